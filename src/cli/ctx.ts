@@ -1,0 +1,90 @@
+/**
+ * Ctx carries the world into src/ and recorder/: streams, environment, clock, file system, fetch and a
+ * logger (STYLE.md "One context object carries the world", after gh's IOStreams). Code below commands/
+ * never touches process.*, console, Date.now() or global fetch directly, so every command can be run in
+ * a test with buffers and a fixed clock (see testCtx in test/harness/test-ctx.ts).
+ */
+import * as fsp from 'node:fs/promises';
+import os from 'node:os';
+
+/** The writable half of a stream as pcigate uses it. */
+export interface OutStream {
+  write(chunk: string | Uint8Array): boolean;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** Wall clock, injectable. `now()` is milliseconds since the epoch; `micros()` is microseconds. */
+export interface Clock {
+  now(): number;
+  micros(): bigint;
+}
+
+/** Levelled talk to stderr; debug only with PCIGATE_DEBUG. Never given secrets or PAN. */
+export interface Logger {
+  debug(msg: string): void;
+  warn(msg: string): void;
+}
+
+export type Fs = typeof fsp;
+
+export interface Ctx {
+  stdout: OutStream;
+  stderr: OutStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  env: Record<string, string | undefined>;
+  cwd: string;
+  clock: Clock;
+  fs: Fs;
+  fetch: typeof globalThis.fetch;
+  log: Logger;
+  /** The local OS account: the temporary actor until identity is configured. */
+  user: { name: string; uid: number };
+  /** Aborted on Ctrl-C / SIGTERM. The first read installs the handlers (long-running commands only). */
+  readonly interrupt: AbortSignal;
+}
+
+/** A wall clock that keeps microsecond resolution from the monotonic clock, anchored once to Date. */
+export function systemClock(): Clock {
+  const anchorMs = BigInt(Date.now());
+  const anchorHr = process.hrtime.bigint();
+  return {
+    now: () => Date.now(),
+    micros: () => anchorMs * 1000n + (process.hrtime.bigint() - anchorHr) / 1000n,
+  };
+}
+
+/** The Ctx of the real process; only bin/pcigate.js calls this. */
+export function processCtx(): Ctx {
+  let controller: AbortController | undefined;
+  const debug = Boolean(process.env.PCIGATE_DEBUG);
+  const info = os.userInfo();
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    clock: systemClock(),
+    fs: fsp,
+    fetch: globalThis.fetch.bind(globalThis),
+    log: {
+      debug: (msg) => { if (debug) process.stderr.write(`debug: ${msg}\n`); },
+      warn: (msg) => { process.stderr.write(`warning: ${msg}\n`); },
+    },
+    user: { name: info.username, uid: info.uid },
+    get interrupt() {
+      if (!controller) {
+        const c = new AbortController();
+        controller = c;
+        const onSignal = (sig: NodeJS.Signals) => {
+          if (c.signal.aborted) process.exit(130); // a second Ctrl-C: stop waiting for clean-up
+          c.abort(sig);
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      }
+      return controller.signal;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Every error pcigate raises is a PcigateError with a stable `code`; callers branch on `code`, never on
+ * message text (STYLE.md, after panva/jose). `exit` picks the row of the exit-code table that main()
+ * applies; areas subclass with their own codes.
+ */
+import type { ExitCode } from './cli/exit-codes.js';
+import { EXIT } from './cli/exit-codes.js';
+
+export class PcigateError extends Error {
+  static code = 'ERR_PCIGATE';
+  code: string = PcigateError.code;
+  /** Row of the exit-code table main() uses when this error ends a command. */
+  exit: ExitCode = EXIT.error;
+  /** A short next step for the user, printed under the message. */
+  hint?: string;
+
+  constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    if (options?.hint) this.hint = options.hint;
+  }
+}
+
+/** Bad command line: unknown command or flag, missing argument. Exit 2. */
+export class UsageError extends PcigateError {
+  static override code = 'ERR_USAGE';
+  override code = UsageError.code;
+  override exit: ExitCode = EXIT.usage;
+}
+
+/** The configuration file is missing, unparsable or fails the schema. Exit 2 (it is the user's input). */
+export class ConfigError extends PcigateError {
+  static override code = 'ERR_CONFIG';
+  override code = ConfigError.code;
+  override exit: ExitCode = EXIT.usage;
+}
+
+/** A secret reference (env:, file:, keychain:, cmd:) could not be resolved. */
+export class SecretError extends PcigateError {
+  static override code = 'ERR_SECRET';
+  override code = SecretError.code;
+}
+
+/** The data home cannot be created, read or written. */
+export class HomeError extends PcigateError {
+  static override code = 'ERR_HOME';
+  override code = HomeError.code;
+}
+
+/** The audit log could not durably record something; callers must fail closed. */
+export class AuditWriteError extends PcigateError {
+  static override code = 'ERR_AUDIT_WRITE';
+  override code = AuditWriteError.code;
+}
+
+/** The audit log or a bundle failed verification. Exit 3. */
+export class VerificationError extends PcigateError {
+  static override code = 'ERR_VERIFICATION';
+  override code = VerificationError.code;
+  override exit: ExitCode = EXIT.verification;
+}
+
+/** Signing keys are missing, unreadable or inconsistent. */
+export class KeyError extends PcigateError {
+  static override code = 'ERR_KEYS';
+  override code = KeyError.code;
+}
+
+/** No valid identity: the user must log in. Exit 4. */
+export class LoginRequired extends PcigateError {
+  static override code = 'ERR_LOGIN_REQUIRED';
+  override code = LoginRequired.code;
+  override exit: ExitCode = EXIT.login;
+}
+
+/** Policy denied the action. Exit 5. */
+export class PolicyDenied extends PcigateError {
+  static override code = 'ERR_POLICY_DENIED';
+  override code = PolicyDenied.code;
+  override exit: ExitCode = EXIT.denied;
+}
+
+/** An approval was not granted in time. Exit 6. */
+export class ApprovalTimeout extends PcigateError {
+  static override code = 'ERR_APPROVAL_TIMEOUT';
+  override code = ApprovalTimeout.code;
+  override exit: ExitCode = EXIT.approvalTimeout;
+}
+
+/** Masking failed; the data it was applied to must not be forwarded or written. */
+export class MaskError extends PcigateError {
+  static override code = 'ERR_MASK';
+  override code = MaskError.code;
+}
+
+/** Malformed or oversized protocol bytes from a peer. */
+export class ProtocolError extends PcigateError {
+  static override code = 'ERR_PROTOCOL';
+  override code = ProtocolError.code;
+}
+
+/** True when `e` is a PcigateError (or subclass) carrying `code`. */
+export function hasCode(e: unknown, code: string): e is PcigateError {
+  return e instanceof PcigateError && e.code === code;
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalize } from '../../recorder/canonical-json.js';
+
+// Examples from RFC 8785 §3.2.2 and Appendix B.
+describe('canonicalize (RFC 8785)', () => {
+  it('serialises the §3.2.2 example exactly', () => {
+    const input = {
+      numbers: [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001],
+      string: '\u20ac$\u000F\u000aA\'\u0042\u0022\u005c\\"/',
+      literals: [null, true, false],
+    };
+    expect(canonicalize(input)).toBe(
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+    );
+  });
+
+  it('sorts members by UTF-16 code units (§3.2.3 example)', () => {
+    const input = { '\u20ac': 'Euro Sign', '\r': 'Carriage Return', '\ufb33': 'Hebrew Letter Dalet With Dagesh', '1': 'One', '\ud83d\ude00': 'Emoji: Grinning Face', '\u0080': 'Control', '\u00f6': 'Latin Small Letter O With Diaeresis' };
+    const keys = Object.keys(JSON.parse(canonicalize(input)) as object);
+    expect(keys).toEqual(['\r', '1', '\u0080', '\u00f6', '\u20ac', '\ud83d\ude00', '\ufb33']);
+  });
+
+  it('matches Appendix B number serialisations', () => {
+    const cases: Array<[number, string]> = [
+      [0, '0'], [-0, '0'], [5e-324, '5e-324'], [1.7976931348623157e308, '1.7976931348623157e+308'],
+      [9007199254740992, '9007199254740992'], [295147905179352830000, '295147905179352830000'],
+      [1e21, '1e+21'], [1e-7, '1e-7'], [0.000001, '0.000001'], [333333333.3333333, '333333333.3333333'],
+    ];
+    for (const [n, s] of cases) expect(canonicalize(n)).toBe(s);
+  });
+
+  it('refuses values JSON cannot carry', () => {
+    expect(() => canonicalize(NaN)).toThrow(/not a JSON number/);
+    expect(() => canonicalize(Infinity)).toThrow(/not a JSON number/);
+    expect(() => canonicalize('\ud800x')).toThrow(/lone surrogate/);
+    expect(() => canonicalize(1n)).toThrow(/bigint/);
+  });
+
+  it('drops undefined members and is stable under key order', () => {
+    expect(canonicalize({ b: 1, a: undefined, c: [undefined] })).toBe('{"b":1,"c":[null]}');
+    expect(canonicalize({ z: { y: 1, x: 2 }, a: 0 })).toBe(canonicalize({ a: 0, z: { x: 2, y: 1 } }));
+  });
+});
