@@ -103,3 +103,32 @@ export class ProtocolError extends PcigateError {
 export function hasCode(e: unknown, code: string): e is PcigateError {
   return e instanceof PcigateError && e.code === code;
 }
+
+/** One located problem in a configuration file (config area). `line`/`col` are 1-based; 0 when unknown. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted key path, e.g. `connections.prod-db.port`; empty for the document itself. */
+  path: string;
+  kind: 'yaml' | 'schema' | 'unknown_key' | 'literal_secret';
+  message: string;
+}
+
+/** No configuration file was found where the search order looked (or where --config/PCIGATE_CONFIG said). */
+export class ConfigNotFound extends ConfigError {
+  static override code = 'ERR_CONFIG_NOT_FOUND';
+  override code = ConfigNotFound.code;
+}
+
+/** The configuration file is unparsable or fails the schema; `problems` lists each with file:line:col. */
+export class ConfigInvalid extends ConfigError {
+  static override code = 'ERR_CONFIG_INVALID';
+  override code = ConfigInvalid.code;
+  readonly problems: ConfigProblem[];
+
+  constructor(message: string, problems: ConfigProblem[], options?: { cause?: unknown; hint?: string }) {
+    super(message, options);
+    this.problems = problems;
+  }
+}
