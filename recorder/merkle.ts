@@ -1,0 +1,206 @@
+/**
+ * RFC 6962 §2.1 Merkle hash trees (the same definitions as RFC 9162 §2.1): the leaf and node hashes, the
+ * tree head over a list of leaves, an incremental accumulator for the writer, and audit (inclusion) and
+ * consistency proofs with their verification.
+ *
+ * Every function here works on *leaf hashes* (32-byte SHA-256 outputs of leafHash), never on the raw
+ * record bytes: the log writer and the verifier both hash each line once and keep the 32 bytes.
+ */
+import { createHash } from 'node:crypto';
+
+const LEAF_PREFIX = Buffer.from([0x00]);
+const NODE_PREFIX = Buffer.from([0x01]);
+
+/** RFC 6962 §2.1: MTH({}) = SHA-256() — the root of the empty tree. */
+export const EMPTY_ROOT: Buffer = createHash('sha256').digest();
+
+/** RFC 6962 §2.1 leaf hash: SHA-256(0x00 ‖ data). For a log record, data is the line without its `\n`. */
+export function leafHash(data: Uint8Array): Buffer {
+  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+}
+
+/** RFC 6962 §2.1 interior node hash: SHA-256(0x01 ‖ left ‖ right). */
+export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+}
+
+/** The largest power of two strictly smaller than n (n ≥ 2): RFC 6962's split point k. */
+export function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** Exact for every safe integer (a power of two is exactly representable, so log2 is an integer). */
+function isPowerOfTwo(n: number): boolean {
+  return n >= 1 && Number.isInteger(Math.log2(n));
+}
+
+/** MTH(D[lo:hi]) by the RFC's recursion; O(hi − lo). */
+function subtreeRoot(leaves: readonly Uint8Array[], lo: number, hi: number): Buffer {
+  const n = hi - lo;
+  if (n === 0) return EMPTY_ROOT;
+  if (n === 1) return Buffer.from(leaves[lo] as Uint8Array);
+  const k = splitPoint(n);
+  return nodeHash(subtreeRoot(leaves, lo, lo + k), subtreeRoot(leaves, lo + k, hi));
+}
+
+/** RFC 6962 §2.1 Merkle Tree Hash over the given leaf hashes (the first `size` of them, default all). */
+export function rootOf(leaves: readonly Uint8Array[], size: number = leaves.length): Buffer {
+  if (size < 0 || size > leaves.length) throw new RangeError(`merkle: size ${size} outside 0..${leaves.length}`);
+  const acc = new MerkleAccumulator();
+  for (let i = 0; i < size; i++) acc.append(leaves[i] as Uint8Array);
+  return acc.root();
+}
+
+/**
+ * An append-only compact range (the "Merkle mountain" frontier): the roots of the perfect subtrees that
+ * make up the tree so far, largest first. append() is O(log n) hashes amortised O(1); root() folds the
+ * frontier right to left, which yields exactly RFC 6962's MTH because the RFC splits at the largest power
+ * of two, i.e. along the same perfect subtrees.
+ */
+export class MerkleAccumulator {
+  private readonly hashes: Buffer[] = [];
+  /** Leaf count of each frontier subtree, matching `hashes`; always decreasing powers of two. */
+  private readonly counts: number[] = [];
+  private n = 0;
+
+  get size(): number {
+    return this.n;
+  }
+
+  /** Adds one leaf hash (32 bytes) at index `size`. */
+  append(leaf: Uint8Array): void {
+    let h: Buffer = Buffer.from(leaf);
+    let c = 1;
+    while (this.counts.length > 0 && this.counts[this.counts.length - 1] === c) {
+      this.counts.pop();
+      h = nodeHash(this.hashes.pop() as Buffer, h);
+      c *= 2;
+    }
+    this.hashes.push(h);
+    this.counts.push(c);
+    this.n++;
+  }
+
+  /** MTH of all leaves appended so far. */
+  root(): Buffer {
+    if (this.hashes.length === 0) return EMPTY_ROOT;
+    let r = this.hashes[this.hashes.length - 1] as Buffer;
+    for (let i = this.hashes.length - 2; i >= 0; i--) r = nodeHash(this.hashes[i] as Buffer, r);
+    return r;
+  }
+
+  /** An independent copy (e.g. to compute a checkpoint off the append path). */
+  clone(): MerkleAccumulator {
+    const c = new MerkleAccumulator();
+    c.hashes.push(...this.hashes);
+    c.counts.push(...this.counts);
+    c.n = this.n;
+    return c;
+  }
+}
+
+/**
+ * RFC 6962 §2.1.1 audit path PATH(m, D[n]) for leaf `index` in the tree of the first `size` leaves.
+ * Ordered from the leaf's sibling up to the root's child, as verifyInclusion expects.
+ */
+export function inclusionProof(leaves: readonly Uint8Array[], index: number, size: number): Buffer[] {
+  if (!(size >= 1 && size <= leaves.length)) throw new RangeError(`merkle: size ${size} outside 1..${leaves.length}`);
+  if (!(index >= 0 && index < size)) throw new RangeError(`merkle: index ${index} outside 0..${size - 1}`);
+  const path = (m: number, lo: number, hi: number): Buffer[] => {
+    const n = hi - lo;
+    if (n === 1) return [];
+    const k = splitPoint(n);
+    if (m < k) return [...path(m, lo, lo + k), subtreeRoot(leaves, lo + k, hi)];
+    return [...path(m - k, lo + k, hi), subtreeRoot(leaves, lo, lo + k)];
+  };
+  return path(index, 0, size);
+}
+
+/**
+ * RFC 9162 §2.1.3.2 (the algorithmic form of RFC 6962 §2.1.1): true when `proof` links leaf hash `leaf`
+ * at `index` to `root` of a tree with `size` leaves.
+ */
+export function verifyInclusion(leaf: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r: Buffer = Buffer.from(leaf);
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && r.equals(root);
+}
+
+/**
+ * RFC 6962 §2.1.2 consistency proof PROOF(m, D[n]) between the tree of the first m leaves and the tree of
+ * the first n leaves (0 < m ≤ n ≤ leaves.length). Empty when m = n.
+ */
+export function consistencyProof(leaves: readonly Uint8Array[], m: number, n: number): Buffer[] {
+  if (!(n >= 1 && n <= leaves.length)) throw new RangeError(`merkle: size ${n} outside 1..${leaves.length}`);
+  if (!(m >= 1 && m <= n)) throw new RangeError(`merkle: old size ${m} outside 1..${n}`);
+  const sub = (mm: number, lo: number, hi: number, complete: boolean): Buffer[] => {
+    const size = hi - lo;
+    if (mm === size) return complete ? [] : [subtreeRoot(leaves, lo, hi)];
+    const k = splitPoint(size);
+    if (mm <= k) return [...sub(mm, lo, lo + k, complete), subtreeRoot(leaves, lo + k, hi)];
+    return [...sub(mm - k, lo + k, hi, false), subtreeRoot(leaves, lo, lo + k)];
+  };
+  return sub(m, 0, n, true);
+}
+
+/**
+ * RFC 9162 §2.1.4.2 (the algorithmic form of RFC 6962 §2.1.2): true when `proof` shows that the tree of
+ * size m with root `rootM` is a prefix of the tree of size n with root `rootN`. m = 0 is consistent with
+ * anything given an empty proof (every tree extends the empty one).
+ */
+export function verifyConsistency(m: number, n: number, rootM: Uint8Array, rootN: Uint8Array, proof: readonly Uint8Array[]): boolean {
+  if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m < 0 || m > n) return false;
+  if (m === 0) return proof.length === 0;
+  if (m === n) return proof.length === 0 && Buffer.from(rootM).equals(rootN);
+  if (proof.length === 0) return false;
+  const path = [...proof];
+  // When m is a power of two the old root is itself a node of the new tree and the proof omits it.
+  if (isPowerOfTwo(m)) path.unshift(rootM);
+  let fn = m - 1;
+  let sn = n - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr: Buffer = Buffer.from(path[0] as Uint8Array);
+  let sr: Buffer = fr;
+  for (let i = 1; i < path.length; i++) {
+    const c = path[i] as Uint8Array;
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return fr.equals(rootM) && sr.equals(rootN) && sn === 0;
+}

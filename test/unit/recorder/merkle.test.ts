@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  EMPTY_ROOT, MerkleAccumulator, consistencyProof, inclusionProof, leafHash, nodeHash, rootOf,
+  verifyConsistency, verifyInclusion,
+} from '../../../recorder/merkle.js';
+
+// An independent Merkle Tree Hash written straight from RFC 6962 §2.1, on the raw entries (not on leaf
+// hashes), with its own SHA-256 calls, so a shared mistake in merkle.ts cannot hide here.
+const sha = (...parts: Uint8Array[]) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+function mth(d: Buffer[]): Buffer {
+  if (d.length === 0) return sha();
+  if (d.length === 1) return sha(Buffer.from([0]), d[0]!);
+  let k = 1;
+  while (k << 1 < d.length) k <<= 1;
+  return sha(Buffer.from([1]), mth(d.slice(0, k)), mth(d.slice(k)));
+}
+// RFC 6962 §2.1.1 PATH and §2.1.2 PROOF/SUBPROOF, literally.
+function path(m: number, d: Buffer[]): Buffer[] {
+  if (d.length === 1) return [];
+  let k = 1;
+  while (k << 1 < d.length) k <<= 1;
+  return m < k ? [...path(m, d.slice(0, k)), mth(d.slice(k))] : [...path(m - k, d.slice(k)), mth(d.slice(0, k))];
+}
+function subproof(m: number, d: Buffer[], b: boolean): Buffer[] {
+  if (m === d.length) return b ? [] : [mth(d)];
+  let k = 1;
+  while (k << 1 < d.length) k <<= 1;
+  return m <= k ? [...subproof(m, d.slice(0, k), b), mth(d.slice(k))] : [...subproof(m - k, d.slice(k), false), mth(d.slice(0, k))];
+}
+
+const entries = Array.from({ length: 70 }, (_, i) => Buffer.from(`{"seq":${i},"type":"test"}`));
+const leaves = entries.map((e) => leafHash(e));
+
+describe('merkle (RFC 6962 §2.1)', () => {
+  it('hashes leaves and nodes with the domain-separation prefixes', () => {
+    expect(leafHash(Buffer.from('x')).equals(sha(Buffer.from([0]), Buffer.from('x')))).toBe(true);
+    expect(nodeHash(leaves[0]!, leaves[1]!).equals(sha(Buffer.from([1]), leaves[0]!, leaves[1]!))).toBe(true);
+    expect(EMPTY_ROOT.toString('hex')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(rootOf([]).equals(EMPTY_ROOT)).toBe(true);
+  });
+
+  it('rootOf and the accumulator equal the RFC MTH for every size 1..70', () => {
+    const acc = new MerkleAccumulator();
+    for (let n = 1; n <= 70; n++) {
+      acc.append(leaves[n - 1]!);
+      const want = mth(entries.slice(0, n));
+      expect(acc.size).toBe(n);
+      expect(acc.root().toString('hex'), `size ${n}`).toBe(want.toString('hex'));
+      expect(rootOf(leaves, n).toString('hex')).toBe(want.toString('hex'));
+    }
+    const c = acc.clone();
+    c.append(leaves[0]!);
+    expect(acc.size).toBe(70);
+    expect(acc.root().equals(mth(entries))).toBe(true);
+  });
+
+  it('inclusion proofs match PATH and verify for every size 1..70 and index', () => {
+    for (let n = 1; n <= 70; n++) {
+      const root = mth(entries.slice(0, n));
+      for (let i = 0; i < n; i++) {
+        const proof = inclusionProof(leaves, i, n);
+        expect(proof.map((p) => p.toString('hex'))).toEqual(path(i, entries.slice(0, n)).map((p) => p.toString('hex')));
+        expect(verifyInclusion(leaves[i]!, i, n, proof, root), `n=${n} i=${i}`).toBe(true);
+        // wrong leaf, wrong index, wrong size, tampered proof: all refused
+        expect(verifyInclusion(leaves[(i + 1) % 70]!, i, n, proof, root)).toBe(false);
+        if (n > 1) expect(verifyInclusion(leaves[i]!, (i + 1) % n, n, proof, root)).toBe(false);
+        if (n < 70) expect(verifyInclusion(leaves[i]!, i, n + 1, proof, mth(entries.slice(0, n + 1)))).toBe(false);
+        if (proof.length > 0) {
+          const bad = proof.map((p) => Buffer.from(p));
+          bad[bad.length - 1]![0]! ^= 1;
+          expect(verifyInclusion(leaves[i]!, i, n, bad, root)).toBe(false);
+          expect(verifyInclusion(leaves[i]!, i, n, proof.slice(0, -1), root)).toBe(false);
+        }
+      }
+      expect(verifyInclusion(leaves[0]!, n, n, [], root)).toBe(false);
+    }
+  });
+
+  it('consistency proofs match PROOF and verify for every m ≤ n ≤ 40', () => {
+    for (let n = 1; n <= 40; n++) {
+      const rootN = mth(entries.slice(0, n));
+      for (let m = 1; m <= n; m++) {
+        const rootM = mth(entries.slice(0, m));
+        const proof = consistencyProof(leaves, m, n);
+        expect(proof.map((p) => p.toString('hex'))).toEqual(subproof(m, entries.slice(0, n), true).map((p) => p.toString('hex')));
+        expect(verifyConsistency(m, n, rootM, rootN, proof), `m=${m} n=${n}`).toBe(true);
+        if (m < n) {
+          // a different old root (a fork), a different new root, a tampered or truncated proof
+          expect(verifyConsistency(m, n, mth(entries.slice(1, m + 1)), rootN, proof)).toBe(false);
+          expect(verifyConsistency(m, n, rootM, mth(entries.slice(1, n + 1)), proof)).toBe(false);
+          const bad = proof.map((p) => Buffer.from(p));
+          bad[0]![5]! ^= 0x80;
+          expect(verifyConsistency(m, n, rootM, rootN, bad)).toBe(false);
+          expect(verifyConsistency(m, n, rootM, rootN, proof.slice(0, -1))).toBe(false);
+          expect(verifyConsistency(m, n, rootM, rootN, [])).toBe(false);
+        }
+      }
+    }
+    expect(verifyConsistency(0, 5, EMPTY_ROOT, mth(entries.slice(0, 5)), [])).toBe(true);
+    expect(verifyConsistency(3, 2, leaves[0]!, leaves[1]!, [])).toBe(false);
+  });
+});
