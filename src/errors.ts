@@ -132,3 +132,28 @@ export class ConfigInvalid extends ConfigError {
     this.problems = problems;
   }
 }
+
+/** Policy configuration or evaluation failed in a way that must fail closed (policy area). */
+export class PolicyError extends PcigateError {
+  static override code = 'ERR_POLICY';
+  override code = PolicyError.code;
+}
+
+/** No approval request with that id in the approvals store. */
+export class ApprovalNotFound extends PcigateError {
+  static override code = 'ERR_APPROVAL_NOT_FOUND';
+  override code = ApprovalNotFound.code;
+}
+
+/** The approval request is no longer pending (approved, denied, expired or used) or was changed concurrently. */
+export class ApprovalConflict extends PcigateError {
+  static override code = 'ERR_APPROVAL_CONFLICT';
+  override code = ApprovalConflict.code;
+}
+
+/** Separation of duties refused the approver (self-approval, not in an approver group, not logged in). Exit 5. */
+export class ApprovalForbidden extends PcigateError {
+  static override code = 'ERR_APPROVAL_FORBIDDEN';
+  override code = ApprovalForbidden.code;
+  override exit: ExitCode = EXIT.denied;
+}
