@@ -157,3 +157,22 @@ export class ApprovalForbidden extends PcigateError {
   override code = ApprovalForbidden.code;
   override exit: ExitCode = EXIT.denied;
 }
+
+/** A client opened with a TLS ClientHello (PG17 `sslnegotiation=direct`); pcigate only speaks SSLRequest first. */
+export class DirectTlsRefused extends ProtocolError {
+  static override code = 'ERR_PG_DIRECT_TLS';
+  override code = DirectTlsRefused.code;
+}
+
+/** The upstream Postgres server could not be reached, refused TLS, or refused authentication. */
+export class PgUpstreamError extends PcigateError {
+  static override code = 'ERR_PG_UPSTREAM';
+  override code = PgUpstreamError.code;
+  /** The server's ErrorResponse fields when it sent one (SQLSTATE in `fields.code`). */
+  fields?: Readonly<Record<string, string>>;
+
+  constructor(message: string, options?: { cause?: unknown; hint?: string; fields?: Readonly<Record<string, string>> }) {
+    super(message, options);
+    if (options?.fields) this.fields = options.fields;
+  }
+}
