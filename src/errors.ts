@@ -176,3 +176,42 @@ export class PgUpstreamError extends PcigateError {
     if (options?.fields) this.fields = options.fields;
   }
 }
+
+/** The upstream Postgres server could not be reached, refused pcigate's credential, or broke the protocol. */
+export class PgUpstreamError extends PcigateError {
+  static override code = 'ERR_PG_UPSTREAM';
+  override code = PgUpstreamError.code;
+  /** The upstream's own ErrorResponse frame, when it sent one (wire-safe: built by the server). */
+  frame?: Buffer;
+}
+
+/** The identity provider refused or broke a login (RFC 8628 §3.5 access_denied, expired_token, bad responses). */
+export class LoginFailed extends PcigateError {
+  static override code = 'ERR_LOGIN_FAILED';
+  override code = LoginFailed.code;
+  override exit: ExitCode = EXIT.login;
+  /** The OAuth error code when the provider gave one (`access_denied`, `expired_token`, …). */
+  oauthError?: string;
+}
+
+/** A token failed validation (signature, iss, aud, exp/nbf, alg, typ) or a workload claim rule. */
+export class TokenRefused extends PcigateError {
+  static override code = 'ERR_TOKEN_REFUSED';
+  override code = TokenRefused.code;
+  override exit: ExitCode = EXIT.login;
+  /** A short stable reason (`signature`, `audience`, `issuer`, `expired`, `algorithm`, `typ`, `claims`, `untrusted_issuer`). */
+  reason = 'invalid';
+}
+
+/** The connection requires multi-factor authentication and the identity's `amr` shows none (PCI DSS 8.4.2). */
+export class MfaRequired extends PcigateError {
+  static override code = 'ERR_MFA_REQUIRED';
+  override code = MfaRequired.code;
+  override exit: ExitCode = EXIT.denied;
+}
+
+/** The token store (OS keychain or the 0600 file) could not be read or written. */
+export class TokenStoreError extends PcigateError {
+  static override code = 'ERR_TOKEN_STORE';
+  override code = TokenStoreError.code;
+}

@@ -1,20 +1,64 @@
 /**
- * The `identity` section of pcigate.yaml (issue 5, owned by the identity area). This is the minimal initial
- * version from the config area; the identity owner extends it. Only keys the config area needs today are
- * fixed here: `allow_local` (issue 3 item 6: the local OS user may act only where the config opts in).
+ * The `identity` section of pcigate.yaml (issue 5, owned by the identity area): the OIDC provider people log
+ * in with (RFC 8628 device flow), how access tokens are validated, where tokens are kept, and how CI jobs
+ * obtain a workload token. Per-connection rules (`require_mfa`, `workload` trusted issuers and claim rules)
+ * live on each connection (sections/connections.ts).
  */
 import { z } from 'zod';
+import { duration } from '../duration.js';
+import { secretRef } from '../secret-ref.js';
+
+/** Signature algorithms accepted by default: asymmetric only (never `none`, never HMAC, RFC 8725 §3.1). */
+export const DEFAULT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+const asymmetricAlg = z
+  .string()
+  .refine((a) => !/^(none|HS\d+)$/i.test(a), { message: 'only asymmetric algorithms are allowed: never none, never HMAC (RFC 8725 §3.1)' });
 
 export const identitySection = z
-  .object({
-    /** Let the local OS account stand in as the actor (`via: "local"`) until OIDC is configured. */
+  .strictObject({
+    /** Let the local OS account stand in as the actor (`via: "local"`) where no OIDC identity is configured. */
     allow_local: z.boolean().default(false),
-    /** OIDC issuer URL used by `pcigate login` and token validation. */
+    /** OIDC issuer URL used by `pcigate login` and token validation. https, or http on loopback for tests. */
     issuer: z.string().url().optional(),
-    /** OIDC client id for the device flow. */
+    /** OIDC client id for the device flow (a public client). */
     client_id: z.string().min(1).optional(),
+    /** Scopes requested at login; `offline_access` gives the refresh token that keeps a session alive. */
+    scopes: z.array(z.string().min(1)).default(['openid', 'email', 'groups', 'offline_access']),
+    /** The `aud` access tokens must carry (RFC 9068 §4). */
+    audience: z.string().min(1).default('pcigate'),
+    /** RFC 8707 resource indicator sent at login, when the provider needs one to mint a JWT access token. */
+    resource: z.string().min(1).optional(),
+    /** Dotted path of the groups claim, e.g. `groups` or `realm_access.roles` (Keycloak). */
+    groups_claim: z.string().min(1).default('groups'),
+    /** `amr` values that count as a second factor (RFC 8176). */
+    mfa_amr: z.array(z.string().min(1)).default(['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'iris', 'retina', 'pop']),
+    algorithms: z.array(asymmetricAlg).min(1).default([...DEFAULT_ALGORITHMS]),
+    /** Clock skew tolerated on exp/nbf/iat. */
+    clock_skew: duration({ max: 300_000 }).default(60_000),
+    /** Refresh the access token this long before it expires. */
+    refresh_before: duration().default(60_000),
+    /** A session whose token expires may continue until this long after it started, then it is closed. */
+    max_session: duration({ min: 60_000 }).default(43_200_000),
+    /** Where login keeps tokens: the OS keychain, a 0600 file in the data home, or keychain with file fallback. */
+    token_store: z.enum(['auto', 'keychain', 'file']).default('auto'),
+    /** How `pcigate exec` obtains a workload token in CI. */
+    workload: z
+      .strictObject({
+        /** `env` (a token in an environment variable), `github`, `gitlab`, `client_credentials`, or `auto`. */
+        source: z.enum(['auto', 'env', 'github', 'gitlab', 'client_credentials']).default('auto'),
+        /** Environment variable holding a token (`--id-token-env`); GitLab `id_tokens` are exposed this way too. */
+        token_env: z.string().min(1).default('PCIGATE_ID_TOKEN'),
+        /** Audience requested from GitHub Actions' token endpoint. */
+        audience: z.string().min(1).default('pcigate'),
+        /** client_credentials: the client id and a secret reference (env:, file:, keychain:, cmd:). */
+        client_id: z.string().min(1).optional(),
+        client_secret: secretRef().optional(),
+        /** client_credentials: issuer when different from identity.issuer. */
+        issuer: z.string().url().optional(),
+      })
+      .prefault({}),
   })
-  .strict()
-  .default({ allow_local: false });
+  .prefault({});
 
 export type IdentityConfig = z.infer<typeof identitySection>;
