@@ -177,14 +177,6 @@ export class PgUpstreamError extends PcigateError {
   }
 }
 
-/** The upstream Postgres server could not be reached, refused pcigate's credential, or broke the protocol. */
-export class PgUpstreamError extends PcigateError {
-  static override code = 'ERR_PG_UPSTREAM';
-  override code = PgUpstreamError.code;
-  /** The upstream's own ErrorResponse frame, when it sent one (wire-safe: built by the server). */
-  frame?: Buffer;
-}
-
 /** The identity provider refused or broke a login (RFC 8628 §3.5 access_denied, expired_token, bad responses). */
 export class LoginFailed extends PcigateError {
   static override code = 'ERR_LOGIN_FAILED';
