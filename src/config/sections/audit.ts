@@ -1,0 +1,36 @@
+/**
+ * The `audit` section of pcigate.yaml: where the log lives and how often it is sealed
+ * (ARCHITECTURE.md §4; PCI DSS 10.3.4 integrity of audit logs, 10.5.1 retention). Durations are parsed to
+ * milliseconds and sizes to bytes, so the recorder never sees a string.
+ */
+import { z } from 'zod';
+import { byteSize, duration } from '../duration.js';
+
+const HOUR = 3_600_000;
+
+export const checkpointSection = z
+  .strictObject({
+    /** Seal (sign a checkpoint) at least this often while records arrive. */
+    interval: duration({ min: 100 }).default(30_000),
+    /** …or after this many records, whichever comes first. */
+    records: z.number().int().min(1).default(1000),
+  })
+  .prefault({});
+
+export const auditSection = z
+  .strictObject({
+    /** The data home (log/, checkpoints, keys/, recordings/). Relative paths are relative to the config file. */
+    dir: z.string().min(1).optional(),
+    /** The log's origin line in checkpoints (C2SP signed note); default chosen by the recorder (host name). */
+    origin: z.string().min(1).regex(/^\S+$/, 'expected an origin without spaces, e.g. pcigate.example.com/prod').optional(),
+    checkpoint: checkpointSection,
+    /** Length of a signing-key epoch: after it the key is rotated and the old private key destroyed. */
+    epoch: duration({ min: 60_000 }).default(24 * HOUR),
+    /** `verify` warns about records not covered by a checkpoint older than this. */
+    max_unsealed_age: duration({ min: 1000 }).default(HOUR),
+    /** A segment file is closed and a new one opened past this size. */
+    segment_bytes: byteSize({ min: 4096 }).default(64 * 1024 * 1024),
+  })
+  .prefault({});
+
+export type AuditConfig = z.infer<typeof auditSection>;

@@ -1,0 +1,108 @@
+/**
+ * The `connections` section of pcigate.yaml: name → a PostgreSQL or SSH target, discriminated on `kind`.
+ * Credentials are secret references only (PCI DSS 8.6.2); TLS to Postgres defaults to verify-full
+ * (PCI DSS 4.2.1); an SSH host key must be pinned, because trust-on-first-use is exactly the hole hoop.dev
+ * leaves open (issue 7).
+ */
+import { z } from 'zod';
+import { duration } from '../duration.js';
+import { secretRef } from '../secret-ref.js';
+
+const port = (dflt: number) => z.number().int().min(1).max(65535).default(dflt);
+
+/** Issue 5 item 6: which workload-identity issuers a connection trusts and the claims they must carry. */
+export const workloadRule = z.strictObject({
+  issuer: z.string().url(),
+  audience: z.string().min(1).optional(),
+  /** Claim name → required value (or any of a list), e.g. `repository: org/payments`. */
+  claims: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).default({}),
+});
+
+const common = {
+  description: z.string().optional(),
+  /** Refuse identities whose `amr` shows no second factor (PCI DSS 8.4.2). */
+  require_mfa: z.boolean().default(false),
+  /** Identity groups whose members may approve held actions on this connection. */
+  approvers: z.array(z.string().min(1)).default([]),
+  /** Workload (CI) identities allowed on this connection. */
+  workload: z.array(workloadRule).default([]),
+  /** Upstream connect timeout. */
+  connect_timeout: duration({ min: 100 }).default(10_000),
+};
+
+export const SSLMODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+export const postgresConnection = z
+  .strictObject({
+    kind: z.literal('postgres'),
+    host: z.string().min(1).optional(),
+    /** A Unix-socket directory, instead of host. */
+    socket: z.string().min(1).optional(),
+    port: port(5432),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    /** Broker-held credential; absent for trust or certificate authentication. */
+    password: secretRef().optional(),
+    sslmode: z.enum(SSLMODES).default('verify-full'),
+    /** CA bundle for verify-ca / verify-full; the system store when absent. */
+    ca_file: z.string().min(1).optional(),
+    /** The local listener (`pcigate connect`): loopback by default, port 0 = any free port. */
+    listen: z
+      .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
+      .prefault({}),
+    /** Certificate for `connect --tls`; generated when absent. */
+    tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1) }).optional(),
+    ...common,
+  })
+  .refine((c) => (c.host === undefined) !== (c.socket === undefined), {
+    message: 'expected exactly one of host or socket',
+  });
+
+/** A known_hosts line (`[host] ssh-ed25519 AAAA…`) or an OpenSSH SHA256 fingerprint (`SHA256:…`). */
+const HOST_KEY_RE = /^(?:SHA256:[A-Za-z0-9+/]{43}=?|(?:\S+\s+)?(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+[A-Za-z0-9+/]+={0,2}(?:\s.*)?)$/;
+
+export const sshAllow = z
+  .strictObject({
+    shell: z.boolean().default(false),
+    /** Exec commands by glob pattern: run, hold for approval, or refuse. Unmatched commands are refused. */
+    exec: z
+      .strictObject({
+        allow: z.array(z.string().min(1)).default([]),
+        hold: z.array(z.string().min(1)).default([]),
+        deny: z.array(z.string().min(1)).default([]),
+      })
+      .prefault({}),
+    port_forwarding: z.boolean().default(false),
+    agent_forwarding: z.boolean().default(false),
+    x11: z.boolean().default(false),
+    /** e.g. `sftp`; scp over exec is matched by the exec patterns. */
+    subsystems: z.array(z.string().min(1)).default([]),
+  })
+  .prefault({});
+
+export const sshConnection = z.strictObject({
+  kind: z.literal('ssh'),
+  host: z.string().min(1),
+  port: port(22),
+  user: z.string().min(1),
+  private_key: secretRef(),
+  /** Passphrase of the private key, if it has one. */
+  passphrase: secretRef().optional(),
+  host_key: z.string().regex(HOST_KEY_RE, 'expected a known_hosts line (ssh-ed25519 AAAA…) or a fingerprint SHA256:…'),
+  allow: sshAllow,
+  /** Record keyboard input too (masked); off by default since input carries passwords typed at prompts. */
+  record_input: z.boolean().default(false),
+  ...common,
+});
+
+export const connection = z.discriminatedUnion('kind', [postgresConnection, sshConnection]);
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export const connectionsSection = z
+  .record(z.string().regex(NAME_RE, 'expected a connection name of letters, digits, . _ -'), connection)
+  .default({});
+
+export type PostgresConnection = z.infer<typeof postgresConnection>;
+export type SshConnection = z.infer<typeof sshConnection>;
+export type Connection = z.infer<typeof connection>;
