@@ -1,0 +1,203 @@
+/**
+ * Walks a libpg-query raw parse tree and collects what a statement touches: tables read and written,
+ * columns, functions, the statement classes it exercises (a data-modifying CTE inside a SELECT is a
+ * write), and whether an UPDATE/DELETE is unrestricted. CTE names are scoped like PostgreSQL's
+ * parse_cte.c: a CTE is visible to the body of its WITH and to later CTEs (to itself only when
+ * RECURSIVE), so `WITH cards AS (…)` in one subquery cannot hide the real `cards` table in another.
+ * Where the walk is unsure it errs towards reporting more (a CTE name is never treated as a table only
+ * when it is certainly in scope).
+ */
+import type { PgNode } from './pg-parser.js';
+import type { StatementKind } from './statement-kinds.js';
+
+export type Mode = 'read' | 'write';
+
+export interface WalkAcc {
+  classes: Set<StatementKind>;
+  reads: Set<string>;
+  writes: Set<string>;
+  /** `col`, `qualifier.col`, `*` or `qualifier.*` as written (qualifier may be an alias). */
+  columns: Set<string>;
+  functions: Set<string>;
+  /** Relation names and aliases in FROM lists: a bare column reference to one of them is a whole row. */
+  rowNames: Set<string>;
+  writeWithoutWhere: boolean;
+}
+
+export function newAcc(): WalkAcc {
+  return {
+    classes: new Set(), reads: new Set(), writes: new Set(), columns: new Set(), functions: new Set(),
+    rowNames: new Set(), writeWithoutWhere: false,
+  };
+}
+
+type Scope = ReadonlySet<string>;
+
+function isObj(v: unknown): v is PgNode {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `{ NodeType: {…} }` → [type, fields]; libpg-query wraps every Node this way. */
+export function nodeOf(v: unknown): [string, PgNode] | undefined {
+  if (!isObj(v)) return undefined;
+  const keys = Object.keys(v);
+  if (keys.length !== 1) return undefined;
+  const k = keys[0]!;
+  const inner = v[k];
+  if (!/^[A-Z]/.test(k) || !isObj(inner)) return undefined;
+  return [k, inner];
+}
+
+function str(v: unknown): string | undefined {
+  const n = nodeOf(v);
+  if (n && n[0] === 'String') return typeof n[1].sval === 'string' ? n[1].sval : '';
+  return undefined;
+}
+
+/** Dotted name from a List of String nodes (function names, DROP object names). */
+export function dotted(list: unknown): string {
+  if (!Array.isArray(list)) return '';
+  return list.map((x) => str(x) ?? '?').join('.');
+}
+
+/** Walks any value in `mode` with CTE names `scope` visible. */
+export function walk(v: unknown, scope: Scope, mode: Mode, acc: WalkAcc): void {
+  if (Array.isArray(v)) {
+    for (const x of v) walk(x, scope, mode, acc);
+    return;
+  }
+  if (!isObj(v)) return;
+  const n = nodeOf(v);
+  if (n) {
+    visitNode(n[0], n[1], scope, mode, acc);
+    return;
+  }
+  // Unwrapped RangeVar (fields such as `relation`, `rel` carry one without its { RangeVar: … } wrapper).
+  if (typeof v.relname === 'string') {
+    table(v, scope, mode, acc);
+    return;
+  }
+  for (const val of Object.values(v)) walk(val, scope, mode, acc);
+}
+
+function walkFields(f: PgNode, skip: readonly string[], scope: Scope, mode: Mode, acc: WalkAcc): void {
+  for (const [k, val] of Object.entries(f)) if (!skip.includes(k)) walk(val, scope, mode, acc);
+}
+
+/** Adds the WITH clause's CTEs to the scope, walking each CTE's query with the names it can see. */
+function withScope(withClause: unknown, scope: Scope, acc: WalkAcc): Scope {
+  if (!isObj(withClause)) return scope;
+  const ctes = Array.isArray(withClause.ctes) ? withClause.ctes : [];
+  const recursive = withClause.recursive === true;
+  const names = ctes.map((c) => nodeOf(c)?.[1].ctename).filter((x): x is string => typeof x === 'string');
+  const seen = new Set(scope);
+  if (recursive) for (const name of names) seen.add(name);
+  for (const c of ctes) {
+    const cte = nodeOf(c)?.[1];
+    if (!cte) continue;
+    walk(cte.ctequery, new Set(seen), 'read', acc);
+    if (typeof cte.ctename === 'string') seen.add(cte.ctename);
+  }
+  return seen;
+}
+
+function table(f: PgNode, scope: Scope, mode: Mode, acc: WalkAcc): void {
+  const rel = String(f.relname);
+  const schema = typeof f.schemaname === 'string' ? f.schemaname : undefined;
+  const alias = isObj(f.alias) && typeof f.alias.aliasname === 'string' ? f.alias.aliasname : undefined;
+  if (alias) acc.rowNames.add(alias);
+  acc.rowNames.add(rel);
+  if (!schema && scope.has(rel)) return; // a CTE reference, not a table
+  const name = schema ? `${schema}.${rel}` : rel;
+  (mode === 'write' ? acc.writes : acc.reads).add(name);
+}
+
+/** True when a WHERE clause can filter rows at all: it references a column or a subquery. */
+function restrictive(where: unknown): boolean {
+  let found = false;
+  const look = (v: unknown): void => {
+    if (found) return;
+    if (Array.isArray(v)) { v.forEach(look); return; }
+    if (!isObj(v)) return;
+    const n = nodeOf(v);
+    if (n && (n[0] === 'ColumnRef' || n[0] === 'SubLink' || n[0] === 'CurrentOfExpr' || n[0] === 'ParamRef')) {
+      found = true;
+      return;
+    }
+    Object.values(v).forEach(look);
+  };
+  look(where);
+  return found;
+}
+
+function targetColumns(list: unknown, acc: WalkAcc): void {
+  if (!Array.isArray(list)) return;
+  for (const t of list) {
+    const rt = nodeOf(t);
+    if (rt && rt[0] === 'ResTarget' && typeof rt[1].name === 'string') acc.columns.add(rt[1].name);
+  }
+}
+
+function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkAcc): void {
+  switch (type) {
+    case 'RangeVar':
+      table(f, scope, mode, acc);
+      return;
+    case 'SelectStmt': {
+      acc.classes.add('read');
+      const s = withScope(f.withClause, scope, acc);
+      if (isObj(f.intoClause)) {
+        // SELECT … INTO creates and fills a table (parse_analyze turns it into CREATE TABLE AS).
+        acc.classes.add('write');
+        acc.classes.add('ddl');
+        walk(f.intoClause.rel, s, 'write', acc);
+      }
+      walkFields(f, ['withClause', 'intoClause'], s, 'read', acc);
+      return;
+    }
+    case 'InsertStmt': {
+      acc.classes.add('write');
+      const s = withScope(f.withClause, scope, acc);
+      walk(f.relation, s, 'write', acc);
+      targetColumns(f.cols, acc);
+      walkFields(f, ['withClause', 'relation', 'cols'], s, 'read', acc);
+      return;
+    }
+    case 'UpdateStmt':
+    case 'DeleteStmt': {
+      acc.classes.add('write');
+      const s = withScope(f.withClause, scope, acc);
+      walk(f.relation, s, 'write', acc);
+      walk(f.relation, s, 'read', acc); // the WHERE and RETURNING read the target's rows too
+      if (!restrictive(f.whereClause)) acc.writeWithoutWhere = true;
+      if (type === 'UpdateStmt') targetColumns(f.targetList, acc);
+      walkFields(f, ['withClause', 'relation'], s, 'read', acc);
+      return;
+    }
+    case 'MergeStmt': {
+      acc.classes.add('write');
+      const s = withScope(f.withClause, scope, acc);
+      walk(f.relation, s, 'write', acc);
+      walk(f.relation, s, 'read', acc);
+      walkFields(f, ['withClause', 'relation'], s, 'read', acc);
+      return;
+    }
+    case 'ColumnRef': {
+      const parts = Array.isArray(f.fields)
+        ? f.fields.map((x) => str(x) ?? (nodeOf(x)?.[0] === 'A_Star' ? '*' : '?'))
+        : [];
+      acc.columns.add(parts.join('.'));
+      return;
+    }
+    case 'FuncCall': {
+      acc.functions.add(dotted(f.funcname).replace(/^pg_catalog\./, ''));
+      walkFields(f, ['funcname'], scope, mode, acc);
+      return;
+    }
+    case 'CommonTableExpr':
+      walk(f.ctequery, scope, 'read', acc);
+      return;
+    default:
+      walkFields(f, [], scope, mode, acc);
+  }
+}

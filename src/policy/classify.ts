@@ -1,0 +1,244 @@
+/**
+ * Statement classification from the real PostgreSQL parse tree (never from substrings or regexes, so
+ * case, comments inside statements, quoting and `U&"…"` escapes cannot disguise a statement). A query
+ * string is split into its statements as the server would split it; each gets its classes, tables,
+ * columns and functions. Text that does not parse yields `error` and policy denies it (fail closed).
+ * Results are cached per distinct SQL text.
+ */
+import { Buffer } from 'node:buffer';
+import { dotted, newAcc, nodeOf, walk } from './ast-walk.js';
+import type { WalkAcc } from './ast-walk.js';
+import { parseStatements } from './pg-parser.js';
+import type { ParseFailure, PgNode, RawStmt } from './pg-parser.js';
+import { SAFE_FUNCTIONS } from './safe-functions.js';
+import { kindOfNode, strictestFirst } from './statement-kinds.js';
+import type { StatementKind } from './statement-kinds.js';
+
+/** A `SET`/`RESET` statement's effect, for the session (search_path, pcigate.reason, role). */
+export interface SettingChange {
+  /** GUC name in lower case; undefined for `RESET ALL`. */
+  name?: string;
+  /** The new value as text; undefined for RESET / SET … TO DEFAULT. */
+  value?: string;
+  local: boolean;
+}
+
+export interface StatementInfo {
+  /** The statement's own text (one statement of a multi-statement string). Unmasked: keep in memory. */
+  text: string;
+  /** Top-level parse node, e.g. `DeleteStmt`. */
+  node: string;
+  /** The strictest of `classes`. */
+  kind: StatementKind;
+  /** Every class the statement exercises, strictest first (a `WITH d AS (DELETE …) SELECT` is write + read). */
+  classes: StatementKind[];
+  /** Tables read / written, `schema.table` when qualified, else `table` (resolved later via search_path). */
+  reads: string[];
+  writes: string[];
+  columns: string[];
+  /** Every function called, without a `pg_catalog.` prefix. */
+  functions: string[];
+  /** Functions that are not known side-effect-free built-ins (see safe-functions.ts). */
+  userFunctions: string[];
+  /** An UPDATE/DELETE without a row-restricting WHERE, or TRUNCATE. */
+  writeWithoutWhere: boolean;
+  /** EXPLAIN ANALYZE: the inner statement runs, and is classified as such. */
+  explainAnalyze?: boolean;
+  setting?: SettingChange;
+  /** PREPARE name AS …: the prepared statement's own classification. */
+  prepare?: { name: string; statement: StatementInfo };
+  /** EXECUTE name: resolved against the session's prepared statements by policy. */
+  execute?: string;
+  /** DEALLOCATE name, or `*` for DEALLOCATE ALL. */
+  deallocate?: string;
+}
+
+export interface Classification {
+  sql: string;
+  statements: StatementInfo[];
+  /** Set when the text does not parse; `statements` is then empty. */
+  error?: ParseFailure;
+}
+
+function constText(v: unknown): string | undefined {
+  const n = nodeOf(v);
+  if (!n) return undefined;
+  if (n[0] === 'A_Const') {
+    for (const k of ['sval', 'ival', 'fval', 'boolval'] as const) {
+      const inner = n[1][k];
+      if (inner && typeof inner === 'object') {
+        const val = Object.values(inner as PgNode)[0];
+        return val === undefined ? (k === 'ival' ? '0' : k === 'boolval' ? 'false' : '') : String(val);
+      }
+    }
+    return '';
+  }
+  if (n[0] === 'TypeCast') return constText(n[1].arg);
+  return undefined;
+}
+
+function setting(f: PgNode): SettingChange {
+  const kind = String(f.kind ?? '');
+  const name = typeof f.name === 'string' ? f.name.toLowerCase() : undefined;
+  const local = f.is_local === true;
+  if (kind !== 'VAR_SET_VALUE') return { name, local };
+  const args = Array.isArray(f.args) ? f.args.map((a) => constText(a) ?? '?') : [];
+  return { name, value: args.join(', '), local };
+}
+
+function explainAnalyze(options: unknown): boolean {
+  if (!Array.isArray(options)) return false;
+  return options.some((o) => {
+    const d = nodeOf(o)?.[1];
+    if (!d || String(d.defname).toLowerCase() !== 'analyze') return false;
+    const arg = d.arg === undefined ? 'true' : (constText(d.arg) ?? (nodeOf(d.arg)?.[0] === 'String' ? String((nodeOf(d.arg)?.[1] as PgNode).sval) : 'true'));
+    return !['false', 'off', '0', 'no'].includes(arg.toLowerCase());
+  });
+}
+
+function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, extra: Partial<StatementInfo> = {}): StatementInfo {
+  acc.classes.add(base);
+  const columns = new Set(acc.columns);
+  // A bare reference to a relation name or alias is a whole-row value (`SELECT c FROM cards c`,
+  // `row_to_json(cards)`): it carries every column, so it counts as `c.*` too.
+  for (const c of acc.columns) if (!c.includes('.') && acc.rowNames.has(c)) columns.add(`${c}.*`);
+  const functions = [...acc.functions].sort();
+  const classes = strictestFirst(acc.classes);
+  return {
+    text,
+    node,
+    kind: classes[0] ?? base,
+    classes,
+    reads: [...acc.reads].sort(),
+    writes: [...acc.writes].sort(),
+    columns: [...columns].sort(),
+    functions,
+    userFunctions: functions.filter((fn) => !SAFE_FUNCTIONS.has(fn)),
+    writeWithoutWhere: acc.writeWithoutWhere,
+    ...extra,
+  };
+}
+
+/** Classifies one raw statement node; `text` is its source text. */
+export function classifyNode(stmt: PgNode, text: string): StatementInfo {
+  const n = nodeOf(stmt);
+  if (!n) return finish(text, 'Unknown', 'unknown', newAcc());
+  const [type, f] = n;
+  const acc = newAcc();
+  const none = new Set<string>();
+  const base = kindOfNode(type);
+  switch (type) {
+    case 'ExplainStmt': {
+      if (explainAnalyze(f.options)) {
+        // EXPLAIN ANALYZE executes its statement: it is exactly as dangerous as the statement itself.
+        const inner = classifyNode(f.query as PgNode, text);
+        return { ...inner, text, node: type, explainAnalyze: true };
+      }
+      // Plain EXPLAIN only plans; what the query names is read at most (planning may still fold
+      // immutable functions, so functions are kept).
+      walk(f.query, none, 'read', acc);
+      for (const w of acc.writes) acc.reads.add(w);
+      acc.writes.clear();
+      acc.classes.clear();
+      acc.writeWithoutWhere = false;
+      return finish(text, type, 'read', acc);
+    }
+    case 'CopyStmt': {
+      const from = f.is_from === true;
+      if (f.relation) {
+        walk(f.relation, none, from ? 'write' : 'read', acc);
+        if (!from) {
+          const rel = f.relation as PgNode;
+          if (Array.isArray(f.attlist) && f.attlist.length > 0) for (const a of f.attlist) acc.columns.add(String(nodeOf(a)?.[1].sval ?? '?'));
+          else acc.columns.add(`${String(rel.relname)}.*`);
+        }
+      }
+      walk(f.query, none, 'read', acc);
+      walk(f.whereClause, none, 'read', acc);
+      // COPY to or from a server file or program runs as the server: never a plain copy.
+      if (typeof f.filename === 'string' || f.is_program === true) acc.classes.add('unknown');
+      return finish(text, type, from ? 'copy_in' : 'copy_out', acc);
+    }
+    case 'PrepareStmt': {
+      // Deciding PREPARE as if it ran means nothing can be prepared that could not be run directly.
+      const inner = classifyNode(f.query as PgNode, text);
+      return { ...inner, text, node: type, prepare: { name: String(f.name ?? ''), statement: inner } };
+    }
+    case 'ExecuteStmt':
+      walk(f.params, none, 'read', acc);
+      return finish(text, type, 'utility', acc, { execute: String(f.name ?? '') });
+    case 'DeallocateStmt':
+      return finish(text, type, 'utility', acc, { deallocate: f.isall === true || f.name === undefined ? '*' : String(f.name) });
+    case 'VariableSetStmt': {
+      const s = setting(f);
+      const dcl = s.name === 'role' || s.name === 'session_authorization';
+      return finish(text, type, dcl ? 'dcl' : 'utility', acc, { setting: s });
+    }
+    case 'CreateTableAsStmt': {
+      acc.classes.add('write');
+      walk(f.query, none, 'read', acc);
+      walk((f.into as PgNode | undefined)?.rel, none, 'write', acc);
+      return finish(text, type, 'ddl', acc);
+    }
+    case 'TruncateStmt':
+      walk(f.relations, none, 'write', acc);
+      acc.writeWithoutWhere = true;
+      return finish(text, type, 'write', acc);
+    case 'CallStmt': {
+      // funccall is an unwrapped FuncCall.
+      const call = (f.funccall ?? {}) as PgNode;
+      acc.functions.add(dotted(call.funcname).replace(/^pg_catalog\./, ''));
+      walk(call.args, none, 'read', acc);
+      return finish(text, type, 'function', acc);
+    }
+    case 'DropStmt': {
+      if (Array.isArray(f.objects) && /^OBJECT_(TABLE|VIEW|MATVIEW|FOREIGN_TABLE|SEQUENCE|INDEX)$/.test(String(f.removeType))) {
+        for (const o of f.objects) {
+          const l = nodeOf(o);
+          if (l && l[0] === 'List') acc.writes.add(dotted(l[1].items));
+        }
+      }
+      return finish(text, type, 'ddl', acc);
+    }
+    default:
+      // DDL and DCL name the objects they change: every relation they mention counts as written.
+      walk(stmt, none, base === 'ddl' || base === 'dcl' ? 'write' : 'read', acc);
+      return finish(text, type, base, acc);
+  }
+}
+
+/** The statement text of a raw statement: libpg-query reports byte offsets into the UTF-8 text. */
+function stmtText(buf: Buffer, s: RawStmt): string {
+  const start = s.stmt_location ?? 0;
+  const end = s.stmt_len ? start + s.stmt_len : buf.length;
+  return buf.subarray(start, end).toString('utf8').trim();
+}
+
+const CACHE_MAX = 4096;
+const cache = new Map<string, Classification>();
+
+/**
+ * Classifies every statement of `sql` (a simple-protocol Query string or an extended-protocol Parse).
+ * Cached per distinct text; the returned object is shared and must not be mutated.
+ * The parser must be loaded first (loadParser in pg-parser.ts).
+ */
+export function classify(sql: string): Classification {
+  const hit = cache.get(sql);
+  if (hit) return hit;
+  const parsed = parseStatements(sql);
+  let result: Classification;
+  if ('error' in parsed) {
+    result = { sql, statements: [], error: parsed.error };
+  } else {
+    const buf = Buffer.from(sql, 'utf8');
+    result = { sql, statements: parsed.stmts.map((s) => classifyNode(s.stmt, stmtText(buf, s))) };
+  }
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+  cache.set(sql, result);
+  return result;
+}
+
+/** Empties the classification cache (benchmarks measure a cold parse with it). */
+export function clearClassifyCache(): void {
+  cache.clear();
+}

@@ -1,0 +1,183 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { classify } from '../../../src/policy/classify.js';
+import type { StatementInfo } from '../../../src/policy/classify.js';
+import { loadParser } from '../../../src/policy/pg-parser.js';
+
+beforeAll(async () => { await loadParser(); });
+
+function one(sql: string): StatementInfo {
+  const c = classify(sql);
+  expect(c.error).toBeUndefined();
+  expect(c.statements).toHaveLength(1);
+  return c.statements[0]!;
+}
+
+describe('classify: basic classes', () => {
+  it('reads, writes, ddl, dcl, transaction, utility', () => {
+    expect(one('SELECT a FROM t').kind).toBe('read');
+    expect(one('insert into t values (1)').kind).toBe('write');
+    expect(one('CREATE TABLE x (a int)').kind).toBe('ddl');
+    expect(one('GRANT SELECT ON t TO r').kind).toBe('dcl');
+    expect(one('ALTER ROLE r WITH SUPERUSER').kind).toBe('dcl');
+    expect(one('SET ROLE postgres').kind).toBe('dcl');
+    expect(one('BEGIN').kind).toBe('transaction');
+    expect(one('SHOW work_mem').kind).toBe('utility');
+    expect(one('LOAD \'evil\'').kind).toBe('unknown');
+  });
+
+  it('records tables, columns and functions', () => {
+    const s = one('SELECT o.id, lower(c.name), my_fn(1) FROM public.orders o JOIN customers c ON c.id = o.cid');
+    expect(s.reads).toEqual(['customers', 'public.orders']);
+    expect(s.columns).toEqual(expect.arrayContaining(['o.id', 'c.name', 'c.id', 'o.cid']));
+    expect(s.functions).toEqual(['lower', 'my_fn']);
+    expect(s.userFunctions).toEqual(['my_fn']);
+  });
+
+  it('flags writes without a row-restricting WHERE', () => {
+    expect(one('DELETE FROM t').writeWithoutWhere).toBe(true);
+    expect(one('DELETE FROM t WHERE 1 = 1').writeWithoutWhere).toBe(true);
+    expect(one('UPDATE t SET a = 1 WHERE id = 7').writeWithoutWhere).toBe(false);
+    expect(one('TRUNCATE t').writeWithoutWhere).toBe(true);
+    expect(one('UPDATE t SET a = 1 WHERE id = 7').writes).toEqual(['t']);
+  });
+});
+
+describe('classify: bypass corpus', () => {
+  it('mixed case is the same statement', () => {
+    const s = one('dRoP TaBlE Cards');
+    expect(s.kind).toBe('ddl');
+    expect(s.writes).toEqual(['cards']);
+  });
+
+  it('comments inside a statement do not hide it; comments splitting a keyword do not parse', () => {
+    const s = one('DELETE/* hi */FROM/**/t');
+    expect(s.kind).toBe('write');
+    expect(s.writeWithoutWhere).toBe(true);
+    const c = classify('DEL/**/ETE FROM t');
+    expect(c.error?.message).toMatch(/syntax error/);
+    expect(c.statements).toEqual([]);
+  });
+
+  it('quoted identifiers keep case; unquoted fold', () => {
+    expect(one('SELECT * FROM "Cards"').reads).toEqual(['Cards']);
+    expect(one('SELECT * FROM "cards"').reads).toEqual(['cards']);
+    expect(one('SELECT * FROM CARDS').reads).toEqual(['cards']);
+  });
+
+  it('Unicode-escaped identifiers are decoded', () => {
+    const s = one('SELECT U&"\\0070an" FROM U&"c\\0061rds"');
+    expect(s.reads).toEqual(['cards']);
+    expect(s.columns).toContain('pan');
+  });
+
+  it('a data-modifying CTE inside a SELECT is a write', () => {
+    const s = one('WITH d AS (DELETE FROM cards RETURNING *) SELECT * FROM d');
+    expect(s.kind).toBe('write');
+    expect(s.classes).toEqual(['write', 'read']);
+    expect(s.writes).toEqual(['cards']);
+    expect(s.writeWithoutWhere).toBe(true);
+    expect(s.reads).not.toContain('d');
+  });
+
+  it('a CTE name in one scope does not hide the real table in another', () => {
+    const s = one('SELECT * FROM (WITH cards AS (SELECT 1) SELECT * FROM cards) a, cards');
+    expect(s.reads).toEqual(['cards']);
+    const t = one('WITH x AS (SELECT * FROM cards) SELECT * FROM x');
+    expect(t.reads).toEqual(['cards']);
+  });
+
+  it('SELECT … INTO creates and writes a table', () => {
+    const s = one('SELECT pan INTO loot FROM cards');
+    expect(s.classes).toEqual(['ddl', 'write', 'read']);
+    expect(s.writes).toEqual(['loot']);
+    expect(s.reads).toEqual(['cards']);
+  });
+
+  it('COPY (SELECT pan …) TO STDOUT is a copy-out reading cards', () => {
+    const s = one('COPY (SELECT pan FROM cards) TO STDOUT');
+    expect(s.kind).toBe('copy_out');
+    expect(s.reads).toEqual(['cards']);
+    expect(s.columns).toContain('pan');
+    const t = one('copy cards to stdout');
+    expect(t.columns).toContain('cards.*');
+    expect(one('COPY cards FROM STDIN').kind).toBe('copy_in');
+    expect(one("COPY cards TO '/tmp/x'").classes).toContain('unknown');
+  });
+
+  it('EXPLAIN ANALYZE DELETE is a delete; plain EXPLAIN is a read', () => {
+    const s = one('EXPLAIN ANALYZE DELETE FROM cards');
+    expect(s.kind).toBe('write');
+    expect(s.writes).toEqual(['cards']);
+    expect(s.explainAnalyze).toBe(true);
+    expect(one('EXPLAIN (ANALYZE, BUFFERS) DELETE FROM cards').kind).toBe('write');
+    const p = one('EXPLAIN DELETE FROM cards');
+    expect(p.kind).toBe('read');
+    expect(p.writes).toEqual([]);
+    expect(one('EXPLAIN (ANALYZE false) DELETE FROM cards').kind).toBe('read');
+  });
+
+  it('PREPARE carries the prepared statement; EXECUTE names it', () => {
+    const c = classify('PREPARE p AS DELETE FROM cards; EXECUTE p');
+    expect(c.statements).toHaveLength(2);
+    expect(c.statements[0]!.kind).toBe('write');
+    expect(c.statements[0]!.prepare?.name).toBe('p');
+    expect(c.statements[1]!.execute).toBe('p');
+  });
+
+  it('DO and CALL run code', () => {
+    expect(one('DO $$ BEGIN DELETE FROM cards; END $$').kind).toBe('function');
+    expect(one('CALL purge(1)').kind).toBe('function');
+    expect(one('CALL purge(1)').functions).toEqual(['purge']);
+  });
+
+  it('CREATE FUNCTION is DDL; calling it is a user function', () => {
+    expect(one("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'DELETE FROM cards RETURNING 1'").kind).toBe('ddl');
+    expect(one('SELECT f()').userFunctions).toEqual(['f']);
+    expect(one("SELECT set_config('search_path', 'evil', false)").userFunctions).toEqual(['set_config']);
+  });
+
+  it('a multi-statement string yields every statement', () => {
+    const c = classify('SELECT 1; DROP TABLE t');
+    expect(c.statements.map((s) => s.kind)).toEqual(['read', 'ddl']);
+    expect(c.statements[1]!.text).toBe('DROP TABLE t');
+  });
+
+  it('SET search_path is seen as a setting', () => {
+    const s = one('SET search_path = evil, public');
+    expect(s.kind).toBe('utility');
+    expect(s.setting).toEqual({ name: 'search_path', value: 'evil, public', local: false });
+    expect(one('set local search_path to default').setting).toEqual({ name: 'search_path', local: true });
+  });
+
+  it('a statement after a comment-only line is found', () => {
+    const c = classify('-- just a comment\nDROP TABLE cards');
+    expect(c.statements).toHaveLength(1);
+    expect(c.statements[0]!.kind).toBe('ddl');
+    const d = classify('SELECT 1; -- ok\n/* more */ DELETE FROM cards');
+    expect(d.statements.map((s) => s.kind)).toEqual(['read', 'write']);
+  });
+
+  it('whole-row references count as every column', () => {
+    expect(one('SELECT c FROM cards c').columns).toContain('c.*');
+    expect(one('SELECT row_to_json(cards) FROM cards').columns).toContain('cards.*');
+  });
+
+  it('INSERT … SELECT and CREATE TABLE AS read their source', () => {
+    const s = one('INSERT INTO loot SELECT pan FROM cards');
+    expect(s.writes).toEqual(['loot']);
+    expect(s.reads).toEqual(['cards']);
+    const t = one('CREATE TABLE loot AS SELECT pan FROM cards');
+    expect(t.classes).toEqual(['ddl', 'write', 'read']);
+    expect(t.writes).toEqual(['loot']);
+    expect(t.reads).toEqual(['cards']);
+  });
+
+  it('subqueries in WHERE are read', () => {
+    expect(one('SELECT 1 FROM a WHERE x IN (SELECT y FROM cards)').reads).toEqual(['a', 'cards']);
+  });
+
+  it('unparsable text is an error, and caching returns the same object', () => {
+    expect(classify('SELEC 1').error).toBeDefined();
+    expect(classify('SELECT 42')).toBe(classify('SELECT 42'));
+  });
+});
