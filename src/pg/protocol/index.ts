@@ -1,0 +1,9 @@
+/** The Postgres wire codec: see README.md in this directory for the API and how the proxy uses it. */
+export * from './codes.js';
+export * from './message-framer.js';
+export * from './message-writer.js';
+export * from './payload-reader.js';
+export * from './startup.js';
+export * from './frontend.js';
+export * from './backend.js';
+export * from './backend-encode.js';

@@ -1,0 +1,207 @@
+/**
+ * MessageFramer: cuts one direction of a Postgres connection into whole messages.
+ * Message layout: https://www.postgresql.org/docs/current/protocol-overview.html#PROTOCOL-MESSAGE-CONCEPTS
+ *
+ * Framing is decided by the session step, never by sniffing: the caller says when the next message is an
+ * untyped startup-phase packet (`expectStartup()`: int32 length, then payload, no type byte) and otherwise
+ * every message is `type byte, int32 length (counting itself), payload`.
+ *
+ * Memory: one buffer per direction. Bytes are never modified once written into it, so a frame's
+ * `bytes`/`payload` views stay valid for as long as the caller holds them (forwarding them to
+ * `socket.write` without copying is safe). When the incoming chunk is the only data, frames are views
+ * into the chunk itself (zero copy); only an unfinished tail is copied, into a buffer sized for the frame
+ * it belongs to — the framer compacts instead of concatenating chunks.
+ */
+import { DirectTlsRefused, ProtocolError } from '../../errors.js';
+import { Limits, TLS_HANDSHAKE_BYTE } from './codes.js';
+
+/** One whole message. `code` is the type byte (0 for an untyped startup-phase packet). */
+export interface Frame {
+  readonly code: number;
+  /** The message exactly as received (type byte, length, payload): forward this when unchanged. */
+  readonly bytes: Buffer;
+  /** The payload after the length field. */
+  readonly payload: Buffer;
+}
+
+export interface FramerOptions {
+  /** Maximum value of the length field for typed messages (default: Limits.frontend). */
+  maxLength?: number;
+  /** Per-type-byte overrides of `maxLength`. */
+  maxLengthByCode?: Readonly<Record<number, number>>;
+  /** Maximum length of an untyped startup-phase packet (default: Limits.startup). */
+  maxStartupLength?: number;
+  /** Start in the startup phase (the first client message is untyped). Default false. */
+  startup?: boolean;
+  /** Names the peer in error messages ("client", "server"). */
+  peer?: string;
+}
+
+const MIN_ALLOC = 16 * 1024;
+
+export class MessageFramer {
+  private buf: Buffer = Buffer.alloc(0);
+  private start = 0;
+  private end = 0;
+  /** True when `buf` is ours (we may append into its free tail); false when it is a caller's chunk. */
+  private owned = false;
+  /** A whole frame completed by the last push, returned before anything in `buf`. */
+  private carried: Buffer | undefined;
+  private startupNext: boolean;
+  private readonly maxLength: number;
+  private readonly maxByCode: Readonly<Record<number, number>>;
+  private readonly maxStartup: number;
+  private readonly peer: string;
+
+  constructor(opts: FramerOptions = {}) {
+    this.maxLength = opts.maxLength ?? Limits.frontend;
+    this.maxByCode = opts.maxLengthByCode ?? {};
+    this.maxStartup = opts.maxStartupLength ?? Limits.startup;
+    this.startupNext = opts.startup ?? false;
+    this.peer = opts.peer ?? 'peer';
+  }
+
+  /** The next message is an untyped startup-phase packet (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest). */
+  expectStartup(): void {
+    this.startupNext = true;
+  }
+
+  /** Whether the next frame will be read as an untyped startup-phase packet. */
+  get inStartup(): boolean {
+    return this.startupNext;
+  }
+
+  /** Bytes received but not yet returned as frames. */
+  get buffered(): number {
+    return this.end - this.start + (this.carried?.length ?? 0);
+  }
+
+  /**
+   * Hand over the unframed bytes and forget them, e.g. bytes a client sent right after SSLRequest that belong
+   * to the TLS handshake (a client must not do that; the caller decides whether it is a protocol violation).
+   */
+  drain(): Buffer {
+    const tail = this.buf.subarray(this.start, this.end);
+    const rest = this.carried ? Buffer.concat([this.carried, tail]) : tail;
+    this.carried = undefined;
+    this.buf = Buffer.alloc(0);
+    this.start = this.end = 0;
+    this.owned = false;
+    return rest;
+  }
+
+  /** Add received bytes. The framer keeps a reference to `chunk` and never writes into it. */
+  push(chunk: Buffer): void {
+    const len = chunk.length;
+    if (len === 0) return;
+    if (this.start === this.end) {
+      this.buf = chunk;
+      this.start = 0;
+      this.end = len;
+      this.owned = false;
+      return;
+    }
+    if (this.owned && this.buf.length - this.end >= len) {
+      chunk.copy(this.buf, this.end);
+      this.end += len;
+      return;
+    }
+    const pending = this.end - this.start;
+    const frameLen = this.pendingFrameLength();
+    if (frameLen !== undefined && this.carried === undefined && pending + len > frameLen) {
+      // The chunk finishes the pending frame and carries more: copy only that frame out, then frame the rest
+      // of the chunk in place, so a steady stream of chunks is not copied byte for byte.
+      const missing = frameLen - pending;
+      let whole: Buffer;
+      if (this.owned && this.buf.length - this.end >= missing) {
+        // A large frame grown in place: finish it there instead of copying it again.
+        chunk.copy(this.buf, this.end, 0, missing);
+        whole = this.buf.subarray(this.start, this.start + frameLen);
+      } else {
+        whole = Buffer.allocUnsafe(frameLen);
+        this.buf.copy(whole, 0, this.start, this.end);
+        chunk.copy(whole, pending, 0, missing);
+      }
+      this.carried = whole;
+      this.buf = chunk;
+      this.start = missing;
+      this.end = len;
+      this.owned = false;
+      return;
+    }
+    // Compact: copy the unfinished tail and the chunk into a new buffer sized for the pending frame.
+    const need = pending + len;
+    const size = Math.max(need, frameLen ?? 0, MIN_ALLOC, frameLen === undefined ? need * 2 : 0);
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, this.start, this.end);
+    chunk.copy(next, pending);
+    this.buf = next;
+    this.start = 0;
+    this.end = need;
+    this.owned = true;
+  }
+
+  /**
+   * The next whole message, or undefined when more bytes are needed.
+   * @throws ProtocolError for a length below 4 or above the limit; DirectTlsRefused for a TLS ClientHello
+   * where a startup packet was expected.
+   */
+  next(): Frame | undefined {
+    const carried = this.carried;
+    if (carried !== undefined) {
+      this.carried = undefined;
+      return this.frameAt(carried, 0, carried.length);
+    }
+    const avail = this.end - this.start;
+    const buf = this.buf;
+    const s = this.start;
+    if (this.startupNext) {
+      if (avail >= 1 && buf[s] === TLS_HANDSHAKE_BYTE) {
+        throw new DirectTlsRefused(`${this.peer} started TLS directly (sslnegotiation=direct); use sslmode with the standard SSLRequest negotiation`);
+      }
+      if (avail < 4) return undefined;
+      const length = buf.readInt32BE(s);
+      if (length < 8 || length > this.maxStartup) {
+        throw new ProtocolError(`invalid startup packet length ${length} from ${this.peer} (allowed 8..${this.maxStartup})`);
+      }
+      if (avail < length) return undefined;
+      this.start = s + length;
+      this.startupNext = false;
+      return { code: 0, bytes: buf.subarray(s, s + length), payload: buf.subarray(s + 4, s + length) };
+    }
+    if (avail < 5) return undefined;
+    const code = buf[s]!;
+    const length = buf.readInt32BE(s + 1);
+    const max = this.maxByCode[code] ?? this.maxLength;
+    if (length < 4 || length > max) {
+      throw new ProtocolError(`invalid length ${length} for message '${String.fromCharCode(code)}' from ${this.peer} (allowed 4..${max})`);
+    }
+    const total = length + 1;
+    if (avail < total) return undefined;
+    this.start = s + total;
+    return { code, bytes: buf.subarray(s, s + total), payload: buf.subarray(s + 5, s + total) };
+  }
+
+  /** Frame the whole buffer `whole` (already checked against the limits when its header arrived). */
+  private frameAt(whole: Buffer, s: number, total: number): Frame {
+    if (this.startupNext) {
+      this.startupNext = false;
+      return { code: 0, bytes: whole.subarray(s, s + total), payload: whole.subarray(s + 4, s + total) };
+    }
+    return { code: whole[s]!, bytes: whole.subarray(s, s + total), payload: whole.subarray(s + 5, s + total) };
+  }
+
+  /** Total size of the frame at `start` when its header is complete, for sizing the next buffer. */
+  private pendingFrameLength(): number | undefined {
+    const avail = this.end - this.start;
+    if (this.startupNext) {
+      if (avail < 4) return undefined;
+      const length = this.buf.readInt32BE(this.start);
+      return length >= 8 && length <= this.maxStartup ? length : undefined;
+    }
+    if (avail < 5) return undefined;
+    const length = this.buf.readInt32BE(this.start + 1);
+    // Do not allocate for an absurd length before next() gets to reject it.
+    return length >= 4 && length <= (this.maxByCode[this.buf[this.start]!] ?? this.maxLength) ? length + 1 : undefined;
+  }
+}
