@@ -1,0 +1,97 @@
+/**
+ * Mask formats (issue 4, deliverable 2) applied to PAN spans found by findPans().
+ * - `last4` (default): every digit but the last four becomes `*`; separators kept; same length.
+ * - `first6last4`: the BIN and the last four stay (the most PCI DSS 3.4.1 allows to be displayed).
+ * - `full`: every digit becomes `*`.
+ * - `hmac`: the PAN is replaced by `pan:hmac:<first 16 hex of HMAC-SHA256(key, digits)>` (PCI DSS 3.5.1.1
+ *   keyed cryptographic hash), so the same PAN can be correlated without being readable.
+ * - `null`: only meaningful for column rules (the whole value becomes SQL NULL); on free text it acts as `full`.
+ */
+import { createHmac } from 'node:crypto';
+import type { PanSpan } from './pan-detector.js';
+
+export const MASK_FORMATS = ['last4', 'first6last4', 'full', 'hmac', 'null'] as const;
+export type MaskFormat = (typeof MASK_FORMATS)[number];
+
+/** How to mask: a format and, for `hmac`, the key (resolved from a secret reference by the caller). */
+export interface MaskStyle {
+  format: MaskFormat;
+  hmacKey?: Uint8Array;
+}
+
+const STAR = 0x2a;
+const HMAC_PREFIX = 'pan:hmac:';
+
+/** The HMAC token for a digit string (separators removed): `pan:hmac:<16 hex>`. */
+export function hmacToken(key: Uint8Array, digits: string): string {
+  return HMAC_PREFIX + createHmac('sha256', key).update(digits, 'latin1').digest('hex').slice(0, 16);
+}
+
+/** Number of leading and trailing digits a star format keeps visible. */
+function keep(format: MaskFormat): [number, number] {
+  if (format === 'last4') return [0, 4];
+  if (format === 'first6last4') return [6, 4];
+  return [0, 0];
+}
+
+/**
+ * Stars the digits of `span` in `out` (in place) that `format` does not keep, touching only bytes at or
+ * after `floor` (bytes before it were already sent by a streaming caller).
+ */
+export function starSpan(out: Uint8Array, span: PanSpan, format: MaskFormat, floor = 0): void {
+  const [head, tail] = keep(format);
+  let d = 0;
+  for (let i = span.start; i < span.end; i++) {
+    const b = out[i]!;
+    if ((b < 48 || b > 57) && b !== STAR) continue; // separator
+    if (i >= floor && !(d < head || d >= span.digits - tail)) out[i] = STAR;
+    d++;
+  }
+}
+
+/** Merges overlapping spans (sorted by start) into disjoint ones; digits are recounted by the caller. */
+export function mergeSpans(spans: readonly PanSpan[]): PanSpan[] {
+  const out: PanSpan[] = [];
+  for (const s of spans) {
+    const last = out[out.length - 1];
+    if (last && s.start < last.end) {
+      if (s.end > last.end) out[out.length - 1] = { start: last.start, end: s.end, digits: -1 };
+    } else out.push(s);
+  }
+  return out;
+}
+
+/**
+ * Applies `style` to `spans` of `buf` (byte range [from, to) is what the caller will use; spans lie
+ * inside it). Returns `buf` itself when `spans` is empty, otherwise a new buffer; the number of PANs
+ * masked is `mergeSpans(spans).length`.
+ */
+export function applyMask(buf: Uint8Array, spans: readonly PanSpan[], style: MaskStyle): Uint8Array {
+  if (spans.length === 0) return buf;
+  if (style.format !== 'hmac') {
+    const out = Uint8Array.from(buf);
+    for (const s of spans) starSpan(out, s, style.format);
+    return out;
+  }
+  const key = style.hmacKey;
+  if (!key || key.length === 0) throw new Error('hmac mask format needs a key');
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (const s of mergeSpans(spans)) {
+    parts.push(buf.subarray(at, s.start));
+    parts.push(Buffer.from(hmacToken(key, digitsOf(buf, s.start, s.end)), 'latin1'));
+    at = s.end;
+  }
+  parts.push(buf.subarray(at));
+  return Buffer.concat(parts);
+}
+
+/** The ASCII digits in buf[start, end) as a string. */
+export function digitsOf(buf: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b >= 48 && b <= 57) s += String.fromCharCode(b);
+  }
+  return s;
+}

@@ -1,0 +1,154 @@
+/**
+ * PAN detection over bytes (issue 4, deliverable 1). A candidate is 13–19 ASCII digits, optionally in groups
+ * separated by single spaces or dashes (4-4-4-4, 4-6-5, 4-4-4-4-3, …), not part of a longer run of digits
+ * or attached to letters, Luhn-valid (ISO/IEC 7812-1 Annex B) and, unless `anyLuhn`, inside an issuer range
+ * of a major card network (card-networks.ts).
+ *
+ * Skip-ahead scan: any candidate spans at least 13 bytes, so only every 13th byte is examined; a digit
+ * there (or a separator followed by a digit) is extended both ways to the maximal run of digits and single
+ * separators, and that run is checked. Clean data costs about one comparison per 13 bytes.
+ */
+import { cardNetwork } from './card-networks.js';
+
+export interface DetectOptions {
+  /** Accept any Luhn-valid 13–19 digit number, not only the issuer ranges of the major networks. */
+  anyLuhn?: boolean;
+}
+
+/** A PAN found at bytes [start, end) of the buffer (first to last digit, separators included). */
+export interface PanSpan {
+  start: number;
+  end: number;
+  /** Number of digits (13–19). */
+  digits: number;
+}
+
+export const MIN_PAN_DIGITS = 13;
+export const MAX_PAN_DIGITS = 19;
+
+/** Byte classes: 1 digit, 2 separator (space, dash), 4 ASCII letter. */
+export const BYTE_CLASS = new Uint8Array(256);
+for (let b = 48; b <= 57; b++) BYTE_CLASS[b] = 1;
+BYTE_CLASS[32] = 2;
+BYTE_CLASS[45] = 2;
+for (let b = 65; b <= 90; b++) BYTE_CLASS[b] = 4;
+for (let b = 97; b <= 122; b++) BYTE_CLASS[b] = 4;
+
+const STRIDE = MIN_PAN_DIGITS;
+
+// Scratch space reused across calls (single-threaded): digit values of a run and its group boundaries.
+let digs = new Uint8Array(256);
+let gStart = new Int32Array(64); // byte offset of each group's first digit
+let gEnd = new Int32Array(64); // byte offset after each group's last digit
+let gDig = new Int32Array(65); // index into digs of each group's first digit
+
+/**
+ * Finds PANs in `buf[from, to)`. With `openEnd`, `to` is not the end of the data (a stream chunk): a
+ * candidate whose last digit is the byte before `to` is undecided (more digits may follow) and is not
+ * reported. Spans are in ascending start order and may overlap when a run of groups holds several
+ * Luhn-valid candidates; callers mask every one of them.
+ */
+export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to = buf.length, openEnd = false): PanSpan[] {
+  const out: PanSpan[] = [];
+  const anyLuhn = opts.anyLuhn === true;
+  let p = from + STRIDE - 1;
+  while (p < to) {
+    const cls = BYTE_CLASS[buf[p]!]!;
+    let q: number;
+    if (cls === 1) q = p;
+    else if (cls === 2 && p + 1 < to && BYTE_CLASS[buf[p + 1]!] === 1) q = p + 1;
+    else {
+      p += STRIDE;
+      continue;
+    }
+    let s = q;
+    while (s > from) {
+      const c = BYTE_CLASS[buf[s - 1]!];
+      if (c === 1 || (c === 2 && s - 2 >= from && BYTE_CLASS[buf[s - 2]!] === 1)) s--;
+      else break;
+    }
+    let e = q + 1;
+    while (e < to) {
+      const c = BYTE_CLASS[buf[e]!];
+      if (c === 1 || (c === 2 && e + 1 < to && BYTE_CLASS[buf[e + 1]!] === 1)) e++;
+      else break;
+    }
+    if (e - s >= MIN_PAN_DIGITS) checkRun(buf, s, e, from, to, openEnd, anyLuhn, out);
+    p = e + STRIDE;
+  }
+  return out;
+}
+
+/** Checks the maximal run [s, e) (starts and ends with a digit) for candidates; appends found spans. */
+function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: number, openEnd: boolean, anyLuhn: boolean, out: PanSpan[]): void {
+  if (e - s > digs.length) digs = new Uint8Array(2 * (e - s));
+  let k = 0; // groups
+  let nd = 0; // digits
+  let inGroup = false;
+  for (let i = s; i < e; i++) {
+    const b = buf[i]!;
+    if (b >= 48 && b <= 57) {
+      if (!inGroup) {
+        if (k + 1 >= gStart.length) growGroups();
+        gStart[k] = i;
+        gDig[k] = nd;
+        inGroup = true;
+      }
+      digs[nd++] = b - 48;
+    } else if (inGroup) {
+      gEnd[k++] = i;
+      inGroup = false;
+    }
+  }
+  gEnd[k] = e;
+  k++;
+  gDig[k] = nd;
+  // Letters glued to the run make its first/last group part of a word or identifier, not a PAN.
+  const leftLetter = s > from && BYTE_CLASS[buf[s - 1]!] === 4;
+  const rightOpen = e < to ? BYTE_CLASS[buf[e]!] === 4 : openEnd;
+  for (let i = leftLetter ? 1 : 0; i < k; i++) {
+    let best = -1;
+    for (let j = i; j < k; j++) {
+      const n = gDig[j + 1]! - gDig[i]!;
+      if (n > MAX_PAN_DIGITS) break;
+      if (n < MIN_PAN_DIGITS) continue;
+      if (j === k - 1 && rightOpen) break;
+      if (isPan(gDig[i]!, n, anyLuhn)) best = j;
+    }
+    if (best >= 0) out.push({ start: gStart[i]!, end: gEnd[best]!, digits: gDig[best + 1]! - gDig[i]! });
+  }
+}
+
+function growGroups(): void {
+  const n = gStart.length * 2;
+  const a = new Int32Array(n);
+  a.set(gStart);
+  gStart = a;
+  const b = new Int32Array(n);
+  b.set(gEnd);
+  gEnd = b;
+  const c = new Int32Array(n + 1);
+  c.set(gDig);
+  gDig = c;
+}
+
+function isPan(off: number, n: number, anyLuhn: boolean): boolean {
+  let sum = 0;
+  let dbl = false;
+  for (let i = off + n - 1; i >= off; i--) {
+    let d = digs[i]!;
+    if (dbl) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    dbl = !dbl;
+  }
+  if (sum % 10 !== 0) return false;
+  return anyLuhn || cardNetwork((x) => digs[off + x]!, n) !== undefined;
+}
+
+/** True when `buf` holds at least one PAN (convenience for checks and tests). */
+export function containsPan(buf: Uint8Array, opts: DetectOptions = {}): boolean {
+  return findPans(buf, opts).length > 0;
+}

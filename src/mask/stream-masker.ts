@@ -1,0 +1,238 @@
+/**
+ * StreamMasker: PAN masking for byte streams whose chunk boundaries fall anywhere (SSH and pty output,
+ * COPY chunks). Issue 4, deliverable 6.
+ *
+ * It keeps the original bytes of the trailing run of digits and separators (a candidate that may still be
+ * completed by the next chunk) and releases everything before it at once, masked. What is held back is
+ * only what could still belong to an undecided PAN: the groups holding the last 19 digits (≤ 38 bytes),
+ * plus an incomplete UTF-8 sequence at the very end (≤ 3 bytes), so a multibyte character is never split.
+ * A little already-sent context (≤ ~80 bytes) is kept so a PAN that straddles what was sent and what was
+ * held is still recognised; its unsent digits are then masked.
+ *
+ * After `idleMs` (≈ 20 ms) without input the held bytes are released as if the stream had paused there
+ * (a complete PAN is masked; a partial one cannot be known yet), so an interactive terminal stays
+ * responsive. Pass `idleMs: Infinity` for sinks where latency does not matter (recordings): nothing is
+ * released before more bytes or flush() decide it.
+ *
+ * Fail closed: if masking throws, a MaskError is thrown and nothing of that chunk is emitted.
+ */
+import { MaskError } from '../errors.js';
+import { hmacToken, digitsOf, mergeSpans, starSpan } from './mask-format.js';
+import type { MaskStyle } from './mask-format.js';
+import { BYTE_CLASS, findPans, MAX_PAN_DIGITS } from './pan-detector.js';
+import type { DetectOptions, PanSpan } from './pan-detector.js';
+import { addCount, PAN_RULE } from './pan-masker.js';
+import type { MaskCounts } from './pan-masker.js';
+
+/** Timer functions, injectable so tests control idle release. */
+export interface IdleTimer {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export interface StreamMaskerOptions extends DetectOptions {
+  style?: MaskStyle;
+  /** Milliseconds without input after which held bytes are released; default 20; Infinity = never. */
+  idleMs?: number;
+  timer?: IdleTimer;
+  /** Counts per rule are added here (`pan`). */
+  counts?: MaskCounts;
+  rule?: string;
+}
+
+const realTimer: IdleTimer = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+const EMPTY = new Uint8Array(0);
+
+/** Masks a byte stream chunk by chunk; `onData` receives the masked bytes in order. */
+export class StreamMasker {
+  readonly #onData: (chunk: Uint8Array) => void;
+  readonly #style: MaskStyle;
+  readonly #detect: DetectOptions;
+  readonly #idleMs: number;
+  readonly #timer: IdleTimer;
+  readonly #rule: string;
+  readonly counts: MaskCounts;
+  /** Original bytes: already-sent context, then held (unsent) bytes from #sent on. */
+  #buf: Uint8Array = EMPTY;
+  #sent = 0;
+  #handle: unknown = undefined;
+  #failed = false;
+
+  constructor(onData: (chunk: Uint8Array) => void, opts: StreamMaskerOptions = {}) {
+    this.#onData = onData;
+    this.#style = opts.style ?? { format: 'last4' };
+    this.#detect = { anyLuhn: opts.anyLuhn === true };
+    this.#idleMs = opts.idleMs ?? 20;
+    this.#timer = opts.timer ?? realTimer;
+    this.#rule = opts.rule ?? PAN_RULE;
+    this.counts = opts.counts ?? {};
+    if (this.#style.format === 'hmac' && !this.#style.hmacKey?.length) throw new MaskError('the hmac mask format needs a key');
+  }
+
+  /** Number of bytes currently held back (not yet emitted). */
+  get held(): number {
+    return this.#buf.length - this.#sent;
+  }
+
+  /** Feeds a chunk; emits (synchronously) everything that can no longer become part of a PAN. */
+  write(chunk: Uint8Array): void {
+    if (this.#failed) throw new MaskError('stream masker failed earlier; the stream must be closed');
+    this.#cancelIdle();
+    if (chunk.length === 0) return;
+    const buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    this.#process(buf, false);
+    if (this.held > 0 && Number.isFinite(this.#idleMs)) {
+      this.#handle = this.#timer.set(() => {
+        this.#handle = undefined;
+        this.release();
+      }, this.#idleMs);
+    }
+  }
+
+  /** Releases held bytes now (what the idle timer does), keeping context for what follows. */
+  release(): void {
+    if (this.#failed || this.held === 0) return;
+    this.#process(this.#buf, true);
+  }
+
+  /** End of stream: releases everything and forgets the context. */
+  flush(): void {
+    this.#cancelIdle();
+    this.release();
+    this.#buf = EMPTY;
+    this.#sent = 0;
+  }
+
+  #cancelIdle(): void {
+    if (this.#handle !== undefined) {
+      this.#timer.clear(this.#handle);
+      this.#handle = undefined;
+    }
+  }
+
+  #process(buf: Uint8Array, final: boolean): void {
+    let out: Uint8Array;
+    let hold: number;
+    try {
+      hold = final ? buf.length : holdFrom(buf);
+      const spans = findPans(buf, this.#detect, 0, buf.length, !final);
+      if (this.#style.format === 'hmac') {
+        // A token replaces a PAN whole, so a decided PAN is never split between now and later.
+        for (let moved = true; moved; ) {
+          moved = false;
+          for (const s of spans) if (s.start >= this.#sent && s.start < hold && s.end > hold) { hold = s.start; moved = true; }
+        }
+      }
+      out = this.#emit(buf, this.#sent, hold, spans);
+    } catch (e) {
+      this.#failed = true;
+      throw e instanceof MaskError ? e : new MaskError('masking a stream chunk failed', { cause: e });
+    }
+    const keep = contextFrom(buf, hold);
+    this.#buf = buf.subarray(keep);
+    this.#sent = hold - keep;
+    if (out.length > 0) this.#onData(out);
+  }
+
+  /** Masked bytes of buf[from, to): spans that end before `to` are decided; stars or hmac tokens. */
+  #emit(buf: Uint8Array, from: number, to: number, spans: PanSpan[]): Uint8Array {
+    if (to <= from) return EMPTY;
+    const mine = spans.filter((s) => s.end > from && s.start < to);
+    if (mine.length === 0) return buf.slice(from, to);
+    const fresh = mergeSpans(mine.filter((s) => s.start >= from)).length;
+    if (this.#style.format !== 'hmac') {
+      const copy = Uint8Array.from(buf);
+      for (const s of mine) starSpan(copy, s, this.#style.format, from);
+      addCount(this.counts, this.#rule, fresh);
+      return copy.subarray(from, to);
+    }
+    // hmac: a PAN wholly unsent becomes a token; one whose start was already sent gets its rest starred.
+    const parts: Uint8Array[] = [];
+    let at = from;
+    for (const s of mergeSpans(mine)) {
+      if (s.start < from) {
+        const copy = Uint8Array.from(buf);
+        starSpan(copy, s, 'full', from);
+        parts.push(copy.subarray(at, Math.min(s.end, to)));
+      } else {
+        parts.push(buf.subarray(at, s.start), Buffer.from(hmacToken(this.#style.hmacKey!, digitsOf(buf, s.start, s.end)), 'latin1'));
+      }
+      at = Math.min(s.end, to);
+    }
+    parts.push(buf.subarray(at, to));
+    addCount(this.counts, this.#rule, fresh);
+    return Buffer.concat(parts);
+  }
+}
+
+/**
+ * Where the undecided tail of `buf` starts: the groups of the trailing digit/separator run that hold its
+ * last 19 digits (a PAN completed by later bytes can start no earlier), or an incomplete UTF-8 sequence.
+ */
+export function holdFrom(buf: Uint8Array): number {
+  const n = buf.length;
+  let i = n;
+  const last = BYTE_CLASS[buf[n - 1]!];
+  if (last === 1 || (last === 2 && n >= 2 && BYTE_CLASS[buf[n - 2]!] === 1)) {
+    let digits = 0;
+    let groupStart = n;
+    let j = last === 2 ? n - 1 : n;
+    // Walk back group by group; a group longer than 19 digits can never be part of a PAN.
+    while (j > 0) {
+      let k = j;
+      while (k > 0 && BYTE_CLASS[buf[k - 1]!] === 1) k--;
+      const g = j - k;
+      if (g > MAX_PAN_DIGITS) break;
+      digits += g;
+      groupStart = k;
+      if (digits >= MAX_PAN_DIGITS) break;
+      if (k >= 2 && BYTE_CLASS[buf[k - 1]!] === 2 && BYTE_CLASS[buf[k - 2]!] === 1) j = k - 1;
+      else break;
+    }
+    i = groupStart;
+    if (i === n) return utf8Tail(buf, n); // the last group is too long to become a PAN
+  } else {
+    return utf8Tail(buf, n);
+  }
+  return i;
+}
+
+/** Start of an incomplete UTF-8 sequence at the end of buf, or buf.length. */
+function utf8Tail(buf: Uint8Array, n: number): number {
+  for (let k = 1; k <= 3 && k <= n; k++) {
+    const b = buf[n - k]!;
+    if (b < 0x80) return n;
+    if (b >= 0xc0) {
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+      return need > k ? n - k : n;
+    }
+  }
+  return n;
+}
+
+/**
+ * How much already-sent context to keep before `hold`: enough that any PAN touching the held bytes is
+ * seen whole again next time (its start lies within 19 digits before `hold`), plus the byte before it
+ * (a letter there disqualifies the first group). A group longer than 19 digits is kept only in part:
+ * ≥ 20 of its digits are enough to show it is too long.
+ */
+export function contextFrom(buf: Uint8Array, hold: number): number {
+  let j = hold;
+  let digits = 0;
+  while (j > 0) {
+    const c = BYTE_CLASS[buf[j - 1]!];
+    if (c === 1) {
+      digits++;
+      j--;
+      if (digits > 2 * MAX_PAN_DIGITS + 2) break;
+    } else if (c === 2 && j >= 2 && BYTE_CLASS[buf[j - 2]!] === 1) {
+      if (digits >= MAX_PAN_DIGITS) break;
+      j--;
+    } else break;
+  }
+  return j > 0 ? j - 1 : 0;
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { luhnString } from '../../../src/mask/card-networks.js';
+import { findPans } from '../../../src/mask/pan-detector.js';
+import { maskText, PanMasker } from '../../../src/mask/pan-masker.js';
+
+const b = (s: string) => Buffer.from(s, 'utf8');
+
+describe('findPans', () => {
+  it.each([
+    ['4111111111111111', '************1111'],
+    ['card 4111 1111 1111 1111 ok', 'card **** **** **** 1111 ok'],
+    ['amex 3782-822463-10005.', 'amex ****-******-*0005.'],
+    ['mc2 2223000048400011', '************0011'],
+    ['visa13 4222222222222', '*********2222'.padStart(13, '*')],
+    ['"4012888888881881"', '"************1881"'],
+    ['(6011111111111117)', '(************1117)'],
+    ['jcb 3530111333300000', '************0000'],
+    ['diners 30569309025904', '**********5904'],
+    ['unionpay 6200000000000005', '************0005'],
+    ['12 4111 1111 1111 1111 qty', '12 **** **** **** 1111 qty'],
+    ['19digit 4111-1111-1111-1111-110', '****-****-****-***1-110'],
+  ])('masks %s', (input, expected) => {
+    const out = maskText(input);
+    expect(out.endsWith(expected)).toBe(true);
+  });
+
+  it.each([
+    'order 1234567812345678', // 16 digits, not Luhn-valid
+    'x4111111111111111', // glued to letters: part of an identifier
+    '4111111111111111abc',
+    '41111111111111110', // 17 digits: a longer run
+    '14111111111111111', // longer run
+    '2026-11-22 12:00:00.123456+00',
+    '1732276800123', // epoch millis
+    '+1 415-555-0132 / +44 20 7946 0958',
+    'DE89 3704 0044 0532 0130 00',
+    'GB82WEST12345698765432',
+    '123e4567-e89b-12d3-a456-426614174000',
+    '11111111111111111111111111111111111111',
+  ])('leaves %s alone', (input) => {
+    expect(maskText(input)).toBe(input);
+    expect(findPans(b(input))).toEqual([]);
+  });
+
+  it('returns the same buffer object when nothing is masked', () => {
+    const m = new PanMasker();
+    const buf = b('nothing to see 1234 here');
+    expect(m.maskBytes(buf)).toBe(buf);
+  });
+
+  it('counts per rule', () => {
+    const counts: Record<string, number> = {};
+    maskText('4111111111111111 and 5555555555554444', counts);
+    expect(counts).toEqual({ pan: 2 });
+  });
+
+  it('any-Luhn mode accepts numbers outside the issuer ranges', () => {
+    const n = '1234567812345670';
+    expect(luhnString(n)).toBe(true);
+    expect(new PanMasker().maskText(n)).toBe(n);
+    expect(new PanMasker({ anyLuhn: true }).maskText(n)).toBe('************5670');
+  });
+
+  it('formats first6last4, full and hmac', () => {
+    expect(new PanMasker({ style: { format: 'first6last4' } }).maskText('4111-1111-1111-1111')).toBe('4111-11**-****-1111');
+    expect(new PanMasker({ style: { format: 'full' } }).maskText('4111111111111111')).toBe('****************');
+    const h = new PanMasker({ style: { format: 'hmac', hmacKey: b('k') } });
+    const a = h.maskText('a 4111111111111111 b');
+    expect(a).toMatch(/^a pan:hmac:[0-9a-f]{16} b$/);
+    expect(h.maskText('4111 1111 1111 1111')).toBe(a.slice(2, -2));
+  });
+
+  it('masks track data as SAD', () => {
+    const counts: Record<string, number> = {};
+    const out = maskText('t2 ;4111111111111111=25121011234567890? t1 %B4111111111111111^DOE/JOHN^2512101123456789?', counts);
+    expect(out).not.toMatch(/\d{5}/);
+    expect(counts.sad).toBe(2);
+  });
+});
