@@ -5,6 +5,8 @@
 import type { RegistryEntry } from '../src/cli/command.js';
 
 export const registry: RegistryEntry[] = [
+  { name: 'keys init', summary: 'Create the root key and the first epoch signing key of a data home', load: () => import('./keys-init.js') },
+  { name: 'keys show', summary: 'Show the root public key and the epoch keys', load: () => import('./keys-show.js') },
 ];
 
 /** The command groups (`keys`, `config`) derived from two-word names. */

@@ -1,0 +1,120 @@
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canonicalize } from '../../../recorder/canonical-json.js';
+import { ed25519Verify, privateKeyFromPem, rawPublicKey } from '../../../recorder/ed25519.js';
+import { initKeys, loadKeys, loadPublicKeys, parsePublicKeyFile, rotateKeys } from '../../../recorder/keys.js';
+import { testCtx } from '../../harness/test-ctx.js';
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'pcigate-keys-'));
+const mode = (p: string) => statSync(p).mode & 0o777;
+
+describe('key store', () => {
+  it('init creates root.pub, epoch 0 certified by the root key, a 0600 epoch.key in 0700 dirs', async () => {
+    const ctx = testCtx();
+    const home = path.join(tmp(), 'home');
+    const rootOut = path.join(tmp(), 'root.pem');
+    const r = await initKeys(ctx, home, { origin: 'test.example/log', rootKeyOut: rootOut });
+    expect(mode(home)).toBe(0o700);
+    expect(mode(path.join(home, 'keys'))).toBe(0o700);
+    expect(mode(path.join(home, 'keys', 'epoch.key'))).toBe(0o600);
+    expect(mode(rootOut)).toBe(0o600);
+    expect(readFileSync(path.join(home, 'origin'), 'utf8')).toBe('test.example/log\n');
+    const rootPub = parsePublicKeyFile(readFileSync(path.join(home, 'keys', 'root.pub'), 'utf8'));
+    expect(rootPub.equals(r.rootPub)).toBe(true);
+    expect(rawPublicKey(privateKeyFromPem(readFileSync(rootOut))).equals(rootPub)).toBe(true);
+    // the root private key is nowhere in the home
+    for (const f of readdirSync(path.join(home, 'keys'))) expect(readFileSync(path.join(home, 'keys', f), 'utf8')).not.toContain(readFileSync(rootOut, 'utf8').split('\n')[1]);
+    const line = readFileSync(path.join(home, 'keys', 'epochs.jsonl'), 'utf8').trim();
+    const sc = JSON.parse(line);
+    expect(line).toBe(canonicalize(sc));
+    expect(sc.cert).toEqual({ type: 'pcigate.epoch', origin: 'test.example/log', epoch: 0, pub: sc.cert.pub, not_before: '2026-11-22T12:00:00.000000Z' });
+    expect(ed25519Verify(rootPub, Buffer.from(canonicalize(sc.cert)), Buffer.from(sc.sig, 'base64'))).toBe(true);
+    const k = await loadKeys(ctx, home);
+    expect(k.epoch).toBe(0);
+    expect(k.keyName).toBe('test.example/log#e0');
+    expect(k.publicRaw.toString('base64')).toBe(sc.cert.pub);
+  });
+
+  it('init refuses an initialised home and a bad origin', async () => {
+    const ctx = testCtx();
+    const home = tmp();
+    await initKeys(ctx, home, { origin: 'o' });
+    await expect(initKeys(ctx, home, { origin: 'o' })).rejects.toMatchObject({ code: 'ERR_KEYS', message: expect.stringContaining('already initialised') });
+    await expect(initKeys(ctx, tmp(), { origin: 'has space' })).rejects.toMatchObject({ code: 'ERR_KEYS' });
+  });
+
+  it('unwritable home → HomeError', async () => {
+    // A path under a regular file cannot be a directory, even for root (who ignores permission bits).
+    const file = path.join(tmp(), 'plain-file');
+    writeFileSync(file, '');
+    await expect(initKeys(testCtx(), path.join(file, 'home'), { origin: 'o' })).rejects.toMatchObject({
+      code: 'ERR_HOME', message: expect.stringContaining('cannot create or write the data home'),
+    });
+  });
+
+  it('rotation certifies the new key with the old one and removes the old private key', async () => {
+    const ctx = testCtx();
+    const home = tmp();
+    await initKeys(ctx, home, { origin: 'o' });
+    const k0 = await loadKeys(ctx, home);
+    const oldPem = readFileSync(path.join(home, 'keys', 'epoch.key'), 'utf8');
+    ctx.clock.advance(1000);
+    const { state: k1, cert, fromEpoch } = await rotateKeys(ctx, home, k0);
+    expect(fromEpoch).toBe(0);
+    expect(k1.epoch).toBe(1);
+    expect(cert.cert.not_before).toBe('2026-11-22T12:00:01.000000Z');
+    expect(ed25519Verify(k0.publicRaw, Buffer.from(canonicalize(cert.cert)), Buffer.from(cert.sig, 'base64'))).toBe(true);
+    expect(ed25519Verify(k1.publicRaw, Buffer.from(canonicalize(cert.cert)), Buffer.from(cert.sig, 'base64'))).toBe(false);
+    // old private key gone from every file under keys/
+    const files = readdirSync(path.join(home, 'keys'));
+    expect(files.sort()).toEqual(['epoch.key', 'epochs.jsonl', 'root.pub']);
+    for (const f of files) expect(readFileSync(path.join(home, 'keys', f), 'utf8')).not.toBe(oldPem);
+    expect(mode(path.join(home, 'keys', 'epoch.key'))).toBe(0o600);
+    const again = await loadKeys(ctx, home);
+    expect(again.epoch).toBe(1);
+    expect(again.publicRaw.equals(k1.publicRaw)).toBe(true);
+    expect((await loadPublicKeys(ctx, home)).certs).toHaveLength(2);
+  });
+
+  it('loading refuses a broken chain and a mismatched epoch.key', async () => {
+    const ctx = testCtx();
+    const home = tmp();
+    await initKeys(ctx, home, { origin: 'o' });
+    const k0 = await loadKeys(ctx, home);
+    const { state: k1 } = await rotateKeys(ctx, home, k0);
+    await rotateKeys(ctx, home, k1);
+    const epochsFile = path.join(home, 'keys', 'epochs.jsonl');
+    const lines = readFileSync(epochsFile, 'utf8').trim().split('\n');
+    // skipping epoch 1: epoch 2 then is not signed by the root/previous key and is numbered wrong
+    writeFileSync(epochsFile, `${lines[0]}\n${lines[2]}\n`);
+    await expect(loadKeys(ctx, home)).rejects.toMatchObject({ code: 'ERR_KEYS', message: expect.stringContaining('expected 1') });
+    // a certificate signed by the wrong key
+    const forged = JSON.parse(lines[1]!);
+    forged.cert.not_before = '2026-11-22T13:00:00.000000Z';
+    writeFileSync(epochsFile, `${lines[0]}\n${JSON.stringify(forged)}\n${lines[2]}\n`);
+    await expect(loadKeys(ctx, home)).rejects.toMatchObject({ message: expect.stringContaining('not signed by') });
+    // chain intact but epoch.key is an older key
+    writeFileSync(epochsFile, `${lines.join('\n')}\n`);
+    writeFileSync(path.join(home, 'keys', 'epoch.key'), readFileSync(path.join(home, 'keys', 'epoch.key')));
+    expect((await loadKeys(ctx, home)).epoch).toBe(2);
+    writeFileSync(epochsFile, `${lines.slice(0, 2).join('\n')}\n`);
+    await expect(loadKeys(ctx, home)).rejects.toMatchObject({ message: expect.stringContaining('does not match') });
+  });
+
+  it('a rotation interrupted after the certificate was appended is finished on load', async () => {
+    const ctx = testCtx();
+    const home = tmp();
+    await initKeys(ctx, home, { origin: 'o' });
+    const k0 = await loadKeys(ctx, home);
+    const { state: k1 } = await rotateKeys(ctx, home, k0);
+    // simulate: epoch.key still the old key, the new one waiting in epoch.key.next
+    const keys = path.join(home, 'keys');
+    writeFileSync(path.join(keys, 'epoch.key.next'), readFileSync(path.join(keys, 'epoch.key')));
+    writeFileSync(path.join(keys, 'epoch.key'), 'stale');
+    const k = await loadKeys(ctx, home);
+    expect(k.publicRaw.equals(k1.publicRaw)).toBe(true);
+    expect(existsSync(path.join(keys, 'epoch.key.next'))).toBe(false);
+  });
+});
