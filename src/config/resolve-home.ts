@@ -1,0 +1,24 @@
+/**
+ * The data home with the config in the loop. Precedence is resolveHome's (src/cli/home.ts): `--home`,
+ * `PCIGATE_HOME`, the config's `audit.dir`, then `$XDG_DATA_HOME/pcigate`. The config is only read when
+ * neither the flag nor the variable decides, and a missing config is fine (defaults); a broken one is not.
+ */
+import type { GlobalOptions } from '../cli/command.js';
+import type { Ctx } from '../cli/ctx.js';
+import { resolveHome } from '../cli/home.js';
+import { loadConfigOrDefaults } from './load-config.js';
+import type { LoadedConfig } from './load-config.js';
+
+export interface HomeWithConfig {
+  home: string;
+  /** The configuration that was consulted; undefined when --home/PCIGATE_HOME made reading it unnecessary. */
+  loaded: LoadedConfig | undefined;
+}
+
+/** Resolves the data home for a command, consulting the config's `audit.dir` only when needed. */
+export async function resolveHomeWithConfig(ctx: Ctx, global: Pick<GlobalOptions, 'home' | 'config'>): Promise<HomeWithConfig> {
+  const flag = global.home ?? ctx.env.PCIGATE_HOME;
+  if (flag !== undefined && flag !== '') return { home: resolveHome(ctx, flag), loaded: undefined };
+  const loaded = await loadConfigOrDefaults(ctx, { path: global.config });
+  return { home: resolveHome(ctx, undefined, loaded.config.audit.dir), loaded };
+}
