@@ -108,7 +108,7 @@ export class MessageFramer {
     }
     const pending = this.end - this.start;
     const frameLen = this.pendingFrameLength();
-    if (frameLen !== undefined && this.carried === undefined && pending + len > frameLen) {
+    if (frameLen !== undefined && pending < frameLen && this.carried === undefined && pending + len > frameLen) {
       // The chunk finishes the pending frame and carries more: copy only that frame out, then frame the rest
       // of the chunk in place, so a steady stream of chunks is not copied byte for byte.
       const missing = frameLen - pending;
