@@ -38,6 +38,8 @@ export interface StreamMaskerOptions extends DetectOptions {
   /** Counts per rule are added here (`pan`). */
   counts?: MaskCounts;
   rule?: string;
+  /** Called when an idle release fails (the stream must then be closed); default: rethrow. */
+  onError?: (e: MaskError) => void;
 }
 
 const realTimer: IdleTimer = {
@@ -56,11 +58,14 @@ export class StreamMasker {
   readonly #timer: IdleTimer;
   readonly #rule: string;
   readonly counts: MaskCounts;
+  readonly #onError: ((e: MaskError) => void) | undefined;
   /** Original bytes: already-sent context, then held (unsent) bytes from #sent on. */
   #buf: Uint8Array = EMPTY;
   #sent = 0;
   #handle: unknown = undefined;
   #failed = false;
+  /** Start offsets (in #buf) of PANs already decided and partly sent; their rest keeps the normal format. */
+  #known = new Set<number>();
 
   constructor(onData: (chunk: Uint8Array) => void, opts: StreamMaskerOptions = {}) {
     this.#onData = onData;
@@ -70,6 +75,7 @@ export class StreamMasker {
     this.#timer = opts.timer ?? realTimer;
     this.#rule = opts.rule ?? PAN_RULE;
     this.counts = opts.counts ?? {};
+    this.#onError = opts.onError;
     if (this.#style.format === 'hmac' && !this.#style.hmacKey?.length) throw new MaskError('the hmac mask format needs a key');
   }
 
@@ -88,7 +94,12 @@ export class StreamMasker {
     if (this.held > 0 && Number.isFinite(this.#idleMs)) {
       this.#handle = this.#timer.set(() => {
         this.#handle = undefined;
-        this.release();
+        try {
+          this.release();
+        } catch (e) {
+          if (!this.#onError) throw e;
+          this.#onError(e as MaskError);
+        }
       }, this.#idleMs);
     }
   }
@@ -96,13 +107,13 @@ export class StreamMasker {
   /** Releases held bytes now (what the idle timer does), keeping context for what follows. */
   release(): void {
     if (this.#failed || this.held === 0) return;
-    this.#process(this.#buf, true);
+    this.#process(this.#buf, true, true);
   }
 
   /** End of stream: releases everything and forgets the context. */
   flush(): void {
     this.#cancelIdle();
-    this.release();
+    if (!this.#failed && this.held > 0) this.#process(this.#buf, true, false);
     this.#buf = EMPTY;
     this.#sent = 0;
   }
@@ -114,12 +125,14 @@ export class StreamMasker {
     }
   }
 
-  #process(buf: Uint8Array, final: boolean): void {
+  /** `final`: the end of `buf` is taken as a pause or the end; `keepUtf8`: still hold a partial character. */
+  #process(buf: Uint8Array, final: boolean, keepUtf8 = false): void {
     let out: Uint8Array;
     let hold: number;
+    let spans: PanSpan[];
     try {
-      hold = final ? buf.length : holdFrom(buf);
-      const spans = findPans(buf, this.#detect, 0, buf.length, !final);
+      hold = !final ? holdFrom(buf) : keepUtf8 ? utf8Tail(buf, buf.length) : buf.length;
+      spans = findPans(buf, this.#detect, 0, buf.length, !final);
       if (this.#style.format === 'hmac') {
         // A token replaces a PAN whole, so a decided PAN is never split between now and later.
         for (let moved = true; moved; ) {
@@ -133,6 +146,9 @@ export class StreamMasker {
       throw e instanceof MaskError ? e : new MaskError('masking a stream chunk failed', { cause: e });
     }
     const keep = contextFrom(buf, hold);
+    const known = new Set<number>();
+    for (const s of spans) if (s.start < hold && s.end > hold && s.start >= keep) known.add(s.start - keep);
+    this.#known = known;
     this.#buf = buf.subarray(keep);
     this.#sent = hold - keep;
     if (out.length > 0) this.#onData(out);
@@ -146,7 +162,9 @@ export class StreamMasker {
     const fresh = mergeSpans(mine.filter((s) => s.start >= from)).length;
     if (this.#style.format !== 'hmac') {
       const copy = Uint8Array.from(buf);
-      for (const s of mine) starSpan(copy, s, this.#style.format, from);
+      // A PAN completed only after its start was released by the idle timer: the part already sent may
+      // show up to 18 digits, so every digit still unsent is hidden.
+      for (const s of mine) starSpan(copy, s, s.start < from && !this.#known.has(s.start) ? 'full' : this.#style.format, from);
       addCount(this.counts, this.#rule, fresh);
       return copy.subarray(from, to);
     }

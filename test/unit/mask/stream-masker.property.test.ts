@@ -1,0 +1,104 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PanMasker } from '../../../src/mask/pan-masker.js';
+import { StreamMasker } from '../../../src/mask/stream-masker.js';
+import type { IdleTimer } from '../../../src/mask/stream-masker.js';
+import { filler, oraclePans, splitAt, textWithPans } from './pan-oracle.js';
+
+const masker = new PanMasker();
+
+function streamed(chunks: Uint8Array[], opts: { release?: Set<number>; format?: 'last4' | 'first6last4' | 'full' | 'hmac' } = {}): Buffer {
+  const out: Uint8Array[] = [];
+  const timer: IdleTimer = { set: () => 1, clear: () => {} };
+  const style = opts.format === 'hmac' ? { format: 'hmac' as const, hmacKey: Buffer.from('k') } : { format: opts.format ?? 'last4' };
+  const sm = new StreamMasker((c) => out.push(Uint8Array.from(c)), { timer, style });
+  chunks.forEach((c, i) => {
+    sm.write(c);
+    expect(sm.held).toBeLessThanOrEqual(41);
+    if (opts.release?.has(i)) sm.release();
+  });
+  sm.flush();
+  return Buffer.concat(out);
+}
+
+describe('PAN masking properties', () => {
+  it('no PAN survives one-shot masking, and the embedded ones are gone', () => {
+    fc.assert(fc.property(textWithPans, ({ text, pans }) => {
+      const out = masker.maskText(text);
+      expect(oraclePans(out)).toEqual([]);
+      for (const p of pans) expect(out.replace(/[ -]/g, '')).not.toContain(p);
+    }), { numRuns: 500 });
+  });
+
+  it('text without PANs comes out byte-identical (one-shot and streamed)', () => {
+    fc.assert(fc.property(fc.array(fc.oneof(filler, fc.stringMatching(/^[0-9 -]{0,30}$/)), { maxLength: 8 }).map((a) => a.join('')), fc.array(fc.nat(), { maxLength: 6 }), (text, cuts) => {
+      fc.pre(oraclePans(text).length === 0);
+      const buf = Buffer.from(text);
+      expect(masker.maskBytes(buf)).toBe(buf);
+      expect(streamed(splitAt(buf, cuts)).equals(buf)).toBe(true);
+    }), { numRuns: 500 });
+  });
+
+  it('split at every offset: streaming equals one-shot and no PAN survives', () => {
+    fc.assert(fc.property(textWithPans, fc.constantFrom('last4', 'first6last4', 'full') as fc.Arbitrary<'last4' | 'first6last4' | 'full'>, ({ text }, format) => {
+      const buf = Buffer.from(text);
+      const oneShot = Buffer.from(new PanMasker({ style: { format } }).maskBytes(buf));
+      for (let i = 0; i <= buf.length; i++) {
+        const out = streamed([buf.subarray(0, i), buf.subarray(i)], { format });
+        expect(out.toString()).toBe(oneShot.toString());
+      }
+    }), { numRuns: 150 });
+  });
+
+  it('random multi-chunk splits, also byte by byte', () => {
+    fc.assert(fc.property(textWithPans, fc.array(fc.nat(), { maxLength: 20 }), ({ text }, cuts) => {
+      const buf = Buffer.from(text);
+      const oneShot = Buffer.from(masker.maskBytes(buf)).toString();
+      expect(streamed(splitAt(buf, cuts)).toString()).toBe(oneShot);
+      expect(streamed([...buf].map((b) => Uint8Array.of(b))).toString()).toBe(oneShot);
+    }), { numRuns: 200 });
+  });
+
+  it('idle releases at random points never let a whole PAN through', () => {
+    fc.assert(fc.property(textWithPans, fc.array(fc.nat(), { maxLength: 20 }), fc.array(fc.nat(30), { maxLength: 10 }), ({ text }, cuts, rel) => {
+      const chunks = splitAt(Buffer.from(text), cuts);
+      const out = streamed(chunks, { release: new Set(rel) }).toString();
+      expect(oraclePans(out)).toEqual([]);
+    }), { numRuns: 300 });
+  });
+
+  it('hmac tokens in streams: no PAN survives any split', () => {
+    fc.assert(fc.property(textWithPans, fc.array(fc.nat(), { maxLength: 10 }), ({ text, pans }, cuts) => {
+      const out = streamed(splitAt(Buffer.from(text), cuts), { format: 'hmac' }).toString();
+      expect(oraclePans(out)).toEqual([]);
+      for (const p of pans) expect(out.replace(/[ -]/g, '')).not.toContain(p);
+      expect(out).toContain('pan:hmac:');
+    }), { numRuns: 200 });
+  });
+
+  it('never splits a multibyte UTF-8 character', () => {
+    const text = Buffer.from('é€😀 4111 1111 1111 1111 😀€é');
+    for (let i = 0; i <= text.length; i++) {
+      const pieces: Buffer[] = [];
+      const sm = new StreamMasker((c) => pieces.push(Buffer.from(c)), { timer: { set: () => 1, clear: () => {} } });
+      sm.write(text.subarray(0, i));
+      sm.release();
+      sm.write(text.subarray(i));
+      sm.flush();
+      for (const p of pieces) expect(Buffer.from(p.toString('utf8')).equals(p)).toBe(true);
+    }
+  });
+
+  it('releases held bytes after the idle time and keeps typing responsive', () => {
+    const pending: Array<() => void> = [];
+    const out: string[] = [];
+    const sm = new StreamMasker((c) => out.push(Buffer.from(c).toString()), { timer: { set: (fn) => { pending.push(fn); return pending.length; }, clear: () => {} } });
+    sm.write(Buffer.from('$ echo 12'));
+    expect(out.join('')).toBe('$ echo ');
+    expect(sm.held).toBe(2);
+    pending.shift()!();
+    expect(out.join('')).toBe('$ echo 12');
+    sm.write(Buffer.from(' 4111111111111111\n'));
+    expect(out.join('')).toBe('$ echo 12 ************1111\n');
+  });
+});
