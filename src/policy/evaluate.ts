@@ -1,0 +1,197 @@
+/**
+ * Rule evaluation: a pure function from (policy, identity, connection, classified SQL, session view) to a
+ * decision — allow, deny or hold for approval — naming the rule behind it. PCI DSS 7.2.6: every user query
+ * against cardholder data passes a programmatic, role-based gate; 7.2.3: privileges beyond a role's are
+ * approved per statement. Within one role the strictest verdict of any check wins; across the identity's
+ * roles the most permissive role wins (roles are unions of grants); across the statements of one string
+ * the strictest statement wins. Anything unknown is denied (fail closed).
+ */
+import type { ConnectionPolicy, PolicyConfig, RoleGrant } from '../config/sections/policy.js';
+import { maskText } from '../mask/pan-masker.js';
+import type { Classification, StatementInfo } from './classify.js';
+import { columnDenied, tableAllowed, tableMatchesAny } from './name-match.js';
+import type { StatementKind } from './statement-kinds.js';
+import { strictestFirst } from './statement-kinds.js';
+
+export type Action = 'allow' | 'deny' | 'hold';
+const SEVERITY: Record<Action, number> = { allow: 0, hold: 1, deny: 2 };
+
+/** The parts of an identity (src/identity Identity) that policy reads. */
+export interface PolicyIdentity {
+  sub: string;
+  email?: string;
+  groups?: string[];
+  /** A second factor was used (identity area: amr checked against identity.mfa_amr). */
+  mfa?: boolean;
+  via: string;
+}
+
+/** What policy needs from the connection's own config entry (sections/connections.ts). */
+export interface ConnectionFacts {
+  name: string;
+  require_mfa?: boolean;
+  approvers?: string[];
+}
+
+/** Session state policy reads: search_path (table resolution) and prepared statements (EXECUTE). */
+export interface SessionView {
+  searchPath: readonly string[];
+  prepared: ReadonlyMap<string, StatementInfo>;
+}
+
+export interface Verdict {
+  action: Action;
+  /** Config path of the rule that decided, e.g. `policy.connections.prod-db.roles.support.tables.deny`. */
+  rule: string;
+  reason: string;
+}
+
+export interface StatementVerdict extends Verdict {
+  index: number;
+  node: string;
+  kind: StatementKind;
+  classes: StatementKind[];
+  /** The role whose grant decided (the most permissive matching role). */
+  role?: string;
+}
+
+export interface Decision extends Verdict {
+  statements: StatementVerdict[];
+  roles: string[];
+}
+
+function stricter<T extends Verdict>(a: T, b: T): T {
+  return SEVERITY[b.action] > SEVERITY[a.action] ? b : a;
+}
+
+/** Roles of the policy held by `identity`: group membership or subject (sub or email) listed. */
+export function matchRoles(policy: PolicyConfig, identity: PolicyIdentity): string[] {
+  const groups = new Set(identity.groups ?? []);
+  const out: string[] = [];
+  for (const [name, b] of Object.entries(policy.roles)) {
+    if (b.groups.some((g) => groups.has(g)) || b.subjects.includes(identity.sub) || (identity.email !== undefined && b.subjects.includes(identity.email))) out.push(name);
+  }
+  return out.sort();
+}
+
+/** The connection's policy entry, or the `*` entry; undefined means no policy (deny everything). */
+export function connectionPolicy(policy: PolicyConfig, connection: string): { key: string; cp: ConnectionPolicy } | undefined {
+  const own = policy.connections[connection];
+  if (own) return { key: connection, cp: own };
+  const star = policy.connections['*'];
+  return star ? { key: '*', cp: star } : undefined;
+}
+
+function fnAllowed(fn: string, allow: readonly string[]): boolean {
+  return allow.some((p) => p === fn || (p.endsWith('*') && fn.startsWith(p.slice(0, -1))));
+}
+
+/** One statement under one role's grant. */
+export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo, session: SessionView): Verdict {
+  let target = st;
+  if (st.execute !== undefined) {
+    const prepared = session.prepared.get(st.execute);
+    // EXECUTE of a statement prepared before policy saw it (or never) cannot be classified.
+    target = prepared
+      ? { ...prepared, userFunctions: [...prepared.userFunctions, ...st.userFunctions] }
+      : { ...st, classes: ['unknown'], kind: 'unknown' };
+  }
+  const classes = new Set<StatementKind>(target.classes);
+  const fns = target.userFunctions.filter((f) => !fnAllowed(f, grant.functions.allow));
+  if (fns.length > 0) classes.add('function');
+  const need = new Set<string>(grant.require_approval);
+  let v: Verdict = { action: 'allow', rule: `${base}.classes`, reason: `role may run ${[...classes].join(', ') || 'empty'} statements` };
+  const hold = (cond: string, reason: string) => { v = stricter(v, { action: 'hold', rule: `${base}.require_approval.${cond}`, reason }); };
+  const deny = (rule: string, reason: string) => { v = stricter(v, { action: 'deny', rule: `${base}.${rule}`, reason }); };
+
+  for (const c of strictestFirst(classes)) {
+    const what = c === 'function' && fns.length > 0 && !target.classes.includes('function') ? `calls ${fns.join(', ')} (function)` : c;
+    if (c === 'unknown') {
+      if (need.has('unclassifiable')) hold('unclassifiable', `unclassifiable statement (${target.node}) needs approval`);
+      else deny('classes', `unclassifiable statement (${target.node}) is denied`);
+    } else if (need.has(c)) hold(c, `${what} needs approval`);
+    else if (!grant.classes.includes(c)) deny('classes', `role may not run ${what} statements`);
+  }
+  if (target.writeWithoutWhere && need.has('write_without_where')) hold('write_without_where', 'write without a WHERE clause needs approval');
+
+  const tables = [...new Set([...target.reads, ...target.writes])];
+  for (const t of tables) {
+    const denied = tableMatchesAny(t, grant.tables.deny);
+    if (denied !== undefined) deny('tables.deny', `table ${t} matches deny pattern ${denied}`);
+    else if (!tableAllowed(t, grant.tables.allow, session.searchPath)) deny('tables.allow', `table ${t} is not in the allow list (search_path ${session.searchPath.join(', ')})`);
+    const held = tableMatchesAny(t, grant.approval_tables);
+    if (held !== undefined) v = stricter(v, { action: 'hold', rule: `${base}.approval_tables`, reason: `access to ${t} (${held}) needs approval` });
+  }
+  const col = columnDenied(target.columns, tables, grant.columns.deny);
+  if (col) deny('columns.deny', `column reference ${col.ref} matches deny pattern ${col.pattern}${col.ref.endsWith('*') ? ' (list the columns instead of *)' : ''}`);
+  return v;
+}
+
+/**
+ * Decides every statement of `c` for `identity` on `conn`. Pure: the same inputs give the same decision.
+ * Session limits (duration, idle, hours) are checked separately by {@link checkSessionLimits}.
+ */
+export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: ConnectionFacts, c: Classification, session: SessionView): Decision {
+  const roles = matchRoles(policy, identity);
+  const gate = gateIdentity(policy, identity, conn, roles);
+  if (gate) return { ...gate, statements: [], roles };
+  if (c.error) {
+    return {
+      action: 'deny', rule: 'parse', roles, statements: [],
+      reason: `SQL does not parse (${maskText(c.error.message)}${c.error.cursor >= 0 ? ` at position ${c.error.cursor}` : ''}); unparsable statements are denied`,
+    };
+  }
+  if (c.statements.length === 0) return { action: 'allow', rule: 'empty', reason: 'no statements', statements: [], roles };
+  const { key, cp } = connectionPolicy(policy, conn.name)!;
+  const statements = c.statements.map((st, index): StatementVerdict => {
+    let best: (Verdict & { role?: string }) | undefined;
+    for (const role of roles) {
+      const grant = cp.roles[role];
+      if (!grant) continue;
+      const v = { ...judgeStatement(grant, `policy.connections.${key}.roles.${role}`, st, session), role };
+      if (!best || SEVERITY[v.action] < SEVERITY[best.action]) best = v;
+    }
+    return { index, node: st.node, kind: st.kind, classes: st.classes, ...best! };
+  });
+  const worst = statements.reduce((a, b) => stricter(a, b));
+  const n = statements.length > 1 ? `statement ${worst.index + 1} of ${statements.length}: ` : '';
+  return { action: worst.action, rule: worst.rule, reason: `${n}${worst.reason}`, statements, roles };
+}
+
+/** Checks that hold for the identity regardless of the SQL: a policy exists, a role applies, MFA. */
+export function gateIdentity(policy: PolicyConfig, identity: PolicyIdentity, conn: ConnectionFacts, roles: readonly string[]): Verdict | undefined {
+  const found = connectionPolicy(policy, conn.name);
+  if (!found) return { action: 'deny', rule: 'policy.connections', reason: `no policy for connection ${conn.name} (and no '*' entry): denied` };
+  const { key, cp } = found;
+  if ((conn.require_mfa || cp.require_mfa) && !identity.mfa) {
+    return { action: 'deny', rule: cp.require_mfa ? `policy.connections.${key}.require_mfa` : `connections.${conn.name}.require_mfa`, reason: 'this connection requires multi-factor authentication (PCI DSS 8.4.2); log in again with a second factor' };
+  }
+  if (!roles.some((r) => cp.roles[r] !== undefined)) {
+    return { action: 'deny', rule: `policy.connections.${key}.roles`, reason: `${identity.sub} holds no role with a grant on ${conn.name} (roles: ${roles.join(', ') || 'none'})` };
+  }
+  return undefined;
+}
+
+const WEEKDAY_INDEX: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+
+/** Session limits (PCI DSS 8.2.8 idle timeout, maximum duration, allowed hours) at time `now` (ms). */
+export function checkSessionLimits(policy: PolicyConfig, connection: string, times: { startedAt: number; lastActivity: number }, now: number): Verdict | undefined {
+  const found = connectionPolicy(policy, connection);
+  if (!found) return undefined; // gateIdentity denies
+  const { key, cp } = found;
+  const base = `policy.connections.${key}.session`;
+  if (now - times.startedAt > cp.session.max_duration) return { action: 'deny', rule: `${base}.max_duration`, reason: 'the session exceeded its maximum duration; connect again' };
+  if (now - times.lastActivity > cp.session.idle_timeout) return { action: 'deny', rule: `${base}.idle_timeout`, reason: 'the session was idle too long (PCI DSS 8.2.8); connect again' };
+  const h = cp.session.allowed_hours;
+  if (h) {
+    const parts = new Intl.DateTimeFormat('en-US', { timeZone: h.tz, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(now));
+    const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
+    const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][WEEKDAY_INDEX[get('weekday')] ?? -1];
+    const hm = `${get('hour')}:${get('minute')}`;
+    const inWindow = h.from <= h.to ? hm >= h.from && hm < h.to : hm >= h.from || hm < h.to;
+    if (!day || !h.days.includes(day as (typeof h.days)[number]) || !inWindow) {
+      return { action: 'deny', rule: `${base}.allowed_hours`, reason: `access is allowed ${h.days.join(',')} ${h.from}-${h.to} ${h.tz} only` };
+    }
+  }
+  return undefined;
+}

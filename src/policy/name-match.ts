@@ -1,0 +1,69 @@
+/**
+ * Table and column patterns against the names a statement uses. Names arrive normalised by the parser
+ * (unquoted folded to lower case), so patterns compare exactly, with `*` as the only wildcard.
+ *
+ * An unqualified table name is resolved the way PostgreSQL does only at run time (the first schema in
+ * search_path holding it), which policy cannot see. So it errs on the strict side both ways: a deny
+ * pattern matches the name in any schema, and an allow pattern must cover the name in every schema of
+ * the session's search_path — `SET search_path = evil` cannot make `cards` mean something the policy
+ * did not allow.
+ */
+
+const globCache = new Map<string, RegExp>();
+
+function glob(pattern: string): RegExp {
+  let re = globCache.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    globCache.set(pattern, re);
+  }
+  return re;
+}
+
+function split(name: string): { schema?: string; rel: string } {
+  const i = name.lastIndexOf('.');
+  return i < 0 ? { rel: name } : { schema: name.slice(0, i), rel: name.slice(i + 1) };
+}
+
+/** True when the pattern (`t`, `s.t`, `s.*`, `*`) matches the qualified name schema.rel. */
+function matchesQualified(pattern: string, schema: string, rel: string): boolean {
+  const p = split(pattern);
+  if (!glob(p.rel).test(rel)) return false;
+  return p.schema === undefined || glob(p.schema).test(schema);
+}
+
+/** Deny-side match: an unqualified name matches a pattern for that name in any schema. */
+export function tableMatchesAny(name: string, patterns: readonly string[]): string | undefined {
+  const n = split(name);
+  for (const pat of patterns) {
+    if (n.schema !== undefined ? matchesQualified(pat, n.schema, n.rel) : glob(split(pat).rel).test(n.rel)) return pat;
+  }
+  return undefined;
+}
+
+/** Allow-side match: an unqualified name must be allowed in every schema of `searchPath`. */
+export function tableAllowed(name: string, patterns: readonly string[], searchPath: readonly string[]): boolean {
+  const n = split(name);
+  const schemas = n.schema !== undefined ? [n.schema] : searchPath.length > 0 ? searchPath : ['public'];
+  return schemas.every((s) => patterns.some((p) => matchesQualified(p, s, n.rel)));
+}
+
+/**
+ * The column deny pattern that a referenced column hits, if any. `refs` are as the classifier reports
+ * them (`col`, `alias.col`, `*`, `alias.*`); qualifiers may be aliases, so a `table.col` pattern applies
+ * whenever the statement touches that table. A star (or whole-row) reference cannot be proven not to
+ * include a denied column, so it hits every pattern that applies to the statement.
+ */
+export function columnDenied(refs: readonly string[], tables: readonly string[], patterns: readonly string[]): { pattern: string; ref: string } | undefined {
+  for (const pat of patterns) {
+    const parts = pat.split('.');
+    const col = parts[parts.length - 1]!;
+    const tablePat = parts.length > 1 ? parts.slice(0, -1).join('.') : undefined;
+    if (tablePat !== undefined && !tables.some((t) => tableMatchesAny(t, [tablePat]) !== undefined)) continue;
+    for (const ref of refs) {
+      const last = ref.slice(ref.lastIndexOf('.') + 1);
+      if (last === '*' || glob(col).test(last)) return { pattern: pat, ref };
+    }
+  }
+  return undefined;
+}

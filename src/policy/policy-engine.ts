@@ -1,0 +1,163 @@
+/**
+ * PolicyEngine: the policy section bound to the connections, with a decision cache per (connection,
+ * role set, search_path, SQL text) so a repeated statement costs a map lookup. PolicySession: one proxied
+ * session's view (search_path, prepared statements, pcigate.reason, activity times) that the broker
+ * keeps next to the proxy and feeds every statement through.
+ *
+ * Wiring in the broker (E), after `await loadParser()` once at start-up:
+ * ```ts
+ * const engine = new PolicyEngine(config.policy, config.connections);
+ * const ps = engine.openSession(identity, 'prod-db', ctx.clock.now());
+ * hooks.onStatement = (stmt) => {
+ *   const d = ps.decide(stmt.sql, ctx.clock.now());
+ *   if (d.action === 'allow') return { action: 'allow' };
+ *   if (d.action === 'deny') return { action: 'deny', rule: d.rule, message: d.reason };
+ *   return holdForApproval(…);   // see approval-hold.ts
+ * };
+ * ```
+ */
+import type { PolicyConfig } from '../config/sections/policy.js';
+import { classify } from './classify.js';
+import type { Classification, StatementInfo } from './classify.js';
+import { checkSessionLimits, connectionPolicy, evaluate, matchRoles } from './evaluate.js';
+import type { ConnectionFacts, Decision, PolicyIdentity } from './evaluate.js';
+
+/** The parts of a connection's config entry policy reads. */
+export type ConnectionsLike = Record<string, { require_mfa?: boolean; approvers?: string[] }>;
+
+const CACHE_MAX = 4096;
+const DEFAULT_SEARCH_PATH = ['public'];
+
+export class PolicyEngine {
+  readonly policy: PolicyConfig;
+  private readonly connections: ConnectionsLike;
+  private readonly cache = new Map<string, Decision>();
+
+  constructor(policy: PolicyConfig, connections: ConnectionsLike = {}) {
+    this.policy = policy;
+    this.connections = connections;
+  }
+
+  facts(connection: string): ConnectionFacts {
+    const c = this.connections[connection];
+    return { name: connection, require_mfa: c?.require_mfa ?? false, approvers: c?.approvers ?? [] };
+  }
+
+  /**
+   * The decision for `sql` by `identity` on `connection` in the state `session` (defaults: fresh session).
+   * Cached unless it depends on the session's prepared statements (EXECUTE).
+   */
+  decide(identity: PolicyIdentity, connection: string, sql: string, session: { searchPath: readonly string[]; prepared: ReadonlyMap<string, StatementInfo> } = { searchPath: DEFAULT_SEARCH_PATH, prepared: new Map() }): Decision {
+    const roles = matchRoles(this.policy, identity);
+    const key = `${connection}\u0000${roles.join(',')}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}\u0000${sql}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const c: Classification = classify(sql);
+    const d = evaluate(this.policy, identity, this.facts(connection), c, session);
+    if (!c.statements.some((s) => s.execute !== undefined)) {
+      if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(key, d);
+    }
+    return d;
+  }
+
+  /** Approval settings for a connection: who may approve, how many, expiry, window, wait. */
+  approvalSettings(connection: string): ApprovalSettings {
+    const found = connectionPolicy(this.policy, connection);
+    const a = found?.cp.approvals;
+    return {
+      groups: [...new Set([...(this.connections[connection]?.approvers ?? []), ...(a?.groups ?? [])])],
+      subjects: a?.subjects ?? [],
+      minApprovals: a?.min_approvals ?? 1,
+      expiresMs: a?.expires ?? 3_600_000,
+      windowMs: a?.window ?? 0,
+      waitMs: a?.wait ?? 300_000,
+    };
+  }
+
+  /** Session limits in ms, for the broker's timers (idle timeout per PCI DSS 8.2.8). */
+  sessionLimits(connection: string): { maxDurationMs: number; idleTimeoutMs: number; requireApproval: boolean } {
+    const s = connectionPolicy(this.policy, connection)?.cp.session;
+    return { maxDurationMs: s?.max_duration ?? 8 * 3_600_000, idleTimeoutMs: s?.idle_timeout ?? 15 * 60_000, requireApproval: s?.require_approval ?? false };
+  }
+
+  /** The unmask (mask format) grants of the identity's roles on a connection, for the masking area. */
+  unmaskGrants(identity: PolicyIdentity, connection: string): string[] {
+    const cp = connectionPolicy(this.policy, connection)?.cp;
+    if (!cp) return [];
+    return matchRoles(this.policy, identity).map((r) => cp.roles[r]?.unmask).filter((u): u is string => u !== undefined && u !== 'none');
+  }
+
+  openSession(identity: PolicyIdentity, connection: string, now: number, opts: { dbUser?: string; reason?: string } = {}): PolicySession {
+    return new PolicySession(this, identity, connection, now, opts);
+  }
+}
+
+export interface ApprovalSettings {
+  groups: string[];
+  subjects: string[];
+  minApprovals: number;
+  expiresMs: number;
+  windowMs: number;
+  waitMs: number;
+}
+
+/** One session's policy state. Call decide() for every statement, in order. */
+export class PolicySession {
+  searchPath: string[] = [...DEFAULT_SEARCH_PATH];
+  readonly prepared = new Map<string, StatementInfo>();
+  /** The reason given with `connect --reason` or `SET pcigate.reason = '…'`; recorded with approvals. */
+  reason?: string;
+  readonly startedAt: number;
+  lastActivity: number;
+
+  constructor(
+    readonly engine: PolicyEngine,
+    readonly identity: PolicyIdentity,
+    readonly connection: string,
+    now: number,
+    private readonly opts: { dbUser?: string; reason?: string } = {},
+  ) {
+    this.startedAt = now;
+    this.lastActivity = now;
+    if (opts.reason) this.reason = opts.reason;
+  }
+
+  /**
+   * Decides `sql` now: session limits first (max duration, idle timeout, allowed hours), then the
+   * statement rules. An allowed statement updates the session state (search_path, prepared statements,
+   * reason) as it will on the server; a held one does so through {@link applied} once it runs.
+   */
+  decide(sql: string, now: number): Decision {
+    const limit = checkSessionLimits(this.engine.policy, this.connection, this, now);
+    if (limit) return { ...limit, statements: [], roles: matchRoles(this.engine.policy, this.identity) };
+    this.lastActivity = now;
+    const d = this.engine.decide(this.identity, this.connection, sql, this);
+    if (d.action === 'allow') this.applied(sql);
+    return d;
+  }
+
+  /** Records the session-state effects of `sql`, which has been (or is about to be) run. */
+  applied(sql: string): void {
+    for (const st of classify(sql).statements) {
+      if (st.prepare) this.prepared.set(st.prepare.name, st.prepare.statement);
+      if (st.deallocate === '*' || (st.node === 'DiscardStmt')) this.prepared.clear();
+      else if (st.deallocate !== undefined) this.prepared.delete(st.deallocate);
+      const s = st.setting;
+      if (!s) continue;
+      if (s.name === undefined) { this.searchPath = [...DEFAULT_SEARCH_PATH]; continue; } // RESET ALL
+      if (s.name === 'search_path') this.searchPath = s.value === undefined ? [...DEFAULT_SEARCH_PATH] : this.parseSearchPath(s.value);
+      if (s.name === 'pcigate.reason' && s.value) this.reason = s.value;
+    }
+  }
+
+  private parseSearchPath(value: string): string[] {
+    const out: string[] = [];
+    for (const raw of value.split(',')) {
+      const name = raw.trim().replace(/^"(.*)"$/, '$1');
+      if (name === '$user') { if (this.opts.dbUser) out.push(this.opts.dbUser); continue; }
+      if (name) out.push(name);
+    }
+    return out.length > 0 ? out : ['pg_catalog'];
+  }
+}
