@@ -207,3 +207,12 @@ export class TokenStoreError extends PcigateError {
   static override code = 'ERR_TOKEN_STORE';
   override code = TokenStoreError.code;
 }
+
+/** pcigate refuses a proxied Postgres session before it starts; `sqlstate` and the message are built for the client. */
+export class PgSessionRefused extends PcigateError {
+  static override code = 'ERR_PG_SESSION_REFUSED';
+  override code = PgSessionRefused.code;
+  constructor(message: string, readonly sqlstate: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options);
+  }
+}
