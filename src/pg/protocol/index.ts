@@ -7,3 +7,4 @@ export * from './startup.js';
 export * from './frontend.js';
 export * from './backend.js';
 export * from './backend-encode.js';
+export * from './scram.js';
