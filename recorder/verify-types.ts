@@ -1,0 +1,130 @@
+/**
+ * The verifier's input and report (docs/log-format.md; issue 2 item 4). `verifyLog` is pure: everything it
+ * looks at arrives in a VerifyInput, everything it concludes leaves in a VerifyReport.
+ */
+
+/**
+ * The fixed problem vocabulary. `--json` consumers branch on these strings; never rename one, only add.
+ * - modified: a record's bytes changed (its leaf no longer matches the next record's `prev`, or a signed
+ *   checkpoint's root when it is the last record covered);
+ * - missing: a seq absent from the log (a deleted line or segment);
+ * - inserted: a line that is not part of the chain (a second record claiming a seq, a seq out of range);
+ * - reordered: an intact record found out of seq order;
+ * - truncated: the log ends before a signed checkpoint (or the size seen by an earlier run) says it does;
+ * - rollback: the checkpoints are older than what an earlier run saw (`--state`) or than the log mirrors;
+ * - fork: two checkpoints of the same size with different roots;
+ * - wrong_epoch_key: a checkpoint or certificate signed by a key other than the one in force;
+ * - epoch_gap: an epoch number skipped in epochs.jsonl or in key.rotate records;
+ * - unsealed: records not covered by any checkpoint, older than the allowed age (a warning);
+ * - time_regression: a record's ts earlier than its predecessor's (a warning: clocks step back, tampering
+ *   would also break the chain);
+ * - blob_mismatch: a committed recording whose file is gone or whose size or SHA-256 changed;
+ * - unreadable: bytes that are not a record (garbage, a torn line, non-JSON), with their position.
+ */
+export const PROBLEM_KINDS = [
+  'modified',
+  'missing',
+  'inserted',
+  'reordered',
+  'truncated',
+  'rollback',
+  'fork',
+  'wrong_epoch_key',
+  'epoch_gap',
+  'unsealed',
+  'time_regression',
+  'blob_mismatch',
+  'unreadable',
+] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+/** Kinds that only warn: the log may be intact, but something needs a look. */
+export const WARNING_KINDS: ReadonlySet<ProblemKind> = new Set<ProblemKind>(['unsealed', 'time_regression']);
+
+export interface Problem {
+  kind: ProblemKind;
+  /**
+   * Where the evidence is: a segment file name (`000000000000.jsonl`), `checkpoints.jsonl`,
+   * `keys/epochs.jsonl`, `keys/root.pub` or `state`.
+   */
+  segment: string | null;
+  /** The log seq concerned; null when the problem is not about one record (e.g. a checkpoints.jsonl line). */
+  seq: number | null;
+  detail: string;
+  severity: 'fail' | 'warn';
+  /** 1-based line in `segment` when known. */
+  line?: number;
+  /** Byte offset of that line in `segment` when known. */
+  offset?: number;
+}
+
+/** What `--state` keeps between runs so that a later run can detect rollback and truncation. */
+export interface VerifyState {
+  v: 1;
+  origin: string;
+  /** Records verified in that run (seq 0 … size−1). */
+  size: number;
+  /** Hex RFC 6962 root of those `size` records. */
+  root: string;
+  /** The newest valid checkpoint seen then. */
+  checkpoint?: { size: number; root: string; note: string };
+}
+
+export interface VerifyInput {
+  /** Segment files of log/, any order (sorted by name inside). */
+  segments: ReadonlyArray<{ name: string; bytes: Uint8Array }>;
+  /** checkpoints.jsonl, or undefined when absent. */
+  checkpoints?: Uint8Array;
+  /** keys/epochs.jsonl, or undefined when absent. */
+  epochs?: Uint8Array;
+  /** The root public key (raw 32 bytes) and whether the user supplied it or it came from the data home. */
+  rootKey?: { raw: Uint8Array; source: 'user' | 'home' };
+  /** HOME/origin; when absent the origin of the first record is used. */
+  origin?: string;
+  /** State saved by an earlier run. */
+  state?: VerifyState;
+  /** Now, in microseconds since the Unix epoch. */
+  nowMicros: number;
+  /** Records not covered by a checkpoint older than this (µs) are reported as unsealed. */
+  maxUnsealedMicros: number;
+  /** A committed blob's bytes by its path relative to the data home, or undefined when it cannot be read. */
+  blob(path: string): Uint8Array | undefined;
+  /** Also build the inclusion proof of this seq to the newest checkpoint. */
+  proofSeq?: number;
+}
+
+export interface InclusionProofReport {
+  seq: number;
+  /** Hex leaf hash of the record. */
+  leaf: string;
+  /** Tree size and root (hex and base64, as in the note) of the newest checkpoint. */
+  size: number;
+  root: string;
+  rootBase64: string;
+  /** Audit path, hex, leaf's sibling first (RFC 6962 §2.1.1). */
+  proof: string[];
+  note: string;
+  /** The proof checked against the root with recorder/merkle.ts verifyInclusion. */
+  verified: boolean;
+}
+
+export interface VerifyReport {
+  result: 'pass' | 'warn' | 'fail';
+  origin: string | null;
+  /** Record lines that parsed. */
+  records: number;
+  /** Distinct checkpoints examined (checkpoints.jsonl and their mirrors in the log). */
+  checkpoints: number;
+  /** Certified key epochs. */
+  epochs: number;
+  segments: number;
+  /** Problems, in log order then file order; at most MAX_LISTED (see problemsTotal). */
+  problems: Problem[];
+  problemsTotal: number;
+  range: { firstSeq: number | null; lastSeq: number | null; firstTs: string | null; lastTs: string | null };
+  newestCheckpoint: { size: number; root: string; epoch: number | null; time: string | null } | null;
+  rootKeySource: 'user' | 'home' | null;
+  /** The state to save for the next run; the previous state unchanged when the result is fail. */
+  state: VerifyState | undefined;
+  proof?: InclusionProofReport | { seq: number; error: string };
+}

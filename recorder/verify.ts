@@ -1,0 +1,193 @@
+/**
+ * `verifyLog`: the pure audit-log verifier (docs/log-format.md; issue 2 item 4). No IO and no clock: the
+ * caller hands in the bytes (recorder/verify-load.ts reads a data home) and `now`.
+ *
+ * It proves, offline and with only the root public key: the hash chain (`prev` = RFC 6962 leaf of seq−1),
+ * the RFC 6962 Merkle root of every signed checkpoint (C2SP signed note, Ed25519), the epoch certificate
+ * chain back to the root key, the committed recordings' SHA-256 and size, and — with the state of an
+ * earlier run — that nothing was rolled back or cut. Each problem is named once, at the record it concerns
+ * (see verify-order.ts), and checking goes on after the first one.
+ */
+import { createHash } from 'node:crypto';
+import { MerkleAccumulator, inclusionProof, verifyInclusion } from './merkle.js';
+import type { AuditRecord } from './types.js';
+import { collectCheckpoints, checkCheckpoints } from './verify-checkpoints.js';
+import type { CheckpointEntry, Where } from './verify-checkpoints.js';
+import { checkEpochs } from './verify-keys.js';
+import type { RotateRecord } from './verify-keys.js';
+import { orderAndChain, segmentForSeq } from './verify-order.js';
+import { leafAt, leafHexAt, scanSegments } from './verify-scan.js';
+import type { ScannedLines } from './verify-scan.js';
+import type { InclusionProofReport, Problem, VerifyInput, VerifyReport } from './verify-types.js';
+import { WARNING_KINDS } from './verify-types.js';
+
+/** At most this many problems are listed; problemsTotal counts them all. */
+export const MAX_LISTED = 1000;
+
+/** Verifies a whole log; see the file comment. */
+export function verifyLog(input: VerifyInput): VerifyReport {
+  const segments = [...input.segments].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const s = scanSegments(segments);
+  const ord = orderAndChain(s);
+  const problems: Problem[] = [...ord.problems];
+  const { size, idxOfSeq } = ord;
+  const origin = input.origin ?? s.origin ?? '';
+  const segFor = (seq: number) => segmentForSeq(s, seq);
+
+  // The records that need more than the chain, in seq order, chosen ones only.
+  const rotates: RotateRecord[] = [];
+  const mirrors: Array<Where & { note: unknown }> = [];
+  const mirrorSeqs = new Set<number>();
+  const specials = [...s.special].filter(([i]) => idxOfSeq[s.seq[i]!] === i).sort((a, b) => s.seq[a[0]]! - s.seq[b[0]]!);
+  for (const [i, rec] of specials) {
+    const w = { segment: s.segNames[s.seg[i]!]!, seq: rec.seq, line: s.line[i]! };
+    if (rec.type === 'key.rotate') rotates.push({ ...w, detail: rec.detail });
+    if (rec.type === 'checkpoint') { mirrors.push({ ...w, note: rec.detail?.note }); mirrorSeqs.add(rec.seq); }
+    if (rec.blobs !== undefined) checkBlobs(rec, w, input, problems);
+    if (rec.type === 'segment.open') checkSegmentOpen(rec, i, s, segments, problems);
+  }
+
+  const keys = checkEpochs({ epochs: input.epochs, rootKey: input.rootKey?.raw, origin, rotates });
+  problems.push(...keys.problems);
+  const entries = collectCheckpoints(input.checkpoints, mirrors, problems);
+  const roots = prefixRoots(s, idxOfSeq, size, [
+    size,
+    ...entries.map((e) => e.cp.size),
+    ...(input.state ? [input.state.size, input.state.checkpoint?.size ?? 0] : []),
+  ]);
+  checkCheckpoints({
+    entries, keys, origin, size, firstDamaged: ord.firstDamaged, rootAt: (n) => roots.get(n), segmentForSeq: segFor,
+    fileGiven: input.checkpoints !== undefined, state: input.state, problems,
+  });
+
+  // Time: ts must not go backwards along seq (a warning; tampering with ts also breaks the chain).
+  for (let q = 1; q < size; q++) {
+    const i = idxOfSeq[q]!;
+    const j = idxOfSeq[q - 1]!;
+    if (i >= 0 && j >= 0 && s.ts[i]! < s.ts[j]!) {
+      problems.push({ kind: 'time_regression', segment: segFor(q), seq: q, severity: 'warn', line: s.line[i]!,
+        detail: `ts of seq ${q} is ${(s.ts[j]! - s.ts[i]!) / 1e6}s earlier than that of seq ${q - 1}` });
+    }
+  }
+
+  // Sealing: records after the newest checkpoint signed by the right key, older than allowed.
+  const sealed = entries.filter((e) => e.rightKey && e.cp.origin === origin && e.cp.size <= size).sort((a, b) => b.cp.size - a.cp.size)[0];
+  const sealedSize = sealed?.cp.size ?? 0;
+  for (let q = sealedSize; q < size; q++) {
+    const i = idxOfSeq[q]!;
+    if (i < 0 || mirrorSeqs.has(q) || Number.isNaN(s.ts[i]!)) continue;
+    const age = input.nowMicros - s.ts[i]!;
+    if (age > input.maxUnsealedMicros) {
+      problems.push({ kind: 'unsealed', segment: segFor(q), seq: q, severity: 'warn',
+        detail: `${size - q} record(s) from seq ${q} on are not covered by a signed checkpoint; the oldest is ${Math.round(age / 1e6)}s old (allowed ${Math.round(input.maxUnsealedMicros / 1e6)}s)` });
+    }
+    break;
+  }
+
+  problems.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
+  const fail = problems.some((p) => p.severity === 'fail');
+  const result = fail ? 'fail' : problems.length > 0 ? 'warn' : 'pass';
+  if (problems.some((p) => WARNING_KINDS.has(p.kind) !== (p.severity === 'warn'))) throw new Error('verify: severity table out of step');
+
+  const firstI = size > 0 ? idxOfSeq[0]! : -1;
+  const lastI = size > 0 ? idxOfSeq[size - 1]! : -1;
+  const tsText = (i: number) => (i >= 0 && Number.isFinite(s.ts[i]!) ? formatMicros(s.ts[i]!) : null);
+  const allRoot = roots.get(size);
+  const report: VerifyReport = {
+    result,
+    origin: origin || null,
+    records: countOk(s),
+    checkpoints: entries.length,
+    epochs: keys.pubs.size,
+    segments: segments.length,
+    problems: problems.slice(0, MAX_LISTED),
+    problemsTotal: problems.length,
+    range: { firstSeq: size > 0 ? 0 : null, lastSeq: size > 0 ? size - 1 : null, firstTs: tsText(firstI), lastTs: tsText(lastI) },
+    newestCheckpoint: sealed
+      ? { size: sealed.cp.size, root: sealed.cp.root.toString('hex'), epoch: sealed.cp.epoch ?? null, time: sealed.cp.time ?? null }
+      : null,
+    rootKeySource: input.rootKey?.source ?? null,
+    state:
+      fail || !allRoot
+        ? input.state
+        : {
+            v: 1, origin, size, root: allRoot.toString('hex'),
+            ...(sealed ? { checkpoint: { size: sealed.cp.size, root: sealed.cp.root.toString('hex'), note: sealed.note } } : {}),
+          },
+  };
+  if (input.proofSeq !== undefined) report.proof = proofFor(input.proofSeq, s, idxOfSeq, sealed);
+  return report;
+}
+
+function countOk(s: ScannedLines): number {
+  let n = 0;
+  for (let i = 0; i < s.n; i++) n += s.ok[i]!;
+  return n;
+}
+
+/** RFC 6962 roots of the first n records for each wanted n, in one pass (undefined past a missing seq). */
+function prefixRoots(s: ScannedLines, idxOfSeq: Int32Array, size: number, wanted: number[]): Map<number, Buffer> {
+  const want = [...new Set(wanted)].filter((n) => n >= 0 && n <= size).sort((a, b) => a - b);
+  const out = new Map<number, Buffer>();
+  const acc = new MerkleAccumulator();
+  let k = 0;
+  for (let q = 0; k < want.length; q++) {
+    while (k < want.length && want[k] === q) out.set(want[k++]!, acc.root());
+    if (q >= size || idxOfSeq[q]! < 0) break;
+    acc.append(leafAt(s, idxOfSeq[q]!));
+  }
+  return out;
+}
+
+function checkBlobs(rec: AuditRecord, w: Where, input: VerifyInput, problems: Problem[]): void {
+  const blobs: unknown[] = Array.isArray(rec.blobs) ? rec.blobs : [];
+  for (const b of blobs) {
+    const ref = b as { sha256?: unknown; bytes?: unknown; path?: unknown };
+    if (typeof ref.path !== 'string') continue; // nothing on disk to compare with
+    const bad = (detail: string) => problems.push({ kind: 'blob_mismatch', segment: w.segment, seq: w.seq, line: w.line, severity: 'fail', detail });
+    const bytes = input.blob(ref.path);
+    if (!bytes) { bad(`recording ${ref.path} is missing or unreadable`); continue; }
+    if (bytes.length !== ref.bytes) { bad(`recording ${ref.path} is ${bytes.length} bytes, the record says ${String(ref.bytes)}`); continue; }
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (sha !== ref.sha256) bad(`recording ${ref.path} has SHA-256 ${sha}, the record says ${String(ref.sha256)}`);
+  }
+}
+
+/** segment.open's prev_segment pins the previous segment file's size and SHA-256 (docs/log-format.md). */
+function checkSegmentOpen(rec: AuditRecord, i: number, s: ScannedLines, segments: ReadonlyArray<{ name: string; bytes: Uint8Array }>, problems: Problem[]): void {
+  const prev = (rec.detail as { prev_segment?: { file?: unknown; sha256?: unknown; bytes?: unknown } } | undefined)?.prev_segment;
+  if (!prev || typeof prev.file !== 'string') return;
+  const file = segments.find((x) => x.name === prev.file);
+  if (!file) return; // its records are reported missing
+  const already = problems.some((p) => p.segment === prev.file && p.severity === 'fail');
+  if (already) return;
+  const sha = createHash('sha256').update(file.bytes).digest('hex');
+  if (file.bytes.length !== prev.bytes || sha !== prev.sha256) {
+    problems.push({ kind: 'modified', segment: prev.file, seq: null, severity: 'fail',
+      detail: `segment file is ${file.bytes.length} bytes with SHA-256 ${sha}; segment.open of ${s.segNames[s.seg[i]!]} (seq ${rec.seq}) recorded ${String(prev.bytes)} bytes, ${String(prev.sha256)}` });
+  }
+}
+
+function proofFor(seq: number, s: ScannedLines, idxOfSeq: Int32Array, cp: CheckpointEntry | undefined): InclusionProofReport | { seq: number; error: string } {
+  if (!cp) return { seq, error: 'no valid signed checkpoint to prove against' };
+  const n = cp.cp.size;
+  if (!(Number.isSafeInteger(seq) && seq >= 0 && seq < n)) return { seq, error: `seq ${seq} is not covered by the newest checkpoint (size ${n})` };
+  const leaves: Uint8Array[] = [];
+  for (let q = 0; q < n; q++) {
+    const i = idxOfSeq[q]!;
+    if (i < 0) return { seq, error: `seq ${q} is missing; no proof can be built` };
+    leaves.push(leafAt(s, i));
+  }
+  const proof = inclusionProof(leaves, seq, n);
+  const leaf = leaves[seq]!;
+  return {
+    seq, leaf: leafHexAt(s, idxOfSeq[seq]!), size: n, root: cp.cp.root.toString('hex'), rootBase64: cp.cp.root.toString('base64'),
+    proof: proof.map((p) => p.toString('hex')), note: cp.note, verified: verifyInclusion(leaf, seq, n, proof, cp.cp.root),
+  };
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffffZ` from µs since the epoch. */
+function formatMicros(us: number): string {
+  const ms = Math.floor(us / 1000);
+  return `${new Date(ms).toISOString().slice(0, 19)}.${String(us % 1e6).padStart(6, '0')}Z`;
+}
