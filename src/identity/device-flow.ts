@@ -1,0 +1,108 @@
+/**
+ * The OAuth 2.0 Device Authorization Grant (RFC 8628) through openid-client 6: initiateDeviceAuthorization
+ * (§3.1–3.2), then pollDeviceAuthorizationGrant (§3.4–3.5), which waits `interval` seconds between polls and
+ * adds 5 s on `slow_down`. Each poll answer is also reported to the caller (by watching the token endpoint
+ * through customFetch) so the screen can say what is happening in a sentence.
+ */
+import * as client from 'openid-client';
+import type { Ctx } from '../cli/ctx.js';
+import { EXIT } from '../cli/exit-codes.js';
+import { LoginFailed } from '../errors.js';
+
+/** What the user must see: where to go and the code to type (RFC 8628 §3.3). */
+export interface DevicePrompt {
+  verificationUri: string;
+  /** The URI with the code embedded, when the provider offers it (§3.3.1). */
+  verificationUriComplete?: string;
+  userCode: string;
+  /** When the device code expires (ms since the epoch, ctx clock). */
+  expiresAt: number;
+  interval: number;
+}
+
+export type DeviceFlowEvent =
+  | { kind: 'pending' }
+  | { kind: 'slow_down'; interval: number };
+
+/** One clear sentence per RFC 8628 §3.5 answer. */
+export const DEVICE_FLOW_SENTENCES = {
+  pending: 'Waiting for you to approve the login in the browser…',
+  slow_down: 'The identity provider asked pcigate to poll less often; waiting longer between checks.',
+  access_denied: 'The login was denied in the browser: no token was issued.',
+  expired_token: 'The code expired before the login was approved. Run pcigate login again for a new code.',
+  interrupted: 'Login cancelled.',
+} as const;
+
+export interface DeviceFlowOptions {
+  scope: string;
+  /** RFC 8707 resource indicator, when the provider needs one for a JWT access token. */
+  resource?: string;
+  onPrompt(prompt: DevicePrompt): void;
+  onEvent?(event: DeviceFlowEvent): void;
+  /** Cancels the wait (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
+
+/** Runs the device flow to the end; throws LoginFailed with one of DEVICE_FLOW_SENTENCES on failure. */
+export async function runDeviceFlow(ctx: Ctx, config: client.Configuration, opts: DeviceFlowOptions): Promise<TokenResponse> {
+  const params: Record<string, string> = { scope: opts.scope };
+  if (opts.resource) params.resource = opts.resource;
+  let dar: client.DeviceAuthorizationResponse;
+  try {
+    dar = await client.initiateDeviceAuthorization(config, params);
+  } catch (cause) {
+    throw new LoginFailed(`the identity provider refused the device authorization request: ${describe(cause)}`, { cause });
+  }
+  let interval = dar.interval ?? 5;
+  opts.onPrompt({
+    verificationUri: dar.verification_uri,
+    ...(dar.verification_uri_complete ? { verificationUriComplete: dar.verification_uri_complete } : {}),
+    userCode: dar.user_code,
+    expiresAt: ctx.clock.now() + dar.expires_in * 1000,
+    interval,
+  });
+
+  // Watch the poll answers without consuming them: openid-client reads the original response.
+  const tokenEndpoint = config.serverMetadata().token_endpoint;
+  const previous = config[client.customFetch];
+  config[client.customFetch] = async (input, init) => {
+    const res = previous ? await previous(input, init) : await ctx.fetch(input, init as RequestInit);
+    if (String(input) === tokenEndpoint && res.status === 400) {
+      const body = (await res.clone().json().catch(() => ({}))) as { error?: string };
+      if (body.error === 'authorization_pending') opts.onEvent?.({ kind: 'pending' });
+      if (body.error === 'slow_down') { interval += 5; opts.onEvent?.({ kind: 'slow_down', interval }); }
+    }
+    return res;
+  };
+  const expiry = AbortSignal.timeout(dar.expires_in * 1000);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, expiry]) : expiry;
+  try {
+    return await client.pollDeviceAuthorizationGrant(config, dar, params.resource ? { resource: params.resource } : undefined, { signal });
+  } catch (cause) {
+    if (opts.signal?.aborted) {
+      const e = new LoginFailed(DEVICE_FLOW_SENTENCES.interrupted, { cause });
+      e.exit = EXIT.interrupted;
+      throw e;
+    }
+    const code = cause instanceof client.ResponseBodyError ? cause.error : expiry.aborted ? 'expired_token' : undefined;
+    if (code === 'access_denied' || code === 'expired_token') {
+      const e = new LoginFailed(DEVICE_FLOW_SENTENCES[code], { cause });
+      e.oauthError = code;
+      throw e;
+    }
+    const e = new LoginFailed(`the identity provider refused the login: ${describe(cause)}`, { cause });
+    if (code) e.oauthError = code;
+    throw e;
+  } finally {
+    if (previous) config[client.customFetch] = previous;
+  }
+}
+
+/** The provider's own words for an OAuth error, never a token. */
+export function describe(err: unknown): string {
+  if (err instanceof client.ResponseBodyError) return err.error_description ? `${err.error}: ${err.error_description}` : err.error;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

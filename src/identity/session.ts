@@ -1,0 +1,206 @@
+/**
+ * A person's login session: `pcigate login` (RFC 8628 device flow → validated access token → token store),
+ * the current identity with transparent refresh (RFC 6749 §6; rotated refresh tokens are saved at once,
+ * because the old one is now dead), and `pcigate logout` (RFC 7009 revocation, then deletion).
+ */
+import * as client from 'openid-client';
+import type { AuditSink } from '../../recorder/types.js';
+import type { Ctx } from '../cli/ctx.js';
+import { LoginFailed, LoginRequired, PcigateError, TokenRefused } from '../errors.js';
+import { actorOf, localActor, record } from './audit.js';
+import { describe, runDeviceFlow } from './device-flow.js';
+import type { DeviceFlowEvent, DevicePrompt, TokenResponse } from './device-flow.js';
+import { discoverProvider } from './provider.js';
+import type { IdentitySettings } from './settings.js';
+import { requireProvider, validatorOptions } from './settings.js';
+import { fileStore } from './token-store.js';
+import type { TokenStore } from './token-store.js';
+import type { Identity, StoredTokens } from './types.js';
+import { createValidator } from './validate.js';
+import type { TokenValidator } from './validate.js';
+
+export interface LoginOptions {
+  settings: IdentitySettings;
+  store: TokenStore;
+  audit?: AuditSink;
+  onPrompt(prompt: DevicePrompt): void;
+  onEvent?(event: DeviceFlowEvent): void;
+  signal?: AbortSignal;
+}
+
+export interface LoginResult {
+  identity: Identity;
+  tokens: StoredTokens;
+}
+
+function toStored(ctx: Ctx, issuer: string, clientId: string, t: TokenResponse, prev?: StoredTokens): StoredTokens {
+  const now = ctx.clock.now();
+  const s: StoredTokens = {
+    issuer,
+    clientId,
+    accessToken: t.access_token,
+    expiresAt: now + (t.expires_in ?? 300) * 1000,
+    loggedInAt: prev?.loggedInAt ?? now,
+  };
+  // Rotation (RFC 9700 §4.14.2): a new refresh token replaces the old; keep the old only if none came back.
+  const refresh = t.refresh_token ?? prev?.refreshToken;
+  if (refresh) s.refreshToken = refresh;
+  const idt = t.id_token ?? prev?.idToken;
+  if (idt) s.idToken = idt;
+  if (t.scope) s.scope = t.scope;
+  return s;
+}
+
+/** Runs the device flow, validates the access token as the broker will, and saves the tokens. */
+export async function login(ctx: Ctx, opts: LoginOptions): Promise<LoginResult> {
+  const { issuer, clientId } = requireProvider(opts.settings);
+  const config = await discoverProvider(ctx, { issuer, clientId });
+  let t: TokenResponse;
+  try {
+    t = await runDeviceFlow(ctx, config, {
+      scope: opts.settings.scopes.join(' '),
+      ...(opts.settings.resource ? { resource: opts.settings.resource } : {}),
+      onPrompt: opts.onPrompt,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  } catch (err) {
+    await record(opts.audit, {
+      type: 'auth.login', outcome: 'failure', actor: localActor(ctx.user),
+      detail: { idp: issuer, error: err instanceof LoginFailed ? (err.oauthError ?? err.code) : 'error' },
+    });
+    throw err;
+  }
+  const tokens = toStored(ctx, issuer, clientId, t);
+  let identity: Identity;
+  try {
+    ({ identity } = await createValidator(ctx, validatorOptions(opts.settings, issuer)).validate(tokens.accessToken));
+  } catch (err) {
+    if (err instanceof TokenRefused) {
+      await record(opts.audit, { type: 'auth.fail', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: issuer, reason: err.reason, stage: 'login' } });
+      err.hint = 'The provider issued an access token pcigate cannot accept; check identity.audience and identity.resource.';
+    }
+    throw err;
+  }
+  await opts.store.save(tokens);
+  await record(opts.audit, { type: 'auth.login', outcome: 'success', actor: actorOf(identity), detail: { idp: issuer, mfa: identity.mfa, store: opts.store.kind } });
+  return { identity, tokens };
+}
+
+/** Loads the saved login; with an `auto` store an empty keychain also looks at the file fallback. */
+export async function loadTokens(ctx: Ctx, store: TokenStore, home: string, auto: boolean): Promise<{ tokens: StoredTokens; store: TokenStore } | undefined> {
+  const t = await store.load();
+  if (t) return { tokens: t, store };
+  if (auto && store.kind === 'keychain') {
+    const f = fileStore(ctx, home);
+    const ft = await f.load();
+    if (ft) return { tokens: ft, store: f };
+  }
+  return undefined;
+}
+
+export interface CurrentOptions {
+  settings: IdentitySettings;
+  store: TokenStore;
+  home: string;
+  audit?: AuditSink;
+  /** Reuse one validator (and its cached JWKS) across calls. */
+  validator?: TokenValidator;
+}
+
+export interface CurrentSession {
+  identity: Identity;
+  tokens: StoredTokens;
+  refreshed: boolean;
+  store: TokenStore;
+}
+
+/**
+ * The logged-in identity, refreshing the access token first when it expires within refresh_before.
+ * Throws LoginRequired when there is no login or the refresh fails (recorded as `auth.refresh` failure).
+ */
+export async function currentSession(ctx: Ctx, opts: CurrentOptions): Promise<CurrentSession> {
+  const found = await loadTokens(ctx, opts.store, opts.home, opts.settings.tokenStore === 'auto');
+  if (!found) throw new LoginRequired('not logged in', { hint: "Run 'pcigate login'." });
+  let { tokens } = found;
+  const { store } = found;
+  let refreshed = false;
+  if (tokens.expiresAt - ctx.clock.now() <= opts.settings.refreshBeforeMs) {
+    tokens = await refresh(ctx, tokens, store, opts.audit);
+    refreshed = true;
+  }
+  const validator = opts.validator ?? createValidator(ctx, validatorOptions(opts.settings, tokens.issuer));
+  try {
+    const { identity } = await validator.validate(tokens.accessToken);
+    return { identity, tokens, refreshed, store };
+  } catch (err) {
+    if (err instanceof TokenRefused) {
+      await record(opts.audit, { type: 'auth.fail', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: tokens.issuer, reason: err.reason, stage: 'session' } });
+      throw new LoginRequired(`the saved login is no longer accepted: ${err.message}`, { cause: err, hint: "Run 'pcigate login'." });
+    }
+    throw err;
+  }
+}
+
+/** Refreshes and saves at once (the provider has already invalidated the old refresh token). */
+export async function refresh(ctx: Ctx, tokens: StoredTokens, store: TokenStore, audit?: AuditSink): Promise<StoredTokens> {
+  if (!tokens.refreshToken) throw new LoginRequired('the login has expired and there is no refresh token', { hint: "Run 'pcigate login'." });
+  let next: StoredTokens;
+  try {
+    const config = await discoverProvider(ctx, { issuer: tokens.issuer, clientId: tokens.clientId });
+    const t = await client.refreshTokenGrant(config, tokens.refreshToken);
+    next = toStored(ctx, tokens.issuer, tokens.clientId, t, tokens);
+  } catch (cause) {
+    await record(audit, { type: 'auth.refresh', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: tokens.issuer, error: cause instanceof client.ResponseBodyError ? cause.error : 'unreachable' } });
+    throw new LoginRequired(`the login could not be renewed: ${describe(cause)}`, { cause, hint: "Run 'pcigate login'." });
+  }
+  await store.save(next);
+  return next;
+}
+
+export interface LogoutResult {
+  /** Nothing was saved. */
+  wasLoggedIn: boolean;
+  /** Tokens the provider confirmed revoked (RFC 7009 §2.2: 200 also for already-invalid tokens). */
+  revoked: Array<'refresh_token' | 'access_token'>;
+  /** Why revocation did not happen, when it did not (the local copy is deleted regardless). */
+  revocationError?: string;
+  where: string;
+}
+
+/** RFC 7009 revocation of the refresh and access tokens, then deletion from the store. */
+export async function logout(ctx: Ctx, opts: { store: TokenStore; home: string; auto: boolean; audit?: AuditSink }): Promise<LogoutResult> {
+  const found = await loadTokens(ctx, opts.store, opts.home, opts.auto);
+  if (!found) return { wasLoggedIn: false, revoked: [], where: opts.store.where };
+  const { tokens, store } = found;
+  const out: LogoutResult = { wasLoggedIn: true, revoked: [], where: store.where };
+  try {
+    const config = await discoverProvider(ctx, { issuer: tokens.issuer, clientId: tokens.clientId });
+    if (!config.serverMetadata().revocation_endpoint) throw new PcigateError('the provider offers no revocation endpoint');
+    if (tokens.refreshToken) {
+      await client.tokenRevocation(config, tokens.refreshToken, { token_type_hint: 'refresh_token' });
+      out.revoked.push('refresh_token');
+    }
+    await client.tokenRevocation(config, tokens.accessToken, { token_type_hint: 'access_token' });
+    out.revoked.push('access_token');
+  } catch (cause) {
+    out.revocationError = describe(cause);
+  }
+  await store.delete();
+  const sub = subjectOf(tokens.accessToken) ?? ctx.user.name;
+  await record(opts.audit, {
+    type: 'auth.logout', outcome: 'success', actor: { sub, idp: tokens.issuer, via: 'oidc' },
+    detail: { revoked: out.revoked, ...(out.revocationError ? { revocation_error: out.revocationError } : {}) },
+  });
+  return out;
+}
+
+/** The `sub` of a JWT without verifying it (for the logout record only: the token is being thrown away). */
+function subjectOf(jwt: string): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
+    return typeof payload.sub === 'string' ? payload.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Where `pcigate login` keeps tokens: the OS keychain through @napi-rs/keyring (macOS Keychain, Windows
+ * Credential Manager, the freedesktop Secret Service on Linux), service `pcigate`; where no keychain service
+ * answers (headless Linux, CI) a 0600 file in the data home, with a one-line warning. Tokens never go to
+ * config, logs or argv.
+ */
+import path from 'node:path';
+import type { Ctx } from '../cli/ctx.js';
+import { TokenStoreError } from '../errors.js';
+import type { StoredTokens } from './types.js';
+
+export const KEYCHAIN_SERVICE = 'pcigate';
+/** The keychain account / file name under which the current login is kept. */
+export const TOKEN_ACCOUNT = 'login';
+export const TOKEN_FILE = 'tokens.json';
+
+export type TokenStoreKind = 'keychain' | 'file';
+
+export interface TokenStore {
+  readonly kind: TokenStoreKind;
+  /** Where the tokens live, for messages (`keychain service pcigate` or a path). */
+  readonly where: string;
+  load(): Promise<StoredTokens | undefined>;
+  save(tokens: StoredTokens): Promise<void>;
+  /** Resolves true when something was deleted. */
+  delete(): Promise<boolean>;
+}
+
+interface AsyncEntryLike {
+  getPassword(): Promise<string | null>;
+  setPassword(p: string): Promise<void>;
+  deletePassword(): Promise<boolean>;
+}
+
+async function keychainEntry(): Promise<AsyncEntryLike> {
+  const { AsyncEntry } = await import('@napi-rs/keyring');
+  return new AsyncEntry(KEYCHAIN_SERVICE, TOKEN_ACCOUNT);
+}
+
+function parse(text: string, where: string): StoredTokens {
+  try {
+    const v = JSON.parse(text) as StoredTokens;
+    if (typeof v.accessToken !== 'string' || typeof v.issuer !== 'string') throw new Error('missing fields');
+    return v;
+  } catch (cause) {
+    throw new TokenStoreError(`the stored login in ${where} is unreadable`, { cause, hint: "Run 'pcigate login' again." });
+  }
+}
+
+/** The OS keychain store. Errors (no Secret Service, locked keychain) become TokenStoreError. */
+export function keychainStore(): TokenStore {
+  const where = `the OS keychain (service ${KEYCHAIN_SERVICE})`;
+  const wrap = async <T>(what: string, f: (e: AsyncEntryLike) => Promise<T>): Promise<T> => {
+    try {
+      return await f(await keychainEntry());
+    } catch (cause) {
+      throw new TokenStoreError(`cannot ${what} ${where}: ${(cause as Error).message}`, { cause, hint: 'Use --token-store file on hosts without a keychain service.' });
+    }
+  };
+  return {
+    kind: 'keychain',
+    where,
+    load: async () => {
+      const text = await wrap('read from', (e) => e.getPassword());
+      return text === null ? undefined : parse(text, where);
+    },
+    save: (t) => wrap('write to', (e) => e.setPassword(JSON.stringify(t))),
+    delete: () => wrap('delete from', (e) => e.deletePassword()),
+  };
+}
+
+/** The 0600 file store in the data home (the directory is made 0700). */
+export function fileStore(ctx: Ctx, home: string): TokenStore {
+  const file = path.join(home, TOKEN_FILE);
+  return {
+    kind: 'file',
+    where: file,
+    load: async () => {
+      let text: string;
+      try {
+        text = await ctx.fs.readFile(file, 'utf8');
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new TokenStoreError(`cannot read ${file}`, { cause });
+      }
+      const st = await ctx.fs.stat(file);
+      // A token file others can read is a leaked credential: refuse it rather than use it.
+      if ((st.mode & 0o077) !== 0) {
+        throw new TokenStoreError(`${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); refusing to use it`, { hint: `Run 'pcigate logout' and log in again, or chmod 600 ${file}.` });
+      }
+      return parse(text, file);
+    },
+    save: async (t) => {
+      try {
+        await ctx.fs.mkdir(home, { recursive: true, mode: 0o700 });
+        const tmp = `${file}.${ctx.clock.now()}.tmp`;
+        // Created 0600 from the start (never briefly world-readable), then renamed into place atomically.
+        await ctx.fs.writeFile(tmp, JSON.stringify(t), { mode: 0o600, flag: 'wx' });
+        await ctx.fs.rename(tmp, file);
+      } catch (cause) {
+        throw new TokenStoreError(`cannot write ${file}`, { cause });
+      }
+    },
+    delete: async () => {
+      try {
+        await ctx.fs.unlink(file);
+        return true;
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw new TokenStoreError(`cannot delete ${file}`, { cause });
+      }
+    },
+  };
+}
+
+/** One line, printed when `auto` falls back to the file. */
+export const FILE_FALLBACK_WARNING = 'no OS keychain service answered; keeping tokens in a 0600 file in the data home instead';
+
+/**
+ * Picks the store: `keychain` or `file` as asked; `auto` probes the keychain (a read of pcigate's own entry)
+ * and falls back to the file with a one-line warning when no keychain service answers.
+ */
+export async function openTokenStore(ctx: Ctx, opts: { kind: 'auto' | TokenStoreKind; home: string; warn?: (line: string) => void }): Promise<TokenStore> {
+  if (opts.kind === 'file') return fileStore(ctx, opts.home);
+  const kc = keychainStore();
+  if (opts.kind === 'keychain') return kc;
+  try {
+    await kc.load();
+    return kc;
+  } catch (err) {
+    ctx.log.debug(`keychain probe failed: ${(err as Error).message}`);
+    opts.warn?.(FILE_FALLBACK_WARNING);
+    return fileStore(ctx, opts.home);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Workload identity for CI (`pcigate exec`; PCI DSS 8.6.2: no hard-coded passwords in scripts). A job
+ * proves who it is with a short-lived OIDC token from its platform, and each connection names the issuers it
+ * trusts and the claims a token must carry (e.g. `repository: org/payments`, `ref: refs/heads/main`).
+ *
+ * Sources: a token in an environment variable (`--id-token-env`, default PCIGATE_ID_TOKEN; GitLab's
+ * `id_tokens:` keyword puts tokens there), GitHub Actions' token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL /
+ * ACTIONS_ID_TOKEN_REQUEST_TOKEN, `audience` query parameter), or the OAuth client-credentials grant
+ * (RFC 6749 §4.4) with the secret taken from a secret reference.
+ */
+import * as client from 'openid-client';
+import type { Ctx } from '../cli/ctx.js';
+import { LoginRequired } from '../errors.js';
+import { describe } from './device-flow.js';
+import { discoverProvider } from './provider.js';
+import type { Identity, JwtClaims } from './types.js';
+import { createValidator, refused } from './validate.js';
+import type { TokenValidator } from './validate.js';
+
+export type WorkloadSource = 'auto' | 'env' | 'github' | 'gitlab' | 'client_credentials';
+
+export interface WorkloadTokenOptions {
+  source: WorkloadSource;
+  /** Variable holding a ready token (`--id-token-env`). */
+  tokenEnv: string;
+  /** Audience asked of GitHub's endpoint. */
+  audience: string;
+  /** For client_credentials; the secret already resolved from its reference by the caller. */
+  clientCredentials?: { issuer: string; clientId: string; clientSecret: string; resource?: string };
+}
+
+/** Obtains a workload token; `auto` tries the variable, then GitHub Actions, then client credentials. */
+export async function obtainWorkloadToken(ctx: Ctx, opts: WorkloadTokenOptions): Promise<{ token: string; source: Exclude<WorkloadSource, 'auto'> }> {
+  const fromEnv = ctx.env[opts.tokenEnv];
+  const src = opts.source;
+  if (src === 'env' || src === 'gitlab' || (src === 'auto' && fromEnv)) {
+    if (!fromEnv) {
+      throw new LoginRequired(`no workload token: ${opts.tokenEnv} is not set`, {
+        hint: src === 'gitlab'
+          ? `Add to the job: id_tokens: { ${opts.tokenEnv}: { aud: ${opts.audience} } }`
+          : `Set ${opts.tokenEnv} to the job's OIDC token, or choose another source.`,
+      });
+    }
+    return { token: fromEnv.trim(), source: src === 'gitlab' ? 'gitlab' : 'env' };
+  }
+  if (src === 'github' || (src === 'auto' && ctx.env.ACTIONS_ID_TOKEN_REQUEST_URL)) return { token: await githubToken(ctx, opts.audience), source: 'github' };
+  if (src === 'client_credentials' || (src === 'auto' && opts.clientCredentials)) {
+    if (!opts.clientCredentials) throw new LoginRequired('client credentials are not configured (identity.workload.client_id and client_secret)');
+    return { token: await clientCredentialsToken(ctx, opts.clientCredentials), source: 'client_credentials' };
+  }
+  throw new LoginRequired('no workload identity found for this job', {
+    hint: `Set ${opts.tokenEnv}, grant the job 'id-token: write' on GitHub Actions, or configure identity.workload client credentials.`,
+  });
+}
+
+/** GitHub Actions: GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=… with the request token as bearer → {value}. */
+export async function githubToken(ctx: Ctx, audience: string): Promise<string> {
+  const url = ctx.env.ACTIONS_ID_TOKEN_REQUEST_URL;
+  const bearer = ctx.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+  if (!url || !bearer) {
+    throw new LoginRequired('GitHub Actions OIDC is not available (ACTIONS_ID_TOKEN_REQUEST_URL / _TOKEN unset)', { hint: "Give the job 'permissions: id-token: write'." });
+  }
+  const u = new URL(url);
+  u.searchParams.set('audience', audience);
+  let res: Response;
+  try {
+    res = await ctx.fetch(u, { headers: { authorization: `bearer ${bearer}`, accept: 'application/json' } });
+  } catch (cause) {
+    throw new LoginRequired(`cannot reach GitHub's OIDC token endpoint: ${(cause as Error).message}`, { cause });
+  }
+  if (!res.ok) throw new LoginRequired(`GitHub's OIDC token endpoint answered HTTP ${res.status}`);
+  const body = (await res.json().catch(() => ({}))) as { value?: unknown };
+  if (typeof body.value !== 'string' || body.value === '') throw new LoginRequired("GitHub's OIDC token endpoint returned no token");
+  return body.value;
+}
+
+/** RFC 6749 §4.4 client credentials, with an RFC 8707 resource when configured. */
+export async function clientCredentialsToken(ctx: Ctx, cc: NonNullable<WorkloadTokenOptions['clientCredentials']>): Promise<string> {
+  const config = await discoverProvider(ctx, { issuer: cc.issuer, clientId: cc.clientId, clientSecret: cc.clientSecret });
+  try {
+    const t = await client.clientCredentialsGrant(config, cc.resource ? { resource: cc.resource } : undefined);
+    return t.access_token;
+  } catch (cause) {
+    throw new LoginRequired(`the client-credentials grant failed: ${describe(cause)}`, { cause });
+  }
+}
+
+/** A connection's trust rule (connections.<name>.workload[]). */
+export interface WorkloadRule {
+  issuer: string;
+  audience?: string;
+  claims: Record<string, string | string[]>;
+}
+
+export interface WorkloadVerifyOptions {
+  rules: readonly WorkloadRule[];
+  defaultAudience: string;
+  algorithms: readonly string[];
+  clockSkewMs: number;
+  groupsClaim: string;
+  mfaAmr: readonly string[];
+  /** Validators by issuer|audience, kept across calls so each JWKS is fetched once. */
+  cache?: Map<string, TokenValidator>;
+}
+
+/** A rule value matches exactly, or as a glob where `*` stands for any run of characters. */
+export function claimMatches(actual: unknown, expected: string | string[]): boolean {
+  if (actual === undefined || actual === null || typeof actual === 'object') return false;
+  const a = String(actual);
+  return (Array.isArray(expected) ? expected : [expected]).some((e) =>
+    e.includes('*') ? new RegExp(`^${e.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(a) : a === e);
+}
+
+/** The claims of `claims` that fail `rule`, by name (empty when the rule matches). */
+export function failedClaims(claims: JwtClaims, rule: WorkloadRule): string[] {
+  return Object.entries(rule.claims).filter(([k, v]) => !claimMatches(claims[k], v)).map(([k]) => k);
+}
+
+/**
+ * Verifies a workload token against a connection's rules: the (unverified) `iss` picks the candidate rules;
+ * an issuer no rule names is refused before any network call; the signature, `aud` and times are checked
+ * with that issuer's JWKS; then at least one rule's claims must all match. Refusals are TokenRefused with
+ * reason `untrusted_issuer` or `claims` (names of the failing claims in the message, never their values).
+ */
+export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: WorkloadVerifyOptions): Promise<{ identity: Identity; claims: JwtClaims }> {
+  let iss: unknown;
+  try {
+    iss = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')).iss;
+  } catch (cause) {
+    throw refused('malformed', 'the workload token is not a JWT', cause);
+  }
+  const candidates = opts.rules.filter((r) => r.issuer === iss);
+  if (candidates.length === 0) throw refused('untrusted_issuer', `workload tokens from ${String(iss)} are not trusted on this connection`);
+  const failures: string[] = [];
+  for (const rule of candidates) {
+    const audience = rule.audience ?? opts.defaultAudience;
+    const key = `${rule.issuer}|${audience}`;
+    let v = opts.cache?.get(key);
+    if (!v) {
+      v = createValidator(ctx, { issuer: rule.issuer, audience, algorithms: opts.algorithms, clockSkewMs: opts.clockSkewMs, groupsClaim: opts.groupsClaim, mfaAmr: opts.mfaAmr, via: 'workload' });
+      opts.cache?.set(key, v);
+    }
+    const { identity, claims } = await v.validate(token);
+    const bad = failedClaims(claims, rule);
+    if (bad.length === 0) return { identity, claims };
+    failures.push(bad.join(', '));
+  }
+  throw refused('claims', `the workload token does not satisfy this connection's rules (mismatched: ${failures.join(' / ')})`);
+}
