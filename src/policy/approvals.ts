@@ -1,0 +1,312 @@
+/**
+ * Just-in-time approvals in the embedded data home (`approvals/`, ARCHITECTURE.md §5). One JSON file per
+ * request, replaced atomically (temporary file + rename); every state transition happens under an O_EXCL
+ * lock file, so concurrent approvers in several processes see one consistent order and exactly one
+ * transition wins. An approval binds the exact statement (its SHA-256), the requester and the connection:
+ * it lets that statement run once, or repeatedly within a policy-granted window (PCI DSS 7.2.3).
+ * Separation of duties: the approver is logged in, in an approver group (or listed subject) for the
+ * connection, and not the requester; one person counts once; `min_approvals` distinct people are needed.
+ * Every request, approval, denial, expiry and use is an audit record (fail closed: if the record cannot be
+ * written, the transition does not happen).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Actor, AuditSink } from '../../recorder/types.js';
+import type { Clock, Fs } from '../cli/ctx.js';
+import { ApprovalConflict, ApprovalForbidden, ApprovalNotFound, UsageError } from '../errors.js';
+import { maskText } from '../mask/pan-masker.js';
+import type { PolicyIdentity } from './evaluate.js';
+import { withFileLock, writeFileAtomic } from './file-lock.js';
+
+export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
+
+export interface ApprovalPerson {
+  sub: string;
+  email?: string;
+  via: string;
+}
+
+export interface ApprovalRequest {
+  v: 1;
+  id: string;
+  /** A single statement string, or the session itself (`connect` needs approval). */
+  kind: 'statement' | 'session';
+  state: ApprovalState;
+  connection: string;
+  requester: ApprovalPerson;
+  session?: string;
+  /** The statement text, PAN masked and passwords redacted: safe to show and to keep on disk. */
+  sql: string;
+  /** SHA-256 (hex) of the exact statement text as sent: what the approval binds to. */
+  sha256: string;
+  reason?: string;
+  /** The policy rule that held the statement. */
+  rule?: string;
+  created_ms: number;
+  expires_ms: number;
+  min_approvals: number;
+  approver_groups: string[];
+  approver_subjects: string[];
+  /** 0: one run; otherwise the statement may run again until approved_ms + window_ms. */
+  window_ms: number;
+  approvals: Array<ApprovalPerson & { at_ms: number; reason?: string }>;
+  denial?: ApprovalPerson & { at_ms: number; reason: string };
+  approved_ms?: number;
+  uses: number;
+}
+
+export interface NewRequest {
+  kind?: 'statement' | 'session';
+  connection: string;
+  requester: PolicyIdentity;
+  session?: string;
+  /** The exact statement text; only its masked form and hash are stored. */
+  sql: string;
+  reason?: string;
+  rule?: string;
+  settings: { groups: string[]; subjects: string[]; minApprovals: number; expiresMs: number; windowMs: number };
+}
+
+/** SHA-256 hex of the statement text's UTF-8 bytes. */
+export function statementHash(sql: string): string {
+  return createHash('sha256').update(sql, 'utf8').digest('hex');
+}
+
+/** Masks PAN (src/mask) and redacts passwords in role statements before text is stored or shown. */
+export function safeStatementText(sql: string): string {
+  return maskText(sql).replace(/(password\s+)('(?:[^']|'')*'|\$[^$]*\$.*?\$[^$]*\$)/gis, "$1'***'");
+}
+
+const ID_RE = /^A-[a-z2-7]{10}$/;
+
+function newId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  return `A-${[...randomBytes(10)].map((b) => alphabet[b & 31]).join('')}`;
+}
+
+function person(i: PolicyIdentity): ApprovalPerson {
+  return i.email ? { sub: i.sub, email: i.email, via: i.via } : { sub: i.sub, via: i.via };
+}
+
+function samePerson(a: ApprovalPerson, b: ApprovalPerson): boolean {
+  return a.sub === b.sub || (a.email !== undefined && a.email.toLowerCase() === b.email?.toLowerCase());
+}
+
+function actor(i: ApprovalPerson & { groups?: string[] }): Actor {
+  const via = (['oidc', 'workload', 'local', 'system'] as const).find((v) => v === i.via) ?? 'system';
+  return { sub: i.sub, ...(i.email ? { email: i.email } : {}), ...(i.groups ? { groups: i.groups } : {}), via };
+}
+
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
+  const t = setTimeout(resolve, ms);
+  signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+});
+
+export class ApprovalStore {
+  readonly dir: string;
+
+  constructor(private readonly deps: { fs: Fs; clock: Clock; home: string; sink: AuditSink }) {
+    this.dir = path.join(deps.home, 'approvals');
+  }
+
+  private file(id: string): string {
+    if (!ID_RE.test(id)) throw new ApprovalNotFound(`no approval request ${JSON.stringify(id)} (ids look like A-abcdefgh23)`);
+    return path.join(this.dir, `${id}.json`);
+  }
+
+  private async ensureDir(): Promise<void> {
+    await this.deps.fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  private async read(id: string): Promise<ApprovalRequest> {
+    try {
+      return JSON.parse(await this.deps.fs.readFile(this.file(id), 'utf8')) as ApprovalRequest;
+    } catch (e) {
+      if (e instanceof ApprovalNotFound) throw e;
+      throw new ApprovalNotFound(`no approval request ${id}`, { cause: e });
+    }
+  }
+
+  private event(type: string, req: ApprovalRequest, who: ApprovalPerson & { groups?: string[] }, outcome: 'success' | 'failure' | 'denied' | 'pending', extra: Record<string, unknown> = {}) {
+    return this.deps.sink.append({
+      type,
+      actor: actor(who),
+      target: { conn: req.connection },
+      outcome,
+      ...(req.session ? { session: req.session } : {}),
+      detail: { id: req.id, kind: req.kind, sha256: req.sha256, sql: req.sql, state: req.state, ...(req.reason ? { reason: req.reason } : {}), ...extra },
+    });
+  }
+
+  /**
+   * Runs a state transition under the request's lock: `fn` returns the new request and the audit event
+   * to write; the event is appended (durably) before the file is replaced.
+   */
+  private async transition(id: string, fn: (req: ApprovalRequest) => { next: ApprovalRequest; record: () => Promise<unknown> }): Promise<ApprovalRequest> {
+    const file = this.file(id);
+    return withFileLock(this.deps.fs, `${file}.lock`, async () => {
+      const { next, record } = fn(await this.read(id));
+      await record();
+      await writeFileAtomic(this.deps.fs, file, `${JSON.stringify(next, null, 2)}\n`);
+      return next;
+    });
+  }
+
+  /** Files a request (state pending) and records `approval.request`. */
+  async request(r: NewRequest): Promise<ApprovalRequest> {
+    await this.ensureDir();
+    const now = this.deps.clock.now();
+    const req: ApprovalRequest = {
+      v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
+      requester: person(r.requester), sql: safeStatementText(r.sql), sha256: statementHash(r.sql),
+      created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,
+      approver_groups: r.settings.groups, approver_subjects: r.settings.subjects, window_ms: r.settings.windowMs,
+      approvals: [], uses: 0,
+      ...(r.session ? { session: r.session } : {}), ...(r.reason ? { reason: maskText(r.reason) } : {}), ...(r.rule ? { rule: r.rule } : {}),
+    };
+    await this.event('approval.request', req, { ...req.requester, groups: r.requester.groups ?? [] }, 'pending', { rule: r.rule, expires_ms: req.expires_ms });
+    const fh = await this.deps.fs.open(this.file(req.id), 'wx', 0o600);
+    try { await fh.writeFile(`${JSON.stringify(req, null, 2)}\n`); await fh.sync(); } finally { await fh.close(); }
+    return req;
+  }
+
+  /** The request as stored, with a pending request past its expiry transitioned to expired. */
+  async get(id: string): Promise<ApprovalRequest> {
+    const req = await this.read(id);
+    if (req.state === 'pending' && this.deps.clock.now() >= req.expires_ms) return this.expire(id);
+    return req;
+  }
+
+  /** All requests, newest first; pending ones past expiry are expired (and recorded) on the way. */
+  async list(): Promise<ApprovalRequest[]> {
+    let names: string[];
+    try { names = await this.deps.fs.readdir(this.dir); } catch { return []; }
+    const out: ApprovalRequest[] = [];
+    for (const n of names) {
+      const m = /^(A-[a-z2-7]{10})\.json$/.exec(n);
+      if (!m) continue;
+      out.push(await this.get(m[1]!).catch(() => undefined as unknown as ApprovalRequest));
+    }
+    return out.filter(Boolean).sort((a, b) => b.created_ms - a.created_ms);
+  }
+
+  private async expire(id: string): Promise<ApprovalRequest> {
+    const system: ApprovalPerson = { sub: 'pcigate', via: 'system' };
+    return this.transition(id, (req) => {
+      if (req.state !== 'pending' || this.deps.clock.now() < req.expires_ms) return { next: req, record: async () => undefined };
+      const next: ApprovalRequest = { ...req, state: 'expired' };
+      return { next, record: () => this.event('approval.expire', next, system, 'failure') };
+    });
+  }
+
+  private eligible(req: ApprovalRequest, approver: PolicyIdentity, verb: string): void {
+    if (approver.via === 'workload') throw new ApprovalForbidden(`a workload identity (${approver.sub}) cannot ${verb} requests`);
+    if (samePerson(person(approver), req.requester)) {
+      throw new ApprovalForbidden(`${approver.sub} filed request ${req.id} and cannot ${verb} it (separation of duties, PCI DSS 7.2.3)`);
+    }
+    const groups = new Set(approver.groups ?? []);
+    const inGroup = req.approver_groups.some((g) => groups.has(g));
+    const listed = req.approver_subjects.includes(approver.sub) || (approver.email !== undefined && req.approver_subjects.includes(approver.email));
+    if (!inGroup && !listed) {
+      throw new ApprovalForbidden(`${approver.sub} is not an approver for ${req.connection} (approver groups: ${req.approver_groups.join(', ') || 'none'})`);
+    }
+  }
+
+  private pendingOrThrow(req: ApprovalRequest): void {
+    if (req.state === 'pending' && this.deps.clock.now() >= req.expires_ms) throw new ApprovalConflict(`request ${req.id} has expired`);
+    if (req.state !== 'pending') throw new ApprovalConflict(`request ${req.id} is already ${req.state}`);
+  }
+
+  /**
+   * Adds `approver`'s approval; the request becomes approved once `min_approvals` distinct people have
+   * approved. Throws ApprovalForbidden (separation of duties) or ApprovalConflict (not pending, or this
+   * person already approved).
+   */
+  async approve(id: string, approver: PolicyIdentity, reason?: string): Promise<ApprovalRequest> {
+    return this.transition(id, (req) => {
+      this.pendingOrThrow(req);
+      this.eligible(req, approver, 'approve');
+      const me = person(approver);
+      if (req.approvals.some((a) => samePerson(a, me))) throw new ApprovalConflict(`${approver.sub} has already approved ${req.id}; one person counts once`);
+      const now = this.deps.clock.now();
+      const approvals = [...req.approvals, { ...me, at_ms: now, ...(reason ? { reason: maskText(reason) } : {}) }];
+      const done = approvals.length >= req.min_approvals;
+      const next: ApprovalRequest = { ...req, approvals, ...(done ? { state: 'approved', approved_ms: now } : {}) };
+      return { next, record: () => this.event('approval.approve', next, { ...me, groups: approver.groups ?? [] }, 'success', { approvals: approvals.length, min_approvals: req.min_approvals, ...(reason ? { approver_reason: maskText(reason) } : {}) }) };
+    });
+  }
+
+  /** Denies a pending request; one eligible approver's denial is final. A reason is required. */
+  async deny(id: string, approver: PolicyIdentity, reason: string): Promise<ApprovalRequest> {
+    if (!reason.trim()) throw new UsageError('a denial needs a reason');
+    return this.transition(id, (req) => {
+      this.pendingOrThrow(req);
+      this.eligible(req, approver, 'deny');
+      const next: ApprovalRequest = { ...req, state: 'denied', denial: { ...person(approver), at_ms: this.deps.clock.now(), reason: maskText(reason) } };
+      return { next, record: () => this.event('approval.deny', next, { ...person(approver), groups: approver.groups ?? [] }, 'denied', { approver_reason: maskText(reason) }) };
+    });
+  }
+
+  /**
+   * Uses an approval to run `sql`: the request must be approved, for this requester and connection, and
+   * for exactly this statement (same SHA-256). Without a window it is used up; with one it stays usable
+   * until the window closes. Throws ApprovalConflict otherwise.
+   */
+  async consume(id: string, requester: PolicyIdentity, connection: string, sql: string): Promise<ApprovalRequest> {
+    const sha = statementHash(sql);
+    return this.transition(id, (req) => {
+      const now = this.deps.clock.now();
+      if (req.state !== 'approved') throw new ApprovalConflict(`request ${id} is ${req.state}, not approved`);
+      if (req.sha256 !== sha) throw new ApprovalConflict(`request ${id} approved a different statement`);
+      if (!samePerson(req.requester, person(requester)) || req.connection !== connection) throw new ApprovalConflict(`request ${id} was approved for another requester or connection`);
+      if (req.window_ms > 0 && now > (req.approved_ms ?? 0) + req.window_ms) throw new ApprovalConflict(`the approval window of ${id} has closed`);
+      const next: ApprovalRequest = { ...req, uses: req.uses + 1, ...(req.window_ms > 0 ? {} : { state: 'used' }) };
+      return { next, record: () => this.event('approval.use', next, person(requester), 'success', { uses: next.uses }) };
+    });
+  }
+
+  /** An approved, still usable request covering exactly `sql` for this requester and connection. */
+  async findUsable(requester: PolicyIdentity, connection: string, sql: string): Promise<ApprovalRequest | undefined> {
+    const sha = statementHash(sql);
+    const now = this.deps.clock.now();
+    const me = person(requester);
+    return (await this.list()).find((r) => r.state === 'approved' && r.sha256 === sha && r.connection === connection && samePerson(r.requester, me)
+      && (r.window_ms === 0 ? r.uses === 0 : now <= (r.approved_ms ?? 0) + r.window_ms));
+  }
+
+  /**
+   * Waits until request `id` leaves `pending` (approved, denied or expired), `timeoutMs` passes, or
+   * `signal` aborts; returns the request as it then stands (still `pending` on timeout). Wakes on
+   * fs.watch events for the approvals directory, with a polling fallback (watchers miss events on some
+   * network file systems).
+   */
+  async waitForDecision(id: string, timeoutMs: number, signal?: AbortSignal, pollMs = 250): Promise<ApprovalRequest> {
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => stop.abort(), timeoutMs);
+    let wake: (() => void) | undefined;
+    const watching = (async () => {
+      try {
+        for await (const ev of this.deps.fs.watch(this.dir, { signal: stop.signal })) {
+          if (ev.filename?.startsWith(id)) wake?.();
+        }
+      } catch { /* aborted, or watching unsupported: polling covers it */ }
+    })();
+    try {
+      for (;;) {
+        const req = await this.get(id);
+        if (req.state !== 'pending' || stop.signal.aborted) return req;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          void sleep(pollMs, stop.signal).then(resolve);
+        });
+      }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      stop.abort();
+      await watching;
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * SSH policy (issue 7 item 1): a connection's `allow` block decides shell, exec commands (deny, then hold,
+ * then allow patterns; anything unmatched is refused), port forwarding, agent forwarding, X11 and
+ * subsystems. Pure: the broker records and enforces the decision.
+ */
+import type { SshConnection } from '../config/index.js';
+
+export type SshPolicyRequest =
+  | { kind: 'shell' }
+  | { kind: 'exec'; command: string }
+  | { kind: 'subsystem'; name: string }
+  | { kind: 'x11' }
+  | { kind: 'agent-forwarding' }
+  | { kind: 'port-forwarding'; direction: string; host: string; port: number };
+
+export interface SshPolicyDecision {
+  action: 'allow' | 'deny' | 'hold';
+  /** Stable id of the rule that decided, e.g. `ssh.exec.deny[0]`. */
+  rule: string;
+  reason: string;
+}
+
+/** Glob as in the config: `*` any run of characters, `?` one character; everything else literal. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (const ch of glob) {
+    if (ch === '*') re += '.*';
+    else if (ch === '?') re += '.';
+    else re += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 's');
+}
+
+export function decideSsh(allow: SshConnection['allow'], req: SshPolicyRequest): SshPolicyDecision {
+  switch (req.kind) {
+    case 'shell':
+      return allow.shell
+        ? { action: 'allow', rule: 'ssh.shell', reason: 'interactive shell granted' }
+        : { action: 'deny', rule: 'ssh.shell', reason: 'interactive shell is not granted on this connection' };
+    case 'exec': {
+      const cmd = req.command.trim();
+      for (const [list, action] of [['deny', 'deny'], ['hold', 'hold'], ['allow', 'allow']] as const) {
+        const i = allow.exec[list].findIndex((p) => globToRegExp(p).test(cmd));
+        if (i >= 0) return { action, rule: `ssh.exec.${list}[${i}]`, reason: `command matches ${list} pattern '${allow.exec[list][i]}'` };
+      }
+      return { action: 'deny', rule: 'ssh.exec.default', reason: 'command matches no allowed pattern' };
+    }
+    case 'subsystem':
+      return allow.subsystems.includes(req.name)
+        ? { action: 'allow', rule: 'ssh.subsystems', reason: `subsystem ${req.name} granted` }
+        : { action: 'deny', rule: 'ssh.subsystems', reason: `subsystem ${req.name} is not granted (file transfer is off unless granted)` };
+    case 'x11':
+      return { action: allow.x11 ? 'allow' : 'deny', rule: 'ssh.x11', reason: allow.x11 ? 'X11 granted' : 'X11 forwarding is not granted' };
+    case 'agent-forwarding':
+      return { action: allow.agent_forwarding ? 'allow' : 'deny', rule: 'ssh.agent_forwarding', reason: allow.agent_forwarding ? 'agent forwarding granted' : 'agent forwarding is not granted' };
+    case 'port-forwarding':
+      return allow.port_forwarding
+        ? { action: 'allow', rule: 'ssh.port_forwarding', reason: 'port forwarding granted' }
+        : { action: 'deny', rule: 'ssh.port_forwarding', reason: `port forwarding (${req.direction} ${req.host}:${req.port}) is not granted` };
+  }
+}
