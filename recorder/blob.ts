@@ -1,0 +1,35 @@
+/**
+ * commitBlob: the SHA-256 and size of a finished recording file, so they can be committed into a record
+ * (docs/log-format.md: `blobs [{sha256, kind, bytes, path}]`, re-hashed by verify).
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Fs } from '../src/cli/ctx.js';
+import { AuditWriteError } from '../src/errors.js';
+import type { BlobRef } from './types.js';
+
+/** Hashes `file` (absolute, or relative to `home`) in 1 MiB reads; `path` in the result is relative to home. */
+export async function hashBlob(fs: Fs, home: string, file: string, kind: string): Promise<BlobRef> {
+  const abs = path.resolve(home, file);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let fh;
+  try {
+    fh = await fs.open(abs, 'r');
+  } catch (e) {
+    throw new AuditWriteError(`cannot read recording ${abs} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
+  }
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  const rel = path.relative(home, abs);
+  return { sha256: hash.digest('hex'), kind, bytes, path: rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel.split(path.sep).join('/') };
+}

@@ -1,0 +1,75 @@
+/**
+ * One process owns a log at a time: `log/.lock`, created with O_EXCL and holding the owner's pid. A lock
+ * whose pid no longer runs (checked through /proc, so this code needs no `process` global) is stale and is
+ * taken over; where /proc does not exist every lock counts as live (fail closed).
+ */
+import path from 'node:path';
+import type { Fs } from '../src/cli/ctx.js';
+import { AuditWriteError } from '../src/errors.js';
+
+export interface LogLock {
+  file: string;
+  pid: number;
+  release(): Promise<void>;
+}
+
+/** The pid of this process from /proc/self, or 0 where /proc is not available. */
+export async function ownPid(fs: Fs): Promise<number> {
+  try {
+    const n = Number(await fs.readlink('/proc/self'));
+    return Number.isSafeInteger(n) ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function isAlive(fs: Fs, pid: number): Promise<boolean> {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    await fs.access('/proc/self');
+  } catch {
+    return true; // no /proc: cannot tell, so the lock stands
+  }
+  try {
+    await fs.access(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Takes `dir/.lock` for `pid`, replacing a stale lock once; AuditWriteError when a live process holds it. */
+export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<LogLock> {
+  const file = path.join(dir, '.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await fs.open(file, 'wx', 0o600);
+      try {
+        await fh.writeFile(`${pid}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      let released = false;
+      return {
+        file,
+        pid,
+        release: async () => {
+          if (released) return;
+          released = true;
+          await fs.rm(file, { force: true });
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+    if (await isAlive(fs, holder)) {
+      throw new AuditWriteError(`the audit log in ${path.dirname(dir)} is in use by process ${holder}`, {
+        hint: `stop that process first; if it is gone, remove ${file}`,
+      });
+    }
+    await fs.rm(file, { force: true });
+  }
+  throw new AuditWriteError(`could not take the audit log lock ${file}`);
+}

@@ -1,0 +1,442 @@
+/**
+ * The audit log writer (docs/log-format.md, ARCHITECTURE.md §4): gapless seq, `prev` chain, RFC 6962 leaves,
+ * segments that commit to their predecessor, group commit with fdatasync, fail-closed appends with a
+ * `log.gap` record once writing works again, torn-tail recovery on open, signed checkpoints and key epochs.
+ *
+ * Group commit: appends queue up while one write + fdatasync is in flight; the next batch takes the whole
+ * queue, so under load many records share one write and one fdatasync, and each append resolves only once
+ * its bytes are durable. Signing happens off the append path (checkpoints run from timers, serialised with
+ * rotation and close on their own chain).
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Ctx } from '../src/cli/ctx.js';
+import { VERSION } from '../src/cli/version.js';
+import { AuditWriteError, KeyError } from '../src/errors.js';
+import { hashBlob } from './blob.js';
+import { canonicalize } from './canonical-json.js';
+import { appendLineDurable, ensurePrivateDir, fsyncDir } from './durable-fs.js';
+import { initKeys, isInitialised, loadKeys, rotateKeys } from './keys.js';
+import type { KeyState } from './keys.js';
+import { acquireLogLock, ownPid } from './log-lock.js';
+import type { LogLock } from './log-lock.js';
+import type { MerkleAccumulator } from './merkle.js';
+import { scanLog, segmentName } from './segment-scan.js';
+import type { PrevSegment, Recovered } from './segment-scan.js';
+import { formatCheckpoint, signNote } from './signed-note.js';
+import { formatTs } from './timestamp.js';
+import type { AuditEvent, AuditSink, BlobRef } from './types.js';
+
+export interface AuditLogOptions {
+  /** The data home (docs/log-format.md layout). */
+  home: string;
+  /** Checkpoint at least this often while records arrive (audit.checkpoint.interval). Default 10 s. */
+  checkpointIntervalMs?: number;
+  /** …and after this many records (audit.checkpoint.records). Default 1000. */
+  checkpointRecords?: number;
+  /** …and after this long without appends ("when idle"). Default 1 s. */
+  idleMs?: number;
+  /** Rotate the epoch key when the epoch is older than this (audit.epoch_hours). Default 24 h. */
+  epochLengthMs?: number;
+  /** Start a new segment once the current one reaches this size. Default 64 MiB. */
+  segmentMaxBytes?: number;
+  /**
+   * Initialise keys and origin on first use (the embedded default), discarding the root private key.
+   * `pcigate keys init` is the explicit path that can keep it.
+   */
+  createIfMissing?: boolean | { origin?: string };
+  /** The pid written into log/.lock; default this process's (from /proc/self). */
+  pid?: number;
+}
+
+export interface CheckpointInfo {
+  size: number;
+  /** Hex RFC 6962 root. */
+  root: string;
+  epoch: number;
+  /** The signed note as appended to checkpoints.jsonl. */
+  note: string;
+}
+
+/** The recorder's public face: an AuditSink plus checkpoints, rotation and close. */
+export interface AuditLog extends AuditSink {
+  /** Durable records so far (= the next seq). */
+  readonly size: number;
+  readonly origin: string;
+  /** The key epoch in force. */
+  readonly epoch: number;
+  /** Signs a checkpoint over every durable record; undefined when the newest checkpoint already covers them. */
+  checkpoint(): Promise<CheckpointInfo | undefined>;
+  /** Ends the current key epoch (docs/log-format.md "Key epochs"). */
+  rotate(): Promise<{ from_epoch: number; to_epoch: number }>;
+  /** Writes `log.stop` and a final checkpoint, then releases the log. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  event: AuditEvent;
+  resolve: (r: { seq: number; leaf: string }) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Segment {
+  file: string;
+  fh: FileHandle;
+  firstSeq: number;
+  /** Durable length. */
+  bytes: number;
+  /** SHA-256 over the durable bytes, for the next segment's `prev_segment`. */
+  hash: ReturnType<typeof createHash>;
+  prev: PrevSegment | null;
+  /** A failed write may have left bytes past `bytes`: truncate before the next write. */
+  dirty: boolean;
+}
+
+const LEAF_PREFIX = Buffer.of(0);
+
+/**
+ * Opens (and on first use with createIfMissing, creates) the audit log of `opts.home`, takes its lock,
+ * recovers a torn tail, and appends `log.start`. Throws HomeError for an unusable home, KeyError for
+ * missing or broken keys, AuditWriteError when another process holds the log.
+ */
+export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<AuditLog> {
+  await ensurePrivateDir(ctx.fs, opts.home);
+  if (!(await isInitialised(ctx, opts.home))) {
+    if (!opts.createIfMissing) {
+      throw new KeyError(`${opts.home} has no audit log keys`, { hint: 'run `pcigate keys init` first' });
+    }
+    const origin = typeof opts.createIfMissing === 'object' ? opts.createIfMissing.origin : undefined;
+    await initKeys(ctx, opts.home, origin === undefined ? {} : { origin });
+  }
+  const logDir = path.join(opts.home, 'log');
+  await ensurePrivateDir(ctx.fs, logDir);
+  const pid = opts.pid ?? (await ownPid(ctx.fs));
+  const lock = await acquireLogLock(ctx.fs, logDir, pid);
+  let writer: AuditLogWriter | undefined;
+  try {
+    const keys = await loadKeys(ctx, opts.home);
+    const scan = await scanLog(ctx.fs, logDir);
+    let seg: Segment;
+    if (scan.last) {
+      const fh = await ctx.fs.open(path.join(logDir, scan.last.file), 'a', 0o600);
+      seg = { file: scan.last.file, fh, firstSeq: scan.last.firstSeq, bytes: scan.last.bytes, hash: scan.last.hash, prev: scan.last.prev, dirty: false };
+    } else {
+      const file = segmentName(0);
+      const fh = await ctx.fs.open(path.join(logDir, file), 'a', 0o600);
+      await fsyncDir(ctx.fs, logDir);
+      seg = { file, fh, firstSeq: 0, bytes: 0, hash: createHash('sha256'), prev: null, dirty: false };
+    }
+    writer = new AuditLogWriter(ctx, opts, keys, lock, seg, scan.acc, scan.lastLeaf);
+    await writer.start(scan.recovered, pid);
+    return writer;
+  } catch (e) {
+    if (writer) await writer.abandon();
+    else await lock.release();
+    throw e;
+  }
+}
+
+class AuditLogWriter implements AuditLog {
+  private readonly logDir: string;
+  private readonly checkpointsFile: string;
+  private readonly intervalMs: number;
+  private readonly cpRecords: number;
+  private readonly idleMs: number;
+  private readonly epochUs: bigint;
+  private readonly maxBytes: number;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private gap: { start: string; end: string; cause: string; lost: number } | undefined;
+  private sinceCheckpoint = 0;
+  private lastCheckpointSize = -1;
+  private cpRequested = false;
+  private ops: Promise<unknown> = Promise.resolve();
+  private timers: Array<ReturnType<typeof setInterval>> = [];
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  private accepting = true;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly opts: AuditLogOptions,
+    private keys: KeyState,
+    private readonly lock: LogLock,
+    private seg: Segment,
+    private readonly acc: MerkleAccumulator,
+    private lastLeaf: Buffer,
+  ) {
+    this.logDir = path.join(opts.home, 'log');
+    this.checkpointsFile = path.join(opts.home, 'checkpoints.jsonl');
+    this.intervalMs = opts.checkpointIntervalMs ?? 10_000;
+    this.cpRecords = opts.checkpointRecords ?? 1000;
+    this.idleMs = opts.idleMs ?? 1000;
+    this.epochUs = BigInt(Math.round((opts.epochLengthMs ?? 24 * 3600_000) * 1000));
+    this.maxBytes = opts.segmentMaxBytes ?? 64 * 1024 * 1024;
+  }
+
+  get size(): number {
+    return this.acc.size;
+  }
+
+  get origin(): string {
+    return this.keys.origin;
+  }
+
+  get epoch(): number {
+    return this.keys.epoch;
+  }
+
+  /** Recovery note, log.start, an overdue rotation, then the timers. */
+  async start(recovered: Recovered | undefined, pid: number): Promise<void> {
+    if (recovered) await this.enqueue({ type: 'log.recovered', target: { kind: 'log' }, detail: { ...recovered } });
+    await this.enqueue({ type: 'log.start', target: { kind: 'log' }, detail: { version: VERSION, pid, host: os.hostname() } });
+    if (this.epochExpired()) await this.rotate();
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref(); // a checkpoint timer must not keep the process alive
+      this.timers.push(t);
+    };
+    every(this.intervalMs, () => { if (this.sinceCheckpoint > 0) this.requestCheckpoint(); });
+    every(Math.max(1000, Math.min(Number(this.epochUs / 1000n), 60_000)), () => {
+      if (this.epochExpired()) this.rotate().catch((e: unknown) => this.warn('key rotation', e));
+    });
+  }
+
+  append(event: AuditEvent): Promise<{ seq: number; leaf: string }> {
+    if (!this.accepting) return Promise.reject(new AuditWriteError('the audit log is closed'));
+    if (typeof event?.type !== 'string' || event.type.length === 0) {
+      return Promise.reject(new AuditWriteError('an audit event needs a non-empty type'));
+    }
+    return this.enqueue(event);
+  }
+
+  commitBlob(file: string, kind: string): Promise<BlobRef> {
+    return hashBlob(this.ctx.fs, this.opts.home, file, kind);
+  }
+
+  checkpoint(): Promise<CheckpointInfo | undefined> {
+    return this.serial(() => this.makeCheckpoint());
+  }
+
+  rotate(): Promise<{ from_epoch: number; to_epoch: number }> {
+    return this.serial(async () => {
+      await this.makeCheckpoint(); // sealed by the old key
+      const r = await rotateKeys(this.ctx, this.opts.home, this.keys);
+      this.keys = r.state;
+      const detail = { from_epoch: r.fromEpoch, to_epoch: r.state.epoch, cert: r.cert };
+      await this.enqueue({ type: 'key.rotate', target: { kind: 'keys' }, detail: { ...detail } });
+      await this.makeCheckpoint(); // first checkpoint of the new epoch, covering key.rotate
+      return { from_epoch: detail.from_epoch, to_epoch: detail.to_epoch };
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.closed || !this.accepting) return this.ops.then(() => undefined);
+    this.accepting = false;
+    return this.serial(async () => {
+      this.stopTimers();
+      try {
+        await this.enqueue({ type: 'log.stop', target: { kind: 'log' } });
+        await this.makeCheckpoint();
+      } finally {
+        await this.abandon();
+      }
+    });
+  }
+
+  /** Releases the file and the lock without writing anything (open failed, or after close). */
+  async abandon(): Promise<void> {
+    this.accepting = false;
+    this.stopTimers();
+    if (this.closed) return;
+    this.closed = true;
+    await this.seg.fh.close().catch(() => undefined);
+    await this.lock.release();
+  }
+
+  // ---- group commit ----
+
+  private enqueue(event: AuditEvent): Promise<{ seq: number; leaf: string }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        void this.flushLoop();
+      }
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.writeBatch(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    const ts = formatTs(this.ctx.clock.micros());
+    try {
+      if (this.closed) throw new Error('the audit log is closed');
+      if (this.seg.bytes >= this.maxBytes) await this.rollover();
+      if (this.seg.dirty) {
+        await this.seg.fh.truncate(this.seg.bytes);
+        this.seg.dirty = false;
+      }
+    } catch (e) {
+      this.failBatch(batch, ts, e);
+      return;
+    }
+    const internal: AuditEvent[] = [];
+    if (this.seg.bytes === 0) internal.push({ type: 'segment.open', target: { kind: 'log' }, detail: { segment: this.seg.file, prev_segment: this.seg.prev } });
+    if (this.gap) internal.push({ type: 'log.gap', target: { kind: 'log' }, outcome: 'failure', detail: { ...this.gap } });
+    let seq = this.acc.size;
+    let prev = this.lastLeaf;
+    const leaves: Buffer[] = [];
+    const types: string[] = [];
+    const done: Array<{ p: Pending; seq: number; leaf: string }> = [];
+    let text = '';
+    const add = (ev: AuditEvent): Buffer => {
+      // The recorder's fields come last so an event cannot override them.
+      const line = canonicalize({ ...ev, v: 1, origin: this.keys.origin, seq, ts, prev: prev.toString('hex') });
+      const leaf = createHash('sha256').update(LEAF_PREFIX).update(line, 'utf8').digest();
+      text += `${line}\n`;
+      leaves.push(leaf);
+      types.push(ev.type);
+      prev = leaf;
+      seq++;
+      return leaf;
+    };
+    for (const ev of internal) add(ev);
+    const live: Pending[] = [];
+    for (const p of batch) {
+      let leaf: Buffer;
+      try {
+        leaf = add(p.event);
+      } catch (e) {
+        p.reject(new AuditWriteError(`audit event ${p.event.type} cannot be encoded: ${(e as Error).message}`, { cause: e }));
+        continue;
+      }
+      live.push(p);
+      done.push({ p, seq: seq - 1, leaf: leaf.toString('hex') });
+    }
+    if (leaves.length === internal.length) return; // nothing of the callers' survived encoding
+    const buf = Buffer.from(text, 'utf8');
+    try {
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesWritten } = await this.seg.fh.write(buf, off, buf.length - off);
+        if (bytesWritten <= 0) throw new Error('short write');
+        off += bytesWritten;
+      }
+      await this.seg.fh.datasync();
+    } catch (e) {
+      this.seg.dirty = true;
+      await this.seg.fh.truncate(this.seg.bytes).then(() => { this.seg.dirty = false; }, () => undefined);
+      this.failBatch(live, ts, e);
+      return;
+    }
+    this.seg.bytes += buf.length;
+    this.seg.hash.update(buf);
+    for (const leaf of leaves) this.acc.append(leaf);
+    this.lastLeaf = prev;
+    this.gap = undefined;
+    for (const t of types) if (t !== 'checkpoint') this.sinceCheckpoint++;
+    for (const d of done) d.p.resolve({ seq: d.seq, leaf: d.leaf });
+    if (this.sinceCheckpoint >= this.cpRecords) this.requestCheckpoint();
+    this.touchIdle();
+  }
+
+  /** Rejects a batch (callers fail closed) and widens the pending `log.gap`. */
+  private failBatch(batch: Pending[], ts: string, e: unknown): void {
+    const err = e as NodeJS.ErrnoException;
+    const cause = `${err?.code ? `${err.code}: ` : ''}${err?.message ?? String(e)}`;
+    if (this.gap) {
+      this.gap.end = ts;
+      this.gap.cause = cause;
+      this.gap.lost += batch.length;
+    } else {
+      this.gap = { start: ts, end: ts, cause, lost: batch.length };
+    }
+    const failure = new AuditWriteError(`the audit log could not durably write ${batch.length} record(s): ${cause}`, { cause: e });
+    for (const p of batch) p.reject(failure);
+  }
+
+  /** Starts the segment named after the next seq; its first record (segment.open) commits to this one. */
+  private async rollover(): Promise<void> {
+    const old = this.seg;
+    const prev: PrevSegment = {
+      file: old.file, first_seq: old.firstSeq, last_seq: this.acc.size - 1, last_leaf: this.lastLeaf.toString('hex'),
+      sha256: old.hash.copy().digest('hex'), bytes: old.bytes,
+    };
+    const file = segmentName(this.acc.size);
+    const fh = await this.ctx.fs.open(path.join(this.logDir, file), 'a', 0o600);
+    await fsyncDir(this.ctx.fs, this.logDir);
+    this.seg = { file, fh, firstSeq: this.acc.size, bytes: 0, hash: createHash('sha256'), prev, dirty: false };
+    await old.fh.close().catch(() => undefined);
+  }
+
+  // ---- checkpoints ----
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.ops.then(fn, fn);
+    this.ops = p.catch(() => undefined);
+    return p;
+  }
+
+  private requestCheckpoint(): void {
+    if (this.cpRequested || this.closed) return;
+    this.cpRequested = true;
+    this.serial(async () => {
+      this.cpRequested = false;
+      if (this.sinceCheckpoint > 0 && !this.closed) await this.makeCheckpoint();
+    }).catch((e: unknown) => this.warn('checkpoint', e));
+  }
+
+  private touchIdle(): void {
+    if (this.closed) return;
+    if (!this.idleTimer) {
+      this.idleTimer = setTimeout(() => { if (this.sinceCheckpoint > 0) this.requestCheckpoint(); }, this.idleMs);
+      this.idleTimer.unref();
+    } else {
+      this.idleTimer.refresh();
+    }
+  }
+
+  /** Signs the durable tree, appends it to checkpoints.jsonl (fsync'd), then mirrors it into the log. */
+  private async makeCheckpoint(): Promise<CheckpointInfo | undefined> {
+    const size = this.acc.size;
+    if (size === 0 || size === this.lastCheckpointSize) return undefined;
+    const root = this.acc.root();
+    this.sinceCheckpoint = 0;
+    const epoch = this.keys.epoch;
+    const text = formatCheckpoint({ origin: this.keys.origin, size, root, time: formatTs(this.ctx.clock.micros()), epoch });
+    const note = signNote(text, this.keys.keyName, this.keys.privateKey);
+    await appendLineDurable(this.ctx.fs, this.checkpointsFile, canonicalize({ note }));
+    this.lastCheckpointSize = size;
+    const info: CheckpointInfo = { size, root: root.toString('hex'), epoch, note };
+    await this.enqueue({ type: 'checkpoint', target: { kind: 'log' }, detail: { size, root: info.root, note } });
+    return info;
+  }
+
+  private epochExpired(): boolean {
+    return this.ctx.clock.micros() - this.keys.notBefore >= this.epochUs;
+  }
+
+  private stopTimers(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private warn(what: string, e: unknown): void {
+    this.ctx.log.warn(`audit log ${what} failed: ${(e as Error)?.message ?? String(e)}`);
+  }
+}

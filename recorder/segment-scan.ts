@@ -1,0 +1,138 @@
+/**
+ * Reading the log back when the writer opens it: the segment files in order, the Merkle frontier and last
+ * leaf over every line, and the crash check on the newest segment — a last line without `\n`, or one that
+ * does not parse, is cut and described so that the writer can log `log.recovered` (never silent).
+ */
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import path from 'node:path';
+import type { Fs } from '../src/cli/ctx.js';
+import { AuditWriteError } from '../src/errors.js';
+import { MerkleAccumulator } from './merkle.js';
+
+/** Segment files are named by the seq of their first record: 12 digits, zero-padded. */
+export const SEGMENT_RE = /^(\d{12})\.jsonl$/;
+
+export function segmentName(firstSeq: number): string {
+  return `${String(firstSeq).padStart(12, '0')}.jsonl`;
+}
+
+/** `prev_segment` of a `segment.open` record (docs/log-format.md). */
+export interface PrevSegment {
+  file: string;
+  first_seq: number;
+  last_seq: number;
+  last_leaf: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface Recovered {
+  segment: string;
+  offset: number;
+  bytes: number;
+  reason: string;
+}
+
+export interface ScannedLog {
+  /** Leaves over all lines, in order. */
+  acc: MerkleAccumulator;
+  /** Leaf of the last line (64 zero hex digits' bytes when the log is empty). */
+  lastLeaf: Buffer;
+  /** The newest segment, or undefined for an empty log directory. */
+  last?: { file: string; firstSeq: number; bytes: number; hash: Hash; prev: PrevSegment | null };
+  recovered?: Recovered;
+}
+
+const NL = 0x0a;
+
+/** Lists segment files in seq order. */
+export async function listSegments(fs: Fs, logDir: string): Promise<Array<{ file: string; firstSeq: number }>> {
+  const names = await fs.readdir(logDir);
+  return names
+    .map((n) => ({ n, m: SEGMENT_RE.exec(n) }))
+    .filter((x): x is { n: string; m: RegExpExecArray } => x.m !== null)
+    .map((x) => ({ file: x.n, firstSeq: Number(x.m[1]) }))
+    .sort((a, b) => a.firstSeq - b.firstSeq);
+}
+
+/** Hashes every line of every segment; cuts a torn tail of the newest segment (the file is truncated). */
+export async function scanLog(fs: Fs, logDir: string): Promise<ScannedLog> {
+  const segs = await listSegments(fs, logDir);
+  const acc = new MerkleAccumulator();
+  let lastLeaf = Buffer.alloc(32);
+  let prev: PrevSegment | null = null;
+  let recovered: Recovered | undefined;
+  let last: ScannedLog['last'];
+  for (const [i, seg] of segs.entries()) {
+    const full = path.join(logDir, seg.file);
+    let buf = await fs.readFile(full);
+    const isLast = i === segs.length - 1;
+    if (isLast) {
+      const cut = tornTail(buf);
+      if (cut) {
+        recovered = { segment: seg.file, offset: cut.offset, bytes: buf.length - cut.offset, reason: cut.reason };
+        const fh = await fs.open(full, 'r+');
+        try {
+          await fh.truncate(cut.offset);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        buf = buf.subarray(0, cut.offset);
+      }
+    }
+    const firstSeq = acc.size;
+    if (buf.length > 0 && seg.firstSeq !== firstSeq) {
+      throw new AuditWriteError(`segment ${seg.file} should start at seq ${firstSeq}: the log is damaged, refusing to append`, {
+        hint: 'run `pcigate verify` to locate the problem',
+      });
+    }
+    let start = 0;
+    while (start < buf.length) {
+      const end = buf.indexOf(NL, start);
+      const line = buf.subarray(start, end);
+      lastLeaf = createHash('sha256').update(Buffer.of(0)).update(line).digest();
+      acc.append(lastLeaf);
+      start = end + 1;
+    }
+    const hash = createHash('sha256').update(buf);
+    if (isLast && buf.length > 0) checkLastSeq(buf, acc.size, seg.file);
+    if (isLast) {
+      last = { file: seg.file, firstSeq: seg.firstSeq, bytes: buf.length, hash, prev };
+    } else if (buf.length > 0) {
+      prev = {
+        file: seg.file, first_seq: firstSeq, last_seq: acc.size - 1, last_leaf: lastLeaf.toString('hex'),
+        sha256: hash.digest('hex'), bytes: buf.length,
+      };
+    }
+  }
+  return { acc, lastLeaf, ...(last ? { last } : {}), ...(recovered ? { recovered } : {}) };
+}
+
+/** Where the torn tail of a segment starts, if it has one. */
+function tornTail(buf: Buffer): { offset: number; reason: string } | undefined {
+  if (buf.length === 0) return undefined;
+  if (buf[buf.length - 1] !== NL) {
+    return { offset: buf.lastIndexOf(NL) + 1, reason: 'last line has no newline (torn write)' };
+  }
+  const from = buf.lastIndexOf(NL, buf.length - 2) + 1;
+  try {
+    const rec = JSON.parse(buf.subarray(from, buf.length - 1).toString('utf8')) as unknown;
+    if (typeof rec === 'object' && rec !== null && typeof (rec as { seq?: unknown }).seq === 'number') return undefined;
+  } catch {
+    // fall through
+  }
+  return { offset: from, reason: 'last line is not a JSON record' };
+}
+
+/** The writer continues at seq = number of leaves; refuse a log whose last record disagrees (fail closed). */
+function checkLastSeq(buf: Buffer, size: number, file: string): void {
+  const from = buf.lastIndexOf(NL, buf.length - 2) + 1;
+  const rec = JSON.parse(buf.subarray(from, buf.length - 1).toString('utf8')) as { seq?: unknown };
+  if (rec.seq !== size - 1) {
+    throw new AuditWriteError(`the last record of ${file} has seq ${String(rec.seq)} but the log holds ${size} records: the log is damaged, refusing to append`, {
+      hint: 'run `pcigate verify` to locate the problem',
+    });
+  }
+}

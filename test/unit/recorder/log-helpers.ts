@@ -1,0 +1,82 @@
+/** Test helpers for the audit log writer: an instrumented fs and a reader that re-parses the segments. */
+import { expect } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Fs } from '../../../src/cli/ctx.js';
+
+export const tmpHome = () => mkdtempSync(path.join(os.tmpdir(), 'pcigate-log-'));
+
+export interface FsProbe {
+  fs: Fs;
+  datasyncs: number;
+  writes: number;
+  /** While > 0, each write to a segment fails with EIO and decrements it. */
+  failWrites: number;
+  /** When true, each write to a segment writes half its bytes and then fails (a torn write). */
+  tearWrites: boolean;
+}
+
+/** Wraps node:fs/promises so that segment FileHandles count writes and fdatasyncs and can be made to fail. */
+export function probeFs(): FsProbe {
+  const probe: FsProbe = { fs: fsp, datasyncs: 0, writes: 0, failWrites: 0, tearWrites: false };
+  const open = async (...args: Parameters<Fs['open']>) => {
+    const fh = await fsp.open(...args);
+    if (!String(args[0]).endsWith('.jsonl') || !String(args[0]).includes(`${path.sep}log${path.sep}`)) return fh;
+    return new Proxy(fh, {
+      get(target, prop) {
+        if (prop === 'write') {
+          return async (buf: Buffer, off = 0, len = buf.length - off) => {
+            probe.writes++;
+            if (probe.failWrites > 0) {
+              probe.failWrites--;
+              if (probe.tearWrites) await target.write(buf, off, Math.floor(len / 2));
+              throw Object.assign(new Error('injected write failure'), { code: 'EIO' });
+            }
+            return target.write(buf, off, len);
+          };
+        }
+        if (prop === 'datasync') {
+          return async () => { probe.datasyncs++; return target.datasync(); };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  };
+  probe.fs = { ...fsp, open } as Fs;
+  return probe;
+}
+
+export interface ReadRecord {
+  file: string;
+  line: string;
+  leaf: string;
+  rec: Record<string, unknown> & { seq: number; type: string; prev: string; ts: string; detail?: Record<string, unknown> };
+}
+
+/** Every line of every segment, in order, with its leaf hash. */
+export function readLog(home: string): ReadRecord[] {
+  const dir = path.join(home, 'log');
+  const out: ReadRecord[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()) {
+    const text = readFileSync(path.join(dir, file), 'utf8');
+    if (text.length > 0) expect(text.endsWith('\n')).toBe(true);
+    for (const line of text.split('\n').filter((l) => l.length > 0)) {
+      out.push({ file, line, leaf: createHash('sha256').update(Buffer.of(0)).update(line).digest('hex'), rec: JSON.parse(line) });
+    }
+  }
+  return out;
+}
+
+/** Asserts gapless seq from 0 and the prev chain over all records. */
+export function expectChain(records: ReadRecord[]): void {
+  let prev = '0'.repeat(64);
+  records.forEach((r, i) => {
+    expect(r.rec.seq, `seq at line ${i}`).toBe(i);
+    expect(r.rec.prev, `prev of seq ${i}`).toBe(prev);
+    prev = r.leaf;
+  });
+}
