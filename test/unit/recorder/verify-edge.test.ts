@@ -219,7 +219,7 @@ describe('verifyLog on an in-memory log', () => {
     l2.checkpoint();
     expect(verifyLog(l2.input({ blob: (p) => (p === 'recordings/s-1.cast' ? rec : undefined) })).result).toBe('pass');
     const changed = Buffer.from(rec);
-    changed[20] ^= 1;
+    changed[20] = changed[20]! ^ 1;
     const r = verifyLog(l2.input({ blob: () => changed }));
     expect(brief(r.problems)).toEqual([{ kind: 'blob_mismatch', segment: SEG0, seq: 3 }]);
   });

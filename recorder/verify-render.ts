@@ -1,0 +1,48 @@
+/**
+ * The human summary of a VerifyReport, in the manner of CloudTrail's `validate-logs` and journald's
+ * `--verify`: what was checked, one line per problem naming where it is, and a last `RESULT:` line that
+ * scripts can grep.
+ */
+import type { Problem, VerifyReport } from './verify-types.js';
+
+/** `segment 000000000000.jsonl seq 41: modified — …` and the like. */
+export function formatProblem(p: Problem): string {
+  const isSegment = p.segment !== null && /^\d{12}\.jsonl$/.test(p.segment);
+  const file = p.segment === null ? 'log' : isSegment ? `segment ${p.segment}` : p.segment;
+  let where = file;
+  if (p.seq !== null) where += ` seq ${p.seq}`;
+  else if (p.line !== undefined) where += ` line ${p.line}${p.offset !== undefined ? ` (byte ${p.offset})` : ''}`;
+  return `${where}: ${p.kind} — ${p.detail}`;
+}
+
+export function formatVerifyReport(r: VerifyReport, home: string): string {
+  const out: string[] = [];
+  out.push(`Verified the audit log in ${home}`);
+  out.push(`  origin:       ${r.origin ?? '(unknown)'}`);
+  out.push(`  root key:     ${
+    r.rootKeySource === 'user' ? 'from --root-key (independent of the data home)'
+      : r.rootKeySource === 'home' ? 'keys/root.pub of the data home (pass your own copy with --root-key for an independent check)'
+        : 'none'
+  }`);
+  out.push(`  segments:     ${r.segments} checked`);
+  const range = r.range.lastSeq === null ? '' : `, seq ${r.range.firstSeq} … ${r.range.lastSeq}`;
+  const span = r.range.firstTs && r.range.lastTs ? ` (${r.range.firstTs} … ${r.range.lastTs})` : '';
+  out.push(`  records:      ${r.records} checked${range}${span}`);
+  const nc = r.newestCheckpoint;
+  out.push(`  checkpoints:  ${r.checkpoints} checked${nc ? `; the newest valid one covers ${nc.size} records (epoch ${nc.epoch ?? '?'}${nc.time ? `, ${nc.time}` : ''})` : '; none valid'}`);
+  out.push(`  key epochs:   ${r.epochs} certified`);
+  out.push(`  problems:     ${r.problemsTotal === 0 ? 'none' : r.problemsTotal}`);
+  for (const p of r.problems) out.push(`    ${formatProblem(p)}`);
+  if (r.problemsTotal > r.problems.length) out.push(`    … and ${r.problemsTotal - r.problems.length} more (use --json for the first ${r.problems.length})`);
+  if (r.proof) {
+    if ('error' in r.proof) out.push(`  proof:        seq ${r.proof.seq}: ${r.proof.error}`);
+    else {
+      out.push(`  proof:        seq ${r.proof.seq} is included in the checkpoint of size ${r.proof.size} (${r.proof.verified ? 'verified' : 'DOES NOT VERIFY'})`);
+      out.push(`    leaf  ${r.proof.leaf}`);
+      out.push(`    root  ${r.proof.root}`);
+      for (const h of r.proof.proof) out.push(`    path  ${h}`);
+    }
+  }
+  out.push(`RESULT: ${r.result.toUpperCase()}`);
+  return `${out.join('\n')}\n`;
+}
