@@ -165,6 +165,8 @@ export interface LogoutResult {
   revoked: Array<'refresh_token' | 'access_token'>;
   /** Why revocation did not happen, when it did not (the local copy is deleted regardless). */
   revocationError?: string;
+  /** Why the access token itself was not revoked, when the refresh token was. */
+  accessTokenNote?: string;
   where: string;
 }
 
@@ -178,11 +180,19 @@ export async function logout(ctx: Ctx, opts: { store: TokenStore; home: string; 
     const config = await discoverProvider(ctx, { issuer: tokens.issuer, clientId: tokens.clientId });
     if (!config.serverMetadata().revocation_endpoint) throw new PcigateError('the provider offers no revocation endpoint');
     if (tokens.refreshToken) {
+      // RFC 7009 §2.1: revoking the refresh token also ends the grant's access tokens at most providers.
       await client.tokenRevocation(config, tokens.refreshToken, { token_type_hint: 'refresh_token' });
       out.revoked.push('refresh_token');
     }
-    await client.tokenRevocation(config, tokens.accessToken, { token_type_hint: 'access_token' });
-    out.revoked.push('access_token');
+    try {
+      await client.tokenRevocation(config, tokens.accessToken, { token_type_hint: 'access_token' });
+      out.revoked.push('access_token');
+    } catch (cause) {
+      // Providers may refuse to revoke self-contained JWT access tokens (unsupported_token_type, RFC 7009
+      // §2.2.1); such a token simply runs out at its `exp`. Only a failure without a revoked refresh token counts.
+      if (!out.revoked.includes('refresh_token')) throw cause;
+      out.accessTokenNote = `the access token was not revoked (${describe(cause)}); it expires at ${new Date(tokens.expiresAt).toISOString()}`;
+    }
   } catch (cause) {
     out.revocationError = describe(cause);
   }

@@ -25,6 +25,8 @@ export interface ValidatorOptions {
   groupsClaim: string;
   mfaAmr: readonly string[];
   via: Identity['via'];
+  /** Minimum time between JWKS re-fetches triggered by an unknown `kid` (default 30 s). */
+  jwksCooldownMs?: number;
 }
 
 export interface Validated {
@@ -66,7 +68,7 @@ export function createValidator(ctx: Ctx, opts: ValidatorOptions): TokenValidato
       const uri = opts.jwksUri ?? (await discoverJwksUri(ctx, opts.issuer));
       return jose.createRemoteJWKSet(new URL(uri), {
         [jose.customFetch]: (url, init) => ctx.fetch(url, init as RequestInit),
-        cooldownDuration: 30_000,
+        cooldownDuration: opts.jwksCooldownMs ?? 30_000,
         cacheMaxAge: 600_000,
       });
     })();
