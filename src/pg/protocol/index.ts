@@ -8,3 +8,4 @@ export * from './frontend.js';
 export * from './backend.js';
 export * from './backend-encode.js';
 export * from './scram.js';
+export * from './upstream.js';
