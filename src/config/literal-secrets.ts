@@ -7,7 +7,7 @@
  */
 import { isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, Node } from 'yaml';
-import { PCI_862, SECRET_REF_EXPECTED, looksLikeSecretRef } from './secret-ref.js';
+import { PCI_862, SECRET_REF_EXPECTED, parseSecretRef } from './secret-ref.js';
 
 export interface LiteralSecretHit {
   path: Array<string | number>;
@@ -68,7 +68,12 @@ function walk(node: Node | null | undefined, path: Array<string | number>, key: 
       return;
     }
   }
-  if (key !== undefined && isSecretKey(key) && value !== '' && !looksLikeSecretRef(value)) {
-    hits.push({ path, offset, message: `'${key}' holds a literal value; ${SECRET_REF_EXPECTED} (${PCI_862})` });
-  }
+  if (key === undefined || !isSecretKey(key) || value === '') return;
+  const ref = parseSecretRef(value);
+  if (typeof ref !== 'string') return;
+  // A value that starts like a reference but is malformed gets the precise reason, not "literal value".
+  const message = /^(?:env|file|keychain|cmd):/.test(value)
+    ? `malformed secret reference: ${ref}`
+    : `'${key}' holds a literal value; ${SECRET_REF_EXPECTED} (${PCI_862})`;
+  hits.push({ path, offset, message });
 }

@@ -66,7 +66,7 @@ export function parseSecretRef(text: string): SecretRef | string {
   const kind = m[1] as SecretKind;
   const target = m[2]!.trim();
   if (target === '') return `${kind}: needs a ${kind === 'cmd' ? 'command' : kind === 'file' ? 'path' : 'name'}`;
-  if (kind === 'env' && !ENV_NAME_RE.test(target)) return `env: needs an environment variable name (letters, digits, _), got '${target}'`;
+  if (kind === 'env' && !ENV_NAME_RE.test(target)) return 'env: needs an environment variable name (letters, digits, _)';
   return new SecretRef(kind, target);
 }
 
