@@ -1,0 +1,251 @@
+/**
+ * The Postgres broker: the composition root around proxied sessions (ARCHITECTURE.md §2–§3). It owns the
+ * local listener and its per-listener secret (a fresh random secret checked with SCRAM-SHA-256, so the
+ * loopback port is not an open door to any local process), resolves the actor through the identity
+ * seam, wires policy/masking hooks and the recorder into each session, maps cancel keys, and records
+ * session.start / session.end / auth.fail / pg.cancel.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import net from 'node:net';
+import type tls from 'node:tls';
+import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
+import type { Clock, Fs, Logger } from '../cli/ctx.js';
+import { PcigateError, PgSessionRefused } from '../errors.js';
+import { maskText } from '../mask/pan-masker.js';
+import { CancelMap } from '../pg/proxy/cancel-map.js';
+import type { SessionHooks } from '../pg/proxy/hooks.js';
+import type { StartupInfo } from '../pg/proxy/local-auth.js';
+import { makeScramVerifier } from '../pg/proxy/scram.js';
+import { PgSession, type ClientAddress, type SessionOwner, type SessionSummary } from '../pg/proxy/session.js';
+import { connectUpstream, sendUpstreamCancel, type UpstreamTarget } from '../pg/proxy/upstream.js';
+import type { IdentityProvider } from './identity-provider.js';
+import { PgSessionRecorder } from './pg-session-recorder.js';
+import { PgTranscript } from './pg-transcript.js';
+
+export interface PgBrokerOptions {
+  /** The connection's name in the config (`target.conn`). */
+  conn: string;
+  target: UpstreamTarget;
+  sink: AuditSink;
+  identity: IdentityProvider;
+  clock: Clock;
+  fs: Fs;
+  log: Logger;
+  /** Data home: transcripts go under `recordings/`. */
+  home: string;
+  bind?: string;
+  port?: number;
+  /** Serve TLS to local clients that ask for it (`connect --tls`). */
+  tls?: tls.SecureContext;
+  /** The listener secret; a fresh random one when absent. */
+  secret?: string;
+  /** Policy and masking hooks for a new session. */
+  hooksFor?(info: { session: string; actor: Actor; startup: StartupInfo }): SessionHooks;
+  /** Write per-session transcripts (default true). */
+  transcripts?: boolean;
+}
+
+export interface PgBroker {
+  host: string;
+  port: number;
+  secret: string;
+  user: string;
+  database: string;
+  /** postgresql://user:secret@host:port/database — ready to paste. */
+  url: string;
+  /** Sessions currently open. */
+  readonly active: number;
+  /** Stops listening, ends every session from pcigate's side, and waits for their session.end records. */
+  close(): Promise<void>;
+}
+
+interface Live {
+  id: string;
+  actor: Actor;
+  src: Source;
+  startedUs: bigint;
+  startedMs: number;
+  recorder: PgSessionRecorder;
+  transcript: PgTranscript | null;
+  problems: number;
+}
+
+/** Starts the listener. Resolves once it is bound. */
+export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
+  const secret = o.secret ?? randomBytes(24).toString('base64url');
+  const cancelMap = new CancelMap();
+  const live = new Map<PgSession, Live>();
+  const sessions = new Set<PgSession>();
+  const ending = new Set<Promise<void>>();
+  const target: Target = {
+    conn: o.conn, kind: 'postgres', host: o.target.host.startsWith('/') ? `${o.target.host}/.s.PGSQL.${o.target.port}` : `${o.target.host}:${o.target.port}`,
+    db: o.target.database, user: o.target.user,
+  };
+  const now = (): number => o.clock.now();
+
+  const append = (e: AuditEvent) => o.sink.append(e);
+  const background = (p: Promise<unknown>, what: string) => {
+    const q = p.then(() => undefined, (e: unknown) => { o.log.warn(`${what}: ${errText(e)}`); }).finally(() => ending.delete(q));
+    ending.add(q);
+  };
+  const srcOf = (c: ClientAddress, startup?: StartupInfo): Source => ({
+    ...(c.ip ? { ip: c.ip } : {}), ...(c.port ? { port: c.port } : {}),
+    ...(startup?.params.application_name ? { client: maskText(startup.params.application_name) } : {}),
+  });
+
+  const owner: SessionOwner = {
+    verifier: makeScramVerifier(secret),
+    tls: o.tls,
+    cancelMap,
+    now: () => Number(o.clock.micros()) / 1000,
+
+    async open(startup, client, session) {
+      let actor: Actor;
+      try {
+        actor = await o.identity.actor();
+      } catch (e) {
+        throw new PgSessionRefused(`pcigate: no identity for this session (${e instanceof PcigateError ? e.code : 'error'}); run \`pcigate login\``, '28000', { cause: e });
+      }
+      const id = randomUUID();
+      const src = srcOf(client, startup);
+      await append({
+        type: 'session.start', session: id, actor, src, target, outcome: 'success',
+        account: { kind: 'postgres', name: o.target.user },
+        detail: { client_user: startup.user, client_database: startup.database, tls: startup.tls, listener: `${host}:${port}` },
+      });
+      const transcript = o.transcripts === false ? null : await PgTranscript.create(o.fs, o.home, id).catch((e: unknown) => {
+        o.log.warn(`transcript for session ${id} could not be created: ${errText(e)}`);
+        return null;
+      });
+      const state: Live = {
+        id, actor, src, startedUs: o.clock.micros(), startedMs: now(), transcript, problems: 0,
+        recorder: null as unknown as PgSessionRecorder, // set just below; the recorder needs the problem callback
+      };
+      state.recorder = new PgSessionRecorder({
+        sink: o.sink, session: id, actor, src, target, transcript,
+        inner: o.hooksFor?.({ session: id, actor, startup }) ?? {},
+        onProblem: (e) => { state.problems++; o.log.warn(`session ${id}: ${errText(e)}`); },
+      });
+      live.set(session, state);
+      transcript?.add({ t: 'start', session: id, actor: actor.sub, target: o.conn, db: o.target.database, user: o.target.user });
+      const upstream = await connectUpstream(o.target, startup.params);
+      return {
+        hooks: state.recorder.hooks(),
+        upstream,
+        cancelUpstream: async () => {
+          if (upstream.backendKey) await sendUpstreamCancel(o.target, upstream.backendKey).catch((e: unknown) => o.log.warn(`cancel: ${errText(e)}`));
+        },
+      };
+    },
+
+    closed(summary: SessionSummary, session: PgSession) {
+      sessions.delete(session);
+      const state = live.get(session);
+      live.delete(session);
+      if (!state) return;
+      background(endSession(state, summary), `session.end for ${state.id}`);
+    },
+
+    refused(info, client) {
+      if (!info.authFailed) { o.log.debug(`local connection refused: ${info.reason}`); return; }
+      background(append({
+        type: 'auth.fail', src: srcOf(client, info.authFailed), target, outcome: 'failure',
+        account: { kind: 'pcigate', name: info.authFailed.user },
+        detail: { reason: info.reason, sqlstate: info.error?.code ?? '28000', client_user: info.authFailed.user, client_database: info.authFailed.database, listener: `${host}:${port}` },
+      }), 'auth.fail');
+    },
+
+    cancelRequested(pid, secretKey, client) {
+      const s = cancelMap.lookup(pid, secretKey);
+      const state = s instanceof PgSession ? live.get(s) : undefined;
+      if (!s || !state) {
+        background(append({ type: 'pg.cancel', src: srcOf(client), target, outcome: 'failure', detail: { reason: 'unknown cancel key' } }), 'pg.cancel');
+        return;
+      }
+      state.recorder.record('pg.cancel', 'success', { from: srcOf(client) });
+      state.transcript?.add({ t: 'cancel' });
+      void s.cancelUpstream();
+    },
+
+    internalError(e, session) {
+      const state = session ? live.get(session) : undefined;
+      if (state) state.problems++;
+      o.log.debug(`session error: ${errText(e)}`);
+      if (isPeerReset(e)) return;
+      background(append({
+        type: 'pg.error', session: state?.id, target, outcome: 'failure',
+        detail: { error: e instanceof PcigateError ? e.code : 'internal', message: maskText(errText(e)) },
+      }), 'pg.error');
+    },
+  };
+
+  async function endSession(state: Live, summary: SessionSummary): Promise<void> {
+    await state.recorder.settle();
+    const blobs = [];
+    if (state.transcript) {
+      state.transcript.add({ t: 'end', reason: summary.reason });
+      try {
+        await state.transcript.close();
+        blobs.push(await o.sink.commitBlob(state.transcript.file, 'pg-transcript'));
+      } catch (e) {
+        state.problems++;
+        o.log.warn(`transcript for session ${state.id}: ${errText(e)}`);
+      }
+    }
+    await append({
+      type: 'session.end', session: state.id, actor: state.actor, src: state.src, target,
+      account: { kind: 'postgres', name: o.target.user },
+      outcome: summary.clean && state.problems === 0 && state.recorder.failedAppends === 0 ? 'success' : 'failure',
+      detail: {
+        duration_ms: Number(o.clock.micros() - state.startedUs) / 1000,
+        bytes_in: summary.bytesIn, bytes_out: summary.bytesOut,
+        statements: state.recorder.statements, denied: state.recorder.denied,
+        reason: summary.reason,
+      },
+      ...(blobs.length ? { blobs } : {}),
+    });
+  }
+
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    const session = new PgSession(socket, owner);
+    sessions.add(session);
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => { /* reported by the session */ });
+    void session.run().finally(() => sessions.delete(session));
+  });
+  const bind = o.bind ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, bind, () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address() as net.AddressInfo;
+  const host = addr.address;
+  const port = addr.port;
+  const hostForUrl = host.includes(':') ? `[${host}]` : host;
+
+  return {
+    host, port, secret, user: o.target.user, database: o.target.database,
+    url: `postgresql://${encodeURIComponent(o.target.user)}:${encodeURIComponent(secret)}@${hostForUrl}:${port}/${encodeURIComponent(o.target.database)}?sslmode=${o.tls ? 'require' : 'disable'}`,
+    get active() { return live.size; },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) s.shutdown();
+        // A client that ignores the FATAL and keeps its socket open must not hold the shutdown.
+        setTimeout(() => { for (const s of sockets) s.destroy(); }, 3_000).unref();
+      });
+      while (ending.size > 0) await Promise.all([...ending]);
+    },
+  };
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function isPeerReset(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}

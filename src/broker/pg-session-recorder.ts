@@ -1,0 +1,170 @@
+/**
+ * The recording side of one Postgres session, as SessionHooks around the policy and masking hooks:
+ * - before a statement is forwarded, `pg.intent` (SQL redacted, params rendered, kind) is appended and
+ *   awaited: a statement never executes unrecorded; if the append fails the client gets an error and
+ *   nothing is forwarded (fail closed, ARCHITECTURE.md §4);
+ * - a denied statement gets one `pg.query` with outcome `denied`;
+ * - when the server has answered, `pg.query` carries the outcome, SQLSTATE, rows and duration;
+ * - result rows, after masking, are sampled into the transcript.
+ */
+import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
+import type { SessionHooks, Statement, StatementDecision, StatementResult } from '../pg/proxy/hooks.js';
+import { BE, readCString } from '../pg/proxy/wire.js';
+import type { PgTranscript } from './pg-transcript.js';
+import { redactSql, renderParams, statementKind } from './sql-record.js';
+
+export interface RecorderContext {
+  sink: AuditSink;
+  session: string;
+  actor: Actor;
+  src: Source;
+  target: Target;
+  transcript: PgTranscript | null;
+  /** Policy (onStatement) and masking (onBackendMessage) hooks, when those areas are configured. */
+  inner: SessionHooks;
+  /** Internal problems (a failed `pg.query` append after the fact): logged, and they mark the session. */
+  onProblem(e: unknown): void;
+}
+
+export class PgSessionRecorder {
+  /** Appends not awaited on the data path (results), awaited before session.end. */
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly intents = new Map<number, number>();
+  private readonly rowsSampled = new Map<number, number>();
+  statements = 0;
+  denied = 0;
+  failedAppends = 0;
+
+  constructor(private readonly c: RecorderContext) {}
+
+  private event(type: string, outcome: AuditEvent['outcome'], detail: Record<string, unknown>): AuditEvent {
+    return { type, session: this.c.session, actor: this.c.actor, src: this.c.src, target: this.c.target, outcome, detail };
+  }
+
+  private describe(stmt: Statement): Record<string, unknown> {
+    const { command, kind } = statementKind(stmt.sql);
+    const d: Record<string, unknown> = { n: stmt.n, protocol: stmt.protocol, sql: redactSql(stmt.sql), command, kind };
+    if (stmt.protocol === 'extended') {
+      d.params = renderParams(stmt.params, stmt.sql);
+      d.statement = stmt.statementName ?? '';
+      d.portal = stmt.portal ?? '';
+      if (stmt.maxRows) d.max_rows = stmt.maxRows;
+    }
+    return d;
+  }
+
+  /** The hooks the proxy calls. */
+  hooks(): SessionHooks {
+    return {
+      onStatement: (stmt) => this.onStatement(stmt),
+      onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
+      onStatementEnd: (stmt, result) => this.onStatementEnd(stmt, result),
+    };
+  }
+
+  private async onStatement(stmt: Statement): Promise<StatementDecision> {
+    const decision: StatementDecision = this.c.inner.onStatement ? await this.c.inner.onStatement(stmt) : { action: 'allow' };
+    return this.decideAndRecord(stmt, decision);
+  }
+
+  /** A hold passes through (the proxy shows its notice); what it resolves to is recorded like the rest. */
+  private async decideAndRecord(stmt: Statement, decision: StatementDecision): Promise<StatementDecision> {
+    if (decision.action === 'hold') {
+      return { ...decision, until: decision.until.then((d) => this.decideAndRecord(stmt, d)) };
+    }
+    const detail = this.describe(stmt);
+    if (decision.action === 'deny') {
+      this.denied++;
+      await this.c.sink.append(this.event('pg.query', 'denied', { ...detail, rule: decision.rule, sqlstate: decision.sqlstate ?? '42501' }));
+      this.c.transcript?.add({ t: 'denied', ...detail, rule: decision.rule });
+      return decision;
+    }
+    try {
+      const { seq } = await this.c.sink.append(this.event('pg.intent', 'pending', detail));
+      this.intents.set(stmt.n, seq);
+    } catch (e) {
+      this.c.onProblem(e);
+      return { action: 'deny', rule: 'audit', sqlstate: '58030', message: 'pcigate could not record the statement in the audit log; it was not executed' };
+    }
+    this.statements++;
+    this.c.transcript?.add({ t: 'query', ...detail });
+    return { action: 'allow' };
+  }
+
+  private onBackendMessage(frame: Buffer, stmt: Statement | null): Buffer | null {
+    const replaced = this.c.inner.onBackendMessage ? this.c.inner.onBackendMessage(frame, stmt) : null;
+    const t = this.c.transcript;
+    if (!t || !stmt) return replaced;
+    const f = replaced ?? frame;
+    if (f[0] === BE.DataRow) {
+      const sampled = this.rowsSampled.get(stmt.n) ?? 0;
+      if (!t.wantsRow(sampled)) return replaced;
+      this.rowsSampled.set(stmt.n, sampled + 1);
+      t.row(stmt.n, dataRowValues(f));
+    } else if (f[0] === BE.RowDescription) {
+      t.add({ t: 'columns', n: stmt.n, names: rowDescriptionNames(f) });
+    }
+    return replaced;
+  }
+
+  private onStatementEnd(stmt: Statement, r: StatementResult): void {
+    this.rowsSampled.delete(stmt.n);
+    const detail = {
+      ...this.describe(stmt),
+      intent_seq: this.intents.get(stmt.n) ?? null,
+      result: r.outcome,
+      sqlstate: r.sqlstate ?? null,
+      commands: r.commands,
+      rows: r.rows,
+      data_rows: r.dataRows,
+      suspended: r.suspended,
+      duration_ms: Math.round(r.durationMs * 1000) / 1000,
+    };
+    this.intents.delete(stmt.n);
+    this.c.transcript?.add({ t: 'result', n: stmt.n, result: r.outcome, sqlstate: r.sqlstate ?? null, rows: r.rows, duration_ms: detail.duration_ms });
+    this.track(this.c.sink.append(this.event('pg.query', r.outcome === 'success' ? 'success' : 'failure', detail)));
+  }
+
+  /** Records an auxiliary event (cancel, …) off the data path. */
+  record(type: string, outcome: AuditEvent['outcome'], detail: Record<string, unknown>): void {
+    this.track(this.c.sink.append(this.event(type, outcome, detail)));
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.catch((e: unknown) => { this.failedAppends++; this.c.onProblem(e); }).finally(() => this.pending.delete(q));
+    this.pending.add(q);
+  }
+
+  /** Waits for every outstanding append (before session.end). */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+}
+
+/** DataRow (§55.7): Int16 column count, then per column Int32 length (−1 = NULL) and bytes. */
+function dataRowValues(f: Buffer): (Buffer | null)[] {
+  const n = f.readInt16BE(5);
+  const out: (Buffer | null)[] = [];
+  let off = 7;
+  for (let i = 0; i < n; i++) {
+    const len = f.readInt32BE(off);
+    off += 4;
+    if (len < 0) { out.push(null); continue; }
+    out.push(f.subarray(off, off + len));
+    off += len;
+  }
+  return out;
+}
+
+/** RowDescription (§55.7): Int16 field count, then per field its name and 18 bytes of attributes. */
+function rowDescriptionNames(f: Buffer): string[] {
+  const n = f.readInt16BE(5);
+  const names: string[] = [];
+  let off = 7;
+  for (let i = 0; i < n; i++) {
+    const [name, next] = readCString(f, off);
+    names.push(name);
+    off = next + 18;
+  }
+  return names;
+}

@@ -1,0 +1,79 @@
+/**
+ * What of a statement goes into the audit log: its SQL with secrets redacted and PAN masked, its bind
+ * parameters rendered safely (text capped, binary as capped hex), and a coarse kind. ARCHITECTURE.md §4:
+ * the log never holds a secret (passwords in ALTER ROLE/CREATE USER … PASSWORD, connection strings) and
+ * never an unmasked PAN.
+ */
+import { maskText } from '../mask/pan-masker.js';
+import type { BindParam } from '../pg/proxy/hooks.js';
+
+const MAX_SQL = 64 * 1024;
+const MAX_TEXT_PARAM = 1024;
+const MAX_BINARY_PARAM = 256;
+
+/** A SQL string literal in any of its spellings: '…', E'…', U&'…', $tag$…$tag$. */
+const LITERAL = String.raw`(?:[EeUu]&?'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\$([A-Za-z_]*)\$[\s\S]*?\$\1\$)`;
+/** `PASSWORD 'x'` (CREATE/ALTER ROLE/USER, ENCRYPTED PASSWORD), and `password 'x'` in OPTIONS (…). */
+const PASSWORD_CLAUSE = new RegExp(String.raw`(\bpassword\s*)${LITERAL}`, 'gi');
+/** `password=…` inside connection strings (dblink, postgres_fdw, subscriptions). */
+const CONNSTR_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"]+)/gi;
+/** `postgres://user:secret@host` URLs. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]+:)([^\s@'"]+)(@)/gi;
+
+/** Redacts passwords and masks PAN in SQL text for the log and the transcript. */
+export function redactSql(sql: string): string {
+  let s = sql.length > MAX_SQL ? `${sql.slice(0, MAX_SQL)}…[truncated ${sql.length - MAX_SQL} chars]` : sql;
+  s = s.replace(PASSWORD_CLAUSE, (_m, kw: string) => `${kw}'[redacted]'`);
+  s = s.replace(CONNSTR_PASSWORD, (_m, kw: string) => `${kw}[redacted]`);
+  s = s.replace(URL_PASSWORD, (_m, a: string, _p: string, at: string) => `${a}[redacted]${at}`);
+  return maskText(s);
+}
+
+/** True when the SQL carries a password clause, so its parameters are withheld as well. */
+export function mentionsPassword(sql: string): boolean {
+  return /\bpassword\b/i.test(sql);
+}
+
+export type RenderedParam = string | { binary: string; bytes: number } | null;
+
+/** Renders bind parameters for the log: text capped and PAN-masked, binary as capped hex, NULL as null. */
+export function renderParams(params: BindParam[], sql: string): RenderedParam[] {
+  const withhold = mentionsPassword(sql);
+  return params.map((p) => {
+    if (p === null) return null;
+    if (withhold) return '[redacted]';
+    if (p.format === 'text') {
+      const v = p.value.length > MAX_TEXT_PARAM ? `${p.value.slice(0, MAX_TEXT_PARAM)}…[${p.value.length} chars]` : p.value;
+      return maskText(v);
+    }
+    const head = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM));
+    // A binary value can still hold a PAN as ASCII digits (bytea, text sent as binary): never log those.
+    const latin = head.toString('latin1');
+    return { binary: maskText(latin) === latin ? head.toString('hex') : '[masked]', bytes: p.value.length };
+  });
+}
+
+const KINDS: Record<string, string> = {
+  select: 'read', show: 'read', explain: 'read', values: 'read', table: 'read', fetch: 'read', move: 'read',
+  insert: 'write', update: 'write', delete: 'write', merge: 'write', copy: 'copy', truncate: 'write',
+  create: 'ddl', alter: 'ddl', drop: 'ddl', comment: 'ddl', reindex: 'ddl', cluster: 'ddl', vacuum: 'maintenance', analyze: 'maintenance',
+  grant: 'dcl', revoke: 'dcl',
+  begin: 'tcl', start: 'tcl', commit: 'tcl', end: 'tcl', rollback: 'tcl', savepoint: 'tcl', release: 'tcl', abort: 'tcl', prepare: 'tcl',
+  set: 'session', reset: 'session', discard: 'session', listen: 'notify', unlisten: 'notify', notify: 'notify',
+  declare: 'cursor', close: 'cursor', deallocate: 'session', do: 'procedural', call: 'procedural', lock: 'lock',
+};
+
+/**
+ * The leading command word and a coarse kind, for the record only (policy classifies with the real
+ * parser). Leading comments and parentheses are skipped; WITH … is classified by its main verb.
+ */
+export function statementKind(sql: string): { command: string; kind: string } {
+  const s = sql.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/|\()+/, '');
+  const word = (/^[A-Za-z]+/.exec(s)?.[0] ?? '').toLowerCase();
+  if (word === 'with') {
+    const verb = /\b(insert|update|delete|merge)\b/i.exec(s)?.[1]?.toLowerCase();
+    return { command: 'with', kind: verb ? 'write' : 'read' };
+  }
+  if (!word) return { command: '', kind: 'empty' };
+  return { command: word, kind: KINDS[word] ?? 'other' };
+}

@@ -1,0 +1,68 @@
+/**
+ * Decoders for the frontend messages the proxy must understand to know what is executed: Query, Parse,
+ * Bind, Execute, Close, FunctionCall (§55.7 Message Formats). Everything else is forwarded undecoded.
+ * Each takes the whole frame (code byte + Int32 length + body).
+ */
+import type { BindParam } from './hooks.js';
+import { readCString } from './wire.js';
+
+export function decodeQuery(f: Buffer): string {
+  return readCString(f, 5)[0];
+}
+
+export function decodeParse(f: Buffer): { name: string; sql: string } {
+  const [name, off] = readCString(f, 5);
+  const [sql] = readCString(f, off);
+  return { name, sql };
+}
+
+export interface BindMessage {
+  portal: string;
+  statement: string;
+  params: BindParam[];
+}
+
+/** Bind: portal, statement, parameter format codes, parameter values, result format codes. */
+export function decodeBind(f: Buffer): BindMessage {
+  let [portal, off] = readCString(f, 5);
+  const [statement, off2] = readCString(f, off);
+  off = off2;
+  const nFormats = f.readInt16BE(off);
+  off += 2;
+  const formats: number[] = [];
+  for (let i = 0; i < nFormats; i++, off += 2) formats.push(f.readInt16BE(off));
+  const nParams = f.readInt16BE(off);
+  off += 2;
+  const params: BindParam[] = [];
+  for (let i = 0; i < nParams; i++) {
+    const len = f.readInt32BE(off);
+    off += 4;
+    if (len < 0) { params.push(null); continue; }
+    // One format code applies to all parameters; none means all text (§55.7 Bind).
+    const fmt = nFormats === 0 ? 0 : nFormats === 1 ? formats[0] : formats[i];
+    const value = f.subarray(off, off + len);
+    off += len;
+    params.push(fmt === 1 ? { format: 'binary', value: Uint8Array.from(value) } : { format: 'text', value: value.toString('utf8') });
+  }
+  return { portal, statement, params };
+}
+
+export function decodeExecute(f: Buffer): { portal: string; maxRows: number } {
+  const [portal, off] = readCString(f, 5);
+  return { portal, maxRows: f.readInt32BE(off) };
+}
+
+/** Close and Describe share a layout: Byte1 'S' (statement) or 'P' (portal), then the name. */
+export function decodeTarget(f: Buffer): { kind: 'S' | 'P'; name: string } {
+  return { kind: f[5] === 0x53 ? 'S' : 'P', name: readCString(f, 6)[0] };
+}
+
+export function decodeFunctionCall(f: Buffer): { oid: number } {
+  return { oid: f.readInt32BE(5) };
+}
+
+/** Rows counted from a CommandComplete tag: the last number of `INSERT 0 5`, `SELECT 3`, `COPY 7` … */
+export function tagRows(tag: string): number {
+  const m = / (\d+)$/.exec(tag);
+  return m ? Number(m[1]) : 0;
+}

@@ -1,0 +1,70 @@
+/**
+ * The seams through which the broker (policy, masking, recording) acts on a proxied session without the
+ * proxy knowing about any of them (ARCHITECTURE.md §2: pg knows nothing of policy or recording).
+ */
+
+/** A bind parameter as the client sent it: text (format 0) or binary (format 1), or SQL NULL. */
+export type BindParam = { format: 'text'; value: string } | { format: 'binary'; value: Uint8Array } | null;
+
+/** One statement about to be executed: a simple Query, an extended-protocol Execute, or a FunctionCall. */
+export interface Statement {
+  /** 1-based order of the statement in the session. */
+  n: number;
+  protocol: 'simple' | 'extended' | 'function';
+  /** The SQL text (for a FunctionCall: `function <oid>`). */
+  sql: string;
+  /** Bind parameters of an extended-protocol Execute (empty otherwise). */
+  params: BindParam[];
+  /** Name of the prepared statement ('' for the unnamed one), extended protocol only. */
+  statementName?: string;
+  /** Name of the portal ('' for the unnamed one), extended protocol only. */
+  portal?: string;
+  /** Row limit of the Execute (0 = all). */
+  maxRows?: number;
+}
+
+export type StatementDecision =
+  | { action: 'allow' }
+  | { action: 'deny'; rule: string; message: string; /** default 42501 insufficient_privilege */ sqlstate?: string }
+  | { action: 'hold'; until: Promise<StatementDecision>; notice?: string };
+
+/** How a statement ended, once the upstream said so. */
+export interface StatementResult {
+  outcome: 'success' | 'failure' | 'cancelled' | 'skipped';
+  /** SQLSTATE of the error, when outcome is failure. */
+  sqlstate?: string;
+  /** CommandComplete tags, in order (`SELECT 3`, `INSERT 0 1`, …). */
+  commands: string[];
+  /** Rows returned or affected, summed over CommandComplete tags. */
+  rows: number;
+  /** DataRow messages forwarded. */
+  dataRows: number;
+  /** True when the Execute stopped at its row limit (PortalSuspended). */
+  suspended: boolean;
+  durationMs: number;
+}
+
+/** Backend messages a hook may inspect or replace (the data-carrying ones, plus RowDescription for planning). */
+export const HOOKED_BACKEND = new Set<number>([
+  0x44, // 'D' DataRow
+  0x64, // 'd' CopyData
+  0x45, // 'E' ErrorResponse
+  0x4e, // 'N' NoticeResponse
+  0x41, // 'A' NotificationResponse
+  0x56, // 'V' FunctionCallResponse
+  0x54, // 'T' RowDescription
+]);
+
+/**
+ * What the broker plugs into a session. Every hook is optional.
+ * - onStatement runs before a statement is forwarded; the proxy waits for it (record durably here).
+ *   A throw denies the statement with a generic error (fail closed).
+ * - onBackendMessage sees each HOOKED_BACKEND frame (code byte + length + body) and returns null to
+ *   forward the original bytes or a replacement frame. A throw drops the message and ends the session.
+ * - onStatementEnd reports the outcome of each allowed statement.
+ */
+export interface SessionHooks {
+  onStatement?(stmt: Statement): Promise<StatementDecision> | StatementDecision;
+  onBackendMessage?(frame: Buffer, stmt: Statement | null): Buffer | null;
+  onStatementEnd?(stmt: Statement, result: StatementResult): void;
+}

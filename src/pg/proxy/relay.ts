@@ -1,0 +1,456 @@
+/**
+ * Relay: the ready state of a proxied session (§55.2.2–55.2.8): simple query, extended query with
+ * pipelining, COPY both ways, FunctionCall, LISTEN/NOTIFY, Terminate. Client messages are decoded only
+ * where a statement is executed (Query, Parse, Bind, Execute, FunctionCall) so each can be put to the
+ * hooks before it is forwarded; everything else, both ways, goes through as the original bytes.
+ *
+ * An expectation queue mirrors what the server will answer to each forwarded message (ParseComplete for
+ * Parse, CommandComplete/PortalSuspended/… for Execute, ReadyForQuery for Sync and Query). It tells which
+ * statement a result belongs to, which Executes an error skipped, and where a reply pcigate makes up (a
+ * denied statement) must go so the client sees responses in order.
+ */
+import type net from 'node:net';
+import type { FrameReader } from './frame-reader.js';
+import {
+  decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
+} from './frontend-decode.js';
+import { HOOKED_BACKEND, type BindParam, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
+import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, type ErrorFields } from './wire.js';
+
+/** `after`: replies pcigate made up, sent right after the server's answer to this entry. */
+type Expect =
+  | { kind: 'parse' | 'bind' | 'close' | 'describe'; after: Buffer[] }
+  | { kind: 'execute'; run: Running; after: Buffer[] }
+  | { kind: 'query'; run: Running; after: Buffer[] }
+  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[] };
+
+/** Stands for a ReadyForQuery whose status byte is known only when it is sent. */
+const RFQ_MARK = Buffer.from('RFQ');
+
+interface Running {
+  stmt: Statement;
+  started: number;
+  result: StatementResult;
+}
+
+export interface RelayOptions {
+  client: net.Socket;
+  upstream: net.Socket;
+  clientReader: FrameReader;
+  upstreamReader: FrameReader;
+  hooks: SessionHooks;
+  /** Monotonic milliseconds, for statement durations. */
+  now(): number;
+  /** An internal failure (hook threw, protocol error): logged by the owner, never shown to the client. */
+  onInternalError(e: unknown): void;
+  /** Called once when both sides are done. */
+  onEnd(info: { reason: string; clean: boolean }): void;
+  /** Sends a CancelRequest upstream (used when the client vanishes mid-statement). */
+  cancelUpstream(): Promise<void>;
+}
+
+const GENERIC: ErrorFields = { severity: 'FATAL', code: 'XX000', message: 'pcigate: internal error; the session was closed (details are in the audit log)' };
+const HIGH_WATER = 1 << 20;
+
+export class Relay {
+  private readonly expect: Expect[] = [];
+  private readonly prepared = new Map<string, string>();
+  private readonly portals = new Map<string, { sql: string; params: BindParam[]; statement: string }>();
+  private statementCount = 0;
+  /** After a denied Execute, client messages are dropped until Sync (what the server does after an error). */
+  private discarding: Buffer | null = null;
+  private pumping = false;
+  private ended = false;
+  private clientGone = false;
+  private upstreamGone = false;
+  private sawFatal = false;
+  private out: Buffer[] = [];
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(private readonly o: RelayOptions) {}
+
+  get statements(): number {
+    return this.statementCount;
+  }
+
+  /** Takes over both sockets. Bytes already buffered in the readers are processed first. */
+  start(): void {
+    const { client, upstream } = this.o;
+    client.on('data', (b: Buffer) => { this.bytesIn += b.length; this.o.clientReader.push(b); void this.pumpClient(); });
+    upstream.on('data', (b: Buffer) => this.onUpstreamData(b));
+    client.on('close', () => this.onClientClose());
+    upstream.on('close', () => this.onUpstreamClose());
+    client.on('error', (e) => this.o.onInternalError(e));
+    upstream.on('error', (e) => this.o.onInternalError(e));
+    if (this.o.upstreamReader.buffered > 0) this.onUpstreamData(null);
+    void this.pumpClient();
+  }
+
+  /** Ends the session from pcigate's side (shutdown): the client gets a FATAL 57P01, upstream a Terminate. */
+  shutdown(message: string): void {
+    if (this.ended) return;
+    this.writeClient([errorMessage({ severity: 'FATAL', code: '57P01', message })]);
+    this.o.client.end();
+    this.o.upstream.end(Buffer.from([FE.Terminate, 0, 0, 0, 4]));
+  }
+
+  // ---- client → upstream -------------------------------------------------------------------------
+
+  private async pumpClient(): Promise<void> {
+    if (this.pumping || this.ended) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const f = this.o.clientReader.next();
+        if (!f) break;
+        const pending = this.onClientFrame(f);
+        if (pending) {
+          // A hook is deciding: send what came before, and stop reading the client meanwhile.
+          this.flushUpstream();
+          this.o.client.pause();
+          await pending;
+          if (!this.ended && !this.clientGone) this.o.client.resume();
+        }
+        if (this.ended) return;
+      }
+      this.flushUpstream();
+      if (this.o.clientReader.buffered > HIGH_WATER) this.o.client.pause();
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private forward(f: Buffer): void {
+    const last = this.out[this.out.length - 1];
+    // Adjacent frames of one chunk go out as one slice.
+    if (last && last.buffer === f.buffer && last.byteOffset + last.length === f.byteOffset) {
+      this.out[this.out.length - 1] = Buffer.from(f.buffer, last.byteOffset, last.length + f.length);
+    } else {
+      this.out.push(f);
+    }
+  }
+
+  private flushUpstream(): void {
+    if (this.out.length === 0 || this.upstreamGone) { this.out = []; return; }
+    const chunk = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [];
+    if (!this.o.upstream.write(chunk)) {
+      this.o.client.pause();
+      this.o.upstream.once('drain', () => { if (!this.pumping && !this.clientGone) this.o.client.resume(); });
+    }
+  }
+
+  /** Handles one client frame; returns a promise when a hook must be awaited. */
+  private onClientFrame(f: Buffer): Promise<void> | null {
+    const code = f[0];
+    if (this.discarding) {
+      if (code !== FE.Sync) return null;
+      this.forward(f);
+      this.expect.push({ kind: 'sync', inject: this.discarding, errored: false, after: [] });
+      this.discarding = null;
+      return null;
+    }
+    switch (code) {
+      case FE.Query:
+        return this.statement(f, { protocol: 'simple', sql: decodeQuery(f), params: [] });
+      case FE.FunctionCall:
+        return this.statement(f, { protocol: 'function', sql: `function ${decodeFunctionCall(f).oid}`, params: [] });
+      case FE.Parse: {
+        const p = decodeParse(f);
+        this.prepared.set(p.name, p.sql);
+        this.forward(f);
+        this.expect.push({ kind: 'parse', after: [] });
+        return null;
+      }
+      case FE.Bind: {
+        const b = decodeBind(f);
+        this.portals.set(b.portal, { sql: this.prepared.get(b.statement) ?? '', params: b.params, statement: b.statement });
+        this.forward(f);
+        this.expect.push({ kind: 'bind', after: [] });
+        return null;
+      }
+      case FE.Execute: {
+        const e = decodeExecute(f);
+        const portal = this.portals.get(e.portal);
+        return this.statement(f, {
+          protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [],
+          statementName: portal?.statement ?? '', portal: e.portal, maxRows: e.maxRows,
+        });
+      }
+      case FE.Describe:
+        this.forward(f);
+        this.expect.push({ kind: 'describe', after: [] });
+        return null;
+      case FE.Close: {
+        const t = decodeTarget(f);
+        if (t.kind === 'S') this.prepared.delete(t.name); else this.portals.delete(t.name);
+        this.forward(f);
+        this.expect.push({ kind: 'close', after: [] });
+        return null;
+      }
+      case FE.Sync:
+        this.forward(f);
+        this.expect.push({ kind: 'sync', inject: null, errored: false, after: [] });
+        return null;
+      case FE.Terminate:
+        this.forward(f);
+        this.flushUpstream();
+        this.o.upstream.end();
+        this.finish('client terminated', true);
+        return null;
+      default:
+        // CopyData/CopyDone/CopyFail, Flush and anything else: the server judges them.
+        this.forward(f);
+        return null;
+    }
+  }
+
+  private statement(f: Buffer, s: Omit<Statement, 'n'>): Promise<void> | null {
+    const stmt: Statement = { n: ++this.statementCount, ...s };
+    const hook = this.o.hooks.onStatement;
+    if (!hook) { this.admit(f, stmt); return null; }
+    return this.decide(f, stmt, hook);
+  }
+
+  private async decide(f: Buffer, stmt: Statement, hook: NonNullable<SessionHooks['onStatement']>): Promise<void> {
+    let d: StatementDecision;
+    try {
+      d = await hook(stmt);
+      while (d.action === 'hold') {
+        if (d.notice) this.replyInOrder([errorMessage({ severity: 'NOTICE', code: '00000', message: d.notice }, true)], false);
+        d = await d.until;
+      }
+    } catch (e) {
+      this.o.onInternalError(e);
+      d = { action: 'deny', rule: 'internal', message: 'pcigate could not process the statement; it was not executed' };
+    }
+    if (this.ended) return;
+    if (d.action === 'allow') { this.admit(f, stmt); return; }
+    const err = errorMessage({ severity: 'ERROR', code: d.sqlstate ?? '42501', message: d.message, detail: `rule: ${d.rule}` });
+    if (stmt.protocol === 'extended') {
+      // Like a server error mid-batch: the error, then nothing until Sync, then ReadyForQuery.
+      this.discarding = err;
+    } else {
+      this.replyInOrder([err], true);
+    }
+  }
+
+  private admit(f: Buffer, stmt: Statement): void {
+    const run: Running = {
+      stmt, started: this.o.now(),
+      result: { outcome: 'success', commands: [], rows: 0, dataRows: 0, suspended: false, durationMs: 0 },
+    };
+    this.forward(f);
+    this.expect.push(stmt.protocol === 'extended' ? { kind: 'execute', run, after: [] } : { kind: 'query', run, after: [] });
+  }
+
+  /**
+   * Sends pcigate-made replies after every response still owed to the client, so order is kept. With
+   * `rfq` a ReadyForQuery follows, with the transaction status the server last reported.
+   */
+  private replyInOrder(msgs: Buffer[], rfq: boolean): void {
+    const all = rfq ? [...msgs, RFQ_MARK] : msgs;
+    const tail = this.expect[this.expect.length - 1];
+    if (tail) { tail.after.push(...all); return; }
+    this.writeClient(all.map((m) => (m === RFQ_MARK ? readyForQuery(this.txStatus) : m)));
+  }
+
+  private txStatus = 0x49; // 'I'
+  /** Made-up replies released by the frame being handled, sent right after it. */
+  private released: Buffer[] = [];
+
+  /** Removes the head expectation; its made-up replies go out after the current frame. */
+  private shift(): Expect | undefined {
+    const e = this.expect.shift();
+    if (e && e.after.length > 0) this.released.push(...e.after);
+    return e;
+  }
+
+  // ---- upstream → client -------------------------------------------------------------------------
+
+  private onUpstreamData(b: Buffer | null): void {
+    if (b) this.o.upstreamReader.push(b);
+    const batch: Buffer[] = [];
+    const emit = (x: Buffer) => {
+      const last = batch[batch.length - 1];
+      if (last && last.buffer === x.buffer && last.byteOffset + last.length === x.byteOffset) {
+        batch[batch.length - 1] = Buffer.from(x.buffer, last.byteOffset, last.length + x.length);
+      } else batch.push(x);
+    };
+    try {
+      for (;;) {
+        const f = this.o.upstreamReader.next();
+        if (!f) break;
+        this.onUpstreamFrame(f, emit);
+      }
+    } catch (e) {
+      this.writeClient(batch);
+      this.fail(e);
+      return;
+    }
+    this.writeClient(batch);
+  }
+
+  private head(): Expect | undefined {
+    return this.expect[0];
+  }
+
+  private running(): Running | null {
+    const h = this.head();
+    return h && (h.kind === 'execute' || h.kind === 'query') ? h.run : null;
+  }
+
+  private onUpstreamFrame(f: Buffer, emit: (b: Buffer) => void): void {
+    const code = f[0]!;
+    const h = this.head();
+    const run = this.running();
+    switch (code) {
+      case BE.DataRow:
+        if (run) run.result.dataRows++;
+        break;
+      case BE.CommandComplete:
+        if (run) {
+          const tag = readCString(f, 5)[0];
+          run.result.commands.push(tag);
+          run.result.rows += tagRows(tag);
+          if (h?.kind === 'execute') this.end(run);
+        }
+        break;
+      case BE.EmptyQueryResponse:
+        if (h?.kind === 'execute') this.end(h.run);
+        break;
+      case BE.PortalSuspended:
+        if (h?.kind === 'execute') { h.run.result.suspended = true; this.end(h.run); }
+        break;
+      case BE.ParseComplete: case BE.BindComplete: case BE.CloseComplete:
+        if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close')) this.shift();
+        break;
+      case BE.RowDescription: case BE.NoData:
+        if (h?.kind === 'describe') this.shift();
+        break;
+      case BE.ErrorResponse:
+        this.onError(f);
+        break;
+      case BE.ReadyForQuery:
+        this.onReady(f, emit);
+        return;
+      default:
+        break;
+    }
+    if (HOOKED_BACKEND.has(code) && this.o.hooks.onBackendMessage) {
+      const replaced = this.o.hooks.onBackendMessage(f, run?.stmt ?? null);
+      emit(replaced ?? f);
+    } else {
+      emit(f);
+    }
+    this.emitReleased(emit);
+  }
+
+  private emitReleased(emit: (b: Buffer) => void): void {
+    if (this.released.length === 0) return;
+    for (const m of this.released) emit(m === RFQ_MARK ? readyForQuery(this.txStatus) : m);
+    this.released = [];
+  }
+
+  private onError(f: Buffer): void {
+    const fields = parseErrorFields(f.subarray(5));
+    const sqlstate = fields.get('C');
+    if (fields.get('V') === 'FATAL' || fields.get('S') === 'FATAL' || fields.get('S') === 'PANIC') this.sawFatal = true;
+    const h = this.head();
+    if (!h) return;
+    if (h.kind === 'query') {
+      { h.run.result.outcome = sqlstate === '57014' ? 'cancelled' : 'failure'; h.run.result.sqlstate = sqlstate; }
+      return;
+    }
+    // Extended protocol: the server skips everything up to the next Sync.
+    let first = true;
+    while (this.expect.length > 0 && this.expect[0]!.kind !== 'sync' && this.expect[0]!.kind !== 'query') {
+      const e = this.shift()!;
+      if (e.kind === 'execute') {
+        e.run.result.outcome = first ? (sqlstate === '57014' ? 'cancelled' : 'failure') : 'skipped';
+        e.run.result.sqlstate = sqlstate;
+        this.end(e.run, false);
+      }
+      first = false;
+    }
+    const s = this.expect[0];
+    if (s?.kind === 'sync') s.errored = true;
+  }
+
+  private onReady(f: Buffer, emit: (b: Buffer) => void): void {
+    this.txStatus = f[5]!;
+    const h = this.shift();
+    if (h?.kind === 'query') this.end(h.run, false);
+    if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
+    emit(f);
+    this.emitReleased(emit);
+  }
+
+  private end(run: Running, shift = true): void {
+    if (shift) this.shift();
+    run.result.durationMs = this.o.now() - run.started;
+    try {
+      this.o.hooks.onStatementEnd?.(run.stmt, run.result);
+    } catch (e) {
+      this.o.onInternalError(e);
+    }
+  }
+
+  private writeClient(chunks: Buffer[]): void {
+    if (chunks.length === 0 || this.clientGone) return;
+    const chunk = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    this.bytesOut += chunk.length;
+    if (!this.o.client.write(chunk)) {
+      // Backpressure: stop reading the server until the client has taken what it was sent.
+      this.o.upstream.pause();
+      this.o.client.once('drain', () => { if (!this.upstreamGone) this.o.upstream.resume(); });
+    }
+  }
+
+  // ---- endings -----------------------------------------------------------------------------------
+
+  private fail(e: unknown): void {
+    this.o.onInternalError(e);
+    if (!this.clientGone) this.o.client.end(errorMessage(GENERIC));
+    this.o.upstream.destroy();
+    this.finish('internal error', false);
+  }
+
+  private onClientClose(): void {
+    this.clientGone = true;
+    if (this.ended) return;
+    // The client vanished (no Terminate). Anything still running upstream is cancelled, not left to run.
+    const busy = this.expect.length > 0;
+    const done = () => { this.o.upstream.destroy(); };
+    if (busy) this.o.cancelUpstream().finally(done); else this.o.upstream.end(Buffer.from([FE.Terminate, 0, 0, 0, 4]));
+    this.finish(busy ? 'client disconnected mid-statement' : 'client disconnected', !busy);
+  }
+
+  private onUpstreamClose(): void {
+    this.upstreamGone = true;
+    if (this.ended) return;
+    for (const e of this.expect.splice(0)) {
+      const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
+      if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= '08006'; this.end(run, false); }
+    }
+    if (!this.clientGone) {
+      if (!this.sawFatal) this.writeClient([errorMessage({ severity: 'FATAL', code: '08006', message: 'pcigate: the upstream server closed the connection' })]);
+      this.o.client.end();
+    }
+    this.finish('upstream closed the connection', false);
+  }
+
+  private finish(reason: string, clean: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    // Statements still waiting for a result will never get one.
+    for (const e of this.expect.splice(0)) {
+      const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
+      if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= '08006'; this.end(run, false); }
+    }
+    this.o.onEnd({ reason, clean });
+  }
+}

@@ -1,0 +1,91 @@
+/** psql through pcigate against a real PostgreSQL: -c, -f, \copy both ways, wrong secret, recording. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
+
+let pg: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  gate = await startGate(pg);
+});
+afterAll(async () => {
+  await gate?.close();
+  await pg?.stop();
+});
+
+describe('psql through pcigate', () => {
+  it('runs -c and records session.start, pg.intent, pg.query and session.end', async () => {
+    const r = await run('psql', ['-X', '-At', '-c', "select 40 + 2 as answer, current_user"], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(`42|${pg.superuser}`);
+    await until(() => readLog(gate.home).some((x) => x.type === 'session.end'));
+    const log = readLog(gate.home);
+    const start = log.find((x) => x.type === 'session.start')!;
+    expect(start.actor).toMatchObject({ sub: 'tester', via: 'local' });
+    expect(start.target).toMatchObject({ conn: 'test-db', kind: 'postgres', db: pg.database, user: pg.superuser });
+    const intent = log.find((x) => x.type === 'pg.intent' && x.session === start.session)!;
+    const query = log.find((x) => x.type === 'pg.query' && x.session === start.session)!;
+    expect(intent.seq).toBeLessThan(query.seq);
+    expect(query.detail).toMatchObject({ sql: 'select 40 + 2 as answer, current_user', kind: 'read', result: 'success', rows: 1, intent_seq: intent.seq });
+    expect(query.outcome).toBe('success');
+    const end = log.find((x) => x.type === 'session.end' && x.session === start.session)!;
+    expect(end.outcome).toBe('success');
+    expect(end.detail).toMatchObject({ statements: 1 });
+    expect((end.detail as { bytes_in: number }).bytes_in).toBeGreaterThan(0);
+    expect(end.blobs?.[0]?.kind).toBe('pg-transcript');
+  });
+
+  it('refuses a wrong listener secret with 28P01 and records auth.fail', async () => {
+    const r = await run('psql', ['-X', '-At', '-c', 'select 1'], { ...gate.env, PGPASSWORD: 'not-the-secret' });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/password authentication failed/);
+    await until(() => readLog(gate.home).some((x) => x.type === 'auth.fail'));
+    const fail = readLog(gate.home).find((x) => x.type === 'auth.fail')!;
+    expect(fail.outcome).toBe('failure');
+    expect(fail.detail).toMatchObject({ sqlstate: '28P01' });
+  });
+
+  it('runs a script with -f, errors included, and the session stays usable', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-psql-'));
+    const script = path.join(dir, 'script.sql');
+    writeFileSync(script, [
+      'create table if not exists f_items (id int primary key, name text);',
+      "insert into f_items values (1, 'one'), (2, 'two');",
+      'select no_such_column from f_items;',
+      'select count(*) from f_items;',
+      "create role f_role login password 'hunter2-secret';",
+      '',
+    ].join('\n'));
+    const r = await run('psql', ['-X', '-At', '-f', script], gate.env);
+    expect(r.stdout).toContain('2');
+    expect(r.stderr).toMatch(/no_such_column/);
+    await until(() => readLog(gate.home).some((x) => x.type === 'pg.query' && String((x.detail as { sql?: string }).sql).startsWith('create role')));
+    const log = readLog(gate.home);
+    const failed = log.find((x) => x.type === 'pg.query' && String((x.detail as { sql: string }).sql).includes('no_such_column'))!;
+    expect(failed.outcome).toBe('failure');
+    expect(failed.detail).toMatchObject({ sqlstate: '42703' });
+    const text = readFileSync(path.join(gate.home, 'log', '000000000000.jsonl'), 'utf8');
+    expect(text).not.toContain('hunter2-secret');
+    expect(text).toContain("password '[redacted]'");
+  });
+
+  it('copies both ways with \\copy', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-copy-'));
+    const src = path.join(dir, 'in.csv');
+    const dst = path.join(dir, 'out.csv');
+    const rows = Array.from({ length: 5000 }, (_, i) => `${i},name ${i}`).join('\n');
+    writeFileSync(src, `${rows}\n`);
+    await run('psql', ['-X', '-c', 'create table copy_t (id int, name text)'], gate.env);
+    const r1 = await run('psql', ['-X', '-c', `\\copy copy_t from '${src}' with (format csv)`], gate.env);
+    expect(r1.stderr).toBe('');
+    expect(r1.stdout).toContain('COPY 5000');
+    const r2 = await run('psql', ['-X', '-c', `\\copy (select * from copy_t order by id) to '${dst}' with (format csv)`], gate.env);
+    expect(r2.stdout).toContain('COPY 5000');
+    expect(readFileSync(dst, 'utf8')).toBe(`${rows}\n`);
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * Shared set-up for the pg-proxy integration tests: a real PostgreSQL (test/harness/postgres.ts), a real
+ * audit log (recorder/) in a temp data home, and a pcigate broker listening on a free loopback port.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { openAuditLog, type AuditLog } from '../../recorder/index.js';
+import type { AuditRecord, AuditSink } from '../../recorder/types.js';
+import { systemClock } from '../../src/cli/ctx.js';
+import { localIdentity } from '../../src/broker/identity-provider.js';
+import { startPgBroker, type PgBroker, type PgBrokerOptions } from '../../src/broker/pg-broker.js';
+import type { UpstreamTarget } from '../../src/pg/proxy/upstream.js';
+import { tempDir } from '../harness/cli.js';
+import type { PostgresServer } from '../harness/postgres.js';
+import { testCtx } from '../harness/test-ctx.js';
+
+export interface Gate {
+  broker: PgBroker;
+  log: AuditLog;
+  home: string;
+  /** Environment for libpq clients (psql, pgbench) pointed at the gate. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export function targetOf(pg: PostgresServer, over: Partial<UpstreamTarget> = {}): UpstreamTarget {
+  return { host: pg.host, port: pg.port, database: pg.database, user: pg.superuser, password: pg.password, sslmode: 'disable', ...over };
+}
+
+export async function startGate(pg: PostgresServer, over: Partial<PgBrokerOptions> & { sinkWrap?: (s: AuditSink) => AuditSink } = {}): Promise<Gate> {
+  const home = tempDir('pcigate-gate-');
+  const ctx = testCtx({ clock: systemClock() as never });
+  const log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 60_000, checkpointIntervalMs: 60_000 });
+  const sink = over.sinkWrap ? over.sinkWrap(log) : log;
+  const broker = await startPgBroker({
+    conn: 'test-db', target: targetOf(pg), sink, identity: localIdentity({ name: 'tester', uid: 1000 }, true),
+    clock: systemClock(), fs: ctx.fs, log: ctx.log, home, ...over,
+  });
+  const env = {
+    PATH: process.env.PATH ?? '', PGHOST: broker.host, PGPORT: String(broker.port), PGUSER: broker.user,
+    PGPASSWORD: broker.secret, PGDATABASE: broker.database, PGSSLMODE: 'disable', PGCONNECT_TIMEOUT: '10',
+  };
+  return {
+    broker, log, home, env,
+    async close() { await broker.close(); await log.close(); },
+  };
+}
+
+/** Every record of the log, in seq order. */
+export function readLog(home: string): AuditRecord[] {
+  const dir = path.join(home, 'log');
+  const out: AuditRecord[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort()) {
+    for (const line of readFileSync(path.join(dir, f), 'utf8').split('\n')) if (line) out.push(JSON.parse(line) as AuditRecord);
+  }
+  return out;
+}
+
+export interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Runs a client program (psql, pgbench) with `env`, optional stdin, and a timeout. */
+export function run(cmd: string, args: string[], env: Record<string, string>, opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Polls until `check` returns true or the timeout passes. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
