@@ -8,6 +8,10 @@ export const registry: RegistryEntry[] = [
   { name: 'keys init', summary: 'Create the root key and the first epoch signing key of a data home', load: () => import('./keys-init.js') },
   { name: 'keys show', summary: 'Show the root public key and the epoch keys', load: () => import('./keys-show.js') },
   { name: 'config check', summary: 'Validate the configuration and print it with secrets redacted', load: () => import('./config-check.js') },
+  { name: 'approvals', summary: 'List statements and sessions waiting for approval', load: () => import('./approvals.js') },
+  { name: 'approve', summary: 'Approve a held statement (not your own)', load: () => import('./approve.js') },
+  { name: 'deny', summary: 'Deny a held statement, with a reason', load: () => import('./deny.js') },
+  { name: 'policy explain', summary: 'Show the policy decision for a statement and the rule behind it', load: () => import('./policy-explain.js') },
 ];
 
 /** The command groups (`keys`, `config`) derived from two-word names. */

@@ -16,6 +16,7 @@ import type { Clock, Fs } from '../cli/ctx.js';
 import { ApprovalConflict, ApprovalForbidden, ApprovalNotFound, UsageError } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
 import type { PolicyIdentity } from './evaluate.js';
+import { drainOutbox } from './audit-outbox.js';
 import { withFileLock, writeFileAtomic } from './file-lock.js';
 
 export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
@@ -105,7 +106,11 @@ const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) 
 export class ApprovalStore {
   readonly dir: string;
 
-  constructor(private readonly deps: { fs: Fs; clock: Clock; home: string; sink: AuditSink }) {
+  /**
+   * `drainOutbox`: this store's sink is the audit log itself (the broker's), so approval records that
+   * other processes parked in the outbox (audit-outbox.ts) are moved into it whenever requests are read.
+   */
+  constructor(private readonly deps: { fs: Fs; clock: Clock; home: string; sink: AuditSink; drainOutbox?: boolean }) {
     this.dir = path.join(deps.home, 'approvals');
   }
 
@@ -172,6 +177,7 @@ export class ApprovalStore {
 
   /** The request as stored, with a pending request past its expiry transitioned to expired. */
   async get(id: string): Promise<ApprovalRequest> {
+    if (this.deps.drainOutbox) await drainOutbox(this.deps.fs, this.deps.home, this.deps.sink);
     const req = await this.read(id);
     if (req.state === 'pending' && this.deps.clock.now() >= req.expires_ms) return this.expire(id);
     return req;
