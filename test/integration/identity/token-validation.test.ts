@@ -134,7 +134,7 @@ describe('JWKS caching', () => {
     try {
       const iss = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
       const v = createValidator(ctx(), opts({ issuer: iss, jwksCooldownMs: 0 }));
-      const tok = (k: CryptoKey, kid: string) => new jose.SignJWT(claims({ iss })).setProtectedHeader({ alg: 'ES256', kid }).sign(k);
+      const tok = (k: Parameters<jose.SignJWT["sign"]>[0], kid: string) => new jose.SignJWT(claims({ iss })).setProtectedHeader({ alg: 'ES256', kid }).sign(k);
       await v.validate(await tok(a.privateKey, 'a'));
       await v.validate(await tok(a.privateKey, 'a'));
       expect(fetches).toBe(1);
