@@ -7,6 +7,7 @@ export type { PcigateConfig } from './schema.js';
 export { SecretRef, isSecretRef, parseSecretRef, secretRef } from './secret-ref.js';
 export { resolveSecret } from './secrets.js';
 export type { ResolveSecretOptions } from './secrets.js';
+export { findConnection } from './find-connection.js';
 export { redact } from './redact.js';
 export { resolveHomeWithConfig } from './resolve-home.js';
 export { byteSize, duration, formatDuration, parseDuration, parseSize } from './duration.js';

@@ -5,7 +5,7 @@
  * a URL carrying a password, or a well-known token format. Positions come from the YAML nodes so the error
  * names line and column; the value itself is never echoed.
  */
-import { isMap, isPair, isScalar, isSeq } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, Node } from 'yaml';
 import { PCI_862, SECRET_REF_EXPECTED, parseSecretRef } from './secret-ref.js';
 
@@ -40,23 +40,34 @@ export function isSecretKey(key: string): boolean {
 /** Every literal secret in `doc`, in document order. */
 export function findLiteralSecrets(doc: Document): LiteralSecretHit[] {
   const hits: LiteralSecretHit[] = [];
-  walk(doc.contents as Node | null, [], undefined, hits);
+  walk(doc, doc.contents as Node | null, [], undefined, hits, 0);
   return hits;
 }
 
-function walk(node: Node | null | undefined, path: Array<string | number>, key: string | undefined, hits: LiteralSecretHit[]): void {
-  if (!node) return;
+function walk(doc: Document, node: Node | null | undefined, path: Array<string | number>, key: string | undefined, hits: LiteralSecretHit[], depth: number): void {
+  if (!node || depth > 64) return;
+  if (isAlias(node)) {
+    // `password: *pw` with `&pw hunter2` anchored under an innocent key: judge the value under this key,
+    // but report it where the alias is written.
+    const target = node.resolve(doc);
+    if (isScalar(target)) {
+      const before = hits.length;
+      walk(doc, target, path, key, hits, depth + 1);
+      for (const h of hits.slice(before)) h.offset = node.range?.[0] ?? h.offset;
+    }
+    return;
+  }
   if (isMap(node)) {
     for (const pair of node.items) {
       if (!isPair(pair)) continue;
       const k = isScalar(pair.key) ? String(pair.key.value) : undefined;
       if (k === undefined) continue;
-      walk(pair.value as Node | null, [...path, k], k, hits);
+      walk(doc, pair.value as Node | null, [...path, k], k, hits, depth + 1);
     }
     return;
   }
   if (isSeq(node)) {
-    node.items.forEach((item, i) => walk(item as Node | null, [...path, i], key, hits));
+    node.items.forEach((item, i) => walk(doc, item as Node | null, [...path, i], key, hits, depth + 1));
     return;
   }
   if (!isScalar(node) || typeof node.value !== 'string') return;

@@ -197,3 +197,12 @@ describe('parseConfigText: literal secrets (PCI DSS 8.6.2)', () => {
     expect(problems(PG().replace('env:PGPASS', 'env:not a name'))[0]!.message).toMatch(/environment variable name/);
   });
 });
+
+describe('parseConfigText: literal secrets through YAML aliases', () => {
+  it('judges an aliased value under the key it lands in, at the alias position', () => {
+    const text = 'connections:\n  db:\n    kind: postgres\n    description: &pw hunter2\n    host: h\n    database: d\n    user: u\n    workload:\n      - issuer: https://ci.example.com\n        claims:\n          api_token: *pw\n';
+    const p = problems(text);
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatchObject({ kind: 'literal_secret', path: 'connections.db.workload[0].claims.api_token', line: 11, col: 22 });
+  });
+});
