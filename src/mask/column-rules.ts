@@ -1,0 +1,101 @@
+/**
+ * Column rules (issue 4, deliverable 3): which result columns are masked whatever their content.
+ * - Rules by column-name glob (`*card_number*`) match the column's name in RowDescription.
+ * - Rules by `schema.table.column` (or `table.column` for any schema) match the column's source, resolved
+ *   from RowDescription's table OID and attribute number, so `SELECT pan AS x` cannot dodge them.
+ * - Columns that by name hold sensitive authentication data (PCI DSS 3.3.1: CVV/CVC, PIN, track data) are
+ *   always masked in full, also under an unmask grant.
+ * Unmask grants (policy `roles.<r>.unmask`) relax PAN formats for roles with a business need (PCI DSS 3.4.1).
+ */
+import type { MaskingConfig } from '../config/sections/masking.js';
+import type { MaskFormat } from './mask-format.js';
+import { SAD_RULE } from './pan-masker.js';
+
+/** Column names treated as SAD (sensitive authentication data), compared case-insensitively. */
+export const SAD_COLUMN_NAMES = ['cvv', 'cvc', 'cvv2', 'cvc2', 'cid', 'cav2', 'pin', 'pin_block', 'pinblock', 'track1', 'track2', 'track_1', 'track_2', 'track_data', 'magstripe', 'mag_stripe'] as const;
+
+/** The rule that applies to one column. */
+export interface ColumnRule {
+  /** Counted as `masked[name]`. */
+  name: string;
+  format: MaskFormat;
+}
+
+/** An unmask grant: `none`, a mask format (e.g. `first6last4`), or `clear` (no PAN masking). */
+export type UnmaskGrant = string;
+
+interface CompiledRule {
+  name: string;
+  format: MaskFormat;
+  byName: RegExp[];
+  byQualified: RegExp[];
+}
+
+/** Glob (`*`, `?`) to an anchored, case-insensitive RegExp. */
+export function globToRegExp(glob: string): RegExp {
+  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`, 'i');
+}
+
+/** Rank of how much of a PAN a format reveals (higher reveals more). */
+const REVEAL: Record<string, number> = { null: 0, full: 1, hmac: 2, last4: 3, first6last4: 4, clear: 5 };
+
+/** The compiled rules of a masking config plus the role's unmask grants. */
+export class ColumnRules {
+  readonly #rules: CompiledRule[];
+  readonly #sad: Set<string>;
+  /** The format for PANs found by content, after grants; undefined = not masked (grant `clear`). */
+  readonly contentFormat: MaskFormat | undefined;
+  readonly #grant: string | undefined;
+  readonly hasQualified: boolean;
+
+  constructor(config: Pick<MaskingConfig, 'format' | 'rules' | 'sad_columns'>, grants: readonly UnmaskGrant[] = []) {
+    this.#sad = new Set([...SAD_COLUMN_NAMES, ...config.sad_columns.map((s) => s.toLowerCase())]);
+    this.#rules = config.rules.map((r) => ({
+      name: r.name ?? r.columns[0]!,
+      format: r.format,
+      byName: r.columns.filter((c) => !c.includes('.')).map(globToRegExp),
+      byQualified: r.columns.filter((c) => c.includes('.')).map((c) => globToRegExp(c.split('.').length === 2 ? `*.${c}` : c)),
+    }));
+    this.hasQualified = this.#rules.some((r) => r.byQualified.length > 0);
+    // The most revealing grant wins: grants are additive permissions across the identity's roles.
+    const g = grants.filter((x) => x !== 'none' && REVEAL[x] !== undefined).sort((a, b) => REVEAL[b]! - REVEAL[a]!)[0];
+    this.#grant = g;
+    this.contentFormat = this.#relax(config.format);
+  }
+
+  /** A format after the grant: the grant may reveal more, never less. */
+  #relax(format: MaskFormat): MaskFormat | undefined {
+    if (!this.#grant || format === 'null') return format;
+    if (this.#grant === 'clear') return undefined;
+    return REVEAL[this.#grant]! > REVEAL[format]! ? (this.#grant as MaskFormat) : format;
+  }
+
+  /** True when the column name marks sensitive authentication data. */
+  isSad(name: string): boolean {
+    const n = name.toLowerCase();
+    if (this.#sad.has(n)) return true;
+    // cvv_code, card_cvv, pin_block_enc …: any `_`-separated part naming SAD.
+    return n.split(/[_\s-]+/).some((part) => this.#sad.has(part));
+  }
+
+  /**
+   * The rule for a column by its name in the result and, when known, its source `schema.table.column`.
+   * `qualified === null` means the source is not resolved yet: every qualified rule whose column part
+   * could match applies (fail closed).
+   */
+  forColumn(name: string, qualified: string | undefined | null): ColumnRule | undefined {
+    if (this.isSad(name) || (qualified && this.isSad(qualified.slice(qualified.lastIndexOf('.') + 1)))) return { name: SAD_RULE, format: 'full' };
+    let best: ColumnRule | undefined;
+    for (const r of this.#rules) {
+      const hit = r.byName.some((re) => re.test(name)) ||
+        (qualified ? r.byQualified.some((re) => re.test(qualified)) : qualified === null && r.byQualified.length > 0);
+      if (!hit) continue;
+      const format = this.#relax(r.format);
+      if (format === undefined) continue;
+      // Several rules: the one that reveals least.
+      if (!best || REVEAL[format]! < REVEAL[best.format]!) best = { name: r.name, format };
+    }
+    return best;
+  }
+}

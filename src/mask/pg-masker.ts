@@ -1,0 +1,307 @@
+/**
+ * PgMasker: masks every backend message that can carry data before it reaches the client (issue 4,
+ * deliverables 3, 4 and 9). Message layouts from https://www.postgresql.org/docs/current/protocol-message-formats.html:
+ * RowDescription ('T') sets the column plan; DataRow ('D'), CopyData ('d', COPY TO in text, csv or
+ * binary), ErrorResponse ('E') and NoticeResponse ('N', every field), NotificationResponse ('A', channel
+ * and payload) and FunctionCallResponse ('V') are masked. A message is re-encoded only when something was
+ * masked; otherwise `null` tells the caller to forward the original bytes.
+ *
+ * Fail closed: any failure throws MaskError, and the caller must not send that message (the proxy's
+ * onBackendMessage contract already drops the message and ends the session on a throw).
+ *
+ * Wiring into the broker (src/pg/proxy/hooks.ts SessionHooks), a few lines:
+ * ```ts
+ * const masker = new PgMasker({ config: cfg.masking, grants: policy.unmaskGrants(identity, conn),
+ *   hmacKey, lookup: (oid, attnum) => catalog.columnName(oid, attnum) });
+ * hooks.onBackendMessage = (frame) => masker.onBackendMessage(frame);
+ * // per statement, for the log record: detail.masked = masker.takeCounts()
+ * ```
+ * `lookup` runs against pg_catalog on a side connection, e.g.
+ * `SELECT n.nspname||'.'||c.relname||'.'||a.attname FROM pg_attribute a JOIN pg_class c ON c.oid=a.attrelid
+ *  JOIN pg_namespace n ON n.oid=c.relnamespace WHERE a.attrelid=$1 AND a.attnum=$2`.
+ * The hook is synchronous: a column whose source is not in the cache yet is masked by every qualified rule
+ * (fail closed) while the lookup runs; callers that can wait call `await masker.prepare(frame)` on a
+ * RowDescription first, or `await masker.warm(pairs)`.
+ */
+import { decodeCopyResponse, decodeRowDescription } from '../pg/protocol/backend.js';
+import type { FieldDescription } from '../pg/protocol/backend.js';
+import type { MaskingConfig } from '../config/sections/masking.js';
+import { MaskError } from '../errors.js';
+import { ColumnRules } from './column-rules.js';
+import type { ColumnRule, UnmaskGrant } from './column-rules.js';
+import { maskCopyBinary } from './copy-binary.js';
+import type { MaskCounts } from './pan-masker.js';
+import { binaryValue, contentText, JSON_OID, JSONB_OID, ruleText } from './pg-values.js';
+import type { ValueContext, ValueResult } from './pg-values.js';
+
+/** `(table OID, attribute number)` → `schema.table.column`, or undefined when not a table column. */
+export type ColumnLookup = (tableOid: number, attnum: number) => Promise<string | undefined>;
+
+export interface PgMaskerOptions {
+  config: Pick<MaskingConfig, 'format' | 'networks' | 'rules' | 'sad_columns'>;
+  /** The identity's unmask grants on this connection (policy `unmaskGrants`). */
+  grants?: readonly UnmaskGrant[];
+  /** The resolved `masking.hmac_key`, when a format is hmac. */
+  hmacKey?: Uint8Array;
+  lookup?: ColumnLookup;
+}
+
+interface PlannedColumn {
+  rule: ColumnRule | undefined;
+  binary: boolean;
+  typeOid: number;
+}
+
+const C = { T: 0x54, D: 0x44, d: 0x64, E: 0x45, N: 0x4e, A: 0x41, V: 0x56, H: 0x48 } as const;
+
+/** Masks backend messages of one session; keep one instance per proxied session. */
+export class PgMasker {
+  readonly #rules: ColumnRules;
+  readonly #ctx: ValueContext;
+  readonly #lookup: ColumnLookup | undefined;
+  readonly #names = new Map<string, string | undefined>();
+  readonly #pending = new Map<string, Promise<void>>();
+  #plan: PlannedColumn[] | undefined;
+  /** COPY out: undefined = not in COPY or format not yet known. */
+  #copy: { binary: boolean; headerDone: boolean } | undefined;
+  /** Counts since the last takeCounts(), for the statement's log record. */
+  #counts: MaskCounts = {};
+  /** Counts for the whole session. */
+  readonly session: MaskCounts = {};
+
+  constructor(opts: PgMaskerOptions) {
+    this.#rules = new ColumnRules(opts.config, opts.grants ?? []);
+    const f = this.#rules.contentFormat;
+    if ((f === 'hmac' || opts.config.rules.some((r) => r.format === 'hmac')) && !opts.hmacKey?.length) {
+      throw new MaskError('masking uses the hmac format but no hmac key was given');
+    }
+    this.#ctx = {
+      content: f === undefined ? undefined : { format: f, ...(opts.hmacKey ? { hmacKey: opts.hmacKey } : {}) },
+      detect: { anyLuhn: opts.config.networks === 'any_luhn' },
+      hmacKey: opts.hmacKey,
+      counts: this.#counts,
+    };
+    this.#lookup = opts.lookup;
+  }
+
+  /** Counts since the last call (`masked: {rule: count}` of a statement record), and resets them. */
+  takeCounts(): MaskCounts {
+    const c = this.#counts;
+    for (const [k, v] of Object.entries(c)) this.session[k] = (this.session[k] ?? 0) + v;
+    this.#counts = {};
+    this.#ctx.counts = this.#counts;
+    return c;
+  }
+
+  /**
+   * The onBackendMessage hook: `frame` is one whole message (type byte, int32 length, body). Returns null
+   * to forward the original bytes, or the re-encoded message. Throws MaskError (fail closed).
+   */
+  onBackendMessage(frame: Buffer): Buffer | null {
+    try {
+      if (frame.length < 5) throw new Error('short frame');
+      const body = frame.subarray(5);
+      switch (frame[0]) {
+        case C.T: this.#onRowDescription(body); return null;
+        case C.H: this.#onCopyOut(body); return null;
+        case C.D: return this.#dataRow(body);
+        case C.d: return this.#copyData(body);
+        case C.E: case C.N: return this.#notice(frame[0], body);
+        case C.A: return this.#notification(body);
+        case C.V: return this.#functionResult(body);
+        case 0x63: case 0x43: case 0x5a: this.#copy = undefined; return null; // CopyDone, CommandComplete, ReadyForQuery
+        default: return null;
+      }
+    } catch (e) {
+      throw e instanceof MaskError ? e : new MaskError('masking a backend message failed; it was not forwarded', { cause: e });
+    }
+  }
+
+  /** Resolves the source columns of a RowDescription frame so the synchronous plan finds them cached. */
+  async prepare(frame: Buffer): Promise<void> {
+    if (frame[0] !== C.T || !this.#lookup || !this.#rules.hasQualified) return;
+    const { fields } = decodeRowDescription(frame.subarray(5));
+    await this.warm(fields.filter((f) => f.tableOid !== 0).map((f) => [f.tableOid, f.column] as [number, number]));
+  }
+
+  /** Looks up and caches `(tableOid, attnum)` pairs. */
+  async warm(pairs: ReadonlyArray<[number, number]>): Promise<void> {
+    await Promise.all(pairs.map(([o, a]) => this.#resolve(o, a)));
+  }
+
+  #resolve(oid: number, attnum: number): Promise<void> {
+    const key = `${oid}:${attnum}`;
+    if (this.#names.has(key) || !this.#lookup) return Promise.resolve();
+    let p = this.#pending.get(key);
+    if (!p) {
+      p = this.#lookup(oid, attnum).then(
+        (name) => { this.#names.set(key, name); this.#pending.delete(key); },
+        () => { this.#pending.delete(key); }, // retried on the next RowDescription; meanwhile fail closed
+      );
+      this.#pending.set(key, p);
+    }
+    return p;
+  }
+
+  /** The source name if known, undefined if not a table column, null if unresolved (fail closed). */
+  #qualified(f: FieldDescription): string | undefined | null {
+    if (f.tableOid === 0 || !this.#rules.hasQualified) return undefined;
+    const key = `${f.tableOid}:${f.column}`;
+    if (this.#names.has(key)) return this.#names.get(key);
+    void this.#resolve(f.tableOid, f.column);
+    return null;
+  }
+
+  #onRowDescription(body: Buffer): void {
+    const { fields } = decodeRowDescription(body);
+    this.#plan = fields.map((f) => ({ rule: this.#rules.forColumn(f.name, this.#qualified(f)), binary: f.format === 1, typeOid: f.typeOid }));
+    this.#copy = undefined;
+  }
+
+  #onCopyOut(body: Buffer): void {
+    this.#copy = { binary: decodeCopyResponse(body).format === 1, headerDone: false };
+  }
+
+  #dataRow(body: Buffer): Buffer | null {
+    const n = body.readInt16BE(0);
+    const plan = this.#plan && this.#plan.length === n ? this.#plan : undefined;
+    let at = 2;
+    let out: ValueResult[] | undefined;
+    const starts: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const len = body.readInt32BE(at);
+      at += 4;
+      if (len < -1 || at + Math.max(len, 0) > body.length) throw new Error('malformed DataRow');
+      if (len === -1) { starts.push(-1); continue; }
+      const v = body.subarray(at, at + len);
+      starts.push(at);
+      at += len;
+      const masked = this.#value(v, plan?.[i]);
+      if (masked !== v) {
+        out ??= [];
+        out[i] = masked;
+      }
+    }
+    if (at !== body.length) throw new Error('DataRow length mismatch');
+    if (!out) return null;
+    const values: ValueResult[] = [];
+    for (let i = 0, p = 2; i < n; i++) {
+      const len = body.readInt32BE(p);
+      p += 4;
+      const orig = len === -1 ? null : body.subarray(p, p + len);
+      if (len > 0) p += len;
+      values.push(i in out ? out[i]! : orig);
+    }
+    return encodeDataRow(values);
+  }
+
+  /** One value; without a plan (a row whose shape does not match the last RowDescription) content only. */
+  #value(v: Buffer, col: PlannedColumn | undefined): ValueResult {
+    if (!col) return binaryValue(0, v, undefined, this.#ctx);
+    if (col.binary) return binaryValue(col.typeOid, v, col.rule, this.#ctx);
+    if (col.rule) {
+      this.#ctx.counts[col.rule.name] = (this.#ctx.counts[col.rule.name] ?? 0) + 1;
+      const isJson = col.typeOid === JSON_OID || col.typeOid === JSONB_OID;
+      // A masked JSON document is not JSON any more: NULL keeps the client's parser working.
+      return isJson && col.rule.format !== 'null' ? null : ruleText(v, col.rule.format, this.#ctx.hmacKey);
+    }
+    return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID);
+  }
+
+  /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */
+  #copyData(body: Buffer): Buffer | null {
+    if (!this.#copy || (!this.#copy.binary && body.subarray(0, 11).equals(PGCOPY_SIGNATURE))) {
+      // CopyOutResponse was not seen (not hooked): a binary COPY always starts with its signature.
+      this.#copy = { binary: body.subarray(0, 11).equals(PGCOPY_SIGNATURE), headerDone: false };
+    }
+    let out: Uint8Array;
+    if (this.#copy.binary) {
+      const r = maskCopyBinary(body, this.#copy.headerDone, this.#ctx);
+      // After the trailer the next CopyData belongs to another COPY (CopyDone is not hooked).
+      this.#copy = r.ended ? undefined : { binary: true, headerDone: true };
+      out = r.out;
+    } else {
+      out = contentText(body, this.#ctx, false);
+    }
+    return out === body ? null : frame(0x64, [out]);
+  }
+
+  /** ErrorResponse / NoticeResponse: a list of (field type byte, C string), ended by a zero byte. */
+  #notice(code: number, body: Buffer): Buffer | null {
+    const parts: Uint8Array[] = [];
+    let changed = false;
+    let at = 0;
+    for (;;) {
+      if (at >= body.length) throw new Error('unterminated ErrorResponse/NoticeResponse');
+      const t = body[at]!;
+      if (t === 0) break;
+      const end = body.indexOf(0, at + 1);
+      if (end < 0) throw new Error('unterminated field');
+      const s = body.subarray(at + 1, end);
+      const m = contentText(s, this.#ctx, false);
+      if (m !== s) changed = true;
+      parts.push(body.subarray(at, at + 1), m, ZERO);
+      at = end + 1;
+    }
+    if (!changed) return null;
+    parts.push(ZERO);
+    return frame(code, parts);
+  }
+
+  /** NotificationResponse: int32 pid, channel C string, payload C string. */
+  #notification(body: Buffer): Buffer | null {
+    const c0 = 4;
+    const c1 = body.indexOf(0, c0);
+    const p1 = body.indexOf(0, c1 + 1);
+    if (c1 < 0 || p1 < 0) throw new Error('malformed NotificationResponse');
+    const ch = body.subarray(c0, c1);
+    const pl = body.subarray(c1 + 1, p1);
+    const mch = contentText(ch, this.#ctx, false);
+    const mpl = contentText(pl, this.#ctx, false);
+    if (mch === ch && mpl === pl) return null;
+    return frame(0x41, [body.subarray(0, 4), mch, ZERO, mpl, ZERO]);
+  }
+
+  /** FunctionCallResponse: int32 length (-1 = NULL) and the value (format chosen by the call). */
+  #functionResult(body: Buffer): Buffer | null {
+    const len = body.readInt32BE(0);
+    if (len < 0) return null;
+    const v = body.subarray(4, 4 + len);
+    const m = binaryValue(0, v, undefined, this.#ctx);
+    if (m === v) return null;
+    return m === null ? frame(0x56, [int32(-1)]) : frame(0x56, [int32(m.length), m]);
+  }
+}
+
+export const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const ZERO = Buffer.of(0);
+
+function int32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+}
+
+/** A message: type byte, int32 length (itself included), body parts. */
+function frame(code: number, parts: Uint8Array[]): Buffer {
+  let len = 4;
+  for (const p of parts) len += p.length;
+  const out = Buffer.allocUnsafe(1 + len);
+  out[0] = code;
+  out.writeInt32BE(len, 1);
+  let at = 5;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+function encodeDataRow(values: ValueResult[]): Buffer {
+  const parts: Uint8Array[] = [];
+  const head = Buffer.alloc(2);
+  head.writeInt16BE(values.length);
+  parts.push(head);
+  for (const v of values) {
+    if (v === null) parts.push(int32(-1));
+    else parts.push(int32(v.length), v);
+  }
+  return frame(0x44, parts);
+}

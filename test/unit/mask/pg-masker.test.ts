@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { decodeDataRow, decodeNotice, decodeNotification } from '../../../src/pg/protocol/backend.js';
+import { hasCode } from '../../../src/errors.js';
+import { PgMasker } from '../../../src/mask/pg-masker.js';
+import type { PgMaskerOptions } from '../../../src/mask/pg-masker.js';
+import { bytes } from '../../harness/pg-bytes.js';
+
+const PAN = '4111111111111111';
+const config = (over: Partial<PgMaskerOptions['config']> = {}): PgMaskerOptions['config'] => ({ format: 'last4', networks: 'major', rules: [], sad_columns: [], ...over });
+const rows = (frame: Buffer | null) => decodeDataRow(frame!.subarray(5)).values.map((v) => (v === null ? null : v.toString('latin1')));
+const i64 = (n: bigint) => { const b = Buffer.alloc(8); b.writeBigInt64BE(n); return b; };
+
+describe('PgMasker', () => {
+  it('forwards untouched rows as the original bytes (null)', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 'note' }]));
+    expect(m.onBackendMessage(bytes.dataRow(['1', 'order 1234567812345678']))).toBeNull();
+    expect(m.takeCounts()).toEqual({});
+  });
+
+  it('masks a PAN in a text DataRow by content, whatever the column is called', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'x' }, { name: 'y' }]));
+    expect(rows(m.onBackendMessage(bytes.dataRow([`card ${PAN}`, null])))).toEqual(['card ************1111', null]);
+    expect(m.takeCounts()).toEqual({ pan: 1 });
+  });
+
+  it('hides SAD columns fully and applies name and qualified rules (aliases do not dodge)', async () => {
+    const m = new PgMasker({
+      config: config({ rules: [{ name: 'secret', columns: ['secret_*'], format: 'null' }, { name: 'cards.number', columns: ['public.cards.number'], format: 'first6last4' }] }),
+      lookup: async (oid, att) => (oid === 5000 && att === 2 ? 'public.cards.number' : oid === 5000 ? 'public.cards.other' : undefined),
+    });
+    const rd = bytes.rowDescription([{ name: 'cvv' }, { name: 'secret_note' }, { name: 'x', tableOid: 5000, column: 2 }, { name: 'y', tableOid: 5000, column: 3 }]);
+    await m.prepare(rd);
+    m.onBackendMessage(rd);
+    expect(rows(m.onBackendMessage(bytes.dataRow(['123', 'hello', '5555555555554444', 'plain'])))).toEqual(['***', null, '555555******4444', null].map((v, i) => (i === 3 ? 'plain' : v)));
+    expect(m.takeCounts()).toEqual({ sad: 1, secret: 1, 'cards.number': 1 });
+  });
+
+  it('fails closed while a qualified lookup is pending', () => {
+    let resolve!: (v: string) => void;
+    const m = new PgMasker({ config: config({ rules: [{ columns: ['public.cards.number'], format: 'full' }] }), lookup: () => new Promise((r) => { resolve = r; }) });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'n', tableOid: 7, column: 1 }]));
+    expect(rows(m.onBackendMessage(bytes.dataRow(['12345'])))).toEqual(['*****']);
+    resolve('public.other.n');
+  });
+
+  it('binary values: text-like masked, int8/numeric PANs and ruled non-text values become NULL', () => {
+    const m = new PgMasker({ config: config({ rules: [{ name: 'amount', columns: ['amount'], format: 'full' }] }) });
+    m.onBackendMessage(bytes.rowDescription([
+      { name: 't', typeOid: 25, format: 1 }, { name: 'b', typeOid: 20, format: 1 }, { name: 'ok', typeOid: 20, format: 1 },
+      { name: 'amount', typeOid: 23, format: 1 }, { name: 'n', typeOid: 1700, format: 1 },
+    ]));
+    // numeric 4111111111111111 = base-10000 digits 4111 1111 1111 1111, weight 3
+    const num = Buffer.from([0, 4, 0, 3, 0, 0, 0, 0, 0x10, 0x0f, 0x04, 0x57, 0x04, 0x57, 0x04, 0x57]);
+    const out = rows(m.onBackendMessage(bytes.dataRow([PAN, i64(4111111111111111n), i64(42n), Buffer.from([0, 0, 0, 7]), num])));
+    expect(out).toEqual(['************1111', null, i64(42n).toString('latin1'), null, null]);
+    expect(m.takeCounts()).toEqual({ pan: 3, binary_null: 3, amount: 1 });
+  });
+
+  it('binary text[] elements are masked in place; jsonb keeps valid JSON', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 1009, format: 1 }, { name: 'j', typeOid: 3802, format: 1 }, { name: 'jt', typeOid: 114 }]));
+    const el = (s: string) => [bytes.i32(Buffer.byteLength(s)), Buffer.from(s)];
+    const arr = Buffer.concat([bytes.i32(1), bytes.i32(0), bytes.u32(25), bytes.i32(2), bytes.i32(1), ...el('a'), ...el(PAN)]);
+    const jsonb = Buffer.concat([Buffer.of(1), Buffer.from(`{"pan": ${PAN}}`)]);
+    const out = m.onBackendMessage(bytes.dataRow([arr, jsonb, `{"pan": "${PAN}"}`]));
+    const [a, j, jt] = decodeDataRow(out!.subarray(5)).values;
+    expect(a!.toString('latin1')).not.toContain(PAN);
+    expect(a!.toString('latin1')).toContain('************1111');
+    expect(JSON.parse(j!.subarray(1).toString())).toEqual({ pan: '************1111' });
+    expect(JSON.parse(jt!.toString())).toEqual({ pan: '************1111' });
+  });
+
+  it('masks every field of ErrorResponse and NoticeResponse', () => {
+    const m = new PgMasker({ config: config() });
+    const err = bytes.errorResponse({ S: 'ERROR', C: '23505', M: 'duplicate key value violates unique constraint "cards_pan_key"', D: `Key (pan)=(${PAN}) already exists.` });
+    const f = decodeNotice(m.onBackendMessage(err)!.subarray(5));
+    expect(f.detail ?? f.D).toBe('Key (pan)=(************1111) already exists.');
+    expect(Object.values(f).join(' ')).toContain('23505');
+    const n = m.onBackendMessage(bytes.noticeResponse({ S: 'NOTICE', C: '00000', M: `card ${PAN}` }));
+    expect(Object.values(decodeNotice(n!.subarray(5))).join(' ')).not.toContain(PAN);
+    expect(m.onBackendMessage(bytes.noticeResponse({ S: 'NOTICE', C: '00000', M: 'fine' }))).toBeNull();
+  });
+
+  it('masks NOTIFY payloads and FunctionCallResponse', () => {
+    const m = new PgMasker({ config: config() });
+    const n = decodeNotification(m.onBackendMessage(bytes.notification(42, 'ch', `pay ${PAN}`))!.subarray(5));
+    expect(n).toEqual({ pid: 42, channel: 'ch', payload: 'pay ************1111' });
+    const v = m.onBackendMessage(bytes.functionCallResponse(PAN))!;
+    expect(v.subarray(9).toString()).toBe('************1111');
+  });
+
+  it('masks COPY text/csv rows and binary COPY tuples (header, int8 field, trailer)', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.copyOutResponse(0, [0, 0]));
+    expect(m.onBackendMessage(bytes.copyData(`1\t${PAN}\n`))!.subarray(5).toString()).toBe('1\t************1111\n');
+    expect(m.onBackendMessage(bytes.copyData(`2,"x ${PAN}"\n`))!.subarray(5).toString()).toBe('2,"x ************1111"\n');
+    const sig = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+    const header = Buffer.concat([sig, bytes.i32(0), bytes.i32(0)]);
+    const tuple = Buffer.concat([bytes.i16(2), bytes.i32(16), Buffer.from(PAN), bytes.i32(8), i64(4111111111111111n)]);
+    const out = m.onBackendMessage(bytes.copyData(Buffer.concat([header, tuple])))!.subarray(5);
+    expect(out.subarray(0, 19).equals(header)).toBe(true);
+    expect(out.subarray(19).equals(Buffer.concat([bytes.i16(2), bytes.i32(16), Buffer.from('************1111'), bytes.i32(-1)]))).toBe(true);
+    expect(m.onBackendMessage(bytes.copyData(Buffer.from([0xff, 0xff])))).toBeNull();
+    // The next COPY (text) after the trailer is not parsed as binary.
+    expect(m.onBackendMessage(bytes.copyData(`3\t${PAN}\n`))!.subarray(5).toString()).toBe('3\t************1111\n');
+  });
+
+  it('unmask grants relax PAN formats but never SAD', () => {
+    const m = new PgMasker({ config: config(), grants: ['first6last4'] });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'pan' }, { name: 'cvv2' }]));
+    expect(rows(m.onBackendMessage(bytes.dataRow([PAN, '123'])))).toEqual(['411111******1111', '***']);
+    const clear = new PgMasker({ config: config(), grants: ['clear'] });
+    clear.onBackendMessage(bytes.rowDescription([{ name: 'pan' }, { name: 'cvv' }]));
+    expect(rows(clear.onBackendMessage(bytes.dataRow([PAN, '123'])))).toEqual([PAN, '***']);
+  });
+
+  it('hmac tokens correlate the same PAN', () => {
+    const m = new PgMasker({ config: config({ format: 'hmac' }), hmacKey: Buffer.from('k'.repeat(32)) });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'a' }, { name: 'b' }]));
+    const [a, b] = rows(m.onBackendMessage(bytes.dataRow([PAN, `4111 1111 1111 1111`])));
+    expect(a).toMatch(/^pan:hmac:[0-9a-f]{16}$/);
+    expect(b).toBe(a);
+  });
+
+  it('fails closed with MaskError on malformed messages', () => {
+    const m = new PgMasker({ config: config() });
+    const bad = bytes.dataRow([PAN]);
+    bad.writeInt32BE(9999, 7);
+    expect(() => m.onBackendMessage(bad)).toThrow();
+    try { m.onBackendMessage(bad); } catch (e) { expect(hasCode(e, 'ERR_MASK')).toBe(true); }
+  });
+
+  it('every split of a COPY text stream through the StreamMasker masks the PAN', async () => {
+    const { StreamMasker } = await import('../../../src/mask/stream-masker.js');
+    const data = Buffer.from(`1\t${PAN}\n2\t5555 5555 5555 4444\n`);
+    for (let i = 0; i <= data.length; i++) {
+      const out: Buffer[] = [];
+      const s = new StreamMasker((c) => out.push(Buffer.from(c)), { idleMs: Infinity });
+      s.write(data.subarray(0, i));
+      s.write(data.subarray(i));
+      s.flush();
+      expect(Buffer.concat(out).toString()).toBe('1\t************1111\n2\t**** **** **** 4444\n');
+    }
+  });
+});
