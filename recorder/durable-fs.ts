@@ -75,7 +75,8 @@ export async function exists(fs: Fs, file: string): Promise<boolean> {
     await fs.lstat(file);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
     throw e;
   }
 }

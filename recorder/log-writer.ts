@@ -27,7 +27,7 @@ import { scanLog, segmentName } from './segment-scan.js';
 import type { PrevSegment, Recovered } from './segment-scan.js';
 import { formatCheckpoint, signNote } from './signed-note.js';
 import { formatTs } from './timestamp.js';
-import type { AuditEvent, AuditSink, BlobRef } from './types.js';
+import type { Actor, AuditEvent, AuditSink, BlobRef } from './types.js';
 
 export interface AuditLogOptions {
   /** The data home (docs/log-format.md layout). */
@@ -69,8 +69,8 @@ export interface AuditLog extends AuditSink {
   readonly epoch: number;
   /** Signs a checkpoint over every durable record; undefined when the newest checkpoint already covers them. */
   checkpoint(): Promise<CheckpointInfo | undefined>;
-  /** Ends the current key epoch (docs/log-format.md "Key epochs"). */
-  rotate(): Promise<{ from_epoch: number; to_epoch: number }>;
+  /** Ends the current key epoch (docs/log-format.md "Key epochs"); `actor` is who asked (keys rotate). */
+  rotate(opts?: { actor?: Actor }): Promise<{ from_epoch: number; to_epoch: number }>;
   /** Writes `log.stop` and a final checkpoint, then releases the log. */
   close(): Promise<void>;
 }
@@ -102,11 +102,12 @@ const LEAF_PREFIX = Buffer.of(0);
  * missing or broken keys, AuditWriteError when another process holds the log.
  */
 export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<AuditLog> {
-  await ensurePrivateDir(ctx.fs, opts.home);
   if (!(await isInitialised(ctx, opts.home))) {
+    // Checked before creating anything, so that a mistyped --home leaves no empty directory behind.
     if (!opts.createIfMissing) {
       throw new KeyError(`${opts.home} has no audit log keys`, { hint: 'run `pcigate keys init` first' });
     }
+    await ensurePrivateDir(ctx.fs, opts.home);
     const origin = typeof opts.createIfMissing === 'object' ? opts.createIfMissing.origin : undefined;
     await initKeys(ctx, opts.home, origin === undefined ? {} : { origin });
   }
@@ -157,6 +158,7 @@ class AuditLogWriter implements AuditLog {
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private accepting = true;
+  private rotationQueued = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -200,7 +202,11 @@ class AuditLogWriter implements AuditLog {
     };
     every(this.intervalMs, () => { if (this.sinceCheckpoint > 0) this.requestCheckpoint(); });
     every(Math.max(1000, Math.min(Number(this.epochUs / 1000n), 60_000)), () => {
-      if (this.epochExpired()) this.rotate().catch((e: unknown) => this.warn('key rotation', e));
+      if (!this.rotationQueued && this.epochExpired()) {
+        this.rotationQueued = true;
+        // Re-checked inside: an explicit rotate() may have run while this one waited its turn.
+        this.rotateKeysNow({}, true).catch((e: unknown) => this.warn('key rotation', e)).finally(() => { this.rotationQueued = false; });
+      }
     });
   }
 
@@ -220,13 +226,19 @@ class AuditLogWriter implements AuditLog {
     return this.serial(() => this.makeCheckpoint());
   }
 
-  rotate(): Promise<{ from_epoch: number; to_epoch: number }> {
+  rotate(opts: { actor?: Actor } = {}): Promise<{ from_epoch: number; to_epoch: number }> {
+    return this.rotateKeysNow(opts, false);
+  }
+
+  private rotateKeysNow(opts: { actor?: Actor }, onlyIfExpired: boolean): Promise<{ from_epoch: number; to_epoch: number }> {
     return this.serial(async () => {
+      if (this.closed || (onlyIfExpired && !this.epochExpired())) return { from_epoch: this.keys.epoch, to_epoch: this.keys.epoch };
       await this.makeCheckpoint(); // sealed by the old key
       const r = await rotateKeys(this.ctx, this.opts.home, this.keys);
       this.keys = r.state;
       const detail = { from_epoch: r.fromEpoch, to_epoch: r.state.epoch, cert: r.cert };
-      await this.enqueue({ type: 'key.rotate', target: { kind: 'keys' }, detail: { ...detail } });
+      const actor: Actor = opts.actor ?? { sub: 'pcigate', via: 'system' };
+      await this.enqueue({ type: 'key.rotate', actor, target: { kind: 'keys' }, outcome: 'success', detail: { ...detail } });
       await this.makeCheckpoint(); // first checkpoint of the new epoch, covering key.rotate
       return { from_epoch: detail.from_epoch, to_epoch: detail.to_epoch };
     });

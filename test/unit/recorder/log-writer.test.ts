@@ -230,6 +230,19 @@ describe('audit log writer', () => {
     expect(readLog(home).filter((r) => r.rec.type === 'key.rotate')).toHaveLength(1);
   });
 
+  it('rotates by timer while open once the epoch has run out', async () => {
+    const home = tmpHome();
+    const ctx = testCtx();
+    const log = await openAuditLog(ctx, { home, createIfMissing: true, epochLengthMs: 1000 });
+    expect(log.epoch).toBe(0);
+    ctx.clock.advance(1500);
+    await new Promise((r) => setTimeout(r, 1400)); // the epoch check runs every max(1 s, epoch length)
+    expect(log.epoch).toBe(1);
+    await log.close();
+    const rot = readLog(home).find((r) => r.rec.type === 'key.rotate')!;
+    expect(rot.rec.actor).toEqual({ sub: 'pcigate', via: 'system' });
+  });
+
   it('one process owns the log: a second open fails while the lock is held; a stale lock is taken over', async () => {
     const home = tmpHome();
     const ctx = testCtx();
