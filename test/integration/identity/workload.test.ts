@@ -1,0 +1,134 @@
+/**
+ * CI workload identity: a GitHub-Actions-style token endpoint served locally, the env-variable source, the
+ * client-credentials grant at the real provider, and per-connection trusted issuers and claim rules.
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveIdentity } from '../../../src/identity/resolve.js';
+import { obtainWorkloadToken, verifyWorkloadToken } from '../../../src/identity/workload.js';
+import type { WorkloadRule } from '../../../src/identity/workload.js';
+import { identitySection } from '../../../src/config/sections/identity.js';
+import { memoryAudit } from '../../harness/memory-audit.js';
+import { AUDIENCE, CI_CLIENT_ID, CI_CLIENT_SECRET, RESOURCE, startOidcProvider } from '../../harness/oidc.js';
+import type { OidcHarness } from '../../harness/oidc.js';
+import { fixedClock, testCtx } from '../../harness/test-ctx.js';
+
+let h: OidcHarness;
+let gh: Server;
+let ghUrl: string;
+const ghRequests: Array<{ auth: string | undefined; audience: string | null }> = [];
+const now = () => Math.floor(Date.now() / 1000);
+
+/** A token shaped like GitHub Actions' (claims from docs.github.com "About security hardening with OpenID Connect"). */
+const ghClaims = (over: Record<string, unknown> = {}) => ({
+  iss: h.issuer, aud: AUDIENCE, sub: 'repo:org/payments:ref:refs/heads/main', repository: 'org/payments',
+  ref: 'refs/heads/main', workflow: 'deploy', actor: 'alice', iat: now(), exp: now() + 300, ...over,
+});
+
+beforeAll(async () => {
+  h = await startOidcProvider();
+  gh = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    ghRequests.push({ auth: req.headers.authorization, audience: u.searchParams.get('audience') });
+    if (req.headers.authorization !== 'bearer runner-request-token') { res.statusCode = 401; res.end('{}'); return; }
+    void h.sign(ghClaims({ aud: u.searchParams.get('audience') ?? 'missing' }), { typ: 'JWT' }).then((value) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ count: 1, value }));
+    });
+  });
+  await new Promise<void>((r) => gh.listen(0, '127.0.0.1', r));
+  ghUrl = `http://127.0.0.1:${(gh.address() as AddressInfo).port}/_apis/distributedtask/hubs/build/plans/1/jobs/2/idtoken?api-version=2.0`;
+});
+afterAll(async () => {
+  gh?.closeAllConnections();
+  await new Promise<void>((r) => (gh ? gh.close(() => r()) : r()));
+  await h?.close();
+});
+
+const ctxWith = (env: Record<string, string>) => testCtx({ env, clock: fixedClock(Date.now()) });
+const verifyOpts = (rules: WorkloadRule[]) => ({ rules, defaultAudience: AUDIENCE, algorithms: ['RS256'], clockSkewMs: 30_000, groupsClaim: 'groups', mfaAmr: ['mfa'] });
+
+describe('workload token sources', () => {
+  it('asks the GitHub Actions endpoint with the request token and the configured audience', async () => {
+    const ctx = ctxWith({ ACTIONS_ID_TOKEN_REQUEST_URL: ghUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token' });
+    const { token, source } = await obtainWorkloadToken(ctx, { source: 'auto', tokenEnv: 'PCIGATE_ID_TOKEN', audience: AUDIENCE });
+    expect(source).toBe('github');
+    expect(ghRequests.at(-1)).toEqual({ auth: 'bearer runner-request-token', audience: AUDIENCE });
+    const { identity } = await verifyWorkloadToken(ctx, token, verifyOpts([{ issuer: h.issuer, claims: { repository: 'org/payments', ref: 'refs/heads/main' } }]));
+    expect(identity).toMatchObject({ sub: 'repo:org/payments:ref:refs/heads/main', via: 'workload', idp: h.issuer });
+  });
+
+  it('a wrong request token is an error, not an identity', async () => {
+    const ctx = ctxWith({ ACTIONS_ID_TOKEN_REQUEST_URL: ghUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'stolen' });
+    await expect(obtainWorkloadToken(ctx, { source: 'github', tokenEnv: 'PCIGATE_ID_TOKEN', audience: AUDIENCE })).rejects.toMatchObject({ code: 'ERR_LOGIN_REQUIRED' });
+  });
+
+  it('reads a token from --id-token-env first (GitLab id_tokens land there too)', async () => {
+    const tok = await h.sign(ghClaims(), { typ: 'JWT' });
+    const ctx = ctxWith({ CI_JOB_JWT_PCIGATE: tok, GITLAB_CI: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: ghUrl });
+    expect(await obtainWorkloadToken(ctx, { source: 'auto', tokenEnv: 'CI_JOB_JWT_PCIGATE', audience: AUDIENCE })).toEqual({ token: tok, source: 'env' });
+    expect(await obtainWorkloadToken(ctx, { source: 'gitlab', tokenEnv: 'CI_JOB_JWT_PCIGATE', audience: AUDIENCE })).toEqual({ token: tok, source: 'gitlab' });
+    await expect(obtainWorkloadToken(ctxWith({}), { source: 'gitlab', tokenEnv: 'PCIGATE_ID_TOKEN', audience: AUDIENCE })).rejects.toMatchObject({ code: 'ERR_LOGIN_REQUIRED', hint: expect.stringContaining('id_tokens') });
+  });
+
+  it('gets a token by client credentials from the provider, secret from a resolved reference', async () => {
+    const ctx = ctxWith({});
+    const { token, source } = await obtainWorkloadToken(ctx, {
+      source: 'client_credentials', tokenEnv: 'PCIGATE_ID_TOKEN', audience: AUDIENCE,
+      clientCredentials: { issuer: h.issuer, clientId: CI_CLIENT_ID, clientSecret: CI_CLIENT_SECRET, resource: RESOURCE },
+    });
+    expect(source).toBe('client_credentials');
+    const { identity } = await verifyWorkloadToken(ctx, token, verifyOpts([{ issuer: h.issuer, claims: { client_id: CI_CLIENT_ID } }]));
+    expect(identity.sub).toBe(CI_CLIENT_ID);
+    await expect(obtainWorkloadToken(ctx, {
+      source: 'client_credentials', tokenEnv: 'PCIGATE_ID_TOKEN', audience: AUDIENCE,
+      clientCredentials: { issuer: h.issuer, clientId: CI_CLIENT_ID, clientSecret: 'wrong', resource: RESOURCE },
+    })).rejects.toMatchObject({ code: 'ERR_LOGIN_REQUIRED' });
+  });
+});
+
+describe('trusted issuers and claim rules per connection', () => {
+  const rules: WorkloadRule[] = [{ issuer: '', claims: { repository: 'org/payments', ref: ['refs/heads/main', 'refs/tags/v*'] } }];
+  const withIssuer = () => rules.map((r) => ({ ...r, issuer: h.issuer }));
+
+  it('matches exact values, lists and globs', async () => {
+    const ctx = ctxWith({});
+    for (const ref of ['refs/heads/main', 'refs/tags/v1.2.3']) {
+      const { claims } = await verifyWorkloadToken(ctx, await h.sign(ghClaims({ ref })), verifyOpts(withIssuer()));
+      expect(claims.ref).toBe(ref);
+    }
+  });
+
+  it('refuses a token whose claims do not match, naming the claim', async () => {
+    const ctx = ctxWith({});
+    await expect(verifyWorkloadToken(ctx, await h.sign(ghClaims({ ref: 'refs/heads/feature' })), verifyOpts(withIssuer())))
+      .rejects.toMatchObject({ code: 'ERR_TOKEN_REFUSED', reason: 'claims', message: expect.stringContaining('ref') });
+    await expect(verifyWorkloadToken(ctx, await h.sign(ghClaims({ repository: 'org/payments-fork' })), verifyOpts(withIssuer())))
+      .rejects.toMatchObject({ reason: 'claims', message: expect.stringContaining('repository') });
+  });
+
+  it('refuses an issuer the connection does not trust, before fetching anything', async () => {
+    const ctx = ctxWith({});
+    await expect(verifyWorkloadToken(ctx, await h.sign(ghClaims({ iss: 'https://token.actions.githubusercontent.com' })), verifyOpts(withIssuer())))
+      .rejects.toMatchObject({ reason: 'untrusted_issuer' });
+    await expect(verifyWorkloadToken(ctx, await h.sign(ghClaims()), verifyOpts([]))).rejects.toMatchObject({ reason: 'untrusted_issuer' });
+  });
+
+  it('resolveIdentity records auth.fail for a mismatch and returns the workload identity for a match', async () => {
+    const ctx = ctxWith({});
+    const audit = memoryAudit();
+    const config = { identity: identitySection.parse({}) };
+    const conn = { workload: withIssuer() };
+    await expect(resolveIdentity(ctx, config, { connection: 'prod-db', conn, home: '/nonexistent', audit, workloadToken: await h.sign(ghClaims({ ref: 'refs/heads/dev' })) }))
+      .rejects.toMatchObject({ code: 'ERR_TOKEN_REFUSED' });
+    expect(audit.events).toEqual([expect.objectContaining({ type: 'auth.fail', outcome: 'denied', target: { conn: 'prod-db' }, detail: { reason: 'claims', via: 'workload' } })]);
+    const id = await resolveIdentity(ctx, config, { connection: 'prod-db', conn, home: '/nonexistent', audit, workloadToken: await h.sign(ghClaims()) });
+    expect(id).toMatchObject({ via: 'workload', sub: 'repo:org/payments:ref:refs/heads/main' });
+    // MFA cannot be claimed by a CI token without amr: require_mfa refuses it.
+    await expect(resolveIdentity(ctx, config, { connection: 'prod-db', conn: { ...conn, require_mfa: true }, home: '/nonexistent', audit, workloadToken: await h.sign(ghClaims()) }))
+      .rejects.toMatchObject({ code: 'ERR_MFA_REQUIRED' });
+    expect(audit.events.at(-1)).toMatchObject({ type: 'auth.fail', detail: { reason: 'mfa_required' } });
+  });
+});
