@@ -70,7 +70,15 @@ function walk(doc: Document, node: Node | null | undefined, path: Array<string |
     node.items.forEach((item, i) => walk(doc, item as Node | null, [...path, i], key, hits, depth + 1));
     return;
   }
-  if (!isScalar(node) || typeof node.value !== 'string') return;
+  if (!isScalar(node)) return;
+  // A numeric password (`password: 123456`) is still a password; booleans and nulls are flags, not secrets.
+  if (typeof node.value === 'number' || typeof node.value === 'bigint') {
+    if (key !== undefined && isSecretKey(key)) {
+      hits.push({ path, offset: node.range?.[0] ?? 0, message: `'${key}' holds a literal value; ${SECRET_REF_EXPECTED} (${PCI_862})` });
+    }
+    return;
+  }
+  if (typeof node.value !== 'string') return;
   const value = node.value;
   const offset = node.range?.[0] ?? 0;
   for (const [re, what] of VALUE_PATTERNS) {

@@ -85,17 +85,19 @@ async function readIfExists(ctx: Pick<Ctx, 'fs'>, c: Candidate): Promise<string 
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new ConfigError(`cannot read configuration file ${c.path}: ${code ?? (e as Error).message}`, { cause: e });
+    throw new ConfigError(`cannot read configuration file ${c.path}: ${code ?? (e as Error).message}`, { cause: e, hint: 'Check the path and the permissions of its directories.' });
   }
-  if (!st.isFile()) throw new ConfigError(`configuration path ${c.path} is not a regular file`);
-  if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(`configuration file ${c.path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+  if (!st.isFile()) throw new ConfigError(`configuration path ${c.path} is not a regular file`, { hint: 'Point --config at a YAML file.' });
+  if (st.size > MAX_CONFIG_BYTES) {
+    throw new ConfigError(`configuration file ${c.path} is larger than ${MAX_CONFIG_BYTES} bytes`, { hint: 'Is this the right file? A pcigate.yaml is a few kilobytes.' });
+  }
   try {
     return await ctx.fs.readFile(c.path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConfigError(`cannot read configuration file ${c.path}: ${code ?? (e as Error).message}`, {
       cause: e,
-      hint: code === 'EACCES' ? 'Check the file permissions.' : undefined,
+      hint: code === 'EACCES' ? 'Check the file permissions: the user running pcigate must be able to read it.' : 'Check the file.',
     });
   }
 }

@@ -57,6 +57,9 @@ export function parseConfigText(text: string, file: string, opts: { homeDir?: st
     throw invalid(file, problems);
   }
 
+  // `masking:` with every child commented out parses as null; mean "use the defaults", not "wrong type".
+  for (const [k, v] of Object.entries(data)) if (v === null) delete (data as Record<string, unknown>)[k];
+
   const result = configSchema.safeParse(data);
   if (!result.success) {
     const secretPaths = new Set(problems.map((p) => p.path));

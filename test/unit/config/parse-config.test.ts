@@ -206,3 +206,23 @@ describe('parseConfigText: literal secrets through YAML aliases', () => {
     expect(p[0]).toMatchObject({ kind: 'literal_secret', path: 'connections.db.workload[0].claims.api_token', line: 11, col: 22 });
   });
 });
+
+describe('parseConfigText: edge cases', () => {
+  it('refuses a numeric literal under a secret-looking key, once', () => {
+    const p = problems(PG().replace('env:PGPASS', '123456'));
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatchObject({ kind: 'literal_secret', line: 7, col: 15 });
+  });
+
+  it('treats a section left empty (all children commented out) as its defaults', () => {
+    const c = parseConfigText('masking:\n  # rules: []\npolicy:\naudit:\n  epoch: 1h\n', FILE);
+    expect(c.masking).toBeDefined();
+    expect(c.policy).toBeDefined();
+    expect(c.audit.epoch).toBe(3_600_000);
+  });
+
+  it('resolves audit.dir against the config directory, and ~ against HOME', () => {
+    expect(parseConfigText('audit:\n  dir: data\n', '/etc/pcigate/p.yaml').audit.dir).toBe('/etc/pcigate/data');
+    expect(parseConfigText('audit:\n  dir: ~/pg\n', '/etc/pcigate/p.yaml', { homeDir: '/home/op' }).audit.dir).toBe('/home/op/pg');
+  });
+});
