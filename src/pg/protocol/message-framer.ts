@@ -15,13 +15,38 @@
 import { DirectTlsRefused, ProtocolError } from '../../errors.js';
 import { Limits, TLS_HANDSHAKE_BYTE } from './codes.js';
 
-/** One whole message. `code` is the type byte (0 for an untyped startup-phase packet). */
-export interface Frame {
-  readonly code: number;
+/**
+ * One whole message. `code` is the type byte (0 for an untyped startup-phase packet). The message occupies
+ * `buf[start, end)`; `bytes` and `payload` are views created on first use (a Buffer view costs more than
+ * the framing itself, and most forwarded frames never need one; coalesce runs with `buf`/`start`/`end`).
+ */
+export class Frame {
+  private bytesView: Buffer | undefined;
+  private payloadView: Buffer | undefined;
+
+  constructor(
+    readonly code: number,
+    /** The buffer holding the message; never written to again by the framer. */
+    readonly buf: Buffer,
+    readonly start: number,
+    readonly end: number,
+    /** Offset of the payload: start + 5 for typed messages, start + 4 for startup packets. */
+    readonly payloadStart: number,
+  ) {}
+
   /** The message exactly as received (type byte, length, payload): forward this when unchanged. */
-  readonly bytes: Buffer;
+  get bytes(): Buffer {
+    return (this.bytesView ??= this.buf.subarray(this.start, this.end));
+  }
+
   /** The payload after the length field. */
-  readonly payload: Buffer;
+  get payload(): Buffer {
+    return (this.payloadView ??= this.buf.subarray(this.payloadStart, this.end));
+  }
+
+  get length(): number {
+    return this.end - this.start;
+  }
 }
 
 export interface FramerOptions {
@@ -167,7 +192,7 @@ export class MessageFramer {
       if (avail < length) return undefined;
       this.start = s + length;
       this.startupNext = false;
-      return { code: 0, bytes: buf.subarray(s, s + length), payload: buf.subarray(s + 4, s + length) };
+      return new Frame(0, buf, s, s + length, s + 4);
     }
     if (avail < 5) return undefined;
     const code = buf[s]!;
@@ -179,16 +204,16 @@ export class MessageFramer {
     const total = length + 1;
     if (avail < total) return undefined;
     this.start = s + total;
-    return { code, bytes: buf.subarray(s, s + total), payload: buf.subarray(s + 5, s + total) };
+    return new Frame(code, buf, s, s + total, s + 5);
   }
 
   /** Frame the whole buffer `whole` (already checked against the limits when its header arrived). */
   private frameAt(whole: Buffer, s: number, total: number): Frame {
     if (this.startupNext) {
       this.startupNext = false;
-      return { code: 0, bytes: whole.subarray(s, s + total), payload: whole.subarray(s + 4, s + total) };
+      return new Frame(0, whole, s, s + total, s + 4);
     }
-    return { code: whole[s]!, bytes: whole.subarray(s, s + total), payload: whole.subarray(s + 5, s + total) };
+    return new Frame(whole[s]!, whole, s, s + total, s + 5);
   }
 
   /** Total size of the frame at `start` when its header is complete, for sizing the next buffer. */
@@ -204,4 +229,27 @@ export class MessageFramer {
     // Do not allocate for an absurd length before next() gets to reject it.
     return length >= 4 && length <= (this.maxByCode[this.buf[this.start]!] ?? this.maxLength) ? length + 1 : undefined;
   }
+}
+
+/**
+ * Coalesce frames into as few views as possible: frames that sit next to each other in the same buffer
+ * become one slice, so a run of untouched messages is forwarded with one `write`.
+ */
+export function coalesceFrames(frames: readonly Frame[]): Buffer[] {
+  const out: Buffer[] = [];
+  let buf: Buffer | undefined;
+  let start = 0;
+  let end = 0;
+  for (const f of frames) {
+    if (buf === f.buf && f.start === end) {
+      end = f.end;
+      continue;
+    }
+    if (buf) out.push(buf.subarray(start, end));
+    buf = f.buf;
+    start = f.start;
+    end = f.end;
+  }
+  if (buf) out.push(buf.subarray(start, end));
+  return out;
 }

@@ -1,7 +1,7 @@
 /** MessageFramer: identical frames however TCP splits the bytes; limits; startup phase; direct TLS. */
 import { describe, expect, it } from 'vitest';
 import { hasCode } from '../../../src/errors.js';
-import { MessageFramer } from '../../../src/pg/protocol/message-framer.js';
+import { MessageFramer, coalesceFrames } from '../../../src/pg/protocol/message-framer.js';
 import type { Frame } from '../../../src/pg/protocol/message-framer.js';
 import { bytes, splitsAtEveryOffset } from '../../harness/pg-bytes.js';
 
@@ -195,5 +195,21 @@ describe('MessageFramer', () => {
     const frames = frameAll(chunks, new MessageFramer({ maxLength: 1 << 30 }));
     expect(frames.map((f) => String.fromCharCode(f.code))).toEqual(['T', 'D', 'C']);
     expect(frames[1]!.bytes.equals(big)).toBe(true);
+  });
+
+  it('coalesces adjacent frames into one view and keeps separate buffers apart', () => {
+    const framer = new MessageFramer();
+    const list = [bytes.dataRow(['a']), bytes.dataRow(['b']), bytes.commandComplete('SELECT 2'), bytes.readyForQuery()];
+    const stream = Buffer.concat(list);
+    framer.push(stream.subarray(0, 20));
+    framer.push(stream.subarray(20));
+    const frames: Frame[] = [];
+    let f: Frame | undefined;
+    while ((f = framer.next())) frames.push(f);
+    const views = coalesceFrames(frames);
+    expect(Buffer.concat(views).equals(stream)).toBe(true);
+    expect(views.length).toBeLessThan(frames.length);
+    expect(coalesceFrames(frames.slice(2))).toHaveLength(1);
+    expect(coalesceFrames([])).toEqual([]);
   });
 });
