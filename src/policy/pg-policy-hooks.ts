@@ -1,0 +1,102 @@
+/**
+ * Policy as the proxy's `onStatement` hook (src/pg/proxy/hooks.ts): allow, deny with a message naming the
+ * rule (the proxy answers ErrorResponse 42501 and ReadyForQuery, or in the extended protocol discards until
+ * Sync), or hold — file an approval request, tell the client with a NoticeResponse how to approve it, wait
+ * for the decision, then run the exact statement (once) or fail it with a clear message.
+ *
+ * Wiring (broker, E), with the parser loaded once at start-up:
+ * ```ts
+ * await loadParser();
+ * const engine = new PolicyEngine(config.policy, config.connections);
+ * const store = new ApprovalStore({ fs, clock, home, sink, drainOutbox: true });
+ * startPgBroker({ …, hooksFor: policyHooksFor({ engine, store, connection: 'prod-db', clock, dbUser }) });
+ * ```
+ */
+import type { Actor } from '../../recorder/types.js';
+import type { Clock } from '../cli/ctx.js';
+import type { SessionHooks, Statement, StatementDecision } from '../pg/proxy/hooks.js';
+import type { ApprovalStore } from './approvals.js';
+import type { PolicyIdentity } from './evaluate.js';
+import type { PolicyEngine, PolicySession } from './policy-engine.js';
+
+/** RFC 8176 `amr` values that are a second factor (or say MFA happened). */
+const MFA_AMR = new Set(['mfa', 'otp', 'hwk', 'swk', 'sc', 'fpt', 'face', 'iris', 'retina', 'vbm', 'sms', 'tel']);
+
+/** An Actor (as the broker has it) seen by policy. Identity objects from src/identity carry `mfa` already. */
+export function identityOfActor(actor: Actor & { mfa?: boolean }): PolicyIdentity {
+  return {
+    sub: actor.sub,
+    ...(actor.email ? { email: actor.email } : {}),
+    groups: actor.groups ?? [],
+    mfa: actor.mfa ?? (actor.amr ?? []).some((a) => MFA_AMR.has(a)),
+    via: actor.via,
+  };
+}
+
+export interface PolicyHooksOptions {
+  engine: PolicyEngine;
+  connection: string;
+  clock: Clock;
+  /** Without a store, statements policy would hold are denied (nobody could approve them). */
+  store?: ApprovalStore;
+  /** The upstream database user, for `$user` in search_path. */
+  dbUser?: string;
+  /** `pcigate connect --reason`; `SET pcigate.reason = '…'` in the session overrides it. */
+  reason?: string;
+  /** Aborts every waiting hold (broker shutdown). */
+  signal?: AbortSignal;
+  identify?: (actor: Actor) => PolicyIdentity;
+}
+
+/** A `hooksFor` for startPgBroker: one PolicySession per proxied session. */
+export function policyHooksFor(o: PolicyHooksOptions): (info: { session: string; actor: Actor }) => SessionHooks {
+  return (info) => {
+    const identity = (o.identify ?? identityOfActor)(info.actor);
+    const ps = o.engine.openSession(identity, o.connection, o.clock.now(), { ...(o.dbUser ? { dbUser: o.dbUser } : {}), ...(o.reason ? { reason: o.reason } : {}) });
+    return { onStatement: (stmt) => decideStatement(o, ps, info.session, stmt) };
+  };
+}
+
+const denyMsg = (rule: string, reason: string) => `pcigate: denied by policy rule ${rule}: ${reason}`;
+
+/** One statement through policy (and approvals); exported for brokers that compose hooks themselves. */
+export async function decideStatement(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): Promise<StatementDecision> {
+  if (stmt.protocol === 'function') {
+    // A fast-path FunctionCall names a function by OID: nothing to classify, so nothing to allow.
+    return { action: 'deny', rule: 'function_call', message: denyMsg('function_call', 'fast-path function calls are not allowed') };
+  }
+  const d = ps.decide(stmt.sql, o.clock.now());
+  if (d.action === 'allow') return { action: 'allow' };
+  if (d.action === 'deny' || !o.store) {
+    const reason = d.action === 'deny' ? d.reason : `${d.reason}, but no approvals store is configured`;
+    return { action: 'deny', rule: d.rule, message: denyMsg(d.rule, reason) };
+  }
+  const store = o.store;
+  const usable = await store.findUsable(ps.identity, o.connection, stmt.sql);
+  if (usable) {
+    await store.consume(usable.id, ps.identity, o.connection, stmt.sql);
+    ps.applied(stmt.sql);
+    return { action: 'allow' };
+  }
+  const settings = o.engine.approvalSettings(o.connection);
+  const req = await store.request({
+    connection: o.connection, requester: ps.identity, session, sql: stmt.sql, rule: d.rule, settings,
+    ...(ps.reason ? { reason: ps.reason } : {}),
+  });
+  const until = (async (): Promise<StatementDecision> => {
+    const r = await store.waitForDecision(req.id, settings.waitMs, o.signal);
+    if (r.state === 'approved') {
+      await store.consume(r.id, ps.identity, o.connection, stmt.sql);
+      ps.applied(stmt.sql);
+      return { action: 'allow' };
+    }
+    if (r.state === 'denied') return { action: 'deny', rule: d.rule, message: `pcigate: approval ${r.id} was denied by ${r.denial?.email ?? r.denial?.sub ?? 'an approver'}: ${r.denial?.reason ?? ''}` };
+    if (r.state === 'expired') return { action: 'deny', rule: d.rule, message: `pcigate: approval request ${r.id} expired` };
+    return { action: 'deny', rule: d.rule, message: `pcigate: no decision on approval request ${r.id} in time; the statement was not run` };
+  })().catch((): StatementDecision => ({ action: 'deny', rule: d.rule, message: `pcigate: approval ${req.id} could not be completed; the statement was not run` }));
+  return {
+    action: 'hold',
+    until,
+    notice: `pcigate: statement held for approval ${req.id} (${d.reason}); an approver runs: pcigate approve ${req.id}`,
+  };
+}
