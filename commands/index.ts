@@ -13,6 +13,7 @@ export const registry: RegistryEntry[] = [
   { name: 'approve', summary: 'Approve a held statement (not your own)', load: () => import('./approve.js') },
   { name: 'deny', summary: 'Deny a held statement, with a reason', load: () => import('./deny.js') },
   { name: 'policy explain', summary: 'Show the policy decision for a statement and the rule behind it', load: () => import('./policy-explain.js') },
+  { name: 'scan', summary: 'Find unmasked card numbers and sensitive authentication data in files', load: () => import('./scan.js') },
 ];
 
 /** The command groups (`keys`, `config`) derived from two-word names. */

@@ -1,0 +1,33 @@
+/** `pcigate scan PATH…`: find unmasked PAN and sensitive authentication data in stored files (issue 4 item 8). */
+import type { CommandSpec } from '../src/cli/command.js';
+import { EXIT } from '../src/cli/exit-codes.js';
+import { UsageError } from '../src/errors.js';
+import { scanPaths } from '../src/mask/scan-files.js';
+
+export const spec: CommandSpec = {
+  description: [
+    'Scans files and directories (recursively; symlinks are not followed) for card numbers (13–19 digits,',
+    'Luhn-valid, issuer range of a major network) and sensitive authentication data (track data, labelled',
+    'CVV/PIN values). Each finding is printed as file:line:column with the value masked; a full PAN is never',
+    'printed. Exit 0 when clean, 1 when anything was found or a file could not be read (PCI DSS 3.5.1, 3.3.1).',
+  ].join('\n'),
+  args: [{ name: 'paths', description: 'files or directories to scan', required: true, variadic: true }],
+  options: [{ flags: '--any-luhn', description: 'report any Luhn-valid 13–19 digit number, not only major card networks' }],
+  examples: [
+    ['check the data home and an export before they are archived', 'pcigate scan ~/.local/share/pcigate ./export.csv'],
+    ['scan a plain-text pg_dump, findings as JSON', 'pcigate scan --json dump.sql'],
+  ],
+  async run(ctx, { args, opts, out }) {
+    if (args.length === 0) throw new UsageError('scan needs at least one PATH');
+    const report = await scanPaths(ctx, args, { anyLuhn: opts.anyLuhn === true });
+    const clean = report.findings.length === 0 && report.errors.length === 0;
+    if (out.json) {
+      out.printJson({ clean, files: report.files, bytes: report.bytes, findings: report.findings, errors: report.errors });
+    } else {
+      for (const f of report.findings) out.data(`${f.file}:${f.line}:${f.column}: ${f.kind}${f.network ? ` (${f.network})` : ''} ${f.masked}`);
+      for (const e of report.errors) out.warn(`error: ${e.file}: ${e.message}`);
+      out.say(`${report.findings.length} finding${report.findings.length === 1 ? '' : 's'} in ${report.files} file${report.files === 1 ? '' : 's'} (${report.bytes} bytes)${report.errors.length ? `; ${report.errors.length} unreadable` : ''}`);
+    }
+    return clean ? EXIT.ok : EXIT.error;
+  },
+};

@@ -1,0 +1,51 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { scanPaths } from '../../../src/mask/scan-files.js';
+import { testCtx } from '../../harness/test-ctx.js';
+
+const PAN = '4111111111111111';
+
+function tree(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-scan-'));
+  for (const [name, body] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), body);
+  }
+  return dir;
+}
+
+describe('scanPaths', () => {
+  it('finds PANs, track data and labelled CVVs with file:line:column, values masked', async () => {
+    const dir = tree({
+      'a.txt': `hello\nx é ${PAN} y\n`,
+      'sub/dump.sql': `COPY cards (id, pan, cvv) FROM stdin;\n1\t5555 5555 5555 4444\t\n\\.\n{"cvv": "123"}\n;${PAN}=25121011234?\n`,
+      'clean.log': 'order 1234567812345678 at 2026-11-22T12:00:00Z, uuid 123e4567-e89b-12d3-a456-426614174000\n',
+    });
+    const ctx = testCtx({ cwd: dir });
+    const r = await scanPaths(ctx, ['.']);
+    const rows = r.findings.map((f) => `${f.file}:${f.line}:${f.column}:${f.kind}:${f.masked}`);
+    expect(rows).toContain('a.txt:2:5:pan:************1111');
+    expect(rows).toContain(`${path.join('sub', 'dump.sql')}:2:3:pan:**** **** **** 4444`);
+    expect(rows.some((x) => x.includes('sad_value') && x.endsWith('cvv": "***'))).toBe(true);
+    expect(rows.some((x) => x.includes('track_data'))).toBe(true);
+    expect(rows.some((x) => x.startsWith('clean.log'))).toBe(false);
+    expect(JSON.stringify(r)).not.toContain(PAN);
+    expect(r.files).toBe(3);
+  });
+
+  it('finds a PAN that straddles a read-chunk boundary at every offset, exactly once', async () => {
+    const prefix = 'abc 1 2\n';
+    for (let chunk = 3; chunk <= 24; chunk += 1) {
+      const dir = tree({ 'f.txt': `${prefix}4111 1111 1111 1111 ok\n` });
+      const r = await scanPaths(testCtx({ cwd: dir }), ['f.txt'], { chunkBytes: chunk });
+      expect(r.findings.map((f) => `${f.line}:${f.column}:${f.masked}`)).toEqual(['2:1:**** **** **** 1111']);
+    }
+  });
+
+  it('reports unreadable paths as errors', async () => {
+    const r = await scanPaths(testCtx(), ['/nonexistent/pcigate-scan']);
+    expect(r.errors).toHaveLength(1);
+  });
+});
