@@ -9,11 +9,11 @@
  *   cleartext password, `trust_user` trusted, `tls_user` (SCRAM) only over TLS — on TCP and on the socket.
  *
  * Always torn down: `stop()` shuts it down and removes the directory; a process 'exit' hook kills any
- * cluster still running. Start it once per test file (beforeAll/afterAll): it takes a few seconds.
+ * cluster still running, and a watchdog stops it even when the test process dies by a signal. Start it once per test file (beforeAll/afterAll): it takes a few seconds.
  */
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, chownSync, chmodSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,7 +63,8 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
-const running = new Set<{ child: ChildProcess; root: string }>();
+interface Running { child: ChildProcess; root: string; pgPid: number }
+const running = new Set<Running>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -71,12 +72,34 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const r of running) {
-      // SIGQUIT = immediate shutdown; 'exit' handlers must be synchronous, so no waiting here.
-      try { r.child.kill('SIGQUIT'); } catch { /* already gone */ }
+      // 'exit' handlers must be synchronous: SIGQUIT (immediate shutdown) and remove what we can. Even without
+      // this hook (a test runner killed by a signal), the watchdog below stops the cluster when our pipe closes.
+      try { if (r.pgPid) process.kill(r.pgPid, 'SIGQUIT'); } catch { /* already gone */ }
+      try { r.child.stdin?.destroy(); } catch { /* already gone */ }
       try { rmSync(r.root, { recursive: true, force: true }); } catch { /* best effort */ }
     }
   });
 }
+
+/**
+ * The postmaster runs under a tiny sh watchdog whose stdin is a pipe from this process: when the pipe
+ * closes — stop(), a normal exit, or this process being killed by any signal — the watchdog asks the
+ * postmaster for a fast shutdown and, once it has stopped, removes the cluster directory (only when
+ * `remove-on-exit` exists, i.e. after a successful start; a failed start is cleaned up by the caller).
+ * Without it, a test runner killed on timeout would leave orphaned clusters on a shared machine.
+ */
+const WATCHDOG = [
+  'root="$1"; shift',
+  'exec 3<&0',
+  '"$@" &',
+  'pid=$!',
+  '( cat <&3 >/dev/null 2>&1; kill -INT "$pid" 2>/dev/null ) &',
+  'w=$!',
+  'wait "$pid"; code=$?',
+  'kill "$w" 2>/dev/null',
+  'if [ -e "$root/remove-on-exit" ]; then rm -rf "$root"; fi',
+  'exit "$code"',
+].join('\n');
 
 function binDir(): string {
   const found = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
@@ -188,7 +211,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   const dataDir = path.join(root, 'data');
   const socketDir = root;
   let child: ChildProcess | undefined;
-  const entry = { child: undefined as unknown as ChildProcess, root };
+  const entry: Running = { child: undefined as unknown as ChildProcess, root, pgPid: 0 };
   try {
     writeFileSync(path.join(root, 'pwfile'), `${password}\n`, { mode: 0o600 });
     chownTree(root, who);
@@ -223,8 +246,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     for (let attempt = 0; ; attempt++) {
       port = await freePort();
       stderr = '';
-      child = spawn(path.join(bin, 'postgres'), ['-D', dataDir, '-p', String(port)], {
-        uid: who.uid, gid: who.gid, env: who.env, cwd: root, stdio: ['ignore', 'ignore', 'pipe'],
+      child = spawn('sh', ['-c', WATCHDOG, 'pg-watchdog', root, path.join(bin, 'postgres'), '-D', dataDir, '-p', String(port)], {
+        uid: who.uid, gid: who.gid, env: who.env, cwd: root, stdio: ['pipe', 'ignore', 'pipe'],
       });
       entry.child = child;
       running.add(entry);
@@ -235,6 +258,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
         break;
       } catch (e) {
         running.delete(entry);
+        child.stdin?.end();
         child.kill('SIGKILL');
         // Another test may have taken the port between freePort() and bind: try another one.
         if (attempt < 4 && /could not bind|Address already in use|could not create any TCP/.test(stderr)) continue;
@@ -242,6 +266,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       }
     }
     const pg = child;
+    entry.pgPid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    writeFileSync(path.join(root, 'remove-on-exit'), '');
     const psql = (sql: string, db = database): string => {
       const r = spawnSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port),
         '-U', superuser, '-d', db, '-c', sql], { encoding: 'utf8', env: { ...who.env, PGPASSWORD: password } });
@@ -273,9 +299,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
           resolve();
         };
         if (pg.exitCode !== null || pg.signalCode !== null) { done(); return; }
-        const kill = setTimeout(() => pg.kill('SIGKILL'), 10_000);
+        const kill = setTimeout(() => {
+          try { process.kill(entry.pgPid, 'SIGKILL'); } catch { /* gone */ }
+          pg.kill('SIGKILL');
+        }, 15_000);
         pg.once('exit', () => { clearTimeout(kill); done(); });
-        pg.kill('SIGINT'); // fast shutdown: roll back open transactions, disconnect clients
+        pg.stdin?.end(); // the watchdog asks for a fast shutdown and waits for it
       });
       return stopped;
     };
@@ -292,11 +321,11 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       certFile: certs?.cert,
       passwordOf,
       psql,
-      pid: pg.pid ?? 0,
+      pid: entry.pgPid,
       stop,
     };
   } catch (e) {
-    if (child) { running.delete(entry); child.kill('SIGKILL'); }
+    if (child) { running.delete(entry); child.stdin?.end(); child.kill('SIGKILL'); }
     rmSync(root, { recursive: true, force: true });
     throw e;
   }
