@@ -88,6 +88,12 @@ async function readIfExists(ctx: Pick<Ctx, 'fs'>, c: Candidate): Promise<string 
     throw new ConfigError(`cannot read configuration file ${c.path}: ${code ?? (e as Error).message}`, { cause: e, hint: 'Check the path and the permissions of its directories.' });
   }
   if (!st.isFile()) throw new ConfigError(`configuration path ${c.path} is not a regular file`, { hint: 'Point --config at a YAML file.' });
+  // A world-writable config lets any local user repoint a connection or change what a `cmd:` secret runs.
+  if ((st.mode & 0o002) !== 0) {
+    throw new ConfigError(`configuration file ${c.path} is writable by any user (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); refusing to use it`, {
+      hint: `Remove write access for others: chmod o-w ${c.path}`,
+    });
+  }
   if (st.size > MAX_CONFIG_BYTES) {
     throw new ConfigError(`configuration file ${c.path} is larger than ${MAX_CONFIG_BYTES} bytes`, { hint: 'Is this the right file? A pcigate.yaml is a few kilobytes.' });
   }

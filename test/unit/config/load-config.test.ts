@@ -108,3 +108,21 @@ describe('config search order', () => {
     expect(none.home).toBe('/srv/xdg/pcigate');
   });
 });
+
+describe('config file safety', () => {
+  it('refuses a world-writable config (anyone could change what cmd: secrets run)', async () => {
+    const { chmodSync } = await import('node:fs');
+    const w = world();
+    chmodSync(w.files.cwd, 0o666);
+    const err = await loadConfig(testCtx({ cwd: w.cwd, env: { HOME: w.home } })).then(
+      () => { throw new Error('expected the world-writable config to be refused'); },
+      (e: unknown) => e as Error & { hint?: string; exit: number },
+    );
+    expect(hasCode(err, 'ERR_CONFIG')).toBe(true);
+    expect(err.message).toMatch(/writable by any user \(mode 0666\)/);
+    expect(err.hint).toContain('chmod o-w');
+    expect(err.exit).toBe(2);
+    chmodSync(w.files.cwd, 0o664);
+    expect((await loadConfig(testCtx({ cwd: w.cwd, env: { HOME: w.home } }))).source).toBe('cwd');
+  });
+});
