@@ -16,6 +16,7 @@ import type { Ctx } from '../src/cli/ctx.js';
 import { VERSION } from '../src/cli/version.js';
 import { AuditWriteError, KeyError } from '../src/errors.js';
 import { hashBlob } from './blob.js';
+import { recordLine } from './record-line.js';
 import { canonicalize } from './canonical-json.js';
 import { appendLineDurable, ensurePrivateDir, fsyncDir } from './durable-fs.js';
 import { initKeys, isInitialised, loadKeys, rotateKeys } from './keys.js';
@@ -309,26 +310,28 @@ class AuditLogWriter implements AuditLog {
     if (this.seg.bytes === 0) internal.push({ type: 'segment.open', target: { kind: 'log' }, detail: { segment: this.seg.file, prev_segment: this.seg.prev } });
     if (this.gap) internal.push({ type: 'log.gap', target: { kind: 'log' }, outcome: 'failure', detail: { ...this.gap } });
     let seq = this.acc.size;
+    let prevHex = this.lastLeaf.toString('hex');
     let prev = this.lastLeaf;
+    const origin = this.keys.origin;
     const leaves: Buffer[] = [];
     const types: string[] = [];
     const done: Array<{ p: Pending; seq: number; leaf: string }> = [];
     let text = '';
-    const add = (ev: AuditEvent): Buffer => {
-      // The recorder's fields come last so an event cannot override them.
-      const line = canonicalize({ ...ev, v: 1, origin: this.keys.origin, seq, ts, prev: prev.toString('hex') });
+    const add = (ev: AuditEvent): string => {
+      const line = recordLine(ev, origin, seq, ts, prevHex);
       const leaf = createHash('sha256').update(LEAF_PREFIX).update(line, 'utf8').digest();
       text += `${line}\n`;
       leaves.push(leaf);
       types.push(ev.type);
       prev = leaf;
+      prevHex = leaf.toString('hex');
       seq++;
-      return leaf;
+      return prevHex;
     };
     for (const ev of internal) add(ev);
     const live: Pending[] = [];
     for (const p of batch) {
-      let leaf: Buffer;
+      let leaf: string;
       try {
         leaf = add(p.event);
       } catch (e) {
@@ -336,7 +339,7 @@ class AuditLogWriter implements AuditLog {
         continue;
       }
       live.push(p);
-      done.push({ p, seq: seq - 1, leaf: leaf.toString('hex') });
+      done.push({ p, seq: seq - 1, leaf });
     }
     if (leaves.length === internal.length) return; // nothing of the callers' survived encoding
     const buf = Buffer.from(text, 'utf8');

@@ -1,0 +1,37 @@
+/**
+ * The bytes of one audit record: RFC 8785 canonical JSON of `{...event, v, origin, seq, ts, prev}`.
+ * This is the append hot path, so the top level (whose member names are fixed and known) is written in
+ * RFC 8785 §3.2.3 order by hand, and only the nested values go through the generic canonicalize. An event
+ * with any other top-level member takes the generic path, so the output is always exactly
+ * canonicalize(record) (test/unit/recorder/record-line.test.ts checks this property).
+ */
+import { canonicalize } from './canonical-json.js';
+import type { AuditEvent } from './types.js';
+
+const RECORDER_FIELDS = ['v', 'origin', 'seq', 'ts', 'prev'] as const;
+const EVENT_FIELDS = ['type', 'session', 'actor', 'account', 'src', 'target', 'outcome', 'detail', 'blobs'] as const;
+const KNOWN: ReadonlySet<string> = new Set<string>([...RECORDER_FIELDS, ...EVENT_FIELDS]);
+
+/** Canonical line (without `\n`) for `event` at `seq`; `origin` is the raw origin string, `prev` lowercase hex. */
+export function recordLine(event: AuditEvent, origin: string, seq: number, ts: string, prev: string): string {
+  for (const k in event) {
+    if (!KNOWN.has(k) || (RECORDER_FIELDS as readonly string[]).includes(k)) {
+      return canonicalize({ ...event, v: 1, origin, seq, ts, prev });
+    }
+  }
+  // Member order below is the UTF-16 sort of the names: account, actor, blobs, detail, origin, outcome,
+  // prev, seq, session, src, target, ts, type, v.
+  let s = '{';
+  if (event.account !== undefined) s += `"account":${canonicalize(event.account)},`;
+  if (event.actor !== undefined) s += `"actor":${canonicalize(event.actor)},`;
+  if (event.blobs !== undefined) s += `"blobs":${canonicalize(event.blobs)},`;
+  if (event.detail !== undefined) s += `"detail":${canonicalize(event.detail)},`;
+  s += `"origin":${canonicalize(origin)},`;
+  if (event.outcome !== undefined) s += `"outcome":${canonicalize(event.outcome)},`;
+  s += `"prev":${canonicalize(prev)},"seq":${canonicalize(seq)},`;
+  if (event.session !== undefined) s += `"session":${canonicalize(event.session)},`;
+  if (event.src !== undefined) s += `"src":${canonicalize(event.src)},`;
+  if (event.target !== undefined) s += `"target":${canonicalize(event.target)},`;
+  s += `"ts":${canonicalize(ts)},"type":${canonicalize(event.type)},"v":1}`;
+  return s;
+}
