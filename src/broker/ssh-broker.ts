@@ -50,42 +50,49 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
       ).catch((err: unknown) => o.log.warn(`cannot record auth.fail: ${(err as Error).message}`));
     },
     onClient: (conn, info) => {
-      void (async () => {
-        let session: SshSession;
-        try {
-          session = await SshSession.open({ ...o, actor: await o.actor(), src: { ip: info.ip, port: info.port, client: 'ssh' }, via: 'listener' });
-        } catch (err) {
+      // Handlers are registered at once: the client opens its session channel right after authentication,
+      // before the upstream connection is up; requests wait for the session instead of being dropped.
+      const opening = o.actor().then((actor) => SshSession.open({ ...o, actor, src: { ip: info.ip, port: info.port, client: 'ssh' }, via: 'listener' }));
+      let entry: { session: SshSession; conn: Connection } | undefined;
+      let closed = false;
+      const finish = () => {
+        closed = true;
+        if (!entry || !sessions.delete(entry)) return;
+        const p = entry.session.end().catch((err: unknown) => o.log.warn(`cannot record session.end: ${(err as Error).message}`));
+        ending.add(p);
+        void p.finally(() => ending.delete(p));
+      };
+      const withSession = (fn: (s: SshSession) => void, refuse: () => void) => {
+        opening.then(fn, refuse);
+      };
+      const refuseForward = (s: SshSession, req: Parameters<ReturnType<SshSession['hooks']>['decide']>[0], reject?: () => void) => {
+        void s.hooks().decide(req).catch(() => undefined).finally(() => reject?.());
+      };
+      conn.on('session', (accept, reject) => withSession((s) => bridgeSession(accept(), s.upstream, s.hooks()), reject));
+      conn.on('tcpip', (_accept, reject, i) => withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'local', host: i.destIP, port: i.destPort }, reject), reject));
+      conn.on('openssh.streamlocal', (_accept: unknown, reject: () => void, i: { socketPath: string }) =>
+        withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'streamlocal', host: i.socketPath, port: 0 }, reject), reject));
+      conn.on('request', (_accept, reject, name: string, i) => {
+        const bind = i as { bindAddr?: string; bindPort?: number } | undefined;
+        if (name === 'tcpip-forward' || name === 'streamlocal-forward@openssh.com') {
+          withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'remote', host: bind?.bindAddr ?? '', port: bind?.bindPort ?? 0 }, reject), () => reject?.());
+        } else reject?.();
+      });
+      conn.on('close', finish);
+      conn.on('error', finish);
+      opening.then(
+        (session) => {
+          entry = { session, conn };
+          sessions.add(entry);
+          session.upstream.on('close', () => { conn.end(); finish(); });
+          session.upstream.on('error', () => { conn.end(); finish(); });
+          if (closed) finish();
+        },
+        (err: unknown) => {
           o.log.warn(`ssh session refused: ${(err as Error).message}`);
           conn.end();
-          return;
-        }
-        const entry = { session, conn };
-        sessions.add(entry);
-        const finish = () => {
-          if (!sessions.delete(entry)) return;
-          const p = session.end().catch((err: unknown) => o.log.warn(`cannot record session.end: ${(err as Error).message}`));
-          ending.add(p);
-          void p.finally(() => ending.delete(p));
-        };
-        const hooks = session.hooks();
-        conn.on('session', (accept) => bridgeSession(accept(), session.upstream, hooks));
-        conn.on('tcpip', (_accept, reject, i) => {
-          void hooks.decide({ kind: 'port-forwarding', direction: 'local', host: i.destIP, port: i.destPort }).catch(() => undefined).finally(() => reject());
-        });
-        conn.on('openssh.streamlocal', (_accept: unknown, reject: () => void, i: { socketPath: string }) => {
-          void hooks.decide({ kind: 'port-forwarding', direction: 'streamlocal', host: i.socketPath, port: 0 }).catch(() => undefined).finally(() => reject());
-        });
-        conn.on('request', (_accept, reject, name: string, i) => {
-          const info2 = i as { bindAddr?: string; bindPort?: number } | undefined;
-          if (name === 'tcpip-forward' || name === 'streamlocal-forward@openssh.com') {
-            void hooks.decide({ kind: 'port-forwarding', direction: 'remote', host: info2?.bindAddr ?? '', port: info2?.bindPort ?? 0 }).catch(() => undefined).finally(() => reject?.());
-          } else reject?.();
-        });
-        conn.on('close', finish);
-        conn.on('error', () => finish());
-        session.upstream.on('close', () => { conn.end(); finish(); });
-        session.upstream.on('error', () => { conn.end(); finish(); });
-      })();
+        },
+      );
     },
   });
   const bind = o.bind ?? '127.0.0.1';
