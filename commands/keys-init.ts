@@ -1,7 +1,7 @@
 /** `pcigate keys init`: create the root key and the first epoch key of a new data home. */
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
-import { resolveHome } from '../src/cli/home.js';
+import { resolveHomeWithConfig } from '../src/config/resolve-home.js';
 import { certKeyId, initKeys } from '../recorder/keys.js';
 
 export const spec: CommandSpec = {
@@ -9,16 +9,17 @@ export const spec: CommandSpec = {
     'Creates HOME/keys: a root Ed25519 key that certifies epoch keys, and epoch 0\'s signing key. The root private key is written only to --root-key-out (keep it offline); without that flag it is discarded after certifying epoch 0. Refuses a home that already has keys.',
   options: [
     { flags: '--root-key-out <file>', description: 'write the root private key (PKCS#8 PEM, 0600) to this new file' },
-    { flags: '--origin <name>', description: 'the log origin (default: <host>/pcigate/<random>); no spaces or "+"' },
+    { flags: '--origin <name>', description: 'the log origin (default: audit.origin, else <host>/pcigate/<random>); no spaces or "+"' },
   ],
   examples: [
     ['initialise the default data home, keeping the root key offline', 'pcigate keys init --root-key-out /media/usb/pcigate-root.pem'],
     ['initialise a given home with a chosen origin', 'pcigate keys init --home /var/lib/pcigate --origin db-gw.example.com/pcigate'],
   ],
   async run(ctx, { opts, global, out }) {
-    const home = resolveHome(ctx, global.home);
+    const { home, loaded } = await resolveHomeWithConfig(ctx, global);
+    const origin = typeof opts.origin === 'string' ? opts.origin : loaded?.config.audit.origin;
     const r = await initKeys(ctx, home, {
-      ...(typeof opts.origin === 'string' ? { origin: opts.origin } : {}),
+      ...(origin !== undefined ? { origin } : {}),
       ...(typeof opts.rootKeyOut === 'string' ? { rootKeyOut: opts.rootKeyOut } : {}),
     });
     const rootPub = r.rootPub.toString('base64');

@@ -1,8 +1,9 @@
 /** `pcigate keys rotate`: end the current key epoch now (the broker also does this every audit.epoch_hours). */
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
-import { resolveHome } from '../src/cli/home.js';
-import { openAuditLog } from '../recorder/index.js';
+import { loadConfigOrDefaults } from '../src/config/load-config.js';
+import { resolveHomeWithConfig } from '../src/config/resolve-home.js';
+import { auditLogOptionsFromConfig, openAuditLog } from '../recorder/index.js';
 import { certKeyId, loadPublicKeys } from '../recorder/keys.js';
 
 export const spec: CommandSpec = {
@@ -13,8 +14,9 @@ export const spec: CommandSpec = {
     ['as JSON', 'pcigate keys rotate --home /var/lib/pcigate --json'],
   ],
   async run(ctx, { global, out }) {
-    const home = resolveHome(ctx, global.home);
-    const log = await openAuditLog(ctx, { home });
+    const { home, loaded } = await resolveHomeWithConfig(ctx, global);
+    const config = (loaded ?? (await loadConfigOrDefaults(ctx, { path: global.config }))).config;
+    const log = await openAuditLog(ctx, auditLogOptionsFromConfig(home, config.audit));
     let r: { from_epoch: number; to_epoch: number };
     try {
       r = await log.rotate({ actor: { sub: ctx.user.name, via: 'local' } });

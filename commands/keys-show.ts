@@ -1,7 +1,7 @@
 /** `pcigate keys show`: the root public key and the chain of epoch keys of a data home. */
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
-import { resolveHome } from '../src/cli/home.js';
+import { resolveHomeWithConfig } from '../src/config/resolve-home.js';
 import { table } from '../src/cli/output.js';
 import { certKeyId, loadPublicKeys } from '../recorder/keys.js';
 import { epochKeyName } from '../recorder/signed-note.js';
@@ -13,7 +13,7 @@ export const spec: CommandSpec = {
     ['as JSON', 'pcigate keys show --json'],
   ],
   async run(ctx, { global, out }) {
-    const home = resolveHome(ctx, global.home);
+    const { home } = await resolveHomeWithConfig(ctx, global);
     const k = await loadPublicKeys(ctx, home);
     const current = k.certs.length - 1;
     const epochs = k.certs.map((c) => ({

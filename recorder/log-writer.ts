@@ -455,3 +455,22 @@ class AuditLogWriter implements AuditLog {
     this.ctx.log.warn(`audit log ${what} failed: ${(e as Error)?.message ?? String(e)}`);
   }
 }
+
+/**
+ * AuditLogOptions from pcigate.yaml's `audit` section (src/config/sections/audit.ts), given structurally so
+ * the recorder does not depend on the config module: durations in ms, sizes in bytes.
+ */
+export function auditLogOptionsFromConfig(
+  home: string,
+  audit: { checkpoint: { interval: number; records: number }; epoch: number; segment_bytes: number; origin?: string | undefined },
+  extra: Partial<AuditLogOptions> = {},
+): AuditLogOptions {
+  return {
+    home,
+    checkpointIntervalMs: audit.checkpoint.interval,
+    checkpointRecords: audit.checkpoint.records,
+    epochLengthMs: audit.epoch,
+    segmentMaxBytes: audit.segment_bytes,
+    ...extra,
+  };
+}
