@@ -226,3 +226,12 @@ describe('parseConfigText: edge cases', () => {
     expect(parseConfigText('audit:\n  dir: ~/pg\n', '/etc/pcigate/p.yaml', { homeDir: '/home/op' }).audit.dir).toBe('/home/op/pg');
   });
 });
+
+describe('parseConfigText: cross-section checks', () => {
+  it('refuses policy for a connection that does not exist, with a suggestion at the key', () => {
+    const p = problems(`${PG()}policy:\n  connections:\n    prod-bd:\n      require_mfa: true\n    '*':\n      require_mfa: true\n`);
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatchObject({ path: 'policy.connections.prod-bd', line: 10, col: 5 });
+    expect(p[0]!.message).toBe("policy for unknown connection 'prod-bd'. Did you mean 'prod-db'?");
+  });
+});
