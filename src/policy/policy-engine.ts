@@ -31,7 +31,8 @@ const DEFAULT_SEARCH_PATH = ['public'];
 export class PolicyEngine {
   readonly policy: PolicyConfig;
   private readonly connections: ConnectionsLike;
-  private readonly cache = new Map<string, Decision>();
+  private readonly cache = new Map<string, Map<string, Decision>>();
+  private readonly roleKeys = new WeakMap<PolicyIdentity, string>();
 
   constructor(policy: PolicyConfig, connections: ConnectionsLike = {}) {
     this.policy = policy;
@@ -48,17 +49,30 @@ export class PolicyEngine {
    * Cached unless it depends on the session's prepared statements (EXECUTE).
    */
   decide(identity: PolicyIdentity, connection: string, sql: string, session: { searchPath: readonly string[]; prepared: ReadonlyMap<string, StatementInfo> } = { searchPath: DEFAULT_SEARCH_PATH, prepared: new Map() }): Decision {
-    const roles = matchRoles(this.policy, identity);
-    const key = `${connection}\u0000${roles.join(',')}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}\u0000${sql}`;
-    const hit = this.cache.get(key);
+    // Two levels, so the hot path hashes the SQL text once and builds no long key strings: the context
+    // (connection, role set, MFA, search_path) picks a map, the SQL text picks the decision.
+    const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}`;
+    let bySql = this.cache.get(ctxKey);
+    const hit = bySql?.get(sql);
     if (hit) return hit;
     const c: Classification = classify(sql);
     const d = evaluate(this.policy, identity, this.facts(connection), c, session);
     if (!c.statements.some((s) => s.execute !== undefined)) {
-      if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(key, d);
+      if (!bySql) { bySql = new Map(); this.cache.set(ctxKey, bySql); }
+      if (bySql.size >= CACHE_MAX) bySql.delete(bySql.keys().next().value as string);
+      bySql.set(sql, d);
     }
     return d;
+  }
+
+  /** The identity's role set as a cache key, memoised per identity object (a session keeps one). */
+  private roleKey(identity: PolicyIdentity): string {
+    let k = this.roleKeys.get(identity);
+    if (k === undefined) {
+      k = matchRoles(this.policy, identity).join(',');
+      this.roleKeys.set(identity, k);
+    }
+    return k;
   }
 
   /** Approval settings for a connection: who may approve, how many, expiry, window, wait. */
