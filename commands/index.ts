@@ -14,6 +14,9 @@ export const registry: RegistryEntry[] = [
   { name: 'deny', summary: 'Deny a held statement, with a reason', load: () => import('./deny.js') },
   { name: 'policy explain', summary: 'Show the policy decision for a statement and the rule behind it', load: () => import('./policy-explain.js') },
   { name: 'scan', summary: 'Find unmasked card numbers and sensitive authentication data in files', load: () => import('./scan.js') },
+  { name: 'login', summary: 'Log in with your identity provider (device code, works over SSH)', load: () => import('./login.js') },
+  { name: 'whoami', summary: 'Show the logged-in identity, its groups and whether it used MFA', load: () => import('./whoami.js') },
+  { name: 'logout', summary: 'Revoke your tokens at the provider and delete them locally', load: () => import('./logout.js') },
 ];
 
 /** The command groups (`keys`, `config`) derived from two-word names. */
