@@ -181,7 +181,8 @@ function firstLine(s: string): string {
 
 /**
  * Relative paths in the file mean "relative to the file", not to wherever pcigate was started:
- * `file:` secret references get the config directory as base, and audit.dir is made absolute.
+ * `file:` secret references get the config directory as base, and audit.dir, ca_file, tls cert/key files
+ * and socket directories are made absolute (`~/` expands to HOME).
  */
 function anchor(config: PcigateConfig, dir: string, homeDir: string | undefined): void {
   const visit = (v: unknown): void => {
@@ -189,8 +190,15 @@ function anchor(config: PcigateConfig, dir: string, homeDir: string | undefined)
     if (v !== null && typeof v === 'object') for (const x of Object.values(v)) visit(x);
   };
   visit(config);
-  const d = config.audit.dir;
-  if (d === undefined) return;
-  if (homeDir !== undefined && (d === '~' || d.startsWith('~/'))) config.audit.dir = path.join(homeDir, d.slice(1));
-  else config.audit.dir = path.resolve(dir, d);
+  const abs = (p: string): string => {
+    if (homeDir !== undefined && (p === '~' || p.startsWith('~/'))) return path.join(homeDir, p.slice(1));
+    return path.resolve(dir, p);
+  };
+  if (config.audit.dir !== undefined) config.audit.dir = abs(config.audit.dir);
+  for (const c of Object.values(config.connections)) {
+    if (c.kind !== 'postgres') continue;
+    if (c.ca_file !== undefined) c.ca_file = abs(c.ca_file);
+    if (c.socket !== undefined) c.socket = abs(c.socket);
+    if (c.tls) c.tls = { cert_file: abs(c.tls.cert_file), key_file: abs(c.tls.key_file) };
+  }
 }

@@ -225,6 +225,14 @@ describe('parseConfigText: edge cases', () => {
     expect(parseConfigText('audit:\n  dir: data\n', '/etc/pcigate/p.yaml').audit.dir).toBe('/etc/pcigate/data');
     expect(parseConfigText('audit:\n  dir: ~/pg\n', '/etc/pcigate/p.yaml', { homeDir: '/home/op' }).audit.dir).toBe('/home/op/pg');
   });
+
+  it('resolves connection file paths against the config directory', () => {
+    const c = parseConfigText(PG('    ca_file: certs/ca.pem\n    tls: { cert_file: l.crt, key_file: /abs/l.key }\n'), '/etc/pcigate/p.yaml');
+    const db = c.connections['prod-db']!;
+    if (db.kind !== 'postgres') throw new Error('kind');
+    expect(db.ca_file).toBe('/etc/pcigate/certs/ca.pem');
+    expect(db.tls).toEqual({ cert_file: '/etc/pcigate/l.crt', key_file: '/abs/l.key' });
+  });
 });
 
 describe('parseConfigText: cross-section checks', () => {
