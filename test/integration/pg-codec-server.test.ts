@@ -102,7 +102,7 @@ describe('codec as a server', () => {
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
 
-  it('serves psql after refusing SSL with 'N'', async () => {
+  it("serves psql after refusing SSL with 'N'", async () => {
     const r = await psql(PASSWORD, 'prefer', 'select 42');
     expect(r.stderr).toContain('from the codec');
     expect(r.stdout.split('\n')[0]).toBe('select 42|');
