@@ -207,13 +207,15 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
   }
 
   const sockets = new Set<net.Socket>();
+  const runs = new Set<Promise<void>>();
   const server = net.createServer({ noDelay: true }, (socket) => {
     const session = new PgSession(socket, owner);
     sessions.add(session);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => { /* reported by the session */ });
-    void session.run().finally(() => sessions.delete(session));
+    const r = session.run().finally(() => { sessions.delete(session); runs.delete(r); });
+    runs.add(r);
   });
   const bind = o.bind ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -236,6 +238,8 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         // A client that ignores the FATAL and keeps its socket open must not hold the shutdown.
         setTimeout(() => { for (const s of sockets) s.destroy(); }, 3_000).unref();
       });
+      // Every session's run() ends after its closed() queued the session.end append.
+      while (runs.size > 0) await Promise.all([...runs]);
       while (ending.size > 0) await Promise.all([...ending]);
     },
   };
