@@ -1,0 +1,191 @@
+/**
+ * SSH through pcigate, two ways (issue 7 item 2):
+ * - `startSshBroker`: a local ssh2 server (`connect NAME --listen`) for OpenSSH tools, authenticated by a
+ *   per-listener secret; each authenticated client gets an SshSession and its session channels are bridged.
+ *   Port forwarding (ssh -L/-R, streamlocal) is decided by policy, recorded, and refused unless granted
+ *   (and bridging a granted forward is not implemented, so it is refused with that reason).
+ * - `runSshDirect`: the in-terminal client (`connect NAME`) and `pcigate exec NAME -- CMD`: no local server,
+ *   the user's terminal is the local end.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { ClientChannel, Connection } from 'ssh2';
+import type { Actor, AuditSink } from '../../recorder/types.js';
+import type { OutStream } from '../cli/ctx.js';
+import { createLocalSshServer, loadOrCreateHostKey } from '../ssh/local-server.js';
+import { bridgeSession, REFUSED_EXIT, wireChannel } from '../ssh/session-bridge.js';
+import type { LocalEnd } from '../ssh/session-bridge.js';
+import { SshSession } from './ssh-session.js';
+import type { SshSessionOptions } from './ssh-session.js';
+
+export type SshBaseOptions = Omit<SshSessionOptions, 'src' | 'via' | 'actor'> & { actor: () => Promise<Actor> };
+
+export interface SshBroker {
+  host: string;
+  port: number;
+  secret: string;
+  fingerprint: string;
+  readonly active: number;
+  close(): Promise<void>;
+}
+
+export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?: number; secret?: string }): Promise<SshBroker> {
+  const secret = o.secret ?? randomBytes(18).toString('base64url');
+  const hostKey = await loadOrCreateHostKey(o.fs, o.home);
+  const sessions = new Set<{ session: SshSession; conn: Connection }>();
+  const ending = new Set<Promise<void>>();
+  const server = createLocalSshServer({
+    hostKey,
+    secret,
+    onAuthFail: (f) => {
+      void o.actor().catch(() => undefined).then((actor) =>
+        o.sink.append({
+          type: 'auth.fail',
+          outcome: 'failure',
+          ...(actor ? { actor } : {}),
+          src: { ip: f.ip, port: f.port, client: 'ssh' },
+          target: { conn: o.name, kind: 'ssh', host: `${o.conn.host}:${o.conn.port}`, user: o.conn.user },
+          detail: { reason: 'wrong listener secret', method: f.method, user: f.user },
+        }),
+      ).catch((err: unknown) => o.log.warn(`cannot record auth.fail: ${(err as Error).message}`));
+    },
+    onClient: (conn, info) => {
+      // Handlers are registered at once: the client opens its session channel right after authentication,
+      // before the upstream connection is up; requests wait for the session instead of being dropped.
+      const opening = o.actor().then((actor) => SshSession.open({ ...o, actor, src: { ip: info.ip, port: info.port, client: 'ssh' }, via: 'listener' }));
+      let entry: { session: SshSession; conn: Connection } | undefined;
+      let closed = false;
+      const finish = () => {
+        closed = true;
+        if (!entry || !sessions.delete(entry)) return;
+        const p = entry.session.end().catch((err: unknown) => o.log.warn(`cannot record session.end: ${(err as Error).message}`));
+        ending.add(p);
+        void p.finally(() => ending.delete(p));
+      };
+      const withSession = (fn: (s: SshSession) => void, refuse: () => void) => {
+        opening.then(fn, refuse);
+      };
+      const refuseForward = (s: SshSession, req: Parameters<ReturnType<SshSession['hooks']>['decide']>[0], reject?: () => void) => {
+        void s.hooks().decide(req).catch(() => undefined).finally(() => reject?.());
+      };
+      conn.on('session', (accept, reject) => withSession((s) => bridgeSession(accept(), s.upstream, s.hooks()), reject));
+      conn.on('tcpip', (_accept, reject, i) => withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'local', host: i.destIP, port: i.destPort }, reject), reject));
+      conn.on('openssh.streamlocal', (_accept: unknown, reject: () => void, i: { socketPath: string }) =>
+        withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'streamlocal', host: i.socketPath, port: 0 }, reject), reject));
+      conn.on('request', (_accept, reject, name: string, i) => {
+        const bind = i as { bindAddr?: string; bindPort?: number } | undefined;
+        if (name === 'tcpip-forward' || name === 'streamlocal-forward@openssh.com') {
+          withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'remote', host: bind?.bindAddr ?? '', port: bind?.bindPort ?? 0 }, reject), () => reject?.());
+        } else reject?.();
+      });
+      conn.on('close', finish);
+      conn.on('error', finish);
+      opening.then(
+        (session) => {
+          entry = { session, conn };
+          sessions.add(entry);
+          session.upstream.on('close', () => { conn.end(); finish(); });
+          session.upstream.on('error', () => { conn.end(); finish(); });
+          if (closed) finish();
+        },
+        (err: unknown) => {
+          o.log.warn(`ssh session refused: ${(err as Error).message}`);
+          conn.end();
+        },
+      );
+    },
+  });
+  const bind = o.bind ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, bind, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    host: bind,
+    port: addr.port,
+    secret,
+    fingerprint: hostKey.fingerprint,
+    get active() { return sessions.size; },
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const e of [...sessions]) e.conn.end();
+      for (const e of [...sessions]) {
+        sessions.delete(e);
+        ending.add(e.session.end());
+      }
+      await Promise.allSettled([...ending]);
+    },
+  };
+}
+
+export interface DirectTerminal {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stdout: OutStream & { on?(ev: 'resize', cb: () => void): unknown; off?(ev: 'resize', cb: () => void): unknown; rows?: number };
+  stderr: OutStream;
+  env: Record<string, string | undefined>;
+}
+
+/**
+ * Runs a shell (no command) or one command on the upstream from the user's own terminal. Returns the
+ * remote exit status; a refused request returns `refused` so the command maps it to exit 5.
+ */
+export async function runSshDirect(
+  o: SshBaseOptions & { src: SshSessionOptions['src']; via: 'terminal' | 'exec' },
+  term: DirectTerminal,
+  command?: string,
+): Promise<{ exit: { code?: number; signal?: string } } | { refused: string }> {
+  const session = await SshSession.open({ ...o, actor: await o.actor() });
+  const hooks = session.hooks();
+  const tty = Boolean(term.stdin.isTTY && term.stdout.isTTY);
+  const pty = tty ? { term: term.env.TERM ?? 'xterm-256color', cols: term.stdout.columns ?? 80, rows: term.stdout.rows ?? 24 } : undefined;
+  try {
+    const req = command === undefined ? { kind: 'shell' as const } : { kind: 'exec' as const, command };
+    const decision = await hooks.decide(req);
+    if (decision.action === 'deny') {
+      await session.end('denied');
+      return { refused: decision.reason };
+    }
+    const taps = await hooks.openChannel(
+      { kind: command === undefined ? 'shell' : 'exec', ...(command !== undefined ? { command } : {}), ...(pty ? { pty } : {}), env: {} },
+      { stdout: (b) => { term.stdout.write(b); }, stderr: (b) => { term.stderr.write(b); } },
+    );
+    const window = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: 0, height: 0 } : false;
+    const remote = await new Promise<ClientChannel>((resolve, reject) => {
+      const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
+      if (command === undefined) session.upstream.shell(window, {}, cb);
+      else session.upstream.exec(command, window ? { pty: window } : {}, cb);
+    });
+    const exit = await new Promise<{ code?: number; signal?: string }>((resolve) => {
+      const onResize = () => {
+        const cols = term.stdout.columns ?? 80;
+        const rows = term.stdout.rows ?? 24;
+        remote.setWindow(rows, cols, 0, 0);
+        taps.resize(cols, rows);
+      };
+      const inputListeners: Array<(b: Buffer) => void> = [];
+      const end: LocalEnd = {
+        onInput: (cb) => { inputListeners.push(cb); term.stdin.on('data', cb); },
+        onEof: (cb) => { term.stdin.on('end', cb); },
+        onClose: () => {},
+        exit: (info) => {
+          for (const cb of inputListeners) term.stdin.off('data', cb);
+          term.stdout.off?.('resize', onResize);
+          if (tty) term.stdin.setRawMode?.(false);
+          term.stdin.pause();
+          resolve(info);
+        },
+        close: () => { resolve({ code: REFUSED_EXIT }); },
+      };
+      if (tty) term.stdin.setRawMode?.(true);
+      term.stdout.on?.('resize', onResize);
+      wireChannel(end, remote, taps, hooks.onError);
+      term.stdin.resume();
+    });
+    await session.end();
+    return { exit };
+  } catch (err) {
+    await session.end('failure', (err as Error).message).catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The local side of `pcigate connect SSH --listen`: an ssh2 server that OpenSSH tools connect to
+ * (`ssh -p PORT pcigate@127.0.0.1`). It is not an open door: clients authenticate with the per-listener
+ * secret (password or keyboard-interactive, compared in constant time), and the server's host key persists
+ * in the data home so `known_hosts` keeps working across runs.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import path from 'node:path';
+import { Server, utils } from 'ssh2';
+import type { ClientInfo, Connection } from 'ssh2';
+import type { Fs } from '../cli/ctx.js';
+import { sshFingerprint } from './host-key.js';
+
+export interface LocalHostKey {
+  pem: string;
+  fingerprint: string;
+  path: string;
+}
+
+/** Loads `keys/ssh_host_ed25519_key` from the data home, creating it (0600) on first use. */
+export async function loadOrCreateHostKey(fs: Fs, home: string): Promise<LocalHostKey> {
+  const dir = path.join(home, 'keys');
+  const file = path.join(dir, 'ssh_host_ed25519_key');
+  let pem: string;
+  try {
+    pem = await fs.readFile(file, 'utf8');
+  } catch {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const pair = utils.generateKeyPairSync('ed25519', { comment: 'pcigate local listener' });
+    pem = pair.private;
+    await fs.writeFile(file, pem, { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+      pem = await fs.readFile(file, 'utf8'); // another process created it first
+    });
+  }
+  const parsed = utils.parseKey(pem);
+  if (parsed instanceof Error) throw parsed;
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  return { pem, fingerprint: sshFingerprint(key.getPublicSSH()), path: file };
+}
+
+export interface AuthFailure {
+  ip: string;
+  port: number;
+  user: string;
+  method: string;
+}
+
+export interface LocalSshServerOptions {
+  hostKey: LocalHostKey;
+  secret: string;
+  onAuthFail(info: AuthFailure): void;
+  /** An authenticated client; the broker takes it from here. */
+  onClient(conn: Connection, info: ClientInfo, user: string): void;
+}
+
+function secretMatches(secret: string, given: string): boolean {
+  // Hash both sides first so the comparison is constant time whatever the lengths.
+  const a = createHash('sha256').update(secret).digest();
+  const b = createHash('sha256').update(given).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function createLocalSshServer(opts: LocalSshServerOptions): Server {
+  return new Server({ hostKeys: [opts.hostKey.pem], ident: 'pcigate' }, (conn, info) => {
+    let user = '';
+    conn.on('authentication', (actx) => {
+      user = actx.username;
+      const fail = () => {
+        if (actx.method !== 'none') opts.onAuthFail({ ip: info.ip, port: info.port, user: actx.username, method: actx.method });
+        actx.reject(['password', 'keyboard-interactive']);
+      };
+      if (actx.method === 'password') {
+        if (secretMatches(opts.secret, actx.password)) actx.accept();
+        else fail();
+      } else if (actx.method === 'keyboard-interactive') {
+        actx.prompt([{ prompt: 'pcigate listener secret: ', echo: false }], (answers) => {
+          if (answers.length === 1 && secretMatches(opts.secret, answers[0] ?? '')) actx.accept();
+          else fail();
+        });
+      } else {
+        fail();
+      }
+    });
+    conn.on('ready', () => opts.onClient(conn, info, user));
+    conn.on('error', () => {
+      // A client that drops mid-handshake is not an error of the listener; the broker's session end covers it.
+    });
+  });
+}

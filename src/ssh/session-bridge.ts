@@ -1,0 +1,219 @@
+/**
+ * Bridges one SSH "session" channel of a local client (ssh2 server side) to the upstream (ssh2 client
+ * side): pty, env, shell, exec, subsystem, window-change, signal, exit-status/exit-signal and stderr
+ * (RFC 4254 §6). This layer knows nothing of policy, masking or recording: it asks `hooks.decide` before
+ * opening anything upstream and hands every byte of upstream output to the taps the broker supplies, which
+ * forward (masked) bytes to the local side.
+ *
+ * pty and env requests — and window changes — usually arrive before the shell/exec request that opens
+ * the upstream channel (ssh2's client API takes them with exec()/shell()), so they are kept and applied
+ * when it opens.
+ */
+import type { ClientChannel, Client, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
+
+export type SshRequest =
+  | { kind: 'shell' }
+  | { kind: 'exec'; command: string }
+  | { kind: 'subsystem'; name: string }
+  | { kind: 'x11' }
+  | { kind: 'agent-forwarding' }
+  | { kind: 'port-forwarding'; direction: 'local' | 'remote' | 'streamlocal'; host: string; port: number };
+
+export type SshDecision = { action: 'allow' } | { action: 'deny'; reason: string };
+
+export interface ChannelInfo {
+  kind: 'shell' | 'exec' | 'subsystem';
+  command?: string;
+  pty?: { term: string; cols: number; rows: number };
+  env: Record<string, string>;
+}
+
+/** What the broker plugs into each opened channel. */
+export interface ChannelTaps {
+  /** Upstream stdout; the tap sends (masked) bytes on with `send.stdout`. */
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
+  /** Keyboard/stdin bytes going upstream (already forwarded; for recording). */
+  input(chunk: Buffer): void;
+  resize(cols: number, rows: number): void;
+  /** Flush whatever the taps hold back; called before the exit status is sent. */
+  flush(): void;
+  /** The remote side's exit: status code or signal name. */
+  exit(info: { code?: number; signal?: string }): void;
+}
+
+export interface SessionBridgeHooks {
+  decide(req: SshRequest): Promise<SshDecision>;
+  openChannel(info: ChannelInfo, send: { stdout(b: Buffer): void; stderr(b: Buffer): void }): Promise<ChannelTaps>;
+  /** A hook failed (e.g. the recording could not be written): the channel is closed, fail closed. */
+  onError(err: unknown): void;
+}
+
+/** Exit status given to the local client when pcigate refuses a shell or command (like a shell's 126). */
+export const REFUSED_EXIT = 126;
+
+/** Wires one accepted local session channel to the upstream connection. */
+export function bridgeSession(local: Session, upstream: Client, hooks: SessionBridgeHooks): void {
+  let pty: PseudoTtyInfo | undefined;
+  const env: Record<string, string> = {};
+  let remote: ClientChannel | undefined;
+  let taps: ChannelTaps | undefined;
+  let started = false;
+
+  local.on('pty', (accept, _reject, info) => {
+    pty = info;
+    accept?.();
+  });
+  local.on('env', (accept, _reject, info) => {
+    env[info.key] = info.val;
+    accept?.();
+  });
+  local.on('window-change', (accept, _reject, info) => {
+    if (pty) { pty.cols = info.cols; pty.rows = info.rows; pty.width = info.width; pty.height = info.height; }
+    remote?.setWindow(info.rows, info.cols, info.height, info.width);
+    taps?.resize(info.cols, info.rows);
+    accept?.();
+  });
+  local.on('signal', (accept, _reject, info) => {
+    remote?.signal(info.name);
+    accept?.();
+  });
+  local.on('x11', (_accept, reject) => {
+    void hooks.decide({ kind: 'x11' }).finally(() => reject?.());
+  });
+  local.on('auth-agent', (_accept, reject) => {
+    // Forwarding the user's agent to a cardholder-data host is refused even when granted: pcigate holds
+    // the upstream credential itself, and bridging an agent channel is not implemented.
+    void hooks.decide({ kind: 'agent-forwarding' }).finally(() => reject?.());
+  });
+
+  const open = async (info: ChannelInfo, req: SshRequest, accept: () => ServerChannel | undefined, reject: () => void) => {
+    if (started) { reject(); return; }
+    started = true;
+    // Subsystems (sftp) are refused at the protocol level when denied; shell/exec channels are accepted at
+    // once — a client that has already sent EOF (ssh with stdin closed) cannot be answered later — and a
+    // denial is then explained on stderr with exit status 126.
+    let ch: ServerChannel | undefined;
+    let eof = false;
+    if (info.kind !== 'subsystem') {
+      ch = accept();
+      if (!ch) return;
+      ch.on('eof', () => { eof = true; });
+      ch.pause();
+    }
+    const refuse = (why: string) => {
+      if (!ch) { reject(); return; }
+      ch.stderr.write(`pcigate: ${why}\r\n`);
+      ch.exit(REFUSED_EXIT);
+      ch.end();
+    };
+    let decision: SshDecision;
+    try {
+      decision = await hooks.decide(req);
+    } catch (err) {
+      hooks.onError(err);
+      refuse('the request could not be recorded; refusing it');
+      return;
+    }
+    if (decision.action === 'deny') { refuse(`refused by policy: ${decision.reason}`); return; }
+    ch ??= accept();
+    if (!ch) return;
+    const local = ch;
+    const send = { stdout: (b: Buffer) => { local.write(b); }, stderr: (b: Buffer) => { local.stderr.write(b); } };
+    try {
+      taps = await hooks.openChannel(info, send);
+    } catch (err) {
+      hooks.onError(err);
+      refuse('the session could not be recorded; refusing to continue');
+      return;
+    }
+    const window = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : false;
+    const onRemote = (err: Error | undefined, rc: ClientChannel) => {
+      if (err) { refuse(`upstream refused the ${info.kind} request`); return; }
+      remote = rc;
+      wireChannel(serverChannelEnd(local, () => eof), rc, taps!, hooks.onError);
+      local.resume();
+    };
+    if (info.kind === 'shell') upstream.shell(window, { env }, onRemote);
+    else if (info.kind === 'exec') upstream.exec(info.command ?? '', { env, pty: window || undefined }, onRemote);
+    else upstream.subsys(info.command ?? '', onRemote);
+  };
+
+  const ptyInfo = () => (pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : undefined);
+  local.on('shell', (accept, reject) => {
+    void open({ kind: 'shell', pty: ptyInfo(), env: { ...env } }, { kind: 'shell' }, accept, reject);
+  });
+  local.on('exec', (accept, reject, info) => {
+    void open({ kind: 'exec', command: info.command, pty: ptyInfo(), env: { ...env } }, { kind: 'exec', command: info.command }, accept, reject);
+  });
+  local.on('subsystem', (accept, reject, info) => {
+    void open({ kind: 'subsystem', command: info.name, env: { ...env } }, { kind: 'subsystem', name: info.name }, accept, reject);
+  });
+  local.on('sftp', (_accept, reject) => {
+    void hooks.decide({ kind: 'subsystem', name: 'sftp' }).finally(() => reject());
+  });
+}
+
+/**
+ * The local end of a bridged channel: an ssh2 server channel (listener mode) or the user's own terminal
+ * (direct mode). Output is not written here: the taps do that (masked).
+ */
+export interface LocalEnd {
+  onInput(cb: (b: Buffer) => void): void;
+  onEof(cb: () => void): void;
+  onClose(cb: () => void): void;
+  exit(info: { code?: number; signal?: string }): void;
+  close(): void;
+}
+
+/** `eofSeen` reports an EOF that arrived before the channel was wired. */
+export function serverChannelEnd(ch: ServerChannel, eofSeen: () => boolean = () => false): LocalEnd {
+  return {
+    onInput: (cb) => { ch.on('data', cb); },
+    onEof: (cb) => {
+      if (eofSeen()) queueMicrotask(cb);
+      else ch.on('eof', cb);
+    },
+    onClose: (cb) => { ch.on('close', cb); },
+    exit: (info) => {
+      if (info.signal !== undefined) ch.exit(info.signal.replace(/^SIG/, ''), false, '');
+      else ch.exit(info.code ?? 0);
+      ch.end();
+    },
+    close: () => { ch.close(); },
+  };
+}
+
+/**
+ * Pumps bytes between a local end and an upstream channel through the taps; on upstream close, flushes
+ * the taps, reports the exit and passes it on. A tap that throws (cannot mask or record) ends both sides:
+ * fail closed.
+ */
+export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: ChannelTaps, onError: (err: unknown) => void): void {
+  let exit: { code?: number; signal?: string } = {};
+  const guard = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      onError(err);
+      remote.close();
+      local.close();
+    }
+  };
+  remote.on('data', (b: Buffer) => guard(() => taps.stdout(b)));
+  remote.stderr.on('data', (b: Buffer) => guard(() => taps.stderr(b)));
+  local.onInput((b) => {
+    remote.write(b);
+    guard(() => taps.input(b));
+  });
+  local.onEof(() => remote.end());
+  remote.on('exit', (code: number | null, signal?: string) => {
+    exit = code === null || code === undefined ? { signal: (signal ?? 'KILL').replace(/^SIG/, '') } : { code };
+  });
+  remote.on('close', () => {
+    guard(() => taps.flush());
+    guard(() => taps.exit(exit));
+    local.exit(exit);
+  });
+  local.onClose(() => remote.close());
+}

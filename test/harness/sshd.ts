@@ -1,0 +1,141 @@
+/**
+ * startSshd(): a real OpenSSH sshd on a free loopback port, with throwaway host keys and an authorized key
+ * for the broker, in a temp dir; torn down by stop() (and on process exit). The sshd binary comes from
+ * Debian's openssh-server (.ci/run installs it); `sshdAvailable()` lets a test file skip with a visible
+ * reason where it is absent.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const SSHD = ['/usr/sbin/sshd', '/usr/local/sbin/sshd'].find((p) => existsSync(p));
+
+export function sshdAvailable(): string | undefined {
+  return SSHD ? undefined : 'OpenSSH sshd is not installed (apt-get install openssh-server)';
+}
+
+export interface Sshd {
+  host: string;
+  port: number;
+  user: string;
+  /** OpenSSH private key (PEM/OpenSSH format) authorised for `user`. */
+  clientKey: string;
+  clientKeyPath: string;
+  /** The server's ed25519 host key as a known_hosts line without host, and its SHA256 fingerprint. */
+  hostKeyLine: string;
+  hostKeyFingerprint: string;
+  /** Another valid ed25519 public key line, for wrong-pin tests. */
+  otherHostKeyLine: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function keygen(file: string): void {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
+}
+
+function fingerprint(pubLine: string): string {
+  const out = execFileSync('ssh-keygen', ['-lf', '-', '-E', 'sha256'], { input: pubLine }).toString();
+  return out.split(/\s+/)[1]!;
+}
+
+export async function startSshd(): Promise<Sshd> {
+  if (!SSHD) throw new Error(sshdAvailable());
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-sshd-'));
+  chmodSync(dir, 0o755);
+  const hostKey = path.join(dir, 'host_ed25519');
+  const otherKey = path.join(dir, 'other_ed25519');
+  const clientKeyPath = path.join(dir, 'client_ed25519');
+  keygen(hostKey);
+  keygen(otherKey);
+  keygen(clientKeyPath);
+  const authorized = path.join(dir, 'authorized_keys');
+  writeFileSync(authorized, readFileSync(`${clientKeyPath}.pub`));
+  chmodSync(authorized, 0o600);
+  const port = await freePort();
+  const user = os.userInfo().username;
+  const config = path.join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${authorized}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin prohibit-password',
+      'StrictModes no',
+      'UsePAM no',
+      'AllowTcpForwarding yes',
+      'AllowAgentForwarding yes',
+      'X11Forwarding no',
+      `Subsystem sftp internal-sftp`,
+      'PrintMotd no',
+      'PrintLastLog no',
+      'AcceptEnv LANG LC_* PCIGATE_*',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+  // sshd insists on /run/sshd for privilege separation when run as root.
+  if (process.getuid?.() === 0 && !existsSync('/run/sshd')) execFileSync('mkdir', ['-p', '-m', '0755', '/run/sshd']);
+  const child: ChildProcess = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const kill = () => { try { child.kill('SIGKILL'); } catch { /* already gone */ } };
+  process.once('exit', kill);
+  await waitForPort(port, child, () => stderr);
+  const hostKeyLine = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  const otherHostKeyLine = readFileSync(`${otherKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  return {
+    host: '127.0.0.1',
+    port,
+    user,
+    clientKey: readFileSync(clientKeyPath, 'utf8'),
+    clientKeyPath,
+    hostKeyLine,
+    hostKeyFingerprint: fingerprint(hostKeyLine),
+    otherHostKeyLine,
+    dir,
+    async stop() {
+      process.removeListener('exit', kill);
+      if (child.exitCode === null) {
+        const done = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await done;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${stderr()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`sshd did not listen on ${port}: ${stderr()}`);
+}

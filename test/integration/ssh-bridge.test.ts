@@ -1,0 +1,203 @@
+/**
+ * SSH through pcigate against a real OpenSSH sshd (issue 7): the OpenSSH client through `--listen`'s local
+ * server, exec exit codes and signals, masking of PANs printed by the remote side (also split across
+ * writes with pauses) on the terminal and in the recording, refused forwarding/sftp, a wrong pinned host
+ * key, a wrong listener secret; every decision in the audit log.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuditLog } from '../../recorder/index.js';
+import type { AuditLog } from '../../recorder/index.js';
+import type { AuditRecord } from '../../recorder/types.js';
+import { startSshBroker } from '../../src/broker/ssh-broker.js';
+import type { SshBroker } from '../../src/broker/ssh-broker.js';
+import { sshConnection } from '../../src/config/sections/connections.js';
+import { containsPan } from '../../src/mask/pan-detector.js';
+import { systemClock } from '../../src/cli/ctx.js';
+import { tempDir } from '../harness/cli.js';
+import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import type { Sshd } from '../harness/sshd.js';
+import { testCtx } from '../harness/test-ctx.js';
+
+const skip = sshdAvailable();
+if (skip) process.stderr.write(`skipping SSH integration tests: ${skip}\n`);
+
+const PAN = '4111 1111 1111 1111';
+
+describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH client)', () => {
+  let sshd: Sshd;
+  let home: string;
+  let log: AuditLog;
+  let broker: SshBroker;
+  let askpass: string;
+  const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: (m: string) => { process.stderr.write(`warn: ${m}\n`); } } });
+
+  const connFor = (over: Record<string, unknown> = {}) =>
+    sshConnection.parse({
+      kind: 'ssh',
+      host: sshd.host,
+      port: sshd.port,
+      user: sshd.user,
+      private_key: 'env:UNUSED_IN_TEST',
+      host_key: sshd.hostKeyLine,
+      allow: { shell: true, exec: { allow: ['echo *', 'printf *', 'sh -c *', 'stty size', 'exit *', 'kill *', 'true'], deny: ['rm *'], hold: ['systemctl restart *'] } },
+      ...over,
+    });
+
+  const ssh = (args: string[], secret = broker.secret, opts: { tty?: boolean } = {}) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      writeFileSync(askpass, `#!/bin/sh\necho '${secret}'\n`);
+      chmodSync(askpass, 0o700);
+      const child = spawn('ssh', [
+        '-p', String(broker.port),
+        '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=' + (process.env.SSHLOG ?? 'ERROR'),
+        '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'BatchMode=no',
+        ...(opts.tty ? ['-tt'] : ['-T']),
+        'pcigate@127.0.0.1', ...args,
+      ], { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+      child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end();
+    });
+
+  const records = (): AuditRecord[] =>
+    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
+      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    home = tempDir('pcigate-ssh-home-');
+    askpass = path.join(home, 'askpass.sh');
+    log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
+    broker = await startSshBroker({
+      name: 'prod-ssh',
+      conn: connFor(),
+      credentials: { privateKey: sshd.clientKey },
+      sink: log,
+      actor: async () => ({ sub: 'alice', via: 'local', idp: 'local' }),
+      clock: ctx.clock,
+      fs: ctx.fs,
+      log: ctx.log,
+      home,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await broker?.close();
+    await log?.close();
+    await sshd?.stop();
+  });
+
+  it('runs an allowed command and passes exit codes 0, 3 and 7 through', async () => {
+    const ok = await ssh(['echo', 'hello']);
+    expect(ok.stdout).toBe('hello\n');
+    expect(ok.code).toBe(0);
+    expect((await ssh(['exit 3'])).code).toBe(3);
+    expect((await ssh(['sh -c "exit 7"'])).code).toBe(7);
+  });
+
+  it('passes a signal death through as exit-signal', async () => {
+    const r = await ssh(['sh -c "kill -TERM $$"']);
+    // OpenSSH reports a remote signal death as exit status 255 ("killed by signal").
+    expect(r.code).toBe(255);
+    await expect.poll(() => records().some((x) => x.type === 'session.end' && (x.detail as { exit?: { signal?: string } }).exit?.signal === 'TERM')).toBe(true);
+  });
+
+  it('refuses a denied or unlisted command with a clear message and records it', async () => {
+    const r = await ssh(['rm -rf /tmp/x']);
+    expect(r.code).toBe(126);
+    expect(r.stderr).toContain("refused by policy: command matches deny pattern 'rm *'");
+    const held = await ssh(['systemctl restart app']);
+    expect(held.code).toBe(126);
+    expect(held.stderr).toContain('needs an approval');
+    const other = await ssh(['uname -a']);
+    expect(other.stderr).toContain('matches no allowed pattern');
+    await expect.poll(() => records().filter((x) => x.type === 'ssh.exec' && x.outcome === 'denied').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('masks a PAN printed by the remote side, also when split across writes with pauses', async () => {
+    const whole = await ssh([`printf '${PAN}\\n'`]);
+    expect(whole.stdout).toBe('**** **** **** 1111\n');
+    const split = await ssh([`sh -c "printf '4111 11'; sleep 0.3; printf '11 1111 '; sleep 0.3; printf '1111\\n'"`]);
+    expect(split.code).toBe(0);
+    expect(containsPan(Buffer.from(split.stdout.replace(/\s/g, '')))).toBe(false);
+    // Pauses may release the first six digits (the BIN, which PCI DSS 3.4.1 allows); never more.
+    expect(split.stdout).toHaveLength(PAN.length + 1);
+    expect(split.stdout.replace(/[^0-9]/g, '').length).toBeLessThanOrEqual(10);
+    expect(split.stdout).toMatch(/^[0-9 ]{7}\*\* \*\*\*\* [*0-9]{4}\n$/);
+    await expect.poll(() => records().filter((x) => x.type === 'session.end').length).toBeGreaterThanOrEqual(2);
+    const logText = readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(path.join(home, 'log', f), 'utf8')).join('');
+    expect(logText).not.toContain(PAN);
+    expect(logText).not.toContain('4111111111111111');
+    for (const f of readdirSync(path.join(home, 'recordings'))) {
+      const cast = readFileSync(path.join(home, 'recordings', f), 'utf8');
+      expect(cast).not.toContain('4111 1111 1111 1111');
+      expect(containsPan(Buffer.from(cast.replace(/[^0-9]/g, '')))).toBe(false);
+    }
+  });
+
+  it('records every session with a committed recording', async () => {
+    await ssh(['echo', 'recorded']);
+    await expect.poll(() => records().some((x) => x.type === 'session.end' && (x.blobs ?? []).length > 0)).toBe(true);
+    const end = records().filter((x) => x.type === 'session.end' && (x.blobs ?? []).length > 0).at(-1)!;
+    const blob = end.blobs![0]!;
+    const bytes = readFileSync(path.join(home, blob.path!));
+    expect(bytes.length).toBe(blob.bytes);
+    const { createHash } = await import('node:crypto');
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(blob.sha256);
+    const header = JSON.parse(bytes.toString('utf8').split('\n')[0]!) as { version: number };
+    expect(header.version).toBe(2);
+    expect(end.actor?.sub).toBe('alice');
+  });
+
+  it('forwards the pty size and resizes to the remote side', async () => {
+    const r = await ssh(['stty size'], broker.secret, { tty: true });
+    expect(r.stdout.trim()).toMatch(/^\d+ \d+$/);
+  });
+
+  it('refuses port forwarding and sftp, and records the refusals', async () => {
+    const fwd = await ssh(['-W', `127.0.0.1:${sshd.port}`]);
+    expect(fwd.code).not.toBe(0);
+    const sftp = await new Promise<number | null>((resolve) => {
+      const child = spawn('sftp', ['-P', String(broker.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PreferredAuthentications=password', 'pcigate@127.0.0.1'], {
+        env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      child.on('close', resolve);
+      child.stdin.end('ls\n');
+    });
+    expect(sftp).not.toBe(0);
+    await expect.poll(() => records().filter((x) => x.type === 'ssh.request' && x.outcome === 'denied').map((x) => (x.detail as { rule: string }).rule)).toEqual(
+      expect.arrayContaining(['ssh.port_forwarding', 'ssh.subsystems']),
+    );
+  });
+
+  it('refuses a wrong listener secret and records auth.fail', async () => {
+    const r = await ssh(['echo', 'nope'], 'wrong-secret');
+    expect(r.code).toBe(255);
+    expect(r.stdout).toBe('');
+    await expect.poll(() => records().some((x) => x.type === 'auth.fail' && x.target?.kind === 'ssh')).toBe(true);
+  });
+
+  it('refuses an upstream whose host key does not match the pin', async () => {
+    const wrong = await startSshBroker({
+      name: 'prod-ssh', conn: connFor({ host_key: sshd.otherHostKeyLine }), credentials: { privateKey: sshd.clientKey },
+      sink: log, actor: async () => ({ sub: 'alice', via: 'local' }), clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+    });
+    try {
+      const saved = broker;
+      broker = wrong;
+      const r = await ssh(['echo', 'hi']);
+      broker = saved;
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      await expect.poll(() => records().some((x) => x.type === 'session.start' && x.outcome === 'failure' && JSON.stringify(x.detail).includes('ERR_SSH_HOST_KEY'))).toBe(true);
+    } finally {
+      await wrong.close();
+    }
+  });
+});
