@@ -131,7 +131,10 @@ export class StreamMasker {
     let hold: number;
     let spans: PanSpan[];
     try {
-      hold = !final ? holdFrom(buf) : keepUtf8 ? utf8Tail(buf, buf.length) : buf.length;
+      hold = !final ? holdFrom(buf) : keepUtf8 ? idleHold(buf) : buf.length;
+      // Bytes already sent stay sent: a chunk that extends the held run must not move the boundary back
+      // (that would emit the sent context a second time).
+      if (hold < this.#sent) hold = this.#sent;
       spans = findPans(buf, this.#detect, 0, buf.length, !final);
       if (this.#style.format === 'hmac') {
         // A token replaces a PAN whole, so a decided PAN is never split between now and later.
@@ -217,6 +220,23 @@ export function holdFrom(buf: Uint8Array): number {
     return utf8Tail(buf, n);
   }
   return i;
+}
+
+/**
+ * What an idle release may send: everything but an undecided trailing digit run's digits after its sixth.
+ * PCI DSS 3.4.1 lets the first six (the BIN) be shown; releasing more of a run that the next chunk may
+ * complete into a PAN would show digits that can no longer be masked. The rest waits for the next byte
+ * or the end of the stream, which decide it.
+ */
+export function idleHold(buf: Uint8Array): number {
+  const run = holdFrom(buf);
+  // No undecided digit run at the end (holdFrom points at an incomplete UTF-8 sequence, or at nothing).
+  if (run >= buf.length || BYTE_CLASS[buf[run]!] !== 1) return utf8Tail(buf, buf.length);
+  let digits = 0;
+  for (let i = run; i < buf.length; i++) {
+    if (BYTE_CLASS[buf[i]!] === 1 && ++digits > 6) return i;
+  }
+  return buf.length;
 }
 
 /** Start of an incomplete UTF-8 sequence at the end of buf, or buf.length. */
