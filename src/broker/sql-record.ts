@@ -12,7 +12,7 @@ const MAX_TEXT_PARAM = 1024;
 const MAX_BINARY_PARAM = 256;
 
 /** A SQL string literal in any of its spellings: '…', E'…', U&'…', $tag$…$tag$. */
-const LITERAL = String.raw`(?:[EeUu]&?'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\$([A-Za-z_]*)\$[\s\S]*?\$\1\$)`;
+const LITERAL = String.raw`(?:[EeUu]&?'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\$(?<tag>[A-Za-z_]*)\$[\s\S]*?\$\k<tag>\$)`;
 /** `PASSWORD 'x'` (CREATE/ALTER ROLE/USER, ENCRYPTED PASSWORD), and `password 'x'` in OPTIONS (…). */
 const PASSWORD_CLAUSE = new RegExp(String.raw`(\bpassword\s*)${LITERAL}`, 'gi');
 /** `password=…` inside connection strings (dblink, postgres_fdw, subscriptions). */
@@ -29,9 +29,9 @@ export function redactSql(sql: string): string {
   return maskText(s);
 }
 
-/** True when the SQL carries a password clause, so its parameters are withheld as well. */
+/** True when the SQL mentions a password anywhere (set_password($1), … PASSWORD $1): its parameters are withheld. */
 export function mentionsPassword(sql: string): boolean {
-  return /\bpassword\b/i.test(sql);
+  return /passw(or)?d/i.test(sql);
 }
 
 export type RenderedParam = string | { binary: string; bytes: number } | null;

@@ -1,0 +1,57 @@
+/** What of a statement reaches the log: passwords redacted, PAN masked, params rendered safely. */
+import { describe, expect, it } from 'vitest';
+import { redactSql, renderParams, statementKind } from '../../../src/broker/sql-record.js';
+
+describe('redactSql', () => {
+  it.each([
+    ["ALTER ROLE app PASSWORD 'hunter2'", "ALTER ROLE app PASSWORD '[redacted]'"],
+    ["create user bob with encrypted password 'p''w'", "create user bob with encrypted password '[redacted]'"],
+    ["ALTER USER x PASSWORD E'a\\'b' VALID UNTIL 'infinity'", "ALTER USER x PASSWORD '[redacted]' VALID UNTIL 'infinity'"],
+    ['alter role x password $q$s3cret$q$', "alter role x password '[redacted]'"],
+    ["select dblink_connect('host=db user=u password=s3cret dbname=x')", "select dblink_connect('host=db user=u password=[redacted] dbname=x')"],
+    ["CREATE USER MAPPING FOR u SERVER s OPTIONS (user 'u', password 'pw')", "CREATE USER MAPPING FOR u SERVER s OPTIONS (user 'u', password '[redacted]')"],
+    ["select 'postgres://u:topsecret@h/db'", "select 'postgres://u:[redacted]@h/db'"],
+  ])('%s', (sql, want) => {
+    expect(redactSql(sql)).toBe(want);
+  });
+
+  it('masks a PAN literal', () => {
+    const out = redactSql("select * from cards where pan = '4111111111111111'");
+    expect(out).not.toContain('4111111111111111');
+    expect(out).toContain('1111');
+  });
+
+  it('leaves ordinary SQL alone', () => {
+    expect(redactSql('select password_hash from users where id = $1')).toBe('select password_hash from users where id = $1');
+  });
+});
+
+describe('renderParams', () => {
+  it('renders text, binary and NULL, and masks PAN in values', () => {
+    const out = renderParams([
+      { format: 'text', value: 'abc' },
+      { format: 'binary', value: Uint8Array.from([0, 1, 255]) },
+      null,
+      { format: 'text', value: '4111 1111 1111 1111' },
+    ], 'select $1, $2, $3, $4');
+    expect(out.slice(0, 3)).toEqual(['abc', { binary: '0001ff', bytes: 3 }, null]);
+    expect(out[3]).not.toContain('4111 1111 1111 1111');
+  });
+
+  it('withholds every parameter of a statement that mentions a password', () => {
+    expect(renderParams([{ format: 'text', value: 'x' }], 'select set_password($1)')).toEqual(['[redacted]']);
+  });
+});
+
+describe('statementKind', () => {
+  it.each([
+    ['SELECT 1', 'select', 'read'],
+    ['  -- c\n/* x */ insert into t values (1)', 'insert', 'write'],
+    ['with x as (select 1) delete from t', 'with', 'write'],
+    ['with x as (select 1) select * from x', 'with', 'read'],
+    ['ALTER ROLE a PASSWORD \'x\'', 'alter', 'ddl'],
+    ['', '', 'empty'],
+  ])('%s', (sql, command, kind) => {
+    expect(statementKind(sql)).toEqual({ command, kind });
+  });
+});
