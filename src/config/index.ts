@@ -7,6 +7,8 @@ export type { PcigateConfig } from './schema.js';
 export { SecretRef, isSecretRef, parseSecretRef, secretRef } from './secret-ref.js';
 export { resolveSecret } from './secrets.js';
 export type { ResolveSecretOptions } from './secrets.js';
+export { checkSecrets, listSecretRefs } from './check-secrets.js';
+export type { SecretCheck } from './check-secrets.js';
 export { findConnection } from './find-connection.js';
 export { redact } from './redact.js';
 export { resolveHomeWithConfig } from './resolve-home.js';

@@ -92,6 +92,24 @@ describe('pcigate config check', () => {
     expect(r2.stderr).toMatch(/missing\.yaml \(from --config\) does not exist/);
   });
 
+  it('--resolve checks every secret reference without printing a value; exit 1 when one fails', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'pcigate.yaml'), `${VALID}identity:\n  workload:\n    client_secret: cmd:printf cmd-secret-value\n`);
+    const ok = await runCli(['config', 'check', '--resolve'], { cwd: dir, env: { PGPASS: 'env-secret-value' } });
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toContain('secret connections.prod-db.password <redacted: env:PGPASS>: resolves');
+    expect(ok.stderr).toContain('secret identity.workload.client_secret <redacted: cmd:printf …>: resolves');
+    const bad = await runCli(['config', 'check', '--resolve', '--json'], { cwd: dir });
+    expect(bad.code).toBe(1);
+    const j = JSON.parse(bad.stdout) as { valid: boolean; secrets: Array<{ path: string; ok: boolean; error?: string }> };
+    expect(j.valid).toBe(true);
+    expect(j.secrets).toEqual([
+      { path: 'connections.prod-db.password', ref: '<redacted: env:PGPASS>', ok: false, error: 'secret env:PGPASS: environment variable PGPASS is not set or empty' },
+      { path: 'identity.workload.client_secret', ref: '<redacted: cmd:printf …>', ok: true },
+    ]);
+    for (const r of [ok, bad]) expect(r.stdout + r.stderr).not.toMatch(/env-secret-value|cmd-secret-value/);
+  });
+
   it('is listed in help under the config group', async () => {
     const r = await runCli(['--help']);
     expect(r.stdout).toMatch(/config check\s+Validate the configuration and print it with secrets redacted/);
