@@ -48,19 +48,39 @@ const RANGES: readonly IinRange[] = [
   { network: 'visa', lo: 4, hi: 4, digits: 1, lengths: [13, 16, 19] },
 ];
 
+/** The ranges flattened for the hot path: 6-digit prefix bounds and a bitmask of allowed lengths. */
+const FLAT = RANGES.map((r) => ({
+  network: r.network,
+  lo6: r.lo * 10 ** (6 - r.digits),
+  hi6: (r.hi + 1) * 10 ** (6 - r.digits) - 1,
+  lengths: r.lengths.reduce((m, n) => m | (1 << n), 0),
+}));
+const FLAT_LO = Int32Array.from(FLAT, (f) => f.lo6);
+const FLAT_HI = Int32Array.from(FLAT, (f) => f.hi6);
+const FLAT_LEN = Int32Array.from(FLAT, (f) => f.lengths);
+
+/** Index into the range table of the PAN with 6-digit prefix `p6` and `n` digits, or -1. */
+export function networkIndex(p6: number, n: number): number {
+  const bit = 1 << n;
+  for (let i = 0; i < FLAT_LO.length; i++) {
+    if (p6 >= FLAT_LO[i]! && p6 <= FLAT_HI[i]! && (FLAT_LEN[i]! & bit) !== 0) return i;
+  }
+  return -1;
+}
+
+/** The network of a range index from networkIndex(). */
+export function networkName(i: number): CardNetwork | undefined {
+  return FLAT[i]?.network;
+}
+
 /**
  * The network whose issuer range holds the PAN made of `n` digits, or undefined.
  * `digitAt(i)` returns the i-th digit (0–9).
  */
 export function cardNetwork(digitAt: (i: number) => number, n: number): CardNetwork | undefined {
-  let prefix = 0;
-  let have = 0;
-  for (const r of RANGES) {
-    while (have < r.digits) prefix = prefix * 10 + digitAt(have++);
-    const p = have === r.digits ? prefix : Math.floor(prefix / 10 ** (have - r.digits));
-    if (p >= r.lo && p <= r.hi && r.lengths.includes(n)) return r.network;
-  }
-  return undefined;
+  let p6 = 0;
+  for (let i = 0; i < 6; i++) p6 = p6 * 10 + digitAt(i);
+  return networkName(networkIndex(p6, n));
 }
 
 /** Luhn (mod 10) over `n` digits given by `digitAt`, ISO/IEC 7812-1 Annex B. */
