@@ -14,6 +14,7 @@
  */
 import type { Actor } from '../../recorder/types.js';
 import type { Clock } from '../cli/ctx.js';
+import { PolicyDenied } from '../errors.js';
 import type { SessionHooks, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import type { ApprovalStore } from './approvals.js';
 import type { PolicyIdentity } from './evaluate.js';
@@ -99,4 +100,24 @@ export async function decideStatement(o: PolicyHooksOptions, ps: PolicySession, 
     until,
     notice: `pcigate: statement held for approval ${req.id} (${d.reason}); an approver runs: pcigate approve ${req.id}`,
   };
+}
+
+/**
+ * Session-level approval (`policy.connections.<name>.session.require_approval`): before a session starts,
+ * file a request for `CONNECT <name>` and wait for it. Resolves when approved (the approval is used);
+ * throws PolicyDenied when denied, expired or not decided within the policy's `wait`. `notify` receives
+ * the line to show the user (which request, how to approve it). No-op when the policy does not ask for it.
+ */
+export async function requireSessionApproval(o: { engine: PolicyEngine; store: ApprovalStore; connection: string; identity: PolicyIdentity; reason?: string; signal?: AbortSignal; notify?: (line: string) => void }): Promise<void> {
+  if (!o.engine.sessionLimits(o.connection).requireApproval) return;
+  const sql = `CONNECT ${o.connection}`;
+  const usable = await o.store.findUsable(o.identity, o.connection, sql);
+  if (usable) { await o.store.consume(usable.id, o.identity, o.connection, sql); return; }
+  const settings = o.engine.approvalSettings(o.connection);
+  const req = await o.store.request({ kind: 'session', connection: o.connection, requester: o.identity, sql, settings, rule: `policy.connections.${o.connection}.session.require_approval`, ...(o.reason ? { reason: o.reason } : {}) });
+  o.notify?.(`pcigate: ${o.connection} needs an approval to connect: request ${req.id}; an approver runs: pcigate approve ${req.id}`);
+  const r = await o.store.waitForDecision(req.id, settings.waitMs, o.signal);
+  if (r.state === 'approved') { await o.store.consume(r.id, o.identity, o.connection, sql); return; }
+  const why = r.state === 'denied' ? `denied by ${r.denial?.email ?? r.denial?.sub ?? 'an approver'}: ${r.denial?.reason ?? ''}` : r.state === 'expired' ? 'the request expired' : 'no decision in time';
+  throw new PolicyDenied(`connecting to ${o.connection} was not approved (${r.id}: ${why})`);
 }
