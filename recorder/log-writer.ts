@@ -429,11 +429,17 @@ class AuditLogWriter implements AuditLog {
     const size = this.acc.size;
     if (size === 0 || size === this.lastCheckpointSize) return undefined;
     const root = this.acc.root();
+    const counted = this.sinceCheckpoint;
     this.sinceCheckpoint = 0;
     const epoch = this.keys.epoch;
     const text = formatCheckpoint({ origin: this.keys.origin, size, root, time: formatTs(this.ctx.clock.micros()), epoch });
     const note = signNote(text, this.keys.keyName, this.keys.privateKey);
-    await appendLineDurable(this.ctx.fs, this.checkpointsFile, canonicalize({ note }));
+    try {
+      await appendLineDurable(this.ctx.fs, this.checkpointsFile, canonicalize({ note }));
+    } catch (e) {
+      this.sinceCheckpoint += counted; // still unsealed: the timers try again
+      throw new AuditWriteError(`could not append a checkpoint to ${this.checkpointsFile}: ${(e as Error).message}`, { cause: e });
+    }
     this.lastCheckpointSize = size;
     const info: CheckpointInfo = { size, root: root.toString('hex'), epoch, note };
     await this.enqueue({ type: 'checkpoint', target: { kind: 'log' }, detail: { size, root: info.root, note } });

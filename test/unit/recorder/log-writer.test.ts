@@ -125,6 +125,48 @@ describe('audit log writer', () => {
     await log.close();
   });
 
+  it('under concurrent appends with random write failures: resolved records are on disk at their seq, rejected ones nowhere', async () => {
+    const home = tmpHome();
+    const probe = probeFs();
+    const ctx = testCtx({ fs: probe.fs });
+    const log = await openAuditLog(ctx, { home, createIfMissing: true, checkpointRecords: 50, idleMs: 5 });
+    let seed = 42;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const outcomes = await Promise.all(Array.from({ length: 16 }, async (_, w) => {
+      const got: Array<{ w: number; i: number; seq?: number; leaf?: string }> = [];
+      for (let i = 0; i < 30; i++) {
+        if (rnd() < 0.1) { probe.failWrites = 1; probe.tearWrites = rnd() < 0.5; }
+        try {
+          got.push({ w, i, ...(await log.append({ type: 'test.event', detail: { w, i } })) });
+        } catch (e) {
+          expect(e).toMatchObject({ code: 'ERR_AUDIT_WRITE' });
+          got.push({ w, i });
+        }
+      }
+      return got;
+    }));
+    probe.failWrites = 0;
+    await log.close();
+    const records = readLog(home);
+    expectChain(records);
+    const key = (d: unknown) => `${(d as { w: number }).w}/${(d as { i: number }).i}`;
+    const onDisk = new Map(records.filter((r) => r.rec.type === 'test.event').map((r) => [key(r.rec.detail), r]));
+    let rejected = 0;
+    for (const o of outcomes.flat()) {
+      const r = onDisk.get(key(o));
+      if (o.seq === undefined) {
+        rejected++;
+        expect(r, `rejected ${o.w}/${o.i} must not be in the log`).toBeUndefined();
+      } else {
+        expect(r!.rec.seq).toBe(o.seq);
+        expect(r!.leaf).toBe(o.leaf);
+      }
+    }
+    expect(rejected).toBeGreaterThan(0);
+    const lost = records.filter((r) => r.rec.type === 'log.gap').reduce((n, r) => n + (r.rec.detail as { lost: number }).lost, 0);
+    expect(lost).toBeGreaterThanOrEqual(rejected);
+  });
+
   it('cuts a torn last line on open and says so in log.recovered', async () => {
     const home = tmpHome();
     const ctx = testCtx();
