@@ -61,6 +61,8 @@ export async function openTransport(t: UpstreamTarget): Promise<{ socket: net.So
   const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
     const s = tls.connect({
       socket: raw,
+      // `host` is what verify-full checks the certificate against (an IP is matched to IP SANs).
+      host: t.host,
       servername: net.isIP(t.host) ? undefined : t.host,
       ca: t.ca,
       rejectUnauthorized: verify,

@@ -1,0 +1,202 @@
+/**
+ * Protocol edges through pcigate against a real PostgreSQL: TLS to local clients, upstream TLS with
+ * verify-full, upstream md5/cleartext/trust logins, NegotiateProtocolVersion, GSSENCRequest, a direct-TLS
+ * first byte, FunctionCall, CopyFail, and the listener secret checked by a raw SCRAM exchange.
+ */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localTlsContext } from '../../src/broker/local-tls.js';
+import { FrameReader } from '../../src/pg/proxy/frame-reader.js';
+import { ScramClient } from '../../src/pg/proxy/scram.js';
+import { tempDir } from '../harness/cli.js';
+import { PG_USERS, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { testCtx } from '../harness/test-ctx.js';
+import { readLog, run, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  gate = await startGate(server);
+});
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+// ---- raw client ------------------------------------------------------------------------------------
+
+const i32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+const cstr = (s: string) => Buffer.from(`${s}\0`);
+const msg = (code: string, body: Buffer = Buffer.alloc(0)) => Buffer.concat([Buffer.from(code), i32(body.length + 4), body]);
+
+class Raw {
+  reader = new FrameReader(1 << 24);
+  private waiters: Array<() => void> = [];
+  closed = false;
+  raw: Buffer[] = [];
+  constructor(readonly sock: net.Socket) {
+    sock.on('data', (b: Buffer) => { this.raw.push(b); this.reader.push(b); this.waiters.splice(0).forEach((w) => w()); });
+    sock.on('close', () => { this.closed = true; this.waiters.splice(0).forEach((w) => w()); });
+    sock.on('error', () => {});
+  }
+  static async open(g: Gate): Promise<Raw> {
+    const sock = net.connect(g.broker.port, g.broker.host);
+    await new Promise((r) => sock.once('connect', r));
+    return new Raw(sock);
+  }
+  async frame(): Promise<Buffer> {
+    for (;;) {
+      const f = this.reader.next();
+      if (f) return f;
+      if (this.closed) throw new Error('closed');
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+  async byte(): Promise<number> {
+    while (this.raw.length === 0) {
+      if (this.closed) throw new Error('closed');
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    const b = this.raw[0]![0]!;
+    // A one-byte answer (SSL/GSSENC) is not a frame: start framing afresh after it.
+    this.raw = [];
+    this.reader = new FrameReader(1 << 24);
+    return b;
+  }
+  /** Frames until ReadyForQuery; returns their type letters. */
+  async untilReady(): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for (;;) { const f = await this.frame(); out.push(f); if (f[0] === 0x5a) return out; }
+  }
+  startup(params: Record<string, string>, minor = 0): void {
+    const kv = Object.entries(params).flatMap(([k, v]) => [cstr(k), cstr(v)]);
+    const body = Buffer.concat([i32((3 << 16) | minor), ...kv, Buffer.from([0])]);
+    this.sock.write(Buffer.concat([i32(body.length + 4), body]));
+  }
+  /** Answers AuthenticationSASL with SCRAM using `secret`; returns the frames up to ReadyForQuery. */
+  async scram(secret: string): Promise<Buffer[]> {
+    const sasl = await this.frame();
+    expect(sasl[0]).toBe(0x52);
+    expect(sasl.readInt32BE(5)).toBe(10);
+    const client = new ScramClient(secret);
+    const first = Buffer.from(client.first());
+    this.sock.write(msg('p', Buffer.concat([cstr('SCRAM-SHA-256'), i32(first.length), first])));
+    const cont = await this.frame();
+    this.sock.write(msg('p', Buffer.from(client.final(cont.subarray(9).toString()))));
+    return this.untilReady();
+  }
+}
+
+// ---- tests -----------------------------------------------------------------------------------------
+
+describe('local side', () => {
+  it('negotiates down a newer protocol minor and unknown _pq_ options with NegotiateProtocolVersion', async () => {
+    const r = await Raw.open(gate);
+    r.startup({ user: 'x', database: 'y', '_pq_.future_thing': 'on' }, 2);
+    const v = await r.frame();
+    expect(String.fromCharCode(v[0]!)).toBe('v');
+    expect(v.readInt32BE(5)).toBe(0);
+    expect(v.readInt32BE(9)).toBe(1);
+    expect(v.subarray(13).toString()).toBe('_pq_.future_thing\0');
+    const after = await r.scram(gate.broker.secret);
+    expect(after.some((f) => f[0] === 0x4b)).toBe(true); // BackendKeyData
+    r.sock.end(msg('X'));
+  });
+
+  it("answers GSSENCRequest and SSLRequest with 'N' and then authenticates", async () => {
+    const r = await Raw.open(gate);
+    r.sock.write(Buffer.concat([i32(8), i32(80877104)]));
+    expect(await r.byte()).toBe(0x4e);
+    r.sock.write(Buffer.concat([i32(8), i32(80877103)]));
+    expect(await r.byte()).toBe(0x4e);
+    r.startup({ user: 'x', database: 'y' });
+    const ready = await r.scram(gate.broker.secret);
+    expect(ready.at(-1)![0]).toBe(0x5a);
+    r.sock.end(msg('X'));
+  });
+
+  it('refuses a direct-TLS first byte with a clear FATAL', async () => {
+    const r = await Raw.open(gate);
+    r.sock.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]));
+    const e = await r.frame();
+    expect(String.fromCharCode(e[0]!)).toBe('E');
+    expect(e.toString()).toMatch(/direct TLS/);
+    await until(() => r.closed);
+  });
+
+  it('runs FunctionCall and records it; CopyFail ends a COPY FROM STDIN with an error', async () => {
+    const oid = Number(server.psql("select 'pg_backend_pid'::regproc::oid").trim());
+    const r = await Raw.open(gate);
+    r.startup({ user: 'x', database: 'y' });
+    await r.scram(gate.broker.secret);
+    r.sock.write(msg('F', Buffer.concat([i32(oid), Buffer.from([0, 0, 0, 0, 0, 0])])));
+    const fc = await r.untilReady();
+    expect(fc.map((f) => String.fromCharCode(f[0]!))).toEqual(['V', 'Z']);
+    r.sock.write(msg('Q', cstr('create temp table cf (x int); copy cf from stdin')));
+    const copyIn = await r.frame();
+    while (copyIn[0] !== 0x47) Object.assign(copyIn, await r.frame());
+    r.sock.write(Buffer.concat([msg('d', Buffer.from('1\n')), msg('f', cstr('client gave up'))]));
+    const end = await r.untilReady();
+    expect(end.some((f) => f[0] === 0x45 && f.toString().includes('client gave up'))).toBe(true);
+    r.sock.end(msg('X'));
+    await until(() => readLog(gate.home).some((x) => x.type === 'pg.query' && (x.detail as { protocol: string }).protocol === 'function'));
+    const copy = await (async () => {
+      await until(() => readLog(gate.home).some((x) => x.type === 'pg.query' && String((x.detail as { sql: string }).sql).includes('copy cf')));
+      return readLog(gate.home).find((x) => x.type === 'pg.query' && String((x.detail as { sql: string }).sql).includes('copy cf'))!;
+    })();
+    // The server reports CopyFail as 57014 query_canceled.
+    expect(copy.detail).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
+    expect(copy.outcome).toBe('failure');
+  });
+
+  it('serves TLS to a local client with --tls (psql sslmode=require)', async () => {
+    const home = tempDir('pcigate-tls-');
+    const ctx = testCtx();
+    const tlsGate = await startGate(server, { tls: await localTlsContext(ctx.fs, home) });
+    try {
+      const r = await run('psql', ['-X', '-c', '\\conninfo'], { ...tlsGate.env, PGSSLMODE: 'require' });
+      expect(r.stdout).toMatch(/SSL connection/);
+      const plain = await run('psql', ['-X', '-At', '-c', 'select 1'], { ...tlsGate.env, PGSSLMODE: 'disable' });
+      expect(plain.stdout.trim()).toBe('1');
+    } finally { await tlsGate.close(); }
+  });
+});
+
+describe('upstream side', () => {
+  it('logs in upstream over TLS with verify-full against the CA', async () => {
+    const g = await startGate(server, { target: targetOf(server, { sslmode: 'verify-full', ca: readFileSync(server.caFile!, 'utf8'), user: PG_USERS.tls, password: server.passwordOf(PG_USERS.tls) }) });
+    try {
+      const r = await run('psql', ['-X', '-At', '-c', 'select ssl from pg_stat_ssl where pid = pg_backend_pid()'], g.env);
+      expect(r.stdout.trim()).toBe('t');
+    } finally { await g.close(); }
+  });
+
+  it('refuses verify-full when the certificate does not match the host name', async () => {
+    const g = await startGate(server, { target: targetOf(server, { host: 'localhost', sslmode: 'verify-full', ca: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' }) });
+    try {
+      const r = await run('psql', ['-X', '-At', '-c', 'select 1'], g.env);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/could not open the upstream session/);
+    } finally { await g.close(); }
+  });
+
+  it.each([PG_USERS.md5, PG_USERS.password, PG_USERS.trust, PG_USERS.scram])('logs in upstream as %s', async (user) => {
+    const g = await startGate(server, { target: targetOf(server, { user, password: server.passwordOf(user) }) });
+    try {
+      const r = await run('psql', ['-X', '-At', '-c', 'select current_user'], g.env);
+      expect(r.stdout.trim()).toBe(user);
+    } finally { await g.close(); }
+  });
+
+  it("passes the server's own refusal to the client (wrong broker-held password)", async () => {
+    const g = await startGate(server, { target: targetOf(server, { user: PG_USERS.md5, password: 'wrong' }) });
+    try {
+      const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
+      await expect(c.connect()).rejects.toMatchObject({ code: '28P01' });
+    } finally { await g.close(); }
+  });
+});
