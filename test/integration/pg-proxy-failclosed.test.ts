@@ -1,0 +1,80 @@
+/**
+ * Fail closed: a statement whose record cannot be written is not executed and the client gets an error;
+ * a backend hook that throws stops the message and ends the session with a generic error; internal
+ * details never reach the client. Also: the Unix-socket upstream.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditSink } from '../../recorder/types.js';
+import { AuditWriteError } from '../../src/errors.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { readLog, run, startGate, targetOf, until } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql('create table audit_probe (x int)');
+});
+afterAll(async () => { await server?.stop(); });
+
+const connect = async (g: { broker: { host: string; port: number; user: string; secret: string; database: string } }) => {
+  const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+};
+
+describe('fail closed', () => {
+  it('does not execute a statement whose pg.intent record cannot be written', async () => {
+    let failIntents = false;
+    const gate = await startGate(server, {
+      sinkWrap: (s: AuditSink): AuditSink => ({
+        append: (e) => (failIntents && e.type === 'pg.intent' ? Promise.reject(new AuditWriteError('disk full')) : s.append(e)),
+        commitBlob: (p, k) => s.commitBlob(p, k),
+      }),
+    });
+    try {
+      const c = await connect(gate);
+      failIntents = true;
+      await expect(c.query('insert into audit_probe values (1)')).rejects.toMatchObject({ code: '58030' });
+      await expect(c.query('insert into audit_probe values ($1)', [2])).rejects.toMatchObject({ code: '58030' });
+      failIntents = false;
+      expect((await c.query('select count(*)::int as n from audit_probe')).rows).toEqual([{ n: 0 }]);
+      await c.end();
+      expect(server.psql('select count(*) from audit_probe').trim()).toBe('0');
+    } finally { await gate.close(); }
+  });
+
+  it('drops a message whose hook throws and ends the session with a generic error', async () => {
+    const gate = await startGate(server, {
+      hooksFor: () => ({
+        onBackendMessage: (f) => {
+          if (f[0] === 0x44 && f.includes(Buffer.from('boom'))) throw new Error('masker exploded near 4111111111111111');
+          return null;
+        },
+      }),
+    });
+    try {
+      const c = await connect(gate);
+      expect((await c.query("select 'fine' as v")).rows).toEqual([{ v: 'fine' }]);
+      const err = await c.query("select 'boom' as v").then(() => null, (e: unknown) => e as { code?: string; message: string });
+      expect(err?.code).toBe('XX000');
+      expect(err?.message).not.toContain('4111111111111111');
+      expect(err?.message).not.toContain('exploded');
+      await until(() => readLog(gate.home).some((r) => r.type === 'pg.error'));
+      const rec = readLog(gate.home).find((r) => r.type === 'pg.error')!;
+      expect(JSON.stringify(rec)).not.toContain('4111111111111111');
+    } finally { await gate.close(); }
+  });
+});
+
+describe('Unix-socket upstream', () => {
+  it('connects to the server through its socket directory', async () => {
+    const gate = await startGate(server, { target: targetOf(server, { host: server.socketDir }) });
+    try {
+      const r = await run('psql', ['-X', '-At', '-c', "select coalesce(inet_client_addr()::text, 'unix')"], gate.env);
+      expect(r.stdout.trim()).toBe('unix');
+    } finally { await gate.close(); }
+  });
+});
