@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.js';
 import { PgUpstreamError } from '../../src/errors.js';
-import { BackendCode, decodeDataRow, decodeNotice, encodeQuery, TERMINATE } from '../../src/pg/protocol/index.js';
+import { BackendCode, decodeDataRow, decodeNotice, encodeQuery, renderBinaryValue, TERMINATE, TypeOid } from '../../src/pg/protocol/index.js';
 import type { Frame } from '../../src/pg/protocol/index.js';
 import { connectUpstream, sendUpstreamCancel } from '../../src/pg/protocol/upstream.js';
 import type { UpstreamConnection, UpstreamTarget } from '../../src/pg/protocol/upstream.js';
@@ -149,6 +149,27 @@ describe('connectUpstream', () => {
     await sendUpstreamCancel(target({}), conn.backendKey!);
     const r = await running;
     expect(r.error).toBe('57014');
+    close(conn);
+  });
+
+  it('renders the binary send format of real server values', async () => {
+    const conn = await connectUpstream(target({}));
+    const cases: [number, string, string][] = [
+      [TypeOid.int4, 'int4send(-42)', '-42'],
+      [TypeOid.int8, 'int8send(9007199254740993)', '9007199254740993'],
+      [TypeOid.float8, 'float8send(1.25)', '1.25'],
+      [TypeOid.bool, 'boolsend(true)', 't'],
+      [TypeOid.uuid, "uuid_send('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')", 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'],
+      [TypeOid.jsonb, `jsonb_send('{"a":1}')`, '{"a": 1}'],
+      [TypeOid.date, "date_send('1999-12-31')", '1999-12-31'],
+      [TypeOid.timestamptz, "timestamptz_send('2026-11-22 12:00:00.123456+00')", '2026-11-22 12:00:00.123456+00'],
+      [TypeOid.timestamp, "timestamp_send('1999-12-31 23:59:59.999999')", '1999-12-31 23:59:59.999999'],
+    ];
+    await query(conn, "set timezone = 'UTC'");
+    for (const [oid, expr, text] of cases) {
+      const r = await query(conn, `select encode(${expr}, 'hex')`);
+      expect(renderBinaryValue(oid, Buffer.from(r.rows[0]!, 'hex'))).toBe(text);
+    }
     close(conn);
   });
 });

@@ -9,3 +9,4 @@ export * from './backend.js';
 export * from './backend-encode.js';
 export * from './scram.js';
 export * from './upstream.js';
+export * from './binary-values.js';
