@@ -41,7 +41,7 @@ function subproof(m: number, d: Buffer[], b: boolean): Buffer[] {
   return m <= k ? [...subproof(m, d.slice(0, k), b), mth(d.slice(k))] : [...subproof(m - k, d.slice(k), false), mth(d.slice(0, k))];
 }
 
-const entries = Array.from({ length: 70 }, (_, i) => Buffer.from(`{"seq":${i},"type":"test"}`));
+const entries: Buffer[] = Array.from({ length: 70 }, (_, i) => Buffer.from(`{"seq":${i},"type":"test"}`));
 const leaves = entries.map((e) => leafHash(e));
 
 describe('merkle (RFC 6962 §2.1)', () => {
