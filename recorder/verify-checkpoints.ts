@@ -4,8 +4,10 @@
  * its size), its root (the RFC 6962 root of the first `size` records), forks, truncation, and rollback
  * against the mirrors and against the state of an earlier run.
  */
+import type { KeyObject } from 'node:crypto';
+import { ed25519Verify, publicKeyFromRaw } from './ed25519.js';
 import type { Checkpoint, Note } from './signed-note.js';
-import { epochKeyName, noteKeyId, parseCheckpoint, parseNote, verifyNote } from './signed-note.js';
+import { epochKeyName, noteKeyId, parseCheckpoint, parseNote } from './signed-note.js';
 import type { EpochKeys } from './verify-keys.js';
 import { epochAt } from './verify-keys.js';
 import type { Problem, ProblemKind, VerifyState } from './verify-types.js';
@@ -76,6 +78,19 @@ function whereText(w: Where): string {
   return w.seq === null ? `${w.segment} line ${w.line}` : `the checkpoint record seq ${w.seq}`;
 }
 
+/**
+ * signed-note verification as recorder/signed-note.ts verifyNote does it (name, key ID, Ed25519 over the
+ * text), but with the public KeyObject built once per epoch instead of once per call: a 1M-record log has
+ * a thousand checkpoints, and importing the key dominated their check.
+ */
+function verifyWith(note: Note, name: string, raw: Uint8Array, cache: Map<Uint8Array, KeyObject>): boolean {
+  let key = cache.get(raw);
+  if (!key) { key = publicKeyFromRaw(raw); cache.set(raw, key); }
+  const id = noteKeyId(name, raw);
+  const text = Buffer.from(note.text, 'utf8');
+  return note.signatures.some((s) => s.name === name && s.keyId.equals(id) && ed25519Verify(key, text, s.sig));
+}
+
 /** Checks signatures, roots, forks, truncation and rollback. `rootAt(n)` is the root of the first n records. */
 export function checkCheckpoints(opts: {
   entries: CheckpointEntry[];
@@ -90,6 +105,8 @@ export function checkCheckpoints(opts: {
   problems: Problem[];
 }): void {
   const { entries, keys, origin, size, problems } = opts;
+  const cache = new Map<Uint8Array, KeyObject>();
+  const verifyNote = (n: Note, name: string, raw: Uint8Array) => verifyWith(n, name, raw, cache);
   const logAt = (kind: ProblemKind, seq: number, detail: string) =>
     problems.push({ kind, segment: opts.segmentForSeq(seq), seq, detail, severity: 'fail' });
 

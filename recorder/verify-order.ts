@@ -133,11 +133,13 @@ export function orderAndChain(s: ScannedLines): Ordered {
     const q = s.seq[i]!;
     if (!Number.isNaN(q) && idx[q] === i) chosen.push(i);
   }
-  const inLis = longestIncreasing(chosen.map((i) => s.seq[i]!));
+  let sorted = true;
+  for (let k = 1; sorted && k < chosen.length; k++) sorted = s.seq[chosen[k]!]! > s.seq[chosen[k - 1]!]!;
+  const inLis = sorted ? undefined : longestIncreasing(chosen.map((i) => s.seq[i]!));
   let lastInPlace = -1;
   for (let k = 0; k < chosen.length; k++) {
     const i = chosen[k]!;
-    if (inLis[k]) {
+    if (!inLis || inLis[k]) {
       lastInPlace = i;
       continue;
     }

@@ -9,14 +9,15 @@
  * (see verify-order.ts), and checking goes on after the first one.
  */
 import { createHash } from 'node:crypto';
-import { MerkleAccumulator, inclusionProof, verifyInclusion } from './merkle.js';
+import { inclusionProof, verifyInclusion } from './merkle.js';
 import type { AuditRecord } from './types.js';
 import { collectCheckpoints, checkCheckpoints } from './verify-checkpoints.js';
 import type { CheckpointEntry, Where } from './verify-checkpoints.js';
 import { checkEpochs } from './verify-keys.js';
 import type { RotateRecord } from './verify-keys.js';
 import { orderAndChain, segmentForSeq } from './verify-order.js';
-import { leafAt, leafHexAt, scanSegments } from './verify-scan.js';
+import { prefixRoots } from './verify-roots.js';
+import { leafAt, leafHexAt, reparse, scanSegments } from './verify-scan.js';
 import type { ScannedLines } from './verify-scan.js';
 import type { InclusionProofReport, Problem, VerifyInput, VerifyReport } from './verify-types.js';
 import { WARNING_KINDS } from './verify-types.js';
@@ -31,6 +32,11 @@ export function verifyLog(input: VerifyInput): VerifyReport {
   const ord = orderAndChain(s);
   const problems: Problem[] = [...ord.problems];
   const { size, idxOfSeq } = ord;
+  // The fast field reader trusts the shape of canonical JSON; where the chain says a line changed, parse it.
+  const changed = ord.problems.filter((p) => p.kind === 'modified' && p.seq !== null && idxOfSeq[p.seq]! >= 0).map((p) => idxOfSeq[p.seq!]!);
+  for (const [i, why] of reparse(segments, s, changed)) {
+    problems.push({ kind: 'unreadable', segment: s.segNames[s.seg[i]!] ?? null, seq: s.seq[i]!, detail: `record seq ${s.seq[i]!}: ${why}`, severity: 'fail', line: s.line[i]!, offset: s.offset[i]! });
+  }
   const origin = input.origin ?? s.origin ?? '';
   const segFor = (seq: number) => segmentForSeq(s, seq);
 
@@ -50,7 +56,7 @@ export function verifyLog(input: VerifyInput): VerifyReport {
   const keys = checkEpochs({ epochs: input.epochs, rootKey: input.rootKey?.raw, origin, rotates });
   problems.push(...keys.problems);
   const entries = collectCheckpoints(input.checkpoints, mirrors, problems);
-  const roots = prefixRoots(s, idxOfSeq, size, [
+  const roots = prefixRoots(size, (q) => (idxOfSeq[q]! >= 0 ? leafAt(s, idxOfSeq[q]!) : undefined), [
     size,
     ...entries.map((e) => e.cp.size),
     ...(input.state ? [input.state.size, input.state.checkpoint?.size ?? 0] : []),
@@ -123,20 +129,6 @@ function countOk(s: ScannedLines): number {
   let n = 0;
   for (let i = 0; i < s.n; i++) n += s.ok[i]!;
   return n;
-}
-
-/** RFC 6962 roots of the first n records for each wanted n, in one pass (undefined past a missing seq). */
-function prefixRoots(s: ScannedLines, idxOfSeq: Int32Array, size: number, wanted: number[]): Map<number, Buffer> {
-  const want = [...new Set(wanted)].filter((n) => n >= 0 && n <= size).sort((a, b) => a - b);
-  const out = new Map<number, Buffer>();
-  const acc = new MerkleAccumulator();
-  let k = 0;
-  for (let q = 0; k < want.length; q++) {
-    while (k < want.length && want[k] === q) out.set(want[k++]!, acc.root());
-    if (q >= size || idxOfSeq[q]! < 0) break;
-    acc.append(leafAt(s, idxOfSeq[q]!));
-  }
-  return out;
 }
 
 function checkBlobs(rec: AuditRecord, w: Where, input: VerifyInput, problems: Problem[]): void {
