@@ -15,7 +15,7 @@ import { findLiteralSecrets } from './literal-secrets.js';
 import { configSchema } from './schema.js';
 import type { PcigateConfig } from './schema.js';
 import { keysAt } from './schema-walk.js';
-import { isSecretRef } from './secret-ref.js';
+import { SECRET_REF_EXPECTED, isSecretRef } from './secret-ref.js';
 
 /** Largest config file read; anything bigger is certainly not a hand-written pcigate.yaml. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -62,14 +62,13 @@ export function parseConfigText(text: string, file: string, opts: { homeDir?: st
 
   const result = configSchema.safeParse(data);
   if (!result.success) {
-    const secretPaths = new Set(problems.map((p) => p.path));
+    const scanned = new Set(problems.map((p) => p.path));
     for (const issue of result.error.issues) {
       for (const p of issueProblems(issue, doc, data, file, at)) {
-        // A literal secret already reported at this path by the document scan: do not say it twice.
-        if (p.kind === 'literal_secret' || (secretPaths.has(p.path) && /secret reference/.test(p.message))) {
-          if (secretPaths.has(p.path)) continue;
-          p.kind = 'literal_secret';
-        }
+        // The document scan already reported a literal secret here; the schema's "expected a secret
+        // reference" about the same value would say it twice.
+        const aboutSecret = p.kind === 'literal_secret' || p.message.startsWith(SECRET_REF_EXPECTED);
+        if (aboutSecret && scanned.has(p.path)) continue;
         problems.push(p);
       }
     }
@@ -116,8 +115,9 @@ function issueProblems(issue: z.core.$ZodIssue, doc: Document, data: unknown, fi
   let message = issue.message.replace(/^Invalid input: /, '');
   if (!found && issue.code === 'invalid_type') {
     message = `missing required key '${String(ipath[ipath.length - 1])}' (${message.replace(/, received undefined$/, '')})`;
-  } else if (issue.code === 'invalid_union' && (issue as { note?: string }).note === 'No matching discriminator') {
-    message = `expected kind to be one of: postgres, ssh`;
+  } else if (issue.code === 'invalid_union' && 'discriminator' in issue && Array.isArray((issue as { options?: unknown }).options)) {
+    const d = issue as { discriminator: string; options: unknown[] };
+    message = `expected ${d.discriminator} to be one of: ${d.options.map(String).join(', ')}`;
   }
   const literal = (issue as { params?: { literalSecret?: boolean } }).params?.literalSecret === true;
   return [{ file, ...at(node), path: dotted(ipath), kind: literal ? 'literal_secret' : 'schema', message }];
