@@ -1,5 +1,5 @@
 /** The identity area's public surface (issue 5): login/logout/current session, validation, workload identity, the broker seam. */
-export { resolveIdentity, enforceMfa, sessionTimeLeft } from './resolve.js';
+export { resolveIdentity, enforceMfa, sessionTimeLeft, sessionDeadline, maxSessionMessage } from './resolve.js';
 export type { ConnectionIdentityRules, ResolveIdentityOptions } from './resolve.js';
 export { login, logout, currentSession, refresh, loadTokens } from './session.js';
 export type { LoginOptions, LoginResult, CurrentSession, LogoutResult } from './session.js';

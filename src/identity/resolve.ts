@@ -111,4 +111,14 @@ export function sessionTimeLeft(startedAt: number, now: number, maxSessionMs: nu
   return startedAt + maxSessionMs - now;
 }
 
+/** The close-by time for a session started at `startedAt`, from identity.max_session (default 12 h). */
+export function sessionDeadline(config: { identity?: IdentityConfig }, startedAt: number): number {
+  return startedAt + settingsFrom(config.identity).maxSessionMs;
+}
+
+/** The sentence the broker shows (and records as detail.reason) when it closes a session at max_session. */
+export function maxSessionMessage(maxSessionMs: number): string {
+  return `pcigate: this session reached identity.max_session (${Math.round(maxSessionMs / 60_000)} min) and was closed; run pcigate login and reconnect`;
+}
+
 export { actorOf };

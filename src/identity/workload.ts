@@ -10,7 +10,7 @@
  */
 import * as client from 'openid-client';
 import type { Ctx } from '../cli/ctx.js';
-import { LoginRequired } from '../errors.js';
+import { LoginRequired, TokenRefused } from '../errors.js';
 import { describe } from './device-flow.js';
 import { discoverProvider } from './provider.js';
 import type { Identity, JwtClaims } from './types.js';
@@ -132,6 +132,7 @@ export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: Workloa
   const candidates = opts.rules.filter((r) => r.issuer === iss);
   if (candidates.length === 0) throw refused('untrusted_issuer', `workload tokens from ${String(iss)} are not trusted on this connection`);
   const failures: string[] = [];
+  let lastRefusal: TokenRefused | undefined;
   for (const rule of candidates) {
     const audience = rule.audience ?? opts.defaultAudience;
     const key = `${rule.issuer}|${audience}`;
@@ -140,10 +141,19 @@ export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: Workloa
       v = createValidator(ctx, { issuer: rule.issuer, audience, algorithms: opts.algorithms, clockSkewMs: opts.clockSkewMs, groupsClaim: opts.groupsClaim, mfaAmr: opts.mfaAmr, via: 'workload' });
       opts.cache?.set(key, v);
     }
-    const { identity, claims } = await v.validate(token);
+    let validated: Awaited<ReturnType<TokenValidator['validate']>>;
+    try {
+      validated = await v.validate(token);
+    } catch (err) {
+      // Rules for one issuer may name different audiences: a wrong audience for this rule is not final.
+      if (err instanceof TokenRefused && err.reason === 'audience' && candidates.length > 1) { lastRefusal = err; continue; }
+      throw err;
+    }
+    const { identity, claims } = validated;
     const bad = failedClaims(claims, rule);
     if (bad.length === 0) return { identity, claims };
     failures.push(bad.join(', '));
   }
+  if (failures.length === 0 && lastRefusal) throw lastRefusal;
   throw refused('claims', `the workload token does not satisfy this connection's rules (mismatched: ${failures.join(' / ')})`);
 }

@@ -116,6 +116,16 @@ describe('trusted issuers and claim rules per connection', () => {
     await expect(verifyWorkloadToken(ctx, await h.sign(ghClaims()), verifyOpts([]))).rejects.toMatchObject({ reason: 'untrusted_issuer' });
   });
 
+  it('tries every rule for the issuer: a rule with another audience does not hide one that matches', async () => {
+    const ctx = ctxWith({});
+    const two: WorkloadRule[] = [
+      { issuer: h.issuer, audience: 'deploy-tool', claims: {} },
+      { issuer: h.issuer, claims: { repository: 'org/payments' } },
+    ];
+    expect((await verifyWorkloadToken(ctx, await h.sign(ghClaims()), verifyOpts(two))).claims.repository).toBe('org/payments');
+    await expect(verifyWorkloadToken(ctx, await h.sign(ghClaims({ aud: 'elsewhere' })), verifyOpts(two))).rejects.toMatchObject({ reason: 'audience' });
+  });
+
   it('resolveIdentity records auth.fail for a mismatch and returns the workload identity for a match', async () => {
     const ctx = ctxWith({});
     const audit = memoryAudit();

@@ -33,3 +33,21 @@ describe('claims', () => {
     expect(failedClaims({ repository: 'org/p', ref: 'refs/heads/dev' }, { issuer: 'i', claims: { repository: 'org/p', ref: 'refs/heads/main' } })).toEqual(['ref']);
   });
 });
+
+describe('max_session', () => {
+  it('gives the deadline from identity.max_session and the time left', async () => {
+    const { sessionDeadline, sessionTimeLeft, maxSessionMessage } = await import('../../../src/identity/resolve.js');
+    const { identitySection } = await import('../../../src/config/sections/identity.js');
+    expect(sessionDeadline({ identity: identitySection.parse({ max_session: '2h' }) }, 1000)).toBe(1000 + 7_200_000);
+    expect(sessionDeadline({}, 0)).toBe(43_200_000);
+    expect(sessionTimeLeft(0, 7_200_001, 7_200_000)).toBeLessThan(0);
+    expect(maxSessionMessage(7_200_000)).toMatch(/max_session \(120 min\)/);
+  });
+
+  it('the config refuses none and HMAC algorithms', async () => {
+    const { identitySection } = await import('../../../src/config/sections/identity.js');
+    expect(identitySection.safeParse({ algorithms: ['RS256', 'HS256'] }).success).toBe(false);
+    expect(identitySection.safeParse({ algorithms: ['none'] }).success).toBe(false);
+    expect(identitySection.safeParse({ algorithms: ['ES256'] }).success).toBe(true);
+  });
+});
