@@ -9,6 +9,7 @@ export const registry: RegistryEntry[] = [
   { name: 'keys init', summary: 'Create the root key and the first epoch signing key of a data home', load: () => import('./keys-init.js') },
   { name: 'keys show', summary: 'Show the root public key and the epoch keys', load: () => import('./keys-show.js') },
   { name: 'keys rotate', summary: 'Start a new key epoch and destroy the old epoch private key', load: () => import('./keys-rotate.js') },
+  { name: 'verify', summary: 'Verify the audit log: hash chain, Merkle tree, signed checkpoints, recordings', load: () => import('./verify.js') },
   { name: 'config check', summary: 'Validate the configuration and print it with secrets redacted', load: () => import('./config-check.js') },
   { name: 'approvals', summary: 'List statements and sessions waiting for approval', load: () => import('./approvals.js') },
   { name: 'approve', summary: 'Approve a held statement (not your own)', load: () => import('./approve.js') },
