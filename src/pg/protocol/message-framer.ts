@@ -63,6 +63,8 @@ export interface FramerOptions {
 }
 
 const MIN_ALLOC = 16 * 1024;
+/** Frames up to this size get their whole buffer at once; larger ones grow geometrically. */
+const GROW_STEP = 1024 * 1024;
 
 export class MessageFramer {
   private buf: Buffer = Buffer.alloc(0);
@@ -156,7 +158,11 @@ export class MessageFramer {
     }
     // Compact: copy the unfinished tail and the chunk into a new buffer sized for the pending frame.
     const need = pending + len;
-    const size = Math.max(need, frameLen ?? 0, MIN_ALLOC, frameLen === undefined ? need * 2 : 0);
+    // Grow towards the announced length instead of trusting it: a peer announcing 256 MiB must send it
+    // before we hold it (memory stays proportional to bytes received; at most ~2x copying overall).
+    const size = frameLen === undefined
+      ? Math.max(need * 2, MIN_ALLOC)
+      : Math.max(need, MIN_ALLOC, Math.min(frameLen, Math.max(need * 2, GROW_STEP)));
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, this.start, this.end);
     chunk.copy(next, pending);

@@ -212,4 +212,17 @@ describe('MessageFramer', () => {
     expect(coalesceFrames(frames.slice(2))).toHaveLength(1);
     expect(coalesceFrames([])).toEqual([]);
   });
+
+  it('does not allocate what a peer merely announces', () => {
+    const framer = new MessageFramer({ maxLength: 256 * 1024 * 1024 });
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 20; i++) {
+      const f = new MessageFramer({ maxLength: 256 * 1024 * 1024 });
+      f.push(Buffer.from([0x51, 0x0f, 0xff, 0xff, 0xff, 0x61])); // 'Q' announcing ~256 MiB
+      f.push(Buffer.from('more'));
+      expect(f.next()).toBeUndefined();
+    }
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
+    expect(framer.buffered).toBe(0);
+  });
 });
