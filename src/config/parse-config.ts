@@ -19,6 +19,7 @@ import { SECRET_REF_EXPECTED, isSecretRef } from './secret-ref.js';
 
 /** Largest config file read; anything bigger is certainly not a hand-written pcigate.yaml. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
+const MAX_LISTED = 25;
 
 /**
  * Validates `text` as the config file `file` (used only in messages and to resolve relative paths).
@@ -82,7 +83,9 @@ export function parseConfigText(text: string, file: string, opts: { homeDir?: st
 function invalid(file: string, problems: ConfigProblem[]): ConfigInvalid {
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   const n = problems.length;
-  const lines = problems.map(formatProblem);
+  // A file with hundreds of problems (a wrong file passed to --config) should not flood the terminal.
+  const lines = problems.slice(0, MAX_LISTED).map(formatProblem);
+  if (n > MAX_LISTED) lines.push(`… and ${n - MAX_LISTED} more (all of them in --json)`);
   return new ConfigInvalid(`invalid configuration ${file} (${n} problem${n === 1 ? '' : 's'}):\n${lines.map((l) => `  ${l}`).join('\n')}`, problems, {
     hint: "Fix the lines above, then run 'pcigate config check'. docs/pcigate.example.yaml shows every key.",
   });

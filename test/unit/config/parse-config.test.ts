@@ -243,3 +243,15 @@ describe('parseConfigText: cross-section checks', () => {
     expect(p[0]!.message).toBe("policy for unknown connection 'prod-bd'. Did you mean 'prod-db'?");
   });
 });
+
+describe('parseConfigText: many problems', () => {
+  it('lists at most 25 in the message but keeps every one in problems', () => {
+    const text = `audit:\n${Array.from({ length: 40 }, (_, i) => `  bogus_${i}: 1\n`).join('')}`;
+    let err: ConfigInvalid | undefined;
+    try { parseConfigText(text, FILE); } catch (e) { err = e as ConfigInvalid; }
+    expect(err!.problems).toHaveLength(40);
+    expect(err!.message).toContain('(40 problems)');
+    expect(err!.message).toContain('… and 15 more');
+    expect(err!.message.split('\n').filter((l) => l.includes(FILE))).toHaveLength(25 + 1);
+  });
+});
