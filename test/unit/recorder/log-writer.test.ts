@@ -229,6 +229,22 @@ describe('audit log writer', () => {
     expect(explicit!.size).toBeLessThan(last.size);
   });
 
+  it('checkpoints by timer after activity (idle or interval), never just for its own mirrors', async () => {
+    const home = tmpHome();
+    const log = await openAuditLog(testCtx(), { home, createIfMissing: true, checkpointRecords: 1e9, idleMs: 30, checkpointIntervalMs: 60 });
+    await log.append(ev(0));
+    const count = () => (existsSync(path.join(home, 'checkpoints.jsonl')) ? readFileSync(path.join(home, 'checkpoints.jsonl'), 'utf8').trim().split('\n').length : 0);
+    const mirrored = () => readLog(home).some((r) => r.rec.type === 'checkpoint');
+    for (let t = 0; t < 100 && !mirrored(); t++) await new Promise((r) => setTimeout(r, 30));
+    expect(count()).toBe(1);
+    const first = readLog(home).find((r) => r.rec.type === 'checkpoint')!;
+    expect((first.rec.detail as { size: number }).size).toBe(first.rec.seq); // covers everything before its mirror
+    await new Promise((r) => setTimeout(r, 300)); // idle: the mirror alone does not cause another checkpoint
+    expect(count()).toBe(1);
+    await log.close();
+    expect(count()).toBe(2);
+  });
+
   it('rotation: checkpoint by the old key, key.rotate with a cert signed by it, next checkpoint by the new key', async () => {
     const home = tmpHome();
     const ctx = testCtx();
