@@ -11,8 +11,9 @@
  *
  * Wiring into the broker (src/pg/proxy/hooks.ts SessionHooks), a few lines:
  * ```ts
- * const masker = new PgMasker({ config: cfg.masking, grants: policy.unmaskGrants(identity, conn),
- *   hmacKey, lookup: (oid, attnum) => catalog.columnName(oid, attnum) });
+ * const catalog = new ColumnCatalog(lookup, { now: ctx.clock.now });   // once per connection
+ * // per session:
+ * const masker = new PgMasker({ config: cfg.masking, grants: policy.unmaskGrants(identity, conn), hmacKey, catalog });
  * hooks.onBackendMessage = (frame) => masker.onBackendMessage(frame);
  * // per statement, for the log record: detail.masked = masker.takeCounts()
  * ```
@@ -21,12 +22,14 @@
  *  JOIN pg_namespace n ON n.oid=c.relnamespace WHERE a.attrelid=$1 AND a.attnum=$2`.
  * The hook is synchronous: a column whose source is not in the cache yet is masked by every qualified rule
  * (fail closed) while the lookup runs; callers that can wait call `await masker.prepare(frame)` on a
- * RowDescription first, or `await masker.warm(pairs)`.
+ * RowDescription first. Without a catalog, qualified rules apply to every column of every table.
  */
 import { decodeCopyResponse, decodeRowDescription } from '../pg/protocol/backend.js';
 import type { FieldDescription } from '../pg/protocol/backend.js';
 import type { MaskingConfig } from '../config/sections/masking.js';
 import { MaskError } from '../errors.js';
+import { ColumnCatalog } from './column-catalog.js';
+import type { ColumnLookup } from './column-catalog.js';
 import { ColumnRules } from './column-rules.js';
 import type { ColumnRule, UnmaskGrant } from './column-rules.js';
 import { maskCopyBinary } from './copy-binary.js';
@@ -34,8 +37,7 @@ import type { MaskCounts } from './pan-masker.js';
 import { binaryValue, contentText, JSON_OID, JSONB_OID, ruleText } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
-/** `(table OID, attribute number)` → `schema.table.column`, or undefined when not a table column. */
-export type ColumnLookup = (tableOid: number, attnum: number) => Promise<string | undefined>;
+export type { ColumnLookup } from './column-catalog.js';
 
 export interface PgMaskerOptions {
   config: Pick<MaskingConfig, 'format' | 'networks' | 'rules' | 'sad_columns'>;
@@ -44,6 +46,8 @@ export interface PgMaskerOptions {
   /** The resolved `masking.hmac_key`, when a format is hmac. */
   hmacKey?: Uint8Array;
   lookup?: ColumnLookup;
+  /** A catalog cache shared by the sessions of one connection (preferred over `lookup`). */
+  catalog?: ColumnCatalog;
 }
 
 interface PlannedColumn {
@@ -58,9 +62,7 @@ const C = { T: 0x54, D: 0x44, d: 0x64, E: 0x45, N: 0x4e, A: 0x41, V: 0x56, H: 0x
 export class PgMasker {
   readonly #rules: ColumnRules;
   readonly #ctx: ValueContext;
-  readonly #lookup: ColumnLookup | undefined;
-  readonly #names = new Map<string, string | undefined>();
-  readonly #pending = new Map<string, Promise<void>>();
+  readonly #catalog: ColumnCatalog | undefined;
   #plan: PlannedColumn[] | undefined;
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
@@ -81,7 +83,7 @@ export class PgMasker {
       hmacKey: opts.hmacKey,
       counts: this.#counts,
     };
-    this.#lookup = opts.lookup;
+    this.#catalog = opts.catalog ?? (opts.lookup ? new ColumnCatalog(opts.lookup) : undefined);
   }
 
   /** Counts since the last call (`masked: {rule: count}` of a statement record), and resets them. */
@@ -119,37 +121,16 @@ export class PgMasker {
 
   /** Resolves the source columns of a RowDescription frame so the synchronous plan finds them cached. */
   async prepare(frame: Buffer): Promise<void> {
-    if (frame[0] !== C.T || !this.#lookup || !this.#rules.hasQualified) return;
+    if (frame[0] !== C.T || !this.#catalog || !this.#rules.hasQualified) return;
     const { fields } = decodeRowDescription(frame.subarray(5));
-    await this.warm(fields.filter((f) => f.tableOid !== 0).map((f) => [f.tableOid, f.column] as [number, number]));
-  }
-
-  /** Looks up and caches `(tableOid, attnum)` pairs. */
-  async warm(pairs: ReadonlyArray<[number, number]>): Promise<void> {
-    await Promise.all(pairs.map(([o, a]) => this.#resolve(o, a)));
-  }
-
-  #resolve(oid: number, attnum: number): Promise<void> {
-    const key = `${oid}:${attnum}`;
-    if (this.#names.has(key) || !this.#lookup) return Promise.resolve();
-    let p = this.#pending.get(key);
-    if (!p) {
-      p = this.#lookup(oid, attnum).then(
-        (name) => { this.#names.set(key, name); this.#pending.delete(key); },
-        () => { this.#pending.delete(key); }, // retried on the next RowDescription; meanwhile fail closed
-      );
-      this.#pending.set(key, p);
-    }
-    return p;
+    await Promise.all(fields.filter((f) => f.tableOid !== 0).map((f) => this.#catalog!.resolve(f.tableOid, f.column)));
   }
 
   /** The source name if known, undefined if not a table column, null if unresolved (fail closed). */
   #qualified(f: FieldDescription): string | undefined | null {
     if (f.tableOid === 0 || !this.#rules.hasQualified) return undefined;
-    const key = `${f.tableOid}:${f.column}`;
-    if (this.#names.has(key)) return this.#names.get(key);
-    void this.#resolve(f.tableOid, f.column);
-    return null;
+    if (!this.#catalog) return null;
+    return this.#catalog.get(f.tableOid, f.column);
   }
 
   #onRowDescription(body: Buffer): void {

@@ -1,0 +1,166 @@
+/**
+ * Masking through the real proxy against a real PostgreSQL (issue 4): PANs in text, varchar, char, bigint,
+ * numeric, json, jsonb and text[] columns in text and binary result formats, an aliased and a computed
+ * column, a unique-violation detail, RAISE NOTICE, a NOTIFY payload, COPY TO STDOUT in text, csv and
+ * binary, CVV columns hidden, a qualified rule resolved through pg_catalog; then the data home (log and
+ * transcripts) scanned: zero findings.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ColumnCatalog } from '../../src/mask/column-catalog.js';
+import { PgMasker } from '../../src/mask/pg-masker.js';
+import type { MaskCounts } from '../../src/mask/pan-masker.js';
+import { scanPaths } from '../../src/mask/scan-files.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { testCtx } from '../harness/test-ctx.js';
+import { run, startGate, until, type Gate } from './pg-proxy-setup.js';
+
+const PAN = '4111111111111111';
+const AMEX = '378282246310005';
+let server: PostgresServer;
+let gate: Gate;
+let side: pg.Client;
+const counts: MaskCounts = {};
+let lookups = 0;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql(`create table cards (id int primary key, pan text unique, pan_v varchar(20), pan_c char(16), pan_b bigint, pan_n numeric,
+    j json, jb jsonb, arr text[], cvv text, number text, note text);
+    insert into cards values (1, '${PAN}', '${PAN}', '${PAN}', ${PAN}, ${PAN}, '{"pan": ${PAN}}', '{"pan": "${PAN}"}', '{a,${PAN}}', '123', 'ACCT-00042', 'amex ${AMEX} on file');`);
+  side = new pg.Client({ host: server.host, port: server.port, user: server.superuser, password: server.password, database: server.database });
+  await side.connect();
+  const lookup = async (oid: number, attnum: number) => {
+    lookups++;
+    const r = await side.query<{ name: string }>(
+      `select n.nspname || '.' || c.relname || '.' || a.attname as name from pg_attribute a join pg_class c on c.oid = a.attrelid
+       join pg_namespace n on n.oid = c.relnamespace where a.attrelid = $1 and a.attnum = $2`, [oid, attnum]);
+    return r.rows[0]?.name;
+  };
+  const catalog = new ColumnCatalog(lookup, { now: () => Date.now() });
+  gate = await startGate(server, {
+    hooksFor: () => {
+      const masker = new PgMasker({ config: { format: 'last4', networks: 'major', sad_columns: [], rules: [{ name: 'account', columns: ['public.cards.number'], format: 'full' }] }, catalog });
+      return {
+        onBackendMessage: (frame) => {
+          const out = masker.onBackendMessage(frame);
+          for (const [k, v] of Object.entries(masker.takeCounts())) counts[k] = (counts[k] ?? 0) + v;
+          return out;
+        },
+      };
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await side?.end();
+  await gate?.close();
+  await server?.stop();
+});
+
+async function withClient<T>(fn: (c: pg.Client, notices: string[]) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+  const notices: string[] = [];
+  c.on('notice', (n) => notices.push(`${n.message ?? ''} ${n.detail ?? ''}`));
+  await c.connect();
+  try { return await fn(c, notices); } finally { await c.end(); }
+}
+
+const noPan = (v: unknown) => {
+  const s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : Buffer.isBuffer(x) ? x.toString('latin1') : x));
+  expect(s).not.toContain(PAN);
+  expect(s).not.toContain(AMEX);
+  expect(s.replace(/[ -]/g, '')).not.toMatch(/4111111111111111|378282246310005/);
+};
+
+describe('masking through the proxy', () => {
+  it('first sight of a table, while its columns are looked up: qualified rules apply to all (fail closed)', async () => {
+    await withClient(async (c) => {
+      const r = await c.query('select * from cards');
+      expect(r.rows[0]).toMatchObject({ pan: '****************', note: '**** *************** ** ****' });
+      await until(() => lookups >= 12);
+      await new Promise((res) => setTimeout(res, 200));
+    });
+  });
+
+  it('text format: every column type masked, CVV hidden, JSON still parses', async () => {
+    await withClient(async (c) => {
+      const r = await c.query('select * from cards');
+      const row = r.rows[0] as Record<string, unknown>;
+      noPan(row);
+      expect(row.pan).toBe('************1111');
+      expect(row.pan_v).toBe('************1111');
+      expect(row.pan_c).toBe('************1111');
+      expect(row.pan_b).toBe('************1111');
+      expect(row.j).toEqual({ pan: '************1111' });
+      expect(row.jb).toEqual({ pan: '************1111' });
+      expect(row.arr).toEqual(['a', '************1111']);
+      expect(row.cvv).toBe('***');
+      expect(row.number).toBe('****-*****');
+      expect(row.note).toBe('amex ***********0005 on file');
+    });
+  });
+
+  it('aliases and computed columns do not dodge masking', async () => {
+    await withClient(async (c) => {
+      const r = await c.query(`select pan as x, pan || '' as y, number as z, cvv as w, substr(pan, 1, 16) as s from cards`);
+      expect(r.rows[0]).toEqual({ x: '************1111', y: '************1111', z: '****-*****', w: '***', s: '************1111' });
+    });
+  });
+
+  it('binary result format: text-like masked, bigint/numeric PANs become NULL, jsonb valid', async () => {
+    await withClient(async (c) => {
+      const r = await c.query({ text: 'select pan, pan_v, pan_b, pan_n, jb, arr, cvv, id from cards where id = $1', values: [1], binary: true } as pg.QueryConfig);
+      const row = r.rows[0] as Record<string, unknown>;
+      noPan(row);
+      expect(row.pan).toBe('************1111');
+      expect(row.pan_b).toBeNull();
+      expect(row.pan_n).toBeNull();
+      expect(row.cvv).toBe('***');
+      expect(row.id).toBe(1);
+    });
+  });
+
+  it('unique-violation detail, RAISE NOTICE and NOTIFY payloads are masked', async () => {
+    await withClient(async (c, notices) => {
+      const err = await c.query(`insert into cards (id, pan) values (2, '${PAN}')`).then(() => undefined, (e: pg.DatabaseError) => e);
+      expect(err?.code).toBe('23505');
+      expect(err?.detail).toBe('Key (pan)=(************1111) already exists.');
+      noPan({ m: err?.message, d: err?.detail });
+      await c.query(`do $$ begin raise notice 'card % here', '${PAN}'; end $$`);
+      expect(notices.join('|')).toContain('card ************1111 here');
+      noPan(notices);
+      const got = new Promise<string>((resolve) => c.on('notification', (n) => resolve(n.payload ?? '')));
+      await c.query('listen ch');
+      await c.query(`notify ch, 'pay ${PAN}'`);
+      expect(await got).toBe('pay ************1111');
+    });
+  });
+
+  it('COPY TO STDOUT in text, csv and binary through psql', async () => {
+    const text = await run('psql', ['-X', '-c', 'copy cards (id, pan, note) to stdout'], gate.env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe('1\t************1111\tamex ***********0005 on file\n');
+    const csv = await run('psql', ['-X', '-c', 'copy (select id, pan, pan_b from cards) to stdout with (format csv, header)'], gate.env);
+    expect(csv.stdout).toBe('id,pan,pan_b\n1,************1111,************1111\n');
+    const bin = await run('psql', ['-X', '-c', 'copy (select id, pan, pan_b, pan_n from cards) to stdout with (format binary)'], gate.env);
+    expect(bin.code).toBe(0);
+    const raw = Buffer.from(bin.stdout, 'latin1');
+    noPan(raw.toString('latin1'));
+    expect(bin.stdout).toContain('************1111');
+    const i64 = Buffer.alloc(8);
+    i64.writeBigInt64BE(BigInt(PAN));
+    expect(Buffer.from(bin.stdout, 'utf8').includes(i64)).toBe(false);
+  });
+
+  it('counted per rule, and the data home (log, transcripts) holds no PAN', async () => {
+    expect(counts.pan).toBeGreaterThan(5);
+    expect(counts.sad).toBeGreaterThan(0);
+    expect(counts.account).toBeGreaterThan(0);
+    expect(lookups).toBeGreaterThan(0);
+    const report = await scanPaths(testCtx(), [gate.home]);
+    expect(report.errors).toEqual([]);
+    expect(report.files).toBeGreaterThan(0);
+    expect(report.findings).toEqual([]);
+  });
+});
