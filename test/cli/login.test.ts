@@ -3,7 +3,7 @@
  * with the issuer of the in-process provider, and the test completes the device flow from the printed code.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
@@ -83,6 +83,24 @@ describe('pcigate login / whoami / logout', () => {
     expect(r.stderr).toMatch(/denied in the browser/);
     expect(existsSync(path.join(home, 'tokens.json'))).toBe(false);
   }, 60_000);
+
+  it('writes auth.login and auth.logout records to the data home\'s audit log, without tokens', async () => {
+    const home = tempDir('pcigate-login-');
+    const init = await runCli(['keys', 'init', '--home', home], { home });
+    expect(init.code).toBe(0);
+    const r = await loginCli(home, ['--issuer', h.issuer, '--client-id', CLI_CLIENT_ID, '--scope', SCOPE, '--token-store', 'file', '--home', home]);
+    expect(r.code).toBe(0);
+    const saved = JSON.parse(readFileSync(path.join(home, 'tokens.json'), 'utf8')) as { accessToken: string; refreshToken: string };
+    const config = `identity:\n  issuer: ${h.issuer}\n  client_id: ${CLI_CLIENT_ID}\n  token_store: file\n`;
+    writeFileSync(path.join(home, 'pcigate.yaml'), config);
+    expect((await runCli(['logout', '--home', home], { home })).code).toBe(0);
+    const log = readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(path.join(home, 'log', f), 'utf8')).join('');
+    const records = log.trim().split('\n').map((l) => JSON.parse(l) as { type: string; outcome?: string; actor?: { sub: string; via: string }; detail?: Record<string, unknown> });
+    expect(records.find((x) => x.type === 'auth.login')).toMatchObject({ outcome: 'success', actor: { sub: ACCOUNTS.engineer.sub, via: 'oidc' }, detail: { idp: h.issuer, mfa: true, store: 'file' } });
+    expect(records.find((x) => x.type === 'auth.logout')).toMatchObject({ outcome: 'success', actor: { sub: ACCOUNTS.engineer.sub } });
+    expect(log).not.toContain(saved.accessToken);
+    expect(log).not.toContain(saved.refreshToken);
+  }, 90_000);
 
   it('without an issuer it says what to configure', async () => {
     const home = tempDir('pcigate-login-');
