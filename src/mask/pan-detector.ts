@@ -1,6 +1,6 @@
 /**
  * PAN detection over bytes (issue 4, deliverable 1). A candidate is 13–19 ASCII digits, optionally in groups
- * separated by single spaces or dashes (4-4-4-4, 4-6-5, 4-4-4-4-3, …), not part of a longer run of digits
+ * of 3 or more digits separated by single spaces or dashes (4-4-4-4, 4-6-5, 4-4-4-4-3, …), not part of a longer run of digits
  * or attached to letters, Luhn-valid (ISO/IEC 7812-1 Annex B) and, unless `anyLuhn`, inside an issuer range
  * of a major card network (card-networks.ts).
  *
@@ -35,6 +35,8 @@ for (let b = 65; b <= 90; b++) BYTE_CLASS[b] = 4;
 for (let b = 97; b <= 122; b++) BYTE_CLASS[b] = 4;
 
 const STRIDE = MIN_PAN_DIGITS;
+/** Smallest digit group of a separated PAN. */
+export const MIN_GROUP = 3;
 
 // Scratch space reused across calls (single-threaded): digit values of a run and its group boundaries.
 let digs = new Uint8Array(256);
@@ -140,6 +142,9 @@ function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: numbe
   for (let i = leftLetter ? 1 : 0; i < k; i++) {
     let best = -1;
     for (let j = i; j < k; j++) {
+      // Card layouts group digits by 3 or more (4-4-4-4, 4-6-5, 4-3-3-3); a group of 1–2 digits is a
+      // country code, area code or list item, never part of a printed PAN.
+      if (gDig[j + 1]! - gDig[j]! < MIN_GROUP) break;
       const n = gDig[j + 1]! - gDig[i]!;
       if (n > MAX_PAN_DIGITS) break;
       if (n < MIN_PAN_DIGITS) continue;

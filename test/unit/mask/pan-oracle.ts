@@ -16,6 +16,7 @@ export function oraclePans(text: string, anyLuhn = false): string[] {
     for (let i = letter(before) ? 1 : 0; i < groups.length; i++) {
       let d = '';
       for (let j = i; j < groups.length; j++) {
+        if (groups[j]!.length < 3) break;
         d += groups[j];
         if (d.length > 19) break;
         if (j === groups.length - 1 && letter(after)) break;
@@ -54,7 +55,7 @@ export const panDigits = fc
 
 /** Splits digits into the usual layouts or random groups, joined by one space or dash. */
 export const formattedPan = fc
-  .tuple(panDigits, fc.constantFrom('plain', '4444', '465', '44443', 'random'), fc.constantFrom(' ', '-'), fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 19, maxLength: 19 }))
+  .tuple(panDigits, fc.constantFrom('plain', '4444', '465', '44443', 'random'), fc.constantFrom(' ', '-'), fc.array(fc.integer({ min: 3, max: 8 }), { minLength: 19, maxLength: 19 }))
   .map(([d, layout, sep, rnd]) => {
     const sizes = layout === 'plain' ? [d.length] : layout === '4444' ? [4, 4, 4, 4, 4] : layout === '465' ? [4, 6, 5, 5] : layout === '44443' ? [4, 4, 4, 4, 3] : rnd;
     const parts: string[] = [];
@@ -65,6 +66,8 @@ export const formattedPan = fc
       at += n;
     }
     if (at < d.length) parts.push(d.slice(at));
+    // A trailing group shorter than 3 digits is joined to the one before (layouts never end that way).
+    while (parts.length > 1 && parts[parts.length - 1]!.length < 3) { const t = parts.pop()!; parts[parts.length - 1] += t; }
     return { digits: d, text: parts.join(sep) };
   });
 
