@@ -145,7 +145,11 @@ describe('connectUpstream', () => {
   it('cancels a running query with the backend key', async () => {
     const conn = await connectUpstream(target({}));
     const running = query(conn, 'select pg_sleep(20)');
-    await new Promise((r) => setTimeout(r, 300));
+    // Cancel only once the query runs: a cancel arriving earlier is ignored by the server.
+    const pid = conn.backendKey!.pid;
+    for (let i = 0; i < 200 && pg.psql(`select count(*) from pg_stat_activity where pid = ${pid} and state = 'active'`).trim() !== '1'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await sendUpstreamCancel(target({}), conn.backendKey!);
     const r = await running;
     expect(r.error).toBe('57014');
