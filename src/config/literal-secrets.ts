@@ -21,7 +21,7 @@ export interface LiteralSecretHit {
  * rather than any word keeps `token_store` or `id_token_env` from being mistaken for one.
  */
 const SECRET_KEY_RE =
-  /(?:^|[_-])(?:password|passwd|pwd|passphrase|secret|token|private[_-]?key|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|credentials?|bearer)$/i;
+  /(?:^|[_-])(?:password|passwd|pwd|passphrase|secret|token|private[_-]?key|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|hmac[_-]?key|signing[_-]?key|encryption[_-]?key|master[_-]?key|credentials?|bearer)$/i;
 
 const VALUE_PATTERNS: Array<[RegExp, string]> = [
   [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/, 'a PEM private key'],

@@ -255,3 +255,11 @@ describe('parseConfigText: many problems', () => {
     expect(err!.message.split('\n').filter((l) => l.includes(FILE))).toHaveLength(25 + 1);
   });
 });
+
+describe('isSecretKey', () => {
+  it('matches key names ending in a secret word and not mere mentions', async () => {
+    const { isSecretKey } = await import('../../../src/config/literal-secrets.js');
+    for (const k of ['password', 'db_password', 'client_secret', 'api_token', 'private_key', 'api-key', 'hmac_key', 'passphrase', 'credentials']) expect(isSecretKey(k)).toBe(true);
+    for (const k of ['token_store', 'token_env', 'host_key', 'key_file', 'require_mfa', 'secretive_name', 'user']) expect(isSecretKey(k)).toBe(false);
+  });
+});
