@@ -11,7 +11,10 @@ import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorde
 import type { SessionHooks, Statement, StatementDecision, StatementResult } from '../pg/proxy/hooks.js';
 import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
-import { redactSql, renderParams, statementKind } from './sql-record.js';
+import { isPureRead, redactSql, renderParams, statementKind } from './sql-record.js';
+
+/** How long a finished statement's record may wait for the next intent to share its write. */
+const DEFER_MS = 2;
 
 export interface RecorderContext {
   sink: AuditSink;
@@ -31,6 +34,8 @@ export class PgSessionRecorder {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly intents = new Map<number, number>();
   private readonly rowsSampled = new Map<number, number>();
+  private readonly deferred: AuditEvent[] = [];
+  private deferTimer: ReturnType<typeof setTimeout> | undefined;
   statements = 0;
   denied = 0;
   failedAppends = 0;
@@ -79,15 +84,23 @@ export class PgSessionRecorder {
       this.c.transcript?.add({ t: 'denied', ...detail, rule: decision.rule });
       return decision;
     }
+    // Results of earlier statements ride in the same group commit as this intent.
+    this.flushDeferred();
+    const written = this.c.sink.append(this.event('pg.intent', 'pending', detail)).then(({ seq }) => { this.intents.set(stmt.n, seq); });
+    this.statements++;
+    this.c.transcript?.add({ t: 'query', ...detail });
+    if (isPureRead(stmt.sql)) {
+      // A read may run while its record is written; the proxy holds its response until `durable`.
+      this.track(written);
+      return { action: 'allow', durable: written };
+    }
     try {
-      const { seq } = await this.c.sink.append(this.event('pg.intent', 'pending', detail));
-      this.intents.set(stmt.n, seq);
+      await written;
     } catch (e) {
+      this.statements--;
       this.c.onProblem(e);
       return { action: 'deny', rule: 'audit', sqlstate: '58030', message: 'pcigate could not record the statement in the audit log; it was not executed' };
     }
-    this.statements++;
-    this.c.transcript?.add({ t: 'query', ...detail });
     return { action: 'allow' };
   }
 
@@ -122,7 +135,15 @@ export class PgSessionRecorder {
     };
     this.intents.delete(stmt.n);
     this.c.transcript?.add({ t: 'result', n: stmt.n, result: r.outcome, sqlstate: r.sqlstate ?? null, rows: r.rows, duration_ms: detail.duration_ms });
-    this.track(this.c.sink.append(this.event('pg.query', r.outcome === 'success' ? 'success' : 'failure', detail)));
+    // Not appended at once: the next statement's intent (or a short timer) carries it into the same
+    // group commit, so a statement costs one durable write, not two.
+    this.deferred.push(this.event('pg.query', r.outcome === 'success' ? 'success' : 'failure', detail));
+    this.deferTimer ??= setTimeout(() => this.flushDeferred(), DEFER_MS);
+  }
+
+  private flushDeferred(): void {
+    if (this.deferTimer) { clearTimeout(this.deferTimer); this.deferTimer = undefined; }
+    for (const e of this.deferred.splice(0)) this.track(this.c.sink.append(e));
   }
 
   /** Records an auxiliary event (cancel, …) off the data path. */
@@ -137,6 +158,7 @@ export class PgSessionRecorder {
 
   /** Waits for every outstanding append (before session.end). */
   async settle(): Promise<void> {
+    this.flushDeferred();
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 }

@@ -77,3 +77,29 @@ export function statementKind(sql: string): { command: string; kind: string } {
   if (!word) return { command: '', kind: 'empty' };
   return { command: word, kind: KINDS[word] ?? 'other' };
 }
+
+/** Functions a read may call and still be a read (no side effects). Anything else counts as a write. */
+const PURE_FUNCTIONS = new Set([
+  'count', 'sum', 'min', 'max', 'avg', 'coalesce', 'nullif', 'greatest', 'least', 'lower', 'upper', 'length',
+  'substr', 'substring', 'trim', 'abs', 'round', 'floor', 'ceil', 'now', 'current_date', 'current_timestamp',
+  'date_trunc', 'extract', 'to_char', 'cast', 'exists', 'in', 'any', 'all', 'array_agg', 'string_agg', 'md5',
+  'concat', 'format', 'generate_series', 'row_number', 'rank', 'over', 'filter', 'values', 'select', 'where', 'and', 'or', 'not',
+]);
+
+/**
+ * True for a statement that cannot change anything: SELECT/SHOW/TABLE/VALUES/FETCH without INTO, locking
+ * clauses, or calls to any function outside a small side-effect-free list (a SELECT can call a function
+ * that writes). Such a read may be forwarded while its record is written, its response held until the
+ * record is durable; every other statement waits for its record before it is forwarded.
+ */
+export function isPureRead(sql: string): boolean {
+  const { command } = statementKind(sql);
+  if (!['select', 'show', 'table', 'values', 'fetch'].includes(command)) return false;
+  const s = sql.replace(/'(?:[^']|'')*'/g, "''");
+  if (/\b(into|for\s+(update|share|no\s+key\s+update|key\s+share)|nextval|setval|pg_\w+|dblink\w*|lo_\w+)\b/i.test(s)) return false;
+  if (s.includes(';') && s.trim().replace(/;\s*$/, '').includes(';')) return false;
+  for (const m of s.matchAll(/([A-Za-z_][A-Za-z0-9_.]*)\s*\(/g)) {
+    if (!PURE_FUNCTIONS.has(m[1]!.toLowerCase())) return false;
+  }
+  return true;
+}

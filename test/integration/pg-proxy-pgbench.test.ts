@@ -18,6 +18,11 @@ afterAll(async () => {
 });
 
 const pgQueries = () => readLog(gate.home).filter((r) => r.type === 'pg.query');
+/** Every session that started has ended (so all its records are in the log). */
+const settled = () => until(() => {
+  const log = readLog(gate.home);
+  return log.filter((r) => r.type === 'session.start').length === log.filter((r) => r.type === 'session.end').length;
+}, 20_000);
 
 describe('pgbench through pcigate', () => {
   const modes: Array<[string, string[], number]> = [
@@ -29,12 +34,13 @@ describe('pgbench through pcigate', () => {
   ];
   for (const [name, args, perTx] of modes) {
     it(`runs ${name} with no failed transactions and records each statement`, async () => {
+      await settled();
       const before = pgQueries().length;
       const r = await run('pgbench', ['-n', ...args], gate.env, { timeoutMs: 120_000 });
       expect(r.stderr).not.toMatch(/error|abort/i);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/number of transactions actually processed: 100\/100/);
-      await until(() => pgQueries().length >= before + 100 * perTx, 20_000);
+      await settled();
       // pgbench also runs two set-up queries per run (scale and partitioning checks); those are recorded too.
       const all = pgQueries().slice(before);
       const setup = all.filter((q) => /pg_catalog|count\(\*\)/.test((q.detail as { sql: string }).sql));

@@ -24,7 +24,11 @@ export interface Statement {
 }
 
 export type StatementDecision =
-  | { action: 'allow' }
+  /**
+   * `durable`: forward now, but hold every byte of the statement's response until it resolves (a read
+   * whose record is still being written); if it rejects, the session ends without that response.
+   */
+  | { action: 'allow'; durable?: Promise<unknown> }
   | { action: 'deny'; rule: string; message: string; /** default 42501 insufficient_privilege */ sqlstate?: string }
   | { action: 'hold'; until: Promise<StatementDecision>; notice?: string };
 

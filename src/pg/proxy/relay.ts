@@ -31,6 +31,8 @@ interface Running {
   stmt: Statement;
   started: number;
   result: StatementResult;
+  /** 'pending' while the statement's record is not yet durable: its response is held back. */
+  gate: 'open' | 'pending' | 'failed';
 }
 
 export interface RelayOptions {
@@ -50,6 +52,7 @@ export interface RelayOptions {
 }
 
 const GENERIC: ErrorFields = { severity: 'FATAL', code: 'XX000', message: 'pcigate: internal error; the session was closed (details are in the audit log)' };
+const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pcigate could not record the statement in the audit log; its result is withheld and the session was closed' };
 const HIGH_WATER = 1 << 20;
 
 export class Relay {
@@ -228,7 +231,7 @@ export class Relay {
       d = { action: 'deny', rule: 'internal', message: 'pcigate could not process the statement; it was not executed' };
     }
     if (this.ended) return;
-    if (d.action === 'allow') { this.admit(f, stmt); return; }
+    if (d.action === 'allow') { this.admit(f, stmt, d.durable); return; }
     const err = errorMessage({ severity: 'ERROR', code: d.sqlstate ?? '42501', message: d.message, detail: `rule: ${d.rule}` });
     if (stmt.protocol === 'extended') {
       // Like a server error mid-batch: the error, then nothing until Sync, then ReadyForQuery.
@@ -238,11 +241,23 @@ export class Relay {
     }
   }
 
-  private admit(f: Buffer, stmt: Statement): void {
+  private admit(f: Buffer, stmt: Statement, durable?: Promise<unknown>): void {
     const run: Running = {
-      stmt, started: this.o.now(),
+      stmt, started: this.o.now(), gate: durable ? 'pending' : 'open',
       result: { outcome: 'success', commands: [], rows: 0, dataRows: 0, suspended: false, durationMs: 0 },
     };
+    durable?.then(
+      () => { run.gate = 'open'; this.ungate(); },
+      (e: unknown) => {
+        run.gate = 'failed';
+        this.o.onInternalError(e);
+        // The statement ran but its record is not durable: none of its response may reach the client.
+        if (this.ended) return;
+        if (!this.clientGone) this.o.client.end(errorMessage(UNRECORDED));
+        this.o.upstream.destroy();
+        this.finish('audit record could not be written', false);
+      },
+    );
     this.forward(f);
     this.expect.push(stmt.protocol === 'extended' ? { kind: 'execute', run, after: [] } : { kind: 'query', run, after: [] });
   }
@@ -282,6 +297,7 @@ export class Relay {
     };
     try {
       for (;;) {
+        if (this.gated()) break;
         const f = this.o.upstreamReader.next();
         if (!f) break;
         this.onUpstreamFrame(f, emit);
@@ -292,6 +308,23 @@ export class Relay {
       return;
     }
     this.writeClient(batch);
+  }
+
+  /** True while the statement at the head has a record still being written: its response waits. */
+  private gated(): boolean {
+    const run = this.running();
+    if (!run || run.gate === 'open') return false;
+    if (!this.gateWait) { this.gateWait = true; this.o.upstream.pause(); }
+    return true;
+  }
+
+  private gateWait = false;
+
+  private ungate(): void {
+    if (!this.gateWait || this.ended) return;
+    this.gateWait = false;
+    if (!this.upstreamGone) this.o.upstream.resume();
+    this.onUpstreamData(null);
   }
 
   private head(): Expect | undefined {
@@ -406,7 +439,7 @@ export class Relay {
     if (!this.o.client.write(chunk)) {
       // Backpressure: stop reading the server until the client has taken what it was sent.
       this.o.upstream.pause();
-      this.o.client.once('drain', () => { if (!this.upstreamGone) this.o.upstream.resume(); });
+      this.o.client.once('drain', () => { if (!this.upstreamGone && !this.gateWait) this.o.upstream.resume(); });
     }
   }
 

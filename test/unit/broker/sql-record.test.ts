@@ -1,6 +1,6 @@
 /** What of a statement reaches the log: passwords redacted, PAN masked, params rendered safely. */
 import { describe, expect, it } from 'vitest';
-import { redactSql, renderParams, statementKind } from '../../../src/broker/sql-record.js';
+import { isPureRead, redactSql, renderParams, statementKind } from '../../../src/broker/sql-record.js';
 
 describe('redactSql', () => {
   it.each([
@@ -53,5 +53,22 @@ describe('statementKind', () => {
     ['', '', 'empty'],
   ])('%s', (sql, command, kind) => {
     expect(statementKind(sql)).toEqual({ command, kind });
+  });
+});
+
+describe('isPureRead', () => {
+  it.each([
+    ['select abalance from pgbench_accounts where aid = $1', true],
+    ['SELECT count(*) FROM t', true],
+    ['select nextval(\'s\')', false],
+    ['select my_writing_function(1)', false],
+    ['select * into newtable from t', false],
+    ['select * from t for update', false],
+    ['update t set x = 1', false],
+    ['select 1; delete from t', false],
+    ['select pg_terminate_backend(123)', false],
+    ["select 'nextval(' as text", true],
+  ])('%s → %s', (sql, want) => {
+    expect(isPureRead(sql)).toBe(want);
   });
 });
