@@ -10,3 +10,4 @@ export * from './backend-encode.js';
 export * from './scram.js';
 export * from './upstream.js';
 export * from './binary-values.js';
+export * from './startup-params.js';
