@@ -23,6 +23,7 @@ import { initKeys, isInitialised, loadKeys, rotateKeys } from './keys.js';
 import type { KeyState } from './keys.js';
 import { acquireLogLock, ownPid } from './log-lock.js';
 import type { LogLock } from './log-lock.js';
+import { leafHashOfString } from './merkle.js';
 import type { MerkleAccumulator } from './merkle.js';
 import { scanLog, segmentName } from './segment-scan.js';
 import type { PrevSegment, Recovered } from './segment-scan.js';
@@ -94,8 +95,6 @@ interface Segment {
   /** A failed write may have left bytes past `bytes`: truncate before the next write. */
   dirty: boolean;
 }
-
-const LEAF_PREFIX = Buffer.of(0);
 
 /**
  * Opens (and on first use with createIfMissing, creates) the audit log of `opts.home`, takes its lock,
@@ -319,7 +318,7 @@ class AuditLogWriter implements AuditLog {
     let text = '';
     const add = (ev: AuditEvent): string => {
       const line = recordLine(ev, origin, seq, ts, prevHex);
-      const leaf = createHash('sha256').update(LEAF_PREFIX).update(line, 'utf8').digest();
+      const leaf = leafHashOfString(line);
       text += `${line}\n`;
       leaves.push(leaf);
       types.push(ev.type);

@@ -6,7 +6,7 @@
  * Every function here works on *leaf hashes* (32-byte SHA-256 outputs of leafHash), never on the raw
  * record bytes: the log writer and the verifier both hash each line once and keep the 32 bytes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
@@ -14,14 +14,33 @@ const NODE_PREFIX = Buffer.from([0x01]);
 /** RFC 6962 §2.1: MTH({}) = SHA-256() — the root of the empty tree. */
 export const EMPTY_ROOT: Buffer = createHash('sha256').digest();
 
+/*
+ * crypto.hash (Node ≥ 20.12) is a one-shot digest about 2.5× faster than createHash().update().digest()
+ * for inputs this small; the prefix byte and the input are laid out in one scratch buffer to use it. The
+ * scratch is reused: safe because hashing is synchronous.
+ */
+const SCRATCH = Buffer.allocUnsafe(4097);
+
 /** RFC 6962 §2.1 leaf hash: SHA-256(0x00 ‖ data). For a log record, data is the line without its `\n`. */
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  if (data.length >= SCRATCH.length) return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  SCRATCH[0] = 0x00;
+  SCRATCH.set(data, 1);
+  return hash('sha256', SCRATCH.subarray(0, data.length + 1), 'buffer');
+}
+
+/** leafHash of a string's UTF-8 bytes (the writer has the line as a string). */
+export function leafHashOfString(line: string): Buffer {
+  return hash('sha256', `\u0000${line}`, 'buffer');
 }
 
 /** RFC 6962 §2.1 interior node hash: SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  if (left.length !== 32 || right.length !== 32) return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  SCRATCH[0] = 0x01;
+  SCRATCH.set(left, 1);
+  SCRATCH.set(right, 33);
+  return hash('sha256', SCRATCH.subarray(0, 65), 'buffer');
 }
 
 /** The largest power of two strictly smaller than n (n ≥ 2): RFC 6962's split point k. */

@@ -8,7 +8,7 @@ import type { Hash } from 'node:crypto';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { AuditWriteError } from '../src/errors.js';
-import { MerkleAccumulator } from './merkle.js';
+import { MerkleAccumulator, leafHash } from './merkle.js';
 
 /** Segment files are named by the seq of their first record: 12 digits, zero-padded. */
 export const SEGMENT_RE = /^(\d{12})\.jsonl$/;
@@ -60,7 +60,7 @@ export async function listSegments(fs: Fs, logDir: string): Promise<Array<{ file
 export async function scanLog(fs: Fs, logDir: string): Promise<ScannedLog> {
   const segs = await listSegments(fs, logDir);
   const acc = new MerkleAccumulator();
-  let lastLeaf = Buffer.alloc(32);
+  let lastLeaf: Buffer = Buffer.alloc(32);
   let prev: PrevSegment | null = null;
   let recovered: Recovered | undefined;
   let last: ScannedLog['last'];
@@ -92,7 +92,7 @@ export async function scanLog(fs: Fs, logDir: string): Promise<ScannedLog> {
     while (start < buf.length) {
       const end = buf.indexOf(NL, start);
       const line = buf.subarray(start, end);
-      lastLeaf = createHash('sha256').update(Buffer.of(0)).update(line).digest();
+      lastLeaf = leafHash(line);
       acc.append(lastLeaf);
       start = end + 1;
     }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  EMPTY_ROOT, MerkleAccumulator, consistencyProof, inclusionProof, leafHash, nodeHash, rootOf,
+  EMPTY_ROOT, MerkleAccumulator, consistencyProof, inclusionProof, leafHash, leafHashOfString, nodeHash, rootOf,
   verifyConsistency, verifyInclusion,
 } from '../../../recorder/merkle.js';
 
@@ -50,6 +50,15 @@ describe('merkle (RFC 6962 §2.1)', () => {
     expect(nodeHash(leaves[0]!, leaves[1]!).equals(sha(Buffer.from([1]), leaves[0]!, leaves[1]!))).toBe(true);
     expect(EMPTY_ROOT.toString('hex')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     expect(rootOf([]).equals(EMPTY_ROOT)).toBe(true);
+    // the one-shot fast paths agree with the streaming hash at every size boundary and for UTF-8 strings
+    for (const n of [0, 1, 31, 32, 33, 4095, 4096, 4097, 10000]) {
+      const d = Buffer.alloc(n, n & 0xff);
+      expect(leafHash(d).equals(sha(Buffer.from([0]), d)), `leaf of ${n} bytes`).toBe(true);
+    }
+    for (const line of ['', 'plain', '{"sql":"sélect ü — 💳"}']) {
+      expect(leafHashOfString(line).equals(sha(Buffer.from([0]), Buffer.from(line, 'utf8')))).toBe(true);
+    }
+    expect(nodeHash(Buffer.alloc(3, 1), Buffer.alloc(40, 2)).equals(sha(Buffer.from([1]), Buffer.alloc(3, 1), Buffer.alloc(40, 2)))).toBe(true);
   });
 
   it('rootOf and the accumulator equal the RFC MTH for every size 1..70', () => {
