@@ -14,7 +14,7 @@
  * const catalog = new ColumnCatalog(lookup, { now: ctx.clock.now });   // once per connection
  * // per session:
  * const masker = new PgMasker({ config: cfg.masking, grants: policy.unmaskGrants(identity, conn), hmacKey, catalog });
- * hooks.onBackendMessage = (frame) => masker.onBackendMessage(frame);
+ * hooks.onBackendMessage = (frame, stmt) => masker.onBackendMessage(frame, stmt);
  * // per statement, for the log record: detail.masked = masker.takeCounts()
  * ```
  * `lookup` runs against pg_catalog on a side connection, e.g.
@@ -34,7 +34,7 @@ import { ColumnRules } from './column-rules.js';
 import type { ColumnRule, UnmaskGrant } from './column-rules.js';
 import { maskCopyBinary } from './copy-binary.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, JSON_OID, JSONB_OID, ruleText } from './pg-values.js';
+import { binaryValue, contentText, JSON_OID, JSONB_OID, ruleText, TEXT_LIKE_OIDS } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -64,6 +64,15 @@ export class PgMasker {
   readonly #ctx: ValueContext;
   readonly #catalog: ColumnCatalog | undefined;
   #plan: PlannedColumn[] | undefined;
+  /**
+   * Whether the plan's format codes can be trusted for the rows now arriving. A RowDescription answering
+   * a Describe of a prepared statement carries format 0 for every column (formats are chosen at Bind), and
+   * a client may execute a prepared statement without describing it again; then values are masked in a way
+   * that is right for either format.
+   */
+  #planStmt: object | null | undefined;
+  #planCertain = true;
+  #stmt: object | null | undefined;
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
   /** Counts since the last takeCounts(), for the statement's log record. */
@@ -96,10 +105,12 @@ export class PgMasker {
   }
 
   /**
-   * The onBackendMessage hook: `frame` is one whole message (type byte, int32 length, body). Returns null
-   * to forward the original bytes, or the re-encoded message. Throws MaskError (fail closed).
+   * The onBackendMessage hook: `frame` is one whole message (type byte, int32 length, body); `stmt` is the
+   * statement it belongs to as the proxy knows it (null for a Describe response). Returns null to forward
+   * the original bytes, or the re-encoded message. Throws MaskError (fail closed).
    */
-  onBackendMessage(frame: Buffer): Buffer | null {
+  onBackendMessage(frame: Buffer, stmt?: object | null): Buffer | null {
+    this.#stmt = stmt;
     try {
       if (frame.length < 5) throw new Error('short frame');
       const body = frame.subarray(5);
@@ -136,6 +147,8 @@ export class PgMasker {
   #onRowDescription(body: Buffer): void {
     const { fields } = decodeRowDescription(body);
     this.#plan = fields.map((f) => ({ rule: this.#rules.forColumn(f.name, this.#qualified(f)), binary: f.format === 1, typeOid: f.typeOid }));
+    this.#planStmt = this.#stmt;
+    this.#planCertain = fields.some((f) => f.format === 1);
     this.#copy = undefined;
   }
 
@@ -146,6 +159,7 @@ export class PgMasker {
   #dataRow(body: Buffer): Buffer | null {
     const n = body.readInt16BE(0);
     const plan = this.#plan && this.#plan.length === n ? this.#plan : undefined;
+    const certain = this.#stmt === undefined || this.#planStmt === this.#stmt || (this.#planStmt === null && this.#planCertain);
     let at = 2;
     let out: ValueResult[] | undefined;
     const starts: number[] = [];
@@ -157,7 +171,7 @@ export class PgMasker {
       const v = body.subarray(at, at + len);
       starts.push(at);
       at += len;
-      const masked = this.#value(v, plan?.[i]);
+      const masked = certain ? this.#value(v, plan?.[i]) : this.#valueEitherFormat(v, plan?.[i]);
       if (masked !== v) {
         out ??= [];
         out[i] = masked;
@@ -187,6 +201,17 @@ export class PgMasker {
       return isJson && col.rule.format !== 'null' ? null : ruleText(v, col.rule.format, this.#ctx.hmacKey);
     }
     return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID);
+  }
+
+  /** A value whose format (text or binary) is not known: masked so that either reading is safe. */
+  #valueEitherFormat(v: Buffer, col: PlannedColumn | undefined): ValueResult {
+    if (!col) return binaryValue(0, v, undefined, this.#ctx);
+    const textual = TEXT_LIKE_OIDS.has(col.typeOid);
+    if (col.rule) return textual ? this.#value(v, { ...col, binary: false }) : binaryValue(col.typeOid, v, col.rule, this.#ctx);
+    if (col.typeOid === JSONB_OID && v[0] === 1) return binaryValue(JSONB_OID, v, undefined, this.#ctx);
+    if (textual || col.typeOid === JSON_OID || col.typeOid === JSONB_OID) return this.#value(v, { ...col, binary: false });
+    // Text digits are masked as text; anything else is read as the binary form of its type.
+    return isAsciiText(v) ? contentText(v, this.#ctx, false) : binaryValue(col.typeOid, v, undefined, this.#ctx);
   }
 
   /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */
@@ -252,6 +277,12 @@ export class PgMasker {
     if (m === v) return null;
     return m === null ? frame(0x56, [int32(-1)]) : frame(0x56, [int32(m.length), m]);
   }
+}
+
+/** True when every byte is printable ASCII (the text form of a number, date, …). */
+function isAsciiText(v: Uint8Array): boolean {
+  for (const b of v) if (b < 0x20 || b > 0x7e) return false;
+  return true;
 }
 
 export const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');

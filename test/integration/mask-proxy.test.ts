@@ -42,8 +42,8 @@ beforeAll(async () => {
     hooksFor: () => {
       const masker = new PgMasker({ config: { format: 'last4', networks: 'major', sad_columns: [], rules: [{ name: 'account', columns: ['public.cards.number'], format: 'full' }] }, catalog });
       return {
-        onBackendMessage: (frame) => {
-          const out = masker.onBackendMessage(frame);
+        onBackendMessage: (frame, stmt) => {
+          const out = masker.onBackendMessage(frame, stmt);
           for (const [k, v] of Object.entries(masker.takeCounts())) counts[k] = (counts[k] ?? 0) + v;
           return out;
         },

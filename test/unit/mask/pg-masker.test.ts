@@ -145,3 +145,21 @@ describe('PgMasker', () => {
     }
   });
 });
+
+describe('PgMasker with statements (stale or format-less plans)', () => {
+  const i64 = (n: bigint) => { const b = Buffer.alloc(8); b.writeBigInt64BE(n); return b; };
+  it('a prepared statement executed without a fresh RowDescription: either format is masked safely', () => {
+    const m = new PgMasker({ config: config() });
+    const s1 = { n: 1 };
+    const s2 = { n: 2 };
+    // Describe of a prepared statement (stmt null): formats all 0, but the later Bind asked for binary.
+    m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 20 }, { name: 'pan', typeOid: 25 }, { name: 'small', typeOid: 20 }]), null);
+    const out = m.onBackendMessage(bytes.dataRow([i64(4111111111111111n), PAN, '12345678']), s1);
+    expect(rows(out)).toEqual([null, '************1111', '12345678']);
+    // A RowDescription of another statement does not vouch for this one's formats either.
+    m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 20 }, { name: 'b' }, { name: 'c', typeOid: 20 }]), s1);
+    expect(rows(m.onBackendMessage(bytes.dataRow([i64(4111111111111111n), 'x', '1']), s2))[0]).toBeNull();
+    // Same statement: the plan is trusted (text int8 of 8 ASCII bytes stays as is).
+    expect(m.onBackendMessage(bytes.dataRow(['12345678', 'x', '1']), s1)).toBeNull();
+  });
+});
