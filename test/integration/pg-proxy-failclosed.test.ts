@@ -72,6 +72,27 @@ describe('fail closed', () => {
   });
 });
 
+describe('hold', () => {
+  it('shows the hold notice, waits, and runs the statement once the hold resolves to allow', async () => {
+    const gate = await startGate(server, {
+      hooksFor: () => ({
+        onStatement: (s) => (s.sql.includes('held') ? {
+          action: 'hold', notice: 'waiting for approval A-1',
+          until: new Promise((r) => setTimeout(() => r({ action: 'allow' }), 300)),
+        } : { action: 'allow' }),
+      }),
+    });
+    try {
+      const c = await connect(gate);
+      const notices: string[] = [];
+      c.on('notice', (n) => notices.push(n.message ?? ''));
+      expect((await c.query("select 'held' as v")).rows).toEqual([{ v: 'held' }]);
+      expect(notices).toContain('waiting for approval A-1');
+      await c.end();
+    } finally { await gate.close(); }
+  });
+});
+
 describe('Unix-socket upstream', () => {
   it('connects to the server through its socket directory', async () => {
     const gate = await startGate(server, { target: targetOf(server, { host: server.socketDir }) });

@@ -1,4 +1,5 @@
 /** psql through pcigate against a real PostgreSQL: -c, -f, \copy both ways, wrong secret, recording. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,5 +88,17 @@ describe('psql through pcigate', () => {
     const r2 = await run('psql', ['-X', '-c', `\\copy (select * from copy_t order by id) to '${dst}' with (format csv)`], gate.env);
     expect(r2.stdout).toContain('COPY 5000');
     expect(readFileSync(dst, 'utf8')).toBe(`${rows}\n`);
+  });
+
+  it('cancels a running statement when psql gets SIGINT (CancelRequest through the listener)', async () => {
+    const child = spawn('psql', ['-X', '-c', 'select pg_sleep(30)'], { env: gate.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    await until(() => pg.psql("select count(*) from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'").trim() === '1');
+    child.kill('SIGINT');
+    expect(await exited).not.toBe(0);
+    expect(stderr).toMatch(/canceling statement due to user request/);
+    await until(() => readLog(gate.home).some((r) => r.type === 'pg.cancel' && r.outcome === 'success'));
   });
 });
