@@ -14,7 +14,8 @@
 export function canonicalize(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      if (LONE_SURROGATE.test(value)) throw new TypeError('canonical JSON: string holds a lone surrogate');
+      // The plain surrogate test is a fast pre-check; the pairing test runs only on strings that have one.
+      if (ANY_SURROGATE.test(value) && LONE_SURROGATE.test(value)) throw new TypeError('canonical JSON: string holds a lone surrogate');
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`canonical JSON: ${value} is not a JSON number`);
@@ -23,15 +24,34 @@ export function canonicalize(value: unknown): string {
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
-      if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalize(v))).join(',')}]`;
+      // Loops rather than map/filter/join: this runs for every audit record on the append path.
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          const v: unknown = value[i];
+          out += v === undefined ? 'null' : canonicalize(v);
+        }
+        return `${out}]`;
+      }
       const obj = value as Record<string, unknown>;
       if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return canonicalize((obj as { toJSON(): unknown }).toJSON());
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-      return `{${keys.map((k) => `${canonicalize(k)}:${canonicalize(obj[k])}`).join(',')}}`;
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      let first = true;
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        out += first ? '' : ',';
+        first = false;
+        out += `${canonicalize(k)}:${canonicalize(v)}`;
+      }
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonical JSON: cannot encode a ${typeof value}`);
   }
 }
 
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
