@@ -53,7 +53,6 @@ export interface RelayOptions {
 
 const GENERIC: ErrorFields = { severity: 'FATAL', code: 'XX000', message: 'pcigate: internal error; the session was closed (details are in the audit log)' };
 const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pcigate could not record the statement in the audit log; its result is withheld and the session was closed' };
-const HIGH_WATER = 1 << 20;
 
 export class Relay {
   private readonly expect: Expect[] = [];
@@ -117,8 +116,8 @@ export class Relay {
         }
         if (this.ended) return;
       }
+      // What is left in the reader is one partial frame: keep reading until it is whole, however big.
       this.flushUpstream();
-      if (this.o.clientReader.buffered > HIGH_WATER) this.o.client.pause();
     } catch (e) {
       this.fail(e);
     } finally {
