@@ -13,8 +13,8 @@ import { whoamiReport } from './whoami.js';
 
 export const spec: CommandSpec = {
   description:
-    'Shows a URL and a code; open the URL on any device, enter the code and sign in. pcigate polls the provider\n' +
-    'until you approve, then keeps the tokens in the OS keychain (service "pcigate"), or in a 0600 file in the\n' +
+    'Shows a URL and a code; open the URL on any device, enter the code and sign in. pcigate polls the provider ' +
+    'until you approve, then keeps the tokens in the OS keychain (service "pcigate"), or in a 0600 file in the ' +
     'data home where no keychain service answers. Issuer and client id default from identity.* in the config.',
   options: [
     { flags: '--issuer <url>', description: 'OpenID provider (default: identity.issuer)' },

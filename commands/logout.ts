@@ -10,7 +10,7 @@ import { logout } from '../src/identity/session.js';
 export const spec: CommandSpec = {
   examples: [['log out and revoke the tokens at the provider', 'pcigate logout']],
   async run(ctx, { global, out }) {
-    const ic = await identityCommandContext(ctx, global, {}, (l) => out.warn(`warning: ${l}`));
+    const ic = await identityCommandContext(ctx, global, {}, (l) => ctx.log.debug(l));
     try {
       const r = await logout(ctx, { store: ic.store, home: ic.home, auto: ic.settings.tokenStore === 'auto', ...(ic.audit ? { audit: ic.audit } : {}) });
       if (out.json) {

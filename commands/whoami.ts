@@ -42,7 +42,7 @@ export const spec: CommandSpec = {
     ['the same as JSON, e.g. to check MFA in a script', 'pcigate whoami --json'],
   ],
   async run(ctx, { global, out }) {
-    const ic = await identityCommandContext(ctx, global, {}, (l) => out.warn(`warning: ${l}`));
+    const ic = await identityCommandContext(ctx, global, {}, (l) => ctx.log.debug(l));
     try {
       const cur = await currentSession(ctx, { settings: ic.settings, store: ic.store, home: ic.home, ...(ic.audit ? { audit: ic.audit } : {}) });
       const r = whoamiReport(cur.identity, cur.tokens, cur.store.where);
