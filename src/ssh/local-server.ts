@@ -6,8 +6,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
-import { Server, utils } from 'ssh2';
-import type { ClientInfo, Connection } from 'ssh2';
+import ssh2 from 'ssh2';
+import type { ClientInfo, Connection, Server } from 'ssh2';
 import type { Fs } from '../cli/ctx.js';
 import { sshFingerprint } from './host-key.js';
 
@@ -26,14 +26,14 @@ export async function loadOrCreateHostKey(fs: Fs, home: string): Promise<LocalHo
     pem = await fs.readFile(file, 'utf8');
   } catch {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const pair = utils.generateKeyPairSync('ed25519', { comment: 'pcigate local listener' });
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'pcigate local listener' });
     pem = pair.private;
     await fs.writeFile(file, pem, { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
       pem = await fs.readFile(file, 'utf8'); // another process created it first
     });
   }
-  const parsed = utils.parseKey(pem);
+  const parsed = ssh2.utils.parseKey(pem);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   return { pem, fingerprint: sshFingerprint(key.getPublicSSH()), path: file };
@@ -62,7 +62,8 @@ function secretMatches(secret: string, given: string): boolean {
 }
 
 export function createLocalSshServer(opts: LocalSshServerOptions): Server {
-  return new Server({ hostKeys: [opts.hostKey.pem], ident: 'pcigate' }, (conn, info) => {
+  // ssh2 is CommonJS: its classes come from the default export under Node's ESM loader.
+  return new ssh2.Server({ hostKeys: [opts.hostKey.pem], ident: 'pcigate' }, (conn, info) => {
     let user = '';
     conn.on('authentication', (actx) => {
       user = actx.username;

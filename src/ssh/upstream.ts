@@ -2,7 +2,8 @@
  * The upstream SSH connection with the broker-held key (the user never sees it), refusing any host key
  * that does not match the pin.
  */
-import { Client } from 'ssh2';
+import ssh2 from 'ssh2';
+import type { Client } from 'ssh2';
 import { PcigateError } from '../errors.js';
 import { hostKeyMatches, sshFingerprint } from './host-key.js';
 
@@ -29,7 +30,8 @@ export interface UpstreamTarget {
 /** Connects and authenticates; rejects with HostKeyMismatch or SshUpstreamError. */
 export function connectSshUpstream(t: UpstreamTarget): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const client = new Client();
+    // ssh2 is CommonJS: its classes come from the default export under Node's ESM loader.
+    const client = new ssh2.Client();
     let seen: string | undefined;
     let settled = false;
     const fail = (err: Error) => {

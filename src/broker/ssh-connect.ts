@@ -1,0 +1,87 @@
+/**
+ * `pcigate connect NAME` and `pcigate exec NAME -- CMD` for an ssh connection: loads the config, resolves
+ * the broker-held key, opens the audit log, resolves the identity, then either serves a local SSH server
+ * (`--listen`), runs an interactive shell in this terminal, or runs one command and returns its exit
+ * status (refused → exit 5).
+ */
+import { openAuditLog } from '../../recorder/index.js';
+import type { Ctx } from '../cli/ctx.js';
+import { EXIT } from '../cli/exit-codes.js';
+import { resolveHome } from '../cli/home.js';
+import type { PcigateConfig, SshConnection } from '../config/index.js';
+import { resolveSecret } from '../config/secrets.js';
+import { PolicyDenied } from '../errors.js';
+import { sessionActor } from './session-identity.js';
+import { runSshDirect, startSshBroker } from './ssh-broker.js';
+
+export interface SshListenInfo {
+  connection: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  fingerprint: string;
+  ssh: string;
+}
+
+export interface SshConnectOptions {
+  config: PcigateConfig;
+  name: string;
+  conn: SshConnection;
+  home?: string;
+  /** --listen: serve OpenSSH clients instead of using this terminal. */
+  listen?: { port?: number; bind?: string; ready(info: SshListenInfo): void };
+  /** One remote command (exec); a shell when absent. */
+  command?: string;
+  reason?: string;
+  /** `pcigate exec`: workload identity. */
+  workload?: { tokenEnv?: string };
+}
+
+/** POSIX shell quoting for a command line sent to the remote shell. */
+export function shellJoin(argv: string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number> {
+  const home = resolveHome(ctx, o.home, o.config.audit.dir);
+  const privateKey = await resolveSecret(ctx, o.conn.private_key);
+  const passphrase = o.conn.passphrase ? await resolveSecret(ctx, o.conn.passphrase) : undefined;
+  const log = await openAuditLog(ctx, { home, createIfMissing: true });
+  try {
+    const actor = await sessionActor(ctx, { config: o.config, name: o.name, conn: o.conn, home, sink: log, ...(o.workload ? { workload: o.workload } : {}) });
+    const base = {
+      name: o.name, conn: o.conn, credentials: { privateKey, ...(passphrase ? { passphrase } : {}) }, sink: log, actor,
+      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, ...(o.reason ? { reason: o.reason } : {}),
+    };
+    if (o.listen) {
+      const broker = await startSshBroker({ ...base, ...(o.listen.bind ? { bind: o.listen.bind } : {}), ...(o.listen.port !== undefined ? { port: o.listen.port } : {}) });
+      try {
+        o.listen.ready({
+          connection: o.name, host: broker.host, port: broker.port, user: 'pcigate', password: broker.secret, fingerprint: broker.fingerprint,
+          ssh: `ssh -p ${broker.port} pcigate@${broker.host}`,
+        });
+        await new Promise<void>((resolve) => {
+          if (ctx.interrupt.aborted) resolve();
+          else ctx.interrupt.addEventListener('abort', () => resolve(), { once: true });
+        });
+        return EXIT.ok;
+      } finally {
+        await broker.close();
+      }
+    }
+    const result = await runSshDirect(
+      { ...base, src: { client: o.command === undefined ? 'pcigate connect' : 'pcigate exec', host: ctx.env.HOSTNAME ?? '' }, via: o.command === undefined ? 'terminal' : 'exec' },
+      { stdin: ctx.stdin, stdout: ctx.stdout as never, stderr: ctx.stderr, env: ctx.env },
+      o.command,
+    );
+    if ('refused' in result) throw new PolicyDenied(`refused by policy: ${result.refused}`);
+    const { exit } = result;
+    if (exit.signal !== undefined) return 128 + (SIGNALS[exit.signal] ?? 1);
+    return exit.code ?? 0;
+  } finally {
+    await log.close();
+  }
+}
+
+const SIGNALS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ILL: 4, ABRT: 6, FPE: 8, KILL: 9, SEGV: 11, PIPE: 13, ALRM: 14, TERM: 15, USR1: 10, USR2: 12 };

@@ -1,0 +1,142 @@
+/**
+ * `pcigate exec` end to end (issue 7 items 5–6): the built bin, a real config, a real PostgreSQL and a real
+ * sshd. --sql in the three formats with masked PANs, exit codes 0/1/5, a migration script run through
+ * psql against the ephemeral listener with its statements recorded and its exit code passed through, and
+ * a remote command's exit status over SSH.
+ */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../harness/cli.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { startSshd, sshdAvailable, type Sshd } from '../harness/sshd.js';
+import { readLog } from '../integration/pg-proxy-setup.js';
+
+const OS_USER = os.userInfo().username;
+const noSshd = sshdAvailable();
+if (noSshd) process.stderr.write(`skipping the SSH part of the exec tests: ${noSshd}\n`);
+
+let server: PostgresServer;
+let sshd: Sshd | undefined;
+let dir: string;
+let config: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql("create table cards (id int primary key, pan text, note text); insert into cards values (1, '4111111111111111', 'visa'), (2, '5555-5555-5555-4444', 'mc, \"quoted\"');");
+  if (!noSshd) sshd = await startSshd();
+  dir = tempDir('pcigate-exec-');
+  config = path.join(dir, 'pcigate.yaml');
+  const keyFile = path.join(dir, 'ssh_key');
+  if (sshd) writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
+  writeFileSync(config, [
+    'identity:',
+    '  allow_local: true',
+    'connections:',
+    '  test-db:',
+    '    kind: postgres',
+    `    host: ${server.host}`,
+    `    port: ${server.port}`,
+    `    database: ${server.database}`,
+    `    user: ${server.superuser}`,
+    '    password: env:TEST_DB_PASSWORD',
+    '    sslmode: disable',
+    ...(sshd ? [
+      '  test-ssh:',
+      '    kind: ssh',
+      `    host: ${sshd.host}`,
+      `    port: ${sshd.port}`,
+      `    user: ${sshd.user}`,
+      `    private_key: file:${keyFile}`,
+      `    host_key: "${sshd.hostKeyFingerprint}"`,
+      '    allow:',
+      '      exec: { allow: ["sh -c *", "echo *"], deny: ["rm *"] }',
+    ] : []),
+    'policy:',
+    '  roles:',
+    `    ci: { subjects: [${OS_USER}] }`,
+    '  connections:',
+    '    test-db:',
+    '      roles:',
+    '        ci: { classes: [read, write, transaction, utility] }',
+    '',
+  ].join('\n'), { mode: 0o600 });
+  env = { TEST_DB_PASSWORD: server.password };
+}, 120_000);
+
+afterAll(async () => {
+  await sshd?.stop();
+  await server?.stop();
+});
+
+const exec = (args: string[], home: string) => runCli(['exec', '--config', config, '--home', home, ...args], { env, home, timeoutMs: 30_000 });
+
+describe('pcigate exec (postgres)', () => {
+  it('prints masked results as csv, json and a table', async () => {
+    const home = tempDir('pcigate-home-');
+    const sql = 'select id, pan, note from cards order by id';
+    const csv = await exec(['test-db', '--sql', sql, '--format', 'csv'], home);
+    expect(csv.stderr).toBe('');
+    expect(csv.code).toBe(0);
+    expect(csv.stdout).toBe('id,pan,note\r\n1,************1111,visa\r\n2,****-****-****-4444,"mc, ""quoted"""\r\n');
+    const json = await exec(['test-db', '--sql', sql, '--format', 'json'], home);
+    expect(JSON.parse(json.stdout)).toEqual([{ command: 'SELECT 2', rows: [{ id: '1', pan: '************1111', note: 'visa' }, { id: '2', pan: '****-****-****-4444', note: 'mc, "quoted"' }] }]);
+    const tbl = await exec(['test-db', '--sql', sql], home);
+    expect(tbl.stdout).toMatch(/^id\s+pan\s+note\n1\s+\*{12}1111\s+visa\n/);
+    expect(tbl.stdout).toContain('(2 rows)');
+    expect(JSON.stringify(readLog(home))).not.toContain('4111111111111111');
+    expect(readLog(home).filter((r) => r.type === 'pg.query')).toHaveLength(3);
+  });
+
+  it('exits 1 on an SQL error and 5 on a policy denial, with the message', async () => {
+    const home = tempDir('pcigate-home-');
+    const bad = await exec(['test-db', '--sql', 'select 1/0'], home);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('division by zero');
+    const denied = await exec(['test-db', '--sql', 'drop table cards'], home);
+    expect(denied.code).toBe(5);
+    expect(denied.stderr).toContain('pcigate: denied by policy');
+    expect(server.psql('select count(*) from cards').trim()).toBe('2');
+  });
+
+  it('runs a migration script through psql on an ephemeral listener, recording its statements and exit code', async () => {
+    const home = tempDir('pcigate-home-');
+    const script = path.join(dir, 'migrate.sql');
+    writeFileSync(script, "insert into cards values (3, '378282246310005', 'amex');\nselect pan from cards where id = 1;\ndelete from cards where id = 3;\n");
+    const ok = await exec(['test-db', '--reason', 'release 42', '--', 'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], home);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('************1111');
+    const log = readLog(home);
+    const sqls = log.filter((r) => r.type === 'pg.query').map((r) => (r.detail as { sql: string }).sql);
+    expect(sqls).toEqual(expect.arrayContaining(["insert into cards values (3, '***********0005', 'amex');", 'select pan from cards where id = 1;', 'delete from cards where id = 3;']));
+    const end = log.find((r) => r.type === 'exec.end')!;
+    expect(end.detail).toMatchObject({ exit_code: 0 });
+    const cast = readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8');
+    expect(cast).toContain('************1111');
+    expect(cast).not.toContain('4111111111111111');
+    const bad = path.join(dir, 'bad.sql');
+    writeFileSync(bad, 'select 1;\nselect 1/0;\nselect 2;\n');
+    // psql exits 3 when a script stops on an error under ON_ERROR_STOP: that code comes through.
+    const failing = await exec(['test-db', '--', 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-f', bad], home);
+    expect(failing.code).toBe(3);
+    expect(readdirSync(path.join(home, 'recordings')).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe.skipIf(Boolean(noSshd))('pcigate exec (ssh)', () => {
+  it('passes the remote exit status through and refuses a denied command with exit 5', async () => {
+    const home = tempDir('pcigate-home-');
+    const ok = await exec(['test-ssh', '--', 'echo', 'card 4111 1111 1111 1111'], home);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toBe('card **** **** **** 1111\n');
+    const seven = await exec(['test-ssh', '--', 'sh', '-c', 'exit 7'], home);
+    expect(seven.code).toBe(7);
+    const denied = await exec(['test-ssh', '--', 'rm', '-rf', '/tmp/x'], home);
+    expect(denied.code).toBe(5);
+    expect(denied.stderr).toContain("deny pattern 'rm *'");
+    const log = readLog(home);
+    expect(log.filter((r) => r.type === 'ssh.exec').map((r) => r.outcome)).toEqual(['success', 'success', 'denied']);
+  });
+});
