@@ -6,6 +6,7 @@ import type { RegistryEntry } from '../src/cli/command.js';
 
 export const registry: RegistryEntry[] = [
   { name: 'connect', summary: 'Open a local listener in front of a database connection, recording every statement', load: () => import('./connect.js') },
+  { name: 'exec', summary: 'Run SQL, a program or a remote command through the broker with a workload identity (CI)', load: () => import('./exec.js') },
   { name: 'keys init', summary: 'Create the root key and the first epoch signing key of a data home', load: () => import('./keys-init.js') },
   { name: 'keys show', summary: 'Show the root public key and the epoch keys', load: () => import('./keys-show.js') },
   { name: 'keys rotate', summary: 'Start a new key epoch and destroy the old epoch private key', load: () => import('./keys-rotate.js') },
