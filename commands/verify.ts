@@ -3,17 +3,17 @@ import path from 'node:path';
 import type { CommandSpec } from '../src/cli/command.js';
 import type { Ctx } from '../src/cli/ctx.js';
 import { EXIT } from '../src/cli/exit-codes.js';
-import { resolveHome } from '../src/cli/home.js';
+import { loadConfigOrDefaults } from '../src/config/load-config.js';
+import { resolveHomeWithConfig } from '../src/config/resolve-home.js';
+import { defaultConfig } from '../src/config/schema.js';
 import type { Output } from '../src/cli/output.js';
 import { UsageError } from '../src/errors.js';
-import { openAuditLog } from '../recorder/index.js';
+import { auditLogOptionsFromConfig, openAuditLog } from '../recorder/index.js';
 import { verifyLog } from '../recorder/verify.js';
 import { loadVerifyInput, readVerifyState, writeVerifyState } from '../recorder/verify-load.js';
 import { formatVerifyReport } from '../recorder/verify-render.js';
+import type { AuditLogOptions } from '../recorder/index.js';
 import type { VerifyReport } from '../recorder/verify-types.js';
-
-/** audit.max_unsealed_age's default (src/config/sections/audit.ts). */
-const MAX_UNSEALED_MICROS = 3600e6;
 
 export const spec: CommandSpec = {
   description: [
@@ -35,7 +35,14 @@ export const spec: CommandSpec = {
     ['prove that record 41 is in the log, as JSON', 'pcigate verify --proof 41 --json'],
   ],
   async run(ctx, { opts, global, out }) {
-    const home = resolveHome(ctx, global.home);
+    const { home, loaded } = await resolveHomeWithConfig(ctx, global);
+    // Verifying needs no configuration: a broken one only costs the audit settings, with a warning.
+    let audit = defaultConfig().audit;
+    try {
+      audit = (loaded ?? (await loadConfigOrDefaults(ctx, { path: global.config }))).config.audit;
+    } catch (e) {
+      out.warn(`warning: configuration not used (${(e as Error).message}); audit settings at their defaults`);
+    }
     const proofSeq = parseSeq(opts.proof);
     const rel = (f: unknown) => (typeof f === 'string' ? path.resolve(ctx.cwd, f) : undefined);
     const stateFile = rel(opts.state);
@@ -43,7 +50,7 @@ export const spec: CommandSpec = {
     const state = stateFile === undefined ? undefined : await readVerifyState(ctx.fs, stateFile);
     const input = await loadVerifyInput(ctx.fs, home, {
       nowMicros: Number(ctx.clock.micros()),
-      maxUnsealedMicros: MAX_UNSEALED_MICROS,
+      maxUnsealedMicros: audit.max_unsealed_age * 1000,
       ...(rootKeyFile !== undefined ? { rootKeyFile } : {}),
       ...(state ? { state } : {}),
       ...(proofSeq !== undefined ? { proofSeq } : {}),
@@ -59,7 +66,7 @@ export const spec: CommandSpec = {
         out.warn(`warning: could not write the state file ${stateFile}: ${(e as Error).message}`);
       }
     }
-    const recorded = await recordRun(ctx, home, report, stateFile !== undefined, out);
+    const recorded = await recordRun(ctx, auditLogOptionsFromConfig(home, audit), report, stateFile !== undefined, out);
 
     if (out.json) {
       const { state: _state, ...rest } = report;
@@ -85,9 +92,9 @@ function parseSeq(v: unknown): number | undefined {
  * Appends `verify.run` (PCI DSS 10.2.1.3: access to the audit logs is itself logged) after verifying, so the
  * record never influences the result. An unwritable home is a warning: the verification result stands.
  */
-async function recordRun(ctx: Ctx, home: string, report: VerifyReport, withState: boolean, out: Output): Promise<boolean> {
+async function recordRun(ctx: Ctx, options: AuditLogOptions, report: VerifyReport, withState: boolean, out: Output): Promise<boolean> {
   try {
-    const log = await openAuditLog(ctx, { home });
+    const log = await openAuditLog(ctx, options);
     try {
       await log.append({
         type: 'verify.run',
