@@ -44,13 +44,28 @@ export function canonicalize(value: unknown): string {
         if (v === undefined) continue;
         out += first ? '' : ',';
         first = false;
-        out += `${canonicalize(k)}:${canonicalize(v)}`;
+        out += `${quotedKey(k)}:${canonicalize(v)}`;
       }
       return `${out}}`;
     }
     default:
       throw new TypeError(`canonical JSON: cannot encode a ${typeof value}`);
   }
+}
+
+/**
+ * Member names repeat across records (`sub`, `via`, `conn`, …): their canonical form is cached. Bounded:
+ * cleared when it grows past 4096 names, so caller-chosen keys cannot grow it without limit.
+ */
+const KEY_CACHE = new Map<string, string>();
+function quotedKey(k: string): string {
+  let q = KEY_CACHE.get(k);
+  if (q === undefined) {
+    q = canonicalize(k);
+    if (KEY_CACHE.size >= 4096) KEY_CACHE.clear();
+    KEY_CACHE.set(k, q);
+  }
+  return q;
 }
 
 const ANY_SURROGATE = /[\uD800-\uDFFF]/;

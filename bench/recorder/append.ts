@@ -30,6 +30,8 @@ interface Row {
   records_per_sync: number;
   p50_us: number;
   p99_us: number;
+  /** CPU time (user + system) of this process per record: on a shared machine a steadier figure than wall time. */
+  cpu_us_per_record: number;
 }
 
 function arg(name: string): string | undefined {
@@ -67,6 +69,7 @@ async function run(base: string, writers: number, inflight: number, seconds: num
   const lat: number[] = [];
   let records = 0;
   const syncs0 = counter.syncs;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const deadline = t0 + BigInt(Math.round(seconds * 1e9));
   await Promise.all(Array.from({ length: writers * inflight }, async (_, k) => {
@@ -79,6 +82,7 @@ async function run(base: string, writers: number, inflight: number, seconds: num
     }
   }));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   const syncs = counter.syncs - syncs0;
   await log.close();
   rmSync(home, { recursive: true, force: true });
@@ -87,6 +91,7 @@ async function run(base: string, writers: number, inflight: number, seconds: num
   return {
     writers, inflight, records, seconds: Number(secs.toFixed(2)), records_per_s: Math.round(records / secs), fdatasyncs: syncs,
     records_per_sync: Number((records / Math.max(1, syncs)).toFixed(1)), p50_us: pct(0.5), p99_us: pct(0.99),
+    cpu_us_per_record: Number(((cpu.user + cpu.system) / Math.max(1, records)).toFixed(1)),
   };
 }
 
@@ -98,14 +103,14 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const [w, k] of counts) rows.push(await run(base, w, k ?? 1, seconds));
   if (process.argv.includes('--json')) {
-    process.stdout.write(`${JSON.stringify({ bench: 'recorder/append', dir: base, node: process.version, rows }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'recorder/append', dir: base, node: process.version, loadavg: os.loadavg()[0], cpus: os.cpus().length, rows }, null, 2)}\n`);
     return;
   }
-  const head = ['writers', 'inflight', 'records', 'seconds', 'records/s', 'fdatasyncs', 'records/sync', 'p50 µs', 'p99 µs'];
-  const body = rows.map((r) => [r.writers, r.inflight, r.records, r.seconds, r.records_per_s, r.fdatasyncs, r.records_per_sync, r.p50_us, r.p99_us].map(String));
+  const head = ['writers', 'inflight', 'records', 'seconds', 'records/s', 'fdatasyncs', 'records/sync', 'p50 µs', 'p99 µs', 'cpu µs/rec'];
+  const body = rows.map((r) => [r.writers, r.inflight, r.records, r.seconds, r.records_per_s, r.fdatasyncs, r.records_per_sync, r.p50_us, r.p99_us, r.cpu_us_per_record].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   for (const line of [head, ...body]) process.stdout.write(`${line.map((c, i) => c.padStart(widths[i]!)).join('  ')}\n`);
-  process.stdout.write(`(durable: every append resolved after write + fdatasync; dir ${base})\n`);
+  process.stdout.write(`(durable: every append resolved after write + fdatasync; dir ${base}; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs)\n`);
 }
 
 main().catch((e: unknown) => {
