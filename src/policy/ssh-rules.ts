@@ -4,14 +4,10 @@
  * subsystems. Pure: the broker records and enforces the decision.
  */
 import type { SshConnection } from '../config/index.js';
+import type { SshRequest } from '../ssh/session-bridge.js';
 
-export type SshPolicyRequest =
-  | { kind: 'shell' }
-  | { kind: 'exec'; command: string }
-  | { kind: 'subsystem'; name: string }
-  | { kind: 'x11' }
-  | { kind: 'agent-forwarding' }
-  | { kind: 'port-forwarding'; direction: string; host: string; port: number };
+/** The requests the SSH bridge asks about (src/ssh/session-bridge.ts). */
+export type SshPolicyRequest = SshRequest;
 
 export interface SshPolicyDecision {
   action: 'allow' | 'deny' | 'hold';
@@ -20,7 +16,10 @@ export interface SshPolicyDecision {
   reason: string;
 }
 
-/** Glob as in the config: `*` any run of characters, `?` one character; everything else literal. */
+/**
+ * Glob as in the config: `*` any run of characters, `?` one character; everything else literal. Case
+ * sensitive, unlike the masking area's column globs: command names on the remote host are.
+ */
 export function globToRegExp(glob: string): RegExp {
   let re = '';
   for (const ch of glob) {

@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { sshAllow } from '../../../src/config/sections/connections.js';
+import { decideSsh, globToRegExp } from '../../../src/policy/ssh-rules.js';
+import { hostKeyMatches, sshFingerprint } from '../../../src/ssh/host-key.js';
+
+const allow = sshAllow.parse({
+  shell: false,
+  exec: { allow: ['systemctl status *', 'uptime'], hold: ['systemctl restart *'], deny: ['systemctl * --force*'] },
+  subsystems: [],
+});
+
+describe('SSH policy', () => {
+  it('checks deny before hold before allow, and refuses what matches nothing', () => {
+    expect(decideSsh(allow, { kind: 'exec', command: 'uptime' })).toMatchObject({ action: 'allow', rule: 'ssh.exec.allow[1]' });
+    expect(decideSsh(allow, { kind: 'exec', command: 'systemctl restart app' })).toMatchObject({ action: 'hold', rule: 'ssh.exec.hold[0]' });
+    expect(decideSsh(allow, { kind: 'exec', command: 'systemctl restart app --force' })).toMatchObject({ action: 'deny', rule: 'ssh.exec.deny[0]' });
+    expect(decideSsh(allow, { kind: 'exec', command: 'uptime; rm -rf /' })).toMatchObject({ action: 'deny', rule: 'ssh.exec.default' });
+    expect(decideSsh(allow, { kind: 'exec', command: 'UPTIME' })).toMatchObject({ action: 'deny' });
+  });
+
+  it('keeps shell, forwarding, agent, X11 and subsystems off unless granted', () => {
+    expect(decideSsh(allow, { kind: 'shell' }).action).toBe('deny');
+    expect(decideSsh(allow, { kind: 'port-forwarding', direction: 'local', host: 'db', port: 5432 }).action).toBe('deny');
+    expect(decideSsh(allow, { kind: 'agent-forwarding' }).action).toBe('deny');
+    expect(decideSsh(allow, { kind: 'x11' }).action).toBe('deny');
+    expect(decideSsh(allow, { kind: 'subsystem', name: 'sftp' }).action).toBe('deny');
+    const granted = sshAllow.parse({ shell: true, port_forwarding: true, subsystems: ['sftp'] });
+    expect(decideSsh(granted, { kind: 'shell' }).action).toBe('allow');
+    expect(decideSsh(granted, { kind: 'subsystem', name: 'sftp' }).action).toBe('allow');
+  });
+
+  it('treats regex metacharacters in patterns literally', () => {
+    expect(globToRegExp('cat /var/log/app.log').test('cat /var/log/appXlog')).toBe(false);
+    expect(globToRegExp('echo (a|b)').test('echo (a|b)')).toBe(true);
+  });
+});
+
+describe('host key pinning', () => {
+  const blob = Buffer.from('AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl', 'base64');
+  it('matches a SHA256 fingerprint and a known_hosts line, and nothing else', () => {
+    const fp = `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+    expect(sshFingerprint(blob)).toBe(fp);
+    expect(hostKeyMatches(fp, blob)).toBe(true);
+    expect(hostKeyMatches(`[db.example]:22 ssh-ed25519 ${blob.toString('base64')}`, blob)).toBe(true);
+    expect(hostKeyMatches(`ssh-ed25519 ${blob.toString('base64')} comment`, blob)).toBe(true);
+    const other = Buffer.from(blob);
+    other[other.length - 1] ^= 1;
+    expect(hostKeyMatches(fp, other)).toBe(false);
+  });
+});
