@@ -7,12 +7,13 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { ProtocolError } from '../../errors.js';
+import { DirectTlsRefused, ProtocolError } from '../../errors.js';
+import { Limits } from '../protocol/codes.js';
 import { FrameReader } from './frame-reader.js';
 import { FrameWaiter } from './frame-waiter.js';
 import { ScramServer, type ScramVerifier } from './scram.js';
 import {
-  AUTH, FE, MAX_FRAME, MAX_STARTUP, STARTUP_CODE, authRequest, cstr, errorMessage, negotiateProtocolVersion,
+  AUTH, FE, STARTUP_CODE, authRequest, cstr, errorMessage, negotiateProtocolVersion,
   readCString, type ErrorFields,
 } from './wire.js';
 
@@ -48,23 +49,23 @@ function refuse(socket: net.Socket, f: Omit<ErrorFields, 'severity'>): void {
 /** Runs the local side until the client is authenticated, cancels, or is refused. Never throws. */
 export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Promise<LocalOutcome> {
   let socket: net.Socket = raw;
-  const reader = new FrameReader(MAX_FRAME);
+  const reader = new FrameReader(Limits.frontend, 'client');
   const waiter = new FrameWaiter(socket, reader, 'client');
   const timer = setTimeout(() => socket.destroy(), opts.timeoutMs ?? 60_000);
   try {
     let isTls = false;
     let startup: StartupInfo;
     for (;;) {
-      // A first byte other than 0 cannot start a startup packet (lengths are < 10000); 0x16 is a TLS
-      // ClientHello from a PG17 client using sslnegotiation=direct.
-      const first = await peekByte(waiter);
-      if (first === 0x16) {
+      // A TLS ClientHello (0x16) where a startup packet belongs: a PG17 client with sslnegotiation=direct.
+      let f: Buffer;
+      try {
+        f = await waiter.next(true);
+      } catch (e) {
+        if (!(e instanceof DirectTlsRefused)) throw e;
         const error = { code: '08P01', message: 'pcigate does not accept direct TLS (sslnegotiation=direct); connect with sslnegotiation=postgres' };
         refuse(socket, error);
         return { kind: 'refused', reason: 'direct TLS first byte', error: { severity: 'FATAL', ...error } };
       }
-      const f = await waiter.next(true);
-      if (f.length > MAX_STARTUP) throw new ProtocolError('startup packet too long');
       const code = f.readInt32BE(4);
       if (code === STARTUP_CODE.SSLRequest && f.length === 8 && !isTls) {
         if (!opts.tls) { socket.write('N'); continue; }
@@ -154,13 +155,4 @@ export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Prom
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Waits until at least one byte is buffered and returns it without consuming it. */
-async function peekByte(waiter: FrameWaiter): Promise<number> {
-  while (waiter.reader.buffered === 0) {
-    // next(true) resolves only on a whole frame; a 1-byte probe needs the reader's first byte instead.
-    await waiter.waitForData();
-  }
-  return waiter.reader.peek();
 }

@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { PgUpstreamError } from '../../errors.js';
+import { Limits } from '../protocol/codes.js';
 import { FrameReader } from './frame-reader.js';
 import { FrameWaiter } from './frame-waiter.js';
 import { ScramClient } from './scram.js';
-import { AUTH, BE, FE, MAX_FRAME, STARTUP_CODE, cstr, int32, parseErrorFields, readCString, typed } from './wire.js';
+import { AUTH, BE, FE, STARTUP_CODE, cstr, int32, parseErrorFields, readCString, typed } from './wire.js';
 
 export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -87,7 +88,7 @@ function describe(t: UpstreamTarget): string {
  */
 export async function connectUpstream(t: UpstreamTarget, params: Record<string, string>): Promise<UpstreamConnection> {
   const { socket, tls: isTls } = await openTransport(t);
-  const frames = new FrameWaiter(socket, new FrameReader(MAX_FRAME), 'upstream');
+  const frames = new FrameWaiter(socket, new FrameReader(Limits.backend, 'server'), 'upstream');
   try {
     const kv: Buffer[] = [];
     for (const [k, v] of Object.entries({ ...params, user: t.user, database: t.database })) kv.push(cstr(k), cstr(v));

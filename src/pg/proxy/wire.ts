@@ -70,10 +70,6 @@ export const AUTH = {
   SASLFinal: 12,
 } as const;
 
-/** Largest frame accepted from either side; Postgres itself caps most messages at 1 GB. */
-export const MAX_FRAME = 1 << 30;
-/** Startup packets are small; Postgres rejects anything above 10000 bytes (MAX_STARTUP_PACKET_LENGTH). */
-export const MAX_STARTUP = 10_000;
 
 /** A typed message: code byte, Int32 length (including itself), body. */
 export function typed(code: number, body: Uint8Array = new Uint8Array(0)): Buffer {
