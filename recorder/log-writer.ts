@@ -113,6 +113,7 @@ export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<Aud
   }
   const logDir = path.join(opts.home, 'log');
   await ensurePrivateDir(ctx.fs, logDir);
+  await ensurePrivateDir(ctx.fs, path.join(opts.home, 'recordings')); // where commitBlob's files live
   const pid = opts.pid ?? (await ownPid(ctx.fs));
   const lock = await acquireLogLock(ctx.fs, logDir, pid);
   let writer: AuditLogWriter | undefined;

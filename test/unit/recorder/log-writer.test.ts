@@ -23,6 +23,11 @@ describe('audit log writer', () => {
       ctx.clock.advance(1);
     }
     await log.close();
+    // Reopen: the frontier and the newest segment's running hash are rebuilt from disk, and the next
+    // rollover must still commit to the previous segment's exact bytes.
+    const again = await openAuditLog(ctx, { home, segmentMaxBytes: 2048, checkpointRecords: 1e9 });
+    for (let i = 120; i < 150; i++) seqs.push((await again.append(ev(i))).seq);
+    await again.close();
     const records = readLog(home);
     expectChain(records);
     for (const r of records) expect(r.line).toBe(canonicalize(r.rec));
@@ -33,7 +38,7 @@ describe('audit log writer', () => {
     expect(records[1]!.rec.ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     // The callers' records sit at the seqs append() reported, in order.
     const callers = records.filter((r) => r.rec.type === 'test.event');
-    expect(callers.map((r) => (r.rec.detail as { i: number }).i)).toEqual([...Array(120).keys()]);
+    expect(callers.map((r) => (r.rec.detail as { i: number }).i)).toEqual([...Array(150).keys()]);
     expect(callers.map((r) => r.rec.seq)).toEqual(seqs);
     const files = readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort();
     expect(files.length).toBeGreaterThan(3);
@@ -54,6 +59,7 @@ describe('audit log writer', () => {
       });
       expect(statSync(path.join(home, 'log', file)).mode & 0o777).toBe(0o600);
     }
+    expect(records.filter((r) => r.rec.type === 'log.start')).toHaveLength(2);
     expect(records.at(-2)!.rec.type).toBe('log.stop');
     expect(records.at(-1)!.rec.type).toBe('checkpoint');
     expect(statSync(path.join(home, 'log')).mode & 0o777).toBe(0o700);
@@ -326,8 +332,7 @@ describe('audit log writer', () => {
     const home = tmpHome();
     const log = await openAuditLog(testCtx(), { home, createIfMissing: true });
     const rec = path.join(home, 'recordings', 's1.cast');
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(path.dirname(rec));
+    expect(statSync(path.join(home, 'recordings')).mode & 0o777).toBe(0o700);
     writeFileSync(rec, 'hello cast\n');
     expect(await log.commitBlob(rec, 'asciicast')).toEqual({
       sha256: createHash('sha256').update('hello cast\n').digest('hex'), kind: 'asciicast', bytes: 11, path: 'recordings/s1.cast',
