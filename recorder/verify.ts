@@ -147,10 +147,19 @@ function checkBlobs(rec: AuditRecord, w: Where, input: VerifyInput, problems: Pr
 
 /** segment.open's prev_segment pins the previous segment file's size and SHA-256 (docs/log-format.md). */
 function checkSegmentOpen(rec: AuditRecord, i: number, s: ScannedLines, segments: ReadonlyArray<{ name: string; bytes: Uint8Array }>, problems: Problem[]): void {
-  const prev = (rec.detail as { prev_segment?: { file?: unknown; sha256?: unknown; bytes?: unknown } } | undefined)?.prev_segment;
+  const prev = (rec.detail as { prev_segment?: { file?: unknown; first_seq?: unknown; sha256?: unknown; bytes?: unknown } } | undefined)?.prev_segment;
   if (!prev || typeof prev.file !== 'string') return;
   const file = segments.find((x) => x.name === prev.file);
-  if (!file) return; // its records are reported missing
+  if (!file) {
+    // Its records are reported missing; name the file they were in.
+    for (const p of problems) {
+      if (p.kind === 'missing' && p.seq !== null && p.seq >= Number(prev.first_seq ?? Infinity) && p.seq <= Number((prev as { last_seq?: unknown }).last_seq ?? -1)) {
+        p.segment = prev.file;
+        p.detail += ` (segment file ${prev.file} is missing)`;
+      }
+    }
+    return;
+  }
   const already = problems.some((p) => p.segment === prev.file && p.severity === 'fail');
   if (already) return;
   const sha = createHash('sha256').update(file.bytes).digest('hex');

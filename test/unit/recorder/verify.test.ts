@@ -149,6 +149,17 @@ describe('verify: the tamper matrix on a log written by openAuditLog', () => {
     expect(brief((await verifyHome(home)).problems)).toEqual([{ kind: 'missing', segment: m.seg, seq: m.rec.seq }]);
   });
 
+  it('a whole segment file deleted: its records missing, named by the file', async () => {
+    const home = await copyOf(base);
+    const segs = await segments(home);
+    const gone = segs[2]!;
+    const count = (await readLines(path.join(home, 'log', gone))).length;
+    await fsp.rm(path.join(home, 'log', gone));
+    const r = await verifyHome(home);
+    expect(brief(r.problems)).toEqual([{ kind: 'missing', segment: gone, seq: Number(gone.slice(0, 12)) }]);
+    expect(r.problems[0]!.detail).toContain(`(${count} records)`);
+  });
+
   it('two lines swapped: reordered', async () => {
     const home = await copyOf(base);
     const m = await middleQuery(home);
