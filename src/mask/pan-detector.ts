@@ -35,6 +35,8 @@ for (let b = 65; b <= 90; b++) BYTE_CLASS[b] = 4;
 for (let b = 97; b <= 122; b++) BYTE_CLASS[b] = 4;
 
 const STRIDE = MIN_PAN_DIGITS;
+const scratch: PanSpan[] = [];
+const NO_SPANS: PanSpan[] = Object.freeze([]) as unknown as PanSpan[];
 /** Smallest digit group of a separated PAN. */
 export const MIN_GROUP = 3;
 
@@ -51,7 +53,8 @@ let gDig = new Int32Array(65); // index into digs of each group's first digit
  * Luhn-valid candidates; callers mask every one of them.
  */
 export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to = buf.length, openEnd = false): PanSpan[] {
-  const out: PanSpan[] = [];
+  const out = scratch;
+  out.length = 0;
   const anyLuhn = opts.anyLuhn === true;
   let p = from + STRIDE - 1;
   while (p < to) {
@@ -63,29 +66,39 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
       p += STRIDE;
       continue;
     }
+    // A run of ≥ 13 bytes holding q reaches q − 6 or q + 6; if neither is a digit or separator, skip the
+    // extension (ids, amounts and times are short digit runs).
+    const lo = q - 6;
+    const hi = q + 6;
+    if ((lo < from || (BYTE_CLASS[buf[lo]!]! & 3) === 0) && (hi >= to || (BYTE_CLASS[buf[hi]!]! & 3) === 0)) {
+      p += STRIDE;
+      continue;
+    }
     let s = q;
-    let seps = false;
+    let seps = 0;
     while (s > from) {
       const c = BYTE_CLASS[buf[s - 1]!];
       if (c === 1) s--;
-      else if (c === 2 && s - 2 >= from && BYTE_CLASS[buf[s - 2]!] === 1) { s--; seps = true; }
+      else if (c === 2 && s - 2 >= from && BYTE_CLASS[buf[s - 2]!] === 1) { s--; seps++; }
       else break;
     }
     let e = q + 1;
     while (e < to) {
       const c = BYTE_CLASS[buf[e]!];
       if (c === 1) e++;
-      else if (c === 2 && e + 1 < to && BYTE_CLASS[buf[e + 1]!] === 1) { e++; seps = true; }
+      else if (c === 2 && e + 1 < to && BYTE_CLASS[buf[e + 1]!] === 1) { e++; seps++; }
       else break;
     }
-    const len = e - s;
-    if (len >= MIN_PAN_DIGITS) {
-      if (seps) checkRun(buf, s, e, from, to, openEnd, anyLuhn, out);
-      else if (len <= MAX_PAN_DIGITS) checkPlain(buf, s, e, from, to, openEnd, anyLuhn, out);
+    // Digits, not bytes, must reach 13: a date like `2026-11-22 12` is 13 bytes but 10 digits.
+    const digits = e - s - seps;
+    if (digits >= MIN_PAN_DIGITS) {
+      if (seps > 0) checkRun(buf, s, e, from, to, openEnd, anyLuhn, out);
+      else if (digits <= MAX_PAN_DIGITS) checkPlain(buf, s, e, from, to, openEnd, anyLuhn, out);
     }
     p = e + STRIDE;
   }
-  return out;
+  // Most values hold no PAN: one shared, frozen empty array instead of an allocation per call.
+  return out.length === 0 ? NO_SPANS : out.slice();
 }
 
 /** Fast path: a run of 13–19 digits without separators is one candidate, checked on the bytes directly. */

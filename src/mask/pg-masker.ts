@@ -33,6 +33,7 @@ import type { ColumnLookup } from './column-catalog.js';
 import { ColumnRules } from './column-rules.js';
 import type { ColumnRule, UnmaskGrant } from './column-rules.js';
 import { maskCopyBinary } from './copy-binary.js';
+import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
 import { binaryValue, contentText, JSON_OID, JSONB_OID, ruleText, TEXT_LIKE_OIDS } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
@@ -162,16 +163,22 @@ export class PgMasker {
     const certain = this.#stmt === undefined || this.#planStmt === this.#stmt || (this.#planStmt === null && this.#planCertain);
     let at = 2;
     let out: ValueResult[] | undefined;
-    const starts: number[] = [];
+    const content = this.#ctx.content !== undefined;
     for (let i = 0; i < n; i++) {
       const len = body.readInt32BE(at);
       at += 4;
       if (len < -1 || at + Math.max(len, 0) > body.length) throw new Error('malformed DataRow');
-      if (len === -1) { starts.push(-1); continue; }
+      if (len === -1) continue;
+      const col = plan?.[i];
+      // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
+      if (certain && col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID &&
+        findPans(body, this.#ctx.detect, at, at + len).length === 0) {
+        at += len;
+        continue;
+      }
       const v = body.subarray(at, at + len);
-      starts.push(at);
       at += len;
-      const masked = certain ? this.#value(v, plan?.[i]) : this.#valueEitherFormat(v, plan?.[i]);
+      const masked = certain ? this.#value(v, col) : this.#valueEitherFormat(v, col);
       if (masked !== v) {
         out ??= [];
         out[i] = masked;
