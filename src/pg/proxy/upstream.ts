@@ -3,11 +3,11 @@
  * socket, TLS per sslmode (§55.2.10 SSL Session Encryption, libpq sslmode semantics), StartupMessage 3.0,
  * then SCRAM-SHA-256, md5, cleartext or trust (§55.2.2–55.2.3). The client never sees the credential.
  */
-import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { PgUpstreamError } from '../../errors.js';
 import { Limits } from '../protocol/codes.js';
+import { md5PasswordHash } from '../protocol/scram.js';
 import { FrameReader } from './frame-reader.js';
 import { FrameWaiter } from './frame-waiter.js';
 import { ScramClient } from './scram.js';
@@ -116,9 +116,7 @@ export async function connectUpstream(t: UpstreamTarget, params: Record<string, 
         if (kind === AUTH.CleartextPassword) {
           socket.write(typed(FE.Password, cstr(pw)));
         } else if (kind === AUTH.MD5Password) {
-          const inner = createHash('md5').update(pw + t.user).digest('hex');
-          const outer = createHash('md5').update(inner).update(f.subarray(9, 13)).digest('hex');
-          socket.write(typed(FE.Password, cstr(`md5${outer}`)));
+          socket.write(typed(FE.Password, cstr(md5PasswordHash(t.user, pw, f.subarray(9, 13)))));
         } else if (kind === AUTH.SASL) {
           const mechs: string[] = [];
           for (let off = 9; off < f.length && f[off] !== 0;) { const [m, n] = readCString(f, off); mechs.push(m); off = n; }
