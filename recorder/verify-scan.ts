@@ -71,6 +71,29 @@ export function tsMicros(ts: string): number {
 let lastHead = '';
 let lastMs = NaN;
 
+const scratch = Buffer.alloc(1);
+
+/**
+ * Hex RFC 6962 leaf of buf[start, end): SHA-256(0x00 ‖ line) in one crypto.hash call. The byte before a
+ * line is the previous line's `\n`; it is set to 0x00 for the call and put back at once, so the caller's
+ * bytes are unchanged when this returns (nothing else runs in between: this is synchronous). The first
+ * line of a segment has no byte before it and goes through a copy.
+ */
+function leafHexOf(buf: Buffer, start: number, end: number): string {
+  if (start === 0) {
+    const b = Buffer.concat([scratch, buf.subarray(0, end)]);
+    b[0] = 0;
+    return hash('sha256', b, 'hex');
+  }
+  const saved = buf[start - 1]!;
+  buf[start - 1] = 0;
+  try {
+    return hash('sha256', buf.subarray(start - 1, end), 'hex');
+  } finally {
+    buf[start - 1] = saved;
+  }
+}
+
 /**
  * Scans segments (already sorted by name) into ScannedLines.
  *
@@ -109,8 +132,6 @@ export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint
   for (let g = 0; g < segments.length; g++) {
     const seg = segments[g]!;
     const buf = Buffer.from(seg.bytes.buffer, seg.bytes.byteOffset, seg.bytes.byteLength);
-    const shifted = Buffer.allocUnsafe(buf.length + 1);
-    buf.copy(shifted, 1);
     let pos = 0;
     let lineNo = 0;
     let blobAt = buf.indexOf(BLOBS_KEY);
@@ -133,8 +154,7 @@ export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint
       s.seq[i] = NaN;
       s.ts[i] = NaN;
       s.prevIdx[i] = lastIdx;
-      shifted[pos] = 0; // the leaf prefix, in place of the previous line's \n
-      const leafHex = hash('sha256', shifted.subarray(pos, end + 1), 'hex');
+      const leafHex = leafHexOf(buf, pos, end);
       leafView.write(leafHex, i * 32, 32, 'hex');
       const start = pos;
       pos = end + 1;
@@ -211,8 +231,19 @@ function bytesAt(buf: Buffer, at: number, what: Buffer): boolean {
  */
 function fastFields(buf: Buffer, start: number, end: number, blobAt: number, expectedPrev: string): Fields | undefined {
   if (buf[start] !== 123 /* { */ || end - start < 120 || !bytesAt(buf, end - 7, V_END)) return undefined;
-  const p = buf.lastIndexOf(PREV_KEY, end - 8);
-  if (p < start || !bytesAt(buf, p + 72, SEQ_KEY)) return undefined;
+  // Back from the end: the type value, then `"ts":"…",` before it, then the top-level `"prev":"`.
+  const typeEnd = end - 8;
+  if (buf[typeEnd] !== 34 /* " */) return undefined;
+  let j = typeEnd - 1;
+  while (j > start && buf[j] !== 34) {
+    if (buf[j] === 92 /* \\ */) return undefined;
+    j--;
+  }
+  const q = j - 42;
+  if (q <= start || !bytesAt(buf, q, TS_KEY) || buf[q + 33] !== 34 || !bytesAt(buf, q + 34, TYPE_KEY)) return undefined;
+  let p = q - 1;
+  while (p > start && !(buf[p] === 34 && buf[p + 1] === 112 /* p */ && bytesAt(buf, p, PREV_KEY))) p--;
+  if (p <= start || !bytesAt(buf, p + 72, SEQ_KEY)) return undefined;
   let seq = 0;
   let k = p + 80;
   for (; k < end && buf[k] !== 44 /* , */; k++) {
@@ -221,12 +252,7 @@ function fastFields(buf: Buffer, start: number, end: number, blobAt: number, exp
     seq = seq * 10 + d;
   }
   if (k === p + 80 || (buf[p + 80] === 48 && k > p + 81)) return undefined;
-  const q = buf.lastIndexOf(TS_KEY, end - 8);
-  if (q < k || buf[q + 33] !== 34 /* " */ || !bytesAt(buf, q + 34, TYPE_KEY)) return undefined;
-  // The type runs to the quote before ,"v":1} and holds no escape.
-  const typeEnd = end - 8;
-  if (buf[typeEnd] !== 34) return undefined;
-  for (let j = q + 43; j < typeEnd; j++) if (buf[j] === 92 /* \\ */ || buf[j] === 34) return undefined;
+  if (q < k) return undefined;
   let same = expectedPrev.length === 64;
   for (let j = 0; same && j < 64; j++) same = buf[p + 8 + j] === expectedPrev.charCodeAt(j);
   let special = blobAt >= 0 && blobAt < end;
