@@ -13,6 +13,7 @@ import { resolveSecret } from '../config/secrets.js';
 import type { PostgresConnection } from '../config/sections/connections.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { actorOf, resolveIdentity } from '../identity/index.js';
+import { PgMasker } from '../mask/pg-masker.js';
 import type { TokenValidator } from '../identity/validate.js';
 import type { UpstreamTarget } from '../pg/proxy/upstream.js';
 import type { IdentityProvider } from './identity-provider.js';
@@ -79,8 +80,15 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
     };
     // Fail before listening when there is no identity at all: the user learns it now, not from psql.
     await identity.actor();
+    const hmacKey = config.masking.hmac_key ? Buffer.from(await resolveSecret(ctx, config.masking.hmac_key), 'utf8') : undefined;
     const broker = await startPgBroker({
       conn: o.name, target, sink: log, identity, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+      // Masking on every session (PCI DSS 3.4.1). No unmask grants and no column catalog yet: every
+      // qualified column rule applies to every matching column (fail closed).
+      hooksFor: () => {
+        const masker = new PgMasker({ config: config.masking, ...(hmacKey ? { hmacKey } : {}) });
+        return { onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt) };
+      },
       bind: o.bind ?? conn.listen.host, port: o.port ?? conn.listen.port,
       ...(o.tls ? { tls: await localTlsContext(ctx.fs, home, conn.tls) } : {}),
     });

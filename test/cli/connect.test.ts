@@ -50,6 +50,15 @@ describe('pcigate connect', () => {
     expect(log.some((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === 'select 6 * 7')).toBe(true);
   });
 
+  it('masks card numbers in results before they reach the client', async () => {
+    const home = tempDir('pcigate-home-');
+    const env = { TEST_DB_PASSWORD: server.password };
+    const r = await runCli(['connect', '--config', config, '--home', home, 'test-db', '--exec', 'psql', '-X', '-At', '-c', "select '4111111111111111' as pan"], { env, home });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('4111111111111111');
+    expect(r.stdout).toMatch(/1111/);
+  });
+
   it('--json prints the connection as data, serves until SIGINT, then closes sessions with session.end', async () => {
     const home = tempDir('pcigate-home-');
     const child = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'test-db', '--json'], {
