@@ -32,6 +32,8 @@ export function verifyLog(input: VerifyInput): VerifyReport {
   const ord = orderAndChain(s);
   const problems: Problem[] = [...ord.problems];
   const { size, idxOfSeq } = ord;
+  // Nothing to vouch for is not a pass (fail closed).
+  if (size === 0 && s.n === 0) problems.push({ kind: 'missing', segment: null, seq: 0, severity: 'fail', detail: 'the log holds no records' });
   // The fast field reader trusts the shape of canonical JSON; where the chain says a line changed, parse it.
   const changed = ord.problems.filter((p) => p.kind === 'modified' && p.seq !== null && idxOfSeq[p.seq]! >= 0).map((p) => idxOfSeq[p.seq!]!);
   for (const [i, why] of reparse(segments, s, changed)) {

@@ -235,6 +235,12 @@ describe('verifyLog on an in-memory log', () => {
     expect(r.result).toBe('warn');
   });
 
+  it('an empty log does not pass', () => {
+    const r = verifyLog(log.input({ segments: [] }));
+    expect(r.result).toBe('fail');
+    expect(brief(r.problems)).toContainEqual({ kind: 'missing', segment: null, seq: 0 });
+  });
+
   it('builds an inclusion proof that verifies against the newest checkpoint', () => {
     const r = verifyLog(log.input({ proofSeq: 17 }));
     expect(r.proof && 'verified' in r.proof && r.proof.verified).toBe(true);
