@@ -20,6 +20,7 @@ export const registry: RegistryEntry[] = [
   { name: 'login', summary: 'Log in with your identity provider (device code, works over SSH)', load: () => import('./login.js') },
   { name: 'whoami', summary: 'Show the logged-in identity, its groups and whether it used MFA', load: () => import('./whoami.js') },
   { name: 'logout', summary: 'Revoke your tokens at the provider and delete them locally', load: () => import('./logout.js') },
+  { name: 'sessions', summary: 'List the recorded sessions: who, target, when, statements, denials, outcome', load: () => import('./sessions.js') },
 ];
 
 /** The command groups (`keys`, `config`) derived from two-word names. */
