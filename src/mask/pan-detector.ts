@@ -103,7 +103,7 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
 
 /** Fast path: a run of 13–19 digits without separators is one candidate, checked on the bytes directly. */
 function checkPlain(buf: Uint8Array, s: number, e: number, from: number, to: number, openEnd: boolean, anyLuhn: boolean, out: PanSpan[]): void {
-  if (s > from && BYTE_CLASS[buf[s - 1]!] === 4) return;
+  if (s > from && BYTE_CLASS[buf[s - 1]!] === 4 && !track1Start(buf, s, from)) return;
   if (e < to ? BYTE_CLASS[buf[e]!] === 4 : openEnd) return;
   let sum = 0;
   let dbl = false;
@@ -150,7 +150,7 @@ function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: numbe
   k++;
   gDig[k] = nd;
   // Letters glued to the run make its first/last group part of a word or identifier, not a PAN.
-  const leftLetter = s > from && BYTE_CLASS[buf[s - 1]!] === 4;
+  const leftLetter = s > from && BYTE_CLASS[buf[s - 1]!] === 4 && !track1Start(buf, s, from);
   const rightOpen = e < to ? BYTE_CLASS[buf[e]!] === 4 : openEnd;
   for (let i = leftLetter ? 1 : 0; i < k; i++) {
     let best = -1;
@@ -166,6 +166,11 @@ function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: numbe
     }
     if (best >= 0) out.push({ start: gStart[i]!, end: gEnd[best]!, digits: gDig[best + 1]! - gDig[i]! });
   }
+}
+
+/** `%B<PAN>^…` (ISO/IEC 7813 track 1): the format code `B` glued to the PAN is not a word. */
+function track1Start(buf: Uint8Array, s: number, from: number): boolean {
+  return buf[s - 1] === 0x42 && (s - 1 === from || buf[s - 2] === 0x25);
 }
 
 function growGroups(): void {

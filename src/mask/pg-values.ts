@@ -9,7 +9,7 @@ import type { MaskFormat, MaskStyle } from './mask-format.js';
 import { findPans, MAX_PAN_DIGITS, MIN_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { cardNetwork, luhnValid } from './card-networks.js';
-import { addCount } from './pan-masker.js';
+import { addCount, SAD_RULE, TRACK1_RE, TRACK2_RE } from './pan-masker.js';
 import type { MaskCounts } from './pan-masker.js';
 
 /** Type OIDs whose binary form is their text (pg_type.typsend = textsend and friends). */
@@ -72,6 +72,8 @@ export function ruleText(value: Uint8Array, format: MaskFormat, key: Uint8Array 
  */
 export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean, rule = 'pan'): Uint8Array {
   if (!ctx.content) return value;
+  const tracked = maskTrackData(value, ctx);
+  if (tracked !== value) return tracked;
   const spans = findPans(value, ctx.detect);
   if (spans.length === 0) return value;
   addCount(ctx.counts, rule, mergeSpans(spans).length);
@@ -96,6 +98,27 @@ function quoteBareNumbers(orig: Uint8Array, spans: PanSpan[], masked: Uint8Array
   }
   parts.push(orig.subarray(at));
   return Buffer.concat(parts);
+}
+
+/**
+ * Magnetic-stripe track data (ISO/IEC 7813 track 1 `%B<PAN>^<NAME>^<YYMM><SVC>…?`, track 2
+ * `;<PAN>=<YYMM><SVC>…?`) is SAD (PCI DSS 3.3.1): masked whole, not only its PAN, whatever the grant.
+ * Returns `value` itself when there is none.
+ */
+export function maskTrackData(value: Uint8Array, ctx: ValueContext): Uint8Array {
+  if (value.indexOf(0x3d) < 0 && value.indexOf(0x5e) < 0) return value;
+  const text = Buffer.from(value.buffer, value.byteOffset, value.length).toString('latin1');
+  let out: Uint8Array | undefined;
+  for (const re of [TRACK1_RE, TRACK2_RE]) {
+    for (const m of text.matchAll(re)) {
+      const pan = /\d{13,19}/.exec(m[0])?.[0];
+      if (!pan || !digitsArePan(pan, ctx.detect)) continue;
+      out ??= Uint8Array.from(value);
+      out.fill(STAR, m.index, m.index + m[0].length);
+      addCount(ctx.counts, SAD_RULE, 1);
+    }
+  }
+  return out ?? value;
 }
 
 /** True when the decimal digit string is a PAN by the detector's rules. */

@@ -13,7 +13,8 @@ export function oraclePans(text: string, anyLuhn = false): string[] {
     const before = text[m.index - 1] ?? '';
     const after = text[m.index + m[0].length] ?? '';
     const letter = (c: string) => /^[A-Za-z]$/.test(c);
-    for (let i = letter(before) ? 1 : 0; i < groups.length; i++) {
+    const track1 = before === 'B' && (m.index === 1 || text[m.index - 2] === '%');
+    for (let i = letter(before) && !track1 ? 1 : 0; i < groups.length; i++) {
       let d = '';
       for (let j = i; j < groups.length; j++) {
         if (groups[j]!.length < 3) break;

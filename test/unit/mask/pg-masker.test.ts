@@ -163,3 +163,18 @@ describe('PgMasker with statements (stale or format-less plans)', () => {
     expect(m.onBackendMessage(bytes.dataRow(['12345678', 'x', '1']), s1)).toBeNull();
   });
 });
+
+describe('PgMasker and track data', () => {
+  it('masks track 1 and track 2 data whole (SAD), not only the PAN', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'raw' }, { name: 'other' }]));
+    const t2 = `;${PAN}=25121011234567890?`;
+    const t1 = `%B${PAN}^DOE/JOHN^2512101123456789?`;
+    const [a, b] = rows(m.onBackendMessage(bytes.dataRow([`swipe ${t2} ok`, t1])));
+    expect(a).toBe(`swipe ${'*'.repeat(t2.length)} ok`);
+    expect(b).toMatch(/^\*+$/);
+    expect(m.takeCounts()).toEqual({ sad: 2 });
+    // Not track data: a Luhn-invalid number before '=' is left alone.
+    expect(m.onBackendMessage(bytes.dataRow(['x=1234567812345678=2512', 'y']))).toBeNull();
+  });
+});
