@@ -29,53 +29,8 @@ import { scanLog, segmentName } from './segment-scan.js';
 import type { PrevSegment, Recovered } from './segment-scan.js';
 import { formatCheckpoint, signNote } from './signed-note.js';
 import { formatTs } from './timestamp.js';
-import type { Actor, AuditEvent, AuditSink, BlobRef } from './types.js';
-
-export interface AuditLogOptions {
-  /** The data home (docs/log-format.md layout). */
-  home: string;
-  /** Checkpoint at least this often while records arrive (audit.checkpoint.interval). Default 10 s. */
-  checkpointIntervalMs?: number;
-  /** …and after this many records (audit.checkpoint.records). Default 1000. */
-  checkpointRecords?: number;
-  /** …and after this long without appends ("when idle"). Default 1 s. */
-  idleMs?: number;
-  /** Rotate the epoch key when the epoch is older than this (audit.epoch_hours). Default 24 h. */
-  epochLengthMs?: number;
-  /** Start a new segment once the current one reaches this size. Default 64 MiB. */
-  segmentMaxBytes?: number;
-  /**
-   * Initialise keys and origin on first use (the embedded default), discarding the root private key.
-   * `pcigate keys init` is the explicit path that can keep it.
-   */
-  createIfMissing?: boolean | { origin?: string };
-  /** The pid written into log/.lock; default this process's (from /proc/self). */
-  pid?: number;
-}
-
-export interface CheckpointInfo {
-  size: number;
-  /** Hex RFC 6962 root. */
-  root: string;
-  epoch: number;
-  /** The signed note as appended to checkpoints.jsonl. */
-  note: string;
-}
-
-/** The recorder's public face: an AuditSink plus checkpoints, rotation and close. */
-export interface AuditLog extends AuditSink {
-  /** Durable records so far (= the next seq). */
-  readonly size: number;
-  readonly origin: string;
-  /** The key epoch in force. */
-  readonly epoch: number;
-  /** Signs a checkpoint over every durable record; undefined when the newest checkpoint already covers them. */
-  checkpoint(): Promise<CheckpointInfo | undefined>;
-  /** Ends the current key epoch (docs/log-format.md "Key epochs"); `actor` is who asked (keys rotate). */
-  rotate(opts?: { actor?: Actor }): Promise<{ from_epoch: number; to_epoch: number }>;
-  /** Writes `log.stop` and a final checkpoint, then releases the log. */
-  close(): Promise<void>;
-}
+import type { AuditLog, AuditLogOptions, CheckpointInfo } from './audit-log.js';
+import type { Actor, AuditEvent, BlobRef } from './types.js';
 
 interface Pending {
   event: AuditEvent;
@@ -462,21 +417,6 @@ class AuditLogWriter implements AuditLog {
   }
 }
 
-/**
- * AuditLogOptions from pcigate.yaml's `audit` section (src/config/sections/audit.ts), given structurally so
- * the recorder does not depend on the config module: durations in ms, sizes in bytes.
- */
-export function auditLogOptionsFromConfig(
-  home: string,
-  audit: { checkpoint: { interval: number; records: number }; epoch: number; segment_bytes: number; origin?: string | undefined },
-  extra: Partial<AuditLogOptions> = {},
-): AuditLogOptions {
-  return {
-    home,
-    checkpointIntervalMs: audit.checkpoint.interval,
-    checkpointRecords: audit.checkpoint.records,
-    epochLengthMs: audit.epoch,
-    segmentMaxBytes: audit.segment_bytes,
-    ...extra,
-  };
-}
+// Kept importable from here too: other areas import these types from this module.
+export type { AuditLog, AuditLogOptions, CheckpointInfo } from './audit-log.js';
+export { auditLogOptionsFromConfig } from './audit-log.js';
