@@ -185,15 +185,25 @@ export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint
         s.unreadable.set(i, `record seq ${fields.seq} without a valid prev`);
         continue;
       }
+      if (fields.special && !rec) {
+        try {
+          rec = JSON.parse(buf.toString('utf8', start, end)) as AuditRecord;
+        } catch {
+          s.unreadable.set(i, `not JSON (${end - start} bytes)`);
+          continue;
+        }
+        const why = recordShapeProblem(rec);
+        if (why) {
+          s.unreadable.set(i, why);
+          continue;
+        }
+      }
       s.ok[i] = 1;
       s.seq[i] = fields.seq;
       s.ts[i] = tsMicros(fields.ts);
       if (fields.prev === '') s.prevOk[i] = 1;
       else s.prevHex.set(i, fields.prev);
-      if (fields.special) {
-        rec ??= JSON.parse(buf.toString('utf8', start, end)) as AuditRecord;
-        s.special.set(i, rec);
-      }
+      if (fields.special) s.special.set(i, rec!);
       lastLeafHex = leafHex;
       lastIdx = i;
     }

@@ -69,10 +69,12 @@ export function verifyLog(input: VerifyInput): VerifyReport {
   });
 
   // Time: ts must not go backwards along seq (a warning; tampering with ts also breaks the chain).
+  // A changed record's ts proves nothing: compare only records whose bytes the chain vouches for.
+  const damaged = new Set(problems.filter((p) => p.kind === 'modified' || p.kind === 'unreadable').map((p) => p.seq));
   for (let q = 1; q < size; q++) {
     const i = idxOfSeq[q]!;
     const j = idxOfSeq[q - 1]!;
-    if (i >= 0 && j >= 0 && s.ts[i]! < s.ts[j]!) {
+    if (i >= 0 && j >= 0 && s.ts[i]! < s.ts[j]! && !damaged.has(q) && !damaged.has(q - 1)) {
       problems.push({ kind: 'time_regression', segment: segFor(q), seq: q, severity: 'warn', line: s.line[i]!,
         detail: `ts of seq ${q} is ${(s.ts[j]! - s.ts[i]!) / 1e6}s earlier than that of seq ${q - 1}` });
     }
