@@ -164,8 +164,26 @@ function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: numbe
       if (j === k - 1 && rightOpen) break;
       if (isPan(gDig[i]!, n, anyLuhn)) best = j;
     }
-    if (best >= 0) out.push({ start: gStart[i]!, end: gEnd[best]!, digits: gDig[best + 1]! - gDig[i]! });
+    if (best >= 0 && !inUuid(buf, gStart[i]!, gEnd[best]!, from, to)) out.push({ start: gStart[i]!, end: gEnd[best]!, digits: gDig[best + 1]! - gDig[i]! });
   }
+}
+
+const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/**
+ * True when [start, end) lies inside an RFC 9562 UUID (8-4-4-4-12 hex digits): a UUID whose first groups
+ * happen to be decimal can look like a dashed PAN. Checked only for candidates already found, so rare.
+ */
+function inUuid(buf: Uint8Array, start: number, end: number, from: number, to: number): boolean {
+  const hexOrDash = (b: number) => b === 45 || (b >= 48 && b <= 57) || ((b | 0x20) >= 97 && (b | 0x20) <= 102);
+  let a = start;
+  while (a > from && start - a < 40 && hexOrDash(buf[a - 1]!)) a--;
+  let z = end;
+  while (z < to && z - end < 40 && hexOrDash(buf[z]!)) z++;
+  if (z - a < 36) return false;
+  const token = Buffer.from(buf.buffer, buf.byteOffset + a, z - a).toString('latin1');
+  for (const m of token.matchAll(UUID_RE)) if (a + m.index <= start && a + m.index + 36 >= end) return true;
+  return false;
 }
 
 /** `%B<PAN>^…` (ISO/IEC 7813 track 1): the format code `B` glued to the PAN is not a word. */
