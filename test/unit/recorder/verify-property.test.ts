@@ -38,6 +38,35 @@ describe('verifyLog localises any single-byte change', () => {
     );
   });
 
+  const run = (edited: string[]) => verifyLog({ ...input, segments: [{ name: seg.name, bytes: joinLines(edited) }] });
+  const brief = (r: ReturnType<typeof verifyLog>) => r.problems.map((p) => ({ kind: p.kind, seq: p.seq }));
+  const middle = fc.integer({ min: 1, max: lines.length - 3 });
+
+  it('one line deleted: missing at its seq only', () => {
+    fc.assert(fc.property(middle, (k) => {
+      expect(brief(run(lines.filter((_, i) => i !== k)))).toEqual([{ kind: 'missing', seq: k }]);
+    }), { numRuns: 100 });
+  });
+
+  it('two adjacent lines swapped: one reordered record only', () => {
+    fc.assert(fc.property(middle, (k) => {
+      const e = [...lines];
+      [e[k], e[k + 1]] = [e[k + 1]!, e[k]!];
+      expect(brief(run(e))).toEqual([{ kind: 'reordered', seq: k + 1 }]);
+    }), { numRuns: 100 });
+  });
+
+  it('a copy of one line inserted anywhere: inserted at the copy only', () => {
+    fc.assert(fc.property(middle, fc.integer({ min: 1, max: lines.length - 1 }), (k, at) => {
+      if (at === k || at === k + 1) return; // next to itself the copy is indistinguishable from the original
+      const e = [...lines];
+      e.splice(at, 0, lines[k]!);
+      const r = run(e);
+      expect(brief(r)).toEqual([{ kind: 'inserted', seq: k }]);
+      expect(r.problems[0]!.line).toBe(at + 1);
+    }), { numRuns: 100 });
+  });
+
   it('unchanged bytes pass', () => {
     expect(verifyLog({ ...input, segments: [{ name: seg.name, bytes: joinLines(lines) }] }).result).toBe('pass');
   });
