@@ -21,6 +21,7 @@ export const registry: RegistryEntry[] = [
   { name: 'whoami', summary: 'Show the logged-in identity, its groups and whether it used MFA', load: () => import('./whoami.js') },
   { name: 'logout', summary: 'Revoke your tokens at the provider and delete them locally', load: () => import('./logout.js') },
   { name: 'sessions', summary: 'List the recorded sessions: who, target, when, statements, denials, outcome', load: () => import('./sessions.js') },
+  { name: 'replay', summary: 'Replay a recorded session after proving the recording against the audit log', load: () => import('./replay.js') },
 ];
 
 /** The command groups (`keys`, `config`) derived from two-word names. */

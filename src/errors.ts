@@ -216,3 +216,9 @@ export class PgSessionRefused extends PcigateError {
     super(message, options);
   }
 }
+
+/** `pcigate replay ID`: no session (or more than one) in the log matches the ID given. */
+export class SessionNotFound extends PcigateError {
+  static override code = 'ERR_SESSION_NOT_FOUND';
+  override code = SessionNotFound.code;
+}

@@ -1,0 +1,121 @@
+/** `pcigate replay ID`: replay a recorded session, proven against the audit log first (issue 8 items 2–4). */
+import path from 'node:path';
+import type { CommandSpec } from '../src/cli/command.js';
+import { EXIT } from '../src/cli/exit-codes.js';
+import { loadConfigOrDefaults } from '../src/config/load-config.js';
+import { resolveHomeWithConfig } from '../src/config/resolve-home.js';
+import { defaultConfig } from '../src/config/schema.js';
+import { UsageError } from '../src/errors.js';
+import { auditLogOptionsFromConfig } from '../recorder/index.js';
+import { recordAuditAccess } from '../src/sessions/audit-access.js';
+import { parseCast } from '../src/replay/asciicast-reader.js';
+import { castPage, loadPlayerAssets, transcriptPage } from '../src/replay/html-page.js';
+import { parseTranscript, renderStatements, statementViews } from '../src/replay/pg-transcript-view.js';
+import { prepareReplay, replayFields } from '../src/replay/prepare-replay.js';
+import { describeCheck } from '../src/replay/recording-check.js';
+import { applyKey, playCast } from '../src/replay/terminal-player.js';
+import type { PlayerControl } from '../src/replay/terminal-player.js';
+
+export const spec: CommandSpec = {
+  description: [
+    'Before anything is shown, each recording of the session is re-hashed and compared with the SHA-256 and',
+    'size committed in the audit log: the header says "verified against log record N", or warns loudly that',
+    'the recording was changed (--strict: exit 3 instead of playing). Terminal sessions (SSH, exec) play with',
+    'their original timing; on a terminal, space pauses, + and - change the speed, q quits. Postgres sessions',
+    'print a transcript: time, statement, decision, outcome, rows and the masked sample rows. --html writes one',
+    'self-contained page (player and recording inlined) that opens from disk without a network. Each replay',
+    'is recorded in the log as an audit.access record (PCI DSS 10.2.1.3).',
+  ].join('\n'),
+  args: [{ name: 'id', description: 'the session id, or a unique prefix of it (as `pcigate sessions` prints it)', required: true }],
+  options: [
+    { flags: '--speed <x>', description: 'playback speed factor (default 1)' },
+    { flags: '--idle-limit <seconds>', description: 'cap every pause at this many seconds' },
+    { flags: '--strict', description: 'exit 3 without playing when a recording does not match the log' },
+    { flags: '--html <file>', description: 'write a self-contained HTML page instead of playing' },
+  ],
+  examples: [
+    ['replay a session at double speed, pauses capped at 2 s', 'pcigate replay 3f2a9c1e --speed 2 --idle-limit 2'],
+    ['refuse to show a recording that does not match the log', 'pcigate replay 3f2a9c1e --strict'],
+    ['a page to attach to an audit finding', 'pcigate replay 3f2a9c1e --html session.html'],
+  ],
+  async run(ctx, { args, opts, global, out }) {
+    const speed = positive('--speed', opts.speed, 1);
+    const idleLimit = positive('--idle-limit', opts.idleLimit, Infinity);
+    const htmlFile = typeof opts.html === 'string' ? path.resolve(ctx.cwd, opts.html) : undefined;
+    const { home, loaded } = await resolveHomeWithConfig(ctx, global);
+    let audit = defaultConfig().audit;
+    try {
+      audit = (loaded ?? (await loadConfigOrDefaults(ctx, { path: global.config }))).config.audit;
+    } catch (e) {
+      out.warn(`warning: configuration not used (${(e as Error).message}); audit settings at their defaults`);
+    }
+    const p = await prepareReplay(ctx.fs, home, args[0]!);
+    const s = p.session;
+    const refused = !p.verified && opts.strict === true;
+
+    try {
+      await recordAuditAccess(ctx, auditLogOptionsFromConfig(home, audit), {
+        command: 'replay', ...(htmlFile ? { html: true } : {}), shown: !refused,
+        recordings: p.checks.map((c) => ({ path: c.path, seq: c.seq, status: c.status })),
+      }, s.id);
+    } catch (e) {
+      out.warn(`warning: this replay could not be recorded in the audit log (audit.access): ${(e as Error).message}`);
+    }
+
+    for (const c of p.checks) if (c.status !== 'verified') out.warn(out.paint('red', describeCheck(c)));
+    if (refused) {
+      out.warn('not shown: --strict and the recording does not match the audit log');
+      return EXIT.verification;
+    }
+
+    const casts = p.checks.filter((c) => c.kind.startsWith('asciicast') && c.data);
+    const transcripts = p.checks.filter((c) => c.kind === 'pg-transcript' && c.data);
+    const fields = replayFields(p);
+
+    if (htmlFile) {
+      const header = {
+        title: `pcigate session ${s.id}`, fields, verified: p.verified,
+        verdict: p.checks.map(describeCheck).join('\n'),
+      };
+      const page = casts.length > 0
+        ? castPage(header, casts.map((c) => ({ title: c.path, data: c.data!.toString('utf8') })), await loadPlayerAssets(ctx.fs), { speed, idleLimit })
+        : transcriptPage(header, transcripts.flatMap((c) => statementViews(parseTranscript(c.data!.toString('utf8'), c.path), p.records)));
+      await ctx.fs.writeFile(htmlFile, page, { mode: 0o600 });
+      out.say(`wrote ${htmlFile}`);
+      return EXIT.ok;
+    }
+
+    for (const [k, v] of fields) out.say(`${out.paint('dim', `${k}:`.padEnd(14))}${k === 'verification' && !v.startsWith('verified') ? out.paint('red', v) : v}`);
+    out.say('');
+    for (const c of transcripts) out.data(renderStatements(statementViews(parseTranscript(c.data!.toString('utf8'), c.path), p.records)));
+    if (casts.length === 0) return EXIT.ok;
+
+    const control: PlayerControl = { speed, paused: false, quit: false };
+    const tty = Boolean(ctx.stdout.isTTY);
+    const keys = tty && ctx.stdin.isTTY && ctx.stdin.setRawMode ? ctx.stdin : undefined;
+    const onKey = (b: Buffer | string) => { for (const ch of b.toString()) applyKey(control, ch); };
+    if (keys) { keys.setRawMode!(true); keys.on('data', onKey); keys.resume(); }
+    let interrupted = false;
+    const onAbort = () => { interrupted = true; applyKey(control, 'q'); };
+    ctx.interrupt.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (const c of casts) {
+        const cast = parseCast(c.data!.toString('utf8'), c.path);
+        // Timing is kept on a terminal, or when a speed was asked for; a pipe gets the output at once.
+        const r = await playCast(cast, { write: (d) => ctx.stdout.write(d), control, idleLimit, timed: tty || opts.speed !== undefined });
+        if (r.quit) break;
+      }
+    } finally {
+      ctx.interrupt.removeEventListener('abort', onAbort);
+      if (keys) { keys.off('data', onKey); keys.setRawMode!(false); keys.pause(); }
+    }
+    return interrupted ? EXIT.interrupted : EXIT.ok;
+  },
+};
+
+function positive(flag: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = typeof v === 'string' ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} expects a positive number, got ${JSON.stringify(v)}`);
+  return n;
+}
