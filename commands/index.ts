@@ -22,6 +22,7 @@ export const registry: RegistryEntry[] = [
   { name: 'logout', summary: 'Revoke your tokens at the provider and delete them locally', load: () => import('./logout.js') },
   { name: 'sessions', summary: 'List the recorded sessions: who, target, when, statements, denials, outcome', load: () => import('./sessions.js') },
   { name: 'replay', summary: 'Replay a recorded session after proving the recording against the audit log', load: () => import('./replay.js') },
+  { name: 'demo', summary: 'Try pcigate with nothing set up: a seeded PostgreSQL, policy, masking and the audit log', load: () => import('./demo.js') },
 ];
 
 /** The command groups (`keys`, `config`) derived from two-word names. */

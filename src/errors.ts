@@ -217,6 +217,12 @@ export class PgSessionRefused extends PcigateError {
   }
 }
 
+/** `pcigate demo` could not start its embedded PostgreSQL or a step of the guided tour failed. */
+export class DemoError extends PcigateError {
+  static override code = 'ERR_DEMO';
+  override code = DemoError.code;
+}
+
 /** `pcigate replay ID`: no session (or more than one) in the log matches the ID given. */
 export class SessionNotFound extends PcigateError {
   static override code = 'ERR_SESSION_NOT_FOUND';
