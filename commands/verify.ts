@@ -22,7 +22,7 @@ export const spec: CommandSpec = {
     'SHA-256 and size of committed recordings. With --state it also detects rollback and truncation since an',
     'earlier run. Each problem is named by segment and seq. Exit 0 on PASS or WARN, 3 on FAIL (and on WARN',
     'with --strict). Every run is itself recorded in the log as a verify.run record (PCI DSS 10.2.1.3).',
-  ].join('\n'),
+  ].join(' '),
   options: [
     { flags: '--root-key <file>', description: 'the root public key to trust (default: keys/root.pub of the home)' },
     { flags: '--state <file>', description: 'state of an earlier run: read to detect rollback, updated after a run that does not fail' },
