@@ -79,6 +79,8 @@ export async function loadSessionIndex(fs: Fs, home: string): Promise<SessionInd
       }
     }
   }
+  // No log (yet, or a wrong --home): nothing to list, and nothing is created there.
+  if (segments.length === 0) return { sessions: [], how: 'rebuilt', records: 0 };
   const built = await fold(fs, home, segments, undefined, undefined);
   if (!built) throw new Error('unreachable: a full rebuild has nothing to link to');
   await writeIndex(fs, home, built);
