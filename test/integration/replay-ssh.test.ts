@@ -15,7 +15,7 @@ import { startSshBroker } from '../../src/broker/ssh-broker.js';
 import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
-import { runCli, tempDir } from '../harness/cli.js';
+import { BIN, runCli, tempDir } from '../harness/cli.js';
 import { startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
@@ -136,6 +136,32 @@ describe.skipIf(Boolean(skip))('replay of SSH sessions (real sshd, real OpenSSH 
     expect(html.match(/<\/script>/gi)).toHaveLength(3);
     expect(html).not.toContain(PAN);
   });
+
+  it('on a terminal: plays with the recorded timing, space pauses, q quits', async () => {
+    const pty = await import('node-pty');
+    const term = pty.spawn(process.execPath, [BIN, 'replay', sessionId, '--idle-limit', '5'], {
+      name: 'xterm', cols: 120, rows: 30, cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, PCIGATE_HOME: home, NO_COLOR: '1' },
+    });
+    let screen = '';
+    term.onData((d) => { screen += d; });
+    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+    const waitFor = async (re: RegExp, ms = 15_000) => {
+      const end = Date.now() + ms;
+      while (!re.test(screen)) {
+        if (Date.now() > end) throw new Error(`not seen: ${re} in ${JSON.stringify(screen)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    // The first output comes ~0.76 s into the recording: pause right after the header, before it.
+    await waitFor(/verified against log record/);
+    term.write(' ');
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(screen).not.toContain('card ');
+    term.write(' ');
+    await waitFor(/card \*{4} \*{4} \*{4} 1111 on file/);
+    term.write('q');
+    expect(await exited).toBe(0);
+  }, 30_000);
 
   /** Loads `file` in headless Chromium; returns the DOM after scripts ran and the URLs the page requested. */
   function openInChromium(file: string, dir: string): { dom: string; pageRequests: string[] } {
