@@ -82,6 +82,9 @@ export function parseNote(note: string): Note {
     }
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new NoteFormatError(`signature of ${name} is not base64`);
     const raw = Buffer.from(b64, 'base64');
+    // Node's decoder ignores non-zero padding bits; requiring the canonical encoding keeps one note one
+    // byte string (verifiers compare notes byte for byte to detect forks).
+    if (raw.toString('base64') !== b64) throw new NoteFormatError(`signature of ${name} is not canonical base64`);
     if (raw.length < 5) throw new NoteFormatError(`signature of ${name} is too short`);
     signatures.push({ name, keyId: raw.subarray(0, 4), sig: raw.subarray(4) });
   }
@@ -143,7 +146,9 @@ export function parseCheckpoint(text: string): Checkpoint {
     throw new NoteFormatError(`checkpoint size ${JSON.stringify(sizeStr)} is not a decimal integer`);
   }
   if (rootB64 === undefined || !/^[A-Za-z0-9+/]{43}=$/.test(rootB64)) throw new NoteFormatError('checkpoint root is not base64 of 32 bytes');
-  const out: Checkpoint = { origin, size: Number(sizeStr), root: Buffer.from(rootB64, 'base64') };
+  const root = Buffer.from(rootB64, 'base64');
+  if (root.toString('base64') !== rootB64) throw new NoteFormatError('checkpoint root is not canonical base64');
+  const out: Checkpoint = { origin, size: Number(sizeStr), root };
   const extensions: string[] = [];
   for (const line of ext) {
     if (line.length === 0) throw new NoteFormatError('empty extension line in checkpoint');

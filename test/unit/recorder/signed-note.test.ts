@@ -59,6 +59,16 @@ describe('signed note (c2sp.org/signed-note, Ed25519)', () => {
     expect(() => signNote('x\n', 'bad+name', k.privateKey)).toThrow();
     expect(() => signNote('ctl\u0001\n', 'n', k.privateKey)).toThrow();
     expect(verifyNote('garbage', 'n', k.publicRaw)).toBe(false);
+    // non-canonical base64 (non-zero padding bits decode to the same bytes in Node) is refused
+    const note = signNote('x\n', 'n', k.privateKey);
+    const b64 = note.trimEnd().split(' ').at(-1)!;
+    const last = b64.at(-2)!; // 68 bytes → 92 chars ending in one '=': the char before it carries 2 padding bits
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const twin = alphabet[alphabet.indexOf(last) ^ 1]!;
+    const mangled = note.replace(b64, `${b64.slice(0, -2)}${twin}=`);
+    expect(Buffer.from(`${b64.slice(0, -2)}${twin}=`, 'base64').equals(Buffer.from(b64, 'base64'))).toBe(true);
+    expect(() => parseNote(mangled)).toThrow(/canonical/);
+    expect(verifyNote(mangled, 'n', k.publicRaw)).toBe(false);
   });
 });
 
