@@ -55,7 +55,6 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
       hint: 'pass the data home with --home DIR (or PCIGATE_HOME)',
     });
   }
-  const segments = await Promise.all(names.map(async (name) => ({ name, bytes: await fs.readFile(path.join(logDir, name)) })));
 
   let rootKey: VerifyInput['rootKey'];
   if (opts.rootKeyFile !== undefined) {
@@ -70,6 +69,9 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
   const origin = (await readOptional(fs, path.join(home, 'origin')))?.toString('utf8').trim();
   const checkpoints = await readOptional(fs, path.join(home, 'checkpoints.jsonl'));
   const epochs = await readOptional(fs, path.join(home, 'keys', 'epochs.jsonl'));
+  // Segments last: a broker may be appending. Every checkpoint read above covers records that were durable
+  // before it was written, so the segments read now hold them all (no false 'truncated').
+  const segments = await Promise.all(names.map(async (name) => ({ name, bytes: await fs.readFile(path.join(logDir, name)) })));
 
   const blobs = new Map<string, Uint8Array | undefined>();
   for (const p of blobPaths(segments)) {

@@ -84,6 +84,10 @@ export function orderAndChain(s: ScannedLines): Ordered {
           push('unreadable', line, a + 1 + k, `record seq ${a + 1 + k}: ${s.unreadable.get(line) ?? 'unreadable'}`);
         } else {
           push('unreadable', line, null, s.unreadable.get(line) ?? 'unreadable');
+          // An incomplete line at the very end of the log is a write in flight or a crash the writer has
+          // not yet recovered (it will cut it and log log.recovered): no checkpoint can cover it, so it
+          // is reported, as a warning.
+          if (line === s.n - 1 && s.torn === line) problems[problems.length - 1]!.severity = 'warn';
         }
       }
       i = j;

@@ -41,8 +41,10 @@ export interface ScannedLines {
   special: Map<number, AuditRecord>;
   /** Why a line is unreadable, by file index. */
   unreadable: Map<number, string>;
-  /** ts strings of the first and last parsed record for the report. */
+  /** Origin of the first parsed record. */
   origin: string | null;
+  /** Line index of an incomplete (no `\n`) line at the end of the last segment, or -1. */
+  torn: number;
 }
 
 function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number): T {
@@ -125,6 +127,7 @@ export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint
     special: new Map(),
     unreadable: new Map(),
     origin: null,
+    torn: -1,
   };
   let leafView = Buffer.from(s.leaves.buffer);
   let lastLeafHex = '';
@@ -159,6 +162,7 @@ export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint
       const start = pos;
       pos = end + 1;
       if (torn) {
+        if (g === segments.length - 1) s.torn = i;
         s.unreadable.set(i, `incomplete last line (${end - start} bytes without a newline): a torn write not yet recovered`);
         continue;
       }

@@ -38,7 +38,11 @@ export const PROBLEM_KINDS = [
 ] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
-/** Kinds that only warn: the log may be intact, but something needs a look. */
+/**
+ * Kinds that only warn: the log may be intact, but something needs a look. (One other case warns: an
+ * incomplete last line at the very end of the log, `unreadable` — a write in flight or a torn tail the
+ * writer has not yet recovered.)
+ */
 export const WARNING_KINDS: ReadonlySet<ProblemKind> = new Set<ProblemKind>(['unsealed', 'time_regression']);
 
 export interface Problem {
