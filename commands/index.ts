@@ -23,6 +23,7 @@ export const registry: RegistryEntry[] = [
   { name: 'sessions', summary: 'List the recorded sessions: who, target, when, statements, denials, outcome', load: () => import('./sessions.js') },
   { name: 'replay', summary: 'Replay a recorded session after proving the recording against the audit log', load: () => import('./replay.js') },
   { name: 'demo', summary: 'Try pcigate with nothing set up: a seeded PostgreSQL, policy, masking and the audit log', load: () => import('./demo.js') },
+  { name: 'completion', summary: 'Print a bash, zsh or fish completion script (commands, flags, connection names)', load: () => import('./completion.js') },
 ];
 
 /** The command groups (`keys`, `config`) derived from two-word names. */
