@@ -5,6 +5,7 @@
  * a chunk boundary is still found; findings carry the value already masked, never the PAN itself.
  */
 import path from 'node:path';
+import { createGunzip } from 'node:zlib';
 import type { Ctx } from '../cli/ctx.js';
 import { cardNetwork } from './card-networks.js';
 import { applyMask } from './mask-format.js';
@@ -84,16 +85,17 @@ async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report
   const fh = await ctx.fs.open(abs, 'r');
   try {
     const size = opts.chunkBytes ?? 4 << 20;
-    const chunk = Buffer.alloc(size);
     let carry: Buffer = Buffer.alloc(0);
     let carryAbs = 0; // absolute offset of carry[0]
     let reportedUpTo = 0; // absolute offset: findings starting before this were reported
     const pos = new LineCounter();
+    const source = chunks(fh, size)[Symbol.asyncIterator]();
     for (;;) {
-      const { bytesRead } = await fh.read(chunk, 0, size, null);
-      const last = bytesRead === 0;
-      report.bytes += bytesRead;
-      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : Buffer.from(chunk.subarray(0, bytesRead));
+      const next = await source.next();
+      const chunk: Buffer = next.done ? Buffer.alloc(0) : next.value;
+      const last = next.done === true;
+      report.bytes += chunk.length;
+      const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       const cut = last ? data.length : Math.min(holdFrom(data), sadCut(data));
       const found: Array<{ at: number; f: Omit<ScanFinding, 'file' | 'line' | 'column'> }> = [];
       for (const s of findPans(data, opts, 0, data.length, !last)) {
@@ -124,6 +126,31 @@ async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report
     }
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * The file's bytes in chunks; a gzip file (pg_dump -Z, compressed exports: magic 1f 8b, RFC 1952) is
+ * decompressed on the way, since its PANs would otherwise be invisible.
+ */
+async function* chunks(fh: Awaited<ReturnType<Ctx['fs']['open']>>, size: number): AsyncGenerator<Buffer> {
+  const magic = Buffer.alloc(2);
+  const { bytesRead } = await fh.read(magic, 0, 2, 0);
+  if (bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
+    const gunzip = fh.createReadStream({ start: 0, autoClose: false }).pipe(createGunzip());
+    for await (const c of gunzip) {
+      const b = c as Buffer;
+      for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+    }
+    return;
+  }
+  let at = 0;
+  for (;;) {
+    const buf = Buffer.alloc(size);
+    const r = await fh.read(buf, 0, size, at);
+    if (r.bytesRead === 0) return;
+    at += r.bytesRead;
+    yield buf.subarray(0, r.bytesRead);
   }
 }
 

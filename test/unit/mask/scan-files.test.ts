@@ -1,6 +1,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { scanPaths } from '../../../src/mask/scan-files.js';
 import { testCtx } from '../../harness/test-ctx.js';
@@ -42,6 +43,13 @@ describe('scanPaths', () => {
       const r = await scanPaths(testCtx({ cwd: dir }), ['f.txt'], { chunkBytes: chunk });
       expect(r.findings.map((f) => `${f.line}:${f.column}:${f.masked}`)).toEqual(['2:1:**** **** **** 1111']);
     }
+  });
+
+  it('looks inside gzip files (compressed dumps and exports)', async () => {
+    const dir = tree({});
+    writeFileSync(path.join(dir, 'dump.sql.gz'), gzipSync(`-- dump\nINSERT INTO cards VALUES (1, '${PAN}');\n`));
+    const r = await scanPaths(testCtx({ cwd: dir }), ['dump.sql.gz'], { chunkBytes: 7 });
+    expect(r.findings.map((f) => `${f.line}:${f.column}:${f.masked}`)).toEqual(['2:31:************1111']);
   });
 
   it('reports unreadable paths as errors', async () => {
