@@ -25,7 +25,7 @@ export const spec: CommandSpec = {
     'print a transcript: time, statement, decision, outcome, rows and the masked sample rows. --html writes one',
     'self-contained page (player and recording inlined) that opens from disk without a network. Each replay',
     'is recorded in the log as an audit.access record (PCI DSS 10.2.1.3).',
-  ].join('\n'),
+  ].join(' '),
   args: [{ name: 'id', description: 'the session id, or a unique prefix of it (as `pcigate sessions` prints it)', required: true }],
   options: [
     { flags: '--speed <x>', description: 'playback speed factor (default 1)' },

@@ -18,7 +18,7 @@ export const spec: CommandSpec = {
     '(index/sessions.json) is brought up to date from the log first; the log stays the source of truth.',
     'Times are UTC: --since/--until take a date, a time or an age (90m, 12h, 7d). Each listing is recorded in',
     'the log as an audit.access record (PCI DSS 10.2.1.3).',
-  ].join('\n'),
+  ].join(' '),
   options: [
     { flags: '--since <time>', description: 'sessions active at or after this time (2026-11-22, 2026-11-22T10:00:00Z, 12h)' },
     { flags: '--until <time>', description: 'sessions active at or before this time' },

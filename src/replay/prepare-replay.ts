@@ -7,6 +7,7 @@ import type { Fs } from '../cli/ctx.js';
 import { SessionNotFound } from '../errors.js';
 import type { AuditRecord } from '../../recorder/types.js';
 import { loadSessionIndex } from '../sessions/session-index.js';
+import { applyRecord } from '../sessions/session-summary.js';
 import type { SessionSummary } from '../sessions/session-summary.js';
 import { findSession, sessionRecords } from './find-session.js';
 import { checkRecording, describeCheck } from './recording-check.js';
@@ -24,8 +25,14 @@ const PLAYABLE = new Set(['asciicast', 'asciicast.partial', 'pg-transcript']);
 
 export async function prepareReplay(fs: Fs, home: string, id: string): Promise<PreparedReplay> {
   const { sessions } = await loadSessionIndex(fs, home);
-  const session = findSession(sessions, id);
-  const records = await sessionRecords(fs, home, session);
+  const indexed = findSession(sessions, id);
+  const records = await sessionRecords(fs, home, indexed);
+  // The index is a cache without integrity of its own: what is proven and shown is folded again from the
+  // log records themselves, so a doctored index cannot vouch for a doctored recording.
+  const fromLog = new Map<string, SessionSummary>();
+  for (const r of records) applyRecord(fromLog, r);
+  const session = fromLog.get(indexed.id);
+  if (!session) throw new SessionNotFound(`session ${indexed.id} is in the index but not in the audit log; run \`pcigate sessions\` to rebuild the index`);
   const blobs = session.blobs.filter((b) => PLAYABLE.has(b.kind));
   if (blobs.length === 0) throw new SessionNotFound(`session ${session.id} has no recording committed in the audit log${session.outcome === 'open' ? ' yet (it has not ended)' : ''}`);
   const checks: RecordingCheck[] = [];

@@ -4,6 +4,7 @@
  * the denial), proven against the log; a transcript changed afterwards is flagged, and --strict exits 3;
  * each listing and replay is an audit.access record; the HTML transcript page escapes what it shows.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +115,17 @@ describe('sessions and replay of a Postgres session', () => {
       expect(strict.stderr).toContain('DOES NOT MATCH');
       const access = readLog(gate.home).filter((x) => x.type === 'audit.access' && x.session === end.session).at(-1)!;
       expect(access.detail).toMatchObject({ command: 'replay', shown: false, recordings: [{ status: 'mismatch' }] });
+
+      // A doctored index (the cache) vouching for the doctored transcript changes nothing: the log decides.
+      const idxFile = path.join(gate.home, 'index', 'sessions.json');
+      const idx = JSON.parse(readFileSync(idxFile, 'utf8')) as { sessions: Array<{ blobs: Array<{ sha256: string; bytes: number }> }> };
+      const changed = readFileSync(file);
+      idx.sessions[0]!.blobs[0]!.sha256 = createHash('sha256').update(changed).digest('hex');
+      idx.sessions[0]!.blobs[0]!.bytes = changed.length;
+      writeFileSync(idxFile, JSON.stringify(idx));
+      const forged = await cli(['replay', end.session!, '--strict']);
+      expect(forged.code).toBe(3);
+      expect(forged.stderr).toContain(`DOES NOT MATCH log record ${end.seq}`);
     } finally {
       writeFileSync(file, original);
     }
