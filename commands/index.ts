@@ -24,6 +24,7 @@ export const registry: RegistryEntry[] = [
   { name: 'replay', summary: 'Replay a recorded session after proving the recording against the audit log', load: () => import('./replay.js') },
   { name: 'demo', summary: 'Try pcigate with nothing set up: a seeded PostgreSQL, policy, masking and the audit log', load: () => import('./demo.js') },
   { name: 'completion', summary: 'Print a bash, zsh or fish completion script (commands, flags, connection names)', load: () => import('./completion.js') },
+  { name: 'doctor', summary: 'Check the configuration, keys, data home, clock, connections and identity provider', load: () => import('./doctor.js') },
 ];
 
 /** The command groups (`keys`, `config`) derived from two-word names. */

@@ -27,7 +27,7 @@ _pcigate() {
     if [[ "$cur" == -* ]]; then
       COMPREPLY=( $(compgen -W '--config --home --json -q --quiet -h --help --version' -- "$cur") )
     else
-      COMPREPLY=( $(compgen -W 'connect exec keys verify config approvals approve deny policy scan login whoami logout sessions replay demo completion help' -- "$cur") )
+      COMPREPLY=( $(compgen -W 'connect exec keys verify config approvals approve deny policy scan login whoami logout sessions replay demo completion doctor help' -- "$cur") )
     fi
     return 0
   fi
@@ -35,7 +35,7 @@ _pcigate() {
     'keys') COMPREPLY=( $(compgen -W 'init show rotate' -- "$cur") ); return 0 ;;
     'config') COMPREPLY=( $(compgen -W 'check' -- "$cur") ); return 0 ;;
     'policy') COMPREPLY=( $(compgen -W 'explain' -- "$cur") ); return 0 ;;
-    help) COMPREPLY=( $(compgen -W 'connect exec keys verify config approvals approve deny policy scan login whoami logout sessions replay demo completion help' -- "$cur") ); return 0 ;;
+    help) COMPREPLY=( $(compgen -W 'connect exec keys verify config approvals approve deny policy scan login whoami logout sessions replay demo completion doctor help' -- "$cur") ); return 0 ;;
   esac
   case "$cmd" in
       'connect')
@@ -194,6 +194,13 @@ _pcigate() {
         esac ;;
       'completion')
         flags='--connections --config --home --json -q --quiet -h --help'
+        conn=0
+        case "$prev" in
+        --config) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        esac ;;
+      'doctor')
+        flags='--config --home --json -q --quiet -h --help'
         conn=0
         case "$prev" in
         --config) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;

@@ -19,6 +19,7 @@ complete -c pcigate -n '__fish_use_subcommand' -a 'sessions' -d 'List the record
 complete -c pcigate -n '__fish_use_subcommand' -a 'replay' -d 'Replay a recorded session after proving the recording against the audit log'
 complete -c pcigate -n '__fish_use_subcommand' -a 'demo' -d 'Try pcigate with nothing set up: a seeded PostgreSQL, policy, masking and the audit log'
 complete -c pcigate -n '__fish_use_subcommand' -a 'completion' -d 'Print a bash, zsh or fish completion script (commands, flags, connection names)'
+complete -c pcigate -n '__fish_use_subcommand' -a 'doctor' -d 'Check the configuration, keys, data home, clock, connections and identity provider'
 complete -c pcigate -n '__fish_use_subcommand' -a 'help' -d 'Show help for a command'
 complete -c pcigate -n 'true' -l config -r -F -d 'configuration file'
 complete -c pcigate -n 'true' -l home -r -F -d 'data home'

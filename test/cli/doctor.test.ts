@@ -1,0 +1,106 @@
+/**
+ * `pcigate doctor` against a healthy setup (a real PostgreSQL with TLS and SCRAM from the harness, an
+ * in-process OIDC provider, an initialised data home) and a broken one (wrong password, nothing listening,
+ * an unverifiable certificate, an unreachable issuer, a data home open to everyone, an invalid config).
+ */
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../harness/cli.js';
+import { startOidcProvider, type OidcHarness } from '../harness/oidc.js';
+import { freePort, PG_USERS, startPostgres, type PostgresServer } from '../harness/postgres.js';
+
+interface Check { id: string; status: 'ok' | 'warn' | 'fail'; message: string; hint?: string }
+
+let pg: PostgresServer;
+let idp: OidcHarness;
+
+beforeAll(async () => {
+  [pg, idp] = await Promise.all([startPostgres(), startOidcProvider()]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([pg?.stop(), idp?.close()]);
+});
+
+function setup(yaml: string): { dir: string; config: string; home: string } {
+  const dir = tempDir('pcigate-doctor-');
+  const config = path.join(dir, 'pcigate.yaml');
+  writeFileSync(config, yaml, { mode: 0o600 });
+  return { dir, config, home: path.join(dir, 'home') };
+}
+
+function pgConn(name: string, o: { port: number; password: string; sslmode: string; ca?: string }): string {
+  return [
+    `  ${name}:`, '    kind: postgres', '    host: 127.0.0.1', `    port: ${o.port}`, `    database: ${pg.database}`,
+    `    user: ${PG_USERS.scram}`, `    password: ${o.password}`, `    sslmode: ${o.sslmode}`, '    connect_timeout: 5s',
+    ...(o.ca ? [`    ca_file: ${o.ca}`] : []),
+  ].join('\n');
+}
+
+async function doctor(s: { config: string; home: string }, env: Record<string, string> = {}) {
+  const r = await runCli(['doctor', '--json', '--config', s.config, '--home', s.home], { env, timeoutMs: 60_000 });
+  const text = await runCli(['doctor', '--config', s.config, '--home', s.home], { env, timeoutMs: 60_000 });
+  const checks = (JSON.parse(r.stdout) as { ok: boolean; checks: Check[] }).checks;
+  return { code: r.code, textCode: text.code, text: text.stdout, checks, byId: (id: string) => checks.find((c) => c.id === id) };
+}
+
+describe('pcigate doctor', () => {
+  it('passes on a healthy setup: every line ✓ (or a warning), exit 0', async () => {
+    const s = setup([
+      'version: 1', 'connections:',
+      pgConn('payments', { port: pg.port, password: 'env:DOCTOR_DB_PW', sslmode: 'verify-full', ca: pg.caFile! }),
+      'identity:', `  issuer: ${idp.issuer}`, '  client_id: pcigate-cli', '  token_store: file', '',
+    ].join('\n'));
+    const init = await runCli(['keys', 'init', '--home', s.home]);
+    expect(init.code, init.stderr).toBe(0);
+    chmodSync(s.home, 0o700);
+    const d = await doctor(s, { DOCTOR_DB_PW: pg.passwordOf(PG_USERS.scram) });
+    expect(d.code, JSON.stringify(d.checks, null, 2)).toBe(0);
+    expect(d.textCode).toBe(0);
+    expect(d.checks.map((c) => c.id)).toEqual(['config', 'keychain', 'home', 'keys', 'clock', 'connection:payments', 'identity']);
+    expect(d.checks.filter((c) => c.status === 'fail')).toEqual([]);
+    expect(d.byId('connection:payments')!.message).toMatch(/TLS.*authenticated \(scram-sha-256\)/);
+    expect(d.byId('identity')!.status).toBe('ok');
+    expect(d.byId('keys')!.status).toBe('ok');
+    expect(d.byId('home')!.status).toBe('ok');
+    expect(d.text).toMatch(/^✓ configuration valid/m);
+    expect(d.text).not.toContain('✗');
+  }, 120_000);
+
+  it('fails on a broken setup with one ✗ line and a fix hint per problem, exit 1', async () => {
+    const closed = await freePort();
+    const s = setup([
+      'version: 1', 'connections:',
+      pgConn('wrong-password', { port: pg.port, password: 'env:DOCTOR_BAD_PW', sslmode: 'require' }),
+      pgConn('nothing-there', { port: closed, password: 'env:DOCTOR_BAD_PW', sslmode: 'disable' }),
+      pgConn('unverified-cert', { port: pg.port, password: 'env:DOCTOR_DB_PW', sslmode: 'verify-full' }),
+      'identity:', `  issuer: http://127.0.0.1:${closed}`, '  client_id: pcigate-cli', '  token_store: file', '',
+    ].join('\n'));
+    const init = await runCli(['keys', 'init', '--home', s.home]);
+    expect(init.code, init.stderr).toBe(0);
+    chmodSync(s.home, 0o777);
+    const d = await doctor(s, { DOCTOR_DB_PW: pg.passwordOf(PG_USERS.scram), DOCTOR_BAD_PW: 'not-the-password' });
+    expect(d.code).toBe(1);
+    expect(d.textCode).toBe(1);
+    expect(d.byId('config')!.status).toBe('ok');
+    for (const id of ['home', 'connection:wrong-password', 'connection:nothing-there', 'connection:unverified-cert', 'identity']) {
+      const c = d.byId(id);
+      expect(c?.status, `${id}: ${JSON.stringify(c)}`).toBe('fail');
+      expect(c!.hint).toBeTruthy();
+    }
+    expect(d.byId('home')!.hint).toContain('chmod 700');
+    expect(d.byId('connection:wrong-password')!.hint).toContain('password');
+    expect(d.text.match(/^✗ /gm)?.length).toBe(5);
+    expect(d.text).toContain('fix: ');
+    expect(d.text).not.toContain('not-the-password');
+  }, 120_000);
+
+  it('reports an invalid configuration as ✗ and still checks the clock', async () => {
+    const s = setup('version: 1\nconnections:\n  x: { kind: telnet }\n');
+    const d = await doctor(s);
+    expect(d.code).toBe(1);
+    expect(d.byId('config')!.status).toBe('fail');
+    expect(d.byId('clock')!.status).toBe('ok');
+  }, 60_000);
+});
