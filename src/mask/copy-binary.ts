@@ -6,12 +6,13 @@
  * 8-byte field that reads as an int8 PAN and a numeric-shaped field holding one become NULL.
  * The backend sends one tuple per CopyData message; a message that is not whole tuples is refused.
  */
+import type { ColumnRule } from './column-rules.js';
 import { addCount } from './pan-masker.js';
 import { binaryValue, digitsArePan, int8Digits, numericDigits } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 /** Masks one CopyData body of a binary COPY; returns `body` itself when unchanged. */
-export function maskCopyBinary(body: Buffer, headerDone: boolean, ctx: ValueContext): { out: Buffer; ended: boolean } {
+export function maskCopyBinary(body: Buffer, headerDone: boolean, ctx: ValueContext, rules?: ReadonlyArray<ColumnRule | undefined>): { out: Buffer; ended: boolean } {
   let at = 0;
   if (!headerDone) {
     if (body.length < 19) throw new Error('short binary COPY header');
@@ -36,7 +37,9 @@ export function maskCopyBinary(body: Buffer, headerDone: boolean, ctx: ValueCont
       if (len < 0 || at + len > body.length) throw new Error('truncated binary COPY field');
       const v = body.subarray(at, at + len);
       at += len;
-      const m = unknownField(v, ctx);
+      const rule = rules?.[i];
+      // Field types are not in the stream: a value under a rule cannot be masked in its own format.
+      const m = rule ? ruled(ctx, rule.name) : unknownField(v, ctx);
       if (m !== v) changed = true;
       t.push(m);
     }
@@ -58,6 +61,12 @@ export function maskCopyBinary(body: Buffer, headerDone: boolean, ctx: ValueCont
     }
   }
   return { out: Buffer.concat(parts), ended };
+}
+
+function ruled(ctx: ValueContext, name: string): null {
+  addCount(ctx.counts, name, 1);
+  addCount(ctx.counts, 'binary_null', 1);
+  return null;
 }
 
 /** A field of unknown type: int8- or numeric-shaped PANs become NULL; text bytes are masked. */

@@ -33,6 +33,8 @@ import type { ColumnLookup } from './column-catalog.js';
 import { ColumnRules } from './column-rules.js';
 import type { ColumnRule, UnmaskGrant } from './column-rules.js';
 import { maskCopyBinary } from './copy-binary.js';
+import { maskCopyTextRow } from './copy-text.js';
+import type { CopyTextFormat } from './copy-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
 import { binaryValue, contentText, JSON_OID, JSONB_OID, ruleText, TEXT_LIKE_OIDS } from './pg-values.js';
@@ -76,6 +78,8 @@ export class PgMasker {
   #stmt: object | null | undefined;
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
+  /** Columns of the COPY the broker announced (expectCopy), applied to the rows of that statement. */
+  #copyPlan: { stmt: object | null | undefined; rules: Array<ColumnRule | undefined>; format: CopyTextFormat; header: boolean; rows: number } | undefined;
   /** Counts since the last takeCounts(), for the statement's log record. */
   #counts: MaskCounts = {};
   /** Counts for the whole session. */
@@ -129,6 +133,24 @@ export class PgMasker {
     } catch (e) {
       throw e instanceof MaskError ? e : new MaskError('masking a backend message failed; it was not forwarded', { cause: e });
     }
+  }
+
+  /**
+   * Announces the columns of a COPY … TO STDOUT before it runs (COPY sends no RowDescription): the broker
+   * calls this from onStatement with the column list it resolved (the COPY's own list, or the table's
+   * columns from pg_catalog) so column rules and SAD columns apply to COPY rows too. Options as in the
+   * statement: CSV, DELIMITER, HEADER. Without it, COPY rows get content detection only.
+   */
+  expectCopy(stmt: object | null | undefined, columns: ReadonlyArray<{ name: string; qualified?: string }>, opts: { csv?: boolean; delimiter?: string; header?: boolean } = {}): void {
+    const csv = opts.csv === true;
+    const delimiter = (opts.delimiter ?? (csv ? ',' : '\t')).charCodeAt(0);
+    this.#copyPlan = {
+      stmt,
+      rules: columns.map((c) => this.#rules.forColumn(c.name, c.qualified)),
+      format: { csv, delimiter },
+      header: opts.header === true && csv,
+      rows: 0,
+    };
   }
 
   /** Resolves the source columns of a RowDescription frame so the synchronous plan finds them cached. */
@@ -228,13 +250,18 @@ export class PgMasker {
       this.#copy = { binary: body.subarray(0, 11).equals(PGCOPY_SIGNATURE), headerDone: false };
     }
     let out: Uint8Array;
+    const plan = this.#copyPlan && (this.#stmt === undefined || this.#copyPlan.stmt === this.#stmt) ? this.#copyPlan : undefined;
     if (this.#copy.binary) {
-      const r = maskCopyBinary(body, this.#copy.headerDone, this.#ctx);
+      const r = maskCopyBinary(body, this.#copy.headerDone, this.#ctx, plan?.rules);
       // After the trailer the next CopyData belongs to another COPY (CopyDone is not hooked).
       this.#copy = r.ended ? undefined : { binary: true, headerDone: true };
       out = r.out;
     } else {
-      out = contentText(body, this.#ctx, false);
+      const isHeader = plan !== undefined && plan.header && plan.rows === 0;
+      if (plan) plan.rows++;
+      const ruled = plan && !isHeader ? maskCopyTextRow(body, plan.rules, plan.format, this.#ctx) : body;
+      const masked = contentText(ruled, this.#ctx, false);
+      out = masked === ruled ? ruled : masked;
     }
     return out === body ? null : frame(0x64, [out]);
   }

@@ -42,6 +42,17 @@ beforeAll(async () => {
     hooksFor: () => {
       const masker = new PgMasker({ config: { format: 'last4', networks: 'major', sad_columns: [], rules: [{ name: 'account', columns: ['public.cards.number'], format: 'full' }] }, catalog });
       return {
+        // What the broker does for COPY: announce its columns (COPY sends no RowDescription).
+        onStatement: async (stmt) => {
+          const m = /^\s*copy\s+(\w+)\s*(?:\(([^)]*)\))?\s+to\s+stdout(.*)$/is.exec(stmt.sql);
+          if (m) {
+            const table = m[1]!;
+            const names = m[2] ? m[2].split(',').map((x) => x.trim()) : (await side.query<{ attname: string }>(
+              `select attname from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped order by attnum`, [table])).rows.map((r) => r.attname);
+            masker.expectCopy(stmt, names.map((n) => ({ name: n, qualified: `public.${table}.${n}` })), { csv: /csv/i.test(m[3]!), header: /header/i.test(m[3]!) });
+          }
+          return { action: 'allow' };
+        },
         onBackendMessage: (frame, stmt) => {
           const out = masker.onBackendMessage(frame, stmt);
           for (const [k, v] of Object.entries(masker.takeCounts())) counts[k] = (counts[k] ?? 0) + v;
@@ -151,6 +162,16 @@ describe('masking through the proxy', () => {
     const i64 = Buffer.alloc(8);
     i64.writeBigInt64BE(BigInt(PAN));
     expect(Buffer.from(bin.stdout, 'utf8').includes(i64)).toBe(false);
+  });
+
+  it('COPY of a table: CVV and ruled columns hidden in text, csv and binary', async () => {
+    const text = await run('psql', ['-X', '-c', 'copy cards (id, pan, cvv, number) to stdout'], gate.env);
+    expect(text.stdout).toBe('1\t************1111\t***\t****-*****\n');
+    const csv = await run('psql', ['-X', '-c', 'copy cards (id, cvv) to stdout with (format csv, header)'], gate.env);
+    expect(csv.stdout).toBe('id,cvv\n1,***\n');
+    const bin = await run('psql', ['-X', '-c', 'copy cards (id, cvv) to stdout with (format binary)'], gate.env);
+    expect(bin.code).toBe(0);
+    expect(bin.stdout).not.toContain('123');
   });
 
   it('counted per rule, and the data home (log, transcripts) holds no PAN', async () => {

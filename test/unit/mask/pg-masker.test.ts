@@ -178,3 +178,39 @@ describe('PgMasker and track data', () => {
     expect(m.onBackendMessage(bytes.dataRow(['x=1234567812345678=2512', 'y']))).toBeNull();
   });
 });
+
+describe('PgMasker COPY with announced columns (expectCopy)', () => {
+  const cols = [{ name: 'id' }, { name: 'pan' }, { name: 'code', qualified: 'public.cards.cvv' }, { name: 'note' }];
+  it('text format: SAD columns hidden, NULL kept, content still masked', () => {
+    const m = new PgMasker({ config: config() });
+    const stmt = { n: 1 };
+    m.expectCopy(stmt, cols);
+    const out = m.onBackendMessage(bytes.copyData(`1\t${PAN}\t123\tx\n`), stmt)!.subarray(5).toString();
+    expect(out).toBe('1\t************1111\t***\tx\n');
+    expect(m.onBackendMessage(bytes.copyData('2\t\\N\t\\N\ty\n'), stmt)).toBeNull();
+    // Another statement's COPY does not use this column list.
+    expect(m.onBackendMessage(bytes.copyData('3\ta\t123\tz\n'), { n: 2 })).toBeNull();
+  });
+
+  it('CSV with header and quoted fields, and a custom delimiter', () => {
+    const m = new PgMasker({ config: config({ rules: [{ name: 'notes', columns: ['note'], format: 'null' }] }) });
+    const stmt = { n: 1 };
+    m.expectCopy(stmt, cols, { csv: true, header: true });
+    expect(m.onBackendMessage(bytes.copyData('id,pan,code,note\n'), stmt)).toBeNull();
+    expect(m.onBackendMessage(bytes.copyData(`1,"${PAN}","12""3",secret\n`), stmt)!.subarray(5).toString()).toBe('1,"************1111","*****",\n');
+    m.expectCopy(stmt, cols, { csv: true, delimiter: '|' });
+    expect(m.onBackendMessage(bytes.copyData('1|a|999|b\n'), stmt)!.subarray(5).toString()).toBe('1|a|***|\n');
+    expect(() => m.onBackendMessage(bytes.copyData('1|a\n'), stmt)).toThrow();
+  });
+
+  it('binary format: fields under a rule become NULL', () => {
+    const m = new PgMasker({ config: config() });
+    const stmt = { n: 1 };
+    m.expectCopy(stmt, cols.slice(0, 3));
+    const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), bytes.i32(0), bytes.i32(0)]);
+    const tuple = Buffer.concat([bytes.i16(3), bytes.i32(1), Buffer.from('1'), bytes.i32(1), Buffer.from('a'), bytes.i32(3), Buffer.from('123')]);
+    const out = m.onBackendMessage(bytes.copyData(Buffer.concat([header, tuple])), stmt)!.subarray(5);
+    expect(out.subarray(19).equals(Buffer.concat([bytes.i16(3), bytes.i32(1), Buffer.from('1'), bytes.i32(1), Buffer.from('a'), bytes.i32(-1)]))).toBe(true);
+    expect(m.takeCounts()).toEqual({ sad: 1, binary_null: 1 });
+  });
+});

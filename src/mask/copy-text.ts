@@ -1,0 +1,82 @@
+/**
+ * Column rules on COPY TO rows in text and CSV format (https://www.postgresql.org/docs/current/sql-copy.html
+ * "File Formats"). COPY sends no RowDescription, so the caller names the columns (expectCopy in
+ * pg-masker.ts); a row arrives as one CopyData message. Text format: fields split by the delimiter byte
+ * (a delimiter inside data is always backslash-escaped, so a raw one is a boundary), NULL is `\N`.
+ * CSV: fields may be double-quoted with `""` for a quote inside; NULL is an empty unquoted field.
+ */
+import type { ColumnRule } from './column-rules.js';
+import { addCount } from './pan-masker.js';
+import { ruleText } from './pg-values.js';
+import type { ValueContext } from './pg-values.js';
+
+export interface CopyTextFormat {
+  csv: boolean;
+  /** One byte; default tab (text) or comma (CSV). */
+  delimiter: number;
+}
+
+const QUOTE = 0x22;
+const NL = 0x0a;
+const CR = 0x0d;
+
+/** Field boundaries [start, end) of one row (without its line end); for CSV, `quoted` marks "…" fields. */
+function splitRow(row: Uint8Array, end: number, f: CopyTextFormat): Array<{ start: number; end: number; quoted: boolean }> {
+  const out: Array<{ start: number; end: number; quoted: boolean }> = [];
+  let i = 0;
+  for (;;) {
+    if (f.csv && row[i] === QUOTE) {
+      let j = i + 1;
+      for (;;) {
+        if (j >= end) throw new Error('unterminated quoted CSV field');
+        if (row[j] === QUOTE) {
+          if (row[j + 1] === QUOTE) { j += 2; continue; }
+          break;
+        }
+        j++;
+      }
+      out.push({ start: i + 1, end: j, quoted: true });
+      i = j + 1;
+      if (i < end && row[i] !== f.delimiter) throw new Error('garbage after a quoted CSV field');
+    } else {
+      let j = i;
+      while (j < end && row[j] !== f.delimiter) j++;
+      out.push({ start: i, end: j, quoted: false });
+      i = j;
+    }
+    if (i >= end) return out;
+    i++; // the delimiter
+  }
+}
+
+/**
+ * Applies column rules to one COPY row; returns `row` itself when no rule applied. A `null` rule writes
+ * the format's NULL; other formats mask the field's text (quotes of a CSV field kept).
+ */
+export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule | undefined>, f: CopyTextFormat, ctx: ValueContext): Uint8Array {
+  if (!rules.some((r) => r !== undefined)) return row;
+  let end = row.length;
+  if (row[end - 1] === NL) end--;
+  if (row[end - 1] === CR) end--;
+  const fields = splitRow(row, end, f);
+  if (fields.length !== rules.length) throw new Error(`COPY row has ${fields.length} fields, expected ${rules.length}`);
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  fields.forEach((fld, i) => {
+    const rule = rules[i];
+    if (!rule) return;
+    const value = row.subarray(fld.start, fld.end);
+    const isNull = f.csv ? !fld.quoted && value.length === 0 : value.length === 2 && value[0] === 0x5c && value[1] === 0x4e;
+    if (isNull) return;
+    addCount(ctx.counts, rule.name, 1);
+    const masked = ruleText(value, rule.format, ctx.hmacKey);
+    const from = fld.quoted ? fld.start - 1 : fld.start;
+    const to = fld.quoted ? fld.end + 1 : fld.end;
+    parts.push(row.subarray(at, from));
+    parts.push(masked === null ? (f.csv ? new Uint8Array(0) : Buffer.from('\\N')) : fld.quoted ? Buffer.concat([Buffer.of(QUOTE), masked, Buffer.of(QUOTE)]) : masked);
+    at = to;
+  });
+  if (parts.length === 0) return row;
+  parts.push(row.subarray(at));
+  return Buffer.concat(parts);
+}
