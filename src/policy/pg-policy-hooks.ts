@@ -17,7 +17,7 @@ import type { Clock } from '../cli/ctx.js';
 import { PolicyDenied } from '../errors.js';
 import type { SessionHooks, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import type { ApprovalStore } from './approvals.js';
-import type { PolicyIdentity } from './evaluate.js';
+import type { Decision, PolicyIdentity } from './evaluate.js';
 import type { PolicyEngine, PolicySession } from './policy-engine.js';
 
 /** RFC 8176 `amr` values that are a second factor (or say MFA happened). */
@@ -61,7 +61,7 @@ export function policyHooksFor(o: PolicyHooksOptions): (info: { session: string;
 const denyMsg = (rule: string, reason: string) => `pcigate: denied by policy rule ${rule}: ${reason}`;
 
 /** One statement through policy (and approvals); exported for brokers that compose hooks themselves. */
-export async function decideStatement(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): Promise<StatementDecision> {
+export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): StatementDecision | Promise<StatementDecision> {
   if (stmt.protocol === 'function') {
     // A fast-path FunctionCall names a function by OID: nothing to classify, so nothing to allow.
     return { action: 'deny', rule: 'function_call', message: denyMsg('function_call', 'fast-path function calls are not allowed') };
@@ -72,7 +72,11 @@ export async function decideStatement(o: PolicyHooksOptions, ps: PolicySession, 
     const reason = d.action === 'deny' ? d.reason : `${d.reason}, but no approvals store is configured`;
     return { action: 'deny', rule: d.rule, message: denyMsg(d.rule, reason) };
   }
-  const store = o.store;
+  // Allow and deny answer synchronously (a cache hit costs no promise); only a hold goes async.
+  return holdStatement(o, o.store, ps, session, stmt, d);
+}
+
+async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: PolicySession, session: string, stmt: Statement, d: Decision): Promise<StatementDecision> {
   const usable = await store.findUsable(ps.identity, o.connection, stmt.sql);
   if (usable) {
     await store.consume(usable.id, ps.identity, o.connection, stmt.sql);
