@@ -75,14 +75,21 @@ describe('pcigate completion', () => {
     expect(verify!.split(' ')).toContain('--strict');
   });
 
-  it.skipIf(!has('zsh'))('the zsh script parses in zsh', () => {
-    const r = spawnSync('zsh', ['-n', path.join(ROOT, 'completions', FILES.zsh)], { encoding: 'utf8' });
+  it.skipIf(!has('zsh'))('the zsh script parses in zsh and registers _pcigate with compinit', () => {
+    const file = path.join(ROOT, 'completions', FILES.zsh);
+    const parse = spawnSync('zsh', ['-n', file], { encoding: 'utf8' });
+    expect(parse.status, parse.stderr).toBe(0);
+    const r = spawnSync('zsh', ['-f', '-c', `autoload -U compinit && compinit -u -D; source ${file}; print -- \${_comps[pcigate]}`], { encoding: 'utf8', env });
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('_pcigate');
   });
 
-  it.skipIf(!has('fish'))('the fish script loads in fish and offers the commands', () => {
-    const r = spawnSync('fish', ['--no-config', '-c', `source ${path.join(ROOT, 'completions', FILES.fish)}; complete -C 'pcigate ke'`], { encoding: 'utf8', env });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('keys');
+  it.skipIf(!has('fish'))('the fish script loads in fish and completes sub-commands, choices and connections', () => {
+    const fish = (line: string) => spawnSync('fish', ['--no-config', '-c', `source ${path.join(ROOT, 'completions', FILES.fish)}; complete -C '${line}'`], { encoding: 'utf8', env });
+    const words = (line: string) => fish(line).stdout.split('\n').map((l) => l.split('\t')[0]).filter(Boolean);
+    expect(words('pcigate ke')).toContain('keys');
+    expect(words('pcigate keys ')).toEqual(['init', 'rotate', 'show']);
+    expect(words('pcigate connect ')).toEqual(['prod-db', 'reports']);
+    expect(words('pcigate exec x --format ')).toEqual(['csv', 'json', 'table']);
   });
 });
