@@ -69,7 +69,7 @@ export function mergeSpans(spans: readonly PanSpan[]): PanSpan[] {
 export function applyMask(buf: Uint8Array, spans: readonly PanSpan[], style: MaskStyle): Uint8Array {
   if (spans.length === 0) return buf;
   if (style.format !== 'hmac') {
-    const out = Uint8Array.from(buf);
+    const out = new Uint8Array(buf);
     for (const s of spans) starSpan(out, s, style.format);
     return out;
   }

@@ -340,14 +340,20 @@ function frame(code: number, parts: Uint8Array[]): Buffer {
   return out;
 }
 
+/** DataRow: int16 count, then per value int32 length (-1 = NULL) and bytes; written in one allocation. */
 function encodeDataRow(values: ValueResult[]): Buffer {
-  const parts: Uint8Array[] = [];
-  const head = Buffer.alloc(2);
-  head.writeInt16BE(values.length);
-  parts.push(head);
+  let len = 4 + 2;
+  for (const v of values) len += 4 + (v === null ? 0 : v.length);
+  const out = Buffer.allocUnsafe(1 + len);
+  out[0] = 0x44;
+  out.writeInt32BE(len, 1);
+  out.writeInt16BE(values.length, 5);
+  let at = 7;
   for (const v of values) {
-    if (v === null) parts.push(int32(-1));
-    else parts.push(int32(v.length), v);
+    if (v === null) { out.writeInt32BE(-1, at); at += 4; continue; }
+    out.writeInt32BE(v.length, at);
+    out.set(v, at + 4);
+    at += 4 + v.length;
   }
-  return frame(0x44, parts);
+  return out;
 }

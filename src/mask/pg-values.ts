@@ -113,7 +113,7 @@ export function maskTrackData(value: Uint8Array, ctx: ValueContext): Uint8Array 
     for (const m of text.matchAll(re)) {
       const pan = /\d{13,19}/.exec(m[0])?.[0];
       if (!pan || !digitsArePan(pan, ctx.detect)) continue;
-      out ??= Uint8Array.from(value);
+      out ??= new Uint8Array(value);
       out.fill(STAR, m.index, m.index + m[0].length);
       addCount(ctx.counts, SAD_RULE, 1);
     }

@@ -164,7 +164,7 @@ export class StreamMasker {
     if (mine.length === 0) return buf.slice(from, to);
     const fresh = mergeSpans(mine.filter((s) => s.start >= from)).length;
     if (this.#style.format !== 'hmac') {
-      const copy = Uint8Array.from(buf);
+      const copy = new Uint8Array(buf);
       // A PAN completed only after its start was released by the idle timer: the part already sent may
       // show up to 18 digits, so every digit still unsent is hidden.
       for (const s of mine) starSpan(copy, s, s.start < from && !this.#known.has(s.start) ? 'full' : this.#style.format, from);
@@ -176,7 +176,7 @@ export class StreamMasker {
     let at = from;
     for (const s of mergeSpans(mine)) {
       if (s.start < from) {
-        const copy = Uint8Array.from(buf);
+        const copy = new Uint8Array(buf);
         starSpan(copy, s, 'full', from);
         parts.push(copy.subarray(at, Math.min(s.end, to)));
       } else {
