@@ -20,8 +20,13 @@ interface IinRange {
 const L16_19 = [16, 17, 18, 19] as const;
 const L13_19 = [13, 14, 15, 16, 17, 18, 19] as const;
 
-/** Ordered most specific first: the first match names the network. */
+/**
+ * Ordered most specific first where ranges overlap (the first match names the network); Visa and
+ * Mastercard 51–55 overlap nothing else and come first because most PANs are theirs.
+ */
 const RANGES: readonly IinRange[] = [
+  { network: 'visa', lo: 4, hi: 4, digits: 1, lengths: [13, 16, 19] },
+  { network: 'mastercard', lo: 51, hi: 55, digits: 2, lengths: [16] },
   { network: 'discover', lo: 622126, hi: 622925, digits: 6, lengths: L16_19 },
   { network: 'discover', lo: 6011, hi: 6011, digits: 4, lengths: L16_19 },
   { network: 'jcb', lo: 3528, hi: 3589, digits: 4, lengths: L16_19 },
@@ -39,13 +44,11 @@ const RANGES: readonly IinRange[] = [
   { network: 'amex', lo: 37, hi: 37, digits: 2, lengths: [15] },
   { network: 'diners', lo: 36, hi: 36, digits: 2, lengths: [14, 15, 16, 17, 18, 19] },
   { network: 'diners', lo: 38, hi: 39, digits: 2, lengths: [14, 15, 16, 17, 18, 19] },
-  { network: 'mastercard', lo: 51, hi: 55, digits: 2, lengths: [16] },
   { network: 'discover', lo: 65, hi: 65, digits: 2, lengths: L16_19 },
   { network: 'unionpay', lo: 62, hi: 62, digits: 2, lengths: L16_19 },
   // Maestro's wide 50, 56–69 ranges (lengths 12–19; PANs shorter than 13 are out of scope here).
   { network: 'maestro', lo: 50, hi: 50, digits: 2, lengths: L13_19 },
   { network: 'maestro', lo: 56, hi: 69, digits: 2, lengths: L13_19 },
-  { network: 'visa', lo: 4, hi: 4, digits: 1, lengths: [13, 16, 19] },
 ];
 
 /** The ranges flattened for the hot path: 6-digit prefix bounds and a bitmask of allowed lengths. */
