@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandSpec } from '../src/cli/command.js';
-import { EXIT } from '../src/cli/exit-codes.js';
+import { EXIT, type ExitCode } from '../src/cli/exit-codes.js';
+import { UsageError } from '../src/errors.js';
+import { runPcigate } from '../src/demo/run-cli.js';
 import { startDemoEnv } from '../src/demo/demo-env.js';
 import { serveDemo } from '../src/demo/demo-server.js';
 import { DEMO_CONNECTION, DEMO_PEOPLE } from '../src/demo/demo-setup.js';
@@ -24,14 +26,27 @@ export const spec: CommandSpec = {
     'Ctrl-C stops everything and removes it. With --script, runs the guided tour end to end instead and',
     'leaves its artifacts (config, audit log, recordings) in the directory it prints.',
   ].join('\n'),
+  args: [{ name: 'command', description: `with --as: a pcigate command to run as that demo person`, variadic: true }],
   options: [
     { flags: '--script', description: 'run the guided tour unattended and exit (0 when every step passed)' },
+    { flags: '--as <person>', description: `run COMMAND as a demo person against a running demo (PCIGATE_CONFIG set)`, choices: Object.values(DEMO_PEOPLE) },
   ],
+  passThrough: true,
   examples: [
     ['start the demo and connect with psql', 'pcigate demo'],
     ['run the guided tour', 'pcigate demo --script'],
+    [`approve a held statement as ${DEMO_PEOPLE.approver} (in the shell where the demo told you to export PCIGATE_CONFIG)`, `pcigate demo --as ${DEMO_PEOPLE.approver} -- approve A-k3j5x7p2qa`],
   ],
-  async run(ctx, { opts, out }) {
+  async run(ctx, { args, opts, out }) {
+    if (typeof opts.as === 'string') {
+      if (args.length === 0) throw new UsageError('--as needs a command', { hint: `e.g. pcigate demo --as ${DEMO_PEOPLE.approver} -- approvals` });
+      if (!ctx.env.PCIGATE_CONFIG) throw new UsageError('--as runs against a running demo: set PCIGATE_CONFIG as `pcigate demo` printed');
+      const r = await runPcigate(ctx, ctx.env, opts.as, args, ctx.interrupt);
+      if (r.stdout) ctx.stdout.write(r.stdout);
+      if (r.stderr) ctx.stderr.write(r.stderr);
+      return r.code as ExitCode;
+    }
+    if (args.length > 0) throw new UsageError(`unexpected argument ${args[0]}`, { hint: 'a command after demo needs --as PERSON' });
     const signal = ctx.interrupt;
     out.say('pcigate demo: starting PostgreSQL with test card data …');
     const env = await startDemoEnv(ctx, { packageRoot: PACKAGE_ROOT, tmpdir: ctx.env.TMPDIR || os.tmpdir() });
@@ -73,6 +88,7 @@ export const spec: CommandSpec = {
           'In another terminal (the demo config and data home):',
           `  export PCIGATE_CONFIG=${env.configPath} PCIGATE_HOME=${env.home}`,
           '  pcigate approvals            # the held DELETE',
+          `  pcigate demo --as ${DEMO_PEOPLE.approver} -- approve ID   # approve it as the second person`,
           '  pcigate verify               # the audit log verifies',
           `  pcigate policy explain ${DEMO_CONNECTION} 'DROP TABLE transactions'`,
           '',

@@ -186,9 +186,10 @@ _pcigate() {
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;
       'demo')
-        flags='--script --config --home --json -q --quiet -h --help'
+        flags='--script --as --config --home --json -q --quiet -h --help'
         conn=0
         case "$prev" in
+        --as) COMPREPLY=( $(compgen -W 'dana sam' -- "$cur") ); return 0 ;;
         --config) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;

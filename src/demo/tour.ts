@@ -59,7 +59,8 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
 
   say(`1. Who is who. Two demo people: ${engineer} (role engineer: read and write, no DDL, a DELETE or UPDATE`);
   say(`   without WHERE waits for approval) and ${approver} (role approver). The tour uses local identity`);
-  say('   (identity.allow_local) for them; a real deployment logs people in with OIDC (`pcigate login`).');
+  say('   (identity.allow_local) for them: this version of the tour has no in-process OIDC provider yet.');
+  say('   A real deployment logs people in with OIDC (`pcigate login`, the RFC 8628 device flow).');
   say('');
 
   say(`2. ${engineer} reads the cards table through pcigate. Card numbers come back masked; the cvv is hidden.`);

@@ -112,6 +112,30 @@ describe('pcigate demo (interactive)', () => {
       expect(drop.status).not.toBe(0);
       expect(drop.stderr).toContain('denied by policy');
 
+
+      // A DELETE without WHERE is held; the second demo person approves it from another "terminal".
+      const demoEnv = { PCIGATE_CONFIG: path.join(dir, 'pcigate.yaml'), PCIGATE_HOME: path.join(dir, 'home') };
+      expect(stdout).toContain(`export PCIGATE_CONFIG=${demoEnv.PCIGATE_CONFIG} PCIGATE_HOME=${demoEnv.PCIGATE_HOME}`);
+      const del = spawn('psql', [conninfo!, '-At', '-c', 'DELETE FROM transactions'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let delOut = '';
+      del.stdout.on('data', (d: Buffer) => { delOut += d.toString('utf8'); });
+      del.stderr.on('data', (d: Buffer) => { delOut += d.toString('utf8'); });
+      const delDone = new Promise<number | null>((resolve) => del.once('close', resolve));
+      let id: string | undefined;
+      for (let i = 0; i < 100 && !id; i++) {
+        const q = await runCli(['approvals', '--json'], { env: demoEnv });
+        id = (JSON.parse(q.stdout || '[]') as Array<{ id: string }>)[0]?.id;
+        if (!id) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(id).toBeDefined();
+      const self = await runCli(['approve', id!], { env: demoEnv });
+      expect(self.code).not.toBe(0); // the OS account is not an approver
+      const ap = await runCli(['demo', '--as', 'sam', '--', 'approve', id!, '--reason', 'test'], { env: demoEnv });
+      expect(ap.code, ap.stdout + ap.stderr).toBe(0);
+      expect(ap.stdout + ap.stderr).toContain(`approved ${id}`);
+      expect(await delDone).toBe(0);
+      expect(delOut).toContain('DELETE 4');
+
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       expect(await portOpen(port)).toBe(false);
