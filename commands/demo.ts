@@ -13,6 +13,7 @@ import { runPcigate } from '../src/demo/run-cli.js';
 import { startDemoEnv } from '../src/demo/demo-env.js';
 import { serveDemo } from '../src/demo/demo-server.js';
 import { DEMO_CONNECTION, DEMO_PEOPLE } from '../src/demo/demo-setup.js';
+import { startDemoOidc } from '../src/demo/demo-oidc.js';
 import { runTour } from '../src/demo/tour.js';
 
 /** The installed package: dist/commands/demo.js → the directory holding node_modules. */
@@ -29,6 +30,7 @@ export const spec: CommandSpec = {
   args: [{ name: 'command', description: `with --as: a pcigate command to run as that demo person`, variadic: true }],
   options: [
     { flags: '--script', description: 'run the guided tour unattended and exit (0 when every step passed)' },
+    { flags: '--local-identity', description: 'with --script: local demo accounts instead of the in-process OIDC provider' },
     { flags: '--as <person>', description: `run COMMAND as a demo person against a running demo (PCIGATE_CONFIG set)`, choices: Object.values(DEMO_PEOPLE) },
   ],
   passThrough: true,
@@ -49,14 +51,24 @@ export const spec: CommandSpec = {
     if (args.length > 0) throw new UsageError(`unexpected argument ${args[0]}`, { hint: 'a command after demo needs --as PERSON' });
     const signal = ctx.interrupt;
     out.say('pcigate demo: starting PostgreSQL with test card data …');
-    const env = await startDemoEnv(ctx, { packageRoot: PACKAGE_ROOT, tmpdir: ctx.env.TMPDIR || os.tmpdir() });
+    const oidc = opts.script && !opts.localIdentity ? await startDemoOidc(DEMO_PEOPLE, ctx.fetch) : undefined;
+    let env;
+    try {
+      env = await startDemoEnv(ctx, {
+        packageRoot: PACKAGE_ROOT, tmpdir: ctx.env.TMPDIR || os.tmpdir(),
+        ...(oidc ? { idp: { issuer: oidc.issuer, clientId: oidc.clientId, audience: oidc.audience, resource: oidc.resource } } : {}),
+      });
+    } catch (e) {
+      await oidc?.close();
+      throw e;
+    }
     if (opts.script) {
       let ok = false;
       try {
         const say = (line: string) => { if (!out.json) out.data(`${line}\n`); };
         say(`Demo directory: ${env.dir}  (PostgreSQL from ${env.pg.binaries}, port ${env.pg.port})`);
         say('');
-        const result = await runTour(ctx, env, say, signal);
+        const result = await runTour(ctx, env, say, signal, oidc);
         ok = result.ok;
         if (out.json) out.printJson({ ok, dir: env.dir, config: env.configPath, home: env.home, steps: result.steps });
         else {
@@ -67,6 +79,7 @@ export const spec: CommandSpec = {
         }
       } finally {
         await env.stop(false);
+        await oidc?.close();
       }
       return ok ? EXIT.ok : EXIT.error;
     }

@@ -186,7 +186,7 @@ _pcigate() {
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;
       'demo')
-        flags='--script --as --config --home --json -q --quiet -h --help'
+        flags='--script --local-identity --as --config --home --json -q --quiet -h --help'
         conn=0
         case "$prev" in
         --as) COMPREPLY=( $(compgen -W 'dana sam' -- "$cur") ); return 0 ;;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Ctx } from '../cli/ctx.js';
 import { DemoError } from '../errors.js';
 import { simpleQuery } from '../broker/pg-query-client.js';
-import { createDatabaseSql, DEMO_DB, DEMO_PASSWORD_ENV, SEED_SQL, writeDemoConfig } from './demo-setup.js';
+import { createDatabaseSql, DEMO_DB, DEMO_PASSWORD_ENV, SEED_SQL, writeDemoConfig, type DemoIdp } from './demo-setup.js';
 import { startEmbeddedPg, type EmbeddedPg } from './embedded-pg.js';
 
 export interface DemoEnv {
@@ -28,6 +28,8 @@ export interface DemoEnvOptions {
   packageRoot: string;
   /** Parent of the demo directory (default: the system temp dir). */
   tmpdir: string;
+  /** The identity provider people log in with; local identity when absent. */
+  idp?: DemoIdp;
 }
 
 /** Starts and seeds everything; on failure removes what it started. */
@@ -48,7 +50,7 @@ export async function startDemoEnv(ctx: Ctx, o: DemoEnvOptions): Promise<DemoEnv
     }
     const seeded = await simpleQuery({ ...su, user: DEMO_DB.user, password: brokerPassword, database: DEMO_DB.database }, SEED_SQL);
     if (seeded.error) throw new DemoError(`could not seed the demo database: ${seeded.error.message ?? ''}`);
-    const { configPath, home } = await writeDemoConfig(ctx, dir, pg);
+    const { configPath, home } = await writeDemoConfig(ctx, dir, pg, o.idp);
     const env: Record<string, string | undefined> = {
       ...ctx.env, PCIGATE_CONFIG: configPath, PCIGATE_HOME: home, [DEMO_PASSWORD_ENV]: brokerPassword,
       // Tokens and keychain entries of the person running the demo stay out of it.

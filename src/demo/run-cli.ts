@@ -43,3 +43,9 @@ export async function runPcigate(base: Ctx, env: Record<string, string | undefin
   const code = await main(args, ctx);
   return { ...ctx.out(), code };
 }
+
+/** Starts `pcigate ARGS` as `person` and returns at once: its output so far, and its exit code when done. */
+export function startPcigate(base: Ctx, env: Record<string, string | undefined>, person: string, args: string[], signal: AbortSignal): { output(): CliResult; done: Promise<number> } {
+  const ctx = personCtx(base, env, person, signal);
+  return { output: () => ctx.out(), done: main(args, ctx) };
+}

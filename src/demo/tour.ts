@@ -9,7 +9,8 @@ import type { Ctx } from '../cli/ctx.js';
 import { registry } from '../../commands/index.js';
 import { DEMO_CONNECTION, DEMO_PEOPLE } from './demo-setup.js';
 import type { DemoEnv } from './demo-env.js';
-import { runPcigate, type CliResult } from './run-cli.js';
+import type { DemoOidc, DemoOidcPerson } from './demo-oidc.js';
+import { runPcigate, startPcigate, type CliResult } from './run-cli.js';
 
 export interface TourStep {
   name: string;
@@ -36,7 +37,7 @@ function indent(text: string): string {
 }
 
 /** Runs the tour against a started DemoEnv, narrating to `say`. */
-export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => void, signal: AbortSignal): Promise<TourResult> {
+export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => void, signal: AbortSignal, oidc?: DemoOidc): Promise<TourResult> {
   const steps: TourStep[] = [];
   const { engineer, approver } = DEMO_PEOPLE;
   const run = (person: string, args: string[], s: AbortSignal = signal): Promise<CliResult> => runPcigate(ctx, env.env, person, args, s);
@@ -57,11 +58,39 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
   };
   const has = (name: string) => registry.some((e) => e.name === name);
 
-  say(`1. Who is who. Two demo people: ${engineer} (role engineer: read and write, no DDL, a DELETE or UPDATE`);
-  say(`   without WHERE waits for approval) and ${approver} (role approver). The tour uses local identity`);
-  say('   (identity.allow_local) for them: this version of the tour has no in-process OIDC provider yet.');
-  say('   A real deployment logs people in with OIDC (`pcigate login`, the RFC 8628 device flow).');
-  say('');
+  /** `pcigate login` (RFC 8628 device flow) as `name`; the demo's browser signs in at the printed URL. */
+  const login = async (name: string, person: DemoOidcPerson): Promise<boolean> => {
+    const args = ['login', '--no-browser'];
+    const p = startPcigate(ctx, env.env, name, args, signal);
+    let prompt: RegExpExecArray | null = null;
+    for (let i = 0; i < 300 && !prompt; i++) {
+      prompt = /open (\S+) and enter the code: (\S+)/.exec(p.output().stderr);
+      if (!prompt) await Promise.race([p.done, new Promise((r) => setTimeout(r, 100))]);
+    }
+    let browserError = '';
+    if (prompt) {
+      say(`  (the demo's browser opens ${prompt[1]} and signs in as ${person.email} with a password and a one-time code)`);
+      await oidc!.approveDevice(prompt[1]!, prompt[2]!, person).catch((e: unknown) => { browserError = (e as Error).message; });
+    }
+    const code = await p.done;
+    show(name, args, { ...p.output(), code });
+    if (browserError) say(`    browser: ${browserError}`);
+    return code === 0;
+  };
+
+  if (oidc) {
+    say(`1. Who is who. Two demo people at the demo's OpenID provider (${oidc.issuer}): ${engineer} (group engineers:`);
+    say('   read and write, no DDL, a DELETE or UPDATE without WHERE waits for approval) and');
+    say(`   ${approver} (group approvers). ${engineer} logs in with the device flow, as on any headless host.`);
+    step(`${engineer} logged in (device flow)`, await login(engineer, oidc.people.engineer));
+  } else {
+    say(`1. Who is who. Two demo people: ${engineer} (role engineer: read and write, no DDL, a DELETE or UPDATE`);
+    say(`   without WHERE waits for approval) and ${approver} (role approver). The tour uses local identity`);
+    say('   (identity.allow_local) for them: --local-identity was given, or oidc-provider (a devDependency)');
+    say('   is not installed here.');
+    say('   A real deployment logs people in with OIDC (`pcigate login`, the RFC 8628 device flow).');
+    say('');
+  }
 
   say(`2. ${engineer} reads the cards table through pcigate. Card numbers come back masked; the cvv is hidden.`);
   const sel = ['exec', DEMO_CONNECTION, '--sql', 'SELECT c.name, k.pan, k.cvv, k.expiry FROM cards k JOIN customers c ON c.id = k.customer_id ORDER BY k.id'];
@@ -79,6 +108,16 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
   say(`4. ${engineer} deletes without WHERE. The statement is held; ${approver} sees it and approves it.`);
   const del = ['exec', DEMO_CONNECTION, '--sql', 'DELETE FROM transactions', '--reason', 'demo: clear test transactions'];
   const held = run(engineer, del);
+  if (oidc) {
+    // One data home holds one login: while the DELETE waits, the second person logs in on "their" terminal.
+    let settled = false;
+    void held.then(() => { settled = true; });
+    for (let i = 0; i < 300 && !signal.aborted && !settled; i++) {
+      if (parsePending((await run(approver, ['approvals', '--json'])).stdout)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    step(`${approver} logged in (device flow)`, await login(approver, oidc.people.approver));
+  }
   let approvedId: string | undefined;
   for (let i = 0; i < 300 && !approvedId && !signal.aborted; i++) {
     const q = await run(approver, ['approvals', '--json']);

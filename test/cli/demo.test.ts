@@ -56,6 +56,10 @@ describe('pcigate demo --script', () => {
     const r = await runCli(['demo', '--script'], { env: { TMPDIR: parent }, timeoutMs: 240_000 });
     expect(r.stderr).not.toContain('internal error');
     expect(r.code, r.stdout + r.stderr).toBe(0);
+    // oidc-provider is a devDependency, so a clone's `npm install` has it: both people log in by device flow.
+    expect(r.stdout).toContain('✓ dana logged in (device flow)');
+    expect(r.stdout).toContain('✓ sam logged in (device flow)');
+    expect(r.stdout).toMatch(/approved A-\S+: the held statement of dana@demo\.pcigate\.test/);
     expect(r.stdout).toContain('✓ query with PANs masked');
     expect(r.stdout).toContain('************1111');
     expect(r.stdout).toContain('✓ DROP TABLE denied');
@@ -81,6 +85,17 @@ describe('pcigate demo --script', () => {
     // PostgreSQL is gone: its directory and its processes.
     expect(existsSync(path.join(dir!, 'postgres'))).toBe(false);
     expect(processesMentioning(dir!)).toEqual([]);
+  }, 300_000);
+
+  it('--local-identity runs the same tour with local demo accounts', async () => {
+    const parent = tmp();
+    const r = await runCli(['demo', '--script', '--local-identity', '--json'], { env: { TMPDIR: parent }, timeoutMs: 240_000 });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; home: string; steps: Array<{ name: string; outcome: string }> };
+    expect(doc.ok).toBe(true);
+    expect(doc.steps.find((s) => s.name === 'DELETE held and approved by a second person')?.outcome).toBe('passed');
+    expect(doc.steps.some((s) => s.name.includes('logged in'))).toBe(false);
+    expect(existsSync(path.join(doc.home, 'tokens.json'))).toBe(false);
   }, 300_000);
 });
 
