@@ -55,7 +55,7 @@ export const spec: CommandSpec = {
     let env;
     try {
       env = await startDemoEnv(ctx, {
-        packageRoot: PACKAGE_ROOT, tmpdir: ctx.env.TMPDIR || os.tmpdir(),
+        packageRoot: PACKAGE_ROOT, tmpdir: ctx.env.TMPDIR || os.tmpdir(), ssh: Boolean(opts.script),
         ...(oidc ? { idp: { issuer: oidc.issuer, clientId: oidc.clientId, audience: oidc.audience, resource: oidc.resource } } : {}),
       });
     } catch (e) {

@@ -4,8 +4,8 @@
  * DROP TABLE (7.2), a DELETE held until a second person approves (6.5.4 / 7.2 separation of duties), a log
  * that verifies (10.3.2, 10.5), and a data home in which `pcigate scan` finds no PAN (3.5.1).
  */
-import { spawnSync } from 'node:child_process';
 import type { Ctx } from '../cli/ctx.js';
+import { maskText } from '../mask/pan-masker.js';
 import { registry } from '../../commands/index.js';
 import { DEMO_CONNECTION, DEMO_PEOPLE } from './demo-setup.js';
 import type { DemoEnv } from './demo-env.js';
@@ -42,7 +42,8 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
   const { engineer, approver } = DEMO_PEOPLE;
   const run = (person: string, args: string[], s: AbortSignal = signal): Promise<CliResult> => runPcigate(ctx, env.env, person, args, s);
   const show = (person: string, args: string[], r: CliResult) => {
-    say(`  $ pcigate ${args.map((a) => (/[\s*"]/.test(a) ? `'${a}'` : a)).join(' ')}      # as ${person}, exit ${r.code}`);
+    // The command line is masked like everything else pcigate prints (it is masked in the log, too).
+    say(maskText(`  $ pcigate ${args.map((a) => (/[\s*"]/.test(a) ? `'${a}'` : a)).join(' ')}      # as ${person}, exit ${r.code}`));
     const text = `${r.stdout}${r.stderr}`.trim();
     if (text) say(indent(text));
   };
@@ -137,6 +138,22 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
   show(engineer, del, r3);
   step('DELETE held and approved by a second person', Boolean(approvedId) && r3.code === 0 && /DELETE 4/.test(`${r3.stdout}${r3.stderr}`));
 
+  if ('connection' in env.ssh) {
+    const conn = env.ssh.connection;
+    say(`4b. ${engineer} runs commands on an SSH host through pcigate: the host key is pinned, output is masked,`);
+    say('    and a command outside the allow-list is refused.');
+    const echo = ['exec', conn, '--', 'echo', 'refund for card 4111 1111 1111 1111'];
+    const re = await run(engineer, echo);
+    show(engineer, echo, re);
+    const leak = digitsLeak(`${re.stdout}${re.stderr}`);
+    step('an SSH command with its output masked', re.code === 0 && !leak && /1111/.test(re.stdout), leak ? 'a PAN came back unmasked' : undefined);
+    const rm = ['exec', conn, '--', 'rm', '-rf', '/tmp/pcigate-demo-nothing'];
+    const rr = await run(engineer, rm);
+    show(engineer, rm, rr);
+    step('an SSH command outside the allow-list refused', rr.code === 5);
+  } else {
+    skip('an SSH session', env.ssh.skipped);
+  }
   say('5. The audit log verifies: hash chain, Merkle tree and signed checkpoints.');
   const ver = ['verify'];
   const r4 = await run(engineer, ver);
@@ -172,10 +189,6 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
     step('an evidence bundle for requirement 10', r.code === 0);
   } else skip('an evidence bundle for requirement 10', 'this build has no `pcigate evidence` command yet');
 
-  const sshd = spawnSync('sh', ['-c', 'command -v sshd || test -x /usr/sbin/sshd && echo /usr/sbin/sshd'], { encoding: 'utf8', env: { PATH: env.env.PATH ?? '/usr/bin:/bin' } }).stdout?.trim().split('\n')[0];
-  skip('an SSH session', sshd
-    ? `sshd is installed (${sshd}), but this version of the tour has no SSH step yet`
-    : 'sshd is not installed on this machine');
 
   say('9. No card number reached the data home: pcigate scan looks through every file in it.');
   const sc = ['scan', env.home];

@@ -65,6 +65,12 @@ describe('pcigate demo --script', () => {
     expect(r.stdout).toContain('✓ DROP TABLE denied');
     expect(r.stdout).toContain('✓ DELETE held and approved by a second person');
     expect(r.stdout).toContain('✓ audit log verifies');
+    if (existsSync('/usr/sbin/sshd') || existsSync('/usr/local/sbin/sshd')) {
+      expect(r.stdout).toContain('✓ an SSH command with its output masked');
+      expect(r.stdout).toContain('✓ an SSH command outside the allow-list refused');
+    } else {
+      expect(r.stdout).toContain('skipped: an SSH session — sshd is not installed');
+    }
     expect(r.stdout).not.toMatch(/✗/);
     for (const pan of SEEDED) expect(r.stdout.replace(/[ -]/g, '')).not.toContain(pan);
 
