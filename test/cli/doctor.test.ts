@@ -9,19 +9,33 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../harness/cli.js';
 import { startOidcProvider, type OidcHarness } from '../harness/oidc.js';
 import { freePort, PG_USERS, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { sshdAvailable, startSshd, type Sshd } from '../harness/sshd.js';
 
 interface Check { id: string; status: 'ok' | 'warn' | 'fail'; message: string; hint?: string }
 
 let pg: PostgresServer;
 let idp: OidcHarness;
+let sshd: Sshd | undefined;
+let keyFile = '';
 
 beforeAll(async () => {
-  [pg, idp] = await Promise.all([startPostgres(), startOidcProvider()]);
+  [pg, idp, sshd] = await Promise.all([startPostgres(), startOidcProvider(), sshdAvailable() ? undefined : startSshd()]);
+  if (sshd) {
+    keyFile = path.join(tempDir('pcigate-doctor-key-'), 'broker_ed25519');
+    writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
+  }
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([pg?.stop(), idp?.close()]);
+  await Promise.all([pg?.stop(), idp?.close(), sshd?.stop()]);
 });
+
+/** An ssh connection to the harness sshd pinned to `hostKey` (none when sshd is not installed). */
+function sshConn(name: string, hostKey: string): string[] {
+  if (!sshd) return [];
+  return [`  ${name}:`, '    kind: ssh', `    host: ${sshd.host}`, `    port: ${sshd.port}`, `    user: ${sshd.user}`,
+    `    private_key: file:${keyFile}`, `    host_key: "${hostKey}"`, '    connect_timeout: 5s'];
+}
 
 function setup(yaml: string): { dir: string; config: string; home: string } {
   const dir = tempDir('pcigate-doctor-');
@@ -50,6 +64,7 @@ describe('pcigate doctor', () => {
     const s = setup([
       'version: 1', 'connections:',
       pgConn('payments', { port: pg.port, password: 'env:DOCTOR_DB_PW', sslmode: 'verify-full', ca: pg.caFile! }),
+      ...sshConn('bastion', sshd?.hostKeyFingerprint ?? ''),
       'identity:', `  issuer: ${idp.issuer}`, '  client_id: pcigate-cli', '  token_store: file', '',
     ].join('\n'));
     const init = await runCli(['keys', 'init', '--home', s.home]);
@@ -58,7 +73,8 @@ describe('pcigate doctor', () => {
     const d = await doctor(s, { DOCTOR_DB_PW: pg.passwordOf(PG_USERS.scram) });
     expect(d.code, JSON.stringify(d.checks, null, 2)).toBe(0);
     expect(d.textCode).toBe(0);
-    expect(d.checks.map((c) => c.id)).toEqual(['config', 'keychain', 'home', 'keys', 'clock', 'connection:payments', 'identity']);
+    expect(d.checks.map((c) => c.id)).toEqual(['config', 'keychain', 'home', 'keys', 'clock', 'connection:payments', ...(sshd ? ['connection:bastion'] : []), 'identity']);
+    if (sshd) expect(d.byId('connection:bastion')!.message).toContain('host key matches the pin');
     expect(d.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(d.byId('connection:payments')!.message).toMatch(/TLS.*authenticated \(scram-sha-256\)/);
     expect(d.byId('identity')!.status).toBe('ok');
@@ -75,6 +91,7 @@ describe('pcigate doctor', () => {
       pgConn('wrong-password', { port: pg.port, password: 'env:DOCTOR_BAD_PW', sslmode: 'require' }),
       pgConn('nothing-there', { port: closed, password: 'env:DOCTOR_BAD_PW', sslmode: 'disable' }),
       pgConn('unverified-cert', { port: pg.port, password: 'env:DOCTOR_DB_PW', sslmode: 'verify-full' }),
+      ...sshConn('wrong-pin', sshd?.otherHostKeyLine ?? ''),
       'identity:', `  issuer: http://127.0.0.1:${closed}`, '  client_id: pcigate-cli', '  token_store: file', '',
     ].join('\n'));
     const init = await runCli(['keys', 'init', '--home', s.home]);
@@ -91,7 +108,11 @@ describe('pcigate doctor', () => {
     }
     expect(d.byId('home')!.hint).toContain('chmod 700');
     expect(d.byId('connection:wrong-password')!.hint).toContain('password');
-    expect(d.text.match(/^✗ /gm)?.length).toBe(5);
+    if (sshd) {
+      expect(d.byId('connection:wrong-pin')!.status).toBe('fail');
+      expect(d.byId('connection:wrong-pin')!.hint).toContain('host_key');
+    }
+    expect(d.text.match(/^✗ /gm)?.length).toBe(sshd ? 6 : 5);
     expect(d.text).toContain('fix: ');
     expect(d.text).not.toContain('not-the-password');
   }, 120_000);
