@@ -106,6 +106,22 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
   show(engineer, drop, r2);
   step('DROP TABLE denied', r2.code !== 0);
 
+  if ('connection' in env.ssh) {
+    const conn = env.ssh.connection;
+    say(`3b. ${engineer} runs commands on an SSH host through pcigate: the host key is pinned, output is masked,`);
+    say('    and a command outside the allow-list is refused.');
+    const echo = ['exec', conn, '--', 'echo', 'refund for card 4111 1111 1111 1111'];
+    const re = await run(engineer, echo);
+    show(engineer, echo, re);
+    const leak = digitsLeak(`${re.stdout}${re.stderr}`);
+    step('an SSH command with its output masked', re.code === 0 && !leak && /1111/.test(re.stdout), leak ? 'a PAN came back unmasked' : undefined);
+    const rm = ['exec', conn, '--', 'rm', '-rf', '/tmp/pcigate-demo-nothing'];
+    const rr = await run(engineer, rm);
+    show(engineer, rm, rr);
+    step('an SSH command outside the allow-list refused', rr.code === 5);
+  } else {
+    skip('an SSH session', env.ssh.skipped);
+  }
   say(`4. ${engineer} deletes without WHERE. The statement is held; ${approver} sees it and approves it.`);
   const del = ['exec', DEMO_CONNECTION, '--sql', 'DELETE FROM transactions', '--reason', 'demo: clear test transactions'];
   const held = run(engineer, del);
@@ -138,22 +154,6 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
   show(engineer, del, r3);
   step('DELETE held and approved by a second person', Boolean(approvedId) && r3.code === 0 && /DELETE 4/.test(`${r3.stdout}${r3.stderr}`));
 
-  if ('connection' in env.ssh) {
-    const conn = env.ssh.connection;
-    say(`4b. ${engineer} runs commands on an SSH host through pcigate: the host key is pinned, output is masked,`);
-    say('    and a command outside the allow-list is refused.');
-    const echo = ['exec', conn, '--', 'echo', 'refund for card 4111 1111 1111 1111'];
-    const re = await run(engineer, echo);
-    show(engineer, echo, re);
-    const leak = digitsLeak(`${re.stdout}${re.stderr}`);
-    step('an SSH command with its output masked', re.code === 0 && !leak && /1111/.test(re.stdout), leak ? 'a PAN came back unmasked' : undefined);
-    const rm = ['exec', conn, '--', 'rm', '-rf', '/tmp/pcigate-demo-nothing'];
-    const rr = await run(engineer, rm);
-    show(engineer, rm, rr);
-    step('an SSH command outside the allow-list refused', rr.code === 5);
-  } else {
-    skip('an SSH session', env.ssh.skipped);
-  }
   say('5. The audit log verifies: hash chain, Merkle tree and signed checkpoints.');
   const ver = ['verify'];
   const r4 = await run(engineer, ver);
