@@ -6,15 +6,18 @@
 import type { CommandSpec } from '../src/cli/command.js';
 import { connectPg, type ConnectInfo } from '../src/broker/pg-connect.js';
 import { UsageError } from '../src/errors.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { connectSsh } from '../src/broker/ssh-connect.js';
+import type { SshListenInfo } from '../src/broker/ssh-connect.js';
 
-interface Parsed { port?: number; bind?: string; tls: boolean; json: boolean; exec?: string[] }
+interface Parsed { port?: number; bind?: string; tls: boolean; json: boolean; listen: boolean; exec?: string[] }
 
 /**
  * Options after NAME arrive unparsed (the command passes --exec's program through untouched), so they are
  * read here: --port, --bind, --tls, --json, then --exec (or --) and everything after it.
  */
 function parseRest(rest: string[], opts: Record<string, unknown>, json: boolean): Parsed {
-  const p: Parsed = { tls: Boolean(opts.tls), json };
+  const p: Parsed = { tls: Boolean(opts.tls), json, listen: Boolean(opts.listen) };
   if (opts.port !== undefined) p.port = portOf(String(opts.port));
   if (typeof opts.bind === 'string') p.bind = opts.bind;
   if (Array.isArray(opts.exec) && opts.exec.length) p.exec = opts.exec.map(String);
@@ -26,6 +29,7 @@ function parseRest(rest: string[], opts: Record<string, unknown>, json: boolean)
     if (flag === '--port') p.port = portOf(value());
     else if (flag === '--bind') p.bind = value();
     else if (flag === '--tls') p.tls = true;
+    else if (flag === '--listen') p.listen = true;
     else if (flag === '--json') p.json = true;
     else if (flag === '--exec' || flag === '--') {
       const prog = [...(inline !== undefined ? [inline] : []), ...rest.slice(i + 1)];
@@ -56,6 +60,7 @@ export const spec: CommandSpec = {
     { flags: '--port <n>', description: 'listen on this port (default: the config, else a free port)' },
     { flags: '--bind <addr>', description: 'listen on this address (default 127.0.0.1)' },
     { flags: '--tls', description: 'offer TLS to local clients (a generated or configured certificate)' },
+    { flags: '--listen', description: 'ssh connections: serve OpenSSH clients on a local port instead of opening a shell here' },
     { flags: '--exec', description: 'run PROGRAM [ARGS…] against the listener and exit with its exit code' },
   ],
   passThrough: true,
@@ -63,11 +68,34 @@ export const spec: CommandSpec = {
     ['open a listener and print the psql command', 'pcigate connect prod-db'],
     ['run psql through pcigate and exit with its exit code', "pcigate connect prod-db --exec psql -c 'select 1'"],
     ['print the connection details as JSON', 'pcigate connect prod-db --port 6543 --json'],
+    ['open a recorded, masked shell on an SSH host in this terminal', 'pcigate connect prod-ssh'],
+    ['serve OpenSSH clients (ssh -p PORT pcigate@127.0.0.1)', 'pcigate connect prod-ssh --listen'],
   ],
   async run(ctx, { args, opts, global, out }) {
     const [name, ...rest] = args;
     if (!name) throw new UsageError('missing connection name');
     const p = parseRest(rest, opts, global.json);
+    const { config } = await loadConfig(ctx, { path: global.config });
+    const sshConn = config.connections[name];
+    if (sshConn?.kind === 'ssh') {
+      if (p.exec || p.tls) throw new UsageError(`${name} is an ssh connection: --exec and --tls apply to postgres connections`);
+      return connectSsh(ctx, {
+        config, name, conn: sshConn, ...(global.home ? { home: global.home } : {}),
+        ...(p.listen ? {
+          listen: {
+            ...(p.port !== undefined ? { port: p.port } : {}), ...(p.bind ? { bind: p.bind } : {}),
+            ready(info: SshListenInfo) {
+              if (p.json) out.printJson(info);
+              else {
+                out.say(`pcigate: ${info.connection} is listening on ${info.host}:${info.port} (host key ${info.fingerprint})`);
+                out.say(`  ${info.ssh}    password: ${info.password}`);
+                out.say('  (Ctrl-C to stop; every open session is closed and recorded)');
+              }
+            },
+          },
+        } : {}),
+      });
+    }
     return connectPg(ctx, {
       name, configPath: global.config, home: global.home, tls: p.tls,
       ...(p.port !== undefined ? { port: p.port } : {}), ...(p.bind ? { bind: p.bind } : {}), ...(p.exec ? { exec: p.exec } : {}),

@@ -39,7 +39,7 @@ _pcigate() {
   esac
   case "$cmd" in
       'connect')
-        flags='--port --bind --tls --exec --config --home --json -q --quiet -h --help'
+        flags='--port --bind --tls --listen --exec --config --home --json -q --quiet -h --help'
         conn=1
         case "$prev" in
         --port) COMPREPLY=(); return 0 ;;

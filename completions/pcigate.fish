@@ -34,6 +34,7 @@ complete -c pcigate -n '__fish_seen_subcommand_from policy; and not __fish_seen_
 complete -c pcigate -n '__fish_seen_subcommand_from connect' -l port -r -f -d 'listen on this port (default: the config, else a free port)'
 complete -c pcigate -n '__fish_seen_subcommand_from connect' -l bind -r -f -d 'listen on this address (default 127.0.0.1)'
 complete -c pcigate -n '__fish_seen_subcommand_from connect' -l tls -d 'offer TLS to local clients (a generated or configured certificate)'
+complete -c pcigate -n '__fish_seen_subcommand_from connect' -l listen -d 'ssh connections: serve OpenSSH clients on a local port instead of opening a shell here'
 complete -c pcigate -n '__fish_seen_subcommand_from connect' -l exec -d 'run PROGRAM [ARGS…] against the listener and exit with its exit code'
 complete -c pcigate -n '__fish_seen_subcommand_from connect' -a '(pcigate completion --connections 2>/dev/null)' -d 'connection'
 complete -c pcigate -n '__fish_seen_subcommand_from exec' -l sql -r -f -d 'SQL to run (postgres connections)'

@@ -13,12 +13,12 @@ import { resolveSecret } from '../config/secrets.js';
 import type { PostgresConnection } from '../config/sections/connections.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { actorOf, resolveIdentity } from '../identity/index.js';
-import { PgMasker } from '../mask/pg-masker.js';
 import type { TokenValidator } from '../identity/validate.js';
 import type { UpstreamTarget } from '../pg/proxy/upstream.js';
 import type { IdentityProvider } from './identity-provider.js';
 import { localTlsContext } from './local-tls.js';
 import { startPgBroker } from './pg-broker.js';
+import { pgHooksFor } from './pg-hooks.js';
 
 export interface ConnectOptions {
   name: string;
@@ -80,15 +80,12 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
     };
     // Fail before listening when there is no identity at all: the user learns it now, not from psql.
     await identity.actor();
-    const hmacKey = config.masking.hmac_key ? Buffer.from(await resolveSecret(ctx, config.masking.hmac_key), 'utf8') : undefined;
+    // Policy (allow / deny / hold per statement) and masking (every data-carrying message), as for exec.
+    const shutdown = new AbortController();
+    ctx.interrupt.addEventListener('abort', () => shutdown.abort(), { once: true });
+    const hooksFor = await pgHooksFor(ctx, { config, name: o.name, target, home, sink: log, signal: shutdown.signal });
     const broker = await startPgBroker({
-      conn: o.name, target, sink: log, identity, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
-      // Masking on every session (PCI DSS 3.4.1). No unmask grants and no column catalog yet: every
-      // qualified column rule applies to every matching column (fail closed).
-      hooksFor: () => {
-        const masker = new PgMasker({ config: config.masking, ...(hmacKey ? { hmacKey } : {}) });
-        return { onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt) };
-      },
+      conn: o.name, target, sink: log, identity, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, hooksFor,
       bind: o.bind ?? conn.listen.host, port: o.port ?? conn.listen.port,
       ...(o.tls ? { tls: await localTlsContext(ctx.fs, home, conn.tls) } : {}),
     });

@@ -1,6 +1,7 @@
 /** `pcigate connect` end to end: the built bin, a real config, a real PostgreSQL, psql and pg as clients. */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,13 @@ beforeAll(async () => {
     `    user: ${server.superuser}`,
     '    password: env:TEST_DB_PASSWORD',
     '    sslmode: disable',
+    'policy:',
+    '  roles:',
+    `    dev: { subjects: [${os.userInfo().username}] }`,
+    '  connections:',
+    '    test-db:',
+    '      roles:',
+    '        dev: { classes: [read, write, ddl, copy_in, copy_out, transaction, utility] }',
     '',
   ].join('\n'), { mode: 0o600 });
 });

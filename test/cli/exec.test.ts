@@ -4,14 +4,15 @@
  * psql against the ephemeral listener with its statements recorded and its exit code passed through, and
  * a remote command's exit status over SSH.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../harness/cli.js';
+import { BIN, runCli, tempDir } from '../harness/cli.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { startSshd, sshdAvailable, type Sshd } from '../harness/sshd.js';
-import { readLog } from '../integration/pg-proxy-setup.js';
+import { readLog, run, until } from '../integration/pg-proxy-setup.js';
 
 const OS_USER = os.userInfo().username;
 const noSshd = sshdAvailable();
@@ -138,5 +139,36 @@ describe.skipIf(Boolean(noSshd))('pcigate exec (ssh)', () => {
     expect(denied.stderr).toContain("deny pattern 'rm *'");
     const log = readLog(home);
     expect(log.filter((r) => r.type === 'ssh.exec').map((r) => r.outcome)).toEqual(['success', 'success', 'denied']);
+  });
+});
+
+describe.skipIf(Boolean(noSshd))('pcigate connect (ssh --listen)', () => {
+  it('serves the OpenSSH client with the printed secret until SIGINT, recording the session', async () => {
+    const home = tempDir('pcigate-home-');
+    const child = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'test-ssh', '--listen', '--json'], {
+      env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      await until(() => out.trim().endsWith('}'), 20_000);
+      const info = JSON.parse(out) as { port: number; password: string; fingerprint: string };
+      expect(info.fingerprint).toMatch(/^SHA256:/);
+      const askpass = path.join(home, 'askpass.sh');
+      writeFileSync(askpass, `#!/bin/sh\necho '${info.password}'\n`, { mode: 0o700 });
+      const r = await run('ssh', ['-T', '-p', String(info.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+        '-o', 'PreferredAuthentications=password', 'pcigate@127.0.0.1', 'echo', 'via-listener'],
+        { PATH: process.env.PATH ?? '', HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' });
+      expect(r.stdout).toBe('via-listener\n');
+      expect(r.code).toBe(0);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      const log = readLog(home);
+      expect(log.some((x) => x.type === 'ssh.exec' && x.outcome === 'success')).toBe(true);
+      expect(log.some((x) => x.type === 'session.end' && x.target?.kind === 'ssh')).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -16,8 +16,11 @@ describe('canonicalize (RFC 8785)', () => {
 
   it('sorts members by UTF-16 code units (§3.2.3 example)', () => {
     const input = { '\u20ac': 'Euro Sign', '\r': 'Carriage Return', '\ufb33': 'Hebrew Letter Dalet With Dagesh', '1': 'One', '\ud83d\ude00': 'Emoji: Grinning Face', '\u0080': 'Control', '\u00f6': 'Latin Small Letter O With Diaeresis' };
-    const keys = Object.keys(JSON.parse(canonicalize(input)) as object);
-    expect(keys).toEqual(['\r', '1', '\u0080', '\u00f6', '\u20ac', '\ud83d\ude00', '\ufb33']);
+    // Read the member order off the text itself: JSON.parse would move the integer-like key "1" first.
+    const out = canonicalize(input);
+    const order = ['\r', '1', '\u0080', '\u00f6', '\u20ac', '\ud83d\ude00', '\ufb33'].map((k) => out.indexOf(`${JSON.stringify(k)}:`));
+    expect(order.every((at) => at >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
 
   it('matches Appendix B number serialisations', () => {

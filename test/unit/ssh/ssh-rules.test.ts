@@ -45,7 +45,7 @@ describe('host key pinning', () => {
     expect(hostKeyMatches(`[db.example]:22 ssh-ed25519 ${blob.toString('base64')}`, blob)).toBe(true);
     expect(hostKeyMatches(`ssh-ed25519 ${blob.toString('base64')} comment`, blob)).toBe(true);
     const other = Buffer.from(blob);
-    other[other.length - 1] ^= 1;
+    other.writeUInt8(other[other.length - 1]! ^ 1, other.length - 1);
     expect(hostKeyMatches(fp, other)).toBe(false);
   });
 });
