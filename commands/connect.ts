@@ -6,7 +6,7 @@
 import type { CommandSpec } from '../src/cli/command.js';
 import { connectPg, type ConnectInfo } from '../src/broker/pg-connect.js';
 import { UsageError } from '../src/errors.js';
-import { loadConfig } from '../src/config/load-config.js';
+import { findConnection, loadConfig } from '../src/config/index.js';
 import { connectSsh } from '../src/broker/ssh-connect.js';
 import type { SshListenInfo } from '../src/broker/ssh-connect.js';
 
@@ -76,11 +76,11 @@ export const spec: CommandSpec = {
     if (!name) throw new UsageError('missing connection name');
     const p = parseRest(rest, opts, global.json);
     const { config } = await loadConfig(ctx, { path: global.config });
-    const sshConn = config.connections[name];
-    if (sshConn?.kind === 'ssh') {
+    const conn = findConnection(config, name);
+    if (conn.kind === 'ssh') {
       if (p.exec || p.tls) throw new UsageError(`${name} is an ssh connection: --exec and --tls apply to postgres connections`);
       return connectSsh(ctx, {
-        config, name, conn: sshConn, ...(global.home ? { home: global.home } : {}),
+        config, name, conn, ...(global.home ? { home: global.home } : {}),
         ...(p.listen ? {
           listen: {
             ...(p.port !== undefined ? { port: p.port } : {}), ...(p.bind ? { bind: p.bind } : {}),
@@ -97,7 +97,7 @@ export const spec: CommandSpec = {
       });
     }
     return connectPg(ctx, {
-      name, configPath: global.config, home: global.home, tls: p.tls,
+      config, name, conn, home: global.home, tls: p.tls,
       ...(p.port !== undefined ? { port: p.port } : {}), ...(p.bind ? { bind: p.bind } : {}), ...(p.exec ? { exec: p.exec } : {}),
       ready(info: ConnectInfo) {
         if (p.json) {

@@ -3,8 +3,8 @@
  * the broker for CI steps and agents, with the job's workload identity (issue 7 items 5–6).
  */
 import type { CommandSpec } from '../src/cli/command.js';
-import { loadConfig } from '../src/config/load-config.js';
-import { ConfigError, UsageError } from '../src/errors.js';
+import { findConnection, loadConfig } from '../src/config/index.js';
+import { UsageError } from '../src/errors.js';
 import { execPg } from '../src/broker/pg-exec.js';
 import { RESULT_FORMATS } from '../src/broker/result-format.js';
 import type { ResultFormat } from '../src/broker/result-format.js';
@@ -76,11 +76,7 @@ export const spec: CommandSpec = {
     if (!name) throw new UsageError('missing connection name');
     const p = parseRest(rest, opts);
     const { config } = await loadConfig(ctx, { path: global.config });
-    const conn = config.connections[name];
-    if (!conn) {
-      const known = Object.keys(config.connections);
-      throw new ConfigError(`no connection named ${name} in the configuration`, { hint: known.length ? `known: ${known.join(', ')}` : 'add it under connections:' });
-    }
+    const conn = findConnection(config, name);
     const workload = { ...(p.tokenEnv ? { tokenEnv: p.tokenEnv } : {}) };
     if (conn.kind === 'ssh') {
       if (p.sql !== undefined || p.file !== undefined) throw new UsageError(`${name} is an ssh connection: give a command after --`);

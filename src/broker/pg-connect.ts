@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { openAuditLog } from '../../recorder/index.js';
 import type { Ctx } from '../cli/ctx.js';
 import { resolveHome } from '../cli/home.js';
-import { loadConfig } from '../config/load-config.js';
 import { resolveSecret } from '../config/secrets.js';
+import type { PcigateConfig } from '../config/index.js';
 import type { PostgresConnection } from '../config/sections/connections.js';
-import { ConfigError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { actorOf, resolveIdentity } from '../identity/index.js';
 import type { TokenValidator } from '../identity/validate.js';
 import type { UpstreamTarget } from '../pg/proxy/upstream.js';
@@ -21,8 +21,10 @@ import { startPgBroker } from './pg-broker.js';
 import { pgHooksFor } from './pg-hooks.js';
 
 export interface ConnectOptions {
+  /** The loaded configuration and the connection's name and entry in it (the command looks them up once). */
+  config: PcigateConfig;
   name: string;
-  configPath?: string;
+  conn: PostgresConnection;
   home?: string;
   port?: number;
   bind?: string;
@@ -63,13 +65,7 @@ function shellQuote(s: string): string {
 
 /** Runs the listener until ctx.interrupt (or the --exec program) ends; returns the exit code. */
 export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
-  const { config } = await loadConfig(ctx, { path: o.configPath });
-  const conn = config.connections[o.name];
-  if (!conn) {
-    const known = Object.keys(config.connections);
-    throw new ConfigError(`no connection named ${o.name} in the configuration`, { hint: known.length ? `known: ${known.join(', ')}` : 'add it under connections:' });
-  }
-  if (conn.kind !== 'postgres') throw new UsageError(`${o.name} is an ${conn.kind} connection; this command serves postgres connections`);
+  const { config, conn } = o;
   const home = resolveHome(ctx, o.home, config.audit.dir);
   const target = await upstreamTarget(ctx, conn);
   const log = await openAuditLog(ctx, { home, createIfMissing: true });

@@ -96,6 +96,6 @@ describe('pcigate connect', () => {
   it('refuses an unknown connection name with a usage-class error', async () => {
     const r = await runCli(['connect', '--config', config, 'nope'], { env: { TEST_DB_PASSWORD: 'x' } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('no connection named nope');
+    expect(r.stderr).toContain("unknown connection 'nope'");
   });
 });
