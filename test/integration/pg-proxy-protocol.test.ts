@@ -185,10 +185,30 @@ describe('upstream side', () => {
   });
 
   it.each([PG_USERS.md5, PG_USERS.password, PG_USERS.trust, PG_USERS.scram])('logs in upstream as %s', async (user) => {
-    const g = await startGate(server, { target: targetOf(server, { user, password: server.passwordOf(user) }) });
+    // A cleartext password goes upstream only inside TLS (the connector refuses it on plain TCP, below).
+    const sslmode = user === PG_USERS.password ? 'require' : 'disable';
+    const g = await startGate(server, { target: targetOf(server, { user, password: server.passwordOf(user), sslmode }) });
     try {
       const r = await run('psql', ['-X', '-At', '-c', 'select current_user'], g.env);
       expect(r.stdout.trim()).toBe(user);
+    } finally { await g.close(); }
+  });
+
+  it("does not pass a client's startup options upstream (PGOPTIONS cannot change search_path)", async () => {
+    const g = await startGate(server);
+    try {
+      const r = await run('psql', ['-X', '-At', '-c', 'show search_path'], { ...g.env, PGOPTIONS: '-c search_path=evil' });
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe('"$user", public');
+    } finally { await g.close(); }
+  });
+
+  it('never sends the broker-held password in cleartext over unencrypted TCP', async () => {
+    const g = await startGate(server, { target: targetOf(server, { user: PG_USERS.password, password: server.passwordOf(PG_USERS.password) }) });
+    try {
+      const r = await run('psql', ['-X', '-At', '-c', 'select current_user'], g.env);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
     } finally { await g.close(); }
   });
 

@@ -86,6 +86,8 @@ export class Relay {
     client.on('error', (e) => this.o.onInternalError(e));
     upstream.on('error', (e) => this.o.onInternalError(e));
     if (this.o.upstreamReader.buffered > 0) this.onUpstreamData(null);
+    // The connector hands the upstream socket over paused (nothing is lost before these listeners exist).
+    upstream.resume();
     void this.pumpClient();
   }
 
