@@ -2,9 +2,7 @@
 import path from 'node:path';
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
-import { loadConfigOrDefaults } from '../src/config/load-config.js';
-import { resolveHomeWithConfig } from '../src/config/resolve-home.js';
-import { defaultConfig } from '../src/config/schema.js';
+import { resolveAuditHome } from '../src/config/resolve-home.js';
 import { UsageError } from '../src/errors.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
 import { recordAuditAccess } from '../src/sessions/audit-access.js';
@@ -42,13 +40,7 @@ export const spec: CommandSpec = {
     const speed = positive('--speed', opts.speed, 1);
     const idleLimit = positive('--idle-limit', opts.idleLimit, Infinity);
     const htmlFile = typeof opts.html === 'string' ? path.resolve(ctx.cwd, opts.html) : undefined;
-    const { home, loaded } = await resolveHomeWithConfig(ctx, global);
-    let audit = defaultConfig().audit;
-    try {
-      audit = (loaded ?? (await loadConfigOrDefaults(ctx, { path: global.config }))).config.audit;
-    } catch (e) {
-      out.warn(`warning: configuration not used (${(e as Error).message}); audit settings at their defaults`);
-    }
+    const { home, audit } = await resolveAuditHome(ctx, global, out.warn);
     const p = await prepareReplay(ctx.fs, home, args[0]!);
     const s = p.session;
     const refused = !p.verified && opts.strict === true;

@@ -2,9 +2,7 @@
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 import { table } from '../src/cli/output.js';
-import { loadConfigOrDefaults } from '../src/config/load-config.js';
-import { resolveHomeWithConfig } from '../src/config/resolve-home.js';
-import { defaultConfig } from '../src/config/schema.js';
+import { resolveAuditHome } from '../src/config/resolve-home.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
 import { recordAuditAccess } from '../src/sessions/audit-access.js';
 import { describeFilters, filterSessions, parseFilters } from '../src/sessions/session-filter.js';
@@ -32,13 +30,7 @@ export const spec: CommandSpec = {
   ],
   async run(ctx, { opts, global, out }) {
     const filters = parseFilters(opts, ctx.clock.now());
-    const { home, loaded } = await resolveHomeWithConfig(ctx, global);
-    let audit = defaultConfig().audit;
-    try {
-      audit = (loaded ?? (await loadConfigOrDefaults(ctx, { path: global.config }))).config.audit;
-    } catch (e) {
-      out.warn(`warning: configuration not used (${(e as Error).message}); audit settings at their defaults`);
-    }
+    const { home, audit } = await resolveAuditHome(ctx, global, out.warn);
     const index = await loadSessionIndex(ctx.fs, home);
     const rows = filterSessions(index.sessions, filters);
     let recorded = true;

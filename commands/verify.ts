@@ -3,9 +3,7 @@ import path from 'node:path';
 import type { CommandSpec } from '../src/cli/command.js';
 import type { Ctx } from '../src/cli/ctx.js';
 import { EXIT } from '../src/cli/exit-codes.js';
-import { loadConfigOrDefaults } from '../src/config/load-config.js';
-import { resolveHomeWithConfig } from '../src/config/resolve-home.js';
-import { defaultConfig } from '../src/config/schema.js';
+import { resolveAuditHome } from '../src/config/resolve-home.js';
 import type { Output } from '../src/cli/output.js';
 import { UsageError } from '../src/errors.js';
 import { auditLogOptionsFromConfig, openAuditLog } from '../recorder/index.js';
@@ -35,14 +33,8 @@ export const spec: CommandSpec = {
     ['prove that record 41 is in the log, as JSON', 'pcigate verify --proof 41 --json'],
   ],
   async run(ctx, { opts, global, out }) {
-    const { home, loaded } = await resolveHomeWithConfig(ctx, global);
     // Verifying needs no configuration: a broken one only costs the audit settings, with a warning.
-    let audit = defaultConfig().audit;
-    try {
-      audit = (loaded ?? (await loadConfigOrDefaults(ctx, { path: global.config }))).config.audit;
-    } catch (e) {
-      out.warn(`warning: configuration not used (${(e as Error).message}); audit settings at their defaults`);
-    }
+    const { home, audit } = await resolveAuditHome(ctx, global, out.warn);
     const proofSeq = parseSeq(opts.proof);
     const rel = (f: unknown) => (typeof f === 'string' ? path.resolve(ctx.cwd, f) : undefined);
     const stateFile = rel(opts.state);

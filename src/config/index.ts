@@ -11,7 +11,7 @@ export { checkSecrets, listSecretRefs } from './check-secrets.js';
 export type { SecretCheck } from './check-secrets.js';
 export { findConnection } from './find-connection.js';
 export { redact } from './redact.js';
-export { resolveHomeWithConfig } from './resolve-home.js';
+export { resolveAuditHome, resolveHomeWithConfig } from './resolve-home.js';
 export { byteSize, duration, formatDuration, parseDuration, parseSize } from './duration.js';
 export type { AuditConfig } from './sections/audit.js';
 export type { Connection, PostgresConnection, SshConnection } from './sections/connections.js';

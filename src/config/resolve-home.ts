@@ -7,6 +7,8 @@ import type { GlobalOptions } from '../cli/command.js';
 import type { Ctx } from '../cli/ctx.js';
 import { resolveHome } from '../cli/home.js';
 import { loadConfigOrDefaults } from './load-config.js';
+import { defaultConfig } from './schema.js';
+import type { AuditConfig } from './sections/audit.js';
 import type { LoadedConfig } from './load-config.js';
 
 export interface HomeWithConfig {
@@ -21,4 +23,19 @@ export async function resolveHomeWithConfig(ctx: Ctx, global: Pick<GlobalOptions
   if (flag !== undefined && flag !== '') return { home: resolveHome(ctx, flag), loaded: undefined };
   const loaded = await loadConfigOrDefaults(ctx, { path: global.config });
   return { home: resolveHome(ctx, undefined, loaded.config.audit.dir), loaded };
+}
+
+/**
+ * For the auditor's commands (verify, sessions, replay), which must work on a data home even when the
+ * configuration is broken: the home, and the audit settings — the defaults, with a warning, when the
+ * configuration cannot be read.
+ */
+export async function resolveAuditHome(ctx: Ctx, global: Pick<GlobalOptions, 'home' | 'config'>, warn: (line: string) => void): Promise<{ home: string; audit: AuditConfig }> {
+  const { home, loaded } = await resolveHomeWithConfig(ctx, global);
+  try {
+    return { home, audit: (loaded ?? (await loadConfigOrDefaults(ctx, { path: global.config }))).config.audit };
+  } catch (e) {
+    warn(`warning: configuration not used (${(e as Error).message}); audit settings at their defaults`);
+    return { home, audit: defaultConfig().audit };
+  }
 }
