@@ -8,6 +8,7 @@
  * startDemoOidc() then resolves undefined and the demo uses local identity (and says so).
  * Adapted from test/harness/oidc.ts.
  */
+import { formBrowser } from './form-browser.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -174,48 +175,12 @@ async function interaction(provider: Loose, req: IncomingMessage, res: ServerRes
   await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }
 
-/** A cookie-keeping HTTP client following redirects by hand (fetch drops Set-Cookie on redirects). */
+/** Signs `person` in at the verification page and confirms the user code. */
 async function approveDevice(fetch: typeof globalThis.fetch, issuer: string, verificationUri: string, userCode: string, person: DemoOidcPerson): Promise<void> {
-  const jar = new Map<string, string>();
-  const go = async (target: string, init: RequestInit = {}): Promise<{ url: string; body: string }> => {
-    let url = new URL(target, issuer).toString();
-    let req: RequestInit = init;
-    for (let hops = 0; hops < 20; hops++) {
-      const headers = new Headers(req.headers);
-      if (jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-      const r = await fetch(url, { ...req, headers, redirect: 'manual' });
-      for (const c of r.headers.getSetCookie()) {
-        const [pair] = c.split(';');
-        const eq = pair!.indexOf('=');
-        jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-      }
-      const loc = r.headers.get('location');
-      if (r.status >= 300 && r.status < 400 && loc) { await r.arrayBuffer(); url = new URL(loc, url).toString(); req = {}; continue; }
-      const body = await r.text();
-      if (r.status >= 400) throw new Error(`demo browser: HTTP ${r.status} at ${url}`);
-      return { url, body };
-    }
-    throw new Error('demo browser: too many redirects');
-  };
-  const submit = (page: { url: string; body: string }, fields: Record<string, string>) => {
-    const f = parseForm(page.body);
-    return go(new URL(f.action, page.url).toString(), { method: 'POST', body: new URLSearchParams({ ...f.hidden, ...fields }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-  };
+  const { go, submit } = formBrowser(fetch, issuer, 'demo browser');
   let page = await go(verificationUri);
   if (/name="user_code"/.test(page.body)) page = await submit(page, { user_code: userCode });
   if (/op\.deviceConfirmForm/.test(page.body)) page = await submit(page, {});
   if (/name="password"/.test(page.body)) page = await submit(page, { login: person.login, password: person.password, otp: person.otp });
   if (/<title>Consent<\/title>/.test(page.body)) page = await submit(page, {});
-}
-
-function parseForm(html: string): { action: string; hidden: Record<string, string> } {
-  const form = /<form[^>]*action="([^"]*)"[^>]*>/i.exec(html);
-  if (!form) throw new Error('demo browser: no form on the page');
-  const hidden: Record<string, string> = {};
-  for (const m of html.matchAll(/<input[^>]*type="hidden"[^>]*>/gi)) {
-    const name = /name="([^"]*)"/.exec(m[0])?.[1];
-    const value = /value="([^"]*)"/.exec(m[0])?.[1] ?? '';
-    if (name) hidden[name] = value;
-  }
-  return { action: form[1]!.replace(/&amp;/g, '&'), hidden };
 }

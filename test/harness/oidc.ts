@@ -10,6 +10,8 @@
  *
  * oidc-provider prints a Node 22 engine warning on Node 20; it works.
  */
+import { formBrowser } from '../../src/demo/form-browser.js';
+import type { Page } from '../../src/demo/form-browser.js';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -250,41 +252,12 @@ async function interaction(provider: Provider, req: IncomingMessage, res: Server
   await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }
 
-/** A cookie-keeping HTTP client that follows redirects by hand (fetch drops Set-Cookie on redirects). */
+/** The test's browser: src/demo/form-browser.ts with the choices a test makes (deny, no one-time code). */
 function makeBrowser(issuer: string): TestBrowser {
   return {
     async approve({ verificationUri, userCode, account, otp = true, decision = 'allow' }) {
-      const jar = new Map<string, string>();
-      const go = async (target: string, init: RequestInit = {}): Promise<{ url: string; body: string }> => {
-        let url = new URL(target, issuer).toString();
-        let req: RequestInit = init;
-        for (let hops = 0; hops < 20; hops++) {
-          const headers = new Headers(req.headers);
-          if (jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-          const r = await fetch(url, { ...req, headers, redirect: 'manual' });
-          for (const c of r.headers.getSetCookie()) {
-            const [pair] = c.split(';');
-            const eq = pair!.indexOf('=');
-            jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-          }
-          const loc = r.headers.get('location');
-          if (r.status >= 300 && r.status < 400 && loc) {
-            await r.arrayBuffer();
-            url = new URL(loc, url).toString();
-            req = {};
-            continue;
-          }
-          const body = await r.text();
-          if (r.status >= 400) throw new Error(`test browser: ${r.status} at ${url}: ${body.slice(0, 300)}`);
-          return { url, body };
-        }
-        throw new Error('test browser: too many redirects');
-      };
-      const submit = (page: { url: string; body: string }, fields: Record<string, string>, extra: Record<string, string> = {}) => {
-        const f = parseForm(page.body);
-        const data = new URLSearchParams({ ...f.hidden, ...fields, ...extra });
-        return go(new URL(f.action, page.url).toString(), { method: 'POST', body: data, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-      };
+      const { go, submit: post } = formBrowser(fetch, issuer, 'test browser');
+      const submit = (page: Page, fields: Record<string, string>, extra: Record<string, string> = {}) => post(page, { ...fields, ...extra });
 
       let page = await go(verificationUri);
       if (/name="user_code"/.test(page.body)) page = await submit(page, { user_code: userCode });
@@ -300,16 +273,4 @@ function makeBrowser(issuer: string): TestBrowser {
       return page.body;
     },
   };
-}
-
-function parseForm(html: string): { action: string; hidden: Record<string, string> } {
-  const form = /<form[^>]*action="([^"]*)"[^>]*>/i.exec(html);
-  if (!form) throw new Error(`test browser: no form in page: ${html.slice(0, 300)}`);
-  const hidden: Record<string, string> = {};
-  for (const m of html.matchAll(/<input[^>]*type="hidden"[^>]*>/gi)) {
-    const name = /name="([^"]*)"/.exec(m[0])?.[1];
-    const value = /value="([^"]*)"/.exec(m[0])?.[1] ?? '';
-    if (name) hidden[name] = value;
-  }
-  return { action: form[1]!.replace(/&amp;/g, '&'), hidden };
 }
