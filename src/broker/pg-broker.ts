@@ -13,13 +13,12 @@ import type { Clock, Fs, Logger } from '../cli/ctx.js';
 import { PcigateError, PgSessionRefused } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
 import { CancelMap } from '../pg/proxy/cancel-map.js';
-import type { SessionHooks } from '../pg/proxy/hooks.js';
 import type { StartupInfo } from '../pg/proxy/local-auth.js';
 import { makeScramVerifier } from '../pg/proxy/scram.js';
 import { PgSession, type ClientAddress, type SessionOwner, type SessionSummary } from '../pg/proxy/session.js';
 import { connectUpstream, sendUpstreamCancel, type UpstreamTarget } from '../pg/proxy/upstream.js';
 import type { IdentityProvider } from './identity-provider.js';
-import { PgSessionRecorder } from './pg-session-recorder.js';
+import { PgSessionRecorder, type BrokerHooks } from './pg-session-recorder.js';
 import { PgTranscript } from './pg-transcript.js';
 
 export interface PgBrokerOptions {
@@ -40,7 +39,7 @@ export interface PgBrokerOptions {
   /** The listener secret; a fresh random one when absent. */
   secret?: string;
   /** Policy and masking hooks for a new session. */
-  hooksFor?(info: { session: string; actor: Actor; startup: StartupInfo }): SessionHooks;
+  hooksFor?(info: { session: string; actor: Actor; startup: StartupInfo }): BrokerHooks;
   /** Write per-session transcripts (default true). */
   transcripts?: boolean;
 }
@@ -181,6 +180,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
 
   async function endSession(state: Live, summary: SessionSummary): Promise<void> {
     await state.recorder.settle();
+    const extra = state.recorder.sessionDetail();
     const blobs = [];
     if (state.transcript) {
       state.transcript.add({ t: 'end', reason: summary.reason });
@@ -200,6 +200,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         duration_ms: Number(o.clock.micros() - state.startedUs) / 1000,
         bytes_in: summary.bytesIn, bytes_out: summary.bytesOut,
         statements: state.recorder.statements, denied: state.recorder.denied,
+        ...extra,
         reason: summary.reason,
       },
       ...(blobs.length ? { blobs } : {}),

@@ -13,6 +13,17 @@ import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
 import { isPureRead, redactSql, renderParams, statementKind } from './sql-record.js';
 
+/**
+ * The broker's inner hooks (policy, masking, session limits) may also add fields to the records: masked
+ * counts per statement and per session (docs/log-format.md `pg.query`, `session.end`).
+ */
+export interface BrokerHooks extends SessionHooks {
+  /** Extra `pg.query` detail for a statement that ran (called after onStatementEnd). */
+  statementDetail?(stmt: Statement): Record<string, unknown>;
+  /** Called once when the session has ended (stops its timers); extra `session.end` detail. */
+  sessionEnd?(): Record<string, unknown>;
+}
+
 /** How long a finished statement's record may wait for the next intent to share its write. */
 const DEFER_MS = 2;
 
@@ -23,8 +34,8 @@ export interface RecorderContext {
   src: Source;
   target: Target;
   transcript: PgTranscript | null;
-  /** Policy (onStatement) and masking (onBackendMessage) hooks, when those areas are configured. */
-  inner: SessionHooks;
+  /** Policy (onStatement), masking (onBackendMessage) and session-limit hooks, when configured. */
+  inner: BrokerHooks;
   /** Internal problems (a failed `pg.query` append after the fact): logged, and they mark the session. */
   onProblem(e: unknown): void;
 }
@@ -60,11 +71,19 @@ export class PgSessionRecorder {
 
   /** The hooks the proxy calls. */
   hooks(): SessionHooks {
+    const { attach, onClientActivity } = this.c.inner;
     return {
       onStatement: (stmt) => this.onStatement(stmt),
       onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
       onStatementEnd: (stmt, result) => this.onStatementEnd(stmt, result),
+      ...(attach ? { attach: attach.bind(this.c.inner) } : {}),
+      ...(onClientActivity ? { onClientActivity: onClientActivity.bind(this.c.inner) } : {}),
     };
+  }
+
+  /** The inner hooks' `session.end` detail (masked totals); stops their timers. */
+  sessionDetail(): Record<string, unknown> {
+    return this.c.inner.sessionEnd?.() ?? {};
   }
 
   private async onStatement(stmt: Statement): Promise<StatementDecision> {
@@ -122,8 +141,10 @@ export class PgSessionRecorder {
 
   private onStatementEnd(stmt: Statement, r: StatementResult): void {
     this.rowsSampled.delete(stmt.n);
+    this.c.inner.onStatementEnd?.(stmt, r);
     const detail = {
       ...this.describe(stmt),
+      ...this.c.inner.statementDetail?.(stmt),
       intent_seq: this.intents.get(stmt.n) ?? null,
       result: r.outcome,
       sqlstate: r.sqlstate ?? null,

@@ -71,4 +71,19 @@ export interface SessionHooks {
   onStatement?(stmt: Statement): Promise<StatementDecision> | StatementDecision;
   onBackendMessage?(frame: Buffer, stmt: Statement | null): Buffer | null;
   onStatementEnd?(stmt: Statement, result: StatementResult): void;
+  /** The session is ready: the control that session timers (idle timeout, maximum duration) act through. */
+  attach?(control: SessionControl): void;
+  /** Bytes arrived from the client (per chunk, not per message): resets idle timers. */
+  onClientActivity?(): void;
+}
+
+/** What the broker may do to a running session (src/broker/session-limits.ts uses it). */
+export interface SessionControl {
+  /** True while a statement is being decided, forwarded and unanswered, or its batch is being discarded. */
+  busy(): boolean;
+  /**
+   * Ends the session from pcigate's side: the client gets ErrorResponse FATAL `code` `message` (§55.8),
+   * a statement still running upstream is cancelled, and `reason` becomes the session's end reason.
+   */
+  terminate(code: string, message: string, reason: string): void;
 }

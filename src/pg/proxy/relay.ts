@@ -79,7 +79,8 @@ export class Relay {
   /** Takes over both sockets. Bytes already buffered in the readers are processed first. */
   start(): void {
     const { client, upstream } = this.o;
-    client.on('data', (b: Buffer) => { this.bytesIn += b.length; this.o.clientReader.push(b); void this.pumpClient(); });
+    const activity = this.o.hooks.onClientActivity;
+    client.on('data', (b: Buffer) => { this.bytesIn += b.length; activity?.(); this.o.clientReader.push(b); void this.pumpClient(); });
     upstream.on('data', (b: Buffer) => this.onUpstreamData(b));
     client.on('close', () => this.onClientClose());
     upstream.on('close', () => this.onUpstreamClose());
@@ -88,7 +89,22 @@ export class Relay {
     if (this.o.upstreamReader.buffered > 0) this.onUpstreamData(null);
     // The connector hands the upstream socket over paused (nothing is lost before these listeners exist).
     upstream.resume();
+    this.o.hooks.attach?.({
+      busy: () => this.pumping || this.expect.length > 0 || this.discarding !== null,
+      terminate: (code, message, reason) => this.terminate(code, message, reason),
+    });
     void this.pumpClient();
+  }
+
+  /** Ends the session for a session limit (SessionControl.terminate): FATAL to the client, nothing after it. */
+  private terminate(code: string, message: string, reason: string): void {
+    if (this.ended) return;
+    this.writeClient([errorMessage({ severity: 'FATAL', code, message })]);
+    this.o.client.end();
+    this.clientGone = true;
+    if (this.expect.length > 0) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
+    else this.o.upstream.end(Buffer.from([FE.Terminate, 0, 0, 0, 4]));
+    this.finish(reason, true);
   }
 
   /** Ends the session from pcigate's side (shutdown): the client gets a FATAL 57P01, upstream a Terminate. */
