@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Regenerates completions/{pcigate.bash,_pcigate,pcigate.fish} from the command registry.
+// Regenerates completions/{pcigate.bash,_pcigate,pcigate.fish} and README.md's command table (between the
+// `<!-- commands:begin -->` / `<!-- commands:end -->` markers) from the command registry.
 // Run after the build: `npx tsc -p tsconfig.json && node scripts/gen-completions.mjs`
 // (`--check` exits 1 listing the files that differ, without writing.)
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -23,8 +24,18 @@ for (const shell of SHELLS) {
   drift.push(path.relative(root, file));
   if (!check) writeFileSync(file, text);
 }
+const readme = path.join(root, 'README.md');
+const readmeText = readFileSync(readme, 'utf8');
+const table = ['| command | what it does |', '| --- | --- |', ...registry.map((e) => `| \`pcigate ${e.name}\` | ${e.summary} |`)].join('\n');
+const newReadme = readmeText.replace(/(<!-- commands:begin -->\n)[\s\S]*?(\n<!-- commands:end -->)/, `$1${table}$2`);
+if (!readmeText.includes('<!-- commands:begin -->')) {
+  drift.push('README.md (no <!-- commands:begin --> marker)');
+} else if (newReadme !== readmeText) {
+  drift.push('README.md');
+  if (!check) writeFileSync(readme, newReadme);
+}
 if (check && drift.length) {
-  process.stderr.write(`completions out of date: ${drift.join(', ')}\nrun: npx tsc -p tsconfig.json && node scripts/gen-completions.mjs\n`);
+  process.stderr.write(`completions or README command table out of date: ${drift.join(', ')}\nrun: npx tsc -p tsconfig.json && node scripts/gen-completions.mjs\n`);
   process.exit(1);
 }
 process.stdout.write(drift.length ? `wrote ${drift.join(', ')}\n` : 'completions up to date\n');
