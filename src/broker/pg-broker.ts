@@ -39,7 +39,7 @@ export interface PgBrokerOptions {
   /** The listener secret; a fresh random one when absent. */
   secret?: string;
   /** Policy and masking hooks for a new session. */
-  hooksFor?(info: { session: string; actor: Actor; startup: StartupInfo }): BrokerHooks;
+  hooksFor?(info: { session: string; actor: Actor; startup: StartupInfo; src: Source; target: Target }): BrokerHooks;
   /** Write per-session transcripts (default true). */
   transcripts?: boolean;
 }
@@ -122,7 +122,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       };
       state.recorder = new PgSessionRecorder({
         sink: o.sink, session: id, actor, src, target, transcript,
-        inner: o.hooksFor?.({ session: id, actor, startup }) ?? {},
+        inner: o.hooksFor?.({ session: id, actor, startup, src, target }) ?? {},
         onProblem: (e) => { state.problems++; o.log.warn(`session ${id}: ${errText(e)}`); },
       });
       live.set(session, state);
