@@ -6,7 +6,8 @@ import { EXIT } from '../src/cli/exit-codes.js';
 import { resolveAuditHome } from '../src/config/resolve-home.js';
 import type { Output } from '../src/cli/output.js';
 import { UsageError } from '../src/errors.js';
-import { auditLogOptionsFromConfig, openAuditLog } from '../recorder/index.js';
+import { auditLogOptionsFromConfig } from '../recorder/index.js';
+import { recordAccessEvent } from '../src/sessions/audit-access.js';
 import { verifyLog } from '../recorder/verify.js';
 import { loadVerifyInput, readVerifyState, writeVerifyState } from '../recorder/verify-load.js';
 import { formatVerifyReport } from '../recorder/verify-render.js';
@@ -82,26 +83,22 @@ function parseSeq(v: unknown): number | undefined {
 
 /**
  * Appends `verify.run` (PCI DSS 10.2.1.3: access to the audit logs is itself logged) after verifying, so the
- * record never influences the result. An unwritable home is a warning: the verification result stands.
+ * record never influences the result; into the audit outbox while a running broker owns the log. An unwritable
+ * home is a warning: the verification result stands.
  */
 async function recordRun(ctx: Ctx, options: AuditLogOptions, report: VerifyReport, withState: boolean, out: Output): Promise<boolean> {
   try {
-    const log = await openAuditLog(ctx, options);
-    try {
-      await log.append({
-        type: 'verify.run',
-        actor: { sub: ctx.user.name, via: 'local' },
-        account: { kind: 'os', name: ctx.user.name },
-        target: { kind: 'log' },
-        outcome: report.result === 'fail' ? 'failure' : 'success',
-        detail: {
-          result: report.result, records: report.records, checkpoints: report.checkpoints, epochs: report.epochs,
-          problems: report.problemsTotal, root_key: report.rootKeySource, state: withState,
-        },
-      });
-    } finally {
-      await log.close();
-    }
+    await recordAccessEvent(ctx, options, {
+      type: 'verify.run',
+      actor: { sub: ctx.user.name, via: 'local' },
+      account: { kind: 'os', name: ctx.user.name },
+      target: { kind: 'log' },
+      outcome: report.result === 'fail' ? 'failure' : 'success',
+      detail: {
+        result: report.result, records: report.records, checkpoints: report.checkpoints, epochs: report.epochs,
+        problems: report.problemsTotal, root_key: report.rootKeySource, state: withState,
+      },
+    });
     return true;
   } catch (e) {
     out.warn(`warning: this verification could not be recorded in the audit log (verify.run): ${(e as Error).message}`);

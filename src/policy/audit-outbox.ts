@@ -4,7 +4,8 @@
  * `pcigate deny` run exactly while a broker waits, so their records go durably (fsync'd, 0600) into
  * `approvals/outbox/`, and the log's owner moves them into the hash-chained log with {@link drainOutbox}
  * (the approvals store does so whenever it checks a request). A record is never dropped: if it cannot
- * be written to the outbox either, the transition it describes does not happen.
+ * be written to the outbox either, the transition it describes does not happen. The record's own `ts` is the
+ * time it reached the log; `detail.occurred` keeps when it happened (PCI DSS 10.2.2 date and time).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import type { AuditEvent, AuditSink, BlobRef } from '../../recorder/types.js';
 import type { Clock, Fs } from '../cli/ctx.js';
 import { AuditWriteError } from '../errors.js';
 import { writeFileAtomic } from './file-lock.js';
+import { formatTs } from '../../recorder/timestamp.js';
 
 export function outboxDir(home: string): string {
   return path.join(home, 'approvals', 'outbox');
@@ -27,7 +29,7 @@ export function outboxSink(deps: { fs: Fs; clock: Clock; home: string }): AuditS
         await deps.fs.mkdir(dir, { recursive: true, mode: 0o700 });
         // Names sort in append order: time, then a per-process counter, then randomness for uniqueness.
         const name = `${String(deps.clock.now()).padStart(15, '0')}-${String(n++).padStart(6, '0')}-${randomBytes(4).toString('hex')}.json`;
-        await writeFileAtomic(deps.fs, path.join(dir, name), `${JSON.stringify({ ...event, detail: { ...event.detail, via_outbox: true } })}\n`);
+        await writeFileAtomic(deps.fs, path.join(dir, name), `${JSON.stringify({ ...event, detail: { ...event.detail, via_outbox: true, occurred: formatTs(deps.clock.micros()) } })}\n`);
         return { seq: -1, leaf: '' };
       } catch (e) {
         throw new AuditWriteError('cannot write the approval record to the audit outbox', { cause: e });

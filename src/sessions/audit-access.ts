@@ -1,29 +1,54 @@
 /**
- * Reading the audit trail is itself an auditable event (PCI DSS 10.2.1.3, issue 8 item 4): `sessions` and
- * `replay` append an `audit.access` record through the recorder's writer.
+ * Reading the audit trail is itself an auditable event (PCI DSS 10.2.1.3, issue 8 item 4): `sessions`,
+ * `replay`, `verify` and `evidence` append a record through the recorder's writer.
+ *
+ * The log has one writer at a time (recorder/log-lock.ts). While a broker owns it, the record goes durably into
+ * the audit outbox (src/policy/audit-outbox.ts) instead, and whoever next owns the log moves it into the hash
+ * chain: every command that records access drains the outbox first, and so does the broker's approvals store.
  */
 import type { Ctx } from '../cli/ctx.js';
+import { AuditWriteError } from '../errors.js';
+import { drainOutbox, outboxSink } from '../policy/audit-outbox.js';
 import { openAuditLog } from '../../recorder/index.js';
-import type { AuditLogOptions } from '../../recorder/index.js';
+import type { AuditEvent, AuditLogOptions } from '../../recorder/index.js';
+
+/** Where an access record went: the log (with its seq) or the outbox (seq known once drained). */
+export interface AccessRecorded {
+  seq: number | null;
+  via: 'log' | 'outbox';
+}
 
 /**
- * Appends `audit.access` with `detail` (at least `{command}`); `session` names the session looked at. The
- * log can be held by a running broker (one writer per log): the caller decides what a failure means.
+ * Appends `event` to the log of `options.home`, or to the audit outbox when a running broker holds the log.
+ * Rejects with AuditWriteError when neither works — the caller decides whether that fails its command.
  */
-export async function recordAuditAccess(ctx: Ctx, options: AuditLogOptions, detail: Record<string, unknown> & { command: string }, session?: string): Promise<number> {
-  const log = await openAuditLog(ctx, options);
+export async function recordAccessEvent(ctx: Ctx, options: AuditLogOptions, event: AuditEvent): Promise<AccessRecorded> {
+  let log;
   try {
-    const { seq } = await log.append({
-      type: 'audit.access',
-      ...(session ? { session } : {}),
-      actor: { sub: ctx.user.name, via: 'local' },
-      account: { kind: 'os', name: ctx.user.name },
-      target: { kind: 'log' },
-      outcome: 'success',
-      detail,
-    });
-    return seq;
+    log = await openAuditLog(ctx, options);
+  } catch (e) {
+    if (!(e instanceof AuditWriteError) || !/ is in use by process /.test(e.message)) throw e;
+    await outboxSink({ fs: ctx.fs, clock: ctx.clock, home: options.home }).append(event);
+    return { seq: null, via: 'outbox' };
+  }
+  try {
+    await drainOutbox(ctx.fs, options.home, log);
+    const { seq } = await log.append(event);
+    return { seq, via: 'log' };
   } finally {
     await log.close();
   }
+}
+
+/** Appends `audit.access` with `detail` (at least `{command}`); `session` names the session looked at. */
+export async function recordAuditAccess(ctx: Ctx, options: AuditLogOptions, detail: Record<string, unknown> & { command: string }, session?: string): Promise<AccessRecorded> {
+  return recordAccessEvent(ctx, options, {
+    type: 'audit.access',
+    ...(session ? { session } : {}),
+    actor: { sub: ctx.user.name, via: 'local' },
+    account: { kind: 'os', name: ctx.user.name },
+    target: { kind: 'log' },
+    outcome: 'success',
+    detail,
+  });
 }
