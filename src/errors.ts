@@ -228,3 +228,9 @@ export class SessionNotFound extends PcigateError {
   static override code = 'ERR_SESSION_NOT_FOUND';
   override code = SessionNotFound.code;
 }
+
+/** An evidence report cannot be rendered as given (a cited reference id with no artifact, a bundle id that is not a UUID). */
+export class EvidenceReportInvalid extends PcigateError {
+  static override code = 'ERR_EVIDENCE_REPORT_INVALID';
+  override code = EvidenceReportInvalid.code;
+}
