@@ -5,7 +5,7 @@
  * a chunk boundary is still found; findings carry the value already masked, never the PAN itself.
  */
 import path from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import type { Ctx } from '../cli/ctx.js';
 import { cardNetwork } from './card-networks.js';
 import { applyMask } from './mask-format.js';
@@ -97,22 +97,7 @@ async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report
       report.bytes += chunk.length;
       const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       const cut = last ? data.length : Math.min(holdFrom(data), sadCut(data));
-      const found: Array<{ at: number; f: Omit<ScanFinding, 'file' | 'line' | 'column'> }> = [];
-      for (const s of findPans(data, opts, 0, data.length, !last)) {
-        if (s.start >= cut || carryAbs + s.start < reportedUpTo) continue;
-        const digitAt = (i: number) => { let k = -1; for (let j = s.start; j < s.end; j++) { const b = data[j]!; if (b >= 48 && b <= 57 && ++k === i) return b - 48; } return 0; };
-        const masked = Buffer.from(applyMask(data.subarray(s.start, s.end), [{ start: 0, end: s.end - s.start, digits: s.digits }], { format: 'last4' })).toString('latin1');
-        found.push({ at: s.start, f: { kind: 'pan', network: cardNetwork(digitAt, s.digits) ?? 'luhn', masked } });
-      }
-      const text = data.toString('latin1');
-      for (const { kind, re } of SAD_PATTERNS) {
-        re.lastIndex = 0;
-        for (const m of text.matchAll(re)) {
-          if (m.index >= cut || carryAbs + m.index < reportedUpTo) continue;
-          found.push({ at: m.index, f: { kind, masked: m[0].replace(/\d/g, '*') } });
-        }
-      }
-      found.sort((a, b) => a.at - b.at);
+      const found = detect(data, cut, reportedUpTo - carryAbs, last, opts);
       for (const { at, f } of found) {
         const { line, column } = pos.at(data, carryAbs, at);
         report.findings.push({ file: shown, line, column, ...f });
@@ -127,6 +112,42 @@ async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report
   } finally {
     await fh.close();
   }
+}
+
+type Found = { at: number; f: Omit<ScanFinding, 'file' | 'line' | 'column'> };
+
+/**
+ * PANs and SAD in `data` starting in [skipBefore, cut), in offset order. With `!last` the data continues
+ * (a chunk): a PAN touching its end is undecided and left for the next round.
+ */
+function detect(data: Buffer, cut: number, skipBefore: number, last: boolean, opts: DetectOptions): Found[] {
+  const found: Found[] = [];
+  for (const s of findPans(data, opts, 0, data.length, !last)) {
+    if (s.start >= cut || s.start < skipBefore) continue;
+    const digitAt = (i: number) => { let k = -1; for (let j = s.start; j < s.end; j++) { const b = data[j]!; if (b >= 48 && b <= 57 && ++k === i) return b - 48; } return 0; };
+    const masked = Buffer.from(applyMask(data.subarray(s.start, s.end), [{ start: 0, end: s.end - s.start, digits: s.digits }], { format: 'last4' })).toString('latin1');
+    found.push({ at: s.start, f: { kind: 'pan', network: cardNetwork(digitAt, s.digits) ?? 'luhn', masked } });
+  }
+  const text = data.toString('latin1');
+  for (const { kind, re } of SAD_PATTERNS) {
+    re.lastIndex = 0;
+    for (const m of text.matchAll(re)) {
+      if (m.index >= cut || m.index < skipBefore) continue;
+      found.push({ at: m.index, f: { kind, masked: m[0].replace(/\d/g, '*') } });
+    }
+  }
+  return found.sort((a, b) => a.at - b.at);
+}
+
+/**
+ * The same scan over bytes already in memory (the evidence bundle scans the loaded log and recordings
+ * without touching the file system); a gzip member (RFC 1952) is decompressed first. Line and column
+ * are as {@link scanPaths} reports them for a file with these bytes.
+ */
+export function scanBytes(bytes: Buffer, file: string, opts: DetectOptions = {}): ScanFinding[] {
+  const data = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+  const pos = new LineCounter();
+  return detect(data, data.length, 0, true, opts).map(({ at, f }) => ({ file, ...pos.at(data, 0, at), ...f }));
 }
 
 /**
