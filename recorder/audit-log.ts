@@ -24,7 +24,19 @@ export interface AuditLogOptions {
   createIfMissing?: boolean | { origin?: string };
   /** The pid written into log/.lock; default this process's (from /proc/self). */
   pid?: number;
+  /**
+   * When an append resolves (audit.durability): `fsync` (default) once its bytes are fdatasync'd; `os` once
+   * write(2) handed them to the kernel (they survive a pcigate crash, not a power loss), with fdatasync run
+   * in the background at most every `syncIntervalMs`. docs/log-format.md "Failure semantics".
+   */
+  durability?: Durability;
+  /** `os` mode: the longest a written record waits for its fdatasync (audit.sync_interval). Default 50 ms. */
+  syncIntervalMs?: number;
 }
+
+/** audit.durability: when an append counts as done (see AuditLogOptions.durability). */
+export const DURABILITY = ['fsync', 'os'] as const;
+export type Durability = (typeof DURABILITY)[number];
 
 export interface CheckpointInfo {
   size: number;
@@ -56,7 +68,10 @@ export interface AuditLog extends AuditSink {
  */
 export function auditLogOptionsFromConfig(
   home: string,
-  audit: { checkpoint: { interval: number; records: number }; epoch: number; segment_bytes: number; origin?: string | undefined },
+  audit: {
+    checkpoint: { interval: number; records: number }; epoch: number; segment_bytes: number; origin?: string | undefined;
+    durability?: Durability | undefined; sync_interval?: number | undefined;
+  },
   extra: Partial<AuditLogOptions> = {},
 ): AuditLogOptions {
   return {
@@ -65,6 +80,8 @@ export function auditLogOptionsFromConfig(
     checkpointRecords: audit.checkpoint.records,
     epochLengthMs: audit.epoch,
     segmentMaxBytes: audit.segment_bytes,
+    ...(audit.durability ? { durability: audit.durability } : {}),
+    ...(audit.sync_interval !== undefined ? { syncIntervalMs: audit.sync_interval } : {}),
     ...extra,
   };
 }

@@ -4,5 +4,5 @@
  */
 export { openAuditLog } from './log-writer.js';
 export { auditLogOptionsFromConfig } from './audit-log.js';
-export type { AuditLog, AuditLogOptions, CheckpointInfo } from './audit-log.js';
+export type { AuditLog, AuditLogOptions, CheckpointInfo, Durability } from './audit-log.js';
 export type { AuditEvent, AuditRecord, AuditSink, BlobRef } from './types.js';

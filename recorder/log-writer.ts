@@ -7,6 +7,12 @@
  * queue, so under load many records share one write and one fdatasync, and each append resolves only once
  * its bytes are durable. Signing happens off the append path (checkpoints run from timers, serialised with
  * rotation and close on their own chain).
+ *
+ * Durability `os` (audit.durability): an append resolves once write(2) returned; one background fdatasync
+ * covers everything written in the last `syncIntervalMs`. A failed fdatasync fails closed like a failed
+ * write: appends are rejected until the unsynced bytes have been written again and synced (UnsyncedTail),
+ * and a `log.gap` says so. Checkpoints, rollover and close sync first, so a signed checkpoint never
+ * covers a record that is not durable.
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
@@ -19,6 +25,7 @@ import { hashBlob } from './blob.js';
 import { recordLine } from './record-line.js';
 import { canonicalize } from './canonical-json.js';
 import { appendLineDurable, ensurePrivateDir, fsyncDir } from './durable-fs.js';
+import { UnsyncedTail } from './unsynced-tail.js';
 import { initKeys, isInitialised, loadKeys, rotateKeys } from './keys.js';
 import type { KeyState } from './keys.js';
 import { acquireLogLock, ownPid } from './log-lock.js';
@@ -115,6 +122,13 @@ class AuditLogWriter implements AuditLog {
   private closed = false;
   private accepting = true;
   private rotationQueued = false;
+  /** `os` durability: what write(2) returned but no fdatasync covered yet (null in `fsync` mode). */
+  private readonly tail: UnsyncedTail | null;
+  private readonly syncIntervalMs: number;
+  private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  private syncInFlight: Promise<void> | null = null;
+  /** A background fdatasync failed: appends fail closed until the tail is repaired. */
+  private syncFailed: unknown;
 
   constructor(
     private readonly ctx: Ctx,
@@ -132,6 +146,8 @@ class AuditLogWriter implements AuditLog {
     this.idleMs = opts.idleMs ?? 1000;
     this.epochUs = BigInt(Math.round((opts.epochLengthMs ?? 24 * 3600_000) * 1000));
     this.maxBytes = opts.segmentMaxBytes ?? 64 * 1024 * 1024;
+    this.tail = opts.durability === 'os' ? new UnsyncedTail(seg.bytes) : null;
+    this.syncIntervalMs = opts.syncIntervalMs ?? 50;
   }
 
   get size(): number {
@@ -208,6 +224,7 @@ class AuditLogWriter implements AuditLog {
       try {
         await this.enqueue({ type: 'log.stop', target: { kind: 'log' } });
         await this.makeCheckpoint();
+        await this.syncNow(); // `os` mode: the checkpoint mirror, the last record, is durable too
       } finally {
         await this.abandon();
       }
@@ -252,6 +269,7 @@ class AuditLogWriter implements AuditLog {
     const ts = formatTs(this.ctx.clock.micros());
     try {
       if (this.closed) throw new Error('the audit log is closed');
+      if (this.syncFailed !== undefined) await this.repairTail();
       if (this.seg.bytes >= this.maxBytes) await this.rollover();
       if (this.seg.dirty) {
         await this.seg.fh.truncate(this.seg.bytes);
@@ -305,7 +323,7 @@ class AuditLogWriter implements AuditLog {
         if (bytesWritten <= 0) throw new Error('short write');
         off += bytesWritten;
       }
-      await this.seg.fh.datasync();
+      if (!this.tail) await this.seg.fh.datasync();
     } catch (e) {
       this.seg.dirty = true;
       await this.seg.fh.truncate(this.seg.bytes).then(() => { this.seg.dirty = false; }, () => undefined);
@@ -314,6 +332,7 @@ class AuditLogWriter implements AuditLog {
     }
     this.seg.bytes += buf.length;
     this.seg.hash.update(buf);
+    if (this.tail) { this.tail.add(buf); this.armSync(); }
     for (const leaf of leaves) this.acc.append(leaf);
     this.lastLeaf = prev;
     this.gap = undefined;
@@ -325,21 +344,83 @@ class AuditLogWriter implements AuditLog {
 
   /** Rejects a batch (callers fail closed) and widens the pending `log.gap`. */
   private failBatch(batch: Pending[], ts: string, e: unknown): void {
-    const err = e as NodeJS.ErrnoException;
-    const cause = `${err?.code ? `${err.code}: ` : ''}${err?.message ?? String(e)}`;
-    if (this.gap) {
-      this.gap.end = ts;
-      this.gap.cause = cause;
-      this.gap.lost += batch.length;
-    } else {
-      this.gap = { start: ts, end: ts, cause, lost: batch.length };
-    }
+    const cause = this.widenGap(ts, e, batch.length);
     const failure = new AuditWriteError(`the audit log could not durably write ${batch.length} record(s): ${cause}`, { cause: e });
     for (const p of batch) p.reject(failure);
   }
 
+  // ---- `os` durability: background fdatasync ----
+
+  /** Schedules the next background fdatasync, at most one per `syncIntervalMs`. */
+  private armSync(): void {
+    if (this.syncTimer || this.syncInFlight || this.closed) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      this.startSync();
+    }, this.syncIntervalMs);
+    this.syncTimer.unref(); // written bytes are in the kernel: they survive this process exiting
+  }
+
+  private startSync(): Promise<void> {
+    const tail = this.tail;
+    if (!tail || this.syncFailed !== undefined || this.closed) return Promise.resolve();
+    if (this.syncInFlight) return this.syncInFlight;
+    if (!tail.pending) return Promise.resolve();
+    const fh = this.seg.fh;
+    this.syncInFlight = tail.sync(fh).then(
+      () => undefined,
+      (e: unknown) => {
+        // Fail closed from here: the next batch must repair the tail before anything else is written.
+        this.syncFailed = e;
+        this.widenGap(formatTs(this.ctx.clock.micros()), e, 0);
+        this.warn('fdatasync', e);
+      },
+    ).finally(() => {
+      this.syncInFlight = null;
+      if (tail.pending && this.syncFailed === undefined) this.armSync();
+    });
+    return this.syncInFlight;
+  }
+
+  /**
+   * Makes everything written so far durable (`os` mode; a no-op in `fsync` mode, where it already is):
+   * before a checkpoint is signed, a segment is closed, or the log is closed. Throws AuditWriteError when
+   * the disk fails; the flush loop repairs the tail on its next batch.
+   */
+  private async syncNow(): Promise<void> {
+    if (!this.tail) return;
+    if (this.syncTimer) { clearTimeout(this.syncTimer); this.syncTimer = undefined; }
+    if (this.syncInFlight) await this.syncInFlight;
+    if (this.syncFailed === undefined && this.tail.pending) await this.startSync();
+    if (this.syncFailed !== undefined) {
+      throw new AuditWriteError(`the audit log could not fdatasync: ${causeOf(this.syncFailed)}`, { cause: this.syncFailed });
+    }
+  }
+
+  /** After a failed background fdatasync: rewrite and sync the unsynced bytes (throws while the disk fails). */
+  private async repairTail(): Promise<void> {
+    if (this.syncInFlight) await this.syncInFlight;
+    if (this.syncTimer) { clearTimeout(this.syncTimer); this.syncTimer = undefined; }
+    await this.tail!.repair(this.seg.fh);
+    this.syncFailed = undefined;
+  }
+
+  /** Notes a failure (a rejected batch, or a failed background fdatasync with `lost` 0) in the pending log.gap. */
+  private widenGap(ts: string, e: unknown, lost: number): string {
+    const cause = causeOf(e);
+    if (this.gap) {
+      this.gap.end = ts;
+      this.gap.cause = cause;
+      this.gap.lost += lost;
+    } else {
+      this.gap = { start: ts, end: ts, cause, lost };
+    }
+    return cause;
+  }
+
   /** Starts the segment named after the next seq; its first record (segment.open) commits to this one. */
   private async rollover(): Promise<void> {
+    await this.syncNow(); // the old segment is complete and durable before the new one commits to it
     const old = this.seg;
     const prev: PrevSegment = {
       file: old.file, first_seq: old.firstSeq, last_seq: this.acc.size - 1, last_leaf: this.lastLeaf.toString('hex'),
@@ -349,6 +430,7 @@ class AuditLogWriter implements AuditLog {
     const fh = await this.ctx.fs.open(path.join(this.logDir, file), 'a', 0o600);
     await fsyncDir(this.ctx.fs, this.logDir);
     this.seg = { file, fh, firstSeq: this.acc.size, bytes: 0, hash: createHash('sha256'), prev, dirty: false };
+    this.tail?.reset(0);
     await old.fh.close().catch(() => undefined);
   }
 
@@ -386,6 +468,12 @@ class AuditLogWriter implements AuditLog {
     const root = this.acc.root();
     const counted = this.sinceCheckpoint;
     this.sinceCheckpoint = 0;
+    try {
+      await this.syncNow(); // `os` mode: never sign records that are only in the page cache
+    } catch (e) {
+      this.sinceCheckpoint += counted;
+      throw e;
+    }
     const epoch = this.keys.epoch;
     const text = formatCheckpoint({ origin: this.keys.origin, size, root, time: formatTs(this.ctx.clock.micros()), epoch });
     const note = signNote(text, this.keys.keyName, this.keys.privateKey);
@@ -406,6 +494,8 @@ class AuditLogWriter implements AuditLog {
   }
 
   private stopTimers(): void {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -415,6 +505,12 @@ class AuditLogWriter implements AuditLog {
   private warn(what: string, e: unknown): void {
     this.ctx.log.warn(`audit log ${what} failed: ${(e as Error)?.message ?? String(e)}`);
   }
+}
+
+/** `"<errno code>: <message>"`, the `cause` of log.gap. */
+function causeOf(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return `${err?.code ? `${err.code}: ` : ''}${err?.message ?? String(e)}`;
 }
 
 // Kept importable from here too: other areas import these types from this module.

@@ -69,7 +69,10 @@ export interface AuditRecord extends AuditEvent {
 
 /** What the broker needs from the recorder; the pg and ssh layers never see it. */
 export interface AuditSink {
-  /** Resolves once the record is durable (fdatasync'd); rejects with AuditWriteError otherwise. */
+  /**
+   * Resolves once the record is durable — fdatasync'd, or with audit.durability `os` written to the kernel
+   * (fdatasync'd within audit.sync_interval); rejects with AuditWriteError otherwise.
+   */
   append(event: AuditEvent): Promise<{ seq: number; leaf: string }>;
   /** Hashes a finished recording file so its sha256 and size can be committed into a record. */
   commitBlob(path: string, kind: string): Promise<BlobRef>;

@@ -30,6 +30,14 @@ export const auditSection = z
     max_unsealed_age: duration({ min: 1000 }).default(HOUR),
     /** A segment file is closed and a new one opened past this size. */
     segment_bytes: byteSize({ min: 4096 }).default(64 * 1024 * 1024),
+    /**
+     * When a record counts as written, and so when a statement may run (docs/log-format.md "Failure
+     * semantics"): `fsync` once fdatasync(2) returned (survives a power loss); `os` once write(2) handed it
+     * to the kernel (survives a pcigate crash, not a power loss) with fdatasync at least every sync_interval.
+     */
+    durability: z.enum(['fsync', 'os']).default('fsync'),
+    /** With `durability: os`: the longest a written record waits for its fdatasync. */
+    sync_interval: duration({ min: 1, max: 10_000 }).default(50),
   })
   .prefault({});
 

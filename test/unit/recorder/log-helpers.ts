@@ -17,19 +17,28 @@ export interface FsProbe {
   failWrites: number;
   /** When true, each write to a segment writes half its bytes and then fails (a torn write). */
   tearWrites: boolean;
+  /**
+   * While > 0, each fdatasync of a segment fails with EIO and decrements it — and, like Linux after a
+   * writeback error, the unsynced bytes are gone: the file is cut back to its length at the last good sync.
+   */
+  failDatasyncs: number;
+  /** Segment operations in order ('write' | 'datasync'), for checking what a sync covered. */
+  ops: string[];
 }
 
 /** Wraps node:fs/promises so that segment FileHandles count writes and fdatasyncs and can be made to fail. */
 export function probeFs(): FsProbe {
-  const probe: FsProbe = { fs: fsp, datasyncs: 0, writes: 0, failWrites: 0, tearWrites: false };
+  const probe: FsProbe = { fs: fsp, datasyncs: 0, writes: 0, failWrites: 0, tearWrites: false, failDatasyncs: 0, ops: [] };
   const open = async (...args: Parameters<Fs['open']>) => {
     const fh = await fsp.open(...args);
     if (!String(args[0]).endsWith('.jsonl') || !String(args[0]).includes(`${path.sep}log${path.sep}`)) return fh;
+    let synced = (await fh.stat()).size;
     return new Proxy(fh, {
       get(target, prop) {
         if (prop === 'write') {
           return async (buf: Buffer, off = 0, len = buf.length - off) => {
             probe.writes++;
+            probe.ops.push('write');
             if (probe.failWrites > 0) {
               probe.failWrites--;
               if (probe.tearWrites) await target.write(buf, off, Math.floor(len / 2));
@@ -39,7 +48,18 @@ export function probeFs(): FsProbe {
           };
         }
         if (prop === 'datasync') {
-          return async () => { probe.datasyncs++; return target.datasync(); };
+          return async () => {
+            probe.datasyncs++;
+            if (probe.failDatasyncs > 0) {
+              probe.failDatasyncs--;
+              await target.truncate(synced);
+              throw Object.assign(new Error('injected fdatasync failure'), { code: 'EIO' });
+            }
+            const size = (await target.stat()).size;
+            await target.datasync();
+            probe.ops.push('datasync');
+            synced = size;
+          };
         }
         const v = Reflect.get(target, prop, target) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
