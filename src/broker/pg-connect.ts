@@ -12,13 +12,12 @@ import { resolveSecret } from '../config/secrets.js';
 import type { PcigateConfig } from '../config/index.js';
 import type { PostgresConnection } from '../config/sections/connections.js';
 import { UsageError } from '../errors.js';
-import { actorOf, resolveIdentity } from '../identity/index.js';
-import type { TokenValidator } from '../identity/validate.js';
 import type { UpstreamTarget } from '../pg/proxy/upstream.js';
 import type { IdentityProvider } from './identity-provider.js';
 import { localTlsContext } from './local-tls.js';
 import { startPgBroker } from './pg-broker.js';
 import { pgHooksFor } from './pg-hooks.js';
+import { sessionActor } from './session-identity.js';
 
 export interface ConnectOptions {
   /** The loaded configuration and the connection's name and entry in it (the command looks them up once). */
@@ -70,16 +69,13 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
   const target = await upstreamTarget(ctx, conn);
   const log = await openAuditLog(ctx, { home, createIfMissing: true });
   try {
-    const cache = new Map<string, TokenValidator>();
-    const identity: IdentityProvider = {
-      actor: async () => actorOf(await resolveIdentity(ctx, config, { connection: o.name, conn, home, audit: log, cache })),
-    };
-    // Fail before listening when there is no identity at all: the user learns it now, not from psql.
-    await identity.actor();
+    // Fails before listening when there is no identity at all: the user learns it now, not from psql.
+    const actor = await sessionActor(ctx, { config, name: o.name, conn, home, sink: log });
+    const identity: IdentityProvider = { actor };
     // Policy (allow / deny / hold per statement) and masking (every data-carrying message), as for exec.
     const shutdown = new AbortController();
     ctx.interrupt.addEventListener('abort', () => shutdown.abort(), { once: true });
-    const hooksFor = await pgHooksFor(ctx, { config, name: o.name, target, home, sink: log, signal: shutdown.signal });
+    const hooksFor = await pgHooksFor(ctx, { config, name: o.name, target, home, sink: log, signal: shutdown.signal, tokenExpiry: actor.expiresAt });
     const broker = await startPgBroker({
       conn: o.name, target, sink: log, identity, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, hooksFor,
       bind: o.bind ?? conn.listen.host, port: o.port ?? conn.listen.port,

@@ -51,7 +51,7 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
   const shutdown = new AbortController();
   try {
     const actor = await sessionActor(ctx, { config: o.config, name: o.name, conn: o.conn, home, sink: log, ...(o.workload ? { workload: o.workload } : {}) });
-    const hooksFor = await pgHooksFor(ctx, { config: o.config, name: o.name, target, home, sink: log, signal: shutdown.signal, ...(o.reason ? { reason: o.reason } : {}) });
+    const hooksFor = await pgHooksFor(ctx, { config: o.config, name: o.name, target, home, sink: log, signal: shutdown.signal, tokenExpiry: actor.expiresAt, ...(o.reason ? { reason: o.reason } : {}) });
     const broker = await startPgBroker({
       conn: o.name, target, sink: log, identity: { actor }, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
       bind: '127.0.0.1', port: 0, hooksFor,

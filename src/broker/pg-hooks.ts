@@ -1,23 +1,29 @@
 /**
  * The broker's per-session hooks for a Postgres connection: policy (src/policy: allow / deny / hold for
- * approval, decided from the real parse tree) and masking (src/mask: every data-carrying backend message),
- * composed once per listener. `pcigate connect` and `pcigate exec` both start their listener with these,
- * so a statement from psql and one from a CI step take exactly the same path.
+ * approval, decided from the real parse tree), masking (src/mask: every data-carrying backend message,
+ * with the counts in `pg.query` and `session.end`, PCI DSS 3.4.1) and session limits (idle timeout per
+ * PCI DSS 8.2.8, max_duration, identity.max_session), composed once per listener. `pcigate connect` and
+ * `pcigate exec` both start their listener with these, so a statement from psql and one from a CI step
+ * take exactly the same path.
  */
-import type { Actor, AuditSink } from '../../recorder/types.js';
+import type { Actor, AuditSink, Source, Target } from '../../recorder/types.js';
 import type { Ctx } from '../cli/ctx.js';
 import type { PcigateConfig } from '../config/index.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ColumnCatalog } from '../mask/column-catalog.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
-import type { SessionHooks } from '../pg/proxy/hooks.js';
+import type { SessionControl } from '../pg/proxy/hooks.js';
 import { ApprovalStore } from '../policy/approvals.js';
 import { loadParser } from '../policy/pg-parser.js';
 import { decideStatement, identityOfActor } from '../policy/pg-policy-hooks.js';
 import type { PolicyHooksOptions } from '../policy/pg-policy-hooks.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
+import { maxSessionMessage } from '../identity/index.js';
+import type { BrokerHooks } from './pg-session-recorder.js';
 import { simpleQuery } from './pg-query-client.js';
+import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
+import type { LimitHit, LimitTimers } from './session-limits.js';
 
 export interface PgHooksOptions {
   config: PcigateConfig;
@@ -30,6 +36,18 @@ export interface PgHooksOptions {
   reason?: string;
   /** Aborts statements waiting for an approval (listener shutdown). */
   signal?: AbortSignal;
+  /** When the token behind a session's actor expires (identity.max_session); undefined: no token. */
+  tokenExpiry?(actor: Actor): number | undefined;
+  /** Timers for the session limits (default: real ones on ctx.clock). */
+  timers?: LimitTimers;
+}
+
+/** What the broker tells the hooks about a new session. */
+export interface PgSessionInfo {
+  session: string;
+  actor: Actor;
+  src?: Source;
+  target?: Target;
 }
 
 /** A column's `schema.table.column` from RowDescription's table OID and attribute number. */
@@ -43,7 +61,7 @@ function catalogLookup(target: UpstreamTarget) {
 }
 
 /** Builds the hooksFor of startPgBroker. Loads the SQL parser once, before the listener opens. */
-export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: { session: string; actor: Actor }) => SessionHooks> {
+export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: PgSessionInfo) => BrokerHooks> {
   await loadParser();
   const engine = new PolicyEngine(o.config.policy, o.config.connections);
   const store = new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home: o.home, sink: o.sink, drainOutbox: true });
@@ -63,9 +81,60 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: { 
       ...(hmacKey ? { hmacKey } : {}),
       catalog,
     });
+    const limits = sessionLimits(ctx, o, info, engine.sessionLimits(o.name), () => { ps.lastActivity = ctx.clock.now(); });
     return {
       onStatement: (stmt) => decideStatement(policy, ps, info.session, stmt),
       onBackendMessage: (frame) => masker.onBackendMessage(frame),
+      attach: (control) => limits.attach(control),
+      onClientActivity: () => limits.activity(),
+      onStatementEnd: () => limits.activity(),
+      // Counts since the previous statement ended: its rows, plus any notice in between.
+      statementDetail: () => ({ masked: masker.takeCounts() }),
+      sessionEnd: () => {
+        limits.stop();
+        masker.takeCounts();
+        return { masked: { ...masker.session } };
+      },
     };
+  };
+}
+
+/**
+ * One session's limit timers. When one is reached: `session.idle_timeout` or `session.expired` is
+ * appended (awaited, so it precedes `session.end`), then the session is terminated with a FATAL naming the
+ * limit — also when the append failed: a limit is never lifted because the log is unavailable.
+ */
+function sessionLimits(ctx: Ctx, o: PgHooksOptions, info: PgSessionInfo, policy: { maxDurationMs: number; idleTimeoutMs: number }, touched: () => void) {
+  const startedAt = ctx.clock.now();
+  const tokenExpiresAt = o.tokenExpiry?.(info.actor);
+  let control: SessionControl | undefined;
+  const onLimit = async (hit: LimitHit): Promise<void> => {
+    const out = limitOutcome(hit, o.name, maxSessionMessage);
+    try {
+      await o.sink.append({
+        type: out.type, session: info.session, actor: info.actor, ...(info.src ? { src: info.src } : {}),
+        target: info.target ?? { conn: o.name, kind: 'postgres' }, outcome: 'success', detail: out.detail,
+      });
+    } catch (e) {
+      ctx.log.warn(`session ${info.session}: ${out.type} could not be recorded: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    control?.terminate(out.sqlstate, out.message, out.reason);
+  };
+  const limits = new SessionLimits({
+    limits: effectiveLimits({
+      startedAt, idleTimeoutMs: policy.idleTimeoutMs, maxDurationMs: policy.maxDurationMs, maxSessionMs: o.config.identity.max_session,
+      ...(tokenExpiresAt !== undefined ? { tokenExpiresAt } : {}),
+    }),
+    timers: o.timers ?? systemTimers(ctx.clock),
+    startedAt,
+    ...(tokenExpiresAt !== undefined ? { tokenExpiresAt } : {}),
+    busy: () => control?.busy() ?? false,
+    onLimit: (hit) => { void onLimit(hit); },
+  });
+  return {
+    attach(c: SessionControl): void { control = c; limits.start(); },
+    // The policy's own idle check (a backstop at the next statement) counts the same activity.
+    activity(): void { limits.activity(); touched(); },
+    stop(): void { limits.stop(); },
   };
 }

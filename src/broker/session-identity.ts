@@ -21,8 +21,17 @@ export interface SessionIdentityOptions {
   workload?: { tokenEnv?: string };
 }
 
+/**
+ * Resolves the actor of each new session; `expiresAt(actor)` is when the token behind that actor expires
+ * (undefined for a local identity), for the identity.max_session deadline (src/broker/session-limits.ts).
+ */
+export interface SessionActor {
+  (): Promise<Actor>;
+  expiresAt(actor: Actor): number | undefined;
+}
+
 /** Returns a function that resolves the actor for each new session (validators stay cached). */
-export async function sessionActor(ctx: Ctx, o: SessionIdentityOptions): Promise<() => Promise<Actor>> {
+export async function sessionActor(ctx: Ctx, o: SessionIdentityOptions): Promise<SessionActor> {
   const cache = new Map<string, TokenValidator>();
   let workloadToken: string | undefined;
   if (o.workload) {
@@ -36,9 +45,15 @@ export async function sessionActor(ctx: Ctx, o: SessionIdentityOptions): Promise
       workloadToken = (await obtainWorkloadToken(ctx, { source: w.source, tokenEnv, audience: w.audience, ...(clientCredentials ? { clientCredentials } : {}) })).token;
     }
   }
-  const resolve = async () =>
-    actorOf(await resolveIdentity(ctx, o.config, { connection: o.name, conn: o.conn, home: o.home, audit: o.sink, cache, ...(workloadToken ? { workloadToken } : {}) }));
+  // Keyed by the actor object each session gets, so concurrent sessions never see each other's expiry.
+  const expiries = new WeakMap<Actor, number>();
+  const resolve = async (): Promise<Actor> => {
+    const identity = await resolveIdentity(ctx, o.config, { connection: o.name, conn: o.conn, home: o.home, audit: o.sink, cache, ...(workloadToken ? { workloadToken } : {}) });
+    const actor = actorOf(identity);
+    if (identity.expiresAt !== undefined) expiries.set(actor, identity.expiresAt);
+    return actor;
+  };
   // Fail before anything starts when there is no identity at all.
   await resolve();
-  return resolve;
+  return Object.assign(resolve, { expiresAt: (actor: Actor) => expiries.get(actor) });
 }

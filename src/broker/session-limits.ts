@@ -170,3 +170,39 @@ export function formatLimit(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000} s`;
   return `${ms} ms`;
 }
+
+/** What a reached limit means for the log and for the client (Postgres and SSH alike). */
+export interface LimitOutcome {
+  /** `session.idle_timeout` or `session.expired` (docs/log-format.md). */
+  type: 'session.idle_timeout' | 'session.expired';
+  detail: Record<string, unknown>;
+  /** The stable `session.end` detail.reason. */
+  reason: DeadlineKind | 'idle_timeout';
+  /** What the person is told (Postgres: the FATAL's message; SSH: the last line before the channel closes). */
+  message: string;
+  /**
+   * SQLSTATE of the Postgres FATAL: 57P05 idle_session_timeout (what Postgres 14+ itself sends for
+   * idle_session_timeout); 57P01 admin_shutdown for a deadline — the session was ended on purpose by an
+   * administrator's rule, not lost (08006 would invite drivers and pools to retry as if the network failed).
+   */
+  sqlstate: '57P05' | '57P01';
+}
+
+/** Maps a hit to its record, end reason and client message. `conn` names the connection in the message. */
+export function limitOutcome(hit: LimitHit, conn: string, maxSessionMessage?: (ms: number) => string): LimitOutcome {
+  if (hit.kind === 'idle_timeout') {
+    return {
+      type: 'session.idle_timeout', reason: 'idle_timeout', sqlstate: '57P05',
+      detail: { idle_ms: hit.idleMs, limit_ms: hit.limitMs },
+      message: `pcigate: terminating the session after ${formatLimit(hit.limitMs)} idle (session.idle_timeout of ${conn}, PCI DSS 8.2.8); connect again`,
+    };
+  }
+  const detail: Record<string, unknown> = { limit: hit.kind, elapsed_ms: hit.elapsedMs, limit_ms: hit.limitMs };
+  if (hit.kind === 'max_session' && hit.tokenExpiredAt !== undefined) detail.token_expired_at = new Date(hit.tokenExpiredAt).toISOString();
+  return {
+    type: 'session.expired', reason: hit.kind, sqlstate: '57P01', detail,
+    message: hit.kind === 'max_session'
+      ? (maxSessionMessage?.(hit.limitMs) ?? `pcigate: this session reached identity.max_session (${formatLimit(hit.limitMs)}) and was closed; run pcigate login and reconnect`)
+      : `pcigate: terminating the session: it reached the maximum duration of ${formatLimit(hit.limitMs)} (session.max_duration of ${conn}); connect again`,
+  };
+}

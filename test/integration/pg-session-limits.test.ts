@@ -1,0 +1,163 @@
+/**
+ * Session limits through the real proxy against a real PostgreSQL (PCI DSS 8.2.8): with a 2 s idle
+ * timeout, an idle `pg` client and an idle psql get FATAL 57P05 naming the limit, and the log holds
+ * `session.idle_timeout` {idle_ms, limit_ms} before `session.end` with reason idle_timeout; a statement
+ * running longer than the timeout is not idleness (the countdown starts when it ends); a session kept
+ * busy is ended at max_duration with FATAL 57P01 and `session.expired`.
+ */
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../recorder/types.js';
+import { pgHooksFor } from '../../src/broker/pg-hooks.js';
+import type { PgBrokerOptions } from '../../src/broker/pg-broker.js';
+import { systemClock } from '../../src/cli/ctx.js';
+import { configSchema } from '../../src/config/index.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { testCtx } from '../harness/test-ctx.js';
+import { readLog, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+const hooks: { current?: NonNullable<PgBrokerOptions['hooksFor']> } = {};
+
+function configWith(session: Record<string, string>) {
+  return configSchema.parse({
+    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+    policy: {
+      roles: { eng: { subjects: ['tester'] } },
+      connections: { 'test-db': { session, roles: { eng: { classes: ['read', 'write', 'transaction', 'utility', 'function'] } } } },
+    },
+  });
+}
+
+async function useLimits(session: Record<string, string>): Promise<void> {
+  const ctx = testCtx({ clock: systemClock() as never });
+  hooks.current = await pgHooksFor(ctx, { config: configWith(session), name: 'test-db', target: targetOf(server), home: gate.home, sink: gate.log });
+}
+
+function client(): pg.Client {
+  return new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+}
+
+/** The records of the session that ran `marker` (a statement text unique to the test). */
+function sessionOf(marker: string): AuditRecord[] {
+  const log = readLog(gate.home);
+  const q = log.find((r) => r.type === 'pg.query' && String((r.detail as { sql?: string }).sql).includes(marker));
+  if (!q) return [];
+  return log.filter((r) => r.session === q.session);
+}
+
+const ended = (marker: string) => () => sessionOf(marker).some((r) => r.type === 'session.end');
+
+beforeAll(async () => {
+  server = await startPostgres();
+  gate = await startGate(server, { hooksFor: (info) => hooks.current!(info) });
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+describe('idle timeout', () => {
+  it('ends an idle pg session with FATAL 57P05 and records session.idle_timeout before session.end', async () => {
+    await useLimits({ idle_timeout: '2s' });
+    const c = client();
+    const errors: Array<Error & { code?: string; severity?: string }> = [];
+    c.on('error', (e) => errors.push(e));
+    await c.connect();
+    const t0 = Date.now();
+    expect((await c.query("select 'idle-pg' as x")).rows).toEqual([{ x: 'idle-pg' }]);
+    await until(() => errors.length > 0, 10_000);
+    const waited = Date.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(1900);
+    expect(errors[0]).toMatchObject({ code: '57P05', severity: 'FATAL' });
+    expect(errors[0]!.message).toContain('2 s idle');
+    expect(errors[0]!.message).toContain('PCI DSS 8.2.8');
+    await c.end().catch(() => undefined);
+    await until(ended('idle-pg'));
+    const recs = sessionOf('idle-pg');
+    const types = recs.map((r) => r.type);
+    expect(types.slice(-2)).toEqual(['session.idle_timeout', 'session.end']);
+    const idle = recs.find((r) => r.type === 'session.idle_timeout')!;
+    expect(idle).toMatchObject({ outcome: 'success', actor: { sub: 'tester' }, target: { conn: 'test-db', kind: 'postgres' } });
+    expect(idle.src?.ip).toBeDefined();
+    const d = idle.detail as { idle_ms: number; limit_ms: number };
+    expect(d.limit_ms).toBe(2000);
+    expect(d.idle_ms).toBeGreaterThanOrEqual(2000);
+    expect(d.idle_ms).toBeLessThan(3000);
+    expect(recs.at(-1)).toMatchObject({ type: 'session.end', outcome: 'success', detail: { reason: 'idle_timeout' } });
+    expect(gate.broker.active).toBe(0);
+  });
+
+  it('tells psql why its session ended', async () => {
+    await useLimits({ idle_timeout: '1s' });
+    const env = { ...gate.env };
+    const child = spawn('psql', ['-X', '-At'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stdin.write("select 'idle-psql';\n");
+    await until(() => Buffer.concat(out).toString().includes('idle-psql'));
+    await until(ended('idle-psql'), 10_000);
+    child.stdin.end("select 'after-idle';\n");
+    const code = await closed;
+    const stderr = Buffer.concat(err).toString();
+    expect(stderr).toContain('FATAL:  pcigate: terminating the session after 1 s idle');
+    expect(Buffer.concat(out).toString()).not.toContain('after-idle');
+    expect(code).not.toBe(0);
+    expect(sessionOf('idle-psql').map((r) => r.type).slice(-2)).toEqual(['session.idle_timeout', 'session.end']);
+  });
+
+  it('does not count a running statement as idle: the countdown starts when it ends', async () => {
+    await useLimits({ idle_timeout: '1s' });
+    const c = client();
+    const errors: Error[] = [];
+    c.on('error', (e) => errors.push(e));
+    await c.connect();
+    const r = await c.query("select pg_sleep(2.5), 'busy-pg' as x");
+    const finished = Date.now();
+    expect(r.rows[0]).toMatchObject({ x: 'busy-pg' });
+    // Pipelined extended-protocol statements keep it busy as well.
+    await c.query('select $1::text as y', ['still here']);
+    await until(() => errors.length > 0, 10_000);
+    expect(Date.now() - finished).toBeGreaterThanOrEqual(900);
+    await c.end().catch(() => undefined);
+    await until(ended('busy-pg'));
+    const recs = sessionOf('busy-pg');
+    const q = recs.filter((x) => x.type === 'pg.query');
+    expect(q.map((x) => x.outcome)).toEqual(['success', 'success']);
+    expect(recs.map((x) => x.type).slice(-2)).toEqual(['session.idle_timeout', 'session.end']);
+  });
+});
+
+describe('maximum duration', () => {
+  it('ends a busy session at max_duration with FATAL 57P01 and records session.expired', async () => {
+    await useLimits({ max_duration: '2s', idle_timeout: '15m' });
+    const c = client();
+    const errors: Array<Error & { code?: string }> = [];
+    c.on('error', (e) => errors.push(e));
+    await c.connect();
+    const t0 = Date.now();
+    await c.query("select 'expire-pg'");
+    // Active all the time: only the deadline can end it.
+    while (errors.length === 0 && Date.now() - t0 < 10_000) {
+      await c.query('select 1').catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1800);
+    expect(errors[0]).toMatchObject({ code: '57P01' });
+    expect(errors[0]!.message).toContain('maximum duration of 2 s');
+    await c.end().catch(() => undefined);
+    await until(ended('expire-pg'));
+    const recs = sessionOf('expire-pg');
+    const exp = recs.find((r) => r.type === 'session.expired')!;
+    expect(exp.detail).toMatchObject({ limit: 'max_duration', limit_ms: 2000 });
+    expect((exp.detail as { elapsed_ms: number }).elapsed_ms).toBeGreaterThanOrEqual(2000);
+    expect(recs.at(-1)).toMatchObject({ type: 'session.end', detail: { reason: 'max_duration' } });
+    expect(recs.findIndex((r) => r.type === 'session.expired')).toBeLessThan(recs.length - 1);
+  });
+});
