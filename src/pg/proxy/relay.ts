@@ -22,7 +22,25 @@ type Expect =
   | { kind: 'parse' | 'bind' | 'close' | 'describe'; after: Buffer[] }
   | { kind: 'execute'; run: Running; after: Buffer[] }
   | { kind: 'query'; run: Running; after: Buffer[] }
-  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[] };
+  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; /** an abort follows: its RFQ answers */ aborts?: true }
+  /** pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is. */
+  | { kind: 'abort'; after: Buffer[] };
+
+/**
+ * Sent upstream after a statement pcigate refused, so the server's transaction fails as it would have had
+ * the statement failed there (§55.2.3: an error in a transaction block leaves it failed, status 'E',
+ * every statement answered 25P02 until ROLLBACK; COMMIT rolls back). The server keeps the state, so
+ * savepoints, COMMIT-as-ROLLBACK and pipelines behave exactly as Postgres defines; outside a transaction
+ * block it fails on its own and changes nothing. It runs no user code: the DO body only raises.
+ */
+const ABORT_TX = (() => {
+  const sql = Buffer.from("DO $pcigate$BEGIN RAISE EXCEPTION 'pcigate: a statement was refused by policy; the transaction is aborted'; END$pcigate$\0");
+  const f = Buffer.alloc(5 + sql.length);
+  f[0] = FE.Query;
+  f.writeInt32BE(4 + sql.length, 1);
+  sql.copy(f, 5);
+  return f;
+})();
 
 /** Stands for a ReadyForQuery whose status byte is known only when it is sent. */
 const RFQ_MARK = Buffer.from('RFQ');
@@ -169,8 +187,9 @@ export class Relay {
     if (this.discarding) {
       if (code !== FE.Sync) return null;
       this.forward(f);
-      this.expect.push({ kind: 'sync', inject: this.discarding, errored: false, after: [] });
+      this.expect.push({ kind: 'sync', inject: this.discarding, errored: false, after: [], aborts: true });
       this.discarding = null;
+      this.abortUpstreamTx();
       return null;
     }
     switch (code) {
@@ -254,8 +273,15 @@ export class Relay {
       // Like a server error mid-batch: the error, then nothing until Sync, then ReadyForQuery.
       this.discarding = err;
     } else {
-      this.replyInOrder([err], true);
+      this.replyInOrder([err], false);
+      this.abortUpstreamTx();
     }
+  }
+
+  /** Fails the server's transaction after a refused statement (see ABORT_TX); its ReadyForQuery answers. */
+  private abortUpstreamTx(): void {
+    this.forward(ABORT_TX);
+    this.expect.push({ kind: 'abort', after: [] });
   }
 
   private admit(f: Buffer, stmt: Statement, durable?: Promise<unknown>): void {
@@ -382,6 +408,7 @@ export class Relay {
         if (h?.kind === 'describe') this.shift();
         break;
       case BE.ErrorResponse:
+        if (h?.kind === 'abort') return; // the client already has pcigate's own error
         this.onError(f);
         break;
       case BE.ReadyForQuery:
@@ -435,7 +462,8 @@ export class Relay {
     const h = this.shift();
     if (h?.kind === 'query') this.end(h.run, false);
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
-    emit(f);
+    // After a refused Execute the abort's ReadyForQuery, right behind, is the one the client gets.
+    if (h?.kind !== 'sync' || !h.aborts) emit(f);
     this.emitReleased(emit);
   }
 

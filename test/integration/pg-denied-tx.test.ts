@@ -1,0 +1,95 @@
+/**
+ * A statement refused by policy inside a transaction block leaves the transaction failed, as a failed
+ * statement would in Postgres (§55.2.3): psql and the `pg` driver (simple and extended protocol) against
+ * the real proxy and a real PostgreSQL see 25P02 for what follows, COMMIT answers ROLLBACK and nothing of
+ * the transaction is kept; ROLLBACK TO SAVEPOINT recovers; outside a transaction the session goes on.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgHooksFor } from '../../src/broker/pg-hooks.js';
+import { systemClock } from '../../src/cli/ctx.js';
+import { configSchema } from '../../src/config/index.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { testCtx } from '../harness/test-ctx.js';
+import { readLog, run, startGate, targetOf, type Gate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql('create table items (id int primary key); create table secrets (id int);');
+  const config = configSchema.parse({
+    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+    policy: {
+      roles: { eng: { subjects: ['tester'] } },
+      connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['secrets'] } } } } },
+    },
+  });
+  const ref: { hooks?: Awaited<ReturnType<typeof pgHooksFor>> } = {};
+  gate = await startGate(server, { hooksFor: (info) => ref.hooks!(info) });
+  ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(server), home: gate.home, sink: gate.log });
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+const ids = () => server.psql('select coalesce(string_agg(id::text, \',\' order by id), \'\') from items').trim();
+
+describe('psql', () => {
+  it('a refused statement fails the transaction: 25P02 after it, COMMIT rolls back', async () => {
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=0', '-f', '-'], gate.env, {
+      input: 'begin;\ninsert into items values (100);\nselect * from secrets;\nselect 1 as after_denial;\ncommit;\n',
+    });
+    expect(r.stderr).toContain('ERROR:  pcigate: denied by policy');
+    expect(r.stderr).toContain('ERROR:  current transaction is aborted, commands ignored until end of transaction block');
+    expect(r.stdout).not.toContain('after_denial');
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('ROLLBACK');
+    expect(ids()).toBe('');
+  });
+
+  it('ROLLBACK TO SAVEPOINT recovers the transaction', async () => {
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=0', '-f', '-'], gate.env, {
+      input: 'begin;\ninsert into items values (101);\nsavepoint s;\nselect * from secrets;\nrollback to savepoint s;\ninsert into items values (102);\ncommit;\n',
+    });
+    expect(r.stderr).toContain('pcigate: denied by policy');
+    expect(r.stderr).not.toContain('current transaction is aborted');
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('COMMIT');
+    expect(ids()).toBe('101,102');
+  });
+
+  it('outside a transaction block the next statement runs', async () => {
+    const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=0', '-f', '-'], gate.env, {
+      input: 'select * from secrets;\nselect 40 + 2;\n',
+    });
+    expect(r.stderr).toContain('pcigate: denied by policy');
+    expect(r.stdout.trim()).toBe('42');
+  });
+});
+
+describe('pg driver (extended protocol)', () => {
+  it('a refused Execute fails the transaction; ROLLBACK ends it and the session goes on', async () => {
+    const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+    await c.connect();
+    try {
+      await c.query('begin');
+      await c.query('insert into items values ($1)', [200]);
+      await expect(c.query('select * from secrets where id = $1', [1])).rejects.toMatchObject({ code: '42501' });
+      await expect(c.query('select $1::int as x', [1])).rejects.toMatchObject({ code: '25P02' });
+      await expect(c.query('insert into items values ($1)', [201])).rejects.toMatchObject({ code: '25P02' });
+      expect((await c.query('commit')).command).toBe('ROLLBACK');
+      expect((await c.query('select $1::int as x', [7])).rows).toEqual([{ x: 7 }]);
+    } finally {
+      await c.end();
+    }
+    expect(ids()).toBe('101,102');
+  });
+
+  it('the abort pcigate sends is not recorded as a statement of the client', () => {
+    const log = readLog(gate.home);
+    expect(log.filter((r) => r.type === 'pg.intent' || r.type === 'pg.query').some((r) => JSON.stringify(r.detail).includes('pcigate$'))).toBe(false);
+    expect(log.filter((r) => r.type === 'pg.query' && r.outcome === 'denied')).toHaveLength(4);
+  });
+});
