@@ -13,8 +13,8 @@
  *   information the results do not already hold.
  * - One observation per procedure (methods from its artifacts: TEST for automated checks, EXAMINE for records and
  *   configuration; origin: the pcigate tool), `relevant-evidence` → `#<resource uuid>` of each cited artifact.
- * - Findings only for the automatable part: `evidence` → satisfied, `exception` → not-satisfied, `manual` → none;
- *   each says it is tool-generated and not a QSA determination.
+ * - Findings only for the automatable part: `evidence` → satisfied, `exception` → not-satisfied (with an open
+ *   risk, exportable as a POA&M item), `manual` → none; each says it is tool-generated and not a QSA determination.
  * - back-matter: a resource per artifact (rlink = its path in the bundle, SHA-256, prop `evidence-ref`), per
  *   covering checkpoint (the C2SP signed note in `citation`), and the bundle manifest.
  */
@@ -98,7 +98,19 @@ export function renderOscal(report: BundleReport, manifest: Pick<Manifest, 'bund
       remarks: DISCLAIMER,
     },
     'related-observations': [{ 'observation-uuid': u(`observation:${p.id}`) }],
+    ...(p.status === 'exception' ? { 'related-risks': [{ 'risk-uuid': u(`risk:${p.id}`) }] } : {}),
     remarks: DISCLAIMER,
+  }));
+  // An exception is something to examine and possibly remediate: an open risk, which tools export as a POA&M item.
+  const risks = procedures.filter((p) => p.status === 'exception').map((p) => ({
+    uuid: u(`risk:${p.id}`),
+    title: `${p.id} ${p.title}: exception to examine`,
+    description: p.result,
+    statement: `pcigate's automated check of testing procedure ${p.id} found an exception in the period ${report.period.since} to ${report.period.until}; the assessor examines the cited evidence. ${DISCLAIMER}`,
+    props: [prop('generated-by', 'tool'), prop('testing-procedure', p.id)],
+    status: 'open',
+    origins,
+    'related-observations': [{ 'observation-uuid': u(`observation:${p.id}`) }],
   }));
 
   const result = {
@@ -134,6 +146,7 @@ export function renderOscal(report: BundleReport, manifest: Pick<Manifest, 'bund
       }],
     },
     ...(observations.length > 0 ? { observations } : {}),
+    ...(risks.length > 0 ? { risks } : {}),
     ...(findings.length > 0 ? { findings } : {}),
     remarks: DISCLAIMER,
   };

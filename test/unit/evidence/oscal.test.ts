@@ -40,7 +40,8 @@ interface Doc {
       start: string; end: string;
       'reviewed-controls': { 'control-selections': Array<{ 'include-controls': Array<{ 'control-id': string }> }> };
       observations: Array<{ uuid: string; title: string; methods: string[]; collected: string; origins: Array<{ actors: Array<{ type: string; 'actor-uuid': string }> }>; props: Array<{ name: string; value: string }>; 'relevant-evidence'?: Array<{ href: string; description: string }> }>;
-      findings: Array<{ uuid: string; title: string; remarks: string; props: Array<{ name: string; value: string }>; target: { type: string; 'target-id': string; status: { state: string } }; 'related-observations': Array<{ 'observation-uuid': string }> }>;
+      findings: Array<{ uuid: string; title: string; remarks: string; props: Array<{ name: string; value: string }>; target: { type: string; 'target-id': string; status: { state: string } }; 'related-observations': Array<{ 'observation-uuid': string }>; 'related-risks'?: Array<{ 'risk-uuid': string }> }>;
+      risks: Array<{ uuid: string; status: string; description: string }>;
       'local-definitions': { 'assessment-assets': { components: Array<{ uuid: string }> } };
     }>;
     'back-matter': { resources: Array<{ uuid: string; props?: Array<{ name: string; value: string }>; citation?: { text: string }; rlinks?: Array<{ href: string; hashes?: Array<{ algorithm: string; value: string }> }> }> };
@@ -125,7 +126,7 @@ describe('renderOscal', () => {
     });
   });
 
-  it('makes findings only for the automatable part, satisfied/not-satisfied, marked tool-generated', () => {
+  it('makes findings only for the automatable part, satisfied/not-satisfied (with an open risk), marked tool-generated', () => {
     const automatable = procedures.filter((p) => p.status !== 'manual');
     expect(automatable.length).toBeLessThan(procedures.length);
     expect(result.findings.map((f) => f.target['target-id'])).toEqual(automatable.map((p) => `pcidss-4.0.1_${p.id}_obj`));
@@ -136,7 +137,11 @@ describe('renderOscal', () => {
       expect(f.props).toContainEqual(expect.objectContaining({ name: 'generated-by', value: 'tool' }));
       expect(f.remarks).toMatch(/Tool-generated.*not a QSA determination/);
       expect(f['related-observations'][0]!['observation-uuid']).toBe(result.observations[procedures.indexOf(p)]!.uuid);
+      const risk = result.risks.find((r) => r.uuid === f['related-risks']?.[0]?.['risk-uuid']);
+      if (p.status === 'exception') expect(risk).toMatchObject({ status: 'open', description: p.result });
+      else expect(f['related-risks']).toBeUndefined();
     });
+    expect(result.risks).toHaveLength(procedures.filter((p) => p.status === 'exception').length);
   });
 
   it('has a back-matter resource per artifact with its path, SHA-256 and evidence ref, and the signed checkpoints', () => {
@@ -148,7 +153,7 @@ describe('renderOscal', () => {
     for (const c of manifestFixture().checkpoints) {
       expect(doc['back-matter'].resources.some((r) => r.citation?.text === c.note)).toBe(true);
     }
-    const uuids = [doc.uuid, ...doc['back-matter'].resources.map((r) => r.uuid), ...result.observations.map((o) => o.uuid), ...result.findings.map((f) => f.uuid)];
+    const uuids = [doc.uuid, ...doc['back-matter'].resources.map((r) => r.uuid), ...result.observations.map((o) => o.uuid), ...result.findings.map((f) => f.uuid), ...result.risks.map((r) => r.uuid)];
     expect(new Set(uuids).size).toBe(uuids.length);
   });
 
