@@ -234,3 +234,17 @@ export class EvidenceReportInvalid extends PcigateError {
   static override code = 'ERR_EVIDENCE_REPORT_INVALID';
   override code = EvidenceReportInvalid.code;
 }
+
+/** An evidence bundle (zip) is malformed: truncated, a bad CRC-32, a duplicate, absolute or `..` entry name. Exit 3. */
+export class EvidenceFormatError extends PcigateError {
+  static override code = 'ERR_EVIDENCE_FORMAT';
+  override code = EvidenceFormatError.code;
+  override exit: ExitCode = EXIT.verification;
+  /** The zip entry the problem is in, when it is in one. */
+  readonly file?: string;
+
+  constructor(message: string, options?: { cause?: unknown; hint?: string; file?: string }) {
+    super(message, options);
+    if (options?.file !== undefined) this.file = options.file;
+  }
+}
