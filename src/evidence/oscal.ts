@@ -46,7 +46,8 @@ export function uuidV5(ns: string, name: string): string {
 
 /** The OSCAL control id of a PCI DSS requirement number, e.g. `10.2.2` → `pcidss-4.0.1_10.2.2`. */
 export function controlId(procedure: string): string {
-  return `${CONTROL_PREFIX}${procedure}`;
+  // An OSCAL token (XML NCName): requirement numbers already are one; anything else is made one, not dropped.
+  return `${CONTROL_PREFIX}${procedure.replace(/[^\p{L}\p{N}._-]/gu, '-')}`;
 }
 
 /** OSCAL StringDatatype: non-empty, no leading/trailing whitespace, one line (its pattern's `.` stops at \n). */

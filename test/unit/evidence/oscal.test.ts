@@ -12,7 +12,7 @@ import type { ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { EvidenceReportInvalid } from '../../../src/errors.js';
-import { renderOscal, uuidV5 } from '../../../src/evidence/oscal.js';
+import { controlId, renderOscal, uuidV5 } from '../../../src/evidence/oscal.js';
 import { BUNDLE_ID, HOSTILE, manifestFixture, reportFixture } from './report-fixture.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -155,6 +155,11 @@ describe('renderOscal', () => {
     }
     const uuids = [doc.uuid, ...doc['back-matter'].resources.map((r) => r.uuid), ...result.observations.map((o) => o.uuid), ...result.findings.map((f) => f.uuid), ...result.risks.map((r) => r.uuid)];
     expect(new Set(uuids).size).toBe(uuids.length);
+  });
+
+  it('names controls with OSCAL tokens', () => {
+    expect(controlId('10.2.1.4')).toBe('pcidss-4.0.1_10.2.1.4');
+    expect(controlId('3.3.1 a/b')).toBe('pcidss-4.0.1_3.3.1-a-b');
   });
 
   it('is deterministic, with uuids derived from the bundle id (RFC 4122 version 5)', () => {
