@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
-import { pgHooksFor } from '../../src/broker/pg-hooks.js';
+import { pgHooksFor, type PgHooksOptions } from '../../src/broker/pg-hooks.js';
+import { systemTimers } from '../../src/broker/session-limits.js';
 import type { PgBrokerOptions } from '../../src/broker/pg-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { configSchema } from '../../src/config/index.js';
@@ -21,8 +22,9 @@ let server: PostgresServer;
 let gate: Gate;
 const hooks: { current?: NonNullable<PgBrokerOptions['hooksFor']> } = {};
 
-function configWith(session: Record<string, string>) {
+function configWith(session: Record<string, string>, identity: Record<string, string> = {}) {
   return configSchema.parse({
+    identity,
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
     policy: {
       roles: { eng: { subjects: ['tester'] } },
@@ -31,9 +33,9 @@ function configWith(session: Record<string, string>) {
   });
 }
 
-async function useLimits(session: Record<string, string>): Promise<void> {
+async function useLimits(session: Record<string, string>, over: Partial<PgHooksOptions> = {}, identity: Record<string, string> = {}): Promise<void> {
   const ctx = testCtx({ clock: systemClock() as never });
-  hooks.current = await pgHooksFor(ctx, { config: configWith(session), name: 'test-db', target: targetOf(server), home: gate.home, sink: gate.log });
+  hooks.current = await pgHooksFor(ctx, { config: configWith(session, identity), name: 'test-db', target: targetOf(server), home: gate.home, sink: gate.log, ...over });
 }
 
 function client(): pg.Client {
@@ -159,5 +161,30 @@ describe('maximum duration', () => {
     expect((exp.detail as { elapsed_ms: number }).elapsed_ms).toBeGreaterThanOrEqual(2000);
     expect(recs.at(-1)).toMatchObject({ type: 'session.end', detail: { reason: 'max_duration' } });
     expect(recs.findIndex((r) => r.type === 'session.expired')).toBeLessThan(recs.length - 1);
+  });
+});
+
+describe('identity.max_session', () => {
+  it('ends a session whose token has expired once max_session has passed since it started', async () => {
+    const real = systemTimers(systemClock());
+    // The limit timers run 58 s ahead of the session's start (identity.max_session's minimum is 1 min),
+    // so the token-expiry deadline arrives after about 2 s of real time.
+    const ahead = { ...real, now: () => real.now() + 58_000 };
+    const expiredAt = Date.now() - 1000;
+    await useLimits({ idle_timeout: '15m' }, { timers: ahead, tokenExpiry: (actor) => (actor.sub === 'tester' ? expiredAt : undefined) }, { max_session: '1m' });
+    const c = client();
+    const errors: Array<Error & { code?: string }> = [];
+    c.on('error', (e) => errors.push(e));
+    await c.connect();
+    await c.query("select 'token-pg'");
+    await until(() => errors.length > 0, 10_000);
+    expect(errors[0]).toMatchObject({ code: '57P01' });
+    expect(errors[0]!.message).toContain('identity.max_session (1 min)');
+    await c.end().catch(() => undefined);
+    await until(ended('token-pg'));
+    const recs = sessionOf('token-pg');
+    const exp = recs.find((r) => r.type === 'session.expired')!;
+    expect(exp.detail).toMatchObject({ limit: 'max_session', limit_ms: 60_000, token_expired_at: new Date(expiredAt).toISOString() });
+    expect(recs.at(-1)).toMatchObject({ type: 'session.end', detail: { reason: 'max_session' } });
   });
 });
