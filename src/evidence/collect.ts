@@ -1,0 +1,240 @@
+/**
+ * Loads everything an evidence bundle is built from (issue 9), once, into a pure {@link EvidenceInput}: the log
+ * as exact line bytes with their RFC 6962 leaf hashes (docs/log-format.md "Records"), `verify` over the whole log,
+ * the signed checkpoints (C2SP signed notes) each checked against its epoch key, the key epoch chain, the
+ * recordings, and the configuration with every secret redacted. Requirement checks then read only this.
+ */
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { Ctx, Fs } from '../cli/ctx.js';
+import { listSecretRefs } from '../config/check-secrets.js';
+import { configCandidates, loadConfigOrDefaults } from '../config/load-config.js';
+import { findLiteralSecrets } from '../config/literal-secrets.js';
+import { redact } from '../config/redact.js';
+import { defaultConfig } from '../config/schema.js';
+import { VerificationError } from '../errors.js';
+import { verifyEpochCert } from '../../recorder/keys.js';
+import type { SignedEpochCert } from '../../recorder/keys.js';
+import { leafHash } from '../../recorder/merkle.js';
+import { epochKeyName, parseCheckpoint, parseNote, verifyNote } from '../../recorder/signed-note.js';
+import { formatTs } from '../../recorder/timestamp.js';
+import type { AuditRecord } from '../../recorder/types.js';
+import { verifyLog } from '../../recorder/verify.js';
+import { loadVerifyInput } from '../../recorder/verify-load.js';
+import type { VerifyInput } from '../../recorder/verify-types.js';
+import { resolvePeriod } from './period.js';
+import type { CheckpointEntry, ConfigEvidence, EvidenceInput, LoadedRecord } from './types.js';
+
+/** Sampled records per event type when --sample is not given. */
+export const DEFAULT_SAMPLE = 3;
+
+export interface CollectOptions {
+  home: string;
+  config: ConfigEvidence;
+  since?: string;
+  until?: string;
+  sample?: number;
+  /** The auditor's own copy of the root public key (`--root-key`). */
+  rootKeyFile?: string;
+}
+
+/**
+ * Reads HOME into an EvidenceInput. `generatedAt` is the clock's now; the period defaults to the first record
+ * … now. Throws UsageError for a bad or empty period and VerificationError (exit 3) when there is no log or no
+ * root key: a bundle without either could not vouch for anything.
+ */
+export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<EvidenceInput> {
+  const nowMicros = ctx.clock.micros();
+  const audit = opts.config.config?.audit ?? defaultConfig().audit;
+  const vin = await loadVerifyInput(ctx.fs, opts.home, {
+    nowMicros: Number(nowMicros),
+    maxUnsealedMicros: audit.max_unsealed_age * 1000,
+    ...(opts.rootKeyFile !== undefined ? { rootKeyFile: opts.rootKeyFile } : {}),
+  });
+  if (!vin.rootKey) {
+    throw new VerificationError(`no root public key: ${path.join(opts.home, 'keys', 'root.pub')} is missing and --root-key was not given`, {
+      hint: 'pass your copy of the root public key with --root-key FILE',
+    });
+  }
+  const verify = verifyLog(vin);
+  const records = parseRecords(vin.segments);
+  const origin = vin.origin ?? records[0]?.record.origin ?? verify.origin ?? '';
+  const rootPub = Buffer.from(vin.rootKey.raw);
+  const epochs = certifiedEpochs(vin.epochs, origin, rootPub);
+  const checkpoints = parseCheckpoints(vin.checkpoints, origin, epochs);
+
+  const period = resolvePeriod({ since: opts.since, until: opts.until }, nowMicros, records[0]?.record.ts);
+  const inPeriod = records.filter((r) => r.record.ts >= period.since && r.record.ts <= period.until);
+  return {
+    home: opts.home,
+    origin,
+    generatedAt: formatTs(nowMicros),
+    period,
+    records,
+    inPeriod,
+    verify,
+    checkpoints,
+    epochs,
+    rootPub,
+    config: opts.config,
+    recordings: await readRecordings(ctx.fs, path.join(opts.home, 'recordings')),
+    sample: opts.sample ?? DEFAULT_SAMPLE,
+  };
+}
+
+/**
+ * Every complete line of every segment, in file order, with its leaf hash (RFC 6962 §2.1: SHA-256(0x00 ‖ line)).
+ * Lines that are not JSON records, and a last line without its newline, are left out: verify names them.
+ */
+export function parseRecords(segments: VerifyInput['segments']): LoadedRecord[] {
+  const out: LoadedRecord[] = [];
+  for (const seg of [...segments].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const buf = Buffer.from(seg.bytes.buffer, seg.bytes.byteOffset, seg.bytes.byteLength);
+    let from = 0;
+    for (let nl = buf.indexOf(10, from); nl >= 0; nl = buf.indexOf(10, from)) {
+      const line = buf.subarray(from, nl);
+      from = nl + 1;
+      if (line.length === 0) continue;
+      let record: AuditRecord;
+      try {
+        record = JSON.parse(line.toString('utf8')) as AuditRecord;
+      } catch {
+        continue;
+      }
+      if (typeof record !== 'object' || record === null || typeof record.seq !== 'number' || typeof record.ts !== 'string' || typeof record.type !== 'string') continue;
+      out.push({ record, line, leaf: leafHash(line) });
+    }
+  }
+  return out;
+}
+
+/**
+ * The certified epochs of keys/epochs.jsonl: the longest prefix in which epoch n is certified by the root key
+ * (n = 0) or by epoch n−1 (docs/log-format.md "Key epochs"). A broken chain stops there; verify reports why.
+ */
+export function certifiedEpochs(text: Uint8Array | undefined, origin: string, rootPub: Buffer): SignedEpochCert[] {
+  const certs: SignedEpochCert[] = [];
+  if (!text) return certs;
+  for (const line of Buffer.from(text).toString('utf8').split('\n')) {
+    if (line.length === 0) continue;
+    let sc: SignedEpochCert;
+    try {
+      sc = JSON.parse(line) as SignedEpochCert;
+    } catch {
+      break;
+    }
+    const c = sc?.cert;
+    if (!c || c.type !== 'pcigate.epoch' || c.epoch !== certs.length || c.origin !== origin || typeof c.pub !== 'string' || typeof sc.sig !== 'string') break;
+    const signer = certs.length === 0 ? rootPub : Buffer.from(certs[certs.length - 1]!.cert.pub, 'base64');
+    let ok = false;
+    try {
+      ok = verifyEpochCert(sc, signer);
+    } catch {
+      ok = false;
+    }
+    if (!ok) break;
+    certs.push(sc);
+  }
+  return certs;
+}
+
+/**
+ * checkpoints.jsonl in file order, each parsed (C2SP tlog-checkpoint with pcigate's `time`/`epoch` lines) and
+ * marked valid when its origin is the log's and its signature verifies with the key of its epoch
+ * (`<origin>#e<n>`, c2sp.org/signed-note). Lines that do not parse at all are left out (verify reports them).
+ */
+export function parseCheckpoints(text: Uint8Array | undefined, origin: string, epochs: SignedEpochCert[]): CheckpointEntry[] {
+  const out: CheckpointEntry[] = [];
+  if (!text) return out;
+  for (const line of Buffer.from(text).toString('utf8').split('\n')) {
+    if (line.length === 0) continue;
+    try {
+      const { note } = JSON.parse(line) as { note: unknown };
+      if (typeof note !== 'string') continue;
+      const cp = parseCheckpoint(parseNote(note).text);
+      const epoch = cp.epoch ?? 0;
+      const cert = epochs[epoch];
+      const valid = cp.origin === origin && cert !== undefined &&
+        verifyNote(note, epochKeyName(origin, epoch), Buffer.from(cert.cert.pub, 'base64'));
+      out.push({ note, size: cp.size, root: cp.root.toString('hex'), time: cp.time ?? '', epoch, valid });
+    } catch {
+      continue;
+    }
+  }
+  return out;
+}
+
+/** Every file under HOME/recordings, `/`-separated paths relative to it, sorted; none when it does not exist. */
+async function readRecordings(fs: Fs, dir: string): Promise<Array<{ path: string; bytes: Buffer }>> {
+  const out: Array<{ path: string; bytes: Buffer }> = [];
+  const walk = async (rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new VerificationError(`cannot read the recordings in ${path.join(dir, rel)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
+    }
+    for (const e of entries) {
+      const child = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) await walk(child);
+      else if (e.isFile()) out.push({ path: child, bytes: await fs.readFile(path.join(dir, child)) });
+    }
+  };
+  await walk('');
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * The configuration as evidence (PCI DSS 10.2.1 "examine audit log configurations", 8.6.2): loaded like every
+ * other command loads it, with secret references redacted, the references listed, and literal secrets in the file
+ * text found by path (never by value). A configuration that does not load is not fatal: `error` says why, and
+ * the checks that need it report that instead of a result.
+ */
+export async function loadConfigEvidence(ctx: Ctx, global: { config?: string; home?: string }): Promise<ConfigEvidence> {
+  const file = await firstExisting(ctx, global.config);
+  const literalSecrets: string[] = [];
+  if (file !== undefined) {
+    try {
+      const doc = parseDocument(await ctx.fs.readFile(file, 'utf8'), { uniqueKeys: false });
+      for (const hit of findLiteralSecrets(doc)) literalSecrets.push(dotted(hit.path));
+    } catch {
+      // unreadable or not YAML: loading below reports the reason
+    }
+  }
+  try {
+    const loaded = await loadConfigOrDefaults(ctx, { path: global.config });
+    return {
+      config: loaded.config,
+      source: loaded.path ?? 'defaults',
+      redacted: redact(loaded.config),
+      literalSecrets,
+      secretRefs: listSecretRefs(loaded.config).map(({ path: p, ref }) => ({ path: p, ref: ref.redacted() })),
+    };
+  } catch (e) {
+    return {
+      config: undefined,
+      source: file ?? 'defaults',
+      redacted: null,
+      literalSecrets,
+      secretRefs: [],
+      error: (e as Error).message,
+    };
+  }
+}
+
+async function firstExisting(ctx: Ctx, flag: string | undefined): Promise<string | undefined> {
+  for (const c of configCandidates(ctx, flag)) {
+    try {
+      if ((await ctx.fs.stat(c.path)).isFile()) return c.path;
+    } catch {
+      // not there: the next candidate
+    }
+  }
+  return undefined;
+}
+
+/** `connections.prod-db.password`, `policy.roles[0]` — the form config check and listSecretRefs use. */
+function dotted(p: Array<string | number>): string {
+  return p.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${k}` : k), '');
+}

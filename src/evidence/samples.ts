@@ -1,0 +1,138 @@
+/**
+ * Sampled records per event type with RFC 6962 §2.1.1 inclusion proofs (issue 9: "sampled records per event
+ * type, each with an inclusion proof to a signed checkpoint"). Samples are chosen deterministically — evenly
+ * spaced by seq over the type's provable records in the period, always the first and the last — and every proof
+ * goes to the newest valid signed checkpoint, which covers every record before it. Records after that checkpoint
+ * cannot be proven yet: they are counted, never sampled.
+ */
+import { nodeHash, splitPoint, verifyInclusion } from '../../recorder/merkle.js';
+import type { CheckpointEntry, EvidenceInput, LoadedRecord, ProofFile } from './types.js';
+
+export interface TypeSample {
+  type: string;
+  /** The sampled records, in seq order. */
+  records: LoadedRecord[];
+  proofs: ProofFile;
+}
+
+export interface SampleSet {
+  /** The checkpoint every proof leads to; undefined when the log has no valid checkpoint. */
+  checkpoint: CheckpointEntry | undefined;
+  samples: TypeSample[];
+  /** Records of the period per type that no valid checkpoint covers yet (not sampled). */
+  unprovable: Map<string, number>;
+  /** Why no proof could be built at all, when that is so. */
+  problem?: string;
+}
+
+/** Up to n indices of 0…count−1, evenly spaced, first and last included, ascending and distinct. */
+export function spread(count: number, n: number): number[] {
+  if (count <= 0 || n <= 0) return [];
+  if (count <= n) return [...Array(count).keys()];
+  if (n === 1) return [0];
+  const out = new Set<number>();
+  for (let i = 0; i < n; i++) out.add(Math.round((i * (count - 1)) / (n - 1)));
+  return [...out].sort((a, b) => a - b);
+}
+
+/**
+ * Audit paths PATH(m, D[size]) for many leaves of one tree, sharing subtree roots between them (RFC 6962
+ * §2.1.1). recorder/merkle.ts inclusionProof recomputes O(size) hashes per proof; here the first proof costs
+ * that and the rest reuse the cached subtrees.
+ */
+export class ProofBuilder {
+  private readonly cache = new Map<string, Buffer>();
+
+  constructor(private readonly leaves: readonly Uint8Array[], private readonly size: number) {}
+
+  private root(lo: number, hi: number): Buffer {
+    if (hi - lo === 1) return Buffer.from(this.leaves[lo]!);
+    const key = `${lo}:${hi}`;
+    let h = this.cache.get(key);
+    if (!h) {
+      const k = splitPoint(hi - lo);
+      h = nodeHash(this.root(lo, lo + k), this.root(lo + k, hi));
+      this.cache.set(key, h);
+    }
+    return h;
+  }
+
+  /** The audit path of leaf `m`, the leaf's sibling first. */
+  proof(m: number): Buffer[] {
+    const out: Buffer[] = [];
+    let lo = 0;
+    let hi = this.size;
+    let idx = m;
+    while (hi - lo > 1) {
+      const k = splitPoint(hi - lo);
+      if (idx < k) { out.push(this.root(lo + k, hi)); hi = lo + k; } else { out.push(this.root(lo, lo + k)); lo += k; idx -= k; }
+    }
+    return out.reverse();
+  }
+}
+
+/** Chooses the samples of every event type present in the period and proves each. */
+export function sampleRecords(input: Pick<EvidenceInput, 'records' | 'inPeriod' | 'checkpoints' | 'sample'>): SampleSet {
+  const valid = input.checkpoints.filter((c) => c.valid);
+  const cp = valid.reduce<CheckpointEntry | undefined>((best, c) => (best === undefined || c.size > best.size ? c : best), undefined);
+  const byType = new Map<string, LoadedRecord[]>();
+  for (const r of input.inPeriod) {
+    const list = byType.get(r.record.type) ?? [];
+    list.push(r);
+    byType.set(r.record.type, list);
+  }
+  const unprovable = new Map<string, number>();
+  const size = cp?.size ?? 0;
+  let problem: string | undefined;
+  // The proofs index leaves by seq: only a log whose first `size` lines are seq 0…size−1 can be proven.
+  const leaves: Uint8Array[] = [];
+  if (cp) {
+    for (let i = 0; i < size; i++) {
+      const r = input.records[i];
+      if (!r || r.record.seq !== i) { problem = `the log does not hold seq 0…${size - 1} in order (see verify-report.json)`; break; }
+      leaves.push(r.leaf);
+    }
+  } else {
+    problem = 'no valid signed checkpoint: no record can be proven';
+  }
+  const builder = problem === undefined ? new ProofBuilder(leaves, size) : undefined;
+  const root = cp ? Buffer.from(cp.root, 'hex') : Buffer.alloc(0);
+
+  const samples: TypeSample[] = [];
+  for (const type of [...byType.keys()].sort()) {
+    const all = byType.get(type)!;
+    const provable = builder ? all.filter((r) => r.record.seq < size) : [];
+    if (all.length > provable.length) unprovable.set(type, all.length - provable.length);
+    const picked = spread(provable.length, input.sample).map((i) => provable[i]!);
+    const proofs: ProofFile['proofs'] = [];
+    const kept: LoadedRecord[] = [];
+    for (const r of picked) {
+      const path = builder!.proof(r.record.seq);
+      // A proof that does not lead to the signed root (a modified record) is no evidence: left out, and
+      // verify-report.json names the record.
+      if (!verifyInclusion(r.leaf, r.record.seq, size, path, root)) {
+        unprovable.set(type, (unprovable.get(type) ?? 0) + 1);
+        continue;
+      }
+      kept.push(r);
+      proofs.push({ seq: r.record.seq, leaf: r.leaf.toString('hex'), path: path.map((p) => p.toString('hex')) });
+    }
+    if (kept.length === 0) continue;
+    samples.push({ type, records: kept, proofs: { checkpoint: { size, root: cp!.root }, proofs } });
+  }
+  return { checkpoint: cp, samples, unprovable, ...(problem !== undefined ? { problem } : {}) };
+}
+
+/** `samples/<type>.jsonl`: the sampled lines byte-identical to the log, each ending in `\n`. */
+export function samplesJsonl(s: TypeSample): Buffer {
+  return Buffer.concat(s.records.flatMap((r) => [r.line, Buffer.from('\n')]));
+}
+
+const memo = new WeakMap<object, SampleSet>();
+
+/** sampleRecords(input), computed once per input (common-artifacts and the checks both need it). */
+export function samplesOf(input: EvidenceInput): SampleSet {
+  let s = memo.get(input);
+  if (!s) { s = sampleRecords(input); memo.set(input, s); }
+  return s;
+}
