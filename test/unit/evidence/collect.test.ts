@@ -1,0 +1,175 @@
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectEvidence, loadConfigEvidence } from '../../../src/evidence/collect.js';
+import { parseBound, resolvePeriod } from '../../../src/evidence/period.js';
+import { leafHash } from '../../../recorder/merkle.js';
+import { formatTs, parseTs } from '../../../recorder/timestamp.js';
+import { testCtx } from '../../harness/test-ctx.js';
+import { readLog } from '../recorder/log-helpers.js';
+import { evidenceHome } from './evidence-log.js';
+import type { EvidenceHome } from './evidence-log.js';
+
+const NOW = parseTs('2026-11-22T12:00:00.000000Z')!;
+
+describe('period bounds', () => {
+  it('accepts RFC 3339 with any offset, a date, or a duration back from now', () => {
+    expect(formatTs(parseBound('2026-11-01T10:00:00+02:00', NOW, 'since'))).toBe('2026-11-01T08:00:00.000000Z');
+    expect(formatTs(parseBound('2026-11-01T08:00:00.1234567Z', NOW, 'since'))).toBe('2026-11-01T08:00:00.123456Z');
+    expect(formatTs(parseBound('2026-11-01', NOW, 'since'))).toBe('2026-11-01T00:00:00.000000Z');
+    // --until DATE includes that whole day.
+    expect(formatTs(parseBound('2026-11-01', NOW, 'until'))).toBe('2026-11-01T23:59:59.999999Z');
+    expect(formatTs(parseBound('90d', NOW, 'since'))).toBe('2026-08-24T12:00:00.000000Z');
+    expect(formatTs(parseBound('12h', NOW, 'since'))).toBe('2026-11-22T00:00:00.000000Z');
+  });
+
+  it('refuses what is not a time, and dates that do not exist, as usage errors', () => {
+    for (const bad of ['yesterday', '2026-02-31', '2026-13-01', '2026-11-01T25:00:00Z', '90', '']) {
+      expect(() => parseBound(bad, NOW, 'since'), bad).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
+    }
+  });
+
+  it('defaults to the first record … now and refuses since after until', () => {
+    expect(resolvePeriod({}, NOW, '2026-11-20T00:00:00.000000Z')).toEqual({ since: '2026-11-20T00:00:00.000000Z', until: '2026-11-22T12:00:00.000000Z' });
+    expect(resolvePeriod({}, NOW, undefined)).toEqual({ since: '2026-11-22T12:00:00.000000Z', until: '2026-11-22T12:00:00.000000Z' });
+    expect(() => resolvePeriod({ since: '2026-11-21', until: '2026-11-20' }, NOW, undefined)).toThrow(expect.objectContaining({ code: 'ERR_USAGE', message: expect.stringContaining('is after --until') }));
+  });
+});
+
+describe('collectEvidence over a real log', () => {
+  let h: EvidenceHome;
+  beforeAll(async () => { h = await evidenceHome(); });
+  afterAll(async () => { await h.close(); });
+
+  it('loads every record as its exact line with its RFC 6962 leaf, in seq order', async () => {
+    const input = await collectEvidence(h.ctx, { home: h.home, config: await loadConfigEvidence(h.ctx, { home: h.home }) });
+    const disk = readLog(h.home);
+    expect(input.records.length).toBe(disk.length);
+    input.records.forEach((r, i) => {
+      expect(r.record.seq).toBe(i);
+      expect(r.line.toString('utf8')).toBe(disk[i]!.line);
+      expect(r.leaf.toString('hex')).toBe(disk[i]!.leaf);
+      expect(r.leaf.equals(leafHash(Buffer.from(disk[i]!.line)))).toBe(true);
+    });
+    expect(input.origin).toBe('test/evidence');
+    expect(input.generatedAt).toBe(formatTs(h.ctx.clock.micros()));
+    expect(input.period).toEqual({ since: disk[0]!.rec.ts, until: input.generatedAt });
+    expect(input.inPeriod.length).toBe(disk.length);
+    expect(input.verify.result).toBe('pass');
+    expect(input.verify.state).toBeDefined(); // stripped only in the artifact
+    expect(input.sample).toBe(3);
+    expect(input.epochs.map((e) => e.cert.epoch)).toEqual([0]);
+    expect(input.rootPub.length).toBe(32);
+    expect(input.recordings).toEqual([{ path: 's1.jsonl', bytes: Buffer.from('{"t":"query"}\n') }]);
+    // checkpoints.jsonl in file order, each checked against its epoch key.
+    const lines = readFileSync(path.join(h.home, 'checkpoints.jsonl'), 'utf8').trim().split('\n');
+    expect(input.checkpoints.map((c) => c.note)).toEqual(lines.map((l) => (JSON.parse(l) as { note: string }).note));
+    expect(input.checkpoints.every((c) => c.valid && c.epoch === 0 && /^[0-9a-f]{64}$/.test(c.root))).toBe(true);
+    expect(input.checkpoints[input.checkpoints.length - 1]!.size).toBe(h.lastCheckpointSize);
+  });
+
+  it('selects the period by --since/--until and checks the bounds', async () => {
+    const config = await loadConfigEvidence(h.ctx, { home: h.home });
+    const input = await collectEvidence(h.ctx, { home: h.home, config, since: '2026-11-22T12:00:05Z', until: '2026-11-22T12:00:08Z', sample: 1 });
+    expect(input.inPeriod.length).toBeGreaterThan(0);
+    expect(input.inPeriod.every((r) => r.record.ts >= '2026-11-22T12:00:05.000000Z' && r.record.ts <= '2026-11-22T12:00:08.000000Z')).toBe(true);
+    expect(input.inPeriod.length).toBe(input.records.filter((r) => r.record.ts >= '2026-11-22T12:00:05.000000Z' && r.record.ts <= '2026-11-22T12:00:08.000000Z').length);
+    expect(input.records.length).toBeGreaterThan(input.inPeriod.length); // the whole log stays available (retention)
+    expect(input.sample).toBe(1);
+    await expect(collectEvidence(h.ctx, { home: h.home, config, since: '2026-11-23', until: '2026-11-22' })).rejects.toMatchObject({ code: 'ERR_USAGE' });
+  });
+
+  it('marks a checkpoint whose signature does not verify as invalid', async () => {
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'pcigate-ev-'));
+    const { cpSync } = await import('node:fs');
+    cpSync(h.home, copy, { recursive: true });
+    const file = path.join(copy, 'checkpoints.jsonl');
+    const first = (JSON.parse(readFileSync(file, 'utf8').split('\n')[0]!) as { note: string }).note;
+    // The same note with its size changed: parses, but the signature no longer covers the text.
+    appendFileSync(file, `${JSON.stringify({ note: first.replace(/\n\d+\n/, '\n1\n') })}\n`);
+    const input = await collectEvidence(h.ctx, { home: copy, config: await loadConfigEvidence(h.ctx, { home: copy }) });
+    expect(input.checkpoints.map((c) => c.valid)).toEqual([true, true, true, false]);
+    expect(input.verify.result).toBe('fail');
+  });
+
+  it('uses --root-key and fails closed without any root key', async () => {
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'pcigate-ev-'));
+    const { cpSync, rmSync } = await import('node:fs');
+    cpSync(h.home, copy, { recursive: true });
+    const rootKey = path.join(copy, 'my-root.pub');
+    cpSync(path.join(copy, 'keys', 'root.pub'), rootKey);
+    rmSync(path.join(copy, 'keys', 'root.pub'));
+    const config = await loadConfigEvidence(h.ctx, { home: copy });
+    await expect(collectEvidence(h.ctx, { home: copy, config })).rejects.toMatchObject({ code: 'ERR_VERIFICATION' });
+    const input = await collectEvidence(h.ctx, { home: copy, config, rootKeyFile: rootKey });
+    expect(input.verify.rootKeySource).toBe('user');
+    expect(input.checkpoints.every((c) => c.valid)).toBe(true);
+  });
+});
+
+describe('loadConfigEvidence', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-evcfg-'));
+
+  it('redacts secret references and lists them by path', async () => {
+    const file = path.join(dir, 'good.yaml');
+    writeFileSync(file, [
+      'connections:',
+      '  prod-db:',
+      '    kind: postgres',
+      '    host: db.internal',
+      '    database: payments',
+      '    user: broker',
+      '    password: env:PROD_DB_PASSWORD',
+      'masking:',
+      '  rules:',
+      '    - columns: [public.cards.number]',
+      '      format: first6last4',
+      '',
+    ].join('\n'), { mode: 0o600 });
+    const ctx = testCtx({ env: { PROD_DB_PASSWORD: 'hunter2-secret' } });
+    const ev = await loadConfigEvidence(ctx, { config: file });
+    expect(ev.error).toBeUndefined();
+    expect(ev.source).toBe(file);
+    expect(ev.config?.masking.rules[0]?.columns).toEqual(['public.cards.number']);
+    expect(ev.secretRefs).toEqual([{ path: 'connections.prod-db.password', ref: '<redacted: env:PROD_DB_PASSWORD>' }]);
+    expect(ev.literalSecrets).toEqual([]);
+    const text = JSON.stringify(ev.redacted);
+    expect(text).toContain('<redacted: env:PROD_DB_PASSWORD>');
+    expect(text).not.toContain('hunter2');
+  });
+
+  it('a config with a literal secret does not load: the error and the path are evidence, the value never is', async () => {
+    const file = path.join(dir, 'literal.yaml');
+    writeFileSync(file, [
+      'connections:',
+      '  prod-db:',
+      '    kind: postgres',
+      '    host: db.internal',
+      '    database: payments',
+      '    user: broker',
+      '    password: hunter2-literal',
+      '',
+    ].join('\n'), { mode: 0o600 });
+    const ev = await loadConfigEvidence(testCtx(), { config: file });
+    expect(ev.config).toBeUndefined();
+    expect(ev.source).toBe(file);
+    expect(ev.error).toMatch(/literal value/);
+    expect(ev.literalSecrets).toEqual(['connections.prod-db.password']);
+    expect(ev.redacted).toBeNull();
+    expect(JSON.stringify(ev)).not.toContain('hunter2');
+  });
+
+  it('no config file: the defaults, without an error', async () => {
+    const ev = await loadConfigEvidence(testCtx({ cwd: dir }), {});
+    expect(ev).toMatchObject({ source: 'defaults', literalSecrets: [], secretRefs: [] });
+    expect(ev.error).toBeUndefined();
+    expect(ev.config?.audit.checkpoint.interval).toBe(30_000);
+  });
+
+  it('a named config that does not exist is reported, not thrown', async () => {
+    const ev = await loadConfigEvidence(testCtx(), { config: path.join(dir, 'nope.yaml') });
+    expect(ev.config).toBeUndefined();
+    expect(ev.error).toMatch(/does not exist/);
+  });
+});
