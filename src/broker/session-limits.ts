@@ -197,7 +197,7 @@ export function limitOutcome(hit: LimitHit, conn: string, maxSessionMessage?: (m
       message: `pcigate: terminating the session after ${formatLimit(hit.limitMs)} idle (session.idle_timeout of ${conn}, PCI DSS 8.2.8); connect again`,
     };
   }
-  const detail: Record<string, unknown> = { limit: hit.kind, elapsed_ms: hit.elapsedMs, limit_ms: hit.limitMs };
+  const detail: Record<string, unknown> = { limit: hit.kind, duration_ms: hit.elapsedMs, limit_ms: hit.limitMs };
   if (hit.kind === 'max_session' && hit.tokenExpiredAt !== undefined) detail.token_expired_at = new Date(hit.tokenExpiredAt).toISOString();
   return {
     type: 'session.expired', reason: hit.kind, sqlstate: '57P01', detail,

@@ -158,7 +158,7 @@ describe('maximum duration', () => {
     const recs = sessionOf('expire-pg');
     const exp = recs.find((r) => r.type === 'session.expired')!;
     expect(exp.detail).toMatchObject({ limit: 'max_duration', limit_ms: 2000 });
-    expect((exp.detail as { elapsed_ms: number }).elapsed_ms).toBeGreaterThanOrEqual(2000);
+    expect((exp.detail as { duration_ms: number }).duration_ms).toBeGreaterThanOrEqual(2000);
     expect(recs.at(-1)).toMatchObject({ type: 'session.end', detail: { reason: 'max_duration' } });
     expect(recs.findIndex((r) => r.type === 'session.expired')).toBeLessThan(recs.length - 1);
   });
