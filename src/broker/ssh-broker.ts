@@ -134,17 +134,17 @@ export async function runSshDirect(
   o: SshBaseOptions & { src: SshSessionOptions['src']; via: 'terminal' | 'exec' },
   term: DirectTerminal,
   command?: string,
-): Promise<{ exit: { code?: number; signal?: string } } | { refused: string }> {
+): Promise<{ exit: { code?: number; signal?: string } } | { refused: string; timedOut?: boolean }> {
   const session = await SshSession.open({ ...o, actor: await o.actor() });
   const hooks = session.hooks();
   const tty = Boolean(term.stdin.isTTY && term.stdout.isTTY);
   const pty = tty ? { term: term.env.TERM ?? 'xterm-256color', cols: term.stdout.columns ?? 80, rows: term.stdout.rows ?? 24 } : undefined;
   try {
     const req = command === undefined ? { kind: 'shell' as const } : { kind: 'exec' as const, command };
-    const decision = await hooks.decide(req);
+    const decision = await hooks.decide(req, (line) => { term.stderr.write(`${line}\n`); });
     if (decision.action === 'deny') {
       await session.end('denied');
-      return { refused: decision.reason };
+      return { refused: decision.reason, ...(decision.timedOut ? { timedOut: true } : {}) };
     }
     const taps = await hooks.openChannel(
       { kind: command === undefined ? 'shell' : 'exec', ...(command !== undefined ? { command } : {}), ...(pty ? { pty } : {}), env: {} },

@@ -2,7 +2,8 @@
  * `pcigate connect NAME` and `pcigate exec NAME -- CMD` for an ssh connection: loads the config, resolves
  * the broker-held key, opens the audit log, resolves the identity, then either serves a local SSH server
  * (`--listen`), runs an interactive shell in this terminal, or runs one command and returns its exit
- * status (refused → exit 5).
+ * status. Refused by policy → exit 5; a held command whose approval got no decision in time → exit 6;
+ * a session closed by pcigate for a time limit (idle timeout, max_duration) → 129, a hangup.
  */
 import { openAuditLog } from '../../recorder/index.js';
 import type { Ctx } from '../cli/ctx.js';
@@ -10,7 +11,9 @@ import { EXIT } from '../cli/exit-codes.js';
 import { resolveHome } from '../cli/home.js';
 import type { PcigateConfig, SshConnection } from '../config/index.js';
 import { resolveSecret } from '../config/secrets.js';
-import { PolicyDenied } from '../errors.js';
+import { ApprovalTimeout, PolicyDenied } from '../errors.js';
+import { ApprovalStore } from '../policy/approvals.js';
+import { PolicyEngine } from '../policy/policy-engine.js';
 import { sessionActor } from './session-identity.js';
 import { runSshDirect, startSshBroker } from './ssh-broker.js';
 
@@ -50,9 +53,15 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
   const log = await openAuditLog(ctx, { home, createIfMissing: true });
   try {
     const actor = await sessionActor(ctx, { config: o.config, name: o.name, conn: o.conn, home, sink: log, ...(o.workload ? { workload: o.workload } : {}) });
+    // Policy for SSH sessions: who approves held commands and how long they wait, and the session
+    // limits (idle timeout per PCI DSS 8.2.8, max_duration) — the same policy entry Postgres sessions use.
+    const engine = new PolicyEngine(o.config.policy, o.config.connections);
+    const approvals = { store: new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home, sink: log, drainOutbox: true }), settings: engine.approvalSettings(o.name) };
+    const { idleTimeoutMs, maxDurationMs } = engine.sessionLimits(o.name);
     const base = {
       name: o.name, conn: o.conn, credentials: { privateKey, ...(passphrase ? { passphrase } : {}) }, sink: log, actor,
       clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, ...(o.reason ? { reason: o.reason } : {}),
+      approvals, limits: { idleTimeoutMs, maxDurationMs }, signal: ctx.interrupt,
     };
     if (o.listen) {
       const broker = await startSshBroker({ ...base, ...(o.listen.bind ? { bind: o.listen.bind } : {}), ...(o.listen.port !== undefined ? { port: o.listen.port } : {}) });
@@ -75,7 +84,10 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
       { stdin: ctx.stdin, stdout: ctx.stdout as never, stderr: ctx.stderr, env: ctx.env },
       o.command,
     );
-    if ('refused' in result) throw new PolicyDenied(`refused by policy: ${result.refused}`);
+    if ('refused' in result) {
+      if (result.timedOut) throw new ApprovalTimeout(`not run: ${result.refused}`);
+      throw new PolicyDenied(`refused by policy: ${result.refused}`);
+    }
     const { exit } = result;
     if (exit.signal !== undefined) return 128 + (SIGNALS[exit.signal] ?? 1);
     return exit.code ?? 0;

@@ -4,7 +4,8 @@
  * records each decision durably *before* acting on it (fail closed), masks upstream output with the
  * streaming masker — what the user's terminal shows is what the recording holds — and writes one
  * asciicast v2 recording per shell/exec channel, whose SHA-256 and size go into the log periodically and
- * at session end.
+ * at session end. Exec commands that policy holds wait for an approval (ssh-approval.ts); the policy's
+ * idle timeout (PCI DSS 8.2.8) and maximum duration close the session (ssh-session-limits.ts).
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -17,9 +18,16 @@ import { maskText, mergeCounts } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
 import { StreamMasker } from '../mask/stream-masker.js';
 import type { StreamMaskerOptions } from '../mask/stream-masker.js';
+import { formatDuration } from '../config/duration.js';
+import type { PolicyIdentity } from '../policy/evaluate.js';
+import { identityOfActor } from '../policy/pg-policy-hooks.js';
 import { decideSsh } from '../policy/ssh-rules.js';
 import type { ChannelInfo, ChannelTaps, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
+import { holdSshCommand } from './ssh-approval.js';
+import type { HoldOutcome, SshApprovals } from './ssh-approval.js';
+import { SessionLimitTimers } from './ssh-session-limits.js';
+import type { SessionLimitDetail, SessionLimitKind, SessionLimits } from './ssh-session-limits.js';
 
 export interface SshSessionOptions {
   /** The connection's name in the config. */
@@ -40,11 +48,19 @@ export interface SshSessionOptions {
   commitEveryMs?: number;
   /** `listener` for --listen, `terminal` for the in-terminal client, `exec` for `pcigate exec`. */
   via: 'listener' | 'terminal' | 'exec';
+  /** Where held exec commands wait for approval; without it a held command is refused. */
+  approvals?: SshApprovals;
+  /** The policy's session limits; without them none are enforced (the broker always passes them). */
+  limits?: SessionLimits;
+  /** Ends pending approval waits (Ctrl-C, broker shutdown). */
+  signal?: AbortSignal;
 }
 
 interface Recording {
   cast: AsciicastWriter;
   rel: string;
+  /** Writes a line of pcigate's own to the channel's stderr (after what the maskers hold back). */
+  notice(line: string): void;
 }
 
 export class SshSession {
@@ -63,6 +79,11 @@ export class SshSession {
   #lastExit: { code?: number; signal?: string } | undefined;
   #problem: unknown;
   #ended = false;
+  #limits: SessionLimitTimers | undefined;
+  /** Set when pcigate closed the session for a time limit: session.end says so. */
+  #closedFor: SessionLimitKind | undefined;
+  readonly #closing = new AbortController();
+  readonly #identity: PolicyIdentity;
 
   private constructor(o: SshSessionOptions, upstream: Client, target: Target, startedUs: bigint) {
     this.#o = o;
@@ -71,6 +92,8 @@ export class SshSession {
     this.#startedUs = startedUs;
     this.#commitTimer = setInterval(() => { void this.#commitRunning(); }, o.commitEveryMs ?? 300_000);
     this.#commitTimer.unref?.();
+    this.#identity = identityOfActor(o.actor);
+    if (o.limits) this.#limits = new SessionLimitTimers({ limits: o.limits, clock: o.clock, onLimit: (kind, detail) => { void this.#limitReached(kind, detail); } });
   }
 
   /**
@@ -102,6 +125,7 @@ export class SshSession {
     } catch (err) {
       upstream.end();
       clearInterval(s.#commitTimer);
+      s.#limits?.stop();
       throw err;
     }
     return s;
@@ -110,7 +134,7 @@ export class SshSession {
   /** The hooks the bridge calls. */
   hooks(): SessionBridgeHooks {
     return {
-      decide: (req) => this.decide(req),
+      decide: (req, notice) => this.decide(req, notice),
       openChannel: (info, send) => this.openChannel(info, send),
       onError: (err) => {
         this.#problem ??= err;
@@ -119,19 +143,51 @@ export class SshSession {
     };
   }
 
-  /** Decides with the SSH policy and records the decision durably before returning it. */
-  async decide(req: SshRequest): Promise<SshDecision> {
+  /**
+   * Decides with the SSH policy and records the decision durably before returning it. A held exec command
+   * is recorded as pending, waits for an approval (telling the user through `notice`), and is recorded
+   * again with the final decision and the approval's id.
+   */
+  async decide(req: SshRequest, notice?: (line: string) => void): Promise<SshDecision> {
     const d = decideSsh(this.#o.conn.allow, req);
-    // Approval of held SSH commands is not wired yet: a held command is refused, and says why.
-    const action = d.action === 'hold' ? 'deny' : d.action;
-    const reason = d.action === 'hold' ? `${d.reason}; it needs an approval, which SSH sessions cannot wait for yet` : d.reason;
-    const outcome: Outcome = action === 'allow' ? 'success' : 'denied';
-    if (action === 'deny') this.#denied++;
     const type = req.kind === 'exec' ? 'ssh.exec' : 'ssh.request';
     // A command line can carry a PAN (`grep 4111… orders.csv`): the log only ever sees it masked.
     const logged = req.kind === 'exec' ? { ...req, command: maskText(req.command, this.#counts) } : req;
-    await this.#record({ type, outcome, detail: { request: logged, decision: action, rule: d.rule, reason: maskText(reason) } });
-    return action === 'allow' ? { action } : { action: 'deny', reason };
+    let action: 'allow' | 'deny' = d.action === 'hold' ? 'deny' : d.action;
+    let reason = d.reason;
+    let held: HoldOutcome | undefined;
+    if (d.action === 'hold' && req.kind === 'exec' && this.#o.approvals && !this.#closing.signal.aborted) {
+      await this.#record({ type, outcome: 'pending', detail: { request: logged, decision: 'hold', rule: d.rule, reason: maskText(reason) } });
+      const release = this.#limits?.busy();
+      try {
+        held = await holdSshCommand({
+          approvals: this.#o.approvals, connection: this.#o.name, identity: this.#identity, session: this.id, command: req.command,
+          rule: d.rule, why: d.reason, signal: this.#waitSignal(), ...(this.#o.reason ? { reason: this.#o.reason } : {}), ...(notice ? { notice } : {}),
+        });
+      } catch (err) {
+        // Fail closed: an approval that cannot be filed, read or used never lets the command run.
+        this.#o.log.warn(`ssh session ${this.id}: approval failed: ${(err as Error).message}`);
+        held = { action: 'deny', approval: '', state: 'aborted', reason: 'the approval could not be completed; the command was not run' };
+      } finally {
+        release?.();
+      }
+      action = held.action;
+      reason = held.action === 'allow' ? `approved (${held.approval})` : held.reason;
+    } else if (d.action === 'hold') {
+      reason = `${d.reason}; it needs an approval, and ${this.#o.approvals ? 'the session is closing' : 'no approvals store is configured'}`;
+    }
+    const outcome: Outcome = action === 'allow' ? 'success' : 'denied';
+    if (action === 'deny') this.#denied++;
+    const approval = held?.approval ? { approval: held.approval, ...(held.action === 'deny' ? { approval_state: held.state } : {}) } : {};
+    await this.#record({ type, outcome, detail: { request: logged, decision: action, rule: d.rule, reason: maskText(reason), ...approval } });
+    if (action === 'allow') return { action };
+    const timedOut = held?.action === 'deny' && (held.state === 'timeout' || held.state === 'expired');
+    return { action: 'deny', reason, ...(timedOut ? { timedOut } : {}) };
+  }
+
+  /** Approval waits end with the session (time limit) or the caller's signal (Ctrl-C, shutdown). */
+  #waitSignal(): AbortSignal {
+    return this.#o.signal ? AbortSignal.any([this.#o.signal, this.#closing.signal]) : this.#closing.signal;
   }
 
   /** Opens the recording and the maskers for a granted shell/exec/subsystem channel. */
@@ -145,16 +201,25 @@ export class SshSession {
       title: maskText(`${this.#o.name}: ${info.kind === 'shell' ? 'shell' : info.command ?? info.kind}`),
       env: { TERM: info.pty?.term ?? 'dumb' },
     });
-    this.#recordings.push({ cast, rel });
+    const recording: Recording = { cast, rel, notice: () => {} };
+    this.#recordings.push(recording);
     cast.marker(info.kind === 'shell' ? 'shell: allowed' : maskText(`${info.kind}: ${info.command ?? ''}: allowed`));
     const maskOpts = { ...this.#o.mask, counts: this.#counts };
     const out = new StreamMasker((b) => { this.#bytesOut += b.length; send.stdout(Buffer.from(b)); cast.output(b); }, maskOpts);
     const err = new StreamMasker((b) => { this.#bytesOut += b.length; send.stderr(Buffer.from(b)); cast.output(b); }, maskOpts);
     const input = this.#o.conn.record_input ? new StreamMasker((b) => cast.input(b), { ...maskOpts, idleMs: Infinity }) : undefined;
+    recording.notice = (line) => {
+      out.flush();
+      err.flush();
+      const text = `\r\n${line}\r\n`;
+      send.stderr(Buffer.from(text));
+      cast.output(Buffer.from(text));
+      cast.marker(line);
+    };
     return {
-      stdout: (b) => out.write(b),
-      stderr: (b) => err.write(b),
-      input: (b) => { this.#bytesIn += b.length; input?.write(b); },
+      stdout: (b) => { this.#limits?.touch(); out.write(b); },
+      stderr: (b) => { this.#limits?.touch(); err.write(b); },
+      input: (b) => { this.#limits?.touch(); this.#bytesIn += b.length; input?.write(b); },
       resize: (cols, rows) => cast.resize(cols, rows),
       flush: () => { out.flush(); err.flush(); input?.flush(); },
       exit: (e) => {
@@ -169,6 +234,8 @@ export class SshSession {
     if (this.#ended) return;
     this.#ended = true;
     clearInterval(this.#commitTimer);
+    this.#limits?.stop();
+    this.#closing.abort();
     this.upstream.end();
     const blobs: BlobRef[] = [];
     let recordingError: string | undefined;
@@ -180,7 +247,7 @@ export class SshSession {
         recordingError = (err as Error).message;
       }
     }
-    const failed = this.#problem !== undefined || recordingError !== undefined || error !== undefined;
+    const failed = this.#problem !== undefined || recordingError !== undefined || error !== undefined || this.#closedFor !== undefined;
     await this.#record({
       type: 'session.end',
       outcome: outcome ?? (failed ? 'failure' : 'success'),
@@ -194,6 +261,7 @@ export class SshSession {
         denied: this.#denied,
         masked: mergeCounts({}, this.#counts),
         ...(this.#lastExit ? { exit: this.#lastExit } : {}),
+        ...(this.#closedFor ? { reason: this.#closedFor } : {}),
         ...(error ? { error } : {}),
         ...(this.#problem ? { problem: (this.#problem as Error).message } : {}),
         ...(recordingError ? { recording_error: recordingError } : {}),
@@ -203,6 +271,29 @@ export class SshSession {
 
   get lastExit(): { code?: number; signal?: string } | undefined {
     return this.#lastExit;
+  }
+
+  /**
+   * A time limit ran out (PCI DSS 8.2.8 idle timeout, or the policy's max_duration): tell the user on every
+   * open channel, record `session.idle_timeout` / `session.expired`, then close the upstream connection —
+   * the bridge passes the close on (exit reported as a hangup) and session.end follows with the reason.
+   */
+  async #limitReached(kind: SessionLimitKind, detail: SessionLimitDetail): Promise<void> {
+    if (this.#ended || this.#closedFor) return;
+    this.#closedFor = kind;
+    const line = kind === 'idle_timeout'
+      ? `pcigate: no activity for ${formatDuration(Math.round((detail.idle_ms ?? 0) / 1000) * 1000)} (idle timeout ${formatDuration(detail.limit_ms)}, PCI DSS 8.2.8): closing the session`
+      : `pcigate: the session reached its maximum duration of ${formatDuration(detail.limit_ms)}: closing it`;
+    for (const r of this.#recordings) {
+      try { r.notice(line); } catch { /* the channel may be gone already */ }
+    }
+    this.#closing.abort();
+    try {
+      await this.#record({ type: kind === 'idle_timeout' ? 'session.idle_timeout' : 'session.expired', outcome: 'success', detail: { ...detail } });
+    } catch (err) {
+      this.#problem ??= err;
+    }
+    this.upstream.end();
   }
 
   /** Periodic commitment of running recordings, so a long session is provable before it ends. */

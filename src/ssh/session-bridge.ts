@@ -19,7 +19,11 @@ export type SshRequest =
   | { kind: 'agent-forwarding' }
   | { kind: 'port-forwarding'; direction: 'local' | 'remote' | 'streamlocal'; host: string; port: number };
 
-export type SshDecision = { action: 'allow' } | { action: 'deny'; reason: string };
+/**
+ * `timedOut`: a held request got no decision in time (or its approval request expired) — `pcigate exec`
+ * exits 6 for it instead of 5.
+ */
+export type SshDecision = { action: 'allow' } | { action: 'deny'; reason: string; timedOut?: boolean };
 
 export interface ChannelInfo {
   kind: 'shell' | 'exec' | 'subsystem';
@@ -43,7 +47,11 @@ export interface ChannelTaps {
 }
 
 export interface SessionBridgeHooks {
-  decide(req: SshRequest): Promise<SshDecision>;
+  /**
+   * Decides a request; may take long (a command held for approval). `notice` shows a line to the user
+   * (the channel's stderr) while the decision is pending.
+   */
+  decide(req: SshRequest, notice?: (line: string) => void): Promise<SshDecision>;
   openChannel(info: ChannelInfo, send: { stdout(b: Buffer): void; stderr(b: Buffer): void }): Promise<ChannelTaps>;
   /** A hook failed (e.g. the recording could not be written): the channel is closed, fail closed. */
   onError(err: unknown): void;
@@ -109,7 +117,7 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     };
     let decision: SshDecision;
     try {
-      decision = await hooks.decide(req);
+      decision = await hooks.decide(req, (line) => { ch?.stderr.write(`${line}\r\n`); });
     } catch (err) {
       hooks.onError(err);
       refuse('the request could not be recorded; refusing it');
@@ -211,6 +219,9 @@ export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: Channe
     exit = code === null || code === undefined ? { signal: (signal ?? 'KILL').replace(/^SIG/, '') } : { code };
   });
   remote.on('close', () => {
+    // No exit-status or exit-signal: the channel was closed under the command (pcigate closed the session
+    // for a time limit, or the upstream dropped) — reported as a hangup, as a terminal would.
+    if (exit.code === undefined && exit.signal === undefined) exit = { signal: 'HUP' };
     guard(() => taps.flush());
     guard(() => taps.exit(exit));
     local.exit(exit);

@@ -155,7 +155,7 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     expect(end.actor?.sub).toBe('alice');
   });
 
-  it('forwards the client pty size to the remote side (window changes: no pty-driven test yet)', async () => {
+  it('forwards the client pty size to the remote side (window changes: test/cli/ssh-terminal.test.ts)', async () => {
     const r = await ssh(['stty size'], broker.secret, { tty: true });
     expect(r.stdout.trim()).toMatch(/^\d+ \d+$/);
   });
