@@ -4,7 +4,7 @@
  * long deadlines beyond setTimeout's 32-bit range; stop() silences everything.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { effectiveLimits, formatLimit, SessionLimits, type LimitHit, type LimitTimers } from '../../../src/broker/session-limits.js';
+import { effectiveLimits, formatLimit, limitOutcome, SessionLimits, type LimitHit, type LimitTimers } from '../../../src/broker/session-limits.js';
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
 const timers: LimitTimers = {
@@ -125,4 +125,21 @@ it('stop() cancels every timer', () => {
 
 it('formats limits as people write them', () => {
   expect([formatLimit(2000), formatLimit(900_000), formatLimit(8 * 3_600_000), formatLimit(1500)]).toEqual(['2 s', '15 min', '8 h', '1500 ms']);
+});
+
+describe('limitOutcome', () => {
+  it('idle: session.idle_timeout, FATAL 57P05 naming the limit and PCI DSS 8.2.8', () => {
+    const o = limitOutcome({ kind: 'idle_timeout', idleMs: 900_123, limitMs: 900_000 }, 'prod-db');
+    expect(o).toMatchObject({ type: 'session.idle_timeout', reason: 'idle_timeout', sqlstate: '57P05', detail: { idle_ms: 900_123, limit_ms: 900_000 } });
+    expect(o.message).toBe('pcigate: terminating the session after 15 min idle (session.idle_timeout of prod-db, PCI DSS 8.2.8); connect again');
+  });
+
+  it('deadlines: session.expired, FATAL 57P01; max_session says to log in again', () => {
+    const d = limitOutcome({ kind: 'max_duration', elapsedMs: 28_800_004, limitMs: 28_800_000 }, 'prod-db');
+    expect(d).toMatchObject({ type: 'session.expired', reason: 'max_duration', sqlstate: '57P01', detail: { limit: 'max_duration', duration_ms: 28_800_004, limit_ms: 28_800_000 } });
+    expect(d.message).toContain('maximum duration of 8 h');
+    const s = limitOutcome({ kind: 'max_session', elapsedMs: 60_000, limitMs: 60_000, tokenExpiredAt: T0 }, 'prod-db');
+    expect(s.detail).toEqual({ limit: 'max_session', duration_ms: 60_000, limit_ms: 60_000, token_expired_at: '2026-11-22T12:00:00.000Z' });
+    expect(s.message).toContain('pcigate login');
+  });
 });
