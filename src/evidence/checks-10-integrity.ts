@@ -4,11 +4,12 @@
  * timestamps. Pure, like every RequirementCheck.
  */
 import { parseTs } from '../../recorder/timestamp.js';
-import { VERIFY_REPORT } from './common-artifacts.js';
+import { VERIFY_REPORT, verifyWords } from './common-artifacts.js';
 import { micros } from './gaps.js';
 import type { EvidenceInput, ProcedureResult } from './types.js';
 
 const DAY_US = 86_400_000_000;
+
 
 function byKind(input: EvidenceInput): Map<string, number> {
   const m = new Map<string, number>();
@@ -41,7 +42,7 @@ function protection(input: EvidenceInput): ProcedureResult {
       ` (${v.rootKeySource === 'user' ? 'supplied by the assessor with --root-key' : 'from the data home'}): the hash chain of every record, the RFC 6962 root of every` +
       ' signed checkpoint (Ed25519, C2SP signed note), the epoch key certificates back to the root key, and the hashes of committed recordings.',
     status: exception ? 'exception' : 'evidence',
-    result: `${exception ? `${why.join('; ')}. ` : ''}verify: ${v.result.toUpperCase()} over ${v.records} records in ${v.segments} segment(s); ${valid} valid signed checkpoint(s), ${input.epochs.length} certified key epoch(s), ${rotations} key rotation(s) in the period${fails === 0 && v.problemsTotal > 0 ? `; warnings: ${kinds(byKind(input))}` : ''}.`,
+    result: `${exception ? `${why.join('; ')}. ` : ''}The log is ${verifyWords(v.result)}: ${v.records} records in ${v.segments} segment(s); ${valid} valid signed checkpoint(s), ${input.epochs.length} certified key epoch(s), ${rotations} key rotation(s) in the period${fails === 0 && v.problemsTotal > 0 ? `; warnings: ${kinds(byKind(input))}` : ''}.`,
     figures: {
       verify_result: v.result, problems: v.problemsTotal, failures: fails, records: v.records, checkpoints_valid: valid, checkpoints_invalid: invalid,
       epochs: input.epochs.length, key_rotations_in_period: rotations, root_key_source: v.rootKeySource,
@@ -64,7 +65,7 @@ function changeDetection(input: EvidenceInput): ProcedureResult {
     asks: 'File-integrity monitoring or change-detection mechanisms are used on audit logs so that existing log data cannot be changed without generating alerts.',
     checked: 'verify.run records of the period (every `pcigate verify` run is recorded with its result) and pcigate verify over the whole log now.',
     status,
-    result: `${runs.length} verify run(s) recorded in the period${runs.length > 0 ? `, the last at ${last}; ${failed} reported a failure` : ''}. The log now verifies ${input.verify.result.toUpperCase()}.` +
+    result: `${runs.length} verify run(s) recorded in the period${runs.length > 0 ? `, the last at ${last}; ${failed} reported a failure` : ''}. Verified now, the log is ${verifyWords(input.verify.result)}.` +
       (status === 'manual' ? ' No run of the change-detection mechanism is recorded in the period: examine how the logs are monitored (e.g. a scheduled `pcigate verify --state … --strict` whose failure alerts).' : ''),
     figures: { verify_runs: runs.length, verify_runs_failed: failed, last_verify_run: last, verify_result: input.verify.result },
     evidence: [VERIFY_REPORT],

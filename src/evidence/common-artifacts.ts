@@ -28,6 +28,11 @@ export function checkpointIntervalMs(input: Pick<EvidenceInput, 'config'>): numb
   return (input.config.config?.audit ?? defaultConfig().audit).checkpoint.interval;
 }
 
+/** verify's result in the bundle's words (a bundle reports findings; it never says a log "passes"). */
+export function verifyWords(result: EvidenceInput['verify']['result']): string {
+  return result === 'fail' ? 'verification FAILED' : result === 'warn' ? 'intact, with warnings' : 'intact, no problem found';
+}
+
 const json = (v: unknown): Buffer => Buffer.from(`${JSON.stringify(v, null, 2)}\n`, 'utf8');
 
 /** The common artifacts, in a fixed order (same input → same bytes, same order). */
@@ -38,7 +43,7 @@ export function commonArtifacts(input: EvidenceInput): ArtifactDraft[] {
       path: VERIFY_REPORT,
       bytes: json(verify),
       mediaType: 'application/json',
-      description: `pcigate verify over the whole log (hash chain, RFC 6962 roots of signed checkpoints, epoch key chain, recording hashes): ${input.verify.result}, ${input.verify.problemsTotal} problem(s)`,
+      description: `pcigate verify over the whole log (hash chain, RFC 6962 roots of signed checkpoints, epoch key chain, recording hashes): ${verifyWords(input.verify.result)}, ${input.verify.problemsTotal} problem(s) listed`,
       procedures: ['10.3.2', '10.3.4'],
       method: 'TEST',
     },
