@@ -14,7 +14,7 @@ _pcigate() {
     esac
     if [[ -z "$cmd" ]]; then
       cmd="$w"
-    elif [[ "$cmd" != *" "* ]] && [[ " keys config policy " == *" $cmd "* ]]; then
+    elif [[ "$cmd" != *" "* ]] && [[ " keys config policy evidence " == *" $cmd "* ]]; then
       cmd="$cmd $w"
     else
       (( words_after++ ))
@@ -27,7 +27,7 @@ _pcigate() {
     if [[ "$cur" == -* ]]; then
       COMPREPLY=( $(compgen -W '--config --home --json -q --quiet -h --help --version' -- "$cur") )
     else
-      COMPREPLY=( $(compgen -W 'connect exec keys verify config approvals approve deny policy scan login whoami logout sessions replay demo completion doctor help' -- "$cur") )
+      COMPREPLY=( $(compgen -W 'connect exec keys verify config approvals approve deny policy scan login whoami logout sessions replay demo completion doctor evidence help' -- "$cur") )
     fi
     return 0
   fi
@@ -35,7 +35,8 @@ _pcigate() {
     'keys') COMPREPLY=( $(compgen -W 'init show rotate' -- "$cur") ); return 0 ;;
     'config') COMPREPLY=( $(compgen -W 'check' -- "$cur") ); return 0 ;;
     'policy') COMPREPLY=( $(compgen -W 'explain' -- "$cur") ); return 0 ;;
-    help) COMPREPLY=( $(compgen -W 'connect exec keys verify config approvals approve deny policy scan login whoami logout sessions replay demo completion doctor help' -- "$cur") ); return 0 ;;
+    'evidence') COMPREPLY=( $(compgen -W 'verify' -- "$cur") ); return 0 ;;
+    help) COMPREPLY=( $(compgen -W 'connect exec keys verify config approvals approve deny policy scan login whoami logout sessions replay demo completion doctor evidence help' -- "$cur") ); return 0 ;;
   esac
   case "$cmd" in
       'connect')
@@ -204,6 +205,14 @@ _pcigate() {
         flags='--config --home --json -q --quiet -h --help'
         conn=0
         case "$prev" in
+        --config) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        esac ;;
+      'evidence verify')
+        flags='--root-key --config --home --json -q --quiet -h --help'
+        conn=0
+        case "$prev" in
+        --root-key) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         --config) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;
