@@ -17,10 +17,9 @@ export const FIELD_MAP = 'field-map.csv';
 export const EVENT_COUNTS = 'stats/event-counts.csv';
 export const GAPS = 'gaps.csv';
 
-/** `samples/<type>.jsonl` and `proofs/<type>.json` for an event type (a type that is not a safe file name is escaped). */
+/** `samples/<type>.jsonl` and `proofs/<type>.json` of a sampled event type (samples.ts samples only plain names). */
 export function samplePaths(type: string): { sample: string; proof: string } {
-  const safe = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(type) ? type : encodeURIComponent(type).replace(/[%.]/g, '_');
-  return { sample: `samples/${safe}.jsonl`, proof: `proofs/${safe}.json` };
+  return { sample: `samples/${type}.jsonl`, proof: `proofs/${type}.json` };
 }
 
 /** audit.checkpoint.interval of the configuration (its default when none loaded), in ms. */

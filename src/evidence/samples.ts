@@ -25,6 +25,8 @@ export interface SampleSet {
   problem?: string;
 }
 
+const SAFE_TYPE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 /** Up to n indices of 0…count−1, evenly spaced, first and last included, ascending and distinct. */
 export function spread(count: number, n: number): number[] {
   if (count <= 0 || n <= 0) return [];
@@ -101,6 +103,9 @@ export function sampleRecords(input: Pick<EvidenceInput, 'records' | 'inPeriod' 
   const samples: TypeSample[] = [];
   for (const type of [...byType.keys()].sort()) {
     const all = byType.get(type)!;
+    // `samples/<type>.jsonl` names the type: one that is not a plain file name (never written by pcigate) is
+    // counted, not sampled, rather than escaped into a name `evidence verify` would not match to its records.
+    if (!SAFE_TYPE.test(type)) { unprovable.set(type, all.length); continue; }
     const provable = builder ? all.filter((r) => r.record.seq < size) : [];
     if (all.length > provable.length) unprovable.set(type, all.length - provable.length);
     const picked = spread(provable.length, input.sample).map((i) => provable[i]!);

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectEvidence, loadConfigEvidence } from '../../../src/evidence/collect.js';
 import { commonArtifacts } from '../../../src/evidence/common-artifacts.js';
 import { ProofBuilder, spread } from '../../../src/evidence/samples.js';
-import type { EvidenceInput, ProofFile } from '../../../src/evidence/types.js';
+import type { EvidenceInput, Manifest, ProofFile } from '../../../src/evidence/types.js';
+import { checkCheckpoints, checkSamples } from '../../../src/evidence/verify-proofs.js';
 import { inclusionProof, leafHash, verifyInclusion } from '../../../recorder/merkle.js';
 import { parseCheckpoint, parseNote } from '../../../recorder/signed-note.js';
 import { evidenceHome } from './evidence-log.js';
@@ -112,6 +113,25 @@ describe('commonArtifacts over a real log with a gap', () => {
     const audit = arts.get('samples/audit.access.jsonl')!.bytes.toString().trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
     expect(audit.every((s) => s < newest.size)).toBe(true);
     expect(input.inPeriod.some((r) => r.record.type === 'audit.access' && r.record.seq >= newest.size)).toBe(true);
+  });
+
+  it('the samples and proofs satisfy the offline bundle verifier (evidence verify), and a changed sample line does not', () => {
+    const arts = commonArtifacts(input);
+    const valid = input.checkpoints.filter((c) => c.valid);
+    const newest = valid[valid.length - 1]!;
+    const manifest = { origin: input.origin, checkpoints: [{ size: newest.size, root: newest.root, time: newest.time, epoch: newest.epoch, note: newest.note }] } as Manifest;
+    const problems: string[] = [];
+    const add = (_c: string, file: string, message: string) => { problems.push(`${file}: ${message}`); };
+    const cps = checkCheckpoints(manifest, input.epochs.map((e) => Buffer.from(e.cert.pub, 'base64')), add);
+    expect(cps.count).toBe(1);
+    const files = new Map<string, Buffer | null>(arts.map((a) => [a.path, a.bytes]));
+    const proved = checkSamples(files, manifest, cps.valid, add);
+    expect(problems).toEqual([]);
+    expect(proved).toBe(arts.filter((a) => a.path.startsWith('samples/')).reduce((n, a) => n + a.bytes.toString().trim().split('\n').length, 0));
+    const tampered = new Map(files);
+    tampered.set('samples/pg.query.jsonl', Buffer.from(files.get('samples/pg.query.jsonl')!.toString().replace('cards', 'carts')));
+    checkSamples(tampered, manifest, cps.valid, add);
+    expect(problems.some((p) => p.startsWith('samples/pg.query.jsonl'))).toBe(true);
   });
 
   it('gaps.csv lists the real log.gap with start, end, cause and records lost, the silence and the restart apart', () => {
