@@ -98,9 +98,12 @@ function actor(i: ApprovalPerson & { groups?: string[] }): Actor {
   return { sub: i.sub, ...(i.email ? { email: i.email } : {}), ...(i.groups ? { groups: i.groups } : {}), via };
 }
 
+// The listener is removed when the timer fires: a long wait polls many times on one signal, and
+// listeners left behind pile up (Node warns about a leak on stderr after 10).
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  const done = () => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); };
+  const t = setTimeout(done, ms);
+  signal?.addEventListener('abort', done, { once: true });
 });
 
 export class ApprovalStore {
