@@ -12,6 +12,30 @@ const RECORDER_FIELDS = ['v', 'origin', 'seq', 'ts', 'prev'] as const;
 const EVENT_FIELDS = ['type', 'session', 'actor', 'account', 'src', 'target', 'outcome', 'detail', 'blobs'] as const;
 const KNOWN: ReadonlySet<string> = new Set<string>([...RECORDER_FIELDS, ...EVENT_FIELDS]);
 
+/**
+ * Canonical JSON of the objects a caller hands in again and again (one session's actor, src, target,
+ * account), by identity — but only for objects frozen all the way down, which cannot change under the
+ * cache. Anything else is encoded every time. A WeakMap: entries go with their objects.
+ */
+const SHARED = new WeakMap<object, string>();
+
+function deepFrozen(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (!Object.isFrozen(v)) return false;
+  for (const x of Object.values(v)) if (!deepFrozen(x)) return false;
+  return true;
+}
+
+function shared(v: object): string {
+  if (!Object.isFrozen(v)) return canonicalize(v);
+  let s = SHARED.get(v);
+  if (s === undefined) {
+    s = canonicalize(v);
+    if (deepFrozen(v)) SHARED.set(v, s);
+  }
+  return s;
+}
+
 /** Canonical line (without `\n`) for `event` at `seq`; `origin` is the raw origin string, `prev` lowercase hex. */
 export function recordLine(event: AuditEvent, origin: string, seq: number, ts: string, prev: string): string {
   for (const k in event) {
@@ -22,16 +46,16 @@ export function recordLine(event: AuditEvent, origin: string, seq: number, ts: s
   // Member order below is the UTF-16 sort of the names: account, actor, blobs, detail, origin, outcome,
   // prev, seq, session, src, target, ts, type, v.
   let s = '{';
-  if (event.account !== undefined) s += `"account":${canonicalize(event.account)},`;
-  if (event.actor !== undefined) s += `"actor":${canonicalize(event.actor)},`;
+  if (event.account !== undefined) s += `"account":${shared(event.account)},`;
+  if (event.actor !== undefined) s += `"actor":${shared(event.actor)},`;
   if (event.blobs !== undefined) s += `"blobs":${canonicalize(event.blobs)},`;
   if (event.detail !== undefined) s += `"detail":${canonicalize(event.detail)},`;
   s += `"origin":${canonicalize(origin)},`;
   if (event.outcome !== undefined) s += `"outcome":${canonicalize(event.outcome)},`;
   s += `"prev":${canonicalize(prev)},"seq":${canonicalize(seq)},`;
   if (event.session !== undefined) s += `"session":${canonicalize(event.session)},`;
-  if (event.src !== undefined) s += `"src":${canonicalize(event.src)},`;
-  if (event.target !== undefined) s += `"target":${canonicalize(event.target)},`;
+  if (event.src !== undefined) s += `"src":${shared(event.src)},`;
+  if (event.target !== undefined) s += `"target":${shared(event.target)},`;
   s += `"ts":${canonicalize(ts)},"type":${canonicalize(event.type)},"v":1}`;
   return s;
 }

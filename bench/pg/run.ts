@@ -1,25 +1,28 @@
 /**
- * pgbench and large results through pcigate vs direct vs a bare Node socket relay (issue 3 "Benchmark").
- * Interleaved rounds of `pgbench -S -c 8 -j 2` (simple and -M prepared), `-c 1` average latency, and a large
- * `COPY … TO STDOUT` and `SELECT` through each path, with MB/s and this process's peak RSS (the broker runs
- * in-process, so RSS is pcigate's plus the harness's). Recording is on (real audit log, transcripts).
- * Run after the build: `node dist/bench/pg/run.js [seconds=10] [rounds=2] [rows=2000000]`.
+ * pgbench and large results through pcigate vs direct vs PgBouncer vs a bare Node socket relay (issue 3
+ * "Benchmark"), all in one run so the ratios compare like with like on a shared machine. Interleaved
+ * rounds: every test runs once through every path before the next test (path order rotated per round):
+ * `pgbench -S -c 8 -j 2` (simple and -M prepared), `-c 1` average latency, and a large `COPY … TO STDOUT`
+ * and `SELECT` through psql, in MB/s. pcigate runs twice with recording on, audit.durability `fsync` and
+ * `os`; it, and the bare relay, each run in their own process (bench/pg/serve.ts) so their peak RSS
+ * (VmHWM) is theirs alone. PgBouncer (session mode) is included when the `pgbouncer` binary is installed.
+ *
+ *   npm run build && node dist/bench/pg/run.js [seconds=10] [rounds=2] [rows=2000000] [--only=direct,os,…]
+ *
+ * A quick round: `node dist/bench/pg/run.js 5 1 200000`. JSON on stdout, a table on stderr.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import * as fsp from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { openAuditLog } from '../../recorder/index.js';
-import { localIdentity } from '../../src/broker/identity-provider.js';
-import { startPgBroker } from '../../src/broker/pg-broker.js';
-import { systemClock } from '../../src/cli/ctx.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { startPostgres } from '../../test/harness/postgres.js';
+import { startPgBouncer, type Bouncer } from './pgbouncer.js';
 
-const SECONDS = Number(process.argv[2] ?? 10);
-const ROUNDS = Number(process.argv[3] ?? 2);
-const ROWS = Number(process.argv[4] ?? 2_000_000);
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const only = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const SECONDS = Number(positional[0] ?? 10);
+const ROUNDS = Number(positional[1] ?? 2);
+const ROWS = Number(positional[2] ?? 2_000_000);
+const CLIENTS = 8;
 
 type Env = Record<string, string>;
 
@@ -30,7 +33,7 @@ function exec(cmd: string, args: string[], env: Env): Promise<{ code: number | n
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => { if (stdout.length < 65536) stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { if (stderr.length < 65536) stderr += c.toString(); });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - t0 }));
   });
@@ -44,87 +47,119 @@ async function pgbench(env: Env, args: string[]): Promise<{ tps: number; latency
   return { tps: Number(tps[1]), latencyMs: Number(lat[1]) };
 }
 
-/** A bare relay: accept, connect upstream, pipe both ways (the floor any proxy in Node pays). */
-async function bareRelay(host: string, port: number): Promise<{ port: number; close(): void }> {
-  const server = net.createServer({ noDelay: true }, (c) => {
-    const u = net.connect({ host, port, noDelay: true });
-    c.pipe(u).on('error', () => c.destroy());
-    u.pipe(c).on('error', () => u.destroy());
-    c.on('error', () => u.destroy());
-    u.on('error', () => c.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+/** Peak resident set of a process, from /proc (Linux), in MB. */
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
 }
 
-let peakRss = 0;
-const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 50);
+interface Proxy { port: number; password: string; child: ChildProcess }
 
-const server = await startPostgres({ tls: false });
-const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-bench-pg-'));
-const clock = systemClock();
-const logger = { debug: () => {}, warn: () => {} };
-const ctx = { fs: fsp, clock, log: logger, env: {}, cwd: home, user: { name: 'bench', uid: 0 } } as never;
-const audit = await openAuditLog(ctx, { home, createIfMissing: true });
-const broker = await startPgBroker({
-  conn: 'bench', target: { host: server.host, port: server.port, database: server.database, user: server.superuser, password: server.password, sslmode: 'disable' },
-  sink: audit, identity: localIdentity({ name: 'bench', uid: 0 }, true), clock, fs: fsp, log: logger, home,
-});
-const relay = await bareRelay(server.host, server.port);
+async function startProxy(mode: 'relay' | 'fsync' | 'os', pg: { host: string; port: number; database: string; superuser: string; password: string }): Promise<Proxy> {
+  const serve = fileURLToPath(new URL('./serve.js', import.meta.url));
+  const child = spawn(process.execPath, [serve, mode, pg.host, String(pg.port), pg.database, pg.superuser, pg.password], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('\n')) resolve(buf.split('\n')[0]!); });
+    child.once('exit', (code) => reject(new Error(`serve.js ${mode} exited (${code})`)));
+  });
+  const info = JSON.parse(line) as { port: number; password: string };
+  return { ...info, child };
+}
+
+async function stopProxy(p: Proxy): Promise<void> {
+  if (p.child.exitCode !== null) return;
+  const exited = new Promise((r) => p.child.once('exit', r));
+  p.child.stdin!.end();
+  await exited;
+}
+
+const pg = await startPostgres({ tls: false, config: { max_connections: 200 } });
+const proxies = new Map<string, Proxy>();
+let bouncer: Bouncer | undefined;
 try {
   const env = (port: number, password: string): Env => ({
-    PATH: process.env.PATH ?? '', PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: server.superuser, PGPASSWORD: password,
-    PGDATABASE: server.database, PGSSLMODE: 'disable',
+    PATH: process.env.PATH ?? '', PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: pg.superuser, PGPASSWORD: password,
+    PGDATABASE: pg.database, PGSSLMODE: 'disable',
   });
-  const paths: Record<string, Env> = {
-    direct: env(server.port, server.password),
-    relay: env(relay.port, server.password),
-    pcigate: env(broker.port, broker.secret),
-  };
-  const init = await exec('pgbench', ['-i', '-s', '1', '-q'], paths.direct!);
+  const want = (name: string) => !only || only.includes(name);
+  const paths: Record<string, Env> = {};
+  if (want('direct')) paths.direct = env(pg.port, pg.password);
+  if (want('pgbouncer')) {
+    bouncer = await startPgBouncer({ host: pg.host, port: pg.port, database: pg.database, user: pg.superuser, password: pg.password });
+    if (bouncer) paths.pgbouncer = env(bouncer.port, 'unused');
+    else process.stderr.write('pgbouncer is not installed: skipped (apt-get install -y pgbouncer)\n');
+  }
+  for (const mode of ['relay', 'fsync', 'os'] as const) {
+    if (!want(mode)) continue;
+    const p = await startProxy(mode, pg);
+    proxies.set(mode, p);
+    paths[mode] = env(p.port, p.password);
+  }
+  const init = await exec('pgbench', ['-i', '-s', '1', '-q'], env(pg.port, pg.password));
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
 
   const results: Record<string, Record<string, number[]>> = {};
   const add = (p: string, k: string, v: number) => { ((results[p] ??= {})[k] ??= []).push(v); };
   const copySql = `copy (select g, md5(g::text) from generate_series(1, ${ROWS}) g) to stdout`;
   const selectSql = `select g, md5(g::text) from generate_series(1, ${ROWS}) g`;
+  const mbPerS = async (e: Env, sql: string) => {
+    const r = await exec('sh', ['-c', `psql -X -At -c "${sql}" | wc -c`], e);
+    return Number(r.stdout.trim()) / 1e6 / (r.ms / 1000);
+  };
+  const tests: Array<[string, (e: Env) => Promise<number>]> = [
+    ['tps_c8_simple', async (e) => (await pgbench(e, ['-c', String(CLIENTS), '-j', '2'])).tps],
+    ['tps_c8_prepared', async (e) => (await pgbench(e, ['-M', 'prepared', '-c', String(CLIENTS), '-j', '2'])).tps],
+    ['latency_c1_ms', async (e) => (await pgbench(e, ['-c', '1'])).latencyMs],
+    ['copy_mb_s', (e) => mbPerS(e, copySql)],
+    ['select_mb_s', (e) => mbPerS(e, selectSql)],
+  ];
+  const names = Object.keys(paths);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, e] of Object.entries(paths)) {
-      add(name, 'tps_c8_simple', (await pgbench(e, ['-c', '8', '-j', '2'])).tps);
-      add(name, 'tps_c8_prepared', (await pgbench(e, ['-M', 'prepared', '-c', '8', '-j', '2'])).tps);
-      add(name, 'latency_c1_ms', (await pgbench(e, ['-c', '1'])).latencyMs);
-      peakRss = 0;
-      const copy = await exec('sh', ['-c', `psql -X -At -c "${copySql}" | wc -c`], e);
-      const bytes = Number(copy.stdout.trim());
-      add(name, 'copy_mb_s', bytes / 1e6 / (copy.ms / 1000));
-      const sel = await exec('sh', ['-c', `psql -X -At -c "${selectSql}" | wc -c`], e);
-      add(name, 'select_mb_s', Number(sel.stdout.trim()) / 1e6 / (sel.ms / 1000));
-      add(name, 'peak_rss_mb', peakRss / 1e6);
+    const order = names.map((_, i) => names[(i + round) % names.length]!);
+    for (const [test, fn] of tests) {
+      for (const name of order) {
+        const v = await fn(paths[name]!);
+        add(name, test, v);
+        process.stderr.write(`round ${round + 1} ${test.padEnd(16)} ${name.padEnd(10)} ${v.toFixed(3)}\n`);
+      }
     }
   }
+  for (const [name, p] of proxies) add(name, 'peak_rss_mb', peakRssMb(p.child.pid!));
+
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
   const summary: Record<string, Record<string, number>> = {};
-  for (const [p, ks] of Object.entries(results)) {
-    summary[p] = Object.fromEntries(Object.entries(ks).map(([k, v]) => [k, Math.round(mean(v) * 1000) / 1000]));
+  for (const [p, ks] of Object.entries(results)) summary[p] = Object.fromEntries(Object.entries(ks).map(([k, v]) => [k, r3(mean(v))]));
+  const ratio = (a: string, b: string, k: string) => (summary[a] && summary[b] ? r3(summary[a]![k]! / summary[b]![k]!) : null);
+  const ratios: Record<string, Record<string, number | null>> = {};
+  for (const mode of ['fsync', 'os']) {
+    if (!summary[mode]) continue;
+    ratios[`pcigate_${mode}`] = {
+      vs_relay_c8_simple: ratio(mode, 'relay', 'tps_c8_simple'),
+      vs_relay_c8_prepared: ratio(mode, 'relay', 'tps_c8_prepared'),
+      vs_pgbouncer_c8_simple: ratio(mode, 'pgbouncer', 'tps_c8_simple'),
+      vs_pgbouncer_c8_prepared: ratio(mode, 'pgbouncer', 'tps_c8_prepared'),
+      vs_direct_c8_simple: ratio(mode, 'direct', 'tps_c8_simple'),
+      added_latency_c1_us: summary.direct ? Math.round((summary[mode]!.latency_c1_ms! - summary.direct.latency_c1_ms!) * 1000) : null,
+      vs_direct_copy: ratio(mode, 'direct', 'copy_mb_s'),
+      vs_direct_select: ratio(mode, 'direct', 'select_mb_s'),
+      peak_rss_mb: summary[mode]!.peak_rss_mb ?? null,
+    };
   }
-  const ratio = (a: string, b: string, k: string) => Math.round((summary[a]![k]! / summary[b]![k]!) * 1000) / 1000;
-  const report = {
-    seconds: SECONDS, rounds: ROUNDS, rows: ROWS, summary,
-    ratios: {
-      pcigate_vs_relay_c8_simple: ratio('pcigate', 'relay', 'tps_c8_simple'),
-      pcigate_vs_relay_c8_prepared: ratio('pcigate', 'relay', 'tps_c8_prepared'),
-      pcigate_vs_direct_c8_simple: ratio('pcigate', 'direct', 'tps_c8_simple'),
-      relay_vs_direct_c8_simple: ratio('relay', 'direct', 'tps_c8_simple'),
-      pcigate_added_latency_us: Math.round((summary.pcigate!.latency_c1_ms! - summary.direct!.latency_c1_ms!) * 1000),
-      pcigate_vs_direct_copy: ratio('pcigate', 'direct', 'copy_mb_s'),
-      pcigate_vs_direct_select: ratio('pcigate', 'direct', 'select_mb_s'),
-    },
+  ratios.reference = {
+    relay_vs_direct_c8_simple: ratio('relay', 'direct', 'tps_c8_simple'),
+    pgbouncer_vs_direct_c8_simple: ratio('pgbouncer', 'direct', 'tps_c8_simple'),
+    relay_added_latency_c1_us: summary.relay && summary.direct ? Math.round((summary.relay.latency_c1_ms! - summary.direct.latency_c1_ms!) * 1000) : null,
   };
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const goals = { vs_relay_c8: 0.95, vs_pgbouncer_c8: 0.75, added_latency_c1_us: 40, vs_direct_large: 0.95, peak_rss_mb: 150 };
+  process.stdout.write(`${JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, rows: ROWS, clients: CLIENTS, summary, ratios, goals }, null, 2)}\n`);
+  const cols = Object.keys(summary);
+  const keys = [...new Set(cols.flatMap((c) => Object.keys(summary[c]!)))];
+  process.stderr.write(`\n${'metric'.padEnd(18)}${cols.map((c) => c.padStart(12)).join('')}\n`);
+  for (const k of keys) process.stderr.write(`${k.padEnd(18)}${cols.map((c) => String(summary[c]![k] ?? '-').padStart(12)).join('')}\n`);
 } finally {
-  clearInterval(sampler);
-  relay.close();
-  await broker.close();
-  await audit.close();
-  await server.stop();
+  for (const p of proxies.values()) await stopProxy(p).catch(() => undefined);
+  await bouncer?.stop().catch(() => undefined);
+  await pg.stop();
 }

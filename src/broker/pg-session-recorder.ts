@@ -27,6 +27,40 @@ export interface BrokerHooks extends SessionHooks {
 /** How long a finished statement's record may wait for the next intent to share its write. */
 const DEFER_MS = 2;
 
+const ALLOW: StatementDecision = Object.freeze({ action: 'allow' });
+
+/** What the record says about a SQL text, computed once per distinct text (prepared statements repeat). */
+interface SqlFacts { sql: string; command: string; kind: string; pureRead: boolean }
+const SQL_FACTS = new Map<string, SqlFacts>();
+const SQL_FACTS_MAX = 1024;
+const SQL_FACTS_MAX_TEXT = 4096;
+
+function sqlFacts(sql: string): SqlFacts {
+  let f = SQL_FACTS.get(sql);
+  if (f === undefined) {
+    const { command, kind } = statementKind(sql);
+    f = { sql: redactSql(sql), command, kind, pureRead: isPureRead(sql) };
+    if (sql.length <= SQL_FACTS_MAX_TEXT) {
+      // Bounded: clients that never repeat a text (simple protocol with literals) cannot grow it.
+      if (SQL_FACTS.size >= SQL_FACTS_MAX) SQL_FACTS.clear();
+      SQL_FACTS.set(sql, f);
+    }
+  }
+  return f;
+}
+
+/** A copy frozen all the way down: the recorder encodes such objects once per session (record-line.ts). */
+function frozenCopy<T>(v: T): T {
+  const deepFreeze = (x: unknown): unknown => {
+    if (typeof x === 'object' && x !== null) {
+      for (const y of Object.values(x)) deepFreeze(y);
+      Object.freeze(x);
+    }
+    return x;
+  };
+  return deepFreeze(structuredClone(v)) as T;
+}
+
 export interface RecorderContext {
   sink: AuditSink;
   session: string;
@@ -43,7 +77,8 @@ export interface RecorderContext {
 export class PgSessionRecorder {
   /** Appends not awaited on the data path (results), awaited before session.end. */
   private readonly pending = new Set<Promise<unknown>>();
-  private readonly intents = new Map<number, number>();
+  /** Per running statement: its pg.intent seq (once durable) and the detail both records share. */
+  private readonly intents = new Map<number, { seq: number | null; detail: Record<string, unknown> }>();
   private readonly rowsSampled = new Map<number, number>();
   private readonly deferred: AuditEvent[] = [];
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
@@ -51,15 +86,22 @@ export class PgSessionRecorder {
   denied = 0;
   failedAppends = 0;
 
-  constructor(private readonly c: RecorderContext) {}
+  private readonly actor: Actor;
+  private readonly src: Source;
+  private readonly target: Target;
 
-  private event(type: string, outcome: AuditEvent['outcome'], detail: Record<string, unknown>): AuditEvent {
-    return { type, session: this.c.session, actor: this.c.actor, src: this.c.src, target: this.c.target, outcome, detail };
+  constructor(private readonly c: RecorderContext) {
+    this.actor = frozenCopy(c.actor);
+    this.src = frozenCopy(c.src);
+    this.target = frozenCopy(c.target);
   }
 
-  private describe(stmt: Statement): Record<string, unknown> {
-    const { command, kind } = statementKind(stmt.sql);
-    const d: Record<string, unknown> = { n: stmt.n, protocol: stmt.protocol, sql: redactSql(stmt.sql), command, kind };
+  private event(type: string, outcome: AuditEvent['outcome'], detail: Record<string, unknown>): AuditEvent {
+    return { type, session: this.c.session, actor: this.actor, src: this.src, target: this.target, outcome, detail };
+  }
+
+  private describe(stmt: Statement, facts = sqlFacts(stmt.sql)): Record<string, unknown> {
+    const d: Record<string, unknown> = { n: stmt.n, protocol: stmt.protocol, sql: facts.sql, command: facts.command, kind: facts.kind };
     if (stmt.protocol === 'extended') {
       d.params = renderParams(stmt.params, stmt.sql);
       d.statement = stmt.statementName ?? '';
@@ -86,36 +128,52 @@ export class PgSessionRecorder {
     return this.c.inner.sessionEnd?.() ?? {};
   }
 
-  private async onStatement(stmt: Statement): Promise<StatementDecision> {
-    const decision: StatementDecision = this.c.inner.onStatement ? await this.c.inner.onStatement(stmt) : { action: 'allow' };
+  /**
+   * Synchronous when it can be (policy decided at once and the statement is a read: it is forwarded while
+   * its record is written), so the proxy's hot path takes no promise round trip; a promise otherwise.
+   */
+  private onStatement(stmt: Statement): StatementDecision | Promise<StatementDecision> {
+    const decision = this.c.inner.onStatement ? this.c.inner.onStatement(stmt) : ALLOW;
+    if (decision instanceof Promise) return decision.then((d) => this.decideAndRecord(stmt, d));
     return this.decideAndRecord(stmt, decision);
   }
 
   /** A hold passes through (the proxy shows its notice); what it resolves to is recorded like the rest. */
-  private async decideAndRecord(stmt: Statement, decision: StatementDecision): Promise<StatementDecision> {
+  private decideAndRecord(stmt: Statement, decision: StatementDecision): StatementDecision | Promise<StatementDecision> {
     if (decision.action === 'hold') {
       return { ...decision, until: decision.until.then((d) => this.decideAndRecord(stmt, d)) };
     }
-    const detail = this.describe(stmt);
-    if (decision.action === 'deny') {
-      this.denied++;
-      await this.c.sink.append(this.event('pg.query', 'denied', { ...detail, rule: decision.rule, sqlstate: decision.sqlstate ?? '42501' }));
-      this.c.transcript?.add({ t: 'denied', ...detail, rule: decision.rule });
-      return decision;
-    }
+    const facts = sqlFacts(stmt.sql);
+    const detail = this.describe(stmt, facts);
+    if (decision.action === 'deny') return this.recordDenial(detail, decision);
     // Results of earlier statements ride in the same group commit as this intent.
     this.flushDeferred();
-    const written = this.c.sink.append(this.event('pg.intent', 'pending', detail)).then(({ seq }) => { this.intents.set(stmt.n, seq); });
+    const running = { seq: null as number | null, detail };
+    this.intents.set(stmt.n, running);
+    const written = this.c.sink.append(this.event('pg.intent', 'pending', detail)).then(({ seq }) => { running.seq = seq; });
     this.statements++;
     this.c.transcript?.add({ t: 'query', ...detail });
-    if (isPureRead(stmt.sql)) {
+    if (facts.pureRead) {
       // A read may run while its record is written; the proxy holds its response until `durable`.
       this.track(written);
       return { action: 'allow', durable: written };
     }
+    return this.awaitIntent(stmt, written);
+  }
+
+  private async recordDenial(detail: Record<string, unknown>, decision: Extract<StatementDecision, { action: 'deny' }>): Promise<StatementDecision> {
+    this.denied++;
+    await this.c.sink.append(this.event('pg.query', 'denied', { ...detail, rule: decision.rule, sqlstate: decision.sqlstate ?? '42501' }));
+    this.c.transcript?.add({ t: 'denied', ...detail, rule: decision.rule });
+    return decision;
+  }
+
+  /** Anything but a read runs only once its record is durable (fail closed). */
+  private async awaitIntent(stmt: Statement, written: Promise<void>): Promise<StatementDecision> {
     try {
       await written;
     } catch (e) {
+      this.intents.delete(stmt.n);
       this.statements--;
       this.c.onProblem(e);
       return { action: 'deny', rule: 'audit', sqlstate: '58030', message: 'pcigate could not record the statement in the audit log; it was not executed' };
@@ -142,10 +200,11 @@ export class PgSessionRecorder {
   private onStatementEnd(stmt: Statement, r: StatementResult): void {
     this.rowsSampled.delete(stmt.n);
     this.c.inner.onStatementEnd?.(stmt, r);
+    const running = this.intents.get(stmt.n);
     const detail = {
-      ...this.describe(stmt),
+      ...(running?.detail ?? this.describe(stmt)),
       ...this.c.inner.statementDetail?.(stmt),
-      intent_seq: this.intents.get(stmt.n) ?? null,
+      intent_seq: running?.seq ?? null,
       result: r.outcome,
       sqlstate: r.sqlstate ?? null,
       commands: r.commands,

@@ -251,13 +251,23 @@ export class Relay {
     const stmt: Statement = { n: ++this.statementCount, ...s };
     const hook = this.o.hooks.onStatement;
     if (!hook) { this.admit(f, stmt); return null; }
-    return this.decide(f, stmt, hook);
+    let d: StatementDecision | Promise<StatementDecision>;
+    try {
+      d = hook(stmt);
+    } catch (e) {
+      d = Promise.reject(e);
+    }
+    // A decision made at once (a read allowed by policy, its record being written) is applied at once:
+    // no promise round trip, and the client is not paused (the hot path of a busy session).
+    if (d instanceof Promise || d.action === 'hold') return this.decide(f, stmt, d);
+    this.apply(f, stmt, d);
+    return null;
   }
 
-  private async decide(f: Buffer, stmt: Statement, hook: NonNullable<SessionHooks['onStatement']>): Promise<void> {
+  private async decide(f: Buffer, stmt: Statement, pending: StatementDecision | Promise<StatementDecision>): Promise<void> {
     let d: StatementDecision;
     try {
-      d = await hook(stmt);
+      d = await pending;
       while (d.action === 'hold') {
         if (d.notice) this.replyInOrder([errorMessage({ severity: 'NOTICE', code: '00000', message: d.notice }, true)], false);
         d = await d.until;
@@ -266,6 +276,10 @@ export class Relay {
       this.o.onInternalError(e);
       d = { action: 'deny', rule: 'internal', message: 'pcigate could not process the statement; it was not executed' };
     }
+    this.apply(f, stmt, d);
+  }
+
+  private apply(f: Buffer, stmt: Statement, d: Exclude<StatementDecision, { action: 'hold' }>): void {
     if (this.ended) return;
     if (d.action === 'allow') { this.admit(f, stmt, d.durable); return; }
     const err = errorMessage({ severity: 'ERROR', code: d.sqlstate ?? '42501', message: d.message, detail: `rule: ${d.rule}` });

@@ -22,13 +22,15 @@ export interface FsProbe {
    * writeback error, the unsynced bytes are gone: the file is cut back to its length at the last good sync.
    */
   failDatasyncs: number;
+  /** fdatasyncs that failed so far (counted when the failure is returned). */
+  failedDatasyncs: number;
   /** Segment operations in order ('write' | 'datasync'), for checking what a sync covered. */
   ops: string[];
 }
 
 /** Wraps node:fs/promises so that segment FileHandles count writes and fdatasyncs and can be made to fail. */
 export function probeFs(): FsProbe {
-  const probe: FsProbe = { fs: fsp, datasyncs: 0, writes: 0, failWrites: 0, tearWrites: false, failDatasyncs: 0, ops: [] };
+  const probe: FsProbe = { fs: fsp, datasyncs: 0, writes: 0, failWrites: 0, tearWrites: false, failDatasyncs: 0, failedDatasyncs: 0, ops: [] };
   const open = async (...args: Parameters<Fs['open']>) => {
     const fh = await fsp.open(...args);
     if (!String(args[0]).endsWith('.jsonl') || !String(args[0]).includes(`${path.sep}log${path.sep}`)) return fh;
@@ -53,6 +55,7 @@ export function probeFs(): FsProbe {
             if (probe.failDatasyncs > 0) {
               probe.failDatasyncs--;
               await target.truncate(synced);
+              probe.failedDatasyncs++;
               throw Object.assign(new Error('injected fdatasync failure'), { code: 'EIO' });
             }
             const size = (await target.stat()).size;
