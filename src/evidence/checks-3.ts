@@ -1,0 +1,273 @@
+/**
+ * Requirement 3 of PCI DSS v4.0.1 (protect stored account data), as far as a session broker can evidence
+ * it (../shared/PCI.md "Requirement 3"):
+ * - 3.3.1 / 3.5.1: no sensitive authentication data and no full PAN in what pcigate stores — the
+ *   `pcigate scan` detector (src/mask/scan-files.ts) over every log line and every recording;
+ * - 3.4.1: the display masking configured (at most BIN + last four), the roles that may unmask, and the
+ *   masked-value counts the log records;
+ * - 3.4.2: who may copy data out through pcigate (COPY TO STDOUT, sftp, scp, port forwarding) and the
+ *   attempts the log shows.
+ * Pure: a function of the EvidenceInput. Findings name file, seq, line and column and carry the value
+ * masked to its last four digits at most — never a PAN.
+ */
+import type { AuditRecord } from '../../recorder/types.js';
+import type { PcigateConfig } from '../config/schema.js';
+import { SAD_COLUMN_NAMES } from '../mask/column-rules.js';
+import { scanBytes } from '../mask/scan-files.js';
+import type { ScanFinding } from '../mask/scan-files.js';
+import { configOf, count, detailOf, noConfigReason, objectField, stringField } from './check-support.js';
+import { copyAttempt, copyControlRows } from './copy-controls.js';
+import { csvFile } from './csv.js';
+import type { ArtifactDraft, EvidenceInput, ProcedureResult, RequirementCheck } from './types.js';
+
+const SCAN_CSV = 'req3/pan-sad-scan.csv';
+const MASKING_CSV = 'req3/masking-config.csv';
+const MASKED_CSV = 'req3/masked-counts.csv';
+const COPY_CSV = 'req3/copy-controls.csv';
+const COPY_LOG_CSV = 'req3/copy-attempts.csv';
+
+interface Finding extends ScanFinding {
+  source: 'log' | 'recording';
+  seq: number | null;
+}
+
+/** What each mask format leaves readable, and whether that is within BIN + last four (3.4.1). */
+const SHOWS: Record<string, { shows: string; within: boolean }> = {
+  last4: { shows: 'last 4 digits', within: true },
+  first6last4: { shows: 'BIN (first 6) and last 4 digits', within: true },
+  full: { shows: 'no digits', within: true },
+  hmac: { shows: 'a keyed HMAC-SHA256 token, no digits', within: true },
+  null: { shows: 'nothing (SQL NULL)', within: true },
+  clear: { shows: 'the full PAN', within: false },
+};
+
+/** Scans the log (one line per record, so line n is records[n − 1]) and every recording. */
+function scanStored(input: EvidenceInput, anyLuhn: boolean): { findings: Finding[]; errors: Array<{ file: string; message: string }>; bytes: number } {
+  const nl = Buffer.from('\n');
+  const log = Buffer.concat(input.records.flatMap((r) => [r.line, nl]));
+  const findings: Finding[] = scanBytes(log, 'log', { anyLuhn }).map((f) => ({ ...f, source: 'log', seq: input.records[f.line - 1]?.record.seq ?? null }));
+  const errors: Array<{ file: string; message: string }> = [];
+  let bytes = log.length;
+  for (const rec of [...input.recordings].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    bytes += rec.bytes.length;
+    try {
+      findings.push(...scanBytes(rec.bytes, `recordings/${rec.path.replace(/^recordings\//, '')}`, { anyLuhn }).map((f): Finding => ({ ...f, source: 'recording', seq: null })));
+    } catch (e) {
+      errors.push({ file: rec.path, message: (e as Error).message });
+    }
+  }
+  return { findings, errors, bytes };
+}
+
+function scanProcedures(input: EvidenceInput, cfg: PcigateConfig | undefined): { procedures: ProcedureResult[]; artifact: ArtifactDraft } {
+  const anyLuhn = cfg?.masking.networks === 'any_luhn';
+  const { findings, errors, bytes } = scanStored(input, anyLuhn);
+  const rows = findings.map((f) => [f.source, f.file, f.seq === null ? '' : String(f.seq), String(f.line), String(f.column), f.kind, f.network ?? '', f.masked]);
+  for (const e of errors) rows.push(['recording', e.file, '', '', '', 'unreadable', '', e.message]);
+  const artifact: ArtifactDraft = {
+    path: SCAN_CSV,
+    bytes: csvFile(['source', 'file', 'seq', 'line', 'column', 'kind', 'network', 'masked_value'], rows),
+    mediaType: 'text/csv',
+    description: `Scan of the audit log (${input.records.length} records) and ${input.recordings.length} session recordings for full PAN and sensitive authentication data; values shown masked`,
+    procedures: ['3.5.1', '3.3.1'],
+    method: 'TEST',
+  };
+  const pans = findings.filter((f) => f.kind === 'pan');
+  const sad = findings.filter((f) => f.kind !== 'pan');
+  const where = (fs: Finding[]) => fs.slice(0, 5).map((f) => (f.seq !== null ? `log seq ${f.seq}` : `${f.file}:${f.line}:${f.column}`)).join(', ') + (fs.length > 5 ? ', …' : '');
+  const scanned = `${input.records.length} log records and ${count(input.recordings.length, 'recording')} (${bytes} bytes), ${anyLuhn ? 'any Luhn-valid 13–19 digit number' : 'card numbers of the major networks (Luhn-valid, issuer ranges)'}`;
+  const unreadable = errors.length ? `; ${count(errors.length, 'recording')} could not be scanned (${errors.map((e) => e.file).join(', ')})` : '';
+  const limits = 'Covers what pcigate stores in its data home (log and recordings). Databases, exports, backups and files on the SSH hosts themselves are not scanned: run `pcigate scan` over them. A PAN outside the detected formats (e.g. digits split by other characters) is not found.';
+  const figures = { records_scanned: input.records.length, recordings_scanned: input.recordings.length, bytes_scanned: bytes, pan_findings: pans.length, sad_findings: sad.length, unreadable: errors.length };
+  return {
+    artifact,
+    procedures: [
+      {
+        id: '3.3.1',
+        title: 'Sensitive authentication data is not kept after authorization',
+        asks: 'Track data, card verification codes and PINs/PIN blocks are not stored after authorization, including in logs and recordings.',
+        checked: `The pcigate scan detector for track 1/2 data and labelled CVV/CVC/PIN values over ${scanned}.`,
+        status: sad.length > 0 || errors.length > 0 ? 'exception' : 'evidence',
+        result: sad.length > 0
+          ? `${count(sad.length, 'possible SAD value')} found in stored data (${where(sad)})${unreadable}.`
+          : `No track data or labelled CVV/PIN values found in ${scanned}${unreadable}.`,
+        figures,
+        evidence: [SCAN_CSV],
+        limits,
+      },
+      {
+        id: '3.5.1',
+        title: 'PAN is unreadable wherever it is stored',
+        asks: 'Wherever PAN is stored it is rendered unreadable (truncation, keyed hash, tokens or strong cryptography), including in audit logs.',
+        checked: `The pcigate scan detector for full PANs over ${scanned}.`,
+        status: pans.length > 0 || errors.length > 0 ? 'exception' : 'evidence',
+        result: pans.length > 0
+          ? `${count(pans.length, 'full PAN')} found in stored data (${where(pans)}); the findings list them masked${unreadable}.`
+          : `No full PAN found in ${scanned}${unreadable}.`,
+        figures,
+        evidence: [SCAN_CSV],
+        limits,
+      },
+    ],
+  };
+}
+
+/** 3.4.1: configured display formats, unmask grants, masked counts. */
+function maskingProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure: ProcedureResult; artifacts: ArtifactDraft[] } {
+  const m = cfg.masking;
+  const rows: string[][] = [];
+  const formatRow = (scope: string, name: string, columns: string, format: string) => {
+    const s = SHOWS[format] ?? { shows: `unknown format ${format} (ignored by the masker: the configured format applies)`, within: true };
+    rows.push([scope, name, columns, format, s.shows, s.within ? 'yes' : 'no']);
+    return s.within;
+  };
+  let beyond = 0;
+  if (!formatRow('PANs found by content', 'pan', '*', m.format)) beyond++;
+  for (const r of m.rules) if (!formatRow('column rule', r.name ?? r.columns[0]!, r.columns.join(' '), r.format)) beyond++;
+  rows.push(['sensitive authentication data columns', 'sad', [...SAD_COLUMN_NAMES, ...m.sad_columns].join(' '), 'full', 'no digits (always, also under an unmask grant)', 'yes']);
+  const unmask: string[] = [];
+  const clear: string[] = [];
+  for (const key of Object.keys(cfg.policy.connections).sort()) {
+    const roles = cfg.policy.connections[key]!.roles;
+    for (const role of Object.keys(roles).sort()) {
+      const u = roles[role]!.unmask;
+      if (u === 'none') continue;
+      unmask.push(`${role}@${key}`);
+      if (u === 'clear') clear.push(`${role}@${key}`);
+      formatRow('unmask grant (policy)', `${role} on ${key}`, '*', u);
+    }
+  }
+  const masking: ArtifactDraft = {
+    path: MASKING_CSV,
+    bytes: csvFile(['scope', 'name', 'columns', 'format', 'shows', 'within_bin_and_last4'], rows),
+    mediaType: 'text/csv',
+    description: 'Display masking of PAN: the configured formats (content, column rules, SAD columns) and the unmask grants per role and connection',
+    procedures: ['3.4.1'],
+    method: 'EXAMINE',
+  };
+
+  // Masked counts: a session's session.end total where it has one, else the sum of its pg.query counts.
+  const bySession = new Map<string, { conn: string; kind: string; actor: string; end?: Record<string, number>; queries: Record<string, number> }>();
+  const add = (into: Record<string, number>, from: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(from)) if (typeof v === 'number' && v > 0) into[k] = (into[k] ?? 0) + v;
+  };
+  for (const { record: r } of input.inPeriod) {
+    if (r.type !== 'session.end' && r.type !== 'pg.query') continue;
+    const masked = objectField(detailOf(r), 'masked');
+    const key = r.session ?? `seq ${r.seq}`;
+    let s = bySession.get(key);
+    if (!s) { s = { conn: r.target?.conn ?? '', kind: r.target?.kind ?? '', actor: r.actor?.sub ?? '', queries: {} }; bySession.set(key, s); }
+    if (r.type === 'session.end') { if (Object.keys(masked).length > 0) add((s.end ??= {}), masked); } else add(s.queries, masked);
+  }
+  const totals: Record<string, number> = {};
+  const countRows: string[][] = [];
+  for (const [session, s] of [...bySession].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const source = s.end ? 'session.end' : 'pg.query';
+    const counts = s.end ?? s.queries;
+    for (const rule of Object.keys(counts).sort()) {
+      countRows.push([session, s.conn, s.kind, s.actor, rule, String(counts[rule]), source]);
+      totals[rule] = (totals[rule] ?? 0) + counts[rule]!;
+    }
+  }
+  const maskedSessions = new Set(countRows.map((r) => r[0])).size;
+  const total = Object.values(totals).reduce((a, b) => a + b, 0);
+  const counts: ArtifactDraft = {
+    path: MASKED_CSV,
+    bytes: csvFile(['session', 'connection', 'kind', 'actor', 'rule', 'masked', 'source'], countRows),
+    mediaType: 'text/csv',
+    description: 'Values masked by pcigate per session and masking rule in the period (from session.end and pg.query records)',
+    procedures: ['3.4.1'],
+    method: 'TEST',
+  };
+  const byRule = Object.keys(totals).sort().map((k) => `${k} ${totals[k]}`).join(', ');
+  return {
+    artifacts: [masking, counts],
+    procedure: {
+      id: '3.4.1',
+      title: 'PAN is masked when displayed',
+      asks: 'PAN is masked when displayed so that only people with a documented business need see more than the BIN and last four digits.',
+      checked: `The masking section of ${input.config.source} (content format, ${count(m.rules.length, 'column rule')}, SAD columns), the policy's unmask grants per role, and the masked counts in session.end and pg.query records of the period.`,
+      status: beyond > 0 ? 'exception' : 'evidence',
+      result: `Display format ${m.format} (${SHOWS[m.format]?.shows ?? m.format}); ${beyond > 0 ? `${count(beyond, 'configured format')} reveal more than BIN and last four` : 'no configured format reveals more than BIN and last four'}; `
+        + `${unmask.length ? `unmask grants: ${unmask.join(', ')}${clear.length ? ` (full PAN: ${clear.join(', ')} — their business need must be documented)` : ''}` : 'no role may unmask'}; `
+        + `${total} values masked in ${count(maskedSessions, 'session')} in the period${byRule ? ` (${byRule})` : ''}.`,
+      figures: { display_format: m.format, column_rules: m.rules.length, formats_beyond_bin_last4: beyond, unmask_grants: unmask.length, full_pan_grants: clear.length, masked_total: total, masked_sessions: maskedSessions },
+      evidence: [MASKING_CSV, MASKED_CSV],
+      limits: 'Covers what is displayed through pcigate. Applications and reports that read the database directly mask (or not) on their own. The business justification for each unmask grant is a document the entity keeps.',
+    },
+  };
+}
+
+/** 3.4.2: copy paths per connection and who may use them; attempts in the log. */
+function copyProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure: ProcedureResult; artifacts: ArtifactDraft[] } {
+  const controls = copyControlRows(cfg);
+  const open = controls.filter((c) => c.unrestricted);
+  const authorised = controls.filter((c) => c.decision !== 'denied' && !c.unrestricted);
+  const attempts: Array<{ r: AuditRecord; channel: string }> = [];
+  for (const { record: r } of input.inPeriod) {
+    const channel = copyAttempt(r);
+    if (channel) attempts.push({ r, channel });
+  }
+  const denied = attempts.filter((a) => a.r.outcome === 'denied');
+  const done = attempts.filter((a) => a.r.outcome === 'success');
+  const controlsCsv: ArtifactDraft = {
+    path: COPY_CSV,
+    bytes: csvFile(['connection', 'kind', 'who', 'channel', 'decision', 'rule', 'open_to_every_identity'], controls.map((c) => [c.connection, c.kind, c.who, c.channel, c.decision, c.rule, c.unrestricted ? 'yes' : 'no'])),
+    mediaType: 'text/csv',
+    description: 'Copy and relocation paths through pcigate (COPY TO STDOUT, sftp, scp/rsync downloads, port forwarding) per connection and role, as the policy decides them',
+    procedures: ['3.4.2'],
+    method: 'EXAMINE',
+  };
+  const attemptsCsv: ArtifactDraft = {
+    path: COPY_LOG_CSV,
+    bytes: csvFile(['ts', 'seq', 'session', 'actor', 'connection', 'channel', 'outcome', 'rule'], attempts.map(({ r, channel }) => [
+      r.ts, String(r.seq), r.session ?? '', r.actor?.sub ?? '', r.target?.conn ?? '', channel, r.outcome ?? '', stringField(detailOf(r), 'rule') ?? '',
+    ])),
+    mediaType: 'text/csv',
+    description: 'Attempts to copy data out through pcigate in the period (allowed and denied), from pg.query, ssh.request and ssh.exec records',
+    procedures: ['3.4.2'],
+    method: 'TEST',
+  };
+  const openText = open.map((c) => `${c.channel} on ${c.connection}`).join(', ');
+  return {
+    artifacts: [controlsCsv, attemptsCsv],
+    procedure: {
+      id: '3.4.2',
+      title: 'Remote access cannot copy PAN without authorization',
+      asks: 'When personnel use remote-access technologies, technical controls prevent copying or relocating PAN unless a person is explicitly authorised.',
+      checked: `The copy paths of ${count(Object.keys(cfg.connections).length, 'connection')} under the policy in ${input.config.source} (decided by pcigate's own rules), and copy attempts in pg.query, ssh.request and ssh.exec records of the period.`,
+      status: open.length > 0 ? 'exception' : 'evidence',
+      result: `${open.length > 0 ? `Open to every identity on the connection: ${openText}. ` : 'No copy path is open to every identity. '}`
+        + `${count(authorised.length, 'role grant')} allow or hold a copy path for named roles; in the period ${count(denied.length, 'copy attempt')} denied, ${done.length} allowed.`,
+      figures: { copy_paths: controls.length, open_to_everyone: open.length, role_grants: authorised.length, attempts_denied: denied.length, attempts_allowed: done.length },
+      evidence: [COPY_CSV, COPY_LOG_CSV],
+      limits: 'Results a user is allowed to read can still be copied from the screen or the client (they are masked as 3.4.1 shows); an allowed shell command that prints a file is also a copy path. The documented authorisation of each role is the entity\'s. Access that bypasses pcigate is not seen.',
+    },
+  };
+}
+
+const manual = (id: string, title: string, asks: string, why: string): ProcedureResult => ({
+  id, title, asks, checked: 'Nothing: the configuration is needed for this procedure.', status: 'manual', result: `Not checked: ${why}.`, figures: {}, evidence: [], limits: 'Examine the configuration by hand.',
+});
+
+/** Requirement 3 checks (PCI DSS v4.0.1 3.3.1, 3.4.1, 3.4.2, 3.5.1). */
+export const checks3: RequirementCheck = (input) => {
+  const cfg = configOf(input.config);
+  const scan = scanProcedures(input, cfg);
+  const procedures: ProcedureResult[] = [scan.procedures[0]!];
+  const artifacts: ArtifactDraft[] = [scan.artifact];
+  if (cfg) {
+    const mask = maskingProcedure(input, cfg);
+    const copy = copyProcedure(input, cfg);
+    procedures.push(mask.procedure, copy.procedure);
+    artifacts.push(...mask.artifacts, ...copy.artifacts);
+  } else {
+    const why = noConfigReason(input.config);
+    procedures.push(
+      manual('3.4.1', 'PAN is masked when displayed', 'PAN is masked when displayed so that only people with a documented business need see more than the BIN and last four digits.', why),
+      manual('3.4.2', 'Remote access cannot copy PAN without authorization', 'When personnel use remote-access technologies, technical controls prevent copying or relocating PAN unless a person is explicitly authorised.', why),
+    );
+  }
+  procedures.push(scan.procedures[1]!);
+  return { requirement: '3', title: 'Protect stored account data', procedures, artifacts };
+};
