@@ -36,6 +36,7 @@ code,.mono{font-family:ui-monospace,monospace}
 .proc.st-evidence{border-left-color:#2e7d32}.proc.st-exception{border-left-color:#c62828}.proc.st-manual{border-left-color:#8a93a3}
 .status{display:inline-block;font-weight:600;padding:1px 8px;border-radius:3px;margin:0 0 6px}
 .status.st-evidence{background:#e3f5e8;color:#135c2a}.status.st-exception{background:#fde2e1;color:#8a1010}.status.st-manual{background:#eceef2;color:#3b4252}
+td.st-evidence{color:#135c2a;font-weight:600}td.st-exception{color:#8a1010;font-weight:600}td.st-manual{color:#3b4252}
 dl.facts{display:grid;grid-template-columns:12em 1fr;gap:4px 12px;margin:6px 0}dl.facts dt{color:#5a6272}dl.facts dd{margin:0}
 ul.refs{margin:0;padding:0;list-style:none}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}caption{text-align:left;color:#5a6272;padding-bottom:2px}
