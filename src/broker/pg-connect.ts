@@ -5,7 +5,7 @@
  * (`--exec`) with PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set and returns its exit code.
  */
 import { spawn } from 'node:child_process';
-import { openAuditLog } from '../../recorder/index.js';
+import { auditLogOptionsFromConfig, openAuditLog } from '../../recorder/index.js';
 import type { Ctx } from '../cli/ctx.js';
 import { resolveHome } from '../cli/home.js';
 import { resolveSecret } from '../config/secrets.js';
@@ -67,7 +67,8 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
   const { config, conn } = o;
   const home = resolveHome(ctx, o.home, config.audit.dir);
   const target = await upstreamTarget(ctx, conn);
-  const log = await openAuditLog(ctx, { home, createIfMissing: true });
+  // pcigate.yaml's audit settings (checkpoints, epoch, segment size, durability) apply to this log.
+  const log = await openAuditLog(ctx, auditLogOptionsFromConfig(home, config.audit, { createIfMissing: true }));
   try {
     // Fails before listening when there is no identity at all: the user learns it now, not from psql.
     const actor = await sessionActor(ctx, { config, name: o.name, conn, home, sink: log });

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { AsciicastWriter } from '../../recorder/asciicast.js';
-import { openAuditLog } from '../../recorder/index.js';
+import { auditLogOptionsFromConfig, openAuditLog } from '../../recorder/index.js';
 import type { Actor, AuditSink } from '../../recorder/types.js';
 import type { Ctx } from '../cli/ctx.js';
 import { EXIT } from '../cli/exit-codes.js';
@@ -47,7 +47,8 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
   if ((o.sql === undefined) === (o.program === undefined)) throw new UsageError('give either --sql/-f or -- COMMAND');
   const home = resolveHome(ctx, o.home, o.config.audit.dir);
   const target = await upstreamTarget(ctx, o.conn);
-  const log = await openAuditLog(ctx, { home, createIfMissing: true });
+  // pcigate.yaml's audit settings (checkpoints, epoch, segment size, durability) apply to this log.
+  const log = await openAuditLog(ctx, auditLogOptionsFromConfig(home, o.config.audit, { createIfMissing: true }));
   const shutdown = new AbortController();
   try {
     const actor = await sessionActor(ctx, { config: o.config, name: o.name, conn: o.conn, home, sink: log, ...(o.workload ? { workload: o.workload } : {}) });
