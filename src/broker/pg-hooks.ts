@@ -81,7 +81,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: Pg
       ...(hmacKey ? { hmacKey } : {}),
       catalog,
     });
-    const limits = sessionLimits(ctx, o, info, engine.sessionLimits(o.name), () => { ps.lastActivity = ctx.clock.now(); });
+    const limits = sessionLimits(ctx, o, info, engine.sessionLimits(o.name), (now) => { ps.lastActivity = now; });
     return {
       onStatement: (stmt) => decideStatement(policy, ps, info.session, stmt),
       onBackendMessage: (frame) => masker.onBackendMessage(frame),
@@ -104,7 +104,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: Pg
  * appended (awaited, so it precedes `session.end`), then the session is terminated with a FATAL naming the
  * limit — also when the append failed: a limit is never lifted because the log is unavailable.
  */
-function sessionLimits(ctx: Ctx, o: PgHooksOptions, info: PgSessionInfo, policy: { maxDurationMs: number; idleTimeoutMs: number }, touched: () => void) {
+function sessionLimits(ctx: Ctx, o: PgHooksOptions, info: PgSessionInfo, policy: { maxDurationMs: number; idleTimeoutMs: number }, touched: (now: number) => void) {
   const startedAt = ctx.clock.now();
   const tokenExpiresAt = o.tokenExpiry?.(info.actor);
   let control: SessionControl | undefined;
@@ -134,7 +134,7 @@ function sessionLimits(ctx: Ctx, o: PgHooksOptions, info: PgSessionInfo, policy:
   return {
     attach(c: SessionControl): void { control = c; limits.start(); },
     // The policy's own idle check (a backstop at the next statement) counts the same activity.
-    activity(): void { limits.activity(); touched(); },
+    activity(): void { touched(limits.activity()); },
     stop(): void { limits.stop(); },
   };
 }

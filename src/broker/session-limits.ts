@@ -100,9 +100,9 @@ export class SessionLimits {
     if (this.o.limits.deadline) this.#armDeadline();
   }
 
-  /** Input from the client, or a statement that has just ended: the idle countdown starts again. */
-  activity(): void {
-    this.#last = this.o.timers.now();
+  /** Input from the client, or a statement that has just ended: the idle countdown starts again. Returns now. */
+  activity(): number {
+    return (this.#last = this.o.timers.now());
   }
 
   stop(): void {
