@@ -3,7 +3,9 @@
  * (node-pty) against a real OpenSSH sshd. An interactive shell runs a command; a pty resize reaches the
  * remote `stty size` (window-change forwarded); a PAN printed by the remote side, also split across writes
  * with a pause, is masked on the terminal and in the recording; `exit 7` ends pcigate with the remote exit
- * status, and the terminal is back in cooked mode (raw mode off) afterwards.
+ * status, and the terminal is back in cooked mode (raw mode off) afterwards. With a 1s idle timeout (PCI
+ * DSS 8.2.8) a shell left alone is closed: the terminal says why, pcigate exits 129 (a hangup) and the log
+ * has session.idle_timeout before session.end.
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -48,6 +50,17 @@ beforeAll(async () => {
     `    private_key: file:${keyFile}`,
     `    host_key: "${sshd.hostKeyFingerprint}"`,
     '    allow: { shell: true }',
+    '  idle-ssh:',
+    '    kind: ssh',
+    `    host: ${sshd.host}`,
+    `    port: ${sshd.port}`,
+    `    user: ${sshd.user}`,
+    `    private_key: file:${keyFile}`,
+    `    host_key: "${sshd.hostKeyFingerprint}"`,
+    '    allow: { shell: true }',
+    'policy:',
+    '  connections:',
+    '    idle-ssh: { session: { idle_timeout: 1s } }',
     '',
   ].join('\n'), { mode: 0o600 });
 }, 60_000);
@@ -145,4 +158,47 @@ describe.skipIf(Boolean(skip))('pcigate connect SSH in this terminal (node-pty, 
     expect(events.some((e) => e[1] === 'r' && e[2] === '132x41')).toBe(true);
     expect(records.filter((r) => r.type === 'ssh.request').map((r) => r.outcome)).toEqual(['success']);
   }, 90_000);
+
+  it('closes a shell left idle past the policy idle timeout, says so, and restores the terminal', async () => {
+    const pty = await import('node-pty');
+    const home = tempDir('pcigate-ssh-tty-home-');
+    const script = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} connect --config ${JSON.stringify(config)} --home ${JSON.stringify(home)} idle-ssh; echo "pcigate-rc=$?"; stty -a; exit 0`;
+    const term = pty.spawn('/bin/sh', ['-c', script], {
+      cols: 100, rows: 30, cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm', NO_COLOR: '1' },
+    });
+    let screen = '';
+    term.onData((d) => { screen += d; });
+    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+    const killer = setTimeout(() => term.kill(), 30_000);
+    const started = Date.now();
+    try {
+      // Typing and output keep it open. The remote bash can take about a second to start (completion
+      // scripts), so empty lines — input, and their echo — keep the session busy until it answers.
+      term.write('echo "tick-$((0+100))"\r');
+      for (let i = 0; i < 60 && !strip(screen).includes('tick-100'); i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        term.write('\r');
+      }
+      for (let i = 1; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 600));
+        term.write(`echo "tick-$((${i}+100))"\r`);
+      }
+      expect(await exited).toBe(0);
+    } finally {
+      clearTimeout(killer);
+      term.kill();
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2800);
+    const plain = strip(screen);
+    expect(plain).toContain('tick-103');
+    expect(plain).toContain('(idle timeout 1s, PCI DSS 8.2.8): closing the session');
+    expect(plain).toContain('pcigate-rc=129');
+    const stty = plain.slice(plain.indexOf('pcigate-rc='));
+    expect(stty).toMatch(/(^|\s)icanon(\s|$)/m);
+    expect(stty).not.toMatch(/-icanon/);
+    const types = readLog(home).map((r) => r.type);
+    expect(types.indexOf('session.idle_timeout')).toBeGreaterThan(types.indexOf('session.start'));
+    expect(types.indexOf('session.idle_timeout')).toBeLessThan(types.indexOf('session.end'));
+    expect(readLog(home).find((r) => r.type === 'session.end')).toMatchObject({ outcome: 'failure', detail: { reason: 'idle_timeout' } });
+  }, 60_000);
 });
