@@ -4,8 +4,9 @@
  * role, which statement classes run, which are held for an approval, which are denied, and the table,
  * column, unmask and approval settings that go with them — rendered by the rules src/policy/evaluate.ts
  * applies (a class in `require_approval` is held even where the role lacks it; an unclassifiable statement
- * is denied unless held; a connection without a policy entry or `*` entry denies everything). SSH
- * connections have no per-role grants: their `allow` block applies to every identity that may connect.
+ * is denied unless held; a connection without a policy entry or `*` entry denies every statement). SSH
+ * connections have no per-role grants: their `allow` block applies to every identity that may connect, and
+ * held exec commands wait for an approval as held SQL does (src/broker/ssh-approval.ts).
  */
 import type { PcigateConfig } from '../config/schema.js';
 import { GRANTABLE_CLASSES } from '../config/sections/policy.js';
@@ -56,8 +57,7 @@ export function accessModelRows(config: PcigateConfig): string[][] {
         ...(a.x11 ? [] : ['X11']),
         'other subsystems',
       ];
-      // The SSH broker refuses held commands for now (src/broker/ssh-session.ts): say so next to them.
-      const held = a.exec.hold.map((p) => `exec:${p} (refused: SSH sessions cannot wait for approvals yet)`);
+      const held = a.exec.hold.map((p) => `exec:${p}`);
       rows.push([name, 'ssh', `connections.${name}.allow`, '(any identity on the connection)', '(any identity allowed to connect)', mfa, list(allowed), list(held), list(denied), '', '', '', '', '', list(approvers), cp ? String(cp.approvals.min_approvals) : '', ...limits]);
       continue;
     }

@@ -193,11 +193,11 @@ function timeoutProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure
   for (const name of Object.keys(cfg.connections).sort()) {
     const conn = cfg.connections[name]!;
     const found = connectionPolicy(cfg.policy, name);
-    if (!found) { rows.push([name, conn.kind, '(none: every statement is denied)', '', '']); continue; }
-    const t = found.cp.session.idle_timeout;
+    // Without a policy entry the broker still applies the default (PolicyEngine.sessionLimits: 15 minutes).
+    const t = found?.cp.session.idle_timeout ?? IDLE_LIMIT_MS;
     governed++;
     if (t > IDLE_LIMIT_MS) over.push(name);
-    rows.push([name, conn.kind, `policy.connections.${found.key}.session.idle_timeout`, String(t / 1000), t <= IDLE_LIMIT_MS ? 'yes' : 'no']);
+    rows.push([name, conn.kind, found ? `policy.connections.${found.key}.session.idle_timeout` : '(no policy entry: the default)', String(t / 1000), t <= IDLE_LIMIT_MS ? 'yes' : 'no']);
   }
   let timeouts = 0;
   for (const { record: r } of input.inPeriod) {
@@ -220,7 +220,7 @@ function timeoutProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure
       asks: 'A user session idle for more than 15 minutes requires the user to authenticate again before continuing.',
       checked: `policy.connections.<name>.session.idle_timeout (default 15 minutes) for every connection in ${input.config.source}, and session.idle_timeout records (or sessions ended as idle) in the period.`,
       status: over.length > 0 ? 'exception' : 'evidence',
-      result: `${count(governed, 'connection')} with a policy; ${over.length ? `idle timeout over 15 minutes on ${over.join(', ')}` : 'every idle timeout is 15 minutes or less'}; ${count(timeouts, 'session')} ended for idleness in the period.`,
+      result: `${count(governed, 'connection')}; ${over.length ? `idle timeout over 15 minutes on ${over.join(', ')}` : 'every idle timeout is 15 minutes or less'}; ${count(timeouts, 'session')} ended for idleness in the period.`,
       figures: { connections: governed, over_15_minutes: over.length, idle_timeouts_recorded: timeouts },
       evidence: [TIMEOUTS_CSV],
       limits: 'The timeout ends sessions through pcigate; a client that keeps its own connection elsewhere is not covered. Console and workstation lock screens are outside pcigate.',

@@ -41,8 +41,8 @@ export function copyControlRows(config: PcigateConfig): CopyControlRow[] {
     if (conn.kind === 'ssh') {
       for (const p of SSH_PROBES) {
         const d = decideSsh(conn.allow, p.req);
-        // Held SSH commands are refused (the SSH broker cannot wait for an approval yet: ssh-session.ts).
-        const decision = d.action === 'allow' ? 'allowed' : 'denied';
+        // Held exec commands wait for an approval (src/broker/ssh-approval.ts); other held requests are refused.
+        const decision = d.action === 'allow' ? 'allowed' : d.action === 'hold' && p.req.kind === 'exec' ? 'held for approval' : 'denied';
         rows.push({ connection: name, kind: 'ssh', who: 'any identity on the connection', channel: p.channel, decision, rule: `connections.${name}.allow: ${d.rule}`, unrestricted: decision === 'allowed' });
       }
       continue;

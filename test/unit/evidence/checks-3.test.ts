@@ -1,0 +1,153 @@
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { checks3 } from '../../../src/evidence/checks-3.js';
+import type { ConfigEvidence, ProcedureResult, RequirementSection } from '../../../src/evidence/types.js';
+import { defaultConfig } from '../../../src/config/schema.js';
+import { ALICE, BOB, CONFIG, SSH, buildInput, csvRows, denied, end, intent, query, start } from './access-input.js';
+
+const proc = (s: RequirementSection, id: string): ProcedureResult => {
+  const p = s.procedures.find((x) => x.id === id);
+  if (!p) throw new Error(`no procedure ${id}`);
+  return p;
+};
+const artifact = (s: RequirementSection, path: string) => {
+  const a = s.artifacts.find((x) => x.path === path);
+  if (!a) throw new Error(`no artifact ${path}`);
+  return a;
+};
+
+const PAN = '4111111111111111';
+const CAST_HEADER = '{"version":2,"width":80,"height":24}\n';
+
+describe('checks3: 3.3.1 / 3.5.1 scan of what pcigate stores', () => {
+  it('finds nothing in a log and recordings that only hold masked values', async () => {
+    const { input } = await buildInput({
+      steps: [start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT number FROM cards'), query('s1', ALICE, 1, 'SELECT number FROM cards', 2), end('s1', ALICE)],
+      recordings: { 's1.cast': `${CAST_HEADER}[0.1,"o","card ************1111 and 411111******1111\\r\\n"]\n` },
+    });
+    const s = checks3(input);
+    expect(proc(s, '3.5.1')).toMatchObject({ status: 'evidence', figures: { pan_findings: 0, sad_findings: 0, recordings_scanned: 1, records_scanned: input.records.length } });
+    expect(proc(s, '3.3.1').status).toBe('evidence');
+    expect(csvRows(artifact(s, 'req3/pan-sad-scan.csv').bytes)).toHaveLength(1);
+  });
+
+  it('catches a full PAN planted in a recording, a gzip recording and a log record, and SAD, without writing the PAN', async () => {
+    const { input, seqs } = await buildInput({
+      steps: [start('s1', ALICE), intent('s1', ALICE, 1, `SELECT * FROM cards WHERE number = '${PAN}'`), end('s1', ALICE)],
+      recordings: {
+        'a.cast': `${CAST_HEADER}[0.1,"o","row: ${PAN}\\r\\n"]\n`,
+        'b.cast.gz': gzipSync(`${CAST_HEADER}[0.2,"o","5500 0000 0000 0004\\r\\n"]\n`),
+        'c.jsonl': '{"t":"row","values":["cvv: 123"]}\n',
+      },
+    });
+    const s = checks3(input);
+    const p351 = proc(s, '3.5.1');
+    expect(p351.status).toBe('exception');
+    expect(p351.figures.pan_findings).toBe(3);
+    expect(p351.result).toContain(`log seq ${seqs[1]}`);
+    expect(p351.result).toContain('recordings/a.cast:2:');
+    const p331 = proc(s, '3.3.1');
+    expect(p331.status).toBe('exception');
+    expect(p331.figures.sad_findings).toBe(1);
+    const csv = artifact(s, 'req3/pan-sad-scan.csv').bytes.toString();
+    const rows = csvRows(Buffer.from(csv));
+    expect(rows.slice(1).map((r) => [r[0], r[1], r[2], r[5]])).toEqual([
+      ['log', 'log', String(seqs[1]), 'pan'],
+      ['recording', 'recordings/a.cast', '', 'pan'],
+      ['recording', 'recordings/b.cast.gz', '', 'pan'],
+      ['recording', 'recordings/c.jsonl', '', 'sad_value'],
+    ]);
+    // The bundle never carries the PAN: masked to the last four.
+    expect(csv).not.toContain(PAN);
+    expect(csv).not.toContain('5500 0000 0000 0004');
+    expect(csv).toContain('************1111');
+    expect(JSON.stringify(s.procedures)).not.toContain(PAN);
+  });
+});
+
+describe('checks3: 3.4.1 display masking', () => {
+  it('lists the formats, the roles that may see the full PAN, and the masked counts of the period', async () => {
+    const config = CONFIG.replace('dba: { classes: [read, write, ddl, copy_out], require_approval: [dcl] }', 'dba: { classes: [read, write, ddl, copy_out], require_approval: [dcl], unmask: clear }');
+    const { input } = await buildInput({
+      config,
+      steps: [
+        start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT number FROM cards'),
+        query('s1', ALICE, 1, 'SELECT number FROM cards', 2, { masked: { 'card-number': 2 } }),
+        intent('s1', ALICE, 2, 'SELECT number FROM cards'),
+        query('s1', ALICE, 2, 'SELECT number FROM cards', 4, { masked: { 'card-number': 2, pan: 1 } }),
+        end('s1', ALICE),
+        start('s2', BOB, SSH), end('s2', BOB, SSH, { kind: 'ssh', masked: { pan: 3 } }),
+      ],
+    });
+    const s = checks3(input);
+    const p = proc(s, '3.4.1');
+    expect(p.status).toBe('evidence');
+    expect(p.figures).toMatchObject({ display_format: 'last4', column_rules: 1, formats_beyond_bin_last4: 0, unmask_grants: 1, full_pan_grants: 1, masked_total: 8, masked_sessions: 2 });
+    expect(p.result).toContain('full PAN: dba@prod-db');
+    const masking = csvRows(artifact(s, 'req3/masking-config.csv').bytes);
+    expect(masking).toContainEqual(['column rule', 'card-number', 'public.cards.number', 'first6last4', 'BIN (first 6) and last 4 digits', 'yes']);
+    expect(masking).toContainEqual(['unmask grant (policy)', 'dba on prod-db', '*', 'clear', 'the full PAN', 'no']);
+    const counts = csvRows(artifact(s, 'req3/masked-counts.csv').bytes);
+    expect(counts.slice(1)).toEqual([
+      ['s1', 'prod-db', 'postgres', 'alice-1', 'card-number', '4', 'pg.query'],
+      ['s1', 'prod-db', 'postgres', 'alice-1', 'pan', '1', 'pg.query'],
+      ['s2', 'prod-ssh', 'ssh', 'bob-2', 'pan', '3', 'session.end'],
+    ]);
+  });
+
+  it('is an exception when a configured display format reveals more than BIN and last four', async () => {
+    const cfg = defaultConfig();
+    (cfg.masking as { format: string }).format = 'clear';
+    const evidence: ConfigEvidence = { config: cfg, source: 'pcigate.yaml', redacted: null, literalSecrets: [], secretRefs: [] };
+    const { input } = await buildInput({ config: evidence, steps: [start('s1', ALICE)] });
+    const p = proc(checks3(input), '3.4.1');
+    expect(p.status).toBe('exception');
+    expect(p.figures.formats_beyond_bin_last4).toBe(1);
+  });
+
+  it('is manual when the configuration did not load', async () => {
+    const { input } = await buildInput({ config: 'connections: [oops', steps: [start('s1', ALICE)] });
+    const s = checks3(input);
+    expect(proc(s, '3.4.1').status).toBe('manual');
+    expect(proc(s, '3.4.2').status).toBe('manual');
+    expect(proc(s, '3.5.1').status).toBe('evidence');
+  });
+});
+
+describe('checks3: 3.4.2 copy controls', () => {
+  it('renders who may copy out and counts denied and allowed attempts', async () => {
+    const { input } = await buildInput({
+      steps: [
+        start('s1', ALICE), denied('s1', ALICE, 1, 'COPY cards TO STDOUT', 'policy.connections.prod-db.roles.support.classes'),
+        start('s2', BOB), intent('s2', BOB, 1, 'COPY cards TO STDOUT'), query('s2', BOB, 1, 'COPY cards TO STDOUT', 4),
+        start('s3', ALICE, SSH),
+        { type: 'ssh.request', session: 's3', actor: ALICE, target: SSH, outcome: 'denied', detail: { request: { kind: 'subsystem', name: 'sftp' }, decision: 'deny', rule: 'ssh.subsystems' } },
+        { type: 'ssh.exec', session: 's3', actor: ALICE, target: SSH, outcome: 'denied', detail: { request: { kind: 'exec', command: 'scp -f /srv/export.csv' }, decision: 'deny', rule: 'ssh.exec.default' } },
+      ],
+    });
+    const s = checks3(input);
+    const p = proc(s, '3.4.2');
+    expect(p.status).toBe('evidence');
+    expect(p.figures).toMatchObject({ open_to_everyone: 0, attempts_denied: 3, attempts_allowed: 1 });
+    const controls = csvRows(artifact(s, 'req3/copy-controls.csv').bytes);
+    expect(controls).toContainEqual(['prod-db', 'postgres', 'dba', 'COPY … TO STDOUT (class copy_out)', 'allowed', 'policy.connections.prod-db.roles.dba.classes', 'no']);
+    expect(controls).toContainEqual(['prod-db', 'postgres', 'support', 'COPY … TO STDOUT (class copy_out)', 'denied', 'policy.connections.prod-db.roles.support.classes', 'no']);
+    expect(controls).toContainEqual(['prod-ssh', 'ssh', 'any identity on the connection', 'sftp subsystem', 'denied', 'connections.prod-ssh.allow: ssh.subsystems', 'no']);
+    const attempts = csvRows(artifact(s, 'req3/copy-attempts.csv').bytes);
+    expect(attempts.slice(1).map((r) => [r[3], r[5], r[6]])).toEqual([
+      ['alice-1', 'COPY … TO STDOUT', 'denied'],
+      ['bob-2', 'COPY … TO STDOUT', 'success'],
+      ['alice-1', 'sftp subsystem', 'denied'],
+      ['alice-1', 'scp download', 'denied'],
+    ]);
+  });
+
+  it('is an exception when an SSH connection grants sftp or port forwarding to everyone on it', async () => {
+    const config = CONFIG.replace('shell: true', 'shell: true\n      subsystems: [sftp]\n      port_forwarding: true');
+    const { input } = await buildInput({ config, steps: [start('s1', ALICE, SSH)] });
+    const p = proc(checks3(input), '3.4.2');
+    expect(p.status).toBe('exception');
+    expect(p.figures.open_to_everyone).toBe(2);
+    expect(p.result).toContain('sftp subsystem on prod-ssh');
+  });
+});
