@@ -25,6 +25,7 @@ export const registry: RegistryEntry[] = [
   { name: 'demo', summary: 'Try pcigate with nothing set up: a seeded PostgreSQL, policy, masking and the audit log', load: () => import('./demo.js') },
   { name: 'completion', summary: 'Print a bash, zsh or fish completion script (commands, flags, connection names)', load: () => import('./completion.js') },
   { name: 'doctor', summary: 'Check the configuration, keys, data home, clock, connections and identity provider', load: () => import('./doctor.js') },
+  { name: 'evidence', summary: 'Build a signed evidence bundle per PCI DSS requirement (3, 7, 8, 10) for an assessor', load: () => import('./evidence.js') },
   { name: 'evidence verify', summary: 'Verify an evidence bundle offline: signature, key chain, SHA256SUMS, inclusion proofs', load: () => import('./evidence-verify.js') },
 ];
 

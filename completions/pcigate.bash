@@ -208,6 +208,19 @@ _pcigate() {
         --config) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;
+      'evidence')
+        flags='--req --out --since --until --sample --oscal --root-key --config --home --json -q --quiet -h --help'
+        conn=0
+        case "$prev" in
+        --req) COMPREPLY=(); return 0 ;;
+        --out) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        --since) COMPREPLY=(); return 0 ;;
+        --until) COMPREPLY=(); return 0 ;;
+        --sample) COMPREPLY=(); return 0 ;;
+        --root-key) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        --config) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        esac ;;
       'evidence verify')
         flags='--root-key --config --home --json -q --quiet -h --help'
         conn=0

@@ -181,14 +181,17 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
     step('a session replayed', r.code === 0 && !leak, leak ? 'a PAN appeared in the replay' : undefined);
   }
 
-  say('8. An evidence bundle for PCI DSS requirement 10.');
+  say('8. An evidence bundle for PCI DSS requirement 10, signed and checked offline like an assessor would.');
   if (has('evidence')) {
-    const ev = ['evidence', '--requirement', '10', '--out', `${env.dir}/evidence`];
+    const zip = `${env.dir}/evidence-req10.zip`;
+    const ev = ['evidence', '--req', '10', '--out', zip];
     const r = await run(engineer, ev);
     show(engineer, ev, r);
-    step('an evidence bundle for requirement 10', r.code === 0);
+    const vf = ['evidence', 'verify', zip, '--root-key', `${env.home}/keys/root.pub`];
+    const rv = r.code === 0 ? await run(engineer, vf) : r;
+    if (r.code === 0) show(engineer, vf, rv);
+    step('an evidence bundle for requirement 10', r.code === 0 && rv.code === 0, r.code === 0 && rv.code !== 0 ? 'the bundle did not verify' : undefined);
   } else skip('an evidence bundle for requirement 10', 'this build has no `pcigate evidence` command yet');
-
 
   say('9. No card number reached the data home: pcigate scan looks through every file in it.');
   const sc = ['scan', env.home];
