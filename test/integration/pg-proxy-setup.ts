@@ -5,9 +5,9 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { openAuditLog, type AuditLog } from '../../recorder/index.js';
+import { openAuditLog, type AuditLog, type AuditLogOptions } from '../../recorder/index.js';
 import type { AuditRecord, AuditSink } from '../../recorder/types.js';
-import { systemClock } from '../../src/cli/ctx.js';
+import { systemClock, type Fs } from '../../src/cli/ctx.js';
 import { localIdentity } from '../../src/broker/identity-provider.js';
 import { startPgBroker, type PgBroker, type PgBrokerOptions } from '../../src/broker/pg-broker.js';
 import type { UpstreamTarget } from '../../src/pg/proxy/upstream.js';
@@ -28,10 +28,13 @@ export function targetOf(pg: PostgresServer, over: Partial<UpstreamTarget> = {})
   return { host: pg.host, port: pg.port, database: pg.database, user: pg.superuser, password: pg.password, sslmode: 'disable', ...over };
 }
 
-export async function startGate(pg: PostgresServer, over: Partial<PgBrokerOptions> & { sinkWrap?: (s: AuditSink) => AuditSink } = {}): Promise<Gate> {
+export async function startGate(
+  pg: PostgresServer,
+  over: Partial<PgBrokerOptions> & { sinkWrap?: (s: AuditSink) => AuditSink; audit?: Partial<AuditLogOptions>; auditFs?: Fs } = {},
+): Promise<Gate> {
   const home = tempDir('pcigate-gate-');
-  const ctx = testCtx({ clock: systemClock() as never });
-  const log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 60_000, checkpointIntervalMs: 60_000 });
+  const ctx = testCtx({ clock: systemClock() as never, ...(over.auditFs ? { fs: over.auditFs } : {}) });
+  const log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 60_000, checkpointIntervalMs: 60_000, ...over.audit });
   const sink = over.sinkWrap ? over.sinkWrap(log) : log;
   const broker = await startPgBroker({
     conn: 'test-db', target: targetOf(pg), sink, identity: localIdentity({ name: 'tester', uid: 1000 }, true),

@@ -1,0 +1,99 @@
+/**
+ * audit.durability `os` through the proxy (docs/log-format.md "Failure semantics"): pgbench (writes, which
+ * wait for their pg.intent, and reads, forwarded while it is written) and psql through pcigate, with
+ * appends resolving at write(2) and fdatasync in the background. Every statement is recorded exactly
+ * once (one pg.intent, one pg.query pointing at it), and the closed log verifies with its checkpoints.
+ */
+import * as fsp from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyLog } from '../../recorder/verify.js';
+import { loadVerifyInput } from '../../recorder/verify-load.js';
+import type { AuditRecord } from '../../recorder/types.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { probeFs, type FsProbe } from '../unit/recorder/log-helpers.js';
+import { readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+let probe: FsProbe;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  probe = probeFs();
+  gate = await startGate(server, { transcripts: false, auditFs: probe.fs, audit: { durability: 'os', syncIntervalMs: 20, checkpointRecords: 200 } });
+  const init = await run('pgbench', ['-i', '-s', '1', '-q'], gate.env, { timeoutMs: 60_000 });
+  expect(init.code).toBe(0);
+}, 120_000);
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+const settled = () => until(() => {
+  const log = readLog(gate.home);
+  return log.filter((r) => r.type === 'session.start').length === log.filter((r) => r.type === 'session.end').length;
+}, 20_000);
+
+type Detail = { n: number; sql: string; intent_seq?: number | null };
+
+/** Each statement of the sessions started after `from`: exactly one pg.intent and one pg.query that names it. */
+function statementsOnce(log: AuditRecord[], sessions: Set<string>): Array<{ intent: AuditRecord; query: AuditRecord }> {
+  const intents = new Map<string, AuditRecord>();
+  const queries = new Map<string, AuditRecord>();
+  for (const r of log) {
+    if (!r.session || !sessions.has(r.session)) continue;
+    const key = `${r.session}#${(r.detail as Detail).n}`;
+    if (r.type === 'pg.intent') { expect(intents.has(key), `second pg.intent for ${key}`).toBe(false); intents.set(key, r); }
+    if (r.type === 'pg.query') { expect(queries.has(key), `second pg.query for ${key}`).toBe(false); queries.set(key, r); }
+  }
+  expect([...queries.keys()].sort()).toEqual([...intents.keys()].sort());
+  return [...intents.entries()].map(([k, intent]) => {
+    const query = queries.get(k)!;
+    expect((query.detail as Detail).intent_seq).toBe(intent.seq);
+    expect((query.detail as Detail).sql).toBe((intent.detail as Detail).sql);
+    expect(intent.seq).toBeLessThan(query.seq);
+    return { intent, query };
+  });
+}
+
+describe('pcigate with audit.durability os', () => {
+  for (const [name, args, perTx] of [
+    ['default (writes)', ['-c', '4', '-t', '50'], 7],
+    ['-S -M prepared (reads)', ['-S', '-M', 'prepared', '-c', '4', '-t', '100'], 1],
+  ] as const) {
+    it(`pgbench ${name}: every statement recorded once`, async () => {
+      await settled();
+      const known = new Set(readLog(gate.home).filter((r) => r.type === 'session.start').map((r) => r.session!));
+      const r = await run('pgbench', ['-n', ...args], gate.env, { timeoutMs: 120_000 });
+      expect(r.stderr).not.toMatch(/error|abort/i);
+      expect(r.code).toBe(0);
+      await settled();
+      const log = readLog(gate.home);
+      const sessions = new Set(log.filter((x) => x.type === 'session.start' && !known.has(x.session!)).map((x) => x.session!));
+      expect(sessions.size).toBe(5); // pgbench's 4 clients and its set-up connection
+      const stmts = statementsOnce(log, sessions);
+      const bench = stmts.filter(({ intent }) => !/pg_catalog|count\(\*\)/.test((intent.detail as Detail).sql));
+      const tx = Number(/actually processed: (\d+)/.exec(r.stdout)![1]);
+      expect(bench).toHaveLength(tx * perTx);
+      expect(bench.every(({ query }) => query.outcome === 'success')).toBe(true);
+      // os mode was in force: writes that no fdatasync followed before the next one (fsync mode alternates).
+      expect(probe.ops.some((op, i) => op === 'write' && probe.ops[i + 1] === 'write')).toBe(true);
+    }, 120_000);
+  }
+
+  it('psql: a write and a read, recorded once each; the closed log verifies', async () => {
+    await settled();
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', 'create table dur_t(x int)', '-c', 'insert into dur_t values (41), (1)', '-c', 'select sum(x) from dur_t'], gate.env);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('42');
+    await settled();
+    const log = readLog(gate.home);
+    const last = log.filter((x) => x.type === 'session.start').at(-1)!.session!;
+    const stmts = statementsOnce(log, new Set([last]));
+    expect(stmts.map(({ intent }) => (intent.detail as Detail).sql)).toEqual(['create table dur_t(x int)', 'insert into dur_t values (41), (1)', 'select sum(x) from dur_t']);
+    await gate.close();
+    const report = verifyLog(await loadVerifyInput(fsp, gate.home, { nowMicros: Date.now() * 1000, maxUnsealedMicros: 3600e6 }));
+    expect(report.problems).toEqual([]);
+    expect(report.result).toBe('pass');
+  }, 60_000);
+});
