@@ -22,7 +22,7 @@ const CAST_HEADER = '{"version":2,"width":80,"height":24}\n';
 describe('checks3: 3.3.1 / 3.5.1 scan of what pcigate stores', () => {
   it('finds nothing in a log and recordings that only hold masked values', async () => {
     const { input } = await buildInput({
-      steps: [start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT number FROM cards'), query('s1', ALICE, 1, 'SELECT number FROM cards', 2), end('s1', ALICE)],
+      steps: [start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT number FROM cards'), query('s1', ALICE, 1, 'SELECT number FROM cards', 3), end('s1', ALICE)],
       recordings: { 's1.cast': `${CAST_HEADER}[0.1,"o","card ************1111 and 411111******1111\\r\\n"]\n` },
     });
     const s = checks3(input);
@@ -72,9 +72,9 @@ describe('checks3: 3.4.1 display masking', () => {
       config,
       steps: [
         start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT number FROM cards'),
-        query('s1', ALICE, 1, 'SELECT number FROM cards', 2, { masked: { 'card-number': 2 } }),
+        query('s1', ALICE, 1, 'SELECT number FROM cards', 3, { masked: { 'card-number': 2 } }),
         intent('s1', ALICE, 2, 'SELECT number FROM cards'),
-        query('s1', ALICE, 2, 'SELECT number FROM cards', 4, { masked: { 'card-number': 2, pan: 1 } }),
+        query('s1', ALICE, 2, 'SELECT number FROM cards', 5, { masked: { 'card-number': 2, pan: 1 } }),
         end('s1', ALICE),
         start('s2', BOB, SSH), end('s2', BOB, SSH, { kind: 'ssh', masked: { pan: 3 } }),
       ],
@@ -119,7 +119,7 @@ describe('checks3: 3.4.2 copy controls', () => {
     const { input } = await buildInput({
       steps: [
         start('s1', ALICE), denied('s1', ALICE, 1, 'COPY cards TO STDOUT', 'policy.connections.prod-db.roles.support.classes'),
-        start('s2', BOB), intent('s2', BOB, 1, 'COPY cards TO STDOUT'), query('s2', BOB, 1, 'COPY cards TO STDOUT', 4),
+        start('s2', BOB), intent('s2', BOB, 1, 'COPY cards TO STDOUT'), query('s2', BOB, 1, 'COPY cards TO STDOUT', 5),
         start('s3', ALICE, SSH),
         { type: 'ssh.request', session: 's3', actor: ALICE, target: SSH, outcome: 'denied', detail: { request: { kind: 'subsystem', name: 'sftp' }, decision: 'deny', rule: 'ssh.subsystems' } },
         { type: 'ssh.exec', session: 's3', actor: ALICE, target: SSH, outcome: 'denied', detail: { request: { kind: 'exec', command: 'scp -f /srv/export.csv' }, decision: 'deny', rule: 'ssh.exec.default' } },
