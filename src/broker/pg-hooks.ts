@@ -112,7 +112,7 @@ function sessionLimits(ctx: Ctx, o: PgHooksOptions, info: PgSessionInfo, policy:
     const out = limitOutcome(hit, o.name, maxSessionMessage);
     try {
       await o.sink.append({
-        type: out.type, session: info.session, actor: info.actor, ...(info.src ? { src: info.src } : {}),
+        type: out.type, session: info.session, actor: info.actor, account: { kind: 'postgres', name: o.target.user }, ...(info.src ? { src: info.src } : {}),
         target: info.target ?? { conn: o.name, kind: 'postgres' }, outcome: 'success', detail: out.detail,
       });
     } catch (e) {

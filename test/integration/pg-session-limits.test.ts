@@ -83,7 +83,7 @@ describe('idle timeout', () => {
     const types = recs.map((r) => r.type);
     expect(types.slice(-2)).toEqual(['session.idle_timeout', 'session.end']);
     const idle = recs.find((r) => r.type === 'session.idle_timeout')!;
-    expect(idle).toMatchObject({ outcome: 'success', actor: { sub: 'tester' }, target: { conn: 'test-db', kind: 'postgres' } });
+    expect(idle).toMatchObject({ outcome: 'success', actor: { sub: 'tester' }, account: { kind: 'postgres', name: server.superuser }, target: { conn: 'test-db', kind: 'postgres', db: server.database } });
     expect(idle.src?.ip).toBeDefined();
     const d = idle.detail as { idle_ms: number; limit_ms: number };
     expect(d.limit_ms).toBe(2000);
