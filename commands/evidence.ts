@@ -135,7 +135,8 @@ function printSummary(out: Output, bundle: BuiltBundle, outFile: string, counts:
     for (const p of s.procedures) {
       const status = STATUS_TEXT[p.status];
       const painted = p.status === 'exception' ? out.paint('red', status) : p.status === 'manual' ? out.paint('yellow', status) : out.paint('green', status);
-      lines.push(`  ${p.id.padEnd(10)} ${painted}  ${p.result}${p.evidence_refs.length ? `  [${p.evidence_refs.join(', ')}]` : ''}`);
+      const refs = p.evidence_refs.length > 4 ? `${p.evidence_refs.slice(0, 4).join(', ')} +${p.evidence_refs.length - 4} more` : p.evidence_refs.join(', ');
+      lines.push(`  ${p.id.padEnd(10)} ${painted}  ${p.result}${refs ? `  [${refs}]` : ''}`);
     }
   }
   lines.push('');
