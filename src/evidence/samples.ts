@@ -42,6 +42,8 @@ export function spread(count: number, n: number): number[] {
  * §2.1.1). recorder/merkle.ts inclusionProof recomputes O(size) hashes per proof; here the first proof costs
  * that and the rest reuse the cached subtrees.
  */
+const CACHE_MIN = 256;
+
 export class ProofBuilder {
   private readonly cache = new Map<string, Buffer>();
 
@@ -49,10 +51,13 @@ export class ProofBuilder {
 
   private root(lo: number, hi: number): Buffer {
     if (hi - lo === 1) return Buffer.from(this.leaves[lo]!);
+    const k = splitPoint(hi - lo);
+    // Only subtrees of CACHE_MIN leaves or more are kept: at most 2·size/CACHE_MIN entries, however large
+    // the log, and a proof recomputes at most CACHE_MIN leaves' worth per level.
+    if (hi - lo < CACHE_MIN) return nodeHash(this.root(lo, lo + k), this.root(lo + k, hi));
     const key = `${lo}:${hi}`;
     let h = this.cache.get(key);
     if (!h) {
-      const k = splitPoint(hi - lo);
       h = nodeHash(this.root(lo, lo + k), this.root(lo + k, hi));
       this.cache.set(key, h);
     }
