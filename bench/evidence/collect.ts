@@ -2,7 +2,7 @@
  * Evidence collection cost on a large log (issue 9): collectEvidence (read + verify + parse every line with its
  * leaf), commonArtifacts (samples with RFC 6962 proofs, counts, gaps, field map) and checks10, timed apart.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/evidence/collect.js [records]
+ *   npx tsc -p tsconfig.json && node dist/bench/evidence/collect.js [records] [--once] [--keep]
  *
  * The log is written straight in the documented format (docs/log-format.md) for speed, like
  * bench/recorder/verify.ts: sessions of 20 statements (pg.intent + pg.query, a DDL and a denial now and then),
