@@ -18,7 +18,19 @@ import type { LocalEnd } from '../ssh/session-bridge.js';
 import { SshSession } from './ssh-session.js';
 import type { SshSessionOptions } from './ssh-session.js';
 
-export type SshBaseOptions = Omit<SshSessionOptions, 'src' | 'via' | 'actor'> & { actor: () => Promise<Actor> };
+/**
+ * `actor` resolves the identity of each new session; `actor.expiresAt` (src/broker/session-identity.ts)
+ * gives its token's expiry for the identity.max_session deadline.
+ */
+export type SshBaseOptions = Omit<SshSessionOptions, 'src' | 'via' | 'actor' | 'tokenExpiresAt'> & {
+  actor: (() => Promise<Actor>) & { expiresAt?(actor: Actor): number | undefined };
+};
+
+/** The session options for one resolved actor. */
+function withActor(o: SshBaseOptions, actor: Actor): Omit<SshSessionOptions, 'src' | 'via'> {
+  const expiresAt = o.actor.expiresAt?.(actor);
+  return { ...o, actor, ...(expiresAt !== undefined ? { tokenExpiresAt: expiresAt } : {}) };
+}
 
 export interface SshBroker {
   host: string;
@@ -52,7 +64,7 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
     onClient: (conn, info) => {
       // Handlers are registered at once: the client opens its session channel right after authentication,
       // before the upstream connection is up; requests wait for the session instead of being dropped.
-      const opening = o.actor().then((actor) => SshSession.open({ ...o, actor, src: { ip: info.ip, port: info.port, client: 'ssh' }, via: 'listener' }));
+      const opening = o.actor().then((actor) => SshSession.open({ ...withActor(o, actor), src: { ip: info.ip, port: info.port, client: 'ssh' }, via: 'listener' }));
       let entry: { session: SshSession; conn: Connection } | undefined;
       let closed = false;
       const finish = () => {
@@ -135,7 +147,7 @@ export async function runSshDirect(
   term: DirectTerminal,
   command?: string,
 ): Promise<{ exit: { code?: number; signal?: string } } | { refused: string; timedOut?: boolean }> {
-  const session = await SshSession.open({ ...o, actor: await o.actor() });
+  const session = await SshSession.open({ ...withActor(o, await o.actor()), src: o.src, via: o.via });
   const hooks = session.hooks();
   const tty = Boolean(term.stdin.isTTY && term.stdout.isTTY);
   const pty = tty ? { term: term.env.TERM ?? 'xterm-256color', cols: term.stdout.columns ?? 80, rows: term.stdout.rows ?? 24 } : undefined;

@@ -54,14 +54,14 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
   try {
     const actor = await sessionActor(ctx, { config: o.config, name: o.name, conn: o.conn, home, sink: log, ...(o.workload ? { workload: o.workload } : {}) });
     // Policy for SSH sessions: who approves held commands and how long they wait, and the session
-    // limits (idle timeout per PCI DSS 8.2.8, max_duration) — the same policy entry Postgres sessions use.
+    // limits (idle timeout per PCI DSS 8.2.8, max_duration, identity.max_session) — as for Postgres.
     const engine = new PolicyEngine(o.config.policy, o.config.connections);
     const approvals = { store: new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home, sink: log, drainOutbox: true }), settings: engine.approvalSettings(o.name) };
     const { idleTimeoutMs, maxDurationMs } = engine.sessionLimits(o.name);
     const base = {
       name: o.name, conn: o.conn, credentials: { privateKey, ...(passphrase ? { passphrase } : {}) }, sink: log, actor,
       clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, ...(o.reason ? { reason: o.reason } : {}),
-      approvals, limits: { idleTimeoutMs, maxDurationMs }, signal: ctx.interrupt,
+      approvals, limits: { idleTimeoutMs, maxDurationMs, maxSessionMs: o.config.identity.max_session }, signal: ctx.interrupt,
     };
     if (o.listen) {
       const broker = await startSshBroker({ ...base, ...(o.listen.bind ? { bind: o.listen.bind } : {}), ...(o.listen.port !== undefined ? { port: o.listen.port } : {}) });

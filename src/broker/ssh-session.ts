@@ -5,7 +5,8 @@
  * streaming masker — what the user's terminal shows is what the recording holds — and writes one
  * asciicast v2 recording per shell/exec channel, whose SHA-256 and size go into the log periodically and
  * at session end. Exec commands that policy holds wait for an approval (ssh-approval.ts); the policy's
- * idle timeout (PCI DSS 8.2.8) and maximum duration close the session (ssh-session-limits.ts).
+ * idle timeout (PCI DSS 8.2.8), max_duration and identity.max_session close the session — with the same
+ * timers, records and messages as Postgres sessions (session-limits.ts).
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -18,7 +19,6 @@ import { maskText, mergeCounts } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
 import { StreamMasker } from '../mask/stream-masker.js';
 import type { StreamMaskerOptions } from '../mask/stream-masker.js';
-import { formatDuration } from '../config/duration.js';
 import type { PolicyIdentity } from '../policy/evaluate.js';
 import { identityOfActor } from '../policy/pg-policy-hooks.js';
 import { decideSsh } from '../policy/ssh-rules.js';
@@ -26,8 +26,9 @@ import type { ChannelInfo, ChannelTaps, SessionBridgeHooks, SshDecision, SshRequ
 import { connectSshUpstream } from '../ssh/upstream.js';
 import { holdSshCommand } from './ssh-approval.js';
 import type { HoldOutcome, SshApprovals } from './ssh-approval.js';
-import { SessionLimitTimers } from './ssh-session-limits.js';
-import type { SessionLimitDetail, SessionLimitKind, SessionLimits } from './ssh-session-limits.js';
+import { maxSessionMessage } from '../identity/index.js';
+import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
+import type { LimitHit, LimitOutcome } from './session-limits.js';
 
 export interface SshSessionOptions {
   /** The connection's name in the config. */
@@ -50,8 +51,13 @@ export interface SshSessionOptions {
   via: 'listener' | 'terminal' | 'exec';
   /** Where held exec commands wait for approval; without it a held command is refused. */
   approvals?: SshApprovals;
-  /** The policy's session limits; without them none are enforced (the broker always passes them). */
-  limits?: SessionLimits;
+  /**
+   * The policy's session limits and identity.max_session; without them none are enforced (the broker
+   * always passes them). "Idle" for SSH: no channel data in either direction.
+   */
+  limits?: { idleTimeoutMs: number; maxDurationMs: number; maxSessionMs?: number };
+  /** When the token behind the actor expires (identity.max_session); undefined for a local identity. */
+  tokenExpiresAt?: number;
   /** Ends pending approval waits (Ctrl-C, broker shutdown). */
   signal?: AbortSignal;
 }
@@ -79,9 +85,11 @@ export class SshSession {
   #lastExit: { code?: number; signal?: string } | undefined;
   #problem: unknown;
   #ended = false;
-  #limits: SessionLimitTimers | undefined;
+  #limits: SessionLimits | undefined;
+  /** Decisions waiting for an approver: the session is not idle meanwhile (the wait has its own bound). */
+  #busy = 0;
   /** Set when pcigate closed the session for a time limit: session.end says so. */
-  #closedFor: SessionLimitKind | undefined;
+  #closedFor: LimitOutcome['reason'] | undefined;
   readonly #closing = new AbortController();
   readonly #identity: PolicyIdentity;
 
@@ -93,7 +101,17 @@ export class SshSession {
     this.#commitTimer = setInterval(() => { void this.#commitRunning(); }, o.commitEveryMs ?? 300_000);
     this.#commitTimer.unref?.();
     this.#identity = identityOfActor(o.actor);
-    if (o.limits) this.#limits = new SessionLimitTimers({ limits: o.limits, clock: o.clock, onLimit: (kind, detail) => { void this.#limitReached(kind, detail); } });
+    if (o.limits) {
+      const startedAt = o.clock.now();
+      const expiry = o.tokenExpiresAt !== undefined ? { tokenExpiresAt: o.tokenExpiresAt } : {};
+      this.#limits = new SessionLimits({
+        limits: effectiveLimits({ startedAt, ...o.limits, ...expiry }),
+        timers: systemTimers(o.clock), startedAt, ...expiry,
+        busy: () => this.#busy > 0,
+        onLimit: (hit) => { void this.#limitReached(hit); },
+      });
+      this.#limits.start();
+    }
   }
 
   /**
@@ -158,7 +176,8 @@ export class SshSession {
     let held: HoldOutcome | undefined;
     if (d.action === 'hold' && req.kind === 'exec' && this.#o.approvals && !this.#closing.signal.aborted) {
       await this.#record({ type, outcome: 'pending', detail: { request: logged, decision: 'hold', rule: d.rule, reason: maskText(reason) } });
-      const release = this.#limits?.busy();
+      this.#busy++;
+      const release = () => { this.#busy--; this.#limits?.activity(); };
       try {
         held = await holdSshCommand({
           approvals: this.#o.approvals, connection: this.#o.name, identity: this.#identity, session: this.id, command: req.command,
@@ -169,7 +188,7 @@ export class SshSession {
         this.#o.log.warn(`ssh session ${this.id}: approval failed: ${(err as Error).message}`);
         held = { action: 'deny', approval: '', state: 'aborted', reason: 'the approval could not be completed; the command was not run' };
       } finally {
-        release?.();
+        release();
       }
       action = held.action;
       reason = held.action === 'allow' ? `approved (${held.approval})` : held.reason;
@@ -217,9 +236,9 @@ export class SshSession {
       cast.marker(line);
     };
     return {
-      stdout: (b) => { this.#limits?.touch(); out.write(b); },
-      stderr: (b) => { this.#limits?.touch(); err.write(b); },
-      input: (b) => { this.#limits?.touch(); this.#bytesIn += b.length; input?.write(b); },
+      stdout: (b) => { this.#limits?.activity(); out.write(b); },
+      stderr: (b) => { this.#limits?.activity(); err.write(b); },
+      input: (b) => { this.#limits?.activity(); this.#bytesIn += b.length; input?.write(b); },
       resize: (cols, rows) => cast.resize(cols, rows),
       flush: () => { out.flush(); err.flush(); input?.flush(); },
       exit: (e) => {
@@ -274,22 +293,22 @@ export class SshSession {
   }
 
   /**
-   * A time limit ran out (PCI DSS 8.2.8 idle timeout, or the policy's max_duration): tell the user on every
-   * open channel, record `session.idle_timeout` / `session.expired`, then close the upstream connection —
-   * the bridge passes the close on (exit reported as a hangup) and session.end follows with the reason.
+   * A time limit ran out (PCI DSS 8.2.8 idle timeout, max_duration, identity.max_session): tell the user on
+   * every open channel, record `session.idle_timeout` / `session.expired`, then close the upstream
+   * connection — the bridge passes the close on (exit reported as a hangup) and session.end follows with
+   * the reason. The session is closed also when the record cannot be written: a limit is never lifted
+   * because the log is unavailable.
    */
-  async #limitReached(kind: SessionLimitKind, detail: SessionLimitDetail): Promise<void> {
+  async #limitReached(hit: LimitHit): Promise<void> {
     if (this.#ended || this.#closedFor) return;
-    this.#closedFor = kind;
-    const line = kind === 'idle_timeout'
-      ? `pcigate: no activity for ${formatDuration(Math.round((detail.idle_ms ?? 0) / 1000) * 1000)} (idle timeout ${formatDuration(detail.limit_ms)}, PCI DSS 8.2.8): closing the session`
-      : `pcigate: the session reached its maximum duration of ${formatDuration(detail.limit_ms)}: closing it`;
+    const out = limitOutcome(hit, this.#o.name, maxSessionMessage);
+    this.#closedFor = out.reason;
     for (const r of this.#recordings) {
-      try { r.notice(line); } catch { /* the channel may be gone already */ }
+      try { r.notice(out.message); } catch { /* the channel may be gone already */ }
     }
     this.#closing.abort();
     try {
-      await this.#record({ type: kind === 'idle_timeout' ? 'session.idle_timeout' : 'session.expired', outcome: 'success', detail: { ...detail } });
+      await this.#record({ type: out.type, outcome: 'success', detail: out.detail });
     } catch (err) {
       this.#problem ??= err;
     }

@@ -191,7 +191,7 @@ describe.skipIf(Boolean(skip))('pcigate connect SSH in this terminal (node-pty, 
     expect(Date.now() - started).toBeGreaterThanOrEqual(2800);
     const plain = strip(screen);
     expect(plain).toContain('tick-103');
-    expect(plain).toContain('(idle timeout 1s, PCI DSS 8.2.8): closing the session');
+    expect(plain).toContain('pcigate: terminating the session after 1 s idle (session.idle_timeout of idle-ssh, PCI DSS 8.2.8)');
     expect(plain).toContain('pcigate-rc=129');
     const stty = plain.slice(plain.indexOf('pcigate-rc='));
     expect(stty).toMatch(/(^|\s)icanon(\s|$)/m);

@@ -15,7 +15,6 @@ import type { AuditLog } from '../../recorder/index.js';
 import type { AuditRecord } from '../../recorder/types.js';
 import { startSshBroker } from '../../src/broker/ssh-broker.js';
 import type { SshBroker } from '../../src/broker/ssh-broker.js';
-import type { SessionLimits } from '../../src/broker/ssh-session-limits.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { ApprovalStore } from '../../src/policy/approvals.js';
@@ -41,7 +40,7 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
     readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
       .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
 
-  const broker = (limits: SessionLimits, withApprovals = false) => startSshBroker({
+  const broker = (limits: { idleTimeoutMs: number; maxDurationMs: number }, withApprovals = false) => startSshBroker({
     name: 'prod-ssh',
     conn: sshConnection.parse({
       kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
@@ -92,7 +91,7 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
     try {
       const r = await ssh(b, [], { tty: true });
       expect(r.ms).toBeLessThan(15_000);
-      expect(r.stdout + r.stderr).toContain('(idle timeout 1s, PCI DSS 8.2.8): closing the session');
+      expect(r.stdout + r.stderr).toContain('pcigate: terminating the session after 1 s idle (session.idle_timeout of prod-ssh, PCI DSS 8.2.8)');
       await expect.poll(() => sessionRecords('session.end').length).toBe(1);
       const all = records();
       const idle = all.findIndex((x) => x.type === 'session.idle_timeout');
@@ -106,7 +105,7 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
       expect(all[end]).toMatchObject({ outcome: 'failure', detail: { reason: 'idle_timeout', exit: { signal: 'HUP' } } });
       // The notice is in the recording too, so a replay shows why the session ended.
       const cast = readFileSync(path.join(home, all[end]!.blobs![0]!.path!), 'utf8');
-      expect(cast).toContain('idle timeout 1s');
+      expect(cast).toContain('after 1 s idle');
     } finally {
       await b.close();
     }
@@ -130,10 +129,10 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
       const r = await ssh(short, ['sh -c "while true; do echo tick; sleep 0.2; done"']);
       // OpenSSH reports a channel closed without an exit status as 255.
       expect(r.code).toBe(255);
-      expect(r.stderr).toContain('maximum duration of 1s500ms');
+      expect(r.stderr).toContain('it reached the maximum duration of 1500 ms (session.max_duration of prod-ssh)');
       await expect.poll(() => sessionRecords('session.expired').length).toBe(1);
       const expired = sessionRecords('session.expired')[0]!;
-      expect(expired.detail).toMatchObject({ limit_ms: 1500 });
+      expect(expired.detail).toMatchObject({ limit: 'max_duration', limit_ms: 1500 });
       expect((expired.detail as { duration_ms: number }).duration_ms).toBeGreaterThanOrEqual(1500);
       await expect.poll(() => sessionRecords('session.end').at(-1)?.detail).toMatchObject({ reason: 'max_duration' });
       expect(sessionRecords('session.idle_timeout')).toHaveLength(1);
