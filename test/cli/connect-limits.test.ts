@@ -62,6 +62,6 @@ describe('pcigate connect with session limits', () => {
     expect(log.find((x) => x.type === 'session.end')).toMatchObject({ detail: { reason: 'idle_timeout', masked: { pan: 1 } } });
     const sessions = await runCli(['sessions', '--home', home, '--json'], { home });
     const rows = (JSON.parse(sessions.stdout) as { sessions: Array<{ kind: string; masked: number; outcome: string }> }).sessions;
-    expect(rows).toEqual([expect.objectContaining({ kind: 'postgres', masked: 1, outcome: 'success' })]);
+    expect(rows).toEqual([expect.objectContaining({ kind: 'postgres', masked: 1, outcome: 'failure' })]);
   });
 });

@@ -89,7 +89,7 @@ describe('idle timeout', () => {
     expect(d.limit_ms).toBe(2000);
     expect(d.idle_ms).toBeGreaterThanOrEqual(2000);
     expect(d.idle_ms).toBeLessThan(3000);
-    expect(recs.at(-1)).toMatchObject({ type: 'session.end', outcome: 'success', detail: { reason: 'idle_timeout' } });
+    expect(recs.at(-1)).toMatchObject({ type: 'session.end', outcome: 'failure', detail: { reason: 'idle_timeout' } });
     expect(gate.broker.active).toBe(0);
   });
 

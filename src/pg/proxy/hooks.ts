@@ -83,7 +83,8 @@ export interface SessionControl {
   busy(): boolean;
   /**
    * Ends the session from pcigate's side: the client gets ErrorResponse FATAL `code` `message` (§55.8),
-   * a statement still running upstream is cancelled, and `reason` becomes the session's end reason.
+   * a statement still running upstream is cancelled, and `reason` becomes the session's end reason (the
+   * session does not count as cleanly ended).
    */
   terminate(code: string, message: string, reason: string): void;
 }

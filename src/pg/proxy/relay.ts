@@ -122,7 +122,8 @@ export class Relay {
     this.clientGone = true;
     if (this.expect.length > 0) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
     else this.o.upstream.end(Buffer.from([FE.Terminate, 0, 0, 0, 4]));
-    this.finish(reason, true);
+    // Not clean: the session did not end as the client chose (session.end outcome failure, as for SSH).
+    this.finish(reason, false);
   }
 
   /** Ends the session from pcigate's side (shutdown): the client gets a FATAL 57P01, upstream a Terminate. */
