@@ -85,6 +85,9 @@ function sshCommand(r: AuditRecord): string {
 /** The 10.2.1.x categories a record evidences (possibly none, possibly several). */
 export function categoriesOf(r: AuditRecord, chd: CardholderTables): CategoryId[] {
   const out: CategoryId[] = [];
+  // A held SSH command is written twice (pending, then the decision): count the decision only, as pg.query
+  // is counted and never its pg.intent.
+  if (r.type === 'ssh.exec' && r.outcome === 'pending') return out;
   const d = r.detail ?? {};
   const sql = typeof d.sql === 'string' ? d.sql : '';
   const command = typeof d.command === 'string' ? d.command.toLowerCase() : '';

@@ -198,6 +198,7 @@ describe('categoriesOf', () => {
     expect(categoriesOf(q('DROP EXTENSION pgcrypto', 'drop', 'ddl'), none)).toContain('10.2.1.7');
     expect(categoriesOf(q('REVOKE ALL ON cards FROM app', 'revoke', 'dcl'), none)).toContain('10.2.1.5');
     expect(categoriesOf(q('ALTER TABLE cards ADD COLUMN x int', 'alter', 'ddl'), none)).not.toContain('10.2.1.7');
+    expect(categoriesOf(rec({ type: 'ssh.exec', outcome: 'pending', detail: { request: { kind: 'exec', command: 'useradd x' }, decision: 'hold' } }), none)).toEqual([]);
     expect(categoriesOf(rec({ type: 'pg.intent', detail: { sql: 'DROP TABLE t', command: 'drop', kind: 'ddl' } }), none)).toEqual([]);
     expect(categoriesOf(rec({ type: 'ssh.exec', outcome: 'denied', detail: { request: { kind: 'exec', command: 'echo x >> ~/.ssh/authorized_keys' } } }), none)).toEqual(['10.2.1.2', '10.2.1.4', '10.2.1.5']);
   });
