@@ -41,13 +41,29 @@ const SHOWS: Record<string, { shows: string; within: boolean }> = {
   clear: { shows: 'the full PAN', within: false },
 };
 
-/** Scans the log (one line per record, so line n is records[n − 1]) and every recording. */
+/** Log lines are scanned in batches of about this many bytes (one line per record, never split). */
+const BATCH_BYTES = 8 << 20;
+
+/** Scans every log line (findings name the record's seq) and every recording. */
 function scanStored(input: EvidenceInput, anyLuhn: boolean): { findings: Finding[]; errors: Array<{ file: string; message: string }>; bytes: number } {
   const nl = Buffer.from('\n');
-  const log = Buffer.concat(input.records.flatMap((r) => [r.line, nl]));
-  const findings: Finding[] = scanBytes(log, 'log', { anyLuhn }).map((f) => ({ ...f, source: 'log', seq: input.records[f.line - 1]?.record.seq ?? null }));
+  const findings: Finding[] = [];
+  let bytes = 0;
+  // Lines joined with \n, so line k of a batch is record first + k − 1 (canonical JSON escapes newlines).
+  for (let first = 0; first < input.records.length;) {
+    let last = first;
+    let size = 0;
+    while (last < input.records.length && (last === first || size < BATCH_BYTES)) size += input.records[last++]!.line.length + 1;
+    const batch = Buffer.concat(input.records.slice(first, last).flatMap((r) => [r.line, nl]));
+    bytes += batch.length;
+    for (const f of scanBytes(batch, 'log', { anyLuhn })) {
+      const rec = input.records[first + f.line - 1]?.record;
+      // Line and column within the record's own line: the log has one record a line.
+      findings.push({ ...f, line: 1, source: 'log', seq: rec?.seq ?? null });
+    }
+    first = last;
+  }
   const errors: Array<{ file: string; message: string }> = [];
-  let bytes = log.length;
   for (const rec of [...input.recordings].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     bytes += rec.bytes.length;
     try {
@@ -238,7 +254,7 @@ function copyProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure: P
       checked: `The copy paths of ${count(Object.keys(cfg.connections).length, 'connection')} under the policy in ${input.config.source} (decided by pcigate's own rules), and copy attempts in pg.query, ssh.request and ssh.exec records of the period.`,
       status: open.length > 0 ? 'exception' : 'evidence',
       result: `${open.length > 0 ? `Open to every identity on the connection: ${openText}. ` : 'No copy path is open to every identity. '}`
-        + `${count(authorised.length, 'role grant')} allow or hold a copy path for named roles; in the period ${count(denied.length, 'copy attempt')} denied, ${done.length} allowed.`,
+        + `${count(authorised.length, 'role grant')} allowing or holding a copy path for named roles; in the period ${count(denied.length, 'copy attempt')} denied, ${done.length} allowed.`,
       figures: { copy_paths: controls.length, open_to_everyone: open.length, role_grants: authorised.length, attempts_denied: denied.length, attempts_allowed: done.length },
       evidence: [COPY_CSV, COPY_LOG_CSV],
       limits: 'Results a user is allowed to read can still be copied from the screen or the client (they are masked as 3.4.1 shows); an allowed shell command that prints a file is also a copy path. The documented authorisation of each role is the entity\'s. Access that bypasses pcigate is not seen.',

@@ -186,17 +186,23 @@ function cardholderTables(cfg: PcigateConfig): string[] {
 
 /** 7.2.6: a decision recorded for every statement that ran. */
 function decisionProcedure(input: EvidenceInput, cfg: PcigateConfig | undefined): { procedure: ProcedureResult; artifact: ArtifactDraft } {
-  const bySeq = new Map<number, AuditRecord>();
-  for (const { record } of input.records) if (record.type === 'pg.intent') bySeq.set(record.seq, record);
   const chd = cfg ? cardholderTables(cfg) : [];
   const chdRe = chd.length ? new RegExp(`\\b(${chd.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})\\b`, 'i') : undefined;
   interface Row { statements: number; allowed: number; denied: number; undecided: number; chd: number; chdUndecided: number }
   const perConn = new Map<string, Row>();
   const undecided: number[] = [];
-  const intents: AuditRecord[] = [];
-  for (const { record: r } of input.records) if (r.type === 'pg.intent') intents.push(r);
-  for (const { record: r } of input.inPeriod) {
-    if (r.type !== 'pg.query') continue;
+  const inPeriod = new Set(input.inPeriod.map((r) => r.record.seq));
+  // One pass in seq order: intents by seq, and the latest intent per (session, statement number) for records
+  // written before pg.query carried intent_seq.
+  const bySeq = new Map<number, AuditRecord>();
+  const latest = new Map<string, AuditRecord>();
+  for (const { record: r } of input.records) {
+    if (r.type === 'pg.intent') {
+      bySeq.set(r.seq, r);
+      latest.set(`${r.session ?? ''}\u0000${String(detailOf(r).n)}`, r);
+      continue;
+    }
+    if (r.type !== 'pg.query' || !inPeriod.has(r.seq)) continue;
     const d = detailOf(r);
     const conn = r.target?.conn ?? '';
     let row = perConn.get(conn);
@@ -207,13 +213,9 @@ function decisionProcedure(input: EvidenceInput, cfg: PcigateConfig | undefined)
     if (r.outcome === 'denied') {
       if (stringField(d, 'rule')) { row.denied++; continue; }
     } else {
-      let intent: AuditRecord | undefined;
-      if ('intent_seq' in d) {
-        intent = typeof d.intent_seq === 'number' ? bySeq.get(d.intent_seq) : undefined;
-      } else {
-        // Records from before intent_seq existed: the latest intent of the same session and statement number.
-        intent = intents.filter((i) => i.seq < r.seq && i.session === r.session && detailOf(i).n === d.n).pop();
-      }
+      const intent = 'intent_seq' in d
+        ? (typeof d.intent_seq === 'number' ? bySeq.get(d.intent_seq) : undefined)
+        : latest.get(`${r.session ?? ''}\u0000${String(d.n)}`);
       if (intent && intent.session === r.session && intent.seq < r.seq) { row.allowed++; continue; }
     }
     row.undecided++;

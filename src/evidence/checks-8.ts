@@ -199,11 +199,13 @@ function timeoutProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure
     if (t > IDLE_LIMIT_MS) over.push(name);
     rows.push([name, conn.kind, found ? `policy.connections.${found.key}.session.idle_timeout` : '(no policy entry: the default)', String(t / 1000), t <= IDLE_LIMIT_MS ? 'yes' : 'no']);
   }
-  let timeouts = 0;
+  // Sessions, not records: a session ended for idleness may have both a session.idle_timeout record and a
+  // session.end saying why.
+  const idled = new Set<string>();
   for (const { record: r } of input.inPeriod) {
-    if (r.type === 'session.idle_timeout') timeouts++;
-    else if (r.type === 'session.end' && /idle/i.test(String(detailOf(r).reason ?? ''))) timeouts++;
+    if (r.type === 'session.idle_timeout' || (r.type === 'session.end' && /idle/i.test(String(detailOf(r).reason ?? '')))) idled.add(r.session ?? `seq ${r.seq}`);
   }
+  const timeouts = idled.size;
   const artifact: ArtifactDraft = {
     path: TIMEOUTS_CSV,
     bytes: csvFile(['connection', 'kind', 'setting', 'idle_timeout_seconds', 'within_15_minutes'], rows),

@@ -72,7 +72,7 @@ describe('checks8: 8.2.6 identities idle more than 90 days', () => {
 describe('checks8: 8.2.8 idle timeout', () => {
   it('reads the idle timeout per connection and counts idle-timeout records', async () => {
     const { input } = await buildInput({
-      steps: [start('s1', ALICE), { type: 'session.idle_timeout', session: 's1', actor: ALICE, target: DB, outcome: 'success', detail: { idle_ms: 600_000, limit_ms: 600_000 } }, end('s1', ALICE)],
+      steps: [start('s1', ALICE), { type: 'session.idle_timeout', session: 's1', actor: ALICE, target: DB, outcome: 'success', detail: { idle_ms: 600_000, limit_ms: 600_000 } }, end('s1', ALICE, DB, { reason: 'idle_timeout' })],
     });
     const s = checks8(input);
     expect(proc(s, '8.2.8')).toMatchObject({ status: 'evidence', figures: { connections: 2, over_15_minutes: 0, idle_timeouts_recorded: 1 } });
