@@ -4,7 +4,7 @@
  * timestamps. Pure, like every RequirementCheck.
  */
 import { parseTs } from '../../recorder/timestamp.js';
-import { VERIFY_REPORT, verifyWords } from './common-artifacts.js';
+import { VERIFY_REPORT, verifyCode, verifyWords } from './common-artifacts.js';
 import { micros } from './gaps.js';
 import type { EvidenceInput, ProcedureResult } from './types.js';
 
@@ -44,7 +44,7 @@ function protection(input: EvidenceInput): ProcedureResult {
     status: exception ? 'exception' : 'evidence',
     result: `${exception ? `${why.join('; ')}. ` : ''}The log is ${verifyWords(v.result)}: ${v.records} records in ${v.segments} segment(s); ${valid} valid signed checkpoint(s), ${input.epochs.length} certified key epoch(s), ${rotations} key rotation(s) in the period${fails === 0 && v.problemsTotal > 0 ? `; warnings: ${kinds(byKind(input))}` : ''}.`,
     figures: {
-      verify_result: v.result, problems: v.problemsTotal, failures: fails, records: v.records, checkpoints_valid: valid, checkpoints_invalid: invalid,
+      verify_result: verifyCode(v.result), problems: v.problemsTotal, failures: fails, records: v.records, checkpoints_valid: valid, checkpoints_invalid: invalid,
       epochs: input.epochs.length, key_rotations_in_period: rotations, root_key_source: v.rootKeySource,
       newest_checkpoint_size: v.newestCheckpoint?.size ?? null, newest_checkpoint_time: v.newestCheckpoint?.time ?? null,
     },
@@ -67,7 +67,7 @@ function changeDetection(input: EvidenceInput): ProcedureResult {
     status,
     result: `${runs.length} verify run(s) recorded in the period${runs.length > 0 ? `, the last at ${last}; ${failed} reported a failure` : ''}. Verified now, the log is ${verifyWords(input.verify.result)}.` +
       (status === 'manual' ? ' No run of the change-detection mechanism is recorded in the period: examine how the logs are monitored (e.g. a scheduled `pcigate verify --state … --strict` whose failure alerts).' : ''),
-    figures: { verify_runs: runs.length, verify_runs_failed: failed, last_verify_run: last, verify_result: input.verify.result },
+    figures: { verify_runs: runs.length, verify_runs_failed: failed, last_verify_run: last, verify_result: verifyCode(input.verify.result) },
     evidence: [VERIFY_REPORT],
     limits: 'Whether a failed verification raises an alert, and that the alert is acted on, is configured outside pcigate (scheduler, alerting): examine it, ideally by tampering with a copy of a log in a test environment.',
   };

@@ -32,6 +32,11 @@ export function verifyWords(result: EvidenceInput['verify']['result']): string {
   return result === 'fail' ? 'verification FAILED' : result === 'warn' ? 'intact, with warnings' : 'intact, no problem found';
 }
 
+/** verify's result as a figure: `intact`, `warnings` or `failed` (the same words, machine-readable). */
+export function verifyCode(result: EvidenceInput['verify']['result']): 'intact' | 'warnings' | 'failed' {
+  return result === 'fail' ? 'failed' : result === 'warn' ? 'warnings' : 'intact';
+}
+
 const json = (v: unknown): Buffer => Buffer.from(`${JSON.stringify(v, null, 2)}\n`, 'utf8');
 
 /** The common artifacts, in a fixed order (same input → same bytes, same order). */
