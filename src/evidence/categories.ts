@@ -11,11 +11,20 @@ import type { AuditRecord } from '../../recorder/types.js';
 export const CATEGORY_IDS = ['10.2.1.1', '10.2.1.2', '10.2.1.3', '10.2.1.4', '10.2.1.5', '10.2.1.6', '10.2.1.7'] as const;
 export type CategoryId = (typeof CATEGORY_IDS)[number];
 
-/** A matcher for cardholder tables: `schema.table` or `table` patterns, `*` a wildcard. */
+/**
+ * A matcher for cardholder data: tables (`schema.table` or `table` patterns) and column names the configuration
+ * masks or denies without naming a table (`pan`, `*card_number*`); `*` is a wildcard.
+ */
 export interface CardholderTables {
   patterns: string[];
+  columns: string[];
+  /** True when a table name (`cards`, `public.cards`) is a cardholder table. */
   matches(name: string): boolean;
+  /** True when an identifier's last part (`c.pan` → `pan`) is a cardholder column. */
+  matchesColumn(name: string): boolean;
 }
+
+const glob = (s: string) => s.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*');
 
 function tableOf(column: string): string | undefined {
   const parts = column.split('.');
@@ -27,21 +36,27 @@ function tableOf(column: string): string | undefined {
 /** The cardholder tables the configuration names: masking rule columns, approval tables, denied columns. */
 export function cardholderTables(config: PcigateConfig | undefined): CardholderTables {
   const set = new Set<string>();
-  for (const rule of config?.masking.rules ?? []) for (const c of rule.columns) { const t = tableOf(c); if (t) set.add(t.toLowerCase()); }
+  const cols = new Set<string>();
+  const column = (c: string) => { const t = tableOf(c); if (t) set.add(t.toLowerCase()); else cols.add(c.toLowerCase()); };
+  for (const rule of config?.masking.rules ?? []) rule.columns.forEach(column);
   for (const cp of Object.values(config?.policy.connections ?? {})) {
     for (const g of Object.values(cp.roles)) {
       for (const t of g.approval_tables) set.add(t.toLowerCase());
-      for (const c of g.columns.deny) { const t = tableOf(c); if (t) set.add(t.toLowerCase()); }
+      g.columns.deny.forEach(column);
     }
   }
   const patterns = [...set].sort();
-  const res = patterns.map((p) => {
-    const re = (s: string) => s.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*');
-    // An unqualified pattern (`cards`) names that table in any schema.
-    return new RegExp(p.includes('.') ? `^${re(p)}$` : `^(?:[^.]+\\.)?${re(p)}$`);
-  });
+  const columns = [...cols].sort();
+  // An unqualified pattern (`cards`) names that table in any schema.
+  const res = patterns.map((p) => new RegExp(p.includes('.') ? `^${glob(p)}$` : `^(?:[^.]+\\.)?${glob(p)}$`));
+  const colRes = columns.map((c) => new RegExp(`^${glob(c)}$`));
   return {
     patterns,
+    columns,
+    matchesColumn: (name) => {
+      const last = name.toLowerCase().replace(/"/g, '').split('.').pop() ?? '';
+      return colRes.some((r) => r.test(last));
+    },
     matches: (name) => {
       const n = name.toLowerCase().replace(/"/g, '');
       // `cards` in SQL resolves through search_path; counted as the configured `<schema>.cards` too.
@@ -96,8 +111,9 @@ export function categoriesOf(r: AuditRecord, chd: CardholderTables): CategoryId[
 
   if (r.type === 'pg.query') {
     const objects = r.target?.objects;
-    const touches = chd.patterns.length === 0 ||
-      (objects && objects.length > 0 ? objects.some((o) => chd.matches(o)) : identifiers(sql).some((i) => chd.matches(i)));
+    const ids = objects && objects.length > 0 ? objects : identifiers(sql);
+    const touches = (chd.patterns.length === 0 && chd.columns.length === 0) ||
+      ids.some((i) => chd.matches(i)) || (chd.columns.length > 0 && identifiers(sql).some((i) => chd.matchesColumn(i)));
     if (touches) out.push('10.2.1.1');
     if (ADMIN_KINDS.has(kind) || command === 'copy') out.push('10.2.1.2');
   }

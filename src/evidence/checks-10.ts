@@ -142,7 +142,9 @@ function categoryProcedures(input: EvidenceInput): { procedures: ProcedureResult
     const sessions = new Set(recs.map((r) => r.record.session).filter((s): s is string => typeof s === 'string'));
     const t = CATEGORY_TEXT[id];
     const chdNote = id === '10.2.1.1'
-      ? (chd.patterns.length > 0 ? ` Cardholder tables from the configuration: ${chd.patterns.join(', ')}.` : ' The configuration names no cardholder table (masking rules with table.column, policy approval_tables or column denials), so every query is counted.')
+      ? (chd.patterns.length + chd.columns.length > 0
+        ? ` Cardholder data from the configuration (masking rules, policy approval_tables and column denials): tables ${chd.patterns.join(', ') || 'none'}; columns ${chd.columns.join(', ') || 'none'}.`
+        : ' The configuration names no cardholder table or column (masking rules, policy approval_tables or column denials), so every query is counted.')
       : '';
     return {
       id,
@@ -159,8 +161,8 @@ function categoryProcedures(input: EvidenceInput): { procedures: ProcedureResult
         ...Object.fromEntries([...types].map(([k, n]) => [`type:${k}`, n])),
       },
       evidence: [CATEGORIES_CSV, EVENT_COUNTS, ...sampleEvidence(input, types.keys())],
-      limits: id === '10.2.1.1' && chd.patterns.length > 0
-        ? `Statements are matched to cardholder tables by the table names in their SQL text; a view or function that reads a cardholder table under another name is not recognised. ${BYPASS}`
+      limits: id === '10.2.1.1' && chd.patterns.length + chd.columns.length > 0
+        ? `Statements are matched to cardholder data by the table and column names in their SQL text; a view or function that reads a cardholder table under another name is not recognised. ${BYPASS}`
         : BYPASS,
     };
   });

@@ -208,9 +208,12 @@ describe('categoriesOf', () => {
     const config = { masking: { rules: [{ columns: ['public.cards.number'] }, { columns: ['*pan*'] }] }, policy: { connections: { '*': { roles: { r: { approval_tables: ['billing.tok_*'], columns: { deny: ['vault.secret'] } } } } } } };
     const chd = cardholderTables(config as unknown as Parameters<typeof cardholderTables>[0]);
     expect(chd.patterns).toEqual(['billing.tok_*', 'public.cards', 'vault']);
+    expect(chd.columns).toEqual(['*pan*']);
     for (const [sql, hit] of [
       ['SELECT * FROM cards', true], ['select * from "public"."cards"', true], ['SELECT * FROM public.cards_archive', false],
       ['SELECT * FROM billing.tok_2026', true], ['SELECT * FROM other.tok_2026', false], ["SELECT 'cards'", false], ['SELECT * FROM x.vault', true],
+      // a masked column named without a cardholder table
+      ['SELECT o.card_pan FROM orders o', true], ['SELECT id FROM orders', false], ["SELECT 'pan' FROM orders", false],
     ] as const) {
       expect(categoriesOf(q(sql, 'select', 'read'), chd).includes('10.2.1.1'), sql).toBe(hit);
     }
