@@ -157,6 +157,30 @@ describe('checks10 over other real logs', () => {
     expect(p.figures).toMatchObject({ records_missing_elements: 2, missing_by_type: 'pg.query 1, session.start 1', missing_by_element: 'origin 1, user 1' });
   });
 
+  it('10.2.1: a crash (no log.stop) and a 20-minute silence inside an open session are exceptions; gaps.csv says which', async () => {
+    const home = tmpHome();
+    const ctx = testCtx();
+    // The first process "dies": its lock names a pid that is not running, so the next open takes the log over.
+    const first = await openAuditLog(ctx, { home, createIfMissing: { origin: 'test/ev-crash' }, idleMs: 1e9, pid: 2 ** 22 + 1 });
+    await first.append({ type: 'session.start', session: 's', actor: ACTOR, src: SRC, target: TARGET, outcome: 'success' });
+    ctx.clock.advance(20 * 60_000);
+    await first.append({ type: 'pg.query', session: 's', actor: ACTOR, src: SRC, target: TARGET, outcome: 'success', detail: { sql: 'SELECT 1', command: 'select', kind: 'read' } });
+    await first.checkpoint();
+    ctx.clock.advance(60_000);
+    const second = await openAuditLog(ctx, { home, idleMs: 1e9 });
+    await second.close();
+    const input = await collectEvidence(ctx, { home, config: await loadConfigEvidence(ctx, { home }) });
+    const p = proc(input, '10.2.1');
+    expect(p.status).toBe('exception');
+    expect(p.figures).toMatchObject({ unclean_stops: 1, long_silences: 1, silences: 1, gaps: 0 });
+    expect(p.result).toMatch(/1 stop\(s\) without log\.stop/);
+    expect(p.result).toMatch(/1 silence\(s\) longer than 15 minutes/);
+    expect(proc(input, '10.7').status).toBe('evidence'); // nothing was refused: not a logging failure
+    const gaps = commonArtifacts(input).find((a) => a.path === 'gaps.csv')!.bytes.toString();
+    expect(gaps).toContain('silence,2026-11-22T12:00:00.000000Z,2026-11-22T12:20:00.000000Z,1200.000');
+    expect(gaps).toMatch(/not running,2026-11-22T12:20:00\.000000Z,2026-11-22T12:21:00\.000000Z,60\.000,pcigate ended without log\.stop after seq \d+ \(crash or kill\)/);
+  });
+
   it('10.6: a clock that steps back is a timestamp regression', async () => {
     const home = tmpHome();
     const ctx = testCtx();
