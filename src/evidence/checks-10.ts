@@ -82,7 +82,8 @@ function loggingActive(input: EvidenceInput, gaps: GapRow[]): ProcedureResult {
   const interval = checkpointIntervalMs(input);
   const logGaps = gaps.filter((g) => g.kind === 'gap');
   const silences = gaps.filter((g) => g.kind === 'silence');
-  const long = silences.filter((g) => micros(g.start, g.end) > LONG_SILENCE_MS * 1000);
+  // A silence the idle timeout itself ended is the timeout working, however long the configured limit.
+  const long = silences.filter((g) => !g.idle && micros(g.start, g.end) > LONG_SILENCE_MS * 1000);
   const notRunning = gaps.filter((g) => g.kind === 'not running');
   const crashes = notRunning.filter((g) => !g.cause.startsWith('pcigate was stopped'));
   const starts = recs.filter((r) => r.record.type === 'log.start').length;

@@ -25,6 +25,8 @@ export interface GapRow {
   lost: number | null;
   /** The record that reports or ends the interval (log.gap, the next record, log.start). */
   seq: number | null;
+  /** A silence ended by `session.idle_timeout`/`session.expired`: the session was idle, and the limit ended it. */
+  idle: boolean;
 }
 
 /** Microseconds between two record timestamps (0 when either does not parse). */
@@ -59,6 +61,7 @@ export function findGaps(input: Pick<EvidenceInput, 'records' | 'period'>, silen
         cause: typeof d.cause === 'string' ? d.cause : 'unknown',
         lost: typeof d.lost === 'number' ? d.lost : null,
         seq: r.seq,
+        idle: false,
       };
       if (overlaps(g, input.period)) out.push(g);
     }
@@ -71,16 +74,21 @@ export function findGaps(input: Pick<EvidenceInput, 'records' | 'period'>, silen
         cause: stop ? 'pcigate was stopped (log.stop … log.start)' : `pcigate ended without log.stop after seq ${prev.record.seq} (crash or kill)`,
         lost: null,
         seq: r.seq,
+        idle: false,
       };
       if (overlaps(g, input.period)) out.push(g);
     } else if (prev && open.size > 0 && micros(prev.record.ts, r.ts) > silenceMs * 1000) {
+      const idle = r.type === 'session.idle_timeout' || r.type === 'session.expired';
       const g: GapRow = {
         kind: 'silence',
         start: prev.record.ts,
         end: r.ts,
-        cause: `no record for longer than the checkpoint interval while ${open.size} session(s) were open`,
+        cause: idle
+          ? `no record while ${open.size} session(s) were open, ended by ${r.type} (the session was idle until its limit)`
+          : `no record for longer than the checkpoint interval while ${open.size} session(s) were open`,
         lost: null,
         seq: r.seq,
+        idle,
       };
       if (overlaps(g, input.period)) out.push(g);
     }

@@ -168,16 +168,22 @@ describe('checks10 over other real logs', () => {
     await first.checkpoint();
     ctx.clock.advance(60_000);
     const second = await openAuditLog(ctx, { home, idleMs: 1e9 });
+    // A session idle for 16 minutes, ended by its idle timeout: a silence, but the control working.
+    await second.append({ type: 'session.start', session: 't', actor: ACTOR, src: SRC, target: TARGET, outcome: 'success' });
+    ctx.clock.advance(16 * 60_000);
+    await second.append({ type: 'session.idle_timeout', session: 't', actor: ACTOR, src: SRC, target: TARGET, outcome: 'success', detail: { idle_ms: 960_000, limit_ms: 900_000 } });
+    await second.append({ type: 'session.end', session: 't', actor: ACTOR, src: SRC, target: TARGET, outcome: 'failure', detail: { reason: 'idle_timeout' } });
     await second.close();
     const input = await collectEvidence(ctx, { home, config: await loadConfigEvidence(ctx, { home }) });
     const p = proc(input, '10.2.1');
     expect(p.status).toBe('exception');
-    expect(p.figures).toMatchObject({ unclean_stops: 1, long_silences: 1, silences: 1, gaps: 0 });
+    expect(p.figures).toMatchObject({ unclean_stops: 1, long_silences: 1, silences: 2, gaps: 0 });
     expect(p.result).toMatch(/1 stop\(s\) without log\.stop/);
     expect(p.result).toMatch(/1 silence\(s\) longer than 15 minutes/);
     expect(proc(input, '10.7').status).toBe('evidence'); // nothing was refused: not a logging failure
     const gaps = commonArtifacts(input).find((a) => a.path === 'gaps.csv')!.bytes.toString();
     expect(gaps).toContain('silence,2026-11-22T12:00:00.000000Z,2026-11-22T12:20:00.000000Z,1200.000');
+    expect(gaps).toContain('silence,2026-11-22T12:21:00.000000Z,2026-11-22T12:37:00.000000Z,960.000,"no record while 1 session(s) were open, ended by session.idle_timeout');
     expect(gaps).toMatch(/not running,2026-11-22T12:20:00\.000000Z,2026-11-22T12:21:00\.000000Z,60\.000,pcigate ended without log\.stop after seq \d+ \(crash or kill\)/);
   });
 
