@@ -181,6 +181,8 @@ export async function runSshDirect(
         onEof: (cb) => { term.stdin.on('end', cb); },
         onClose: () => {},
         exit: (info) => {
+          o.signal?.removeEventListener('abort', onAbort);
+          clearTimeout(grace);
           for (const cb of inputListeners) term.stdin.off('data', cb);
           term.stdout.off?.('resize', onResize);
           if (tty) term.stdin.setRawMode?.(false);
@@ -189,6 +191,19 @@ export async function runSshDirect(
         },
         close: () => { resolve({ code: REFUSED_EXIT }); },
       };
+      // Ctrl-C in raw mode is a byte for the remote side; a SIGINT/SIGTERM that reaches pcigate itself (a CI
+      // job cancelled, no terminal) is passed on as a signal request (RFC 4254 §6.9); if the command is still
+      // there a moment later (sshd may ignore the request, and it does not close a channel whose pty-less
+      // command still runs), the upstream connection is dropped so pcigate itself ends promptly.
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => {
+        o.log.debug('interrupted: sending TERM to the remote command');
+        remote.signal('TERM');
+        grace = setTimeout(() => { remote.close(); session.upstream.end(); }, 1000);
+        grace.unref?.();
+      };
+      if (o.signal?.aborted) onAbort();
+      else o.signal?.addEventListener('abort', onAbort, { once: true });
       if (tty) term.stdin.setRawMode?.(true);
       term.stdout.on?.('resize', onResize);
       wireChannel(end, remote, taps, hooks.onError);

@@ -84,6 +84,10 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
       { stdin: ctx.stdin, stdout: ctx.stdout as never, stderr: ctx.stderr, env: ctx.env },
       o.command,
     );
+    if (ctx.interrupt.aborted) {
+      ctx.stderr.write(`pcigate: interrupted${'refused' in result ? `: ${result.refused}` : ''}\n`);
+      return EXIT.interrupted;
+    }
     if ('refused' in result) {
       if (result.timedOut) throw new ApprovalTimeout(`not run: ${result.refused}`);
       throw new PolicyDenied(`refused by policy: ${result.refused}`);

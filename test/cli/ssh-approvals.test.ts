@@ -52,7 +52,7 @@ beforeAll(async () => {
     `    private_key: file:${keyFile}`,
     `    host_key: "${sshd.hostKeyFingerprint}"`,
     '    allow:',
-    '      exec: { allow: ["echo *"], hold: ["sh -c *"], deny: ["rm *"] }',
+    '      exec: { allow: ["echo *", "sleep *"], hold: ["sh -c *"], deny: ["rm *"] }',
     '    workload:',
     `      - { issuer: "${oidc.issuer}", claims: { repository: org/payments } }`,
   ];
@@ -80,7 +80,7 @@ async function ciExec(home: string, conn: string, command: string[]) {
   const now = Math.floor(Date.now() / 1000);
   const token = await oidc.sign({ iss: oidc.issuer, aud: AUDIENCE, sub: CI_SUB, repository: 'org/payments', iat: now, exp: now + 300 }, { typ: 'JWT' });
   const child = spawn(process.execPath, [BIN, 'exec', '--config', config, '--home', home, conn, '--', ...command], {
-    cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, NO_COLOR: '1', PCIGATE_ID_TOKEN: token }, stdio: ['pipe', 'pipe', 'pipe'],
+    cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, NO_COLOR: '1', PCIGATE_ID_TOKEN: token, ...(process.env.DBG ? { PCIGATE_DEBUG: '1' } : {}) }, stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdin.end();
   let stdout = '';
@@ -89,12 +89,13 @@ async function ciExec(home: string, conn: string, command: string[]) {
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); onErr?.(); });
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); }));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code, signal) => { clearTimeout(killer); resolve({ code, signal, stdout, stderr }); }));
   const held = new Promise<string>((resolve, reject) => {
     onErr = () => { const m = /waiting for approval (A-[a-z2-7]{10})/.exec(stderr); if (m) resolve(m[1]!); };
     void done.then(() => reject(new Error(`exec ended before asking for an approval: ${stderr}`)));
   });
-  return { held, done };
+  held.catch(() => undefined); // only the tests that wait for a hold look at it
+  return { held, done, child };
 }
 
 const asApprover = (home: string, args: string[]) => runCli([...args, '--home', home, '--config', config], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
@@ -159,5 +160,27 @@ describe.skipIf(Boolean(skip))('held SSH commands (pcigate exec, real sshd, two 
     const execs = readLog(home).filter((x) => x.type === 'ssh.exec');
     expect(execs.map((x) => x.outcome)).toEqual(['pending', 'denied']);
     expect(execs[1]!.detail).toMatchObject({ approval: id, approval_state: 'timeout' });
+  }, 60_000);
+
+  it('interrupted: SIGINT while waiting for an approval, SIGTERM while a command runs → exit 130', async () => {
+    const home = tempDir('pcigate-home-');
+    const waiting = await ciExec(home, 'prod-ssh', ['sh', '-c', 'echo should-not-run']);
+    const id = await waiting.held;
+    waiting.child.kill('SIGINT');
+    const r = await waiting.done;
+    expect(r.code).toBe(130);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`pcigate: interrupted: the wait for approval ${id} ended`);
+    expect(readLog(home).filter((x) => x.type === 'ssh.exec').at(-1)?.detail).toMatchObject({ approval: id, approval_state: 'aborted' });
+    // A CI job cancelled mid-command: pcigate ends (it does not swallow the signal) and says so.
+    const running = await ciExec(home, 'prod-ssh', ['sleep', '30']);
+    await expect.poll(() => readLog(home).filter((x) => x.type === 'ssh.exec' && x.outcome === 'success').length, { timeout: 15_000 }).toBe(1);
+    const started = Date.now();
+    running.child.kill('SIGTERM');
+    const t = await running.done;
+    expect(t.code).toBe(130);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // The session is recorded as ended by pcigate (TERM when sshd honours the signal request, else a hangup).
+    expect((readLog(home).filter((x) => x.type === 'session.end').at(-1)?.detail as { exit?: { signal?: string } }).exit?.signal).toMatch(/^(TERM|HUP)$/);
   }, 60_000);
 });
