@@ -114,6 +114,8 @@ function configYaml(pg: PostgresServer, issuer: string, ssh: { sshd: Sshd; keyFi
     '  checkpoint: { interval: 1s, records: 20 }',
     'masking:',
     '  format: last4',
+    '  rules:',
+    '    - { name: card-pan, columns: [cards.pan], format: last4 }   # names the cardholder table (10.2.1.1, 7.2.6)',
     'connections:',
     `  ${DB}:`,
     '    kind: postgres',
