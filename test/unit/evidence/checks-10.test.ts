@@ -56,7 +56,7 @@ describe('checks10 over a real log with a logging gap', () => {
     const active = proc(input, '10.2.1');
     expect(active.status).toBe('exception');
     expect(active.result).toContain('2026-11-22T12:00:19.000000Z … 2026-11-22T12:00:39.000000Z: EIO: injected write failure');
-    expect(active.figures).toMatchObject({ gaps: 1, log_starts: 2, log_stops: 1, not_running: 1, not_running_seconds: 3600, unclean_stops: 0 });
+    expect(active.figures).toMatchObject({ gaps: 1, log_starts: 2, log_stops: 1, not_running: 1, not_running_seconds: 3600, unclean_stops: 0, sealed_late: 0 });
     expect(active.evidence).toContain('gaps.csv');
   });
 
@@ -177,7 +177,9 @@ describe('checks10 over other real logs', () => {
     const input = await collectEvidence(ctx, { home, config: await loadConfigEvidence(ctx, { home }) });
     const p = proc(input, '10.2.1');
     expect(p.status).toBe('exception');
-    expect(p.figures).toMatchObject({ unclean_stops: 1, long_silences: 1, silences: 2, gaps: 0 });
+    expect(p.figures).toMatchObject({ unclean_stops: 1, long_silences: 1, silences: 2, gaps: 0, sealed_late: 0 });
+    // The first session's start waited the 20 silent minutes for its checkpoint.
+    expect(p.figures.max_seal_latency_s).toBe(20 * 60);
     expect(p.result).toMatch(/1 stop\(s\) without log\.stop/);
     expect(p.result).toMatch(/1 silence\(s\) longer than 15 minutes/);
     expect(proc(input, '10.7').status).toBe('evidence'); // nothing was refused: not a logging failure
@@ -185,6 +187,21 @@ describe('checks10 over other real logs', () => {
     expect(gaps).toContain('silence,2026-11-22T12:00:00.000000Z,2026-11-22T12:20:00.000000Z,1200.000');
     expect(gaps).toContain('silence,2026-11-22T12:21:00.000000Z,2026-11-22T12:37:00.000000Z,960.000,"no record while 1 session(s) were open, ended by session.idle_timeout');
     expect(gaps).toMatch(/not running,2026-11-22T12:20:00\.000000Z,2026-11-22T12:21:00\.000000Z,60\.000,pcigate ended without log\.stop after seq \d+ \(crash or kill\)/);
+  });
+
+  it('10.2.1: records that waited longer than audit.max_unsealed_age for a checkpoint are an exception', async () => {
+    const home = tmpHome();
+    const ctx = testCtx();
+    const first = await openAuditLog(ctx, { home, createIfMissing: { origin: 'test/ev-late' }, idleMs: 1e9, checkpointIntervalMs: 1e9, pid: 2 ** 22 + 3 });
+    await first.append({ type: 'verify.run', actor: { sub: 't', via: 'local' }, target: { kind: 'log' }, outcome: 'success' });
+    ctx.clock.advance(2 * 3_600_000); // the process died before any checkpoint; the next one seals its records 2 h later
+    const second = await openAuditLog(ctx, { home, idleMs: 1e9 });
+    await second.close();
+    const input = await collectEvidence(ctx, { home, config: await loadConfigEvidence(ctx, { home }) });
+    const p = proc(input, '10.2.1');
+    expect(p.status).toBe('exception');
+    expect(p.figures).toMatchObject({ sealed_late: 3, max_seal_latency_s: 7200 });
+    expect(p.result).toMatch(/3 record\(s\) sealed by a signed checkpoint only after more than 3600 s/);
   });
 
   it('10.6: a clock that steps back is a timestamp regression', async () => {
