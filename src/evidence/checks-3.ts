@@ -162,26 +162,32 @@ function maskingProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure
     method: 'EXAMINE',
   };
 
-  // Masked counts: a session's session.end total where it has one, else the sum of its pg.query counts.
-  const bySession = new Map<string, { conn: string; kind: string; actor: string; end?: Record<string, number>; queries: Record<string, number> }>();
+  // Masked counts: a session's session.end total where it has one, else the sum of its pg.query counts;
+  // `pcigate exec -- CMD` adds what it masked on the command's terminal output (exec.end).
+  interface Entry { session: string; conn: string; kind: string; actor: string; source: string; end?: Record<string, number>; queries: Record<string, number> }
+  const bySession = new Map<string, Entry>();
   const add = (into: Record<string, number>, from: Record<string, unknown>) => {
     for (const [k, v] of Object.entries(from)) if (typeof v === 'number' && v > 0) into[k] = (into[k] ?? 0) + v;
   };
   for (const { record: r } of input.inPeriod) {
-    if (r.type !== 'session.end' && r.type !== 'pg.query') continue;
+    if (r.type !== 'session.end' && r.type !== 'pg.query' && r.type !== 'exec.end') continue;
     const masked = objectField(detailOf(r), 'masked');
-    const key = r.session ?? `seq ${r.seq}`;
+    const session = r.session ?? `seq ${r.seq}`;
+    const key = r.type === 'exec.end' ? `${session}\u0000exec` : session;
     let s = bySession.get(key);
-    if (!s) { s = { conn: r.target?.conn ?? '', kind: r.target?.kind ?? '', actor: r.actor?.sub ?? '', queries: {} }; bySession.set(key, s); }
-    if (r.type === 'session.end') { if (Object.keys(masked).length > 0) add((s.end ??= {}), masked); } else add(s.queries, masked);
+    if (!s) {
+      s = { session, conn: r.target?.conn ?? '', kind: r.type === 'exec.end' ? 'exec' : r.target?.kind ?? '', actor: r.actor?.sub ?? '', source: r.type === 'exec.end' ? 'exec.end' : 'session.end', queries: {} };
+      bySession.set(key, s);
+    }
+    if (r.type === 'pg.query') add(s.queries, masked);
+    else if (Object.keys(masked).length > 0) add((s.end ??= {}), masked);
   }
   const totals: Record<string, number> = {};
   const countRows: string[][] = [];
-  for (const [session, s] of [...bySession].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const source = s.end ? 'session.end' : 'pg.query';
+  for (const [, s] of [...bySession].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const counts = s.end ?? s.queries;
     for (const rule of Object.keys(counts).sort()) {
-      countRows.push([session, s.conn, s.kind, s.actor, rule, String(counts[rule]), source]);
+      countRows.push([s.session, s.conn, s.kind, s.actor, rule, String(counts[rule]), s.end ? s.source : 'pg.query']);
       totals[rule] = (totals[rule] ?? 0) + counts[rule]!;
     }
   }
@@ -191,7 +197,7 @@ function maskingProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure
     path: MASKED_CSV,
     bytes: csvFile(['session', 'connection', 'kind', 'actor', 'rule', 'masked', 'source'], countRows),
     mediaType: 'text/csv',
-    description: 'Values masked by pcigate per session and masking rule in the period (from session.end and pg.query records)',
+    description: 'Values masked by pcigate per session and masking rule in the period (from session.end, pg.query and exec.end records)',
     procedures: ['3.4.1'],
     method: 'TEST',
   };
@@ -202,7 +208,7 @@ function maskingProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure
       id: '3.4.1',
       title: 'PAN is masked when displayed',
       asks: 'PAN is masked when displayed so that only people with a documented business need see more than the BIN and last four digits.',
-      checked: `The masking section of ${input.config.source} (content format, ${count(m.rules.length, 'column rule')}, SAD columns), the policy's unmask grants per role, and the masked counts in session.end and pg.query records of the period.`,
+      checked: `The masking section of ${input.config.source} (content format, ${count(m.rules.length, 'column rule')}, SAD columns), the policy's unmask grants per role, and the masked counts in session.end, pg.query and exec.end records of the period.`,
       status: beyond > 0 ? 'exception' : 'evidence',
       result: `Display format ${m.format} (${SHOWS[m.format]?.shows ?? m.format}); ${beyond > 0 ? `${count(beyond, 'configured format')} reveal more than BIN and last four` : 'no configured format reveals more than BIN and last four'}; `
         + `${unmask.length ? `unmask grants: ${unmask.join(', ')}${clear.length ? ` (full PAN: ${clear.join(', ')} — their business need must be documented)` : ''}` : 'no role may unmask'}; `

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { checks3 } from '../../../src/evidence/checks-3.js';
 import type { ConfigEvidence, ProcedureResult, RequirementSection } from '../../../src/evidence/types.js';
 import { defaultConfig } from '../../../src/config/schema.js';
-import { ALICE, BOB, CONFIG, SSH, buildInput, csvRows, denied, end, intent, query, start } from './access-input.js';
+import { ALICE, BOB, CONFIG, DB, SSH, buildInput, csvRows, denied, end, intent, query, start } from './access-input.js';
 
 const proc = (s: RequirementSection, id: string): ProcedureResult => {
   const p = s.procedures.find((x) => x.id === id);
@@ -77,12 +77,13 @@ describe('checks3: 3.4.1 display masking', () => {
         query('s1', ALICE, 2, 'SELECT number FROM cards', 5, { masked: { 'card-number': 2, pan: 1 } }),
         end('s1', ALICE),
         start('s2', BOB, SSH), end('s2', BOB, SSH, { kind: 'ssh', masked: { pan: 3 } }),
+        { type: 'exec.end', session: 's3', actor: BOB, target: DB, outcome: 'success', detail: { exit_code: 0, masked: { pan: 2 } } },
       ],
     });
     const s = checks3(input);
     const p = proc(s, '3.4.1');
     expect(p.status).toBe('evidence');
-    expect(p.figures).toMatchObject({ display_format: 'last4', column_rules: 1, formats_beyond_bin_last4: 0, unmask_grants: 1, full_pan_grants: 1, masked_total: 8, masked_sessions: 2 });
+    expect(p.figures).toMatchObject({ display_format: 'last4', column_rules: 1, formats_beyond_bin_last4: 0, unmask_grants: 1, full_pan_grants: 1, masked_total: 10, masked_sessions: 3 });
     expect(p.result).toContain('full PAN: dba@prod-db');
     const masking = csvRows(artifact(s, 'req3/masking-config.csv').bytes);
     expect(masking).toContainEqual(['column rule', 'card-number', 'public.cards.number', 'first6last4', 'BIN (first 6) and last 4 digits', 'yes']);
@@ -92,6 +93,7 @@ describe('checks3: 3.4.1 display masking', () => {
       ['s1', 'prod-db', 'postgres', 'alice-1', 'card-number', '4', 'pg.query'],
       ['s1', 'prod-db', 'postgres', 'alice-1', 'pan', '1', 'pg.query'],
       ['s2', 'prod-ssh', 'ssh', 'bob-2', 'pan', '3', 'session.end'],
+      ['s3', 'prod-db', 'exec', 'bob-2', 'pan', '2', 'exec.end'],
     ]);
   });
 
