@@ -64,7 +64,8 @@ export function writeZip(entries: Array<{ path: string; bytes: Buffer }>): Buffe
     if (seen.has(e.path)) throw new EvidenceFormatError(`cannot write zip entry ${JSON.stringify(e.path)} twice`, { file: e.path });
     seen.add(e.path);
     const name = Buffer.from(e.path, 'utf8');
-    const deflated = deflateRawSync(e.bytes, { level: 9 });
+    // Level 6 (zlib's default): bench/evidence/bundle.ts measured level 9 at 0.3% smaller for twice the CPU.
+    const deflated = deflateRawSync(e.bytes, { level: 6 });
     const [method, data] = deflated.length < e.bytes.length ? [METHOD_DEFLATE, deflated] : [METHOD_STORE, e.bytes];
     if (e.bytes.length > MAX_32 || offset > MAX_32) throw new EvidenceFormatError(`zip entry ${e.path} is too large without ZIP64`, { file: e.path });
     const crc = crc32(e.bytes) >>> 0;
