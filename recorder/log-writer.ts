@@ -248,7 +248,10 @@ class AuditLogWriter implements AuditLog {
       this.queue.push({ event, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
-        void this.flushLoop();
+        // Started after the caller's synchronous work: the proxy forwards a read to the server first and
+        // the record is encoded and written while the server works on it; appends made in the same tick
+        // share the batch.
+        queueMicrotask(() => void this.flushLoop());
       }
     });
   }
