@@ -49,7 +49,7 @@ export interface CheckpointInfo {
 
 /** The recorder's public face: an AuditSink plus checkpoints, rotation and close. */
 export interface AuditLog extends AuditSink {
-  /** Durable records so far (= the next seq). */
+  /** Records appended so far (= the next seq): durable, or with durability `os` written to the kernel. */
   readonly size: number;
   readonly origin: string;
   /** The key epoch in force. */
