@@ -271,6 +271,21 @@ describe('pcigate evidence --req all --oscal', () => {
   });
 });
 
+describe('stable references and sampling', () => {
+  it('the same period and selection give the same reference ids for the same files; --sample bounds the samples', async () => {
+    const { since, until } = main.manifest.period;
+    const again = await build('again', ['--req', 'all', '--oscal', '--since', since, '--until', until, '--sample', '1', '--json']);
+    expect(again.manifest.period).toEqual(main.manifest.period);
+    expect(again.manifest.bundle_id).not.toBe(main.manifest.bundle_id);
+    const refs = (b: Built) => b.manifest.artifacts.map((a) => `${a.ref} ${a.path}`);
+    expect(refs(again)).toEqual(refs(main));
+    for (const f of again.files.filter((x) => x.startsWith('samples/'))) {
+      expect(readFileSync(path.join(again.dir, f), 'utf8').split('\n').filter(Boolean), f).toHaveLength(1);
+    }
+    expect(main.files.filter((x) => x.startsWith('samples/')).some((f) => readFileSync(path.join(main.dir, f), 'utf8').split('\n').filter(Boolean).length > 1)).toBe(true);
+  });
+});
+
 describe('pcigate evidence verify', () => {
   it('accepts the bundle offline with the auditor\'s root key, and a copy rebuilt by Info-ZIP', async () => {
     const r = await verifyZip(main.zip, true);
@@ -317,6 +332,12 @@ describe('pcigate evidence verify', () => {
     const added = await verifyZip(rezip(dir2, path.join(work, 'added.zip')));
     expect(added.code).toBe(3);
     expect(added.stdout + added.stderr).toContain('samples/extra.jsonl');
+  });
+
+  it('without --root-key trusts the root key the bundle carries and reports it (rootKeySource: bundle)', async () => {
+    const r = await runCli(['evidence', 'verify', main.zip, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, rootKeySource: 'bundle' });
   });
 
   it('refuses a bundle signed under a different root key (exit 3)', async () => {
