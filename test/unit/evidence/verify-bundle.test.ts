@@ -18,6 +18,7 @@ import type { Manifest, ProofFile } from '../../../src/evidence/types.js';
 import { verifyBundle, ZIP_FILE } from '../../../src/evidence/verify-bundle.js';
 import type { BundleVerifyReport } from '../../../src/evidence/verify-bundle.js';
 import { writeZip } from '../../../src/evidence/zip.js';
+import { ROOT } from '../../harness/cli.js';
 import { assemble, makeBundle, relist } from './bundle-fixture.js';
 import type { BundleFixture, File } from './bundle-fixture.js';
 
@@ -77,6 +78,27 @@ describe('verifyBundle: an intact bundle', () => {
     expect(c.stdout.trim().split('\n')).toHaveLength(fx.files.length - 1);
     // the unpacked files are the bundle's bytes
     for (const f of fx.files) expect((await fsp.readFile(path.join(out, f.path))).equals(f.bytes)).toBe(true);
+  });
+
+  it('the by-hand recipe of docs/evidence-bundle.md (unzip, sha256sum, openssl) accepts it and refuses a changed manifest', async () => {
+    const doc = await fsp.readFile(path.join(ROOT, 'docs', 'evidence-bundle.md'), 'utf8');
+    const script = /## Checking it by hand[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(script).toContain('openssl pkeyutl -verify');
+    const run = async (zip: Buffer) => {
+      const dir = await fsp.mkdtemp(path.join(tmp, 'by-hand-'));
+      await fsp.writeFile(path.join(dir, 'evidence.zip'), zip);
+      return spawnSync('bash', ['-e', '-c', script!], { cwd: dir, encoding: 'utf8' });
+    };
+    const ok = await run(fx.zip);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('Signature Verified Successfully');
+    // A manifest changed and its SHA256SUMS line updated: only the signature catches it.
+    const m = Buffer.from(fx.files.find((f) => f.path === 'manifest.json')!.bytes.toString().replace('0.0.0-test', '9.9.9-test'));
+    const rest = fx.files.filter((f) => f.path !== 'manifest.json' && f.path !== 'SHA256SUMS');
+    const contents = [...rest, { path: 'manifest.json', bytes: m }];
+    const bad = await run(writeZip([...contents, { path: 'SHA256SUMS', bytes: sha256sums(contents) }]));
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout).toContain('Signature Verification Failure');
   });
 });
 
