@@ -71,6 +71,11 @@ export function day(ts: string | null | undefined): string {
   return ts ? ts.slice(0, 10) : '-';
 }
 
+/** Code-unit order for sorting strings (locale-independent, so output bytes never depend on the host). */
+export function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Sorted, de-duplicated strings joined for one CSV cell. */
 export function cellList(xs: Iterable<string>, sep = ' '): string {
   return [...new Set(xs)].sort().join(sep);
