@@ -102,7 +102,7 @@ function scanProcedures(input: EvidenceInput, cfg: PcigateConfig | undefined): {
         id: '3.3.1',
         title: 'Sensitive authentication data is not kept after authorization',
         asks: 'Track data, card verification codes and PINs/PIN blocks are not stored after authorization, including in logs and recordings.',
-        checked: `The pcigate scan detector for track 1/2 data and labelled CVV/CVC/PIN values over ${scanned}.`,
+        checked: `The pcigate scan detector for track 1/2 data and labelled CVV/CVC/PIN values over ${scanned}. The whole log is scanned, not only the period: all of it is stored.`,
         status: sad.length > 0 || errors.length > 0 ? 'exception' : 'evidence',
         result: sad.length > 0
           ? `${count(sad.length, 'possible SAD value')} found in stored data (${where(sad)})${unreadable}.`
@@ -115,7 +115,7 @@ function scanProcedures(input: EvidenceInput, cfg: PcigateConfig | undefined): {
         id: '3.5.1',
         title: 'PAN is unreadable wherever it is stored',
         asks: 'Wherever PAN is stored it is rendered unreadable (truncation, keyed hash, tokens or strong cryptography), including in audit logs.',
-        checked: `The pcigate scan detector for full PANs over ${scanned}.`,
+        checked: `The pcigate scan detector for full PANs over ${scanned}. The whole log is scanned, not only the period: all of it is stored.`,
         status: pans.length > 0 || errors.length > 0 ? 'exception' : 'evidence',
         result: pans.length > 0
           ? `${count(pans.length, 'full PAN')} found in stored data (${where(pans)}); the findings list them masked${unreadable}.`

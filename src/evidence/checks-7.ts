@@ -122,7 +122,8 @@ function decisionProcedure(input: EvidenceInput, cfg: PcigateConfig | undefined)
     if (isChd) row.chdUndecided++;
     undecided.push(r.seq);
   }
-  const held = input.inPeriod.filter((r) => r.record.type === 'approval.request' && detailOf(r.record).kind !== 'session').length;
+  // Held statements: approval requests on the Postgres connections seen (SSH commands are held the same way).
+  const held = input.inPeriod.filter((r) => r.record.type === 'approval.request' && detailOf(r.record).kind !== 'session' && perConn.has(r.record.target?.conn ?? '')).length;
   const total = [...perConn.values()].reduce((a, r) => ({ statements: a.statements + r.statements, allowed: a.allowed + r.allowed, denied: a.denied + r.denied, chd: a.chd + r.chd }), { statements: 0, allowed: 0, denied: 0, chd: 0 });
   const artifact: ArtifactDraft = {
     path: DECISIONS_CSV,
