@@ -61,14 +61,22 @@ const LINES: Array<[BundleCheck, (r: BundleVerifyReport) => string]> = [
   ['proofs', (r) => `inclusion proofs: ${r.checked.proofs} sampled records prove into signed checkpoints (RFC 6962)`],
 ];
 
+/**
+ * A bundle is untrusted input and problem messages can quote it (a JSON parse error shows a snippet): control
+ * and bidirectional-override characters are shown escaped so a crafted bundle cannot rewrite the terminal.
+ */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function render(out: Output, file: string, r: BundleVerifyReport): void {
-  const lines = [`bundle ${file}${r.bundle_id ? ` (${r.bundle_id})` : ''}`];
+  const lines = [`bundle ${file}${r.bundle_id ? ` (${printable(r.bundle_id)})` : ''}`];
   // On failure only the problems are listed: a check that depends on a broken one (no manifest, no key chain)
   // did not really run, and a ✓ next to it would claim more than was proved.
   for (const [check, text] of LINES) {
     if (r.ok) lines.push(`${out.paint('green', '✓')} ${text(r)}`);
     for (const p of r.problems.filter((x) => x.check === check)) {
-      lines.push(`${out.paint('red', '✗')} ${p.file === ZIP_FILE ? file : p.file}: ${p.message}`);
+      lines.push(`${out.paint('red', '✗')} ${p.file === ZIP_FILE ? file : printable(p.file)}: ${printable(p.message)}`);
     }
   }
   lines.push(r.ok ? 'OK: the bundle verifies' : `FAILED: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`);

@@ -132,7 +132,7 @@ function checkKeyChain(m: Manifest, userRoot: Buffer | undefined, add: (c: Bundl
     const c = (sc as SignedEpochCert).cert;
     const fail = (why: string) => add('keys', 'manifest.json', `key chain, epoch ${i}: ${why}`);
     if (c.epoch !== i) { fail(`the certificate is for epoch ${c.epoch}`); break; }
-    if (c.origin !== m.origin) { fail(`the certificate is for origin ${c.origin}, the bundle for ${m.origin}`); break; }
+    if (c.origin !== m.origin) { fail(`the certificate is for origin ${JSON.stringify(c.origin)}, the bundle for ${JSON.stringify(m.origin)}`); break; }
     const signer = i === 0 ? root : keys[i - 1]!;
     if (!verifyEpochCert(sc, signer)) {
       // With a mismatched --root-key the cause is already reported; epoch 0 failing is its consequence.

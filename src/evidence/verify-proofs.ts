@@ -103,11 +103,11 @@ export function checkSamples(files: Map<string, Buffer | null>, manifest: Manife
       }
       let ok = true;
       const bad = (file: string, why: string) => { ok = false; add('proofs', file, why); };
-      if (record.origin !== manifest.origin) bad(p, `line ${i + 1} is a record of origin ${String(record.origin)}, the bundle is for ${manifest.origin}`);
-      if (record.type !== type) bad(p, `line ${i + 1} is a ${String(record.type)} record in the samples of ${type}`);
+      if (record.origin !== manifest.origin) bad(p, `line ${i + 1} is a record of origin ${JSON.stringify(record.origin)}, the bundle is for ${manifest.origin}`);
+      if (record.type !== type) bad(p, `line ${i + 1} is a ${JSON.stringify(record.type)} record in the samples of ${type}`);
       const pathOk = verifyInclusion(Buffer.from(proof.leaf, 'hex'), proof.seq, checkpoint.size, proof.path.map((h) => Buffer.from(h, 'hex')), root);
       if (record.seq !== proof.seq) {
-        bad(proofPath, `proof ${i + 1} is for seq ${proof.seq}, but line ${i + 1} of ${p} is seq ${String(record.seq)}`);
+        bad(proofPath, `proof ${i + 1} is for seq ${proof.seq}, but line ${i + 1} of ${p} is seq ${JSON.stringify(record.seq)}`);
       } else if (leafHash(line).toString('hex') !== proof.leaf) {
         // The proof is checked on its own below; a line that does not hash to a valid proof's leaf was changed.
         bad(pathOk ? p : proofPath, pathOk

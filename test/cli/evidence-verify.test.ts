@@ -67,6 +67,18 @@ describe('pcigate evidence verify', () => {
     expect(JSON.parse(j.stdout).problems).toContainEqual(expect.objectContaining({ file: 'samples/pg.query.jsonl', check: 'artifacts' }));
   });
 
+  it('text quoted from a crafted bundle cannot drive the terminal', async () => {
+    const crafted = fx.files.map((f) => (f.path === 'proofs/pg.query.json' ? { path: f.path, bytes: Buffer.from('\x1b[2J\x1b]0;owned\x07 not json') } : f));
+    const file = path.join(tmp, 'crafted.zip');
+    await fsp.writeFile(file, writeZip(crafted));
+    const r = await runCli(['evidence', 'verify', file]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/✗ proofs\/pg\.query\.json: not JSON/);
+    expect(r.stdout).toContain('\\u001b');
+    expect(r.stdout).not.toContain('\x1b');
+    expect(r.stdout).not.toContain('\x07');
+  });
+
   it('another root key: exit 3, naming manifest.json', async () => {
     const other = path.join(tmp, 'other.pub');
     await fsp.writeFile(other, formatPublicKeyLine(generateEd25519().publicRaw));
