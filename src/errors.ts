@@ -248,3 +248,16 @@ export class EvidenceFormatError extends PcigateError {
     if (options?.file !== undefined) this.file = options.file;
   }
 }
+
+/** Why a session was refused at its start (src/broker/session-admission.ts). */
+export type RefusalKind = 'allowed_hours' | 'approval' | 'approval_timeout';
+
+/** A session refused at its start by session-level policy (allowed_hours, require_approval). Exit 5, or 6 for an approval timeout. */
+export class SessionRefused extends PolicyDenied {
+  static override code = 'ERR_SESSION_REFUSED';
+  override code = SessionRefused.code;
+  constructor(message: string, readonly kind: RefusalKind, readonly rule: string, options?: { cause?: unknown }) {
+    super(message, options);
+    if (kind === 'approval_timeout') this.exit = EXIT.approvalTimeout;
+  }
+}

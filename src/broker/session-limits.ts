@@ -22,7 +22,8 @@ export interface LimitTimers {
   clearTimeout(handle: unknown): void;
 }
 
-export type DeadlineKind = 'max_duration' | 'max_session';
+/** `allowed_hours`: the policy's time window closed (src/policy/time-window.ts). */
+export type DeadlineKind = 'max_duration' | 'max_session' | 'allowed_hours';
 
 export interface Deadline {
   kind: DeadlineKind;
@@ -49,8 +50,10 @@ export type LimitHit =
  * until max_session after its start (identity.max_session), and not past a still-valid token's expiry if
  * that comes later. The earliest deadline wins; on a tie max_duration is named (the policy's limit).
  */
-export function effectiveLimits(o: { startedAt: number; idleTimeoutMs: number; maxDurationMs: number; maxSessionMs?: number; tokenExpiresAt?: number }): EffectiveLimits {
+export function effectiveLimits(o: { startedAt: number; idleTimeoutMs: number; maxDurationMs: number; maxSessionMs?: number; tokenExpiresAt?: number; windowEndsAt?: number }): EffectiveLimits {
   const deadlines: Deadline[] = [{ kind: 'max_duration', at: o.startedAt + o.maxDurationMs, limitMs: o.maxDurationMs }];
+  // A session that started inside allowed_hours ends when that window closes (limitMs: what it was given).
+  if (o.windowEndsAt !== undefined) deadlines.push({ kind: 'allowed_hours', at: o.windowEndsAt, limitMs: Math.max(0, o.windowEndsAt - o.startedAt) });
   if (o.tokenExpiresAt !== undefined && o.maxSessionMs !== undefined) {
     deadlines.push({ kind: 'max_session', at: Math.max(o.tokenExpiresAt, o.startedAt + o.maxSessionMs), limitMs: o.maxSessionMs });
   }
@@ -203,6 +206,8 @@ export function limitOutcome(hit: LimitHit, conn: string, maxSessionMessage?: (m
     type: 'session.expired', reason: hit.kind, sqlstate: '57P01', detail,
     message: hit.kind === 'max_session'
       ? (maxSessionMessage?.(hit.limitMs) ?? `pcigate: this session reached identity.max_session (${formatLimit(hit.limitMs)}) and was closed; run pcigate login and reconnect`)
-      : `pcigate: terminating the session: it reached the maximum duration of ${formatLimit(hit.limitMs)} (session.max_duration of ${conn}); connect again`,
+      : hit.kind === 'allowed_hours'
+        ? `pcigate: terminating the session: the allowed hours of ${conn} are over (session.allowed_hours); connect again when they start`
+        : `pcigate: terminating the session: it reached the maximum duration of ${formatLimit(hit.limitMs)} (session.max_duration of ${conn}); connect again`,
   };
 }

@@ -12,6 +12,7 @@ import type { Classification, StatementInfo } from './classify.js';
 import { columnDenied, tableAllowed, tableMatchesAny } from './name-match.js';
 import type { StatementKind } from './statement-kinds.js';
 import { strictestFirst } from './statement-kinds.js';
+import { allowedAt, describeWindow } from './time-window.js';
 
 export type Action = 'allow' | 'deny' | 'hold';
 const SEVERITY: Record<Action, number> = { allow: 0, hold: 1, deny: 2 };
@@ -172,7 +173,6 @@ export function gateIdentity(policy: PolicyConfig, identity: PolicyIdentity, con
   return undefined;
 }
 
-const WEEKDAY_INDEX: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 
 /** Session limits (PCI DSS 8.2.8 idle timeout, maximum duration, allowed hours) at time `now` (ms). */
 export function checkSessionLimits(policy: PolicyConfig, connection: string, times: { startedAt: number; lastActivity: number }, now: number): Verdict | undefined {
@@ -184,13 +184,9 @@ export function checkSessionLimits(policy: PolicyConfig, connection: string, tim
   if (now - times.lastActivity > cp.session.idle_timeout) return { action: 'deny', rule: `${base}.idle_timeout`, reason: 'the session was idle too long (PCI DSS 8.2.8); connect again' };
   const h = cp.session.allowed_hours;
   if (h) {
-    const parts = new Intl.DateTimeFormat('en-US', { timeZone: h.tz, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(now));
-    const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
-    const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][WEEKDAY_INDEX[get('weekday')] ?? -1];
-    const hm = `${get('hour')}:${get('minute')}`;
-    const inWindow = h.from <= h.to ? hm >= h.from && hm < h.to : hm >= h.from || hm < h.to;
-    if (!day || !h.days.includes(day as (typeof h.days)[number]) || !inWindow) {
-      return { action: 'deny', rule: `${base}.allowed_hours`, reason: `access is allowed ${h.days.join(',')} ${h.from}-${h.to} ${h.tz} only` };
+    // One definition of the window for session start, running sessions and statements (time-window.ts).
+    if (!allowedAt(h, now)) {
+      return { action: 'deny', rule: `${base}.allowed_hours`, reason: `access is allowed ${describeWindow(h)} only` };
     }
   }
   return undefined;

@@ -14,7 +14,8 @@
  */
 import type { Actor } from '../../recorder/types.js';
 import type { Clock } from '../cli/ctx.js';
-import { PolicyDenied } from '../errors.js';
+import { formatDuration } from '../config/duration.js';
+import { ApprovalTimeout, PolicyDenied } from '../errors.js';
 import type { SessionHooks, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import type { ApprovalStore } from './approvals.js';
 import type { Decision, PolicyIdentity } from './evaluate.js';
@@ -106,22 +107,35 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
   };
 }
 
+/** How a session-level approval ended when it did not let the session start. */
+export type SessionApprovalRefusal = { approval: string; state: 'denied' | 'expired' | 'timeout' | 'aborted'; why: string };
+
 /**
- * Session-level approval (`policy.connections.<name>.session.require_approval`): before a session starts,
- * file a request for `CONNECT <name>` and wait for it. Resolves when approved (the approval is used);
- * throws PolicyDenied when denied, expired or not decided within the policy's `wait`. `notify` receives
- * the line to show the user (which request, how to approve it). No-op when the policy does not ask for it.
+ * Session-level approval (`policy.connections.<name>.session.require_approval`; PCI DSS 7.2.3 with the
+ * store's separation of duties): before a session starts, file a request for `CONNECT <name>` and wait for
+ * it. Resolves with the approval's id when approved (the approval is used, `approval.use`), undefined when
+ * the policy does not ask for one; throws PolicyDenied (exit 5) when denied or aborted and ApprovalTimeout
+ * (exit 6) when the request expired or got no decision within the policy's `wait` — each carrying
+ * `refusal`. `notify` receives the line to show the user (which request, how to approve it).
  */
-export async function requireSessionApproval(o: { engine: PolicyEngine; store: ApprovalStore; connection: string; identity: PolicyIdentity; reason?: string; signal?: AbortSignal; notify?: (line: string) => void }): Promise<void> {
-  if (!o.engine.sessionLimits(o.connection).requireApproval) return;
+export async function requireSessionApproval(o: { engine: PolicyEngine; store: ApprovalStore; connection: string; identity: PolicyIdentity; reason?: string; signal?: AbortSignal; notify?: (line: string) => void }): Promise<string | undefined> {
+  if (!o.engine.sessionLimits(o.connection).requireApproval) return undefined;
   const sql = `CONNECT ${o.connection}`;
   const usable = await o.store.findUsable(o.identity, o.connection, sql);
-  if (usable) { await o.store.consume(usable.id, o.identity, o.connection, sql); return; }
+  if (usable) { await o.store.consume(usable.id, o.identity, o.connection, sql); return usable.id; }
   const settings = o.engine.approvalSettings(o.connection);
   const req = await o.store.request({ kind: 'session', connection: o.connection, requester: o.identity, sql, settings, rule: `policy.connections.${o.connection}.session.require_approval`, ...(o.reason ? { reason: o.reason } : {}) });
-  o.notify?.(`pcigate: ${o.connection} needs an approval to connect: request ${req.id}; an approver runs: pcigate approve ${req.id}`);
+  o.notify?.(`pcigate: ${o.connection} needs an approval to connect: waiting for approval ${req.id} (up to ${formatDuration(settings.waitMs)}); an approver runs: pcigate approve ${req.id}`);
   const r = await o.store.waitForDecision(req.id, settings.waitMs, o.signal);
-  if (r.state === 'approved') { await o.store.consume(r.id, o.identity, o.connection, sql); return; }
-  const why = r.state === 'denied' ? `denied by ${r.denial?.email ?? r.denial?.sub ?? 'an approver'}: ${r.denial?.reason ?? ''}` : r.state === 'expired' ? 'the request expired' : 'no decision in time';
-  throw new PolicyDenied(`connecting to ${o.connection} was not approved (${r.id}: ${why})`);
+  if (r.state === 'approved') {
+    await o.store.consume(r.id, o.identity, o.connection, sql);
+    o.notify?.(`pcigate: approval ${r.id} granted by ${r.approvals.map((a) => a.email ?? a.sub).join(', ')}; connecting`);
+    return r.id;
+  }
+  const state = r.state === 'denied' ? 'denied' : r.state === 'expired' ? 'expired' : o.signal?.aborted ? 'aborted' : 'timeout';
+  const why = state === 'denied' ? `denied by ${r.denial?.email ?? r.denial?.sub ?? 'an approver'}: ${r.denial?.reason ?? ''}`
+    : state === 'expired' ? 'the request expired' : state === 'aborted' ? 'the wait was interrupted' : `no decision within ${formatDuration(settings.waitMs)}`;
+  const refusal: SessionApprovalRefusal = { approval: r.id, state, why };
+  const message = `connecting to ${o.connection} was not approved (${r.id}: ${why})`;
+  throw Object.assign(state === 'expired' || state === 'timeout' ? new ApprovalTimeout(message) : new PolicyDenied(message), { refusal });
 }

@@ -19,6 +19,7 @@
 import type { PolicyConfig } from '../config/sections/policy.js';
 import { classify } from './classify.js';
 import type { Classification, StatementInfo } from './classify.js';
+import type { AllowedHours } from './time-window.js';
 import { checkSessionLimits, connectionPolicy, evaluate, matchRoles } from './evaluate.js';
 import type { ConnectionFacts, Decision, PolicyIdentity } from './evaluate.js';
 
@@ -90,9 +91,12 @@ export class PolicyEngine {
   }
 
   /** Session limits in ms, for the broker's timers (idle timeout per PCI DSS 8.2.8). */
-  sessionLimits(connection: string): { maxDurationMs: number; idleTimeoutMs: number; requireApproval: boolean } {
+  sessionLimits(connection: string): { maxDurationMs: number; idleTimeoutMs: number; requireApproval: boolean; allowedHours?: AllowedHours } {
     const s = connectionPolicy(this.policy, connection)?.cp.session;
-    return { maxDurationMs: s?.max_duration ?? 8 * 3_600_000, idleTimeoutMs: s?.idle_timeout ?? 15 * 60_000, requireApproval: s?.require_approval ?? false };
+    return {
+      maxDurationMs: s?.max_duration ?? 8 * 3_600_000, idleTimeoutMs: s?.idle_timeout ?? 15 * 60_000, requireApproval: s?.require_approval ?? false,
+      ...(s?.allowed_hours ? { allowedHours: s.allowed_hours } : {}),
+    };
   }
 
   /** The unmask (mask format) grants of the identity's roles on a connection, for the masking area. */

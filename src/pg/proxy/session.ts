@@ -58,6 +58,8 @@ export class PgSession implements Cancellable {
   private relay: Relay | null = null;
   private opened: OpenedSession | null = null;
   private key: { pid: number; secret: number } | null = null;
+  /** The client's socket while the owner opens the session (after AuthenticationOk, before ReadyForQuery). */
+  private pending: net.Socket | null = null;
   readonly client: ClientAddress;
 
   constructor(private readonly socket: net.Socket, private readonly owner: SessionOwner) {
@@ -82,9 +84,11 @@ export class PgSession implements Cancellable {
     const client = local.socket;
     client.pause();
     let opened: OpenedSession;
+    this.pending = client;
     try {
       opened = await this.owner.open(local.startup, this.client, this);
     } catch (e) {
+      this.pending = null;
       this.state = 'closed';
       this.owner.internalError(e, this);
       // Only errors built for the client cross the wire: the upstream server's own refusal, or pcigate's.
@@ -96,6 +100,7 @@ export class PgSession implements Cancellable {
       this.owner.closed({ startup: local.startup, bytesIn: 0, bytesOut: 0, statements: 0, clean: false, reason: e instanceof Error ? e.message : 'open failed' }, this);
       return;
     }
+    this.pending = null;
     this.opened = opened;
     this.key = this.owner.cancelMap.issue(this);
     // Upstream's ParameterStatus/Notice/ReadyForQuery go through as they are; its BackendKeyData does not.
@@ -121,6 +126,14 @@ export class PgSession implements Cancellable {
       relay.start();
       client.resume();
     });
+  }
+
+  /**
+   * A NoticeResponse to the client while the session is being opened (e.g. "waiting for approval A-…"):
+   * §55.2.1 allows NoticeResponse after AuthenticationOk, and libpq and pg show it. No-op at other times.
+   */
+  notice(message: string): void {
+    if (this.state === 'opening' && this.pending && !this.pending.destroyed) this.pending.write(errorMessage({ severity: 'NOTICE', code: '00000', message }, true));
   }
 
   /** The key pcigate issued to the client (null before ready). */
