@@ -133,6 +133,7 @@ describe('writeZip / readZip', () => {
       expect(() => writeZip([{ path: p, bytes: Buffer.from('x') }]), p).toThrow(EvidenceFormatError);
     }
     expect(() => writeZip([{ path: 'a', bytes: Buffer.alloc(0) }, { path: 'a', bytes: Buffer.alloc(0) }])).toThrow(/twice/);
+    expect(() => writeZip([{ path: 'a.txt', bytes: Buffer.alloc(0) }, { path: 'A.TXT', bytes: Buffer.alloc(0) }])).toThrow(/equal up to case/);
   });
 });
 
@@ -161,6 +162,17 @@ describe('readZip refuses malformed archives with a clear error', () => {
 
   it('duplicate names, `..`, absolute paths, backslashes, a file used as a directory', () => {
     expect(refused(rename(small, 1, 'xa.txt')).message).toMatch(/xa\.txt appears twice/);
+    expect(refused(rename(small, 1, 'XA.txt')).message).toMatch(/xa\.txt and XA\.txt differ only in case/);
+    const py = spawnSync('python3', ['-c', [
+      'import io, sys, zipfile',
+      'b = io.BytesIO()',
+      'with zipfile.ZipFile(b, "w") as z:',
+      '  z.writestr("\\u00e9.txt", "composed")',
+      '  z.writestr("e\\u0301.txt", "decomposed")',
+      'sys.stdout.buffer.write(b.getvalue())',
+    ].join('\n')], { encoding: 'buffer' });
+    expect(py.status, py.stderr.toString()).toBe(0);
+    expect(refused(py.stdout).message).toMatch(/differ only in case or Unicode normalisation/);
     expect(refused(rename(small, 2, '../x')).message).toMatch(/escapes the bundle/);
     expect(refused(rename(small, 0, '/etc/p')).message).toMatch(/absolute path/);
     expect(refused(rename(small, 0, 'a\\b.tx')).message).toMatch(/backslash/);
