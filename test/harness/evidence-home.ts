@@ -28,7 +28,7 @@
  * Build once per test file (beforeAll, ~30 s); `cleanup()` stops every peer and removes the directories.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -272,10 +272,14 @@ export async function buildEvidenceHome(): Promise<EvidenceHome> {
     void held.then((r) => { heldDone = r; });
     const approvalId = await poll(async () => {
       if (heldDone) throw new Error(`evidence fixture: the held statement ended before approval (${heldDone.code}): ${heldDone.stderr}`);
-      const r = await cli(['approvals', '--json']);
-      const list = r.code === 0 ? (JSON.parse(r.stdout) as Array<{ id: string; state?: string }>) : [];
-      return list.find((a) => a.state === undefined || a.state === 'pending')?.id;
-    }, 'the held statement to appear in pcigate approvals', 45_000);
+      // Read the approvals store directly: `pcigate approvals` would open the audit log and could take it
+      // just before the waiting job does (one process owns the log), making the job fail instead of wait.
+      const names = existsSync(path.join(home, 'approvals')) ? readdirSync(path.join(home, 'approvals')) : [];
+      return names.map((n) => /^(A-[a-z2-7]{10})\.json$/.exec(n)?.[1]).find((id): id is string => id !== undefined);
+    }, 'the held statement to reach the approvals store', 45_000);
+    const listed = await cli(['approvals', '--json']);
+    expectCode('approvals', listed, 0);
+    if (!listed.stdout.includes(approvalId)) throw new Error(`evidence fixture: pcigate approvals does not list ${approvalId}: ${listed.stdout}`);
     expectCode('approve', await cli(['approve', approvalId, '--reason', 'checked with the requester']), 0);
     expectCode('held update', await held, 0);
 
