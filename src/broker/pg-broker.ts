@@ -38,6 +38,11 @@ export interface PgBrokerOptions {
   tls?: tls.SecureContext;
   /** The listener secret; a fresh random one when absent. */
   secret?: string;
+  /**
+   * Session-level policy before `session.start` (allowed hours, session approval; session-admission.ts):
+   * `notice` reaches the client as a NoticeResponse while it waits; a PgSessionRefused refuses the session.
+   */
+  admit?(info: { actor: Actor; src: Source; target: Target; notice(line: string): void }): Promise<void>;
   /** Policy and masking hooks for a new session. */
   hooksFor?(info: { session: string; actor: Actor; startup: StartupInfo; src: Source; target: Target }): BrokerHooks;
   /** Write per-session transcripts (default true). */
@@ -107,6 +112,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       }
       const id = randomUUID();
       const src = srcOf(client, startup);
+      await o.admit?.({ actor, src, target, notice: (line) => session.notice(line) });
       await append({
         type: 'session.start', session: id, actor, src, target, outcome: 'success',
         account: { kind: 'postgres', name: o.target.user },

@@ -15,6 +15,7 @@ import { UsageError } from '../errors.js';
 import type { UpstreamTarget } from '../pg/proxy/upstream.js';
 import type { IdentityProvider } from './identity-provider.js';
 import { localTlsContext } from './local-tls.js';
+import { startOutboxDrain } from './outbox-drain.js';
 import { startPgBroker } from './pg-broker.js';
 import { pgHooksFor } from './pg-hooks.js';
 import { sessionActor } from './session-identity.js';
@@ -78,10 +79,12 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
     ctx.interrupt.addEventListener('abort', () => shutdown.abort(), { once: true });
     const hooksFor = await pgHooksFor(ctx, { config, name: o.name, target, home, sink: log, signal: shutdown.signal, tokenExpiry: actor.expiresAt });
     const broker = await startPgBroker({
-      conn: o.name, target, sink: log, identity, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, hooksFor,
+      conn: o.name, target, sink: log, identity, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, hooksFor, admit: hooksFor.admit,
       bind: o.bind ?? conn.listen.host, port: o.port ?? conn.listen.port,
       ...(o.tls ? { tls: await localTlsContext(ctx.fs, home, conn.tls) } : {}),
     });
+    // Records of approve/deny/verify/sessions/… run meanwhile reach the log within seconds (outbox-drain.ts).
+    const drainer = startOutboxDrain({ fs: ctx.fs, home, sink: log, log: ctx.log });
     const sslmode = o.tls ? 'require' : 'disable';
     const env = {
       PGHOST: broker.host, PGPORT: String(broker.port), PGUSER: broker.user, PGPASSWORD: broker.secret,
@@ -100,7 +103,9 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
       });
       return 0;
     } finally {
+      await drainer.stop();
       await broker.close();
+      await drainer.drainNow();
     }
   } finally {
     await log.close();

@@ -18,7 +18,7 @@ import type { Ctx } from '../cli/ctx.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { resolveHome } from '../cli/home.js';
 import type { PcigateConfig, PostgresConnection } from '../config/index.js';
-import { UsageError } from '../errors.js';
+import { PgUpstreamError, UsageError } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
 import { StreamMasker } from '../mask/stream-masker.js';
@@ -56,10 +56,15 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
     const broker = await startPgBroker({
       conn: o.name, target, sink: log, identity: { actor }, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
       bind: '127.0.0.1', port: 0, hooksFor,
+      // --sql: the session-start lines ("waiting for approval A-…") go to this stderr as they happen (the
+      // query client only reads the startup when it ends); a child program (psql, …) shows them itself.
+      admit: o.sql === undefined ? hooksFor.admit : (info) => hooksFor.admit({ ...info, notice: (line) => { ctx.stderr.write(`${line}\n`); } }),
     });
     try {
-      const local = { host: broker.host, port: broker.port, database: broker.database, user: broker.user, password: broker.secret, sslmode: 'disable' as const };
-      if (o.sql !== undefined) return report(ctx, await simpleQuery({ ...local, params: { application_name: 'pcigate exec' } }, o.sql), o.format);
+      // The session's start may wait for an approval, bounded by the policy's approvals.wait in the broker
+      // (session-admission.ts): the local client must not give up first.
+      const local = { host: broker.host, port: broker.port, database: broker.database, user: broker.user, password: broker.secret, sslmode: 'disable' as const, connectTimeoutMs: 24 * 3_600_000 };
+      if (o.sql !== undefined) return report(ctx, await simpleQuery({ ...local, params: { application_name: 'pcigate exec' } }, o.sql).catch(refusedAtStart), o.format);
       const env: Record<string, string> = {
         PGHOST: broker.host, PGPORT: String(broker.port), PGUSER: broker.user, PGPASSWORD: broker.secret,
         PGDATABASE: broker.database, PGSSLMODE: 'disable', DATABASE_URL: broker.url,
@@ -72,6 +77,12 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
   } finally {
     await log.close();
   }
+}
+
+/** A session refused at its start (FATAL from the broker: allowed_hours, session approval) reported as a query error. */
+function refusedAtStart(e: unknown): QueryOutcome {
+  if (e instanceof PgUpstreamError && e.fields?.code) return { results: [], notices: [], error: { ...e.fields } };
+  throw e;
 }
 
 /** Prints the outcome; the exit code says how the query string ended (ARCHITECTURE.md §6). */

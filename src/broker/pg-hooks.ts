@@ -20,6 +20,9 @@ import { decideStatement, identityOfActor } from '../policy/pg-policy-hooks.js';
 import type { PolicyHooksOptions } from '../policy/pg-policy-hooks.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
 import { maxSessionMessage } from '../identity/index.js';
+import { PgSessionRefused, SessionRefused } from '../errors.js';
+import { admitSession, sessionWindowEnd } from './session-admission.js';
+import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
 import { simpleQuery } from './pg-query-client.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
@@ -60,8 +63,18 @@ function catalogLookup(target: UpstreamTarget) {
   };
 }
 
-/** Builds the hooksFor of startPgBroker. Loads the SQL parser once, before the listener opens. */
-export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: PgSessionInfo) => BrokerHooks> {
+/** startPgBroker's hooksFor, with its `admit` (session-level policy before session.start). */
+export type PgHooksFor = ((info: PgSessionInfo) => BrokerHooks) & {
+  admit(info: { actor: Actor; src: Source; target: Target; notice(line: string): void }): Promise<void>;
+};
+
+/**
+ * Builds the hooksFor of startPgBroker. Loads the SQL parser once, before the listener opens. Its `admit`
+ * refuses a session outside allowed_hours, or whose session approval is denied or not given in time, with
+ * FATAL 42501 insufficient_privilege (as a statement refused by policy; 28000 would tell clients and
+ * pools the credentials were wrong), after `session.denied` is recorded.
+ */
+export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFor> {
   await loadParser();
   const engine = new PolicyEngine(o.config.policy, o.config.connections);
   const store = new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home: o.home, sink: o.sink, drainOutbox: true });
@@ -72,7 +85,19 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: Pg
     engine, store, connection: o.name, clock: ctx.clock, dbUser,
     ...(o.reason ? { reason: o.reason } : {}), ...(o.signal ? { signal: o.signal } : {}),
   };
-  return (info) => {
+  const admission: AdmissionOptions = {
+    engine, store, connection: o.name, sink: o.sink, clock: ctx.clock, log: ctx.log,
+    ...(o.reason ? { reason: o.reason } : {}), ...(o.signal ? { signal: o.signal } : {}),
+  };
+  const admit: PgHooksFor['admit'] = async (info) => {
+    try {
+      await admitSession(admission, { ...info, account: { kind: 'postgres', name: dbUser } });
+    } catch (e) {
+      if (e instanceof SessionRefused) throw new PgSessionRefused(e.message, '42501', { cause: e });
+      throw e;
+    }
+  };
+  const hooksFor = (info: PgSessionInfo): BrokerHooks => {
     const identity = identityOfActor(info.actor);
     const ps = engine.openSession(identity, o.name, ctx.clock.now(), { dbUser, ...(o.reason ? { reason: o.reason } : {}) });
     const masker = new PgMasker({
@@ -81,7 +106,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: Pg
       ...(hmacKey ? { hmacKey } : {}),
       catalog,
     });
-    const limits = sessionLimits(ctx, o, info, engine.sessionLimits(o.name), (now) => { ps.lastActivity = now; });
+    const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     return {
       onStatement: (stmt) => decideStatement(policy, ps, info.session, stmt),
       onBackendMessage: (frame) => masker.onBackendMessage(frame),
@@ -97,6 +122,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: Pg
       },
     };
   };
+  return Object.assign(hooksFor, { admit });
 }
 
 /**
@@ -104,7 +130,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<(info: Pg
  * appended (awaited, so it precedes `session.end`), then the session is terminated with a FATAL naming the
  * limit — also when the append failed: a limit is never lifted because the log is unavailable.
  */
-function sessionLimits(ctx: Ctx, o: PgHooksOptions, info: PgSessionInfo, policy: { maxDurationMs: number; idleTimeoutMs: number }, touched: (now: number) => void) {
+function sessionLimits(ctx: Ctx, o: PgHooksOptions, info: PgSessionInfo, policy: { maxDurationMs: number; idleTimeoutMs: number; windowEndsAt: number | undefined }, touched: (now: number) => void) {
   const startedAt = ctx.clock.now();
   const tokenExpiresAt = o.tokenExpiry?.(info.actor);
   let control: SessionControl | undefined;
@@ -123,6 +149,7 @@ function sessionLimits(ctx: Ctx, o: PgHooksOptions, info: PgSessionInfo, policy:
   const limits = new SessionLimits({
     limits: effectiveLimits({
       startedAt, idleTimeoutMs: policy.idleTimeoutMs, maxDurationMs: policy.maxDurationMs, maxSessionMs: o.config.identity.max_session,
+      ...(policy.windowEndsAt !== undefined ? { windowEndsAt: policy.windowEndsAt } : {}),
       ...(tokenExpiresAt !== undefined ? { tokenExpiresAt } : {}),
     }),
     timers: o.timers ?? systemTimers(ctx.clock),

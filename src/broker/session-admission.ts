@@ -94,11 +94,25 @@ export async function admitSession(o: AdmissionOptions, r: AdmissionRequest): Pr
     }
     await checkHours();
   }
-  const now = o.clock.now();
+  const windowEndsAt = sessionWindowEnd(o.engine, o.connection, o.clock.now());
   return {
-    ...(hours ? { windowEndsAt: windowEnd(hours, now) ?? (allowedAt(hours, now) ? undefined : now) } : {}),
+    ...(windowEndsAt !== undefined ? { windowEndsAt } : {}),
     ...(approval ? { approval } : {}),
   };
+}
+
+/**
+ * When a session running at `now` must end for allowed_hours: the window's close; `now` when no window is
+ * open (or it cannot be computed: fail closed); undefined without allowed_hours or when it never closes.
+ */
+export function sessionWindowEnd(engine: PolicyEngine, connection: string, now: number): number | undefined {
+  const hours = engine.sessionLimits(connection).allowedHours;
+  if (!hours) return undefined;
+  try {
+    return windowEnd(hours, now) ?? (allowedAt(hours, now) ? undefined : now);
+  } catch {
+    return now;
+  }
 }
 
 /** Records `session.denied` (awaited; a failed append is logged, the refusal stands) and throws. */
