@@ -9,12 +9,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { ClientChannel, Connection } from 'ssh2';
+import type { ClientChannel, Connection, ServerChannel, Session } from 'ssh2';
 import type { Actor, AuditSink } from '../../recorder/types.js';
 import type { OutStream } from '../cli/ctx.js';
 import { createLocalSshServer, loadOrCreateHostKey } from '../ssh/local-server.js';
 import { bridgeSession, REFUSED_EXIT, wireChannel } from '../ssh/session-bridge.js';
 import type { LocalEnd } from '../ssh/session-bridge.js';
+import { SessionRefused } from '../errors.js';
+import { admitSession } from './session-admission.js';
+import type { AdmissionOptions } from './session-admission.js';
 import { SshSession } from './ssh-session.js';
 import type { SshSessionOptions } from './ssh-session.js';
 
@@ -22,14 +25,50 @@ import type { SshSessionOptions } from './ssh-session.js';
  * `actor` resolves the identity of each new session; `actor.expiresAt` (src/broker/session-identity.ts)
  * gives its token's expiry for the identity.max_session deadline.
  */
-export type SshBaseOptions = Omit<SshSessionOptions, 'src' | 'via' | 'actor' | 'tokenExpiresAt'> & {
+export type SshBaseOptions = Omit<SshSessionOptions, 'src' | 'via' | 'actor' | 'tokenExpiresAt' | 'windowEndsAt'> & {
   actor: (() => Promise<Actor>) & { expiresAt?(actor: Actor): number | undefined };
+  /** Session-level policy (allowed_hours, require_approval) applied before each session starts. */
+  admission?: AdmissionOptions;
+  /** Lines for the listener's owner (a listener session waiting for its approval); default: warnings. */
+  announce?(line: string): void;
 };
 
 /** The session options for one resolved actor. */
 function withActor(o: SshBaseOptions, actor: Actor): Omit<SshSessionOptions, 'src' | 'via'> {
   const expiresAt = o.actor.expiresAt?.(actor);
   return { ...o, actor, ...(expiresAt !== undefined ? { tokenExpiresAt: expiresAt } : {}) };
+}
+
+/**
+ * Admits (session-admission.ts) and opens one session: a refusal (SessionRefused, after `session.denied`)
+ * is thrown before anything reaches the upstream host.
+ */
+async function admitAndOpen(o: SshBaseOptions, actor: Actor, src: SshSessionOptions['src'], via: SshSessionOptions['via'], notice?: (line: string) => void): Promise<SshSession> {
+  const target = { conn: o.name, kind: 'ssh' as const, host: `${o.conn.host}:${o.conn.port}`, user: o.conn.user };
+  const admitted = o.admission
+    ? await admitSession(o.admission, { actor, src, target, account: { kind: 'ssh', name: o.conn.user }, ...(notice ? { notice } : {}) })
+    : {};
+  return SshSession.open({ ...withActor(o, actor), src, via, ...(admitted.windowEndsAt !== undefined ? { windowEndsAt: admitted.windowEndsAt } : {}) });
+}
+
+/**
+ * A session refused at its start still answers the client's shell/exec request, so the person sees why:
+ * the message on the channel's stderr, then exit status 5 (denied by policy, ARCHITECTURE.md §6).
+ */
+function refuseSession(conn: Connection, accept: () => Session, message: string): void {
+  const s = accept();
+  s.on('pty', (a) => a?.());
+  s.on('env', (a) => a?.());
+  const answer = (a: (() => ServerChannel) | undefined) => {
+    const ch = a?.();
+    if (!ch) return;
+    ch.stderr.write(`${message}\r\n`);
+    ch.exit(5);
+    ch.end();
+    setTimeout(() => conn.end(), 500).unref();
+  };
+  s.on('shell', (a) => answer(a));
+  s.on('exec', (a) => answer(a));
 }
 
 export interface SshBroker {
@@ -64,7 +103,8 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
     onClient: (conn, info) => {
       // Handlers are registered at once: the client opens its session channel right after authentication,
       // before the upstream connection is up; requests wait for the session instead of being dropped.
-      const opening = o.actor().then((actor) => SshSession.open({ ...withActor(o, actor), src: { ip: info.ip, port: info.port, client: 'ssh' }, via: 'listener' }));
+      // A session's start may wait for an approval: the lines go to this broker's stderr (the listener's owner).
+      const opening = o.actor().then((actor) => admitAndOpen(o, actor, { ip: info.ip, port: info.port, client: 'ssh' }, 'listener', (line) => (o.announce ?? o.log.warn)(line)));
       let entry: { session: SshSession; conn: Connection } | undefined;
       let closed = false;
       const finish = () => {
@@ -80,7 +120,12 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
       const refuseForward = (s: SshSession, req: Parameters<ReturnType<SshSession['hooks']>['decide']>[0], reject?: () => void) => {
         void s.hooks().decide(req).catch(() => undefined).finally(() => reject?.());
       };
-      conn.on('session', (accept, reject) => withSession((s) => bridgeSession(accept(), s.upstream, s.hooks()), reject));
+      conn.on('session', (accept, reject) => {
+        opening.then((s) => bridgeSession(accept(), s.upstream, s.hooks()), (err: unknown) => {
+          if (err instanceof SessionRefused) refuseSession(conn, accept, err.message);
+          else reject();
+        });
+      });
       conn.on('tcpip', (_accept, reject, i) => withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'local', host: i.destIP, port: i.destPort }, reject), reject));
       conn.on('openssh.streamlocal', (_accept: unknown, reject: () => void, i: { socketPath: string }) =>
         withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'streamlocal', host: i.socketPath, port: 0 }, reject), reject));
@@ -102,7 +147,9 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
         },
         (err: unknown) => {
           o.log.warn(`ssh session refused: ${(err as Error).message}`);
-          conn.end();
+          // A refused session's channel tells the client why (refuseSession), then the connection ends.
+          if (err instanceof SessionRefused) setTimeout(() => conn.end(), 5_000).unref();
+          else conn.end();
         },
       );
     },
@@ -147,7 +194,13 @@ export async function runSshDirect(
   term: DirectTerminal,
   command?: string,
 ): Promise<{ exit: { code?: number; signal?: string } } | { refused: string; timedOut?: boolean }> {
-  const session = await SshSession.open({ ...withActor(o, await o.actor()), src: o.src, via: o.via });
+  let session: SshSession;
+  try {
+    session = await admitAndOpen(o, await o.actor(), o.src, o.via, (line) => { term.stderr.write(`${line}\n`); });
+  } catch (err) {
+    if (err instanceof SessionRefused) return { refused: err.message, ...(err.kind === 'approval_timeout' ? { timedOut: true } : {}) };
+    throw err;
+  }
   const hooks = session.hooks();
   const tty = Boolean(term.stdin.isTTY && term.stdout.isTTY);
   const pty = tty ? { term: term.env.TERM ?? 'xterm-256color', cols: term.stdout.columns ?? 80, rows: term.stdout.rows ?? 24 } : undefined;

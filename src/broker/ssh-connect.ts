@@ -14,6 +14,7 @@ import { resolveSecret } from '../config/secrets.js';
 import { ApprovalTimeout, PolicyDenied } from '../errors.js';
 import { ApprovalStore } from '../policy/approvals.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
+import { startOutboxDrain } from './outbox-drain.js';
 import { sessionActor } from './session-identity.js';
 import { runSshDirect, startSshBroker } from './ssh-broker.js';
 
@@ -62,9 +63,15 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
       name: o.name, conn: o.conn, credentials: { privateKey, ...(passphrase ? { passphrase } : {}) }, sink: log, actor,
       clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, ...(o.reason ? { reason: o.reason } : {}),
       approvals, limits: { idleTimeoutMs, maxDurationMs, maxSessionMs: o.config.identity.max_session }, signal: ctx.interrupt,
+      admission: {
+        engine, store: approvals.store, connection: o.name, sink: log, clock: ctx.clock, log: ctx.log, signal: ctx.interrupt,
+        ...(o.reason ? { reason: o.reason } : {}),
+      },
     };
     if (o.listen) {
-      const broker = await startSshBroker({ ...base, ...(o.listen.bind ? { bind: o.listen.bind } : {}), ...(o.listen.port !== undefined ? { port: o.listen.port } : {}) });
+      const broker = await startSshBroker({ ...base, announce: (line) => { ctx.stderr.write(`${line}\n`); }, ...(o.listen.bind ? { bind: o.listen.bind } : {}), ...(o.listen.port !== undefined ? { port: o.listen.port } : {}) });
+      // Records of approve/deny/verify/sessions/… run meanwhile reach the log within seconds (outbox-drain.ts).
+      const drainer = startOutboxDrain({ fs: ctx.fs, home, sink: log, log: ctx.log });
       try {
         o.listen.ready({
           connection: o.name, host: broker.host, port: broker.port, user: 'pcigate', password: broker.secret, fingerprint: broker.fingerprint,
@@ -76,7 +83,9 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
         });
         return EXIT.ok;
       } finally {
+        await drainer.stop();
         await broker.close();
+        await drainer.drainNow();
       }
     }
     const result = await runSshDirect(

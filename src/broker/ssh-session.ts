@@ -58,6 +58,8 @@ export interface SshSessionOptions {
   limits?: { idleTimeoutMs: number; maxDurationMs: number; maxSessionMs?: number };
   /** When the token behind the actor expires (identity.max_session); undefined for a local identity. */
   tokenExpiresAt?: number;
+  /** When the policy's allowed_hours close for this session (session-admission.ts): a deadline like max_duration. */
+  windowEndsAt?: number;
   /** Ends pending approval waits (Ctrl-C, broker shutdown). */
   signal?: AbortSignal;
 }
@@ -105,7 +107,7 @@ export class SshSession {
       const startedAt = o.clock.now();
       const expiry = o.tokenExpiresAt !== undefined ? { tokenExpiresAt: o.tokenExpiresAt } : {};
       this.#limits = new SessionLimits({
-        limits: effectiveLimits({ startedAt, ...o.limits, ...expiry }),
+        limits: effectiveLimits({ startedAt, ...o.limits, ...expiry, ...(o.windowEndsAt !== undefined ? { windowEndsAt: o.windowEndsAt } : {}) }),
         timers: systemTimers(o.clock), startedAt, ...expiry,
         busy: () => this.#busy > 0,
         onLimit: (hit) => { void this.#limitReached(hit); },

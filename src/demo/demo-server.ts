@@ -8,6 +8,7 @@ import { openAuditLog, auditLogOptionsFromConfig } from '../../recorder/index.js
 import type { Ctx } from '../cli/ctx.js';
 import { localIdentity } from '../broker/identity-provider.js';
 import { upstreamTarget } from '../broker/pg-connect.js';
+import { startOutboxDrain } from '../broker/outbox-drain.js';
 import { startPgBroker } from '../broker/pg-broker.js';
 import { pgHooksFor } from '../broker/pg-hooks.js';
 import { loadConfig } from '../config/load-config.js';
@@ -39,8 +40,10 @@ export async function serveDemo(base: Ctx, env: DemoEnv, signal: AbortSignal, re
     const hooksFor = await pgHooksFor(ctx, { config, name: DEMO_CONNECTION, target, home: env.home, sink: log, signal });
     const broker = await startPgBroker({
       conn: DEMO_CONNECTION, target, sink: log, identity: localIdentity(ctx.user, true), clock: ctx.clock, fs: ctx.fs,
-      log: ctx.log, home: env.home, bind: '127.0.0.1', port: 0, hooksFor,
+      log: ctx.log, home: env.home, bind: '127.0.0.1', port: 0, hooksFor, admit: hooksFor.admit,
     });
+    // The tour's `pcigate approve/verify/sessions` run while this listener owns the log: drain their records.
+    const drainer = startOutboxDrain({ fs: ctx.fs, home: env.home, sink: log, log: ctx.log });
     try {
       ready({
         host: broker.host, port: broker.port, user: broker.user, database: broker.database, password: broker.secret,
@@ -51,7 +54,9 @@ export async function serveDemo(base: Ctx, env: DemoEnv, signal: AbortSignal, re
         else signal.addEventListener('abort', () => resolve(), { once: true });
       });
     } finally {
+      await drainer.stop();
       await broker.close();
+      await drainer.drainNow();
     }
   } finally {
     await log.close();
