@@ -10,7 +10,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
 import type { Clock, Fs, Logger } from '../cli/ctx.js';
-import { PcigateError, PgSessionRefused } from '../errors.js';
+import { PcigateError, PgSessionRefused, SessionRefused } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
 import { CancelMap } from '../pg/proxy/cancel-map.js';
 import type { StartupInfo } from '../pg/proxy/local-auth.js';
@@ -177,6 +177,8 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       if (state) state.problems++;
       o.log.debug(`session error: ${errText(e)}`);
       if (isPeerReset(e)) return;
+      // A refusal by session-level policy is already in the log as session.denied (session-admission.ts).
+      if (e instanceof PgSessionRefused && e.cause instanceof SessionRefused) return;
       background(append({
         type: 'pg.error', session: state?.id, target, outcome: 'failure',
         detail: { error: e instanceof PcigateError ? e.code : 'internal', message: maskText(errText(e)) },
