@@ -142,9 +142,15 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
       wireChannel(serverChannelEnd(local, () => eof), rc, taps!, hooks.onError);
       local.resume();
     };
-    if (info.kind === 'shell') upstream.shell(window, { env }, onRemote);
-    else if (info.kind === 'exec') upstream.exec(info.command ?? '', { env, pty: window || undefined }, onRemote);
-    else upstream.subsys(info.command ?? '', onRemote);
+    // The upstream connection may have dropped while the decision or the recording was awaited: ssh2
+    // throws "Not connected" synchronously then, and the channel is refused rather than the process crashing.
+    try {
+      if (info.kind === 'shell') upstream.shell(window, { env }, onRemote);
+      else if (info.kind === 'exec') upstream.exec(info.command ?? '', { env, pty: window || undefined }, onRemote);
+      else upstream.subsys(info.command ?? '', onRemote);
+    } catch {
+      refuse(`the upstream connection closed before the ${info.kind} request could be sent`);
+    }
   };
 
   const ptyInfo = () => (pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : undefined);
