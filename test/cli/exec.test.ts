@@ -112,6 +112,8 @@ describe('pcigate exec (postgres)', () => {
     const log = readLog(home);
     const sqls = log.filter((r) => r.type === 'pg.query').map((r) => (r.detail as { sql: string }).sql);
     expect(sqls).toEqual(expect.arrayContaining(["insert into cards values (3, '***********0005', 'amex');", 'select pan from cards where id = 1;', 'delete from cards where id = 3;']));
+    // --reason is recorded with the run (exec.start) for the reviewer.
+    expect(log.find((r) => r.type === 'exec.start')?.detail).toMatchObject({ reason: 'release 42' });
     const end = log.find((r) => r.type === 'exec.end')!;
     expect(end.detail).toMatchObject({ exit_code: 0 });
     const cast = readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8');
@@ -129,9 +131,16 @@ describe('pcigate exec (postgres)', () => {
 describe.skipIf(Boolean(noSshd))('pcigate exec (ssh)', () => {
   it('passes the remote exit status through and refuses a denied command with exit 5', async () => {
     const home = tempDir('pcigate-home-');
-    const ok = await exec(['test-ssh', '--', 'echo', 'card 4111 1111 1111 1111'], home);
+    const ok = await exec(['test-ssh', '--reason', 'CHG-9 check', '--', 'echo', 'card 4111 1111 1111 1111'], home);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toBe('card **** **** **** 1111\n');
+    const first = readLog(home);
+    expect(first.find((r) => r.type === 'session.start' && r.target?.kind === 'ssh')?.detail).toMatchObject({ via: 'exec', reason: 'CHG-9 check' });
+    // The remote command's output is recorded as a masked asciicast whose hash is in session.end.
+    const sshEnd = first.find((r) => r.type === 'session.end' && r.target?.kind === 'ssh')!;
+    const cast = readFileSync(path.join(home, sshEnd.blobs![0]!.path!), 'utf8');
+    expect(cast).toContain('card **** **** **** 1111');
+    expect(cast).not.toContain('4111 1111 1111 1111');
     const seven = await exec(['test-ssh', '--', 'sh', '-c', 'exit 7'], home);
     expect(seven.code).toBe(7);
     const denied = await exec(['test-ssh', '--', 'rm', '-rf', '/tmp/x'], home);
