@@ -1,6 +1,6 @@
 /**
  * `pcigate demo`: the guided tour end to end (exit code, and its artifacts checked by separate pcigate
- * processes: the log verifies, scan finds no PAN in the data home), and the interactive demo started,
+ * processes: the log verifies, the evidence bundle verifies, scan finds no PAN in the data home), and the interactive demo started,
  * used through psql and stopped with SIGINT, leaving no process, port or file behind.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -65,6 +65,10 @@ describe('pcigate demo --script', () => {
     expect(r.stdout).toContain('✓ DROP TABLE denied');
     expect(r.stdout).toContain('✓ DELETE held and approved by a second person');
     expect(r.stdout).toContain('✓ audit log verifies');
+    expect(r.stdout).toContain('✓ the recorded sessions');
+    expect(r.stdout).toContain('✓ a session replayed');
+    expect(r.stdout).toContain('✓ an evidence bundle for requirement 10');
+    expect(r.stdout).toContain('✓ no PAN in the data home');
     if (existsSync('/usr/sbin/sshd') || existsSync('/usr/local/sbin/sshd')) {
       expect(r.stdout).toContain('✓ an SSH command with its output masked');
       expect(r.stdout).toContain('✓ an SSH command outside the allow-list refused');
@@ -82,6 +86,12 @@ describe('pcigate demo --script', () => {
     const v = await runCli(['verify', '--home', home], { timeoutMs: 60_000 });
     expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(v.stdout + v.stderr).toContain('PASS');
+    // The bundle the tour reports verifies offline in a fresh process, against the data home's root key.
+    const bundle = /^\s+wrote (\S+\.zip): bundle /m.exec(r.stdout)?.[1];
+    expect(bundle, r.stdout).toBe(path.join(dir!, 'evidence-req10.zip'));
+    const ev = await runCli(['evidence', 'verify', bundle!, '--root-key', path.join(home, 'keys', 'root.pub'), '--json'], { timeoutMs: 60_000 });
+    expect(ev.code, ev.stdout + ev.stderr).toBe(0);
+    expect((JSON.parse(ev.stdout) as { ok: boolean }).ok).toBe(true);
     const s = await runCli(['scan', home], { timeoutMs: 60_000 });
     expect(s.code, s.stdout + s.stderr).toBe(0);
     for (const f of files(home)) {
