@@ -1,11 +1,13 @@
 /**
  * SSH through pcigate against a real OpenSSH sshd (issue 7): the OpenSSH client through `--listen`'s local
  * server, exec exit codes and signals, masking of PANs printed by the remote side (also split across
- * writes with pauses) on the terminal and in the recording, refused forwarding/sftp, a wrong pinned host
- * key, a wrong listener secret; every decision in the audit log.
+ * writes with pauses) on the terminal and in the recording, refused forwarding/agent forwarding/sftp, env
+ * requests applied once the channel opens, input recorded (masked) only when asked, markers, periodic
+ * commits of a running recording, a wrong pinned host key, a wrong listener secret; every decision in the
+ * audit log.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../recorder/index.js';
@@ -46,23 +48,23 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
       ...over,
     });
 
-  const ssh = (args: string[], secret = broker.secret, opts: { tty?: boolean } = {}) =>
+  const ssh = (args: string[], secret = broker.secret, opts: { tty?: boolean; env?: Record<string, string>; input?: string; port?: number } = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       writeFileSync(askpass, `#!/bin/sh\necho '${secret}'\n`);
       chmodSync(askpass, 0o700);
       const child = spawn('ssh', [
-        '-p', String(broker.port),
+        '-p', String(opts.port ?? broker.port),
         '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=' + (process.env.SSHLOG ?? 'ERROR'),
         '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'BatchMode=no',
         ...(opts.tty ? ['-tt'] : ['-T']),
         'pcigate@127.0.0.1', ...args,
-      ], { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      ], { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
       child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
       child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end();
+      child.stdin.end(opts.input ?? '');
     });
 
   const records = (): AuditRecord[] =>
@@ -174,6 +176,58 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     await expect.poll(() => records().filter((x) => x.type === 'ssh.request' && x.outcome === 'denied').map((x) => (x.detail as { rule: string }).rule)).toEqual(
       expect.arrayContaining(['ssh.port_forwarding', 'ssh.subsystems']),
     );
+  });
+
+  it('refuses agent forwarding (ssh -A with a running agent) and records it; the command still runs', async () => {
+    const sock = path.join(home, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      await expect.poll(() => existsSync(sock)).toBe(true);
+      const r = await ssh(['-A', 'echo', 'agent-test'], broker.secret, { env: { SSH_AUTH_SOCK: sock } });
+      expect(r.stdout).toBe('agent-test\n');
+      await expect.poll(() => records().filter((x) => x.type === 'ssh.request' && x.outcome === 'denied').map((x) => (x.detail as { rule: string }).rule)).toContain('ssh.agent_forwarding');
+    } finally {
+      agent.kill();
+    }
+  });
+
+  it('applies env requests sent before the channel opens (ssh SetEnv → remote environment)', async () => {
+    const r = await ssh(['-o', 'SetEnv=PCIGATE_TEST_VAR=from-client', 'sh -c "echo env:$PCIGATE_TEST_VAR"']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('env:from-client\n');
+  });
+
+  it('records input only when the connection asks (masked), markers for decisions and exit, and commits a long session periodically', async () => {
+    const withInput = await startSshBroker({
+      name: 'prod-ssh', conn: connFor({ record_input: true }), credentials: { privateKey: sshd.clientKey }, commitEveryMs: 200,
+      sink: log, actor: async () => ({ sub: 'alice', via: 'local' }), clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+    });
+    const castOf = (end: AuditRecord) => readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8').split('\n').slice(1).filter(Boolean)
+      .map((l) => JSON.parse(l) as [number, string, string]);
+    const endOf = (marker: string) => records().find((x) => x.type === 'session.end' && (x.blobs ?? []).length > 0
+      && readFileSync(path.join(home, x.blobs![0]!.path!), 'utf8').includes(marker));
+    const cmd = (tag: string) => `sh -c "read line; echo ${tag}; sleep 1"`;
+    try {
+      const r = await ssh([cmd('typed-in')], withInput.secret, { port: withInput.port, input: `card ${PAN}\n` });
+      expect(r.stdout).toBe('typed-in\n');
+    } finally {
+      await withInput.close();
+    }
+    const plain = await ssh([cmd('not-typed-in')], broker.secret, { input: `card ${PAN}\n` });
+    expect(plain.stdout).toBe('not-typed-in\n');
+    await expect.poll(() => Boolean(endOf('typed-in') && endOf('not-typed-in'))).toBe(true);
+    const recorded = castOf(endOf('typed-in')!);
+    const input = recorded.filter((e) => e[1] === 'i').map((e) => e[2]).join('');
+    expect(input).toBe('card **** **** **** 1111\n');
+    const markers = recorded.filter((e) => e[1] === 'm').map((e) => e[2]);
+    expect(markers).toEqual([`exec: ${cmd('typed-in')}: allowed`, 'exit-status 0']);
+    expect(castOf(endOf('not-typed-in')!).filter((e) => e[1] === 'i')).toEqual([]);
+    // The running recording's hash reached the log before the session ended (every 200 ms here).
+    const session = endOf('typed-in')!.session;
+    const partial = records().filter((x) => x.type === 'recording.commit' && x.session === session);
+    expect(partial.length).toBeGreaterThanOrEqual(2);
+    expect(partial[0]!.detail).toMatchObject({ partial: true });
+    expect(partial[0]!.seq).toBeLessThan(endOf('typed-in')!.seq);
   });
 
   it('refuses a wrong listener secret and records auth.fail', async () => {
