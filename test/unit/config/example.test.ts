@@ -43,6 +43,20 @@ describe('docs/pcigate.example.yaml', () => {
     expect(text).toMatch(/# socket: /);
   });
 
+  it('shows every key of the identity, masking and policy sections', () => {
+    const data = parse(text) as unknown;
+    // resource is shown commented (most providers need none).
+    expect(missing(data, ['identity'], new Set(['resource']))).toEqual([]);
+    expect(text).toMatch(/# resource: /);
+    expect(missing(data, ['masking'], new Set())).toEqual([]);
+    expect(missing(data, ['policy'], new Set())).toEqual([]);
+    expect(missing(data, ['policy', 'connections', 'prod-db'], new Set())).toEqual([]);
+    expect(missing(data, ['policy', 'connections', 'prod-db', 'roles', 'support'], new Set())).toEqual([]);
+    const roles = (data as { policy: { roles: Record<string, object> } }).policy.roles;
+    const shown = new Set(Object.values(roles).flatMap((r) => Object.keys(r)));
+    expect(keysAt(configSchema, ['policy', 'roles', 'support'], data).filter((k) => !shown.has(k))).toEqual([]);
+  });
+
   it('comments every key that has a value', () => {
     // A key line with a value carries a comment on it or on the line above; `name:` opening a block is exempt.
     const lines = text.split('\n');
