@@ -2,10 +2,11 @@
  * `pcigate exec` end to end (issue 7 items 5–6): the built bin, a real config, a real PostgreSQL and a real
  * sshd. --sql in the three formats with masked PANs, exit codes 0/1/5, a migration script run through
  * psql against the ephemeral listener with its statements recorded and its exit code passed through, and
- * a remote command's exit status over SSH.
+ * a remote command's exit status over SSH, and `connect --listen` (the OpenSSH client with the printed secret; the
+ * printed host key fingerprint is the one kept in the data home and survives a restart).
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -176,6 +177,25 @@ describe.skipIf(Boolean(noSshd))('pcigate connect (ssh --listen)', () => {
       const log = readLog(home);
       expect(log.some((x) => x.type === 'ssh.exec' && x.outcome === 'success')).toBe(true);
       expect(log.some((x) => x.type === 'session.end' && x.target?.kind === 'ssh')).toBe(true);
+      // The printed fingerprint is that of the host key kept in the data home (0600), and a second
+      // listener on the same home presents the same key (OpenSSH's known_hosts keeps working).
+      const keyFile = path.join(home, 'keys', 'ssh_host_ed25519_key');
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      expect(spawnSync('ssh-keygen', ['-lf', keyFile, '-E', 'sha256'], { encoding: 'utf8' }).stdout.split(/\s+/)[1]).toBe(info.fingerprint);
+      const again = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'test-ssh', '--listen', '--json'], {
+        env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      let out2 = '';
+      again.stdout.on('data', (c: Buffer) => { out2 += c.toString(); });
+      const exited2 = new Promise<number | null>((resolve) => again.on('close', resolve));
+      try {
+        await until(() => out2.trim().endsWith('}'), 20_000);
+        expect((JSON.parse(out2) as { fingerprint: string }).fingerprint).toBe(info.fingerprint);
+        again.kill('SIGINT');
+        expect(await exited2).toBe(0);
+      } finally {
+        again.kill('SIGKILL');
+      }
     } finally {
       child.kill('SIGKILL');
     }
