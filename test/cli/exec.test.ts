@@ -1,6 +1,6 @@
 /**
  * `pcigate exec` end to end (issue 7 items 5–6): the built bin, a real config, a real PostgreSQL and a real
- * sshd. --sql in the three formats with masked PANs, exit codes 0/1/5, a migration script run through
+ * sshd. --sql in the three formats with masked PANs, exit codes 0/1/5/6, a migration script run through
  * psql against the ephemeral listener with its statements recorded and its exit code passed through, and
  * a remote command's exit status over SSH, and `connect --listen` (the OpenSSH client with the printed secret; the
  * printed host key fingerprint is the one kept in the data home and survives a restart).
@@ -62,7 +62,8 @@ beforeAll(async () => {
     '  connections:',
     '    test-db:',
     '      roles:',
-    '        ci: { classes: [read, write, transaction, utility] }',
+    '        ci: { classes: [read, write, transaction, utility], require_approval: [write_without_where] }',
+    '      approvals: { wait: 1s }',
     '',
   ].join('\n'), { mode: 0o600 });
   env = { TEST_DB_PASSWORD: server.password };
@@ -100,6 +101,14 @@ describe('pcigate exec (postgres)', () => {
     const denied = await exec(['test-db', '--sql', 'drop table cards'], home);
     expect(denied.code).toBe(5);
     expect(denied.stderr).toContain('pcigate: denied by policy');
+    expect(server.psql('select count(*) from cards').trim()).toBe('2');
+  });
+
+  it('exits 6 when a held statement gets no decision within approvals.wait, and nothing runs', async () => {
+    const home = tempDir('pcigate-home-');
+    const held = await exec(['test-db', '--sql', 'delete from cards'], home);
+    expect(held.stderr).toMatch(/pcigate: no decision on approval request A-\S+ in time/);
+    expect(held.code).toBe(6);
     expect(server.psql('select count(*) from cards').trim()).toBe('2');
   });
 
