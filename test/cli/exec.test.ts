@@ -138,6 +138,29 @@ describe('pcigate exec (postgres)', () => {
   });
 });
 
+describe('pcigate exec -- CMD on a terminal', () => {
+  it('runs the program under a pty (it sees a terminal), masks what it prints and exits with its code', async () => {
+    const pty = await import('node-pty');
+    const home = tempDir('pcigate-home-');
+    const term = pty.spawn(process.execPath, [BIN, 'exec', '--config', config, '--home', home, 'test-db', '--', 'sh', '-c',
+      'if [ -t 1 ]; then echo "stdout-is-a-tty"; fi; printf "card 4111111111111111\\n"; exit 4'], {
+      cols: 100, rows: 30, cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm', NO_COLOR: '1', ...env },
+    });
+    let screen = '';
+    term.onData((d) => { screen += d; });
+    const killer = setTimeout(() => term.kill(), 30_000);
+    const code = await new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+    clearTimeout(killer);
+    expect(screen).toContain('stdout-is-a-tty');
+    expect(screen).toContain('card ************1111');
+    expect(screen).not.toContain('4111111111111111');
+    expect(code).toBe(4);
+    const end = readLog(home).find((r) => r.type === 'exec.end')!;
+    expect(end.detail).toMatchObject({ exit_code: 4 });
+    expect(readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8')).toContain('stdout-is-a-tty');
+  });
+});
+
 describe.skipIf(Boolean(noSshd))('pcigate exec (ssh)', () => {
   it('passes the remote exit status through and refuses a denied command with exit 5', async () => {
     const home = tempDir('pcigate-home-');
