@@ -3,8 +3,8 @@
  * server, exec exit codes and signals, masking of PANs printed by the remote side (also split across
  * writes with pauses) on the terminal and in the recording, refused forwarding/agent forwarding/sftp, env
  * requests applied once the channel opens, input recorded (masked) only when asked, markers, periodic
- * commits of a running recording, a wrong pinned host key, a wrong listener secret; every decision in the
- * audit log.
+ * commits of a running recording, a dropped client or upstream ending the other side, a wrong pinned host
+ * key, a wrong listener secret; every decision in the audit log.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -70,6 +70,18 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
   const records = (): AuditRecord[] =>
     readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
       .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+
+  /** Process ids whose parent is `ppid` (from /proc). */
+  const childrenOf = (ppid: number): number[] => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid ? [Number(p)] : [];
+    } catch { return []; }
+  });
+  /** Remote `sleep 31.7` processes still running (an unusual duration: only this file's commands start them). */
+  const remoteSleepers = (): number[] => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\x0031.7\x00' ? [Number(p)] : []; } catch { return []; }
+  });
 
   beforeAll(async () => {
     sshd = await startSshd();
@@ -228,6 +240,41 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     expect(partial.length).toBeGreaterThanOrEqual(2);
     expect(partial[0]!.detail).toMatchObject({ partial: true });
     expect(partial[0]!.seq).toBeLessThan(endOf('typed-in')!.seq);
+  });
+
+  it('a client that drops mid-command ends the upstream session and records session.end', async () => {
+    const before = records().filter((x) => x.type === 'session.end').length;
+    writeFileSync(askpass, `#!/bin/sh\necho '${broker.secret}'\n`);
+    const child = spawn('ssh', ['-T', '-p', String(broker.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+      '-o', 'PreferredAuthentications=password', 'pcigate@127.0.0.1', 'sh -c "echo started-$((40+2)); sleep 31.7"'],
+    { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    await expect.poll(() => out, { timeout: 10_000 }).toContain('started-42');
+    expect(broker.active).toBe(1);
+    child.kill('SIGKILL');
+    await expect.poll(() => broker.active, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => records().filter((x) => x.type === 'session.end').length).toBe(before + 1);
+    // The upstream connection is closed: its per-connection sshd process is gone. (The remote `sleep`, with no
+    // pty, outlives it as it would with a plain OpenSSH client; this test's own is cleaned up here.)
+    const master = Number(readFileSync(path.join(sshd.dir, 'sshd.pid'), 'utf8').trim());
+    await expect.poll(() => childrenOf(master), { timeout: 10_000 }).toEqual([]);
+    for (const pid of remoteSleepers()) process.kill(pid, 'SIGKILL');
+  });
+
+  it('an upstream that drops mid-command ends the client\'s session and records session.end', async () => {
+    const before = records().filter((x) => x.type === 'session.end').length;
+    const run = ssh(['sh -c "echo started; sleep 31.7"']);
+    await expect.poll(() => broker.active, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => remoteSleepers().length, { timeout: 10_000 }).toBeGreaterThan(0);
+    // Kill the per-connection sshd processes (children of the listening sshd): the upstream TCP connection drops.
+    const master = Number(readFileSync(path.join(sshd.dir, 'sshd.pid'), 'utf8').trim());
+    for (const pid of childrenOf(master)) process.kill(pid, 'SIGKILL');
+    const r = await run;
+    expect(r.code).not.toBe(0);
+    await expect.poll(() => broker.active, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => records().filter((x) => x.type === 'session.end').length).toBe(before + 1);
+    for (const pid of remoteSleepers()) process.kill(pid, 'SIGKILL');
   });
 
   it('refuses a wrong listener secret and records auth.fail', async () => {
