@@ -20,12 +20,18 @@ const CONNSTR_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"]+)/gi;
 /** `postgres://user:secret@host` URLs. */
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]+:)([^\s@'"]+)(@)/gi;
 
+const PASSWORD_WORD = /password/i;
+
 /** Redacts passwords and masks PAN in SQL text for the log and the transcript. */
 export function redactSql(sql: string): string {
   let s = sql.length > MAX_SQL ? `${sql.slice(0, MAX_SQL)}…[truncated ${sql.length - MAX_SQL} chars]` : sql;
-  s = s.replace(PASSWORD_CLAUSE, (_m, kw: string) => `${kw}'[redacted]'`);
-  s = s.replace(CONNSTR_PASSWORD, (_m, kw: string) => `${kw}[redacted]`);
-  s = s.replace(URL_PASSWORD, (_m, a: string, _p: string, at: string) => `${a}[redacted]${at}`);
+  // The replacements only run on text that can match them (both password patterns name the word, a URL
+  // has `://`): this runs once per distinct SQL text, which with literals in the SQL is once per statement.
+  if (PASSWORD_WORD.test(s)) {
+    s = s.replace(PASSWORD_CLAUSE, (_m, kw: string) => `${kw}'[redacted]'`);
+    s = s.replace(CONNSTR_PASSWORD, (_m, kw: string) => `${kw}[redacted]`);
+  }
+  if (s.includes('://')) s = s.replace(URL_PASSWORD, (_m, a: string, _p: string, at: string) => `${a}[redacted]${at}`);
   return maskText(s);
 }
 
@@ -90,10 +96,10 @@ const PURE_FUNCTIONS = new Set([
  * True for a statement that cannot change anything: SELECT/SHOW/TABLE/VALUES/FETCH without INTO, locking
  * clauses, or calls to any function outside a small side-effect-free list (a SELECT can call a function
  * that writes). Such a read may be forwarded while its record is written, its response held until the
- * record is durable; every other statement waits for its record before it is forwarded.
+ * record is durable; every other statement waits for its record before it is forwarded. `command`:
+ * statementKind(sql).command, when the caller has it already.
  */
-export function isPureRead(sql: string): boolean {
-  const { command } = statementKind(sql);
+export function isPureRead(sql: string, command = statementKind(sql).command): boolean {
   if (!['select', 'show', 'table', 'values', 'fetch'].includes(command)) return false;
   const s = sql.replace(/'(?:[^']|'')*'/g, "''");
   if (/\b(into|for\s+(update|share|no\s+key\s+update|key\s+share)|nextval|setval|pg_\w+|dblink\w*|lo_\w+)\b/i.test(s)) return false;

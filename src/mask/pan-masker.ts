@@ -7,7 +7,7 @@
 import { MaskError } from '../errors.js';
 import { applyMask, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
-import { findPans } from './pan-detector.js';
+import { findPans, MIN_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions } from './pan-detector.js';
 
 /** Per-rule masking counts, as written into log records (`masked: {pan: 2, sad: 1}`). */
@@ -73,6 +73,9 @@ export class PanMasker {
    * transcript samples). Returns the same string when nothing was found.
    */
   maskText(text: string, counts?: MaskCounts): string {
+    // A PAN and both track formats need at least 13 ASCII digits: text with fewer (most SQL, identifiers,
+    // error messages) is returned without being encoded to bytes and scanned.
+    if (fewerDigitsThan(text, MIN_PAN_DIGITS)) return text;
     let t = text;
     if (t.includes('=') || t.includes('^')) {
       t = t.replace(TRACK1_RE, (m) => { addCount(counts, SAD_RULE, 1); return '*'.repeat(m.length); });
@@ -112,6 +115,16 @@ export class PanMasker {
     }
     return v;
   }
+}
+
+/** True when `text` holds fewer than `n` ASCII digits (0–9), counting no further than needed. */
+export function fewerDigitsThan(text: string, n: number): boolean {
+  let seen = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++seen >= n) return false;
+  }
+  return true;
 }
 
 let defaultMasker: PanMasker | undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { luhnString } from '../../../src/mask/card-networks.js';
 import { findPans } from '../../../src/mask/pan-detector.js';
-import { maskText, PanMasker } from '../../../src/mask/pan-masker.js';
+import { fewerDigitsThan, maskText, PanMasker } from '../../../src/mask/pan-masker.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 
@@ -48,6 +48,18 @@ describe('findPans', () => {
     const m = new PanMasker();
     const buf = b('nothing to see 1234 here');
     expect(m.maskBytes(buf)).toBe(buf);
+  });
+
+  it('skips text with fewer than 13 digits (the fast path), and only that', () => {
+    expect(fewerDigitsThan('SELECT abalance FROM pgbench_accounts WHERE aid = 123456789012;', 13)).toBe(true);
+    expect(fewerDigitsThan('a1b2c3d4e5f6g7h8i9j0k1l2m3', 13)).toBe(false);
+    expect(fewerDigitsThan('', 13)).toBe(true);
+    // 13 digits (the shortest PAN), in groups and in a string with little else: still found and masked.
+    expect(maskText("select '4222 2222 22222'")).toBe("select '**** **** *2222'");
+    expect(maskText('visa13 4222222222222')).toBe('visa13 *********2222');
+    // Fullwidth digits are not ASCII digits: neither counted nor masked.
+    const wide = '\uFF14\uFF11'.repeat(8);
+    expect(maskText(wide)).toBe(wide);
   });
 
   it('counts per rule', () => {
