@@ -118,7 +118,9 @@ export const FILE_FALLBACK_WARNING = 'no OS keychain service answered; keeping t
 
 /**
  * Picks the store: `keychain` or `file` as asked; `auto` probes the keychain (a read of pcigate's own entry)
- * and falls back to the file with a one-line warning when no keychain service answers.
+ * and falls back to the file with a one-line warning when no keychain service answers — or, later, when
+ * the service answers reads but refuses to store (a Secret Service on the bus with no unlockable keyring
+ * answers AccessDenied to writes only).
  */
 export async function openTokenStore(ctx: Ctx, opts: { kind: 'auto' | TokenStoreKind; home: string; warn?: (line: string) => void }): Promise<TokenStore> {
   if (opts.kind === 'file') return fileStore(ctx, opts.home);
@@ -126,10 +128,34 @@ export async function openTokenStore(ctx: Ctx, opts: { kind: 'auto' | TokenStore
   if (opts.kind === 'keychain') return kc;
   try {
     await kc.load();
-    return kc;
+    return fallBackOnSave(ctx, kc, opts.home, opts.warn);
   } catch (err) {
     ctx.log.debug(`keychain probe failed: ${(err as Error).message}`);
     opts.warn?.(FILE_FALLBACK_WARNING);
     return fileStore(ctx, opts.home);
   }
+}
+
+/** The keychain until a save fails; from then on (and for that save) the 0600 file, with the warning once. */
+function fallBackOnSave(ctx: Ctx, kc: TokenStore, home: string, warn?: (line: string) => void): TokenStore {
+  let current = kc;
+  return {
+    get kind() { return current.kind; },
+    get where() { return current.where; },
+    load: () => current.load(),
+    save: async (t) => {
+      if (current === kc) {
+        try {
+          await kc.save(t);
+          return;
+        } catch (err) {
+          ctx.log.debug(`keychain refused the save: ${(err as Error).message}`);
+          warn?.(FILE_FALLBACK_WARNING);
+          current = fileStore(ctx, home);
+        }
+      }
+      await current.save(t);
+    },
+    delete: () => current.delete(),
+  };
 }

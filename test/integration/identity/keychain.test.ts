@@ -59,18 +59,22 @@ out.after = (await s.load()) ?? null;
 });
 
 describe.skipIf(!existsSync(STORE))('token store fallback without a keychain service', () => {
+  // Without a session bus address, either no Secret Service answers at all (the probe fails) or one is
+  // autolaunched that answers reads but refuses writes (AccessDenied): both must end in the file, warned once.
   it('auto falls back to a 0600 file with one warning line; keychain asked explicitly is an error', () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-kc-home-'));
     const file = script(home, `
 const s = await openTokenStore(ctx, { kind: 'auto', home, warn: (l) => warnings.push(l) });
-out.kind = s.kind;
 await s.save(t);
+out.kind = s.kind;
+out.loaded = await s.load();
 try { await keychainStore().save(t); out.explicit = 'saved'; } catch (e) { out.explicit = e.code; }
 `);
     const env = { PATH: process.env.PATH, HOME: home };
     const stdout = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000, env, stdio: ['ignore', 'pipe', 'ignore'] });
-    const r = JSON.parse(stdout) as { kind: string; explicit: string; warnings: string[] };
+    const r = JSON.parse(stdout) as { kind: string; explicit: string; warnings: string[]; loaded: unknown };
     expect(r.kind).toBe('file');
+    expect(r.loaded).toMatchObject({ accessToken: 'header.payload.sig', refreshToken: 'rt-1' });
     expect(r.explicit).toBe('ERR_TOKEN_STORE');
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toMatch(/no OS keychain service answered; keeping tokens in a 0600 file/);
