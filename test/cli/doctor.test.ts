@@ -1,7 +1,8 @@
 /**
  * `pcigate doctor` against a healthy setup (a real PostgreSQL with TLS and SCRAM from the harness, an
  * in-process OIDC provider, an initialised data home) and a broken one (wrong password, nothing listening,
- * an unverifiable certificate, an unreachable issuer, a data home open to everyone, an invalid config).
+ * an unverifiable certificate, an unreachable issuer, a data home open to everyone, an epoch key readable by
+ * others, an invalid config).
  */
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -97,22 +98,24 @@ describe('pcigate doctor', () => {
     const init = await runCli(['keys', 'init', '--home', s.home]);
     expect(init.code, init.stderr).toBe(0);
     chmodSync(s.home, 0o777);
+    chmodSync(path.join(s.home, 'keys', 'epoch.key'), 0o644);
     const d = await doctor(s, { DOCTOR_DB_PW: pg.passwordOf(PG_USERS.scram), DOCTOR_BAD_PW: 'not-the-password' });
     expect(d.code).toBe(1);
     expect(d.textCode).toBe(1);
     expect(d.byId('config')!.status).toBe('ok');
-    for (const id of ['home', 'connection:wrong-password', 'connection:nothing-there', 'connection:unverified-cert', 'identity']) {
+    for (const id of ['home', 'keys', 'connection:wrong-password', 'connection:nothing-there', 'connection:unverified-cert', 'identity']) {
       const c = d.byId(id);
       expect(c?.status, `${id}: ${JSON.stringify(c)}`).toBe('fail');
       expect(c!.hint).toBeTruthy();
     }
     expect(d.byId('home')!.hint).toContain('chmod 700');
+    expect(d.byId('keys')!.hint).toContain('chmod 600');
     expect(d.byId('connection:wrong-password')!.hint).toContain('password');
     if (sshd) {
       expect(d.byId('connection:wrong-pin')!.status).toBe('fail');
       expect(d.byId('connection:wrong-pin')!.hint).toContain('host_key');
     }
-    expect(d.text.match(/^✗ /gm)?.length).toBe(sshd ? 6 : 5);
+    expect(d.text.match(/^✗ /gm)?.length).toBe(sshd ? 7 : 6);
     expect(d.text).toContain('fix: ');
     expect(d.text).not.toContain('not-the-password');
   }, 120_000);
