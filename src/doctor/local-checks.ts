@@ -8,7 +8,7 @@ import path from 'node:path';
 import { keyPaths, loadPublicKeys } from '../../recorder/keys.js';
 import type { Ctx } from '../cli/ctx.js';
 import type { PcigateConfig } from '../config/index.js';
-import { openTokenStore } from '../identity/token-store.js';
+import { openTokenStore, probeKeychainWrite } from '../identity/token-store.js';
 import { fail, ok, warn, type CheckResult } from './doctor-types.js';
 
 /** The keychain answers, or the file fallback is in use (said, not failed: it is a supported mode). */
@@ -18,7 +18,15 @@ export async function checkTokenStore(ctx: Ctx, config: PcigateConfig, home: str
     const store = await openTokenStore(ctx, { kind: config.identity.token_store, home, warn: () => { fellBack = true; } });
     if (store.kind === 'keychain') {
       await store.load(); // a read proves the service answers (auto already probed; keychain did not)
-      return ok('keychain', `OS keychain reachable (${store.where})`);
+      try {
+        await probeKeychainWrite();
+      } catch (e) {
+        const why = `the OS keychain answers but refuses to store (${(e as Error).message})`;
+        return config.identity.token_store === 'keychain'
+          ? fail('keychain', `${why}; pcigate login cannot save tokens`, 'unlock the keyring (e.g. gnome-keyring-daemon --unlock) or set identity.token_store: file')
+          : warn('keychain', `${why}; logins fall back to the 0600 file in ${home}`, 'unlock the keyring, or set identity.token_store: file to make this explicit');
+      }
+      return ok('keychain', `OS keychain reachable and storing (${store.where})`);
     }
     return fellBack
       ? warn('keychain', `no OS keychain answered; tokens are kept in the 0600 file ${store.where}`, 'start a Secret Service (e.g. gnome-keyring) or set identity.token_store: file to make this explicit')

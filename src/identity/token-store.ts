@@ -32,9 +32,19 @@ interface AsyncEntryLike {
   deletePassword(): Promise<boolean>;
 }
 
-async function keychainEntry(): Promise<AsyncEntryLike> {
+async function keychainEntry(account = TOKEN_ACCOUNT): Promise<AsyncEntryLike> {
   const { AsyncEntry } = await import('@napi-rs/keyring');
-  return new AsyncEntry(KEYCHAIN_SERVICE, TOKEN_ACCOUNT);
+  return new AsyncEntry(KEYCHAIN_SERVICE, account);
+}
+
+/**
+ * Proves the keychain stores, not just answers: writes and deletes a throwaway entry (never the login's).
+ * For `pcigate doctor`; rejects with the service's message.
+ */
+export async function probeKeychainWrite(): Promise<void> {
+  const e = await keychainEntry('doctor-probe');
+  await e.setPassword('probe');
+  await e.deletePassword();
 }
 
 function parse(text: string, where: string): StoredTokens {

@@ -13,6 +13,8 @@ import { ROOT } from '../../harness/cli.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const STORE = path.join(ROOT, 'dist', 'src', 'identity', 'token-store.js');
+const DOCTOR = path.join(ROOT, 'dist', 'src', 'doctor', 'local-checks.js');
+const doctorLine = (kind: string) => `(await checkTokenStore(ctx, { identity: { token_store: '${kind}' } }, home))`;
 const missing = ['dbus-run-session', 'gnome-keyring-daemon'].filter((c) => !has(c));
 const skipReason = missing.length ? `keychain test skipped: ${missing.join(' and ')} not installed (apt-get install dbus gnome-keyring)` : !existsSync(STORE) ? 'keychain test skipped: dist not built (npx tsc -p tsconfig.json)' : '';
 if (skipReason) process.stderr.write(`${skipReason}\n`);
@@ -23,6 +25,7 @@ function script(home: string, body: string): string {
   writeFileSync(file, `
 import * as fsp from 'node:fs/promises';
 import { keychainStore, openTokenStore } from ${JSON.stringify(STORE)};
+import { checkTokenStore } from ${JSON.stringify(DOCTOR)};
 const ctx = { fs: fsp, clock: { now: () => Date.now() }, log: { debug() {}, warn() {} } };
 const home = ${JSON.stringify(home)};
 const warnings = [];
@@ -44,6 +47,7 @@ await s.save(t);
 out.loaded = await s.load();
 out.deleted = await s.delete();
 out.after = (await s.load()) ?? null;
+out.doctor = ${doctorLine('auto')};
 `);
     const stdout = execFileSync('dbus-run-session', ['--', 'sh', '-c', `echo -n pcigate-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec "${process.execPath}" "${file}"`], {
       encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'],
@@ -55,6 +59,9 @@ out.after = (await s.load()) ?? null;
     // Nothing touched the disk in the data home.
     expect(existsSync(path.join(home, 'tokens.json'))).toBe(false);
     expect(existsSync(path.join(home, '.local', 'share', 'keyrings'))).toBe(true);
+    // pcigate doctor proves the keychain stores (a throwaway entry written and deleted), not just answers.
+    expect(r.doctor).toMatchObject({ id: 'keychain', status: 'ok' });
+    expect(String((r.doctor as { message: string }).message)).toMatch(/reachable and storing/);
   });
 });
 
@@ -69,15 +76,20 @@ await s.save(t);
 out.kind = s.kind;
 out.loaded = await s.load();
 try { await keychainStore().save(t); out.explicit = 'saved'; } catch (e) { out.explicit = e.code; }
+out.doctorAuto = ${doctorLine('auto')};
+out.doctorKeychain = ${doctorLine('keychain')};
 `);
     const env = { PATH: process.env.PATH, HOME: home };
     const stdout = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000, env, stdio: ['ignore', 'pipe', 'ignore'] });
-    const r = JSON.parse(stdout) as { kind: string; explicit: string; warnings: string[]; loaded: unknown };
+    const r = JSON.parse(stdout) as { kind: string; explicit: string; warnings: string[]; loaded: unknown; doctorAuto: unknown; doctorKeychain: unknown };
     expect(r.kind).toBe('file');
     expect(r.loaded).toMatchObject({ accessToken: 'header.payload.sig', refreshToken: 'rt-1' });
     expect(r.explicit).toBe('ERR_TOKEN_STORE');
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toMatch(/no OS keychain service answered; keeping tokens in a 0600 file/);
     expect(statSync(path.join(home, 'tokens.json')).mode & 0o777).toBe(0o600);
+    // doctor: a warning (the fallback is supported) for auto, a failure when the keychain is required.
+    expect(r.doctorAuto).toMatchObject({ id: 'keychain', status: 'warn' });
+    expect(r.doctorKeychain).toMatchObject({ id: 'keychain', status: 'fail' });
   });
 });
