@@ -3,7 +3,7 @@
  * sshd. --sql in the three formats with masked PANs, exit codes 0/1/5/6, a migration script run through
  * psql against the ephemeral listener with its statements recorded and its exit code passed through, and
  * a remote command's exit status over SSH, and `connect --listen` (the OpenSSH client with the printed secret; the
- * printed host key fingerprint is the one kept in the data home and survives a restart).
+ * printed host key fingerprint is the one kept in the data home and survives a restart; --port N).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
-import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { freePort, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { startSshd, sshdAvailable, type Sshd } from '../harness/sshd.js';
 import { readLog, run, until } from '../integration/pg-proxy-setup.js';
 
@@ -214,7 +214,8 @@ describe.skipIf(Boolean(noSshd))('pcigate connect (ssh --listen)', () => {
       const keyFile = path.join(home, 'keys', 'ssh_host_ed25519_key');
       expect(statSync(keyFile).mode & 0o777).toBe(0o600);
       expect(spawnSync('ssh-keygen', ['-lf', keyFile, '-E', 'sha256'], { encoding: 'utf8' }).stdout.split(/\s+/)[1]).toBe(info.fingerprint);
-      const again = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'test-ssh', '--listen', '--json'], {
+      const fixed = await freePort();
+      const again = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'test-ssh', '--listen', '--port', String(fixed), '--json'], {
         env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'ignore'],
       });
       let out2 = '';
@@ -222,7 +223,7 @@ describe.skipIf(Boolean(noSshd))('pcigate connect (ssh --listen)', () => {
       const exited2 = new Promise<number | null>((resolve) => again.on('close', resolve));
       try {
         await until(() => out2.trim().endsWith('}'), 20_000);
-        expect((JSON.parse(out2) as { fingerprint: string }).fingerprint).toBe(info.fingerprint);
+        expect(JSON.parse(out2)).toMatchObject({ fingerprint: info.fingerprint, port: fixed });
         again.kill('SIGINT');
         expect(await exited2).toBe(0);
       } finally {
