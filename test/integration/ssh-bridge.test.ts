@@ -115,6 +115,13 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     expect((await ssh(['sh -c "exit 7"'])).code).toBe(7);
   });
 
+  it('forwards the remote stderr apart from stdout, masked', async () => {
+    const r = await ssh([`sh -c "echo out; echo 'err card ${PAN}' >&2"`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('out\n');
+    expect(r.stderr).toBe('err card **** **** **** 1111\n');
+  });
+
   it('passes a signal death through as exit-signal', async () => {
     const r = await ssh(['sh -c "kill -TERM $$"']);
     // OpenSSH reports a remote signal death as exit status 255 ("killed by signal").
