@@ -176,10 +176,39 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     expect(end.actor?.sub).toBe('alice');
   });
 
-  it('forwards the client pty size to the remote side (window changes: test/cli/ssh-terminal.test.ts)', async () => {
+  it('forwards the client pty size to the remote side', async () => {
     const r = await ssh(['stty size'], broker.secret, { tty: true });
     expect(r.stdout.trim()).toMatch(/^\d+ \d+$/);
   });
+
+  it('forwards window changes of the OpenSSH client\'s terminal to the remote pty (node-pty)', async () => {
+    const pty = await import('node-pty');
+    writeFileSync(askpass, `#!/bin/sh\necho '${broker.secret}'\n`);
+    const term = pty.spawn('ssh', ['-tt', '-p', String(broker.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+      '-o', 'LogLevel=ERROR', '-o', 'PreferredAuthentications=password', 'pcigate@127.0.0.1'], {
+      cols: 90, rows: 25, env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm', SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
+    });
+    let screen = '';
+    term.onData((d) => { screen += d; });
+    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+    const sizeSeen = async (re: RegExp) => {
+      for (let i = 0; i < 60; i++) {
+        term.write('echo "size:$(stty size):"\r');
+        await new Promise((r) => setTimeout(r, 200));
+        if (re.test(screen)) return true;
+      }
+      return false;
+    };
+    try {
+      expect(await sizeSeen(/size:25 90:/), screen).toBe(true);
+      term.resize(120, 33);
+      expect(await sizeSeen(/size:33 120:/), screen).toBe(true);
+      term.write('exit 0\r');
+      expect(await exited).toBe(0);
+    } finally {
+      term.kill();
+    }
+  }, 30_000);
 
   it('refuses port forwarding and sftp, and records the refusals', async () => {
     const fwd = await ssh(['-W', `127.0.0.1:${sshd.port}`]);
