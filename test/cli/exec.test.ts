@@ -184,18 +184,28 @@ describe.skipIf(Boolean(noSshd))('pcigate exec (ssh)', () => {
   });
 });
 
+/** `pcigate connect test-ssh --listen --json [args]` in the background; `info` is the JSON it prints once listening. */
+async function listen(home: string, args: string[] = []) {
+  const child = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'test-ssh', '--listen', ...args, '--json'], {
+    env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    await until(() => out.trim().endsWith('}'), 20_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return { child, exited, info: JSON.parse(out) as { port: number; password: string; fingerprint: string } };
+}
+
 describe.skipIf(Boolean(noSshd))('pcigate connect (ssh --listen)', () => {
   it('serves the OpenSSH client with the printed secret until SIGINT, recording the session', async () => {
     const home = tempDir('pcigate-home-');
-    const child = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'test-ssh', '--listen', '--json'], {
-      env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { child, exited, info } = await listen(home);
     try {
-      await until(() => out.trim().endsWith('}'), 20_000);
-      const info = JSON.parse(out) as { port: number; password: string; fingerprint: string };
       expect(info.fingerprint).toMatch(/^SHA256:/);
       const askpass = path.join(home, 'askpass.sh');
       writeFileSync(askpass, `#!/bin/sh\necho '${info.password}'\n`, { mode: 0o700 });
@@ -215,19 +225,13 @@ describe.skipIf(Boolean(noSshd))('pcigate connect (ssh --listen)', () => {
       expect(statSync(keyFile).mode & 0o777).toBe(0o600);
       expect(spawnSync('ssh-keygen', ['-lf', keyFile, '-E', 'sha256'], { encoding: 'utf8' }).stdout.split(/\s+/)[1]).toBe(info.fingerprint);
       const fixed = await freePort();
-      const again = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'test-ssh', '--listen', '--port', String(fixed), '--json'], {
-        env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'ignore'],
-      });
-      let out2 = '';
-      again.stdout.on('data', (c: Buffer) => { out2 += c.toString(); });
-      const exited2 = new Promise<number | null>((resolve) => again.on('close', resolve));
+      const again = await listen(home, ['--port', String(fixed)]);
       try {
-        await until(() => out2.trim().endsWith('}'), 20_000);
-        expect(JSON.parse(out2)).toMatchObject({ fingerprint: info.fingerprint, port: fixed });
-        again.kill('SIGINT');
-        expect(await exited2).toBe(0);
+        expect(again.info).toMatchObject({ fingerprint: info.fingerprint, port: fixed });
+        again.child.kill('SIGINT');
+        expect(await again.exited).toBe(0);
       } finally {
-        again.kill('SIGKILL');
+        again.child.kill('SIGKILL');
       }
     } finally {
       child.kill('SIGKILL');
