@@ -11,21 +11,30 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout and stderr interleaved in the order they were written, as a terminal would show them. */
+  output: string;
 }
 
-function buffer(): OutStream & { text(): string } {
+/** A stream that keeps its own text and also appends to `both` (the two streams in write order). */
+function buffer(both: string[]): OutStream & { text(): string } {
   const chunks: string[] = [];
   return {
     isTTY: false,
-    write(chunk: string | Uint8Array) { chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')); return true; },
+    write(chunk: string | Uint8Array) {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      chunks.push(text);
+      both.push(text);
+      return true;
+    },
     text: () => chunks.join(''),
   };
 }
 
 /** A Ctx for `person` inside the demo; `signal` stands in for Ctrl-C of that command. */
 export function personCtx(base: Ctx, env: Record<string, string | undefined>, person: string, signal: AbortSignal): Ctx & { out(): CliResult } {
-  const stdout = buffer();
-  const stderr = buffer();
+  const both: string[] = [];
+  const stdout = buffer(both);
+  const stderr = buffer(both);
   return {
     stdout, stderr, stdin: base.stdin, env, cwd: base.cwd, clock: base.clock, fs: base.fs, fetch: base.fetch, log: {
       debug: (m) => base.log.debug(`[${person}] ${m}`),
@@ -33,7 +42,7 @@ export function personCtx(base: Ctx, env: Record<string, string | undefined>, pe
     },
     user: { name: person, uid: base.user.uid },
     interrupt: signal,
-    out: () => ({ code: -1, stdout: stdout.text(), stderr: stderr.text() }),
+    out: () => ({ code: -1, stdout: stdout.text(), stderr: stderr.text(), output: both.join('') }),
   };
 }
 

@@ -44,7 +44,7 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
   const show = (person: string, args: string[], r: CliResult) => {
     // The command line is masked like everything else pcigate prints (it is masked in the log, too).
     say(maskText(`  $ pcigate ${args.map((a) => (/[\s*"]/.test(a) ? `'${a}'` : a)).join(' ')}      # as ${person}, exit ${r.code}`));
-    const text = `${r.stdout}${r.stderr}`.trim();
+    const text = r.output.trim();
     if (text) say(indent(text));
   };
   const step = (name: string, ok: boolean, note?: string) => {

@@ -69,6 +69,11 @@ describe('pcigate demo --script', () => {
     expect(r.stdout).toContain('✓ a session replayed');
     expect(r.stdout).toContain('✓ an evidence bundle for requirement 10');
     expect(r.stdout).toContain('✓ no PAN in the data home');
+    // A command's stdout and stderr are narrated in the order it wrote them, as a terminal shows them:
+    // the hold notice before the DELETE's result, the bundle's progress before its summary.
+    expect(r.stdout.indexOf('NOTICE:  pcigate: statement held for approval')).toBeLessThan(r.stdout.indexOf('DELETE 4'));
+    expect(r.stdout.indexOf('… writing the zip')).toBeGreaterThan(0);
+    expect(r.stdout.indexOf('… writing the zip')).toBeLessThan(r.stdout.indexOf('evidence-req10.zip: bundle '));
     if (existsSync('/usr/sbin/sshd') || existsSync('/usr/local/sbin/sshd')) {
       expect(r.stdout).toContain('✓ an SSH command with its output masked');
       expect(r.stdout).toContain('✓ an SSH command outside the allow-list refused');
