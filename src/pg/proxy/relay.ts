@@ -353,6 +353,8 @@ export class Relay {
         batch[batch.length - 1] = Buffer.from(x.buffer, last.byteOffset, last.length + x.length);
       } else batch.push(x);
     };
+    let failed: { e: unknown } | null = null;
+    this.inUpstreamData = true;
     try {
       for (;;) {
         if (this.gated()) break;
@@ -361,11 +363,30 @@ export class Relay {
         this.onUpstreamFrame(f, emit);
       }
     } catch (e) {
-      this.writeClient(batch);
-      this.fail(e);
-      return;
+      failed = { e };
     }
+    this.inUpstreamData = false;
     this.writeClient(batch);
+    this.reportEnded();
+    if (failed) this.fail(failed.e);
+  }
+
+  private inUpstreamData = false;
+
+  /** Statements whose response is complete, reported to the hooks once the response went out. */
+  private readonly endedRuns: Running[] = [];
+
+  /** onStatementEnd for the statements that ended in the frames just forwarded (off the latency path). */
+  private reportEnded(): void {
+    for (let i = 0; i < this.endedRuns.length; i++) {
+      const run = this.endedRuns[i]!;
+      try {
+        this.o.hooks.onStatementEnd?.(run.stmt, run.result);
+      } catch (e) {
+        this.o.onInternalError(e);
+      }
+    }
+    this.endedRuns.length = 0;
   }
 
   /** True while the statement at the head has a record still being written: its response waits. */
@@ -433,6 +454,8 @@ export class Relay {
         break;
     }
     if (HOOKED_BACKEND.has(code) && this.o.hooks.onBackendMessage) {
+      // Ended statements are reported before the next one's data is inspected (per-statement counts).
+      if (this.endedRuns.length > 0) this.reportEnded();
       const replaced = this.o.hooks.onBackendMessage(f, run?.stmt ?? null);
       emit(replaced ?? f);
     } else {
@@ -482,14 +505,16 @@ export class Relay {
     this.emitReleased(emit);
   }
 
+  /**
+   * A statement's response is complete. While upstream frames are being forwarded its hooks run right
+   * after that chunk is written to the client (the record of the result is not on the latency path);
+   * otherwise (the session is ending) at once.
+   */
   private end(run: Running, shift = true): void {
     if (shift) this.shift();
     run.result.durationMs = this.o.now() - run.started;
-    try {
-      this.o.hooks.onStatementEnd?.(run.stmt, run.result);
-    } catch (e) {
-      this.o.onInternalError(e);
-    }
+    this.endedRuns.push(run);
+    if (!this.inUpstreamData) this.reportEnded();
   }
 
   private writeClient(chunks: Buffer[]): void {
