@@ -226,7 +226,11 @@ export class PgSessionRecorder {
   }
 
   private track(p: Promise<unknown>): void {
-    const q = p.catch((e: unknown) => { this.failedAppends++; this.c.onProblem(e); }).finally(() => this.pending.delete(q));
+    // One reaction, not catch + finally: this runs for every record of every statement.
+    const q: Promise<void> = p.then(
+      () => { this.pending.delete(q); },
+      (e: unknown) => { this.pending.delete(q); this.failedAppends++; this.c.onProblem(e); },
+    );
     this.pending.add(q);
   }
 

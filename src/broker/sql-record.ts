@@ -101,9 +101,10 @@ const PURE_FUNCTIONS = new Set([
  */
 export function isPureRead(sql: string, command = statementKind(sql).command): boolean {
   if (!['select', 'show', 'table', 'values', 'fetch'].includes(command)) return false;
-  const s = sql.replace(/'(?:[^']|'')*'/g, "''");
+  const s = sql.includes("'") ? sql.replace(/'(?:[^']|'')*'/g, "''") : sql;
   if (/\b(into|for\s+(update|share|no\s+key\s+update|key\s+share)|nextval|setval|pg_\w+|dblink\w*|lo_\w+)\b/i.test(s)) return false;
   if (s.includes(';') && s.trim().replace(/;\s*$/, '').includes(';')) return false;
+  if (!s.includes('(')) return true;
   for (const m of s.matchAll(/([A-Za-z_][A-Za-z0-9_.]*)\s*\(/g)) {
     if (!PURE_FUNCTIONS.has(m[1]!.toLowerCase())) return false;
   }
