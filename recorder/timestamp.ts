@@ -3,8 +3,20 @@
  * from the microsecond clock in Ctx.
  */
 
+let lastSecond = -1n;
+let lastPrefix = '';
+
 /** `2026-11-22T12:00:00.000000Z` from microseconds since the Unix epoch. */
 export function formatTs(micros: bigint): string {
+  // The date and time up to the second is formatted once per second (the writer stamps every batch).
+  if (lastPrefix !== '' && micros >= lastSecond && micros < lastSecond + 1_000_000n) {
+    return `${lastPrefix}.${(micros - lastSecond).toString().padStart(6, '0')}Z`;
+  }
+  if (micros >= 0n) {
+    lastSecond = micros - (micros % 1_000_000n);
+    lastPrefix = new Date(Number(lastSecond / 1000n)).toISOString().slice(0, 19);
+    return `${lastPrefix}.${(micros - lastSecond).toString().padStart(6, '0')}Z`;
+  }
   const ms = micros / 1000n;
   const frac = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
   const iso = new Date(Number(ms)).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
