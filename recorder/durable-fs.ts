@@ -3,6 +3,8 @@
  * fsync'd (temp file, fsync, rename, fsync the directory), append a line with fsync. Crash consistency of
  * the key store and checkpoints.jsonl rests on these.
  */
+import { writeSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { HomeError } from '../src/errors.js';
@@ -79,4 +81,32 @@ export async function exists(fs: Fs, file: string): Promise<boolean> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return false;
     throw e;
   }
+}
+
+/**
+ * Writes all of `buf` at the end of `fh` (opened for append). A handle whose `write` is node's own is
+ * written with write(2) on the calling thread: a small append to the page cache costs a few µs, where a
+ * thread-pool round trip costs a handoff, a wakeup and a promise, and under load waits its turn (the audit
+ * log's group commit writes once per batch, and a read's response waits for that write). A handle that
+ * wraps `write` (a test's fault-injecting Fs) is written through it. Returns a promise only in that case;
+ * the synchronous path throws synchronously.
+ */
+export function writeAllTo(fh: FileHandle, buf: Buffer): Promise<void> | undefined {
+  if (fh.write === (Object.getPrototypeOf(fh) as FileHandle).write) {
+    let off = 0;
+    while (off < buf.length) {
+      const n = writeSync(fh.fd, buf, off, buf.length - off);
+      if (n <= 0) throw new Error('short write');
+      off += n;
+    }
+    return undefined;
+  }
+  return (async () => {
+    let off = 0;
+    while (off < buf.length) {
+      const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+      if (bytesWritten <= 0) throw new Error('short write');
+      off += bytesWritten;
+    }
+  })();
 }

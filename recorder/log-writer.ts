@@ -24,7 +24,7 @@ import { AuditWriteError, KeyError } from '../src/errors.js';
 import { hashBlob } from './blob.js';
 import { recordLine } from './record-line.js';
 import { canonicalize } from './canonical-json.js';
-import { appendLineDurable, ensurePrivateDir, fsyncDir } from './durable-fs.js';
+import { appendLineDurable, ensurePrivateDir, fsyncDir, writeAllTo } from './durable-fs.js';
 import { UnsyncedTail } from './unsynced-tail.js';
 import { initKeys, isInitialised, loadKeys, rotateKeys } from './keys.js';
 import type { KeyState } from './keys.js';
@@ -320,12 +320,8 @@ class AuditLogWriter implements AuditLog {
     if (leaves.length === internal.length) return; // nothing of the callers' survived encoding
     const buf = Buffer.from(text, 'utf8');
     try {
-      let off = 0;
-      while (off < buf.length) {
-        const { bytesWritten } = await this.seg.fh.write(buf, off, buf.length - off);
-        if (bytesWritten <= 0) throw new Error('short write');
-        off += bytesWritten;
-      }
+      const written = writeAllTo(this.seg.fh, buf);
+      if (written) await written;
       if (!this.tail) await this.seg.fh.datasync();
     } catch (e) {
       this.seg.dirty = true;
