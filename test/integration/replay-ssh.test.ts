@@ -16,6 +16,7 @@ import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
+import { CHROMIUM, renderInChromium } from '../harness/chromium.js';
 import { startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
@@ -23,7 +24,6 @@ import { readLog } from './pg-proxy-setup.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping SSH replay tests: ${skip}\n`);
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 if (!CHROMIUM) process.stderr.write('skipping the HTML replay test in a browser: chromium is not installed (apt-get install chromium)\n');
 
 const PAN = '4111 1111 1111 1111';
@@ -163,28 +163,28 @@ describe.skipIf(Boolean(skip))('replay of SSH sessions (real sshd, real OpenSSH 
     expect(await exited).toBe(0);
   }, 30_000);
 
-  /** Loads `file` in headless Chromium; returns the DOM after scripts ran and the URLs the page requested. */
-  function openInChromium(file: string, dir: string): { dom: string; pageRequests: string[] } {
+  /** Loads `file` in headless Chromium; returns the DOM once `until` holds (by default: the player ended and painted), and the URLs the page requested. */
+  const PLAYED = `document.body.dataset.ended === 'true' && /\\S/.test(document.querySelector('.ap-term-text')?.textContent ?? '')`;
+  async function openInChromium(file: string, dir: string, until = PLAYED): Promise<{ dom: string; pageRequests: string[] }> {
     const netlog = path.join(dir, `net-${path.basename(file)}.json`);
-    const r = spawnSync(CHROMIUM!, [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
-      `--user-data-dir=${tempDir('pcigate-chromium-profile-')}`, `--log-net-log=${netlog}`,
-      '--virtual-time-budget=15000', '--run-all-compositor-stages-before-draw', '--dump-dom', `file://${file}`,
-    ], { encoding: 'utf8', timeout: 90_000 });
+    const { dom } = await renderInChromium(`file://${file}`, {
+      profileDir: tempDir('pcigate-chromium-profile-'), extraArgs: [`--log-net-log=${netlog}`], settleMs: 300,
+      until,
+    });
     // Chromium's own log of its network stack. Requests a page makes carry the page's origin as initiator
     // ("null" for a file: page); the browser's own background traffic has none ("not an origin").
     // One event a line (`{...},`); parsed line by line, as a log cut short by exit may not close its array.
     const events = readFileSync(netlog, 'utf8').split('\n').filter((l) => l.startsWith('{"params"'))
       .map((l) => JSON.parse(l.replace(/,\s*$/, '').replace(/\]\}\s*$/, '')) as { params?: { url?: string; initiator?: string } });
     const pageRequests = events.filter((e) => e.params?.url && e.params.initiator !== undefined && e.params.initiator !== 'not an origin').map((e) => e.params!.url!);
-    return { dom: r.stdout, pageRequests };
+    return { dom, pageRequests };
   }
 
   it.skipIf(!CHROMIUM)('the page plays to the end in headless Chromium, shows the masked line, makes no network request', async () => {
     const dir = tempDir('pcigate-chromium-');
     const file = path.join(dir, 'ssh.html');
     expect((await cli(['replay', sessionId, '--html', file, '--speed', '8'])).code).toBe(0);
-    const { dom, pageRequests } = openInChromium(file, dir);
+    const { dom, pageRequests } = await openInChromium(file, dir);
     expect(dom).toContain('data-ended="true"');
     expect(dom).not.toContain('data-blocked="');
     const lines = [...dom.matchAll(/<span class="ap-line"[^>]*>([\s\S]*?)<\/span><\/span>/g)]
@@ -201,6 +201,6 @@ describe.skipIf(Boolean(skip))('replay of SSH sessions (real sshd, real OpenSSH 
     // Control: the same check does see a request a page makes.
     const control = path.join(dir, 'control.html');
     writeFileSync(control, '<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/probe.png"></body></html>');
-    expect(openInChromium(control, dir).pageRequests).toEqual(['http://127.0.0.1:9/probe.png']);
+    expect((await openInChromium(control, dir, `document.readyState === 'complete'`)).pageRequests).toEqual(['http://127.0.0.1:9/probe.png']);
   }, 180_000);
 });
