@@ -5,7 +5,7 @@
  * (`--exec`) with PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set and returns its exit code.
  */
 import { spawn } from 'node:child_process';
-import { auditLogOptionsFromConfig, openAuditLog } from '../../recorder/index.js';
+import { auditLogOptionsFromConfig } from '../../recorder/index.js';
 import type { Ctx } from '../cli/ctx.js';
 import { resolveHome } from '../cli/home.js';
 import { resolveSecret } from '../config/secrets.js';
@@ -19,6 +19,7 @@ import { startOutboxDrain } from './outbox-drain.js';
 import { startPgBroker } from './pg-broker.js';
 import { pgHooksFor } from './pg-hooks.js';
 import { sessionActor } from './session-identity.js';
+import { openAuditLogWaiting } from '../sessions/audit-access.js';
 
 export interface ConnectOptions {
   /** The loaded configuration and the connection's name and entry in it (the command looks them up once). */
@@ -69,7 +70,7 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
   const home = resolveHome(ctx, o.home, config.audit.dir);
   const target = await upstreamTarget(ctx, conn);
   // pcigate.yaml's audit settings (checkpoints, epoch, segment size, durability) apply to this log.
-  const log = await openAuditLog(ctx, auditLogOptionsFromConfig(home, config.audit, { createIfMissing: true }));
+  const log = await openAuditLogWaiting(ctx, auditLogOptionsFromConfig(home, config.audit, { createIfMissing: true }));
   try {
     // Fails before listening when there is no identity at all: the user learns it now, not from psql.
     const actor = await sessionActor(ctx, { config, name: o.name, conn, home, sink: log });

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { AsciicastWriter } from '../../recorder/asciicast.js';
-import { auditLogOptionsFromConfig, openAuditLog } from '../../recorder/index.js';
+import { auditLogOptionsFromConfig } from '../../recorder/index.js';
 import type { Actor, AuditSink } from '../../recorder/types.js';
 import type { Ctx } from '../cli/ctx.js';
 import { EXIT } from '../cli/exit-codes.js';
@@ -30,6 +30,7 @@ import type { QueryOutcome } from './pg-query-client.js';
 import { renderResults } from './result-format.js';
 import type { ResultFormat } from './result-format.js';
 import { sessionActor } from './session-identity.js';
+import { openAuditLogWaiting } from '../sessions/audit-access.js';
 
 export interface PgExecOptions {
   config: PcigateConfig;
@@ -48,7 +49,7 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
   const home = resolveHome(ctx, o.home, o.config.audit.dir);
   const target = await upstreamTarget(ctx, o.conn);
   // pcigate.yaml's audit settings (checkpoints, epoch, segment size, durability) apply to this log.
-  const log = await openAuditLog(ctx, auditLogOptionsFromConfig(home, o.config.audit, { createIfMissing: true }));
+  const log = await openAuditLogWaiting(ctx, auditLogOptionsFromConfig(home, o.config.audit, { createIfMissing: true }));
   const shutdown = new AbortController();
   try {
     const actor = await sessionActor(ctx, { config: o.config, name: o.name, conn: o.conn, home, sink: log, ...(o.workload ? { workload: o.workload } : {}) });

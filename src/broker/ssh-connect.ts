@@ -5,7 +5,6 @@
  * status. Refused by policy → exit 5; a held command whose approval got no decision in time → exit 6;
  * a session closed by pcigate for a time limit (idle timeout, max_duration) → 129, a hangup.
  */
-import { openAuditLog } from '../../recorder/index.js';
 import type { Ctx } from '../cli/ctx.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { resolveHome } from '../cli/home.js';
@@ -17,6 +16,7 @@ import { PolicyEngine } from '../policy/policy-engine.js';
 import { startOutboxDrain } from './outbox-drain.js';
 import { sessionActor } from './session-identity.js';
 import { runSshDirect, startSshBroker } from './ssh-broker.js';
+import { openAuditLogWaiting } from '../sessions/audit-access.js';
 
 export interface SshListenInfo {
   connection: string;
@@ -51,7 +51,7 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
   const home = resolveHome(ctx, o.home, o.config.audit.dir);
   const privateKey = await resolveSecret(ctx, o.conn.private_key);
   const passphrase = o.conn.passphrase ? await resolveSecret(ctx, o.conn.passphrase) : undefined;
-  const log = await openAuditLog(ctx, { home, createIfMissing: true });
+  const log = await openAuditLogWaiting(ctx, { home, createIfMissing: true });
   try {
     const actor = await sessionActor(ctx, { config: o.config, name: o.name, conn: o.conn, home, sink: log, ...(o.workload ? { workload: o.workload } : {}) });
     // Policy for SSH sessions: who approves held commands and how long they wait, and the session

@@ -4,7 +4,7 @@
  * home. The person at psql is the demo engineer. Runs until `signal` (Ctrl-C), then closes the listener and
  * the log and stops PostgreSQL; the caller removes the directory.
  */
-import { openAuditLog, auditLogOptionsFromConfig } from '../../recorder/index.js';
+import { auditLogOptionsFromConfig } from '../../recorder/index.js';
 import type { Ctx } from '../cli/ctx.js';
 import { localIdentity } from '../broker/identity-provider.js';
 import { upstreamTarget } from '../broker/pg-connect.js';
@@ -15,6 +15,7 @@ import { loadConfig } from '../config/load-config.js';
 import { DemoError } from '../errors.js';
 import { DEMO_CONNECTION, DEMO_PEOPLE } from './demo-setup.js';
 import type { DemoEnv } from './demo-env.js';
+import { openAuditLogWaiting } from '../sessions/audit-access.js';
 
 export interface DemoListener {
   host: string;
@@ -35,7 +36,7 @@ export async function serveDemo(base: Ctx, env: DemoEnv, signal: AbortSignal, re
   const conn = config.connections[DEMO_CONNECTION];
   if (!conn || conn.kind !== 'postgres') throw new DemoError('the demo configuration has no postgres connection');
   const target = await upstreamTarget(ctx, conn);
-  const log = await openAuditLog(ctx, auditLogOptionsFromConfig(env.home, config.audit, { createIfMissing: { origin: config.audit.origin ?? 'pcigate.demo' } }));
+  const log = await openAuditLogWaiting(ctx, auditLogOptionsFromConfig(env.home, config.audit, { createIfMissing: { origin: config.audit.origin ?? 'pcigate.demo' } }));
   try {
     const hooksFor = await pgHooksFor(ctx, { config, name: DEMO_CONNECTION, target, home: env.home, sink: log, signal });
     const broker = await startPgBroker({

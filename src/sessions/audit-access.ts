@@ -10,12 +10,34 @@ import type { Ctx } from '../cli/ctx.js';
 import { AuditWriteError } from '../errors.js';
 import { drainOutbox, outboxSink } from '../policy/audit-outbox.js';
 import { openAuditLog } from '../../recorder/index.js';
-import type { AuditEvent, AuditLogOptions } from '../../recorder/index.js';
+import type { AuditEvent, AuditLog, AuditLogOptions } from '../../recorder/index.js';
 
 /** Where an access record went: the log (with its seq) or the outbox (seq known once drained). */
 export interface AccessRecorded {
   seq: number | null;
   via: 'log' | 'outbox';
+}
+
+/** The log's lock is held by another live process (a broker, or a short-lived command). */
+export function isLogInUse(e: unknown): e is AuditWriteError {
+  return e instanceof AuditWriteError && / is in use by process /.test(e.message);
+}
+
+/**
+ * Opens the log for a process that will own it for long (a listener, a job). A short-lived command that
+ * holds the lock for a moment (`approvals`, `verify`, `sessions` with nothing running) is waited for, up
+ * to `waitMs`, instead of failing the job that happened to start at the same instant.
+ */
+export async function openAuditLogWaiting(ctx: Ctx, options: AuditLogOptions, waitMs = 5_000): Promise<AuditLog> {
+  const deadline = ctx.clock.now() + waitMs;
+  for (;;) {
+    try {
+      return await openAuditLog(ctx, options);
+    } catch (e) {
+      if (!isLogInUse(e) || ctx.clock.now() >= deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /**
@@ -27,7 +49,7 @@ export async function recordAccessEvent(ctx: Ctx, options: AuditLogOptions, even
   try {
     log = await openAuditLog(ctx, options);
   } catch (e) {
-    if (!(e instanceof AuditWriteError) || !/ is in use by process /.test(e.message)) throw e;
+    if (!isLogInUse(e)) throw e;
     await outboxSink({ fs: ctx.fs, clock: ctx.clock, home: options.home }).append(event);
     return { seq: null, via: 'outbox' };
   }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../../recorder/index.js';
 import type { AuditRecord } from '../../../recorder/types.js';
-import { recordAccessEvent, recordAuditAccess } from '../../../src/sessions/audit-access.js';
+import { openAuditLogWaiting, recordAccessEvent, recordAuditAccess } from '../../../src/sessions/audit-access.js';
 import { outboxDir } from '../../../src/policy/audit-outbox.js';
 import { tempDir } from '../../harness/cli.js';
 import { testCtx } from '../../harness/test-ctx.js';
@@ -58,5 +58,37 @@ describe('recordAccessEvent', () => {
     expect(typeof exp!.detail!.occurred).toBe('string');
     expect((exp!.detail!.occurred as string) < exp!.ts).toBe(true);
     expect(readdirSync(outboxDir(home)).filter((n) => n.endsWith('.json'))).toHaveLength(0);
+  });
+});
+
+describe('openAuditLogWaiting (a job or listener starting while a short command holds the log)', () => {
+  it('waits for the holder to let go, then owns the log', async () => {
+    const home = tempDir();
+    const ctx = testCtx();
+    const shortCommand = await openAuditLog(ctx, { home, createIfMissing: true });
+    // Without waiting, the job would fail at once.
+    await expect(openAuditLog(ctx, { home })).rejects.toThrow(/in use by process/);
+    const job = openAuditLogWaiting(ctx, { home });
+    await new Promise((r) => setTimeout(r, 250));
+    await shortCommand.close();
+    const log = await job;
+    const { seq } = await log.append({ type: 'verify.run', target: { kind: 'log' }, outcome: 'success', detail: {} });
+    await log.close();
+    expect(records(home).find((r) => r.seq === seq)?.type).toBe('verify.run');
+  });
+
+  it('gives up with the in-use error once the wait is over (a broker that stays)', async () => {
+    const home = tempDir();
+    const ctx = testCtx();
+    const broker = await openAuditLog(ctx, { home, createIfMissing: true });
+    try {
+      const job = openAuditLogWaiting(ctx, { home }, 5_000);
+      const outcome = job.then(() => 'opened', (e: Error) => e.message);
+      await new Promise((r) => setTimeout(r, 150));
+      ctx.clock.advance(5_001);
+      expect(await outcome).toMatch(/in use by process \d+/);
+    } finally {
+      await broker.close();
+    }
   });
 });
