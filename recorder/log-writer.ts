@@ -248,10 +248,12 @@ class AuditLogWriter implements AuditLog {
       this.queue.push({ event, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
-        // Started after the caller's synchronous work: the proxy forwards a read to the server first and
-        // the record is encoded and written while the server works on it; appends made in the same tick
-        // share the batch.
-        queueMicrotask(() => void this.flushLoop());
+        // Started once the event loop has handled every socket that was readable (setImmediate runs
+        // after the poll phase's callbacks): the proxy forwards a read to the server first and the record
+        // is encoded and written while the server works on it, and the statements of all sessions that
+        // arrived together share one batch — one write, one fdatasync. No response can be read from a
+        // server before the next poll phase, so a read waits no longer for its record than it did.
+        setImmediate(() => void this.flushLoop());
       }
     });
   }
