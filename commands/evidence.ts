@@ -10,6 +10,7 @@ import { AuditWriteError, UsageError } from '../src/errors.js';
 import { buildBundle, parseSelection } from '../src/evidence/build.js';
 import type { BuiltBundle } from '../src/evidence/build.js';
 import { collectEvidence, loadConfigEvidence } from '../src/evidence/collect.js';
+import { exportFields } from '../src/evidence/exports.js';
 import { recordAccessEvent } from '../src/sessions/audit-access.js';
 import type { AccessRecorded } from '../src/sessions/audit-access.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
@@ -121,7 +122,7 @@ function exportEvent(ctx: Ctx, bundle: BuiltBundle, outFile: string): AuditEvent
     target: { kind: 'log' },
     outcome: 'success',
     detail: {
-      bundle_id: bundle.manifest.bundle_id, file: path.basename(outFile), manifest_sha256: bundle.manifestSha256,
+      bundle_id: bundle.manifest.bundle_id, file: path.basename(outFile), ...exportFields(outFile, bundle.zip), manifest_sha256: bundle.manifestSha256,
       requirements: bundle.manifest.requirements, period: bundle.manifest.period, records: bundle.manifest.log.records,
       artifacts: bundle.manifest.artifacts.length,
     },

@@ -5,6 +5,7 @@ import { EXIT } from '../src/cli/exit-codes.js';
 import { resolveAuditHome } from '../src/config/resolve-home.js';
 import { UsageError } from '../src/errors.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
+import { exportFields } from '../src/evidence/exports.js';
 import { recordAuditAccess } from '../src/sessions/audit-access.js';
 import { parseCast } from '../src/replay/asciicast-reader.js';
 import { castPage, loadPlayerAssets, transcriptPage } from '../src/replay/html-page.js';
@@ -45,9 +46,25 @@ export const spec: CommandSpec = {
     const s = p.session;
     const refused = !p.verified && opts.strict === true;
 
+    const casts = p.checks.filter((c) => c.kind.startsWith('asciicast') && c.data);
+    const transcripts = p.checks.filter((c) => c.kind === 'pg-transcript' && c.data);
+    const fields = replayFields(p);
+    // The page is built before the access is recorded: the record names the export's path and SHA-256, so a
+    // later evidence bundle finds the file and scans it (PCI DSS 3.5.1).
+    let page: Buffer | undefined;
+    if (htmlFile && !refused) {
+      const header = {
+        title: `pcigate session ${s.id}`, fields, verified: p.verified,
+        verdict: p.checks.map(describeCheck).join('\n'),
+      };
+      page = Buffer.from(casts.length > 0
+        ? castPage(header, casts.map((c) => ({ title: c.path, data: c.data!.toString('utf8') })), await loadPlayerAssets(ctx.fs), { speed, idleLimit })
+        : transcriptPage(header, transcripts.flatMap((c) => statementViews(parseTranscript(c.data!.toString('utf8'), c.path), p.records))), 'utf8');
+    }
+
     try {
       await recordAuditAccess(ctx, auditLogOptionsFromConfig(home, audit), {
-        command: 'replay', ...(htmlFile ? { html: true } : {}), shown: !refused,
+        command: 'replay', ...(htmlFile ? { html: true } : {}), ...(htmlFile && page ? exportFields(htmlFile, page) : {}), shown: !refused,
         recordings: p.checks.map((c) => ({ path: c.path, seq: c.seq, status: c.status })),
       }, s.id);
     } catch (e) {
@@ -60,18 +77,7 @@ export const spec: CommandSpec = {
       return EXIT.verification;
     }
 
-    const casts = p.checks.filter((c) => c.kind.startsWith('asciicast') && c.data);
-    const transcripts = p.checks.filter((c) => c.kind === 'pg-transcript' && c.data);
-    const fields = replayFields(p);
-
-    if (htmlFile) {
-      const header = {
-        title: `pcigate session ${s.id}`, fields, verified: p.verified,
-        verdict: p.checks.map(describeCheck).join('\n'),
-      };
-      const page = casts.length > 0
-        ? castPage(header, casts.map((c) => ({ title: c.path, data: c.data!.toString('utf8') })), await loadPlayerAssets(ctx.fs), { speed, idleLimit })
-        : transcriptPage(header, transcripts.flatMap((c) => statementViews(parseTranscript(c.data!.toString('utf8'), c.path), p.records)));
+    if (htmlFile && page) {
       await ctx.fs.writeFile(htmlFile, page, { mode: 0o600 });
       out.say(`wrote ${htmlFile}`);
       return EXIT.ok;

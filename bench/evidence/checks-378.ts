@@ -87,7 +87,7 @@ function makeInput(n: number): EvidenceInput {
     period: { since: records[0]!.record.ts, until: records[records.length - 1]!.record.ts },
     records, inPeriod: records, verify: {} as VerifyReport, checkpoints: [], epochs: [], rootPub: Buffer.alloc(32),
     config: { config, source: 'bench.yaml', redacted: null, literalSecrets: [], secretRefs: [] },
-    recordings, sample: 3,
+    recordings, exportFiles: new Map(), sample: 3,
   };
 }
 

@@ -2,7 +2,8 @@
  * Requirement 3 of PCI DSS v4.0.1 (protect stored account data), as far as a session broker can evidence
  * it (../shared/PCI.md "Requirement 3"):
  * - 3.3.1 / 3.5.1: no sensitive authentication data and no full PAN in what pcigate stores — the
- *   `pcigate scan` detector (src/mask/scan-files.ts) over every log line and every recording;
+ *   `pcigate scan` detector over every log line, every recording and every recorded export still in place
+ *   (stored-scan.ts);
  * - 3.4.1: the display masking configured (at most BIN + last four), the roles that may unmask, and the
  *   masked-value counts the log records;
  * - 3.4.2: who may copy data out through pcigate (COPY TO STDOUT, sftp, scp, port forwarding) and the
@@ -13,23 +14,16 @@
 import type { AuditRecord } from '../../recorder/types.js';
 import type { PcigateConfig } from '../config/schema.js';
 import { SAD_COLUMN_NAMES } from '../mask/column-rules.js';
-import { scanBytes } from '../mask/scan-files.js';
-import type { ScanFinding } from '../mask/scan-files.js';
 import { configOf, count, detailOf, noConfigReason, objectField, stringField } from './check-support.js';
 import { copyAttempt, copyControlRows } from './copy-controls.js';
 import { csvFile } from './csv.js';
+import { storedDataProcedures } from './stored-scan.js';
 import type { ArtifactDraft, EvidenceInput, ProcedureResult, RequirementCheck } from './types.js';
 
-const SCAN_CSV = 'req3/pan-sad-scan.csv';
 const MASKING_CSV = 'req3/masking-config.csv';
 const MASKED_CSV = 'req3/masked-counts.csv';
 const COPY_CSV = 'req3/copy-controls.csv';
 const COPY_LOG_CSV = 'req3/copy-attempts.csv';
-
-interface Finding extends ScanFinding {
-  source: 'log' | 'recording';
-  seq: number | null;
-}
 
 /** What each mask format leaves readable, and whether that is within BIN + last four (3.4.1). */
 const SHOWS: Record<string, { shows: string; within: boolean }> = {
@@ -40,93 +34,6 @@ const SHOWS: Record<string, { shows: string; within: boolean }> = {
   null: { shows: 'nothing (SQL NULL)', within: true },
   clear: { shows: 'the full PAN', within: false },
 };
-
-/** Log lines are scanned in batches of about this many bytes (one line per record, never split). */
-const BATCH_BYTES = 8 << 20;
-
-/** Scans every log line (findings name the record's seq) and every recording. */
-function scanStored(input: EvidenceInput, anyLuhn: boolean): { findings: Finding[]; errors: Array<{ file: string; message: string }>; bytes: number } {
-  const nl = Buffer.from('\n');
-  const findings: Finding[] = [];
-  let bytes = 0;
-  // Lines joined with \n, so line k of a batch is record first + k − 1 (canonical JSON escapes newlines).
-  for (let first = 0; first < input.records.length;) {
-    let last = first;
-    let size = 0;
-    while (last < input.records.length && (last === first || size < BATCH_BYTES)) size += input.records[last++]!.line.length + 1;
-    const batch = Buffer.concat(input.records.slice(first, last).flatMap((r) => [r.line, nl]));
-    bytes += batch.length;
-    for (const f of scanBytes(batch, 'log', { anyLuhn })) {
-      const rec = input.records[first + f.line - 1]?.record;
-      // Line and column within the record's own line: the log has one record a line.
-      findings.push({ ...f, line: 1, source: 'log', seq: rec?.seq ?? null });
-    }
-    first = last;
-  }
-  const errors: Array<{ file: string; message: string }> = [];
-  for (const rec of [...input.recordings].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-    bytes += rec.bytes.length;
-    try {
-      findings.push(...scanBytes(rec.bytes, `recordings/${rec.path.replace(/^recordings\//, '')}`, { anyLuhn }).map((f): Finding => ({ ...f, source: 'recording', seq: null })));
-    } catch (e) {
-      errors.push({ file: rec.path, message: (e as Error).message });
-    }
-  }
-  return { findings, errors, bytes };
-}
-
-function scanProcedures(input: EvidenceInput, cfg: PcigateConfig | undefined): { procedures: ProcedureResult[]; artifact: ArtifactDraft } {
-  const anyLuhn = cfg?.masking.networks === 'any_luhn';
-  const { findings, errors, bytes } = scanStored(input, anyLuhn);
-  const rows = findings.map((f) => [f.source, f.file, f.seq === null ? '' : String(f.seq), String(f.line), String(f.column), f.kind, f.network ?? '', f.masked]);
-  for (const e of errors) rows.push(['recording', e.file, '', '', '', 'unreadable', '', e.message]);
-  const artifact: ArtifactDraft = {
-    path: SCAN_CSV,
-    bytes: csvFile(['source', 'file', 'seq', 'line', 'column', 'kind', 'network', 'masked_value'], rows),
-    mediaType: 'text/csv',
-    description: `Scan of the audit log (${input.records.length} records) and ${input.recordings.length} session recordings for full PAN and sensitive authentication data; values shown masked`,
-    procedures: ['3.5.1', '3.3.1'],
-    method: 'TEST',
-  };
-  const pans = findings.filter((f) => f.kind === 'pan');
-  const sad = findings.filter((f) => f.kind !== 'pan');
-  const where = (fs: Finding[]) => fs.slice(0, 5).map((f) => (f.seq !== null ? `log seq ${f.seq}` : `${f.file}:${f.line}:${f.column}`)).join(', ') + (fs.length > 5 ? ', …' : '');
-  const scanned = `${input.records.length} log records and ${count(input.recordings.length, 'recording')} (${bytes} bytes), ${anyLuhn ? 'any Luhn-valid 13–19 digit number' : 'card numbers of the major networks (Luhn-valid, issuer ranges)'}`;
-  const unreadable = errors.length ? `; ${count(errors.length, 'recording')} could not be scanned (${errors.map((e) => e.file).join(', ')})` : '';
-  const limits = 'Covers what pcigate stores in its data home (log and recordings). Databases, exports, backups and files on the SSH hosts themselves are not scanned: run `pcigate scan` over them. A PAN outside the detected formats (e.g. digits split by other characters) is not found.';
-  const figures = { records_scanned: input.records.length, recordings_scanned: input.recordings.length, bytes_scanned: bytes, pan_findings: pans.length, sad_findings: sad.length, unreadable: errors.length };
-  return {
-    artifact,
-    procedures: [
-      {
-        id: '3.3.1',
-        title: 'Sensitive authentication data is not kept after authorization',
-        asks: 'Track data, card verification codes and PINs/PIN blocks are not stored after authorization, including in logs and recordings.',
-        checked: `The pcigate scan detector for track 1/2 data and labelled CVV/CVC/PIN values over ${scanned}. The whole log is scanned, not only the period: all of it is stored.`,
-        status: sad.length > 0 || errors.length > 0 ? 'exception' : 'evidence',
-        result: sad.length > 0
-          ? `${count(sad.length, 'possible SAD value')} found in stored data (${where(sad)})${unreadable}.`
-          : `No track data or labelled CVV/PIN values found in ${scanned}${unreadable}.`,
-        figures,
-        evidence: [SCAN_CSV],
-        limits,
-      },
-      {
-        id: '3.5.1',
-        title: 'PAN is unreadable wherever it is stored',
-        asks: 'Wherever PAN is stored it is rendered unreadable (truncation, keyed hash, tokens or strong cryptography), including in audit logs.',
-        checked: `The pcigate scan detector for full PANs over ${scanned}. The whole log is scanned, not only the period: all of it is stored.`,
-        status: pans.length > 0 || errors.length > 0 ? 'exception' : 'evidence',
-        result: pans.length > 0
-          ? `${count(pans.length, 'full PAN')} found in stored data (${where(pans)}); the findings list them masked${unreadable}.`
-          : `No full PAN found in ${scanned}${unreadable}.`,
-        figures,
-        evidence: [SCAN_CSV],
-        limits,
-      },
-    ],
-  };
-}
 
 /** 3.4.1: configured display formats, unmask grants, masked counts. */
 function maskingProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure: ProcedureResult; artifacts: ArtifactDraft[] } {
@@ -275,9 +182,9 @@ const manual = (id: string, title: string, asks: string, why: string): Procedure
 /** Requirement 3 checks (PCI DSS v4.0.1 3.3.1, 3.4.1, 3.4.2, 3.5.1). */
 export const checks3: RequirementCheck = (input) => {
   const cfg = configOf(input.config);
-  const scan = scanProcedures(input, cfg);
-  const procedures: ProcedureResult[] = [scan.procedures[0]!];
-  const artifacts: ArtifactDraft[] = [scan.artifact];
+  const scan = storedDataProcedures(input, cfg);
+  const procedures: ProcedureResult[] = [scan.procedures[0]];
+  const artifacts: ArtifactDraft[] = [...scan.artifacts];
   if (cfg) {
     const mask = maskingProcedure(input, cfg);
     const copy = copyProcedure(input, cfg);
@@ -290,6 +197,6 @@ export const checks3: RequirementCheck = (input) => {
       manual('3.4.2', 'Remote access cannot copy PAN without authorization', 'When personnel use remote-access technologies, technical controls prevent copying or relocating PAN unless a person is explicitly authorised.', why),
     );
   }
-  procedures.push(scan.procedures[1]!);
+  procedures.push(scan.procedures[1]);
   return { requirement: '3', title: 'Protect stored account data', procedures, artifacts };
 };

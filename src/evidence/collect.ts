@@ -2,7 +2,8 @@
  * Loads everything an evidence bundle is built from (issue 9), once, into a pure {@link EvidenceInput}: the log
  * as exact line bytes with their RFC 6962 leaf hashes (docs/log-format.md "Records"), `verify` over the whole log,
  * the signed checkpoints (C2SP signed notes) each checked against its epoch key, the key epoch chain, the
- * recordings, and the configuration with every secret redacted. Requirement checks then read only this.
+ * recordings, what is now at the path of every export the log announces (hashed and scanned for PAN/SAD,
+ * exports.ts), and the configuration with every secret redacted. Requirement checks then read only this.
  */
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -22,6 +23,9 @@ import type { AuditRecord } from '../../recorder/types.js';
 import { verifyLog } from '../../recorder/verify.js';
 import { loadVerifyInput } from '../../recorder/verify-load.js';
 import type { VerifyInput } from '../../recorder/verify-types.js';
+import { configOf } from './check-support.js';
+import { readExportFiles } from './export-files.js';
+import { recordedExports } from './exports.js';
 import { resolvePeriod } from './period.js';
 import type { CheckpointEntry, ConfigEvidence, EvidenceInput, LoadedRecord } from './types.js';
 
@@ -78,6 +82,7 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
     rootPub,
     config: opts.config,
     recordings: await readRecordings(ctx.fs, path.join(opts.home, 'recordings')),
+    exportFiles: await readExportFiles(ctx, exportPaths(records), { anyLuhn: configOf(opts.config)?.masking.networks === 'any_luhn' }),
     sample: opts.sample ?? DEFAULT_SAMPLE,
   };
 }
@@ -162,6 +167,11 @@ export function parseCheckpoints(text: Uint8Array | undefined, origin: string, e
     }
   }
   return out;
+}
+
+/** The paths of every export the log announces: the files are stored data now, whenever they were written. */
+function exportPaths(records: LoadedRecord[]): string[] {
+  return recordedExports(records).flatMap((e) => (e.path === null ? [] : [e.path]));
 }
 
 /** Every file under HOME/recordings, `/`-separated paths relative to it, sorted; none when it does not exist. */

@@ -16,6 +16,7 @@ import type { AuditRecord } from '../../recorder/types.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
 import type { VerifyReport } from '../../recorder/verify-types.js';
 import type { PcigateConfig } from '../config/index.js';
+import type { ExportFile } from './exports.js';
 
 /** The requirements a bundle can cover, in report order. */
 export const REQUIREMENTS = ['3', '7', '8', '10'] as const;
@@ -88,6 +89,11 @@ export interface EvidenceInput {
   config: ConfigEvidence;
   /** Files under HOME/recordings (relative paths) — scanned for PAN/SAD by requirement 3. */
   recordings: Array<{ path: string; bytes: Buffer }>;
+  /**
+   * What is now at the path of every export the whole log announces (exports.ts: evidence bundles, replay
+   * pages), by absolute path — hashed and scanned for PAN/SAD by requirement 3.
+   */
+  exportFiles: ReadonlyMap<string, ExportFile>;
   /** How many sampled records per event type (--sample, default 3). */
   sample: number;
 }

@@ -97,6 +97,9 @@ describe('sessions and replay of a Postgres session', () => {
     expect(html).not.toContain('<b>');
     expect(html).toContain(`verified against log record ${end.seq}`);
     expect(html).not.toContain(PAN);
+    // The export is announced with its absolute path and SHA-256, for the evidence bundle's 3.5.1 scan.
+    const access = readLog(gate.home).filter((x) => x.type === 'audit.access' && x.session === end.session).at(-1)!;
+    expect(access.detail).toMatchObject({ command: 'replay', html: true, path: file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') });
   });
 
   it('flags a transcript changed after the fact, and --strict refuses to show it', async () => {

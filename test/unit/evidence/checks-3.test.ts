@@ -1,8 +1,15 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { checks3 } from '../../../src/evidence/checks-3.js';
+import { collectEvidence, loadConfigEvidence } from '../../../src/evidence/collect.js';
+import { exportFields } from '../../../src/evidence/exports.js';
+import { writeZip } from '../../../src/evidence/zip.js';
 import type { ConfigEvidence, ProcedureResult, RequirementSection } from '../../../src/evidence/types.js';
 import { defaultConfig } from '../../../src/config/schema.js';
+import { testCtx } from '../../harness/test-ctx.js';
 import { ALICE, BOB, CONFIG, DB, SSH, buildInput, csvRows, denied, end, intent, query, start } from './access-input.js';
 
 const proc = (s: RequirementSection, id: string): ProcedureResult => {
@@ -61,6 +68,83 @@ describe('checks3: 3.3.1 / 3.5.1 scan of what pcigate stores', () => {
     expect(csv).not.toContain(PAN);
     expect(csv).not.toContain('5500 0000 0000 0004');
     expect(csv).toContain('************1111');
+    expect(JSON.stringify(s.procedures)).not.toContain(PAN);
+  });
+});
+
+describe('checks3: 3.3.1 / 3.5.1 scan of the exports the log announces', () => {
+  const LOCAL_ADMIN = { sub: 'carol', via: 'local' as const };
+  const announce = (type: 'evidence.export' | 'audit.access', detail: Record<string, unknown>) => ({
+    type, actor: LOCAL_ADMIN, account: { kind: 'os' as const, name: 'carol' }, target: { kind: 'log' as const }, outcome: 'success' as const,
+    detail: type === 'audit.access' ? { command: 'replay', html: true, ...detail } : { bundle_id: 'b', ...detail },
+  });
+
+  /** Exports as the commands write them; `leak` then replaces the page with a copy holding a PAN and track data. */
+  async function withExports(leak: boolean) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-e3-exports-'));
+    const zip = writeZip([{ path: 'report.json', bytes: Buffer.from('{"masked":"************1111"}') }]);
+    const page = Buffer.from('<html><p>card ************1111</p></html>');
+    const files = { zip: path.join(dir, 'bundle.zip'), page: path.join(dir, 'session.html'), gone: path.join(dir, 'moved.zip') };
+    writeFileSync(files.zip, zip);
+    writeFileSync(files.page, page);
+    const built = await buildInput({
+      steps: [
+        start('s1', ALICE), end('s1', ALICE),
+        announce('evidence.export', { file: 'older.zip' }),
+        announce('evidence.export', { file: 'bundle.zip', ...exportFields(files.zip, zip) }),
+        announce('audit.access', exportFields(files.page, page)),
+        announce('evidence.export', { file: 'moved.zip', ...exportFields(files.gone, zip) }),
+      ],
+      recordings: {},
+    });
+    if (leak) {
+      writeFileSync(files.page, `<html><p>card ${PAN}</p><p>;${PAN}=25121010000000000000?</p></html>`);
+      // collected again: the log is the same, the file at the page's path is not
+      const again = await collectEvidence(testCtx(), { home: built.home, config: await loadConfigEvidence(testCtx(), { config: path.join(built.home, 'pcigate.yaml') }) });
+      return { ...built, input: again, files };
+    }
+    return { ...built, files };
+  }
+
+  it('scans each export still in place, compares its hash, states the missing one and the one without a path', async () => {
+    const { input, seqs, files } = await withExports(false);
+    const s = checks3(input);
+    const p = proc(s, '3.5.1');
+    expect(p.status).toBe('evidence');
+    expect(p.figures).toMatchObject({ exports_recorded: 4, exports_scanned: 2, exports_changed: 0, exports_missing: 1, exports_without_path: 1, export_findings: 0, unreadable: 0 });
+    expect(p.result).toContain('Exports: 4 recorded exports: 2 scanned, 1 no longer at the recorded path (moved off the machine or deleted; not scanned), 1 recorded without a path.');
+    expect(p.evidence).toEqual(['req3/pan-sad-scan.csv', 'req3/exports.csv']);
+    expect(p.limits).toContain('listed as missing and not scanned');
+    const rows = csvRows(artifact(s, 'req3/exports.csv').bytes);
+    expect(rows.slice(1).map((r) => [r[0], r[3], r[5], r[7], r[10], r[11]])).toEqual([
+      [String(seqs[2]), 'evidence bundle', '', 'no path', '0', '0'],
+      [String(seqs[3]), 'evidence bundle', files.zip, 'unchanged', '0', '0'],
+      [String(seqs[4]), 'replay page', files.page, 'unchanged', '0', '0'],
+      [String(seqs[5]), 'evidence bundle', files.gone, 'missing', '0', '0'],
+    ]);
+  });
+
+  it('a leaked copy at a recorded path is an exception naming the file, its changed hash noted, the PAN masked', async () => {
+    const { input, seqs, files } = await withExports(true);
+    const s = checks3(input);
+    const p351 = proc(s, '3.5.1');
+    const p331 = proc(s, '3.3.1');
+    expect(p351.status).toBe('exception');
+    expect(p331.status).toBe('exception');
+    expect(p351.result).toContain(`${files.page}:1:15`);
+    expect(p331.result).toContain(files.page);
+    expect(p351.result).toContain(`changed since exported: ${files.page} seq ${seqs[4]}`);
+    expect(p351.figures).toMatchObject({ exports_scanned: 2, exports_changed: 1, export_findings: 3, pan_findings: 2, sad_findings: 1 });
+    const scan = csvRows(artifact(s, 'req3/pan-sad-scan.csv').bytes);
+    expect(scan.slice(1).map((r) => [r[0], r[1], r[2], r[5]])).toEqual([
+      ['export', files.page, String(seqs[4]), 'pan'],
+      ['export', files.page, String(seqs[4]), 'track_data'],
+      ['export', files.page, String(seqs[4]), 'pan'],
+    ]);
+    const row = csvRows(artifact(s, 'req3/exports.csv').bytes).find((r) => r[5] === files.page)!;
+    expect([row[7], row[10], row[11]]).toEqual(['changed', '2', '1']);
+    expect(row[8]).not.toBe(row[6]);
+    for (const a of s.artifacts) expect(a.bytes.toString('utf8'), a.path).not.toContain(PAN);
     expect(JSON.stringify(s.procedures)).not.toContain(PAN);
   });
 });
