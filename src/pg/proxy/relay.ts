@@ -69,6 +69,9 @@ export interface RelayOptions {
   cancelUpstream(): Promise<void>;
 }
 
+/** Bytes of a gated response (its record not yet durable) held before the server is paused. */
+const GATE_BUFFER_MAX = 256 * 1024;
+
 const GENERIC: ErrorFields = { severity: 'FATAL', code: 'XX000', message: 'pcigate: internal error; the session was closed (details are in the audit log)' };
 const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pcigate could not record the statement in the audit log; its result is withheld and the session was closed' };
 
@@ -389,20 +392,29 @@ export class Relay {
     this.endedRuns.length = 0;
   }
 
-  /** True while the statement at the head has a record still being written: its response waits. */
+  /**
+   * True while the statement at the head has a record still being written: its response waits in the
+   * reader. The server is paused only once GATE_BUFFER_MAX bytes wait (a small response, the usual case
+   * with fsync durability, costs no pause/resume per statement; a large one cannot grow memory).
+   */
   private gated(): boolean {
     const run = this.running();
     if (!run || run.gate === 'open') return false;
-    if (!this.gateWait) { this.gateWait = true; this.o.upstream.pause(); }
+    this.gateWait = true;
+    if (!this.gatePaused && this.o.upstreamReader.buffered > GATE_BUFFER_MAX) { this.gatePaused = true; this.o.upstream.pause(); }
     return true;
   }
 
   private gateWait = false;
+  private gatePaused = false;
 
   private ungate(): void {
     if (!this.gateWait || this.ended) return;
     this.gateWait = false;
-    if (!this.upstreamGone) this.o.upstream.resume();
+    if (this.gatePaused) {
+      this.gatePaused = false;
+      if (!this.upstreamGone) this.o.upstream.resume();
+    }
     this.onUpstreamData(null);
   }
 
@@ -524,7 +536,7 @@ export class Relay {
     if (!this.o.client.write(chunk)) {
       // Backpressure: stop reading the server until the client has taken what it was sent.
       this.o.upstream.pause();
-      this.o.client.once('drain', () => { if (!this.upstreamGone && !this.gateWait) this.o.upstream.resume(); });
+      this.o.client.once('drain', () => { if (!this.upstreamGone && !this.gatePaused) this.o.upstream.resume(); });
     }
   }
 

@@ -1,0 +1,87 @@
+/**
+ * The gate on a read's response: a read is forwarded while its pg.intent is written, and no byte of its
+ * response reaches the client before that record is durable — also when the response is far larger than
+ * what the relay holds before pausing the server (GATE_BUFFER_MAX), and when the record then fails.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditSink } from '../../recorder/types.js';
+import { AuditWriteError } from '../../src/errors.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { startGate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+beforeAll(async () => { server = await startPostgres(); });
+afterAll(async () => { await server?.stop(); });
+
+const BIG = 'select g, md5(g::text) as h from generate_series(1, 100000) g'; // ~4.5 MB of DataRows
+
+/** A sink that holds pg.intent records of statements containing `marker` until release() (or fails them). */
+function slowIntents(marker: string) {
+  let release: (ok: boolean) => void = () => {};
+  const released = new Promise<boolean>((r) => { release = r; });
+  let durableAt = 0;
+  const wrap = (s: AuditSink): AuditSink => ({
+    append: (e) => {
+      const sql = (e.detail as { sql?: string } | undefined)?.sql ?? '';
+      if (e.type !== 'pg.intent' || !sql.includes(marker)) return s.append(e);
+      return s.append(e).then(async (r) => {
+        if (!(await released)) throw new AuditWriteError('disk full');
+        durableAt = performance.now();
+        return r;
+      });
+    },
+    commitBlob: (p, k) => s.commitBlob(p, k),
+  });
+  return { wrap, release: (ok: boolean) => release(ok), durableAt: () => durableAt };
+}
+
+const connect = async (g: { broker: { host: string; port: number; user: string; secret: string; database: string } }) => {
+  const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+};
+
+describe('read gate', () => {
+  it('holds a large response until its record is durable, then delivers all of it', async () => {
+    const slow = slowIntents('generate_series');
+    const gate = await startGate(server, { transcripts: false, sinkWrap: slow.wrap });
+    try {
+      const c = await connect(gate);
+      let firstRowAt = 0;
+      const q = new pg.Query(BIG);
+      q.on('row', () => { firstRowAt ||= performance.now(); });
+      const done = new Promise<void>((resolve, reject) => { q.on('end', () => resolve()); q.on('error', reject); });
+      let rows = 0;
+      q.on('row', () => { rows++; });
+      c.query(q);
+      await new Promise((r) => setTimeout(r, 700)); // the server has long sent it all
+      expect(firstRowAt).toBe(0);
+      slow.release(true);
+      await done;
+      expect(rows).toBe(100000);
+      expect(firstRowAt).toBeGreaterThanOrEqual(slow.durableAt());
+      // The session goes on normally afterwards.
+      expect((await c.query('select 1 as x')).rows).toEqual([{ x: 1 }]);
+      await c.end();
+    } finally { await gate.close(); }
+  });
+
+  it('withholds all of a large response whose record fails, and ends the session', async () => {
+    const slow = slowIntents('generate_series');
+    const gate = await startGate(server, { transcripts: false, sinkWrap: slow.wrap });
+    try {
+      const c = await connect(gate);
+      let rows = 0;
+      const q = new pg.Query(BIG);
+      q.on('row', () => { rows++; });
+      const done = new Promise<unknown>((resolve) => { q.on('end', () => resolve(null)); q.on('error', (e) => resolve(e)); });
+      c.query(q);
+      await new Promise((r) => setTimeout(r, 500));
+      slow.release(false);
+      expect(await done).toMatchObject({ code: '58030' });
+      expect(rows).toBe(0);
+    } finally { await gate.close(); }
+  });
+});
