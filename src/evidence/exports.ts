@@ -70,7 +70,8 @@ export function recordedExports(records: readonly LoadedRecord[]): RecordedExpor
     const d = detailOf(r);
     let what: RecordedExport['what'];
     if (r.type === 'evidence.export') what = 'evidence bundle';
-    else if (r.type === 'audit.access' && d.command === 'replay' && d.html === true) what = 'replay page';
+    // `shown: false`: --strict refused a changed recording, and no page was written.
+    else if (r.type === 'audit.access' && d.command === 'replay' && d.html === true && d.shown !== false) what = 'replay page';
     else continue;
     if (r.outcome !== undefined && r.outcome !== 'success') continue;
     const p = stringField(d, 'path');

@@ -120,7 +120,7 @@ export function storedDataProcedures(input: EvidenceInput, cfg: PcigateConfig | 
   const exportBytes = scannedExports.reduce((n, r) => n + (r.size ?? 0), 0);
   const detector = anyLuhn ? 'any Luhn-valid 13–19 digit number' : 'card numbers of the major networks (Luhn-valid, issuer ranges)';
   const scanned = `${input.records.length} log records and ${count(input.recordings.length, 'recording')} (${bytes} bytes), `
-    + `${count(scannedExports.length, 'export')} still at its recorded path (${exportBytes} bytes; zip entries scanned inside), ${detector}`;
+    + `${count(scannedExports.length, 'export')} still at ${scannedExports.length === 1 ? 'its recorded path' : 'their recorded paths'} (${exportBytes} bytes; zip entries scanned inside), ${detector}`;
   const unreadable = errors.length ? `; ${count(errors.length, 'file')} could not be scanned (${errors.slice(0, 5).map((e) => e.file).join(', ')}${errors.length > 5 ? ', …' : ''})` : '';
   const exportsText = `. Exports: ${exportsSummary(exports)}`;
   const whole = 'The whole log is scanned, not only the period, and every export it announces: all of it is stored.';

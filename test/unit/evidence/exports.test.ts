@@ -35,6 +35,7 @@ describe('recordedExports', () => {
       rec('evidence.export', { bundle_id: 'b1', file: 'old.zip' }), // before paths were recorded
       rec('audit.access', { command: 'replay', shown: true, recordings: [] }), // played on the terminal: no file
       rec('audit.access', { command: 'sessions' }),
+      rec('audit.access', { command: 'replay', html: true, shown: false }), // --strict refused: no page written
       rec('audit.access', { command: 'replay', html: true, path: '/x/page.html', sha256: SHA_A }),
       rec('evidence.export', { file: 'e.zip', path: '/x/e.zip', sha256: SHA_B }),
       rec('evidence.export', { file: 'r.zip', path: 'relative/r.zip', sha256: 'not-hex' }),
@@ -42,9 +43,9 @@ describe('recordedExports', () => {
     ];
     expect(recordedExports(records).map((e) => [e.seq, e.record, e.what, e.path, e.sha256])).toEqual([
       [1, 'evidence.export', 'evidence bundle', null, null],
-      [4, 'audit.access', 'replay page', '/x/page.html', SHA_A],
-      [5, 'evidence.export', 'evidence bundle', '/x/e.zip', SHA_B],
-      [6, 'evidence.export', 'evidence bundle', null, null],
+      [5, 'audit.access', 'replay page', '/x/page.html', SHA_A],
+      [6, 'evidence.export', 'evidence bundle', '/x/e.zip', SHA_B],
+      [7, 'evidence.export', 'evidence bundle', null, null],
     ]);
   });
 
