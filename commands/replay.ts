@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 import { resolveAuditHome } from '../src/config/resolve-home.js';
-import { UsageError } from '../src/errors.js';
+import { AuditWriteError, UsageError } from '../src/errors.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
 import { exportFields } from '../src/evidence/exports.js';
 import { recordAuditAccess } from '../src/sessions/audit-access.js';
@@ -68,6 +68,9 @@ export const spec: CommandSpec = {
         recordings: p.checks.map((c) => ({ path: c.path, seq: c.seq, status: c.status })),
       }, s.id);
     } catch (e) {
+      // An export that the log does not announce would be invisible to the evidence scan (PCI DSS 3.5.1):
+      // the page is not written. Watching on the terminal is only warned about.
+      if (page) throw new AuditWriteError(`${htmlFile} was not written: its export could not be recorded in the audit log (${(e as Error).message})`, { cause: e });
       out.warn(`warning: this replay could not be recorded in the audit log (audit.access): ${(e as Error).message}`);
     }
 

@@ -5,7 +5,7 @@
  * each listing and replay is an audit.access record; the HTML transcript page escapes what it shows.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgMasker } from '../../src/mask/pg-masker.js';
@@ -100,6 +100,35 @@ describe('sessions and replay of a Postgres session', () => {
     // The export is announced with its absolute path and SHA-256, for the evidence bundle's 3.5.1 scan.
     const access = readLog(gate.home).filter((x) => x.type === 'audit.access' && x.session === end.session).at(-1)!;
     expect(access.detail).toMatchObject({ command: 'replay', html: true, path: file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') });
+  });
+
+  it('does not write the page when its export cannot be recorded (fail closed), and says why', async () => {
+    const end = readLog(gate.home).find((x) => x.type === 'session.end')!;
+    const file = path.join(tempDir(), 'unrecorded.html');
+    // A live process (this one) holds the log's lock, so the access record goes to the audit outbox; a
+    // file where the outbox directory belongs makes that write fail too.
+    const lock = path.join(gate.home, 'log', '.lock');
+    writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+    const outbox = path.join(gate.home, 'approvals', 'outbox');
+    const aside = `${outbox}.aside`;
+    const had = existsSync(outbox);
+    if (had) renameSync(outbox, aside);
+    mkdirSync(path.dirname(outbox), { recursive: true });
+    writeFileSync(outbox, 'not a directory');
+    try {
+      const r = await cli(['replay', end.session!, '--html', file]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`${file} was not written: its export could not be recorded in the audit log`);
+      expect(existsSync(file)).toBe(false);
+      // Watching on the terminal is still allowed, with a warning.
+      const watch = await cli(['replay', end.session!]);
+      expect(watch.code).toBe(0);
+      expect(watch.stderr).toMatch(/this replay could not be recorded in the audit log/);
+    } finally {
+      rmSync(outbox, { force: true });
+      if (had) renameSync(aside, outbox);
+      rmSync(lock);
+    }
   });
 
   it('flags a transcript changed after the fact, and --strict refuses to show it', async () => {
