@@ -350,11 +350,20 @@ export class Relay {
   private onUpstreamData(b: Buffer | null): void {
     if (b) this.o.upstreamReader.push(b);
     const batch: Buffer[] = [];
+    // Adjacent frames of one chunk go out as one slice: the run is tracked by offsets and a Buffer is made
+    // once per run, not once per frame (a large result is a DataRow or CopyData per row).
+    let run: Buffer | null = null;
+    let runEnd = 0;
+    const close = () => {
+      if (!run) return;
+      batch.push(runEnd === run.byteOffset + run.length ? run : Buffer.from(run.buffer, run.byteOffset, runEnd - run.byteOffset));
+      run = null;
+    };
     const emit = (x: Buffer) => {
-      const last = batch[batch.length - 1];
-      if (last && last.buffer === x.buffer && last.byteOffset + last.length === x.byteOffset) {
-        batch[batch.length - 1] = Buffer.from(x.buffer, last.byteOffset, last.length + x.length);
-      } else batch.push(x);
+      if (run && run.buffer === x.buffer && runEnd === x.byteOffset) { runEnd += x.length; return; }
+      close();
+      run = x;
+      runEnd = x.byteOffset + x.length;
     };
     let failed: { e: unknown } | null = null;
     this.inUpstreamData = true;
@@ -369,6 +378,7 @@ export class Relay {
       failed = { e };
     }
     this.inUpstreamData = false;
+    close();
     this.writeClient(batch);
     this.reportEnded();
     if (failed) this.fail(failed.e);
