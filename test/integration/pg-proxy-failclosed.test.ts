@@ -3,12 +3,11 @@
  * a backend hook that throws stops the message and ends the session with a generic error; internal
  * details never reach the client. Also: the Unix-socket upstream.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditSink } from '../../recorder/types.js';
 import { AuditWriteError } from '../../src/errors.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { readLog, run, startGate, targetOf, until } from './pg-proxy-setup.js';
+import { readLog, run, startGate, targetOf, until, pgClient as connect } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 
@@ -17,13 +16,6 @@ beforeAll(async () => {
   server.psql('create table audit_probe (x int)');
 });
 afterAll(async () => { await server?.stop(); });
-
-const connect = async (g: { broker: { host: string; port: number; user: string; secret: string; database: string } }) => {
-  const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-};
 
 describe('fail closed', () => {
   it('does not execute a statement whose pg.intent record cannot be written', async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditSink } from '../../recorder/types.js';
 import { AuditWriteError } from '../../src/errors.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { startGate } from './pg-proxy-setup.js';
+import { startGate, pgClient as connect } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 beforeAll(async () => { server = await startPostgres(); });
@@ -35,13 +35,6 @@ function slowIntents(marker: string) {
   });
   return { wrap, release: (ok: boolean) => release(ok), durableAt: () => durableAt };
 }
-
-const connect = async (g: { broker: { host: string; port: number; user: string; secret: string; database: string } }) => {
-  const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-};
 
 describe('read gate', () => {
   it('holds a large response until its record is durable, then delivers all of it', async () => {

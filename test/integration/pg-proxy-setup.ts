@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { openAuditLog, type AuditLog, type AuditLogOptions } from '../../recorder/index.js';
 import type { AuditRecord, AuditSink } from '../../recorder/types.js';
 import { systemClock, type Fs } from '../../src/cli/ctx.js';
@@ -87,4 +88,12 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A connected `pg` client through the gate's listener (errors after connect are the test's to observe). */
+export async function pgClient(g: { broker: { host: string; port: number; user: string; secret: string; database: string } }): Promise<pg.Client> {
+  const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
 }
