@@ -3,9 +3,12 @@
  * "Benchmark"), all in one run so the ratios compare like with like on a shared machine. Interleaved
  * rounds: every test runs once through every path before the next test (path order rotated per round):
  * `pgbench -S -c 8 -j 2` (simple and -M prepared), `-c 1` average latency, and a large `COPY … TO STDOUT`
- * and `SELECT` through psql, in MB/s. pcigate runs twice with recording on, audit.durability `fsync` and
- * `os`; it, and the bare relay, each run in their own process (bench/pg/serve.ts) so their peak RSS
- * (VmHWM) is theirs alone. PgBouncer (session mode) is included when the `pgbouncer` binary is installed.
+ * and `SELECT` through psql, in MB/s. pcigate runs twice as `pcigate connect` runs it (recording,
+ * transcripts, policy classification and decision, PAN masking, session limits: bench/pg/serve.ts), with
+ * audit.durability `fsync` and `os`; it, and the bare relay, each run in their own process so their peak
+ * RSS (VmHWM) is theirs alone. PgBouncer (session mode) is included when the `pgbouncer` binary is
+ * installed. `os-nohooks` (recording without policy and masking, which no pcigate command runs) is only
+ * measured when named in --only, to see what the hooks cost; it is never in the ratios.
  *
  *   npm run build && node dist/bench/pg/run.js [seconds=10] [rounds=2] [rows=2000000] [--only=direct,os,…]
  *
@@ -55,7 +58,7 @@ function peakRssMb(pid: number): number {
 
 interface Proxy { port: number; password: string; child: ChildProcess }
 
-async function startProxy(mode: 'relay' | 'fsync' | 'os', pg: { host: string; port: number; database: string; superuser: string; password: string }): Promise<Proxy> {
+async function startProxy(mode: 'relay' | 'fsync' | 'os' | 'os-nohooks', pg: { host: string; port: number; database: string; superuser: string; password: string }): Promise<Proxy> {
   const serve = fileURLToPath(new URL('./serve.js', import.meta.url));
   const child = spawn(process.execPath, [serve, mode, pg.host, String(pg.port), pg.database, pg.superuser, pg.password], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
@@ -90,8 +93,8 @@ try {
     if (bouncer) paths.pgbouncer = env(bouncer.port, 'unused');
     else process.stderr.write('pgbouncer is not installed: skipped (apt-get install -y pgbouncer)\n');
   }
-  for (const mode of ['relay', 'fsync', 'os'] as const) {
-    if (!want(mode)) continue;
+  for (const mode of ['relay', 'fsync', 'os', 'os-nohooks'] as const) {
+    if (!want(mode) || (mode === 'os-nohooks' && !only?.includes(mode))) continue;
     const p = await startProxy(mode, pg);
     proxies.set(mode, p);
     paths[mode] = env(p.port, p.password);
@@ -104,7 +107,9 @@ try {
   const copySql = `copy (select g, md5(g::text) from generate_series(1, ${ROWS}) g) to stdout`;
   const selectSql = `select g, md5(g::text) from generate_series(1, ${ROWS}) g`;
   const mbPerS = async (e: Env, sql: string) => {
-    const r = await exec('sh', ['-c', `psql -X -At -c "${sql}" | wc -c`], e);
+    const r = await exec('sh', ['-c', `psql -X -At -v ON_ERROR_STOP=1 -c "${sql}" | wc -c`], e);
+    // psql's errors (a statement refused by policy, say) reach stderr: a refused query is no throughput.
+    if (r.stderr.trim() || !(Number(r.stdout.trim()) > 0)) throw new Error(`psql failed: ${r.stderr.trim() || 'no output'}`);
     return Number(r.stdout.trim()) / 1e6 / (r.ms / 1000);
   };
   const tests: Array<[string, (e: Env) => Promise<number>]> = [
