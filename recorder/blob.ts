@@ -8,17 +8,11 @@ import type { Fs } from '../src/cli/ctx.js';
 import { AuditWriteError } from '../src/errors.js';
 import type { BlobRef } from './types.js';
 
-/** Hashes `file` (absolute, or relative to `home`) in 1 MiB reads; `path` in the result is relative to home. */
-export async function hashBlob(fs: Fs, home: string, file: string, kind: string): Promise<BlobRef> {
-  const abs = path.resolve(home, file);
+/** SHA-256 and size of an open-able file, read in 1 MiB chunks (never whole into memory). */
+export async function sha256OfFile(fs: Fs, abs: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  let fh;
-  try {
-    fh = await fs.open(abs, 'r');
-  } catch (e) {
-    throw new AuditWriteError(`cannot read recording ${abs} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
-  }
+  const fh = await fs.open(abs, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {
@@ -30,6 +24,18 @@ export async function hashBlob(fs: Fs, home: string, file: string, kind: string)
   } finally {
     await fh.close();
   }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Hashes `file` (absolute, or relative to `home`); `path` in the result is relative to home. */
+export async function hashBlob(fs: Fs, home: string, file: string, kind: string): Promise<BlobRef> {
+  const abs = path.resolve(home, file);
+  let sum;
+  try {
+    sum = await sha256OfFile(fs, abs);
+  } catch (e) {
+    throw new AuditWriteError(`cannot read recording ${abs} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
+  }
   const rel = path.relative(home, abs);
-  return { sha256: hash.digest('hex'), kind, bytes, path: rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel.split(path.sep).join('/') };
+  return { sha256: sum.sha256, kind, bytes: sum.bytes, path: rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel.split(path.sep).join('/') };
 }

@@ -9,6 +9,7 @@ import type { Ctx } from '../cli/ctx.js';
 import { maskText } from '../mask/pan-masker.js';
 import type { DetectOptions } from '../mask/pan-detector.js';
 import { scanPaths } from '../mask/scan-files.js';
+import { sha256OfFile } from '../../recorder/blob.js';
 import { isZip, scanZipBytes, shownPath } from './exports.js';
 import type { ExportFile } from './exports.js';
 
@@ -42,7 +43,7 @@ async function readExportFile(ctx: Pick<Ctx, 'fs' | 'cwd'>, abs: string, opts: D
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       return { state: 'present', sha256, size: bytes.length, ...scanZipBytes(bytes, shown, opts) };
     }
-    const sha256 = await hashFile(ctx, abs);
+    const { sha256 } = await sha256OfFile(ctx.fs, abs);
     const report = await scanPaths(ctx, [abs], opts);
     const errors = report.errors.map((e) => ({ file: shown, message: maskText(e.message) }));
     if (isZip(head)) errors.push({ file: shown, message: `a zip of ${st.size} bytes is too large to unpack here; its compressed bytes were scanned only` });
@@ -52,19 +53,3 @@ async function readExportFile(ctx: Pick<Ctx, 'fs' | 'cwd'>, abs: string, opts: D
   }
 }
 
-async function hashFile(ctx: Pick<Ctx, 'fs'>, abs: string): Promise<string> {
-  const hash = createHash('sha256');
-  const fh = await ctx.fs.open(abs, 'r');
-  try {
-    const buf = Buffer.alloc(4 << 20);
-    for (let at = 0; ;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      at += bytesRead;
-    }
-  } finally {
-    await fh.close();
-  }
-  return hash.digest('hex');
-}
