@@ -1,6 +1,7 @@
 /**
  * PolicyEngine: the policy section bound to the connections, with a decision cache per (connection,
- * role set, search_path, SQL text) so a repeated statement costs a map lookup. PolicySession: one proxied
+ * role set, search_path, SQL text with its constants replaced: literal-key.ts) so a repeated statement,
+ * or one that differs only in its constants, costs a map lookup. PolicySession: one proxied
  * session's view (search_path, prepared statements, pcigate.reason, activity times) that the broker
  * keeps next to the proxy and feeds every statement through.
  *
@@ -21,18 +22,27 @@ import { classify } from './classify.js';
 import type { Classification, StatementInfo } from './classify.js';
 import type { AllowedHours } from './time-window.js';
 import { checkSessionLimits, connectionPolicy, evaluate, matchRoles } from './evaluate.js';
-import type { ConnectionFacts, Decision, PolicyIdentity } from './evaluate.js';
+import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './evaluate.js';
+import { literalKey } from './literal-key.js';
 
 /** The parts of a connection's config entry policy reads. */
 export type ConnectionsLike = Record<string, { require_mfa?: boolean; approvers?: string[] }>;
 
 const CACHE_MAX = 4096;
+
+/** A cached decision; `exact` set: only for that very text (its key is shared by texts it may differ from). */
+export interface Cached {
+  readonly d: Decision;
+  /** The statements change the session's state: PolicySession.applied must see them. */
+  readonly effects: boolean;
+  exact?: string;
+}
 const DEFAULT_SEARCH_PATH = ['public'];
 
 export class PolicyEngine {
   readonly policy: PolicyConfig;
   private readonly connections: ConnectionsLike;
-  private readonly cache = new Map<string, Map<string, Decision>>();
+  private readonly cache = new Map<string, Map<string, Cached>>();
   private readonly roleKeys = new WeakMap<PolicyIdentity, string>();
 
   constructor(policy: PolicyConfig, connections: ConnectionsLike = {}) {
@@ -49,21 +59,38 @@ export class PolicyEngine {
    * The decision for `sql` by `identity` on `connection` in the state `session` (defaults: fresh session).
    * Cached unless it depends on the session's prepared statements (EXECUTE).
    */
-  decide(identity: PolicyIdentity, connection: string, sql: string, session: { searchPath: readonly string[]; prepared: ReadonlyMap<string, StatementInfo> } = { searchPath: DEFAULT_SEARCH_PATH, prepared: new Map() }): Decision {
+  decide(identity: PolicyIdentity, connection: string, sql: string, session: SessionView = { searchPath: DEFAULT_SEARCH_PATH, prepared: new Map() }): Decision {
+    return this.lookup(identity, connection, sql, session).d;
+  }
+
+  /**
+   * decide(), and whether the statements change the session's state (SET, PREPARE, DEALLOCATE, DISCARD).
+   * The cache is keyed by the text with its constants replaced (literal-key.ts), so statements that differ
+   * only in their constants share one parse and one decision. Only statements whose classification cannot
+   * depend on a constant's value share: none that fails to parse, sets a setting (the value is the point),
+   * prepares, executes or deallocates; any other entry is used by its own text only. (The other way
+   * round, a text the grammar rejects for a constant's value alone, `FLOAT(0)`, meets the decision of
+   * its well-formed twin, `FLOAT(5)`: same tables, columns, functions and classes; the server rejects it.)
+   */
+  lookup(identity: PolicyIdentity, connection: string, sql: string, session: SessionView): Cached {
     // Two levels, so the hot path hashes the SQL text once and builds no long key strings: the context
-    // (connection, role set, MFA, search_path) picks a map, the SQL text picks the decision.
+    // (connection, role set, MFA, search_path) picks a map, the SQL text's key picks the decision.
     const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}`;
     let bySql = this.cache.get(ctxKey);
-    const hit = bySql?.get(sql);
-    if (hit) return hit;
+    const key = literalKey(sql) ?? sql;
+    const hit = bySql?.get(key);
+    if (hit && (hit.exact === undefined || hit.exact === sql)) return hit;
     const c: Classification = classify(sql);
     const d = evaluate(this.policy, identity, this.facts(connection), c, session);
+    const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt');
+    const entry: Cached = { d, effects };
+    if (effects || c.error !== undefined) entry.exact = sql;
     if (!c.statements.some((s) => s.execute !== undefined)) {
       if (!bySql) { bySql = new Map(); this.cache.set(ctxKey, bySql); }
       if (bySql.size >= CACHE_MAX) bySql.delete(bySql.keys().next().value as string);
-      bySql.set(sql, d);
+      bySql.set(key, entry);
     }
-    return d;
+    return entry;
   }
 
   /** The identity's role set as a cache key, memoised per identity object (a session keeps one). */
@@ -150,8 +177,8 @@ export class PolicySession {
     const limit = checkSessionLimits(this.engine.policy, this.connection, this, now);
     if (limit) return { ...limit, statements: [], roles: matchRoles(this.engine.policy, this.identity) };
     this.lastActivity = now;
-    const d = this.engine.decide(this.identity, this.connection, sql, this);
-    if (d.action === 'allow') this.applied(sql);
+    const { d, effects } = this.engine.lookup(this.identity, this.connection, sql, this);
+    if (d.action === 'allow' && effects) this.applied(sql);
     return d;
   }
 
