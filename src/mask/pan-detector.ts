@@ -4,6 +4,11 @@
  * or attached to letters, Luhn-valid (ISO/IEC 7812-1 Annex B) and, unless `anyLuhn`, inside an issuer range
  * of a major card network (card-networks.ts).
  *
+ * `anyLuhn` widens the major networks, it never narrows them: every PAN the default finds, it finds too.
+ * Beyond the issuer ranges it does not take the fractional part of a decimal number (a run right after
+ * `<digit>.`, as in `249.99999999999977`): printed floating-point numbers have 13–17 such digits and one in
+ * ten is Luhn-valid. Such a run is still a PAN when it lies in a major issuer range.
+ *
  * Skip-ahead scan: any candidate spans at least 13 bytes, so only every 13th byte is examined; a digit
  * there (or a separator followed by a digit) is extended both ways to the maximal run of digits and single
  * separators, and that run is checked. Clean data costs about one comparison per 13 bytes.
@@ -118,7 +123,7 @@ function checkPlain(buf: Uint8Array, s: number, e: number, from: number, to: num
   }
   if (sum % 10 !== 0) return;
   const n = e - s;
-  if (!anyLuhn) {
+  if (!anyLuhn || decimalFraction(buf, s, from)) {
     const p6 = (buf[s]! - 48) * 100000 + (buf[s + 1]! - 48) * 10000 + (buf[s + 2]! - 48) * 1000 + (buf[s + 3]! - 48) * 100 + (buf[s + 4]! - 48) * 10 + (buf[s + 5]! - 48);
     if (networkIndex(p6, n) < 0) return;
   }
@@ -152,7 +157,11 @@ function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: numbe
   // Letters glued to the run make its first/last group part of a word or identifier, not a PAN.
   const leftLetter = s > from && BYTE_CLASS[buf[s - 1]!] === 4 && !track1Start(buf, s, from);
   const rightOpen = e < to ? BYTE_CLASS[buf[e]!] === 4 : openEnd;
+  // The first group of a run after `<digit>.` is a decimal fraction: any-Luhn candidates starting there
+  // must be in a major issuer range, like the default's.
+  const fraction = anyLuhn && decimalFraction(buf, s, from);
   for (let i = leftLetter ? 1 : 0; i < k; i++) {
+    const wide = anyLuhn && !(i === 0 && fraction);
     let best = -1;
     for (let j = i; j < k; j++) {
       // Card layouts group digits by 3 or more (4-4-4-4, 4-6-5, 4-3-3-3); a group of 1–2 digits is a
@@ -162,7 +171,7 @@ function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: numbe
       if (n > MAX_PAN_DIGITS) break;
       if (n < MIN_PAN_DIGITS) continue;
       if (j === k - 1 && rightOpen) break;
-      if (isPan(gDig[i]!, n, anyLuhn)) best = j;
+      if (isPan(gDig[i]!, n, wide)) best = j;
     }
     if (best >= 0 && !inUuid(buf, gStart[i]!, gEnd[best]!, from, to)) out.push({ start: gStart[i]!, end: gEnd[best]!, digits: gDig[best + 1]! - gDig[i]! });
   }
@@ -184,6 +193,15 @@ function inUuid(buf: Uint8Array, start: number, end: number, from: number, to: n
   const token = Buffer.from(buf.buffer, buf.byteOffset + a, z - a).toString('latin1');
   for (const m of token.matchAll(UUID_RE)) if (a + m.index <= start && a + m.index + 36 >= end) return true;
   return false;
+}
+
+/**
+ * True when the run starting at `s` is the fractional part of a decimal number: right after `<digit>.`
+ * (`249.99999999999977`). Not after a letter and a full stop (`paid.4111…`) nor a bare `.`; a comma is
+ * not taken as a decimal mark (it separates CSV fields). Before `from` nothing is known: not a fraction.
+ */
+function decimalFraction(buf: Uint8Array, s: number, from: number): boolean {
+  return s - 2 >= from && buf[s - 1] === 0x2e && BYTE_CLASS[buf[s - 2]!] === 1;
 }
 
 /** `%B<PAN>^…` (ISO/IEC 7813 track 1): the format code `B` glued to the PAN is not a word. */

@@ -255,7 +255,7 @@ function utf8Tail(buf: Uint8Array, n: number): number {
 /**
  * How much already-sent context to keep before `hold`: enough that any PAN touching the held bytes is
  * seen whole again next time (its start lies within 19 digits before `hold`), plus the byte before it
- * (a letter there disqualifies the first group). A group longer than 19 digits is kept only in part:
+ * (a letter there disqualifies the first group) or the two before it when they are `<digit>.`. A group longer than 19 digits is kept only in part:
  * ≥ 20 of its digits are enough to show it is too long.
  */
 export function contextFrom(buf: Uint8Array, hold: number): number {
@@ -272,5 +272,7 @@ export function contextFrom(buf: Uint8Array, hold: number): number {
       j--;
     } else break;
   }
+  // Two bytes when they are `<digit>.`: a run after them is a decimal fraction (pan-detector.ts).
+  if (j >= 2 && buf[j - 1] === 0x2e && BYTE_CLASS[buf[j - 2]!] === 1) return j - 2;
   return j > 0 ? j - 1 : 0;
 }

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { luhnString } from '../../../src/mask/card-networks.js';
 import { findPans } from '../../../src/mask/pan-detector.js';
@@ -73,6 +75,44 @@ describe('findPans', () => {
     expect(luhnString(n)).toBe(true);
     expect(new PanMasker().maskText(n)).toBe(n);
     expect(new PanMasker({ anyLuhn: true }).maskText(n)).toBe('************5670');
+  });
+
+  it('any-Luhn does not take a decimal fraction (`<digit>.` before the run) outside the issuer ranges', () => {
+    const any = new PanMasker({ anyLuhn: true });
+    // Found in asciinema-player's bundle, inlined into replay --html pages: Luhn-valid, 14 digits.
+    expect(luhnString('99999999999977')).toBe(true);
+    expect(luhnString('1234567812345670')).toBe(true);
+    for (const s of ['249.99999999999977', 'e=[59,249.99999999999977,933]', '-0.1234567812345670', 'x 7.1234-5678-1234-5670 y']) {
+      expect(any.maskText(s)).toBe(s);
+      expect(findPans(b(s), { anyLuhn: true })).toEqual([]);
+    }
+    // The default never took them (outside the issuer ranges), and still does not.
+    expect(maskText('249.99999999999977')).toBe('249.99999999999977');
+  });
+
+  it.each([
+    ['paid.1234567812345670', 'paid.************5670'], // a sentence's full stop: not a decimal
+    ['paid.4111111111111111', 'paid.************1111'],
+    ['1234567812345670.00', '************5670.00'], // a PAN followed by cents
+    ['4111111111111111.00', '************1111.00'],
+    ['ref .1234567812345670', 'ref .************5670'], // no digit before the dot
+    ['Paid 12.50. 1234567812345670', 'Paid 12.50. ************5670'],
+    ['12,1234567812345670', '12,************5670'], // a comma separates fields, it is no decimal mark here
+    ['1.5 1234 5678 1234 5670', '1.5 **** **** **** 5670'], // the fraction is `5`; the PAN starts after it
+    ['total 12.4111111111111111', 'total 12.************1111'], // in a major range: any-Luhn keeps what major finds
+    ['0.4111111111111111', '0.************1111'],
+  ])('any-Luhn still masks %s', (input, expected) => {
+    expect(new PanMasker({ anyLuhn: true }).maskText(input)).toBe(expected);
+  });
+
+  it('the default still masks a major-network PAN after `<digit>.`', () => {
+    expect(maskText('total 12.4111111111111111')).toBe('total 12.************1111');
+    expect(maskText('0.4111 1111 1111 1111')).toBe('0.**** **** **** 1111');
+  });
+
+  it('any-Luhn finds nothing in the asciinema-player bundle that replay --html inlines', async () => {
+    const js = await readFile(createRequire(import.meta.url).resolve('asciinema-player/dist/bundle/asciinema-player.min.js'));
+    expect(findPans(js, { anyLuhn: true })).toEqual([]);
   });
 
   it('formats first6last4, full and hmac', () => {

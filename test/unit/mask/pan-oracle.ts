@@ -14,6 +14,8 @@ export function oraclePans(text: string, anyLuhn = false): string[] {
     const after = text[m.index + m[0].length] ?? '';
     const letter = (c: string) => /^[A-Za-z]$/.test(c);
     const track1 = before === 'B' && (m.index === 1 || text[m.index - 2] === '%');
+    // After `<digit>.` the first group is a decimal fraction: any-Luhn holds it to the issuer ranges.
+    const fraction = before === '.' && /^\d$/.test(text[m.index - 2] ?? '');
     for (let i = letter(before) && !track1 ? 1 : 0; i < groups.length; i++) {
       let d = '';
       for (let j = i; j < groups.length; j++) {
@@ -21,7 +23,8 @@ export function oraclePans(text: string, anyLuhn = false): string[] {
         d += groups[j];
         if (d.length > 19) break;
         if (j === groups.length - 1 && letter(after)) break;
-        if (d.length >= 13 && luhnString(d) && (anyLuhn || cardNetwork((x) => d.charCodeAt(x) - 48, d.length))) found.push(d);
+        const wide = anyLuhn && !(i === 0 && fraction);
+        if (d.length >= 13 && luhnString(d) && (wide || cardNetwork((x) => d.charCodeAt(x) - 48, d.length))) found.push(d);
       }
     }
   }

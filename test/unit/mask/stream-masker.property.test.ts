@@ -3,15 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { PanMasker } from '../../../src/mask/pan-masker.js';
 import { StreamMasker } from '../../../src/mask/stream-masker.js';
 import type { IdleTimer } from '../../../src/mask/stream-masker.js';
-import { filler, oraclePans, splitAt, textWithPans } from './pan-oracle.js';
+import { filler, luhnComplete, oraclePans, panDigits, splitAt, textWithPans } from './pan-oracle.js';
 
 const masker = new PanMasker();
 
-function streamed(chunks: Uint8Array[], opts: { release?: Set<number>; format?: 'last4' | 'first6last4' | 'full' | 'hmac' } = {}): Buffer {
+function streamed(chunks: Uint8Array[], opts: { release?: Set<number>; format?: 'last4' | 'first6last4' | 'full' | 'hmac'; anyLuhn?: boolean } = {}): Buffer {
   const out: Uint8Array[] = [];
   const timer: IdleTimer = { set: () => 1, clear: () => {} };
   const style = opts.format === 'hmac' ? { format: 'hmac' as const, hmacKey: Buffer.from('k') } : { format: opts.format ?? 'last4' };
-  const sm = new StreamMasker((c) => out.push(Uint8Array.from(c)), { timer, style });
+  const sm = new StreamMasker((c) => out.push(Uint8Array.from(c)), { timer, style, anyLuhn: opts.anyLuhn === true });
   chunks.forEach((c, i) => {
     sm.write(c);
     expect(sm.held).toBeLessThanOrEqual(41);
@@ -74,6 +74,25 @@ describe('PAN masking properties', () => {
       for (const p of pans) expect(out.replace(/[ -]/g, '')).not.toContain(p);
       expect(out).toContain('pan:hmac:');
     }), { numRuns: 200 });
+  });
+
+  // Decimal numbers with long fractions next to Luhn-valid numbers of any issuer, glued to `<digit>.`,
+  // `word.`, `.`, `,` or nothing: any-Luhn masks exactly what the oracle calls a PAN, however it is split.
+  const luhnAny = fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 12, maxLength: 18 }).map((a) => luhnComplete(a.join('')));
+  const decimal = fc.tuple(fc.nat(999), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 13, maxLength: 19 })).map(([i, f]) => `${i}.${f.join('')}`);
+  const numbers = fc
+    .array(fc.tuple(fc.constantFrom('', ' ', '7.', 'paid.', '.', '12,', '[', ', '), fc.oneof(luhnAny, decimal, panDigits), fc.constantFrom(' ', ',', '.00 ', ']', '\n')), { minLength: 1, maxLength: 4 })
+    .map((a) => a.map((t) => t.join('')).join(''));
+
+  it('any-Luhn and decimal fractions: streamed at every split equals one-shot, no PAN survives, the rest is byte-identical', () => {
+    const any = new PanMasker({ anyLuhn: true });
+    fc.assert(fc.property(numbers, (text) => {
+      const buf = Buffer.from(text);
+      const oneShot = Buffer.from(any.maskBytes(buf)).toString();
+      expect(oraclePans(oneShot, true)).toEqual([]);
+      if (oraclePans(text, true).length === 0) expect(oneShot).toBe(text);
+      for (let i = 0; i <= buf.length; i++) expect(streamed([buf.subarray(0, i), buf.subarray(i)], { anyLuhn: true }).toString()).toBe(oneShot);
+    }), { numRuns: 300 });
   });
 
   it('never splits a multibyte UTF-8 character', () => {
