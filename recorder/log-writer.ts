@@ -30,7 +30,7 @@ import { initKeys, isInitialised, loadKeys, rotateKeys } from './keys.js';
 import type { KeyState } from './keys.js';
 import { acquireLogLock, ownPid } from './log-lock.js';
 import type { LogLock } from './log-lock.js';
-import { leafHashOfString } from './merkle.js';
+import { LeafLines } from './merkle.js';
 import type { MerkleAccumulator } from './merkle.js';
 import { scanLog, segmentName } from './segment-scan.js';
 import type { PrevSegment, Recovered } from './segment-scan.js';
@@ -294,11 +294,9 @@ class AuditLogWriter implements AuditLog {
     const leaves: Buffer[] = [];
     const types: string[] = [];
     const done: Array<{ p: Pending; seq: number; leaf: string }> = [];
-    let text = '';
+    const lines = new LeafLines();
     const add = (ev: AuditEvent): string => {
-      const line = recordLine(ev, origin, seq, ts, prevHex);
-      const leaf = leafHashOfString(line);
-      text += `${line}\n`;
+      const leaf = lines.add(recordLine(ev, origin, seq, ts, prevHex));
       leaves.push(leaf);
       types.push(ev.type);
       prev = leaf;
@@ -320,7 +318,7 @@ class AuditLogWriter implements AuditLog {
       done.push({ p, seq: seq - 1, leaf });
     }
     if (leaves.length === internal.length) return; // nothing of the callers' survived encoding
-    const buf = Buffer.from(text, 'utf8');
+    const buf = lines.bytes();
     try {
       const written = writeAllTo(this.seg.fh, buf);
       if (written) await written;

@@ -29,9 +29,43 @@ export function leafHash(data: Uint8Array): Buffer {
   return hash('sha256', SCRATCH.subarray(0, data.length + 1), 'buffer');
 }
 
-/** leafHash of a string's UTF-8 bytes (the writer has the line as a string). */
-export function leafHashOfString(line: string): Buffer {
-  return hash('sha256', `\u0000${line}`, 'buffer');
+/**
+ * The log writer's batch: lines encoded to UTF-8 once, straight into the bytes that are written, each
+ * line's leaf hash taken from those bytes in place (the byte before a line, which becomes the previous
+ * line's `\n`, holds the 0x00 prefix while it is hashed). Encoding a line for its hash and again for the
+ * write, and flattening the string twice, cost more than the hash itself.
+ */
+export class LeafLines {
+  private buf: Buffer;
+  private pos = 1; // byte 0 only ever holds the first line's prefix
+
+  constructor(expectedBytes = 16_384) {
+    this.buf = Buffer.allocUnsafe(expectedBytes);
+  }
+
+  /** Appends `line` (without its `\n`); returns leafHash(line's UTF-8 bytes). */
+  add(line: string): Buffer {
+    const room = this.pos + line.length * 3 + 1; // UTF-8 takes at most 3 bytes per UTF-16 code unit
+    if (room > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(room, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.pos);
+      this.buf = bigger;
+    }
+    const start = this.pos;
+    const n = this.buf.write(line, start, 'utf8');
+    this.buf[start - 1] = 0x00;
+    const leaf = hash('sha256', this.buf.subarray(start - 1, start + n), 'buffer');
+    this.buf[start - 1] = 0x0a;
+    this.pos = start + n + 1;
+    return leaf;
+  }
+
+  /** Every line added, each ended by `\n` (a view of this batch's buffer: no copy). */
+  bytes(): Buffer {
+    if (this.pos === 1) return Buffer.alloc(0);
+    this.buf[this.pos - 1] = 0x0a;
+    return this.buf.subarray(1, this.pos);
+  }
 }
 
 /** RFC 6962 §2.1 interior node hash: SHA-256(0x01 ‖ left ‖ right). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  EMPTY_ROOT, MerkleAccumulator, consistencyProof, inclusionProof, leafHash, leafHashOfString, nodeHash, rootOf,
+  EMPTY_ROOT, LeafLines, MerkleAccumulator, consistencyProof, inclusionProof, leafHash, nodeHash, rootOf,
   verifyConsistency, verifyInclusion,
 } from '../../../recorder/merkle.js';
 
@@ -55,9 +55,15 @@ describe('merkle (RFC 6962 §2.1)', () => {
       const d = Buffer.alloc(n, n & 0xff);
       expect(leafHash(d).equals(sha(Buffer.from([0]), d)), `leaf of ${n} bytes`).toBe(true);
     }
-    for (const line of ['', 'plain', '{"sql":"sélect ü — 💳"}']) {
-      expect(leafHashOfString(line).equals(sha(Buffer.from([0]), Buffer.from(line, 'utf8')))).toBe(true);
+    // The writer's batch: each line's leaf hash, and the bytes written (lines ended by \n), for UTF-8
+    // text, empty lines, and a batch that outgrows its first buffer.
+    const lines = ['', 'plain', '{"sql":"sélect ü — 💳"}', 'x'.repeat(5000), '', '€'.repeat(3000)];
+    for (const start of [1, 64, 16_384]) {
+      const batch = new LeafLines(start);
+      for (const line of lines) expect(batch.add(line).equals(sha(Buffer.from([0]), Buffer.from(line, 'utf8'))), `${line.slice(0, 20)} from ${start}`).toBe(true);
+      expect(batch.bytes().equals(Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8'))).toBe(true);
     }
+    expect(new LeafLines().bytes().length).toBe(0);
     expect(nodeHash(Buffer.alloc(3, 1), Buffer.alloc(40, 2)).equals(sha(Buffer.from([1]), Buffer.alloc(3, 1), Buffer.alloc(40, 2)))).toBe(true);
   });
 
