@@ -82,6 +82,7 @@ export class PgSessionRecorder {
   private readonly rowsSampled = new Map<number, number>();
   private readonly deferred: AuditEvent[] = [];
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastColumns: { frame: Buffer; names: string[] } | undefined;
   statements = 0;
   denied = 0;
   failedAppends = 0;
@@ -152,7 +153,7 @@ export class PgSessionRecorder {
     this.intents.set(stmt.n, running);
     const written = this.c.sink.append(this.event('pg.intent', 'pending', detail)).then(({ seq }) => { running.seq = seq; });
     this.statements++;
-    this.c.transcript?.add({ t: 'query', ...detail });
+    this.c.transcript?.addTagged('query', detail);
     if (facts.pureRead) {
       // A read may run while its record is written; the proxy holds its response until `durable`.
       this.track(written);
@@ -192,7 +193,9 @@ export class PgSessionRecorder {
       this.rowsSampled.set(stmt.n, sampled + 1);
       t.row(stmt.n, dataRowValues(f));
     } else if (f[0] === BE.RowDescription) {
-      t.add({ t: 'columns', n: stmt.n, names: rowDescriptionNames(f) });
+      // A session tends to repeat its queries: the last description's names are kept with a copy of it.
+      if (!this.lastColumns || !this.lastColumns.frame.equals(f)) this.lastColumns = { frame: Buffer.from(f), names: rowDescriptionNames(f) };
+      t.add({ t: 'columns', n: stmt.n, names: this.lastColumns.names });
     }
     return replaced;
   }

@@ -7,6 +7,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Fs } from '../cli/ctx.js';
+import { writeAllTo } from '../../recorder/durable-fs.js';
 import { maskText } from '../mask/pan-masker.js';
 
 export interface TranscriptLimits {
@@ -25,6 +26,7 @@ export class PgTranscript {
   private writing: Promise<void> = Promise.resolve();
   private rowsTotal = 0;
   private failed: unknown = null;
+  private async = false;
 
   private constructor(private readonly fh: FileHandle, readonly file: string, private readonly limits: TranscriptLimits) {}
 
@@ -42,9 +44,19 @@ export class PgTranscript {
     return rowsSoFar < this.limits.rowsPerStatement && this.rowsTotal < this.limits.rowsPerSession;
   }
 
-  /** Adds a line; values are written in batches, off the data path. */
+  /** Adds a line; values are written in batches of 64 lines. */
   add(entry: Record<string, unknown>): void {
-    this.lines.push(JSON.stringify(entry));
+    this.push(JSON.stringify(entry));
+  }
+
+  /** Adds `{"t": t, ...detail}` without copying `detail` into a new object (one per statement). */
+  addTagged(t: string, detail: Record<string, unknown>): void {
+    const body = JSON.stringify(detail);
+    this.push(body === '{}' ? `{"t":${JSON.stringify(t)}}` : `{"t":${JSON.stringify(t)},${body.slice(1)}`);
+  }
+
+  private push(line: string): void {
+    this.lines.push(line);
     if (this.lines.length >= 64) this.flush();
   }
 
@@ -62,14 +74,32 @@ export class PgTranscript {
     });
   }
 
+  /**
+   * Writes the batch with write(2) on the calling thread as the audit log does (durable-fs.ts writeAllTo: a
+   * thread-pool round trip per batch cost more than the write), or in order through a wrapping handle's
+   * own write (a test's fault-injecting Fs).
+   */
   private flush(): void {
     if (this.lines.length === 0) return;
-    const data = `${this.lines.join('\n')}\n`;
+    const data = Buffer.from(`${this.lines.join('\n')}\n`, 'utf8');
     this.lines = [];
-    this.writing = this.writing.then(async () => {
-      if (this.failed) return;
-      try { await this.fh.write(data); } catch (e) { this.failed = e; }
-    });
+    if (this.failed) return;
+    const write = (): Promise<void> | undefined => {
+      try {
+        return writeAllTo(this.fh, data)?.catch((e: unknown) => { this.failed = e; });
+      } catch (e) {
+        this.failed = e;
+        return undefined;
+      }
+    };
+    if (!this.async) {
+      const w = write();
+      if (!w) return;
+      this.async = true; // a wrapping handle: from here on every batch waits for the one before
+      this.writing = w;
+      return;
+    }
+    this.writing = this.writing.then(() => (this.failed ? undefined : write()));
   }
 
   /** Writes what is left, fsyncs and closes; rethrows a write failure so the session end can say so. */

@@ -1,0 +1,70 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Fs } from '../../../src/cli/ctx.js';
+import { PgTranscript } from '../../../src/broker/pg-transcript.js';
+
+const home = () => mkdtempSync(path.join(os.tmpdir(), 'pcigate-transcript-'));
+const lines = (file: string) => readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** An Fs whose transcript handle writes through `write` (a wrapping handle, as fault-injecting tests use). */
+function wrapping(write: (fh: FileHandle, data: Buffer) => Promise<{ bytesWritten: number }>): Fs {
+  return {
+    ...fsp,
+    open: async (...args: Parameters<Fs['open']>) => {
+      const fh = await fsp.open(...args);
+      return Object.assign(Object.create(fh) as FileHandle, {
+        write: (data: Buffer) => write(fh, data),
+        sync: () => fh.sync(),
+        close: () => fh.close(),
+      });
+    },
+  } as Fs;
+}
+
+describe('PgTranscript', () => {
+  it('writes every line in order, batch by batch, with write(2) on the calling thread', async () => {
+    const t = await PgTranscript.create(fsp as Fs, home(), 's1');
+    const detail = { n: 1, protocol: 'simple', sql: 'select 1', kind: 'read' };
+    t.addTagged('query', detail);
+    for (let i = 0; i < 150; i++) t.add({ t: 'row', n: 1, values: [String(i)] });
+    // 151 lines: two batches of 64 are in the file before close, synchronously.
+    expect(lines(t.file)).toHaveLength(128);
+    t.addTagged('end', {});
+    await t.close();
+    const out = lines(t.file);
+    expect(out).toHaveLength(152);
+    expect(out[0]).toEqual({ t: 'query', ...detail });
+    expect(Object.keys(out[0]!)[0]).toBe('t');
+    expect(out.slice(1, 151).map((l) => (l.values as string[])[0])).toEqual(Array.from({ length: 150 }, (_, i) => String(i)));
+    expect(out[151]).toEqual({ t: 'end' });
+  });
+
+  it('through a wrapping handle: batches stay in order even when a write is slow', async () => {
+    let calls = 0;
+    const fs = wrapping(async (fh, data) => {
+      if (calls++ === 0) await new Promise((r) => setTimeout(r, 30));
+      return fh.write(data);
+    });
+    const t = await PgTranscript.create(fs, home(), 's2');
+    for (let i = 0; i < 200; i++) t.add({ i });
+    await t.close();
+    expect(lines(t.file).map((l) => l.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('a failed write is reported at close, and nothing after it is written', async () => {
+    let calls = 0;
+    const fs = wrapping(async (fh, data) => {
+      if (++calls === 2) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return fh.write(data);
+    });
+    const t = await PgTranscript.create(fs, home(), 's3');
+    for (let i = 0; i < 200; i++) t.add({ i });
+    await expect(t.close()).rejects.toThrow(/ENOSPC/);
+    expect(lines(t.file).map((l) => l.i)).toEqual(Array.from({ length: 64 }, (_, i) => i));
+    expect(calls).toBe(2);
+  });
+});
