@@ -36,7 +36,7 @@ export function canonicalize(value: unknown): string {
       }
       const obj = value as Record<string, unknown>;
       if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return canonicalize((obj as { toJSON(): unknown }).toJSON());
-      const keys = Object.keys(obj).sort();
+      const keys = sortedKeys(Object.keys(obj));
       let out = '{';
       let first = true;
       for (const k of keys) {
@@ -51,6 +51,31 @@ export function canonicalize(value: unknown): string {
     default:
       throw new TypeError(`canonical JSON: cannot encode a ${typeof value}`);
   }
+}
+
+/**
+ * The sorted member names of an object. Records of one kind are objects of one shape, built member by
+ * member in the same order, so the last few orders seen are kept per member count and reused when the
+ * names match one by one (interned strings: a pointer compare each), which is cheaper than sorting again.
+ */
+const ORDERS = new Map<number, Array<{ keys: string[]; sorted: string[] }>>();
+function sortedKeys(keys: string[]): string[] {
+  const n = keys.length;
+  if (n < 2 || n > 64) return n < 2 ? keys : [...keys].sort();
+  let seen = ORDERS.get(n);
+  if (seen) {
+    next: for (const o of seen) {
+      for (let i = 0; i < n; i++) if (o.keys[i] !== keys[i]) continue next;
+      return o.sorted;
+    }
+  } else {
+    seen = [];
+    ORDERS.set(n, seen);
+  }
+  const sorted = [...keys].sort();
+  if (seen.length >= 8) seen.pop();
+  seen.unshift({ keys, sorted });
+  return sorted;
 }
 
 /**

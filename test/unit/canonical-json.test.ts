@@ -43,4 +43,22 @@ describe('canonicalize (RFC 8785)', () => {
     expect(canonicalize({ b: 1, a: undefined, c: [undefined] })).toBe('{"b":1,"c":[null]}');
     expect(canonicalize({ z: { y: 1, x: 2 }, a: 0 })).toBe(canonicalize({ a: 0, z: { x: 2, y: 1 } }));
   });
+
+  it('sorts every shape right when it reuses the member orders it has seen', () => {
+    // Many shapes of one member count, in changing insertion orders, more than the orders kept per count:
+    // each must come out sorted as a fresh sort would, and never in an order remembered for another shape.
+    const names = ['n', 'sql', 'kind', 'rows', 'a', 'Z', 'é', 'b1', 'b10', 'b2'];
+    let seed = 7;
+    const rand = (k: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % k; };
+    for (let round = 0; round < 400; round++) {
+      const count = 2 + rand(4);
+      const picked = [...names].sort(() => rand(3) - 1).slice(0, count);
+      const obj = Object.fromEntries(picked.map((k, i) => [k, i]));
+      const expected = `{${[...picked].sort().map((k) => `${JSON.stringify(k)}:${obj[k]}`).join(',')}}`;
+      expect(canonicalize(obj), picked.join(' ')).toBe(expected);
+    }
+    const wide = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${99 - i}`, i]));
+    expect(Object.keys(JSON.parse(canonicalize(wide)) as object)).toEqual(Object.keys(wide).sort());
+  });
 });
+
