@@ -67,6 +67,8 @@ export class PgMasker {
   readonly #ctx: ValueContext;
   readonly #catalog: ColumnCatalog | undefined;
   #plan: PlannedColumn[] | undefined;
+  /** The last RowDescription planned, with its plan: a session tends to repeat its queries. */
+  #lastDescription: { body: Buffer; plan: PlannedColumn[]; certain: boolean } | undefined;
   /**
    * Whether the plan's format codes can be trusted for the rows now arriving. A RowDescription answering
    * a Describe of a prepared statement carries format 0 for every column (formats are chosen at Bind), and
@@ -168,10 +170,24 @@ export class PgMasker {
   }
 
   #onRowDescription(body: Buffer): void {
-    const { fields } = decodeRowDescription(body);
-    this.#plan = fields.map((f) => ({ rule: this.#rules.forColumn(f.name, this.#qualified(f)), binary: f.format === 1, typeOid: f.typeOid }));
+    const last = this.#lastDescription;
+    if (last && last.body.equals(body)) {
+      this.#plan = last.plan;
+      this.#planCertain = last.certain;
+    } else {
+      const { fields } = decodeRowDescription(body);
+      let unresolved = false;
+      this.#plan = fields.map((f) => {
+        const qualified = this.#qualified(f);
+        if (qualified === null) unresolved = true;
+        return { rule: this.#rules.forColumn(f.name, qualified), binary: f.format === 1, typeOid: f.typeOid };
+      });
+      this.#planCertain = fields.some((f) => f.format === 1);
+      // A plan with a column not yet resolved (masked by every qualified rule, fail closed) is planned again
+      // next time, when the catalog may know it.
+      this.#lastDescription = unresolved ? undefined : { body: Buffer.from(body), plan: this.#plan, certain: this.#planCertain };
+    }
     this.#planStmt = this.#stmt;
-    this.#planCertain = fields.some((f) => f.format === 1);
     this.#copy = undefined;
   }
 

@@ -45,6 +45,23 @@ describe('PgMasker', () => {
     resolve('public.other.n');
   });
 
+  it('a repeated RowDescription keeps its plan, except one made while a lookup was pending', async () => {
+    let resolve!: (v: string) => void;
+    const m = new PgMasker({ config: config({ rules: [{ name: 'num', columns: ['public.cards.number'], format: 'full' }] }), lookup: () => new Promise((r) => { resolve = r; }) });
+    const rd = bytes.rowDescription([{ name: 'n', tableOid: 7, column: 1 }]);
+    m.onBackendMessage(rd);
+    expect(rows(m.onBackendMessage(bytes.dataRow(['12345'])))).toEqual(['*****']); // unresolved: fail closed
+    resolve('public.other.n');
+    await new Promise((r) => setImmediate(r));
+    m.onBackendMessage(rd);
+    expect(m.onBackendMessage(bytes.dataRow(['12345']))).toBeNull(); // planned again: not a card number column
+    // Another description in between, then the first again: each gets its own plan.
+    m.onBackendMessage(bytes.rowDescription([{ name: 'cvv' }]));
+    expect(rows(m.onBackendMessage(bytes.dataRow(['123'])))).toEqual(['***']);
+    m.onBackendMessage(rd);
+    expect(m.onBackendMessage(bytes.dataRow(['12345']))).toBeNull();
+  });
+
   it('binary values: text-like masked, int8/numeric PANs and ruled non-text values become NULL', () => {
     const m = new PgMasker({ config: config({ rules: [{ name: 'amount', columns: ['amount'], format: 'full' }] }) });
     m.onBackendMessage(bytes.rowDescription([
