@@ -11,10 +11,11 @@ import { buildBundle, parseSelection } from '../src/evidence/build.js';
 import type { BuiltBundle } from '../src/evidence/build.js';
 import { collectEvidence, loadConfigEvidence } from '../src/evidence/collect.js';
 import { exportFields } from '../src/evidence/exports.js';
-import { recordAccessEvent } from '../src/sessions/audit-access.js';
+import { accessActor, recordAccessEvent } from '../src/sessions/audit-access.js';
 import type { AccessRecorded } from '../src/sessions/audit-access.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
 import type { AuditEvent } from '../recorder/index.js';
+import type { Actor } from '../recorder/types.js';
 import { loadKeys } from '../recorder/keys.js';
 
 const STATUS_TEXT = { evidence: 'evidence found', exception: 'EXCEPTION — examine', manual: 'manual — not automatable' } as const;
@@ -56,7 +57,7 @@ export const spec: CommandSpec = {
     const sample = parseSample(opts.sample);
     const progress = (s: string) => { if (!out.json) out.say(`… ${s}`); };
 
-    const { home, audit } = await resolveAuditHome(ctx, global, out.warn);
+    const { home, audit, identity } = await resolveAuditHome(ctx, global, out.warn);
     progress(`reading the configuration and the audit log in ${home}`);
     const config = await loadConfigEvidence(ctx, { ...(global.config ? { config: global.config } : {}), home });
     if (config.error) out.warn(`warning: the configuration did not load (${config.error}); configuration checks will say so`);
@@ -75,11 +76,12 @@ export const spec: CommandSpec = {
     });
 
     // Fail closed (PCI DSS 10.2.1.3): the bundle reaches its destination only once its export is recorded.
+    const actor = await accessActor(ctx, { identity }, home, out.warn);
     const tmp = `${outFile}.${process.pid}.tmp`;
     await ctx.fs.writeFile(tmp, bundle.zip, { mode: 0o600 });
     let recorded: AccessRecorded;
     try {
-      recorded = await recordAccessEvent(ctx, auditLogOptionsFromConfig(home, audit), exportEvent(ctx, bundle, outFile)).catch((e: unknown) => {
+      recorded = await recordAccessEvent(ctx, auditLogOptionsFromConfig(home, audit), exportEvent(ctx, actor, bundle, outFile)).catch((e: unknown) => {
         throw new AuditWriteError(`the bundle was not written: its export could not be recorded in the audit log (${(e as Error).message})`, { cause: e });
       });
       await ctx.fs.rename(tmp, outFile);
@@ -114,10 +116,10 @@ function parseSample(v: unknown): number | undefined {
   return Number(v);
 }
 
-function exportEvent(ctx: Ctx, bundle: BuiltBundle, outFile: string): AuditEvent {
+function exportEvent(ctx: Ctx, actor: Actor, bundle: BuiltBundle, outFile: string): AuditEvent {
   return {
     type: 'evidence.export',
-    actor: { sub: ctx.user.name, via: 'local' },
+    actor,
     account: { kind: 'os', name: ctx.user.name },
     target: { kind: 'log' },
     outcome: 'success',

@@ -6,7 +6,7 @@ import { resolveAuditHome } from '../src/config/resolve-home.js';
 import { AuditWriteError, UsageError } from '../src/errors.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
 import { exportFields } from '../src/evidence/exports.js';
-import { recordAuditAccess } from '../src/sessions/audit-access.js';
+import { accessActor, recordAuditAccess } from '../src/sessions/audit-access.js';
 import { parseCast } from '../src/replay/asciicast-reader.js';
 import { castPage, loadPlayerAssets, transcriptPage } from '../src/replay/html-page.js';
 import { parseTranscript, renderStatements, statementViews } from '../src/replay/pg-transcript-view.js';
@@ -41,7 +41,7 @@ export const spec: CommandSpec = {
     const speed = positive('--speed', opts.speed, 1);
     const idleLimit = positive('--idle-limit', opts.idleLimit, Infinity);
     const htmlFile = typeof opts.html === 'string' ? path.resolve(ctx.cwd, opts.html) : undefined;
-    const { home, audit } = await resolveAuditHome(ctx, global, out.warn);
+    const { home, audit, identity } = await resolveAuditHome(ctx, global, out.warn);
     const p = await prepareReplay(ctx.fs, home, args[0]!);
     const s = p.session;
     const refused = !p.verified && opts.strict === true;
@@ -62,8 +62,9 @@ export const spec: CommandSpec = {
         : transcriptPage(header, transcripts.flatMap((c) => statementViews(parseTranscript(c.data!.toString('utf8'), c.path), p.records))), 'utf8');
     }
 
+    const actor = await accessActor(ctx, { identity }, home, out.warn);
     try {
-      await recordAuditAccess(ctx, auditLogOptionsFromConfig(home, audit), {
+      await recordAuditAccess(ctx, auditLogOptionsFromConfig(home, audit), actor, {
         command: 'replay', ...(htmlFile ? { html: true } : {}), ...(htmlFile && page ? exportFields(htmlFile, page) : {}), shown: !refused,
         recordings: p.checks.map((c) => ({ path: c.path, seq: c.seq, status: c.status })),
       }, s.id);

@@ -4,7 +4,7 @@ import { EXIT } from '../src/cli/exit-codes.js';
 import { table } from '../src/cli/output.js';
 import { resolveAuditHome } from '../src/config/resolve-home.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
-import { recordAuditAccess } from '../src/sessions/audit-access.js';
+import { accessActor, recordAuditAccess } from '../src/sessions/audit-access.js';
 import { describeFilters, filterSessions, parseFilters } from '../src/sessions/session-filter.js';
 import { loadSessionIndex } from '../src/sessions/session-index.js';
 import type { SessionSummary } from '../src/sessions/session-summary.js';
@@ -30,12 +30,13 @@ export const spec: CommandSpec = {
   ],
   async run(ctx, { opts, global, out }) {
     const filters = parseFilters(opts, ctx.clock.now());
-    const { home, audit } = await resolveAuditHome(ctx, global, out.warn);
+    const { home, audit, identity } = await resolveAuditHome(ctx, global, out.warn);
     const index = await loadSessionIndex(ctx.fs, home);
     const rows = filterSessions(index.sessions, filters);
+    const actor = await accessActor(ctx, { identity }, home, out.warn);
     let recorded = true;
     try {
-      await recordAuditAccess(ctx, auditLogOptionsFromConfig(home, audit), { command: 'sessions', filters: describeFilters(filters), listed: rows.length });
+      await recordAuditAccess(ctx, auditLogOptionsFromConfig(home, audit), actor, { command: 'sessions', filters: describeFilters(filters), listed: rows.length });
     } catch (e) {
       recorded = false;
       out.warn(`warning: this listing could not be recorded in the audit log (audit.access): ${(e as Error).message}`);

@@ -7,11 +7,12 @@ import { resolveAuditHome } from '../src/config/resolve-home.js';
 import type { Output } from '../src/cli/output.js';
 import { UsageError } from '../src/errors.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
-import { recordAccessEvent } from '../src/sessions/audit-access.js';
+import { accessActor, recordAccessEvent } from '../src/sessions/audit-access.js';
 import { verifyLog } from '../recorder/verify.js';
 import { loadVerifyInput, readVerifyState, writeVerifyState } from '../recorder/verify-load.js';
 import { formatVerifyReport } from '../recorder/verify-render.js';
 import type { AuditLogOptions } from '../recorder/index.js';
+import type { Actor } from '../recorder/types.js';
 import type { VerifyReport } from '../recorder/verify-types.js';
 
 export const spec: CommandSpec = {
@@ -35,7 +36,7 @@ export const spec: CommandSpec = {
   ],
   async run(ctx, { opts, global, out }) {
     // Verifying needs no configuration: a broken one only costs the audit settings, with a warning.
-    const { home, audit } = await resolveAuditHome(ctx, global, out.warn);
+    const { home, audit, identity } = await resolveAuditHome(ctx, global, out.warn);
     const proofSeq = parseSeq(opts.proof);
     const rel = (f: unknown) => (typeof f === 'string' ? path.resolve(ctx.cwd, f) : undefined);
     const stateFile = rel(opts.state);
@@ -59,7 +60,8 @@ export const spec: CommandSpec = {
         out.warn(`warning: could not write the state file ${stateFile}: ${(e as Error).message}`);
       }
     }
-    const recorded = await recordRun(ctx, auditLogOptionsFromConfig(home, audit), report, stateFile !== undefined, out);
+    const actor = await accessActor(ctx, { identity }, home, out.warn);
+    const recorded = await recordRun(ctx, auditLogOptionsFromConfig(home, audit), actor, report, stateFile !== undefined, out);
 
     if (out.json) {
       const { state: _state, ...rest } = report;
@@ -86,11 +88,11 @@ function parseSeq(v: unknown): number | undefined {
  * record never influences the result; into the audit outbox while a running broker owns the log. An unwritable
  * home is a warning: the verification result stands.
  */
-async function recordRun(ctx: Ctx, options: AuditLogOptions, report: VerifyReport, withState: boolean, out: Output): Promise<boolean> {
+async function recordRun(ctx: Ctx, options: AuditLogOptions, actor: Actor, report: VerifyReport, withState: boolean, out: Output): Promise<boolean> {
   try {
     await recordAccessEvent(ctx, options, {
       type: 'verify.run',
-      actor: { sub: ctx.user.name, via: 'local' },
+      actor,
       account: { kind: 'os', name: ctx.user.name },
       target: { kind: 'log' },
       outcome: report.result === 'fail' ? 'failure' : 'success',

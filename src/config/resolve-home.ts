@@ -9,6 +9,7 @@ import { resolveHome } from '../cli/home.js';
 import { loadConfigOrDefaults } from './load-config.js';
 import { defaultConfig } from './schema.js';
 import type { AuditConfig } from './sections/audit.js';
+import type { IdentityConfig } from './sections/identity.js';
 import type { LoadedConfig } from './load-config.js';
 
 export interface HomeWithConfig {
@@ -26,16 +27,17 @@ export async function resolveHomeWithConfig(ctx: Ctx, global: Pick<GlobalOptions
 }
 
 /**
- * For the auditor's commands (verify, sessions, replay), which must work on a data home even when the
- * configuration is broken: the home, and the audit settings — the defaults, with a warning, when the
- * configuration cannot be read.
+ * For the auditor's commands (verify, sessions, replay, evidence), which must work on a data home even when the
+ * configuration is broken: the home, the audit settings — the defaults, with a warning, when the configuration
+ * cannot be read — and the identity settings (undefined then: whose login to look for is unknown).
  */
-export async function resolveAuditHome(ctx: Ctx, global: Pick<GlobalOptions, 'home' | 'config'>, warn: (line: string) => void): Promise<{ home: string; audit: AuditConfig }> {
+export async function resolveAuditHome(ctx: Ctx, global: Pick<GlobalOptions, 'home' | 'config'>, warn: (line: string) => void): Promise<{ home: string; audit: AuditConfig; identity: IdentityConfig | undefined }> {
   const { home, loaded } = await resolveHomeWithConfig(ctx, global);
   try {
-    return { home, audit: (loaded ?? (await loadConfigOrDefaults(ctx, { path: global.config }))).config.audit };
+    const { config } = loaded ?? (await loadConfigOrDefaults(ctx, { path: global.config }));
+    return { home, audit: config.audit, identity: config.identity };
   } catch (e) {
     warn(`warning: configuration not used (${(e as Error).message}); audit settings at their defaults`);
-    return { home, audit: defaultConfig().audit };
+    return { home, audit: defaultConfig().audit, identity: undefined };
   }
 }

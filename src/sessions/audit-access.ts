@@ -7,10 +7,14 @@
  * chain: every command that records access drains the outbox first, and so does the broker's approvals store.
  */
 import type { Ctx } from '../cli/ctx.js';
+import type { IdentityConfig } from '../config/sections/identity.js';
 import { AuditWriteError } from '../errors.js';
+import { actorOf } from '../identity/audit.js';
+import { storedLoginIdentity } from '../identity/stored-login.js';
 import { drainOutbox, outboxSink } from '../policy/audit-outbox.js';
 import { openAuditLog } from '../../recorder/index.js';
 import type { AuditEvent, AuditLog, AuditLogOptions } from '../../recorder/index.js';
+import type { Actor } from '../../recorder/types.js';
 
 /** Where an access record went: the log (with its seq) or the outbox (seq known once drained). */
 export interface AccessRecorded {
@@ -62,12 +66,26 @@ export async function recordAccessEvent(ctx: Ctx, options: AuditLogOptions, even
   }
 }
 
-/** Appends `audit.access` with `detail` (at least `{command}`); `session` names the session looked at. */
-export async function recordAuditAccess(ctx: Ctx, options: AuditLogOptions, detail: Record<string, unknown> & { command: string }, session?: string): Promise<AccessRecorded> {
+/**
+ * Who is reading the audit trail, for the `actor` of `verify.run`, `audit.access` and `evidence.export` (PCI DSS
+ * 10.2.1.3, 10.2.2 user identification): the person logged in for the configured issuer (`via: "oidc"`, as in
+ * session records), else the local OS account (`via: "local"`). Reading the log never needs a login: a saved
+ * login that cannot be used (expired and not renewable, provider unreachable) is one warning line, and the
+ * command goes on as the local account.
+ */
+export async function accessActor(ctx: Ctx, config: { identity?: IdentityConfig | undefined }, home: string, warn: (line: string) => void): Promise<Actor> {
+  const login = await storedLoginIdentity(ctx, config, home);
+  if (login.identity) return actorOf(login.identity);
+  if (login.message) warn(`warning: your saved login was not used (${login.message}); this access is recorded as the local OS account ${ctx.user.name}`);
+  return { sub: ctx.user.name, via: 'local' };
+}
+
+/** Appends `audit.access` by `actor` with `detail` (at least `{command}`); `session` names the session looked at. */
+export async function recordAuditAccess(ctx: Ctx, options: AuditLogOptions, actor: Actor, detail: Record<string, unknown> & { command: string }, session?: string): Promise<AccessRecorded> {
   return recordAccessEvent(ctx, options, {
     type: 'audit.access',
     ...(session ? { session } : {}),
-    actor: { sub: ctx.user.name, via: 'local' },
+    actor,
     account: { kind: 'os', name: ctx.user.name },
     target: { kind: 'log' },
     outcome: 'success',

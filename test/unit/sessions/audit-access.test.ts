@@ -18,12 +18,14 @@ function records(home: string): AuditRecord[] {
     .flatMap((n) => readFileSync(path.join(dir, n), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
 }
 
+const LOCAL = { sub: 'tester', via: 'local' } as const;
+
 describe('recordAccessEvent', () => {
   it('appends to the log when it is free', async () => {
     const home = tempDir();
     const ctx = testCtx();
     await (await openAuditLog(ctx, { home, createIfMissing: true })).close();
-    const r = await recordAuditAccess(ctx, { home }, { command: 'sessions' });
+    const r = await recordAuditAccess(ctx, { home }, LOCAL, { command: 'sessions' });
     expect(r.via).toBe('log');
     const rec = records(home).find((x) => x.type === 'audit.access');
     expect(rec?.seq).toBe(r.seq);
@@ -46,7 +48,7 @@ describe('recordAccessEvent', () => {
     expect(records(home).some((x) => x.type === 'evidence.export')).toBe(false);
 
     ctx.clock.advance(60_000);
-    const next = await recordAuditAccess(ctx, { home }, { command: 'replay' });
+    const next = await recordAuditAccess(ctx, { home }, LOCAL, { command: 'replay' });
     const all = records(home);
     const exp = all.find((x) => x.type === 'evidence.export');
     const acc = all.find((x) => x.type === 'audit.access');

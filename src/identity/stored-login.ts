@@ -1,0 +1,75 @@
+/**
+ * The saved login's identity for the commands that read the audit trail (`verify`, `sessions`, `replay`,
+ * `evidence`). PCI DSS 10.2.1.3 / 10.2.2 want the individual behind access to the audit logs, so their records
+ * name the logged-in person when there is one. But an assessor without a login, or offline, must still be able
+ * to verify and read the log: this never starts the device flow, never throws, writes no `auth.*` record and
+ * gives the provider a few seconds at most. The answer is an Identity, or why there is none.
+ */
+import type { Ctx } from '../cli/ctx.js';
+import type { IdentityConfig } from '../config/sections/identity.js';
+import { LoginRequired, TokenRefused } from '../errors.js';
+import { currentSession, loadTokens } from './session.js';
+import { settingsFrom, validatorOptions } from './settings.js';
+import { openTokenStore } from './token-store.js';
+import type { Identity } from './types.js';
+import { createValidator } from './validate.js';
+
+/** How long the provider may take, in total, for a refresh and the JWKS (a reading command must not hang). */
+export const STORED_LOGIN_TIMEOUT_MS = 5_000;
+
+export type StoredLogin =
+  | { identity: Identity }
+  | {
+    identity: undefined;
+    /**
+     * `not_configured`: no identity.issuer / client_id; `not_logged_in`: nothing saved; `other_issuer`: the
+     * saved login is for another provider; `unusable`: it could not be validated or renewed (expired without a
+     * refresh token, refresh refused, provider unreachable, unreadable store).
+     */
+    reason: 'not_configured' | 'not_logged_in' | 'other_issuer' | 'unusable';
+    /** One line for the user (never a token). */
+    message?: string;
+  };
+
+/**
+ * The identity of the login saved for the configured issuer (refreshed without a browser when its access token
+ * has expired, the rotated refresh token saved at once), validated as the broker validates it.
+ */
+export async function storedLoginIdentity(ctx: Ctx, config: { identity?: IdentityConfig | undefined }, home: string, timeoutMs = STORED_LOGIN_TIMEOUT_MS): Promise<StoredLogin> {
+  const s = settingsFrom(config.identity);
+  if (!s.issuer || !s.clientId) return { identity: undefined, reason: 'not_configured' };
+  const bounded = withDeadline(ctx, AbortSignal.timeout(timeoutMs));
+  try {
+    const store = await openTokenStore(bounded, { kind: s.tokenStore, home, warn: (l) => ctx.log.debug(l) });
+    const found = await loadTokens(bounded, store, home, s.tokenStore === 'auto');
+    if (!found) return { identity: undefined, reason: 'not_logged_in' };
+    if (found.tokens.issuer !== s.issuer) {
+      return { identity: undefined, reason: 'other_issuer', message: `the saved login is for ${found.tokens.issuer}, not identity.issuer ${s.issuer}` };
+    }
+    // No audit sink: a refresh that fails here is no access attempt, and the caller's record says `via: local`.
+    const cur = await currentSession(bounded, { settings: s, store: found.store, home, validator: createValidator(bounded, validatorOptions(s, s.issuer)) });
+    return { identity: cur.identity };
+  } catch (err) {
+    return { identity: undefined, reason: 'unusable', message: failureLine(err) };
+  }
+}
+
+/** Why the login was not usable; an unreachable JWKS is the provider being out of reach, not a refused login. */
+function failureLine(err: unknown): string {
+  const cause = err instanceof LoginRequired && err.cause instanceof TokenRefused ? err.cause : err;
+  if (cause instanceof TokenRefused && cause.reason === 'jwks') return cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * `ctx` whose fetch gives up when `deadline` fires. Not a spread copy: reading `ctx.interrupt` installs the
+ * process's signal handlers, which a short command must not do, so it stays a getter.
+ */
+function withDeadline(ctx: Ctx, deadline: AbortSignal): Ctx {
+  return {
+    stdout: ctx.stdout, stderr: ctx.stderr, stdin: ctx.stdin, env: ctx.env, cwd: ctx.cwd, clock: ctx.clock, fs: ctx.fs,
+    log: ctx.log, user: ctx.user,
+    get interrupt() { return ctx.interrupt; },
+    fetch: (input, init) => ctx.fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline }),
+  };
+}
