@@ -11,7 +11,7 @@ import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorde
 import type { SessionHooks, Statement, StatementDecision, StatementResult } from '../pg/proxy/hooks.js';
 import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
-import { isPureRead, redactSql, renderParams, statementKind } from './sql-record.js';
+import { renderParams, statementFacts as sqlFacts } from './sql-record.js';
 
 /**
  * The broker's inner hooks (policy, masking, session limits) may also add fields to the records: masked
@@ -28,26 +28,6 @@ export interface BrokerHooks extends SessionHooks {
 const DEFER_MS = 2;
 
 const ALLOW: StatementDecision = Object.freeze({ action: 'allow' });
-
-/** What the record says about a SQL text, computed once per distinct text (prepared statements repeat). */
-interface SqlFacts { sql: string; command: string; kind: string; pureRead: boolean }
-const SQL_FACTS = new Map<string, SqlFacts>();
-const SQL_FACTS_MAX = 1024;
-const SQL_FACTS_MAX_TEXT = 4096;
-
-function sqlFacts(sql: string): SqlFacts {
-  let f = SQL_FACTS.get(sql);
-  if (f === undefined) {
-    const { command, kind } = statementKind(sql);
-    f = { sql: redactSql(sql), command, kind, pureRead: isPureRead(sql, command) };
-    if (sql.length <= SQL_FACTS_MAX_TEXT) {
-      // Bounded: clients that never repeat a text (simple protocol with literals) cannot grow it.
-      if (SQL_FACTS.size >= SQL_FACTS_MAX) SQL_FACTS.clear();
-      SQL_FACTS.set(sql, f);
-    }
-  }
-  return f;
-}
 
 /** A copy frozen all the way down: the recorder encodes such objects once per session (record-line.ts). */
 function frozenCopy<T>(v: T): T {

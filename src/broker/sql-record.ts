@@ -5,6 +5,7 @@
  * never an unmasked PAN.
  */
 import { maskText } from '../mask/pan-masker.js';
+import { literalKey } from '../policy/literal-key.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
 const MAX_SQL = 64 * 1024;
@@ -109,4 +110,42 @@ export function isPureRead(sql: string, command = statementKind(sql).command): b
     if (!PURE_FUNCTIONS.has(m[1]!.toLowerCase())) return false;
   }
   return true;
+}
+
+/** What a statement's records say about its SQL text. */
+export interface StatementFacts { sql: string; command: string; kind: string; pureRead: boolean }
+interface Shape { command: string; kind: string; pureRead: boolean }
+
+const FACTS = new Map<string, StatementFacts>();
+const SHAPES = new Map<string, Shape>();
+const FACTS_MAX = 1024;
+const FACTS_MAX_TEXT = 4096;
+
+/** Bounded: clients that never repeat a text (simple protocol with constants) cannot grow it. */
+function remember<V>(m: Map<string, V>, k: string, v: V): void {
+  if (k.length > FACTS_MAX_TEXT) return;
+  if (m.size >= FACTS_MAX) m.clear();
+  m.set(k, v);
+}
+
+/**
+ * The redacted SQL, command word, kind and whether it is a pure read, cached per text. Command, kind and
+ * pure-read come from the text with its constants replaced (policy/literal-key.ts) whenever there is such
+ * a key, so they are the same for every text of one shape — computed once per shape — and no word inside
+ * a constant counts (`WITH x AS (SELECT 'delete') SELECT …` is a read); the redaction runs on every text.
+ */
+export function statementFacts(sql: string): StatementFacts {
+  let f = FACTS.get(sql);
+  if (f !== undefined) return f;
+  const key = literalKey(sql);
+  let shape = key === undefined ? undefined : SHAPES.get(key);
+  if (shape === undefined) {
+    const basis = key ?? sql;
+    const { command, kind } = statementKind(basis);
+    shape = { command, kind, pureRead: isPureRead(basis, command) };
+    if (key !== undefined) remember(SHAPES, key, shape);
+  }
+  f = { sql: redactSql(sql), command: shape.command, kind: shape.kind, pureRead: shape.pureRead };
+  remember(FACTS, sql, f);
+  return f;
 }

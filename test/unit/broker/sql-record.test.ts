@@ -1,6 +1,6 @@
 /** What of a statement reaches the log: passwords redacted, PAN masked, params rendered safely. */
 import { describe, expect, it } from 'vitest';
-import { isPureRead, redactSql, renderParams, statementKind } from '../../../src/broker/sql-record.js';
+import { isPureRead, statementFacts, redactSql, renderParams, statementKind } from '../../../src/broker/sql-record.js';
 
 describe('redactSql', () => {
   it.each([
@@ -72,3 +72,24 @@ describe('isPureRead', () => {
     expect(isPureRead(sql)).toBe(want);
   });
 });
+
+describe('statementFacts', () => {
+  it('one shape, many texts: kind and pure-read once per shape, the SQL redacted per text', () => {
+    const a = statementFacts("select * from orders where note = 'card 4111111111111111' and id = 1");
+    const b = statementFacts("select * from orders where note = 'card 5555555555554444' and id = 2");
+    expect(a.sql).toBe("select * from orders where note = 'card ************1111' and id = 1");
+    expect(b.sql).toBe("select * from orders where note = 'card ************4444' and id = 2");
+    expect([a.command, a.kind, a.pureRead]).toEqual(['select', 'read', true]);
+    expect([b.command, b.kind, b.pureRead]).toEqual(['select', 'read', true]);
+    expect(statementFacts("alter role x password 'hunter2'").sql).toBe("alter role x password '[redacted]'");
+    expect(statementFacts("alter role y password 'swordfish'").sql).toBe("alter role y password '[redacted]'");
+  });
+
+  it('no word inside a constant decides the kind', () => {
+    expect(statementFacts("with x as (select 'delete me' as t) select * from x").kind).toBe('read');
+    expect(statementFacts("with x as (select 1) delete from t where note = 'select'").kind).toBe('write');
+    expect(statementFacts("select 'for update' from t").pureRead).toBe(true);
+    expect(statementFacts('select * from t where id = 5 for update').pureRead).toBe(false);
+  });
+});
+
