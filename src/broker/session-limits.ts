@@ -3,7 +3,9 @@
  * - idle timeout (PCI DSS 8.2.8: re-authenticate after at most 15 minutes idle; policy
  *   `connections.<name>.session.idle_timeout`): the session is idle when nothing arrived from the client
  *   for the limit while no statement was in progress; a statement that ends counts as activity, so the
- *   countdown starts when the server has answered, as Postgres' own idle_session_timeout does;
+ *   countdown starts when the server has answered, as Postgres' own idle_session_timeout does. A server
+ *   waiting for the client is not a statement in progress (the caller's `busy`): Postgres sessions inside
+ *   COPY FROM STDIN or with extended-protocol messages not followed by Sync or Flush are idle too;
  * - a deadline: policy `session.max_duration` from the session's start, and `identity.max_session` for an
  *   identity whose token expires (a session may outlive its token until max_session after it started).
  *

@@ -3,9 +3,13 @@
  * timeout, an idle `pg` client and an idle psql get FATAL 57P05 naming the limit, and the log holds
  * `session.idle_timeout` {idle_ms, limit_ms} before `session.end` with reason idle_timeout; a statement
  * running longer than the timeout is not idleness (the countdown starts when it ends); a session kept
- * busy is ended at max_duration with FATAL 57P01 and `session.expired`.
+ * busy is ended at max_duration with FATAL 57P01 and `session.expired`. Idleness inside COPY FROM STDIN
+ * (psql waiting for data to copy) and after extended-protocol messages with no Sync behind them (`pg`'s
+ * own connection, and a raw client doing a COPY the way libpq's PQexecParams does) ends the session the
+ * same way; the server's COPY and open transaction are rolled back and its backend exits.
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
@@ -14,6 +18,9 @@ import { systemTimers } from '../../src/broker/session-limits.js';
 import type { PgBrokerOptions } from '../../src/broker/pg-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { configSchema } from '../../src/config/index.js';
+import { FrameReader } from '../../src/pg/proxy/frame-reader.js';
+import { ScramClient } from '../../src/pg/proxy/scram.js';
+import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { testCtx } from '../harness/test-ctx.js';
 import { readLog, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
@@ -28,7 +35,7 @@ function configWith(session: Record<string, string>, identity: Record<string, st
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
     policy: {
       roles: { eng: { subjects: ['tester'] } },
-      connections: { 'test-db': { session, roles: { eng: { classes: ['read', 'write', 'transaction', 'utility', 'function'] } } } },
+      connections: { 'test-db': { session, roles: { eng: { classes: ['read', 'write', 'copy_in', 'transaction', 'utility', 'function'] } } } },
     },
   });
 }
@@ -54,6 +61,7 @@ const ended = (marker: string) => () => sessionOf(marker).some((r) => r.type ===
 
 beforeAll(async () => {
   server = await startPostgres();
+  server.psql('create table idle_rows (x int)');
   gate = await startGate(server, { hooksFor: (info) => hooks.current!(info) });
 }, 120_000);
 
@@ -186,5 +194,159 @@ describe('identity.max_session', () => {
     const exp = recs.find((r) => r.type === 'session.expired')!;
     expect(exp.detail).toMatchObject({ limit: 'max_session', limit_ms: 60_000, token_expired_at: new Date(expiredAt).toISOString() });
     expect(recs.at(-1)).toMatchObject({ type: 'session.end', detail: { reason: 'max_session' } });
+  });
+});
+
+/** The backend behind a session has exited (no leaked server process). */
+const backendGone = (pid: number) => () => server.psql(`select count(*) from pg_stat_activity where pid = ${pid}`).trim() === '0';
+const idleRows = () => server.psql('select count(*) from idle_rows').trim();
+
+/**
+ * Checks the end of an idle session: session.idle_timeout, then the `pg.query` (failure) of the statement
+ * the end cut off when there is one, then session.end (reason idle_timeout); the chain gapless.
+ */
+function expectIdleEnd(marker: string, limitMs: number, cut?: string): void {
+  const recs = sessionOf(marker);
+  const tail = recs.slice(cut ? -3 : -2);
+  expect(tail.map((r) => r.type)).toEqual(cut ? ['session.idle_timeout', 'pg.query', 'session.end'] : ['session.idle_timeout', 'session.end']);
+  if (cut) expect(tail[1]).toMatchObject({ outcome: 'failure', detail: { sql: cut, result: 'failure' } });
+  const idle = recs.find((r) => r.type === 'session.idle_timeout')!;
+  expect(idle).toMatchObject({ outcome: 'success', detail: { limit_ms: limitMs } });
+  expect((idle.detail as { idle_ms: number }).idle_ms).toBeGreaterThanOrEqual(limitMs);
+  expect(recs.at(-1)).toMatchObject({ type: 'session.end', outcome: 'failure', detail: { reason: 'idle_timeout' } });
+  const log = readLog(gate.home);
+  log.forEach((r, i) => expect(r.seq).toBe(i));
+}
+
+/** A raw protocol client through the gate (SCRAM with the listener secret), for what drivers never send. */
+class RawClient {
+  private reader = new FrameReader(1 << 24);
+  private waiters: Array<() => void> = [];
+  closed = false;
+  private constructor(readonly sock: net.Socket) {
+    sock.on('data', (b: Buffer) => { this.reader.push(b); this.waiters.splice(0).forEach((w) => w()); });
+    sock.on('close', () => { this.closed = true; this.waiters.splice(0).forEach((w) => w()); });
+    sock.on('error', () => {});
+  }
+  static async open(): Promise<RawClient> {
+    const sock = net.connect(gate.broker.port, gate.broker.host);
+    await new Promise((r) => sock.once('connect', r));
+    const c = new RawClient(sock);
+    sock.write(bytes.startup({ user: gate.broker.user, database: gate.broker.database }));
+    await c.frame(); // AuthenticationSASL
+    const scram = new ScramClient(gate.broker.secret);
+    sock.write(bytes.saslInitial('SCRAM-SHA-256', scram.first()));
+    const cont = await c.frame();
+    sock.write(bytes.saslResponse(scram.final(cont.subarray(9).toString())));
+    await c.untilReady();
+    return c;
+  }
+  async frame(): Promise<Buffer> {
+    for (;;) {
+      const f = this.reader.next();
+      if (f) return f;
+      if (this.closed) throw new Error('closed');
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+  async until(letter: string): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for (;;) { const f = await this.frame(); out.push(f); if (f[0] === letter.charCodeAt(0)) return out; }
+  }
+  untilReady(): Promise<Buffer[]> { return this.until('Z'); }
+  /** The fields of the next ErrorResponse, skipping anything else. */
+  async error(): Promise<Record<string, string>> {
+    const f = (await this.until('E')).at(-1)!;
+    const out: Record<string, string> = {};
+    for (let off = 5; f[off] !== 0;) {
+      const end = f.indexOf(0, off + 1);
+      out[String.fromCharCode(f[off]!)] = f.subarray(off + 1, end).toString();
+      off = end + 1;
+    }
+    return out;
+  }
+}
+
+describe('idle timeout where the server waits for the client', () => {
+  it('ends psql idle inside COPY FROM STDIN: FATAL 57P05, the COPY is not kept, the backend exits', async () => {
+    await useLimits({ idle_timeout: '1s' });
+    const child = spawn('psql', ['-X', '-At'], { env: { ...gate.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stdin.write("select 'idle-copy', pg_backend_pid();\n");
+    await until(() => /idle-copy\|\d+/.test(Buffer.concat(out).toString()));
+    const pid = Number(/idle-copy\|(\d+)/.exec(Buffer.concat(out).toString())![1]);
+    // psql sends the COPY, gets CopyInResponse and waits for lines on its stdin: none come for a while.
+    child.stdin.write('copy idle_rows from stdin;\n1\n');
+    await until(ended('idle-copy'), 10_000);
+    expect(sessionOf('idle-copy').some((r) => r.type === 'pg.intent' && String((r.detail as { sql: string }).sql).includes('copy idle_rows'))).toBe(true);
+    child.stdin.end('2\n\\.\n');
+    expect(await closed).not.toBe(0);
+    expect(Buffer.concat(err).toString()).toContain('pcigate: terminating the session after 1 s idle');
+    expectIdleEnd('idle-copy', 1000, 'copy idle_rows from stdin;');
+    await until(backendGone(pid), 10_000);
+    expect(idleRows()).toBe('0');
+  });
+
+  it('ends a pg connection idle after Parse/Bind/Execute with no Sync: the transaction is rolled back, the backend exits', async () => {
+    await useLimits({ idle_timeout: '1s' });
+    const c = client();
+    const errors: Array<Error & { code?: string; severity?: string }> = [];
+    c.on('error', (e) => errors.push(e));
+    await c.connect();
+    const pid = (await c.query<{ pid: number }>("select 'idle-unsynced', pg_backend_pid() as pid")).rows[0]!.pid;
+    // The driver's own messages, without the Sync it would add: the server runs the INSERT and waits.
+    const conn = (c as unknown as { connection: { parse(q: object): void; bind(q: object): void; execute(q: object): void } }).connection;
+    conn.parse({ text: 'insert into idle_rows values (7)', types: [] });
+    conn.bind({ values: [] });
+    conn.execute({});
+    await until(() => errors.length > 0, 10_000);
+    expect(errors[0]).toMatchObject({ code: '57P05', severity: 'FATAL' });
+    await c.end().catch(() => undefined);
+    await until(ended('idle-unsynced'));
+    expectIdleEnd('idle-unsynced', 1000, 'insert into idle_rows values (7)');
+    await until(backendGone(pid), 10_000);
+    expect(idleRows()).toBe('0');
+  });
+
+  it('COPY in the extended protocol with the Sync libpq sends right behind: idle inside it, and idle after it', async () => {
+    await useLimits({ idle_timeout: '1s' });
+    // Inside: the early Sync is ignored by the server while it waits for COPY data.
+    const a = await RawClient.open();
+    a.sock.write(bytes.query("select 'idle-xcopy'"));
+    await a.untilReady();
+    a.sock.write(Buffer.concat([bytes.parse('', 'copy idle_rows from stdin'), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
+    await a.until('G');
+    a.sock.write(bytes.copyData('5\n'));
+    expect(await a.error()).toMatchObject({ S: 'FATAL', C: '57P05' });
+    await until(ended('idle-xcopy'));
+    expectIdleEnd('idle-xcopy', 1000, 'copy idle_rows from stdin');
+    // After: CopyDone and a second Sync finish it; the session answers as before, then idles out.
+    const b = await RawClient.open();
+    b.sock.write(Buffer.concat([bytes.parse('', "select 'xcopy-later'"), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
+    await b.untilReady();
+    b.sock.write(Buffer.concat([bytes.parse('', 'copy idle_rows from stdin'), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
+    await b.until('G');
+    b.sock.write(Buffer.concat([bytes.copyData('8\n'), bytes.copyDone(), bytes.sync()]));
+    const done = await b.untilReady();
+    expect(done.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('CZ');
+    expect(done.at(-1)![5]).toBe(0x49); // 'I': committed
+    b.sock.write(bytes.query('select 40 + 2'));
+    const rows = await b.untilReady();
+    expect(rows.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('TDCZ');
+    const t0 = Date.now();
+    expect(await b.error()).toMatchObject({ S: 'FATAL', C: '57P05' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await until(ended('xcopy-later'));
+    expectIdleEnd('xcopy-later', 1000);
+    const q = sessionOf('xcopy-later').filter((r) => r.type === 'pg.query');
+    expect(q.map((r) => [(r.detail as { sql: string }).sql, r.outcome, (r.detail as { rows: number }).rows])).toEqual([
+      ["select 'xcopy-later'", 'success', 1], ['copy idle_rows from stdin', 'success', 1], ['select 40 + 2', 'success', 1],
+    ]);
+    expect(idleRows()).toBe('1');
+    server.psql('truncate idle_rows');
   });
 });

@@ -79,7 +79,11 @@ export interface SessionHooks {
 
 /** What the broker may do to a running session (src/broker/session-limits.ts uses it). */
 export interface SessionControl {
-  /** True while a statement is being decided, forwarded and unanswered, or its batch is being discarded. */
+  /**
+   * True while a statement is being decided, or the server owes the client an answer it needs nothing more
+   * from the client for. False inside COPY FROM STDIN (the server waits for the client's data) and after
+   * extended-protocol messages with no Sync or Flush behind them (the server holds its answers until one comes).
+   */
   busy(): boolean;
   /**
    * Ends the session from pcigate's side: the client gets ErrorResponse FATAL `code` `message` (§55.8),

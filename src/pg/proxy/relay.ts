@@ -45,6 +45,21 @@ const ABORT_TX = (() => {
 /** Stands for a ReadyForQuery whose status byte is known only when it is sent. */
 const RFQ_MARK = Buffer.from('RFQ');
 
+const TERMINATE = Buffer.from([FE.Terminate, 0, 0, 0, 4]);
+
+/**
+ * Sent upstream when pcigate ends a session that sits in COPY FROM STDIN: the server is waiting for data,
+ * and CopyFail ends the COPY at once (§55.2.6: nothing of it is kept), then Terminate ends the backend.
+ */
+const COPY_FAIL_TERMINATE = (() => {
+  const msg = Buffer.from('pcigate: the session was ended by pcigate\0');
+  const f = Buffer.alloc(5 + msg.length);
+  f[0] = FE.CopyFail;
+  f.writeInt32BE(4 + msg.length, 1);
+  msg.copy(f, 5);
+  return Buffer.concat([f, TERMINATE]);
+})();
+
 interface Running {
   stmt: Statement;
   started: number;
@@ -82,6 +97,14 @@ export class Relay {
   private statementCount = 0;
   /** After a denied Execute, client messages are dropped until Sync (what the server does after an error). */
   private discarding: Buffer | null = null;
+  /**
+   * How many expectations at the tail of `expect` were sent after the client's last Sync, Flush or Query:
+   * the server need not answer them until the client sends one (§55.2.3: it buffers its replies), so a
+   * client that stops there is waiting for nothing and is idle.
+   */
+  private unflushed = 0;
+  /** The server sent CopyInResponse and waits for the client's CopyData/CopyDone/CopyFail (§55.2.6). */
+  private copyIn = false;
   private pumping = false;
   private ended = false;
   private clientGone = false;
@@ -111,10 +134,20 @@ export class Relay {
     // The connector hands the upstream socket over paused (nothing is lost before these listeners exist).
     upstream.resume();
     this.o.hooks.attach?.({
-      busy: () => this.pumping || this.expect.length > 0 || this.discarding !== null,
+      busy: () => this.busy(),
       terminate: (code, message, reason) => this.terminate(code, message, reason),
     });
     void this.pumpClient();
+  }
+
+  /**
+   * SessionControl.busy: a statement is being decided, or the server owes the client an answer it does not
+   * need more client input for. Not busy, so idle once the client stays silent: in COPY FROM STDIN (the
+   * server waits for the client's data) and after extended-protocol messages with no Sync or Flush behind
+   * them (the server keeps its answers until one comes), which covers the discarding after a denied Execute.
+   */
+  private busy(): boolean {
+    return this.pumping || (!this.copyIn && this.expect.length > this.unflushed);
   }
 
   /** Ends the session for a session limit (SessionControl.terminate): FATAL to the client, nothing after it. */
@@ -123,8 +156,10 @@ export class Relay {
     this.writeClient([errorMessage({ severity: 'FATAL', code, message })]);
     this.o.client.end();
     this.clientGone = true;
-    if (this.expect.length > 0) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
-    else this.o.upstream.end(Buffer.from([FE.Terminate, 0, 0, 0, 4]));
+    // The backend ends as Postgres would end it for a vanished client, its open transaction rolled back.
+    if (this.copyIn) this.o.upstream.end(COPY_FAIL_TERMINATE);
+    else if (this.expect.some((e) => e.kind === 'execute' || e.kind === 'query')) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
+    else this.o.upstream.end(TERMINATE);
     // Not clean: the session did not end as the client chose (session.end outcome failure, as for SSH).
     this.finish(reason, false);
   }
@@ -134,7 +169,7 @@ export class Relay {
     if (this.ended) return;
     this.writeClient([errorMessage({ severity: 'FATAL', code: '57P01', message })]);
     this.o.client.end();
-    this.o.upstream.end(Buffer.from([FE.Terminate, 0, 0, 0, 4]));
+    this.o.upstream.end(TERMINATE);
   }
 
   // ---- client → upstream -------------------------------------------------------------------------
@@ -192,9 +227,15 @@ export class Relay {
       if (code !== FE.Sync) return null;
       this.forward(f);
       this.expect.push({ kind: 'sync', inject: this.discarding, errored: false, after: [], aborts: true });
+      this.unflushed = 0;
       this.discarding = null;
       this.abortUpstreamTx();
       return null;
+    }
+    if (this.copyIn) {
+      // In COPY FROM STDIN the server ignores Sync and Flush (§55.2.6): they are answered by nothing.
+      if (code === FE.Sync || code === FE.Flush) { this.forward(f); return null; }
+      if (code === FE.CopyDone || code === FE.CopyFail) this.copyIn = false;
     }
     switch (code) {
       case FE.Query:
@@ -206,6 +247,7 @@ export class Relay {
         this.prepared.set(p.name, p.sql);
         this.forward(f);
         this.expect.push({ kind: 'parse', after: [] });
+        this.unflushed++;
         return null;
       }
       case FE.Bind: {
@@ -213,6 +255,7 @@ export class Relay {
         this.portals.set(b.portal, { sql: this.prepared.get(b.statement) ?? '', params: b.params, statement: b.statement });
         this.forward(f);
         this.expect.push({ kind: 'bind', after: [] });
+        this.unflushed++;
         return null;
       }
       case FE.Execute: {
@@ -226,17 +269,25 @@ export class Relay {
       case FE.Describe:
         this.forward(f);
         this.expect.push({ kind: 'describe', after: [] });
+        this.unflushed++;
         return null;
       case FE.Close: {
         const t = decodeTarget(f);
         if (t.kind === 'S') this.prepared.delete(t.name); else this.portals.delete(t.name);
         this.forward(f);
         this.expect.push({ kind: 'close', after: [] });
+        this.unflushed++;
         return null;
       }
       case FE.Sync:
         this.forward(f);
         this.expect.push({ kind: 'sync', inject: null, errored: false, after: [] });
+        this.unflushed = 0;
+        return null;
+      case FE.Flush:
+        // The server sends what it owes so far: the client now waits for those answers.
+        this.forward(f);
+        this.unflushed = 0;
         return null;
       case FE.Terminate:
         this.forward(f);
@@ -300,6 +351,7 @@ export class Relay {
   private abortUpstreamTx(): void {
     this.forward(ABORT_TX);
     this.expect.push({ kind: 'abort', after: [] });
+    this.unflushed = 0;
   }
 
   private admit(f: Buffer, stmt: Statement, durable?: Promise<unknown>): void {
@@ -320,7 +372,14 @@ export class Relay {
       },
     );
     this.forward(f);
-    this.expect.push(stmt.protocol === 'extended' ? { kind: 'execute', run, after: [] } : { kind: 'query', run, after: [] });
+    if (stmt.protocol === 'extended') {
+      this.expect.push({ kind: 'execute', run, after: [] });
+      this.unflushed++;
+    } else {
+      // A Query (or FunctionCall) ends with ReadyForQuery: the server answers everything before it too.
+      this.expect.push({ kind: 'query', run, after: [] });
+      this.unflushed = 0;
+    }
   }
 
   /**
@@ -342,6 +401,8 @@ export class Relay {
   private shift(): Expect | undefined {
     const e = this.expect.shift();
     if (e && e.after.length > 0) this.released.push(...e.after);
+    // The server may answer unflushed messages early (its buffer filled, or an error).
+    if (this.unflushed > this.expect.length) this.unflushed = this.expect.length;
     return e;
   }
 
@@ -465,7 +526,12 @@ export class Relay {
       case BE.RowDescription: case BE.NoData:
         if (h?.kind === 'describe') this.shift();
         break;
+      case BE.CopyInResponse:
+        this.onCopyIn();
+        break;
       case BE.ErrorResponse:
+        // An error ends COPY FROM STDIN; the server drops the client's remaining copy messages (§55.2.6).
+        this.copyIn = false;
         if (h?.kind === 'abort') return; // the client already has pcigate's own error
         this.onError(f);
         break;
@@ -517,8 +583,30 @@ export class Relay {
     if (s?.kind === 'sync') s.errored = true;
   }
 
+  /**
+   * The server waits for COPY data (§55.2.6). It ignores every Sync and Flush until CopyDone/CopyFail, so
+   * Syncs the client sent right behind the COPY's Execute (libpq sends Parse/Bind/Describe/Execute/Sync in
+   * one go, then CopyDone and another Sync) are answered by nothing: they leave the queue, and what the
+   * client sent before its next Sync or Flush waits unanswered again.
+   */
+  private onCopyIn(): void {
+    this.copyIn = true;
+    const h = this.head();
+    if (h?.kind !== 'execute') return;
+    while (this.expect.length > 1) {
+      const next = this.expect[1]!;
+      if (next.kind !== 'sync' || next.inject) break;
+      this.expect.splice(1, 1);
+      h.after.push(...next.after);
+    }
+    let i = this.expect.length;
+    while (i > 0 && this.expect[i - 1]!.kind !== 'sync' && this.expect[i - 1]!.kind !== 'query' && this.expect[i - 1]!.kind !== 'abort') i--;
+    this.unflushed = this.expect.length - i;
+  }
+
   private onReady(f: Buffer, emit: (b: Buffer) => void): void {
     this.txStatus = f[5]!;
+    this.copyIn = false;
     const h = this.shift();
     if (h?.kind === 'query') this.end(h.run, false);
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
@@ -565,7 +653,7 @@ export class Relay {
     // The client vanished (no Terminate). Anything still running upstream is cancelled, not left to run.
     const busy = this.expect.length > 0;
     const done = () => { this.o.upstream.destroy(); };
-    if (busy) this.o.cancelUpstream().finally(done); else this.o.upstream.end(Buffer.from([FE.Terminate, 0, 0, 0, 4]));
+    if (busy) this.o.cancelUpstream().finally(done); else this.o.upstream.end(TERMINATE);
     this.finish(busy ? 'client disconnected mid-statement' : 'client disconnected', !busy);
   }
 
