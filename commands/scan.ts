@@ -9,13 +9,19 @@ export const spec: CommandSpec = {
     'Scans files and directories (recursively; symlinks are not followed) for card numbers (13–19 digits,',
     'Luhn-valid, issuer range of a major network) and sensitive authentication data (track data, labelled',
     'CVV/PIN values). Each finding is printed as file:line:column with the value masked; a full PAN is never',
-    'printed. Exit 0 when clean, 1 when anything was found or a file could not be read (PCI DSS 3.5.1, 3.3.1).',
+    'printed. Zip and gzip files (known by their content, not their name) are looked into: each zip entry is',
+    'reported as archive.zip!entry/path, a gzip under its own name. An archive inside an archive is opened,',
+    'one more level is not; an entry may expand to 256 MiB and one file with all it holds to 1 GiB (larger',
+    'zips than 512 MiB are scanned as raw bytes only); encrypted entries cannot be read. Each of these, and a',
+    'damaged archive, is reported as an error naming what was not scanned. Exit 0 when clean, 1 when anything',
+    'was found or anything could not be scanned (PCI DSS 3.5.1, 3.3.1).',
   ].join('\n'),
   args: [{ name: 'paths', description: 'files or directories to scan', required: true, variadic: true }],
   options: [{ flags: '--any-luhn', description: 'report any Luhn-valid 13–19 digit number, not only major card networks' }],
   examples: [
     ['check the data home and an export before they are archived', 'pcigate scan ~/.local/share/pcigate ./export.csv'],
     ['scan a plain-text pg_dump, findings as JSON', 'pcigate scan --json dump.sql'],
+    ['scan inside a compressed dump and an evidence bundle', 'pcigate scan dump.sql.gz evidence-2026-q4.zip'],
   ],
   async run(ctx, { args, opts, out }) {
     if (args.length === 0) throw new UsageError('scan needs at least one PATH');
@@ -26,7 +32,7 @@ export const spec: CommandSpec = {
     } else {
       for (const f of report.findings) out.data(`${f.file}:${f.line}:${f.column}: ${f.kind}${f.network ? ` (${f.network})` : ''} ${f.masked}`);
       for (const e of report.errors) out.warn(`error: ${e.file}: ${e.message}`);
-      out.say(`${report.findings.length} finding${report.findings.length === 1 ? '' : 's'} in ${report.files} file${report.files === 1 ? '' : 's'} (${report.bytes} bytes)${report.errors.length ? `; ${report.errors.length} unreadable` : ''}`);
+      out.say(`${report.findings.length} finding${report.findings.length === 1 ? '' : 's'} in ${report.files} file${report.files === 1 ? '' : 's'} (${report.bytes} bytes)${report.errors.length ? `; ${report.errors.length} not scanned (unreadable, damaged, encrypted or over a limit)` : ''}`);
     }
     return clean ? EXIT.ok : EXIT.error;
   },

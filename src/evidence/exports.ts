@@ -13,12 +13,9 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { maskText } from '../mask/pan-masker.js';
-import { scanBytes } from '../mask/scan-files.js';
 import type { ScanFinding } from '../mask/scan-files.js';
-import type { DetectOptions } from '../mask/pan-detector.js';
 import { detailOf, stringField } from './check-support.js';
 import type { LoadedRecord } from './types.js';
-import { scanZip } from './zip.js';
 
 /** An export the log announces. */
 export interface RecordedExport {
@@ -119,41 +116,4 @@ export function describeExport(r: ExportResult): string {
 /** A path as the bundle shows it: with any PAN in it masked (a file name can hold one, too). */
 export function shownPath(p: string): string {
   return maskText(p);
-}
-
-const ZIP_MAGIC = [Buffer.from('PK\u0003\u0004', 'latin1'), Buffer.from('PK\u0005\u0006', 'latin1')];
-
-/** True when `head` (the first bytes of a file) starts a zip archive (APPNOTE 4.3.7 / 4.3.16). */
-export function isZip(head: Buffer): boolean {
-  return ZIP_MAGIC.some((m) => head.length >= 4 && head.subarray(0, 4).equals(m));
-}
-
-/**
- * Scans a zip's entries (a bundle's files are deflated: scanning the zip's own bytes would not see a PAN in
- * them); a gzip entry is decompressed by scanBytes. Findings name `<file>!<entry>`. An entry that cannot be
- * read, or a zip that does not parse (its raw bytes are then scanned, which finds stored entries), is an error.
- */
-export function scanZipBytes(bytes: Buffer, file: string, opts: DetectOptions): { findings: ScanFinding[]; errors: Array<{ file: string; message: string }> } {
-  const findings: ScanFinding[] = [];
-  const errors: Array<{ file: string; message: string }> = [];
-  let entries;
-  try {
-    entries = scanZip(bytes);
-  } catch (e) {
-    errors.push({ file, message: maskText(`not a readable zip: ${(e as Error).message}`) });
-    return { findings: scanBytes(bytes, file, opts), errors };
-  }
-  for (const entry of entries) {
-    const name = `${file}!${maskText(entry.path)}`;
-    if (entry.bytes === null) {
-      errors.push({ file: name, message: maskText(entry.error ?? 'unreadable') });
-      continue;
-    }
-    try {
-      findings.push(...scanBytes(entry.bytes, name, opts));
-    } catch (e) {
-      errors.push({ file: name, message: maskText((e as Error).message) });
-    }
-  }
-  return { findings, errors };
 }

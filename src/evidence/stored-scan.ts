@@ -126,7 +126,7 @@ export function storedDataProcedures(input: EvidenceInput, cfg: PcigateConfig | 
   const whole = 'The whole log is scanned, not only the period, and every export it announces: all of it is stored.';
   const limits = 'Covers what pcigate stores in its data home (log and recordings) and the exports the log announces (evidence bundles, `replay --html` pages) that are still at their recorded path. '
     + 'An export no longer there was moved off the machine or deleted: it is listed as missing and not scanned wherever it is now. Copies of exports, exports recorded without their path (older pcigate), '
-    + 'databases, backups and files on the SSH hosts themselves are not scanned: run `pcigate scan` over them (unzip a bundle first). A PAN outside the detected formats (e.g. digits split by other characters) is not found.';
+    + 'databases, backups and files on the SSH hosts themselves are not scanned: run `pcigate scan` over them (it looks inside zip and gzip files). A PAN outside the detected formats (e.g. digits split by other characters) is not found.';
   const figures = {
     records_scanned: input.records.length, recordings_scanned: input.recordings.length, bytes_scanned: bytes,
     exports_recorded: exports.length, exports_scanned: scannedExports.length, exports_changed: exports.filter((r) => r.status === 'changed').length,

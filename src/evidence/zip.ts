@@ -10,7 +10,8 @@
  * Reader: accepts what this writer and ordinary tools (Info-ZIP `zip`, Python) produce, and refuses anything
  * an unpacker could be tricked by: truncation, entries outside the file or overlapping each other, a CRC-32 or
  * size that does not match, duplicate names, absolute paths, `..`, backslashes, drive letters. Every refusal is
- * an EvidenceFormatError saying what is wrong and in which entry.
+ * an EvidenceFormatError saying what is wrong and in which entry. `pcigate scan` reads zips with it too
+ * (src/mask/scan-archive.ts), one entry at a time through {@link zipEntries}.
  */
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { EvidenceFormatError } from '../errors.js';
@@ -134,11 +135,28 @@ export interface ScannedEntry {
 }
 
 /**
- * Like {@link readZip}, but a problem inside one entry's data (CRC-32, size, inflate) is returned on that
- * entry instead of thrown, so a verifier can name it and still check the rest. Structural problems — the
+ * Like {@link readZip}, but a problem inside one entry's data (CRC-32, size, inflate, encryption) is returned on
+ * that entry instead of thrown, so a verifier can name it and still check the rest. Structural problems — the
  * directory, names, duplicates, bounds — still throw EvidenceFormatError.
  */
 export function scanZip(zip: Buffer): ScannedEntry[] {
+  return zipEntries(zip).map((e) => e.read());
+}
+
+/** A file entry whose data is read (inflated, CRC-checked) only when asked. */
+export interface LazyEntry {
+  path: string;
+  /** Size unpacked as the central directory declares it; reading never yields more. */
+  size: number;
+  read(): ScannedEntry;
+}
+
+/**
+ * The zip's structure checked as {@link scanZip} does, with each file entry's data left unread: a caller
+ * holds one inflated entry at a time and can refuse one by its declared size first. `maxTotalBytes`: the
+ * most the file entries may declare together (a decompression bomb is refused before anything inflates).
+ */
+export function zipEntries(zip: Buffer, maxTotalBytes = MAX_TOTAL_BYTES): LazyEntry[] {
   const eocdAt = findEocd(zip);
   const disk = zip.readUInt16LE(eocdAt + 4);
   const cdDisk = zip.readUInt16LE(eocdAt + 6);
@@ -164,7 +182,7 @@ export function scanZip(zip: Buffer): ScannedEntry[] {
 
   checkNames(headers);
   const total = headers.reduce((n, h) => n + h.size, 0);
-  if (total > MAX_TOTAL_BYTES) throw new EvidenceFormatError(`the bundle would unpack to ${total} bytes, more than the ${MAX_TOTAL_BYTES} this reader accepts`);
+  if (total > maxTotalBytes) throw new EvidenceFormatError(`the zip would unpack to ${total} bytes, more than the ${maxTotalBytes} this reader accepts (a decompression bomb?)`);
 
   // Each entry's local header and data must lie before the central directory and not overlap another's.
   const regions = headers.map((h) => ({ h, ...localRegion(zip, h, cdOffset) })).sort((a, b) => a.start - b.start);
@@ -174,11 +192,11 @@ export function scanZip(zip: Buffer): ScannedEntry[] {
     if (cur.start < prev.end) throw new EvidenceFormatError(`zip entries ${prev.h.path} and ${cur.h.path} overlap`, { file: cur.h.path });
   }
   const byHeader = new Map(regions.map((r) => [r.h, r]));
-  const out: ScannedEntry[] = [];
+  const out: LazyEntry[] = [];
   for (const h of headers) {
     if (h.isDir) continue;
     const r = byHeader.get(h)!;
-    out.push(readData(zip.subarray(r.dataStart, r.end), h));
+    out.push({ path: h.path, size: h.size, read: () => readData(zip.subarray(r.dataStart, r.end), h) });
   }
   return out;
 }
@@ -222,7 +240,6 @@ function readCentral(zip: Buffer, p: number, limit: number, index: number): Cent
   if (next > limit) throw new EvidenceFormatError(`central directory entry ${index + 1} runs past the directory (truncated?)`);
   const path = decodeName(zip.subarray(p + CENTRAL_LEN, p + CENTRAL_LEN + nameLen), index);
   if (compSize === 0xffffffff || size === 0xffffffff || localOffset === 0xffffffff) throw new EvidenceFormatError(`zip entry ${path}: ZIP64 is not supported`, { file: path });
-  if (flags & FLAG_ENCRYPTED) throw new EvidenceFormatError(`zip entry ${path} is encrypted`, { file: path });
   const isDir = path.endsWith('/');
   if (isDir && size !== 0) throw new EvidenceFormatError(`zip entry ${path} is a directory with ${size} bytes of content`, { file: path });
   return { index, path: isDir ? path.slice(0, -1) : path, isDir, flags, method, crc, compSize, size, localOffset, next };
@@ -308,6 +325,8 @@ function localRegion(zip: Buffer, h: CentralHeader, cdOffset: number): { start: 
 }
 
 function readData(data: Buffer, h: CentralHeader): ScannedEntry {
+  // APPNOTE 4.4.4 bit 0: without the password the data is noise; the rest of the zip is still readable.
+  if (h.flags & FLAG_ENCRYPTED) return { path: h.path, bytes: null, error: 'it is encrypted: its content cannot be read' };
   let bytes: Buffer;
   if (h.method === METHOD_STORE) {
     if (h.compSize !== h.size) return { path: h.path, bytes: null, error: `stored with ${h.compSize} bytes but declares ${h.size}` };

@@ -3,48 +3,36 @@
  * deliverable 8; PCI DSS 3.5.1 "PAN is rendered unreadable anywhere it is stored" and 3.3.1 "SAD is not
  * retained"). Files are read in chunks with the same carry-over as the streaming masker, so a PAN across
  * a chunk boundary is still found; findings carry the value already masked, never the PAN itself.
+ * Archives are looked into (scan-archive.ts): a zip entry by entry (`archive.zip!entry`), a gzip streamed
+ * through decompression (or opened in memory when it holds an archive), within the limits there.
  */
 import path from 'node:path';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { pipeline } from 'node:stream';
+import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import type { Ctx } from '../cli/ctx.js';
-import { cardNetwork } from './card-networks.js';
-import { applyMask } from './mask-format.js';
-import { findPans } from './pan-detector.js';
 import type { DetectOptions } from './pan-detector.js';
+import { ARCHIVE_LIMITS, archiveKind, scanArchiveBytes } from './scan-archive.js';
+import type { ArchiveLimits } from './scan-archive.js';
+import { detect, LineCounter, sadCut, scanPlainBytes } from './scan-detect.js';
+import type { ScanError, ScanFinding } from './scan-detect.js';
 import { contextFrom, holdFrom } from './stream-masker.js';
 
-export interface ScanFinding {
-  file: string;
-  /** 1-based line. */
-  line: number;
-  /** 1-based column in characters. */
-  column: number;
-  kind: 'pan' | 'track_data' | 'sad_value';
-  /** Card network for a PAN. */
-  network?: string;
-  /** The value as found, masked (last four digits of a PAN at most). */
-  masked: string;
-}
+export type { ScanError, ScanFinding } from './scan-detect.js';
 
 export interface ScanReport {
   findings: ScanFinding[];
   files: number;
   bytes: number;
-  /** Files that could not be read: the scan is then not a proof of absence. */
-  errors: Array<{ file: string; message: string }>;
+  /** Files, or parts of them, that could not be scanned: the scan is then not a proof of absence. */
+  errors: ScanError[];
 }
 
 export interface ScanOptions extends DetectOptions {
   /** Chunk size for reading (tests use small ones to cross boundaries). */
   chunkBytes?: number;
+  /** Archive limits, default {@link ARCHIVE_LIMITS} (tests use small ones). */
+  limits?: Partial<ArchiveLimits>;
 }
-
-// SAD in stored text: track 1/2 data and labelled CVV/PIN values (`cvv: 123`, `"cvc2":"4567"`, `pin=1234`).
-const SAD_PATTERNS: Array<{ kind: ScanFinding['kind']; re: RegExp }> = [
-  { kind: 'track_data', re: /%B\d{13,19}\^[^^\r\n]{2,26}\^\d{4}/g },
-  { kind: 'track_data', re: /;\d{13,19}=\d{4}\d*\??/g },
-  { kind: 'sad_value', re: /\b(?:cvv2?|cvc2?|cav2|cid|security[_ ]?code|pin(?:[_ ]?block)?)["']?\s*[:=]\s*["']?\d{3,12}\b/gi },
-];
 
 /** Scans files and directories (recursively, symlinks not followed). */
 export async function scanPaths(ctx: Pick<Ctx, 'fs' | 'cwd'>, paths: readonly string[], opts: ScanOptions = {}): Promise<ScanReport> {
@@ -82,61 +70,58 @@ async function visit(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: S
 }
 
 async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: ScanReport, opts: ScanOptions): Promise<void> {
+  const limits: ArchiveLimits = { ...ARCHIVE_LIMITS, ...opts.limits };
   const fh = await ctx.fs.open(abs, 'r');
   try {
-    const size = opts.chunkBytes ?? 4 << 20;
-    let carry: Buffer = Buffer.alloc(0);
-    let carryAbs = 0; // absolute offset of carry[0]
-    let reportedUpTo = 0; // absolute offset: findings starting before this were reported
-    const pos = new LineCounter();
-    const source = chunks(fh, size)[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await source.next();
-      const chunk: Buffer = next.done ? Buffer.alloc(0) : next.value;
-      const last = next.done === true;
-      report.bytes += chunk.length;
-      const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-      const cut = last ? data.length : Math.min(holdFrom(data), sadCut(data));
-      const found = detect(data, cut, reportedUpTo - carryAbs, last, opts);
-      for (const { at, f } of found) {
-        const { line, column } = pos.at(data, carryAbs, at);
-        report.findings.push({ file: shown, line, column, ...f });
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(head, 0, 4, 0);
+    const kind = archiveKind(head.subarray(0, bytesRead));
+    // A zip needs random access, and a gzip holding an archive is opened like one: both are read into memory.
+    if (kind === 'zip' || (kind === 'gzip' && await gzipHoldsArchive(fh))) {
+      const { size } = await fh.stat();
+      if (size <= limits.maxArchiveBytes) {
+        const r = scanArchiveBytes(await ctx.fs.readFile(abs), shown, opts, limits);
+        report.findings.push(...r.findings);
+        report.errors.push(...r.errors);
+        report.bytes += r.bytes;
+        return;
       }
-      if (last) break;
-      reportedUpTo = carryAbs + cut;
-      const keep = Math.min(contextFrom(data, cut), Math.max(0, cut - 256));
-      pos.advance(data, carryAbs, keep);
-      carry = data.subarray(keep);
-      carryAbs += keep;
+      report.errors.push({ file: shown, message: `${kind === 'zip' ? 'a zip' : 'a gzip holding an archive'} of ${size} bytes, more than the ${limits.maxArchiveBytes} opened in memory: its entries were not scanned, only its ${kind === 'zip' ? 'raw' : 'decompressed'} bytes` });
     }
+    const problems: ScanError[] = [];
+    await scanChunks(chunks(fh, opts.chunkBytes ?? 4 << 20, kind === 'gzip' ? limits.maxExpandedBytes : undefined, (message) => problems.push({ file: shown, message })), shown, report, opts);
+    report.errors.push(...problems);
   } finally {
     await fh.close();
   }
 }
 
-type Found = { at: number; f: Omit<ScanFinding, 'file' | 'line' | 'column'> };
-
-/**
- * PANs and SAD in `data` starting in [skipBefore, cut), in offset order. With `!last` the data continues
- * (a chunk): a PAN touching its end is undecided and left for the next round.
- */
-function detect(data: Buffer, cut: number, skipBefore: number, last: boolean, opts: DetectOptions): Found[] {
-  const found: Found[] = [];
-  for (const s of findPans(data, opts, 0, data.length, !last)) {
-    if (s.start >= cut || s.start < skipBefore) continue;
-    const digitAt = (i: number) => { let k = -1; for (let j = s.start; j < s.end; j++) { const b = data[j]!; if (b >= 48 && b <= 57 && ++k === i) return b - 48; } return 0; };
-    const masked = Buffer.from(applyMask(data.subarray(s.start, s.end), [{ start: 0, end: s.end - s.start, digits: s.digits }], { format: 'last4' })).toString('latin1');
-    found.push({ at: s.start, f: { kind: 'pan', network: cardNetwork(digitAt, s.digits) ?? 'luhn', masked } });
-  }
-  const text = data.toString('latin1');
-  for (const { kind, re } of SAD_PATTERNS) {
-    re.lastIndex = 0;
-    for (const m of text.matchAll(re)) {
-      if (m.index >= cut || m.index < skipBefore) continue;
-      found.push({ at: m.index, f: { kind, masked: m[0].replace(/\d/g, '*') } });
+/** The detector over a file's chunks, carrying the undecided tail of each into the next. */
+async function scanChunks(source: AsyncIterable<Buffer>, shown: string, report: ScanReport, opts: DetectOptions): Promise<void> {
+  let carry: Buffer = Buffer.alloc(0);
+  let carryAbs = 0; // absolute offset of carry[0]
+  let reportedUpTo = 0; // absolute offset: findings starting before this were reported
+  const pos = new LineCounter();
+  const it = source[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await it.next();
+    const chunk: Buffer = next.done ? Buffer.alloc(0) : next.value;
+    const last = next.done === true;
+    report.bytes += chunk.length;
+    const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    const cut = last ? data.length : Math.min(holdFrom(data), sadCut(data));
+    const found = detect(data, cut, reportedUpTo - carryAbs, last, opts);
+    for (const { at, f } of found) {
+      const { line, column } = pos.at(data, carryAbs, at);
+      report.findings.push({ file: shown, line, column, ...f });
     }
+    if (last) break;
+    reportedUpTo = carryAbs + cut;
+    const keep = Math.min(contextFrom(data, cut), Math.max(0, cut - 256));
+    pos.advance(data, carryAbs, keep);
+    carry = data.subarray(keep);
+    carryAbs += keep;
   }
-  return found.sort((a, b) => a.at - b.at);
 }
 
 /**
@@ -145,23 +130,51 @@ function detect(data: Buffer, cut: number, skipBefore: number, last: boolean, op
  * are as {@link scanPaths} reports them for a file with these bytes.
  */
 export function scanBytes(bytes: Buffer, file: string, opts: DetectOptions = {}): ScanFinding[] {
-  const data = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
-  const pos = new LineCounter();
-  return detect(data, data.length, 0, true, opts).map(({ at, f }) => ({ file, ...pos.at(data, 0, at), ...f }));
+  return scanPlainBytes(archiveKind(bytes) === 'gzip' ? gunzipSync(bytes) : bytes, file, opts);
+}
+
+/** True when the gzip at `fh` decompresses to a zip or another gzip (peeks at its first KiB only). */
+async function gzipHoldsArchive(fh: Awaited<ReturnType<Ctx['fs']['open']>>): Promise<boolean> {
+  const buf = Buffer.alloc(1024);
+  const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+  try {
+    // Z_SYNC_FLUSH: what the first KiB decompresses to, without an error for the rest missing.
+    const start = gunzipSync(buf.subarray(0, bytesRead), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
+    return archiveKind(start.subarray(0, 4)) !== undefined;
+  } catch {
+    return false; // damaged, or a bomb from its first KiB: the streamed scan reports it precisely
+  }
 }
 
 /**
- * The file's bytes in chunks; a gzip file (pg_dump -Z, compressed exports: magic 1f 8b, RFC 1952) is
- * decompressed on the way, since its PANs would otherwise be invisible.
+ * The file's bytes in chunks; with `gunzipUpTo` (a gzip: pg_dump -Z, compressed exports, RFC 1952) they are
+ * decompressed on the way, since its PANs would otherwise be invisible, and memory stays flat. Decompression
+ * stops after `gunzipUpTo` bytes (a decompression bomb) or at damaged data; `problem` is told which, and what
+ * came before is still scanned.
  */
-async function* chunks(fh: Awaited<ReturnType<Ctx['fs']['open']>>, size: number): AsyncGenerator<Buffer> {
-  const magic = Buffer.alloc(2);
-  const { bytesRead } = await fh.read(magic, 0, 2, 0);
-  if (bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
-    const gunzip = fh.createReadStream({ start: 0, autoClose: false }).pipe(createGunzip());
-    for await (const c of gunzip) {
-      const b = c as Buffer;
-      for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+async function* chunks(fh: Awaited<ReturnType<Ctx['fs']['open']>>, size: number, gunzipUpTo: number | undefined, problem: (message: string) => void): AsyncGenerator<Buffer> {
+  if (gunzipUpTo !== undefined) {
+    const raw = fh.createReadStream({ start: 0, autoClose: false });
+    const gunzip = createGunzip();
+    // pipeline, not pipe: a read error of the file ends the gunzip with that error instead of leaving it waiting.
+    pipeline(raw, gunzip, () => {});
+    let total = 0;
+    try {
+      for await (const c of gunzip) {
+        let b = c as Buffer;
+        if (total + b.length > gunzipUpTo) {
+          b = b.subarray(0, gunzipUpTo - total);
+          problem(`a gzip expanding to more than ${gunzipUpTo} bytes (a decompression bomb?): only the first ${gunzipUpTo} were scanned`);
+          gunzip.destroy();
+        }
+        total += b.length;
+        for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+        if (gunzip.destroyed) return;
+      }
+    } catch (e) {
+      problem(`not a readable gzip: ${(e as Error).message} (after ${total} decompressed bytes, which were scanned)`);
+    } finally {
+      raw.destroy();
     }
     return;
   }
@@ -172,38 +185,5 @@ async function* chunks(fh: Awaited<ReturnType<Ctx['fs']['open']>>, size: number)
     if (r.bytesRead === 0) return;
     at += r.bytesRead;
     yield buf.subarray(0, r.bytesRead);
-  }
-}
-
-/** Track data and labelled values can be longer than a PAN: keep the last 160 bytes for the next round. */
-function sadCut(data: Buffer): number {
-  return Math.max(0, data.length - 160);
-}
-
-/** Tracks line and column (in characters) of absolute offsets visited in ascending order. */
-class LineCounter {
-  #line = 1;
-  #cols = 0; // characters from line start to #scanned
-  #scanned = 0; // absolute offset counted so far
-
-  /** Counts up to absolute offset `base + i` and returns its position. */
-  at(data: Buffer, base: number, i: number): { line: number; column: number } {
-    this.#count(data, base, base + i);
-    return { line: this.#line, column: this.#cols + 1 };
-  }
-
-  advance(data: Buffer, base: number, i: number): void {
-    this.#count(data, base, base + i);
-  }
-
-  #count(data: Buffer, base: number, toAbs: number): void {
-    for (let a = this.#scanned; a < toAbs; a++) {
-      const b = data[a - base]!;
-      if (b === 10) {
-        this.#line++;
-        this.#cols = 0;
-      } else if ((b & 0xc0) !== 0x80) this.#cols++;
-    }
-    if (toAbs > this.#scanned) this.#scanned = toAbs;
   }
 }

@@ -3,14 +3,15 @@
  * through a lookup function), and the zip-aware scan — findings inside a bundle's deflated entries, masked.
  * export-files.ts reads real files (a zip, a gzip page, a directory, nothing) into the states it looks up.
  */
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../../recorder/types.js';
 import { readExportFiles } from '../../../src/evidence/export-files.js';
-import { describeExport, exportFields, exportResults, recordedExports, scanZipBytes } from '../../../src/evidence/exports.js';
+import { describeExport, exportFields, exportResults, recordedExports } from '../../../src/evidence/exports.js';
+import { scanArchiveBytes } from '../../../src/mask/scan-archive.js';
 import type { ExportFile } from '../../../src/evidence/exports.js';
 import type { LoadedRecord } from '../../../src/evidence/types.js';
 import type { ScanFinding } from '../../../src/mask/scan-files.js';
@@ -95,7 +96,7 @@ describe('exportResults', () => {
   });
 });
 
-describe('scanZipBytes', () => {
+describe('scanArchiveBytes (shared with pcigate scan)', () => {
   it('finds a PAN and track data inside deflated entries and a gzip entry, naming zip!entry, values masked', () => {
     const filler = 'card ************1111 masked\n'.repeat(50); // compressible, so the entries are deflated
     const zip = writeZip([
@@ -104,7 +105,7 @@ describe('scanZipBytes', () => {
       { path: 'leak/track.txt.gz', bytes: gzipSync(`${filler};${PAN}=25121010000000000000?\n`) },
     ]);
     expect(zip.includes(Buffer.from(PAN))).toBe(false); // the raw zip hides them: a plain scan would miss them
-    const { findings, errors } = scanZipBytes(zip, '/x/e.zip', {});
+    const { findings, errors } = scanArchiveBytes(zip, '/x/e.zip', {});
     expect(errors).toEqual([]);
     expect(findings.map((f) => [f.file, f.line, f.kind])).toEqual([
       ['/x/e.zip!leak/rows.csv', 52, 'pan'],
@@ -123,10 +124,10 @@ describe('scanZipBytes', () => {
     const central = zip.indexOf(Buffer.from('PK\u0001\u0002', 'latin1'));
     crcBroken.writeUInt32LE((zip.readUInt32LE(14) ^ 1) >>> 0, 14);
     crcBroken.writeUInt32LE((zip.readUInt32LE(central + 16) ^ 1) >>> 0, central + 16);
-    const one = scanZipBytes(crcBroken, '/x/e.zip', {});
-    expect(one.errors.map((e) => [e.file, e.message])).toEqual([['/x/e.zip!a.txt', expect.stringContaining('CRC-32 mismatch')]]);
-    const truncated = scanZipBytes(zip.subarray(0, zip.length - 10), '/x/t.zip', {});
-    expect(truncated.errors[0]!.message).toMatch(/^not a readable zip/);
+    const one = scanArchiveBytes(crcBroken, '/x/e.zip', {});
+    expect(one.errors.map((e) => [e.file, e.message])).toEqual([['/x/e.zip!a.txt', expect.stringMatching(/^CRC-32 mismatch .*: not scanned$/)]]);
+    const truncated = scanArchiveBytes(zip.subarray(0, zip.length - 10), '/x/t.zip', {});
+    expect(truncated.errors[0]!.message).toMatch(/^zip not opened: not a zip file: no end-of-central-directory record .*; only its raw bytes were scanned$/);
     expect(truncated.findings.map((f) => [f.file, f.kind, f.masked])).toEqual([['/x/t.zip', 'pan', '***********0005']]);
   });
 });
@@ -149,5 +150,14 @@ describe('readExportFiles (real files)', () => {
     expect(gz.state === 'present' && gz.findings.map((f) => [f.file, f.line, f.kind, f.masked])).toEqual([[path.join(dir, 'p.html.gz'), 2001, 'sad_value', 'cvv: ***']]);
     expect(files.get(path.join(dir, 'gone.html'))).toEqual({ state: 'missing' });
     expect(files.get(path.join(dir, 'adir'))).toEqual({ state: 'unreadable', message: 'not a regular file' });
+  });
+
+  it('scans the file a symlinked export path leads to, named by the recorded path', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-exports-'));
+    writeFileSync(path.join(dir, 'real.zip'), writeZip([{ path: 'x.csv', bytes: Buffer.from(`${'row\n'.repeat(100)}${PAN}\n`) }]));
+    symlinkSync(path.join(dir, 'real.zip'), path.join(dir, 'link.zip'));
+    const files = await readExportFiles(testCtx(), [path.join(dir, 'link.zip')], {});
+    const f = files.get(path.join(dir, 'link.zip'))!;
+    expect(f.state === 'present' && f.findings.map((x) => [x.file, x.line, x.kind])).toEqual([[`${path.join(dir, 'link.zip')}!x.csv`, 101, 'pan']]);
   });
 });
