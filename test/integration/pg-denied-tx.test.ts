@@ -93,3 +93,22 @@ describe('pg driver (extended protocol)', () => {
     expect(log.filter((r) => r.type === 'pg.query' && r.outcome === 'denied')).toHaveLength(4);
   });
 });
+
+describe('a server error that arrives while pcigate is still deciding the Execute of its batch', () => {
+  it('the Sync that follows is answered once, the Execute is recorded as skipped, the next statement is in step', async () => {
+    const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+    await c.connect();
+    try {
+      // Parse fails at once (no such table) while the write's intent is being made durable.
+      for (let i = 0; i < 3; i++) {
+        await expect(c.query('insert into no_such_table_skip values ($1)', [i])).rejects.toMatchObject({ code: '42P01' });
+        expect((await c.query('select $1::int as x', [i])).rows).toEqual([{ x: i }]);
+      }
+    } finally {
+      await c.end();
+    }
+    const recs = readLog(gate.home).filter((r) => r.type === 'pg.query' && String((r.detail as { sql: string }).sql).includes('no_such_table_skip'));
+    expect(recs).toHaveLength(3);
+    for (const r of recs) expect(r).toMatchObject({ outcome: 'failure', detail: { result: 'skipped', sqlstate: '42P01' } });
+  });
+});

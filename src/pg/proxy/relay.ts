@@ -105,6 +105,12 @@ export class Relay {
   private unflushed = 0;
   /** The server sent CopyInResponse and waits for the client's CopyData/CopyDone/CopyFail (§55.2.6). */
   private copyIn = false;
+  /**
+   * The server reported an error in an extended-protocol batch before its Sync was forwarded (it sends an
+   * error at once, while pcigate may still be deciding a statement of the batch): it ignores every message
+   * until that Sync, so none of them is answered. The error's SQLSTATE, for the Executes it skips.
+   */
+  private serverSkipping: { sqlstate: string | undefined } | null = null;
   private pumping = false;
   private ended = false;
   private clientGone = false;
@@ -226,9 +232,10 @@ export class Relay {
     if (this.discarding) {
       if (code !== FE.Sync) return null;
       this.forward(f);
-      this.expect.push({ kind: 'sync', inject: this.discarding, errored: false, after: [], aborts: true });
+      this.expect.push({ kind: 'sync', inject: this.discarding, errored: this.serverSkipping !== null, after: [], aborts: true });
       this.unflushed = 0;
       this.discarding = null;
+      this.serverSkipping = null;
       this.abortUpstreamTx();
       return null;
     }
@@ -236,6 +243,11 @@ export class Relay {
       // In COPY FROM STDIN the server ignores Sync and Flush (§55.2.6): they are answered by nothing.
       if (code === FE.Sync || code === FE.Flush) { this.forward(f); return null; }
       if (code === FE.CopyDone || code === FE.CopyFail) this.copyIn = false;
+    }
+    if (this.serverSkipping && (code === FE.Parse || code === FE.Bind || code === FE.Describe || code === FE.Close)) {
+      // Ignored by the server until Sync: forwarded (as the client sent it) and expected to get no answer.
+      this.forward(f);
+      return null;
     }
     switch (code) {
       case FE.Query:
@@ -281,8 +293,9 @@ export class Relay {
       }
       case FE.Sync:
         this.forward(f);
-        this.expect.push({ kind: 'sync', inject: null, errored: false, after: [] });
+        this.expect.push({ kind: 'sync', inject: null, errored: this.serverSkipping !== null, after: [] });
         this.unflushed = 0;
+        this.serverSkipping = null;
         return null;
       case FE.Flush:
         // The server sends what it owes so far: the client now waits for those answers.
@@ -372,7 +385,12 @@ export class Relay {
       },
     );
     this.forward(f);
-    if (stmt.protocol === 'extended') {
+    if (stmt.protocol === 'extended' && this.serverSkipping) {
+      // The server ignores it (an error earlier in its batch): it ends now, skipped, as onError ends those.
+      run.result.outcome = 'skipped';
+      run.result.sqlstate = this.serverSkipping.sqlstate;
+      this.end(run, false);
+    } else if (stmt.protocol === 'extended') {
       this.expect.push({ kind: 'execute', run, after: [] });
       this.unflushed++;
     } else {
@@ -581,6 +599,7 @@ export class Relay {
     }
     const s = this.expect[0];
     if (s?.kind === 'sync') s.errored = true;
+    else if (!s) this.serverSkipping = { sqlstate };
   }
 
   /**
