@@ -2,7 +2,9 @@
  * Policy as the proxy's `onStatement` hook (src/pg/proxy/hooks.ts): allow, deny with a message naming the
  * rule (the proxy answers ErrorResponse 42501 and ReadyForQuery, or in the extended protocol discards until
  * Sync), or hold — file an approval request, tell the client with a NoticeResponse how to approve it, wait
- * for the decision, then run the exact statement (once) or fail it with a clear message.
+ * for the decision, then run the exact statement (once) or fail it with a clear message. A statement
+ * refused inside a transaction that has already failed gets what the server would have answered there,
+ * 25P02, still as a denial naming its rule (see {@link inFailedTransaction}).
  *
  * Wiring (broker, E), with the parser loaded once at start-up:
  * ```ts
@@ -18,6 +20,7 @@ import { formatDuration } from '../config/duration.js';
 import { ApprovalTimeout, PolicyDenied } from '../errors.js';
 import type { SessionHooks, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import type { ApprovalStore } from './approvals.js';
+import { parseStatements } from './pg-parser.js';
 import type { Decision, PolicyIdentity } from './evaluate.js';
 import type { PolicyEngine, PolicySession } from './policy-engine.js';
 
@@ -61,17 +64,43 @@ export function policyHooksFor(o: PolicyHooksOptions): (info: { session: string;
 
 const denyMsg = (rule: string, reason: string) => `pcigate: denied by policy rule ${rule}: ${reason}`;
 
+/** SQLSTATE 25P02 in_failed_sql_transaction, with the server's own message (postgres.c). */
+const FAILED_TX_MESSAGE = 'current transaction is aborted, commands ignored until end of transaction block';
+
+/** TransactionStmt kinds the server runs in a failed transaction (IsTransactionExitStmt in postgres.c). */
+const TX_EXIT_KINDS = new Set(['TRANS_STMT_COMMIT', 'TRANS_STMT_PREPARE', 'TRANS_STMT_ROLLBACK', 'TRANS_STMT_ROLLBACK_TO']);
+
+/**
+ * A refusal as the client sees it. In a transaction that has already failed (ReadyForQuery 'E') the server
+ * answers 25P02 to any statement but a transaction exit (COMMIT, ROLLBACK, ROLLBACK TO SAVEPOINT, PREPARE
+ * TRANSACTION, checked on the first statement of the text, as exec_simple_query does), so the refused one
+ * could not have run anyway: the client gets the server's 25P02, without pcigate's rule, like any other
+ * statement there. The decision keeps its rule, so it is still recorded as a denial by that rule, with
+ * the SQLSTATE the client got. A text the parser rejects keeps pcigate's answer (the server would have
+ * reported the syntax error first).
+ */
+export function inFailedTransaction(stmt: Statement, d: Extract<StatementDecision, { action: 'deny' }>): Extract<StatementDecision, { action: 'deny' }> {
+  if (stmt.txStatus !== 'E') return d;
+  if (stmt.protocol !== 'function') {
+    const parsed = parseStatements(stmt.sql);
+    if ('error' in parsed) return d;
+    const first = parsed.stmts[0]?.stmt as { TransactionStmt?: { kind?: string } } | undefined;
+    if (!first || TX_EXIT_KINDS.has(first.TransactionStmt?.kind ?? '')) return d;
+  }
+  return { ...d, sqlstate: '25P02', message: FAILED_TX_MESSAGE, detail: '' };
+}
+
 /** One statement through policy (and approvals); exported for brokers that compose hooks themselves. */
 export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): StatementDecision | Promise<StatementDecision> {
   if (stmt.protocol === 'function') {
     // A fast-path FunctionCall names a function by OID: nothing to classify, so nothing to allow.
-    return { action: 'deny', rule: 'function_call', message: denyMsg('function_call', 'fast-path function calls are not allowed') };
+    return inFailedTransaction(stmt, { action: 'deny', rule: 'function_call', message: denyMsg('function_call', 'fast-path function calls are not allowed') });
   }
   const d = ps.decide(stmt.sql, o.clock.now());
   if (d.action === 'allow') return { action: 'allow' };
   if (d.action === 'deny' || !o.store) {
     const reason = d.action === 'deny' ? d.reason : `${d.reason}, but no approvals store is configured`;
-    return { action: 'deny', rule: d.rule, message: denyMsg(d.rule, reason) };
+    return inFailedTransaction(stmt, { action: 'deny', rule: d.rule, message: denyMsg(d.rule, reason) });
   }
   // Allow and deny answer synchronously (a cache hit costs no promise); only a hold goes async.
   return holdStatement(o, o.store, ps, session, stmt, d);

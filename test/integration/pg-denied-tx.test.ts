@@ -3,6 +3,9 @@
  * statement would in Postgres (§55.2.3): psql and the `pg` driver (simple and extended protocol) against
  * the real proxy and a real PostgreSQL see 25P02 for what follows, COMMIT answers ROLLBACK and nothing of
  * the transaction is kept; ROLLBACK TO SAVEPOINT recovers; outside a transaction the session goes on.
+ * A statement refused in a transaction that has already failed gets what the server answers there (25P02,
+ * its message), recorded as a denial with its rule and SQLSTATE 25P02. A server error that arrives while
+ * pcigate still decides the batch's Execute leaves the relay in step.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +94,50 @@ describe('pg driver (extended protocol)', () => {
     const log = readLog(gate.home);
     expect(log.filter((r) => r.type === 'pg.intent' || r.type === 'pg.query').some((r) => JSON.stringify(r.detail).includes('pcigate$'))).toBe(false);
     expect(log.filter((r) => r.type === 'pg.query' && r.outcome === 'denied')).toHaveLength(4);
+  });
+});
+
+describe('a refused statement in a transaction that has already failed', () => {
+  const FAILED = 'current transaction is aborted, commands ignored until end of transaction block';
+  /** The denial record of the statement whose text contains `marker`. */
+  const denial = (marker: string) => readLog(gate.home).filter((r) => r.type === 'pg.query' && String((r.detail as { sql: string }).sql).includes(marker));
+
+  it('psql gets 25P02, what the server answers any statement there; the log has the denial with its rule', async () => {
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=0', '-v', 'VERBOSITY=verbose', '-f', '-'], gate.env, {
+      input: 'begin;\ninsert into items values (300);\nselect 1/0;\nselect * from secrets failed_psql;\nrollback;\n',
+    });
+    expect(r.stderr).toContain('ERROR:  22012: division by zero');
+    expect(r.stderr).toContain(`ERROR:  25P02: ${FAILED}`);
+    expect(r.stderr).not.toContain('pcigate');
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('ROLLBACK');
+    const recs = denial('failed_psql');
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ outcome: 'denied', detail: { protocol: 'simple', sqlstate: '25P02', rule: 'policy.connections.test-db.roles.eng.tables.deny' } });
+    expect(readLog(gate.home).some((x) => x.type === 'pg.intent' && String((x.detail as { sql: string }).sql).includes('failed_psql'))).toBe(false);
+    expect(ids()).toBe('101,102');
+  });
+
+  it('the pg driver gets 25P02 in the simple and the extended protocol; outside the failed transaction 42501 again', async () => {
+    const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+    await c.connect();
+    try {
+      await c.query('begin');
+      await expect(c.query('select 1/0')).rejects.toMatchObject({ code: '22012' });
+      const simple = await c.query('select * from secrets failed_simple').then(() => null, (e: unknown) => e);
+      expect(simple).toMatchObject({ code: '25P02', message: FAILED, severity: 'ERROR' });
+      expect((simple as { detail?: string }).detail).toBeUndefined();
+      const extended = await c.query('select * from secrets failed_ext where id = $1', [1]).then(() => null, (e: unknown) => e);
+      expect(extended).toMatchObject({ code: '25P02', message: FAILED });
+      expect((await c.query('rollback')).command).toBe('ROLLBACK');
+      await expect(c.query('select * from secrets after_rollback')).rejects.toMatchObject({ code: '42501' });
+      expect((await c.query('select $1::int as x', [7])).rows).toEqual([{ x: 7 }]);
+    } finally {
+      await c.end();
+    }
+    const rule = 'policy.connections.test-db.roles.eng.tables.deny';
+    expect(denial('failed_simple')).toMatchObject([{ outcome: 'denied', detail: { protocol: 'simple', sqlstate: '25P02', rule } }]);
+    expect(denial('failed_ext')).toMatchObject([{ outcome: 'denied', detail: { protocol: 'extended', sqlstate: '25P02', rule } }]);
+    expect(denial('after_rollback')).toMatchObject([{ outcome: 'denied', detail: { sqlstate: '42501', rule } }]);
   });
 });
 

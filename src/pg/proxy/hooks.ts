@@ -21,6 +21,12 @@ export interface Statement {
   portal?: string;
   /** Row limit of the Execute (0 = all). */
   maxRows?: number;
+  /**
+   * The server's transaction status when the statement reaches it (ReadyForQuery's byte: 'I' idle, 'T' in
+   * a transaction block, 'E' in a failed one), when the proxy knows it: nothing sent before the statement
+   * that could change it (a Query, an Execute, a Sync) is still unanswered. Absent otherwise.
+   */
+  txStatus?: 'I' | 'T' | 'E';
 }
 
 export type StatementDecision =
@@ -29,7 +35,13 @@ export type StatementDecision =
    * whose record is still being written); if it rejects, the session ends without that response.
    */
   | { action: 'allow'; durable?: Promise<unknown> }
-  | { action: 'deny'; rule: string; message: string; /** default 42501 insufficient_privilege */ sqlstate?: string }
+  | {
+    action: 'deny'; rule: string; message: string;
+    /** default 42501 insufficient_privilege */
+    sqlstate?: string;
+    /** The ErrorResponse's DETAIL; default `rule: <rule>`, '' for none. */
+    detail?: string;
+  }
   | { action: 'hold'; until: Promise<StatementDecision>; notice?: string };
 
 /** How a statement ended, once the upstream said so. */

@@ -317,6 +317,8 @@ export class Relay {
 
   private statement(f: Buffer, s: Omit<Statement, 'n'>): Promise<void> | null {
     const stmt: Statement = { n: ++this.statementCount, ...s };
+    const status = this.statusAhead();
+    if (status) stmt.txStatus = status;
     const hook = this.o.hooks.onStatement;
     if (!hook) { this.admit(f, stmt); return null; }
     let d: StatementDecision | Promise<StatementDecision>;
@@ -330,6 +332,16 @@ export class Relay {
     if (d instanceof Promise || d.action === 'hold') return this.decide(f, stmt, d);
     this.apply(f, stmt, d);
     return null;
+  }
+
+  /**
+   * The transaction status the server will have when it reaches the message being handled: the last
+   * ReadyForQuery's, unless something that can change it (Query, Execute, Sync, pcigate's abort) is still
+   * unanswered. Parse, Bind, Describe and Close do not change it.
+   */
+  private statusAhead(): 'I' | 'T' | 'E' | undefined {
+    for (const e of this.expect) if (e.kind !== 'parse' && e.kind !== 'bind' && e.kind !== 'describe' && e.kind !== 'close') return undefined;
+    return this.txStatus === 0x45 ? 'E' : this.txStatus === 0x54 ? 'T' : 'I';
   }
 
   private async decide(f: Buffer, stmt: Statement, pending: StatementDecision | Promise<StatementDecision>): Promise<void> {
@@ -350,7 +362,7 @@ export class Relay {
   private apply(f: Buffer, stmt: Statement, d: Exclude<StatementDecision, { action: 'hold' }>): void {
     if (this.ended) return;
     if (d.action === 'allow') { this.admit(f, stmt, d.durable); return; }
-    const err = errorMessage({ severity: 'ERROR', code: d.sqlstate ?? '42501', message: d.message, detail: `rule: ${d.rule}` });
+    const err = errorMessage({ severity: 'ERROR', code: d.sqlstate ?? '42501', message: d.message, detail: d.detail ?? `rule: ${d.rule}` });
     if (stmt.protocol === 'extended') {
       // Like a server error mid-batch: the error, then nothing until Sync, then ReadyForQuery.
       this.discarding = err;
