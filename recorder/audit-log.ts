@@ -32,6 +32,8 @@ export interface AuditLogOptions {
   durability?: Durability;
   /** `os` mode: the longest a written record waits for its fdatasync (audit.sync_interval). Default 50 ms. */
   syncIntervalMs?: number;
+  /** `fsync` mode: the longest a batch waits for other sessions' records to share its fdatasync. Default 0.4 ms. */
+  commitDelayMs?: number;
 }
 
 /** audit.durability: when an append counts as done (see AuditLogOptions.durability). */

@@ -102,6 +102,29 @@ describe('audit log writer', () => {
     await log.close();
   });
 
+  it('commit delay: with two sessions busy a record arriving a few loop turns later shares the fdatasync; one session alone is not delayed', async () => {
+    const home = tmpHome();
+    const probe = probeFs();
+    // A long delay bound: the batch stops waiting as soon as it is as large as the last one, so the test does
+    // not wait for it, and a loaded machine cannot make it expire between two loop turns.
+    const log = await openAuditLog(testCtx({ fs: probe.fs }), { home, createIfMissing: true, checkpointRecords: 1e9, checkpointIntervalMs: 1e9, commitDelayMs: 5000 });
+    const turns = async (n: number) => { for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r)); };
+    const rec = (session: string) => log.append({ type: 'test.event', session, detail: { session } });
+    const pair = async (first: string, second: string) => {
+      const before = probe.datasyncs;
+      const a = rec(first);
+      await turns(3);
+      await Promise.all([a, rec(second)]);
+      return probe.datasyncs - before;
+    };
+    await Promise.all([rec('s1'), rec('s2')]); // a batch of two sessions
+    expect(await pair('s1', 's2')).toBe(1);
+    await rec('s1'); // a batch of one session: the next is not held back
+    expect(await pair('s1', 's1')).toBe(2);
+    expectChain(readLog(home));
+    await log.close();
+  });
+
   it('a failing write rejects the batch, leaves no partial bytes, and is followed by log.gap', async () => {
     const home = tmpHome();
     const probe = probeFs();
