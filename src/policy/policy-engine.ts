@@ -77,8 +77,12 @@ export class PolicyEngine {
     // (connection, role set, MFA, search_path) picks a map, the SQL text's key picks the decision.
     const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}`;
     let bySql = this.cache.get(ctxKey);
+    // A text without constants (a prepared statement's, with $n) is its own key: found without a scan. No
+    // text holds a NUL, so it never meets the key of another text.
+    const direct = bySql?.get(sql);
+    if (direct && (direct.exact === undefined || direct.exact === sql)) return direct;
     const key = literalKey(sql) ?? sql;
-    const hit = bySql?.get(key);
+    const hit = key === sql ? undefined : bySql?.get(key);
     if (hit && (hit.exact === undefined || hit.exact === sql)) return hit;
     const c: Classification = classify(sql);
     const d = evaluate(this.policy, identity, this.facts(connection), c, session);
