@@ -4,14 +4,12 @@
  * first byte, FunctionCall, CopyFail, and the listener secret checked by a raw SCRAM exchange.
  */
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localTlsContext } from '../../src/broker/local-tls.js';
-import { FrameReader } from '../../src/pg/proxy/frame-reader.js';
-import { ScramClient } from '../../src/pg/proxy/scram.js';
 import { tempDir } from '../harness/cli.js';
 import { PG_USERS, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { testCtx } from '../harness/test-ctx.js';
 import { readLog, run, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
 
@@ -27,75 +25,17 @@ afterAll(async () => {
   await server?.stop();
 });
 
-// ---- raw client ------------------------------------------------------------------------------------
+// ---- raw client: test/harness/raw-pg-client.ts; messages built by hand here ---------------------------
 
 const i32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
 const cstr = (s: string) => Buffer.from(`${s}\0`);
 const msg = (code: string, body: Buffer = Buffer.alloc(0)) => Buffer.concat([Buffer.from(code), i32(body.length + 4), body]);
 
-class Raw {
-  reader = new FrameReader(1 << 24);
-  private waiters: Array<() => void> = [];
-  closed = false;
-  raw: Buffer[] = [];
-  constructor(readonly sock: net.Socket) {
-    sock.on('data', (b: Buffer) => { this.raw.push(b); this.reader.push(b); this.waiters.splice(0).forEach((w) => w()); });
-    sock.on('close', () => { this.closed = true; this.waiters.splice(0).forEach((w) => w()); });
-    sock.on('error', () => {});
-  }
-  static async open(g: Gate): Promise<Raw> {
-    const sock = net.connect(g.broker.port, g.broker.host);
-    await new Promise((r) => sock.once('connect', r));
-    return new Raw(sock);
-  }
-  async frame(): Promise<Buffer> {
-    for (;;) {
-      const f = this.reader.next();
-      if (f) return f;
-      if (this.closed) throw new Error('closed');
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-  async byte(): Promise<number> {
-    while (this.raw.length === 0) {
-      if (this.closed) throw new Error('closed');
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-    const b = this.raw[0]![0]!;
-    // A one-byte answer (SSL/GSSENC) is not a frame: start framing afresh after it.
-    this.raw = [];
-    this.reader = new FrameReader(1 << 24);
-    return b;
-  }
-  /** Frames until ReadyForQuery; returns their type letters. */
-  async untilReady(): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    for (;;) { const f = await this.frame(); out.push(f); if (f[0] === 0x5a) return out; }
-  }
-  startup(params: Record<string, string>, minor = 0): void {
-    const kv = Object.entries(params).flatMap(([k, v]) => [cstr(k), cstr(v)]);
-    const body = Buffer.concat([i32((3 << 16) | minor), ...kv, Buffer.from([0])]);
-    this.sock.write(Buffer.concat([i32(body.length + 4), body]));
-  }
-  /** Answers AuthenticationSASL with SCRAM using `secret`; returns the frames up to ReadyForQuery. */
-  async scram(secret: string): Promise<Buffer[]> {
-    const sasl = await this.frame();
-    expect(sasl[0]).toBe(0x52);
-    expect(sasl.readInt32BE(5)).toBe(10);
-    const client = new ScramClient(secret);
-    const first = Buffer.from(client.first());
-    this.sock.write(msg('p', Buffer.concat([cstr('SCRAM-SHA-256'), i32(first.length), first])));
-    const cont = await this.frame();
-    this.sock.write(msg('p', Buffer.from(client.final(cont.subarray(9).toString()))));
-    return this.untilReady();
-  }
-}
-
 // ---- tests -----------------------------------------------------------------------------------------
 
 describe('local side', () => {
   it('negotiates down a newer protocol minor and unknown _pq_ options with NegotiateProtocolVersion', async () => {
-    const r = await Raw.open(gate);
+    const r = await RawPgClient.connect(gate.broker);
     r.startup({ user: 'x', database: 'y', '_pq_.future_thing': 'on' }, 2);
     const v = await r.frame();
     expect(String.fromCharCode(v[0]!)).toBe('v');
@@ -108,7 +48,7 @@ describe('local side', () => {
   });
 
   it("answers GSSENCRequest and SSLRequest with 'N' and then authenticates", async () => {
-    const r = await Raw.open(gate);
+    const r = await RawPgClient.connect(gate.broker);
     r.sock.write(Buffer.concat([i32(8), i32(80877104)]));
     expect(await r.byte()).toBe(0x4e);
     r.sock.write(Buffer.concat([i32(8), i32(80877103)]));
@@ -120,7 +60,7 @@ describe('local side', () => {
   });
 
   it('refuses a direct-TLS first byte with a clear FATAL', async () => {
-    const r = await Raw.open(gate);
+    const r = await RawPgClient.connect(gate.broker);
     r.sock.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]));
     const e = await r.frame();
     expect(String.fromCharCode(e[0]!)).toBe('E');
@@ -130,7 +70,7 @@ describe('local side', () => {
 
   it('runs FunctionCall and records it; CopyFail ends a COPY FROM STDIN with an error', async () => {
     const oid = Number(server.psql("select 'pg_backend_pid'::regproc::oid").trim());
-    const r = await Raw.open(gate);
+    const r = await RawPgClient.connect(gate.broker);
     r.startup({ user: 'x', database: 'y' });
     await r.scram(gate.broker.secret);
     r.sock.write(msg('F', Buffer.concat([i32(oid), Buffer.from([0, 0, 0, 0, 0, 0])])));

@@ -9,7 +9,6 @@
  * same way; the server's COPY and open transaction are rolled back and its backend exits.
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
@@ -18,10 +17,9 @@ import { systemTimers } from '../../src/broker/session-limits.js';
 import type { PgBrokerOptions } from '../../src/broker/pg-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { configSchema } from '../../src/config/index.js';
-import { FrameReader } from '../../src/pg/proxy/frame-reader.js';
-import { ScramClient } from '../../src/pg/proxy/scram.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { testCtx } from '../harness/test-ctx.js';
 import { readLog, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
 
@@ -218,55 +216,6 @@ function expectIdleEnd(marker: string, limitMs: number, cut?: string): void {
   log.forEach((r, i) => expect(r.seq).toBe(i));
 }
 
-/** A raw protocol client through the gate (SCRAM with the listener secret), for what drivers never send. */
-class RawClient {
-  private reader = new FrameReader(1 << 24);
-  private waiters: Array<() => void> = [];
-  closed = false;
-  private constructor(readonly sock: net.Socket) {
-    sock.on('data', (b: Buffer) => { this.reader.push(b); this.waiters.splice(0).forEach((w) => w()); });
-    sock.on('close', () => { this.closed = true; this.waiters.splice(0).forEach((w) => w()); });
-    sock.on('error', () => {});
-  }
-  static async open(): Promise<RawClient> {
-    const sock = net.connect(gate.broker.port, gate.broker.host);
-    await new Promise((r) => sock.once('connect', r));
-    const c = new RawClient(sock);
-    sock.write(bytes.startup({ user: gate.broker.user, database: gate.broker.database }));
-    await c.frame(); // AuthenticationSASL
-    const scram = new ScramClient(gate.broker.secret);
-    sock.write(bytes.saslInitial('SCRAM-SHA-256', scram.first()));
-    const cont = await c.frame();
-    sock.write(bytes.saslResponse(scram.final(cont.subarray(9).toString())));
-    await c.untilReady();
-    return c;
-  }
-  async frame(): Promise<Buffer> {
-    for (;;) {
-      const f = this.reader.next();
-      if (f) return f;
-      if (this.closed) throw new Error('closed');
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-  async until(letter: string): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    for (;;) { const f = await this.frame(); out.push(f); if (f[0] === letter.charCodeAt(0)) return out; }
-  }
-  untilReady(): Promise<Buffer[]> { return this.until('Z'); }
-  /** The fields of the next ErrorResponse, skipping anything else. */
-  async error(): Promise<Record<string, string>> {
-    const f = (await this.until('E')).at(-1)!;
-    const out: Record<string, string> = {};
-    for (let off = 5; f[off] !== 0;) {
-      const end = f.indexOf(0, off + 1);
-      out[String.fromCharCode(f[off]!)] = f.subarray(off + 1, end).toString();
-      off = end + 1;
-    }
-    return out;
-  }
-}
-
 describe('idle timeout where the server waits for the client', () => {
   it('ends psql idle inside COPY FROM STDIN: FATAL 57P05, the COPY is not kept, the backend exits', async () => {
     await useLimits({ idle_timeout: '1s' });
@@ -315,7 +264,7 @@ describe('idle timeout where the server waits for the client', () => {
   it('COPY in the extended protocol with the Sync libpq sends right behind: idle inside it, and idle after it', async () => {
     await useLimits({ idle_timeout: '1s' });
     // Inside: the early Sync is ignored by the server while it waits for COPY data.
-    const a = await RawClient.open();
+    const a = await RawPgClient.login(gate.broker);
     a.sock.write(bytes.query("select 'idle-xcopy'"));
     await a.untilReady();
     a.sock.write(Buffer.concat([bytes.parse('', 'copy idle_rows from stdin'), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
@@ -325,7 +274,7 @@ describe('idle timeout where the server waits for the client', () => {
     await until(ended('idle-xcopy'));
     expectIdleEnd('idle-xcopy', 1000, 'copy idle_rows from stdin');
     // After: CopyDone and a second Sync finish it; the session answers as before, then idles out.
-    const b = await RawClient.open();
+    const b = await RawPgClient.login(gate.broker);
     b.sock.write(Buffer.concat([bytes.parse('', "select 'xcopy-later'"), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
     await b.untilReady();
     b.sock.write(Buffer.concat([bytes.parse('', 'copy idle_rows from stdin'), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
