@@ -59,7 +59,7 @@ let gDig = new Int32Array(65); // index into digs of each group's first digit
  */
 export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to = buf.length, openEnd = false): PanSpan[] {
   const out = scratch;
-  out.length = 0;
+  if (out.length !== 0) out.length = 0; // setting the length of an empty array is not free: one call per value
   const anyLuhn = opts.anyLuhn === true;
   let p = from + STRIDE - 1;
   while (p < to) {

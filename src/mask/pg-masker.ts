@@ -261,9 +261,9 @@ export class PgMasker {
 
   /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */
   #copyData(body: Buffer): Buffer | null {
-    if (!this.#copy || (!this.#copy.binary && body.subarray(0, 11).equals(PGCOPY_SIGNATURE))) {
+    if (!this.#copy || (!this.#copy.binary && startsBinaryCopy(body))) {
       // CopyOutResponse was not seen (not hooked): a binary COPY always starts with its signature.
-      this.#copy = { binary: body.subarray(0, 11).equals(PGCOPY_SIGNATURE), headerDone: false };
+      this.#copy = { binary: startsBinaryCopy(body), headerDone: false };
     }
     let out: Uint8Array;
     const plan = this.#copyPlan && (this.#stmt === undefined || this.#copyPlan.stmt === this.#stmt) ? this.#copyPlan : undefined;
@@ -336,6 +336,11 @@ function isAsciiText(v: Uint8Array): boolean {
 }
 
 export const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+
+/** True when `body` starts with the binary COPY signature; asked of every text row, so the first byte decides most. */
+function startsBinaryCopy(body: Buffer): boolean {
+  return body.length >= PGCOPY_SIGNATURE.length && body[0] === 0x50 && body.compare(PGCOPY_SIGNATURE, 0, PGCOPY_SIGNATURE.length, 0, PGCOPY_SIGNATURE.length) === 0;
+}
 const ZERO = Buffer.of(0);
 
 function int32(n: number): Buffer {
