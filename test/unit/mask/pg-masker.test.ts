@@ -194,6 +194,21 @@ describe('PgMasker and track data', () => {
     // Not track data: a Luhn-invalid number before '=' is left alone.
     expect(m.onBackendMessage(bytes.dataRow(['x=1234567812345678=2512', 'y']))).toBeNull();
   });
+
+  it('masks track data whole in text COPY rows too, and forwards clean rows untouched', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.copyOutResponse(0, [0, 0]));
+    const t1 = `%B${PAN}^DOE/JOHN^2512101123456789?`;
+    const t2 = `;${PAN}=25121011234567890?`;
+    for (const [row, rule] of [[`1\t${t1}\n`, 'sad'], [`2\t${t2}\n`, 'sad'], [`3\tcard ${PAN}\n`, 'pan']] as const) {
+      const out = m.onBackendMessage(bytes.copyData(row));
+      expect(out, row).not.toBeNull();
+      expect(out!.subarray(5).toString('latin1')).not.toContain(PAN.slice(6, 12));
+      expect(m.takeCounts()).toEqual({ [rule]: 1 });
+    }
+    expect(m.onBackendMessage(bytes.copyData('4\tx=1234567812345678=2512 plain\n'))).toBeNull();
+    expect(m.takeCounts()).toEqual({});
+  });
 });
 
 describe('PgMasker COPY with announced columns (expectCopy)', () => {
