@@ -44,8 +44,19 @@ function fitsInt32(digits: string): boolean {
   return n < 10 || (n === 10 && Number(digits.slice(k)) <= INT32_MAX);
 }
 
+/** The last text keyed and its key: a statement's text is keyed twice, by policy and by its record. */
+let lastSql: string | undefined;
+let lastKey: string | undefined;
+
 /** The key of `sql`, or undefined when the text holds something this lexer does not take apart. */
 export function literalKey(sql: string): string | undefined {
+  if (sql === lastSql) return lastKey;
+  lastKey = scan(sql);
+  lastSql = sql;
+  return lastKey;
+}
+
+function scan(sql: string): string | undefined {
   const len = sql.length;
   if (len > LITERAL_KEY_MAX || sql.includes('\\')) return undefined;
   let out = '';
