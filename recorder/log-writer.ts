@@ -6,8 +6,8 @@
  * Group commit: appends queue up while one write + fdatasync is in flight; the next batch takes the whole
  * queue, so under load many records share one write and one fdatasync, and each append resolves only once
  * its bytes are durable. With several sessions busy a batch waits a fraction of a millisecond for the
- * others' next records (commitDelay). Signing happens off the append path (checkpoints run from timers, serialised with
- * rotation and close on their own chain).
+ * others' next records (commitDelay). Signing happens off the append path (checkpoints run from timers,
+ * serialised with rotation and close on their own chain).
  *
  * Durability `os` (audit.durability): an append resolves once write(2) returned; one background fdatasync
  * covers everything written in the last `syncIntervalMs`. A failed fdatasync fails closed like a failed
@@ -278,7 +278,7 @@ class AuditLogWriter implements AuditLog {
         if (!this.tail) await this.commitDelay();
         const batch = this.queue;
         this.queue = [];
-        this.lastBatch = { sessions: sessionCount(batch) };
+        this.lastBatchSessions = sessionCount(batch);
         await this.writeBatch(batch);
       }
     } finally {
@@ -287,20 +287,20 @@ class AuditLogWriter implements AuditLog {
   }
 
   /** How many sessions had records in the batch last taken (commitDelay). */
-  private lastBatch = { sessions: 0 };
+  private lastBatchSessions = 0;
 
   /**
    * `fsync` mode's commit delay (PostgreSQL's commit_delay with commit_siblings, adapted). When the last
    * batch carried records of more than one session, the sessions it released are about to send their next
    * statements: the batch waits up to commitDelayMs (default 0.4 ms; event-loop turns, each of which
    * reads what has arrived) until it has records of as many sessions as the last one, so those statements
-   * share its fdatasync instead of queueing behind it one by one — without it, 8 pgbench clients settled into batches of ~3 statements
-   * with the disk idle between them. One session alone is never delayed (its latency would only grow).
+   * share its fdatasync instead of queueing behind it one by one (without it, 8 pgbench clients settled
+   * into batches of ~3 statements with the disk idle between them). One session alone is never delayed.
    */
   private async commitDelay(): Promise<void> {
-    if (this.lastBatch.sessions < 2) return;
+    if (this.lastBatchSessions < 2) return;
     const until = performance.now() + this.commitDelayMs;
-    for (let turn = 0; turn < COMMIT_DELAY_TURNS && sessionCount(this.queue) < this.lastBatch.sessions && performance.now() < until; turn++) {
+    for (let turn = 0; turn < COMMIT_DELAY_TURNS && sessionCount(this.queue) < this.lastBatchSessions && performance.now() < until; turn++) {
       await new Promise<void>((r) => { setImmediate(r); });
     }
   }

@@ -23,10 +23,10 @@ export const DEFAULT_TRANSCRIPT_LIMITS: TranscriptLimits = { rowsPerStatement: 2
 
 export class PgTranscript {
   private lines: string[] = [];
-  private writing: Promise<void> = Promise.resolve();
+  /** A wrapping handle's write still running (null: none; plain handles write synchronously). */
+  private pending: Promise<void> | null = null;
   private rowsTotal = 0;
   private failed: unknown = null;
-  private async = false;
 
   private constructor(private readonly fh: FileHandle, readonly file: string, private readonly limits: TranscriptLimits) {}
 
@@ -76,36 +76,32 @@ export class PgTranscript {
 
   /**
    * Writes the batch with write(2) on the calling thread as the audit log does (durable-fs.ts writeAllTo: a
-   * thread-pool round trip per batch cost more than the write), or in order through a wrapping handle's
-   * own write (a test's fault-injecting Fs).
+   * thread-pool round trip per batch cost more than the write). A wrapping handle (a test's fault-injecting
+   * Fs) writes asynchronously: while one of its writes runs, later batches wait for it, in order.
    */
   private flush(): void {
     if (this.lines.length === 0) return;
     const data = Buffer.from(`${this.lines.join('\n')}\n`, 'utf8');
     this.lines = [];
-    if (this.failed) return;
-    const write = (): Promise<void> | undefined => {
-      try {
-        return writeAllTo(this.fh, data)?.catch((e: unknown) => { this.failed = e; });
-      } catch (e) {
-        this.failed = e;
-        return undefined;
-      }
-    };
-    if (!this.async) {
-      const w = write();
-      if (!w) return;
-      this.async = true; // a wrapping handle: from here on every batch waits for the one before
-      this.writing = w;
-      return;
+    if (this.pending) this.pending = this.pending.then(() => this.write(data));
+    else this.pending = this.write(data) ?? null;
+  }
+
+  /** One batch, unless an earlier one failed; a promise only for a wrapping handle. */
+  private write(data: Buffer): Promise<void> | undefined {
+    if (this.failed) return undefined;
+    try {
+      return writeAllTo(this.fh, data)?.catch((e: unknown) => { this.failed = e; });
+    } catch (e) {
+      this.failed = e;
+      return undefined;
     }
-    this.writing = this.writing.then(() => (this.failed ? undefined : write()));
   }
 
   /** Writes what is left, fsyncs and closes; rethrows a write failure so the session end can say so. */
   async close(): Promise<void> {
     this.flush();
-    await this.writing;
+    await this.pending;
     try {
       if (!this.failed) await this.fh.sync();
     } finally {

@@ -35,7 +35,7 @@ export interface Cached {
   readonly d: Decision;
   /** The statements change the session's state: PolicySession.applied must see them. */
   readonly effects: boolean;
-  exact?: string;
+  readonly exact?: string;
 }
 const DEFAULT_SEARCH_PATH = ['public'];
 
@@ -77,18 +77,17 @@ export class PolicyEngine {
     // (connection, role set, MFA, search_path) picks a map, the SQL text's key picks the decision.
     const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}`;
     let bySql = this.cache.get(ctxKey);
-    // A text without constants (a prepared statement's, with $n) is its own key: found without a scan. No
-    // text holds a NUL, so it never meets the key of another text.
+    // A text without constants (a prepared statement's, with $n) is its own key: found without a scan. An
+    // entry under a text is that text's own (no text holds a NUL, so no other text's key is a text).
     const direct = bySql?.get(sql);
-    if (direct && (direct.exact === undefined || direct.exact === sql)) return direct;
+    if (direct) return direct;
     const key = literalKey(sql) ?? sql;
     const hit = key === sql ? undefined : bySql?.get(key);
     if (hit && (hit.exact === undefined || hit.exact === sql)) return hit;
     const c: Classification = classify(sql);
     const d = evaluate(this.policy, identity, this.facts(connection), c, session);
     const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt');
-    const entry: Cached = { d, effects };
-    if (effects || c.error !== undefined) entry.exact = sql;
+    const entry: Cached = effects || c.error !== undefined ? { d, effects, exact: sql } : { d, effects };
     if (!c.statements.some((s) => s.execute !== undefined)) {
       if (!bySql) { bySql = new Map(); this.cache.set(ctxKey, bySql); }
       if (bySql.size >= CACHE_MAX) bySql.delete(bySql.keys().next().value as string);
