@@ -68,6 +68,17 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** psql through the gate, fed on stdin: what it printed so far, and its exit code once it ends. */
+function interactivePsql() {
+  const child = spawn('psql', ['-X', '-At'], { env: { ...gate.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { child, closed, out: () => Buffer.concat(out).toString(), err: () => Buffer.concat(err).toString() };
+}
+
 describe('idle timeout', () => {
   it('ends an idle pg session with FATAL 57P05 and records session.idle_timeout before session.end', async () => {
     await useLimits({ idle_timeout: '2s' });
@@ -101,21 +112,15 @@ describe('idle timeout', () => {
 
   it('tells psql why its session ended', async () => {
     await useLimits({ idle_timeout: '1s' });
-    const env = { ...gate.env };
-    const child = spawn('psql', ['-X', '-At'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { child, out, err, closed } = interactivePsql();
     child.stdin.write("select 'idle-psql';\n");
-    await until(() => Buffer.concat(out).toString().includes('idle-psql'));
+    await until(() => out().includes('idle-psql'));
     await until(ended('idle-psql'), 10_000);
     child.stdin.end("select 'after-idle';\n");
     const code = await closed;
-    const stderr = Buffer.concat(err).toString();
+    const stderr = err();
     expect(stderr).toContain('FATAL:  pcigate: terminating the session after 1 s idle');
-    expect(Buffer.concat(out).toString()).not.toContain('after-idle');
+    expect(out()).not.toContain('after-idle');
     expect(code).not.toBe(0);
     expect(sessionOf('idle-psql').map((r) => r.type).slice(-2)).toEqual(['session.idle_timeout', 'session.end']);
   });
@@ -219,22 +224,17 @@ function expectIdleEnd(marker: string, limitMs: number, cut?: string): void {
 describe('idle timeout where the server waits for the client', () => {
   it('ends psql idle inside COPY FROM STDIN: FATAL 57P05, the COPY is not kept, the backend exits', async () => {
     await useLimits({ idle_timeout: '1s' });
-    const child = spawn('psql', ['-X', '-At'], { env: { ...gate.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { child, out, err, closed } = interactivePsql();
     child.stdin.write("select 'idle-copy', pg_backend_pid();\n");
-    await until(() => /idle-copy\|\d+/.test(Buffer.concat(out).toString()));
-    const pid = Number(/idle-copy\|(\d+)/.exec(Buffer.concat(out).toString())![1]);
+    await until(() => /idle-copy\|\d+/.test(out()));
+    const pid = Number(/idle-copy\|(\d+)/.exec(out())![1]);
     // psql sends the COPY, gets CopyInResponse and waits for lines on its stdin: none come for a while.
     child.stdin.write('copy idle_rows from stdin;\n1\n');
     await until(ended('idle-copy'), 10_000);
     expect(sessionOf('idle-copy').some((r) => r.type === 'pg.intent' && String((r.detail as { sql: string }).sql).includes('copy idle_rows'))).toBe(true);
     child.stdin.end('2\n\\.\n');
     expect(await closed).not.toBe(0);
-    expect(Buffer.concat(err).toString()).toContain('pcigate: terminating the session after 1 s idle');
+    expect(err()).toContain('pcigate: terminating the session after 1 s idle');
     expectIdleEnd('idle-copy', 1000, 'copy idle_rows from stdin;');
     await until(backendGone(pid), 10_000);
     expect(idleRows()).toBe('0');
