@@ -10,6 +10,7 @@
  * denied statement) must go so the client sees responses in order.
  */
 import type net from 'node:net';
+import { TERMINATE, encodeCopyFail, encodeQuery } from '../protocol/frontend.js';
 import type { FrameReader } from './frame-reader.js';
 import {
   decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
@@ -33,32 +34,16 @@ type Expect =
  * savepoints, COMMIT-as-ROLLBACK and pipelines behave exactly as Postgres defines; outside a transaction
  * block it fails on its own and changes nothing. It runs no user code: the DO body only raises.
  */
-const ABORT_TX = (() => {
-  const sql = Buffer.from("DO $pcigate$BEGIN RAISE EXCEPTION 'pcigate: a statement was refused by policy; the transaction is aborted'; END$pcigate$\0");
-  const f = Buffer.alloc(5 + sql.length);
-  f[0] = FE.Query;
-  f.writeInt32BE(4 + sql.length, 1);
-  sql.copy(f, 5);
-  return f;
-})();
+const ABORT_TX = encodeQuery("DO $pcigate$BEGIN RAISE EXCEPTION 'pcigate: a statement was refused by policy; the transaction is aborted'; END$pcigate$");
 
 /** Stands for a ReadyForQuery whose status byte is known only when it is sent. */
 const RFQ_MARK = Buffer.from('RFQ');
-
-const TERMINATE = Buffer.from([FE.Terminate, 0, 0, 0, 4]);
 
 /**
  * Sent upstream when pcigate ends a session that sits in COPY FROM STDIN: the server is waiting for data,
  * and CopyFail ends the COPY at once (§55.2.6: nothing of it is kept), then Terminate ends the backend.
  */
-const COPY_FAIL_TERMINATE = (() => {
-  const msg = Buffer.from('pcigate: the session was ended by pcigate\0');
-  const f = Buffer.alloc(5 + msg.length);
-  f[0] = FE.CopyFail;
-  f.writeInt32BE(4 + msg.length, 1);
-  msg.copy(f, 5);
-  return Buffer.concat([f, TERMINATE]);
-})();
+const COPY_FAIL_TERMINATE = Buffer.concat([encodeCopyFail('pcigate: the session was ended by pcigate'), TERMINATE]);
 
 interface Running {
   stmt: Statement;
