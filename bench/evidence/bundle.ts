@@ -23,7 +23,7 @@ import { ProofBuilder } from '../../src/evidence/samples.js';
 import type { Artifact, Manifest, ProofFile } from '../../src/evidence/types.js';
 import { STANDARD } from '../../src/evidence/types.js';
 import { verifyBundle } from '../../src/evidence/verify-bundle.js';
-import { readZip, writeZip } from '../../src/evidence/zip.js';
+import { readZip, writeZip } from '../../src/archive/zip.js';
 
 const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const origin = 'bench/evidence';

@@ -10,6 +10,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { writeZip } from '../archive/zip.js';
 import { checks3 } from './checks-3.js';
 import { checks7 } from './checks-7.js';
 import { checks8 } from './checks-8.js';
@@ -18,7 +19,6 @@ import { commonArtifacts } from './common-artifacts.js';
 import { renderIndexHtml } from './html.js';
 import { evidenceIndexCsv, manifestBytes, sha256sums, signManifest } from './manifest.js';
 import { renderOscal } from './oscal.js';
-import { writeZip } from './zip.js';
 import { REQUIREMENTS, STANDARD } from './types.js';
 import type {
   Artifact, ArtifactDraft, BundleReport, EvidenceInput, Manifest, ProcedureResult, Requirement, RequirementCheck,

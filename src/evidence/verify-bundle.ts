@@ -2,7 +2,7 @@
  * `pcigate evidence verify`: checks an evidence bundle offline, with nothing but the zip and (optionally) the
  * root public key the user trusts (issue 9 item 3; PCI DSS 10.3.2 — evidence that cannot be changed unnoticed).
  *
- * In order: the zip reads (src/evidence/zip.ts); manifest.json, manifest.sig and SHA256SUMS are present;
+ * In order: the zip reads (src/archive/zip.ts); manifest.json, manifest.sig and SHA256SUMS are present;
  * manifest.json is RFC 8785 canonical JSON of itself; the key chain in the manifest verifies back to the root
  * key (epoch 0 certified by the root, epoch n by epoch n−1: docs/log-format.md "Key epochs"); manifest.sig is
  * an Ed25519 signature over manifest.json by the newest certified epoch key; SHA256SUMS lists exactly the other
@@ -13,6 +13,7 @@
  * is named: a byte changed in SHA256SUMS is SHA256SUMS's problem, not the artifact's it lists.
  */
 import { createHash } from 'node:crypto';
+import { scanZip } from '../archive/zip.js';
 import { canonicalize } from '../../recorder/canonical-json.js';
 import { ed25519Verify } from '../../recorder/ed25519.js';
 import { verifyEpochCert } from '../../recorder/keys.js';
@@ -20,7 +21,6 @@ import type { SignedEpochCert } from '../../recorder/keys.js';
 import { describeIssues, manifestSchema, manifestSigSchema } from './bundle-schema.js';
 import type { Manifest } from './types.js';
 import { checkCheckpoints, checkSamples } from './verify-proofs.js';
-import { scanZip } from './zip.js';
 
 /** The `file` of a problem with the zip as a whole (not inside one of its entries). */
 export const ZIP_FILE = '(zip)';

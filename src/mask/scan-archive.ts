@@ -2,7 +2,7 @@
  * The scan inside archives, for `pcigate scan` and the evidence bundle's export scan alike (PCI DSS 3.5.1,
  * 3.3.1: a PAN deflated into a zip entry or a gzip is stored all the same, but invisible in the raw bytes).
  *
- * A zip (PKWARE APPNOTE, read by the evidence bundle's strict reader, src/evidence/zip.ts) is scanned entry by
+ * A zip (PKWARE APPNOTE, read by the evidence bundle's strict reader, src/archive/zip.ts) is scanned entry by
  * entry, each named `archive.zip!entry/path`; a gzip (RFC 1952) is decompressed and scanned under its own name.
  * Archives are recognised by their magic bytes, not their names: a renamed zip is still opened.
  *
@@ -16,8 +16,8 @@
  *   bytes are scanned (that finds stored entries); a damaged gzip is reported.
  */
 import { gunzipSync } from 'node:zlib';
-import type { LazyEntry } from '../evidence/zip.js';
-import { zipEntries } from '../evidence/zip.js';
+import type { LazyEntry } from '../archive/zip.js';
+import { zipEntries } from '../archive/zip.js';
 import type { DetectOptions } from './pan-detector.js';
 import { maskText } from './pan-masker.js';
 import { scanPlainBytes } from './scan-detect.js';

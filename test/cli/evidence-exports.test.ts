@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readZip } from '../../src/evidence/zip.js';
+import { readZip } from '../../src/archive/zip.js';
 import type { BundleReport } from '../../src/evidence/types.js';
 import { tempDir } from '../harness/cli.js';
 import { buildEvidenceHome, readHomeLog, TEST_PANS } from '../harness/evidence-home.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatPublicKeyLine } from '../../recorder/keys.js';
 import { generateEd25519 } from '../../recorder/ed25519.js';
-import { writeZip } from '../../src/evidence/zip.js';
+import { writeZip } from '../../src/archive/zip.js';
 import { makeBundle } from '../unit/evidence/bundle-fixture.js';
 import type { BundleFixture } from '../unit/evidence/bundle-fixture.js';
 import { runCli, tempDir } from '../harness/cli.js';

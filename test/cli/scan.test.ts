@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { writeZip } from '../../src/evidence/zip.js';
+import { writeZip } from '../../src/archive/zip.js';
 import { runCli, tempDir } from '../harness/cli.js';
 
 describe('pcigate scan', () => {

@@ -16,7 +16,7 @@ import { parseCheckpoint, parseNote } from '../../../recorder/signed-note.js';
 import { manifestBytes, sha256sums, signManifest } from '../../../src/evidence/manifest.js';
 import type { Artifact, ArtifactDraft, Manifest, ManifestSignature, ProofFile } from '../../../src/evidence/types.js';
 import { STANDARD } from '../../../src/evidence/types.js';
-import { writeZip } from '../../../src/evidence/zip.js';
+import { writeZip } from '../../../src/archive/zip.js';
 import { testCtx } from '../../harness/test-ctx.js';
 
 export const ORIGIN = 'bundle.example/pcigate';

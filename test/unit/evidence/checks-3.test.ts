@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { checks3 } from '../../../src/evidence/checks-3.js';
 import { collectEvidence, loadConfigEvidence } from '../../../src/evidence/collect.js';
 import { exportFields } from '../../../src/evidence/exports.js';
-import { writeZip } from '../../../src/evidence/zip.js';
+import { writeZip } from '../../../src/archive/zip.js';
 import type { ConfigEvidence, ProcedureResult, RequirementSection } from '../../../src/evidence/types.js';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { testCtx } from '../../harness/test-ctx.js';

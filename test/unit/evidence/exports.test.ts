@@ -15,7 +15,7 @@ import { scanArchiveBytes } from '../../../src/mask/scan-archive.js';
 import type { ExportFile } from '../../../src/evidence/exports.js';
 import type { LoadedRecord } from '../../../src/evidence/types.js';
 import type { ScanFinding } from '../../../src/mask/scan-files.js';
-import { writeZip } from '../../../src/evidence/zip.js';
+import { writeZip } from '../../../src/archive/zip.js';
 import { testCtx } from '../../harness/test-ctx.js';
 
 const PAN = '4111111111111111';

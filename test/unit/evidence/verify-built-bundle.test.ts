@@ -12,7 +12,7 @@ import { buildBundle } from '../../../src/evidence/build.js';
 import type { BuiltBundle } from '../../../src/evidence/build.js';
 import { collectEvidence, loadConfigEvidence } from '../../../src/evidence/collect.js';
 import { verifyBundle } from '../../../src/evidence/verify-bundle.js';
-import { writeZip } from '../../../src/evidence/zip.js';
+import { writeZip } from '../../../src/archive/zip.js';
 import { fixedClock, testCtx } from '../../harness/test-ctx.js';
 import { makeBundle } from './bundle-fixture.js';
 import type { BundleFixture } from './bundle-fixture.js';

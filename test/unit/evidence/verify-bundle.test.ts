@@ -17,7 +17,7 @@ import { sha256sums } from '../../../src/evidence/manifest.js';
 import type { Manifest, ProofFile } from '../../../src/evidence/types.js';
 import { verifyBundle, ZIP_FILE } from '../../../src/evidence/verify-bundle.js';
 import type { BundleVerifyReport } from '../../../src/evidence/verify-bundle.js';
-import { writeZip } from '../../../src/evidence/zip.js';
+import { writeZip } from '../../../src/archive/zip.js';
 import { ROOT } from '../../harness/cli.js';
 import { assemble, makeBundle, relist } from './bundle-fixture.js';
 import type { BundleFixture, File } from './bundle-fixture.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { writeZip } from '../../../src/evidence/zip.js';
+import { writeZip } from '../../../src/archive/zip.js';
 import { scanPaths } from '../../../src/mask/scan-files.js';
 import type { ScanOptions } from '../../../src/mask/scan-files.js';
 import { testCtx } from '../../harness/test-ctx.js';

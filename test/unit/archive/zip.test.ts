@@ -1,5 +1,5 @@
 /**
- * The bundle zip (src/evidence/zip.ts): round trip, reproducible bytes, interop with unzip, Python's zipfile
+ * The bundle zip (src/archive/zip.ts): round trip, reproducible bytes, interop with unzip, Python's zipfile
  * and Info-ZIP's zip in both directions, and a reader that refuses malformed archives with a clear
  * EvidenceFormatError — truncation at every length, a wrong CRC-32, duplicate names, `..`, absolute paths,
  * unsupported features, a deflate bomb — and never throws anything else.
@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvidenceFormatError } from '../../../src/errors.js';
-import { readZip, writeZip } from '../../../src/evidence/zip.js';
+import { readZip, writeZip } from '../../../src/archive/zip.js';
 
 let tmp: string;
 beforeAll(async () => { tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'pcigate-zip-')); });

@@ -11,7 +11,8 @@
  * an unpacker could be tricked by: truncation, entries outside the file or overlapping each other, a CRC-32 or
  * size that does not match, duplicate names, absolute paths, `..`, backslashes, drive letters. Every refusal is
  * an EvidenceFormatError saying what is wrong and in which entry. `pcigate scan` reads zips with it too
- * (src/mask/scan-archive.ts), one entry at a time through {@link zipEntries}.
+ * (src/mask/scan-archive.ts), one entry at a time through {@link zipEntries}. It lives in src/archive/, beside
+ * neither user, so the masking core does not depend on the evidence feature.
  */
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { EvidenceFormatError } from '../errors.js';
