@@ -4,7 +4,8 @@
  * Sync), or hold — file an approval request, tell the client with a NoticeResponse how to approve it, wait
  * for the decision, then run the exact statement (once) or fail it with a clear message. A statement
  * refused inside a transaction that has already failed gets what the server would have answered there,
- * 25P02, still as a denial naming its rule (see {@link inFailedTransaction}).
+ * 25P02, still as a denial naming its rule (see {@link inFailedTransaction}); one that policy would hold
+ * there is refused the same way at once, without an approval request (see {@link HOLD_SKIPPED_FAILED_TX}).
  *
  * Wiring (broker, E), with the parser loaded once at start-up:
  * ```ts
@@ -71,24 +72,40 @@ const FAILED_TX_MESSAGE = 'current transaction is aborted, commands ignored unti
 const TX_EXIT_KINDS = new Set(['TRANS_STMT_COMMIT', 'TRANS_STMT_PREPARE', 'TRANS_STMT_ROLLBACK', 'TRANS_STMT_ROLLBACK_TO']);
 
 /**
- * A refusal as the client sees it. In a transaction that has already failed (ReadyForQuery 'E') the server
- * answers 25P02 to any statement but a transaction exit (COMMIT, ROLLBACK, ROLLBACK TO SAVEPOINT, PREPARE
- * TRANSACTION, checked on the first statement of the text, as exec_simple_query does), so the refused one
- * could not have run anyway: the client gets the server's 25P02, without pcigate's rule, like any other
- * statement there. The decision keeps its rule, so it is still recorded as a denial by that rule, with
- * the SQLSTATE the client got. A text the parser rejects keeps pcigate's answer (the server would have
- * reported the syntax error first).
+ * Whether the server will refuse `stmt` with 25P02 because it comes in a transaction that has already
+ * failed (ReadyForQuery 'E'): the server answers that to any statement but a transaction exit (COMMIT,
+ * ROLLBACK, ROLLBACK TO SAVEPOINT, PREPARE TRANSACTION, checked on the first statement of the text, as
+ * exec_simple_query does). False when the status is not known (pipelined statements) and for a text the
+ * parser rejects (the server would report the syntax error first).
+ */
+export function refusedInFailedTransaction(stmt: Statement): boolean {
+  if (stmt.txStatus !== 'E') return false;
+  if (stmt.protocol === 'function') return true;
+  const parsed = parseStatements(stmt.sql);
+  if ('error' in parsed) return false;
+  const first = parsed.stmts[0]?.stmt as { TransactionStmt?: { kind?: string } } | undefined;
+  return first !== undefined && !TX_EXIT_KINDS.has(first.TransactionStmt?.kind ?? '');
+}
+
+/**
+ * A refusal as the client sees it. When the server would refuse the statement anyway
+ * ({@link refusedInFailedTransaction}), the client gets the server's 25P02, without pcigate's rule, like
+ * any other statement there. The decision keeps its rule, so it is still recorded as a denial by that
+ * rule, with the SQLSTATE the client got.
  */
 export function inFailedTransaction(stmt: Statement, d: Extract<StatementDecision, { action: 'deny' }>): Extract<StatementDecision, { action: 'deny' }> {
-  if (stmt.txStatus !== 'E') return d;
-  if (stmt.protocol !== 'function') {
-    const parsed = parseStatements(stmt.sql);
-    if ('error' in parsed) return d;
-    const first = parsed.stmts[0]?.stmt as { TransactionStmt?: { kind?: string } } | undefined;
-    if (!first || TX_EXIT_KINDS.has(first.TransactionStmt?.kind ?? '')) return d;
-  }
+  if (!refusedInFailedTransaction(stmt)) return d;
   return { ...d, sqlstate: '25P02', message: FAILED_TX_MESSAGE, detail: '' };
 }
+
+/**
+ * The rule prefix of a statement policy would have held, refused instead because it came in a transaction
+ * that had already failed: `hold_skipped_failed_transaction: <the hold's rule>` in its `pg.query` denial
+ * (docs/log-format.md). The server would answer it 25P02 whatever an approver decided, so no approval
+ * request is filed (nobody is asked to approve what cannot run), no usable approval is spent on it, and
+ * the client gets the server's 25P02 at once, as for a denial there.
+ */
+export const HOLD_SKIPPED_FAILED_TX = 'hold_skipped_failed_transaction';
 
 /** One statement through policy (and approvals); exported for brokers that compose hooks themselves. */
 export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): StatementDecision | Promise<StatementDecision> {
@@ -101,6 +118,9 @@ export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, sessio
   if (d.action === 'deny' || !o.store) {
     const reason = d.action === 'deny' ? d.reason : `${d.reason}, but no approvals store is configured`;
     return inFailedTransaction(stmt, { action: 'deny', rule: d.rule, message: denyMsg(d.rule, reason) });
+  }
+  if (refusedInFailedTransaction(stmt)) {
+    return { action: 'deny', rule: `${HOLD_SKIPPED_FAILED_TX}: ${d.rule}`, sqlstate: '25P02', message: FAILED_TX_MESSAGE, detail: '' };
   }
   // Allow and deny answer synchronously (a cache hit costs no promise); only a hold goes async.
   return holdStatement(o, o.store, ps, session, stmt, d);
