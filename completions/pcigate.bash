@@ -133,9 +133,10 @@ _pcigate() {
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;
       'scan')
-        flags='--any-luhn --config --home --json -q --quiet -h --help'
+        flags='--any-luhn --max-expanded --config --home --json -q --quiet -h --help'
         conn=0
         case "$prev" in
+        --max-expanded) COMPREPLY=(); return 0 ;;
         --config) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;

@@ -61,6 +61,7 @@ complete -c pcigate -n '__fish_seen_subcommand_from policy; and __fish_seen_subc
 complete -c pcigate -n '__fish_seen_subcommand_from policy; and __fish_seen_subcommand_from explain' -l no-mfa -d 'simulate a login without a second factor'
 complete -c pcigate -n '__fish_seen_subcommand_from policy; and __fish_seen_subcommand_from explain' -a '(pcigate completion --connections 2>/dev/null)' -d 'connection'
 complete -c pcigate -n '__fish_seen_subcommand_from scan' -l any-luhn -d 'report any Luhn-valid 13–19 digit number, not only major card networks'
+complete -c pcigate -n '__fish_seen_subcommand_from scan' -l max-expanded -r -f -d 'most bytes one file may expand to, archives inside included, e.g. 512M or 4G (default 1G; 0 or unlimited: no limit); a zip entry may expand to a quarter of it'
 complete -c pcigate -n '__fish_seen_subcommand_from login' -l issuer -r -f -d 'OpenID provider (default: identity.issuer)'
 complete -c pcigate -n '__fish_seen_subcommand_from login' -l client-id -r -f -d 'OAuth client id (default: identity.client_id)'
 complete -c pcigate -n '__fish_seen_subcommand_from login' -l scope -r -f -d 'scope to request; repeat for several (default: identity.scopes)'

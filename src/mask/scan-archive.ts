@@ -11,10 +11,17 @@
  * - an archive inside an archive is opened (a bundle's `.gz` entry, a zip in a zip); one more level is not;
  * - decompression bombs: an entry may expand to {@link ArchiveLimits.maxEntryBytes}, everything inside one file
  *   on disk to {@link ArchiveLimits.maxExpandedBytes}; a zip's declared sizes are checked before anything is
- *   inflated (the reader never inflates past them) and a gzip stops at the limit;
+ *   inflated (the reader never inflates past them) and a gzip stops at the limit. `pcigate scan --max-expanded`
+ *   sets the per-file limit ({@link archiveLimits}; a legitimate `pg_dump | gzip` can expand to many GiB, and a
+ *   streamed gzip needs no more memory for it); the per-entry limit follows it at a quarter, because an entry
+ *   (and a gzip holding an archive) is held in memory whole while scanned. There is no expansion-ratio guard:
+ *   deflate cannot exceed about 1032:1 per layer, so a ratio bound near that would refuse only near-constant
+ *   data, legitimate (zero-filled files) as often as hostile, and what a bomb costs is already bounded in bytes;
+ *   a bomb nested in layers is bounded by the nesting depth;
  * - an encrypted zip entry cannot be read and is reported; a zip that does not parse is reported and its raw
  *   bytes are scanned (that finds stored entries); a damaged gzip is reported.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import type { LazyEntry } from '../archive/zip.js';
 import { zipEntries } from '../archive/zip.js';
@@ -23,6 +30,7 @@ import { maskText } from './pan-masker.js';
 import { scanPlainBytes } from './scan-detect.js';
 import type { ScanError, ScanFinding } from './scan-detect.js';
 
+/** Byte limits of the archive scan; `Infinity` is no limit. */
 export interface ArchiveLimits {
   /** Most bytes of a zip, or of a gzip holding an archive, read into memory to open it. */
   maxArchiveBytes: number;
@@ -32,11 +40,62 @@ export interface ArchiveLimits {
   maxExpandedBytes: number;
 }
 
-export const ARCHIVE_LIMITS: Readonly<ArchiveLimits> = Object.freeze({
-  maxArchiveBytes: 512 << 20,
-  maxEntryBytes: 256 << 20,
-  maxExpandedBytes: 1024 << 20,
-});
+/** One entry may take this share of the per-file limit: 1 GiB per file gives 256 MiB per entry. */
+const ENTRY_SHARE = 4;
+const GiB = 1024 ** 3;
+
+/**
+ * The limits for a per-file expansion limit of `maxExpandedBytes` (`Infinity`: none), as `pcigate scan
+ * --max-expanded` sets it: an entry may take a quarter of it; how much of a zip is read into memory stays fixed.
+ */
+export function archiveLimits(maxExpandedBytes: number): ArchiveLimits {
+  return { maxArchiveBytes: 512 << 20, maxEntryBytes: Math.floor(maxExpandedBytes / ENTRY_SHARE), maxExpandedBytes };
+}
+
+export const ARCHIVE_LIMITS: Readonly<ArchiveLimits> = Object.freeze(archiveLimits(GiB));
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4,
+  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+  kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
+};
+
+/**
+ * Parses a `--max-expanded` value: bytes, or a number with a unit — `K`, `M`, `G`, `T` and `KiB` … `TiB` are
+ * powers of 1024 (as in `sort -S 512M`), `KB` … `TB` powers of 1000 (as in pcigate.yaml sizes). `0` or
+ * `unlimited` is no limit (`Infinity`). Undefined when malformed or when it rounds to no byte at all.
+ */
+export function parseExpandedLimit(text: string): number | undefined {
+  const t = text.trim();
+  if (/^unlimited$/i.test(t)) return Infinity;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(t);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) return undefined;
+  const n = Number(m[1]);
+  if (n === 0) return Infinity;
+  const bytes = Math.round(n * unit);
+  return bytes >= 1 && Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** `n` bytes for a message: `1073741824 bytes (1 GiB)`, `1000 bytes`. */
+export function formatBytes(n: number): string {
+  for (const [unit, size] of [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (n >= size) return `${n} bytes (${Number((n / size).toFixed(1))} ${unit})`;
+  }
+  return `${n} bytes`;
+}
+
+/** `n` bytes as a `--max-expanded` value, rounded up to a whole unit: `4G`, `300M`. */
+function flagSize(n: number): string {
+  for (const [unit, size] of [['T', 1024 ** 4], ['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) {
+    if (n >= size) return `${Math.ceil(n / size)}${unit}`;
+  }
+  return String(n);
+}
+
+/** The end of a message about a limit: which option raises it. */
+export const RAISE = 'pcigate scan --max-expanded SIZE raises the limit (e.g. 4G; 0 for none)';
 
 /** The file on disk is archive level 1; an archive inside it is opened (level 2); one inside that is not. */
 export const MAX_ARCHIVE_DEPTH = 2;
@@ -98,17 +157,24 @@ function scanContent(bytes: Buffer, name: string, opts: DetectOptions, limits: A
 function scanZipInto(bytes: Buffer, file: string, opts: DetectOptions, limits: ArchiveLimits, depth: number, budget: { left: number }, out: ArchiveScan): void {
   let entries: LazyEntry[];
   try {
-    // The declared sizes bound what the reader will inflate: a zip declaring more than is left is refused whole.
-    entries = zipEntries(bytes, budget.left);
+    // Infinity: the budget is checked below, where the message can name the option that raises it.
+    entries = zipEntries(bytes, Infinity);
   } catch (e) {
     out.errors.push({ file, message: maskText(`zip not opened: ${(e as Error).message}; only its raw bytes were scanned`) });
+    plain(bytes, file, opts, out);
+    return;
+  }
+  // The declared sizes bound what the reader will inflate: a zip declaring more than is left is refused whole.
+  const declared = entries.reduce((n, e) => n + e.size, 0);
+  if (declared > budget.left) {
+    out.errors.push({ file, message: `zip not opened: its entries would unpack to ${formatBytes(declared)}, more than the ${formatBytes(budget.left)} left of the --max-expanded limit of ${formatBytes(limits.maxExpandedBytes)} for this file (a decompression bomb?); only its raw bytes were scanned; ${RAISE}` });
     plain(bytes, file, opts, out);
     return;
   }
   for (const entry of entries) {
     const name = `${file}!${maskText(entry.path)}`;
     if (entry.size > limits.maxEntryBytes) {
-      out.errors.push({ file: name, message: `expands to ${entry.size} bytes, more than the ${limits.maxEntryBytes} one entry may (a decompression bomb?): not scanned` });
+      out.errors.push({ file: name, message: `expands to ${formatBytes(entry.size)}, more than the ${formatBytes(limits.maxEntryBytes)} one entry may (a quarter of the --max-expanded limit; a decompression bomb?): not scanned; pcigate scan --max-expanded ${flagSize(entry.size * ENTRY_SHARE)} or more scans it` });
       continue;
     }
     const read = entry.read();
@@ -123,13 +189,23 @@ function scanZipInto(bytes: Buffer, file: string, opts: DetectOptions, limits: A
 
 function scanGzipInto(bytes: Buffer, file: string, opts: DetectOptions, limits: ArchiveLimits, depth: number, budget: { left: number }, out: ArchiveScan): void {
   const cap = Math.min(limits.maxEntryBytes, budget.left);
+  // Held in memory whole: even without a limit, no more than one Buffer can hold.
+  const held = Math.min(cap, bufferConstants.MAX_LENGTH);
   let data: Buffer;
   try {
     // maxOutputLength: a gzip bomb stops at the cap instead of filling memory.
-    data = gunzipSync(bytes, { maxOutputLength: Math.max(1, cap) });
+    data = gunzipSync(bytes, { maxOutputLength: Math.max(1, held) });
   } catch (e) {
-    const tooLarge = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-    out.errors.push({ file, message: tooLarge ? `a gzip expanding to more than ${cap} bytes (a decompression bomb?): not scanned` : `not a readable gzip: ${(e as Error).message}; not scanned` });
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') {
+      out.errors.push({ file, message: `not a readable gzip: ${(e as Error).message}; not scanned` });
+    } else if (held < cap) {
+      out.errors.push({ file, message: `a gzip expanding to more than ${formatBytes(held)}, the most one buffer in memory holds: not scanned` });
+    } else {
+      const which = cap === limits.maxEntryBytes
+        ? 'the most one entry or a gzip held in memory may (a quarter of the --max-expanded limit; a decompression bomb?)'
+        : `what is left of the --max-expanded limit of ${formatBytes(limits.maxExpandedBytes)} for this file (a decompression bomb?)`;
+      out.errors.push({ file, message: `a gzip expanding to more than ${formatBytes(cap)}, ${which}: not scanned; ${RAISE}` });
+    }
     return;
   }
   budget.left -= data.length;

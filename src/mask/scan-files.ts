@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import type { Ctx } from '../cli/ctx.js';
 import type { DetectOptions } from './pan-detector.js';
-import { ARCHIVE_LIMITS, archiveKind, scanArchiveBytes } from './scan-archive.js';
+import { ARCHIVE_LIMITS, archiveKind, formatBytes, RAISE, scanArchiveBytes } from './scan-archive.js';
 import type { ArchiveLimits } from './scan-archive.js';
 import { detect, LineCounter, sadCut, scanPlainBytes } from './scan-detect.js';
 import type { ScanError, ScanFinding } from './scan-detect.js';
@@ -30,7 +30,7 @@ export interface ScanReport {
 export interface ScanOptions extends DetectOptions {
   /** Chunk size for reading (tests use small ones to cross boundaries). */
   chunkBytes?: number;
-  /** Archive limits, default {@link ARCHIVE_LIMITS} (tests use small ones). */
+  /** Archive limits, default {@link ARCHIVE_LIMITS}; `pcigate scan --max-expanded` sets them with archiveLimits(). */
   limits?: Partial<ArchiveLimits>;
 }
 
@@ -86,7 +86,7 @@ async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report
         report.bytes += r.bytes;
         return;
       }
-      report.errors.push({ file: shown, message: `${kind === 'zip' ? 'a zip' : 'a gzip holding an archive'} of ${size} bytes, more than the ${limits.maxArchiveBytes} opened in memory: its entries were not scanned, only its ${kind === 'zip' ? 'raw' : 'decompressed'} bytes` });
+      report.errors.push({ file: shown, message: `${kind === 'zip' ? 'a zip' : 'a gzip holding an archive'} of ${size} bytes, more than the ${limits.maxArchiveBytes} opened in memory (a fixed bound, not raised by --max-expanded): its entries were not scanned, only its ${kind === 'zip' ? 'raw' : 'decompressed'} bytes` });
     }
     const problems: ScanError[] = [];
     await scanChunks(chunks(fh, opts.chunkBytes ?? 4 << 20, kind === 'gzip' ? limits.maxExpandedBytes : undefined, (message) => problems.push({ file: shown, message })), shown, report, opts);
@@ -150,7 +150,7 @@ async function gzipHoldsArchive(fh: Awaited<ReturnType<Ctx['fs']['open']>>): Pro
  * The file's bytes in chunks; with `gunzipUpTo` (a gzip: pg_dump -Z, compressed exports, RFC 1952) they are
  * decompressed on the way, since its PANs would otherwise be invisible, and memory stays flat. Decompression
  * stops after `gunzipUpTo` bytes (a decompression bomb) or at damaged data; `problem` is told which, and what
- * came before is still scanned.
+ * came before is still scanned. `Infinity`: no limit (memory stays flat all the same).
  */
 async function* chunks(fh: Awaited<ReturnType<Ctx['fs']['open']>>, size: number, gunzipUpTo: number | undefined, problem: (message: string) => void): AsyncGenerator<Buffer> {
   if (gunzipUpTo !== undefined) {
@@ -164,7 +164,7 @@ async function* chunks(fh: Awaited<ReturnType<Ctx['fs']['open']>>, size: number,
         let b = c as Buffer;
         if (total + b.length > gunzipUpTo) {
           b = b.subarray(0, gunzipUpTo - total);
-          problem(`a gzip expanding to more than ${gunzipUpTo} bytes (a decompression bomb?): only the first ${gunzipUpTo} were scanned`);
+          problem(`decompression stopped after ${formatBytes(gunzipUpTo)}, the --max-expanded limit for one file (a decompression bomb?): those were scanned, the rest was not; ${RAISE}`);
           gunzip.destroy();
         }
         total += b.length;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { writeZip } from '../../../src/archive/zip.js';
+import { ARCHIVE_LIMITS, archiveLimits, parseExpandedLimit } from '../../../src/mask/scan-archive.js';
 import { scanPaths } from '../../../src/mask/scan-files.js';
 import type { ScanOptions } from '../../../src/mask/scan-files.js';
 import { testCtx } from '../../harness/test-ctx.js';
@@ -111,15 +112,30 @@ describe('scanPaths inside archives', () => {
     ]));
     writeFileSync(path.join(d, 'stream.gz'), gzipSync(`${PAN}\n${'0'.repeat(40_000)}\n${PAN}\n`));
     const r = await scan(d, ['entry.zip', 'total.zip', 'nested.zip', 'stream.gz'], { limits });
+    const raise = 'pcigate scan --max-expanded SIZE raises the limit (e.g. 4G; 0 for none)';
     expect(r.errors).toEqual([
-      'entry.zip!big.bin: expands to 20000 bytes, more than the 10000 one entry may (a decompression bomb?): not scanned',
-      'total.zip: zip not opened: the zip would unpack to 27000 bytes, more than the 25000 this reader accepts (a decompression bomb?); only its raw bytes were scanned',
+      'entry.zip!big.bin: expands to 20000 bytes (19.5 KiB), more than the 10000 bytes (9.8 KiB) one entry may (a quarter of the --max-expanded limit; a decompression bomb?): not scanned; pcigate scan --max-expanded 79K or more scans it',
+      `total.zip: zip not opened: its entries would unpack to 27000 bytes (26.4 KiB), more than the 25000 bytes (24.4 KiB) left of the --max-expanded limit of 25000 bytes (24.4 KiB) for this file (a decompression bomb?); only its raw bytes were scanned; ${raise}`,
       // 25000 less the two gzip entries inflated before it (9000 each) and the three entries' own bytes.
-      expect.stringMatching(/^nested\.zip!c\.gz: a gzip expanding to more than 6\d\d\d bytes \(a decompression bomb\?\): not scanned$/),
-      'stream.gz: a gzip expanding to more than 25000 bytes (a decompression bomb?): only the first 25000 were scanned',
+      expect.stringMatching(/^nested\.zip!c\.gz: a gzip expanding to more than 6\d\d\d bytes \(\d\.\d KiB\), what is left of the --max-expanded limit of 25000 bytes \(24\.4 KiB\) for this file \(a decompression bomb\?\): not scanned; pcigate scan --max-expanded SIZE raises the limit \(e\.g\. 4G; 0 for none\)$/),
+      `stream.gz: decompression stopped after 25000 bytes (24.4 KiB), the --max-expanded limit for one file (a decompression bomb?): those were scanned, the rest was not; ${raise}`,
     ]);
     // What was within the limits was scanned: the other entry, and the gzip's first 25000 bytes.
     expect(r.found).toEqual(['entry.zip!ok.csv:41:1: pan ************1111', 'stream.gz:1:1: pan ************1111']);
+  });
+
+  it('without limits (--max-expanded 0) archives held in memory are opened and scanned, bounded only by what a Buffer holds', async () => {
+    const d = dir();
+    writeFileSync(path.join(d, 'bundle.zip.gz'), gzipSync(writeZip([{ path: 'rows.csv', bytes: Buffer.from(`${FILLER}${PAN}\n`) }])));
+    writeFileSync(path.join(d, 'outer.zip'), writeZip([{ path: 'd.gz', bytes: gzipSync(`${FILLER}${AMEX}\n`) }]));
+    writeFileSync(path.join(d, 'dump.gz'), gzipSync(`${FILLER}${PAN}\n`));
+    const r = await scan(d, ['bundle.zip.gz', 'outer.zip', 'dump.gz'], { limits: archiveLimits(Infinity) });
+    expect(r.errors).toEqual([]);
+    expect(r.found).toEqual([
+      'bundle.zip.gz!rows.csv:41:1: pan ************1111',
+      'outer.zip!d.gz:41:1: pan ***********0005',
+      'dump.gz:41:1: pan ************1111',
+    ]);
   });
 
   it('a damaged zip or gzip is a precise error, never a crash, and the rest is still scanned', async () => {
@@ -138,5 +154,29 @@ describe('scanPaths inside archives', () => {
     ]);
     // The stored (not deflated) entry shows in the truncated zip's raw bytes; the gzip's start was readable.
     expect(r.found).toEqual(['cut.gz:1:1: pan ************1111', 'cut.zip:1:37: pan ***********0005', 'fine.txt:1:3: pan ************1111']);
+  });
+});
+
+describe('--max-expanded values', () => {
+  it('parses sizes as pcigate scan takes them: K/M/G/T binary, KB/MB/GB decimal, 0 or unlimited for none', () => {
+    expect(parseExpandedLimit('512M')).toBe(512 * 2 ** 20);
+    expect(parseExpandedLimit('4G')).toBe(4 * 2 ** 30);
+    expect(parseExpandedLimit('4g')).toBe(4 * 2 ** 30);
+    expect(parseExpandedLimit('1.5G')).toBe(1.5 * 2 ** 30);
+    expect(parseExpandedLimit('2T')).toBe(2 * 2 ** 40);
+    expect(parseExpandedLimit('64MiB')).toBe(64 * 2 ** 20);
+    expect(parseExpandedLimit('4GB')).toBe(4e9);
+    expect(parseExpandedLimit('1048576')).toBe(2 ** 20);
+    expect(parseExpandedLimit(' 8 G ')).toBe(8 * 2 ** 30);
+    expect(parseExpandedLimit('0')).toBe(Infinity);
+    expect(parseExpandedLimit('unlimited')).toBe(Infinity);
+    expect(parseExpandedLimit('Unlimited')).toBe(Infinity);
+    for (const bad of ['', '-1', '1x', 'G', '1.5.5G', '0.1', '4 GiBs', 'none']) expect(parseExpandedLimit(bad), bad).toBeUndefined();
+  });
+
+  it('a zip entry takes a quarter of the per-file limit; the defaults are 1 GiB per file, 256 MiB per entry', () => {
+    expect(ARCHIVE_LIMITS).toEqual({ maxArchiveBytes: 512 * 2 ** 20, maxEntryBytes: 256 * 2 ** 20, maxExpandedBytes: 2 ** 30 });
+    expect(archiveLimits(4 * 2 ** 30)).toEqual({ maxArchiveBytes: 512 * 2 ** 20, maxEntryBytes: 2 ** 30, maxExpandedBytes: 4 * 2 ** 30 });
+    expect(archiveLimits(Infinity)).toEqual({ maxArchiveBytes: 512 * 2 ** 20, maxEntryBytes: Infinity, maxExpandedBytes: Infinity });
   });
 });
