@@ -93,6 +93,40 @@ describe('local side', () => {
     expect(copy.outcome).toBe('failure');
   });
 
+  // After an error in the extended protocol the server discards every message until Sync, a simple Query
+  // too (postgres.c: ignore_till_sync): that Query never runs and gets no answer. It must be recorded as
+  // skipped and must not take the Sync's ReadyForQuery, or every later result is attributed one late.
+  for (const when of ['sent with the batch', 'sent after the error arrived'] as const) {
+    it(`records a Query the server discards after an unsynced extended error as skipped (${when}); the session stays in step`, async () => {
+      const tag = when === 'sent with the batch' ? 'qa' : 'qb';
+      const r = await RawPgClient.login(gate.broker);
+      const failing = Buffer.concat([msg('P', Buffer.concat([cstr(''), cstr(`select 1/count(*) as ${tag}_fails from pg_class where false`), Buffer.from([0, 0])])),
+        msg('B', Buffer.concat([cstr(''), cstr(''), Buffer.from([0, 0, 0, 0, 0, 0])])), msg('E', Buffer.concat([cstr(''), i32(0)]))]);
+      const discarded = msg('Q', cstr(`select 42 as ${tag}_discarded`));
+      if (when === 'sent with the batch') {
+        r.sock.write(Buffer.concat([failing, discarded, msg('S')]));
+      } else {
+        r.sock.write(Buffer.concat([failing, msg('H')]));
+        expect((await r.error()).C).toBe('22012');
+        r.sock.write(discarded);
+        await new Promise((res) => setTimeout(res, 200)); // the server answers nothing to it
+        r.sock.write(msg('S'));
+      }
+      const first = await r.untilReady();
+      expect(first.map((f) => String.fromCharCode(f[0]!)).join('')).toBe(when === 'sent with the batch' ? '12EZ' : 'Z');
+      r.sock.write(msg('Q', cstr(`select 7 as ${tag}_after`)));
+      const after = await r.untilReady();
+      expect(after.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('TDCZ');
+      expect(after[1]!.subarray(11).toString()).toBe('7');
+      r.sock.end(msg('X'));
+      const rec = (name: string) => readLog(gate.home).find((x) => x.type === 'pg.query' && String((x.detail as { sql: string }).sql).includes(name));
+      await until(() => rec(`${tag}_after`) !== undefined);
+      expect(rec(`${tag}_fails`)).toMatchObject({ outcome: 'failure', detail: { result: 'failure', sqlstate: '22012' } });
+      expect(rec(`${tag}_discarded`)).toMatchObject({ outcome: 'failure', detail: { protocol: 'simple', result: 'skipped', sqlstate: '22012', rows: 0 } });
+      expect(rec(`${tag}_after`)).toMatchObject({ outcome: 'success', detail: { result: 'success', rows: 1, data_rows: 1 } });
+    });
+  }
+
   it('serves TLS to a local client with --tls (psql sslmode=require)', async () => {
     const home = tempDir('pcigate-tls-');
     const ctx = testCtx();

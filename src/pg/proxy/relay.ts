@@ -382,8 +382,9 @@ export class Relay {
       },
     );
     this.forward(f);
-    if (stmt.protocol === 'extended' && this.serverSkipping) {
-      // The server ignores it (an error earlier in its batch): it ends now, skipped, as onError ends those.
+    if (this.serverSkipping) {
+      // The server ignores it (an error earlier in its batch; a simple Query or FunctionCall too, until
+      // Sync: postgres.c's ignore_till_sync) and answers nothing: it ends now, skipped, as onError ends those.
       run.result.outcome = 'skipped';
       run.result.sqlstate = this.serverSkipping.sqlstate;
       this.end(run, false);
@@ -583,11 +584,12 @@ export class Relay {
       { h.run.result.outcome = sqlstate === '57014' ? 'cancelled' : 'failure'; h.run.result.sqlstate = sqlstate; }
       return;
     }
-    // Extended protocol: the server skips everything up to the next Sync.
+    // Extended protocol: the server skips everything up to the next Sync, a simple Query sent before that
+    // Sync included (it never runs and is answered by nothing).
     let first = true;
-    while (this.expect.length > 0 && this.expect[0]!.kind !== 'sync' && this.expect[0]!.kind !== 'query') {
+    while (this.expect.length > 0 && this.expect[0]!.kind !== 'sync') {
       const e = this.shift()!;
-      if (e.kind === 'execute') {
+      if (e.kind === 'execute' || e.kind === 'query') {
         e.run.result.outcome = first ? (sqlstate === '57014' ? 'cancelled' : 'failure') : 'skipped';
         e.run.result.sqlstate = sqlstate;
         this.end(e.run, false);
