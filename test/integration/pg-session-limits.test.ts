@@ -212,7 +212,8 @@ function expectIdleEnd(marker: string, limitMs: number, cut?: string): void {
   const recs = sessionOf(marker);
   const tail = recs.slice(cut ? -3 : -2);
   expect(tail.map((r) => r.type)).toEqual(cut ? ['session.idle_timeout', 'pg.query', 'session.end'] : ['session.idle_timeout', 'session.end']);
-  if (cut) expect(tail[1]).toMatchObject({ outcome: 'failure', detail: { sql: cut, result: 'failure' } });
+  // The cut statement carries the SQLSTATE the client was sent (57P05), not a network failure's 08006.
+  if (cut) expect(tail[1]).toMatchObject({ outcome: 'failure', detail: { sql: cut, result: 'failure', sqlstate: '57P05' } });
   const idle = recs.find((r) => r.type === 'session.idle_timeout')!;
   expect(idle).toMatchObject({ outcome: 'success', detail: { limit_ms: limitMs } });
   expect((idle.detail as { idle_ms: number }).idle_ms).toBeGreaterThanOrEqual(limitMs);

@@ -151,8 +151,9 @@ export class Relay {
     if (this.copyIn) this.o.upstream.end(COPY_FAIL_TERMINATE);
     else if (this.expect.some((e) => e.kind === 'execute' || e.kind === 'query')) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
     else this.o.upstream.end(TERMINATE);
-    // Not clean: the session did not end as the client chose (session.end outcome failure, as for SSH).
-    this.finish(reason, false);
+    // Not clean: the session did not end as the client chose (session.end outcome failure, as for SSH). A
+    // statement it cuts is recorded with the SQLSTATE the client was sent (57P05 idle, 57P01 a deadline).
+    this.finish(reason, false, code);
   }
 
   /** Ends the session from pcigate's side (shutdown): the client gets a FATAL 57P01, upstream a Terminate. */
@@ -689,13 +690,13 @@ export class Relay {
     this.finish('upstream closed the connection', false);
   }
 
-  private finish(reason: string, clean: boolean): void {
+  private finish(reason: string, clean: boolean, sqlstate = '08006'): void {
     if (this.ended) return;
     this.ended = true;
     // Statements still waiting for a result will never get one.
     for (const e of this.expect.splice(0)) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
-      if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= '08006'; this.end(run, false); }
+      if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= sqlstate; this.end(run, false); }
     }
     this.o.onEnd({ reason, clean });
   }
