@@ -13,6 +13,7 @@ import type { DeviceFlowEvent, DevicePrompt, TokenResponse } from './device-flow
 import { discoverProvider } from './provider.js';
 import type { IdentitySettings } from './settings.js';
 import { requireProvider, validatorOptions } from './settings.js';
+import { withRefreshLock } from './refresh-lock.js';
 import { fileStore } from './token-store.js';
 import type { TokenStore } from './token-store.js';
 import type { Identity, StoredTokens } from './types.js';
@@ -106,6 +107,12 @@ export interface CurrentOptions {
   audit?: AuditSink;
   /** Reuse one validator (and its cached JWKS) across calls. */
   validator?: TokenValidator;
+  /** How long to wait for another process's refresh (refresh-lock.ts; default REFRESH_LOCK_WAIT_MS). */
+  lockWaitMs?: number;
+  /** Stops waiting for that lock (a reading command's deadline). */
+  signal?: AbortSignal;
+  /** The caller's own loadTokens result, so the store is not read twice (each keychain read can cost a process). */
+  loaded?: { tokens: StoredTokens; store: TokenStore };
 }
 
 export interface CurrentSession {
@@ -120,14 +127,23 @@ export interface CurrentSession {
  * Throws LoginRequired when there is no login or the refresh fails (recorded as `auth.refresh` failure).
  */
 export async function currentSession(ctx: Ctx, opts: CurrentOptions): Promise<CurrentSession> {
-  const found = await loadTokens(ctx, opts.store, opts.home, opts.settings.tokenStore === 'auto');
+  const found = opts.loaded ?? await loadTokens(ctx, opts.store, opts.home, opts.settings.tokenStore === 'auto');
   if (!found) throw new LoginRequired('not logged in', { hint: "Run 'pcigate login'." });
   let { tokens } = found;
   const { store } = found;
   let refreshed = false;
-  if (tokens.expiresAt - ctx.clock.now() <= opts.settings.refreshBeforeMs) {
-    tokens = await refresh(ctx, tokens, store, opts.audit);
-    refreshed = true;
+  const stale = (t: StoredTokens) => t.expiresAt - ctx.clock.now() <= opts.settings.refreshBeforeMs;
+  if (stale(tokens)) {
+    // Under the login lock, and from the store as it is now: another pcigate may have renewed the login since
+    // we read it, and its refresh token is then the only live one (ours was rotated out; presenting it again
+    // is replay, and providers revoke the grant for that).
+    ({ tokens, refreshed } = await withRefreshLock(ctx, opts.home, async () => {
+      const now = await store.load();
+      if (!now) throw new LoginRequired('not logged in (the saved login was removed)', { hint: "Run 'pcigate login'." });
+      if (now.issuer !== tokens.issuer) throw new LoginRequired(`the saved login changed to ${now.issuer} meanwhile`, { hint: 'Run the command again.' });
+      if (!stale(now)) return { tokens: now, refreshed: false };
+      return { tokens: await refresh(ctx, now, store, opts.audit), refreshed: true };
+    }, { ...(opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }));
   }
   const validator = opts.validator ?? createValidator(ctx, validatorOptions(opts.settings, tokens.issuer));
   try {
@@ -142,7 +158,10 @@ export async function currentSession(ctx: Ctx, opts: CurrentOptions): Promise<Cu
   }
 }
 
-/** Refreshes and saves at once (the provider has already invalidated the old refresh token). */
+/**
+ * Refreshes and saves at once (the provider has already invalidated the old refresh token). Callers hold the
+ * login lock (currentSession does), so that no other process presents the same refresh token meanwhile.
+ */
 export async function refresh(ctx: Ctx, tokens: StoredTokens, store: TokenStore, audit?: AuditSink): Promise<StoredTokens> {
   if (!tokens.refreshToken) throw new LoginRequired('the login has expired and there is no refresh token', { hint: "Run 'pcigate login'." });
   let next: StoredTokens;
