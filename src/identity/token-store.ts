@@ -7,6 +7,8 @@
 import path from 'node:path';
 import type { Ctx } from '../cli/ctx.js';
 import { TokenStoreError } from '../errors.js';
+import { KeychainTimeout } from './keychain-read.js';
+import type { KeychainRead } from './keychain-read.js';
 import type { StoredTokens } from './types.js';
 
 export const KEYCHAIN_SERVICE = 'pcigate';
@@ -57,13 +59,17 @@ function parse(text: string, where: string): StoredTokens {
   }
 }
 
-/** The OS keychain store. Errors (no Secret Service, locked keychain) become TokenStoreError. */
-export function keychainStore(): TokenStore {
+/**
+ * The OS keychain store. Errors (no Secret Service, locked keychain) become TokenStoreError. `read` replaces
+ * the in-process read (keychain-read.ts: a read with a time limit, which then rejects with KeychainTimeout).
+ */
+export function keychainStore(opts: { read?: KeychainRead } = {}): TokenStore {
   const where = `the OS keychain (service ${KEYCHAIN_SERVICE})`;
-  const wrap = async <T>(what: string, f: (e: AsyncEntryLike) => Promise<T>): Promise<T> => {
+  const wrap = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try {
-      return await f(await keychainEntry());
+      return await f();
     } catch (cause) {
+      if (cause instanceof KeychainTimeout) throw cause;
       throw new TokenStoreError(`cannot ${what} ${where}: ${(cause as Error).message}`, { cause, hint: 'Use --token-store file on hosts without a keychain service.' });
     }
   };
@@ -71,11 +77,13 @@ export function keychainStore(): TokenStore {
     kind: 'keychain',
     where,
     load: async () => {
-      const text = await wrap('read from', (e) => e.getPassword());
+      const read = opts.read;
+      // With `read`, nothing of the keyring is loaded here: that read happens in another process.
+      const text = await wrap('read from', read ? () => read(KEYCHAIN_SERVICE, TOKEN_ACCOUNT) : async () => (await keychainEntry()).getPassword());
       return text === null ? undefined : parse(text, where);
     },
-    save: (t) => wrap('write to', (e) => e.setPassword(JSON.stringify(t))),
-    delete: () => wrap('delete from', (e) => e.deletePassword()),
+    save: (t) => wrap('write to', async () => (await keychainEntry()).setPassword(JSON.stringify(t))),
+    delete: () => wrap('delete from', async () => (await keychainEntry()).deletePassword()),
   };
 }
 
@@ -130,30 +138,41 @@ export const FILE_FALLBACK_WARNING = 'no OS keychain service answered; keeping t
  * Picks the store: `keychain` or `file` as asked; `auto` probes the keychain (a read of pcigate's own entry)
  * and falls back to the file with a one-line warning when no keychain service answers — or, later, when
  * the service answers reads but refuses to store (a Secret Service on the bus with no unlockable keyring
- * answers AccessDenied to writes only).
+ * answers AccessDenied to writes only). A KeychainTimeout from `keychainRead` is rethrown, not a fallback.
  */
-export async function openTokenStore(ctx: Ctx, opts: { kind: 'auto' | TokenStoreKind; home: string; warn?: (line: string) => void }): Promise<TokenStore> {
+export async function openTokenStore(ctx: Ctx, opts: { kind: 'auto' | TokenStoreKind; home: string; warn?: (line: string) => void; keychainRead?: KeychainRead }): Promise<TokenStore> {
   if (opts.kind === 'file') return fileStore(ctx, opts.home);
-  const kc = keychainStore();
+  const kc = keychainStore(opts.keychainRead ? { read: opts.keychainRead } : {});
   if (opts.kind === 'keychain') return kc;
   try {
-    await kc.load();
-    return fallBackOnSave(ctx, kc, opts.home, opts.warn);
+    const probed = await kc.load();
+    return fallBackOnSave(ctx, kc, opts.home, opts.warn, probed);
   } catch (err) {
+    // A keychain that is there but did not answer in time is not "no keychain": the login may be in it.
+    if (err instanceof KeychainTimeout) throw err;
     ctx.log.debug(`keychain probe failed: ${(err as Error).message}`);
     opts.warn?.(FILE_FALLBACK_WARNING);
     return fileStore(ctx, opts.home);
   }
 }
 
-/** The keychain until a save fails; from then on (and for that save) the 0600 file, with the warning once. */
-function fallBackOnSave(ctx: Ctx, kc: TokenStore, home: string, warn?: (line: string) => void): TokenStore {
+/**
+ * The keychain until a save fails; from then on (and for that save) the 0600 file, with the warning once.
+ * The first load answers with the probe's read (a bounded keychain read is a process start), later ones read.
+ */
+function fallBackOnSave(ctx: Ctx, kc: TokenStore, home: string, warn: ((line: string) => void) | undefined, probed: StoredTokens | undefined): TokenStore {
   let current = kc;
+  let first: { tokens: StoredTokens | undefined } | undefined = { tokens: probed };
   return {
     get kind() { return current.kind; },
     get where() { return current.where; },
-    load: () => current.load(),
+    load: async () => {
+      const primed = first;
+      first = undefined;
+      return primed ? primed.tokens : current.load();
+    },
     save: async (t) => {
+      first = undefined;
       if (current === kc) {
         try {
           await kc.save(t);
@@ -166,6 +185,9 @@ function fallBackOnSave(ctx: Ctx, kc: TokenStore, home: string, warn?: (line: st
       }
       await current.save(t);
     },
-    delete: () => current.delete(),
+    delete: () => {
+      first = undefined;
+      return current.delete();
+    },
   };
 }

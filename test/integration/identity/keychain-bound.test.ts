@@ -1,0 +1,125 @@
+/**
+ * The reading commands' keychain read, end to end in the built dist: the reader process
+ * (keychain-read-child.js) reads a real login from a real Secret Service (gnome-keyring on a private dbus
+ * session) and the saved identity is used; with the keychain service frozen (SIGSTOP: a hung daemon) the
+ * login is given up on within the bound, and — what a timer in-process cannot give — the process then exits
+ * on its own instead of waiting for a native call that never returns.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../../src/cli/ctx.js';
+import { identitySection } from '../../../src/config/sections/identity.js';
+import { login } from '../../../src/identity/session.js';
+import { settingsFrom } from '../../../src/identity/settings.js';
+import { fileStore } from '../../../src/identity/token-store.js';
+import { ROOT } from '../../harness/cli.js';
+import { ACCOUNTS, CLI_CLIENT_ID, startOidcProvider } from '../../harness/oidc.js';
+import type { OidcHarness } from '../../harness/oidc.js';
+import { testCtx } from '../../harness/test-ctx.js';
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const DIST = path.join(ROOT, 'dist', 'src', 'identity');
+const missing = ['dbus-run-session', 'gnome-keyring-daemon'].filter((c) => !has(c));
+const skipReason = missing.length ? `keychain bound test skipped: ${missing.join(' and ')} not installed (apt-get install dbus gnome-keyring)`
+  : !existsSync(path.join(DIST, 'keychain-read-child.js')) ? 'keychain bound test skipped: dist not built (npx tsc -p tsconfig.json)' : '';
+if (skipReason) process.stderr.write(`${skipReason}\n`);
+const SCOPES = ['openid', 'email', 'groups', 'offline_access', 'pcigate'];
+
+/** A script that stores `tokens` in the keychain, reads the login as `pcigate verify` does, freezes the keychain daemon, and reads again. */
+function script(dir: string, issuer: string, tokensFile: string): string {
+  const file = path.join(dir, 'run.mjs');
+  writeFileSync(file, `
+import * as fsp from 'node:fs/promises';
+import { execSync } from 'node:child_process';
+import { keychainStore } from ${JSON.stringify(path.join(DIST, 'token-store.js'))};
+import { storedLoginIdentity } from ${JSON.stringify(path.join(DIST, 'stored-login.js'))};
+const ctx = {
+  stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd(),
+  clock: { now: () => Date.now(), micros: () => BigInt(Date.now()) * 1000n }, fs: fsp, fetch: globalThis.fetch,
+  log: { debug() {}, warn() {} }, user: { name: 'tester', uid: 0 }, interrupt: new AbortController().signal,
+};
+const config = { identity: { issuer: ${JSON.stringify(issuer)}, client_id: ${JSON.stringify(CLI_CLIENT_ID)}, token_store: 'keychain' } };
+const home = ${JSON.stringify(path.join(dir, 'home'))};
+await keychainStore().save(JSON.parse(await fsp.readFile(${JSON.stringify(tokensFile)}, 'utf8')));
+const out = {};
+out.answering = await storedLoginIdentity(ctx, config, home);
+// The Secret Service stops answering (a hung daemon); the frozen process stays frozen until the session ends.
+execSync('pkill -STOP -u "$(id -u)" -x gnome-keyring-d');
+const started = Date.now();
+out.frozen = await storedLoginIdentity(ctx, config, home, { keychainTimeoutMs: 1000 });
+out.frozenMs = Date.now() - started;
+process.stdout.write(JSON.stringify(out) + '\\n');
+// No process.exit(): the process must end by itself.
+`);
+  return file;
+}
+
+describe.skipIf(Boolean(skipReason))('keychain reads of the reading commands (built dist, gnome-keyring)', () => {
+  let idp: OidcHarness;
+  beforeAll(async () => { idp = await startOidcProvider(); });
+  afterAll(async () => { await idp?.close(); });
+
+  it('reads a real keychain login in a reader process; a frozen keychain is given up on within the bound and the process exits', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-kcb-'));
+    // A real device-flow login, kept in a file only long enough to hand it to the keychain in the dbus session.
+    const ctx = testCtx({ clock: systemClock() as never });
+    let browser: Promise<unknown> = Promise.resolve();
+    await login(ctx, {
+      settings: settingsFrom(identitySection.parse({ issuer: idp.issuer, client_id: CLI_CLIENT_ID, token_store: 'file', scopes: SCOPES })),
+      store: fileStore(ctx, dir),
+      onPrompt: (p) => { browser = idp.browser.approve({ verificationUri: p.verificationUri, userCode: p.userCode, account: ACCOUNTS.engineer, otp: true }); },
+    });
+    await browser;
+    const file = script(dir, idp.issuer, path.join(dir, 'tokens.json'));
+    const started = Date.now();
+    // The shell waits for node to exit by itself; the dbus session (and the frozen daemon) end after it.
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile('dbus-run-session', ['--', 'sh', '-c', `echo -n pcigate-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; "${process.execPath}" "${file}"; s=$?; pkill -CONT -u "$(id -u)" -x gnome-keyring-d; exit $s`], {
+        encoding: 'utf8', timeout: 40_000,
+        env: { PATH: process.env.PATH, HOME: dir, XDG_DATA_HOME: path.join(dir, '.local', 'share') },
+      }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }));
+    });
+    const took = Date.now() - started;
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { answering: { identity?: { sub: string; via: string } }; frozen: { reason: string; message: string }; frozenMs: number };
+    expect(out.answering.identity).toMatchObject({ sub: ACCOUNTS.engineer.sub, via: 'oidc' });
+    expect(out.frozen).toEqual({ identity: undefined, reason: 'unusable', message: expect.stringMatching(/^the OS keychain did not answer within 1 s/) });
+    expect(out.frozenMs).toBeLessThan(2_000);
+    // Everything, dbus session start-up and the login read included, well inside the 40 s limit.
+    expect(took).toBeLessThan(20_000);
+  }, 60_000);
+});
+
+describe.skipIf(!existsSync(path.join(DIST, 'stored-login.js')))('a keychain that never returns (built dist)', () => {
+  it('the reading command gives up within the bound and its process still exits by itself', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-kcb-'));
+    // The reader blocks its only thread for ever, as a native keychain call waiting on a prompt does; a timer
+    // racing such a call inside pcigate's own process would free the logic but keep the process alive.
+    const hang = [process.execPath, '-e', 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)'];
+    const file = path.join(dir, 'run.mjs');
+    writeFileSync(file, `
+import * as fsp from 'node:fs/promises';
+import { storedLoginIdentity } from ${JSON.stringify(path.join(DIST, 'stored-login.js'))};
+const ctx = {
+  stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd(),
+  clock: { now: () => Date.now(), micros: () => BigInt(Date.now()) * 1000n }, fs: fsp, fetch: globalThis.fetch,
+  log: { debug() {}, warn() {} }, user: { name: 'tester', uid: 0 }, interrupt: new AbortController().signal,
+};
+const config = { identity: { issuer: 'https://idp.example', client_id: 'pcigate-cli', token_store: 'keychain' } };
+const r = await storedLoginIdentity(ctx, config, ${JSON.stringify(path.join(dir, 'home'))}, { keychainTimeoutMs: 1000, keychainCommand: ${JSON.stringify(hang)} });
+process.stdout.write(JSON.stringify(r) + '\\n');
+`);
+    const started = Date.now();
+    const r = await new Promise<{ code: number | null; signal: string | null; stdout: string }>((resolve) => {
+      const c = execFile(process.execPath, [file], { encoding: 'utf8', timeout: 15_000, killSignal: 'SIGKILL' }, (_err, stdout) => resolve({ code: c.exitCode, signal: c.signalCode, stdout }));
+    });
+    const took = Date.now() - started;
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ reason: 'unusable', message: expect.stringMatching(/^the OS keychain did not answer within 1 s/) });
+    expect(took).toBeLessThan(4_000);
+  }, 30_000);
+});
