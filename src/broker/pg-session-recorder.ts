@@ -84,7 +84,7 @@ export class PgSessionRecorder {
   private describe(stmt: Statement, facts = sqlFacts(stmt.sql)): Record<string, unknown> {
     const d: Record<string, unknown> = { n: stmt.n, protocol: stmt.protocol, sql: facts.sql, command: facts.command, kind: facts.kind };
     if (stmt.protocol === 'extended') {
-      d.params = renderParams(stmt.params, stmt.sql);
+      d.params = renderParams(stmt.params, stmt.sql, stmt.paramTypes);
       d.statement = stmt.statementName ?? '';
       d.portal = stmt.portal ?? '';
       if (stmt.maxRows) d.max_rows = stmt.maxRows;

@@ -1,10 +1,12 @@
 /**
  * What of a statement goes into the audit log: its SQL with secrets redacted and PAN masked, its bind
- * parameters rendered safely (text capped, binary as capped hex), and a coarse kind. ARCHITECTURE.md §4:
- * the log never holds a secret (passwords in ALTER ROLE/CREATE USER … PASSWORD, connection strings) and
+ * parameters rendered safely (text capped, binary as text when its type is known, else capped hex), and a
+ * coarse kind. ARCHITECTURE.md §4: the log never holds a secret (passwords in ALTER ROLE/CREATE USER … PASSWORD, connection strings) and
  * never an unmasked PAN.
  */
 import { maskText } from '../mask/pan-masker.js';
+import { digitsArePan, int8Digits, numericDigits } from '../mask/pg-values.js';
+import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -43,21 +45,30 @@ export function mentionsPassword(sql: string): boolean {
 
 export type RenderedParam = string | { binary: string; bytes: number } | null;
 
-/** Renders bind parameters for the log: text capped and PAN-masked, binary as capped hex, NULL as null. */
-export function renderParams(params: BindParam[], sql: string): RenderedParam[] {
+/**
+ * Renders bind parameters for the log: text capped and PAN-masked; binary in the text form of its declared
+ * type (`types`: the OIDs the client's Parse gave, 0 = left to the server) when that type is a common scalar
+ * (binary-values.ts), then capped and PAN-masked like text; any other binary as capped hex, unless it could hold
+ * a PAN (ASCII digits, or 8 bytes or a numeric layout whose digits are one): hex is not masking, anyone can
+ * read an int8 PAN back out of it, so those are '[masked]'. NULL as null.
+ */
+export function renderParams(params: BindParam[], sql: string, types: readonly number[] = []): RenderedParam[] {
   const withhold = mentionsPassword(sql);
-  return params.map((p) => {
+  return params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';
-    if (p.format === 'text') {
-      const v = p.value.length > MAX_TEXT_PARAM ? `${p.value.slice(0, MAX_TEXT_PARAM)}…[${p.value.length} chars]` : p.value;
-      return maskText(v);
-    }
+    if (p.format === 'text') return textParam(p.value);
+    const text = types[i] ? renderBinaryValue(types[i]!, Buffer.from(p.value.buffer, p.value.byteOffset, p.value.byteLength)) : undefined;
+    if (text !== undefined) return textParam(text);
     const head = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM));
-    // A binary value can still hold a PAN as ASCII digits (bytea, text sent as binary): never log those.
     const latin = head.toString('latin1');
-    return { binary: maskText(latin) === latin ? head.toString('hex') : '[masked]', bytes: p.value.length };
+    const pan = maskText(latin) !== latin || [int8Digits(p.value), numericDigits(p.value)].some((d) => d !== undefined && digitsArePan(d, {}));
+    return { binary: pan ? '[masked]' : head.toString('hex'), bytes: p.value.length };
   });
+}
+
+function textParam(value: string): string {
+  return maskText(value.length > MAX_TEXT_PARAM ? `${value.slice(0, MAX_TEXT_PARAM)}…[${value.length} chars]` : value);
 }
 
 const KINDS: Record<string, string> = {

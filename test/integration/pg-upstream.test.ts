@@ -168,6 +168,13 @@ describe('connectUpstream', () => {
       [TypeOid.date, "date_send('1999-12-31')", '1999-12-31'],
       [TypeOid.timestamptz, "timestamptz_send('2026-11-22 12:00:00.123456+00')", '2026-11-22 12:00:00.123456+00'],
       [TypeOid.timestamp, "timestamp_send('1999-12-31 23:59:59.999999')", '1999-12-31 23:59:59.999999'],
+      [TypeOid.float4, 'float4send(0.1)', '0.1'],
+      [TypeOid.numeric, "numeric_send('-1234567.0089')", '-1234567.0089'],
+      [TypeOid.numeric, "numeric_send('0.00001')", '0.00001'],
+      [TypeOid.numeric, "numeric_send('120000.50')", '120000.50'],
+      [TypeOid.numeric, "numeric_send('4111111111111111')", '4111111111111111'],
+      [TypeOid.numeric, "numeric_send('NaN')", 'NaN'],
+      [TypeOid.numeric, "numeric_send('0')", '0'],
     ];
     await query(conn, "set timezone = 'UTC'");
     for (const [oid, expr, text] of cases) {

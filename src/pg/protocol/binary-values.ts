@@ -24,6 +24,7 @@ export const TypeOid = {
   date: 1082,
   timestamp: 1114,
   timestamptz: 1184,
+  numeric: 1700,
   uuid: 2950,
   jsonb: 3802,
 } as const;
@@ -47,7 +48,7 @@ export function renderBinaryValue(typeOid: number, v: Buffer): string | undefine
     case TypeOid.int8:
       return v.length === 8 ? v.readBigInt64BE(0).toString() : undefined;
     case TypeOid.float4:
-      return v.length === 4 ? String(v.readFloatBE(0)) : undefined;
+      return v.length === 4 ? float4Text(v.readFloatBE(0)) : undefined;
     case TypeOid.float8:
       return v.length === 8 ? String(v.readDoubleBE(0)) : undefined;
     case TypeOid.text:
@@ -57,10 +58,12 @@ export function renderBinaryValue(typeOid: number, v: Buffer): string | undefine
     case TypeOid.char:
     case TypeOid.json:
       // Binary text is the string's bytes in the client encoding (UTF-8 for pcigate).
-      return v.toString('utf8');
+      return utf8(v);
     case TypeOid.jsonb:
       // Version byte 1, then the JSON text.
-      return v.length >= 1 && v[0] === 1 ? v.subarray(1).toString('utf8') : undefined;
+      return v.length >= 1 && v[0] === 1 ? utf8(v.subarray(1)) : undefined;
+    case TypeOid.numeric:
+      return numericText(v);
     case TypeOid.uuid: {
       if (v.length !== 16) return undefined;
       const h = v.toString('hex');
@@ -71,7 +74,7 @@ export function renderBinaryValue(typeOid: number, v: Buffer): string | undefine
       const days = v.readInt32BE(0);
       if (days === 0x7fffffff) return 'infinity';
       if (days === -0x80000000) return '-infinity';
-      return new Date(PG_EPOCH_MS + days * 86_400_000).toISOString().slice(0, 10);
+      return isoOf(PG_EPOCH_MS + days * 86_400_000)?.slice(0, 10);
     }
     case TypeOid.timestamp:
     case TypeOid.timestamptz: {
@@ -83,10 +86,63 @@ export function renderBinaryValue(typeOid: number, v: Buffer): string | undefine
       let sec = us / 1_000_000n;
       let frac = us % 1_000_000n;
       if (frac < 0n) { sec -= 1n; frac += 1_000_000n; }
-      const iso = new Date(PG_EPOCH_MS + Number(sec) * 1000).toISOString().slice(0, 19).replace('T', ' ');
-      return `${iso}.${String(frac).padStart(6, '0')}${typeOid === TypeOid.timestamptz ? '+00' : ''}`;
+      const iso = isoOf(PG_EPOCH_MS + Number(sec) * 1000)?.slice(0, 19).replace('T', ' ');
+      return iso && `${iso}.${String(frac).padStart(6, '0')}${typeOid === TypeOid.timestamptz ? '+00' : ''}`;
     }
     default:
       return undefined;
   }
+}
+
+/**
+ * ISO 8601 for years 1–9999, else undefined (shown as hex): BC and far-future values are rare, and an int32
+ * of days or an int64 of microseconds from a client can lie outside what a JavaScript Date holds at all.
+ */
+function isoOf(ms: number): string | undefined {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return undefined;
+  const y = d.getUTCFullYear();
+  return y < 1 || y > 9999 ? undefined : d.toISOString();
+}
+
+/** UTF-8 text, or undefined when the bytes are not valid UTF-8 (the caller shows hex). */
+function utf8(v: Buffer): string | undefined {
+  const s = v.toString('utf8');
+  return s.includes('\uFFFD') && !v.includes(REPLACEMENT) ? undefined : s;
+}
+const REPLACEMENT = Buffer.from('\uFFFD', 'utf8');
+
+/** The fewest significant digits that read back as the same float4 (what float4out prints since 12). */
+function float4Text(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  for (let p = 1; p < 9; p++) {
+    const t = Number(x.toPrecision(p));
+    if (Math.fround(t) === x) return String(t);
+  }
+  return String(x);
+}
+
+/**
+ * numeric_send: Int16 ndigits, Int16 weight, UInt16 sign (0x0000 +, 0x4000 −, 0xC000 NaN, 0xD000 Infinity,
+ * 0xF000 −Infinity), Int16 dscale, then ndigits base-10000 digits, the first worth 10000^weight.
+ */
+function numericText(v: Buffer): string | undefined {
+  if (v.length < 8) return undefined;
+  const ndigits = v.readInt16BE(0);
+  const weight = v.readInt16BE(2);
+  const sign = v.readUInt16BE(4);
+  const dscale = v.readInt16BE(6);
+  if (ndigits < 0 || v.length !== 8 + 2 * ndigits || dscale < 0) return undefined;
+  if (sign === 0xc000) return 'NaN';
+  if (sign === 0xd000) return 'Infinity';
+  if (sign === 0xf000) return '-Infinity';
+  if (sign !== 0 && sign !== 0x4000) return undefined;
+  const digit = (i: number) => (i >= 0 && i < ndigits ? v.readInt16BE(8 + 2 * i) : 0);
+  for (let i = 0; i < ndigits; i++) if (digit(i) < 0 || digit(i) > 9999) return undefined;
+  let int = '';
+  for (let i = 0; i <= weight; i++) int += i === 0 ? String(digit(i)) : String(digit(i)).padStart(4, '0');
+  let frac = '';
+  for (let i = weight + 1; frac.length < dscale; i++) frac += String(digit(i)).padStart(4, '0');
+  const body = `${int || '0'}${dscale > 0 ? `.${frac.slice(0, dscale)}` : ''}`;
+  return sign === 0x4000 && /[1-9]/.test(body) ? `-${body}` : body;
 }

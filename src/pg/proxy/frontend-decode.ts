@@ -10,10 +10,14 @@ export function decodeQuery(f: Buffer): string {
   return readCString(f, 5)[0];
 }
 
-export function decodeParse(f: Buffer): { name: string; sql: string } {
+export function decodeParse(f: Buffer): { name: string; sql: string; types: number[] } {
   const [name, off] = readCString(f, 5);
-  const [sql] = readCString(f, off);
-  return { name, sql };
+  const [sql, at] = readCString(f, off);
+  // Int16 count, then one Int32 type OID per parameter (0: left to the server).
+  const n = at + 2 <= f.length ? f.readInt16BE(at) : 0;
+  const types: number[] = [];
+  for (let i = 0; i < n && at + 6 + 4 * i <= f.length; i++) types.push(f.readUInt32BE(at + 2 + 4 * i));
+  return { name, sql, types };
 }
 
 export interface BindMessage {

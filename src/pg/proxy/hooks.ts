@@ -15,6 +15,8 @@ export interface Statement {
   sql: string;
   /** Bind parameters of an extended-protocol Execute (empty otherwise). */
   params: BindParam[];
+  /** Type OIDs the statement's Parse declared for those parameters (0 or absent: left to the server). */
+  paramTypes?: readonly number[];
   /** Name of the prepared statement ('' for the unnamed one), extended protocol only. */
   statementName?: string;
   /** Name of the portal ('' for the unnamed one), extended protocol only. */

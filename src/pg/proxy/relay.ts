@@ -77,8 +77,8 @@ const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pc
 
 export class Relay {
   private readonly expect: Expect[] = [];
-  private readonly prepared = new Map<string, string>();
-  private readonly portals = new Map<string, { sql: string; params: BindParam[]; statement: string }>();
+  private readonly prepared = new Map<string, { sql: string; types: number[] }>();
+  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string }>();
   private statementCount = 0;
   /** After a denied Execute, client messages are dropped until Sync (what the server does after an error). */
   private discarding: Buffer | null = null;
@@ -96,6 +96,13 @@ export class Relay {
    * until that Sync, so none of them is answered. The error's SQLSTATE, for the Executes it skips.
    */
   private serverSkipping: { sqlstate: string | undefined } | null = null;
+  /**
+   * While the server skips: the statements and portals the client's ignored Parse and Bind would have made.
+   * The server's own state does not change (`prepared`/`portals` stay as they were), but the record of a
+   * skipped Execute shows what the client bound for it. Cleared at the Sync.
+   */
+  private readonly skippedPrepared = new Map<string, { sql: string; types: number[] }>();
+  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string }>();
   private pumping = false;
   private ended = false;
   private clientGone = false;
@@ -221,7 +228,7 @@ export class Relay {
       this.expect.push({ kind: 'sync', inject: this.discarding, errored: this.serverSkipping !== null, after: [], aborts: true });
       this.unflushed = 0;
       this.discarding = null;
-      this.serverSkipping = null;
+      this.endSkipping();
       this.abortUpstreamTx();
       return null;
     }
@@ -232,6 +239,14 @@ export class Relay {
     }
     if (this.serverSkipping && (code === FE.Parse || code === FE.Bind || code === FE.Describe || code === FE.Close)) {
       // Ignored by the server until Sync: forwarded (as the client sent it) and expected to get no answer.
+      if (code === FE.Parse) {
+        const p = decodeParse(f);
+        this.skippedPrepared.set(p.name, { sql: p.sql, types: p.types });
+      } else if (code === FE.Bind) {
+        const b = decodeBind(f);
+        const ps = this.skippedPrepared.get(b.statement) ?? this.prepared.get(b.statement);
+        this.skippedPortals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement });
+      }
       this.forward(f);
       return null;
     }
@@ -242,7 +257,7 @@ export class Relay {
         return this.statement(f, { protocol: 'function', sql: `function ${decodeFunctionCall(f).oid}`, params: [] });
       case FE.Parse: {
         const p = decodeParse(f);
-        this.prepared.set(p.name, p.sql);
+        this.prepared.set(p.name, { sql: p.sql, types: p.types });
         this.forward(f);
         this.expect.push({ kind: 'parse', after: [] });
         this.unflushed++;
@@ -250,7 +265,8 @@ export class Relay {
       }
       case FE.Bind: {
         const b = decodeBind(f);
-        this.portals.set(b.portal, { sql: this.prepared.get(b.statement) ?? '', params: b.params, statement: b.statement });
+        const ps = this.prepared.get(b.statement);
+        this.portals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement });
         this.forward(f);
         this.expect.push({ kind: 'bind', after: [] });
         this.unflushed++;
@@ -258,9 +274,9 @@ export class Relay {
       }
       case FE.Execute: {
         const e = decodeExecute(f);
-        const portal = this.portals.get(e.portal);
+        const portal = (this.serverSkipping && this.skippedPortals.get(e.portal)) || this.portals.get(e.portal);
         return this.statement(f, {
-          protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [],
+          protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [],
           statementName: portal?.statement ?? '', portal: e.portal, maxRows: e.maxRows,
         });
       }
@@ -281,7 +297,7 @@ export class Relay {
         this.forward(f);
         this.expect.push({ kind: 'sync', inject: null, errored: this.serverSkipping !== null, after: [] });
         this.unflushed = 0;
-        this.serverSkipping = null;
+        this.endSkipping();
         return null;
       case FE.Flush:
         // The server sends what it owes so far: the client now waits for those answers.
@@ -573,6 +589,13 @@ export class Relay {
     if (this.released.length === 0) return;
     for (const m of this.released) emit(m === RFQ_MARK ? readyForQuery(this.txStatus) : m);
     this.released = [];
+  }
+
+  /** The Sync that ends the server's skipping has been forwarded. */
+  private endSkipping(): void {
+    this.serverSkipping = null;
+    this.skippedPrepared.clear();
+    this.skippedPortals.clear();
   }
 
   private onError(f: Buffer): void {

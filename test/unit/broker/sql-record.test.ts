@@ -38,6 +38,25 @@ describe('renderParams', () => {
     expect(out[3]).not.toContain('4111 1111 1111 1111');
   });
 
+  it('renders a binary parameter of a declared type as text, PAN-masked like text', () => {
+    const int4 = Buffer.alloc(4); int4.writeInt32BE(42);
+    const pan = Buffer.alloc(8); pan.writeBigInt64BE(4111111111111111n);
+    const out = renderParams([{ format: 'binary', value: int4 }, { format: 'binary', value: pan }, { format: 'binary', value: Buffer.from('caf\u00e9') }],
+      'select $1, $2, $3', [23, 20, 25]);
+    expect(out[0]).toBe('42');
+    expect(out[1]).toMatch(/^[*]{12}1111$/);
+    expect(out[2]).toBe('caf\u00e9');
+  });
+
+  it('never shows as hex a binary parameter of unknown type that reads as a PAN (hex of an int8 is readable)', () => {
+    const pan = Buffer.alloc(8); pan.writeBigInt64BE(4111111111111111n);
+    const small = Buffer.alloc(8); small.writeBigInt64BE(7n);
+    // numeric_send of 4111111111111111: ndigits 4, weight 3, sign +, dscale 0, digits 4111 1111 1111 1111
+    const numeric = Buffer.from('0004000300000000100f045704570457', 'hex');
+    const out = renderParams([pan, small, numeric].map((value) => ({ format: 'binary' as const, value })), 'select $1, $2, $3');
+    expect(out).toEqual([{ binary: '[masked]', bytes: 8 }, { binary: '0000000000000007', bytes: 8 }, { binary: '[masked]', bytes: 16 }]);
+  });
+
   it('withholds every parameter of a statement that mentions a password', () => {
     expect(renderParams([{ format: 'text', value: 'x' }], 'select set_password($1)')).toEqual(['[redacted]']);
   });

@@ -34,6 +34,13 @@ describe('renderBinaryValue', () => {
     expect(renderBinaryValue(TypeOid.timestamp, hex('ffffffffffffffff'))).toBe('1999-12-31 23:59:59.999999');
   });
 
+  it('leaves values a Date cannot hold, and text that is not UTF-8, to the caller instead of throwing', () => {
+    expect(renderBinaryValue(TypeOid.date, hex('7ffffffe'))).toBeUndefined();
+    expect(renderBinaryValue(TypeOid.timestamp, hex('7ffffffffffffffe'))).toBeUndefined();
+    expect(renderBinaryValue(TypeOid.text, hex('c328'))).toBeUndefined();
+    expect(renderBinaryValue(TypeOid.text, Buffer.from('a \uFFFD b'))).toBe('a \uFFFD b');
+  });
+
   it('leaves unknown types and wrong lengths to the caller', () => {
     expect(renderBinaryValue(TypeOid.int4, hex('00'))).toBeUndefined();
     expect(renderBinaryValue(TypeOid.bytea, hex('00'))).toBeUndefined();

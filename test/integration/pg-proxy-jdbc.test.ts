@@ -1,0 +1,123 @@
+/**
+ * The PostgreSQL JDBC driver (pgjdbc, Debian's libpostgresql-jdbc-java) through pcigate against a real
+ * PostgreSQL: what Java services, the largest client population in payment companies, send. pgjdbc has its
+ * own SCRAM, startup parameters and protocol habits: every statement extended, unnamed until the 5th execution
+ * of a PreparedStatement and then a named server-side statement with binary results, executeBatch as many
+ * Bind/Execute before one Sync (and a failing batch whose rest the server skips), a fetch size as Execute with
+ * a row limit, CopyManager, Statement.cancel(). The client program is test/integration/clients/PgJdbcProbe.java,
+ * run in Java's source-file mode; it prints what it saw, this file checks it against the server and the log.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../recorder/types.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
+
+const JAR = '/usr/share/java/postgresql.jar'; // Debian's libpostgresql-jdbc-java (.ci/run installs it)
+const PROBE = fileURLToPath(new URL('./clients/PgJdbcProbe.java', import.meta.url));
+
+let server: PostgresServer;
+let gate: Gate;
+let steps: Map<string, string>;
+let stdout = '';
+
+type Detail = { sql: string; protocol: string; params?: unknown[]; statement?: string; result?: string; sqlstate?: string | null; rows?: number; data_rows?: number; suspended?: boolean; rule?: string };
+const detail = (r: AuditRecord) => r.detail as Detail;
+const queries = (sqlPart: string): AuditRecord[] =>
+  readLog(gate.home).filter((r) => r.type === 'pg.query' && detail(r).sql.includes(sqlPart));
+
+beforeAll(async () => {
+  server = await startPostgres();
+  gate = await startGate(server, {
+    hooksFor: () => ({
+      onStatement: (s) => (/forbidden_jdbc/.test(s.sql) ? { action: 'deny', rule: 'test-deny', message: 'forbidden_jdbc is denied by policy' } : { action: 'allow' }),
+    }),
+  });
+  server.psql("create table jdbc_items (id int primary key, name text); insert into jdbc_items select g, 'item ' || g from generate_series(1, 100) g; create table jdbc_batch (id int primary key, note text); create table jdbc_copy (id int, note text); create table forbidden_jdbc (x int);");
+  const r = await run('java', ['-cp', JAR, PROBE, gate.broker.host, String(gate.broker.port), gate.broker.database, gate.broker.user, gate.broker.secret],
+    { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, { timeoutMs: 120_000 });
+  stdout = r.stdout;
+  if (r.code !== 0 || !r.stdout.includes('\ndone')) throw new Error(`PgJdbcProbe exited ${r.code}: ${r.stdout}\n${r.stderr}`);
+  steps = new Map(r.stdout.split('\n').filter((l) => l.startsWith('step=')).map((l) => {
+    const [name, ...rest] = l.slice(5).split(' ');
+    return [name!, rest.join(' ')];
+  }));
+  // Every statement's record is written once its result is in; the last step's is among the last.
+  await until(() => queries("select 'still open'").length === 1);
+}, 180_000);
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+describe('pgjdbc through pcigate', () => {
+  it('logs in with SCRAM and runs a query', () => {
+    expect(steps.get('connect'), stdout).toBe('value=jdbc 42');
+  });
+
+  it('a PreparedStatement run 7 times: right rows, recorded 7 times with its parameter, named server-side from the 5th', () => {
+    expect(steps.get('prepared')).toBe(`names=${[1, 2, 3, 4, 5, 6, 7].map((i) => `item_${i}`).join(',')},`);
+    const recs = queries('select name from jdbc_items where id = $1');
+    expect(recs.map((r) => detail(r).params)).toEqual([['1'], ['2'], ['3'], ['4'], ['5'], ['6'], ['7']]);
+    expect(recs.every((r) => detail(r).result === 'success' && detail(r).rows === 1)).toBe(true);
+    const names = recs.map((r) => detail(r).statement);
+    expect(names.slice(0, 4)).toEqual(['', '', '', '']);
+    expect(names[4]).toMatch(/^S_\d+$/);
+    expect(new Set(names.slice(4)).size).toBe(1);
+  });
+
+  it('executeBatch: 50 inserts pipelined before one Sync, each recorded with its own parameters', () => {
+    expect(steps.get('batch')).toBe('statements=50 rows=50');
+    const recs = queries('insert into jdbc_batch').filter((r) => !String((detail(r).params as string[])[1]).startsWith('second'));
+    expect(recs).toHaveLength(50);
+    expect(recs.map((r) => (detail(r).params as string[])[0])).toEqual(Array.from({ length: 50 }, (_, i) => String(i + 1)));
+    expect(recs.every((r) => detail(r).result === 'success' && detail(r).rows === 1)).toBe(true);
+  });
+
+  it('a batch failing at its 3rd insert: the client gets 23505, the first two are rolled back with it, the rest recorded as skipped', () => {
+    expect(steps.get('failing_batch')).toBe('error=23505');
+    expect(steps.get('after_failing_batch')).toBe('count=50');
+    const recs = queries('insert into jdbc_batch').filter((r) => String((detail(r).params as string[])[1]).startsWith('second'));
+    expect(recs.map((r) => [(detail(r).params as string[])[0], detail(r).result, detail(r).sqlstate])).toEqual([
+      ['101', 'success', null], ['102', 'success', null], ['1', 'failure', '23505'], ['103', 'skipped', '23505'], ['104', 'skipped', '23505'],
+    ]);
+  });
+
+  it('a fetch size reads through a portal in pieces of 10 (PortalSuspended), every row arrives', () => {
+    expect(steps.get('fetch_size')).toBe(`rows=95 sum=${(95 * 96) / 2}`);
+    const pieces = queries('select id from jdbc_items where id <= 95');
+    expect(pieces.map((r) => [detail(r).data_rows, detail(r).suspended ?? false])).toEqual([
+      ...Array.from({ length: 9 }, () => [10, true]), [5, false],
+    ]);
+  });
+
+  it('CopyManager: COPY FROM STDIN and COPY TO STDOUT', () => {
+    expect(steps.get('copy')).toBe('in=200 out=200 last=200|copied_200');
+    expect(server.psql('select count(*) from jdbc_copy').trim()).toBe('200');
+    expect(detail(queries('copy jdbc_copy (id, note) from stdin')[0]!)).toMatchObject({ result: 'success', rows: 200 });
+    expect(detail(queries('to stdout')[0]!)).toMatchObject({ result: 'success', rows: 200 });
+  });
+
+  it('a PAN sent as a binary int8 parameter (setLong) is masked in the record, and nowhere in the log in any form', () => {
+    expect(steps.get('pan_param')).toBe('count=0');
+    const [rec] = queries('where id = $1 or $2 = 0');
+    expect(detail(rec!).params).toEqual(['************1111', '************1111']);
+    const log = readLog(gate.home).map((r) => JSON.stringify(r)).join('\n');
+    expect(log).not.toContain('4111111111111111');
+    expect(log).not.toContain('000e9b08a568f1c7'); // its int8 bytes as hex
+  });
+
+  it('a denied statement: SQLState 42501, nothing forwarded, the connection goes on', () => {
+    expect(steps.get('denied')).toMatch(/^error=42501 /);
+    expect(steps.get('after_denied')).toBe('value=42');
+    expect(queries('forbidden_jdbc').map((r) => [r.outcome, detail(r).rule])).toEqual([['denied', 'test-deny']]);
+    expect(readLog(gate.home).some((r) => r.type === 'pg.intent' && detail(r).sql.includes('forbidden_jdbc'))).toBe(false);
+  });
+
+  it('Statement.cancel() reaches the server through the mapped key (57014); the connection stays usable', () => {
+    expect(steps.get('cancel')).toBe('error=57014');
+    expect(steps.get('after_cancel')).toBe('value=still_open');
+    expect(readLog(gate.home).some((r) => r.type === 'pg.cancel' && r.outcome === 'success')).toBe(true);
+    expect(detail(queries('select pg_sleep(30)')[0]!)).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
+  });
+});
