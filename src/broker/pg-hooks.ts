@@ -109,7 +109,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     return {
       onStatement: (stmt) => decideStatement(policy, ps, info.session, stmt),
-      onBackendMessage: (frame) => masker.onBackendMessage(frame),
+      onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
       attach: (control) => limits.attach(control),
       onClientActivity: () => limits.activity(),
       onStatementEnd: () => limits.activity(),

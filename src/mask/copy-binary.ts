@@ -8,7 +8,7 @@
  */
 import type { ColumnRule } from './column-rules.js';
 import { addCount } from './pan-masker.js';
-import { binaryValue, digitsArePan, int8Digits, numericDigits } from './pg-values.js';
+import { binaryValue, digitsArePan, int8Digits, numericDigits, panShaped } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 /** Masks one CopyData body of a binary COPY; returns `body` itself when unchanged. */
@@ -69,17 +69,10 @@ function ruled(ctx: ValueContext, name: string): null {
   return null;
 }
 
-/** A field of unknown type: int8- or numeric-shaped PANs become NULL; text bytes are masked. */
+/** A field of unknown type: int8-, float8- or numeric-shaped PANs become NULL; text bytes are masked. */
 function unknownField(v: Buffer, ctx: ValueContext): ValueResult {
   if (!ctx.content) return v;
-  const asInt = v.length === 8 ? int8Digits(v) : undefined;
-  if (asInt !== undefined && digitsArePan(asInt, ctx.detect)) {
-    addCount(ctx.counts, 'pan', 1);
-    addCount(ctx.counts, 'binary_null', 1);
-    return null;
-  }
-  const asNum = numericDigits(v);
-  if (asNum !== undefined && digitsArePan(asNum, ctx.detect)) {
+  if (panShaped(v, ctx.detect)) {
     addCount(ctx.counts, 'pan', 1);
     addCount(ctx.counts, 'binary_null', 1);
     return null;

@@ -19,6 +19,7 @@ export const JSONB_OID = 3802;
 export const BYTEA_OID = 17;
 export const INT8_OID = 20;
 export const NUMERIC_OID = 1700;
+export const FLOAT8_OID = 701;
 /** Array types whose elements are text-like, jsonb, int8 or numeric. */
 export const ARRAY_ELEMENT: Record<number, number> = { 1009: 25, 1015: 1043, 1014: 1042, 1003: 19, 199: 114, 3807: 3802, 1016: 20, 1231: 1700, 1001: 17 };
 /** Binary types too small or too structured to hold a PAN (int2, int4, oid, float4, bool, dates, uuid, …). */
@@ -136,6 +137,23 @@ export function int8Digits(v: Uint8Array): string | undefined {
   return (n < 0n ? -n : n).toString();
 }
 
+/** Decimal digits of a binary float8 holding a whole number of 12 to 19 digits (a PAN kept as double precision). */
+export function float8Digits(v: Uint8Array): string | undefined {
+  if (v.length !== 8) return undefined;
+  const x = Math.abs(Buffer.from(v.buffer, v.byteOffset, 8).readDoubleBE(0));
+  return Number.isInteger(x) && x >= 1e11 && x < 1e19 ? BigInt(x).toString() : undefined;
+}
+
+/**
+ * Whether a binary value whose type is not known could be a PAN in one of the numeric layouts a card number
+ * is stored in: int8, float8 (8 bytes) or numeric. Hex-looking garbage matches seldom (a Luhn digit and an
+ * issuer range must agree); a value that does is withheld, as a PAN would be.
+ */
+export function panShaped(v: Uint8Array, detect: DetectOptions): boolean {
+  for (const d of [int8Digits(v), float8Digits(v), numericDigits(v)]) if (d !== undefined && digitsArePan(d, detect)) return true;
+  return false;
+}
+
 /**
  * Digits of the integer part of a binary numeric (ndigits, weight, sign, dscale, then base-10000 digits;
  * numeric_send in src/backend/utils/adt/numeric.c), or undefined when the layout does not fit.
@@ -179,9 +197,16 @@ export function binaryValue(typeOid: number, value: Uint8Array, rule: { name: st
     const d = numericDigits(value);
     return d !== undefined && digitsArePan(d, ctx.detect) ? countNull(ctx, 'pan') : value;
   }
+  if (typeOid === FLOAT8_OID) {
+    const d = float8Digits(value);
+    return d !== undefined && digitsArePan(d, ctx.detect) ? countNull(ctx, 'pan') : value;
+  }
   const elem = ARRAY_ELEMENT[typeOid];
   if (elem !== undefined) return binaryArray(value, elem, ctx);
   if (NO_PAN_BINARY.has(typeOid)) return value;
+  // Type unknown (a row arriving without the RowDescription of its statement: a named statement executed
+  // again without Describe): an int8, float8 or numeric PAN has no digits to find in its bytes.
+  if (typeOid === 0 && panShaped(value, ctx.detect)) return countNull(ctx, 'pan');
   return starsInPlace(value, ctx);
 }
 

@@ -7,11 +7,17 @@
  * a row limit, CopyManager, Statement.cancel(). The client program is test/integration/clients/PgJdbcProbe.java,
  * run in Java's source-file mode; it prints what it saw, this file checks it against the server and the log.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
+import { pgHooksFor } from '../../src/broker/pg-hooks.js';
+import { systemClock } from '../../src/cli/ctx.js';
+import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
+import { testCtx } from '../harness/test-ctx.js';
+import { readLog, run, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
 
 const JAR = '/usr/share/java/postgresql.jar'; // Debian's libpostgresql-jdbc-java (.ci/run installs it)
 const PROBE = fileURLToPath(new URL('./clients/PgJdbcProbe.java', import.meta.url));
@@ -119,5 +125,49 @@ describe('pgjdbc through pcigate', () => {
     expect(steps.get('after_cancel')).toBe('value=still_open');
     expect(readLog(gate.home).some((r) => r.type === 'pg.cancel' && r.outcome === 'success')).toBe(true);
     expect(detail(queries('select pg_sleep(30)')[0]!)).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
+  });
+});
+
+describe('pgjdbc with masking: card numbers stored as bigint, read in binary through named statements', () => {
+  let masked: Gate;
+  let out = '';
+  beforeAll(async () => {
+    server.psql("create table cards_bigint (id int primary key, card_no bigint, note text); insert into cards_bigint values (1, 4111111111111111, 'first card'), (2, 5555555555554444, 'second card');");
+    const config = configSchema.parse({
+      connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+      masking: {},
+      policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'utility', 'transaction'] } } } } },
+    });
+    const ref: { hooks?: Awaited<ReturnType<typeof pgHooksFor>> } = {};
+    masked = await startGate(server, { hooksFor: (info) => ref.hooks!(info) });
+    ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(server), home: masked.home, sink: masked.log });
+    const r = await run('java', ['-cp', JAR, PROBE, masked.broker.host, String(masked.broker.port), masked.broker.database, masked.broker.user, masked.broker.secret, 'cards'],
+      { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, { timeoutMs: 120_000 });
+    out = r.stdout;
+    if (r.code !== 0 || !r.stdout.includes('\ndone')) throw new Error(`PgJdbcProbe cards exited ${r.code}: ${r.stdout}\n${r.stderr}`);
+  }, 180_000);
+  afterAll(async () => { await masked?.close(); });
+
+  it('the application never receives a card number, in text or in binary, whatever the plan of the last RowDescription', () => {
+    const lines = out.split('\n');
+    expect(lines.filter((l) => l.startsWith('card=')).length).toBe(8);
+    expect(lines.filter((l) => l.startsWith('row=')).length).toBe(16);
+    expect(lines.map((l, i) => `${i}:${l}`).filter((l) => /4111111111111111|5555555555554444/.test(l))).toEqual([]);
+    // The non-card values come through untouched.
+    expect(lines.filter((l) => l.startsWith('note='))).toEqual(Array.from({ length: 8 }, (_, i) => `note=${i % 2 ? 'second' : 'first'}_card`));
+    expect(lines.filter((l) => l.startsWith('row=')).map((l) => l.split('|')[0])).toEqual(Array.from({ length: 16 }, (_, i) => `row=${1 + (i % 2)}`));
+  });
+
+  it('nor does the audit log or a transcript', async () => {
+    await until(() => readLog(masked.home).filter((r) => r.type === 'pg.query').length >= 24);
+    const files = [
+      ...readdirSync(path.join(masked.home, 'log')).map((f) => path.join(masked.home, 'log', f)),
+      ...readdirSync(path.join(masked.home, 'recordings')).map((f) => path.join(masked.home, 'recordings', f)),
+    ];
+    for (const f of files) {
+      const text = readFileSync(f, 'utf8');
+      expect(text, f).not.toContain('4111111111111111');
+      expect(text, f).not.toContain('5555555555554444');
+    }
   });
 });

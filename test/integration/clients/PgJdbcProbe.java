@@ -30,6 +30,28 @@ public class PgJdbcProbe {
     System.out.println("step=" + name + " " + out);
   }
 
+  // Card numbers stored as bigint, read through prepared statements that pgjdbc runs as named server-side
+  // statements with binary results from the 5th execution, interleaved with a same-shaped text query, so the
+  // rows of one arrive after the other's RowDescription. Prints every value as the application sees it.
+  static void cards(String url, Properties p) throws Exception {
+    try (Connection c = DriverManager.getConnection(url, p);
+         PreparedStatement card = c.prepareStatement("select card_no from cards_bigint where id = ?");
+         PreparedStatement note = c.prepareStatement("select note from cards_bigint where id = ?");
+         PreparedStatement both = c.prepareStatement("select id, card_no, card_no::numeric as card_num from cards_bigint order by id")) {
+      for (int i = 0; i < 8; i++) {
+        int id = 1 + (i % 2);
+        card.setInt(1, id);
+        try (ResultSet r = card.executeQuery()) { r.next(); System.out.println("card=" + r.getString(1)); }
+        note.setInt(1, id);
+        try (ResultSet r = note.executeQuery()) { r.next(); System.out.println("note=" + r.getString(1).replace(' ', '_')); }
+        try (ResultSet r = both.executeQuery()) {
+          while (r.next()) System.out.println("row=" + r.getInt(1) + "|" + r.getString(2) + "|" + r.getString(3));
+        }
+      }
+    }
+    System.out.println("done");
+  }
+
   public static void main(String[] a) throws Exception {
     Properties p = new Properties();
     p.setProperty("user", a[3]);
@@ -37,6 +59,7 @@ public class PgJdbcProbe {
     p.setProperty("sslmode", "disable");
     p.setProperty("ApplicationName", "jdbc-probe");
     String url = "jdbc:postgresql://" + a[0] + ":" + a[1] + "/" + a[2];
+    if (a.length > 5 && a[5].equals("cards")) { cards(url, p); return; }
     try (Connection c = DriverManager.getConnection(url, p)) {
       step(c, "connect", x -> {
         try (Statement s = x.createStatement(); ResultSet r = s.executeQuery("select 'jdbc ' || 40 + 2 as v")) {

@@ -179,6 +179,26 @@ describe('PgMasker with statements (stale or format-less plans)', () => {
     // Same statement: the plan is trusted (text int8 of 8 ASCII bytes stays as is).
     expect(m.onBackendMessage(bytes.dataRow(['12345678', 'x', '1']), s1)).toBeNull();
   });
+
+  it('a row with no plan of its shape (the last RowDescription had another column count): int8, float8 and numeric PANs become NULL', () => {
+    const m = new PgMasker({ config: config() });
+    const f8 = (x: number) => { const b = Buffer.alloc(8); b.writeDoubleBE(x); return b; };
+    // numeric_send of 5555555555554444: ndigits 4, weight 3, digits 5555 5555 5555 4444
+    const num = Buffer.from('000400030000000015b315b315b3115c', 'hex');
+    m.onBackendMessage(bytes.rowDescription([{ name: 'only', typeOid: 25 }]), { n: 1 });
+    const out = m.onBackendMessage(bytes.dataRow([i64(4111111111111111n), f8(5555555555554444), num, i64(42n), f8(1.5)]), { n: 2 });
+    expect(rows(out)).toEqual([null, null, null, i64(42n).toString('latin1'), f8(1.5).toString('latin1')]);
+    expect(m.takeCounts()).toEqual({ pan: 3, binary_null: 3 });
+  });
+
+  it('a binary float8 column holding a PAN (a card number kept as double precision) becomes NULL', () => {
+    const m = new PgMasker({ config: config() });
+    const f8 = (x: number) => { const b = Buffer.alloc(8); b.writeDoubleBE(x); return b; };
+    const s = { n: 1 };
+    m.onBackendMessage(bytes.rowDescription([{ name: 'card', typeOid: 701, format: 1 }, { name: 'amount', typeOid: 701, format: 1 }]), s);
+    expect(rows(m.onBackendMessage(bytes.dataRow([f8(4111111111111111), f8(250.75)]), s))).toEqual([null, f8(250.75).toString('latin1')]);
+    expect(m.onBackendMessage(bytes.dataRow([f8(12.5), f8(99.99)]), s)).toBeNull();
+  });
 });
 
 describe('PgMasker and track data', () => {
