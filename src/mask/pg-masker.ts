@@ -37,7 +37,7 @@ import { maskCopyTextRow } from './copy-text.js';
 import type { CopyTextFormat } from './copy-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, JSON_OID, JSONB_OID, ruleText, TEXT_LIKE_OIDS } from './pg-values.js';
+import { binaryValue, contentText, isPrintableAscii, JSON_OID, JSONB_OID, ruleText, TEXT_LIKE_OIDS } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -256,7 +256,7 @@ export class PgMasker {
     if (col.typeOid === JSONB_OID && v[0] === 1) return binaryValue(JSONB_OID, v, undefined, this.#ctx);
     if (textual || col.typeOid === JSON_OID || col.typeOid === JSONB_OID) return this.#value(v, { ...col, binary: false });
     // Text digits are masked as text; anything else is read as the binary form of its type.
-    return isAsciiText(v) ? contentText(v, this.#ctx, false) : binaryValue(col.typeOid, v, undefined, this.#ctx);
+    return isPrintableAscii(v) ? contentText(v, this.#ctx, false) : binaryValue(col.typeOid, v, undefined, this.#ctx);
   }
 
   /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */
@@ -330,11 +330,6 @@ export class PgMasker {
 }
 
 /** True when every byte is printable ASCII (the text form of a number, date, …). */
-function isAsciiText(v: Uint8Array): boolean {
-  for (const b of v) if (b < 0x20 || b > 0x7e) return false;
-  return true;
-}
-
 export const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
 /** True when `body` starts with the binary COPY signature; asked of every text row, so the first byte decides most. */

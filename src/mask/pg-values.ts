@@ -201,13 +201,105 @@ export function binaryValue(typeOid: number, value: Uint8Array, rule: { name: st
     const d = float8Digits(value);
     return d !== undefined && digitsArePan(d, ctx.detect) ? countNull(ctx, 'pan') : value;
   }
-  const elem = ARRAY_ELEMENT[typeOid];
-  if (elem !== undefined) return binaryArray(value, elem, ctx);
+  if (ARRAY_ELEMENT[typeOid] !== undefined) {
+    const out = walkBinary(value, ctx, 0, 'array');
+    if (out === undefined) throw new Error('malformed binary array');
+    return out;
+  }
   if (NO_PAN_BINARY.has(typeOid)) return value;
-  // Type unknown (a row arriving without the RowDescription of its statement: a named statement executed
-  // again without Describe): an int8, float8 or numeric PAN has no digits to find in its bytes.
-  if (typeOid === 0 && panShaped(value, ctx.detect)) return countNull(ctx, 'pan');
+  if (typeOid === BYTEA_OID) return starsInPlace(value, ctx);
+  return unknownBinary(value, ctx, 0, typeOid === 0);
+}
+
+/**
+ * A binary value of a type not handled above: a record or composite (`select c from cards c`, a ROW(…)), an
+ * array of another element type, a user-defined type, or a row with no plan at all (type 0: a named
+ * statement executed again without Describe). Arrays and records declare their element and field types
+ * in their own bytes, so they are walked by those; anything else is read as an int8, float8 or numeric
+ * (a PAN in those has no digits to find in its bytes) and then as text bytes.
+ */
+function unknownBinary(value: Uint8Array, ctx: ValueContext, depth: number, maybeText = false): ValueResult {
+  const walked = depth < MAX_NESTING ? walkBinary(value, ctx, depth, 'any') : undefined;
+  if (walked !== undefined) return walked;
+  // Type 0 may also be a text value (its format is not known either): printable ASCII is read as text only
+  // (no int8 or float8 PAN is printable ASCII throughout: a 16-digit one starts with a zero byte).
+  if (!(maybeText && isPrintableAscii(value)) && panShaped(value, ctx.detect)) return countNull(ctx, 'pan');
   return starsInPlace(value, ctx);
+}
+
+/** Every byte printable ASCII (0x20–0x7e). */
+export function isPrintableAscii(v: Uint8Array): boolean {
+  for (const b of v) if (b < 0x20 || b > 0x7e) return false;
+  return true;
+}
+
+const MAX_NESTING = 4;
+const KNOWN_BINARY = (oid: number) => TEXT_LIKE_OIDS.has(oid) || oid === JSONB_OID || oid === INT8_OID || oid === 790 || oid === NUMERIC_OID ||
+  oid === FLOAT8_OID || oid === BYTEA_OID || NO_PAN_BINARY.has(oid);
+
+/**
+ * An array (array_send: Int32 ndim, Int32 has-null flag, UInt32 element OID, ndim × (Int32 dim, Int32 lower
+ * bound), then per element Int32 length or −1 and the bytes) or a record (record_send: Int32 field count,
+ * then per field UInt32 type OID, Int32 length or −1, the bytes), when `value` is exactly one of those;
+ * undefined otherwise. Each element or field is masked by its own type; when one would change length or
+ * become NULL, the whole value becomes NULL (a re-encoded container is not worth the risk of a bad one).
+ */
+function walkBinary(value: Uint8Array, ctx: ValueContext, depth: number, layouts: 'array' | 'any'): ValueResult | undefined {
+  const b = Buffer.from(value.buffer, value.byteOffset, value.length);
+  const fields: Array<{ oid: number; at: number; len: number }> = [];
+  if (!arrayFields(b, fields) && (layouts === 'array' || !recordFields(b, fields))) return undefined;
+  let copy: Buffer | undefined;
+  for (const f of fields) {
+    const el = b.subarray(f.at, f.at + f.len);
+    const out = KNOWN_BINARY(f.oid) || ARRAY_ELEMENT[f.oid] !== undefined ? binaryValue(f.oid, el, undefined, ctx) : unknownBinary(el, ctx, depth + 1);
+    if (out === el) continue;
+    if (out === null || out.length !== f.len) return countNull(ctx, 'pan', 0);
+    copy ??= Buffer.from(b);
+    copy.set(out, f.at);
+  }
+  return copy ?? value;
+}
+
+function arrayFields(b: Buffer, out: Array<{ oid: number; at: number; len: number }>): boolean {
+  if (b.length < 12) return false;
+  const ndim = b.readInt32BE(0);
+  const flags = b.readInt32BE(4);
+  if (ndim < 0 || ndim > 6 || (flags !== 0 && flags !== 1) || b.length < 12 + 8 * ndim) return false;
+  const oid = b.readUInt32BE(8);
+  let count = ndim === 0 ? 0 : 1;
+  for (let i = 0; i < ndim; i++) {
+    const dim = b.readInt32BE(12 + 8 * i);
+    if (dim < 0) return false;
+    count *= dim;
+  }
+  if (count > b.length) return false; // each element takes at least 4 bytes
+  let at = 12 + 8 * ndim;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > b.length) return false;
+    const len = b.readInt32BE(at);
+    at += 4;
+    if (len < -1 || at + Math.max(len, 0) > b.length) return false;
+    if (len >= 0) out.push({ oid, at, len });
+    at += Math.max(len, 0);
+  }
+  return at === b.length;
+}
+
+function recordFields(b: Buffer, out: Array<{ oid: number; at: number; len: number }>): boolean {
+  if (b.length < 4) return false;
+  const n = b.readInt32BE(0);
+  if (n < 0 || n > 1664 || 4 + 8 * n > b.length) return false; // 1664: MaxTupleAttributeNumber
+  let at = 4;
+  for (let i = 0; i < n; i++) {
+    if (at + 8 > b.length) return false;
+    const oid = b.readUInt32BE(at);
+    const len = b.readInt32BE(at + 4);
+    at += 8;
+    if (len < -1 || at + Math.max(len, 0) > b.length) return false;
+    if (len >= 0) out.push({ oid, at, len });
+    at += Math.max(len, 0);
+  }
+  return at === b.length;
 }
 
 /** Content masking that keeps the byte length (for bytea and types whose layout is unknown). */
@@ -218,38 +310,6 @@ export function starsInPlace(value: Uint8Array, ctx: ValueContext): ValueResult 
   if (ctx.content.format === 'hmac') return countNull(ctx, 'pan');
   addCount(ctx.counts, 'pan', mergeSpans(spans).length);
   return applyMask(value, spans, ctx.content);
-}
-
-/**
- * Binary array (array_send: ndim, has-null flag, element OID, ndim × (dim, lower bound), then per element
- * int32 length or -1 and the bytes). Elements are masked in place when lengths are kept; when a masked
- * element would change length (hmac) or must become NULL, the whole array becomes NULL.
- */
-function binaryArray(value: Uint8Array, elem: number, ctx: ValueContext): ValueResult {
-  const b = Buffer.from(value.buffer, value.byteOffset, value.length);
-  if (b.length < 12) return starsInPlace(value, ctx);
-  const ndim = b.readInt32BE(0);
-  if (ndim < 0 || ndim > 6 || b.length < 12 + 8 * ndim) throw new Error('malformed binary array');
-  let count = ndim === 0 ? 0 : 1;
-  for (let i = 0; i < ndim; i++) count *= b.readInt32BE(12 + 8 * i);
-  let at = 12 + 8 * ndim;
-  let copy: Buffer | undefined;
-  for (let i = 0; i < count; i++) {
-    if (at + 4 > b.length) throw new Error('truncated binary array');
-    const len = b.readInt32BE(at);
-    at += 4;
-    if (len < 0) continue;
-    if (at + len > b.length) throw new Error('truncated binary array element');
-    const el = b.subarray(at, at + len);
-    const out = binaryValue(elem, el, undefined, ctx);
-    if (out !== el) {
-      if (out === null || out.length !== len) return countNull(ctx, 'pan', 0);
-      copy ??= Buffer.from(b);
-      copy.set(out, at);
-    }
-    at += len;
-  }
-  return copy ?? value;
 }
 
 function countRule(ctx: ValueContext, rule: string, v: ValueResult): ValueResult {

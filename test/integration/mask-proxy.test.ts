@@ -132,6 +132,42 @@ describe('masking through the proxy', () => {
     });
   });
 
+  it('binary result format: records, whole rows, arrays and floats carry no PAN in any layout', async () => {
+    server.psql('drop domain if exists card_no_d; create domain card_no_d as bigint');
+    const int8 = Buffer.alloc(8); int8.writeBigInt64BE(BigInt(PAN));
+    const f8 = Buffer.alloc(8); f8.writeDoubleBE(Number(PAN));
+    // numeric_send's digits of 4111111111111111: 4111 1111 1111 1111 in base 10000
+    const numDigits = Buffer.from('100f045704570457', 'hex');
+    const clean = (v: unknown) => {
+      if (Buffer.isBuffer(v)) {
+        for (const p of [int8, f8, numDigits, Buffer.from(PAN)]) expect(v.includes(p), v.toString('hex')).toBe(false);
+      } else noPan(v);
+    };
+    // A client in binary mode keeps every value as the bytes that arrived; a per-query `binary` would decode
+    // them as UTF-8 and hide an int8's bytes.
+    const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database, binary: true } as pg.ClientConfig);
+    await c.connect();
+    try {
+      const r = await c.query({
+        text: `select c as whole_row, row(c.id, c.pan_b, c.note) as rec, row(row(c.pan_n, 'x')) as nested, array[c.pan_b::float8, 2.5] as farr,
+          array[2.5::float8, 3] as farr_clean, c.pan_b::float8 as f8, c.pan_b::card_no_d as domain_val, array[row(c.pan_b)] as rec_arr,
+          row(c.id, 'plain') as rec_clean, c.id from cards c where id = $1`,
+        values: [1],
+        types: { getTypeParser: () => (v: unknown) => v },
+      } as pg.QueryConfig);
+      const row = r.rows[0] as Record<string, Buffer | null>;
+      expect(Object.values(row).filter((v) => v !== null).every((v) => Buffer.isBuffer(v))).toBe(true);
+      for (const v of Object.values(row)) clean(v);
+      expect(row.id!.readInt32BE(0)).toBe(1);
+      // A PAN element or field the container cannot keep its length without: the whole value is NULL.
+      expect({ whole_row: row.whole_row, rec: row.rec, nested: row.nested, farr: row.farr, f8: row.f8, domain_val: row.domain_val, rec_arr: row.rec_arr })
+        .toEqual({ whole_row: null, rec: null, nested: null, farr: null, f8: null, domain_val: null, rec_arr: null });
+      // Containers without a PAN arrive as the server sent them.
+      expect(row.farr_clean!.readDoubleBE(row.farr_clean!.length - 8)).toBe(3);
+      expect(row.rec_clean!.toString('latin1')).toContain('plain');
+    } finally { await c.end(); }
+  });
+
   it('unique-violation detail, RAISE NOTICE and NOTIFY payloads are masked', async () => {
     await withClient(async (c, notices) => {
       const err = await c.query(`insert into cards (id, pan) values (2, '${PAN}')`).then(() => undefined, (e: pg.DatabaseError) => e);
