@@ -3,12 +3,13 @@
  * 11-byte signature, int32 flags, int32 header-extension length and extension, then tuples: int16 field
  * count (-1 ends the data), and per field int32 length (-1 = NULL) and bytes. The field types are not in
  * the stream, so every field is treated as a value of unknown type: PANs in text bytes are masked, an
- * 8-byte field that reads as an int8 PAN and a numeric-shaped field holding one become NULL.
+ * 8-byte field that reads as an int8 or float8 PAN and a numeric-shaped field holding one become NULL,
+ * arrays and records (which name their element and field types) are walked.
  * The backend sends one tuple per CopyData message; a message that is not whole tuples is refused.
  */
 import type { ColumnRule } from './column-rules.js';
 import { addCount } from './pan-masker.js';
-import { binaryValue, digitsArePan, int8Digits, numericDigits, panShaped } from './pg-values.js';
+import { binaryValue, structuredOrPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 /** Masks one CopyData body of a binary COPY; returns `body` itself when unchanged. */
@@ -69,14 +70,12 @@ function ruled(ctx: ValueContext, name: string): null {
   return null;
 }
 
-/** A field of unknown type: int8-, float8- or numeric-shaped PANs become NULL; text bytes are masked. */
+/**
+ * A field of unknown type: an array or record is walked by the types it names, an int8-, float8- or
+ * numeric-shaped PAN becomes NULL, text bytes are masked (hmac tokens may change the length: COPY allows it).
+ */
 function unknownField(v: Buffer, ctx: ValueContext): ValueResult {
   if (!ctx.content) return v;
-  if (panShaped(v, ctx.detect)) {
-    addCount(ctx.counts, 'pan', 1);
-    addCount(ctx.counts, 'binary_null', 1);
-    return null;
-  }
-  // Text-like: the field's bytes are its text; hmac tokens may change the length, which COPY allows.
-  return binaryValue(25, v, undefined, ctx);
+  const r = structuredOrPan(v, ctx, 0, true);
+  return r === undefined ? binaryValue(25, v, undefined, ctx) : r; // null is an answer (the field becomes NULL)
 }

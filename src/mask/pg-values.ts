@@ -219,12 +219,22 @@ export function binaryValue(typeOid: number, value: Uint8Array, rule: { name: st
  * (a PAN in those has no digits to find in its bytes) and then as text bytes.
  */
 function unknownBinary(value: Uint8Array, ctx: ValueContext, depth: number, maybeText = false): ValueResult {
+  const r = structuredOrPan(value, ctx, depth, maybeText);
+  return r === undefined ? starsInPlace(value, ctx) : r; // null is an answer (the value becomes NULL)
+}
+
+/**
+ * The first half of {@link unknownBinary}, shared with binary COPY (whose fields are all of unknown type):
+ * the masked value when `value` is an array or record, or null when it reads as an int8/float8/numeric PAN;
+ * undefined when neither (the caller then searches it as text bytes). Type 0 may also be a text value (its
+ * format is not known either): printable ASCII is not read as a number (no int8 or float8 PAN is printable
+ * ASCII throughout: a 16-digit one starts with a zero byte).
+ */
+export function structuredOrPan(value: Uint8Array, ctx: ValueContext, depth = 0, maybeText = false): ValueResult | undefined {
   const walked = depth < MAX_NESTING ? walkBinary(value, ctx, depth, 'any') : undefined;
   if (walked !== undefined) return walked;
-  // Type 0 may also be a text value (its format is not known either): printable ASCII is read as text only
-  // (no int8 or float8 PAN is printable ASCII throughout: a 16-digit one starts with a zero byte).
   if (!(maybeText && isPrintableAscii(value)) && panShaped(value, ctx.detect)) return countNull(ctx, 'pan');
-  return starsInPlace(value, ctx);
+  return undefined;
 }
 
 /** Every byte printable ASCII (0x20–0x7e). */

@@ -5,6 +5,8 @@
  * binary, CVV columns hidden, a qualified rule resolved through pg_catalog; then the data home (log and
  * transcripts) scanned: zero findings.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ColumnCatalog } from '../../src/mask/column-catalog.js';
@@ -12,6 +14,7 @@ import { PgMasker } from '../../src/mask/pg-masker.js';
 import type { MaskCounts } from '../../src/mask/pan-masker.js';
 import { scanPaths } from '../../src/mask/scan-files.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { tempDir } from '../harness/cli.js';
 import { testCtx } from '../harness/test-ctx.js';
 import { run, startGate, until, type Gate } from './pg-proxy-setup.js';
 
@@ -198,6 +201,17 @@ describe('masking through the proxy', () => {
     const i64 = Buffer.alloc(8);
     i64.writeBigInt64BE(BigInt(PAN));
     expect(Buffer.from(bin.stdout, 'utf8').includes(i64)).toBe(false);
+  });
+
+  it('binary COPY of records, arrays and floats: no PAN in any layout reaches the file', async () => {
+    const file = path.join(tempDir('mask-copy-'), 'out.bin');
+    const r = await run('psql', ['-X', '-c', `\\copy (select row(pan_b, 'x'), array[pan_n], pan_b::float8, row(id, 'kept'), id from cards) to '${file}' with (format binary)`], gate.env);
+    expect(r.code, r.stderr).toBe(0);
+    const raw = readFileSync(file);
+    const int8 = Buffer.alloc(8); int8.writeBigInt64BE(BigInt(PAN));
+    const f8 = Buffer.alloc(8); f8.writeDoubleBE(Number(PAN));
+    for (const p of [int8, f8, Buffer.from('100f045704570457', 'hex'), Buffer.from(PAN)]) expect(raw.includes(p), raw.toString('hex')).toBe(false);
+    expect(raw.includes(Buffer.from('kept'))).toBe(true);
   });
 
   it('COPY of a table: CVV and ruled columns hidden in text, csv and binary', async () => {
