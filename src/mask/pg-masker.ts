@@ -37,7 +37,7 @@ import { maskCopyTextRow } from './copy-text.js';
 import type { CopyTextFormat } from './copy-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, isPrintableAscii, JSON_OID, JSONB_OID, ruleText, TEXT_LIKE_OIDS } from './pg-values.js';
+import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, floatTextIsPan, isPrintableAscii, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -209,7 +209,7 @@ export class PgMasker {
       if (len === -1) continue;
       const col = plan?.[i];
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
-      if (certain && col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID &&
+      if (certain && col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) &&
         findPans(body, this.#ctx.detect, at, at + len).length === 0) {
         at += len;
         continue;
@@ -245,6 +245,12 @@ export class PgMasker {
       // A masked JSON document is not JSON any more: NULL keeps the client's parser working.
       return isJson && col.rule.format !== 'null' ? null : ruleText(v, col.rule.format, this.#ctx.hmacKey);
     }
+    return this.#text(v, col);
+  }
+
+  /** A text-format value without a rule: content detection; a float printed in exponent form read as a number. */
+  #text(v: Buffer, col: PlannedColumn): ValueResult {
+    if (isFloat(col.typeOid) && this.#ctx.content && floatTextIsPan(v, this.#ctx.detect)) return withheldPan(this.#ctx);
     return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID);
   }
 
@@ -255,8 +261,13 @@ export class PgMasker {
     if (col.rule) return textual ? this.#value(v, { ...col, binary: false }) : binaryValue(col.typeOid, v, col.rule, this.#ctx);
     if (col.typeOid === JSONB_OID && v[0] === 1) return binaryValue(JSONB_OID, v, undefined, this.#ctx);
     if (textual || col.typeOid === JSON_OID || col.typeOid === JSONB_OID) return this.#value(v, { ...col, binary: false });
-    // Text digits are masked as text; anything else is read as the binary form of its type.
-    return isPrintableAscii(v) ? contentText(v, this.#ctx, false) : binaryValue(col.typeOid, v, undefined, this.#ctx);
+    // Text digits are masked as text. Anything else is binary, but the plan's type may be another
+    // statement's: an int8, float8 or numeric PAN (or a record or array holding one) is looked for in the
+    // bytes themselves first, then the value is read as the planned type.
+    if (isPrintableAscii(v)) return this.#text(v, col);
+    if (!this.#ctx.content) return binaryValue(col.typeOid, v, undefined, this.#ctx);
+    const found = structuredOrPan(v, this.#ctx);
+    return found === undefined ? binaryValue(col.typeOid, v, undefined, this.#ctx) : found;
   }
 
   /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */
@@ -330,6 +341,8 @@ export class PgMasker {
 }
 
 /** True when every byte is printable ASCII (the text form of a number, date, …). */
+const isFloat = (oid: number) => oid === FLOAT8_OID || oid === FLOAT4_OID;
+
 export const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
 /** True when `body` starts with the binary COPY signature; asked of every text row, so the first byte decides most. */

@@ -144,6 +144,25 @@ export function float8Digits(v: Uint8Array): string | undefined {
   return Number.isInteger(x) && x >= 1e11 && x < 1e19 ? BigInt(x).toString() : undefined;
 }
 
+export const FLOAT4_OID = 700;
+
+/**
+ * Whether a float8 or float4 in text form is a card number: PostgreSQL prints a whole number of 16 digits
+ * kept as double precision as `4.111111111111111e+15`, where content detection finds no run of digits.
+ */
+export function floatTextIsPan(v: Uint8Array, detect: DetectOptions): boolean {
+  if (v.length > 32) return false;
+  const s = Buffer.from(v.buffer, v.byteOffset, v.length).toString('latin1');
+  if (!/^-?\d(?:\.\d+)?e\+\d\d$/.test(s)) return false; // without an exponent, its digits are found as text
+  const x = Math.abs(Number(s));
+  return Number.isInteger(x) && x >= 1e11 && x < 1e19 && digitsArePan(BigInt(x).toString(), detect);
+}
+
+/** A value withheld because it is a PAN that cannot be masked in its own format: NULL, counted. */
+export function withheldPan(ctx: ValueContext): null {
+  return countNull(ctx, 'pan');
+}
+
 /**
  * Whether a binary value whose type is not known could be a PAN in one of the numeric layouts a card number
  * is stored in: int8, float8 (8 bytes) or numeric. Hex-looking garbage matches seldom (a Luhn digit and an

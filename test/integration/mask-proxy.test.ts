@@ -115,6 +115,13 @@ describe('masking through the proxy', () => {
     });
   });
 
+  it('a card number kept as double precision, printed as 4.111111111111111e+15, is withheld (NULL)', async () => {
+    await withClient(async (c) => {
+      const r = await c.query('select pan_b::float8 as f8, 250.75::float8 as amount from cards');
+      expect(r.rows[0]).toEqual({ f8: null, amount: 250.75 });
+    });
+  });
+
   it('aliases and computed columns do not dodge masking', async () => {
     await withClient(async (c) => {
       const r = await c.query(`select pan as x, pan || '' as y, number as z, cvv as w, substr(pan, 1, 16) as s from cards`);

@@ -72,6 +72,13 @@ describe('pgjdbc through pcigate', () => {
     expect(new Set(names.slice(4)).size).toBe(1);
   });
 
+  it("the transcript names the columns of an extended-protocol statement (the RowDescription answering its portal's Describe)", () => {
+    const n = (detail(queries('select name from jdbc_items where id = $1')[0]!) as { n?: number }).n;
+    const lines = readdirSync(path.join(gate.home, 'recordings')).filter((f) => f.endsWith('.pg.jsonl'))
+      .flatMap((f) => readFileSync(path.join(gate.home, 'recordings', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));
+    expect(lines).toContainEqual({ t: 'columns', n, names: ['name'] });
+  });
+
   it('executeBatch: 50 inserts pipelined before one Sync, each recorded with its own parameters', () => {
     expect(steps.get('batch')).toBe('statements=50 rows=50');
     const recs = queries('insert into jdbc_batch').filter((r) => !String((detail(r).params as string[])[1]).startsWith('second'));

@@ -20,7 +20,9 @@ import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, typ
 
 /** `after`: replies pcigate made up, sent right after the server's answer to this entry. */
 type Expect =
-  | { kind: 'parse' | 'bind' | 'close' | 'describe'; after: Buffer[] }
+  | { kind: 'parse' | 'bind' | 'close'; after: Buffer[] }
+  /** `portal`: a Describe of that portal (not of a statement, whose description carries no formats). */
+  | { kind: 'describe'; after: Buffer[]; portal?: string }
   | { kind: 'execute'; run: Running; after: Buffer[] }
   | { kind: 'query'; run: Running; after: Buffer[] }
   | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; /** an abort follows: its RFQ answers */ aborts?: true }
@@ -280,11 +282,13 @@ export class Relay {
           statementName: portal?.statement ?? '', portal: e.portal, maxRows: e.maxRows,
         });
       }
-      case FE.Describe:
+      case FE.Describe: {
+        const t = decodeTarget(f);
         this.forward(f);
-        this.expect.push({ kind: 'describe', after: [] });
+        this.expect.push(t.kind === 'P' ? { kind: 'describe', after: [], portal: t.name } : { kind: 'describe', after: [] });
         this.unflushed++;
         return null;
+      }
       case FE.Close: {
         const t = decodeTarget(f);
         if (t.kind === 'S') this.prepared.delete(t.name); else this.portals.delete(t.name);
@@ -577,12 +581,23 @@ export class Relay {
     if (HOOKED_BACKEND.has(code) && this.o.hooks.onBackendMessage) {
       // Ended statements are reported before the next one's data is inspected (per-statement counts).
       if (this.endedRuns.length > 0) this.reportEnded();
-      const replaced = this.o.hooks.onBackendMessage(f, run?.stmt ?? null);
+      const subject = run?.stmt ?? (code === BE.RowDescription && h?.kind === 'describe' ? this.describedExecute(h) : null);
+      const replaced = this.o.hooks.onBackendMessage(f, subject);
       emit(replaced ?? f);
     } else {
       emit(f);
     }
     this.emitReleased(emit);
+  }
+
+  /**
+   * The statement a Describe of a portal describes: the Execute of that portal right behind it (libpq and
+   * pgjdbc send Bind, Describe portal, Execute), whose rows the description's types and formats then fit
+   * exactly. Null for a Describe of a statement (formats unknown until Bind) or anything else in between.
+   */
+  private describedExecute(d: Extract<Expect, { kind: 'describe' }>): Statement | null {
+    const next = this.expect[this.expect.indexOf(d) + 1]; // d has usually left the queue already: then the head
+    return d.portal !== undefined && next?.kind === 'execute' && next.run.stmt.portal === d.portal ? next.run.stmt : null;
   }
 
   private emitReleased(emit: (b: Buffer) => void): void {

@@ -180,6 +180,14 @@ describe('PgMasker with statements (stale or format-less plans)', () => {
     expect(m.onBackendMessage(bytes.dataRow(['12345678', 'x', '1']), s1)).toBeNull();
   });
 
+  it("a stale plan of the same shape but other types (another statement's): a binary int8 PAN under an int4 or float8 column still becomes NULL", () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 23, format: 1 }, { name: 'b', typeOid: 701, format: 1 }, { name: 'c', typeOid: 23, format: 1 }]), { n: 1 });
+    const i32 = Buffer.alloc(4); i32.writeInt32BE(7);
+    const out = m.onBackendMessage(bytes.dataRow([i64(4111111111111111n), i64(5555555555554444n), i32]), { n: 2 });
+    expect(rows(out)).toEqual([null, null, i32.toString('latin1')]);
+  });
+
   it('a row with no plan of its shape (the last RowDescription had another column count): int8, float8 and numeric PANs become NULL', () => {
     const m = new PgMasker({ config: config() });
     const f8 = (x: number) => { const b = Buffer.alloc(8); b.writeDoubleBE(x); return b; };
@@ -189,6 +197,15 @@ describe('PgMasker with statements (stale or format-less plans)', () => {
     const out = m.onBackendMessage(bytes.dataRow([i64(4111111111111111n), f8(5555555555554444), num, i64(42n), f8(1.5)]), { n: 2 });
     expect(rows(out)).toEqual([null, null, null, i64(42n).toString('latin1'), f8(1.5).toString('latin1')]);
     expect(m.takeCounts()).toEqual({ pan: 3, binary_null: 3 });
+  });
+
+  it('a float8 column in text format: a PAN printed in exponent form becomes NULL, other numbers stay', () => {
+    const m = new PgMasker({ config: config() });
+    const s = { n: 1 };
+    m.onBackendMessage(bytes.rowDescription([{ name: 'card', typeOid: 701 }, { name: 'amount', typeOid: 701 }, { name: 'f4', typeOid: 700 }]), s);
+    expect(rows(m.onBackendMessage(bytes.dataRow(['4.111111111111111e+15', '250.75', '1.5e+15']), s))).toEqual([null, '250.75', '1.5e+15']);
+    expect(rows(m.onBackendMessage(bytes.dataRow(['-5.555555555554444e+15', '1e+15', '3']), s))).toEqual([null, '1e+15', '3']);
+    expect(m.takeCounts()).toEqual({ pan: 2, binary_null: 2 });
   });
 
   it('a binary float8 column holding a PAN (a card number kept as double precision) becomes NULL', () => {
