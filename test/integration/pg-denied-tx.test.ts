@@ -9,12 +9,9 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgHooksFor } from '../../src/broker/pg-hooks.js';
-import { systemClock } from '../../src/cli/ctx.js';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { testCtx } from '../harness/test-ctx.js';
-import { readLog, run, startGate, targetOf, type Gate } from './pg-proxy-setup.js';
+import { type Gate, readLog, run, startConfiguredGate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -29,9 +26,7 @@ beforeAll(async () => {
       connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['secrets'] } } } } },
     },
   });
-  const ref: { hooks?: Awaited<ReturnType<typeof pgHooksFor>> } = {};
-  gate = await startGate(server, { hooksFor: (info) => ref.hooks!(info) });
-  ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(server), home: gate.home, sink: gate.log });
+  gate = await startConfiguredGate(server, config);
 }, 120_000);
 
 afterAll(async () => {

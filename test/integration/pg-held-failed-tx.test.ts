@@ -11,17 +11,14 @@
 import { writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgHooksFor } from '../../src/broker/pg-hooks.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { configSchema } from '../../src/config/index.js';
 import { ApprovalStore, type ApprovalRequest } from '../../src/policy/approvals.js';
 import type { PolicyIdentity } from '../../src/policy/evaluate.js';
 import { runCli, tempDir } from '../harness/cli.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { testCtx } from '../harness/test-ctx.js';
-import { pgClient, readLog, run, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
+import { type Gate, pgClient, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const FAILED = 'current transaction is aborted, commands ignored until end of transaction block';
 const HOLD_RULE = 'policy.connections.test-db.roles.eng.require_approval.write_without_where';
@@ -48,9 +45,7 @@ beforeAll(async () => {
       },
     },
   });
-  const ref: { hooks?: Awaited<ReturnType<typeof pgHooksFor>> } = {};
-  gate = await startGate(server, { hooksFor: (info) => ref.hooks!(info) });
-  ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(server), home: gate.home, sink: gate.log });
+  gate = await startConfiguredGate(server, config);
   store = new ApprovalStore({ fs: fsp, clock: systemClock(), home: gate.home, sink: gate.log });
 }, 120_000);
 

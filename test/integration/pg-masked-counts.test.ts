@@ -7,13 +7,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
-import { pgHooksFor } from '../../src/broker/pg-hooks.js';
-import { systemClock } from '../../src/cli/ctx.js';
 import { configSchema } from '../../src/config/index.js';
 import { runCli } from '../harness/cli.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { testCtx } from '../harness/test-ctx.js';
-import { readLog, run, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
+import { type Gate, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -28,9 +25,7 @@ beforeAll(async () => {
     masking: { rules: [{ name: 'account', columns: ['account_no'], format: 'last4' }] },
     policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read'] } } } } },
   });
-  const ref: { hooks?: Awaited<ReturnType<typeof pgHooksFor>> } = {};
-  gate = await startGate(server, { hooksFor: (info) => ref.hooks!(info) });
-  ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(server), home: gate.home, sink: gate.log });
+  gate = await startConfiguredGate(server, config);
 }, 120_000);
 
 afterAll(async () => {

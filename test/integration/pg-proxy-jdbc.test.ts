@@ -12,12 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
-import { pgHooksFor } from '../../src/broker/pg-hooks.js';
-import { systemClock } from '../../src/cli/ctx.js';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { testCtx } from '../harness/test-ctx.js';
-import { readLog, run, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
+import { type Gate, readLog, runProbe, startConfiguredGate, startGate, until } from './pg-proxy-setup.js';
 
 const JAR = '/usr/share/java/postgresql.jar'; // Debian's libpostgresql-jdbc-java (.ci/run installs it)
 const PROBE = fileURLToPath(new URL('./clients/PgJdbcProbe.java', import.meta.url));
@@ -40,14 +37,7 @@ beforeAll(async () => {
     }),
   });
   server.psql("create table jdbc_items (id int primary key, name text); insert into jdbc_items select g, 'item ' || g from generate_series(1, 100) g; create table jdbc_batch (id int primary key, note text); create table jdbc_copy (id int, note text); create table forbidden_jdbc (x int);");
-  const r = await run('java', ['-cp', JAR, PROBE, gate.broker.host, String(gate.broker.port), gate.broker.database, gate.broker.user, gate.broker.secret],
-    { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, { timeoutMs: 120_000 });
-  stdout = r.stdout;
-  if (r.code !== 0 || !r.stdout.includes('\ndone')) throw new Error(`PgJdbcProbe exited ${r.code}: ${r.stdout}\n${r.stderr}`);
-  steps = new Map(r.stdout.split('\n').filter((l) => l.startsWith('step=')).map((l) => {
-    const [name, ...rest] = l.slice(5).split(' ');
-    return [name!, rest.join(' ')];
-  }));
+  ({ steps, stdout } = await runProbe('java', ['-cp', JAR, PROBE, gate.broker.host, String(gate.broker.port), gate.broker.database, gate.broker.user, gate.broker.secret]));
   // Every statement's record is written once its result is in; the last step's is among the last.
   await until(() => queries("select 'still open'").length === 1);
 }, 180_000);
@@ -145,13 +135,8 @@ describe('pgjdbc with masking: card numbers stored as bigint, read in binary thr
       masking: {},
       policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'utility', 'transaction'] } } } } },
     });
-    const ref: { hooks?: Awaited<ReturnType<typeof pgHooksFor>> } = {};
-    masked = await startGate(server, { hooksFor: (info) => ref.hooks!(info) });
-    ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(server), home: masked.home, sink: masked.log });
-    const r = await run('java', ['-cp', JAR, PROBE, masked.broker.host, String(masked.broker.port), masked.broker.database, masked.broker.user, masked.broker.secret, 'cards'],
-      { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, { timeoutMs: 120_000 });
-    out = r.stdout;
-    if (r.code !== 0 || !r.stdout.includes('\ndone')) throw new Error(`PgJdbcProbe cards exited ${r.code}: ${r.stdout}\n${r.stderr}`);
+    masked = await startConfiguredGate(server, config);
+    out = (await runProbe('java', ['-cp', JAR, PROBE, masked.broker.host, String(masked.broker.port), masked.broker.database, masked.broker.user, masked.broker.secret, 'cards'])).stdout;
   }, 180_000);
   afterAll(async () => { await masked?.close(); });
 

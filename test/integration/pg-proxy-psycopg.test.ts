@@ -11,12 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
-import { pgHooksFor } from '../../src/broker/pg-hooks.js';
-import { systemClock } from '../../src/cli/ctx.js';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { testCtx } from '../harness/test-ctx.js';
-import { readLog, run, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
+import { type Gate, readLog, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PYTHON = '/usr/bin/python3'; // Debian's, where python3-psycopg is installed (.ci/run installs it)
 const PROBE = fileURLToPath(new URL('./clients/psycopg_probe.py', import.meta.url));
@@ -45,17 +42,8 @@ beforeAll(async () => {
       connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'copy_in', 'copy_out', 'transaction', 'utility'], tables: { deny: ['forbidden_py'] } } } } },
     },
   });
-  const ref: { hooks?: Awaited<ReturnType<typeof pgHooksFor>> } = {};
-  gate = await startGate(server, { hooksFor: (info) => ref.hooks!(info) });
-  ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(server), home: gate.home, sink: gate.log });
-  const r = await run(PYTHON, [PROBE, gate.broker.host, String(gate.broker.port), gate.broker.database, gate.broker.user, gate.broker.secret],
-    { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, { timeoutMs: 120_000 });
-  stdout = r.stdout;
-  if (r.code !== 0 || !r.stdout.includes('\ndone')) throw new Error(`psycopg_probe exited ${r.code}: ${r.stdout}\n${r.stderr}`);
-  steps = new Map(r.stdout.split('\n').filter((l) => l.startsWith('step=')).map((l) => {
-    const [name, ...rest] = l.slice(5).split(' ');
-    return [name!, rest.join(' ')];
-  }));
+  gate = await startConfiguredGate(server, config);
+  ({ steps, stdout } = await runProbe(PYTHON, [PROBE, gate.broker.host, String(gate.broker.port), gate.broker.database, gate.broker.user, gate.broker.secret]));
   await until(() => queries('select 6 * 7').length === 1);
 }, 180_000);
 afterAll(async () => {

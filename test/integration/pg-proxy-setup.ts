@@ -11,6 +11,8 @@ import type { AuditRecord, AuditSink } from '../../recorder/types.js';
 import { systemClock, type Fs } from '../../src/cli/ctx.js';
 import { localIdentity } from '../../src/broker/identity-provider.js';
 import { startPgBroker, type PgBroker, type PgBrokerOptions } from '../../src/broker/pg-broker.js';
+import { pgHooksFor } from '../../src/broker/pg-hooks.js';
+import type { PcigateConfig } from '../../src/config/index.js';
 import type { UpstreamTarget } from '../../src/pg/proxy/upstream.js';
 import { tempDir } from '../harness/cli.js';
 import type { PostgresServer } from '../harness/postgres.js';
@@ -49,6 +51,31 @@ export async function startGate(
     broker, log, home, env,
     async close() { await broker.close(); await log.close(); },
   };
+}
+
+/**
+ * A gate whose sessions get the hooks `pcigate connect` gives them (pgHooksFor: policy, approvals, masking,
+ * session limits) from `config`, whose connection `test-db` must point at `pg`.
+ */
+export async function startConfiguredGate(pg: PostgresServer, config: PcigateConfig): Promise<Gate> {
+  const ref: { hooks?: Awaited<ReturnType<typeof pgHooksFor>> } = {};
+  const gate = await startGate(pg, { hooksFor: (info) => ref.hooks!(info) });
+  ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(pg), home: gate.home, sink: gate.log });
+  return gate;
+}
+
+/**
+ * Runs a client program that prints one `step=<name> <facts>` line per step and `done` at the end
+ * (test/integration/clients/); fails the set-up with its output when it does not finish.
+ */
+export async function runProbe(cmd: string, args: string[]): Promise<{ steps: Map<string, string>; stdout: string }> {
+  const r = await run(cmd, args, { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, { timeoutMs: 120_000 });
+  if (r.code !== 0 || !r.stdout.includes('\ndone')) throw new Error(`${path.basename(args.find((a) => /\.(java|py)$/.test(a)) ?? cmd)} exited ${r.code}: ${r.stdout}\n${r.stderr}`);
+  const steps = new Map(r.stdout.split('\n').filter((l) => l.startsWith('step=')).map((l): [string, string] => {
+    const [name, ...rest] = l.slice(5).split(' ');
+    return [name!, rest.join(' ')];
+  }));
+  return { steps, stdout: r.stdout };
 }
 
 /** Every record of the log, in seq order. */
