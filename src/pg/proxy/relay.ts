@@ -539,6 +539,8 @@ export class Relay {
     const code = f[0]!;
     const h = this.head();
     const run = this.running();
+    // Before the describe leaves the queue: the Execute behind it is then the second entry.
+    const described = code === BE.RowDescription && h?.kind === 'describe' ? this.describedExecute(h) : null;
     switch (code) {
       case BE.DataRow:
         if (run) run.result.dataRows++;
@@ -581,7 +583,7 @@ export class Relay {
     if (HOOKED_BACKEND.has(code) && this.o.hooks.onBackendMessage) {
       // Ended statements are reported before the next one's data is inspected (per-statement counts).
       if (this.endedRuns.length > 0) this.reportEnded();
-      const subject = run?.stmt ?? (code === BE.RowDescription && h?.kind === 'describe' ? this.describedExecute(h) : null);
+      const subject = run?.stmt ?? described;
       const replaced = this.o.hooks.onBackendMessage(f, subject);
       emit(replaced ?? f);
     } else {
@@ -596,7 +598,7 @@ export class Relay {
    * exactly. Null for a Describe of a statement (formats unknown until Bind) or anything else in between.
    */
   private describedExecute(d: Extract<Expect, { kind: 'describe' }>): Statement | null {
-    const next = this.expect[this.expect.indexOf(d) + 1]; // d has usually left the queue already: then the head
+    const next = this.expect[1]; // d is the head
     return d.portal !== undefined && next?.kind === 'execute' && next.run.stmt.portal === d.portal ? next.run.stmt : null;
   }
 
