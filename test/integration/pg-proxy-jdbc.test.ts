@@ -62,11 +62,14 @@ describe('pgjdbc through pcigate', () => {
     expect(new Set(names.slice(4)).size).toBe(1);
   });
 
-  it("the transcript names the columns of an extended-protocol statement (the RowDescription answering its portal's Describe)", () => {
-    const n = (detail(queries('select name from jdbc_items where id = $1')[0]!) as { n?: number }).n;
+  it('the transcript names the columns of every execution: described by portal, and of the named statement run again undescribed', () => {
+    const ns = queries('select name from jdbc_items where id = $1').map((r) => (detail(r) as { n?: number }).n);
     const lines = readdirSync(path.join(gate.home, 'recordings')).filter((f) => f.endsWith('.pg.jsonl'))
       .flatMap((f) => readFileSync(path.join(gate.home, 'recordings', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));
-    expect(lines).toContainEqual({ t: 'columns', n, names: ['name'] });
+    expect(ns).toHaveLength(7);
+    // The first executions answer a Describe of their portal; from the 6th pgjdbc sends none: the relay shows
+    // the hooks the statement's own description with the Bind's formats.
+    expect(ns.filter((n) => !lines.some((l) => l.t === 'columns' && l.n === n)), JSON.stringify(ns)).toEqual([]);
   });
 
   it('executeBatch: 50 inserts pipelined before one Sync, each recorded with its own parameters', () => {

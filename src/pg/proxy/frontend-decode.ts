@@ -24,6 +24,8 @@ export interface BindMessage {
   portal: string;
   statement: string;
   params: BindParam[];
+  /** Result-column format codes: none (all text), one (for all) or one per column. */
+  resultFormats: number[];
 }
 
 /** Bind: portal, statement, parameter format codes, parameter values, result format codes. */
@@ -48,7 +50,10 @@ export function decodeBind(f: Buffer): BindMessage {
     off += len;
     params.push(fmt === 1 ? { format: 'binary', value: Uint8Array.from(value) } : { format: 'text', value: value.toString('utf8') });
   }
-  return { portal, statement, params };
+  const resultFormats: number[] = [];
+  const nResults = off + 2 <= f.length ? f.readInt16BE(off) : 0;
+  for (let i = 0, at = off + 2; i < nResults && at + 2 <= f.length; i++, at += 2) resultFormats.push(f.readInt16BE(at));
+  return { portal, statement, params, resultFormats };
 }
 
 export function decodeExecute(f: Buffer): { portal: string; maxRows: number } {

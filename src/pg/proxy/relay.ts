@@ -21,8 +21,12 @@ import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, typ
 /** `after`: replies pcigate made up, sent right after the server's answer to this entry. */
 type Expect =
   | { kind: 'parse' | 'bind' | 'close'; after: Buffer[] }
-  /** `portal`: a Describe of that portal (not of a statement, whose description carries no formats). */
-  | { kind: 'describe'; after: Buffer[]; portal?: string }
+  /**
+   * `portal`: a Describe of that portal (its description fits the Execute behind it exactly). `prep`: the
+   * prepared statement described (directly, or the one the portal was bound from), taken when the Describe was
+   * read: its description is kept for the statement's later Executes.
+   */
+  | { kind: 'describe'; after: Buffer[]; portal?: string; prep?: Prepared | undefined }
   | { kind: 'execute'; run: Running; after: Buffer[] }
   | { kind: 'query'; run: Running; after: Buffer[] }
   | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; /** an abort follows: its RFQ answers */ aborts?: true }
@@ -47,12 +51,25 @@ const RFQ_MARK = Buffer.from('RFQ');
  */
 const COPY_FAIL_TERMINATE = Buffer.concat([encodeCopyFail('pcigate: the session was ended by pcigate'), TERMINATE]);
 
+/** A statement the client prepared (Parse), as pcigate mirrors it. */
+interface Prepared {
+  sql: string;
+  types: number[];
+  /** The RowDescription a Describe of it (or of a portal bound from it) got: its columns' types. */
+  described?: Buffer | undefined;
+}
+
 interface Running {
   stmt: Statement;
   started: number;
   result: StatementResult;
   /** 'pending' while the statement's record is not yet durable: its response is held back. */
   gate: 'open' | 'pending' | 'failed';
+  /**
+   * The RowDescription its rows will have when the server sends none (an Execute not behind a Describe of its
+   * portal): the statement's own description with the Bind's formats, shown to the hooks before its first row.
+   */
+  describe?: Buffer | undefined;
 }
 
 export interface RelayOptions {
@@ -79,8 +96,10 @@ const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pc
 
 export class Relay {
   private readonly expect: Expect[] = [];
-  private readonly prepared = new Map<string, { sql: string; types: number[] }>();
-  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string }>();
+  private readonly prepared = new Map<string, Prepared>();
+  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[] }>();
+  /** Statements whose Running gets a `describe` (set when the Execute is read, taken when it is admitted). */
+  private readonly descriptions = new WeakMap<Statement, Buffer>();
   private statementCount = 0;
   /** After a denied Execute, client messages are dropped until Sync (what the server does after an error). */
   private discarding: Buffer | null = null;
@@ -104,7 +123,7 @@ export class Relay {
    * skipped Execute shows what the client bound for it. Cleared at the Sync.
    */
   private readonly skippedPrepared = new Map<string, { sql: string; types: number[] }>();
-  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string }>();
+  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[] }>();
   private pumping = false;
   private ended = false;
   private clientGone = false;
@@ -247,7 +266,7 @@ export class Relay {
       } else if (code === FE.Bind) {
         const b = decodeBind(f);
         const ps = this.skippedPrepared.get(b.statement) ?? this.prepared.get(b.statement);
-        this.skippedPortals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement });
+        this.skippedPortals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats });
       }
       this.forward(f);
       return null;
@@ -268,7 +287,7 @@ export class Relay {
       case FE.Bind: {
         const b = decodeBind(f);
         const ps = this.prepared.get(b.statement);
-        this.portals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement });
+        this.portals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats });
         this.forward(f);
         this.expect.push({ kind: 'bind', after: [] });
         this.unflushed++;
@@ -277,15 +296,19 @@ export class Relay {
       case FE.Execute: {
         const e = decodeExecute(f);
         const portal = (this.serverSkipping && this.skippedPortals.get(e.portal)) || this.portals.get(e.portal);
+        const tail = this.expect[this.expect.length - 1];
+        const described = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.prepared.get(portal.statement)?.described : undefined;
         return this.statement(f, {
           protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [],
           statementName: portal?.statement ?? '', portal: e.portal, maxRows: e.maxRows,
-        });
+        }, described && portal ? withFormats(described, portal.resultFormats) : undefined);
       }
       case FE.Describe: {
         const t = decodeTarget(f);
         this.forward(f);
-        this.expect.push(t.kind === 'P' ? { kind: 'describe', after: [], portal: t.name } : { kind: 'describe', after: [] });
+        const described = t.kind === 'S' ? t.name : this.portals.get(t.name)?.statement;
+        const prep = described === undefined ? undefined : this.prepared.get(described);
+        this.expect.push(t.kind === 'P' ? { kind: 'describe', after: [], portal: t.name, prep } : { kind: 'describe', after: [], prep });
         this.unflushed++;
         return null;
       }
@@ -321,8 +344,9 @@ export class Relay {
     }
   }
 
-  private statement(f: Buffer, s: Omit<Statement, 'n'>): Promise<void> | null {
+  private statement(f: Buffer, s: Omit<Statement, 'n'>, describe?: Buffer): Promise<void> | null {
     const stmt: Statement = { n: ++this.statementCount, ...s };
+    if (describe) this.descriptions.set(stmt, describe);
     const status = this.statusAhead();
     if (status) stmt.txStatus = status;
     const hook = this.o.hooks.onStatement;
@@ -387,7 +411,7 @@ export class Relay {
 
   private admit(f: Buffer, stmt: Statement, durable?: Promise<unknown>): void {
     const run: Running = {
-      stmt, started: this.o.now(), gate: durable ? 'pending' : 'open',
+      stmt, started: this.o.now(), gate: durable ? 'pending' : 'open', describe: this.descriptions.get(stmt),
       result: { outcome: 'success', commands: [], rows: 0, dataRows: 0, suspended: false, durationMs: 0 },
     };
     durable?.then(
@@ -541,6 +565,9 @@ export class Relay {
     const run = this.running();
     // Before the describe leaves the queue: the Execute behind it is then the second entry.
     const described = code === BE.RowDescription && h?.kind === 'describe' ? this.describedExecute(h) : null;
+    if (h?.kind === 'describe' && h.prep && (code === BE.RowDescription || code === BE.NoData)) {
+      h.prep.described = code === BE.RowDescription ? Buffer.from(f) : undefined;
+    }
     switch (code) {
       case BE.DataRow:
         if (run) run.result.dataRows++;
@@ -583,6 +610,11 @@ export class Relay {
     if (HOOKED_BACKEND.has(code) && this.o.hooks.onBackendMessage) {
       // Ended statements are reported before the next one's data is inspected (per-statement counts).
       if (this.endedRuns.length > 0) this.reportEnded();
+      if (run?.describe && code === BE.DataRow) {
+        // The rows of an Execute the server describes nowhere: the hooks see its description first.
+        this.o.hooks.onBackendMessage(run.describe, run.stmt);
+        run.describe = undefined;
+      }
       const subject = run?.stmt ?? described;
       const replaced = this.o.hooks.onBackendMessage(f, subject);
       emit(replaced ?? f);
@@ -740,4 +772,21 @@ export class Relay {
     }
     this.o.onEnd({ reason, clean });
   }
+}
+
+/**
+ * `rd` (a RowDescription answering a Describe of a statement: every format 0) with the result formats a Bind
+ * chose (§55.7: none = all text, one = all columns, else one per column). Field layout: name, then Int32 table,
+ * Int16 column, Int32 type, Int16 size, Int32 modifier, Int16 format.
+ */
+function withFormats(rd: Buffer, formats: readonly number[]): Buffer {
+  const out = Buffer.from(rd);
+  const n = out.readInt16BE(5);
+  let at = 7;
+  for (let i = 0; i < n; i++) {
+    at = out.indexOf(0, at) + 1 + 16;
+    out.writeInt16BE(formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i] ?? 0, at);
+    at += 2;
+  }
+  return out;
 }
