@@ -12,7 +12,7 @@
  * installed. `os-nohooks` (recording without policy and masking, which no pcigate command runs) is only
  * measured when named in --only, to see what the hooks cost; it is never in the ratios.
  *
- *   npm run build && node dist/bench/pg/run.js [seconds=10] [rounds=2] [rows=5000000] [--only=direct,os,…]
+ *   npm run build && node dist/bench/pg/run.js [seconds=20] [rounds=2] [rows=5000000] [--only=direct,os,…]
  *
  * A quick round: `node dist/bench/pg/run.js 5 1 200000`. JSON on stdout, a table on stderr.
  */
@@ -24,7 +24,7 @@ import { startPgBouncer, type Bouncer } from './pgbouncer.js';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const only = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const SECONDS = Number(positional[0] ?? 10);
+const SECONDS = Number(positional[0] ?? 20); // the issue's pgbench -T 20
 const ROUNDS = Number(positional[1] ?? 2);
 const ROWS = Number(positional[2] ?? 5_000_000); // the issue's 5M-row COPY and SELECT
 const CLIENTS = 8;
