@@ -11,10 +11,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../recorder/types.js';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, readLog, runProbe, startConfiguredGate, startGate, until } from './pg-proxy-setup.js';
+import { type Gate, pgQueries, queryDetail, readLog, runProbe, startConfiguredGate, startGate, until } from './pg-proxy-setup.js';
 
 const JAR = '/usr/share/java/postgresql.jar'; // Debian's libpostgresql-jdbc-java (.ci/run installs it)
 const PROBE = fileURLToPath(new URL('./clients/PgJdbcProbe.java', import.meta.url));
@@ -24,10 +23,8 @@ let gate: Gate;
 let steps: Map<string, string>;
 let stdout = '';
 
-type Detail = { sql: string; protocol: string; params?: unknown[]; statement?: string; result?: string; sqlstate?: string | null; rows?: number; data_rows?: number; suspended?: boolean; rule?: string };
-const detail = (r: AuditRecord) => r.detail as Detail;
-const queries = (sqlPart: string): AuditRecord[] =>
-  readLog(gate.home).filter((r) => r.type === 'pg.query' && detail(r).sql.includes(sqlPart));
+const detail = queryDetail;
+const queries = (sqlPart: string) => pgQueries(gate.home, sqlPart);
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -63,7 +60,7 @@ describe('pgjdbc through pcigate', () => {
   });
 
   it('the transcript names the columns of every execution: described by portal, and of the named statement run again undescribed', () => {
-    const ns = queries('select name from jdbc_items where id = $1').map((r) => (detail(r) as { n?: number }).n);
+    const ns = queries('select name from jdbc_items where id = $1').map((r) => detail(r).n);
     const lines = readdirSync(path.join(gate.home, 'recordings')).filter((f) => f.endsWith('.pg.jsonl'))
       .flatMap((f) => readFileSync(path.join(gate.home, 'recordings', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));
     expect(ns).toHaveLength(7);

@@ -7,17 +7,14 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../recorder/types.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { readLog, startGate, until, type Gate } from './pg-proxy-setup.js';
+import { type Gate, pgQueries, queryDetail, readLog, startGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
 
-type Detail = { sql: string; protocol: string; params?: unknown[]; statement?: string; result?: string; sqlstate?: string | null; rows?: number; data_rows?: number; suspended?: boolean };
-const detail = (r: AuditRecord) => r.detail as Detail;
-const queries = (sqlPart: string): AuditRecord[] =>
-  readLog(gate.home).filter((r) => r.type === 'pg.query' && detail(r).sql.includes(sqlPart));
+const detail = queryDetail;
+const queries = (sqlPart: string) => pgQueries(gate.home, sqlPart);
 
 function connect(over: postgres.Options<Record<string, postgres.PostgresType>> = {}) {
   return postgres({

@@ -10,10 +10,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../recorder/types.js';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, readLog, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, pgQueries, queryDetail, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PYTHON = '/usr/bin/python3'; // Debian's, where python3-psycopg is installed (.ci/run installs it)
 const PROBE = fileURLToPath(new URL('./clients/psycopg_probe.py', import.meta.url));
@@ -24,10 +23,8 @@ let gate: Gate;
 let steps: Map<string, string>;
 let stdout = '';
 
-type Detail = { sql: string; params?: unknown[]; result?: string; sqlstate?: string | null; rule?: string };
-const detail = (r: AuditRecord) => r.detail as Detail;
-const queries = (sqlPart: string): AuditRecord[] =>
-  readLog(gate.home).filter((r) => r.type === 'pg.query' && detail(r).sql.includes(sqlPart));
+const detail = queryDetail;
+const queries = (sqlPart: string) => pgQueries(gate.home, sqlPart);
 
 beforeAll(async () => {
   server = await startPostgres();

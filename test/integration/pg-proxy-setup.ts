@@ -78,6 +78,20 @@ export async function runProbe(cmd: string, args: string[]): Promise<{ steps: Ma
   return { steps, stdout: r.stdout };
 }
 
+/** The `pg.query` detail members the client tests read. */
+export interface PgQueryDetail {
+  n?: number; sql: string; protocol?: string; params?: unknown[]; statement?: string; portal?: string; rule?: string;
+  result?: string; sqlstate?: string | null; rows?: number; data_rows?: number; suspended?: boolean;
+}
+
+/** A record's detail as a `pg.query` detail. */
+export const queryDetail = (r: AuditRecord): PgQueryDetail => r.detail as unknown as PgQueryDetail;
+
+/** The `pg.query` records whose SQL contains `sqlPart`, in seq order. */
+export function pgQueries(home: string, sqlPart: string): AuditRecord[] {
+  return readLog(home).filter((r) => r.type === 'pg.query' && queryDetail(r).sql.includes(sqlPart));
+}
+
 /** Every record of the log, in seq order. */
 export function readLog(home: string): AuditRecord[] {
   const dir = path.join(home, 'log');

@@ -28,6 +28,14 @@ const skipReason = missing.length ? `keychain bound test skipped: ${missing.join
 if (skipReason) process.stderr.write(`${skipReason}\n`);
 const SCOPES = ['openid', 'email', 'groups', 'offline_access', 'pcigate'];
 
+/** The Ctx the generated scripts run pcigate's code with (real fs, fetch and clock; quiet logger). */
+const CTX_SOURCE = `const ctx = {
+  stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd(),
+  clock: { now: () => Date.now(), micros: () => BigInt(Date.now()) * 1000n }, fs: fsp, fetch: globalThis.fetch,
+  log: { debug() {}, warn() {} }, user: { name: 'tester', uid: 0 }, interrupt: new AbortController().signal,
+};
+`;
+
 /** A script that stores `tokens` in the keychain, reads the login as `pcigate verify` does, freezes the keychain daemon, and reads again. */
 function script(dir: string, issuer: string, tokensFile: string): string {
   const file = path.join(dir, 'run.mjs');
@@ -36,12 +44,7 @@ import * as fsp from 'node:fs/promises';
 import { execSync } from 'node:child_process';
 import { keychainStore } from ${JSON.stringify(path.join(DIST, 'token-store.js'))};
 import { storedLoginIdentity } from ${JSON.stringify(path.join(DIST, 'stored-login.js'))};
-const ctx = {
-  stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd(),
-  clock: { now: () => Date.now(), micros: () => BigInt(Date.now()) * 1000n }, fs: fsp, fetch: globalThis.fetch,
-  log: { debug() {}, warn() {} }, user: { name: 'tester', uid: 0 }, interrupt: new AbortController().signal,
-};
-const config = { identity: { issuer: ${JSON.stringify(issuer)}, client_id: ${JSON.stringify(CLI_CLIENT_ID)}, token_store: 'keychain' } };
+${CTX_SOURCE}const config = { identity: { issuer: ${JSON.stringify(issuer)}, client_id: ${JSON.stringify(CLI_CLIENT_ID)}, token_store: 'keychain' } };
 const home = ${JSON.stringify(path.join(dir, 'home'))};
 await keychainStore().save(JSON.parse(await fsp.readFile(${JSON.stringify(tokensFile)}, 'utf8')));
 const out = {};
@@ -103,12 +106,7 @@ describe.skipIf(!existsSync(path.join(DIST, 'stored-login.js')))('a keychain tha
     writeFileSync(file, `
 import * as fsp from 'node:fs/promises';
 import { storedLoginIdentity } from ${JSON.stringify(path.join(DIST, 'stored-login.js'))};
-const ctx = {
-  stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd(),
-  clock: { now: () => Date.now(), micros: () => BigInt(Date.now()) * 1000n }, fs: fsp, fetch: globalThis.fetch,
-  log: { debug() {}, warn() {} }, user: { name: 'tester', uid: 0 }, interrupt: new AbortController().signal,
-};
-const config = { identity: { issuer: 'https://idp.example', client_id: 'pcigate-cli', token_store: 'keychain' } };
+${CTX_SOURCE}const config = { identity: { issuer: 'https://idp.example', client_id: 'pcigate-cli', token_store: 'keychain' } };
 const r = await storedLoginIdentity(ctx, config, ${JSON.stringify(path.join(dir, 'home'))}, { keychainTimeoutMs: 1000, keychainCommand: ${JSON.stringify(hang)} });
 process.stdout.write(JSON.stringify(r) + '\\n');
 `);
