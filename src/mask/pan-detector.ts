@@ -9,11 +9,15 @@
  * `<digit>.`, as in `249.99999999999977`): printed floating-point numbers have 13–17 such digits and one in
  * ten is Luhn-valid. Such a run is still a PAN when it lies in a major issuer range.
  *
+ * A floating-point print of a PAN (`4.111111111111111e+15`, or with one digit fewer) is found too
+ * (float-text.ts); its span covers the whole token.
+ *
  * Skip-ahead scan: any candidate spans at least 13 bytes, so only every 13th byte is examined; a digit
  * there (or a separator followed by a digit) is extended both ways to the maximal run of digits and single
  * separators, and that run is checked. Clean data costs about one comparison per 13 bytes.
  */
 import { networkIndex } from './card-networks.js';
+import { findExponentPans } from './float-text.js';
 
 export interface DetectOptions {
   /** Accept any Luhn-valid 13–19 digit number, not only the issuer ranges of the major networks. */
@@ -102,6 +106,9 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
     }
     p = e + STRIDE;
   }
+  const found = out.length;
+  findExponentPans(buf, from, to, openEnd, out);
+  if (found > 0 && out.length > found) out.sort((x, y) => x.start - y.start);
   // Most values hold no PAN: one shared, frozen empty array instead of an allocation per call.
   return out.length === 0 ? NO_SPANS : out.slice();
 }

@@ -6,6 +6,7 @@
  */
 import { applyMask, hmacToken, mergeSpans } from './mask-format.js';
 import type { MaskFormat, MaskStyle } from './mask-format.js';
+import { floatTokenIsPan } from './float-text.js';
 import { findPans, MAX_PAN_DIGITS, MIN_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { cardNetwork, luhnValid } from './card-networks.js';
@@ -148,14 +149,11 @@ export const FLOAT4_OID = 700;
 
 /**
  * Whether a float8 or float4 in text form is a card number: PostgreSQL prints a whole number of 16 digits
- * kept as double precision as `4.111111111111111e+15`, where content detection finds no run of digits.
+ * kept as double precision as `4.111111111111111e+15` (with `extra_float_digits = 0`, one digit fewer,
+ * which Luhn restores), a value that cannot be masked and still be a float (float-text.ts).
  */
 export function floatTextIsPan(v: Uint8Array, detect: DetectOptions): boolean {
-  if (v.length > 32) return false;
-  const s = Buffer.from(v.buffer, v.byteOffset, v.length).toString('latin1');
-  if (!/^-?\d(?:\.\d+)?e\+\d\d$/.test(s)) return false; // without an exponent, its digits are found as text
-  const x = Math.abs(Number(s));
-  return Number.isInteger(x) && x >= 1e11 && x < 1e19 && digitsArePan(BigInt(x).toString(), detect);
+  return v.length <= 32 && floatTokenIsPan(v, detect.anyLuhn === true);
 }
 
 /** A value withheld because it is a PAN that cannot be masked in its own format: NULL, counted. */

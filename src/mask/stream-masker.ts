@@ -19,6 +19,7 @@
 import { MaskError } from '../errors.js';
 import { hmacToken, digitsOf, mergeSpans, starSpan } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
+import { exponentTail } from './float-text.js';
 import { BYTE_CLASS, findPans, MAX_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { addCount, PAN_RULE } from './pan-masker.js';
@@ -192,9 +193,16 @@ export class StreamMasker {
 
 /**
  * Where the undecided tail of `buf` starts: the groups of the trailing digit/separator run that hold its
- * last 19 digits (a PAN completed by later bytes can start no earlier), or an incomplete UTF-8 sequence.
+ * last 19 digits (a PAN completed by later bytes can start no earlier), a float print that may still end
+ * as an exponent-form PAN (`4.111111111111111e+1`, float-text.ts), or an incomplete UTF-8 sequence.
  */
 export function holdFrom(buf: Uint8Array): number {
+  const run = digitRunHold(buf);
+  const float = exponentTail(buf);
+  return float >= 0 && float < run ? float : run;
+}
+
+function digitRunHold(buf: Uint8Array): number {
   const n = buf.length;
   let i = n;
   const last = BYTE_CLASS[buf[n - 1]!];
@@ -255,8 +263,9 @@ function utf8Tail(buf: Uint8Array, n: number): number {
 /**
  * How much already-sent context to keep before `hold`: enough that any PAN touching the held bytes is
  * seen whole again next time (its start lies within 19 digits before `hold`), plus the byte before it
- * (a letter there disqualifies the first group) or the two before it when they are `<digit>.`. A group longer than 19 digits is kept only in part:
- * ≥ 20 of its digits are enough to show it is too long.
+ * (a letter there disqualifies the first group) or, when they are `<digits>.`, those integer digits and
+ * the byte before them (a decimal fraction or a float print). A group longer than 19 digits is kept only
+ * in part: ≥ 20 of its digits are enough to show it is too long.
  */
 export function contextFrom(buf: Uint8Array, hold: number): number {
   let j = hold;
@@ -272,7 +281,12 @@ export function contextFrom(buf: Uint8Array, hold: number): number {
       j--;
     } else break;
   }
-  // Two bytes when they are `<digit>.`: a run after them is a decimal fraction (pan-detector.ts).
-  if (j >= 2 && buf[j - 1] === 0x2e && BYTE_CLASS[buf[j - 2]!] === 1) return j - 2;
+  // After `<digits>.` the run is a decimal fraction (pan-detector.ts), or the mantissa of a float print
+  // (float-text.ts): the integer digits are kept with the byte before them.
+  if (j >= 2 && buf[j - 1] === 0x2e && BYTE_CLASS[buf[j - 2]!] === 1) {
+    let k = j - 2;
+    while (k > 0 && BYTE_CLASS[buf[k - 1]!] === 1 && j - k <= MAX_PAN_DIGITS + 1) k--;
+    return k > 0 ? k - 1 : 0;
+  }
   return j > 0 ? j - 1 : 0;
 }

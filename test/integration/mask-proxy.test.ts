@@ -122,6 +122,22 @@ describe('masking through the proxy', () => {
     });
   });
 
+  it('a float print of a card number: withheld with extra_float_digits = 0 (15 digits + Luhn give it away), masked as text, in JSON and in COPY', async () => {
+    await withClient(async (c) => {
+      await c.query('set extra_float_digits = 0');
+      const direct = await side.query('select 4111111111111111::float8::text as t'); // what the server prints
+      expect(direct.rows[0].t).toBe('4.111111111111111e+15'); // side keeps pg's default; the gate's session prints one digit fewer
+      const r = await c.query(`select pan_b::float8 as f8, pan_b::float8::text as t, json_build_object('f', pan_b::float8) as j, 250.75::float8 as amount from cards`);
+      expect(r.rows[0]).toEqual({ f8: null, t: '*.************11e+15', j: { f: '*.************11e+15' }, amount: 250.75 });
+      await c.query('reset extra_float_digits');
+      const t = await c.query(`select 'card ' || pan_b::float8 as t from cards`);
+      expect(t.rows[0].t).toBe('card *.*************11e+15');
+    });
+    const copy = await run('psql', ['-X', '-c', 'copy (select id, pan_b::float8 from cards) to stdout with (format csv)'], gate.env);
+    expect(copy.code, copy.stderr).toBe(0);
+    expect(copy.stdout).toBe('1,*.*************11e+15\n');
+  });
+
   it('aliases and computed columns do not dodge masking', async () => {
     await withClient(async (c) => {
       const r = await c.query(`select pan as x, pan || '' as y, number as z, cvv as w, substr(pan, 1, 16) as s from cards`);
