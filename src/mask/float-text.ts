@@ -27,20 +27,35 @@ const glues = (b: number | undefined): boolean => b !== undefined && (isDigit(b)
 
 /** Appends to `out` the exponent-form PANs in buf[from, to); with `openEnd`, a token reaching `to` is undecided. */
 export function findExponentPans(buf: Uint8Array, from: number, to: number, openEnd: boolean, out: PanSpan[]): void {
-  for (let p = nextPlus(buf, from + 2, to); p >= 0; p = nextPlus(buf, p + 1, to)) {
+  // The shortest token is `5e+15`: its `+` is at least two bytes in and is followed by a digit.
+  for (let p = nextPlus(buf, from + 2, to - 1); p >= 0; p = nextPlus(buf, p + 1, to - 1)) {
     const s = exponentSpan(buf, p, from, to, openEnd, false);
     if (s) out.push(s);
   }
 }
 
-/** The next `+` in buf[i, to), or −1: a native search over longer ranges, a loop over short values. */
+const indexOf = Buffer.prototype.indexOf;
+
+/**
+ * Built-in types whose text output never has an exponent (integers, numeric, bool, dates and times, uuid,
+ * money, bytea, network addresses): their values need no search for one. Everything else may hold a float
+ * print (text, arrays, records, JSON, geometric and unknown types).
+ */
+const NO_EXPONENT: ReadonlySet<number> = new Set([16, 17, 20, 21, 23, 26, 650, 790, 829, 869, 1082, 1083, 1114, 1184, 1186, 1266, 1700, 2950]);
+
+/** Whether a text value of type `oid` may contain a float print. */
+export function mayPrintExponent(oid: number): boolean {
+  return !NO_EXPONENT.has(oid);
+}
+
+/** The first `+` in buf[i, to), or −1: a loop over a short range, a native search over a long one. */
 function nextPlus(buf: Uint8Array, i: number, to: number): number {
-  if (to - i > 64 && buf instanceof Buffer) {
-    const k = buf.indexOf(PLUS, i);
-    return k < 0 || k >= to ? -1 : k;
+  if (to - i <= 48) {
+    for (; i < to; i++) if (buf[i] === PLUS) return i;
+    return -1;
   }
-  for (; i < to; i++) if (buf[i] === PLUS) return i;
-  return -1;
+  const k = indexOf.call(buf, PLUS, i) as number;
+  return k < to ? k : -1;
 }
 
 /** The PAN span of the token whose exponent sign is at `p`, if it is one. */

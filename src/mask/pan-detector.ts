@@ -58,10 +58,10 @@ let gDig = new Int32Array(65); // index into digs of each group's first digit
 /**
  * Finds PANs in `buf[from, to)`. With `openEnd`, `to` is not the end of the data (a stream chunk): a
  * candidate whose last digit is the byte before `to` is undecided (more digits may follow) and is not
- * reported. Spans are in ascending start order and may overlap when a run of groups holds several
+ * reported. `exponents: false` skips the search for float prints, for values of a type that has none. Spans are in ascending start order and may overlap when a run of groups holds several
  * Luhn-valid candidates; callers mask every one of them.
  */
-export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to = buf.length, openEnd = false): PanSpan[] {
+export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to = buf.length, openEnd = false, exponents = true): PanSpan[] {
   const out = scratch;
   if (out.length !== 0) out.length = 0; // setting the length of an empty array is not free: one call per value
   const anyLuhn = opts.anyLuhn === true;
@@ -107,7 +107,7 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
     p = e + STRIDE;
   }
   const found = out.length;
-  findExponentPans(buf, from, to, openEnd, out);
+  if (exponents) findExponentPans(buf, from, to, openEnd, out);
   if (found > 0 && out.length > found) out.sort((x, y) => x.start - y.start);
   // Most values hold no PAN: one shared, frozen empty array instead of an allocation per call.
   return out.length === 0 ? NO_SPANS : out.slice();

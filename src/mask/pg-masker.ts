@@ -35,6 +35,7 @@ import type { ColumnRule, UnmaskGrant } from './column-rules.js';
 import { maskCopyBinary } from './copy-binary.js';
 import { maskCopyTextRow } from './copy-text.js';
 import type { CopyTextFormat } from './copy-text.js';
+import { mayPrintExponent } from './float-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
 import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, floatTextIsPan, isPrintableAscii, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
@@ -210,7 +211,7 @@ export class PgMasker {
       const col = plan?.[i];
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       if (certain && col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) &&
-        findPans(body, this.#ctx.detect, at, at + len).length === 0) {
+        findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0) {
         at += len;
         continue;
       }
