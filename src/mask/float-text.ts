@@ -3,15 +3,16 @@
  * column (or cast to one) is printed by PostgreSQL, C's `%g`, JavaScript and Python as
  * `4.111111111111111e+15`: the digit run the detector looks for is broken by the point and the exponent.
  *
- * A token is `<digits>[.<digits>]e+<1–2 digits>` (`E` too), not glued to a letter, digit or point on
- * either side, whose value is a whole number of 13–19 digits. It is a PAN when that number is one
- * (Luhn-valid, in a major issuer range), or when the token shows all but its last digit: PostgreSQL with
- * `extra_float_digits = 0` prints 15 significant digits (`4.11111111111111e+15`), and the missing 16th
- * digit of a PAN is its Luhn check digit, so such a print gives the card number away too. In free text exponent
- * tokens always need an issuer range, also with `anyLuhn`: printed measurements in exponent form are common and
- * one in ten is Luhn-valid (the same reasoning as for decimal fractions in pan-detector.ts).
+ * A token is `<digits>[.<digits>]e+<1–2 digits>` (`E` too), not glued to a letter, digit or point
+ * before it nor to a letter after it, whose value is a whole number of 13–19 digits. It is a PAN when
+ * that number is one (Luhn-valid, in a major issuer range), or when the token shows all but its last
+ * digit: PostgreSQL with `extra_float_digits = 0` prints 15 significant digits (`4.11111111111111e+15`),
+ * and the missing 16th digit of a PAN is its Luhn check digit, so such a print gives the card number away
+ * too. In free text exponent tokens always need an issuer range, also with `anyLuhn`: printed
+ * measurements in exponent form are common and one in ten is Luhn-valid (the same reasoning as for
+ * decimal fractions in pan-detector.ts).
  *
- * The span covers the whole token, exponent included, so a mask keeps the shape (`*.***********1115e+15`
+ * The span covers the whole token, exponent included, so a mask keeps the shape (`*.*************11e+15`
  * under `last4`: its last four digits are the mantissa's last two and the exponent's) and a JSON caller
  * can quote it whole.
  */
@@ -22,8 +23,9 @@ const PLUS = 0x2b;
 const DOT = 0x2e;
 
 const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 48 && b <= 57;
-/** A byte that glues onto a token: digit, ASCII letter, point. */
-const glues = (b: number | undefined): boolean => b !== undefined && (isDigit(b) || b === DOT || ((b | 0x20) >= 97 && (b | 0x20) <= 122));
+const isLetter = (b: number | undefined): boolean => b !== undefined && (b | 0x20) >= 97 && (b | 0x20) <= 122;
+/** A byte before a token that makes it part of something longer: digit, ASCII letter, point (`v1.4.1e+15`). */
+const glues = (b: number | undefined): boolean => isDigit(b) || b === DOT || isLetter(b);
 
 /** Appends to `out` the exponent-form PANs in buf[from, to); with `openEnd`, a token reaching `to` is undecided. */
 export function findExponentPans(buf: Uint8Array, from: number, to: number, openEnd: boolean, out: PanSpan[]): void {
@@ -66,7 +68,8 @@ function exponentSpan(buf: Uint8Array, p: number, from: number, to: number, open
   while (q < to && isDigit(buf[q])) q++;
   const expLen = q - p - 1;
   // e+100 and beyond is no card number; a token that may still grow is decided by the next bytes.
-  if (expLen === 0 || expLen > 2 || (q === to && openEnd) || (q < to && glues(buf[q]))) return undefined;
+  // After it only a letter makes it part of a word; a point may end the sentence.
+  if (expLen === 0 || expLen > 2 || (q === to && openEnd) || (q < to && isLetter(buf[q]))) return undefined;
   const exp = expLen === 1 ? buf[p + 1]! - 48 : (buf[p + 1]! - 48) * 10 + buf[p + 2]! - 48;
   // The mantissa: digits, optionally a point and more digits, right before the `e`.
   let m = e;
