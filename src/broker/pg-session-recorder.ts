@@ -144,6 +144,8 @@ export class PgSessionRecorder {
 
   private async recordDenial(detail: Record<string, unknown>, decision: Extract<StatementDecision, { action: 'deny' }>): Promise<StatementDecision> {
     this.denied++;
+    // Results of earlier statements first, as an intent does: the log keeps the session's statement order.
+    this.flushDeferred();
     await this.c.sink.append(this.event('pg.query', 'denied', { ...detail, rule: decision.rule, sqlstate: decision.sqlstate ?? '42501' }));
     this.c.transcript?.add({ t: 'denied', ...detail, rule: decision.rule });
     return decision;

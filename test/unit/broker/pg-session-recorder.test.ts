@@ -1,0 +1,40 @@
+/** PgSessionRecorder: the order of a session's statement records in the audit log. */
+import { describe, expect, it } from 'vitest';
+import type { AuditEvent, AuditSink } from '../../../recorder/types.js';
+import { PgSessionRecorder } from '../../../src/broker/pg-session-recorder.js';
+import type { Statement, StatementResult } from '../../../src/pg/proxy/hooks.js';
+
+/** A sink that keeps what it was given, in the order of the append calls (that order is the log's seq). */
+function memorySink(): AuditSink & { events: AuditEvent[] } {
+  const events: AuditEvent[] = [];
+  return {
+    events,
+    append: (e) => { events.push(e); return Promise.resolve({ seq: events.length - 1, leaf: '' }); },
+    commitBlob: () => Promise.reject(new Error('not used')),
+  };
+}
+
+const ok: StatementResult = { outcome: 'success', commands: ['SELECT 1'], rows: 1, dataRows: 1, suspended: false, durationMs: 1 };
+
+describe('PgSessionRecorder', () => {
+  it("writes a statement's result before the denial of the statement after it", async () => {
+    const sink = memorySink();
+    const rec = new PgSessionRecorder({
+      sink, session: 's1', actor: { sub: 'tester', via: 'local' }, src: { ip: '127.0.0.1' }, target: { conn: 'db', kind: 'postgres' },
+      transcript: null, onProblem: (e) => { throw e; },
+      inner: { onStatement: (s) => (s.protocol === 'function' ? { action: 'deny', rule: 'function_call', message: 'no' } : { action: 'allow' }) },
+    });
+    const hooks = rec.hooks();
+    const read: Statement = { n: 1, protocol: 'simple', sql: 'select 1', params: [] };
+    const call: Statement = { n: 2, protocol: 'function', sql: 'function 957', params: [] };
+    const first = hooks.onStatement!(read);
+    await (first as { durable?: Promise<unknown> }).durable;
+    hooks.onStatementEnd!(read, ok);
+    // libpq sends the FunctionCall as soon as the read's result is in: within the recorder's deferral.
+    await hooks.onStatement!(call);
+    await rec.settle();
+    expect(sink.events.map((e) => [e.type, e.outcome, (e.detail as { n: number }).n])).toEqual([
+      ['pg.intent', 'pending', 1], ['pg.query', 'success', 1], ['pg.query', 'denied', 2],
+    ]);
+  });
+});
