@@ -137,7 +137,7 @@ describe('a refused statement in a transaction that has already failed', () => {
 });
 
 describe('a server error that arrives while pcigate is still deciding the Execute of its batch', () => {
-  it('the Sync that follows is answered once, the Execute is recorded as skipped, the next statement is in step', async () => {
+  it('the Sync that follows is answered once, the Execute is recorded as failed (its own Parse failed), the next statement is in step', async () => {
     const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
     await c.connect();
     try {
@@ -151,6 +151,6 @@ describe('a server error that arrives while pcigate is still deciding the Execut
     }
     const recs = readLog(gate.home).filter((r) => r.type === 'pg.query' && String((r.detail as { sql: string }).sql).includes('no_such_table_skip'));
     expect(recs).toHaveLength(3);
-    for (const r of recs) expect(r).toMatchObject({ outcome: 'failure', detail: { result: 'skipped', sqlstate: '42P01' } });
+    for (const r of recs) expect(r).toMatchObject({ outcome: 'failure', detail: { result: 'failure', sqlstate: '42P01' } });
   });
 });

@@ -18,15 +18,22 @@ import {
 import { HOOKED_BACKEND, type BindParam, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
 import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, type ErrorFields } from './wire.js';
 
+/**
+ * What a Parse, Bind or Describe works on: a prepared statement or a portal. An error answering it is the
+ * failure of the first Execute of that statement or portal behind it (see {@link forExecute}).
+ */
+type Target = { statement: string; portal?: undefined } | { portal: string; statement?: undefined };
+
 /** `after`: replies pcigate made up, sent right after the server's answer to this entry. */
 type Expect =
-  | { kind: 'parse' | 'bind' | 'close'; after: Buffer[] }
+  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target }
+  | { kind: 'close'; after: Buffer[] }
   /**
    * `portal`: a Describe of that portal (its description fits the Execute behind it exactly). `prep`: the
    * prepared statement described (directly, or the one the portal was bound from), taken when the Describe was
    * read: its description is kept for the statement's later Executes.
    */
-  | { kind: 'describe'; after: Buffer[]; portal?: string; prep?: Prepared | undefined }
+  | { kind: 'describe'; after: Buffer[]; target: Target; portal?: string; prep?: Prepared | undefined }
   | { kind: 'execute'; run: Running; after: Buffer[] }
   | { kind: 'query'; run: Running; after: Buffer[] }
   | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; /** an abort follows: its RFQ answers */ aborts?: true }
@@ -114,9 +121,10 @@ export class Relay {
   /**
    * The server reported an error in an extended-protocol batch before its Sync was forwarded (it sends an
    * error at once, while pcigate may still be deciding a statement of the batch): it ignores every message
-   * until that Sync, so none of them is answered. The error's SQLSTATE, for the Executes it skips.
+   * until that Sync, so none of them is answered. The error's SQLSTATE, for the Executes it skips; `failed`:
+   * what the message the error answered works on, while no Execute has been charged with the error yet.
    */
-  private serverSkipping: { sqlstate: string | undefined } | null = null;
+  private serverSkipping: { sqlstate: string | undefined; failed: Target | null } | null = null;
   /**
    * While the server skips: the statements and portals the client's ignored Parse and Bind would have made.
    * The server's own state does not change (`prepared`/`portals` stay as they were), but the record of a
@@ -280,7 +288,7 @@ export class Relay {
         const p = decodeParse(f);
         this.prepared.set(p.name, { sql: p.sql, types: p.types });
         this.forward(f);
-        this.expect.push({ kind: 'parse', after: [] });
+        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name } });
         this.unflushed++;
         return null;
       }
@@ -289,7 +297,7 @@ export class Relay {
         const ps = this.prepared.get(b.statement);
         this.portals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats });
         this.forward(f);
-        this.expect.push({ kind: 'bind', after: [] });
+        this.expect.push({ kind: 'bind', after: [], target: { portal: b.portal } });
         this.unflushed++;
         return null;
       }
@@ -308,7 +316,9 @@ export class Relay {
         this.forward(f);
         const described = t.kind === 'S' ? t.name : this.portals.get(t.name)?.statement;
         const prep = described === undefined ? undefined : this.prepared.get(described);
-        this.expect.push(t.kind === 'P' ? { kind: 'describe', after: [], portal: t.name, prep } : { kind: 'describe', after: [], prep });
+        this.expect.push(t.kind === 'P'
+          ? { kind: 'describe', after: [], target: { portal: t.name }, portal: t.name, prep }
+          : { kind: 'describe', after: [], target: { statement: t.name }, prep });
         this.unflushed++;
         return null;
       }
@@ -429,9 +439,13 @@ export class Relay {
     this.forward(f);
     if (this.serverSkipping) {
       // The server ignores it (an error earlier in its batch; a simple Query or FunctionCall too, until
-      // Sync: postgres.c's ignore_till_sync) and answers nothing: it ends now, skipped, as onError ends those.
-      run.result.outcome = 'skipped';
-      run.result.sqlstate = this.serverSkipping.sqlstate;
+      // Sync: postgres.c's ignore_till_sync) and answers nothing: it ends now, as onError ends those. The
+      // Execute whose own Parse or Bind got the error failed; any other was skipped.
+      const { sqlstate, failed } = this.serverSkipping;
+      const charged = failed !== null && forExecute(failed, stmt);
+      if (charged) this.serverSkipping.failed = null;
+      run.result.outcome = charged ? (sqlstate === '57014' ? 'cancelled' : 'failure') : 'skipped';
+      run.result.sqlstate = sqlstate;
       this.end(run, false);
     } else if (stmt.protocol === 'extended') {
       this.expect.push({ kind: 'execute', run, after: [] });
@@ -658,20 +672,25 @@ export class Relay {
       return;
     }
     // Extended protocol: the server skips everything up to the next Sync, a simple Query sent before that
-    // Sync included (it never runs and is answered by nothing).
-    let first = true;
+    // Sync included (it never runs and is answered by nothing). The error answers the head. When that is
+    // an Execute, that statement failed. When it is the Parse, Bind or Describe of a statement (a syntax
+    // error or missing table at Parse; at Bind a bad parameter, or an error the planner raises folding a
+    // constant, as `1/0`), the statement that failed is the first Execute behind it of what that message
+    // worked on: recorded as failed, not as skipped like the Executes the error kept from running.
+    let failed: Target | null = h.kind === 'parse' || h.kind === 'bind' || h.kind === 'describe' ? h.target : null;
     while (this.expect.length > 0 && this.expect[0]!.kind !== 'sync') {
       const e = this.shift()!;
       if (e.kind === 'execute' || e.kind === 'query') {
-        e.run.result.outcome = first ? (sqlstate === '57014' ? 'cancelled' : 'failure') : 'skipped';
+        const charged = e === h || (failed !== null && forExecute(failed, e.run.stmt));
+        if (charged) failed = null;
+        e.run.result.outcome = charged ? (sqlstate === '57014' ? 'cancelled' : 'failure') : 'skipped';
         e.run.result.sqlstate = sqlstate;
         this.end(e.run, false);
       }
-      first = false;
     }
     const s = this.expect[0];
     if (s?.kind === 'sync') s.errored = true;
-    else if (!s) this.serverSkipping = { sqlstate };
+    else if (!s) this.serverSkipping = { sqlstate, failed };
   }
 
   /**
@@ -772,6 +791,12 @@ export class Relay {
     }
     this.o.onEnd({ reason, clean });
   }
+}
+
+/** Whether `stmt` is an Execute of the statement or portal `t` (an error answering `t` is its failure). */
+function forExecute(t: Target, stmt: Statement): boolean {
+  if (stmt.protocol !== 'extended') return false;
+  return t.portal !== undefined ? stmt.portal === t.portal : stmt.statementName === t.statement;
 }
 
 /**
