@@ -13,7 +13,7 @@ import { resolveSecret } from '../config/secrets.js';
 import { ColumnCatalog } from '../mask/column-catalog.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
-import type { SessionControl } from '../pg/proxy/hooks.js';
+import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import { ApprovalStore } from '../policy/approvals.js';
 import { loadParser } from '../policy/pg-parser.js';
 import { decideStatement, identityOfActor } from '../policy/pg-policy-hooks.js';
@@ -24,6 +24,8 @@ import { PgSessionRefused, SessionRefused } from '../errors.js';
 import { admitSession, sessionWindowEnd } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
+import { copyColumns, copyOutStatements } from './pg-copy-plan.js';
+import type { CopyOut } from './pg-copy-plan.js';
 import { simpleQuery } from './pg-query-client.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
 import type { LimitHit, LimitTimers } from './session-limits.js';
@@ -108,7 +110,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     });
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     return {
-      onStatement: (stmt) => decideStatement(policy, ps, info.session, stmt),
+      onStatement: (stmt) => withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, (copy) => planCopy(o.target, catalog, masker, stmt, copy)),
       onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
       attach: (control) => limits.attach(control),
       onClientActivity: () => limits.activity(),
@@ -123,6 +125,37 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     };
   };
   return Object.assign(hooksFor, { admit });
+}
+
+/**
+ * A statement policy allows that holds a COPY … TO STDOUT runs only once its columns are announced to the
+ * masker (pg-copy-plan.ts): the decision, or what a hold resolves to, waits for them, and becomes a refusal
+ * when they cannot be known. Every other statement keeps the policy's decision as it is (synchronous).
+ */
+function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt: Statement, plan: (copy: CopyOut) => Promise<StatementDecision | undefined>): StatementDecision | Promise<StatementDecision> {
+  const copies = copyOutStatements(stmt.sql);
+  if (copies.length === 0) return d;
+  const after = async (dec: StatementDecision): Promise<StatementDecision> => {
+    if (dec.action !== 'allow') return dec;
+    if (copies.length > 1) return copyRefused('one query string holds several COPY … TO STDOUT; send each as a statement of its own');
+    return (await plan(copies[0]!)) ?? dec;
+  };
+  if (d instanceof Promise) return d.then(after);
+  if (d.action === 'hold') return { ...d, until: d.until.then(after) };
+  return after(d);
+}
+
+async function planCopy(target: UpstreamTarget, catalog: ColumnCatalog, masker: PgMasker, stmt: Statement, copy: CopyOut): Promise<StatementDecision | undefined> {
+  try {
+    masker.expectCopy(stmt, await copyColumns(target, catalog, copy), copy);
+    return undefined;
+  } catch (e) {
+    return copyRefused(`its columns could not be determined, so column masking cannot apply to them: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function copyRefused(why: string): StatementDecision {
+  return { action: 'deny', rule: 'masking.copy_columns', sqlstate: '0A000', message: `pcigate: this COPY … TO STDOUT was not run: ${why}` };
 }
 
 /**

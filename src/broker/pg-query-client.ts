@@ -3,8 +3,12 @@
  * to the broker's own ephemeral listener, so the statement takes exactly the path a psql session takes —
  * policy, masking, recording — and nothing is special-cased for exec.
  */
-import { connectUpstream, decodeCommandComplete, decodeDataRow, decodeNotice, decodeRowDescription, BackendCode, encodeCopyFail, encodeQuery, TERMINATE } from '../pg/protocol/index.js';
-import type { Frame, NoticeFields, UpstreamTarget } from '../pg/protocol/index.js';
+import type { Socket } from 'node:net';
+import {
+  connectUpstream, decodeCommandComplete, decodeDataRow, decodeNotice, decodeRowDescription, BackendCode, encodeCopyFail, encodeParse,
+  encodeQuery, encodeTarget, FrontendCode, SYNC, TERMINATE,
+} from '../pg/protocol/index.js';
+import type { FieldDescription, Frame, NoticeFields, UpstreamTarget } from '../pg/protocol/index.js';
 
 export interface ResultSet {
   /** The command tag, e.g. `SELECT 2`, `INSERT 0 1`. */
@@ -23,49 +27,70 @@ export interface QueryOutcome {
 
 /** Runs one simple Query (possibly several statements) and collects every result set. */
 export async function simpleQuery(target: UpstreamTarget, sql: string): Promise<QueryOutcome> {
-  const conn = await connectUpstream(target);
-  const { socket, framer } = conn;
   const out: QueryOutcome = { results: [], notices: [] };
   let current: ResultSet | undefined;
+  await roundTrip(target, [encodeQuery(sql)], (f, socket) => {
+    const p = f.payload;
+    switch (f.code) {
+      case BackendCode.RowDescription:
+        current = { command: '', columns: decodeRowDescription(p).fields.map((x) => x.name), rows: [] };
+        break;
+      case BackendCode.DataRow:
+        current?.rows.push(decodeDataRow(p).values.map((v) => (v === null ? null : v.toString('utf8'))));
+        break;
+      case BackendCode.CommandComplete:
+        out.results.push({ ...(current ?? { columns: [], rows: [] }), command: decodeCommandComplete(p).tag });
+        current = undefined;
+        break;
+      case BackendCode.EmptyQueryResponse:
+        current = undefined;
+        break;
+      case BackendCode.ErrorResponse:
+        out.error = decodeNotice(p);
+        current = undefined;
+        break;
+      case BackendCode.NoticeResponse:
+        out.notices.push(decodeNotice(p));
+        break;
+      case BackendCode.CopyInResponse:
+        // COPY FROM STDIN has no input here: fail it so the server ends the statement.
+        socket.write(encodeCopyFail('pcigate exec --sql has no COPY input'));
+        break;
+      default:
+        break;
+    }
+  });
+  return out;
+}
+
+/**
+ * The result columns of one statement, without running it: Parse and Describe of the unnamed statement
+ * (protocol 3.0 "Extended Query"; the server analyses the statement, plans and executes nothing). An
+ * empty list for a statement that returns no rows; `error` when the server refuses it.
+ */
+export async function describeStatement(target: UpstreamTarget, sql: string): Promise<{ fields: FieldDescription[]; error?: NoticeFields }> {
+  const out: { fields: FieldDescription[]; error?: NoticeFields } = { fields: [] };
+  await roundTrip(target, [encodeParse({ name: '', sql, paramTypes: [] }), encodeTarget(FrontendCode.Describe, 'S', ''), SYNC], (f) => {
+    if (f.code === BackendCode.RowDescription) out.fields = decodeRowDescription(f.payload).fields;
+    else if (f.code === BackendCode.ErrorResponse) out.error = decodeNotice(f.payload);
+  });
+  return out;
+}
+
+/**
+ * One exchange on a fresh broker-held connection: `send`, then every backend message to `handle` until
+ * ReadyForQuery; the connection is then terminated.
+ */
+async function roundTrip(target: UpstreamTarget, send: Buffer[], handle: (f: Frame, socket: Socket) => void): Promise<void> {
+  const { socket, framer } = await connectUpstream(target);
   try {
     await new Promise<void>((resolve, reject) => {
-      const handle = (f: Frame): boolean => {
-        const p = f.payload;
-        switch (f.code) {
-          case BackendCode.RowDescription:
-            current = { command: '', columns: decodeRowDescription(p).fields.map((x) => x.name), rows: [] };
-            break;
-          case BackendCode.DataRow:
-            current?.rows.push(decodeDataRow(p).values.map((v) => (v === null ? null : v.toString('utf8'))));
-            break;
-          case BackendCode.CommandComplete:
-            out.results.push({ ...(current ?? { columns: [], rows: [] }), command: decodeCommandComplete(p).tag });
-            current = undefined;
-            break;
-          case BackendCode.EmptyQueryResponse:
-            current = undefined;
-            break;
-          case BackendCode.ErrorResponse:
-            out.error = decodeNotice(p);
-            current = undefined;
-            break;
-          case BackendCode.NoticeResponse:
-            out.notices.push(decodeNotice(p));
-            break;
-          case BackendCode.CopyInResponse:
-            // COPY FROM STDIN has no input here: fail it so the server ends the statement.
-            socket.write(encodeCopyFail('pcigate exec --sql has no COPY input'));
-            break;
-          case BackendCode.ReadyForQuery:
-            return true;
-          default:
-            break;
-        }
-        return false;
-      };
       const pump = () => {
         try {
-          for (let f = framer.next(); f; f = framer.next()) if (handle(f)) { cleanup(); resolve(); return; }
+          for (let f = framer.next(); f; f = framer.next()) {
+            if (f.code === BackendCode.ReadyForQuery) { cleanup(); resolve(); return; }
+            handle(f, socket);
+          }
         } catch (e) {
           cleanup();
           reject(e as Error);
@@ -78,12 +103,11 @@ export async function simpleQuery(target: UpstreamTarget, sql: string): Promise<
       socket.on('data', onData);
       socket.on('end', onEnd);
       socket.on('error', onError);
-      socket.write(encodeQuery(sql));
+      socket.write(send.length === 1 ? send[0]! : Buffer.concat(send));
       pump();
       socket.resume();
     });
   } finally {
     socket.end(TERMINATE);
   }
-  return out;
 }

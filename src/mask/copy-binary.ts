@@ -2,9 +2,11 @@
  * Binary COPY TO output (https://www.postgresql.org/docs/current/sql-copy.html "Binary Format"): an
  * 11-byte signature, int32 flags, int32 header-extension length and extension, then tuples: int16 field
  * count (-1 ends the data), and per field int32 length (-1 = NULL) and bytes. The field types are not in
- * the stream, so every field is treated as a value of unknown type: PANs in text bytes are masked, an
- * 8-byte field that reads as an int8 or float8 PAN and a numeric-shaped field holding one become NULL,
- * arrays and records (which name their element and field types) are walked.
+ * the stream: the broker announces them (expectCopy, from a Describe on a side connection), and each field
+ * is then masked as a value of its type. Without them every field is treated as a value of unknown type:
+ * PANs in text bytes are masked, an 8-byte field that reads as an int8 or float8 PAN and a numeric-shaped
+ * field holding one become NULL (so does a timestamp whose bytes happen to read as one), arrays and
+ * records (which name their element and field types) are walked.
  * The backend sends one tuple per CopyData message; a message that is not whole tuples is refused.
  */
 import type { ColumnRule } from './column-rules.js';
@@ -13,7 +15,7 @@ import { binaryValue, structuredOrPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 /** Masks one CopyData body of a binary COPY; returns `body` itself when unchanged. */
-export function maskCopyBinary(body: Buffer, headerDone: boolean, ctx: ValueContext, rules?: ReadonlyArray<ColumnRule | undefined>): { out: Buffer; ended: boolean } {
+export function maskCopyBinary(body: Buffer, headerDone: boolean, ctx: ValueContext, rules?: ReadonlyArray<ColumnRule | undefined>, types?: readonly number[]): { out: Buffer; ended: boolean } {
   let at = 0;
   if (!headerDone) {
     if (body.length < 19) throw new Error('short binary COPY header');
@@ -29,6 +31,7 @@ export function maskCopyBinary(body: Buffer, headerDone: boolean, ctx: ValueCont
     const n = body.readInt16BE(at);
     at += 2;
     if (n === -1) { tuples.push('end'); continue; }
+    if (types && n !== types.length) throw new Error(`binary COPY tuple has ${n} fields, expected ${types.length}`);
     const t: ValueResult[] = [];
     for (let i = 0; i < n; i++) {
       if (at + 4 > body.length) throw new Error('truncated binary COPY field');
@@ -39,8 +42,8 @@ export function maskCopyBinary(body: Buffer, headerDone: boolean, ctx: ValueCont
       const v = body.subarray(at, at + len);
       at += len;
       const rule = rules?.[i];
-      // Field types are not in the stream: a value under a rule cannot be masked in its own format.
-      const m = rule ? ruled(ctx, rule.name) : unknownField(v, ctx);
+      // A value under a rule cannot be masked in its own binary format: NULL.
+      const m = rule ? ruled(ctx, rule.name) : types ? binaryValue(types[i]!, v, undefined, ctx) : unknownField(v, ctx);
       if (m !== v) changed = true;
       t.push(m);
     }

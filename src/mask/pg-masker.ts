@@ -82,7 +82,7 @@ export class PgMasker {
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
   /** Columns of the COPY the broker announced (expectCopy), applied to the rows of that statement. */
-  #copyPlan: { stmt: object | null | undefined; rules: Array<ColumnRule | undefined>; format: CopyTextFormat; header: boolean; rows: number } | undefined;
+  #copyPlan: { stmt: object | null | undefined; rules: Array<ColumnRule | undefined>; types: number[] | undefined; format: CopyTextFormat; header: boolean; rows: number } | undefined;
   /** Counts since the last takeCounts(), for the statement's log record. */
   #counts: MaskCounts = {};
   /** Counts for the whole session. */
@@ -140,16 +140,18 @@ export class PgMasker {
 
   /**
    * Announces the columns of a COPY … TO STDOUT before it runs (COPY sends no RowDescription): the broker
-   * calls this from onStatement with the column list it resolved (the COPY's own list, or the table's
-   * columns from pg_catalog) so column rules and SAD columns apply to COPY rows too. Options as in the
-   * statement: CSV, DELIMITER, HEADER. Without it, COPY rows get content detection only.
+   * calls this from onStatement with the columns it asked the server for (src/broker/pg-copy-plan.ts) so
+   * column rules and SAD columns apply to COPY rows too, and binary fields are read as their types (given
+   * every column's `typeOid`). `qualified` null: not resolved, every qualified rule applies. Options as in
+   * the statement: CSV, DELIMITER, HEADER. Without it, COPY rows get content detection only.
    */
-  expectCopy(stmt: object | null | undefined, columns: ReadonlyArray<{ name: string; qualified?: string }>, opts: { csv?: boolean; delimiter?: string; header?: boolean } = {}): void {
+  expectCopy(stmt: object | null | undefined, columns: ReadonlyArray<{ name: string; qualified?: string | null | undefined; typeOid?: number }>, opts: { csv?: boolean; delimiter?: string; header?: boolean } = {}): void {
     const csv = opts.csv === true;
     const delimiter = (opts.delimiter ?? (csv ? ',' : '\t')).charCodeAt(0);
     this.#copyPlan = {
       stmt,
       rules: columns.map((c) => this.#rules.forColumn(c.name, c.qualified)),
+      types: columns.every((c) => c.typeOid !== undefined) ? columns.map((c) => c.typeOid!) : undefined,
       format: { csv, delimiter },
       header: opts.header === true && csv,
       rows: 0,
@@ -280,7 +282,7 @@ export class PgMasker {
     let out: Uint8Array;
     const plan = this.#copyPlan && (this.#stmt === undefined || this.#copyPlan.stmt === this.#stmt) ? this.#copyPlan : undefined;
     if (this.#copy.binary) {
-      const r = maskCopyBinary(body, this.#copy.headerDone, this.#ctx, plan?.rules);
+      const r = maskCopyBinary(body, this.#copy.headerDone, this.#ctx, plan?.rules, plan?.types);
       // After the trailer the next CopyData belongs to another COPY (CopyDone is not hooked).
       this.#copy = r.ended ? undefined : { binary: true, headerDone: true };
       out = r.out;

@@ -3,7 +3,7 @@
  * loaded once per process; after that, parsing is synchronous so a statement decision never yields the
  * event loop between a frontend message and its verdict.
  */
-import { loadModule, parseSync } from 'libpg-query';
+import { loadModule, parseSync, scanSync } from 'libpg-query';
 import { PolicyError } from '../errors.js';
 
 /** A parse tree node as libpg-query emits it: `{ NodeType: { …fields } }`, or a plain value. */
@@ -51,4 +51,18 @@ export function parseStatements(sql: string): { stmts: RawStmt[] } | { error: Pa
     const err = e as { message?: string; sqlDetails?: { cursorPosition?: number } };
     return { error: { message: String(err.message ?? e), cursor: err.sqlDetails?.cursorPosition ?? -1 } };
   }
+}
+
+/** A lexical token of the server's scanner: byte offsets [start, end) in the UTF-8 text. */
+export interface SqlToken {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** The tokens of `sql` as the server's scanner reads them (strings, quoted names and comments understood). */
+export function scanTokens(sql: string): SqlToken[] {
+  if (!ready) throw new PolicyError('the SQL parser is not loaded; call loadParser() first');
+  const res = scanSync(sql) as unknown as { tokens?: SqlToken[] };
+  return res.tokens ?? [];
 }

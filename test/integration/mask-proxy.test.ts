@@ -45,7 +45,8 @@ beforeAll(async () => {
     hooksFor: () => {
       const masker = new PgMasker({ config: { format: 'last4', networks: 'major', sad_columns: [], rules: [{ name: 'account', columns: ['public.cards.number'], format: 'full' }] }, catalog });
       return {
-        // What the broker does for COPY: announce its columns (COPY sends no RowDescription).
+        // The masker's side of COPY: its columns announced (COPY sends no RowDescription). The broker's own
+        // announcement, from a Describe on a side connection, is tested in pg-copy-masking.test.ts.
         onStatement: async (stmt) => {
           const m = /^\s*copy\s+(\w+)\s*(?:\(([^)]*)\))?\s+to\s+stdout(.*)$/is.exec(stmt.sql);
           if (m) {

@@ -1,0 +1,86 @@
+/**
+ * COPY … TO STDOUT through a gate wired as `pcigate connect` wires it (pgHooksFor: policy, masking), against
+ * a real PostgreSQL, with psql: the broker announces the COPY's columns to the masker, so SAD columns and
+ * column rules apply to COPY rows in text, csv and binary, and binary fields are masked as their types
+ * (a timestamp whose bytes happen to read as a card number comes back intact). A COPY whose columns the
+ * broker cannot learn (a temporary table) is refused, not forwarded unmasked.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { tempDir } from '../harness/cli.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { type Gate, pgQueries, queryDetail, run, startConfiguredGate } from './pg-proxy-setup.js';
+
+const PAN = '4111111111111111';
+let server: PostgresServer;
+let gate: Gate;
+/** Microseconds since 2000-01-01 of the timestamps below: many read as Maestro numbers (56–69…, Luhn-valid). */
+const ROWS = 400;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql(`create table cards (id int primary key, pan text, cvv text, account_no text, seen timestamptz, pan_b bigint,
+      doubled int generated always as (id * 2) stored, note text);
+    insert into cards (id, pan, cvv, account_no, seen, pan_b, note)
+      select g, '${PAN}', lpad(g::text, 3, '0'), 'AC-' || lpad(g::text, 12, '0'), timestamptz '2019-03-01 00:00:00+00' + g * interval '1 hour 7 minutes 13.123457 seconds', ${PAN}, 'n' || g
+      from generate_series(1, ${ROWS}) g;`);
+  const config = configSchema.parse({
+    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+    masking: { rules: [{ name: 'account', columns: ['public.cards.account_no'], format: 'last4' }] },
+    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'copy_out'] } } } } },
+  });
+  gate = await startConfiguredGate(server, config);
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close().catch(() => undefined);
+  await server?.stop();
+});
+
+const psql = (sql: string) => run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-c', sql], gate.env);
+
+describe('COPY TO STDOUT through pcigate connect', () => {
+  it('text form of a table: the cvv (SAD) and the ruled column are masked, the generated column is not in the rows', async () => {
+    const r = await psql('copy cards to stdout');
+    expect(r.code, r.stderr).toBe(0);
+    const first = r.stdout.split('\n')[0]!.split('\t');
+    expect(first).toEqual(['1', '************1111', '***', '**-********0001', expect.stringMatching(/^2019-03-01 /), '************1111', 'n1']);
+    expect(r.stdout).not.toContain(PAN);
+    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(ROWS);
+    const q = pgQueries(gate.home, 'copy cards to stdout').map(queryDetail).at(-1)!;
+    expect(q.masked).toMatchObject({ sad: ROWS, account: ROWS });
+  });
+
+  it('query form, csv with a header and a column list in another order', async () => {
+    const r = await psql(`copy (select c.cvv as code, c.id, c.account_no from cards c where c.id <= 2 order by c.id) to stdout with (format csv, header)`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('code,id,account_no\n***,1,**-********0001\n***,2,**-********0002\n');
+    const t = await psql('copy cards (account_no, id) to stdout (format csv)');
+    expect(t.stdout.split('\n')[0]).toBe('**-********0001,1');
+  });
+
+  it('binary: ruled and SAD fields are NULL, card numbers NULL, every timestamp intact (re-imported and compared)', async () => {
+    const file = path.join(tempDir('copy-bin-'), 'cards.bin');
+    const r = await psql(`\\copy (select id, seen, pan_b, cvv, account_no, note from cards order by id) to '${file}' with (format binary)`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(file).includes(Buffer.from(PAN))).toBe(false);
+    server.psql(`create table back (id int, seen timestamptz, pan_b bigint, cvv text, account_no text, note text);`);
+    server.psql(`\\copy back from '${file}' with (format binary)`);
+    const diff = server.psql(`select count(*) filter (where b.seen is distinct from c.seen) || ' ' || count(*) filter (where b.pan_b is not null or b.cvv is not null or b.account_no is not null)
+      || ' ' || count(*) filter (where b.note = c.note) from back b join cards c using (id)`).trim();
+    expect(diff).toBe(`0 0 ${ROWS}`);
+    const q = pgQueries(gate.home, 'format binary').map(queryDetail).at(-1)!;
+    expect(q.masked).toEqual({ pan: ROWS, sad: ROWS, account: ROWS, binary_null: 3 * ROWS });
+  });
+
+  it('a COPY whose columns cannot be learned (a temporary table) is refused with 0A000, nothing forwarded', async () => {
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'create temp table t as select cvv from cards;\ncopy t to stdout;\n' });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/pcigate: this COPY … TO STDOUT was not run: its columns could not be determined.*"t" does not exist/);
+    expect(r.stdout).not.toMatch(/^\d{3}$/m);
+    const q = pgQueries(gate.home, 'copy t to stdout').map(queryDetail).at(-1)!;
+    expect(q).toMatchObject({ rule: 'masking.copy_columns', sqlstate: '0A000' });
+  });
+});

@@ -1,0 +1,38 @@
+/**
+ * Which statements are COPY … TO STDOUT and how their rows are written (src/broker/pg-copy-plan.ts), read
+ * from the real PostgreSQL parse tree: both forms, the option syntaxes, and the query text of the query form
+ * cut out with the server's own scanner (parentheses inside strings, dollar quotes and comments).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { copyOutStatements } from '../../../src/broker/pg-copy-plan.js';
+import { loadParser } from '../../../src/policy/pg-parser.js';
+
+beforeAll(async () => { await loadParser(); });
+
+describe('copyOutStatements', () => {
+  it('finds the table form with its relation and column list, quoted as the server resolved them', () => {
+    expect(copyOutStatements('COPY public.Cards (ID, "Cvv") TO STDOUT')).toEqual([
+      { relation: '"public"."cards"', columns: ['id', 'Cvv'], binary: false, csv: false, header: false },
+    ]);
+  });
+
+  it('reads format, delimiter and header in the new and the legacy syntax', () => {
+    expect(copyOutStatements(`copy t to stdout with (format csv, header, delimiter ';')`)[0]).toMatchObject({ csv: true, header: true, delimiter: ';' });
+    expect(copyOutStatements('copy t to stdout csv header')[0]).toMatchObject({ csv: true, header: true });
+    expect(copyOutStatements('copy t to stdout (format csv, header false)')[0]).toMatchObject({ csv: true, header: false });
+    expect(copyOutStatements('copy t to stdout (format binary)')[0]).toMatchObject({ binary: true, csv: false });
+    expect(copyOutStatements(`copy t to stdout delimiter '|'`)[0]).toMatchObject({ csv: false, delimiter: '|' });
+  });
+
+  it('cuts the query of the query form out exactly, whatever its strings and comments hold', () => {
+    const q = `select ')' as a, $x$ ) ( $x$ as b, "we)ird" /* ) */ from t where c = 'é)'`;
+    expect(copyOutStatements(`copy ( ${q} ) to stdout`)).toEqual([{ query: ` ${q} `, columns: [], binary: false, csv: false, header: false }]);
+  });
+
+  it('takes each statement of a query string on its own; COPY FROM, to a file or program, and other statements are not it', () => {
+    const all = copyOutStatements(`select 1; copy a to stdout; copy (select 2) to stdout (format binary); copy b from stdin; copy c to '/tmp/x'; copy d to program 'cat'`);
+    expect(all.map((c) => c.relation ?? c.query)).toEqual(['"a"', 'select 2']);
+    expect(copyOutStatements('select copy from copies')).toEqual([]);
+    expect(copyOutStatements('copy oops (')).toEqual([]);
+  });
+});
