@@ -45,7 +45,7 @@ describe('a statement policy would hold, in a transaction that has already faile
     connections: { db: { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], require_approval: ['write_without_where'] } } } },
   });
   const engine = new PolicyEngine(policy, {});
-  const clock = { now: () => 1_700_000_000_000 };
+  const clock = { now: () => 1_700_000_000_000, micros: () => 1_700_000_000_000_000n };
   const HOLD_RULE = 'policy.connections.db.roles.eng.require_approval.write_without_where';
 
   /** decideStatement with a store that only records the calls made to it (a pre-approval is usable when `usable`). */
