@@ -8,14 +8,15 @@
  *   or run); result columns from a table are named `schema.table.column` through the column catalog;
  * - `COPY table [(columns)] TO STDOUT`: the table's columns from pg_catalog, in COPY's order (without a
  *   column list: every column but dropped and generated ones, as COPY itself takes them).
- * The side connection has the connection's default settings: a table the session can see and it cannot
- * (a temporary table, another search_path, one created in the session's open transaction) has no columns
- * to announce, and the COPY is refused (fail closed) with the reason.
+ * The side connection takes the session's search_path as far as the session set it with SET (tracked by
+ * searchPathChange, also earlier in the COPY's own query string). A table the session can see and it
+ * cannot (a temporary table, one created in the session's open transaction) has no columns to announce,
+ * and the COPY is refused (fail closed) with the reason.
  */
 import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { ColumnCatalog } from '../mask/column-catalog.js';
 import { parseStatements, scanTokens } from '../policy/pg-parser.js';
-import type { PgNode } from '../policy/pg-parser.js';
+import type { PgNode, RawStmt } from '../policy/pg-parser.js';
 import { describeStatement, simpleQuery } from './pg-query-client.js';
 
 /** A COPY … TO STDOUT statement and how its rows are written. */
@@ -30,6 +31,8 @@ export interface CopyOut {
   csv: boolean;
   delimiter?: string;
   header: boolean;
+  /** A search_path change earlier in the same query string: the SET to replay, null for a reset, undefined for none. */
+  searchPath?: string | null;
 }
 
 /** One column of the COPY's rows as the masker needs it. */
@@ -57,20 +60,57 @@ export function copyOutStatements(sql: string): CopyOut[] {
   if ('error' in parsed) return [];
   const bytes = Buffer.from(sql, 'utf8');
   const out: CopyOut[] = [];
+  let path: string | null | undefined;
   for (const raw of parsed.stmts) {
+    const change = pathChange(raw, bytes);
+    if (change !== undefined) path = change;
     const c = raw.stmt.CopyStmt as CopyStmtNode | undefined;
     if (!c || c.is_from === true || c.is_program === true || c.filename !== undefined) continue;
-    const opts = copyOptions(c.options ?? []);
+    const opts = { ...copyOptions(c.options ?? []), ...(path !== undefined ? { searchPath: path } : {}) };
     if (c.query) {
-      const at = raw.stmt_location ?? 0;
-      const text = bytes.subarray(at, raw.stmt_len === undefined ? bytes.length : at + raw.stmt_len).toString('utf8');
-      out.push({ query: parenthesized(text), columns: [], ...opts });
+      out.push({ query: parenthesized(stmtText(raw, bytes)), columns: [], ...opts });
     } else if (c.relation) {
       const r = c.relation;
       out.push({ relation: `${r.schemaname ? `${quoteIdent(r.schemaname)}.` : ''}${quoteIdent(r.relname)}`, columns: (c.attlist ?? []).map((a) => a.String?.sval ?? ''), ...opts });
     }
   }
   return out;
+}
+
+/**
+ * What `sql` does to the session's search_path when it succeeds: the text of the last SET of it (to be
+ * replayed on the side connection), null when it goes back to the default (RESET, RESET ALL, DISCARD
+ * ALL, SET … TO DEFAULT), undefined when it does not touch it. SET LOCAL lasts only until the transaction
+ * ends and is not taken.
+ */
+export function searchPathChange(sql: string): string | null | undefined {
+  if (!/search_path|reset|discard/i.test(sql)) return undefined;
+  const parsed = parseStatements(sql);
+  if ('error' in parsed) return undefined;
+  const bytes = Buffer.from(sql, 'utf8');
+  let path: string | null | undefined;
+  for (const raw of parsed.stmts) {
+    const change = pathChange(raw, bytes);
+    if (change !== undefined) path = change;
+  }
+  return path;
+}
+
+function pathChange(raw: RawStmt, bytes: Buffer): string | null | undefined {
+  const v = raw.stmt.VariableSetStmt as { kind: string; name?: string; is_local?: boolean } | undefined;
+  if (v) {
+    if (v.kind === 'VAR_RESET_ALL') return null;
+    if (v.name !== 'search_path' || v.is_local === true) return undefined;
+    return v.kind === 'VAR_SET_VALUE' ? stmtText(raw, bytes) : null;
+  }
+  const d = raw.stmt.DiscardStmt as { target?: string } | undefined;
+  return d?.target === 'DISCARD_ALL' ? null : undefined;
+}
+
+/** A statement's own text in its query string. */
+function stmtText(raw: RawStmt, bytes: Buffer): string {
+  const at = raw.stmt_location ?? 0;
+  return bytes.subarray(at, raw.stmt_len === undefined ? bytes.length : at + raw.stmt_len).toString('utf8').trim();
 }
 
 /** The text between the statement's first `(` and its matching `)`: COPY's query. */
@@ -110,19 +150,22 @@ function copyOptions(options: NonNullable<CopyStmtNode['options']>): Pick<CopyOu
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** The columns the COPY writes, asked of the server (see the module comment). Throws when they cannot be known. */
-export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog, copy: CopyOut): Promise<CopyColumn[]> {
+/**
+ * The columns the COPY writes, asked of the server (see the module comment), with `searchPath` (a SET
+ * statement) replayed first. Throws when they cannot be known.
+ */
+export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog, copy: CopyOut, searchPath?: string): Promise<CopyColumn[]> {
   if (copy.query !== undefined) {
-    const d = await describeStatement(target, copy.query);
+    const d = await describeStatement(target, copy.query, searchPath);
     if (d.error) throw new Error(`${d.error.message ?? 'the server refused the query'} (${d.error.code ?? 'no SQLSTATE'})`);
     await Promise.all(d.fields.filter((f) => f.tableOid !== 0).map((f) => catalog.resolve(f.tableOid, f.column)));
     return d.fields.map((f) => ({ name: f.name, qualified: f.tableOid === 0 ? undefined : catalog.get(f.tableOid, f.column), typeOid: f.typeOid }));
   }
-  const r = await simpleQuery(target, `SELECT a.attname, a.atttypid::int, n.nspname || '.' || c.relname || '.' || a.attname, a.attgenerated <> '' FROM pg_catalog.pg_attribute a
+  const r = await simpleQuery(target, `${searchPath !== undefined ? `${searchPath};\n` : ''}SELECT a.attname, a.atttypid::int, n.nspname || '.' || c.relname || '.' || a.attname, a.attgenerated <> '' FROM pg_catalog.pg_attribute a
     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE a.attrelid = ${quoteLiteral(copy.relation!)}::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`);
   if (r.error) throw new Error(`${r.error.message ?? 'the server refused the lookup'} (${r.error.code ?? 'no SQLSTATE'})`);
-  const all = (r.results[0]?.rows ?? []).map(([name, type, qualified, generated]) => ({ name: name!, qualified: qualified!, typeOid: Number(type), generated: generated === 't' }));
+  const all = (r.results.at(-1)?.rows ?? []).map(([name, type, qualified, generated]) => ({ name: name!, qualified: qualified!, typeOid: Number(type), generated: generated === 't' }));
   if (copy.columns.length === 0) return all.filter((c) => !c.generated).map(({ generated: _, ...c }) => c);
   return copy.columns.map((name) => {
     const c = all.find((x) => x.name === name);

@@ -24,7 +24,7 @@ import { PgSessionRefused, SessionRefused } from '../errors.js';
 import { admitSession, sessionWindowEnd } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
-import { copyColumns, copyOutStatements } from './pg-copy-plan.js';
+import { copyColumns, copyOutStatements, searchPathChange } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { simpleQuery } from './pg-query-client.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
@@ -108,13 +108,21 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       ...(hmacKey ? { hmacKey } : {}),
       catalog,
     });
+    /** The session's search_path as its last successful SET left it (for the COPY column lookups). */
+    let searchPath: string | undefined;
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     return {
-      onStatement: (stmt) => withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, (copy) => planCopy(o.target, catalog, masker, stmt, copy)),
+      onStatement: (stmt) => withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt,
+        (copy) => planCopy(o.target, catalog, masker, stmt, copy, copy.searchPath === undefined ? searchPath : copy.searchPath ?? undefined)),
       onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
       attach: (control) => limits.attach(control),
       onClientActivity: () => limits.activity(),
-      onStatementEnd: () => limits.activity(),
+      onStatementEnd: (stmt, r) => {
+        limits.activity();
+        if (r.outcome !== 'success') return;
+        const change = searchPathChange(stmt.sql);
+        if (change !== undefined) searchPath = change ?? undefined;
+      },
       // Counts since the previous statement ended: its rows, plus any notice in between.
       statementDetail: () => ({ masked: masker.takeCounts() }),
       sessionEnd: () => {
@@ -145,9 +153,9 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
   return after(d);
 }
 
-async function planCopy(target: UpstreamTarget, catalog: ColumnCatalog, masker: PgMasker, stmt: Statement, copy: CopyOut): Promise<StatementDecision | undefined> {
+async function planCopy(target: UpstreamTarget, catalog: ColumnCatalog, masker: PgMasker, stmt: Statement, copy: CopyOut, searchPath: string | undefined): Promise<StatementDecision | undefined> {
   try {
-    masker.expectCopy(stmt, await copyColumns(target, catalog, copy), copy);
+    masker.expectCopy(stmt, await copyColumns(target, catalog, copy, searchPath), copy);
     return undefined;
   } catch (e) {
     return copyRefused(`its columns could not be determined, so column masking cannot apply to them: ${e instanceof Error ? e.message : String(e)}`);

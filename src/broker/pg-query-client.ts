@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import {
-  connectUpstream, decodeCommandComplete, decodeDataRow, decodeNotice, decodeRowDescription, BackendCode, encodeCopyFail, encodeParse,
+  connectUpstream, decodeCommandComplete, decodeDataRow, decodeNotice, decodeRowDescription, BackendCode, encodeBind, encodeCopyFail, encodeExecute, encodeParse,
   encodeQuery, encodeTarget, FrontendCode, SYNC, TERMINATE,
 } from '../pg/protocol/index.js';
 import type { FieldDescription, Frame, NoticeFields, UpstreamTarget } from '../pg/protocol/index.js';
@@ -65,12 +65,14 @@ export async function simpleQuery(target: UpstreamTarget, sql: string): Promise<
 
 /**
  * The result columns of one statement, without running it: Parse and Describe of the unnamed statement
- * (protocol 3.0 "Extended Query"; the server analyses the statement, plans and executes nothing). An
- * empty list for a statement that returns no rows; `error` when the server refuses it.
+ * (protocol 3.0 "Extended Query"; the server analyses the statement, plans and executes nothing), after
+ * `before` (a statement without parameters, e.g. a SET) is run in the same batch. An empty list for a
+ * statement that returns no rows; `error` when the server refuses either.
  */
-export async function describeStatement(target: UpstreamTarget, sql: string): Promise<{ fields: FieldDescription[]; error?: NoticeFields }> {
+export async function describeStatement(target: UpstreamTarget, sql: string, before?: string): Promise<{ fields: FieldDescription[]; error?: NoticeFields }> {
   const out: { fields: FieldDescription[]; error?: NoticeFields } = { fields: [] };
-  await roundTrip(target, [encodeParse({ name: '', sql, paramTypes: [] }), encodeTarget(FrontendCode.Describe, 'S', ''), SYNC], (f) => {
+  const first = before === undefined ? [] : [encodeParse({ name: '', sql: before, paramTypes: [] }), encodeBind({ params: [] }), encodeExecute()];
+  await roundTrip(target, [...first, encodeParse({ name: '', sql, paramTypes: [] }), encodeTarget(FrontendCode.Describe, 'S', ''), SYNC], (f) => {
     if (f.code === BackendCode.RowDescription) out.fields = decodeRowDescription(f.payload).fields;
     else if (f.code === BackendCode.ErrorResponse) out.error = decodeNotice(f.payload);
   });

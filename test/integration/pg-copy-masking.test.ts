@@ -29,7 +29,7 @@ beforeAll(async () => {
   const config = configSchema.parse({
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
     masking: { rules: [{ name: 'account', columns: ['public.cards.account_no'], format: 'last4' }] },
-    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'copy_out'] } } } } },
+    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'copy_out', 'utility'] } } } } },
   });
   gate = await startConfiguredGate(server, config);
 }, 120_000);
@@ -73,6 +73,18 @@ describe('COPY TO STDOUT through pcigate connect', () => {
     expect(diff).toBe(`0 0 ${ROWS}`);
     const q = pgQueries(gate.home, 'format binary').map(queryDetail).at(-1)!;
     expect(q.masked).toEqual({ pan: ROWS, sad: ROWS, account: ROWS, binary_null: 3 * ROWS });
+  });
+
+  it('follows the session\'s search_path: set in the same query string, or by an earlier statement, and reset', async () => {
+    server.psql(`create schema app; create table app.cards (cvv text, id int); insert into app.cards values ('321', 7);`);
+    const same = await psql('set search_path to app, public; copy cards to stdout');
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toBe('SET\n***\t7\n');
+    const later = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'set search_path = app;\ncopy cards to stdout (format csv);\nreset search_path;\ncopy cards (id, cvv) to stdout (format csv);\n' });
+    expect(later.code, later.stderr).toBe(0);
+    const rows = later.stdout.split('\n').filter((l) => l.includes(','));
+    expect(rows.slice(0, 2)).toEqual(['***,7', '1,***']);
+    expect(rows).toHaveLength(1 + ROWS);
   });
 
   it('a COPY whose columns cannot be learned (a temporary table) is refused with 0A000, nothing forwarded', async () => {
