@@ -46,9 +46,8 @@ export function detect(data: Buffer, cut: number, skipBefore: number, last: bool
   const found: Found[] = [];
   for (const s of findPans(data, opts, 0, data.length, !last)) {
     if (s.start >= cut || s.start < skipBefore) continue;
-    const digitAt = (i: number) => { let k = -1; for (let j = s.start; j < s.end; j++) { const b = data[j]!; if (b >= 48 && b <= 57 && ++k === i) return b - 48; } return 0; };
     const masked = Buffer.from(applyMask(data.subarray(s.start, s.end), [{ start: 0, end: s.end - s.start, digits: s.digits }], { format: 'last4' })).toString('latin1');
-    found.push({ at: s.start, f: { kind: 'pan', network: cardNetwork(digitAt, s.digits) ?? 'luhn', masked } });
+    found.push({ at: s.start, f: { kind: 'pan', network: networkOf(data.subarray(s.start, s.end).toString('latin1'), s.digits), masked } });
   }
   const text = data.toString('latin1');
   for (const { kind, re } of SAD_PATTERNS) {
@@ -59,6 +58,22 @@ export function detect(data: Buffer, cut: number, skipBefore: number, last: bool
     }
   }
   return found.sort((a, b) => a.at - b.at);
+}
+
+/**
+ * The card network of a found PAN's text (`4111 1111 1111 1111`, or a float print `4.111111111111111e+15`,
+ * whose number has mantissa-and-exponent digits, not its own), or `luhn` outside the major ranges.
+ */
+function networkOf(text: string, digits: number): string {
+  const float = /^(\d+)(?:\.(\d*))?[eE]\+(\d+)$/.exec(text);
+  let d = text.replace(/\D/g, '');
+  let n = digits;
+  if (float) {
+    const all = float[1]! + (float[2] ?? '');
+    d = all.replace(/^0+/, '');
+    n = float[1]!.length + Number(float[3]) - (all.length - d.length);
+  }
+  return cardNetwork((i) => (i < d.length ? d.charCodeAt(i) - 48 : 0), n) ?? 'luhn';
 }
 
 /** The findings in `data` as it is (no decompression), named `file`. */

@@ -34,6 +34,11 @@ describe('scanBytes (the pcigate scan detector over bytes in memory)', () => {
     expect(scanBytes(gzipSync(TEXT), 'x')).toEqual(plain);
   });
 
+  it('names the network of a card number printed as a float from the number, not from the print', () => {
+    const found = scanBytes(Buffer.from('amount,card\n12.5,4.111111111111111e+15\n9,5.55555555555444E+15\n'), 'x.csv');
+    expect(found.map((f) => [f.line, f.column, f.network, f.masked])).toEqual([[2, 6, 'visa', '*.*************11e+15'], [3, 3, 'mastercard', '*.************44E+15']]);
+  });
+
   it('finds nothing in masked text', () => {
     expect(scanBytes(Buffer.from('card ************1111, 411111******1111, pan:hmac:0123456789abcdef'), 'x')).toEqual([]);
   });
