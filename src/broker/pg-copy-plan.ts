@@ -8,8 +8,8 @@
  *   or run); result columns from a table are named `schema.table.column` through the column catalog;
  * - `COPY table [(columns)] TO STDOUT`: the table's columns from pg_catalog, in COPY's order (without a
  *   column list: every column but dropped and generated ones, as COPY itself takes them).
- * The side connection takes the session's search_path as far as the session set it with SET (tracked by
- * searchPathChange, also earlier in the COPY's own query string). A table the session can see and it
+ * The side connection takes the session's search_path as the policy session tracks it from the session's
+ * SET statements (also one earlier in the COPY's own query string). A table the session can see and it
  * cannot (a temporary table, one created in the session's open transaction) has no columns to announce,
  * and the COPY is refused (fail closed) with the reason.
  */
@@ -31,8 +31,6 @@ export interface CopyOut {
   csv: boolean;
   delimiter?: string;
   header: boolean;
-  /** A search_path change earlier in the same query string: the SET to replay, null for a reset, undefined for none. */
-  searchPath?: string | null;
 }
 
 /** One column of the COPY's rows as the masker needs it. */
@@ -60,13 +58,10 @@ export function copyOutStatements(sql: string): CopyOut[] {
   if ('error' in parsed) return [];
   const bytes = Buffer.from(sql, 'utf8');
   const out: CopyOut[] = [];
-  let path: string | null | undefined;
   for (const raw of parsed.stmts) {
-    const change = pathChange(raw, bytes);
-    if (change !== undefined) path = change;
     const c = raw.stmt.CopyStmt as CopyStmtNode | undefined;
     if (!c || c.is_from === true || c.is_program === true || c.filename !== undefined) continue;
-    const opts = { ...copyOptions(c.options ?? []), ...(path !== undefined ? { searchPath: path } : {}) };
+    const opts = copyOptions(c.options ?? []);
     if (c.query) {
       out.push({ query: parenthesized(stmtText(raw, bytes)), columns: [], ...opts });
     } else if (c.relation) {
@@ -75,36 +70,6 @@ export function copyOutStatements(sql: string): CopyOut[] {
     }
   }
   return out;
-}
-
-/**
- * What `sql` does to the session's search_path when it succeeds: the text of the last SET of it (to be
- * replayed on the side connection), null when it goes back to the default (RESET, RESET ALL, DISCARD
- * ALL, SET … TO DEFAULT), undefined when it does not touch it. SET LOCAL lasts only until the transaction
- * ends and is not taken.
- */
-export function searchPathChange(sql: string): string | null | undefined {
-  if (!/search_path|reset|discard/i.test(sql)) return undefined;
-  const parsed = parseStatements(sql);
-  if ('error' in parsed) return undefined;
-  const bytes = Buffer.from(sql, 'utf8');
-  let path: string | null | undefined;
-  for (const raw of parsed.stmts) {
-    const change = pathChange(raw, bytes);
-    if (change !== undefined) path = change;
-  }
-  return path;
-}
-
-function pathChange(raw: RawStmt, bytes: Buffer): string | null | undefined {
-  const v = raw.stmt.VariableSetStmt as { kind: string; name?: string; is_local?: boolean } | undefined;
-  if (v) {
-    if (v.kind === 'VAR_RESET_ALL') return null;
-    if (v.name !== 'search_path' || v.is_local === true) return undefined;
-    return v.kind === 'VAR_SET_VALUE' ? stmtText(raw, bytes) : null;
-  }
-  const d = raw.stmt.DiscardStmt as { target?: string } | undefined;
-  return d?.target === 'DISCARD_ALL' ? null : undefined;
 }
 
 /** A statement's own text in its query string. */
@@ -151,10 +116,11 @@ const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
- * The columns the COPY writes, asked of the server (see the module comment), with `searchPath` (a SET
- * statement) replayed first. Throws when they cannot be known.
+ * The columns the COPY writes, asked of the server (see the module comment) with the session's
+ * `searchPath` (schema names; undefined: the connection's default). Throws when they cannot be known.
  */
-export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog, copy: CopyOut, searchPath?: string): Promise<CopyColumn[]> {
+export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog, copy: CopyOut, schemas?: readonly string[]): Promise<CopyColumn[]> {
+  const searchPath = schemas === undefined ? undefined : `SET search_path TO ${schemas.length > 0 ? schemas.map(quoteIdent).join(', ') : "''"}`;
   if (copy.query !== undefined) {
     const d = await describeStatement(target, copy.query, searchPath);
     if (d.error) throw new Error(`${d.error.message ?? 'the server refused the query'} (${d.error.code ?? 'no SQLSTATE'})`);

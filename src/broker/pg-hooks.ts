@@ -24,7 +24,7 @@ import { PgSessionRefused, SessionRefused } from '../errors.js';
 import { admitSession, sessionWindowEnd } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
-import { copyColumns, copyOutStatements, searchPathChange } from './pg-copy-plan.js';
+import { copyColumns, copyOutStatements } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { simpleQuery } from './pg-query-client.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
@@ -108,21 +108,15 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       ...(hmacKey ? { hmacKey } : {}),
       catalog,
     });
-    /** The session's search_path as its last successful SET left it (for the COPY column lookups). */
-    let searchPath: string | undefined;
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     return {
+      // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
       onStatement: (stmt) => withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt,
-        (copy) => planCopy(o.target, catalog, masker, stmt, copy, copy.searchPath === undefined ? searchPath : copy.searchPath ?? undefined)),
+        (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps.searchPath))),
       onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
       attach: (control) => limits.attach(control),
       onClientActivity: () => limits.activity(),
-      onStatementEnd: (stmt, r) => {
-        limits.activity();
-        if (r.outcome !== 'success') return;
-        const change = searchPathChange(stmt.sql);
-        if (change !== undefined) searchPath = change ?? undefined;
-      },
+      onStatementEnd: () => limits.activity(),
       // Counts since the previous statement ended: its rows, plus any notice in between.
       statementDetail: () => ({ masked: masker.takeCounts() }),
       sessionEnd: () => {
@@ -153,7 +147,12 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
   return after(d);
 }
 
-async function planCopy(target: UpstreamTarget, catalog: ColumnCatalog, masker: PgMasker, stmt: Statement, copy: CopyOut, searchPath: string | undefined): Promise<StatementDecision | undefined> {
+/** The session's search_path for a side lookup; undefined while it is the policy's default (the connection's own then applies). */
+function sessionSearchPath(path: readonly string[]): readonly string[] | undefined {
+  return path.length === 1 && path[0] === 'public' ? undefined : path;
+}
+
+async function planCopy(target: UpstreamTarget, catalog: ColumnCatalog, masker: PgMasker, stmt: Statement, copy: CopyOut, searchPath: readonly string[] | undefined): Promise<StatementDecision | undefined> {
   try {
     masker.expectCopy(stmt, await copyColumns(target, catalog, copy, searchPath), copy);
     return undefined;

@@ -4,7 +4,7 @@
  * cut out with the server's own scanner (parentheses inside strings, dollar quotes and comments).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copyOutStatements, searchPathChange } from '../../../src/broker/pg-copy-plan.js';
+import { copyOutStatements } from '../../../src/broker/pg-copy-plan.js';
 import { loadParser } from '../../../src/policy/pg-parser.js';
 
 beforeAll(async () => { await loadParser(); });
@@ -34,21 +34,5 @@ describe('copyOutStatements', () => {
     expect(all.map((c) => c.relation ?? c.query)).toEqual(['"a"', 'select 2']);
     expect(copyOutStatements('select copy from copies')).toEqual([]);
     expect(copyOutStatements('copy oops (')).toEqual([]);
-  });
-
-  it('carries a search_path change made earlier in the same query string', () => {
-    const [a, b] = copyOutStatements(`set search_path to app, "Pub"; copy t to stdout; reset search_path; copy u to stdout`);
-    expect(a!.searchPath).toBe('set search_path to app, "Pub"');
-    expect(b!.searchPath).toBeNull();
-    expect(copyOutStatements('copy t to stdout')[0]!.searchPath).toBeUndefined();
-  });
-});
-
-describe('searchPathChange', () => {
-  it('is the SET to replay, null for a return to the default, undefined for anything else', () => {
-    expect(searchPathChange(`SET search_path = app`)).toBe('SET search_path = app');
-    expect(searchPathChange(`set session search_path to 'a', b; select 1`)).toBe(`set session search_path to 'a', b`);
-    for (const sql of ['reset search_path', 'RESET ALL', 'discard all', 'set search_path to default', 'set search_path = a; reset all']) expect(searchPathChange(sql), sql).toBeNull();
-    for (const sql of ['set local search_path = a', 'set work_mem = 64', 'select 1', 'select reset from t']) expect(searchPathChange(sql), sql).toBeUndefined();
   });
 });
