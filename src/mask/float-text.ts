@@ -3,12 +3,22 @@
  * column (or cast to one) is printed by PostgreSQL, C's `%g`, JavaScript and Python as
  * `4.111111111111111e+15`: the digit run the detector looks for is broken by the point and the exponent.
  *
- * A token is `<digits>[.<digits>]e+<1–2 digits>` (`E` too), not glued to a letter, digit or point
- * before it nor to a letter after it, whose value is a whole number of 13–19 digits. It is a PAN when
- * that number is one (Luhn-valid, in a major issuer range), or when the token shows all but its last
- * digit: PostgreSQL with `extra_float_digits = 0` prints 15 significant digits (`4.11111111111111e+15`),
- * and the missing 16th digit of a PAN is its Luhn check digit, so such a print gives the card number away
- * too. In free text exponent tokens always need an issuer range, also with `anyLuhn`: printed
+ * A token is `<digits>[.<digits>]e<exponent>` (`E` too), not glued to a letter, digit or point before it
+ * nor to a letter after it, whose value is a whole number of 13–19 digits. The exponent is `+` and one or
+ * two digits, or three with a leading zero (`e+015`: the MSVC runtime before 2015), or has no sign at all
+ * (`4.111111111111111E15`: Java's and Rust's prints, and PostgreSQL's json type, which keeps what was
+ * typed); a token without a sign counts from 13 bytes on (see findExponentPans).
+ *
+ * It is a PAN when that number is one (Luhn-valid, in a major issuer range), or when the token shows all
+ * but its last digit: PostgreSQL with `extra_float_digits = 0` (the default before PostgreSQL 12), SQLite
+ * and .NET's G15 print 15 significant digits (`%.15g`: `4.11111111111111e+15`), and the missing 16th digit
+ * of a PAN is its Luhn check digit, so such a print gives the card number away too. `%g` drops trailing
+ * zeros, so a 15th digit 0 is not printed (`4.1111111111111e+15` for 4111111111111103, one card in ten):
+ * 12 to 14 shown digits of a 16-digit number are read as the first 15 with the missing ones zero. Fewer
+ * (`4.5e+15`) would take ordinary numbers for cards; a PAN printed so has 4 or more zeros in a row there.
+ * For the same reason no print with fewer than 8 significant digits, or standing for a number that ends
+ * in more than 6 zeros, is taken (`6.059e+14` is 605900000000000, Luhn-valid in an issuer range).
+ * In free text exponent tokens always need an issuer range, also with `anyLuhn`: printed
  * measurements in exponent form are common and one in ten is Luhn-valid (the same reasoning as for
  * decimal fractions in pan-detector.ts).
  *
@@ -29,12 +39,46 @@ const glues = (b: number | undefined): boolean => isDigit(b) || b === DOT || isL
 
 /** Appends to `out` the exponent-form PANs in buf[from, to); with `openEnd`, a token reaching `to` is undecided. */
 export function findExponentPans(buf: Uint8Array, from: number, to: number, openEnd: boolean, out: PanSpan[]): void {
+  const first = out.length;
   // The shortest token is `5e+15`: its `+` is at least two bytes in and is followed by a digit.
   for (let p = nextPlus(buf, from + 2, to - 1); p >= 0; p = nextPlus(buf, p + 1, to - 1)) {
-    const s = exponentSpan(buf, p, from, to, openEnd, false);
+    const s = exponentSpan(buf, p - 1, p + 1, from, to, openEnd, false);
     if (s) out.push(s);
   }
+  // Without a sign the `e` is a letter like any other, frequent in text: such a token counts only from
+  // MIN_UNSIGNED bytes on, so, like the digit runs in pan-detector.ts, probing every MIN_UNSIGNED-th byte
+  // for one of the bytes a token is made of finds them all at little cost.
+  let p = from + MIN_UNSIGNED - 1;
+  while (p < to) {
+    if (!inToken(buf[p])) {
+      p += MIN_UNSIGNED;
+      continue;
+    }
+    let a = p;
+    while (a > from && inToken(buf[a - 1])) a--;
+    let z = p + 1;
+    while (z < to && inToken(buf[z])) z++;
+    if (z - a >= MIN_UNSIGNED) {
+      for (let e = a + 1; e < z - 1; e++) {
+        if ((buf[e]! | 0x20) !== 0x65 || !isDigit(buf[e + 1]) || !isDigit(buf[e - 1])) continue;
+        const s = exponentSpan(buf, e, e + 1, from, to, openEnd, false);
+        if (s && s.end - s.start >= MIN_UNSIGNED) out.push(s);
+      }
+    }
+    p = z + MIN_UNSIGNED;
+  }
+  if (out.length > first + 1) {
+    const mine = out.splice(first).sort((x, y) => x.start - y.start);
+    out.push(...mine);
+  }
 }
+
+/** Bytes of a token without an exponent sign (`4.111111111111111E15`), and the fewest it must have. */
+const inToken = (b: number | undefined): boolean => isDigit(b) || b === DOT || b === 0x65 || b === 0x45;
+const MIN_UNSIGNED = 13;
+/** Exponent digits (`e+015`), and the longest token taken (what a stream may hold of one, exponentTail). */
+const MAX_EXP_DIGITS = 3;
+const MAX_TOKEN = 41;
 
 const indexOf = Buffer.prototype.indexOf;
 
@@ -60,17 +104,17 @@ function nextPlus(buf: Uint8Array, i: number, to: number): number {
   return k < to ? k : -1;
 }
 
-/** The PAN span of the token whose exponent sign is at `p`, if it is one. */
-function exponentSpan(buf: Uint8Array, p: number, from: number, to: number, openEnd: boolean, anyLuhn: boolean): PanSpan | undefined {
-  const e = p - 1;
+/** The PAN span of the token whose `e` is at `e` and whose exponent digits start at `x`, if it is one. */
+function exponentSpan(buf: Uint8Array, e: number, x: number, from: number, to: number, openEnd: boolean, anyLuhn: boolean): PanSpan | undefined {
   if (e <= from || ((buf[e]! | 0x20) !== 0x65)) return undefined;
-  let q = p + 1;
+  let q = x;
   while (q < to && isDigit(buf[q])) q++;
-  const expLen = q - p - 1;
-  // e+100 and beyond is no card number; a token that may still grow is decided by the next bytes.
-  // After it only a letter makes it part of a word; a point may end the sentence.
-  if (expLen === 0 || expLen > 2 || (q === to && openEnd) || (q < to && isLetter(buf[q]))) return undefined;
-  const exp = expLen === 1 ? buf[p + 1]! - 48 : (buf[p + 1]! - 48) * 10 + buf[p + 2]! - 48;
+  const expLen = q - x;
+  // e+100 and beyond is no card number (e+015 is 15); a token that may still grow is decided by the next
+  // bytes. After it only a letter makes it part of a word; a point may end the sentence.
+  if (expLen === 0 || expLen > MAX_EXP_DIGITS || (expLen === 3 && buf[x] !== 0x30) || (q === to && openEnd) || (q < to && isLetter(buf[q]))) return undefined;
+  let exp = 0;
+  for (let i = x; i < q; i++) exp = exp * 10 + buf[i]! - 48;
   // The mantissa: digits, optionally a point and more digits, right before the `e`.
   let m = e;
   while (m > from && isDigit(buf[m - 1])) m--;
@@ -83,7 +127,7 @@ function exponentSpan(buf: Uint8Array, p: number, from: number, to: number, open
     intStart = intEnd;
     while (intStart > from && isDigit(buf[intStart - 1])) intStart--;
   }
-  if (intStart === intEnd || intEnd - intStart + (e - fracStart) > 40) return undefined;
+  if (intStart === intEnd || q - intStart > MAX_TOKEN) return undefined;
   if (intStart > from && glues(buf[intStart - 1])) return undefined;
   if (!mantissaIsPan(buf, intStart, intEnd, fracStart, e, exp, anyLuhn)) return undefined;
   let digits = 0;
@@ -106,13 +150,28 @@ function mantissaIsPan(buf: Uint8Array, intStart: number, intEnd: number, fracSt
   for (let i = n; i < sig.length; i++) if (sig[i] !== 0) return false; // not a whole number
   if (sig.length > n) sig.length = n;
   const shown = sig.length;
+  // A short print (`6.059e+14`, C's default `%e`/`%g`) is a measurement, not a card number with a long run
+  // of zeros at its end, even when that whole number passes Luhn in an issuer range.
+  if (shown < MIN_SHOWN || n - shown > MAX_ZEROS) return false;
   while (sig.length < n) sig.push(0);
   if (isIssuedPan(sig, anyLuhn)) return true;
-  if (shown !== n - 1) return false;
-  // One digit short: the print was rounded to n − 1 significant digits; Luhn restores the last one.
+  // One digit short: the print was rounded to n − 1 significant digits; Luhn restores the last one. A
+  // `%.15g` print of 16 digits may show fewer, its trailing zeros dropped (sig is padded with them).
+  if (shown !== n - 1 && !(n - 1 === G_DIGITS && shown >= MIN_G_SHOWN && shown < n - 1)) return false;
   sig[n - 1] = checkDigit(sig, n - 1);
   return isIssuedPan(sig, anyLuhn);
 }
+
+/** Significant digits of `%.15g` (DBL_DIG), and the fewest of them a print must show to be read so. */
+const G_DIGITS = 15;
+const MIN_G_SHOWN = 12;
+/**
+ * The fewest significant digits of any print taken, and the most zeros a card number may end in for one:
+ * printf's default precision (`%e`: 7 digits, `%g`: 6) never reads as a card; a card number ending in 7 or
+ * more zeros (one in ten million) is not looked for.
+ */
+const MIN_SHOWN = 8;
+const MAX_ZEROS = 6;
 
 function luhnSum(d: readonly number[], n: number, doubleLast: boolean): number {
   let sum = 0;
@@ -148,39 +207,61 @@ function isIssuedPan(d: readonly number[], anyLuhn: boolean): boolean {
 export function floatTokenIsPan(v: Uint8Array, anyLuhn: boolean): boolean {
   const p = v.indexOf(PLUS);
   if (p < 0) return false;
-  const s = exponentSpan(v, p, 0, v.length, false, anyLuhn);
+  const s = exponentSpan(v, p - 1, p + 1, 0, v.length, false, anyLuhn);
   return s !== undefined && s.end === v.length && (s.start === 0 || (s.start === 1 && v[0] === 0x2d));
 }
 
 /**
  * For a stream whose chunk ends in `buf`: where a trailing token that may still become an exponent-form
- * PAN starts (`4.`, `4.1111`, `4.1111e`, `4.1111e+`, `4.1111e+1`, `4.1111e+15`), or −1. The caller holds
- * from there, so what it sends of a float print never depends on where the chunk ended. A plain digit run
- * is left to the detector's own hold.
+ * PAN starts (`4.`, `4.1111`, `4.1111e`, `4.1111e+`, `4.1111e+1`, `4.1111e+15`, `4.1111e1`, `4111e+01`), or
+ * −1. The caller holds from there, so what it sends of a float print never depends on where the chunk
+ * ended. A plain digit run is left to the detector's own hold.
  */
 export function exponentTail(buf: Uint8Array): number {
   const n = buf.length;
   let k = n;
-  while (k > 0 && isDigit(buf[k - 1]) && n - k < 3) k--;
+  while (k > 0 && isDigit(buf[k - 1]) && n - k <= MAX_EXP_DIGITS) k--;
   let mEnd = n; // end of the mantissa
   let exponent = false;
-  if (n - k < 3 && k > 1 && buf[k - 1] === PLUS && (buf[k - 2]! | 0x20) === 0x65) {
-    mEnd = k - 2;
-    exponent = true;
-  } else if (n > 0 && (buf[n - 1]! | 0x20) === 0x65) {
-    mEnd = n - 1;
-    exponent = true;
+  if (n - k <= MAX_EXP_DIGITS) {
+    // `e+`, `e+1`…`e+015`, or no sign: `e`, `e1`…`e015`.
+    const sign = k > 1 && buf[k - 1] === PLUS;
+    const e = sign ? k - 2 : k - 1;
+    if (e >= 0 && (buf[e]! | 0x20) === 0x65) {
+      mEnd = e;
+      exponent = true;
+    }
   }
+  // The walk stops a byte past the longest token: a long digit run costs no more than a short one.
+  const floor = Math.max(0, n - MAX_TOKEN - 2);
   let m = mEnd;
-  while (m > 0 && isDigit(buf[m - 1])) m--;
+  while (m > floor && isDigit(buf[m - 1])) m--;
   let point = false;
-  if (m > 1 && buf[m - 1] === DOT && isDigit(buf[m - 2])) {
+  if (m > floor + 1 && buf[m - 1] === DOT && isDigit(buf[m - 2])) {
     point = true;
     m--;
-    while (m > 0 && isDigit(buf[m - 1])) m--;
+    while (m > floor && isDigit(buf[m - 1])) m--;
   }
   if (m === mEnd || (!exponent && !point)) return -1;
-  // Bounded like the detector's hold (a stream holds at most 41 bytes), and not part of a longer word.
-  if (n - m > 41 || (m > 0 && glues(buf[m - 1]))) return -1;
+  // Bounded like the detector's hold (a stream holds at most 41 bytes: exponentSpan takes no longer
+  // token), and not part of a longer word.
+  if (n - m > MAX_TOKEN || (m > 0 && glues(buf[m - 1]))) return -1;
+  return m;
+}
+
+/**
+ * Where the float print starts whose exponent digits start at `x` (`4.1111e+15` with x at `15`), or −1
+ * when buf[x − 1] is no `e+` / `e` after a mantissa. For a stream's context (stream-masker.ts).
+ */
+export function exponentStart(buf: Uint8Array, x: number): number {
+  let e = x - 1;
+  if (e >= 1 && buf[e] === PLUS) e--;
+  if (e < 1 || (buf[e]! | 0x20) !== 0x65 || !isDigit(buf[e - 1])) return -1;
+  let m = e;
+  while (m > 0 && isDigit(buf[m - 1]) && e - m < MAX_TOKEN) m--;
+  if (m > 1 && buf[m - 1] === DOT && isDigit(buf[m - 2])) {
+    m--;
+    while (m > 0 && isDigit(buf[m - 1]) && e - m < MAX_TOKEN) m--;
+  }
   return m;
 }

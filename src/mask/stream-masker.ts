@@ -19,7 +19,7 @@
 import { MaskError } from '../errors.js';
 import { hmacToken, digitsOf, mergeSpans, starSpan } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
-import { exponentTail } from './float-text.js';
+import { exponentStart, exponentTail } from './float-text.js';
 import { BYTE_CLASS, findPans, MAX_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { addCount, PAN_RULE } from './pan-masker.js';
@@ -281,6 +281,10 @@ export function contextFrom(buf: Uint8Array, hold: number): number {
       j--;
     } else break;
   }
+  // After `e+` or `e` the run is the exponent of a float print (float-text.ts; held here because a space
+  // may follow and start a digit group): its mantissa is kept too, so the print is seen whole again.
+  const t = exponentStart(buf, j);
+  if (t >= 0) return t > 0 ? t - 1 : 0;
   // After `<digits>.` the run is a decimal fraction (pan-detector.ts), or the mantissa of a float print
   // (float-text.ts): the integer digits are kept with the byte before them.
   if (j >= 2 && buf[j - 1] === 0x2e && BYTE_CLASS[buf[j - 2]!] === 1) {
