@@ -65,6 +65,27 @@ function catalogLookup(target: UpstreamTarget) {
   };
 }
 
+/**
+ * A FunctionCall's function by OID, `schema.name` quoted by the server, looked up once per listener and
+ * OID (a failed lookup is tried again next time).
+ */
+function functionNames(target: UpstreamTarget): (oid: number) => Promise<string | undefined> {
+  const known = new Map<number, Promise<string | undefined>>();
+  return (oid) => {
+    let p = known.get(oid);
+    if (!p) {
+      p = simpleQuery(target, `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = ${Math.trunc(oid)}`)
+        .then((r) => {
+          if (r.error) throw new Error(`${r.error.message ?? 'lookup failed'} (${r.error.code ?? 'no SQLSTATE'})`);
+          return r.results[0]?.rows[0]?.[0] ?? undefined;
+        });
+      known.set(oid, p);
+      p.catch(() => known.delete(oid));
+    }
+    return p;
+  };
+}
+
 /** startPgBroker's hooksFor, with its `admit` (session-level policy before session.start). */
 export type PgHooksFor = ((info: PgSessionInfo) => BrokerHooks) & {
   admit(info: { actor: Actor; src: Source; target: Target; notice(line: string): void }): Promise<void>;
@@ -84,7 +105,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
   const catalog = new ColumnCatalog(catalogLookup(o.target), { now: () => ctx.clock.now() });
   const dbUser = o.target.user;
   const policy: PolicyHooksOptions = {
-    engine, store, connection: o.name, clock: ctx.clock, dbUser,
+    engine, store, connection: o.name, clock: ctx.clock, dbUser, functionName: functionNames(o.target),
     ...(o.reason ? { reason: o.reason } : {}), ...(o.signal ? { signal: o.signal } : {}),
   };
   const admission: AdmissionOptions = {

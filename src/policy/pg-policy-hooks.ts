@@ -52,6 +52,11 @@ export interface PolicyHooksOptions {
   /** Aborts every waiting hold (broker shutdown). */
   signal?: AbortSignal;
   identify?: (actor: Actor) => PolicyIdentity;
+  /**
+   * The function a fast-path FunctionCall names by OID, as a quoted `schema.name` (a pg_catalog lookup on a
+   * side connection); undefined when no function has that OID. Without it every FunctionCall is refused.
+   */
+  functionName?: (oid: number) => Promise<string | undefined>;
 }
 
 /** A `hooksFor` for startPgBroker: one PolicySession per proxied session. */
@@ -109,10 +114,7 @@ export const HOLD_SKIPPED_FAILED_TX = 'hold_skipped_failed_transaction';
 
 /** One statement through policy (and approvals); exported for brokers that compose hooks themselves. */
 export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): StatementDecision | Promise<StatementDecision> {
-  if (stmt.protocol === 'function') {
-    // A fast-path FunctionCall names a function by OID: nothing to classify, so nothing to allow.
-    return inFailedTransaction(stmt, { action: 'deny', rule: 'function_call', message: denyMsg('function_call', 'fast-path function calls are not allowed') });
-  }
+  if (stmt.protocol === 'function') return decideFunctionCall(o, ps, session, stmt);
   const d = ps.decide(stmt.sql, o.clock.now());
   if (d.action === 'allow') return { action: 'allow' };
   if (d.action === 'deny' || !o.store) {
@@ -124,6 +126,23 @@ export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, sessio
   }
   // Allow and deny answer synchronously (a cache hit costs no promise); only a hold goes async.
   return holdStatement(o, o.store, ps, session, stmt, d);
+}
+
+/**
+ * A fast-path FunctionCall (libpq's large objects: lo_open, loread, lowrite, …) names its function by OID
+ * only. With a way to name it, it is decided as `SELECT schema.name()` would be (a function call: the
+ * `function` class unless the function is a known-safe built-in; holds and approvals as for any
+ * statement, the approver seeing that text); without one, or for an OID that names nothing, it is refused.
+ */
+function decideFunctionCall(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): StatementDecision | Promise<StatementDecision> {
+  const oid = Number(/^function (\d+)$/.exec(stmt.sql)?.[1] ?? NaN);
+  const refuse = (reason: string) => inFailedTransaction(stmt, { action: 'deny', rule: 'function_call', message: denyMsg('function_call', reason) });
+  if (!o.functionName || !Number.isSafeInteger(oid)) return refuse('fast-path function calls are not allowed');
+  return o.functionName(oid).then(
+    (name) => (name === undefined ? refuse(`fast-path call of OID ${oid}, which names no function`)
+      : decideStatement(o, ps, session, { ...stmt, protocol: 'simple', sql: `SELECT ${name}()` })),
+    (e: unknown) => refuse(`the function with OID ${oid} could not be looked up: ${e instanceof Error ? e.message : String(e)}`),
+  );
 }
 
 async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: PolicySession, session: string, stmt: Statement, d: Decision): Promise<StatementDecision> {
