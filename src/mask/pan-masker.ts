@@ -75,8 +75,9 @@ export class PanMasker {
   maskText(text: string, counts?: MaskCounts): string {
     // A PAN and both track formats need at least 13 ASCII digits: text with fewer (most SQL, identifiers,
     // error messages) is returned without being encoded to bytes and scanned.
-    // A float print of a PAN may show fewer (`4.11111111e+15`, float-text.ts): such text is scanned too.
-    if (fewerDigitsThan(text, MIN_PAN_DIGITS) && !text.includes('e+') && !text.includes('E+')) return text;
+    // A float print of a PAN shows fewer (`4.1111111e+15`, `4.1111111E15`: at least 8 significant digits
+    // and the exponent's, float-text.ts): text with an exponent is scanned from 10 digits on.
+    if (fewerDigitsThan(text, MIN_PAN_DIGITS) && (fewerDigitsThan(text, 10) || !/[eE][+0-9]/.test(text))) return text;
     let t = text;
     if (t.includes('=') || t.includes('^')) {
       t = t.replace(TRACK1_RE, (m) => { addCount(counts, SAD_RULE, 1); return '*'.repeat(m.length); });

@@ -65,7 +65,7 @@ export function detect(data: Buffer, cut: number, skipBefore: number, last: bool
  * whose number has mantissa-and-exponent digits, not its own), or `luhn` outside the major ranges.
  */
 function networkOf(text: string, digits: number): string {
-  const float = /^(\d+)(?:\.(\d*))?[eE]\+(\d+)$/.exec(text);
+  const float = /^(\d+)(?:\.(\d*))?[eE]\+?(\d+)$/.exec(text);
   let d = text.replace(/\D/g, '');
   let n = digits;
   if (float) {
