@@ -89,6 +89,12 @@ describe('exponent-form PANs in text', () => {
     for (const t of ['6.059e+14', '6.059E14', '6.059000e+14']) expect(mask(` ${t} `), t).toBe(` ${t} `);
   });
 
+  it('log text with a short print (10–12 digits in all) is scanned too', () => {
+    // 4111000008000000: nine significant digits, printed with and without the exponent sign.
+    expect(mask('x 4.111000008e+15')).toBe('x *.*******08e+15');
+    expect(mask('x 4.111000008E15')).toBe('x *.*******08E15');
+  });
+
   it('a float column (text format) withholds both prints; anyLuhn widens only there', () => {
     const b = (s: string) => Buffer.from(s);
     expect(floatTextIsPan(b(exact(VISA)), {})).toBe(true);
