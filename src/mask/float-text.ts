@@ -26,7 +26,7 @@
  * under `last4`: its last four digits are the mantissa's last two and the exponent's) and a JSON caller
  * can quote it whole.
  */
-import { networkIndex } from './card-networks.js';
+import { luhnValid, networkIndex } from './card-networks.js';
 import type { PanSpan } from './pan-detector.js';
 
 const PLUS = 0x2b;
@@ -173,28 +173,17 @@ const MIN_G_SHOWN = 12;
 const MIN_SHOWN = 8;
 const MAX_ZEROS = 6;
 
-function luhnSum(d: readonly number[], n: number, doubleLast: boolean): number {
-  let sum = 0;
-  let dbl = doubleLast;
-  for (let i = n - 1; i >= 0; i--) {
-    let x = d[i]!;
-    if (dbl) {
-      x *= 2;
-      if (x > 9) x -= 9;
-    }
-    sum += x;
-    dbl = !dbl;
+/** The digit that makes d[0, n) followed by it Luhn-valid (d[n] is overwritten). */
+function checkDigit(d: number[], n: number): number {
+  for (let c = 0; c < 9; c++) {
+    d[n] = c;
+    if (luhnValid((i) => d[i]!, n + 1)) return c;
   }
-  return sum;
-}
-
-/** The digit that makes d[0, n) followed by it Luhn-valid. */
-function checkDigit(d: readonly number[], n: number): number {
-  return (10 - (luhnSum(d, n, true) % 10)) % 10;
+  return 9;
 }
 
 function isIssuedPan(d: readonly number[], anyLuhn: boolean): boolean {
-  if (luhnSum(d, d.length, false) % 10 !== 0) return false;
+  if (!luhnValid((i) => d[i]!, d.length)) return false;
   if (anyLuhn) return true;
   const p6 = d[0]! * 100000 + d[1]! * 10000 + d[2]! * 1000 + d[3]! * 100 + d[4]! * 10 + d[5]!;
   return networkIndex(p6, d.length) >= 0;
