@@ -11,7 +11,10 @@
  * The side connection takes the session's search_path as the policy session tracks it from the session's
  * SET statements (also one earlier in the COPY's own query string). A table the session can see and it
  * cannot (a temporary table, one created in the session's open transaction) has no columns to announce,
- * and the COPY is refused (fail closed) with the reason.
+ * and the COPY is refused (fail closed) with the reason. Worse is a table both see differently, whose
+ * columns would be misaligned with their names (a cvv sent as "note"): changed in the session's open
+ * transaction (pg-hooks refuses a COPY in a transaction block or after other statements of its query
+ * string), or a name the two resolve to different relations (see ambiguousRelations).
  */
 import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { ColumnCatalog } from '../mask/column-catalog.js';
@@ -27,6 +30,11 @@ export interface CopyOut {
   columns: string[];
   /** The query form's query text. */
   query?: string;
+  /**
+   * Relations the COPY names without a schema (the table form's, or any in the query form's query that is
+   * not one of its CTEs): the session may resolve them otherwise than the side connection does.
+   */
+  unqualified: string[];
   binary: boolean;
   csv: boolean;
   delimiter?: string;
@@ -53,23 +61,58 @@ interface CopyStmtNode {
 
 /** The COPY … TO STDOUT statements in `sql`, in order (usually none). SQL that does not parse has none. */
 export function copyOutStatements(sql: string): CopyOut[] {
-  if (!/copy/i.test(sql)) return [];
+  return copyOutQuery(sql).copies;
+}
+
+/**
+ * The COPY … TO STDOUT statements in `sql`, and whether the query string holds other statements than those
+ * and SET/RESET/SHOW. Such statements run in the same (implicit) transaction before the COPY, which the side
+ * connection cannot see: `alter table t …; copy t to stdout` would be planned with t's old columns.
+ */
+export function copyOutQuery(sql: string): { copies: CopyOut[]; others: boolean } {
+  if (!/copy/i.test(sql)) return { copies: [], others: false };
   const parsed = parseStatements(sql);
-  if ('error' in parsed) return [];
+  if ('error' in parsed) return { copies: [], others: false };
   const bytes = Buffer.from(sql, 'utf8');
   const out: CopyOut[] = [];
+  let others = false;
   for (const raw of parsed.stmts) {
     const c = raw.stmt.CopyStmt as CopyStmtNode | undefined;
-    if (!c || c.is_from === true || c.is_program === true || c.filename !== undefined) continue;
+    if (!c || c.is_from === true || c.is_program === true || c.filename !== undefined) {
+      if (!('VariableSetStmt' in raw.stmt) && !('VariableShowStmt' in raw.stmt)) others = true;
+      continue;
+    }
     const opts = copyOptions(c.options ?? []);
     if (c.query) {
-      out.push({ query: parenthesized(stmtText(raw, bytes)), columns: [], ...opts });
+      out.push({ query: parenthesized(stmtText(raw, bytes)), columns: [], unqualified: unqualifiedRelations(c.query), ...opts });
     } else if (c.relation) {
       const r = c.relation;
-      out.push({ relation: `${r.schemaname ? `${quoteIdent(r.schemaname)}.` : ''}${quoteIdent(r.relname)}`, columns: (c.attlist ?? []).map((a) => a.String?.sval ?? ''), ...opts });
+      out.push({
+        relation: `${r.schemaname ? `${quoteIdent(r.schemaname)}.` : ''}${quoteIdent(r.relname)}`, columns: (c.attlist ?? []).map((a) => a.String?.sval ?? ''),
+        unqualified: r.schemaname ? [] : [r.relname], ...opts,
+      });
     }
   }
-  return out;
+  return { copies: out, others };
+}
+
+/**
+ * The relation names without a schema in a parse tree (RangeVar nodes, wrapped or not, carry `relname`),
+ * less the names of its CTEs (which a RangeVar of that name refers to in both connections alike).
+ */
+function unqualifiedRelations(node: PgNode): string[] {
+  const names = new Set<string>();
+  const ctes = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) { v.forEach(visit); return; }
+    if (v === null || typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    if (typeof o.relname === 'string' && o.schemaname === undefined) names.add(o.relname);
+    if (typeof o.ctename === 'string') ctes.add(o.ctename);
+    for (const x of Object.values(o)) visit(x);
+  };
+  visit(node);
+  return [...names].filter((n) => !ctes.has(n));
 }
 
 /** A statement's own text in its query string. */
@@ -121,21 +164,53 @@ const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
  */
 export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog, copy: CopyOut, schemas?: readonly string[]): Promise<CopyColumn[]> {
   const searchPath = schemas === undefined ? undefined : `SET search_path TO ${schemas.length > 0 ? schemas.map(quoteIdent).join(', ') : "''"}`;
+  const ambiguous = await ambiguousRelations(target, copy.unqualified);
   if (copy.query !== undefined) {
     const d = await describeStatement(target, copy.query, searchPath);
     if (d.error) throw new Error(`${d.error.message ?? 'the server refused the query'} (${d.error.code ?? 'no SQLSTATE'})`);
     await Promise.all(d.fields.filter((f) => f.tableOid !== 0).map((f) => catalog.resolve(f.tableOid, f.column)));
-    return d.fields.map((f) => ({ name: f.name, qualified: f.tableOid === 0 ? undefined : catalog.get(f.tableOid, f.column), typeOid: f.typeOid }));
+    return d.fields.map((f) => ({
+      name: f.name, typeOid: f.typeOid,
+      qualified: f.tableOid === 0 ? undefined : ambiguous.has(f.tableOid) ? null : catalog.get(f.tableOid, f.column),
+    }));
   }
   const r = await simpleQuery(target, `${searchPath !== undefined ? `${searchPath};\n` : ''}SELECT a.attname, a.atttypid::int, n.nspname || '.' || c.relname || '.' || a.attname, a.attgenerated <> '' FROM pg_catalog.pg_attribute a
     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE a.attrelid = ${quoteLiteral(copy.relation!)}::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`);
   if (r.error) throw new Error(`${r.error.message ?? 'the server refused the lookup'} (${r.error.code ?? 'no SQLSTATE'})`);
-  const all = (r.results.at(-1)?.rows ?? []).map(([name, type, qualified, generated]) => ({ name: name!, qualified: qualified!, typeOid: Number(type), generated: generated === 't' }));
+  const all = (r.results.at(-1)?.rows ?? []).map(([name, type, qualified, generated]) => ({ name: name!, qualified: ambiguous.size > 0 ? null : qualified!, typeOid: Number(type), generated: generated === 't' }));
   if (copy.columns.length === 0) return all.filter((c) => !c.generated).map(({ generated: _, ...c }) => c);
   return copy.columns.map((name) => {
     const c = all.find((x) => x.name === name);
     if (!c) throw new Error(`column "${name}" of ${copy.relation} does not exist`);
     return { name: c.name, qualified: c.qualified, typeOid: c.typeOid };
   });
+}
+
+/**
+ * A name without a schema resolves through the session's search_path, which the side connection may not
+ * share: the policy sees SET, not set_config() nor a SET undone by ROLLBACK; and a temporary table (in the
+ * session's pg_temp, searched first) shadows a committed one of the same name. So every relation of that
+ * name in any schema — other sessions' temporary ones too: pg_class lists them — is a candidate. One
+ * candidate: it is the one (or the COPY fails in the session as well). Several with the same columns (names,
+ * types, generated) in the same order, as tenant schemas have: the plan holds whichever runs, but not which
+ * schema's column rules apply, so each column is left unresolved (every qualified rule of its name applies).
+ * Several that differ: refused — the plan could put one table's names on another's columns.
+ * Returns the OIDs of the candidates of ambiguous names.
+ */
+async function ambiguousRelations(target: UpstreamTarget, names: readonly string[]): Promise<Set<number>> {
+  const out = new Set<number>();
+  if (names.length === 0) return out;
+  const r = await simpleQuery(target, `SELECT c.relname, count(DISTINCT l.cols)::int, string_agg(c.oid::int::text, ',')
+    FROM pg_catalog.pg_class c CROSS JOIN LATERAL (SELECT coalesce(json_agg(json_build_array(a.attname, a.atttypid::int, a.attgenerated::text) ORDER BY a.attnum)::text, '') AS cols
+      FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) l
+    WHERE c.relname IN (${names.map(quoteLiteral).join(', ')}) AND c.relkind NOT IN ('i', 'I', 't', 'c') GROUP BY c.relname HAVING count(*) > 1`);
+  if (r.error) throw new Error(`${r.error.message ?? 'the server refused the lookup'} (${r.error.code ?? 'no SQLSTATE'})`);
+  for (const [name, layouts, oids] of r.results.at(-1)?.rows ?? []) {
+    if (Number(layouts) > 1) {
+      throw new Error(`there are several relations named ${quoteIdent(name!)} with different columns (in other schemas, or a temporary table); name its schema`);
+    }
+    for (const oid of (oids ?? '').split(',')) out.add(Number(oid));
+  }
+  return out;
 }

@@ -24,7 +24,7 @@ import { PgSessionRefused, SessionRefused } from '../errors.js';
 import { admitSession, sessionWindowEnd } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
-import { copyColumns, copyOutStatements } from './pg-copy-plan.js';
+import { copyColumns, copyOutQuery } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { simpleQuery } from './pg-query-client.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
@@ -154,13 +154,25 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
  * A statement policy allows that holds a COPY … TO STDOUT runs only once its columns are announced to the
  * masker (pg-copy-plan.ts): the decision, or what a hold resolves to, waits for them, and becomes a refusal
  * when they cannot be known. Every other statement keeps the policy's decision as it is (synchronous).
+ *
+ * The columns come from a side connection, which sees only committed tables. Inside a transaction block
+ * (or with its status unknown) the session may have changed the table (ALTER TABLE … ADD/DROP/TYPE moves
+ * a column: the side connection would put the old names on the new columns, and a cvv leaves as "note"),
+ * and so may statements before the COPY in its own query string (one implicit transaction): both are
+ * refused. Statements that can change no table (SET, SHOW) may precede it. This refuses a COPY in a
+ * transaction block that changed nothing too (pg_dump's): the broker cannot tell from here that a function
+ * called in it did not run DDL.
  */
 function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt: Statement, plan: (copy: CopyOut) => Promise<StatementDecision | undefined>): StatementDecision | Promise<StatementDecision> {
-  const copies = copyOutStatements(stmt.sql);
+  const { copies, others } = copyOutQuery(stmt.sql);
   if (copies.length === 0) return d;
   const after = async (dec: StatementDecision): Promise<StatementDecision> => {
     if (dec.action !== 'allow') return dec;
     if (copies.length > 1) return copyRefused('one query string holds several COPY … TO STDOUT; send each as a statement of its own');
+    if (others) return copyRefused('other statements precede it in its query string, and could change its table unseen; send it as a statement of its own');
+    if (stmt.txStatus !== 'I') {
+      return copyRefused(`${stmt.txStatus === undefined ? 'the session\'s transaction state is not known (statements still unanswered)' : 'the session is inside a transaction block'}, whose changes to its table the column lookup cannot see; run it outside a transaction block`);
+    }
     return (await plan(copies[0]!)) ?? dec;
   };
   if (d instanceof Promise) return d.then(after);

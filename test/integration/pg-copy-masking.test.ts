@@ -29,7 +29,7 @@ beforeAll(async () => {
   const config = configSchema.parse({
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
     masking: { rules: [{ name: 'account', columns: ['public.cards.account_no'], format: 'last4' }] },
-    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'copy_out', 'utility'] } } } } },
+    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'copy_out', 'utility', 'transaction', 'function'] } } } } },
   });
   gate = await startConfiguredGate(server, config);
 }, 120_000);
@@ -76,15 +76,27 @@ describe('COPY TO STDOUT through pcigate connect', () => {
   });
 
   it('follows the session\'s search_path: set in the same query string, or by an earlier statement, and reset', async () => {
-    server.psql(`create schema app; create table app.cards (cvv text, id int); insert into app.cards values ('321', 7);`);
-    const same = await psql('set search_path to app, public; copy cards to stdout');
+    server.psql(`create schema app; create table app.wallet (cvv text, id int); insert into app.wallet values ('321', 7);`);
+    const same = await psql('set search_path to app, public; copy wallet to stdout');
     expect(same.code, same.stderr).toBe(0);
     expect(same.stdout).toBe('SET\n***\t7\n');
-    const later = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'set search_path = app;\ncopy cards to stdout (format csv);\nreset search_path;\ncopy cards (id, cvv) to stdout (format csv);\n' });
+    const later = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'set search_path = app;\ncopy wallet to stdout (format csv);\nreset search_path;\ncopy cards (id, cvv) to stdout (format csv);\n' });
     expect(later.code, later.stderr).toBe(0);
     const rows = later.stdout.split('\n').filter((l) => l.includes(','));
     expect(rows.slice(0, 2)).toEqual(['***,7', '1,***']);
     expect(rows).toHaveLength(1 + ROWS);
+  });
+
+  // Which schema's column rules apply is not known then: every qualified rule applies to every column (here
+  // the account rule's last4 to id); named with its schema, the table gets exactly its own rules.
+  it('a name in several schemas with the same columns (tenant schemas) runs, with every qualified rule; named by schema, exactly', async () => {
+    server.psql(`create schema t1; create schema t2; create table t1.acct (id int, cvv text); create table t2.acct (id int, cvv text);
+      insert into t1.acct values (1, '111'); insert into t2.acct values (2, '222');`);
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'set search_path to t2;\ncopy acct to stdout;\ncopy (select a.id, a.cvv from acct a) to stdout;\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('SET\n*\t***\n*\t***\n');
+    const q = await psql('copy t2.acct to stdout');
+    expect(q.stdout).toBe('2\t***\n');
   });
 
   it('a COPY whose columns cannot be learned (a temporary table) is refused with 0A000, nothing forwarded', async () => {
@@ -95,4 +107,46 @@ describe('COPY TO STDOUT through pcigate connect', () => {
     const q = pgQueries(gate.home, 'copy t to stdout').map(queryDetail).at(-1)!;
     expect(q).toMatchObject({ rule: 'masking.copy_columns', sqlstate: '0A000' });
   });
+
+  // A side connection sees neither the session's open transaction nor its temporary tables nor a search_path
+  // set with set_config(): in each case below the session's own `swap` has cvv (SAD, by its name) as its
+  // third column while the committed public.swap has it second, so a plan from the side connection would send
+  // the real cvv as "note", unmasked (a SELECT * of the same table would mask it).
+  describe('a COPY whose table the side connection sees other than the session does is refused, not misaligned', () => {
+    beforeAll(() => {
+      server.psql(`create table swap (id int, cvv text, note text); insert into swap values (1, '987', 'hello');
+        create schema s2; create table s2.swap (id int, note text, cvv text); insert into s2.swap values (1, 'hello', '987');`);
+    });
+    const reordered = 'alter table swap add column c2 text;\nupdate swap set c2 = cvv;\nalter table swap drop column cvv;\nalter table swap rename column c2 to cvv;\n';
+    const refused = (r: { code: number | null; stdout: string; stderr: string }) => {
+      expect(r.stdout).not.toContain('987');
+      expect(r.stderr).toMatch(/pcigate: this COPY … TO STDOUT was not run/);
+    };
+
+    it('uncommitted DDL in a transaction block (the columns moved): refused; the same COPY after it is rolled back runs', async () => {
+      const r = await run('psql', ['-X'], gate.env, { input: `begin;\n${reordered}copy swap to stdout;\nrollback;\ncopy public.swap to stdout;\n` });
+      refused(r);
+      expect(r.stderr).toMatch(/inside a transaction block/);
+      expect(r.stdout).toContain('1\t***\thello');
+    });
+
+    it('uncommitted DDL earlier in the same query string (an implicit transaction): refused', async () => {
+      const r = await psql(`${reordered.replace(/\n/g, ' ')} copy swap to stdout`);
+      refused(r);
+      expect(server.psql('select count(*) from information_schema.columns where table_name = \'swap\' and table_schema = \'public\' and column_name = \'c2\'').trim()).toBe('0');
+    });
+
+    it('a temporary table that shadows the committed one: refused', async () => {
+      const r = await run('psql', ['-X'], gate.env, { input: 'create temp table swap (id int, note text, cvv text);\ninsert into swap select id, note, cvv from public.swap;\ncopy swap to stdout;\ncopy (select * from swap) to stdout;\n' });
+      refused(r);
+      expect(r.stderr.match(/was not run/g)).toHaveLength(2);
+    });
+
+    it('a search_path set with set_config (which the policy does not see): refused, and named by schema it runs', async () => {
+      const r = await run('psql', ['-X'], gate.env, { input: `select set_config('search_path', 's2, public', false);\ncopy swap to stdout;\ncopy s2.swap to stdout;\n` });
+      refused(r);
+      expect(r.stdout).toContain('1\thello\t***');
+    });
+  });
+
 });

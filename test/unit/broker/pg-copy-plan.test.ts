@@ -4,7 +4,7 @@
  * cut out with the server's own scanner (parentheses inside strings, dollar quotes and comments).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copyOutStatements } from '../../../src/broker/pg-copy-plan.js';
+import { copyOutQuery, copyOutStatements } from '../../../src/broker/pg-copy-plan.js';
 import { loadParser } from '../../../src/policy/pg-parser.js';
 
 beforeAll(async () => { await loadParser(); });
@@ -12,7 +12,7 @@ beforeAll(async () => { await loadParser(); });
 describe('copyOutStatements', () => {
   it('finds the table form with its relation and column list, quoted as the server resolved them', () => {
     expect(copyOutStatements('COPY public.Cards (ID, "Cvv") TO STDOUT')).toEqual([
-      { relation: '"public"."cards"', columns: ['id', 'Cvv'], binary: false, csv: false, header: false },
+      { relation: '"public"."cards"', columns: ['id', 'Cvv'], unqualified: [], binary: false, csv: false, header: false },
     ]);
   });
 
@@ -26,7 +26,7 @@ describe('copyOutStatements', () => {
 
   it('cuts the query of the query form out exactly, whatever its strings and comments hold', () => {
     const q = `select ')' as a, $x$ ) ( $x$ as b, "we)ird" /* ) */ from t where c = 'é)'`;
-    expect(copyOutStatements(`copy ( ${q} ) to stdout`)).toEqual([{ query: ` ${q} `, columns: [], binary: false, csv: false, header: false }]);
+    expect(copyOutStatements(`copy ( ${q} ) to stdout`)).toEqual([{ query: ` ${q} `, columns: [], unqualified: ['t'], binary: false, csv: false, header: false }]);
   });
 
   it('takes each statement of a query string on its own; COPY FROM, to a file or program, and other statements are not it', () => {
@@ -34,5 +34,20 @@ describe('copyOutStatements', () => {
     expect(all.map((c) => c.relation ?? c.query)).toEqual(['"a"', 'select 2']);
     expect(copyOutStatements('select copy from copies')).toEqual([]);
     expect(copyOutStatements('copy oops (')).toEqual([]);
+  });
+
+  it('names the relations the session resolves through its search_path: unqualified ones, not CTEs, in subqueries and set operations too', () => {
+    expect(copyOutStatements('copy "My Cards" to stdout')[0]).toMatchObject({ relation: '"My Cards"', unqualified: ['My Cards'] });
+    const q = copyOutStatements(`copy (with w as (select 1 from a) select * from w join s.b using (x) where exists (select 1 from c) union all select * from "D") to stdout`)[0]!;
+    expect(q.unqualified.sort()).toEqual(['D', 'a', 'c']);
+  });
+});
+
+describe('copyOutQuery', () => {
+  it('tells whether other statements than SET and SHOW share the COPY\'s query string (they run before it, in one transaction)', () => {
+    expect(copyOutQuery('set search_path to app; show search_path; copy t to stdout')).toMatchObject({ others: false });
+    expect(copyOutQuery('alter table t add column x int; copy t to stdout')).toMatchObject({ others: true });
+    expect(copyOutQuery('begin; copy t to stdout')).toMatchObject({ others: true });
+    expect(copyOutQuery('copy t to stdout').copies).toHaveLength(1);
   });
 });
