@@ -38,6 +38,10 @@ export interface CopyOut {
   binary: boolean;
   csv: boolean;
   delimiter?: string;
+  quote?: string;
+  escape?: string;
+  /** The ENCODING option, as written. */
+  encoding?: string;
   header: boolean;
 }
 
@@ -136,23 +140,29 @@ function parenthesized(text: string): string {
   throw new Error('COPY query without its closing parenthesis');
 }
 
-function copyOptions(options: NonNullable<CopyStmtNode['options']>): Pick<CopyOut, 'binary' | 'csv' | 'delimiter' | 'header'> {
+function copyOptions(options: NonNullable<CopyStmtNode['options']>): Pick<CopyOut, 'binary' | 'csv' | 'delimiter' | 'quote' | 'escape' | 'encoding' | 'header'> {
   let format = 'text';
-  let delimiter: string | undefined;
+  const text: Pick<CopyOut, 'delimiter' | 'quote' | 'escape' | 'encoding'> = {};
   let header = false;
   for (const o of options) {
     const d = o.DefElem;
     if (!d) continue;
     const arg = d.arg as { String?: { sval: string }; Boolean?: { boolval?: boolean }; Integer?: { ival?: number } } | undefined;
     if (d.defname === 'format' && arg?.String) format = arg.String.sval.toLowerCase();
-    else if (d.defname === 'delimiter' && arg?.String) delimiter = arg.String.sval;
+    else if ((d.defname === 'delimiter' || d.defname === 'quote' || d.defname === 'escape' || d.defname === 'encoding') && arg?.String) text[d.defname] = arg.String.sval;
     else if (d.defname === 'header') {
       // HEADER alone, a boolean, 1/0, or on/off/true/false/match as a word.
       header = arg === undefined || arg.Boolean?.boolval === true || arg.Integer?.ival === 1 ||
         (arg.String !== undefined && ['true', 'on', '1', 'match'].includes(arg.String.sval.toLowerCase()));
     }
   }
-  return { binary: format === 'binary', csv: format === 'csv', header, ...(delimiter !== undefined ? { delimiter } : {}) };
+  return { binary: format === 'binary', csv: format === 'csv', header, ...text };
+}
+
+/** Whether an ENCODING option names UTF8 (PostgreSQL ignores case and punctuation in encoding names). */
+export function isUtf8Encoding(name: string): boolean {
+  const n = name.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return n === 'utf8' || n === 'unicode';
 }
 
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;

@@ -24,7 +24,7 @@ import { PgSessionRefused, SessionRefused } from '../errors.js';
 import { admitSession, sessionWindowEnd } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
-import { copyColumns, copyOutQuery } from './pg-copy-plan.js';
+import { copyColumns, copyOutQuery, isUtf8Encoding } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { simpleQuery } from './pg-query-client.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
@@ -170,10 +170,14 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
     if (dec.action !== 'allow') return dec;
     if (copies.length > 1) return copyRefused('one query string holds several COPY … TO STDOUT; send each as a statement of its own');
     if (others) return copyRefused('other statements precede it in its query string, and could change its table unseen; send it as a statement of its own');
+    const copy = copies[0]!;
+    if (copy.encoding !== undefined && !copy.binary && !isUtf8Encoding(copy.encoding)) {
+      return copyRefused(`its rows are read as UTF8, and ENCODING '${copy.encoding}' would write them otherwise (in SJIS or BIG5 a byte of a character can read as a backslash or the delimiter); leave ENCODING out`);
+    }
     if (stmt.txStatus !== 'I') {
       return copyRefused(`${stmt.txStatus === undefined ? 'the session\'s transaction state is not known (statements still unanswered)' : 'the session is inside a transaction block'}, whose changes to its table the column lookup cannot see; run it outside a transaction block`);
     }
-    return (await plan(copies[0]!)) ?? dec;
+    return (await plan(copy)) ?? dec;
   };
   if (d instanceof Promise) return d.then(after);
   if (d.action === 'hold') return { ...d, until: d.until.then(after) };

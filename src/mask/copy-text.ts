@@ -1,9 +1,12 @@
 /**
  * Column rules on COPY TO rows in text and CSV format (https://www.postgresql.org/docs/current/sql-copy.html
  * "File Formats"). COPY sends no RowDescription, so the caller names the columns (expectCopy in
- * pg-masker.ts); a row arrives as one CopyData message. Text format: fields split by the delimiter byte
- * (a delimiter inside data is always backslash-escaped, so a raw one is a boundary), NULL is `\N`.
- * CSV: fields may be double-quoted with `""` for a quote inside; NULL is an empty unquoted field.
+ * pg-masker.ts); a row arrives as one CopyData message. Text format: fields split by the delimiter byte;
+ * a backslash escapes the byte after it (a delimiter inside data is written `\` + delimiter, so only a
+ * delimiter not escaped is a boundary); NULL is `\N`. CSV: fields may be quoted (QUOTE, default `"`), a
+ * quote or escape inside written with ESCAPE before it (default: the quote, `""`); NULL is an empty unquoted
+ * field. The server writes these bytes in UTF8 (the broker refuses another ENCODING: in SJIS or BIG5 a byte of
+ * a character can equal `\` or the delimiter).
  */
 import type { ColumnRule } from './column-rules.js';
 import { addCount } from './pan-masker.js';
@@ -14,25 +17,32 @@ export interface CopyTextFormat {
   csv: boolean;
   /** One byte; default tab (text) or comma (CSV). */
   delimiter: number;
+  /** CSV's QUOTE byte; default `"`. */
+  quote?: number;
+  /** CSV's ESCAPE byte; default the quote. */
+  escape?: number;
 }
 
-const QUOTE = 0x22;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
 const NL = 0x0a;
 const CR = 0x0d;
 
 /** Field boundaries [start, end) of one row (without its line end); for CSV, `quoted` marks "…" fields. */
 function splitRow(row: Uint8Array, end: number, f: CopyTextFormat): Array<{ start: number; end: number; quoted: boolean }> {
   const out: Array<{ start: number; end: number; quoted: boolean }> = [];
+  const quote = f.quote ?? DQUOTE;
+  const escape = f.escape ?? quote;
   let i = 0;
   for (;;) {
-    if (f.csv && row[i] === QUOTE) {
+    if (f.csv && row[i] === quote) {
       let j = i + 1;
       for (;;) {
         if (j >= end) throw new Error('unterminated quoted CSV field');
-        if (row[j] === QUOTE) {
-          if (row[j + 1] === QUOTE) { j += 2; continue; }
-          break;
-        }
+        const b = row[j];
+        // An escape before a quote or an escape is data (with ESCAPE = QUOTE: `""`).
+        if (b === escape && (row[j + 1] === quote || (escape !== quote && row[j + 1] === escape))) { j += 2; continue; }
+        if (b === quote) break;
         j++;
       }
       out.push({ start: i + 1, end: j, quoted: true });
@@ -40,7 +50,8 @@ function splitRow(row: Uint8Array, end: number, f: CopyTextFormat): Array<{ star
       if (i < end && row[i] !== f.delimiter) throw new Error('garbage after a quoted CSV field');
     } else {
       let j = i;
-      while (j < end && row[j] !== f.delimiter) j++;
+      while (j < end && row[j] !== f.delimiter) j += !f.csv && row[j] === BACKSLASH ? 2 : 1;
+      if (j > end) j = end;
       out.push({ start: i, end: j, quoted: false });
       i = j;
     }
@@ -73,7 +84,7 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
     const from = fld.quoted ? fld.start - 1 : fld.start;
     const to = fld.quoted ? fld.end + 1 : fld.end;
     parts.push(row.subarray(at, from));
-    parts.push(masked === null ? (f.csv ? new Uint8Array(0) : Buffer.from('\\N')) : fld.quoted ? Buffer.concat([Buffer.of(QUOTE), masked, Buffer.of(QUOTE)]) : masked);
+    parts.push(masked === null ? (f.csv ? new Uint8Array(0) : Buffer.from('\\N')) : fld.quoted ? Buffer.concat([Buffer.of(f.quote ?? DQUOTE), masked, Buffer.of(f.quote ?? DQUOTE)]) : masked);
     at = to;
   });
   if (parts.length === 0) return row;

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { tempDir } from '../harness/cli.js';
@@ -149,4 +150,52 @@ describe('COPY TO STDOUT through pcigate connect', () => {
     });
   });
 
+
+  describe('COPY options that change how fields are written', () => {
+    it('CSV with its own QUOTE: fields are split as the server quoted them, so a cvv cannot hide in a neighbour', async () => {
+      // With QUOTE '$' the server leaves `"` alone; a parser that knows only `"` read `",987,"` as one field
+      // and split $a,b$ and $c,d$ in two each: five fields, as planned, with the cvv in the first.
+      const r = await psql(`copy (select '"' as a, cvv, '"' as b, 'a,b' as c, 'c,d' as d from public.swap) to stdout (format csv, quote '$')`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('",***,",$a,b$,$c,d$\n');
+      const e = await psql(`copy (select 'x"y,z' as a, cvv from public.swap) to stdout (format csv, escape '\\')`);
+      expect(e.code, e.stderr).toBe(0);
+      expect(e.stdout).toBe('"x\\"y,z",***\n');
+    });
+
+    it('text with a printable DELIMITER: a delimiter inside a value (written \\-escaped) does not split it', async () => {
+      const r = await psql(`copy (select 'a,b' as note, cvv, 'c\\d' as e from public.swap) to stdout (delimiter ',')`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('a\\,b,***,c\\\\d\n');
+    });
+
+    it('text with HEADER: the header line is column names, not masked as a row', async () => {
+      const r = await psql('copy public.swap to stdout (header)');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('id\tcvv\tnote\n1\t***\thello\n');
+    });
+
+    it('an ENCODING other than UTF8 is refused: in SJIS a byte of a character can read as \\ or as the delimiter', async () => {
+      const r = await psql(`copy public.swap to stdout (encoding 'SJIS')`);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/pcigate: this COPY … TO STDOUT was not run: .*ENCODING/);
+      const u = await psql(`copy public.swap to stdout (encoding 'utf8')`);
+      expect(u.stdout).toBe('1\t***\thello\n');
+    });
+  });
+
+  it('postgres.js (extended protocol): a COPY is masked outside a transaction and refused inside one', async () => {
+    const sql = postgres({ host: gate.broker.host, port: gate.broker.port, username: gate.broker.user, password: gate.broker.secret, database: gate.broker.database, max: 1, onnotice: () => {} });
+    try {
+      let text = '';
+      for await (const chunk of await sql`copy (select id, cvv from public.cards where id <= 2 order by id) to stdout`.readable()) text += String(chunk);
+      expect(text).toBe('1\t***\n2\t***\n');
+      const inTx = sql.begin(async (tx) => {
+        let t = '';
+        for await (const chunk of await tx`copy public.swap to stdout`.readable()) t += String(chunk);
+        return t;
+      });
+      await expect(inTx).rejects.toMatchObject({ code: '0A000' });
+    } finally { await sql.end(); }
+  });
 });
