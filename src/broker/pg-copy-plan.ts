@@ -35,6 +35,11 @@ export interface CopyOut {
    * not one of its CTEs): the session may resolve them otherwise than the side connection does.
    */
   unqualified: string[];
+  /**
+   * Functions and types the query form's query names without a schema: a function of another schema can
+   * return other columns under the same call (and a type decides how a binary field is read).
+   */
+  routines?: { functions: string[]; types: string[] };
   binary: boolean;
   csv: boolean;
   delimiter?: string;
@@ -88,7 +93,8 @@ export function copyOutQuery(sql: string): { copies: CopyOut[]; others: boolean 
     }
     const opts = copyOptions(c.options ?? []);
     if (c.query) {
-      out.push({ query: parenthesized(stmtText(raw, bytes)), columns: [], unqualified: unqualifiedRelations(c.query), ...opts });
+      const names = unqualifiedNames(c.query);
+      out.push({ query: parenthesized(stmtText(raw, bytes)), columns: [], unqualified: names.relations, routines: { functions: names.functions, types: names.types }, ...opts });
     } else if (c.relation) {
       const r = c.relation;
       out.push({
@@ -101,22 +107,34 @@ export function copyOutQuery(sql: string): { copies: CopyOut[]; others: boolean 
 }
 
 /**
- * The relation names without a schema in a parse tree (RangeVar nodes, wrapped or not, carry `relname`),
- * less the names of its CTEs (which a RangeVar of that name refers to in both connections alike).
+ * The names without a schema in a parse tree: relations (RangeVar nodes, wrapped or not, carry `relname`)
+ * less the names of its CTEs (which a RangeVar of that name refers to in both connections alike),
+ * functions (FuncCall's `funcname`) and types (TypeName's `names`, with its `typemod`).
  */
-function unqualifiedRelations(node: PgNode): string[] {
+function unqualifiedNames(node: PgNode): { relations: string[]; functions: string[]; types: string[] } {
   const names = new Set<string>();
   const ctes = new Set<string>();
+  const functions = new Set<string>();
+  const types = new Set<string>();
+  const single = (list: unknown): string | undefined => {
+    if (!Array.isArray(list) || list.length !== 1) return undefined;
+    const s = (list[0] as { String?: { sval?: string } }).String?.sval;
+    return typeof s === 'string' ? s : undefined;
+  };
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) { v.forEach(visit); return; }
     if (v === null || typeof v !== 'object') return;
     const o = v as Record<string, unknown>;
     if (typeof o.relname === 'string' && o.schemaname === undefined) names.add(o.relname);
     if (typeof o.ctename === 'string') ctes.add(o.ctename);
+    const f = single(o.funcname);
+    if (f !== undefined) functions.add(f);
+    const t = Array.isArray(o.names) && 'typemod' in o ? single(o.names) : undefined;
+    if (t !== undefined) types.add(t);
     for (const x of Object.values(o)) visit(x);
   };
   visit(node);
-  return [...names].filter((n) => !ctes.has(n));
+  return { relations: [...names].filter((n) => !ctes.has(n)), functions: [...functions], types: [...types] };
 }
 
 /** A statement's own text in its query string. */
@@ -175,6 +193,7 @@ const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog, copy: CopyOut, schemas?: readonly string[]): Promise<CopyColumn[]> {
   const searchPath = schemas === undefined ? undefined : `SET search_path TO ${schemas.length > 0 ? schemas.map(quoteIdent).join(', ') : "''"}`;
   const ambiguous = await ambiguousRelations(target, copy.unqualified);
+  if (copy.routines) await refuseAmbiguousRoutines(target, copy.routines);
   if (copy.query !== undefined) {
     const d = await describeStatement(target, copy.query, searchPath);
     if (d.error) throw new Error(`${d.error.message ?? 'the server refused the query'} (${d.error.code ?? 'no SQLSTATE'})`);
@@ -223,4 +242,20 @@ async function ambiguousRelations(target: UpstreamTarget, names: readonly string
     for (const oid of (oids ?? '').split(',')) out.add(Number(oid));
   }
   return out;
+}
+
+/**
+ * Functions and types named without a schema resolve through the session's search_path too (see
+ * ambiguousRelations): one that exists in several schemas could be another in the session — a function
+ * returning a cvv as its third column where the side connection's returns it second. Refused when any does
+ * (pg_catalog's own functions and types are usually the only ones of their names).
+ */
+async function refuseAmbiguousRoutines(target: UpstreamTarget, r: { functions: string[]; types: string[] }): Promise<void> {
+  if (r.functions.length === 0 && r.types.length === 0) return;
+  const list = (names: string[]) => (names.length > 0 ? names.map(quoteLiteral).join(', ') : 'NULL');
+  const q = await simpleQuery(target, `SELECT 'function', proname FROM pg_catalog.pg_proc WHERE proname IN (${list(r.functions)}) GROUP BY proname HAVING count(DISTINCT pronamespace) > 1
+    UNION ALL SELECT 'type', typname FROM pg_catalog.pg_type WHERE typname IN (${list(r.types)}) GROUP BY typname HAVING count(DISTINCT typnamespace) > 1`);
+  if (q.error) throw new Error(`${q.error.message ?? 'the server refused the lookup'} (${q.error.code ?? 'no SQLSTATE'})`);
+  const hit = q.results.at(-1)?.rows[0];
+  if (hit) throw new Error(`the ${hit[0]} ${quoteIdent(hit[1]!)} exists in several schemas, and the session may call another than the lookup; name its schema`);
 }

@@ -148,8 +148,17 @@ describe('COPY TO STDOUT through pcigate connect', () => {
       refused(r);
       expect(r.stdout).toContain('1\thello\t***');
     });
-  });
 
+    it('a function (or type) of the same name in another schema: refused; named by schema it runs', async () => {
+      server.psql(`create function public.f() returns table (id int, cvv text, note text) language sql as 'select id, cvv, note from public.swap';
+        create function s2.f() returns table (id int, note text, cvv text) language sql as 'select id, note, cvv from public.swap';`);
+      const r = await run('psql', ['-X'], gate.env, { input: `select set_config('search_path', 's2, public', false);\ncopy (select * from f()) to stdout;\ncopy (select * from s2.f()) to stdout;\ncopy (select null::swap is null) to stdout;\n` });
+      refused(r);
+      expect(r.stderr).toMatch(/the function "f" exists in several schemas/);
+      expect(r.stderr).toMatch(/the type "swap" exists in several schemas/);
+      expect(r.stdout).toContain('1\thello\t***');
+    });
+  });
 
   describe('COPY options that change how fields are written', () => {
     it('CSV with its own QUOTE: fields are split as the server quoted them, so a cvv cannot hide in a neighbour', async () => {

@@ -26,7 +26,7 @@ describe('copyOutStatements', () => {
 
   it('cuts the query of the query form out exactly, whatever its strings and comments hold', () => {
     const q = `select ')' as a, $x$ ) ( $x$ as b, "we)ird" /* ) */ from t where c = 'é)'`;
-    expect(copyOutStatements(`copy ( ${q} ) to stdout`)).toEqual([{ query: ` ${q} `, columns: [], unqualified: ['t'], binary: false, csv: false, header: false }]);
+    expect(copyOutStatements(`copy ( ${q} ) to stdout`)).toEqual([{ query: ` ${q} `, columns: [], unqualified: ['t'], routines: { functions: [], types: [] }, binary: false, csv: false, header: false }]);
   });
 
   it('takes each statement of a query string on its own; COPY FROM, to a file or program, and other statements are not it', () => {
@@ -40,6 +40,8 @@ describe('copyOutStatements', () => {
     expect(copyOutStatements('copy "My Cards" to stdout')[0]).toMatchObject({ relation: '"My Cards"', unqualified: ['My Cards'] });
     const q = copyOutStatements(`copy (with w as (select 1 from a) select * from w join s.b using (x) where exists (select 1 from c) union all select * from "D") to stdout`)[0]!;
     expect(q.unqualified.sort()).toEqual(['D', 'a', 'c']);
+    expect(copyOutStatements(`copy (select lower(x)::my_t, s.f(y), pg_catalog.upper(z)::pg_catalog.int4 from g(1)) to stdout`)[0]!.routines)
+      .toEqual({ functions: ['lower', 'g'], types: ['my_t'] });
   });
 });
 
