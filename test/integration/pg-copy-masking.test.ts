@@ -100,6 +100,16 @@ describe('COPY TO STDOUT through pcigate connect', () => {
     expect(q.stdout).toBe('2\t***\n');
   });
 
+  it('quoted identifiers (spaces, quotes, capitals, unicode), a dropped column in the middle, a column list', async () => {
+    server.psql(`create schema "My Schéma"; create table "My Schéma"."Ca""rds" (id int, gone text, "CVV code" text, "Note" text);
+      alter table "My Schéma"."Ca""rds" drop column gone; insert into "My Schéma"."Ca""rds" values (1, '654', 'n');`);
+    const r = await psql(`copy "My Schéma"."Ca""rds" to stdout`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('1\t***\tn\n');
+    const l = await psql(`copy "My Schéma"."Ca""rds" ("Note", "CVV code") to stdout (format csv)`);
+    expect(l.stdout).toBe('n,***\n');
+  });
+
   it('a COPY whose columns cannot be learned (a temporary table) is refused with 0A000, nothing forwarded', async () => {
     const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'create temp table t as select cvv from cards;\ncopy t to stdout;\n' });
     expect(r.code).not.toBe(0);
