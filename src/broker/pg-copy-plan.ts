@@ -45,6 +45,8 @@ export interface CopyOut {
   delimiter?: string;
   quote?: string;
   escape?: string;
+  /** The NULL option's string. */
+  null?: string;
   /** The ENCODING option, as written. */
   encoding?: string;
   header: boolean;
@@ -158,16 +160,16 @@ function parenthesized(text: string): string {
   throw new Error('COPY query without its closing parenthesis');
 }
 
-function copyOptions(options: NonNullable<CopyStmtNode['options']>): Pick<CopyOut, 'binary' | 'csv' | 'delimiter' | 'quote' | 'escape' | 'encoding' | 'header'> {
+function copyOptions(options: NonNullable<CopyStmtNode['options']>): Pick<CopyOut, 'binary' | 'csv' | 'delimiter' | 'quote' | 'escape' | 'null' | 'encoding' | 'header'> {
   let format = 'text';
-  const text: Pick<CopyOut, 'delimiter' | 'quote' | 'escape' | 'encoding'> = {};
+  const text: Pick<CopyOut, 'delimiter' | 'quote' | 'escape' | 'null' | 'encoding'> = {};
   let header = false;
   for (const o of options) {
     const d = o.DefElem;
     if (!d) continue;
     const arg = d.arg as { String?: { sval: string }; Boolean?: { boolval?: boolean }; Integer?: { ival?: number } } | undefined;
     if (d.defname === 'format' && arg?.String) format = arg.String.sval.toLowerCase();
-    else if ((d.defname === 'delimiter' || d.defname === 'quote' || d.defname === 'escape' || d.defname === 'encoding') && arg?.String) text[d.defname] = arg.String.sval;
+    else if ((d.defname === 'delimiter' || d.defname === 'quote' || d.defname === 'escape' || d.defname === 'null' || d.defname === 'encoding') && arg?.String) text[d.defname] = arg.String.sval;
     else if (d.defname === 'header') {
       // HEADER alone, a boolean, 1/0, or on/off/true/false/match as a word.
       header = arg === undefined || arg.Boolean?.boolval === true || arg.Integer?.ival === 1 ||

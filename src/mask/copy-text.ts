@@ -21,9 +21,13 @@ export interface CopyTextFormat {
   quote?: number;
   /** CSV's ESCAPE byte; default the quote. */
   escape?: number;
+  /** The NULL option's string as the server writes it (default `\N` in text, empty in CSV). */
+  null?: Uint8Array;
 }
 
 const DQUOTE = 0x22;
+const EMPTY = new Uint8Array(0);
+const BACKSLASH_N = Buffer.from('\\N');
 const BACKSLASH = 0x5c;
 const NL = 0x0a;
 const CR = 0x0d;
@@ -77,14 +81,14 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
     const rule = rules[i];
     if (!rule) return;
     const value = row.subarray(fld.start, fld.end);
-    const isNull = f.csv ? !fld.quoted && value.length === 0 : value.length === 2 && value[0] === 0x5c && value[1] === 0x4e;
+    const isNull = !fld.quoted && Buffer.compare(value, f.null ?? (f.csv ? EMPTY : BACKSLASH_N)) === 0;
     if (isNull) return;
     addCount(ctx.counts, rule.name, 1);
     const masked = ruleText(value, rule.format, ctx.hmacKey);
     const from = fld.quoted ? fld.start - 1 : fld.start;
     const to = fld.quoted ? fld.end + 1 : fld.end;
     parts.push(row.subarray(at, from));
-    parts.push(masked === null ? (f.csv ? new Uint8Array(0) : Buffer.from('\\N')) : fld.quoted ? Buffer.concat([Buffer.of(f.quote ?? DQUOTE), masked, Buffer.of(f.quote ?? DQUOTE)]) : masked);
+    parts.push(masked === null ? (f.null ?? (f.csv ? EMPTY : BACKSLASH_N)) : fld.quoted ? Buffer.concat([Buffer.of(f.quote ?? DQUOTE), masked, Buffer.of(f.quote ?? DQUOTE)]) : masked);
     at = to;
   });
   if (parts.length === 0) return row;

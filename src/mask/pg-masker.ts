@@ -143,16 +143,18 @@ export class PgMasker {
    * calls this from onStatement with the columns it asked the server for (src/broker/pg-copy-plan.ts) so
    * column rules and SAD columns apply to COPY rows too, and binary fields are read as their types (given
    * every column's `typeOid`). `qualified` null: not resolved, every qualified rule applies. Options as in
-   * the statement: CSV, DELIMITER, QUOTE, ESCAPE, HEADER. Without it, COPY rows get content detection only.
+   * the statement: CSV, DELIMITER, QUOTE, ESCAPE, NULL, HEADER. Without it, COPY rows get content detection only.
    */
-  expectCopy(stmt: object | null | undefined, columns: ReadonlyArray<{ name: string; qualified?: string | null | undefined; typeOid?: number }>, opts: { csv?: boolean; delimiter?: string; quote?: string; escape?: string; header?: boolean } = {}): void {
+  expectCopy(stmt: object | null | undefined, columns: ReadonlyArray<{ name: string; qualified?: string | null | undefined; typeOid?: number }>, opts: { csv?: boolean; delimiter?: string; quote?: string; escape?: string; null?: string; header?: boolean } = {}): void {
     const csv = opts.csv === true;
     const delimiter = (opts.delimiter ?? (csv ? ',' : '\t')).charCodeAt(0);
     this.#copyPlan = {
       stmt,
       rules: columns.map((c) => this.#rules.forColumn(c.name, c.qualified)),
       types: columns.every((c) => c.typeOid !== undefined) ? columns.map((c) => c.typeOid!) : undefined,
-      format: { csv, delimiter, ...(opts.quote !== undefined ? { quote: opts.quote.charCodeAt(0) } : {}), ...(opts.escape !== undefined ? { escape: opts.escape.charCodeAt(0) } : {}) },
+      format: { csv, delimiter, ...(opts.quote !== undefined ? { quote: opts.quote.charCodeAt(0) } : {}), ...(opts.escape !== undefined ? { escape: opts.escape.charCodeAt(0) } : {}),
+        // The server writes the NULL string as given, unescaped (CopyOneRowTo), in both formats.
+        ...(opts.null !== undefined ? { null: Buffer.from(opts.null, 'utf8') } : {}) },
       // Text format has a HEADER line too since PostgreSQL 15 (binary has none).
       header: opts.header === true,
       rows: 0,

@@ -194,6 +194,16 @@ describe('COPY TO STDOUT through pcigate connect', () => {
       expect(r.stdout).toBe('id\tcvv\tnote\n1\t***\thello\n');
     });
 
+    it('a NULL option: a NULL is written as the session asked, not masked as a value', async () => {
+      const r = await psql(`copy (select id, null::text as cvv, cvv as pin from public.swap) to stdout (null 'NIL')`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('1\tNIL\t***\n');
+      const c = await psql(`copy (select id, null::text as cvv, 'NIL' as pin from public.swap) to stdout (format csv, null 'NIL', force_quote (pin))`);
+      expect(c.stdout).toBe('1,NIL,"***"\n');
+      const b = await psql(`copy (select id, null::text as cvv from public.swap) to stdout (null '\\N', delimiter ',')`);
+      expect(b.stdout).toBe('1,\\N\n');
+    });
+
     it('an ENCODING other than UTF8 is refused: in SJIS a byte of a character can read as \\ or as the delimiter', async () => {
       const r = await psql(`copy public.swap to stdout (encoding 'SJIS')`);
       expect(r.code).not.toBe(0);
