@@ -3,7 +3,10 @@
  * a real PostgreSQL, with psql: the broker announces the COPY's columns to the masker, so SAD columns and
  * column rules apply to COPY rows in text, csv and binary, and binary fields are masked as their types
  * (a timestamp whose bytes happen to read as a card number comes back intact). A COPY whose columns the
- * broker cannot learn (a temporary table) is refused, not forwarded unmasked.
+ * broker cannot learn (a temporary table), or could learn wrong from its side connection (uncommitted DDL, a
+ * temporary table or another schema's table or function of the same name), is refused, not forwarded with
+ * one column's rules on another; COPY's QUOTE, ESCAPE, DELIMITER, NULL and HEADER options are read as the
+ * server writes them.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
