@@ -175,7 +175,7 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
       return copyRefused(`its rows are read as UTF8, and ENCODING '${copy.encoding}' would write them otherwise (in SJIS or BIG5 a byte of a character can read as a backslash or the delimiter); leave ENCODING out`);
     }
     if (stmt.txStatus !== 'I') {
-      return copyRefused(`${stmt.txStatus === undefined ? 'the session\'s transaction state is not known (statements still unanswered)' : 'the session is inside a transaction block'}, whose changes to its table the column lookup cannot see; run it outside a transaction block`);
+      return copyRefused(`${stmt.txStatus === undefined ? 'the session\'s transaction state is not known (statements still unanswered)' : 'the session is inside a transaction block'}, whose changes to its table the column lookup cannot see; run it outside a transaction block (in autocommit mode)`);
     }
     return (await plan(copy)) ?? dec;
   };
