@@ -27,6 +27,7 @@ import type { BrokerHooks } from './pg-session-recorder.js';
 import { copyColumns, copyOutQuery, isUtf8Encoding } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { simpleQuery } from './pg-query-client.js';
+import { statementFacts } from './sql-record.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
 import type { LimitHit, LimitTimers } from './session-limits.js';
 
@@ -130,9 +131,10 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       catalog,
     });
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
+    const tx = new TransactionWatch();
     return {
       // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
-      onStatement: (stmt) => withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt,
+      onStatement: (stmt) => withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, tx.seen(stmt),
         (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps.searchPath))),
       onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
       attach: (control) => limits.attach(control),
@@ -163,7 +165,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
  * transaction block that changed nothing too (pg_dump's): the broker cannot tell from here that a function
  * called in it did not run DDL.
  */
-function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt: Statement, plan: (copy: CopyOut) => Promise<StatementDecision | undefined>): StatementDecision | Promise<StatementDecision> {
+function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt: Statement, unseenChanges: boolean, plan: (copy: CopyOut) => Promise<StatementDecision | undefined>): StatementDecision | Promise<StatementDecision> {
   const { copies, others } = copyOutQuery(stmt.sql);
   if (copies.length === 0) return d;
   const after = async (dec: StatementDecision): Promise<StatementDecision> => {
@@ -174,14 +176,42 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
     if (copy.encoding !== undefined && !copy.binary && !isUtf8Encoding(copy.encoding)) {
       return copyRefused(`its rows are read as UTF8, and ENCODING '${copy.encoding}' would write them otherwise (in SJIS or BIG5 a byte of a character can read as a backslash or the delimiter); leave ENCODING out`);
     }
-    if (stmt.txStatus !== 'I') {
-      return copyRefused(`${stmt.txStatus === undefined ? 'the session\'s transaction state is not known (statements still unanswered)' : 'the session is inside a transaction block'}, whose changes to its table the column lookup cannot see; run it outside a transaction block (in autocommit mode)`);
+    if (unseenChanges) {
+      return copyRefused(`${stmt.txStatus === undefined ? 'the session\'s transaction state is not known (statements still unanswered)' : 'the session is inside a transaction block that has run statements which could change its table'}, changes the column lookup cannot see; run it before them, or outside a transaction block (in autocommit mode)`);
     }
     return (await plan(copy)) ?? dec;
   };
   if (d instanceof Promise) return d.then(after);
   if (d.action === 'hold') return { ...d, until: d.until.then(after) };
   return after(d);
+}
+
+/**
+ * Whether the session's open transaction may hold changes a side connection cannot see. A transaction block
+ * that so far ran only reads without side effects, transaction control (BEGIN, SAVEPOINT, …), SET/SHOW
+ * (not SET ROLE or SESSION AUTHORIZATION) and COPY … TO STDOUT changed no table: a COPY in it is planned
+ * as outside one (psycopg's and JDBC's default, a transaction they open with BEGIN). Anything else in it
+ * (DDL, DML whose triggers could run DDL, a function call, a query string of several statements), or a
+ * transaction status not known yet, is taken as a change until the transaction ends.
+ */
+class TransactionWatch {
+  #changed = false;
+
+  /** Called for every statement in order: whether, for a COPY, unseen changes are possible. */
+  seen(stmt: Statement): boolean {
+    if (stmt.txStatus === 'I') this.#changed = false; // it starts outside any transaction block
+    const unseen = stmt.txStatus === undefined || (stmt.txStatus !== 'I' && this.#changed);
+    if (!leavesTablesAlone(stmt.sql)) this.#changed = true;
+    return unseen;
+  }
+}
+
+function leavesTablesAlone(sql: string): boolean {
+  if (sql.trim().replace(/;\s*$/, '').includes(';')) return false;
+  const f = statementFacts(sql);
+  if (f.pureRead || f.kind === 'tcl') return true;
+  if (f.command === 'set' || f.command === 'reset') return !/\b(role|session\s+authorization)\b/i.test(sql);
+  return f.command === 'copy' && copyOutQuery(sql).copies.length === 1;
 }
 
 /** The session's search_path for a side lookup; undefined while it is the policy's default (the connection's own then applies). */

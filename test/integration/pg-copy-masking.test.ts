@@ -144,6 +144,13 @@ describe('COPY TO STDOUT through pcigate connect', () => {
       expect(r.stdout).toContain('1\t***\thello');
     });
 
+    it('a transaction block that ran only reads, SET and transaction control: the COPY runs, masked (psycopg\'s and JDBC\'s default)', async () => {
+      const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'begin isolation level repeatable read;\nselect count(*) from public.swap;\nset work_mem = \'8MB\';\nsavepoint a;\ncopy public.swap to stdout;\ncopy public.swap to stdout;\ncommit;\n' });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.match(/1\t\*\*\*\thello/g)).toHaveLength(2);
+      expect(r.stdout).not.toContain('987');
+    });
+
     it('uncommitted DDL earlier in the same query string (an implicit transaction): refused', async () => {
       const r = await psql(`${reordered.replace(/\n/g, ' ')} copy swap to stdout`);
       refused(r);
@@ -216,18 +223,21 @@ describe('COPY TO STDOUT through pcigate connect', () => {
     });
   });
 
-  it('postgres.js (extended protocol): a COPY is masked outside a transaction and refused inside one', async () => {
+  it('postgres.js (extended protocol): a COPY is masked outside a transaction and in one that changed nothing; refused after a write in it', async () => {
     const sql = postgres({ host: gate.broker.host, port: gate.broker.port, username: gate.broker.user, password: gate.broker.secret, database: gate.broker.database, max: 1, onnotice: () => {} });
     try {
       let text = '';
       for await (const chunk of await sql`copy (select id, cvv from public.cards where id <= 2 order by id) to stdout`.readable()) text += String(chunk);
       expect(text).toBe('1\t***\n2\t***\n');
-      const inTx = sql.begin(async (tx) => {
+      const copyIn = (write: boolean) => sql.begin(async (tx) => {
+        await tx`select 1`;
+        if (write) await tx`update public.cards set note = note where id = 1`;
         let t = '';
         for await (const chunk of await tx`copy (select id, cvv from public.cards where id = 1) to stdout`.readable()) t += String(chunk);
         return t;
       });
-      await expect(inTx).rejects.toMatchObject({ code: '0A000' });
+      expect(await copyIn(false)).toBe('1\t***\n');
+      await expect(copyIn(true)).rejects.toMatchObject({ code: '0A000' });
     } finally { await sql.end(); }
   });
 });
