@@ -158,12 +158,10 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
  * when they cannot be known. Every other statement keeps the policy's decision as it is (synchronous).
  *
  * The columns come from a side connection, which sees only committed tables. Inside a transaction block
- * (or with its status unknown) the session may have changed the table (ALTER TABLE … ADD/DROP/TYPE moves
- * a column: the side connection would put the old names on the new columns, and a cvv leaves as "note"),
- * and so may statements before the COPY in its own query string (one implicit transaction): both are
- * refused. Statements that can change no table (SET, SHOW) may precede it. This refuses a COPY in a
- * transaction block that changed nothing too (pg_dump's): the broker cannot tell from here that a function
- * called in it did not run DDL.
+ * the session may have changed the table (ALTER TABLE … ADD/DROP/TYPE moves a column: the side connection
+ * would put the old names on the new columns, and a cvv leaves as "note"), and so may statements before
+ * the COPY in its own query string (one implicit transaction): a COPY is refused after anything that could
+ * have (TransactionWatch), or after statements other than SET and SHOW in its string.
  */
 function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt: Statement, unseenChanges: boolean, plan: (copy: CopyOut) => Promise<StatementDecision | undefined>): StatementDecision | Promise<StatementDecision> {
   const { copies, others } = copyOutQuery(stmt.sql);
