@@ -205,7 +205,7 @@ class TransactionWatch {
 }
 
 function leavesTablesAlone(sql: string): boolean {
-  if (sql.trim().replace(/;\s*$/, '').includes(';')) return false;
+  if (sql.includes(';') && sql.trim().replace(/;\s*$/, '').includes(';')) return false;
   const f = statementFacts(sql);
   if (f.pureRead || f.kind === 'tcl') return true;
   if (f.command === 'set' || f.command === 'reset') return !/\b(role|session\s+authorization)\b/i.test(sql);
