@@ -20,7 +20,7 @@ import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { ColumnCatalog } from '../mask/column-catalog.js';
 import { parseStatements, scanTokens } from '../policy/pg-parser.js';
 import type { PgNode, RawStmt } from '../policy/pg-parser.js';
-import { describeStatement, simpleQuery } from './pg-query-client.js';
+import { describeStatement, lookupRows, serverRefusal } from './pg-query-client.js';
 
 /** A COPY … TO STDOUT statement and how its rows are written. */
 export interface CopyOut {
@@ -194,22 +194,21 @@ const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
  */
 export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog, copy: CopyOut, schemas?: readonly string[]): Promise<CopyColumn[]> {
   const searchPath = schemas === undefined ? undefined : `SET search_path TO ${schemas.length > 0 ? schemas.map(quoteIdent).join(', ') : "''"}`;
-  const ambiguous = await ambiguousRelations(target, copy.unqualified);
-  if (copy.routines) await refuseAmbiguousRoutines(target, copy.routines);
+  // The two name checks are independent lookups: run side by side.
+  const [ambiguous] = await Promise.all([ambiguousRelations(target, copy.unqualified), copy.routines ? refuseAmbiguousRoutines(target, copy.routines) : undefined]);
   if (copy.query !== undefined) {
     const d = await describeStatement(target, copy.query, searchPath);
-    if (d.error) throw new Error(`${d.error.message ?? 'the server refused the query'} (${d.error.code ?? 'no SQLSTATE'})`);
+    if (d.error) throw new Error(serverRefusal(d.error));
     await Promise.all(d.fields.filter((f) => f.tableOid !== 0).map((f) => catalog.resolve(f.tableOid, f.column)));
     return d.fields.map((f) => ({
       name: f.name, typeOid: f.typeOid,
       qualified: f.tableOid === 0 ? undefined : ambiguous.has(f.tableOid) ? null : catalog.get(f.tableOid, f.column),
     }));
   }
-  const r = await simpleQuery(target, `${searchPath !== undefined ? `${searchPath};\n` : ''}SELECT a.attname, a.atttypid::int, n.nspname || '.' || c.relname || '.' || a.attname, a.attgenerated <> '' FROM pg_catalog.pg_attribute a
+  const rows = await lookupRows(target, `${searchPath !== undefined ? `${searchPath};\n` : ''}SELECT a.attname, a.atttypid::int, n.nspname || '.' || c.relname || '.' || a.attname, a.attgenerated <> '' FROM pg_catalog.pg_attribute a
     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE a.attrelid = ${quoteLiteral(copy.relation!)}::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`);
-  if (r.error) throw new Error(`${r.error.message ?? 'the server refused the lookup'} (${r.error.code ?? 'no SQLSTATE'})`);
-  const all = (r.results.at(-1)?.rows ?? []).map(([name, type, qualified, generated]) => ({ name: name!, qualified: ambiguous.size > 0 ? null : qualified!, typeOid: Number(type), generated: generated === 't' }));
+  const all = rows.map(([name, type, qualified, generated]) => ({ name: name!, qualified: ambiguous.size > 0 ? null : qualified!, typeOid: Number(type), generated: generated === 't' }));
   if (copy.columns.length === 0) return all.filter((c) => !c.generated).map(({ generated: _, ...c }) => c);
   return copy.columns.map((name) => {
     const c = all.find((x) => x.name === name);
@@ -232,12 +231,11 @@ export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog
 async function ambiguousRelations(target: UpstreamTarget, names: readonly string[]): Promise<Set<number>> {
   const out = new Set<number>();
   if (names.length === 0) return out;
-  const r = await simpleQuery(target, `SELECT c.relname, count(DISTINCT l.cols)::int, string_agg(c.oid::int::text, ',')
+  const rows = await lookupRows(target, `SELECT c.relname, count(DISTINCT l.cols)::int, string_agg(c.oid::int::text, ',')
     FROM pg_catalog.pg_class c CROSS JOIN LATERAL (SELECT coalesce(json_agg(json_build_array(a.attname, a.atttypid::int, a.attgenerated::text) ORDER BY a.attnum)::text, '') AS cols
       FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) l
     WHERE c.relname IN (${names.map(quoteLiteral).join(', ')}) AND c.relkind NOT IN ('i', 'I', 't', 'c') GROUP BY c.relname HAVING count(*) > 1`);
-  if (r.error) throw new Error(`${r.error.message ?? 'the server refused the lookup'} (${r.error.code ?? 'no SQLSTATE'})`);
-  for (const [name, layouts, oids] of r.results.at(-1)?.rows ?? []) {
+  for (const [name, layouts, oids] of rows) {
     if (Number(layouts) > 1) {
       throw new Error(`there are several relations named ${quoteIdent(name!)} with different columns (in other schemas, or a temporary table); name its schema`);
     }
@@ -255,9 +253,8 @@ async function ambiguousRelations(target: UpstreamTarget, names: readonly string
 async function refuseAmbiguousRoutines(target: UpstreamTarget, r: { functions: string[]; types: string[] }): Promise<void> {
   if (r.functions.length === 0 && r.types.length === 0) return;
   const list = (names: string[]) => (names.length > 0 ? names.map(quoteLiteral).join(', ') : 'NULL');
-  const q = await simpleQuery(target, `SELECT 'function', proname FROM pg_catalog.pg_proc WHERE proname IN (${list(r.functions)}) GROUP BY proname HAVING count(DISTINCT pronamespace) > 1
+  const rows = await lookupRows(target, `SELECT 'function', proname FROM pg_catalog.pg_proc WHERE proname IN (${list(r.functions)}) GROUP BY proname HAVING count(DISTINCT pronamespace) > 1
     UNION ALL SELECT 'type', typname FROM pg_catalog.pg_type WHERE typname IN (${list(r.types)}) GROUP BY typname HAVING count(DISTINCT typnamespace) > 1`);
-  if (q.error) throw new Error(`${q.error.message ?? 'the server refused the lookup'} (${q.error.code ?? 'no SQLSTATE'})`);
-  const hit = q.results.at(-1)?.rows[0];
+  const hit = rows[0];
   if (hit) throw new Error(`the ${hit[0]} ${quoteIdent(hit[1]!)} exists in several schemas, and the session may call another than the lookup; name its schema`);
 }

@@ -26,7 +26,7 @@ import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
 import { copyColumns, copyOutQuery, isUtf8Encoding } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
-import { simpleQuery } from './pg-query-client.js';
+import { lookupRows } from './pg-query-client.js';
 import { statementFacts } from './sql-record.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
 import type { LimitHit, LimitTimers } from './session-limits.js';
@@ -60,9 +60,8 @@ export interface PgSessionInfo {
 function catalogLookup(target: UpstreamTarget) {
   return async (tableOid: number, attnum: number): Promise<string | undefined> => {
     // Integers only: safe to inline, and the side connection uses the simple protocol.
-    const r = await simpleQuery(target, `SELECT n.nspname || '.' || c.relname || '.' || a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE a.attrelid = ${Math.trunc(tableOid)} AND a.attnum = ${Math.trunc(attnum)}`);
-    if (r.error) throw new Error(`column lookup failed: ${r.error.code ?? ''} ${r.error.message ?? ''}`);
-    return r.results[0]?.rows[0]?.[0] ?? undefined;
+    const rows = await lookupRows(target, `SELECT n.nspname || '.' || c.relname || '.' || a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE a.attrelid = ${Math.trunc(tableOid)} AND a.attnum = ${Math.trunc(attnum)}`);
+    return rows[0]?.[0] ?? undefined;
   };
 }
 
@@ -75,11 +74,8 @@ function functionNames(target: UpstreamTarget): (oid: number) => Promise<string 
   return (oid) => {
     let p = known.get(oid);
     if (!p) {
-      p = simpleQuery(target, `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = ${Math.trunc(oid)}`)
-        .then((r) => {
-          if (r.error) throw new Error(`${r.error.message ?? 'lookup failed'} (${r.error.code ?? 'no SQLSTATE'})`);
-          return r.results[0]?.rows[0]?.[0] ?? undefined;
-        });
+      p = lookupRows(target, `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = ${Math.trunc(oid)}`)
+        .then((rows) => rows[0]?.[0] ?? undefined);
       known.set(oid, p);
       p.catch(() => known.delete(oid));
     }

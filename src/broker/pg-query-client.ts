@@ -64,6 +64,21 @@ export async function simpleQuery(target: UpstreamTarget, sql: string): Promise<
 }
 
 /**
+ * The rows of the last result of `sql` run on a side connection (catalog lookups); throws with the server's
+ * message and SQLSTATE when it refuses.
+ */
+export async function lookupRows(target: UpstreamTarget, sql: string): Promise<(string | null)[][]> {
+  const r = await simpleQuery(target, sql);
+  if (r.error) throw new Error(serverRefusal(r.error));
+  return r.results.at(-1)?.rows ?? [];
+}
+
+/** `<message> (<SQLSTATE>)` of an ErrorResponse, for errors thrown from side connections. */
+export function serverRefusal(e: NoticeFields): string {
+  return `${e.message ?? 'the server refused it'} (${e.code ?? 'no SQLSTATE'})`;
+}
+
+/**
  * The result columns of one statement, without running it: Parse and Describe of the unnamed statement
  * (protocol 3.0 "Extended Query"; the server analyses the statement, plans and executes nothing), after
  * `before` (a statement without parameters, e.g. a SET) is run in the same batch. An empty list for a
