@@ -70,11 +70,6 @@ interface CopyStmtNode {
   options?: Array<{ DefElem?: { defname: string; arg?: PgNode } }>;
 }
 
-/** The COPY … TO STDOUT statements in `sql`, in order (usually none). SQL that does not parse has none. */
-export function copyOutStatements(sql: string): CopyOut[] {
-  return copyOutQuery(sql).copies;
-}
-
 /**
  * The COPY … TO STDOUT statements in `sql`, and whether the query string holds other statements than those
  * and SET/RESET/SHOW. Such statements run in the same (implicit) transaction before the COPY, which the side

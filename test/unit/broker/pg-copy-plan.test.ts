@@ -4,7 +4,9 @@
  * cut out with the server's own scanner (parentheses inside strings, dollar quotes and comments).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copyOutQuery, copyOutStatements } from '../../../src/broker/pg-copy-plan.js';
+import { copyOutQuery } from '../../../src/broker/pg-copy-plan.js';
+
+const copyOutStatements = (sql: string) => copyOutQuery(sql).copies;
 import { loadParser } from '../../../src/policy/pg-parser.js';
 
 beforeAll(async () => { await loadParser(); });
