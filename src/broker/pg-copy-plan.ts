@@ -2,21 +2,27 @@
  * The columns of a `COPY … TO STDOUT`, for the masker. COPY sends no RowDescription: without this, its rows
  * reach the masker with no column names (so SAD columns such as `cvv` and column rules do not apply, only
  * PAN detection does) and, in binary, with no types (an 8-byte timestamp that happens to read as a card
- * number would be withheld). Before such a COPY is forwarded the broker asks the server on a side
- * connection with the broker-held credential:
+ * number would be withheld). Before such a COPY is forwarded the broker asks the server:
  * - `COPY (query) TO STDOUT`: Parse and Describe of the query (the server analyses it; nothing is planned
  *   or run); result columns from a table are named `schema.table.column` through the column catalog;
  * - `COPY table [(columns)] TO STDOUT`: the table's columns from pg_catalog, in COPY's order (without a
  *   column list: every column but dropped and generated ones, as COPY itself takes them).
- * The side connection takes the session's search_path as the policy session tracks it from the session's
- * SET statements (also one earlier in the COPY's own query string). A table the session can see and it
- * cannot (a temporary table, one created in the session's open transaction) has no columns to announce,
- * and the COPY is refused (fail closed) with the reason. Worse is a table both see differently, whose
- * columns would be misaligned with their names (a cvv sent as "note"): changed in the session's open
- * transaction (pg-hooks refuses a COPY in a transaction block or after other statements of its query
- * string), or a name the two resolve to different relations (see ambiguousRelations).
+ * Where it asks decides what it can trust (pg-hooks chooses):
+ * - on the session's own connection, right before the COPY (copyColumnsInSession), when the COPY is a simple
+ *   Query of its own: the answer is what the COPY will see, whatever the session did before;
+ * - otherwise on a side connection with the broker-held credential (copyColumns), which takes the session's
+ *   search_path as the policy session tracks it from the session's SET statements (also one earlier in the
+ *   COPY's own query string). A table the session can see and it cannot (a temporary table, one created in
+ *   the session's open transaction) has no columns to announce, and the COPY is refused (fail closed) with
+ *   the reason. Worse is a table both see differently, whose columns would be misaligned with their names (a
+ *   cvv sent as "note"): changed in the session's open transaction (pg-hooks refuses such a COPY in a
+ *   transaction block or after other statements of its query string), or a name the two resolve to
+ *   different relations (see ambiguousRelations).
  */
-import type { UpstreamTarget } from '../pg/protocol/index.js';
+import {
+  BackendCode, decodeDataRow, decodeNotice, decodeRowDescription, encodeBind, encodeExecute, encodeParse, encodeTarget, FrontendCode, SYNC,
+} from '../pg/protocol/index.js';
+import type { FieldDescription, NoticeFields, UpstreamTarget } from '../pg/protocol/index.js';
 import type { ColumnCatalog } from '../mask/column-catalog.js';
 import { parseStatements, scanTokens } from '../policy/pg-parser.js';
 import type { PgNode, RawStmt } from '../policy/pg-parser.js';
@@ -74,11 +80,12 @@ interface CopyStmtNode {
  * The COPY … TO STDOUT statements in `sql`, and whether the query string holds other statements than those
  * and SET/RESET/SHOW. Such statements run in the same (implicit) transaction before the COPY, which the side
  * connection cannot see: `alter table t …; copy t to stdout` would be planned with t's old columns.
+ * `alone`: the string is that one COPY (its columns can be asked in the session right before it).
  */
-export function copyOutQuery(sql: string): { copies: CopyOut[]; others: boolean } {
-  if (!/copy/i.test(sql)) return { copies: [], others: false };
+export function copyOutQuery(sql: string): { copies: CopyOut[]; others: boolean; alone: boolean } {
+  if (!/copy/i.test(sql)) return { copies: [], others: false, alone: false };
   const parsed = parseStatements(sql);
-  if ('error' in parsed) return { copies: [], others: false };
+  if ('error' in parsed) return { copies: [], others: false, alone: false };
   const bytes = Buffer.from(sql, 'utf8');
   const out: CopyOut[] = [];
   let others = false;
@@ -100,7 +107,7 @@ export function copyOutQuery(sql: string): { copies: CopyOut[]; others: boolean 
       });
     }
   }
-  return { copies: out, others };
+  return { copies: out, others, alone: parsed.stmts.length === 1 && out.length === 1 };
 }
 
 /**
@@ -200,16 +207,76 @@ export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog
       qualified: f.tableOid === 0 ? undefined : ambiguous.has(f.tableOid) ? null : catalog.get(f.tableOid, f.column),
     }));
   }
-  const rows = await lookupRows(target, `${searchPath !== undefined ? `${searchPath};\n` : ''}SELECT a.attname, a.atttypid::int, n.nspname || '.' || c.relname || '.' || a.attname, a.attgenerated <> '' FROM pg_catalog.pg_attribute a
-    JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE a.attrelid = ${quoteLiteral(copy.relation!)}::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`);
-  const all = rows.map(([name, type, qualified, generated]) => ({ name: name!, qualified: ambiguous.size > 0 ? null : qualified!, typeOid: Number(type), generated: generated === 't' }));
+  const rows = await lookupRows(target, `${searchPath !== undefined ? `${searchPath};\n` : ''}${TABLE_COLUMNS.replace('$1', quoteLiteral(copy.relation!))}`);
+  return tableColumns(copy, rows, ambiguous.size > 0);
+}
+
+/**
+ * A relation's columns in order (name, type, schema, table, attgenerated), for the relation as `$1` names it
+ * (regclass: resolved by the search_path of the connection that runs it). Everything it uses is named in
+ * pg_catalog, operators too: in the session (copyColumnsInSession) a search_path that puts pg_catalog after a
+ * schema of the session's own could otherwise hand it another `=`.
+ */
+const TABLE_COLUMNS = `SELECT a.attname, a.atttypid::pg_catalog.int4, n.nspname, c.relname, a.attgenerated::pg_catalog.text
+  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+  WHERE a.attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+  ORDER BY a.attnum`;
+
+/** The table form's columns from TABLE_COLUMNS' rows: COPY's list, or every column but generated ones. */
+function tableColumns(copy: CopyOut, rows: (string | null)[][], unresolved: boolean): CopyColumn[] {
+  const all = rows.map(([name, type, schema, table, generated]) => ({
+    name: name!, qualified: unresolved ? null : `${schema!}.${table!}.${name!}`, typeOid: Number(type), generated: generated !== '',
+  }));
   if (copy.columns.length === 0) return all.filter((c) => !c.generated).map(({ generated: _, ...c }) => c);
   return copy.columns.map((name) => {
     const c = all.find((x) => x.name === name);
     if (!c) throw new Error(`column "${name}" of ${copy.relation} does not exist`);
     return { name: c.name, qualified: c.qualified, typeOid: c.typeOid };
   });
+}
+
+/** The session's own server connection (SessionControl.exchange). */
+export type Exchange = (messages: Buffer) => Promise<Buffer[]> | null;
+
+/** The server refused pcigate's question in the session: the COPY would have met the same error. */
+export class SessionRefusal extends Error {
+  constructor(readonly fields: NoticeFields) {
+    super(serverRefusal(fields));
+  }
+}
+
+/**
+ * The columns the COPY writes, asked on the session's own connection right before the COPY is forwarded
+ * (SessionControl.exchange), so they are the columns it will write: its transaction's uncommitted changes,
+ * its temporary tables, its search_path however set, its functions and types all count, and no name is
+ * ambiguous. Query form: Parse and Describe of the query (the table columns it reads are named through the
+ * column catalog; one the catalog cannot see yet, in a table the session's open transaction created, gets
+ * every qualified rule of its name); table form: TABLE_COLUMNS for the relation as the COPY names it.
+ * Undefined when the session cannot be asked now; throws SessionRefusal when the server refuses.
+ */
+export async function copyColumnsInSession(exchange: Exchange, catalog: ColumnCatalog, copy: CopyOut): Promise<CopyColumn[] | undefined> {
+  const messages = copy.query !== undefined
+    ? [encodeParse({ name: '', sql: copy.query, paramTypes: [] }), encodeTarget(FrontendCode.Describe, 'S', ''), SYNC]
+    : [encodeParse({ name: '', sql: TABLE_COLUMNS, paramTypes: [] }), encodeBind({ params: [copy.relation!] }), encodeExecute(), SYNC];
+  // The unnamed statement and portal are the client's to lose: the COPY, a simple Query, replaces both.
+  const asked = exchange(Buffer.concat(messages));
+  if (!asked) return undefined;
+  let fields: FieldDescription[] = [];
+  const rows: (string | null)[][] = [];
+  for (const f of await asked) {
+    const payload = f.subarray(5);
+    if (f[0] === BackendCode.ErrorResponse) throw new SessionRefusal(decodeNotice(payload));
+    if (f[0] === BackendCode.RowDescription) fields = decodeRowDescription(payload).fields;
+    else if (f[0] === BackendCode.DataRow) rows.push(decodeDataRow(payload).values.map((v) => (v === null ? null : v.toString('utf8'))));
+  }
+  if (copy.query === undefined) return tableColumns(copy, rows, false);
+  await Promise.all(fields.filter((f) => f.tableOid !== 0).map((f) => catalog.resolve(f.tableOid, f.column)));
+  return fields.map((f) => ({
+    name: f.name, typeOid: f.typeOid,
+    // A table column the catalog does not know is in a table only the session sees so far.
+    qualified: f.tableOid === 0 ? undefined : catalog.get(f.tableOid, f.column) ?? null,
+  }));
 }
 
 /**

@@ -24,7 +24,7 @@ import { PgSessionRefused, SessionRefused } from '../errors.js';
 import { admitSession, sessionWindowEnd } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
-import { copyColumns, copyOutQuery, isUtf8Encoding } from './pg-copy-plan.js';
+import { copyColumns, copyColumnsInSession, copyOutQuery, isUtf8Encoding, SessionRefusal } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { lookupRows } from './pg-query-client.js';
 import { statementFacts } from './sql-record.js';
@@ -128,12 +128,15 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     });
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     const tx = new TransactionWatch();
+    let control: SessionControl | undefined;
     return {
       // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
-      onStatement: (stmt) => withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, tx.seen(stmt),
-        (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps.searchPath))),
+      onStatement: (stmt) => withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, tx.seen(stmt), {
+        inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
+        aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps.searchPath)),
+      }),
       onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
-      attach: (control) => limits.attach(control),
+      attach: (c) => { control = c; limits.attach(c); },
       onClientActivity: () => limits.activity(),
       onStatementEnd: () => limits.activity(),
       // Counts since the previous statement ended: its rows, plus any notice in between.
@@ -153,14 +156,21 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
  * masker (pg-copy-plan.ts): the decision, or what a hold resolves to, waits for them, and becomes a refusal
  * when they cannot be known. Every other statement keeps the policy's decision as it is (synchronous).
  *
- * The columns come from a side connection, which sees only committed tables. Inside a transaction block
- * the session may have changed the table (ALTER TABLE … ADD/DROP/TYPE moves a column: the side connection
- * would put the old names on the new columns, and a cvv leaves as "note"), and so may statements before
- * the COPY in its own query string (one implicit transaction): a COPY is refused after anything that could
- * have (TransactionWatch), or after statements other than SET and SHOW in its string.
+ * A simple Query that is the COPY alone (psql's COPY and \copy, most drivers' copy-out) is planned on the
+ * session's own connection right before it runs (`inSession`): it sees what the COPY will see, whatever the
+ * session did before. Otherwise (an extended-protocol COPY, a COPY after SETs in its string, a client with
+ * messages in flight) the columns come from a side connection (`aside`), which sees only committed tables:
+ * inside a transaction block the session may have changed the table (ALTER TABLE … ADD/DROP/TYPE moves a
+ * column: the side connection would put the old names on the new columns, and a cvv leaves as "note"), and
+ * so may statements before the COPY in its own query string (one implicit transaction). Such a COPY is
+ * refused after anything that could have (TransactionWatch), and any COPY after statements other than SET
+ * and SHOW in its string.
  */
-function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt: Statement, unseenChanges: boolean, plan: (copy: CopyOut) => Promise<StatementDecision | undefined>): StatementDecision | Promise<StatementDecision> {
-  const { copies, others } = copyOutQuery(stmt.sql);
+function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt: Statement, unseenChanges: boolean, plan: {
+  inSession: (copy: CopyOut) => Promise<StatementDecision | undefined | 'unavailable'>;
+  aside: (copy: CopyOut) => Promise<StatementDecision | undefined>;
+}): StatementDecision | Promise<StatementDecision> {
+  const { copies, others, alone } = copyOutQuery(stmt.sql);
   if (copies.length === 0) return d;
   const after = async (dec: StatementDecision): Promise<StatementDecision> => {
     if (dec.action !== 'allow') return dec;
@@ -170,10 +180,14 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
     if (copy.encoding !== undefined && !copy.binary && !isUtf8Encoding(copy.encoding)) {
       return copyRefused(`its rows are read as UTF8, and ENCODING '${copy.encoding}' would write them otherwise (in SJIS or BIG5 a byte of a character can read as a backslash or the delimiter); leave ENCODING out`);
     }
+    if (alone && stmt.protocol === 'simple') {
+      const asked = await plan.inSession(copy);
+      if (asked !== 'unavailable') return asked ?? dec;
+    }
     if (unseenChanges) {
       return copyRefused(`${stmt.txStatus === undefined ? 'the session\'s transaction state is not known (statements still unanswered)' : 'the session is inside a transaction block that has run statements which could change its table'}, changes the column lookup cannot see; run it before them, or outside a transaction block (in autocommit mode)`);
     }
-    return (await plan(copy)) ?? dec;
+    return (await plan.aside(copy)) ?? dec;
   };
   if (d instanceof Promise) return d.then(after);
   if (d.action === 'hold') return { ...d, until: d.until.then(after) };
@@ -218,6 +232,23 @@ async function planCopy(target: UpstreamTarget, catalog: ColumnCatalog, masker: 
     masker.expectCopy(stmt, await copyColumns(target, catalog, copy, searchPath), copy);
     return undefined;
   } catch (e) {
+    return copyRefused(`its columns could not be determined, so column masking cannot apply to them: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** planCopy on the session's own connection; 'unavailable' when it cannot be asked now. */
+async function planCopyInSession(control: SessionControl | undefined, catalog: ColumnCatalog, masker: PgMasker, stmt: Statement, copy: CopyOut): Promise<StatementDecision | undefined | 'unavailable'> {
+  if (!control) return 'unavailable';
+  try {
+    const columns = await copyColumnsInSession((m) => control.exchange(m), catalog, copy);
+    if (!columns) return 'unavailable';
+    masker.expectCopy(stmt, columns, copy);
+    return undefined;
+  } catch (e) {
+    if (e instanceof SessionRefusal) {
+      // What the COPY would have met (a missing table, a failed transaction): the server's own error.
+      return { action: 'deny', rule: 'masking.copy_columns', sqlstate: e.fields.code ?? '0A000', message: e.fields.message ?? e.message, detail: e.fields.detail ?? '' };
+    }
     return copyRefused(`its columns could not be determined, so column masking cannot apply to them: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

@@ -2,18 +2,22 @@
  * COPY … TO STDOUT through a gate wired as `pcigate connect` wires it (pgHooksFor: policy, masking), against
  * a real PostgreSQL, with psql: the broker announces the COPY's columns to the masker, so SAD columns and
  * column rules apply to COPY rows in text, csv and binary, and binary fields are masked as their types
- * (a timestamp whose bytes happen to read as a card number comes back intact). A COPY whose columns the
- * broker cannot learn (a temporary table), or could learn wrong from its side connection (uncommitted DDL, a
- * temporary table or another schema's table or function of the same name), is refused, not forwarded with
- * one column's rules on another; COPY's QUOTE, ESCAPE, DELIMITER, NULL and HEADER options are read as the
- * server writes them.
+ * (a timestamp whose bytes happen to read as a card number comes back intact). A simple-Query COPY (psql,
+ * postgres.js) is planned on the session's own connection, so uncommitted DDL, temporary tables, set_config
+ * and another schema's function of the same name are seen as the COPY sees them; an extended-protocol COPY
+ * (pg with queryMode 'extended') is planned on a side connection and refused wherever that could see its
+ * table otherwise, never forwarded with one column's rules on another. COPY's QUOTE, ESCAPE, DELIMITER, NULL
+ * and HEADER options are read as the server writes them.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { tempDir } from '../harness/cli.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { type Gate, pgQueries, queryDetail, run, startConfiguredGate } from './pg-proxy-setup.js';
 
@@ -44,6 +48,21 @@ afterAll(async () => {
 });
 
 const psql = (sql: string) => run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-c', sql], gate.env);
+
+/**
+ * `setup` then `copy` as an extended-protocol statement (Parse/Bind/Describe/Execute/Sync) on one connection
+ * through the gate: planned on the side connection. pg drops the COPY's rows; the record tells what was masked.
+ */
+async function extendedCopy(copy: string, setup: string[] = []): Promise<pg.QueryResult> {
+  const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+  await c.connect();
+  try {
+    for (const q of setup) await c.query(q);
+    return await c.query({ text: copy, queryMode: 'extended' } as pg.QueryConfig);
+  } finally {
+    await c.end();
+  }
+}
 
 describe('COPY TO STDOUT through pcigate connect', () => {
   it('text form of a table: the cvv (SAD) and the ruled column are masked, the generated column is not in the rows', async () => {
@@ -91,16 +110,17 @@ describe('COPY TO STDOUT through pcigate connect', () => {
     expect(rows).toHaveLength(1 + ROWS);
   });
 
-  // Which schema's column rules apply is not known then: every qualified rule applies to every column (here
-  // the account rule's last4 to id); named with its schema, the table gets exactly its own rules.
-  it('a name in several schemas with the same columns (tenant schemas) runs, with every qualified rule; named by schema, exactly', async () => {
+  // In the session a name resolves as the COPY resolves it: that table's own rules. A side connection does not
+  // know which schema's rules apply: every qualified rule applies to every column (the account rule's last4 to
+  // id, counted as `account`).
+  it('a name in several schemas with the same columns (tenant schemas): its own rules in the session; every qualified rule aside', async () => {
     server.psql(`create schema t1; create schema t2; create table t1.acct (id int, cvv text); create table t2.acct (id int, cvv text);
       insert into t1.acct values (1, '111'); insert into t2.acct values (2, '222');`);
     const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'set search_path to t2;\ncopy acct to stdout;\ncopy (select a.id, a.cvv from acct a) to stdout;\n' });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('SET\n*\t***\n*\t***\n');
-    const q = await psql('copy t2.acct to stdout');
-    expect(q.stdout).toBe('2\t***\n');
+    expect(r.stdout).toBe('SET\n2\t***\n2\t***\n');
+    await extendedCopy('copy (select a.id, a.cvv from acct a) to stdout', ['set search_path to t2']);
+    expect(pgQueries(gate.home, 'from acct a) to stdout').map(queryDetail).at(-1)!.masked).toEqual({ sad: 1, account: 1 });
   });
 
   it('quoted identifiers (spaces, quotes, capitals, unicode), a dropped column in the middle, a column list', async () => {
@@ -113,20 +133,33 @@ describe('COPY TO STDOUT through pcigate connect', () => {
     expect(l.stdout).toBe('n,***\n');
   });
 
-  it('a COPY whose columns cannot be learned (a temporary table) is refused with 0A000, nothing forwarded', async () => {
-    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'create temp table t as select cvv from cards;\ncopy t to stdout;\n' });
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/pcigate: this COPY … TO STDOUT was not run: its columns could not be determined.*"t" does not exist/);
-    expect(r.stdout).not.toMatch(/^\d{3}$/m);
+  it('a temporary table: masked by its columns in the session; refused aside (the side connection cannot see it), nothing forwarded', async () => {
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'create temp table t as select cvv, id from cards;\ncopy t to stdout;\ncopy (select * from t) to stdout (format csv);\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/^\d{3}\b/m);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('***'))).toHaveLength(2 * ROWS);
+    await expect(extendedCopy('copy t to stdout', ['create temp table t as select cvv from cards'])).rejects.toMatchObject({
+      code: '0A000', message: expect.stringMatching(/pcigate: this COPY … TO STDOUT was not run: its columns could not be determined.*"t" does not exist/),
+    });
     const q = pgQueries(gate.home, 'copy t to stdout').map(queryDetail).at(-1)!;
     expect(q).toMatchObject({ rule: 'masking.copy_columns', sqlstate: '0A000' });
+  });
+
+  it('a COPY the server refuses while its columns are asked gets the server\'s own error, and its transaction fails as it would have', async () => {
+    const r = await run('psql', ['-X'], gate.env, { input: 'begin;\ncopy no_such_table to stdout;\nselect 1;\nrollback;\ncopy (select cvv from cards where id = 1) to stdout;\n' });
+    expect(r.stderr).toMatch(/ERROR: {2}relation "no_such_table" does not exist/);
+    expect(r.stderr).toMatch(/current transaction is aborted/);
+    expect(r.stdout).toBe('BEGIN\nROLLBACK\n***\n');
+    const q = pgQueries(gate.home, 'copy no_such_table to stdout').map(queryDetail).at(-1)!;
+    expect(q).toMatchObject({ rule: 'masking.copy_columns', sqlstate: '42P01' });
   });
 
   // A side connection sees neither the session's open transaction nor its temporary tables nor a search_path
   // set with set_config(): in each case below the session's own `swap` has cvv (SAD, by its name) as its
   // third column while the committed public.swap has it second, so a plan from the side connection would send
-  // the real cvv as "note", unmasked (a SELECT * of the same table would mask it).
-  describe('a COPY whose table the side connection sees other than the session does is refused, not misaligned', () => {
+  // the real cvv as "note", unmasked (a SELECT * of the same table would mask it). psql's COPY is planned in
+  // the session and masked right; the same COPY through the extended protocol is planned aside and refused.
+  describe('a COPY whose table the side connection would see otherwise: masked right in the session, refused aside', () => {
     beforeAll(() => {
       server.psql(`create table swap (id int, cvv text, note text); insert into swap values (1, '987', 'hello');
         create schema s2; create table s2.swap (id int, note text, cvv text); insert into s2.swap values (1, 'hello', '987');`);
@@ -136,19 +169,53 @@ describe('COPY TO STDOUT through pcigate connect', () => {
       expect(r.stdout).not.toContain('987');
       expect(r.stderr).toMatch(/pcigate: this COPY … TO STDOUT was not run/);
     };
+    const refusedAside = (copy: string, setup: string[], why: RegExp) =>
+      expect(extendedCopy(copy, setup)).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(why) });
 
-    it('uncommitted DDL in a transaction block (the columns moved): refused; the same COPY after it is rolled back runs', async () => {
-      const r = await run('psql', ['-X'], gate.env, { input: `begin;\n${reordered}copy swap to stdout;\nrollback;\ncopy public.swap to stdout;\n` });
-      refused(r);
-      expect(r.stderr).toMatch(/inside a transaction block/);
+    it('uncommitted DDL in a transaction block (the columns moved): masked as moved in the session; refused aside', async () => {
+      const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: `begin;\n${reordered}copy swap to stdout;\ncopy (select * from swap) to stdout;\nrollback;\ncopy public.swap to stdout;\n` });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).not.toContain('987');
+      expect(r.stdout.match(/^1\thello\t\*\*\*$/gm)).toHaveLength(2);
       expect(r.stdout).toContain('1\t***\thello');
+      await refusedAside('copy swap to stdout', ['begin', ...reordered.trim().split('\n')], /inside a transaction block/);
     });
 
-    it('a transaction block that ran only reads, SET and transaction control: the COPY runs, masked (psycopg\'s and JDBC\'s default)', async () => {
+    it('a transaction block that ran only reads, SET and transaction control: the COPY runs aside too, masked (psycopg\'s and JDBC\'s default)', async () => {
       const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'begin isolation level repeatable read;\nselect count(*) from public.swap;\nset work_mem = \'8MB\';\nsavepoint a;\ncopy public.swap to stdout;\ncopy public.swap to stdout;\ncommit;\n' });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout.match(/1\t\*\*\*\thello/g)).toHaveLength(2);
       expect(r.stdout).not.toContain('987');
+      await extendedCopy('copy public.swap to stdout', ['begin', 'select count(*) from public.swap', 'savepoint a']);
+      expect(pgQueries(gate.home, 'copy public.swap to stdout').map(queryDetail).at(-1)!.masked).toEqual({ sad: 1 });
+    });
+
+    it('the in-session column lookup cannot be steered by an operator of the session\'s own ahead of pg_catalog', async () => {
+      // An `=` on oids that is always true would list every table's columns as swap's: cvv would leave as "note".
+      server.psql(`create schema evil; create function evil.yes(oid, oid) returns bool language sql as 'select true';
+        create operator evil.= (leftarg = oid, rightarg = oid, function = evil.yes);`);
+      const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: 'set search_path = evil, pg_catalog, public;\ncopy swap to stdout;\n' });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('SET\n1\t***\thello\n');
+    });
+
+    // The session cannot be asked while the client has extended-protocol messages in flight without their Sync
+    // (pcigate's Sync would end the client's batch): the COPY is planned aside, as an extended one is.
+    it('a COPY sent behind an unsynced extended-protocol batch is planned aside (refused: what the batch did is not known yet); the session stays in step', async () => {
+      const r = await RawPgClient.login(gate.broker);
+      r.sock.write(bytes.query('create temp table swap (id int, note text, cvv text); insert into swap select id, note, cvv from public.swap'));
+      await r.untilReady();
+      r.sock.write(Buffer.concat([bytes.parse('', 'select 1'), bytes.bind('', '', []), bytes.execute(), bytes.flush(), bytes.query('copy swap to stdout')]));
+      const got = await r.untilReady();
+      const text = Buffer.concat(got).toString();
+      expect(text).toMatch(/this COPY … TO STDOUT was not run: the session's transaction state is not known/);
+      expect(text).not.toContain('987');
+      r.sock.write(Buffer.concat([bytes.sync(), bytes.query('copy swap to stdout')]));
+      await r.untilReady();
+      const after = Buffer.concat(await r.untilReady()).toString();
+      expect(after).toContain('1\thello\t***');
+      expect(after).not.toContain('987');
+      r.sock.end(bytes.terminate());
     });
 
     it('uncommitted DDL earlier in the same query string (an implicit transaction): refused', async () => {
@@ -157,26 +224,35 @@ describe('COPY TO STDOUT through pcigate connect', () => {
       expect(server.psql('select count(*) from information_schema.columns where table_name = \'swap\' and table_schema = \'public\' and column_name = \'c2\'').trim()).toBe('0');
     });
 
-    it('a temporary table that shadows the committed one: refused', async () => {
-      const r = await run('psql', ['-X'], gate.env, { input: 'create temp table swap (id int, note text, cvv text);\ninsert into swap select id, note, cvv from public.swap;\ncopy swap to stdout;\ncopy (select * from swap) to stdout;\n' });
-      refused(r);
-      expect(r.stderr.match(/was not run/g)).toHaveLength(2);
+    it('a temporary table that shadows the committed one: masked as the temporary one in the session; refused aside', async () => {
+      const shadow = ['create temp table swap (id int, note text, cvv text)', 'insert into swap select id, note, cvv from public.swap'];
+      const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: `${shadow.join(';\n')};\ncopy swap to stdout;\ncopy (select * from swap) to stdout;\n` });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).not.toContain('987');
+      expect(r.stdout.match(/^1\thello\t\*\*\*$/gm)).toHaveLength(2);
+      await refusedAside('copy swap to stdout', shadow, /several relations named "swap" with different columns/);
     });
 
-    it('a search_path set with set_config (which the policy does not see): refused, and named by schema it runs', async () => {
-      const r = await run('psql', ['-X'], gate.env, { input: `select set_config('search_path', 's2, public', false);\ncopy swap to stdout;\ncopy s2.swap to stdout;\n` });
-      refused(r);
+    it('a search_path set with set_config (which the policy does not see): followed in the session; refused aside, and named by schema it runs', async () => {
+      const setConfig = "select set_config('search_path', 's2, public', false)";
+      const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: `${setConfig};\ncopy swap to stdout;\n` });
+      expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain('1\thello\t***');
+      expect(r.stdout).not.toContain('987');
+      await refusedAside('copy swap to stdout', [setConfig], /several relations named "swap"/);
+      await extendedCopy('copy s2.swap to stdout', [setConfig]);
+      expect(pgQueries(gate.home, 'copy s2.swap to stdout').map(queryDetail).at(-1)!.masked).toEqual({ sad: 1 });
     });
 
-    it('a function (or type) of the same name in another schema: refused; named by schema it runs', async () => {
+    it('a function (or type) of the same name in another schema: the session\'s in the session; refused aside', async () => {
       server.psql(`create function public.f() returns table (id int, cvv text, note text) language sql as 'select id, cvv, note from public.swap';
         create function s2.f() returns table (id int, note text, cvv text) language sql as 'select id, note, cvv from public.swap';`);
-      const r = await run('psql', ['-X'], gate.env, { input: `select set_config('search_path', 's2, public', false);\ncopy (select * from f()) to stdout;\ncopy (select * from s2.f()) to stdout;\ncopy (select null::swap is null) to stdout;\n` });
-      refused(r);
-      expect(r.stderr).toMatch(/the function "f" exists in several schemas/);
-      expect(r.stderr).toMatch(/the type "swap" exists in several schemas/);
-      expect(r.stdout).toContain('1\thello\t***');
+      const setConfig = "select set_config('search_path', 's2, public', false)";
+      const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: `${setConfig};\ncopy (select * from f()) to stdout;\ncopy (select null::swap is null) to stdout;\n` });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('1\thello\t***\nt\n');
+      await refusedAside('copy (select * from f()) to stdout', [setConfig], /the function "f" exists in several schemas/);
+      await refusedAside('copy (select null::swap is null) to stdout', [setConfig], /the type "swap" exists in several schemas/);
     });
   });
 
@@ -223,7 +299,7 @@ describe('COPY TO STDOUT through pcigate connect', () => {
     });
   });
 
-  it('postgres.js (extended protocol): a COPY is masked outside a transaction and in one that changed nothing; refused after a write in it', async () => {
+  it('postgres.js (its COPY is a simple Query): masked outside a transaction, in one that changed nothing, and after a write in it', async () => {
     const sql = postgres({ host: gate.broker.host, port: gate.broker.port, username: gate.broker.user, password: gate.broker.secret, database: gate.broker.database, max: 1, onnotice: () => {} });
     try {
       let text = '';
@@ -237,7 +313,7 @@ describe('COPY TO STDOUT through pcigate connect', () => {
         return t;
       });
       expect(await copyIn(false)).toBe('1\t***\n');
-      await expect(copyIn(true)).rejects.toMatchObject({ code: '0A000' });
+      expect(await copyIn(true)).toBe('1\t***\n');
     } finally { await sql.end(); }
   });
 });

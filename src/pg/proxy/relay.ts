@@ -38,7 +38,9 @@ type Expect =
   | { kind: 'query'; run: Running; after: Buffer[] }
   | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; /** an abort follows: its RFQ answers */ aborts?: true }
   /** pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is. */
-  | { kind: 'abort'; after: Buffer[] };
+  | { kind: 'abort'; after: Buffer[] }
+  /** pcigate's own messages (SessionControl.exchange): their answers go to `settle`, not to the client. */
+  | { kind: 'exchange'; frames: Buffer[]; settle: (r: Buffer[] | Error) => void; after: Buffer[] };
 
 /**
  * Sent upstream after a statement pcigate refused, so the server's transaction fails as it would have had
@@ -163,6 +165,7 @@ export class Relay {
     this.o.hooks.attach?.({
       busy: () => this.busy(),
       terminate: (code, message, reason) => this.terminate(code, message, reason),
+      exchange: (messages) => this.exchange(messages),
     });
     void this.pumpClient();
   }
@@ -191,6 +194,28 @@ export class Relay {
     // statement it cuts is recorded with the SQLSTATE the client was sent (57P05 idle, 57P01 a deadline).
     this.finish(reason, false, code);
   }
+
+  /**
+   * SessionControl.exchange: `messages` (extended protocol, ending in Sync) go to the server right before the
+   * simple Query being decided, and their answers come back here instead of reaching the client. Only then:
+   * the server has been sent nothing the client is still composing (no extended-protocol batch without its
+   * Sync, no COPY FROM STDIN, no error being skipped to a Sync), so the Sync ends only pcigate's messages, and
+   * nothing of the client's runs between them and the Query. Null otherwise.
+   */
+  private exchange(messages: Buffer): Promise<Buffer[]> | null {
+    const tail = this.expect[this.expect.length - 1];
+    const boundary = !tail || tail.kind === 'sync' || tail.kind === 'query' || tail.kind === 'abort' || tail.kind === 'exchange';
+    if (this.deciding?.protocol !== 'simple' || !boundary || this.unflushed > 0 || this.copyIn || this.serverSkipping || this.discarding
+      || this.ended || this.upstreamGone || this.clientGone) return null;
+    return new Promise((resolve, reject) => {
+      this.expect.push({ kind: 'exchange', frames: [], settle: (r) => { if (r instanceof Error) reject(r); else resolve(r); }, after: [] });
+      this.forward(messages);
+      this.flushUpstream();
+    });
+  }
+
+  /** The statement being decided (set before its hook runs; the client is not read until it is applied). */
+  private deciding: Statement | null = null;
 
   /** Ends the session from pcigate's side (shutdown): the client gets a FATAL 57P01, upstream a Terminate. */
   shutdown(message: string): void {
@@ -362,6 +387,7 @@ export class Relay {
     const hook = this.o.hooks.onStatement;
     if (!hook) { this.admit(f, stmt); return null; }
     let d: StatementDecision | Promise<StatementDecision>;
+    this.deciding = stmt;
     try {
       d = hook(stmt);
     } catch (e) {
@@ -370,6 +396,7 @@ export class Relay {
     // A decision made at once (a read allowed by policy, its record being written) is applied at once:
     // no promise round trip, and the client is not paused (the hot path of a busy session).
     if (d instanceof Promise || d.action === 'hold') return this.decide(f, stmt, d);
+    this.deciding = null;
     this.apply(f, stmt, d);
     return null;
   }
@@ -395,6 +422,8 @@ export class Relay {
     } catch (e) {
       this.o.onInternalError(e);
       d = { action: 'deny', rule: 'internal', message: 'pcigate could not process the statement; it was not executed' };
+    } finally {
+      this.deciding = null;
     }
     this.apply(f, stmt, d);
   }
@@ -576,6 +605,16 @@ export class Relay {
   private onUpstreamFrame(f: Buffer, emit: (b: Buffer) => void): void {
     const code = f[0]!;
     const h = this.head();
+    // The answers to pcigate's own messages; what the server sends unasked (a notice, a notification, a
+    // parameter change) still goes to the client.
+    if (h?.kind === 'exchange' && code !== BE.NoticeResponse && code !== BE.NotificationResponse && code !== BE.ParameterStatus) {
+      if (code !== BE.ReadyForQuery) { h.frames.push(Buffer.from(f)); return; }
+      this.txStatus = f[5]!;
+      this.shift();
+      h.settle(h.frames);
+      this.emitReleased(emit);
+      return;
+    }
     const run = this.running();
     // Before the describe leaves the queue: the Execute behind it is then the second entry.
     const described = code === BE.RowDescription && h?.kind === 'describe' ? this.describedExecute(h) : null;
@@ -773,6 +812,7 @@ export class Relay {
     for (const e of this.expect.splice(0)) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= '08006'; this.end(run, false); }
+      if (e.kind === 'exchange') e.settle(new Error('the server closed the connection'));
     }
     if (!this.clientGone) {
       if (!this.sawFatal) this.writeClient([errorMessage({ severity: 'FATAL', code: '08006', message: 'pcigate: the upstream server closed the connection' })]);
@@ -788,6 +828,7 @@ export class Relay {
     for (const e of this.expect.splice(0)) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= sqlstate; this.end(run, false); }
+      if (e.kind === 'exchange') e.settle(new Error('the session ended'));
     }
     this.o.onEnd({ reason, clean });
   }
