@@ -199,19 +199,31 @@ export class Relay {
    * SessionControl.exchange: `messages` (extended protocol, ending in Sync) go to the server right before the
    * simple Query being decided, and their answers come back here instead of reaching the client. Only then:
    * the server has been sent nothing the client is still composing (no extended-protocol batch without its
-   * Sync, no COPY FROM STDIN, no error being skipped to a Sync), so the Sync ends only pcigate's messages, and
-   * nothing of the client's runs between them and the Query. Null otherwise.
+   * Sync, even behind a simple Query; no COPY FROM STDIN, no error being skipped to a Sync), so the Sync ends
+   * only pcigate's messages, and nothing of the client's runs between them and the Query. Null otherwise.
    */
   private exchange(messages: Buffer): Promise<Buffer[]> | null {
-    const tail = this.expect[this.expect.length - 1];
-    const boundary = !tail || tail.kind === 'sync' || tail.kind === 'query' || tail.kind === 'abort' || tail.kind === 'exchange';
-    if (this.deciding?.protocol !== 'simple' || !boundary || this.unflushed > 0 || this.copyIn || this.serverSkipping || this.discarding
+    if (this.deciding?.protocol !== 'simple' || !this.synced() || this.unflushed > 0 || this.copyIn || this.serverSkipping || this.discarding
       || this.ended || this.upstreamGone || this.clientGone) return null;
     return new Promise((resolve, reject) => {
       this.expect.push({ kind: 'exchange', frames: [], settle: (r) => { if (r instanceof Error) reject(r); else resolve(r); }, after: [] });
       this.forward(messages);
       this.flushUpstream();
     });
+  }
+
+  /**
+   * Whether every extended-protocol message the server has been sent is followed by a Sync. A simple Query
+   * (or FunctionCall, or pcigate's abort) does not end a batch: after an error in it the server ignores
+   * Queries too until the Sync (postgres.c's ignore_till_sync), and pcigate's own Sync would end it instead.
+   */
+  private synced(): boolean {
+    for (let i = this.expect.length - 1; i >= 0; i--) {
+      const k = this.expect[i]!.kind;
+      if (k === 'sync' || k === 'exchange') return true;
+      if (k !== 'query' && k !== 'abort') return false;
+    }
+    return true;
   }
 
   /** The statement being decided (set before its hook runs; the client is not read until it is applied). */
@@ -437,7 +449,9 @@ export class Relay {
       this.discarding = err;
     } else {
       this.replyInOrder([err], false);
-      this.abortUpstreamTx();
+      // While the server skips an errored batch to its Sync it would ignore this Query, and it ignores the
+      // abort too (no ReadyForQuery answers it); that error fails the transaction already.
+      if (!this.serverSkipping) this.abortUpstreamTx();
     }
   }
 
