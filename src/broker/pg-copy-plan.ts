@@ -208,25 +208,25 @@ export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog
     }));
   }
   const rows = await lookupRows(target, `${searchPath !== undefined ? `${searchPath};\n` : ''}${TABLE_COLUMNS.replace('$1', quoteLiteral(copy.relation!))}`);
-  return tableColumns(copy, rows, ambiguous.size > 0);
+  return tableColumns(copy, rows, ([name, , schema, table]) => (ambiguous.size > 0 ? null : `${schema!}.${table!}.${name!}`));
 }
 
 /**
- * A relation's columns in order (name, type, schema, table, attgenerated), for the relation as `$1` names it
- * (regclass: resolved by the search_path of the connection that runs it). Everything it uses is named in
- * pg_catalog, operators too: in the session (copyColumnsInSession) a search_path that puts pg_catalog after a
- * schema of the session's own could otherwise hand it another `=`.
+ * A relation's columns in order (name, type, schema, table, attgenerated, table OID, attnum), for the relation
+ * as `$1` names it (regclass: resolved by the search_path of the connection that runs it). Everything it uses
+ * is named in pg_catalog, operators too: in the session (copyColumnsInSession) a search_path that puts
+ * pg_catalog after a schema of the session's own could otherwise hand it another `=`.
  */
-const TABLE_COLUMNS = `SELECT a.attname, a.atttypid::pg_catalog.int4, n.nspname, c.relname, a.attgenerated::pg_catalog.text
+const TABLE_COLUMNS = `SELECT a.attname, a.atttypid::pg_catalog.int4, n.nspname, c.relname, a.attgenerated::pg_catalog.text, c.oid, a.attnum
   FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
   WHERE a.attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
   ORDER BY a.attnum`;
 
-/** The table form's columns from TABLE_COLUMNS' rows: COPY's list, or every column but generated ones. */
-function tableColumns(copy: CopyOut, rows: (string | null)[][], unresolved: boolean): CopyColumn[] {
-  const all = rows.map(([name, type, schema, table, generated]) => ({
-    name: name!, qualified: unresolved ? null : `${schema!}.${table!}.${name!}`, typeOid: Number(type), generated: generated !== '',
+/** The table form's columns from TABLE_COLUMNS' rows, `qualify` naming each: COPY's list, or all but generated ones. */
+function tableColumns(copy: CopyOut, rows: (string | null)[][], qualify: (row: (string | null)[]) => string | null): CopyColumn[] {
+  const all = rows.map((row) => ({
+    name: row[0]!, qualified: qualify(row), typeOid: Number(row[1]), generated: row[4] !== '',
   }));
   if (copy.columns.length === 0) return all.filter((c) => !c.generated).map(({ generated: _, ...c }) => c);
   return copy.columns.map((name) => {
@@ -250,9 +250,10 @@ export class SessionRefusal extends Error {
  * The columns the COPY writes, asked on the session's own connection right before the COPY is forwarded
  * (SessionControl.exchange), so they are the columns it will write: its transaction's uncommitted changes,
  * its temporary tables, its search_path however set, its functions and types all count, and no name is
- * ambiguous. Query form: Parse and Describe of the query (the table columns it reads are named through the
- * column catalog; one the catalog cannot see yet, in a table the session's open transaction created, gets
- * every qualified rule of its name); table form: TABLE_COLUMNS for the relation as the COPY names it.
+ * ambiguous. Query form: Parse and Describe of the query; table form: TABLE_COLUMNS for the relation as the
+ * COPY names it. Either way a table column is named through the column catalog by table OID and attribute
+ * number, as a SELECT's are (one the catalog cannot see yet, in a table the session's open transaction
+ * created, gets every qualified rule).
  * Undefined when the session cannot be asked now; throws SessionRefusal when the server refuses.
  */
 export async function copyColumnsInSession(exchange: Exchange, catalog: ColumnCatalog, copy: CopyOut): Promise<CopyColumn[] | undefined> {
@@ -270,7 +271,14 @@ export async function copyColumnsInSession(exchange: Exchange, catalog: ColumnCa
     if (f[0] === BackendCode.RowDescription) fields = decodeRowDescription(payload).fields;
     else if (f[0] === BackendCode.DataRow) rows.push(decodeDataRow(payload).values.map((v) => (v === null ? null : v.toString('utf8'))));
   }
-  if (copy.query === undefined) return tableColumns(copy, rows, false);
+  if (copy.query === undefined) {
+    // Named as a SELECT's columns are (and the query form's below): by table OID and attribute number through
+    // the column catalog, which holds committed names. The session's own names would let an uncommitted
+    // RENAME of a ruled or SAD column take its rule off it.
+    const key = (row: (string | null)[]) => [Number(row[5]), Number(row[6])] as const;
+    await Promise.all(rows.map((row) => catalog.resolve(...key(row))));
+    return tableColumns(copy, rows, (row) => catalog.get(...key(row)) ?? null);
+  }
   await Promise.all(fields.filter((f) => f.tableOid !== 0).map((f) => catalog.resolve(f.tableOid, f.column)));
   return fields.map((f) => ({
     name: f.name, typeOid: f.typeOid,

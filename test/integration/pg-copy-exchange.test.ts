@@ -1,7 +1,8 @@
 /**
  * The in-session COPY plan (SessionControl.exchange): pcigate's own Parse/Describe/Sync or Parse/Bind/Execute/Sync
  * sent right before a simple-Query `COPY … TO STDOUT`, against a real PostgreSQL, at the edges of the protocol:
- * a client whose extended-protocol messages are still unsynced or failed.
+ * a client whose extended-protocol messages are still unsynced or failed, and names the session's open
+ * transaction changed.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,5 +83,19 @@ describe('COPY … TO STDOUT planned in the session (SessionControl.exchange)', 
     } finally {
       c.sock.end(bytes.terminate());
     }
+  });
+
+  // Everywhere else (a SELECT, the query form) a table column is named by its table OID and attribute number
+  // through the shared column catalog: an uncommitted RENAME does not move a rule off its column.
+  it('table form after an uncommitted RENAME of a ruled and a SAD column: masked as a SELECT of them is', async () => {
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, {
+      input: 'begin;\nalter table wallet rename column cvv to c;\nalter table wallet rename column account_no to a;\n'
+        + 'select id, c, a from wallet;\ncopy (select id, c, a from wallet) to stdout;\ncopy wallet (id, c, a) to stdout;\ncopy wallet to stdout;\nrollback;\n',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('987');
+    expect(r.stdout).not.toContain('AC-000000004321');
+    expect(r.stdout.match(/^1\t\*\*\*\t\*\*-\*{8}4321$/gm)).toHaveLength(2);
+    expect(r.stdout).toContain('1\t***\t**-********4321\thello');
   });
 });
