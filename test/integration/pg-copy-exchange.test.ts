@@ -1,8 +1,9 @@
 /**
  * The in-session COPY plan (SessionControl.exchange): pcigate's own Parse/Describe/Sync or Parse/Bind/Execute/Sync
  * sent right before a simple-Query `COPY … TO STDOUT`, against a real PostgreSQL, at the edges of the protocol:
- * a client whose extended-protocol messages are still unsynced or failed, and names the session's open
- * transaction changed.
+ * a client whose extended-protocol messages are still unsynced or failed; a question that waits on a lock the
+ * COPY would wait on too, while the client cancels, the server terminates the backend, or pcigate ends the
+ * session; and names the session's open transaction changed.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +84,77 @@ describe('COPY … TO STDOUT planned in the session (SessionControl.exchange)', 
     } finally {
       c.sock.end(bytes.terminate());
     }
+  });
+
+  describe('while pcigate\'s question waits on a lock the COPY would wait on too', () => {
+    /** A COPY whose in-session Parse waits on another connection's lock on wallet; that connection and the waiting backend's pid. */
+    async function waitingCopy(c: RawPgClient): Promise<{ holder: pg.Client; pid: number }> {
+      const holder = new pg.Client({ connectionString: server.url });
+      await holder.connect();
+      await holder.query('begin; lock table wallet in access exclusive mode');
+      c.sock.write(bytes.query('copy (select * from wallet) to stdout'));
+      let pid = 0;
+      await until(() => {
+        pid = Number(server.psql("select pid from pg_stat_activity where wait_event_type = 'Lock'").trim() || 0);
+        return pid !== 0;
+      });
+      return { holder, pid };
+    }
+
+    it('cancelled: the COPY gets the server\'s 57014, and the session goes on', async () => {
+      const c = await RawPgClient.connect(gate.broker);
+      c.startup({ user: gate.broker.user, database: gate.broker.database });
+      const key = (await c.scram(gate.broker.secret)).find((f) => f[0] === 0x4b)!;
+      const { holder } = await waitingCopy(c);
+      try {
+        const cancel = await RawPgClient.connect(gate.broker);
+        cancel.sock.end(bytes.cancelRequest(key.readInt32BE(5), key.subarray(9)));
+        const got = await within(c.untilReady(), 5_000, 'the cancelled COPY');
+        expect(text(got)).toContain('57014');
+        await holder.query('rollback');
+        c.sock.write(bytes.query('copy wallet to stdout'));
+        const copy = text(await within(c.untilReady(), 5_000, 'a COPY after that'));
+        expect(copy).toContain('1\t***\t');
+        expect(copy).not.toContain('987');
+      } finally {
+        await holder.end();
+        c.sock.end(bytes.terminate());
+      }
+    });
+
+    it('its backend terminated: the client gets the server\'s FATAL (57P01), as for any statement', async () => {
+      const c = await RawPgClient.login(gate.broker);
+      const { holder, pid } = await waitingCopy(c);
+      try {
+        await holder.query('select pg_terminate_backend($1)', [pid]);
+        const got = await within(c.error(), 5_000, 'the FATAL');
+        expect(got).toMatchObject({ S: 'FATAL', C: '57P01' });
+      } finally {
+        await holder.query('rollback');
+        await holder.end();
+        c.sock.destroy();
+      }
+    });
+
+    // A COPY running when pcigate ends the session is cancelled, not left to run for a client that is gone.
+    it('the session ended by pcigate (max_duration): the waiting backend is cancelled, not left waiting on the lock', async () => {
+      const limited = await startConfiguredGate(server, configSchema.parse({
+        connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+        policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { session: { max_duration: '2s' }, roles: { eng: { classes: ['read', 'copy_out'] } } } } },
+      }));
+      const c = await RawPgClient.login(limited.broker);
+      const { holder, pid } = await waitingCopy(c);
+      try {
+        expect(await within(c.error(), 10_000, 'the FATAL')).toMatchObject({ S: 'FATAL', C: '57P01' });
+        // Asked on a connection of its own: pg_stat_activity holds still within the holder's transaction.
+        await until(() => server.psql(`select count(*) from pg_stat_activity where pid = ${pid}`).trim() === '0', 5_000);
+      } finally {
+        await holder.query('rollback');
+        await holder.end();
+        c.sock.destroy();
+        await limited.close().catch(() => undefined);
+      }
+    });
   });
 
   // Everywhere else (a SELECT, the query form) a table column is named by its table OID and attribute number

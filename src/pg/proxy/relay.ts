@@ -188,7 +188,7 @@ export class Relay {
     this.clientGone = true;
     // The backend ends as Postgres would end it for a vanished client, its open transaction rolled back.
     if (this.copyIn) this.o.upstream.end(COPY_FAIL_TERMINATE);
-    else if (this.expect.some((e) => e.kind === 'execute' || e.kind === 'query')) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
+    else if (this.expect.some((e) => e.kind === 'execute' || e.kind === 'query' || e.kind === 'exchange')) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
     else this.o.upstream.end(TERMINATE);
     // Not clean: the session did not end as the client chose (session.end outcome failure, as for SSH). A
     // statement it cuts is recorded with the SQLSTATE the client was sent (57P05 idle, 57P01 a deadline).
@@ -622,6 +622,13 @@ export class Relay {
     // The answers to pcigate's own messages; what the server sends unasked (a notice, a notification, a
     // parameter change) still goes to the client.
     if (h?.kind === 'exchange' && code !== BE.NoticeResponse && code !== BE.NotificationResponse && code !== BE.ParameterStatus) {
+      if (code === BE.ErrorResponse && isFatal(parseErrorFields(f.subarray(5)))) {
+        // The server ends the session (terminated, shutting down): the client gets its reason, as for any
+        // statement; pcigate's question is answered when the connection closes.
+        this.sawFatal = true;
+        emit(f);
+        return;
+      }
       if (code !== BE.ReadyForQuery) { h.frames.push(Buffer.from(f)); return; }
       this.txStatus = f[5]!;
       this.shift();
@@ -717,7 +724,7 @@ export class Relay {
   private onError(f: Buffer): void {
     const fields = parseErrorFields(f.subarray(5));
     const sqlstate = fields.get('C');
-    if (fields.get('V') === 'FATAL' || fields.get('S') === 'FATAL' || fields.get('S') === 'PANIC') this.sawFatal = true;
+    if (isFatal(fields)) this.sawFatal = true;
     const h = this.head();
     if (!h) return;
     if (h.kind === 'query') {
@@ -846,6 +853,11 @@ export class Relay {
     }
     this.o.onEnd({ reason, clean });
   }
+}
+
+/** Whether an ErrorResponse's fields end the session (FATAL or PANIC). */
+function isFatal(fields: Map<string, string>): boolean {
+  return fields.get('V') === 'FATAL' || fields.get('S') === 'FATAL' || fields.get('S') === 'PANIC';
 }
 
 /** Whether `stmt` is an Execute of the statement or portal `t` (an error answering `t` is its failure). */
