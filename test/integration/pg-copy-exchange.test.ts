@@ -86,6 +86,16 @@ describe('COPY … TO STDOUT planned in the session (SessionControl.exchange)', 
     }
   });
 
+  // The server warns while it parses (a backslash in a literal with standard_conforming_strings off): the COPY
+  // itself warns again when it runs, with the position in its own text; pcigate's Parse of its query must not
+  // add a second warning pointing elsewhere.
+  it('a warning the COPY\'s query raises while parsed reaches the client once, from the COPY', async () => {
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: "set standard_conforming_strings = off;\ncopy (select 'a\\\\b' as note) to stdout;\n" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('SET\na\\\\b\n');
+    expect(r.stderr.match(/WARNING: {2}nonstandard use of/g)).toHaveLength(1);
+  });
+
   describe('while pcigate\'s question waits on a lock the COPY would wait on too', () => {
     /** A COPY whose in-session Parse waits on another connection's lock on wallet; that connection and the waiting backend's pid. */
     async function waitingCopy(c: RawPgClient): Promise<{ holder: pg.Client; pid: number }> {

@@ -108,11 +108,12 @@ export interface SessionControl {
   /**
    * Asks the session's own server connection something before the statement being decided runs: sends
    * `messages` (extended protocol, ending in Sync) right before it and resolves with the server's answers up
-   * to and without the ReadyForQuery, none of which reach the client (a notice or notification does). They
-   * see exactly what the statement will see: its transaction, temporary tables, search_path. Use only what
-   * leaves no trace: Parse/Describe, a catalog read (an error in a transaction block aborts it, as the
-   * statement itself would). Null when it cannot be done now: the statement is not a simple Query, or the
-   * client has extended-protocol messages in flight without their Sync; rejects when the session ends first.
+   * to and without the ReadyForQuery, notices included, none of which reach the client (a notification, a
+   * ParameterStatus or a FATAL does). They see exactly what the statement will see: its transaction,
+   * temporary tables, search_path. Use only what leaves no trace: Parse/Describe, a catalog read (an error in
+   * a transaction block aborts it, as the statement itself would). Null when it cannot be done now: the
+   * statement is not a simple Query, or the client has extended-protocol messages in flight without their
+   * Sync (even behind a simple Query); rejects when the session ends first.
    */
   exchange(messages: Buffer): Promise<Buffer[]> | null;
 }

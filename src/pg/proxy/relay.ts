@@ -619,9 +619,10 @@ export class Relay {
   private onUpstreamFrame(f: Buffer, emit: (b: Buffer) => void): void {
     const code = f[0]!;
     const h = this.head();
-    // The answers to pcigate's own messages; what the server sends unasked (a notice, a notification, a
-    // parameter change) still goes to the client.
-    if (h?.kind === 'exchange' && code !== BE.NoticeResponse && code !== BE.NotificationResponse && code !== BE.ParameterStatus) {
+    // The answers to pcigate's own messages; what the server sends unasked (a notification, a parameter
+    // change) still goes to the client. A notice is an answer too: a warning raised parsing the COPY's query
+    // is raised again by the COPY itself, with the position in the client's own text.
+    if (h?.kind === 'exchange' && code !== BE.NotificationResponse && code !== BE.ParameterStatus) {
       if (code === BE.ErrorResponse && isFatal(parseErrorFields(f.subarray(5)))) {
         // The server ends the session (terminated, shutting down): the client gets its reason, as for any
         // statement; pcigate's question is answered when the connection closes.
