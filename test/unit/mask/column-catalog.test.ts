@@ -11,13 +11,30 @@ describe('ColumnCatalog', () => {
     expect(cat.get(1, 2)).toBeNull();
     await cat.resolve(1, 2);
     expect(cat.get(1, 2)).toBe('public.t.c2');
-    await cat.resolve(9, 1);
-    expect(cat.get(9, 1)).toBeUndefined();
-    expect(calls).toEqual(['1:2', '9:1']);
+    expect(calls).toEqual(['1:2']);
     now = 2000;
     expect(cat.get(1, 2)).toBeNull();
     await cat.resolve(1, 2);
-    expect(calls).toEqual(['1:2', '9:1', '1:2']);
+    expect(calls).toEqual(['1:2', '1:2']);
+  });
+
+  // A table the catalog's connection cannot see (created in a session's open transaction) is not "no table
+  // column": it stays unresolved, and is asked again soon, not after the full TTL.
+  it('keeps a pair the lookup cannot find unresolved (null), and asks again after missTtlMs', async () => {
+    let now = 0;
+    let visible = false;
+    const calls: string[] = [];
+    const cat = new ColumnCatalog(async (oid, att) => { calls.push(`${oid}:${att}`); return visible ? 'public.fresh.secret' : undefined; }, { now: () => now, ttlMs: 300_000, missTtlMs: 1000 });
+    await cat.resolve(9, 1);
+    expect(cat.get(9, 1)).toBeNull();
+    await cat.resolve(9, 1);
+    expect(calls).toEqual(['9:1']); // cached as a miss meanwhile
+    visible = true;
+    now = 1001;
+    expect(cat.get(9, 1)).toBeNull();
+    await cat.resolve(9, 1);
+    expect(cat.get(9, 1)).toBe('public.fresh.secret');
+    expect(calls).toEqual(['9:1', '9:1']);
   });
 
   it('retries a failed lookup', async () => {
