@@ -11,6 +11,7 @@ import type { Ctx } from '../cli/ctx.js';
 import type { PcigateConfig } from '../config/index.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ColumnCatalog } from '../mask/column-catalog.js';
+import type { ColumnLookup } from '../mask/column-catalog.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
@@ -57,12 +58,34 @@ export interface PgSessionInfo {
 }
 
 /** A column's `schema.table.column` from RowDescription's table OID and attribute number. */
-function catalogLookup(target: UpstreamTarget) {
-  return async (tableOid: number, attnum: number): Promise<string | undefined> => {
+function catalogLookup(target: UpstreamTarget): ColumnLookup {
+  // Tables asked for in the same event-loop turn (a RowDescription names several) share one side query.
+  let batch: Map<number, Array<{ resolve: (m: ReadonlyMap<number, string>) => void; reject: (e: unknown) => void }>> | undefined;
+  const run = async (oids: number[]): Promise<Map<number, Map<number, string>>> => {
     // Integers only: safe to inline, and the side connection uses the simple protocol.
-    const rows = await lookupRows(target, `SELECT n.nspname || '.' || c.relname || '.' || a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE a.attrelid = ${Math.trunc(tableOid)} AND a.attnum = ${Math.trunc(attnum)}`);
-    return rows[0]?.[0] ?? undefined;
+    const rows = await lookupRows(target, `SELECT a.attrelid::int, a.attnum::int, n.nspname || '.' || c.relname || '.' || a.attname FROM pg_catalog.pg_attribute a
+      JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE a.attrelid IN (${oids.map((o) => Math.trunc(o)).join(', ')}) AND a.attnum <> 0 AND NOT a.attisdropped`);
+    const out = new Map<number, Map<number, string>>(oids.map((o) => [o, new Map()]));
+    for (const [rel, att, name] of rows) out.get(Number(rel))?.set(Number(att), name!);
+    return out;
   };
+  return (oid) => new Promise((resolve, reject) => {
+    if (!batch) {
+      const mine = new Map<number, Array<{ resolve: (m: ReadonlyMap<number, string>) => void; reject: (e: unknown) => void }>>();
+      batch = mine;
+      setImmediate(() => {
+        batch = undefined;
+        run([...mine.keys()]).then(
+          (found) => { for (const [o, waiters] of mine) for (const w of waiters) w.resolve(found.get(o)!); },
+          (e: unknown) => { for (const waiters of mine.values()) for (const w of waiters) w.reject(e); },
+        );
+      });
+    }
+    const waiters = batch.get(oid) ?? [];
+    waiters.push({ resolve, reject });
+    batch.set(oid, waiters);
+  });
 }
 
 /**
@@ -136,6 +159,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
         aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps.searchPath)),
       }),
       onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
+      prepareRows: (frame) => masker.prepareRows(frame),
       attach: (c) => { control = c; limits.attach(c); },
       onClientActivity: () => limits.activity(),
       onStatementEnd: () => limits.activity(),

@@ -94,12 +94,13 @@ export class PgSessionRecorder {
 
   /** The hooks the proxy calls. */
   hooks(): SessionHooks {
-    const { attach, onClientActivity } = this.c.inner;
+    const { attach, onClientActivity, prepareRows } = this.c.inner;
     return {
       onStatement: (stmt) => this.onStatement(stmt),
       onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
       onStatementEnd: (stmt, result) => this.onStatementEnd(stmt, result),
       ...(attach ? { attach: attach.bind(this.c.inner) } : {}),
+      ...(prepareRows ? { prepareRows: prepareRows.bind(this.c.inner) } : {}),
       ...(onClientActivity ? { onClientActivity: onClientActivity.bind(this.c.inner) } : {}),
     };
   }

@@ -4,19 +4,21 @@
  * message hook is synchronous, so get() answers from the cache at once and starts a lookup on a miss;
  * entries expire after `ttlMs` (a renamed column or a re-created table is picked up again).
  *
- * A RowDescription names a table OID only for a column of a table, so a pair the lookup cannot find is in a
- * table the catalog's connection cannot see yet (created or altered in a session's open transaction), not
- * "no table column": it stays unresolved (null: every qualified rule of its name applies), and is asked again
- * after `missTtlMs`. Cached as "not a table column", the table's qualified rules would be skipped for `ttlMs`
- * once its transaction commits.
+ * Looked up a table at a time (all its columns). A RowDescription names a table OID only for a column of a
+ * table, so a pair the lookup cannot find is in a table (or a column) the catalog's connection cannot see yet,
+ * created or altered in a session's open transaction, not "no table column": it stays unresolved (null:
+ * every qualified rule applies), and is asked again after `missTtlMs`. Cached as "not a table column", the
+ * table's qualified rules would be skipped for `ttlMs` once its transaction commits.
  */
 
-/** `(table OID, attribute number)` → `schema.table.column`, or undefined when not a table column. */
-export type ColumnLookup = (tableOid: number, attnum: number) => Promise<string | undefined>;
+/**
+ * One table's columns: attribute number → `schema.table.column`; empty when the table is not visible to the
+ * lookup's connection. Lookups of several tables that start together may share one query (pg-hooks batches).
+ */
+export type ColumnLookup = (tableOid: number) => Promise<ReadonlyMap<number, string>>;
 
 interface Entry {
-  /** null: the lookup found nothing (see the module comment). */
-  name: string | undefined | null;
+  columns: ReadonlyMap<number, string>;
   at: number;
 }
 
@@ -25,8 +27,8 @@ export class ColumnCatalog {
   readonly #now: () => number;
   readonly #ttlMs: number;
   readonly #missTtlMs: number;
-  readonly #names = new Map<string, Entry>();
-  readonly #pending = new Map<string, Promise<void>>();
+  readonly #tables = new Map<number, Entry>();
+  readonly #pending = new Map<number, Promise<void>>();
 
   /** `now` is the caller's clock (Ctx.clock.now); `ttlMs` defaults to 5 minutes, `missTtlMs` to 1 second. */
   constructor(lookup: ColumnLookup, opts: { now?: () => number; ttlMs?: number; missTtlMs?: number } = {}) {
@@ -36,29 +38,37 @@ export class ColumnCatalog {
     this.#missTtlMs = opts.missTtlMs ?? 1000;
   }
 
-  #fresh(e: Entry | undefined): e is Entry {
-    return e !== undefined && this.#now() - e.at <= (e.name === null ? this.#missTtlMs : this.#ttlMs);
+  /**
+   * Whether the cached table answers for `attnum`: within the TTL, or for a column it does not have (not
+   * visible to the lookup: the whole table, or a column added in an open transaction) within `missTtlMs`.
+   */
+  #fresh(e: Entry | undefined, attnum: number): e is Entry {
+    return e !== undefined && this.#now() - e.at <= (e.columns.has(attnum) ? this.#ttlMs : this.#missTtlMs);
+  }
+
+  /** Whether get() answers from the cache for this pair (no lookup due). */
+  known(oid: number, attnum: number): boolean {
+    return this.#fresh(this.#tables.get(oid), attnum);
   }
 
   /** The cached name; `null` = not known (yet, or not to the catalog's connection: a lookup is started when due). */
   get(oid: number, attnum: number): string | null {
-    const e = this.#names.get(`${oid}:${attnum}`);
-    if (this.#fresh(e)) return e.name ?? null;
+    const e = this.#tables.get(oid);
+    if (this.#fresh(e, attnum)) return e.columns.get(attnum) ?? null;
     void this.resolve(oid, attnum);
     return null;
   }
 
-  /** Looks a pair up (once at a time per pair) and caches it; a failed lookup is retried next time. */
+  /** Looks the pair's table up (once at a time per table) and caches its columns; a failed lookup is retried next time. */
   resolve(oid: number, attnum: number): Promise<void> {
-    const key = `${oid}:${attnum}`;
-    if (this.#fresh(this.#names.get(key))) return Promise.resolve();
-    let p = this.#pending.get(key);
+    if (this.#fresh(this.#tables.get(oid), attnum)) return Promise.resolve();
+    let p = this.#pending.get(oid);
     if (!p) {
-      p = this.#lookup(oid, attnum).then(
-        (name) => { this.#names.set(key, { name: name ?? null, at: this.#now() }); this.#pending.delete(key); },
-        () => { this.#pending.delete(key); },
+      p = this.#lookup(oid).then(
+        (columns) => { this.#tables.set(oid, { columns, at: this.#now() }); this.#pending.delete(oid); },
+        () => { this.#pending.delete(oid); },
       );
-      this.#pending.set(key, p);
+      this.#pending.set(oid, p);
     }
     return p;
   }

@@ -10,7 +10,7 @@
  */
 import type { ColumnRule } from './column-rules.js';
 import { addCount } from './pan-masker.js';
-import { ruleText } from './pg-values.js';
+import { numberTextIsPan, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext } from './pg-values.js';
 
 export interface CopyTextFormat {
@@ -66,10 +66,13 @@ function splitRow(row: Uint8Array, end: number, f: CopyTextFormat): Array<{ star
 
 /**
  * Applies column rules to one COPY row; returns `row` itself when no rule applied. A `null` rule writes
- * the format's NULL; other formats mask the field's text (quotes of a CSV field kept).
+ * the format's NULL; other formats mask the field's text (quotes of a CSV field kept). Given the columns'
+ * `types`, a card number in a number column (int8, numeric, float) is written as NULL: masked it would not be
+ * a number (a restore of the rows would fail on it).
  */
-export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule | undefined>, f: CopyTextFormat, ctx: ValueContext): Uint8Array {
-  if (!rules.some((r) => r !== undefined)) return row;
+export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule | undefined>, f: CopyTextFormat, ctx: ValueContext, types?: readonly number[]): Uint8Array {
+  const numbers = ctx.content !== undefined && types !== undefined && types.some((t) => numberTextIsPan(t, EMPTY, ctx.detect) !== undefined);
+  if (!numbers && !rules.some((r) => r !== undefined)) return row;
   let end = row.length;
   if (row[end - 1] === NL) end--;
   if (row[end - 1] === CR) end--;
@@ -79,12 +82,20 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
   let at = 0;
   fields.forEach((fld, i) => {
     const rule = rules[i];
-    if (!rule) return;
+    const number = numbers && !rule && types![i] !== undefined;
+    if (!rule && !number) return;
     const value = row.subarray(fld.start, fld.end);
     const isNull = !fld.quoted && Buffer.compare(value, f.null ?? (f.csv ? EMPTY : BACKSLASH_N)) === 0;
     if (isNull) return;
-    addCount(ctx.counts, rule.name, 1);
-    const masked = ruleText(value, rule.format, ctx.hmacKey);
+    let masked: Uint8Array | null;
+    if (rule) {
+      addCount(ctx.counts, rule.name, 1);
+      masked = ruleText(value, rule.format, ctx.hmacKey);
+    } else {
+      // A number field is its digits, with no escapes to undo.
+      if (numberTextIsPan(types![i]!, value, ctx.detect) !== true) return;
+      masked = withheldPan(ctx);
+    }
     const from = fld.quoted ? fld.start - 1 : fld.start;
     const to = fld.quoted ? fld.end + 1 : fld.end;
     parts.push(row.subarray(at, from));

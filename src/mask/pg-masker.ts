@@ -17,12 +17,13 @@
  * hooks.onBackendMessage = (frame, stmt) => masker.onBackendMessage(frame, stmt);
  * // per statement, for the log record: detail.masked = masker.takeCounts()
  * ```
- * `lookup` runs against pg_catalog on a side connection, e.g.
- * `SELECT n.nspname||'.'||c.relname||'.'||a.attname FROM pg_attribute a JOIN pg_class c ON c.oid=a.attrelid
- *  JOIN pg_namespace n ON n.oid=c.relnamespace WHERE a.attrelid=$1 AND a.attnum=$2`.
- * The hook is synchronous: a column whose source is not in the cache yet is masked by every qualified rule
- * (fail closed) while the lookup runs; callers that can wait call `await masker.prepare(frame)` on a
- * RowDescription first. Without a catalog, qualified rules apply to every column of every table.
+ * `lookup` runs against pg_catalog on a side connection (a table's columns: `schema.table.column` by attnum).
+ * The hook is synchronous: a column whose source is not in the cache is masked by every qualified rule
+ * (fail closed). So the proxy first offers each RowDescription to `prepareRows`, and while the promise it may
+ * return is pending holds the frames from there on: the rows are masked by their own tables' rules, and a
+ * first query of a table does not come back with every qualified rule on every column (pg_dump's catalog
+ * queries, each the first of its table, came back with their OIDs masked). Without a catalog, qualified rules
+ * apply to every column of every table.
  */
 import { decodeCopyResponse, decodeRowDescription } from '../pg/protocol/backend.js';
 import type { FieldDescription } from '../pg/protocol/backend.js';
@@ -38,10 +39,13 @@ import type { CopyTextFormat } from './copy-text.js';
 import { mayPrintExponent } from './float-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, floatTextIsPan, isPrintableAscii, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
+import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isPrintableAscii, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
+
+/** The longest the proxy holds a result for its columns' catalog lookup; after it they are masked unresolved. */
+const PREPARE_WAIT_MS = 2000;
 
 export interface PgMaskerOptions {
   config: Pick<MaskingConfig, 'format' | 'networks' | 'rules' | 'sad_columns'>;
@@ -161,11 +165,23 @@ export class PgMasker {
     };
   }
 
-  /** Resolves the source columns of a RowDescription frame so the synchronous plan finds them cached. */
-  async prepare(frame: Buffer): Promise<void> {
-    if (frame[0] !== C.T || !this.#catalog || !this.#rules.hasQualified) return;
-    const { fields } = decodeRowDescription(frame.subarray(5));
-    await Promise.all(fields.filter((f) => f.tableOid !== 0).map((f) => this.#catalog!.resolve(f.tableOid, f.column)));
+  /**
+   * For a RowDescription whose columns' sources the catalog does not hold yet: a promise that settles once it
+   * does (or after PREPARE_WAIT_MS, or when a lookup fails: those columns then stay unresolved, fail closed).
+   * Null when nothing needs looking up (the usual case: the same description as last time, or cached tables).
+   */
+  prepareRows(frame: Buffer): Promise<void> | null {
+    const catalog = this.#catalog;
+    if (frame[0] !== C.T || !catalog || !this.#rules.hasQualified) return null;
+    const last = this.#lastDescription;
+    if (last && last.body.equals(frame.subarray(5))) return null;
+    const missing = decodeRowDescription(frame.subarray(5)).fields.filter((f) => f.tableOid !== 0 && !catalog.known(f.tableOid, f.column));
+    if (missing.length === 0) return null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      Promise.all(missing.map((f) => catalog.resolve(f.tableOid, f.column))).then(() => undefined),
+      new Promise<void>((r) => { timer = setTimeout(r, PREPARE_WAIT_MS); timer.unref?.(); }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /** The source name if known, undefined if not a table column, null if unresolved (fail closed). */
@@ -254,9 +270,9 @@ export class PgMasker {
     return this.#text(v, col);
   }
 
-  /** A text-format value without a rule: content detection; a float printed in exponent form read as a number. */
+  /** A text-format value without a rule: content detection; a number (a float in exponent form too) withheld whole. */
   #text(v: Buffer, col: PlannedColumn): ValueResult {
-    if (isFloat(col.typeOid) && this.#ctx.content && floatTextIsPan(v, this.#ctx.detect)) return withheldPan(this.#ctx);
+    if (this.#ctx.content && numberTextIsPan(col.typeOid, v, this.#ctx.detect)) return withheldPan(this.#ctx);
     return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID);
   }
 
@@ -292,7 +308,7 @@ export class PgMasker {
     } else {
       const isHeader = plan !== undefined && plan.header && plan.rows === 0;
       if (plan) plan.rows++;
-      const ruled = plan && !isHeader ? maskCopyTextRow(body, plan.rules, plan.format, this.#ctx) : body;
+      const ruled = plan && !isHeader ? maskCopyTextRow(body, plan.rules, plan.format, this.#ctx, plan.types) : body;
       const masked = contentText(ruled, this.#ctx, false);
       out = masked === ruled ? ruled : masked;
     }

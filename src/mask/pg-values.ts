@@ -156,6 +156,17 @@ export function floatTextIsPan(v: Uint8Array, detect: DetectOptions): boolean {
   return v.length <= 32 && floatTokenIsPan(v, detect.anyLuhn === true);
 }
 
+/**
+ * Whether a value of a number type in text form (int8, numeric, float4/8) is a card number: masked, it would
+ * not be a number any more (a client's parser, or a restore of a dump, would fail on it), so it is withheld.
+ * Undefined for other types.
+ */
+export function numberTextIsPan(typeOid: number, v: Uint8Array, detect: DetectOptions): boolean | undefined {
+  if (typeOid === FLOAT8_OID || typeOid === FLOAT4_OID) return floatTextIsPan(v, detect);
+  if (typeOid === INT8_OID || typeOid === NUMERIC_OID) return v.length >= MIN_PAN_DIGITS && findPans(v, detect).length > 0;
+  return undefined;
+}
+
 /** A value withheld because it is a PAN that cannot be masked in its own format: NULL, counted. */
 export function withheldPan(ctx: ValueContext): null {
   return countNull(ctx, 'pan');

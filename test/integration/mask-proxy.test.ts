@@ -33,12 +33,12 @@ beforeAll(async () => {
     insert into cards values (1, '${PAN}', '${PAN}', '${PAN}', ${PAN}, ${PAN}, '{"pan": ${PAN}}', '{"pan": "${PAN}"}', '{a,${PAN}}', '123', 'ACCT-00042', 'amex ${AMEX} on file');`);
   side = new pg.Client({ host: server.host, port: server.port, user: server.superuser, password: server.password, database: server.database });
   await side.connect();
-  const lookup = async (oid: number, attnum: number) => {
+  const lookup = async (oid: number) => {
     lookups++;
-    const r = await side.query<{ name: string }>(
-      `select n.nspname || '.' || c.relname || '.' || a.attname as name from pg_attribute a join pg_class c on c.oid = a.attrelid
-       join pg_namespace n on n.oid = c.relnamespace where a.attrelid = $1 and a.attnum = $2`, [oid, attnum]);
-    return r.rows[0]?.name;
+    const r = await side.query<{ attnum: number; name: string }>(
+      `select a.attnum, n.nspname || '.' || c.relname || '.' || a.attname as name from pg_attribute a join pg_class c on c.oid = a.attrelid
+       join pg_namespace n on n.oid = c.relnamespace where a.attrelid = $1 and a.attnum > 0`, [oid]);
+    return new Map(r.rows.map((x) => [x.attnum, x.name]));
   };
   const catalog = new ColumnCatalog(lookup, { now: () => Date.now() });
   gate = await startGate(server, {
@@ -89,16 +89,18 @@ const noPan = (v: unknown) => {
 };
 
 describe('masking through the proxy', () => {
+  // These hooks offer no prepareRows (pcigate connect's do: the proxy then waits for the lookup), so the masker
+  // plans the first rows before it is done.
   it('first sight of a table, while its columns are looked up: qualified rules apply to all (fail closed)', async () => {
     await withClient(async (c) => {
       const r = await c.query('select * from cards');
       expect(r.rows[0]).toMatchObject({ pan: '****************', note: '**** *************** ** ****' });
-      await until(() => lookups >= 12);
+      await until(() => lookups >= 1);
       await new Promise((res) => setTimeout(res, 200));
     });
   });
 
-  it('text format: every column type masked, CVV hidden, JSON still parses', async () => {
+  it('text format: every column type masked (a number column\'s card number withheld), CVV hidden, JSON still parses', async () => {
     await withClient(async (c) => {
       const r = await c.query('select * from cards');
       const row = r.rows[0] as Record<string, unknown>;
@@ -106,7 +108,9 @@ describe('masking through the proxy', () => {
       expect(row.pan).toBe('************1111');
       expect(row.pan_v).toBe('************1111');
       expect(row.pan_c).toBe('************1111');
-      expect(row.pan_b).toBe('************1111');
+      // A number column cannot hold a masked number: the value is withheld (NULL), as in binary format.
+      expect(row.pan_b).toBeNull();
+      expect(row.pan_n).toBeNull();
       expect(row.j).toEqual({ pan: '************1111' });
       expect(row.jb).toEqual({ pan: '************1111' });
       expect(row.arr).toEqual(['a', '************1111']);

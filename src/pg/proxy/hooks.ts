@@ -84,6 +84,12 @@ export const HOOKED_BACKEND = new Set<number>([
 export interface SessionHooks {
   onStatement?(stmt: Statement): Promise<StatementDecision> | StatementDecision;
   onBackendMessage?(frame: Buffer, stmt: Statement | null): Buffer | null;
+  /**
+   * Offered each RowDescription before onBackendMessage sees it: a promise holds it and every server frame
+   * behind it (the client gets nothing more meanwhile) until it settles, so the hook can look something up
+   * first (the masker: the columns' source tables). Null (the usual case) to go on at once.
+   */
+  prepareRows?(frame: Buffer): Promise<void> | null;
   onStatementEnd?(stmt: Statement, result: StatementResult): void;
   /** The session is ready: the control that session timers (idle timeout, maximum duration) act through. */
   attach?(control: SessionControl): void;

@@ -549,8 +549,21 @@ export class Relay {
     try {
       for (;;) {
         if (this.gated()) break;
-        const f = this.o.upstreamReader.next();
+        const f = this.preparedFrame ?? this.o.upstreamReader.next();
         if (!f) break;
+        if (f[0] === BE.RowDescription && f !== this.preparedFrame && this.o.hooks.prepareRows) {
+          const p = this.o.hooks.prepareRows(f);
+          if (p) {
+            // Held (with everything behind it) until the hook is ready for it: see gated().
+            this.preparedFrame = Buffer.from(f);
+            this.preparing = true;
+            this.gateWait = true;
+            const go = () => { this.preparing = false; this.ungate(); };
+            p.then(go, (e: unknown) => { this.o.onInternalError(e); go(); });
+            break;
+          }
+        }
+        this.preparedFrame = null;
         this.onUpstreamFrame(f, emit);
       }
     } catch (e) {
@@ -582,13 +595,14 @@ export class Relay {
   }
 
   /**
-   * True while the statement at the head has a record still being written: its response waits in the
-   * reader. The server is paused only once GATE_BUFFER_MAX bytes wait (a small response, the usual case
-   * with fsync durability, costs no pause/resume per statement; a large one cannot grow memory).
+   * True while the statement at the head has a record still being written, or a RowDescription waits for
+   * the hooks (prepareRows): the response waits in the reader. The server is paused only once
+   * GATE_BUFFER_MAX bytes wait (a small response, the usual case with fsync durability, costs no
+   * pause/resume per statement; a large one cannot grow memory).
    */
   private gated(): boolean {
     const run = this.running();
-    if (!run || run.gate === 'open') return false;
+    if (!this.preparing && (!run || run.gate === 'open')) return false;
     this.gateWait = true;
     if (!this.gatePaused && this.o.upstreamReader.buffered > GATE_BUFFER_MAX) { this.gatePaused = true; this.o.upstream.pause(); }
     return true;
@@ -596,6 +610,9 @@ export class Relay {
 
   private gateWait = false;
   private gatePaused = false;
+  /** A RowDescription the hooks are preparing for (prepareRows), handled once they are: it and what follows wait. */
+  private preparedFrame: Buffer | null = null;
+  private preparing = false;
 
   private ungate(): void {
     if (!this.gateWait || this.ended) return;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeDataRow, decodeNotice, decodeNotification } from '../../../src/pg/protocol/backend.js';
 import { hasCode } from '../../../src/errors.js';
 import { PgMasker } from '../../../src/mask/pg-masker.js';
@@ -28,30 +28,49 @@ describe('PgMasker', () => {
   it('hides SAD columns fully and applies name and qualified rules (aliases do not dodge)', async () => {
     const m = new PgMasker({
       config: config({ rules: [{ name: 'secret', columns: ['secret_*'], format: 'null' }, { name: 'cards.number', columns: ['public.cards.number'], format: 'first6last4' }] }),
-      lookup: async (oid, att) => (oid === 5000 && att === 2 ? 'public.cards.number' : oid === 5000 ? 'public.cards.other' : undefined),
+      lookup: async (oid) => new Map(oid === 5000 ? [[2, 'public.cards.number'], [3, 'public.cards.other']] : []),
     });
     const rd = bytes.rowDescription([{ name: 'cvv' }, { name: 'secret_note' }, { name: 'x', tableOid: 5000, column: 2 }, { name: 'y', tableOid: 5000, column: 3 }]);
-    await m.prepare(rd);
+    await m.prepareRows(rd);
+    expect(m.prepareRows(rd)).toBeNull(); // cached now: nothing to wait for
     m.onBackendMessage(rd);
     expect(rows(m.onBackendMessage(bytes.dataRow(['123', 'hello', '5555555555554444', 'plain'])))).toEqual(['***', null, '555555******4444', null].map((v, i) => (i === 3 ? 'plain' : v)));
     expect(m.takeCounts()).toEqual({ sad: 1, secret: 1, 'cards.number': 1 });
   });
 
   it('fails closed while a qualified lookup is pending', () => {
-    let resolve!: (v: string) => void;
+    let resolve!: (v: ReadonlyMap<number, string>) => void;
     const m = new PgMasker({ config: config({ rules: [{ columns: ['public.cards.number'], format: 'full' }] }), lookup: () => new Promise((r) => { resolve = r; }) });
     m.onBackendMessage(bytes.rowDescription([{ name: 'n', tableOid: 7, column: 1 }]));
     expect(rows(m.onBackendMessage(bytes.dataRow(['12345'])))).toEqual(['*****']);
-    resolve('public.other.n');
+    resolve(new Map([[1, 'public.other.n']]));
+  });
+
+  it('prepareRows: null without qualified rules or for a description with no table columns; a lookup that never answers is waited for at most 2 s', async () => {
+    vi.useFakeTimers();
+    try {
+      const plain = new PgMasker({ config: config(), lookup: () => new Promise(() => undefined) });
+      expect(plain.prepareRows(bytes.rowDescription([{ name: 'n', tableOid: 7, column: 1 }]))).toBeNull();
+      const m = new PgMasker({ config: config({ rules: [{ columns: ['public.cards.number'], format: 'full' }] }), lookup: () => new Promise(() => undefined) });
+      expect(m.prepareRows(bytes.rowDescription([{ name: 'expr' }]))).toBeNull();
+      let done = false;
+      void m.prepareRows(bytes.rowDescription([{ name: 'n', tableOid: 7, column: 1 }]))!.then(() => { done = true; });
+      await vi.advanceTimersByTimeAsync(1999);
+      expect(done).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(done).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a repeated RowDescription keeps its plan, except one made while a lookup was pending', async () => {
-    let resolve!: (v: string) => void;
+    let resolve!: (v: ReadonlyMap<number, string>) => void;
     const m = new PgMasker({ config: config({ rules: [{ name: 'num', columns: ['public.cards.number'], format: 'full' }] }), lookup: () => new Promise((r) => { resolve = r; }) });
     const rd = bytes.rowDescription([{ name: 'n', tableOid: 7, column: 1 }]);
     m.onBackendMessage(rd);
     expect(rows(m.onBackendMessage(bytes.dataRow(['12345'])))).toEqual(['*****']); // unresolved: fail closed
-    resolve('public.other.n');
+    resolve(new Map([[1, 'public.other.n']]));
     await new Promise((r) => setImmediate(r));
     m.onBackendMessage(rd);
     expect(m.onBackendMessage(bytes.dataRow(['12345']))).toBeNull(); // planned again: not a card number column
@@ -259,6 +278,19 @@ describe('PgMasker COPY with announced columns (expectCopy)', () => {
     expect(m.onBackendMessage(bytes.copyData('2\t\\N\t\\N\ty\n'), stmt)).toBeNull();
     // Another statement's COPY does not use this column list.
     expect(m.onBackendMessage(bytes.copyData('3\ta\t123\tz\n'), { n: 2 })).toBeNull();
+  });
+
+  it('text and CSV: a card number in a number column (int8, numeric, float8) is written as NULL, a text one masked; other numbers kept', () => {
+    const m = new PgMasker({ config: config() });
+    const stmt = { n: 1 };
+    const typed = [{ name: 'b', typeOid: 20 }, { name: 'n', typeOid: 1700 }, { name: 'f', typeOid: 701 }, { name: 't', typeOid: 25 }];
+    m.expectCopy(stmt, typed);
+    expect(m.onBackendMessage(bytes.copyData(`${PAN}	${PAN}	4.111111111111111e+15	${PAN}
+`), stmt)!.subarray(5).toString()).toBe('\\N\t\\N\t\\N\t************1111\n');
+    expect(m.takeCounts()).toEqual({ pan: 4, binary_null: 3 });
+    expect(m.onBackendMessage(bytes.copyData('42\t3.5\t1e+15\tx\n'), stmt)).toBeNull();
+    m.expectCopy(stmt, typed, { csv: true, null: 'NIL' });
+    expect(m.onBackendMessage(bytes.copyData(`${PAN},1,2,"${PAN}"\n`), stmt)!.subarray(5).toString()).toBe('NIL,1,2,"************1111"\n');
   });
 
   it('CSV with header and quoted fields, and a custom delimiter', () => {
