@@ -40,6 +40,18 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 const text = (frames: Buffer[]) => Buffer.concat(frames).toString('latin1');
 
+/** The session answers in step after what a test did: a query gets its own answer, a COPY its masked rows. */
+async function expectInStep(c: RawPgClient): Promise<void> {
+  c.sock.write(bytes.query('select 42 as answer'));
+  const next = text(await within(c.untilReady(), 5_000, 'the query after the batch'));
+  expect(next).toContain('42');
+  expect(next).not.toContain('987');
+  c.sock.write(bytes.query('copy wallet to stdout'));
+  const copy = text(await within(c.untilReady(), 5_000, 'a COPY after that'));
+  expect(copy).toContain('1\t***\t');
+  expect(copy).not.toContain('987');
+}
+
 describe('COPY … TO STDOUT planned in the session (SessionControl.exchange)', () => {
   // A simple Query does not end an extended-protocol batch: after an error in it the server ignores every
   // message, Queries too, up to the client's Sync. pcigate's own Sync there would end the client's batch, and
@@ -51,14 +63,7 @@ describe('COPY … TO STDOUT planned in the session (SessionControl.exchange)', 
       const first = await within(c.untilReady(), 5_000, 'the batch');
       expect(text(first)).toContain('no_such_table');
       expect(text(first)).not.toContain('987');
-      c.sock.write(bytes.query('select 42 as answer'));
-      const next = text(await within(c.untilReady(), 5_000, 'the query after the batch'));
-      expect(next).toContain('42');
-      expect(next).not.toContain('987');
-      c.sock.write(bytes.query('copy wallet to stdout'));
-      const copy = text(await within(c.untilReady(), 5_000, 'a COPY after that'));
-      expect(copy).toContain('1\t***\t');
-      expect(copy).not.toContain('987');
+      await expectInStep(c);
     } finally {
       c.sock.end(bytes.terminate());
     }
@@ -75,12 +80,7 @@ describe('COPY … TO STDOUT planned in the session (SessionControl.exchange)', 
       c.sock.write(Buffer.concat([bytes.query("copy wallet to stdout (encoding 'SJIS')"), bytes.sync()]));
       const refused = text(await within(c.untilReady(), 5_000, 'the Sync'));
       expect(refused).toMatch(/ENCODING/);
-      c.sock.write(bytes.query('select 42 as answer'));
-      expect(text(await within(c.untilReady(), 5_000, 'the query after the batch'))).toContain('42');
-      c.sock.write(bytes.query('copy wallet to stdout'));
-      const copy = text(await within(c.untilReady(), 5_000, 'a COPY after that'));
-      expect(copy).toContain('1\t***\t');
-      expect(copy).not.toContain('987');
+      await expectInStep(c);
     } finally {
       c.sock.end(bytes.terminate());
     }
