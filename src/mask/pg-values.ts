@@ -162,8 +162,10 @@ export function floatTextIsPan(v: Uint8Array, detect: DetectOptions): boolean {
  * Undefined for other types.
  */
 export function numberTextIsPan(typeOid: number, v: Uint8Array, detect: DetectOptions): boolean | undefined {
-  if (typeOid === FLOAT8_OID || typeOid === FLOAT4_OID) return floatTextIsPan(v, detect);
-  if (typeOid === INT8_OID || typeOid === NUMERIC_OID) return v.length >= MIN_PAN_DIGITS && findPans(v, detect).length > 0;
+  const digits = () => v.length >= MIN_PAN_DIGITS && findPans(v, detect).length > 0;
+  // A float8 below 1e15 prints without an exponent (378282246310005): a 13- to 15-digit PAN is plain digits.
+  if (typeOid === FLOAT8_OID || typeOid === FLOAT4_OID) return floatTextIsPan(v, detect) || digits();
+  if (typeOid === INT8_OID || typeOid === NUMERIC_OID) return digits();
   return undefined;
 }
 

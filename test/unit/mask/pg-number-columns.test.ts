@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { decodeDataRow } from '../../../src/pg/protocol/backend.js';
+import { PgMasker } from '../../../src/mask/pg-masker.js';
+import type { PgMaskerOptions } from '../../../src/mask/pg-masker.js';
+import { bytes } from '../../harness/pg-bytes.js';
+
+const config = (over: Partial<PgMaskerOptions['config']> = {}): PgMaskerOptions['config'] => ({ format: 'last4', networks: 'major', rules: [], sad_columns: [], ...over });
+const rows = (frame: Buffer | null) => decodeDataRow(frame!.subarray(5)).values.map((v) => (v === null ? null : v.toString('latin1')));
+
+// PostgreSQL prints a float8 without an exponent below 1e15 (`SELECT 378282246310005::float8` is
+// `378282246310005`, with extra_float_digits 1 or 3 alike): a 13- to 15-digit card number (Visa 13, Diners 14,
+// Amex 15) kept as double precision is plain digits in text results and text COPY.
+describe('card numbers in float columns printed without an exponent', () => {
+  it('text results: a 13-, 14- or 15-digit PAN in a float8 column is NULL, as the exponent form is; amounts stay', () => {
+    const m = new PgMasker({ config: config() });
+    const s = { n: 1 };
+    m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 701 }, { name: 'b', typeOid: 701 }, { name: 'c', typeOid: 701 }, { name: 'amount', typeOid: 701 }]), s);
+    expect(rows(m.onBackendMessage(bytes.dataRow(['4222222222222', '30569309025904', '-378282246310005', '1234567.25']), s))).toEqual([null, null, null, '1234567.25']);
+    expect(m.takeCounts()).toEqual({ pan: 3, binary_null: 3 });
+  });
+
+  it('text COPY: a 15-digit PAN in a float8 column is written as NULL (a restore would fail on a masked one)', () => {
+    const m = new PgMasker({ config: config() });
+    const stmt = { n: 1 };
+    m.expectCopy(stmt, [{ name: 'f', typeOid: 701 }, { name: 'id', typeOid: 20 }]);
+    expect(m.onBackendMessage(bytes.copyData('378282246310005\t7\n'), stmt)!.subarray(5).toString()).toBe('\\N\t7\n');
+    expect(m.onBackendMessage(bytes.copyData('1701608400000\t8\n'), stmt)).toBeNull();
+  });
+});
