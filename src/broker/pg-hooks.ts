@@ -62,8 +62,9 @@ function catalogLookup(target: UpstreamTarget): ColumnLookup {
   // Tables asked for in the same event-loop turn (a RowDescription names several) share one side query.
   let batch: Map<number, Array<{ resolve: (m: ReadonlyMap<number, string>) => void; reject: (e: unknown) => void }>> | undefined;
   const run = async (oids: number[]): Promise<Map<number, Map<number, string>>> => {
-    // Integers only: safe to inline, and the side connection uses the simple protocol.
-    const rows = await lookupRows(target, `SELECT a.attrelid::int, a.attnum::int, n.nspname || '.' || c.relname || '.' || a.attname FROM pg_catalog.pg_attribute a
+    // Integers only: safe to inline, and the side connection uses the simple protocol. The OID as int8: an
+    // oid is unsigned, and one past 2^31 cast to int comes back negative (no table would be found).
+    const rows = await lookupRows(target, `SELECT a.attrelid::int8, a.attnum::int, n.nspname || '.' || c.relname || '.' || a.attname FROM pg_catalog.pg_attribute a
       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE a.attrelid IN (${oids.map((o) => Math.trunc(o)).join(', ')}) AND a.attnum <> 0 AND NOT a.attisdropped`);
     const out = new Map<number, Map<number, string>>(oids.map((o) => [o, new Map()]));
