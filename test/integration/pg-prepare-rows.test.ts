@@ -9,7 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
-import { freePort, type PostgresServer } from '../harness/postgres.js';
+import { decodeDataRow } from '../../src/pg/protocol/backend.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { freePort, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { type Gate, run, startConfiguredGate } from './pg-proxy-setup.js';
 
 /** 2^31 + 852516352: a table OID above the int4 range (a cluster whose OID counter went past 2^31, as long-lived ones do). */
@@ -92,4 +95,45 @@ describe('a table whose OID is above 2^31', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual(['7|12.5|ok', '7|12.5|ok', '1|**-****-****']);
   }, 60_000);
+});
+
+describe('prepareRows on a standard cluster', () => {
+  let server: PostgresServer;
+  let gate: Gate | undefined;
+
+  beforeAll(async () => {
+    server = await startPostgres({ tls: false });
+    const config = configSchema.parse({
+      connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+      masking: { rules: [{ name: 'account', columns: ['public.cards.account_no'], format: 'last4' }] },
+      policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'copy_out', 'utility', 'transaction', 'function'] } } } } },
+    });
+    gate = await startConfiguredGate(server, config);
+  }, 120_000);
+
+  afterAll(async () => {
+    await gate?.close().catch(() => undefined);
+    await server?.stop();
+  });
+
+  const values = (frames: Buffer[]) => frames.filter((f) => f[0] === 0x44).map((f) => decodeDataRow(f.subarray(5)).values.map((v) => v?.toString() ?? null));
+
+  it('an Execute with no Describe of its own (a statement described earlier: pgjdbc after prepareThreshold) waits for the lookup too', async () => {
+    const c = await RawPgClient.login(gate!.broker);
+    try {
+      // Described while the table is the open transaction's own: the side connection cannot see it (a miss, 1 s).
+      c.sock.write(bytes.query("begin; create table fresh (id int, note text); insert into fresh values (1, 'ok')"));
+      await c.untilReady();
+      c.sock.write(Buffer.concat([bytes.parse('s1', 'select id, note from fresh'), bytes.describe('S', 's1'), bytes.sync()]));
+      await c.untilReady();
+      c.sock.write(bytes.query('commit'));
+      await c.untilReady();
+      await new Promise((r) => setTimeout(r, 1300)); // past the miss TTL: the lookup is due again
+      // Bind and Execute only: the rows' description is the one the Describe got, never sent again.
+      c.sock.write(Buffer.concat([bytes.bind('', 's1', []), bytes.execute(), bytes.sync()]));
+      expect(values(await c.untilReady())).toEqual([['1', 'ok']]);
+    } finally {
+      c.sock.destroy();
+    }
+  }, 30_000);
 });

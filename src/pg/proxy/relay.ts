@@ -551,8 +551,12 @@ export class Relay {
         if (this.gated()) break;
         const f = this.preparedFrame ?? this.o.upstreamReader.next();
         if (!f) break;
-        if (f[0] === BE.RowDescription && f !== this.preparedFrame && this.o.hooks.prepareRows) {
-          const p = this.o.hooks.prepareRows(f);
+        // Offered too: the description the hooks are shown before the first row of an Execute the server
+        // describes nowhere (Running.describe: a statement described once, executed again and again).
+        const offer = f === this.preparedFrame || !this.o.hooks.prepareRows ? undefined
+          : f[0] === BE.RowDescription ? f : f[0] === BE.DataRow ? this.running()?.describe : undefined;
+        if (offer) {
+          const p = this.o.hooks.prepareRows!(offer);
           if (p) {
             // Held (with everything behind it) until the hook is ready for it: see gated().
             this.preparedFrame = Buffer.from(f);
@@ -610,7 +614,10 @@ export class Relay {
 
   private gateWait = false;
   private gatePaused = false;
-  /** A RowDescription the hooks are preparing for (prepareRows), handled once they are: it and what follows wait. */
+  /**
+   * A RowDescription the hooks are preparing for (prepareRows), or the first DataRow of an Execute whose
+   * description they are (Running.describe), handled once they are: it and what follows wait.
+   */
   private preparedFrame: Buffer | null = null;
   private preparing = false;
 
