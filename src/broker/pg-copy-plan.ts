@@ -27,6 +27,7 @@ import type { ColumnCatalog } from '../mask/column-catalog.js';
 import { parseStatements, scanTokens } from '../policy/pg-parser.js';
 import type { PgNode, RawStmt } from '../policy/pg-parser.js';
 import { describeStatement, lookupRows, serverRefusal } from './pg-query-client.js';
+import { PREPARE_WAIT_MS } from '../mask/pg-masker.js';
 
 /** A COPY … TO STDOUT statement and how its rows are written. */
 export interface CopyOut {
@@ -201,7 +202,7 @@ export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog
   if (copy.query !== undefined) {
     const d = await describeStatement(target, copy.query, searchPath);
     if (d.error) throw new Error(serverRefusal(d.error));
-    await Promise.all(d.fields.filter((f) => f.tableOid !== 0).map((f) => catalog.resolve(f.tableOid, f.column)));
+    await catalog.resolveAll(d.fields.map((f) => [f.tableOid, f.column] as const), PREPARE_WAIT_MS);
     return d.fields.map((f) => ({
       name: f.name, typeOid: f.typeOid,
       qualified: f.tableOid === 0 ? undefined : ambiguous.has(f.tableOid) ? null : catalog.get(f.tableOid, f.column),
@@ -276,10 +277,10 @@ export async function copyColumnsInSession(exchange: Exchange, catalog: ColumnCa
     // the column catalog, which holds committed names. The session's own names would let an uncommitted
     // RENAME of a ruled or SAD column take its rule off it.
     const key = (row: (string | null)[]) => [Number(row[5]), Number(row[6])] as const;
-    await Promise.all(rows.map((row) => catalog.resolve(...key(row))));
+    await catalog.resolveAll(rows.map(key), PREPARE_WAIT_MS);
     return tableColumns(copy, rows, (row) => catalog.get(...key(row)) ?? null);
   }
-  await Promise.all(fields.filter((f) => f.tableOid !== 0).map((f) => catalog.resolve(f.tableOid, f.column)));
+  await catalog.resolveAll(fields.map((f) => [f.tableOid, f.column] as const), PREPARE_WAIT_MS);
   return fields.map((f) => ({
     name: f.name, typeOid: f.typeOid,
     // A table column the catalog does not know is in a table only the session sees so far.
@@ -301,7 +302,7 @@ export async function copyColumnsInSession(exchange: Exchange, catalog: ColumnCa
 async function ambiguousRelations(target: UpstreamTarget, names: readonly string[]): Promise<Set<number>> {
   const out = new Set<number>();
   if (names.length === 0) return out;
-  const rows = await lookupRows(target, `SELECT c.relname, count(DISTINCT l.cols)::int, string_agg(c.oid::int::text, ',')
+  const rows = await lookupRows(target, `SELECT c.relname, count(DISTINCT l.cols)::int, string_agg(c.oid::int8::text, ',')
     FROM pg_catalog.pg_class c CROSS JOIN LATERAL (SELECT coalesce(json_agg(json_build_array(a.attname, a.atttypid::int, a.attgenerated::text) ORDER BY a.attnum)::text, '') AS cols
       FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) l
     WHERE c.relname IN (${names.map(quoteLiteral).join(', ')}) AND c.relkind NOT IN ('i', 'I', 't', 'c') GROUP BY c.relname HAVING count(*) > 1`);

@@ -59,6 +59,21 @@ export class ColumnCatalog {
     return null;
   }
 
+  /**
+   * Resolves every pair (a result's columns) not cached, waiting at most `maxMs`: after that, or when a lookup
+   * fails, those columns stay unresolved (null: every qualified rule applies). A catalog table locked by
+   * someone else must not stall a result for good.
+   */
+  resolveAll(pairs: ReadonlyArray<readonly [number, number]>, maxMs: number): Promise<void> | null {
+    const missing = pairs.filter(([oid, attnum]) => oid !== 0 && !this.known(oid, attnum));
+    if (missing.length === 0) return null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      Promise.all(missing.map(([oid, attnum]) => this.resolve(oid, attnum))).then(() => undefined),
+      new Promise<void>((r) => { timer = setTimeout(r, maxMs); timer.unref?.(); }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
   /** Looks the pair's table up (once at a time per table) and caches its columns; a failed lookup is retried next time. */
   resolve(oid: number, attnum: number): Promise<void> {
     if (this.#fresh(this.#tables.get(oid), attnum)) return Promise.resolve();

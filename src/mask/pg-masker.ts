@@ -44,8 +44,8 @@ import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
 
-/** The longest the proxy holds a result for its columns' catalog lookup; after it they are masked unresolved. */
-const PREPARE_WAIT_MS = 2000;
+/** The longest the proxy holds a result (or a COPY) for its columns' catalog lookup; after it they are masked unresolved. */
+export const PREPARE_WAIT_MS = 2000;
 
 export interface PgMaskerOptions {
   config: Pick<MaskingConfig, 'format' | 'networks' | 'rules' | 'sad_columns'>;
@@ -172,22 +172,18 @@ export class PgMasker {
    */
   prepareRows(frame: Buffer): Promise<void> | null {
     const catalog = this.#catalog;
-    if (frame[0] !== C.T || !catalog || !this.#rules.hasQualified) return null;
+    if (frame[0] !== C.T || !catalog) return null;
     const last = this.#lastDescription;
     if (last && last.body.equals(frame.subarray(5))) return null;
-    const missing = decodeRowDescription(frame.subarray(5)).fields.filter((f) => f.tableOid !== 0 && !catalog.known(f.tableOid, f.column));
-    if (missing.length === 0) return null;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      Promise.all(missing.map((f) => catalog.resolve(f.tableOid, f.column))).then(() => undefined),
-      new Promise<void>((r) => { timer = setTimeout(r, PREPARE_WAIT_MS); timer.unref?.(); }),
-    ]).finally(() => clearTimeout(timer));
+    return catalog.resolveAll(decodeRowDescription(frame.subarray(5)).fields.map((f) => [f.tableOid, f.column] as const), PREPARE_WAIT_MS);
   }
 
   /** The source name if known, undefined if not a table column, null if unresolved (fail closed). */
   #qualified(f: FieldDescription): string | undefined | null {
-    if (f.tableOid === 0 || !this.#rules.hasQualified) return undefined;
-    if (!this.#catalog) return null;
+    // Looked up with or without qualified rules: a SAD column under an alias (`select cvv as x`) is known by
+    // its source name only.
+    if (f.tableOid === 0) return undefined;
+    if (!this.#catalog) return this.#rules.hasQualified ? null : undefined;
     return this.#catalog.get(f.tableOid, f.column);
   }
 

@@ -46,16 +46,19 @@ describe('masked counts', () => {
     expect(JSON.stringify(all.rows)).not.toContain(PANS[0]);
     await c.query('select cvv, account_no from cards where id = $1', [2]);
     await c.query('select note from cards');
+    // A cvv under an alias is still the cvv (its source column, looked up in pg_catalog, is SAD).
+    const aliased = await c.query('select cvv as x, note as y from cards where id = 1');
+    expect(aliased.rows).toEqual([{ x: '***', y: 'visa' }]);
     await c.end();
     await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
     session = readLog(gate.home).find((r) => r.type === 'session.end')!.session;
     const q = queries(session);
-    expect(q.map((r) => masked(r))).toEqual([{ pan: 3 }, { sad: 1, account: 1 }, {}]);
+    expect(q.map((r) => masked(r))).toEqual([{ pan: 3 }, { sad: 1, account: 1 }, {}, { sad: 1 }]);
   });
 
   it('puts the session total in session.end', () => {
     const end = readLog(gate.home).find((r) => r.type === 'session.end' && r.session === session)!;
-    expect(masked(end)).toEqual({ pan: 3, sad: 1, account: 1 });
+    expect(masked(end)).toEqual({ pan: 3, sad: 2, account: 1 });
   });
 
   it('counts what psql selects the same way', async () => {
@@ -73,12 +76,12 @@ describe('masked counts', () => {
     const out = await runCli(['sessions', '--json'], { env: { PCIGATE_HOME: gate.home } });
     expect(out.code).toBe(0);
     const rows = (JSON.parse(out.stdout) as { sessions: Array<{ kind: string; masked: number }> }).sessions;
-    expect(rows.map((s) => [s.kind, s.masked])).toEqual([['postgres', 5], ['postgres', 2]]);
+    expect(rows.map((s) => [s.kind, s.masked])).toEqual([['postgres', 6], ['postgres', 2]]);
     const table = await runCli(['sessions', '--kind', 'postgres'], { env: { PCIGATE_HOME: gate.home } });
     const header = table.stdout.split('\n')[0]!;
     expect(header).toContain('MASKED');
     const col = header.indexOf('MASKED');
     const firstRow = table.stdout.split('\n')[1]!;
-    expect(firstRow.slice(col).trim().split(/\s+/)[0]).toBe('5');
+    expect(firstRow.slice(col).trim().split(/\s+/)[0]).toBe('6');
   });
 });

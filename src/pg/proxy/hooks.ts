@@ -85,9 +85,10 @@ export interface SessionHooks {
   onStatement?(stmt: Statement): Promise<StatementDecision> | StatementDecision;
   onBackendMessage?(frame: Buffer, stmt: Statement | null): Buffer | null;
   /**
-   * Offered each RowDescription before onBackendMessage sees it: a promise holds it and every server frame
-   * behind it (the client gets nothing more meanwhile) until it settles, so the hook can look something up
-   * first (the masker: the columns' source tables). Null (the usual case) to go on at once.
+   * Offered each row description before onBackendMessage sees it (a RowDescription, or the description an
+   * Execute's rows have when the server sends none): a promise holds it and every server frame behind it
+   * (the client gets nothing more meanwhile) until it settles, so the hook can look something up first (the
+   * masker: the columns' source tables). Null (the usual case) to go on at once.
    */
   prepareRows?(frame: Buffer): Promise<void> | null;
   onStatementEnd?(stmt: Statement, result: StatementResult): void;

@@ -38,6 +38,15 @@ describe('PgMasker', () => {
     expect(m.takeCounts()).toEqual({ sad: 1, secret: 1, 'cards.number': 1 });
   });
 
+  it('a SAD column under an alias is hidden by its source name, also without any qualified rule', async () => {
+    const m = new PgMasker({ config: config(), lookup: async (oid) => new Map(oid === 5000 ? [[2, 'public.cards.cvv'], [3, 'public.cards.note']] : []) });
+    const rd = bytes.rowDescription([{ name: 'x', tableOid: 5000, column: 2 }, { name: 'y', tableOid: 5000, column: 3 }]);
+    await m.prepareRows(rd);
+    m.onBackendMessage(rd);
+    expect(rows(m.onBackendMessage(bytes.dataRow(['123', 'hello'])))).toEqual(['***', 'hello']);
+    expect(m.takeCounts()).toEqual({ sad: 1 });
+  });
+
   it('fails closed while a qualified lookup is pending', () => {
     let resolve!: (v: ReadonlyMap<number, string>) => void;
     const m = new PgMasker({ config: config({ rules: [{ columns: ['public.cards.number'], format: 'full' }] }), lookup: () => new Promise((r) => { resolve = r; }) });
@@ -46,10 +55,10 @@ describe('PgMasker', () => {
     resolve(new Map([[1, 'public.other.n']]));
   });
 
-  it('prepareRows: null without qualified rules or for a description with no table columns; a lookup that never answers is waited for at most 2 s', async () => {
+  it('prepareRows: null without a catalog or for a description with no table columns; a lookup that never answers is waited for at most 2 s', async () => {
     vi.useFakeTimers();
     try {
-      const plain = new PgMasker({ config: config(), lookup: () => new Promise(() => undefined) });
+      const plain = new PgMasker({ config: config() });
       expect(plain.prepareRows(bytes.rowDescription([{ name: 'n', tableOid: 7, column: 1 }]))).toBeNull();
       const m = new PgMasker({ config: config({ rules: [{ columns: ['public.cards.number'], format: 'full' }] }), lookup: () => new Promise(() => undefined) });
       expect(m.prepareRows(bytes.rowDescription([{ name: 'expr' }]))).toBeNull();
