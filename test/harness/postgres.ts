@@ -13,7 +13,7 @@
  */
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,8 @@ export interface StartPostgresOptions {
   tls?: boolean;
   /** Extra postgresql.conf lines. */
   config?: Record<string, string | number>;
+  /** Start the OID counter here (pg_resetwal -o before the first start): a long-lived cluster's OIDs past 2^31. */
+  firstOid?: number;
 }
 
 export interface PostgresServer {
@@ -221,6 +223,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     ], { uid: who.uid, gid: who.gid, env: who.env, encoding: 'utf8', cwd: root });
     rmSync(path.join(root, 'pwfile'));
     if (init.status !== 0) throw new Error(`initdb failed:\n${init.stdout}\n${init.stderr}`);
+    if (opts.firstOid !== undefined) {
+      // initdb on PATH may be a link into the server's own directory, where pg_resetwal is.
+      const reset = spawnSync(path.join(path.dirname(realpathSync(path.join(bin, 'initdb'))), 'pg_resetwal'), ['-o', String(opts.firstOid), '-D', dataDir],
+        { uid: who.uid, gid: who.gid, env: who.env, encoding: 'utf8', cwd: root });
+      if (reset.status !== 0) throw new Error(`pg_resetwal failed:\n${reset.stdout}\n${reset.stderr}`);
+    }
 
     const certs = wantTls ? makeCerts(root) : undefined;
     const conf: Record<string, string | number> = {
