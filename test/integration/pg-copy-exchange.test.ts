@@ -11,7 +11,7 @@ import { configSchema } from '../../src/config/index.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -20,11 +20,7 @@ beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create table wallet (id int, cvv text, account_no text, note text);
     insert into wallet values (1, '987', 'AC-000000004321', 'hello');`);
-  const config = configSchema.parse({
-    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    masking: { rules: [{ name: 'account', columns: ['public.wallet.account_no'], format: 'last4' }] },
-    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'copy_out', 'utility', 'transaction', 'function'] } } } } },
-  });
+  const config = gateConfig(server, { classes: ['read', 'write', 'ddl', 'copy_out', 'utility', 'transaction', 'function'], rules: [{ name: 'account', columns: ['public.wallet.account_no'], format: 'last4' }] });
   gate = await startConfiguredGate(server, config);
 }, 120_000);
 

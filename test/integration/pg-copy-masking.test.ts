@@ -14,12 +14,11 @@ import path from 'node:path';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/index.js';
 import { tempDir } from '../harness/cli.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, pgQueries, queryDetail, run, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, pgQueries, queryDetail, run, startConfiguredGate } from './pg-proxy-setup.js';
 
 const PAN = '4111111111111111';
 let server: PostgresServer;
@@ -34,11 +33,7 @@ beforeAll(async () => {
     insert into cards (id, pan, cvv, account_no, seen, pan_b, note)
       select g, '${PAN}', lpad(g::text, 3, '0'), 'AC-' || lpad(g::text, 12, '0'), timestamptz '2019-03-01 00:00:00+00' + g * interval '1 hour 7 minutes 13.123457 seconds', ${PAN}, 'n' || g
       from generate_series(1, ${ROWS}) g;`);
-  const config = configSchema.parse({
-    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    masking: { rules: [{ name: 'account', columns: ['public.cards.account_no'], format: 'last4' }] },
-    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'copy_out', 'utility', 'transaction', 'function'] } } } } },
-  });
+  const config = gateConfig(server, { classes: ['read', 'write', 'ddl', 'copy_out', 'utility', 'transaction', 'function'], rules: [{ name: 'account', columns: ['public.cards.account_no'], format: 'last4' }] });
   gate = await startConfiguredGate(server, config);
 }, 120_000);
 

@@ -8,10 +8,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/index.js';
 import { tempDir } from '../harness/cli.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, pgQueries, queryDetail, run, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, pgQueries, queryDetail, run, startConfiguredGate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -24,11 +23,7 @@ beforeAll(async () => {
     create view card_view as select id, pan from cards; create sequence s start 42;
     create function f() returns int language sql as 'select 1';
     create table notes (id int references cards (id), body text); insert into notes values (1, 'called about ${PANS[0]}');`);
-  const config = configSchema.parse({
-    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    masking: { rules: [{ name: 'account', columns: ['public.cards.account_no'], format: 'last4' }] },
-    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'copy_out', 'utility', 'transaction', 'function'] } } } } },
-  });
+  const config = gateConfig(server, { classes: ['read', 'copy_out', 'utility', 'transaction', 'function'], rules: [{ name: 'account', columns: ['public.cards.account_no'], format: 'last4' }] });
   gate = await startConfiguredGate(server, config);
 }, 120_000);
 

@@ -6,20 +6,15 @@
  * skipped for minutes after its transaction committed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, run, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, run, startConfiguredGate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
 
 beforeAll(async () => {
   server = await startPostgres();
-  const config = configSchema.parse({
-    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    masking: { rules: [{ name: 'ref', columns: ['public.fresh.ref'], format: 'last4' }] },
-    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'transaction', 'function'] } } } } },
-  });
+  const config = gateConfig(server, { classes: ['read', 'write', 'ddl', 'transaction', 'function'], rules: [{ name: 'ref', columns: ['public.fresh.ref'], format: 'last4' }] });
   gate = await startConfiguredGate(server, config);
 }, 120_000);
 

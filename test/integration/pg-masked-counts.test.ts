@@ -7,10 +7,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
-import { configSchema } from '../../src/config/index.js';
 import { runCli } from '../harness/cli.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -20,11 +19,7 @@ beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create table cards (id int, pan text, cvv text, account_no text, note text);
     insert into cards values (1, '${PANS[0]}', '123', 'AC-0001-7788', 'visa'), (2, '${PANS[1]}', '456', 'AC-0002-9911', 'mc'), (3, '${PANS[2]}', '7890', 'AC-0003-1234', 'amex');`);
-  const config = configSchema.parse({
-    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    masking: { rules: [{ name: 'account', columns: ['account_no'], format: 'last4' }] },
-    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: ['read'] } } } } },
-  });
+  const config = gateConfig(server, { classes: ['read'], rules: [{ name: 'account', columns: ['account_no'], format: 'last4' }] });
   gate = await startConfiguredGate(server, config);
 }, 120_000);
 

@@ -12,7 +12,7 @@ import { systemClock, type Fs } from '../../src/cli/ctx.js';
 import { localIdentity } from '../../src/broker/identity-provider.js';
 import { startPgBroker, type PgBroker, type PgBrokerOptions } from '../../src/broker/pg-broker.js';
 import { pgHooksFor } from '../../src/broker/pg-hooks.js';
-import type { PcigateConfig } from '../../src/config/index.js';
+import { configSchema, type PcigateConfig } from '../../src/config/index.js';
 import type { UpstreamTarget } from '../../src/pg/proxy/upstream.js';
 import { tempDir } from '../harness/cli.js';
 import type { PostgresServer } from '../harness/postgres.js';
@@ -51,6 +51,18 @@ export async function startGate(
     broker, log, home, env,
     async close() { await broker.close(); await log.close(); },
   };
+}
+
+/**
+ * pcigate.yaml for a gate test: one postgres connection `test-db` to `server` (sslmode disable), the test
+ * identity `tester` in role `eng` allowed the statement `classes`, and masking `rules`.
+ */
+export function gateConfig(server: PostgresServer, o: { classes: string[]; rules?: Array<Record<string, unknown>> }): PcigateConfig {
+  return configSchema.parse({
+    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+    masking: { rules: o.rules ?? [] },
+    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: o.classes } } } } },
+  });
 }
 
 /**
