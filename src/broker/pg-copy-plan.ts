@@ -202,32 +202,46 @@ export async function copyColumns(target: UpstreamTarget, catalog: ColumnCatalog
   if (copy.query !== undefined) {
     const d = await describeStatement(target, copy.query, searchPath);
     if (d.error) throw new Error(serverRefusal(d.error));
-    await catalog.resolveAll(d.fields.map((f) => [f.tableOid, f.column] as const), PREPARE_WAIT_MS);
-    return d.fields.map((f) => ({
-      name: f.name, typeOid: f.typeOid,
-      qualified: f.tableOid === 0 ? undefined : ambiguous.has(f.tableOid) ? null : catalog.get(f.tableOid, f.column),
-    }));
+    return describedColumns(catalog, d.fields, ambiguous);
   }
   const rows = await lookupRows(target, `${searchPath !== undefined ? `${searchPath};\n` : ''}${TABLE_COLUMNS.replace('$1', quoteLiteral(copy.relation!))}`);
-  return tableColumns(copy, rows, ([name, , schema, table]) => (ambiguous.size > 0 ? null : `${schema!}.${table!}.${name!}`));
+  return tableColumns(copy, rows, catalog, ambiguous.size > 0);
 }
 
 /**
- * A relation's columns in order (name, type, schema, table, attgenerated, table OID, attnum), for the relation
- * as `$1` names it (regclass: resolved by the search_path of the connection that runs it). Everything it uses
- * is named in pg_catalog, operators too: in the session (copyColumnsInSession) a search_path that puts
- * pg_catalog after a schema of the session's own could otherwise hand it another `=`.
+ * A relation's columns in order (name, type, attgenerated, table OID, attnum), for the relation as `$1` names
+ * it (regclass: resolved by the search_path of the connection that runs it). Everything it uses is named in
+ * pg_catalog, operators too: in the session (copyColumnsInSession) a search_path that puts pg_catalog after a
+ * schema of the session's own could otherwise hand it another `=`.
  */
-const TABLE_COLUMNS = `SELECT a.attname, a.atttypid::pg_catalog.int4, n.nspname, c.relname, a.attgenerated::pg_catalog.text, c.oid, a.attnum
-  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
-    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+const TABLE_COLUMNS = `SELECT a.attname, a.atttypid::pg_catalog.int4, a.attgenerated::pg_catalog.text, a.attrelid::pg_catalog.int8, a.attnum
+  FROM pg_catalog.pg_attribute a
   WHERE a.attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
   ORDER BY a.attnum`;
 
-/** The table form's columns from TABLE_COLUMNS' rows, `qualify` naming each: COPY's list, or all but generated ones. */
-function tableColumns(copy: CopyOut, rows: (string | null)[][], qualify: (row: (string | null)[]) => string | null): CopyColumn[] {
+/**
+ * Result columns named as a SELECT's are: by table OID and attribute number through the column catalog, which
+ * holds committed names (a session's uncommitted RENAME of a ruled or SAD column cannot take its rule off it;
+ * a column the catalog does not know, in a table only the session sees so far, gets every qualified rule), or
+ * unresolved for the tables in `unresolved` (ambiguousRelations).
+ */
+async function describedColumns(catalog: ColumnCatalog, fields: readonly FieldDescription[], unresolved: ReadonlySet<number> = new Set()): Promise<CopyColumn[]> {
+  await catalog.resolveAll(fields.map((f) => [f.tableOid, f.column] as const), PREPARE_WAIT_MS);
+  return fields.map((f) => ({
+    name: f.name, typeOid: f.typeOid,
+    qualified: f.tableOid === 0 ? undefined : unresolved.has(f.tableOid) ? null : catalog.get(f.tableOid, f.column),
+  }));
+}
+
+/**
+ * The table form's columns from TABLE_COLUMNS' rows, named through the catalog as describedColumns names them
+ * (all unresolved with `unresolved`): COPY's list, or all but generated ones.
+ */
+async function tableColumns(copy: CopyOut, rows: (string | null)[][], catalog: ColumnCatalog, unresolved: boolean): Promise<CopyColumn[]> {
+  const key = (row: (string | null)[]) => [Number(row[3]), Number(row[4])] as const;
+  if (!unresolved) await catalog.resolveAll(rows.map(key), PREPARE_WAIT_MS);
   const all = rows.map((row) => ({
-    name: row[0]!, qualified: qualify(row), typeOid: Number(row[1]), generated: row[4] !== '',
+    name: row[0]!, qualified: unresolved ? null : catalog.get(...key(row)), typeOid: Number(row[1]), generated: row[2] !== '',
   }));
   if (copy.columns.length === 0) return all.filter((c) => !c.generated).map(({ generated: _, ...c }) => c);
   return copy.columns.map((name) => {
@@ -252,9 +266,7 @@ export class SessionRefusal extends Error {
  * (SessionControl.exchange), so they are the columns it will write: its transaction's uncommitted changes,
  * its temporary tables, its search_path however set, its functions and types all count, and no name is
  * ambiguous. Query form: Parse and Describe of the query; table form: TABLE_COLUMNS for the relation as the
- * COPY names it. Either way a table column is named through the column catalog by table OID and attribute
- * number, as a SELECT's are (one the catalog cannot see yet, in a table the session's open transaction
- * created, gets every qualified rule).
+ * COPY names it. Either way named as describedColumns names them.
  * Undefined when the session cannot be asked now; throws SessionRefusal when the server refuses.
  */
 export async function copyColumnsInSession(exchange: Exchange, catalog: ColumnCatalog, copy: CopyOut): Promise<CopyColumn[] | undefined> {
@@ -272,20 +284,7 @@ export async function copyColumnsInSession(exchange: Exchange, catalog: ColumnCa
     if (f[0] === BackendCode.RowDescription) fields = decodeRowDescription(payload).fields;
     else if (f[0] === BackendCode.DataRow) rows.push(decodeDataRow(payload).values.map((v) => (v === null ? null : v.toString('utf8'))));
   }
-  if (copy.query === undefined) {
-    // Named as a SELECT's columns are (and the query form's below): by table OID and attribute number through
-    // the column catalog, which holds committed names. The session's own names would let an uncommitted
-    // RENAME of a ruled or SAD column take its rule off it.
-    const key = (row: (string | null)[]) => [Number(row[5]), Number(row[6])] as const;
-    await catalog.resolveAll(rows.map(key), PREPARE_WAIT_MS);
-    return tableColumns(copy, rows, (row) => catalog.get(...key(row)) ?? null);
-  }
-  await catalog.resolveAll(fields.map((f) => [f.tableOid, f.column] as const), PREPARE_WAIT_MS);
-  return fields.map((f) => ({
-    name: f.name, typeOid: f.typeOid,
-    // A table column the catalog does not know is in a table only the session sees so far.
-    qualified: f.tableOid === 0 ? undefined : catalog.get(f.tableOid, f.column) ?? null,
-  }));
+  return copy.query === undefined ? tableColumns(copy, rows, catalog, false) : describedColumns(catalog, fields);
 }
 
 /**
