@@ -66,13 +66,13 @@ function splitRow(row: Uint8Array, end: number, f: CopyTextFormat): Array<{ star
 
 /**
  * Applies column rules to one COPY row; returns `row` itself when no rule applied. A `null` rule writes
- * the format's NULL; other formats mask the field's text (quotes of a CSV field kept). Given the columns'
- * `types`, a card number in a number column (int8, numeric, float) is written as NULL: masked it would not be
- * a number (a restore of the rows would fail on it).
+ * the format's NULL; other formats mask the field's text (quotes of a CSV field kept). A card number in a
+ * number column (int8, numeric, float: isNumberType; `numbers` holds each one's type, 0 for the others) is
+ * written as NULL: masked it would not be a number (a restore of the rows would fail on it).
  */
-export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule | undefined>, f: CopyTextFormat, ctx: ValueContext, types?: readonly number[]): Uint8Array {
-  const numbers = ctx.content !== undefined && types !== undefined && types.some((t) => numberTextIsPan(t, EMPTY, ctx.detect) !== undefined);
-  if (!numbers && !rules.some((r) => r !== undefined)) return row;
+export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule | undefined>, f: CopyTextFormat, ctx: ValueContext, numbers?: readonly number[]): Uint8Array {
+  const withhold = numbers !== undefined && ctx.content !== undefined;
+  if (!withhold && !rules.some((r) => r !== undefined)) return row;
   let end = row.length;
   if (row[end - 1] === NL) end--;
   if (row[end - 1] === CR) end--;
@@ -82,8 +82,8 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
   let at = 0;
   fields.forEach((fld, i) => {
     const rule = rules[i];
-    const number = numbers && !rule && types![i] !== undefined;
-    if (!rule && !number) return;
+    const numberType = withhold && !rule ? numbers[i] ?? 0 : 0;
+    if (!rule && numberType === 0) return;
     const value = row.subarray(fld.start, fld.end);
     const isNull = !fld.quoted && Buffer.compare(value, f.null ?? (f.csv ? EMPTY : BACKSLASH_N)) === 0;
     if (isNull) return;
@@ -93,7 +93,7 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
       masked = ruleText(value, rule.format, ctx.hmacKey);
     } else {
       // A number field is its digits, with no escapes to undo.
-      if (numberTextIsPan(types![i]!, value, ctx.detect) !== true) return;
+      if (!numberTextIsPan(numberType, value, ctx.detect)) return;
       masked = withheldPan(ctx);
     }
     const from = fld.quoted ? fld.start - 1 : fld.start;

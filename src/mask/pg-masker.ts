@@ -39,7 +39,7 @@ import type { CopyTextFormat } from './copy-text.js';
 import { mayPrintExponent } from './float-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isPrintableAscii, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
+import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -86,7 +86,11 @@ export class PgMasker {
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
   /** Columns of the COPY the broker announced (expectCopy), applied to the rows of that statement. */
-  #copyPlan: { stmt: object | null | undefined; rules: Array<ColumnRule | undefined>; types: number[] | undefined; format: CopyTextFormat; header: boolean; rows: number } | undefined;
+  #copyPlan: {
+    stmt: object | null | undefined; rules: Array<ColumnRule | undefined>; types: number[] | undefined;
+    /** Text formats: each number column's type (isNumberType), 0 for the others; undefined when there is none. */
+    numbers: number[] | undefined; format: CopyTextFormat; header: boolean; rows: number;
+  } | undefined;
   /** Counts since the last takeCounts(), for the statement's log record. */
   #counts: MaskCounts = {};
   /** Counts for the whole session. */
@@ -156,6 +160,8 @@ export class PgMasker {
       stmt,
       rules: columns.map((c) => this.#rules.forColumn(c.name, c.qualified)),
       types: columns.every((c) => c.typeOid !== undefined) ? columns.map((c) => c.typeOid!) : undefined,
+      numbers: columns.some((c) => c.typeOid !== undefined && isNumberType(c.typeOid))
+        ? columns.map((c) => (c.typeOid !== undefined && isNumberType(c.typeOid) ? c.typeOid : 0)) : undefined,
       format: { csv, delimiter, ...(opts.quote !== undefined ? { quote: opts.quote.charCodeAt(0) } : {}), ...(opts.escape !== undefined ? { escape: opts.escape.charCodeAt(0) } : {}),
         // The server writes the NULL string as given, unescaped (CopyOneRowTo), in both formats.
         ...(opts.null !== undefined ? { null: Buffer.from(opts.null, 'utf8') } : {}) },
@@ -268,7 +274,7 @@ export class PgMasker {
 
   /** A text-format value without a rule: content detection; a number (a float in exponent form too) withheld whole. */
   #text(v: Buffer, col: PlannedColumn): ValueResult {
-    if (this.#ctx.content && numberTextIsPan(col.typeOid, v, this.#ctx.detect)) return withheldPan(this.#ctx);
+    if (this.#ctx.content && isNumberType(col.typeOid) && numberTextIsPan(col.typeOid, v, this.#ctx.detect)) return withheldPan(this.#ctx);
     return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID);
   }
 
@@ -304,7 +310,7 @@ export class PgMasker {
     } else {
       const isHeader = plan !== undefined && plan.header && plan.rows === 0;
       if (plan) plan.rows++;
-      const ruled = plan && !isHeader ? maskCopyTextRow(body, plan.rules, plan.format, this.#ctx, plan.types) : body;
+      const ruled = plan && !isHeader ? maskCopyTextRow(body, plan.rules, plan.format, this.#ctx, plan.numbers) : body;
       const masked = contentText(ruled, this.#ctx, false);
       out = masked === ruled ? ruled : masked;
     }

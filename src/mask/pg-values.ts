@@ -156,17 +156,19 @@ export function floatTextIsPan(v: Uint8Array, detect: DetectOptions): boolean {
   return v.length <= 32 && floatTokenIsPan(v, detect.anyLuhn === true);
 }
 
+/** Number types a masked card number would not fit in text form (int8, numeric, float4/8): it is withheld there. */
+export function isNumberType(typeOid: number): boolean {
+  return typeOid === INT8_OID || typeOid === NUMERIC_OID || typeOid === FLOAT8_OID || typeOid === FLOAT4_OID;
+}
+
 /**
- * Whether a value of a number type in text form (int8, numeric, float4/8) is a card number: masked, it would
- * not be a number any more (a client's parser, or a restore of a dump, would fail on it), so it is withheld.
- * Undefined for other types.
+ * Whether a text-form value of a number type (isNumberType) is a card number: masked, it would not be a number
+ * any more (a client's parser, or a restore of a dump, would fail on it), so it is withheld.
  */
-export function numberTextIsPan(typeOid: number, v: Uint8Array, detect: DetectOptions): boolean | undefined {
-  const digits = () => v.length >= MIN_PAN_DIGITS && findPans(v, detect).length > 0;
+export function numberTextIsPan(typeOid: number, v: Uint8Array, detect: DetectOptions): boolean {
   // A float8 below 1e15 prints without an exponent (378282246310005): a 13- to 15-digit PAN is plain digits.
-  if (typeOid === FLOAT8_OID || typeOid === FLOAT4_OID) return floatTextIsPan(v, detect) || digits();
-  if (typeOid === INT8_OID || typeOid === NUMERIC_OID) return digits();
-  return undefined;
+  if ((typeOid === FLOAT8_OID || typeOid === FLOAT4_OID) && floatTextIsPan(v, detect)) return true;
+  return v.length >= MIN_PAN_DIGITS && findPans(v, detect).length > 0;
 }
 
 /** A value withheld because it is a PAN that cannot be masked in its own format: NULL, counted. */
