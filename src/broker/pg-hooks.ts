@@ -57,10 +57,10 @@ export interface PgSessionInfo {
   target?: Target;
 }
 
-/** A column's `schema.table.column` from RowDescription's table OID and attribute number. */
+/** The column catalog's lookup: a table's columns (`schema.table.column` by attribute number) by table OID. */
 function catalogLookup(target: UpstreamTarget): ColumnLookup {
   // Tables asked for in the same event-loop turn (a RowDescription names several) share one side query.
-  let batch: Map<number, Array<{ resolve: (m: ReadonlyMap<number, string>) => void; reject: (e: unknown) => void }>> | undefined;
+  let batch: { oids: Set<number>; found: Promise<Map<number, Map<number, string>>> } | undefined;
   const run = async (oids: number[]): Promise<Map<number, Map<number, string>>> => {
     // Integers only: safe to inline, and the side connection uses the simple protocol. The OID as int8: an
     // oid is unsigned, and one past 2^31 cast to int comes back negative (no table would be found).
@@ -71,22 +71,16 @@ function catalogLookup(target: UpstreamTarget): ColumnLookup {
     for (const [rel, att, name] of rows) out.get(Number(rel))?.set(Number(att), name!);
     return out;
   };
-  return (oid) => new Promise((resolve, reject) => {
+  return (oid) => {
     if (!batch) {
-      const mine = new Map<number, Array<{ resolve: (m: ReadonlyMap<number, string>) => void; reject: (e: unknown) => void }>>();
-      batch = mine;
-      setImmediate(() => {
-        batch = undefined;
-        run([...mine.keys()]).then(
-          (found) => { for (const [o, waiters] of mine) for (const w of waiters) w.resolve(found.get(o)!); },
-          (e: unknown) => { for (const waiters of mine.values()) for (const w of waiters) w.reject(e); },
-        );
-      });
+      const oids = new Set<number>();
+      // Taken after this turn: the batch closes before its query starts, so a later table starts another.
+      const found = new Promise<void>((r) => { setImmediate(r); }).then(() => { batch = undefined; return run([...oids]); });
+      batch = { oids, found };
     }
-    const waiters = batch.get(oid) ?? [];
-    waiters.push({ resolve, reject });
-    batch.set(oid, waiters);
-  });
+    batch.oids.add(oid);
+    return batch.found.then((m) => m.get(oid)!);
+  };
 }
 
 /**

@@ -203,7 +203,7 @@ export class Relay {
    * only pcigate's messages, and nothing of the client's runs between them and the Query. Null otherwise.
    */
   private exchange(messages: Buffer): Promise<Buffer[]> | null {
-    if (this.deciding?.protocol !== 'simple' || !this.synced() || this.unflushed > 0 || this.copyIn || this.serverSkipping || this.discarding
+    if (this.deciding?.protocol !== 'simple' || !this.synced() || this.copyIn || this.serverSkipping || this.discarding
       || this.ended || this.upstreamGone || this.clientGone) return null;
     return new Promise((resolve, reject) => {
       this.expect.push({ kind: 'exchange', frames: [], settle: (r) => { if (r instanceof Error) reject(r); else resolve(r); }, after: [] });
