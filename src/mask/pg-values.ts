@@ -86,20 +86,47 @@ export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean,
 
 function quoteBareNumbers(orig: Uint8Array, spans: PanSpan[], masked: Uint8Array, style: MaskStyle): Uint8Array {
   const merged = mergeSpans(spans);
-  const bare = merged.some((s) => orig[s.start - 1] !== 0x22 || orig[s.end] !== 0x22);
-  if (!bare) return masked;
-  // Re-apply span by span on the original so offsets are known; quote the spans that are bare numbers.
+  const inString = spansInJsonString(orig, merged);
+  if (inString.every(Boolean)) return masked;
+  // Re-apply span by span on the original so offsets are known. A PAN inside a JSON string (`"note": "amex
+  // 3782… on file"`) is masked in place: quotes added there would end the string and break the document.
+  // A bare number is quoted whole, its sign, fraction and exponent too (`4111….0` → `"****…1111.0"`).
   const parts: Uint8Array[] = [];
   let at = 0;
-  for (const s of merged) {
-    parts.push(orig.subarray(at, s.start));
+  merged.forEach((s, k) => {
+    let from = s.start;
+    let to = s.end;
+    if (!inString[k]) {
+      while (from > at && NUMBER_BYTE(orig[from - 1]!)) from--;
+      while (to < orig.length && NUMBER_BYTE(orig[to]!)) to++;
+    }
+    parts.push(orig.subarray(at, from));
     const one = applyMask(orig.subarray(s.start, s.end), spans.filter((x) => x.start >= s.start && x.end <= s.end).map((x) => ({ ...x, start: x.start - s.start, end: x.end - s.start })), style);
-    const quoted = orig[s.start - 1] !== 0x22 || orig[s.end] !== 0x22;
-    parts.push(quoted ? Buffer.concat([Buffer.of(0x22), one, Buffer.of(0x22)]) : one);
-    at = s.end;
-  }
+    if (inString[k]) parts.push(one);
+    else parts.push(Buffer.of(0x22), orig.subarray(from, s.start), one, orig.subarray(s.end, to), Buffer.of(0x22));
+    at = to;
+  });
   parts.push(orig.subarray(at));
   return Buffer.concat(parts);
+}
+
+/** Bytes of a JSON number token (RFC 8259 §6): digits, sign, point, exponent. */
+const NUMBER_BYTE = (b: number): boolean => (b >= 48 && b <= 57) || b === 0x2e || b === 0x2d || b === 0x2b || (b | 0x20) === 0x65;
+
+/** For each span (sorted, disjoint), whether it starts inside a JSON string of `doc` (RFC 8259 §7: `\` escapes). */
+function spansInJsonString(doc: Uint8Array, spans: readonly PanSpan[]): boolean[] {
+  const out: boolean[] = [];
+  let inside = false;
+  let i = 0;
+  for (const s of spans) {
+    for (; i < s.start; i++) {
+      const b = doc[i]!;
+      if (b === 0x22) inside = !inside;
+      else if (b === 0x5c && inside) i++;
+    }
+    out.push(inside);
+  }
+  return out;
 }
 
 /**

@@ -117,6 +117,19 @@ describe('PgMasker', () => {
     expect(JSON.parse(jt!.toString())).toEqual({ pan: '************1111' });
   });
 
+  it('json and jsonb stay valid JSON: a PAN inside a string is masked in place, a bare number is quoted whole', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'j', typeOid: 114 }, { name: 'jb', typeOid: 3802 }, { name: 'jbin', typeOid: 3802, format: 1 }]));
+    // row_to_json of a row with a free-text note, a range and markup; a numeric PAN with a fraction.
+    const doc = `{"note": "amex 378282246310005 on file", "rg": "[${PAN},41111111111111110)", "x": "<p>${PAN}</p>", "esc": "a\\\\ \\" ${PAN}", "n": ${PAN}.0, "neg": -${PAN}}`;
+    const out = m.onBackendMessage(bytes.dataRow([doc, doc, Buffer.concat([Buffer.of(1), Buffer.from(doc)])]));
+    const [j, jb, jbin] = decodeDataRow(out!.subarray(5)).values;
+    const want = { note: 'amex ***********0005 on file', rg: '[************1111,41111111111111110)', x: '<p>************1111</p>', esc: 'a\\ " ************1111', n: '************1111.0', neg: '-************1111' };
+    expect(JSON.parse(j!.toString())).toEqual(want);
+    expect(JSON.parse(jb!.toString())).toEqual(want);
+    expect(JSON.parse(jbin!.subarray(1).toString())).toEqual(want);
+  });
+
   it('masks every field of ErrorResponse and NoticeResponse', () => {
     const m = new PgMasker({ config: config() });
     const err = bytes.errorResponse({ S: 'ERROR', C: '23505', M: 'duplicate key value violates unique constraint "cards_pan_key"', D: `Key (pan)=(${PAN}) already exists.` });

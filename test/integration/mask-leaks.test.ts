@@ -1,0 +1,53 @@
+/**
+ * Card numbers in places an adversarial hunt through the real gate (startConfiguredGate: the hooks `pcigate
+ * connect` gives a session) found them leaking or breaking a client: each test fails without its fix.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeDataRow } from '../../src/pg/protocol/backend.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { type Gate, gateConfig, pgClient, startConfiguredGate } from './pg-proxy-setup.js';
+
+const PAN = '4111111111111111';
+const AMEX = '378282246310005';
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql(`create table leak (id int, pan text, note text, pan_b int8);
+    insert into leak values (1, '${PAN}', 'amex ${AMEX} on file', ${PAN});`);
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out', 'utility', 'transaction', 'function'] }));
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+/** One statement through the gate with every result column in binary format: the DataRow values as they arrive. */
+async function binaryRow(sql: string): Promise<Array<Buffer | null>> {
+  const c = await RawPgClient.login(gate.broker);
+  try {
+    c.sock.write(Buffer.concat([bytes.parse('', sql), bytes.bind('', '', [], [], [1]), bytes.execute(), bytes.sync()]));
+    const frames = await c.untilReady();
+    const row = frames.find((f) => f[0] === 0x44);
+    if (!row) throw new Error(`no row: ${frames.map((f) => String.fromCharCode(f[0]!)).join('')}`);
+    return decodeDataRow(row.subarray(5)).values;
+  } finally { c.sock.destroy(); }
+}
+
+describe('leaks and breakage found by the hunt', () => {
+  it('row_to_json / json_build_object of free text holding a PAN stay valid JSON (a PAN inside a string is not quoted again)', async () => {
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select row_to_json(l) as j, to_jsonb(l) as jb, json_build_object('n', ${PAN}.0) as num from leak l`);
+      const row = r.rows[0] as { j: Record<string, unknown>; jb: Record<string, unknown>; num: Record<string, unknown> };
+      expect(row.j).toEqual({ id: 1, pan: '************1111', note: 'amex ***********0005 on file', pan_b: '************1111' });
+      expect(row.jb).toEqual(row.j);
+      expect(row.num).toEqual({ n: '************1111.0' });
+    } finally { await c.end(); }
+  });
+});
