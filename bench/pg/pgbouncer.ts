@@ -1,6 +1,6 @@
 /**
- * A throwaway PgBouncer (Debian package `pgbouncer`) in session mode in front of the bench's Postgres, for
- * bench/pg/run.ts: its own config in a temp directory, a free loopback port, run as `nobody` when we are
+ * A throwaway PgBouncer (Debian package `pgbouncer`) in session mode (or transaction mode: opts.poolMode) in
+ * front of the bench's Postgres, for bench/pg/run.ts and the gate-through-PgBouncer test: its own config in a temp directory, a free loopback port, run as `nobody` when we are
  * root (PgBouncer refuses to run as root). Clients connect with `trust`; PgBouncer logs in upstream with
  * the superuser's password from its auth_file. Returns undefined when pgbouncer is not installed.
  */
@@ -34,7 +34,10 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function startPgBouncer(upstream: { host: string; port: number; database: string; user: string; password: string }): Promise<Bouncer | undefined> {
+export async function startPgBouncer(
+  upstream: { host: string; port: number; database: string; user: string; password: string },
+  opts: { poolMode?: 'session' | 'transaction' } = {},
+): Promise<Bouncer | undefined> {
   if (spawnSync('sh', ['-c', 'command -v pgbouncer']).status !== 0) return undefined;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-bench-pgbouncer-'));
   chmodSync(dir, 0o755);
@@ -50,7 +53,7 @@ export async function startPgBouncer(upstream: { host: string; port: number; dat
     'unix_socket_dir =',
     'auth_type = trust',
     `auth_file = ${path.join(dir, 'userlist.txt')}`,
-    'pool_mode = session',
+    `pool_mode = ${opts.poolMode ?? 'session'}`,
     'max_client_conn = 200',
     'default_pool_size = 40',
     'ignore_startup_parameters = extra_float_digits,options',
