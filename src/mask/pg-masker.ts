@@ -39,7 +39,7 @@ import type { CopyTextFormat } from './copy-text.js';
 import { mayPrintExponent } from './float-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
+import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, MONEY_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -233,7 +233,8 @@ export class PgMasker {
       if (len === -1) continue;
       const col = plan?.[i];
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
-      if (certain && col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) &&
+      // money prints its digits in groups (`$4,111,111,111,111,111.00`) the detector does not join: numberTextIsPan reads it.
+      if (certain && col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
         findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0) {
         at += len;
         continue;

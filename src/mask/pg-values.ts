@@ -21,6 +21,8 @@ export const BYTEA_OID = 17;
 export const INT8_OID = 20;
 export const NUMERIC_OID = 1700;
 export const FLOAT8_OID = 701;
+/** money: an int8 count of the locale's smallest unit (cents), printed as `$4,111,111,111,111,111.00` (lc_monetary). */
+export const MONEY_OID = 790;
 /** Array types whose elements are text-like, jsonb, int8 or numeric. */
 export const ARRAY_ELEMENT: Record<number, number> = { 1009: 25, 1015: 1043, 1014: 1042, 1003: 19, 199: 114, 3807: 3802, 1016: 20, 1231: 1700, 1001: 17 };
 /** Binary types too small or too structured to hold a PAN (int2, int4, oid, float4, bool, dates, uuid, …). */
@@ -183,9 +185,20 @@ export function floatTextIsPan(v: Uint8Array, detect: DetectOptions): boolean {
   return v.length <= 32 && floatTokenIsPan(v, detect.anyLuhn === true);
 }
 
-/** Number types a masked card number would not fit in text form (int8, numeric, float4/8): it is withheld there. */
+/** Number types a masked card number would not fit in text form (int8, numeric, float4/8, money): it is withheld there. */
 export function isNumberType(typeOid: number): boolean {
-  return typeOid === INT8_OID || typeOid === NUMERIC_OID || typeOid === FLOAT8_OID || typeOid === FLOAT4_OID;
+  return typeOid === INT8_OID || typeOid === NUMERIC_OID || typeOid === FLOAT8_OID || typeOid === FLOAT4_OID || typeOid === MONEY_OID;
+}
+
+/**
+ * Whether the digits of a money value (its text with the currency symbol, group separators and the decimal
+ * mark taken out, or its binary int8 count) are a card number: `pan::money` prints `$4,111,111,111,111,111.00`,
+ * and which byte is the decimal mark, and how many fraction digits follow it (0 to 3), depends on
+ * lc_monetary, so the whole-units part is tried with each. Only amounts of 10^10 units and more can match.
+ */
+export function moneyDigitsArePan(digits: string, detect: DetectOptions): boolean {
+  for (let frac = 0; frac <= 3; frac++) if (digitsArePan(digits.slice(0, digits.length - frac), detect)) return true;
+  return false;
 }
 
 /**
@@ -193,6 +206,11 @@ export function isNumberType(typeOid: number): boolean {
  * any more (a client's parser, or a restore of a dump, would fail on it), so it is withheld.
  */
 export function numberTextIsPan(typeOid: number, v: Uint8Array, detect: DetectOptions): boolean {
+  if (typeOid === MONEY_OID) {
+    let digits = '';
+    for (const b of v) if (b >= 48 && b <= 57) digits += String.fromCharCode(b);
+    return digits.length >= MIN_PAN_DIGITS && moneyDigitsArePan(digits, detect);
+  }
   // A float8 below 1e15 prints without an exponent (378282246310005): a 13- to 15-digit PAN is plain digits.
   if ((typeOid === FLOAT8_OID || typeOid === FLOAT4_OID) && floatTextIsPan(v, detect)) return true;
   return v.length >= MIN_PAN_DIGITS && findPans(v, detect).length > 0;
@@ -205,11 +223,14 @@ export function withheldPan(ctx: ValueContext): null {
 
 /**
  * Whether a binary value whose type is not known could be a PAN in one of the numeric layouts a card number
- * is stored in: int8, float8 (8 bytes) or numeric. Hex-looking garbage matches seldom (a Luhn digit and an
+ * is stored in: int8 (or money), float8 (8 bytes) or numeric. Hex-looking garbage matches seldom (a Luhn digit and an
  * issuer range must agree); a value that does is withheld, as a PAN would be.
  */
 export function panShaped(v: Uint8Array, detect: DetectOptions): boolean {
-  for (const d of [int8Digits(v), float8Digits(v), numericDigits(v)]) if (d !== undefined && digitsArePan(d, detect)) return true;
+  // An int8 is read as money too (a count of cents: a PAN's digits and 0–3 more).
+  const i8 = int8Digits(v);
+  if (i8 !== undefined && moneyDigitsArePan(i8, detect)) return true;
+  for (const d of [float8Digits(v), numericDigits(v)]) if (d !== undefined && digitsArePan(d, detect)) return true;
   return false;
 }
 
@@ -248,9 +269,13 @@ export function binaryValue(typeOid: number, value: Uint8Array, rule: { name: st
   }
   if (rule) return countNull(ctx, rule.name);
   if (!ctx.content) return value;
-  if (typeOid === INT8_OID || typeOid === 790) {
+  if (typeOid === INT8_OID) {
     const d = int8Digits(value);
     return d !== undefined && digitsArePan(d, ctx.detect) ? countNull(ctx, 'pan') : value;
+  }
+  if (typeOid === MONEY_OID) {
+    const d = int8Digits(value);
+    return d !== undefined && moneyDigitsArePan(d, ctx.detect) ? countNull(ctx, 'pan') : value;
   }
   if (typeOid === NUMERIC_OID) {
     const d = numericDigits(value);
@@ -303,7 +328,7 @@ export function isPrintableAscii(v: Uint8Array): boolean {
 }
 
 const MAX_NESTING = 4;
-const KNOWN_BINARY = (oid: number) => TEXT_LIKE_OIDS.has(oid) || oid === JSONB_OID || oid === INT8_OID || oid === 790 || oid === NUMERIC_OID ||
+const KNOWN_BINARY = (oid: number) => TEXT_LIKE_OIDS.has(oid) || oid === JSONB_OID || oid === INT8_OID || oid === MONEY_OID || oid === NUMERIC_OID ||
   oid === FLOAT8_OID || oid === BYTEA_OID || NO_PAN_BINARY.has(oid);
 
 /**

@@ -2,13 +2,15 @@
  * Card numbers in places an adversarial hunt through the real gate (startConfiguredGate: the hooks `pcigate
  * connect` gives a session) found them leaking or breaking a client: each test fails without its fix.
  */
-import pg from 'pg';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeDataRow } from '../../src/pg/protocol/backend.js';
+import { tempDir } from '../harness/cli.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, pgClient, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, pgClient, run, startConfiguredGate } from './pg-proxy-setup.js';
 
 const PAN = '4111111111111111';
 const AMEX = '378282246310005';
@@ -18,7 +20,9 @@ let gate: Gate;
 beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create table leak (id int, pan text, note text, pan_b int8);
-    insert into leak values (1, '${PAN}', 'amex ${AMEX} on file', ${PAN});`);
+    insert into leak values (1, '${PAN}', 'amex ${AMEX} on file', ${PAN});
+    create table wallet (id int, pan_m money, amount money);
+    insert into wallet values (1, ${PAN}, 1250.5);`);
   gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out', 'utility', 'transaction', 'function'] }));
 }, 120_000);
 
@@ -31,7 +35,7 @@ afterAll(async () => {
 async function binaryRow(sql: string): Promise<Array<Buffer | null>> {
   const c = await RawPgClient.login(gate.broker);
   try {
-    c.sock.write(Buffer.concat([bytes.parse('', sql), bytes.bind('', '', [], [], [1]), bytes.execute(), bytes.sync()]));
+    c.sock.write(Buffer.concat([bytes.parse('', sql), bytes.bind('', '', [], [], [1]), bytes.describe('P', ''), bytes.execute(), bytes.sync()]));
     const frames = await c.untilReady();
     const row = frames.find((f) => f[0] === 0x44);
     if (!row) throw new Error(`no row: ${frames.map((f) => String.fromCharCode(f[0]!)).join('')}`);
@@ -49,5 +53,27 @@ describe('leaks and breakage found by the hunt', () => {
       expect(row.jb).toEqual(row.j);
       expect(row.num).toEqual({ n: '************1111.0' });
     } finally { await c.end(); }
+  });
+
+  it('a card number kept as money ($4,111,111,111,111,111.00; cents in binary) is NULL in text and binary results and COPY; amounts stay', async () => {
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select pan_m, amount, pan_b::money as cast from wallet, leak`);
+      expect(r.rows[0]).toEqual({ pan_m: null, amount: '$1,250.50', cast: null });
+    } finally { await c.end(); }
+    const cents = Buffer.alloc(8);
+    cents.writeBigInt64BE(BigInt(PAN) * 100n);
+    const [m, amount, rec] = await binaryRow('select pan_m, amount, row(pan_m) from wallet');
+    expect(m).toBeNull();
+    expect(amount!.readBigInt64BE(0)).toBe(125050n);
+    expect(rec).toBeNull();
+    const csv = await run('psql', ['-X', '-c', 'copy wallet to stdout with (format csv)'], gate.env);
+    expect(csv.stdout, csv.stderr).toBe('1,,"$1,250.50"\n');
+    const file = path.join(tempDir('mask-leaks-'), 'wallet.bin');
+    const bin = await run('psql', ['-X', '-c', `\\copy wallet to '${file}' with (format binary)`], gate.env);
+    expect(bin.code, bin.stderr).toBe(0);
+    const raw = readFileSync(file);
+    expect(raw.includes(cents)).toBe(false);
+    expect(raw.readInt32BE(19 + 2 + 4 + 4)).toBe(-1); // id, then pan_m's length: NULL
   });
 });

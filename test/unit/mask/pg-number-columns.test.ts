@@ -27,3 +27,37 @@ describe('card numbers in float columns printed without an exponent', () => {
     expect(m.onBackendMessage(bytes.copyData('1701608400000\t8\n'), stmt)).toBeNull();
   });
 });
+
+// money is an int8 of cents printed with a currency symbol and group separators (`$4,111,111,111,111,111.00`,
+// lc_monetary): no digit run for the detector, and 18 digits in binary (the cents) where a PAN has 16.
+describe('card numbers kept as money', () => {
+  const i64 = (n: bigint) => { const b = Buffer.alloc(8); b.writeBigInt64BE(n); return b; };
+
+  it('text results: a money value whose whole units are a PAN is NULL, in any locale\'s print; amounts stay', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 790 }, { name: 'b', typeOid: 790 }, { name: 'c', typeOid: 790 }, { name: 'amount', typeOid: 790 }]));
+    expect(rows(m.onBackendMessage(bytes.dataRow(['$4,111,111,111,111,111.00', '-4.111.111.111.111.111,00 €', '￥378,282,246,310,005', '$12,345,678.90']))))
+      .toEqual([null, null, null, '$12,345,678.90']);
+    expect(m.takeCounts()).toEqual({ pan: 3, binary_null: 3 });
+  });
+
+  it('binary results and binary COPY: the int8 count of cents of a PAN is NULL, an amount stays', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 790, format: 1 }, { name: 'amount', typeOid: 790, format: 1 }]));
+    const out = rows(m.onBackendMessage(bytes.dataRow([i64(411111111111111100n), i64(1234567890n)])));
+    expect(out).toEqual([null, i64(1234567890n).toString('latin1')]);
+  });
+
+  it('a binary value of unknown type (no description, binary COPY without types, a record field) that reads as money of a PAN is NULL', () => {
+    const m = new PgMasker({ config: config() });
+    expect(rows(m.onBackendMessage(bytes.dataRow([i64(411111111111111100n), i64(1234567890n)])))).toEqual([null, i64(1234567890n).toString('latin1')]);
+  });
+
+  it('text and CSV COPY: a money field holding a PAN is written as NULL', () => {
+    const m = new PgMasker({ config: config() });
+    const stmt = { n: 1 };
+    m.expectCopy(stmt, [{ name: 'm', typeOid: 790 }, { name: 'id', typeOid: 23 }], { csv: true });
+    expect(m.onBackendMessage(bytes.copyData('"$4,111,111,111,111,111.00",7\n'), stmt)!.subarray(5).toString()).toBe(',7\n');
+    expect(m.onBackendMessage(bytes.copyData('"$1,250.00",8\n'), stmt)).toBeNull();
+  });
+});
