@@ -334,14 +334,17 @@ const KNOWN_BINARY = (oid: number) => TEXT_LIKE_OIDS.has(oid) || oid === JSONB_O
 /**
  * An array (array_send: Int32 ndim, Int32 has-null flag, UInt32 element OID, ndim × (Int32 dim, Int32 lower
  * bound), then per element Int32 length or −1 and the bytes) or a record (record_send: Int32 field count,
- * then per field UInt32 type OID, Int32 length or −1, the bytes), when `value` is exactly one of those;
- * undefined otherwise. Each element or field is masked by its own type; when one would change length or
- * become NULL, the whole value becomes NULL (a re-encoded container is not worth the risk of a bad one).
+ * then per field UInt32 type OID, Int32 length or −1, the bytes), a range (range_send: a flags byte, then
+ * each bound it has as Int32 length and the bytes: `int8range(pan, …)`) or a multirange (multirange_send: Int32
+ * count, then per range Int32 length and the range), when `value` is exactly one of those; undefined otherwise.
+ * Each element or field is masked by its own type (a range's bounds, whose type is not in the bytes, as a value
+ * of unknown type); when one would change length or become NULL, the whole value becomes NULL (a re-encoded
+ * container is not worth the risk of a bad one).
  */
 function walkBinary(value: Uint8Array, ctx: ValueContext, depth: number, layouts: 'array' | 'any'): ValueResult | undefined {
   const b = Buffer.from(value.buffer, value.byteOffset, value.length);
   const fields: Array<{ oid: number; at: number; len: number }> = [];
-  if (!arrayFields(b, fields) && (layouts === 'array' || !recordFields(b, fields))) return undefined;
+  if (!arrayFields(b, fields) && (layouts === 'array' || (!recordFields(b, fields) && !rangeFields(b, 0, b.length, fields) && !multirangeFields(b, fields)))) return undefined;
   let copy: Buffer | undefined;
   for (const f of fields) {
     const el = b.subarray(f.at, f.at + f.len);
@@ -394,6 +397,52 @@ function recordFields(b: Buffer, out: Array<{ oid: number; at: number; len: numb
     at += Math.max(len, 0);
   }
   return at === b.length;
+}
+
+// range_send's flags (src/include/utils/rangetypes.h): a bound is sent unless the range is empty or the bound infinite or null.
+const RANGE_EMPTY = 0x01;
+const RANGE_LB_INF = 0x08;
+const RANGE_UB_INF = 0x10;
+const RANGE_LB_NULL = 0x20;
+const RANGE_UB_NULL = 0x40;
+
+/** Bounds of a range in b[from, to) (type OID 0: not in the bytes); false unless the layout fits exactly. */
+function rangeFields(b: Buffer, from: number, to: number, out: Array<{ oid: number; at: number; len: number }>): boolean {
+  if (to - from < 1) return false;
+  const flags = b[from]!;
+  const empty = (flags & RANGE_EMPTY) !== 0;
+  let at = from + 1;
+  const found: Array<{ oid: number; at: number; len: number }> = [];
+  for (const absent of [RANGE_LB_INF | RANGE_LB_NULL, RANGE_UB_INF | RANGE_UB_NULL]) {
+    if (empty || (flags & absent) !== 0) continue;
+    if (at + 4 > to) return false;
+    const len = b.readInt32BE(at);
+    at += 4;
+    if (len < 0 || at + len > to) return false;
+    found.push({ oid: 0, at, len });
+    at += len;
+  }
+  if (at !== to) return false;
+  out.push(...found);
+  return true;
+}
+
+function multirangeFields(b: Buffer, out: Array<{ oid: number; at: number; len: number }>): boolean {
+  if (b.length < 4) return false;
+  const n = b.readInt32BE(0);
+  if (n < 1 || 4 + 5 * n > b.length) return false;
+  const found: Array<{ oid: number; at: number; len: number }> = [];
+  let at = 4;
+  for (let i = 0; i < n; i++) {
+    if (at + 4 > b.length) return false;
+    const len = b.readInt32BE(at);
+    at += 4;
+    if (len < 1 || at + len > b.length || !rangeFields(b, at, at + len, found)) return false;
+    at += len;
+  }
+  if (at !== b.length) return false;
+  out.push(...found);
+  return true;
 }
 
 /** Content masking that keeps the byte length (for bytea and types whose layout is unknown). */

@@ -76,4 +76,24 @@ describe('leaks and breakage found by the hunt', () => {
     expect(raw.includes(cents)).toBe(false);
     expect(raw.readInt32BE(19 + 2 + 4 + 4)).toBe(-1); // id, then pan_m's length: NULL
   });
+
+  it('a range or multirange with a card number as a bound is NULL in binary results and binary COPY; the text form is masked', async () => {
+    const int8 = Buffer.alloc(8);
+    int8.writeBigInt64BE(BigInt(PAN));
+    const numeric = Buffer.from('100f045704570457', 'hex');
+    const [r8, rn, mr, ok] = await binaryRow(`select int8range(pan_b, pan_b * 10), numrange(pan_b, null), int8multirange(int8range(1, 2), int8range(pan_b, null)), int8range(1, 1000) from leak`);
+    expect([r8, rn, mr]).toEqual([null, null, null]);
+    expect(ok).not.toBeNull();
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select int8range(pan_b, null) as r from leak`);
+      expect(r.rows[0]).toEqual({ r: '[************1111,)' });
+    } finally { await c.end(); }
+    const file = path.join(tempDir('mask-leaks-'), 'ranges.bin');
+    const bin = await run('psql', ['-X', '-c', `\\copy (select int8range(pan_b, null), numrange(pan_b, null), id from leak) to '${file}' with (format binary)`], gate.env);
+    expect(bin.code, bin.stderr).toBe(0);
+    const raw = readFileSync(file);
+    expect(raw.includes(int8), raw.toString('hex')).toBe(false);
+    expect(raw.includes(numeric), raw.toString('hex')).toBe(false);
+  });
 });

@@ -61,3 +61,33 @@ describe('card numbers kept as money', () => {
     expect(m.onBackendMessage(bytes.copyData('"$1,250.00",8\n'), stmt)).toBeNull();
   });
 });
+
+// range_send: a flags byte, then each bound as Int32 length and the element's binary form; multirange_send:
+// Int32 count, then each range with its length. The bounds' type is not in the bytes.
+describe('card numbers as bounds of a range or multirange in binary format', () => {
+  const i64 = (n: bigint) => { const b = Buffer.alloc(8); b.writeBigInt64BE(n); return b; };
+  const i32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+  const bound = (v: Buffer) => Buffer.concat([i32(v.length), v]);
+  const num = Buffer.from([0, 4, 0, 3, 0, 0, 0, 0, 0x10, 0x0f, 0x04, 0x57, 0x04, 0x57, 0x04, 0x57]); // numeric 4111111111111111
+
+  it('int8range, numrange (unbounded above) and int8multirange holding a PAN become NULL; a range of ordinary numbers stays', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'r8', typeOid: 3926, format: 1 }, { name: 'rn', typeOid: 3906, format: 1 }, { name: 'mr', typeOid: 4536, format: 1 }, { name: 'ok', typeOid: 3926, format: 1 }]));
+    const r8 = Buffer.concat([Buffer.of(0x02), bound(i64(4111111111111111n)), bound(i64(41111111111111110n))]);
+    const rn = Buffer.concat([Buffer.of(0x12), bound(num)]);
+    const inner = Buffer.concat([Buffer.of(0x02), bound(i64(1n)), bound(i64(4111111111111111n))]);
+    const mr = Buffer.concat([i32(2), i32(1), Buffer.of(0x18), i32(inner.length), inner]);
+    const ok = Buffer.concat([Buffer.of(0x02), bound(i64(1n)), bound(i64(1000n))]);
+    expect(rows(m.onBackendMessage(bytes.dataRow([r8, rn, mr, ok])))).toEqual([null, null, null, ok.toString('latin1')]);
+  });
+
+  it('binary COPY with the column types announced: an int8range field holding a PAN is written as NULL', () => {
+    const m = new PgMasker({ config: config() });
+    const stmt = { n: 1 };
+    m.expectCopy(stmt, [{ name: 'r', typeOid: 3926 }]);
+    const r8 = Buffer.concat([Buffer.of(0x12), bound(i64(4111111111111111n))]);
+    const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), i32(0), i32(0)]);
+    const out = m.onBackendMessage(bytes.copyData(Buffer.concat([header, Buffer.of(0, 1), bound(r8)])), stmt);
+    expect(out!.subarray(5 + header.length + 2).readInt32BE(0)).toBe(-1);
+  });
+});
