@@ -5,6 +5,7 @@
  * text value. Counts go into the `masked: {rule: count}` field of log records.
  */
 import { MaskError } from '../errors.js';
+import { maskHexPans } from './hex-text.js';
 import { applyMask, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { findPans, MIN_PAN_DIGITS } from './pan-detector.js';
@@ -63,9 +64,13 @@ export class PanMasker {
    */
   maskBytes(buf: Uint8Array, counts?: MaskCounts): Uint8Array {
     const spans = findPans(buf, this.detect);
-    if (spans.length === 0) return buf;
-    addCount(counts, this.rule, mergeSpans(spans).length);
-    return applyMask(buf, spans, this.style);
+    let out = buf;
+    if (spans.length > 0) {
+      addCount(counts, this.rule, mergeSpans(spans).length);
+      out = applyMask(buf, spans, this.style);
+    }
+    // A bytea literal or parameter in hex (`'\x3431…'`): hex-text.ts.
+    return maskHexPans(out, this.style, this.detect, (n) => addCount(counts, this.rule, n));
   }
 
   /**

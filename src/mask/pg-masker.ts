@@ -37,6 +37,7 @@ import { maskCopyBinary } from './copy-binary.js';
 import { maskCopyTextRow } from './copy-text.js';
 import type { CopyTextFormat } from './copy-text.js';
 import { mayPrintExponent } from './float-text.js';
+import { hasHexRun } from './hex-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
 import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, MONEY_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
@@ -235,7 +236,7 @@ export class PgMasker {
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`) the detector does not join: numberTextIsPan reads it.
       if (certain && col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
-        findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0) {
+        findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len)) {
         at += len;
         continue;
       }

@@ -7,6 +7,7 @@
 import { applyMask, hmacToken, mergeSpans } from './mask-format.js';
 import type { MaskFormat, MaskStyle } from './mask-format.js';
 import { floatTokenIsPan } from './float-text.js';
+import { maskHexPans } from './hex-text.js';
 import { findPans, MAX_PAN_DIGITS, MIN_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { cardNetwork, luhnValid } from './card-networks.js';
@@ -75,15 +76,19 @@ export function ruleText(value: Uint8Array, format: MaskFormat, key: Uint8Array 
  * document stays valid JSON (`{"pan": 4111…}` → `{"pan": "************1111"}`).
  */
 export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean, rule = 'pan'): Uint8Array {
-  if (!ctx.content) return value;
+  const content = ctx.content;
+  if (!content) return value;
   const tracked = maskTrackData(value, ctx);
   if (tracked !== value) return tracked;
   const spans = findPans(value, ctx.detect);
-  if (spans.length === 0) return value;
-  addCount(ctx.counts, rule, mergeSpans(spans).length);
-  const masked = applyMask(value, spans, ctx.content);
-  if (!json) return masked;
-  return quoteBareNumbers(value, spans, masked, ctx.content);
+  let out = value;
+  if (spans.length > 0) {
+    addCount(ctx.counts, rule, mergeSpans(spans).length);
+    const masked = applyMask(value, spans, content);
+    out = json ? quoteBareNumbers(value, spans, masked, content) : masked;
+  }
+  // A bytea printed in hex (`\x3431…`) or encode(…, 'hex'): hex-text.ts. Same length, hex digits only changed.
+  return maskHexPans(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
 }
 
 function quoteBareNumbers(orig: Uint8Array, spans: PanSpan[], masked: Uint8Array, style: MaskStyle): Uint8Array {

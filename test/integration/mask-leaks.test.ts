@@ -96,4 +96,19 @@ describe('leaks and breakage found by the hunt', () => {
     expect(raw.includes(int8), raw.toString('hex')).toBe(false);
     expect(raw.includes(numeric), raw.toString('hex')).toBe(false);
   });
+
+  it('a card number kept in a bytea (hex output: psql, text results, COPY) or encoded as hex is masked and still decodes', async () => {
+    const hexOf = (t: string) => Buffer.from(t).toString('hex');
+    const shown = await run('psql', ['-X', '-A', '-t', '-c', `select pan::bytea, encode(note::bytea, 'hex') from leak`], gate.env);
+    expect(shown.stdout, shown.stderr).toBe(`\\x${hexOf('************1111')}|${hexOf('amex ***********0005 on file')}\n`);
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query<{ b: Buffer }>(`select pan::bytea as b from leak`);
+      expect(r.rows[0]!.b.toString()).toBe('************1111');
+    } finally { await c.end(); }
+    const text = await run('psql', ['-X', '-c', `copy (select id, pan::bytea from leak) to stdout`], gate.env);
+    expect(text.stdout, text.stderr).toBe(`1\t\\\\x${hexOf('************1111')}\n`);
+    const csv = await run('psql', ['-X', '-c', `copy (select id, pan::bytea from leak) to stdout with (format csv)`], gate.env);
+    expect(csv.stdout, csv.stderr).toBe(`1,\\x${hexOf('************1111')}\n`);
+  });
 });

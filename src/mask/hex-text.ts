@@ -1,0 +1,92 @@
+/**
+ * Card numbers written in hexadecimal: a bytea holding a PAN as text prints as `\x34313131313131313131313131313131`
+ * (bytea_output = hex, PostgreSQL's default since 9.0: psql, text results, text and CSV COPY, pg_dump), and
+ * `encode(pan::bytea, 'hex')` prints the same without the `\x`. Each digit is a pair `3<digit>`, so the detector
+ * sees one run of 26–38 decimal digits, which no PAN is.
+ *
+ * A run of 26 or more hex digits is decoded at both pair alignments and the decoded bytes are searched by the
+ * detector's own rules (findPans: length, Luhn, issuer range, not part of a longer digit run). Ordinary hex
+ * (hashes, keys, UUIDs without dashes) decodes to random bytes, which almost never hold 13 ASCII digits in a row,
+ * and a number printed in decimal is not hex of digits unless every other digit is a 3: no false positives
+ * beyond the detector's own. A digit to be masked becomes the pair `2a` (`*`), so the value still decodes,
+ * to a masked card number, and keeps its length. Base64 is not searched (see README, known gaps).
+ */
+import { mergeSpans, starSpan } from './mask-format.js';
+import type { MaskStyle } from './mask-format.js';
+import { findPans } from './pan-detector.js';
+import type { DetectOptions } from './pan-detector.js';
+
+/** The shortest hex run that can encode a PAN: 13 digits, two hex digits each. */
+const MIN_HEX = 26;
+
+const HEX = new Uint8Array(256);
+for (let b = 48; b <= 57; b++) HEX[b] = 1;
+for (let b = 65; b <= 70; b++) HEX[b] = 1;
+for (let b = 97; b <= 102; b++) HEX[b] = 1;
+
+const nibble = (b: number): number => (b <= 57 ? b - 48 : (b | 0x20) - 87);
+
+/**
+ * Whether buf[from, to) holds a run of hex digits long enough to encode a PAN (a cheap test for the hot path:
+ * only every 26th byte is looked at unless it is a hex digit).
+ */
+export function hasHexRun(buf: Uint8Array, from = 0, to = buf.length): boolean {
+  let p = from + MIN_HEX - 1;
+  while (p < to) {
+    if (HEX[buf[p]!] === 0) {
+      p += MIN_HEX;
+      continue;
+    }
+    let a = p;
+    while (a > from && HEX[buf[a - 1]!] === 1) a--;
+    let z = p + 1;
+    while (z < to && HEX[buf[z]!] === 1) z++;
+    if (z - a >= MIN_HEX) return true;
+    p = z + MIN_HEX;
+  }
+  return false;
+}
+
+/**
+ * Masks hex-encoded PANs in `value`: returns `value` itself when there is none, otherwise a copy of the same
+ * length. `counted(n)` is told how many PANs were masked. Star formats keep their digits as in plain text;
+ * `hmac` (a token cannot be written as the same number of hex pairs) stars every digit.
+ */
+export function maskHexPans(value: Uint8Array, style: MaskStyle, detect: DetectOptions, counted: (n: number) => void): Uint8Array {
+  let out: Uint8Array | undefined;
+  const format = style.format === 'hmac' ? 'full' : style.format;
+  const to = value.length;
+  let p = MIN_HEX - 1;
+  while (p < to) {
+    if (HEX[value[p]!] === 0) {
+      p += MIN_HEX;
+      continue;
+    }
+    let a = p;
+    while (a > 0 && HEX[value[a - 1]!] === 1) a--;
+    let z = p + 1;
+    while (z < to && HEX[value[z]!] === 1) z++;
+    if (z - a >= MIN_HEX) {
+      for (let align = 0; align < 2; align++) {
+        const start = a + align;
+        const n = (z - start) >> 1;
+        if (n < 13) continue;
+        const decoded = new Uint8Array(n);
+        for (let i = 0; i < n; i++) decoded[i] = (nibble(value[start + 2 * i]!) << 4) | nibble(value[start + 2 * i + 1]!);
+        const spans = findPans(decoded, detect, 0, n, false, false);
+        if (spans.length === 0) continue;
+        const masked = new Uint8Array(decoded);
+        for (const s of spans) starSpan(masked, s, format);
+        out ??= new Uint8Array(value);
+        for (let i = 0; i < n; i++) {
+          if (masked[i] === decoded[i]) continue;
+          out[start + 2 * i] = 0x32; // '2'
+          out[start + 2 * i + 1] = 0x61; // 'a': 0x2a is '*'
+        }
+        counted(mergeSpans(spans).length);
+      }
+    }
+    p = z + MIN_HEX;
+  }
+  return out ?? value;
+}

@@ -1,0 +1,65 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { decodeDataRow } from '../../../src/pg/protocol/backend.js';
+import { hasHexRun, maskHexPans } from '../../../src/mask/hex-text.js';
+import { PanMasker } from '../../../src/mask/pan-masker.js';
+import { PgMasker } from '../../../src/mask/pg-masker.js';
+import { bytes } from '../../harness/pg-bytes.js';
+
+const PAN = '4111111111111111';
+const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');
+const mask = (s: string, anyLuhn = false) => {
+  let n = 0;
+  const out = maskHexPans(Buffer.from(s, 'latin1'), { format: 'last4' }, { anyLuhn }, (k) => { n += k; });
+  return { out: Buffer.from(out).toString('latin1'), n };
+};
+
+describe('card numbers written in hex (bytea output, encode(…, \'hex\'))', () => {
+  it('masks a PAN in a bytea print and in bare hex, with separators and inside other text, so it still decodes', () => {
+    expect(mask(`\\x${hex(PAN)}`)).toEqual({ out: `\\x${hex('************1111')}`, n: 1 });
+    expect(mask(hex(`card 4111 1111 1111 1111 exp 12/29`)).out).toBe(hex('card **** **** **** 1111 exp 12/29'));
+    expect(mask(hex('4111-1111-1111-1111')).out).toBe(hex('****-****-****-1111'));
+    expect(mask(`a\t\\\\x${hex('amex 378282246310005')}\tb`).out).toBe(`a\t\\\\x${hex('amex ***********0005')}\tb`);
+    // Odd alignment: a hex run that starts one digit before the encoded text.
+    expect(mask(`f${hex(PAN)}`).out).toBe(`f${hex('************1111')}`);
+    expect(mask(hex(PAN).toUpperCase()).out).toBe(hex('************').toUpperCase().replace(/2A/g, '2a') + hex('1111'));
+  });
+
+  it('leaves hex that is no PAN alone: hashes, random keys, a non-Luhn or longer digit run, a PAN in other digits', () => {
+    const clean = [
+      createHash('sha256').update('x').digest('hex'),
+      randomBytes(64).toString('hex'),
+      `\\x${hex('4111111111111112')}`, // Luhn fails
+      `\\x${hex('14111111111111111')}`, // part of a longer digit run
+      hex('1234567890123'), // 13 digits, no issuer
+      '12345678901234567890123456789012345', // decimal digits, not hex of digits
+    ];
+    for (const s of clean) expect(mask(s)).toEqual({ out: s, n: 0 });
+    for (let i = 0; i < 200; i++) {
+      const s = randomBytes(40).toString('hex');
+      expect(mask(s, true).out).toBe(s);
+    }
+  });
+
+  it('hasHexRun: only runs of 26 hex digits or more', () => {
+    expect(hasHexRun(Buffer.from(`x ${'ab'.repeat(13)} y`))).toBe(true);
+    expect(hasHexRun(Buffer.from(`x ${'ab'.repeat(12)}c y`))).toBe(false);
+    expect(hasHexRun(Buffer.from('the quick brown fox, a decade of facades and beef'))).toBe(false);
+  });
+
+  it('through PgMasker: a bytea column in text format, encode() hex in a text column and a text COPY row are masked', () => {
+    const m = new PgMasker({ config: { format: 'last4', networks: 'major', rules: [], sad_columns: [] } });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'b', typeOid: 17 }, { name: 'h', typeOid: 25 }, { name: 'id', typeOid: 23 }]));
+    const out = m.onBackendMessage(bytes.dataRow([`\\x${hex(PAN)}`, hex(PAN), '7']));
+    expect(decodeDataRow(out!.subarray(5)).values.map((v) => v?.toString('latin1'))).toEqual([`\\x${hex('************1111')}`, hex('************1111'), '7']);
+    expect(m.takeCounts()).toEqual({ pan: 2 });
+    const copy = m.onBackendMessage(bytes.copyData(`1\t\\\\x${hex(PAN)}\n`));
+    expect(copy!.subarray(5).toString('latin1')).toBe(`1\t\\\\x${hex('************1111')}\n`);
+  });
+
+  it('in what is written to disk (PanMasker: SQL text, parameters): a bytea literal in hex is masked', () => {
+    const counts = {};
+    expect(new PanMasker().maskText(`insert into t values ('\\x${hex(PAN)}')`, counts)).toBe(`insert into t values ('\\x${hex('************1111')}')`);
+    expect(counts).toEqual({ pan: 1 });
+  });
+});
