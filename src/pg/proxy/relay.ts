@@ -139,6 +139,8 @@ export class Relay {
   private clientGone = false;
   private upstreamGone = false;
   private sawFatal = false;
+  /** The client sent Terminate: its connection ends when the server's does, as it would directly. */
+  private clientTerminated = false;
   private out: Buffer[] = [];
   bytesIn = 0;
   bytesOut = 0;
@@ -382,6 +384,9 @@ export class Relay {
         this.forward(f);
         this.flushUpstream();
         this.o.upstream.end();
+        // The server closes the connection after Terminate (§55.2.10), once it has sent what it owed; the
+        // client's side closes when the server's has (onUpstreamClose), so no answer before it is cut off.
+        this.clientTerminated = true;
         this.finish('client terminated', true);
         return null;
       default:
@@ -854,6 +859,7 @@ export class Relay {
 
   private onUpstreamClose(): void {
     this.upstreamGone = true;
+    if (this.clientTerminated && !this.clientGone) this.o.client.end();
     if (this.ended) return;
     for (const e of this.expect.splice(0)) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;

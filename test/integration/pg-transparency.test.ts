@@ -1,0 +1,58 @@
+/**
+ * Focused regressions for divergences the differential protocol test (pg-differential.test.ts) found:
+ * places where a raw client saw something through pcigate that PostgreSQL itself would not have sent. Each
+ * runs the same bytes against the server directly and through a gate (a real PostgreSQL, raw sockets).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { type Gate, startConfiguredGate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql('create table open_t (id int); insert into open_t values (1), (2); create table secret_t (id int);');
+  gate = await startConfiguredGate(server, configSchema.parse({
+    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+    policy: {
+      roles: { eng: { subjects: ['tester'] } },
+      connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['secret_t'] } } } } },
+    },
+  }));
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+/** A logged-in raw client, straight to the server or through the gate. */
+async function login(via: 'direct' | 'gate'): Promise<RawPgClient> {
+  if (via === 'gate') return RawPgClient.login(gate.broker);
+  const c = await RawPgClient.connect(server);
+  c.startup({ user: server.superuser, database: server.database });
+  await c.scram(server.password);
+  return c;
+}
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`not in ${ms} ms: ${what}`)), ms))]);
+}
+
+const letters = (frames: Buffer[]) => frames.map((f) => String.fromCharCode(f[0]!)).join('');
+
+describe('Terminate', () => {
+  // §55.2.10: the server closes the connection after Terminate, having sent what it owed. A client that
+  // waits for that end (instead of closing first) waited for pcigate's idle timeout.
+  it.each(['direct', 'gate'] as const)('closes the connection after the answers owed (%s)', async (via) => {
+    const c = await login(via);
+    c.sock.write(Buffer.concat([bytes.query('select 7 as seven'), bytes.terminate()]));
+    const answer = await within(c.untilReady(), 5_000, 'the answer before Terminate');
+    expect(letters(answer)).toBe('TDCZ');
+    await within(new Promise<void>((r) => { if (c.closed) r(); else c.sock.once('close', () => r()); }), 3_000, 'the connection to close');
+  });
+});
