@@ -141,9 +141,10 @@ describe('pg driver through pcigate', () => {
       const q = new Promise((resolve, reject) => { query.on('error', reject); query.on('end', resolve); });
       c.query(query);
       await until(() => server.psql("select count(*) from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'").trim() === '1');
-      // pg sends a CancelRequest with the BackendKeyData it was given: pcigate's key, not the server's.
+      // pg sends a CancelRequest with the BackendKeyData it was given: the backend's process ID (as the server
+      // gives it: clients match it against notifications) with pcigate's secret key, not the server's.
       const pidSeen = (c as unknown as { processID: number }).processID;
-      expect(server.psql(`select count(*) from pg_stat_activity where pid = ${pidSeen}`).trim()).toBe('0');
+      expect(server.psql(`select query from pg_stat_activity where pid = ${pidSeen}`).trim()).toBe('select pg_sleep(30)');
       const cancel = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
       (cancel as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(c, query);
       await expect(q).rejects.toMatchObject({ code: '57014' });

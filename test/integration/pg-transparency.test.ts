@@ -20,7 +20,7 @@ beforeAll(async () => {
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
     policy: {
       roles: { eng: { subjects: ['tester'] } },
-      connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['secret_t'] } } } } },
+      connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility', 'function'], tables: { deny: ['secret_t'] } } } } },
     },
   }));
 }, 120_000);
@@ -56,3 +56,24 @@ describe('Terminate', () => {
     await within(new Promise<void>((r) => { if (c.closed) r(); else c.sock.once('close', () => r()); }), 3_000, 'the connection to close');
   });
 });
+
+describe('BackendKeyData', () => {
+  // The process ID a client gets is its backend's: clients compare it with NotificationResponse's to tell
+  // their own notifications apart, and with pg_backend_pid(). pcigate issued a random one (the secret key
+  // stays pcigate's own, so the upstream key is never shown).
+  it.each(['direct', 'gate'] as const)('names the backend the session runs on (%s)', async (via) => {
+    const c = await RawPgClient.connect(via === 'gate' ? gate.broker : server);
+    c.startup(via === 'gate' ? { user: gate.broker.user, database: gate.broker.database } : { user: server.superuser, database: server.database });
+    const hello = await c.scram(via === 'gate' ? gate.broker.secret : server.password);
+    const k = hello.find((f) => f[0] === 0x4b)!;
+    const pid = k.readInt32BE(5);
+    c.sock.write(bytes.query("listen kch; notify kch, 'hi'; select pg_backend_pid()::text"));
+    const frames = await within(c.untilReady(), 5_000, 'the notification');
+    const a = frames.find((f) => f[0] === 0x41)!;
+    expect(a.readInt32BE(5)).toBe(pid);
+    const d = frames.find((f) => f[0] === 0x44)!;
+    expect(Number(d.subarray(11).toString())).toBe(pid);
+    c.sock.end(bytes.terminate());
+  });
+});
+

@@ -102,7 +102,7 @@ export class PgSession implements Cancellable {
     }
     this.pending = null;
     this.opened = opened;
-    this.key = this.owner.cancelMap.issue(this);
+    this.key = this.owner.cancelMap.issue(this, opened.upstream.backendKey?.pid);
     // Upstream's ParameterStatus/Notice/ReadyForQuery go through as they are; its BackendKeyData does not.
     const hello = opened.upstream.startupFrames.map((f) => (f[0] === BE.BackendKeyData ? backendKeyData(this.key!.pid, this.key!.secret) : f));
     if (!opened.upstream.backendKey) hello.splice(hello.length - 1, 0, backendKeyData(this.key.pid, this.key.secret));
