@@ -10,7 +10,8 @@
  * ten is Luhn-valid. Such a run is still a PAN when it lies in a major issuer range.
  *
  * A floating-point print of a PAN (`4.111111111111111e+15`, or with one digit fewer) is found too
- * (float-text.ts); its span covers the whole token.
+ * (float-text.ts); its span covers the whole token. So is one printed with thousands separators
+ * (`$4,111,111,111,111,111.00`: money, to_char; grouped-text.ts).
  *
  * Skip-ahead scan: any candidate spans at least 13 bytes, so only every 13th byte is examined; a digit
  * there (or a separator followed by a digit) is extended both ways to the maximal run of digits and single
@@ -18,6 +19,7 @@
  */
 import { networkIndex } from './card-networks.js';
 import { findExponentPans } from './float-text.js';
+import { findGroupedPans } from './grouped-text.js';
 
 export interface DetectOptions {
   /** Accept any Luhn-valid 13–19 digit number, not only the issuer ranges of the major networks. */
@@ -108,7 +110,9 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   }
   const found = out.length;
   if (exponents) findExponentPans(buf, from, to, openEnd, out);
-  if (found > 0 && out.length > found) out.sort((x, y) => x.start - y.start);
+  const printed = out.length;
+  findGroupedPans(buf, from, to, openEnd, out);
+  if ((found > 0 && out.length > found) || (printed > found && out.length > printed)) out.sort((x, y) => x.start - y.start);
   // Most values hold no PAN: one shared, frozen empty array instead of an allocation per call.
   return out.length === 0 ? NO_SPANS : out.slice();
 }

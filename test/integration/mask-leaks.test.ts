@@ -111,4 +111,18 @@ describe('leaks and breakage found by the hunt', () => {
     const csv = await run('psql', ['-X', '-c', `copy (select id, pan::bytea from leak) to stdout with (format csv)`], gate.env);
     expect(csv.stdout, csv.stderr).toBe(`1,\\x${hexOf('************1111')}\n`);
   });
+
+  it('a card number printed with thousands separators (money inside JSON, a record, an array, format(); to_char) is masked', async () => {
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select row_to_json(w) as j, format('%s', pan_m) as f, array_agg(pan_m)::text as a, row(pan_m)::text as rec,
+        to_char(pan_b, '9,999,999,999,999,999') as tc, amount::text as amount from wallet w, leak group by w.*, w.pan_m, w.amount, leak.pan_b`);
+      expect(r.rows[0]).toEqual({
+        j: { id: 1, pan_m: '$*,***,***,***,**1,111.00', amount: '$1,250.50' }, f: '$*,***,***,***,**1,111.00', a: '{"$*,***,***,***,**1,111.00"}',
+        rec: '("$*,***,***,***,**1,111.00")', tc: ' *,***,***,***,**1,111', amount: '$1,250.50',
+      });
+    } finally { await c.end(); }
+    const text = await run('psql', ['-X', '-c', `copy (select row(pan_m), to_char(pan_b, '9,999,999,999,999,999') from wallet, leak) to stdout`], gate.env);
+    expect(text.stdout, text.stderr).toBe('("$*,***,***,***,**1,111.00")\t *,***,***,***,**1,111\n');
+  });
 });

@@ -1,0 +1,102 @@
+/**
+ * Card numbers printed with thousands separators: `pan::money` prints `$4,111,111,111,111,111.00`, and so does
+ * `to_char(pan, '9,999,999,999,999,999')`; a money value inside a record, an array, JSON or `format()` is such a
+ * print in free text (a money column itself is withheld whole: pg-values.ts). In lc_monetary locales that group
+ * with a point (`4.111.111.111.111.111,00 €`) the roles of `.` and `,` swap.
+ *
+ * A candidate is a chain of digit groups joined by one and the same separator (`,` or `.`), its first group of
+ * 1–3 digits and every later one of exactly 3 (thousands grouping, nothing else: a decimal number has one
+ * point, a CSV row of numbers seldom has five 3-digit fields in a row and never a last one of another width),
+ * at least four separators, 13–19 digits, Luhn-valid and in a major issuer range (also with `anyLuhn`: printed
+ * amounts are common, as with decimal fractions in pan-detector.ts). The span covers the chain, separators
+ * included, so a star mask keeps them (`$*,***,***,***,**1,111.00`).
+ */
+import { networkIndex } from './card-networks.js';
+import type { PanSpan } from './pan-detector.js';
+
+const COMMA = 0x2c;
+const DOT = 0x2e;
+/** The fewest bytes of a candidate: 13 digits and 4 separators. */
+const MIN_BYTES = 17;
+const MIN_SEPS = 4;
+
+const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 48 && b <= 57;
+const isSep = (b: number | undefined): boolean => b === COMMA || b === DOT;
+const isLetter = (b: number | undefined): boolean => b !== undefined && (b | 0x20) >= 97 && (b | 0x20) <= 122;
+
+/** Appends to `out` the thousands-grouped PANs in buf[from, to); with `openEnd`, a chain reaching `to` is undecided. */
+export function findGroupedPans(buf: Uint8Array, from: number, to: number, openEnd: boolean, out: PanSpan[]): void {
+  let p = from + MIN_BYTES - 1;
+  while (p < to) {
+    const b = buf[p];
+    let q: number;
+    if (isDigit(b)) q = p;
+    else if (isSep(b) && isDigit(buf[p + 1]) && p + 1 < to && p - 1 >= from && isDigit(buf[p - 1])) q = p - 1;
+    else {
+      p += MIN_BYTES;
+      continue;
+    }
+    // The maximal run of digits and single separators between digits around q.
+    let s = q;
+    while (s > from && (isDigit(buf[s - 1]) || (isSep(buf[s - 1]) && s - 2 >= from && isDigit(buf[s - 2])))) s--;
+    let e = q + 1;
+    while (e < to && (isDigit(buf[e]) || (isSep(buf[e]) && e + 1 < to && isDigit(buf[e + 1])))) e++;
+    if (e - s >= MIN_BYTES) chains(buf, s, e, from, to, openEnd, out);
+    p = e + MIN_BYTES;
+  }
+}
+
+/** Checks each chain of groups joined by the same separator in the run [s, e). */
+function chains(buf: Uint8Array, s: number, e: number, from: number, to: number, openEnd: boolean, out: PanSpan[]): void {
+  // Groups: [start, end) of each digit group, and the separator before it (0 for the first).
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const seps: number[] = [];
+  let g = s;
+  for (let i = s; i <= e; i++) {
+    if (i === e || isSep(buf[i])) {
+      starts.push(g);
+      ends.push(i);
+      seps.push(starts.length === 1 ? 0 : buf[g - 1]!);
+      g = i + 1;
+    }
+  }
+  let i = 0;
+  while (i < starts.length) {
+    // A chain starts at group i and goes on while the separator stays the same.
+    let j = i;
+    const sep = seps[i + 1];
+    while (j + 1 < starts.length && seps[j + 1] === sep) j++;
+    if (j - i >= MIN_SEPS) check(buf, starts, ends, i, j, from, to, openEnd, out);
+    i = j > i ? j : i + 1;
+  }
+}
+
+function check(buf: Uint8Array, starts: number[], ends: number[], i: number, j: number, from: number, to: number, openEnd: boolean, out: PanSpan[]): void {
+  const first = ends[i]! - starts[i]!;
+  if (first < 1 || first > 3) return;
+  for (let k = i + 1; k <= j; k++) if (ends[k]! - starts[k]! !== 3) return;
+  const digits: number[] = [];
+  for (let k = i; k <= j; k++) for (let x = starts[k]!; x < ends[k]!; x++) digits.push(buf[x]! - 48);
+  const n = digits.length;
+  if (n < 13 || n > 19) return;
+  const start = starts[i]!;
+  const end = ends[j]!;
+  if ((start > from && isLetter(buf[start - 1])) || (end < to && isLetter(buf[end]))) return;
+  if (end === to && openEnd) return;
+  let sum = 0;
+  let dbl = false;
+  for (let k = n - 1; k >= 0; k--) {
+    let d = digits[k]!;
+    if (dbl) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    dbl = !dbl;
+  }
+  if (sum % 10 !== 0) return;
+  const p6 = digits[0]! * 100000 + digits[1]! * 10000 + digits[2]! * 1000 + digits[3]! * 100 + digits[4]! * 10 + digits[5]!;
+  if (networkIndex(p6, n) < 0) return;
+  out.push({ start, end, digits: n });
+}
