@@ -77,3 +77,32 @@ describe('BackendKeyData', () => {
   });
 });
 
+
+describe('an Execute refused by policy', () => {
+  // The server keeps the unnamed prepared statement through a failed Execute; pcigate failed the transaction
+  // after a refused one with a simple Query, which drops it (postgres.c: exec_simple_query), so a client that
+  // binds it again got 26000 through pcigate only.
+  it.each([
+    ['direct', 'select * from no_such_table'],
+    ['gate', 'select * from secret_t'],
+  ] as const)('leaves the unnamed statement to the client, and fails the transaction block (%s)', async (via, failing) => {
+    const c = await login(via);
+    c.sock.write(Buffer.concat([bytes.parse('', 'select id from open_t order by id'), bytes.sync()]));
+    expect(letters(await within(c.untilReady(), 5_000, 'the Parse'))).toBe('1Z');
+    c.sock.write(Buffer.concat([bytes.parse('named', failing), bytes.bind('p1', 'named', []), bytes.execute('p1'), bytes.sync()]));
+    const refused = await within(c.untilReady(), 5_000, 'the refused batch');
+    expect(letters(refused)).toBe(via === 'direct' ? 'EZ' : '12EZ');
+    c.sock.write(Buffer.concat([bytes.bind('', '', []), bytes.execute(''), bytes.sync()]));
+    expect(letters(await within(c.untilReady(), 5_000, 'the unnamed statement again'))).toBe('2DDCZ');
+    // In a transaction block the refusal fails it, as the server's error does.
+    c.sock.write(bytes.query('begin'));
+    await within(c.untilReady(), 5_000, 'begin');
+    c.sock.write(Buffer.concat([bytes.parse('', failing), bytes.bind('', '', []), bytes.execute(''), bytes.sync()]));
+    const inBlock = await within(c.untilReady(), 5_000, 'the refused batch in a block');
+    expect(inBlock.at(-1)!.subarray(5).toString()).toBe('E');
+    c.sock.write(Buffer.concat([bytes.parse('', 'select 1'), bytes.bind('', '', []), bytes.execute(''), bytes.sync()]));
+    const after = await within(c.untilReady(), 5_000, 'a statement after it');
+    expect(after.find((f) => f[0] === 0x45)!.toString()).toContain('25P02');
+    c.sock.end(bytes.terminate());
+  });
+});

@@ -10,7 +10,7 @@
  * denied statement) must go so the client sees responses in order.
  */
 import type net from 'node:net';
-import { TERMINATE, encodeCopyFail, encodeQuery } from '../protocol/frontend.js';
+import { TERMINATE, encodeCopyFail, encodeParse, encodeQuery } from '../protocol/frontend.js';
 import type { FrameReader } from './frame-reader.js';
 import {
   decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
@@ -36,9 +36,12 @@ type Expect =
   | { kind: 'describe'; after: Buffer[]; target: Target; portal?: string; prep?: Prepared | undefined }
   | { kind: 'execute'; run: Running; after: Buffer[] }
   | { kind: 'query'; run: Running; after: Buffer[] }
-  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; /** an abort follows: its RFQ answers */ aborts?: true }
-  /** pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is. */
-  | { kind: 'abort'; after: Buffer[] }
+  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[] }
+  /**
+   * pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is.
+   * `batch`: ABORT_BATCH instead, answered by the error alone (the client's Sync behind it answers the rest).
+   */
+  | { kind: 'abort'; after: Buffer[]; batch?: true }
   /** pcigate's own messages (SessionControl.exchange): their answers go to `settle`, not to the client. */
   | { kind: 'exchange'; frames: Buffer[]; settle: (r: Buffer[] | Error) => void; after: Buffer[] };
 
@@ -50,6 +53,16 @@ type Expect =
  * block it fails on its own and changes nothing. It runs no user code: the DO body only raises.
  */
 const ABORT_TX = encodeQuery("DO $pcigate$BEGIN RAISE EXCEPTION 'pcigate: a statement was refused by policy; the transaction is aborted'; END$pcigate$");
+
+/**
+ * Sent upstream right before the client's Sync after an Execute pcigate refused (the client's messages
+ * between them are dropped): it fails the server's transaction as that Execute failing there would have,
+ * and the Sync behind it ends the batch as the client's. A Parse that fails in parse analysis (the literal is
+ * no integer) under a name of pcigate's: nothing is stored, nothing runs, and unlike a simple Query (ABORT_TX)
+ * it leaves the client's unnamed prepared statement and portal alone (postgres.c drops those at every simple
+ * Query and at a Parse of the unnamed statement), as a failed Execute would have.
+ */
+const ABORT_BATCH = encodeParse({ name: 'pcigate_refused', sql: "SELECT 'pcigate: a statement was refused by policy; the transaction is aborted'::pg_catalog.int4", paramTypes: [] });
 
 /** Stands for a ReadyForQuery whose status byte is known only when it is sent. */
 const RFQ_MARK = Buffer.from('RFQ');
@@ -292,12 +305,18 @@ export class Relay {
     const code = f[0];
     if (this.discarding) {
       if (code !== FE.Sync) return null;
+      // A server already skipping to this Sync (an error earlier in the batch) has failed the transaction
+      // itself, and would ignore the abort too.
+      const skipping = this.serverSkipping !== null;
+      if (!skipping) {
+        this.forward(ABORT_BATCH);
+        this.expect.push({ kind: 'abort', after: [], batch: true });
+      }
       this.forward(f);
-      this.expect.push({ kind: 'sync', inject: this.discarding, errored: this.serverSkipping !== null, after: [], aborts: true });
+      this.expect.push({ kind: 'sync', inject: this.discarding, errored: skipping, after: [] });
       this.unflushed = 0;
       this.discarding = null;
       this.endSkipping();
-      this.abortUpstreamTx();
       return null;
     }
     if (this.copyIn) {
@@ -702,7 +721,11 @@ export class Relay {
       case BE.ErrorResponse:
         // An error ends COPY FROM STDIN; the server drops the client's remaining copy messages (§55.2.6).
         this.copyIn = false;
-        if (h?.kind === 'abort') return; // the client already has pcigate's own error
+        if (h?.kind === 'abort') {
+          // The client already has pcigate's own error (or gets it at the Sync, ABORT_BATCH).
+          if (h.batch) this.shift();
+          return;
+        }
         this.onError(f);
         break;
       case BE.ReadyForQuery:
@@ -810,8 +833,7 @@ export class Relay {
     const h = this.shift();
     if (h?.kind === 'query') this.end(h.run, false);
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
-    // After a refused Execute the abort's ReadyForQuery, right behind, is the one the client gets.
-    if (h?.kind !== 'sync' || !h.aborts) emit(f);
+    emit(f);
     this.emitReleased(emit);
   }
 
