@@ -40,7 +40,7 @@ import { mayPrintExponent } from './float-text.js';
 import { hasHexRun } from './hex-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, MONEY_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
+import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -234,8 +234,10 @@ export class PgMasker {
       if (len === -1) continue;
       const col = plan?.[i];
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
-      // money prints its digits in groups (`$4,111,111,111,111,111.00`) the detector does not join: numberTextIsPan reads it.
+      // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
+      // check digit away (4111111111111110): numberTextIsPan reads those.
       if (certain && col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
+        !(col.typeOid === NUMERIC_OID && len >= 16) &&
         findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len)) {
         at += len;
         continue;

@@ -218,7 +218,31 @@ export function numberTextIsPan(typeOid: number, v: Uint8Array, detect: DetectOp
   }
   // A float8 below 1e15 prints without an exponent (378282246310005): a 13- to 15-digit PAN is plain digits.
   if ((typeOid === FLOAT8_OID || typeOid === FLOAT4_OID) && floatTextIsPan(v, detect)) return true;
-  return v.length >= MIN_PAN_DIGITS && findPans(v, detect).length > 0;
+  if (v.length < MIN_PAN_DIGITS) return false;
+  if (findPans(v, detect).length > 0) return true;
+  if (typeOid !== NUMERIC_OID) return false;
+  let digits = '';
+  for (const b of v) {
+    if (b === 0x2e) break;
+    if (b >= 48 && b <= 57) digits += String.fromCharCode(b);
+  }
+  return roundedFloatPan(digits, detect);
+}
+
+/**
+ * Whether the integer digits of a numeric are a 16-digit card number that went through double precision:
+ * float8 to numeric keeps 15 significant digits (`pan_float::numeric` is 4111111111111110, the check digit
+ * rounded to 0, or more zeros where %g dropped them: 4111111111111100 for 4111111111111103), and Luhn restores
+ * the last one. As for float prints (float-text.ts), not for a number ending in more than 6 zeros.
+ */
+export function roundedFloatPan(digits: string, detect: DetectOptions): boolean {
+  if (digits.length !== 16 || digits[15] !== '0' || /0{7}$/.test(digits)) return false;
+  const d = digits.slice(0, 15);
+  for (let c = 0; c <= 9; c++) {
+    const pan = d + String(c);
+    if (luhnValid((i) => pan.charCodeAt(i) - 48, 16)) return digitsArePan(pan, detect);
+  }
+  return false;
 }
 
 /** A value withheld because it is a PAN that cannot be masked in its own format: NULL, counted. */
@@ -284,7 +308,7 @@ export function binaryValue(typeOid: number, value: Uint8Array, rule: { name: st
   }
   if (typeOid === NUMERIC_OID) {
     const d = numericDigits(value);
-    return d !== undefined && digitsArePan(d, ctx.detect) ? countNull(ctx, 'pan') : value;
+    return d !== undefined && (digitsArePan(d, ctx.detect) || roundedFloatPan(d, ctx.detect)) ? countNull(ctx, 'pan') : value;
   }
   if (typeOid === FLOAT8_OID) {
     const d = float8Digits(value);

@@ -125,4 +125,16 @@ describe('leaks and breakage found by the hunt', () => {
     const text = await run('psql', ['-X', '-c', `copy (select row(pan_m), to_char(pan_b, '9,999,999,999,999,999') from wallet, leak) to stdout`], gate.env);
     expect(text.stdout, text.stderr).toBe('("$*,***,***,***,**1,111.00")\t *,***,***,***,**1,111\n');
   });
+
+  it('a card number kept as double precision and cast to numeric (check digit rounded to 0) is NULL in text, binary and COPY', async () => {
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select pan_b::float8::numeric as n, 1234567.5::float8::numeric as amount from leak`);
+      expect(r.rows[0]).toEqual({ n: null, amount: '1234567.5' });
+    } finally { await c.end(); }
+    const [n] = await binaryRow('select pan_b::float8::numeric from leak');
+    expect(n).toBeNull();
+    const csv = await run('psql', ['-X', '-c', `copy (select id, pan_b::float8::numeric from leak) to stdout with (format csv)`], gate.env);
+    expect(csv.stdout, csv.stderr).toBe('1,\n');
+  });
 });

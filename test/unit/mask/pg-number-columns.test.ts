@@ -91,3 +91,20 @@ describe('card numbers as bounds of a range or multirange in binary format', () 
     expect(out!.subarray(5 + header.length + 2).readInt32BE(0)).toBe(-1);
   });
 });
+
+// float8_numeric keeps DBL_DIG (15) significant digits: a 16-digit card number kept as double precision and cast
+// to numeric loses its check digit to a 0 (or more zeros), which Luhn gives back.
+describe('a card number rounded by a float8 to numeric cast', () => {
+  it('text and binary numeric: 4111111111111110 and 4111111111111100 are NULL; other 16-digit numbers, amounts and round numbers stay', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription(['a', 'b', 'c', 'd', 'e', 'f'].map((name) => ({ name, typeOid: 1700 }))));
+    // 1234567890123450: no issuer range; 4000000000000000: a round number (15 zeros); 4111111111111110.50 has a fraction part ignored.
+    expect(rows(m.onBackendMessage(bytes.dataRow(['4111111111111110', '-4111111111111100', '4111111111111110.00', '1234567890123450', '4000000000000000', '411111111111111']))))
+      .toEqual([null, null, null, '1234567890123450', '4000000000000000', '411111111111111']);
+    const b = new PgMasker({ config: config() });
+    b.onBackendMessage(bytes.rowDescription([{ name: 'n', typeOid: 1700, format: 1 }]));
+    // numeric_send of 4111111111111110: ndigits 4, weight 3, sign 0, dscale 0, digits 4111 1111 1111 1110
+    const num = Buffer.from([0, 4, 0, 3, 0, 0, 0, 0, 0x10, 0x0f, 0x04, 0x57, 0x04, 0x57, 0x04, 0x56]);
+    expect(rows(b.onBackendMessage(bytes.dataRow([num])))).toEqual([null]);
+  });
+});
