@@ -1,7 +1,7 @@
 /**
  * PgMasker: masks every backend message that can carry data before it reaches the client (issue 4,
  * deliverables 3, 4 and 9). Message layouts from https://www.postgresql.org/docs/current/protocol-message-formats.html:
- * RowDescription ('T') sets the column plan; DataRow ('D'), CopyData ('d', COPY TO in text, csv or
+ * RowDescription ('T') sets the column plan (and its column names are masked); DataRow ('D'), CopyData ('d', COPY TO in text, csv or
  * binary), ErrorResponse ('E') and NoticeResponse ('N', every field), NotificationResponse ('A', channel
  * and payload) and FunctionCallResponse ('V') are masked. A message is re-encoded only when something was
  * masked; otherwise `null` tells the caller to forward the original bytes.
@@ -132,7 +132,7 @@ export class PgMasker {
       if (frame.length < 5) throw new Error('short frame');
       const body = frame.subarray(5);
       switch (frame[0]) {
-        case C.T: this.#onRowDescription(body); return null;
+        case C.T: this.#onRowDescription(body); return this.#fieldNames(body);
         case C.H: this.#onCopyOut(body); return null;
         case C.D: return this.#dataRow(body);
         case C.d: return this.#copyData(body);
@@ -214,6 +214,29 @@ export class PgMasker {
     }
     this.#planStmt = this.#stmt;
     this.#copy = undefined;
+  }
+
+  /**
+   * RowDescription: per field a C-string name, then 18 bytes (table OID, column number, type OID, size, modifier,
+   * format). A column name is data too (`select 1 as "4111…"`, or one a function built from a value): masked.
+   */
+  #fieldNames(body: Buffer): Buffer | null {
+    const n = body.readInt16BE(0);
+    let parts: Uint8Array[] | undefined;
+    let at = 2;
+    for (let i = 0; i < n; i++) {
+      const end = body.indexOf(0, at);
+      if (end < 0 || end + 19 > body.length) throw new Error('malformed RowDescription');
+      const name = body.subarray(at, end);
+      const m = name.length < 13 ? name : contentText(name, this.#ctx, false);
+      if (m !== name) {
+        parts ??= [body.subarray(0, at)];
+        parts.push(m);
+      } else parts?.push(name);
+      parts?.push(body.subarray(end, end + 19));
+      at = end + 19;
+    }
+    return parts ? frame(C.T, parts) : null;
   }
 
   #onCopyOut(body: Buffer): void {

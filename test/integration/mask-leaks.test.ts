@@ -137,4 +137,14 @@ describe('leaks and breakage found by the hunt', () => {
     const csv = await run('psql', ['-X', '-c', `copy (select id, pan_b::float8::numeric from leak) to stdout with (format csv)`], gate.env);
     expect(csv.stdout, csv.stderr).toBe('1,\n');
   });
+
+  it('a card number in a column name (an alias, or one built from a value) is masked in the row description', async () => {
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select 1 as "${PAN}", 2 as "card ${AMEX}"`);
+      expect(r.fields.map((f) => f.name)).toEqual(['************1111', 'card ***********0005']);
+    } finally { await c.end(); }
+    const csv = await run('psql', ['-X', '-A', '-c', `select 1 as "${PAN}"`], gate.env);
+    expect(csv.stdout).toBe('************1111\n1\n(1 row)\n');
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decodeDataRow, decodeNotice, decodeNotification } from '../../../src/pg/protocol/backend.js';
+import { decodeDataRow, decodeNotice, decodeNotification, decodeRowDescription } from '../../../src/pg/protocol/backend.js';
 import { hasCode } from '../../../src/errors.js';
 import { PgMasker } from '../../../src/mask/pg-masker.js';
 import type { PgMaskerOptions } from '../../../src/mask/pg-masker.js';
@@ -128,6 +128,15 @@ describe('PgMasker', () => {
     expect(JSON.parse(j!.toString())).toEqual(want);
     expect(JSON.parse(jb!.toString())).toEqual(want);
     expect(JSON.parse(jbin!.subarray(1).toString())).toEqual(want);
+  });
+
+  it('masks a card number in a column name of a RowDescription, and keeps the rest of the description', () => {
+    const m = new PgMasker({ config: config() });
+    const rd = bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: `card ${PAN}`, typeOid: 25, tableOid: 7, column: 2 }]);
+    const out = m.onBackendMessage(rd);
+    const fields = decodeRowDescription(out!.subarray(5)).fields;
+    expect(fields.map((f) => [f.name, f.typeOid, f.tableOid, f.column])).toEqual([['id', 23, 0, 0], ['card ************1111', 25, 7, 2]]);
+    expect(m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 'created_at_1700000000000', typeOid: 25 }]))).toBeNull();
   });
 
   it('masks every field of ErrorResponse and NoticeResponse', () => {
