@@ -2,7 +2,7 @@
  * Card numbers in places an adversarial hunt through the real gate (startConfiguredGate: the hooks `pcigate
  * connect` gives a session) found them leaking or breaking a client: each test fails without its fix.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeDataRow } from '../../src/pg/protocol/backend.js';
@@ -146,5 +146,23 @@ describe('leaks and breakage found by the hunt', () => {
     } finally { await c.end(); }
     const csv = await run('psql', ['-X', '-A', '-c', `select 1 as "${PAN}"`], gate.env);
     expect(csv.stdout).toBe('************1111\n1\n(1 row)\n');
+  });
+
+  it('the data home (audit log, transcripts) holds none of these card numbers, plain, grouped or in hex', async () => {
+    // A bytea literal in hex in the SQL text itself: the statement record masks it too.
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select length('\\x${Buffer.from(PAN).toString('hex')}'::bytea) as n`);
+      expect(r.rows[0]).toEqual({ n: 16 });
+    } finally { await c.end(); }
+    const files: string[] = [];
+    const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name)); };
+    walk(gate.home);
+    expect(files.length).toBeGreaterThan(0);
+    const all = Buffer.concat(files.map((f) => readFileSync(f)));
+    expect(all.includes(Buffer.from('4111111111111110'))).toBe(false);
+    for (const p of [PAN, AMEX]) {
+      for (const shape of [p, Buffer.from(p).toString('hex'), p.replace(/\B(?=(\d{3})+$)/g, ',')]) expect(all.includes(Buffer.from(shape)), shape).toBe(false);
+    }
   });
 });
