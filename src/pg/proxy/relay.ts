@@ -34,9 +34,11 @@ type Expect =
    * read: its description is kept for the statement's later Executes.
    */
   | { kind: 'describe'; after: Buffer[]; target: Target; portal?: string; prep?: Prepared | undefined }
-  | { kind: 'execute'; run: Running; after: Buffer[] }
-  | { kind: 'query'; run: Running; after: Buffer[] }
-  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[] }
+  /** `copyEnded`: the client sent CopyDone or CopyFail behind it before any CopyInResponse arrived. */
+  | { kind: 'execute'; run: Running; after: Buffer[]; copyEnded?: true }
+  | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: true }
+  /** `beforeCopyEnd`: sent after a statement and before the CopyDone/CopyFail the client sent behind it. */
+  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true }
   /**
    * pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is.
    * `batch`: ABORT_BATCH instead, answered by the error alone (the client's Sync behind it answers the rest).
@@ -323,6 +325,8 @@ export class Relay {
       // In COPY FROM STDIN the server ignores Sync and Flush (§55.2.6): they are answered by nothing.
       if (code === FE.Sync || code === FE.Flush) { this.forward(f); return null; }
       if (code === FE.CopyDone || code === FE.CopyFail) this.copyIn = false;
+    } else if (code === FE.CopyDone || code === FE.CopyFail) {
+      this.copyEndAhead();
     }
     if (this.serverSkipping && (code === FE.Parse || code === FE.Bind || code === FE.Describe || code === FE.Close)) {
       // Ignored by the server until Sync: forwarded (as the client sent it) and expected to get no answer.
@@ -813,18 +817,41 @@ export class Relay {
    * client sent before its next Sync or Flush waits unanswered again.
    */
   private onCopyIn(): void {
-    this.copyIn = true;
     const h = this.head();
+    // A client that sent its data and CopyDone/CopyFail without waiting for CopyInResponse has ended the COPY
+    // already: what it sends next is not copy data.
+    this.copyIn = !((h?.kind === 'execute' || h?.kind === 'query') && h.copyEnded);
     if (h?.kind !== 'execute') return;
     while (this.expect.length > 1) {
       const next = this.expect[1]!;
-      if (next.kind !== 'sync' || next.inject) break;
+      // A Sync the client sent after its CopyDone/CopyFail reaches the server after the COPY: it is answered.
+      if (next.kind !== 'sync' || next.inject || (h.copyEnded && !next.beforeCopyEnd)) break;
       this.expect.splice(1, 1);
       h.after.push(...next.after);
     }
     let i = this.expect.length;
     while (i > 0 && this.expect[i - 1]!.kind !== 'sync' && this.expect[i - 1]!.kind !== 'query' && this.expect[i - 1]!.kind !== 'abort') i--;
     this.unflushed = this.expect.length - i;
+  }
+
+  /**
+   * The client sent CopyDone or CopyFail before pcigate saw CopyInResponse (it did not wait for it, §55.2.6
+   * allows that): it ends the COPY of the last statement sent before it, if that starts one, and the Syncs
+   * sent between that statement and it are the ones the server reads in copy mode and ignores (onCopyIn).
+   * If the statement starts no COPY the server ignores the message, and so does this mark.
+   */
+  private copyEndAhead(): void {
+    for (let i = this.expect.length - 1; i >= 0; i--) {
+      const e = this.expect[i]!;
+      if (e.kind !== 'execute' && e.kind !== 'query') continue;
+      if (e.copyEnded) return;
+      e.copyEnded = true;
+      for (let j = i + 1; j < this.expect.length; j++) {
+        const s = this.expect[j]!;
+        if (s.kind === 'sync') s.beforeCopyEnd = true;
+      }
+      return;
+    }
   }
 
   private onReady(f: Buffer, emit: (b: Buffer) => void): void {
