@@ -83,6 +83,11 @@ function check(buf: Uint8Array, starts: number[], ends: number[], i: number, j: 
   const start = starts[i]!;
   const end = ends[j]!;
   if ((start > from && isLetter(buf[start - 1])) || (end < to && isLetter(buf[end]))) return;
+  // A list, not one number: PostgreSQL quotes an array element or a CSV field that holds a comma, and JSON has no
+  // grouped numbers, so `{4,111,…}`, `[500,404,…]` and `…,4,111,…` are several numbers.
+  const before = start > from ? buf[start - 1] : undefined;
+  const after = end < to ? buf[end] : undefined;
+  if (before === COMMA || before === 0x7b || before === 0x5b || after === 0x7d || after === 0x5d) return;
   if (end === to && openEnd) return;
   let sum = 0;
   let dbl = false;

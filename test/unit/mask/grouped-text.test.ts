@@ -25,6 +25,8 @@ describe('card numbers printed with thousands separators (money, to_char)', () =
       'v4,111,111,111,111,111', // glued to a letter
       '4,111,111,111,111,112', // Luhn fails
       '1,000,000,000,000,000', // no issuer range
+      '{4,111,111,111,111,111}', '[4,111,111,111,111,111]', 'x,4,111,111,111,111,111', // lists of numbers: an array, JSON, CSV fields
+      '[500,404,200,301,302,503]',
     ];
     for (const s of clean) {
       expect(masker.maskText(s)).toBe(s);
