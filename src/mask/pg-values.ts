@@ -314,6 +314,15 @@ export function binaryValue(typeOid: number, value: Uint8Array, rule: { name: st
     const d = float8Digits(value);
     return d !== undefined && digitsArePan(d, ctx.detect) ? countNull(ctx, 'pan') : value;
   }
+  const floatsAt = GEOMETRIC_FLOATS_AT[typeOid];
+  if (floatsAt !== undefined) {
+    // point, lseg, box, line, circle: float8s from the start; path a closed flag and a count, polygon a count first.
+    for (let at = floatsAt; at + 8 <= value.length; at += 8) {
+      const d = float8Digits(value.subarray(at, at + 8));
+      if (d !== undefined && digitsArePan(d, ctx.detect)) return countNull(ctx, 'pan');
+    }
+    return value;
+  }
   if (ARRAY_ELEMENT[typeOid] !== undefined) {
     const out = walkBinary(value, ctx, 0, 'array');
     if (out === undefined) throw new Error('malformed binary array');
@@ -356,9 +365,12 @@ export function isPrintableAscii(v: Uint8Array): boolean {
   return true;
 }
 
+/** Geometric types (geo_ops.c *_send): where their float8 coordinates start. */
+const GEOMETRIC_FLOATS_AT: Record<number, number> = { 600: 0, 601: 0, 602: 5, 603: 0, 604: 4, 628: 0, 718: 0 };
+
 const MAX_NESTING = 4;
 const KNOWN_BINARY = (oid: number) => TEXT_LIKE_OIDS.has(oid) || oid === JSONB_OID || oid === INT8_OID || oid === MONEY_OID || oid === NUMERIC_OID ||
-  oid === FLOAT8_OID || oid === BYTEA_OID || NO_PAN_BINARY.has(oid);
+  oid === FLOAT8_OID || oid === BYTEA_OID || NO_PAN_BINARY.has(oid) || GEOMETRIC_FLOATS_AT[oid] !== undefined;
 
 /**
  * An array (array_send: Int32 ndim, Int32 has-null flag, UInt32 element OID, ndim × (Int32 dim, Int32 lower

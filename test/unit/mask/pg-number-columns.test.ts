@@ -108,3 +108,18 @@ describe('a card number rounded by a float8 to numeric cast', () => {
     expect(rows(b.onBackendMessage(bytes.dataRow([num])))).toEqual([null]);
   });
 });
+
+// point_send and friends (geo_ops.c): float8 coordinates; path has a closed flag and a count before them,
+// polygon a count.
+describe('a card number kept as double precision inside a geometric value in binary format', () => {
+  const f8 = (x: number) => { const b = Buffer.alloc(8); b.writeDoubleBE(x); return b; };
+  it('point, circle and polygon holding a float8 PAN become NULL; ordinary coordinates stay', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'p', typeOid: 600, format: 1 }, { name: 'c', typeOid: 718, format: 1 }, { name: 'poly', typeOid: 604, format: 1 }, { name: 'ok', typeOid: 600, format: 1 }]));
+    const pan = 4111111111111111;
+    const count = Buffer.alloc(4); count.writeInt32BE(2);
+    const ok = Buffer.concat([f8(52.52), f8(13.405)]);
+    const out = rows(m.onBackendMessage(bytes.dataRow([Buffer.concat([f8(pan), f8(0)]), Buffer.concat([f8(1), f8(pan), f8(1)]), Buffer.concat([count, f8(0), f8(0), f8(1), f8(pan)]), ok])));
+    expect(out).toEqual([null, null, null, ok.toString('latin1')]);
+  });
+});
