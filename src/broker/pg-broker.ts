@@ -97,6 +97,23 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
     ...(startup?.params.application_name ? { client: maskText(startup.params.application_name) } : {}),
   });
 
+  /**
+   * A listener serves its connection's one database. A client asking for another (psql's `\c analytics`, a
+   * GUI's maintenance database `postgres`) is refused with the server's own 3D000 rather than silently
+   * given this one, where its statements would run against the wrong data. No name is the user name, as the
+   * server reads it (libpq sends it so). Recorded as `session.denied`.
+   */
+  const refuseOtherDatabase = async (startup: StartupInfo, actor: Actor, src: Source): Promise<void> => {
+    if (startup.database === o.target.database) return;
+    const wanted = maskText(startup.database);
+    const message = `pcigate: this listener serves database "${o.target.database}" only, not "${wanted}"`;
+    await append({
+      type: 'session.denied', actor, src, target, account: { kind: 'postgres', name: o.target.user }, outcome: 'denied',
+      detail: { reason: 'database', rule: `connections.${o.conn}.database`, message, client_database: wanted },
+    }).catch((e: unknown) => o.log.warn(`session.denied could not be recorded: ${errText(e)}`));
+    throw new PgSessionRefused(message, '3D000', { hint: `Connect to "${o.target.database}", or run pcigate connect for the connection that serves "${wanted}".` });
+  };
+
   const owner: SessionOwner = {
     verifier: makeScramVerifier(secret),
     tls: o.tls,
@@ -112,6 +129,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       }
       const id = randomUUID();
       const src = srcOf(client, startup);
+      await refuseOtherDatabase(startup, actor, src);
       await o.admit?.({ actor, src, target, notice: (line) => session.notice(line) });
       await append({
         type: 'session.start', session: id, actor, src, target, outcome: 'success',

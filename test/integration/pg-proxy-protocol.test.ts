@@ -36,7 +36,7 @@ const msg = (code: string, body: Buffer = Buffer.alloc(0)) => Buffer.concat([Buf
 describe('local side', () => {
   it('negotiates down a newer protocol minor and unknown _pq_ options with NegotiateProtocolVersion', async () => {
     const r = await RawPgClient.connect(gate.broker);
-    r.startup({ user: 'x', database: 'y', '_pq_.future_thing': 'on' }, 2);
+    r.startup({ user: 'x', database: gate.broker.database, '_pq_.future_thing': 'on' }, 2);
     const v = await r.frame();
     expect(String.fromCharCode(v[0]!)).toBe('v');
     expect(v.readInt32BE(5)).toBe(0);
@@ -53,7 +53,7 @@ describe('local side', () => {
     expect(await r.byte()).toBe(0x4e);
     r.sock.write(Buffer.concat([i32(8), i32(80877103)]));
     expect(await r.byte()).toBe(0x4e);
-    r.startup({ user: 'x', database: 'y' });
+    r.startup({ user: 'x', database: gate.broker.database });
     const ready = await r.scram(gate.broker.secret);
     expect(ready.at(-1)![0]).toBe(0x5a);
     r.sock.end(msg('X'));
@@ -71,7 +71,7 @@ describe('local side', () => {
   it('runs FunctionCall and records it; CopyFail ends a COPY FROM STDIN with an error', async () => {
     const oid = Number(server.psql("select 'pg_backend_pid'::regproc::oid").trim());
     const r = await RawPgClient.connect(gate.broker);
-    r.startup({ user: 'x', database: 'y' });
+    r.startup({ user: 'x', database: gate.broker.database });
     await r.scram(gate.broker.secret);
     r.sock.write(msg('F', Buffer.concat([i32(oid), Buffer.from([0, 0, 0, 0, 0, 0])])));
     const fc = await r.untilReady();

@@ -101,4 +101,23 @@ describe('psql through pcigate', () => {
     expect(stderr).toMatch(/canceling statement due to user request/);
     await until(() => readLog(gate.home).some((r) => r.type === 'pg.cancel' && r.outcome === 'success'));
   });
+  it('serves only its connection\'s database: another (or none) is refused with 3D000 and session.denied, \\c to it too', async () => {
+    const other = await run('psql', ['-X', '-At', '-c', 'select current_database()'], { ...gate.env, PGDATABASE: 'template1' });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain(`FATAL:  pcigate: this listener serves database "${pg.database}" only, not "template1"`);
+    expect(other.stdout).toBe('');
+    await until(() => readLog(gate.home).some((x) => x.type === 'session.denied'));
+    const denied = readLog(gate.home).find((x) => x.type === 'session.denied')!;
+    expect(denied).toMatchObject({ outcome: 'denied', actor: { sub: 'tester' }, detail: { reason: 'database', client_database: 'template1' } });
+    // \c to another database fails; a script stops there (psql keeps the old session only interactively).
+    const switched = await run('psql', ['-X', '-At'], gate.env, { input: '\\c template1\nselect current_database();\n' });
+    expect(switched.stderr).toContain(`this listener serves database "${pg.database}" only, not "template1"`);
+    expect(switched.code).not.toBe(0);
+    expect(switched.stdout).toBe('');
+    // libpq names the user as the database when none is given (as the server reads a startup without one).
+    const { PGDATABASE: _, ...noDatabase } = gate.env;
+    const dflt = await run('psql', ['-X', '-At', '-c', 'select current_database()'], noDatabase);
+    expect(dflt.stderr).toContain(`not "${pg.superuser}"`);
+    expect(readLog(gate.home).filter((x) => x.type === 'session.denied').length).toBeGreaterThanOrEqual(2);
+  });
 });
