@@ -20,30 +20,55 @@ const DOT = 0x2e;
 const MIN_BYTES = 17;
 const MIN_SEPS = 4;
 
-const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 48 && b <= 57;
 const isSep = (b: number | undefined): boolean => b === COMMA || b === DOT;
 const isLetter = (b: number | undefined): boolean => b !== undefined && (b | 0x20) >= 97 && (b | 0x20) <= 122;
 
-/** Appends to `out` the thousands-grouped PANs in buf[from, to); with `openEnd`, a chain reaching `to` is undecided. */
-export function findGroupedPans(buf: Uint8Array, from: number, to: number, openEnd: boolean, out: PanSpan[]): void {
-  let p = from + MIN_BYTES - 1;
-  while (p < to) {
-    const b = buf[p];
-    let q: number;
-    if (isDigit(b)) q = p;
-    else if (isSep(b) && isDigit(buf[p + 1]) && p + 1 < to && p - 1 >= from && isDigit(buf[p - 1])) q = p - 1;
-    else {
-      p += MIN_BYTES;
-      continue;
-    }
-    // The maximal run of digits and single separators between digits around q.
-    let s = q;
-    while (s > from && (isDigit(buf[s - 1]) || (isSep(buf[s - 1]) && s - 2 >= from && isDigit(buf[s - 2])))) s--;
-    let e = q + 1;
-    while (e < to && (isDigit(buf[e]) || (isSep(buf[e]) && e + 1 < to && isDigit(buf[e + 1])))) e++;
-    if (e - s >= MIN_BYTES) chains(buf, s, e, from, to, openEnd, out);
-    p = e + MIN_BYTES;
+/** 1 for a digit, 2 for a group separator, 0 otherwise: one load per probe on the scan of every value. */
+export const GROUP_CLASS = new Uint8Array(256);
+for (let b = 48; b <= 57; b++) GROUP_CLASS[b] = 1;
+GROUP_CLASS[COMMA] = 2;
+GROUP_CLASS[DOT] = 2;
+const CLASS = GROUP_CLASS;
+
+/**
+ * The grouped PANs of the chain around byte p, appended to `out`; returns the end of the bytes examined,
+ * before which no other probe needs to look. Called by findPans' skip-ahead scan (pan-detector.ts) at each
+ * probe whose byte is a digit or a separator (GROUP_CLASS), one probe every 13 bytes: a chain spans at
+ * least 17, so the scan probes every chain and the data is read once for both searches.
+ */
+export function groupedAt(buf: Uint8Array, p: number, from: number, to: number, openEnd: boolean, out: PanSpan[]): number {
+  const c = CLASS[buf[p]!]!;
+  let q: number;
+  if (c === 1) {
+    // Inside a chain a separator comes every 4th byte at most, and a chain of ≥ 17 bytes holding p holds
+    // p − 3 … p or p … p + 3: no separator within 3 bytes of p, no chain (most digits: ids, dates, times).
+    let near = false;
+    for (let k = Math.max(from, p - 3), end = Math.min(to, p + 4); k < end; k++) if (CLASS[buf[k]!] === 2) { near = true; break; }
+    if (!near) return p;
+    q = p;
+  } else if (c === 2 && p + 1 < to && p - 1 >= from && CLASS[buf[p + 1]!] === 1 && CLASS[buf[p - 1]!] === 1) q = p - 1;
+  else return p;
+  // A chain of ≥ MIN_BYTES (17) bytes holding q reaches q − 8 or q + 8 (else it would span at most 15).
+  const lo = q - 8;
+  const hi = q + 8;
+  if ((lo < from || CLASS[buf[lo]!] === 0) && (hi >= to || CLASS[buf[hi]!] === 0)) return p;
+  // The maximal run of digits and single separators between digits around q.
+  let s = q;
+  for (;;) {
+    if (s <= from) break;
+    const c1 = CLASS[buf[s - 1]!];
+    if (c1 === 1 || (c1 === 2 && s - 2 >= from && CLASS[buf[s - 2]!] === 1)) s--;
+    else break;
   }
+  let e = q + 1;
+  for (;;) {
+    if (e >= to) break;
+    const c1 = CLASS[buf[e]!];
+    if (c1 === 1 || (c1 === 2 && e + 1 < to && CLASS[buf[e + 1]!] === 1)) e++;
+    else break;
+  }
+  if (e - s >= MIN_BYTES) chains(buf, s, e, from, to, openEnd, out);
+  return e;
 }
 
 /** Checks each chain of groups joined by the same separator in the run [s, e). */

@@ -19,7 +19,7 @@
  */
 import { networkIndex } from './card-networks.js';
 import { findExponentPans } from './float-text.js';
-import { findGroupedPans } from './grouped-text.js';
+import { GROUP_CLASS, groupedAt } from './grouped-text.js';
 
 export interface DetectOptions {
   /** Accept any Luhn-valid 13–19 digit number, not only the issuer ranges of the major networks. */
@@ -47,6 +47,7 @@ for (let b = 97; b <= 122; b++) BYTE_CLASS[b] = 4;
 
 const STRIDE = MIN_PAN_DIGITS;
 const scratch: PanSpan[] = [];
+const grouped: PanSpan[] = [];
 const NO_SPANS: PanSpan[] = Object.freeze([]) as unknown as PanSpan[];
 /** Smallest digit group of a separated PAN. */
 export const MIN_GROUP = 3;
@@ -68,8 +69,12 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   if (out.length !== 0) out.length = 0; // setting the length of an empty array is not free: one call per value
   const anyLuhn = opts.anyLuhn === true;
   let p = from + STRIDE - 1;
+  // Thousands-grouped prints are looked for at the same probes (grouped-text.ts), so the data is read once.
+  let groupedEnd = from;
   while (p < to) {
-    const cls = BYTE_CLASS[buf[p]!]!;
+    const b = buf[p]!;
+    if (p >= groupedEnd && GROUP_CLASS[b] !== 0) groupedEnd = groupedAt(buf, p, from, to, openEnd, grouped);
+    const cls = BYTE_CLASS[b]!;
     let q: number;
     if (cls === 1) q = p;
     else if (cls === 2 && p + 1 < to && BYTE_CLASS[buf[p + 1]!] === 1) q = p + 1;
@@ -110,9 +115,11 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   }
   const found = out.length;
   if (exponents) findExponentPans(buf, from, to, openEnd, out);
-  const printed = out.length;
-  findGroupedPans(buf, from, to, openEnd, out);
-  if ((found > 0 && out.length > found) || (printed > found && out.length > printed)) out.sort((x, y) => x.start - y.start);
+  if (grouped.length > 0) {
+    for (const g of grouped) out.push(g);
+    grouped.length = 0;
+  }
+  if (out.length > 1 && out.length > found) out.sort((x, y) => x.start - y.start);
   // Most values hold no PAN: one shared, frozen empty array instead of an allocation per call.
   return out.length === 0 ? NO_SPANS : out.slice();
 }
