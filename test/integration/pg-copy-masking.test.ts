@@ -141,6 +141,25 @@ describe('COPY TO STDOUT through pcigate connect', () => {
     expect(q).toMatchObject({ rule: 'masking.copy_columns', sqlstate: '0A000' });
   });
 
+  it('a refused extended-protocol COPY, again and again: each client gets one error and nothing after it', async () => {
+    // Before 167be36 the abort pcigate sent after such a refusal sometimes reached the client as a second
+    // error after its query had ended (pg: an unhandled 'error' event), a few times in 300 here.
+    const stray: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+      c.on('error', (e) => { stray.push(`${i}: ${e.message}`); });
+      await c.connect();
+      try {
+        await c.query('create temp table t as select cvv from cards');
+        const e = await c.query({ text: 'copy t to stdout', queryMode: 'extended' } as pg.QueryConfig).then(() => undefined, (x: pg.DatabaseError) => x);
+        expect(e?.code).toBe('0A000');
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }
+    expect(stray).toEqual([]);
+  }, 120_000);
+
   it('a COPY the server refuses while its columns are asked gets the server\'s own error, and its transaction fails as it would have', async () => {
     const r = await run('psql', ['-X'], gate.env, { input: 'begin;\ncopy no_such_table to stdout;\nselect 1;\nrollback;\ncopy (select cvv from cards where id = 1) to stdout;\n' });
     expect(r.stderr).toMatch(/ERROR: {2}relation "no_such_table" does not exist/);
