@@ -11,7 +11,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, readLog, run, startConfiguredGate } from './pg-proxy-setup.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { type Gate, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -152,5 +154,39 @@ describe('a server error that arrives while pcigate is still deciding the Execut
     const recs = readLog(gate.home).filter((r) => r.type === 'pg.query' && String((r.detail as { sql: string }).sql).includes('no_such_table_skip'));
     expect(recs).toHaveLength(3);
     for (const r of recs) expect(r).toMatchObject({ outcome: 'failure', detail: { result: 'failure', sqlstate: '42P01' } });
+  });
+});
+
+describe('a Terminate sent right behind statements (the client does not wait for their answers)', () => {
+  /** Every frame until the connection closes, as its type letter (an error with its message's start). */
+  async function untilClosed(c: RawPgClient): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      for (;;) {
+        const f = await c.frame();
+        out.push(f[0] === 0x45 ? `E ${/M([^\0]*)/.exec(f.toString('utf8'))![1]!.slice(0, 25)}` : String.fromCharCode(f[0]!));
+      }
+    } catch {
+      return out;
+    }
+  }
+
+  it('a refused statement: the client gets its one error and ReadyForQuery, not pcigate\'s abort', async () => {
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.query('select * from secrets'), bytes.terminate()]));
+    expect(await untilClosed(c)).toEqual(['E pcigate: denied by policy', 'Z']);
+  });
+
+  it('a write still runs on the server, and its record says so (not a failure)', async () => {
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.query('insert into items values (7300), (7301)'), bytes.terminate()]));
+    c.sock.end(); // and closes at once: the server finishes what it was sent all the same
+    await untilClosed(c);
+    await until(() => readLog(gate.home).some((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql.startsWith('insert into items values (7300)')));
+    expect(ids()).toContain('7300,7301');
+    const rec = readLog(gate.home).find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql.startsWith('insert into items values (7300)'))!;
+    expect(rec).toMatchObject({ outcome: 'success', detail: { result: 'success', rows: 2 } });
+    await until(() => readLog(gate.home).some((r) => r.type === 'session.end' && r.session === rec.session));
+    expect(readLog(gate.home).find((r) => r.type === 'session.end' && r.session === rec.session)).toMatchObject({ outcome: 'success', detail: { reason: 'client terminated' } });
   });
 });

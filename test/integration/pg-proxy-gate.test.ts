@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditSink } from '../../recorder/types.js';
 import { AuditWriteError } from '../../src/errors.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { startGate, pgClient as connect } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
@@ -75,6 +77,21 @@ describe('read gate', () => {
       slow.release(false);
       expect(await done).toMatchObject({ code: '58030' });
       expect(rows).toBe(0);
+    } finally { await gate.close(); }
+  });
+
+  it('a read sent with Terminate behind it: the server closes first, the answer still comes once its record is durable', async () => {
+    const slow = slowIntents('select 77');
+    const gate = await startGate(server, { transcripts: false, sinkWrap: slow.wrap });
+    try {
+      const c = await RawPgClient.login(gate.broker);
+      c.sock.write(Buffer.concat([bytes.query('select 77 as n'), bytes.terminate()]));
+      await new Promise((r) => setTimeout(r, 500)); // the server has answered and closed by now
+      expect(c.closed).toBe(false);
+      slow.release(true);
+      const frames = await c.untilReady();
+      expect(frames.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('TDCZ');
+      await new Promise<void>((r) => { if (c.closed) r(); else c.sock.once('close', () => r()); });
     } finally { await gate.close(); }
   });
 });

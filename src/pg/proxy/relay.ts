@@ -257,11 +257,12 @@ export class Relay {
   // ---- client → upstream -------------------------------------------------------------------------
 
   private async pumpClient(): Promise<void> {
-    if (this.pumping || this.ended) return;
+    // Nothing a client sends after its Terminate is read (the server would not read it either).
+    if (this.pumping || this.ended || this.clientTerminated) return;
     this.pumping = true;
     try {
       for (;;) {
-        const f = this.o.clientReader.next();
+        const f = this.backlog.length > 0 ? this.backlog.shift()! : this.o.clientReader.next();
         if (!f) break;
         const pending = this.onClientFrame(f);
         if (pending) {
@@ -271,7 +272,7 @@ export class Relay {
           await pending;
           if (!this.ended && !this.clientGone) this.o.client.resume();
         }
-        if (this.ended) return;
+        if (this.ended || this.clientTerminated) return;
       }
       // What is left in the reader is one partial frame: keep reading until it is whole, however big.
       this.flushUpstream();
@@ -410,7 +411,10 @@ export class Relay {
         // The server closes the connection after Terminate (§55.2.10), once it has sent what it owed; the
         // client's side closes when the server's has (onUpstreamClose), so no answer before it is cut off.
         this.clientTerminated = true;
-        this.finish('client terminated', true);
+        // What the server still owes is what it still runs: a statement sent with the Terminate right
+        // behind it executes all the same. Its answers are handled as any (recorded with their real
+        // outcome, masked, pcigate's own answers kept from the client) until the server closes.
+        if (this.expect.length === 0) this.finish('client terminated', true);
         return null;
       default:
         // CopyData/CopyDone/CopyFail, Flush and anything else: the server judges them.
@@ -657,6 +661,10 @@ export class Relay {
       if (!this.upstreamGone) this.o.upstream.resume();
     }
     this.onUpstreamData(null);
+    if (this.closeWhenUngated && !this.gateWait) {
+      this.closeWhenUngated = false;
+      this.onUpstreamClose();
+    }
   }
 
   private head(): Expect | undefined {
@@ -896,9 +904,19 @@ export class Relay {
     this.finish('internal error', false);
   }
 
+  /** Client frames taken from the reader when the client closed while a decision was pending. */
+  private backlog: Buffer[] = [];
+
   private onClientClose(): void {
     this.clientGone = true;
-    if (this.ended) return;
+    // After its Terminate the client may close first: the server still finishes what it was sent.
+    if (this.ended || this.clientTerminated) return;
+    if (this.pumping) {
+      // A decision is pending and the frames behind it wait: ended by a Terminate among them (libpq's
+      // PQfinish writes it and closes at once), the session ends as the client chose, once they are handled.
+      for (let f = this.o.clientReader.next(); f; f = this.o.clientReader.next()) this.backlog.push(f);
+      if (this.backlog.some((f) => f[0] === FE.Terminate)) return;
+    }
     // The client vanished (no Terminate). Anything still running upstream is cancelled, not left to run.
     const busy = this.expect.length > 0;
     const done = () => { this.o.upstream.destroy(); };
@@ -906,10 +924,23 @@ export class Relay {
     this.finish(busy ? 'client disconnected mid-statement' : 'client disconnected', !busy);
   }
 
+  /** The server closed after the client's Terminate while its last answers waited for their record. */
+  private closeWhenUngated = false;
+
   private onUpstreamClose(): void {
     this.upstreamGone = true;
+    if (this.clientTerminated && !this.ended && this.gateWait) {
+      // Its answers are owed to the client once their record is durable: the end waits for them (ungate).
+      this.closeWhenUngated = true;
+      return;
+    }
     if (this.clientTerminated && !this.clientGone) this.o.client.end();
     if (this.ended) return;
+    if (this.clientTerminated) {
+      // After the client's Terminate: anything the server did not answer was not run.
+      this.finish('client terminated', this.expect.length === 0);
+      return;
+    }
     for (const e of this.expect.splice(0)) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= '08006'; this.end(run, false); }
