@@ -190,3 +190,38 @@ describe('a Terminate sent right behind statements (the client does not wait for
     expect(readLog(gate.home).find((r) => r.type === 'session.end' && r.session === rec.session)).toMatchObject({ outcome: 'success', detail: { reason: 'client terminated' } });
   });
 });
+
+describe('a named statement Parsed again (the server refuses with 42P05 and keeps the first)', () => {
+  it('is judged, run and recorded as the statement the server holds: a denied table stays denied', async () => {
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.parse('held', 'select id from secrets'), bytes.sync()]));
+    expect((await c.untilReady()).map((f) => String.fromCharCode(f[0]!)).join('')).toBe('1Z');
+    c.sock.write(Buffer.concat([bytes.parse('held', 'select 1'), bytes.sync()]));
+    const again = await c.untilReady();
+    expect(again.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('EZ');
+    expect(again[0]!.toString('latin1')).toContain('42P05');
+    c.sock.write(Buffer.concat([bytes.bind('', 'held', []), bytes.execute(), bytes.sync()]));
+    const run = await c.untilReady();
+    expect(run.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('2EZ');
+    expect(run[1]!.toString('latin1')).toContain('pcigate: denied by policy');
+    c.sock.end(bytes.terminate());
+    await until(() => readLog(gate.home).some((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === 'select id from secrets'));
+    const rec = readLog(gate.home).filter((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === 'select id from secrets').at(-1)!;
+    expect(rec).toMatchObject({ outcome: 'denied' });
+  });
+
+  it('a Close of it the server skips (an error earlier in the batch) leaves it in place too', async () => {
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.parse('kept', 'select id from secrets'), bytes.sync()]));
+    await c.untilReady();
+    // The failing Parse makes the server skip the Close and the new Parse behind it, to the Sync.
+    c.sock.write(Buffer.concat([bytes.parse('', 'select from no_such_table_x'), bytes.close('S', 'kept'), bytes.parse('kept', 'select 2'), bytes.sync()]));
+    expect((await c.untilReady()).map((f) => String.fromCharCode(f[0]!)).join('')).toBe('EZ');
+    c.sock.write(Buffer.concat([bytes.bind('', 'kept', []), bytes.execute(), bytes.sync()]));
+    const run = await c.untilReady();
+    expect(run.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('2EZ');
+    expect(run[1]!.toString('latin1')).toContain('pcigate: denied by policy');
+    c.sock.end(bytes.terminate());
+  });
+});
+

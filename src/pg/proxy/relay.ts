@@ -26,8 +26,13 @@ type Target = { statement: string; portal?: undefined } | { portal: string; stat
 
 /** `after`: replies pcigate made up, sent right after the server's answer to this entry. */
 type Expect =
-  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target }
-  | { kind: 'close'; after: Buffer[] }
+  /**
+   * `prev`: for a Parse, the statement its name mirrored before it (restored when the server rejects or
+   * skips the Parse: it then still has that one, or none).
+   */
+  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target; prev?: Prepared | undefined; set?: Prepared; gen?: number }
+  /** `statement`: the prepared statement a Close S removed from the mirror (restored if the server skips it). */
+  | { kind: 'close'; after: Buffer[]; statement?: { name: string; prev: Prepared | undefined; gen: number } }
   /**
    * `portal`: a Describe of that portal (its description fits the Execute behind it exactly). `prep`: the
    * prepared statement described (directly, or the one the portal was bound from), taken when the Describe was
@@ -349,9 +354,13 @@ export class Relay {
         return this.statement(f, { protocol: 'function', sql: `function ${decodeFunctionCall(f).oid}`, params: [] });
       case FE.Parse: {
         const p = decodeParse(f);
-        this.prepared.set(p.name, { sql: p.sql, types: p.types });
+        const prev = this.prepared.get(p.name);
+        const set: Prepared = { sql: p.sql, types: p.types };
+        this.prepared.set(p.name, set);
+        const gen = ++this.mirrorGen;
+        this.lastGen.set(p.name, gen);
         this.forward(f);
-        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name } });
+        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name }, prev, set, gen });
         this.unflushed++;
         return null;
       }
@@ -387,9 +396,11 @@ export class Relay {
       }
       case FE.Close: {
         const t = decodeTarget(f);
+        const statement = t.kind === 'S' ? { name: t.name, prev: this.prepared.get(t.name), gen: ++this.mirrorGen } : undefined;
+        if (statement) this.lastGen.set(t.name, statement.gen);
         if (t.kind === 'S') this.prepared.delete(t.name); else this.portals.delete(t.name);
         this.forward(f);
-        this.expect.push({ kind: 'close', after: [] });
+        this.expect.push({ kind: 'close', after: [], statement });
         this.unflushed++;
         return null;
       }
@@ -722,7 +733,12 @@ export class Relay {
         if (h?.kind === 'execute') { h.run.result.suspended = true; this.end(h.run); }
         break;
       case BE.ParseComplete: case BE.BindComplete: case BE.CloseComplete:
-        if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close')) this.shift();
+        if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close')) {
+          // Done: nothing to undo for that name unless a later message changes it again.
+          const done = h.kind === 'close' ? h.statement : h.kind === 'parse' ? { name: h.target.statement!, gen: h.gen } : undefined;
+          if (done && this.lastGen.get(done.name) === done.gen) this.lastGen.delete(done.name);
+          this.shift();
+        }
         break;
       case BE.RowDescription: case BE.NoData:
         if (h?.kind === 'describe') this.shift();
@@ -803,8 +819,10 @@ export class Relay {
     // constant, as `1/0`), the statement that failed is the first Execute behind it of what that message
     // worked on: recorded as failed, not as skipped like the Executes the error kept from running.
     let failed: Target | null = h.kind === 'parse' || h.kind === 'bind' || h.kind === 'describe' ? h.target : null;
+    const unparsed: Array<Extract<Expect, { kind: 'parse' | 'bind' | 'close' }>> = [];
     while (this.expect.length > 0 && this.expect[0]!.kind !== 'sync') {
       const e = this.shift()!;
+      if (e.kind === 'parse' || (e.kind === 'close' && e.statement)) unparsed.push(e);
       if (e.kind === 'execute' || e.kind === 'query') {
         const charged = e === h || (failed !== null && forExecute(failed, e.run.stmt));
         if (charged) failed = null;
@@ -812,6 +830,21 @@ export class Relay {
         e.run.result.sqlstate = sqlstate;
         this.end(e.run, false);
       }
+    }
+    // The Parses the error answered or skipped stored nothing: the server still has what their names named
+    // before (a named statement Parsed again is refused, 42P05, and keeps its old text), except that a Parse
+    // of the unnamed statement drops the old one before it fails. A skipped Close of a statement removed
+    // nothing either. Policy judges an Execute by this mirror: keeping a refused text let a statement the
+    // server held run as whatever the client had Parsed over it (a denied table read as `select 1`).
+    // Only where the mirror still holds what that message left: a pipelining client may have Parsed or
+    // Closed the name again behind the Sync, and that stands.
+    for (let i = unparsed.length - 1; i >= 0; i--) {
+      const e = unparsed[i]!;
+      const name = e.kind === 'close' ? e.statement!.name : e.target.statement!;
+      if (e.kind === 'close' ? e.statement!.gen !== this.lastGen.get(name) : this.prepared.get(name) !== e.set) continue;
+      const prev = e.kind === 'close' ? e.statement!.prev : e.prev;
+      if (prev && !(e === h && name === '')) this.prepared.set(name, prev);
+      else this.prepared.delete(name);
     }
     const s = this.expect[0];
     if (s?.kind === 'sync') s.errored = true;
@@ -903,6 +936,10 @@ export class Relay {
     this.o.upstream.destroy();
     this.finish('internal error', false);
   }
+
+  /** Which Parse or Close S last changed each name in the mirror (`prepared`): see onError. */
+  private mirrorGen = 0;
+  private readonly lastGen = new Map<string, number>();
 
   /** Client frames taken from the reader when the client closed while a decision was pending. */
   private backlog: Buffer[] = [];
