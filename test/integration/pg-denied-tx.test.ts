@@ -210,6 +210,26 @@ describe('a named statement Parsed again (the server refuses with 42P05 and keep
     expect(rec).toMatchObject({ outcome: 'denied' });
   });
 
+  it('pipelined with the Bind and Execute behind it in one write: judged once the server has answered the Parse', async () => {
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.parse('piped', 'select id from secrets'), bytes.sync()]));
+    await c.untilReady();
+    c.sock.write(Buffer.concat([bytes.parse('piped', 'select 1'), bytes.sync(), bytes.bind('', 'piped', []), bytes.execute(), bytes.sync()]));
+    const first = await c.untilReady();
+    expect(first.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('EZ');
+    const run = await c.untilReady();
+    expect(run.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('2EZ');
+    expect(run[1]!.toString('latin1')).toContain('pcigate: denied by policy');
+    // The other way round: SQL DEALLOCATE dropped it, so the server takes the new Parse; judged as that.
+    c.sock.write(Buffer.concat([bytes.query('deallocate piped')]));
+    await c.untilReady();
+    c.sock.write(Buffer.concat([bytes.parse('piped', 'select 41 + 1'), bytes.sync(), bytes.bind('', 'piped', []), bytes.execute(), bytes.sync()]));
+    expect((await c.untilReady()).map((f) => String.fromCharCode(f[0]!)).join('')).toBe('1Z');
+    const ok = await c.untilReady();
+    expect(ok.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('2DCZ');
+    c.sock.end(bytes.terminate());
+  });
+
   it('a Close of it the server skips (an error earlier in the batch) leaves it in place too', async () => {
     const c = await RawPgClient.login(gate.broker);
     c.sock.write(Buffer.concat([bytes.parse('kept', 'select id from secrets'), bytes.sync()]));

@@ -80,12 +80,21 @@ const RFQ_MARK = Buffer.from('RFQ');
  */
 const COPY_FAIL_TERMINATE = Buffer.concat([encodeCopyFail('pcigate: the session was ended by pcigate'), TERMINATE]);
 
+/** Flush (§55.7): the server sends what it owes so far; nothing else changes. */
+const FLUSH = Buffer.from([FE.Flush, 0, 0, 0, 4]);
+
 /** A statement the client prepared (Parse), as pcigate mirrors it. */
 interface Prepared {
   sql: string;
   types: number[];
   /** The RowDescription a Describe of it (or of a portal bound from it) got: its columns' types. */
   described?: Buffer | undefined;
+  /**
+   * A named statement Parsed over one the mirror holds: the server refuses that (42P05) unless SQL
+   * DEALLOCATE or DISCARD dropped the old one, so until it answers, which text a Bind binds is unknown.
+   * `settled` resolves when it has answered; `rejected` then tells which (onError).
+   */
+  unsure?: { prev: Prepared; settled: Promise<void>; settle: () => void; rejected?: boolean };
 }
 
 interface Running {
@@ -126,7 +135,7 @@ const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pc
 export class Relay {
   private readonly expect: Expect[] = [];
   private readonly prepared = new Map<string, Prepared>();
-  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[] }>();
+  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; from?: Prepared }>();
   /** Statements whose Running gets a `describe` (set when the Execute is read, taken when it is admitted). */
   private readonly descriptions = new WeakMap<Statement, Buffer>();
   private statementCount = 0;
@@ -153,7 +162,7 @@ export class Relay {
    * skipped Execute shows what the client bound for it. Cleared at the Sync.
    */
   private readonly skippedPrepared = new Map<string, { sql: string; types: number[] }>();
-  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[] }>();
+  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; from?: Prepared }>();
   private pumping = false;
   private ended = false;
   private clientGone = false;
@@ -356,6 +365,11 @@ export class Relay {
         const p = decodeParse(f);
         const prev = this.prepared.get(p.name);
         const set: Prepared = { sql: p.sql, types: p.types };
+        if (p.name !== '' && prev) {
+          let settle = () => {};
+          const settled = new Promise<void>((r) => { settle = r; });
+          set.unsure = { prev, settled, settle };
+        }
         this.prepared.set(p.name, set);
         const gen = ++this.mirrorGen;
         this.lastGen.set(p.name, gen);
@@ -367,7 +381,7 @@ export class Relay {
       case FE.Bind: {
         const b = decodeBind(f);
         const ps = this.prepared.get(b.statement);
-        this.portals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats });
+        this.portals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...(ps?.unsure ? { from: ps } : {}) });
         this.forward(f);
         this.expect.push({ kind: 'bind', after: [], target: { portal: b.portal } });
         this.unflushed++;
@@ -376,6 +390,18 @@ export class Relay {
       case FE.Execute: {
         const e = decodeExecute(f);
         const portal = (this.serverSkipping && this.skippedPortals.get(e.portal)) || this.portals.get(e.portal);
+        const unsure = portal?.from?.unsure;
+        if (portal && unsure) {
+          // Bound from a re-Parse the server has not answered: judged once it has (a Flush asks for it), as
+          // the statement the server bound — the old one when it refused the Parse.
+          this.forward(FLUSH);
+          return unsure.settled.then(() => {
+            if (unsure.rejected) Object.assign(portal, { sql: unsure.prev.sql, types: unsure.prev.types });
+            delete portal.from;
+            if (this.ended) return;
+            return this.onClientFrame(f) ?? undefined;
+          });
+        }
         const tail = this.expect[this.expect.length - 1];
         const described = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.prepared.get(portal.statement)?.described : undefined;
         return this.statement(f, {
@@ -737,6 +763,7 @@ export class Relay {
           // Done: nothing to undo for that name unless a later message changes it again.
           const done = h.kind === 'close' ? h.statement : h.kind === 'parse' ? { name: h.target.statement!, gen: h.gen } : undefined;
           if (done && this.lastGen.get(done.name) === done.gen) this.lastGen.delete(done.name);
+          if (h.kind === 'parse' && h.set?.unsure) { h.set.unsure.settle(); delete h.set.unsure; }
           this.shift();
         }
         break;
@@ -840,6 +867,7 @@ export class Relay {
     // Closed the name again behind the Sync, and that stands.
     for (let i = unparsed.length - 1; i >= 0; i--) {
       const e = unparsed[i]!;
+      if (e.kind === 'parse' && e.set?.unsure) { e.set.unsure.rejected = true; e.set.unsure.settle(); }
       const name = e.kind === 'close' ? e.statement!.name : e.target.statement!;
       if (e.kind === 'close' ? e.statement!.gen !== this.lastGen.get(name) : this.prepared.get(name) !== e.set) continue;
       const prev = e.kind === 'close' ? e.statement!.prev : e.prev;
@@ -981,6 +1009,7 @@ export class Relay {
     for (const e of this.expect.splice(0)) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= '08006'; this.end(run, false); }
+      if (e.kind === 'parse') e.set?.unsure?.settle();
       if (e.kind === 'exchange') e.settle(new Error('the server closed the connection'));
     }
     if (!this.clientGone) {
@@ -997,6 +1026,7 @@ export class Relay {
     for (const e of this.expect.splice(0)) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= sqlstate; this.end(run, false); }
+      if (e.kind === 'parse') e.set?.unsure?.settle();
       if (e.kind === 'exchange') e.settle(new Error('the session ended'));
     }
     this.o.onEnd({ reason, clean });
