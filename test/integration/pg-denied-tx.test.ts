@@ -230,6 +230,20 @@ describe('a named statement Parsed again (the server refuses with 42P05 and keep
     c.sock.end(bytes.terminate());
   });
 
+  it('one prepared by SQL PREPARE, Parsed again in the protocol: refused, not judged as the refused Parse\'s text', async () => {
+    server.psql('insert into items values (9900) on conflict do nothing');
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(bytes.query('prepare bysql as delete from items'));
+    expect((await c.untilReady()).map((f) => String.fromCharCode(f[0]!)).join('')).toBe('CZ');
+    c.sock.write(Buffer.concat([bytes.parse('bysql', 'select 1'), bytes.sync(), bytes.bind('', 'bysql', []), bytes.execute(), bytes.sync()]));
+    expect((await c.untilReady()).map((f) => String.fromCharCode(f[0]!)).join('')).toBe('EZ');
+    const run = await c.untilReady();
+    expect(run.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('2EZ');
+    expect(run[1]!.toString('latin1')).toContain('pcigate: denied by policy');
+    c.sock.end(bytes.terminate());
+    expect(ids()).toContain('9900');
+  });
+
   it('a Close of it the server skips (an error earlier in the batch) leaves it in place too', async () => {
     const c = await RawPgClient.login(gate.broker);
     c.sock.write(Buffer.concat([bytes.parse('kept', 'select id from secrets'), bytes.sync()]));

@@ -30,9 +30,9 @@ type Expect =
    * `prev`: for a Parse, the statement its name mirrored before it (restored when the server rejects or
    * skips the Parse: it then still has that one, or none).
    */
-  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target; prev?: Prepared | undefined; set?: Prepared; gen?: number }
+  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target; prev?: Prepared | undefined; set?: Prepared; gen?: number; prevGen?: number | undefined }
   /** `statement`: the prepared statement a Close S removed from the mirror (restored if the server skips it). */
-  | { kind: 'close'; after: Buffer[]; statement?: { name: string; prev: Prepared | undefined; gen: number } }
+  | { kind: 'close'; after: Buffer[]; statement?: { name: string; prev: Prepared | undefined; gen: number; prevGen: number | undefined } }
   /**
    * `portal`: a Describe of that portal (its description fits the Execute behind it exactly). `prep`: the
    * prepared statement described (directly, or the one the portal was bound from), taken when the Describe was
@@ -90,11 +90,12 @@ interface Prepared {
   /** The RowDescription a Describe of it (or of a portal bound from it) got: its columns' types. */
   described?: Buffer | undefined;
   /**
-   * A named statement Parsed over one the mirror holds: the server refuses that (42P05) unless SQL
-   * DEALLOCATE or DISCARD dropped the old one, so until it answers, which text a Bind binds is unknown.
-   * `settled` resolves when it has answered; `rejected` then tells which (onError).
+   * A named statement until the server has answered its Parse: it refuses a name it already holds (42P05),
+   * and may hold one the mirror does not know (SQL PREPARE) or no longer hold one it does (DEALLOCATE,
+   * DISCARD), so which text a Bind of it binds is known only then. `settled` resolves when it has
+   * answered; `rejected` then tells which (onError). `prev`: what the mirror held under the name before.
    */
-  unsure?: { prev: Prepared; settled: Promise<void>; settle: () => void; rejected?: boolean };
+  unsure?: { prev: Prepared | undefined; settled: Promise<void>; settle: () => void; rejected?: boolean; held?: Prepared | undefined };
 }
 
 interface Running {
@@ -365,16 +366,17 @@ export class Relay {
         const p = decodeParse(f);
         const prev = this.prepared.get(p.name);
         const set: Prepared = { sql: p.sql, types: p.types };
-        if (p.name !== '' && prev) {
+        if (p.name !== '') {
           let settle = () => {};
           const settled = new Promise<void>((r) => { settle = r; });
           set.unsure = { prev, settled, settle };
         }
         this.prepared.set(p.name, set);
+        const prevGen = this.lastGen.get(p.name);
         const gen = ++this.mirrorGen;
         this.lastGen.set(p.name, gen);
         this.forward(f);
-        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name }, prev, set, gen });
+        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name }, prev, set, gen, prevGen });
         this.unflushed++;
         return null;
       }
@@ -392,11 +394,12 @@ export class Relay {
         const portal = (this.serverSkipping && this.skippedPortals.get(e.portal)) || this.portals.get(e.portal);
         const unsure = portal?.from?.unsure;
         if (portal && unsure) {
-          // Bound from a re-Parse the server has not answered: judged once it has (a Flush asks for it), as
-          // the statement the server bound — the old one when it refused the Parse.
+          // Bound from a named Parse the server has not answered: judged once it has (a Flush asks for it),
+          // as the statement the server bound. When it refused the Parse that is the one it already held
+          // under the name: the mirror's, or one prepared by SQL, unknown here and so refused (no text).
           this.forward(FLUSH);
           return unsure.settled.then(() => {
-            if (unsure.rejected) Object.assign(portal, { sql: unsure.prev.sql, types: unsure.prev.types });
+            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [] });
             delete portal.from;
             if (this.ended) return;
             return this.onClientFrame(f) ?? undefined;
@@ -422,7 +425,7 @@ export class Relay {
       }
       case FE.Close: {
         const t = decodeTarget(f);
-        const statement = t.kind === 'S' ? { name: t.name, prev: this.prepared.get(t.name), gen: ++this.mirrorGen } : undefined;
+        const statement = t.kind === 'S' ? { name: t.name, prev: this.prepared.get(t.name), prevGen: this.lastGen.get(t.name), gen: ++this.mirrorGen } : undefined;
         if (statement) this.lastGen.set(t.name, statement.gen);
         if (t.kind === 'S') this.prepared.delete(t.name); else this.portals.delete(t.name);
         this.forward(f);
@@ -865,14 +868,30 @@ export class Relay {
     // server held run as whatever the client had Parsed over it (a denied table read as `select 1`).
     // Only where the mirror still holds what that message left: a pipelining client may have Parsed or
     // Closed the name again behind the Sync, and that stands.
+    // Undone last to first, each only where the mirror still holds what that message left (a pipelining
+    // client may have Parsed or Closed the name again behind the Sync, and that stands).
     for (let i = unparsed.length - 1; i >= 0; i--) {
       const e = unparsed[i]!;
-      if (e.kind === 'parse' && e.set?.unsure) { e.set.unsure.rejected = true; e.set.unsure.settle(); }
-      const name = e.kind === 'close' ? e.statement!.name : e.target.statement!;
-      if (e.kind === 'close' ? e.statement!.gen !== this.lastGen.get(name) : this.prepared.get(name) !== e.set) continue;
-      const prev = e.kind === 'close' ? e.statement!.prev : e.prev;
-      if (prev && !(e === h && name === '')) this.prepared.set(name, prev);
-      else this.prepared.delete(name);
+      const m = e.kind === 'close' ? e.statement! : { name: e.target.statement!, prev: e.prev, gen: e.gen, prevGen: e.prevGen };
+      // What the server holds under the name now. A message it skipped changed nothing: what was there
+      // before. The one that failed: a named statement it held stays; the unnamed one is dropped by its
+      // failed Parse; one prepared by SQL, whose text is not known here (no text: refused), when it refused
+      // a Parse of a name the mirror did not have (42P05); otherwise nothing, and the refused text stays
+      // as the mirror's guess (the server fails a Bind of it, 26000, as it does without pcigate).
+      const held: Prepared | null | undefined = e !== h ? m.prev
+        : m.name === '' && e.kind === 'parse' ? undefined
+        : m.prev ? m.prev
+        : e.kind === 'parse' && sqlstate === '42P05' ? { sql: '', types: [] }
+        : null;
+      if (e.kind === 'parse' && e.set?.unsure) {
+        e.set.unsure.rejected = true;
+        e.set.unsure.held = held === null ? e.set : held;
+        e.set.unsure.settle();
+      }
+      if (this.lastGen.get(m.name) !== m.gen) continue;
+      if (m.prevGen === undefined) this.lastGen.delete(m.name); else this.lastGen.set(m.name, m.prevGen);
+      if (held) this.prepared.set(m.name, held);
+      else if (held === undefined) this.prepared.delete(m.name);
     }
     const s = this.expect[0];
     if (s?.kind === 'sync') s.errored = true;
