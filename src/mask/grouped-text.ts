@@ -11,7 +11,7 @@
  * amounts are common, as with decimal fractions in pan-detector.ts). The span covers the chain, separators
  * included, so a star mask keeps them (`$*,***,***,***,**1,111.00`).
  */
-import { networkIndex } from './card-networks.js';
+import { luhnValid, networkIndex } from './card-networks.js';
 import type { PanSpan } from './pan-detector.js';
 
 const COMMA = 0x2c;
@@ -114,18 +114,7 @@ function check(buf: Uint8Array, starts: number[], ends: number[], i: number, j: 
   const after = end < to ? buf[end] : undefined;
   if (before === COMMA || before === 0x7b || before === 0x5b || after === 0x7d || after === 0x5d) return;
   if (end === to && openEnd) return;
-  let sum = 0;
-  let dbl = false;
-  for (let k = n - 1; k >= 0; k--) {
-    let d = digits[k]!;
-    if (dbl) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    dbl = !dbl;
-  }
-  if (sum % 10 !== 0) return;
+  if (!luhnValid((k) => digits[k]!, n)) return;
   const p6 = digits[0]! * 100000 + digits[1]! * 10000 + digits[2]! * 1000 + digits[3]! * 100 + digits[4]! * 10 + digits[5]!;
   if (networkIndex(p6, n) < 0) return;
   out.push({ start, end, digits: n });
