@@ -27,8 +27,8 @@ for (let b = 97; b <= 102; b++) HEX[b] = 1;
 const nibble = (b: number): number => (b <= 57 ? b - 48 : (b | 0x20) - 87);
 
 /**
- * Whether buf[from, to) holds a run of hex digits long enough to encode a PAN (a cheap test for the hot path:
- * only every 26th byte is looked at unless it is a hex digit).
+ * Whether buf[from, to) holds a run of hex digits that may encode a PAN: long enough, with 13 digit pairs in
+ * a row (digitPairs). A cheap test for the hot path: only every 26th byte is looked at unless it is a hex digit.
  */
 export function hasHexRun(buf: Uint8Array, from = 0, to = buf.length): boolean {
   let p = from + MIN_HEX - 1;
@@ -41,7 +41,7 @@ export function hasHexRun(buf: Uint8Array, from = 0, to = buf.length): boolean {
     while (a > from && HEX[buf[a - 1]!] === 1) a--;
     let z = p + 1;
     while (z < to && HEX[buf[z]!] === 1) z++;
-    if (z - a >= MIN_HEX) return true;
+    if (z - a >= MIN_HEX && (digitPairs(buf, a, (z - a) >> 1) || digitPairs(buf, a + 1, (z - a - 1) >> 1))) return true;
     p = z + MIN_HEX;
   }
   return false;

@@ -41,9 +41,14 @@ describe('card numbers written in hex (bytea output, encode(…, \'hex\'))', () 
     }
   });
 
-  it('hasHexRun: only runs of 26 hex digits or more', () => {
-    expect(hasHexRun(Buffer.from(`x ${'ab'.repeat(13)} y`))).toBe(true);
-    expect(hasHexRun(Buffer.from(`x ${'ab'.repeat(12)}c y`))).toBe(false);
+  it('hasHexRun: only runs of 26 hex digits or more holding 13 digit pairs in a row (30-39, 20 or 2d between)', () => {
+    expect(hasHexRun(Buffer.from(`x ${'31'.repeat(13)} y`))).toBe(true);
+    expect(hasHexRun(Buffer.from(`x a${'31'.repeat(13)}b y`))).toBe(true); // the other alignment
+    expect(hasHexRun(Buffer.from(`x ${hex('4111 1111-1111 1111')} y`))).toBe(true);
+    expect(hasHexRun(Buffer.from(`x ${'31'.repeat(12)}3 y`))).toBe(false);
+    expect(hasHexRun(Buffer.from(`x ${'31'.repeat(6)}41${'31'.repeat(7)} y`))).toBe(false); // 'A' breaks the digits
+    expect(hasHexRun(Buffer.from(`x ${'ab'.repeat(13)} y`))).toBe(false); // hex, but no digits in it
+    expect(hasHexRun(Buffer.from('5d41402abc4b2a76b9719d911017c592'))).toBe(false); // an md5
     expect(hasHexRun(Buffer.from('the quick brown fox, a decade of facades and beef'))).toBe(false);
   });
 
