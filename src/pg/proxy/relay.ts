@@ -398,6 +398,7 @@ export class Relay {
           // as the statement the server bound. When it refused the Parse that is the one it already held
           // under the name: the mirror's, or one prepared by SQL, unknown here and so refused (no text).
           this.forward(FLUSH);
+          this.unflushed = 0;
           return unsure.settled.then(() => {
             if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [] });
             delete portal.from;
