@@ -17,17 +17,36 @@ export interface LocalHostKey {
   path: string;
 }
 
-/** Loads `keys/ssh_host_ed25519_key` from the data home, creating it (0600) on first use. */
+/**
+ * A new ed25519 host key in OpenSSH format. ssh2's generateKeyPairSync strips leading zero bytes from the
+ * public key, so about 1 key in 256 (a public key starting with 0x00) cannot be parsed back
+ * (mscdex/ssh2#1390, #1513): such a key is drawn again.
+ */
+export function generateHostKeyPem(): string {
+  for (let i = 0; i < 16; i++) {
+    const pem = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'pcigate local listener' }).private;
+    if (!(ssh2.utils.parseKey(pem) instanceof Error)) return pem;
+  }
+  throw new Error('could not generate an SSH host key that parses');
+}
+
+/**
+ * Loads `keys/ssh_host_ed25519_key` from the data home, creating it (0600) on first use. A key an earlier
+ * version wrote unparseable (see generateHostKeyPem) never served a connection: it is replaced.
+ */
 export async function loadOrCreateHostKey(fs: Fs, home: string): Promise<LocalHostKey> {
   const dir = path.join(home, 'keys');
   const file = path.join(dir, 'ssh_host_ed25519_key');
   let pem: string;
   try {
     pem = await fs.readFile(file, 'utf8');
+    if (ssh2.utils.parseKey(pem) instanceof Error && pem.includes('OPENSSH PRIVATE KEY')) {
+      pem = generateHostKeyPem();
+      await fs.writeFile(file, pem, { mode: 0o600 });
+    }
   } catch {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'pcigate local listener' });
-    pem = pair.private;
+    pem = generateHostKeyPem();
     await fs.writeFile(file, pem, { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
       pem = await fs.readFile(file, 'utf8'); // another process created it first
