@@ -26,13 +26,9 @@ type Target = { statement: string; portal?: undefined } | { portal: string; stat
 
 /** `after`: replies pcigate made up, sent right after the server's answer to this entry. */
 type Expect =
-  /**
-   * `prev`: for a Parse, the statement its name mirrored before it (restored when the server rejects or
-   * skips the Parse: it then still has that one, or none).
-   */
-  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target; prev?: Prepared | undefined; set?: Prepared; gen?: number; prevGen?: number | undefined }
-  /** `statement`: the prepared statement a Close S removed from the mirror (restored if the server skips it). */
-  | { kind: 'close'; after: Buffer[]; statement?: { name: string; prev: Prepared | undefined; gen: number; prevGen: number | undefined } }
+  /** `change`: what a Parse (and `set`, what it put there) or a Close S did to the mirror, undone if it fails. */
+  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target; change?: MirrorChange; set?: Prepared }
+  | { kind: 'close'; after: Buffer[]; change?: MirrorChange }
   /**
    * `portal`: a Describe of that portal (its description fits the Execute behind it exactly). `prep`: the
    * prepared statement described (directly, or the one the portal was bound from), taken when the Describe was
@@ -96,6 +92,18 @@ interface Prepared {
    * answered; `rejected` then tells which (onError). `prev`: what the mirror held under the name before.
    */
   unsure?: { prev: Prepared | undefined; settled: Promise<void>; settle: () => void; rejected?: boolean; held?: Prepared | undefined };
+}
+
+/**
+ * A change a Parse or Close S made to the mirror of prepared statements: the name, what it held before, and
+ * the change's generation and the one before it (Relay.lastGen), so that onError undoes only changes still
+ * in place.
+ */
+interface MirrorChange {
+  name: string;
+  prev: Prepared | undefined;
+  gen: number;
+  prevGen: number | undefined;
 }
 
 interface Running {
@@ -372,11 +380,9 @@ export class Relay {
           set.unsure = { prev, settled, settle };
         }
         this.prepared.set(p.name, set);
-        const prevGen = this.lastGen.get(p.name);
-        const gen = ++this.mirrorGen;
-        this.lastGen.set(p.name, gen);
+        const change = this.mirrorChange(p.name, prev);
         this.forward(f);
-        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name }, prev, set, gen, prevGen });
+        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name }, change, set });
         this.unflushed++;
         return null;
       }
@@ -426,11 +432,10 @@ export class Relay {
       }
       case FE.Close: {
         const t = decodeTarget(f);
-        const statement = t.kind === 'S' ? { name: t.name, prev: this.prepared.get(t.name), prevGen: this.lastGen.get(t.name), gen: ++this.mirrorGen } : undefined;
-        if (statement) this.lastGen.set(t.name, statement.gen);
+        const change = t.kind === 'S' ? this.mirrorChange(t.name, this.prepared.get(t.name)) : undefined;
         if (t.kind === 'S') this.prepared.delete(t.name); else this.portals.delete(t.name);
         this.forward(f);
-        this.expect.push({ kind: 'close', after: [], statement });
+        this.expect.push({ kind: 'close', after: [], change });
         this.unflushed++;
         return null;
       }
@@ -765,7 +770,7 @@ export class Relay {
       case BE.ParseComplete: case BE.BindComplete: case BE.CloseComplete:
         if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close')) {
           // Done: nothing to undo for that name unless a later message changes it again.
-          const done = h.kind === 'close' ? h.statement : h.kind === 'parse' ? { name: h.target.statement!, gen: h.gen } : undefined;
+          const done = h.kind === 'bind' ? undefined : h.change;
           if (done && this.lastGen.get(done.name) === done.gen) this.lastGen.delete(done.name);
           if (h.kind === 'parse' && h.set?.unsure) { h.set.unsure.settle(); delete h.set.unsure; }
           this.shift();
@@ -850,10 +855,10 @@ export class Relay {
     // constant, as `1/0`), the statement that failed is the first Execute behind it of what that message
     // worked on: recorded as failed, not as skipped like the Executes the error kept from running.
     let failed: Target | null = h.kind === 'parse' || h.kind === 'bind' || h.kind === 'describe' ? h.target : null;
-    const unparsed: Array<Extract<Expect, { kind: 'parse' | 'bind' | 'close' }>> = [];
+    const unparsed: Array<Extract<Expect, { kind: 'parse' | 'bind' | 'close' }> & { change: MirrorChange }> = [];
     while (this.expect.length > 0 && this.expect[0]!.kind !== 'sync') {
       const e = this.shift()!;
-      if (e.kind === 'parse' || (e.kind === 'close' && e.statement)) unparsed.push(e);
+      if ((e.kind === 'parse' || e.kind === 'close') && e.change) unparsed.push(e as typeof unparsed[number]);
       if (e.kind === 'execute' || e.kind === 'query') {
         const charged = e === h || (failed !== null && forExecute(failed, e.run.stmt));
         if (charged) failed = null;
@@ -862,18 +867,13 @@ export class Relay {
         this.end(e.run, false);
       }
     }
-    // The Parses the error answered or skipped stored nothing: the server still has what their names named
-    // before (a named statement Parsed again is refused, 42P05, and keeps its old text), except that a Parse
-    // of the unnamed statement drops the old one before it fails. A skipped Close of a statement removed
-    // nothing either. Policy judges an Execute by this mirror: keeping a refused text let a statement the
-    // server held run as whatever the client had Parsed over it (a denied table read as `select 1`).
-    // Only where the mirror still holds what that message left: a pipelining client may have Parsed or
-    // Closed the name again behind the Sync, and that stands.
-    // Undone last to first, each only where the mirror still holds what that message left (a pipelining
-    // client may have Parsed or Closed the name again behind the Sync, and that stands).
+    // The Parses and Closes S the error answered or skipped are undone in the mirror, last to first: policy
+    // judges an Execute by it, and keeping a refused text let a statement the server held run as whatever
+    // the client had Parsed over it (a denied table read as `select 1`). Each only where the mirror still
+    // holds what that message left: a pipelining client may have changed the name again behind the Sync.
     for (let i = unparsed.length - 1; i >= 0; i--) {
       const e = unparsed[i]!;
-      const m = e.kind === 'close' ? e.statement! : { name: e.target.statement!, prev: e.prev, gen: e.gen, prevGen: e.prevGen };
+      const m = e.change;
       // What the server holds under the name now. A message it skipped changed nothing: what was there
       // before. The one that failed: a named statement it held stays; the unnamed one is dropped by its
       // failed Parse; one prepared by SQL, whose text is not known here (no text: refused), when it refused
@@ -989,6 +989,12 @@ export class Relay {
   private mirrorGen = 0;
   private readonly lastGen = new Map<string, number>();
 
+  private mirrorChange(name: string, prev: Prepared | undefined): MirrorChange {
+    const change = { name, prev, gen: ++this.mirrorGen, prevGen: this.lastGen.get(name) };
+    this.lastGen.set(name, change.gen);
+    return change;
+  }
+
   /** Client frames taken from the reader when the client closed while a decision was pending. */
   private backlog: Buffer[] = [];
 
@@ -1026,12 +1032,7 @@ export class Relay {
       this.finish('client terminated', this.expect.length === 0);
       return;
     }
-    for (const e of this.expect.splice(0)) {
-      const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
-      if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= '08006'; this.end(run, false); }
-      if (e.kind === 'parse') e.set?.unsure?.settle();
-      if (e.kind === 'exchange') e.settle(new Error('the server closed the connection'));
-    }
+    this.failPending('08006', 'the server closed the connection');
     if (!this.clientGone) {
       if (!this.sawFatal) this.writeClient([errorMessage({ severity: 'FATAL', code: '08006', message: 'pcigate: the upstream server closed the connection' })]);
       this.o.client.end();
@@ -1042,14 +1043,18 @@ export class Relay {
   private finish(reason: string, clean: boolean, sqlstate = '08006'): void {
     if (this.ended) return;
     this.ended = true;
-    // Statements still waiting for a result will never get one.
+    this.failPending(sqlstate, 'the session ended');
+    this.o.onEnd({ reason, clean });
+  }
+
+  /** Everything still waiting for the server will never get an answer: statements fail with `sqlstate`. */
+  private failPending(sqlstate: string, why: string): void {
     for (const e of this.expect.splice(0)) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= sqlstate; this.end(run, false); }
       if (e.kind === 'parse') e.set?.unsure?.settle();
-      if (e.kind === 'exchange') e.settle(new Error('the session ended'));
+      if (e.kind === 'exchange') e.settle(new Error(why));
     }
-    this.o.onEnd({ reason, clean });
   }
 }
 
