@@ -197,7 +197,8 @@ export class Relay {
     upstream.on('data', (b: Buffer) => this.onUpstreamData(b));
     client.on('close', () => this.onClientClose());
     upstream.on('close', () => this.onUpstreamClose());
-    client.on('error', (e) => this.o.onInternalError(e));
+    // A client gone after its Terminate (libpq closes at once) resets what pcigate still writes it: expected.
+    client.on('error', (e) => { if (!this.clientTerminated) this.o.onInternalError(e); });
     upstream.on('error', (e) => this.o.onInternalError(e));
     if (this.o.upstreamReader.buffered > 0) this.onUpstreamData(null);
     // The connector hands the upstream socket over paused (nothing is lost before these listeners exist).
@@ -1028,8 +1029,9 @@ export class Relay {
     if (this.clientTerminated && !this.clientGone) this.o.client.end();
     if (this.ended) return;
     if (this.clientTerminated) {
-      // After the client's Terminate: anything the server did not answer was not run.
-      this.finish('client terminated', this.expect.length === 0);
+      // After the client's Terminate: anything the server did not answer was not run (a server skipping to a
+      // Sync ignores the Terminate and ends at the connection's end). The session ended as the client chose.
+      this.finish('client terminated', true);
       return;
     }
     this.failPending('08006', 'the server closed the connection');
