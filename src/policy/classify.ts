@@ -225,7 +225,9 @@ const cache = new Map<string, Classification>();
 export function classify(sql: string): Classification {
   const hit = cache.get(sql);
   if (hit) return hit;
-  const parsed = parseStatements(sql);
+  // libpg-query rejects '' ("Query cannot be empty") where PostgreSQL answers EmptyQueryResponse, as it
+  // does for blanks and comments, which the parser gives as no statements: '' is no statements too.
+  const parsed = sql === '' ? { stmts: [] } : parseStatements(sql);
   let result: Classification;
   if ('error' in parsed) {
     result = { sql, statements: [], error: parsed.error };

@@ -14,7 +14,7 @@
  * Every statement is one the test policy allows and the parser accepts (pcigate refuses a text it cannot
  * parse, fail closed, by design), and no value looks like a card number, so neither policy nor masking may
  * change a byte. Left out because pcigate answers them otherwise on purpose, or in code outside the proxy
- * (each noted where it is left out): the empty Query text; an Execute of a statement or portal pcigate never
+ * (each noted where it is left out): an Execute of a statement or portal pcigate never
  * saw bound (no SQL to judge); EXECUTE of a statement not prepared in an earlier Query; COPY … TO STDOUT
  * behind other statements, in a pipeline, in a failed transaction or of a missing table. Schema (reset before each run by the test): dt (id int primary key, name text, amount
  * numeric(10,2), flag bool, data bytea, tags text[]) with ids 1..20, and dlog (id serial, note text).
@@ -140,14 +140,10 @@ function simpleStatement(r: Rng): string {
   ])();
 }
 
-/**
- * A simple Query's text: one to three statements, sometimes only blanks or a semicolon. Never the empty
- * string: pcigate's policy refuses a text its parser rejects, and it rejects '' ("Query cannot be empty")
- * although the server answers EmptyQueryResponse (reported, not pcigate's proxy: src/policy).
- */
+/** A simple Query's text: one to three statements, sometimes empty, only blanks or a semicolon. */
 function simpleText(r: Rng): string {
   const u = r.next();
-  if (u < 0.04) return r.pick([' ', ';', ' ; ']);
+  if (u < 0.04) return r.pick(['', ' ', ';', ' ; ']);
   const k = u < 0.7 ? 1 : r.int(2, 3);
   const parts = Array.from({ length: k }, () => simpleStatement(r));
   return parts.join(r.pick(['; ', ';', ';\n'])) + (r.chance(0.2) ? ';' : '');

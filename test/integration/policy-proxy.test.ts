@@ -119,6 +119,16 @@ describe('policy through the proxy', () => {
     expect((await store.list()).filter((r) => r.state === 'pending')).toEqual([]);
   });
 
+  it('an empty query is answered as the server answers it (EmptyQueryResponse), not refused: pools ping with it', async () => {
+    await withClient(async (c) => {
+      // libpq, pgjdbc's isValid() and pools send '' to check a connection; PostgreSQL answers EmptyQueryResponse.
+      for (const sql of ['', ' ', '-- nothing', ';']) expect((await c.query(sql)).rows, JSON.stringify(sql)).toEqual([]);
+      const ext = await c.query({ text: '', values: [] });
+      expect(ext.command).toBe(null);
+      expect((await c.query('SELECT 3 AS x')).rows).toEqual([{ x: 3 }]);
+    });
+  });
+
   it('extended protocol: denied then usable', async () => {
     await withClient(async (c) => {
       await expect(c.query('SELECT id FROM secrets WHERE id = $1', [1])).rejects.toMatchObject({ code: '42501' });
