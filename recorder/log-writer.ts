@@ -544,7 +544,9 @@ class AuditLogWriter implements AuditLog {
 /** `"<errno code>: <message>"`, the `cause` of log.gap. */
 function causeOf(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  return `${err?.code ? `${err.code}: ` : ''}${err?.message ?? String(e)}`;
+  const message = err?.message ?? String(e);
+  // Node's own errno messages already begin with the code ("ENOSPC: no space left on device, write").
+  return err?.code && !message.startsWith(`${err.code}:`) ? `${err.code}: ${message}` : message;
 }
 
 // Kept importable from here too: other areas import these types from this module.

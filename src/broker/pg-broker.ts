@@ -10,7 +10,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
 import type { Clock, Fs, Logger } from '../cli/ctx.js';
-import { PcigateError, PgSessionRefused, SessionRefused } from '../errors.js';
+import { AuditWriteError, PcigateError, PgSessionRefused, SessionRefused } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
 import { CancelMap } from '../pg/proxy/cancel-map.js';
 import type { StartupInfo } from '../pg/proxy/local-auth.js';
@@ -129,13 +129,19 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       }
       const id = randomUUID();
       const src = srcOf(client, startup);
-      await refuseOtherDatabase(startup, actor, src);
-      await o.admit?.({ actor, src, target, notice: (line) => session.notice(line) });
-      await append({
-        type: 'session.start', session: id, actor, src, target, outcome: 'success',
-        account: { kind: 'postgres', name: o.target.user },
-        detail: { client_user: startup.user, client_database: startup.database, tls: startup.tls, listener: `${host}:${port}` },
-      });
+      try {
+        await refuseOtherDatabase(startup, actor, src);
+        await o.admit?.({ actor, src, target, notice: (line) => session.notice(line) });
+        await append({
+          type: 'session.start', session: id, actor, src, target, outcome: 'success',
+          account: { kind: 'postgres', name: o.target.user },
+          detail: { client_user: startup.user, client_database: startup.database, tls: startup.tls, listener: `${host}:${port}` },
+        });
+      } catch (e) {
+        // Fail closed, and say why: a session whose start (or refusal) cannot be recorded is not opened.
+        if (e instanceof AuditWriteError) throw new PgSessionRefused('pcigate could not record the session in the audit log; it was not opened', '58030', { cause: e });
+        throw e;
+      }
       const transcript = o.transcripts === false ? null : await PgTranscript.create(o.fs, o.home, id).catch((e: unknown) => {
         o.log.warn(`transcript for session ${id} could not be created: ${errText(e)}`);
         return null;

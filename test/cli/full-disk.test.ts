@@ -1,0 +1,132 @@
+/**
+ * A real full disk under the data home (a small tmpfs): `pcigate connect` with psql-shaped traffic from the
+ * `pg` driver. While the disk is full, a write is not executed and a read's result is withheld (the client gets
+ * an error naming the cause, the session stays usable), nothing is lost of what was recorded before; once space
+ * is back, statements run and are recorded again, a `log.gap` record reports the failure, and `pcigate verify`
+ * passes. Needs mount(2) for the tmpfs (root, as .ci/run runs).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, runCli, tempDir } from '../harness/cli.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { readLog, until } from '../integration/pg-proxy-setup.js';
+
+let server: PostgresServer;
+let mnt: string;
+let config: string;
+
+/** Fills the file system at `dir` to the last byte; returns the filler's path. */
+function fill(dir: string): string {
+  const file = path.join(dir, 'filler');
+  const r = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=64k'], { encoding: 'utf8' });
+  expect(r.stderr).toContain('No space left on device');
+  return file;
+}
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql('create table fd_items (id int, note text)');
+  mnt = mkdtempSync(path.join(os.tmpdir(), 'pcigate-fulldisk-'));
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) throw new Error(`this test needs a tmpfs mount (root): ${m.stderr}`);
+  config = path.join(tempDir('pcigate-fulldisk-cfg-'), 'pcigate.yaml');
+  writeFileSync(config, [
+    'identity:',
+    '  allow_local: true',
+    'connections:',
+    '  test-db:',
+    '    kind: postgres',
+    `    host: ${server.host}`,
+    `    port: ${server.port}`,
+    `    database: ${server.database}`,
+    `    user: ${server.superuser}`,
+    '    password: env:TEST_DB_PASSWORD',
+    '    sslmode: disable',
+    'policy:',
+    '  roles:',
+    `    dev: { subjects: [${os.userInfo().username}] }`,
+    '  connections:',
+    '    test-db:',
+    '      roles:',
+    '        dev: { classes: [read, write, transaction, utility] }',
+    '',
+  ].join('\n'), { mode: 0o600 });
+}, 120_000);
+
+afterAll(async () => {
+  if (mnt) { spawnSync('umount', ['-l', mnt]); rmSync(mnt, { recursive: true, force: true }); }
+  await server?.stop();
+});
+
+describe('a full disk under the data home', () => {
+  it('refuses rather than forwards while full, loses nothing, and records the gap once space is back', async () => {
+    const home = path.join(mnt, 'home');
+    const child = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'test-db', '--json'], {
+      env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1', TEST_DB_PASSWORD: server.password }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      await until(() => out.trim().endsWith('}'), 15_000);
+      const info = JSON.parse(out) as { url: string };
+      const c = new pg.Client({ connectionString: info.url });
+      c.on('error', () => { /* the shutdown FATAL */ });
+      await c.connect();
+      await c.query("insert into fd_items values (1, 'before')");
+      expect((await c.query('select count(*)::int as n from fd_items')).rows).toEqual([{ n: 1 }]);
+
+      const filler = fill(mnt);
+      const write = await c.query("insert into fd_items values (2, 'while full')").catch((e: unknown) => e as pg.DatabaseError);
+      // A read runs while its record is written; its result is withheld when the record fails.
+      const read = await c.query("select 'withheld' as v").catch((e: unknown) => e as pg.DatabaseError);
+      const c2 = new pg.Client({ connectionString: info.url });
+      c2.on('error', () => { /* refused */ });
+      const refused = await c2.connect().then(() => null, (e: unknown) => e as pg.DatabaseError);
+      rmSync(filler);
+
+      expect(write).toMatchObject({ code: '58030', message: 'pcigate could not record the statement in the audit log; it was not executed' });
+      expect(read).toMatchObject({ code: '58030', severity: 'FATAL', message: expect.stringContaining('its result is withheld') });
+      expect(refused).toMatchObject({ code: '58030', severity: 'FATAL', message: 'pcigate could not record the session in the audit log; it was not opened' });
+      expect(server.psql('select count(*) from fd_items').trim()).toBe('1');
+      expect(err).toContain('the audit log could not durably write');
+      expect(err).toContain('ENOSPC: no space left on device');
+      expect(err).not.toContain('ENOSPC: ENOSPC');
+
+      // Space is back: the next session runs and is recorded, after a log.gap that reports what was refused.
+      const c3 = new pg.Client({ connectionString: info.url });
+      c3.on('error', () => { /* the shutdown FATAL */ });
+      await c3.connect();
+      await c3.query("insert into fd_items values (4, 'after')");
+      expect((await c3.query('select id from fd_items order by id')).rows).toEqual([{ id: 1 }, { id: 4 }]);
+      await c3.end();
+      await until(() => readLog(home).some((r) => r.type === 'session.end'), 10_000);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+
+      const log = readLog(home);
+      const types = log.map((r) => r.type);
+      const gapAt = types.indexOf('log.gap');
+      expect(gapAt).toBeGreaterThan(0);
+      const gap = log[gapAt]!;
+      expect(gap).toMatchObject({ outcome: 'failure', detail: { cause: 'ENOSPC: no space left on device, write', lost: expect.any(Number) } });
+      expect((gap.detail as { lost: number }).lost).toBeGreaterThanOrEqual(3);
+      // Everything recorded before the disk filled is there, in order; nothing of what was refused ran or was recorded as run.
+      const sqls = log.filter((r) => r.type === 'pg.query').map((r) => (r.detail as { sql: string }).sql);
+      expect(sqls).toEqual(["insert into fd_items values (1, 'before')", 'select count(*)::int as n from fd_items', "insert into fd_items values (4, 'after')", 'select id from fd_items order by id']);
+      expect(types.slice(0, gapAt).filter((t) => t === 'session.start')).toHaveLength(1);
+      expect(types.slice(gapAt + 1)).toEqual(expect.arrayContaining(['session.start', 'session.end', 'log.stop']));
+      const v = await runCli(['verify', '--home', home], { home });
+      expect(v.stdout).toContain('RESULT: PASS');
+      expect(v.code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
