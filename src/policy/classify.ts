@@ -51,6 +51,11 @@ export interface StatementInfo {
   execute?: string;
   /** DEALLOCATE name, or `*` for DEALLOCATE ALL. */
   deallocate?: string;
+  /**
+   * Why, after this statement, the server would read SQL text differently from policy's parser (see
+   * {@link misreadingSetting}); such a statement is refused whatever the role.
+   */
+  misreads?: string;
 }
 
 export interface Classification {
@@ -84,6 +89,32 @@ function setting(f: PgNode): SettingChange {
   if (kind !== 'VAR_SET_VALUE') return { name, local };
   const args = Array.isArray(f.args) ? f.args.map((a) => constText(a) ?? '?') : [];
   return { name, value: args.join(', '), local };
+}
+
+/** PostgreSQL's encoding-name cleaning (clean_encoding_name in encnames.c): lower case, letters and digits only. */
+const encodingKey = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+/** Values parse_bool (src/backend/utils/adt/bool.c) reads as true: any prefix of true/yes, on, 1. */
+const TRUE_VALUE = /^(t|tr|tru|true|y|ye|yes|on|1)$/;
+
+/**
+ * The parser policy uses (libpg-query) reads text as UTF-8 with standard_conforming_strings on. A
+ * session that turns either off makes the server split the same bytes into other statements: with
+ * `standard_conforming_strings = off`, `SELECT 'a\'' ; DELETE FROM t; -- '` is one string literal to
+ * policy and a SELECT and a DELETE to the server; with a client_encoding such as SJIS, BIG5 or GBK a
+ * backslash byte can be the second half of a character, so the bytes `E'`, 0x95, `\'; DELETE …` are one
+ * literal to policy (a stray byte, an escaped quote) and a character, a closing quote and a DELETE to
+ * the server. So those SETs are refused. A RESET goes back to the session's start value: that the
+ * startup packet's client_encoding is UTF8 is for the proxy to check.
+ */
+function misreadingSetting(s: SettingChange): string | undefined {
+  if (s.value === undefined) return undefined;
+  if (s.name === 'standard_conforming_strings' && !TRUE_VALUE.test(s.value.trim().toLowerCase())) {
+    return 'standard_conforming_strings other than on would make the server read backslashes in string literals where policy reads none';
+  }
+  if (s.name === 'client_encoding' && !['utf8', 'unicode'].includes(encodingKey(s.value))) {
+    return `client_encoding ${s.value} would make the server read the statement bytes in another encoding than policy (UTF8)`;
+  }
+  return undefined;
 }
 
 function explainAnalyze(options: unknown): boolean {
@@ -172,7 +203,8 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
     case 'VariableSetStmt': {
       const s = setting(f);
       const dcl = s.name === 'role' || s.name === 'session_authorization';
-      return finish(text, type, dcl ? 'dcl' : 'utility', acc, { setting: s });
+      const misreads = misreadingSetting(s);
+      return finish(text, type, dcl ? 'dcl' : 'utility', acc, { setting: s, ...(misreads ? { misreads } : {}) });
     }
     case 'CreateTableAsStmt': {
       acc.classes.add('write');

@@ -143,6 +143,9 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
     };
   }
   if (c.statements.length === 0) return { action: 'allow', rule: 'empty', reason: 'no statements', statements: [], roles };
+  // Not a grant any role can hold: after it, policy would no longer read statements as the server does.
+  const misread = c.statements.find((st) => st.misreads !== undefined);
+  if (misread) return { action: 'deny', rule: 'sql_text', reason: `${misread.misreads}; refused`, statements: [], roles };
   const { key, cp } = connectionPolicy(policy, conn.name)!;
   const statements = c.statements.map((st, index): StatementVerdict => {
     let best: (Verdict & { role?: string }) | undefined;

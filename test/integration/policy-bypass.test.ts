@@ -1,0 +1,117 @@
+/**
+ * Policy bypass attempts through the real proxy against a real PostgreSQL: each test is a way a client
+ * could get the server to run what policy denies, or read a denied table or column, with the `pg` driver
+ * or raw protocol bytes. Each one checks what the server actually ran or returned, not only the refusal;
+ * `normal work still passes` checks that none of the fixes refuses ordinary statements.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/cli/ctx.js';
+import { policySection } from '../../src/config/sections/policy.js';
+import { loadParser } from '../../src/policy/pg-parser.js';
+import { policyHooksFor } from '../../src/policy/pg-policy-hooks.js';
+import { PolicyEngine } from '../../src/policy/policy-engine.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { startGate, type Gate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+/** A role that may read and write `public` except the table `secrets` and the column `cards.pan`. */
+const policy = policySection.parse({
+  roles: { eng: { subjects: ['tester'] } },
+  connections: {
+    'test-db': {
+      roles: {
+        eng: {
+          classes: ['read', 'write', 'transaction', 'utility'],
+          tables: { allow: ['public.*'], deny: ['secrets'] },
+          columns: { deny: ['cards.pan'] },
+        },
+      },
+    },
+  },
+});
+
+beforeAll(async () => {
+  await loadParser();
+  server = await startPostgres();
+  server.psql("create table items (id int primary key, name text); insert into items select g, 'item ' || g from generate_series(1, 10) g;");
+  server.psql("create table cards (id int, pan text, last4 text); insert into cards select g, 'PAN-SECRET-' || g, '1111' from generate_series(1, 50) g;");
+  server.psql("create table secrets (id int, s text); insert into secrets select g, 'TOPSECRET-' || (g % 3) from generate_series(1, 100) g;");
+  server.psql("create schema vault; create table vault.items (id int, name text); insert into vault.items values (1, 'VAULT-ROW');");
+  const engine = new PolicyEngine(policy, {});
+  gate = await startGate(server, { hooksFor: policyHooksFor({ engine, connection: 'test-db', clock: systemClock(), dbUser: server.superuser }) });
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+  await c.connect();
+  try { return await fn(c); } finally { await c.end(); }
+}
+
+/** Rows of every result of `sql`, or the error's SQLSTATE and message. */
+async function attempt(c: pg.Client, sql: string): Promise<{ rows: unknown[] } | { code: string; message: string }> {
+  try {
+    const r = await c.query(sql);
+    return { rows: (Array.isArray(r) ? r : [r]).flatMap((x: pg.QueryResult) => x.rows) };
+  } catch (e) {
+    const err = e as pg.DatabaseError;
+    return { code: String(err.code), message: err.message };
+  }
+}
+
+/** Sends each message and collects the frames up to ReadyForQuery, as `letter:payload` (latin1). */
+async function rawSession(messages: Buffer[]): Promise<string[]> {
+  const c = await RawPgClient.login(gate.broker);
+  try {
+    const out: string[] = [];
+    for (const m of messages) {
+      c.sock.write(m);
+      for (const f of await c.untilReady()) out.push(`${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`);
+    }
+    return out;
+  } finally {
+    c.sock.destroy();
+  }
+}
+
+describe('settings that make the server read SQL text differently from policy', () => {
+  it('standard_conforming_strings = off is refused: a denied table read hidden in a string literal does not run', async () => {
+    await withClient(async (c) => {
+      for (const sql of ['SET standard_conforming_strings = off', "SET standard_conforming_strings TO 'false'", 'SET LOCAL standard_conforming_strings = 0']) {
+        expect(await attempt(c, sql), sql).toMatchObject({ code: '42501', message: expect.stringContaining('rule sql_text') });
+      }
+      expect((await c.query('SHOW standard_conforming_strings')).rows).toEqual([{ standard_conforming_strings: 'on' }]);
+      // With it off the server would run two statements here; policy reads one SELECT of a literal.
+      const r = await attempt(c, "SELECT 'a\\'' ; SELECT * FROM secrets LIMIT 1; -- '");
+      expect(JSON.stringify(r)).not.toContain('TOPSECRET');
+      expect(r).toEqual({ rows: [{ '?column?': "a\\' ; SELECT * FROM secrets LIMIT 1; -- " }] });
+    });
+  });
+
+  it('a client_encoding other than UTF8 is refused: SJIS would hide a denied read behind a backslash byte', async () => {
+    const sjisQuery = Buffer.concat([Buffer.from("SELECT E'"), Buffer.from([0x95, 0x5c]), Buffer.from("'; SELECT * FROM secrets LIMIT 1; --'"), Buffer.from([0])]);
+    const frames = await rawSession([bytes.query("SET client_encoding = 'SJIS'"), bytes.query("SET NAMES 'big5'"), bytes.query('SHOW client_encoding'), bytes.msg('Q', sjisQuery)]);
+    const text = frames.join('\n');
+    expect(frames.filter((f) => f.startsWith('E:') && f.includes('rule sql_text'))).toHaveLength(2);
+    expect(frames.find((f) => f.startsWith('D:'))).toContain('UTF8');
+    expect(text).not.toContain('TOPSECRET');
+  });
+
+  it('UTF8 spelled any way PostgreSQL accepts, on, RESET and DEFAULT still pass', async () => {
+    await withClient(async (c) => {
+      for (const sql of ["SET client_encoding = 'utf-8'", "SET NAMES 'UNICODE'", 'SET client_encoding TO DEFAULT', 'RESET client_encoding',
+        'SET standard_conforming_strings = on', "SET standard_conforming_strings = 'yes'", 'RESET standard_conforming_strings', 'RESET ALL', 'DISCARD ALL']) {
+        expect(await attempt(c, sql), sql).toEqual({ rows: [] });
+      }
+    });
+  });
+});

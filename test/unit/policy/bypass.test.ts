@@ -1,0 +1,49 @@
+/**
+ * Policy decisions on bypass attempts (pure logic: classify + evaluate through PolicyEngine/PolicySession).
+ * The same attempts run against a real server through the proxy in test/integration/policy-bypass.test.ts.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { policySection } from '../../../src/config/sections/policy.js';
+import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
+import { loadParser } from '../../../src/policy/pg-parser.js';
+import { PolicyEngine } from '../../../src/policy/policy-engine.js';
+
+beforeAll(async () => { await loadParser(); });
+
+const policy = policySection.parse({
+  roles: { eng: { subjects: ['eng'] }, dba: { subjects: ['dba'] } },
+  connections: {
+    db: {
+      roles: {
+        eng: {
+          classes: ['read', 'write', 'transaction', 'utility'],
+          tables: { allow: ['public.*'], deny: ['secrets'] },
+          columns: { deny: ['cards.pan'] },
+        },
+        dba: { classes: ['read', 'write', 'ddl', 'dcl', 'transaction', 'utility'] },
+      },
+    },
+  },
+});
+const eng: PolicyIdentity = { sub: 'eng', via: 'local' };
+const dba: PolicyIdentity = { sub: 'dba', via: 'local' };
+const engine = new PolicyEngine(policy, {});
+const decide = (sql: string, who = eng) => engine.decide(who, 'db', sql);
+
+describe('settings that change how the server reads SQL text', () => {
+  it('standard_conforming_strings off and non-UTF8 client encodings are refused for every role', () => {
+    for (const sql of ['SET standard_conforming_strings = off', 'SET standard_conforming_strings = false', "SET standard_conforming_strings TO 'n'",
+      'SET SESSION standard_conforming_strings = 0', 'SET LOCAL standard_conforming_strings = off', "SET client_encoding = 'SJIS'",
+      "SET NAMES 'GBK'", "SET client_encoding TO 'latin1'", "SET client_encoding = 'SQL_ASCII'", 'SELECT 1; SET standard_conforming_strings = off']) {
+      for (const who of [eng, dba]) expect(decide(sql, who), sql).toMatchObject({ action: 'deny', rule: 'sql_text' });
+    }
+  });
+
+  it('UTF8 by any of its names, on, DEFAULT and RESET pass', () => {
+    for (const sql of ["SET client_encoding = 'UTF8'", "SET client_encoding = 'utf-8'", "SET NAMES 'Unicode'", 'SET client_encoding TO DEFAULT',
+      'RESET client_encoding', 'SET standard_conforming_strings = on', 'SET standard_conforming_strings = true', "SET standard_conforming_strings = 'yes'",
+      'SET standard_conforming_strings = 1', 'RESET standard_conforming_strings', 'RESET ALL', "SET application_name = 'x'", 'SET statement_timeout = 5000']) {
+      expect(decide(sql), sql).toMatchObject({ action: 'allow' });
+    }
+  });
+});
