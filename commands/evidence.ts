@@ -78,9 +78,12 @@ export const spec: CommandSpec = {
     // Fail closed (PCI DSS 10.2.1.3): the bundle reaches its destination only once its export is recorded.
     const actor = await accessActor(ctx, { identity }, home, out.warn);
     const tmp = `${outFile}.${process.pid}.tmp`;
-    await ctx.fs.writeFile(tmp, bundle.zip, { mode: 0o600 });
     let recorded: AccessRecorded;
     try {
+      await ctx.fs.writeFile(tmp, bundle.zip, { mode: 0o600 }).catch((e: unknown) => {
+        const err = e as NodeJS.ErrnoException;
+        throw Object.assign(new Error(`the bundle could not be written to ${outFile}: ${err.message}`, { cause: e }), { code: err.code });
+      });
       recorded = await recordAccessEvent(ctx, auditLogOptionsFromConfig(home, audit), exportEvent(ctx, actor, bundle, outFile)).catch((e: unknown) => {
         throw new AuditWriteError(`the bundle was not written: its export could not be recorded in the audit log (${(e as Error).message})`, { cause: e });
       });

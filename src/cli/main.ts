@@ -2,7 +2,8 @@
  * main(): finds the command in the registry, builds its commander definition, runs it, and turns the
  * outcome into an exit code from the one table (src/cli/exit-codes.ts). Only the command that runs is
  * imported. Errors: PcigateError → its message, hint and exit row; commander's parse errors → usage (2)
- * with a "did you mean"; anything else → "internal error" (1), with the stack only under PCIGATE_DEBUG.
+ * with a "did you mean"; a file-system refusal (ENOSPC, EDQUOT, EROFS, EACCES, EPERM) → its message and a
+ * hint (1); anything else → "internal error" (1). The stack only under PCIGATE_DEBUG.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { groups, registry } from '../../commands/index.js';
@@ -180,6 +181,15 @@ function groupHelp(group: string, members: RegistryEntry[]): string {
   return [`Usage: pcigate ${group} <command>`, '', 'Commands:', ...members.map((e) => `  ${e.name.padEnd(width)}  ${e.summary}`), ''].join('\n');
 }
 
+/** File-system refusals a command can meet anywhere, reported as what they are rather than as internal errors. */
+const ERRNO_HINTS: Record<string, string> = {
+  ENOSPC: 'the file system is full; free space there and run the command again',
+  EDQUOT: 'the disk quota is used up; free space there and run the command again',
+  EROFS: 'that file system is mounted read-only',
+  EACCES: 'check the permissions of that path (and of the data home, 0700)',
+  EPERM: 'check the permissions of that path (and of the data home, 0700)',
+};
+
 function report(err: unknown, ctx: Ctx, out: ReturnType<typeof makeOutput>): number {
   if (err instanceof PcigateError) {
     out.warn(`pcigate: ${err.message}`);
@@ -187,7 +197,15 @@ function report(err: unknown, ctx: Ctx, out: ReturnType<typeof makeOutput>): num
     if (ctx.env.PCIGATE_DEBUG && err.stack) out.warn(err.stack);
     return err.exit;
   }
-  const e = err as Error;
+  const e = err as NodeJS.ErrnoException;
+  const hint = typeof e?.code === 'string' ? ERRNO_HINTS[e.code] : undefined;
+  if (hint) {
+    // The machine said no (a full disk, a read-only or forbidden path): not a fault of pcigate's.
+    out.warn(`pcigate: ${e.message}`);
+    out.warn(`hint: ${hint}`);
+    if (ctx.env.PCIGATE_DEBUG && e.stack) out.warn(e.stack);
+    return EXIT.error;
+  }
   out.warn(`pcigate: internal error: ${e?.message ?? String(err)}`);
   if (ctx.env.PCIGATE_DEBUG && e?.stack) out.warn(e.stack);
   return EXIT.error;

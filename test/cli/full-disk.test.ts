@@ -3,10 +3,11 @@
  * `pg` driver. While the disk is full, a write is not executed and a read's result is withheld (the client gets
  * an error naming the cause, the session stays usable), nothing is lost of what was recorded before; once space
  * is back, statements run and are recorded again, a `log.gap` record reports the failure, and `pcigate verify`
- * passes. Needs mount(2) for the tmpfs (root, as .ci/run runs).
+ * passes. The CLI's own writes (an evidence bundle, a key rotation) say what they could not write and keep
+ * nothing half-written. Needs mount(2) for the tmpfs (root, as .ci/run runs).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -128,5 +129,32 @@ describe('a full disk under the data home', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('the CLI says what it could not write and keeps nothing half-written: evidence, keys rotate', async () => {
+    const home = path.join(mnt, 'cli-home');
+    mkdirSync(home, { mode: 0o700 });
+    expect((await runCli(['keys', 'init', '--home', home], { home })).code).toBe(0);
+    expect((await runCli(['sessions', '--home', home], { home })).code).toBe(0); // its audit.access record starts the log
+    const filler = fill(mnt);
+    try {
+      const bundle = path.join(mnt, 'bundle.zip');
+      const ev = await runCli(['evidence', '--home', home, '--req', '10', '--out', bundle], { home });
+      expect(ev.stderr).toContain(`pcigate: the bundle could not be written to ${bundle}: ENOSPC: no space left on device`);
+      expect(ev.stderr).toContain('hint: the file system is full');
+      expect(ev.code).toBe(1);
+      expect(readdirSync(mnt).filter((f) => f.startsWith('bundle'))).toEqual([]);
+      const rot = await runCli(['keys', 'rotate', '--home', home], { home });
+      expect(rot.stderr).toContain('pcigate: ENOSPC: no space left on device');
+      expect(rot.stderr).not.toContain('internal error');
+      expect(rot.code).toBe(1);
+    } finally {
+      rmSync(filler);
+    }
+    // Space is back: nothing was damaged, and the refused rotation runs.
+    expect((await runCli(['keys', 'rotate', '--home', home], { home })).code).toBe(0);
+    const v = await runCli(['verify', '--home', home], { home });
+    expect(v.stdout).toContain('key epochs:   2 certified');
+    expect(v.stdout).toContain('RESULT: PASS');
   });
 });
