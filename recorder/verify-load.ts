@@ -46,8 +46,12 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
     names = (await fs.readdir(logDir)).filter((n) => SEGMENT_NAME.test(n)).sort();
   } catch (e) {
     const what = errno(e) === 'ENOENT' ? 'does not exist' : `cannot be read (${errno(e) ?? 'error'})`;
+    // A home made by `keys init` has keys and no log until the first command that records something.
+    const hasKeys = errno(e) === 'ENOENT' && (await fs.readdir(path.join(home, 'keys')).then((n) => n.length > 0, () => false));
     throw new VerificationError(`no audit log to verify: ${logDir} ${what}`, {
-      hint: 'pass the data home with --home DIR (or PCIGATE_HOME); `pcigate keys init` creates a new one',
+      hint: hasKeys
+        ? 'this data home has keys but no records yet: its log starts with the first command that records (pcigate connect, exec, sessions …)'
+        : 'pass the data home with --home DIR (or PCIGATE_HOME); `pcigate keys init` creates a new one',
     });
   }
   if (names.length === 0) {

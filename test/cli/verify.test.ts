@@ -63,7 +63,15 @@ describe('pcigate verify', () => {
       expect(r.stderr).toContain('no audit log to verify');
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('`pcigate keys init` creates a new one');
     }
+    // Right after keys init there are keys and no log yet: the hint says so instead of suggesting keys init.
+    const fresh = tempDir('pcigate-keys-only-');
+    expect((await runCli(['keys', 'init', '--home', fresh])).code).toBe(0);
+    const r = await runCli(['verify', '--home', fresh]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('hint: this data home has keys but no records yet');
+    expect(r.stderr).not.toContain('keys init');
   });
 
   it('passes an untouched log with exit 0, a summary block and RESULT: PASS, and records verify.run', async () => {
