@@ -157,4 +157,24 @@ describe('a full disk under the data home', () => {
     expect(v.stdout).toContain('key epochs:   2 certified');
     expect(v.stdout).toContain('RESULT: PASS');
   });
+
+  it('pcigate exec (CI) on a full disk: exits non-zero with the reason, and the statement does not run', async () => {
+    const home = path.join(mnt, 'exec-home');
+    mkdirSync(home, { mode: 0o700 });
+    const env = { TEST_DB_PASSWORD: server.password };
+    const ok = await runCli(['exec', '--config', config, '--home', home, 'test-db', '--sql', "insert into fd_items values (10, 'exec before')"], { env, home });
+    expect(ok.code, ok.stderr).toBe(0);
+    const filler = fill(mnt);
+    let r: Awaited<ReturnType<typeof runCli>>;
+    try {
+      r = await runCli(['exec', '--config', config, '--home', home, 'test-db', '--sql', "insert into fd_items values (11, 'exec while full')"], { env, home });
+    } finally {
+      rmSync(filler);
+    }
+    expect(r.stderr).toContain('pcigate: ENOSPC: no space left on device');
+    expect(r.stderr).toContain('hint: the file system is full');
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.code).toBe(1);
+    expect(server.psql('select count(*) from fd_items where id = 11').trim()).toBe('0');
+  });
 });
