@@ -93,6 +93,16 @@ function setting(f: PgNode): SettingChange {
 
 /** PostgreSQL's encoding-name cleaning (clean_encoding_name in encnames.c): lower case, letters and digits only. */
 const encodingKey = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+/**
+ * The client-only encodings whose multibyte characters may end in an ASCII byte (a backslash, `[`, `|`…),
+ * by every name pg_encname_tbl (encnames.c) gives them (the cp* spellings too, in case): SJIS, SHIFT_JIS_2004,
+ * BIG5, GBK, UHC, JOHAB, GB18030. In every other encoding PostgreSQL knows, bytes below 0x80 are ASCII
+ * characters and the rest never are, so statement boundaries, quotes and keywords read the same as in UTF-8.
+ */
+const SPLITTING_ENCODINGS = new Set([
+  'sjis', 'shiftjis', 'mskanji', 'win932', 'windows932', 'cp932', 'shiftjis2004', 'big5', 'win950', 'windows950', 'cp950',
+  'gbk', 'win936', 'windows936', 'cp936', 'uhc', 'win949', 'windows949', 'cp949', 'johab', 'gb18030',
+]);
 /** Values parse_bool (src/backend/utils/adt/bool.c) reads as true: any prefix of true/yes, on, 1. */
 const TRUE_VALUE = /^(t|tr|tru|true|y|ye|yes|on|1)$/;
 
@@ -104,15 +114,15 @@ const TRUE_VALUE = /^(t|tr|tru|true|y|ye|yes|on|1)$/;
  * backslash byte can be the second half of a character, so the bytes `E'`, 0x95, `\'; DELETE …` are one
  * literal to policy (a stray byte, an escaped quote) and a character, a closing quote and a DELETE to
  * the server. So those SETs are refused. A RESET goes back to the session's start value: that the
- * startup packet's client_encoding is UTF8 is for the proxy to check.
+ * startup packet's client_encoding is none of those is for the proxy to check.
  */
 function misreadingSetting(s: SettingChange): string | undefined {
   if (s.value === undefined) return undefined;
   if (s.name === 'standard_conforming_strings' && !TRUE_VALUE.test(s.value.trim().toLowerCase())) {
     return 'standard_conforming_strings other than on would make the server read backslashes in string literals where policy reads none';
   }
-  if (s.name === 'client_encoding' && !['utf8', 'unicode'].includes(encodingKey(s.value))) {
-    return `client_encoding ${s.value} would make the server read the statement bytes in another encoding than policy (UTF8)`;
+  if (s.name === 'client_encoding' && SPLITTING_ENCODINGS.has(encodingKey(s.value))) {
+    return `client_encoding ${s.value} would make the server read a byte policy reads as ASCII (a backslash) as the end of a character`;
   }
   return undefined;
 }

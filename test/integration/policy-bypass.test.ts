@@ -106,9 +106,10 @@ describe('settings that make the server read SQL text differently from policy', 
     expect(text).not.toContain('TOPSECRET');
   });
 
-  it('UTF8 spelled any way PostgreSQL accepts, on, RESET and DEFAULT still pass', async () => {
+  it('UTF8 spelled any way PostgreSQL accepts, encodings that keep ASCII bytes ASCII, on, RESET and DEFAULT still pass', async () => {
     await withClient(async (c) => {
-      for (const sql of ["SET client_encoding = 'utf-8'", "SET NAMES 'UNICODE'", 'SET client_encoding TO DEFAULT', 'RESET client_encoding',
+      for (const sql of ["SET client_encoding = 'utf-8'", "SET NAMES 'UNICODE'", "SET client_encoding = 'LATIN1'", "SET client_encoding = 'SQL_ASCII'",
+        'SET client_encoding TO DEFAULT', 'RESET client_encoding',
         'SET standard_conforming_strings = on', "SET standard_conforming_strings = 'yes'", 'RESET standard_conforming_strings', 'RESET ALL', 'DISCARD ALL']) {
         expect(await attempt(c, sql), sql).toEqual({ rows: [] });
       }

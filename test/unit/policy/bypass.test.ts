@@ -34,13 +34,15 @@ describe('settings that change how the server reads SQL text', () => {
   it('standard_conforming_strings off and non-UTF8 client encodings are refused for every role', () => {
     for (const sql of ['SET standard_conforming_strings = off', 'SET standard_conforming_strings = false', "SET standard_conforming_strings TO 'n'",
       'SET SESSION standard_conforming_strings = 0', 'SET LOCAL standard_conforming_strings = off', "SET client_encoding = 'SJIS'",
-      "SET NAMES 'GBK'", "SET client_encoding TO 'latin1'", "SET client_encoding = 'SQL_ASCII'", 'SELECT 1; SET standard_conforming_strings = off']) {
+      "SET NAMES 'GBK'", "SET client_encoding TO 'Shift_JIS'", "SET client_encoding = 'WIN950'", "SET NAMES 'big-5'", "SET client_encoding = 'uhc'",
+      "SET client_encoding = 'JOHAB'", "SET client_encoding = 'GB18030'", "SET client_encoding = 'shift_jis_2004'", 'SELECT 1; SET standard_conforming_strings = off']) {
       for (const who of [eng, dba]) expect(decide(sql, who), sql).toMatchObject({ action: 'deny', rule: 'sql_text' });
     }
   });
 
-  it('UTF8 by any of its names, on, DEFAULT and RESET pass', () => {
+  it('UTF8 by any of its names, encodings that keep ASCII bytes ASCII, on, DEFAULT and RESET pass', () => {
     for (const sql of ["SET client_encoding = 'UTF8'", "SET client_encoding = 'utf-8'", "SET NAMES 'Unicode'", 'SET client_encoding TO DEFAULT',
+      "SET client_encoding = 'LATIN1'", "SET client_encoding = 'SQL_ASCII'", "SET client_encoding = 'EUC_JP'", "SET client_encoding = 'WIN1252'",
       'RESET client_encoding', 'SET standard_conforming_strings = on', 'SET standard_conforming_strings = true', "SET standard_conforming_strings = 'yes'",
       'SET standard_conforming_strings = 1', 'RESET standard_conforming_strings', 'RESET ALL', "SET application_name = 'x'", 'SET statement_timeout = 5000']) {
       expect(decide(sql), sql).toMatchObject({ action: 'allow' });
