@@ -51,6 +51,14 @@ export interface StatementInfo {
   execute?: string;
   /** DEALLOCATE name, or `*` for DEALLOCATE ALL. */
   deallocate?: string;
+  /** DECLARE name CURSOR [WITH HOLD] FOR …: the statement's own classification is the cursor query's. */
+  declare?: { name: string; hold: boolean };
+  /** FETCH/MOVE … name: resolved against the cursors policy saw declared (a portal can be made otherwise). */
+  fetch?: string;
+  /** CLOSE name, or `*` for CLOSE ALL. */
+  closeCursor?: string;
+  /** What a transaction statement does to the transaction block: ends it (commit, rollback) and/or opens one. */
+  tx?: { end?: 'commit' | 'rollback' | 'rollback_to'; begin?: boolean };
   /**
    * Why, after this statement, the server would read SQL text differently from policy's parser (see
    * {@link misreadingSetting}); such a statement is refused whatever the role.
@@ -208,6 +216,23 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
     case 'ExecuteStmt':
       walk(f.params, none, 'read', acc);
       return finish(text, type, 'utility', acc, { execute: String(f.name ?? '') });
+    case 'DeclareCursorStmt':
+      walk(f.query, none, 'read', acc);
+      // CURSOR_OPT_HOLD (parsenodes.h): the cursor outlives its transaction.
+      return finish(text, type, base, acc, { declare: { name: String(f.portalname ?? ''), hold: (Number(f.options ?? 0) & 0x20) !== 0 } });
+    case 'FetchStmt':
+      return finish(text, type, base, acc, { fetch: String(f.portalname ?? '') });
+    case 'ClosePortalStmt':
+      return finish(text, type, base, acc, { closeCursor: typeof f.portalname === 'string' ? f.portalname : '*' });
+    case 'TransactionStmt': {
+      const kind = String(f.kind ?? '');
+      const chain = f.chain === true;
+      const tx: StatementInfo['tx'] = kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START' ? { begin: true }
+        : kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_PREPARE' ? { end: 'commit', begin: chain }
+          : kind === 'TRANS_STMT_ROLLBACK' ? { end: 'rollback', begin: chain }
+            : kind === 'TRANS_STMT_ROLLBACK_TO' ? { end: 'rollback_to' } : undefined;
+      return finish(text, type, base, acc, tx ? { tx } : {});
+    }
     case 'DeallocateStmt':
       return finish(text, type, 'utility', acc, { deallocate: f.isall === true || f.name === undefined ? '*' : String(f.name) });
     case 'VariableSetStmt': {

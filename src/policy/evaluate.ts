@@ -34,10 +34,12 @@ export interface ConnectionFacts {
   approvers?: string[];
 }
 
-/** Session state policy reads: search_path (table resolution) and prepared statements (EXECUTE). */
+/** Session state policy reads: search_path (table resolution), prepared statements (EXECUTE), cursors (FETCH). */
 export interface SessionView {
   searchPath: readonly string[];
   prepared: ReadonlyMap<string, StatementInfo>;
+  /** Cursors policy saw declared and allowed, by name (absent: none). */
+  cursors?: ReadonlyMap<string, StatementInfo>;
 }
 
 export interface Verdict {
@@ -97,6 +99,12 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
       ? { ...prepared, userFunctions: [...prepared.userFunctions, ...st.userFunctions] }
       : { ...st, classes: ['unknown'], kind: 'unknown' };
   }
+  if (st.fetch !== undefined) {
+    // FETCH reads what the cursor's query reads. A portal policy did not see declared (one a protocol Bind
+    // made under a name, which SQL FETCH reads as well) cannot be classified.
+    const cursor = session.cursors?.get(st.fetch);
+    target = cursor ?? { ...st, node: 'FetchStmt of a cursor policy did not see declared', classes: ['unknown'], kind: 'unknown' };
+  }
   const classes = new Set<StatementKind>(target.classes);
   const fns = target.userFunctions.filter((f) => !fnAllowed(f, grant.functions.allow));
   if (fns.length > 0) classes.add('function');
@@ -147,13 +155,22 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
   const misread = c.statements.find((st) => st.misreads !== undefined);
   if (misread) return { action: 'deny', rule: 'sql_text', reason: `${misread.misreads}; refused`, statements: [], roles };
   const { key, cp } = connectionPolicy(policy, conn.name)!;
+  // Cursors declared or closed earlier in the same string count for a FETCH later in it.
+  let view = session;
   const statements = c.statements.map((st, index): StatementVerdict => {
     let best: (Verdict & { role?: string }) | undefined;
     for (const role of roles) {
       const grant = cp.roles[role];
       if (!grant) continue;
-      const v = { ...judgeStatement(grant, `policy.connections.${key}.roles.${role}`, st, session), role };
+      const v = { ...judgeStatement(grant, `policy.connections.${key}.roles.${role}`, st, view), role };
       if (!best || SEVERITY[v.action] < SEVERITY[best.action]) best = v;
+    }
+    if (st.declare || st.closeCursor !== undefined) {
+      const cursors = new Map(view.cursors);
+      if (st.declare) cursors.set(st.declare.name, st);
+      else if (st.closeCursor === '*') cursors.clear();
+      else cursors.delete(st.closeCursor!);
+      view = { ...view, cursors };
     }
     return { index, node: st.node, kind: st.kind, classes: st.classes, ...best! };
   });

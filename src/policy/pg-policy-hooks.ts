@@ -115,7 +115,7 @@ export const HOLD_SKIPPED_FAILED_TX = 'hold_skipped_failed_transaction';
 /** One statement through policy (and approvals); exported for brokers that compose hooks themselves. */
 export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): StatementDecision | Promise<StatementDecision> {
   if (stmt.protocol === 'function') return decideFunctionCall(o, ps, session, stmt);
-  const d = ps.decide(stmt.sql, o.clock.now());
+  const d = ps.decide(stmt.sql, o.clock.now(), stmt.txStatus);
   if (d.action === 'allow') return { action: 'allow' };
   if (d.action === 'deny' || !o.store) {
     const reason = d.action === 'deny' ? d.reason : `${d.reason}, but no approvals store is configured`;

@@ -86,9 +86,10 @@ export class PolicyEngine {
     if (hit && (hit.exact === undefined || hit.exact === sql)) return hit;
     const c: Classification = classify(sql);
     const d = evaluate(this.policy, identity, this.facts(connection), c, session);
-    const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt');
+    const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
+      || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined);
     const entry: Cached = effects || c.error !== undefined ? { d, effects, exact: sql } : { d, effects };
-    if (!c.statements.some((s) => s.execute !== undefined)) {
+    if (!c.statements.some((s) => s.execute !== undefined || s.fetch !== undefined)) {
       if (!bySql) { bySql = new Map(); this.cache.set(ctxKey, bySql); }
       if (bySql.size >= CACHE_MAX) bySql.delete(bySql.keys().next().value as string);
       bySql.set(key, entry);
@@ -154,6 +155,10 @@ export interface ApprovalSettings {
 export class PolicySession {
   searchPath: string[] = [...DEFAULT_SEARCH_PATH];
   readonly prepared = new Map<string, StatementInfo>();
+  /** Cursors declared by statements policy allowed, as long as the server keeps them (see {@link applied}). */
+  readonly cursors = new Map<string, StatementInfo & { declare: { name: string; hold: boolean } }>();
+  /** Whether the server is in a transaction block, as far as the statements policy saw (and txStatus) tell. */
+  private inBlock = false;
   /** The reason given with `connect --reason` or `SET pcigate.reason = '…'`; recorded with approvals. */
   reason?: string;
   readonly startedAt: number;
@@ -176,18 +181,50 @@ export class PolicySession {
    * statement rules. An allowed statement updates the session state (search_path, prepared statements,
    * reason) as it will on the server; a held one does so through {@link applied} once it runs.
    */
-  decide(sql: string, now: number): Decision {
+  decide(sql: string, now: number, txStatus?: 'I' | 'T' | 'E'): Decision {
     const limit = checkSessionLimits(this.engine.policy, this.connection, this, now);
     if (limit) return { ...limit, statements: [], roles: matchRoles(this.engine.policy, this.identity) };
     this.lastActivity = now;
+    if (txStatus !== undefined) this.transactionStatus(txStatus);
     const { d, effects } = this.engine.lookup(this.identity, this.connection, sql, this);
     if (d.action === 'allow' && effects) this.applied(sql);
     return d;
   }
 
-  /** Records the session-state effects of `sql`, which has been (or is about to be) run. */
+  /**
+   * The server's transaction status as the proxy knows it before a statement (ReadyForQuery): idle means
+   * no transaction block, so the cursors of any earlier one are gone.
+   */
+  transactionStatus(status: 'I' | 'T' | 'E'): void {
+    this.inBlock = status !== 'I';
+    if (!this.inBlock) this.dropCursors(false);
+  }
+
+  /** Forgets the cursors a transaction's end closes: all but WITH HOLD ones, or all of them (a rollback). */
+  private dropCursors(holdToo: boolean): void {
+    for (const [name, c] of this.cursors) if (holdToo || !c.declare.hold) this.cursors.delete(name);
+  }
+
+  /**
+   * Records the session-state effects of `sql`, which has been (or is about to be) run.
+   *
+   * Cursors are remembered only while the server surely keeps them, since a FETCH of a name policy does
+   * not know is refused, but a FETCH of a name it remembers wrongly would read whatever portal the server
+   * has under it (a protocol Bind can make one): a cursor without HOLD lives until its transaction block
+   * ends (any COMMIT, ROLLBACK or ROLLBACK TO forgets cursors, a rollback those WITH HOLD too, which it
+   * may undo), or to the end of its query string outside one. A declaration that fails on the server
+   * fails its transaction block, which only a rollback, which forgets it, leaves.
+   */
   applied(sql: string): void {
     for (const st of classify(sql).statements) {
+      if (st.tx?.end) {
+        this.dropCursors(st.tx.end !== 'commit');
+        if (st.tx.end !== 'rollback_to') this.inBlock = false;
+      }
+      if (st.tx?.begin) this.inBlock = true;
+      if (st.declare) this.cursors.set(st.declare.name, { ...st, declare: st.declare });
+      if (st.closeCursor === '*' || st.node === 'DiscardStmt') this.cursors.clear();
+      else if (st.closeCursor !== undefined) this.cursors.delete(st.closeCursor);
       if (st.prepare) this.prepared.set(st.prepare.name, st.prepare.statement);
       if (st.deallocate === '*' || (st.node === 'DiscardStmt')) this.prepared.clear();
       else if (st.deallocate !== undefined) this.prepared.delete(st.deallocate);
@@ -197,6 +234,8 @@ export class PolicySession {
       if (s.name === 'search_path') this.searchPath = s.value === undefined ? [...DEFAULT_SEARCH_PATH] : this.parseSearchPath(s.value);
       if (s.name === 'pcigate.reason' && s.value) this.reason = s.value;
     }
+    // Outside a transaction block the string was its own (implicit) one: its cursors without HOLD are gone.
+    if (!this.inBlock) this.dropCursors(false);
   }
 
   private parseSearchPath(value: string): string[] {

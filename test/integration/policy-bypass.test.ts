@@ -14,7 +14,7 @@ import { PolicyEngine } from '../../src/policy/policy-engine.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { startGate, type Gate } from './pg-proxy-setup.js';
+import { run, startGate, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -114,5 +114,45 @@ describe('settings that make the server read SQL text differently from policy', 
         expect(await attempt(c, sql), sql).toEqual({ rows: [] });
       }
     });
+  });
+});
+
+describe('cursors', () => {
+  const secretsPortal = (portal: string) => Buffer.concat([bytes.parse('', 'SELECT * FROM secrets LIMIT 2'), bytes.bind(portal, '', []), bytes.sync()]);
+
+  it('SQL FETCH/MOVE of a portal a protocol Bind made (never Executed, so never decided) is refused', async () => {
+    const frames = await rawSession([bytes.query('BEGIN'), secretsPortal('p1'), bytes.query('FETCH ALL FROM p1'), bytes.query('ROLLBACK'),
+      bytes.query('BEGIN'), secretsPortal('p2'), bytes.query('MOVE FORWARD 1 IN p2; FETCH 1 FROM p2'), bytes.query('ROLLBACK')]);
+    expect(frames.join('\n')).not.toContain('TOPSECRET');
+    expect(frames.filter((f) => f.startsWith('E:') && f.includes('did not see declared'))).toHaveLength(2);
+  });
+
+  it('a cursor name from a finished transaction does not vouch for a portal bound under it later', async () => {
+    const frames = await rawSession([bytes.query('BEGIN; DECLARE c CURSOR FOR SELECT 1; COMMIT'), bytes.query('BEGIN'), bytes.query('DECLARE d CURSOR FOR SELECT 2'),
+      bytes.query('COMMIT'), bytes.query('BEGIN'), secretsPortal('c'), bytes.query('FETCH ALL FROM c'), secretsPortal('d'), bytes.query('FETCH ALL FROM d'), bytes.query('ROLLBACK')]);
+    expect(frames.join('\n')).not.toContain('TOPSECRET');
+  });
+
+  it('declared cursors work as before: DECLARE, FETCH, MOVE, CLOSE, WITH HOLD across COMMIT; a cursor over a denied table is refused', async () => {
+    await withClient(async (c) => {
+      await c.query('BEGIN');
+      await c.query('DECLARE c NO SCROLL CURSOR FOR SELECT id FROM items ORDER BY id');
+      expect((await c.query('FETCH FORWARD 2 FROM c')).rows).toEqual([{ id: 1 }, { id: 2 }]);
+      await c.query('MOVE 1 IN c');
+      expect((await c.query('FETCH c')).rows).toEqual([{ id: 4 }]);
+      await c.query('CLOSE c');
+      expect(await attempt(c, 'DECLARE s CURSOR FOR SELECT * FROM secrets')).toMatchObject({ code: '42501' });
+      await c.query('ROLLBACK');
+      await c.query('DECLARE h CURSOR WITH HOLD FOR SELECT name FROM items WHERE id = 5');
+      expect((await c.query('FETCH ALL FROM h')).rows).toEqual([{ name: 'item 5' }]);
+      await c.query('CLOSE h');
+      // Declared and fetched in one string, then fetched again in the block it opened.
+      expect(await attempt(c, 'BEGIN; DECLARE x CURSOR FOR SELECT g AS n FROM generate_series(7, 8) g; FETCH x')).toEqual({ rows: [{ n: 7 }] });
+      expect((await c.query('FETCH x')).rows).toEqual([{ n: 8 }]);
+      await c.query('COMMIT');
+    });
+    // psql with FETCH_COUNT reads a result through DECLARE _psql_cursor / FETCH FORWARD n / CLOSE.
+    const r = await run('psql', ['-X', '-At', '-v', 'FETCH_COUNT=3', '-v', 'ON_ERROR_STOP=1', '-c', 'SELECT id FROM items ORDER BY id'], gate.env);
+    expect(r.stdout.trim().split('\n')).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
   });
 });

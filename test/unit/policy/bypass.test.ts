@@ -49,3 +49,45 @@ describe('settings that change how the server reads SQL text', () => {
     }
   });
 });
+
+describe('cursors', () => {
+  const session = () => engine.openSession(eng, 'db', 0);
+  const run = (ps: ReturnType<typeof session>, sql: string, tx?: 'I' | 'T' | 'E') => ps.decide(sql, 0, tx).action;
+
+  it('FETCH or MOVE of a cursor policy did not see declared is refused as unclassifiable', () => {
+    const ps = session();
+    for (const sql of ['FETCH ALL FROM p1', 'MOVE 1 IN p1', 'FETCH p1', 'SELECT 1; FETCH p1']) expect(ps.decide(sql, 0), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining('did not see declared') });
+  });
+
+  it('FETCH is decided as the declared query, in the same string or later in the block', () => {
+    const ps = session();
+    expect(run(ps, 'BEGIN; DECLARE c CURSOR FOR SELECT id FROM items; FETCH 2 FROM c')).toBe('allow');
+    expect(run(ps, 'FETCH c')).toBe('allow');
+    expect(run(ps, 'DECLARE s CURSOR FOR SELECT * FROM secrets')).toBe('deny');
+    expect(run(ps, 'FETCH s')).toBe('deny');
+    expect(run(ps, 'CLOSE c')).toBe('allow');
+    expect(run(ps, 'FETCH c')).toBe('deny');
+  });
+
+  it('a transaction end forgets its cursors (a rollback also WITH HOLD ones), and so does the end of a string outside a block', () => {
+    const ps = session();
+    run(ps, 'BEGIN');
+    run(ps, 'DECLARE c CURSOR FOR SELECT 1');
+    run(ps, 'DECLARE h CURSOR WITH HOLD FOR SELECT 1');
+    run(ps, 'COMMIT');
+    expect(run(ps, 'FETCH c')).toBe('deny');
+    expect(run(ps, 'FETCH h')).toBe('allow');
+    run(ps, 'BEGIN; DECLARE c CURSOR FOR SELECT 1');
+    run(ps, 'SAVEPOINT a');
+    run(ps, 'ROLLBACK TO SAVEPOINT a');
+    expect(run(ps, 'FETCH c')).toBe('deny');
+    expect(run(ps, 'FETCH h')).toBe('deny');
+    run(ps, 'ROLLBACK');
+    run(ps, 'DECLARE c CURSOR FOR SELECT 1; SELECT 2');
+    expect(run(ps, 'FETCH c')).toBe('deny');
+    // The proxy's word that the session is idle ends any block policy thought open.
+    run(ps, 'BEGIN; DECLARE c CURSOR FOR SELECT 1');
+    expect(run(ps, 'FETCH c', 'T')).toBe('allow');
+    expect(run(ps, 'FETCH c', 'I')).toBe('deny');
+  });
+});
