@@ -13,9 +13,9 @@ import type { ClientChannel, Connection, ServerChannel, Session } from 'ssh2';
 import type { Actor, AuditSink } from '../../recorder/types.js';
 import type { OutStream } from '../cli/ctx.js';
 import { createLocalSshServer, loadOrCreateHostKey } from '../ssh/local-server.js';
-import { bridgeSession, REFUSED_EXIT, wireChannel } from '../ssh/session-bridge.js';
+import { bridgeSession, FAILED_CLOSED_EXIT, REFUSED_EXIT, wireChannel } from '../ssh/session-bridge.js';
 import type { LocalEnd } from '../ssh/session-bridge.js';
-import { SessionRefused } from '../errors.js';
+import { AuditWriteError, SessionRefused } from '../errors.js';
 import { admitSession } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import { SshSession } from './ssh-session.js';
@@ -52,10 +52,11 @@ async function admitAndOpen(o: SshBaseOptions, actor: Actor, src: SshSessionOpti
 }
 
 /**
- * A session refused at its start still answers the client's shell/exec request, so the person sees why:
- * the message on the channel's stderr, then exit status 5 (denied by policy, ARCHITECTURE.md §6).
+ * A session refused at its start still answers the client's shell/exec/subsystem request, so the person sees
+ * why: the message on the channel's stderr, then exit status 5 (denied by policy, ARCHITECTURE.md §6), or
+ * FAILED_CLOSED_EXIT for a session that could not be opened.
  */
-function refuseSession(conn: Connection, accept: () => Session, message: string): void {
+function refuseSession(conn: Connection, accept: () => Session, message: string, status = 5): void {
   const s = accept();
   s.on('pty', (a) => a?.());
   s.on('env', (a) => a?.());
@@ -63,12 +64,22 @@ function refuseSession(conn: Connection, accept: () => Session, message: string)
     const ch = a?.();
     if (!ch) return;
     ch.stderr.write(`${message}\r\n`);
-    ch.exit(5);
+    ch.exit(status);
     ch.end();
     setTimeout(() => conn.end(), 500).unref();
   };
   s.on('shell', (a) => answer(a));
   s.on('exec', (a) => answer(a));
+  s.on('subsystem', (a) => answer(a));
+}
+
+/**
+ * What the client is told when its session could not be opened for another reason than policy: only
+ * wire-safe text (STYLE.md) — the cause is in the audit log or, when the log is what failed, the warnings.
+ */
+function openFailure(err: unknown): string {
+  if (err instanceof AuditWriteError) return 'pcigate: could not record the session in the audit log; it was not opened';
+  return 'pcigate: could not open the upstream session (details are in the audit log)';
 }
 
 export interface SshBroker {
@@ -123,7 +134,7 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
       conn.on('session', (accept, reject) => {
         opening.then((s) => bridgeSession(accept(), s.upstream, s.hooks()), (err: unknown) => {
           if (err instanceof SessionRefused) refuseSession(conn, accept, err.message);
-          else reject();
+          else refuseSession(conn, accept, openFailure(err), FAILED_CLOSED_EXIT);
         });
       });
       conn.on('tcpip', (_accept, reject, i) => withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'local', host: i.destIP, port: i.destPort }, reject), reject));
@@ -148,8 +159,7 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
         (err: unknown) => {
           o.log.warn(`ssh session refused: ${(err as Error).message}`);
           // A refused session's channel tells the client why (refuseSession), then the connection ends.
-          if (err instanceof SessionRefused) setTimeout(() => conn.end(), 5_000).unref();
-          else conn.end();
+          setTimeout(() => conn.end(), 5_000).unref();
         },
       );
     },

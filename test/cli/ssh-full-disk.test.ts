@@ -1,0 +1,169 @@
+/**
+ * A real full disk under `pcigate connect SSH --listen` (the built bin, a real sshd, the OpenSSH client), on
+ * small tmpfs mounts (needs mount(2): root, as .ci/run runs):
+ * - the whole data home fills up: a new session is refused with a clear message, an exec on an open
+ *   (multiplexed) connection whose decision cannot be recorded is refused and does not run; once space is
+ *   back sessions run again, a log.gap reports what was lost, and verify passes.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../recorder/types.js';
+import { BIN, runCli, tempDir } from '../harness/cli.js';
+import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import type { Sshd } from '../harness/sshd.js';
+
+const skip = sshdAvailable();
+if (skip) process.stderr.write(`skipping the SSH full-disk tests: ${skip}\n`);
+
+let sshd: Sshd;
+let dir: string;
+let config: string;
+const mounts: string[] = [];
+
+function readLog(home: string): AuditRecord[] {
+  const d = path.join(home, 'log');
+  return readdirSync(d).filter((f) => f.endsWith('.jsonl')).sort()
+    .flatMap((f) => readFileSync(path.join(d, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+}
+
+function mountTmpfs(at: string, size: string): void {
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', at], { encoding: 'utf8' });
+  if (m.status !== 0) throw new Error(`this test needs a tmpfs mount (root): ${m.stderr}`);
+  mounts.push(at);
+}
+
+/** Fills the file system at `d` to the last byte; returns the filler's path. */
+function fill(d: string): string {
+  const file = path.join(d, 'filler');
+  const r = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=64k'], { encoding: 'utf8' });
+  expect(r.stderr).toContain('No space left on device');
+  return file;
+}
+
+const until = async (cond: () => boolean, ms = 15_000) => {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+interface Listener { child: ChildProcess; port: number; err: () => string; exited: Promise<number | null>; askpass: string }
+
+async function listen(home: string): Promise<Listener> {
+  const child = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'prod-ssh', '--listen', '--json'], {
+    env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await until(() => out.trim().endsWith('}'));
+  const info = JSON.parse(out) as { port: number; password: string };
+  const askpass = path.join(mkdtempSync(path.join(dir, 'askpass-')), 'askpass.sh');
+  writeFileSync(askpass, `#!/bin/sh\necho '${info.password}'\n`);
+  chmodSync(askpass, 0o700);
+  return { child, port: info.port, err: () => err, exited, askpass };
+}
+
+interface Ran { code: number | null; stdout: Buffer; stderr: string }
+
+function ssh(l: Listener, args: string[]): Promise<Ran> {
+  return new Promise((resolve) => {
+    const c = spawn('ssh', ['-p', String(l.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+      '-o', 'PreferredAuthentications=password', '-T', ...args], {
+      env: { PATH: process.env.PATH, HOME: dir, SSH_ASKPASS: l.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    let stderr = '';
+    c.stdout.on('data', (b: Buffer) => out.push(b));
+    c.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    const killer = setTimeout(() => c.kill('SIGKILL'), 30_000);
+    c.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout: Buffer.concat(out), stderr }); });
+  });
+}
+
+beforeAll(async () => {
+  if (skip) return;
+  sshd = await startSshd();
+  dir = tempDir('pcigate-ssh-fulldisk-');
+  config = path.join(dir, 'pcigate.yaml');
+  const keyFile = path.join(dir, 'ssh_key');
+  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
+  writeFileSync(config, [
+    'identity:', '  allow_local: true', 'connections:', '  prod-ssh:', '    kind: ssh',
+    `    host: ${sshd.host}`, `    port: ${sshd.port}`, `    user: ${sshd.user}`, `    private_key: file:${keyFile}`,
+    `    host_key: "${sshd.hostKeyFingerprint}"`, '    allow: { exec: { allow: ["sh -c *", "echo *"] } }', '',
+  ].join('\n'), { mode: 0o600 });
+}, 60_000);
+
+afterAll(async () => {
+  for (const m of mounts.reverse()) { spawnSync('umount', ['-l', m]); rmSync(m, { recursive: true, force: true }); }
+  await sshd?.stop();
+});
+
+describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --listen, real sshd)', () => {
+  it('the data home fills up: new sessions and unrecordable commands are refused and do not run; the gap is recorded once space is back', async () => {
+    const mnt = mkdtempSync(path.join(os.tmpdir(), 'pcigate-ssh-fulldisk-mnt-'));
+    mountTmpfs(mnt, '16m');
+    const home = path.join(mnt, 'home');
+    const ran = tempDir('pcigate-ssh-fulldisk-ran-');
+    const l = await listen(home);
+    // One connection kept open (OpenSSH connection sharing): its later commands are channels of one pcigate session.
+    const ctl = path.join(dir, `ctl-${process.pid}`);
+    const master = spawn('ssh', ['-p', String(l.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+      '-o', 'PreferredAuthentications=password', '-M', '-S', ctl, '-N', 'pcigate@127.0.0.1'], {
+      env: { PATH: process.env.PATH, HOME: dir, SSH_ASKPASS: l.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: 'ignore',
+    });
+    try {
+      await until(() => existsSync(ctl));
+      await until(() => readLog(home).some((x) => x.type === 'session.start'));
+      const shared = (cmd: string) => ssh(l, ['-S', ctl, 'pcigate@127.0.0.1', cmd]);
+      expect((await shared(`sh -c 'echo ran-0 > ${ran}/ran-0; cat ${ran}/ran-0'`)).stdout.toString()).toBe('ran-0\n');
+
+      const filler = fill(mnt);
+      // The log may still fit a few records in its last page: commands go on until one's decision cannot be
+      // recorded (before that, one may be refused because its recording cannot be created).
+      const attempts: Array<Ran & { n: number }> = [];
+      for (let n = 1; n <= 30 && !attempts.some((a) => a.stderr.includes('request could not be recorded')); n++) {
+        attempts.push({ n, ...(await shared(`sh -c 'echo ran-${n} > ${ran}/ran-${n}'`)) });
+      }
+      const fresh = await ssh(l, ['pcigate@127.0.0.1', `sh -c 'echo fresh > ${ran}/fresh'`]);
+      rmSync(filler);
+
+      expect(fresh.stderr).toBe('pcigate: could not record the session in the audit log; it was not opened\r\n');
+      expect(fresh.code).toBe(255);
+      expect(existsSync(path.join(ran, 'fresh'))).toBe(false);
+      const refused = attempts.filter((a) => a.code !== 0);
+      expect(refused.map((a) => a.stderr)).toContainEqual('pcigate: the request could not be recorded; refusing it\r\n');
+      for (const a of refused) {
+        expect(a.code).toBe(126);
+        expect(a.stderr).toMatch(/^pcigate: the (request|session) could not be recorded; refusing (it|to continue)\r\n$/);
+        expect(existsSync(path.join(ran, `ran-${a.n}`))).toBe(false);
+      }
+
+      // Space is back: a new session runs and is recorded after a log.gap.
+      expect((await ssh(l, ['pcigate@127.0.0.1', 'echo after'])).stdout.toString()).toBe('after\n');
+      master.kill('SIGTERM');
+      await until(() => readLog(home).filter((x) => x.type === 'session.end').length >= 1);
+      l.child.kill('SIGINT');
+      expect(await l.exited).toBe(0);
+      expect(l.err()).toContain('ENOSPC: no space left on device');
+    } finally {
+      master.kill('SIGKILL');
+      l.child.kill('SIGKILL');
+    }
+    const log = readLog(home);
+    const gap = log.find((x) => x.type === 'log.gap');
+    expect(gap).toMatchObject({ outcome: 'failure', detail: { cause: 'ENOSPC: no space left on device, write' } });
+    const execs = log.filter((x) => x.type === 'ssh.exec').map((x) => (x.detail as { request: { command: string } }).request.command);
+    expect(execs.at(-1)).toBe('echo after');
+    const v = await runCli(['verify', '--home', home], { home });
+    expect(v.stdout).toContain('RESULT: PASS');
+  }, 120_000);
+});
