@@ -6,7 +6,9 @@
  *
  * Writes are buffered and flushed every few milliseconds through one FileHandle; a write error is kept
  * and re-thrown by the next call, so the broker can fail closed (stop the session) instead of going on
- * unrecorded.
+ * unrecorded. `written()` tells a caller when what it handed over is in the file: the SSH broker sends
+ * output to the user only then. A write that fails (ENOSPC may write part of a chunk first) is cut back
+ * to the last whole chunk, so the file stays well-formed lines holding exactly what was shown.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
@@ -34,6 +36,10 @@ export class AsciicastWriter {
   #pendingBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
+  /** A write is queued behind the one in flight; it takes everything pending when it starts. */
+  #queued = false;
+  /** Bytes of whole chunks in the file. */
+  #size = 0;
   #error: unknown;
   #closed = false;
 
@@ -59,11 +65,20 @@ export class AsciicastWriter {
   resize(cols: number, rows: number): void { this.#event('r', `${cols}x${rows}`); }
   marker(label: string): void { this.#event('m', label); }
 
+  /** Resolves once everything handed over so far is written to the file (not yet fsynced); rejects if a write failed. */
+  async written(): Promise<void> {
+    await this.#flush();
+    this.#check();
+  }
+
+  /** The write error that stopped this recording, if any. */
+  get failed(): unknown {
+    return this.#error;
+  }
+
   /** Writes everything buffered and fsyncs; rejects if any write failed. */
   async sync(): Promise<void> {
-    this.#flush();
-    await this.#writing;
-    this.#check();
+    await this.written();
     await this.#fh.datasync();
   }
 
@@ -90,27 +105,41 @@ export class AsciicastWriter {
   #push(line: string): void {
     this.#pending.push(line);
     this.#pendingBytes += line.length;
-    if (this.#pendingBytes >= FLUSH_BYTES) this.#flush();
+    if (this.#pendingBytes >= FLUSH_BYTES) void this.#flush();
     else if (!this.#timer) {
-      this.#timer = setTimeout(() => this.#flush(), FLUSH_MS);
+      this.#timer = setTimeout(() => { void this.#flush(); }, FLUSH_MS);
       this.#timer.unref?.();
     }
   }
 
-  #flush(): void {
+  /**
+   * Starts writing what is pending, or queues one write behind the one in flight (which then takes
+   * everything pending when it starts: one write per round trip under load, not one per event).
+   */
+  #flush(): Promise<void> {
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
-    if (this.#pending.length === 0) return;
-    const chunk = this.#pending.join('');
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    if (this.#pending.length === 0 || this.#queued) return this.#writing;
+    this.#queued = true;
     this.#writing = this.#writing.then(async () => {
-      if (this.#error) return;
+      this.#queued = false;
+      const chunk = Buffer.from(this.#pending.join(''), 'utf8');
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      if (this.#error || chunk.length === 0) return;
       try {
-        await this.#fh.write(chunk);
+        // A write(2) may write part of the chunk (a disk filling up): go on until all of it is written or one fails.
+        for (let off = 0; off < chunk.length; ) {
+          const { bytesWritten } = await this.#fh.write(chunk, off, chunk.length - off, this.#size + off);
+          off += bytesWritten;
+        }
+        this.#size += chunk.length;
       } catch (err) {
         this.#error = err;
+        // Cut a partly written chunk off, so the file ends with the last whole event (shrinking needs no space).
+        await this.#fh.truncate(this.#size).catch(() => undefined);
       }
     });
+    return this.#writing;
   }
 
   #check(): void {

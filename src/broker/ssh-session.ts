@@ -22,7 +22,7 @@ import type { StreamMaskerOptions } from '../mask/stream-masker.js';
 import type { PolicyIdentity } from '../policy/evaluate.js';
 import { identityOfActor } from '../policy/pg-policy-hooks.js';
 import { decideSsh } from '../policy/ssh-rules.js';
-import type { ChannelInfo, ChannelTaps, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
+import type { ChannelInfo, ChannelTaps, LocalSend, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
 import { holdSshCommand } from './ssh-approval.js';
 import type { HoldOutcome, SshApprovals } from './ssh-approval.js';
@@ -212,7 +212,7 @@ export class SshSession {
   }
 
   /** Opens the recording and the maskers for a granted shell/exec/subsystem channel. */
-  async openChannel(info: ChannelInfo, send: { stdout(b: Buffer): void; stderr(b: Buffer): void }): Promise<ChannelTaps> {
+  async openChannel(info: ChannelInfo, send: LocalSend): Promise<ChannelTaps> {
     const n = this.#channels++;
     const rel = path.join('recordings', `${this.id}-${n}.cast`);
     await this.#o.fs.mkdir(path.join(this.#o.home, 'recordings'), { recursive: true, mode: 0o700 });
@@ -226,27 +226,65 @@ export class SshSession {
     this.#recordings.push(recording);
     cast.marker(info.kind === 'shell' ? 'shell: allowed' : maskText(`${info.kind}: ${info.command ?? ''}: allowed`));
     const maskOpts = { ...this.#o.mask, counts: this.#counts };
-    const out = new StreamMasker((b) => { this.#bytesOut += b.length; send.stdout(Buffer.from(b)); cast.output(b); }, maskOpts);
-    const err = new StreamMasker((b) => { this.#bytesOut += b.length; send.stderr(Buffer.from(b)); cast.output(b); }, maskOpts);
+    // Fail closed: output reaches the user only once the recording holds it. Each masked chunk goes to the
+    // recording and is sent, in order, when that write has succeeded; when a write fails nothing more is sent,
+    // the user is told why and the channel is closed (wireChannel). What the user saw is what was recorded.
+    let delivery: Promise<void> = Promise.resolve();
+    let backlog = 0;
+    let failure: unknown;
+    const onFailure: Array<(err: unknown) => void> = [];
+    const fail = (e: unknown) => {
+      if (failure !== undefined) return;
+      failure = e;
+      this.#problem ??= e;
+      this.#o.log.warn(`ssh session ${this.id}: ${(e as Error).message}`);
+      // pcigate's own line, sent unrecorded (the recording is what failed); session.end records the failure.
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      void send.stderr(Buffer.from(`\r\npcigate: the session recording could not be written${cause ? ` (${cause})` : ''}; output is withheld and the ${info.kind} is closed\r\n`));
+      for (const cb of onFailure) cb(e);
+    };
+    const deliver = (b: Uint8Array, to: (b: Buffer) => void | Promise<void>, record: () => void) => {
+      if (failure !== undefined) throw failure;
+      try {
+        record();
+      } catch (e) {
+        fail(e);
+        throw e;
+      }
+      const written = cast.written();
+      written.catch(() => undefined); // handled by the chain below, which may reach it only later
+      const buf = Buffer.from(b);
+      backlog += buf.length;
+      delivery = delivery.then(() => written).then(() => { backlog -= buf.length; return to(buf); });
+      delivery.catch(fail);
+    };
+    const out = new StreamMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stdout, () => cast.output(b)); }, maskOpts);
+    const err = new StreamMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stderr, () => cast.output(b)); }, maskOpts);
     const input = this.#o.conn.record_input ? new StreamMasker((b) => cast.input(b), { ...maskOpts, idleMs: Infinity }) : undefined;
     recording.notice = (line) => {
       out.flush();
       err.flush();
-      const text = `\r\n${line}\r\n`;
-      send.stderr(Buffer.from(text));
-      cast.output(Buffer.from(text));
-      cast.marker(line);
+      const text = Buffer.from(`\r\n${line}\r\n`);
+      deliver(text, send.stderr, () => { cast.output(text); cast.marker(line); });
     };
     return {
       stdout: (b) => { this.#limits?.activity(); out.write(b); },
       stderr: (b) => { this.#limits?.activity(); err.write(b); },
-      input: (b) => { this.#limits?.activity(); this.#bytesIn += b.length; input?.write(b); },
+      input: (b) => {
+        this.#limits?.activity();
+        this.#bytesIn += b.length;
+        if (failure !== undefined) throw failure;
+        input?.write(b);
+      },
       resize: (cols, rows) => cast.resize(cols, rows),
       flush: () => { out.flush(); err.flush(); input?.flush(); },
       exit: (e) => {
         this.#lastExit = e;
         cast.marker(e.signal !== undefined ? `exit-signal ${e.signal}` : `exit-status ${e.code ?? 0}`);
       },
+      delivered: () => delivery,
+      backlog: () => backlog,
+      onFailure: (cb) => { onFailure.push(cb); },
     };
   }
 
@@ -263,9 +301,15 @@ export class SshSession {
     for (const r of this.#recordings) {
       try {
         await r.cast.close();
-        blobs.push({ ...(await this.#o.sink.commitBlob(path.join(this.#o.home, r.rel), 'asciicast')), path: r.rel });
       } catch (err) {
         recordingError = (err as Error).message;
+      }
+      // A recording whose write failed is committed all the same: it was cut back to its last whole write and
+      // holds exactly what the user was shown before pcigate closed the channel (recording_error says why).
+      try {
+        blobs.push({ ...(await this.#o.sink.commitBlob(path.join(this.#o.home, r.rel), 'asciicast')), path: r.rel });
+      } catch (err) {
+        recordingError ??= (err as Error).message;
       }
     }
     const failed = this.#problem !== undefined || recordingError !== undefined || error !== undefined || this.#closedFor !== undefined;

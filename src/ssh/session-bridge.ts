@@ -44,7 +44,22 @@ export interface ChannelTaps {
   flush(): void;
   /** The remote side's exit: status code or signal name. */
   exit(info: { code?: number; signal?: string }): void;
+  /**
+   * Resolves once everything handed to the taps so far has been sent on (output is held until the
+   * recording has it); rejects when it never will be (the recording failed). Without it, sent at once.
+   */
+  delivered?(): Promise<void>;
+  /** Bytes handed to the taps and not yet sent on; above BACKLOG_LIMIT the upstream channel is paused. */
+  backlog?(): number;
+  /** Registers the callback for a failure found later (a recording write failed): the channel is closed. */
+  onFailure?(cb: (err: unknown) => void): void;
 }
+
+/**
+ * Where the upstream channel is paused while output waits for its recording or the local client's window:
+ * memory stays bounded (ARCHITECTURE.md §7) whatever the remote side prints.
+ */
+export const BACKLOG_LIMIT = 1 << 20;
 
 export interface SessionBridgeHooks {
   /**
@@ -52,13 +67,39 @@ export interface SessionBridgeHooks {
    * (the channel's stderr) while the decision is pending.
    */
   decide(req: SshRequest, notice?: (line: string) => void): Promise<SshDecision>;
-  openChannel(info: ChannelInfo, send: { stdout(b: Buffer): void; stderr(b: Buffer): void }): Promise<ChannelTaps>;
+  openChannel(info: ChannelInfo, send: LocalSend): Promise<ChannelTaps>;
   /** A hook failed (e.g. the recording could not be written): the channel is closed, fail closed. */
   onError(err: unknown): void;
 }
 
+/**
+ * How the taps send bytes to the local side. A returned promise means the local side's window is full: the
+ * next bytes wait for it (backpressure to the upstream channel through `ChannelTaps.backlog`).
+ */
+export interface LocalSend {
+  stdout(b: Buffer): void | Promise<void>;
+  stderr(b: Buffer): void | Promise<void>;
+}
+
 /** Exit status given to the local client when pcigate refuses a shell or command (like a shell's 126). */
 export const REFUSED_EXIT = 126;
+
+/**
+ * Exit status given to the local client when pcigate closed a running channel because it could not record
+ * or mask it (fail closed), after a line on stderr saying why; 255 is what OpenSSH's own ssh exits with when
+ * the connection failed, so scripts treat it as "did not complete", never as the command's own status.
+ */
+export const FAILED_CLOSED_EXIT = 255;
+
+/** Writes to a stream; when its buffer is full, resolves on 'drain' (or when it closes). */
+export function writeOrWait(stream: NodeJS.WritableStream & { once(ev: string, cb: () => void): unknown; off(ev: string, cb: () => void): unknown }, b: Buffer): void | Promise<void> {
+  if (stream.write(b)) return undefined;
+  return new Promise((resolve) => {
+    const done = () => { stream.off('drain', done); stream.off('close', done); resolve(); };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+}
 
 /** Wires one accepted local session channel to the upstream connection. */
 export function bridgeSession(local: Session, upstream: Client, hooks: SessionBridgeHooks): void {
@@ -127,7 +168,7 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     ch ??= accept();
     if (!ch) return;
     const local = ch;
-    const send = { stdout: (b: Buffer) => { local.write(b); }, stderr: (b: Buffer) => { local.stderr.write(b); } };
+    const send: LocalSend = { stdout: (b) => writeOrWait(local, b), stderr: (b) => writeOrWait(local.stderr as never, b) };
     try {
       taps = await hooks.openChannel(info, send);
     } catch (err) {
@@ -200,25 +241,44 @@ export function serverChannelEnd(ch: ServerChannel, eofSeen: () => boolean = () 
 
 /**
  * Pumps bytes between a local end and an upstream channel through the taps; on upstream close, flushes
- * the taps, reports the exit and passes it on. A tap that throws (cannot mask or record) ends both sides:
- * fail closed.
+ * the taps, waits until what they hold was sent, reports the exit and passes it on. A tap that throws, or
+ * fails later (cannot mask or record), closes the upstream channel and answers the local end with
+ * FAILED_CLOSED_EXIT after what was recorded (the taps tell the user why): fail closed. While the taps hold
+ * more than BACKLOG_LIMIT bytes the upstream channel is paused.
  */
 export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: ChannelTaps, onError: (err: unknown) => void): void {
   let exit: { code?: number; signal?: string } = {};
+  let failed = false;
+  let paused = false;
+  const fail = (err: unknown) => {
+    if (failed) return;
+    failed = true;
+    onError(err);
+    remote.close();
+  };
   const guard = (fn: () => void) => {
+    if (failed) return;
     try {
       fn();
     } catch (err) {
-      onError(err);
-      remote.close();
-      local.close();
+      fail(err);
     }
   };
-  remote.on('data', (b: Buffer) => guard(() => taps.stdout(b)));
-  remote.stderr.on('data', (b: Buffer) => guard(() => taps.stderr(b)));
+  const throttle = () => {
+    if (paused || failed || !taps.backlog || !taps.delivered || taps.backlog() < BACKLOG_LIMIT) return;
+    paused = true;
+    remote.pause();
+    remote.stderr.pause();
+    const resume = () => { paused = false; remote.resume(); remote.stderr.resume(); };
+    taps.delivered().then(resume, resume);
+  };
+  taps.onFailure?.(fail);
+  remote.on('data', (b: Buffer) => { guard(() => taps.stdout(b)); throttle(); });
+  remote.stderr.on('data', (b: Buffer) => { guard(() => taps.stderr(b)); throttle(); });
   local.onInput((b) => {
-    remote.write(b);
+    // Recorded (when the connection records input) before it is forwarded: a recording that has failed stops it.
     guard(() => taps.input(b));
+    if (!failed) remote.write(b);
   });
   local.onEof(() => remote.end());
   remote.on('exit', (code: number | null, signal?: string) => {
@@ -229,8 +289,16 @@ export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: Channe
     // for a time limit, or the upstream dropped) — reported as a hangup, as a terminal would.
     if (exit.code === undefined && exit.signal === undefined) exit = { signal: 'HUP' };
     guard(() => taps.flush());
-    guard(() => taps.exit(exit));
-    local.exit(exit);
+    const answer = () => {
+      guard(() => taps.exit(exit));
+      try {
+        local.exit(failed ? { code: FAILED_CLOSED_EXIT } : exit);
+      } catch {
+        // The local channel is gone already (the client dropped).
+      }
+    };
+    if (failed || !taps.delivered) answer();
+    else taps.delivered().then(answer, (err: unknown) => { fail(err); answer(); });
   });
   local.onClose(() => remote.close());
 }

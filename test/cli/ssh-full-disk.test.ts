@@ -1,13 +1,17 @@
 /**
  * A real full disk under `pcigate connect SSH --listen` (the built bin, a real sshd, the OpenSSH client), on
  * small tmpfs mounts (needs mount(2): root, as .ci/run runs):
+ * - the recordings fill up mid-command: output reaches the user only once the recording holds it, so the user
+ *   saw exactly what was recorded; the user is told why the command was cut off (exit 255), session.end
+ *   commits the recording as cut back to its last whole write with recording_error, and verify passes;
  * - the whole data home fills up: a new session is refused with a clear message, an exec on an open
  *   (multiplexed) connection whose decision cannot be recorded is refused and does not run; once space is
  *   back sessions run again, a log.gap reports what was lost, and verify passes.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +112,45 @@ afterAll(async () => {
 });
 
 describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --listen, real sshd)', () => {
+  it('the recordings fill up mid-command: the user saw exactly what was recorded, is told why, and the log says so', async () => {
+    const home = tempDir('pcigate-ssh-fulldisk-home-');
+    const recordings = path.join(home, 'recordings');
+    mkdirSync(recordings, { mode: 0o700 });
+    mountTmpfs(recordings, '1m');
+    const l = await listen(home);
+    try {
+      expect((await ssh(l, ['pcigate@127.0.0.1', 'echo before'])).stdout.toString()).toBe('before\n');
+      // 200 lines of 2 KB, one every 20 ms; the recordings' file system fills up after the first ones.
+      const running = ssh(l, ['pcigate@127.0.0.1', `sh -c 'i=0; while [ $i -lt 200 ]; do printf "line-%04d-%02000d\\n" $i 0; i=$((i+1)); sleep 0.02; done; exit 3'`]);
+      await new Promise((r) => setTimeout(r, 600));
+      const filler = fill(recordings);
+      const r = await running;
+      rmSync(filler);
+      expect(r.stderr).toContain('pcigate: the session recording could not be written (ENOSPC); output is withheld and the exec is closed');
+      expect(r.code).toBe(255);
+      expect(r.stdout.length).toBeGreaterThan(0);
+      expect(r.stdout.length).toBeLessThan(200 * 2011);
+      await until(() => readLog(home).filter((x) => x.type === 'session.end').length === 2);
+      const end = readLog(home).filter((x) => x.type === 'session.end')[1]!;
+      expect(end).toMatchObject({ outcome: 'failure', detail: { recording_error: expect.stringContaining('ENOSPC: no space left on device') } });
+      // The recording was cut back to its last whole write and committed: every line parses, its output is
+      // byte for byte what the user got, and its hash is the one in the log.
+      const blob = end.blobs![0]!;
+      const cast = readFileSync(path.join(home, blob.path!));
+      expect(createHash('sha256').update(cast).digest('hex')).toBe(blob.sha256);
+      const events = cast.toString('utf8').split('\n').slice(1).filter(Boolean).map((x) => JSON.parse(x) as [number, string, string]);
+      expect(events.filter((e) => e[1] === 'o').map((e) => e[2]).join('')).toBe(r.stdout.toString('utf8'));
+      // Space is back: the next command runs and is recorded.
+      expect((await ssh(l, ['pcigate@127.0.0.1', 'echo after'])).stdout.toString()).toBe('after\n');
+      l.child.kill('SIGINT');
+      expect(await l.exited).toBe(0);
+    } finally {
+      l.child.kill('SIGKILL');
+    }
+    const v = await runCli(['verify', '--home', home], { home });
+    expect(v.stdout).toContain('RESULT: PASS');
+  }, 90_000);
+
   it('the data home fills up: new sessions and unrecordable commands are refused and do not run; the gap is recorded once space is back', async () => {
     const mnt = mkdtempSync(path.join(os.tmpdir(), 'pcigate-ssh-fulldisk-mnt-'));
     mountTmpfs(mnt, '16m');
