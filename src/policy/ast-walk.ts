@@ -107,9 +107,16 @@ function table(f: PgNode, scope: Scope, mode: Mode, acc: WalkAcc): void {
   const alias = isObj(f.alias) && typeof f.alias.aliasname === 'string' ? f.alias.aliasname : undefined;
   if (alias) acc.rowNames.add(alias);
   acc.rowNames.add(rel);
+  // `cards AS t(a, b)` renames the table's columns by position: `SELECT b FROM cards AS t(a, b)` reads pan
+  // under another name. Which column a new name stands for is in the catalog, so count every column.
+  if (renamesColumns(f.alias)) acc.columns.add(`${alias ?? rel}.*`);
   if (!schema && scope.has(rel)) return; // a CTE reference, not a table
   const name = schema ? `${schema}.${rel}` : rel;
   (mode === 'write' ? acc.writes : acc.reads).add(name);
+}
+
+function renamesColumns(alias: unknown): boolean {
+  return isObj(alias) && Array.isArray(alias.colnames) && alias.colnames.length > 0;
 }
 
 /** True when a WHERE clause can filter rows at all: it references a column or a subquery. */
@@ -192,6 +199,15 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
     case 'FuncCall': {
       acc.functions.add(dotted(f.funcname).replace(/^pg_catalog\./, ''));
       walkFields(f, ['funcname'], scope, mode, acc);
+      return;
+    }
+    case 'JoinExpr': {
+      // USING (col) and NATURAL compare columns no ColumnRef names: `cards JOIN (SELECT '4111…' AS pan) p
+      // USING (pan)` tests a denied column's values. NATURAL compares every column both sides share, and a
+      // join aliased with column names renames them by position: either counts as every column.
+      if (Array.isArray(f.usingClause)) for (const u of f.usingClause) acc.columns.add(str(u) ?? '?');
+      if (f.isNatural === true || renamesColumns(f.alias)) acc.columns.add('*');
+      walkFields(f, [], scope, mode, acc);
       return;
     }
     case 'CommonTableExpr':

@@ -156,3 +156,26 @@ describe('cursors', () => {
     expect(r.stdout.trim().split('\n')).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
   });
 });
+
+describe('denied columns under other names', () => {
+  it('a column alias list on the table, or on a join, cannot rename a denied column; USING and NATURAL cannot test it', async () => {
+    await withClient(async (c) => {
+      for (const sql of ['SELECT b FROM cards AS t(a, b) LIMIT 2', 'SELECT t.b FROM public.cards t(a, b) LIMIT 2',
+        'SELECT y FROM (cards JOIN items USING (id)) AS j(x, y, z) LIMIT 2',
+        "SELECT c.id FROM cards c JOIN (SELECT 'PAN-SECRET-3'::text AS pan) p USING (pan)",
+        "SELECT c.id FROM cards c NATURAL JOIN (SELECT 'PAN-SECRET-4'::text AS pan) p"]) {
+        const r = await attempt(c, sql);
+        expect(r, sql).toMatchObject({ code: '42501', message: expect.stringContaining('columns.deny') });
+      }
+    });
+  });
+
+  it('aliases, USING and NATURAL joins that touch no denied column still run', async () => {
+    await withClient(async (c) => {
+      expect(await attempt(c, 'SELECT a, b FROM items AS t(a, b) WHERE a = 2')).toEqual({ rows: [{ a: 2, b: 'item 2' }] });
+      expect(await attempt(c, 'SELECT last4 FROM cards JOIN items USING (id) WHERE id = 3')).toEqual({ rows: [{ last4: '1111' }] });
+      expect(await attempt(c, 'SELECT name FROM items NATURAL JOIN (SELECT 4 AS id) k')).toEqual({ rows: [{ name: 'item 4' }] });
+      expect(await attempt(c, 'SELECT a FROM (VALUES (1, 2)) AS v(a, b)')).toEqual({ rows: [{ a: 1 }] });
+    });
+  });
+});

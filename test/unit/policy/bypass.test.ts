@@ -91,3 +91,20 @@ describe('cursors', () => {
     expect(run(ps, 'FETCH c', 'I')).toBe('deny');
   });
 });
+
+describe('denied columns under other names', () => {
+  it('a column alias list on a denied column\'s table or on a join, USING (col) and NATURAL count', () => {
+    for (const sql of ['SELECT b FROM cards AS t(a, b)', 'SELECT t.b FROM public.cards t(a, b)', 'SELECT x FROM (cards JOIN items USING (id)) AS j(x, y, z)',
+      "SELECT c.id FROM cards c JOIN (SELECT '1' AS pan) p USING (pan)", "SELECT c.id FROM cards c NATURAL JOIN (SELECT '1' AS pan) p",
+      'SELECT 1 FROM items i JOIN cards c USING (pan)']) {
+      expect(decide(sql), sql).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.eng.columns.deny' });
+    }
+  });
+
+  it('aliases and joins on tables without a denied column pass', () => {
+    for (const sql of ['SELECT a, b FROM items AS t(a, b)', 'SELECT id FROM cards JOIN items USING (id)', 'SELECT * FROM items NATURAL JOIN orders',
+      'SELECT * FROM (VALUES (1, 2)) AS v(a, b)', 'SELECT a FROM generate_series(1, 3) AS g(a)']) {
+      expect(decide(sql), sql).toMatchObject({ action: 'allow' });
+    }
+  });
+});
