@@ -127,7 +127,10 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
   for (const t of tables) {
     const denied = tableMatchesAny(t, grant.tables.deny);
     if (denied !== undefined) deny('tables.deny', `table ${t} matches deny pattern ${denied}`);
-    else if (!tableAllowed(t, grant.tables.allow, session.searchPath)) deny('tables.allow', `table ${t} is not in the allow list (search_path ${session.searchPath.join(', ')})`);
+    else if (!tableAllowed(t, grant.tables.allow, session.searchPath)) {
+      const implicit = !t.includes('.') && t.startsWith('pg_') ? 'pg_catalog, then ' : '';
+      deny('tables.allow', `table ${t} is not in the allow list (looked up in ${implicit}search_path ${session.searchPath.join(', ')})`);
+    }
     const held = tableMatchesAny(t, grant.approval_tables);
     if (held !== undefined) v = stricter(v, { action: 'hold', rule: `${base}.approval_tables`, reason: `access to ${t} (${held}) needs approval` });
   }

@@ -41,10 +41,16 @@ export function tableMatchesAny(name: string, patterns: readonly string[]): stri
   return undefined;
 }
 
-/** Allow-side match: an unqualified name must be allowed in every schema of `searchPath`. */
+/**
+ * Allow-side match: an unqualified name must be allowed in every schema of `searchPath`. PostgreSQL also
+ * looks in pg_catalog, before the path unless the path names it: `pg_authid` is pg_catalog.pg_authid
+ * whatever search_path says. Every relation there is named `pg_…`, so such a name must be allowed in
+ * pg_catalog too (an allow list of `public.*` does not let `SELECT … FROM pg_authid` through).
+ */
 export function tableAllowed(name: string, patterns: readonly string[], searchPath: readonly string[]): boolean {
   const n = split(name);
-  const schemas = n.schema !== undefined ? [n.schema] : searchPath.length > 0 ? searchPath : ['public'];
+  const schemas = n.schema !== undefined ? [n.schema] : searchPath.length > 0 ? [...searchPath] : ['public'];
+  if (n.schema === undefined && n.rel.startsWith('pg_') && !schemas.includes('pg_catalog')) schemas.push('pg_catalog');
   return schemas.every((s) => patterns.some((p) => matchesQualified(p, s, n.rel)));
 }
 

@@ -179,3 +179,14 @@ describe('denied columns under other names', () => {
     });
   });
 });
+
+describe('allow lists and the schemas PostgreSQL searches', () => {
+  it('an unqualified pg_… name is looked up in pg_catalog first: an allow list of public.* does not cover pg_authid', async () => {
+    await withClient(async (c) => {
+      for (const sql of ['SELECT rolname, rolpassword FROM pg_authid', 'SELECT count(*) FROM pg_class']) {
+        expect(await attempt(c, sql), sql).toMatchObject({ code: '42501', message: expect.stringContaining('looked up in pg_catalog, then search_path public') });
+      }
+      expect(await attempt(c, 'SELECT count(*)::int AS n FROM items')).toEqual({ rows: [{ n: 10 }] });
+    });
+  });
+});
