@@ -85,6 +85,18 @@ export function connectionPolicy(policy: PolicyConfig, connection: string): { ke
   return star ? { key: '*', cp: star } : undefined;
 }
 
+/**
+ * The planner statistics catalog and its views (catalogs.sgml): they hold most common values and histogram
+ * bounds sampled from every table's columns, so reading them reads table data.
+ */
+const STATISTICS_RELATIONS = new Set(['pg_statistic', 'pg_stats', 'pg_stats_ext', 'pg_stats_ext_exprs', 'pg_statistic_ext_data']);
+
+/** Whether `t` names a statistics relation (unqualified, or in pg_catalog). */
+function isStatisticsRelation(t: string): boolean {
+  const i = t.lastIndexOf('.');
+  return (i < 0 || t.slice(0, i) === 'pg_catalog') && STATISTICS_RELATIONS.has(t.slice(i + 1));
+}
+
 function fnAllowed(fn: string, allow: readonly string[]): boolean {
   return allow.some((p) => p === fn || (p.endsWith('*') && fn.startsWith(p.slice(0, -1))));
 }
@@ -133,6 +145,15 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
     }
     const held = tableMatchesAny(t, grant.approval_tables);
     if (held !== undefined) v = stricter(v, { action: 'hold', rule: `${base}.approval_tables`, reason: `access to ${t} (${held}) needs approval` });
+  }
+  for (const t of tables.filter(isStatisticsRelation)) {
+    // Sampled values of every column of every table: denied ones cannot be told apart, so a role with any
+    // table or column deny, or an allow list short of everything, may not read them.
+    const shows = `${t} shows sampled values (most_common_vals, histogram_bounds) of every table's columns`;
+    if (grant.columns.deny.length > 0) deny('columns.deny', `${shows}, denied columns included`);
+    if (grant.tables.deny.length > 0) deny('tables.deny', `${shows}, denied tables included`);
+    if (!grant.tables.allow.some((p) => p === '*' || p === '*.*')) deny('tables.allow', `${shows}, tables outside the allow list included`);
+    if (grant.approval_tables.length > 0) v = stricter(v, { action: 'hold', rule: `${base}.approval_tables`, reason: `${shows}, tables that need approval included` });
   }
   const col = columnDenied(target.columns, tables, grant.columns.deny);
   if (col) deny('columns.deny', `column reference ${col.ref} matches deny pattern ${col.pattern}${col.ref.endsWith('*') ? ' (list the columns instead of *)' : ''}`);

@@ -42,6 +42,7 @@ beforeAll(async () => {
   server.psql("create table cards (id int, pan text, last4 text); insert into cards select g, 'PAN-SECRET-' || g, '1111' from generate_series(1, 50) g;");
   server.psql("create table secrets (id int, s text); insert into secrets select g, 'TOPSECRET-' || (g % 3) from generate_series(1, 100) g;");
   server.psql("create schema vault; create table vault.items (id int, name text); insert into vault.items values (1, 'VAULT-ROW');");
+  server.psql('analyze;');
   const engine = new PolicyEngine(policy, {});
   gate = await startGate(server, { hooksFor: policyHooksFor({ engine, connection: 'test-db', clock: systemClock(), dbUser: server.superuser }) });
 }, 120_000);
@@ -188,5 +189,37 @@ describe('allow lists and the schemas PostgreSQL searches', () => {
       }
       expect(await attempt(c, 'SELECT count(*)::int AS n FROM items')).toEqual({ rows: [{ n: 10 }] });
     });
+  });
+});
+
+describe('planner statistics', () => {
+  /** Every table allowed but secrets, every column but cards.pan (the default allow list). */
+  const denyOnly = policySection.parse({
+    roles: { eng: { subjects: ['tester'] } },
+    connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['secrets'] }, columns: { deny: ['cards.pan'] } } } } },
+  });
+  let statsGate: Gate;
+  beforeAll(async () => {
+    statsGate = await startGate(server, { hooksFor: policyHooksFor({ engine: new PolicyEngine(denyOnly, {}), connection: 'test-db', clock: systemClock(), dbUser: server.superuser }) });
+  });
+  afterAll(async () => { await statsGate?.close(); });
+
+  it('pg_stats and pg_statistic, which hold sampled values of denied tables and columns, are refused to a role with denies', async () => {
+    // What the refused statements would have shown: the server holds the denied values in its statistics.
+    expect(server.psql("select most_common_vals from pg_stats where tablename = 'secrets' and attname = 's'")).toContain('TOPSECRET');
+    const c = new pg.Client({ host: statsGate.broker.host, port: statsGate.broker.port, user: statsGate.broker.user, password: statsGate.broker.secret, database: statsGate.broker.database });
+    await c.connect();
+    try {
+      for (const sql of ["SELECT most_common_vals::text FROM pg_stats WHERE tablename = 'secrets'", "SELECT histogram_bounds::text FROM pg_catalog.pg_stats WHERE attname = 'pan'",
+        'SELECT stavalues1::text FROM pg_statistic', 'SELECT * FROM pg_stats_ext']) {
+        const r = await attempt(c, sql);
+        expect(r, sql).toMatchObject({ code: '42501', message: expect.stringContaining('sampled values') });
+      }
+      // Catalogs that hold no sampled values still read (pg_statistic_ext: definitions, which psql's \d shows).
+      expect(await attempt(c, "SELECT relname FROM pg_class WHERE relname = 'cards'")).toEqual({ rows: [{ relname: 'cards' }] });
+      expect(await attempt(c, 'SELECT count(*)::int AS n FROM pg_catalog.pg_statistic_ext')).toEqual({ rows: [{ n: 0 }] });
+    } finally {
+      await c.end();
+    }
   });
 });

@@ -120,3 +120,24 @@ describe('allow lists and pg_catalog', () => {
     expect(decide('SELECT * FROM public.pg_like_name').action).toBe('allow');
   });
 });
+
+describe('planner statistics', () => {
+  it('pg_stats, pg_statistic and the extended ones are refused to a role with a table or column deny, held for approval tables', () => {
+    const p = policySection.parse({
+      roles: { a: { subjects: ['a'] }, b: { subjects: ['b'] }, c: { subjects: ['c'] }, d: { subjects: ['d'] } },
+      connections: { db: { roles: { a: { tables: { deny: ['secrets'] } }, b: { columns: { deny: ['cvv'] } }, c: { approval_tables: ['cards'] }, d: {} } } },
+    });
+    const e = new PolicyEngine(p, {});
+    const who = (sub: string): PolicyIdentity => ({ sub, via: 'local' });
+    for (const sql of ['SELECT * FROM pg_stats', "SELECT most_common_vals FROM pg_catalog.pg_stats WHERE tablename = 'items'", 'SELECT * FROM pg_statistic',
+      'SELECT * FROM pg_stats_ext', 'SELECT * FROM pg_stats_ext_exprs', 'SELECT * FROM pg_statistic_ext_data']) {
+      expect(e.decide(who('a'), 'db', sql), sql).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.a.tables.deny' });
+      expect(e.decide(who('b'), 'db', sql), sql).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.b.columns.deny' });
+      expect(e.decide(who('c'), 'db', sql), sql).toMatchObject({ action: 'hold', rule: 'policy.connections.db.roles.c.approval_tables' });
+      expect(e.decide(who('d'), 'db', sql).action, sql).toBe('allow');
+    }
+    expect(decide('SELECT * FROM pg_stats')).toMatchObject({ action: 'deny' });
+    expect(e.decide(who('a'), 'db', 'SELECT relname, reltuples FROM pg_class').action).toBe('allow');
+    expect(e.decide(who('a'), 'db', 'SELECT * FROM public.pg_stats').action).toBe('allow');
+  });
+});
