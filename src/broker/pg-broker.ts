@@ -191,9 +191,13 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         background(append({ type: 'pg.cancel', src: srcOf(client), target, outcome: 'failure', detail: { reason: 'unknown cancel key' } }), 'pg.cancel');
         return;
       }
-      state.recorder.record('pg.cancel', 'success', { from: srcOf(client) });
+      // A statement waiting for an approval is cancelled here, not upstream: the server is not running it,
+      // and a cancel sent there could reach the statement the client sends once it has the 57014 instead
+      // (anything the client pipelined before the held statement runs to its end).
+      const held = state.recorder.cancelHeld();
+      state.recorder.record('pg.cancel', 'success', { from: srcOf(client), ...(held ? { held: true } : {}) });
       state.transcript?.add({ t: 'cancel' });
-      void s.cancelUpstream();
+      if (!held) void s.cancelUpstream();
     },
 
     internalError(e, session) {

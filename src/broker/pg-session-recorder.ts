@@ -29,6 +29,12 @@ const DEFER_MS = 2;
 
 const ALLOW: StatementDecision = Object.freeze({ action: 'allow' });
 
+/** A held statement the client cancelled: PostgreSQL's own answer to a cancelled statement. */
+const CANCELLED: StatementDecision = Object.freeze({
+  action: 'deny', rule: 'cancel', sqlstate: '57014', message: 'canceling statement due to user request',
+  detail: 'pcigate: the statement was waiting for an approval; it was not run',
+});
+
 /** A copy frozen all the way down: the recorder encodes such objects once per session (record-line.ts). */
 function frozenCopy<T>(v: T): T {
   const deepFreeze = (x: unknown): unknown => {
@@ -63,6 +69,8 @@ export class PgSessionRecorder {
   private readonly deferred: AuditEvent[] = [];
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
   private lastColumns: { frame: Buffer; names: string[] } | undefined;
+  /** Ends the wait of the statement held for an approval, if any (see decideAndRecord). */
+  private readonly held = new Set<() => void>();
   statements = 0;
   denied = 0;
   failedAppends = 0;
@@ -105,6 +113,16 @@ export class PgSessionRecorder {
     };
   }
 
+  /**
+   * The client sent a CancelRequest: a statement waiting for an approval is cancelled (refused with 57014).
+   * True when there was one; the server runs nothing of it then, so there is nothing to cancel upstream.
+   */
+  cancelHeld(): boolean {
+    if (this.held.size === 0) return false;
+    for (const cancel of [...this.held]) cancel();
+    return true;
+  }
+
   /** The inner hooks' `session.end` detail (masked totals); stops their timers. */
   sessionDetail(): Record<string, unknown> {
     return this.c.inner.sessionEnd?.() ?? {};
@@ -120,10 +138,18 @@ export class PgSessionRecorder {
     return this.decideAndRecord(stmt, decision);
   }
 
-  /** A hold passes through (the proxy shows its notice); what it resolves to is recorded like the rest. */
+  /**
+   * A hold passes through (the proxy shows its notice); what it resolves to is recorded like the rest. The
+   * client's CancelRequest ends the wait (cancelHeld): its statement is refused with 57014, as a statement
+   * waiting on a lock is cancelled, and whatever the approval later comes to is neither recorded nor run.
+   */
   private decideAndRecord(stmt: Statement, decision: StatementDecision): StatementDecision | Promise<StatementDecision> {
     if (decision.action === 'hold') {
-      return { ...decision, until: decision.until.then((d) => this.decideAndRecord(stmt, d)) };
+      let cancel = () => {};
+      const cancelled = new Promise<StatementDecision>((resolve) => { cancel = () => resolve(CANCELLED); });
+      this.held.add(cancel);
+      const until = Promise.race([decision.until, cancelled]).finally(() => this.held.delete(cancel));
+      return { ...decision, until: until.then((d) => this.decideAndRecord(stmt, d)) };
     }
     const facts = sqlFacts(stmt.sql);
     const detail = this.describe(stmt, facts);

@@ -1,0 +1,104 @@
+/**
+ * pgjdbc as a Java service uses it, through pcigate with a realistic policy (a role with the read, write,
+ * transaction and utility classes, one table denied, writes without a WHERE held for an approval) and
+ * masking on, against a real PostgreSQL: HikariCP's Connection.isValid, savepoints rolled back after a server
+ * error and after a refusal, a refusal failing the transaction, setFetchSize portals with autocommit off (two
+ * open at once), card numbers past the prepare threshold, and a query timeout that fires while a statement
+ * waits for its approval. Run in the default extended mode and with preferQueryMode=simple. The client
+ * program is test/integration/clients/PgJdbcAppProbe.java; this file checks what it saw against the server
+ * and the audit log. pg-proxy-jdbc.test.ts covers the protocol habits with permissive hooks.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { type Gate, pgQueries, queryDetail, readLog, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
+
+const JAR = '/usr/share/java/postgresql.jar'; // Debian's libpostgresql-jdbc-java (.ci/run installs it)
+const PROBE = fileURLToPath(new URL('./clients/PgJdbcAppProbe.java', import.meta.url));
+const PANS = ['4111111111111111', '5555555555554444'];
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql(`create table app_items (id int primary key, name text); insert into app_items select g, 'item ' || g from generate_series(1, 60) g;
+    create table app_log (id serial primary key, tag text, msg text); create table app_secrets (x int); insert into app_secrets values (7);
+    create table app_cards (id int primary key, card_no text, card_num bigint, note text);
+    insert into app_cards values (1, '${PANS[0]}', ${PANS[0]}, 'first'), (2, '${PANS[1]}', ${PANS[1]}, 'second');`);
+  gate = await startConfiguredGate(server, configSchema.parse({
+    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+    masking: {},
+    policy: {
+      roles: { eng: { subjects: ['tester'] } },
+      connections: {
+        'test-db': {
+          approvals: { wait: '60s' },
+          roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['public.app_secrets'] }, require_approval: ['write_without_where'] } },
+        },
+      },
+    },
+  }));
+}, 120_000);
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+describe.each([
+  { tag: 'extended', props: [] as string[] },
+  { tag: 'simple', props: ['preferQueryMode=simple'] },
+])('pgjdbc ($tag) through pcigate with a realistic policy', ({ tag, props }) => {
+  let steps: Map<string, string>;
+  let stdout = '';
+  beforeAll(async () => {
+    ({ steps, stdout } = await runProbe('java', ['-cp', JAR, PROBE, gate.broker.host, String(gate.broker.port), gate.broker.database, gate.broker.user, gate.broker.secret, tag, ...props]));
+  }, 180_000);
+
+  it('Connection.isValid (HikariCP) answers true', () => {
+    expect(steps.get('is_valid'), stdout).toBe('valid=true');
+  });
+
+  it('savepoints: rolled back after 23505 and after a refusal (42501), the transaction commits what is left', () => {
+    expect(steps.get('savepoints')).toBe('dup=23505 denied=42501');
+    expect(server.psql(`select string_agg(msg, ',' order by id) from app_log where tag = '${tag}'`).trim()).toBe('before,between,after');
+  });
+
+  it('a refusal fails the transaction (25P02 next), rollback leaves the connection usable and nothing written', () => {
+    expect(steps.get('denied_in_tx')).toBe('first=42501 next=25P02 after=usable');
+    expect(server.psql(`select count(*) from app_log where tag = '${tag}' and msg = 'rolled back'`).trim()).toBe('0');
+  });
+
+  it('setFetchSize with autocommit off: every row of every portal, two portals open at once', () => {
+    // 6 runs of id > 0, 10, …, 50 (60 + 50 + … + 10 rows), then 60 pairs of (up, down).
+    const runs = [0, 1, 2, 3, 4, 5].map((k) => Array.from({ length: 60 - k * 10 }, (_, i) => k * 10 + 1 + i));
+    const pairs = Array.from({ length: 60 }, (_, i) => (i + 1) * 1000 + (60 - i));
+    const sum = runs.flat().reduce((x, y) => x + y, 0) + pairs.reduce((x, y) => x + y, 0);
+    expect(steps.get('fetch_size')).toBe(`rows=${runs.flat().length + 60} sum=${sum}`);
+  });
+
+  it('card numbers are masked in text, a bigint one withheld (NULL), in every execution', () => {
+    const got = steps.get('cards')!;
+    for (const pan of PANS) expect(got).not.toContain(pan);
+    expect(got).toBe(`values=${Array.from({ length: 6 }, (_, i) => (i % 2 ? '************4444|null|second;' : '************1111|null|first;')).join('')}`);
+  });
+
+  it('a query timeout cancels a statement waiting for its approval: 57014 at once, nothing deleted, the connection usable', () => {
+    expect(steps.get('held_timeout')).toMatch(/^error=57014 seconds=[2-5]$/);
+    expect(steps.get('after_held')).toBe('value=still_open');
+    expect(Number(server.psql('select count(*) from app_log').trim())).toBeGreaterThan(0);
+  });
+});
+
+describe('the audit log', () => {
+  it('records each refusal and the cancelled held statement, and no card number', async () => {
+    await until(() => pgQueries(gate.home, "select 'still open'").length === 2);
+    const held = pgQueries(gate.home, 'delete from app_log');
+    expect(held.map((r) => [r.outcome, queryDetail(r).sqlstate])).toEqual([['denied', '57014'], ['denied', '57014']]);
+    expect(readLog(gate.home).filter((r) => r.type === 'pg.intent' && queryDetail(r).sql.includes('delete from app_log'))).toEqual([]);
+    expect(pgQueries(gate.home, 'app_secrets').map((r) => r.outcome)).toEqual(['denied', 'denied', 'denied', 'denied']);
+    const log = readLog(gate.home).map((r) => JSON.stringify(r)).join('\n');
+    for (const pan of PANS) expect(log).not.toContain(pan);
+  });
+});
