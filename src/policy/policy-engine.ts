@@ -192,6 +192,19 @@ export class PolicySession {
   }
 
   /**
+   * A named portal the client bound (protocol Bind) or closed (Close P), as the proxy tells it
+   * (SessionHooks.onPortal): SQL FETCH/MOVE read it by name as they read a cursor, so a FETCH of it is
+   * decided as the statement bound into it. `sql` null: the name holds nothing policy can classify (closed,
+   * or a text not known yet), and a FETCH of it is refused. Such a portal, like a cursor without HOLD, ends
+   * with its transaction.
+   */
+  portal(name: string, sql: string | null): void {
+    const bound = sql === null ? [] : classify(sql).statements;
+    if (bound.length !== 1) { this.cursors.delete(name); return; }
+    this.cursors.set(name, { ...bound[0]!, declare: { name, hold: false } });
+  }
+
+  /**
    * The server's transaction status as the proxy knows it before a statement (ReadyForQuery): idle means
    * no transaction block, so the cursors of any earlier one are gone.
    */

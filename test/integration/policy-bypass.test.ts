@@ -125,7 +125,8 @@ describe('cursors', () => {
     const frames = await rawSession([bytes.query('BEGIN'), secretsPortal('p1'), bytes.query('FETCH ALL FROM p1'), bytes.query('ROLLBACK'),
       bytes.query('BEGIN'), secretsPortal('p2'), bytes.query('MOVE FORWARD 1 IN p2; FETCH 1 FROM p2'), bytes.query('ROLLBACK')]);
     expect(frames.join('\n')).not.toContain('TOPSECRET');
-    expect(frames.filter((f) => f.startsWith('E:') && f.includes('did not see declared'))).toHaveLength(2);
+    // Refused as what was bound into it (the proxy reports named Binds), or as a cursor policy never saw declared.
+    expect(frames.filter((f) => f.startsWith('E:') && f.includes('C42501') && /tables\.deny|did not see declared/.test(f))).toHaveLength(2);
   });
 
   it('a cursor name from a finished transaction does not vouch for a portal bound under it later', async () => {

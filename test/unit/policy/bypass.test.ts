@@ -69,6 +69,22 @@ describe('cursors', () => {
     expect(run(ps, 'FETCH c')).toBe('deny');
   });
 
+  it('a named portal the proxy reports (protocol Bind, Close P) is a cursor: FETCH is decided as what was bound into it', () => {
+    const ps = session();
+    run(ps, 'BEGIN; DECLARE c CURSOR FOR SELECT id FROM items');
+    ps.portal('c', null);
+    expect(run(ps, 'FETCH c')).toBe('deny');
+    ps.portal('c', 'SELECT * FROM secrets WHERE id = $1');
+    expect(ps.decide('FETCH ALL FROM c', 0)).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.eng.tables.deny' });
+    ps.portal('p', 'SELECT name FROM items WHERE id = $1');
+    expect(run(ps, 'FETCH ALL FROM p')).toBe('allow');
+    ps.portal('p', 'not sql');
+    expect(run(ps, 'FETCH ALL FROM p')).toBe('deny');
+    ps.portal('q', 'SELECT 1');
+    run(ps, 'COMMIT');
+    expect(run(ps, 'FETCH q')).toBe('deny');
+  });
+
   it('a transaction end forgets its cursors (a rollback also WITH HOLD ones), and so does the end of a string outside a block', () => {
     const ps = session();
     run(ps, 'BEGIN');
