@@ -35,6 +35,11 @@ const CANCELLED: StatementDecision = Object.freeze({
   detail: 'pcigate: the statement was waiting for an approval; it was not run',
 });
 
+/** A held statement whose session ended (the client vanished) before an approver decided. */
+const SESSION_ENDED: StatementDecision = Object.freeze({
+  action: 'deny', rule: 'session_end', sqlstate: '08006', message: 'the session ended while the statement waited for an approval',
+});
+
 /** A copy frozen all the way down: the recorder encodes such objects once per session (record-line.ts). */
 function frozenCopy<T>(v: T): T {
   const deepFreeze = (x: unknown): unknown => {
@@ -69,8 +74,10 @@ export class PgSessionRecorder {
   private readonly deferred: AuditEvent[] = [];
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
   private lastColumns: { frame: Buffer; names: string[] } | undefined;
-  /** Ends the wait of the statement held for an approval, if any (see decideAndRecord). */
-  private readonly held = new Set<() => void>();
+  /** Ends the wait of the statement held for an approval, if any, with a refusal (see decideAndRecord). */
+  private readonly held = new Set<(d: StatementDecision) => void>();
+  /** The decisions (and records) of held statements, still to come. */
+  private readonly holding = new Set<Promise<unknown>>();
   statements = 0;
   denied = 0;
   failedAppends = 0;
@@ -119,7 +126,7 @@ export class PgSessionRecorder {
    */
   cancelHeld(): boolean {
     if (this.held.size === 0) return false;
-    for (const cancel of [...this.held]) cancel();
+    for (const end of [...this.held]) end(CANCELLED);
     return true;
   }
 
@@ -141,15 +148,19 @@ export class PgSessionRecorder {
   /**
    * A hold passes through (the proxy shows its notice); what it resolves to is recorded like the rest. The
    * client's CancelRequest ends the wait (cancelHeld): its statement is refused with 57014, as a statement
-   * waiting on a lock is cancelled, and whatever the approval later comes to is neither recorded nor run.
+   * waiting on a lock is cancelled, and whatever the approval later comes to is neither recorded nor run. So
+   * does the end of the session (settle), before session.end is written.
    */
   private decideAndRecord(stmt: Statement, decision: StatementDecision): StatementDecision | Promise<StatementDecision> {
     if (decision.action === 'hold') {
-      let cancel = () => {};
-      const cancelled = new Promise<StatementDecision>((resolve) => { cancel = () => resolve(CANCELLED); });
-      this.held.add(cancel);
-      const until = Promise.race([decision.until, cancelled]).finally(() => this.held.delete(cancel));
-      return { ...decision, until: until.then((d) => this.decideAndRecord(stmt, d)) };
+      let end: (d: StatementDecision) => void = () => {};
+      const ended = new Promise<StatementDecision>((resolve) => { end = resolve; });
+      this.held.add(end);
+      const until = Promise.race([decision.until, ended]).finally(() => this.held.delete(end)).then((d) => this.decideAndRecord(stmt, d));
+      this.holding.add(until);
+      const done = () => { this.holding.delete(until); };
+      until.then(done, done);
+      return { ...decision, until };
     }
     const facts = sqlFacts(stmt.sql);
     const detail = this.describe(stmt, facts);
@@ -246,8 +257,16 @@ export class PgSessionRecorder {
     this.pending.add(q);
   }
 
-  /** Waits for every outstanding append (before session.end). */
+  /**
+   * Waits for every outstanding append (before session.end). A statement still waiting for an approval
+   * (its client vanished meanwhile) is refused first and its refusal recorded: the session no longer runs
+   * anything, and an approval given later must not put a statement in the log after session.end.
+   */
   async settle(): Promise<void> {
+    while (this.held.size > 0 || this.holding.size > 0) {
+      for (const end of [...this.held]) end(SESSION_ENDED);
+      for (const r of await Promise.allSettled([...this.holding])) if (r.status === 'rejected') this.c.onProblem(r.reason);
+    }
     if (this.deferTimer) { clearTimeout(this.deferTimer); this.deferTimer = undefined; }
     this.flushDeferred();
     while (this.pending.size > 0) await Promise.all([...this.pending]);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, pgQueries, queryDetail, readLog, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, pgClient, pgQueries, queryDetail, readLog, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const JAR = '/usr/share/java/postgresql.jar'; // Debian's libpostgresql-jdbc-java (.ci/run installs it)
 const PROBE = fileURLToPath(new URL('./clients/PgJdbcAppProbe.java', import.meta.url));
@@ -88,6 +88,25 @@ describe.each([
     expect(steps.get('held_timeout')).toMatch(/^error=57014 seconds=[2-5]$/);
     expect(steps.get('after_held')).toBe('value=still_open');
     expect(Number(server.psql('select count(*) from app_log').trim())).toBeGreaterThan(0);
+  });
+});
+
+describe('a client that vanishes while its statement waits for an approval', () => {
+  it('the statement is refused and recorded before session.end, which counts it', async () => {
+    const c = await pgClient(gate);
+    const held = new Promise<void>((resolve) => c.on('notice', () => resolve()));
+    void c.query('delete from app_cards').catch(() => {});
+    await held;
+    // The process is gone (a crash, a pool evicting it): no Terminate, the socket just closes.
+    (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await until(() => readLog(gate.home).some((r) => r.type === 'session.end' && r.detail?.reason === 'client disconnected'));
+    const session = pgQueries(gate.home, 'delete from app_cards')[0]?.session;
+    const records = readLog(gate.home).filter((r) => r.session !== undefined && r.session === session);
+    expect(records.map((r) => [r.type, r.outcome, r.type === 'pg.query' ? queryDetail(r).sqlstate : null])).toEqual([
+      ['session.start', 'success', null], ['approval.request', 'pending', null], ['pg.query', 'denied', '08006'], ['session.end', 'success', null],
+    ]);
+    expect(records[3]!.detail?.denied).toBe(1);
+    expect(server.psql('select count(*) from app_cards').trim()).toBe('2');
   });
 });
 
