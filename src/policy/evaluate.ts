@@ -9,7 +9,7 @@
 import type { ConnectionPolicy, PolicyConfig, RoleGrant } from '../config/sections/policy.js';
 import { maskText } from '../mask/pan-masker.js';
 import type { Classification, StatementInfo } from './classify.js';
-import { columnDenied, tableAllowed, tableMatchesAny } from './name-match.js';
+import { columnDenied, DEFAULT_SEARCH_PATH, searchPathSchemas, tableAllowed, tableMatchesAny, unionPath } from './name-match.js';
 import type { StatementKind } from './statement-kinds.js';
 import { strictestFirst } from './statement-kinds.js';
 import { allowedAt, describeWindow } from './time-window.js';
@@ -37,6 +37,14 @@ export interface ConnectionFacts {
 /** Session state policy reads: search_path (table resolution), prepared statements (EXECUTE), cursors (FETCH). */
 export interface SessionView {
   searchPath: readonly string[];
+  /**
+   * Every schema an unqualified name may resolve in (default: `searchPath`): policy cannot see whether a
+   * SET search_path took effect (SET LOCAL outside a block does nothing, a rollback or an error in its
+   * string undoes it), so a session that set one may still have any path it had before.
+   */
+  resolveIn?: readonly string[];
+  /** The upstream database user, for `$user` in a search_path set in the statement's own string. */
+  dbUser?: string;
   prepared: ReadonlyMap<string, StatementInfo>;
   /** Cursors policy saw declared and allowed, by name (absent: none). */
   cursors?: ReadonlyMap<string, StatementInfo>;
@@ -139,9 +147,11 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
   for (const t of tables) {
     const denied = tableMatchesAny(t, grant.tables.deny);
     if (denied !== undefined) deny('tables.deny', `table ${t} matches deny pattern ${denied}`);
-    else if (!tableAllowed(t, grant.tables.allow, session.searchPath)) {
+    else if (!tableAllowed(t, grant.tables.allow, session.resolveIn ?? session.searchPath)) {
       const implicit = !t.includes('.') && t.startsWith('pg_') ? 'pg_catalog, then ' : '';
-      deny('tables.allow', `table ${t} is not in the allow list (looked up in ${implicit}search_path ${session.searchPath.join(', ')})`);
+      const path = (session.resolveIn ?? session.searchPath).join(', ');
+      const which = path === session.searchPath.join(', ') ? 'search_path' : 'the schemas of every search_path the session set';
+      deny('tables.allow', `table ${t} is not in the allow list (looked up in ${implicit}${which} ${path})`);
     }
     const held = tableMatchesAny(t, grant.approval_tables);
     if (held !== undefined) v = stricter(v, { action: 'hold', rule: `${base}.approval_tables`, reason: `access to ${t} (${held}) needs approval` });
@@ -188,6 +198,11 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
       if (!grant) continue;
       const v = { ...judgeStatement(grant, `policy.connections.${key}.roles.${role}`, st, view), role };
       if (!best || SEVERITY[v.action] < SEVERITY[best.action]) best = v;
+    }
+    // A SET search_path earlier in the string holds for the statements after it (they run in its transaction).
+    if (st.setting && (st.setting.name === 'search_path' || st.setting.name === undefined)) {
+      const set = st.setting.name === undefined ? DEFAULT_SEARCH_PATH : searchPathSchemas(st.setting.value, view.dbUser);
+      view = { ...view, resolveIn: unionPath(view.resolveIn ?? view.searchPath, set) };
     }
     if (st.declare || st.closeCursor !== undefined) {
       const cursors = new Map(view.cursors);

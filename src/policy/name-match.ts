@@ -73,3 +73,26 @@ export function columnDenied(refs: readonly string[], tables: readonly string[],
   }
   return undefined;
 }
+
+/** search_path when nothing set it: what policy assumes the server starts with (its default is "$user", public). */
+export const DEFAULT_SEARCH_PATH: readonly string[] = ['public'];
+
+/**
+ * The schemas of a search_path value as SET gives it (`undefined`: RESET or DEFAULT), `$user` read as
+ * `dbUser` (left out when unknown). An empty path leaves pg_catalog only.
+ */
+export function searchPathSchemas(value: string | undefined, dbUser?: string): string[] {
+  if (value === undefined) return [...DEFAULT_SEARCH_PATH];
+  const out: string[] = [];
+  for (const raw of value.split(',')) {
+    const name = raw.trim().replace(/^"(.*)"$/, '$1');
+    if (name === '$user') { if (dbUser) out.push(dbUser); continue; }
+    if (name) out.push(name);
+  }
+  return out.length > 0 ? out : ['pg_catalog'];
+}
+
+/** `a` with the schemas of `b` it lacks appended. */
+export function unionPath(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])];
+}

@@ -24,6 +24,7 @@ import type { AllowedHours } from './time-window.js';
 import { checkSessionLimits, connectionPolicy, evaluate, matchRoles } from './evaluate.js';
 import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './evaluate.js';
 import { literalKey } from './literal-key.js';
+import { DEFAULT_SEARCH_PATH, searchPathSchemas, unionPath } from './name-match.js';
 
 /** The parts of a connection's config entry policy reads. */
 export type ConnectionsLike = Record<string, { require_mfa?: boolean; approvers?: string[] }>;
@@ -37,7 +38,6 @@ export interface Cached {
   readonly effects: boolean;
   readonly exact?: string;
 }
-const DEFAULT_SEARCH_PATH = ['public'];
 
 export class PolicyEngine {
   readonly policy: PolicyConfig;
@@ -75,7 +75,7 @@ export class PolicyEngine {
   lookup(identity: PolicyIdentity, connection: string, sql: string, session: SessionView): Cached {
     // Two levels, so the hot path hashes the SQL text once and builds no long key strings: the context
     // (connection, role set, MFA, search_path) picks a map, the SQL text's key picks the decision.
-    const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}`;
+    const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}\u0000${session.resolveIn?.join(',') ?? ''}\u0000${session.dbUser ?? ''}`;
     let bySql = this.cache.get(ctxKey);
     // A text without constants (a prepared statement's, with $n) is its own key: found without a scan. An
     // entry under a text is that text's own (no text holds a NUL, so no other text's key is a text).
@@ -153,7 +153,10 @@ export interface ApprovalSettings {
 
 /** One session's policy state. Call decide() for every statement, in order. */
 export class PolicySession {
+  /** The search_path the last SET gave (what the session has when every SET took effect). */
   searchPath: string[] = [...DEFAULT_SEARCH_PATH];
+  /** The schemas of every search_path the session may have: policy resolves unqualified names in all of them. */
+  resolveIn: string[] = [...DEFAULT_SEARCH_PATH];
   readonly prepared = new Map<string, StatementInfo>();
   /** Cursors declared by statements policy allowed, as long as the server keeps them (see {@link applied}). */
   readonly cursors = new Map<string, StatementInfo & { declare: { name: string; hold: boolean } }>();
@@ -237,27 +240,29 @@ export class PolicySession {
       if (st.tx?.begin) this.inBlock = true;
       if (st.declare) this.cursors.set(st.declare.name, { ...st, declare: st.declare });
       if (st.closeCursor === '*' || st.node === 'DiscardStmt') this.cursors.clear();
+      // DISCARD ALL is RESET ALL too (the path only: resolveIn still holds the default).
+      if (st.node === 'DiscardStmt' && /^DISCARD\s+ALL/i.test(st.text)) this.searchPath = [...DEFAULT_SEARCH_PATH];
       else if (st.closeCursor !== undefined) this.cursors.delete(st.closeCursor);
       if (st.prepare) this.prepared.set(st.prepare.name, st.prepare.statement);
       if (st.deallocate === '*' || (st.node === 'DiscardStmt')) this.prepared.clear();
       else if (st.deallocate !== undefined) this.prepared.delete(st.deallocate);
       const s = st.setting;
       if (!s) continue;
-      if (s.name === undefined) { this.searchPath = [...DEFAULT_SEARCH_PATH]; continue; } // RESET ALL
-      if (s.name === 'search_path') this.searchPath = s.value === undefined ? [...DEFAULT_SEARCH_PATH] : this.parseSearchPath(s.value);
+      if (s.name === undefined || s.name === 'search_path') {
+        // RESET ALL too. Whether the SET takes effect, and for how long, is the server's to say (SET LOCAL,
+        // a rollback, an error later in its string): the paths before it stay possible.
+        this.searchPath = s.name === undefined ? [...DEFAULT_SEARCH_PATH] : searchPathSchemas(s.value, this.dbUser);
+        this.resolveIn = unionPath(this.resolveIn, this.searchPath);
+        continue;
+      }
       if (s.name === 'pcigate.reason' && s.value) this.reason = s.value;
     }
     // Outside a transaction block the string was its own (implicit) one: its cursors without HOLD are gone.
     if (!this.inBlock) this.dropCursors(false);
   }
 
-  private parseSearchPath(value: string): string[] {
-    const out: string[] = [];
-    for (const raw of value.split(',')) {
-      const name = raw.trim().replace(/^"(.*)"$/, '$1');
-      if (name === '$user') { if (this.opts.dbUser) out.push(this.opts.dbUser); continue; }
-      if (name) out.push(name);
-    }
-    return out.length > 0 ? out : ['pg_catalog'];
+  /** The upstream database user (`$user` in search_path). */
+  get dbUser(): string | undefined {
+    return this.opts.dbUser;
   }
 }

@@ -224,3 +224,28 @@ describe('planner statistics', () => {
     }
   });
 });
+
+describe('search_path the server may have', () => {
+  it('a SET search_path earlier in the same string, or one the server undid (SET LOCAL outside a block), does not move what an unqualified name means', async () => {
+    for (const steps of [['SET search_path = vault; SELECT * FROM items'], ['SET LOCAL search_path = vault; SELECT * FROM items'],
+      ['SET search_path = vault', 'SET LOCAL search_path = public', 'SELECT * FROM items'],
+      ['BEGIN', 'SET search_path = vault', 'COMMIT', 'BEGIN', 'SET search_path = public', 'ROLLBACK', 'SELECT * FROM items']]) {
+      await withClient(async (c) => {
+        const results = [];
+        for (const sql of steps) results.push(await attempt(c, sql));
+        expect(JSON.stringify(results), steps.join(' / ')).not.toContain('VAULT-ROW');
+        expect(results.at(-1), steps.join(' / ')).toMatchObject({ code: '42501', message: expect.stringContaining('tables.allow') });
+      });
+    }
+  });
+
+  it('search_path set to allowed schemas, and qualified names, still work', async () => {
+    await withClient(async (c) => {
+      for (const sql of ['SET search_path = public', 'SET search_path TO DEFAULT', 'RESET search_path', 'SET LOCAL search_path = public', 'RESET ALL']) {
+        expect(await attempt(c, sql), sql).toEqual({ rows: [] });
+        expect(await attempt(c, 'SELECT count(*)::int AS n FROM items'), sql).toEqual({ rows: [{ n: 10 }] });
+      }
+      expect(await attempt(c, "SET search_path = vault; SELECT name FROM public.items WHERE id = 1")).toEqual({ rows: [{ name: 'item 1' }] });
+    });
+  });
+});

@@ -157,3 +157,31 @@ describe('planner statistics', () => {
     expect(e.decide(who('a'), 'db', 'SELECT * FROM public.pg_stats').action).toBe('allow');
   });
 });
+
+describe('search_path', () => {
+  const vaultOnly = new PolicyEngine(policySection.parse({
+    roles: { eng: { subjects: ['eng'] } },
+    connections: { db: { roles: { eng: { tables: { allow: ['vault.*'] } } } } },
+  }), {});
+
+  it('a SET search_path earlier in the string counts for the statements after it', () => {
+    for (const sql of ['SET search_path = vault; SELECT * FROM items', 'SET LOCAL search_path TO vault, public; SELECT * FROM items', 'RESET ALL; SET search_path = vault; TABLE items']) {
+      expect(decide(sql), sql).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.eng.tables.allow' });
+    }
+    expect(decide('SET search_path = public; SELECT * FROM items').action).toBe('allow');
+  });
+
+  it('every path the session set stays possible: a SET the server undid cannot narrow what policy checks', () => {
+    const ps = engine.openSession(eng, 'db', 0);
+    expect(ps.decide('SET search_path = vault', 0).action).toBe('allow');
+    expect(ps.decide('SET LOCAL search_path = public', 0).action).toBe('allow');
+    expect(ps.decide('SELECT * FROM items', 0)).toMatchObject({ action: 'deny', reason: expect.stringContaining('every search_path the session set public, vault') });
+    expect(ps.decide('SELECT * FROM public.items', 0).action).toBe('allow');
+    // A role allowed only vault.* cannot read the default path's public.items by setting vault and undoing it.
+    const vs = vaultOnly.openSession(eng, 'db', 0);
+    expect(vs.decide('SET search_path = vault', 0).action).toBe('allow');
+    expect(vs.decide('SELECT * FROM vault.items', 0).action).toBe('allow');
+    expect(vs.decide('SELECT * FROM items', 0).action).toBe('deny');
+    expect(vs.searchPath).toEqual(['vault']);
+  });
+});

@@ -163,7 +163,10 @@ describe('PolicySession', () => {
     expect(r.action).toBe('deny');
     expect(r.rule).toMatch(/tables\.allow$/);
     s.decide('RESET search_path', monday10);
-    expect(s.decide('SELECT id FROM orders', monday10).action).toBe('allow');
+    expect(s.searchPath).toEqual(['public']);
+    // The server may still have evil, public (a RESET can be rolled back too): evil.orders stays possible.
+    expect(s.decide('SELECT id FROM orders', monday10).action).toBe('deny');
+    expect(s.decide('SELECT id FROM public.orders', monday10).action).toBe('allow');
   });
 
   it('SET pcigate.reason is remembered', () => {
