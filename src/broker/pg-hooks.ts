@@ -155,6 +155,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       }),
       onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
       prepareRows: (frame) => masker.prepareRows(frame),
+      onPortal: (name, sql) => ps.portal(name, sql),
       attach: (c) => { control = c; limits.attach(c); },
       onClientActivity: () => limits.activity(),
       onStatementEnd: () => limits.activity(),

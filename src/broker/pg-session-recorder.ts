@@ -109,7 +109,7 @@ export class PgSessionRecorder {
 
   /** The hooks the proxy calls. */
   hooks(): SessionHooks {
-    const { attach, onClientActivity, prepareRows } = this.c.inner;
+    const { attach, onClientActivity, prepareRows, onPortal } = this.c.inner;
     return {
       onStatement: (stmt) => this.onStatement(stmt),
       onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
@@ -117,6 +117,7 @@ export class PgSessionRecorder {
       ...(attach ? { attach: attach.bind(this.c.inner) } : {}),
       ...(prepareRows ? { prepareRows: prepareRows.bind(this.c.inner) } : {}),
       ...(onClientActivity ? { onClientActivity: onClientActivity.bind(this.c.inner) } : {}),
+      ...(onPortal ? { onPortal: onPortal.bind(this.c.inner) } : {}),
     };
   }
 

@@ -64,7 +64,7 @@ export function policyHooksFor(o: PolicyHooksOptions): (info: { session: string;
   return (info) => {
     const identity = (o.identify ?? identityOfActor)(info.actor);
     const ps = o.engine.openSession(identity, o.connection, o.clock.now(), { ...(o.dbUser ? { dbUser: o.dbUser } : {}), ...(o.reason ? { reason: o.reason } : {}) });
-    return { onStatement: (stmt) => decideStatement(o, ps, info.session, stmt) };
+    return { onStatement: (stmt) => decideStatement(o, ps, info.session, stmt), onPortal: (name, sql) => ps.portal(name, sql) };
   };
 }
 
@@ -115,6 +115,9 @@ export const HOLD_SKIPPED_FAILED_TX = 'hold_skipped_failed_transaction';
 /** One statement through policy (and approvals); exported for brokers that compose hooks themselves. */
 export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): StatementDecision | Promise<StatementDecision> {
   if (stmt.protocol === 'function') return decideFunctionCall(o, ps, session, stmt);
+  // No text to judge (an Execute of a statement prepared by SQL PREPARE and Parsed over, or of a portal or
+  // statement never made here as pcigate saw it): fail closed. An empty text the client sent is judged.
+  if (stmt.textUnknown) return inFailedTransaction(stmt, { action: 'deny', rule: 'unknown_statement', message: denyMsg('unknown_statement', 'pcigate does not know the text of the statement this Execute runs (prepared by SQL PREPARE, or never prepared or bound on this connection)') });
   const d = ps.decide(stmt.sql, o.clock.now(), stmt.txStatus);
   if (d.action === 'allow') return { action: 'allow' };
   if (d.action === 'deny' || !o.store) {

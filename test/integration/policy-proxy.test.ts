@@ -19,6 +19,8 @@ import { loadParser } from '../../src/policy/pg-parser.js';
 import { policyHooksFor } from '../../src/policy/pg-policy-hooks.js';
 import { PolicyEngine } from '../../src/policy/policy-engine.js';
 import { runCli, tempDir } from '../harness/cli.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
 
@@ -127,6 +129,44 @@ describe('policy through the proxy', () => {
       expect(ext.command).toBe(null);
       expect((await c.query('SELECT 3 AS x')).rows).toEqual([{ x: 3 }]);
     });
+  });
+
+  it('SQL FETCH of a portal the protocol bound is judged as the statement bound into it, whatever the name held before', async () => {
+    server.psql('insert into secrets values (987654)');
+    const session = async (messages: Buffer[]): Promise<string[]> => {
+      const c = await RawPgClient.login(gate.broker);
+      try {
+        const out: string[] = [];
+        for (const m of messages) {
+          c.sock.write(m);
+          for (const f of await c.untilReady()) out.push(`${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`);
+        }
+        return out;
+      } finally {
+        c.sock.destroy();
+      }
+    };
+    const errors = (frames: string[]) => frames.filter((f) => f.startsWith('E:'));
+    // A cursor policy allowed, closed by the protocol and bound again over a denied read, then FETCHed in SQL.
+    const swapped = await session([bytes.query('BEGIN'), bytes.query('DECLARE c CURSOR FOR SELECT id FROM items'),
+      Buffer.concat([bytes.close('P', 'c'), bytes.parse('', 'SELECT * FROM secrets'), bytes.bind('c', '', []), bytes.sync()]),
+      bytes.query('FETCH ALL FROM c'), bytes.query('ROLLBACK')]);
+    expect(errors(swapped)).toEqual([expect.stringContaining('tables.deny')]);
+    // The same without the Close: the Bind fails on the server (42P03), which aborts the transaction.
+    const kept = await session([bytes.query('BEGIN'), bytes.query('DECLARE c CURSOR FOR SELECT id FROM items ORDER BY id LIMIT 1'),
+      Buffer.concat([bytes.parse('', 'SELECT * FROM secrets'), bytes.bind('c', '', []), bytes.sync()]),
+      bytes.query('FETCH ALL FROM c'), bytes.query('ROLLBACK')]);
+    expect(errors(kept)).toEqual([expect.stringContaining('42P03'), expect.stringContaining('25P02')]);
+    // Closed by the protocol: nothing is under the name any more (the server answers 34000; policy refuses).
+    const closed = await session([bytes.query('BEGIN'), bytes.query('DECLARE c CURSOR FOR SELECT id FROM items'),
+      Buffer.concat([bytes.close('P', 'c'), bytes.sync()]), bytes.query('FETCH ALL FROM c'), bytes.query('ROLLBACK')]);
+    expect(errors(closed)).toEqual([expect.stringContaining('did not see declared')]);
+    // An allowed statement bound into a named portal reads through SQL FETCH as it does directly.
+    const allowed = await session([bytes.query('BEGIN'), Buffer.concat([bytes.parse('', 'SELECT name FROM items WHERE id = 2'), bytes.bind('p2', '', []), bytes.sync()]),
+      bytes.query('FETCH ALL FROM p2'), bytes.query('ROLLBACK')]);
+    expect(errors(allowed)).toEqual([]);
+    expect(allowed).toContainEqual(expect.stringContaining('item 2'));
+    for (const f of [swapped, kept, closed, allowed]) expect(f.join('\n')).not.toContain('987654');
   });
 
   it('extended protocol: denied then usable', async () => {

@@ -13,6 +13,11 @@ export interface Statement {
   protocol: 'simple' | 'extended' | 'function';
   /** The SQL text (for a FunctionCall: `function <oid>`). */
   sql: string;
+  /**
+   * The text of this Execute's statement is not known to pcigate (`sql` is ''): its portal or statement was
+   * never made on this connection as pcigate saw it, or was prepared by SQL PREPARE. Judge it unknown.
+   */
+  textUnknown?: true;
   /** Bind parameters of an extended-protocol Execute (empty otherwise). */
   params: BindParam[];
   /** Type OIDs the statement's Parse declared for those parameters (0 or absent: left to the server). */
@@ -92,6 +97,13 @@ export interface SessionHooks {
    */
   prepareRows?(frame: Buffer): Promise<void> | null;
   onStatementEnd?(stmt: Statement, result: StatementResult): void;
+  /**
+   * A named portal the client bound (Bind) or closed (Close P), as it is forwarded: SQL `FETCH`/`MOVE`
+   * read a portal by name, whoever made it. `sql`: the statement bound into it; null when the name now holds
+   * nothing, or a statement whose text is not known yet (bound from a named Parse the server has not
+   * answered: called again with its text once it has, unless the name was bound or closed again meanwhile).
+   */
+  onPortal?(name: string, sql: string | null): void;
   /** The session is ready: the control that session timers (idle timeout, maximum duration) act through. */
   attach?(control: SessionControl): void;
   /** Bytes arrived from the client (per chunk, not per message): resets idle timers. */

@@ -67,6 +67,11 @@ const ABORT_TX = encodeQuery("DO $pcigate$BEGIN RAISE EXCEPTION 'pcigate: a stat
  */
 const ABORT_BATCH = encodeParse({ name: 'pcigate_refused', sql: "SELECT 'pcigate: a statement was refused by policy; the transaction is aborted'::pg_catalog.int4", paramTypes: [] });
 
+/** A portal bound from `ps` knows its text only when `ps` does (a statement pcigate saw Parsed). */
+function unknownText(ps: { sql: string; unknown?: true } | undefined): { unknown?: true } {
+  return !ps || ps.unknown ? { unknown: true } : {};
+}
+
 /** Stands for a ReadyForQuery whose status byte is known only when it is sent. */
 const RFQ_MARK = Buffer.from('RFQ');
 
@@ -83,6 +88,8 @@ const FLUSH = Buffer.from([FE.Flush, 0, 0, 0, 4]);
 interface Prepared {
   sql: string;
   types: number[];
+  /** Its text is not known (prepared by SQL PREPARE, or a name never Parsed here): `sql` is ''. */
+  unknown?: true;
   /** The RowDescription a Describe of it (or of a portal bound from it) got: its columns' types. */
   described?: Buffer | undefined;
   /**
@@ -144,7 +151,7 @@ const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pc
 export class Relay {
   private readonly expect: Expect[] = [];
   private readonly prepared = new Map<string, Prepared>();
-  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; from?: Prepared }>();
+  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; from?: Prepared }>();
   /** Statements whose Running gets a `describe` (set when the Execute is read, taken when it is admitted). */
   private readonly descriptions = new WeakMap<Statement, Buffer>();
   private statementCount = 0;
@@ -171,7 +178,7 @@ export class Relay {
    * skipped Execute shows what the client bound for it. Cleared at the Sync.
    */
   private readonly skippedPrepared = new Map<string, { sql: string; types: number[] }>();
-  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; from?: Prepared }>();
+  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; from?: Prepared }>();
   private pumping = false;
   private ended = false;
   private clientGone = false;
@@ -361,7 +368,7 @@ export class Relay {
       } else if (code === FE.Bind) {
         const b = decodeBind(f);
         const ps = this.skippedPrepared.get(b.statement) ?? this.prepared.get(b.statement);
-        this.skippedPortals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats });
+        this.skippedPortals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...unknownText(ps) });
       }
       this.forward(f);
       return null;
@@ -390,7 +397,9 @@ export class Relay {
       case FE.Bind: {
         const b = decodeBind(f);
         const ps = this.prepared.get(b.statement);
-        this.portals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...(ps?.unsure ? { from: ps } : {}) });
+        const portal = { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...unknownText(ps), ...(ps?.unsure ? { from: ps } : {}) };
+        this.portals.set(b.portal, portal);
+        if (b.portal !== '') this.portalBound(b.portal, portal, ps);
         this.forward(f);
         this.expect.push({ kind: 'bind', after: [], target: { portal: b.portal } });
         this.unflushed++;
@@ -407,7 +416,7 @@ export class Relay {
           this.forward(FLUSH);
           this.unflushed = 0;
           return unsure.settled.then(() => {
-            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [] });
+            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: unknownText(unsure.held).unknown });
             delete portal.from;
             if (this.ended) return;
             return this.onClientFrame(f) ?? undefined;
@@ -416,7 +425,7 @@ export class Relay {
         const tail = this.expect[this.expect.length - 1];
         const described = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.prepared.get(portal.statement)?.described : undefined;
         return this.statement(f, {
-          protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [],
+          protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [], ...(portal && !portal.unknown ? {} : { textUnknown: true as const }),
           statementName: portal?.statement ?? '', portal: e.portal, maxRows: e.maxRows,
         }, described && portal ? withFormats(described, portal.resultFormats) : undefined);
       }
@@ -435,6 +444,7 @@ export class Relay {
         const t = decodeTarget(f);
         const change = t.kind === 'S' ? this.mirrorChange(t.name, this.prepared.get(t.name)) : undefined;
         if (t.kind === 'S') this.prepared.delete(t.name); else this.portals.delete(t.name);
+        if (t.kind === 'P' && t.name !== '') this.o.hooks.onPortal?.(t.name, null);
         this.forward(f);
         this.expect.push({ kind: 'close', after: [], change });
         this.unflushed++;
@@ -883,7 +893,7 @@ export class Relay {
       const held: Prepared | null | undefined = e !== h ? m.prev
         : m.name === '' && e.kind === 'parse' ? undefined
         : m.prev ? m.prev
-        : e.kind === 'parse' && sqlstate === '42P05' ? { sql: '', types: [] }
+        : e.kind === 'parse' && sqlstate === '42P05' ? { sql: '', types: [], unknown: true }
         : null;
       if (e.kind === 'parse' && e.set?.unsure) {
         e.set.unsure.rejected = true;
@@ -984,6 +994,23 @@ export class Relay {
     if (!this.clientGone) this.o.client.end(errorMessage(GENERIC));
     this.o.upstream.destroy();
     this.finish('internal error', false);
+  }
+
+  /**
+   * Tells the hooks what a named Bind put under its portal name (SQL FETCH reads it). Bound from a named
+   * Parse the server has not answered, the text is known only once it has (it may keep what it held).
+   */
+  private portalBound(name: string, portal: object, ps: Prepared | undefined): void {
+    const onPortal = this.o.hooks.onPortal;
+    if (!onPortal) return;
+    const unsure = ps?.unsure;
+    if (!unsure) { onPortal.call(this.o.hooks, name, ps && !ps.unknown ? ps.sql : null); return; }
+    onPortal.call(this.o.hooks, name, null);
+    void unsure.settled.then(() => {
+      if (this.ended || this.portals.get(name) !== portal) return;
+      const held = unsure.rejected ? unsure.held : ps;
+      onPortal.call(this.o.hooks, name, held && !held.unknown ? held.sql : null);
+    });
   }
 
   /** Which Parse or Close S last changed each name in the mirror (`prepared`): see onError. */
