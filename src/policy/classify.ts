@@ -135,6 +135,16 @@ function misreadingSetting(s: SettingChange): string | undefined {
   return undefined;
 }
 
+/**
+ * Settings that switch off or route around the server's own controls, so setting one is a privilege
+ * change, as SET ROLE is (class dcl): its audit trail (`log_*`, `pgaudit.*`, `track_activities`),
+ * triggers and foreign keys (`session_replication_role = replica` skips every ordinary trigger, audit
+ * triggers too), integrity checks (`zero_damaged_pages`, `ignore_*`, `allow_system_table_mods`),
+ * large-object permissions, libraries loaded into sessions. pcigate connects with an account that may set
+ * them all. Going back to the default (RESET, DEFAULT) is not a change of that kind.
+ */
+const CONTROL_SETTING = /^(session_replication_role|log_[a-z_]+|pgaudit\..+|track_activities|track_functions|allow_system_table_mods|zero_damaged_pages|ignore_checksum_failure|ignore_invalid_pages|ignore_system_indexes|lo_compat_privileges|session_preload_libraries|local_preload_libraries)$/;
+
 function explainAnalyze(options: unknown): boolean {
   if (!Array.isArray(options)) return false;
   return options.some((o) => {
@@ -237,7 +247,7 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       return finish(text, type, 'utility', acc, { deallocate: f.isall === true || f.name === undefined ? '*' : String(f.name) });
     case 'VariableSetStmt': {
       const s = setting(f);
-      const dcl = s.name === 'role' || s.name === 'session_authorization';
+      const dcl = s.name === 'role' || s.name === 'session_authorization' || (s.value !== undefined && CONTROL_SETTING.test(s.name ?? ''));
       const misreads = misreadingSetting(s);
       return finish(text, type, dcl ? 'dcl' : 'utility', acc, { setting: s, ...(misreads ? { misreads } : {}) });
     }

@@ -249,3 +249,32 @@ describe('search_path the server may have', () => {
     });
   });
 });
+
+describe("settings that switch off the server's own controls", () => {
+  beforeAll(() => {
+    server.psql(`create table orders (id int, total int); create table audit_trail (what text);
+      create function audit_orders() returns trigger language plpgsql as $$ begin insert into audit_trail values ('order ' || new.id); return new; end $$;
+      create trigger orders_audit after insert on orders for each row execute function audit_orders();`);
+  });
+
+  it('session_replication_role = replica (which skips audit triggers), log_* and pgaudit.* are dcl: refused to a role without it', async () => {
+    await withClient(async (c) => {
+      for (const sql of ['SET session_replication_role = replica', "SET log_statement = 'none'", "SET LOCAL log_min_duration_statement = -1", "SET pgaudit.log = 'none'"]) {
+        expect(await attempt(c, sql), sql).toMatchObject({ code: '42501', message: expect.stringContaining('role may not run dcl statements') });
+      }
+      expect(await attempt(c, 'SHOW session_replication_role')).toEqual({ rows: [{ session_replication_role: 'origin' }] });
+      await c.query('INSERT INTO orders VALUES (1, 100)');
+    });
+    // The insert was audited by the server's own trigger.
+    expect(server.psql('select what from audit_trail').trim()).toBe('order 1');
+  });
+
+  it('ordinary settings, and going back to a default, still pass', async () => {
+    await withClient(async (c) => {
+      for (const sql of ["SET work_mem = '64MB'", 'SET client_min_messages = warning', "SET TIME ZONE 'UTC'", "SET application_name = 'report'", 'SET statement_timeout = 5000',
+        'RESET session_replication_role', 'SET session_replication_role TO DEFAULT', 'SET LOCAL lock_timeout = 1000']) {
+        expect(await attempt(c, sql), sql).toEqual({ rows: [] });
+      }
+    });
+  });
+});

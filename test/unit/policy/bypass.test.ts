@@ -185,3 +185,16 @@ describe('search_path', () => {
     expect(vs.searchPath).toEqual(['vault']);
   });
 });
+
+describe("settings that switch off the server's own controls", () => {
+  it('setting one is dcl; RESET, DEFAULT and ordinary settings are utility', () => {
+    for (const sql of ['SET session_replication_role = replica', "SET log_statement = 'none'", 'SET LOCAL log_min_duration_statement = -1', "SET pgaudit.log = 'none'",
+      'SET track_activities = off', 'SET zero_damaged_pages = on', "SET session_preload_libraries = 'x'", 'SET lo_compat_privileges = on']) {
+      expect(decide(sql), sql).toMatchObject({ action: 'deny', reason: 'role may not run dcl statements' });
+      expect(decide(sql, dba).action, sql).toBe('allow');
+    }
+    for (const sql of ['RESET session_replication_role', 'SET log_statement TO DEFAULT', "SET work_mem = '64MB'", 'SET client_min_messages = warning', "SET TIME ZONE 'UTC'"]) {
+      expect(decide(sql).action, sql).toBe('allow');
+    }
+  });
+});
