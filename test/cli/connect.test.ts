@@ -6,7 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
-import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { readLog, until } from '../integration/pg-proxy-setup.js';
 
 let server: PostgresServer;
@@ -21,14 +21,7 @@ beforeAll(async () => {
     'identity:',
     '  allow_local: true',
     'connections:',
-    '  test-db:',
-    '    kind: postgres',
-    `    host: ${server.host}`,
-    `    port: ${server.port}`,
-    `    database: ${server.database}`,
-    `    user: ${server.superuser}`,
-    '    password: env:TEST_DB_PASSWORD',
-    '    sslmode: disable',
+    ...connectionYaml(server),
     'policy:',
     '  roles:',
     `    dev: { subjects: [${os.userInfo().username}] }`,

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
-import { freePort, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { connectionYaml, freePort, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { startSshd, sshdAvailable, type Sshd } from '../harness/sshd.js';
 import { readLog, run, until } from '../integration/pg-proxy-setup.js';
 
@@ -37,14 +37,7 @@ beforeAll(async () => {
     'identity:',
     '  allow_local: true',
     'connections:',
-    '  test-db:',
-    '    kind: postgres',
-    `    host: ${server.host}`,
-    `    port: ${server.port}`,
-    `    database: ${server.database}`,
-    `    user: ${server.superuser}`,
-    '    password: env:TEST_DB_PASSWORD',
-    '    sslmode: disable',
+    ...connectionYaml(server),
     ...(sshd ? [
       '  test-ssh:',
       '    kind: ssh',

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../harness/cli.js';
-import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
 
 const OS_USER = os.userInfo().username;
 let server: PostgresServer;
@@ -25,8 +25,7 @@ beforeAll(async () => {
   config = path.join(dir, 'pcigate.yaml');
   writeFileSync(config, [
     'identity:', '  allow_local: true',
-    'connections:', '  test-db:', '    kind: postgres', `    host: ${server.host}`, `    port: ${server.port}`,
-    `    database: ${server.database}`, `    user: ${server.superuser}`, '    password: env:TEST_DB_PASSWORD', '    sslmode: disable',
+    'connections:', ...connectionYaml(server),
     'policy:', '  roles:', `    ci: { subjects: [${OS_USER}] }`, '  connections:', '    test-db:', '      roles:',
     '        ci: { classes: [read, write, transaction, utility] }', '',
   ].join('\n'), { mode: 0o600 });

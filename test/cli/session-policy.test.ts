@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
 import { AUDIENCE, startOidcProvider } from '../harness/oidc.js';
 import type { OidcHarness } from '../harness/oidc.js';
-import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { readLog, until } from '../integration/pg-proxy-setup.js';
 
 const OS_USER = os.userInfo().username;
@@ -34,8 +34,7 @@ beforeAll(async () => {
   const dir = tempDir('pcigate-session-policy-');
   config = path.join(dir, 'pcigate.yaml');
   const conn = (name: string) => [
-    `  ${name}:`, '    kind: postgres', `    host: ${server.host}`, `    port: ${server.port}`, `    database: ${server.database}`,
-    `    user: ${server.superuser}`, '    password: env:TEST_DB_PASSWORD', '    sslmode: disable',
+    ...connectionYaml(server, name),
     '    workload:', `      - { issuer: "${oidc.issuer}", claims: { repository: org/payments } }`,
   ];
   // Every day but today (UTC), whole days: now is outside the window.

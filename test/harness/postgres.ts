@@ -344,3 +344,14 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     throw e;
   }
 }
+
+/**
+ * The `connections:` entry of pcigate.yaml for this server as the superuser, without TLS, its password read
+ * from `env:TEST_DB_PASSWORD` (pass `server.password` in that variable): one YAML line per element.
+ */
+export function connectionYaml(server: PostgresServer, name = 'test-db'): string[] {
+  return [
+    `  ${name}:`, '    kind: postgres', `    host: ${server.host}`, `    port: ${server.port}`, `    database: ${server.database}`,
+    `    user: ${server.superuser}`, '    password: env:TEST_DB_PASSWORD', '    sslmode: disable',
+  ];
+}

@@ -44,6 +44,24 @@ export class RawPgClient {
     return c;
   }
 
+  /**
+   * Logs in, writes each of `messages` and reads the answer up to its ReadyForQuery, then closes: every frame
+   * as `letter:payload` (payload in latin1), in order.
+   */
+  static async session(listener: { host: string; port: number; user: string; database: string; secret: string }, messages: Buffer[]): Promise<string[]> {
+    const c = await RawPgClient.login(listener);
+    try {
+      const out: string[] = [];
+      for (const m of messages) {
+        c.sock.write(m);
+        for (const f of await c.untilReady()) out.push(`${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`);
+      }
+      return out;
+    } finally {
+      c.sock.destroy();
+    }
+  }
+
   async frame(): Promise<Buffer> {
     for (;;) {
       const f = this.reader.next();

@@ -133,19 +133,7 @@ describe('policy through the proxy', () => {
 
   it('SQL FETCH of a portal the protocol bound is judged as the statement bound into it, whatever the name held before', async () => {
     server.psql('insert into secrets values (987654)');
-    const session = async (messages: Buffer[]): Promise<string[]> => {
-      const c = await RawPgClient.login(gate.broker);
-      try {
-        const out: string[] = [];
-        for (const m of messages) {
-          c.sock.write(m);
-          for (const f of await c.untilReady()) out.push(`${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`);
-        }
-        return out;
-      } finally {
-        c.sock.destroy();
-      }
-    };
+    const session = (messages: Buffer[]) => RawPgClient.session(gate.broker, messages);
     const errors = (frames: string[]) => frames.filter((f) => f.startsWith('E:'));
     // A cursor policy allowed, closed by the protocol and bound again over a denied read, then FETCHed in SQL.
     const swapped = await session([bytes.query('BEGIN'), bytes.query('DECLARE c CURSOR FOR SELECT id FROM items'),
