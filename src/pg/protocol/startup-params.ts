@@ -29,6 +29,27 @@ export const FORWARDED_STARTUP_PARAMS: readonly string[] = [
   'default_transaction_isolation',
 ];
 
+/** PostgreSQL's encoding-name cleaning (clean_encoding_name in encnames.c): lower case, letters and digits only. */
+const encodingKey = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/**
+ * The client-only encodings whose multibyte characters may end in an ASCII byte, by every name pg_encname_tbl
+ * (encnames.c) gives them: SJIS, SHIFT_JIS_2004, BIG5, GBK, UHC, JOHAB, GB18030. The server converts a query
+ * from such an encoding before it parses it, so the bytes `E'`, 0x95, `\'; SELECT … FROM denied; -- '` are a
+ * kanji, a closing quote and a second statement to the server and one string literal to policy, which reads
+ * UTF-8 (policy refuses `SET client_encoding` to these for that reason: classify.ts). In every other encoding
+ * PostgreSQL knows, bytes below 0x80 are ASCII characters and the rest never are.
+ */
+const SPLITTING_ENCODINGS = new Set([
+  'sjis', 'shiftjis', 'mskanji', 'win932', 'windows932', 'cp932', 'shiftjis2004', 'big5', 'win950', 'windows950', 'cp950',
+  'gbk', 'win936', 'windows936', 'cp936', 'uhc', 'win949', 'windows949', 'cp949', 'johab', 'gb18030',
+]);
+
+/** Whether a client_encoding makes the server split query bytes where a UTF-8 reader does not (see above). */
+export function isSplittingEncoding(name: string): boolean {
+  return SPLITTING_ENCODINGS.has(encodingKey(name));
+}
+
 export interface PartitionedStartupParams {
   /** Parameters to send upstream (without user and database). */
   forward: Record<string, string>;
@@ -56,7 +77,9 @@ export function partitionStartupParams(params: Readonly<Record<string, string>>,
       if (!/^(false|off|no|0)$/i.test(value.trim())) replication = true;
       continue;
     }
-    if (allowed.has(lower) || name.startsWith('_pq_.')) forward[name] = value;
+    // Never forwarded, whoever calls this: the session is refused before (local-auth.ts).
+    if (lower === 'client_encoding' && isSplittingEncoding(value)) dropped.push(name);
+    else if (allowed.has(lower) || name.startsWith('_pq_.')) forward[name] = value;
     else dropped.push(name);
   }
   return { forward, dropped, replication };

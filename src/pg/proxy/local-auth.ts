@@ -9,6 +9,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { DirectTlsRefused, ProtocolError } from '../../errors.js';
 import { Limits } from '../protocol/codes.js';
+import { isSplittingEncoding } from '../protocol/startup-params.js';
 import { FrameReader } from './frame-reader.js';
 import { FrameWaiter } from './frame-waiter.js';
 import { ScramServer, type ScramVerifier } from './scram.js';
@@ -107,6 +108,14 @@ export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Prom
       }
       if (all.replication !== undefined && !/^(false|off|no|0)$/i.test(all.replication)) {
         const error = { code: '0A000', message: 'replication connections are not supported through pcigate' };
+        refuse(socket, error);
+        return { kind: 'refused', reason: error.message };
+      }
+      const encoding = Object.entries(all).find(([k]) => k.toLowerCase() === 'client_encoding')?.[1];
+      if (encoding !== undefined && isSplittingEncoding(encoding)) {
+        // Policy reads statements as UTF-8; in this encoding the server would split the same bytes into
+        // other statements (startup-params.ts). `SET client_encoding` to it is refused by policy likewise.
+        const error = { code: '0A000', message: `client_encoding ${encoding} is not supported through pcigate: its characters can end in a byte that reads as a quote or backslash; use UTF8` };
         refuse(socket, error);
         return { kind: 'refused', reason: error.message };
       }

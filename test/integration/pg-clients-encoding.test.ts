@@ -1,0 +1,74 @@
+/**
+ * A libpq client (psql) asking for a client_encoding in its startup packet, through pcigate with a policy
+ * that denies a table. In SJIS, BIG5, GBK (and the other encodings whose characters can end in an ASCII
+ * byte) the server converts a query before it parses it, so `E'`, 0x95, `\'; SELECT … FROM denied; -- '`
+ * is a kanji, a closing quote and a second statement to the server, and one string literal to policy, which
+ * reads UTF-8: the denied table was read, recorded as one harmless SELECT. Policy refuses `SET
+ * client_encoding` to those encodings; the startup parameter is refused by the proxy (FATAL 0A000). Other
+ * encodings (LATIN1, WIN1252) split statements as UTF-8 does and are served.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { tempDir } from '../harness/cli.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { type Gate, readLog, run, startConfiguredGate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+/** One Query message: `select E'<0x95>\'; select x as leaked from enc_secrets; -- '`, its bytes in a file. */
+const SMUGGLED = Buffer.concat([Buffer.from("select E'"), Buffer.from([0x95]), Buffer.from("\\'; select x as leaked from enc_secrets; -- '")]);
+let smuggledFile = '';
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql('create table enc_secrets (x int); insert into enc_secrets values (4242);');
+  smuggledFile = path.join(tempDir('pcigate-enc-'), 'smuggled.sql');
+  writeFileSync(smuggledFile, SMUGGLED);
+  gate = await startConfiguredGate(server, configSchema.parse({
+    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+    masking: {},
+    policy: {
+      roles: { eng: { subjects: ['tester'] } },
+      connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['public.enc_secrets'] } } } } },
+    },
+  }));
+}, 120_000);
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+/**
+ * psql -c sends its argument as one Query. The byte 0x95 alone cannot be a Node argument (those are UTF-8),
+ * so a shell reads it from a file into the argument.
+ */
+const psqlWith = (encoding: string, sqlFile: string) =>
+  run('sh', ['-c', 'exec psql -X -At -c "$(cat "$1")"', 'sh', sqlFile], { ...gate.env, PGCLIENTENCODING: encoding });
+
+describe('client_encoding in the startup packet', () => {
+  it.each(['SJIS', 'BIG5', 'GBK', 'Shift_JIS_2004'])('%s: the session is refused (0A000), the denied table is not read', async (encoding) => {
+    const r = await psqlWith(encoding, smuggledFile);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`client_encoding ${encoding} is not supported through pcigate`);
+    expect(r.stdout).not.toContain('4242');
+  });
+
+  it.each(['LATIN1', 'WIN1252'])('%s: served; the same bytes are one string literal to the server too', async (encoding) => {
+    const r = await psqlWith(encoding, smuggledFile);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('4242');
+    const plain = path.join(tempDir('pcigate-enc-'), 'plain.sql');
+    writeFileSync(plain, 'select count(*) from enc_secrets');
+    expect((await psqlWith(encoding, plain)).stderr).toContain('denied by policy');
+  });
+
+  it('nothing read the denied table', () => {
+    const statements = readLog(gate.home).filter((r) => r.type === 'pg.query' || r.type === 'pg.intent');
+    expect(statements.filter((r) => JSON.stringify(r).includes('leaked') && r.outcome === 'success').map((r) => (r.detail as { commands?: string[] }).commands)).toEqual([
+      ['SELECT 1'], ['SELECT 1'],
+    ]);
+  });
+});
