@@ -1,6 +1,7 @@
 /**
  * Built-in PostgreSQL functions (pg_catalog) that read nothing but their arguments and change nothing:
- * aggregates, string, numeric, date/time and JSON helpers. A call to any other function — user-defined,
+ * aggregates, string, numeric, date/time and JSON helpers; and catalog introspection functions, which read
+ * the system catalogs (names, definitions, comments, sizes) but never a table's rows. A call to any other function — user-defined,
  * schema-qualified outside pg_catalog, or a built-in with side effects such as set_config, pg_read_file,
  * lo_import, dblink, nextval or pg_terminate_backend — makes the statement exercise the `function` class,
  * because a function body can read or write anything (a `CREATE FUNCTION` followed by a plain `SELECT f()`
@@ -38,4 +39,18 @@ export const SAFE_FUNCTIONS: ReadonlySet<string> = new Set([
   'array_append', 'array_prepend', 'array_cat', 'array_remove', 'generate_series', 'generate_subscripts',
   'coalesce', 'nullif', 'gen_random_uuid', 'version', 'current_database', 'current_schema',
   'pg_typeof', 'num_nonnulls', 'num_nulls', 'row_to_json', 'date', 'int4', 'int8', 'numeric', 'text',
+  'array_upper', 'array_lower', 'array_ndims', 'array_dims',
+  // catalog introspection, as psql's \d, \dt, \df, \dn, \du, \l, \dx, \dconfig and GUI schema browsers use it:
+  // names, definitions, comments, sizes and visibility of objects, never the rows of a table
+  'format_type', 'obj_description', 'col_description', 'shobj_description', 'pg_get_expr', 'pg_get_viewdef',
+  'pg_get_indexdef', 'pg_get_constraintdef', 'pg_get_ruledef', 'pg_get_triggerdef', 'pg_get_partkeydef',
+  'pg_get_statisticsobjdef_columns', 'pg_get_function_arguments', 'pg_get_function_result',
+  'pg_get_function_identity_arguments', 'pg_get_userbyid', 'pg_get_serial_sequence', 'pg_encoding_to_char',
+  'pg_tablespace_location', 'pg_relation_is_publishable', 'pg_table_is_visible', 'pg_type_is_visible',
+  'pg_function_is_visible', 'pg_operator_is_visible', 'pg_opclass_is_visible', 'pg_opfamily_is_visible',
+  'pg_collation_is_visible', 'pg_conversion_is_visible', 'pg_statistics_obj_is_visible', 'pg_ts_config_is_visible',
+  'pg_ts_dict_is_visible', 'pg_ts_parser_is_visible', 'pg_ts_template_is_visible', 'pg_size_pretty',
+  'pg_table_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_indexes_size', 'pg_database_size',
+  'current_setting', 'has_table_privilege', 'has_column_privilege', 'has_schema_privilege', 'has_database_privilege',
+  'has_function_privilege', 'pg_has_role',
 ]);

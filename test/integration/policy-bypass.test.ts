@@ -278,3 +278,22 @@ describe("settings that switch off the server's own controls", () => {
     });
   });
 });
+
+describe('normal work', () => {
+  it("psql's catalog commands (\\d, \\dt, \\df, \\dn, \\du, \\l, \\dx, \\d+, \\dconfig) run for a role without the function class", async () => {
+    const readers = policySection.parse({
+      roles: { eng: { subjects: ['tester'] } },
+      connections: { 'test-db': { roles: { eng: { classes: ['read', 'transaction', 'utility'], tables: { deny: ['secrets'] }, columns: { deny: ['cards.pan'] } } } } },
+    });
+    const g = await startGate(server, { hooksFor: policyHooksFor({ engine: new PolicyEngine(readers, {}), connection: 'test-db', clock: systemClock(), dbUser: server.superuser }) });
+    try {
+      const commands = ['\\d', '\\d items', '\\d+ cards', '\\dt', '\\dt+', '\\df', '\\dn', '\\du', '\\l', '\\dx', '\\di', '\\dconfig work_mem'];
+      const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', ...commands.flatMap((x) => ['-c', x])], g.env);
+      expect(r.stderr, r.stderr).toBe('');
+      expect(r.stdout).toContain('Table "public.items"');
+      expect(r.stdout).toContain('work_mem');
+    } finally {
+      await g.close();
+    }
+  });
+});
