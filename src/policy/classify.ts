@@ -55,6 +55,11 @@ export interface StatementInfo {
   declare?: { name: string; hold: boolean };
   /** FETCH/MOVE … name: resolved against the cursors policy saw declared (a portal can be made otherwise). */
   fetch?: string;
+  /**
+   * The language of a body policy cannot read (a DO block, or a function or procedure created with a body
+   * in plpgsql, C, Python …): the server runs it as code that may read or write any table.
+   */
+  opaqueBody?: string;
   /** CLOSE name, or `*` for CLOSE ALL. */
   closeCursor?: string;
   /** What a transaction statement does to the transaction block: ends it (commit, rollback) and/or opens one. */
@@ -145,6 +150,18 @@ function misreadingSetting(s: SettingChange): string | undefined {
  */
 const CONTROL_SETTING = /^(session_replication_role|log_[a-z_]+|pgaudit\..+|track_activities|track_functions|allow_system_table_mods|zero_damaged_pages|ignore_checksum_failure|ignore_invalid_pages|ignore_system_indexes|lo_compat_privileges|session_preload_libraries|local_preload_libraries)$/;
 
+/** A list of DefElem nodes (statement options) by name. */
+function defElems(list: unknown): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  if (Array.isArray(list)) {
+    for (const o of list) {
+      const d = nodeOf(o);
+      if (d && d[0] === 'DefElem' && typeof d[1].defname === 'string') out.set(d[1].defname, d[1].arg);
+    }
+  }
+  return out;
+}
+
 function explainAnalyze(options: unknown): boolean {
   if (!Array.isArray(options)) return false;
   return options.some((o) => {
@@ -226,6 +243,33 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
     case 'ExecuteStmt':
       walk(f.params, none, 'read', acc);
       return finish(text, type, 'utility', acc, { execute: String(f.name ?? '') });
+    case 'CreateFunctionStmt': {
+      walk(stmt, none, 'write', acc);
+      const opts = defElems(f.options);
+      const body = opts.get('as');
+      const bodyText = Array.isArray(nodeOf(body)?.[1].items) ? (nodeOf(body)![1].items as unknown[]).map((x) => String(nodeOf(x)?.[1].sval ?? '')) : [];
+      if (bodyText.length === 0) return finish(text, type, base, acc); // BEGIN ATOMIC (sql_body, walked above) or none
+      const lang = String(nodeOf(opts.get('language'))?.[1].sval ?? 'sql').toLowerCase();
+      // A LANGUAGE sql body is SQL text (AS 'obj_file', 'link_symbol' is C): what it touches is what its
+      // statements touch, and they run whenever the function is called, by a trigger, a default, a view.
+      const parsed = lang === 'sql' && bodyText.length === 1 ? parseStatements(bodyText[0]!) : undefined;
+      if (!parsed || 'error' in parsed) return finish(text, type, base, acc, { opaqueBody: lang });
+      for (const b of parsed.stmts) {
+        const inner = classifyNode(b.stmt, bodyText[0]!);
+        for (const c of inner.classes) acc.classes.add(c);
+        for (const t of inner.reads) acc.reads.add(t);
+        for (const t of inner.writes) acc.writes.add(t);
+        for (const c of inner.columns) acc.columns.add(c);
+        for (const fn of inner.functions) acc.functions.add(fn);
+        if (inner.opaqueBody || inner.execute !== undefined || inner.fetch !== undefined) return finish(text, type, base, acc, { opaqueBody: 'sql' });
+      }
+      return finish(text, type, base, acc);
+    }
+    case 'DoStmt': {
+      walk(stmt, none, 'read', acc);
+      const lang = String(nodeOf(defElems(f.args).get('language'))?.[1].sval ?? 'plpgsql').toLowerCase();
+      return finish(text, type, base, acc, { opaqueBody: lang });
+    }
     case 'DeclareCursorStmt':
       walk(f.query, none, 'read', acc);
       // CURSOR_OPT_HOLD (parsenodes.h): the cursor outlives its transaction.

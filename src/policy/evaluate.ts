@@ -156,15 +156,16 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
     const held = tableMatchesAny(t, grant.approval_tables);
     if (held !== undefined) v = stricter(v, { action: 'hold', rule: `${base}.approval_tables`, reason: `access to ${t} (${held}) needs approval` });
   }
-  for (const t of tables.filter(isStatisticsRelation)) {
-    // Sampled values of every column of every table: denied ones cannot be told apart, so a role with any
-    // table or column deny, or an allow list short of everything, may not read them.
-    const shows = `${t} shows sampled values (most_common_vals, histogram_bounds) of every table's columns`;
-    if (grant.columns.deny.length > 0) deny('columns.deny', `${shows}, denied columns included`);
-    if (grant.tables.deny.length > 0) deny('tables.deny', `${shows}, denied tables included`);
-    if (!grant.tables.allow.some((p) => p === '*' || p === '*.*')) deny('tables.allow', `${shows}, tables outside the allow list included`);
-    if (grant.approval_tables.length > 0) v = stricter(v, { action: 'hold', rule: `${base}.approval_tables`, reason: `${shows}, tables that need approval included` });
-  }
+  // What may reach every column of every table: denied ones cannot be told apart, so a role with any table
+  // or column deny, or an allow list short of everything, may not run it (approval tables: held).
+  const everyTable = (what: string) => {
+    if (grant.columns.deny.length > 0) deny('columns.deny', `${what}, denied columns included`);
+    if (grant.tables.deny.length > 0) deny('tables.deny', `${what}, denied tables included`);
+    if (!grant.tables.allow.some((p) => p === '*' || p === '*.*')) deny('tables.allow', `${what}, tables outside the allow list included`);
+    if (grant.approval_tables.length > 0) v = stricter(v, { action: 'hold', rule: `${base}.approval_tables`, reason: `${what}, tables that need approval included` });
+  };
+  for (const t of tables.filter(isStatisticsRelation)) everyTable(`${t} shows sampled values (most_common_vals, histogram_bounds) of every table's columns`);
+  if (target.opaqueBody !== undefined) everyTable(`the ${target.opaqueBody} body of this ${target.node === 'DoStmt' ? 'DO block' : 'function'} is code policy does not read, which may reach any table`);
   const col = columnDenied(target.columns, tables, grant.columns.deny);
   if (col) deny('columns.deny', `column reference ${col.ref} matches deny pattern ${col.pattern}${col.ref.endsWith('*') ? ' (list the columns instead of *)' : ''}`);
   return v;

@@ -297,3 +297,42 @@ describe('normal work', () => {
     }
   });
 });
+
+describe('code the server runs later', () => {
+  /** A migration role: may change the schema, write and run functions, but never touch secrets or cards.pan. */
+  const builders = policySection.parse({
+    roles: { eng: { subjects: ['tester'] } },
+    connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'function', 'transaction', 'utility'], tables: { deny: ['secrets'] }, columns: { deny: ['cards.pan'] } } } } },
+  });
+  let g: Gate;
+  beforeAll(async () => {
+    g = await startGate(server, { hooksFor: policyHooksFor({ engine: new PolicyEngine(builders, {}), connection: 'test-db', clock: systemClock(), dbUser: server.superuser }) });
+  });
+  afterAll(async () => { await g?.close(); });
+  const client = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
+    const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
+    await c.connect();
+    try { return await fn(c); } finally { await c.end(); }
+  };
+
+  it('a function body policy cannot read, or a DO block, is refused to a role with denies; a SQL body is read like the statement it is', async () => {
+    await client(async (c) => {
+      expect(await attempt(c, 'CREATE TABLE loot (s text)')).toEqual({ rows: [] });
+      const steal = [
+        "CREATE FUNCTION steal() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO loot SELECT s FROM secrets; RETURN NULL; END $$",
+        "CREATE FUNCTION steal_sql() RETURNS SETOF text LANGUAGE sql AS 'SELECT s FROM secrets'",
+        "CREATE FUNCTION steal_pan() RETURNS SETOF text LANGUAGE sql AS $$ SELECT pan FROM cards $$",
+        'DO $$ BEGIN INSERT INTO loot SELECT s FROM secrets; END $$',
+      ];
+      for (const sql of steal) expect(await attempt(c, sql), sql).toMatchObject({ code: '42501', message: expect.stringMatching(/tables\.deny|columns\.deny/) });
+      // What the first would have done: a trigger on an allowed table copying the denied one on every insert.
+      expect(await attempt(c, 'CREATE TRIGGER t AFTER INSERT ON items FOR EACH STATEMENT EXECUTE FUNCTION steal()')).toMatchObject({ code: '42883' });
+      expect(await attempt(c, 'SELECT count(*)::int AS n FROM loot')).toEqual({ rows: [{ n: 0 }] });
+      // Functions over allowed tables still go through.
+      expect(await attempt(c, "CREATE FUNCTION item_name(i int) RETURNS text LANGUAGE sql AS 'SELECT name FROM items WHERE id = i'")).toEqual({ rows: [] });
+      expect(await attempt(c, 'SELECT item_name(3) AS n')).toEqual({ rows: [{ n: 'item 3' }] });
+      expect(await attempt(c, 'CREATE FUNCTION two() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 2; END')).toEqual({ rows: [] });
+      expect(await attempt(c, 'DROP FUNCTION item_name(int); DROP FUNCTION two(); DROP TABLE loot')).toEqual({ rows: [] });
+    });
+  });
+});

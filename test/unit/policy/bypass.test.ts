@@ -198,3 +198,31 @@ describe("settings that switch off the server's own controls", () => {
     }
   });
 });
+
+describe('code the server runs later', () => {
+  const builders = new PolicyEngine(policySection.parse({
+    roles: { b: { subjects: ['b'] }, free: { subjects: ['free'] } },
+    connections: { db: { roles: {
+      b: { classes: ['read', 'write', 'ddl', 'function', 'transaction', 'utility'], tables: { deny: ['secrets'] } },
+      free: { classes: ['read', 'write', 'ddl', 'function', 'transaction', 'utility'] },
+    } } },
+  }), {});
+  const as = (sub: string, sql: string) => builders.decide({ sub, via: 'local' }, 'db', sql);
+
+  it('a plpgsql (or C, Python …) body or a DO block may reach any table: refused to a role with denies, allowed without', () => {
+    for (const sql of ['CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$', 'DO $$ BEGIN NULL; END $$',
+      "CREATE PROCEDURE p() LANGUAGE plpython3u AS 'pass'", "CREATE FUNCTION c() RETURNS int LANGUAGE c AS 'lib', 'sym'",
+      "CREATE FUNCTION e() RETURNS int LANGUAGE sql AS 'EXECUTE q'"]) {
+      expect(as('b', sql), sql).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.b.tables.deny', reason: expect.stringContaining('code policy does not read') });
+      expect(as('free', sql).action, sql).toBe('allow');
+    }
+  });
+
+  it('a LANGUAGE sql body is read as the statements it holds', () => {
+    expect(as('b', "CREATE FUNCTION s() RETURNS SETOF secrets LANGUAGE sql AS 'SELECT * FROM secrets'")).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.b.tables.deny' });
+    expect(as('b', "CREATE OR REPLACE FUNCTION s() RETURNS int LANGUAGE sql AS $$ DELETE FROM secrets; SELECT 1 $$")).toMatchObject({ action: 'deny' });
+    expect(decide("CREATE FUNCTION s() RETURNS int LANGUAGE sql AS 'SELECT count(*) FROM items'", dba).action).toBe('allow');
+    expect(as('b', "CREATE FUNCTION s(i int) RETURNS text LANGUAGE sql AS 'SELECT name FROM items WHERE id = i'").action).toBe('allow');
+    expect(as('b', 'CREATE FUNCTION s() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM secrets; END')).toMatchObject({ action: 'deny' });
+  });
+});
