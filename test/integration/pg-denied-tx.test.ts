@@ -259,3 +259,28 @@ describe('a named statement Parsed again (the server refuses with 42P05 and keep
   });
 });
 
+
+describe('a refused FunctionCall', () => {
+  it("leaves the client's unnamed statement as the server would (a FunctionCall does not drop it; a simple Query does) and fails its transaction", async () => {
+    server.psql('create or replace function bump_fc() returns int language sql as $$select 1$$');
+    const oid = Number(server.psql("select 'bump_fc'::regproc::oid").trim());
+    const kinds = (fs: Buffer[]) => fs.map((f) => String.fromCharCode(f[0]!)).join('');
+    const c = await RawPgClient.login(gate.broker);
+    // Transaction control through named statements: a simple Query would drop the unnamed statement itself.
+    c.sock.write(Buffer.concat([bytes.parse('b', 'begin'), bytes.parse('r', 'rollback'), bytes.parse('', 'select 7 as seven'), bytes.sync()]));
+    expect(kinds(await c.untilReady())).toBe('111Z');
+    for (const inBlock of [false, true]) {
+      if (inBlock) { c.sock.write(Buffer.concat([bytes.bind('', 'b', []), bytes.execute(), bytes.sync()])); expect(kinds(await c.untilReady())).toBe('2CZ'); }
+      c.sock.write(bytes.functionCall(oid, []));
+      const refused = await c.untilReady();
+      expect(kinds(refused)).toBe('EZ');
+      expect(refused[0]!.toString('latin1')).toContain('pcigate: denied by policy');
+      expect(refused[1]![5]).toBe(inBlock ? 0x45 : 0x49); // 'E': the refusal failed the transaction, as the call failing would
+      if (inBlock) { c.sock.write(Buffer.concat([bytes.bind('', 'r', []), bytes.execute(), bytes.sync()])); expect(kinds(await c.untilReady())).toBe('2CZ'); }
+      c.sock.write(Buffer.concat([bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
+      const again = await c.untilReady();
+      expect(kinds(again), again.map((f) => f.toString('latin1')).join(' | ')).toBe('2DCZ');
+    }
+    c.sock.end(bytes.terminate());
+  });
+});

@@ -72,6 +72,9 @@ function unknownText(ps: { sql: string; unknown?: true } | undefined): { unknown
   return !ps || ps.unknown ? { unknown: true } : {};
 }
 
+/** ABORT_BATCH with its own Sync: answered by the error and a ReadyForQuery, as ABORT_TX is. */
+const ABORT_BATCH_SYNC = Buffer.concat([ABORT_BATCH, Buffer.from([FE.Sync, 0, 0, 0, 4])]);
+
 /** Stands for a ReadyForQuery whose status byte is known only when it is sent. */
 const RFQ_MARK = Buffer.from('RFQ');
 
@@ -540,13 +543,17 @@ export class Relay {
       this.replyInOrder([err], false);
       // While the server skips an errored batch to its Sync it would ignore this Query, and it ignores the
       // abort too (no ReadyForQuery answers it); that error fails the transaction already.
-      if (!this.serverSkipping) this.abortUpstreamTx();
+      if (!this.serverSkipping) this.abortUpstreamTx(stmt.protocol === 'function');
     }
   }
 
-  /** Fails the server's transaction after a refused statement (see ABORT_TX); its ReadyForQuery answers. */
-  private abortUpstreamTx(): void {
-    this.forward(ABORT_TX);
+  /**
+   * Fails the server's transaction after a refused statement (see ABORT_TX); its ReadyForQuery answers. After
+   * a FunctionCall, ABORT_BATCH and a Sync instead: a simple Query drops the client's unnamed statement and
+   * portal (postgres.c), a FunctionCall does not, and neither does a failing Parse.
+   */
+  private abortUpstreamTx(function_ = false): void {
+    this.forward(function_ ? ABORT_BATCH_SYNC : ABORT_TX);
     this.expect.push({ kind: 'abort', after: [] });
     this.unflushed = 0;
   }
