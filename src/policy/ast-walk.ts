@@ -115,6 +115,9 @@ function table(f: PgNode, scope: Scope, mode: Mode, acc: WalkAcc): void {
   (mode === 'write' ? acc.writes : acc.reads).add(name);
 }
 
+/** AlterTableCmd subtypes (parsenodes.h AlterTableType) whose `name` is a column's. */
+const COLUMN_COMMAND = /^AT_(AlterColumnType|AlterColumnGenericOptions|DropColumn|ColumnDefault|CookedColumnDefault|SetNotNull|DropNotNull|SetAttNotNull|SetStatistics|SetOptions|ResetOptions|SetStorage|SetCompression|AddIdentity|SetIdentity|DropIdentity|DropExpression|SetExpression)$/;
+
 function renamesColumns(alias: unknown): boolean {
   return isObj(alias) && Array.isArray(alias.colnames) && alias.colnames.length > 0;
 }
@@ -201,6 +204,19 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
       walkFields(f, ['funcname'], scope, mode, acc);
       return;
     }
+    case 'RenameStmt': {
+      // ALTER TABLE cards RENAME COLUMN pan TO x: afterwards `SELECT x` reads pan, so the rename touches pan.
+      // ALTER SCHEMA s RENAME: every table of s gets a name no `s.t` pattern matches any more.
+      if ((f.renameType === 'OBJECT_COLUMN' || f.renameType === 'OBJECT_ATTRIBUTE') && typeof f.subname === 'string') acc.columns.add(f.subname);
+      if (f.renameType === 'OBJECT_SCHEMA' && typeof f.subname === 'string') acc.writes.add(`${f.subname}.*`);
+      walkFields(f, [], scope, mode, acc);
+      return;
+    }
+    case 'AlterTableCmd':
+      // A command on one column (its type, default, expression, statistics …) touches that column.
+      if (typeof f.name === 'string' && COLUMN_COMMAND.test(String(f.subtype))) acc.columns.add(f.name);
+      walkFields(f, [], scope, mode, acc);
+      return;
     case 'JoinExpr': {
       // USING (col) and NATURAL compare columns no ColumnRef names: `cards JOIN (SELECT '4111…' AS pan) p
       // USING (pan)` tests a denied column's values. NATURAL compares every column both sides share, and a

@@ -313,6 +313,10 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       return finish(text, type, 'function', acc);
     }
     case 'DropStmt': {
+      // DROP SCHEMA s [CASCADE] drops every table of s without naming one.
+      if (Array.isArray(f.objects) && f.removeType === 'OBJECT_SCHEMA') {
+        for (const o of f.objects) { const n = nodeOf(o); if (n && n[0] === 'String') acc.writes.add(`${String(n[1].sval)}.*`); }
+      }
       if (Array.isArray(f.objects) && /^OBJECT_(TABLE|VIEW|MATVIEW|FOREIGN_TABLE|SEQUENCE|INDEX)$/.test(String(f.removeType))) {
         for (const o of f.objects) {
           const l = nodeOf(o);

@@ -32,11 +32,18 @@ function matchesQualified(pattern: string, schema: string, rel: string): boolean
   return p.schema === undefined || glob(p.schema).test(schema);
 }
 
-/** Deny-side match: an unqualified name matches a pattern for that name in any schema. */
+/**
+ * Deny-side match: an unqualified name matches a pattern for that name in any schema. `schema.*` (a
+ * statement on a whole schema: ALTER SCHEMA … RENAME, DROP SCHEMA) matches every pattern that can name a
+ * table in that schema.
+ */
 export function tableMatchesAny(name: string, patterns: readonly string[]): string | undefined {
   const n = split(name);
   for (const pat of patterns) {
-    if (n.schema !== undefined ? matchesQualified(pat, n.schema, n.rel) : glob(split(pat).rel).test(n.rel)) return pat;
+    const p = split(pat);
+    if (n.rel === '*' && n.schema !== undefined) {
+      if (p.schema === undefined || glob(p.schema).test(n.schema)) return pat;
+    } else if (n.schema !== undefined ? matchesQualified(pat, n.schema, n.rel) : glob(p.rel).test(n.rel)) return pat;
   }
   return undefined;
 }

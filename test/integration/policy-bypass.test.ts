@@ -335,4 +335,14 @@ describe('code the server runs later', () => {
       expect(await attempt(c, 'DROP FUNCTION item_name(int); DROP FUNCTION two(); DROP TABLE loot')).toEqual({ rows: [] });
     });
   });
+
+  it('renaming a denied column (or changing it) is touching it: the new name would read it', async () => {
+    await client(async (c) => {
+      for (const sql of ['ALTER TABLE cards RENAME COLUMN pan TO card_no', 'ALTER TABLE cards ALTER COLUMN pan TYPE varchar(40)', 'ALTER TABLE cards ALTER COLUMN pan DROP NOT NULL']) {
+        expect(await attempt(c, sql), sql).toMatchObject({ code: '42501', message: expect.stringContaining('columns.deny') });
+      }
+      expect(await attempt(c, 'SELECT card_no FROM cards LIMIT 1')).toMatchObject({ code: '42703' });
+      expect(await attempt(c, 'ALTER TABLE items RENAME COLUMN name TO title; ALTER TABLE items RENAME COLUMN title TO name')).toEqual({ rows: [] });
+    });
+  });
 });

@@ -226,3 +226,27 @@ describe('code the server runs later', () => {
     expect(as('b', 'CREATE FUNCTION s() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM secrets; END')).toMatchObject({ action: 'deny' });
   });
 });
+
+describe('statements that touch denied names without naming them', () => {
+  const ddl = new PolicyEngine(policySection.parse({
+    roles: { m: { subjects: ['m'] } },
+    connections: { db: { roles: { m: { classes: ['read', 'write', 'ddl', 'transaction', 'utility'], tables: { deny: ['public.secrets'] }, columns: { deny: ['cards.pan'] } } } } },
+  }), {});
+  const as = (sql: string) => ddl.decide({ sub: 'm', via: 'local' }, 'db', sql);
+
+  it('renaming or altering a denied column touches it', () => {
+    for (const sql of ['ALTER TABLE cards RENAME COLUMN pan TO x', 'ALTER TABLE cards RENAME pan TO x', 'ALTER TABLE cards ALTER COLUMN pan TYPE text', 'ALTER TABLE cards DROP COLUMN pan']) {
+      expect(as(sql), sql).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.m.columns.deny' });
+    }
+    expect(as('ALTER TABLE cards RENAME COLUMN last4 TO tail').action).toBe('allow');
+    expect(as('ALTER TABLE items ADD CONSTRAINT pan CHECK (id > 0)').action).toBe('allow');
+  });
+
+  it('renaming or dropping a schema touches every table in it: public.secrets would become p2.secrets', () => {
+    for (const sql of ['ALTER SCHEMA public RENAME TO p2', 'DROP SCHEMA public CASCADE']) {
+      expect(as(sql), sql).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.m.tables.deny' });
+    }
+    expect(as('ALTER SCHEMA reporting RENAME TO reports').action).toBe('allow');
+    expect(as('DROP SCHEMA scratch').action).toBe('allow');
+  });
+});
