@@ -21,12 +21,16 @@ let gate: Gate;
 /** One Query message: `select E'<0x95>\'; select x as leaked from enc_secrets; -- '`, its bytes in a file. */
 const SMUGGLED = Buffer.concat([Buffer.from("select E'"), Buffer.from([0x95]), Buffer.from("\\'; select x as leaked from enc_secrets; -- '")]);
 let smuggledFile = '';
+/** `select 'a\'' ; …`: with standard_conforming_strings off a quote and a second statement, else one literal. */
+let backslashFile = '';
 
 beforeAll(async () => {
   server = await startPostgres();
   server.psql('create table enc_secrets (x int); insert into enc_secrets values (4242);');
   smuggledFile = path.join(tempDir('pcigate-enc-'), 'smuggled.sql');
   writeFileSync(smuggledFile, SMUGGLED);
+  backslashFile = path.join(tempDir('pcigate-enc-'), 'backslash.sql');
+  writeFileSync(backslashFile, "select 'a\\''; select x as leaked from enc_secrets; -- '");
   gate = await startConfiguredGate(server, configSchema.parse({
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
     masking: {},
@@ -63,6 +67,16 @@ describe('client_encoding in the startup packet', () => {
     const plain = path.join(tempDir('pcigate-enc-'), 'plain.sql');
     writeFileSync(plain, 'select count(*) from enc_secrets');
     expect((await psqlWith(encoding, plain)).stderr).toContain('denied by policy');
+  });
+
+  it.each([
+    ['client_encoding', 'SJIS', () => smuggledFile],
+    ['standard_conforming_strings', 'off', () => backslashFile],
+  ])('%s changed some other way than SET (UPDATE pg_settings, a write): the session ends before the next statement', async (name, value, file) => {
+    const r = await run('sh', ['-c', `exec psql -X -At -c "update pg_settings set setting = '${value}' where name = '${name}'" -c "$(cat "$1")"`, 'sh', file()], gate.env);
+    expect(r.stderr).toContain(`the server now reads statements otherwise than policy does (${name} ${value})`);
+    expect(r.stdout).not.toContain('4242');
+    expect(r.code).toBe(2);
   });
 
   it('nothing read the denied table', () => {

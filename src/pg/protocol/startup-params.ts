@@ -50,6 +50,18 @@ export function isSplittingEncoding(name: string): boolean {
   return SPLITTING_ENCODINGS.has(encodingKey(name));
 }
 
+/**
+ * Why a setting the server reports (ParameterStatus, §55.2.7: both are reported whenever they change) makes it
+ * read query text otherwise than policy, which reads UTF-8 with standard_conforming_strings on; undefined when
+ * it does not. Policy refuses the SETs; this catches any other way (a role default, `UPDATE pg_settings`,
+ * set_config, a function body).
+ */
+export function misreadingParameter(name: string, value: string): string | undefined {
+  if (name === 'client_encoding' && isSplittingEncoding(value)) return `client_encoding ${value}`;
+  if (name === 'standard_conforming_strings' && value !== 'on') return `standard_conforming_strings ${value}`;
+  return undefined;
+}
+
 export interface PartitionedStartupParams {
   /** Parameters to send upstream (without user and database). */
   forward: Record<string, string>;

@@ -11,6 +11,7 @@
  */
 import type net from 'node:net';
 import { TERMINATE, encodeCopyFail, encodeParse, encodeQuery } from '../protocol/frontend.js';
+import { misreadingParameter } from '../protocol/startup-params.js';
 import type { FrameReader } from './frame-reader.js';
 import {
   decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
@@ -673,7 +674,11 @@ export class Relay {
     close();
     this.writeClient(batch);
     this.reportEnded();
-    if (failed) this.fail(failed.e);
+    if (failed?.e instanceof MisreadingSetting) {
+      this.terminate('0A000', `pcigate: the server now reads statements otherwise than policy does (${failed.e.message}); the session was closed`, 'server reads SQL text otherwise than policy');
+    } else if (failed) {
+      this.fail(failed.e);
+    }
   }
 
   private inUpstreamData = false;
@@ -813,6 +818,14 @@ export class Relay {
       case BE.ReadyForQuery:
         this.onReady(f, emit);
         return;
+      case BE.ParameterStatus: {
+        const [name, at] = readCString(f, 5);
+        const why = misreadingParameter(name, readCString(f, at)[0]);
+        // Not forwarded, nor anything behind it (the results of a statement the server read otherwise):
+        // thrown out of the frame loop, which costs the loop nothing per frame.
+        if (why) throw new MisreadingSetting(why);
+        break;
+      }
       default:
         break;
     }
@@ -1093,6 +1106,13 @@ export class Relay {
     }
   }
 }
+
+/**
+ * The server reported a setting under which it splits query text otherwise than policy reads it
+ * (misreadingParameter): whatever the client sends next could hide a statement policy never saw. A signal out
+ * of the upstream frame loop (onUpstreamData ends the session), not an error the client or the log sees.
+ */
+class MisreadingSetting extends Error {}
 
 /** Whether an ErrorResponse's fields end the session (FATAL or PANIC). */
 function isFatal(fields: Map<string, string>): boolean {
