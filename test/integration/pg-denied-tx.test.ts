@@ -260,6 +260,28 @@ describe('a named statement Parsed again (the server refuses with 42P05 and keep
 });
 
 
+describe('a named Parse that fails analysis, over a name prepared by SQL PREPARE', () => {
+  it('an Execute of the name is refused: the server runs the SQL-prepared statement, not the text that failed', async () => {
+    server.psql('insert into items values (9901) on conflict do nothing');
+    const kinds = (fs: Buffer[]) => fs.map((f) => String.fromCharCode(f[0]!)).join('');
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(bytes.query('prepare bysql2 as delete from items where id = 9901'));
+    expect(kinds(await c.untilReady())).toBe('CZ');
+    // The server analyses the text before it finds the name taken: 42P01, not 42P05, and it keeps the DELETE.
+    c.sock.write(Buffer.concat([bytes.parse('bysql2', 'select * from no_such_table_fa'), bytes.sync()]));
+    const failed = await c.untilReady();
+    expect(kinds(failed)).toBe('EZ');
+    expect(failed[0]!.toString('latin1')).toContain('42P01');
+    c.sock.write(Buffer.concat([bytes.bind('', 'bysql2', []), bytes.execute(), bytes.sync()]));
+    const run = await c.untilReady();
+    expect(kinds(run)).toBe('2EZ');
+    expect(run[1]!.toString('latin1')).toContain('unknown_statement');
+    c.sock.end(bytes.terminate());
+    expect(ids()).toContain('9901');
+    await until(() => readLog(gate.home).some((r) => r.type === 'pg.query' && r.outcome === 'denied' && (r.detail as { rule?: string }).rule === 'unknown_statement'));
+  });
+});
+
 describe('a refused FunctionCall', () => {
   it("leaves the client's unnamed statement as the server would (a FunctionCall does not drop it; a simple Query does) and fails its transaction", async () => {
     server.psql('create or replace function bump_fc() returns int language sql as $$select 1$$');

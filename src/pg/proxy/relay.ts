@@ -907,13 +907,14 @@ export class Relay {
       const m = e.change;
       // What the server holds under the name now. A message it skipped changed nothing: what was there
       // before. The one that failed: a named statement it held stays; the unnamed one is dropped by its
-      // failed Parse; one prepared by SQL, whose text is not known here (no text: refused), when it refused
-      // a Parse of a name the mirror did not have (42P05); otherwise nothing, and the refused text stays
-      // as the mirror's guess (the server fails a Bind of it, 26000, as it does without pcigate).
+      // failed Parse; for a name the mirror did not have, one prepared by SQL may be there, whose text is not
+      // known here (so an Execute of it is refused): the server refuses the Parse with 42P05 after analysing
+      // it, so a text that fails analysis (42P01, 42601 …) does not tell whether it holds one. A failed Close
+      // leaves the refused change as the mirror's guess.
       const held: Prepared | null | undefined = e !== h ? m.prev
         : m.name === '' && e.kind === 'parse' ? undefined
         : m.prev ? m.prev
-        : e.kind === 'parse' && sqlstate === '42P05' ? { sql: '', types: [], unknown: true }
+        : e.kind === 'parse' ? { sql: '', types: [], unknown: true }
         : null;
       if (e.kind === 'parse' && e.set?.unsure) {
         e.set.unsure.rejected = true;
