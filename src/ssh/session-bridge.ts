@@ -143,11 +143,9 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     // once — a client that has already sent EOF (ssh with stdin closed) cannot be answered later — and a
     // denial is then explained on stderr with exit status 126.
     let ch: ServerChannel | undefined;
-    let eof = false;
     if (info.kind !== 'subsystem') {
       ch = accept();
       if (!ch) return;
-      ch.on('eof', () => { eof = true; });
       ch.pause();
     }
     const refuse = (why: string) => {
@@ -180,7 +178,7 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     const onRemote = (err: Error | undefined, rc: ClientChannel) => {
       if (err) { refuse(`upstream refused the ${info.kind} request`); return; }
       remote = rc;
-      wireChannel(serverChannelEnd(local, () => eof), rc, taps!, hooks.onError);
+      wireChannel(serverChannelEnd(local), rc, taps!, hooks.onError);
       local.resume();
     };
     // The upstream connection may have dropped while the decision or the recording was awaited: ssh2
@@ -221,13 +219,17 @@ export interface LocalEnd {
   close(): void;
 }
 
-/** `eofSeen` reports an EOF that arrived before the channel was wired. */
-export function serverChannelEnd(ch: ServerChannel, eofSeen: () => boolean = () => false): LocalEnd {
+/**
+ * The client's EOF is the end of the channel's readable side: ssh2 emits 'eof' on the server-side Session,
+ * never on its channel, and ends the channel's stream once the data before the EOF has been read — so an EOF
+ * that arrived before the channel was wired (ssh with stdin closed) still comes after that data.
+ */
+export function serverChannelEnd(ch: ServerChannel): LocalEnd {
   return {
     onInput: (cb) => { ch.on('data', cb); },
     onEof: (cb) => {
-      if (eofSeen()) queueMicrotask(cb);
-      else ch.on('eof', cb);
+      if (ch.readableEnded) queueMicrotask(cb);
+      else ch.once('end', cb);
     },
     onClose: (cb) => { ch.on('close', cb); },
     exit: (info) => {

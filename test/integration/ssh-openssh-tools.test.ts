@@ -1,0 +1,148 @@
+/**
+ * OpenSSH's file-transfer and piping tools through `--listen`'s local server, against a real sshd: legacy
+ * `scp -O` and `rsync -e ssh` (exec), stdin piped into a remote command until the client's EOF (`cat > file`, 10 MB),
+ * binary output without a card number passing byte for byte, 50 MB of output, and `ssh -N -L` (a forward
+ * pcigate refuses and records). Every file must arrive byte-identical; every transfer is recorded.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuditLog } from '../../recorder/index.js';
+import type { AuditLog } from '../../recorder/index.js';
+import type { AuditRecord } from '../../recorder/types.js';
+import { startSshBroker } from '../../src/broker/ssh-broker.js';
+import type { SshBroker } from '../../src/broker/ssh-broker.js';
+import { systemClock } from '../../src/cli/ctx.js';
+import { sshConnection } from '../../src/config/sections/connections.js';
+import { tempDir } from '../harness/cli.js';
+import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import type { Sshd } from '../harness/sshd.js';
+import { testCtx } from '../harness/test-ctx.js';
+
+const skip = sshdAvailable();
+if (skip) process.stderr.write(`skipping the OpenSSH tools tests: ${skip}\n`);
+const RSYNC = ['/usr/bin/rsync', '/usr/local/bin/rsync'].find((p) => existsSync(p));
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+interface Ran { code: number | null; stdout: Buffer; stderr: string }
+
+describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real OpenSSH clients)', () => {
+  let sshd: Sshd;
+  let home: string;
+  let work: string;
+  let log: AuditLog;
+  let broker: SshBroker;
+  let askpass: string;
+  const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: (m: string) => { process.stderr.write(`warn: ${m}\n`); } } });
+  const opts = () => ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'PreferredAuthentications=password'];
+
+  /** Runs an OpenSSH tool; a hang is killed after 30 s ('exit', not 'close': sftp/scp leave their ssh child holding the pipes). */
+  const run = (cmd: string, args: string[], input?: Buffer | string) => new Promise<Ran>((resolve) => {
+    const c = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let stderr = '';
+    c.stdout.on('data', (b: Buffer) => out.push(b));
+    c.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    const killer = setTimeout(() => { stderr += '[killed: hung]'; c.kill('SIGKILL'); }, 30_000);
+    c.on('exit', (code) => { clearTimeout(killer); setTimeout(() => resolve({ code, stdout: Buffer.concat(out), stderr }), 100); });
+    c.stdin.on('error', () => { /* a refused command does not read its stdin */ });
+    c.stdin.end(input ?? '');
+  });
+  const ssh = (args: string[], input?: Buffer | string) => run('ssh', ['-p', String(broker.port), ...opts(), '-T', 'pcigate@127.0.0.1', ...args], input);
+  const records = (): AuditRecord[] =>
+    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
+      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+  const file = (name: string) => path.join(work, name);
+  const same = (name: string, data: Buffer) => existsSync(file(name)) && sha(readFileSync(file(name))) === sha(data);
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    home = tempDir('pcigate-ssh-tools-');
+    work = tempDir('pcigate-ssh-tools-work-');
+    askpass = path.join(home, 'askpass.sh');
+    log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
+    broker = await startSshBroker({
+      name: 'prod-ssh',
+      conn: sshConnection.parse({
+        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
+        allow: { subsystems: ['sftp'], exec: { allow: ['scp *', 'rsync --server *', 'cat *', 'head *', 'sh -c *'] } },
+      }),
+      credentials: { privateKey: sshd.clientKey }, sink: log, actor: async () => ({ sub: 'alice', via: 'local', idp: 'local' }),
+      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+    });
+    writeFileSync(askpass, `#!/bin/sh\necho '${broker.secret}'\n`);
+    chmodSync(askpass, 0o700);
+  }, 60_000);
+
+  afterAll(async () => {
+    await broker?.close();
+    await log?.close();
+    await sshd?.stop();
+  });
+
+  it("legacy scp -O both ways, and stdin piped into a remote command, end with the client's EOF", async () => {
+    const data = randomBytes(1 << 20);
+    writeFileSync(file('scpO-src.bin'), data);
+    const P = ['-P', String(broker.port), ...opts()];
+    const up = await run('scp', ['-O', ...P, file('scpO-src.bin'), `pcigate@127.0.0.1:${file('scpO-up.bin')}`]);
+    expect(up.stderr).not.toContain('[killed: hung]');
+    expect(up.code).toBe(0);
+    const down = await run('scp', ['-O', ...P, `pcigate@127.0.0.1:${file('scpO-up.bin')}`, file('scpO-down.bin')]);
+    expect(down.code).toBe(0);
+    expect(same('scpO-up.bin', data) && same('scpO-down.bin', data)).toBe(true);
+    const ten = randomBytes(10 << 20);
+    const piped = await ssh([`sh -c 'cat > ${file('stdin.bin')}; echo stored'`], ten);
+    expect(piped.stderr).not.toContain('[killed: hung]');
+    expect(piped.stdout.toString()).toBe('stored\n');
+    expect(piped.code).toBe(0);
+    expect(same('stdin.bin', ten)).toBe(true);
+  }, 90_000);
+
+  it('binary output without a card number passes byte for byte; 50 MB of output arrives whole', async () => {
+    const data = randomBytes(1 << 20);
+    writeFileSync(file('random.bin'), data);
+    const r = await ssh([`cat ${file('random.bin')}`]);
+    expect(r.code).toBe(0);
+    expect(sha(r.stdout)).toBe(sha(data));
+    const big = await ssh(['sh -c \'yes "pcigate 0123456789 output" | head -c 50000000\'']);
+    expect(big.code).toBe(0);
+    expect(big.stdout.length).toBe(50_000_000);
+  }, 90_000);
+
+  it.skipIf(!RSYNC)('rsync -e ssh both ways', async () => {
+    const data = randomBytes(1 << 20);
+    writeFileSync(file('rsync-src.bin'), data);
+    const e = ['-e', `ssh -p ${broker.port} ${opts().join(' ')}`];
+    const up = await run('rsync', [...e, file('rsync-src.bin'), `pcigate@127.0.0.1:${file('rsync-up.bin')}`]);
+    const down = await run('rsync', [...e, `pcigate@127.0.0.1:${file('rsync-up.bin')}`, file('rsync-down.bin')]);
+    expect([up.code, down.code]).toEqual([0, 0]);
+    expect(same('rsync-up.bin', data) && same('rsync-down.bin', data)).toBe(true);
+  }, 60_000);
+
+  it('ssh -N -L: the forwarded connection is refused (not granted) and recorded; the client stays up', async () => {
+    const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+    const fwd = spawn('ssh', ['-p', String(broker.port), ...opts(), '-N', '-L', `127.0.0.1:${port}:127.0.0.1:${sshd.port}`, 'pcigate@127.0.0.1'],
+      { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: 'ignore' });
+    try {
+      const got = await new Promise<string>((resolve) => {
+        const tryOnce = (n: number) => {
+          const s = net.connect(port, '127.0.0.1');
+          let banner = '';
+          s.on('data', (b: Buffer) => { banner += b.toString(); });
+          s.on('error', () => { if (n > 0) setTimeout(() => tryOnce(n - 1), 100); else resolve('unreachable'); });
+          s.on('close', (hadError) => { if (!hadError) resolve(banner); });
+        };
+        tryOnce(50);
+      });
+      expect(got).not.toContain('SSH-2.0-OpenSSH');
+      await expect.poll(() => records().some((x) => x.type === 'ssh.request' && x.outcome === 'denied' && (x.detail as { rule: string }).rule === 'ssh.port_forwarding')).toBe(true);
+      expect(fwd.exitCode).toBeNull();
+    } finally {
+      fwd.kill();
+    }
+  }, 30_000);
+});
