@@ -139,32 +139,27 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
   const open = async (info: ChannelInfo, req: SshRequest, accept: () => ServerChannel | undefined, reject: () => void) => {
     if (started) { reject(); return; }
     started = true;
-    // Subsystems (sftp) are refused at the protocol level when denied; shell/exec channels are accepted at
-    // once — a client that has already sent EOF (ssh with stdin closed) cannot be answered later — and a
-    // denial is then explained on stderr with exit status 126.
-    let ch: ServerChannel | undefined;
-    if (info.kind !== 'subsystem') {
-      ch = accept();
-      if (!ch) return;
-      ch.pause();
-    }
+    // The channel is accepted at once, paused, and a denial is then explained on stderr with exit status 126:
+    // ssh2 drops channel data that arrives before accept(), and OpenSSH's sftp and scp send their first
+    // packet right behind the subsystem request (accepted only after the decision was recorded, sftp hung
+    // forever); a client that has already sent EOF (ssh with stdin closed) cannot be answered later either.
+    const ch = accept();
+    if (!ch) return;
+    ch.pause();
     const refuse = (why: string) => {
-      if (!ch) { reject(); return; }
       ch.stderr.write(`pcigate: ${why}\r\n`);
       ch.exit(REFUSED_EXIT);
       ch.end();
     };
     let decision: SshDecision;
     try {
-      decision = await hooks.decide(req, (line) => { ch?.stderr.write(`${line}\r\n`); });
+      decision = await hooks.decide(req, (line) => { ch.stderr.write(`${line}\r\n`); });
     } catch (err) {
       hooks.onError(err);
       refuse('the request could not be recorded; refusing it');
       return;
     }
     if (decision.action === 'deny') { refuse(`refused by policy: ${decision.reason}`); return; }
-    ch ??= accept();
-    if (!ch) return;
     const local = ch;
     const send: LocalSend = { stdout: (b) => writeOrWait(local, b), stderr: (b) => writeOrWait(local.stderr as never, b) };
     try {
@@ -201,9 +196,6 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
   });
   local.on('subsystem', (accept, reject, info) => {
     void open({ kind: 'subsystem', command: info.name, env: { ...env } }, { kind: 'subsystem', name: info.name }, accept, reject);
-  });
-  local.on('sftp', (_accept, reject) => {
-    void hooks.decide({ kind: 'subsystem', name: 'sftp' }).finally(() => reject());
   });
 }
 

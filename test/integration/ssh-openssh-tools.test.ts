@@ -1,6 +1,7 @@
 /**
- * OpenSSH's file-transfer and piping tools through `--listen`'s local server, against a real sshd: legacy
- * `scp -O` and `rsync -e ssh` (exec), stdin piped into a remote command until the client's EOF (`cat > file`, 10 MB),
+ * OpenSSH's file-transfer and piping tools through `--listen`'s local server, against a real sshd: sftp in
+ * batch mode and scp (OpenSSH 9 speaks sftp by default) through a granted sftp subsystem, legacy `scp -O`
+ * and `rsync -e ssh` (exec), stdin piped into a remote command until the client's EOF (`cat > file`, 10 MB),
  * binary output without a card number passing byte for byte, 50 MB of output, and `ssh -N -L` (a forward
  * pcigate refuses and records). Every file must arrive byte-identical; every transfer is recorded.
  */
@@ -83,6 +84,22 @@ describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real O
     await log?.close();
     await sshd?.stop();
   });
+
+  it('sftp (batch) and scp over the granted sftp subsystem, both ways, byte for byte', async () => {
+    const data = randomBytes(1 << 20);
+    writeFileSync(file('sftp-src.bin'), data);
+    // -b sets BatchMode, which turns off password prompts; the listener's secret is a password, so BatchMode=no first.
+    const P = ['-P', String(broker.port), ...opts(), '-o', 'BatchMode=no'];
+    const sftp = await run('sftp', [...P, '-b', '-', 'pcigate@127.0.0.1'], `put ${file('sftp-src.bin')} ${file('sftp-up.bin')}\nget ${file('sftp-up.bin')} ${file('sftp-down.bin')}\n`);
+    expect(sftp.stderr).not.toContain('[killed: hung]');
+    expect(sftp.code).toBe(0);
+    expect(same('sftp-up.bin', data) && same('sftp-down.bin', data)).toBe(true);
+    const up = await run('scp', [...P, file('sftp-src.bin'), `pcigate@127.0.0.1:${file('scp-up.bin')}`]);
+    const down = await run('scp', [...P, `pcigate@127.0.0.1:${file('scp-up.bin')}`, file('scp-down.bin')]);
+    expect([up.code, up.stderr, down.code, down.stderr]).toEqual([0, '', 0, '']);
+    expect(same('scp-up.bin', data) && same('scp-down.bin', data)).toBe(true);
+    await expect.poll(() => records().filter((x) => x.type === 'ssh.request' && x.outcome === 'success' && (x.detail as { rule: string }).rule === 'ssh.subsystems').length).toBe(3);
+  }, 60_000);
 
   it("legacy scp -O both ways, and stdin piped into a remote command, end with the client's EOF", async () => {
     const data = randomBytes(1 << 20);
