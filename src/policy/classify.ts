@@ -49,6 +49,8 @@ export interface StatementInfo {
   prepare?: { name: string; statement: StatementInfo };
   /** EXECUTE name: resolved against the session's prepared statements by policy. */
   execute?: string;
+  /** CREATE TABLE … AS EXECUTE name: the statement's own classes and tables, plus the executed one's. */
+  executeInto?: string;
   /** DEALLOCATE name, or `*` for DEALLOCATE ALL. */
   deallocate?: string;
   /** DECLARE name CURSOR [WITH HOLD] FOR …: the statement's own classification is the cursor query's. */
@@ -299,7 +301,8 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       acc.classes.add('write');
       walk(f.query, none, 'read', acc);
       walk((f.into as PgNode | undefined)?.rel, none, 'write', acc);
-      return finish(text, type, 'ddl', acc);
+      const exec = nodeOf(f.query);
+      return finish(text, type, 'ddl', acc, exec?.[0] === 'ExecuteStmt' ? { executeInto: String(exec[1].name ?? '') } : {});
     }
     case 'TruncateStmt':
       walk(f.relations, none, 'write', acc);

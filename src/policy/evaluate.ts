@@ -119,6 +119,18 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
       ? { ...prepared, userFunctions: [...prepared.userFunctions, ...st.userFunctions] }
       : { ...st, classes: ['unknown'], kind: 'unknown' };
   }
+  if (st.executeInto !== undefined) {
+    // CREATE TABLE … AS EXECUTE runs the prepared statement: decided as both (one policy never saw
+    // prepared, such as a protocol Parse that was never executed, is unclassifiable).
+    const prepared = session.prepared.get(st.executeInto);
+    target = prepared
+      ? {
+        ...st, classes: strictestFirst([...st.classes, ...prepared.classes]), reads: [...st.reads, ...prepared.reads], writes: [...st.writes, ...prepared.writes],
+        columns: [...st.columns, ...prepared.columns], userFunctions: [...st.userFunctions, ...prepared.userFunctions],
+        writeWithoutWhere: st.writeWithoutWhere || prepared.writeWithoutWhere,
+      }
+      : { ...st, classes: ['unknown'], kind: 'unknown' };
+  }
   if (st.fetch !== undefined) {
     // FETCH reads what the cursor's query reads. A portal policy did not see declared (one a protocol Bind
     // made under a name, which SQL FETCH reads as well) cannot be classified.

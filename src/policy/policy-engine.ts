@@ -89,7 +89,7 @@ export class PolicyEngine {
     const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
       || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined);
     const entry: Cached = effects || c.error !== undefined ? { d, effects, exact: sql } : { d, effects };
-    if (!c.statements.some((s) => s.execute !== undefined || s.fetch !== undefined)) {
+    if (!c.statements.some((s) => s.execute !== undefined || s.executeInto !== undefined || s.fetch !== undefined)) {
       if (!bySql) { bySql = new Map(); this.cache.set(ctxKey, bySql); }
       if (bySql.size >= CACHE_MAX) bySql.delete(bySql.keys().next().value as string);
       bySql.set(key, entry);

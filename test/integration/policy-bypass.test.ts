@@ -336,6 +336,27 @@ describe('code the server runs later', () => {
     });
   });
 
+  it('CREATE TABLE … AS EXECUTE is decided as the statement it executes: a protocol-prepared one policy never decided is refused', async () => {
+    const c = await RawPgClient.login(g.broker);
+    const frames: string[] = [];
+    try {
+      for (const m of [Buffer.concat([bytes.parse('p', 'SELECT * FROM secrets'), bytes.sync()]), bytes.query('CREATE TEMP TABLE loot AS EXECUTE p'),
+        bytes.query('EXPLAIN ANALYZE CREATE TEMP TABLE loot2 AS EXECUTE p'), bytes.query("SELECT string_agg(s, ',') FROM loot")]) {
+        c.sock.write(m);
+        for (const f of await c.untilReady()) frames.push(`${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`);
+      }
+    } finally {
+      c.sock.destroy();
+    }
+    expect(frames.join('\n')).not.toContain('TOPSECRET');
+    expect(frames.filter((f) => f.startsWith('E:') && f.includes('C42501'))).toHaveLength(2);
+    await client(async (pc) => {
+      expect(await attempt(pc, 'PREPARE ok AS SELECT id FROM items WHERE id < 3')).toEqual({ rows: [] });
+      expect(await attempt(pc, 'CREATE TEMP TABLE mine AS EXECUTE ok')).toEqual({ rows: [] });
+      expect(await attempt(pc, 'SELECT count(*)::int AS n FROM mine')).toEqual({ rows: [{ n: 2 }] });
+    });
+  });
+
   it('renaming a denied column (or changing it) is touching it: the new name would read it', async () => {
     await client(async (c) => {
       for (const sql of ['ALTER TABLE cards RENAME COLUMN pan TO card_no', 'ALTER TABLE cards ALTER COLUMN pan TYPE varchar(40)', 'ALTER TABLE cards ALTER COLUMN pan DROP NOT NULL']) {

@@ -250,3 +250,16 @@ describe('statements that touch denied names without naming them', () => {
     expect(as('DROP SCHEMA scratch').action).toBe('allow');
   });
 });
+
+describe('CREATE TABLE … AS EXECUTE', () => {
+  it('is decided as the CREATE and the statement it executes; one policy never saw prepared is unclassifiable', () => {
+    const ps = engine.openSession(dba, 'db', 0);
+    expect(ps.decide('CREATE TABLE loot AS EXECUTE p', 0)).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
+    expect(ps.decide('EXPLAIN ANALYZE CREATE TABLE loot AS EXECUTE p', 0)).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
+    expect(ps.decide('PREPARE p AS SELECT id FROM items', 0).action).toBe('allow');
+    expect(ps.decide('CREATE TABLE mine AS EXECUTE p', 0).action).toBe('allow');
+    const e = engine.openSession(eng, 'db', 0);
+    expect(e.decide('PREPARE p AS SELECT id FROM items', 0).action).toBe('allow');
+    expect(e.decide('CREATE TABLE mine AS EXECUTE p', 0)).toMatchObject({ action: 'deny', reason: 'role may not run ddl statements' });
+  });
+});
