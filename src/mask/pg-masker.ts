@@ -3,7 +3,7 @@
  * deliverables 3, 4 and 9). Message layouts from https://www.postgresql.org/docs/current/protocol-message-formats.html:
  * RowDescription ('T') sets the column plan (and its column names are masked); DataRow ('D'), CopyData ('d', COPY TO in text, csv or
  * binary), ErrorResponse ('E') and NoticeResponse ('N', every field), NotificationResponse ('A', channel
- * and payload) and FunctionCallResponse ('V') are masked. A message is re-encoded only when something was
+ * and payload), FunctionCallResponse ('V') and ParameterStatus ('S', name and value) are masked. A message is re-encoded only when something was
  * masked; otherwise `null` tells the caller to forward the original bytes.
  *
  * Fail closed: any failure throws MaskError, and the caller must not send that message (the proxy's
@@ -65,7 +65,7 @@ interface PlannedColumn {
   typeOid: number;
 }
 
-const C = { T: 0x54, D: 0x44, d: 0x64, E: 0x45, N: 0x4e, A: 0x41, V: 0x56, H: 0x48 } as const;
+const C = { T: 0x54, D: 0x44, d: 0x64, E: 0x45, N: 0x4e, A: 0x41, V: 0x56, H: 0x48, S: 0x53 } as const;
 
 /** Masks backend messages of one session; keep one instance per proxied session. */
 export class PgMasker {
@@ -139,6 +139,7 @@ export class PgMasker {
         case C.E: case C.N: return this.#notice(frame[0], body);
         case C.A: return this.#notification(body);
         case C.V: return this.#functionResult(body);
+        case C.S: return this.#parameterStatus(body);
         case 0x63: case 0x43: case 0x5a: this.#copy = undefined; return null; // CopyDone, CommandComplete, ReadyForQuery
         default: return null;
       }
@@ -378,6 +379,19 @@ export class PgMasker {
     const mpl = contentText(pl, this.#ctx, false);
     if (mch === ch && mpl === pl) return null;
     return frame(0x41, [body.subarray(0, 4), mch, ZERO, mpl, ZERO]);
+  }
+
+  /** ParameterStatus: name and value C strings (a client may set application_name to anything). */
+  #parameterStatus(body: Buffer): Buffer | null {
+    const n1 = body.indexOf(0);
+    const v1 = body.indexOf(0, n1 + 1);
+    if (n1 < 0 || v1 < 0) throw new Error('malformed ParameterStatus');
+    const name = body.subarray(0, n1);
+    const value = body.subarray(n1 + 1, v1);
+    const mname = contentText(name, this.#ctx, false);
+    const mvalue = contentText(value, this.#ctx, false);
+    if (mname === name && mvalue === value) return null;
+    return frame(C.S, [mname, ZERO, mvalue, ZERO]);
   }
 
   /** FunctionCallResponse: int32 length (-1 = NULL) and the value (format chosen by the call). */

@@ -154,6 +154,23 @@ describe('leaks and breakage found by the hunt', () => {
     expect(ok!.readDoubleBE(0)).toBe(52.5);
   });
 
+  it('a card number the client sets as application_name does not come back in ParameterStatus, at startup or after SET', async () => {
+    const c = await RawPgClient.connect(gate.broker);
+    try {
+      c.startup({ user: gate.broker.user, database: gate.broker.database, application_name: `app ${PAN}` });
+      const hello = await c.scram(gate.broker.secret);
+      c.sock.write(bytes.query(`set application_name = 'card ${AMEX}'`));
+      const after = await c.untilReady();
+      const status = [...hello, ...after].filter((f) => f[0] === 0x53).map((f) => f.subarray(5).toString('latin1').replace(/\0/g, '='));
+      expect(status).toContain('application_name=app ************1111=');
+      expect(status).toContain('application_name=card ***********0005=');
+      c.sock.write(bytes.query('show application_name'));
+      const shown = (await c.untilReady()).map((f) => f.toString('latin1')).join('|');
+      expect(shown).toContain('card ***********0005');
+      expect(shown).not.toContain(AMEX);
+    } finally { c.sock.destroy(); }
+  });
+
   it('the data home (audit log, transcripts) holds none of these card numbers, plain, grouped or in hex', async () => {
     // A bytea literal in hex in the SQL text itself: the statement record masks it too.
     const c = await pgClient(gate);

@@ -67,7 +67,10 @@ export interface StatementResult {
   durationMs: number;
 }
 
-/** Backend messages a hook may inspect or replace (the data-carrying ones, plus RowDescription for planning). */
+/**
+ * Backend messages a hook may inspect or replace (the data-carrying ones, plus RowDescription for planning).
+ * The startup's ParameterStatus messages are offered too (PgSession, before the relay starts).
+ */
 export const HOOKED_BACKEND = new Set<number>([
   0x44, // 'D' DataRow
   0x64, // 'd' CopyData
@@ -76,6 +79,7 @@ export const HOOKED_BACKEND = new Set<number>([
   0x41, // 'A' NotificationResponse
   0x56, // 'V' FunctionCallResponse
   0x54, // 'T' RowDescription
+  0x53, // 'S' ParameterStatus (application_name and other settings the client set come back in it)
 ]);
 
 /**

@@ -103,8 +103,21 @@ export class PgSession implements Cancellable {
     this.pending = null;
     this.opened = opened;
     this.key = this.owner.cancelMap.issue(this, opened.upstream.backendKey?.pid);
-    // Upstream's ParameterStatus/Notice/ReadyForQuery go through as they are; its BackendKeyData does not.
-    const hello = opened.upstream.startupFrames.map((f) => (f[0] === BE.BackendKeyData ? backendKeyData(this.key!.pid, this.key!.secret) : f));
+    // Upstream's ParameterStatus (offered to the hooks: application_name is the client's to set), Notice and
+    // ReadyForQuery go through; its BackendKeyData does not. A hook that throws ends the session unanswered.
+    let hello: Buffer[];
+    try {
+      hello = opened.upstream.startupFrames.map((f) => (f[0] === BE.BackendKeyData ? backendKeyData(this.key!.pid, this.key!.secret)
+        : f[0] === BE.ParameterStatus && opened.hooks.onBackendMessage ? opened.hooks.onBackendMessage(f, null) ?? f : f));
+    } catch (e) {
+      this.owner.internalError(e, this);
+      client.end(errorMessage(GENERIC_OPEN));
+      opened.upstream.socket.destroy();
+      this.owner.cancelMap.release(this.key.pid, this.key.secret);
+      this.state = 'closed';
+      this.owner.closed({ startup: local.startup, bytesIn: 0, bytesOut: 0, statements: 0, clean: false, reason: 'startup message could not be masked' }, this);
+      return;
+    }
     if (!opened.upstream.backendKey) hello.splice(hello.length - 1, 0, backendKeyData(this.key.pid, this.key.secret));
     client.write(Buffer.concat(hello));
     this.state = 'ready';
