@@ -62,6 +62,11 @@ export interface StatementInfo {
    * in plpgsql, C, Python …): the server runs it as code that may read or write any table.
    */
   opaqueBody?: string;
+  /**
+   * The classification read a constant's value (EXPLAIN's ANALYZE 'on', a function's body): a text that
+   * differs from this one only in constants may classify otherwise, so it must not share its decision.
+   */
+  readsConstants?: boolean;
   /** CLOSE name, or `*` for CLOSE ALL. */
   closeCursor?: string;
   /** What a transaction statement does to the transaction block: ends it (commit, rollback) and/or opens one. */
@@ -207,10 +212,12 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
   const base = kindOfNode(type);
   switch (type) {
     case 'ExplainStmt': {
+      // Whether it runs its statement can hang on a constant: EXPLAIN (ANALYZE 'on') vs (ANALYZE 'off').
+      const readsConstants = Array.isArray(f.options) && f.options.length > 0;
       if (explainAnalyze(f.options)) {
         // EXPLAIN ANALYZE executes its statement: it is exactly as dangerous as the statement itself.
         const inner = classifyNode(f.query as PgNode, text);
-        return { ...inner, text, node: type, explainAnalyze: true };
+        return { ...inner, text, node: type, explainAnalyze: true, readsConstants };
       }
       // Plain EXPLAIN only plans; what the query names is read at most (planning may still fold
       // immutable functions, so functions are kept).
@@ -219,7 +226,7 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       acc.writes.clear();
       acc.classes.clear();
       acc.writeWithoutWhere = false;
-      return finish(text, type, 'read', acc);
+      return finish(text, type, 'read', acc, { readsConstants });
     }
     case 'CopyStmt': {
       const from = f.is_from === true;
@@ -251,11 +258,12 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       const body = opts.get('as');
       const bodyText = Array.isArray(nodeOf(body)?.[1].items) ? (nodeOf(body)![1].items as unknown[]).map((x) => String(nodeOf(x)?.[1].sval ?? '')) : [];
       if (bodyText.length === 0) return finish(text, type, base, acc); // BEGIN ATOMIC (sql_body, walked above) or none
+      // The body and a quoted language are constants: AS 'SELECT 1' and AS 'SELECT * FROM secrets' share a key.
       const lang = String(nodeOf(opts.get('language'))?.[1].sval ?? 'sql').toLowerCase();
       // A LANGUAGE sql body is SQL text (AS 'obj_file', 'link_symbol' is C): what it touches is what its
       // statements touch, and they run whenever the function is called, by a trigger, a default, a view.
       const parsed = lang === 'sql' && bodyText.length === 1 ? parseStatements(bodyText[0]!) : undefined;
-      if (!parsed || 'error' in parsed) return finish(text, type, base, acc, { opaqueBody: lang });
+      if (!parsed || 'error' in parsed) return finish(text, type, base, acc, { opaqueBody: lang, readsConstants: true });
       for (const b of parsed.stmts) {
         const inner = classifyNode(b.stmt, bodyText[0]!);
         for (const c of inner.classes) acc.classes.add(c);
@@ -263,9 +271,9 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
         for (const t of inner.writes) acc.writes.add(t);
         for (const c of inner.columns) acc.columns.add(c);
         for (const fn of inner.functions) acc.functions.add(fn);
-        if (inner.opaqueBody || inner.execute !== undefined || inner.fetch !== undefined) return finish(text, type, base, acc, { opaqueBody: 'sql' });
+        if (inner.opaqueBody || inner.execute !== undefined || inner.fetch !== undefined) return finish(text, type, base, acc, { opaqueBody: 'sql', readsConstants: true });
       }
-      return finish(text, type, base, acc);
+      return finish(text, type, base, acc, { readsConstants: true });
     }
     case 'DoStmt': {
       walk(stmt, none, 'read', acc);

@@ -15,8 +15,9 @@
  * Two texts with the same key therefore have the same tokens but for the values of these constants, and
  * parse to the same tree but for what the grammar takes from those values: A_Const values, counts (FETCH
  * 5), type modifiers (FLOAT(p) even picks float4 or float8), a SET's value. Classification (classify.ts)
- * reads none of these but a SET's value, and takes table, column and function names only from
- * identifiers, never from a constant; PolicyEngine shares a decision only between such statements. Where this lexer could get a token
+ * reads none of these but a SET's value, EXPLAIN's option values and a function's quoted body, and takes
+ * table, column and function names only from identifiers otherwise; PolicyEngine shares a decision only
+ * between statements that read no constant. Where this lexer could get a token
  * boundary wrong it gives up (undefined, and the caller keys by the text itself): comments, dollar
  * quoting, `E'…'`/`U&'…'`/`B'…'`/`X'…'`/`N'…'` and typed-prefix strings glued to a word, any backslash (in
  * a string its meaning depends on standard_conforming_strings), numbers glued to a letter, `_` or `.`

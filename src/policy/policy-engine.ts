@@ -68,7 +68,9 @@ export class PolicyEngine {
    * The cache is keyed by the text with its constants replaced (literal-key.ts), so statements that differ
    * only in their constants share one parse and one decision. Only statements whose classification cannot
    * depend on a constant's value share: none that fails to parse, sets a setting (the value is the point),
-   * prepares, executes or deallocates; any other entry is used by its own text only. (The other way
+   * prepares, executes or deallocates, or whose classification read a constant (EXPLAIN's options: ANALYZE
+   * 'on' runs the statement, 'off' does not; a function's quoted body: StatementInfo.readsConstants); any
+   * other entry is used by its own text only. (The other way
    * round, a text the grammar rejects for a constant's value alone, `FLOAT(0)`, meets the decision of
    * its well-formed twin, `FLOAT(5)`: same tables, columns, functions and classes; the server rejects it.)
    */
@@ -88,7 +90,8 @@ export class PolicyEngine {
     const d = evaluate(this.policy, identity, this.facts(connection), c, session);
     const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
       || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined);
-    const entry: Cached = effects || c.error !== undefined ? { d, effects, exact: sql } : { d, effects };
+    const exact = effects || c.error !== undefined || c.statements.some((s) => s.readsConstants === true);
+    const entry: Cached = exact ? { d, effects, exact: sql } : { d, effects };
     if (!c.statements.some((s) => s.execute !== undefined || s.executeInto !== undefined || s.fetch !== undefined)) {
       if (!bySql) { bySql = new Map(); this.cache.set(ctxKey, bySql); }
       if (bySql.size >= CACHE_MAX) bySql.delete(bySql.keys().next().value as string);

@@ -298,22 +298,30 @@ describe('normal work', () => {
   });
 });
 
+/** A migration role: may change the schema, write and run functions, but never touch secrets or cards.pan. */
+const builders = policySection.parse({
+  roles: { eng: { subjects: ['tester'] } },
+  connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'function', 'transaction', 'utility'], tables: { deny: ['secrets'] }, columns: { deny: ['cards.pan'] } } } } },
+});
+let builderGate: Promise<Gate> | undefined;
+/** The gate for `builders`, started on first use and closed after all tests. */
+function codeGate(): Promise<Gate> {
+  builderGate ??= startGate(server, { hooksFor: policyHooksFor({ engine: new PolicyEngine(builders, {}), connection: 'test-db', clock: systemClock(), dbUser: server.superuser }) });
+  return builderGate;
+}
+afterAll(async () => { await (await builderGate)?.close(); });
+
+async function withClientOf<T>(gp: Promise<Gate>, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const g = await gp;
+  const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
+  await c.connect();
+  try { return await fn(c); } finally { await c.end(); }
+}
+
 describe('code the server runs later', () => {
-  /** A migration role: may change the schema, write and run functions, but never touch secrets or cards.pan. */
-  const builders = policySection.parse({
-    roles: { eng: { subjects: ['tester'] } },
-    connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'ddl', 'function', 'transaction', 'utility'], tables: { deny: ['secrets'] }, columns: { deny: ['cards.pan'] } } } } },
-  });
   let g: Gate;
-  beforeAll(async () => {
-    g = await startGate(server, { hooksFor: policyHooksFor({ engine: new PolicyEngine(builders, {}), connection: 'test-db', clock: systemClock(), dbUser: server.superuser }) });
-  });
-  afterAll(async () => { await g?.close(); });
-  const client = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
-    await c.connect();
-    try { return await fn(c); } finally { await c.end(); }
-  };
+  beforeAll(async () => { g = await codeGate(); });
+  const client = <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => withClientOf(codeGate(), fn);
 
   it('a function body policy cannot read, or a DO block, is refused to a role with denies; a SQL body is read like the statement it is', async () => {
     await client(async (c) => {
@@ -364,6 +372,34 @@ describe('code the server runs later', () => {
       }
       expect(await attempt(c, 'SELECT card_no FROM cards LIMIT 1')).toMatchObject({ code: '42703' });
       expect(await attempt(c, 'ALTER TABLE items RENAME COLUMN name TO title; ALTER TABLE items RENAME COLUMN title TO name')).toEqual({ rows: [] });
+    });
+  });
+});
+
+describe('decisions shared between texts that differ in constants', () => {
+  it("EXPLAIN (ANALYZE 'on') is not decided as EXPLAIN (ANALYZE 'off') was: the DELETE it runs is refused to a role without write", async () => {
+    const readers = policySection.parse({
+      roles: { eng: { subjects: ['tester'] } },
+      connections: { 'test-db': { roles: { eng: { classes: ['read', 'transaction', 'utility'] } } } },
+    });
+    const g = await startGate(server, { hooksFor: policyHooksFor({ engine: new PolicyEngine(readers, {}), connection: 'test-db', clock: systemClock(), dbUser: server.superuser }) });
+    const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
+    await c.connect();
+    try {
+      expect(JSON.stringify(await attempt(c, "EXPLAIN (ANALYZE 'off', COSTS 'off') DELETE FROM items WHERE id = 9"))).toContain('Delete on items');
+      expect(await attempt(c, "EXPLAIN (ANALYZE 'on', COSTS 'off') DELETE FROM items WHERE id = 9")).toMatchObject({ code: '42501', message: expect.stringContaining('write') });
+    } finally {
+      await c.end();
+      await g.close();
+    }
+    expect(server.psql('select count(*) from items where id = 9').trim()).toBe('1');
+  });
+
+  it('CREATE OR REPLACE FUNCTION with another body is decided by that body', async () => {
+    await withClientOf(codeGate(), async (c) => {
+      expect(await attempt(c, "CREATE OR REPLACE FUNCTION body_swap() RETURNS SETOF text LANGUAGE sql AS 'SELECT name FROM items'")).toEqual({ rows: [] });
+      expect(await attempt(c, "CREATE OR REPLACE FUNCTION body_swap() RETURNS SETOF text LANGUAGE sql AS 'SELECT s FROM secrets'")).toMatchObject({ code: '42501', message: expect.stringContaining('tables.deny') });
+      expect(await attempt(c, 'DROP FUNCTION body_swap()')).toEqual({ rows: [] });
     });
   });
 });

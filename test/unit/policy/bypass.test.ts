@@ -263,3 +263,21 @@ describe('CREATE TABLE … AS EXECUTE', () => {
     expect(e.decide('CREATE TABLE mine AS EXECUTE p', 0)).toMatchObject({ action: 'deny', reason: 'role may not run ddl statements' });
   });
 });
+
+describe('decisions shared between texts that differ in constants', () => {
+  it("EXPLAIN (ANALYZE 'on') and a function's quoted body are decided by their own text, not a cached twin's", () => {
+    const readers = new PolicyEngine(policySection.parse({
+      roles: { r: { subjects: ['r'] }, b: { subjects: ['b'] } },
+      connections: { db: { roles: { r: { classes: ['read', 'transaction', 'utility'] }, b: { classes: ['read', 'ddl', 'transaction', 'utility'], tables: { deny: ['secrets'] } } } } },
+    }), {});
+    const r: PolicyIdentity = { sub: 'r', via: 'local' };
+    const b: PolicyIdentity = { sub: 'b', via: 'local' };
+    expect(readers.decide(r, 'db', "EXPLAIN (ANALYZE 'off') DELETE FROM items WHERE id = 1").action).toBe('allow');
+    expect(readers.decide(r, 'db', "EXPLAIN (ANALYZE 'on') DELETE FROM items WHERE id = 1").action).toBe('deny');
+    expect(readers.decide(r, 'db', "EXPLAIN (ANALYZE 'off') DELETE FROM items WHERE id = 2").action).toBe('allow');
+    expect(readers.decide(b, 'db', "CREATE OR REPLACE FUNCTION f() RETURNS SETOF text LANGUAGE sql AS 'SELECT name FROM items'").action).toBe('allow');
+    expect(readers.decide(b, 'db', "CREATE OR REPLACE FUNCTION f() RETURNS SETOF text LANGUAGE sql AS 'SELECT s FROM secrets'").action).toBe('deny');
+    expect(readers.decide(b, 'db', "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE 'sql' AS 'SELECT 1'").action).toBe('allow');
+    expect(readers.decide(b, 'db', "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE 'plpgsql' AS 'SELECT 1'").action).toBe('deny');
+  });
+});
