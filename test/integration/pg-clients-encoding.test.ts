@@ -86,3 +86,17 @@ describe('client_encoding in the startup packet', () => {
     ]);
   });
 });
+
+describe('a server that reads backslashes in string literals (standard_conforming_strings off for the database)', () => {
+  it('the session is refused (0A000) instead of letting a backslash hide a read of the denied table', async () => {
+    server.psql(`alter database ${server.database} set standard_conforming_strings = off`);
+    try {
+      const r = await run('sh', ['-c', 'exec psql -X -At -c "$(cat "$1")"', 'sh', backslashFile], gate.env);
+      expect(r.stdout).not.toContain('4242');
+      expect(r.stderr).toContain('the server would read statements otherwise than policy does (standard_conforming_strings off');
+      expect(r.code).toBe(2);
+    } finally {
+      server.psql(`alter database ${server.database} reset standard_conforming_strings`);
+    }
+  });
+});

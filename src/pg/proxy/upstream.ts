@@ -6,11 +6,14 @@
  * settings (application_name, client_encoding, DateStyle, …) reach the server, so `PGOPTIONS='-c
  * search_path=…'` cannot change what policy decided against (§55.2.1 StartupMessage).
  */
+import { PgSessionRefused } from '../../errors.js';
 import { Limits } from '../protocol/codes.js';
-import { partitionStartupParams } from '../protocol/startup-params.js';
+import { TERMINATE } from '../protocol/frontend.js';
+import { misreadingParameter, partitionStartupParams } from '../protocol/startup-params.js';
 import { connectUpstream as connectProtocol, sendUpstreamCancel as cancelProtocol } from '../protocol/upstream.js';
 import type { UpstreamTarget } from '../protocol/upstream.js';
 import { FrameReader } from './frame-reader.js';
+import { readCString } from './wire.js';
 
 export type { SslMode, UpstreamTarget } from '../protocol/upstream.js';
 
@@ -31,6 +34,19 @@ export async function connectUpstream(t: UpstreamTarget, params: Record<string, 
   const reader = new FrameReader(Limits.backend, 'server');
   const rest = c.framer.drain();
   if (rest.length > 0) reader.push(rest);
+  for (const f of c.startup) {
+    // The server's settings as the session starts (its configuration, ALTER DATABASE/ROLE … SET): one under
+    // which it reads statements otherwise than policy does (a legacy standard_conforming_strings = off) would
+    // let a backslash hide a statement from policy. Refused; changes later in the session are the relay's.
+    if (f.bytes[0] !== 0x53) continue; // 'S' ParameterStatus
+    const b = Buffer.from(f.bytes);
+    const [name, at] = readCString(b, 5);
+    const why = misreadingParameter(name, readCString(b, at)[0]);
+    if (why) {
+      c.socket.end(TERMINATE);
+      throw new PgSessionRefused(`pcigate: the server would read statements otherwise than policy does (${why}, its setting for this database or role); ask an administrator to set it for the connection's role`, '0A000');
+    }
+  }
   const key = c.backendKey;
   return {
     socket: c.socket,
