@@ -2,7 +2,8 @@
  * OpenSSH's file-transfer and piping tools through `--listen`'s local server, against a real sshd: sftp in
  * batch mode and scp (OpenSSH 9 speaks sftp by default) through a granted sftp subsystem, legacy `scp -O`
  * and `rsync -e ssh` (exec), stdin piped into a remote command until the client's EOF (`cat > file`, 10 MB),
- * binary output without a card number passing byte for byte, 50 MB of output, and `ssh -N -L` (a forward
+ * binary output without a card number passing byte for byte, 50 MB of output, memory bounded when the client
+ * reads slowly, and `ssh -N -L` (a forward
  * pcigate refuses and records). Every file must arrive byte-identical; every transfer is recorded.
  */
 import { spawn } from 'node:child_process';
@@ -129,6 +130,26 @@ describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real O
     expect(big.code).toBe(0);
     expect(big.stdout.length).toBe(50_000_000);
   }, 90_000);
+
+  it('memory stays bounded while the client reads slowly: the upstream channel waits (backpressure)', async () => {
+    // 200 MB of output to a client that reads nothing for 4 s: pcigate pauses the upstream channel once about
+    // 1 MiB waits for the client's window (BACKLOG_LIMIT), instead of buffering what sshd sends (it held ~200 MB).
+    const c = spawn('ssh', ['-p', String(broker.port), ...opts(), '-T', 'pcigate@127.0.0.1', "sh -c 'yes pcigate-output-line | head -c 200000000'"],
+      { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    c.stdout.pause();
+    const base = process.memoryUsage().rss;
+    let peak = 0;
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      peak = Math.max(peak, process.memoryUsage().rss - base);
+    }
+    let n = 0;
+    c.stdout.on('data', (b: Buffer) => { n += b.length; });
+    c.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => c.on('close', resolve));
+    expect(peak).toBeLessThan(100e6);
+    expect([code, n]).toEqual([0, 200_000_000]);
+  }, 60_000);
 
   it.skipIf(!RSYNC)('rsync -e ssh both ways', async () => {
     const data = randomBytes(1 << 20);
