@@ -22,12 +22,14 @@ export interface WalkAcc {
   /** Relation names and aliases in FROM lists: a bare column reference to one of them is a whole row. */
   rowNames: Set<string>;
   writeWithoutWhere: boolean;
+  /** `set_config(name, value, is_local)` calls: a setting changed from inside a query (undefined: not a constant). */
+  setConfigs: Array<{ name?: string; value?: string; local: boolean }>;
 }
 
 export function newAcc(): WalkAcc {
   return {
     classes: new Set(), reads: new Set(), writes: new Set(), columns: new Set(), functions: new Set(),
-    rowNames: new Set(), writeWithoutWhere: false,
+    rowNames: new Set(), writeWithoutWhere: false, setConfigs: [],
   };
 }
 
@@ -51,6 +53,21 @@ export function nodeOf(v: unknown): [string, PgNode] | undefined {
 function str(v: unknown): string | undefined {
   const n = nodeOf(v);
   if (n && n[0] === 'String') return typeof n[1].sval === 'string' ? n[1].sval : '';
+  return undefined;
+}
+
+/** The text of a string or number constant (through casts); undefined for anything computed. */
+function constString(v: unknown): string | undefined {
+  const n = nodeOf(v);
+  if (n?.[0] === 'TypeCast') return constString(n[1].arg);
+  if (n?.[0] !== 'A_Const') return undefined;
+  for (const k of ['sval', 'ival', 'fval', 'boolval'] as const) {
+    const inner = n[1][k];
+    if (inner && typeof inner === 'object') {
+      const val = Object.values(inner as PgNode)[0];
+      return val === undefined ? (k === 'ival' ? '0' : k === 'boolval' ? 'false' : '') : String(val);
+    }
+  }
   return undefined;
 }
 
@@ -200,7 +217,13 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
       return;
     }
     case 'FuncCall': {
-      acc.functions.add(dotted(f.funcname).replace(/^pg_catalog\./, ''));
+      const fn = dotted(f.funcname).replace(/^pg_catalog\./, '');
+      acc.functions.add(fn);
+      if (fn === 'set_config' && Array.isArray(f.args)) {
+        const name = constString(f.args[0]);
+        const value = constString(f.args[1]);
+        acc.setConfigs.push({ ...(name !== undefined ? { name: name.toLowerCase() } : {}), ...(value !== undefined ? { value } : {}), local: constString(f.args[2]) !== 'false' });
+      }
       walkFields(f, ['funcname'], scope, mode, acc);
       return;
     }

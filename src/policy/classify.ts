@@ -169,6 +169,30 @@ function defElems(list: unknown): Map<string, unknown> {
   return out;
 }
 
+/**
+ * `SELECT set_config('search_path', 'vault', false)` is a SET from inside a query (for a role that may call
+ * it: the function class, or functions.allow): judged as that SET would be (dcl for the server's controls
+ * and roles, refused where it makes the server misread text, search_path tracked). A name or value
+ * policy cannot read where it matters makes the statement unclassifiable.
+ */
+function setConfigEffects(acc: WalkAcc, extra: Partial<StatementInfo>): Partial<StatementInfo> {
+  // Its name and value are constants: a text differing only in them must not share this decision.
+  const out: Partial<StatementInfo> = acc.setConfigs.length > 0 ? { readsConstants: true } : {};
+  for (const c of acc.setConfigs) {
+    if (c.name === undefined) { acc.classes.add('unknown'); continue; }
+    const s: SettingChange = { name: c.name, ...(c.value !== undefined ? { value: c.value } : {}), local: c.local };
+    if (c.name === 'role' || c.name === 'session_authorization' || CONTROL_SETTING.test(c.name)) acc.classes.add('dcl');
+    if (c.value === undefined && ['standard_conforming_strings', 'client_encoding', 'search_path'].includes(c.name)) { acc.classes.add('unknown'); continue; }
+    const misreads = misreadingSetting(s);
+    if (misreads && !extra.misreads && !out.misreads) out.misreads = misreads;
+    if (c.name === 'search_path') {
+      if (extra.setting || out.setting) acc.classes.add('unknown');
+      else out.setting = s;
+    }
+  }
+  return out;
+}
+
 function explainAnalyze(options: unknown): boolean {
   if (!Array.isArray(options)) return false;
   return options.some((o) => {
@@ -181,6 +205,7 @@ function explainAnalyze(options: unknown): boolean {
 
 function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, extra: Partial<StatementInfo> = {}): StatementInfo {
   acc.classes.add(base);
+  extra = { ...extra, ...setConfigEffects(acc, extra) };
   const columns = new Set(acc.columns);
   // A bare reference to a relation name or alias is a whole-row value (`SELECT c FROM cards c`,
   // `row_to_json(cards)`): it carries every column, so it counts as `c.*` too.

@@ -365,6 +365,15 @@ describe('code the server runs later', () => {
     });
   });
 
+  it('set_config from inside a query is judged as the SET it is', async () => {
+    await client(async (c) => {
+      expect(await attempt(c, "SELECT set_config('standard_conforming_strings', 'off', false)")).toMatchObject({ code: '42501', message: expect.stringContaining('rule sql_text') });
+      expect(await attempt(c, "SELECT set_config('session_replication_role', 'replica', false)")).toMatchObject({ code: '42501', message: expect.stringContaining('dcl') });
+      expect(await attempt(c, 'SHOW session_replication_role')).toEqual({ rows: [{ session_replication_role: 'origin' }] });
+      expect(await attempt(c, "SELECT set_config('application_name', 'report', false) AS v")).toEqual({ rows: [{ v: 'report' }] });
+    });
+  });
+
   it('renaming a denied column (or changing it) is touching it: the new name would read it', async () => {
     await client(async (c) => {
       for (const sql of ['ALTER TABLE cards RENAME COLUMN pan TO card_no', 'ALTER TABLE cards ALTER COLUMN pan TYPE varchar(40)', 'ALTER TABLE cards ALTER COLUMN pan DROP NOT NULL']) {

@@ -281,3 +281,29 @@ describe('decisions shared between texts that differ in constants', () => {
     expect(readers.decide(b, 'db', "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE 'plpgsql' AS 'SELECT 1'").action).toBe('deny');
   });
 });
+
+describe('set_config from inside a query', () => {
+  const fnRole = new PolicyEngine(policySection.parse({
+    roles: { f: { subjects: ['f'] } },
+    connections: { db: { roles: { f: { classes: ['read', 'function', 'transaction', 'utility'], tables: { allow: ['public.*'] } } } } },
+  }), {});
+  const as = (sql: string) => fnRole.decide({ sub: 'f', via: 'local' }, 'db', sql);
+
+  it('is judged as the SET it is', () => {
+    expect(as("SELECT set_config('standard_conforming_strings', 'off', false)")).toMatchObject({ action: 'deny', rule: 'sql_text' });
+    expect(as("SELECT pg_catalog.set_config('client_encoding', 'SJIS', false)")).toMatchObject({ action: 'deny', rule: 'sql_text' });
+    expect(as("SELECT set_config('session_replication_role', 'replica', false)")).toMatchObject({ action: 'deny', reason: 'role may not run dcl statements' });
+    expect(as("SELECT set_config('role', 'postgres', false)")).toMatchObject({ action: 'deny', reason: 'role may not run dcl statements' });
+    expect(as("SELECT set_config('search_path', 'vault', false); SELECT * FROM items")).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.f.tables.allow' });
+    expect(as("SELECT set_config(name, 'x', false) FROM settings_to_apply")).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
+    expect(as("SELECT set_config('search_path', current_user, false)")).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
+    expect(as("SELECT set_config('application_name', 'report', false)").action).toBe('allow');
+    expect(as("SELECT set_config('search_path', 'public', false); SELECT * FROM items").action).toBe('allow');
+  });
+
+  it('a set_config of search_path counts for the session as SET does', () => {
+    const ps = fnRole.openSession({ sub: 'f', via: 'local' }, 'db', 0);
+    expect(ps.decide("SELECT set_config('search_path', 'vault', true)", 0).action).toBe('allow');
+    expect(ps.decide('SELECT * FROM items', 0).action).toBe('deny');
+  });
+});
