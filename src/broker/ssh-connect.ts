@@ -42,6 +42,16 @@ export interface SshConnectOptions {
   workload?: { tokenEnv?: string };
 }
 
+/**
+ * The config's `masking` for SSH output, as for Postgres results: `networks: any_luhn` widens what counts as a
+ * card number, `format` shapes the mask. One exception: `hmac` becomes `full` stars here. An SSH channel is a
+ * byte stream that often frames its own lengths (sftp packets, scp's `C0644 <size>`, rsync), and a token is
+ * longer than the number it replaces; stars keep every length and show no digit.
+ */
+export function sshMaskOptions(m: PcigateConfig['masking']): { style: { format: 'last4' | 'first6last4' | 'full' }; anyLuhn: boolean } {
+  return { style: { format: m.format === 'hmac' ? 'full' : m.format }, anyLuhn: m.networks === 'any_luhn' };
+}
+
 /** POSIX shell quoting for a command line sent to the remote shell. */
 export function shellJoin(argv: string[]): string {
   return argv.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
@@ -60,6 +70,7 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
     const approvals = { store: new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home, sink: log, drainOutbox: true }), settings: engine.approvalSettings(o.name) };
     const { idleTimeoutMs, maxDurationMs } = engine.sessionLimits(o.name);
     const base = {
+      mask: sshMaskOptions(o.config.masking),
       name: o.name, conn: o.conn, credentials: { privateKey, ...(passphrase ? { passphrase } : {}) }, sink: log, actor,
       clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, ...(o.reason ? { reason: o.reason } : {}),
       approvals, limits: { idleTimeoutMs, maxDurationMs, maxSessionMs: o.config.identity.max_session }, signal: ctx.interrupt,

@@ -15,7 +15,7 @@ import { AsciicastWriter } from '../../recorder/asciicast.js';
 import type { Actor, AuditEvent, AuditSink, BlobRef, Outcome, Source, Target } from '../../recorder/types.js';
 import type { Clock, Fs, Logger } from '../cli/ctx.js';
 import type { SshConnection } from '../config/index.js';
-import { maskText, mergeCounts } from '../mask/pan-masker.js';
+import { mergeCounts, PanMasker } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
 import { StreamMasker } from '../mask/stream-masker.js';
 import type { StreamMaskerOptions } from '../mask/stream-masker.js';
@@ -94,6 +94,8 @@ export class SshSession {
   #closedFor: LimitOutcome['reason'] | undefined;
   readonly #closing = new AbortController();
   readonly #identity: PolicyIdentity;
+  /** Masks command lines and reasons for the log and the recording with the same settings as the output. */
+  readonly #text: PanMasker;
 
   private constructor(o: SshSessionOptions, upstream: Client, target: Target, startedUs: bigint) {
     this.#o = o;
@@ -103,6 +105,7 @@ export class SshSession {
     this.#commitTimer = setInterval(() => { void this.#commitRunning(); }, o.commitEveryMs ?? 300_000);
     this.#commitTimer.unref?.();
     this.#identity = identityOfActor(o.actor);
+    this.#text = new PanMasker({ ...(o.mask?.style ? { style: o.mask.style } : {}), anyLuhn: o.mask?.anyLuhn === true });
     if (o.limits) {
       const startedAt = o.clock.now();
       const expiry = o.tokenExpiresAt !== undefined ? { tokenExpiresAt: o.tokenExpiresAt } : {};
@@ -172,12 +175,12 @@ export class SshSession {
     const d = decideSsh(this.#o.conn.allow, req);
     const type = req.kind === 'exec' ? 'ssh.exec' : 'ssh.request';
     // A command line can carry a PAN (`grep 4111… orders.csv`): the log only ever sees it masked.
-    const logged = req.kind === 'exec' ? { ...req, command: maskText(req.command, this.#counts) } : req;
+    const logged = req.kind === 'exec' ? { ...req, command: this.#text.maskText(req.command, this.#counts) } : req;
     let action: 'allow' | 'deny' = d.action === 'hold' ? 'deny' : d.action;
     let reason = d.reason;
     let held: HoldOutcome | undefined;
     if (d.action === 'hold' && req.kind === 'exec' && this.#o.approvals && !this.#closing.signal.aborted) {
-      await this.#record({ type, outcome: 'pending', detail: { request: logged, decision: 'hold', rule: d.rule, reason: maskText(reason) } });
+      await this.#record({ type, outcome: 'pending', detail: { request: logged, decision: 'hold', rule: d.rule, reason: this.#text.maskText(reason) } });
       this.#busy++;
       const release = () => { this.#busy--; this.#limits?.activity(); };
       try {
@@ -200,7 +203,7 @@ export class SshSession {
     const outcome: Outcome = action === 'allow' ? 'success' : 'denied';
     if (action === 'deny') this.#denied++;
     const approval = held?.approval ? { approval: held.approval, ...(held.action === 'deny' ? { approval_state: held.state } : {}) } : {};
-    await this.#record({ type, outcome, detail: { request: logged, decision: action, rule: d.rule, reason: maskText(reason), ...approval } });
+    await this.#record({ type, outcome, detail: { request: logged, decision: action, rule: d.rule, reason: this.#text.maskText(reason), ...approval } });
     if (action === 'allow') return { action };
     const timedOut = held?.action === 'deny' && (held.state === 'timeout' || held.state === 'expired');
     return { action: 'deny', reason, ...(timedOut ? { timedOut } : {}) };
@@ -219,12 +222,12 @@ export class SshSession {
     const cast = await AsciicastWriter.create(this.#o.fs, path.join(this.#o.home, rel), this.#o.clock, {
       width: info.pty?.cols ?? 80,
       height: info.pty?.rows ?? 24,
-      title: maskText(`${this.#o.name}: ${info.kind === 'shell' ? 'shell' : info.command ?? info.kind}`),
+      title: this.#text.maskText(`${this.#o.name}: ${info.kind === 'shell' ? 'shell' : info.command ?? info.kind}`),
       env: { TERM: info.pty?.term ?? 'dumb' },
     });
     const recording: Recording = { cast, rel, notice: () => {} };
     this.#recordings.push(recording);
-    cast.marker(info.kind === 'shell' ? 'shell: allowed' : maskText(`${info.kind}: ${info.command ?? ''}: allowed`));
+    cast.marker(info.kind === 'shell' ? 'shell: allowed' : this.#text.maskText(`${info.kind}: ${info.command ?? ''}: allowed`));
     const maskOpts = { ...this.#o.mask, counts: this.#counts };
     // Fail closed: output reaches the user only once the recording holds it. Each masked chunk goes to the
     // recording and is sent, in order, when that write has succeeded; when a write fails nothing more is sent,
