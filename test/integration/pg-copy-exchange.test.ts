@@ -85,11 +85,15 @@ describe('COPY … TO STDOUT planned in the session (SessionControl.exchange)', 
   // The server warns while it parses (a backslash in a literal with standard_conforming_strings off): the COPY
   // itself warns again when it runs, with the position in its own text; pcigate's Parse of its query must not
   // add a second warning pointing elsewhere.
-  it('a warning the COPY\'s query raises while parsed reaches the client once, from the COPY', async () => {
-    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: "set standard_conforming_strings = off;\ncopy (select 'a\\\\b' as note) to stdout;\n" });
+  it('a notice the COPY\'s query raises while parsed reaches the client once, from the COPY', async () => {
+    // The scanner truncates an identifier longer than 63 bytes with a NOTICE: raised when pcigate's in-session
+    // question parses the query, and again when the COPY runs. (standard_conforming_strings off, whose warning
+    // this test used, is refused by policy now: 64db5f3.)
+    const long = 'n'.repeat(70);
+    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, { input: `copy (select 1 as ${long}) to stdout;\n` });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('SET\na\\\\b\n');
-    expect(r.stderr.match(/WARNING: {2}nonstandard use of/g)).toHaveLength(1);
+    expect(r.stdout).toBe('1\n');
+    expect(r.stderr.match(/NOTICE: {2}identifier "n+" will be truncated/g)).toHaveLength(1);
   });
 
   describe('while pcigate\'s question waits on a lock the COPY would wait on too', () => {
