@@ -14,6 +14,7 @@ import { AuditWriteError, PcigateError, PgSessionRefused, SessionRefused } from 
 import { maskText } from '../mask/pan-masker.js';
 import { CancelMap } from '../pg/proxy/cancel-map.js';
 import type { StartupInfo } from '../pg/proxy/local-auth.js';
+import { optionsSetSearchPath, startupSetting } from '../pg/protocol/startup-params.js';
 import { makeScramVerifier } from '../pg/proxy/scram.js';
 import { PgSession, type ClientAddress, type SessionOwner, type SessionSummary } from '../pg/proxy/session.js';
 import { connectUpstream, sendUpstreamCancel, type UpstreamTarget } from '../pg/proxy/upstream.js';
@@ -114,6 +115,14 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
     throw new PgSessionRefused(message, '3D000', { hint: `Connect to "${o.target.database}", or run pcigate connect for the connection that serves "${wanted}".` });
   };
 
+  /** Startup `options` are not forwarded; one that sets search_path would leave the client in other tables. */
+  const refuseSearchPathOption = (startup: StartupInfo): void => {
+    if (!optionsSetSearchPath(startupSetting(startup.params, 'options'))) return;
+    throw new PgSessionRefused('pcigate: startup options are not passed to the server, and these set search_path', '0A000', {
+      hint: 'Send search_path as its own startup parameter (pgjdbc currentSchema, PGOPTIONS without it), or SET search_path after connecting.',
+    });
+  };
+
   const owner: SessionOwner = {
     verifier: makeScramVerifier(secret),
     tls: o.tls,
@@ -131,6 +140,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       const src = srcOf(client, startup);
       try {
         await refuseOtherDatabase(startup, actor, src);
+        refuseSearchPathOption(startup);
         await o.admit?.({ actor, src, target, notice: (line) => session.notice(line) });
         await append({
           type: 'session.start', session: id, actor, src, target, outcome: 'success',

@@ -14,6 +14,7 @@ import { ColumnCatalog } from '../mask/column-catalog.js';
 import type { ColumnLookup } from '../mask/column-catalog.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
+import { startupSetting } from '../pg/protocol/startup-params.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import { ApprovalStore } from '../policy/approvals.js';
 import { loadParser } from '../policy/pg-parser.js';
@@ -53,6 +54,8 @@ export interface PgHooksOptions {
 export interface PgSessionInfo {
   session: string;
   actor: Actor;
+  /** The client's startup parameters as forwarded (search_path starts policy's). */
+  startup?: { params: Readonly<Record<string, string>> };
   src?: Source;
   target?: Target;
 }
@@ -137,7 +140,8 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
   };
   const hooksFor = (info: PgSessionInfo): BrokerHooks => {
     const identity = identityOfActor(info.actor);
-    const ps = engine.openSession(identity, o.name, ctx.clock.now(), { dbUser, ...(o.reason ? { reason: o.reason } : {}) });
+    const searchPath = info.startup ? startupSetting(info.startup.params, 'search_path') : undefined;
+    const ps = engine.openSession(identity, o.name, ctx.clock.now(), { dbUser, ...(o.reason ? { reason: o.reason } : {}), ...(searchPath !== undefined ? { searchPath } : {}) });
     const masker = new PgMasker({
       config: o.config.masking,
       grants: engine.unmaskGrants(identity, o.name),

@@ -19,6 +19,7 @@ import type { Actor } from '../../recorder/types.js';
 import type { Clock } from '../cli/ctx.js';
 import { formatDuration } from '../config/duration.js';
 import { ApprovalTimeout, PolicyDenied } from '../errors.js';
+import { startupSetting } from '../pg/protocol/startup-params.js';
 import type { SessionHooks, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import type { ApprovalStore } from './approvals.js';
 import { parseStatements } from './pg-parser.js';
@@ -60,10 +61,11 @@ export interface PolicyHooksOptions {
 }
 
 /** A `hooksFor` for startPgBroker: one PolicySession per proxied session. */
-export function policyHooksFor(o: PolicyHooksOptions): (info: { session: string; actor: Actor }) => SessionHooks {
+export function policyHooksFor(o: PolicyHooksOptions): (info: { session: string; actor: Actor; startup?: { params: Readonly<Record<string, string>> } }) => SessionHooks {
   return (info) => {
     const identity = (o.identify ?? identityOfActor)(info.actor);
-    const ps = o.engine.openSession(identity, o.connection, o.clock.now(), { ...(o.dbUser ? { dbUser: o.dbUser } : {}), ...(o.reason ? { reason: o.reason } : {}) });
+    const searchPath = info.startup ? startupSetting(info.startup.params, 'search_path') : undefined;
+    const ps = o.engine.openSession(identity, o.connection, o.clock.now(), { ...(o.dbUser ? { dbUser: o.dbUser } : {}), ...(o.reason ? { reason: o.reason } : {}), ...(searchPath !== undefined ? { searchPath } : {}) });
     return { onStatement: (stmt) => decideStatement(o, ps, info.session, stmt), onPortal: (name, sql) => ps.portal(name, sql) };
   };
 }

@@ -140,7 +140,8 @@ export class PolicyEngine {
     return matchRoles(this.policy, identity).map((r) => cp.roles[r]?.unmask).filter((u): u is string => u !== undefined && u !== 'none');
   }
 
-  openSession(identity: PolicyIdentity, connection: string, now: number, opts: { dbUser?: string; reason?: string } = {}): PolicySession {
+  /** `searchPath`: the session's search_path from its startup parameters, when the client sent one. */
+  openSession(identity: PolicyIdentity, connection: string, now: number, opts: { dbUser?: string; reason?: string; searchPath?: string } = {}): PolicySession {
     return new PolicySession(this, identity, connection, now, opts);
   }
 }
@@ -175,11 +176,16 @@ export class PolicySession {
     readonly identity: PolicyIdentity,
     readonly connection: string,
     now: number,
-    private readonly opts: { dbUser?: string; reason?: string } = {},
+    private readonly opts: { dbUser?: string; reason?: string; searchPath?: string } = {},
   ) {
     this.startedAt = now;
     this.lastActivity = now;
     if (opts.reason) this.reason = opts.reason;
+    if (opts.searchPath !== undefined) {
+      // As a SET at the start: the server took it from the startup packet.
+      this.searchPath = searchPathSchemas(opts.searchPath, opts.dbUser);
+      this.resolveIn = unionPath(this.resolveIn, this.searchPath);
+    }
   }
 
   /**

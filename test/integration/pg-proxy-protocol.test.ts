@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localTlsContext } from '../../src/broker/local-tls.js';
 import { tempDir } from '../harness/cli.js';
+import { bytes } from '../harness/pg-bytes.js';
 import { PG_USERS, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
 import { testCtx } from '../harness/test-ctx.js';
@@ -168,12 +169,29 @@ describe('upstream side', () => {
     } finally { await g.close(); }
   });
 
-  it("does not pass a client's startup options upstream (PGOPTIONS cannot change search_path)", async () => {
+  it("does not pass a client's startup options upstream; options that set search_path refuse the session rather than leave it in other tables", async () => {
     const g = await startGate(server);
     try {
       const r = await run('psql', ['-X', '-At', '-c', 'show search_path'], { ...g.env, PGOPTIONS: '-c search_path=evil' });
-      expect(r.code).toBe(0);
-      expect(r.stdout.trim()).toBe('"$user", public');
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('pcigate: startup options are not passed to the server, and these set search_path');
+      const other = await run('psql', ['-X', '-At', '-c', 'show work_mem'], { ...g.env, PGOPTIONS: '-c work_mem=7MB' });
+      expect(other.code, other.stderr).toBe(0);
+      expect(other.stdout.trim()).toBe('4MB');
+    } finally { await g.close(); }
+  });
+
+  it('passes a search_path startup parameter (pgjdbc currentSchema, postgres.js): the client reads the tables it asked for', async () => {
+    server.psql("create schema if not exists sp_app; create table if not exists sp_app.sp_items (v text); insert into sp_app.sp_items values ('from sp_app')");
+    const g = await startGate(server);
+    try {
+      const c = await RawPgClient.connect(g.broker);
+      c.startup({ user: g.broker.user, database: g.broker.database, search_path: 'sp_app' });
+      await c.scram(g.broker.secret);
+      c.sock.write(bytes.query('select v from sp_items'));
+      const frames = (await c.untilReady()).map((f) => f.toString('latin1')).join('|');
+      expect(frames).toContain('from sp_app');
+      c.sock.destroy();
     } finally { await g.close(); }
   });
 

@@ -13,9 +13,12 @@
 /**
  * Client settings forwarded by default (compared case-insensitively, as the server does). Settings a
  * policy may depend on are left out on purpose: a startup parameter overrides the role's own setting and
- * is never seen as SQL, e.g. `search_path` (which table `cards` means) or `default_transaction_read_only`.
+ * is never seen as SQL, e.g. `default_transaction_read_only`. `search_path` (which table `cards` means) is
+ * forwarded because policy starts from it (PgSessionInfo.startup → PolicyEngine.openSession): dropping it
+ * ran a client that asked for `app` (pgjdbc `currentSchema`, postgres.js, Npgsql) against `public` tables.
  */
 export const FORWARDED_STARTUP_PARAMS: readonly string[] = [
+  'search_path',
   'application_name',
   'client_encoding',
   'datestyle',
@@ -95,4 +98,19 @@ export function partitionStartupParams(params: Readonly<Record<string, string>>,
     else dropped.push(name);
   }
   return { forward, dropped, replication };
+}
+
+/**
+ * Whether a startup `options` string (command-line switches, not forwarded) sets search_path (`-c
+ * search_path=…`, `--search_path=…`, `-csearch_path=…`): dropping it silently would run the client against
+ * other tables than it asked for, so such a session is refused instead.
+ */
+export function optionsSetSearchPath(options: string | undefined): boolean {
+  return options !== undefined && /(?:^|\s)(?:-c\s*|--)search[_-]path\s*=/i.test(options);
+}
+
+/** A startup parameter by name, compared case-insensitively as the server compares setting names. */
+export function startupSetting(params: Readonly<Record<string, string>>, name: string): string | undefined {
+  for (const [k, v] of Object.entries(params)) if (k.toLowerCase() === name) return v;
+  return undefined;
 }
