@@ -157,7 +157,9 @@ export class PgSessionRecorder {
       let end: (d: StatementDecision) => void = () => {};
       const ended = new Promise<StatementDecision>((resolve) => { end = resolve; });
       this.held.add(end);
-      const until = Promise.race([decision.until, ended]).finally(() => this.held.delete(end)).then((d) => this.decideAndRecord(stmt, d));
+      // Ended from here (cancel, session end): the hold is told, so a decision that comes later does nothing.
+      const until = Promise.race([decision.until, ended.then((d) => { decision.abort?.(); return d; })])
+        .finally(() => this.held.delete(end)).then((d) => this.decideAndRecord(stmt, d));
       this.holding.add(until);
       const done = () => { this.holding.delete(until); };
       until.then(done, done);

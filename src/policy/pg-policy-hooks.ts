@@ -162,8 +162,13 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
     connection: o.connection, requester: ps.identity, session, sql: stmt.sql, rule: d.rule, settings,
     ...(ps.reason ? { reason: ps.reason } : {}),
   });
+  // Aborted when the proxy stops waiting (the client cancelled, the session ended): a later approval is not
+  // spent on a statement that will not run, nor are its effects applied to the session.
+  const abandoned = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, abandoned.signal]) : abandoned.signal;
   const until = (async (): Promise<StatementDecision> => {
-    const r = await store.waitForDecision(req.id, settings.waitMs, o.signal);
+    const r = await store.waitForDecision(req.id, settings.waitMs, signal);
+    if (abandoned.signal.aborted) return { action: 'deny', rule: d.rule, message: `pcigate: the wait for approval ${req.id} was abandoned; the statement was not run` };
     if (r.state === 'approved') {
       await store.consume(r.id, ps.identity, o.connection, stmt.sql);
       ps.applied(stmt.sql);
@@ -177,6 +182,7 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
     action: 'hold',
     until,
     notice: `pcigate: statement held for approval ${req.id} (${d.reason}); an approver runs: pcigate approve ${req.id}`,
+    abort: () => abandoned.abort(),
   };
 }
 

@@ -49,7 +49,14 @@ export type StatementDecision =
     /** The ErrorResponse's DETAIL; default `rule: <rule>`, '' for none. */
     detail?: string;
   }
-  | { action: 'hold'; until: Promise<StatementDecision>; notice?: string };
+  | {
+    action: 'hold'; until: Promise<StatementDecision>; notice?: string;
+    /**
+     * Called when nothing waits for `until` any more (the client cancelled, or the session ended): whatever the
+     * hold later comes to must not act (an approval given later is not spent on a statement that never runs).
+     */
+    abort?(): void;
+  };
 
 /** How a statement ended, once the upstream said so. */
 export interface StatementResult {
