@@ -53,8 +53,11 @@ export interface StatementInfo {
   executeInto?: string;
   /** DEALLOCATE name, or `*` for DEALLOCATE ALL. */
   deallocate?: string;
-  /** DECLARE name CURSOR [WITH HOLD] FOR …: the statement's own classification is the cursor query's. */
-  declare?: { name: string; hold: boolean };
+  /**
+   * DECLARE name CURSOR [WITH HOLD] FOR …: the statement's own classification is the cursor query's.
+   * `bound`: not a DECLARE but a portal a protocol Bind made (PolicySession.portal), never decided.
+   */
+  declare?: { name: string; hold: boolean; bound?: boolean };
   /** FETCH/MOVE … name: resolved against the cursors policy saw declared (a portal can be made otherwise). */
   fetch?: string;
   /**

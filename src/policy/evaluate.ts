@@ -132,10 +132,13 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
       : { ...st, classes: ['unknown'], kind: 'unknown' };
   }
   if (st.fetch !== undefined) {
-    // FETCH reads what the cursor's query reads. A portal policy did not see declared (one a protocol Bind
-    // made under a name, which SQL FETCH reads as well) cannot be classified.
+    // FETCH reads what the cursor's query reads. A cursor's DECLARE was decided (allowed, or approved) when
+    // it ran, and its query was planned then, so a FETCH of it is a read and nothing more: deciding the query
+    // again would ask for an approval per FETCH. A portal a protocol Bind made was never decided: a FETCH of
+    // it is decided as the statement bound into it; one policy does not know cannot be classified.
     const cursor = session.cursors?.get(st.fetch);
-    target = cursor ?? { ...st, node: 'FetchStmt of a cursor policy did not see declared', classes: ['unknown'], kind: 'unknown' };
+    target = !cursor ? { ...st, node: 'FetchStmt of a cursor policy did not see declared', classes: ['unknown'], kind: 'unknown' }
+      : cursor.declare?.bound ? cursor : st;
   }
   const classes = new Set<StatementKind>(target.classes);
   const fns = target.userFunctions.filter((f) => !fnAllowed(f, grant.functions.allow));

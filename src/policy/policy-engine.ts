@@ -163,7 +163,7 @@ export class PolicySession {
   resolveIn: string[] = [...DEFAULT_SEARCH_PATH];
   readonly prepared = new Map<string, StatementInfo>();
   /** Cursors declared by statements policy allowed, as long as the server keeps them (see {@link applied}). */
-  readonly cursors = new Map<string, StatementInfo & { declare: { name: string; hold: boolean } }>();
+  readonly cursors = new Map<string, StatementInfo & { declare: NonNullable<StatementInfo['declare']> }>();
   /** Whether the server is in a transaction block, as far as the statements policy saw (and txStatus) tell. */
   private inBlock = false;
   /** The reason given with `connect --reason` or `SET pcigate.reason = '…'`; recorded with approvals. */
@@ -213,7 +213,7 @@ export class PolicySession {
   portal(name: string, sql: string | null): void {
     const bound = sql === null ? [] : classify(sql).statements;
     if (bound.length !== 1) { this.cursors.delete(name); return; }
-    this.cursors.set(name, { ...bound[0]!, declare: { name, hold: false } });
+    this.cursors.set(name, { ...bound[0]!, declare: { name, hold: false, bound: true } });
   }
 
   /**

@@ -307,3 +307,21 @@ describe('set_config from inside a query', () => {
     expect(ps.decide('SELECT * FROM items', 0).action).toBe('deny');
   });
 });
+
+describe('cursors over tables that need approval', () => {
+  it('a DECLARE approved once is read by its FETCHes without an approval each (a bound portal is still decided)', () => {
+    const e = new PolicyEngine(policySection.parse({
+      roles: { a: { subjects: ['a'] } },
+      connections: { db: { roles: { a: { approval_tables: ['cards'] } } } },
+    }), {});
+    const ps = e.openSession({ sub: 'a', via: 'local' }, 'db', 0);
+    expect(ps.decide('BEGIN', 0).action).toBe('allow');
+    const declare = 'DECLARE c CURSOR FOR SELECT last4 FROM cards';
+    expect(ps.decide(declare, 0).action).toBe('hold');
+    ps.applied(declare); // what the hook does once an approver approved it
+    expect(ps.decide('FETCH FORWARD 100 FROM c', 0).action).toBe('allow');
+    expect(ps.decide('FETCH FORWARD 100 FROM c', 0).action).toBe('allow');
+    ps.portal('p', 'SELECT last4 FROM cards');
+    expect(ps.decide('FETCH ALL FROM p', 0).action).toBe('hold');
+  });
+});
