@@ -64,6 +64,9 @@ export interface SshSessionOptions {
   signal?: AbortSignal;
 }
 
+/** After this long without output, a held incomplete UTF-8 tail is sent (longer than the masker's 20 ms idle release). */
+const UTF8_TAIL_IDLE_MS = 40;
+
 interface Recording {
   cast: AsciicastWriter;
   rel: string;
@@ -263,6 +266,31 @@ export class SshSession {
     };
     const out = new StreamMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stdout, () => cast.output(b)); }, maskOpts);
     const err = new StreamMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stderr, () => cast.output(b)); }, maskOpts);
+    // The masker keeps an incomplete UTF-8 sequence at the end of a chunk even past its idle release, waiting
+    // for the rest of the character. Binary protocols (sftp, scp, rsync) then wait for that byte forever: the
+    // remote side sends nothing more until the client answers, and the client needs the byte first. A held
+    // tail of such bytes only (≥ 0x80: never a digit or a separator, so no card number runs through it) is
+    // released once the stream has been idle a little longer than the masker's idle release.
+    const settle = (m: StreamMasker) => {
+      let tail = Buffer.alloc(0);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      return (b: Buffer) => {
+        if (timer) clearTimeout(timer);
+        tail = Buffer.concat([tail, b.subarray(Math.max(0, b.length - 3))]).subarray(-3);
+        m.write(b);
+        const held = m.held;
+        if (held === 0 || held > 3) return;
+        timer = setTimeout(() => {
+          timer = undefined;
+          if (m.held === held && tail.subarray(-held).every((x) => x >= 0x80)) {
+            try { m.flush(); } catch (e) { fail(e); }
+          }
+        }, UTF8_TAIL_IDLE_MS);
+        timer.unref?.();
+      };
+    };
+    const writeOut = settle(out);
+    const writeErr = settle(err);
     const input = this.#o.conn.record_input ? new StreamMasker((b) => cast.input(b), { ...maskOpts, idleMs: Infinity }) : undefined;
     recording.notice = (line) => {
       out.flush();
@@ -271,8 +299,8 @@ export class SshSession {
       deliver(text, send.stderr, () => { cast.output(text); cast.marker(line); });
     };
     return {
-      stdout: (b) => { this.#limits?.activity(); out.write(b); },
-      stderr: (b) => { this.#limits?.activity(); err.write(b); },
+      stdout: (b) => { this.#limits?.activity(); writeOut(b); },
+      stderr: (b) => { this.#limits?.activity(); writeErr(b); },
       input: (b) => {
         this.#limits?.activity();
         this.#bytesIn += b.length;

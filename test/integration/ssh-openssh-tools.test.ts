@@ -2,9 +2,9 @@
  * OpenSSH's file-transfer and piping tools through `--listen`'s local server, against a real sshd: sftp in
  * batch mode and scp (OpenSSH 9 speaks sftp by default) through a granted sftp subsystem, legacy `scp -O`
  * and `rsync -e ssh` (exec), stdin piped into a remote command until the client's EOF (`cat > file`, 10 MB),
- * binary output without a card number passing byte for byte, 50 MB of output, memory bounded when the client
- * reads slowly, and `ssh -N -L` (a forward
- * pcigate refuses and records). Every file must arrive byte-identical; every transfer is recorded.
+ * binary output without a card number passing byte for byte (also when it ends mid-character and waits), 50 MB
+ * of output, memory bounded when the client reads slowly, and `ssh -N -L` (a forward pcigate refuses and
+ * records). Every file must arrive byte-identical; every transfer is recorded.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -130,6 +130,23 @@ describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real O
     expect(big.code).toBe(0);
     expect(big.stdout.length).toBe(50_000_000);
   }, 90_000);
+
+  it('output ending in an incomplete UTF-8 byte is sent when the remote side waits (binary request/response)', async () => {
+    // What sftp hit about 2 runs in 3: a reply ending in a byte >= 0xC0 was held by the masker for the rest
+    // of a character that never came, and the remote side waited for the client's next request.
+    const c = spawn('ssh', ['-p', String(broker.port), ...opts(), '-T', 'pcigate@127.0.0.1', `sh -c 'printf "abc\\343"; read x; echo " done"'`],
+      { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'pipe', 'ignore'] });
+    const out: Buffer[] = [];
+    c.stdout.on('data', (b: Buffer) => out.push(b));
+    const closed = new Promise<number | null>((resolve) => c.on('close', resolve));
+    try {
+      await expect.poll(() => Buffer.concat(out).includes(0xe3), { timeout: 5_000 }).toBe(true);
+    } finally {
+      c.stdin.end('go\n');
+    }
+    expect(await closed).toBe(0);
+    expect(Buffer.concat(out)).toEqual(Buffer.from('abc\xe3 done\n', 'latin1'));
+  }, 30_000);
 
   it('memory stays bounded while the client reads slowly: the upstream channel waits (backpressure)', async () => {
     // 200 MB of output to a client that reads nothing for 4 s: pcigate pauses the upstream channel once about
