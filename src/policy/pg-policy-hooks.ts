@@ -119,7 +119,8 @@ export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, sessio
   if (stmt.protocol === 'function') return decideFunctionCall(o, ps, session, stmt);
   // No text to judge (an Execute of a statement prepared by SQL PREPARE and Parsed over, or of a portal or
   // statement never made here as pcigate saw it): fail closed. An empty text the client sent is judged.
-  if (stmt.textUnknown) return inFailedTransaction(stmt, { action: 'deny', rule: 'unknown_statement', message: denyMsg('unknown_statement', 'pcigate does not know the text of the statement this Execute runs (prepared by SQL PREPARE, or never prepared or bound on this connection)') });
+  // A refused Parse's text under a name the session PREPAREd in SQL: the server runs that one, not this.
+  if (stmt.textUnknown || (stmt.textRefused && ps.prepared.has(stmt.statementName ?? ''))) return inFailedTransaction(stmt, { action: 'deny', rule: 'unknown_statement', message: denyMsg('unknown_statement', 'pcigate does not know the text of the statement this Execute runs (prepared by SQL PREPARE, or never prepared or bound on this connection)') });
   const d = ps.decide(stmt.sql, o.clock.now(), stmt.txStatus);
   if (d.action === 'allow') return { action: 'allow' };
   if (d.action === 'deny' || !o.store) {

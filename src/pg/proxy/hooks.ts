@@ -18,6 +18,11 @@ export interface Statement {
    * never made on this connection as pcigate saw it, or was prepared by SQL PREPARE. Judge it unknown.
    */
   textUnknown?: true;
+  /**
+   * `sql` is a text the server refused at Parse under this Execute's statement name: the server runs nothing
+   * under the name (26000), unless it holds a statement prepared by SQL PREPARE there, which this is not.
+   */
+  textRefused?: true;
   /** Bind parameters of an extended-protocol Execute (empty otherwise). */
   params: BindParam[];
   /** Type OIDs the statement's Parse declared for those parameters (0 or absent: left to the server). */

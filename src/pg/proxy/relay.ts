@@ -69,8 +69,8 @@ const ABORT_TX = encodeQuery("DO $pcigate$BEGIN RAISE EXCEPTION 'pcigate: a stat
 const ABORT_BATCH = encodeParse({ name: 'pcigate_refused', sql: "SELECT 'pcigate: a statement was refused by policy; the transaction is aborted'::pg_catalog.int4", paramTypes: [] });
 
 /** A portal bound from `ps` knows its text only when `ps` does (a statement pcigate saw Parsed). */
-function unknownText(ps: { sql: string; unknown?: true } | undefined): { unknown?: true } {
-  return !ps || ps.unknown ? { unknown: true } : {};
+function unknownText(ps: { sql: string; unknown?: true; refused?: true } | undefined): { unknown?: true; refused?: true } {
+  return !ps || ps.unknown ? { unknown: true } : ps.refused ? { refused: true } : {};
 }
 
 /** ABORT_BATCH with its own Sync: answered by the error and a ReadyForQuery, as ABORT_TX is. */
@@ -94,6 +94,11 @@ interface Prepared {
   types: number[];
   /** Its text is not known (prepared by SQL PREPARE, or a name never Parsed here): `sql` is ''. */
   unknown?: true;
+  /**
+   * `sql` is a text the server refused at Parse (it failed analysis) under a name the mirror did not have: the
+   * server holds nothing under the name, unless a statement prepared by SQL PREPARE (see Statement.textRefused).
+   */
+  refused?: true;
   /** The RowDescription a Describe of it (or of a portal bound from it) got: its columns' types. */
   described?: Buffer | undefined;
   /**
@@ -155,7 +160,7 @@ const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pc
 export class Relay {
   private readonly expect: Expect[] = [];
   private readonly prepared = new Map<string, Prepared>();
-  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; from?: Prepared }>();
+  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; refused?: true; from?: Prepared }>();
   /** Statements whose Running gets a `describe` (set when the Execute is read, taken when it is admitted). */
   private readonly descriptions = new WeakMap<Statement, Buffer>();
   private statementCount = 0;
@@ -182,7 +187,7 @@ export class Relay {
    * skipped Execute shows what the client bound for it. Cleared at the Sync.
    */
   private readonly skippedPrepared = new Map<string, { sql: string; types: number[] }>();
-  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; from?: Prepared }>();
+  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; refused?: true; from?: Prepared }>();
   private pumping = false;
   private ended = false;
   private clientGone = false;
@@ -420,7 +425,7 @@ export class Relay {
           this.forward(FLUSH);
           this.unflushed = 0;
           return unsure.settled.then(() => {
-            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: unknownText(unsure.held).unknown });
+            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined }, unknownText(unsure.held));
             delete portal.from;
             if (this.ended) return;
             return this.onClientFrame(f) ?? undefined;
@@ -429,7 +434,7 @@ export class Relay {
         const tail = this.expect[this.expect.length - 1];
         const described = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.prepared.get(portal.statement)?.described : undefined;
         return this.statement(f, {
-          protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [], ...(portal && !portal.unknown ? {} : { textUnknown: true as const }),
+          protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [], ...(portal && !portal.unknown ? {} : { textUnknown: true as const }), ...(portal?.refused ? { textRefused: true as const } : {}),
           statementName: portal?.statement ?? '', portal: e.portal, maxRows: e.maxRows,
         }, described && portal ? withFormats(described, portal.resultFormats) : undefined);
       }
@@ -907,14 +912,15 @@ export class Relay {
       const m = e.change;
       // What the server holds under the name now. A message it skipped changed nothing: what was there
       // before. The one that failed: a named statement it held stays; the unnamed one is dropped by its
-      // failed Parse; for a name the mirror did not have, one prepared by SQL may be there, whose text is not
-      // known here (so an Execute of it is refused): the server refuses the Parse with 42P05 after analysing
-      // it, so a text that fails analysis (42P01, 42601 …) does not tell whether it holds one. A failed Close
-      // leaves the refused change as the mirror's guess.
+      // failed Parse; for a name the mirror did not have, one prepared by SQL (42P05), whose text is not known
+      // here (so an Execute of it is refused), or, when the text failed analysis first (42P01, 42601 …),
+      // nothing or one prepared by SQL: the refused text stays, marked so (policy refuses an Execute of it
+      // when it saw the name PREPAREd; otherwise the server answers 26000). A failed Close leaves its change.
       const held: Prepared | null | undefined = e !== h ? m.prev
         : m.name === '' && e.kind === 'parse' ? undefined
         : m.prev ? m.prev
-        : e.kind === 'parse' ? { sql: '', types: [], unknown: true }
+        : e.kind === 'parse' && sqlstate === '42P05' ? { sql: '', types: [], unknown: true }
+        : e.kind === 'parse' && e.set ? { sql: e.set.sql, types: e.set.types, refused: true }
         : null;
       if (e.kind === 'parse' && e.set?.unsure) {
         e.set.unsure.rejected = true;
