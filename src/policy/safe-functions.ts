@@ -53,4 +53,6 @@ export const SAFE_FUNCTIONS: ReadonlySet<string> = new Set([
   'pg_table_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_indexes_size', 'pg_database_size',
   'current_setting', 'has_table_privilege', 'has_column_privilege', 'has_schema_privilege', 'has_database_privilege',
   'has_function_privilege', 'pg_has_role',
+  // pgjdbc's DatabaseMetaData (getPrimaryKeys, getIndexInfo, ResultSetMetaData): expands index key arrays
+  'information_schema._pg_expandarray',
 ]);

@@ -56,6 +56,10 @@ describe.each([
     ({ steps, stdout } = await runProbe('java', ['-cp', JAR, PROBE, gate.broker.host, String(gate.broker.port), gate.broker.database, gate.broker.user, gate.broker.secret, tag, ...props]));
   }, 180_000);
 
+  it('DatabaseMetaData and ResultSetMetaData (database tools, ORMs) answer as they do directly', () => {
+    expect(steps.get('metadata'), stdout).toBe('table:app_items;col:id:int4;col:name:text;pk:id;idx:id;rsmd:app_items:0:false;');
+  });
+
   it('Connection.isValid (HikariCP) answers true', () => {
     expect(steps.get('is_valid'), stdout).toBe('valid=true');
   });

@@ -128,6 +128,21 @@ public class PgJdbcAppProbe {
         }
       });
       step(c, "after_held", x -> "value=" + one(x, "select 'still open'").replace(' ', '_'));
+      // What database tools (DBeaver, DataGrip) and ORMs ask the driver: DatabaseMetaData and ResultSetMetaData,
+      // which pgjdbc answers with catalog queries (format_type, pg_get_expr, information_schema._pg_expandarray).
+      step(c, "metadata", x -> {
+        java.sql.DatabaseMetaData md = x.getMetaData();
+        StringBuilder b = new StringBuilder();
+        try (ResultSet r = md.getTables(null, "public", "app_items", new String[] {"TABLE"})) { while (r.next()) b.append("table:").append(r.getString("TABLE_NAME")).append(';'); }
+        try (ResultSet r = md.getColumns(null, "public", "app_items", null)) { while (r.next()) b.append("col:").append(r.getString("COLUMN_NAME")).append(':').append(r.getString("TYPE_NAME")).append(';'); }
+        try (ResultSet r = md.getPrimaryKeys(null, "public", "app_items")) { while (r.next()) b.append("pk:").append(r.getString("COLUMN_NAME")).append(';'); }
+        try (ResultSet r = md.getIndexInfo(null, "public", "app_items", false, false)) { while (r.next()) if (r.getString("INDEX_NAME") != null) b.append("idx:").append(r.getString("COLUMN_NAME")).append(';'); }
+        try (Statement s = x.createStatement(); ResultSet r = s.executeQuery("select id, name from app_items where id = 1")) {
+          java.sql.ResultSetMetaData rm = r.getMetaData();
+          b.append("rsmd:").append(rm.getTableName(1)).append(':').append(rm.isNullable(1)).append(':').append(rm.isAutoIncrement(1)).append(';');
+        }
+        return b.toString();
+      });
     }
     System.out.println("done");
   }
