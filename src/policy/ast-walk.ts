@@ -24,6 +24,8 @@ export interface WalkAcc {
   writeWithoutWhere: boolean;
   /** `set_config(name, value, is_local)` calls: a setting changed from inside a query (undefined: not a constant). */
   setConfigs: Array<{ name?: string; value?: string; local: boolean }>;
+  /** Inside `SELECT … FROM x WHERE name = '<const>'`: the value every row's `name` column has (see nameFilter). */
+  nameIs?: string | undefined;
 }
 
 export function newAcc(): WalkAcc {
@@ -57,6 +59,23 @@ function str(v: unknown): string | undefined {
 }
 
 /** The text of a string or number constant (through casts); undefined for anything computed. */
+/** `name` when a WHERE clause is exactly `name = '<constant>'`: every row it lets through has that name. */
+function nameFilter(where: unknown): string | undefined {
+  const w = nodeOf(where);
+  if (w?.[0] !== 'A_Expr' || w[1].kind !== 'AEXPR_OP' || !Array.isArray(w[1].name) || w[1].name.length !== 1) return undefined;
+  const op = nodeOf(w[1].name[0]);
+  if (op?.[0] !== 'String' || op[1].sval !== '=' || !isBareColumn(w[1].lexpr, 'name')) return undefined;
+  return constString(w[1].rexpr);
+}
+
+/** A ColumnRef of one unqualified name. */
+function isBareColumn(v: unknown, column: string): boolean {
+  const n = nodeOf(v);
+  if (n?.[0] !== 'ColumnRef' || !Array.isArray(n[1].fields) || n[1].fields.length !== 1) return false;
+  const part = nodeOf(n[1].fields[0]);
+  return part?.[0] === 'String' && part[1].sval === column;
+}
+
 function constString(v: unknown): string | undefined {
   const n = nodeOf(v);
   if (n?.[0] === 'TypeCast') return constString(n[1].arg);
@@ -179,7 +198,10 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
         acc.classes.add('ddl');
         walk(f.intoClause.rel, s, 'write', acc);
       }
+      const outer = acc.nameIs;
+      acc.nameIs = nameFilter(f.whereClause);
       walkFields(f, ['withClause', 'intoClause'], s, 'read', acc);
+      acc.nameIs = outer;
       return;
     }
     case 'InsertStmt': {
@@ -220,7 +242,8 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
       const fn = dotted(f.funcname).replace(/^pg_catalog\./, '');
       acc.functions.add(fn);
       if (fn === 'set_config' && Array.isArray(f.args)) {
-        const name = constString(f.args[0]);
+        // pg_dump: SELECT set_config(name, '…', false) FROM pg_settings WHERE name = '<setting>'.
+        const name = constString(f.args[0]) ?? (isBareColumn(f.args[0], 'name') ? acc.nameIs : undefined);
         const value = constString(f.args[1]);
         acc.setConfigs.push({ ...(name !== undefined ? { name: name.toLowerCase() } : {}), ...(value !== undefined ? { value } : {}), local: constString(f.args[2]) !== 'false' });
       }

@@ -298,6 +298,17 @@ describe('set_config from inside a query', () => {
     expect(as("SELECT set_config(name, 'x', false) FROM settings_to_apply")).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
     expect(as("SELECT set_config('search_path', current_user, false)")).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
     expect(as("SELECT set_config('application_name', 'report', false)").action).toBe('allow');
+    // pg_dump's form: the WHERE fixes the name of every row it sets (judged as SET restrict_nonsystem_relation_kind).
+    const dumper = new PolicyEngine(policySection.parse({
+      roles: { f: { subjects: ['f'] } }, connections: { db: { roles: { f: { classes: ['read', 'function', 'copy_out', 'transaction', 'utility'] } } } },
+    }), {});
+    expect(dumper.decide({ sub: 'f', via: 'local' }, 'db', "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'").action).toBe('allow');
+    expect(as("SELECT set_config(name, 'vault', false) FROM pg_settings WHERE name = 'search_path'; SELECT * FROM items")).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.f.tables.allow' });
+    expect(as("SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'standard_conforming_strings'")).toMatchObject({ action: 'deny', rule: 'sql_text' });
+    for (const sql of ["SELECT set_config(name, 'x', false) FROM pg_settings WHERE name = 'a' OR true", "SELECT set_config(name, 'x', false) FROM pg_settings WHERE name <> 'a'",
+      "SELECT set_config(s.name, 'x', false) FROM pg_settings s WHERE name = 'a'"]) {
+      expect(as(sql), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
+    }
     expect(as("SELECT set_config('search_path', 'public', false); SELECT * FROM items").action).toBe('allow');
   });
 
