@@ -5,11 +5,10 @@
  * session's masked count reaches `pcigate sessions`.
  */
 import { writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../harness/cli.js';
-import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { localConfigYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { readLog } from '../integration/pg-proxy-setup.js';
 
 let server: PostgresServer;
@@ -19,21 +18,7 @@ beforeAll(async () => {
   server = await startPostgres();
   const dir = tempDir('pcigate-limits-');
   config = path.join(dir, 'pcigate.yaml');
-  writeFileSync(config, [
-    'identity:',
-    '  allow_local: true',
-    'connections:',
-    ...connectionYaml(server),
-    'policy:',
-    '  roles:',
-    `    dev: { subjects: [${os.userInfo().username}] }`,
-    '  connections:',
-    '    test-db:',
-    '      session: { idle_timeout: 1s }',
-    '      roles:',
-    '        dev: { classes: [read, transaction, utility] }',
-    '',
-  ].join('\n'), { mode: 0o600 });
+  writeFileSync(config, localConfigYaml(server, { classes: ['read', 'transaction', 'utility'], session: '{ idle_timeout: 1s }' }), { mode: 0o600 });
 }, 120_000);
 
 afterAll(async () => { await server?.stop(); });

@@ -1,12 +1,11 @@
 /** `pcigate connect` end to end: the built bin, a real config, a real PostgreSQL, psql and pg as clients. */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
-import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { localConfigYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { readLog, until } from '../integration/pg-proxy-setup.js';
 
 let server: PostgresServer;
@@ -17,20 +16,7 @@ beforeAll(async () => {
   server = await startPostgres();
   dir = tempDir('pcigate-connect-');
   config = path.join(dir, 'pcigate.yaml');
-  writeFileSync(config, [
-    'identity:',
-    '  allow_local: true',
-    'connections:',
-    ...connectionYaml(server),
-    'policy:',
-    '  roles:',
-    `    dev: { subjects: [${os.userInfo().username}] }`,
-    '  connections:',
-    '    test-db:',
-    '      roles:',
-    '        dev: { classes: [read, write, ddl, copy_in, copy_out, transaction, utility] }',
-    '',
-  ].join('\n'), { mode: 0o600 });
+  writeFileSync(config, localConfigYaml(server, { classes: ['read', 'write', 'ddl', 'copy_in', 'copy_out', 'transaction', 'utility'] }), { mode: 0o600 });
 });
 afterAll(async () => { await server?.stop(); });
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
-import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { localConfigYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { readLog, until } from '../integration/pg-proxy-setup.js';
 
 let server: PostgresServer;
@@ -35,20 +35,7 @@ beforeAll(async () => {
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'tmpfs', mnt], { encoding: 'utf8' });
   if (m.status !== 0) throw new Error(`this test needs a tmpfs mount (root): ${m.stderr}`);
   config = path.join(tempDir('pcigate-fulldisk-cfg-'), 'pcigate.yaml');
-  writeFileSync(config, [
-    'identity:',
-    '  allow_local: true',
-    'connections:',
-    ...connectionYaml(server),
-    'policy:',
-    '  roles:',
-    `    dev: { subjects: [${os.userInfo().username}] }`,
-    '  connections:',
-    '    test-db:',
-    '      roles:',
-    '        dev: { classes: [read, write, transaction, utility] }',
-    '',
-  ].join('\n'), { mode: 0o600 });
+  writeFileSync(config, localConfigYaml(server, { classes: ['read', 'write', 'transaction', 'utility'] }), { mode: 0o600 });
 }, 120_000);
 
 afterAll(async () => {

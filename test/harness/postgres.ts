@@ -355,3 +355,18 @@ export function connectionYaml(server: PostgresServer, name = 'test-db'): string
     `    user: ${server.superuser}`, '    password: env:TEST_DB_PASSWORD', '    sslmode: disable',
   ];
 }
+
+/**
+ * A whole pcigate.yaml for this server as connection `test-db`, for the local OS user (identity.allow_local)
+ * in role `dev` with `classes`; `session` is the connection's policy session section as YAML flow (`{ idle_timeout: 1s }`).
+ */
+export function localConfigYaml(server: PostgresServer, o: { classes: string[]; session?: string }): string {
+  return [
+    'identity:', '  allow_local: true',
+    'connections:', ...connectionYaml(server),
+    'policy:', '  roles:', `    dev: { subjects: [${os.userInfo().username}] }`,
+    '  connections:', '    test-db:',
+    ...(o.session ? [`      session: ${o.session}`] : []),
+    '      roles:', `        dev: { classes: [${o.classes.join(', ')}] }`, '',
+  ].join('\n');
+}

@@ -10,9 +10,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, pgClient, pgQueries, queryDetail, readLog, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, pgClient, pgQueries, queryDetail, readLog, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const JAR = '/usr/share/java/postgresql.jar'; // Debian's libpostgresql-jdbc-java (.ci/run installs it)
 const PROBE = fileURLToPath(new URL('./clients/PgJdbcAppProbe.java', import.meta.url));
@@ -27,18 +26,9 @@ beforeAll(async () => {
     create table app_log (id serial primary key, tag text, msg text); create table app_secrets (x int); insert into app_secrets values (7);
     create table app_cards (id int primary key, card_no text, card_num bigint, note text);
     insert into app_cards values (1, '${PANS[0]}', ${PANS[0]}, 'first'), (2, '${PANS[1]}', ${PANS[1]}, 'second');`);
-  gate = await startConfiguredGate(server, configSchema.parse({
-    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    masking: {},
-    policy: {
-      roles: { eng: { subjects: ['tester'] } },
-      connections: {
-        'test-db': {
-          approvals: { wait: '60s' },
-          roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['public.app_secrets'] }, require_approval: ['write_without_where'] } },
-        },
-      },
-    },
+  gate = await startConfiguredGate(server, gateConfig(server, {
+    classes: ['read', 'write', 'transaction', 'utility'], approvals: { wait: '60s' },
+    role: { tables: { deny: ['public.app_secrets'] }, require_approval: ['write_without_where'] },
   }));
 }, 120_000);
 afterAll(async () => {

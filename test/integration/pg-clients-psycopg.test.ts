@@ -11,9 +11,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, pgQueries, queryDetail, readLog, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, pgQueries, queryDetail, readLog, runProbe, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PYTHON = '/usr/bin/python3'; // Debian's, where python3-psycopg is installed (.ci/run installs it)
 const PROBE = fileURLToPath(new URL('./clients/psycopg_app_probe.py', import.meta.url));
@@ -29,18 +28,9 @@ beforeAll(async () => {
   server.psql(`create table py_log (id serial primary key, msg text); create table py_secrets (x int); insert into py_secrets values (7);
     create table py_cards (id int primary key, card_no text); insert into py_cards values (1, '${PANS[0]}'), (2, '${PANS[1]}');
     create table py_items (id int primary key); insert into py_items select generate_series(1, 60);`);
-  gate = await startConfiguredGate(server, configSchema.parse({
-    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    masking: {},
-    policy: {
-      roles: { eng: { subjects: ['tester'] } },
-      connections: {
-        'test-db': {
-          approvals: { wait: '60s' },
-          roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['public.py_secrets'] }, require_approval: ['write_without_where'] } },
-        },
-      },
-    },
+  gate = await startConfiguredGate(server, gateConfig(server, {
+    classes: ['read', 'write', 'transaction', 'utility'], approvals: { wait: '60s' },
+    role: { tables: { deny: ['public.py_secrets'] }, require_approval: ['write_without_where'] },
   }));
   ({ steps, stdout } = await runProbe(PYTHON, [PROBE, gate.broker.host, String(gate.broker.port), gate.broker.database, gate.broker.user, gate.broker.secret]));
 }, 180_000);

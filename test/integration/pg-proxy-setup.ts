@@ -57,11 +57,18 @@ export async function startGate(
  * pcigate.yaml for a gate test: one postgres connection `test-db` to `server` (sslmode disable), the test
  * identity `tester` in role `eng` allowed the statement `classes`, and masking `rules`.
  */
-export function gateConfig(server: PostgresServer, o: { classes: string[]; rules?: Array<Record<string, unknown>> }): PcigateConfig {
+export function gateConfig(server: PostgresServer, o: {
+  classes: string[]; rules?: Array<Record<string, unknown>>;
+  /** More of role eng's entry (tables, require_approval …) and the connection's approvals section. */
+  role?: Record<string, unknown>; approvals?: Record<string, unknown>;
+}): PcigateConfig {
   return configSchema.parse({
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
     masking: { rules: o.rules ?? [] },
-    policy: { roles: { eng: { subjects: ['tester'] } }, connections: { 'test-db': { roles: { eng: { classes: o.classes } } } } },
+    policy: {
+      roles: { eng: { subjects: ['tester'] } },
+      connections: { 'test-db': { ...(o.approvals ? { approvals: o.approvals } : {}), roles: { eng: { classes: o.classes, ...o.role } } } },
+    },
   });
 }
 

@@ -70,19 +70,7 @@ async function attempt(c: pg.Client, sql: string): Promise<{ rows: unknown[] } |
 }
 
 /** Sends each message and collects the frames up to ReadyForQuery, as `letter:payload` (latin1). */
-async function rawSession(messages: Buffer[]): Promise<string[]> {
-  const c = await RawPgClient.login(gate.broker);
-  try {
-    const out: string[] = [];
-    for (const m of messages) {
-      c.sock.write(m);
-      for (const f of await c.untilReady()) out.push(`${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`);
-    }
-    return out;
-  } finally {
-    c.sock.destroy();
-  }
-}
+const rawSession = (messages: Buffer[]): Promise<string[]> => RawPgClient.session(gate.broker, messages);
 
 describe('settings that make the server read SQL text differently from policy', () => {
   it('standard_conforming_strings = off is refused: a denied table read hidden in a string literal does not run', async () => {
