@@ -104,6 +104,34 @@ function functionNames(target: UpstreamTarget): (oid: number) => Promise<string 
   };
 }
 
+/**
+ * The search_path a session of this connection starts with when the client sends none: the server's own
+ * (`ALTER ROLE … SET search_path`, `ALTER DATABASE …`, postgresql.conf), which policy must resolve names in,
+ * not the built-in default (with `SET search_path = vault, public` as the role's default, `SELECT * FROM items`
+ * reads vault.items). Asked on a side connection when the listener starts and again at most once a minute,
+ * in the background; undefined (the built-in default) while the server cannot be asked.
+ */
+function serverSearchPath(ctx: Ctx, target: UpstreamTarget): { ready: Promise<void>; current(): string | undefined } {
+  let value: string | undefined;
+  let askedAt = -Infinity;
+  let asking: Promise<void> | undefined;
+  const ask = (): Promise<void> => {
+    askedAt = ctx.clock.now();
+    asking ??= lookupRows(target, 'SHOW search_path').then(
+      (rows) => { value = rows[0]?.[0] ?? undefined; },
+      (e: unknown) => { ctx.log.debug(`search_path of the server: ${e instanceof Error ? e.message : String(e)}`); },
+    ).finally(() => { asking = undefined; });
+    return asking;
+  };
+  return {
+    ready: ask(),
+    current() {
+      if (ctx.clock.now() - askedAt > 60_000) void ask();
+      return value;
+    },
+  };
+}
+
 /** startPgBroker's hooksFor, with its `admit` (session-level policy before session.start). */
 export type PgHooksFor = ((info: PgSessionInfo) => BrokerHooks) & {
   admit(info: { actor: Actor; src: Source; target: Target; notice(line: string): void }): Promise<void>;
@@ -122,6 +150,8 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
   const hmacKey = o.config.masking.hmac_key ? Buffer.from(await resolveSecret(ctx, o.config.masking.hmac_key)) : undefined;
   const catalog = new ColumnCatalog(catalogLookup(o.target), { now: () => ctx.clock.now() });
   const dbUser = o.target.user;
+  const serverPath = serverSearchPath(ctx, o.target);
+  await serverPath.ready;
   const policy: PolicyHooksOptions = {
     engine, store, connection: o.name, clock: ctx.clock, dbUser, functionName: functionNames(o.target),
     ...(o.reason ? { reason: o.reason } : {}), ...(o.signal ? { signal: o.signal } : {}),
@@ -140,7 +170,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
   };
   const hooksFor = (info: PgSessionInfo): BrokerHooks => {
     const identity = identityOfActor(info.actor);
-    const searchPath = info.startup ? startupSetting(info.startup.params, 'search_path') : undefined;
+    const searchPath = (info.startup ? startupSetting(info.startup.params, 'search_path') : undefined) ?? serverPath.current();
     const ps = engine.openSession(identity, o.name, ctx.clock.now(), { dbUser, ...(o.reason ? { reason: o.reason } : {}), ...(searchPath !== undefined ? { searchPath } : {}) });
     const masker = new PgMasker({
       config: o.config.masking,
