@@ -109,7 +109,8 @@ function functionNames(target: UpstreamTarget): (oid: number) => Promise<string 
  * (`ALTER ROLE … SET search_path`, `ALTER DATABASE …`, postgresql.conf), which policy must resolve names in,
  * not the built-in default (with `SET search_path = vault, public` as the role's default, `SELECT * FROM items`
  * reads vault.items). Asked on a side connection when the listener starts and again at most once a minute,
- * in the background; undefined (the built-in default) while the server cannot be asked.
+ * in the background; undefined (the built-in default) while the server cannot be asked. A schema of the path
+ * created later (CREATE SCHEMA named as the user) is seen only at the next asking.
  */
 function serverSearchPath(ctx: Ctx, target: UpstreamTarget): { ready: Promise<void>; current(): string | undefined } {
   let value: string | undefined;
@@ -117,7 +118,9 @@ function serverSearchPath(ctx: Ctx, target: UpstreamTarget): { ready: Promise<vo
   let asking: Promise<void> | undefined;
   const ask = (): Promise<void> => {
     askedAt = ctx.clock.now();
-    asking ??= lookupRows(target, 'SHOW search_path').then(
+    // The schemas it names that exist (current_schemas): PostgreSQL skips a missing one, such as the
+    // "$user" of the default path, and so must policy, or every unqualified name would need allowing there.
+    asking ??= lookupRows(target, 'SELECT pg_catalog.string_agg(pg_catalog.quote_ident(s), \', \') FROM pg_catalog.unnest(pg_catalog.current_schemas(false)) s').then(
       (rows) => { value = rows[0]?.[0] ?? undefined; },
       (e: unknown) => { ctx.log.debug(`search_path of the server: ${e instanceof Error ? e.message : String(e)}`); },
     ).finally(() => { asking = undefined; });
