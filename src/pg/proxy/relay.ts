@@ -1031,12 +1031,14 @@ export class Relay {
     const onPortal = this.o.hooks.onPortal;
     if (!onPortal) return;
     const unsure = ps?.unsure;
-    if (!unsure) { onPortal.call(this.o.hooks, name, ps && !ps.unknown ? ps.sql : null); return; }
+    // No text, or one the server refused at Parse (the Bind binds nothing, or a statement prepared by SQL): null.
+    const text = (p: Prepared | undefined) => (p && !p.unknown && !p.refused ? p.sql : null);
+    if (!unsure) { onPortal.call(this.o.hooks, name, text(ps)); return; }
     onPortal.call(this.o.hooks, name, null);
     void unsure.settled.then(() => {
       if (this.ended || this.portals.get(name) !== portal) return;
       const held = unsure.rejected ? unsure.held : ps;
-      onPortal.call(this.o.hooks, name, held && !held.unknown ? held.sql : null);
+      onPortal.call(this.o.hooks, name, text(held));
     });
   }
 
