@@ -14,11 +14,10 @@ import { ColumnCatalog } from '../mask/column-catalog.js';
 import type { ColumnLookup } from '../mask/column-catalog.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
-import { startupSetting } from '../pg/protocol/startup-params.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import { ApprovalStore } from '../policy/approvals.js';
 import { loadParser } from '../policy/pg-parser.js';
-import { decideStatement, identityOfActor } from '../policy/pg-policy-hooks.js';
+import { decideStatement, openPolicySession } from '../policy/pg-policy-hooks.js';
 import type { PolicyHooksOptions } from '../policy/pg-policy-hooks.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
 import { maxSessionMessage } from '../identity/index.js';
@@ -172,9 +171,8 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     }
   };
   const hooksFor = (info: PgSessionInfo): BrokerHooks => {
-    const identity = identityOfActor(info.actor);
-    const searchPath = (info.startup ? startupSetting(info.startup.params, 'search_path') : undefined) ?? serverPath.current();
-    const ps = engine.openSession(identity, o.name, ctx.clock.now(), { dbUser, ...(o.reason ? { reason: o.reason } : {}), ...(searchPath !== undefined ? { searchPath } : {}) });
+    const ps = openPolicySession(policy, info, serverPath.current());
+    const identity = ps.identity;
     const masker = new PgMasker({
       config: o.config.masking,
       grants: engine.unmaskGrants(identity, o.name),

@@ -6,6 +6,7 @@
  * Results are cached per distinct SQL text.
  */
 import { Buffer } from 'node:buffer';
+import { isSplittingEncoding } from '../pg/protocol/startup-params.js';
 import { dotted, newAcc, nodeOf, walk } from './ast-walk.js';
 import type { WalkAcc } from './ast-walk.js';
 import { parseStatements } from './pg-parser.js';
@@ -114,18 +115,6 @@ function setting(f: PgNode): SettingChange {
   return { name, value: args.join(', '), local };
 }
 
-/** PostgreSQL's encoding-name cleaning (clean_encoding_name in encnames.c): lower case, letters and digits only. */
-const encodingKey = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, '');
-/**
- * The client-only encodings whose multibyte characters may end in an ASCII byte (a backslash, `[`, `|`…),
- * by every name pg_encname_tbl (encnames.c) gives them (the cp* spellings too, in case): SJIS, SHIFT_JIS_2004,
- * BIG5, GBK, UHC, JOHAB, GB18030. In every other encoding PostgreSQL knows, bytes below 0x80 are ASCII
- * characters and the rest never are, so statement boundaries, quotes and keywords read the same as in UTF-8.
- */
-const SPLITTING_ENCODINGS = new Set([
-  'sjis', 'shiftjis', 'mskanji', 'win932', 'windows932', 'cp932', 'shiftjis2004', 'big5', 'win950', 'windows950', 'cp950',
-  'gbk', 'win936', 'windows936', 'cp936', 'uhc', 'win949', 'windows949', 'cp949', 'johab', 'gb18030',
-]);
 /** Values parse_bool (src/backend/utils/adt/bool.c) reads as true: any prefix of true/yes, on, 1. */
 const TRUE_VALUE = /^(t|tr|tru|true|y|ye|yes|on|1)$/;
 
@@ -136,7 +125,8 @@ const TRUE_VALUE = /^(t|tr|tru|true|y|ye|yes|on|1)$/;
  * policy and a SELECT and a DELETE to the server; with a client_encoding such as SJIS, BIG5 or GBK a
  * backslash byte can be the second half of a character, so the bytes `E'`, 0x95, `\'; DELETE …` are one
  * literal to policy (a stray byte, an escaped quote) and a character, a closing quote and a DELETE to
- * the server. So those SETs are refused. A RESET goes back to the session's start value: that the
+ * the server (which encodings: isSplittingEncoding, src/pg/protocol/startup-params.ts, which the proxy
+ * uses for the startup packet too). So those SETs are refused. A RESET goes back to the session's start value: that the
  * startup packet's client_encoding is none of those is for the proxy to check.
  */
 function misreadingSetting(s: SettingChange): string | undefined {
@@ -144,7 +134,7 @@ function misreadingSetting(s: SettingChange): string | undefined {
   if (s.name === 'standard_conforming_strings' && !TRUE_VALUE.test(s.value.trim().toLowerCase())) {
     return 'standard_conforming_strings other than on would make the server read backslashes in string literals where policy reads none';
   }
-  if (s.name === 'client_encoding' && SPLITTING_ENCODINGS.has(encodingKey(s.value))) {
+  if (s.name === 'client_encoding' && isSplittingEncoding(s.value)) {
     return `client_encoding ${s.value} would make the server read a byte policy reads as ASCII (a backslash) as the end of a character`;
   }
   return undefined;

@@ -63,11 +63,20 @@ export interface PolicyHooksOptions {
 /** A `hooksFor` for startPgBroker: one PolicySession per proxied session. */
 export function policyHooksFor(o: PolicyHooksOptions): (info: { session: string; actor: Actor; startup?: { params: Readonly<Record<string, string>> } }) => SessionHooks {
   return (info) => {
-    const identity = (o.identify ?? identityOfActor)(info.actor);
-    const searchPath = info.startup ? startupSetting(info.startup.params, 'search_path') : undefined;
-    const ps = o.engine.openSession(identity, o.connection, o.clock.now(), { ...(o.dbUser ? { dbUser: o.dbUser } : {}), ...(o.reason ? { reason: o.reason } : {}), ...(searchPath !== undefined ? { searchPath } : {}) });
+    const ps = openPolicySession(o, info);
     return { onStatement: (stmt) => decideStatement(o, ps, info.session, stmt), onPortal: (name, sql) => ps.portal(name, sql) };
   };
+}
+
+/**
+ * One proxied session's policy state. Its search_path starts as the client's startup parameter (forwarded
+ * upstream), or else `serverPath`, the server's own (the broker asks it), or else the built-in default.
+ */
+export function openPolicySession(o: PolicyHooksOptions, info: { actor: Actor; startup?: { params: Readonly<Record<string, string>> } }, serverPath?: string): PolicySession {
+  const searchPath = (info.startup ? startupSetting(info.startup.params, 'search_path') : undefined) ?? serverPath;
+  return o.engine.openSession((o.identify ?? identityOfActor)(info.actor), o.connection, o.clock.now(), {
+    ...(o.dbUser ? { dbUser: o.dbUser } : {}), ...(o.reason ? { reason: o.reason } : {}), ...(searchPath !== undefined ? { searchPath } : {}),
+  });
 }
 
 const denyMsg = (rule: string, reason: string) => `pcigate: denied by policy rule ${rule}: ${reason}`;

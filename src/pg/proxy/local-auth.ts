@@ -9,7 +9,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { DirectTlsRefused, ProtocolError } from '../../errors.js';
 import { Limits } from '../protocol/codes.js';
-import { isSplittingEncoding } from '../protocol/startup-params.js';
+import { isSplittingEncoding, startupSetting } from '../protocol/startup-params.js';
 import { FrameReader } from './frame-reader.js';
 import { FrameWaiter } from './frame-waiter.js';
 import { ScramServer, type ScramVerifier } from './scram.js';
@@ -111,7 +111,7 @@ export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Prom
         refuse(socket, error);
         return { kind: 'refused', reason: error.message };
       }
-      const encoding = Object.entries(all).find(([k]) => k.toLowerCase() === 'client_encoding')?.[1];
+      const encoding = startupSetting(all, 'client_encoding');
       if (encoding !== undefined && isSplittingEncoding(encoding)) {
         // Policy reads statements as UTF-8; in this encoding the server would split the same bytes into
         // other statements (startup-params.ts). `SET client_encoding` to it is refused by policy likewise.

@@ -68,8 +68,8 @@ const ABORT_TX = encodeQuery("DO $pcigate$BEGIN RAISE EXCEPTION 'pcigate: a stat
  */
 const ABORT_BATCH = encodeParse({ name: 'pcigate_refused', sql: "SELECT 'pcigate: a statement was refused by policy; the transaction is aborted'::pg_catalog.int4", paramTypes: [] });
 
-/** A portal bound from `ps` knows its text only when `ps` does (a statement pcigate saw Parsed). */
-function unknownText(ps: { sql: string; unknown?: true; refused?: true } | undefined): { unknown?: true; refused?: true } {
+/** What a portal bound from `ps` knows of its text: none (`ps` unknown or never Parsed here), or one the server refused. */
+function textFlags(ps: { sql: string; unknown?: true; refused?: true } | undefined): { unknown?: true; refused?: true } {
   return !ps || ps.unknown ? { unknown: true } : ps.refused ? { refused: true } : {};
 }
 
@@ -377,7 +377,7 @@ export class Relay {
       } else if (code === FE.Bind) {
         const b = decodeBind(f);
         const ps = this.skippedPrepared.get(b.statement) ?? this.prepared.get(b.statement);
-        this.skippedPortals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...unknownText(ps) });
+        this.skippedPortals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...textFlags(ps) });
       }
       this.forward(f);
       return null;
@@ -406,7 +406,7 @@ export class Relay {
       case FE.Bind: {
         const b = decodeBind(f);
         const ps = this.prepared.get(b.statement);
-        const portal = { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...unknownText(ps), ...(ps?.unsure ? { from: ps } : {}) };
+        const portal = { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
         this.portals.set(b.portal, portal);
         if (b.portal !== '') this.portalBound(b.portal, portal, ps);
         this.forward(f);
@@ -425,7 +425,7 @@ export class Relay {
           this.forward(FLUSH);
           this.unflushed = 0;
           return unsure.settled.then(() => {
-            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined }, unknownText(unsure.held));
+            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined }, textFlags(unsure.held));
             delete portal.from;
             if (this.ended) return;
             return this.onClientFrame(f) ?? undefined;
