@@ -37,4 +37,25 @@ describe('PgSessionRecorder', () => {
       ['pg.intent', 'pending', 1], ['pg.query', 'success', 1], ['pg.query', 'denied', 2],
     ]);
   });
+
+  it('a held statement the client cancels, or whose session ends, is refused and its hold told to abandon the wait', async () => {
+    for (const how of ['cancel', 'session end'] as const) {
+      const sink = memorySink();
+      const aborted: string[] = [];
+      const rec = new PgSessionRecorder({
+        sink, session: 's1', actor: { sub: 'tester', via: 'local' }, src: { ip: '127.0.0.1' }, target: { conn: 'db', kind: 'postgres' },
+        transcript: null, onProblem: (e) => { throw e; },
+        inner: { onStatement: () => ({ action: 'hold', until: new Promise(() => {}), abort: () => { aborted.push(how); } }) },
+      });
+      const d = await rec.hooks().onStatement!({ n: 1, protocol: 'simple', sql: 'delete from items', params: [] });
+      expect(d.action).toBe('hold');
+      if (how === 'cancel') expect(rec.cancelHeld()).toBe(true);
+      const settled = rec.settle();
+      const decided = await (d as { until: Promise<{ action: string; sqlstate?: string }> }).until;
+      await settled;
+      expect(decided).toMatchObject({ action: 'deny', sqlstate: how === 'cancel' ? '57014' : '08006' });
+      expect(aborted).toEqual([how]);
+      expect(sink.events.map((e) => [e.type, e.outcome])).toEqual([['pg.query', 'denied']]);
+    }
+  });
 });
