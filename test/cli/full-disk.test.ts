@@ -6,7 +6,7 @@
  * passes. The CLI's own writes (an evidence bundle, a key rotation) say what they could not write and keep
  * nothing half-written. Needs mount(2) for the tmpfs (root, as .ci/run runs).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,32 +14,24 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
 import { localConfigYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { fill, mountTmpfs, unmountAll } from '../harness/tmpfs.js';
 import { readLog, until } from '../integration/pg-proxy-setup.js';
 
 let server: PostgresServer;
 let mnt: string;
 let config: string;
 
-/** Fills the file system at `dir` to the last byte; returns the filler's path. */
-function fill(dir: string): string {
-  const file = path.join(dir, 'filler');
-  const r = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=64k'], { encoding: 'utf8' });
-  expect(r.stderr).toContain('No space left on device');
-  return file;
-}
-
 beforeAll(async () => {
   server = await startPostgres();
   server.psql('create table fd_items (id int, note text)');
   mnt = mkdtempSync(path.join(os.tmpdir(), 'pcigate-fulldisk-'));
-  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'tmpfs', mnt], { encoding: 'utf8' });
-  if (m.status !== 0) throw new Error(`this test needs a tmpfs mount (root): ${m.stderr}`);
+  mountTmpfs(mnt, '16m');
   config = path.join(tempDir('pcigate-fulldisk-cfg-'), 'pcigate.yaml');
   writeFileSync(config, localConfigYaml(server, { classes: ['read', 'write', 'transaction', 'utility'] }), { mode: 0o600 });
 }, 120_000);
 
 afterAll(async () => {
-  if (mnt) { spawnSync('umount', ['-l', mnt]); rmSync(mnt, { recursive: true, force: true }); }
+  unmountAll();
   await server?.stop();
 });
 

@@ -8,16 +8,17 @@
  *   (multiplexed) connection whose decision cannot be recorded is refused and does not run; once space is
  *   back sessions run again, a log.gap reports what was lost, and verify passes.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../recorder/types.js';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
 import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { fill, mountTmpfs, unmountAll } from '../harness/tmpfs.js';
+import { readLog, until } from '../integration/pg-proxy-setup.js';
 import type { Sshd } from '../harness/sshd.js';
 
 const skip = sshdAvailable();
@@ -26,35 +27,6 @@ if (skip) process.stderr.write(`skipping the SSH full-disk tests: ${skip}\n`);
 let sshd: Sshd;
 let dir: string;
 let config: string;
-const mounts: string[] = [];
-
-function readLog(home: string): AuditRecord[] {
-  const d = path.join(home, 'log');
-  return readdirSync(d).filter((f) => f.endsWith('.jsonl')).sort()
-    .flatMap((f) => readFileSync(path.join(d, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
-}
-
-function mountTmpfs(at: string, size: string): void {
-  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', at], { encoding: 'utf8' });
-  if (m.status !== 0) throw new Error(`this test needs a tmpfs mount (root): ${m.stderr}`);
-  mounts.push(at);
-}
-
-/** Fills the file system at `d` to the last byte; returns the filler's path. */
-function fill(d: string): string {
-  const file = path.join(d, 'filler');
-  const r = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=64k'], { encoding: 'utf8' });
-  expect(r.stderr).toContain('No space left on device');
-  return file;
-}
-
-const until = async (cond: () => boolean, ms = 15_000) => {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 interface Listener { child: ChildProcess; port: number; err: () => string; exited: Promise<number | null>; askpass: string }
 
@@ -67,7 +39,7 @@ async function listen(home: string): Promise<Listener> {
   child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await until(() => out.trim().endsWith('}'));
+  await until(() => out.trim().endsWith('}'), 15_000);
   const info = JSON.parse(out) as { port: number; password: string };
   const askpass = path.join(mkdtempSync(path.join(dir, 'askpass-')), 'askpass.sh');
   writeFileSync(askpass, `#!/bin/sh\necho '${info.password}'\n`);
@@ -107,7 +79,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const m of mounts.reverse()) { spawnSync('umount', ['-l', m]); rmSync(m, { recursive: true, force: true }); }
+  unmountAll();
   await sshd?.stop();
 });
 
@@ -130,7 +102,7 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
       expect(r.code).toBe(255);
       expect(r.stdout.length).toBeGreaterThan(0);
       expect(r.stdout.length).toBeLessThan(200 * 2011);
-      await until(() => readLog(home).filter((x) => x.type === 'session.end').length === 2);
+      await until(() => readLog(home).filter((x) => x.type === 'session.end').length === 2, 15_000);
       const end = readLog(home).filter((x) => x.type === 'session.end')[1]!;
       expect(end).toMatchObject({ outcome: 'failure', detail: { recording_error: expect.stringContaining('ENOSPC: no space left on device') } });
       // The recording was cut back to its last whole write and committed: every line parses, its output is
@@ -164,8 +136,8 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
       env: { PATH: process.env.PATH, HOME: dir, SSH_ASKPASS: l.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: 'ignore',
     });
     try {
-      await until(() => existsSync(ctl));
-      await until(() => readLog(home).some((x) => x.type === 'session.start'));
+      await until(() => existsSync(ctl), 15_000);
+      await until(() => readLog(home).some((x) => x.type === 'session.start'), 15_000);
       const shared = (cmd: string) => ssh(l, ['-S', ctl, 'pcigate@127.0.0.1', cmd]);
       expect((await shared(`sh -c 'echo ran-0 > ${ran}/ran-0; cat ${ran}/ran-0'`)).stdout.toString()).toBe('ran-0\n');
 
@@ -193,7 +165,7 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
       // Space is back: a new session runs and is recorded after a log.gap.
       expect((await ssh(l, ['pcigate@127.0.0.1', 'echo after'])).stdout.toString()).toBe('after\n');
       master.kill('SIGTERM');
-      await until(() => readLog(home).filter((x) => x.type === 'session.end').length >= 1);
+      await until(() => readLog(home).filter((x) => x.type === 'session.end').length >= 1, 15_000);
       l.child.kill('SIGINT');
       expect(await l.exited).toBe(0);
       expect(l.err()).toContain('ENOSPC: no space left on device');
