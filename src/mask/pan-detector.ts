@@ -126,7 +126,7 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
 
 /** Fast path: a run of 13–19 digits without separators is one candidate, checked on the bytes directly. */
 function checkPlain(buf: Uint8Array, s: number, e: number, from: number, to: number, openEnd: boolean, anyLuhn: boolean, out: PanSpan[]): void {
-  if (s > from && BYTE_CLASS[buf[s - 1]!] === 4 && !track1Start(buf, s, from)) return;
+  if (s > from && BYTE_CLASS[buf[s - 1]!] === 4 && !track1Start(buf, s, from) && !escapeLetter(buf, s, from)) return;
   if (e < to ? BYTE_CLASS[buf[e]!] === 4 : openEnd) return;
   let sum = 0;
   let dbl = false;
@@ -173,7 +173,7 @@ function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: numbe
   k++;
   gDig[k] = nd;
   // Letters glued to the run make its first/last group part of a word or identifier, not a PAN.
-  const leftLetter = s > from && BYTE_CLASS[buf[s - 1]!] === 4 && !track1Start(buf, s, from);
+  const leftLetter = s > from && BYTE_CLASS[buf[s - 1]!] === 4 && !track1Start(buf, s, from) && !escapeLetter(buf, s, from);
   const rightOpen = e < to ? BYTE_CLASS[buf[e]!] === 4 : openEnd;
   // The first group of a run after `<digit>.` is a decimal fraction: any-Luhn candidates starting there
   // must be in a major issuer range, like the default's.
@@ -220,6 +220,16 @@ function inUuid(buf: Uint8Array, start: number, end: number, from: number, to: n
  */
 function decimalFraction(buf: Uint8Array, s: number, from: number): boolean {
   return s - 2 >= from && buf[s - 1] === 0x2e && BYTE_CLASS[buf[s - 2]!] === 1;
+}
+
+/**
+ * Whether the letter before `s` ends a backslash escape (`\n`, `\t`, `\r`, `\b`, `\f`, `\v`): a line break or tab
+ * inside a value as JSON (RFC 8259 §7), COPY's text format (and so pg_dump) and E'…' SQL strings write it. The
+ * letter stands for a control character, not a word: `"Card:\n4111…"` is a PAN on a line of its own.
+ */
+export function escapeLetter(buf: Uint8Array, s: number, from: number): boolean {
+  const l = buf[s - 1]!;
+  return s - 2 >= from && buf[s - 2] === 0x5c && (l === 0x6e || l === 0x74 || l === 0x72 || l === 0x62 || l === 0x66 || l === 0x76);
 }
 
 /** `%B<PAN>^…` (ISO/IEC 7813 track 1): the format code `B` glued to the PAN is not a word. */

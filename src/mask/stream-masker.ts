@@ -263,7 +263,7 @@ function utf8Tail(buf: Uint8Array, n: number): number {
 /**
  * How much already-sent context to keep before `hold`: enough that any PAN touching the held bytes is
  * seen whole again next time (its start lies within 19 digits before `hold`), plus the byte before it
- * (a letter there disqualifies the first group) or, when they are `<digits>.`, those integer digits and
+ * (a letter there disqualifies the first group, unless a backslash before it makes it an escape: kept too) or, when they are `<digits>.`, those integer digits and
  * the byte before them (a decimal fraction or a float print). A group longer than 19 digits is kept only
  * in part: ≥ 20 of its digits are enough to show it is too long.
  */
@@ -292,5 +292,6 @@ export function contextFrom(buf: Uint8Array, hold: number): number {
     while (k > 0 && BYTE_CLASS[buf[k - 1]!] === 1 && j - k <= MAX_PAN_DIGITS + 1) k--;
     return k > 0 ? k - 1 : 0;
   }
-  return j > 0 ? j - 1 : 0;
+  // A letter before the run is kept with the byte before it: `\n` is an escape, not a word (escapeLetter).
+  return j > 1 && buf[j - 2] === 0x5c ? j - 2 : j > 0 ? j - 1 : 0;
 }

@@ -46,6 +46,15 @@ describe('findPans', () => {
     expect(findPans(b(input))).toEqual([]);
   });
 
+  it('a PAN after a backslash escape (a line break or tab as JSON, COPY text and E\'…\' write it) is masked; a plain letter still glues', () => {
+    expect(maskText(String.raw`{"note": "Card:\n4111111111111111\n exp 12/29"}`)).toBe(String.raw`{"note": "Card:\n************1111\n exp 12/29"}`);
+    expect(maskText(String.raw`1\tline one\n4111 1111 1111 1111`)).toBe(String.raw`1\tline one\n**** **** **** 1111`);
+    for (const e of ['b', 'f', 'n', 'r', 't', 'v']) expect(maskText(`x\\${e}378282246310005`)).toBe(`x\\${e}***********0005`);
+    expect(maskText(String.raw`E'\t4111111111111111'`)).toBe(String.raw`E'\t************1111'`);
+    expect(maskText('n4111111111111111')).toBe('n4111111111111111');
+    expect(maskText(String.raw`\x4111111111111111`)).toBe(String.raw`\x4111111111111111`);
+  });
+
   it('returns the same buffer object when nothing is masked', () => {
     const m = new PanMasker();
     const buf = b('nothing to see 1234 here');

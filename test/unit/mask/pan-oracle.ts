@@ -14,9 +14,11 @@ export function oraclePans(text: string, anyLuhn = false): string[] {
     const after = text[m.index + m[0].length] ?? '';
     const letter = (c: string) => /^[A-Za-z]$/.test(c);
     const track1 = before === 'B' && (m.index === 1 || text[m.index - 2] === '%');
+    // `\n4111…` (JSON, COPY text, E'…'): the letter of a backslash escape is a control character, not a word.
+    const escaped = /^[bfnrtv]$/.test(before) && text[m.index - 2] === '\\';
     // After `<digit>.` the first group is a decimal fraction: any-Luhn holds it to the issuer ranges.
     const fraction = before === '.' && /^\d$/.test(text[m.index - 2] ?? '');
-    for (let i = letter(before) && !track1 ? 1 : 0; i < groups.length; i++) {
+    for (let i = letter(before) && !track1 && !escaped ? 1 : 0; i < groups.length; i++) {
       let d = '';
       for (let j = i; j < groups.length; j++) {
         if (groups[j]!.length < 3) break;

@@ -1,0 +1,56 @@
+/**
+ * Card numbers a second adversarial hunt through the real gate (startConfiguredGate: the hooks `pcigate connect`
+ * gives a session; real PostgreSQL, psql, the pg driver, raw protocol) found reaching a client or the data home
+ * unmasked: each test fails without its fix.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { type Gate, gateConfig, pgClient, pgQueries, queryDetail, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+
+const PAN = '4111111111111111';
+const AMEX = '378282246310005';
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql(`create table notes (id int, body text);
+    insert into notes values (1, E'Card:\\n${PAN}\\nexp 12/29'), (2, E'amex\\t${AMEX}');`);
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out', 'utility', 'transaction', 'function'] }));
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+/** Every file under the gate's data home (log, checkpoints, transcripts), concatenated. */
+function dataHome(): Buffer {
+  const files: string[] = [];
+  const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name)); };
+  walk(gate.home);
+  return Buffer.concat(files.map((f) => readFileSync(f)));
+}
+
+describe('leaks found by the second hunt', () => {
+  it('a card number on a line of its own inside JSON, a text COPY (pg_dump) and E\'…\' SQL (written `\\n4111…`) is masked', async () => {
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select row_to_json(n) as j, to_jsonb(n.body) as jb from notes n order by id`);
+      expect(r.rows).toEqual([
+        { j: { id: 1, body: 'Card:\n************1111\nexp 12/29' }, jb: 'Card:\n************1111\nexp 12/29' },
+        { j: { id: 2, body: 'amex\t***********0005' }, jb: 'amex\t***********0005' },
+      ]);
+      const lit = await c.query(`select length(E'x\\n${PAN}') as n`);
+      expect(lit.rows).toEqual([{ n: 18 }]);
+    } finally { await c.end(); }
+    const copy = await run('psql', ['-X', '-c', 'copy notes to stdout'], gate.env);
+    expect(copy.stdout, copy.stderr).toBe('1\tCard:\\n************1111\\nexp 12/29\n2\tamex\\t***********0005\n');
+    await until(() => pgQueries(gate.home, 'length(E').length > 0);
+    expect(queryDetail(pgQueries(gate.home, 'length(E')[0]!).sql).toBe(String.raw`select length(E'x\n************1111') as n`);
+    const home = dataHome();
+    for (const p of [PAN, AMEX]) expect(home.includes(Buffer.from(p)), p).toBe(false);
+  });
+});
