@@ -40,7 +40,7 @@ import { mayPrintExponent } from './float-text.js';
 import { hasHexRun } from './hex-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
+import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, starsInPlace, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -319,7 +319,12 @@ export class PgMasker {
     if (isPrintableAscii(v)) return this.#text(v, col);
     if (!this.#ctx.content) return binaryValue(col.typeOid, v, undefined, this.#ctx);
     const found = structuredOrPan(v, this.#ctx);
-    return found === undefined ? binaryValue(col.typeOid, v, undefined, this.#ctx) : found;
+    if (found !== undefined) return found;
+    // Nor are the bytes known to be of the planned type: another statement's text with a tab, a line break or
+    // UTF-8 in it is not printable ASCII, and read as an int4 or a date it would pass whole. What the type's
+    // reading leaves alone is searched as text too, in place (the length a binary reading needs is kept).
+    const typed = binaryValue(col.typeOid, v, undefined, this.#ctx);
+    return typed !== v ? typed : starsInPlace(v, this.#ctx);
   }
 
   /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */

@@ -486,14 +486,20 @@ function multirangeFields(b: Buffer, out: Array<{ oid: number; at: number; len: 
   return true;
 }
 
-/** Content masking that keeps the byte length (for bytea and types whose layout is unknown). */
+/**
+ * Content masking that keeps the byte length (for bytea and types whose layout is unknown), a PAN written in
+ * hex (`\x3431…`: a bytea's text output, in a row or function result whose format is not known) too.
+ */
 export function starsInPlace(value: Uint8Array, ctx: ValueContext): ValueResult {
   if (!ctx.content) return value;
   const spans = findPans(value, ctx.detect);
-  if (spans.length === 0) return value;
-  if (ctx.content.format === 'hmac') return countNull(ctx, 'pan');
-  addCount(ctx.counts, 'pan', mergeSpans(spans).length);
-  return applyMask(value, spans, ctx.content);
+  let out = value;
+  if (spans.length > 0) {
+    if (ctx.content.format === 'hmac') return countNull(ctx, 'pan');
+    addCount(ctx.counts, 'pan', mergeSpans(spans).length);
+    out = applyMask(value, spans, ctx.content);
+  }
+  return maskHexPans(out, ctx.content, ctx.detect, (n) => addCount(ctx.counts, 'pan', n));
 }
 
 function countRule(ctx: ValueContext, rule: string, v: ValueResult): ValueResult {

@@ -6,7 +6,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { type Gate, gateConfig, pgClient, pgQueries, queryDetail, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PAN = '4111111111111111';
@@ -17,7 +19,8 @@ let gate: Gate;
 beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create table notes (id int, body text);
-    insert into notes values (1, E'Card:\\n${PAN}\\nexp 12/29'), (2, E'amex\\t${AMEX}');`);
+    insert into notes values (1, E'Card:\\n${PAN}\\nexp 12/29'), (2, E'amex\\t${AMEX}');
+    select lo_from_bytea(4242, '${PAN}');`);
   gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out', 'utility', 'transaction', 'function'] }));
 }, 120_000);
 
@@ -25,6 +28,21 @@ afterAll(async () => {
   await gate?.close();
   await server?.stop();
 });
+
+/** Each batch of messages written in turn through a raw session, answered up to ReadyForQuery: every frame as `letter:payload` (latin1). */
+async function raw(batches: Buffer[][]): Promise<string[]> {
+  const c = await RawPgClient.login(gate.broker);
+  const out: string[] = [];
+  try {
+    for (const m of batches) {
+      c.sock.write(Buffer.concat(m));
+      for (const f of await c.untilReady()) out.push(`${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`);
+    }
+    return out;
+  } finally { c.sock.destroy(); }
+}
+
+const hexOf = (t: string) => Buffer.from(t).toString('hex');
 
 /** Every file under the gate's data home (log, checkpoints, transcripts), concatenated. */
 function dataHome(): Buffer {
@@ -52,5 +70,34 @@ describe('leaks found by the second hunt', () => {
     expect(queryDetail(pgQueries(gate.home, 'length(E')[0]!).sql).toBe(String.raw`select length(E'x\n************1111') as n`);
     const home = dataHome();
     for (const p of [PAN, AMEX]) expect(home.includes(Buffer.from(p)), p).toBe(false);
+  });
+
+  it('rows of a statement executed without a Describe, read by another statement\'s description, are masked as text too (a line break, a bytea in hex)', async () => {
+    // The session's last description is an int4 column: a value with a line break in it (not printable ASCII)
+    // was read as a binary int4, which holds no card number, and passed whole.
+    const one = await raw([
+      [bytes.parse('a', 'select 1::int4 as x'), bytes.describe('S', 'a'), bytes.sync()],
+      [bytes.parse('b', `select E'card\\n${PAN}'::text`), bytes.bind('', 'b', []), bytes.execute(), bytes.sync()],
+    ]);
+    expect(one.filter((f) => f.startsWith('D:')).map((f) => f.slice(8))).toEqual(['card\n************1111']);
+    // Two columns after a one-column description: no plan, every value read as of unknown type. A bytea's hex
+    // output (\x3431…) is a card number written in hex.
+    const two = await raw([
+      [bytes.parse('a', 'select 1::int4 as x'), bytes.describe('S', 'a'), bytes.sync()],
+      [bytes.parse('b', `select 1, '${PAN}'::bytea`), bytes.bind('', 'b', []), bytes.execute(), bytes.sync()],
+    ]);
+    const row = two.find((f) => f.startsWith('D:'))!;
+    expect(row).toContain(`\\x${hexOf('************1111')}`);
+    expect(row).not.toContain(hexOf(PAN));
+  });
+
+  it('a fast-path function call returning a bytea in text format (\\x3431…: lo_get of a large object) is masked', async () => {
+    const oid = Number(server.psql(`select 'lo_get(oid)'::regprocedure::oid`).trim());
+    const lo = Buffer.alloc(4);
+    lo.writeUInt32BE(4242);
+    const out = await raw([[bytes.functionCall(oid, [lo], [1], 0), bytes.sync()]]);
+    const v = out.find((f) => f.startsWith('V:'))!;
+    expect(v).toContain(`\\x${hexOf('************1111')}`);
+    expect(v).not.toContain(hexOf(PAN));
   });
 });
