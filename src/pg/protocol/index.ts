@@ -6,6 +6,7 @@ export * from './payload-reader.js';
 export * from './startup.js';
 export * from './frontend.js';
 export * from './backend.js';
+export * from './backend-check.js';
 export * from './backend-encode.js';
 export * from './scram.js';
 export * from './upstream.js';

@@ -14,6 +14,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { PgUpstreamError, ProtocolError } from '../../errors.js';
+import { backendMessageProblem } from './backend-check.js';
 import { decodeAuthentication, decodeBackendKeyData, decodeNotice, decodeParameterStatus } from './backend.js';
 import { AuthCode, BackendCode, Limits } from './codes.js';
 import { encodePasswordMessage, encodeSASLInitialResponse, encodeSASLResponse } from './frontend.js';
@@ -258,6 +259,13 @@ export async function connectUpstream(t: UpstreamTarget): Promise<UpstreamConnec
     for (;;) {
       const f = await frames.next();
       if (f.code === BackendCode.ErrorResponse) throw serverError(f, t);
+      // Only these come between AuthenticationOk and ReadyForQuery (§55.2.1), and they are handed to the client:
+      // anything else, or a body its type does not have, could carry data past the proxy's masking.
+      if (f.code !== BackendCode.ParameterStatus && f.code !== BackendCode.BackendKeyData && f.code !== BackendCode.NoticeResponse && f.code !== BackendCode.ReadyForQuery) {
+        throw new ProtocolError(`upstream ${where(t)} sent message '${String.fromCharCode(f.code)}' before its first ReadyForQuery`);
+      }
+      const why = f.code === BackendCode.BackendKeyData ? null : backendMessageProblem(f.bytes);
+      if (why) throw new ProtocolError(`upstream ${where(t)} sent ${why} before its first ReadyForQuery`);
       startup.push(f);
       if (f.code === BackendCode.ParameterStatus) {
         const p = decodeParameterStatus(f.payload);

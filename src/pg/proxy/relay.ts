@@ -10,6 +10,8 @@
  * denied statement) must go so the client sees responses in order.
  */
 import type net from 'node:net';
+import { ProtocolError } from '../../errors.js';
+import { backendMessageProblem } from '../protocol/backend-check.js';
 import { TERMINATE, encodeCopyFail, encodeParse, encodeQuery } from '../protocol/frontend.js';
 import { misreadingParameter } from '../protocol/startup-params.js';
 import type { FrameReader } from './frame-reader.js';
@@ -651,7 +653,7 @@ export class Relay {
     try {
       for (;;) {
         if (this.gated()) break;
-        const f = this.preparedFrame ?? this.o.upstreamReader.next();
+        const f = this.preparedFrame ?? this.nextUpstreamFrame();
         if (!f) break;
         // Offered too: the description the hooks are shown before the first row of an Execute the server
         // describes nowhere (Running.describe: a statement described once, executed again and again).
@@ -679,7 +681,9 @@ export class Relay {
     close();
     this.writeClient(batch);
     this.reportEnded();
-    if (failed?.e instanceof MisreadingSetting) {
+    if (failed?.e instanceof UpstreamViolation) {
+      this.upstreamViolation(failed.e);
+    } else if (failed?.e instanceof MisreadingSetting) {
       this.terminate('0A000', `pcigate: the server now reads statements otherwise than policy does (${failed.e.message}); the session was closed`, 'server reads SQL text otherwise than policy');
     } else if (failed) {
       this.fail(failed.e);
@@ -687,6 +691,36 @@ export class Relay {
   }
 
   private inUpstreamData = false;
+
+  /**
+   * The next server message, checked before anything reads or forwards it (backend-check.ts): one the server
+   * cannot send (an unknown type, a body its type does not have) could carry data past the masking hooks.
+   */
+  private nextUpstreamFrame(): Buffer | null {
+    let f: Buffer | null;
+    try {
+      f = this.o.upstreamReader.next();
+    } catch (e) {
+      throw new UpstreamViolation(e instanceof Error ? e.message : String(e), { cause: e });
+    }
+    const why = f && backendMessageProblem(f);
+    if (why) throw new UpstreamViolation(why);
+    return f;
+  }
+
+  /**
+   * The server broke the protocol: nothing more of it is read or forwarded (what came before the bad message was
+   * checked and masked as usual), the client gets FATAL 08P01 saying so, and the session ends (not clean).
+   */
+  private upstreamViolation(e: UpstreamViolation): void {
+    if (this.ended) return;
+    this.o.onInternalError(e);
+    if (!this.clientGone) {
+      this.o.client.end(errorMessage({ severity: 'FATAL', code: '08P01', message: `pcigate: the upstream server sent an invalid message (${e.message}); the session was closed` }));
+    }
+    this.o.upstream.destroy();
+    this.finish('upstream protocol violation', false, '08P01');
+  }
 
   /** Statements whose response is complete, reported to the hooks once the response went out. */
   private readonly endedRuns: Running[] = [];
@@ -1122,6 +1156,9 @@ export class Relay {
  * of the upstream frame loop (onUpstreamData ends the session), not an error the client or the log sees.
  */
 class MisreadingSetting extends Error {}
+
+/** A message from the server that it cannot send (backendMessageProblem) or a frame length out of range. */
+class UpstreamViolation extends ProtocolError {}
 
 /** Whether an ErrorResponse's fields end the session (FATAL or PANIC). */
 function isFatal(fields: Map<string, string>): boolean {

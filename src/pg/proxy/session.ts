@@ -103,12 +103,13 @@ export class PgSession implements Cancellable {
     this.pending = null;
     this.opened = opened;
     this.key = this.owner.cancelMap.issue(this, opened.upstream.backendKey?.pid);
-    // Upstream's ParameterStatus (offered to the hooks: application_name is the client's to set), Notice and
-    // ReadyForQuery go through; its BackendKeyData does not. A hook that throws ends the session unanswered.
+    // Upstream's ParameterStatus (application_name is the client's to set) and NoticeResponse (a login event
+    // trigger can RAISE NOTICE with table data) are offered to the hooks, then go through with ReadyForQuery; its
+    // BackendKeyData does not. A hook that throws ends the session unanswered.
     let hello: Buffer[];
     try {
       hello = opened.upstream.startupFrames.map((f) => (f[0] === BE.BackendKeyData ? backendKeyData(this.key!.pid, this.key!.secret)
-        : f[0] === BE.ParameterStatus && opened.hooks.onBackendMessage ? opened.hooks.onBackendMessage(f, null) ?? f : f));
+        : (f[0] === BE.ParameterStatus || f[0] === BE.NoticeResponse) && opened.hooks.onBackendMessage ? opened.hooks.onBackendMessage(f, null) ?? f : f));
     } catch (e) {
       this.owner.internalError(e, this);
       client.end(errorMessage(GENERIC_OPEN));

@@ -1,0 +1,232 @@
+/**
+ * Hostile input to `pcigate connect`'s Postgres listener and proxy, with real sockets: a broken or hostile
+ * upstream (a small scripted server in this file: it is the bad input under test) and malformed client bytes in
+ * every phase against a real PostgreSQL. The standard: a precise error with a real SQLSTATE, nothing forwarded
+ * unmasked or unrecorded, the session's session.end written, the listener still serving, the log verifying.
+ */
+import * as fsp from 'node:fs/promises';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyLog } from '../../recorder/verify.js';
+import { loadVerifyInput } from '../../recorder/verify-load.js';
+import { bytes } from '../harness/pg-bytes.js';
+import type { PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { gateConfig, readLog, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+
+const { i16, i32, msg } = bytes;
+const PAN = '4111111111111111';
+
+/** What a client saw of one exchange: every byte (latin1), the frames' letters, the ErrorResponse fields, closed or not. */
+interface Seen { text: string; letters: string; error: Record<string, string> | undefined; closed: boolean }
+
+/** Sends `data` on a logged-in (or fresh) raw client and collects what arrives until the socket closes or `ms` pass. */
+async function exchange(c: RawPgClient, data: Buffer, ms = 3000): Promise<Seen> {
+  const chunks: Buffer[] = [];
+  c.sock.on('data', (b: Buffer) => chunks.push(b));
+  c.sock.write(data);
+  const end = Date.now() + ms;
+  while (!c.closed && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  c.sock.destroy();
+  const all = Buffer.concat(chunks);
+  let letters = '';
+  let error: Record<string, string> | undefined;
+  for (let at = 0; at + 5 <= all.length;) {
+    const len = all.readInt32BE(at + 1);
+    if (len < 4 || at + 1 + len > all.length) break;
+    const f = all.subarray(at, at + 1 + len);
+    letters += String.fromCharCode(f[0]!);
+    if (f[0] === 0x45) {
+      error = {};
+      for (let off = 5; off < f.length && f[off] !== 0;) {
+        const z = f.indexOf(0, off + 1);
+        error[String.fromCharCode(f[off]!)] = f.subarray(off + 1, z).toString();
+        off = z + 1;
+      }
+    }
+    at += 1 + len;
+  }
+  return { text: all.toString('latin1'), letters, error, closed: c.closed };
+}
+
+/** The log verifies (closed gate: checkpointed and sealed). */
+async function verifies(g: Gate): Promise<void> {
+  const report = verifyLog(await loadVerifyInput(fsp, g.home, { nowMicros: Date.now() * 1000, maxUnsealedMicros: 3600e6 }));
+  expect(report.problems).toEqual([]);
+  expect(report.result).toBe('pass');
+}
+
+// ---- a hostile upstream -------------------------------------------------------------------------------
+
+/**
+ * A scripted PostgreSQL: trust login, a normal start, then each simple Query whose text names a case
+ * (`hostile:<name>`) answered by that case's bytes (and the connection closed after them when the case says so);
+ * any other Query gets an empty one-column result. The broker's side connections (the server's search_path)
+ * get that empty result too.
+ */
+class ScriptedServer {
+  private server!: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(private readonly cases: Record<string, { reply: Buffer; close?: boolean }>, private readonly hello: Buffer) {}
+
+  async start(): Promise<void> {
+    this.server = net.createServer((s) => this.serve(s));
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((r) => this.server.close(r));
+  }
+
+  private serve(s: net.Socket): void {
+    this.sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => this.sockets.delete(s));
+    let buf = Buffer.alloc(0);
+    let started = false;
+    s.on('data', (b: Buffer) => {
+      buf = Buffer.concat([buf, b]);
+      for (;;) {
+        if (!started) {
+          if (buf.length < 8 || buf.length < buf.readInt32BE(0)) return;
+          const code = buf.readInt32BE(4);
+          buf = buf.subarray(buf.readInt32BE(0));
+          if (code === 80877103) { s.write('N'); continue; }
+          if (code === 80877102) { s.end(); return; }
+          started = true;
+          s.write(this.hello);
+          continue;
+        }
+        if (buf.length < 5 || buf.length < buf.readInt32BE(1) + 1) return;
+        const f = buf.subarray(0, buf.readInt32BE(1) + 1);
+        buf = buf.subarray(f.length);
+        if (f[0] === 0x58) { s.end(); return; }
+        if (f[0] === 0x53) { s.write(bytes.readyForQuery()); continue; }
+        if (f[0] !== 0x51) continue;
+        const name = /hostile:([^']+)/.exec(f.subarray(5, f.length - 1).toString())?.[1];
+        const c = name === undefined ? undefined : this.cases[name];
+        if (!c) { s.write(Buffer.concat([bytes.rowDescription([{ name: 'v' }]), bytes.commandComplete('SELECT 0'), bytes.readyForQuery()])); continue; }
+        if (c.close) { s.end(c.reply); return; }
+        s.write(c.reply);
+      }
+    });
+  }
+}
+
+const SETTINGS = Buffer.concat([bytes.parameterStatus('server_version', '15.0'), bytes.parameterStatus('client_encoding', 'UTF8'),
+  bytes.parameterStatus('standard_conforming_strings', 'on'), bytes.parameterStatus('integer_datetimes', 'on')]);
+const HELLO = Buffer.concat([bytes.authOk(), SETTINGS, bytes.backendKeyData(4242, 777), bytes.readyForQuery()]);
+const ROWS = bytes.rowDescription([{ name: 'v' }]);
+
+/** Messages a server never sends after its first ReadyForQuery, or never with these bytes: each carries a PAN. */
+const MALFORMED: Record<string, Buffer> = {
+  'a message type that does not exist': msg('x', `card ${PAN}`),
+  'ParseComplete with a payload': msg('1', `card ${PAN}`),
+  'CommandComplete with bytes after its tag': msg('C', bytes.cstr('SELECT 1'), PAN),
+  'ParameterStatus with a third string': msg('S', bytes.cstr('application_name'), bytes.cstr('x'), bytes.cstr(PAN)),
+  'an ErrorResponse whose fields do not end': msg('E', `SERROR\0C42000\0Mboom ${PAN}`),
+  'AuthenticationCleartextPassword mid-session': bytes.authCleartext(),
+  'BackendKeyData mid-session': bytes.backendKeyData(1, 2),
+  'ReadyForQuery without its status': msg('Z'),
+  'DataRow with fewer columns than its values': Buffer.concat([ROWS, msg('D', i16(1), i32(2), 'ab', i32(16), PAN)]),
+  'NotificationResponse cut short': msg('A', i32(1)),
+};
+
+describe('a hostile upstream', () => {
+  let fake: ScriptedServer;
+  let gate: Gate;
+
+  beforeAll(async () => {
+    const cases: Record<string, { reply: Buffer; close?: boolean }> = {
+      rows: { reply: Buffer.concat([ROWS, bytes.dataRow([PAN]), bytes.commandComplete('SELECT 1'), bytes.readyForQuery()]) },
+    };
+    for (const [name, bad] of Object.entries(MALFORMED)) cases[name] = { reply: Buffer.concat([bad, bytes.commandComplete('SELECT 0'), bytes.readyForQuery()]) };
+    fake = new ScriptedServer(cases, HELLO);
+    await fake.start();
+    const srv = { host: '127.0.0.1', port: fake.port, database: 'db', superuser: 'su', password: 'pw' } as unknown as PostgresServer;
+    gate = await startConfiguredGate(srv, gateConfig(srv, { classes: ['read'] }));
+  });
+  afterAll(async () => {
+    await gate?.close();
+    await fake?.stop();
+  });
+
+  it('masks a PAN in a well-formed result (the control: the scripted server and masking work)', async () => {
+    const seen = await exchange(await RawPgClient.login(gate.broker), bytes.query("select 'hostile:rows'"), 1000);
+    expect(seen.letters).toBe('TDCZ');
+    expect(seen.text).not.toContain(PAN);
+    expect(seen.text).toContain('1111');
+  });
+
+  for (const name of Object.keys(MALFORMED)) {
+    it(`${name}: the client gets FATAL 08P01 and none of its bytes, the session ends recorded, the listener serves on`, async () => {
+      const violations = () => readLog(gate.home).filter((r) => r.type === 'session.end' && (r.detail as { reason?: string }).reason === 'upstream protocol violation');
+      const before = violations().length;
+      const seen = await exchange(await RawPgClient.login(gate.broker), bytes.query(`select 'hostile:${name}'`));
+      expect(seen.text).not.toContain(PAN);
+      expect(seen.closed).toBe(true);
+      expect(seen.error).toMatchObject({ S: 'FATAL', C: '08P01' });
+      expect(seen.error!.M).toMatch(/upstream server sent an invalid message/);
+      await until(() => violations().length > before);
+      expect(violations().at(-1)!.outcome).toBe('failure');
+      const next = await exchange(await RawPgClient.login(gate.broker), bytes.query('select 1'), 1000);
+      expect(next.letters).toBe('TCZ');
+    });
+  }
+
+  it('the log verifies after all of them', async () => {
+    await gate.close();
+    await verifies(gate);
+  });
+});
+
+describe('a hostile upstream at the start of a session', () => {
+  /** A gate in front of a scripted server that starts every session with `hello`. */
+  async function gateWith(hello: Buffer): Promise<{ gate: Gate; fake: ScriptedServer }> {
+    const fake = new ScriptedServer({}, hello);
+    await fake.start();
+    const srv = { host: '127.0.0.1', port: fake.port, database: 'db', superuser: 'su', password: 'pw' } as unknown as PostgresServer;
+    return { fake, gate: await startConfiguredGate(srv, gateConfig(srv, { classes: ['read'] })) };
+  }
+
+  it('masks a NoticeResponse the server sends before its first ReadyForQuery (a login trigger can RAISE NOTICE with table data)', async () => {
+    const notice = bytes.noticeResponse({ S: 'NOTICE', V: 'NOTICE', C: '00000', M: `welcome, card ${PAN}` });
+    const { gate, fake } = await gateWith(Buffer.concat([bytes.authOk(), SETTINGS, notice, bytes.backendKeyData(4242, 777), bytes.readyForQuery()]));
+    try {
+      const c = await RawPgClient.connect(gate.broker);
+      c.startup({ user: 'u', database: 'db' });
+      const frames = await c.scram(gate.broker.secret);
+      const text = Buffer.concat(frames).toString('latin1');
+      expect(frames.map((f) => String.fromCharCode(f[0]!)).join('')).toContain('N');
+      expect(text).toContain('welcome, card');
+      expect(text).not.toContain(PAN);
+      c.sock.destroy();
+    } finally {
+      await gate.close();
+      await fake.stop();
+    }
+  });
+
+  it('refuses a session whose server sends a message it cannot send there, and records why', async () => {
+    const { gate, fake } = await gateWith(Buffer.concat([bytes.authOk(), SETTINGS, msg('x', `card ${PAN}`), bytes.backendKeyData(4242, 777), bytes.readyForQuery()]));
+    try {
+      const c = await RawPgClient.connect(gate.broker);
+      const got: Buffer[] = [];
+      c.sock.on('data', (b: Buffer) => got.push(b));
+      c.startup({ user: 'u', database: 'db' });
+      await expect(c.scram(gate.broker.secret)).rejects.toThrow();
+      expect(Buffer.concat(got).toString('latin1')).not.toContain(PAN);
+      expect(Buffer.concat(got).toString('latin1')).toContain('08006');
+      c.sock.destroy();
+      await until(() => readLog(gate.home).some((r) => r.type === 'pg.error' && /'x'/.test(String((r.detail as { message?: string }).message))));
+    } finally {
+      await gate.close();
+      await fake.stop();
+    }
+    await verifies(gate);
+  });
+});
