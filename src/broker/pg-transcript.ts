@@ -8,7 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Fs } from '../cli/ctx.js';
 import { writeAllTo } from '../../recorder/durable-fs.js';
-import { maskText } from '../mask/pan-masker.js';
+import { maskCut } from '../mask/pan-masker.js';
 
 export interface TranscriptLimits {
   /** Rows sampled per statement. */
@@ -68,8 +68,7 @@ export class PgTranscript {
       t: 'row', n,
       values: values.map((v) => {
         if (v === null) return null;
-        const s = v.toString('utf8');
-        return maskText(s.length > max ? `${s.slice(0, max)}…` : s);
+        return maskCut(v.toString('utf8'), max);
       }),
     });
   }

@@ -4,8 +4,8 @@
  * coarse kind. ARCHITECTURE.md §4: the log never holds a secret (passwords in ALTER ROLE/CREATE USER … PASSWORD, connection strings) and
  * never an unmasked PAN.
  */
-import { maskText } from '../mask/pan-masker.js';
-import { digitsArePan, int8Digits, numericDigits } from '../mask/pg-values.js';
+import { maskCut, maskText } from '../mask/pan-masker.js';
+import { structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
@@ -27,15 +27,18 @@ const PASSWORD_WORD = /password/i;
 
 /** Redacts passwords and masks PAN in SQL text for the log and the transcript. */
 export function redactSql(sql: string): string {
-  let s = sql.length > MAX_SQL ? `${sql.slice(0, MAX_SQL)}…[truncated ${sql.length - MAX_SQL} chars]` : sql;
-  // The replacements only run on text that can match them (both password patterns name the word, a URL
-  // has `://`): this runs once per distinct SQL text, which with literals in the SQL is once per statement.
-  if (PASSWORD_WORD.test(s)) {
-    s = s.replace(PASSWORD_CLAUSE, (_m, kw: string) => `${kw}'[redacted]'`);
-    s = s.replace(CONNSTR_PASSWORD, (_m, kw: string) => `${kw}[redacted]`);
-  }
-  if (s.includes('://')) s = s.replace(URL_PASSWORD, (_m, a: string, _p: string, at: string) => `${a}[redacted]${at}`);
-  return maskText(s);
+  // Cut after masking (maskCut): a card number across the cut is masked whole, not left as its first digits.
+  return maskCut(sql, MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => {
+    let s = t;
+    // The replacements only run on text that can match them (both password patterns name the word, a URL
+    // has `://`): this runs once per distinct SQL text, which with literals in the SQL is once per statement.
+    if (PASSWORD_WORD.test(s)) {
+      s = s.replace(PASSWORD_CLAUSE, (_m, kw: string) => `${kw}'[redacted]'`);
+      s = s.replace(CONNSTR_PASSWORD, (_m, kw: string) => `${kw}[redacted]`);
+    }
+    if (s.includes('://')) s = s.replace(URL_PASSWORD, (_m, a: string, _p: string, at: string) => `${a}[redacted]${at}`);
+    return maskText(s);
+  });
 }
 
 /** True when the SQL mentions a password anywhere (set_password($1), … PASSWORD $1): its parameters are withheld. */
@@ -62,13 +65,22 @@ export function renderParams(params: BindParam[], sql: string, types: readonly n
     if (text !== undefined) return textParam(text);
     const head = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM));
     const latin = head.toString('latin1');
-    const pan = maskText(latin) !== latin || [int8Digits(p.value), numericDigits(p.value)].some((d) => d !== undefined && digitsArePan(d, {}));
-    return { binary: pan ? '[masked]' : head.toString('hex'), bytes: p.value.length };
+    return { binary: maskText(latin) !== latin || binaryHoldsPan(p.value) ? '[masked]' : head.toString('hex'), bytes: p.value.length };
   });
 }
 
+/**
+ * Whether a binary value of a type not rendered could hold a PAN in a numeric layout, as the result masker reads
+ * one (pg-values.ts structuredOrPan): an int8, money (a count of cents), float8 or numeric, or an array, record or
+ * range with such an element. A float8 or money card number, or an int8[] of them, went to the log as hex.
+ */
+function binaryHoldsPan(v: Uint8Array): boolean {
+  const found = structuredOrPan(v, { content: { format: 'full' }, detect: {}, hmacKey: undefined, counts: {} });
+  return found !== undefined && found !== v;
+}
+
 function textParam(value: string): string {
-  return maskText(value.length > MAX_TEXT_PARAM ? `${value.slice(0, MAX_TEXT_PARAM)}…[${value.length} chars]` : value);
+  return maskCut(value, MAX_TEXT_PARAM, (n) => `[${n} chars]`);
 }
 
 const KINDS: Record<string, string> = {

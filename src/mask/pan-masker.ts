@@ -134,6 +134,22 @@ export function fewerDigitsThan(text: string, n: number): boolean {
   return true;
 }
 
+/**
+ * How far past a cut text is masked first: a card number straddling the cut is found whole (19 digits and 18
+ * separators, or 38 hex pairs, and the byte after it), so the cut leaves masked digits, never the first 12 in clear.
+ */
+export const CUT_MARGIN = 128;
+
+/**
+ * `text` cut to `max` characters (`…` and `suffix(length)` appended when it was longer), PAN-masked. Masked before
+ * it is cut: cut first, `…4111111111111` would keep a card number's first 13 digits and a Luhn check would fail.
+ * `mask`: the masking to apply to the part kept (default: maskText).
+ */
+export function maskCut(text: string, max: number, suffix: (length: number) => string = () => '', mask: (t: string) => string = maskText): string {
+  if (text.length <= max) return mask(text);
+  return `${mask(text.slice(0, max + CUT_MARGIN)).slice(0, max)}…${suffix(text.length)}`;
+}
+
 let defaultMasker: PanMasker | undefined;
 
 /** maskText with the default masker (`last4`, major networks): for log and error-message writers. */

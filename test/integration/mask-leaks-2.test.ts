@@ -100,4 +100,45 @@ describe('leaks found by the second hunt', () => {
     expect(v).toContain(`\\x${hexOf('************1111')}`);
     expect(v).not.toContain(hexOf(PAN));
   });
+
+  it('the data home keeps no card number in a float8, money or int8[] bind parameter (was hex), nor the first digits of one across a cut', async () => {
+    const f8 = Buffer.alloc(8); f8.writeDoubleBE(Number(PAN));
+    const i8 = Buffer.alloc(8); i8.writeBigInt64BE(BigInt(PAN));
+    const cents = Buffer.alloc(8); cents.writeBigInt64BE(BigInt(PAN) * 100n);
+    // array_send of int8[] {4111111111111111}: ndim 1, no nulls, element type int8, one element from 1, its length and bytes
+    const arr = Buffer.concat([Buffer.from('000000010000000000000014000000010000000100000008', 'hex'), i8]);
+    const out = await raw([[bytes.parse('', 'select $1::float8 is null, $2::money is null, $3::int8[] is null'), bytes.bind('', '', [f8, cents, arr], [1]), bytes.execute(), bytes.sync()]]);
+    expect(out.filter((f) => f.startsWith('C:'))).toEqual(['C:SELECT 1\0']);
+    // A statement of more than 64 KiB and a text parameter of more than 1 KiB are cut in the log: a card number
+    // across the cut kept its first 12 digits (too few to be a card number, so nothing masked them).
+    const c = await pgClient(gate);
+    try {
+      const head = "select length('";
+      const sql = `${head}${' '.repeat(65536 - 12 - head.length)}${PAN}') as n`;
+      expect((await c.query(sql)).rows).toEqual([{ n: 65536 - head.length + 4 }]);
+      expect((await c.query('select length($1::text) as n', [`${' '.repeat(1024 - 12)}${PAN}`])).rows).toEqual([{ n: 1028 }]);
+    } finally { await c.end(); }
+    await until(() => pgQueries(gate.home, 'select length($1').length > 0 && pgQueries(gate.home, '$3::int8[]').length > 0);
+    const params = queryDetail(pgQueries(gate.home, '$3::int8[]')[0]!).params;
+    expect(params).toEqual([{ binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 32 }]);
+    const home = dataHome();
+    for (const shape of [PAN.slice(0, 12), f8.toString('hex'), i8.toString('hex'), cents.toString('hex')]) expect(home.includes(Buffer.from(shape)), shape).toBe(false);
+  });
+
+  it('a transcript value cut at 200 characters keeps no card number\'s first digits, also where a role sees card numbers in clear', async () => {
+    const clear = await startConfiguredGate(server, gateConfig(server, { classes: ['read'], role: { unmask: 'clear' } }));
+    try {
+      const c = await pgClient(clear);
+      try {
+        const r = await c.query(`select repeat(' ', 188) || '${PAN}' as v`);
+        expect(r.rows[0].v.trim()).toBe(PAN); // the grant: the client sees it
+      } finally { await c.end(); }
+      await until(() => readdirSync(path.join(clear.home, 'recordings')).length > 0 && pgQueries(clear.home, 'repeat(').length > 0);
+    } finally { await clear.close(); }
+    const files = readdirSync(path.join(clear.home, 'recordings')).map((f) => readFileSync(path.join(clear.home, 'recordings', f), 'utf8'));
+    const rows = files.join('\n').split('\n').filter((l) => l.includes('"t":"row"'));
+    expect(rows.length).toBe(1);
+    expect(rows[0]).toContain(`${' '.repeat(188)}************…`);
+    expect(rows[0]).not.toContain(PAN.slice(0, 12));
+  });
 });

@@ -57,6 +57,27 @@ describe('renderParams', () => {
     expect(out).toEqual([{ binary: '[masked]', bytes: 8 }, { binary: '0000000000000007', bytes: 8 }, { binary: '[masked]', bytes: 16 }]);
   });
 
+  it('never shows as hex a card number kept as float8 or money (cents), nor an int8[] holding one, declared or not', () => {
+    const f8 = Buffer.alloc(8); f8.writeDoubleBE(4111111111111111);
+    const cents = Buffer.alloc(8); cents.writeBigInt64BE(4111111111111111n * 100n);
+    const i8 = Buffer.alloc(8); i8.writeBigInt64BE(4111111111111111n);
+    // array_send of int8[] {4111111111111111}: ndim 1, no nulls, element int8, dim 1 from 1, one 8-byte element
+    const arr = Buffer.concat([Buffer.from('000000010000000000000014000000010000000100000008', 'hex'), i8]);
+    const amount = Buffer.alloc(8); amount.writeBigInt64BE(125050n);
+    const params = [f8, cents, arr, amount].map((value) => ({ format: 'binary' as const, value }));
+    expect(renderParams(params, 'select $1, $2, $3, $4')).toEqual([
+      { binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 32 }, { binary: amount.toString('hex'), bytes: 8 },
+    ]);
+    // Declared money and int8[]: types the log does not render as text, shown as hex before.
+    expect(renderParams(params.slice(1, 3), 'select $1, $2', [790, 1016])).toEqual([{ binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 32 }]);
+  });
+
+  it('a card number across the cut of a long statement or text parameter is masked, not left as its first digits', () => {
+    const sql = `select '${' '.repeat(65536 - 8 - 12)}4111111111111111'`;
+    expect(redactSql(sql)).toBe(`select '${' '.repeat(65536 - 8 - 12)}************…[truncated 5 chars]`);
+    expect(renderParams([{ format: 'text', value: `${' '.repeat(1024 - 12)}4111111111111111` }], 'select $1')).toEqual([`${' '.repeat(1024 - 12)}************…[1028 chars]`]);
+  });
+
   it('withholds every parameter of a statement that mentions a password', () => {
     expect(renderParams([{ format: 'text', value: 'x' }], 'select set_password($1)')).toEqual(['[redacted]']);
   });
