@@ -145,7 +145,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         await append({
           type: 'session.start', session: id, actor, src, target, outcome: 'success',
           account: { kind: 'postgres', name: o.target.user },
-          detail: { client_user: startup.user, client_database: startup.database, tls: startup.tls, listener: `${host}:${port}` },
+          detail: { client_user: maskText(startup.user), client_database: maskText(startup.database), tls: startup.tls, listener: `${host}:${port}` },
         });
       } catch (e) {
         // Fail closed, and say why: a session whose start (or refusal) cannot be recorded is not opened.
@@ -189,8 +189,9 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       if (!info.authFailed) { o.log.debug(`local connection refused: ${info.reason}`); return; }
       background(append({
         type: 'auth.fail', src: srcOf(client, info.authFailed), target, outcome: 'failure',
-        account: { kind: 'pcigate', name: info.authFailed.user },
-        detail: { reason: info.reason, sqlstate: info.error?.code ?? '28000', client_user: info.authFailed.user, client_database: info.authFailed.database, listener: `${host}:${port}` },
+        // The names are the client's to choose, and the server's message repeats the user's: PAN-masked as any text.
+        account: { kind: 'pcigate', name: maskText(info.authFailed.user) },
+        detail: { reason: maskText(info.reason), sqlstate: info.error?.code ?? '28000', client_user: maskText(info.authFailed.user), client_database: maskText(info.authFailed.database), listener: `${host}:${port}` },
       }), 'auth.fail');
     },
 
@@ -229,7 +230,8 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
     const extra = state.recorder.sessionDetail();
     const blobs = [];
     if (state.transcript) {
-      state.transcript.add({ t: 'end', reason: summary.reason });
+      // A reason may quote the server, which quotes the client (a startup setting's value): masked.
+      state.transcript.add({ t: 'end', reason: maskText(summary.reason) });
       try {
         await state.transcript.close();
         blobs.push(await o.sink.commitBlob(state.transcript.file, 'pg-transcript'));
@@ -247,7 +249,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         bytes_in: summary.bytesIn, bytes_out: summary.bytesOut,
         statements: state.recorder.statements, denied: state.recorder.denied,
         ...extra,
-        reason: summary.reason,
+        reason: maskText(summary.reason),
       },
       ...(blobs.length ? { blobs } : {}),
     });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, pgClient, pgQueries, queryDetail, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, pgClient, pgQueries, queryDetail, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PAN = '4111111111111111';
 const AMEX = '378282246310005';
@@ -140,5 +140,38 @@ describe('leaks found by the second hunt', () => {
     expect(rows.length).toBe(1);
     expect(rows[0]).toContain(`${' '.repeat(188)}************…`);
     expect(rows[0]).not.toContain(PAN.slice(0, 12));
+  });
+
+  it('a card number a client gives as its user name or a startup setting is masked in session.start, auth.fail and session.end', async () => {
+    const own = await startConfiguredGate(server, gateConfig(server, { classes: ['read'] }));
+    try {
+      const asUser = await RawPgClient.connect(own.broker);
+      asUser.startup({ user: PAN, database: own.broker.database });
+      await asUser.scram(own.broker.secret);
+      asUser.sock.destroy();
+      const wrong = await RawPgClient.connect(own.broker);
+      wrong.startup({ user: `card ${AMEX}`, database: own.broker.database });
+      const refused = await wrong.scram('not-the-secret').then(() => 'in', (e: Error) => e.message);
+      expect(refused).not.toBe('in');
+      wrong.sock.destroy();
+      // The server refuses the setting and quotes it: the session's end reason quotes the server.
+      const style = await RawPgClient.connect(own.broker);
+      style.startup({ user: own.broker.user, database: own.broker.database, datestyle: PAN });
+      await style.scram(own.broker.secret).catch(() => undefined);
+      style.sock.destroy();
+      await until(() => {
+        const types = readLog(own.home).map((r) => r.type);
+        return types.includes('auth.fail') && types.filter((t) => t === 'session.end').length >= 2;
+      });
+    } finally { await own.close(); }
+    const recs = readLog(own.home);
+    expect(recs.find((r) => r.type === 'session.start')!.detail).toMatchObject({ client_user: '************1111' });
+    expect(recs.find((r) => r.type === 'auth.fail')!.detail).toMatchObject({ client_user: 'card ***********0005' });
+    expect(recs.some((r) => r.type === 'session.end' && String(r.detail?.reason).includes('DateStyle'))).toBe(true);
+    const files: string[] = [];
+    const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name)); };
+    walk(own.home);
+    const home = Buffer.concat(files.map((f) => readFileSync(f)));
+    for (const p of [PAN, AMEX]) expect(home.includes(Buffer.from(p)), p).toBe(false);
   });
 });
