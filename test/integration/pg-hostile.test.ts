@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLog } from '../../recorder/verify.js';
 import { loadVerifyInput } from '../../recorder/verify-load.js';
 import { bytes } from '../harness/pg-bytes.js';
-import type { PostgresServer } from '../harness/postgres.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { gateConfig, readLog, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+import { gateConfig, readLog, run, startConfiguredGate, startGate, until, type Gate } from './pg-proxy-setup.js';
 
 const { i16, i32, msg } = bytes;
 const PAN = '4111111111111111';
@@ -228,5 +228,38 @@ describe('a hostile upstream at the start of a session', () => {
       await fake.stop();
     }
     await verifies(gate);
+  });
+});
+
+// ---- malformed client bytes, against a real PostgreSQL ---------------------------------------------------
+
+describe('malformed client messages', () => {
+  let server: PostgresServer;
+  let gate: Gate;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    gate = await startGate(server);
+  });
+  afterAll(async () => {
+    await gate?.close();
+    await server?.stop();
+  });
+
+  /** psql through the listener still works. */
+  async function psqlServes(): Promise<void> {
+    const r = await run('psql', ['-X', '-At', '-c', 'select 40 + 2'], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('42');
+  }
+
+  it('a client that sends a statement waiting for its record, a bad length behind it, and closes does not crash the listener', async () => {
+    // The write waits for its pg.intent record (the pump is paused on it) when the close arrives: the frames behind
+    // it are read then, and the bad length was thrown out of the socket's 'close' listener (an uncaught exception).
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.end(Buffer.concat([bytes.query('create table hostile_close (x int)'), Buffer.from([0x51, 0, 0, 0, 3])]));
+    const intent = () => readLog(gate.home).find((r) => r.type === 'pg.intent' && String((r.detail as { sql?: string }).sql).includes('hostile_close'));
+    await until(() => intent() !== undefined && readLog(gate.home).some((r) => r.type === 'session.end' && r.session === intent()!.session));
+    await psqlServes();
   });
 });

@@ -1096,7 +1096,12 @@ export class Relay {
     if (this.pumping) {
       // A decision is pending and the frames behind it wait: ended by a Terminate among them (libpq's
       // PQfinish writes it and closes at once), the session ends as the client chose, once they are handled.
-      for (let f = this.o.clientReader.next(); f; f = this.o.clientReader.next()) this.backlog.push(f);
+      // Up to a frame it cannot cut (a bad length): the pump meets that one again, after the session ended here.
+      try {
+        for (let f = this.o.clientReader.next(); f; f = this.o.clientReader.next()) this.backlog.push(f);
+      } catch (e) {
+        this.o.onInternalError(e);
+      }
       if (this.backlog.some((f) => f[0] === FE.Terminate)) return;
     }
     // The client vanished (no Terminate). Anything still running upstream is cancelled, not left to run.
