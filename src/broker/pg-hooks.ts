@@ -12,6 +12,7 @@ import type { PcigateConfig } from '../config/index.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ColumnCatalog } from '../mask/column-catalog.js';
 import type { ColumnLookup } from '../mask/column-catalog.js';
+import { maskText } from '../mask/pan-masker.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
@@ -184,10 +185,10 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     let control: SessionControl | undefined;
     return {
       // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
-      onStatement: (stmt) => withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, tx.seen(stmt), {
+      onStatement: (stmt) => maskRefusal(withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, tx.seen(stmt), {
         inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
         aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps.searchPath)),
-      }),
+      })),
       onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
       prepareRows: (frame) => masker.prepareRows(frame),
       onPortal: (name, sql) => ps.portal(name, sql),
@@ -204,6 +205,22 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     };
   };
   return Object.assign(hooksFor, { admit });
+}
+
+/**
+ * pcigate's own answers PAN-masked, as the server's are (the proxy sends them without the masking hook): a
+ * refusal or a hold's notice may quote the client's text (a table named in it, COPY's ENCODING '…'). Stays
+ * synchronous when the decision is.
+ */
+function maskRefusal(d: StatementDecision | Promise<StatementDecision>): StatementDecision | Promise<StatementDecision> {
+  if (d instanceof Promise) return d.then(maskRefusal);
+  if (d.action === 'deny') {
+    const message = maskText(d.message);
+    const detail = d.detail === undefined ? undefined : maskText(d.detail);
+    return message === d.message && detail === d.detail ? d : { ...d, message, ...(detail !== undefined ? { detail } : {}) };
+  }
+  if (d.action === 'hold') return { ...d, until: d.until.then(maskRefusal), ...(d.notice !== undefined ? { notice: maskText(d.notice) } : {}) };
+  return d;
 }
 
 /**

@@ -174,4 +174,17 @@ describe('leaks found by the second hunt', () => {
     const home = Buffer.concat(files.map((f) => readFileSync(f)));
     for (const p of [PAN, AMEX]) expect(home.includes(Buffer.from(p)), p).toBe(false);
   });
+
+  it('pcigate\'s own refusals do not repeat a card number from the client\'s text (a table it names, COPY\'s ENCODING)', async () => {
+    server.psql(`create table "${PAN}" (x int)`);
+    const own = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out'], role: { tables: { allow: ['public.notes'] } } }));
+    try {
+      const out = await RawPgClient.session(own.broker, [bytes.query(`select * from "${PAN}"`), bytes.query(`copy notes to stdout (encoding '${PAN}')`)]);
+      const errors = out.filter((f) => f.startsWith('E:'));
+      expect(errors.map((e) => /C(\w{5})\0/.exec(e)?.[1])).toEqual(['42501', '0A000']);
+      expect(errors[0]).toContain('table ************1111 is not in the allow list');
+      expect(errors[1]).toContain("ENCODING '************1111'");
+      for (const e of errors) expect(e).not.toContain(PAN);
+    } finally { await own.close(); }
+  });
 });
