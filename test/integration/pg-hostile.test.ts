@@ -253,6 +253,44 @@ describe('malformed client messages', () => {
     expect(r.stdout.trim()).toBe('42');
   }
 
+  const cstr = bytes.cstr;
+  /** Messages pcigate cannot read after the login: each ends the session with FATAL 08P01 naming what is wrong. */
+  const UNREADABLE: Record<string, [Buffer, RegExp]> = {
+    'a length below 4': [Buffer.from([0x51, 0, 0, 0, 3]), /invalid length 3 for message 'Q'/],
+    'a length above the maximum': [Buffer.concat([Buffer.from('Q'), i32(256 * 1024 * 1024 + 1)]), /invalid length 268435457 for message 'Q'/],
+    'a Query without its terminator': [msg('Q', 'select 1'), /Query message with a string that does not end/],
+    'a Parse cut short': [msg('P', cstr('')), /Parse message with a string that does not end/],
+    'a Bind cut short': [msg('B', cstr(''), cstr(''), i16(0), i16(3)), /Bind message cut short/],
+    'an Execute cut short': [msg('E', cstr('')), /Execute message cut short/],
+    'a Describe without its target': [msg('D'), /Describe message cut short/],
+    'a Close without its name': [msg('C', 'S'), /Close message with a string that does not end/],
+    'a FunctionCall cut short': [msg('F', [0, 0]), /FunctionCall message cut short/],
+  };
+
+  for (const [name, [bad, why]] of Object.entries(UNREADABLE)) {
+    it(`${name}: FATAL 08P01 that says so, session.end and a pg.error recorded, psql served after`, async () => {
+      const ends = () => readLog(gate.home).filter((r) => r.type === 'session.end' && (r.detail as { reason?: string }).reason === 'client protocol violation');
+      const before = ends().length;
+      const seen = await exchange(await RawPgClient.login(gate.broker), Buffer.concat([bytes.query('select 1'), bad]));
+      expect(seen.letters).toBe('TDCZE');
+      expect(seen.error).toMatchObject({ S: 'FATAL', C: '08P01' });
+      expect(seen.error!.M).toMatch(/^pcigate: invalid message from the client \(/);
+      expect(seen.error!.M).toMatch(why);
+      expect(seen.closed).toBe(true);
+      await until(() => ends().length > before);
+      expect(ends().at(-1)!.outcome).toBe('failure');
+      expect(readLog(gate.home).some((r) => r.type === 'pg.error' && (r.detail as { error?: string }).error === 'ERR_PROTOCOL' && why.test(String((r.detail as { message?: string }).message)))).toBe(true);
+      await psqlServes();
+    });
+  }
+
+  it('a bad message with nothing owed before it: FATAL 08P01 at once, once', async () => {
+    const seen = await exchange(await RawPgClient.login(gate.broker), msg('E', cstr('')));
+    expect(seen.letters).toBe('E');
+    expect(seen.error).toMatchObject({ S: 'FATAL', C: '08P01', M: expect.stringMatching(/Execute message cut short/) });
+    expect(seen.closed).toBe(true);
+  });
+
   it('a client that sends a statement waiting for its record, a bad length behind it, and closes does not crash the listener', async () => {
     // The write waits for its pg.intent record (the pump is paused on it) when the close arrives: the frames behind
     // it are read then, and the bad length was thrown out of the socket's 'close' listener (an uncaught exception).

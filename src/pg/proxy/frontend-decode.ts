@@ -2,15 +2,38 @@
  * Decoders for the frontend messages the proxy must understand to know what is executed: Query, Parse,
  * Bind, Execute, Close, FunctionCall (§55.7 Message Formats). Everything else is forwarded undecoded.
  * Each takes the whole frame (code byte + Int32 length + body).
+ *
+ * A message cut short or missing a string's terminator cannot be judged (policy would decide on a guess of
+ * what the server reads): ClientViolation, which ends the session with FATAL 08P01. What does parse but the
+ * server refuses anyway (bytes after the last field, a parameter count its formats do not match) goes on to the
+ * server, which answers with its own error, as it would directly.
  */
+import { ProtocolError } from '../../errors.js';
 import type { BindParam } from './hooks.js';
 import { readCString } from './wire.js';
 
+/** A client message pcigate cannot read (ends the session with FATAL 08P01; the message says only what is wrong). */
+export class ClientViolation extends ProtocolError {}
+
+/** Runs a decoder; a read past the end of the message (Buffer's RangeError, readCString's) is a ClientViolation. */
+function decoding<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new ClientViolation(`${what} message ${e.message === 'unterminated string' ? 'with a string that does not end' : 'cut short'}`, { cause: e });
+  }
+}
+
 export function decodeQuery(f: Buffer): string {
-  return readCString(f, 5)[0];
+  return decoding('Query', () => readCString(f, 5)[0]);
 }
 
 export function decodeParse(f: Buffer): { name: string; sql: string; types: number[] } {
+  return decoding('Parse', () => parse(f));
+}
+
+function parse(f: Buffer): { name: string; sql: string; types: number[] } {
   const [name, off] = readCString(f, 5);
   const [sql, at] = readCString(f, off);
   // Int16 count, then one Int32 type OID per parameter (0: left to the server).
@@ -30,6 +53,10 @@ export interface BindMessage {
 
 /** Bind: portal, statement, parameter format codes, parameter values, result format codes. */
 export function decodeBind(f: Buffer): BindMessage {
+  return decoding('Bind', () => bind(f));
+}
+
+function bind(f: Buffer): BindMessage {
   let [portal, off] = readCString(f, 5);
   const [statement, off2] = readCString(f, off);
   off = off2;
@@ -57,17 +84,22 @@ export function decodeBind(f: Buffer): BindMessage {
 }
 
 export function decodeExecute(f: Buffer): { portal: string; maxRows: number } {
-  const [portal, off] = readCString(f, 5);
-  return { portal, maxRows: f.readInt32BE(off) };
+  return decoding('Execute', () => {
+    const [portal, off] = readCString(f, 5);
+    return { portal, maxRows: f.readInt32BE(off) };
+  });
 }
 
 /** Close and Describe share a layout: Byte1 'S' (statement) or 'P' (portal), then the name. */
 export function decodeTarget(f: Buffer): { kind: 'S' | 'P'; name: string } {
-  return { kind: f[5] === 0x53 ? 'S' : 'P', name: readCString(f, 6)[0] };
+  return decoding(f[0] === 0x43 ? 'Close' : 'Describe', () => {
+    if (f.length < 6) throw new RangeError('no target');
+    return { kind: f[5] === 0x53 ? 'S' : 'P', name: readCString(f, 6)[0] };
+  });
 }
 
 export function decodeFunctionCall(f: Buffer): { oid: number } {
-  return { oid: f.readInt32BE(5) };
+  return decoding('FunctionCall', () => ({ oid: f.readInt32BE(5) }));
 }
 
 /** Rows counted from a CommandComplete tag: the last number of `INSERT 0 5`, `SELECT 3`, `COPY 7` … */

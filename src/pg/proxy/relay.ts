@@ -16,7 +16,7 @@ import { TERMINATE, encodeCopyFail, encodeParse, encodeQuery } from '../protocol
 import { misreadingParameter } from '../protocol/startup-params.js';
 import type { FrameReader } from './frame-reader.js';
 import {
-  decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
+  ClientViolation, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
 } from './frontend-decode.js';
 import { HOOKED_BACKEND, type BindParam, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
 import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, type ErrorFields } from './wire.js';
@@ -304,7 +304,7 @@ export class Relay {
     this.pumping = true;
     try {
       for (;;) {
-        const f = this.backlog.length > 0 ? this.backlog.shift()! : this.o.clientReader.next();
+        const f = this.backlog.length > 0 ? this.backlog.shift()! : this.nextClientFrame();
         if (!f) break;
         const pending = this.onClientFrame(f);
         if (pending) {
@@ -319,11 +319,48 @@ export class Relay {
       // What is left in the reader is one partial frame: keep reading until it is whole, however big.
       this.flushUpstream();
     } catch (e) {
-      this.fail(e);
+      if (e instanceof ClientViolation) this.clientViolation(e);
+      else this.fail(e);
     } finally {
       this.pumping = false;
     }
   }
+
+  /** The next client frame; a length out of range (below 4, above the limit) is a ClientViolation. */
+  private nextClientFrame(): Buffer | null {
+    try {
+      return this.o.clientReader.next();
+    } catch (e) {
+      throw new ClientViolation(e instanceof Error ? e.message : String(e), { cause: e });
+    }
+  }
+
+  /**
+   * The client sent a message pcigate cannot read: it cannot be judged, so neither it nor anything behind it is
+   * read or forwarded. What came before it is finished as after a Terminate (the server runs it and answers, the
+   * answers are recorded and masked as any), then the client gets FATAL 08P01 saying what was wrong (as the server
+   * answers a bad message length) and the session ends, not clean; the log has a pg.error with the reason.
+   */
+  private clientViolation(e: ClientViolation): void {
+    if (this.ended) return;
+    this.o.onInternalError(e);
+    this.violation = errorMessage({ severity: 'FATAL', code: '08P01', message: `pcigate: invalid message from the client (${e.message}); the session was closed` });
+    this.flushUpstream();
+    // The server reads the Terminate after what it was sent (in COPY FROM STDIN, a CopyFail first ends the COPY);
+    // skipping to a Sync it ignores it, and then ends at the end of the connection, which follows.
+    this.o.upstream.end(this.copyIn ? COPY_FAIL_TERMINATE : TERMINATE);
+    this.o.client.pause();
+    this.clientTerminated = true;
+    if (this.expect.length === 0) {
+      this.writeClient([this.violation]);
+      this.o.client.end();
+      this.clientGone = true;
+      this.finish('client protocol violation', false, '08P01');
+    }
+  }
+
+  /** The FATAL a client that broke the protocol gets once what it sent before is answered (clientViolation). */
+  private violation: Buffer | null = null;
 
   private forward(f: Buffer): void {
     const last = this.out[this.out.length - 1];
@@ -1121,12 +1158,17 @@ export class Relay {
       this.closeWhenUngated = true;
       return;
     }
-    if (this.clientTerminated && !this.clientGone) this.o.client.end();
+    if (this.clientTerminated && !this.clientGone) {
+      if (this.violation) this.writeClient([this.violation]);
+      this.o.client.end();
+    }
     if (this.ended) return;
     if (this.clientTerminated) {
       // After the client's Terminate: anything the server did not answer was not run (a server skipping to a
-      // Sync ignores the Terminate and ends at the connection's end). The session ended as the client chose.
-      this.finish('client terminated', true);
+      // Sync ignores the Terminate and ends at the connection's end). The session ended as the client chose,
+      // unless pcigate ended it for a message it could not read.
+      if (this.violation) this.finish('client protocol violation', false, '08P01');
+      else this.finish('client terminated', true);
       return;
     }
     this.failPending('08006', 'the server closed the connection');
