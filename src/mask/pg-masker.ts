@@ -38,6 +38,7 @@ import { maskCopyTextRow } from './copy-text.js';
 import type { CopyTextFormat } from './copy-text.js';
 import { mayPrintExponent } from './float-text.js';
 import { hasHexRun } from './hex-text.js';
+import { maskJsonArrayText } from './json-array-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
 import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, starsInPlace, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
@@ -64,6 +65,10 @@ interface PlannedColumn {
   binary: boolean;
   typeOid: number;
 }
+
+/** json[] and jsonb[] (pg_type.typarray of json and jsonb). */
+const JSON_ARRAY_OID = 199;
+const JSONB_ARRAY_OID = 3807;
 
 const C = { T: 0x54, D: 0x44, d: 0x64, E: 0x45, N: 0x4e, A: 0x41, V: 0x56, H: 0x48, S: 0x53 } as const;
 
@@ -303,6 +308,8 @@ export class PgMasker {
   /** A text-format value without a rule: content detection; a number (a float in exponent form too) withheld whole. */
   #text(v: Buffer, col: PlannedColumn): ValueResult {
     if (this.#ctx.content && isNumberType(col.typeOid) && numberTextIsPan(col.typeOid, v, this.#ctx.detect)) return withheldPan(this.#ctx);
+    // json[] and jsonb[]: each element a JSON document, which must still parse (json-array-text.ts).
+    if (col.typeOid === JSON_ARRAY_OID || col.typeOid === JSONB_ARRAY_OID) return maskJsonArrayText(v, this.#ctx);
     return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID);
   }
 

@@ -187,4 +187,12 @@ describe('leaks found by the second hunt', () => {
       for (const e of errors) expect(e).not.toContain(PAN);
     } finally { await own.close(); }
   });
+
+  it('json[] and jsonb[] holding card numbers come back masked and parseable (node-postgres threw on the whole row)', async () => {
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select array['{"p": ${PAN}}'::json, '${PAN}'::json, null] as ja, array['{"n": "amex ${AMEX}"}'::jsonb] as jba`);
+      expect(r.rows).toEqual([{ ja: [{ p: '************1111' }, '************1111', null], jba: [{ n: 'amex ***********0005' }] }]);
+    } finally { await c.end(); }
+  });
 });

@@ -117,6 +117,23 @@ describe('PgMasker', () => {
     expect(JSON.parse(jt!.toString())).toEqual({ pan: '************1111' });
   });
 
+  it('json[] and jsonb[] in text format: every element still parses (a bare card number quoted inside its element)', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'ja', typeOid: 199 }, { name: 'jba', typeOid: 3807 }, { name: 'dims', typeOid: 199 }]));
+    const ja = String.raw`{"{\"p\": ${PAN}, \"n\": \"amex 378282246310005\"}",${PAN},NULL,"\"${PAN}\""}`;
+    const jba = String.raw`{{"{\"p\": ${PAN}}"},{"{\"q\": 1}"}}`;
+    const dims = String.raw`[0:0]={${PAN}}`;
+    const out = rows(m.onBackendMessage(bytes.dataRow([ja, jba, dims])));
+    expect(out).toEqual([
+      String.raw`{"{\"p\": \"************1111\", \"n\": \"amex ***********0005\"}","\"************1111\"",NULL,"\"************1111\""}`,
+      String.raw`{{"{\"p\": \"************1111\"}"},{"{\"q\": 1}"}}`,
+      String.raw`[0:0]={"\"************1111\""}`,
+    ]);
+    // What a client's array parser reads back: each element parses as JSON.
+    const elements = JSON.parse(`[${out[0]!.slice(1, -1).replace(/,NULL,/, ',null,')}]`) as Array<string | null>;
+    for (const e of elements) if (e !== null) expect(() => JSON.parse(e)).not.toThrow();
+  });
+
   it('json and jsonb stay valid JSON: a PAN inside a string is masked in place, a bare number is quoted whole', () => {
     const m = new PgMasker({ config: config() });
     m.onBackendMessage(bytes.rowDescription([{ name: 'j', typeOid: 114 }, { name: 'jb', typeOid: 3802 }, { name: 'jbin', typeOid: 3802, format: 1 }]));
