@@ -12,6 +12,7 @@ import { loadVerifyInput } from '../../recorder/verify-load.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
+import { ScramClient } from '../../src/pg/proxy/scram.js';
 import { gateConfig, readLog, run, startConfiguredGate, startGate, until, type Gate } from './pg-proxy-setup.js';
 
 const { i16, i32, msg } = bytes;
@@ -281,6 +282,75 @@ describe('malformed client messages', () => {
       expect(ends().at(-1)!.outcome).toBe('failure');
       expect(readLog(gate.home).some((r) => r.type === 'pg.error' && (r.detail as { error?: string }).error === 'ERR_PROTOCOL' && why.test(String((r.detail as { message?: string }).message)))).toBe(true);
       await psqlServes();
+    });
+  }
+
+  const { untyped } = bytes;
+  /** Packets the listener refuses before a login: FATAL 08P01 naming what is wrong (no packet was silently dropped). */
+  const BAD_START: Record<string, [Buffer, RegExp]> = {
+    'a startup packet length of 4': [i32(4), /invalid startup message: invalid startup packet length 4/],
+    'a parameter without its value': [untyped(i32(196608), Buffer.from('user\0xyz')), /invalid startup packet layout/],
+    'parameters without the final terminator': [untyped(i32(196608), cstr('user'), cstr('x')), /invalid startup packet layout/],
+    'a CancelRequest of 12 bytes': [untyped(i32(80877102), i32(1)), /invalid length 12 of CancelRequest packet/],
+    'an SSLRequest of 12 bytes': [untyped(i32(80877103), i32(1)), /invalid length 12 of SSLRequest packet/],
+  };
+  for (const [name, [bad, why]] of Object.entries(BAD_START)) {
+    it(`before the login, ${name}: FATAL 08P01 that says so`, async () => {
+      const seen = await exchange(await RawPgClient.connect(gate.broker), bad);
+      expect(seen.error).toMatchObject({ S: 'FATAL', C: '08P01', M: expect.stringMatching(why) });
+      expect(seen.closed).toBe(true);
+    });
+  }
+
+  /** A client past its StartupMessage, given AuthenticationSASL, with its SCRAM client. */
+  async function saslStarted(): Promise<{ c: RawPgClient; scram: ScramClient }> {
+    const c = await RawPgClient.connect(gate.broker);
+    c.startup({ user: 'mallory', database: gate.broker.database });
+    expect((await c.frame()).readInt32BE(5)).toBe(10);
+    return { c, scram: new ScramClient(gate.broker.secret) };
+  }
+  /** client-final-message of a complete, successful login (what an eavesdropper of the loopback could replay). */
+  async function capturedFinal(): Promise<string> {
+    const { c, scram } = await saslStarted();
+    c.sock.write(bytes.saslInitial('SCRAM-SHA-256', scram.first()));
+    const final = scram.final((await c.frame()).subarray(9).toString());
+    c.sock.write(bytes.saslResponse(final));
+    expect((await c.untilReady()).at(-1)![0]).toBe(0x5a);
+    c.sock.end(bytes.terminate());
+    return final;
+  }
+
+  const BAD_SASL: Record<string, (s: { c: RawPgClient; scram: ScramClient }) => Promise<Buffer>> = {
+    'a SASLInitialResponse cut short': async () => msg('p', cstr('SCRAM-SHA-256'), [0, 0]),
+    'a SASLInitialResponse whose length says more than it holds': async () => msg('p', cstr('SCRAM-SHA-256'), i32(1000), 'n,,n=,r=abcdef'),
+    'a Query in place of the SASLInitialResponse': async () => bytes.query('select 1'),
+    'a client-final-message with another nonce': async ({ c, scram }) => {
+      c.sock.write(bytes.saslInitial('SCRAM-SHA-256', scram.first()));
+      const final = scram.final((await c.frame()).subarray(9).toString());
+      return bytes.saslResponse(final.replace(/,r=([^,]+)/, ',r=$1x'));
+    },
+    'a client-final-message replayed from an earlier login': async ({ c, scram }) => {
+      const replay = await capturedFinal();
+      c.sock.write(bytes.saslInitial('SCRAM-SHA-256', scram.first()));
+      await c.frame();
+      return bytes.saslResponse(replay);
+    },
+    'a Query in place of the SASLResponse': async ({ c, scram }) => {
+      c.sock.write(bytes.saslInitial('SCRAM-SHA-256', scram.first()));
+      await c.frame();
+      return bytes.query('select 1');
+    },
+  };
+  for (const [name, step] of Object.entries(BAD_SASL)) {
+    it(`during SCRAM, ${name}: FATAL 08P01, recorded as auth.fail`, async () => {
+      const fails = () => readLog(gate.home).filter((r) => r.type === 'auth.fail' && (r.detail as { sqlstate?: string }).sqlstate === '08P01');
+      const before = fails().length;
+      const started = await saslStarted();
+      const seen = await exchange(started.c, await step(started));
+      expect(seen.error).toMatchObject({ S: 'FATAL', C: '08P01', M: expect.stringMatching(/^invalid SASL authentication message: /) });
+      expect(seen.closed).toBe(true);
+      await until(() => fails().length > before);
+      expect(fails().at(-1)!.detail).toMatchObject({ client_user: 'mallory', reason: seen.error!.M });
     });
   }
 

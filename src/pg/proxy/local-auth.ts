@@ -9,13 +9,14 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { DirectTlsRefused, ProtocolError } from '../../errors.js';
 import { Limits } from '../protocol/codes.js';
+import { decodeSASLInitialResponse } from '../protocol/frontend.js';
 import { isSplittingEncoding, startupSetting } from '../protocol/startup-params.js';
 import { FrameReader } from './frame-reader.js';
 import { FrameWaiter } from './frame-waiter.js';
 import { ScramServer, type ScramVerifier } from './scram.js';
 import {
   AUTH, FE, STARTUP_CODE, authRequest, cstr, errorMessage, negotiateProtocolVersion,
-  readCString, type ErrorFields,
+  type ErrorFields,
 } from './wire.js';
 
 /** What the client asked for in its StartupMessage. */
@@ -41,6 +42,24 @@ export interface LocalAuthOptions {
 
 /** Parameters never passed upstream: identity and routing come from the broker, not the client. */
 const NOT_FORWARDED = new Set(['user', 'database', 'replication']);
+
+/**
+ * The name/value pairs of a StartupMessage (after its Int32 length and protocol version): NUL-terminated
+ * strings in pairs, then one more NUL as the packet's last byte (§55.7 StartupMessage), or null when the packet
+ * is laid out otherwise (PostgreSQL: "invalid startup packet layout: expected terminator as last byte").
+ */
+function startupParams(f: Buffer): Record<string, string> | null {
+  const all: Record<string, string> = {};
+  let off = 8;
+  while (off < f.length && f[off] !== 0) {
+    const k = f.indexOf(0, off);
+    const v = k < 0 ? -1 : f.indexOf(0, k + 1);
+    if (v < 0) return null;
+    all[f.subarray(off, k).toString('utf8')] = f.subarray(k + 1, v).toString('utf8');
+    off = v + 1;
+  }
+  return off === f.length - 1 ? all : null;
+}
 
 /** Sends a FATAL error the client can show, then closes (§55.2.1: errors during start-up are FATAL). */
 function refuse(socket: net.Socket, f: Omit<ErrorFields, 'severity'>): void {
@@ -86,6 +105,13 @@ export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Prom
         socket.end();
         return { kind: 'cancel', pid: f.readInt32BE(8), secret: f.readInt32BE(12) };
       }
+      const request = code === STARTUP_CODE.CancelRequest ? 'CancelRequest' : code === STARTUP_CODE.SSLRequest ? 'SSLRequest' : code === STARTUP_CODE.GSSENCRequest ? 'GSSENCRequest' : null;
+      if (request) {
+        // Not a protocol version: the request with a length it does not have (or SSLRequest inside TLS).
+        const error = { code: '08P01', message: request === 'SSLRequest' && isTls ? 'SSLRequest received inside TLS' : `invalid length ${f.length} of ${request} packet` };
+        refuse(socket, error);
+        return { kind: 'refused', reason: error.message };
+      }
       const major = code >>> 16;
       const minor = code & 0xffff;
       if (major !== 3) {
@@ -93,12 +119,11 @@ export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Prom
         refuse(socket, error);
         return { kind: 'refused', reason: error.message };
       }
-      const all: Record<string, string> = {};
-      for (let off = 8; off < f.length - 1;) {
-        const [k, next] = readCString(f, off);
-        const [v, after] = readCString(f, next);
-        all[k] = v;
-        off = after;
+      const all = startupParams(f);
+      if (!all) {
+        const error = { code: '08P01', message: 'invalid startup packet layout: expected terminator as last byte' };
+        refuse(socket, error);
+        return { kind: 'refused', reason: error.message };
       }
       const user = all.user ?? '';
       if (!user) {
@@ -131,21 +156,33 @@ export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Prom
     }
 
     socket.write(authRequest(AUTH.SASL, Buffer.concat([cstr('SCRAM-SHA-256'), Buffer.from([0])])));
-    const initial = await waiter.next();
-    if (initial[0] !== FE.Password) throw new ProtocolError('expected SASLInitialResponse');
-    const [mechanism, off] = readCString(initial, 5);
-    if (mechanism !== 'SCRAM-SHA-256') {
-      const error = { code: '28000', message: `SASL mechanism ${mechanism} is not supported` };
+    let serverFinal: string | null;
+    try {
+      const initial = await waiter.next();
+      if (initial[0] !== FE.Password) throw new ProtocolError(`expected SASLInitialResponse, got message '${String.fromCharCode(initial[0]!)}'`);
+      const { mechanism, data } = decodeSASLInitialResponse(initial.subarray(5));
+      if (mechanism !== 'SCRAM-SHA-256') {
+        const error = { code: '28000', message: `SASL mechanism ${mechanism} is not supported` };
+        refuse(socket, error);
+        return { kind: 'refused', reason: error.message, authFailed: startup };
+      }
+      if (!data) throw new ProtocolError('SASLInitialResponse without a client-first-message');
+      const scram = new ScramServer(opts.verifier);
+      const serverFirst = scram.first(data.toString('utf8'));
+      socket.write(authRequest(AUTH.SASLContinue, Buffer.from(serverFirst)));
+      const response = await waiter.next();
+      if (response[0] !== FE.Password) throw new ProtocolError(`expected SASLResponse, got message '${String.fromCharCode(response[0]!)}'`);
+      serverFinal = scram.final(response.subarray(5).toString('utf8'));
+    } catch (e) {
+      // A client that breaks the SCRAM exchange (a wrong nonce, a replayed client-final-message, a truncated or
+      // wrong message) failed to log in as much as one with a wrong secret: refused with the reason, recorded as
+      // auth.fail. Going away (closed, timed out) is not a failed attempt: psql does that to prompt for a password.
+      if (!(e instanceof ProtocolError) || e instanceof DirectTlsRefused) throw e;
+      const error = { code: '08P01', message: `invalid SASL authentication message: ${e.message}` };
       refuse(socket, error);
-      return { kind: 'refused', reason: error.message, authFailed: startup };
+      waiter.detach();
+      return { kind: 'refused', reason: error.message, authFailed: startup, error: { severity: 'FATAL', ...error } };
     }
-    const len = initial.readInt32BE(off);
-    const scram = new ScramServer(opts.verifier);
-    const serverFirst = scram.first(initial.subarray(off + 4, off + 4 + len).toString('utf8'));
-    socket.write(authRequest(AUTH.SASLContinue, Buffer.from(serverFirst)));
-    const response = await waiter.next();
-    if (response[0] !== FE.Password) throw new ProtocolError('expected SASLResponse');
-    const serverFinal = scram.final(response.subarray(5).toString('utf8'));
     if (serverFinal === null) {
       const error = { code: '28P01', message: `password authentication failed for user "${startup.user}"` };
       refuse(socket, error);
@@ -157,7 +194,8 @@ export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Prom
     return { kind: 'session', socket, reader, startup };
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
-    if (e instanceof ProtocolError && !socket.destroyed) refuse(socket, { code: '08P01', message: 'invalid startup or authentication message' });
+    // pcigate's own reasons (a startup packet length out of range, bytes behind an SSLRequest): no secret in them.
+    if (e instanceof ProtocolError && !socket.destroyed) refuse(socket, { code: '08P01', message: `invalid startup message: ${e.message}` });
     else socket.destroy();
     waiter.detach();
     return { kind: 'refused', reason };
