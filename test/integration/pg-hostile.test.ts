@@ -7,6 +7,7 @@
 import * as fsp from 'node:fs/promises';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditSink } from '../../recorder/types.js';
 import { verifyLog } from '../../recorder/verify.js';
 import { loadVerifyInput } from '../../recorder/verify-load.js';
 import { bytes } from '../harness/pg-bytes.js';
@@ -353,6 +354,40 @@ describe('malformed client messages', () => {
       expect(fails().at(-1)!.detail).toMatchObject({ client_user: 'mallory', reason: seen.error!.M });
     });
   }
+
+  it("the server's FATAL and its closing while the response waits for its record: the client gets the server's error, the record its SQLSTATE", async () => {
+    // The pg.intent of the statement is held until the server has answered and closed the connection.
+    let release = () => {};
+    const held = new Promise<void>((r) => { release = r; });
+    const sinkWrap = (s: AuditSink): AuditSink => ({
+      append: (e) => (e.type === 'pg.intent' && String((e.detail as { sql?: string }).sql).includes('hostile_fatal') ? s.append(e).then(async (r) => { await held; return r; }) : s.append(e)),
+      commitBlob: (file, kind) => s.commitBlob(file, kind),
+    });
+    const g = await startGate(server, { sinkWrap });
+    try {
+      const c = await RawPgClient.login(g.broker);
+      const got: Buffer[] = [];
+      c.sock.on('data', (b: Buffer) => got.push(b));
+      // A read (forwarded at once, its response gated) that runs long enough to be terminated by an administrator.
+      server.psql('create table if not exists hostile_big as select g from generate_series(1, 2000) g');
+      c.sock.write(bytes.query('select count(*) as hostile_fatal from hostile_big a, hostile_big b, hostile_big c'));
+      await until(() => server.psql("select count(*) from pg_stat_activity where query like '%as hostile_fatal from%' and pid <> pg_backend_pid()").trim() === '1');
+      server.psql("select pg_terminate_backend(pid) from pg_stat_activity where query like '%as hostile_fatal from%' and pid <> pg_backend_pid()");
+      await new Promise((r) => setTimeout(r, 500)); // the server has sent its FATAL and closed
+      release();
+      await until(() => c.closed);
+      const text = Buffer.concat(got).toString('latin1');
+      expect(text).toContain('C57P01\0');
+      expect(text).not.toContain('C08006\0');
+      await until(() => readLog(g.home).some((r) => r.type === 'pg.query' && String((r.detail as { sql?: string }).sql).includes('hostile_fatal')));
+      const q = readLog(g.home).find((r) => r.type === 'pg.query' && String((r.detail as { sql?: string }).sql).includes('hostile_fatal'))!;
+      expect(q.detail).toMatchObject({ result: 'failure', sqlstate: '57P01' });
+    } finally {
+      release();
+      await g.close();
+    }
+    await verifies(g);
+  });
 
   it('a bad message with nothing owed before it: FATAL 08P01 at once, once', async () => {
     const seen = await exchange(await RawPgClient.login(gate.broker), msg('E', cstr('')));

@@ -1148,13 +1148,15 @@ export class Relay {
     this.finish(busy ? 'client disconnected mid-statement' : 'client disconnected', !busy);
   }
 
-  /** The server closed after the client's Terminate while its last answers waited for their record. */
+  /** The server closed while its last messages waited for their record (or for prepareRows). */
   private closeWhenUngated = false;
 
   private onUpstreamClose(): void {
     this.upstreamGone = true;
-    if (this.clientTerminated && !this.ended && this.gateWait) {
-      // Its answers are owed to the client once their record is durable: the end waits for them (ungate).
+    if (!this.ended && this.gateWait) {
+      // What the server sent before it closed (after the client's Terminate, its last answers; otherwise, often
+      // its FATAL: an administrator's pg_terminate_backend, 57P01) is owed to the client once its record is
+      // durable: the end waits for it (ungate), and the client and the record get the server's own error.
       this.closeWhenUngated = true;
       return;
     }
