@@ -1,7 +1,7 @@
 /**
  * PAN detection over bytes (issue 4, deliverable 1). A candidate is 13–19 ASCII digits, optionally in groups
  * of 3 or more digits separated by single spaces or dashes (4-4-4-4, 4-6-5, 4-4-4-4-3, …), not part of a longer run of digits
- * or attached to letters, Luhn-valid (ISO/IEC 7812-1 Annex B) and, unless `anyLuhn`, inside an issuer range
+ * or attached to letters (a run of at most 19 digits may be zero-padded: the PAN is what follows the zeros), Luhn-valid (ISO/IEC 7812-1 Annex B) and, unless `anyLuhn`, inside an issuer range
  * of a major card network (card-networks.ts).
  *
  * `anyLuhn` widens the major networks, it never narrows them: every PAN the default finds, it finds too.
@@ -140,12 +140,22 @@ function checkPlain(buf: Uint8Array, s: number, e: number, from: number, to: num
     dbl = !dbl;
   }
   if (sum % 10 !== 0) return;
-  const n = e - s;
   if (!anyLuhn || decimalFraction(buf, s, from)) {
-    const p6 = (buf[s]! - 48) * 100000 + (buf[s + 1]! - 48) * 10000 + (buf[s + 2]! - 48) * 1000 + (buf[s + 3]! - 48) * 100 + (buf[s + 4]! - 48) * 10 + (buf[s + 5]! - 48);
-    if (networkIndex(p6, n) < 0) return;
+    // No issuer range starts with 0: leading zeros are padding (a PAN kept zero-padded to 19 digits, lpad(pan,
+    // 19, '0'), a fixed-width field). Luhn is blind to them, so the digits after them are checked as the PAN.
+    // Not in a decimal fraction, whose zeros are digits (414.0687…).
+    let z = s;
+    if (!decimalFraction(buf, s, from)) while (buf[z] === 0x30 && e - z > MIN_PAN_DIGITS) z++;
+    if (networkIndex(prefix6(buf, z), e - z) < 0) return;
+    out.push({ start: z, end: e, digits: e - z });
+    return;
   }
-  out.push({ start: s, end: e, digits: n });
+  out.push({ start: s, end: e, digits: e - s });
+}
+
+/** The first six digits from `at` as a number (an issuer range's prefix). */
+function prefix6(buf: Uint8Array, at: number): number {
+  return (buf[at]! - 48) * 100000 + (buf[at + 1]! - 48) * 10000 + (buf[at + 2]! - 48) * 1000 + (buf[at + 3]! - 48) * 100 + (buf[at + 4]! - 48) * 10 + (buf[at + 5]! - 48);
 }
 
 /** Checks the maximal run [s, e) (starts and ends with a digit) for candidates; appends found spans. */
@@ -192,6 +202,7 @@ function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: numbe
       if (isPan(gDig[i]!, n, wide)) best = j;
     }
     if (best >= 0 && !inUuid(buf, gStart[i]!, gEnd[best]!, from, to)) out.push({ start: gStart[i]!, end: gEnd[best]!, digits: gDig[best + 1]! - gDig[i]! });
+    else if (best < 0 && digs[gDig[i]!] === 0 && !(i === 0 && decimalFraction(buf, s, from)) && !(i === k - 1 && rightOpen)) zeroPadded(i, out);
   }
 }
 
@@ -235,6 +246,16 @@ export function escapeLetter(buf: Uint8Array, s: number, from: number): boolean 
 /** `%B<PAN>^…` (ISO/IEC 7813 track 1): the format code `B` glued to the PAN is not a word. */
 function track1Start(buf: Uint8Array, s: number, from: number): boolean {
   return buf[s - 1] === 0x42 && (s - 1 === from || buf[s - 2] === 0x25);
+}
+
+/** Group `g` of the run checkRun read, alone and zero-padded (as in checkPlain): the PAN after its zeros, if any. */
+function zeroPadded(g: number, out: PanSpan[]): void {
+  const d0 = gDig[g]!;
+  const d1 = gDig[g + 1]!;
+  if (d1 - d0 < MIN_PAN_DIGITS || d1 - d0 > MAX_PAN_DIGITS) return;
+  let off = d0;
+  while (digs[off] === 0 && d1 - off > MIN_PAN_DIGITS) off++;
+  if (off > d0 && isPan(off, d1 - off, false)) out.push({ start: gStart[g]! + (off - d0), end: gEnd[g]!, digits: d1 - off });
 }
 
 function growGroups(): void {

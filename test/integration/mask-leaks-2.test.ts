@@ -195,4 +195,15 @@ describe('leaks found by the second hunt', () => {
       expect(r.rows).toEqual([{ ja: [{ p: '************1111' }, '************1111', null], jba: [{ n: 'amex ***********0005' }] }]);
     } finally { await c.end(); }
   });
+
+  it('a card number kept zero-padded to a fixed width (char(19), lpad) is masked in results and COPY; its zeros stay', async () => {
+    server.psql(`create table legacy (pan char(19)); insert into legacy values (lpad('${AMEX}', 19, '0'));`);
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select pan, lpad('${PAN}', 19, '0') as padded from legacy`);
+      expect(r.rows).toEqual([{ pan: '0000***********0005', padded: '000************1111' }]);
+    } finally { await c.end(); }
+    const copy = await run('psql', ['-X', '-c', 'copy legacy to stdout with (format csv)'], gate.env);
+    expect(copy.stdout, copy.stderr).toBe('0000***********0005\n');
+  });
 });

@@ -55,6 +55,15 @@ describe('findPans', () => {
     expect(maskText(String.raw`\x4111111111111111`)).toBe(String.raw`\x4111111111111111`);
   });
 
+  it('a PAN zero-padded to a fixed width (19 digits at most: lpad(pan, 19, \'0\'), a legacy field) is masked; its zeros stay', () => {
+    expect(maskText('0004111111111111111')).toBe('000************1111');
+    expect(maskText('pan=0378282246310005;')).toBe('pan=0***********0005;');
+    expect(maskText('|00004222222222222|')).toBe('|0000*********2222|');
+    expect(maskText('0004111111111111111 123 ok')).toBe('000************1111 123 ok');
+    // Not a PAN once the zeros are gone, too long to be a padded one, or a decimal fraction's digits: left alone.
+    for (const t of ['0001234567812345678', '00004111111111111111', '0000000000000000', 'x0004111111111111111', '414.0687119840108008', '1.0004111111111111111']) expect(maskText(t)).toBe(t);
+  });
+
   it('returns the same buffer object when nothing is masked', () => {
     const m = new PanMasker();
     const buf = b('nothing to see 1234 here');

@@ -27,6 +27,11 @@ export function oraclePans(text: string, anyLuhn = false): string[] {
         if (j === groups.length - 1 && letter(after)) break;
         const wide = anyLuhn && !(i === 0 && fraction);
         if (d.length >= 13 && luhnString(d) && (wide || cardNetwork((x) => d.charCodeAt(x) - 48, d.length))) found.push(d);
+        // A group alone, zero-padded (not a decimal fraction): the digits after the zeros (13 at least) are the PAN.
+        else if (j === i && d.length >= 13 && d.startsWith('0') && luhnString(d) && !wide && !(i === 0 && fraction)) {
+          const p = d.slice(Math.min(d.search(/[^0]|$/), d.length - 13));
+          if (cardNetwork((x) => p.charCodeAt(x) - 48, p.length)) found.push(p);
+        }
       }
     }
   }
