@@ -325,6 +325,8 @@ describe('malformed client messages', () => {
     'a SASLInitialResponse cut short': async () => msg('p', cstr('SCRAM-SHA-256'), [0, 0]),
     'a SASLInitialResponse whose length says more than it holds': async () => msg('p', cstr('SCRAM-SHA-256'), i32(1000), 'n,,n=,r=abcdef'),
     'a Query in place of the SASLInitialResponse': async () => bytes.query('select 1'),
+    // Refused at its header: before a login the listener holds no more than an authentication token's worth.
+    'a SASLInitialResponse announcing 1 MB': async () => Buffer.concat([Buffer.from('p'), i32(1_000_000), cstr('SCRAM-SHA-256')]),
     'a client-final-message with another nonce': async ({ c, scram }) => {
       c.sock.write(bytes.saslInitial('SCRAM-SHA-256', scram.first()));
       const final = scram.final((await c.frame()).subarray(9).toString());

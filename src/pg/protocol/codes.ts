@@ -145,6 +145,12 @@ export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
 export const Limits = {
   /** Untyped startup-phase packets; libpq's own limit for a StartupMessage is 10 000 bytes. */
   startup: 10 * 1024,
+  /**
+   * Client messages before the login succeeds (SASLInitialResponse, SASLResponse): PostgreSQL's own bound on an
+   * authentication token (PG_MAX_AUTH_TOKEN_LENGTH). A peer that has not logged in cannot make the listener hold
+   * the 256 MiB a session's Query may have.
+   */
+  auth: 65_535,
   /** Client messages after startup (Query text, Bind values, CopyData chunks). */
   frontend: 256 * 1024 * 1024,
   /** Server messages: a DataRow can legally approach 1 GiB (the varlena limit). */

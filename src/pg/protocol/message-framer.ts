@@ -75,7 +75,7 @@ export class MessageFramer {
   /** A whole frame completed by the last push, returned before anything in `buf`. */
   private carried: Buffer | undefined;
   private startupNext: boolean;
-  private readonly maxLength: number;
+  private maxLength: number;
   private readonly maxByCode: Readonly<Record<number, number>>;
   private readonly maxStartup: number;
   private readonly peer: string;
@@ -91,6 +91,14 @@ export class MessageFramer {
   /** The next message is an untyped startup-phase packet (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest). */
   expectStartup(): void {
     this.startupNext = true;
+  }
+
+  /**
+   * The maximum length of typed messages from now on (frames already returned are not checked again): a
+   * listener keeps it small until the client has logged in, so a peer that has not cannot make it hold more.
+   */
+  setMaxLength(max: number): void {
+    this.maxLength = max;
   }
 
   /** Whether the next frame will be read as an untyped startup-phase packet. */

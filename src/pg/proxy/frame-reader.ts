@@ -20,6 +20,11 @@ export class FrameReader {
     this.framer.push(chunk);
   }
 
+  /** The largest typed frame accepted from now on (MessageFramer.setMaxLength). */
+  setMaxFrame(max: number): void {
+    this.framer.setMaxLength(max);
+  }
+
   /** Bytes buffered but not yet returned as frames. */
   get buffered(): number {
     return this.framer.buffered;

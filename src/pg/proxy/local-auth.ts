@@ -69,7 +69,8 @@ function refuse(socket: net.Socket, f: Omit<ErrorFields, 'severity'>): void {
 /** Runs the local side until the client is authenticated, cancels, or is refused. Never throws. */
 export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Promise<LocalOutcome> {
   let socket: net.Socket = raw;
-  const reader = new FrameReader(Limits.frontend, 'client');
+  // Small until the login succeeds (Limits.auth), the session's limit after.
+  const reader = new FrameReader(Limits.auth, 'client');
   const waiter = new FrameWaiter(socket, reader, 'client');
   const timer = setTimeout(() => socket.destroy(), opts.timeoutMs ?? 60_000);
   try {
@@ -191,6 +192,7 @@ export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Prom
     socket.write(authRequest(AUTH.SASLFinal, Buffer.from(serverFinal)));
     socket.write(authRequest(AUTH.Ok));
     waiter.detach();
+    reader.setMaxFrame(Limits.frontend);
     return { kind: 'session', socket, reader, startup };
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);

@@ -129,6 +129,18 @@ describe('MessageFramer', () => {
     expect(hasCode(err, 'ERR_PROTOCOL')).toBe(true);
   });
 
+  it('applies a new maximum from the next frame on (small until a login, larger after)', () => {
+    const framer = new MessageFramer({ maxLength: 100 });
+    const big = bytes.query('x'.repeat(200));
+    framer.push(Buffer.concat([bytes.query('select 1'), big]));
+    expect(framer.next()!.code).toBe(0x51);
+    framer.setMaxLength(1000);
+    expect(framer.next()!.length).toBe(big.length);
+    framer.setMaxLength(100);
+    framer.push(big);
+    expect(() => framer.next()).toThrow(/invalid length 205 for message 'Q'/);
+  });
+
   it('rejects a length below 4', () => {
     const framer = new MessageFramer();
     framer.push(Buffer.from([0x51, 0, 0, 0, 3]));
