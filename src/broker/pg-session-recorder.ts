@@ -11,6 +11,7 @@ import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorde
 import type { SessionHooks, Statement, StatementDecision, StatementResult } from '../pg/proxy/hooks.js';
 import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
+import { maskText } from '../mask/pan-masker.js';
 import { renderParams, statementFacts as sqlFacts } from './sql-record.js';
 
 /**
@@ -100,8 +101,9 @@ export class PgSessionRecorder {
     const d: Record<string, unknown> = { n: stmt.n, protocol: stmt.protocol, sql: facts.sql, command: facts.command, kind: facts.kind };
     if (stmt.protocol === 'extended') {
       d.params = renderParams(stmt.params, stmt.sql, stmt.paramTypes);
-      d.statement = stmt.statementName ?? '';
-      d.portal = stmt.portal ?? '';
+      // Names the client chose: text like any other, PAN-masked (maskText costs nothing on the usual short name).
+      d.statement = maskText(stmt.statementName ?? '');
+      d.portal = maskText(stmt.portal ?? '');
       if (stmt.maxRows) d.max_rows = stmt.maxRows;
     }
     return d;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Fs } from '../cli/ctx.js';
 import { writeAllTo } from '../../recorder/durable-fs.js';
 import { maskCut } from '../mask/pan-masker.js';
+import { isPrintableAscii, structuredOrPan } from '../mask/pg-values.js';
 
 export interface TranscriptLimits {
   /** Rows sampled per statement. */
@@ -20,6 +21,12 @@ export interface TranscriptLimits {
 }
 
 export const DEFAULT_TRANSCRIPT_LIMITS: TranscriptLimits = { rowsPerStatement: 20, rowsPerSession: 1000, valueChars: 200 };
+
+/** Whether the result masker's own reading (pg-values.ts structuredOrPan) finds a card number in the bytes. */
+function holdsBinaryPan(v: Uint8Array): boolean {
+  const found = structuredOrPan(v, { content: { format: 'full' }, detect: {}, hmacKey: undefined, counts: {} });
+  return found !== undefined && found !== v;
+}
 
 export class PgTranscript {
   private lines: string[] = [];
@@ -68,6 +75,10 @@ export class PgTranscript {
       t: 'row', n,
       values: values.map((v) => {
         if (v === null) return null;
+        // A binary value the masker let through (a role with unmask clear) is not text: one that reads as a card
+        // number in a numeric layout (int8, float8, numeric, money, or inside an array or record) is not sampled,
+        // its bytes would be half kept by the UTF-8 decoding.
+        if (!isPrintableAscii(v) && holdsBinaryPan(v)) return '[masked]';
         return maskCut(v.toString('utf8'), max);
       }),
     });

@@ -30,8 +30,8 @@ afterAll(async () => {
 });
 
 /** Each batch of messages written in turn through a raw session, answered up to ReadyForQuery: every frame as `letter:payload` (latin1). */
-async function raw(batches: Buffer[][]): Promise<string[]> {
-  const c = await RawPgClient.login(gate.broker);
+async function raw(batches: Buffer[][], via: Gate = gate): Promise<string[]> {
+  const c = await RawPgClient.login(via.broker);
   const out: string[] = [];
   try {
     for (const m of batches) {
@@ -205,5 +205,26 @@ describe('leaks found by the second hunt', () => {
     } finally { await c.end(); }
     const copy = await run('psql', ['-X', '-c', 'copy legacy to stdout with (format csv)'], gate.env);
     expect(copy.stdout, copy.stderr).toBe('0000***********0005\n');
+  });
+
+  it('the data home keeps no card number the client gives as a statement or portal name, nor a binary one a role sees in clear', async () => {
+    const clear = await startConfiguredGate(server, gateConfig(server, { classes: ['read'], role: { unmask: 'clear' } }));
+    const int8 = Buffer.alloc(8);
+    int8.writeBigInt64BE(BigInt(PAN));
+    try {
+      const out = await raw([[bytes.parse(PAN, `select ${PAN}::int8 as b, 1 as n`), bytes.bind(`p ${AMEX}`, PAN, [], [], [1]), bytes.describe('P', `p ${AMEX}`), bytes.execute(`p ${AMEX}`), bytes.sync()]], clear);
+      const row = out.find((f) => f.startsWith('D:'))!;
+      expect(Buffer.from(row, 'latin1').includes(int8)).toBe(true); // the grant: the client gets it
+      await until(() => pgQueries(clear.home, '::int8 as b').length > 0 && readdirSync(path.join(clear.home, 'recordings')).length > 0);
+    } finally { await clear.close(); }
+    const d = queryDetail(pgQueries(clear.home, '::int8 as b')[0]!) as { statement?: string; portal?: string };
+    expect([d.statement, d.portal]).toEqual(['************1111', 'p ***********0005']);
+    const files: string[] = [];
+    const walk = (dir: string) => { for (const e of readdirSync(dir, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(dir, e.name)); };
+    walk(clear.home);
+    const home = Buffer.concat(files.map((f) => readFileSync(f)));
+    for (const p of [PAN, AMEX]) expect(home.includes(Buffer.from(p)), p).toBe(false);
+    const rows = files.filter((f) => f.endsWith('.pg.jsonl')).flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => l.includes('"t":"row"'));
+    expect(rows.map((l) => (JSON.parse(l) as { values: unknown[] }).values)).toEqual([['[masked]', '\u0000\u0000\u0000\u0001']]);
   });
 });
