@@ -18,7 +18,9 @@ import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import { ApprovalStore } from '../policy/approvals.js';
 import { loadParser } from '../policy/pg-parser.js';
-import { decideStatement, openPolicySession } from '../policy/pg-policy-hooks.js';
+import { decideStatement, inFailedTransaction, openPolicySession } from '../policy/pg-policy-hooks.js';
+import { ServerPath } from '../policy/server-path.js';
+import { startupSetting } from '../pg/protocol/startup-params.js';
 import type { PolicyHooksOptions } from '../policy/pg-policy-hooks.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
 import { maxSessionMessage } from '../identity/index.js';
@@ -108,29 +110,37 @@ function functionNames(target: UpstreamTarget): (oid: number) => Promise<string 
  * The search_path a session of this connection starts with when the client sends none: the server's own
  * (`ALTER ROLE … SET search_path`, `ALTER DATABASE …`, postgresql.conf), which policy must resolve names in,
  * not the built-in default (with `SET search_path = vault, public` as the role's default, `SELECT * FROM items`
- * reads vault.items). Asked on a side connection when the listener starts and again at most once a minute,
- * in the background; undefined (the built-in default) while the server cannot be asked. A schema of the path
- * created later (CREATE SCHEMA named as the user) is seen only at the next asking.
+ * reads vault.items). Its setting and the schemas of it that resolve (current_schemas(false): PostgreSQL
+ * skips a missing or unusable one, such as the "$user" of the default path, and so must policy, or every
+ * unqualified name would need allowing there) are asked on a side connection when the listener starts, in
+ * the background (the listener does not wait for the database), and again at most once a minute; what
+ * sessions do in between that may change them is policy's to see (ServerPath). `known()` asks now while it
+ * has never answered or is stale, and tells whether it is known then.
  */
-function serverSearchPath(ctx: Ctx, target: UpstreamTarget): { ready: Promise<void>; current(): string | undefined } {
-  let value: string | undefined;
+function serverSearchPath(ctx: Ctx, target: UpstreamTarget, dbUser: string): { path: ServerPath; refresh(): void; known(): Promise<boolean> } {
+  const path = new ServerPath(dbUser);
   let askedAt = -Infinity;
   let asking: Promise<void> | undefined;
   const ask = (): Promise<void> => {
+    if (asking) return asking;
     askedAt = ctx.clock.now();
-    // The schemas it names that exist (current_schemas): PostgreSQL skips a missing one, such as the
-    // "$user" of the default path, and so must policy, or every unqualified name would need allowing there.
-    asking ??= lookupRows(target, 'SELECT pg_catalog.string_agg(pg_catalog.quote_ident(s), \', \') FROM pg_catalog.unnest(pg_catalog.current_schemas(false)) s').then(
-      (rows) => { value = rows[0]?.[0] ?? undefined; },
-      (e: unknown) => { ctx.log.debug(`search_path of the server: ${e instanceof Error ? e.message : String(e)}`); },
-    ).finally(() => { asking = undefined; });
+    asking = lookupRows(target, 'SELECT pg_catalog.current_setting(\'search_path\'), pg_catalog.array_to_json(pg_catalog.current_schemas(false))::text').then(
+      (rows) => {
+        const [setting, schemas] = rows[0] ?? [];
+        if (setting === null || setting === undefined || !schemas) throw new Error('no answer');
+        path.update(setting, JSON.parse(schemas) as string[]);
+      },
+    ).catch((e: unknown) => { ctx.log.debug(`search_path of the server: ${e instanceof Error ? e.message : String(e)}`); })
+      .finally(() => { asking = undefined; });
     return asking;
   };
+  void ask();
   return {
-    ready: ask(),
-    current() {
-      if (ctx.clock.now() - askedAt > 60_000) void ask();
-      return value;
+    path,
+    refresh() { if (ctx.clock.now() - askedAt > 60_000) void ask(); },
+    async known() {
+      if (!path.known || path.stale) await ask();
+      return path.known && !path.stale;
     },
   };
 }
@@ -153,8 +163,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
   const hmacKey = o.config.masking.hmac_key ? Buffer.from(await resolveSecret(ctx, o.config.masking.hmac_key)) : undefined;
   const catalog = new ColumnCatalog(catalogLookup(o.target), { now: () => ctx.clock.now() });
   const dbUser = o.target.user;
-  const serverPath = serverSearchPath(ctx, o.target);
-  await serverPath.ready;
+  const serverPath = serverSearchPath(ctx, o.target, dbUser);
   const policy: PolicyHooksOptions = {
     engine, store, connection: o.name, clock: ctx.clock, dbUser, functionName: functionNames(o.target),
     ...(o.reason ? { reason: o.reason } : {}), ...(o.signal ? { signal: o.signal } : {}),
@@ -172,7 +181,8 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     }
   };
   const hooksFor = (info: PgSessionInfo): BrokerHooks => {
-    const ps = openPolicySession(policy, info, serverPath.current());
+    const ps = openPolicySession(policy, info, serverPath.path);
+    const ownPath = info.startup !== undefined && startupSetting(info.startup.params, 'search_path') !== undefined;
     const identity = ps.identity;
     const masker = new PgMasker({
       config: o.config.masking,
@@ -185,10 +195,22 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     let control: SessionControl | undefined;
     return {
       // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
-      onStatement: (stmt) => maskRefusal(withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, tx.seen(stmt), {
-        inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
-        aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps.searchPath)),
-      })),
+      onStatement: (stmt) => {
+        const unseen = tx.seen(stmt);
+        const decide = () => maskRefusal(withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, unseen, {
+          inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
+          aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps.searchPath)),
+        }));
+        serverPath.refresh();
+        // Fail closed: unqualified names are not judged in a path policy does not know (the side connection
+        // failed: the database was down when the listener started, say). A client that sent its own path
+        // does not need the server's (a RESET goes back to the client's).
+        if (ownPath || (serverPath.path.known && !serverPath.path.stale)) return decide();
+        return serverPath.known().then((ok) => (ok ? decide() : inFailedTransaction(stmt, {
+          action: 'deny', rule: 'server_search_path', sqlstate: '58000',
+          message: 'pcigate: the server\'s search_path (where unqualified names resolve) could not be asked, so the statement was neither judged nor run; try again when the database answers',
+        })));
+      },
       onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
       prepareRows: (frame) => masker.prepareRows(frame),
       onPortal: (name, sql) => ps.portal(name, sql),

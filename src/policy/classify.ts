@@ -80,6 +80,20 @@ export interface StatementInfo {
    * {@link misreadingSetting}); such a statement is refused whatever the role.
    */
   misreads?: string;
+  /**
+   * Schemas an unqualified name may resolve in after this statement, beyond what a SET search_path says:
+   * PostgreSQL skips a schema of the path that does not exist or that the user may not use (USAGE), and
+   * looks again at every statement. CREATE SCHEMA (named, or by AUTHORIZATION after a role: `"$user"`),
+   * ALTER SCHEMA … RENAME TO / OWNER TO, GRANT … ON SCHEMA name theirs; `*` (any schema the path names)
+   * for what can change it unseen: role membership (GRANT role, ALTER ROLE, ALTER ROLE/DATABASE … SET),
+   * SET ROLE / SESSION AUTHORIZATION, CREATE EXTENSION (may create its schema).
+   */
+  pathChange?: string[];
+  /**
+   * ALTER ROLE/DATABASE … SET search_path (or RESET it): the search_path sessions will start with from now
+   * on, as set (`null`: reset, so not known here).
+   */
+  defaultPath?: string | null;
 }
 
 export interface Classification {
@@ -220,6 +234,31 @@ function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, e
   };
 }
 
+const sval = (v: unknown): string | undefined => {
+  const n = nodeOf(v);
+  return n && n[0] === 'String' && typeof n[1].sval === 'string' ? n[1].sval : undefined;
+};
+
+/** StatementInfo.pathChange of a DDL or DCL statement (node `type`, fields `f`). */
+function pathChange(type: string, f: PgNode): string[] | undefined {
+  const role = (r: unknown) => (r && typeof r === 'object' && typeof (r as PgNode).rolename === 'string' ? [String((r as PgNode).rolename)] : ['*']);
+  switch (type) {
+    case 'CreateSchemaStmt':
+      return typeof f.schemaname === 'string' ? [f.schemaname] : role(f.authrole);
+    case 'RenameStmt':
+      return f.renameType === 'OBJECT_SCHEMA' && typeof f.newname === 'string' ? [f.newname] : undefined;
+    case 'AlterOwnerStmt':
+      return f.objectType === 'OBJECT_SCHEMA' ? [sval(f.object) ?? '*'] : undefined;
+    case 'GrantStmt':
+      if (f.objtype !== 'OBJECT_SCHEMA' || f.is_grant !== true) return undefined;
+      return Array.isArray(f.objects) ? f.objects.map((o) => sval(o) ?? '*') : ['*'];
+    case 'GrantRoleStmt': case 'AlterRoleStmt': case 'AlterRoleSetStmt': case 'AlterDatabaseSetStmt': case 'CreateExtensionStmt':
+      return ['*'];
+    default:
+      return undefined;
+  }
+}
+
 /** Classifies one raw statement node; `text` is its source text. */
 export function classifyNode(stmt: PgNode, text: string): StatementInfo {
   const n = nodeOf(stmt);
@@ -321,7 +360,8 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       const s = setting(f);
       const dcl = s.name === 'role' || s.name === 'session_authorization' || (s.value !== undefined && CONTROL_SETTING.test(s.name ?? ''));
       const misreads = misreadingSetting(s);
-      return finish(text, type, dcl ? 'dcl' : 'utility', acc, { setting: s, ...(misreads ? { misreads } : {}) });
+      const path = s.name === 'role' || s.name === 'session_authorization' ? ['*'] : undefined;
+      return finish(text, type, dcl ? 'dcl' : 'utility', acc, { setting: s, ...(misreads ? { misreads } : {}), ...(path ? { pathChange: path } : {}) });
     }
     case 'CreateTableAsStmt': {
       acc.classes.add('write');
@@ -354,10 +394,15 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       }
       return finish(text, type, 'ddl', acc);
     }
-    default:
+    default: {
       // DDL and DCL name the objects they change: every relation they mention counts as written.
       walk(stmt, none, base === 'ddl' || base === 'dcl' ? 'write' : 'read', acc);
-      return finish(text, type, base, acc);
+      const path = pathChange(type, f);
+      const set = type === 'AlterRoleSetStmt' || type === 'AlterDatabaseSetStmt' ? nodeOf({ VariableSetStmt: f.setstmt })?.[1] : undefined;
+      const s = set ? setting(set) : undefined;
+      const defaultPath = s && (s.name === undefined || s.name === 'search_path') ? s.value ?? null : undefined;
+      return finish(text, type, base, acc, { ...(path ? { pathChange: path } : {}), ...(defaultPath !== undefined ? { defaultPath } : {}) });
+    }
   }
 }
 

@@ -9,7 +9,7 @@
 import type { ConnectionPolicy, PolicyConfig, RoleGrant } from '../config/sections/policy.js';
 import { maskText } from '../mask/pan-masker.js';
 import type { Classification, StatementInfo } from './classify.js';
-import { columnDenied, DEFAULT_SEARCH_PATH, searchPathSchemas, tableAllowed, tableMatchesAny, unionPath } from './name-match.js';
+import { columnDenied, DEFAULT_SEARCH_PATH, pathGains, searchPathSchemas, tableAllowed, tableMatchesAny, unionPath } from './name-match.js';
 import type { StatementKind } from './statement-kinds.js';
 import { strictestFirst } from './statement-kinds.js';
 import { allowedAt, describeWindow } from './time-window.js';
@@ -43,6 +43,12 @@ export interface SessionView {
    * string undoes it), so a session that set one may still have any path it had before.
    */
   resolveIn?: readonly string[];
+  /**
+   * Schemas a search_path the session may have names but the server skips so far (missing, or not usable):
+   * a statement earlier in the string that may make one resolve (StatementInfo.pathChange) puts it in
+   * `resolveIn` for the statements after it.
+   */
+  unresolvedPath?: readonly string[];
   /** The upstream database user, for `$user` in a search_path set in the statement's own string. */
   dbUser?: string;
   prepared: ReadonlyMap<string, StatementInfo>;
@@ -219,6 +225,9 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
     if (st.setting && (st.setting.name === 'search_path' || st.setting.name === undefined)) {
       const set = st.setting.name === undefined ? DEFAULT_SEARCH_PATH : searchPathSchemas(st.setting.value, view.dbUser);
       view = { ...view, resolveIn: unionPath(view.resolveIn ?? view.searchPath, set) };
+    }
+    if (st.pathChange && view.unresolvedPath) {
+      view = { ...view, resolveIn: unionPath(view.resolveIn ?? view.searchPath, pathGains(st.pathChange, view.unresolvedPath)) };
     }
     if (st.declare || st.closeCursor !== undefined) {
       const cursors = new Map(view.cursors);

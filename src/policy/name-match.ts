@@ -103,3 +103,12 @@ export function searchPathSchemas(value: string | undefined, dbUser?: string): s
 export function unionPath(a: readonly string[], b: readonly string[]): string[] {
   return [...new Set([...a, ...b])];
 }
+
+/**
+ * The schemas of `unresolved` (named by a search_path the session may have, skipped by the server so far:
+ * missing, or not usable) that a statement's StatementInfo.pathChange may make resolve: all for `*`,
+ * else those it names.
+ */
+export function pathGains(change: readonly string[], unresolved: readonly string[]): string[] {
+  return change.includes('*') ? [...unresolved] : unresolved.filter((s) => change.includes(s));
+}

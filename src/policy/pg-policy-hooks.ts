@@ -25,6 +25,7 @@ import type { ApprovalStore } from './approvals.js';
 import { parseStatements } from './pg-parser.js';
 import type { Decision, PolicyIdentity } from './evaluate.js';
 import type { PolicyEngine, PolicySession } from './policy-engine.js';
+import type { ServerPath } from './server-path.js';
 
 /** RFC 8176 `amr` values that are a second factor (or say MFA happened). */
 const MFA_AMR = new Set(['mfa', 'otp', 'hwk', 'swk', 'sc', 'fpt', 'face', 'iris', 'retina', 'vbm', 'sms', 'tel']);
@@ -70,12 +71,14 @@ export function policyHooksFor(o: PolicyHooksOptions): (info: { session: string;
 
 /**
  * One proxied session's policy state. Its search_path starts as the client's startup parameter (forwarded
- * upstream), or else `serverPath`, the server's own (the broker asks it), or else the built-in default.
+ * upstream), or else `serverPath`, the server's own (the broker asks it, and it must be known before the
+ * session's first statement is decided), or else the built-in default.
  */
-export function openPolicySession(o: PolicyHooksOptions, info: { actor: Actor; startup?: { params: Readonly<Record<string, string>> } }, serverPath?: string): PolicySession {
-  const searchPath = (info.startup ? startupSetting(info.startup.params, 'search_path') : undefined) ?? serverPath;
+export function openPolicySession(o: PolicyHooksOptions, info: { actor: Actor; startup?: { params: Readonly<Record<string, string>> } }, serverPath?: ServerPath): PolicySession {
+  const searchPath = info.startup ? startupSetting(info.startup.params, 'search_path') : undefined;
   return o.engine.openSession((o.identify ?? identityOfActor)(info.actor), o.connection, o.clock.now(), {
-    ...(o.dbUser ? { dbUser: o.dbUser } : {}), ...(o.reason ? { reason: o.reason } : {}), ...(searchPath !== undefined ? { searchPath } : {}),
+    ...(o.dbUser ? { dbUser: o.dbUser } : {}), ...(o.reason ? { reason: o.reason } : {}),
+    ...(searchPath !== undefined ? { searchPath } : serverPath ? { serverPath } : {}),
   });
 }
 

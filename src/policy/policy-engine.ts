@@ -24,7 +24,8 @@ import type { AllowedHours } from './time-window.js';
 import { checkSessionLimits, connectionPolicy, evaluate, matchRoles } from './evaluate.js';
 import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './evaluate.js';
 import { literalKey } from './literal-key.js';
-import { DEFAULT_SEARCH_PATH, searchPathSchemas, unionPath } from './name-match.js';
+import { DEFAULT_SEARCH_PATH, pathGains, searchPathSchemas, unionPath } from './name-match.js';
+import type { ServerPath } from './server-path.js';
 
 /** The parts of a connection's config entry policy reads. */
 export type ConnectionsLike = Record<string, { require_mfa?: boolean; approvers?: string[] }>;
@@ -77,7 +78,7 @@ export class PolicyEngine {
   lookup(identity: PolicyIdentity, connection: string, sql: string, session: SessionView): Cached {
     // Two levels, so the hot path hashes the SQL text once and builds no long key strings: the context
     // (connection, role set, MFA, search_path) picks a map, the SQL text's key picks the decision.
-    const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}\u0000${session.resolveIn?.join(',') ?? ''}\u0000${session.dbUser ?? ''}`;
+    const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}\u0000${session.resolveIn?.join(',') ?? ''}\u0000${session.unresolvedPath?.join(',') ?? ''}\u0000${session.dbUser ?? ''}`;
     let bySql = this.cache.get(ctxKey);
     // A text without constants (a prepared statement's, with $n) is its own key: found without a scan. An
     // entry under a text is that text's own (no text holds a NUL, so no other text's key is a text).
@@ -89,7 +90,7 @@ export class PolicyEngine {
     const c: Classification = classify(sql);
     const d = evaluate(this.policy, identity, this.facts(connection), c, session);
     const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
-      || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined);
+      || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined || s.pathChange !== undefined || s.defaultPath !== undefined);
     const exact = effects || c.error !== undefined || c.statements.some((s) => s.readsConstants === true);
     const entry: Cached = exact ? { d, effects, exact: sql } : { d, effects };
     if (!c.statements.some((s) => s.execute !== undefined || s.executeInto !== undefined || s.fetch !== undefined)) {
@@ -140,11 +141,16 @@ export class PolicyEngine {
     return matchRoles(this.policy, identity).map((r) => cp.roles[r]?.unmask).filter((u): u is string => u !== undefined && u !== 'none');
   }
 
-  /** `searchPath`: the session's search_path from its startup parameters, when the client sent one. */
-  openSession(identity: PolicyIdentity, connection: string, now: number, opts: { dbUser?: string; reason?: string; searchPath?: string } = {}): PolicySession {
+  /**
+   * `searchPath`: the session's search_path from its startup parameters, when the client sent one; else
+   * `serverPath`, the server's own (which must be known before the session's first decide).
+   */
+  openSession(identity: PolicyIdentity, connection: string, now: number, opts: SessionOpts = {}): PolicySession {
     return new PolicySession(this, identity, connection, now, opts);
   }
 }
+
+export interface SessionOpts { dbUser?: string; reason?: string; searchPath?: string; serverPath?: ServerPath }
 
 export interface ApprovalSettings {
   groups: string[];
@@ -176,7 +182,7 @@ export class PolicySession {
     readonly identity: PolicyIdentity,
     readonly connection: string,
     now: number,
-    private readonly opts: { dbUser?: string; reason?: string; searchPath?: string } = {},
+    private readonly opts: SessionOpts = {},
   ) {
     this.startedAt = now;
     this.lastActivity = now;
@@ -185,7 +191,31 @@ export class PolicySession {
       // As a SET at the start: the server took it from the startup packet.
       this.searchPath = searchPathSchemas(opts.searchPath, opts.dbUser);
       this.resolveIn = unionPath(this.resolveIn, this.searchPath);
+      this.pathSet = true;
+    } else {
+      this.syncServerPath();
     }
+  }
+
+  /** Whether the session's path is its own (startup parameter, a SET) rather than the server's. */
+  private pathSet = false;
+  private serverVersion = -1;
+
+  /**
+   * The server's path as it is now (ServerPath: only grows) joins the schemas names may resolve in, also
+   * after a SET (RESET, a SET LOCAL or a rolled-back SET leave or bring back the server's path).
+   */
+  private syncServerPath(): void {
+    const sp = this.opts.serverPath;
+    if (!sp || sp.version === this.serverVersion) return;
+    this.serverVersion = sp.version;
+    if (!this.pathSet) this.searchPath = sp.present.length > 0 ? [...sp.present] : [...DEFAULT_SEARCH_PATH];
+    this.resolveIn = unionPath(this.resolveIn, sp.present);
+  }
+
+  /** See SessionView.unresolvedPath: the schemas the server's path names but skips so far. */
+  get unresolvedPath(): readonly string[] | undefined {
+    return this.opts.serverPath?.absent;
   }
 
   /**
@@ -198,6 +228,7 @@ export class PolicySession {
     if (limit) return { ...limit, statements: [], roles: matchRoles(this.engine.policy, this.identity) };
     this.lastActivity = now;
     if (txStatus !== undefined) this.transactionStatus(txStatus);
+    this.syncServerPath();
     const { d, effects } = this.engine.lookup(this.identity, this.connection, sql, this);
     if (d.action === 'allow' && effects) this.applied(sql);
     return d;
@@ -255,6 +286,13 @@ export class PolicySession {
       if (st.prepare) this.prepared.set(st.prepare.name, st.prepare.statement);
       if (st.deallocate === '*' || (st.node === 'DiscardStmt')) this.prepared.clear();
       else if (st.deallocate !== undefined) this.prepared.delete(st.deallocate);
+      if (st.pathChange) {
+        // Before it runs, for every session of the listener (see ServerPath).
+        const gained = pathGains(st.pathChange, this.unresolvedPath ?? []);
+        this.resolveIn = unionPath(this.resolveIn, gained);
+        this.opts.serverPath?.mayResolve(gained);
+      }
+      if (st.defaultPath !== undefined) this.opts.serverPath?.defaultChanged(st.defaultPath);
       const s = st.setting;
       if (!s) continue;
       if (s.name === undefined || s.name === 'search_path') {
@@ -262,6 +300,7 @@ export class PolicySession {
         // a rollback, an error later in its string): the paths before it stay possible.
         this.searchPath = s.name === undefined ? [...DEFAULT_SEARCH_PATH] : searchPathSchemas(s.value, this.dbUser);
         this.resolveIn = unionPath(this.resolveIn, this.searchPath);
+        this.pathSet = true;
         continue;
       }
       if (s.name === 'pcigate.reason' && s.value) this.reason = s.value;
