@@ -319,7 +319,14 @@ export class PgMasker {
     const textual = TEXT_LIKE_OIDS.has(col.typeOid);
     if (col.rule) return textual ? this.#value(v, { ...col, binary: false }) : binaryValue(col.typeOid, v, col.rule, this.#ctx);
     if (col.typeOid === JSONB_OID && v[0] === 1) return binaryValue(JSONB_OID, v, undefined, this.#ctx);
-    if (textual || col.typeOid === JSON_OID || col.typeOid === JSONB_OID) return this.#value(v, { ...col, binary: false });
+    if (textual || col.typeOid === JSON_OID || col.typeOid === JSONB_OID) {
+      const asText = this.#value(v, { ...col, binary: false });
+      // Nor are the bytes known to be text: another statement's binary int8, float8 or numeric card number (or
+      // an array or record of one) has no digits for the text reading to find.
+      if (asText !== v || !this.#ctx.content || isPrintableAscii(v)) return asText;
+      const found = structuredOrPan(v, this.#ctx);
+      return found === undefined ? v : found;
+    }
     // Text digits are masked as text. Anything else is binary, but the plan's type may be another
     // statement's: an int8, float8 or numeric PAN (or a record or array holding one) is looked for in the
     // bytes themselves first, then the value is read as the planned type.
