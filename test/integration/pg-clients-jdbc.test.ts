@@ -93,11 +93,11 @@ describe('a client that vanishes while its statement waits for an approval', () 
     await held;
     // The process is gone (a crash, a pool evicting it): no Terminate, the socket just closes.
     (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-    await until(() => readLog(gate.home).some((r) => r.type === 'session.end' && r.detail?.reason === 'client disconnected'));
+    await until(() => readLog(gate.home).some((r) => r.type === 'session.end' && r.detail?.reason === 'client disconnected mid-statement'));
     const session = pgQueries(gate.home, 'delete from app_cards')[0]?.session;
     const records = readLog(gate.home).filter((r) => r.session !== undefined && r.session === session);
     expect(records.map((r) => [r.type, r.outcome, r.type === 'pg.query' ? queryDetail(r).sqlstate : null])).toEqual([
-      ['session.start', 'success', null], ['approval.request', 'pending', null], ['pg.query', 'denied', '08006'], ['session.end', 'success', null],
+      ['session.start', 'success', null], ['approval.request', 'pending', null], ['pg.query', 'denied', '08006'], ['session.end', 'failure', null],
     ]);
     expect(records[3]!.detail?.denied).toBe(1);
     expect(server.psql('select count(*) from app_cards').trim()).toBe('2');

@@ -1141,11 +1141,13 @@ export class Relay {
       }
       if (this.backlog.some((f) => f[0] === FE.Terminate)) return;
     }
-    // The client vanished (no Terminate). Anything still running upstream is cancelled, not left to run.
+    // The client vanished (no Terminate). Anything still running upstream is cancelled, not left to run. A
+    // statement still being decided (or held for approval: pumping) was cut off too, so the end is not clean.
     const busy = this.expect.length > 0;
     const done = () => { this.o.upstream.destroy(); };
     if (busy) this.o.cancelUpstream().finally(done); else this.o.upstream.end(TERMINATE);
-    this.finish(busy ? 'client disconnected mid-statement' : 'client disconnected', !busy);
+    const cut = busy || this.pumping;
+    this.finish(cut ? 'client disconnected mid-statement' : 'client disconnected', !cut);
   }
 
   /** The server closed while its last messages waited for their record (or for prepareRows). */

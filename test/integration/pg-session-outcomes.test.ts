@@ -1,0 +1,64 @@
+/**
+ * How a session ends, in `session.end` (docs/log-format.md): a client that vanishes (its socket closed or
+ * reset, no Terminate) while one of its statements is held for approval has not ended the session as it
+ * chose. Its `session.end` said outcome success, reason `client disconnected`, as for a client that closed
+ * between statements; it is `failure`, `client disconnected mid-statement`, as when a statement is running.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { type Gate, gateConfig, pgClient, readLog, startConfiguredGate, until } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql("create table cards (id int, last4 text); insert into cards values (1, '1111');");
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'utility', 'transaction'], role: { approval_tables: ['cards'] } }));
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+describe('session.end when the client vanishes', () => {
+  it('while a statement waits for an approval: failure, client disconnected mid-statement', async () => {
+    const c = await pgClient(gate);
+    const notices: string[] = [];
+    c.on('notice', (n) => notices.push(n.message ?? ''));
+    const held = c.query('select last4 from cards').catch(() => undefined);
+    await until(() => notices.some((n) => n.includes('held for approval')));
+    (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await held;
+    const session = await sessionEnded('select last4 from cards');
+    const end = readLog(gate.home).find((r) => r.type === 'session.end' && r.session === session)!;
+    expect(end.outcome).toBe('failure');
+    expect((end.detail as { reason?: string }).reason).toBe('client disconnected mid-statement');
+    // The held statement itself: refused, the client gone (rule session_end, 08006), before session.end.
+    const q = readLog(gate.home).find((r) => r.type === 'pg.query' && r.session === session && (r.detail as { rule?: string }).rule === 'session_end');
+    expect(q).toMatchObject({ outcome: 'denied' });
+  });
+
+  it('between statements: success, client disconnected', async () => {
+    const c = await pgClient(gate);
+    expect((await c.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    const session = await sessionEnded('select 1 as one');
+    const end = readLog(gate.home).find((r) => r.type === 'session.end' && r.session === session)!;
+    expect(end.outcome).toBe('success');
+    expect((end.detail as { reason?: string }).reason).toBe('client disconnected');
+  });
+});
+
+/** The session that ran (or was sent) `sql`, once its session.end is in the log. */
+async function sessionEnded(sql: string): Promise<string> {
+  let session: string | undefined;
+  await until(() => {
+    const log = readLog(gate.home);
+    session = log.find((r) => (r.type === 'pg.query' || r.type === 'pg.intent') && (r.detail as { sql?: string }).sql === sql
+      && log.some((e) => e.type === 'session.end' && e.session === r.session))?.session;
+    return session !== undefined;
+  });
+  return session!;
+}
