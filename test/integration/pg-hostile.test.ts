@@ -14,7 +14,8 @@ import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
 import { ScramClient } from '../../src/pg/proxy/scram.js';
-import { gateConfig, readLog, run, startConfiguredGate, startGate, until, type Gate } from './pg-proxy-setup.js';
+import { PgMasker } from '../../src/mask/pg-masker.js';
+import { gateConfig, readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
 
 const { i16, i32, msg } = bytes;
 const PAN = '4111111111111111';
@@ -63,8 +64,8 @@ async function verifies(g: Gate): Promise<void> {
 /**
  * A scripted PostgreSQL: trust login, a normal start, then each simple Query whose text names a case
  * (`hostile:<name>`) answered by that case's bytes (and the connection closed after them when the case says so);
- * any other Query gets an empty one-column result. The broker's side connections (the server's search_path)
- * get that empty result too.
+ * any other Query gets one row holding `public`: what the broker's side connection asking the server's search_path
+ * (current_schemas) reads.
  */
 class ScriptedServer {
   private server!: net.Server;
@@ -111,7 +112,7 @@ class ScriptedServer {
         if (f[0] !== 0x51) continue;
         const name = /hostile:([^']+)/.exec(f.subarray(5, f.length - 1).toString())?.[1];
         const c = name === undefined ? undefined : this.cases[name];
-        if (!c) { s.write(Buffer.concat([bytes.rowDescription([{ name: 'v' }]), bytes.commandComplete('SELECT 0'), bytes.readyForQuery()])); continue; }
+        if (!c) { s.write(Buffer.concat([bytes.rowDescription([{ name: 'v' }]), bytes.dataRow(['public']), bytes.commandComplete('SELECT 1'), bytes.readyForQuery()])); continue; }
         if (c.close) { s.end(c.reply); return; }
         s.write(c.reply);
       }
@@ -123,6 +124,20 @@ const SETTINGS = Buffer.concat([bytes.parameterStatus('server_version', '15.0'),
   bytes.parameterStatus('standard_conforming_strings', 'on'), bytes.parameterStatus('integer_datetimes', 'on')]);
 const HELLO = Buffer.concat([bytes.authOk(), SETTINGS, bytes.backendKeyData(4242, 777), bytes.readyForQuery()]);
 const ROWS = bytes.rowDescription([{ name: 'v' }]);
+
+/**
+ * A gate in front of the scripted server `srv` whose sessions mask as `pcigate connect` does (content detection of
+ * PANs, the config's default), without policy: what is under test is what the proxy lets through.
+ */
+function maskingGate(srv: PostgresServer): Promise<Gate> {
+  const masking = gateConfig(srv, { classes: ['read'] }).masking;
+  return startGate(srv, {
+    hooksFor: () => {
+      const masker = new PgMasker({ config: masking });
+      return { onBackendMessage: (f, stmt) => masker.onBackendMessage(f, stmt) };
+    },
+  });
+}
 
 /** Messages a server never sends after its first ReadyForQuery, or never with these bytes: each carries a PAN. */
 const MALFORMED: Record<string, Buffer> = {
@@ -150,7 +165,7 @@ describe('a hostile upstream', () => {
     fake = new ScriptedServer(cases, HELLO);
     await fake.start();
     const srv = { host: '127.0.0.1', port: fake.port, database: 'db', superuser: 'su', password: 'pw' } as unknown as PostgresServer;
-    gate = await startConfiguredGate(srv, gateConfig(srv, { classes: ['read'] }));
+    gate = await maskingGate(srv);
   });
   afterAll(async () => {
     await gate?.close();
@@ -176,7 +191,7 @@ describe('a hostile upstream', () => {
       await until(() => violations().length > before);
       expect(violations().at(-1)!.outcome).toBe('failure');
       const next = await exchange(await RawPgClient.login(gate.broker), bytes.query('select 1'), 1000);
-      expect(next.letters).toBe('TCZ');
+      expect(next.letters).toBe('TDCZ');
     });
   }
 
@@ -192,7 +207,7 @@ describe('a hostile upstream at the start of a session', () => {
     const fake = new ScriptedServer({}, hello);
     await fake.start();
     const srv = { host: '127.0.0.1', port: fake.port, database: 'db', superuser: 'su', password: 'pw' } as unknown as PostgresServer;
-    return { fake, gate: await startConfiguredGate(srv, gateConfig(srv, { classes: ['read'] })) };
+    return { fake, gate: await maskingGate(srv) };
   }
 
   it('masks a NoticeResponse the server sends before its first ReadyForQuery (a login trigger can RAISE NOTICE with table data)', async () => {
@@ -406,5 +421,10 @@ describe('malformed client messages', () => {
     const intent = () => readLog(gate.home).find((r) => r.type === 'pg.intent' && String((r.detail as { sql?: string }).sql).includes('hostile_close'));
     await until(() => intent() !== undefined && readLog(gate.home).some((r) => r.type === 'session.end' && r.session === intent()!.session));
     await psqlServes();
+  });
+
+  it('the log verifies after all of them', async () => {
+    await gate.close();
+    await verifies(gate);
   });
 });
