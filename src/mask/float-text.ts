@@ -27,6 +27,7 @@
  * can quote it whole.
  */
 import { luhnValid, networkIndex } from './card-networks.js';
+import { escapeLetter } from './escape-letter.js';
 import type { PanSpan } from './pan-detector.js';
 
 const PLUS = 0x2b;
@@ -128,7 +129,7 @@ function exponentSpan(buf: Uint8Array, e: number, x: number, from: number, to: n
     while (intStart > from && isDigit(buf[intStart - 1])) intStart--;
   }
   if (intStart === intEnd || q - intStart > MAX_TOKEN) return undefined;
-  if (intStart > from && glues(buf[intStart - 1])) return undefined;
+  if (intStart > from && glues(buf[intStart - 1]) && !escapeLetter(buf, intStart, from)) return undefined;
   if (!mantissaIsPan(buf, intStart, intEnd, fracStart, e, exp, anyLuhn)) return undefined;
   let digits = 0;
   for (let i = intStart; i < q; i++) if (isDigit(buf[i])) digits++;
@@ -234,7 +235,7 @@ export function exponentTail(buf: Uint8Array): number {
   if (m === mEnd || (!exponent && !point)) return -1;
   // Bounded like the detector's hold (a stream holds at most 41 bytes: exponentSpan takes no longer
   // token), and not part of a longer word.
-  if (n - m > MAX_TOKEN || (m > 0 && glues(buf[m - 1]))) return -1;
+  if (n - m > MAX_TOKEN || (m > 0 && glues(buf[m - 1]) && !escapeLetter(buf, m, 0))) return -1;
   return m;
 }
 

@@ -12,6 +12,7 @@
  * included, so a star mask keeps them (`$*,***,***,***,**1,111.00`).
  */
 import { luhnValid, networkIndex } from './card-networks.js';
+import { escapeLetter } from './escape-letter.js';
 import type { PanSpan } from './pan-detector.js';
 
 const COMMA = 0x2c;
@@ -107,7 +108,7 @@ function check(buf: Uint8Array, starts: number[], ends: number[], i: number, j: 
   if (n < 13 || n > 19) return;
   const start = starts[i]!;
   const end = ends[j]!;
-  if ((start > from && isLetter(buf[start - 1])) || (end < to && isLetter(buf[end]))) return;
+  if ((start > from && isLetter(buf[start - 1]) && !escapeLetter(buf, start, from)) || (end < to && isLetter(buf[end]))) return;
   // A list, not one number: PostgreSQL quotes an array element or a CSV field that holds a comma, and JSON has no
   // grouped numbers, so `{4,111,…}`, `[500,404,…]` and `…,4,111,…` are several numbers.
   const before = start > from ? buf[start - 1] : undefined;

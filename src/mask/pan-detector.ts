@@ -18,6 +18,7 @@
  * separators, and that run is checked. Clean data costs about one comparison per 13 bytes.
  */
 import { networkIndex } from './card-networks.js';
+import { escapeLetter } from './escape-letter.js';
 import { findExponentPans } from './float-text.js';
 import { GROUP_CLASS, groupedAt } from './grouped-text.js';
 
@@ -231,16 +232,6 @@ function inUuid(buf: Uint8Array, start: number, end: number, from: number, to: n
  */
 function decimalFraction(buf: Uint8Array, s: number, from: number): boolean {
   return s - 2 >= from && buf[s - 1] === 0x2e && BYTE_CLASS[buf[s - 2]!] === 1;
-}
-
-/**
- * Whether the letter before `s` ends a backslash escape (`\n`, `\t`, `\r`, `\b`, `\f`, `\v`): a line break or tab
- * inside a value as JSON (RFC 8259 §7), COPY's text format (and so pg_dump) and E'…' SQL strings write it. The
- * letter stands for a control character, not a word: `"Card:\n4111…"` is a PAN on a line of its own.
- */
-export function escapeLetter(buf: Uint8Array, s: number, from: number): boolean {
-  const l = buf[s - 1]!;
-  return s - 2 >= from && buf[s - 2] === 0x5c && (l === 0x6e || l === 0x74 || l === 0x72 || l === 0x62 || l === 0x66 || l === 0x76);
 }
 
 /** `%B<PAN>^…` (ISO/IEC 7813 track 1): the format code `B` glued to the PAN is not a word. */

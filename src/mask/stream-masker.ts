@@ -284,13 +284,13 @@ export function contextFrom(buf: Uint8Array, hold: number): number {
   // After `e+` or `e` the run is the exponent of a float print (float-text.ts; held here because a space
   // may follow and start a digit group): its mantissa is kept too, so the print is seen whole again.
   const t = exponentStart(buf, j);
-  if (t >= 0) return t > 0 ? t - 1 : 0;
+  if (t >= 0) return t > 1 && buf[t - 2] === 0x5c ? t - 2 : t > 0 ? t - 1 : 0;
   // After `<digits>.` the run is a decimal fraction (pan-detector.ts), or the mantissa of a float print
   // (float-text.ts): the integer digits are kept with the byte before them.
   if (j >= 2 && buf[j - 1] === 0x2e && BYTE_CLASS[buf[j - 2]!] === 1) {
     let k = j - 2;
     while (k > 0 && BYTE_CLASS[buf[k - 1]!] === 1 && j - k <= MAX_PAN_DIGITS + 1) k--;
-    return k > 0 ? k - 1 : 0;
+    return k > 1 && buf[k - 2] === 0x5c ? k - 2 : k > 0 ? k - 1 : 0;
   }
   // A letter before the run is kept with the byte before it: `\n` is an escape, not a word (escapeLetter).
   return j > 1 && buf[j - 2] === 0x5c ? j - 2 : j > 0 ? j - 1 : 0;

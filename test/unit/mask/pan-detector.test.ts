@@ -53,6 +53,10 @@ describe('findPans', () => {
     expect(maskText(String.raw`E'\t4111111111111111'`)).toBe(String.raw`E'\t************1111'`);
     expect(maskText('n4111111111111111')).toBe('n4111111111111111');
     expect(maskText(String.raw`\x4111111111111111`)).toBe(String.raw`\x4111111111111111`);
+    // A float print or a thousands-grouped print of one on a line of its own, too.
+    expect(maskText(String.raw`{"n": "x\n4.111111111111111e+15"}`)).toBe(String.raw`{"n": "x\n*.*************11e+15"}`);
+    expect(maskText(String.raw`paid\n$4,111,111,111,111,111.00`)).toBe(String.raw`paid\n$*,***,***,***,**1,111.00`);
+    expect(maskText('n4.111111111111111e+15')).toBe('n4.111111111111111e+15');
   });
 
   it('a PAN zero-padded to a fixed width (19 digits at most: lpad(pan, 19, \'0\'), a legacy field) is masked; its zeros stay', () => {

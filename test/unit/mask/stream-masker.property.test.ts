@@ -95,6 +95,16 @@ describe('PAN masking properties', () => {
     }), { numRuns: 300 });
   });
 
+  it('a card number, a float print of one or a zero-padded one after a backslash escape: split anywhere, equal to one-shot and masked', () => {
+    const text = Buffer.from(String.raw`{"a": "x\n4111111111111111", "b": "y\t4.111111111111111e+15", "c": "\r0004111111111111111"}`);
+    const oneShot = Buffer.from(new PanMasker().maskBytes(text)).toString();
+    expect(oneShot).toBe(String.raw`{"a": "x\n************1111", "b": "y\t*.*************11e+15", "c": "\r000************1111"}`);
+    for (let i = 0; i <= text.length; i++) {
+      expect(streamed([text.subarray(0, i), text.subarray(i)]).toString()).toBe(oneShot);
+      expect(streamed([text.subarray(0, i), text.subarray(i)], { release: new Set([0]) }).toString()).not.toContain('4111111111111111');
+    }
+  });
+
   it('never splits a multibyte UTF-8 character', () => {
     const text = Buffer.from('é€😀 4111 1111 1111 1111 😀€é');
     for (let i = 0; i <= text.length; i++) {
