@@ -219,7 +219,8 @@ export class PgSessionRecorder {
       t.row(stmt.n, dataRowValues(f));
     } else if (f[0] === BE.RowDescription) {
       // A session tends to repeat its queries: the last description's names are kept with a copy of it.
-      if (!this.lastColumns || !this.lastColumns.frame.equals(f)) this.lastColumns = { frame: Buffer.from(f), names: rowDescriptionNames(f) };
+      // Masked here too: a role with unmask clear gets the names as the server sent them (select 1 as "4111…").
+      if (!this.lastColumns || !this.lastColumns.frame.equals(f)) this.lastColumns = { frame: Buffer.from(f), names: rowDescriptionNames(f).map((n) => maskText(n)) };
       t.add({ t: 'columns', n: stmt.n, names: this.lastColumns.names });
     }
     return replaced;

@@ -222,7 +222,7 @@ describe('leaks found by the second hunt', () => {
     const int8 = Buffer.alloc(8);
     int8.writeBigInt64BE(BigInt(PAN));
     try {
-      const out = await raw([[bytes.parse(PAN, `select ${PAN}::int8 as b, 1 as n`), bytes.bind(`p ${AMEX}`, PAN, [], [], [1]), bytes.describe('P', `p ${AMEX}`), bytes.execute(`p ${AMEX}`), bytes.sync()]], clear);
+      const out = await raw([[bytes.parse(PAN, `select ${PAN}::int8 as b, 1 as "n ${AMEX}"`), bytes.bind(`p ${AMEX}`, PAN, [], [], [1]), bytes.describe('P', `p ${AMEX}`), bytes.execute(`p ${AMEX}`), bytes.sync()]], clear);
       const row = out.find((f) => f.startsWith('D:'))!;
       expect(Buffer.from(row, 'latin1').includes(int8)).toBe(true); // the grant: the client gets it
       await until(() => pgQueries(clear.home, '::int8 as b').length > 0 && readdirSync(path.join(clear.home, 'recordings')).length > 0);
