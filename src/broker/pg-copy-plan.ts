@@ -10,9 +10,9 @@
  * Where it asks decides what it can trust (pg-hooks chooses):
  * - on the session's own connection, right before the COPY (copyColumnsInSession), when the COPY is a simple
  *   Query of its own: the answer is what the COPY will see, whatever the session did before;
- * - otherwise on a side connection with the broker-held credential (copyColumns), which takes the session's
- *   search_path as the policy session tracks it from the session's SET statements (also one earlier in the
- *   COPY's own query string). A table the session can see and it cannot (a temporary table, one created in
+ * - otherwise on a side connection with the broker-held credential (copyColumns), which takes every schema
+ *   policy resolves the session's unqualified names in (the paths its SETs may have left it with, also one
+ *   earlier in the COPY's own query string, and the server's own: pg-hooks sessionSearchPath). A table the session can see and it cannot (a temporary table, one created in
  *   the session's open transaction) has no columns to announce, and the COPY is refused (fail closed) with
  *   the reason. Worse is a table both see differently, whose columns would be misaligned with their names (a
  *   cvv sent as "note"): changed in the session's open transaction (pg-hooks refuses such a COPY in a

@@ -20,6 +20,7 @@ import { ApprovalStore } from '../policy/approvals.js';
 import { loadParser } from '../policy/pg-parser.js';
 import { decideStatement, inFailedTransaction, openPolicySession } from '../policy/pg-policy-hooks.js';
 import { ServerPath } from '../policy/server-path.js';
+import { unionPath } from '../policy/name-match.js';
 import { startupSetting } from '../pg/protocol/startup-params.js';
 import type { PolicyHooksOptions } from '../policy/pg-policy-hooks.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
@@ -199,7 +200,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
         const unseen = tx.seen(stmt);
         const decide = () => maskRefusal(withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, unseen, {
           inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
-          aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps.searchPath)),
+          aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps)),
         }));
         serverPath.refresh();
         // Fail closed: unqualified names are not judged in a path policy does not know (the side connection
@@ -316,9 +317,16 @@ function leavesTablesAlone(sql: string): boolean {
   return f.command === 'copy' && copyOutQuery(sql).copies.length === 1;
 }
 
-/** The session's search_path for a side lookup; undefined while it is the policy's default (the connection's own then applies). */
-function sessionSearchPath(path: readonly string[]): readonly string[] | undefined {
-  return path.length === 1 && path[0] === 'public' ? undefined : path;
+/**
+ * The search_path a side lookup for the session's COPY uses: every schema policy judges its unqualified names
+ * in (resolveIn), the last SET's first. Policy cannot tell whether a SET lasted (SET LOCAL, a rollback, an
+ * error later in its string): with the last SET's path alone, a COPY of public.items after `BEGIN; SET LOCAL
+ * search_path = vault; COMMIT` was looked up in vault and refused. A name in several of these schemas is
+ * caught by the plan's own check (pg-copy-plan.ts ambiguousRelations: refused, or planned without a schema's
+ * column rules), so the order of the others does not decide which table is planned.
+ */
+function sessionSearchPath(ps: { searchPath: readonly string[]; resolveIn: readonly string[] }): readonly string[] {
+  return unionPath(ps.searchPath, ps.resolveIn);
 }
 
 async function planCopy(target: UpstreamTarget, catalog: ColumnCatalog, masker: PgMasker, stmt: Statement, copy: CopyOut, searchPath: readonly string[] | undefined): Promise<StatementDecision | undefined> {
