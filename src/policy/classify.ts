@@ -321,8 +321,15 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       // statements touch, and they run whenever the function is called, by a trigger, a default, a view.
       const parsed = lang === 'sql' && bodyText.length === 1 ? parseStatements(bodyText[0]!) : undefined;
       if (!parsed || 'error' in parsed) return finish(text, type, base, acc, { opaqueBody: lang, readsConstants: true });
+      // A body that sets what makes the server misread text (SET standard_conforming_strings = off,
+      // set_config('client_encoding', 'SJIS', false)) does so for the rest of the caller's session: the
+      // proxy ends the session on the ParameterStatus that reports it, but statements the client pipelined
+      // behind the call may be forwarded before that arrives. Refused as the SET itself is.
+      let misreads: string | undefined;
       for (const b of parsed.stmts) {
         const inner = classifyNode(b.stmt, bodyText[0]!);
+        misreads ??= inner.misreads;
+        if (misreads) return finish(text, type, base, acc, { misreads, readsConstants: true });
         for (const c of inner.classes) acc.classes.add(c);
         for (const t of inner.reads) acc.reads.add(t);
         for (const t of inner.writes) acc.writes.add(t);
