@@ -12,6 +12,7 @@ import type { PcigateConfig } from '../config/index.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ColumnCatalog } from '../mask/column-catalog.js';
 import type { ColumnLookup } from '../mask/column-catalog.js';
+import { copyOptionsHidePans } from '../mask/copy-text.js';
 import { maskText } from '../mask/pan-masker.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
@@ -275,6 +276,8 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
     if (copy.encoding !== undefined && !copy.binary && !isUtf8Encoding(copy.encoding)) {
       return copyRefused(`its rows are read as UTF8, and ENCODING '${copy.encoding}' would write them otherwise (in SJIS or BIG5 a byte of a character can read as a backslash or the delimiter); leave ENCODING out`);
     }
+    const hides = copyOptionsHidePans(copy);
+    if (hides !== undefined) return copyRefused(hides);
     if (alone && stmt.protocol === 'simple') {
       const asked = await plan.inSession(copy);
       if (asked !== 'unavailable') return asked ?? dec;

@@ -32,6 +32,26 @@ const BACKSLASH = 0x5c;
 const NL = 0x0a;
 const CR = 0x0d;
 
+/** Bytes a card number is written with: digits, and the space and dash between its groups. */
+const PAN_BYTE = /^[0-9 -]$/;
+
+/**
+ * Why COPY's options would make a card number unrecognisable in its rows, or undefined when they do not. In CSV a
+ * QUOTE or ESCAPE byte inside a field is doubled or escaped (QUOTE '1' writes 4111… as 1411111…1, each 1 doubled),
+ * in text format a DELIMITER inside a field gets a backslash (DELIMITER '-' writes 4111\-1111\-…): digits or
+ * separators rewritten so, the detector finds no run to mask, and a client's CSV or COPY reader restores the card
+ * number. Such a COPY is refused (fail closed).
+ */
+export function copyOptionsHidePans(o: { binary: boolean; csv: boolean; delimiter?: string | undefined; quote?: string | undefined; escape?: string | undefined }): string | undefined {
+  if (o.binary) return undefined;
+  const check = (name: string, v: string | undefined, what: string) => (v !== undefined && PAN_BYTE.test(v) ? `${name} '${v}' ${what}, which masking could then not find; use one that is not a digit, space or dash` : undefined);
+  if (o.csv) {
+    return check('QUOTE', o.quote, 'would double itself inside a field and so rewrite the digits or separators of a card number')
+      ?? check('ESCAPE', o.escape, 'would be written before itself inside a quoted field and so rewrite the digits or separators of a card number');
+  }
+  return check('DELIMITER', o.delimiter, 'would be escaped with a backslash inside a field and so split the digit groups of a card number');
+}
+
 /** Field boundaries [start, end) of one row (without its line end); for CSV, `quoted` marks "…" fields. */
 function splitRow(row: Uint8Array, end: number, f: CopyTextFormat): Array<{ start: number; end: number; quoted: boolean }> {
   const out: Array<{ start: number; end: number; quoted: boolean }> = [];

@@ -237,4 +237,16 @@ describe('leaks found by the second hunt', () => {
     const rows = files.filter((f) => f.endsWith('.pg.jsonl')).flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => l.includes('"t":"row"'));
     expect(rows.map((l) => (JSON.parse(l) as { values: unknown[] }).values)).toEqual([['[masked]', '\u0000\u0000\u0000\u0001']]);
   });
+
+  it('a COPY whose QUOTE, ESCAPE or text DELIMITER would rewrite a card number\'s digits or separators is refused (QUOTE \'1\' wrote 1411…1, 1s doubled)', async () => {
+    const sql = (opts: string) => `copy (select '4111-1111-1111-1111' as dashed, '${PAN}' as plain) to stdout (${opts})`;
+    for (const opts of [`format csv, quote '1'`, `format csv, escape '1', force_quote *`, `format csv, quote '-'`, `format csv, quote ' ', force_quote *`, `format text, delimiter '-'`, `delimiter ' '`]) {
+      const r = await run('psql', ['-X', '-c', sql(opts)], gate.env);
+      expect(r.stdout, opts).toBe('');
+      expect(r.stderr, opts).toMatch(/pcigate: this COPY … TO STDOUT was not run: (QUOTE|ESCAPE|DELIMITER) '.'/);
+    }
+    // A digit as the CSV delimiter quotes the fields that hold it, with the usual quote: masked as ever.
+    const ok = await run('psql', ['-X', '-c', sql(`format csv, delimiter '1'`)], gate.env);
+    expect(ok.stdout, ok.stderr).toBe('"****-****-****-1111"1"************1111"\n');
+  });
 });
