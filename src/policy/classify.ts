@@ -252,7 +252,15 @@ function pathChange(type: string, f: PgNode): string[] | undefined {
     case 'GrantStmt':
       if (f.objtype !== 'OBJECT_SCHEMA' || f.is_grant !== true) return undefined;
       return Array.isArray(f.objects) ? f.objects.map((o) => sval(o) ?? '*') : ['*'];
-    case 'GrantRoleStmt': case 'AlterRoleStmt': case 'AlterRoleSetStmt': case 'AlterDatabaseSetStmt': case 'CreateExtensionStmt':
+    case 'GrantRoleStmt':
+      return f.is_grant === true ? ['*'] : undefined;
+    case 'AlterRoleStmt': {
+      // What a role may use: its memberships (ALTER GROUP … ADD USER), whether it inherits them, superuser.
+      // A password, a validity date or a connection limit changes no schema it resolves in.
+      const o = defElems(f.options);
+      return o.has('rolemembers') || o.has('inherit') || o.has('superuser') ? ['*'] : undefined;
+    }
+    case 'AlterRoleSetStmt': case 'AlterDatabaseSetStmt': case 'CreateExtensionStmt':
       return ['*'];
     default:
       return undefined;

@@ -80,3 +80,16 @@ describe('ServerPath', () => {
     expect(sp.stale).toBe(false);
   });
 });
+
+describe('ALTER ROLE', () => {
+  it('a membership, INHERIT or SUPERUSER counts; a password or a connection limit does not', () => {
+    for (const [sql, counts] of [
+      ['ALTER ROLE alice INHERIT', true], ['ALTER ROLE alice SUPERUSER', true], ['ALTER GROUP vault_readers ADD USER alice', true],
+      ["ALTER ROLE alice PASSWORD 'x'", false], ['ALTER ROLE alice CONNECTION LIMIT 5', false], ['REVOKE vault_reader FROM alice', false],
+    ] as const) {
+      const ps = engine.openSession(eng, 'db', 0, { dbUser: 'alice', serverPath: listener() });
+      expect(ps.decide(sql, 0).action, sql).toBe('allow');
+      expect(ps.decide('SELECT * FROM t', 0).action, sql).toBe(counts ? 'deny' : 'allow');
+    }
+  });
+});
