@@ -13,6 +13,7 @@ import type { Clock, Fs, Logger } from '../cli/ctx.js';
 import { AuditWriteError, PcigateError, PgSessionRefused, SessionRefused } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
 import { CancelMap } from '../pg/proxy/cancel-map.js';
+import { FailureRecords } from './failure-records.js';
 import type { StartupInfo } from '../pg/proxy/local-auth.js';
 import { optionsSetSearchPath, startupSetting } from '../pg/protocol/startup-params.js';
 import { makeScramVerifier } from '../pg/proxy/scram.js';
@@ -87,6 +88,8 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
     db: o.target.database, user: o.target.user,
   };
   const now = (): number => o.clock.now();
+  // Failures anyone reaching the listener can cause without logging in: recorded, but bounded per address.
+  const failures = new FailureRecords({ append: (e) => o.sink.append(e), warn: (m) => o.log.warn(m), now });
 
   const append = (e: AuditEvent) => o.sink.append(e);
   const background = (p: Promise<unknown>, what: string) => {
@@ -187,19 +190,19 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
 
     refused(info, client) {
       if (!info.authFailed) { o.log.debug(`local connection refused: ${info.reason}`); return; }
-      background(append({
+      failures.record({
         type: 'auth.fail', src: srcOf(client, info.authFailed), target, outcome: 'failure',
         // The names are the client's to choose, and the server's message repeats the user's: PAN-masked as any text.
         account: { kind: 'pcigate', name: maskText(info.authFailed.user) },
         detail: { reason: maskText(info.reason), sqlstate: info.error?.code ?? '28000', client_user: maskText(info.authFailed.user), client_database: maskText(info.authFailed.database), listener: `${host}:${port}` },
-      }), 'auth.fail');
+      });
     },
 
     cancelRequested(pid, secretKey, client) {
       const s = cancelMap.lookup(pid, secretKey);
       const state = s instanceof PgSession ? live.get(s) : undefined;
       if (!s || !state) {
-        background(append({ type: 'pg.cancel', src: srcOf(client), target, outcome: 'failure', detail: { reason: 'unknown cancel key' } }), 'pg.cancel');
+        failures.record({ type: 'pg.cancel', src: srcOf(client), target, outcome: 'failure', detail: { reason: 'unknown cancel key' } });
         return;
       }
       // A statement waiting for an approval is cancelled here, not upstream: the server is not running it,
@@ -290,6 +293,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       // Every session's run() ends after its closed() queued the session.end append.
       while (runs.size > 0) await Promise.all([...runs]);
       while (ending.size > 0) await Promise.all([...ending]);
+      await failures.close();
     },
   };
 }

@@ -16,6 +16,8 @@ import { createLocalSshServer, loadOrCreateHostKey } from '../ssh/local-server.j
 import { bridgeSession, FAILED_CLOSED_EXIT, REFUSED_EXIT, wireChannel } from '../ssh/session-bridge.js';
 import type { LocalEnd } from '../ssh/session-bridge.js';
 import { AuditWriteError, SessionRefused } from '../errors.js';
+import { maskText } from '../mask/pan-masker.js';
+import { FailureRecords } from './failure-records.js';
 import { admitSession } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import { SshSession } from './ssh-session.js';
@@ -96,20 +98,24 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
   const hostKey = await loadOrCreateHostKey(o.fs, o.home);
   const sessions = new Set<{ session: SshSession; conn: Connection }>();
   const ending = new Set<Promise<void>>();
+  // Failed logins anyone reaching the listener can cause: recorded, but bounded per address (failure-records.ts).
+  const failures = new FailureRecords({ append: (e) => o.sink.append(e), warn: (m) => o.log.warn(m), now: () => o.clock.now() });
   const server = createLocalSshServer({
     hostKey,
     secret,
     onAuthFail: (f) => {
-      void o.actor().catch(() => undefined).then((actor) =>
-        o.sink.append({
+      const recorded = o.actor().catch(() => undefined).then((actor) => {
+        failures.record({
           type: 'auth.fail',
           outcome: 'failure',
           ...(actor ? { actor } : {}),
           src: { ip: f.ip, port: f.port, client: 'ssh' },
           target: { conn: o.name, kind: 'ssh', host: `${o.conn.host}:${o.conn.port}`, user: o.conn.user },
-          detail: { reason: 'wrong listener secret', method: f.method, user: f.user },
-        }),
-      ).catch((err: unknown) => o.log.warn(`cannot record auth.fail: ${(err as Error).message}`));
+          // The user name is the client's to choose: PAN-masked as any text.
+          detail: { reason: 'wrong listener secret', method: f.method, user: maskText(f.user) },
+        });
+      }).finally(() => ending.delete(recorded));
+      ending.add(recorded);
     },
     onClient: (conn, info) => {
       // Handlers are registered at once: the client opens its session channel right after authentication,
@@ -184,6 +190,7 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
         ending.add(e.session.end());
       }
       await Promise.allSettled([...ending]);
+      await failures.close();
     },
   };
 }

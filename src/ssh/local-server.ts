@@ -80,15 +80,23 @@ function secretMatches(secret: string, given: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/** Wrong secrets one connection may send before the listener closes it (sshd's MaxAuthTries default). */
+export const MAX_SECRET_TRIES = 6;
+
 export function createLocalSshServer(opts: LocalSshServerOptions): Server {
   // ssh2 is CommonJS: its classes come from the default export under Node's ESM loader.
   return new ssh2.Server({ hostKeys: [opts.hostKey.pem], ident: 'pcigate' }, (conn, info) => {
     let user = '';
+    let wrongSecrets = 0;
     conn.on('authentication', (actx) => {
+      // Closing: a request already on its way is not checked (so never a 7th guess) nor recorded.
+      if (wrongSecrets >= MAX_SECRET_TRIES) { actx.reject(); return; }
       user = actx.username;
       const fail = () => {
         if (actx.method !== 'none') opts.onAuthFail({ ip: info.ip, port: info.port, user: actx.username, method: actx.method });
         actx.reject(['password', 'keyboard-interactive']);
+        // As sshd's MaxAuthTries: a connection does not get to guess the secret for ever (a key offered is no guess).
+        if ((actx.method === 'password' || actx.method === 'keyboard-interactive') && ++wrongSecrets >= MAX_SECRET_TRIES) conn.end();
       };
       if (actx.method === 'password') {
         if (secretMatches(opts.secret, actx.password)) actx.accept();

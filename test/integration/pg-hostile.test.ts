@@ -428,3 +428,42 @@ describe('malformed client messages', () => {
     await verifies(gate);
   });
 });
+
+describe('floods that need no login', () => {
+  let server: PostgresServer;
+  beforeAll(async () => { server = await startPostgres(); });
+  afterAll(async () => { await server?.stop(); });
+
+  /** One connection that sends `data` and waits for the listener to close it. */
+  const sendAndWait = (g: Gate, data: Buffer) => new Promise<void>((resolve) => {
+    const s = net.connect(g.broker.port, g.broker.host, () => s.end(data));
+    s.on('data', () => undefined);
+    s.on('close', () => resolve());
+    s.on('error', () => resolve());
+  });
+
+  it('60 CancelRequests with unknown keys and 30 wrong-secret logins: the first 20 of each recorded one by one, the rest in one record that counts them', async () => {
+    const g = await startGate(server);
+    try {
+      for (let i = 0; i < 60; i++) await sendAndWait(g, bytes.cancelRequest(1000 + i, 0x5eed0000 + i));
+      for (let i = 0; i < 30; i++) {
+        const r = await run('psql', ['-X', '-At', '-c', 'select 1'], { ...g.env, PGPASSWORD: `wrong-${i}` });
+        expect(r.stderr).toMatch(/28P01|password authentication failed/);
+      }
+      const r = await run('psql', ['-X', '-At', '-c', 'select 40 + 2'], g.env);
+      expect(r.stdout.trim()).toBe('42');
+    } finally { await g.close(); }
+    const log = readLog(g.home);
+    const cancels = log.filter((r) => r.type === 'pg.cancel' && r.outcome === 'failure');
+    const fails = log.filter((r) => r.type === 'auth.fail');
+    const repeated = (r: (typeof log)[number]) => (r.detail as { repeated?: number }).repeated;
+    expect(cancels.filter((r) => repeated(r) === undefined)).toHaveLength(20);
+    expect(cancels.filter((r) => repeated(r) !== undefined).map(repeated)).toEqual([40]);
+    expect(fails.filter((r) => repeated(r) === undefined)).toHaveLength(20);
+    const summary = fails.filter((r) => repeated(r) !== undefined);
+    expect(summary.map(repeated)).toEqual([10]);
+    expect(summary[0]!.detail).toMatchObject({ sqlstate: '28P01', first_at: expect.stringMatching(/^\d{4}-/), last_at: expect.stringMatching(/^\d{4}-/) });
+    expect(summary[0]!.src).toMatchObject({ ip: '127.0.0.1' });
+    await verifies(g);
+  });
+});

@@ -48,16 +48,16 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
       ...over,
     });
 
-  const ssh = (args: string[], secret = broker.secret, opts: { tty?: boolean; env?: Record<string, string>; input?: string; port?: number } = {}) =>
+  const ssh = (args: string[], secret = broker.secret, opts: { tty?: boolean; env?: Record<string, string>; input?: string; port?: number; user?: string; prompts?: number } = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       writeFileSync(askpass, `#!/bin/sh\necho '${secret}'\n`);
       chmodSync(askpass, 0o700);
       const child = spawn('ssh', [
         '-p', String(opts.port ?? broker.port),
         '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=' + (process.env.SSHLOG ?? 'ERROR'),
-        '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'BatchMode=no',
+        '-o', 'PreferredAuthentications=password', '-o', `NumberOfPasswordPrompts=${opts.prompts ?? 1}`, '-o', 'BatchMode=no',
         ...(opts.tty ? ['-tt'] : ['-T']),
-        'pcigate@127.0.0.1', ...args,
+        `${opts.user ?? 'pcigate'}@127.0.0.1`, ...args,
       ], { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
@@ -318,6 +318,20 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     expect(r.code).toBe(255);
     expect(r.stdout).toBe('');
     await expect.poll(() => records().some((x) => x.type === 'auth.fail' && x.target?.kind === 'ssh')).toBe(true);
+  });
+
+  it('closes a connection after 6 wrong secrets, as sshd does, and records each with the user name PAN-masked', async () => {
+    const fails = () => records().filter((x) => x.type === 'auth.fail' && x.target?.kind === 'ssh');
+    const before = fails().length;
+    const r = await ssh(['echo', 'nope'], 'wrong-secret', { user: PAN.replace(/ /g, ''), prompts: 20 });
+    expect(r.code).toBe(255);
+    await expect.poll(() => fails().length).toBe(before + 6);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fails().length).toBe(before + 6);
+    const mine = fails().slice(before);
+    expect(new Set(mine.map((x) => x.src?.port)).size).toBe(1);
+    for (const x of mine) expect((x.detail as { user: string }).user).toBe('************1111');
+    expect(JSON.stringify(records())).not.toContain(PAN.replace(/ /g, ''));
   });
 
   it('refuses an upstream whose host key does not match the pin', async () => {
