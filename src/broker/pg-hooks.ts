@@ -13,7 +13,7 @@ import { resolveSecret } from '../config/secrets.js';
 import { ColumnCatalog } from '../mask/column-catalog.js';
 import type { ColumnLookup } from '../mask/column-catalog.js';
 import { copyOptionsHidePans } from '../mask/copy-text.js';
-import { maskText } from '../mask/pan-masker.js';
+import { PanMasker } from '../mask/pan-masker.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
@@ -164,6 +164,9 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
   const store = new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home: o.home, sink: o.sink, drainOutbox: true });
   const hmacKey = o.config.masking.hmac_key ? Buffer.from(await resolveSecret(ctx, o.config.masking.hmac_key)) : undefined;
   const catalog = new ColumnCatalog(catalogLookup(o.target), { now: () => ctx.clock.now() });
+  // The log's and transcript's text masked by the deployment's networks too: any_luhn's card numbers, masked in
+  // results, were written in clear where the SQL, parameters and samples quoted them.
+  const textMasker = new PanMasker({ anyLuhn: o.config.masking.networks === 'any_luhn' });
   const dbUser = o.target.user;
   const serverPath = serverSearchPath(ctx, o.target, dbUser);
   const policy: PolicyHooksOptions = {
@@ -199,7 +202,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
       onStatement: (stmt) => {
         const unseen = tx.seen(stmt);
-        const decide = () => maskRefusal(withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, unseen, {
+        const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, unseen, {
           inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
           aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps)),
         }));
@@ -221,6 +224,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       onStatementEnd: () => limits.activity(),
       // Counts since the previous statement ended: its rows, plus any notice in between.
       statementDetail: () => ({ masked: masker.takeCounts() }),
+      textMasker,
       sessionEnd: () => {
         limits.stop();
         masker.takeCounts();
@@ -236,14 +240,14 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
  * refusal or a hold's notice may quote the client's text (a table named in it, COPY's ENCODING '…'). Stays
  * synchronous when the decision is.
  */
-function maskRefusal(d: StatementDecision | Promise<StatementDecision>): StatementDecision | Promise<StatementDecision> {
-  if (d instanceof Promise) return d.then(maskRefusal);
+function maskRefusal(m: PanMasker, d: StatementDecision | Promise<StatementDecision>): StatementDecision | Promise<StatementDecision> {
+  if (d instanceof Promise) return d.then((x) => maskRefusal(m, x));
   if (d.action === 'deny') {
-    const message = maskText(d.message);
-    const detail = d.detail === undefined ? undefined : maskText(d.detail);
+    const message = m.maskText(d.message);
+    const detail = d.detail === undefined ? undefined : m.maskText(d.detail);
     return message === d.message && detail === d.detail ? d : { ...d, message, ...(detail !== undefined ? { detail } : {}) };
   }
-  if (d.action === 'hold') return { ...d, until: d.until.then(maskRefusal), ...(d.notice !== undefined ? { notice: maskText(d.notice) } : {}) };
+  if (d.action === 'hold') return { ...d, until: d.until.then((x) => maskRefusal(m, x)), ...(d.notice !== undefined ? { notice: m.maskText(d.notice) } : {}) };
   return d;
 }
 

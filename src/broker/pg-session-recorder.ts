@@ -11,7 +11,8 @@ import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorde
 import type { SessionHooks, Statement, StatementDecision, StatementResult } from '../pg/proxy/hooks.js';
 import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
-import { maskText } from '../mask/pan-masker.js';
+import { defaultPanMasker } from '../mask/pan-masker.js';
+import type { PanMasker } from '../mask/pan-masker.js';
 import { renderParams, statementFacts as sqlFacts } from './sql-record.js';
 
 /**
@@ -23,6 +24,8 @@ export interface BrokerHooks extends SessionHooks {
   statementDetail?(stmt: Statement): Record<string, unknown>;
   /** Called once when the session has ended (stops its timers); extra `session.end` detail. */
   sessionEnd?(): Record<string, unknown>;
+  /** What masks the text the records and transcript keep (the deployment's masking.networks); default: major networks. */
+  textMasker?: PanMasker;
 }
 
 /** How long a finished statement's record may wait for the next intent to share its write. */
@@ -97,13 +100,17 @@ export class PgSessionRecorder {
     return { type, session: this.c.session, actor: this.actor, src: this.src, target: this.target, outcome, detail };
   }
 
-  private describe(stmt: Statement, facts = sqlFacts(stmt.sql)): Record<string, unknown> {
+  private get text(): PanMasker {
+    return this.c.inner.textMasker ?? defaultPanMasker();
+  }
+
+  private describe(stmt: Statement, facts = sqlFacts(stmt.sql, this.text)): Record<string, unknown> {
     const d: Record<string, unknown> = { n: stmt.n, protocol: stmt.protocol, sql: facts.sql, command: facts.command, kind: facts.kind };
     if (stmt.protocol === 'extended') {
-      d.params = renderParams(stmt.params, stmt.sql, stmt.paramTypes);
+      d.params = renderParams(stmt.params, stmt.sql, stmt.paramTypes, this.text);
       // Names the client chose: text like any other, PAN-masked (maskText costs nothing on the usual short name).
-      d.statement = maskText(stmt.statementName ?? '');
-      d.portal = maskText(stmt.portal ?? '');
+      d.statement = this.text.maskText(stmt.statementName ?? '');
+      d.portal = this.text.maskText(stmt.portal ?? '');
       if (stmt.maxRows) d.max_rows = stmt.maxRows;
     }
     return d;
@@ -167,7 +174,7 @@ export class PgSessionRecorder {
       until.then(done, done);
       return { ...decision, until };
     }
-    const facts = sqlFacts(stmt.sql);
+    const facts = sqlFacts(stmt.sql, this.text);
     const detail = this.describe(stmt, facts);
     if (decision.action === 'deny') return this.recordDenial(detail, decision);
     // Results of earlier statements ride in the same group commit as this intent.
@@ -216,11 +223,11 @@ export class PgSessionRecorder {
       const sampled = this.rowsSampled.get(stmt.n) ?? 0;
       if (!t.wantsRow(sampled)) return replaced;
       this.rowsSampled.set(stmt.n, sampled + 1);
-      t.row(stmt.n, dataRowValues(f));
+      t.row(stmt.n, dataRowValues(f), this.text);
     } else if (f[0] === BE.RowDescription) {
       // A session tends to repeat its queries: the last description's names are kept with a copy of it.
       // Masked here too: a role with unmask clear gets the names as the server sent them (select 1 as "4111…").
-      if (!this.lastColumns || !this.lastColumns.frame.equals(f)) this.lastColumns = { frame: Buffer.from(f), names: rowDescriptionNames(f).map((n) => maskText(n)) };
+      if (!this.lastColumns || !this.lastColumns.frame.equals(f)) this.lastColumns = { frame: Buffer.from(f), names: rowDescriptionNames(f).map((n) => this.text.maskText(n)) };
       t.add({ t: 'columns', n: stmt.n, names: this.lastColumns.names });
     }
     return replaced;

@@ -8,7 +8,8 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Fs } from '../cli/ctx.js';
 import { writeAllTo } from '../../recorder/durable-fs.js';
-import { maskCut } from '../mask/pan-masker.js';
+import { defaultPanMasker, maskCut } from '../mask/pan-masker.js';
+import type { PanMasker } from '../mask/pan-masker.js';
 import { isPrintableAscii, structuredOrPan } from '../mask/pg-values.js';
 
 export interface TranscriptLimits {
@@ -23,8 +24,8 @@ export interface TranscriptLimits {
 export const DEFAULT_TRANSCRIPT_LIMITS: TranscriptLimits = { rowsPerStatement: 20, rowsPerSession: 1000, valueChars: 200 };
 
 /** Whether the result masker's own reading (pg-values.ts structuredOrPan) finds a card number in the bytes. */
-function holdsBinaryPan(v: Uint8Array): boolean {
-  const found = structuredOrPan(v, { content: { format: 'full' }, detect: {}, hmacKey: undefined, counts: {} });
+function holdsBinaryPan(v: Uint8Array, masker: PanMasker): boolean {
+  const found = structuredOrPan(v, { content: { format: 'full' }, detect: masker.detect, hmacKey: undefined, counts: {} });
   return found !== undefined && found !== v;
 }
 
@@ -67,8 +68,8 @@ export class PgTranscript {
     if (this.lines.length >= 64) this.flush();
   }
 
-  /** Samples one row (already masked by the masking hook, masked again here as a floor). */
-  row(n: number, values: (Buffer | null)[]): void {
+  /** Samples one row (already masked by the masking hook, masked again here as a floor, by `masker`). */
+  row(n: number, values: (Buffer | null)[], masker: PanMasker = defaultPanMasker()): void {
     this.rowsTotal++;
     const max = this.limits.valueChars;
     this.add({
@@ -78,8 +79,8 @@ export class PgTranscript {
         // A binary value the masker let through (a role with unmask clear) is not text: one that reads as a card
         // number in a numeric layout (int8, float8, numeric, money, or inside an array or record) is not sampled,
         // its bytes would be half kept by the UTF-8 decoding.
-        if (!isPrintableAscii(v) && holdsBinaryPan(v)) return '[masked]';
-        return maskCut(v.toString('utf8'), max);
+        if (!isPrintableAscii(v) && holdsBinaryPan(v, masker)) return '[masked]';
+        return maskCut(v.toString('utf8'), max, undefined, (t) => masker.maskText(t));
       }),
     });
   }

@@ -4,7 +4,8 @@
  * coarse kind. ARCHITECTURE.md §4: the log never holds a secret (passwords in ALTER ROLE/CREATE USER … PASSWORD, connection strings) and
  * never an unmasked PAN.
  */
-import { maskCut, maskText } from '../mask/pan-masker.js';
+import { defaultPanMasker, maskCut } from '../mask/pan-masker.js';
+import type { PanMasker } from '../mask/pan-masker.js';
 import { structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
@@ -26,7 +27,7 @@ const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]+:)([^\s@'"]+)(@)/gi;
 const PASSWORD_WORD = /password/i;
 
 /** Redacts passwords and masks PAN in SQL text for the log and the transcript. */
-export function redactSql(sql: string): string {
+export function redactSql(sql: string, masker: PanMasker = defaultPanMasker()): string {
   // Cut after masking (maskCut): a card number across the cut is masked whole, not left as its first digits.
   return maskCut(sql, MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => {
     let s = t;
@@ -37,7 +38,7 @@ export function redactSql(sql: string): string {
       s = s.replace(CONNSTR_PASSWORD, (_m, kw: string) => `${kw}[redacted]`);
     }
     if (s.includes('://')) s = s.replace(URL_PASSWORD, (_m, a: string, _p: string, at: string) => `${a}[redacted]${at}`);
-    return maskText(s);
+    return masker.maskText(s);
   });
 }
 
@@ -55,17 +56,17 @@ export type RenderedParam = string | { binary: string; bytes: number } | null;
  * a PAN (ASCII digits, or 8 bytes or a numeric layout whose digits are one): hex is not masking, anyone can
  * read an int8 PAN back out of it, so those are '[masked]'. NULL as null.
  */
-export function renderParams(params: BindParam[], sql: string, types: readonly number[] = []): RenderedParam[] {
+export function renderParams(params: BindParam[], sql: string, types: readonly number[] = [], masker: PanMasker = defaultPanMasker()): RenderedParam[] {
   const withhold = mentionsPassword(sql);
   return params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';
-    if (p.format === 'text') return textParam(p.value);
+    if (p.format === 'text') return textParam(p.value, masker);
     const text = types[i] ? renderBinaryValue(types[i]!, Buffer.from(p.value.buffer, p.value.byteOffset, p.value.byteLength)) : undefined;
-    if (text !== undefined) return textParam(text);
+    if (text !== undefined) return textParam(text, masker);
     const head = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM));
     const latin = head.toString('latin1');
-    return { binary: maskText(latin) !== latin || binaryHoldsPan(p.value) ? '[masked]' : head.toString('hex'), bytes: p.value.length };
+    return { binary: masker.maskText(latin) !== latin || binaryHoldsPan(p.value, masker) ? '[masked]' : head.toString('hex'), bytes: p.value.length };
   });
 }
 
@@ -74,13 +75,13 @@ export function renderParams(params: BindParam[], sql: string, types: readonly n
  * one (pg-values.ts structuredOrPan): an int8, money (a count of cents), float8 or numeric, or an array, record or
  * range with such an element. A float8 or money card number, or an int8[] of them, went to the log as hex.
  */
-function binaryHoldsPan(v: Uint8Array): boolean {
-  const found = structuredOrPan(v, { content: { format: 'full' }, detect: {}, hmacKey: undefined, counts: {} });
+function binaryHoldsPan(v: Uint8Array, masker: PanMasker): boolean {
+  const found = structuredOrPan(v, { content: { format: 'full' }, detect: masker.detect, hmacKey: undefined, counts: {} });
   return found !== undefined && found !== v;
 }
 
-function textParam(value: string): string {
-  return maskCut(value, MAX_TEXT_PARAM, (n) => `[${n} chars]`);
+function textParam(value: string, masker: PanMasker): string {
+  return maskCut(value, MAX_TEXT_PARAM, (n) => `[${n} chars]`, (t) => masker.maskText(t));
 }
 
 const KINDS: Record<string, string> = {
@@ -139,7 +140,7 @@ export function isPureRead(sql: string, command = statementKind(sql).command): b
 export interface StatementFacts { sql: string; command: string; kind: string; pureRead: boolean }
 interface Shape { command: string; kind: string; pureRead: boolean }
 
-const FACTS = new Map<string, StatementFacts>();
+const FACTS = new WeakMap<PanMasker, Map<string, StatementFacts>>();
 const SHAPES = new Map<string, Shape>();
 const FACTS_MAX = 1024;
 const FACTS_MAX_TEXT = 4096;
@@ -157,8 +158,11 @@ function remember<V>(m: Map<string, V>, k: string, v: V): void {
  * a key, so they are the same for every text of one shape — computed once per shape — and no word inside
  * a constant counts (`WITH x AS (SELECT 'delete') SELECT …` is a read); the redaction runs on every text.
  */
-export function statementFacts(sql: string): StatementFacts {
-  let f = FACTS.get(sql);
+export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker()): StatementFacts {
+  // Redacted texts are cached per masker (a deployment's masking.networks decides what is masked).
+  let facts = FACTS.get(masker);
+  if (facts === undefined) FACTS.set(masker, facts = new Map());
+  let f = facts.get(sql);
   if (f !== undefined) return f;
   const key = literalKey(sql);
   let shape = key === undefined ? undefined : SHAPES.get(key);
@@ -168,7 +172,7 @@ export function statementFacts(sql: string): StatementFacts {
     shape = { command, kind, pureRead: isPureRead(basis, command) };
     if (key !== undefined) remember(SHAPES, key, shape);
   }
-  f = { sql: redactSql(sql), command: shape.command, kind: shape.kind, pureRead: shape.pureRead };
-  remember(FACTS, sql, f);
+  f = { sql: redactSql(sql, masker), command: shape.command, kind: shape.kind, pureRead: shape.pureRead };
+  remember(facts, sql, f);
   return f;
 }

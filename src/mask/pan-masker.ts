@@ -152,10 +152,15 @@ export function maskCut(text: string, max: number, suffix: (length: number) => s
 
 let defaultMasker: PanMasker | undefined;
 
+/** The default masker (`last4`, major networks), shared. */
+export function defaultPanMasker(): PanMasker {
+  defaultMasker ??= new PanMasker();
+  return defaultMasker;
+}
+
 /** maskText with the default masker (`last4`, major networks): for log and error-message writers. */
 export function maskText(text: string, counts?: MaskCounts): string {
-  defaultMasker ??= new PanMasker();
-  return defaultMasker.maskText(text, counts);
+  return defaultPanMasker().maskText(text, counts);
 }
 
 /** maskBytes with the default masker: returns `buf` itself when nothing was found. */

@@ -249,4 +249,25 @@ describe('leaks found by the second hunt', () => {
     const ok = await run('psql', ['-X', '-c', sql(`format csv, delimiter '1'`)], gate.env);
     expect(ok.stdout, ok.stderr).toBe('"****-****-****-1111"1"************1111"\n');
   });
+
+  it('with masking.networks any_luhn, a card number outside the major ranges is masked in the log and transcript too, not only in results', async () => {
+    const other = '9000001234567898'; // Luhn-valid, in no major network's range
+    const cfg = gateConfig(server, { classes: ['read'] });
+    const own = await startConfiguredGate(server, { ...cfg, masking: { ...cfg.masking, networks: 'any_luhn' } });
+    try {
+      const c = await pgClient(own);
+      try {
+        const r = await c.query(`select '${other}' as lit, $1::text as param, 1 as "n ${other}"`, [`card ${other}`]);
+        expect(r.rows).toEqual([{ lit: '************7898', param: 'card ************7898', 'n ************7898': 1 }]);
+      } finally { await c.end(); }
+      await until(() => pgQueries(own.home, 'as lit').length > 0 && readdirSync(path.join(own.home, 'recordings')).length > 0);
+    } finally { await own.close(); }
+    const d = queryDetail(pgQueries(own.home, 'as lit')[0]!);
+    expect(d.sql).toBe(`select '************7898' as lit, $1::text as param, 1 as "n ************7898"`);
+    expect(d.params).toEqual(['card ************7898']);
+    const files: string[] = [];
+    const walk = (dir: string) => { for (const e of readdirSync(dir, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(dir, e.name)); };
+    walk(own.home);
+    expect(Buffer.concat(files.map((f) => readFileSync(f))).includes(Buffer.from(other))).toBe(false);
+  });
 });
