@@ -58,8 +58,8 @@ export const spec: CommandSpec = {
   ],
   options: [
     { flags: '--port <n>', description: 'listen on this port (default: the config, else a free port)' },
-    { flags: '--bind <addr>', description: 'listen on this address (default 127.0.0.1)' },
-    { flags: '--tls', description: 'offer TLS to local clients (a generated or configured certificate)' },
+    { flags: '--bind <addr>', description: 'listen on this address (default 127.0.0.1; any other than loopback needs --tls)' },
+    { flags: '--tls', description: 'require TLS from clients (a generated or configured certificate)' },
     { flags: '--listen', description: 'ssh connections: serve OpenSSH clients on a local port instead of opening a shell here' },
     { flags: '--exec', description: 'run PROGRAM [ARGS…] against the listener and exit with its exit code' },
   ],

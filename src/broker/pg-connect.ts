@@ -5,6 +5,7 @@
  * (`--exec`) with PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set and returns its exit code.
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { auditLogOptionsFromConfig } from '../../recorder/index.js';
 import type { Ctx } from '../cli/ctx.js';
 import { resolveHome } from '../cli/home.js';
@@ -60,6 +61,14 @@ export async function upstreamTarget(ctx: Ctx, c: PostgresConnection): Promise<U
   return t;
 }
 
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) or localhost: an address only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = /^(?:::ffff:)?(\d+)\.\d+\.\d+\.\d+$/.exec(h);
+  return v4 !== null && net.isIPv4(h.replace(/^::ffff:/, '')) && v4[1] === '127';
+}
+
 function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -68,6 +77,12 @@ function shellQuote(s: string): string {
 export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
   const { config, conn } = o;
   const home = resolveHome(ctx, o.home, config.audit.dir);
+  const bind = o.bind ?? conn.listen.host;
+  if (!o.tls && !isLoopback(bind)) {
+    throw new UsageError(`refusing to listen on ${bind} without TLS: the session would cross the network in clear text`, {
+      hint: 'add --tls (clients then connect with sslmode=require), or listen on a loopback address such as 127.0.0.1',
+    });
+  }
   const target = await upstreamTarget(ctx, conn);
   // pcigate.yaml's audit settings (checkpoints, epoch, segment size, durability) apply to this log.
   const log = await openAuditLogWaiting(ctx, auditLogOptionsFromConfig(home, config.audit, { createIfMissing: true }));
@@ -81,7 +96,7 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
     const hooksFor = await pgHooksFor(ctx, { config, name: o.name, target, home, sink: log, signal: shutdown.signal, tokenExpiry: actor.expiresAt });
     const broker = await startPgBroker({
       conn: o.name, target, sink: log, identity, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, hooksFor, admit: hooksFor.admit,
-      bind: o.bind ?? conn.listen.host, port: o.port ?? conn.listen.port,
+      bind, port: o.port ?? conn.listen.port,
       ...(o.tls ? { tls: await localTlsContext(ctx.fs, home, conn.tls) } : {}),
     });
     // Records of approve/deny/verify/sessions/… run meanwhile reach the log within seconds (outbox-drain.ts).

@@ -72,6 +72,19 @@ describe('pcigate connect', () => {
     }
   });
 
+  it('refuses to listen on a non-loopback address without --tls', async () => {
+    const home = tempDir('pcigate-connect-bind-');
+    const env = { TEST_DB_PASSWORD: server.password };
+    for (const bind of ['0.0.0.0', '::']) {
+      const r = await runCli(['connect', '--config', config, '--home', home, 'test-db', '--bind', bind, '--exec', 'true'], { env, home });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`refusing to listen on ${bind} without TLS`);
+      expect(r.stderr).toMatch(/add --tls/);
+    }
+    const ok = await runCli(['connect', '--config', config, '--home', home, 'test-db', '--bind', '127.0.0.2', '--exec', 'true'], { env, home });
+    expect(ok.code).toBe(0);
+  });
+
   it('refuses an unknown connection name with a usage-class error', async () => {
     const r = await runCli(['connect', '--config', config, 'nope'], { env: { TEST_DB_PASSWORD: 'x' } });
     expect(r.code).toBe(2);

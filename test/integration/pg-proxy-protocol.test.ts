@@ -128,15 +128,18 @@ describe('local side', () => {
     });
   }
 
-  it('serves TLS to a local client with --tls (psql sslmode=require)', async () => {
+  it('serves TLS to a local client with --tls (psql sslmode=require) and refuses one without it', async () => {
     const home = tempDir('pcigate-tls-');
     const ctx = testCtx();
     const tlsGate = await startGate(server, { tls: await localTlsContext(ctx.fs, home) });
     try {
       const r = await run('psql', ['-X', '-c', '\\conninfo'], { ...tlsGate.env, PGSSLMODE: 'require' });
       expect(r.stdout).toMatch(/SSL connection/);
+      // TLS is required, not offered: a client in clear (or one whose SSLRequest was stripped) is refused.
       const plain = await run('psql', ['-X', '-At', '-c', 'select 1'], { ...tlsGate.env, PGSSLMODE: 'disable' });
-      expect(plain.stdout.trim()).toBe('1');
+      expect(plain.code).not.toBe(0);
+      expect(plain.stdout).toBe('');
+      expect(plain.stderr).toMatch(/this listener requires TLS/);
     } finally { await tlsGate.close(); }
   });
 });

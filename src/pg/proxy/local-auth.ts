@@ -127,6 +127,13 @@ export async function acceptLocal(raw: net.Socket, opts: LocalAuthOptions): Prom
         return { kind: 'refused', reason: error.message };
       }
       const user = all.user ?? '';
+      if (opts.tls && !isTls) {
+        // A listener that serves TLS serves nothing without it (as pg_hba's hostssl): a client that falls back
+        // to plain text (sslmode=prefer when something strips its SSLRequest) would send its session in clear.
+        const error = { code: '28000', message: 'pcigate: this listener requires TLS (connect --tls); connect with sslmode=require or stronger' };
+        refuse(socket, error);
+        return { kind: 'refused', reason: error.message };
+      }
       if (!user) {
         const error = { code: '28000', message: 'no PostgreSQL user name specified in startup packet' };
         refuse(socket, error);
