@@ -19,7 +19,7 @@ import { EXIT } from '../cli/exit-codes.js';
 import { resolveHome } from '../cli/home.js';
 import type { PcigateConfig, PostgresConnection } from '../config/index.js';
 import { PgUpstreamError, UsageError } from '../errors.js';
-import { maskText } from '../mask/pan-masker.js';
+import { maskText, PanMasker } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
 import { StreamMasker } from '../mask/stream-masker.js';
 import { upstreamTarget } from './pg-connect.js';
@@ -70,7 +70,7 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
         PGHOST: broker.host, PGPORT: String(broker.port), PGUSER: broker.user, PGPASSWORD: broker.secret,
         PGDATABASE: broker.database, PGSSLMODE: 'disable', DATABASE_URL: broker.url,
       };
-      return await runRecorded(ctx, { argv: o.program!, env, home, sink: log, actor: await actor(), name: o.name, ...(o.reason ? { reason: o.reason } : {}) });
+      return await runRecorded(ctx, { argv: o.program!, env, home, sink: log, actor: await actor(), name: o.name, anyLuhn: o.config.masking.networks === 'any_luhn', ...(o.reason ? { reason: o.reason } : {}) });
     } finally {
       shutdown.abort();
       await broker.close();
@@ -107,6 +107,8 @@ interface RunOptions {
   actor: Actor;
   name: string;
   reason?: string;
+  /** masking.networks any_luhn: the child's output is masked by it too, as SSH output and results are. */
+  anyLuhn: boolean;
 }
 
 /**
@@ -117,16 +119,17 @@ async function runRecorded(ctx: Ctx, o: RunOptions): Promise<number> {
   const session = randomUUID();
   const counts: MaskCounts = {};
   const base = { session, actor: o.actor, target: { conn: o.name, kind: 'postgres' as const }, src: { client: 'pcigate exec' } };
-  const argvText = maskText(o.argv.join(' '), counts);
-  await o.sink.append({ ...base, type: 'exec.start', outcome: 'success', detail: { argv: argvText, ...(o.reason ? { reason: maskText(o.reason) } : {}) } });
+  const text = new PanMasker({ anyLuhn: o.anyLuhn });
+  const argvText = text.maskText(o.argv.join(' '), counts);
+  await o.sink.append({ ...base, type: 'exec.start', outcome: 'success', detail: { argv: argvText, ...(o.reason ? { reason: text.maskText(o.reason) } : {}) } });
   await ctx.fs.mkdir(path.join(o.home, 'recordings'), { recursive: true, mode: 0o700 });
   const rel = path.join('recordings', `${session}.cast`);
   const tty = Boolean(ctx.stdout.isTTY);
   const cols = ctx.stdout.columns ?? 80;
   const rows = (ctx.stdout as { rows?: number }).rows ?? 24;
   const cast = await AsciicastWriter.create(ctx.fs, path.join(o.home, rel), ctx.clock, { width: cols, height: rows, title: `${o.name}: ${argvText}` });
-  const out = new StreamMasker((b) => { ctx.stdout.write(b); cast.output(b); }, { counts });
-  const err = new StreamMasker((b) => { ctx.stderr.write(b); cast.output(b); }, { counts });
+  const out = new StreamMasker((b) => { ctx.stdout.write(b); cast.output(b); }, { counts, anyLuhn: o.anyLuhn });
+  const err = new StreamMasker((b) => { ctx.stderr.write(b); cast.output(b); }, { counts, anyLuhn: o.anyLuhn });
   const started = ctx.clock.micros();
   let exit: { code: number; signal?: string };
   try {

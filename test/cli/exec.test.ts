@@ -154,6 +154,21 @@ describe('pcigate exec -- CMD on a terminal', () => {
   });
 });
 
+describe('pcigate exec (postgres, masking.networks any_luhn)', () => {
+  it('masks the program\'s output and its recording by the configured networks (a Luhn-valid number outside the major ranges)', async () => {
+    const anyConfig = path.join(dir, 'pcigate-any-luhn.yaml');
+    writeFileSync(anyConfig, `${readFileSync(config, 'utf8')}masking:\n  networks: any_luhn\n`, { mode: 0o600 });
+    const home = tempDir('pcigate-home-');
+    const r = await runCli(['exec', '--config', anyConfig, '--home', home, 'test-db', '--', 'sh', '-c', 'echo card 9000001234567898'], { env, home, timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('card ************7898\n');
+    const end = readLog(home).find((x) => x.type === 'exec.end')!;
+    const cast = readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8');
+    expect(cast).toContain('************7898');
+    expect(cast).not.toContain('9000001234567898');
+  });
+});
+
 describe.skipIf(Boolean(noSshd))('pcigate exec (ssh)', () => {
   it('passes the remote exit status through and refuses a denied command with exit 5', async () => {
     const home = tempDir('pcigate-home-');
