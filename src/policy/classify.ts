@@ -11,6 +11,7 @@ import { dotted, newAcc, nodeOf, walk } from './ast-walk.js';
 import type { WalkAcc } from './ast-walk.js';
 import { parseStatements } from './pg-parser.js';
 import type { ParseFailure, PgNode, RawStmt } from './pg-parser.js';
+import { searchPathSchemas } from './name-match.js';
 import { SAFE_FUNCTIONS } from './safe-functions.js';
 import { kindOfNode, strictestFirst } from './statement-kinds.js';
 import type { StatementKind } from './statement-kinds.js';
@@ -89,6 +90,12 @@ export interface StatementInfo {
    * SET ROLE / SESSION AUTHORIZATION, CREATE EXTENSION (may create its schema).
    */
   pathChange?: string[];
+  /**
+   * SET ROLE / SET SESSION AUTHORIZATION (or set_config of `role`, `session_authorization`) to a role: the
+   * role current_user may be from then on (`none`: back to the session user). `?` when its value is not a
+   * constant policy can read.
+   */
+  setsRole?: string;
   /**
    * ALTER ROLE/DATABASE … SET search_path (or RESET it): the search_path sessions will start with from now
    * on, as set (`null`: reset, so not known here).
@@ -189,7 +196,12 @@ function setConfigEffects(acc: WalkAcc, extra: Partial<StatementInfo>): Partial<
     if (c.name === undefined) { acc.classes.add('unknown'); continue; }
     const s: SettingChange = { name: c.name, ...(c.value !== undefined ? { value: c.value } : {}), local: c.local };
     if (c.name === 'role' || c.name === 'session_authorization' || CONTROL_SETTING.test(c.name)) acc.classes.add('dcl');
-    if (c.value === undefined && ['standard_conforming_strings', 'client_encoding', 'search_path'].includes(c.name)) { acc.classes.add('unknown'); continue; }
+    if (c.name === 'role' || c.name === 'session_authorization') {
+      // As SET ROLE: "$user" in the path, and which schemas may be used, follow the new current_user.
+      out.setsRole ??= c.value ?? '?';
+      out.pathChange = ['*'];
+    }
+    if (c.value === undefined && ['standard_conforming_strings', 'client_encoding', 'search_path', 'role', 'session_authorization'].includes(c.name)) { acc.classes.add('unknown'); continue; }
     const misreads = misreadingSetting(s);
     if (misreads && !extra.misreads && !out.misreads) out.misreads = misreads;
     if (c.name === 'search_path') {
@@ -267,6 +279,49 @@ function pathChange(type: string, f: PgNode): string[] | undefined {
   }
 }
 
+/**
+ * Why a statement of a SQL function body, run at a call that policy judges as a function call only, would
+ * change the caller's session where policy cannot follow: a SET (LOCAL too: it lasts to the end of the
+ * caller's transaction; a plain SET outlasts even the function's own SET clause) or set_config of
+ * search_path, after which the caller's unqualified names resolve elsewhere (`SELECT f(); SELECT * FROM
+ * items` would read vault.items where policy judged public.items), or of the role or session
+ * authorization, which change what `"$user"` in the path names and which schemas may be used. Unlike
+ * standard_conforming_strings, the server reports neither of these to the client (no ParameterStatus), so
+ * the proxy could not even end the session. A RESET goes back to the session's starting value, which policy
+ * already resolves names in. Policy could instead track a call of such a function as the SET, but only for
+ * functions it saw created here, and a call can hide in a view, a default or a trigger: refusing the
+ * CREATE, as for the misreading settings, keeps every call visible.
+ */
+function bodySetsCallerState(inner: StatementInfo): string | undefined {
+  const s = inner.setting;
+  if (s?.value !== undefined && s.name === 'search_path') return 'a function body that sets search_path changes the caller\'s search_path after the call, where policy cannot see it (give the function its own SET search_path clause instead)';
+  if (inner.setsRole) return 'a function body that sets the role or session authorization changes the caller\'s current_user (and so "$user" in its search_path) after the call, where policy cannot see it';
+  return undefined;
+}
+
+/** The schemas of a CREATE FUNCTION's own `SET search_path = …` clause (proconfig), if it has one. */
+function functionPath(set: unknown): string[] | undefined {
+  const n = nodeOf(set);
+  if (!n || n[0] !== 'VariableSetStmt') return undefined;
+  const s = setting(n[1]);
+  if (s.name !== 'search_path') return undefined;
+  // FROM CURRENT keeps the creator's path, which policy already judges in; a value it cannot read: none.
+  if (String(n[1].kind) === 'VAR_SET_CURRENT') return undefined;
+  return s.value === undefined || s.value.includes('?') ? ['?'] : searchPathSchemas(s.value, '$user');
+}
+
+/**
+ * A body's table name as it resolves under the function's own search_path (`path`): an unqualified name is
+ * looked up there and in pg_catalog (first, unless the path names it), never in the caller's path. `$user`
+ * stays a schema named `$user`, which no allow pattern but `*` covers (the caller's role is not known here).
+ */
+function inPath(t: string, path: string[] | undefined): string[] {
+  if (!path || t.includes('.')) return [t];
+  const out = path.map((s) => `${s}.${t}`);
+  if (t.startsWith('pg_') && !path.includes('pg_catalog')) out.push(`pg_catalog.${t}`);
+  return out;
+}
+
 /** Classifies one raw statement node; `text` is its source text. */
 export function classifyNode(stmt: PgNode, text: string): StatementInfo {
   const n = nodeOf(stmt);
@@ -332,15 +387,19 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       // A body that sets what makes the server misread text (SET standard_conforming_strings = off,
       // set_config('client_encoding', 'SJIS', false)) does so for the rest of the caller's session: the
       // proxy ends the session on the ParameterStatus that reports it, but statements the client pipelined
-      // behind the call may be forwarded before that arrives. Refused as the SET itself is.
+      // behind the call may be forwarded before that arrives. Refused as the SET itself is. So is one that
+      // sets search_path or the role (see bodySetsCallerState): no message tells the proxy of those at all.
+      // A function's own SET clause (proconfig) is no such thing: the server restores it when the call ends.
+      // But the body runs under it: its unqualified names resolve in that path, not the caller's.
+      const ownPath = functionPath(opts.get('set'));
       let misreads: string | undefined;
       for (const b of parsed.stmts) {
         const inner = classifyNode(b.stmt, bodyText[0]!);
-        misreads ??= inner.misreads;
+        misreads ??= inner.misreads ?? bodySetsCallerState(inner);
         if (misreads) return finish(text, type, base, acc, { misreads, readsConstants: true });
         for (const c of inner.classes) acc.classes.add(c);
-        for (const t of inner.reads) acc.reads.add(t);
-        for (const t of inner.writes) acc.writes.add(t);
+        for (const t of inner.reads) for (const q of inPath(t, ownPath)) acc.reads.add(q);
+        for (const t of inner.writes) for (const q of inPath(t, ownPath)) acc.writes.add(q);
         for (const c of inner.columns) acc.columns.add(c);
         for (const fn of inner.functions) acc.functions.add(fn);
         if (inner.opaqueBody || inner.execute !== undefined || inner.fetch !== undefined) return finish(text, type, base, acc, { opaqueBody: 'sql', readsConstants: true });
@@ -375,8 +434,10 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       const s = setting(f);
       const dcl = s.name === 'role' || s.name === 'session_authorization' || (s.value !== undefined && CONTROL_SETTING.test(s.name ?? ''));
       const misreads = misreadingSetting(s);
-      const path = s.name === 'role' || s.name === 'session_authorization' ? ['*'] : undefined;
-      return finish(text, type, dcl ? 'dcl' : 'utility', acc, { setting: s, ...(misreads ? { misreads } : {}), ...(path ? { pathChange: path } : {}) });
+      const role = s.name === 'role' || s.name === 'session_authorization';
+      return finish(text, type, dcl ? 'dcl' : 'utility', acc, {
+        setting: s, ...(misreads ? { misreads } : {}), ...(role ? { pathChange: ['*'] } : {}), ...(role && s.value !== undefined ? { setsRole: s.value } : {}),
+      });
     }
     case 'CreateTableAsStmt': {
       acc.classes.add('write');
