@@ -10,7 +10,8 @@
  */
 import type { ColumnRule } from './column-rules.js';
 import { addCount } from './pan-masker.js';
-import { numberTextIsPan, ruleText, withheldPan } from './pg-values.js';
+import { maskJsonArrayText } from './json-array-text.js';
+import { contentText, numberTextIsPan, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext } from './pg-values.js';
 
 export interface CopyTextFormat {
@@ -31,6 +32,38 @@ const BACKSLASH_N = Buffer.from('\\N');
 const BACKSLASH = 0x5c;
 const NL = 0x0a;
 const CR = 0x0d;
+
+const JSON_ARRAY_OID = 199;
+const JSONB_ARRAY_OID = 3807;
+/** json, jsonb, json[], jsonb[]. */
+const JSON_TYPES = new Set([114, 3802, JSON_ARRAY_OID, JSONB_ARRAY_OID]);
+
+/** COPY text format's escapes (CopyAttributeOutText): `\\`, `\b \f \n \r \t \v`, and `\` before the delimiter. */
+const UNESCAPE: Record<number, number> = { 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x76: 0x0b };
+const ESCAPE: Record<number, number> = { 0x08: 0x62, 0x0c: 0x66, 0x0a: 0x6e, 0x0d: 0x72, 0x09: 0x74, 0x0b: 0x76 };
+
+function unescapeText(v: Uint8Array): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i]!;
+    if (b === BACKSLASH && i + 1 < v.length) {
+      const n = v[++i]!;
+      out.push(UNESCAPE[n] ?? n);
+    } else out.push(b);
+  }
+  return Buffer.from(out);
+}
+
+function escapeText(v: Uint8Array, delimiter: number): Buffer {
+  const out: number[] = [];
+  for (const b of v) {
+    const e = ESCAPE[b];
+    if (e !== undefined) out.push(BACKSLASH, e);
+    else if (b === BACKSLASH || b === delimiter) out.push(BACKSLASH, b);
+    else out.push(b);
+  }
+  return Buffer.from(out);
+}
 
 /** Bytes a card number is written with: digits, and the space and dash between its groups. */
 const PAN_BYTE = /^[0-9 -]$/;
@@ -107,6 +140,17 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
     const value = row.subarray(fld.start, fld.end);
     const isNull = !fld.quoted && Buffer.compare(value, f.null ?? (f.csv ? EMPTY : BACKSLASH_N)) === 0;
     if (isNull) return;
+    if (!rule && JSON_TYPES.has(numberType)) {
+      // JSON kept JSON (pg_dump writes text format, and its restore parses every document): the field's escapes
+      // undone, the document masked as JSON (a bare card number quoted), escaped again. CSV: masked in place later.
+      if (f.csv) return;
+      const doc = unescapeText(value);
+      const out = numberType === JSON_ARRAY_OID || numberType === JSONB_ARRAY_OID ? maskJsonArrayText(doc, ctx) : contentText(doc, ctx, true);
+      if (out === doc) return;
+      parts.push(row.subarray(at, fld.start), escapeText(out, f.delimiter));
+      at = fld.end;
+      return;
+    }
     let masked: Uint8Array | null;
     if (rule) {
       addCount(ctx.counts, rule.name, 1);

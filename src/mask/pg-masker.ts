@@ -167,8 +167,8 @@ export class PgMasker {
       stmt,
       rules: columns.map((c) => this.#rules.forColumn(c.name, c.qualified)),
       types: columns.every((c) => c.typeOid !== undefined) ? columns.map((c) => c.typeOid!) : undefined,
-      numbers: columns.some((c) => c.typeOid !== undefined && isNumberType(c.typeOid))
-        ? columns.map((c) => (c.typeOid !== undefined && isNumberType(c.typeOid) ? c.typeOid : 0)) : undefined,
+      numbers: columns.some((c) => c.typeOid !== undefined && copyTyped(c.typeOid))
+        ? columns.map((c) => (c.typeOid !== undefined && copyTyped(c.typeOid) ? c.typeOid : 0)) : undefined,
       format: { csv, delimiter, ...(opts.quote !== undefined ? { quote: opts.quote.charCodeAt(0) } : {}), ...(opts.escape !== undefined ? { escape: opts.escape.charCodeAt(0) } : {}),
         // The server writes the NULL string as given, unescaped (CopyOneRowTo), in both formats.
         ...(opts.null !== undefined ? { null: Buffer.from(opts.null, 'utf8') } : {}) },
@@ -423,6 +423,9 @@ export class PgMasker {
     return m === null ? frame(0x56, [int32(-1)]) : frame(0x56, [int32(m.length), m]);
   }
 }
+
+/** Types a text COPY masks by their type (copy-text.ts): numbers (withheld), json, jsonb and their arrays (kept JSON). */
+const copyTyped = (oid: number): boolean => isNumberType(oid) || oid === JSON_OID || oid === JSONB_OID || oid === JSON_ARRAY_OID || oid === JSONB_ARRAY_OID;
 
 /** True when every byte is printable ASCII (the text form of a number, date, …). */
 const isFloat = (oid: number) => oid === FLOAT8_OID || oid === FLOAT4_OID;

@@ -270,4 +270,18 @@ describe('leaks found by the second hunt', () => {
     walk(own.home);
     expect(Buffer.concat(files.map((f) => readFileSync(f))).includes(Buffer.from(other))).toBe(false);
   });
+
+  it('a text COPY (pg_dump\'s format) of json, jsonb and json[] holding card numbers restores: each document is still JSON', async () => {
+    server.psql(`create table jdocs (doc json, docb jsonb, arr json[]);
+      insert into jdocs values ('{"p": ${PAN}, "n": "line\\n${AMEX}"}', '{"p": ${PAN}}', array['{"p": ${PAN}}'::json]);
+      create table jdocs_restored (like jdocs);`);
+    const copy = await run('psql', ['-X', '-c', 'copy jdocs to stdout'], gate.env);
+    expect(copy.stderr).toBe('');
+    expect(copy.stdout).not.toContain(PAN);
+    const direct = { PATH: process.env.PATH ?? '', PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.superuser, PGPASSWORD: server.password, PGDATABASE: server.database };
+    const restore = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-c', 'copy jdocs_restored from stdin'], direct, { input: copy.stdout });
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(server.psql(`select doc::text || ' ' || docb::text || ' ' || arr::text from jdocs_restored`).trim())
+      .toBe(String.raw`{"p": "************1111", "n": "line\n***********0005"} {"p": "************1111"} {"{\"p\": \"************1111\"}"}`);
+  });
 });
