@@ -22,9 +22,11 @@ import type { StreamMaskerOptions } from '../mask/stream-masker.js';
 import type { PolicyIdentity } from '../policy/evaluate.js';
 import { identityOfActor } from '../policy/pg-policy-hooks.js';
 import { decideSsh } from '../policy/ssh-rules.js';
+import type { SshPolicyDecision } from '../policy/ssh-rules.js';
 import type { ChannelInfo, ChannelTaps, LocalSend, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
 import { holdSshCommand } from './ssh-approval.js';
+import { smuggledSyntax } from './ssh-exec-syntax.js';
 import type { HoldOutcome, SshApprovals } from './ssh-approval.js';
 import { maxSessionMessage } from '../identity/index.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
@@ -72,6 +74,18 @@ interface Recording {
   rel: string;
   /** Writes a line of pcigate's own to the channel's stderr (after what the maskers hold back). */
   notice(line: string): void;
+}
+
+/**
+ * A command that an allow or hold pattern with a wildcard matched is refused when the wildcard's text holds
+ * shell syntax that could run another command (ssh-exec-syntax.ts): `echo *` must not run `echo x; rm -rf /`.
+ */
+function execSyntaxGuard(allow: SshConnection['allow'], req: SshRequest, d: SshPolicyDecision): SshPolicyDecision {
+  if (req.kind !== 'exec') return d;
+  const m = /^ssh\.exec\.(allow|hold)\[(\d+)\]$/.exec(d.rule);
+  const pattern = m ? allow.exec[m[1] as 'allow' | 'hold'][Number(m[2])] : undefined;
+  const why = d.action === 'deny' ? undefined : smuggledSyntax(req.command.trim(), pattern ?? '');
+  return why === undefined ? d : { action: 'deny', rule: 'ssh.exec.shell_syntax', reason: why };
 }
 
 export class SshSession {
@@ -175,7 +189,7 @@ export class SshSession {
    * again with the final decision and the approval's id.
    */
   async decide(req: SshRequest, notice?: (line: string) => void): Promise<SshDecision> {
-    const d = decideSsh(this.#o.conn.allow, req);
+    const d = execSyntaxGuard(this.#o.conn.allow, req, decideSsh(this.#o.conn.allow, req));
     const type = req.kind === 'exec' ? 'ssh.exec' : 'ssh.request';
     // A command line can carry a PAN (`grep 4111… orders.csv`): the log only ever sees it masked.
     const logged = req.kind === 'exec' ? { ...req, command: this.#text.maskText(req.command, this.#counts) } : req;

@@ -1,0 +1,115 @@
+/**
+ * A hostile client against `pcigate connect SSH --listen` (real sshd upstream; the client is ssh2's, to send
+ * what OpenSSH would not): commands that an allow pattern with a wildcard matches but that smuggle another
+ * command in shell syntax, connections that never authenticate, a channel closed while its command waits for
+ * an approval. Every session still ends with session.end.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import type { Client } from 'ssh2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuditLog } from '../../recorder/index.js';
+import type { AuditLog } from '../../recorder/index.js';
+import type { AuditRecord } from '../../recorder/types.js';
+import { startSshBroker } from '../../src/broker/ssh-broker.js';
+import type { SshBroker } from '../../src/broker/ssh-broker.js';
+import { systemClock } from '../../src/cli/ctx.js';
+import { sshConnection } from '../../src/config/sections/connections.js';
+import { ApprovalStore } from '../../src/policy/approvals.js';
+import { tempDir } from '../harness/cli.js';
+import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import type { Sshd } from '../harness/sshd.js';
+import { testCtx } from '../harness/test-ctx.js';
+
+const skip = sshdAvailable();
+if (skip) process.stderr.write(`skipping SSH integration tests: ${skip}\n`);
+
+interface Ran { code: number | undefined; stdout: string; stderr: string }
+
+describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd)', () => {
+  let sshd: Sshd;
+  let home: string;
+  let log: AuditLog;
+  let broker: SshBroker;
+  let store: ApprovalStore;
+  const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: () => {} } });
+
+  const records = (): AuditRecord[] =>
+    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
+      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+
+  const connect = (b: SshBroker = broker) => new Promise<Client>((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.once('ready', () => resolve(c));
+    c.once('error', reject);
+    c.connect({ host: b.host, port: b.port, username: 'pcigate', password: b.secret, hostVerifier: () => true });
+  });
+
+  const exec = (c: Client, command: string) => new Promise<Ran>((resolve, reject) => {
+    c.exec(command, (err, ch) => {
+      if (err) { reject(err); return; }
+      let stdout = '';
+      let stderr = '';
+      let code: number | undefined;
+      ch.on('data', (b: Buffer) => { stdout += b.toString(); });
+      ch.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+      ch.on('exit', (n: number | null) => { code = n ?? undefined; });
+      ch.on('close', () => resolve({ code, stdout, stderr }));
+      ch.end();
+    });
+  });
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    home = tempDir('pcigate-ssh-hostile-');
+    log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
+    store = new ApprovalStore({ fs: fsp, clock: ctx.clock, home, sink: log });
+    broker = await startSshBroker({
+      name: 'prod-ssh',
+      conn: sshConnection.parse({
+        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
+        allow: { exec: { allow: ['echo *', 'sh -c *', 'true', '* --version'], deny: ['rm *', 'touch *'], hold: ['systemctl restart *'] } },
+      }),
+      credentials: { privateKey: sshd.clientKey }, sink: log,
+      actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
+      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+      approvals: { store, settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0, waitMs: 20_000 } },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await broker?.close();
+    await log?.close();
+    await sshd?.stop();
+  });
+
+  it('a command allowed by a wildcard pattern cannot smuggle another one in shell syntax', async () => {
+    const marker = path.join(home, 'smuggled');
+    const c = await connect();
+    try {
+      for (const cmd of [
+        `echo x; touch ${marker}`, `echo x && touch ${marker}`, `echo x || touch ${marker}`, `echo x | touch ${marker}`,
+        `echo x & touch ${marker}`, `echo $(touch ${marker})`, `echo \`touch ${marker}\``, `echo "$(touch ${marker})"`,
+        `echo x\ntouch ${marker}`, `echo x\rtouch ${marker}`, `echo x > ${marker}`, `echo ${'${x@P}'}`, `echo (touch ${marker})`,
+        `touch ${marker}; true --version`, `echo 'a' ;touch ${marker}; echo 'b'`, `echo x\0; touch ${marker}`,
+        `sh -c x; touch ${marker}`, `\techo x;touch ${marker}`,
+      ]) {
+        const r = await exec(c, cmd);
+        expect({ cmd, code: r.code, stdout: r.stdout }).toEqual({ cmd, code: 126, stdout: '' });
+        expect(r.stderr).toContain('pcigate: refused by policy:');
+      }
+      expect(existsSync(marker)).toBe(false);
+      const refused = records().filter((x) => x.type === 'ssh.exec' && x.outcome === 'denied');
+      expect(refused.filter((x) => (x.detail as { rule: string }).rule === 'ssh.exec.shell_syntax').length).toBeGreaterThanOrEqual(16);
+      // Shell syntax inside one quoted argument, or in the pattern's own text, is not another command.
+      expect(await exec(c, "echo 'a; b && c | d $(e)'")).toMatchObject({ code: 0, stdout: 'a; b && c | d $(e)\n' });
+      expect(await exec(c, 'echo "a;b" \\; \\$\\(x\\)')).toMatchObject({ code: 0, stdout: 'a;b ; $(x)\n' });
+      expect(await exec(c, 'sh -c "echo one; echo two >&2"')).toMatchObject({ code: 0, stdout: 'one\n', stderr: 'two\n' });
+    } finally {
+      c.end();
+    }
+  }, 60_000);
+});
