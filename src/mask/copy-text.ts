@@ -10,7 +10,9 @@
  */
 import type { ColumnRule } from './column-rules.js';
 import { addCount } from './pan-masker.js';
+import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
+import { findPans } from './pan-detector.js';
 import { contentText, numberTextIsPan, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext } from './pg-values.js';
 
@@ -143,7 +145,8 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
     if (!rule && JSON_TYPES.has(numberType)) {
       // JSON kept JSON (pg_dump writes text format, and its restore parses every document): the field's escapes
       // undone, the document masked as JSON (a bare card number quoted), escaped again. CSV: masked in place later.
-      if (f.csv) return;
+      // Most documents hold no card number: only those the detector finds one in are unescaped (the dump's hot path).
+      if (f.csv || (findPans(value, ctx.detect).length === 0 && !hasHexRun(value))) return;
       const doc = unescapeText(value);
       const out = numberType === JSON_ARRAY_OID || numberType === JSONB_ARRAY_OID ? maskJsonArrayText(doc, ctx) : contentText(doc, ctx, true);
       if (out === doc) return;
