@@ -9,7 +9,7 @@
 import type { ConnectionPolicy, PolicyConfig, RoleGrant } from '../config/sections/policy.js';
 import { maskText } from '../mask/pan-masker.js';
 import type { Classification, StatementInfo } from './classify.js';
-import { columnDenied, DEFAULT_SEARCH_PATH, pathGains, searchPathSchemas, tableAllowed, tableMatchesAny, unionPath } from './name-match.js';
+import { columnDenied, DEFAULT_SEARCH_PATH, pathGains, pathNamesUser, roleSet, searchPathSchemas, tableAllowed, tableMatchesAny, unionPath } from './name-match.js';
 import type { StatementKind } from './statement-kinds.js';
 import { strictestFirst } from './statement-kinds.js';
 import { allowedAt, describeWindow } from './time-window.js';
@@ -51,6 +51,14 @@ export interface SessionView {
   unresolvedPath?: readonly string[];
   /** The upstream database user, for `$user` in a search_path set in the statement's own string. */
   dbUser?: string;
+  /**
+   * Every role current_user may be (default: `dbUser`): SET ROLE and SET SESSION AUTHORIZATION change it,
+   * and with it the schema `"$user"` in the path names. Policy cannot see whether such a SET took effect or
+   * was rolled back, so it keeps them all.
+   */
+  users?: readonly string[];
+  /** Whether a search_path the session may have names `"$user"`: a role set from now on adds its schema. */
+  pathNamesUser?: boolean;
   prepared: ReadonlyMap<string, StatementInfo>;
   /** Cursors policy saw declared and allowed, by name (absent: none). */
   cursors?: ReadonlyMap<string, StatementInfo>;
@@ -211,8 +219,14 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
   const misread = c.statements.find((st) => st.misreads !== undefined);
   if (misread) return { action: 'deny', rule: 'sql_text', reason: `${misread.misreads}; refused`, statements: [], roles };
   const { key, cp } = connectionPolicy(policy, conn.name)!;
-  // Cursors declared or closed earlier in the same string count for a FETCH later in it.
-  let view = session;
+  // Cursors declared or closed earlier in the same string count for a FETCH later in it. (A plain object:
+  // spreading a PolicySession would drop its getters.)
+  let view: SessionView = {
+    searchPath: session.searchPath, prepared: session.prepared,
+    ...(session.resolveIn ? { resolveIn: session.resolveIn } : {}), ...(session.unresolvedPath ? { unresolvedPath: session.unresolvedPath } : {}),
+    ...(session.dbUser !== undefined ? { dbUser: session.dbUser } : {}), ...(session.users ? { users: session.users } : {}),
+    ...(session.pathNamesUser ? { pathNamesUser: true } : {}), ...(session.cursors ? { cursors: session.cursors } : {}),
+  };
   const statements = c.statements.map((st, index): StatementVerdict => {
     let best: (Verdict & { role?: string }) | undefined;
     for (const role of roles) {
@@ -223,8 +237,16 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
     }
     // A SET search_path earlier in the string holds for the statements after it (they run in its transaction).
     if (st.setting && (st.setting.name === 'search_path' || st.setting.name === undefined)) {
-      const set = st.setting.name === undefined ? DEFAULT_SEARCH_PATH : searchPathSchemas(st.setting.value, view.dbUser);
-      view = { ...view, resolveIn: unionPath(view.resolveIn ?? view.searchPath, set) };
+      const set = st.setting.name === undefined ? DEFAULT_SEARCH_PATH : searchPathSchemas(st.setting.value, view.users ?? view.dbUser);
+      view = { ...view, resolveIn: unionPath(view.resolveIn ?? view.searchPath, set), ...(pathNamesUser(st.setting.value) ? { pathNamesUser: true } : {}) };
+    }
+    // A role set earlier in the string is current_user for the statements after it: "$user" names it.
+    const role = roleSet(st.setsRole);
+    if (role !== undefined) {
+      view = {
+        ...view, users: unionPath(view.users ?? (view.dbUser !== undefined ? [view.dbUser] : []), [role]),
+        ...(view.pathNamesUser ? { resolveIn: unionPath(view.resolveIn ?? view.searchPath, [role]) } : {}),
+      };
     }
     if (st.pathChange && view.unresolvedPath) {
       view = { ...view, resolveIn: unionPath(view.resolveIn ?? view.searchPath, pathGains(st.pathChange, view.unresolvedPath)) };

@@ -86,17 +86,35 @@ export const DEFAULT_SEARCH_PATH: readonly string[] = ['public'];
 
 /**
  * The schemas of a search_path value as SET gives it (`undefined`: RESET or DEFAULT), `$user` read as
- * `dbUser` (left out when unknown). An empty path leaves pg_catalog only.
+ * `users` (current_user: every role it may be, in order; left out when unknown). An empty path leaves
+ * pg_catalog only.
  */
-export function searchPathSchemas(value: string | undefined, dbUser?: string): string[] {
+export function searchPathSchemas(value: string | undefined, users?: string | readonly string[]): string[] {
   if (value === undefined) return [...DEFAULT_SEARCH_PATH];
   const out: string[] = [];
-  for (const raw of value.split(',')) {
-    const name = raw.trim().replace(/^"(.*)"$/, '$1');
-    if (name === '$user') { if (dbUser) out.push(dbUser); continue; }
-    if (name) out.push(name);
+  for (const name of pathNames(value)) {
+    if (name === '$user') { if (users !== undefined) out.push(...(typeof users === 'string' ? [users] : users)); continue; }
+    out.push(name);
   }
-  return out.length > 0 ? out : ['pg_catalog'];
+  return out.length > 0 ? [...new Set(out)] : ['pg_catalog'];
+}
+
+function pathNames(value: string): string[] {
+  return value.split(',').map((raw) => raw.trim().replace(/^"(.*)"$/, '$1')).filter((n) => n !== '');
+}
+
+/** Whether a search_path value names `"$user"`, whose schema follows current_user (SET ROLE). */
+export function pathNamesUser(value: string | undefined): boolean {
+  return value !== undefined && pathNames(value).includes('$user');
+}
+
+/**
+ * The role current_user may be after a SET ROLE / SET SESSION AUTHORIZATION to `role`
+ * (StatementInfo.setsRole), or undefined when it is the session user again (`none`) or not known (`?`,
+ * which policy refuses as unclassifiable).
+ */
+export function roleSet(role: string | undefined): string | undefined {
+  return role === undefined || role === '?' || role.toLowerCase() === 'none' ? undefined : role;
 }
 
 /** `a` with the schemas of `b` it lacks appended. */

@@ -24,7 +24,7 @@ import type { AllowedHours } from './time-window.js';
 import { checkSessionLimits, connectionPolicy, evaluate, matchRoles } from './evaluate.js';
 import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './evaluate.js';
 import { literalKey } from './literal-key.js';
-import { DEFAULT_SEARCH_PATH, pathGains, searchPathSchemas, unionPath } from './name-match.js';
+import { DEFAULT_SEARCH_PATH, pathGains, pathNamesUser, roleSet, searchPathSchemas, unionPath } from './name-match.js';
 import type { ServerPath } from './server-path.js';
 
 /** The parts of a connection's config entry policy reads. */
@@ -78,7 +78,7 @@ export class PolicyEngine {
   lookup(identity: PolicyIdentity, connection: string, sql: string, session: SessionView): Cached {
     // Two levels, so the hot path hashes the SQL text once and builds no long key strings: the context
     // (connection, role set, MFA, search_path) picks a map, the SQL text's key picks the decision.
-    const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}\u0000${session.resolveIn?.join(',') ?? ''}\u0000${session.unresolvedPath?.join(',') ?? ''}\u0000${session.dbUser ?? ''}`;
+    const ctxKey = `${connection}\u0000${this.roleKey(identity)}\u0000${identity.mfa ? 1 : 0}\u0000${session.searchPath.join(',')}\u0000${session.resolveIn?.join(',') ?? ''}\u0000${session.unresolvedPath?.join(',') ?? ''}\u0000${session.dbUser ?? ''}\u0000${session.users?.join(',') ?? ''}\u0000${session.pathNamesUser ? 1 : 0}`;
     let bySql = this.cache.get(ctxKey);
     // A text without constants (a prepared statement's, with $n) is its own key: found without a scan. An
     // entry under a text is that text's own (no text holds a NUL, so no other text's key is a text).
@@ -167,6 +167,10 @@ export class PolicySession {
   searchPath: string[] = [...DEFAULT_SEARCH_PATH];
   /** The schemas of every search_path the session may have: policy resolves unqualified names in all of them. */
   resolveIn: string[] = [...DEFAULT_SEARCH_PATH];
+  /** See SessionView.users: the upstream user, and every role a SET ROLE / SESSION AUTHORIZATION policy allowed named. */
+  users: string[] = [];
+  /** See SessionView.pathNamesUser. */
+  pathNamesUser = false;
   readonly prepared = new Map<string, StatementInfo>();
   /** Cursors declared by statements policy allowed, as long as the server keeps them (see {@link applied}). */
   readonly cursors = new Map<string, StatementInfo & { declare: NonNullable<StatementInfo['declare']> }>();
@@ -187,7 +191,9 @@ export class PolicySession {
     this.startedAt = now;
     this.lastActivity = now;
     if (opts.reason) this.reason = opts.reason;
+    if (opts.dbUser !== undefined) this.users = [opts.dbUser];
     if (opts.searchPath !== undefined) {
+      this.pathNamesUser = pathNamesUser(opts.searchPath);
       // As a SET at the start: the server took it from the startup packet.
       this.searchPath = searchPathSchemas(opts.searchPath, opts.dbUser);
       this.resolveIn = unionPath(this.resolveIn, this.searchPath);
@@ -211,6 +217,16 @@ export class PolicySession {
     this.serverVersion = sp.version;
     if (!this.pathSet) this.searchPath = sp.present.length > 0 ? [...sp.present] : [...DEFAULT_SEARCH_PATH];
     this.resolveIn = unionPath(this.resolveIn, sp.present);
+    if (sp.namesUser && !this.pathNamesUser) this.namesUser();
+  }
+
+  /**
+   * A path the session may have names `"$user"`: the schema of every role set so far may resolve (the
+   * upstream user's is the server path's to say: ServerPath, or the SET that named it).
+   */
+  private namesUser(): void {
+    this.pathNamesUser = true;
+    this.resolveIn = unionPath(this.resolveIn, this.users.filter((u) => u !== this.dbUser));
   }
 
   /** See SessionView.unresolvedPath: the schemas the server's path names but skips so far. */
@@ -293,13 +309,21 @@ export class PolicySession {
         this.opts.serverPath?.mayResolve(gained);
       }
       if (st.defaultPath !== undefined) this.opts.serverPath?.defaultChanged(st.defaultPath);
+      // SET ROLE / SESSION AUTHORIZATION: "$user" may name the role from now on (also after a rollback or a
+      // RESET ROLE, which policy does not follow: it keeps every role the session may be).
+      const role = roleSet(st.setsRole);
+      if (role !== undefined && !this.users.includes(role)) {
+        this.users = [...this.users, role];
+        if (this.pathNamesUser) this.resolveIn = unionPath(this.resolveIn, [role]);
+      }
       const s = st.setting;
       if (!s) continue;
       if (s.name === undefined || s.name === 'search_path') {
         // RESET ALL too. Whether the SET takes effect, and for how long, is the server's to say (SET LOCAL,
         // a rollback, an error later in its string): the paths before it stay possible.
-        this.searchPath = s.name === undefined ? [...DEFAULT_SEARCH_PATH] : searchPathSchemas(s.value, this.dbUser);
+        this.searchPath = s.name === undefined ? [...DEFAULT_SEARCH_PATH] : searchPathSchemas(s.value, this.users);
         this.resolveIn = unionPath(this.resolveIn, this.searchPath);
+        if (pathNamesUser(s.value) && !this.pathNamesUser) this.namesUser();
         this.pathSet = true;
         continue;
       }

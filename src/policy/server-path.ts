@@ -14,13 +14,18 @@
  * kept, as PolicySession.resolveIn keeps every path a session may have had. What others do outside
  * pcigate (a DBA's CREATE SCHEMA) is seen at the broker's next asking.
  */
-import { searchPathSchemas, unionPath } from './name-match.js';
+import { pathNamesUser, searchPathSchemas, unionPath } from './name-match.js';
 
 export class ServerPath {
   #present: string[] = [];
   #absent: string[] = [];
   /** Bumped on every change; a session re-reads `present` when it differs from what it saw. */
   version = 0;
+  /**
+   * Whether the server's path (as asked, or as an ALTER ROLE/DATABASE … SET gave it) names `"$user"`: after
+   * a SET ROLE, that is the new role's schema (PolicySession adds it).
+   */
+  namesUser = false;
   /** Whether the server has answered once: a session must not be judged before. */
   known = false;
   /** ALTER ROLE/DATABASE … RESET search_path: the path new sessions start with is not known until asked. */
@@ -33,6 +38,7 @@ export class ServerPath {
 
   /** The server's answer: its search_path setting, and the schemas of it that resolve (current_schemas(false)). */
   update(setting: string, resolving: readonly string[]): void {
+    this.#namesUser(setting);
     this.#set(unionPath(this.#present, resolving), unionPath(this.#absent, searchPathSchemas(setting, this.dbUser)));
     this.known = true;
     this.stale = false;
@@ -49,7 +55,15 @@ export class ServerPath {
    */
   defaultChanged(value: string | null): void {
     if (value === null) { this.stale = true; return; }
+    this.#namesUser(value);
     this.#set(unionPath(this.#present, searchPathSchemas(value, this.dbUser)), this.#absent);
+  }
+
+  /** Only grows, as `present` does. */
+  #namesUser(value: string): void {
+    if (this.namesUser || !pathNamesUser(value)) return;
+    this.namesUser = true;
+    this.version++;
   }
 
   #set(present: string[], named: string[]): void {

@@ -71,3 +71,51 @@ describe('a function body that sets search_path', () => {
     server.psql('drop function g()');
   });
 });
+
+/**
+ * `"$user"` in the path is current_user, which SET ROLE changes: after `SET ROLE x`, `items` in the
+ * server's default path (`"$user", public`) is x.items when schema x exists. Policy read `"$user"` as the
+ * upstream user only, and judged `items` in public.
+ */
+describe('"$user" after SET ROLE', () => {
+  let roleGate: Gate;
+  beforeAll(async () => {
+    server.psql(`create role x; create schema x authorization x; create table x.items (id int, name text);
+      insert into x.items values (1, 'X-SECRET'); grant select on x.items to x; grant select on public.items to x;`);
+    roleGate = await startConfiguredGate(server, gateConfig(server, {
+      classes: ['read', 'dcl', 'utility', 'transaction'],
+      // The upstream user's own schema too: policy adds it once SET ROLE may make "$user" resolve.
+      role: { tables: { allow: ['public.*', `${server.superuser}.*`] }, functions: { allow: ['set_config'] } },
+    }));
+  }, 60_000);
+  afterAll(async () => { await roleGate?.close(); });
+
+  async function runOn(sqls: string[]): Promise<unknown[]> {
+    const c = await pgClient(roleGate);
+    const out: unknown[] = [];
+    try {
+      for (const sql of sqls) out.push(await c.query(sql).then((r) => (Array.isArray(r) ? r.map((x) => x.rows) : r.rows), (e: { code?: string; message: string }) => ({ code: e.code, message: e.message })));
+    } finally { await c.end(); }
+    return out;
+  }
+
+  for (const [what, sqls] of [
+    ['the server\'s path, separate statements', ['SET ROLE x', 'SELECT name FROM items']],
+    ['the server\'s path, one string', ['SET ROLE x; SELECT name FROM items']],
+    ['a SET path, then SET ROLE', ['SET search_path = "$user", public', 'SET ROLE x', 'SELECT name FROM items']],
+    ['SET ROLE, then a SET path in the same string', ['SET ROLE x', 'SET search_path = public; SET search_path = "$user"; SELECT name FROM items']],
+    ['set_config of the role', ["SELECT set_config('role', 'x', false)", 'SELECT name FROM items']],
+    ['SET SESSION AUTHORIZATION', ['SET SESSION AUTHORIZATION x', 'SELECT name FROM items']],
+  ] as const) {
+    it(`items is judged in x too (${what})`, async () => {
+      const out = await runOn([...sqls]);
+      expect(JSON.stringify(out)).not.toContain('X-SECRET');
+      expect(out.at(-1)).toMatchObject({ code: '42501', message: expect.stringMatching(/table items is not in the allow list \(looked up in .*\bx\)$/) });
+    });
+  }
+
+  it('RESET ROLE goes back to the upstream user, whose path policy already judges in', async () => {
+    const out = await runOn(['SET ROLE x', 'RESET ROLE', "SELECT current_user = session_user AS back"]);
+    expect(out.at(-1)).toEqual([{ back: true }]);
+  });
+});
