@@ -5,7 +5,8 @@
  * the wildcard stood for would run a second command. So a command that a pattern with a wildcard allowed
  * (or held) is refused when the text the wildcard matched holds shell syntax that can start another command
  * or write a file: an unquoted `;` `&` `|` `<` `>` `(` `)` or line break, a backtick, `$(` or `${` outside
- * single quotes (command substitution; `${…}` can run code through bash's `@P`), or a NUL byte (sshd drops
+ * single quotes (command substitution; `${…}` can run code through bash's `@P`, and so can `$((…))` naming
+ * a variable; arithmetic of numbers only is allowed), or a NUL byte (sshd drops
  * the whole connection for one). Text inside single quotes, or double quotes without substitution, is one
  * argument and stays allowed (`sh -c "echo a; echo b"` under `sh -c *`); a pattern's own literal text is the
  * administrator's and is not judged. The reading is POSIX sh's; where another shell reads more syntax the
@@ -24,6 +25,12 @@ export function shellSyntaxOffsets(cmd: string): number[] {
       continue;
     }
     if (c === '\\') { i++; continue; } // an escaped character (or a line continuation) is literal
+    if (c === '$' && cmd.startsWith('$((', i)) {
+      // Arithmetic of numbers only is harmless; with a name in it bash evaluates the variable's value as
+      // arithmetic, and `a[$(cmd)]` there runs cmd (the value can come from an env request).
+      const end = cmd.indexOf('))', i + 3);
+      if (end > 0 && /^[0-9\s+\-*/%<>=!&|^~?:,()]*$/.test(cmd.slice(i + 3, end))) { i = end + 1; continue; }
+    }
     if (c === '`' || (c === '$' && (cmd[i + 1] === '(' || cmd[i + 1] === '{'))) { at.push(i); continue; }
     if (state === 'double') {
       if (c === '"') state = 'plain';
