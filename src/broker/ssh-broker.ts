@@ -93,7 +93,8 @@ export interface SshBroker {
   close(): Promise<void>;
 }
 
-export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?: number; secret?: string }): Promise<SshBroker> {
+/** `loginGraceMs` and `maxUnauthenticated`: see createLocalSshServer (defaults as sshd's). */
+export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?: number; secret?: string; loginGraceMs?: number; maxUnauthenticated?: number }): Promise<SshBroker> {
   const secret = o.secret ?? randomBytes(18).toString('base64url');
   const hostKey = await loadOrCreateHostKey(o.fs, o.home);
   const sessions = new Set<{ session: SshSession; conn: Connection }>();
@@ -103,6 +104,8 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
   const server = createLocalSshServer({
     hostKey,
     secret,
+    ...(o.loginGraceMs !== undefined ? { loginGraceMs: o.loginGraceMs } : {}),
+    ...(o.maxUnauthenticated !== undefined ? { maxUnauthenticated: o.maxUnauthenticated } : {}),
     onAuthFail: (f) => {
       const recorded = o.actor().catch(() => undefined).then((actor) => {
         failures.record({

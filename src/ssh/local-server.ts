@@ -5,9 +5,10 @@
  * in the data home so `known_hosts` keeps working across runs.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import net from 'node:net';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-import type { ClientInfo, Connection, Server } from 'ssh2';
+import type { ClientInfo, Connection } from 'ssh2';
 import type { Fs } from '../cli/ctx.js';
 import { sshFingerprint } from './host-key.js';
 
@@ -71,6 +72,10 @@ export interface LocalSshServerOptions {
   onAuthFail(info: AuthFailure): void;
   /** An authenticated client; the broker takes it from here. */
   onClient(conn: Connection, info: ClientInfo, user: string): void;
+  /** How long a connection may take to authenticate (sshd's LoginGraceTime); default LOGIN_GRACE_MS. */
+  loginGraceMs?: number;
+  /** Connections not yet authenticated at once (sshd's MaxStartups); default MAX_UNAUTHENTICATED. */
+  maxUnauthenticated?: number;
 }
 
 function secretMatches(secret: string, given: string): boolean {
@@ -83,7 +88,38 @@ function secretMatches(secret: string, given: string): boolean {
 /** Wrong secrets one connection may send before the listener closes it (sshd's MaxAuthTries default). */
 export const MAX_SECRET_TRIES = 6;
 
-export function createLocalSshServer(opts: LocalSshServerOptions): Server {
+/** sshd's LoginGraceTime default: a connection that has not authenticated by then is dropped. */
+export const LOGIN_GRACE_MS = 120_000;
+
+/** Unauthenticated connections at once (sshd's MaxStartups starts refusing at 10); more are dropped at once. */
+export const MAX_UNAUTHENTICATED = 10;
+
+/**
+ * The listener. ssh2's server has no limit before authentication (its keepalive starts once a client is
+ * in), so a client that connects and says nothing held its socket for ever, and any number of them could;
+ * the TCP side is therefore ours: each connection gets the login grace time to authenticate, and at most
+ * `maxUnauthenticated` wait at once — as sshd's LoginGraceTime and MaxStartups. Authenticated sessions are
+ * not counted and never cut by it.
+ */
+export function createLocalSshServer(opts: LocalSshServerOptions): net.Server {
+  const graceMs = opts.loginGraceMs ?? LOGIN_GRACE_MS;
+  const maxPending = opts.maxUnauthenticated ?? MAX_UNAUTHENTICATED;
+  /** Sockets not yet authenticated, by remote address and port (what ssh2 gives the connection handler). */
+  const pending = new Map<string, () => void>();
+  const ssh = createSshServer(opts, (info) => pending.get(`${info.ip}|${info.port}`)?.());
+  return net.createServer((socket) => {
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    if (pending.size >= maxPending || pending.has(key)) { socket.destroy(); return; }
+    const timer = setTimeout(() => socket.destroy(), graceMs);
+    timer.unref?.();
+    const authenticated = () => { clearTimeout(timer); pending.delete(key); };
+    pending.set(key, authenticated);
+    socket.once('close', authenticated);
+    ssh.injectSocket(socket);
+  });
+}
+
+function createSshServer(opts: LocalSshServerOptions, onAuthenticated: (info: ClientInfo) => void): ssh2.Server {
   // ssh2 is CommonJS: its classes come from the default export under Node's ESM loader.
   return new ssh2.Server({ hostKeys: [opts.hostKey.pem], ident: 'pcigate' }, (conn, info) => {
     let user = '';
@@ -110,7 +146,7 @@ export function createLocalSshServer(opts: LocalSshServerOptions): Server {
         fail();
       }
     });
-    conn.on('ready', () => opts.onClient(conn, info, user));
+    conn.on('ready', () => { onAuthenticated(info); opts.onClient(conn, info, user); });
     conn.on('error', () => {
       // A client that drops mid-handshake is not an error of the listener; the broker's session end covers it.
     });

@@ -77,6 +77,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
       clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
       approvals: { store, settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0, waitMs: 20_000 } },
+      loginGraceMs: 1_500,
     });
   }, 60_000);
 
@@ -108,6 +109,39 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       expect(await exec(c, "echo 'a; b && c | d $(e)'")).toMatchObject({ code: 0, stdout: 'a; b && c | d $(e)\n' });
       expect(await exec(c, 'echo "a;b" \\; \\$\\(x\\)')).toMatchObject({ code: 0, stdout: 'a;b ; $(x)\n' });
       expect(await exec(c, 'sh -c "echo one; echo two >&2"')).toMatchObject({ code: 0, stdout: 'one\n', stderr: 'two\n' });
+    } finally {
+      c.end();
+    }
+  }, 60_000);
+
+  it('connections that never authenticate are dropped after the login grace time, and at most 10 wait at once', async () => {
+    const c = await connect();
+    // A session already in is not touched by what follows.
+    const running = exec(c, 'sh -c "sleep 2; echo still-here"');
+    const silent = (): Promise<{ sock: net.Socket; closed: Promise<string> }> => new Promise((resolve) => {
+      const sock = net.connect(broker.port, broker.host);
+      let got = '';
+      sock.on('data', (b: Buffer) => { got += b.toString('latin1'); });
+      const closed = new Promise<string>((r) => sock.on('close', () => r(got)));
+      sock.on('error', () => {});
+      sock.on('connect', () => resolve({ sock, closed }));
+    });
+    try {
+      const idle = await Promise.all(Array.from({ length: 10 }, () => silent()));
+      // Once the listener has taken them all in, an 11th is refused at once: it never sees the SSH banner.
+      await expect.poll(async () => {
+        const extra = await silent();
+        const got = await Promise.race([extra.closed, new Promise<undefined>((r) => setTimeout(r, 200))]);
+        extra.sock.destroy();
+        return got;
+      }, { timeout: 10_000 }).toBe('');
+      // The silent ones got the banner and are then dropped by the listener (they never close themselves).
+      for (const s of idle) expect(await s.closed).toMatch(/^SSH-2\.0-pcigate/);
+      expect(await running).toMatchObject({ code: 0, stdout: 'still-here\n' });
+      // And the listener takes new clients again.
+      const again = await connect();
+      expect(await exec(again, 'true')).toMatchObject({ code: 0 });
+      again.end();
     } finally {
       c.end();
     }
