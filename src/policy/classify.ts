@@ -473,6 +473,14 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
     default: {
       // DDL and DCL name the objects they change: every relation they mention counts as written.
       walk(stmt, none, base === 'ddl' || base === 'dcl' ? 'write' : 'read', acc);
+      // ALTER FUNCTION … SET/RESET search_path (or RESET ALL) moves where a body policy judged when it was
+      // created (in its own SET clause's path, or the creator's) resolves its names: a body policy does not
+      // see here, so unclassifiable (denied, or held with require_approval unclassifiable).
+      if (type === 'AlterFunctionStmt' && Array.isArray(f.actions) && f.actions.some((a) => {
+        const d = nodeOf(a);
+        const v = d && d[0] === 'DefElem' && d[1].defname === 'set' ? nodeOf(d[1].arg) : undefined;
+        return v !== undefined && v[0] === 'VariableSetStmt' && (v[1].name === undefined || String(v[1].name).toLowerCase() === 'search_path');
+      })) acc.classes.add('unknown');
       const path = pathChange(type, f);
       const set = type === 'AlterRoleSetStmt' || type === 'AlterDatabaseSetStmt' ? nodeOf({ VariableSetStmt: f.setstmt })?.[1] : undefined;
       const s = set ? setting(set) : undefined;

@@ -71,3 +71,12 @@ describe('set_config of the role', () => {
     expect(decide("SELECT set_config('role', current_setting('x.y'), false)")).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
   });
 });
+
+describe('ALTER FUNCTION … SET search_path', () => {
+  it('moves where a body judged at its CREATE resolves its names: unclassifiable', () => {
+    for (const sql of ['ALTER FUNCTION f() SET search_path = vault', 'ALTER PROCEDURE p() RESET ALL', 'ALTER ROUTINE f RESET search_path']) {
+      expect(decide(sql), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
+    }
+    expect(decide("ALTER FUNCTION f() SET work_mem = '64MB'").action).toBe('allow');
+  });
+});
