@@ -83,6 +83,12 @@ export interface StatementVerdict extends Verdict {
 export interface Decision extends Verdict {
   statements: StatementVerdict[];
   roles: string[];
+  /**
+   * The statement runs code policy does not read (a DO block, CALL, a function that is not a known-safe
+   * built-in, also through EXECUTE or a FETCH of a cursor): it may change session settings unseen, so the
+   * proxy decides nothing sent after it until the server has answered it (Statement.settlesFirst).
+   */
+  settles?: true;
 }
 
 function stricter<T extends Verdict>(a: T, b: T): T {

@@ -133,7 +133,11 @@ export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, sessio
   // statement never made here as pcigate saw it): fail closed. An empty text the client sent is judged.
   // A refused Parse's text under a name the session PREPAREd in SQL: the server runs that one, not this.
   if (stmt.textUnknown || (stmt.textRefused && ps.prepared.has(stmt.statementName ?? ''))) return inFailedTransaction(stmt, { action: 'deny', rule: 'unknown_statement', message: denyMsg('unknown_statement', 'pcigate does not know the text of the statement this Execute runs (prepared by SQL PREPARE, or never prepared or bound on this connection)') });
+  // Behind a statement that may have changed settings unseen, in its extended batch (see Statement.unsettled).
+  if (stmt.unsettled) return inFailedTransaction(stmt, { action: 'deny', rule: 'unseen_settings', message: denyMsg('unseen_settings', 'the statement before it in this batch (a DO block, a function call) may have changed session settings the server reports only when the batch ends (Sync); send it after the Sync') });
   const d = ps.decide(stmt.sql, o.clock.now(), stmt.txStatus);
+  // Read by the proxy once the statement is allowed (here, or when a hold resolves).
+  if (d.settles) stmt.settlesFirst = true;
   if (d.action === 'allow') return { action: 'allow' };
   if (d.action === 'deny' || !o.store) {
     const reason = d.action === 'deny' ? d.reason : `${d.reason}, but no approvals store is configured`;
@@ -153,6 +157,8 @@ export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, sessio
  * statement, the approver seeing that text); without one, or for an OID that names nothing, it is refused.
  */
 function decideFunctionCall(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement): StatementDecision | Promise<StatementDecision> {
+  // Whatever it names: its body is not read (see Statement.settlesFirst).
+  stmt.settlesFirst = true;
   const oid = Number(/^function (\d+)$/.exec(stmt.sql)?.[1] ?? NaN);
   const refuse = (reason: string) => inFailedTransaction(stmt, { action: 'deny', rule: 'function_call', message: denyMsg('function_call', reason) });
   if (!o.functionName || !Number.isSafeInteger(oid)) return refuse('fast-path function calls are not allowed');

@@ -88,7 +88,8 @@ export class PolicyEngine {
     const hit = key === sql ? undefined : bySql?.get(key);
     if (hit && (hit.exact === undefined || hit.exact === sql)) return hit;
     const c: Classification = classify(sql);
-    const d = evaluate(this.policy, identity, this.facts(connection), c, session);
+    const decided = evaluate(this.policy, identity, this.facts(connection), c, session);
+    const d: Decision = runsUnread(c, session) ? { ...decided, settles: true } : decided;
     const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
       || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined || s.pathChange !== undefined || s.defaultPath !== undefined);
     const exact = effects || c.error !== undefined || c.statements.some((s) => s.readsConstants === true);
@@ -148,6 +149,22 @@ export class PolicyEngine {
   openSession(identity: PolicyIdentity, connection: string, now: number, opts: SessionOpts = {}): PolicySession {
     return new PolicySession(this, identity, connection, now, opts);
   }
+}
+
+/**
+ * Whether `c` runs code policy does not read, which may change the session's settings (SET inside a DO
+ * block or a function body: standard_conforming_strings, client_encoding, search_path) without a statement
+ * policy sees: a DO block, CALL, a call of a function that is not a known-safe built-in; EXECUTE of a
+ * prepared statement and FETCH of a cursor or portal that do (those are never cached).
+ */
+function runsUnread(c: Classification, session: SessionView): boolean {
+  return c.statements.some((st) => {
+    const target = st.execute !== undefined ? session.prepared.get(st.execute) : st.fetch !== undefined ? session.cursors?.get(st.fetch) : st;
+    // EXECUTE or FETCH of a name policy does not know is refused (unclassifiable); if approved, it is unread.
+    if (!target) return true;
+    return target.node === 'DoStmt' || target.node === 'CallStmt' || target.userFunctions.length > 0
+      || (target !== st && st.userFunctions.length > 0);
+  });
 }
 
 export interface SessionOpts { dbUser?: string; reason?: string; searchPath?: string; serverPath?: ServerPath }

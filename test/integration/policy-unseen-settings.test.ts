@@ -7,8 +7,10 @@
  * CREATE of such a body is refused (rule sql_text). A function's own SET search_path clause lasts for the
  * call only and stays allowed, but its body's names are judged in that path.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { type Gate, gateConfig, pgClient, startConfiguredGate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
@@ -117,5 +119,88 @@ describe('"$user" after SET ROLE', () => {
   it('RESET ROLE goes back to the upstream user, whose path policy already judges in', async () => {
     const out = await runOn(['SET ROLE x', 'RESET ROLE', "SELECT current_user = session_user AS back"]);
     expect(out.at(-1)).toEqual([{ back: true }]);
+  });
+});
+
+/**
+ * A DO block, or a call of a function whose body policy cannot read, can set what makes the server read
+ * text otherwise (standard_conforming_strings off). The server reports it (ParameterStatus) only before its
+ * next ReadyForQuery, and the proxy ends the session on it; but a statement the client pipelined behind,
+ * in the same write, was decided and forwarded before that arrived: the server read it with backslash
+ * escapes, policy without, and `SELECT 'a\'' ; DELETE FROM items; -- '` (one string literal to policy)
+ * deleted rows for a role that may not write.
+ */
+describe('a statement pipelined behind a DO block or an opaque function call', () => {
+  let doGate: Gate;
+  const DO = "DO $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); END $$";
+  const HIDDEN = "SELECT 'a\\'' ; DELETE FROM items; -- '";
+  beforeAll(async () => {
+    server.psql(`create table kept (id int); insert into kept values (1), (2);
+      create function sneaky() returns void language plpgsql as $$ begin perform set_config('standard_conforming_strings', 'off', false); end $$;`);
+    doGate = await startConfiguredGate(server, gateConfig(server, {
+      classes: ['read', 'function', 'utility', 'transaction'],
+      role: { tables: { allow: ['*'] } },
+    }));
+  }, 60_000);
+  afterAll(async () => { await doGate?.close(); });
+  beforeEach(() => { server.psql('truncate kept; insert into kept values (1), (2)'); });
+
+  /** Sends `frames` in one write; reads until the session ends or `readies` ReadyForQuery came. */
+  async function pipelined(frames: Buffer[], readies: number): Promise<string> {
+    const raw = await RawPgClient.login(doGate.broker);
+    const seen: string[] = [];
+    try {
+      raw.sock.write(Buffer.concat(frames));
+      for (let i = 0; i < readies; i++) {
+        const got = await raw.untilReady().catch(() => null);
+        if (!got) break;
+        seen.push(...got.map((f) => `${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`));
+      }
+    } finally { raw.sock.destroy(); }
+    return seen.join('\n');
+  }
+  const hidden = (sql: string) => sql.replace('items', 'kept');
+  // One statement (a Parse takes no more): a WITH whose DELETE is inside a string literal to policy.
+  const HIDDEN_ONE = "WITH d AS (SELECT 'a\\'' ), e AS (DELETE FROM kept RETURNING 1) SELECT 1 FROM e -- ') SELECT 1 FROM d";
+  const count = () => server.psql('select count(*) from kept').trim();
+
+  it('simple protocol: DO, then the hidden DELETE in the same write', async () => {
+    await pipelined([bytes.query(DO), bytes.query(hidden(HIDDEN))], 2);
+    expect(count()).toBe('2');
+  });
+
+  it('simple protocol: a call of a plpgsql function, then the hidden DELETE', async () => {
+    await pipelined([bytes.query('SELECT sneaky()'), bytes.query(hidden(HIDDEN))], 2);
+    expect(count()).toBe('2');
+  });
+
+  it('extended protocol: DO and the hidden DELETE in one batch', async () => {
+    const out = await pipelined([
+      bytes.parse('', DO), bytes.bind('', '', []), bytes.execute(),
+      bytes.parse('', HIDDEN_ONE), bytes.bind('', '', []), bytes.execute(), bytes.sync(),
+    ], 1);
+    expect(count()).toBe('2');
+    expect(out).toContain('rule: unseen_settings');
+  });
+
+  it('extended protocol: DO, Sync, then the hidden DELETE in the same write', async () => {
+    await pipelined([
+      bytes.parse('', DO), bytes.bind('', '', []), bytes.execute(), bytes.sync(),
+      bytes.parse('', HIDDEN_ONE), bytes.bind('', '', []), bytes.execute(), bytes.sync(),
+    ], 2);
+    expect(count()).toBe('2');
+  });
+
+  it('extended protocol: a call of a plpgsql function, Sync, then the hidden DELETE in the same write', async () => {
+    await pipelined([
+      bytes.parse('', 'SELECT sneaky()'), bytes.bind('', '', []), bytes.execute(), bytes.sync(),
+      bytes.parse('', HIDDEN_ONE), bytes.bind('', '', []), bytes.execute(), bytes.sync(),
+    ], 2);
+    expect(count()).toBe('2');
+  });
+
+  it('a DO block that changes nothing: the statement behind it runs after it', async () => {
+    const out = await pipelined([bytes.query('DO $$ BEGIN PERFORM 1; END $$'), bytes.query('SELECT count(*) AS n FROM kept')], 2);
+    expect(out).toMatch(/C:DO[\s\S]*Z:I[\s\S]*D:[\s\S]*C:SELECT 1[\s\S]*Z:I/);
   });
 });

@@ -39,6 +39,19 @@ export interface Statement {
    * that could change it (a Query, an Execute, a Sync) is still unanswered. Absent otherwise.
    */
   txStatus?: 'I' | 'T' | 'E';
+  /**
+   * Set by the onStatement hook when the statement may change the session's settings where only the
+   * server's ParameterStatus tells, which comes just before its next ReadyForQuery (a DO block, a call of a
+   * function whose body policy does not read): if it runs, the proxy decides no statement the client sent
+   * after it until a ReadyForQuery after it has arrived, so a report that ends the session (a misreading
+   * setting) comes first. Statements that are not set so keep pipelining.
+   */
+  settlesFirst?: true;
+  /**
+   * Set by the proxy: the statement came after a `settlesFirst` one in the same extended batch, where no
+   * ReadyForQuery can come before the client's Sync, so a setting it changed cannot be known yet. Refuse it.
+   */
+  unsettled?: true;
 }
 
 export type StatementDecision =

@@ -285,6 +285,30 @@ export class Relay {
     return true;
   }
 
+  /**
+   * The last statement admitted with Statement.settlesFirst, until a ReadyForQuery after its end arrives;
+   * `settleWaiters` are the client's statements waiting for that (resolved then, or when the session ends).
+   */
+  private settling: Running | null = null;
+  private settleWaiters: Array<() => void> = [];
+
+  /** Whether a ReadyForQuery is owed at or after `run`'s own answer: its Query's, or a Sync's behind it. */
+  private readyComing(run: Running): boolean {
+    let i = this.expect.findIndex((e) => (e.kind === 'query' || e.kind === 'execute') && e.run === run);
+    if (i < 0) i = 0;
+    for (; i < this.expect.length; i++) {
+      const k = this.expect[i]!.kind;
+      if (k === 'query' || k === 'sync') return true;
+    }
+    return false;
+  }
+
+  /** The settling statement has ended and a ReadyForQuery has come after it: its waiters go on. */
+  private settle(): void {
+    this.settling = null;
+    for (const w of this.settleWaiters.splice(0)) w();
+  }
+
   /** The statement being decided (set before its hook runs; the client is not read until it is applied). */
   private deciding: Statement | null = null;
 
@@ -529,6 +553,17 @@ export class Relay {
   }
 
   private statement(f: Buffer, s: Omit<Statement, 'n'>, describe?: Buffer): Promise<void> | null {
+    if (this.settling && !readAlike(s.sql)) {
+      // A statement admitted before may have changed settings the server reports only before its next
+      // ReadyForQuery (Statement.settlesFirst), and this text could read otherwise under them. When one is
+      // coming, this waits for it (the client is not read meanwhile); in the same extended batch none comes
+      // before the client's Sync: refused.
+      if (this.readyComing(this.settling)) {
+        return new Promise<void>((resolve) => { this.settleWaiters.push(resolve); })
+          .then(() => (this.ended ? undefined : this.statement(f, s, describe) ?? undefined));
+      }
+      s = { ...s, unsettled: true };
+    }
     const stmt: Statement = { n: ++this.statementCount, ...s };
     if (describe) this.descriptions.set(stmt, describe);
     const status = this.statusAhead();
@@ -621,6 +656,7 @@ export class Relay {
       },
     );
     this.forward(f);
+    if (stmt.settlesFirst && !this.serverSkipping) this.settling = run;
     if (this.serverSkipping) {
       // The server ignores it (an error earlier in its batch; a simple Query or FunctionCall too, until
       // Sync: postgres.c's ignore_till_sync) and answers nothing: it ends now, as onError ends those. The
@@ -1060,6 +1096,9 @@ export class Relay {
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
     emit(f);
     this.emitReleased(emit);
+    // A ParameterStatus the settling statement caused came before this (and ended the session if it had to).
+    const settling = this.settling;
+    if (settling && !this.expect.some((e) => (e.kind === 'query' || e.kind === 'execute') && e.run === settling)) this.settle();
   }
 
   /**
@@ -1187,6 +1226,7 @@ export class Relay {
     if (this.ended) return;
     this.ended = true;
     this.failPending(sqlstate, 'the session ended');
+    this.settle();
     this.o.onEnd({ reason, clean });
   }
 
@@ -1199,6 +1239,16 @@ export class Relay {
       if (e.kind === 'exchange') e.settle(new Error(why));
     }
   }
+}
+
+/**
+ * Whether `sql` reads the same under every setting the proxy ends a session on (misreadingParameter): without
+ * a backslash, standard_conforming_strings changes nothing, and ASCII bytes are single characters in every
+ * client_encoding the server has (a splitting one's second byte follows a byte of 0x80 or more; text that did
+ * not decode as UTF-8 has U+FFFD here). Such a statement need not wait for a settling one.
+ */
+function readAlike(sql: string): boolean {
+  return !/[\\\u0080-\uffff]/.test(sql);
 }
 
 /**
