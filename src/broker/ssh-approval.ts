@@ -64,6 +64,6 @@ export async function holdSshCommand(h: HoldRequest): Promise<HoldOutcome> {
     return { action: 'deny', approval: r.id, state: 'denied', reason: `approval ${r.id} was denied by ${r.denial?.email ?? r.denial?.sub ?? 'an approver'}: ${r.denial?.reason ?? ''}` };
   }
   if (r.state === 'expired') return { action: 'deny', approval: r.id, state: 'expired', reason: `approval request ${r.id} expired; the command was not run` };
-  if (h.signal?.aborted) return { action: 'deny', approval: r.id, state: 'aborted', reason: `the wait for approval ${r.id} ended with the session; the command was not run` };
+  if (h.signal?.aborted) return { action: 'deny', approval: r.id, state: 'aborted', reason: `the wait for approval ${r.id} ended with the session or its channel; the command was not run` };
   return { action: 'deny', approval: r.id, state: 'timeout', reason: `no decision on approval request ${r.id} within ${formatDuration(settings.waitMs)}; the command was not run` };
 }

@@ -174,7 +174,7 @@ export class SshSession {
   /** The hooks the bridge calls. */
   hooks(): SessionBridgeHooks {
     return {
-      decide: (req, notice) => this.decide(req, notice),
+      decide: (req, notice, signal) => this.decide(req, notice, signal),
       openChannel: (info, send) => this.openChannel(info, send),
       onError: (err) => {
         this.#problem ??= err;
@@ -186,9 +186,10 @@ export class SshSession {
   /**
    * Decides with the SSH policy and records the decision durably before returning it. A held exec command
    * is recorded as pending, waits for an approval (telling the user through `notice`), and is recorded
-   * again with the final decision and the approval's id.
+   * again with the final decision and the approval's id. `signal` (the client closed the channel) ends the
+   * wait: refused, `approval_state: aborted`.
    */
-  async decide(req: SshRequest, notice?: (line: string) => void): Promise<SshDecision> {
+  async decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
     const d = execSyntaxGuard(this.#o.conn.allow, req, decideSsh(this.#o.conn.allow, req));
     const type = req.kind === 'exec' ? 'ssh.exec' : 'ssh.request';
     // A command line can carry a PAN (`grep 4111… orders.csv`): the log only ever sees it masked.
@@ -203,7 +204,7 @@ export class SshSession {
       try {
         held = await holdSshCommand({
           approvals: this.#o.approvals, connection: this.#o.name, identity: this.#identity, session: this.id, command: req.command,
-          rule: d.rule, why: d.reason, signal: this.#waitSignal(), ...(this.#o.reason ? { reason: this.#o.reason } : {}), ...(notice ? { notice } : {}),
+          rule: d.rule, why: d.reason, signal: signal ? AbortSignal.any([this.#waitSignal(), signal]) : this.#waitSignal(), ...(this.#o.reason ? { reason: this.#o.reason } : {}), ...(notice ? { notice } : {}),
         });
       } catch (err) {
         // Fail closed: an approval that cannot be filed, read or used never lets the command run.

@@ -64,9 +64,10 @@ export const BACKLOG_LIMIT = 1 << 20;
 export interface SessionBridgeHooks {
   /**
    * Decides a request; may take long (a command held for approval). `notice` shows a line to the user
-   * (the channel's stderr) while the decision is pending.
+   * (the channel's stderr) while the decision is pending; `signal` aborts when the client closed the channel
+   * meanwhile (a held command then ends its wait, refused).
    */
-  decide(req: SshRequest, notice?: (line: string) => void): Promise<SshDecision>;
+  decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision>;
   openChannel(info: ChannelInfo, send: LocalSend): Promise<ChannelTaps>;
   /** A hook failed (e.g. the recording could not be written): the channel is closed, fail closed. */
   onError(err: unknown): void;
@@ -108,6 +109,7 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
   let remote: ClientChannel | undefined;
   let taps: ChannelTaps | undefined;
   let started = false;
+  const session = local;
 
   local.on('pty', (accept, _reject, info) => {
     pty = info;
@@ -151,14 +153,22 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
       ch.exit(REFUSED_EXIT);
       ch.end();
     };
+    // A client that closes the channel (or the connection) while its request is decided or held for approval
+    // has gone: the wait ends, and nothing is opened upstream for it, whatever the decision.
+    const gone = new AbortController();
+    // (ssh2 emits the client's CHANNEL_CLOSE as 'close' on the Session at once; the paused channel's own 'close'
+    // waits for its readable side to be read.)
+    session.once('close', () => gone.abort());
+    ch.once('close', () => gone.abort());
     let decision: SshDecision;
     try {
-      decision = await hooks.decide(req, (line) => { ch.stderr.write(`${line}\r\n`); });
+      decision = await hooks.decide(req, (line) => { if (!gone.signal.aborted) ch.stderr.write(`${line}\r\n`); }, gone.signal);
     } catch (err) {
       hooks.onError(err);
-      refuse('the request could not be recorded; refusing it');
+      if (!gone.signal.aborted) refuse('the request could not be recorded; refusing it');
       return;
     }
+    if (gone.signal.aborted) return;
     if (decision.action === 'deny') { refuse(`refused by policy: ${decision.reason}`); return; }
     const local = ch;
     const send: LocalSend = { stdout: (b) => writeOrWait(local, b), stderr: (b) => writeOrWait(local.stderr as never, b) };
@@ -166,9 +176,10 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
       taps = await hooks.openChannel(info, send);
     } catch (err) {
       hooks.onError(err);
-      refuse('the session could not be recorded; refusing to continue');
+      if (!gone.signal.aborted) refuse('the session could not be recorded; refusing to continue');
       return;
     }
+    if (gone.signal.aborted) return;
     const window = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : false;
     const onRemote = (err: Error | undefined, rc: ClientChannel) => {
       if (err) { refuse(`upstream refused the ${info.kind} request`); return; }

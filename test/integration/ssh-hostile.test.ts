@@ -71,7 +71,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       name: 'prod-ssh',
       conn: sshConnection.parse({
         kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-        allow: { exec: { allow: ['echo *', 'sh -c *', 'true', '* --version'], deny: ['rm *', 'touch *'], hold: ['systemctl restart *'] } },
+        allow: { exec: { allow: ['echo *', 'sh -c *', 'true', '* --version'], deny: ['rm *', 'touch *'], hold: ['systemctl restart *', 'mkdir *'] } },
       }),
       credentials: { privateKey: sshd.clientKey }, sink: log,
       actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
@@ -145,5 +145,46 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     } finally {
       c.end();
     }
+  }, 60_000);
+
+  it('a command whose channel (or connection) closes while it waits for approval never runs, even once approved', async () => {
+    const approveAfterClose = async (how: 'channel' | 'connection', dir: string) => {
+      const c = await connect();
+      const id = await new Promise<string>((resolve, reject) => {
+        c.exec(`mkdir ${dir}`, (err, ch) => {
+          if (err) { reject(err); return; }
+          let stderr = '';
+          ch.stderr.on('data', (b: Buffer) => {
+            stderr += b.toString();
+            const m = /waiting for approval (A-[a-z2-7]{10})/.exec(stderr);
+            if (!m) return;
+            if (how === 'channel') ch.close();
+            else c.end();
+            resolve(m[1]!);
+          });
+        });
+      });
+      const finals = () => records().filter((x) => x.type === 'ssh.exec' && (x.detail as { approval?: string }).approval === id);
+      if (how === 'channel') {
+        // The wait ends with the channel: recorded refused (aborted), and a late approval runs nothing.
+        await expect.poll(() => finals().map((x) => [x.outcome, (x.detail as { approval_state?: string }).approval_state]), { timeout: 10_000 }).toEqual([['denied', 'aborted']]);
+      }
+      await store.approve(id, { sub: 'bob', email: 'bob@example.test', groups: ['security'], via: 'oidc' }, 'late').catch(() => undefined);
+      if (how === 'channel') {
+        // The connection is still usable.
+        expect(await exec(c, 'echo after')).toMatchObject({ code: 0, stdout: 'after\n' });
+        c.end();
+      }
+      await expect.poll(() => finals().length, { timeout: 10_000 }).toBe(1);
+      expect(finals()[0]!.outcome).toBe('denied');
+      expect(existsSync(dir)).toBe(false);
+      // Its session ends with session.end.
+      const session = finals()[0]!.session;
+      await expect.poll(() => records().some((x) => x.type === 'session.end' && x.session === session), { timeout: 10_000 }).toBe(true);
+    };
+    await approveAfterClose('channel', path.join(home, 'held-channel'));
+    await approveAfterClose('connection', path.join(home, 'held-conn'));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(existsSync(path.join(home, 'held-channel'))).toBe(false);
   }, 60_000);
 });
