@@ -251,6 +251,8 @@ export async function runSshDirect(
       const inputListeners: Array<(b: Buffer) => void> = [];
       const end: LocalEnd = {
         onInput: (cb) => { inputListeners.push(cb); term.stdin.on('data', cb); },
+        pause: () => { term.stdin.pause(); },
+        resume: () => { term.stdin.resume(); },
         onEof: (cb) => { term.stdin.on('end', cb); },
         onClose: () => {},
         exit: (info) => {

@@ -216,6 +216,9 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
  */
 export interface LocalEnd {
   onInput(cb: (b: Buffer) => void): void;
+  /** Stop and restart reading input (while the upstream channel's window is full). */
+  pause?(): void;
+  resume?(): void;
   onEof(cb: () => void): void;
   onClose(cb: () => void): void;
   exit(info: { code?: number; signal?: string }): void;
@@ -230,6 +233,9 @@ export interface LocalEnd {
 export function serverChannelEnd(ch: ServerChannel): LocalEnd {
   return {
     onInput: (cb) => { ch.on('data', cb); },
+    // A paused channel is not read, so ssh2 stops adjusting its window and the client has to wait.
+    pause: () => { ch.pause(); },
+    resume: () => { ch.resume(); },
     onEof: (cb) => {
       if (ch.readableEnded) queueMicrotask(cb);
       else ch.once('end', cb);
@@ -249,7 +255,8 @@ export function serverChannelEnd(ch: ServerChannel): LocalEnd {
  * the taps, waits until what they hold was sent, reports the exit and passes it on. A tap that throws, or
  * fails later (cannot mask or record), closes the upstream channel and answers the local end with
  * FAILED_CLOSED_EXIT after what was recorded (the taps tell the user why): fail closed. While the taps hold
- * more than BACKLOG_LIMIT bytes the upstream channel is paused.
+ * more than BACKLOG_LIMIT bytes the upstream channel is paused; while the upstream channel cannot take more
+ * input, the local end is not read.
  */
 export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: ChannelTaps, onError: (err: unknown) => void): void {
   let exit: { code?: number; signal?: string } = {};
@@ -280,16 +287,24 @@ export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: Channe
   taps.onFailure?.(fail);
   remote.on('data', (b: Buffer) => { guard(() => taps.stdout(b)); throttle(); });
   remote.stderr.on('data', (b: Buffer) => { guard(() => taps.stderr(b)); throttle(); });
+  let inputPaused = false;
+  let remoteClosed = false;
   local.onInput((b) => {
     // Recorded (when the connection records input) before it is forwarded: a recording that has failed stops it.
     guard(() => taps.input(b));
-    if (!failed) remote.write(b);
+    if (failed || remote.write(b) || inputPaused || !local.pause) return;
+    // The upstream window is full and ssh2 buffers the rest in memory: stop reading the client until it drains
+    // (a client pushing stdin into a command that does not read it held all of it in pcigate's memory).
+    inputPaused = true;
+    local.pause();
+    remote.once('drain', () => { inputPaused = false; if (!remoteClosed) local.resume?.(); });
   });
   local.onEof(() => remote.end());
   remote.on('exit', (code: number | null, signal?: string) => {
     exit = code === null || code === undefined ? { signal: (signal ?? 'KILL').replace(/^SIG/, '') } : { code };
   });
   remote.on('close', () => {
+    remoteClosed = true;
     // No exit-status or exit-signal: the channel was closed under the command (pcigate closed the session
     // for a time limit, or the upstream dropped) — reported as a hangup, as a terminal would.
     if (exit.code === undefined && exit.signal === undefined) exit = { signal: 'HUP' };

@@ -4,7 +4,8 @@
  * command in shell syntax, connections that never authenticate, a channel closed while its command waits for
  * an approval. Every session still ends with session.end.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -187,4 +188,27 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     await new Promise((r) => setTimeout(r, 500));
     expect(existsSync(path.join(home, 'held-channel'))).toBe(false);
   }, 60_000);
+
+  it('memory stays bounded while a client pushes stdin faster than the remote command reads it', async () => {
+    // 300 MB into a command that reads nothing for 4 s: the upstream channel's window fills, and pcigate must
+    // stop reading the client (its window then fills too) instead of buffering what it cannot send upstream.
+    const askpass = path.join(home, 'askpass.sh');
+    writeFileSync(askpass, `#!/bin/sh\necho '${broker.secret}'\n`);
+    chmodSync(askpass, 0o700);
+    const ssh = `ssh -p ${broker.port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o PreferredAuthentications=password -T pcigate@127.0.0.1`;
+    const c = spawn('sh', ['-c', `head -c 300000000 /dev/zero | ${ssh} 'sh -c "sleep 4; wc -c"'`],
+      { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    c.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    const base = process.memoryUsage().rss;
+    let peak = 0;
+    const code = new Promise<number | null>((resolve) => c.on('close', resolve));
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      peak = Math.max(peak, process.memoryUsage().rss - base);
+    }
+    expect(await code).toBe(0);
+    expect(out.trim()).toBe('300000000');
+    expect(peak).toBeLessThan(100e6);
+  }, 90_000);
 });
