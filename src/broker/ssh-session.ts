@@ -74,6 +74,11 @@ interface Recording {
   rel: string;
   /** Writes a line of pcigate's own to the channel's stderr (after what the maskers hold back). */
   notice(line: string): void;
+  /**
+   * Set once the channel has exited: its recording is complete and closed then, not at session end (a
+   * connection running commands one after another held one open file per command until it ended).
+   */
+  closing?: Promise<void>;
 }
 
 /**
@@ -327,6 +332,8 @@ export class SshSession {
       exit: (e) => {
         this.#lastExit = e;
         cast.marker(e.signal !== undefined ? `exit-signal ${e.signal}` : `exit-status ${e.code ?? 0}`);
+        recording.closing = cast.close();
+        recording.closing.catch(() => undefined); // reported by end(), which awaits it
       },
       delivered: () => delivery,
       backlog: () => backlog,
@@ -346,7 +353,7 @@ export class SshSession {
     let recordingError: string | undefined;
     for (const r of this.#recordings) {
       try {
-        await r.cast.close();
+        await (r.closing ?? r.cast.close());
       } catch (err) {
         recordingError = (err as Error).message;
       }
@@ -396,6 +403,7 @@ export class SshSession {
     const out = limitOutcome(hit, this.#o.name, maxSessionMessage);
     this.#closedFor = out.reason;
     for (const r of this.#recordings) {
+      if (r.closing) continue; // that channel has ended
       try { r.notice(out.message); } catch { /* the channel may be gone already */ }
     }
     this.#closing.abort();
@@ -413,7 +421,7 @@ export class SshSession {
     try {
       const blobs: BlobRef[] = [];
       for (const r of this.#recordings) {
-        await r.cast.sync();
+        await (r.closing ?? r.cast.sync());
         blobs.push({ ...(await this.#o.sink.commitBlob(path.join(this.#o.home, r.rel), 'asciicast.partial')), path: r.rel });
       }
       await this.#record({ type: 'recording.commit', outcome: 'success', blobs, detail: { partial: true } });

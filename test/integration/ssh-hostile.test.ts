@@ -5,7 +5,7 @@
  * an approval. Every session still ends with session.end.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -211,4 +211,31 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     expect(out.trim()).toBe('300000000');
     expect(peak).toBeLessThan(100e6);
   }, 90_000);
+
+  it('a connection running many commands one after another holds no file open for the finished ones', async () => {
+    const openCasts = () => readdirSync('/proc/self/fd').flatMap((fd) => {
+      try { return /\.cast$/.test(readlinkSync(`/proc/self/fd/${fd}`)) ? [fd] : []; } catch { return []; }
+    }).length;
+    const c = await connect();
+    try {
+      for (let i = 0; i < 40; i++) expect(await exec(c, `echo run-${i}`)).toMatchObject({ code: 0, stdout: `run-${i}\n` });
+      // Each finished channel's recording is closed (a long-lived multiplexed connection ran out of descriptors).
+      await expect.poll(() => openCasts(), { timeout: 10_000 }).toBe(0);
+    } finally {
+      c.end();
+    }
+    const end = await (async () => {
+      let e: AuditRecord | undefined;
+      await expect.poll(() => {
+        const mine = records().filter((x) => x.type === 'ssh.exec' && JSON.stringify(x.detail).includes('run-39'));
+        e = records().find((x) => x.type === 'session.end' && x.session === mine[0]?.session);
+        return e !== undefined;
+      }, { timeout: 10_000 }).toBe(true);
+      return e!;
+    })();
+    // Every recording is still committed at session end, whole.
+    expect(end.outcome).toBe('success');
+    expect(end.blobs).toHaveLength(40);
+    for (const [i, b] of end.blobs!.entries()) expect(readFileSync(path.join(home, b.path!), 'utf8')).toContain(`run-${i}`);
+  }, 60_000);
 });
