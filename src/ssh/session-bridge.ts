@@ -181,8 +181,14 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     }
     if (gone.signal.aborted) return;
     const window = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : false;
+    // Refused upstream after the recording was opened: the recording ends with the exit the client gets (and
+    // its file is closed, as for a channel that ran).
+    const refuseOpened = (why: string) => {
+      try { taps!.flush(); taps!.exit({ code: REFUSED_EXIT }); } catch (err) { hooks.onError(err); }
+      refuse(why);
+    };
     const onRemote = (err: Error | undefined, rc: ClientChannel) => {
-      if (err) { refuse(`upstream refused the ${info.kind} request`); return; }
+      if (err) { refuseOpened(`upstream refused the ${info.kind} request`); return; }
       remote = rc;
       wireChannel(serverChannelEnd(local), rc, taps!, hooks.onError);
       local.resume();
@@ -194,7 +200,7 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
       else if (info.kind === 'exec') upstream.exec(info.command ?? '', { env, pty: window || undefined }, onRemote);
       else upstream.subsys(info.command ?? '', onRemote);
     } catch {
-      refuse(`the upstream connection closed before the ${info.kind} request could be sent`);
+      refuseOpened(`the upstream connection closed before the ${info.kind} request could be sent`);
     }
   };
 

@@ -238,4 +238,24 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     expect(end.blobs).toHaveLength(40);
     for (const [i, b] of end.blobs!.entries()) expect(readFileSync(path.join(home, b.path!), 'utf8')).toContain(`run-${i}`);
   }, 60_000);
+
+  it('channels the upstream refuses (beyond sshd\'s MaxSessions) are answered and leave no file open', async () => {
+    const openCasts = () => readdirSync('/proc/self/fd').flatMap((fd) => {
+      try { return /\.cast$/.test(readlinkSync(`/proc/self/fd/${fd}`)) ? [fd] : []; } catch { return []; }
+    }).length;
+    const c = await connect();
+    try {
+      // sshd allows 10 sessions per connection (MaxSessions): the others are refused upstream.
+      const runs = await Promise.all(Array.from({ length: 14 }, (_, i) => exec(c, `sh -c "sleep 1; echo ok-${i}"`)));
+      const refused = runs.filter((r) => r.code === 126);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const r of refused) expect(r.stderr).toContain('upstream refused the exec request');
+      expect(runs.filter((r) => r.code === 0).length + refused.length).toBe(14);
+      await expect.poll(() => openCasts(), { timeout: 10_000 }).toBe(0);
+      // The connection goes on.
+      expect(await exec(c, 'echo still')).toMatchObject({ code: 0, stdout: 'still\n' });
+    } finally {
+      c.end();
+    }
+  }, 60_000);
 });
