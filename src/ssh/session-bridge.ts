@@ -82,6 +82,10 @@ export interface LocalSend {
   stderr(b: Buffer): void | Promise<void>;
 }
 
+/** Env requests one channel may make, and their bytes in all (names and values); more are refused. */
+export const MAX_ENV_VARS = 64;
+export const MAX_ENV_BYTES = 64 * 1024;
+
 /** Exit status given to the local client when pcigate refuses a shell or command (like a shell's 126). */
 export const REFUSED_EXIT = 126;
 
@@ -115,7 +119,13 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     pty = info;
     accept?.();
   });
-  local.on('env', (accept, _reject, info) => {
+  let envBytes = 0;
+  local.on('env', (accept, reject, info) => {
+    // Kept until the shell/exec request: bounded, or a client could fill pcigate's memory with env requests
+    // before (or after: they apply to nothing then) its command.
+    const size = Buffer.byteLength(info.key) + Buffer.byteLength(info.val);
+    if (started || (!(info.key in env) && Object.keys(env).length >= MAX_ENV_VARS) || envBytes + size > MAX_ENV_BYTES) { reject?.(); return; }
+    envBytes += size;
     env[info.key] = info.val;
     accept?.();
   });

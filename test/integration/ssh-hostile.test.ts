@@ -258,4 +258,27 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       c.end();
     }
   }, 60_000);
+
+  it('env requests are bounded: 64 per channel, 64 KiB in all; the command still runs', async () => {
+    const c = await connect();
+    try {
+      const count = (env: Record<string, string>) => new Promise<Ran>((resolve, reject) => {
+        c.exec('sh -c "env | grep -c ^PCIGATE_V"', { env }, (err, ch) => {
+          if (err) { reject(err); return; }
+          let stdout = '';
+          let code: number | undefined;
+          ch.on('data', (b: Buffer) => { stdout += b.toString(); });
+          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
+          ch.on('close', () => resolve({ code, stdout, stderr: '' }));
+          ch.end();
+        });
+      });
+      const many = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`PCIGATE_V${i}`, 'x'.repeat(20)]));
+      expect(await count(many)).toMatchObject({ code: 0, stdout: '64\n' });
+      const big = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`PCIGATE_V${i}`, 'y'.repeat(30_000)]));
+      expect(await count(big)).toMatchObject({ code: 0, stdout: '2\n' });
+    } finally {
+      c.end();
+    }
+  }, 60_000);
 });
