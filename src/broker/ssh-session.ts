@@ -197,8 +197,11 @@ export class SshSession {
   async decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
     const d = execSyntaxGuard(this.#o.conn.allow, req, decideSsh(this.#o.conn.allow, req));
     const type = req.kind === 'exec' ? 'ssh.exec' : 'ssh.request';
-    // A command line can carry a PAN (`grep 4111… orders.csv`): the log only ever sees it masked.
-    const logged = req.kind === 'exec' ? { ...req, command: this.#text.maskText(req.command, this.#counts) } : req;
+    // A command line can carry a PAN (`grep 4111… orders.csv`): the log only ever sees it masked. So can every
+    // other text the client chooses: a subsystem name, a forwarding host or socket path.
+    const logged = req.kind === 'exec' ? { ...req, command: this.#text.maskText(req.command, this.#counts) }
+      : req.kind === 'subsystem' ? { ...req, name: this.#text.maskText(req.name, this.#counts) }
+        : req.kind === 'port-forwarding' ? { ...req, host: this.#text.maskText(req.host, this.#counts) } : req;
     let action: 'allow' | 'deny' = d.action === 'hold' ? 'deny' : d.action;
     let reason = d.reason;
     let held: HoldOutcome | undefined;

@@ -42,11 +42,11 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
       .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
 
-  const connect = (b: SshBroker = broker) => new Promise<Client>((resolve, reject) => {
+  const connect = (b: SshBroker = broker, extra: Record<string, unknown> = {}) => new Promise<Client>((resolve, reject) => {
     const c = new ssh2.Client();
     c.once('ready', () => resolve(c));
     c.once('error', reject);
-    c.connect({ host: b.host, port: b.port, username: 'pcigate', password: b.secret, hostVerifier: () => true });
+    c.connect({ host: b.host, port: b.port, username: 'pcigate', password: b.secret, hostVerifier: () => true, ...extra });
   });
 
   const exec = (c: Client, command: string) => new Promise<Ran>((resolve, reject) => {
@@ -280,5 +280,34 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     } finally {
       c.end();
     }
+  }, 60_000);
+
+  it('a card number in a subsystem name or a forwarding address reaches the audit log masked', async () => {
+    const pan = '4111111111111111';
+    // strictVendor off: ssh2 sends OpenSSH's streamlocal channel only to a server that calls itself OpenSSH.
+    const c = await connect(broker, { strictVendor: false });
+    const settled = (fn: (cb: (err: Error | undefined) => void) => void) => new Promise<Error | undefined>((resolve) => { fn((err) => resolve(err)); });
+    try {
+      const sub = await new Promise<Ran>((resolve, reject) => {
+        c.subsys(`sftp ${pan}`, (err, ch) => {
+          if (err) { reject(err); return; }
+          let stderr = '';
+          let code: number | undefined;
+          ch.resume();
+          ch.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
+          ch.on('close', () => resolve({ code, stdout: '', stderr }));
+        });
+      });
+      expect(sub.code).toBe(126);
+      expect(await settled((cb) => c.forwardOut('127.0.0.1', 1, `h ${pan}.example`, 22, (err) => cb(err)))).toBeInstanceOf(Error);
+      expect(await settled((cb) => c.forwardIn(`b ${pan}.example`, 2222, (err) => cb(err)))).toBeInstanceOf(Error);
+      expect(await settled((cb) => c.openssh_forwardOutStreamLocal(`/tmp/s ${pan}`, (err) => cb(err)))).toBeInstanceOf(Error);
+    } finally {
+      c.end();
+    }
+    const mine = () => records().filter((x) => x.type === 'ssh.request' && JSON.stringify(x.detail).includes('1111') && !JSON.stringify(x.detail).includes('shell'));
+    await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(4);
+    expect(JSON.stringify(records())).not.toContain(pan);
   }, 60_000);
 });
