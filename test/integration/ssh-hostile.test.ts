@@ -310,4 +310,44 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(4);
     expect(JSON.stringify(records())).not.toContain(pan);
   }, 60_000);
+
+  it('absurd pty sizes, window-change storms, a signal and a second exec on a channel end cleanly', async () => {
+    const c = await connect();
+    try {
+      const r = await new Promise<Ran>((resolve, reject) => {
+        c.exec('sh -c "sleep 1; echo done"', { pty: { rows: 0xffffffff, cols: 0xffffffff, height: 0, width: 0, term: 'x'.repeat(1000) } }, (err, ch) => {
+          if (err) { reject(err); return; }
+          let stdout = '';
+          let code: number | undefined;
+          ch.on('data', (b: Buffer) => { stdout += b.toString(); });
+          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
+          ch.on('close', () => resolve({ code, stdout, stderr: '' }));
+          for (let i = 0; i < 2000; i++) ch.setWindow(i % 500, i % 300, 0, 0);
+        });
+      });
+      // sshd may refuse such a pty (126, said on stderr) or run the command; either way the channel ends.
+      expect([0, 126]).toContain(r.code);
+      // A second exec on a channel that already runs one is refused, the first goes on.
+      const twice = await new Promise<Ran>((resolve, reject) => {
+        c.exec('sh -c "sleep 0.5; echo first"', (err, ch) => {
+          if (err) { reject(err); return; }
+          let stdout = '';
+          let code: number | undefined;
+          ch.on('data', (b: Buffer) => { stdout += b.toString(); });
+          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
+          ch.on('close', () => resolve({ code, stdout, stderr: '' }));
+          // ssh2's client has no API for a second exec on a channel: send the request packet as it would.
+          const proto = (c as unknown as { _protocol: { exec(chan: number, cmd: string, wantReply: boolean): void } })._protocol;
+          proto.exec((ch as unknown as { outgoing: { id: number } }).outgoing.id, 'echo second', true);
+          ch.signal('KILL');
+          ch.end();
+        });
+      });
+      expect(twice.stdout).not.toContain('second');
+      expect(await exec(c, 'echo after')).toMatchObject({ code: 0, stdout: 'after\n' });
+    } finally {
+      c.end();
+    }
+    expect(records().some((x) => x.type === 'ssh.exec' && JSON.stringify(x.detail).includes('echo second'))).toBe(false);
+  }, 60_000);
 });
