@@ -186,8 +186,9 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
     fingerprint: hostKey.fingerprint,
     get active() { return sessions.size; },
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Sessions' clients are told first (an SSH disconnect); closing the server then drops any other socket.
       for (const e of [...sessions]) e.conn.end();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
       for (const e of [...sessions]) {
         sessions.delete(e);
         ending.add(e.session.end());

@@ -107,7 +107,10 @@ export function createLocalSshServer(opts: LocalSshServerOptions): net.Server {
   /** Sockets not yet authenticated, by remote address and port (what ssh2 gives the connection handler). */
   const pending = new Map<string, () => void>();
   const ssh = createSshServer(opts, (info) => pending.get(`${info.ip}|${info.port}`)?.());
-  return net.createServer((socket) => {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     const key = `${socket.remoteAddress}|${socket.remotePort}`;
     if (pending.size >= maxPending || pending.has(key)) { socket.destroy(); return; }
     const timer = setTimeout(() => socket.destroy(), graceMs);
@@ -117,6 +120,16 @@ export function createLocalSshServer(opts: LocalSshServerOptions): net.Server {
     socket.once('close', authenticated);
     ssh.injectSocket(socket);
   });
+  // net.Server.close() waits until every connection has gone: with a client still connected, closing the
+  // listener (Ctrl-C) never finished. Closing ends them (the broker has ended its sessions' connections first,
+  // with an SSH disconnect; this is for the rest: not yet authenticated, or a session still opening).
+  const close = server.close.bind(server);
+  server.close = (cb?: (err?: Error) => void) => {
+    close(cb);
+    for (const s of sockets) s.destroy();
+    return server;
+  };
+  return server;
 }
 
 function createSshServer(opts: LocalSshServerOptions, onAuthenticated: (info: ClientInfo) => void): ssh2.Server {

@@ -139,13 +139,16 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     remote?.signal(info.name);
     accept?.();
   });
+  // Refused whatever the decision (bridging them is not implemented); a decision that cannot be recorded is
+  // reported (session.end says so) and never left as an unhandled rejection, which would end the process and
+  // every session in it.
   local.on('x11', (_accept, reject) => {
-    void hooks.decide({ kind: 'x11' }).finally(() => reject?.());
+    void hooks.decide({ kind: 'x11' }).catch(hooks.onError).finally(() => reject?.());
   });
   local.on('auth-agent', (_accept, reject) => {
     // Forwarding the user's agent to a cardholder-data host is refused even when granted: pcigate holds
     // the upstream credential itself, and bridging an agent channel is not implemented.
-    void hooks.decide({ kind: 'agent-forwarding' }).finally(() => reject?.());
+    void hooks.decide({ kind: 'agent-forwarding' }).catch(hooks.onError).finally(() => reject?.());
   });
 
   const open = async (info: ChannelInfo, req: SshRequest, accept: () => ServerChannel | undefined, reject: () => void) => {

@@ -16,6 +16,7 @@ import { openAuditLog } from '../../recorder/index.js';
 import type { AuditLog } from '../../recorder/index.js';
 import type { AuditRecord } from '../../recorder/types.js';
 import { startSshBroker } from '../../src/broker/ssh-broker.js';
+import { AuditWriteError } from '../../src/errors.js';
 import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
@@ -349,5 +350,57 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       c.end();
     }
     expect(records().some((x) => x.type === 'ssh.exec' && JSON.stringify(x.detail).includes('echo second'))).toBe(false);
+  }, 60_000);
+
+  it('an X11 or agent request whose record cannot be written is refused; the listener and its other sessions go on', async () => {
+    // A log that refuses exactly those records (as a full disk would): the decision cannot be recorded.
+    const failing = {
+      ...log,
+      append: (e: Parameters<AuditLog['append']>[0]) => {
+        const kind = (e.detail as { request?: { kind?: string } } | undefined)?.request?.kind;
+        if (e.type === 'ssh.request' && (kind === 'x11' || kind === 'agent-forwarding')) return Promise.reject(new AuditWriteError('disk full (test)'));
+        return log.append(e);
+      },
+      commitBlob: log.commitBlob.bind(log),
+    } as unknown as AuditLog;
+    const b = await startSshBroker({
+      name: 'prod-ssh',
+      conn: sshConnection.parse({
+        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
+        allow: { exec: { allow: ['echo *', 'sh -c *'] } },
+      }),
+      credentials: { privateKey: sshd.clientKey }, sink: failing,
+      actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
+      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+    });
+    try {
+      const other = await connect(b);
+      const running = exec(other, 'sh -c "sleep 1; echo other-ok"');
+      const c = await connect(b);
+      const r = await new Promise<Ran>((resolve, reject) => {
+        c.exec('echo with-x11', { x11: true, agentForward: true } as never, (err, ch) => {
+          if (err) { reject(err); return; }
+          let stdout = '';
+          let code: number | undefined;
+          ch.on('data', (d: Buffer) => { stdout += d.toString(); });
+          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
+          ch.on('close', () => resolve({ code, stdout, stderr: '' }));
+        });
+      }).catch((err: Error) => ({ code: undefined, stdout: '', stderr: err.message }));
+      expect(r.stdout === '' || r.stdout === 'with-x11\n').toBe(true);
+      expect(await running).toMatchObject({ code: 0, stdout: 'other-ok\n' });
+      expect(await exec(await connect(b), 'echo listener-ok')).toMatchObject({ code: 0, stdout: 'listener-ok\n' });
+      // Closing the listener while clients are still connected (three here, one idle before authenticating)
+      // ends their sessions, with session.end, instead of waiting for them to leave.
+      const idle = net.connect(b.port, b.host);
+      idle.on('error', () => {});
+      await new Promise((r) => idle.on('connect', r));
+      const ends = () => records().filter((x) => x.type === 'session.end').length;
+      const before = ends();
+      await b.close();
+      expect(ends()).toBe(before + 3);
+    } finally {
+      await b.close();
+    }
   }, 60_000);
 });
