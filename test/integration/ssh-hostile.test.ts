@@ -133,7 +133,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       // Once the listener has taken them all in, an 11th is refused at once: it never sees the SSH banner.
       await expect.poll(async () => {
         const extra = await silent();
-        const got = await Promise.race([extra.closed, new Promise<undefined>((r) => setTimeout(r, 200))]);
+        const got = await Promise.race([extra.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 200))]);
         extra.sock.destroy();
         return got;
       }, { timeout: 10_000 }).toBe('');
