@@ -9,7 +9,7 @@
  * Every request, approval, denial, expiry and use is an audit record (fail closed: if the record cannot be
  * written, the transition does not happen).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Actor, AuditSink } from '../../recorder/types.js';
 import type { Clock, Fs } from '../cli/ctx.js';
@@ -38,8 +38,12 @@ export interface ApprovalRequest {
   session?: string;
   /** The statement text, PAN masked and passwords redacted: safe to show and to keep on disk. */
   sql: string;
-  /** SHA-256 (hex) of the exact statement text as sent: what the approval binds to. */
-  sha256: string;
+  /**
+   * HMAC-SHA-256 (hex) of the exact statement text as sent, under the data home's approval key
+   * (`approvals/.key`): what the approval binds to. Keyed, because the text may hold a card number whose
+   * masked form shows its last four digits: an unkeyed hash of it could be searched back (PCI DSS 3.5.1).
+   */
+  hmac: string;
   reason?: string;
   /** The policy rule that held the statement. */
   rule?: string;
@@ -68,9 +72,9 @@ export interface NewRequest {
   settings: { groups: string[]; subjects: string[]; minApprovals: number; expiresMs: number; windowMs: number };
 }
 
-/** SHA-256 hex of the statement text's UTF-8 bytes. */
-export function statementHash(sql: string): string {
-  return createHash('sha256').update(sql, 'utf8').digest('hex');
+/** HMAC-SHA-256 hex of the statement text's UTF-8 bytes under `key`. */
+export function statementHmac(key: Buffer, sql: string): string {
+  return createHmac('sha256', key).update(sql, 'utf8').digest('hex');
 }
 
 /** Masks PAN (src/mask) and redacts passwords in role statements before text is stored or shown. */
@@ -117,6 +121,32 @@ export class ApprovalStore {
     this.dir = path.join(deps.home, 'approvals');
   }
 
+  private key: Promise<Buffer> | undefined;
+
+  /** The data home's approval key, made on first use (32 random bytes, 0600): every process on the home shares it. */
+  private bindingKey(): Promise<Buffer> {
+    this.key ??= (async () => {
+      await this.ensureDir();
+      const file = path.join(this.dir, '.key');
+      try {
+        const fh = await this.deps.fs.open(file, 'wx', 0o600);
+        try { await fh.writeFile(randomBytes(32)); await fh.sync(); } finally { await fh.close(); }
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const key = await this.deps.fs.readFile(file);
+      if (key.length !== 32) throw new Error(`${file} is not an approval key (${key.length} bytes, expected 32)`);
+      return key;
+    })();
+    this.key.catch(() => { this.key = undefined; });
+    return this.key;
+  }
+
+  /** What an approval of `sql` binds to (ApprovalRequest.hmac). */
+  async binding(sql: string): Promise<string> {
+    return statementHmac(await this.bindingKey(), sql);
+  }
+
   private file(id: string): string {
     if (!ID_RE.test(id)) throw new ApprovalNotFound(`no approval request ${JSON.stringify(id)} (ids look like A-abcdefgh23)`);
     return path.join(this.dir, `${id}.json`);
@@ -142,7 +172,7 @@ export class ApprovalStore {
       target: { conn: req.connection },
       outcome,
       ...(req.session ? { session: req.session } : {}),
-      detail: { id: req.id, kind: req.kind, sha256: req.sha256, sql: req.sql, state: req.state, ...(req.reason ? { reason: req.reason } : {}), ...extra },
+      detail: { id: req.id, kind: req.kind, hmac: req.hmac, sql: req.sql, state: req.state, ...(req.reason ? { reason: req.reason } : {}), ...extra },
     });
   }
 
@@ -166,7 +196,7 @@ export class ApprovalStore {
     const now = this.deps.clock.now();
     const req: ApprovalRequest = {
       v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
-      requester: person(r.requester), sql: safeStatementText(r.sql), sha256: statementHash(r.sql),
+      requester: person(r.requester), sql: safeStatementText(r.sql), hmac: await this.binding(r.sql),
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,
       approver_groups: r.settings.groups, approver_subjects: r.settings.subjects, window_ms: r.settings.windowMs,
       approvals: [], uses: 0,
@@ -258,15 +288,15 @@ export class ApprovalStore {
 
   /**
    * Uses an approval to run `sql`: the request must be approved, for this requester and connection, and
-   * for exactly this statement (same SHA-256). Without a window it is used up; with one it stays usable
+   * for exactly this statement (same HMAC). Without a window it is used up; with one it stays usable
    * until the window closes. Throws ApprovalConflict otherwise.
    */
   async consume(id: string, requester: PolicyIdentity, connection: string, sql: string): Promise<ApprovalRequest> {
-    const sha = statementHash(sql);
+    const sha = await this.binding(sql);
     return this.transition(id, (req) => {
       const now = this.deps.clock.now();
       if (req.state !== 'approved') throw new ApprovalConflict(`request ${id} is ${req.state}, not approved`);
-      if (req.sha256 !== sha) throw new ApprovalConflict(`request ${id} approved a different statement`);
+      if (req.hmac !== sha) throw new ApprovalConflict(`request ${id} approved a different statement`);
       if (!samePerson(req.requester, person(requester)) || req.connection !== connection) throw new ApprovalConflict(`request ${id} was approved for another requester or connection`);
       if (req.window_ms > 0 && now > (req.approved_ms ?? 0) + req.window_ms) throw new ApprovalConflict(`the approval window of ${id} has closed`);
       const next: ApprovalRequest = { ...req, uses: req.uses + 1, ...(req.window_ms > 0 ? {} : { state: 'used' }) };
@@ -276,10 +306,10 @@ export class ApprovalStore {
 
   /** An approved, still usable request covering exactly `sql` for this requester and connection. */
   async findUsable(requester: PolicyIdentity, connection: string, sql: string): Promise<ApprovalRequest | undefined> {
-    const sha = statementHash(sql);
+    const sha = await this.binding(sql);
     const now = this.deps.clock.now();
     const me = person(requester);
-    return (await this.list()).find((r) => r.state === 'approved' && r.sha256 === sha && r.connection === connection && samePerson(r.requester, me)
+    return (await this.list()).find((r) => r.state === 'approved' && r.hmac === sha && r.connection === connection && samePerson(r.requester, me)
       && (r.window_ms === 0 ? r.uses === 0 : now <= (r.approved_ms ?? 0) + r.window_ms));
   }
 

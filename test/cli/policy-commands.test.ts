@@ -92,8 +92,8 @@ describe('pcigate approvals / approve / deny', () => {
     expect(r.stdout).toContain(req.id);
     expect(r.stdout).toContain('pending');
     expect(r.stdout).not.toContain('4111111111111111');
-    const j = JSON.parse((await cli(['approvals', '--json'])).stdout) as Array<{ id: string; sha256: string; requester: { sub: string } }>;
-    expect(j[0]).toMatchObject({ id: req.id, sha256: req.sha256, requester: { sub: 'alice' } });
+    const j = JSON.parse((await cli(['approvals', '--json'])).stdout) as Array<{ id: string; hmac: string; requester: { sub: string } }>;
+    expect(j[0]).toMatchObject({ id: req.id, hmac: req.hmac, requester: { sub: 'alice' } });
   });
 
   it('approve by a second identity, recorded in the audit log', async () => {

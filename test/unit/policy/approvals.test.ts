@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, AuditSink } from '../../../recorder/types.js';
-import { ApprovalStore, statementHash } from '../../../src/policy/approvals.js';
+import { createHash } from 'node:crypto';
+import { ApprovalStore, statementHmac } from '../../../src/policy/approvals.js';
 import type { NewRequest } from '../../../src/policy/approvals.js';
 import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
 import { fixedClock } from '../../harness/test-ctx.js';
@@ -40,11 +41,16 @@ function setup(settings: Partial<NewRequest['settings']> = {}) {
 }
 
 describe('ApprovalStore', () => {
-  it('files a request with masked text and the hash of the exact statement, 0600, and records it', async () => {
+  it('files a request with masked text and the keyed hash of the exact statement, 0600, and records it', async () => {
     const { store, req, sink, home } = setup();
     const r = await req();
     expect(r.state).toBe('pending');
-    expect(r.sha256).toBe(statementHash(SQL));
+    // Keyed by the home's 0600 key: an unkeyed SHA-256 of a text with a card number could be searched back.
+    const keyFile = path.join(home, 'approvals', '.key');
+    expect((await fsp.stat(keyFile)).mode & 0o777).toBe(0o600);
+    expect(r.hmac).toBe(statementHmac(await fsp.readFile(keyFile), SQL));
+    expect(r.hmac).not.toBe(createHash('sha256').update(SQL).digest('hex'));
+    expect(JSON.stringify(sink.events)).not.toContain(createHash('sha256').update(SQL).digest('hex'));
     expect(r.sql).not.toContain('4111111111111111');
     const raw = await fsp.readFile(path.join(home, 'approvals', `${r.id}.json`), 'utf8');
     expect(raw).not.toContain('4111111111111111');

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { holdSshCommand } from '../../../src/broker/ssh-approval.js';
 import type { SshApprovals } from '../../../src/broker/ssh-approval.js';
 import { systemClock } from '../../../src/cli/ctx.js';
-import { ApprovalStore, statementHash } from '../../../src/policy/approvals.js';
+import { ApprovalStore } from '../../../src/policy/approvals.js';
 import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
 import { tempDir } from '../../harness/cli.js';
 import { memoryAudit } from '../../harness/memory-audit.js';
@@ -41,7 +41,7 @@ describe('holdSshCommand', () => {
     const { store, notices, hold, approveNext } = setup(60_000);
     const [first, approved] = await Promise.all([hold('systemctl restart app'), approveNext()]);
     expect(first).toEqual({ action: 'allow', approval: approved.id });
-    expect(approved.sha256).toBe(statementHash('systemctl restart app'));
+    expect(approved.hmac).toBe(await store.binding('systemctl restart app'));
     expect(notices[0]).toContain(`waiting for approval ${approved.id}`);
     expect(notices[0]).toContain(`pcigate approve ${approved.id}`);
     // Same command within the window: no new request, the same approval used again.
