@@ -10,7 +10,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
 import type { Clock, Fs, Logger } from '../cli/ctx.js';
-import { AuditWriteError, PcigateError, PgSessionRefused, SessionRefused } from '../errors.js';
+import { AuditWriteError, PcigateError, PgSessionRefused, PgUpstreamError, SessionRefused } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
 import { CancelMap } from '../pg/proxy/cancel-map.js';
 import { FailureRecords } from './failure-records.js';
@@ -170,7 +170,12 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       });
       live.set(session, state);
       transcript?.add({ t: 'start', session: id, actor: actor.sub, target: o.conn, db: o.target.database, user: o.target.user });
-      const upstream = await connectUpstream(o.target, startup.params);
+      const upstream = await connectUpstream(o.target, startup.params).catch((e: unknown) => {
+        // The server's refusal goes to the client as it is (session.ts), and it may quote what the client sent
+        // (a startup setting's value): PAN-masked like every other server message.
+        if (e instanceof PgUpstreamError && e.fields) e.fields = Object.fromEntries(Object.entries(e.fields).map(([k, v]) => [k, maskText(v)]));
+        throw e;
+      });
       return {
         hooks: state.recorder.hooks(),
         upstream,

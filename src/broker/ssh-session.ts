@@ -166,7 +166,7 @@ export class SshSession {
     }
     const s = new SshSession(o, upstream, target, startedUs);
     try {
-      await s.#record({ type: 'session.start', outcome: 'success', detail: { kind: 'ssh', via: o.via, ...(o.reason ? { reason: o.reason } : {}) } });
+      await s.#record({ type: 'session.start', outcome: 'success', detail: { kind: 'ssh', via: o.via, ...(o.reason ? { reason: s.#text.maskText(o.reason) } : {}) } });
     } catch (err) {
       upstream.end();
       clearInterval(s.#commitTimer);

@@ -166,8 +166,14 @@ describe('leaks found by the second hunt', () => {
       wrong.sock.destroy();
       // The server refuses the setting and quotes it: the session's end reason quotes the server.
       const style = await RawPgClient.connect(own.broker);
+      const seen: Buffer[] = [];
+      style.sock.on('data', (b: Buffer) => seen.push(b));
       style.startup({ user: own.broker.user, database: own.broker.database, datestyle: PAN });
       await style.scram(own.broker.secret).catch(() => undefined);
+      // The client's FATAL is the server's refusal, which quotes the value: masked as well.
+      await until(() => Buffer.concat(seen).includes('DateStyle'));
+      expect(Buffer.concat(seen).toString('latin1')).toContain('************1111');
+      expect(Buffer.concat(seen).includes(PAN)).toBe(false);
       style.sock.destroy();
       await until(() => {
         const types = readLog(own.home).map((r) => r.type);

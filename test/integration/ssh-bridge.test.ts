@@ -334,6 +334,19 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     expect(JSON.stringify(records())).not.toContain(PAN.replace(/ /g, ''));
   });
 
+  it('masks a card number in the session\'s --reason in session.start', async () => {
+    const withReason = await startSshBroker({
+      name: 'prod-ssh', conn: connFor(), credentials: { privateKey: sshd.clientKey }, reason: `INC-1 refund for ${PAN}`,
+      sink: log, actor: async () => ({ sub: 'alice', via: 'local' }), clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+    });
+    try {
+      const r = await ssh(['echo', 'hi'], withReason.secret, { port: withReason.port });
+      expect(r.stdout).toBe('hi\n');
+    } finally { await withReason.close(); }
+    const start = records().filter((x) => x.type === 'session.start' && String((x.detail as { reason?: string }).reason ?? '').startsWith('INC-1'));
+    expect(start.map((x) => (x.detail as { reason: string }).reason)).toEqual(['INC-1 refund for **** **** **** 1111']);
+  });
+
   it('refuses an upstream whose host key does not match the pin', async () => {
     const wrong = await startSshBroker({
       name: 'prod-ssh', conn: connFor({ host_key: sshd.otherHostKeyLine }), credentials: { privateKey: sshd.clientKey },
