@@ -31,6 +31,13 @@ if (skip) process.stderr.write(`skipping SSH integration tests: ${skip}\n`);
 
 interface Ran { code: number | undefined; stdout: string; stderr: string }
 
+
+/** Asciicast recordings this process holds open (/proc/self/fd). */
+function openCasts(): number {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try { return /\.cast$/.test(readlinkSync(`/proc/self/fd/${fd}`)) ? [fd] : []; } catch { return []; }
+  }).length;
+}
 describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd)', () => {
   let sshd: Sshd;
   let home: string;
@@ -214,9 +221,6 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
   }, 90_000);
 
   it('a connection running many commands one after another holds no file open for the finished ones', async () => {
-    const openCasts = () => readdirSync('/proc/self/fd').flatMap((fd) => {
-      try { return /\.cast$/.test(readlinkSync(`/proc/self/fd/${fd}`)) ? [fd] : []; } catch { return []; }
-    }).length;
     const c = await connect();
     try {
       for (let i = 0; i < 40; i++) expect(await exec(c, `echo run-${i}`)).toMatchObject({ code: 0, stdout: `run-${i}\n` });
@@ -241,9 +245,6 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
   }, 60_000);
 
   it('channels the upstream refuses (beyond sshd\'s MaxSessions) are answered and leave no file open', async () => {
-    const openCasts = () => readdirSync('/proc/self/fd').flatMap((fd) => {
-      try { return /\.cast$/.test(readlinkSync(`/proc/self/fd/${fd}`)) ? [fd] : []; } catch { return []; }
-    }).length;
     const c = await connect();
     try {
       // sshd allows 10 sessions per connection (MaxSessions): the others are refused upstream.
