@@ -10,7 +10,7 @@ import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-import type { Client } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../recorder/index.js';
 import type { AuditLog } from '../../recorder/index.js';
@@ -30,6 +30,19 @@ const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping SSH integration tests: ${skip}\n`);
 
 interface Ran { code: number | undefined; stdout: string; stderr: string }
+
+/** What a channel printed (stdout, stderr) and its exit code, once it closes. */
+function collect(ch: ClientChannel): Promise<Ran> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let code: number | undefined;
+    ch.on('data', (b: Buffer) => { stdout += b.toString(); });
+    ch.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    ch.on('exit', (n: number | null) => { code = n ?? undefined; });
+    ch.on('close', () => resolve({ code, stdout, stderr }));
+  });
+}
 
 
 /** Asciicast recordings this process holds open (/proc/self/fd). */
@@ -60,13 +73,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
   const exec = (c: Client, command: string) => new Promise<Ran>((resolve, reject) => {
     c.exec(command, (err, ch) => {
       if (err) { reject(err); return; }
-      let stdout = '';
-      let stderr = '';
-      let code: number | undefined;
-      ch.on('data', (b: Buffer) => { stdout += b.toString(); });
-      ch.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-      ch.on('exit', (n: number | null) => { code = n ?? undefined; });
-      ch.on('close', () => resolve({ code, stdout, stderr }));
+      void collect(ch).then(resolve);
       ch.end();
     });
   });
@@ -267,11 +274,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       const count = (env: Record<string, string>) => new Promise<Ran>((resolve, reject) => {
         c.exec('sh -c "env | grep -c ^PCIGATE_V"', { env }, (err, ch) => {
           if (err) { reject(err); return; }
-          let stdout = '';
-          let code: number | undefined;
-          ch.on('data', (b: Buffer) => { stdout += b.toString(); });
-          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
-          ch.on('close', () => resolve({ code, stdout, stderr: '' }));
+          void collect(ch).then(resolve);
           ch.end();
         });
       });
@@ -293,12 +296,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       const sub = await new Promise<Ran>((resolve, reject) => {
         c.subsys(`sftp ${pan}`, (err, ch) => {
           if (err) { reject(err); return; }
-          let stderr = '';
-          let code: number | undefined;
-          ch.resume();
-          ch.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
-          ch.on('close', () => resolve({ code, stdout: '', stderr }));
+          void collect(ch).then(resolve);
         });
       });
       expect(sub.code).toBe(126);
@@ -319,11 +317,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       const r = await new Promise<Ran>((resolve, reject) => {
         c.exec('sh -c "sleep 1; echo done"', { pty: { rows: 0xffffffff, cols: 0xffffffff, height: 0, width: 0, term: 'x'.repeat(1000) } }, (err, ch) => {
           if (err) { reject(err); return; }
-          let stdout = '';
-          let code: number | undefined;
-          ch.on('data', (b: Buffer) => { stdout += b.toString(); });
-          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
-          ch.on('close', () => resolve({ code, stdout, stderr: '' }));
+          void collect(ch).then(resolve);
           for (let i = 0; i < 2000; i++) ch.setWindow(i % 500, i % 300, 0, 0);
         });
       });
@@ -333,11 +327,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       const twice = await new Promise<Ran>((resolve, reject) => {
         c.exec('sh -c "sleep 0.5; echo first"', (err, ch) => {
           if (err) { reject(err); return; }
-          let stdout = '';
-          let code: number | undefined;
-          ch.on('data', (b: Buffer) => { stdout += b.toString(); });
-          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
-          ch.on('close', () => resolve({ code, stdout, stderr: '' }));
+          void collect(ch).then(resolve);
           // ssh2's client has no API for a second exec on a channel: send the request packet as it would.
           const proto = (c as unknown as { _protocol: { exec(chan: number, cmd: string, wantReply: boolean): void } })._protocol;
           proto.exec((ch as unknown as { outgoing: { id: number } }).outgoing.id, 'echo second', true);
@@ -381,11 +371,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       const r = await new Promise<Ran>((resolve, reject) => {
         c.exec('echo with-x11', { x11: true, agentForward: true } as never, (err, ch) => {
           if (err) { reject(err); return; }
-          let stdout = '';
-          let code: number | undefined;
-          ch.on('data', (d: Buffer) => { stdout += d.toString(); });
-          ch.on('exit', (n: number | null) => { code = n ?? undefined; });
-          ch.on('close', () => resolve({ code, stdout, stderr: '' }));
+          void collect(ch).then(resolve);
         });
       }).catch((err: Error) => ({ code: undefined, stdout: '', stderr: err.message }));
       expect(r.stdout === '' || r.stdout === 'with-x11\n').toBe(true);
