@@ -62,7 +62,7 @@ export async function upstreamTarget(ctx: Ctx, c: PostgresConnection): Promise<U
 }
 
 /** 127.0.0.0/8, ::1 (also IPv4-mapped) or localhost: an address only this machine reaches. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   const v4 = /^(?:::ffff:)?(\d+)\.\d+\.\d+\.\d+$/.exec(h);
