@@ -5,10 +5,10 @@
  * (`--exec`) with PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set and returns its exit code.
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { auditLogOptionsFromConfig } from '../../recorder/index.js';
 import type { Ctx } from '../cli/ctx.js';
 import { resolveHome } from '../cli/home.js';
+import { isLoopbackHost } from '../config/loopback.js';
 import { resolveSecret } from '../config/secrets.js';
 import type { PcigateConfig } from '../config/index.js';
 import type { PostgresConnection } from '../config/sections/connections.js';
@@ -61,14 +61,6 @@ export async function upstreamTarget(ctx: Ctx, c: PostgresConnection): Promise<U
   return t;
 }
 
-/** 127.0.0.0/8, ::1 (also IPv4-mapped) or localhost: an address only this machine reaches. */
-function isLoopback(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  const v4 = /^(?:::ffff:)?(\d+)\.\d+\.\d+\.\d+$/.exec(h);
-  return v4 !== null && net.isIPv4(h.replace(/^::ffff:/, '')) && v4[1] === '127';
-}
-
 function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -78,7 +70,7 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
   const { config, conn } = o;
   const home = resolveHome(ctx, o.home, config.audit.dir);
   const bind = o.bind ?? conn.listen.host;
-  if (!o.tls && !isLoopback(bind)) {
+  if (!o.tls && !isLoopbackHost(bind)) {
     throw new UsageError(`refusing to listen on ${bind} without TLS: the session would cross the network in clear text`, {
       hint: 'add --tls (clients then connect with sslmode=require), or listen on a loopback address such as 127.0.0.1',
     });

@@ -5,6 +5,7 @@
  */
 import * as client from 'openid-client';
 import type { Ctx } from '../cli/ctx.js';
+import { isLoopbackHost } from '../config/loopback.js';
 import { LoginFailed, UsageError } from '../errors.js';
 
 export interface ProviderOptions {
@@ -16,7 +17,7 @@ export interface ProviderOptions {
 
 /** True for http URLs whose host is a loopback address. */
 export function isLoopbackHttp(url: URL): boolean {
-  return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(url.hostname);
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }
 
 /** Refuses an issuer that is not https (or loopback http); returns the parsed URL. */
