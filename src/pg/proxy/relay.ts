@@ -868,7 +868,7 @@ export class Relay {
         // The server ends the session (terminated, shutting down): the client gets its reason, as for any
         // statement; pcigate's question is answered when the connection closes.
         this.sawFatal = true;
-        emit(f);
+        emit(this.o.hooks.onBackendMessage?.(f, null) ?? f);
         return;
       }
       if (code !== BE.ReadyForQuery) { h.frames.push(Buffer.from(f)); return; }

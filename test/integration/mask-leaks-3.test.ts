@@ -1,0 +1,55 @@
+/**
+ * Card numbers a third hunt through the real gate (startConfiguredGate: the hooks `pcigate connect` gives a
+ * session; real PostgreSQL, psql, the pg driver, raw protocol) found reaching a client or the data home
+ * unmasked: each test fails without its fix.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytes } from '../harness/pg-bytes.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { type Gate, gateConfig, readLog, startConfiguredGate, until } from './pg-proxy-setup.js';
+
+const PAN = '4111111111111111';
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out', 'utility', 'transaction', 'function'] }));
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+/** Every file under a data home (log, checkpoints, transcripts), concatenated. */
+function dataHome(home: string): Buffer {
+  const files: string[] = [];
+  const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name)); };
+  walk(home);
+  return Buffer.concat(files.map((f) => readFileSync(f)));
+}
+
+describe('leaks found by the third hunt', () => {
+  it('a FATAL the server sends while answering pcigate\'s own question about a COPY (exit_on_error) is masked', async () => {
+    // A COPY sent as a simple Query on its own is described on the session's connection first (exchange); with
+    // exit_on_error on, the error that Describe meets is FATAL, and it went to the client as the server sent it.
+    const c = await RawPgClient.login(gate.broker);
+    const seen: Buffer[] = [];
+    try {
+      c.sock.write(bytes.query('set exit_on_error = on'));
+      await c.untilReady();
+      c.sock.write(bytes.query(`copy (select '${PAN}'::int) to stdout`));
+      seen.push(...await c.until('E'));
+    } finally { c.sock.destroy(); }
+    const err = seen.at(-1)!.subarray(5).toString('latin1');
+    expect(err).toContain('SFATAL');
+    expect(err).toContain('value "************1111" is out of range for type integer');
+    expect(err).not.toContain(PAN);
+    await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
+    expect(dataHome(gate.home).includes(Buffer.from(PAN))).toBe(false);
+  });
+});
