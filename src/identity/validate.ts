@@ -8,12 +8,19 @@
 import * as jose from 'jose';
 import type { Ctx } from '../cli/ctx.js';
 import { TokenRefused } from '../errors.js';
-import { claimsToIdentity } from './claims.js';
+import { claimsToIdentity, identityClaimProblem } from './claims.js';
 import { checkIssuerUrl } from './provider.js';
 import type { Identity, JwtClaims } from './types.js';
+import { untrustedText } from './untrusted-text.js';
 
 /** `typ` header values accepted when present (RFC 9068 §2.1, and plain JWT for CI id_tokens). */
 export const ACCEPTED_TYP = ['at+jwt', 'application/at+jwt', 'jwt', 'application/jwt'] as const;
+
+/**
+ * The longest token looked at (characters of the compact JWS). Access and CI tokens are a few KB, a few tens
+ * with many groups; anything larger is refused before it is decoded, parsed or sent to a key lookup.
+ */
+export const MAX_TOKEN_LENGTH = 65_536;
 
 export interface ValidatorOptions {
   issuer: string;
@@ -79,17 +86,26 @@ export function createValidator(ctx: Ctx, opts: ValidatorOptions): TokenValidato
   return {
     issuer: opts.issuer,
     async validate(token) {
+      if (token.length > MAX_TOKEN_LENGTH) {
+        throw refused('malformed', `the token is ${token.length} characters long, more than the ${MAX_TOKEN_LENGTH} pcigate accepts`);
+      }
       let header: jose.ProtectedHeaderParameters;
       try {
         header = jose.decodeProtectedHeader(token);
       } catch (cause) {
         throw refused('malformed', 'the token is not a signed JWT', cause);
       }
+      // Header values are the sender's words: shown escaped and cut (untrusted-text.ts), never as they are.
       if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
-        throw refused('algorithm', `the token is signed with ${String(header.alg)}, which is not allowed (allowed: ${algorithms.join(', ')})`);
+        throw refused('algorithm', `the token is signed with ${untrustedText(header.alg, 20)}, which is not allowed (allowed: ${algorithms.join(', ')})`);
       }
-      if (header.typ !== undefined && !(ACCEPTED_TYP as readonly string[]).includes(header.typ.toLowerCase())) {
-        throw refused('typ', `the token's type '${header.typ}' is not an access token`);
+      if (header.typ !== undefined && (typeof header.typ !== 'string' || !(ACCEPTED_TYP as readonly string[]).includes(header.typ.toLowerCase()))) {
+        throw refused('typ', `the token's type '${untrustedText(header.typ, 40)}' is not an access token`);
+      }
+      // RFC 7515 §4.1.11: a recipient must refuse a `crit` extension it does not understand, and pcigate
+      // understands none. Refused here, before any key lookup, with its own sentence.
+      if (header.crit !== undefined) {
+        throw refused('malformed', `the token has critical header parameters pcigate does not understand (crit ${untrustedText(header.crit, 60)})`);
       }
       let keys: Awaited<ReturnType<typeof getKeySet>>;
       try {
@@ -97,6 +113,7 @@ export function createValidator(ctx: Ctx, opts: ValidatorOptions): TokenValidato
       } catch (cause) {
         throw refused('jwks', `cannot fetch the signing keys of ${opts.issuer}: ${(cause as Error).message}`, cause);
       }
+      let claims: JwtClaims;
       try {
         const { payload } = await jose.jwtVerify(token, keys, {
           issuer: opts.issuer,
@@ -106,11 +123,19 @@ export function createValidator(ctx: Ctx, opts: ValidatorOptions): TokenValidato
           currentDate: new Date(ctx.clock.now()),
           requiredClaims: ['sub', 'exp'],
         });
-        const claims = payload as JwtClaims;
-        return { claims, identity: claimsToIdentity(claims, { groupsClaim: opts.groupsClaim, mfaAmr: opts.mfaAmr, via: opts.via }) };
+        claims = payload as JwtClaims;
       } catch (cause) {
         throw mapJoseError(cause, opts);
       }
+      // jose checks `iat` only with maxTokenAge: a token "issued" in the future is refused here (RFC 7519 §4.1.6).
+      const skewS = Math.round(opts.clockSkewMs / 1000);
+      if (claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat > Math.floor(ctx.clock.now() / 1000) + skewS)) {
+        throw refused('not_yet_valid', `the token's iat (${untrustedText(claims.iat, 30)}) is in the future, beyond the ${skewS} s clock skew`);
+      }
+      const mapping = { groupsClaim: opts.groupsClaim, mfaAmr: opts.mfaAmr, via: opts.via };
+      const problem = identityClaimProblem(claims, mapping);
+      if (problem) throw refused('claims', problem);
+      return { claims, identity: claimsToIdentity(claims, mapping) };
     },
   };
 }
@@ -120,11 +145,11 @@ function mapJoseError(err: unknown, opts: ValidatorOptions): TokenRefused {
   if (err instanceof jose.errors.JWTClaimValidationFailed) {
     if (err.claim === 'iss') return refused('issuer', `the token was not issued by ${opts.issuer}`, err);
     if (err.claim === 'aud') return refused('audience', `the token is not meant for ${opts.audience}`, err);
-    if (err.claim === 'nbf' || err.claim === 'iat') return refused('not_yet_valid', 'the token is not valid yet', err);
-    return refused('claims', `the token's ${err.claim} claim is invalid: ${err.reason}`, err);
+    if ((err.claim === 'nbf' || err.claim === 'iat') && err.reason === 'check_failed') return refused('not_yet_valid', 'the token is not valid yet', err);
+    return refused('claims', `the token's ${untrustedText(err.claim, 40)} claim is invalid: ${untrustedText(err.reason, 40)}`, err);
   }
   if (err instanceof jose.errors.JWSSignatureVerificationFailed) return refused('signature', 'the token signature does not verify', err);
   if (err instanceof jose.errors.JWKSNoMatchingKey) return refused('unknown_key', `no signing key of ${opts.issuer} matches the token`, err);
   if (err instanceof jose.errors.JOSEAlgNotAllowed) return refused('algorithm', 'the token algorithm is not allowed', err);
-  return refused('malformed', `the token is invalid: ${(err as Error).message}`, err);
+  return refused('malformed', `the token is invalid: ${untrustedText((err as Error).message, 120)}`, err);
 }

@@ -14,7 +14,8 @@ import { LoginRequired, TokenRefused } from '../errors.js';
 import { describe } from './device-flow.js';
 import { discoverProvider } from './provider.js';
 import type { Identity, JwtClaims } from './types.js';
-import { createValidator, refused } from './validate.js';
+import { untrustedText } from './untrusted-text.js';
+import { MAX_TOKEN_LENGTH, createValidator, refused } from './validate.js';
 import type { TokenValidator } from './validate.js';
 
 export type WorkloadSource = 'auto' | 'env' | 'github' | 'gitlab' | 'client_credentials';
@@ -123,6 +124,10 @@ export function failedClaims(claims: JwtClaims, rule: WorkloadRule): string[] {
  * reason `untrusted_issuer` or `claims` (names of the failing claims in the message, never their values).
  */
 export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: WorkloadVerifyOptions): Promise<{ identity: Identity; claims: JwtClaims }> {
+  // Bounded before the unverified payload is decoded and parsed (it can come from anywhere the job reads).
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw refused('malformed', `the workload token is ${token.length} characters long, more than the ${MAX_TOKEN_LENGTH} pcigate accepts`);
+  }
   let iss: unknown;
   try {
     iss = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')).iss;
@@ -130,7 +135,8 @@ export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: Workloa
     throw refused('malformed', 'the workload token is not a JWT', cause);
   }
   const candidates = opts.rules.filter((r) => r.issuer === iss);
-  if (candidates.length === 0) throw refused('untrusted_issuer', `workload tokens from ${String(iss)} are not trusted on this connection`);
+  // `iss` is unverified here: the sender's words, shown escaped and cut.
+  if (candidates.length === 0) throw refused('untrusted_issuer', `workload tokens from ${untrustedText(iss)} are not trusted on this connection`);
   const failures: string[] = [];
   let lastRefusal: TokenRefused | undefined;
   for (const rule of candidates) {
