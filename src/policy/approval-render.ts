@@ -10,7 +10,7 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 export function approvalJson(r: ApprovalRequest): Record<string, unknown> {
   return {
     id: r.id, kind: r.kind, state: r.state, connection: r.connection, requester: r.requester,
-    sql: r.sql, hmac: r.hmac, reason: r.reason ?? null, rule: r.rule ?? null,
+    sql: r.sql, params: r.params ?? null, hmac: r.hmac, reason: r.reason ?? null, rule: r.rule ?? null,
     created: iso(r.created_ms), expires: iso(r.expires_ms), approved: iso(r.approved_ms),
     min_approvals: r.min_approvals, approvals: r.approvals.map((a) => ({ ...a, at: iso(a.at_ms) })),
     denial: r.denial ? { ...r.denial, at: iso(r.denial.at_ms) } : null,

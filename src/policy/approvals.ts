@@ -2,7 +2,8 @@
  * Just-in-time approvals in the embedded data home (`approvals/`, ARCHITECTURE.md §5). One JSON file per
  * request, replaced atomically (temporary file + rename); every state transition happens under an O_EXCL
  * lock file, so concurrent approvers in several processes see one consistent order and exactly one
- * transition wins. An approval binds the exact statement (its SHA-256), the requester and the connection:
+ * transition wins. An approval binds the exact statement (an HMAC of its text and, in the extended protocol,
+ * of its bind parameters' values), the requester and the connection:
  * it lets that statement run once, or repeatedly within a policy-granted window (PCI DSS 7.2.3).
  * Separation of duties: the approver is logged in, in an approver group (or listed subject) for the
  * connection, and not the requester; one person counts once; `min_approvals` distinct people are needed.
@@ -15,6 +16,8 @@ import type { Actor, AuditSink } from '../../recorder/types.js';
 import type { Clock, Fs } from '../cli/ctx.js';
 import { ApprovalConflict, ApprovalForbidden, ApprovalNotFound, UsageError } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
+import { renderBinaryValue } from '../pg/protocol/binary-values.js';
+import type { BindParam } from '../pg/proxy/hooks.js';
 import type { PolicyIdentity } from './evaluate.js';
 import { drainOutbox } from './audit-outbox.js';
 import { withFileLock, writeFileAtomic } from './file-lock.js';
@@ -39,7 +42,13 @@ export interface ApprovalRequest {
   /** The statement text, PAN masked and passwords redacted: safe to show and to keep on disk. */
   sql: string;
   /**
-   * HMAC-SHA-256 (hex) of the exact statement text as sent, under the data home's approval key
+   * The bind parameters of an extended-protocol statement as the approver sees them ({@link shownParams}:
+   * text PAN-masked, binary in its declared type's text form or as a length); absent for a simple Query and
+   * an SSH command. The approval binds their exact values too (`hmac`).
+   */
+  params?: Array<string | null>;
+  /**
+   * HMAC-SHA-256 (hex) of the exact statement text as sent (and its bind parameters: statementHmac), under the data home's approval key
    * (`approvals/.key`): what the approval binds to. Keyed, because the text may hold a card number whose
    * masked form shows its last four digits: an unkeyed hash of it could be searched back (PCI DSS 3.5.1).
    */
@@ -67,14 +76,51 @@ export interface NewRequest {
   session?: string;
   /** The exact statement text; only its masked form and hash are stored. */
   sql: string;
+  /** Its bind parameters (extended protocol): bound by the HMAC, stored only as {@link shownParams}. */
+  bound?: BoundParams;
   reason?: string;
   rule?: string;
   settings: { groups: string[]; subjects: string[]; minApprovals: number; expiresMs: number; windowMs: number };
 }
 
-/** HMAC-SHA-256 hex of the statement text's UTF-8 bytes under `key`. */
-export function statementHmac(key: Buffer, sql: string): string {
-  return createHmac('sha256', key).update(sql, 'utf8').digest('hex');
+/** An extended-protocol statement's bind parameters and the type OIDs its Parse declared for them. */
+export interface BoundParams {
+  params: readonly BindParam[];
+  types?: readonly number[];
+}
+
+/**
+ * HMAC-SHA-256 hex of what an approval binds under `key`: the statement text's UTF-8 bytes, or, when it
+ * has bind parameters, the text with every parameter's format and exact value and the declared types (an
+ * approval of `DELETE FROM t WHERE id = $1` with 7 must not run it with 8). The parameter form starts with
+ * a NUL byte, which no Postgres statement text can hold, so it never equals a plain text's HMAC.
+ */
+export function statementHmac(key: Buffer, sql: string, bound?: BoundParams): string {
+  const h = createHmac('sha256', key);
+  if (!bound || bound.params.length === 0) return h.update(sql, 'utf8').digest('hex');
+  const params = bound.params.map((p) => (p === null ? null : p.format === 'text' ? ['t', p.value] : ['b', Buffer.from(p.value).toString('hex')]));
+  return h.update(`\0pcigate-bound-v1\0${JSON.stringify([sql, params, bound.types ?? []])}`, 'utf8').digest('hex');
+}
+
+/** At most this many characters of one parameter are shown; the HMAC binds the whole value. */
+const MAX_SHOWN_PARAM = 1024;
+
+/**
+ * Bind parameters as an approver sees them and the store keeps them: text PAN-masked (cut at 1024
+ * characters with the length said); binary in the text form of its declared type when that is a common
+ * scalar, else only its length (hex would show an int8 card number in clear); all withheld when the
+ * statement mentions a password.
+ */
+export function shownParams(sql: string, bound: BoundParams): Array<string | null> {
+  const withhold = /passw(or)?d/i.test(sql);
+  return bound.params.map((p, i) => {
+    if (p === null) return null;
+    if (withhold) return '[redacted]';
+    const text = p.format === 'text' ? p.value : bound.types?.[i] ? renderBinaryValue(bound.types[i]!, Buffer.from(p.value)) : undefined;
+    if (text === undefined) return `[binary, ${p.format === 'binary' ? p.value.length : 0} bytes]`;
+    const masked = maskText(text.slice(0, MAX_SHOWN_PARAM + 128)).slice(0, MAX_SHOWN_PARAM);
+    return text.length > MAX_SHOWN_PARAM ? `${masked}…[${text.length} chars]` : masked;
+  });
 }
 
 /** Masks PAN (src/mask) and redacts passwords in role statements before text is stored or shown. */
@@ -142,9 +188,9 @@ export class ApprovalStore {
     return this.key;
   }
 
-  /** What an approval of `sql` binds to (ApprovalRequest.hmac). */
-  async binding(sql: string): Promise<string> {
-    return statementHmac(await this.bindingKey(), sql);
+  /** What an approval of `sql` (with its bind parameters, if any) binds to (ApprovalRequest.hmac). */
+  async binding(sql: string, bound?: BoundParams): Promise<string> {
+    return statementHmac(await this.bindingKey(), sql, bound);
   }
 
   private file(id: string): string {
@@ -172,7 +218,7 @@ export class ApprovalStore {
       target: { conn: req.connection },
       outcome,
       ...(req.session ? { session: req.session } : {}),
-      detail: { id: req.id, kind: req.kind, hmac: req.hmac, sql: req.sql, state: req.state, ...(req.reason ? { reason: req.reason } : {}), ...extra },
+      detail: { id: req.id, kind: req.kind, hmac: req.hmac, sql: req.sql, ...(req.params ? { params: req.params } : {}), state: req.state, ...(req.reason ? { reason: req.reason } : {}), ...extra },
     });
   }
 
@@ -196,7 +242,8 @@ export class ApprovalStore {
     const now = this.deps.clock.now();
     const req: ApprovalRequest = {
       v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
-      requester: person(r.requester), sql: safeStatementText(r.sql), hmac: await this.binding(r.sql),
+      requester: person(r.requester), sql: safeStatementText(r.sql), hmac: await this.binding(r.sql, r.bound),
+      ...(r.bound?.params.length ? { params: shownParams(r.sql, r.bound) } : {}),
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,
       approver_groups: r.settings.groups, approver_subjects: r.settings.subjects, window_ms: r.settings.windowMs,
       approvals: [], uses: 0,
@@ -291,8 +338,8 @@ export class ApprovalStore {
    * for exactly this statement (same HMAC). Without a window it is used up; with one it stays usable
    * until the window closes. Throws ApprovalConflict otherwise.
    */
-  async consume(id: string, requester: PolicyIdentity, connection: string, sql: string): Promise<ApprovalRequest> {
-    const sha = await this.binding(sql);
+  async consume(id: string, requester: PolicyIdentity, connection: string, sql: string, bound?: BoundParams): Promise<ApprovalRequest> {
+    const sha = await this.binding(sql, bound);
     return this.transition(id, (req) => {
       const now = this.deps.clock.now();
       if (req.state !== 'approved') throw new ApprovalConflict(`request ${id} is ${req.state}, not approved`);
@@ -305,8 +352,8 @@ export class ApprovalStore {
   }
 
   /** An approved, still usable request covering exactly `sql` for this requester and connection. */
-  async findUsable(requester: PolicyIdentity, connection: string, sql: string): Promise<ApprovalRequest | undefined> {
-    const sha = await this.binding(sql);
+  async findUsable(requester: PolicyIdentity, connection: string, sql: string, bound?: BoundParams): Promise<ApprovalRequest | undefined> {
+    const sha = await this.binding(sql, bound);
     const now = this.deps.clock.now();
     const me = person(requester);
     return (await this.list()).find((r) => r.state === 'approved' && r.hmac === sha && r.connection === connection && samePerson(r.requester, me)

@@ -170,16 +170,19 @@ function decideFunctionCall(o: PolicyHooksOptions, ps: PolicySession, session: s
 }
 
 async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: PolicySession, session: string, stmt: Statement, d: Decision): Promise<StatementDecision> {
-  const usable = await store.findUsable(ps.identity, o.connection, stmt.sql);
+  // An extended-protocol statement is approved with its bind parameters: the approver sees them, and the
+  // approval runs the text with exactly those values.
+  const bound = stmt.params.length > 0 ? { params: stmt.params, ...(stmt.paramTypes ? { types: stmt.paramTypes } : {}) } : undefined;
+  const usable = await store.findUsable(ps.identity, o.connection, stmt.sql, bound);
   if (usable) {
-    await store.consume(usable.id, ps.identity, o.connection, stmt.sql);
+    await store.consume(usable.id, ps.identity, o.connection, stmt.sql, bound);
     ps.applied(stmt.sql);
     return { action: 'allow' };
   }
   const settings = o.engine.approvalSettings(o.connection);
   const req = await store.request({
     connection: o.connection, requester: ps.identity, session, sql: stmt.sql, rule: d.rule, settings,
-    ...(ps.reason ? { reason: ps.reason } : {}),
+    ...(bound ? { bound } : {}), ...(ps.reason ? { reason: ps.reason } : {}),
   });
   // Aborted when the proxy stops waiting (the client cancelled, the session ended): a later approval is not
   // spent on a statement that will not run, nor are its effects applied to the session.
@@ -189,7 +192,7 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
     const r = await store.waitForDecision(req.id, settings.waitMs, signal);
     if (abandoned.signal.aborted) return { action: 'deny', rule: d.rule, message: `pcigate: the wait for approval ${req.id} was abandoned; the statement was not run` };
     if (r.state === 'approved') {
-      await store.consume(r.id, ps.identity, o.connection, stmt.sql);
+      await store.consume(r.id, ps.identity, o.connection, stmt.sql, bound);
       ps.applied(stmt.sql);
       return { action: 'allow' };
     }

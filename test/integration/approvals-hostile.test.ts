@@ -1,0 +1,79 @@
+/**
+ * Approvals against a requester who wants a held statement to run without a real approval, through the
+ * broker's real hooks (pgHooksFor, as `pcigate connect` uses them) against a real PostgreSQL 15 with the
+ * node-postgres client:
+ * - an approval of an extended-protocol statement binds its bind parameters: the approver sees them (PAN
+ *   masked), and the same text with other values is held again instead of running on that approval.
+ */
+import * as fsp from 'node:fs/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/cli/ctx.js';
+import { ApprovalStore } from '../../src/policy/approvals.js';
+import type { ApprovalRequest } from '../../src/policy/approvals.js';
+import type { PolicyIdentity } from '../../src/policy/evaluate.js';
+import { loadParser } from '../../src/policy/pg-parser.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { gateConfig, readLog, startConfiguredGate, type Gate } from './pg-proxy-setup.js';
+
+const approver: PolicyIdentity = { sub: 'u-approver', email: 'ann@example.com', groups: ['security'], via: 'oidc', mfa: true };
+
+let server: PostgresServer;
+let gate: Gate;
+let store: ApprovalStore;
+
+beforeAll(async () => {
+  await loadParser();
+  server = await startPostgres();
+  server.psql("create table items (id int primary key, name text); insert into items select g, 'item ' || g from generate_series(1, 3) g;");
+  gate = await startConfiguredGate(server, gateConfig(server, {
+    classes: ['read', 'write', 'transaction', 'utility'],
+    role: { require_approval: ['write_without_where'] },
+    approvals: { groups: ['security'], wait: '1s' },
+  }));
+  store = new ApprovalStore({ fs: fsp, clock: systemClock(), home: gate.home, sink: gate.log });
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+  await c.connect();
+  try { return await fn(c); } finally { await c.end(); }
+}
+
+const requests = async (): Promise<ApprovalRequest[]> => store.list();
+
+describe('approval binding', () => {
+  it('an extended-protocol approval binds its parameters: other values are held again, not run', async () => {
+    const sql = 'UPDATE items SET name = $1';
+    await withClient(async (c) => {
+      // Held; nobody decides within the 1 s wait, so this run fails. The approval comes afterwards.
+      await expect(c.query(sql, ['approved 4111111111111111'])).rejects.toThrow(/no decision on approval request/);
+      const [req] = await requests();
+      expect(req!.params).toHaveLength(1);
+      expect(req!.params![0]).toMatch(/^approved .*1111$/);
+      expect(JSON.stringify(req)).not.toContain('4111111111111111');
+      await store.approve(req!.id, approver);
+
+      // The same text with another value: not what was approved.
+      await expect(c.query(sql, ['pwned'])).rejects.toThrow(/no decision on approval request/);
+      expect(server.psql("select count(*) from items where name = 'pwned'").trim()).toBe('0');
+      const second = (await requests()).find((r) => r.id !== req!.id)!;
+      expect(second.params).toEqual(['pwned']);
+      expect(second.hmac).not.toBe(req!.hmac);
+
+      // Exactly what was approved runs on that approval, once.
+      expect((await c.query(sql, ['approved 4111111111111111'])).rowCount).toBe(3);
+      expect((await store.get(req!.id)).state).toBe('used');
+    });
+    const log = readLog(gate.home);
+    const use = log.find((x) => x.type === 'approval.use');
+    expect(use).toMatchObject({ detail: { params: [expect.stringMatching(/1111$/)] } });
+    expect(JSON.stringify(log)).not.toContain('4111111111111111');
+  }, 30_000);
+});
+
