@@ -17,6 +17,8 @@ export interface FailureRecordsOptions {
   /** Records written one by one per kind and address in a window. */
   burst?: number;
   windowMs?: number;
+  /** What one window counts together; default the record's type and source address. */
+  key?(e: AuditEvent): string;
 }
 
 interface Bucket {
@@ -45,7 +47,7 @@ export class FailureRecords {
 
   /** Records `e` now, or counts it towards its window's summary. */
   record(e: AuditEvent): void {
-    const key = `${e.type}\0${e.src?.ip ?? ''}`;
+    const key = this.o.key ? this.o.key(e) : `${e.type}\0${e.src?.ip ?? ''}`;
     const now = this.o.now();
     let b = this.buckets.get(key);
     if (b && now - b.start >= this.windowMs) {

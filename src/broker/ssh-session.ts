@@ -26,6 +26,7 @@ import type { SshPolicyDecision } from '../policy/ssh-rules.js';
 import type { ChannelInfo, ChannelTaps, LocalSend, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
 import { holdSshCommand } from './ssh-approval.js';
+import { FailureRecords } from './failure-records.js';
 import { smuggledSyntax } from './ssh-exec-syntax.js';
 import type { HoldOutcome, SshApprovals } from './ssh-approval.js';
 import { maxSessionMessage } from '../identity/index.js';
@@ -118,6 +119,15 @@ export class SshSession {
   readonly #identity: PolicyIdentity;
   /** Masks command lines and reasons for the log and the recording with the same settings as the output. */
   readonly #text: PanMasker;
+  /**
+   * `ssh.request` records that refuse something: a client can send any number of them, so
+   * per kind, outcome and rule the first ones in a minute are recorded one by one and the rest counted into one
+   * record (failure-records.ts). A request that opens something (shell, subsystem) is recorded on its own,
+   * durably before it opens.
+   */
+  readonly #requests: FailureRecords;
+  /** Every ssh.request decided in this session, recorded one by one or counted into a summary. */
+  #requestCount = 0;
 
   private constructor(o: SshSessionOptions, upstream: Client, target: Target, startedUs: bigint) {
     this.#o = o;
@@ -127,6 +137,15 @@ export class SshSession {
     this.#commitTimer = setInterval(() => { void this.#commitRunning(); }, o.commitEveryMs ?? 300_000);
     this.#commitTimer.unref?.();
     this.#identity = identityOfActor(o.actor);
+    this.#requests = new FailureRecords({
+      append: (e) => o.sink.append(e),
+      warn: (m) => { this.#problem ??= new Error(m); o.log.warn(`ssh session ${this.id}: ${m}`); },
+      now: () => o.clock.now(),
+      key: (e) => {
+        const d = e.detail as { request?: { kind?: string }; rule?: string } | undefined;
+        return `${e.type}\0${d?.request?.kind ?? ''}\0${e.outcome}\0${d?.rule ?? ''}`;
+      },
+    });
     this.#text = new PanMasker({ ...(o.mask?.style ? { style: o.mask.style } : {}), anyLuhn: o.mask?.anyLuhn === true });
     if (o.limits) {
       const startedAt = o.clock.now();
@@ -202,6 +221,16 @@ export class SshSession {
     const logged = req.kind === 'exec' ? { ...req, command: this.#text.maskText(req.command, this.#counts) }
       : req.kind === 'subsystem' ? { ...req, name: this.#text.maskText(req.name, this.#counts) }
         : req.kind === 'port-forwarding' ? { ...req, host: this.#text.maskText(req.host, this.#counts) } : req;
+    if (req.kind !== 'exec') this.#requestCount++;
+    // What opens nothing (a refusal, or X11, agent and port forwarding, which are refused even when granted:
+    // bridging them is not implemented) is counted into a summary past a burst; the client's answer does not
+    // wait for it.
+    if (req.kind !== 'exec' && !(d.action === 'allow' && (req.kind === 'shell' || req.kind === 'subsystem'))) {
+      const action = d.action === 'allow' ? 'allow' : 'deny';
+      if (action === 'deny') this.#denied++;
+      this.#requests.record({ ...this.#base(), type, outcome: action === 'allow' ? 'success' : 'denied', detail: { request: logged, decision: action, rule: d.rule, reason: this.#text.maskText(d.reason) } });
+      return action === 'allow' ? { action } : { action, reason: d.reason };
+    }
     let action: 'allow' | 'deny' = d.action === 'hold' ? 'deny' : d.action;
     let reason = d.reason;
     let held: HoldOutcome | undefined;
@@ -368,6 +397,8 @@ export class SshSession {
         recordingError ??= (err as Error).message;
       }
     }
+    // Summaries of counted requests come before session.end (their failures set #problem).
+    await this.#requests.close();
     const failed = this.#problem !== undefined || recordingError !== undefined || error !== undefined || this.#closedFor !== undefined;
     await this.#record({
       type: 'session.end',
@@ -379,6 +410,7 @@ export class SshSession {
         bytes_out: this.#bytesOut,
         bytes_in: this.#bytesIn,
         channels: this.#channels,
+        requests: this.#requestCount,
         denied: this.#denied,
         masked: mergeCounts({}, this.#counts),
         ...(this.#lastExit ? { exit: this.#lastExit } : {}),
@@ -433,14 +465,11 @@ export class SshSession {
     }
   }
 
+  #base(): Pick<AuditEvent, 'session' | 'actor' | 'account' | 'src' | 'target'> {
+    return { session: this.id, actor: this.#o.actor, account: { kind: 'ssh', name: this.#o.conn.user }, src: this.#o.src, target: this.#target };
+  }
+
   #record(e: Omit<AuditEvent, 'session' | 'actor' | 'account' | 'src' | 'target'>): Promise<{ seq: number; leaf: string }> {
-    return this.#o.sink.append({
-      ...e,
-      session: this.id,
-      actor: this.#o.actor,
-      account: { kind: 'ssh', name: this.#o.conn.user },
-      src: this.#o.src,
-      target: this.#target,
-    });
+    return this.#o.sink.append({ ...e, ...this.#base() });
   }
 }
