@@ -130,6 +130,22 @@ export function safeStatementText(sql: string): string {
 
 const ID_RE = /^A-[a-z2-7]{10}$/;
 
+/**
+ * How long a one-run approval given in the last moments before its request's expiry stays usable: the
+ * waiting statement wakes within a second of the decision and uses it at once.
+ */
+const LATE_APPROVAL_GRACE_MS = 60_000;
+
+/**
+ * Until when an approved request may be used: a window's end, or for one run its request's expiry (at least
+ * a minute after the approval). An approval nobody used in time expires instead of waiting for ever for the
+ * requester to send the statement again.
+ */
+export function usableUntil(req: ApprovalRequest): number {
+  const at = req.approved_ms ?? 0;
+  return req.window_ms > 0 ? at + req.window_ms : Math.max(req.expires_ms, at + LATE_APPROVAL_GRACE_MS);
+}
+
 function newId(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
   return `A-${[...randomBytes(10)].map((b) => alphabet[b & 31]).join('')}`;
@@ -255,12 +271,20 @@ export class ApprovalStore {
     return req;
   }
 
-  /** The request as stored, with a pending request past its expiry transitioned to expired. */
+  /**
+   * The request as stored, with a pending request past its expiry, and an approved one past the time it
+   * could be used ({@link usableUntil}), transitioned to expired.
+   */
   async get(id: string): Promise<ApprovalRequest> {
     if (this.deps.drainOutbox) await drainOutbox(this.deps.fs, this.deps.home, this.deps.sink);
     const req = await this.read(id);
-    if (req.state === 'pending' && this.deps.clock.now() >= req.expires_ms) return this.expire(id);
+    if (this.pastDue(req)) return this.expire(id);
     return req;
+  }
+
+  private pastDue(req: ApprovalRequest): boolean {
+    const now = this.deps.clock.now();
+    return (req.state === 'pending' && now >= req.expires_ms) || (req.state === 'approved' && now >= usableUntil(req));
   }
 
   /** All requests, newest first; pending ones past expiry are expired (and recorded) on the way. */
@@ -279,9 +303,10 @@ export class ApprovalStore {
   private async expire(id: string): Promise<ApprovalRequest> {
     const system: ApprovalPerson = { sub: 'pcigate', via: 'system' };
     return this.transition(id, (req) => {
-      if (req.state !== 'pending' || this.deps.clock.now() < req.expires_ms) return { next: req, record: async () => undefined };
+      if (!this.pastDue(req)) return { next: req, record: async () => undefined };
       const next: ApprovalRequest = { ...req, state: 'expired' };
-      return { next, record: () => this.event('approval.expire', next, system, 'failure') };
+      // `was: approved`: an approval that was not used (or whose window closed) in time.
+      return { next, record: () => this.event('approval.expire', next, system, 'failure', { was: req.state, uses: req.uses }) };
     });
   }
 
@@ -345,7 +370,7 @@ export class ApprovalStore {
       if (req.state !== 'approved') throw new ApprovalConflict(`request ${id} is ${req.state}, not approved`);
       if (req.hmac !== sha) throw new ApprovalConflict(`request ${id} approved a different statement`);
       if (!samePerson(req.requester, person(requester)) || req.connection !== connection) throw new ApprovalConflict(`request ${id} was approved for another requester or connection`);
-      if (req.window_ms > 0 && now > (req.approved_ms ?? 0) + req.window_ms) throw new ApprovalConflict(`the approval window of ${id} has closed`);
+      if (now >= usableUntil(req)) throw new ApprovalConflict(req.window_ms > 0 ? `the approval window of ${id} has closed` : `approval ${id} was not used in time and has expired`);
       const next: ApprovalRequest = { ...req, uses: req.uses + 1, ...(req.window_ms > 0 ? {} : { state: 'used' }) };
       return { next, record: () => this.event('approval.use', next, person(requester), 'success', { uses: next.uses }) };
     });
@@ -357,7 +382,7 @@ export class ApprovalStore {
     const now = this.deps.clock.now();
     const me = person(requester);
     return (await this.list()).find((r) => r.state === 'approved' && r.hmac === sha && r.connection === connection && samePerson(r.requester, me)
-      && (r.window_ms === 0 ? r.uses === 0 : now <= (r.approved_ms ?? 0) + r.window_ms));
+      && (r.window_ms > 0 || r.uses === 0) && now < usableUntil(r));
   }
 
   /**
