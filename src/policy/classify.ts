@@ -101,6 +101,11 @@ export interface StatementInfo {
    * on, as set (`null`: reset, so not known here).
    */
   defaultPath?: string | null;
+  /**
+   * A transaction statement that runs no code of the database's (BEGIN, SAVEPOINT, RELEASE, ROLLBACK): no
+   * trigger, so no setting can change unseen behind it (policy-engine.ts mayChangeSettingsUnseen).
+   */
+  runsNoCode?: true;
 }
 
 export interface Classification {
@@ -426,7 +431,9 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
         : kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_PREPARE' ? { end: 'commit', begin: chain }
           : kind === 'TRANS_STMT_ROLLBACK' ? { end: 'rollback', begin: chain }
             : kind === 'TRANS_STMT_ROLLBACK_TO' ? { end: 'rollback_to' } : undefined;
-      return finish(text, type, base, acc, tx ? { tx } : {});
+      // COMMIT (and END, PREPARE TRANSACTION, COMMIT PREPARED) fires deferred triggers; the others run nothing.
+      const noCode = !/^TRANS_STMT_(COMMIT|PREPARE|COMMIT_PREPARED)$/.test(kind);
+      return finish(text, type, base, acc, { ...(tx ? { tx } : {}), ...(noCode ? { runsNoCode: true as const } : {}) });
     }
     case 'DeallocateStmt':
       return finish(text, type, 'utility', acc, { deallocate: f.isall === true || f.name === undefined ? '*' : String(f.name) });

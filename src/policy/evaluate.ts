@@ -84,9 +84,10 @@ export interface Decision extends Verdict {
   statements: StatementVerdict[];
   roles: string[];
   /**
-   * The statement runs code policy does not read (a DO block, CALL, a function that is not a known-safe
-   * built-in, also through EXECUTE or a FETCH of a cursor): it may change session settings unseen, so the
-   * proxy decides nothing sent after it until the server has answered it (Statement.settlesFirst).
+   * The statement may run code policy does not read (a DO block, CALL, a function that is not a known-safe
+   * built-in, a trigger, a DEFAULT, a view: every statement but SET, SHOW, BEGIN and the like): it may change
+   * session settings unseen, so the proxy decides no later text that could read otherwise until the server
+   * has answered it (Statement.settlesFirst; policy-engine.ts mayChangeSettingsUnseen).
    */
   settles?: true;
 }

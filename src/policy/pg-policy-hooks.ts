@@ -134,7 +134,7 @@ export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, sessio
   // A refused Parse's text under a name the session PREPAREd in SQL: the server runs that one, not this.
   if (stmt.textUnknown || (stmt.textRefused && ps.prepared.has(stmt.statementName ?? ''))) return inFailedTransaction(stmt, { action: 'deny', rule: 'unknown_statement', message: denyMsg('unknown_statement', 'pcigate does not know the text of the statement this Execute runs (prepared by SQL PREPARE, or never prepared or bound on this connection)') });
   // Behind a statement that may have changed settings unseen, in its extended batch (see Statement.unsettled).
-  if (stmt.unsettled) return inFailedTransaction(stmt, { action: 'deny', rule: 'unseen_settings', message: denyMsg('unseen_settings', 'the statement before it in this batch (a DO block, a function call) may have changed session settings the server reports only when the batch ends (Sync); send it after the Sync') });
+  if (stmt.unsettled) return inFailedTransaction(stmt, { action: 'deny', rule: 'unseen_settings', message: denyMsg('unseen_settings', 'its text holds a backslash or a non-ASCII character, and a statement before it in this batch may have run code (a trigger, a DEFAULT, a view, a function, a DO block) that changed settings under which the server reads such text otherwise, which the server reports only when the batch ends (Sync); send it after the Sync') });
   const d = ps.decide(stmt.sql, o.clock.now(), stmt.txStatus);
   // Read by the proxy once the statement is allowed (here, or when a hold resolves).
   if (d.settles) stmt.settlesFirst = true;

@@ -89,7 +89,7 @@ export class PolicyEngine {
     if (hit && (hit.exact === undefined || hit.exact === sql)) return hit;
     const c: Classification = classify(sql);
     const decided = evaluate(this.policy, identity, this.facts(connection), c, session);
-    const d: Decision = runsUnread(c, session) ? { ...decided, settles: true } : decided;
+    const d: Decision = mayChangeSettingsUnseen(c) ? { ...decided, settles: true } : decided;
     const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
       || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined || s.pathChange !== undefined || s.defaultPath !== undefined);
     const exact = effects || c.error !== undefined || c.statements.some((s) => s.readsConstants === true);
@@ -152,19 +152,23 @@ export class PolicyEngine {
 }
 
 /**
- * Whether `c` runs code policy does not read, which may change the session's settings (SET inside a DO
- * block or a function body: standard_conforming_strings, client_encoding, search_path) without a statement
- * policy sees: a DO block, CALL, a call of a function that is not a known-safe built-in; EXECUTE of a
- * prepared statement and FETCH of a cursor or portal that do (those are never cached).
+ * Statements that run no code of the database's: no trigger, DEFAULT, view, operator or cast of a user's.
+ * SET, RESET and SET ROLE change settings themselves, in the open (policy tracks them).
  */
-function runsUnread(c: Classification, session: SessionView): boolean {
-  return c.statements.some((st) => {
-    const target = st.execute !== undefined ? session.prepared.get(st.execute) : st.fetch !== undefined ? session.cursors?.get(st.fetch) : st;
-    // EXECUTE or FETCH of a name policy does not know is refused (unclassifiable); if approved, it is unread.
-    if (!target) return true;
-    return target.node === 'DoStmt' || target.node === 'CallStmt' || target.userFunctions.length > 0
-      || (target !== st && st.userFunctions.length > 0);
-  });
+const NO_CODE_NODES = new Set(['VariableSetStmt', 'VariableShowStmt', 'DeallocateStmt', 'DiscardStmt', 'ListenStmt', 'UnlistenStmt', 'ClosePortalStmt']);
+
+/**
+ * Whether `c` may run code that changes the session's settings without a statement policy sees
+ * (standard_conforming_strings, client_encoding, search_path): the proxy then decides no later statement
+ * whose text could read otherwise until the server has answered this one (Statement.settlesFirst). Not only
+ * a DO block, CALL or a call of a function that is not a known-safe built-in: an INSERT fires triggers and
+ * fills DEFAULTs, a SELECT reads views and calls user operators and casts, COMMIT fires deferred triggers,
+ * none of which the text shows. So every statement but those of NO_CODE_NODES and the transaction
+ * statements that fire nothing (StatementInfo.runsNoCode); an empty text runs nothing.
+ */
+function mayChangeSettingsUnseen(c: Classification): boolean {
+  if (c.error !== undefined) return true;
+  return c.statements.some((st) => !NO_CODE_NODES.has(st.node) && st.runsNoCode !== true);
 }
 
 export interface SessionOpts { dbUser?: string; reason?: string; searchPath?: string; serverPath?: ServerPath }
