@@ -33,12 +33,19 @@ function matchesQualified(pattern: string, schema: string, rel: string): boolean
 }
 
 /**
- * Deny-side match: an unqualified name matches a pattern for that name in any schema. `schema.*` (a
- * statement on a whole schema: ALTER SCHEMA … RENAME, DROP SCHEMA) matches every pattern that can name a
- * table in that schema.
+ * Schemas policy cannot name: `$user` of a function's own SET search_path clause (current_user at each call,
+ * whoever calls), `?` of a path it cannot read. A name in one may be in any schema.
+ */
+const UNKNOWN_SCHEMAS = new Set(['$user', '?']);
+
+/**
+ * Deny-side match: an unqualified name matches a pattern for that name in any schema, and so does a name in
+ * a schema policy cannot name (UNKNOWN_SCHEMAS). `schema.*` (a statement on a whole schema: ALTER SCHEMA …
+ * RENAME, DROP SCHEMA) matches every pattern that can name a table in that schema.
  */
 export function tableMatchesAny(name: string, patterns: readonly string[]): string | undefined {
-  const n = split(name);
+  const split0 = split(name);
+  const n = split0.schema !== undefined && UNKNOWN_SCHEMAS.has(split0.schema) && split0.rel !== '*' ? { rel: split0.rel } : split0;
   for (const pat of patterns) {
     const p = split(pat);
     if (n.rel === '*' && n.schema !== undefined) {
