@@ -8,6 +8,8 @@ import * as client from 'openid-client';
 import type { Ctx } from '../cli/ctx.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { LoginFailed } from '../errors.js';
+import { isLoopbackHttp } from './provider.js';
+import { untrustedText } from './untrusted-text.js';
 
 /** What the user must see: where to go and the code to type (RFC 8628 §3.3). */
 export interface DevicePrompt {
@@ -41,6 +43,47 @@ export interface DeviceFlowOptions {
   onEvent?(event: DeviceFlowEvent): void;
   /** Cancels the wait (Ctrl-C). */
   signal?: AbortSignal;
+  /** Hosts besides the issuer's that may serve the verification page (identity.verification_hosts). */
+  verificationHosts?: readonly string[];
+}
+
+/** A user code pcigate will print: printable ASCII, no control characters, at most 64 characters (RFC 8628 §6.1). */
+const USER_CODE = /^[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?$/;
+
+/**
+ * Checks what the provider asks the user to open and type before it is shown (RFC 8628 §5.4 remote phishing,
+ * §3.3 display). The verification URI must be https (http only for a loopback issuer, on loopback), on the
+ * issuer's host or one listed in identity.verification_hosts: a response that sends the user elsewhere is a
+ * phishing page asking for the IdP password. Both it and the user code must be printable ASCII, so nothing
+ * the provider sends can move the cursor, clear the screen or recolour the terminal. Throws LoginFailed.
+ */
+export function checkDevicePrompt(issuer: string, dar: { verification_uri: string; verification_uri_complete?: string; user_code: string }, allowedHosts: readonly string[] = []): void {
+  const iss = new URL(issuer);
+  const hint = 'The identity provider sent a login page or code pcigate will not show. If the provider really serves its device page on another host, list that host in identity.verification_hosts.';
+  const fail = (why: string) => new LoginFailed(`refusing the device login: ${why}`, { hint });
+  if (typeof dar.user_code !== 'string' || !USER_CODE.test(dar.user_code)) {
+    throw fail(`the user code ${untrustedText(dar.user_code, 40)} is not 1–64 printable ASCII characters`);
+  }
+  const uris: Array<[string, unknown]> = [['verification_uri', dar.verification_uri]];
+  if (dar.verification_uri_complete !== undefined) uris.push(['verification_uri_complete', dar.verification_uri_complete]);
+  for (const [name, raw] of uris) {
+    // RFC 3986 URIs are printable ASCII; anything else would be printed as sent.
+    if (typeof raw !== 'string' || !/^[\x21-\x7e]{1,2048}$/.test(raw)) throw fail(`the ${name} ${untrustedText(raw)} is not a printable URL`);
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw fail(`the ${name} ${untrustedText(raw)} is not a URL`);
+    }
+    if (u.protocol !== 'https:' && !(isLoopbackHttp(u) && isLoopbackHttp(iss))) {
+      throw fail(`the ${name} ${untrustedText(raw)} does not use https`);
+    }
+    if (u.username || u.password) throw fail(`the ${name} ${untrustedText(raw)} carries credentials`);
+    const host = u.hostname.toLowerCase();
+    if (host !== iss.hostname.toLowerCase() && !allowedHosts.some((h) => h.toLowerCase() === host)) {
+      throw fail(`the ${name} is on ${untrustedText(host)}, not on the issuer's host ${iss.hostname}`);
+    }
+  }
 }
 
 export type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
@@ -55,6 +98,8 @@ export async function runDeviceFlow(ctx: Ctx, config: client.Configuration, opts
   } catch (cause) {
     throw new LoginFailed(`the identity provider refused the device authorization request: ${describe(cause)}`, { cause });
   }
+  // Nothing is shown and the device code is never polled: it simply expires at the provider.
+  checkDevicePrompt(config.serverMetadata().issuer, dar, opts.verificationHosts);
   let interval = dar.interval ?? 5;
   opts.onPrompt({
     verificationUri: dar.verification_uri,
@@ -100,9 +145,14 @@ export async function runDeviceFlow(ctx: Ctx, config: client.Configuration, opts
   }
 }
 
-/** The provider's own words for an OAuth error, never a token. */
+/**
+ * The provider's own words for an OAuth error, never a token. They are the provider's (or whoever answered in
+ * its place): escaped, PAN-masked and cut before they reach a terminal (untrusted-text.ts).
+ */
 export function describe(err: unknown): string {
-  if (err instanceof client.ResponseBodyError) return err.error_description ? `${err.error}: ${err.error_description}` : err.error;
-  if (err instanceof Error) return err.message;
-  return String(err);
+  if (err instanceof client.ResponseBodyError) {
+    return untrustedText(err.error_description ? `${err.error}: ${err.error_description}` : err.error, 300);
+  }
+  if (err instanceof Error) return untrustedText(err.message, 300);
+  return untrustedText(String(err), 300);
 }

@@ -61,6 +61,7 @@ export async function login(ctx: Ctx, opts: LoginOptions): Promise<LoginResult> 
     t = await runDeviceFlow(ctx, config, {
       scope: opts.settings.scopes.join(' '),
       ...(opts.settings.resource ? { resource: opts.settings.resource } : {}),
+      verificationHosts: opts.settings.verificationHosts,
       onPrompt: opts.onPrompt,
       ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),

@@ -13,6 +13,8 @@ export interface IdentitySettings {
   scopes: string[];
   audience: string;
   resource?: string;
+  /** identity.verification_hosts: hosts besides the issuer's that may serve the device-login page. */
+  verificationHosts: string[];
   groupsClaim: string;
   mfaAmr: string[];
   algorithms: string[];
@@ -34,6 +36,7 @@ export function settingsFrom(cfg: IdentityConfig | undefined, over: SettingsOver
   const s: IdentitySettings = {
     scopes: over.scopes ?? cfg?.scopes ?? ['openid', 'email', 'groups', 'offline_access'],
     audience: cfg?.audience ?? 'pcigate',
+    verificationHosts: cfg?.verification_hosts ?? [],
     groupsClaim: cfg?.groups_claim ?? 'groups',
     mfaAmr: cfg?.mfa_amr ?? ['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'iris', 'retina', 'pop'],
     algorithms: cfg?.algorithms ?? [...DEFAULT_ALGORITHMS],

@@ -29,6 +29,11 @@ export const identitySection = z
     audience: z.string().min(1).default('pcigate'),
     /** RFC 8707 resource indicator sent at login, when the provider needs one to mint a JWT access token. */
     resource: z.string().min(1).optional(),
+    /**
+     * Hosts besides the issuer's that may serve the device-login page (RFC 8628 verification_uri), e.g.
+     * `microsoft.com` for Entra ID. Any other host is refused as phishing.
+     */
+    verification_hosts: z.array(z.string().min(1)).default([]),
     /** Dotted path of the groups claim, e.g. `groups` or `realm_access.roles` (Keycloak). */
     groups_claim: z.string().min(1).default('groups'),
     /** `amr` values that count as a second factor (RFC 8176). */
