@@ -26,6 +26,7 @@ import type { SshPolicyDecision } from '../policy/ssh-rules.js';
 import type { ChannelInfo, ChannelTaps, LocalSend, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
 import { holdSshCommand } from './ssh-approval.js';
+import { decideEnv } from './ssh-env.js';
 import { FailureRecords } from './failure-records.js';
 import { smuggledSyntax } from './ssh-exec-syntax.js';
 import type { HoldOutcome, SshApprovals } from './ssh-approval.js';
@@ -120,7 +121,7 @@ export class SshSession {
   /** Masks command lines and reasons for the log and the recording with the same settings as the output. */
   readonly #text: PanMasker;
   /**
-   * `ssh.request` records that refuse something: a client can send any number of them, so
+   * `ssh.request` records that refuse something (and env requests): a client can send any number of them, so
    * per kind, outcome and rule the first ones in a minute are recorded one by one and the rest counted into one
    * record (failure-records.ts). A request that opens something (shell, subsystem) is recorded on its own,
    * durably before it opens.
@@ -204,7 +205,24 @@ export class SshSession {
         this.#problem ??= err;
         this.#o.log.warn(`ssh session ${this.id}: ${(err as Error).message}`);
       },
+      env: (name, value, refused) => this.env(name, value, refused),
     };
+  }
+
+  /**
+   * Decides an env request (ssh-env.ts) and records it — the name PAN-masked, never the value, only its size.
+   * The names passed on are also in the shell's or command's own record, which is durable before it opens, so
+   * these records may be counted into a summary (#requests) without anything running unrecorded.
+   */
+  env(name: string, value: string, refused?: string): boolean {
+    const d = refused !== undefined ? { action: 'deny' as const, rule: 'ssh.env.bound', reason: refused } : decideEnv(this.#o.conn.allow.env, name, value);
+    this.#requestCount++;
+    if (d.action === 'deny') this.#denied++;
+    this.#requests.record({
+      ...this.#base(), type: 'ssh.request', outcome: d.action === 'allow' ? 'success' : 'denied',
+      detail: { request: { kind: 'env', name: this.#text.maskText(name, this.#counts), value_bytes: Buffer.byteLength(value) }, decision: d.action, rule: d.rule, reason: this.#text.maskText(d.reason) },
+    });
+    return d.action === 'allow';
   }
 
   /**
@@ -218,9 +236,13 @@ export class SshSession {
     const type = req.kind === 'exec' ? 'ssh.exec' : 'ssh.request';
     // A command line can carry a PAN (`grep 4111… orders.csv`): the log only ever sees it masked. So can every
     // other text the client chooses: a subsystem name, a forwarding host or socket path.
-    const logged = req.kind === 'exec' ? { ...req, command: this.#text.maskText(req.command, this.#counts) }
-      : req.kind === 'subsystem' ? { ...req, name: this.#text.maskText(req.name, this.#counts) }
-        : req.kind === 'port-forwarding' ? { ...req, host: this.#text.maskText(req.host, this.#counts) } : req;
+    // The env names passed on with a shell or command are in its record (none: no `env` field).
+    const { env: envNames, ...plain } = req as SshRequest & { env?: string[] };
+    const withEnv = envNames?.length ? { env: envNames.map((n) => this.#text.maskText(n, this.#counts)) } : {};
+    const logged = plain.kind === 'exec' ? { ...plain, command: this.#text.maskText(plain.command, this.#counts), ...withEnv }
+      : plain.kind === 'subsystem' ? { ...plain, name: this.#text.maskText(plain.name, this.#counts) }
+        : plain.kind === 'port-forwarding' ? { ...plain, host: this.#text.maskText(plain.host, this.#counts) }
+          : plain.kind === 'shell' ? { ...plain, ...withEnv } : plain;
     if (req.kind !== 'exec') this.#requestCount++;
     // What opens nothing (a refusal, or X11, agent and port forwarding, which are refused even when granted:
     // bridging them is not implemented) is counted into a summary past a burst; the client's answer does not

@@ -11,9 +11,10 @@
  */
 import type { ClientChannel, Client, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 
+/** `env`: the names of the env requests passed on with a shell or command (their values are never recorded). */
 export type SshRequest =
-  | { kind: 'shell' }
-  | { kind: 'exec'; command: string }
+  | { kind: 'shell'; env?: string[] }
+  | { kind: 'exec'; command: string; env?: string[] }
   | { kind: 'subsystem'; name: string }
   | { kind: 'x11' }
   | { kind: 'agent-forwarding' }
@@ -69,6 +70,12 @@ export interface SessionBridgeHooks {
    */
   decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision>;
   openChannel(info: ChannelInfo, send: LocalSend): Promise<ChannelTaps>;
+  /**
+   * An env request: true to pass it on with the shell or command. `refused` says why the bridge refuses it
+   * whatever the policy (the command has started, or the channel's env bound is reached); it is still
+   * recorded. Without the hook every env request is refused.
+   */
+  env?(name: string, value: string, refused?: string): boolean;
   /** A hook failed (e.g. the recording could not be written): the channel is closed, fail closed. */
   onError(err: unknown): void;
 }
@@ -109,7 +116,8 @@ export function writeOrWait(stream: NodeJS.WritableStream & { once(ev: string, c
 /** Wires one accepted local session channel to the upstream connection. */
 export function bridgeSession(local: Session, upstream: Client, hooks: SessionBridgeHooks): void {
   let pty: PseudoTtyInfo | undefined;
-  const env: Record<string, string> = {};
+  // No prototype: a client's env name such as `__proto__` is a plain key here.
+  const env: Record<string, string> = Object.create(null) as Record<string, string>;
   let remote: ClientChannel | undefined;
   let taps: ChannelTaps | undefined;
   let started = false;
@@ -123,8 +131,17 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
   local.on('env', (accept, reject, info) => {
     // Kept until the shell/exec request: bounded, or a client could fill pcigate's memory with env requests
     // before (or after: they apply to nothing then) its command.
+    // Each is decided by the broker (which names may change what runs) and recorded, passed or not.
     const size = Buffer.byteLength(info.key) + Buffer.byteLength(info.val);
-    if (started || (!(info.key in env) && Object.keys(env).length >= MAX_ENV_VARS) || envBytes + size > MAX_ENV_BYTES) { reject?.(); return; }
+    const refused = started ? 'the channel has started its shell, command or subsystem'
+      : (!Object.hasOwn(env, info.key) && Object.keys(env).length >= MAX_ENV_VARS) || envBytes + size > MAX_ENV_BYTES ? `more than ${MAX_ENV_VARS} env requests or ${MAX_ENV_BYTES} bytes on one channel` : undefined;
+    let ok = false;
+    try {
+      ok = hooks.env ? hooks.env(info.key, info.val, refused) : false;
+    } catch (err) {
+      hooks.onError(err);
+    }
+    if (refused !== undefined || !ok) { reject?.(); return; }
     envBytes += size;
     env[info.key] = info.val;
     accept?.();
@@ -219,10 +236,10 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
 
   const ptyInfo = () => (pty ? { term: pty.term, cols: pty.cols, rows: pty.rows } : undefined);
   local.on('shell', (accept, reject) => {
-    void open({ kind: 'shell', pty: ptyInfo(), env: { ...env } }, { kind: 'shell' }, accept, reject);
+    void open({ kind: 'shell', pty: ptyInfo(), env: { ...env } }, { kind: 'shell', env: Object.keys(env) }, accept, reject);
   });
   local.on('exec', (accept, reject, info) => {
-    void open({ kind: 'exec', command: info.command, pty: ptyInfo(), env: { ...env } }, { kind: 'exec', command: info.command }, accept, reject);
+    void open({ kind: 'exec', command: info.command, pty: ptyInfo(), env: { ...env } }, { kind: 'exec', command: info.command, env: Object.keys(env) }, accept, reject);
   });
   local.on('subsystem', (accept, reject, info) => {
     void open({ kind: 'subsystem', command: info.name, env: { ...env } }, { kind: 'subsystem', name: info.name }, accept, reject);

@@ -44,7 +44,7 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
       user: sshd.user,
       private_key: 'env:UNUSED_IN_TEST',
       host_key: sshd.hostKeyLine,
-      allow: { shell: true, exec: { allow: ['echo *', 'printf *', 'sh -c *', 'stty size', 'exit *', 'kill *', 'true'], deny: ['rm *'], hold: ['systemctl restart *'] } },
+      allow: { shell: true, exec: { allow: ['echo *', 'printf *', 'sh -c *', 'stty size', 'exit *', 'kill *', 'true'], deny: ['rm *'], hold: ['systemctl restart *'] }, env: ['LANG', 'LC_*', 'PCIGATE_*'] },
       ...over,
     });
 

@@ -1,6 +1,8 @@
 /**
  * More of a hostile client against `pcigate connect SSH --listen` (real sshd upstream, ssh2's client to send
- * what OpenSSH would not): floods of requests that open nothing.
+ * what OpenSSH would not): env requests that would change what runs, floods of requests that open nothing.
+ * The upstream sshd accepts `PCIGATE_*` env (test/harness/sshd.ts), so what reaches the remote side is
+ * pcigate's decision alone.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -37,6 +39,7 @@ function collect(ch: ClientChannel): Promise<Ran> {
 }
 
 type Proto = {
+  env(chan: number, key: string, val: string, wantReply: boolean): void;
   openssh_agentForward(chan: number, wantReply: boolean): void;
   tcpipForward(bindAddr: string, bindPort: number, wantReply: boolean): void;
 };
@@ -61,11 +64,11 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     c.connect({ host: b.host, port: b.port, username: 'pcigate', password: b.secret, hostVerifier: () => true });
   });
 
-  const start = () => startSshBroker({
+  const start = (env: string[] | undefined) => startSshBroker({
     name: 'prod-ssh',
     conn: sshConnection.parse({
       kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-      allow: { exec: { allow: ['echo *', 'sh -c *', 'true'] } },
+      allow: { exec: { allow: ['echo *', 'sh -c *', 'true'] }, ...(env ? { env } : {}) },
     }),
     credentials: { privateKey: sshd.clientKey }, sink: log,
     actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
@@ -87,7 +90,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     sshd = await startSshd();
     home = tempDir('pcigate-ssh-hostile2-');
     log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
-    broker = await start();
+    broker = await start(undefined);
   }, 60_000);
 
   afterAll(async () => {
@@ -95,6 +98,58 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     await log?.close();
     await sshd?.stop();
   });
+
+  it('env requests: only allow.env names (default LANG, LC_*) reach the remote side, never LD_PRELOAD/BASH_ENV/PATH; each is recorded without its value', async () => {
+    const pan = '4111111111111111';
+    const run = async (b: SshBroker, marker: string, env: Record<string, string>) => {
+      const c = await connect(b);
+      const r = await new Promise<Ran>((resolve, reject) => {
+        c.exec(`sh -c "echo ${marker}; env | grep -E '^(LANG|LC_ALL|PCIGATE_[A-Z]+|LD_PRELOAD|BASH_ENV)=' | sort"`, { env }, (err, ch) => {
+          if (err) { reject(err); return; }
+          void collect(ch).then(resolve);
+          ch.end();
+        });
+      });
+      return { r, mine: await sessionOf(c, marker) };
+    };
+    const env = {
+      LANG: 'C.UTF-8', LC_ALL: 'C', PCIGATE_TOKEN: `s3cret-${pan}`, LD_PRELOAD: '/tmp/evil.so', BASH_ENV: '/tmp/evil.sh',
+      PATH: '/tmp/evil', LC_CTYPE: '../../tmp/evil-locale',
+    };
+    const { r, mine } = await run(broker, 'env-default', env);
+    expect(r.code).toBe(0);
+    // sshd would have taken PCIGATE_TOKEN (AcceptEnv PCIGATE_*): pcigate did not pass it on.
+    expect(r.stdout).toBe('env-default\nLANG=C.UTF-8\nLC_ALL=C\n');
+    const reqs = mine.filter((x) => x.type === 'ssh.request' && (x.detail as { request: { kind: string } }).request.kind === 'env');
+    const byName = Object.fromEntries(reqs.map((x) => {
+      const d = x.detail as { request: { name: string; value_bytes: number }; rule: string };
+      return [d.request.name, [x.outcome, d.rule, d.request.value_bytes]];
+    }));
+    expect(byName).toEqual({
+      LANG: ['success', 'ssh.env[0]', 7], LC_ALL: ['success', 'ssh.env[1]', 1], PCIGATE_TOKEN: ['denied', 'ssh.env.default', 23],
+      LD_PRELOAD: ['denied', 'ssh.env.unsafe', 12], BASH_ENV: ['denied', 'ssh.env.unsafe', 12], PATH: ['denied', 'ssh.env.unsafe', 9],
+      LC_CTYPE: ['denied', 'ssh.env.value', 21],
+    });
+    // The command's own record names what was passed on with it.
+    const exec = mine.find((x) => x.type === 'ssh.exec')!;
+    expect((exec.detail as { request: { env?: string[] } }).request.env).toEqual(['LANG', 'LC_ALL']);
+    // No value reaches the log: neither the secret nor the card number in it.
+    const all = JSON.stringify(records());
+    expect(all).not.toContain('s3cret');
+    expect(all).not.toContain(pan);
+    expect(all).not.toContain('evil');
+
+    // An allow.env glob wide enough to name LD_PRELOAD still does not pass it.
+    const wide = await start(['*']);
+    try {
+      const w = await run(wide, 'env-wide', env);
+      // (The card number in the value is masked in the output, as any output.)
+      expect(w.r.stdout).toMatch(/^env-wide\nLANG=C\.UTF-8\nLC_ALL=C\nPCIGATE_TOKEN=s3cret-\S+1111\n$/);
+      expect(w.mine.filter((x) => (x.detail as { rule?: string }).rule === 'ssh.env.unsafe')).toHaveLength(3);
+    } finally {
+      await wide.close();
+    }
+  }, 60_000);
 
   it('a flood of requests that open nothing writes a bounded number of records, and every one is counted', async () => {
     const c = await connect();
@@ -106,6 +161,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
         const p = protoOf(c);
         for (let i = 0; i < N; i++) {
           p.openssh_agentForward(chanId(ch), false);
+          p.env(chanId(ch), `PCIGATE_LATE${i}`, 'x', false);
           p.tcpipForward('127.0.0.1', 20000 + i, false);
         }
         ch.end();
@@ -117,9 +173,9 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     expect(reqs.length).toBeLessThan(100);
     const counted = (kind: string) => reqs.filter((x) => (x.detail as { request: { kind: string } }).request.kind === kind)
       .reduce((n, x) => n + ((x.detail as { repeated?: number }).repeated ?? 1), 0);
-    expect([counted('agent-forwarding'), counted('port-forwarding')]).toEqual([N, N]);
+    expect([counted('agent-forwarding'), counted('env'), counted('port-forwarding')]).toEqual([N, N, N]);
     const end = mine.find((x) => x.type === 'session.end')!;
-    expect((end.detail as { requests: number }).requests).toBe(2 * N);
+    expect((end.detail as { requests: number }).requests).toBe(3 * N);
     // Summaries come before session.end and say when the counted ones came.
     const summary = reqs.find((x) => (x.detail as { repeated?: number }).repeated !== undefined)!;
     expect(summary.seq).toBeLessThan(end.seq);

@@ -87,7 +87,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       name: 'prod-ssh',
       conn: sshConnection.parse({
         kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-        allow: { exec: { allow: ['echo *', 'sh -c *', 'true', '* --version'], deny: ['rm *', 'touch *'], hold: ['systemctl restart *', 'mkdir *'] } },
+        allow: { exec: { allow: ['echo *', 'sh -c *', 'true', '* --version'], deny: ['rm *', 'touch *'], hold: ['systemctl restart *', 'mkdir *'] }, env: ['PCIGATE_*'] },
       }),
       credentials: { privateKey: sshd.clientKey }, sink: log,
       actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),

@@ -77,6 +77,8 @@ export const sshAllow = z
     x11: z.boolean().default(false),
     /** e.g. `sftp`; scp over exec is matched by the exec patterns. */
     subsystems: z.array(z.string().min(1)).default([]),
+    /** Env request names (globs) passed to the remote side; some are never passed (src/broker/ssh-env.ts). */
+    env: z.array(z.string().min(1)).default(['LANG', 'LC_*']),
   })
   .prefault({});
 
