@@ -8,6 +8,7 @@ import type { AuditSink } from '../../recorder/types.js';
 import type { Ctx } from '../cli/ctx.js';
 import { LoginFailed, LoginRequired, PcigateError, TokenRefused } from '../errors.js';
 import { actorOf, localActor, record } from './audit.js';
+import { identityClaimProblem } from './claims.js';
 import { describe, runDeviceFlow } from './device-flow.js';
 import type { DeviceFlowEvent, DevicePrompt, TokenResponse } from './device-flow.js';
 import { discoverProvider } from './provider.js';
@@ -190,11 +191,29 @@ export interface LogoutResult {
   where: string;
 }
 
-/** RFC 7009 revocation of the refresh and access tokens, then deletion from the store. */
+/**
+ * RFC 7009 revocation of the refresh and access tokens, then deletion from the store. With an `auto` store both
+ * places are emptied: a login once kept in the 0600 file (no keychain then) and a newer one in the keychain
+ * would otherwise leave the older one on disk, live and unrevoked, and `whoami` would find it after logout.
+ */
 export async function logout(ctx: Ctx, opts: { store: TokenStore; home: string; auto: boolean; audit?: AuditSink }): Promise<LogoutResult> {
-  const found = await loadTokens(ctx, opts.store, opts.home, opts.auto);
-  if (!found) return { wasLoggedIn: false, revoked: [], where: opts.store.where };
-  const { tokens, store } = found;
+  const candidates = [opts.store];
+  if (opts.auto && opts.store.kind === 'keychain') candidates.push(fileStore(ctx, opts.home));
+  let out: LogoutResult | undefined;
+  for (const store of candidates) {
+    const tokens = await store.load();
+    if (!tokens) continue;
+    const r = await logoutOne(ctx, tokens, store, opts.audit);
+    if (!out) out = r;
+    else {
+      out.where = `${out.where} and ${r.where}`;
+      if (r.revocationError && !out.revocationError) out.revocationError = r.revocationError;
+    }
+  }
+  return out ?? { wasLoggedIn: false, revoked: [], where: opts.store.where };
+}
+
+async function logoutOne(ctx: Ctx, tokens: StoredTokens, store: TokenStore, audit: AuditSink | undefined): Promise<LogoutResult> {
   const out: LogoutResult = { wasLoggedIn: true, revoked: [], where: store.where };
   try {
     const config = await discoverProvider(ctx, { issuer: tokens.issuer, clientId: tokens.clientId });
@@ -218,18 +237,21 @@ export async function logout(ctx: Ctx, opts: { store: TokenStore; home: string; 
   }
   await store.delete();
   const sub = subjectOf(tokens.accessToken) ?? ctx.user.name;
-  await record(opts.audit, {
+  await record(audit, {
     type: 'auth.logout', outcome: 'success', actor: { sub, idp: tokens.issuer, via: 'oidc' },
     detail: { revoked: out.revoked, ...(out.revocationError ? { revocation_error: out.revocationError } : {}) },
   });
   return out;
 }
 
-/** The `sub` of a JWT without verifying it (for the logout record only: the token is being thrown away). */
+/**
+ * The `sub` of a JWT without verifying it (for the logout record only: the token is being thrown away), when it
+ * is one the validator would have let name an actor (bounded, no control characters, no card number).
+ */
 function subjectOf(jwt: string): string | undefined {
   try {
     const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
-    return typeof payload.sub === 'string' ? payload.sub : undefined;
+    return typeof payload.sub === 'string' && identityClaimProblem({ sub: payload.sub }, { groupsClaim: 'groups' }) === undefined ? payload.sub : undefined;
   } catch {
     return undefined;
   }
