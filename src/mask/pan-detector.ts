@@ -1,7 +1,8 @@
 /**
  * PAN detection over bytes (issue 4, deliverable 1). A candidate is 13–19 ASCII digits, optionally in groups
  * of 3 or more digits separated by single spaces or dashes (4-4-4-4, 4-6-5, 4-4-4-4-3, …), not part of a longer run of digits
- * or attached to letters (a run of at most 19 digits may be zero-padded: the PAN is what follows the zeros), Luhn-valid (ISO/IEC 7812-1 Annex B) and, unless `anyLuhn`, inside an issuer range
+ * nor followed by letters nor the tail of an identifier (after a word it is: `card4111…`; inIdentifier) (a run of at most 19
+ * digits may be zero-padded: the PAN is what follows the zeros), Luhn-valid (ISO/IEC 7812-1 Annex B) and, unless `anyLuhn`, inside an issuer range
  * of a major card network (card-networks.ts).
  *
  * `anyLuhn` widens the major networks, it never narrows them: every PAN the default finds, it finds too.
@@ -127,7 +128,7 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
 
 /** Fast path: a run of 13–19 digits without separators is one candidate, checked on the bytes directly. */
 function checkPlain(buf: Uint8Array, s: number, e: number, from: number, to: number, openEnd: boolean, anyLuhn: boolean, out: PanSpan[]): void {
-  if (s > from && BYTE_CLASS[buf[s - 1]!] === 4 && !track1Start(buf, s, from) && !escapeLetter(buf, s, from)) return;
+  if (s > from && BYTE_CLASS[buf[s - 1]!] === 4 && inIdentifier(buf, s, from)) return;
   if (e < to ? BYTE_CLASS[buf[e]!] === 4 : openEnd) return;
   let sum = 0;
   let dbl = false;
@@ -183,8 +184,9 @@ function checkRun(buf: Uint8Array, s: number, e: number, from: number, to: numbe
   gEnd[k] = e;
   k++;
   gDig[k] = nd;
-  // Letters glued to the run make its first/last group part of a word or identifier, not a PAN.
-  const leftLetter = s > from && BYTE_CLASS[buf[s - 1]!] === 4 && !track1Start(buf, s, from) && !escapeLetter(buf, s, from);
+  // Letters glued to the run's end make its last group part of a word or identifier, not a PAN; before it, only
+  // an identifier's or hex number's letters do (inIdentifier: `card4111 …` is a card number after a word).
+  const leftLetter = s > from && BYTE_CLASS[buf[s - 1]!] === 4 && inIdentifier(buf, s, from);
   const rightOpen = e < to ? BYTE_CLASS[buf[e]!] === 4 : openEnd;
   // The first group of a run after `<digit>.` is a decimal fraction: any-Luhn candidates starting there
   // must be in a major issuer range, like the default's.
@@ -232,6 +234,29 @@ function inUuid(buf: Uint8Array, start: number, end: number, from: number, to: n
  */
 function decimalFraction(buf: Uint8Array, s: number, from: number): boolean {
   return s - 2 >= from && buf[s - 1] === 0x2e && BYTE_CLASS[buf[s - 2]!] === 1;
+}
+
+/** The longest word a card number glued after it is looked for behind (`cardnumber4111…`); a longer one is an identifier. */
+export const MAX_GLUED_WORD = 32;
+
+/**
+ * Whether the run at `s`, right after a letter, is the tail of an identifier or a hex number rather than a card
+ * number glued after a word (`card4111…`, `PAN:x4111…`, `cc4111…`: masked). An identifier: the letters follow a
+ * digit (`GB29NWBK6016…`, an IBAN; `0x4111…`; a digest's `3f9a4111…`), or are `\x…` (a bytea in hex: its digits
+ * are hex, and starred it would not decode), or are more than MAX_GLUED_WORD. Neither is the ISO/IEC 7813
+ * track 1 format code (`%B4111…`) nor the letter of a backslash escape (`\n4111…`, escapeLetter). The first
+ * letter of the word at `from` (the start of a value, or of what a stream kept before the run) starts a word.
+ */
+function inIdentifier(buf: Uint8Array, s: number, from: number): boolean {
+  if (track1Start(buf, s, from) || escapeLetter(buf, s, from)) return false;
+  let w = s - 1;
+  while (w > from && BYTE_CLASS[buf[w - 1]!] === 4) {
+    if (s - w >= MAX_GLUED_WORD) return true;
+    w--;
+  }
+  if (w === from) return false;
+  const before = buf[w - 1]!;
+  return BYTE_CLASS[before] === 1 || (before === 0x5c && (buf[w]! | 0x20) === 0x78);
 }
 
 /** `%B<PAN>^…` (ISO/IEC 7813 track 1): the format code `B` glued to the PAN is not a word. */

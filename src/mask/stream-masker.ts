@@ -20,7 +20,7 @@ import { MaskError } from '../errors.js';
 import { hmacToken, digitsOf, mergeSpans, starSpan } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { exponentStart, exponentTail } from './float-text.js';
-import { BYTE_CLASS, findPans, MAX_PAN_DIGITS } from './pan-detector.js';
+import { BYTE_CLASS, findPans, MAX_GLUED_WORD, MAX_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { addCount, PAN_RULE } from './pan-masker.js';
 import type { MaskCounts } from './pan-masker.js';
@@ -292,6 +292,9 @@ export function contextFrom(buf: Uint8Array, hold: number): number {
     while (k > 0 && BYTE_CLASS[buf[k - 1]!] === 1 && j - k <= MAX_PAN_DIGITS + 1) k--;
     return k > 1 && buf[k - 2] === 0x5c ? k - 2 : k > 0 ? k - 1 : 0;
   }
-  // A letter before the run is kept with the byte before it: `\n` is an escape, not a word (escapeLetter).
-  return j > 1 && buf[j - 2] === 0x5c ? j - 2 : j > 0 ? j - 1 : 0;
+  // A word before the run is kept with the byte before it (pan-detector.ts inIdentifier: after a digit or `\x`
+  // it is an identifier's, hex; `\n` is an escape, not a word), as far as a word a card number is looked for after.
+  let w = j;
+  while (w > 0 && BYTE_CLASS[buf[w - 1]!] === 4 && j - w < MAX_GLUED_WORD) w--;
+  return w > 1 && buf[w - 2] === 0x5c ? w - 2 : w > 0 ? w - 1 : 0;
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, readLog, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, pgClient, pgQueries, queryDetail, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PAN = '4111111111111111';
 let server: PostgresServer;
@@ -51,5 +51,17 @@ describe('leaks found by the third hunt', () => {
     expect(err).not.toContain(PAN);
     await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
     expect(dataHome(gate.home).includes(Buffer.from(PAN))).toBe(false);
+  });
+
+  it('a card number glued after a word (card4111…) is masked in results, COPY and the log; after an identifier\'s letters or in hex it is not', async () => {
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select 'card${PAN}' as glued, 'PAN:cc${PAN};' as cc, 'GB29NWBK${PAN}' as iban, '0x${PAN}' as hex, '\\x${PAN}'::bytea as b`);
+      expect(r.rows).toEqual([{ glued: 'card************1111', cc: 'PAN:cc************1111;', iban: `GB29NWBK${PAN}`, hex: `0x${PAN}`, b: Buffer.from(PAN, 'hex') }]);
+    } finally { await c.end(); }
+    const copy = await run('psql', ['-X', '-c', `copy (select 'visa${PAN}' as v) to stdout with (format csv)`], gate.env);
+    expect(copy.stdout, copy.stderr).toBe('visa************1111\n');
+    await until(() => pgQueries(gate.home, 'as glued').length > 0);
+    expect(queryDetail(pgQueries(gate.home, 'as glued')[0]!).sql).toContain(`'card************1111' as glued`);
   });
 });

@@ -22,6 +22,10 @@ describe('findPans', () => {
     ['12 4111 1111 1111 1111 qty', '12 **** **** **** 1111 qty'],
     ['%B4111111111111111^DOE/JOHN^', '%B************1111^DOE/JOHN^'],
     ['19digit 4111-1111-1111-1111-110', '****-****-****-***1-110'],
+    ['x4111111111111111', 'x************1111'], // glued after a word
+    ['card4111111111111111', 'card************1111'],
+    ['PAN:cc4111 1111 1111 1111;', 'PAN:cc**** **** **** 1111;'],
+    ['{"card":"visa4111111111111111"}', '{"card":"visa************1111"}'],
   ])('masks %s', (input, expected) => {
     const out = maskText(input);
     expect(out.endsWith(expected)).toBe(true);
@@ -29,7 +33,10 @@ describe('findPans', () => {
 
   it.each([
     'order 1234567812345678', // 16 digits, not Luhn-valid
-    'x4111111111111111', // glued to letters: part of an identifier
+    'GB29NWBK4111111111111111', // after an identifier's letters (an IBAN's bank code follows its check digits)
+    '0x4111111111111111', // a hex number
+    'sha e3b0c4111111111111111', // a digest's hex digits
+    `${'a'.repeat(33)}4111111111111111`, // after a word too long to be one
     '4111111111111111abc',
     '41111111111111110', // 17 digits: a longer run
     '14111111111111111', // longer run
@@ -46,12 +53,12 @@ describe('findPans', () => {
     expect(findPans(b(input))).toEqual([]);
   });
 
-  it('a PAN after a backslash escape (a line break or tab as JSON, COPY text and E\'…\' write it) is masked; a plain letter still glues', () => {
+  it('a PAN after a backslash escape (a line break or tab as JSON, COPY text and E\'…\' write it) or a word is masked; a bytea\'s \\x is hex', () => {
     expect(maskText(String.raw`{"note": "Card:\n4111111111111111\n exp 12/29"}`)).toBe(String.raw`{"note": "Card:\n************1111\n exp 12/29"}`);
     expect(maskText(String.raw`1\tline one\n4111 1111 1111 1111`)).toBe(String.raw`1\tline one\n**** **** **** 1111`);
     for (const e of ['b', 'f', 'n', 'r', 't', 'v']) expect(maskText(`x\\${e}378282246310005`)).toBe(`x\\${e}***********0005`);
     expect(maskText(String.raw`E'\t4111111111111111'`)).toBe(String.raw`E'\t************1111'`);
-    expect(maskText('n4111111111111111')).toBe('n4111111111111111');
+    expect(maskText('n4111111111111111')).toBe('n************1111');
     expect(maskText(String.raw`\x4111111111111111`)).toBe(String.raw`\x4111111111111111`);
     // A float print or a thousands-grouped print of one on a line of its own, too.
     expect(maskText(String.raw`{"n": "x\n4.111111111111111e+15"}`)).toBe(String.raw`{"n": "x\n*.*************11e+15"}`);
@@ -65,7 +72,8 @@ describe('findPans', () => {
     expect(maskText('|00004222222222222|')).toBe('|0000*********2222|');
     expect(maskText('0004111111111111111 123 ok')).toBe('000************1111 123 ok');
     // Not a PAN once the zeros are gone, too long to be a padded one, or a decimal fraction's digits: left alone.
-    for (const t of ['0001234567812345678', '00004111111111111111', '0000000000000000', 'x0004111111111111111', '414.0687119840108008', '1.0004111111111111111']) expect(maskText(t)).toBe(t);
+    expect(maskText('x0004111111111111111')).toBe('x000************1111'); // after a word, as unpadded
+    for (const t of ['0001234567812345678', '00004111111111111111', '0000000000000000', '7x0004111111111111111', '414.0687119840108008', '1.0004111111111111111']) expect(maskText(t)).toBe(t);
   });
 
   it('returns the same buffer object when nothing is masked', () => {

@@ -18,7 +18,12 @@ export function oraclePans(text: string, anyLuhn = false): string[] {
     const escaped = /^[bfnrtv]$/.test(before) && text[m.index - 2] === '\\';
     // After `<digit>.` the first group is a decimal fraction: any-Luhn holds it to the issuer ranges.
     const fraction = before === '.' && /^\d$/.test(text[m.index - 2] ?? '');
-    for (let i = letter(before) && !track1 && !escaped ? 1 : 0; i < groups.length; i++) {
+    // After a word it is a card number (`card4111…`); after an identifier's letters (behind a digit: `GB29NWBK6016…`,
+    // `0x…`), a bytea's `\x…` or a word of more than 32 letters, part of the identifier.
+    const word = /[A-Za-z]*$/.exec(text.slice(0, m.index))![0];
+    const ahead = text[m.index - word.length - 1] ?? '';
+    const identifier = word.length > 32 || /^\d$/.test(ahead) || (ahead === '\\' && /^[xX]/.test(word));
+    for (let i = letter(before) && !track1 && !escaped && identifier ? 1 : 0; i < groups.length; i++) {
       let d = '';
       for (let j = i; j < groups.length; j++) {
         if (groups[j]!.length < 3) break;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PanMasker } from '../../../src/mask/pan-masker.js';
 import { StreamMasker } from '../../../src/mask/stream-masker.js';
 import type { IdleTimer } from '../../../src/mask/stream-masker.js';
-import { filler, luhnComplete, oraclePans, panDigits, splitAt, textWithPans } from './pan-oracle.js';
+import { delim, filler, formattedPan, luhnComplete, oraclePans, panDigits, splitAt, textWithPans } from './pan-oracle.js';
 
 const masker = new PanMasker();
 
@@ -103,6 +103,20 @@ describe('PAN masking properties', () => {
       expect(streamed([text.subarray(0, i), text.subarray(i)]).toString()).toBe(oneShot);
       expect(streamed([text.subarray(0, i), text.subarray(i)], { release: new Set([0]) }).toString()).not.toContain('4111111111111111');
     }
+  });
+
+  it('a card number glued after a word is masked, after an identifier\'s letters is not: split anywhere, equal to one-shot and to the oracle', () => {
+    const lead = fc.constantFrom('', ' ', '7', '0', '\\', ':', 'é', '_');
+    const word = fc.stringMatching(/^[A-Za-z]{1,40}$/);
+    fc.assert(fc.property(filler, lead, word, formattedPan, delim, (head, l, w, p, d) => {
+      const text = `${head} ${l}${w}${p.text}${d}`;
+      const buf = Buffer.from(text);
+      const oneShot = Buffer.from(masker.maskBytes(buf)).toString();
+      const glued = /^\d$/.test(l) || (l === '\\' && /^[xX]/.test(w)) || w.length > 32;
+      expect(oneShot.replace(/[ -]/g, '').includes(p.digits)).toBe(glued);
+      expect(oraclePans(oneShot)).toEqual([]);
+      for (let i = 0; i <= buf.length; i++) expect(streamed([buf.subarray(0, i), buf.subarray(i)]).toString()).toBe(oneShot);
+    }), { numRuns: 200 });
   });
 
   it('never splits a multibyte UTF-8 character', () => {
