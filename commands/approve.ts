@@ -6,9 +6,11 @@ import { approvalJson } from '../src/policy/approval-render.js';
 
 export const spec: CommandSpec = {
   description: [
-    'Approves exactly the held statement (bound by its SHA-256) for its requester on its connection. You must',
-    'be logged in, in an approver group of that connection (or listed in approvals.subjects), and not the',
-    'requester; with min_approvals N, N different people must approve. The approval is recorded.',
+    'Approves exactly the held statement (bound by an HMAC of its text and bind parameters) for its requester on',
+    'its connection. You must be logged in, in an approver group of that connection (or listed in',
+    'approvals.subjects), and not the requester, nor running as the OS account a person filed the request from',
+    '(another login of the requester); with min_approvals N, N different people must approve. The approval is',
+    'recorded, and so is a refused attempt (approval.refuse).',
   ].join('\n'),
   args: [{ name: 'id', description: 'the request id (A-…), from pcigate approvals', required: true }],
   options: [{ flags: '--reason <text>', description: 'why you approve (recorded)' }],

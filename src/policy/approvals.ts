@@ -30,6 +30,12 @@ export interface ApprovalPerson {
   via: string;
 }
 
+/** The OS account a process using the store runs as (Ctx.user). */
+export interface OsAccount {
+  name: string;
+  uid: number;
+}
+
 export interface ApprovalRequest {
   v: 1;
   id: string;
@@ -38,6 +44,12 @@ export interface ApprovalRequest {
   state: ApprovalState;
   connection: string;
   requester: ApprovalPerson;
+  /**
+   * The OS account of the process that filed the request (the broker the requester's statement went
+   * through). A person's request cannot be approved from that same account: it is the requester's own
+   * terminal, whichever login (another alias, an approver's token left there) it holds.
+   */
+  requester_os?: OsAccount;
   session?: string;
   /** The statement text, PAN masked and passwords redacted: safe to show and to keep on disk. */
   sql: string;
@@ -179,7 +191,8 @@ export class ApprovalStore {
    * `drainOutbox`: this store's sink is the audit log itself (the broker's), so approval records that
    * other processes parked in the outbox (audit-outbox.ts) are moved into it whenever requests are read.
    */
-  constructor(private readonly deps: { fs: Fs; clock: Clock; home: string; sink: AuditSink; drainOutbox?: boolean }) {
+  /** `account`: the OS account this process runs as (ctx.user), for separation of duties across aliases. */
+  constructor(private readonly deps: { fs: Fs; clock: Clock; home: string; sink: AuditSink; drainOutbox?: boolean; account?: OsAccount }) {
     this.dir = path.join(deps.home, 'approvals');
   }
 
@@ -227,10 +240,13 @@ export class ApprovalStore {
     }
   }
 
-  private event(type: string, req: ApprovalRequest, who: ApprovalPerson & { groups?: string[] }, outcome: 'success' | 'failure' | 'denied' | 'pending', extra: Record<string, unknown> = {}) {
+  private event(type: string, req: ApprovalRequest, who: ApprovalPerson & { groups?: string[] }, outcome: 'success' | 'failure' | 'denied' | 'pending', extra: Record<string, unknown> = {}, more: { client?: string } = {}) {
+    const account = this.deps.account;
     return this.deps.sink.append({
       type,
       actor: actor(who),
+      ...(account && who.via !== 'system' ? { account: { kind: 'os' as const, name: account.name } } : {}),
+      ...(more.client ? { src: { client: more.client } } : {}),
       target: { conn: req.connection },
       outcome,
       ...(req.session ? { session: req.session } : {}),
@@ -263,6 +279,7 @@ export class ApprovalStore {
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,
       approver_groups: r.settings.groups, approver_subjects: r.settings.subjects, window_ms: r.settings.windowMs,
       approvals: [], uses: 0,
+      ...(this.deps.account ? { requester_os: { name: this.deps.account.name, uid: this.deps.account.uid } } : {}),
       ...(r.session ? { session: r.session } : {}), ...(r.reason ? { reason: maskText(r.reason) } : {}), ...(r.rule ? { rule: r.rule } : {}),
     };
     await this.event('approval.request', req, { ...req.requester, groups: r.requester.groups ?? [] }, 'pending', { rule: r.rule, expires_ms: req.expires_ms });
@@ -315,11 +332,39 @@ export class ApprovalStore {
     if (samePerson(person(approver), req.requester)) {
       throw new ApprovalForbidden(`${approver.sub} filed request ${req.id} and cannot ${verb} it (separation of duties, PCI DSS 7.2.3)`);
     }
+    // A workload's OS account is its runner's service account, not a person at a terminal (and a workload
+    // cannot approve); a person's is theirs.
+    const mine = this.deps.account;
+    const theirs = req.requester_os;
+    if (req.requester.via !== 'workload' && mine && theirs && mine.uid === theirs.uid && mine.name === theirs.name) {
+      throw new ApprovalForbidden(`${req.id} was filed from this OS account (${mine.name}) by ${req.requester.email ?? req.requester.sub}; `
+        + `it cannot be ${verb === 'approve' ? 'approved' : 'denied'} from the same account, whatever login it holds (separation of duties, PCI DSS 7.2.3): the approver runs pcigate ${verb} from their own account`);
+    }
     const groups = new Set(approver.groups ?? []);
     const inGroup = req.approver_groups.some((g) => groups.has(g));
     const listed = req.approver_subjects.includes(approver.sub) || (approver.email !== undefined && req.approver_subjects.includes(approver.email));
     if (!inGroup && !listed) {
       throw new ApprovalForbidden(`${approver.sub} is not an approver for ${req.connection} (approver groups: ${req.approver_groups.join(', ') || 'none'})`);
+    }
+  }
+
+  /**
+   * When `approver` may not decide `req` ({@link eligible}): a transition that changes nothing and records
+   * the refused attempt (`approval.refuse`, outcome denied: PCI DSS 10.2.1.4), then throws the refusal.
+   */
+  private refusal(req: ApprovalRequest, approver: PolicyIdentity, verb: 'approve' | 'deny'): { next: ApprovalRequest; record: () => Promise<never> } | undefined {
+    try {
+      this.eligible(req, approver, verb);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof ApprovalForbidden)) throw e;
+      return {
+        next: req,
+        record: async () => {
+          await this.event('approval.refuse', req, { ...person(approver), groups: approver.groups ?? [] }, 'denied', { verb, refusal: maskText(e.message) }, { client: `pcigate ${verb}` });
+          throw e;
+        },
+      };
     }
   }
 
@@ -336,7 +381,8 @@ export class ApprovalStore {
   async approve(id: string, approver: PolicyIdentity, reason?: string): Promise<ApprovalRequest> {
     return this.transition(id, (req) => {
       this.pendingOrThrow(req);
-      this.eligible(req, approver, 'approve');
+      const refused = this.refusal(req, approver, 'approve');
+      if (refused) return refused;
       const me = person(approver);
       if (req.approvals.some((a) => samePerson(a, me))) throw new ApprovalConflict(`${approver.sub} has already approved ${req.id}; one person counts once`);
       const now = this.deps.clock.now();
@@ -352,7 +398,8 @@ export class ApprovalStore {
     if (!reason.trim()) throw new UsageError('a denial needs a reason');
     return this.transition(id, (req) => {
       this.pendingOrThrow(req);
-      this.eligible(req, approver, 'deny');
+      const refused = this.refusal(req, approver, 'deny');
+      if (refused) return refused;
       const next: ApprovalRequest = { ...req, state: 'denied', denial: { ...person(approver), at_ms: this.deps.clock.now(), reason: maskText(reason) } };
       return { next, record: () => this.event('approval.deny', next, { ...person(approver), groups: approver.groups ?? [] }, 'denied', { approver_reason: maskText(reason) }) };
     });

@@ -101,7 +101,8 @@ describe('ApprovalStore', () => {
     await expect(store.approve(r.id, { sub: 'other-sub', email: 'RITA@example.com', groups: ['security'], via: 'oidc' })).rejects.toMatchObject({ code: 'ERR_APPROVAL_FORBIDDEN' });
     await expect(store.deny(r.id, requester, 'no')).rejects.toMatchObject({ code: 'ERR_APPROVAL_FORBIDDEN' });
     expect((await store.get(r.id)).state).toBe('pending');
-    expect(sink.events).toHaveLength(1);
+    // Each refused attempt is recorded (approval.refuse); none changed the request.
+    expect(sink.events.map((e) => e.type)).toEqual(['approval.request', 'approval.refuse', 'approval.refuse', 'approval.refuse']);
   });
 
   it('an approver outside the approver groups, or a workload identity, is refused', async () => {
