@@ -167,13 +167,23 @@ export async function currentSession(ctx: Ctx, opts: CurrentOptions): Promise<Cu
 export async function refresh(ctx: Ctx, tokens: StoredTokens, store: TokenStore, audit?: AuditSink): Promise<StoredTokens> {
   if (!tokens.refreshToken) throw new LoginRequired('the login has expired and there is no refresh token', { hint: "Run 'pcigate login'." });
   let next: StoredTokens;
+  let t: TokenResponse;
   try {
     const config = await discoverProvider(ctx, { issuer: tokens.issuer, clientId: tokens.clientId });
-    const t = await client.refreshTokenGrant(config, tokens.refreshToken);
+    t = await client.refreshTokenGrant(config, tokens.refreshToken);
     next = toStored(ctx, tokens.issuer, tokens.clientId, t, tokens);
   } catch (cause) {
     await record(audit, { type: 'auth.refresh', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: tokens.issuer, error: cause instanceof client.ResponseBodyError ? cause.error : 'unreachable' } });
     throw new LoginRequired(`the login could not be renewed: ${describe(cause)}`, { cause, hint: "Run 'pcigate login'." });
+  }
+  // A renewal continues the same person's login (OpenID Connect Core §12.2: a refreshed ID token keeps the
+  // original `iss` and `sub`; openid-client, not knowing the original, cannot check it). A token response that
+  // names someone else is refused and not saved: the next command is not to run as that other person.
+  const changed = (a: string | undefined, b: string | undefined, what: string) =>
+    a !== undefined && b !== undefined && claimOf(a, what) !== claimOf(b, what);
+  if (changed(tokens.accessToken, next.accessToken, 'sub') || changed(tokens.idToken, t.id_token, 'sub') || changed(tokens.idToken, t.id_token, 'iss')) {
+    await record(audit, { type: 'auth.refresh', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: tokens.issuer, error: 'subject_changed' } });
+    throw new LoginRequired('the identity provider renewed the login for another subject; pcigate refused the renewed tokens', { hint: "Run 'pcigate login'." });
   }
   await store.save(next);
   return next;
@@ -242,6 +252,16 @@ async function logoutOne(ctx: Ctx, tokens: StoredTokens, store: TokenStore, audi
     detail: { revoked: out.revoked, ...(out.revocationError ? { revocation_error: out.revocationError } : {}) },
   });
   return out;
+}
+
+/** A claim of a JWT, unverified, as a string ('' when absent or unreadable): only for comparing two tokens. */
+function claimOf(jwt: string, name: string): string {
+  try {
+    const v = (JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>)[name];
+    return typeof v === 'string' ? v : JSON.stringify(v) ?? '';
+  } catch {
+    return '';
+  }
 }
 
 /**
