@@ -137,7 +137,11 @@ export async function runDeviceFlow(ctx: Ctx, config: client.Configuration, opts
       e.oauthError = code;
       throw e;
     }
-    const e = new LoginFailed(`the identity provider refused the login: ${describe(cause)}`, { cause });
+    // A ClientError is openid-client's own check of the answer failing (an ID token for another issuer or
+    // client, or out of date): the provider did not refuse anything, its answer was refused.
+    const e = cause instanceof client.ClientError
+      ? new LoginFailed(`the identity provider's answer failed pcigate's checks: ${describe(cause)}`, { cause })
+      : new LoginFailed(`the identity provider refused the login: ${describe(cause)}`, { cause });
     if (code) e.oauthError = code;
     throw e;
   } finally {
@@ -152,6 +156,10 @@ export async function runDeviceFlow(ctx: Ctx, config: client.Configuration, opts
 export function describe(err: unknown): string {
   if (err instanceof client.ResponseBodyError) {
     return untrustedText(err.error_description ? `${err.error}: ${err.error_description}` : err.error, 300);
+  }
+  // openid-client's ClientError says what failed in general and keeps the particular (which claim) in its cause.
+  if (err instanceof client.ClientError && err.cause instanceof Error && err.cause.message !== err.message) {
+    return untrustedText(`${err.message} (${err.cause.message})`, 300);
   }
   if (err instanceof Error) return untrustedText(err.message, 300);
   return untrustedText(String(err), 300);

@@ -9,6 +9,7 @@ import type { Ctx } from '../cli/ctx.js';
 import { LoginFailed, LoginRequired, PcigateError, TokenRefused } from '../errors.js';
 import { actorOf, localActor, record } from './audit.js';
 import { identityClaimProblem } from './claims.js';
+import { untrustedText } from './untrusted-text.js';
 import { describe, runDeviceFlow } from './device-flow.js';
 import type { DeviceFlowEvent, DevicePrompt, TokenResponse } from './device-flow.js';
 import { discoverProvider } from './provider.js';
@@ -85,9 +86,25 @@ export async function login(ctx: Ctx, opts: LoginOptions): Promise<LoginResult> 
     }
     throw err;
   }
+  // openid-client has checked the ID token's iss, aud, azp and times. What it cannot know: the ID token and the
+  // access token of one answer must be about the same person (a spliced answer is not), and the device flow
+  // sends no nonce, so an ID token carrying one was minted for some other flow and replayed here.
+  const idProblem = t.id_token ? idTokenProblem(t.claims(), identity.sub) : undefined;
+  if (idProblem) {
+    await record(opts.audit, { type: 'auth.login', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: issuer, error: 'id_token_mismatch' } });
+    throw new LoginFailed(`the identity provider's answer failed pcigate's checks: ${idProblem}`, { hint: 'Run pcigate login again; if it repeats, the answer is being altered on its way or the provider is misconfigured.' });
+  }
   await opts.store.save(tokens);
   await record(opts.audit, { type: 'auth.login', outcome: 'success', actor: actorOf(identity), detail: { idp: issuer, mfa: identity.mfa, store: opts.store.kind } });
   return { identity, tokens };
+}
+
+/** Why the ID token of a device-flow answer does not belong with its access token (for subject `sub`). */
+function idTokenProblem(claims: client.IDToken | undefined, sub: string): string | undefined {
+  if (!claims) return undefined;
+  if (claims.sub !== sub) return `its ID token is for subject ${untrustedText(claims.sub, 60)}, its access token for ${sub}`;
+  if (claims.nonce !== undefined) return 'its ID token carries a nonce, and the device flow sends none (an ID token from another login)';
+  return undefined;
 }
 
 /** Loads the saved login; with an `auto` store an empty keychain also looks at the file fallback. */
