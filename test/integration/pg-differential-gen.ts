@@ -184,7 +184,9 @@ function extendedStatement(r: Rng): XStmt {
     () => ({ sql: 'listen ch1', params: [], cols: 0 }),
     () => ({ sql: `do $$ begin raise notice 'x ${n}'; end $$`, params: [], cols: 0 }),
     () => ({ sql: `select repeat('y', ${r.int(1, 3) * 7000}) as big`, params: [], cols: 1 }),
-    () => ({ sql: "select '2024-01-02'::date as d, 2.5::numeric(5,2) as n, array['a','b'] as arr, '\\x0a0b'::bytea as b", params: [], cols: 4 }),
+    // No backslash (decode, not '\\x0a0b'): behind another statement of its batch such a text is refused (rule
+    // unseen_settings, policy-unseen-settings-2.test.ts), which is pcigate's answer, not the server's.
+    () => ({ sql: "select '2024-01-02'::date as d, 2.5::numeric(5,2) as n, array['a','b'] as arr, decode('0a0b', 'hex') as b", params: [], cols: 4 }),
   ])();
 }
 
