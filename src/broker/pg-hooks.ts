@@ -17,6 +17,7 @@ import { PanMasker } from '../mask/pan-masker.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
+import { BE, readCString } from '../pg/proxy/wire.js';
 import { ApprovalStore } from '../policy/approvals.js';
 import { loadParser } from '../policy/pg-parser.js';
 import { decideStatement, inFailedTransaction, openPolicySession } from '../policy/pg-policy-hooks.js';
@@ -216,7 +217,11 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
           message: 'pcigate: the server\'s search_path (where unqualified names resolve) could not be asked, so the statement was neither judged nor run; try again when the database answers',
         })));
       },
-      onBackendMessage: (frame, stmt) => masker.onBackendMessage(frame, stmt),
+      onBackendMessage: (frame, stmt) => {
+        // client_encoding as the server reports it (at the start too): policy reads text as UTF-8.
+        if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }
+        return masker.onBackendMessage(frame, stmt);
+      },
       prepareRows: (frame) => masker.prepareRows(frame),
       onPortal: (name, sql) => ps.portal(name, sql),
       attach: (c) => { control = c; limits.attach(c); },

@@ -151,6 +151,13 @@ export class PolicyEngine {
   }
 }
 
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+/** Whether a client_encoding reads text as policy does (UTF-8), by PostgreSQL's names and aliases. */
+function utf8Like(encoding: string): boolean {
+  return /^(utf-?8|unicode|sql_ascii)$/i.test(encoding.trim());
+}
+
 /**
  * Statements that run no code of the database's: no trigger, DEFAULT, view, operator or cast of a user's.
  * SET, RESET and SET ROLE change settings themselves, in the open (policy tracks them).
@@ -224,6 +231,42 @@ export class PolicySession {
     }
   }
 
+  /** client_encoding as the server reported it (ParameterStatus): at the session's start, and since. */
+  private encodingReported = 'UTF8';
+  private encodingAtStart: string | undefined;
+  /** A statement policy allowed may have set a client_encoding other than UTF-8 since the last report. */
+  private encodingPending: string | undefined;
+
+  /**
+   * A setting the server reported (ParameterStatus, GUC_REPORT): at the start, after a SET, or after code
+   * policy does not read set it (the proxy decides no text with a non-ASCII byte behind such code until its
+   * ReadyForQuery, before which this comes).
+   */
+  reported(name: string, value: string): void {
+    if (name !== 'client_encoding') return;
+    this.encodingAtStart ??= value;
+    this.encodingReported = value;
+    this.encodingPending = undefined;
+  }
+
+  /**
+   * The client_encoding, other than UTF-8, the server may read the next text in: policy reads text as UTF-8,
+   * so there a byte of 0x80 or more is another character (LATIN1's `n\xfamero` is número to the server and
+   * n\uFFFDmero to policy, and `columns.deny: [número]` did not match). ASCII reads the same in every encoding
+   * a session may have (the splitting ones are refused: classify.ts misreadingSetting). SQL_ASCII passes the
+   * bytes as they are, which the server then checks as its own encoding.
+   */
+  private misreadingEncoding(): string | undefined {
+    return this.encodingPending ?? (utf8Like(this.encodingReported) ? undefined : this.encodingReported);
+  }
+
+  /** SET client_encoding, or a RESET that goes back to the start's (RESET ALL, DISCARD ALL too). */
+  private encodingSet(value: string | undefined): void {
+    const next = value ?? this.encodingAtStart ?? 'UTF8';
+    // Until the server reports otherwise (a SET that does not take effect leaves this: fail closed).
+    if (!utf8Like(next)) this.encodingPending = next;
+  }
+
   /** Whether the session's path is its own (startup parameter, a SET) rather than the server's. */
   private pathSet = false;
   private serverVersion = -1;
@@ -265,6 +308,13 @@ export class PolicySession {
     if (limit) return { ...limit, statements: [], roles: matchRoles(this.engine.policy, this.identity) };
     this.lastActivity = now;
     if (txStatus !== undefined) this.transactionStatus(txStatus);
+    const encoding = this.misreadingEncoding();
+    if (encoding !== undefined && NON_ASCII.test(sql)) {
+      return {
+        action: 'deny', rule: 'client_encoding', statements: [], roles: matchRoles(this.engine.policy, this.identity),
+        reason: `the session's client_encoding is ${encoding}, but pcigate reads SQL text as UTF-8: a text with characters other than ASCII could name a table or column policy did not judge; use client_encoding UTF8`,
+      };
+    }
     this.syncServerPath();
     const { d, effects } = this.engine.lookup(this.identity, this.connection, sql, this);
     if (d.action === 'allow' && effects) this.applied(sql);
@@ -337,8 +387,10 @@ export class PolicySession {
         this.users = [...this.users, role];
         if (this.pathNamesUser) this.resolveIn = unionPath(this.resolveIn, [role]);
       }
+      if (st.node === 'DiscardStmt' && /^DISCARD\s+ALL/i.test(st.text)) this.encodingSet(undefined);
       const s = st.setting;
       if (!s) continue;
+      if (s.name === undefined || s.name === 'client_encoding') this.encodingSet(s.value);
       if (s.name === undefined || s.name === 'search_path') {
         // RESET ALL too. Whether the SET takes effect, and for how long, is the server's to say (SET LOCAL,
         // a rollback, an error later in its string): the paths before it stay possible.

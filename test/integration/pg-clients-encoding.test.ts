@@ -5,7 +5,8 @@
  * is a kanji, a closing quote and a second statement to the server, and one string literal to policy, which
  * reads UTF-8: the denied table was read, recorded as one harmless SELECT. Policy refuses `SET
  * client_encoding` to those encodings; the startup parameter is refused by the proxy (FATAL 0A000). Other
- * encodings (LATIN1, WIN1252) split statements as UTF-8 does and are served.
+ * encodings (LATIN1, WIN1252) split statements as UTF-8 does and are served, but a text with a non-ASCII
+ * byte is refused there (policy reads UTF-8: such a byte is another character to the server).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -60,9 +61,12 @@ describe('client_encoding in the startup packet', () => {
     expect(r.stdout).not.toContain('4242');
   });
 
-  it.each(['LATIN1', 'WIN1252'])('%s: served; the same bytes are one string literal to the server too', async (encoding) => {
+  // Served, and ASCII is judged as in UTF-8; a text with a byte of 0x80 or more is refused (rule
+  // client_encoding): policy reads UTF-8, so such a byte could make a name policy did not judge
+  // (policy-client-encoding.test.ts).
+  it.each(['LATIN1', 'WIN1252'])('%s: served; a text with a non-ASCII byte is refused, ASCII is judged', async (encoding) => {
     const r = await psqlWith(encoding, smuggledFile);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`the session's client_encoding is ${encoding}`);
     expect(r.stdout).not.toContain('4242');
     const plain = path.join(tempDir('pcigate-enc-'), 'plain.sql');
     writeFileSync(plain, 'select count(*) from enc_secrets');
@@ -81,9 +85,7 @@ describe('client_encoding in the startup packet', () => {
 
   it('nothing read the denied table', () => {
     const statements = readLog(gate.home).filter((r) => r.type === 'pg.query' || r.type === 'pg.intent');
-    expect(statements.filter((r) => JSON.stringify(r).includes('leaked') && r.outcome === 'success').map((r) => (r.detail as { commands?: string[] }).commands)).toEqual([
-      ['SELECT 1'], ['SELECT 1'],
-    ]);
+    expect(statements.filter((r) => JSON.stringify(r).includes('leaked') && r.outcome === 'success')).toEqual([]);
   });
 });
 
