@@ -4,6 +4,7 @@
  * answers (headless Linux, CI) a 0600 file in the data home, with a one-line warning. Tokens never go to
  * config, logs or argv.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Ctx } from '../cli/ctx.js';
 import { TokenStoreError } from '../errors.js';
@@ -109,13 +110,16 @@ export function fileStore(ctx: Ctx, home: string): TokenStore {
       return parse(text, file);
     },
     save: async (t) => {
+      // Unique per save (two processes may save in the same millisecond), and removed when the save fails: a
+      // left-over copy would keep a live refresh token on disk that logout neither revokes nor deletes.
+      const tmp = `${file}.${ctx.clock.now()}.${randomBytes(6).toString('hex')}.tmp`;
       try {
         await ctx.fs.mkdir(home, { recursive: true, mode: 0o700 });
-        const tmp = `${file}.${ctx.clock.now()}.tmp`;
         // Created 0600 from the start (never briefly world-readable), then renamed into place atomically.
         await ctx.fs.writeFile(tmp, JSON.stringify(t), { mode: 0o600, flag: 'wx' });
         await ctx.fs.rename(tmp, file);
       } catch (cause) {
+        await ctx.fs.rm(tmp, { force: true }).catch(() => {});
         throw new TokenStoreError(`cannot write ${file}`, { cause });
       }
     },
