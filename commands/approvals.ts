@@ -11,7 +11,9 @@ import { approvalRow, APPROVAL_HEADERS, approvalJson } from '../src/policy/appro
 export const spec: CommandSpec = {
   description: [
     'Lists approval requests: statements held by policy (and sessions that need approval) with their',
-    'requester, connection, masked statement, SHA-256 and expiry. Pending requests only, unless --all.',
+    'requester, connection, masked statement and bind parameters, and expiry. Pending requests only, unless --all.',
+    'Control characters in a statement are shown escaped; one longer than its cell shows its start and end with',
+    "the count of characters between (--json has it whole, and 'pcigate approve' prints it whole before approving).",
     "Approve with 'pcigate approve ID', refuse with 'pcigate deny ID --reason …'.",
   ].join('\n'),
   options: [

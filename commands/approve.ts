@@ -2,7 +2,7 @@
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 import { currentIdentity, openApprovalContext } from '../src/policy/approval-context.js';
-import { approvalJson } from '../src/policy/approval-render.js';
+import { approvalDetail, approvalJson } from '../src/policy/approval-render.js';
 
 export const spec: CommandSpec = {
   description: [
@@ -22,6 +22,8 @@ export const spec: CommandSpec = {
     try {
       const req = await ac.store.get(args[0]!);
       const me = await currentIdentity(ctx, ac, req.connection);
+      // What is decided, in full and safe for the terminal (the table cuts long statements).
+      out.say(approvalDetail(req));
       const r = await ac.store.approve(req.id, me, typeof opts.reason === 'string' ? opts.reason : undefined);
       if (out.json) out.printJson(approvalJson(r));
       else if (r.state === 'approved') out.say(`approved ${r.id}: the held statement of ${r.requester.email ?? r.requester.sub} on ${r.connection} may run`);

@@ -3,7 +3,7 @@ import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 import { UsageError } from '../src/errors.js';
 import { currentIdentity, openApprovalContext } from '../src/policy/approval-context.js';
-import { approvalJson } from '../src/policy/approval-render.js';
+import { approvalDetail, approvalJson } from '../src/policy/approval-render.js';
 
 export const spec: CommandSpec = {
   description: 'Denies a pending request; the waiting statement fails at once with your reason. Recorded.',
@@ -17,6 +17,8 @@ export const spec: CommandSpec = {
     try {
       const req = await ac.store.get(args[0]!);
       const me = await currentIdentity(ctx, ac, req.connection);
+      // What is decided, in full and safe for the terminal (the table cuts long statements).
+      out.say(approvalDetail(req));
       const r = await ac.store.deny(req.id, me, reason);
       if (out.json) out.printJson(approvalJson(r));
       else out.say(`denied ${r.id}`);

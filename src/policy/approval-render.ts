@@ -1,4 +1,8 @@
-/** Rendering of approval requests for the approvals commands: stable JSON fields and a plain table row. */
+/**
+ * Rendering of approval requests for the approvals commands: stable JSON fields, a plain table row, and the
+ * full statement an approver is shown. The statement text comes from the requester: what the approver sees
+ * must be what runs, so text for a terminal is made safe to show (see {@link displayStatement}).
+ */
 import { formatDuration } from '../config/duration.js';
 import type { ApprovalRequest } from './approvals.js';
 
@@ -18,13 +22,65 @@ export function approvalJson(r: ApprovalRequest): Record<string, unknown> {
   };
 }
 
-/** One table row; the statement is shown on one line, shortened. */
+/**
+ * C0 controls (but newline and tab), DEL, C1 controls (U+009B is a CSI on some terminals), the Unicode bidi
+ * embeddings, overrides, isolates and marks (Trojan Source reordering), line and paragraph separators, and
+ * zero-width characters: an ANSI sequence, a carriage return or a reordering in a requester's statement
+ * could otherwise repaint or rearrange what the approver reads.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+const escape = (s: string) => s.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** Runs of this many blanks or more are shown as a count: 500 spaces must not push `; DROP …` out of sight. */
+const BLANK_RUN = 8;
+
+/**
+ * A statement (or parameter) as an approver's terminal shows it in full: unsafe characters as `\uXXXX`,
+ * long runs of spaces and tabs as `⟨N blanks⟩`, more than two blank lines in a row as `⟨N blank lines⟩`.
+ * Nothing else changes, so what is shown reads as what runs.
+ */
+export function displayStatement(text: string): string {
+  return escape(text)
+    .replace(new RegExp(`[ \\t]{${BLANK_RUN},}`, 'g'), (m) => ` ⟨${m.length} blanks⟩ `)
+    .replace(/\n(?:[ \t]*\n){3,}/g, (m) => `\n⟨${m.split('\n').length - 2} blank lines⟩\n`);
+}
+
+/** Table cell width of the statement; a longer one shows its head and tail and how much is between. */
+const CELL = 60;
+
+/**
+ * One table row; the statement on one line (whitespace collapsed, unsafe characters escaped). When it is
+ * longer than the cell, its start and end are shown with the number of characters left out between them
+ * (`select 1 /* xxx…[+480 chars]…drop table cards`), never a bare prefix that reads as the whole statement.
+ */
 export function approvalRow(r: ApprovalRequest, now: number): string[] {
-  const sql = r.sql.replace(/\s+/g, ' ').trim();
+  const params = r.params?.length ? ` [params: ${r.params.map((p) => (p === null ? 'NULL' : JSON.stringify(p))).join(', ')}]` : '';
+  const sql = escape(`${r.sql.replace(/\s+/g, ' ').trim()}${params.replace(/\s+/g, ' ')}`);
   const left = r.expires_ms - now;
   return [
-    r.id, r.state, r.connection, r.requester.email ?? r.requester.sub, `${r.approvals.length}/${r.min_approvals}`,
+    escape(r.id), r.state, escape(r.connection), escape(r.requester.email ?? r.requester.sub), `${r.approvals.length}/${r.min_approvals}`,
     r.state === 'pending' ? (left > 0 ? `in ${formatDuration(Math.ceil(left / 1000) * 1000)}` : 'now') : '-',
-    sql.length > 60 ? `${sql.slice(0, 57)}...` : sql,
+    cut(sql),
   ];
+}
+
+function cut(s: string): string {
+  if (s.length <= CELL) return s;
+  const head = 36;
+  const tail = 16;
+  return `${s.slice(0, head)}…[+${s.length - head - tail} chars]…${s.slice(-tail)}`;
+}
+
+/** The lines `pcigate approve` and `pcigate deny` show about the request they act on, statement in full. */
+export function approvalDetail(r: ApprovalRequest): string {
+  const lines = [
+    `request:    ${r.id} (${r.kind}) on ${escape(r.connection)} by ${escape(r.requester.email ?? r.requester.sub)}${r.rule ? `, rule ${escape(r.rule)}` : ''}`,
+    ...(r.reason ? [`reason:     ${displayStatement(r.reason)}`] : []),
+    'statement:',
+    ...displayStatement(r.sql).split('\n').map((l) => `  ${l}`),
+    ...(r.params?.length ? ['parameters:', ...r.params.map((p, i) => `  $${i + 1} = ${p === null ? 'NULL' : displayStatement(JSON.stringify(p))}`)] : []),
+  ];
+  return lines.join('\n');
 }
