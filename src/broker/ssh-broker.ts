@@ -99,6 +99,19 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
   const hostKey = await loadOrCreateHostKey(o.fs, o.home);
   const sessions = new Set<{ session: SshSession; conn: Connection }>();
   const ending = new Set<Promise<void>>();
+  // Sessions whose session.end is being written (and retried while the log cannot take it, ssh-session.ts), and
+  // what could not be written at all: closing the listener says so and fails (ERR_AUDIT_WRITE, exit 1).
+  const endingSessions = new Set<SshSession>();
+  const unrecorded: string[] = [];
+  const endSession = (session: SshSession): Promise<void> => {
+    endingSessions.add(session);
+    const p = session.end().catch((err: unknown) => {
+      unrecorded.push(session.id);
+      o.log.warn(`cannot record session.end: ${(err as Error).message}`);
+    }).finally(() => { endingSessions.delete(session); ending.delete(p); });
+    ending.add(p);
+    return p;
+  };
   // Failed logins anyone reaching the listener can cause: recorded, but bounded per address (failure-records.ts).
   const failures = new FailureRecords({ append: (e) => o.sink.append(e), warn: (m) => o.log.warn(m), now: () => o.clock.now() });
   const server = createLocalSshServer({
@@ -130,9 +143,7 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
       const finish = () => {
         closed = true;
         if (!entry || !sessions.delete(entry)) return;
-        const p = entry.session.end().catch((err: unknown) => o.log.warn(`cannot record session.end: ${(err as Error).message}`));
-        ending.add(p);
-        void p.finally(() => ending.delete(p));
+        void endSession(entry.session);
       };
       const withSession = (fn: (s: SshSession) => void, refuse: () => void) => {
         opening.then(fn, refuse);
@@ -191,13 +202,23 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
       await new Promise<void>((resolve) => server.close(() => resolve()));
       for (const e of [...sessions]) {
         sessions.delete(e);
-        ending.add(e.session.end());
+        void endSession(e.session);
       }
+      // A session.end still waiting for the log gets one last attempt; what fails then is reported, not dropped.
+      for (const s of endingSessions) s.abandonEnd();
       await Promise.allSettled([...ending]);
       await failures.close();
+      if (unrecorded.length > 0) {
+        throw new AuditWriteError(`the end of ${unrecorded.length} SSH ${unrecorded.length === 1 ? 'session' : 'sessions'} could not be recorded in the audit log (${unrecorded.join(', ')}); the warnings above name their recordings`, {
+          hint: 'Free space where the audit log lives; a log.gap record will count the lost records once it can be written.',
+        });
+      }
     },
   };
 }
+
+/** How long `pcigate connect NAME` / `exec` keeps trying to record its session.end before it fails. */
+export const DIRECT_END_RETRY_MS = 30_000;
 
 export interface DirectTerminal {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
@@ -217,7 +238,8 @@ export async function runSshDirect(
 ): Promise<{ exit: { code?: number; signal?: string } } | { refused: string; timedOut?: boolean }> {
   let session: SshSession;
   try {
-    session = await admitAndOpen(o, await o.actor(), o.src, o.via, (line) => { term.stderr.write(`${line}\n`); });
+    // One command or shell: a session.end the log refuses is retried for a while, then pcigate fails (exit 1).
+    session = await admitAndOpen({ ...o, endRetryMs: o.endRetryMs ?? DIRECT_END_RETRY_MS }, await o.actor(), o.src, o.via, (line) => { term.stderr.write(`${line}\n`); });
   } catch (err) {
     if (err instanceof SessionRefused) return { refused: err.message, ...(err.kind === 'approval_timeout' ? { timedOut: true } : {}) };
     throw err;

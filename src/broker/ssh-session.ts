@@ -14,6 +14,7 @@ import type { Client } from 'ssh2';
 import { AsciicastWriter } from '../../recorder/asciicast.js';
 import type { Actor, AuditEvent, AuditSink, BlobRef, Outcome, Source, Target } from '../../recorder/types.js';
 import type { Clock, Fs, Logger } from '../cli/ctx.js';
+import { AuditWriteError } from '../errors.js';
 import type { SshConnection } from '../config/index.js';
 import { mergeCounts, PanMasker } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
@@ -66,7 +67,13 @@ export interface SshSessionOptions {
   windowEndsAt?: number;
   /** Ends pending approval waits (Ctrl-C, broker shutdown). */
   signal?: AbortSignal;
+  /** How long a session.end the log refuses is retried before end() rejects; default until abandonEnd(). */
+  endRetryMs?: number;
 }
+
+/** A session.end the log refused is tried again after this, then twice as long each time up to END_RETRY_MAX_MS. */
+const END_RETRY_FIRST_MS = 1_000;
+const END_RETRY_MAX_MS = 30_000;
 
 /** After this long without output, a held incomplete UTF-8 tail is sent (longer than the masker's 20 ms idle release). */
 const UTF8_TAIL_IDLE_MS = 40;
@@ -111,6 +118,8 @@ export class SshSession {
   #lastExit: { code?: number; signal?: string } | undefined;
   #problem: unknown;
   #ended = false;
+  #endPromise: Promise<void> | undefined;
+  readonly #endAbort = new AbortController();
   #limits: SessionLimits | undefined;
   /** Decisions waiting for an approver: the session is not idle meanwhile (the wait has its own bound). */
   #busy = 0;
@@ -395,9 +404,24 @@ export class SshSession {
     };
   }
 
-  /** Closes recordings, commits their hashes and records `session.end`. Idempotent. */
-  async end(outcome?: Outcome, error?: string): Promise<void> {
-    if (this.#ended) return;
+  /**
+   * Closes recordings, commits their hashes and records `session.end`. Idempotent: a second call returns the
+   * first call's promise. A session.end the log cannot take (a full disk) is not dropped: it is tried again,
+   * after 1 s, then twice as long each time up to 30 s, until it is written (with `ended_at`, when the session
+   * really ended, and `end_retries`), until `endRetryMs` has passed, or until abandonEnd(); then it rejects with
+   * an AuditWriteError naming the session and its recordings.
+   */
+  end(outcome?: Outcome, error?: string): Promise<void> {
+    this.#endPromise ??= this.#end(outcome, error);
+    return this.#endPromise;
+  }
+
+  /** Stops retrying an unrecorded session.end: one last attempt now, then end() rejects if it fails too. */
+  abandonEnd(): void {
+    this.#endAbort.abort();
+  }
+
+  async #end(outcome?: Outcome, error?: string): Promise<void> {
     this.#ended = true;
     clearInterval(this.#commitTimer);
     this.#limits?.stop();
@@ -422,7 +446,7 @@ export class SshSession {
     // Summaries of counted requests come before session.end (their failures set #problem).
     await this.#requests.close();
     const failed = this.#problem !== undefined || recordingError !== undefined || error !== undefined || this.#closedFor !== undefined;
-    await this.#record({
+    await this.#recordEnd({
       type: 'session.end',
       outcome: outcome ?? (failed ? 'failure' : 'success'),
       blobs,
@@ -442,6 +466,33 @@ export class SshSession {
         ...(recordingError ? { recording_error: recordingError } : {}),
       },
     });
+  }
+
+  /** Appends session.end, retrying while the log cannot take it (see end()). */
+  async #recordEnd(e: Omit<AuditEvent, 'session' | 'actor' | 'account' | 'src' | 'target'>): Promise<void> {
+    const endedAt = new Date(this.#o.clock.now()).toISOString();
+    const giveUpAt = this.#o.clock.now() + (this.#o.endRetryMs ?? Infinity);
+    let delay = END_RETRY_FIRST_MS;
+    for (let tries = 0; ; tries++) {
+      try {
+        await this.#record(tries === 0 ? e : { ...e, detail: { ...e.detail, ended_at: endedAt, end_retries: tries } });
+        if (tries > 0) this.#o.log.warn(`ssh session ${this.id}: session.end recorded after ${tries} failed ${tries === 1 ? 'attempt' : 'attempts'}`);
+        return;
+      } catch (err) {
+        const why = (err as Error).message;
+        const recordings = (e.blobs ?? []).map((b) => `${b.path ?? '?'} sha256:${b.sha256}`).join(', ') || 'none';
+        if (this.#endAbort.signal.aborted || this.#o.clock.now() >= giveUpAt) {
+          throw new AuditWriteError(`session.end of SSH session ${this.id} could not be recorded (${why}); its recordings are not committed to the log: ${recordings}`, { cause: err });
+        }
+        if (tries === 0) this.#o.log.warn(`ssh session ${this.id}: session.end could not be recorded (${why}); retrying until the log takes it`);
+        await new Promise<void>((resolve) => {
+          const done = () => { clearTimeout(timer); this.#endAbort.signal.removeEventListener('abort', done); resolve(); };
+          const timer = setTimeout(done, Math.min(delay, Math.max(0, giveUpAt - this.#o.clock.now())));
+          this.#endAbort.signal.addEventListener('abort', done, { once: true });
+        });
+        delay = Math.min(delay * 2, END_RETRY_MAX_MS);
+      }
+    }
   }
 
   get lastExit(): { code?: number; signal?: string } | undefined {
