@@ -9,7 +9,7 @@ import * as jose from 'jose';
 import type { Ctx } from '../cli/ctx.js';
 import { TokenRefused } from '../errors.js';
 import { claimsToIdentity, identityClaimProblem } from './claims.js';
-import { checkIssuerUrl } from './provider.js';
+import { checkIssuerUrl, isLoopbackHttp } from './provider.js';
 import type { Identity, JwtClaims } from './types.js';
 import { untrustedText } from './untrusted-text.js';
 
@@ -58,10 +58,21 @@ async function discoverJwksUri(ctx: Ctx, issuer: string): Promise<string> {
   const base = issuer.replace(/\/$/, '');
   const res = await ctx.fetch(`${base}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } });
   if (!res.ok) throw new Error(`HTTP ${res.status} from ${base}/.well-known/openid-configuration`);
-  const doc = (await res.json()) as { issuer?: string; jwks_uri?: string };
+  const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
   // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for.
-  if (doc.issuer !== issuer) throw new Error(`the metadata names issuer ${String(doc.issuer)}, expected ${issuer}`);
-  if (!doc.jwks_uri) throw new Error('the metadata has no jwks_uri');
+  if (doc.issuer !== issuer) throw new Error(`the metadata names issuer ${untrustedText(doc.issuer)}, expected ${issuer}`);
+  if (typeof doc.jwks_uri !== 'string' || !doc.jwks_uri) throw new Error('the metadata has no jwks_uri');
+  // OpenID Connect Discovery §3: jwks_uri must be https. Keys fetched in clear could be swapped by anyone on
+  // the path, and then every token they sign passes. http only for a loopback issuer, on loopback (tests).
+  let u: URL;
+  try {
+    u = new URL(doc.jwks_uri);
+  } catch {
+    throw new Error(`the metadata's jwks_uri ${untrustedText(doc.jwks_uri)} is not a URL`);
+  }
+  if (u.protocol !== 'https:' && !(isLoopbackHttp(u) && isLoopbackHttp(new URL(issuer)))) {
+    throw new Error(`the metadata's jwks_uri ${untrustedText(doc.jwks_uri)} does not use https`);
+  }
   return doc.jwks_uri;
 }
 
