@@ -30,6 +30,10 @@ export function formatVerifyReport(r: VerifyReport, home: string): string {
   out.push(`  records:      ${r.records} checked${range}${span}`);
   const nc = r.newestCheckpoint;
   out.push(`  checkpoints:  ${r.checkpoints} checked${nc ? `; the newest valid one covers ${nc.size} records (epoch ${nc.epoch ?? '?'}${nc.time ? `, ${nc.time}` : ''})` : '; none valid'}`);
+  const u = r.unsealed;
+  out.push(`  unsealed:     ${u
+    ? `${u.count} record(s), seq ${u.firstSeq} … ${u.lastSeq}, after the newest valid checkpoint: chained but not signed, so anyone who can write the log could have added, changed or cut them undetected`
+    : 'none (every record is covered by a signed checkpoint, apart from checkpoint records themselves)'}`);
   out.push(`  key epochs:   ${r.epochs} certified`);
   out.push(`  problems:     ${r.problemsTotal === 0 ? 'none' : r.problemsTotal}`);
   for (const p of r.problems) out.push(`    ${formatProblem(p)}`);

@@ -44,6 +44,8 @@ export interface ScannedLines {
   origin: string | null;
   /** Line index of an incomplete (no `\n`) line at the end of the last segment, or -1. */
   torn: number;
+  /** Indices of lines that end in `\r` (a CRLF conversion leaves one on every line). */
+  cr: Set<number>;
 }
 
 function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number): T {
@@ -127,6 +129,7 @@ export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint
     unreadable: new Map(),
     origin: null,
     torn: -1,
+    cr: new Set(),
   };
   let leafView = Buffer.from(s.leaves.buffer);
   let lastLeafHex = '';
@@ -160,9 +163,15 @@ export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint
       leafView.write(leafHex, i * 32, 32, 'hex');
       const start = pos;
       pos = end + 1;
+      if (end > start && buf[end - 1] === 13) s.cr.add(i);
       if (torn) {
-        if (g === segments.length - 1) s.torn = i;
-        s.unreadable.set(i, `incomplete last line (${end - start} bytes without a newline): a torn write not yet recovered`);
+        if (g === segments.length - 1) {
+          s.torn = i;
+          s.unreadable.set(i, `incomplete last line (${end - start} bytes without a newline): a crash or a write in flight, recoverable — the writer cuts it on its next open and records log.recovered`);
+        } else {
+          // The writer fdatasyncs a segment before it starts the next one: no crash leaves this.
+          s.unreadable.set(i, `incomplete last line (${end - start} bytes without a newline) in a segment that is not the newest: not a crash (a segment is made durable before the next one starts) but damage or a cut`);
+        }
         continue;
       }
       while (blobAt >= 0 && blobAt < start) blobAt = buf.indexOf(BLOBS_KEY, blobAt + 1);

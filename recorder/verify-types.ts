@@ -19,7 +19,9 @@
  * - time_regression: a record's ts earlier than its predecessor's (a warning: clocks step back, tampering
  *   would also break the chain);
  * - blob_mismatch: a committed recording whose file is gone or whose size or SHA-256 changed;
- * - unreadable: bytes that are not a record (garbage, a torn line, non-JSON), with their position.
+ * - unreadable: bytes that are not a record (garbage, a torn line, non-JSON), with their position;
+ * - unsigned: the log holds records but no valid signed checkpoint at all, so no signature vouches for any
+ *   of them (checkpoints.jsonl gone or emptied and no mirror left, or a log rewritten from scratch).
  */
 export const PROBLEM_KINDS = [
   'modified',
@@ -35,6 +37,7 @@ export const PROBLEM_KINDS = [
   'time_regression',
   'blob_mismatch',
   'unreadable',
+  'unsigned',
 ] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
@@ -127,6 +130,12 @@ export interface VerifyReport {
   problemsTotal: number;
   range: { firstSeq: number | null; lastSeq: number | null; firstTs: string | null; lastTs: string | null };
   newestCheckpoint: { size: number; root: string; epoch: number | null; time: string | null } | null;
+  /**
+   * Records after the newest valid checkpoint (its own mirror records not counted), or null when there are
+   * none. They are chained but not signed: until a checkpoint covers them, whoever can write the log can
+   * change, add or cut them without verify noticing (only `--state` notices a cut below its size).
+   */
+  unsealed: { firstSeq: number; lastSeq: number; count: number } | null;
   rootKeySource: 'user' | 'home' | null;
   /** The state to save for the next run; the previous state unchanged when the result is fail. */
   state: VerifyState | undefined;

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { inclusionProof, verifyInclusion } from './merkle.js';
 import type { AuditRecord } from './types.js';
-import { collectCheckpoints, checkCheckpoints } from './verify-checkpoints.js';
+import { CHECKPOINTS_FILE, collectCheckpoints, checkCheckpoints } from './verify-checkpoints.js';
 import type { CheckpointEntry, Where } from './verify-checkpoints.js';
 import { checkEpochs } from './verify-keys.js';
 import type { RotateRecord } from './verify-keys.js';
@@ -24,6 +24,9 @@ import { WARNING_KINDS } from './verify-types.js';
 
 /** At most this many problems are listed; problemsTotal counts them all. */
 export const MAX_LISTED = 1000;
+
+/** An unsealed record dated more than this after the verifier's clock is warned about (clock skew allowed). */
+export const FUTURE_SKEW_MICROS = 300e6;
 
 /** Verifies a whole log; see the file comment. */
 export function verifyLog(input: VerifyInput): VerifyReport {
@@ -38,6 +41,12 @@ export function verifyLog(input: VerifyInput): VerifyReport {
   const changed = ord.problems.filter((p) => p.kind === 'modified' && p.seq !== null && idxOfSeq[p.seq]! >= 0).map((p) => idxOfSeq[p.seq!]!);
   for (const [i, why] of reparse(segments, s, changed)) {
     problems.push({ kind: 'unreadable', segment: s.segNames[s.seg[i]!] ?? null, seq: s.seq[i]!, detail: `record seq ${s.seq[i]!}: ${why}`, severity: 'fail', line: s.line[i]!, offset: s.offset[i]! });
+  }
+  // Line endings converted to CRLF change every record's bytes: say so where the chain breaks.
+  for (const p of problems) {
+    if (p.kind === 'modified' && p.seq !== null && s.cr.has(idxOfSeq[p.seq]!)) {
+      p.detail += ' (its line ends in \\r\\n: the file\'s line endings were converted to CRLF, which changes the bytes every hash is over)';
+    }
   }
   const origin = input.origin ?? s.origin ?? '';
   const segFor = (seq: number) => segmentForSeq(s, seq);
@@ -80,20 +89,53 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     }
   }
 
-  // Sealing: records after the newest checkpoint signed by the right key, older than allowed.
+  // Sealing: records after the newest checkpoint signed by the right key. They are only chained, never
+  // signed: they are always counted in the report (unsealed), and warned about when older than allowed or
+  // dated after now — an unsealed record's own ts is whatever its writer put there.
   const sealed = entries.filter((e) => e.rightKey && e.cp.origin === origin && e.cp.size <= size).sort((a, b) => b.cp.size - a.cp.size)[0];
   const sealedSize = sealed?.cp.size ?? 0;
+  let uFirst = -1;
+  let uLast = -1;
+  let uCount = 0;
+  let agedReported = false;
+  let futureReported = false;
   for (let q = sealedSize; q < size; q++) {
     const i = idxOfSeq[q]!;
-    if (i < 0 || mirrorSeqs.has(q) || Number.isNaN(s.ts[i]!)) continue;
+    if (i < 0 || mirrorSeqs.has(q)) continue;
+    if (uCount++ === 0) uFirst = q;
+    uLast = q;
+    if (Number.isNaN(s.ts[i]!)) continue;
     const age = input.nowMicros - s.ts[i]!;
-    if (age > input.maxUnsealedMicros) {
+    if (!agedReported && uCount === 1 && age > input.maxUnsealedMicros) {
+      agedReported = true;
       problems.push({ kind: 'unsealed', segment: segFor(q), seq: q, severity: 'warn',
         detail: `${size - q} record(s) from seq ${q} on are not covered by a signed checkpoint; the oldest is ${Math.round(age / 1e6)}s old (allowed ${Math.round(input.maxUnsealedMicros / 1e6)}s)` });
     }
-    break;
+    if (!futureReported && -age > FUTURE_SKEW_MICROS) {
+      futureReported = true;
+      problems.push({ kind: 'unsealed', segment: segFor(q), seq: q, severity: 'warn', line: s.line[i]!,
+        detail: `record seq ${q}, not covered by a signed checkpoint, is dated ${Math.round(-age / 1e6)}s after this verification's clock: its age cannot be judged, and nothing signed vouches for it` });
+    }
+  }
+  const unsealed = uCount > 0 ? { firstSeq: uFirst, lastSeq: uLast, count: uCount } : null;
+  // No signature at all: nothing is proven, whatever the chain says (fail closed, like an empty log). A
+  // writer signs a checkpoint within seconds of activity and on close; a log without one either never had a
+  // working writer close it, or lost its checkpoints (checkpoints.jsonl and every mirror: rewritten).
+  // (Checkpoints that are there but do not verify are reported as such above.)
+  if (size > 0 && entries.length === 0) {
+    problems.push({ kind: 'unsigned', segment: CHECKPOINTS_FILE, seq: null, severity: 'fail',
+      detail: `none of the ${size} records is covered by a signed checkpoint (${input.checkpoints === undefined ? `${CHECKPOINTS_FILE} is missing` : `${CHECKPOINTS_FILE} holds none`} and no checkpoint record in the log carries one): the hash chain alone proves nothing, anyone who can write the log can rebuild it` });
   }
 
+  // A torn tail is what a crash leaves — unless the log now ends below a signed checkpoint, which no crash
+  // does (a checkpoint is signed only once every record in it is durable): then it is part of a cut.
+  if (s.torn >= 0 && problems.some((p) => p.kind === 'truncated')) {
+    const torn = problems.find((p) => p.kind === 'unreadable' && p.line === s.line[s.torn] && p.segment === s.segNames[s.seg[s.torn]!]);
+    if (torn) {
+      torn.detail = `${torn.detail.split(': a crash')[0]!} where the log now ends, below a signed checkpoint: not a crash (a checkpoint is signed only after every record in it is durable) but a cut`;
+      torn.severity = 'fail';
+    }
+  }
   problems.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
   const fail = problems.some((p) => p.severity === 'fail');
   const result = fail ? 'fail' : problems.length > 0 ? 'warn' : 'pass';
@@ -116,6 +158,7 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     newestCheckpoint: sealed
       ? { size: sealed.cp.size, root: sealed.cp.root.toString('hex'), epoch: sealed.cp.epoch ?? null, time: sealed.cp.time ?? null }
       : null,
+    unsealed,
     rootKeySource: input.rootKey?.source ?? null,
     state:
       fail || !allRoot

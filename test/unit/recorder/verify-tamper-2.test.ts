@@ -1,0 +1,178 @@
+/**
+ * The tamper matrix, second part (logs written by the real writer, openAuditLog): what an attacker with write
+ * access to the data home can do that does not break the hash chain, and the damage a buggy disk leaves —
+ * each named precisely, with crash tails told apart from cuts.
+ */
+import { createHash } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalize } from '../../../recorder/canonical-json.js';
+import { openAuditLog } from '../../../recorder/index.js';
+import { verifyLog } from '../../../recorder/verify.js';
+import { loadVerifyInput } from '../../../recorder/verify-load.js';
+import { formatVerifyReport } from '../../../recorder/verify-render.js';
+import type { Problem, VerifyReport } from '../../../recorder/verify-types.js';
+import { testCtx } from '../../harness/test-ctx.js';
+
+const ORIGIN = 'test.example/pcigate';
+const NOW_US = Date.UTC(2026, 10, 22, 12, 5) * 1000;
+let tmp: string;
+let base: string;
+let n = 0;
+
+const brief = (ps: Problem[]) => ps.map((p) => ({ kind: p.kind, segment: p.segment, seq: p.seq, severity: p.severity }));
+
+async function segments(home: string): Promise<string[]> {
+  return (await fsp.readdir(path.join(home, 'log'))).filter((f) => /^\d{12}\.jsonl$/.test(f)).sort();
+}
+
+async function readLines(file: string): Promise<string[]> {
+  const l = (await fsp.readFile(file, 'utf8')).split('\n');
+  if (l[l.length - 1] === '') l.pop();
+  return l;
+}
+
+async function writeLines(file: string, lines: string[]): Promise<void> {
+  await fsp.writeFile(file, lines.map((x) => `${x}\n`).join(''));
+}
+
+async function copyOf(src: string): Promise<string> {
+  const dst = path.join(tmp, `case-${++n}`);
+  await fsp.cp(src, dst, { recursive: true });
+  return dst;
+}
+
+async function verifyHome(home: string): Promise<VerifyReport> {
+  return verifyLog(await loadVerifyInput(fsp, home, { nowMicros: NOW_US, maxUnsealedMicros: 3600e6 }));
+}
+
+const leafHex = (line: string) => createHash('sha256').update(Buffer.from([0])).update(line).digest('hex');
+
+/** Appends a correctly chained record to the newest segment, as anyone with write access can. */
+async function appendChained(home: string, tsOffsetMs: number): Promise<number> {
+  const segs = await segments(home);
+  const file = path.join(home, 'log', segs[segs.length - 1]!);
+  const lines = await readLines(file);
+  const last = lines[lines.length - 1]!;
+  const prev = JSON.parse(last) as { seq: number; ts: string };
+  const ts = new Date(Date.parse(prev.ts) + tsOffsetMs).toISOString().replace('Z', '000Z');
+  lines.push(canonicalize({ v: 1, origin: ORIGIN, seq: prev.seq + 1, ts, type: 'pg.query', outcome: 'success', detail: { sql: 'select forged' }, prev: leafHex(last) }));
+  await writeLines(file, lines);
+  return prev.seq + 1;
+}
+
+beforeAll(async () => {
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'pcigate-verify-tamper-2-'));
+  base = path.join(tmp, 'base');
+  const ctx = testCtx();
+  const log = await openAuditLog(ctx, { home: base, createIfMissing: { origin: ORIGIN }, checkpointRecords: 8, segmentMaxBytes: 4096, idleMs: 60_000 });
+  for (let k = 0; k < 40; k++) {
+    ctx.clock.advance(1);
+    await log.append({ type: 'pg.query', session: 's-1', outcome: 'success', detail: { sql: `select ${k} from orders` } });
+  }
+  await log.close();
+});
+
+afterAll(async () => {
+  await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+describe('verify: what the chain alone cannot prove', () => {
+  it('a clean log reports no unsealed records (the final checkpoint mirror does not count)', async () => {
+    const r = await verifyHome(base);
+    expect(r.result).toBe('pass');
+    expect(r.unsealed).toBeNull();
+    expect(formatVerifyReport(r, base)).toMatch(/^ {2}unsealed: {5}none /m);
+  });
+
+  it('a log rebuilt without any checkpoint (checkpoints.jsonl removed, mirrors dropped, chain re-linked) fails as unsigned', async () => {
+    const home = await copyOf(base);
+    const kept: string[] = [];
+    let prev = '0'.repeat(64);
+    for (const seg of await segments(home)) {
+      for (const line of await readLines(path.join(home, 'log', seg))) {
+        const rec = JSON.parse(line) as Record<string, unknown>;
+        if (rec.type === 'checkpoint' || rec.type === 'segment.open') continue;
+        const out = canonicalize({ ...rec, seq: kept.length, prev });
+        prev = leafHex(out);
+        kept.push(out);
+      }
+      await fsp.rm(path.join(home, 'log', seg));
+    }
+    await writeLines(path.join(home, 'log', '000000000000.jsonl'), kept);
+    await fsp.rm(path.join(home, 'checkpoints.jsonl'));
+    const r = await verifyHome(home);
+    expect(brief(r.problems)).toEqual([{ kind: 'unsigned', segment: 'checkpoints.jsonl', seq: null, severity: 'fail' }]);
+    expect(r.problems[0]!.detail).toContain(`none of the ${kept.length} records is covered by a signed checkpoint (checkpoints.jsonl is missing`);
+    expect(r.result).toBe('fail');
+    expect(r.unsealed).toEqual({ firstSeq: 0, lastSeq: kept.length - 1, count: kept.length });
+  });
+
+  it('a record appended after the newest checkpoint is not a problem but is always reported as unsealed', async () => {
+    const home = await copyOf(base);
+    const seq = await appendChained(home, 1000);
+    const r = await verifyHome(home);
+    expect(r.problems).toEqual([]);
+    expect(r.unsealed).toEqual({ firstSeq: seq, lastSeq: seq, count: 1 });
+    expect(formatVerifyReport(r, home)).toContain(`unsealed:     1 record(s), seq ${seq} … ${seq}, after the newest valid checkpoint: chained but not signed`);
+  });
+
+  it('an appended record dated in the future (so it never looks old) warns', async () => {
+    const home = await copyOf(base);
+    const seq = await appendChained(home, 365 * 86400_000);
+    const r = await verifyHome(home);
+    expect(brief(r.problems)).toEqual([{ kind: 'unsealed', segment: expect.any(String), seq, severity: 'warn' }]);
+    expect(r.problems[0]!.detail).toMatch(/is dated \d+s after this verification's clock/);
+    expect(r.result).toBe('warn');
+  });
+});
+
+describe('verify: damage a disk or a copy leaves', () => {
+  it('a segment converted to CRLF line endings is named as such', async () => {
+    const home = await copyOf(base);
+    const seg = (await segments(home))[2]!;
+    const file = path.join(home, 'log', seg);
+    await fsp.writeFile(file, (await fsp.readFile(file, 'utf8')).replace(/\n/g, '\r\n'));
+    const r = await verifyHome(home);
+    expect(r.result).toBe('fail');
+    expect(r.problems.length).toBeGreaterThan(0);
+    for (const p of r.problems) {
+      expect(p).toMatchObject({ kind: 'modified', segment: seg });
+      expect(p.detail).toContain('converted to CRLF');
+    }
+  });
+
+  it('a torn last line of the newest segment is a recoverable crash tail (warn); of an older segment, damage (fail)', async () => {
+    const crash = await copyOf(base);
+    const segs = await segments(crash);
+    await fsp.appendFile(path.join(crash, 'log', segs[segs.length - 1]!), '{"v":1,"origin":"test.exa');
+    const c = await verifyHome(crash);
+    expect(brief(c.problems)).toEqual([{ kind: 'unreadable', segment: segs[segs.length - 1]!, seq: null, severity: 'warn' }]);
+    expect(c.problems[0]!.detail).toContain('a crash or a write in flight, recoverable');
+
+    const cut = await copyOf(base);
+    const older = path.join(cut, 'log', segs[1]!);
+    const bytes = await fsp.readFile(older);
+    await fsp.writeFile(older, bytes.subarray(0, bytes.length - 10));
+    const d = await verifyHome(cut);
+    expect(d.result).toBe('fail');
+    const torn = d.problems.find((p) => p.kind === 'unreadable')!;
+    expect(torn).toMatchObject({ segment: segs[1]!, severity: 'fail' });
+    expect(torn.detail).toContain('in a segment that is not the newest: not a crash');
+  });
+
+  it('the newest segment cut mid-line below a signed checkpoint: the torn line is part of the cut, not a crash', async () => {
+    const home = await copyOf(base);
+    const segs = await segments(home);
+    const file = path.join(home, 'log', segs[segs.length - 1]!);
+    const bytes = await fsp.readFile(file);
+    await fsp.writeFile(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const r = await verifyHome(home);
+    expect(r.problems.map((p) => p.kind).sort()).toEqual(['truncated', 'unreadable']);
+    const torn = r.problems.find((p) => p.kind === 'unreadable')!;
+    expect(torn.severity).toBe('fail');
+    expect(torn.detail).toContain('below a signed checkpoint: not a crash');
+  });
+});
