@@ -43,11 +43,22 @@ export function starSpan(out: Uint8Array, span: PanSpan, format: MaskFormat, flo
   let d = 0;
   for (let i = span.start; i < span.end; i++) {
     const b = out[i]!;
+    if (b === 0xef && fullWidthDigitOrStar(out, i)) {
+      // A full-width digit (wide-text.ts) becomes a full-width asterisk: same length, still UTF-8.
+      if (i >= floor && !(d < head || d >= span.digits - tail)) out[i + 2] = FULL_WIDTH_STAR;
+      d++;
+      i += 2;
+      continue;
+    }
     if ((b < 48 || b > 57) && b !== STAR) continue; // separator
     if (i >= floor && !(d < head || d >= span.digits - tail)) out[i] = STAR;
     d++;
   }
 }
+
+/** U+FF0A FULLWIDTH ASTERISK is EF BC 8A; the full-width digits U+FF10–FF19 are EF BC 90–99. */
+const FULL_WIDTH_STAR = 0x8a;
+const fullWidthDigitOrStar = (b: Uint8Array, i: number): boolean => b[i + 1] === 0xbc && ((b[i + 2]! >= 0x90 && b[i + 2]! <= 0x99) || b[i + 2] === FULL_WIDTH_STAR);
 
 /** Merges overlapping spans (sorted by start) into disjoint ones; digits are recounted by the caller. */
 export function mergeSpans(spans: readonly PanSpan[]): PanSpan[] {
@@ -86,12 +97,13 @@ export function applyMask(buf: Uint8Array, spans: readonly PanSpan[], style: Mas
   return Buffer.concat(parts);
 }
 
-/** The ASCII digits in buf[start, end) as a string. */
+/** The digits in buf[start, end) as an ASCII string (full-width ones too). */
 export function digitsOf(buf: Uint8Array, start: number, end: number): string {
   let s = '';
   for (let i = start; i < end; i++) {
     const b = buf[i]!;
     if (b >= 48 && b <= 57) s += String.fromCharCode(b);
+    else if (b === 0xef && buf[i + 1] === 0xbc && buf[i + 2]! >= 0x90 && buf[i + 2]! <= 0x99) { s += String.fromCharCode(buf[i + 2]! - 0x90 + 48); i += 2; }
   }
   return s;
 }

@@ -10,6 +10,9 @@
  * `<digit>.`, as in `249.99999999999977`): printed floating-point numbers have 13–17 such digits and one in
  * ten is Luhn-valid. Such a run is still a PAN when it lies in a major issuer range.
  *
+ * Full-width digits and Unicode spaces and dashes between groups (`４１１１…`, `4111 1111 …` with U+00A0) read as
+ * their ASCII forms (wide-text.ts).
+ *
  * A floating-point print of a PAN (`4.111111111111111e+15`, or with one digit fewer) is found too
  * (float-text.ts); its span covers the whole token. So is one printed with thousands separators
  * (`$4,111,111,111,111,111.00`: money, to_char; grouped-text.ts).
@@ -22,6 +25,7 @@ import { networkIndex } from './card-networks.js';
 import { escapeLetter } from './escape-letter.js';
 import { findExponentPans } from './float-text.js';
 import { GROUP_CLASS, groupedAt } from './grouped-text.js';
+import { completeUtf8, readWide, wideAround } from './wide-text.js';
 
 export interface DetectOptions {
   /** Accept any Luhn-valid 13–19 digit number, not only the issuer ranges of the major networks. */
@@ -73,6 +77,8 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   let p = from + STRIDE - 1;
   // Thousands-grouped prints are looked for at the same probes (grouped-text.ts), so the data is read once.
   let groupedEnd = from;
+  // A full-width digit, or a Unicode space or dash by a digit, seen: the text is searched again read as ASCII.
+  let wide = false;
   while (p < to) {
     const b = buf[p]!;
     if (p >= groupedEnd && GROUP_CLASS[b] !== 0) groupedEnd = groupedAt(buf, p, from, to, openEnd, grouped);
@@ -81,14 +87,15 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
     if (cls === 1) q = p;
     else if (cls === 2 && p + 1 < to && BYTE_CLASS[buf[p + 1]!] === 1) q = p + 1;
     else {
+      if (b >= 0x80 && !wide && !readingWide) wide = wideAround(buf, p, from, to);
       p += STRIDE;
       continue;
     }
     // A run of ≥ 13 bytes holding q reaches q − 6 or q + 6; if neither is a digit or separator, skip the
-    // extension (ids, amounts and times are short digit runs).
+    // extension (ids, amounts and times are short digit runs). A byte ≥ 0x80 may be a Unicode separator.
     const lo = q - 6;
     const hi = q + 6;
-    if ((lo < from || (BYTE_CLASS[buf[lo]!]! & 3) === 0) && (hi >= to || (BYTE_CLASS[buf[hi]!]! & 3) === 0)) {
+    if ((lo < from || ((BYTE_CLASS[buf[lo]!]! & 3) === 0 && buf[lo]! < 0x80)) && (hi >= to || ((BYTE_CLASS[buf[hi]!]! & 3) === 0 && buf[hi]! < 0x80))) {
       p += STRIDE;
       continue;
     }
@@ -107,6 +114,7 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
       else if (c === 2 && e + 1 < to && BYTE_CLASS[buf[e + 1]!] === 1) { e++; seps++; }
       else break;
     }
+    if (!wide && !readingWide && ((s > from && buf[s - 1]! >= 0x80 && wideAround(buf, s - 1, from, to)) || (e < to && buf[e]! >= 0x80 && wideAround(buf, e, from, to)))) wide = true;
     // Digits, not bytes, must reach 13: a date like `2026-11-22 12` is 13 bytes but 10 digits.
     const digits = e - s - seps;
     if (digits >= MIN_PAN_DIGITS) {
@@ -114,6 +122,11 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
       else if (digits <= MAX_PAN_DIGITS) checkPlain(buf, s, e, from, to, openEnd, anyLuhn, out);
     }
     p = e + STRIDE;
+  }
+  if (wide) {
+    out.length = 0;
+    grouped.length = 0;
+    return wideSpans(buf, opts, from, to, openEnd, exponents);
   }
   const found = out.length;
   if (exponents) findExponentPans(buf, from, to, openEnd, out);
@@ -124,6 +137,26 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   if (out.length > 1 && out.length > found) out.sort((x, y) => x.start - y.start);
   // Most values hold no PAN: one shared, frozen empty array instead of an allocation per call.
   return out.length === 0 ? NO_SPANS : out.slice();
+}
+
+/** Set while findPans searches a text read as ASCII (wideSpans), which holds no more Unicode digits or separators. */
+let readingWide = false;
+
+/**
+ * PANs in buf[from, to) with its full-width digits and Unicode spaces and dashes read as ASCII (wide-text.ts),
+ * as spans of the original bytes. Everything the plain search finds it finds too: other bytes read as themselves.
+ */
+function wideSpans(buf: Uint8Array, opts: DetectOptions, from: number, to: number, openEnd: boolean, exponents: boolean): PanSpan[] {
+  // In a stream (`openEnd`) a character cut at the end may be a digit still: the run before it stays undecided.
+  const r = readWide(buf, from, openEnd ? completeUtf8(buf, from, to) : to);
+  readingWide = true;
+  let spans: PanSpan[];
+  try {
+    spans = findPans(r.text, opts, 0, r.text.length, openEnd, exponents);
+  } finally {
+    readingWide = false;
+  }
+  return spans.map((x) => ({ start: r.start[x.start]!, end: r.end[x.end - 1]!, digits: x.digits }));
 }
 
 /** Fast path: a run of 13–19 digits without separators is one candidate, checked on the bytes directly. */

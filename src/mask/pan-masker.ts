@@ -124,12 +124,12 @@ export class PanMasker {
   }
 }
 
-/** True when `text` holds fewer than `n` ASCII digits (0–9), counting no further than needed. */
+/** True when `text` holds fewer than `n` digits (ASCII 0–9 or full-width, wide-text.ts), counting no further than needed. */
 export function fewerDigitsThan(text: string, n: number): boolean {
   let seen = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57 && ++seen >= n) return false;
+    if (((c >= 48 && c <= 57) || (c >= 0xff10 && c <= 0xff19)) && ++seen >= n) return false;
   }
   return true;
 }

@@ -46,8 +46,9 @@ export function detect(data: Buffer, cut: number, skipBefore: number, last: bool
   const found: Found[] = [];
   for (const s of findPans(data, opts, 0, data.length, !last)) {
     if (s.start >= cut || s.start < skipBefore) continue;
-    const masked = Buffer.from(applyMask(data.subarray(s.start, s.end), [{ start: 0, end: s.end - s.start, digits: s.digits }], { format: 'last4' })).toString('latin1');
-    found.push({ at: s.start, f: { kind: 'pan', network: networkOf(data.subarray(s.start, s.end).toString('latin1'), s.digits), masked } });
+    // UTF-8: full-width digits and Unicode separators (wide-text.ts) are more than a byte; NFKC reads them as ASCII.
+    const masked = Buffer.from(applyMask(data.subarray(s.start, s.end), [{ start: 0, end: s.end - s.start, digits: s.digits }], { format: 'last4' })).toString('utf8');
+    found.push({ at: s.start, f: { kind: 'pan', network: networkOf(data.subarray(s.start, s.end).toString('utf8').normalize('NFKC'), s.digits), masked } });
   }
   const text = data.toString('latin1');
   for (const { kind, re } of SAD_PATTERNS) {

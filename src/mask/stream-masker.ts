@@ -23,6 +23,7 @@ import { exponentStart, exponentTail } from './float-text.js';
 import { BYTE_CLASS, findPans, MAX_GLUED_WORD, MAX_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { addCount, PAN_RULE } from './pan-masker.js';
+import { wideUnitAt } from './wide-text.js';
 import type { MaskCounts } from './pan-masker.js';
 
 /** Timer functions, injectable so tests control idle release. */
@@ -203,31 +204,53 @@ export function holdFrom(buf: Uint8Array): number {
 }
 
 function digitRunHold(buf: Uint8Array): number {
-  const n = buf.length;
-  let i = n;
-  const last = BYTE_CLASS[buf[n - 1]!];
-  if (last === 1 || (last === 2 && n >= 2 && BYTE_CLASS[buf[n - 2]!] === 1)) {
+  // An incomplete character at the end is held anyway; a run of digits before it is undecided too (the
+  // character may be a full-width digit or a no-break space, wide-text.ts).
+  const n = utf8Tail(buf, buf.length);
+  const last = unitBefore(buf, n);
+  if (last === 1 || (last === 2 && unitBefore(buf, unitAt) === 1)) {
     let digits = 0;
     let groupStart = n;
-    let j = last === 2 ? n - 1 : n;
+    let j = n;
+    if (last === 2) { unitBefore(buf, n); j = unitAt; }
     // Walk back group by group; a group longer than 19 digits can never be part of a PAN.
     while (j > 0) {
       let k = j;
-      while (k > 0 && BYTE_CLASS[buf[k - 1]!] === 1) k--;
-      const g = j - k;
+      let g = 0;
+      while (k > 0 && unitBefore(buf, k) === 1) { k = unitAt; g++; }
       if (g > MAX_PAN_DIGITS) break;
       digits += g;
       groupStart = k;
       if (digits >= MAX_PAN_DIGITS) break;
-      if (k >= 2 && BYTE_CLASS[buf[k - 1]!] === 2 && BYTE_CLASS[buf[k - 2]!] === 1) j = k - 1;
-      else break;
+      if (k > 0 && unitBefore(buf, k) === 2) {
+        const sep = unitAt;
+        if (unitBefore(buf, sep) === 1) { j = sep; continue; }
+      }
+      break;
     }
-    i = groupStart;
-    if (i === n) return utf8Tail(buf, n); // the last group is too long to become a PAN
-  } else {
-    return utf8Tail(buf, n);
+    // The last group is too long to become a PAN: only an incomplete character is held.
+    return groupStart;
   }
-  return i;
+  return n;
+}
+
+/** Where the unit unitBefore() last read starts. */
+let unitAt = 0;
+
+/**
+ * The character that ends right before `k`: 1 a digit (ASCII or full-width), 2 a separator (space, dash, or
+ * a Unicode one: wide-text.ts), 4 an ASCII letter, 0 anything else; its start is left in `unitAt`.
+ */
+function unitBefore(buf: Uint8Array, k: number): number {
+  if (k <= 0) { unitAt = 0; return 0; }
+  const b = buf[k - 1]!;
+  if (b < 0x80) { unitAt = k - 1; return BYTE_CLASS[b]!; }
+  let i = k - 1;
+  while (i > 0 && k - i < 3 && (buf[i]! & 0xc0) === 0x80) i--;
+  unitAt = i;
+  const u = wideUnitAt(buf, i, k);
+  if (u.ascii === 0 || i + u.len !== k) { unitAt = k - 1; return 0; }
+  return u.ascii >= 0x30 ? 1 : 2;
 }
 
 /**
@@ -238,13 +261,17 @@ function digitRunHold(buf: Uint8Array): number {
  */
 export function idleHold(buf: Uint8Array): number {
   const run = holdFrom(buf);
+  const end = utf8Tail(buf, buf.length);
   // No undecided digit run at the end (holdFrom points at an incomplete UTF-8 sequence, or at nothing).
-  if (run >= buf.length || BYTE_CLASS[buf[run]!] !== 1) return utf8Tail(buf, buf.length);
+  if (run >= end || (BYTE_CLASS[buf[run]!] !== 1 && wideUnitAt(buf, run, end).ascii < 0x30)) return end;
   let digits = 0;
-  for (let i = run; i < buf.length; i++) {
-    if (BYTE_CLASS[buf[i]!] === 1 && ++digits > 6) return i;
+  for (let i = run; i < end;) {
+    const b = buf[i]!;
+    const u = b >= 0x80 ? wideUnitAt(buf, i, end) : { ascii: BYTE_CLASS[b] === 1 ? b : 0, len: 1 };
+    if (u.ascii >= 0x30 && ++digits > 6) return i;
+    i += u.ascii !== 0 ? u.len : 1;
   }
-  return buf.length;
+  return end;
 }
 
 /** Start of an incomplete UTF-8 sequence at the end of buf, or buf.length. */
@@ -271,14 +298,15 @@ export function contextFrom(buf: Uint8Array, hold: number): number {
   let j = hold;
   let digits = 0;
   while (j > 0) {
-    const c = BYTE_CLASS[buf[j - 1]!];
+    const c = unitBefore(buf, j);
     if (c === 1) {
       digits++;
-      j--;
+      j = unitAt;
       if (digits > 2 * MAX_PAN_DIGITS + 2) break;
-    } else if (c === 2 && j >= 2 && BYTE_CLASS[buf[j - 2]!] === 1) {
+    } else if (c === 2 && unitAt > 0 && unitBefore(buf, unitAt) === 1) {
       if (digits >= MAX_PAN_DIGITS) break;
-      j--;
+      unitBefore(buf, j);
+      j = unitAt;
     } else break;
   }
   // After `e+` or `e` the run is the exponent of a float print (float-text.ts; held here because a space

@@ -64,4 +64,24 @@ describe('leaks found by the third hunt', () => {
     await until(() => pgQueries(gate.home, 'as glued').length > 0);
     expect(queryDetail(pgQueries(gate.home, 'as glued')[0]!).sql).toContain(`'card************1111' as glued`);
   });
+
+  it('a card number in full-width digits, or grouped by no-break, thin or ideographic spaces, is masked in results, COPY and the log', async () => {
+    const fw = (d: string) => d.replace(/\d/g, (x) => String.fromCharCode(0xff10 + Number(x)));
+    const [nbsp, thin, ideo] = ['\u00a0', '\u2009', '\u3000'].map((sp) => ['4111', '1111', '1111', '1111'].join(sp)) as [string, string, string];
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(`select '${fw(PAN)}' as fw, $1::text as nbsp, '${thin}' as thin, '${ideo}' as ideo, to_json('${fw(PAN)}'::text) as j`, [nbsp]);
+      const stars = (sp: string) => ['****', '****', '****', '1111'].join(sp);
+      expect(r.rows).toEqual([{ fw: `${'＊'.repeat(12)}${fw('1111')}`, nbsp: stars('\u00a0'), thin: stars('\u2009'), ideo: stars('\u3000'), j: `${'＊'.repeat(12)}${fw('1111')}` }]);
+    } finally { await c.end(); }
+    const copy = await run('psql', ['-X', '-c', `copy (select '${fw(PAN)}' as fw, '${nbsp}' as nbsp) to stdout with (format csv)`], gate.env);
+    expect(copy.stdout, copy.stderr).toBe(`${'＊'.repeat(12)}${fw('1111')},****\u00a0****\u00a0****\u00a01111\n`);
+    await until(() => pgQueries(gate.home, 'as ideo').length > 0);
+    const d = queryDetail(pgQueries(gate.home, 'as ideo')[0]!);
+    expect(d.sql).not.toContain(fw(PAN));
+    expect(d.sql).toContain(`'****\u2009****\u2009****\u20091111' as thin`);
+    expect(d.params).toEqual(['****\u00a0****\u00a0****\u00a01111']);
+    const home = dataHome(gate.home);
+    for (const p of [fw(PAN), nbsp, thin, ideo]) expect(home.includes(Buffer.from(p)), p).toBe(false);
+  });
 });

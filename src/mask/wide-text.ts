@@ -1,0 +1,106 @@
+/**
+ * Card numbers written with Unicode digits and separators (pan-detector.ts finds ASCII ones): full-width digits
+ * (U+FF10–FF19, what a Japanese or Chinese input method types: `４１１１…`), and groups split by a no-break, thin,
+ * figure or ideographic space or a Unicode dash instead of an ASCII space or `-` (`4111 1111 …` with U+00A0, as
+ * word processors, spreadsheets and some locales' number formats write them). Their NFKC form is the ASCII card
+ * number, so they are card numbers as much as it is.
+ *
+ * findPans notices such a character at one of its probes (or next to an ASCII digit run it extends) and then
+ * searches the text once more with each of them read as its ASCII digit, space or dash (wideSpans); the spans
+ * found are mapped back to the original bytes. A full-width digit is masked as a full-width asterisk (U+FF0A,
+ * mask-format.ts), so the value keeps its length and stays valid UTF-8. Other scripts' digits (Arabic-Indic,
+ * Devanagari, …) are not read.
+ */
+
+/** What one UTF-8 sequence is: 0 nothing of a card number, else its ASCII reading (a digit, space or dash). */
+export interface WideUnit {
+  /** The ASCII byte it reads as (0x30–0x39, 0x20 or 0x2d), or 0. */
+  ascii: number;
+  /** Its length in bytes (1–3). */
+  len: number;
+}
+
+const NONE: WideUnit = { ascii: 0, len: 1 };
+
+/**
+ * The reading of the UTF-8 sequence that starts at `i` (before `to`): a full-width digit, a Unicode space
+ * (U+00A0, U+2000–200A, U+202F, U+205F, U+3000) or dash (U+2010–2013, U+2212, U+FE63, U+FF0D).
+ */
+export function wideUnitAt(buf: Uint8Array, i: number, to: number): WideUnit {
+  const b = buf[i]!;
+  if (b === 0xc2) return i + 1 < to && buf[i + 1] === 0xa0 ? { ascii: 0x20, len: 2 } : NONE;
+  if (i + 2 >= to) return NONE;
+  const c1 = buf[i + 1]!;
+  const c2 = buf[i + 2]!;
+  if (b === 0xef) {
+    if (c1 === 0xbc) {
+      if (c2 >= 0x90 && c2 <= 0x99) return { ascii: c2 - 0x90 + 0x30, len: 3 };
+      if (c2 === 0x8d) return { ascii: 0x2d, len: 3 };
+    } else if (c1 === 0xb9 && c2 === 0xa3) return { ascii: 0x2d, len: 3 };
+    return NONE;
+  }
+  if (b === 0xe2) {
+    if (c1 === 0x80) {
+      if ((c2 >= 0x80 && c2 <= 0x8a) || c2 === 0xaf) return { ascii: 0x20, len: 3 };
+      if (c2 >= 0x90 && c2 <= 0x93) return { ascii: 0x2d, len: 3 };
+    } else if (c1 === 0x81 && c2 === 0x9f) return { ascii: 0x20, len: 3 };
+    else if (c1 === 0x88 && c2 === 0x92) return { ascii: 0x2d, len: 3 };
+    return NONE;
+  }
+  if (b === 0xe3 && c1 === 0x80 && c2 === 0x80) return { ascii: 0x20, len: 3 };
+  return NONE;
+}
+
+/**
+ * Whether the byte at `p` (≥ 0x80) belongs to a full-width digit, or to a Unicode space or dash next to a digit:
+ * then the text is searched again read as ASCII (wideSpans). A few byte reads; most non-ASCII text answers no.
+ */
+export function wideAround(buf: Uint8Array, p: number, from: number, to: number): boolean {
+  let i = p;
+  while (i > from && p - i < 3 && (buf[i]! & 0xc0) === 0x80) i--;
+  const u = wideUnitAt(buf, i, to);
+  if (u.ascii === 0) return false;
+  if (u.ascii >= 0x30) return true;
+  const next = i + u.len;
+  return (next < to && ((buf[next]! >= 0x30 && buf[next]! <= 0x39) || buf[next] === 0xef)) || (i > from && buf[i - 1]! >= 0x30 && buf[i - 1]! <= 0x39);
+}
+
+/** A text read as ASCII (`text`), with each of its bytes' start and end in the original. */
+export interface WideReading {
+  text: Buffer;
+  start: Int32Array;
+  end: Int32Array;
+}
+
+/** buf[from, to) with every full-width digit, Unicode space and dash written as its ASCII byte. */
+export function readWide(buf: Uint8Array, from: number, to: number): WideReading {
+  const n = to - from;
+  const text = Buffer.allocUnsafe(n);
+  const start = new Int32Array(n + 1);
+  const end = new Int32Array(n + 1);
+  let k = 0;
+  for (let i = from; i < to;) {
+    const b = buf[i]!;
+    const u = b >= 0xc2 ? wideUnitAt(buf, i, to) : NONE;
+    start[k] = i;
+    if (u.ascii !== 0) {
+      text[k] = u.ascii;
+      i += u.len;
+    } else {
+      text[k] = b;
+      i++;
+    }
+    end[k++] = i;
+  }
+  return { text: text.subarray(0, k), start, end };
+}
+
+/** `to`, or the start of an incomplete UTF-8 sequence that ends buf[from, to). */
+export function completeUtf8(buf: Uint8Array, from: number, to: number): number {
+  for (let k = 1; k <= 3 && to - k >= from; k++) {
+    const b = buf[to - k]!;
+    if (b < 0x80) return to;
+    if (b >= 0xc0) return (b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2) > k ? to - k : to;
+  }
+  return to;
+}
