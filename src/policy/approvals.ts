@@ -79,6 +79,12 @@ export interface ApprovalRequest {
   denial?: ApprovalPerson & { at_ms: number; reason: string };
   approved_ms?: number;
   uses: number;
+  /**
+   * HMAC-SHA-256 (hex) of the rest of the request as stored, under `approvals/.key` ({@link sealOf}): a
+   * request file changed by anything but the store (its state set to approved, an approval or another
+   * statement's hmac written in) no longer matches and is never used.
+   */
+  seal?: string;
 }
 
 export interface NewRequest {
@@ -112,6 +118,12 @@ export function statementHmac(key: Buffer, sql: string, bound?: BoundParams): st
   if (!bound || bound.params.length === 0) return h.update(sql, 'utf8').digest('hex');
   const params = bound.params.map((p) => (p === null ? null : p.format === 'text' ? ['t', p.value] : ['b', Buffer.from(p.value).toString('hex')]));
   return h.update(`\0pcigate-bound-v1\0${JSON.stringify([sql, params, bound.types ?? []])}`, 'utf8').digest('hex');
+}
+
+/** The seal of a stored request: an HMAC of its JSON without the seal, under the data home's approval key. */
+export function sealOf(key: Buffer, req: ApprovalRequest): string {
+  const { seal: _seal, ...rest } = req;
+  return createHmac('sha256', key).update(`pcigate-approval-seal-v1\0${JSON.stringify(rest)}`, 'utf8').digest('hex');
 }
 
 /** At most this many characters of one parameter are shown; the HMAC binds the whole value. */
@@ -232,12 +244,24 @@ export class ApprovalStore {
   }
 
   private async read(id: string): Promise<ApprovalRequest> {
+    let req: ApprovalRequest;
     try {
-      return JSON.parse(await this.deps.fs.readFile(this.file(id), 'utf8')) as ApprovalRequest;
+      req = JSON.parse(await this.deps.fs.readFile(this.file(id), 'utf8')) as ApprovalRequest;
     } catch (e) {
       if (e instanceof ApprovalNotFound) throw e;
       throw new ApprovalNotFound(`no approval request ${id}`, { cause: e });
     }
+    // Fail closed: a file the store did not write as it stands is no request at all, whatever it says.
+    if (typeof req.seal !== 'string' || req.seal !== sealOf(await this.bindingKey(), req)) {
+      throw new ApprovalConflict(`approval request ${id} was changed outside pcigate (its seal does not match ${path.join(this.dir, '.key')}); it cannot be decided or used`);
+    }
+    return req;
+  }
+
+  /** The request's file content, sealed. */
+  private async sealed(req: ApprovalRequest): Promise<string> {
+    const { seal: _seal, ...rest } = req;
+    return `${JSON.stringify({ ...rest, seal: sealOf(await this.bindingKey(), rest) }, null, 2)}\n`;
   }
 
   private event(type: string, req: ApprovalRequest, who: ApprovalPerson & { groups?: string[] }, outcome: 'success' | 'failure' | 'denied' | 'pending', extra: Record<string, unknown> = {}, more: { client?: string } = {}) {
@@ -263,7 +287,7 @@ export class ApprovalStore {
     return withFileLock(this.deps.fs, `${file}.lock`, async () => {
       const { next, record } = fn(await this.read(id));
       await record();
-      await writeFileAtomic(this.deps.fs, file, `${JSON.stringify(next, null, 2)}\n`);
+      await writeFileAtomic(this.deps.fs, file, await this.sealed(next));
       return next;
     });
   }
@@ -284,7 +308,7 @@ export class ApprovalStore {
     };
     await this.event('approval.request', req, { ...req.requester, groups: r.requester.groups ?? [] }, 'pending', { rule: r.rule, expires_ms: req.expires_ms });
     const fh = await this.deps.fs.open(this.file(req.id), 'wx', 0o600);
-    try { await fh.writeFile(`${JSON.stringify(req, null, 2)}\n`); await fh.sync(); } finally { await fh.close(); }
+    try { await fh.writeFile(await this.sealed(req)); await fh.sync(); } finally { await fh.close(); }
     return req;
   }
 

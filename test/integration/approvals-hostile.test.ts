@@ -3,9 +3,13 @@
  * broker's real hooks (pgHooksFor, as `pcigate connect` uses them) against a real PostgreSQL 15 with the
  * node-postgres client:
  * - an approval of an extended-protocol statement binds its bind parameters: the approver sees them (PAN
- *   masked), and the same text with other values is held again instead of running on that approval.
+ *   masked), and the same text with other values is held again instead of running on that approval;
+ * - a process that can write the approvals directory (the requester's own account) and edits its pending
+ *   request to `approved` while the statement waits: the broker finds the request's seal broken and
+ *   refuses the statement; nothing runs.
  */
 import * as fsp from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/cli/ctx.js';
@@ -14,13 +18,15 @@ import type { ApprovalRequest } from '../../src/policy/approvals.js';
 import type { PolicyIdentity } from '../../src/policy/evaluate.js';
 import { loadParser } from '../../src/policy/pg-parser.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { gateConfig, readLog, startConfiguredGate, type Gate } from './pg-proxy-setup.js';
+import { gateConfig, readLog, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
 
 const approver: PolicyIdentity = { sub: 'u-approver', email: 'ann@example.com', groups: ['security'], via: 'oidc', mfa: true };
 
 let server: PostgresServer;
 let gate: Gate;
 let store: ApprovalStore;
+/** The same policy with a 20 s wait: time for a hostile edit while a statement waits. */
+let slow: Gate;
 
 beforeAll(async () => {
   await loadParser();
@@ -32,15 +38,21 @@ beforeAll(async () => {
     approvals: { groups: ['security'], wait: '1s' },
   }));
   store = new ApprovalStore({ fs: fsp, clock: systemClock(), home: gate.home, sink: gate.log });
+  slow = await startConfiguredGate(server, gateConfig(server, {
+    classes: ['read', 'write', 'transaction', 'utility'],
+    role: { require_approval: ['write_without_where'] },
+    approvals: { groups: ['security'], wait: '20s' },
+  }));
 }, 120_000);
 
 afterAll(async () => {
+  await slow?.close();
   await gate?.close();
   await server?.stop();
 });
 
-async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+async function withClient<T>(fn: (c: pg.Client) => Promise<T>, g: Gate = gate): Promise<T> {
+  const c = new pg.Client({ host: g.broker.host, port: g.broker.port, user: g.broker.user, password: g.broker.secret, database: g.broker.database });
   await c.connect();
   try { return await fn(c); } finally { await c.end(); }
 }
@@ -77,3 +89,22 @@ describe('approval binding', () => {
   }, 30_000);
 });
 
+
+describe('the approvals directory written by someone else', () => {
+  it('a pending request edited to approved while its statement waits: refused, nothing runs', async () => {
+    const dir = path.join(slow.home, 'approvals');
+    await withClient(async (c) => {
+      const running = c.query("UPDATE items SET name = 'forged'");
+      let file = '';
+      await until(async () => { file = (await fsp.readdir(dir).catch(() => [] as string[])).find((n) => /^A-[a-z2-7]{10}\.json$/.test(n)) ?? ''; return file !== ''; }, 15_000);
+      const req = JSON.parse(await fsp.readFile(path.join(dir, file), 'utf8')) as ApprovalRequest;
+      const now = Date.now();
+      const forged = { ...req, state: 'approved', approved_ms: now, approvals: [{ sub: 'u-approver', email: 'ann@example.com', via: 'oidc', at_ms: now }] };
+      await fsp.writeFile(path.join(dir, `${file}.tmp`), JSON.stringify(forged, null, 2));
+      await fsp.rename(path.join(dir, `${file}.tmp`), path.join(dir, file));
+      await expect(running).rejects.toThrow(/could not be completed; the statement was not run/);
+      expect((await c.query("SELECT count(*)::int AS n FROM items WHERE name = 'forged'")).rows[0].n).toBe(0);
+    }, slow);
+    expect(readLog(slow.home).some((x) => x.type === 'approval.use')).toBe(false);
+  }, 30_000);
+});
