@@ -98,7 +98,8 @@ export interface StatementInfo {
   setsRole?: string;
   /**
    * ALTER ROLE/DATABASE … SET search_path (or RESET it): the search_path sessions will start with from now
-   * on, as set (`null`: reset, so not known here).
+   * on, as set (`null`: reset, or a default role or session authorization, whose `"$user"` differs: not
+   * known here).
    */
   defaultPath?: string | null;
   /**
@@ -491,7 +492,10 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       const path = pathChange(type, f);
       const set = type === 'AlterRoleSetStmt' || type === 'AlterDatabaseSetStmt' ? nodeOf({ VariableSetStmt: f.setstmt })?.[1] : undefined;
       const s = set ? setting(set) : undefined;
-      const defaultPath = s && (s.name === undefined || s.name === 'search_path') ? s.value ?? null : undefined;
+      // A default role (or session authorization) makes "$user" in the path name another schema in sessions
+      // that start later: not known until the server is asked again, as after a RESET of the path.
+      const defaultPath = s && (s.name === 'role' || s.name === 'session_authorization') ? null
+        : s && (s.name === undefined || s.name === 'search_path') ? s.value ?? null : undefined;
       return finish(text, type, base, acc, { ...(path ? { pathChange: path } : {}), ...(defaultPath !== undefined ? { defaultPath } : {}) });
     }
   }
