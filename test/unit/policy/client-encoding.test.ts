@@ -1,0 +1,59 @@
+/**
+ * PolicySession's client_encoding: policy reads SQL text as UTF-8, so while the session's encoding may be
+ * another (as the server reported it, or as a SET policy allowed may have made it) a text with a non-ASCII
+ * character is refused (rule client_encoding). Integration: test/integration/policy-client-encoding.test.ts.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { policySection } from '../../../src/config/sections/policy.js';
+import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
+import { loadParser } from '../../../src/policy/pg-parser.js';
+import { PolicyEngine } from '../../../src/policy/policy-engine.js';
+
+beforeAll(async () => { await loadParser(); });
+
+const eng: PolicyIdentity = { sub: 'eng', via: 'local' };
+const engine = new PolicyEngine(policySection.parse({
+  roles: { eng: { subjects: ['eng'] } },
+  connections: { db: { roles: { eng: { classes: ['read', 'utility', 'transaction'] } } } },
+}), {});
+const NON_ASCII = "SELECT 'café'";
+
+describe('client_encoding and non-ASCII text', () => {
+  it('UTF8 (the default, and as reported): read', () => {
+    const s = engine.openSession(eng, 'db', 0);
+    expect(s.decide(NON_ASCII, 0).action).toBe('allow');
+    s.reported('client_encoding', 'UTF8');
+    expect(s.decide(NON_ASCII, 0).action).toBe('allow');
+  });
+
+  for (const set of ["SET client_encoding = 'LATIN1'", "SET NAMES 'WIN1252'", "SET client_encoding TO 'iso_8859_5'"]) {
+    it(`${set}: refused from then on, ASCII still read, until the server reports UTF8`, () => {
+      const s = engine.openSession(eng, 'db', 0);
+      s.reported('client_encoding', 'UTF8');
+      expect(s.decide(set, 0).action).toBe('allow');
+      expect(s.decide(NON_ASCII, 0)).toMatchObject({ action: 'deny', rule: 'client_encoding' });
+      expect(s.decide("SELECT 'cafe'", 0).action).toBe('allow');
+      s.reported('client_encoding', 'UTF8');
+      expect(s.decide(NON_ASCII, 0).action).toBe('allow');
+    });
+  }
+
+  it('a session that started in LATIN1: refused; RESET, RESET ALL and DISCARD ALL go back to it', () => {
+    const s = engine.openSession(eng, 'db', 0);
+    s.reported('client_encoding', 'LATIN1');
+    expect(s.decide(NON_ASCII, 0)).toMatchObject({ action: 'deny', rule: 'client_encoding' });
+    for (const back of ['RESET client_encoding', 'RESET ALL', 'DISCARD ALL', 'SET client_encoding TO DEFAULT']) {
+      expect(s.decide("SET client_encoding = 'UTF8'", 0).action).toBe('allow');
+      s.reported('client_encoding', 'UTF8');
+      expect(s.decide(NON_ASCII, 0).action, back).toBe('allow');
+      expect(s.decide(back, 0).action).toBe('allow');
+      expect(s.decide(NON_ASCII, 0), back).toMatchObject({ action: 'deny', rule: 'client_encoding' });
+    }
+  });
+
+  it('SQL_ASCII passes the bytes as they are: read', () => {
+    const s = engine.openSession(eng, 'db', 0);
+    s.reported('client_encoding', 'SQL_ASCII');
+    expect(s.decide(NON_ASCII, 0).action).toBe('allow');
+  });
+});
