@@ -89,7 +89,10 @@ export function claimsToIdentity(claims: JwtClaims, m: ClaimMapping): Identity {
     mfa: hasMfa(amr, m.mfaAmr),
   };
   if (typeof claims.iss === 'string') id.idp = claims.iss;
-  if (typeof claims.email === 'string') id.email = claims.email;
+  // Policy roles and approvers are matched by email as well as by sub, so an address the provider itself says
+  // it has not verified (OpenID Connect Core §5.1 email_verified; Cognito sends it as a string) names nobody:
+  // anyone could have typed it. Absent email_verified is taken as the provider's word, as before.
+  if (typeof claims.email === 'string' && claims.email_verified !== false && claims.email_verified !== 'false') id.email = claims.email;
   if (groups) id.groups = groups;
   if (amr) id.amr = amr;
   if (typeof claims.exp === 'number') id.expiresAt = claims.exp * 1000;
