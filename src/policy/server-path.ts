@@ -13,6 +13,12 @@
  * side connection could not see into). `present` only grows: a schema that may have resolved once is
  * kept, as PolicySession.resolveIn keeps every path a session may have had. What others do outside
  * pcigate (a DBA's CREATE SCHEMA) is seen at the broker's next asking.
+ *
+ * Not seen at all: a session's path changed by code policy does not read (a trigger, a DEFAULT, a view's or
+ * an allowed plpgsql function doing set_config('search_path', …, false)). PostgreSQL 15 sends no
+ * ParameterStatus for search_path, and asking after every statement that may run such code (nearly every
+ * one) would cost a round trip each. Deny patterns match an unqualified name in every schema, so only allow
+ * lists can be misled; README's policy section says so and what to do.
  */
 import { pathNamesUser, searchPathSchemas, unionPath } from './name-match.js';
 
