@@ -8,6 +8,7 @@ import * as client from 'openid-client';
 import type { Ctx } from '../cli/ctx.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { LoginFailed } from '../errors.js';
+import { maskText } from '../mask/pan-masker.js';
 import { isLoopbackHttp } from './provider.js';
 import { untrustedText } from './untrusted-text.js';
 
@@ -131,7 +132,7 @@ export async function runDeviceFlow(ctx: Ctx, config: client.Configuration, opts
       e.exit = EXIT.interrupted;
       throw e;
     }
-    const code = cause instanceof client.ResponseBodyError ? cause.error : expiry.aborted ? 'expired_token' : undefined;
+    const code = cause instanceof client.ResponseBodyError ? oauthErrorCode(cause.error) : expiry.aborted ? 'expired_token' : undefined;
     if (code === 'access_denied' || code === 'expired_token') {
       const e = new LoginFailed(DEVICE_FLOW_SENTENCES[code], { cause });
       e.oauthError = code;
@@ -147,6 +148,15 @@ export async function runDeviceFlow(ctx: Ctx, config: client.Configuration, opts
   } finally {
     if (previous) config[client.customFetch] = previous;
   }
+}
+
+/**
+ * An OAuth `error` code fit for an audit record: RFC 6749 §5.2 allows printable ASCII without `"` and `\`; a
+ * code is a short word (`invalid_grant`). Anything else the provider (or whoever answers for it) sends becomes
+ * `invalid_error_code`, so its text, a card number or a megabyte of it never reaches the log.
+ */
+export function oauthErrorCode(error: unknown): string {
+  return typeof error === 'string' && /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/.test(error) && maskText(error) === error ? error : 'invalid_error_code';
 }
 
 /**

@@ -10,7 +10,7 @@ import { LoginFailed, LoginRequired, PcigateError, TokenRefused } from '../error
 import { actorOf, localActor, record } from './audit.js';
 import { identityClaimProblem } from './claims.js';
 import { untrustedText } from './untrusted-text.js';
-import { describe, runDeviceFlow } from './device-flow.js';
+import { describe, oauthErrorCode, runDeviceFlow } from './device-flow.js';
 import type { DeviceFlowEvent, DevicePrompt, TokenResponse } from './device-flow.js';
 import { discoverProvider } from './provider.js';
 import type { IdentitySettings } from './settings.js';
@@ -190,7 +190,7 @@ export async function refresh(ctx: Ctx, tokens: StoredTokens, store: TokenStore,
     t = await client.refreshTokenGrant(config, tokens.refreshToken);
     next = toStored(ctx, tokens.issuer, tokens.clientId, t, tokens);
   } catch (cause) {
-    await record(audit, { type: 'auth.refresh', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: tokens.issuer, error: cause instanceof client.ResponseBodyError ? cause.error : 'unreachable' } });
+    await record(audit, { type: 'auth.refresh', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: tokens.issuer, error: cause instanceof client.ResponseBodyError ? oauthErrorCode(cause.error) : 'unreachable' } });
     throw new LoginRequired(`the login could not be renewed: ${describe(cause)}`, { cause, hint: "Run 'pcigate login'." });
   }
   // A renewal continues the same person's login (OpenID Connect Core §12.2: a refreshed ID token keeps the
