@@ -27,6 +27,7 @@ import { startPgBroker } from './pg-broker.js';
 import { pgHooksFor } from './pg-hooks.js';
 import { simpleQuery } from './pg-query-client.js';
 import type { QueryOutcome } from './pg-query-client.js';
+import type { NoticeFields } from '../pg/protocol/index.js';
 import { renderResults } from './result-format.js';
 import type { ResultFormat } from './result-format.js';
 import { sessionActor } from './session-identity.js';
@@ -65,7 +66,10 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
       // The session's start may wait for an approval, bounded by the policy's approvals.wait in the broker
       // (session-admission.ts): the local client must not give up first.
       const local = { host: broker.host, port: broker.port, database: broker.database, user: broker.user, password: broker.secret, sslmode: 'disable' as const, connectTimeoutMs: 24 * 3_600_000 };
-      if (o.sql !== undefined) return report(ctx, await simpleQuery({ ...local, params: { application_name: 'pcigate exec' } }, o.sql).catch(refusedAtStart), o.format);
+      // Notices are shown as they come: "statement held for approval A-…" must reach a CI log while the
+      // statement waits (an approver needs the id), not when the wait is over.
+      const notice = (n: NoticeFields) => { ctx.stderr.write(`${n.severity ?? 'NOTICE'}:  ${maskText(n.message ?? '')}\n`); };
+      if (o.sql !== undefined) return report(ctx, await simpleQuery({ ...local, params: { application_name: 'pcigate exec' } }, o.sql, { onNotice: notice }).catch(refusedAtStart), o.format);
       const env: Record<string, string> = {
         PGHOST: broker.host, PGPORT: String(broker.port), PGUSER: broker.user, PGPASSWORD: broker.secret,
         PGDATABASE: broker.database, PGSSLMODE: 'disable', DATABASE_URL: broker.url,
@@ -88,13 +92,13 @@ function refusedAtStart(e: unknown): QueryOutcome {
 
 /** Prints the outcome; the exit code says how the query string ended (ARCHITECTURE.md §6). */
 function report(ctx: Ctx, r: QueryOutcome, format: ResultFormat): number {
-  for (const n of r.notices) ctx.stderr.write(`${n.severity ?? 'NOTICE'}:  ${maskText(n.message ?? '')}\n`);
   if (r.results.length > 0) ctx.stdout.write(renderResults(r.results, format));
   if (!r.error) return EXIT.ok;
   const msg = maskText(r.error.message ?? 'error');
   ctx.stderr.write(`ERROR:  ${msg}${r.error.code ? ` (SQLSTATE ${r.error.code})` : ''}\n`);
   if (r.error.detail) ctx.stderr.write(`DETAIL:  ${maskText(r.error.detail)}\n`);
-  if (msg.startsWith('pcigate: denied by policy')) return EXIT.denied;
+  // A held statement an approver denied is denied by policy too (exit 5, as for a held SSH command).
+  if (msg.startsWith('pcigate: denied by policy') || /^pcigate: approval \S+ was denied by /.test(msg)) return EXIT.denied;
   if (/^pcigate: no decision on approval request|^pcigate: approval request \S+ expired/.test(msg)) return EXIT.approvalTimeout;
   return EXIT.error;
 }

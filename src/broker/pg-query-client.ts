@@ -25,8 +25,11 @@ export interface QueryOutcome {
   error?: NoticeFields;
 }
 
-/** Runs one simple Query (possibly several statements) and collects every result set. */
-export async function simpleQuery(target: UpstreamTarget, sql: string): Promise<QueryOutcome> {
+/**
+ * Runs one simple Query (possibly several statements) and collects every result set. `onNotice`: each
+ * NoticeResponse as it arrives (then not collected in `notices`).
+ */
+export async function simpleQuery(target: UpstreamTarget, sql: string, opts: { onNotice?: (n: NoticeFields) => void } = {}): Promise<QueryOutcome> {
   const out: QueryOutcome = { results: [], notices: [] };
   let current: ResultSet | undefined;
   await roundTrip(target, [encodeQuery(sql)], (f, socket) => {
@@ -50,7 +53,8 @@ export async function simpleQuery(target: UpstreamTarget, sql: string): Promise<
         current = undefined;
         break;
       case BackendCode.NoticeResponse:
-        out.notices.push(decodeNotice(p));
+        if (opts.onNotice) opts.onNotice(decodeNotice(p));
+        else out.notices.push(decodeNotice(p));
         break;
       case BackendCode.CopyInResponse:
         // COPY FROM STDIN has no input here: fail it so the server ends the statement.

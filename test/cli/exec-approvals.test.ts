@@ -1,0 +1,103 @@
+/**
+ * `pcigate exec CONN --sql` in a non-interactive CI job whose statement policy holds for approval, through
+ * the built bin against a real PostgreSQL 15 (workload token from the in-process OIDC provider; the local
+ * OS account approves or denies with `pcigate approve` / `deny` while exec owns the log):
+ * - "statement held for approval A-…" reaches the job's stderr while the statement waits (an approver
+ *   needs the id), not when the wait is over; approved → the statement runs, exit 0;
+ * - denied by an approver → exit 5 (denied by policy), as for a held SSH command, not 1.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, runCli, tempDir } from '../harness/cli.js';
+import { AUDIENCE, startOidcProvider } from '../harness/oidc.js';
+import type { OidcHarness } from '../harness/oidc.js';
+import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { readLog, until } from '../integration/pg-proxy-setup.js';
+
+const OS_USER = os.userInfo().username;
+const CI_SUB = 'repo:org/payments:ref:refs/heads/main';
+
+let server: PostgresServer;
+let oidc: OidcHarness;
+let config: string;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql("create table jobs (id int primary key, state text); insert into jobs values (1, 'new'), (2, 'new');");
+  oidc = await startOidcProvider();
+  config = path.join(tempDir('pcigate-exec-approvals-'), 'pcigate.yaml');
+  writeFileSync(config, [
+    'identity:', '  allow_local: true',
+    'connections:', ...connectionYaml(server, 'ci-db'),
+    '    workload:', `      - { issuer: "${oidc.issuer}", claims: { repository: org/payments } }`,
+    'policy:',
+    '  roles:', `    ci: { subjects: ["${CI_SUB}"] }`,
+    '  connections:',
+    `    ci-db: { approvals: { subjects: [${OS_USER}], wait: 30s }, roles: { ci: { classes: [read, write, transaction, utility], require_approval: [write_without_where] } } }`,
+    '',
+  ].join('\n'), { mode: 0o600 });
+}, 120_000);
+
+afterAll(async () => {
+  await oidc?.close();
+  await server?.stop();
+});
+
+async function ciExec(home: string, sql: string) {
+  const now = Math.floor(Date.now() / 1000);
+  const token = await oidc.sign({ iss: oidc.issuer, aud: AUDIENCE, sub: CI_SUB, repository: 'org/payments', iat: now, exp: now + 300 }, { typ: 'JWT' });
+  const child = spawn(process.execPath, [BIN, 'exec', '--config', config, '--home', home, 'ci-db', '--sql', sql, '--format', 'csv'], {
+    cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, NO_COLOR: '1', PCIGATE_ID_TOKEN: token, TEST_DB_PASSWORD: server.password }, stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end();
+  const io = { stdout: '', stderr: '', code: undefined as number | null | undefined };
+  child.stdout.on('data', (c: Buffer) => { io.stdout += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { io.stderr += c.toString(); });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const done = new Promise<typeof io>((resolve) => child.on('close', (code) => { clearTimeout(killer); io.code = code; resolve(io); }));
+  return { io, done };
+}
+
+const asApprover = (home: string, args: string[]) => runCli([...args, '--home', home, '--config', config], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
+
+/** The pending request's id, read from the data home as `pcigate approvals` would show it. */
+async function pendingId(home: string): Promise<string> {
+  let id = '';
+  await until(async () => {
+    const r = await asApprover(home, ['approvals', '--json']);
+    id = (JSON.parse(r.stdout || '[]') as Array<{ id: string }>)[0]?.id ?? '';
+    return id !== '';
+  }, 20_000);
+  return id;
+}
+
+describe('pcigate exec --sql with a held statement', () => {
+  it('says which approval it waits for while it waits; approved, the statement runs', async () => {
+    const home = tempDir('pcigate-home-');
+    const run = await ciExec(home, "update jobs set state = 'done'");
+    await until(() => /statement held for approval (A-[a-z2-7]{10})/.test(run.io.stderr), 20_000);
+    expect(run.io.code).toBeUndefined();
+    const id = /statement held for approval (A-[a-z2-7]{10})/.exec(run.io.stderr)![1]!;
+    expect(run.io.stderr).toContain(`pcigate approve ${id}`);
+    expect((await asApprover(home, ['approve', id])).code).toBe(0);
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    expect(r.stderr.match(/statement held for approval/g)).toHaveLength(1);
+    expect(server.psql("select count(*) from jobs where state = 'done'").trim()).toBe('2');
+    expect(readLog(home).some((x) => x.type === 'approval.use')).toBe(true);
+  }, 60_000);
+
+  it('denied by an approver: exit 5 with the reason', async () => {
+    const home = tempDir('pcigate-home-');
+    const run = await ciExec(home, "update jobs set state = 'nope'");
+    const id = await pendingId(home);
+    expect((await asApprover(home, ['deny', id, '--reason', 'not in the freeze'])).code).toBe(0);
+    const r = await run.done;
+    expect(r.stderr).toContain('not in the freeze');
+    expect(r.code).toBe(5);
+    expect(server.psql("select count(*) from jobs where state = 'nope'").trim()).toBe('0');
+  }, 60_000);
+});
