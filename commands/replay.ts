@@ -12,6 +12,7 @@ import { castPage, loadPlayerAssets, transcriptPage } from '../src/replay/html-p
 import { parseTranscript, renderStatements, statementViews } from '../src/replay/pg-transcript-view.js';
 import { prepareReplay, replayFields } from '../src/replay/prepare-replay.js';
 import { describeCheck } from '../src/replay/recording-check.js';
+import { TerminalFilter, visible } from '../src/replay/terminal-filter.js';
 import { applyKey, playCast } from '../src/replay/terminal-player.js';
 import type { PlayerControl } from '../src/replay/terminal-player.js';
 
@@ -20,7 +21,11 @@ export const spec: CommandSpec = {
     'Before anything is shown, each recording of the session is re-hashed and compared with the SHA-256 and',
     'size committed in the audit log: the header says "verified against log record N", or warns loudly that',
     'the recording was changed (--strict: exit 3 instead of playing). Terminal sessions (SSH, exec) play with',
-    'their original timing; on a terminal, space pauses, + and - change the speed, q quits. Postgres sessions',
+    'their original timing; on a terminal, space pauses, + and - change the speed, q quits. The recording cannot',
+    'act on your terminal: only text and display sequences (colours, cursor movement, erasing, the alternate',
+    'screen) pass; clipboard writes, title reports, queries the terminal would answer and other control strings',
+    'are removed and shown as a marker (docs/log-format.md "Replaying a recording"); --raw writes the recorded',
+    'bytes unfiltered, to a file or pipe only. The verdict is repeated after the recording. Postgres sessions',
     'print a transcript: time, statement, decision, outcome, rows and the masked sample rows. --html writes one',
     'self-contained page (player and recording inlined) that opens from disk without a network. Each replay',
     'is recorded in the log as an audit.access record (PCI DSS 10.2.1.3).',
@@ -31,16 +36,21 @@ export const spec: CommandSpec = {
     { flags: '--idle-limit <seconds>', description: 'cap every pause at this many seconds' },
     { flags: '--strict', description: 'exit 3 without playing when a recording does not match the log' },
     { flags: '--html <file>', description: 'write a self-contained HTML page instead of playing' },
+    { flags: '--raw', description: 'write the recorded bytes unfiltered, escape sequences and all (not to a terminal)' },
   ],
   examples: [
     ['replay a session at double speed, pauses capped at 2 s', 'pcigate replay 3f2a9c1e --speed 2 --idle-limit 2'],
     ['refuse to show a recording that does not match the log', 'pcigate replay 3f2a9c1e --strict'],
     ['a page to attach to an audit finding', 'pcigate replay 3f2a9c1e --html session.html'],
+    ['the exact recorded bytes, for a forensic copy', 'pcigate replay 3f2a9c1e --raw > session.out'],
   ],
   async run(ctx, { args, opts, global, out }) {
     const speed = positive('--speed', opts.speed, 1);
     const idleLimit = positive('--idle-limit', opts.idleLimit, Infinity);
     const htmlFile = typeof opts.html === 'string' ? path.resolve(ctx.cwd, opts.html) : undefined;
+    const raw = opts.raw === true;
+    if (raw && ctx.stdout.isTTY) throw new UsageError('--raw writes the recording unfiltered and would let it drive this terminal: redirect it to a file or a pipe');
+    if (raw && htmlFile) throw new UsageError('--raw and --html cannot be combined');
     const { home, audit, identity } = await resolveAuditHome(ctx, global, out.warn);
     const p = await prepareReplay(ctx.fs, home, args[0]!);
     const s = p.session;
@@ -87,7 +97,11 @@ export const spec: CommandSpec = {
       return EXIT.ok;
     }
 
-    for (const [k, v] of fields) out.say(`${out.paint('dim', `${k}:`.padEnd(14))}${k === 'verification' && !v.startsWith('verified') ? out.paint('red', v) : v}`);
+    // Header values come from the session (a user name, a command line): shown with control characters escaped.
+    for (const [k, v0] of fields) {
+      const v = visible(v0);
+      out.say(`${out.paint('dim', `${k}:`.padEnd(14))}${k === 'verification' && !v.startsWith('verified') ? out.paint('red', v) : v}`);
+    }
     out.say('');
     for (const c of transcripts) out.data(renderStatements(statementViews(parseTranscript(c.data!.toString('utf8'), c.path), p.records)));
     if (casts.length === 0) return EXIT.ok;
@@ -103,8 +117,20 @@ export const spec: CommandSpec = {
     try {
       for (const c of casts) {
         const cast = parseCast(c.data!.toString('utf8'), c.path);
+        const filter = raw ? undefined : new TerminalFilter();
         // Timing is kept on a terminal, or when a speed was asked for; a pipe gets the output at once.
-        const r = await playCast(cast, { write: (d) => ctx.stdout.write(d), control, idleLimit, timed: tty || opts.speed !== undefined });
+        let r: { quit: boolean };
+        try {
+          r = await playCast(cast, { write: (d) => ctx.stdout.write(filter ? filter.push(d) : d), control, idleLimit, timed: tty || opts.speed !== undefined });
+        } finally {
+          // Whatever the recording turned on (alternate screen, hidden cursor, colours) is turned off, also on q.
+          if (filter) ctx.stdout.write(filter.reset());
+        }
+        // After the recording, where its output cannot overwrite it: what was shown, and whether it is proven.
+        if (filter && filter.removed.size > 0) {
+          out.say(`\n${c.path}: removed ${[...filter.removed].map(([k, n]) => `${k}${n > 1 ? ` ×${n}` : ''}`).join(', ')} (sequences that act on the terminal; --raw writes them to a file)`);
+        }
+        out.say(`${filter && filter.removed.size > 0 ? '' : '\n'}end of ${c.path}: ${c.status === 'verified' ? describeCheck(c) : out.paint('red', describeCheck(c))}`);
         if (r.quit) break;
       }
     } finally {

@@ -178,7 +178,7 @@ _pcigate() {
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;
       'replay')
-        flags='--speed --idle-limit --strict --html --config --home --json -q --quiet -h --help'
+        flags='--speed --idle-limit --strict --html --raw --config --home --json -q --quiet -h --help'
         conn=0
         case "$prev" in
         --speed) COMPREPLY=(); return 0 ;;

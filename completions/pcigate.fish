@@ -77,6 +77,7 @@ complete -c pcigate -n '__fish_seen_subcommand_from replay' -l speed -r -f -d 'p
 complete -c pcigate -n '__fish_seen_subcommand_from replay' -l idle-limit -r -f -d 'cap every pause at this many seconds'
 complete -c pcigate -n '__fish_seen_subcommand_from replay' -l strict -d 'exit 3 without playing when a recording does not match the log'
 complete -c pcigate -n '__fish_seen_subcommand_from replay' -l html -r -F -d 'write a self-contained HTML page instead of playing'
+complete -c pcigate -n '__fish_seen_subcommand_from replay' -l raw -d 'write the recorded bytes unfiltered, escape sequences and all (not to a terminal)'
 complete -c pcigate -n '__fish_seen_subcommand_from demo' -l script -d 'run the guided tour unattended and exit (0 when every step passed)'
 complete -c pcigate -n '__fish_seen_subcommand_from demo' -l local-identity -d 'with --script: local demo accounts instead of the in-process OIDC provider'
 complete -c pcigate -n '__fish_seen_subcommand_from demo' -l as -r -f -a 'dana sam' -d 'run COMMAND as a demo person against a running demo (PCIGATE_CONFIG set)'

@@ -79,10 +79,10 @@ export function renderStatements(views: StatementView[]): string {
   const pad = ' '.repeat(18);
   for (const v of views) {
     const sqlLines = v.sql.split('\n').map(oneLine);
-    out.push(`${clock(v.time)}  #${v.n}  ${v.decision}${v.rule ? ` (${v.rule})` : ''}  ${sqlLines[0]}`);
+    out.push(`${clock(v.time)}  #${v.n}  ${v.decision}${v.rule ? ` (${oneLine(v.rule)})` : ''}  ${sqlLines[0]}`);
     for (const l of sqlLines.slice(1)) out.push(`${pad}${l}`);
     if (v.result !== undefined) {
-      const parts = [v.result + (v.sqlstate ? ` ${v.sqlstate}` : '')];
+      const parts = [oneLine(v.result + (v.sqlstate ? ` ${v.sqlstate}` : ''))];
       if (v.rows !== null && v.rows !== undefined) parts.push(`${v.rows} row${v.rows === 1 ? '' : 's'}`);
       if (v.duration_ms !== undefined) parts.push(`${v.duration_ms} ms`);
       if (v.cancelled) parts.push('cancel requested');
@@ -90,7 +90,8 @@ export function renderStatements(views: StatementView[]): string {
     }
     if (v.sample.length > 0) {
       const width = Math.max(v.columns?.length ?? 0, ...v.sample.map((r) => r.length));
-      const headers = Array.from({ length: width }, (_, i) => v.columns?.[i] ?? `col${i + 1}`);
+      // Column names are the server's (or a client's alias): escaped like the values.
+      const headers = Array.from({ length: width }, (_, i) => oneLine(String(v.columns?.[i] ?? `col${i + 1}`)));
       const rows = v.sample.map((r) => headers.map((_, i) => (r[i] === null || r[i] === undefined ? 'NULL' : oneLine(r[i]!))));
       for (const l of table(headers, rows).split('\n')) out.push(`${pad}${l}`);
       if (v.rows && v.rows > v.sample.length) out.push(`${pad}(${v.sample.length} of ${v.rows} rows sampled)`);
@@ -102,5 +103,5 @@ export function renderStatements(views: StatementView[]): string {
 /** Control characters in a value would drive the viewer's terminal: shown escaped instead. */
 export function oneLine(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
