@@ -224,6 +224,12 @@ export interface LogoutResult {
  * would otherwise leave the older one on disk, live and unrevoked, and `whoami` would find it after logout.
  */
 export async function logout(ctx: Ctx, opts: { store: TokenStore; home: string; auto: boolean; audit?: AuditSink }): Promise<LogoutResult> {
+  // Under the login lock: a process renewing the login meanwhile would otherwise save its freshly rotated
+  // refresh token after we deleted the old one, and the login would be back, live and unrevoked.
+  return withRefreshLock(ctx, opts.home, () => logoutLocked(ctx, opts));
+}
+
+async function logoutLocked(ctx: Ctx, opts: { store: TokenStore; home: string; auto: boolean; audit?: AuditSink }): Promise<LogoutResult> {
   const candidates = [opts.store];
   if (opts.auto && opts.store.kind === 'keychain') candidates.push(fileStore(ctx, opts.home));
   let out: LogoutResult | undefined;
