@@ -67,6 +67,32 @@ function escapeText(v: Uint8Array, delimiter: number): Buffer {
   return Buffer.from(out);
 }
 
+/** A quoted CSV field's data: each ESCAPE before a QUOTE or an ESCAPE removed (CopyAttributeOutCSV writes them). */
+function unquoteCsv(v: Uint8Array, f: CopyTextFormat): Buffer {
+  const quote = f.quote ?? DQUOTE;
+  const escape = f.escape ?? quote;
+  const out: number[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i]!;
+    if (b === escape && i + 1 < v.length && (v[i + 1] === quote || v[i + 1] === escape)) out.push(v[++i]!);
+    else out.push(b);
+  }
+  return Buffer.from(out);
+}
+
+/** `v` as a quoted CSV field: QUOTE around it, ESCAPE before each QUOTE and ESCAPE inside (as CopyAttributeOutCSV). */
+function quoteCsv(v: Uint8Array, f: CopyTextFormat): Buffer {
+  const quote = f.quote ?? DQUOTE;
+  const escape = f.escape ?? quote;
+  const out: number[] = [quote];
+  for (const b of v) {
+    if (b === quote || b === escape) out.push(escape);
+    out.push(b);
+  }
+  out.push(quote);
+  return Buffer.from(out);
+}
+
 /** Bytes a card number is written with: digits, and the space and dash between its groups. */
 const PAN_BYTE = /^[0-9 -]$/;
 
@@ -143,15 +169,22 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
     const isNull = !fld.quoted && Buffer.compare(value, f.null ?? (f.csv ? EMPTY : BACKSLASH_N)) === 0;
     if (isNull) return;
     if (!rule && JSON_TYPES.has(numberType)) {
-      // JSON kept JSON (pg_dump writes text format, and its restore parses every document): the field's escapes
-      // undone, the document masked as JSON (a bare card number quoted), escaped again. CSV: masked in place later.
-      // Most documents hold no card number: only those the detector finds one in are unescaped (the dump's hot path).
-      if (f.csv || (findPans(value, ctx.detect).length === 0 && !hasHexRun(value))) return;
-      const doc = unescapeText(value);
+      // JSON kept JSON (pg_dump writes text format, and its restore parses every document; a CSV reader hands the
+      // document to a JSON parser): the field's escapes or quoting undone, the document masked as JSON (a bare card
+      // number quoted), escaped or quoted again. Most documents hold no card number: only those the detector finds
+      // one in are unescaped (the dump's hot path).
+      if (findPans(value, ctx.detect).length === 0 && !hasHexRun(value)) return;
+      const doc = !f.csv ? unescapeText(value) : fld.quoted ? unquoteCsv(value, f) : Buffer.from(value);
       const out = numberType === JSON_ARRAY_OID || numberType === JSONB_ARRAY_OID ? maskJsonArrayText(doc, ctx) : contentText(doc, ctx, true);
       if (out === doc) return;
-      parts.push(row.subarray(at, fld.start), escapeText(out, f.delimiter));
-      at = fld.end;
+      if (f.csv) {
+        // Always quoted: masking may have added quotes (a bare number becomes a string).
+        parts.push(row.subarray(at, fld.quoted ? fld.start - 1 : fld.start), quoteCsv(out, f));
+        at = fld.quoted ? fld.end + 1 : fld.end;
+      } else {
+        parts.push(row.subarray(at, fld.start), escapeText(out, f.delimiter));
+        at = fld.end;
+      }
       return;
     }
     let masked: Uint8Array | null;

@@ -84,4 +84,21 @@ describe('leaks found by the third hunt', () => {
     const home = dataHome(gate.home);
     for (const p of [fw(PAN), nbsp, thin, ideo]) expect(home.includes(Buffer.from(p)), p).toBe(false);
   });
+
+  it('a CSV COPY of json, jsonb and json[] holding card numbers restores: each document is still JSON (was masked in place, a bare number became ****…)', async () => {
+    server.psql(`create table jcsv (id int, doc json, docb jsonb, arr json[]);
+      insert into jcsv values (1, '{"p": ${PAN}, "s": "card ${PAN}", "q": "say \\"hi\\""}', '${PAN}', array['{"p": ${PAN}}'::json]);
+      create table jcsv_restored (like jcsv);`);
+    const direct = { PATH: process.env.PATH ?? '', PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.superuser, PGPASSWORD: server.password, PGDATABASE: server.database };
+    for (const opts of ['format csv', `format csv, header, quote '''', escape '\\'`, "format csv, delimiter ';', force_quote *"]) {
+      const copy = await run('psql', ['-X', '-c', `copy jcsv to stdout with (${opts})`], gate.env);
+      expect(copy.stderr, opts).toBe('');
+      expect(copy.stdout, opts).not.toContain(PAN);
+      server.psql('truncate jcsv_restored');
+      const restore = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-c', `copy jcsv_restored from stdin with (${opts.replace(', force_quote *', '')})`], direct, { input: copy.stdout });
+      expect(restore.code, `${opts}: ${restore.stderr}\n${copy.stdout}`).toBe(0);
+      expect(server.psql(`select doc::text || ' ' || docb::text || ' ' || arr::text from jcsv_restored`).trim(), opts)
+        .toBe(String.raw`{"p": "************1111", "s": "card ************1111", "q": "say \"hi\""} "************1111" {"{\"p\": \"************1111\"}"}`);
+    }
+  });
 });
