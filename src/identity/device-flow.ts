@@ -48,6 +48,9 @@ export interface DeviceFlowOptions {
   verificationHosts?: readonly string[];
 }
 
+/** The longest pcigate waits for a device code to be approved, whatever expires_in says (seconds). */
+export const MAX_DEVICE_CODE_WAIT_S = 86_400;
+
 /** A user code pcigate will print: printable ASCII, no control characters, at most 64 characters (RFC 8628 §6.1). */
 const USER_CODE = /^[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?$/;
 
@@ -102,11 +105,14 @@ export async function runDeviceFlow(ctx: Ctx, config: client.Configuration, opts
   // Nothing is shown and the device code is never polled: it simply expires at the provider.
   checkDevicePrompt(config.serverMetadata().issuer, dar, opts.verificationHosts);
   let interval = dar.interval ?? 5;
+  // A code lives minutes (RFC 8628 §3.2 example: 1800 s). Waiting is bounded by a day: a timer longer than
+  // 2^31-1 ms fires at once in Node, so a provider's huge expires_in would otherwise end the login immediately.
+  const expiresInS = Math.min(dar.expires_in, MAX_DEVICE_CODE_WAIT_S);
   opts.onPrompt({
     verificationUri: dar.verification_uri,
     ...(dar.verification_uri_complete ? { verificationUriComplete: dar.verification_uri_complete } : {}),
     userCode: dar.user_code,
-    expiresAt: ctx.clock.now() + dar.expires_in * 1000,
+    expiresAt: ctx.clock.now() + expiresInS * 1000,
     interval,
   });
 
@@ -122,7 +128,7 @@ export async function runDeviceFlow(ctx: Ctx, config: client.Configuration, opts
     }
     return res;
   };
-  const expiry = AbortSignal.timeout(dar.expires_in * 1000);
+  const expiry = AbortSignal.timeout(expiresInS * 1000);
   const signal = opts.signal ? AbortSignal.any([opts.signal, expiry]) : expiry;
   try {
     return await client.pollDeviceAuthorizationGrant(config, dar, params.resource ? { resource: params.resource } : undefined, { signal });

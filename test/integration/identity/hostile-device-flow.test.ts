@@ -91,6 +91,12 @@ describe('device authorization responses pcigate refuses to show', () => {
     expect(e.message.length).toBeLessThan(500);
   });
 
+  it('a huge expires_in does not end the login at once: the wait is capped at a day and the login completes', async () => {
+    const { settled, prompts } = await loginRewritten((d) => ({ ...d, expires_in: 1e10 }));
+    expect(prompts[0]!.expiresAt - Date.now()).toBeLessThanOrEqual(86_400_000);
+    expect(settled).toMatchObject({ ok: true, r: { identity: { sub: ACCOUNTS.engineer.sub } } });
+  });
+
   it('a host listed in identity.verification_hosts is shown, and nothing else is', async () => {
     const moved = (d: Record<string, unknown>) => ({ ...d, verification_uri: 'https://microsoft.com/devicelogin' });
     expect((await loginRewritten(moved, ['login.example.com'])).prompts).toEqual([]);
