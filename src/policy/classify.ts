@@ -438,6 +438,14 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
     }
     case 'DeallocateStmt':
       return finish(text, type, 'utility', acc, { deallocate: f.isall === true || f.name === undefined ? '*' : String(f.name) });
+    case 'AlterSystemStmt': {
+      // The server's default for every session once the configuration is reloaded, which a backend applies
+      // after reading its next command and before parsing it: that command is read otherwise, and the
+      // ParameterStatus that would end the session comes only after it ran. Refused as the SET is.
+      const set = nodeOf({ VariableSetStmt: f.setstmt })?.[1];
+      const misreads = set ? misreadingSetting(setting(set)) : undefined;
+      return finish(text, type, base, acc, misreads ? { misreads } : {});
+    }
     case 'VariableSetStmt': {
       const s = setting(f);
       const dcl = s.name === 'role' || s.name === 'session_authorization' || (s.value !== undefined && CONTROL_SETTING.test(s.name ?? ''));
