@@ -75,7 +75,8 @@ export interface ApprovalRequest {
   approver_subjects: string[];
   /** 0: one run; otherwise the statement may run again until approved_ms + window_ms. */
   window_ms: number;
-  approvals: Array<ApprovalPerson & { at_ms: number; reason?: string }>;
+  /** `os`: the OS account the approval was given from (min_approvals counts accounts as well as people). */
+  approvals: Array<ApprovalPerson & { at_ms: number; reason?: string; os?: OsAccount }>;
   denial?: ApprovalPerson & { at_ms: number; reason: string };
   approved_ms?: number;
   uses: number;
@@ -364,6 +365,12 @@ export class ApprovalStore {
       throw new ApprovalForbidden(`${req.id} was filed from this OS account (${mine.name}) by ${req.requester.email ?? req.requester.sub}; `
         + `it cannot be ${verb === 'approve' ? 'approved' : 'denied'} from the same account, whatever login it holds (separation of duties, PCI DSS 7.2.3): the approver runs pcigate ${verb} from their own account`);
     }
+    // With min_approvals 2, two logins of one person at one terminal are not two people.
+    const before = verb === 'approve' && mine ? req.approvals.find((a) => a.os && a.os.uid === mine.uid && a.os.name === mine.name) : undefined;
+    if (before) {
+      throw new ApprovalForbidden(`${req.id} was already approved from this OS account (${mine!.name}) by ${before.email ?? before.sub}; `
+        + `another approval must come from another person's account (separation of duties, PCI DSS 7.2.3)`);
+    }
     const groups = new Set(approver.groups ?? []);
     const inGroup = req.approver_groups.some((g) => groups.has(g));
     const listed = req.approver_subjects.includes(approver.sub) || (approver.email !== undefined && req.approver_subjects.includes(approver.email));
@@ -410,7 +417,8 @@ export class ApprovalStore {
       const me = person(approver);
       if (req.approvals.some((a) => samePerson(a, me))) throw new ApprovalConflict(`${approver.sub} has already approved ${req.id}; one person counts once`);
       const now = this.deps.clock.now();
-      const approvals = [...req.approvals, { ...me, at_ms: now, ...(reason ? { reason: maskText(reason) } : {}) }];
+      const os = this.deps.account ? { os: { name: this.deps.account.name, uid: this.deps.account.uid } } : {};
+      const approvals = [...req.approvals, { ...me, at_ms: now, ...(reason ? { reason: maskText(reason) } : {}), ...os }];
       const done = approvals.length >= req.min_approvals;
       const next: ApprovalRequest = { ...req, approvals, ...(done ? { state: 'approved', approved_ms: now } : {}) };
       return { next, record: () => this.event('approval.approve', next, { ...me, groups: approver.groups ?? [] }, 'success', { approvals: approvals.length, min_approvals: req.min_approvals, ...(reason ? { approver_reason: maskText(reason) } : {}) }) };

@@ -58,6 +58,21 @@ describe('separation of duties', () => {
     expect(sink.events.at(-1)).toMatchObject({ type: 'approval.approve', account: { kind: 'os', name: 'bob' } });
   });
 
+  it('min_approvals 2: two logins from one OS account count once, and the second is recorded as refused', async () => {
+    const { sink, storeAs } = setup();
+    const r = await storeAs(ALICE_OS).request({
+      connection: 'prod-db', requester: alice, sql: 'DROP TABLE orders',
+      settings: { groups: ['security'], subjects: [], minApprovals: 2, expiresMs: 60_000, windowMs: 0 },
+    });
+    const bobs = storeAs(BOB_OS);
+    expect((await bobs.approve(r.id, bob)).state).toBe('pending');
+    const bobAdmin: PolicyIdentity = { sub: 'u-bob-adm', email: 'adm-bob@example.com', groups: ['security'], via: 'oidc' };
+    await expect(bobs.approve(r.id, bobAdmin)).rejects.toMatchObject({ code: 'ERR_APPROVAL_FORBIDDEN', message: expect.stringMatching(/already approved from this OS account/) });
+    expect(sink.events.at(-1)).toMatchObject({ type: 'approval.refuse', actor: { sub: 'u-bob-adm' }, account: { name: 'bob' } });
+    const carol: PolicyIdentity = { sub: 'u-carol', groups: ['security'], via: 'oidc' };
+    expect((await storeAs({ name: 'carol', uid: 1003 }).approve(r.id, carol)).state).toBe('approved');
+  });
+
   it("a CI job's request may be approved from the runner's OS account by a person", async () => {
     const { storeAs, file } = setup();
     const r = await file(ci, ALICE_OS);
