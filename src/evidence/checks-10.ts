@@ -224,6 +224,7 @@ function recordContent(input: EvidenceInput): ProcedureResult {
   const set = samplesOf(input);
   const types = new Set(input.inPeriod.map((r) => r.record.type));
   const unprovable = [...set.unprovable.values()].reduce((a, b) => a + b, 0);
+  const withheld = [...set.withheld.values()].reduce((a, b) => a + b, 0);
   const sampledTypes = set.samples.map((s) => s.type);
   const notSampled = [...types].filter((t) => !sampledTypes.includes(t)).sort();
   const result = bad === 0
@@ -235,10 +236,10 @@ function recordContent(input: EvidenceInput): ProcedureResult {
     asks: 'Each audit log entry records user identification, type of event, date and time, success or failure, origination of the event, and the identity or name of the affected data, system component, resource or service.',
     checked: `Every record of the period against the field map (field-map.csv); ${sampledTypes.length} event type(s) sampled, up to ${input.sample} records each, with RFC 6962 inclusion proofs to the newest signed checkpoint${set.checkpoint ? ` (size ${set.checkpoint.size})` : ''}.`,
     status: bad === 0 && input.inPeriod.length > 0 ? 'evidence' : 'exception',
-    result: `${input.inPeriod.length === 0 ? 'The period holds no record. ' : ''}${result}${unprovable > 0 ? ` ${unprovable} record(s) of the period come after the newest valid signed checkpoint (or do not match it) and were not sampled.` : ''}`,
+    result: `${input.inPeriod.length === 0 ? 'The period holds no record. ' : ''}${result}${unprovable > 0 ? ` ${unprovable} record(s) of the period come after the newest valid signed checkpoint (or do not match it) and were not sampled.` : ''}${withheld > 0 ? ` ${withheld} record(s) that would have been sampled hold what looks like a card number or sensitive authentication data and were left out of the bundle (a sample is the log line byte for byte; see 3.3.1/3.5.1 and req3/pan-sad-scan.csv).` : ''}`,
     figures: {
       records: input.inPeriod.length, records_missing_elements: bad, event_types: types.size, types_sampled: sampledTypes.length,
-      unprovable_records: unprovable, missing_by_type: list(missing) || null, missing_by_element: list(elements) || null,
+      unprovable_records: unprovable, withheld_records: withheld, missing_by_type: list(missing) || null, missing_by_element: list(elements) || null,
     },
     evidence: [FIELD_MAP, ...sampleEvidence(input, types)],
     limits: `${set.problem ? `${set.problem}. ` : ''}${notSampled.length > 0 ? `Not sampled (no record of the type is covered by a valid signed checkpoint): ${notSampled.join(', ')}. ` : ''}The field map and samples show what is recorded; interviewing personnel about the log configuration remains the assessor's.`,

@@ -6,6 +6,7 @@
  * cannot be proven yet: they are counted, never sampled.
  */
 import { nodeHash, splitPoint, verifyInclusion } from '../../recorder/merkle.js';
+import { scanBytes } from '../mask/scan-files.js';
 import type { CheckpointEntry, EvidenceInput, LoadedRecord, ProofFile } from './types.js';
 
 export interface TypeSample {
@@ -21,11 +22,27 @@ export interface SampleSet {
   samples: TypeSample[];
   /** Records of the period per type that no valid checkpoint covers yet (not sampled). */
   unprovable: Map<string, number>;
+  /**
+   * Records per type that would have been sampled but hold what looks like a card number or sensitive
+   * authentication data (an older pcigate, or a masking gap, let it into the log): a sample is the log line
+   * byte for byte, it cannot be masked and still be proven, so it is left out of the bundle.
+   */
+  withheld: Map<string, number>;
   /** Why no proof could be built at all, when that is so. */
   problem?: string;
 }
 
 const SAFE_TYPE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** How many following records are tried in place of a sample that holds card data. */
+const REPLACE_TRIES = 32;
+
+/**
+ * True when a log line holds what `pcigate scan` reports: a PAN or SAD. Any Luhn-valid 13–19 digit number
+ * counts, whatever `masking.networks` says: the bundle leaves the data home, so it fails closed.
+ */
+function holdsAccountData(line: Buffer): boolean {
+  return scanBytes(line, 'sample', { anyLuhn: true }).length > 0;
+}
 
 /** Up to n indices of 0…count−1, evenly spaced, first and last included, ascending and distinct. */
 export function spread(count: number, n: number): number[] {
@@ -89,6 +106,7 @@ export function sampleRecords(input: Pick<EvidenceInput, 'records' | 'inPeriod' 
     byType.set(r.record.type, list);
   }
   const unprovable = new Map<string, number>();
+  const withheld = new Map<string, number>();
   const size = cp?.size ?? 0;
   let problem: string | undefined;
   // The proofs index leaves by seq: only a log whose first `size` lines are seq 0…size−1 can be proven.
@@ -113,7 +131,21 @@ export function sampleRecords(input: Pick<EvidenceInput, 'records' | 'inPeriod' 
     if (!SAFE_TYPE.test(type)) { unprovable.set(type, all.length); continue; }
     const provable = builder ? all.filter((r) => r.record.seq < size) : [];
     if (all.length > provable.length) unprovable.set(type, all.length - provable.length);
-    const picked = spread(provable.length, input.sample).map((i) => provable[i]!);
+    // Evenly spaced; a record holding card data is replaced by the next clean one not already taken.
+    const picked: LoadedRecord[] = [];
+    const used = new Set<number>();
+    const dirty = new Set<number>();
+    for (const i of spread(provable.length, input.sample)) {
+      for (let j = i; j < provable.length && j < i + REPLACE_TRIES; j++) {
+        if (used.has(j) || dirty.has(j)) continue;
+        if (holdsAccountData(provable[j]!.line)) { dirty.add(j); continue; }
+        used.add(j);
+        picked.push(provable[j]!);
+        break;
+      }
+    }
+    picked.sort((a, b) => a.record.seq - b.record.seq);
+    if (dirty.size > 0) withheld.set(type, dirty.size);
     const proofs: ProofFile['proofs'] = [];
     const kept: LoadedRecord[] = [];
     for (const r of picked) {
@@ -130,7 +162,7 @@ export function sampleRecords(input: Pick<EvidenceInput, 'records' | 'inPeriod' 
     if (kept.length === 0) continue;
     samples.push({ type, records: kept, proofs: { checkpoint: { size, root: cp!.root }, proofs } });
   }
-  return { checkpoint: cp, samples, unprovable, ...(problem !== undefined ? { problem } : {}) };
+  return { checkpoint: cp, samples, unprovable, withheld, ...(problem !== undefined ? { problem } : {}) };
 }
 
 /** `samples/<type>.jsonl`: the sampled lines byte-identical to the log, each ending in `\n`. */
