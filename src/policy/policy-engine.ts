@@ -236,6 +236,8 @@ export class PolicySession {
   private encodingAtStart: string | undefined;
   /** A statement policy allowed may have set a client_encoding other than UTF-8 since the last report. */
   private encodingPending: string | undefined;
+  /** The last encoding other than UTF-8 the session had or set: a transaction's end may bring it back. */
+  private encodingOther: string | undefined;
 
   /**
    * A setting the server reported (ParameterStatus, GUC_REPORT): at the start, after a SET, or after code
@@ -247,6 +249,7 @@ export class PolicySession {
     this.encodingAtStart ??= value;
     this.encodingReported = value;
     this.encodingPending = undefined;
+    if (!utf8Like(value)) this.encodingOther = value;
   }
 
   /**
@@ -264,7 +267,7 @@ export class PolicySession {
   private encodingSet(value: string | undefined): void {
     const next = value ?? this.encodingAtStart ?? 'UTF8';
     // Until the server reports otherwise (a SET that does not take effect leaves this: fail closed).
-    if (!utf8Like(next)) this.encodingPending = next;
+    if (!utf8Like(next)) this.encodingPending = this.encodingOther = next;
   }
 
   /** Whether the session's path is its own (startup parameter, a SET) rather than the server's. */
@@ -388,6 +391,9 @@ export class PolicySession {
         if (this.pathNamesUser) this.resolveIn = unionPath(this.resolveIn, [role]);
       }
       if (st.node === 'DiscardStmt' && /^DISCARD\s+ALL/i.test(st.text)) this.encodingSet(undefined);
+      // COMMIT, ROLLBACK or ROLLBACK TO undoes a SET LOCAL (a rollback any SET) of client_encoding, which the
+      // server reports only at its ReadyForQuery, and ROLLBACK runs no code, so a text behind it is not held.
+      if (st.tx?.end && this.encodingOther !== undefined) this.encodingPending = this.encodingOther;
       const s = st.setting;
       if (!s) continue;
       if (s.name === undefined || s.name === 'client_encoding') this.encodingSet(s.value);

@@ -57,3 +57,26 @@ describe('client_encoding and non-ASCII text', () => {
     expect(s.decide(NON_ASCII, 0).action).toBe('allow');
   });
 });
+
+describe('a transaction\'s end that may bring another encoding back', () => {
+  for (const end of ['ROLLBACK', 'ROLLBACK TO a', 'COMMIT']) {
+    it(`LATIN1 at the start, SET LOCAL client_encoding = UTF8 reported, then ${end}: refused until reported again`, () => {
+      const s = engine.openSession(eng, 'db', 0);
+      s.reported('client_encoding', 'LATIN1');
+      for (const sql of ['BEGIN', 'SAVEPOINT a', "SET LOCAL client_encoding = 'UTF8'"]) expect(s.decide(sql, 0).action).toBe('allow');
+      s.reported('client_encoding', 'UTF8');
+      expect(s.decide(NON_ASCII, 0).action).toBe('allow');
+      expect(s.decide(end, 0).action).toBe('allow');
+      expect(s.decide(NON_ASCII, 0)).toMatchObject({ action: 'deny', rule: 'client_encoding' });
+      s.reported('client_encoding', 'UTF8');
+      expect(s.decide(NON_ASCII, 0).action).toBe('allow');
+    });
+  }
+
+  it('a session that never had another encoding: a ROLLBACK changes nothing', () => {
+    const s = engine.openSession(eng, 'db', 0);
+    s.reported('client_encoding', 'UTF8');
+    for (const sql of ['BEGIN', 'ROLLBACK']) expect(s.decide(sql, 0).action).toBe('allow');
+    expect(s.decide(NON_ASCII, 0).action).toBe('allow');
+  });
+});
