@@ -89,8 +89,10 @@ export class StreamMasker {
   /** Feeds a chunk; emits (synchronously) everything that can no longer become part of a PAN. */
   write(chunk: Uint8Array): void {
     if (this.#failed) throw new MaskError('stream masker failed earlier; the stream must be closed');
-    this.#cancelIdle();
+    // An empty chunk changes nothing: the idle release already pending for the held bytes stays (cancelled and
+    // not set again, the held tail waited for the next byte or the end of the stream).
     if (chunk.length === 0) return;
+    this.#cancelIdle();
     const buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     this.#process(buf, false);
     if (this.held > 0 && Number.isFinite(this.#idleMs)) {

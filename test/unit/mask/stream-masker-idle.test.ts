@@ -31,6 +31,18 @@ function run(pieces: string[]): string[] {
 }
 
 describe('StreamMasker idle release', () => {
+  it('an empty chunk does not cancel the pending idle release (the tail waited for the next byte)', () => {
+    const out: string[] = [];
+    const timer = manualTimer();
+    const m = new StreamMasker((b) => out.push(Buffer.from(b).toString()), { timer });
+    m.write(Buffer.from('uptime 12345'));
+    expect(m.held).toBe(5);
+    m.write(Buffer.alloc(0));
+    timer.fire();
+    expect(out.join('')).toBe('uptime 12345');
+    expect(m.held).toBe(0);
+  });
+
   it('never re-sends bytes released on idle', () => {
     const out = run(['4111 11', '11 1111 ', '1111\n']);
     expect(out.join('')).toHaveLength('4111 1111 1111 1111\n'.length);
