@@ -48,5 +48,13 @@ export function formatVerifyReport(r: VerifyReport, home: string): string {
     }
   }
   out.push(`RESULT: ${r.result.toUpperCase()}`);
-  return `${out.join('\n')}\n`;
+  // Every value above may come from the data home an attacker wrote (HOME/origin, a checkpoint's origin, a
+  // key name): no control character of theirs reaches the auditor's terminal.
+  return `${out.map(visibleLine).join('\n')}\n`;
+}
+
+/** C0 and C1 controls and DEL escaped as `\xNN` (the lines themselves hold none of pcigate's own). */
+function visibleLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

