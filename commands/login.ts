@@ -44,6 +44,7 @@ export const spec: CommandSpec = {
       const result = await login(ctx, {
         settings: ic.settings,
         store: ic.store,
+        home: ic.home,
         ...(ic.audit ? { audit: ic.audit } : {}),
         onPrompt: (p) => {
           view.prompt(p);

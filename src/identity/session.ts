@@ -25,6 +25,8 @@ import type { TokenValidator } from './validate.js';
 export interface LoginOptions {
   settings: IdentitySettings;
   store: TokenStore;
+  /** The data home: the new login is saved under its login lock (refresh-lock.ts). */
+  home?: string;
   audit?: AuditSink;
   onPrompt(prompt: DevicePrompt): void;
   onEvent?(event: DeviceFlowEvent): void;
@@ -94,7 +96,10 @@ export async function login(ctx: Ctx, opts: LoginOptions): Promise<LoginResult> 
     await record(opts.audit, { type: 'auth.login', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: issuer, error: 'id_token_mismatch' } });
     throw new LoginFailed(`the identity provider's answer failed pcigate's checks: ${idProblem}`, { hint: 'Run pcigate login again; if it repeats, the answer is being altered on its way or the provider is misconfigured.' });
   }
-  await opts.store.save(tokens);
+  // Under the login lock: a pcigate renewing the previous login at this moment would otherwise save that
+  // login's renewed tokens over this one, and the next command would run as the previous account.
+  if (opts.home) await withRefreshLock(ctx, opts.home, () => opts.store.save(tokens));
+  else await opts.store.save(tokens);
   await record(opts.audit, { type: 'auth.login', outcome: 'success', actor: actorOf(identity), detail: { idp: issuer, mfa: identity.mfa, store: opts.store.kind } });
   return { identity, tokens };
 }
