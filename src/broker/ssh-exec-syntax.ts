@@ -73,3 +73,149 @@ export function smuggledSyntax(command: string, pattern: string): string | undef
   if (bad === undefined) return undefined;
   return `the text matched by a wildcard of pattern '${pattern}' holds shell syntax (${describe(command[bad]!)} at offset ${bad}) that could run another command; pcigate does not run it (quote it as one argument, or ask for a pattern that names the whole command)`;
 }
+
+/**
+ * One word of a command line as the shell will see it: `text` with quotes and backslashes removed; `dynamic`
+ * when the shell computes part of it (a `$` expansion or a backtick), `glob` when an unquoted `*`, `?` or `[`
+ * makes it a pattern the shell expands to file names.
+ */
+export interface ShellWord { text: string; dynamic: boolean; glob: boolean }
+
+/**
+ * Splits a command line as POSIX sh does, into simple commands (at unquoted `;` `&` `|` `(` `)` and line
+ * breaks) of words (at unquoted blanks and `<` `>`), removing quotes. A reading for policy, not an interpreter:
+ * where it is unsure it marks the word dynamic, and the caller refuses what it cannot read.
+ */
+export function shellCommands(cmd: string): ShellWord[][] {
+  const commands: ShellWord[][] = [];
+  let words: ShellWord[] = [];
+  let w: ShellWord | undefined;
+  const word = () => (w ??= { text: '', dynamic: false, glob: false });
+  const endWord = () => { if (w) words.push(w); w = undefined; };
+  const endCommand = () => { endWord(); if (words.length) commands.push(words); words = []; };
+  let state: 'plain' | 'single' | 'double' = 'plain';
+  for (let i = 0; i < cmd.length; i++) {
+    const c = cmd[i]!;
+    if (state === 'single') {
+      if (c === "'") state = 'plain';
+      else word().text += c;
+      continue;
+    }
+    if (c === '\\') {
+      const n = cmd[i + 1];
+      i++;
+      if (n === undefined || n === '\n') continue; // a line continuation
+      // Inside double quotes a backslash escapes only $ ` " \; elsewhere it stays.
+      if (state === 'double' && !'$`"\\'.includes(n)) word().text += '\\';
+      word().text += n;
+      continue;
+    }
+    if (c === '$' && cmd.startsWith('$((', i)) {
+      // Arithmetic of numbers only is a number, whatever runs it (as shellSyntaxOffsets reads it).
+      const end = cmd.indexOf('))', i + 3);
+      if (end > 0 && /^[0-9\s+\-*/%<>=!&|^~?:,()]*$/.test(cmd.slice(i + 3, end))) { word().text += cmd.slice(i, end + 2); i = end + 1; continue; }
+    }
+    // $$ $? $! $# $- are numbers or the shell's flags, never text a client chose.
+    if (c === '$' && /[$?!#-]/.test(cmd[i + 1] ?? '')) { word().text += cmd.slice(i, i + 2); i++; continue; }
+    if (c === '`' || (c === '$' && /[A-Za-z_0-9{(@*]/.test(cmd[i + 1] ?? ''))) { word().dynamic = true; word().text += c; continue; }
+    if (state === 'double') {
+      if (c === '"') state = 'plain';
+      else word().text += c;
+      continue;
+    }
+    if (c === "'") { word(); state = 'single'; } else if (c === '"') { word(); state = 'double'; } else if (';&|()\n\r'.includes(c)) endCommand();
+    else if (c === ' ' || c === '\t' || c === '<' || c === '>') endWord();
+    else {
+      if ('*?['.includes(c)) word().glob = true;
+      word().text += c;
+    }
+  }
+  endCommand();
+  return commands;
+}
+
+/** What `readAsShell` found: the command is refused or held by a pattern once read as the shell reads it. */
+export interface ShellReading { action: 'deny' | 'hold'; rule: string; reason: string }
+
+/** Programs that run their arguments as a command or a command line (`env rm …`, `sh -c '…'`, `find -exec`). */
+const RUNNERS = new Set([
+  'env', 'command', 'exec', 'builtin', 'eval', 'sudo', 'doas', 'su', 'runuser', 'nice', 'nohup', 'timeout', 'time', 'xargs',
+  'stdbuf', 'setsid', 'ionice', 'chroot', 'taskset', 'busybox', 'strace', 'ltrace', 'watch', 'flock', 'unbuffer', 'find',
+  'sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'csh', 'tcsh', 'fish', 'ssh', 'script', 'systemd-run', 'parallel',
+]);
+
+/** Shell reserved words that may come before a command's name (POSIX sh 2.4, bash's `time`). */
+const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'time']);
+
+/** How deep a command line quoted inside a command line (`sh -c "sh -c '…'"`) is read. */
+const MAX_DEPTH = 4;
+
+/**
+ * Deny and hold patterns match a command's text, and the shell reads text otherwise: `r''m -rf /`, `\rm`,
+ * `"rm"`, `/bin/rm`, `env rm`, `sudo rm`, `nice rm`, `sh -c 'rm -rf /'` all run rm, and `/bin/r? -rf /` may.
+ * So a command that policy would run (or hold) is read as the shell reads it — quotes removed, the command
+ * name's directory dropped — from its first word, and from every word after a program that runs its arguments
+ * (RUNNERS: env, sudo, nice, xargs, find -exec, sh …; such a word holding blanks is also read as a command line
+ * of its own, as `sh -c` runs it). Any reading that a deny pattern
+ * matches is refused, one a hold pattern matches is held (when policy would have run it). A word the shell
+ * computes (`$X`, `` `…` ``) cannot be read: where it may name the command (the first word, or any after a
+ * program in RUNNERS — `sh -c "$X"` runs X's value as code) the command is refused while the connection has
+ * deny or hold patterns. A command name with an unquoted glob counts as every name the glob matches. Where in
+ * doubt it refuses (`sudo grep rm notes` is refused under `rm *`). It cannot see a program that runs code given
+ * in another language (`python -c`, `awk 'BEGIN{system(…)}'`, `perl -e`), nor what a script does: allow lists
+ * naming whole commands are the control to prefer, and an allowed interpreter runs anything.
+ */
+export function readAsShell(command: string, exec: { deny: readonly string[]; hold: readonly string[] }, action: 'allow' | 'hold', depth = 0): ShellReading | undefined {
+  const lists = ([['deny', 'deny'], ['hold', 'hold']] as const).filter(([l]) => exec[l].length > 0 && (l === 'deny' || action === 'allow'));
+  if (lists.length === 0) return undefined;
+  for (const words of shellCommands(command)) {
+    // Leading assignments (X=1 cmd) and reserved words (`do rm …` in a loop) are not the command.
+    let first = 0;
+    while (first < words.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[first]!.text) || RESERVED.has(words[first]!.text))) first++;
+    const base = (w: ShellWord) => w.text.slice(w.text.lastIndexOf('/') + 1);
+    // Words that may be run as a command: the first, and any after a program that runs its arguments.
+    const runAt = words.findIndex((w, i) => i >= first && RUNNERS.has(base(w)));
+    for (const [i, w] of words.entries()) {
+      if (w.dynamic && (i === first || (runAt >= 0 && i > runAt))) {
+        return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the word '${w.text}' is computed by the shell ($ or \`) where it may name the command to run, so pcigate cannot tell what runs against this connection's deny and hold patterns; pcigate does not run it (write the value out)` };
+      }
+    }
+    for (let i = first; i < words.length; i++) {
+      if (i !== first && !(runAt >= 0 && i > runAt)) continue;
+      const name = base(words[i]!);
+      const rest = words.slice(i + 1).map((x) => x.text);
+      const reading = [name, ...rest].join(' ');
+      for (const [list, act] of lists) {
+        const k = exec[list].findIndex((p) => {
+          if (globMatch(p, reading)) return true;
+          if (!words[i]!.glob) return false;
+          // A glob in the command name: any name it matches could be the one the pattern names.
+          const patternName = p.split(' ')[0] ?? '';
+          return /[*?]/.test(patternName) || globMatch(name.replace(/\[[^\]]*\]/g, '?'), patternName);
+        });
+        if (k >= 0) {
+          return { action: act, rule: `ssh.exec.${list}[${k}]`, reason: `read as the shell reads it ('${reading}'), the command matches ${list} pattern '${exec[list][k]}'` };
+        }
+      }
+    }
+    if (depth < MAX_DEPTH && runAt >= 0) {
+      for (const w of words.slice(runAt + 1)) {
+        if (!/[\s;&|()]/.test(w.text)) continue;
+        const inner = readAsShell(w.text, exec, action, depth + 1);
+        if (inner) return inner;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** `glob` (the SSH policy's: `*` any run, `?` one character) matches all of `text`. */
+function globMatch(glob: string, text: string): boolean {
+  let re = '';
+  for (const ch of glob) {
+    if (ch === '*') re += '.*';
+    else if (ch === '?') re += '.';
+    else re += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 's').test(text);
+}

@@ -29,7 +29,7 @@ import { connectSshUpstream } from '../ssh/upstream.js';
 import { holdSshCommand } from './ssh-approval.js';
 import { decideEnv } from './ssh-env.js';
 import { FailureRecords } from './failure-records.js';
-import { smuggledSyntax } from './ssh-exec-syntax.js';
+import { readAsShell, smuggledSyntax } from './ssh-exec-syntax.js';
 import type { HoldOutcome, SshApprovals } from './ssh-approval.js';
 import { maxSessionMessage } from '../identity/index.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
@@ -93,13 +93,18 @@ interface Recording {
 /**
  * A command that an allow or hold pattern with a wildcard matched is refused when the wildcard's text holds
  * shell syntax that could run another command (ssh-exec-syntax.ts): `echo *` must not run `echo x; rm -rf /`.
+ * A command policy would run or hold is then read as the shell reads it, against the deny and hold patterns
+ * (readAsShell): `r''m -rf /` under `rm *` is refused.
  */
 function execSyntaxGuard(allow: SshConnection['allow'], req: SshRequest, d: SshPolicyDecision): SshPolicyDecision {
   if (req.kind !== 'exec') return d;
   const m = /^ssh\.exec\.(allow|hold)\[(\d+)\]$/.exec(d.rule);
   const pattern = m ? allow.exec[m[1] as 'allow' | 'hold'][Number(m[2])] : undefined;
-  const why = d.action === 'deny' ? undefined : smuggledSyntax(req.command.trim(), pattern ?? '');
-  return why === undefined ? d : { action: 'deny', rule: 'ssh.exec.shell_syntax', reason: why };
+  if (d.action === 'deny') return d;
+  const why = smuggledSyntax(req.command.trim(), pattern ?? '');
+  if (why !== undefined) return { action: 'deny', rule: 'ssh.exec.shell_syntax', reason: why };
+  // Deny and hold patterns read text; the shell reads it otherwise (`r''m`, `/bin/rm`, `env rm`): read it so too.
+  return readAsShell(req.command.trim(), allow.exec, d.action) ?? d;
 }
 
 export class SshSession {

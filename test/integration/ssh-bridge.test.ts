@@ -240,7 +240,7 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
   });
 
   it('applies env requests sent before the channel opens (ssh SetEnv → remote environment)', async () => {
-    const r = await ssh(['-o', 'SetEnv=PCIGATE_TEST_VAR=from-client', 'sh -c "echo env:$PCIGATE_TEST_VAR"']);
+    const r = await ssh(['-o', 'SetEnv=PCIGATE_TEST_VAR=from-client', "sh -c 'echo env:$PCIGATE_TEST_VAR'"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('env:from-client\n');
   });

@@ -4,7 +4,7 @@
  * The upstream sshd accepts `PCIGATE_*` env (test/harness/sshd.ts), so what reaches the remote side is
  * pcigate's decision alone.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel } from 'ssh2';
@@ -150,6 +150,52 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
       await wide.close();
     }
   }, 60_000);
+
+  it('a deny or hold pattern is not evaded by quoting, a path, a wrapper, a nested shell, a glob or a computed word', async () => {
+    const b = await startSshBroker({
+      name: 'prod-ssh',
+      conn: sshConnection.parse({
+        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
+        allow: { exec: { allow: ['*'], deny: ['touch *'], hold: ['mkdir *'] } },
+      }),
+      credentials: { privateKey: sshd.clientKey }, sink: log,
+      actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
+      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+    });
+    const c = await connect(b);
+    const run = (command: string) => new Promise<Ran>((resolve, reject) => {
+      c.exec(command, (err, ch) => {
+        if (err) { reject(err); return; }
+        void collect(ch).then(resolve);
+        ch.end();
+      });
+    });
+    try {
+      const m = (n: number) => path.join(home, `evaded-${n}`);
+      const evasions = [
+        `t''ouch ${m(0)}`, `"touch" ${m(1)}`, `\\touch ${m(2)}`, `/usr/bin/touch ${m(3)}`, `env touch ${m(4)}`, `command touch ${m(5)}`,
+        `nice -n 1 touch ${m(6)}`, `sh -c 'touch ${m(7)}'`, `bash -c "touch ${m(8)}"`, `/usr/bin/t?uch ${m(9)}`, `/usr/bin/to[u]ch ${m(10)}`,
+        `$SHELL -c 'touch ${m(11)}'`, `env X=1 /usr/bin/tou''ch ${m(12)}`, `find ${home} -maxdepth 0 -exec touch ${m(13)} \\;`,
+        `m''kdir ${m(14)}`, `sh -c 'echo; mkdir ${m(15)}'`,
+      ];
+      for (const cmd of evasions) {
+        const r = await run(cmd);
+        expect({ cmd, code: r.code, stderr: r.stderr }).toMatchObject({ cmd, code: 126, stderr: expect.stringContaining('pcigate: refused by policy:') });
+      }
+      for (let n = 0; n < evasions.length; n++) expect(existsSync(m(n))).toBe(false);
+      // Ordinary commands still run.
+      expect(await run('echo "plain $((40+2))" rm')).toMatchObject({ code: 0, stdout: 'plain 42 rm\n' });
+      expect(await run(`sh -c 'echo nested-ok'`)).toMatchObject({ code: 0, stdout: 'nested-ok\n' });
+    } finally {
+      c.end();
+      await b.close();
+    }
+    const rules = records().filter((x) => x.type === 'ssh.exec' && x.outcome === 'denied' && JSON.stringify(x.detail).includes('evaded-'))
+      .map((x) => (x.detail as { rule: string }).rule);
+    expect(rules.filter((r) => r === 'ssh.exec.deny[0]').length).toBe(13);
+    expect(rules.filter((r) => r === 'ssh.exec.unreadable').length).toBe(1);
+    expect(rules.filter((r) => r === 'ssh.exec.hold[0]').length).toBe(2);
+  }, 90_000);
 
   it('a flood of requests that open nothing writes a bounded number of records, and every one is counted', async () => {
     const c = await connect();

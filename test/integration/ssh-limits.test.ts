@@ -115,7 +115,8 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
     const b = await broker({ idleTimeoutMs: 1000, maxDurationMs: 60_000 });
     const before = sessionRecords('session.end').length;
     try {
-      const busy = await ssh(b, ['sh -c "for i in 1 2 3 4 5 6 7 8; do echo tick; sleep 0.3; done"']);
+      // (Not echo: the hold pattern 'echo *' holds an echo inside sh -c too.)
+      const busy = await ssh(b, ['sh -c "for i in 1 2 3 4 5 6 7 8; do yes tick | head -n 1; sleep 0.3; done"']);
       expect(busy.stdout).toBe('tick\n'.repeat(8));
       expect(busy.code).toBe(0);
       await expect.poll(() => sessionRecords('session.end').length).toBe(before + 1);
@@ -126,7 +127,7 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
     }
     const short = await broker({ idleTimeoutMs: 1000, maxDurationMs: 1500 });
     try {
-      const r = await ssh(short, ['sh -c "while true; do echo tick; sleep 0.2; done"']);
+      const r = await ssh(short, ['sh -c "while true; do yes tick | head -n 1; sleep 0.2; done"']);
       // OpenSSH reports a channel closed without an exit status as 255.
       expect(r.code).toBe(255);
       expect(r.stderr).toContain('it reached the maximum duration of 1500 ms (session.max_duration of prod-ssh)');

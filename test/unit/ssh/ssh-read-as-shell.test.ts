@@ -1,0 +1,49 @@
+/**
+ * readAsShell (src/broker/ssh-exec-syntax.ts): deny and hold patterns against a command read as the remote
+ * shell reads it. Each evasion here ran rm under `deny: ["rm *"]` before.
+ */
+import { describe, expect, it } from 'vitest';
+import { readAsShell, shellCommands } from '../../../src/broker/ssh-exec-syntax.js';
+
+const exec = { deny: ['rm *', 'shutdown*'], hold: ['systemctl restart *'] };
+const rule = (cmd: string, action: 'allow' | 'hold' = 'allow') => readAsShell(cmd, exec, action)?.rule;
+
+describe('readAsShell', () => {
+  it('splits and unquotes as sh does', () => {
+    expect(shellCommands(`a 'b c' "d\\"e" f\\ g; h|i`).map((c) => c.map((w) => w.text))).toEqual([['a', 'b c', 'd"e', 'f g'], ['h'], ['i']]);
+    expect(shellCommands('echo $HOME "x$(y)" \'$z\' *.log')[0]!.map((w) => [w.dynamic, w.glob])).toEqual([[false, false], [true, false], [true, false], [false, false], [false, true]]);
+  });
+
+  it('refuses quoting, paths, wrappers and nested shells that run a denied command', () => {
+    for (const cmd of [
+      "r''m -rf /", '"rm" -rf /', '\\rm -rf /', 'r\\m -rf /', '/bin/rm -rf /', './rm -rf /', 'env rm -rf /', 'env -i X=1 rm -rf /',
+      'command rm -rf /', 'sudo -u root rm -rf /', 'nice -n 5 rm -rf /', 'nohup rm -rf /', 'X=1 rm -rf /', 'xargs rm -rf',
+      "sh -c 'rm -rf /'", 'bash -c "rm -rf /"', "sh -c \"sh -c 'rm -rf /'\"", "find / -exec rm -rf {} +", '/bin/r? -rf /', '/bin/r* -rf /',
+      'busybox rm -rf /', "sudo /sbin/shut''down now", "sh -c 'echo ok; rm -rf /'", "sh -c 'while true; do rm -rf /; done'",
+      "sh -c 'if true; then rm -rf /; fi'", "sh -c '{ rm -rf /; }'", "sh -c '! rm -rf /'",
+    ]) {
+      expect({ cmd, rule: rule(cmd) }).toMatchObject({ cmd, rule: expect.stringMatching(/^ssh\.exec\.deny\[[01]\]$/) });
+    }
+  });
+
+  it('refuses a computed word where it may name the command', () => {
+    for (const cmd of ['$X -rf /', '`echo rm` -rf /', 'env $X -rf /', 'sh -c "$X"', "sh -c 'echo; $CMD'", '"$(echo rm)" -rf /']) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.unreadable' });
+    }
+  });
+
+  it('holds what a hold pattern matches once read, only when policy would have run it', () => {
+    expect(rule('systemctl "restart" app')).toBe('ssh.exec.hold[0]');
+    expect(rule('sudo systemctl restart app')).toBe('ssh.exec.hold[0]');
+    expect(rule('systemctl "restart" app', 'hold')).toBeUndefined();
+    expect(rule("rm -rf /", 'hold')).toBe('ssh.exec.deny[0]');
+  });
+
+  it('leaves ordinary commands alone', () => {
+    for (const cmd of ['echo $HOME', 'ls -la *.log', 'ls *', 'grep rm notes.txt', "echo 'a; rm -rf /'", 'systemctl status app', "sh -c 'echo $HOME'", 'echo rm -rf /', 'df -h', 'sh -c "echo started-$((40+2)); sleep 1"', 'sh -c "kill -TERM $$"', 'sh -c "exit $?"']) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
+    }
+    // No deny or hold pattern: nothing to read against.
+    expect(readAsShell("r''m -rf /", { deny: [], hold: [] }, 'allow')).toBeUndefined();
+  });
+});
