@@ -124,7 +124,7 @@ async function runRecorded(ctx: Ctx, o: RunOptions): Promise<number> {
   const counts: MaskCounts = {};
   const base = { session, actor: o.actor, target: { conn: o.name, kind: 'postgres' as const }, src: { client: 'pcigate exec' } };
   const text = new PanMasker({ anyLuhn: o.anyLuhn });
-  const argvText = text.maskText(o.argv.join(' '), counts);
+  const argvText = text.maskText(redactArgv(o.argv).join(' '), counts);
   await o.sink.append({ ...base, type: 'exec.start', outcome: 'success', detail: { argv: argvText, ...(o.reason ? { reason: text.maskText(o.reason) } : {}) } });
   await ctx.fs.mkdir(path.join(o.home, 'recordings'), { recursive: true, mode: 0o700 });
   const rel = path.join('recordings', `${session}.cast`);
@@ -149,6 +149,27 @@ async function runRecorded(ctx: Ctx, o: RunOptions): Promise<number> {
     detail: { exit_code: exit.code, ...(exit.signal ? { signal: exit.signal } : {}), duration_ms: Number(ctx.clock.micros() - started) / 1000, masked: counts },
   });
   return exit.code;
+}
+
+/** A word naming a credential: password, passwd, pwd, secret, token, api key, private key, credential. */
+const SECRET_WORD = String.raw`[\w.-]*(?:pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential)[\w.-]*`;
+/** `--password VALUE`: the flag alone, its value the next argument. */
+const SECRET_FLAG = new RegExp(String.raw`^--?${SECRET_WORD}$`, 'i');
+/** `--password=VALUE`, `PGPASSWORD=VALUE`, `password=VALUE` in a connection string, `token: VALUE`. */
+const SECRET_ASSIGN = new RegExp(String.raw`(\b${SECRET_WORD}\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s'";&]+)`, 'gi');
+/** `postgres://user:secret@host`: the password part of a URL. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@'"]+)(@)/gi;
+
+/**
+ * The child's argv as the audit log and the recording's title keep it: a CI step's command line often
+ * carries a credential (`--password X`, `PGPASSWORD=X`, `postgres://u:X@h`, `--token=X`), which the log
+ * must never hold (ARCHITECTURE.md §4), so such values are `[redacted]`; the child itself gets them as given.
+ */
+export function redactArgv(argv: readonly string[]): string[] {
+  return argv.map((a, i) => {
+    if (i > 0 && SECRET_FLAG.test(argv[i - 1]!) && !a.startsWith('-')) return '[redacted]';
+    return a.replace(URL_PASSWORD, '$1[redacted]$3').replace(SECRET_ASSIGN, '$1[redacted]');
+  });
 }
 
 function runPipes(ctx: Ctx, o: RunOptions, out: StreamMasker, err: StreamMasker): Promise<{ code: number; signal?: string }> {
