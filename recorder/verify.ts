@@ -54,12 +54,11 @@ export function verifyLog(input: VerifyInput): VerifyReport {
   // The records that need more than the chain, in seq order, chosen ones only.
   const rotates: RotateRecord[] = [];
   const mirrors: Array<Where & { note: unknown }> = [];
-  const mirrorSeqs = new Set<number>();
   const specials = [...s.special].filter(([i]) => idxOfSeq[s.seq[i]!] === i).sort((a, b) => s.seq[a[0]]! - s.seq[b[0]]!);
   for (const [i, rec] of specials) {
     const w = { segment: s.segNames[s.seg[i]!]!, seq: rec.seq, line: s.line[i]! };
     if (rec.type === 'key.rotate') rotates.push({ ...w, detail: rec.detail });
-    if (rec.type === 'checkpoint') { mirrors.push({ ...w, note: rec.detail?.note }); mirrorSeqs.add(rec.seq); }
+    if (rec.type === 'checkpoint') mirrors.push({ ...w, note: rec.detail?.note });
     if (rec.blobs !== undefined) checkBlobs(rec, w, input, problems);
     if (rec.type === 'segment.open') checkSegmentOpen(rec, i, s, segments, problems);
   }
@@ -99,9 +98,13 @@ export function verifyLog(input: VerifyInput): VerifyReport {
   let uCount = 0;
   let agedReported = false;
   let futureReported = false;
+  // The one record after the newest checkpoint that needs no signature is that checkpoint's own mirror (the
+  // last record of a cleanly closed log). Another copy of a checkpoint record there is not exempt: anyone
+  // can append one.
+  const ownMirror = sealed ? mirrors.find((m) => m.seq !== null && m.seq >= sealedSize && m.note === sealed.note)?.seq : undefined;
   for (let q = sealedSize; q < size; q++) {
     const i = idxOfSeq[q]!;
-    if (i < 0 || mirrorSeqs.has(q)) continue;
+    if (i < 0 || q === ownMirror) continue;
     if (uCount++ === 0) uFirst = q;
     uLast = q;
     if (Number.isNaN(s.ts[i]!)) continue;

@@ -119,6 +119,21 @@ describe('verify: what the chain alone cannot prove', () => {
     expect(formatVerifyReport(r, home)).toContain(`unsealed:     1 record(s), seq ${seq} … ${seq}, after the newest valid checkpoint: chained but not signed`);
   });
 
+  it('a copy of the last checkpoint record appended after it is counted as unsealed: only the checkpoint\'s own mirror is exempt', async () => {
+    const home = await copyOf(base);
+    const segs = await segments(home);
+    const file = path.join(home, 'log', segs[segs.length - 1]!);
+    const lines = await readLines(file);
+    const last = lines[lines.length - 1]!;
+    const rec = JSON.parse(last) as Record<string, unknown> & { seq: number; type: string };
+    expect(rec.type).toBe('checkpoint');
+    lines.push(canonicalize({ ...rec, seq: rec.seq + 1, prev: leafHex(last) }));
+    await writeLines(file, lines);
+    const r = await verifyHome(home);
+    expect(r.problems).toEqual([]);
+    expect(r.unsealed).toEqual({ firstSeq: rec.seq + 1, lastSeq: rec.seq + 1, count: 1 });
+  });
+
   it('an appended record dated in the future (so it never looks old) warns', async () => {
     const home = await copyOf(base);
     const seq = await appendChained(home, 365 * 86400_000);
