@@ -27,6 +27,8 @@ import type { SshPolicyDecision } from '../policy/ssh-rules.js';
 import type { ChannelInfo, ChannelTaps, LocalSend, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
 import { holdSshCommand } from './ssh-approval.js';
+import { SftpAudit } from '../ssh/sftp-audit.js';
+import type { SftpOp } from '../ssh/sftp-audit.js';
 import { decideEnv } from './ssh-env.js';
 import { FailureRecords } from './failure-records.js';
 import { readAsShell, smuggledSyntax } from './ssh-exec-syntax.js';
@@ -143,6 +145,8 @@ export class SshSession {
   readonly #requests: FailureRecords;
   /** Every ssh.request decided in this session, recorded one by one or counted into a summary. */
   #requestCount = 0;
+  /** sftp operations recorded (ssh.sftp) in this session. */
+  #sftpOps = 0;
 
   private constructor(o: SshSessionOptions, upstream: Client, target: Target, startedUs: bigint) {
     this.#o = o;
@@ -386,8 +390,32 @@ export class SshSession {
       const text = Buffer.from(`\r\n${line}\r\n`);
       deliver(text, send.stderr, () => { cast.output(text); cast.marker(line); });
     };
+    // An sftp subsystem's file operations are each recorded (ssh.sftp) before the server gets them; the
+    // server's refusals are recorded as they come. Paths are PAN-masked as any text the client chooses.
+    const sftp = info.kind === 'subsystem' && info.command === 'sftp' ? new SftpAudit() : undefined;
+    const channel = n;
+    const sftpRecord = (outcome: Outcome, detail: Record<string, unknown>) => this.#record({ type: 'ssh.sftp', outcome, detail: { channel, ...detail } });
+    const masked = (op: SftpOp) => ({
+      ...op, path: this.#text.maskText(op.path, this.#counts), ...(op.to !== undefined ? { to: this.#text.maskText(op.to, this.#counts) } : {}),
+    });
     return {
-      stdout: (b) => { this.#limits?.activity(); writeOut(b); },
+      stdout: (b) => {
+        this.#limits?.activity();
+        if (sftp) {
+          for (const f of sftp.fromServer(b)) {
+            sftpRecord('failure', { op: f.op, path: this.#text.maskText(f.path, this.#counts), status: f.status, message: this.#text.maskText(f.message) }).catch(fail);
+          }
+        }
+        writeOut(b);
+      },
+      ...(sftp ? {
+        gate: (b: Buffer) => {
+          const ops = sftp.fromClient(b);
+          if (ops.length === 0) return undefined;
+          this.#sftpOps += ops.length;
+          return ops.reduce<Promise<unknown>>((p, op) => p.then(() => sftpRecord('success', masked(op))), Promise.resolve()).then(() => undefined);
+        },
+      } : {}),
       stderr: (b) => { this.#limits?.activity(); writeErr(b); },
       input: (b) => {
         this.#limits?.activity();
@@ -462,6 +490,7 @@ export class SshSession {
         bytes_in: this.#bytesIn,
         channels: this.#channels,
         requests: this.#requestCount,
+        ...(this.#sftpOps > 0 ? { sftp_ops: this.#sftpOps } : {}),
         denied: this.#denied,
         masked: mergeCounts({}, this.#counts),
         ...(this.#lastExit ? { exit: this.#lastExit } : {}),

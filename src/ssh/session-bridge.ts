@@ -40,6 +40,12 @@ export interface ChannelTaps {
   stderr(chunk: Buffer): void;
   /** Keyboard/stdin bytes going upstream (already forwarded; for recording). */
   input(chunk: Buffer): void;
+  /**
+   * Client bytes that must not reach the upstream before something is done (an sftp operation's record is
+   * durable): a promise holds these bytes, and every later byte, until it settles; a rejection fails the
+   * channel and the bytes are never sent. Undefined: nothing to wait for. Called after `input`.
+   */
+  gate?(chunk: Buffer): Promise<void> | undefined;
   resize(cols: number, rows: number): void;
   /** Flush whatever the taps hold back; called before the exit status is sent. */
   flush(): void;
@@ -325,17 +331,38 @@ export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: Channe
   remote.stderr.on('data', (b: Buffer) => { guard(() => taps.stderr(b)); throttle(); });
   let inputPaused = false;
   let remoteClosed = false;
+  // Client bytes held until a gate (taps.gate) opens, in order; the client is not read meanwhile.
+  let gated: Promise<void> | undefined;
+  let gatedCount = 0;
   local.onInput((b) => {
     // Recorded (when the connection records input) before it is forwarded: a recording that has failed stops it.
     guard(() => taps.input(b));
-    if (failed || remote.write(b) || inputPaused || !local.pause) return;
+    let gate: Promise<void> | undefined;
+    guard(() => { gate = taps.gate?.(b); });
+    if (failed) return;
+    if (gate || gated) {
+      gatedCount++;
+      local.pause?.();
+      const mine = gate;
+      gated = (gated ?? Promise.resolve()).then(() => mine).then(
+        () => { if (!failed && !remoteClosed) remote.write(b); },
+        (err: unknown) => fail(err),
+      ).finally(() => {
+        if (--gatedCount > 0) return;
+        gated = undefined;
+        if (!failed && !remoteClosed && !inputPaused) local.resume?.();
+      });
+      return;
+    }
+    if (remote.write(b) || inputPaused || !local.pause) return;
     // The upstream window is full and ssh2 buffers the rest in memory: stop reading the client until it drains
     // (a client pushing stdin into a command that does not read it held all of it in pcigate's memory).
     inputPaused = true;
     local.pause();
     remote.once('drain', () => { inputPaused = false; if (!remoteClosed) local.resume?.(); });
   });
-  local.onEof(() => remote.end());
+  // The client's EOF follows the bytes a gate still holds.
+  local.onEof(() => { if (gated) void gated.then(() => remote.end(), () => undefined); else remote.end(); });
   remote.on('exit', (code: number | null, signal?: string) => {
     exit = code === null || code === undefined ? { signal: (signal ?? 'KILL').replace(/^SIG/, '') } : { code };
   });

@@ -1,0 +1,180 @@
+/**
+ * Reads an sftp session's packets as they pass (draft-ietf-secsh-filexfer-02, version 3, which OpenSSH
+ * speaks; OpenSSH's PROTOCOL for its extensions) so that each file operation can be recorded: what the client
+ * asks (open, remove, rename, mkdir, rmdir, setstat, symlink, hardlink, opendir, close with the bytes read and
+ * written through the handle) and the server's failures. It forwards nothing itself and changes no byte.
+ * Packets are `uint32 length, byte type, uint32 request-id, …`; both directions are framed here, whole packets
+ * up to MAX_PACKET (OpenSSH's own limit is 256 KiB); a longer one is a protocol error.
+ */
+
+/** An operation of the client's worth a record. `path` (and `to`) are as the client sent them. */
+export interface SftpOp {
+  op: 'open' | 'close' | 'remove' | 'rename' | 'mkdir' | 'rmdir' | 'setstat' | 'symlink' | 'hardlink' | 'opendir';
+  path: string;
+  to?: string;
+  /** open: what the client asks for (read, write, append, create, truncate, exclusive). */
+  flags?: string[];
+  /** close: bytes that went through the handle. */
+  read?: number;
+  written?: number;
+}
+
+/** The server's answer to an operation that failed (SSH_FXP_STATUS other than OK). */
+export interface SftpFailure { op: SftpOp['op']; path: string; status: number; message: string }
+
+/** Whole packets larger than this are refused (OpenSSH's SFTP_MAX_MSG_LENGTH is 256 KiB). */
+export const MAX_PACKET = 1 << 20;
+
+export class SftpProtocolError extends Error {}
+
+const T = {
+  OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, OPENDIR: 11, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20,
+  EXTENDED: 200, STATUS: 101, HANDLE: 102, DATA: 103,
+} as const;
+
+const PFLAGS: Array<[number, string]> = [[0x01, 'read'], [0x02, 'write'], [0x04, 'append'], [0x08, 'create'], [0x10, 'truncate'], [0x20, 'exclusive']];
+
+/** Requests whose answer is awaited at once, and open handles: bounded (a client pipelines tens, not thousands). */
+const MAX_TRACKED = 4096;
+
+/** Cuts a byte stream into sftp packets (length-prefixed). */
+class Framer {
+  #buf: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer, each: (p: Buffer) => void): void {
+    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    let at = 0;
+    while (this.#buf.length - at >= 4) {
+      const len = this.#buf.readUInt32BE(at);
+      if (len > MAX_PACKET) throw new SftpProtocolError(`an sftp packet of ${len} bytes is larger than ${MAX_PACKET}`);
+      if (this.#buf.length - at - 4 < len) break;
+      each(this.#buf.subarray(at + 4, at + 4 + len));
+      at += 4 + len;
+    }
+    // Keep only the unfinished packet (copied: the chunk's memory is not held for its sake).
+    this.#buf = at === 0 ? this.#buf : Buffer.from(this.#buf.subarray(at));
+  }
+}
+
+/** A cursor over one packet; reading past its end throws (a malformed packet). */
+class Reader {
+  at = 0;
+  constructor(readonly b: Buffer) {}
+  byte(): number { this.need(1); return this.b[this.at++]!; }
+  u32(): number { this.need(4); const v = this.b.readUInt32BE(this.at); this.at += 4; return v; }
+  bytes(): Buffer { const n = this.u32(); this.need(n); const v = this.b.subarray(this.at, this.at + n); this.at += n; return v; }
+  str(): string { return this.bytes().toString('utf8'); }
+  skip(n: number): void { this.need(n); this.at += n; }
+  private need(n: number): void { if (this.at + n > this.b.length) throw new SftpProtocolError('a truncated sftp packet'); }
+}
+
+export class SftpAudit {
+  readonly #up = new Framer();
+  readonly #down = new Framer();
+  /** Request id → what it asked, for the server's answer. */
+  readonly #asked = new Map<number, { op: SftpOp['op'] | 'read'; path: string; handle?: string }>();
+  /** Open handles (hex) → path and bytes through them. */
+  readonly #handles = new Map<string, { path: string; read: number; written: number; dir: boolean }>();
+
+  /**
+   * Client → server bytes; returns the operations completed in them, in order. Throws SftpProtocolError for
+   * a packet it cannot read (the caller fails closed).
+   */
+  fromClient(chunk: Buffer): SftpOp[] {
+    const ops: SftpOp[] = [];
+    this.#up.push(chunk, (p) => { const op = this.#request(new Reader(p)); if (op) ops.push(op); });
+    return ops;
+  }
+
+  /** Server → client bytes; returns the audited operations the server refused. */
+  fromServer(chunk: Buffer): SftpFailure[] {
+    const out: SftpFailure[] = [];
+    this.#down.push(chunk, (p) => { const f = this.#reply(new Reader(p)); if (f) out.push(f); });
+    return out;
+  }
+
+  #track(id: number, v: { op: SftpOp['op'] | 'read'; path: string; handle?: string }): void {
+    if (this.#asked.size >= MAX_TRACKED) this.#asked.delete(this.#asked.keys().next().value!);
+    this.#asked.set(id, v);
+  }
+
+  #request(r: Reader): SftpOp | undefined {
+    const type = r.byte();
+    if (type === 1) return undefined; // SSH_FXP_INIT: a version, no request id
+    const id = r.u32();
+    const one = (op: SftpOp['op']): SftpOp => { const path = r.str(); this.#track(id, { op, path }); return { op, path }; };
+    switch (type) {
+      case T.OPEN: {
+        const path = r.str();
+        const pflags = r.u32();
+        this.#track(id, { op: 'open', path });
+        return { op: 'open', path, flags: PFLAGS.filter(([bit]) => pflags & bit).map(([, name]) => name) };
+      }
+      case T.OPENDIR: { const path = r.str(); this.#track(id, { op: 'opendir', path }); return { op: 'opendir', path }; }
+      case T.CLOSE: {
+        const handle = r.bytes().toString('hex');
+        const h = this.#handles.get(handle);
+        this.#handles.delete(handle);
+        if (!h) return undefined;
+        this.#track(id, { op: 'close', path: h.path });
+        return h.dir ? undefined : { op: 'close', path: h.path, read: h.read, written: h.written };
+      }
+      case T.READ: {
+        const handle = r.bytes().toString('hex');
+        const h = this.#handles.get(handle);
+        if (h) this.#track(id, { op: 'read', path: h.path, handle });
+        return undefined;
+      }
+      case T.WRITE: {
+        const handle = r.bytes().toString('hex');
+        r.skip(8);
+        const h = this.#handles.get(handle);
+        if (h) h.written += r.u32();
+        return undefined;
+      }
+      case T.REMOVE: return one('remove');
+      case T.MKDIR: return one('mkdir');
+      case T.RMDIR: return one('rmdir');
+      case T.SETSTAT: return one('setstat');
+      case T.RENAME: { const path = r.str(); const to = r.str(); this.#track(id, { op: 'rename', path }); return { op: 'rename', path, to }; }
+      // OpenSSH sends SYMLINK's two paths the other way round from the draft (PROTOCOL §4.1): target, then link.
+      case T.SYMLINK: { const target = r.str(); const path = r.str(); this.#track(id, { op: 'symlink', path }); return { op: 'symlink', path, to: target }; }
+      case T.EXTENDED: {
+        const name = r.str();
+        if (name === 'posix-rename@openssh.com') { const path = r.str(); const to = r.str(); this.#track(id, { op: 'rename', path }); return { op: 'rename', path, to }; }
+        if (name === 'hardlink@openssh.com') { const path = r.str(); const to = r.str(); this.#track(id, { op: 'hardlink', path }); return { op: 'hardlink', path, to }; }
+        if (name === 'lsetstat@openssh.com') return one('setstat');
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  #reply(r: Reader): SftpFailure | undefined {
+    const type = r.byte();
+    if (type === 2) return undefined; // SSH_FXP_VERSION
+    const id = r.u32();
+    const asked = this.#asked.get(id);
+    this.#asked.delete(id);
+    if (!asked) return undefined;
+    if (type === T.HANDLE && (asked.op === 'open' || asked.op === 'opendir')) {
+      if (this.#handles.size >= MAX_TRACKED) this.#handles.delete(this.#handles.keys().next().value!);
+      this.#handles.set(r.bytes().toString('hex'), { path: asked.path, read: 0, written: 0, dir: asked.op === 'opendir' });
+      return undefined;
+    }
+    if (type === T.DATA && asked.handle) {
+      const h = this.#handles.get(asked.handle);
+      if (h) h.read += r.u32();
+      return undefined;
+    }
+    if (type === T.STATUS && asked.op !== 'read') {
+      const status = r.u32();
+      // SSH_FX_OK (0); SSH_FX_EOF (1) ends a read or a listing, not a failure.
+      if (status === 0 || status === 1) return undefined;
+      let message = '';
+      try { message = r.str(); } catch { /* version 3 servers may omit it */ }
+      return { op: asked.op, path: asked.path, status, message };
+    }
+    return undefined;
+  }
+}

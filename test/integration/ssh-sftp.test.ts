@@ -1,0 +1,142 @@
+/**
+ * OpenSSH's sftp in batch mode (`sftp -b FILE`) through `--listen` against a real sshd: every file operation
+ * is recorded (ssh.sftp) before the server gets it, with its path PAN-masked, the server's refusals too; and
+ * an operation whose record cannot be written never reaches the server.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuditLog } from '../../recorder/index.js';
+import type { AuditLog } from '../../recorder/index.js';
+import type { AuditRecord } from '../../recorder/types.js';
+import { startSshBroker } from '../../src/broker/ssh-broker.js';
+import type { SshBroker } from '../../src/broker/ssh-broker.js';
+import { systemClock } from '../../src/cli/ctx.js';
+import { sshConnection } from '../../src/config/sections/connections.js';
+import { AuditWriteError } from '../../src/errors.js';
+import { tempDir } from '../harness/cli.js';
+import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import type { Sshd } from '../harness/sshd.js';
+import { testCtx } from '../harness/test-ctx.js';
+
+const skip = sshdAvailable();
+if (skip) process.stderr.write(`skipping the sftp tests: ${skip}\n`);
+
+describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH sftp)', () => {
+  let sshd: Sshd;
+  let home: string;
+  let work: string;
+  let log: AuditLog;
+  const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: () => {} } });
+  const pan = '4111111111111111';
+
+  const records = (): AuditRecord[] =>
+    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
+      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+
+  const start = (sink: AuditLog) => startSshBroker({
+    name: 'prod-ssh',
+    conn: sshConnection.parse({
+      kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
+      allow: { subsystems: ['sftp'] },
+    }),
+    credentials: { privateKey: sshd.clientKey }, sink, actor: async () => ({ sub: 'alice', via: 'local', idp: 'local' }),
+    clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+  });
+
+  /** `sftp -b BATCH` (-b sets BatchMode, which turns off password prompts: the listener's secret is a password). */
+  const sftp = (b: SshBroker, batch: string) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const askpass = path.join(home, `askpass-${b.port}.sh`);
+    writeFileSync(askpass, `#!/bin/sh\necho '${b.secret}'\n`);
+    chmodSync(askpass, 0o700);
+    const file = path.join(work, `batch-${b.port}`);
+    writeFileSync(file, batch);
+    const c = spawn('sftp', ['-P', String(b.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+      '-o', 'PreferredAuthentications=password', '-o', 'BatchMode=no', '-b', file, 'pcigate@127.0.0.1'],
+    { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (x: Buffer) => { stdout += x.toString(); });
+    c.stderr.on('data', (x: Buffer) => { stderr += x.toString(); });
+    const killer = setTimeout(() => { stderr += '[killed: hung]'; c.kill('SIGKILL'); }, 30_000);
+    c.on('exit', (code) => { clearTimeout(killer); setTimeout(() => resolve({ code, stdout, stderr }), 100); });
+  });
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    home = tempDir('pcigate-ssh-sftp-');
+    work = tempDir('pcigate-ssh-sftp-work-');
+    log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await log?.close();
+    await sshd?.stop();
+  });
+
+  it('each operation of a batch is recorded, in order, paths masked; a failed one with the server\'s status', async () => {
+    const b = await start(log);
+    const w = (n: string) => path.join(work, n);
+    writeFileSync(w('local.txt'), 'hello sftp\n');
+    mkdirSync(w('remote'));
+    try {
+      const r = await sftp(b, [
+        `put ${w('local.txt')} ${w(`remote/card-${pan}.txt`)}`,
+        `get ${w(`remote/card-${pan}.txt`)} ${w('back.txt')}`,
+        `mkdir ${w('remote/dir')}`,
+        `rename ${w(`remote/card-${pan}.txt`)} ${w('remote/dir/moved.txt')}`,
+        `chmod 600 ${w('remote/dir/moved.txt')}`,
+        `ls ${w('remote/dir')}`,
+        `-rm ${w('remote/absent.txt')}`,
+        `rm ${w('remote/dir/moved.txt')}`,
+        `rmdir ${w('remote/dir')}`,
+        '',
+      ].join('\n'));
+      expect(r.stderr).not.toContain('[killed: hung]');
+      expect(r.code).toBe(0);
+      expect(readFileSync(w('back.txt'), 'utf8')).toBe('hello sftp\n');
+      expect(existsSync(w('remote/dir'))).toBe(false);
+    } finally {
+      await b.close();
+    }
+    const ops = records().filter((x) => x.type === 'ssh.sftp').map((x) => {
+      const d = x.detail as { op: string; path: string; to?: string; flags?: string[]; read?: number; written?: number; status?: number };
+      return [x.outcome, d.op, path.basename(d.path), ...(d.to ? [path.basename(d.to)] : []), ...(d.flags ? [d.flags.join(',')] : []),
+        ...(d.op === 'close' ? [d.read, d.written] : []), ...(d.status !== undefined ? [d.status] : [])];
+    });
+    const masked = 'card-************1111.txt';
+    expect(ops).toEqual([
+      ['success', 'open', masked, 'write,create,truncate'], ['success', 'close', masked, 0, 11],
+      ['success', 'open', masked, 'read'], ['success', 'close', masked, 11, 0],
+      ['success', 'mkdir', 'dir'],
+      ['success', 'rename', masked, 'moved.txt'],
+      ['success', 'setstat', 'moved.txt'],
+      ['success', 'opendir', 'dir'],
+      ['success', 'remove', 'absent.txt'], ['failure', 'remove', 'absent.txt', 2],
+      ['success', 'remove', 'moved.txt'],
+      ['success', 'rmdir', 'dir'],
+    ]);
+    expect(JSON.stringify(records())).not.toContain(pan);
+  }, 60_000);
+
+  it('an operation whose record cannot be written never reaches the server', async () => {
+    // A log that refuses ssh.sftp records of mkdir (as a full disk would at that moment).
+    const failing = {
+      ...log,
+      append: (e: Parameters<AuditLog['append']>[0]) => {
+        if (e.type === 'ssh.sftp' && (e.detail as { op?: string }).op === 'mkdir') return Promise.reject(new AuditWriteError('disk full (test)'));
+        return log.append(e);
+      },
+      commitBlob: log.commitBlob.bind(log),
+    } as unknown as AuditLog;
+    const b = await start(failing);
+    try {
+      const r = await sftp(b, `mkdir ${path.join(work, 'never')}\n`);
+      expect(r.code).not.toBe(0);
+      expect(existsSync(path.join(work, 'never'))).toBe(false);
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
+});
