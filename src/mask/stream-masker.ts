@@ -269,7 +269,12 @@ export function idleHold(buf: Uint8Array): number {
   let digits = 0;
   for (let i = run; i < end;) {
     const b = buf[i]!;
-    const u = b >= 0x80 ? wideUnitAt(buf, i, end) : { ascii: BYTE_CLASS[b] === 1 ? b : 0, len: 1 };
+    if (b < 0x80) {
+      if (BYTE_CLASS[b] === 1 && ++digits > 6) return i;
+      i++;
+      continue;
+    }
+    const u = wideUnitAt(buf, i, end);
     if (u.ascii >= 0x30 && ++digits > 6) return i;
     i += u.ascii !== 0 ? u.len : 1;
   }

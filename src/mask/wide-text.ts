@@ -20,7 +20,12 @@ export interface WideUnit {
   len: number;
 }
 
+// Shared results: the reader runs per byte and allocates nothing.
 const NONE: WideUnit = { ascii: 0, len: 1 };
+const NBSP: WideUnit = { ascii: 0x20, len: 2 };
+const SPACE: WideUnit = { ascii: 0x20, len: 3 };
+const DASH: WideUnit = { ascii: 0x2d, len: 3 };
+const DIGIT: readonly WideUnit[] = Array.from({ length: 10 }, (_, d) => ({ ascii: 0x30 + d, len: 3 }));
 
 /**
  * The reading of the UTF-8 sequence that starts at `i` (before `to`): a full-width digit, a Unicode space
@@ -28,32 +33,33 @@ const NONE: WideUnit = { ascii: 0, len: 1 };
  */
 export function wideUnitAt(buf: Uint8Array, i: number, to: number): WideUnit {
   const b = buf[i]!;
-  if (b === 0xc2) return i + 1 < to && buf[i + 1] === 0xa0 ? { ascii: 0x20, len: 2 } : NONE;
+  if (b === 0xc2) return i + 1 < to && buf[i + 1] === 0xa0 ? NBSP : NONE;
   if (i + 2 >= to) return NONE;
   const c1 = buf[i + 1]!;
   const c2 = buf[i + 2]!;
   if (b === 0xef) {
     if (c1 === 0xbc) {
-      if (c2 >= 0x90 && c2 <= 0x99) return { ascii: c2 - 0x90 + 0x30, len: 3 };
-      if (c2 === 0x8d) return { ascii: 0x2d, len: 3 };
-    } else if (c1 === 0xb9 && c2 === 0xa3) return { ascii: 0x2d, len: 3 };
+      if (c2 >= 0x90 && c2 <= 0x99) return DIGIT[c2 - 0x90]!;
+      if (c2 === 0x8d) return DASH;
+    } else if (c1 === 0xb9 && c2 === 0xa3) return DASH;
     return NONE;
   }
   if (b === 0xe2) {
     if (c1 === 0x80) {
-      if ((c2 >= 0x80 && c2 <= 0x8a) || c2 === 0xaf) return { ascii: 0x20, len: 3 };
-      if (c2 >= 0x90 && c2 <= 0x93) return { ascii: 0x2d, len: 3 };
-    } else if (c1 === 0x81 && c2 === 0x9f) return { ascii: 0x20, len: 3 };
-    else if (c1 === 0x88 && c2 === 0x92) return { ascii: 0x2d, len: 3 };
+      if ((c2 >= 0x80 && c2 <= 0x8a) || c2 === 0xaf) return SPACE;
+      if (c2 >= 0x90 && c2 <= 0x93) return DASH;
+    } else if (c1 === 0x81 && c2 === 0x9f) return SPACE;
+    else if (c1 === 0x88 && c2 === 0x92) return DASH;
     return NONE;
   }
-  if (b === 0xe3 && c1 === 0x80 && c2 === 0x80) return { ascii: 0x20, len: 3 };
+  if (b === 0xe3 && c1 === 0x80 && c2 === 0x80) return SPACE;
   return NONE;
 }
 
 /**
- * Whether the byte at `p` (≥ 0x80) belongs to a full-width digit, or to a Unicode space or dash next to a digit:
- * then the text is searched again read as ASCII (wideSpans). A few byte reads; most non-ASCII text answers no.
+ * Whether the byte at `p` (≥ 0x80) belongs to a full-width digit, or to a Unicode space or dash between two digits:
+ * then the text is searched again read as ASCII (wideSpans). A few byte reads; most non-ASCII text answers no
+ * (`12 €` or `prix : 12` with no-break spaces too).
  */
 export function wideAround(buf: Uint8Array, p: number, from: number, to: number): boolean {
   let i = p;
@@ -62,7 +68,10 @@ export function wideAround(buf: Uint8Array, p: number, from: number, to: number)
   if (u.ascii === 0) return false;
   if (u.ascii >= 0x30) return true;
   const next = i + u.len;
-  return (next < to && ((buf[next]! >= 0x30 && buf[next]! <= 0x39) || buf[next] === 0xef)) || (i > from && buf[i - 1]! >= 0x30 && buf[i - 1]! <= 0x39);
+  const digitAfter = next < to && ((buf[next]! >= 0x30 && buf[next]! <= 0x39) || buf[next] === 0xef);
+  const l = buf[i - 1]!;
+  const digitBefore = i > from && ((l >= 0x30 && l <= 0x39) || (l >= 0x90 && l <= 0x99 && i - 3 >= from && buf[i - 2] === 0xbc && buf[i - 3] === 0xef));
+  return digitAfter && digitBefore;
 }
 
 /** A text read as ASCII (`text`), with each of its bytes' start and end in the original. */
