@@ -84,6 +84,9 @@ function openFailure(err: unknown): string {
   return 'pcigate: could not open the upstream session (details are in the audit log)';
 }
 
+/** Session channels one listener connection may hold open at once (sshd's MaxSessions is 10 by default). */
+export const MAX_SESSION_CHANNELS = 64;
+
 export interface SshBroker {
   host: string;
   port: number;
@@ -151,10 +154,20 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
       const refuseForward = (s: SshSession, req: Parameters<ReturnType<SshSession['hooks']>['decide']>[0], reject?: () => void) => {
         void s.hooks().decide(req).catch(() => undefined).finally(() => reject?.());
       };
+      // Session channels open at once on this connection: bounded, or a client opening channels and never closing
+      // them held pcigate's memory without limit (sshd's MaxSessions; its default of 10 applies upstream anyway).
+      let channelsOpen = 0;
       conn.on('session', (accept, reject) => {
-        opening.then((s) => bridgeSession(accept(), s.upstream, s.hooks()), (err: unknown) => {
-          if (err instanceof SessionRefused) refuseSession(conn, accept, err.message);
-          else refuseSession(conn, accept, openFailure(err), FAILED_CLOSED_EXIT);
+        if (channelsOpen >= MAX_SESSION_CHANNELS) {
+          reject();
+          void opening.then((s) => s.refuseChannel(MAX_SESSION_CHANNELS), () => undefined);
+          return;
+        }
+        channelsOpen++;
+        const take = () => { const ch = accept(); ch.once('close', () => { channelsOpen--; }); return ch; };
+        opening.then((s) => bridgeSession(take(), s.upstream, s.hooks()), (err: unknown) => {
+          if (err instanceof SessionRefused) refuseSession(conn, take, err.message);
+          else refuseSession(conn, take, openFailure(err), FAILED_CLOSED_EXIT);
         });
       });
       conn.on('tcpip', (_accept, reject, i) => withSession((s) => refuseForward(s, { kind: 'port-forwarding', direction: 'local', host: i.destIP, port: i.destPort }, reject), reject));

@@ -227,6 +227,16 @@ export class SshSession {
     };
   }
 
+  /** A session channel refused because the connection holds `max` open already: counted like any refusal. */
+  refuseChannel(max: number): void {
+    this.#requestCount++;
+    this.#denied++;
+    this.#requests.record({
+      ...this.#base(), type: 'ssh.request', outcome: 'denied',
+      detail: { request: { kind: 'session-channel' }, decision: 'deny', rule: 'ssh.max_channels', reason: `the connection already holds ${max} session channels open` },
+    });
+  }
+
   /**
    * Decides an env request (ssh-env.ts) and records it — the name PAN-masked, never the value, only its size.
    * The names passed on are also in the shell's or command's own record, which is durable before it opens, so

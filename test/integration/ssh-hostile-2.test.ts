@@ -197,6 +197,28 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     expect(rules.filter((r) => r === 'ssh.exec.hold[0]').length).toBe(2);
   }, 90_000);
 
+  it('session channels held open on one connection are bounded (64), and the refusals are recorded', async () => {
+    const c = await connect();
+    const proto = protoOf(c) as unknown as { exec(chan: number, cmd: string, wantReply: boolean): void };
+    const realExec = proto.exec.bind(proto);
+    // Channels that open and then ask for nothing: ssh2 sends the exec request only through _protocol.exec.
+    proto.exec = () => {};
+    const refused: Error[] = [];
+    for (let i = 0; i < 70; i++) c.exec('true', (err) => { if (err) refused.push(err); });
+    await expect.poll(() => refused.length, { timeout: 10_000 }).toBe(6);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(refused.length).toBe(6);
+    proto.exec = realExec;
+    c.end();
+    let id: string | undefined;
+    await expect.poll(() => {
+      id = records().filter((x) => x.type === 'ssh.request' && (x.detail as { rule?: string }).rule === 'ssh.max_channels').at(-1)?.session;
+      return id !== undefined && records().some((x) => x.type === 'session.end' && x.session === id);
+    }, { timeout: 15_000 }).toBe(true);
+    const mine = records().filter((x) => x.session === id && (x.detail as { rule?: string }).rule === 'ssh.max_channels');
+    expect(mine.reduce((n, x) => n + ((x.detail as { repeated?: number }).repeated ?? 1), 0)).toBe(6);
+  }, 60_000);
+
   it('a flood of requests that open nothing writes a bounded number of records, and every one is counted', async () => {
     const c = await connect();
     const N = 600;
