@@ -176,11 +176,16 @@ class AuditLogWriter implements AuditLog {
     return this.keys.epoch;
   }
 
-  /** Recovery note, log.start, an overdue rotation, then the timers. */
+  /** Recovery note, log.start, an overdue rotation, a new log's first checkpoint, then the timers. */
   async start(recovered: Recovered | undefined, pid: number): Promise<void> {
+    const wasEmpty = this.acc.size === 0;
     if (recovered) await this.enqueue({ type: 'log.recovered', target: { kind: 'log' }, detail: { ...recovered } });
     await this.enqueue({ type: 'log.start', target: { kind: 'log' }, detail: { version: VERSION, pid, host: os.hostname() } });
     if (this.epochExpired()) await this.rotate();
+    // A new log is signed as soon as it exists, so that `pcigate verify` run beside a broker that has just
+    // created its home finds a checkpoint (a log with none fails verify: `unsigned`). Only for a log that
+    // was empty: an existing log's unsealed tail waits for the timers, as before.
+    if (wasEmpty) await this.checkpoint();
     const every = (ms: number, fn: () => void) => {
       const t = setInterval(fn, ms);
       t.unref(); // a checkpoint timer must not keep the process alive

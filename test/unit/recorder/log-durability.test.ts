@@ -123,7 +123,7 @@ describe('audit log durability: os', () => {
     for (let i = 0; i < 5; i++) await log.append(ev(i));
     const syncs = probe.datasyncs;
     const cp = await log.checkpoint();
-    expect(cp?.size).toBe(7); // segment.open, log.start, 5 events
+    expect(cp?.size).toBe(8); // segment.open, log.start, the new log's first checkpoint's mirror, 5 events
     expect(probe.datasyncs).toBe(syncs + 1);
     await log.close();
   });

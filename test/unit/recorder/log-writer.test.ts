@@ -258,20 +258,35 @@ describe('audit log writer', () => {
     expect(explicit!.size).toBeLessThan(last.size);
   });
 
+  it('a new log is signed at open; a reopened one is not (its tail waits for the timers)', async () => {
+    const home = tmpHome();
+    const cps = () => (existsSync(path.join(home, 'checkpoints.jsonl')) ? readFileSync(path.join(home, 'checkpoints.jsonl'), 'utf8').trim().split('\n') : []);
+    const log = await openAuditLog(testCtx(), { home, createIfMissing: true, checkpointRecords: 1e9, idleMs: 60_000, checkpointIntervalMs: 60_000 });
+    // Before anything else is appended: pcigate verify beside this broker finds a signature.
+    expect(cps()).toHaveLength(1);
+    expect(readLog(home).map((r) => r.rec.type)).toEqual(['segment.open', 'log.start', 'checkpoint']);
+    expect(parseCheckpoint(parseNote((JSON.parse(cps()[0]!) as { note: string }).note).text).size).toBe(2);
+    await log.close();
+    expect(cps()).toHaveLength(2);
+    const again = await openAuditLog(testCtx(), { home, checkpointRecords: 1e9, idleMs: 60_000, checkpointIntervalMs: 60_000 });
+    expect(cps()).toHaveLength(2);
+    await again.close();
+  });
+
   it('checkpoints by timer after activity (idle or interval), never just for its own mirrors', async () => {
     const home = tmpHome();
     const log = await openAuditLog(testCtx(), { home, createIfMissing: true, checkpointRecords: 1e9, idleMs: 30, checkpointIntervalMs: 60 });
     await log.append(ev(0));
     const count = () => (existsSync(path.join(home, 'checkpoints.jsonl')) ? readFileSync(path.join(home, 'checkpoints.jsonl'), 'utf8').trim().split('\n').length : 0);
-    const mirrored = () => readLog(home).some((r) => r.rec.type === 'checkpoint');
+    const mirrored = () => readLog(home).filter((r) => r.rec.type === 'checkpoint').length >= 2;
     for (let t = 0; t < 100 && !mirrored(); t++) await new Promise((r) => setTimeout(r, 30));
-    expect(count()).toBe(1);
-    const first = readLog(home).find((r) => r.rec.type === 'checkpoint')!;
-    expect((first.rec.detail as { size: number }).size).toBe(first.rec.seq); // covers everything before its mirror
+    expect(count()).toBe(2); // the new log's, signed at open, and the one after ev(0)
+    const timed = readLog(home).filter((r) => r.rec.type === 'checkpoint').at(-1)!;
+    expect((timed.rec.detail as { size: number }).size).toBe(timed.rec.seq); // covers everything before its mirror
     await new Promise((r) => setTimeout(r, 300)); // idle: the mirror alone does not cause another checkpoint
-    expect(count()).toBe(1);
-    await log.close();
     expect(count()).toBe(2);
+    await log.close();
+    expect(count()).toBe(3);
   });
 
   it('rotation: checkpoint by the old key, key.rotate with a cert signed by it, next checkpoint by the new key', async () => {
