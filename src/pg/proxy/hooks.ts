@@ -41,8 +41,9 @@ export interface Statement {
   txStatus?: 'I' | 'T' | 'E';
   /**
    * Set by the onStatement hook when the statement may change the session's settings where only the
-   * server's ParameterStatus tells, which comes just before its next ReadyForQuery (a DO block, a call of a
-   * function whose body policy does not read): if it runs, the proxy decides no statement the client sent
+   * server's ParameterStatus tells, which comes just before its next ReadyForQuery: any statement that may
+   * run database code policy does not read (a DO block, a function call, a write that fires a trigger, a
+   * DEFAULT, a view's functions; policy-engine.ts mayChangeSettingsUnseen says which): if it runs, the proxy decides no statement the client sent
    * after it until a ReadyForQuery after it has arrived, so a report that ends the session (a misreading
    * setting) comes first. Statements that are not set so keep pipelining.
    */
