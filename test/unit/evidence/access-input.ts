@@ -95,6 +95,12 @@ export function denied(session: string, actor: Actor, n: number, sql: string, ru
   return { type: 'pg.query', session, actor, src: SRC, target: DB, outcome: 'denied', detail: { n, protocol: 'simple', sql, command: sql.split(' ')[0]!.toLowerCase(), kind: 'read', rule, sqlstate: '42501' } };
 }
 
+/**
+ * The seq of step `i` (counting records only) in a log buildInput wrote: the log opens with segment.open,
+ * log.start and the mirror of the checkpoint a new log is signed with at open.
+ */
+export const stepSeq = (i: number): number => 3 + i;
+
 export interface Built {
   input: EvidenceInput;
   home: string;

@@ -110,9 +110,9 @@ describe('checks10 over a real log with a logging gap', () => {
   });
 
   it('10.3.2 / 10.3.4 / 10.6 from verify, checkpoints and timestamps; 10.5.1 shows a short history', () => {
-    expect(proc(input, '10.3.2')).toMatchObject({ status: 'evidence', figures: { verify_result: 'intact', checkpoints_valid: 3, checkpoints_invalid: 0, epochs: 1 } });
+    expect(proc(input, '10.3.2')).toMatchObject({ status: 'evidence', figures: { verify_result: 'intact', checkpoints_valid: 4, checkpoints_invalid: 0, epochs: 1 } });
     expect(proc(input, '10.3.4')).toMatchObject({ status: 'evidence', figures: { verify_runs: 1, last_verify_run: '2026-11-22T12:00:40.000000Z' } });
-    expect(proc(input, '10.6')).toMatchObject({ status: 'evidence', figures: { regressions: 0, checkpoints_compared: 3, checkpoints_backwards: 0 } });
+    expect(proc(input, '10.6')).toMatchObject({ status: 'evidence', figures: { regressions: 0, checkpoints_compared: 4, checkpoints_backwards: 0 } });
     expect(proc(input, '10.5.1')).toMatchObject({ status: 'exception', figures: { days_of_history: 0, covers_12_months: false, covers_3_months: false } });
   });
 
@@ -194,14 +194,14 @@ describe('checks10 over other real logs', () => {
     const ctx = testCtx();
     const first = await openAuditLog(ctx, { home, createIfMissing: { origin: 'test/ev-late' }, idleMs: 1e9, checkpointIntervalMs: 1e9, pid: 2 ** 22 + 3 });
     await first.append({ type: 'verify.run', actor: { sub: 't', via: 'local' }, target: { kind: 'log' }, outcome: 'success' });
-    ctx.clock.advance(2 * 3_600_000); // the process died before any checkpoint; the next one seals its records 2 h later
+    ctx.clock.advance(2 * 3_600_000); // the process died before verify.run's checkpoint (the log's first, at open, covers only log.start); the next one seals it 2 h later
     const second = await openAuditLog(ctx, { home, idleMs: 1e9 });
     await second.close();
     const input = await collectEvidence(ctx, { home, config: await loadConfigEvidence(ctx, { home }) });
     const p = proc(input, '10.2.1');
     expect(p.status).toBe('exception');
-    expect(p.figures).toMatchObject({ sealed_late: 3, max_seal_latency_s: 7200 });
-    expect(p.result).toMatch(/3 record\(s\) sealed by a signed checkpoint only after more than 3600 s/);
+    expect(p.figures).toMatchObject({ sealed_late: 1, max_seal_latency_s: 7200 });
+    expect(p.result).toMatch(/1 record\(s\) sealed by a signed checkpoint only after more than 3600 s/);
   });
 
   it('10.6: a clock that steps back is a timestamp regression', async () => {

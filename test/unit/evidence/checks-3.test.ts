@@ -10,7 +10,7 @@ import { writeZip } from '../../../src/archive/zip.js';
 import type { ConfigEvidence, ProcedureResult, RequirementSection } from '../../../src/evidence/types.js';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { testCtx } from '../../harness/test-ctx.js';
-import { ALICE, BOB, CONFIG, DB, SSH, buildInput, csvRows, denied, end, intent, query, start } from './access-input.js';
+import { ALICE, BOB, CONFIG, DB, SSH, buildInput, csvRows, denied, end, intent, query, start, stepSeq } from './access-input.js';
 
 const proc = (s: RequirementSection, id: string): ProcedureResult => {
   const p = s.procedures.find((x) => x.id === id);
@@ -29,7 +29,7 @@ const CAST_HEADER = '{"version":2,"width":80,"height":24}\n';
 describe('checks3: 3.3.1 / 3.5.1 scan of what pcigate stores', () => {
   it('finds nothing in a log and recordings that only hold masked values', async () => {
     const { input } = await buildInput({
-      steps: [start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT number FROM cards'), query('s1', ALICE, 1, 'SELECT number FROM cards', 3), end('s1', ALICE)],
+      steps: [start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT number FROM cards'), query('s1', ALICE, 1, 'SELECT number FROM cards', stepSeq(1)), end('s1', ALICE)],
       recordings: { 's1.cast': `${CAST_HEADER}[0.1,"o","card ************1111 and 411111******1111\\r\\n"]\n` },
     });
     const s = checks3(input);
@@ -156,9 +156,9 @@ describe('checks3: 3.4.1 display masking', () => {
       config,
       steps: [
         start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT number FROM cards'),
-        query('s1', ALICE, 1, 'SELECT number FROM cards', 3, { masked: { 'card-number': 2 } }),
+        query('s1', ALICE, 1, 'SELECT number FROM cards', stepSeq(1), { masked: { 'card-number': 2 } }),
         intent('s1', ALICE, 2, 'SELECT number FROM cards'),
-        query('s1', ALICE, 2, 'SELECT number FROM cards', 5, { masked: { 'card-number': 2, pan: 1 } }),
+        query('s1', ALICE, 2, 'SELECT number FROM cards', stepSeq(3), { masked: { 'card-number': 2, pan: 1 } }),
         end('s1', ALICE),
         start('s2', BOB, SSH), end('s2', BOB, SSH, { kind: 'ssh', masked: { pan: 3 } }),
         { type: 'exec.end', session: 's3', actor: BOB, target: DB, outcome: 'success', detail: { exit_code: 0, masked: { pan: 2 } } },
@@ -205,7 +205,7 @@ describe('checks3: 3.4.2 copy controls', () => {
     const { input } = await buildInput({
       steps: [
         start('s1', ALICE), denied('s1', ALICE, 1, 'COPY cards TO STDOUT', 'policy.connections.prod-db.roles.support.classes'),
-        start('s2', BOB), intent('s2', BOB, 1, 'COPY cards TO STDOUT'), query('s2', BOB, 1, 'COPY cards TO STDOUT', 5),
+        start('s2', BOB), intent('s2', BOB, 1, 'COPY cards TO STDOUT'), query('s2', BOB, 1, 'COPY cards TO STDOUT', stepSeq(3)),
         start('s3', ALICE, SSH),
         { type: 'ssh.request', session: 's3', actor: ALICE, target: SSH, outcome: 'denied', detail: { request: { kind: 'subsystem', name: 'sftp' }, decision: 'deny', rule: 'ssh.subsystems' } },
         { type: 'ssh.exec', session: 's3', actor: ALICE, target: SSH, outcome: 'denied', detail: { request: { kind: 'exec', command: 'scp -f /srv/export.csv' }, decision: 'deny', rule: 'ssh.exec.default' } },

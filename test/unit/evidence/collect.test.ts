@@ -89,7 +89,7 @@ describe('collectEvidence over a real log', () => {
     // The same note with its size changed: parses, but the signature no longer covers the text.
     appendFileSync(file, `${JSON.stringify({ note: first.replace(/\n\d+\n/, '\n1\n') })}\n`);
     const input = await collectEvidence(h.ctx, { home: copy, config: await loadConfigEvidence(h.ctx, { home: copy }) });
-    expect(input.checkpoints.map((c) => c.valid)).toEqual([true, true, true, false]);
+    expect(input.checkpoints.map((c) => c.valid)).toEqual([true, true, true, true, false]);
     expect(input.verify.result).toBe('fail');
   });
 
