@@ -10,6 +10,7 @@
  */
 import type { PcigateConfig } from '../config/schema.js';
 import { GRANTABLE_CLASSES } from '../config/sections/policy.js';
+import { UNSAFE_ENV } from '../broker/ssh-env.js';
 import { connectionPolicy } from '../policy/evaluate.js';
 import { csvFile } from './csv.js';
 
@@ -47,6 +48,7 @@ export function accessModelRows(config: PcigateConfig): string[][] {
         ...(a.port_forwarding ? ['port forwarding'] : []),
         ...(a.agent_forwarding ? ['agent forwarding'] : []),
         ...(a.x11 ? ['X11'] : []),
+        ...a.env.map((e) => `env:${e}`),
       ];
       const denied = [
         ...(a.shell ? [] : ['interactive shell']),
@@ -56,6 +58,8 @@ export function accessModelRows(config: PcigateConfig): string[][] {
         ...(a.agent_forwarding ? [] : ['agent forwarding']),
         ...(a.x11 ? [] : ['X11']),
         'other subsystems',
+        'env:(any other variable)',
+        `env:${UNSAFE_ENV.join(',')} (always)`,
       ];
       const held = a.exec.hold.map((p) => `exec:${p}`);
       rows.push([name, 'ssh', `connections.${name}.allow`, '(any identity on the connection)', '(any identity allowed to connect)', mfa, list(allowed), list(held), list(denied), '', '', '', '', '', list(approvers), cp ? String(cp.approvals.min_approvals) : '', ...limits]);

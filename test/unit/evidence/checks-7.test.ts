@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Actor, AuditEvent } from '../../../recorder/types.js';
 import { checks7 } from '../../../src/evidence/checks-7.js';
 import type { ProcedureResult, RequirementSection } from '../../../src/evidence/types.js';
-import { ALICE, BOB, SAM, SSH, buildInput, csvRows, denied, end, intent, query, start } from './access-input.js';
+import { ALICE, BOB, SAM, SSH, buildInput, csvRows, denied, end, intent, query, start, stepSeq } from './access-input.js';
 
 const proc = (s: RequirementSection, id: string): ProcedureResult => {
   const p = s.procedures.find((x) => x.id === id);
@@ -34,8 +34,11 @@ describe('checks7: 7.2.1 / 7.2.2 access model', () => {
     expect(byRole('prod-db', 'dba').slice(14, 18)).toEqual(['group:security', '1', '10m', '480m']);
     expect(byRole('prod-db', '(any other identity)')[8]).toMatch(/every statement/);
     const ssh = byRole('prod-ssh', '(any identity on the connection)');
-    expect(ssh.slice(6, 8)).toEqual(['interactive shell exec:systemctl status *', 'exec:systemctl restart *']);
+    expect(ssh.slice(6, 8)).toEqual(['interactive shell exec:systemctl status * env:LANG env:LC_*', 'exec:systemctl restart *']);
     expect(ssh[8]).toContain('exec:rm *');
+    // Environment requests (allow.env): the default names allowed, every other name and the unsafe ones refused.
+    expect(ssh[8]).toContain('env:(any other variable)');
+    expect(ssh[8]).toMatch(/env:LD_\*,.*BASH_ENV,.*,PATH,.* \(always\)/);
     expect(proc(s, '7.2.1')).toMatchObject({ status: 'evidence', figures: { connections: 2, role_grants: 2, connections_without_policy: 0 } });
     const p722 = proc(s, '7.2.2');
     expect(p722.figures.grants_with_ddl_or_dcl).toBe(1);
@@ -86,13 +89,12 @@ describe('checks7: 7.2.3 approvals', () => {
   });
 });
 
-// The log opens with segment.open (seq 0) and log.start (seq 1): the first step is seq 2.
 describe('checks7: 7.2.6 a recorded decision for every statement', () => {
   it('counts allowed (after an intent), denied (with a rule) and cardholder statements', async () => {
     const { input } = await buildInput({
       steps: [
         start('s1', ALICE),
-        intent('s1', ALICE, 1, 'SELECT number FROM cards'), query('s1', ALICE, 1, 'SELECT number FROM cards', 3),
+        intent('s1', ALICE, 1, 'SELECT number FROM cards'), query('s1', ALICE, 1, 'SELECT number FROM cards', stepSeq(1)),
         denied('s1', ALICE, 2, 'DELETE FROM cards', 'policy.connections.prod-db.roles.support.classes'),
         intent('s1', ALICE, 3, 'SELECT 1'),
         // An older record without intent_seq: matched to the intent of the same session and statement number.
@@ -106,7 +108,7 @@ describe('checks7: 7.2.6 a recorded decision for every statement', () => {
 
   it('is an exception when a statement ran with no recorded allow', async () => {
     const { input, seqs } = await buildInput({
-      steps: [start('s1', ALICE), query('s1', ALICE, 1, 'SELECT number FROM cards', null), intent('s2', BOB, 1, 'SELECT 2'), query('s1', ALICE, 2, 'SELECT 2', 4)],
+      steps: [start('s1', ALICE), query('s1', ALICE, 1, 'SELECT number FROM cards', null), intent('s2', BOB, 1, 'SELECT 2'), query('s1', ALICE, 2, 'SELECT 2', stepSeq(2))],
     });
     const p = proc(checks7(input), '7.2.6');
     expect(p.status).toBe('exception');
@@ -121,7 +123,7 @@ describe('checks7: 7.2.4 access review', () => {
   it('lists each identity with roles, connections, sessions, statements, denials, first and last use', async () => {
     const { input } = await buildInput({
       steps: [
-        start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT 1'), query('s1', ALICE, 1, 'SELECT 1', 3), denied('s1', ALICE, 2, 'DELETE FROM cards', 'r'), end('s1', ALICE),
+        start('s1', ALICE), intent('s1', ALICE, 1, 'SELECT 1'), query('s1', ALICE, 1, 'SELECT 1', stepSeq(1)), denied('s1', ALICE, 2, 'DELETE FROM cards', 'r'), end('s1', ALICE),
         start('s2', BOB, SSH), { type: 'ssh.exec', session: 's2', actor: BOB, target: SSH, outcome: 'success', detail: { request: { kind: 'exec', command: 'systemctl status app' } } }, end('s2', BOB, SSH),
         { type: 'checkpoint', actor: { sub: 'pcigate', via: 'system' }, target: { kind: 'log' } },
       ],
