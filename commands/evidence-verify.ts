@@ -4,6 +4,7 @@ import type { CommandSpec } from '../src/cli/command.js';
 import type { Ctx } from '../src/cli/ctx.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 import type { Output } from '../src/cli/output.js';
+import { printable } from '../src/cli/printable.js';
 import { PcigateError, UsageError } from '../src/errors.js';
 import { verifyBundle, ZIP_FILE } from '../src/evidence/verify-bundle.js';
 import type { BundleCheck, BundleVerifyReport } from '../src/evidence/verify-bundle.js';
@@ -60,14 +61,6 @@ const LINES: Array<[BundleCheck, (r: BundleVerifyReport) => string]> = [
   ['checkpoints', (r) => `checkpoints: ${r.checked.checkpoints} signed notes verify with their epoch keys`],
   ['proofs', (r) => `inclusion proofs: ${r.checked.proofs} sampled records prove into signed checkpoints (RFC 6962)`],
 ];
-
-/**
- * A bundle is untrusted input and problem messages can quote it (a JSON parse error shows a snippet): control
- * and bidirectional-override characters are shown escaped so a crafted bundle cannot rewrite the terminal.
- */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 function render(out: Output, file: string, r: BundleVerifyReport): void {
   const lines = [`bundle ${file}${r.bundle_id ? ` (${printable(r.bundle_id)})` : ''}`];

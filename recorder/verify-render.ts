@@ -3,6 +3,7 @@
  * `--verify`: what was checked, one line per problem naming where it is, and a last `RESULT:` line that
  * scripts can grep.
  */
+import { printable } from '../src/cli/printable.js';
 import type { Problem, VerifyReport } from './verify-types.js';
 
 /** `segment 000000000000.jsonl seq 41: modified — …` and the like. */
@@ -50,11 +51,5 @@ export function formatVerifyReport(r: VerifyReport, home: string): string {
   out.push(`RESULT: ${r.result.toUpperCase()}`);
   // Every value above may come from the data home an attacker wrote (HOME/origin, a checkpoint's origin, a
   // key name): no control character of theirs reaches the auditor's terminal.
-  return `${out.map(visibleLine).join('\n')}\n`;
-}
-
-/** C0 and C1 controls and DEL escaped as `\xNN` (the lines themselves hold none of pcigate's own). */
-function visibleLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `${out.map((l) => printable(l)).join('\n')}\n`;
 }

@@ -3,6 +3,7 @@
  * every reporting command has --json with stable field names.
  */
 import type { Ctx, OutStream } from './ctx.js';
+import { printable } from './printable.js';
 
 export interface Output {
   json: boolean;
@@ -56,8 +57,12 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Renders rows as an aligned plain-text table (no colour codes, so widths are exact). */
-export function table(headers: string[], rows: string[][]): string {
+/**
+ * Renders rows as an aligned plain-text table (no colour codes, so widths are exact). Cells often hold what
+ * the log or a token said (a subject, a command line): they are shown printable() (src/cli/printable.ts).
+ */
+export function table(headers: string[], rawRows: string[][]): string {
+  const rows = rawRows.map((r) => r.map((c) => printable(c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
   return [fmt(headers), ...rows.map(fmt)].join('\n');

@@ -1,17 +1,18 @@
 /**
  * Text that came from a token or from the identity provider (a JWT header, an unverified `iss`, an OAuth
  * `error_description`) on its way into an error message: such text reaches a terminal and may reach a log.
- * Control characters (C0, DEL, C1) and bidirectional overrides are shown as `\u…` escapes, so an ANSI escape
- * or a carriage return cannot repaint the terminal; a card number is masked (PCI DSS 3.4.1); and the text is
+ * Control characters and bidirectional overrides are shown as `\u…` escapes (src/cli/printable.ts), so an ANSI
+ * escape or a carriage return cannot repaint the terminal; a card number is masked (PCI DSS 3.4.1); and the text is
  * cut, so a 100 KB claim does not become a 100 KB message.
  */
+import { printable } from '../cli/printable.js';
 import { maskCut } from '../mask/pan-masker.js';
 
 /** C0 controls, DEL, C1 controls, and the Unicode bidi embeddings, overrides and isolates (Trojan Source). */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 export const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
-/** True when `s` holds a character UNSAFE_CHARS matches. */
+/** True when `s` holds a character UNSAFE_CHARS matches (a claim that holds one is refused, not escaped). */
 export function hasUnsafeChars(s: string): boolean {
   UNSAFE_CHARS.lastIndex = 0;
   const found = UNSAFE_CHARS.test(s);
@@ -22,5 +23,5 @@ export function hasUnsafeChars(s: string): boolean {
 /** `value` fit for a message: escaped, PAN-masked, at most `max` characters (then `…`). */
 export function untrustedText(value: unknown, max = 80): string {
   const s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
-  return maskCut(s, max).replace(UNSAFE_CHARS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return printable(maskCut(s, max));
 }

@@ -3,6 +3,7 @@
  * full statement an approver is shown. The statement text comes from the requester: what the approver sees
  * must be what runs, so text for a terminal is made safe to show (see {@link displayStatement}).
  */
+import { printable } from '../cli/printable.js';
 import { formatDuration } from '../config/duration.js';
 import type { ApprovalRequest } from './approvals.js';
 
@@ -22,16 +23,8 @@ export function approvalJson(r: ApprovalRequest): Record<string, unknown> {
   };
 }
 
-/**
- * C0 controls (but newline and tab), DEL, C1 controls (U+009B is a CSI on some terminals), the Unicode bidi
- * embeddings, overrides, isolates and marks (Trojan Source reordering), line and paragraph separators, and
- * zero-width characters: an ANSI sequence, a carriage return or a reordering in a requester's statement
- * could otherwise repaint or rearrange what the approver reads.
- */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
-const escape = (s: string) => s.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** Unsafe characters (but newline and tab) as `\uXXXX`: src/cli/printable.ts says which and why. */
+const escape = (s: string) => printable(s, { keepLines: true });
 
 /** Runs of this many blanks or more are shown as a count: 500 spaces must not push `; DROP …` out of sight. */
 const BLANK_RUN = 8;

@@ -95,6 +95,6 @@ describe('pcigate verify: what the chain alone does not prove', () => {
     const r = await runCli(['verify', '--home', home]);
     expect(r.code).toBe(3);
     expect(r.stdout).not.toMatch(/[\x07\x1b\u009b]/);
-    expect(r.stdout).toContain('origin:       cli.example/pcigate\\x1b]52;c;Y3VybCBldmlsIHwgc2g=\\x07\\x9b2J');
+    expect(r.stdout).toContain('origin:       cli.example/pcigate\\u001b]52;c;Y3VybCBldmlsIHwgc2g=\\u0007\\u009b2J');
   });
 });
