@@ -54,6 +54,28 @@ export async function obtainWorkloadToken(ctx: Ctx, opts: WorkloadTokenOptions):
   });
 }
 
+/** The most of a token endpoint's answer read (the token in it is refused above 64 KiB anyway). */
+const MAX_TOKEN_RESPONSE = 256 * 1024;
+
+/** The body as text, or undefined once it passes `max` bytes (the rest is not read: the stream is cancelled). */
+async function boundedText(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** GitHub Actions: GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=… with the request token as bearer → {value}. */
 export async function githubToken(ctx: Ctx, audience: string): Promise<string> {
   const url = ctx.env.ACTIONS_ID_TOKEN_REQUEST_URL;
@@ -70,7 +92,10 @@ export async function githubToken(ctx: Ctx, audience: string): Promise<string> {
     throw new LoginRequired(`cannot reach GitHub's OIDC token endpoint: ${(cause as Error).message}`, { cause });
   }
   if (!res.ok) throw new LoginRequired(`GitHub's OIDC token endpoint answered HTTP ${res.status}`);
-  const body = (await res.json().catch(() => ({}))) as { value?: unknown };
+  const text = await boundedText(res, MAX_TOKEN_RESPONSE);
+  if (text === undefined) throw new LoginRequired(`GitHub's OIDC token endpoint answered with more than ${MAX_TOKEN_RESPONSE / 1024} KiB; an ID token is a few KiB`);
+  let body: { value?: unknown } = {};
+  try { body = JSON.parse(text) as { value?: unknown }; } catch { /* no token: reported below */ }
   if (typeof body.value !== 'string' || body.value === '') throw new LoginRequired("GitHub's OIDC token endpoint returned no token");
   return body.value;
 }

@@ -27,11 +27,22 @@ const ghClaims = (over: Record<string, unknown> = {}) => ({
   ref: 'refs/heads/main', workflow: 'deploy', actor: 'alice', iat: now(), exp: now() + 300, ...over,
 });
 
+let floodSent = 0;
+
 beforeAll(async () => {
   h = await startOidcProvider();
   gh = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     ghRequests.push({ auth: req.headers.authorization, audience: u.searchParams.get('audience') });
+    if (req.headers.authorization === 'bearer flood') {
+      // An endpoint that never stops answering: 64 KiB at a time until the client hangs up.
+      res.setHeader('content-type', 'application/json');
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = () => { while (!res.destroyed && res.write(chunk)) floodSent += chunk.length; if (!res.destroyed) res.once('drain', pump); };
+      res.write('{"value":"');
+      pump();
+      return;
+    }
     if (req.headers.authorization !== 'bearer runner-request-token') { res.statusCode = 401; res.end('{}'); return; }
     void h.sign(ghClaims({ aud: u.searchParams.get('audience') ?? 'missing' }), { typ: 'JWT' }).then((value) => {
       res.setHeader('content-type', 'application/json');
@@ -58,6 +69,17 @@ describe('workload token sources', () => {
     expect(ghRequests.at(-1)).toEqual({ auth: 'bearer runner-request-token', audience: AUDIENCE });
     const { identity } = await verifyWorkloadToken(ctx, token, verifyOpts([{ issuer: h.issuer, claims: { repository: 'org/payments', ref: 'refs/heads/main' } }]));
     expect(identity).toMatchObject({ sub: 'repo:org/payments:ref:refs/heads/main', via: 'workload', idp: h.issuer });
+  });
+
+  it('an endless answer is cut after 256 KiB: an error, and the rest is never read', async () => {
+    const ctx = ctxWith({ ACTIONS_ID_TOKEN_REQUEST_URL: ghUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'flood' });
+    await expect(obtainWorkloadToken(ctx, { source: 'github', tokenEnv: 'PCIGATE_ID_TOKEN', audience: AUDIENCE }))
+      .rejects.toMatchObject({ code: 'ERR_LOGIN_REQUIRED', message: "GitHub's OIDC token endpoint answered with more than 256 KiB; an ID token is a few KiB" });
+    await new Promise((r) => setTimeout(r, 200));
+    const sent = floodSent;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(floodSent).toBe(sent); // the client hung up: the server stopped sending
+    expect(floodSent).toBeLessThan(64 * 1024 * 1024);
   });
 
   it('a wrong request token is an error, not an identity', async () => {
