@@ -12,7 +12,8 @@ import { castPage, loadPlayerAssets, transcriptPage } from '../src/replay/html-p
 import { parseTranscript, renderStatements, statementViews } from '../src/replay/pg-transcript-view.js';
 import { prepareReplay, replayFields } from '../src/replay/prepare-replay.js';
 import { describeCheck } from '../src/replay/recording-check.js';
-import { TerminalFilter, visible } from '../src/replay/terminal-filter.js';
+import { printable } from '../src/cli/printable.js';
+import { TerminalFilter } from '../src/replay/terminal-filter.js';
 import { applyKey, playCast } from '../src/replay/terminal-player.js';
 import type { PlayerControl } from '../src/replay/terminal-player.js';
 
@@ -99,7 +100,7 @@ export const spec: CommandSpec = {
 
     // Header values come from the session (a user name, a command line): shown with control characters escaped.
     for (const [k, v0] of fields) {
-      const v = visible(v0);
+      const v = printable(v0);
       out.say(`${out.paint('dim', `${k}:`.padEnd(14))}${k === 'verification' && !v.startsWith('verified') ? out.paint('red', v) : v}`);
     }
     out.say('');

@@ -264,12 +264,3 @@ export function filterTerminal(data: string): string {
   const f = new TerminalFilter();
   return f.push(data) + f.reset();
 }
-
-/**
- * A value shown in a header line (a user name, a command line, a database name): C0 and C1 controls and DEL
- * escaped as `\xNN`, so that no part of it acts on the terminal.
- */
-export function visible(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}

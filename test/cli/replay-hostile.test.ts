@@ -64,7 +64,7 @@ describe('pcigate replay of a hostile recording', () => {
     noTerminalControl(r.stderr);
     expect(r.stdout).toContain('$ cat notes.txt\r\n⟦pcigate removed: OSC 52 clipboard access⟧');
     expect(r.stdout).toContain('⟦pcigate removed: full terminal reset (RIS)⟧ok\r\n');
-    expect(r.stderr).toContain('mallory\\x1b]52;c;eA==\\x07');
+    expect(r.stderr).toContain('mallory\\u001b]52;c;eA==\\u0007');
     expect(r.stderr).toMatch(/removed OSC 52 clipboard access, OSC 2, CSI t window manipulation or report, DCS control string, full terminal reset \(RIS\)/);
     expect(r.stderr.trimEnd().split('\n').pop()).toMatch(/^end of recordings\/ssh-hostile-1\.cast: verified against log record \d+/);
   });

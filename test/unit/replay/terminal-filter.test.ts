@@ -5,7 +5,7 @@
  * movement, the alternate screen) still plays; a sequence split across events is handled as one.
  */
 import { describe, expect, it } from 'vitest';
-import { TerminalFilter, filterTerminal, visible } from '../../../src/replay/terminal-filter.js';
+import { TerminalFilter, filterTerminal } from '../../../src/replay/terminal-filter.js';
 
 const ESC = '\x1b';
 const removed = (w: string) => `⟦pcigate removed: ${w}⟧`;
@@ -78,11 +78,5 @@ describe('TerminalFilter', () => {
     const f = new TerminalFilter();
     f.push(`${ESC}]0;t\x07${ESC}]0;t\x07${ESC}]52;c;x\x07`);
     expect([...f.removed]).toEqual([['OSC 0', 2], ['OSC 52 clipboard access', 1]]);
-  });
-});
-
-describe('visible', () => {
-  it('escapes C0, DEL and C1 controls in a header value', () => {
-    expect(visible(`alice${ESC}]52;c;eA==\x07\u009b2J\x7f`)).toBe('alice\\x1b]52;c;eA==\\x07\\x9b2J\\x7f');
   });
 });
