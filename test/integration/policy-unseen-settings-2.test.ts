@@ -51,19 +51,7 @@ const HIDDEN = "SELECT 'a\\'' ; DELETE FROM kept; -- '";
 const HIDDEN_ONE = "WITH d AS (SELECT 'a\\'' ), e AS (DELETE FROM kept RETURNING 1) SELECT 1 FROM e -- ') SELECT 1 FROM d";
 
 /** Sends `frames` in one write; reads until the session ends or `readies` ReadyForQuery came. */
-async function pipelined(frames: Buffer[], readies: number): Promise<string> {
-  const raw = await RawPgClient.login(gate.broker);
-  const seen: string[] = [];
-  try {
-    raw.sock.write(Buffer.concat(frames));
-    for (let i = 0; i < readies; i++) {
-      const got = await raw.untilReady().catch(() => null);
-      if (!got) break;
-      seen.push(...got.map((f) => `${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`));
-    }
-  } finally { raw.sock.destroy(); }
-  return seen.join('\n');
-}
+const pipelined = (frames: Buffer[], readies: number) => RawPgClient.pipelined(gate.broker, frames, readies);
 const ext = (sql: string) => [bytes.parse('', sql), bytes.bind('', '', []), bytes.execute()];
 
 describe('a statement pipelined behind one whose trigger, DEFAULT or view turns standard_conforming_strings off', () => {

@@ -146,19 +146,7 @@ describe('a statement pipelined behind a DO block or an opaque function call', (
   beforeEach(() => { server.psql('truncate kept; insert into kept values (1), (2)'); });
 
   /** Sends `frames` in one write; reads until the session ends or `readies` ReadyForQuery came. */
-  async function pipelined(frames: Buffer[], readies: number): Promise<string> {
-    const raw = await RawPgClient.login(doGate.broker);
-    const seen: string[] = [];
-    try {
-      raw.sock.write(Buffer.concat(frames));
-      for (let i = 0; i < readies; i++) {
-        const got = await raw.untilReady().catch(() => null);
-        if (!got) break;
-        seen.push(...got.map((f) => `${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`));
-      }
-    } finally { raw.sock.destroy(); }
-    return seen.join('\n');
-  }
+  const pipelined = (frames: Buffer[], readies: number) => RawPgClient.pipelined(doGate.broker, frames, readies);
   const hidden = (sql: string) => sql.replace('items', 'kept');
   // One statement (a Parse takes no more): a WITH whose DELETE is inside a string literal to policy.
   const HIDDEN_ONE = "WITH d AS (SELECT 'a\\'' ), e AS (DELETE FROM kept RETURNING 1) SELECT 1 FROM e -- ') SELECT 1 FROM d";
