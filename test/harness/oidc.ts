@@ -74,6 +74,25 @@ export interface TestBrowser {
   approve(opts: { verificationUri: string; userCode: string; account: DemoAccount; otp?: boolean; decision?: 'allow' | 'deny' }): Promise<string>;
 }
 
+/**
+ * A fetch to the provider whose refresh-token grants at the token endpoint come back `delayMs` late (a
+ * renewal still on its way while another pcigate logs in or out); `started` resolves once the first such
+ * grant has been answered by the provider and is being held.
+ */
+export function slowRefreshFetch(delayMs: number): { fetch: typeof globalThis.fetch; started: Promise<void> } {
+  let refreshStarted!: () => void;
+  const started = new Promise<void>((r) => { refreshStarted = r; });
+  const slow: typeof globalThis.fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    if (String(input).endsWith('/token') && String(init?.body).includes('grant_type=refresh_token')) {
+      refreshStarted();
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+    return res;
+  };
+  return { fetch: slow, started };
+}
+
 /** Starts the provider; always `await h.close()` in afterAll. */
 export async function startOidcProvider(opts: OidcHarnessOptions = {}): Promise<OidcHarness> {
   const { privateKey, publicKey } = await jose.generateKeyPair('RS256', { extractable: true });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentSession, login } from '../../../src/identity/session.js';
 import { settingsFrom } from '../../../src/identity/settings.js';
 import { fileStore } from '../../../src/identity/token-store.js';
-import { ACCOUNTS, CLI_CLIENT_ID, startOidcProvider } from '../../harness/oidc.js';
+import { ACCOUNTS, CLI_CLIENT_ID, slowRefreshFetch, startOidcProvider } from '../../harness/oidc.js';
 import type { DemoAccount, OidcHarness } from '../../harness/oidc.js';
 import { fixedClock, testCtx } from '../../harness/test-ctx.js';
 
@@ -30,20 +30,9 @@ describe('login during a refresh of the previous login', () => {
       await login(ctx, { settings, store: fileStore(ctx, home), home, onPrompt: (p) => { browser = h.browser.approve({ verificationUri: p.verificationUri, userCode: p.userCode, account }); } });
       await browser;
     };
-    let refreshStarted!: () => void;
-    const started = new Promise<void>((r) => { refreshStarted = r; });
     // The renewing process: its provider answers the refresh 4 s late, longer than the new login takes.
-    const slow = testCtx({
-      clock: fixedClock(Date.now()),
-      fetch: async (input, init) => {
-        const res = await fetch(input, init);
-        if (String(input).endsWith('/token') && String(init?.body).includes('grant_type=refresh_token')) {
-          refreshStarted();
-          await new Promise((r) => setTimeout(r, 4000));
-        }
-        return res;
-      },
-    });
+    const { fetch: slowFetch, started } = slowRefreshFetch(4000);
+    const slow = testCtx({ clock: fixedClock(Date.now()), fetch: slowFetch });
     await loginAs(slow, ACCOUNTS.engineer);
     slow.clock.advance(250_000);
     const renewing = currentSession(slow, { settings, store: fileStore(slow, home), home }).then((c) => c.identity.sub, (e: Error) => e.message);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentSession, login, logout } from '../../../src/identity/session.js';
 import { settingsFrom } from '../../../src/identity/settings.js';
 import { fileStore } from '../../../src/identity/token-store.js';
-import { ACCOUNTS, CLI_CLIENT_ID, startOidcProvider } from '../../harness/oidc.js';
+import { ACCOUNTS, CLI_CLIENT_ID, slowRefreshFetch, startOidcProvider } from '../../harness/oidc.js';
 import type { OidcHarness } from '../../harness/oidc.js';
 import { fixedClock, testCtx } from '../../harness/test-ctx.js';
 
@@ -25,20 +25,9 @@ const SCOPES = ['openid', 'email', 'groups', 'offline_access', 'pcigate'];
 describe('logout during a refresh', () => {
   it('leaves no login behind: the renewed refresh token is revoked and the file is gone', async () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-logout-race-'));
-    let refreshStarted!: () => void;
-    const started = new Promise<void>((r) => { refreshStarted = r; });
     // The renewing process: its provider answers the refresh 800 ms late.
-    const slow = testCtx({
-      clock: fixedClock(Date.now()),
-      fetch: async (input, init) => {
-        const res = await fetch(input, init);
-        if (String(input).endsWith('/token') && String(init?.body).includes('grant_type=refresh_token')) {
-          refreshStarted();
-          await new Promise((r) => setTimeout(r, 800));
-        }
-        return res;
-      },
-    });
+    const { fetch: slowFetch, started } = slowRefreshFetch(800);
+    const slow = testCtx({ clock: fixedClock(Date.now()), fetch: slowFetch });
     const settings = settingsFrom(undefined, { issuer: h.issuer, clientId: CLI_CLIENT_ID, scopes: SCOPES, tokenStore: 'file' });
     let browser: Promise<unknown> = Promise.resolve();
     await login(slow, { settings, store: fileStore(slow, home), onPrompt: (p) => { browser = h.browser.approve({ verificationUri: p.verificationUri, userCode: p.userCode, account: ACCOUNTS.engineer }); } });
