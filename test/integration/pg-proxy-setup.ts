@@ -121,6 +121,16 @@ export function readLog(home: string): AuditRecord[] {
   return out;
 }
 
+/** Runs `sqls` in order on one client through the gate; returns each result's rows, or the error's code and message. */
+export async function queryEach(g: { broker: { host: string; port: number; user: string; secret: string; database: string } }, sqls: string[]): Promise<unknown[]> {
+  const c = await pgClient(g);
+  const out: unknown[] = [];
+  try {
+    for (const sql of sqls) out.push(await c.query(sql).then((r) => r.rows, (e: { code?: string; message: string }) => ({ code: e.code, message: e.message })));
+  } finally { await c.end(); }
+  return out;
+}
+
 export interface Run { code: number | null; stdout: string; stderr: string }
 
 /** Runs a client program (psql, pgbench) with `env`, optional stdin, and a timeout. */

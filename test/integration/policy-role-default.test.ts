@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, gateConfig, pgClient, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, queryEach, startConfiguredGate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -30,14 +30,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function run(sqls: string[]): Promise<unknown[]> {
-  const c = await pgClient(gate);
-  const out: unknown[] = [];
-  try {
-    for (const sql of sqls) out.push(await c.query(sql).then((r) => r.rows, (e: { code?: string; message: string }) => ({ code: e.code, message: e.message })));
-  } finally { await c.end(); }
-  return out;
-}
+const run = (sqls: string[]) => queryEach(gate, sqls);
 
 describe('ALTER ROLE … SET role: the next session starts as that role', () => {
   it('its "$user" schema is judged too, so items there is not read', async () => {

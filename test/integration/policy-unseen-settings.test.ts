@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, pgClient, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, pgClient, queryEach, startConfiguredGate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -32,14 +32,7 @@ afterAll(async () => {
 });
 
 /** Runs `sqls` in order on one client; returns each result's rows, or the error's code and message. */
-async function run(sqls: string[]): Promise<unknown[]> {
-  const c = await pgClient(gate);
-  const out: unknown[] = [];
-  try {
-    for (const sql of sqls) out.push(await c.query(sql).then((r) => r.rows, (e: { code?: string; message: string }) => ({ code: e.code, message: e.message })));
-  } finally { await c.end(); }
-  return out;
-}
+const run = (sqls: string[]) => queryEach(gate, sqls);
 
 describe('a function body that sets search_path', () => {
   for (const [what, body] of [
