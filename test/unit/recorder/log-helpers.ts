@@ -1,10 +1,14 @@
-/** Test helpers for the audit log writer: an instrumented fs and a reader that re-parses the segments. */
+/**
+ * Test helpers for the audit log writer: an instrumented fs and a reader that re-parses the segments; and, for
+ * the tamper tests of verify, reading, writing and re-linking a data home's segment files.
+ */
 import { expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { canonicalize } from '../../../recorder/canonical-json.js';
 import type { Fs } from '../../../src/cli/ctx.js';
 
 export const tmpHome = () => mkdtempSync(path.join(os.tmpdir(), 'pcigate-log-'));
@@ -102,4 +106,47 @@ export function expectChain(records: ReadRecord[]): void {
     expect(r.rec.prev, `prev of seq ${i}`).toBe(prev);
     prev = r.leaf;
   });
+}
+
+/** A log line's leaf hash (RFC 6962: SHA-256 of 0x00 and the line), hex: what the next record's prev holds. */
+export const leafHex = (line: string) => createHash('sha256').update(Buffer.from([0])).update(line).digest('hex');
+
+/** The names of the data home's segment files (log/NNNNNNNNNNNN.jsonl), oldest first. */
+export async function segments(home: string): Promise<string[]> {
+  return (await fsp.readdir(path.join(home, 'log'))).filter((f) => /^\d{12}\.jsonl$/.test(f)).sort();
+}
+
+/** A file's lines, without the empty one after the final newline (an empty line inside is kept). */
+export async function readLines(file: string): Promise<string[]> {
+  const l = (await fsp.readFile(file, 'utf8')).split('\n');
+  if (l[l.length - 1] === '') l.pop();
+  return l;
+}
+
+/** Writes `lines`, each ended by a newline, over `file`. */
+export async function writeLines(file: string, lines: string[]): Promise<void> {
+  await fsp.writeFile(file, lines.map((x) => `${x}\n`).join(''));
+}
+
+/**
+ * Rebuilds the home's log as one with no checkpoint at all, as someone with write access can: checkpoint and
+ * segment.open records dropped, the rest re-numbered and re-chained into one segment, checkpoints.jsonl
+ * removed. Returns the lines written.
+ */
+export async function relinkWithoutCheckpoints(home: string): Promise<string[]> {
+  const kept: string[] = [];
+  let prev = '0'.repeat(64);
+  for (const seg of await segments(home)) {
+    for (const line of await readLines(path.join(home, 'log', seg))) {
+      const rec = JSON.parse(line) as Record<string, unknown>;
+      if (rec.type === 'checkpoint' || rec.type === 'segment.open') continue;
+      const out = canonicalize({ ...rec, seq: kept.length, prev });
+      prev = leafHex(out);
+      kept.push(out);
+    }
+    await fsp.rm(path.join(home, 'log', seg));
+  }
+  await writeLines(path.join(home, 'log', '000000000000.jsonl'), kept);
+  await fsp.rm(path.join(home, 'checkpoints.jsonl'));
+  return kept;
 }

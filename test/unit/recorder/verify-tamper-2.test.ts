@@ -3,7 +3,6 @@
  * access to the data home can do that does not break the hash chain, and the damage a buggy disk leaves —
  * each named precisely, with crash tails told apart from cuts.
  */
-import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { loadVerifyInput } from '../../../recorder/verify-load.js';
 import { formatVerifyReport } from '../../../recorder/verify-render.js';
 import type { Problem, VerifyReport } from '../../../recorder/verify-types.js';
 import { testCtx } from '../../harness/test-ctx.js';
+import { leafHex, readLines, relinkWithoutCheckpoints, segments, writeLines } from './log-helpers.js';
 
 const ORIGIN = 'test.example/pcigate';
 const NOW_US = Date.UTC(2026, 10, 22, 12, 5) * 1000;
@@ -23,20 +23,6 @@ let base: string;
 let n = 0;
 
 const brief = (ps: Problem[]) => ps.map((p) => ({ kind: p.kind, segment: p.segment, seq: p.seq, severity: p.severity }));
-
-async function segments(home: string): Promise<string[]> {
-  return (await fsp.readdir(path.join(home, 'log'))).filter((f) => /^\d{12}\.jsonl$/.test(f)).sort();
-}
-
-async function readLines(file: string): Promise<string[]> {
-  const l = (await fsp.readFile(file, 'utf8')).split('\n');
-  if (l[l.length - 1] === '') l.pop();
-  return l;
-}
-
-async function writeLines(file: string, lines: string[]): Promise<void> {
-  await fsp.writeFile(file, lines.map((x) => `${x}\n`).join(''));
-}
 
 async function copyOf(src: string): Promise<string> {
   const dst = path.join(tmp, `case-${++n}`);
@@ -47,8 +33,6 @@ async function copyOf(src: string): Promise<string> {
 async function verifyHome(home: string): Promise<VerifyReport> {
   return verifyLog(await loadVerifyInput(fsp, home, { nowMicros: NOW_US, maxUnsealedMicros: 3600e6 }));
 }
-
-const leafHex = (line: string) => createHash('sha256').update(Buffer.from([0])).update(line).digest('hex');
 
 /** Appends a correctly chained record to the newest segment, as anyone with write access can. */
 async function appendChained(home: string, tsOffsetMs: number): Promise<number> {
@@ -89,20 +73,7 @@ describe('verify: what the chain alone cannot prove', () => {
 
   it('a log rebuilt without any checkpoint (checkpoints.jsonl removed, mirrors dropped, chain re-linked) fails as unsigned', async () => {
     const home = await copyOf(base);
-    const kept: string[] = [];
-    let prev = '0'.repeat(64);
-    for (const seg of await segments(home)) {
-      for (const line of await readLines(path.join(home, 'log', seg))) {
-        const rec = JSON.parse(line) as Record<string, unknown>;
-        if (rec.type === 'checkpoint' || rec.type === 'segment.open') continue;
-        const out = canonicalize({ ...rec, seq: kept.length, prev });
-        prev = leafHex(out);
-        kept.push(out);
-      }
-      await fsp.rm(path.join(home, 'log', seg));
-    }
-    await writeLines(path.join(home, 'log', '000000000000.jsonl'), kept);
-    await fsp.rm(path.join(home, 'checkpoints.jsonl'));
+    const kept = await relinkWithoutCheckpoints(home);
     const r = await verifyHome(home);
     expect(brief(r.problems)).toEqual([{ kind: 'unsigned', segment: 'checkpoints.jsonl', seq: null, severity: 'fail' }]);
     expect(r.problems[0]!.detail).toContain(`none of the ${kept.length} records is covered by a signed checkpoint (checkpoints.jsonl is missing`);

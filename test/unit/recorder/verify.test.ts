@@ -14,6 +14,7 @@ import { verifyLog } from '../../../recorder/verify.js';
 import { loadVerifyInput } from '../../../recorder/verify-load.js';
 import type { Problem, VerifyReport, VerifyState } from '../../../recorder/verify-types.js';
 import { testCtx } from '../../harness/test-ctx.js';
+import { readLines, segments, writeLines } from './log-helpers.js';
 
 const ORIGIN = 'test.example/pcigate';
 let tmp: string;
@@ -43,20 +44,6 @@ async function copyOf(src: string): Promise<string> {
   const dst = path.join(tmp, `case-${++n}`);
   await fsp.cp(src, dst, { recursive: true });
   return dst;
-}
-
-async function segments(home: string): Promise<string[]> {
-  return (await fsp.readdir(path.join(home, 'log'))).filter((f) => /^\d{12}\.jsonl$/.test(f)).sort();
-}
-
-async function readLines(file: string): Promise<string[]> {
-  const l = (await fsp.readFile(file, 'utf8')).split('\n');
-  if (l[l.length - 1] === '') l.pop();
-  return l;
-}
-
-async function writeLines(file: string, lines: string[]): Promise<void> {
-  await fsp.writeFile(file, lines.map((x) => `${x}\n`).join(''));
 }
 
 async function allLines(home: string): Promise<Line[]> {
