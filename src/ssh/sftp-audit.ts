@@ -37,21 +37,36 @@ const PFLAGS: Array<[number, string]> = [[0x01, 'read'], [0x02, 'write'], [0x04,
 /** Requests whose answer is awaited at once, and open handles: bounded (a client pipelines tens, not thousands). */
 const MAX_TRACKED = 4096;
 
-/** Cuts a byte stream into sftp packets (length-prefixed). */
+/**
+ * Cuts a byte stream into sftp packets (length-prefixed). The chunks of an unfinished packet are kept as they
+ * came and joined once it is whole: joined at every chunk, a packet cut into tiny chunks (the client chooses
+ * how) cost time quadratic in its length.
+ */
 class Framer {
-  #buf: Buffer = Buffer.alloc(0);
+  #parts: Buffer[] = [];
+  #have = 0;
   push(chunk: Buffer, each: (p: Buffer) => void): void {
-    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
-    let at = 0;
-    while (this.#buf.length - at >= 4) {
-      const len = this.#buf.readUInt32BE(at);
+    if (chunk.length === 0) return;
+    this.#parts.push(chunk);
+    this.#have += chunk.length;
+    while (this.#have >= 4) {
+      if (this.#parts[0]!.length < 4) this.#join();
+      const len = this.#parts[0]!.readUInt32BE(0);
       if (len > MAX_PACKET) throw new SftpProtocolError(`an sftp packet of ${len} bytes is larger than ${MAX_PACKET}`);
-      if (this.#buf.length - at - 4 < len) break;
-      each(this.#buf.subarray(at + 4, at + 4 + len));
-      at += 4 + len;
+      if (this.#have - 4 < len) break;
+      if (this.#parts[0]!.length < 4 + len) this.#join();
+      const head = this.#parts[0]!;
+      each(head.subarray(4, 4 + len));
+      this.#have -= 4 + len;
+      if (head.length === 4 + len) this.#parts.shift();
+      else this.#parts[0] = head.subarray(4 + len);
     }
     // Keep only the unfinished packet (copied: the chunk's memory is not held for its sake).
-    this.#buf = at === 0 ? this.#buf : Buffer.from(this.#buf.subarray(at));
+    if (this.#parts.length === 1 && this.#parts[0]!.length < this.#parts[0]!.buffer.byteLength) this.#parts[0] = Buffer.from(this.#parts[0]!);
+  }
+
+  #join(): void {
+    this.#parts = [Buffer.concat(this.#parts, this.#have)];
   }
 }
 
