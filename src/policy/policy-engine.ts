@@ -153,10 +153,12 @@ export class PolicyEngine {
 
 const NON_ASCII = /[^\u0000-\u007f]/;
 
-/** Whether a client_encoding reads text as policy does (UTF-8), by PostgreSQL's names and aliases. */
-function utf8Like(encoding: string): boolean {
-  return /^(utf-?8|unicode|sql_ascii)$/i.test(encoding.trim());
+/** UTF-8 by PostgreSQL's names and aliases. */
+function isUtf8(encoding: string): boolean {
+  return /^(utf-?8|unicode)$/i.test(encoding.trim());
 }
+
+const isSqlAscii = (encoding: string) => /^sql_ascii$/i.test(encoding.trim());
 
 /**
  * Statements that run no code of the database's: no trigger, DEFAULT, view, operator or cast of a user's.
@@ -238,6 +240,17 @@ export class PolicySession {
   private encodingPending: string | undefined;
   /** The last encoding other than UTF-8 the session had or set: a transaction's end may bring it back. */
   private encodingOther: string | undefined;
+  /** server_encoding as the server reported it at the start: SQL_ASCII's bytes are read in it. */
+  private serverEncoding = 'UTF8';
+
+  /**
+   * Whether text in client_encoding `encoding` reaches the server as policy reads it (UTF-8). SQL_ASCII turns
+   * conversion off: the server reads the bytes in its own encoding, which is UTF-8 only on a UTF8 (or
+   * SQL_ASCII) server; in a LATIN1 database `n\xfamero` sent as SQL_ASCII is número to the server.
+   */
+  private utf8Like(encoding: string): boolean {
+    return isUtf8(encoding) || (isSqlAscii(encoding) && (isUtf8(this.serverEncoding) || isSqlAscii(this.serverEncoding)));
+  }
 
   /**
    * A setting the server reported (ParameterStatus, GUC_REPORT): at the start, after a SET, or after code
@@ -245,11 +258,13 @@ export class PolicySession {
    * ReadyForQuery, before which this comes).
    */
   reported(name: string, value: string): void {
+    if (name === 'server_encoding') this.serverEncoding = value;
     if (name !== 'client_encoding') return;
     this.encodingAtStart ??= value;
     this.encodingReported = value;
     this.encodingPending = undefined;
-    if (!utf8Like(value)) this.encodingOther = value;
+    // SQL_ASCII kept too: whether it reads as UTF-8 depends on server_encoding, which may be reported after.
+    if (!isUtf8(value)) this.encodingOther = value;
   }
 
   /**
@@ -257,17 +272,17 @@ export class PolicySession {
    * so there a byte of 0x80 or more is another character (LATIN1's `n\xfamero` is número to the server and
    * n\uFFFDmero to policy, and `columns.deny: [número]` did not match). ASCII reads the same in every encoding
    * a session may have (the splitting ones are refused: classify.ts misreadingSetting). SQL_ASCII passes the
-   * bytes as they are, which the server then checks as its own encoding.
+   * bytes as they are, which the server then reads in its own encoding ({@link utf8Like}).
    */
   private misreadingEncoding(): string | undefined {
-    return this.encodingPending ?? (utf8Like(this.encodingReported) ? undefined : this.encodingReported);
+    return this.encodingPending ?? (this.utf8Like(this.encodingReported) ? undefined : this.encodingReported);
   }
 
   /** SET client_encoding, or a RESET that goes back to the start's (RESET ALL, DISCARD ALL too). */
   private encodingSet(value: string | undefined): void {
     const next = value ?? this.encodingAtStart ?? 'UTF8';
     // Until the server reports otherwise (a SET that does not take effect leaves this: fail closed).
-    if (!utf8Like(next)) this.encodingPending = this.encodingOther = next;
+    if (!this.utf8Like(next)) this.encodingPending = this.encodingOther = next;
   }
 
   /** Whether the session's path is its own (startup parameter, a SET) rather than the server's. */
@@ -393,7 +408,7 @@ export class PolicySession {
       if (st.node === 'DiscardStmt' && /^DISCARD\s+ALL/i.test(st.text)) this.encodingSet(undefined);
       // COMMIT, ROLLBACK or ROLLBACK TO undoes a SET LOCAL (a rollback any SET) of client_encoding, which the
       // server reports only at its ReadyForQuery, and ROLLBACK runs no code, so a text behind it is not held.
-      if (st.tx?.end && this.encodingOther !== undefined) this.encodingPending = this.encodingOther;
+      if (st.tx?.end && this.encodingOther !== undefined && !this.utf8Like(this.encodingOther)) this.encodingPending = this.encodingOther;
       const s = st.setting;
       if (!s) continue;
       if (s.name === undefined || s.name === 'client_encoding') this.encodingSet(s.value);

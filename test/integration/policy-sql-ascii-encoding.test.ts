@@ -1,0 +1,72 @@
+/**
+ * client_encoding SQL_ASCII turns conversion off: the server reads the client's bytes in its own encoding.
+ * That is UTF-8 (what policy reads) only when server_encoding is UTF8. In a LATIN1 database, `SET
+ * client_encoding = 'SQL_ASCII'` then `SELECT n\xfamero FROM cards` had the server read the column número and
+ * policy n\uFFFDmero, so `columns.deny: [número]` let the column through. SQL_ASCII counts as UTF-8 only on a
+ * UTF8 (or SQL_ASCII) server.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { type Gate, gateConfig, startConfiguredGate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let latin1: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql("CREATE DATABASE latin1db ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0", 'postgres');
+  // All ASCII (psql's own client_encoding does not matter): chr(250) is ú in the LATIN1 database.
+  server.psql(`DO $$ BEGIN EXECUTE format('create table cards (%I text, other text)', 'n' || chr(250) || 'mero'); END $$; insert into cards values ('NUMERO-SECRET', 'plain');`, 'latin1db');
+  latin1 = { ...server, database: 'latin1db' };
+  gate = await startConfiguredGate(latin1, gateConfig(latin1, {
+    classes: ['read', 'utility', 'transaction'],
+    role: { tables: { allow: ['public.*'] }, columns: { deny: ['número'] } },
+  }));
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+function queryBytes(sql: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = 0x51;
+  head.writeInt32BE(sql.length + 5, 1);
+  return Buffer.concat([head, sql, Buffer.from([0])]);
+}
+
+async function rawSession(writes: Buffer[]): Promise<string> {
+  const raw = await RawPgClient.login(gate.broker);
+  const seen: string[] = [];
+  try {
+    for (const w of writes) {
+      raw.sock.write(w);
+      const got = await raw.untilReady().catch(() => null);
+      if (!got) break;
+      seen.push(...got.map((f) => `${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`));
+    }
+  } finally { raw.sock.destroy(); }
+  return seen.join('\n');
+}
+
+describe('client_encoding SQL_ASCII on a LATIN1 database', () => {
+  it('a non-ASCII text is refused, so the denied column is not read', async () => {
+    const out = await rawSession([
+      queryBytes(Buffer.from("SET client_encoding = 'SQL_ASCII'")),
+      queryBytes(Buffer.from('SELECT número FROM cards', 'latin1')),
+    ]);
+    expect(out).not.toContain('NUMERO-SECRET');
+    expect(out).toContain('rule: client_encoding');
+  });
+
+  it('ASCII statements still run', async () => {
+    const out = await rawSession([
+      queryBytes(Buffer.from("SET client_encoding = 'SQL_ASCII'")),
+      queryBytes(Buffer.from('SELECT other FROM cards')),
+    ]);
+    expect(out).toContain('plain');
+  });
+});
