@@ -1,5 +1,9 @@
-/** `pcigate verify` through the built bin: exit codes, the summary block, --json, --strict, --state, --proof. */
-import { createHash } from 'node:crypto';
+/**
+ * `pcigate verify` through the built bin: exit codes, the summary block, --json, --strict, --state, --proof;
+ * and tampering the hash chain alone cannot catch: a log rebuilt with no checkpoint at all fails (exit 3,
+ * `unsigned`), and records after the newest checkpoint are always counted (`unsealed` in --json, an
+ * `unsealed:` line), never silently passed over.
+ */
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +12,12 @@ import { openAuditLog } from '../../recorder/index.js';
 import { formatTs } from '../../recorder/timestamp.js';
 import { fixedClock, testCtx } from '../harness/test-ctx.js';
 import { runCli, tempDir } from '../harness/cli.js';
+import { leafHex, relinkWithoutCheckpoints, segments } from '../unit/recorder/log-helpers.js';
 
 let tmp: string;
 let base: string;
+/** Like base, but written a minute ago: an unsealed tail is within the one-hour limit. */
+let recent: string;
 let n = 0;
 
 async function copyOf(src: string): Promise<string> {
@@ -33,22 +40,29 @@ async function appendUnsealed(home: string): Promise<void> {
   const file = await lastSegment(home);
   const last = (await lines(file)).pop()!;
   const prev = JSON.parse(last) as { seq: number; ts: string; origin: string };
-  const leaf = createHash('sha256').update(Buffer.from([0])).update(last).digest('hex');
+  const leaf = leafHex(last);
   const ts = formatTs(BigInt(Date.parse(prev.ts)) * 1000n + 5000n);
   await fsp.appendFile(file, `${canonicalize({ v: 1, origin: prev.origin, seq: prev.seq + 1, ts, type: 'pg.query', detail: { sql: 'select 1' }, prev: leaf })}\n`);
 }
 
-beforeAll(async () => {
-  tmp = tempDir('pcigate-cli-verify-');
-  base = path.join(tmp, 'base');
-  // Records three hours old, so a hand-made unsealed tail is past the default one-hour limit.
-  const ctx = testCtx({ clock: fixedClock(Date.now() - 3 * 3600_000) });
-  const log = await openAuditLog(ctx, { home: base, createIfMissing: { origin: 'cli.example/pcigate' }, checkpointRecords: 5, idleMs: 60_000 });
+/** A data home whose log holds 12 pg.query records from `startMs` on, checkpointed every 5. */
+async function writeBase(home: string, startMs: number): Promise<void> {
+  const ctx = testCtx({ clock: fixedClock(startMs) });
+  const log = await openAuditLog(ctx, { home, createIfMissing: { origin: 'cli.example/pcigate' }, checkpointRecords: 5, idleMs: 60_000 });
   for (let k = 0; k < 12; k++) {
     ctx.clock.advance(1);
     await log.append({ type: 'pg.query', outcome: 'success', detail: { sql: `select ${k}` } });
   }
   await log.close();
+}
+
+beforeAll(async () => {
+  tmp = tempDir('pcigate-cli-verify-');
+  base = path.join(tmp, 'base');
+  recent = path.join(tmp, 'recent');
+  // Records three hours old, so a hand-made unsealed tail is past the default one-hour limit.
+  await writeBase(base, Date.now() - 3 * 3600_000);
+  await writeBase(recent, Date.now() - 60_000);
 });
 
 afterAll(async () => {
@@ -146,5 +160,43 @@ describe('pcigate verify', () => {
     expect(j.proof.proof.length).toBeGreaterThan(0);
     const bad = await runCli(['verify', '--home', await copyOf(base), '--proof', 'x']);
     expect(bad.code).toBe(2);
+  });
+});
+
+describe('pcigate verify: what the chain alone does not prove', () => {
+  it('a log re-linked without its checkpoints (checkpoints.jsonl removed, mirrors dropped) exits 3: unsigned', async () => {
+    const home = await copyOf(recent);
+    const kept = await relinkWithoutCheckpoints(home);
+    const r = await runCli(['verify', '--home', home]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain(`checkpoints.jsonl: unsigned — none of the ${kept.length} records is covered by a signed checkpoint`);
+    expect(r.stdout).toContain(`unsealed:     ${kept.length} record(s), seq 0 … ${kept.length - 1}`);
+    expect(r.stdout.trimEnd().split('\n').pop()).toBe('RESULT: FAIL');
+  });
+
+  it('a record appended after the newest checkpoint passes, but --json and the summary count it as unsealed', async () => {
+    const home = await copyOf(recent);
+    const segs = await segments(home);
+    const file = path.join(home, 'log', segs[segs.length - 1]!);
+    const all = await lines(file);
+    const last = all[all.length - 1]!;
+    const p = JSON.parse(last) as { seq: number; ts: string; origin: string };
+    const ts = new Date(Date.parse(p.ts) + 1000).toISOString().replace('Z', '000Z');
+    await fsp.appendFile(file, `${canonicalize({ v: 1, origin: p.origin, seq: p.seq + 1, ts, type: 'pg.query', detail: { sql: 'select forged' }, prev: leafHex(last) })}\n`);
+    const copy = await copyOf(home); // the first run appends verify.run and checkpoints it
+    const j = await runCli(['verify', '--home', home, '--json']);
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ result: 'pass', unsealed: { firstSeq: p.seq + 1, lastSeq: p.seq + 1, count: 1 } });
+    const h = await runCli(['verify', '--home', copy]);
+    expect(h.stdout).toContain(`unsealed:     1 record(s), seq ${p.seq + 1} … ${p.seq + 1}, after the newest valid checkpoint: chained but not signed`);
+  });
+
+  it('escape sequences written into the data home (HOME/origin) are shown escaped, never sent to the terminal', async () => {
+    const home = await copyOf(recent);
+    await fsp.writeFile(path.join(home, 'origin'), 'cli.example/pcigate\x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07\u009b2J\n');
+    const r = await runCli(['verify', '--home', home]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).not.toMatch(/[\x07\x1b\u009b]/);
+    expect(r.stdout).toContain('origin:       cli.example/pcigate\\u001b]52;c;Y3VybCBldmlsIHwgc2g=\\u0007\\u009b2J');
   });
 });
