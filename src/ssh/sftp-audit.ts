@@ -85,8 +85,12 @@ class Reader {
 export class SftpAudit {
   readonly #up = new Framer();
   readonly #down = new Framer();
-  /** Request id → what it asked, for the server's answer. */
-  readonly #asked = new Map<number, { op: SftpOp['op'] | 'read'; path: string; handle?: string }>();
+  /**
+   * Request id → what was asked under it and not answered yet, oldest first: a client may reuse an id before
+   * the answer (sftp-server answers in order), and the answer belongs to the oldest, not the latest.
+   */
+  readonly #asked = new Map<number, Array<{ op: SftpOp['op'] | 'read'; path: string; handle?: string }>>();
+  #askedCount = 0;
   /** Open handles (hex) → path and bytes through them. */
   readonly #handles = new Map<string, { path: string; read: number; written: number; dir: boolean }>();
 
@@ -108,8 +112,16 @@ export class SftpAudit {
   }
 
   #track(id: number, v: { op: SftpOp['op'] | 'read'; path: string; handle?: string }): void {
-    if (this.#asked.size >= MAX_TRACKED) this.#asked.delete(this.#asked.keys().next().value!);
-    this.#asked.set(id, v);
+    if (this.#askedCount >= MAX_TRACKED) {
+      // Forgotten whole: an id's later answers are then not read at all rather than taken for another request's.
+      const [oldest, list] = this.#asked.entries().next().value!;
+      this.#asked.delete(oldest);
+      this.#askedCount -= list.length;
+    }
+    const list = this.#asked.get(id);
+    if (list) list.push(v);
+    else this.#asked.set(id, [v]);
+    this.#askedCount++;
   }
 
   #request(r: Reader): SftpOp | undefined {
@@ -169,9 +181,11 @@ export class SftpAudit {
     const type = r.byte();
     if (type === 2) return undefined; // SSH_FXP_VERSION
     const id = r.u32();
-    const asked = this.#asked.get(id);
-    this.#asked.delete(id);
+    const list = this.#asked.get(id);
+    const asked = list?.shift();
     if (!asked) return undefined;
+    this.#askedCount--;
+    if (list!.length === 0) this.#asked.delete(id);
     if (type === T.HANDLE && (asked.op === 'open' || asked.op === 'opendir')) {
       if (this.#handles.size >= MAX_TRACKED) this.#handles.delete(this.#handles.keys().next().value!);
       this.#handles.set(r.bytes().toString('hex'), { path: asked.path, read: 0, written: 0, dir: asked.op === 'opendir' });

@@ -32,4 +32,14 @@ describe('SftpAudit', () => {
       expect([...a.fromClient(bytes.subarray(0, cut)), ...a.fromClient(bytes.subarray(cut))].map((o) => o.path)).toEqual(['/etc/a', '/etc/b']);
     }
   });
+
+  it('attributes a refusal to the request it answers when a request id is reused', () => {
+    // sftp-server answers in order: the open's refusal first, then the remove's success. The log said the
+    // remove of /data/b was refused while it had succeeded.
+    const a = new SftpAudit();
+    a.fromClient(Buffer.concat([open(1, '/data/a'), remove(1, '/data/b')]));
+    expect(a.fromServer(Buffer.concat([status(1, 2, 'No such file'), status(1, 0, 'Success')]))).toEqual([
+      { op: 'open', path: '/data/a', status: 2, message: 'No such file' },
+    ]);
+  });
 });
