@@ -151,6 +151,15 @@ const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do
 const MAX_DEPTH = 4;
 
 /**
+ * Characters of readings matched against the patterns for one command, nested command lines included. Each
+ * word after a program that runs its arguments starts a reading that runs to the end of the command, so the
+ * work grows with the square of the words: 17,000 words after `env` (an exec request of 35 kB) held the event
+ * loop for seconds. A command that needs more is refused as unreadable (fail closed); an ordinary one needs
+ * a few kilobytes.
+ */
+export const MAX_READ_CHARS = 1 << 20;
+
+/**
  * Deny and hold patterns match a command's text, and the shell reads text otherwise: `r''m -rf /`, `\rm`,
  * `"rm"`, `/bin/rm`, `env rm`, `sudo rm`, `nice rm`, `sh -c 'rm -rf /'` all run rm, and `/bin/r? -rf /` may.
  * So a command that policy would run (or hold) is read as the shell reads it — quotes removed, the command
@@ -165,10 +174,14 @@ const MAX_DEPTH = 4;
  * in another language (`python -c`, `awk 'BEGIN{system(…)}'`, `perl -e`), nor what a script does: allow lists
  * naming whole commands are the control to prefer, and an allowed interpreter runs anything.
  */
-export function readAsShell(command: string, exec: { deny: readonly string[]; hold: readonly string[] }, action: 'allow' | 'hold', depth = 0): ShellReading | undefined {
+export function readAsShell(command: string, exec: { deny: readonly string[]; hold: readonly string[] }, action: 'allow' | 'hold', depth = 0, budget = { left: MAX_READ_CHARS }): ShellReading | undefined {
   const lists = ([['deny', 'deny'], ['hold', 'hold']] as const).filter(([l]) => exec[l].length > 0 && (l === 'deny' || action === 'allow'));
   if (lists.length === 0) return undefined;
   for (const words of shellCommands(command)) {
+    // The words joined once; a reading is the command's name and the rest of this line (ends[i] on).
+    const line = words.map((x) => x.text).join(' ');
+    const ends: number[] = [];
+    for (let i = 0, at = 0; i < words.length; i++) { at += words[i]!.text.length; ends.push(at); at++; }
     // Leading assignments (X=1 cmd) and reserved words (`do rm …` in a loop) are not the command.
     let first = 0;
     while (first < words.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[first]!.text) || RESERVED.has(words[first]!.text))) first++;
@@ -183,11 +196,14 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     for (let i = first; i < words.length; i++) {
       if (i !== first && !(runAt >= 0 && i > runAt)) continue;
       const name = base(words[i]!);
-      const rest = words.slice(i + 1).map((x) => x.text);
-      const reading = [name, ...rest].join(' ');
+      budget.left -= name.length + line.length - ends[i]!;
+      if (budget.left < 0) {
+        return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the command has too many words after a program that runs its arguments for pcigate to read them all against this connection's deny and hold patterns; pcigate does not run it (split it into shorter commands)` };
+      }
+      const reading = name + line.slice(ends[i]!);
       for (const [list, act] of lists) {
         const k = exec[list].findIndex((p) => {
-          if (globMatch(p, reading)) return true;
+          if (patternRe(p).test(reading)) return true;
           if (!words[i]!.glob) return false;
           // A glob in the command name: any name it matches could be the one the pattern names.
           const patternName = p.split(' ')[0] ?? '';
@@ -201,7 +217,7 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     if (depth < MAX_DEPTH && runAt >= 0) {
       for (const w of words.slice(runAt + 1)) {
         if (!/[\s;&|()]/.test(w.text)) continue;
-        const inner = readAsShell(w.text, exec, action, depth + 1);
+        const inner = readAsShell(w.text, exec, action, depth + 1, budget);
         if (inner) return inner;
       }
     }
@@ -209,13 +225,26 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
   return undefined;
 }
 
-/** `glob` (the SSH policy's: `*` any run, `?` one character) matches all of `text`. */
-function globMatch(glob: string, text: string): boolean {
+/** The SSH policy's glob (`*` any run, `?` one character) as a regular expression matching all of a text. */
+function globRe(glob: string): RegExp {
   let re = '';
   for (const ch of glob) {
     if (ch === '*') re += '.*';
     else if (ch === '?') re += '.';
     else re += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
   }
-  return new RegExp(`^${re}$`, 's').test(text);
+  return new RegExp(`^${re}$`, 's');
+}
+
+/** `glob` matches all of `text`. */
+function globMatch(glob: string, text: string): boolean {
+  return globRe(glob).test(text);
+}
+
+/** Compiled once per pattern of the configuration (not per reading); never for a client's text. */
+const patternCache = new Map<string, RegExp>();
+function patternRe(glob: string): RegExp {
+  let re = patternCache.get(glob);
+  if (!re) { re = globRe(glob); patternCache.set(glob, re); }
+  return re;
 }

@@ -46,4 +46,18 @@ describe('readAsShell', () => {
     // No deny or hold pattern: nothing to read against.
     expect(readAsShell("r''m -rf /", { deny: [], hold: [] }, 'allow')).toBeUndefined();
   });
+
+  it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
+    // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
+    // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
+    const hostile = `grep env ${'a '.repeat(17_000)}`;
+    const t = performance.now();
+    const r = readAsShell(hostile, { deny: ['rm *', '*reboot*'], hold: [] }, 'allow');
+    expect(performance.now() - t).toBeLessThan(1_500);
+    expect(r?.rule).toBe('ssh.exec.unreadable');
+    // An ordinary long command is still read, and what it runs still found.
+    const files = Array.from({ length: 200 }, (_, i) => `/srv/data/file-${i}.csv`).join(' ');
+    expect(rule(`sudo chown app ${files}`)).toBeUndefined();
+    expect(rule(`sudo chown app ${files}; sudo rm -rf /`)).toBe('ssh.exec.deny[0]');
+  });
 });
