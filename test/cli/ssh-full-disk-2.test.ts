@@ -5,13 +5,13 @@
  * be written says which session on stderr and exits 1 instead of 0.
  */
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runCli, tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { listenSsh, runCli, sshClientArgs, sshClientEnv, sshThrough, tempDir } from '../harness/cli.js';
+import type { SshListener } from '../harness/cli.js';
+import { startSshd, sshdAvailable, writeSshConfig } from '../harness/sshd.js';
 import { fill, mountTmpfs, unmountAll } from '../harness/tmpfs.js';
 import { readLog, until } from '../integration/pg-proxy-setup.js';
 import type { Sshd } from '../harness/sshd.js';
@@ -23,45 +23,17 @@ let sshd: Sshd;
 let dir: string;
 let config: string;
 
-interface Listener { child: ChildProcess; port: number; err: () => string; exited: Promise<number | null>; askpass: string }
+const listen = (home: string) => listenSsh({ config, home, scratch: dir });
 
-async function listen(home: string): Promise<Listener> {
-  const child = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'prod-ssh', '--listen', '--json'], {
-    env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await until(() => out.trim().endsWith('}'), 15_000);
-  const info = JSON.parse(out) as { port: number; password: string };
-  const askpass = path.join(mkdtempSync(path.join(dir, 'askpass-')), 'askpass.sh');
-  writeFileSync(askpass, `#!/bin/sh\necho '${info.password}'\n`);
-  chmodSync(askpass, 0o700);
-  return { child, port: info.port, err: () => err, exited, askpass };
-}
-
-const sshOpts = (l: Listener) => ['-p', String(l.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-  '-o', 'PreferredAuthentications=password'];
-const sshEnv = (l: Listener) => ({ PATH: process.env.PATH, HOME: dir, SSH_ASKPASS: l.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' });
-
-function ssh(l: Listener, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn('ssh', [...sshOpts(l), '-T', ...args], { env: sshEnv(l), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    c.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    const killer = setTimeout(() => c.kill('SIGKILL'), 30_000);
-    c.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); });
-  });
+async function ssh(l: SshListener, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = await sshThrough(l, dir, args);
+  return { ...r, stdout: r.stdout.toString() };
 }
 
 /** A connection kept open (OpenSSH connection sharing): one pcigate session; its commands run as `shared`. */
-async function master(l: Listener, home: string, name: string) {
+async function master(l: SshListener, home: string, name: string) {
   const ctl = path.join(dir, `ctl-${name}-${process.pid}`);
-  const child = spawn('ssh', [...sshOpts(l), '-M', '-S', ctl, '-N', 'pcigate@127.0.0.1'], { env: sshEnv(l), stdio: 'ignore' });
+  const child = spawn('ssh', [...sshClientArgs(l), '-M', '-S', ctl, '-N', 'pcigate@127.0.0.1'], { env: sshClientEnv(l, dir), stdio: 'ignore' });
   const before = readLog(home).filter((x) => x.type === 'session.start').length;
   await until(() => existsSync(ctl), 15_000);
   await until(() => readLog(home).filter((x) => x.type === 'session.start').length > before, 15_000);
@@ -83,14 +55,7 @@ beforeAll(async () => {
   if (skip) return;
   sshd = await startSshd();
   dir = tempDir('pcigate-ssh-fulldisk2-');
-  config = path.join(dir, 'pcigate.yaml');
-  const keyFile = path.join(dir, 'ssh_key');
-  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
-  writeFileSync(config, [
-    'identity:', '  allow_local: true', 'connections:', '  prod-ssh:', '    kind: ssh',
-    `    host: ${sshd.host}`, `    port: ${sshd.port}`, `    user: ${sshd.user}`, `    private_key: file:${keyFile}`,
-    `    host_key: "${sshd.hostKeyFingerprint}"`, '    allow: { exec: { allow: ["sh -c *", "echo *"] } }', '',
-  ].join('\n'), { mode: 0o600 });
+  config = writeSshConfig(sshd, dir, ['sh -c *', 'echo *']);
 }, 60_000);
 
 afterAll(async () => {

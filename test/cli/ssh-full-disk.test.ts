@@ -9,14 +9,14 @@
  *   back sessions run again, a log.gap reports what was lost, and verify passes.
  */
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runCli, tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { listenSsh, runCli, sshClientArgs, sshClientEnv, sshThrough, tempDir } from '../harness/cli.js';
+import type { SshListener, SshRun } from '../harness/cli.js';
+import { startSshd, sshdAvailable, writeSshConfig } from '../harness/sshd.js';
 import { fill, mountTmpfs, unmountAll } from '../harness/tmpfs.js';
 import { readLog, until } from '../integration/pg-proxy-setup.js';
 import type { Sshd } from '../harness/sshd.js';
@@ -28,54 +28,15 @@ let sshd: Sshd;
 let dir: string;
 let config: string;
 
-interface Listener { child: ChildProcess; port: number; err: () => string; exited: Promise<number | null>; askpass: string }
+const listen = (home: string) => listenSsh({ config, home, scratch: dir });
 
-async function listen(home: string): Promise<Listener> {
-  const child = spawn(process.execPath, [BIN, 'connect', '--config', config, '--home', home, 'prod-ssh', '--listen', '--json'], {
-    env: { PATH: process.env.PATH, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await until(() => out.trim().endsWith('}'), 15_000);
-  const info = JSON.parse(out) as { port: number; password: string };
-  const askpass = path.join(mkdtempSync(path.join(dir, 'askpass-')), 'askpass.sh');
-  writeFileSync(askpass, `#!/bin/sh\necho '${info.password}'\n`);
-  chmodSync(askpass, 0o700);
-  return { child, port: info.port, err: () => err, exited, askpass };
-}
-
-interface Ran { code: number | null; stdout: Buffer; stderr: string }
-
-function ssh(l: Listener, args: string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    const c = spawn('ssh', ['-p', String(l.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-      '-o', 'PreferredAuthentications=password', '-T', ...args], {
-      env: { PATH: process.env.PATH, HOME: dir, SSH_ASKPASS: l.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    let stderr = '';
-    c.stdout.on('data', (b: Buffer) => out.push(b));
-    c.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    const killer = setTimeout(() => c.kill('SIGKILL'), 30_000);
-    c.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout: Buffer.concat(out), stderr }); });
-  });
-}
+const ssh = (l: SshListener, args: string[]) => sshThrough(l, dir, args);
 
 beforeAll(async () => {
   if (skip) return;
   sshd = await startSshd();
   dir = tempDir('pcigate-ssh-fulldisk-');
-  config = path.join(dir, 'pcigate.yaml');
-  const keyFile = path.join(dir, 'ssh_key');
-  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
-  writeFileSync(config, [
-    'identity:', '  allow_local: true', 'connections:', '  prod-ssh:', '    kind: ssh',
-    `    host: ${sshd.host}`, `    port: ${sshd.port}`, `    user: ${sshd.user}`, `    private_key: file:${keyFile}`,
-    `    host_key: "${sshd.hostKeyFingerprint}"`, '    allow: { exec: { allow: ["sh -c *", "echo *"] } }', '',
-  ].join('\n'), { mode: 0o600 });
+  config = writeSshConfig(sshd, dir, ['sh -c *', 'echo *']);
 }, 60_000);
 
 afterAll(async () => {
@@ -131,10 +92,7 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
     const l = await listen(home);
     // One connection kept open (OpenSSH connection sharing): its later commands are channels of one pcigate session.
     const ctl = path.join(dir, `ctl-${process.pid}`);
-    const master = spawn('ssh', ['-p', String(l.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-      '-o', 'PreferredAuthentications=password', '-M', '-S', ctl, '-N', 'pcigate@127.0.0.1'], {
-      env: { PATH: process.env.PATH, HOME: dir, SSH_ASKPASS: l.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: 'ignore',
-    });
+    const master = spawn('ssh', [...sshClientArgs(l), '-M', '-S', ctl, '-N', 'pcigate@127.0.0.1'], { env: sshClientEnv(l, dir), stdio: 'ignore' });
     try {
       await until(() => existsSync(ctl), 15_000);
       await until(() => readLog(home).some((x) => x.type === 'session.start'), 15_000);
@@ -144,7 +102,7 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
       const filler = fill(mnt);
       // The log may still fit a few records in its last page: commands go on until one's decision cannot be
       // recorded (before that, one may be refused because its recording cannot be created).
-      const attempts: Array<Ran & { n: number }> = [];
+      const attempts: Array<SshRun & { n: number }> = [];
       for (let n = 1; n <= 30 && !attempts.some((a) => a.stderr.includes('request could not be recorded')); n++) {
         attempts.push({ n, ...(await shared(`sh -c 'echo ran-${n} > ${ran}/ran-${n}'`)) });
       }

@@ -139,3 +139,19 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
   }
   throw new Error(`sshd did not listen on ${port}: ${stderr()}`);
 }
+
+/**
+ * Writes `dir`/pcigate.yaml for `pcigate connect`: local identity allowed, one SSH connection `prod-ssh` to
+ * `sshd` (its client key in `dir`/ssh_key, its host key pinned) whose exec commands are `allowExec`; returns its path.
+ */
+export function writeSshConfig(sshd: Sshd, dir: string, allowExec: string[]): string {
+  const config = path.join(dir, 'pcigate.yaml');
+  const keyFile = path.join(dir, 'ssh_key');
+  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
+  writeFileSync(config, [
+    'identity:', '  allow_local: true', 'connections:', '  prod-ssh:', '    kind: ssh',
+    `    host: ${sshd.host}`, `    port: ${sshd.port}`, `    user: ${sshd.user}`, `    private_key: file:${keyFile}`,
+    `    host_key: "${sshd.hostKeyFingerprint}"`, `    allow: { exec: { allow: [${allowExec.map((x) => JSON.stringify(x)).join(', ')}] } }`, '',
+  ].join('\n'), { mode: 0o600 });
+  return config;
+}
