@@ -162,7 +162,7 @@ export type PgHooksFor = ((info: PgSessionInfo) => BrokerHooks) & {
 export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFor> {
   await loadParser();
   const engine = new PolicyEngine(o.config.policy, o.config.connections);
-  const store = new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home: o.home, sink: o.sink, drainOutbox: true, account: ctx.user });
+  const store = new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home: o.home, sink: o.sink, drainOutbox: true, account: ctx.user, anyLuhn: o.config.masking.networks === 'any_luhn' });
   const hmacKey = o.config.masking.hmac_key ? Buffer.from(await resolveSecret(ctx, o.config.masking.hmac_key)) : undefined;
   const catalog = new ColumnCatalog(catalogLookup(o.target), { now: () => ctx.clock.now() });
   // The log's and transcript's text masked by the deployment's networks too: any_luhn's card numbers, masked in

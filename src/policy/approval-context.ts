@@ -40,7 +40,7 @@ export async function openApprovalContext(ctx: Ctx, global: Pick<GlobalOptions, 
     // A broker owns the log (it is probably the one waiting for this very decision).
     sink = outboxSink({ fs: ctx.fs, clock: ctx.clock, home });
   }
-  const store = new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home, sink, drainOutbox: log !== undefined, account: ctx.user });
+  const store = new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home, sink, drainOutbox: log !== undefined, account: ctx.user, anyLuhn: config.masking.networks === 'any_luhn' });
   return { home, config, store, sink, viaOutbox: log === undefined, close: async () => { await log?.close(); } };
 }
 

@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Actor, AuditSink } from '../../recorder/types.js';
 import type { Clock, Fs } from '../cli/ctx.js';
 import { ApprovalConflict, ApprovalForbidden, ApprovalNotFound, UsageError } from '../errors.js';
-import { maskText } from '../mask/pan-masker.js';
+import { PanMasker, maskText } from '../mask/pan-masker.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 import type { PolicyIdentity } from './evaluate.js';
@@ -136,21 +136,21 @@ const MAX_SHOWN_PARAM = 1024;
  * scalar, else only its length (hex would show an int8 card number in clear); all withheld when the
  * statement mentions a password.
  */
-export function shownParams(sql: string, bound: BoundParams): Array<string | null> {
+export function shownParams(sql: string, bound: BoundParams, mask: (text: string) => string = maskText): Array<string | null> {
   const withhold = /passw(or)?d/i.test(sql);
   return bound.params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';
     const text = p.format === 'text' ? p.value : bound.types?.[i] ? renderBinaryValue(bound.types[i]!, Buffer.from(p.value)) : undefined;
     if (text === undefined) return `[binary, ${p.format === 'binary' ? p.value.length : 0} bytes]`;
-    const masked = maskText(text.slice(0, MAX_SHOWN_PARAM + 128)).slice(0, MAX_SHOWN_PARAM);
+    const masked = mask(text.slice(0, MAX_SHOWN_PARAM + 128)).slice(0, MAX_SHOWN_PARAM);
     return text.length > MAX_SHOWN_PARAM ? `${masked}…[${text.length} chars]` : masked;
   });
 }
 
 /** Masks PAN (src/mask) and redacts passwords in role statements before text is stored or shown. */
-export function safeStatementText(sql: string): string {
-  return maskText(sql).replace(/(password\s+)('(?:[^']|'')*'|\$[^$]*\$.*?\$[^$]*\$)/gis, "$1'***'");
+export function safeStatementText(sql: string, mask: (text: string) => string = maskText): string {
+  return mask(sql).replace(/(password\s+)('(?:[^']|'')*'|\$[^$]*\$.*?\$[^$]*\$)/gis, "$1'***'");
 }
 
 const ID_RE = /^A-[a-z2-7]{10}$/;
@@ -204,10 +204,19 @@ export class ApprovalStore {
    * `drainOutbox`: this store's sink is the audit log itself (the broker's), so approval records that
    * other processes parked in the outbox (audit-outbox.ts) are moved into it whenever requests are read.
    */
-  /** `account`: the OS account this process runs as (ctx.user), for separation of duties across aliases. */
-  constructor(private readonly deps: { fs: Fs; clock: Clock; home: string; sink: AuditSink; drainOutbox?: boolean; account?: OsAccount }) {
+  /**
+   * `account`: the OS account this process runs as (ctx.user), for separation of duties across aliases.
+   * `anyLuhn`: the deployment masks any Luhn-valid number (`masking.networks: any_luhn`), so the text the store
+   * keeps and records (statement, parameters, reasons) is masked that way too, as pg.query records are.
+   */
+  constructor(private readonly deps: { fs: Fs; clock: Clock; home: string; sink: AuditSink; drainOutbox?: boolean; account?: OsAccount; anyLuhn?: boolean }) {
     this.dir = path.join(deps.home, 'approvals');
+    const masker = deps.anyLuhn ? new PanMasker({ anyLuhn: true }) : undefined;
+    this.mask = masker ? (text) => masker.maskText(text) : maskText;
   }
+
+  /** PAN masking of the text the store keeps and records, by the deployment's networks. */
+  private readonly mask: (text: string) => string;
 
   private key: Promise<Buffer> | undefined;
 
@@ -299,13 +308,13 @@ export class ApprovalStore {
     const now = this.deps.clock.now();
     const req: ApprovalRequest = {
       v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
-      requester: person(r.requester), sql: safeStatementText(r.sql), hmac: await this.binding(r.sql, r.bound),
-      ...(r.bound?.params.length ? { params: shownParams(r.sql, r.bound) } : {}),
+      requester: person(r.requester), sql: safeStatementText(r.sql, this.mask), hmac: await this.binding(r.sql, r.bound),
+      ...(r.bound?.params.length ? { params: shownParams(r.sql, r.bound, this.mask) } : {}),
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,
       approver_groups: r.settings.groups, approver_subjects: r.settings.subjects, window_ms: r.settings.windowMs,
       approvals: [], uses: 0,
       ...(this.deps.account ? { requester_os: { name: this.deps.account.name, uid: this.deps.account.uid } } : {}),
-      ...(r.session ? { session: r.session } : {}), ...(r.reason ? { reason: maskText(r.reason) } : {}), ...(r.rule ? { rule: r.rule } : {}),
+      ...(r.session ? { session: r.session } : {}), ...(r.reason ? { reason: this.mask(r.reason) } : {}), ...(r.rule ? { rule: r.rule } : {}),
     };
     await this.event('approval.request', req, { ...req.requester, groups: r.requester.groups ?? [] }, 'pending', { rule: r.rule, expires_ms: req.expires_ms });
     const fh = await this.deps.fs.open(this.file(req.id), 'wx', 0o600);
@@ -392,7 +401,7 @@ export class ApprovalStore {
       return {
         next: req,
         record: async () => {
-          await this.event('approval.refuse', req, { ...person(approver), groups: approver.groups ?? [] }, 'denied', { verb, refusal: maskText(e.message) }, { client: `pcigate ${verb}` });
+          await this.event('approval.refuse', req, { ...person(approver), groups: approver.groups ?? [] }, 'denied', { verb, refusal: this.mask(e.message) }, { client: `pcigate ${verb}` });
           throw e;
         },
       };
@@ -418,10 +427,10 @@ export class ApprovalStore {
       if (req.approvals.some((a) => samePerson(a, me))) throw new ApprovalConflict(`${approver.sub} has already approved ${req.id}; one person counts once`);
       const now = this.deps.clock.now();
       const os = this.deps.account ? { os: { name: this.deps.account.name, uid: this.deps.account.uid } } : {};
-      const approvals = [...req.approvals, { ...me, at_ms: now, ...(reason ? { reason: maskText(reason) } : {}), ...os }];
+      const approvals = [...req.approvals, { ...me, at_ms: now, ...(reason ? { reason: this.mask(reason) } : {}), ...os }];
       const done = approvals.length >= req.min_approvals;
       const next: ApprovalRequest = { ...req, approvals, ...(done ? { state: 'approved', approved_ms: now } : {}) };
-      return { next, record: () => this.event('approval.approve', next, { ...me, groups: approver.groups ?? [] }, 'success', { approvals: approvals.length, min_approvals: req.min_approvals, ...(reason ? { approver_reason: maskText(reason) } : {}) }) };
+      return { next, record: () => this.event('approval.approve', next, { ...me, groups: approver.groups ?? [] }, 'success', { approvals: approvals.length, min_approvals: req.min_approvals, ...(reason ? { approver_reason: this.mask(reason) } : {}) }) };
     });
   }
 
@@ -432,8 +441,8 @@ export class ApprovalStore {
       this.pendingOrThrow(req);
       const refused = this.refusal(req, approver, 'deny');
       if (refused) return refused;
-      const next: ApprovalRequest = { ...req, state: 'denied', denial: { ...person(approver), at_ms: this.deps.clock.now(), reason: maskText(reason) } };
-      return { next, record: () => this.event('approval.deny', next, { ...person(approver), groups: approver.groups ?? [] }, 'denied', { approver_reason: maskText(reason) }) };
+      const next: ApprovalRequest = { ...req, state: 'denied', denial: { ...person(approver), at_ms: this.deps.clock.now(), reason: this.mask(reason) } };
+      return { next, record: () => this.event('approval.deny', next, { ...person(approver), groups: approver.groups ?? [] }, 'denied', { approver_reason: this.mask(reason) }) };
     });
   }
 

@@ -1,0 +1,78 @@
+/**
+ * With `masking.networks: any_luhn` (a deployment whose cards include private-label numbers outside the
+ * major networks' ranges), a held statement's text and bind parameters are masked that way in the approval
+ * request file and in the approval records, as they are in its pg.query records. They were masked by the
+ * major networks only, so `1234567812345670` reached approvals/A-….json and the audit log in clear.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/cli/ctx.js';
+import { configSchema } from '../../src/config/index.js';
+import { ApprovalStore } from '../../src/policy/approvals.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { type Gate, pgClient, startConfiguredGate, until } from './pg-proxy-setup.js';
+
+const PRIVATE_LABEL = '1234567812345670'; // Luhn-valid, outside the major networks' ranges
+
+let server: PostgresServer;
+let gate: Gate;
+let store: ApprovalStore;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql('create table items (id int primary key, name text)');
+  const config = configSchema.parse({
+    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
+    masking: { networks: 'any_luhn' },
+    policy: {
+      roles: { eng: { subjects: ['tester'] } },
+      connections: {
+        'test-db': {
+          approvals: { groups: ['security'], wait: '60s' },
+          roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], require_approval: ['write_without_where'] } },
+        },
+      },
+    },
+  });
+  gate = await startConfiguredGate(server, config);
+  store = new ApprovalStore({ fs: fsp, clock: systemClock(), home: gate.home, sink: gate.log });
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+/** Every file under approvals/ and every log segment, as text. */
+function onDisk(): string {
+  const dir = path.join(gate.home, 'approvals');
+  const files = readdirSync(dir).filter((n) => n.endsWith('.json')).map((n) => readFileSync(path.join(dir, n), 'utf8'));
+  const logDir = path.join(gate.home, 'log');
+  const segs = readdirSync(logDir).filter((n) => n.endsWith('.jsonl')).map((n) => readFileSync(path.join(logDir, n), 'utf8'));
+  return [...files, ...segs].join('\n');
+}
+
+describe('a held statement under masking.networks any_luhn', () => {
+  it('its text and parameters reach neither the request file nor the log in clear', async () => {
+    const c = await pgClient(gate);
+    c.on('error', () => undefined);
+    const simple = c.query(`update items set name = 'simple ${PRIVATE_LABEL}'`).catch((e: unknown) => e);
+    let pending = 0;
+    await until(async () => { pending = (await store.list()).filter((r) => r.state === 'pending').length; return pending === 1; }, 15_000);
+    const [req] = await store.list();
+    await store.deny(req!.id, { sub: 'u-approver', email: 'ann@example.com', groups: ['security'], via: 'oidc', mfa: true }, 'test over');
+    await simple;
+    const extended = c.query({ text: 'update items set name = $1', values: [`bound ${PRIVATE_LABEL}`] }).catch((e: unknown) => e);
+    await until(async () => (await store.list()).filter((r) => r.state === 'pending').length === 1, 15_000);
+    const req2 = (await store.list()).find((r) => r.state === 'pending')!;
+    await store.deny(req2.id, { sub: 'u-approver', email: 'ann@example.com', groups: ['security'], via: 'oidc', mfa: true }, 'test over');
+    await extended;
+    await c.end().catch(() => undefined);
+    const text = onDisk();
+    expect(text).toContain('simple ************5670');
+    expect(text).toContain('bound ************5670');
+    expect(text).not.toContain(PRIVATE_LABEL);
+  }, 60_000);
+});
