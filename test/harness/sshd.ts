@@ -10,6 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import ssh2 from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 
 const SSHD = ['/usr/sbin/sshd', '/usr/local/sbin/sshd'].find((p) => existsSync(p));
 
@@ -154,4 +156,44 @@ export function writeSshConfig(sshd: Sshd, dir: string, allowExec: string[]): st
     `    host_key: "${sshd.hostKeyFingerprint}"`, `    allow: { exec: { allow: [${allowExec.map((x) => JSON.stringify(x)).join(', ')}] } }`, '',
   ].join('\n'), { mode: 0o600 });
   return config;
+}
+
+/** What an SSH channel printed (stdout, stderr) and its exit code. */
+export interface ChannelRun { code: number | undefined; stdout: string; stderr: string }
+
+/** What a channel printed (stdout, stderr) and its exit code, once it closes. */
+export function collect(ch: ClientChannel): Promise<ChannelRun> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let code: number | undefined;
+    ch.on('data', (b: Buffer) => { stdout += b.toString(); });
+    ch.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    ch.on('exit', (n: number | null) => { code = n ?? undefined; });
+    ch.on('close', () => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * ssh2's client logged in to pcigate's SSH listener `to` (user pcigate, its secret as password, any host key);
+ * `extra` goes to connect() as well. ssh2 sends what OpenSSH would not, for hostile-client tests.
+ */
+export function sshClient(to: { host: string; port: number; secret: string }, extra: Record<string, unknown> = {}): Promise<Client> {
+  return new Promise<Client>((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.once('ready', () => resolve(c));
+    c.once('error', reject);
+    c.connect({ host: to.host, port: to.port, username: 'pcigate', password: to.secret, hostVerifier: () => true, ...extra });
+  });
+}
+
+/** Runs `command` on the connection `c` with its stdin closed; what it printed and its exit code. */
+export function execOn(c: Client, command: string): Promise<ChannelRun> {
+  return new Promise<ChannelRun>((resolve, reject) => {
+    c.exec(command, (err, ch) => {
+      if (err) { reject(err); return; }
+      void collect(ch).then(resolve);
+      ch.end();
+    });
+  });
 }

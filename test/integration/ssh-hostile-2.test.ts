@@ -4,9 +4,8 @@
  * The upstream sshd accepts `PCIGATE_*` env (test/harness/sshd.ts), so what reaches the remote side is
  * pcigate's decision alone.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import type { Client, ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../recorder/index.js';
@@ -17,26 +16,14 @@ import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
-import type { Sshd } from '../harness/sshd.js';
+import { collect, execOn, sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
+import type { ChannelRun, Sshd } from '../harness/sshd.js';
+import { readLog } from './pg-proxy-setup.js';
 import { testCtx } from '../harness/test-ctx.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping SSH integration tests: ${skip}\n`);
 
-interface Ran { code: number | undefined; stdout: string; stderr: string }
-
-function collect(ch: ClientChannel): Promise<Ran> {
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    let code: number | undefined;
-    ch.on('data', (b: Buffer) => { stdout += b.toString(); });
-    ch.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    ch.on('exit', (n: number | null) => { code = n ?? undefined; });
-    ch.on('close', () => resolve({ code, stdout, stderr }));
-  });
-}
 
 type Proto = {
   env(chan: number, key: string, val: string, wantReply: boolean): void;
@@ -53,22 +40,15 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
   let broker: SshBroker;
   const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: () => {} } });
 
-  const records = (): AuditRecord[] =>
-    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
-      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+  const records = (): AuditRecord[] => readLog(home);
 
-  const connect = (b: SshBroker = broker) => new Promise<Client>((resolve, reject) => {
-    const c = new ssh2.Client();
-    c.once('ready', () => resolve(c));
-    c.once('error', reject);
-    c.connect({ host: b.host, port: b.port, username: 'pcigate', password: b.secret, hostVerifier: () => true });
-  });
+  const connect = (b: SshBroker = broker) => sshClient(b);
 
-  const start = (env: string[] | undefined) => startSshBroker({
+  /** A broker for prod-ssh whose policy is `allow` (default: a few commands; env: allow.env names). */
+  const start = (env: string[] | undefined, allow: Record<string, unknown> = { exec: { allow: ['echo *', 'sh -c *', 'true'] }, ...(env ? { env } : {}) }) => startSshBroker({
     name: 'prod-ssh',
     conn: sshConnection.parse({
-      kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-      allow: { exec: { allow: ['echo *', 'sh -c *', 'true'] }, ...(env ? { env } : {}) },
+      kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine, allow,
     }),
     credentials: { privateKey: sshd.clientKey }, sink: log,
     actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
@@ -103,7 +83,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     const pan = '4111111111111111';
     const run = async (b: SshBroker, marker: string, env: Record<string, string>) => {
       const c = await connect(b);
-      const r = await new Promise<Ran>((resolve, reject) => {
+      const r = await new Promise<ChannelRun>((resolve, reject) => {
         c.exec(`sh -c "echo ${marker}; env | grep -E '^(LANG|LC_ALL|PCIGATE_[A-Z]+|LD_PRELOAD|BASH_ENV)=' | sort"`, { env }, (err, ch) => {
           if (err) { reject(err); return; }
           void collect(ch).then(resolve);
@@ -152,24 +132,9 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
   }, 60_000);
 
   it('a deny or hold pattern is not evaded by quoting, a path, a wrapper, a nested shell, a glob or a computed word', async () => {
-    const b = await startSshBroker({
-      name: 'prod-ssh',
-      conn: sshConnection.parse({
-        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-        allow: { exec: { allow: ['*'], deny: ['touch *'], hold: ['mkdir *'] } },
-      }),
-      credentials: { privateKey: sshd.clientKey }, sink: log,
-      actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
-      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
-    });
+    const b = await start(undefined, { exec: { allow: ['*'], deny: ['touch *'], hold: ['mkdir *'] } });
     const c = await connect(b);
-    const run = (command: string) => new Promise<Ran>((resolve, reject) => {
-      c.exec(command, (err, ch) => {
-        if (err) { reject(err); return; }
-        void collect(ch).then(resolve);
-        ch.end();
-      });
-    });
+    const run = (command: string) => execOn(c, command);
     try {
       const m = (n: number) => path.join(home, `evaded-${n}`);
       const evasions = [
@@ -222,7 +187,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
   it('a flood of requests that open nothing writes a bounded number of records, and every one is counted', async () => {
     const c = await connect();
     const N = 600;
-    const ran = await new Promise<Ran>((resolve, reject) => {
+    const ran = await new Promise<ChannelRun>((resolve, reject) => {
       c.exec('sh -c "sleep 2; echo flood-done"', (err, ch) => {
         if (err) { reject(err); return; }
         void collect(ch).then(resolve);

@@ -9,7 +9,6 @@ import { chmodSync, existsSync, readFileSync, readdirSync, readlinkSync, writeFi
 import fsp from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import type { Client, ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../recorder/index.js';
@@ -22,27 +21,14 @@ import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { ApprovalStore } from '../../src/policy/approvals.js';
 import { tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
-import type { Sshd } from '../harness/sshd.js';
+import { collect, execOn, sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
+import type { ChannelRun, Sshd } from '../harness/sshd.js';
+import { readLog } from './pg-proxy-setup.js';
 import { testCtx } from '../harness/test-ctx.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping SSH integration tests: ${skip}\n`);
 
-interface Ran { code: number | undefined; stdout: string; stderr: string }
-
-/** What a channel printed (stdout, stderr) and its exit code, once it closes. */
-function collect(ch: ClientChannel): Promise<Ran> {
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    let code: number | undefined;
-    ch.on('data', (b: Buffer) => { stdout += b.toString(); });
-    ch.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    ch.on('exit', (n: number | null) => { code = n ?? undefined; });
-    ch.on('close', () => resolve({ code, stdout, stderr }));
-  });
-}
 
 
 /** Asciicast recordings this process holds open (/proc/self/fd). */
@@ -59,24 +45,10 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
   let store: ApprovalStore;
   const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: () => {} } });
 
-  const records = (): AuditRecord[] =>
-    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
-      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+  const records = (): AuditRecord[] => readLog(home);
 
-  const connect = (b: SshBroker = broker, extra: Record<string, unknown> = {}) => new Promise<Client>((resolve, reject) => {
-    const c = new ssh2.Client();
-    c.once('ready', () => resolve(c));
-    c.once('error', reject);
-    c.connect({ host: b.host, port: b.port, username: 'pcigate', password: b.secret, hostVerifier: () => true, ...extra });
-  });
-
-  const exec = (c: Client, command: string) => new Promise<Ran>((resolve, reject) => {
-    c.exec(command, (err, ch) => {
-      if (err) { reject(err); return; }
-      void collect(ch).then(resolve);
-      ch.end();
-    });
-  });
+  const connect = (b: SshBroker = broker, extra: Record<string, unknown> = {}) => sshClient(b, extra);
+  const exec = execOn;
 
   beforeAll(async () => {
     sshd = await startSshd();
@@ -271,7 +243,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
   it('env requests are bounded: 64 per channel, 64 KiB in all; the command still runs', async () => {
     const c = await connect();
     try {
-      const count = (env: Record<string, string>) => new Promise<Ran>((resolve, reject) => {
+      const count = (env: Record<string, string>) => new Promise<ChannelRun>((resolve, reject) => {
         c.exec('sh -c "env | grep -c ^PCIGATE_V"', { env }, (err, ch) => {
           if (err) { reject(err); return; }
           void collect(ch).then(resolve);
@@ -293,7 +265,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     const c = await connect(broker, { strictVendor: false });
     const settled = (fn: (cb: (err: Error | undefined) => void) => void) => new Promise<Error | undefined>((resolve) => { fn((err) => resolve(err)); });
     try {
-      const sub = await new Promise<Ran>((resolve, reject) => {
+      const sub = await new Promise<ChannelRun>((resolve, reject) => {
         c.subsys(`sftp ${pan}`, (err, ch) => {
           if (err) { reject(err); return; }
           void collect(ch).then(resolve);
@@ -314,7 +286,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
   it('absurd pty sizes, window-change storms, a signal and a second exec on a channel end cleanly', async () => {
     const c = await connect();
     try {
-      const r = await new Promise<Ran>((resolve, reject) => {
+      const r = await new Promise<ChannelRun>((resolve, reject) => {
         c.exec('sh -c "sleep 1; echo done"', { pty: { rows: 0xffffffff, cols: 0xffffffff, height: 0, width: 0, term: 'x'.repeat(1000) } }, (err, ch) => {
           if (err) { reject(err); return; }
           void collect(ch).then(resolve);
@@ -324,7 +296,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       // sshd may refuse such a pty (126, said on stderr) or run the command; either way the channel ends.
       expect([0, 126]).toContain(r.code);
       // A second exec on a channel that already runs one is refused, the first goes on.
-      const twice = await new Promise<Ran>((resolve, reject) => {
+      const twice = await new Promise<ChannelRun>((resolve, reject) => {
         c.exec('sh -c "sleep 0.5; echo first"', (err, ch) => {
           if (err) { reject(err); return; }
           void collect(ch).then(resolve);
@@ -368,7 +340,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       const other = await connect(b);
       const running = exec(other, 'sh -c "sleep 1; echo other-ok"');
       const c = await connect(b);
-      const r = await new Promise<Ran>((resolve, reject) => {
+      const r = await new Promise<ChannelRun>((resolve, reject) => {
         c.exec('echo with-x11', { x11: true, agentForward: true } as never, (err, ch) => {
           if (err) { reject(err); return; }
           void collect(ch).then(resolve);
