@@ -155,8 +155,13 @@ async function runRecorded(ctx: Ctx, o: RunOptions): Promise<number> {
 const SECRET_WORD = String.raw`[\w.-]*(?:pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential)[\w.-]*`;
 /** `--password VALUE`: the flag alone, its value the next argument. */
 const SECRET_FLAG = new RegExp(String.raw`^--?${SECRET_WORD}$`, 'i');
-/** `--password=VALUE`, `PGPASSWORD=VALUE`, `password=VALUE` in a connection string, `token: VALUE`. */
-const SECRET_ASSIGN = new RegExp(String.raw`(\b${SECRET_WORD}\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s'";&]+)`, 'gi');
+/**
+ * `--password=VALUE`, `PGPASSWORD=VALUE`, `password=VALUE` in a connection string, `token: VALUE`, and a JSON
+ * body's `"password": "VALUE"` (the key's closing quote before the colon).
+ */
+const SECRET_ASSIGN = new RegExp(String.raw`(\b${SECRET_WORD}["']?\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s'";&]+)`, 'gi');
+/** An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its whole value, to the end of the word's quote. */
+const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)([^'"\n]+)/gi;
 /** `postgres://user:secret@host`: the password part of a URL. */
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@'"]+)(@)/gi;
 
@@ -168,7 +173,7 @@ const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@'"]+)(@)/gi;
 export function redactArgv(argv: readonly string[]): string[] {
   return argv.map((a, i) => {
     if (i > 0 && SECRET_FLAG.test(argv[i - 1]!) && !a.startsWith('-')) return '[redacted]';
-    return a.replace(URL_PASSWORD, '$1[redacted]$3').replace(SECRET_ASSIGN, '$1[redacted]');
+    return a.replace(URL_PASSWORD, '$1[redacted]$3').replace(AUTH_HEADER, '$1[redacted]').replace(SECRET_ASSIGN, '$1[redacted]');
   });
 }
 
