@@ -186,8 +186,10 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     let first = 0;
     while (first < words.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[first]!.text) || RESERVED.has(words[first]!.text))) first++;
     const base = (w: ShellWord) => w.text.slice(w.text.lastIndexOf('/') + 1);
-    // Words that may be run as a command: the first, and any after a program that runs its arguments.
-    const runAt = words.findIndex((w, i) => i >= first && RUNNERS.has(base(w)));
+    // Words that may be run as a command: the first, and any after a program that runs its arguments. A command
+    // name with a glob counts as every name it matches, so one that may match such a program is one
+    // (`/usr/bin/en? rm -rf /`, `/bin/s[h] -c '…'`).
+    const runAt = words.findIndex((w, i) => i >= first && (RUNNERS.has(base(w)) || (i === first && w.glob && mayNameRunner(base(w)))));
     for (const [i, w] of words.entries()) {
       if (w.dynamic && (i === first || (runAt >= 0 && i > runAt))) {
         return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the word '${w.text}' is computed by the shell ($ or \`) where it may name the command to run, so pcigate cannot tell what runs against this connection's deny and hold patterns; pcigate does not run it (write the value out)` };
@@ -234,6 +236,13 @@ function globRe(glob: string): RegExp {
     else re += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
   }
   return new RegExp(`^${re}$`, 's');
+}
+
+/** Whether a command name with an unquoted glob (`*`, `?`, `[…]` read as one character) may name a program in RUNNERS. */
+function mayNameRunner(name: string): boolean {
+  const re = globRe(name.replace(/\[[^\]]*\]/g, '?'));
+  for (const r of RUNNERS) if (re.test(r)) return true;
+  return false;
 }
 
 /** `glob` matches all of `text`. */

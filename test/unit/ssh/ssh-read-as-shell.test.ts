@@ -47,6 +47,16 @@ describe('readAsShell', () => {
     expect(readAsShell("r''m -rf /", { deny: [], hold: [] }, 'allow')).toBeUndefined();
   });
 
+  it('counts a command name glob that may name a program running its arguments as that program', () => {
+    // Only a deny pattern without a wildcard in its command name: `/usr/bin/en? rm -rf /` ran rm under it.
+    const rmOnly = { deny: ['rm *'], hold: [] };
+    for (const cmd of ['/usr/bin/en? rm -rf /', "/bin/da?h -c 'rm -rf /'", "/bin/s[h] -c 'rm -rf /'", "/bin/*sh -c 'rm -rf /'", 'su?o rm -rf /', 'X=1 e* rm -rf /']) {
+      expect({ cmd, rule: readAsShell(cmd, rmOnly, 'allow')?.rule }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+    // A glob that is an argument runs nothing.
+    for (const cmd of ['ls -la *.log', 'cat /var/log/*.log', 'ls * $HOME']) expect(readAsShell(cmd, rmOnly, 'allow')).toBeUndefined();
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
