@@ -12,7 +12,7 @@ import { openAuditLog } from '../../recorder/index.js';
 import { formatTs } from '../../recorder/timestamp.js';
 import { fixedClock, testCtx } from '../harness/test-ctx.js';
 import { runCli, tempDir } from '../harness/cli.js';
-import { leafHex, relinkWithoutCheckpoints, segments } from '../unit/recorder/log-helpers.js';
+import { appendChained, leafHex, relinkWithoutCheckpoints } from '../unit/recorder/log-helpers.js';
 
 let tmp: string;
 let base: string;
@@ -176,19 +176,13 @@ describe('pcigate verify: what the chain alone does not prove', () => {
 
   it('a record appended after the newest checkpoint passes, but --json and the summary count it as unsealed', async () => {
     const home = await copyOf(recent);
-    const segs = await segments(home);
-    const file = path.join(home, 'log', segs[segs.length - 1]!);
-    const all = await lines(file);
-    const last = all[all.length - 1]!;
-    const p = JSON.parse(last) as { seq: number; ts: string; origin: string };
-    const ts = new Date(Date.parse(p.ts) + 1000).toISOString().replace('Z', '000Z');
-    await fsp.appendFile(file, `${canonicalize({ v: 1, origin: p.origin, seq: p.seq + 1, ts, type: 'pg.query', detail: { sql: 'select forged' }, prev: leafHex(last) })}\n`);
+    const seq = await appendChained(home, 1000);
     const copy = await copyOf(home); // the first run appends verify.run and checkpoints it
     const j = await runCli(['verify', '--home', home, '--json']);
     expect(j.code).toBe(0);
-    expect(JSON.parse(j.stdout)).toMatchObject({ result: 'pass', unsealed: { firstSeq: p.seq + 1, lastSeq: p.seq + 1, count: 1 } });
+    expect(JSON.parse(j.stdout)).toMatchObject({ result: 'pass', unsealed: { firstSeq: seq, lastSeq: seq, count: 1 } });
     const h = await runCli(['verify', '--home', copy]);
-    expect(h.stdout).toContain(`unsealed:     1 record(s), seq ${p.seq + 1} … ${p.seq + 1}, after the newest valid checkpoint: chained but not signed`);
+    expect(h.stdout).toContain(`unsealed:     1 record(s), seq ${seq} … ${seq}, after the newest valid checkpoint: chained but not signed`);
   });
 
   it('escape sequences written into the data home (HOME/origin) are shown escaped, never sent to the terminal', async () => {

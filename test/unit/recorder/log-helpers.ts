@@ -129,6 +129,22 @@ export async function writeLines(file: string, lines: string[]): Promise<void> {
 }
 
 /**
+ * Appends a correctly chained pg.query record (`select forged`, `tsOffsetMs` after the last record, the last
+ * record's origin; `fields` go over these) to the newest segment, as anyone with write access can; its seq.
+ */
+export async function appendChained(home: string, tsOffsetMs: number, fields: Record<string, unknown> = {}): Promise<number> {
+  const segs = await segments(home);
+  const file = path.join(home, 'log', segs[segs.length - 1]!);
+  const lines = await readLines(file);
+  const last = lines[lines.length - 1]!;
+  const prev = JSON.parse(last) as { seq: number; ts: string; origin: string };
+  const ts = new Date(Date.parse(prev.ts) + tsOffsetMs).toISOString().replace('Z', '000Z');
+  lines.push(canonicalize({ v: 1, origin: prev.origin, seq: prev.seq + 1, ts, type: 'pg.query', detail: { sql: 'select forged' }, ...fields, prev: leafHex(last) }));
+  await writeLines(file, lines);
+  return prev.seq + 1;
+}
+
+/**
  * Rebuilds the home's log as one with no checkpoint at all, as someone with write access can: checkpoint and
  * segment.open records dropped, the rest re-numbered and re-chained into one segment, checkpoints.jsonl
  * removed. Returns the lines written.

@@ -14,7 +14,7 @@ import { loadVerifyInput } from '../../../recorder/verify-load.js';
 import { formatVerifyReport } from '../../../recorder/verify-render.js';
 import type { Problem, VerifyReport } from '../../../recorder/verify-types.js';
 import { testCtx } from '../../harness/test-ctx.js';
-import { leafHex, readLines, relinkWithoutCheckpoints, segments, writeLines } from './log-helpers.js';
+import { appendChained, leafHex, readLines, relinkWithoutCheckpoints, segments, writeLines } from './log-helpers.js';
 
 const ORIGIN = 'test.example/pcigate';
 const NOW_US = Date.UTC(2026, 10, 22, 12, 5) * 1000;
@@ -34,18 +34,8 @@ async function verifyHome(home: string): Promise<VerifyReport> {
   return verifyLog(await loadVerifyInput(fsp, home, { nowMicros: NOW_US, maxUnsealedMicros: 3600e6 }));
 }
 
-/** Appends a correctly chained record to the newest segment, as anyone with write access can. */
-async function appendChained(home: string, tsOffsetMs: number): Promise<number> {
-  const segs = await segments(home);
-  const file = path.join(home, 'log', segs[segs.length - 1]!);
-  const lines = await readLines(file);
-  const last = lines[lines.length - 1]!;
-  const prev = JSON.parse(last) as { seq: number; ts: string };
-  const ts = new Date(Date.parse(prev.ts) + tsOffsetMs).toISOString().replace('Z', '000Z');
-  lines.push(canonicalize({ v: 1, origin: ORIGIN, seq: prev.seq + 1, ts, type: 'pg.query', outcome: 'success', detail: { sql: 'select forged' }, prev: leafHex(last) }));
-  await writeLines(file, lines);
-  return prev.seq + 1;
-}
+/** What appendChained's forged record carries besides its defaults. */
+const FORGED = { origin: ORIGIN, outcome: 'success' };
 
 beforeAll(async () => {
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'pcigate-verify-tamper-2-'));
@@ -83,7 +73,7 @@ describe('verify: what the chain alone cannot prove', () => {
 
   it('a record appended after the newest checkpoint is not a problem but is always reported as unsealed', async () => {
     const home = await copyOf(base);
-    const seq = await appendChained(home, 1000);
+    const seq = await appendChained(home, 1000, FORGED);
     const r = await verifyHome(home);
     expect(r.problems).toEqual([]);
     expect(r.unsealed).toEqual({ firstSeq: seq, lastSeq: seq, count: 1 });
@@ -107,7 +97,7 @@ describe('verify: what the chain alone cannot prove', () => {
 
   it('an appended record dated in the future (so it never looks old) warns', async () => {
     const home = await copyOf(base);
-    const seq = await appendChained(home, 365 * 86400_000);
+    const seq = await appendChained(home, 365 * 86400_000, FORGED);
     const r = await verifyHome(home);
     expect(brief(r.problems)).toEqual([{ kind: 'unsealed', segment: expect.any(String), seq, severity: 'warn' }]);
     expect(r.problems[0]!.detail).toMatch(/is dated \d+s after this verification's clock/);
