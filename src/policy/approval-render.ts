@@ -30,14 +30,21 @@ const escape = (s: string) => printable(s, { keepLines: true });
 const BLANK_RUN = 8;
 
 /**
+ * What a terminal shows as blank: space, tab, and the other characters that print as nothing (no-break space,
+ * the Unicode spaces U+2000…U+200A and their narrow and mathematical kin, ideographic space, ogham space mark,
+ * the Braille blank and the Hangul fillers). The invisible format characters are escaped before (printable.ts).
+ */
+const BLANK = ' \\t\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u2800\\u3000\\u115f\\u1160\\u3164\\uffa0';
+
+/**
  * A statement (or parameter) as an approver's terminal shows it in full: unsafe characters as `\uXXXX`,
- * long runs of spaces and tabs as `⟨N blanks⟩`, more than two blank lines in a row as `⟨N blank lines⟩`.
+ * long runs of blanks (spaces, tabs, no-break and other Unicode spaces) as `⟨N blanks⟩`, more than two blank lines in a row as `⟨N blank lines⟩`.
  * Nothing else changes, so what is shown reads as what runs.
  */
 export function displayStatement(text: string): string {
   return escape(text)
-    .replace(new RegExp(`[ \\t]{${BLANK_RUN},}`, 'g'), (m) => ` ⟨${m.length} blanks⟩ `)
-    .replace(/\n(?:[ \t]*\n){3,}/g, (m) => `\n⟨${m.split('\n').length - 2} blank lines⟩\n`);
+    .replace(new RegExp(`[${BLANK}]{${BLANK_RUN},}`, 'g'), (m) => ` ⟨${m.length} blanks⟩ `)
+    .replace(new RegExp(`\\n(?:[${BLANK}]*\\n){3,}`, 'g'), (m) => `\n⟨${m.split('\n').length - 2} blank lines⟩\n`);
 }
 
 /** Table cell width of the statement; a longer one shows its head and tail and how much is between. */
