@@ -77,7 +77,7 @@ export function smuggledSyntax(command: string, pattern: string): string | undef
 /**
  * One word of a command line as the shell will see it: `text` with quotes and backslashes removed; `dynamic`
  * when the shell computes part of it (a `$` expansion or a backtick), `glob` when an unquoted `*`, `?` or `[`
- * makes it a pattern the shell expands to file names.
+ * makes it a pattern the shell expands to file names, or a brace expansion (bash's `{a,b}`, `{a..z}`) to words.
  */
 export interface ShellWord { text: string; dynamic: boolean; glob: boolean }
 
@@ -91,7 +91,19 @@ export function shellCommands(cmd: string): ShellWord[][] {
   let words: ShellWord[] = [];
   let w: ShellWord | undefined;
   const word = () => (w ??= { text: '', dynamic: false, glob: false });
-  const endWord = () => { if (w) words.push(w); w = undefined; };
+  // An unquoted `{` seen in the word: with a `,` or `..` before a later `}` bash expands it to several words
+  // (`{rm,-rf,/}` runs `rm -rf /`, `r{m,}` is `rm r`), so the word is a pattern of names, as a glob is.
+  let brace = false;
+  const endWord = () => {
+    if (w) {
+      const a = brace ? w.text.indexOf('{') : -1;
+      const b = w.text.lastIndexOf('}');
+      if (a >= 0 && b > a && (w.text.slice(a, b).includes(',') || w.text.slice(a, b).includes('..'))) w.glob = true;
+      words.push(w);
+    }
+    w = undefined;
+    brace = false;
+  };
   const endCommand = () => { endWord(); if (words.length) commands.push(words); words = []; };
   let state: 'plain' | 'single' | 'double' = 'plain';
   for (let i = 0; i < cmd.length; i++) {
@@ -127,6 +139,7 @@ export function shellCommands(cmd: string): ShellWord[][] {
     else if (c === ' ' || c === '\t' || c === '<' || c === '>') endWord();
     else {
       if ('*?['.includes(c)) word().glob = true;
+      if (c === '{') brace = true;
       word().text += c;
     }
   }
@@ -189,7 +202,7 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     // Words that may be run as a command: the first, and any after a program that runs its arguments. A command
     // name with a glob counts as every name it matches, so one that may match such a program is one
     // (`/usr/bin/en? rm -rf /`, `/bin/s[h] -c '…'`).
-    const runAt = words.findIndex((w, i) => i >= first && (RUNNERS.has(base(w)) || (i === first && w.glob && mayNameRunner(base(w)))));
+    const runAt = words.findIndex((w, i) => i >= first && (RUNNERS.has(base(w)) || (i === first && w.glob && mayNameRunner(globName(w.text)))));
     for (const [i, w] of words.entries()) {
       if (w.dynamic && (i === first || (runAt >= 0 && i > runAt))) {
         return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the word '${w.text}' is computed by the shell ($ or \`) where it may name the command to run, so pcigate cannot tell what runs against this connection's deny and hold patterns; pcigate does not run it (write the value out)` };
@@ -203,13 +216,14 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
         return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the command has too many words after a program that runs its arguments for pcigate to read them all against this connection's deny and hold patterns; pcigate does not run it (split it into shorter commands)` };
       }
       const reading = name + line.slice(ends[i]!);
+      const nameGlob = words[i]!.glob ? globName(words[i]!.text) : '';
       for (const [list, act] of lists) {
         const k = exec[list].findIndex((p) => {
           if (patternRe(p).test(reading)) return true;
           if (!words[i]!.glob) return false;
           // A glob in the command name: any name it matches could be the one the pattern names.
           const patternName = p.split(' ')[0] ?? '';
-          return /[*?]/.test(patternName) || globMatch(name.replace(/\[[^\]]*\]/g, '?'), patternName);
+          return /[*?]/.test(patternName) || globMatch(nameGlob, patternName);
         });
         if (k >= 0) {
           return { action: act, rule: `ssh.exec.${list}[${k}]`, reason: `read as the shell reads it ('${reading}'), the command matches ${list} pattern '${exec[list][k]}'` };
@@ -238,9 +252,27 @@ function globRe(glob: string): RegExp {
   return new RegExp(`^${re}$`, 's');
 }
 
-/** Whether a command name with an unquoted glob (`*`, `?`, `[…]` read as one character) may name a program in RUNNERS. */
+/**
+ * A command word with a glob as the policy's kind of glob, without its directory: a brace expansion (from its
+ * first `{` to its last `}`) as `*`, a bracket expression as `?` (`/bin/{rm,-rf,/}` → `*`, `/bin/r[m]` → `r?`).
+ * Linear in the word, which the client chose.
+ */
+function globName(text: string): string {
+  const a = text.indexOf('{');
+  const b = text.lastIndexOf('}');
+  const t = a >= 0 && b > a ? `${text.slice(0, a)}*${text.slice(b + 1)}` : text;
+  const lastClose = t.lastIndexOf(']');
+  let out = '';
+  for (let i = 0; i < t.length; i++) {
+    const close = t[i] === '[' && i < lastClose ? t.indexOf(']', i + 1) : -1;
+    if (close > 0) { out += '?'; i = close; } else out += t[i];
+  }
+  return out.slice(out.lastIndexOf('/') + 1);
+}
+
+/** Whether a command name glob (globName) may name a program in RUNNERS. */
 function mayNameRunner(name: string): boolean {
-  const re = globRe(name.replace(/\[[^\]]*\]/g, '?'));
+  const re = globRe(name);
   for (const r of RUNNERS) if (re.test(r)) return true;
   return false;
 }

@@ -57,6 +57,17 @@ describe('readAsShell', () => {
     for (const cmd of ['ls -la *.log', 'cat /var/log/*.log', 'ls * $HOME']) expect(readAsShell(cmd, rmOnly, 'allow')).toBeUndefined();
   });
 
+  it('counts a brace expansion in the command name as every name it may produce (bash expands it)', () => {
+    // bash runs `{rm,-rf,/}` as `rm -rf /` and `r{m,} -rf /` as `rm r -rf /`.
+    const rmOnly = { deny: ['rm *'], hold: [] };
+    for (const cmd of ['{rm,-rf,/}', 'r{m,} -rf /', '/bin/{rm,-rf,/}', '{r..r}m -rf /', "{sh,-c,'rm -rf /'}", 'sudo {rm,-rf,/}']) {
+      expect({ cmd, rule: readAsShell(cmd, rmOnly, 'allow')?.rule }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+    for (const cmd of ['find . -name x -exec ls {} +', 'sudo cp app.conf{,.bak}', 'echo {a,b}', 'ls {}']) {
+      expect({ cmd, rule: readAsShell(cmd, rmOnly, 'allow')?.rule }).toEqual({ cmd, rule: undefined });
+    }
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
