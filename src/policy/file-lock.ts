@@ -9,7 +9,8 @@ import type { Fs } from '../cli/ctx.js';
 import { PolicyError } from '../errors.js';
 
 /**
- * A lock seen unchanged for this long is left over from a crashed process and may be broken. Measured
+ * A lock seen unchanged for this long is left over from a crashed process and may be broken (a live holder
+ * refreshes its mtime every fifth of it). Measured
  * by the waiter's own sleeps, not by comparing file mtimes with a clock (the two need not agree).
  */
 export const STALE_LOCK_MS = 5_000;
@@ -45,9 +46,15 @@ export async function withFileLock<T>(fs: Fs, lockPath: string, fn: () => Promis
       delay = Math.min(delay * 2, 50);
     }
   }
+  // A live holder keeps its lock fresh (its mtime), so that a waiter never takes it for a crashed process's
+  // while `fn` waits on something slow (a record made durable on a busy disk): breaking it would let two
+  // transitions run on the same state (a one-run approval used twice).
+  const beat = setInterval(() => { const now = new Date(); void fs.utimes(lockPath, now, now).catch(() => undefined); }, Math.floor(STALE_LOCK_MS / 5));
+  beat.unref();
   try {
     return await fn();
   } finally {
+    clearInterval(beat);
     await fs.rm(lockPath, { force: true });
   }
 }
