@@ -178,7 +178,7 @@ export const MAX_READ_CHARS = 1 << 20;
  * So a command that policy would run (or hold) is read as the shell reads it — quotes removed, the command
  * name's directory dropped — from its first word, and from every word after a program that runs its arguments
  * (RUNNERS: env, sudo, nice, xargs, find -exec, sh …; such a word holding blanks is also read as a command line
- * of its own, as `sh -c` runs it). Any reading that a deny pattern
+ * of its own, as `sh -c` runs it, and so are the words after it joined, as `eval`, `watch` and `ssh` run them). Any reading that a deny pattern
  * matches is refused, one a hold pattern matches is held (when policy would have run it). A word the shell
  * computes (`$X`, `` `…` ``) cannot be read: where it may name the command (the first word, or any after a
  * program in RUNNERS — `sh -c "$X"` runs X's value as code) the command is refused while the connection has
@@ -231,9 +231,16 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
       }
     }
     if (depth < MAX_DEPTH && runAt >= 0) {
-      for (const w of words.slice(runAt + 1)) {
+      const after = words.slice(runAt + 1);
+      for (const w of after) {
         if (!/[\s;&|()]/.test(w.text)) continue;
         const inner = readAsShell(w.text, exec, action, depth + 1, budget);
+        if (inner) return inner;
+      }
+      // eval, watch and ssh join their arguments with spaces into one command line (`eval "echo x;rm" -rf /`
+      // runs `rm -rf /`): the join is read too.
+      if (after.length > 1 && after.some((w) => /[\s;&|()]/.test(w.text))) {
+        const inner = readAsShell(after.map((w) => w.text).join(' '), exec, action, depth + 1, budget);
         if (inner) return inner;
       }
     }

@@ -68,6 +68,14 @@ describe('readAsShell', () => {
     }
   });
 
+  it('reads what eval, watch and ssh join from their arguments as one command line', () => {
+    // `eval "echo x;rm" -rf /` runs `echo x; rm -rf /`: each word was read alone, never their join.
+    for (const cmd of ['eval "echo x;rm" -rf /', "watch -n1 'echo;rm' -rf /", 'ssh localhost "true;rm" -rf /', 'sudo eval "x;rm" -rf /']) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+    for (const cmd of ["eval 'echo hi'", "sh -c 'echo a; echo b' rm", 'watch -n1 "df -h; uptime"']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
