@@ -155,6 +155,8 @@ const RUNNERS = new Set([
   'env', 'command', 'exec', 'builtin', 'eval', 'sudo', 'doas', 'su', 'runuser', 'nice', 'nohup', 'timeout', 'time', 'xargs',
   'stdbuf', 'setsid', 'ionice', 'chroot', 'taskset', 'busybox', 'strace', 'ltrace', 'watch', 'flock', 'unbuffer', 'find',
   'sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'csh', 'tcsh', 'fish', 'ssh', 'script', 'systemd-run', 'parallel',
+  // bash keywords whose words hold a command: `coproc rm …`, `function f { rm …; }` (read like a runner's).
+  'coproc', 'function',
 ]);
 
 /** Shell reserved words that may come before a command's name (POSIX sh 2.4, bash's `time`). */

@@ -76,6 +76,12 @@ describe('readAsShell', () => {
     for (const cmd of ["eval 'echo hi'", "sh -c 'echo a; echo b' rm", 'watch -n1 "df -h; uptime"']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
   });
 
+  it("reads bash's coproc and function bodies", () => {
+    for (const cmd of ['coproc rm -rf /', 'X=1 coproc rm -rf /', 'coproc X { rm -rf /; }', 'function f { rm -rf /; }; f']) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
