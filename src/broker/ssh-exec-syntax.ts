@@ -6,7 +6,7 @@
  * (or held) is refused when the text the wildcard matched holds shell syntax that can start another command
  * or write a file: an unquoted `;` `&` `|` `<` `>` `(` `)` or line break, a backtick, `$(` or `${` outside
  * single quotes (command substitution; `${…}` can run code through bash's `@P`, and so can `$((…))` naming
- * a variable; arithmetic of numbers only is allowed), or a NUL byte (sshd drops
+ * a variable; arithmetic of numbers only is allowed), bash's `$'…'` (read otherwise by bash than by sh), or a NUL byte (sshd drops
  * the whole connection for one). Text inside single quotes, or double quotes without substitution, is one
  * argument and stays allowed (`sh -c "echo a; echo b"` under `sh -c *`); a pattern's own literal text is the
  * administrator's and is not judged. The reading is POSIX sh's; where another shell reads more syntax the
@@ -36,6 +36,9 @@ export function shellSyntaxOffsets(cmd: string): number[] {
       if (c === '"') state = 'plain';
       continue;
     }
+    // bash's ANSI-C quoting: inside `$'…'` a backslash escapes a quote, so `$'\''` ends where a POSIX reading
+    // opens a quote, and what follows is unquoted to bash and quoted here. Refused rather than read two ways.
+    if (c === '$' && cmd[i + 1] === "'") { at.push(i); continue; }
     if (c === "'") state = 'single';
     else if (c === '"') state = 'double';
     else if (';&|<>()\n\r'.includes(c)) at.push(i);
@@ -130,6 +133,8 @@ export function shellCommands(cmd: string): ShellWord[][] {
     // $$ $? $! $# $- are numbers or the shell's flags, never text a client chose.
     if (c === '$' && /[$?!#-]/.test(cmd[i + 1] ?? '')) { word().text += cmd.slice(i, i + 2); i++; continue; }
     if (c === '`' || (c === '$' && /[A-Za-z_0-9{(@*]/.test(cmd[i + 1] ?? ''))) { word().dynamic = true; word().text += c; continue; }
+    // bash's `$'…'` (escapes decoded: `$'\x72m'` is rm) and `$"…"` (translated) are text the shell computes.
+    if (state === 'plain' && c === '$' && (cmd[i + 1] === "'" || cmd[i + 1] === '"')) { word().dynamic = true; word().text += c; continue; }
     if (state === 'double') {
       if (c === '"') state = 'plain';
       else word().text += c;

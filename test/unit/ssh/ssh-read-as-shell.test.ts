@@ -3,7 +3,7 @@
  * shell reads it. Each evasion here ran rm under `deny: ["rm *"]` before.
  */
 import { describe, expect, it } from 'vitest';
-import { readAsShell, shellCommands } from '../../../src/broker/ssh-exec-syntax.js';
+import { readAsShell, shellCommands, smuggledSyntax } from '../../../src/broker/ssh-exec-syntax.js';
 
 const exec = { deny: ['rm *', 'shutdown*'], hold: ['systemctl restart *'] };
 const rule = (cmd: string, action: 'allow' | 'hold' = 'allow') => readAsShell(cmd, exec, action)?.rule;
@@ -80,6 +80,18 @@ describe('readAsShell', () => {
     for (const cmd of ['coproc rm -rf /', 'X=1 coproc rm -rf /', 'coproc X { rm -rf /; }', 'function f { rm -rf /; }; f']) {
       expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
     }
+  });
+
+  it("refuses bash's $'…' and $\"…\" quoting where it may hide a command", () => {
+    // bash reads `$'\''` as one quote character and the `;` after it as unquoted: under `echo *` this ran rm,
+    // while a POSIX reading saw the `;` inside quotes.
+    const hidden = "echo $'\\'' ; rm -rf / ; ''";
+    expect(smuggledSyntax(hidden, 'echo *')).toMatch(/shell syntax/);
+    // `$'\x72m'` and `$"rm"` are rm to bash.
+    for (const cmd of ["$'\\x72m' -rf /", '$"rm" -rf /', "env $'\\x72m' -rf /"]) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.unreadable' });
+    // A `$` inside double quotes, or one before a quote there, is literal in every shell.
+    expect(smuggledSyntax('echo "costs 5$" \'ok\'', 'echo *')).toBeUndefined();
+    for (const cmd of ['echo "costs 5$"', "echo '$'", 'grep "x$" notes']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
   });
 
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
