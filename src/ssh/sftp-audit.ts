@@ -1,7 +1,7 @@
 /**
  * Reads an sftp session's packets as they pass (draft-ietf-secsh-filexfer-02, version 3, which OpenSSH
  * speaks; OpenSSH's PROTOCOL for its extensions) so that each file operation can be recorded: what the client
- * asks (open, remove, rename, mkdir, rmdir, setstat, symlink, hardlink, opendir, close with the bytes read and
+ * asks (open, remove, rename, mkdir, rmdir, setstat and fsetstat, symlink, hardlink, opendir, close with the bytes read and
  * written through the handle) and the server's failures. It forwards nothing itself and changes no byte.
  * Packets are `uint32 length, byte type, uint32 request-id, …`; both directions are framed here, whole packets
  * up to MAX_PACKET (OpenSSH's own limit is 256 KiB); a longer one is a protocol error.
@@ -28,7 +28,7 @@ export const MAX_PACKET = 1 << 20;
 export class SftpProtocolError extends Error {}
 
 const T = {
-  OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, OPENDIR: 11, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20,
+  OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, FSETSTAT: 10, OPENDIR: 11, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20,
   EXTENDED: 200, STATUS: 101, HANDLE: 102, DATA: 103,
 } as const;
 
@@ -157,6 +157,13 @@ export class SftpAudit {
         const h = this.#handles.get(handle);
         if (h) h.written += r.u32();
         return undefined;
+      }
+      case T.FSETSTAT: {
+        // A mode, owner or times set through an open handle (`chmod 4755` on an uploaded file): its path's setstat.
+        const h = this.#handles.get(r.bytes().toString('hex'));
+        if (!h) return undefined;
+        this.#track(id, { op: 'setstat', path: h.path });
+        return { op: 'setstat', path: h.path };
       }
       case T.REMOVE: return one('remove');
       case T.MKDIR: return one('mkdir');

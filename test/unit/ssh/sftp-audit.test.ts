@@ -33,6 +33,17 @@ describe('SftpAudit', () => {
     }
   });
 
+  it('records a setstat through a handle (fsetstat) as a setstat of its path', () => {
+    // `chmod 4755` on an open handle (sftp put -p, or any client) went unrecorded: only SETSTAT by path was read.
+    const a = new SftpAudit();
+    a.fromClient(packet(3, u32(1), str('/srv/bin/tool'), u32(0x1a), u32(0)));
+    a.fromServer(packet(102, u32(1), str('h1')));
+    const fsetstat = packet(10, u32(2), str('h1'), u32(0x04), u32(0o4755));
+    expect(a.fromClient(fsetstat)).toEqual([{ op: 'setstat', path: '/srv/bin/tool' }]);
+    // An unknown handle is not a file operation the audit can name: nothing to record.
+    expect(a.fromClient(packet(10, u32(3), str('zz'), u32(0)))).toEqual([]);
+  });
+
   it('attributes a refusal to the request it answers when a request id is reused', () => {
     // sftp-server answers in order: the open's refusal first, then the remove's success. The log said the
     // remove of /data/b was refused while it had succeeded.
