@@ -167,6 +167,9 @@ const RUNNERS = new Set([
 /** Shell reserved words that may come before a command's name (POSIX sh 2.4, bash's `time`). */
 const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'time']);
 
+/** A variable assignment before a command's name: `X=1`, and bash's `X+=1` and `a[0]=1`. */
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
+
 /** How deep a command line quoted inside a command line (`sh -c "sh -c '…'"`) is read. */
 const MAX_DEPTH = 4;
 
@@ -202,9 +205,9 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     const line = words.map((x) => x.text).join(' ');
     const ends: number[] = [];
     for (let i = 0, at = 0; i < words.length; i++) { at += words[i]!.text.length; ends.push(at); at++; }
-    // Leading assignments (X=1 cmd) and reserved words (`do rm …` in a loop) are not the command.
+    // Leading assignments (X=1 cmd, bash's X+=1 and a[0]=1) and reserved words (`do rm …` in a loop) are not the command.
     let first = 0;
-    while (first < words.length && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[first]!.text) || RESERVED.has(words[first]!.text))) first++;
+    while (first < words.length && (ASSIGNMENT.test(words[first]!.text) || RESERVED.has(words[first]!.text))) first++;
     const base = (w: ShellWord) => w.text.slice(w.text.lastIndexOf('/') + 1);
     // Words that may be run as a command: the first, and any after a program that runs its arguments. A command
     // name with a glob counts as every name it matches, so one that may match such a program is one

@@ -94,6 +94,11 @@ describe('readAsShell', () => {
     for (const cmd of ['echo "costs 5$"', "echo '$'", 'grep "x$" notes']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
   });
 
+  it("skips bash's append and array assignments before the command", () => {
+    // bash runs rm after `X+=1` and after `a[0]=1`; they were read as the command's name.
+    for (const cmd of ['X+=1 rm -rf /', 'a[0]=1 rm -rf /', 'X=1 Y+=2 rm -rf /']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
