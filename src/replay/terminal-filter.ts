@@ -73,6 +73,8 @@ export class TerminalFilter {
   private scrollRegion = false;
   private insertMode = false;
   private charsetChanged = false;
+  /** Application keypad mode (DECKPAM, `ESC =`) set and not reset (`ESC >`). */
+  private keypadApp = false;
   /** How many sequences were removed, by what they were (for a summary line). */
   readonly removed = new Map<string, number>();
 
@@ -134,13 +136,13 @@ export class TerminalFilter {
       const dflt = PRIVATE_MODES.get(mode)!;
       if (on !== dflt) out += `\x1b[?${mode}${dflt ? 'h' : 'l'}`;
     }
-    if (this.modesOn.get(1) === true) out += '\x1b>'; // keypad back to normal with the cursor keys
+    if (this.modesOn.get(1) === true || this.keypadApp) out += '\x1b>'; // keypad back to normal (with the cursor keys)
     if (this.scrollRegion) out += '\x1b[r';
     if (this.insertMode) out += '\x1b[4l';
     if (this.charsetChanged) out += '\x1b(B\x1b)B';
     if (this.sgrUsed) out += '\x1b[0m';
     this.modesOn.clear();
-    this.scrollRegion = this.insertMode = this.charsetChanged = this.sgrUsed = false;
+    this.scrollRegion = this.insertMode = this.charsetChanged = this.sgrUsed = this.keypadApp = false;
     return out;
   }
 
@@ -157,7 +159,7 @@ export class TerminalFilter {
     if ('()*+'.includes(ch)) { this.state = 'esc-charset'; this.charsetSlot = ch; return ''; }
     if (ch === '#') { this.state = 'esc-hash'; return ''; }
     if ('78MDE'.includes(ch)) return `\x1b${ch}`;
-    if (ch === '=' || ch === '>') return `\x1b${ch}`; // keypad mode: reset with the cursor keys at the end
+    if (ch === '=' || ch === '>') { this.keypadApp = ch === '='; return `\x1b${ch}`; } // keypad mode: reset at the end
     if (ch === 'c') return this.note('full terminal reset (RIS)');
     if (ch === '\x1b') { this.state = 'esc'; return ''; }
     if (ch === '\n' || ch === '\r') return ch;

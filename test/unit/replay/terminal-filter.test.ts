@@ -59,6 +59,12 @@ describe('TerminalFilter', () => {
     expect(out).toBe(`${ESC}[?1049h${ESC}[?25lvim${ESC}[5;20r${ESC}(0q${ESC}[1;32m${ESC}[?1049l${ESC}[?25h${ESC}[r${ESC}(B${ESC})B${ESC}[0m`);
   });
 
+  it('turns the keypad back to normal at the end when the recording set application keypad mode', () => {
+    // less and vim send DECKPAM (ESC =); left on, the auditor's keypad sends escape sequences after the replay.
+    expect(atEverySplit(`${ESC}=less`)).toBe(`${ESC}=less${ESC}>`);
+    expect(filterTerminal(`${ESC}=x${ESC}>y`)).toBe(`${ESC}=x${ESC}>y`);
+  });
+
   it('keeps colour 8 in an extended colour but drops conceal (SGR 8)', () => {
     expect(filterTerminal(`${ESC}[38;5;8;48;2;8;8;8mx${ESC}[8m`)).toBe(`${ESC}[38;5;8;48;2;8;8;8mx${ESC}[0m`);
   });
