@@ -6,7 +6,8 @@
  * (or held) is refused when the text the wildcard matched holds shell syntax that can start another command
  * or write a file: an unquoted `;` `&` `|` `<` `>` `(` `)` or line break, a backtick, `$(` or `${` outside
  * single quotes (command substitution; `${…}` can run code through bash's `@P`, and so can `$((…))` naming
- * a variable; arithmetic of numbers only is allowed), bash's `$'…'` (read otherwise by bash than by sh), or a NUL byte (sshd drops
+ * a variable; arithmetic of numbers only is allowed), bash's `$'…'` and a `\'` inside single quotes (fish's escaped
+ * quote: read otherwise by bash or fish than by sh), or a NUL byte (sshd drops
  * the whole connection for one). Text inside single quotes, or double quotes without substitution, is one
  * argument and stays allowed (`sh -c "echo a; echo b"` under `sh -c *`); a pattern's own literal text is the
  * administrator's and is not judged. The reading is POSIX sh's; where another shell reads more syntax the
@@ -21,7 +22,10 @@ export function shellSyntaxOffsets(cmd: string): number[] {
     const c = cmd[i]!;
     if (c === '\0') { at.push(i); continue; }
     if (state === 'single') {
-      if (c === "'") state = 'plain';
+      // fish reads `\'` inside single quotes as an escaped quote: where sh's quote ends, fish's goes on, and
+      // the next quote that sh opens is one that fish closes. Refused rather than read two ways.
+      if (c === '\\' && cmd[i + 1] === "'") at.push(i);
+      else if (c === "'") state = 'plain';
       continue;
     }
     if (c === '\\') { i++; continue; } // an escaped character (or a line continuation) is literal

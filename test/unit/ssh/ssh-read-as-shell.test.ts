@@ -94,6 +94,12 @@ describe('readAsShell', () => {
     for (const cmd of ['echo "costs 5$"', "echo '$'", 'grep "x$" notes']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
   });
 
+  it("refuses a backslash before a single quote inside single quotes (fish reads it as an escaped quote)", () => {
+    // fish ends '\'' one quote later than sh: `; rm -rf / ;` is quoted to sh and unquoted to fish.
+    expect(smuggledSyntax("echo '\\'' ; rm -rf / ; '\\''", 'echo *')).toMatch(/shell syntax/);
+    expect(smuggledSyntax("echo 'it'\\''s'", 'echo *')).toBeUndefined();
+  });
+
   it("skips bash's append and array assignments before the command", () => {
     // bash runs rm after `X+=1` and after `a[0]=1`; they were read as the command's name.
     for (const cmd of ['X+=1 rm -rf /', 'a[0]=1 rm -rf /', 'X=1 Y+=2 rm -rf /']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
