@@ -156,7 +156,7 @@ function wideSpans(buf: Uint8Array, opts: DetectOptions, from: number, to: numbe
   } finally {
     readingWide = false;
   }
-  return spans.map((x) => ({ start: r.start[x.start]!, end: r.end[x.end - 1]!, digits: x.digits }));
+  return spans.map((x) => ({ start: r.locate(x.start)[0], end: r.locate(x.end - 1)[1], digits: x.digits }));
 }
 
 /** Fast path: a run of 13–19 digits without separators is one candidate, checked on the bytes directly. */

@@ -74,34 +74,54 @@ export function wideAround(buf: Uint8Array, p: number, from: number, to: number)
   return digitAfter && digitBefore;
 }
 
-/** A text read as ASCII (`text`), with each of its bytes' start and end in the original. */
+/** A text read as ASCII (`text`), and where its bytes are in the original. */
 export interface WideReading {
   text: Buffer;
-  start: Int32Array;
-  end: Int32Array;
+  /** The original bytes [start, end) that text[k] reads. */
+  locate(k: number): [number, number];
 }
 
-/** buf[from, to) with every full-width digit, Unicode space and dash written as its ASCII byte. */
+/**
+ * buf[from, to) with every full-width digit, Unicode space and dash written as its ASCII byte. The bytes read as
+ * themselves are copied run by run, and only the characters read otherwise are noted (where each is in the
+ * text and in the original): a map of every byte cost nine bytes per byte of a value of hundreds of megabytes
+ * (a client's `repeat(…)` after a few full-width digits) and a per-byte loop of seconds.
+ */
 export function readWide(buf: Uint8Array, from: number, to: number): WideReading {
-  const n = to - from;
-  const text = Buffer.allocUnsafe(n);
-  const start = new Int32Array(n + 1);
-  const end = new Int32Array(n + 1);
+  const text = Buffer.allocUnsafe(to - from);
+  // For each character read otherwise: its offset in text, its start in the original, its length there.
+  const at: number[] = [];
+  const orig: number[] = [];
+  const lens: number[] = [];
   let k = 0;
+  let run = from;
   for (let i = from; i < to;) {
-    const b = buf[i]!;
-    const u = b >= 0xc2 ? wideUnitAt(buf, i, to) : NONE;
-    start[k] = i;
-    if (u.ascii !== 0) {
-      text[k] = u.ascii;
-      i += u.len;
-    } else {
-      text[k] = b;
-      i++;
-    }
-    end[k++] = i;
+    if (buf[i]! < 0xc2) { i++; continue; }
+    const u = wideUnitAt(buf, i, to);
+    if (u.ascii === 0) { i++; continue; }
+    text.set(buf.subarray(run, i), k);
+    k += i - run;
+    at.push(k);
+    orig.push(i);
+    lens.push(u.len);
+    text[k++] = u.ascii;
+    i += u.len;
+    run = i;
   }
-  return { text: text.subarray(0, k), start, end };
+  text.set(buf.subarray(run, to), k);
+  k += to - run;
+  const locate = (t: number): [number, number] => {
+    // The last character read otherwise at or before t: bytes after it read as themselves.
+    let lo = 0;
+    let hi = at.length;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (at[mid]! <= t) lo = mid + 1; else hi = mid; }
+    const j = lo - 1;
+    if (j < 0) return [from + t, from + t + 1];
+    if (at[j] === t) return [orig[j]!, orig[j]! + lens[j]!];
+    const start = orig[j]! + lens[j]! + (t - at[j]! - 1);
+    return [start, start + 1];
+  };
+  return { text: text.subarray(0, k), locate };
 }
 
 /** `to`, or the start of an incomplete UTF-8 sequence that ends buf[from, to). */
