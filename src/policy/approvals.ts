@@ -290,12 +290,17 @@ export class ApprovalStore {
 
   /**
    * Runs a state transition under the request's lock: `fn` returns the new request and the audit event
-   * to write; the event is appended (durably) before the file is replaced.
+   * to write; the event is appended (durably) before the file is replaced. With `drainOutbox`, the outbox
+   * is drained after the file is read and before the event: another process's transition put its record in
+   * the outbox before it replaced the file, so the record of the state read here (an `approval.approve`)
+   * always comes before this one (`approval.use`). A drain in get() alone can run just before that record
+   * arrives and the file changes: the use was then logged and the approval left in the outbox.
    */
   private async transition(id: string, fn: (req: ApprovalRequest) => { next: ApprovalRequest; record: () => Promise<unknown> }): Promise<ApprovalRequest> {
     const file = this.file(id);
     return withFileLock(this.deps.fs, `${file}.lock`, async () => {
       const { next, record } = fn(await this.read(id));
+      if (this.deps.drainOutbox) await drainOutbox(this.deps.fs, this.deps.home, this.deps.sink);
       await record();
       await writeFileAtomic(this.deps.fs, file, await this.sealed(next));
       return next;

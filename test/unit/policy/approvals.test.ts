@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditEvent, AuditSink } from '../../../recorder/types.js';
 import { createHash } from 'node:crypto';
 import { ApprovalStore, statementHmac } from '../../../src/policy/approvals.js';
+import { outboxSink } from '../../../src/policy/audit-outbox.js';
 import type { NewRequest } from '../../../src/policy/approvals.js';
 import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
 import { fixedClock } from '../../harness/test-ctx.js';
@@ -191,5 +192,24 @@ describe('ApprovalStore', () => {
     await expect(store.approve(r.id, approver1)).rejects.toThrow(/disk full/);
     sink.append = async (e) => { sink.events.push(e); return { seq: 0, leaf: '' }; };
     expect((await store.get(r.id)).state).toBe('pending');
+  });
+});
+
+describe('ApprovalStore: records another process parked in the outbox', () => {
+  it("an approval read as approved has its approval.approve in the log before the approval.use, even when the broker's last drain ran just before it was parked", async () => {
+    const { home, clock } = setup();
+    const log = memorySink();
+    // The broker's store: its sink is the log, and it drains the outbox. The approver's store: a second
+    // process while the broker owns the log, so its records go to the outbox.
+    const broker = new ApprovalStore({ fs: fsp, clock, home, sink: log, drainOutbox: true });
+    const approver = new ApprovalStore({ fs: fsp, clock, home, sink: outboxSink({ fs: fsp, clock, home }) });
+    const r = await broker.request({
+      connection: 'prod-db', requester, sql: SQL, reason: 'INC-7', rule: 'r',
+      settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0 },
+    });
+    expect((await broker.get(r.id)).state).toBe('pending'); // the broker's poll: it drains an empty outbox
+    await approver.approve(r.id, approver1, 'CHG-1'); // parks approval.approve, then marks the file approved
+    await broker.consume(r.id, requester, 'prod-db', SQL); // no get() in between
+    expect(log.events.map((e) => e.type)).toEqual(['approval.request', 'approval.approve', 'approval.use']);
   });
 });
