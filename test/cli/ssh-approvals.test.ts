@@ -76,10 +76,10 @@ afterAll(async () => {
 });
 
 /** `pcigate exec` as the CI job (workload token), running in the background; `held` resolves with the request id. */
-async function ciExec(home: string, conn: string, command: string[]) {
+async function ciExec(home: string, conn: string, command: string[], cfg = config) {
   const now = Math.floor(Date.now() / 1000);
   const token = await oidc.sign({ iss: oidc.issuer, aud: AUDIENCE, sub: CI_SUB, repository: 'org/payments', iat: now, exp: now + 300 }, { typ: 'JWT' });
-  const child = spawn(process.execPath, [BIN, 'exec', '--config', config, '--home', home, conn, '--', ...command], {
+  const child = spawn(process.execPath, [BIN, 'exec', '--config', cfg, '--home', home, conn, '--', ...command], {
     cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, NO_COLOR: '1', PCIGATE_ID_TOKEN: token, ...(process.env.DBG ? { PCIGATE_DEBUG: '1' } : {}) }, stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdin.end();
@@ -98,7 +98,7 @@ async function ciExec(home: string, conn: string, command: string[]) {
   return { held, done, child };
 }
 
-const asApprover = (home: string, args: string[]) => runCli([...args, '--home', home, '--config', config], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
+const asApprover = (home: string, args: string[], cfg = config) => runCli([...args, '--home', home, '--config', cfg], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
 
 describe.skipIf(Boolean(skip))('held SSH commands (pcigate exec, real sshd, two identities)', () => {
   it('waits, runs once a second person approves, and records every step', async () => {
@@ -131,6 +131,23 @@ describe.skipIf(Boolean(skip))('held SSH commands (pcigate exec, real sshd, two 
     expect(id2).not.toBe(id);
     expect((await asApprover(home, ['deny', id2, '--reason', 'once was enough'])).code).toBe(0);
     expect((await again.done).code).toBe(5);
+  }, 90_000);
+
+  it('under masking.networks any_luhn a private-label card number in a held command reaches neither the request file nor the log', async () => {
+    const PRIVATE_LABEL = '1234567812345670'; // Luhn-valid, outside the major networks' ranges
+    const cfg = path.join(dir, 'pcigate-any-luhn.yaml');
+    writeFileSync(cfg, `${readFileSync(config, 'utf8')}masking:\n  networks: any_luhn\n`, { mode: 0o600 });
+    const home = tempDir('pcigate-home-');
+    const run = await ciExec(home, 'prod-ssh', ['sh', '-c', `echo card ${PRIVATE_LABEL}`], cfg);
+    const id = await run.held;
+    const file = readFileSync(path.join(home, 'approvals', `${id}.json`), 'utf8');
+    expect(file).toContain('sh -c');
+    expect(file).not.toContain(PRIVATE_LABEL);
+    expect((await asApprover(home, ['deny', id, '--reason', 'no cards'], cfg)).code).toBe(0);
+    expect((await run.done).code).toBe(5);
+    const raw = readdirSync(path.join(home, 'log')).map((f) => readFileSync(path.join(home, 'log', f), 'utf8')).join('');
+    expect(raw).toContain('approval.request');
+    expect(raw).not.toContain(PRIVATE_LABEL);
   }, 90_000);
 
   it('a denial refuses the command with exit 5 and the approver\'s reason', async () => {
