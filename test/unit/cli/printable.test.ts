@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { table } from '../../../src/cli/output.js';
+import { jsonText, table } from '../../../src/cli/output.js';
 import { printable } from '../../../src/cli/printable.js';
 
 const RAW = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b\ufeff]/;
@@ -18,5 +18,15 @@ describe('printable text on a terminal', () => {
     for (const l of lines) expect(l).not.toMatch(RAW);
     expect(lines[1]).toBe('eve\\u001b]52;c;Y3VybA==\\u0007  ssh');
     expect(lines[2]).toBe(`alice${' '.repeat('eve\\u001b]52;c;Y3VybA==\\u0007'.length - 5)}  postgres`);
+  });
+});
+
+describe('--json output on a terminal', () => {
+  it('escapes DEL, C1 controls, bidi overrides and line separators inside strings, and stays the same JSON', () => {
+    const value = { sub: 'eve\u009b2J\u202emoc\u2028\u007f', n: 1n, ok: 'Müller' };
+    const text = jsonText(value);
+    expect(text).not.toMatch(/[\u007f-\u009f\u202e\u2028]/);
+    expect(text).toContain('"eve\\u009b2J\\u202emoc\\u2028\\u007f"');
+    expect(JSON.parse(text)).toEqual({ sub: value.sub, n: '1', ok: 'Müller' });
   });
 });
