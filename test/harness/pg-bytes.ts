@@ -38,7 +38,8 @@ export const bytes = {
   cancelRequest: (pid: number, key: Buffer | number): Buffer =>
     untyped(i32(80877102), i32(pid), typeof key === 'number' ? i32(key) : key),
   // ---- frontend ----
-  query: (sql: string): Buffer => msg('Q', cstr(sql)),
+  /** A Query; a Buffer is sent as its bytes (a text in the client's encoding, not UTF-8). */
+  query: (sql: string | Buffer): Buffer => msg('Q', typeof sql === 'string' ? cstr(sql) : Buffer.concat([sql, Buffer.from([0])])),
   parse: (name: string, sql: string, types: number[] = []): Buffer => msg('P', cstr(name), cstr(sql), i16(types.length), ...types.map(u32)),
   bind: (portal: string, stmt: string, params: (Buffer | string | null)[], paramFormats: number[] = [], resultFormats: number[] = []): Buffer =>
     msg('B', cstr(portal), cstr(stmt), i16(paramFormats.length), ...paramFormats.map(i16), i16(params.length), ...params.map(val),

@@ -66,15 +66,22 @@ export class RawPgClient {
    * Logs in and sends `frames` in one write (a client pipelining them); reads until the session ends or
    * `readies` ReadyForQuery came, then closes: every frame as `letter:payload` (payload in latin1), one a line.
    */
-  static async pipelined(listener: { host: string; port: number; user: string; database: string; secret: string }, frames: Buffer[], readies: number): Promise<string> {
+  static pipelined(listener: { host: string; port: number; user: string; database: string; secret: string }, frames: Buffer[], readies: number): Promise<string> {
+    return RawPgClient.writes(listener, [Buffer.concat(frames)], [readies]);
+  }
+
+  /** Logs in and writes each of `writes` in turn, reading `readies[i]` ReadyForQuery after it; as pipelined(). */
+  static async writes(listener: { host: string; port: number; user: string; database: string; secret: string }, writes: Buffer[], readies = writes.map(() => 1)): Promise<string> {
     const raw = await RawPgClient.login(listener);
     const seen: string[] = [];
     try {
-      raw.sock.write(Buffer.concat(frames));
-      for (let i = 0; i < readies; i++) {
-        const got = await raw.untilReady().catch(() => null);
-        if (!got) break;
-        seen.push(...got.map((f) => `${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`));
+      for (const [i, w] of writes.entries()) {
+        raw.sock.write(w);
+        for (let r = 0; r < readies[i]!; r++) {
+          const got = await raw.untilReady().catch(() => null);
+          if (!got) return seen.join('\n');
+          seen.push(...got.map((f) => `${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`));
+        }
       }
     } finally { raw.sock.destroy(); }
     return seen.join('\n');

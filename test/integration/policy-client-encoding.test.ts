@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
 import { type Gate, gateConfig, pgClient, run, startConfiguredGate } from './pg-proxy-setup.js';
 
@@ -31,41 +32,17 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** A Query message of raw bytes (the client's encoding, not UTF-8). */
-function queryBytes(sql: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = 0x51;
-  head.writeInt32BE(sql.length + 5, 1);
-  return Buffer.concat([head, sql, Buffer.from([0])]);
-}
 const LATIN1_NUMERO = Buffer.from('SELECT número FROM cards', 'latin1');
-
-/** Writes each of `writes` in turn, reading `readies[i]` ReadyForQuery after it; returns what came. */
-async function rawSession(writes: Buffer[], readies = writes.map(() => 1)): Promise<string> {
-  const raw = await RawPgClient.login(gate.broker);
-  const seen: string[] = [];
-  try {
-    for (const [i, w] of writes.entries()) {
-      raw.sock.write(w);
-      for (let r = 0; r < readies[i]!; r++) {
-        const got = await raw.untilReady().catch(() => null);
-        if (!got) return seen.join('\n');
-        seen.push(...got.map((f) => `${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`));
-      }
-    }
-  } finally { raw.sock.destroy(); }
-  return seen.join('\n');
-}
 
 describe('a client_encoding other than UTF-8', () => {
   it('SET client_encoding = LATIN1: a non-ASCII text is refused, so the denied column is not read', async () => {
-    const out = await rawSession([queryBytes(Buffer.from("SET client_encoding = 'LATIN1'")), queryBytes(LATIN1_NUMERO)]);
+    const out = await RawPgClient.writes(gate.broker, [bytes.query(Buffer.from("SET client_encoding = 'LATIN1'")), bytes.query(LATIN1_NUMERO)]);
     expect(out).not.toContain('NUMERO-SECRET');
     expect(out).toContain('rule: client_encoding');
   });
 
   it('SET client_encoding = LATIN1 and the text in the same write: refused too (policy saw the SET)', async () => {
-    const out = await rawSession([Buffer.concat([queryBytes(Buffer.from("SET client_encoding = 'LATIN1'")), queryBytes(LATIN1_NUMERO)])], [2]);
+    const out = await RawPgClient.writes(gate.broker, [Buffer.concat([bytes.query(Buffer.from("SET client_encoding = 'LATIN1'")), bytes.query(LATIN1_NUMERO)])], [2]);
     expect(out).not.toContain('NUMERO-SECRET');
     expect(out).toContain('rule: client_encoding');
   });

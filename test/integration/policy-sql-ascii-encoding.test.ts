@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
 import { type Gate, gateConfig, startConfiguredGate } from './pg-proxy-setup.js';
 
@@ -31,41 +32,20 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function queryBytes(sql: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = 0x51;
-  head.writeInt32BE(sql.length + 5, 1);
-  return Buffer.concat([head, sql, Buffer.from([0])]);
-}
-
-async function rawSession(writes: Buffer[]): Promise<string> {
-  const raw = await RawPgClient.login(gate.broker);
-  const seen: string[] = [];
-  try {
-    for (const w of writes) {
-      raw.sock.write(w);
-      const got = await raw.untilReady().catch(() => null);
-      if (!got) break;
-      seen.push(...got.map((f) => `${String.fromCharCode(f[0]!)}:${f.subarray(5).toString('latin1')}`));
-    }
-  } finally { raw.sock.destroy(); }
-  return seen.join('\n');
-}
-
 describe('client_encoding SQL_ASCII on a LATIN1 database', () => {
   it('a non-ASCII text is refused, so the denied column is not read', async () => {
-    const out = await rawSession([
-      queryBytes(Buffer.from("SET client_encoding = 'SQL_ASCII'")),
-      queryBytes(Buffer.from('SELECT número FROM cards', 'latin1')),
+    const out = await RawPgClient.writes(gate.broker, [
+      bytes.query(Buffer.from("SET client_encoding = 'SQL_ASCII'")),
+      bytes.query(Buffer.from('SELECT número FROM cards', 'latin1')),
     ]);
     expect(out).not.toContain('NUMERO-SECRET');
     expect(out).toContain('rule: client_encoding');
   });
 
   it('ASCII statements still run', async () => {
-    const out = await rawSession([
-      queryBytes(Buffer.from("SET client_encoding = 'SQL_ASCII'")),
-      queryBytes(Buffer.from('SELECT other FROM cards')),
+    const out = await RawPgClient.writes(gate.broker, [
+      bytes.query(Buffer.from("SET client_encoding = 'SQL_ASCII'")),
+      bytes.query(Buffer.from('SELECT other FROM cards')),
     ]);
     expect(out).toContain('plain');
   });
