@@ -18,7 +18,7 @@ import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import { BE, readCString } from '../pg/proxy/wire.js';
-import { ApprovalStore } from '../policy/approvals.js';
+import { approvalStoreFor } from '../policy/approvals.js';
 import { loadParser } from '../policy/pg-parser.js';
 import { decideStatement, inFailedTransaction, openPolicySession } from '../policy/pg-policy-hooks.js';
 import { ServerPath } from '../policy/server-path.js';
@@ -162,7 +162,7 @@ export type PgHooksFor = ((info: PgSessionInfo) => BrokerHooks) & {
 export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFor> {
   await loadParser();
   const engine = new PolicyEngine(o.config.policy, o.config.connections);
-  const store = new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home: o.home, sink: o.sink, drainOutbox: true, account: ctx.user, anyLuhn: o.config.masking.networks === 'any_luhn' });
+  const store = approvalStoreFor(ctx, { home: o.home, sink: o.sink, drainOutbox: true, networks: o.config.masking.networks });
   const hmacKey = o.config.masking.hmac_key ? Buffer.from(await resolveSecret(ctx, o.config.masking.hmac_key)) : undefined;
   const catalog = new ColumnCatalog(catalogLookup(o.target), { now: () => ctx.clock.now() });
   // The log's and transcript's text masked by the deployment's networks too: any_luhn's card numbers, masked in

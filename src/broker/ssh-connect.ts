@@ -11,7 +11,7 @@ import { resolveHome } from '../cli/home.js';
 import type { PcigateConfig, SshConnection } from '../config/index.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ApprovalTimeout, PolicyDenied } from '../errors.js';
-import { ApprovalStore } from '../policy/approvals.js';
+import { approvalStoreFor } from '../policy/approvals.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
 import { startOutboxDrain } from './outbox-drain.js';
 import { sessionActor } from './session-identity.js';
@@ -67,7 +67,7 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
     // Policy for SSH sessions: who approves held commands and how long they wait, and the session
     // limits (idle timeout per PCI DSS 8.2.8, max_duration, identity.max_session) — as for Postgres.
     const engine = new PolicyEngine(o.config.policy, o.config.connections);
-    const approvals = { store: new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home, sink: log, drainOutbox: true, account: ctx.user, anyLuhn: o.config.masking.networks === 'any_luhn' }), settings: engine.approvalSettings(o.name) };
+    const approvals = { store: approvalStoreFor(ctx, { home, sink: log, drainOutbox: true, networks: o.config.masking.networks }), settings: engine.approvalSettings(o.name) };
     const { idleTimeoutMs, maxDurationMs } = engine.sessionLimits(o.name);
     const base = {
       mask: sshMaskOptions(o.config.masking),

@@ -12,7 +12,7 @@ import { resolveHomeWithConfig } from '../config/resolve-home.js';
 import type { PcigateConfig } from '../config/schema.js';
 import { AuditWriteError } from '../errors.js';
 import { resolveIdentity } from '../identity/resolve.js';
-import { ApprovalStore } from './approvals.js';
+import { approvalStoreFor, type ApprovalStore } from './approvals.js';
 import { outboxSink } from './audit-outbox.js';
 import type { PolicyIdentity } from './evaluate.js';
 
@@ -40,7 +40,7 @@ export async function openApprovalContext(ctx: Ctx, global: Pick<GlobalOptions, 
     // A broker owns the log (it is probably the one waiting for this very decision).
     sink = outboxSink({ fs: ctx.fs, clock: ctx.clock, home });
   }
-  const store = new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home, sink, drainOutbox: log !== undefined, account: ctx.user, anyLuhn: config.masking.networks === 'any_luhn' });
+  const store = approvalStoreFor(ctx, { home, sink, drainOutbox: log !== undefined, networks: config.masking.networks });
   return { home, config, store, sink, viaOutbox: log === undefined, close: async () => { await log?.close(); } };
 }
 

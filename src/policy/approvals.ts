@@ -197,6 +197,14 @@ const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) 
   signal?.addEventListener('abort', done, { once: true });
 });
 
+/**
+ * The store as pcigate's commands and brokers build it: this process's OS account (separation of duties) and
+ * the deployment's PAN networks (`masking.networks`), so no caller can forget either.
+ */
+export function approvalStoreFor(ctx: { fs: Fs; clock: Clock; user: OsAccount }, o: { home: string; sink: AuditSink; drainOutbox: boolean; networks: 'major' | 'any_luhn' }): ApprovalStore {
+  return new ApprovalStore({ fs: ctx.fs, clock: ctx.clock, home: o.home, sink: o.sink, drainOutbox: o.drainOutbox, account: ctx.user, anyLuhn: o.networks === 'any_luhn' });
+}
+
 export class ApprovalStore {
   readonly dir: string;
 
