@@ -52,12 +52,12 @@ export function makeOutput(ctx: Ctx, opts: { json: boolean; quiet: boolean }): O
 
 /**
  * JSON.stringify escapes C0 controls but leaves DEL, C1 controls (U+009B is a CSI on some terminals), bidi
- * overrides and line separators raw: they are escaped too, which is still the same JSON (they only occur in
- * strings), so `--json` on a terminal cannot be made to act on it by a recorded value.
+ * overrides and line separators raw: they are escaped too (printable(), the same characters as everywhere
+ * else), which is still the same JSON (they only occur in strings), so `--json` on a terminal cannot be made
+ * to act on it by a recorded value.
  */
 export function jsonText(value: unknown): string {
-  // eslint-disable-next-line no-control-regex
-  return JSON.stringify(value, jsonReplacer, 2).replace(/[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return printable(JSON.stringify(value, jsonReplacer, 2), { keepC0: true });
 }
 
 /** bigint and Uint8Array values appear in reports; JSON has no native form for either. */

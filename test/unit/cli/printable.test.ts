@@ -29,4 +29,12 @@ describe('--json output on a terminal', () => {
     expect(text).toContain('"eve\\u009b2J\\u202emoc\\u2028\\u007f"');
     expect(JSON.parse(text)).toEqual({ sub: value.sub, n: '1', ok: 'Müller' });
   });
+
+  it('escapes exactly what printable() escapes, C0 aside (JSON.stringify escapes those itself)', () => {
+    for (let c = 0x20; c <= 0xffff; c++) {
+      const ch = String.fromCharCode(c);
+      if (ch === '"' || ch === '\\' || (c >= 0xd800 && c <= 0xdfff)) continue;
+      expect(jsonText(ch) !== JSON.stringify(ch), `U+${c.toString(16)}`).toBe(printable(ch) !== ch);
+    }
+  });
 });
