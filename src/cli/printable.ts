@@ -17,6 +17,7 @@ const UNSAFE = new RegExp(String.raw`[\u0000-\u001f${ABOVE_C0}]`, 'g');
 const UNSAFE_KEEPING_LINES = new RegExp(String.raw`[\u0000-\u0008\u000b-\u001f${ABOVE_C0}]`, 'g');
 /** For JSON text: JSON.stringify escapes every C0 control in a string, and the C0 left are its own layout. */
 const UNSAFE_KEEPING_C0 = new RegExp(`[${ABOVE_C0}]`, 'g');
+const ANY_UNSAFE = new RegExp(UNSAFE.source);
 
 const escapeChar = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
@@ -28,3 +29,7 @@ export function printable(s: string, opts: { keepLines?: boolean; keepC0?: boole
   return s.replace(opts.keepC0 ? UNSAFE_KEEPING_C0 : opts.keepLines ? UNSAFE_KEEPING_LINES : UNSAFE, escapeChar);
 }
 
+/** True when `s` holds a character printable() escapes (for text that is refused rather than escaped). */
+export function hasUnsafeChars(s: string): boolean {
+  return ANY_UNSAFE.test(s);
+}

@@ -4,7 +4,7 @@
  */
 import { maskText } from '../mask/pan-masker.js';
 import type { Identity, JwtClaims } from './types.js';
-import { hasUnsafeChars } from './untrusted-text.js';
+import { hasUnsafeChars } from '../cli/printable.js';
 
 /**
  * Bounds on the claims that become the audit record's `actor` (and policy's subject and groups). OpenID Connect
@@ -45,10 +45,10 @@ export interface ClaimMapping {
 /**
  * Why these claims cannot name an actor, or undefined when they can. Checked after the signature, before the
  * claims become an Identity: `sub` must be a non-empty string; `sub`, `email`, each group and each `amr` value
- * must be bounded (IDENTITY_LIMITS) and free of control characters and bidi overrides (they are printed and
- * recorded); and none may hold a card number. A PAN is never written to the log (PCI DSS 3.4.1, 10.3), and
- * masking it would make two people one actor, so such a token is refused. The message names the claim, never
- * its value.
+ * must be bounded (IDENTITY_LIMITS) and free of what printable() would escape (control characters, bidi
+ * overrides, zero-width characters, line separators: they are printed and recorded); and none may hold a
+ * card number. A PAN is never written to the log (PCI DSS 3.4.1, 10.3), and masking it would make two people
+ * one actor, so such a token is refused. The message names the claim, never its value.
  */
 export function identityClaimProblem(claims: JwtClaims, m: Pick<ClaimMapping, 'groupsClaim'>): string | undefined {
   const bad = (name: string, v: string, max: number): string | undefined => {

@@ -8,18 +8,6 @@
 import { printable } from '../cli/printable.js';
 import { maskCut } from '../mask/pan-masker.js';
 
-/** C0 controls, DEL, C1 controls, and the Unicode bidi embeddings, overrides and isolates (Trojan Source). */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-export const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** True when `s` holds a character UNSAFE_CHARS matches (a claim that holds one is refused, not escaped). */
-export function hasUnsafeChars(s: string): boolean {
-  UNSAFE_CHARS.lastIndex = 0;
-  const found = UNSAFE_CHARS.test(s);
-  UNSAFE_CHARS.lastIndex = 0;
-  return found;
-}
-
 /** `value` fit for a message: escaped, PAN-masked, at most `max` characters (then `…`). */
 export function untrustedText(value: unknown, max = 80): string {
   const s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);

@@ -1,6 +1,6 @@
 /** Claims → Identity mapping, MFA from amr (RFC 8176), and workload claim-rule matching (pure logic). */
 import { describe, expect, it } from 'vitest';
-import { claimAt, claimsToIdentity, hasMfa } from '../../../src/identity/claims.js';
+import { claimAt, claimsToIdentity, hasMfa, identityClaimProblem } from '../../../src/identity/claims.js';
 import { claimMatches, failedClaims } from '../../../src/identity/workload.js';
 
 describe('claims', () => {
@@ -18,6 +18,16 @@ describe('claims', () => {
     expect(hasMfa(['mfa'], ['mfa'])).toBe(true);
     expect(hasMfa(undefined, ['mfa'])).toBe(false);
     expect(claimsToIdentity({ sub: 's', groups: 'a b' }, { groupsClaim: 'groups', mfaAmr: [], via: 'oidc' }).groups).toEqual(['a', 'b']);
+  });
+
+  it('refuses a claim holding a zero-width character, a word joiner, the BOM or a line separator', () => {
+    const m = { groupsClaim: 'groups' };
+    expect(identityClaimProblem({ sub: 'alice' }, m)).toBeUndefined();
+    for (const ch of ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u2028', '\u2029']) {
+      expect(identityClaimProblem({ sub: `ali${ch}ce` }, m), `U+${ch.charCodeAt(0).toString(16)}`).toMatch(/sub holds control/);
+      expect(identityClaimProblem({ sub: 'alice', email: `a${ch}@x.example` }, m)).toMatch(/email holds control/);
+      expect(identityClaimProblem({ sub: 'alice', groups: [`admins${ch}`] }, m)).toMatch(/group \(groups\) holds control/);
+    }
   });
 
   it('matches claim rules exactly, by list, and by glob — never by substring', () => {
