@@ -269,6 +269,12 @@ export class ApprovalStore {
       if (e instanceof ApprovalNotFound) throw e;
       throw new ApprovalNotFound(`no approval request ${id}`, { cause: e });
     }
+    // The seal covers the id inside, not the file's name: a sealed file copied or renamed to another id would be
+    // a second, unused copy of the same approval (decided and used as that other id).
+    if (req?.id !== id) {
+      const inside = typeof req?.id === 'string' && ID_RE.test(req.id) ? `request ${req.id}` : 'another request';
+      throw new ApprovalConflict(`approval request file ${id}.json holds ${inside}, not ${id}: it was renamed or copied outside pcigate; it cannot be decided or used`);
+    }
     // Fail closed: a file the store did not write as it stands is no request at all, whatever it says.
     if (typeof req.seal !== 'string' || req.seal !== sealOf(await this.bindingKey(), req)) {
       throw new ApprovalConflict(`approval request ${id} was changed outside pcigate (its seal does not match ${path.join(this.dir, '.key')}); it cannot be decided or used`);
