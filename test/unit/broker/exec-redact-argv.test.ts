@@ -27,4 +27,33 @@ describe('redactArgv', () => {
     expect(redactArgv(['psql', '--password', 'pw1', 'postgres://u:pw2@h/db', 'PGPASSWORD=pw3', 'select 1'])).toEqual(
       ['psql', '--password', '[redacted]', 'postgres://u:[redacted]@h/db', 'PGPASSWORD=[redacted]', 'select 1']);
   });
+
+  it('redacts mysql -pX, curl -u user:X, sshpass -p X, redis-cli -a X and --password=X', () => {
+    const cases: Array<[string[], string[]]> = [
+      [['mysql', '-uroot', '-pSECRET1', 'db'], ['mysql', '-uroot', '-p[redacted]', 'db']],
+      [['/usr/bin/mysqldump', '--password=SECRET2', 'db'], ['/usr/bin/mysqldump', '--password=[redacted]', 'db']],
+      [['curl', '-u', 'ann:SECRET3', 'https://x.example/'], ['curl', '-u', 'ann:[redacted]', 'https://x.example/']],
+      [['curl', '--user', 'ann:SECRET4'], ['curl', '--user', 'ann:[redacted]']],
+      [['curl', '--user=ann:SECRET5', '-uann:SECRET6'], ['curl', '--user=ann:[redacted]', '-uann:[redacted]']],
+      [['sshpass', '-p', 'SECRET7', 'ssh', 'h'], ['sshpass', '-p', '[redacted]', 'ssh', 'h']],
+      [['sshpass', '-pSECRET8', 'ssh', 'h'], ['sshpass', '-p[redacted]', 'ssh', 'h']],
+      [['redis-cli', '-a', 'SECRET9', 'ping'], ['redis-cli', '-a', '[redacted]', 'ping']],
+      [['env', 'PGPASSWORD=SECRET10', 'mysql', '-pSECRET11'], ['env', 'PGPASSWORD=[redacted]', 'mysql', '-p[redacted]']],
+      [['git', 'clone', 'https://tok:SECRET12@github.com/x'], ['git', 'clone', 'https://tok:[redacted]@github.com/x']],
+    ];
+    for (const [argv, want] of cases) expect(redactArgv(argv)).toEqual(want);
+  });
+
+  it('reads a shell script argument as command lines of its own', () => {
+    const out = redactArgv(['sh', '-c', 'mysql -pSECRET1 -e "select 1" && curl -u "ann:SECRET2" x; sshpass -p SECRET3 ssh h']).join(' ');
+    for (const s of ['SECRET1', 'SECRET2', 'SECRET3']) expect(out).not.toContain(s);
+    expect(out).toBe('sh -c mysql -p[redacted] -e "select 1" && curl -u "ann:[redacted]" x; sshpass -p [redacted] ssh h');
+  });
+
+  it('leaves the same options of other programs alone (psql -p is a port, curl -u without a password prompts)', () => {
+    expect(redactArgv(['psql', '-p', '5432', '-U', 'app'])).toEqual(['psql', '-p', '5432', '-U', 'app']);
+    expect(redactArgv(['mysql', '-p', 'db'])).toEqual(['mysql', '-p', 'db']);
+    expect(redactArgv(['curl', '-u', 'ann', 'https://x.example/'])).toEqual(['curl', '-u', 'ann', 'https://x.example/']);
+    expect(redactArgv(['sh', '-c', 'psql -p 5432 -c "select 1"'])).toEqual(['sh', '-c', 'psql -p 5432 -c "select 1"']);
+  });
 });
