@@ -76,8 +76,11 @@ async function boundedText(res: Response, max: number): Promise<string | undefin
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** How long GitHub's token endpoint may take to answer, body included: a stalled runner fails the job, not hangs it. */
+export const GITHUB_TOKEN_TIMEOUT_MS = 10_000;
+
 /** GitHub Actions: GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=… with the request token as bearer → {value}. */
-export async function githubToken(ctx: Ctx, audience: string): Promise<string> {
+export async function githubToken(ctx: Ctx, audience: string, timeoutMs = GITHUB_TOKEN_TIMEOUT_MS): Promise<string> {
   const url = ctx.env.ACTIONS_ID_TOKEN_REQUEST_URL;
   const bearer = ctx.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
   if (!url || !bearer) {
@@ -85,14 +88,18 @@ export async function githubToken(ctx: Ctx, audience: string): Promise<string> {
   }
   const u = new URL(url);
   u.searchParams.set('audience', audience);
+  const signal = AbortSignal.timeout(timeoutMs);
+  const timedOut = (cause: unknown) => new LoginRequired(`GitHub's OIDC token endpoint did not answer within ${timeoutMs / 1000} s`, { cause });
   let res: Response;
   try {
-    res = await ctx.fetch(u, { headers: { authorization: `bearer ${bearer}`, accept: 'application/json' } });
+    res = await ctx.fetch(u, { headers: { authorization: `bearer ${bearer}`, accept: 'application/json' }, signal });
   } catch (cause) {
+    if (signal.aborted) throw timedOut(cause);
     throw new LoginRequired(`cannot reach GitHub's OIDC token endpoint: ${(cause as Error).message}`, { cause });
   }
   if (!res.ok) throw new LoginRequired(`GitHub's OIDC token endpoint answered HTTP ${res.status}`);
-  const text = await boundedText(res, MAX_TOKEN_RESPONSE);
+  // The same signal ends a body that stalls half-way.
+  const text = await boundedText(res, MAX_TOKEN_RESPONSE).catch((cause: unknown) => { throw signal.aborted ? timedOut(cause) : cause; });
   if (text === undefined) throw new LoginRequired(`GitHub's OIDC token endpoint answered with more than ${MAX_TOKEN_RESPONSE / 1024} KiB; an ID token is a few KiB`);
   let body: { value?: unknown } = {};
   try { body = JSON.parse(text) as { value?: unknown }; } catch { /* no token: reported below */ }

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveIdentity } from '../../../src/identity/resolve.js';
-import { obtainWorkloadToken, verifyWorkloadToken } from '../../../src/identity/workload.js';
+import { GITHUB_TOKEN_TIMEOUT_MS, githubToken, obtainWorkloadToken, verifyWorkloadToken } from '../../../src/identity/workload.js';
 import type { WorkloadRule } from '../../../src/identity/workload.js';
 import { identitySection } from '../../../src/config/sections/identity.js';
 import { memoryAudit } from '../../harness/memory-audit.js';
@@ -43,6 +43,9 @@ beforeAll(async () => {
       pump();
       return;
     }
+    // A runner whose endpoint never answers, or stops half-way through its answer.
+    if (req.headers.authorization === 'bearer silent') return;
+    if (req.headers.authorization === 'bearer stalled') { res.setHeader('content-type', 'application/json'); res.write('{"value":"ey'); return; }
     if (req.headers.authorization !== 'bearer runner-request-token') { res.statusCode = 401; res.end('{}'); return; }
     void h.sign(ghClaims({ aud: u.searchParams.get('audience') ?? 'missing' }), { typ: 'JWT' }).then((value) => {
       res.setHeader('content-type', 'application/json');
@@ -80,6 +83,16 @@ describe('workload token sources', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(floodSent).toBe(sent); // the client hung up: the server stopped sending
     expect(floodSent).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('an endpoint that does not answer, or stops half-way, is given up after the timeout with a clear error', async () => {
+    for (const bearer of ['silent', 'stalled']) {
+      const ctx = ctxWith({ ACTIONS_ID_TOKEN_REQUEST_URL: ghUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: bearer });
+      const t0 = Date.now();
+      await expect(githubToken(ctx, AUDIENCE, 300)).rejects.toMatchObject({ code: 'ERR_LOGIN_REQUIRED', message: "GitHub's OIDC token endpoint did not answer within 0.3 s" });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    }
+    expect(GITHUB_TOKEN_TIMEOUT_MS).toBe(10_000);
   });
 
   it('a wrong request token is an error, not an identity', async () => {
