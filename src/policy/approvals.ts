@@ -14,7 +14,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Actor, AuditSink } from '../../recorder/types.js';
 import type { Clock, Fs } from '../cli/ctx.js';
-import { ApprovalConflict, ApprovalForbidden, ApprovalNotFound, UsageError } from '../errors.js';
+import { ApprovalConflict, ApprovalForbidden, ApprovalNotFound, PolicyError, UsageError } from '../errors.js';
 import { PanMasker, maskText } from '../mask/pan-masker.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
@@ -228,7 +228,10 @@ export class ApprovalStore {
 
   private key: Promise<Buffer> | undefined;
 
-  /** The data home's approval key, made on first use (32 random bytes, 0600): every process on the home shares it. */
+  /**
+   * The data home's approval key, made on first use (32 random bytes, 0600): every process on the home shares it.
+   * A key group or others may read or write is refused (PolicyError), as a `file:` secret is.
+   */
   private bindingKey(): Promise<Buffer> {
     this.key ??= (async () => {
       await this.ensureDir();
@@ -239,9 +242,24 @@ export class ApprovalStore {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const key = await this.deps.fs.readFile(file);
-      if (key.length !== 32) throw new Error(`${file} is not an approval key (${key.length} bytes, expected 32)`);
-      return key;
+      // Checked on the opened file (fstat), so a swap between the check and the read cannot slip through. Whoever
+      // can read the key can seal a request file as approved, or write another statement's hmac into one.
+      const fh = await this.deps.fs.open(file, 'r');
+      try {
+        const st = await fh.stat();
+        if (!st.isFile()) throw new PolicyError(`${file} is not a regular file; refusing to use it as the approval key`);
+        if ((st.mode & 0o077) !== 0) {
+          const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+          throw new PolicyError(`the approval key ${file} is readable or writable by group or others (mode ${mode}); refusing to use it: anyone who can read it can forge an approved request`, {
+            hint: `Restrict it to its owner (chmod 600 ${file}); if others may have read it, remove it: requests sealed with it are then refused and must be filed again`,
+          });
+        }
+        const key = await fh.readFile();
+        if (key.length !== 32) throw new PolicyError(`${file} is not an approval key (${key.length} bytes, expected 32)`);
+        return key;
+      } finally {
+        await fh.close();
+      }
     })();
     this.key.catch(() => { this.key = undefined; });
     return this.key;
