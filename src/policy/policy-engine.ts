@@ -236,7 +236,13 @@ export class PolicySession {
   /** client_encoding as the server reported it (ParameterStatus): at the session's start, and since. */
   private encodingReported = 'UTF8';
   private encodingAtStart: string | undefined;
-  /** A statement policy allowed may have set a client_encoding other than UTF-8 since the last report. */
+  /**
+   * A statement policy allowed may have set a client_encoding other than UTF-8, or a transaction's end may
+   * have brought one back, and the server may not have answered it yet. Only a decision made once the server
+   * has answered everything sent before it (decide's `txStatus` known) forgets it: a report does not, since
+   * it may answer an earlier statement than the one that set this (pipelined), and no report comes when the
+   * value ends as it was (`BEGIN; SET LOCAL client_encoding …; COMMIT` in one string).
+   */
   private encodingPending: string | undefined;
   /** The last encoding other than UTF-8 the session had or set: a transaction's end may bring it back. */
   private encodingOther: string | undefined;
@@ -262,7 +268,6 @@ export class PolicySession {
     if (name !== 'client_encoding') return;
     this.encodingAtStart ??= value;
     this.encodingReported = value;
-    this.encodingPending = undefined;
     // SQL_ASCII kept too: whether it reads as UTF-8 depends on server_encoding, which may be reported after.
     if (!isUtf8(value)) this.encodingOther = value;
   }
@@ -319,13 +324,20 @@ export class PolicySession {
   /**
    * Decides `sql` now: session limits first (max duration, idle timeout, allowed hours), then the
    * statement rules. An allowed statement updates the session state (search_path, prepared statements,
-   * reason) as it will on the server; a held one does so through {@link applied} once it runs.
+   * reason) as it will on the server; a held one does so through {@link applied} once it runs. `txStatus`:
+   * the server's transaction status when it has answered everything sent before `sql` (Statement.txStatus),
+   * else undefined (pipelined).
    */
   decide(sql: string, now: number, txStatus?: 'I' | 'T' | 'E'): Decision {
     const limit = checkSessionLimits(this.engine.policy, this.connection, this, now);
     if (limit) return { ...limit, statements: [], roles: matchRoles(this.engine.policy, this.identity) };
     this.lastActivity = now;
-    if (txStatus !== undefined) this.transactionStatus(txStatus);
+    if (txStatus !== undefined) {
+      this.transactionStatus(txStatus);
+      // The server has answered everything before this statement, with a ParameterStatus before its
+      // ReadyForQuery for any change of client_encoding (GUC_REPORT): the last report is what it has now.
+      this.encodingPending = undefined;
+    }
     const encoding = this.misreadingEncoding();
     if (encoding !== undefined && NON_ASCII.test(sql)) {
       return {
