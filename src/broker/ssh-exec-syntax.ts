@@ -85,19 +85,34 @@ export function smuggledSyntax(command: string, pattern: string): string | undef
  * One word of a command line as the shell will see it: `text` with quotes and backslashes removed; `dynamic`
  * when the shell computes part of it (a `$` expansion or a backtick), `glob` when an unquoted `*`, `?` or `[`
  * makes it a pattern the shell expands to file names, or a brace expansion (bash's `{a,b}`, `{a..z}`) to words.
+ * `redirect` when it is a redirection's file descriptor or target (`2`, `1` and `/tmp/x` in `2>&1 >/tmp/x`),
+ * which the shell opens and never runs; `'maybe'` when only some shells read it so: zsh's `>! x` and fish's
+ * `>? x` name x as the target, while sh's target is `!` or `?` and x is a word of the command.
  */
-export interface ShellWord { text: string; dynamic: boolean; glob: boolean }
+export interface ShellWord { text: string; dynamic: boolean; glob: boolean; redirect: boolean | 'maybe' }
+
+/**
+ * A redirection operator's characters after its first `<` or `>` (POSIX sh 2.7; bash's `<<<`, zsh's `>!` and
+ * `>&|`, fish's `>?`). `&>` is not one: sh ends the command at the `&`, and the `>` after it starts one of these.
+ */
+const REDIRECT_OP = /<<<|<<-|<<|<>|<&|<|>>?&?[!|?]?|>/y;
 
 /**
  * Splits a command line as POSIX sh does, into simple commands (at unquoted `;` `&` `|` `(` `)` and line
- * breaks) of words (at unquoted blanks and `<` `>`), removing quotes. A reading for policy, not an interpreter:
- * where it is unsure it marks the word dynamic, and the caller refuses what it cannot read.
+ * breaks) of words (at unquoted blanks and redirection operators), removing quotes. A reading for policy, not an
+ * interpreter: where it is unsure it marks the word dynamic, and the caller refuses what it cannot read.
  */
 export function shellCommands(cmd: string): ShellWord[][] {
   const commands: ShellWord[][] = [];
   let words: ShellWord[] = [];
   let w: ShellWord | undefined;
-  const word = () => (w ??= { text: '', dynamic: false, glob: false });
+  // The next word is a redirection's target; `quoted`: the open word has a quote or backslash (`"2">x` is a word).
+  let target: boolean | 'maybe' = false;
+  let quoted = false;
+  const word = () => {
+    if (!w) { w = { text: '', dynamic: false, glob: false, redirect: target }; target = false; }
+    return w;
+  };
   // An unquoted `{` seen in the word: with a `,` or `..` before a later `}` bash expands it to several words
   // (`{rm,-rf,/}` runs `rm -rf /`, `r{m,}` is `rm r`), so the word is a pattern of names, as a glob is.
   let brace = false;
@@ -110,8 +125,9 @@ export function shellCommands(cmd: string): ShellWord[][] {
     }
     w = undefined;
     brace = false;
+    quoted = false;
   };
-  const endCommand = () => { endWord(); if (words.length) commands.push(words); words = []; };
+  const endCommand = () => { endWord(); target = false; if (words.length) commands.push(words); words = []; };
   let state: 'plain' | 'single' | 'double' = 'plain';
   for (let i = 0; i < cmd.length; i++) {
     const c = cmd[i]!;
@@ -124,6 +140,7 @@ export function shellCommands(cmd: string): ShellWord[][] {
       const n = cmd[i + 1];
       i++;
       if (n === undefined || n === '\n') continue; // a line continuation
+      quoted = true;
       // Inside double quotes a backslash escapes only $ ` " \; elsewhere it stays.
       if (state === 'double' && !'$`"\\'.includes(n)) word().text += '\\';
       word().text += n;
@@ -144,9 +161,20 @@ export function shellCommands(cmd: string): ShellWord[][] {
       else word().text += c;
       continue;
     }
-    if (c === "'") { word(); state = 'single'; } else if (c === '"') { word(); state = 'double'; } else if (';&|()\n\r'.includes(c)) endCommand();
-    else if (c === ' ' || c === '\t' || c === '<' || c === '>') endWord();
-    else {
+    if (c === "'") { word(); quoted = true; state = 'single'; } else if (c === '"') { word(); quoted = true; state = 'double'; } else if (';&|()\n\r'.includes(c)) endCommand();
+    else if (c === ' ' || c === '\t') endWord();
+    else if (c === '<' || c === '>') {
+      // A redirection (`>/tmp/x rm -rf /`, `2>&1 rm …`) may come anywhere, before the command's name too: its
+      // file descriptor (digits, or bash's `{fd}`, written against the operator) and its target are not the
+      // command. `<(…)` and `>(…)` are bash's process substitution: the `(` starts a command of its own.
+      if (w && !quoted && /^(?:[0-9]+|\{[A-Za-z_][A-Za-z0-9_]*\})$/.test(w.text)) w.redirect = true;
+      endWord();
+      REDIRECT_OP.lastIndex = i;
+      const op = REDIRECT_OP.exec(cmd)![0];
+      i += op.length - 1;
+      // zsh's `>!` and fish's `>?` before a blank: their target is the next word, sh's is the `!` or `?`.
+      target = /[!?]$/.test(op) && (cmd[i + 1] === ' ' || cmd[i + 1] === '\t') ? 'maybe' : true;
+    } else {
       if ('*?['.includes(c)) word().glob = true;
       if (c === '{') brace = true;
       word().text += c;
@@ -190,7 +218,7 @@ export const MAX_READ_CHARS = 1 << 20;
  * Deny and hold patterns match a command's text, and the shell reads text otherwise: `r''m -rf /`, `\rm`,
  * `"rm"`, `/bin/rm`, `env rm`, `sudo rm`, `nice rm`, `sh -c 'rm -rf /'` all run rm, and `/bin/r? -rf /` may.
  * So a command that policy would run (or hold) is read as the shell reads it — quotes removed, the command
- * name's directory dropped — from its first word, and from every word after a program that runs its arguments
+ * name's directory dropped, redirections skipped (`>/tmp/x rm`, `2>&1 rm`) — from its first word, and from every word after a program that runs its arguments
  * (RUNNERS: env, sudo, nice, xargs, find -exec, sh …; such a word holding blanks is also read as a command line
  * of its own, as `sh -c` runs it, and so are the words after it joined, as `eval`, `watch` and `ssh` run them). Any reading that a deny pattern
  * matches is refused, one a hold pattern matches is held (when policy would have run it). A word the shell
@@ -209,21 +237,24 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     const line = words.map((x) => x.text).join(' ');
     const ends: number[] = [];
     for (let i = 0, at = 0; i < words.length; i++) { at += words[i]!.text.length; ends.push(at); at++; }
-    // Leading assignments (X=1 cmd, bash's X+=1 and a[0]=1) and reserved words (`do rm …` in a loop) are not the command.
+    // Leading assignments (X=1 cmd, bash's X+=1 and a[0]=1), reserved words (`do rm …` in a loop) and
+    // redirections (`>/tmp/x rm …`, `2>&1 rm …`) are not the command.
     let first = 0;
-    while (first < words.length && (ASSIGNMENT.test(words[first]!.text) || RESERVED.has(words[first]!.text))) first++;
+    while (first < words.length && (words[first]!.redirect || ASSIGNMENT.test(words[first]!.text) || RESERVED.has(words[first]!.text))) first++;
     const base = (w: ShellWord) => w.text.slice(w.text.lastIndexOf('/') + 1);
     // Words that may be run as a command: the first, and any after a program that runs its arguments. A command
     // name with a glob counts as every name it matches, so one that may match such a program is one
     // (`/usr/bin/en? rm -rf /`, `/bin/s[h] -c '…'`).
-    const runAt = words.findIndex((w, i) => i >= first && (RUNNERS.has(base(w)) || (i === first && w.glob && mayNameRunner(globName(w.text)))));
+    const runAt = words.findIndex((w, i) => (i >= first || w.redirect === 'maybe') && w.redirect !== true && (RUNNERS.has(base(w)) || (i === first && w.glob && mayNameRunner(globName(w.text)))));
+    // A redirection's target is never run; one that only some shells read as a target (zsh's `>! x`) may be.
+    const named = (i: number) => i === first || words[i]!.redirect === 'maybe' || (runAt >= 0 && i > runAt && words[i]!.redirect !== true);
     for (const [i, w] of words.entries()) {
-      if (w.dynamic && (i === first || (runAt >= 0 && i > runAt))) {
+      if (w.dynamic && named(i)) {
         return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the word '${w.text}' is computed by the shell ($ or \`) where it may name the command to run, so pcigate cannot tell what runs against this connection's deny and hold patterns; pcigate does not run it (write the value out)` };
       }
     }
-    for (let i = first; i < words.length; i++) {
-      if (i !== first && !(runAt >= 0 && i > runAt)) continue;
+    for (let i = 0; i < words.length; i++) {
+      if (!named(i)) continue;
       const name = base(words[i]!);
       budget.left -= name.length + line.length - ends[i]!;
       if (budget.left < 0) {
@@ -245,7 +276,7 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
       }
     }
     if (depth < MAX_DEPTH && runAt >= 0) {
-      const after = words.slice(runAt + 1);
+      const after = words.slice(runAt + 1).filter((w) => w.redirect !== true);
       for (const w of after) {
         if (!/[\s;&|()]/.test(w.text)) continue;
         const inner = readAsShell(w.text, exec, action, depth + 1, budget);

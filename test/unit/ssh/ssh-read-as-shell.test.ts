@@ -105,6 +105,24 @@ describe('readAsShell', () => {
     for (const cmd of ['X+=1 rm -rf /', 'a[0]=1 rm -rf /', 'X=1 Y+=2 rm -rf /']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
   });
 
+  it('skips redirections wherever they are when finding the command', () => {
+    // The redirection's target (or its file descriptor) was read as the command's name: these ran rm.
+    for (const cmd of [
+      '>/tmp/x rm -rf /', '2>&1 rm -rf /', '</dev/null rm -rf /', '>>log rm -rf /', '> /tmp/x rm -rf /', '2>/dev/null 1>&2 rm -rf /',
+      '>|x rm -rf /', '<<<x rm -rf /', '<>x rm -rf /', '{fd}>x rm -rf /', '>$LOG rm -rf /', 'X=1 >x Y=2 rm -rf /', '&>x rm -rf /',
+      "sh -c '>/tmp/x rm -rf /'", 'sudo 2>x rm -rf /', 'if >x rm -rf /; then :; fi', "eval 'echo x;rm' >/dev/null -rf /",
+      // zsh reads `>! x` as a redirection to x, sh as one to `!`: both readings are read.
+      '>! /tmp/x rm -rf /', '>! rm -rf /', ">! x sh -c 'rm -rf /'",
+    ]) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+    // A quoted number is a word, not a file descriptor: `"2">x rm` runs a program named 2.
+    expect(shellCommands('"2">x rm 2>y')[0]!.map((w) => [w.text, w.redirect])).toEqual([['2', false], ['x', true], ['rm', false], ['2', true], ['y', true]]);
+    // A redirection's target is never run: neither read as the command nor refused when computed.
+    for (const cmd of ['>rm echo hi', 'echo hi >rm', 'sudo ls >$OUT', 'cat <(ls) >x']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
+    expect(rule('cat <(rm -rf /)')).toBe('ssh.exec.deny[0]');
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
