@@ -218,7 +218,7 @@ export const MAX_READ_CHARS = 1 << 20;
  * Deny and hold patterns match a command's text, and the shell reads text otherwise: `r''m -rf /`, `\rm`,
  * `"rm"`, `/bin/rm`, `env rm`, `sudo rm`, `nice rm`, `sh -c 'rm -rf /'` all run rm, and `/bin/r? -rf /` may.
  * So a command that policy would run (or hold) is read as the shell reads it — quotes removed, the command
- * name's directory dropped, redirections skipped (`>/tmp/x rm`, `2>&1 rm`) — from its first word, and from every word after a program that runs its arguments
+ * name read as its file name and as its path (commandNames, patternForms), redirections skipped (`>/tmp/x rm`, `2>&1 rm`) — from its first word, and from every word after a program that runs its arguments
  * (RUNNERS: env, sudo, nice, xargs, find -exec, sh …; such a word holding blanks is also read as a command line
  * of its own, as `sh -c` runs it, and so are the words after it joined, as `eval`, `watch` and `ssh` run them). Any reading that a deny pattern
  * matches is refused, one a hold pattern matches is held (when policy would have run it). A word the shell
@@ -255,23 +255,24 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     }
     for (let i = 0; i < words.length; i++) {
       if (!named(i)) continue;
-      const name = base(words[i]!);
-      budget.left -= name.length + line.length - ends[i]!;
-      if (budget.left < 0) {
-        return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the command has too many words after a program that runs its arguments for pcigate to read them all against this connection's deny and hold patterns; pcigate does not run it (split it into shorter commands)` };
-      }
-      const reading = name + line.slice(ends[i]!);
       const nameGlob = words[i]!.glob ? globName(words[i]!.text) : '';
-      for (const [list, act] of lists) {
-        const k = exec[list].findIndex((p) => {
-          if (patternRe(p).test(reading)) return true;
-          if (!words[i]!.glob) return false;
-          // A glob in the command name: any name it matches could be the one the pattern names.
-          const patternName = p.split(' ')[0] ?? '';
-          return /[*?]/.test(patternName) || globMatch(nameGlob, patternName);
-        });
-        if (k >= 0) {
-          return { action: act, rule: `ssh.exec.${list}[${k}]`, reason: `read as the shell reads it ('${reading}'), the command matches ${list} pattern '${exec[list][k]}'` };
+      for (const name of commandNames(words[i]!.text)) {
+        budget.left -= name.length + line.length - ends[i]!;
+        if (budget.left < 0) {
+          return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the command has too many words after a program that runs its arguments for pcigate to read them all against this connection's deny and hold patterns; pcigate does not run it (split it into shorter commands)` };
+        }
+        const reading = name + line.slice(ends[i]!);
+        for (const [list, act] of lists) {
+          const k = exec[list].findIndex((p) => {
+            if (patternForms(p).some((re) => re.test(reading))) return true;
+            if (!words[i]!.glob) return false;
+            // A glob in the command name: any name it matches could be the one the pattern names.
+            const patternName = p.split(' ')[0] ?? '';
+            return /[*?]/.test(patternName) || globMatch(nameGlob, patternName.slice(patternName.lastIndexOf('/') + 1));
+          });
+          if (k >= 0) {
+            return { action: act, rule: `ssh.exec.${list}[${k}]`, reason: `read as the shell reads it ('${reading}'), the command matches ${list} pattern '${exec[list][k]}'` };
+          }
         }
       }
     }
@@ -334,10 +335,44 @@ function globMatch(glob: string, text: string): boolean {
   return globRe(glob).test(text);
 }
 
-/** Compiled once per pattern of the configuration (not per reading); never for a client's text. */
-const patternCache = new Map<string, RegExp>();
-function patternRe(glob: string): RegExp {
-  let re = patternCache.get(glob);
-  if (!re) { re = globRe(glob); patternCache.set(glob, re); }
-  return re;
+/**
+ * The names a command word is read as: its file name (`rm` for `/usr/bin/rm`, `bin/rm`, `./rm`), and when it
+ * has a directory also the path as written and the path with `//`, `.` and `..` taken out by their text
+ * (`/usr/bin/../bin//rm` → `/usr/bin/rm`; a symbolic link may lead elsewhere, which is why the file name is read
+ * too). Patterns naming a directory meet the path, patterns without one the file name.
+ */
+function commandNames(text: string): string[] {
+  const file = text.slice(text.lastIndexOf('/') + 1);
+  if (!text.includes('/')) return [file];
+  const abs = text.startsWith('/');
+  const parts: string[] = [];
+  for (const seg of text.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..' && parts.length > 0 && parts[parts.length - 1] !== '..') parts.pop();
+    else if (!(seg === '..' && abs)) parts.push(seg);
+  }
+  const lexical = (abs ? '/' : '') + parts.join('/');
+  return [...new Set([file, text, lexical])];
+}
+
+/**
+ * A deny or hold pattern's forms, compiled once per pattern of the configuration (not per reading; never for a
+ * client's text): the pattern, and when its command name has a directory and a file name with a literal
+ * character (`/usr/bin/rm *`, `bin/rm`), the pattern with that directory dropped (`rm *`). Which file a name
+ * runs is the remote PATH's and the links' choice, out of pcigate's sight: `rm`, `/bin/rm` and `/usr/bin/rm` may
+ * be one program, so a directory in such a pattern cannot narrow it (fail closed). A file name that is all
+ * wildcard (`/opt/tools/* *`) keeps its directory: dropped, it would be every command.
+ */
+const patternCache = new Map<string, RegExp[]>();
+function patternForms(glob: string): RegExp[] {
+  let forms = patternCache.get(glob);
+  if (!forms) {
+    const sp = glob.indexOf(' ');
+    const name = sp < 0 ? glob : glob.slice(0, sp);
+    const file = name.slice(name.lastIndexOf('/') + 1);
+    forms = [globRe(glob)];
+    if (name.includes('/') && /[^*?]/.test(file)) forms.push(globRe(file + (sp < 0 ? '' : glob.slice(sp))));
+    patternCache.set(glob, forms);
+  }
+  return forms;
 }

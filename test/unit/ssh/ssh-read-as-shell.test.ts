@@ -123,6 +123,21 @@ describe('readAsShell', () => {
     expect(rule('cat <(rm -rf /)')).toBe('ssh.exec.deny[0]');
   });
 
+  it('matches patterns naming a directory against the path as written and the file name', () => {
+    // The reading kept only the file name, so a pattern with a directory never matched a reading.
+    const paths = { deny: ['/usr/bin/rm *', 'bin/shred *', '/opt/tools/* *'], hold: [] };
+    const r = (cmd: string) => readAsShell(cmd, paths, 'allow')?.rule;
+    for (const cmd of ['"/usr/bin/rm" -rf /', 'sudo /usr/bin/rm -rf /', '/usr/bin//rm -rf /', '/usr/bin/../bin/rm -rf /', 'rm -rf /', '/bin/rm -rf /', "r''m -rf /", '/usr/bin/r? -rf /']) {
+      expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+    for (const cmd of ['sudo shred x', '/usr/bin/shred x', './bin/shred x']) expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[1]' });
+    // A directory and a wildcard file name match commands written with that directory only (dropped, it is every command).
+    for (const cmd of ['sudo /opt/tools/wipe all', '"/opt/tools/wipe" all', '/opt//tools/./wipe all', '/opt/x/../tools/wipe all']) {
+      expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[2]' });
+    }
+    for (const cmd of ['wipe all', 'ls /opt/tools', 'rmdir x']) expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: undefined });
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
