@@ -6,6 +6,7 @@
  * still to run (the server read the denied column número), and `BEGIN; SET LOCAL client_encoding …; COMMIT`
  * (no report: the value ended as it was) left every non-ASCII text refused for the rest of the session.
  * Now it is forgotten only by a statement decided once the server has answered everything before it.
+ * Also: a refused statement in a pipelined extended batch answers as the server's own error would.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +20,7 @@ let gate: Gate;
 
 beforeAll(async () => {
   server = await startPostgres();
-  server.psql(`create table cards ("número" text, other text); insert into cards values ('NUMERO-SECRET', 'plain');`);
+  server.psql(`create table cards ("número" text, other text); insert into cards values ('NUMERO-SECRET', 'plain'); create table notes (t text);`);
   gate = await startConfiguredGate(server, gateConfig(server, {
     classes: ['read', 'write', 'utility', 'transaction'],
     role: { tables: { allow: ['public.*'] }, columns: { deny: ['número'] }, functions: { allow: ['set_config'] } },
@@ -124,5 +125,39 @@ describe('the window between a SET and its report', () => {
     expect(out).not.toContain('NUMERO-SECRET');
     expect(out).toMatch(/E:.*rule: unseen_settings/);
     expect(out).toMatch(/C:SELECT 1[^]*E:/); // the set_config ran first
+  });
+});
+
+describe('a refusal inside a pipelined extended batch', () => {
+  it('the statements before it are answered, the rest of the batch is skipped and its transaction rolled back, as after a server error', async () => {
+    const insert = (t: string) => [bytes.parse('', `INSERT INTO notes VALUES ('${t}')`), bytes.bind('', '', []), bytes.execute()];
+    const out = await RawPgClient.pipelined(gate.broker, [
+      ...insert('before'),
+      bytes.parse('', 'DROP TABLE notes'), bytes.bind('', '', []), bytes.describe('P', ''), bytes.execute(),
+      ...insert('after'), bytes.sync(),
+      bytes.query('SELECT count(*) AS n FROM notes'),
+    ], 2);
+    const frames = out.split('\n').map((l) => l[0]);
+    // 1 2 C (the first INSERT), 1 2 n (the refused DROP's Parse, Bind, Describe), E (pcigate's), Z; then the count.
+    expect(frames.slice(0, 8).join('')).toBe('12C12nEZ');
+    expect(out).toContain('may not run ddl statements');
+    expect(out).not.toContain('INSERT 0 1\u0000\nE'); // nothing after the error but the ReadyForQuery
+    expect(out.split('\n').filter((l) => l.startsWith('C:INSERT'))).toHaveLength(1);
+    // The batch was one implicit transaction: the error rolled the first INSERT back too.
+    expect(out.split('\n').find((l) => l.startsWith('D:'))?.endsWith('0')).toBe(true);
+  });
+
+  it('in a transaction block: the block fails (ReadyForQuery E), 25P02 until ROLLBACK, then the session goes on', async () => {
+    const out = await RawPgClient.pipelined(gate.broker, [
+      bytes.query('BEGIN'),
+      bytes.parse('', 'DROP TABLE notes'), bytes.bind('', '', []), bytes.execute(),
+      bytes.parse('', "INSERT INTO notes VALUES ('skipped')"), bytes.bind('', '', []), bytes.execute(), bytes.sync(),
+      bytes.query('SELECT 1'), bytes.query('ROLLBACK'), bytes.query("SELECT count(*) FROM notes WHERE t = 'skipped'"),
+    ], 5);
+    const lines = out.split('\n');
+    expect(lines.map((l) => l[0]).join('')).toBe('CZ12EZEZCZTDCZ');
+    expect(lines[5]).toBe('Z:E');
+    expect(lines[6]).toContain('C25P02');
+    expect(lines.find((l) => l.startsWith('D:'))?.endsWith('0')).toBe(true);
   });
 });
