@@ -27,7 +27,7 @@ import type { SshPolicyDecision } from '../policy/ssh-rules.js';
 import type { ChannelInfo, ChannelTaps, LocalSend, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
 import { holdSshCommand } from './ssh-approval.js';
-import { SftpAudit } from '../ssh/sftp-audit.js';
+import { SftpAudit, SftpLimitError, SftpProtocolError } from '../ssh/sftp-audit.js';
 import type { SftpOp } from '../ssh/sftp-audit.js';
 import { decideEnv } from './ssh-env.js';
 import { FailureRecords } from './failure-records.js';
@@ -405,22 +405,40 @@ export class SshSession {
     const sftp = info.kind === 'subsystem' && info.command === 'sftp' ? new SftpAudit() : undefined;
     const channel = n;
     const sftpRecord = (outcome: Outcome, detail: Record<string, unknown>) => this.#record({ type: 'ssh.sftp', outcome, detail: { channel, ...detail } });
+    // A handle the audit never saw opened is the client's bytes (hex): masked as a path is.
+    const mask = (v: string | undefined) => (v === undefined ? undefined : this.#text.maskText(v, this.#counts));
     const masked = (op: SftpOp) => ({
-      ...op, path: this.#text.maskText(op.path, this.#counts), ...(op.to !== undefined ? { to: this.#text.maskText(op.to, this.#counts) } : {}),
+      ...op,
+      ...(op.path !== undefined ? { path: mask(op.path) } : {}),
+      ...(op.to !== undefined ? { to: mask(op.to) } : {}),
+      ...(op.handle !== undefined ? { handle: mask(op.handle) } : {}),
+      ...(op.to_handle !== undefined ? { to_handle: mask(op.to_handle) } : {}),
     });
     return {
       stdout: (b) => {
         this.#limits?.activity();
         if (sftp) {
           for (const f of sftp.fromServer(b)) {
-            sftpRecord('failure', { op: f.op, path: this.#text.maskText(f.path, this.#counts), status: f.status, message: this.#text.maskText(f.message) }).catch(fail);
+            sftpRecord('failure', { op: f.op, ...(f.path !== undefined ? { path: mask(f.path) } : {}), status: f.status, message: this.#text.maskText(f.message) }).catch(fail);
           }
         }
         writeOut(b);
       },
       ...(sftp ? {
         gate: (b: Buffer) => {
-          const ops = sftp.fromClient(b);
+          let ops: SftpOp[];
+          try {
+            ops = sftp.fromClient(b);
+          } catch (e) {
+            if (!(e instanceof SftpProtocolError)) throw e;
+            // A packet that cannot be read, or more requests or handles than the audit tracks: the channel is
+            // closed (the rejection fails it) with the reason recorded, and these bytes are never sent.
+            const rule = e instanceof SftpLimitError ? 'ssh.sftp.limit' : 'ssh.sftp.protocol';
+            return sftpRecord('denied', { rule, reason: e.message }).then(() => {
+              void send.stderr(Buffer.from(`pcigate: ${e.message}; the sftp channel is closed\r\n`));
+              throw e;
+            });
+          }
           if (ops.length === 0) return undefined;
           this.#sftpOps += ops.length;
           return ops.reduce<Promise<unknown>>((p, op) => p.then(() => sftpRecord('success', masked(op))), Promise.resolve()).then(() => undefined);

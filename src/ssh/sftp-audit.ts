@@ -1,31 +1,52 @@
 /**
  * Reads an sftp session's packets as they pass (draft-ietf-secsh-filexfer-02, version 3, which OpenSSH
  * speaks; OpenSSH's PROTOCOL for its extensions) so that each file operation can be recorded: what the client
- * asks (open, remove, rename, mkdir, rmdir, setstat and fsetstat, symlink, hardlink, opendir, close with the bytes read and
- * written through the handle) and the server's failures. It forwards nothing itself and changes no byte.
- * Packets are `uint32 length, byte type, uint32 request-id, …`; both directions are framed here, whole packets
- * up to MAX_PACKET (OpenSSH's own limit is 256 KiB); a longer one is a protocol error.
+ * asks (open, remove, rename, mkdir, rmdir, setstat and fsetstat, symlink, hardlink, opendir, copy-data, close
+ * with the bytes read and written through the handle) and the server's failures. It forwards nothing itself
+ * and changes no byte. Packets are `uint32 length, byte type, uint32 request-id, …`; both directions are
+ * framed here, whole packets up to MAX_PACKET (OpenSSH's own limit is 256 KiB); a longer one is a protocol error.
  */
 
 /** An operation of the client's worth a record. `path` (and `to`) are as the client sent them. */
 export interface SftpOp {
-  op: 'open' | 'close' | 'remove' | 'rename' | 'mkdir' | 'rmdir' | 'setstat' | 'symlink' | 'hardlink' | 'opendir';
-  path: string;
+  op: 'open' | 'close' | 'remove' | 'rename' | 'mkdir' | 'rmdir' | 'setstat' | 'symlink' | 'hardlink' | 'opendir' | 'copy';
+  /** Absent only for an operation through a handle the audit never saw opened (see `handle`). */
+  path?: string;
   to?: string;
   /** open: what the client asks for (read, write, append, create, truncate, exclusive). */
   flags?: string[];
   /** close: bytes that went through the handle. */
   read?: number;
   written?: number;
+  /**
+   * close: bytes of reads asked through the handle and not answered yet when it was closed — at most this
+   * many more may still reach the client after the close (a client need not wait for its reads).
+   */
+  read_pending?: number;
+  /** copy (copy-data): bytes asked to be copied server-side, 0 for "to the end of the file". */
+  length?: number;
+  /**
+   * close, setstat, copy through a handle no open the audit saw returned: the handle (hex, HANDLE_SHOWN bytes at
+   * most, `…` when longer) in place of `path` (`to_handle` in place of `to`), and `unknown_handle: true`.
+   */
+  handle?: string;
+  to_handle?: string;
+  unknown_handle?: true;
 }
 
 /** The server's answer to an operation that failed (SSH_FXP_STATUS other than OK). */
-export interface SftpFailure { op: SftpOp['op']; path: string; status: number; message: string }
+export interface SftpFailure { op: SftpOp['op']; path?: string; status: number; message: string }
 
 /** Whole packets larger than this are refused (OpenSSH's SFTP_MAX_MSG_LENGTH is 256 KiB). */
 export const MAX_PACKET = 1 << 20;
 
 export class SftpProtocolError extends Error {}
+
+/**
+ * More requests awaiting their answer, or more handles open, than the audit keeps track of: the client is
+ * refused rather than its operations forwarded unaccounted for.
+ */
+export class SftpLimitError extends SftpProtocolError {}
 
 const T = {
   OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, FSETSTAT: 10, OPENDIR: 11, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20,
@@ -34,8 +55,15 @@ const T = {
 
 const PFLAGS: Array<[number, string]> = [[0x01, 'read'], [0x02, 'write'], [0x04, 'append'], [0x08, 'create'], [0x10, 'truncate'], [0x20, 'exclusive']];
 
-/** Requests whose answer is awaited at once, and open handles: bounded (a client pipelines tens, not thousands). */
-const MAX_TRACKED = 4096;
+/**
+ * Requests whose answer is awaited at once, and open handles (with opens awaiting their handle): bounded, a
+ * client pipelines tens, not thousands (OpenSSH's sftp 64 by default). A client that goes past either is
+ * refused (SftpLimitError): forgetting the oldest left its answer, its handle and its close unrecorded.
+ */
+export const MAX_TRACKED = 4096;
+
+/** Bytes of a handle shown in a record (OpenSSH's handles are 4; the draft allows 256). */
+export const HANDLE_SHOWN = 32;
 
 /**
  * Cuts a byte stream into sftp packets (length-prefixed). The chunks of an unfinished packet are kept as they
@@ -76,10 +104,22 @@ class Reader {
   constructor(readonly b: Buffer) {}
   byte(): number { this.need(1); return this.b[this.at++]!; }
   u32(): number { this.need(4); const v = this.b.readUInt32BE(this.at); this.at += 4; return v; }
+  /** A uint64 as a number (exact up to 2^53, which no file reaches). */
+  u64(): number { const hi = this.u32(); return hi * 2 ** 32 + this.u32(); }
   bytes(): Buffer { const n = this.u32(); this.need(n); const v = this.b.subarray(this.at, this.at + n); this.at += n; return v; }
   str(): string { return this.bytes().toString('utf8'); }
   skip(n: number): void { this.need(n); this.at += n; }
   private need(n: number): void { if (this.at + n > this.b.length) throw new SftpProtocolError('a truncated sftp packet'); }
+}
+
+/** What a request asked, kept until its answer. `other`: a request not audited, kept so that answers pair up. */
+interface Asked { op: SftpOp['op'] | 'read' | 'other'; path?: string; handle?: string; len?: number }
+
+const OTHER: Asked = { op: 'other' };
+
+/** A handle as a record shows it: hex, its first HANDLE_SHOWN bytes. */
+function showHandle(h: Buffer): string {
+  return h.length > HANDLE_SHOWN ? `${h.subarray(0, HANDLE_SHOWN).toString('hex')}…` : h.toString('hex');
 }
 
 export class SftpAudit {
@@ -87,16 +127,20 @@ export class SftpAudit {
   readonly #down = new Framer();
   /**
    * Request id → what was asked under it and not answered yet, oldest first: a client may reuse an id before
-   * the answer (sftp-server answers in order), and the answer belongs to the oldest, not the latest.
+   * the answer (sftp-server answers in order), and the answer belongs to the oldest, not the latest. Every
+   * request with an id is kept (the ones not audited as OTHER): an answer to a stat under an id reused by an
+   * open was taken for the open's, and the open's handle then went unknown.
    */
-  readonly #asked = new Map<number, Array<{ op: SftpOp['op'] | 'read'; path: string; handle?: string }>>();
+  readonly #asked = new Map<number, Asked[]>();
   #askedCount = 0;
-  /** Open handles (hex) → path and bytes through them. */
-  readonly #handles = new Map<string, { path: string; read: number; written: number; dir: boolean }>();
+  /** Opens and opendirs awaiting their handle: with #handles, at most MAX_TRACKED. */
+  #opening = 0;
+  /** Open handles (hex) → path and bytes through them; `pending`: bytes of reads asked and not answered. */
+  readonly #handles = new Map<string, { path: string; read: number; written: number; pending: number; dir: boolean }>();
 
   /**
    * Client → server bytes; returns the operations completed in them, in order. Throws SftpProtocolError for
-   * a packet it cannot read (the caller fails closed).
+   * a packet it cannot read, SftpLimitError past MAX_TRACKED (the caller fails closed).
    */
   fromClient(chunk: Buffer): SftpOp[] {
     const ops: SftpOp[] = [];
@@ -111,17 +155,23 @@ export class SftpAudit {
     return out;
   }
 
-  #track(id: number, v: { op: SftpOp['op'] | 'read'; path: string; handle?: string }): void {
-    if (this.#askedCount >= MAX_TRACKED) {
-      // Forgotten whole: an id's later answers are then not read at all rather than taken for another request's.
-      const [oldest, list] = this.#asked.entries().next().value!;
-      this.#asked.delete(oldest);
-      this.#askedCount -= list.length;
+  #track(id: number, v: Asked): void {
+    if (this.#askedCount >= MAX_TRACKED) throw new SftpLimitError(`more than ${MAX_TRACKED} sftp requests await their answer`);
+    if (v.op === 'open' || v.op === 'opendir') {
+      if (this.#handles.size + this.#opening >= MAX_TRACKED) throw new SftpLimitError(`more than ${MAX_TRACKED} sftp handles are open`);
+      this.#opening++;
     }
     const list = this.#asked.get(id);
     if (list) list.push(v);
     else this.#asked.set(id, [v]);
     this.#askedCount++;
+  }
+
+  /** The handle a request names: its path when the audit saw it opened, else how a record shows it. */
+  #handle(r: Reader): { key: string; h?: { path: string; read: number; written: number; pending: number; dir: boolean }; shown: string } {
+    const b = r.bytes();
+    const key = b.toString('hex');
+    return { key, h: this.#handles.get(key), shown: showHandle(b) };
   }
 
   #request(r: Reader): SftpOp | undefined {
@@ -138,30 +188,33 @@ export class SftpAudit {
       }
       case T.OPENDIR: { const path = r.str(); this.#track(id, { op: 'opendir', path }); return { op: 'opendir', path }; }
       case T.CLOSE: {
-        const handle = r.bytes().toString('hex');
-        const h = this.#handles.get(handle);
-        this.#handles.delete(handle);
-        if (!h) return undefined;
+        const { key, h, shown } = this.#handle(r);
+        this.#handles.delete(key);
+        if (!h) { this.#track(id, { op: 'close' }); return { op: 'close', handle: shown, unknown_handle: true }; }
         this.#track(id, { op: 'close', path: h.path });
-        return h.dir ? undefined : { op: 'close', path: h.path, read: h.read, written: h.written };
+        if (h.dir) return undefined;
+        return { op: 'close', path: h.path, read: h.read, written: h.written, ...(h.pending > 0 ? { read_pending: h.pending } : {}) };
       }
       case T.READ: {
-        const handle = r.bytes().toString('hex');
-        const h = this.#handles.get(handle);
-        if (h) this.#track(id, { op: 'read', path: h.path, handle });
+        const { key, h } = this.#handle(r);
+        r.skip(8);
+        const len = r.u32();
+        if (!h) { this.#track(id, OTHER); return undefined; }
+        this.#track(id, { op: 'read', path: h.path, handle: key, len });
+        h.pending += len;
         return undefined;
       }
       case T.WRITE: {
-        const handle = r.bytes().toString('hex');
+        const { h } = this.#handle(r);
         r.skip(8);
-        const h = this.#handles.get(handle);
         if (h) h.written += r.u32();
+        this.#track(id, OTHER);
         return undefined;
       }
       case T.FSETSTAT: {
         // A mode, owner or times set through an open handle (`chmod 4755` on an uploaded file): its path's setstat.
-        const h = this.#handles.get(r.bytes().toString('hex'));
-        if (!h) return undefined;
+        const { h, shown } = this.#handle(r);
+        if (!h) { this.#track(id, { op: 'setstat' }); return { op: 'setstat', handle: shown, unknown_handle: true }; }
         this.#track(id, { op: 'setstat', path: h.path });
         return { op: 'setstat', path: h.path };
       }
@@ -177,11 +230,34 @@ export class SftpAudit {
         if (name === 'posix-rename@openssh.com') { const path = r.str(); const to = r.str(); this.#track(id, { op: 'rename', path }); return { op: 'rename', path, to }; }
         if (name === 'hardlink@openssh.com') { const path = r.str(); const to = r.str(); this.#track(id, { op: 'hardlink', path }); return { op: 'hardlink', path, to }; }
         if (name === 'lsetstat@openssh.com') return one('setstat');
+        if (name === 'copy-data') return this.#copy(id, r);
+        this.#track(id, OTHER);
         return undefined;
       }
       default:
+        this.#track(id, OTHER);
         return undefined;
     }
+  }
+
+  /**
+   * OpenSSH's copy-data (PROTOCOL §4.11, `cp` in its sftp): the server copies `length` bytes (0: to the end)
+   * from one open handle to another; nothing passes through the client, so no handle's counts change.
+   */
+  #copy(id: number, r: Reader): SftpOp {
+    const from = this.#handle(r);
+    r.skip(8);
+    const length = r.u64();
+    const to = this.#handle(r);
+    const op: SftpOp = {
+      op: 'copy',
+      ...(from.h ? { path: from.h.path } : { handle: from.shown }),
+      ...(to.h ? { to: to.h.path } : { to_handle: to.shown }),
+      length,
+      ...(!from.h || !to.h ? { unknown_handle: true as const } : {}),
+    };
+    this.#track(id, { op: 'copy', path: op.path });
+    return op;
   }
 
   #reply(r: Reader): SftpFailure | undefined {
@@ -193,23 +269,24 @@ export class SftpAudit {
     if (!asked) return undefined;
     this.#askedCount--;
     if (list!.length === 0) this.#asked.delete(id);
+    if (asked.op === 'open' || asked.op === 'opendir') this.#opening--;
+    if (asked.op === 'read') {
+      const h = this.#handles.get(asked.handle!);
+      if (h) h.pending -= asked.len!;
+      if (h && type === T.DATA) h.read += r.u32();
+      return undefined;
+    }
     if (type === T.HANDLE && (asked.op === 'open' || asked.op === 'opendir')) {
-      if (this.#handles.size >= MAX_TRACKED) this.#handles.delete(this.#handles.keys().next().value!);
-      this.#handles.set(r.bytes().toString('hex'), { path: asked.path, read: 0, written: 0, dir: asked.op === 'opendir' });
+      this.#handles.set(r.bytes().toString('hex'), { path: asked.path!, read: 0, written: 0, pending: 0, dir: asked.op === 'opendir' });
       return undefined;
     }
-    if (type === T.DATA && asked.handle) {
-      const h = this.#handles.get(asked.handle);
-      if (h) h.read += r.u32();
-      return undefined;
-    }
-    if (type === T.STATUS && asked.op !== 'read') {
+    if (type === T.STATUS && asked.op !== 'other') {
       const status = r.u32();
       // SSH_FX_OK (0); SSH_FX_EOF (1) ends a read or a listing, not a failure.
       if (status === 0 || status === 1) return undefined;
       let message = '';
       try { message = r.str(); } catch { /* version 3 servers may omit it */ }
-      return { op: asked.op, path: asked.path, status, message };
+      return { op: asked.op, ...(asked.path !== undefined ? { path: asked.path } : {}), status, message };
     }
     return undefined;
   }
