@@ -20,6 +20,7 @@ import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 import type { PolicyIdentity } from './evaluate.js';
 import { drainOutbox } from './audit-outbox.js';
+import { STATE_RANK, loggedState, type LoggedState } from './approval-history.js';
 import { withFileLock, writeFileAtomic } from './file-lock.js';
 
 export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
@@ -80,6 +81,11 @@ export interface ApprovalRequest {
   denial?: ApprovalPerson & { at_ms: number; reason: string };
   approved_ms?: number;
   uses: number;
+  /**
+   * The seq of the request's `approval.request` record in the audit log (absent when its sink gave none): where
+   * {@link loggedState} starts reading the records that say how far the request has gone.
+   */
+  log_seq?: number;
   /**
    * HMAC-SHA-256 (hex) of the rest of the request as stored, under `approvals/.key` ({@link sealOf}): a
    * request file changed by anything but the store (its state set to approved, an approval or another
@@ -327,12 +333,20 @@ export class ApprovalStore {
    * the outbox before it replaced the file, so the record of the state read here (an `approval.approve`)
    * always comes before this one (`approval.use`). A drain in get() alone can run just before that record
    * arrives and the file changes: the use was then logged and the approval left in the outbox.
+   * Transitions are forward-only: a file whose state is behind what the log records for it ({@link behindLog})
+   * is refused, so a copied-back file cannot re-arm a used, denied or expired approval.
    */
   private async transition(id: string, fn: (req: ApprovalRequest) => { next: ApprovalRequest; record: () => Promise<unknown> }): Promise<ApprovalRequest> {
     const file = this.file(id);
     return withFileLock(this.deps.fs, `${file}.lock`, async () => {
-      const { next, record } = fn(await this.read(id));
+      const req = await this.read(id);
+      const { next, record } = fn(req);
       if (this.deps.drainOutbox) await drainOutbox(this.deps.fs, this.deps.home, this.deps.sink);
+      const logged = await this.behindLog(req);
+      if (logged) {
+        throw new ApprovalConflict(`request ${id} is ${logged.state} in the audit log (${logged.type}, seq ${logged.seq}) but its file says ${req.state}: `
+          + 'an older copy of the file was put back (or a transition stopped between its record and its file); it cannot be decided or used');
+      }
       await record();
       await writeFileAtomic(this.deps.fs, file, await this.sealed(next));
       return next;
@@ -353,10 +367,11 @@ export class ApprovalStore {
       ...(this.deps.account ? { requester_os: { name: this.deps.account.name, uid: this.deps.account.uid } } : {}),
       ...(r.session ? { session: r.session } : {}), ...(r.reason ? { reason: this.mask(r.reason) } : {}), ...(r.rule ? { rule: r.rule } : {}),
     };
-    await this.event('approval.request', req, { ...req.requester, groups: r.requester.groups ?? [] }, 'pending', { rule: r.rule, expires_ms: req.expires_ms });
+    const { seq } = await this.event('approval.request', req, { ...req.requester, groups: r.requester.groups ?? [] }, 'pending', { rule: r.rule, expires_ms: req.expires_ms });
+    const filed: ApprovalRequest = seq >= 0 ? { ...req, log_seq: seq } : req;
     const fh = await this.deps.fs.open(this.file(req.id), 'wx', 0o600);
-    try { await fh.writeFile(await this.sealed(req)); await fh.sync(); } finally { await fh.close(); }
-    return req;
+    try { await fh.writeFile(await this.sealed(filed)); await fh.sync(); } finally { await fh.close(); }
+    return filed;
   }
 
   /**
@@ -506,8 +521,21 @@ export class ApprovalStore {
     const sha = await this.binding(sql, bound);
     const now = this.deps.clock.now();
     const me = person(requester);
-    return (await this.list()).find((r) => r.state === 'approved' && r.hmac === sha && r.connection === connection && samePerson(r.requester, me)
+    const candidates = (await this.list()).filter((r) => r.state === 'approved' && r.hmac === sha && r.connection === connection && samePerson(r.requester, me)
       && (r.window_ms > 0 || r.uses === 0) && now < usableUntil(r));
+    for (const r of candidates) if (!(await this.behindLog(r))) return r;
+    return undefined;
+  }
+
+  /**
+   * What the audit log records for `req` when that is further along than its file (approval-history.ts): an
+   * old copy of the file put back, say an approved one after its one run. A one-run approval's `approval.use`
+   * is always written to the log itself (only the log's owner, the broker, uses approvals). Records another
+   * process parked in the outbox count once drained (a transition drains first).
+   */
+  private async behindLog(req: ApprovalRequest): Promise<LoggedState | undefined> {
+    const logged = await loggedState(this.deps.fs, this.deps.home, req.id, req.log_seq ?? 0);
+    return logged && STATE_RANK[logged.state] > STATE_RANK[req.state] ? logged : undefined;
   }
 
   /**

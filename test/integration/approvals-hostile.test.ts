@@ -6,7 +6,9 @@
  *   masked), and the same text with other values is held again instead of running on that approval;
  * - a process that can write the approvals directory (the requester's own account) and edits its pending
  *   request to `approved` while the statement waits: the broker finds the request's seal broken and
- *   refuses the statement; nothing runs.
+ *   refuses the statement; nothing runs;
+ * - the same process saves the approved file of a one-run approval and puts it back after the run: its seal
+ *   is good, but the audit log holds the approval.use; the statement is held again instead of running twice.
  */
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -106,5 +108,27 @@ describe('the approvals directory written by someone else', () => {
       expect((await c.query("SELECT count(*)::int AS n FROM items WHERE name = 'forged'")).rows[0].n).toBe(0);
     }, slow);
     expect(readLog(slow.home).some((x) => x.type === 'approval.use')).toBe(false);
+  }, 30_000);
+});
+
+describe('an old copy of a request file put back', () => {
+  it('the approved file copied back after its one run: the statement is held again, not run a second time', async () => {
+    const sql = "UPDATE items SET name = name || '+'";
+    const dir = path.join(gate.home, 'approvals');
+    let id = '';
+    await withClient(async (c) => {
+      await expect(c.query(sql)).rejects.toThrow(/no decision on approval request/);
+      id = (await requests()).find((r) => r.state === 'pending' && r.sql === sql)!.id;
+      await store.approve(id, approver);
+      const approvedCopy = await fsp.readFile(path.join(dir, `${id}.json`));
+      expect((await c.query(sql)).rowCount).toBe(3);
+      expect((await store.get(id)).state).toBe('used');
+
+      await fsp.writeFile(path.join(dir, `${id}.json`), approvedCopy);
+      await expect(c.query(sql)).rejects.toThrow(/no decision on approval request/);
+      expect(server.psql("select count(*) from items where name like '%++'").trim()).toBe('0');
+      expect(server.psql("select count(*) from items where name like '%+'").trim()).toBe('3');
+    });
+    expect(readLog(gate.home).filter((x) => x.type === 'approval.use' && x.detail?.id === id)).toHaveLength(1);
   }, 30_000);
 });

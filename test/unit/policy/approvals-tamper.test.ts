@@ -1,11 +1,13 @@
 /**
  * Request files in `approvals/` handled outside pcigate by whoever can write that directory, each still carrying
- * a good seal: a file renamed to another id; and an approval key that others can read (whoever reads it can seal
- * a forged request).
+ * a good seal: an old copy put back (forward-only transitions, checked against the audit log), a file renamed
+ * to another id, and an approval key that others can read (whoever reads it can seal a forged request).
  */
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openAuditLog } from '../../../recorder/index.js';
+import type { AuditRecord } from '../../../recorder/types.js';
 import { ApprovalStore } from '../../../src/policy/approvals.js';
 import type { NewRequest } from '../../../src/policy/approvals.js';
 import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
@@ -15,8 +17,61 @@ import { testCtx } from '../../harness/test-ctx.js';
 
 const requester: PolicyIdentity = { sub: 'u-req', groups: [], via: 'oidc' };
 const ann: PolicyIdentity = { sub: 'u-ann', groups: ['security'], via: 'oidc' };
+const bob: PolicyIdentity = { sub: 'u-bob', groups: ['security'], via: 'oidc' };
 const SQL = 'DELETE FROM orders';
 const SETTINGS: NewRequest['settings'] = { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60 * 60_000, windowMs: 0 };
+
+/** A store whose sink is the home's real audit log, as the broker's is. */
+async function brokerStore() {
+  const home = tempDir('pcigate-approvals-tamper-');
+  const ctx = testCtx();
+  const log = await openAuditLog(ctx, { home, createIfMissing: true });
+  const store = new ApprovalStore({ fs: fsp, clock: ctx.clock, home, sink: log, drainOutbox: true });
+  const file = (id: string) => path.join(home, 'approvals', `${id}.json`);
+  const records = async (): Promise<AuditRecord[]> => {
+    const dir = path.join(home, 'log');
+    const text = (await Promise.all((await fsp.readdir(dir)).sort().map((n) => fsp.readFile(path.join(dir, n), 'utf8')))).join('');
+    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
+  };
+  return { home, store, log, file, records };
+}
+
+describe('an old copy of a request file put back', () => {
+  it('does not re-arm a one-run approval that was used: the audit log holds its approval.use', async () => {
+    const { store, log, file, records } = await brokerStore();
+    try {
+      const r = await store.request({ connection: 'prod-db', requester, sql: SQL, settings: SETTINGS });
+      await store.approve(r.id, ann);
+      const approvedCopy = await fsp.readFile(file(r.id));
+      expect((await store.consume(r.id, requester, 'prod-db', SQL)).state).toBe('used');
+
+      await fsp.writeFile(file(r.id), approvedCopy);
+      // Its seal is good (pcigate wrote it), and it says approved with no use…
+      expect((await store.get(r.id)).state).toBe('approved');
+      // …but the log is further along: it is not offered, and it cannot be used.
+      expect(await store.findUsable(requester, 'prod-db', SQL)).toBeUndefined();
+      await expect(store.consume(r.id, requester, 'prod-db', SQL)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT', message: expect.stringMatching(/used in the audit log \(approval\.use, seq \d+\)/) });
+      expect((await records()).filter((x) => x.type === 'approval.use')).toHaveLength(1);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('does not undo a denial: the pending copy cannot be approved', async () => {
+    const { store, log, file, records } = await brokerStore();
+    try {
+      const r = await store.request({ connection: 'prod-db', requester, sql: SQL, settings: SETTINGS });
+      const pendingCopy = await fsp.readFile(file(r.id));
+      await store.deny(r.id, ann, 'not in the freeze');
+
+      await fsp.writeFile(file(r.id), pendingCopy);
+      await expect(store.approve(r.id, bob)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT', message: expect.stringMatching(/denied in the audit log/) });
+      expect((await records()).some((x) => x.type === 'approval.approve')).toBe(false);
+    } finally {
+      await log.close();
+    }
+  });
+});
 
 describe('a request file renamed to another id', () => {
   it('is refused with the id it holds, so an approval cannot be copied into a second usable one', async () => {
