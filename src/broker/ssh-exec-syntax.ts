@@ -192,9 +192,20 @@ const RUNNERS = new Set([
   'env', 'command', 'exec', 'builtin', 'eval', 'sudo', 'doas', 'su', 'runuser', 'nice', 'nohup', 'timeout', 'time', 'xargs',
   'stdbuf', 'setsid', 'ionice', 'chroot', 'taskset', 'busybox', 'strace', 'ltrace', 'watch', 'flock', 'unbuffer', 'find',
   'sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'csh', 'tcsh', 'fish', 'ssh', 'script', 'systemd-run', 'parallel',
+  // Privileges, namespaces, sandboxes, scheduling and resource limits: each runs the command it is given.
+  'pkexec', 'unshare', 'nsenter', 'setpriv', 'firejail', 'chrt', 'sg', 'setarch', 'linux32', 'linux64', 'prlimit',
+  'numactl', 'capsh', 'bwrap', 'fakeroot', 'cgexec', 'systemd-nspawn', 'ssh-agent', 'dbus-run-session', 'xvfb-run',
   // bash keywords whose words hold a command: `coproc rm …`, `function f { rm …; }` (read like a runner's).
   'coproc', 'function',
 ]);
+
+/**
+ * Programs that run a command pcigate cannot read from their arguments: at and batch read it from their input
+ * or a file (`echo 'rm -rf /' | at now`), tmux and screen from keystrokes they type into a shell
+ * (`tmux send-keys`, `screen -X stuff`), their own command language and configuration files. Where one may be
+ * the command, the line is refused as unreadable while the connection has deny or hold patterns.
+ */
+const OPAQUE = new Set(['at', 'batch', 'tmux', 'screen']);
 
 /** Shell reserved words that may come before a command's name (POSIX sh 2.4, bash's `time`). */
 const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'time']);
@@ -245,7 +256,7 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     // Words that may be run as a command: the first, and any after a program that runs its arguments. A command
     // name with a glob counts as every name it matches, so one that may match such a program is one
     // (`/usr/bin/en? rm -rf /`, `/bin/s[h] -c '…'`).
-    const runAt = words.findIndex((w, i) => (i >= first || w.redirect === 'maybe') && w.redirect !== true && (RUNNERS.has(base(w)) || (i === first && w.glob && mayNameRunner(globName(w.text)))));
+    const runAt = words.findIndex((w, i) => (i >= first || w.redirect === 'maybe') && w.redirect !== true && (RUNNERS.has(base(w)) || (i === first && w.glob && mayName(globName(w.text), RUNNERS))));
     // A redirection's target is never run; one that only some shells read as a target (zsh's `>! x`) may be.
     const named = (i: number) => i === first || words[i]!.redirect === 'maybe' || (runAt >= 0 && i > runAt && words[i]!.redirect !== true);
     for (const [i, w] of words.entries()) {
@@ -274,6 +285,12 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
             return { action: act, rule: `ssh.exec.${list}[${k}]`, reason: `read as the shell reads it ('${reading}'), the command matches ${list} pattern '${exec[list][k]}'` };
           }
         }
+      }
+    }
+    // After the readings, so that a deny pattern a reading matched is the reason given.
+    for (const [i, w] of words.entries()) {
+      if (named(i) && (OPAQUE.has(base(w)) || (w.glob && mayName(globName(w.text), OPAQUE)))) {
+        return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `'${w.text}' may be the command, and it runs commands given to it later (its input, a file or keystrokes) that pcigate cannot read against this connection's deny and hold patterns; pcigate does not run it` };
       }
     }
     if (depth < MAX_DEPTH && runAt >= 0) {
@@ -323,10 +340,10 @@ function globName(text: string): string {
   return out.slice(out.lastIndexOf('/') + 1);
 }
 
-/** Whether a command name glob (globName) may name a program in RUNNERS. */
-function mayNameRunner(name: string): boolean {
+/** Whether a command name glob (globName) may name a program in `programs` (RUNNERS, OPAQUE). */
+function mayName(name: string, programs: ReadonlySet<string>): boolean {
   const re = globRe(name);
-  for (const r of RUNNERS) if (re.test(r)) return true;
+  for (const r of programs) if (re.test(r)) return true;
   return false;
 }
 

@@ -138,6 +138,37 @@ describe('readAsShell', () => {
     for (const cmd of ['wipe all', 'ls /opt/tools', 'rmdir x']) expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: undefined });
   });
 
+  it('reads the command that privilege, namespace, sandbox and scheduling wrappers run', () => {
+    // These ran rm under deny 'rm *': the wrapper was read as the command and rm as its argument.
+    for (const cmd of [
+      'pkexec rm -rf /', 'unshare -m rm -rf /', 'nsenter -t 1 -m rm -rf /', 'setpriv --reuid=0 rm -rf /', 'firejail rm -rf /',
+      'chrt -f 1 rm -rf /', "sg wheel 'rm -rf /'", "sg wheel -c 'rm -rf /'", 'setarch x86_64 rm -rf /', 'prlimit --nofile=10 rm -rf /',
+      'numactl -N0 rm -rf /', "capsh -- -c 'rm -rf /'", 'bwrap --bind / / rm -rf /', 'fakeroot rm -rf /', 'cgexec -g cpu:x rm -rf /',
+      'systemd-nspawn -D / rm -rf /', 'ssh-agent rm -rf /', 'dbus-run-session rm -rf /', 'xvfb-run rm -rf /', '/usr/bin/pkexec rm -rf /',
+    ]) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+    // Already read before: kept so.
+    for (const cmd of [
+      "su -c 'rm -rf /'", "su root -c 'rm -rf /'", 'runuser -u app -- rm -rf /', 'doas rm -rf /', 'stdbuf -o0 rm -rf /', 'flock /tmp/l rm -rf /',
+      "flock /tmp/l -c 'rm -rf /'", 'watch rm -rf /', 'parallel rm ::: -rf', 'systemd-run rm -rf /', "script -c 'rm -rf /'", 'ionice -c3 rm -rf /',
+      'taskset 1 rm -rf /', 'chroot / rm -rf /', 'timeout 5 rm -rf /',
+    ]) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+  });
+
+  it('refuses at, batch, tmux and screen as unreadable: they run commands pcigate cannot read', () => {
+    // `at now` reads its command from its input; tmux send-keys and screen's stuff type it into a shell.
+    for (const cmd of ['at now', 'batch', 'sudo at now + 1 minute', 'tmux send-keys -t 0 r m Space -rf Space / Enter', "screen -X stuff 'r\\155 -rf /\n'", '/usr/bin/tmux new -d']) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.unreadable' });
+    }
+    expect(readAsShell('a? now', { deny: ['rm *'], hold: [] }, 'allow')?.rule).toBe('ssh.exec.unreadable');
+    // Without deny or hold patterns there is nothing to read against.
+    expect(readAsShell('at now', { deny: [], hold: [] }, 'allow')).toBeUndefined();
+    for (const cmd of ['echo at', 'grep screen notes', 'cat /etc/at.deny']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
