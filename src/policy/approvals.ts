@@ -3,7 +3,8 @@
  * request, replaced atomically (temporary file + rename); every state transition happens under an O_EXCL
  * lock file, so concurrent approvers in several processes see one consistent order and exactly one
  * transition wins. An approval binds the exact statement (an HMAC of its text and, in the extended protocol,
- * of its bind parameters' values), the requester and the connection:
+ * of its bind parameters' values), the requester and the connection, not the session that asked (a later
+ * `pcigate exec` run, a session approval, a reconnect use it: docs/log-format.md "approvals"):
  * it lets that statement run once, or repeatedly within a policy-granted window (PCI DSS 7.2.3).
  * Separation of duties: the approver is logged in, in an approver group (or listed subject) for the
  * connection, and not the requester; one person counts once; `min_approvals` distinct people are needed.
