@@ -334,6 +334,16 @@ export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: Channe
   // Client bytes held until a gate (taps.gate) opens, in order; the client is not read meanwhile.
   let gated: Promise<void> | undefined;
   let gatedCount = 0;
+  const forward = (b: Buffer) => {
+    if (remote.write(b) || inputPaused || !local.pause) return;
+    // The upstream window is full and ssh2 buffers the rest in memory: stop reading the client until it drains
+    // (a client pushing stdin into a command that does not read it held all of it in pcigate's memory). Bytes
+    // a gate released count too: they were written regardless, and the client read again at once, so a client
+    // with an sftp operation in every packet filled pcigate's memory while sftp-server read nothing.
+    inputPaused = true;
+    local.pause();
+    remote.once('drain', () => { inputPaused = false; if (!remoteClosed && !gated) local.resume?.(); });
+  };
   local.onInput((b) => {
     // Recorded (when the connection records input) before it is forwarded: a recording that has failed stops it.
     guard(() => taps.input(b));
@@ -345,7 +355,7 @@ export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: Channe
       local.pause?.();
       const mine = gate;
       gated = (gated ?? Promise.resolve()).then(() => mine).then(
-        () => { if (!failed && !remoteClosed) remote.write(b); },
+        () => { if (!failed && !remoteClosed) forward(b); },
         (err: unknown) => fail(err),
       ).finally(() => {
         if (--gatedCount > 0) return;
@@ -354,12 +364,7 @@ export function wireChannel(local: LocalEnd, remote: ClientChannel, taps: Channe
       });
       return;
     }
-    if (remote.write(b) || inputPaused || !local.pause) return;
-    // The upstream window is full and ssh2 buffers the rest in memory: stop reading the client until it drains
-    // (a client pushing stdin into a command that does not read it held all of it in pcigate's memory).
-    inputPaused = true;
-    local.pause();
-    remote.once('drain', () => { inputPaused = false; if (!remoteClosed) local.resume?.(); });
+    forward(b);
   });
   // The client's EOF follows the bytes a gate still holds.
   local.onEof(() => { if (gated) void gated.then(() => remote.end(), () => undefined); else remote.end(); });

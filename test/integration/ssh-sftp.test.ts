@@ -3,7 +3,7 @@
  * is recorded (ssh.sftp) before the server gets it, with its path PAN-masked, the server's refusals too; and
  * an operation whose record cannot be written never reaches the server.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,9 +16,14 @@ import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { AuditWriteError } from '../../src/errors.js';
 import { tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
+
+const str = (v: string | Buffer) => { const b = Buffer.from(v); const n = Buffer.alloc(4); n.writeUInt32BE(b.length); return Buffer.concat([n, b]); };
+const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v); return b; };
+/** One sftp packet (draft-ietf-secsh-filexfer-02 §3): uint32 length, byte type, the rest. */
+const packet = (type: number, ...body: Buffer[]) => { const p = Buffer.concat([Buffer.from([type]), ...body]); return Buffer.concat([u32(p.length), p]); };
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the sftp tests: ${skip}\n`);
@@ -139,4 +144,57 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
       await b.close();
     }
   }, 60_000);
+
+  /** ssh2's client on the sftp subsystem through `b`: raw packets, sent as the test chooses. */
+  const rawSftp = async (b: SshBroker) => {
+    const c = await sshClient(b);
+    const ch = await new Promise<import('ssh2').ClientChannel>((resolve, reject) => c.subsys('sftp', (err, x) => (err ? reject(err) : resolve(x))));
+    let stderr = '';
+    ch.stderr.on('data', (x: Buffer) => { stderr += x.toString(); });
+    const closed = new Promise<void>((resolve) => ch.on('close', () => resolve()));
+    /** Writes `b`; false when it was not sent within `ms` (the broker stopped reading the client). */
+    const send = (x: Buffer, ms = 3_000) => new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), ms);
+      ch.write(x, () => { clearTimeout(t); resolve(true); });
+    });
+    return { c, ch, send, closed, stderr: () => stderr };
+  };
+
+  it('a client with an sftp operation in every packet is not read while sftp-server reads nothing', async () => {
+    // Bytes a gate (the operation's record) released were written upstream whatever ssh2's buffer held, and
+    // the client was read again at once: with sftp-server stuck (here in open(2) of a FIFO with no writer), a
+    // remove in each packet made pcigate buffer all the client sent. Now pcigate stops reading the client
+    // once the upstream window is full: the client stalls after a few windows (ssh2's are 2 MiB).
+    const fifo = path.join(work, 'stuck.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const b = await start(log);
+    const s = await rawSftp(b);
+    // Every write is one SSH packet of UNIT bytes, a divisor of the 2 MiB window, so that none is split where
+    // the window runs out (a split-off rest holds no operation and takes the path that did wait).
+    const UNIT = 16 * 1024;
+    const fill = (id: number, head: Buffer, type: number, ...body: Buffer[]) => {
+      const pad = UNIT - head.length - packet(type, u32(id), ...body, str('')).length;
+      return Buffer.concat([head, packet(type, u32(id), ...body, str(Buffer.alloc(pad, 0x61)))]);
+    };
+    let sent = 0;
+    try {
+      s.ch.on('data', () => {});
+      // INIT, the open that sticks, and an unknown extension's padding: one UNIT.
+      const head = Buffer.concat([packet(1, u32(3)), packet(3, u32(1), str(fifo), u32(1), u32(0))]);
+      expect(await s.send(fill(2, head, 200, str('pad@pcigate.test')))).toBe(true);
+      for (let id = 3; sent < 48 << 20; id += 2) {
+        // A remove (recorded, so gated) and a write to no handle.
+        if (!(await s.send(fill(id + 1, packet(13, u32(id), str(path.join(work, 'absent'))), 6, str('none'), u32(0), u32(0))))) break;
+        sent += UNIT;
+      }
+    } finally {
+      s.c.end();
+      await b.close();
+      // Let sftp-server's open return so that it can exit.
+      const w = spawn('sh', ['-c', `: > '${fifo}'`], { stdio: 'ignore' });
+      setTimeout(() => w.kill('SIGKILL'), 2_000).unref();
+    }
+    expect(sent).toBeGreaterThan(1 << 20);
+    expect(sent).toBeLessThan(24 << 20);
+  }, 120_000);
 });
