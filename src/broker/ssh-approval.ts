@@ -46,7 +46,7 @@ export async function holdSshCommand(h: HoldRequest): Promise<HoldOutcome> {
   const { store, settings } = h.approvals;
   const usable = await store.findUsable(h.identity, h.connection, h.command);
   if (usable) {
-    await store.consume(usable.id, h.identity, h.connection, h.command);
+    await store.consume(usable.id, h.identity, h.connection, h.command, undefined, h.session);
     return { action: 'allow', approval: usable.id };
   }
   const req = await store.request({
@@ -56,7 +56,7 @@ export async function holdSshCommand(h: HoldRequest): Promise<HoldOutcome> {
   h.notice?.(`pcigate: ${maskText(h.why)}: waiting for approval ${req.id} (up to ${formatDuration(settings.waitMs)}); an approver runs: pcigate approve ${req.id}`);
   const r = await store.waitForDecision(req.id, settings.waitMs, h.signal);
   if (r.state === 'approved') {
-    await store.consume(r.id, h.identity, h.connection, h.command);
+    await store.consume(r.id, h.identity, h.connection, h.command, undefined, h.session);
     h.notice?.(`pcigate: approval ${r.id} granted by ${r.approvals.map((a) => a.email ?? a.sub).join(', ')}; running the command`);
     return { action: 'allow', approval: r.id };
   }

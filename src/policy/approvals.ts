@@ -313,7 +313,7 @@ export class ApprovalStore {
     return `${JSON.stringify({ ...rest, seal: sealOf(await this.bindingKey(), rest) }, null, 2)}\n`;
   }
 
-  private event(type: string, req: ApprovalRequest, who: ApprovalPerson & { groups?: string[] }, outcome: 'success' | 'failure' | 'denied' | 'pending', extra: Record<string, unknown> = {}, more: { client?: string } = {}) {
+  private event(type: string, req: ApprovalRequest, who: ApprovalPerson & { groups?: string[] }, outcome: 'success' | 'failure' | 'denied' | 'pending', extra: Record<string, unknown> = {}, more: { client?: string; session?: string } = {}) {
     const account = this.deps.account;
     return this.deps.sink.append({
       type,
@@ -322,7 +322,7 @@ export class ApprovalStore {
       ...(more.client ? { src: { client: more.client } } : {}),
       target: { conn: req.connection },
       outcome,
-      ...(req.session ? { session: req.session } : {}),
+      ...(more.session ?? req.session ? { session: more.session ?? req.session } : {}),
       detail: { id: req.id, kind: req.kind, hmac: req.hmac, sql: req.sql, ...(req.params ? { params: req.params } : {}), state: req.state, ...(req.reason ? { reason: req.reason } : {}), ...extra },
     });
   }
@@ -502,9 +502,11 @@ export class ApprovalStore {
   /**
    * Uses an approval to run `sql`: the request must be approved, for this requester and connection, and
    * for exactly this statement (same HMAC). Without a window it is used up; with one it stays usable
-   * until the window closes. Throws ApprovalConflict otherwise.
+   * until the window closes. Throws ApprovalConflict otherwise. `session`: the session the statement runs
+   * in, which `approval.use` is filed under (the request's own session, where it was held, is then
+   * `detail.requested_in` when it differs: a re-run `pcigate exec`, a reconnect, a window's later runs).
    */
-  async consume(id: string, requester: PolicyIdentity, connection: string, sql: string, bound?: BoundParams): Promise<ApprovalRequest> {
+  async consume(id: string, requester: PolicyIdentity, connection: string, sql: string, bound?: BoundParams, session?: string): Promise<ApprovalRequest> {
     const sha = await this.binding(sql, bound);
     return this.transition(id, (req) => {
       const now = this.deps.clock.now();
@@ -513,7 +515,8 @@ export class ApprovalStore {
       if (!samePerson(req.requester, person(requester)) || req.connection !== connection) throw new ApprovalConflict(`request ${id} was approved for another requester or connection`);
       if (now >= usableUntil(req)) throw new ApprovalConflict(req.window_ms > 0 ? `the approval window of ${id} has closed` : `approval ${id} was not used in time and has expired`);
       const next: ApprovalRequest = { ...req, uses: req.uses + 1, ...(req.window_ms > 0 ? {} : { state: 'used' }) };
-      return { next, record: () => this.event('approval.use', next, person(requester), 'success', { uses: next.uses }) };
+      const elsewhere = session !== undefined && req.session !== undefined && session !== req.session ? { requested_in: req.session } : {};
+      return { next, record: () => this.event('approval.use', next, person(requester), 'success', { uses: next.uses, ...elsewhere }, session ? { session } : {}) };
     });
   }
 

@@ -85,6 +85,16 @@ describe('ApprovalStore', () => {
     expect(sink.events[1]!.actor?.sub).toBe('u-a1');
   });
 
+  it('approval.use is filed under the session the statement runs in, naming the one it was held in', async () => {
+    const { store, req, sink } = setup({ windowMs: 10 * 60_000 });
+    const r = await req({ session: 's-held' });
+    await store.approve(r.id, approver1);
+    await store.consume(r.id, requester, 'prod-db', SQL, undefined, 's-held');
+    await store.consume(r.id, requester, 'prod-db', SQL, undefined, 's-rerun');
+    const uses = sink.events.filter((e) => e.type === 'approval.use');
+    expect(uses.map((e) => [e.session, e.detail?.requested_in])).toEqual([['s-held', undefined], ['s-rerun', 's-held']]);
+  });
+
   it('a window lets the same statement run again until it closes', async () => {
     const { store, req, clock } = setup({ windowMs: 10 * 60_000 });
     const r = await req();
