@@ -270,7 +270,7 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
       for (const name of commandNames(words[i]!.text)) {
         budget.left -= name.length + line.length - ends[i]!;
         if (budget.left < 0) {
-          return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the command has too many words after a program that runs its arguments for pcigate to read them all against this connection's deny and hold patterns; pcigate does not run it (split it into shorter commands)` };
+          return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `reading the command as the shell reads it takes more than ${MAX_READ_CHARS} characters (1 MiB) of readings (each word after a program that runs its arguments is read to the end of the line), more than pcigate reads against this connection's deny and hold patterns; pcigate does not run it (split it into shorter commands)` };
         }
         const reading = name + line.slice(ends[i]!);
         for (const [list, act] of lists) {

@@ -30,6 +30,15 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`, 's');
 }
 
+/**
+ * The longest exec command line pcigate reads for policy, in bytes (UTF-8): 1 MiB. A longer one is refused
+ * unread (rule `ssh.exec.unreadable`), whatever the patterns. An SSH client's exec request is far smaller (the
+ * listener's ssh2 server takes packets of about 35 kB); `pcigate exec NAME -- CMD` joins its arguments into one
+ * line, which Linux lets grow to a few MiB. Reading a line is linear in it, but each word after a program that runs
+ * its arguments starts another reading (ssh-exec-syntax.ts, MAX_READ_CHARS, bounds those too).
+ */
+export const MAX_EXEC_COMMAND_BYTES = 1 << 20;
+
 export function decideSsh(allow: SshConnection['allow'], req: SshPolicyRequest): SshPolicyDecision {
   switch (req.kind) {
     case 'shell':
@@ -37,6 +46,10 @@ export function decideSsh(allow: SshConnection['allow'], req: SshPolicyRequest):
         ? { action: 'allow', rule: 'ssh.shell', reason: 'interactive shell granted' }
         : { action: 'deny', rule: 'ssh.shell', reason: 'interactive shell is not granted on this connection' };
     case 'exec': {
+      const bytes = Buffer.byteLength(req.command);
+      if (bytes > MAX_EXEC_COMMAND_BYTES) {
+        return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the command line is ${bytes} bytes, longer than the ${MAX_EXEC_COMMAND_BYTES} bytes (1 MiB) pcigate reads for policy; pcigate does not run it (split it into shorter commands)` };
+      }
       const cmd = req.command.trim();
       for (const [list, action] of [['deny', 'deny'], ['hold', 'hold'], ['allow', 'allow']] as const) {
         const i = allow.exec[list].findIndex((p) => globToRegExp(p).test(cmd));

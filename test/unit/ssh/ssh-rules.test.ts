@@ -19,6 +19,18 @@ describe('SSH policy', () => {
     expect(decideSsh(allow, { kind: 'exec', command: 'UPTIME' })).toMatchObject({ action: 'deny' });
   });
 
+  it('refuses an exec command line longer than 1 MiB unread, whatever the patterns', () => {
+    // Under an allow '*' (and no deny or hold pattern, so nothing read it as the shell does) this ran.
+    const everything = sshAllow.parse({ exec: { allow: ['*'] } });
+    const MiB = 1 << 20;
+    const long = decideSsh(everything, { kind: 'exec', command: `echo ${'a'.repeat(MiB)}` });
+    expect(long).toMatchObject({ action: 'deny', rule: 'ssh.exec.unreadable' });
+    expect(long.reason).toMatch(/1048581 bytes, longer than the 1048576 bytes \(1 MiB\)/);
+    // Bytes, not characters: 400,000 euro signs are 1.2 MB.
+    expect(decideSsh(everything, { kind: 'exec', command: `echo ${'€'.repeat(400_000)}` }).action).toBe('deny');
+    expect(decideSsh(everything, { kind: 'exec', command: `echo ${'a'.repeat(MiB - 5)}` }).action).toBe('allow');
+  });
+
   it('keeps shell, forwarding, agent, X11 and subsystems off unless granted', () => {
     expect(decideSsh(allow, { kind: 'shell' }).action).toBe('deny');
     expect(decideSsh(allow, { kind: 'port-forwarding', direction: 'local', host: 'db', port: 5432 }).action).toBe('deny');
