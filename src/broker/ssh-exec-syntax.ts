@@ -213,8 +213,11 @@ const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do
 /** A variable assignment before a command's name: `X=1`, and bash's `X+=1` and `a[0]=1`. */
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
 
-/** How deep a command line quoted inside a command line (`sh -c "sh -c '…'"`) is read. */
+/** How deep a command line quoted inside a command line (`sh -c "sh -c '…'"`) is read; a deeper one is refused. */
 const MAX_DEPTH = 4;
+
+/** A word after a program that runs its arguments that is a command line of its own (blanks, operators). */
+const NESTED = /[\s;&|()<>]/;
 
 /**
  * Characters of readings matched against the patterns for one command, nested command lines included. Each
@@ -293,16 +296,20 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
         return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `'${w.text}' may be the command, and it runs commands given to it later (its input, a file or keystrokes) that pcigate cannot read against this connection's deny and hold patterns; pcigate does not run it` };
       }
     }
-    if (depth < MAX_DEPTH && runAt >= 0) {
+    if (runAt >= 0) {
       const after = words.slice(runAt + 1).filter((w) => w.redirect !== true);
-      for (const w of after) {
-        if (!/[\s;&|()]/.test(w.text)) continue;
+      const nested = after.filter((w) => NESTED.test(w.text));
+      // Nested deeper than it is read: what the innermost line runs is unseen, so it is not run (fail closed).
+      if (nested.length > 0 && depth >= MAX_DEPTH) {
+        return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the command nests command lines given to programs that run their arguments more than ${MAX_DEPTH} deep (sh -c '…' within sh -c '…'), deeper than pcigate reads against this connection's deny and hold patterns; pcigate does not run it` };
+      }
+      for (const w of nested) {
         const inner = readAsShell(w.text, exec, action, depth + 1, budget);
         if (inner) return inner;
       }
       // eval, watch and ssh join their arguments with spaces into one command line (`eval "echo x;rm" -rf /`
       // runs `rm -rf /`): the join is read too.
-      if (after.length > 1 && after.some((w) => /[\s;&|()]/.test(w.text))) {
+      if (after.length > 1 && nested.length > 0) {
         const inner = readAsShell(after.map((w) => w.text).join(' '), exec, action, depth + 1, budget);
         if (inner) return inner;
       }

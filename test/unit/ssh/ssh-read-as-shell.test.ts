@@ -169,6 +169,19 @@ describe('readAsShell', () => {
     for (const cmd of ['echo at', 'grep screen notes', 'cat /etc/at.deny']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
   });
 
+  it('refuses command lines nested deeper than it reads', () => {
+    // Six `sh -c` deep the innermost line was not read, and rm ran under deny 'rm *'.
+    const q = (t: string) => `'${t.replace(/'/g, `'\\''`)}'`;
+    let cmd = 'rm -rf /';
+    for (let d = 1; d <= 8; d++) {
+      cmd = `sh -c ${q(cmd)}`;
+      expect({ d, rule: rule(cmd) }).toEqual({ d, rule: d <= 5 ? 'ssh.exec.deny[0]' : 'ssh.exec.unreadable' });
+    }
+    expect(rule("sh -c 'sh -c \"sh -c \\\"echo hi; ls\\\"\"'")).toBeUndefined();
+    // A redirection makes a word a command line of its own too: `rm</dev/null` runs rm.
+    expect(readAsShell("sh -c 'rm</dev/null'", { deny: ['rm*'], hold: [] }, 'allow')?.rule).toBe('ssh.exec.deny[0]');
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
