@@ -4,6 +4,7 @@
  * an operation whose record cannot be written never reaches the server.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { AuditWriteError } from '../../src/errors.js';
+import { FAILED_CLOSED_EXIT } from '../../src/ssh/session-bridge.js';
 import { tempDir } from '../harness/cli.js';
 import { sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
@@ -151,13 +153,14 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
     const ch = await new Promise<import('ssh2').ClientChannel>((resolve, reject) => c.subsys('sftp', (err, x) => (err ? reject(err) : resolve(x))));
     let stderr = '';
     ch.stderr.on('data', (x: Buffer) => { stderr += x.toString(); });
-    const closed = new Promise<void>((resolve) => ch.on('close', () => resolve()));
+    /** The channel's exit status (pcigate's 255 when it closed the channel), or undefined when it just closed. */
+    const exited = new Promise<number | undefined>((resolve) => { ch.on('exit', (code: number | null) => resolve(code ?? undefined)); ch.on('close', () => resolve(undefined)); });
     /** Writes `b`; false when it was not sent within `ms` (the broker stopped reading the client). */
     const send = (x: Buffer, ms = 3_000) => new Promise<boolean>((resolve) => {
       const t = setTimeout(() => resolve(false), ms);
       ch.write(x, () => { clearTimeout(t); resolve(true); });
     });
-    return { c, ch, send, closed, stderr: () => stderr };
+    return { c, ch, send, exited, stderr: () => stderr };
   };
 
   it('a client with an sftp operation in every packet is not read while sftp-server reads nothing', async () => {
@@ -197,4 +200,82 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
     expect(sent).toBeGreaterThan(1 << 20);
     expect(sent).toBeLessThan(24 << 20);
   }, 120_000);
+
+  it('a large put and get are recorded with their byte counts, and sftp cp (copy-data) with both paths', async () => {
+    // copy-data copies on the server from one open file to another: the copy was not recorded at all.
+    const b = await start(log);
+    const w = (n: string) => path.join(work, n);
+    const size = 5 * 1024 * 1024 + 123;
+    writeFileSync(w('big.bin'), randomBytes(size));
+    mkdirSync(w('cp'));
+    const before = records().length;
+    try {
+      const r = await sftp(b, [`put ${w('big.bin')} ${w('cp/big.bin')}`, `cp ${w('cp/big.bin')} ${w(`cp/copy-${pan}.bin`)}`, `get ${w(`cp/copy-${pan}.bin`)} ${w('back.bin')}`, ''].join('\n'));
+      expect(r.stderr).not.toContain('[killed: hung]');
+      expect(r.code).toBe(0);
+      expect(readFileSync(w('back.bin')).equals(readFileSync(w('big.bin')))).toBe(true);
+    } finally {
+      await b.close();
+    }
+    const ops = records().slice(before).filter((x) => x.type === 'ssh.sftp').map((x) => x.detail as { op: string; path: string; to?: string; read?: number; written?: number; length?: number });
+    const masked = 'copy-************1111.bin';
+    expect(ops.filter((d) => d.op === 'copy').map((d) => [path.basename(d.path), path.basename(d.to!), d.length])).toEqual([['big.bin', masked, 0]]);
+    expect(ops.filter((d) => d.op === 'close' && path.basename(d.path) === 'big.bin').map((d) => [d.read, d.written])).toContainEqual([0, size]);
+    expect(ops.filter((d) => d.op === 'close' && path.basename(d.path) === masked).map((d) => [d.read, d.written])).toContainEqual([size, 0]);
+  }, 60_000);
+
+  it('a close through a handle never opened is recorded with the handle, and the server\'s refusal of it', async () => {
+    // It was not recorded at all.
+    const b = await start(log);
+    const before = records().length;
+    const s = await rawSftp(b);
+    try {
+      let got = Buffer.alloc(0);
+      s.ch.on('data', (x: Buffer) => { got = Buffer.concat([got, x]); });
+      s.ch.write(Buffer.concat([packet(1, u32(3)), packet(4, u32(7), str(Buffer.from([0, 0, 0, 9])))]));
+      // VERSION, then the STATUS answering the close (id 7).
+      await expect.poll(() => got.length > 0 && got.includes(Buffer.concat([Buffer.from([101]), u32(7)])), { timeout: 10_000 }).toBe(true);
+    } finally {
+      s.c.end();
+      await b.close();
+    }
+    const sftpRecords = records().slice(before).filter((x) => x.type === 'ssh.sftp');
+    expect(sftpRecords.map((x) => [x.outcome, x.detail])).toEqual([
+      ['success', { channel: 0, op: 'close', handle: '00000009', unknown_handle: true }],
+      ['failure', expect.objectContaining({ channel: 0, op: 'close', status: expect.any(Number) })],
+    ]);
+  }, 60_000);
+
+  it('a client with more than 4096 requests awaiting their answer is refused, the reason recorded, the rest never sent', async () => {
+    // Past 4096 the oldest was forgotten: its answer, its handle and its close went unrecorded. Here sftp-server
+    // is stuck in open(2) of a FIFO, so that no request is answered.
+    const fifo = path.join(work, 'limit.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const b = await start(log);
+    const before = records().length;
+    const s = await rawSftp(b);
+    try {
+      const stats = Array.from({ length: 4100 }, (_, i) => packet(17, u32(10 + i), str(work)));
+      s.ch.write(Buffer.concat([packet(1, u32(3)), packet(3, u32(1), str(fifo), u32(1), u32(0)), ...stats, packet(14, u32(9999), str(path.join(work, 'never')))]));
+      await expect.poll(() => records().slice(before).some((x) => x.type === 'ssh.sftp' && x.outcome === 'denied'), { timeout: 15_000 }).toBe(true);
+    } finally {
+      // Let sftp-server's open return: it then reads the end of its input and exits, which closes the channel.
+      const w = spawn('sh', ['-c', `: > '${fifo}'`], { stdio: 'ignore' });
+      setTimeout(() => w.kill('SIGKILL'), 2_000).unref();
+    }
+    try {
+      expect(await Promise.race([s.exited, new Promise((resolve) => setTimeout(() => resolve('no exit'), 15_000))])).toBe(FAILED_CLOSED_EXIT);
+    } finally {
+      s.c.end();
+      await b.close();
+    }
+    expect(s.stderr()).toContain('more than 4096 sftp requests await their answer');
+    const sftpRecords = records().slice(before).filter((x) => x.type === 'ssh.sftp');
+    expect(sftpRecords.map((x) => [x.outcome, x.detail])).toEqual([
+      ['success', { channel: 0, op: 'open', path: fifo, flags: ['read'] }],
+      ['denied', { channel: 0, rule: 'ssh.sftp.limit', reason: 'more than 4096 sftp requests await their answer' }],
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(existsSync(path.join(work, 'never'))).toBe(false);
+  }, 60_000);
 });
