@@ -224,6 +224,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       },
       prepareRows: (frame) => masker.prepareRows(frame),
       onPortal: (name, sql) => ps.portal(name, sql),
+      parseReadsOtherwise: (sql) => ps.readsOtherwise(sql),
       attach: (c) => { control = c; limits.attach(c); },
       onClientActivity: () => limits.activity(),
       onStatementEnd: () => limits.activity(),

@@ -118,7 +118,7 @@ export class PgSessionRecorder {
 
   /** The hooks the proxy calls. */
   hooks(): SessionHooks {
-    const { attach, onClientActivity, prepareRows, onPortal } = this.c.inner;
+    const { attach, onClientActivity, prepareRows, onPortal, parseReadsOtherwise } = this.c.inner;
     return {
       onStatement: (stmt) => this.onStatement(stmt),
       onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
@@ -127,6 +127,7 @@ export class PgSessionRecorder {
       ...(prepareRows ? { prepareRows: prepareRows.bind(this.c.inner) } : {}),
       ...(onClientActivity ? { onClientActivity: onClientActivity.bind(this.c.inner) } : {}),
       ...(onPortal ? { onPortal: onPortal.bind(this.c.inner) } : {}),
+      ...(parseReadsOtherwise ? { parseReadsOtherwise: parseReadsOtherwise.bind(this.c.inner) } : {}),
     };
   }
 

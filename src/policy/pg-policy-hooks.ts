@@ -65,7 +65,7 @@ export interface PolicyHooksOptions {
 export function policyHooksFor(o: PolicyHooksOptions): (info: { session: string; actor: Actor; startup?: { params: Readonly<Record<string, string>> } }) => SessionHooks {
   return (info) => {
     const ps = openPolicySession(o, info);
-    return { onStatement: (stmt) => decideStatement(o, ps, info.session, stmt), onPortal: (name, sql) => ps.portal(name, sql) };
+    return { onStatement: (stmt) => decideStatement(o, ps, info.session, stmt), onPortal: (name, sql) => ps.portal(name, sql), parseReadsOtherwise: (sql) => ps.readsOtherwise(sql) };
   };
 }
 
@@ -133,8 +133,10 @@ export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, sessio
   // statement never made here as pcigate saw it): fail closed. An empty text the client sent is judged.
   // A refused Parse's text under a name the session PREPAREd in SQL: the server runs that one, not this.
   if (stmt.textUnknown || (stmt.textRefused && ps.prepared.has(stmt.statementName ?? ''))) return inFailedTransaction(stmt, { action: 'deny', rule: 'unknown_statement', message: denyMsg('unknown_statement', 'pcigate does not know the text of the statement this Execute runs (prepared by SQL PREPARE, or never prepared or bound on this connection)') });
+  // Its text, as the server read it at its Parse, may not be the text policy reads (see Statement.parsedOtherwise).
+  if (stmt.parsedOtherwise) return inFailedTransaction(stmt, { action: 'deny', rule: 'client_encoding', message: denyMsg('client_encoding', 'the server read the text of the statement this Execute runs when it was Parsed, under a client_encoding other than UTF-8, where pcigate reads SQL text as UTF-8: it could name a table or column policy did not judge; Parse it again under client_encoding UTF8') });
   // Behind a statement that may have changed settings unseen, in its extended batch (see Statement.unsettled).
-  if (stmt.unsettled) return inFailedTransaction(stmt, { action: 'deny', rule: 'unseen_settings', message: denyMsg('unseen_settings', 'its text holds a backslash or a non-ASCII character, and a statement before it in this batch may have run code (a trigger, a DEFAULT, a view, a function, a DO block) that changed settings under which the server reads such text otherwise, which the server reports only when the batch ends (Sync); send it after the Sync') });
+  if (stmt.unsettled) return inFailedTransaction(stmt, { action: 'deny', rule: 'unseen_settings', message: denyMsg('unseen_settings', 'its text holds a backslash or a non-ASCII character, and a statement before it (or before its Parse) in this batch may have run code (a trigger, a DEFAULT, a view, a function, a DO block) that changed settings under which the server reads such text otherwise, which the server reports only when the batch ends (Sync); send it, and its Parse, after the Sync') });
   const d = ps.decide(stmt.sql, o.clock.now(), stmt.txStatus);
   // Read by the proxy once the statement is allowed (here, or when a hold resolves).
   if (d.settles) stmt.settlesFirst = true;

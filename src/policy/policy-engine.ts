@@ -283,6 +283,14 @@ export class PolicySession {
     return this.encodingPending ?? (this.utf8Like(this.encodingReported) ? undefined : this.encodingReported);
   }
 
+  /**
+   * Whether the server may read `sql` otherwise than policy if it read it now (a Parse being forwarded, which
+   * the server converts from client_encoding when it reads it, whatever the encoding is at its Execute).
+   */
+  readsOtherwise(sql: string): boolean {
+    return this.misreadingEncoding() !== undefined && NON_ASCII.test(sql);
+  }
+
   /** SET client_encoding, or a RESET that goes back to the start's (RESET ALL, DISCARD ALL too). */
   private encodingSet(value: string | undefined): void {
     const next = value ?? this.encodingAtStart ?? 'UTF8';

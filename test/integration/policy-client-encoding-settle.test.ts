@@ -128,6 +128,43 @@ describe('the window between a SET and its report', () => {
   });
 });
 
+describe('a statement Parsed under another client_encoding', () => {
+  it('Parsed while LATIN1, Executed after SET client_encoding = UTF8: refused, the server read its text in LATIN1', async () => {
+    const out = await RawPgClient.writes(gate.broker, [
+      bytes.query("SET client_encoding = 'LATIN1'"),
+      Buffer.concat([parseBytes('s1', LATIN1_NUMERO), bytes.sync()]),
+      bytes.query("SET client_encoding = 'UTF8'"),
+      Buffer.concat([bytes.bind('', 's1', []), bytes.execute(), bytes.sync()]),
+    ]);
+    expect(out).not.toContain('NUMERO-SECRET');
+    expect(out).toContain('rule: client_encoding');
+  });
+
+  it('Parsed behind set_config(\'client_encoding\', \'LATIN1\') not yet answered, Executed after SET client_encoding = UTF8: refused', async () => {
+    const out = await RawPgClient.writes(gate.broker, [
+      Buffer.concat([
+        bytes.parse('', "SELECT set_config('client_encoding', 'LATIN1', false)"), bytes.bind('', '', []), bytes.execute(),
+        parseBytes('s1', LATIN1_NUMERO), bytes.sync(),
+      ]),
+      bytes.query("SET client_encoding = 'UTF8'"),
+      Buffer.concat([bytes.bind('', 's1', []), bytes.execute(), bytes.sync()]),
+    ]);
+    expect(out).toContain('S:client_encoding\u0000LATIN1');
+    expect(out).not.toContain('NUMERO-SECRET');
+    expect(out).toContain('rule: unseen_settings');
+  });
+
+  it('Parsed and Executed under UTF8: read (the denied column by name)', async () => {
+    const out = await RawPgClient.writes(gate.broker, [
+      Buffer.concat([bytes.parse('s1', "SELECT 'café' AS x"), bytes.parse('s2', 'SELECT número FROM cards'), bytes.sync()]),
+      Buffer.concat([bytes.bind('', 's1', []), bytes.execute(), bytes.sync()]),
+      Buffer.concat([bytes.bind('', 's2', []), bytes.execute(), bytes.sync()]),
+    ]);
+    expect(out).toContain(Buffer.from('café').toString('latin1'));
+    expect(out).toContain('columns.deny');
+  });
+});
+
 describe('a refusal inside a pipelined extended batch', () => {
   it('the statements before it are answered, the rest of the batch is skipped and its transaction rolled back, as after a server error', async () => {
     const insert = (t: string) => [bytes.parse('', `INSERT INTO notes VALUES ('${t}')`), bytes.bind('', '', []), bytes.execute()];

@@ -49,10 +49,17 @@ export interface Statement {
    */
   settlesFirst?: true;
   /**
-   * Set by the proxy: the statement came after a `settlesFirst` one in the same extended batch, where no
-   * ReadyForQuery can come before the client's Sync, so a setting it changed cannot be known yet. Refuse it.
+   * Set by the proxy: the statement (or the Parse of its text, which the server reads then) came after a
+   * `settlesFirst` one in the same extended batch, where no ReadyForQuery can come before the client's Sync,
+   * so a setting it changed cannot be known yet. Refuse it.
    */
   unsettled?: true;
+  /**
+   * Set by the proxy: the server read this Execute's text at its Parse, when the hooks said it may read it
+   * otherwise (SessionHooks.parseReadsOtherwise). The server keeps the text as it read it then, whatever the
+   * settings are now. Refuse it.
+   */
+  parsedOtherwise?: true;
 }
 
 export type StatementDecision =
@@ -134,6 +141,12 @@ export interface SessionHooks {
    * answered: called again with its text once it has, unless the name was bound or closed again meanwhile).
    */
   onPortal?(name: string, sql: string | null): void;
+  /**
+   * Asked as a Parse is forwarded: whether the server may read its text otherwise than the hooks read it now
+   * (a client_encoding other than UTF-8). The server converts a Parse's text when it reads it, so an Execute
+   * of the statement runs that reading even after the setting has changed (Statement.parsedOtherwise).
+   */
+  parseReadsOtherwise?(sql: string): boolean;
   /** The session is ready: the control that session timers (idle timeout, maximum duration) act through. */
   attach?(control: SessionControl): void;
   /** Bytes arrived from the client (per chunk, not per message): resets idle timers. */

@@ -71,8 +71,8 @@ const ABORT_TX = encodeQuery("DO $pcigate$BEGIN RAISE EXCEPTION 'pcigate: a stat
 const ABORT_BATCH = encodeParse({ name: 'pcigate_refused', sql: "SELECT 'pcigate: a statement was refused by policy; the transaction is aborted'::pg_catalog.int4", paramTypes: [] });
 
 /** What a portal bound from `ps` knows of its text: none (`ps` unknown or never Parsed here), or one the server refused. */
-function textFlags(ps: { sql: string; unknown?: true; refused?: true } | undefined): { unknown?: true; refused?: true } {
-  return !ps || ps.unknown ? { unknown: true } : ps.refused ? { refused: true } : {};
+function textFlags(ps: { sql: string; unknown?: true; refused?: true; otherwise?: ReadOtherwise } | undefined): { unknown?: true; refused?: true; otherwise?: ReadOtherwise } {
+  return !ps || ps.unknown ? { unknown: true } : ps.refused ? { refused: true } : ps.otherwise ? { otherwise: ps.otherwise } : {};
 }
 
 /** ABORT_BATCH with its own Sync: answered by the error and a ReadyForQuery, as ABORT_TX is. */
@@ -90,6 +90,13 @@ const COPY_FAIL_TERMINATE = Buffer.concat([encodeCopyFail('pcigate: the session 
 /** Flush (§55.7): the server sends what it owes so far; nothing else changes. */
 const FLUSH = Buffer.from([FE.Flush, 0, 0, 0, 4]);
 
+/**
+ * Why the server may have read a Parse's text otherwise than the hooks: they said so
+ * (SessionHooks.parseReadsOtherwise: Statement.parsedOtherwise), or it came behind a settling statement in
+ * the same batch, whose setting changes nothing reports (Statement.unsettled).
+ */
+type ReadOtherwise = 'hooks' | 'unsettled';
+
 /** A statement the client prepared (Parse), as pcigate mirrors it. */
 interface Prepared {
   sql: string;
@@ -101,6 +108,8 @@ interface Prepared {
    * server holds nothing under the name, unless a statement prepared by SQL PREPARE (see Statement.textRefused).
    */
   refused?: true;
+  /** The server may have read `sql` otherwise than the hooks: see ReadOtherwise. */
+  otherwise?: ReadOtherwise;
   /** The RowDescription a Describe of it (or of a portal bound from it) got: its columns' types. */
   described?: Buffer | undefined;
   /**
@@ -162,7 +171,7 @@ const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pc
 export class Relay {
   private readonly expect: Expect[] = [];
   private readonly prepared = new Map<string, Prepared>();
-  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; refused?: true; from?: Prepared }>();
+  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; refused?: true; otherwise?: ReadOtherwise; from?: Prepared }>();
   /** Statements whose Running gets a `describe` (set when the Execute is read, taken when it is admitted). */
   private readonly descriptions = new WeakMap<Statement, Buffer>();
   private statementCount = 0;
@@ -189,7 +198,7 @@ export class Relay {
    * skipped Execute shows what the client bound for it. Cleared at the Sync.
    */
   private readonly skippedPrepared = new Map<string, { sql: string; types: number[] }>();
-  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; refused?: true; from?: Prepared }>();
+  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; refused?: true; otherwise?: ReadOtherwise; from?: Prepared }>();
   private pumping = false;
   private ended = false;
   private clientGone = false;
@@ -452,8 +461,19 @@ export class Relay {
         return this.statement(f, { protocol: 'function', sql: `function ${decodeFunctionCall(f).oid}`, params: [] });
       case FE.Parse: {
         const p = decodeParse(f);
+        // The server converts the text as it reads it, under the settings the statements before it leave, and
+        // keeps it so: a statement before it may have changed them unseen (Statement.settlesFirst). As for a
+        // statement (see statement()): when that one's ReadyForQuery is coming, this waits for it, so the hooks
+        // know the settings the server reads the text under; in the same batch none comes, and no report
+        // tells them ever after.
+        if (this.settling && !readAlike(p.sql) && this.readyComing(this.settling)) {
+          return new Promise<void>((resolve) => { this.settleWaiters.push(resolve); })
+            .then(() => (this.ended ? undefined : this.onClientFrame(f) ?? undefined));
+        }
         const prev = this.prepared.get(p.name);
         const set: Prepared = { sql: p.sql, types: p.types };
+        if (this.settling && !readAlike(p.sql)) set.otherwise = 'unsettled';
+        else if (this.o.hooks.parseReadsOtherwise?.(p.sql)) set.otherwise = 'hooks';
         if (p.name !== '') {
           let settle = () => {};
           const settled = new Promise<void>((r) => { settle = r; });
@@ -488,7 +508,7 @@ export class Relay {
           this.forward(FLUSH);
           this.unflushed = 0;
           return unsure.settled.then(() => {
-            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined }, textFlags(unsure.held));
+            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined, otherwise: undefined }, textFlags(unsure.held));
             delete portal.from;
             if (this.ended) return;
             return this.onClientFrame(f) ?? undefined;
@@ -498,6 +518,7 @@ export class Relay {
         const described = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.prepared.get(portal.statement)?.described : undefined;
         return this.statement(f, {
           protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [], ...(portal && !portal.unknown ? {} : { textUnknown: true as const }), ...(portal?.refused ? { textRefused: true as const } : {}),
+          ...(portal?.otherwise === 'hooks' ? { parsedOtherwise: true as const } : portal?.otherwise === 'unsettled' ? { unsettled: true as const } : {}),
           statementName: portal?.statement ?? '', portal: e.portal, maxRows: e.maxRows,
         }, described && portal ? withFormats(described, portal.resultFormats) : undefined);
       }
