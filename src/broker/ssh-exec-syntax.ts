@@ -12,6 +12,10 @@
  * argument and stays allowed (`sh -c "echo a; echo b"` under `sh -c *`); a pattern's own literal text is the
  * administrator's and is not judged. The reading is POSIX sh's; where another shell reads more syntax the
  * check sees more text as unquoted, never less, so it refuses more (fail closed).
+ *
+ * readAsShell reads a command's words as sh does, with what bash, zsh and fish add before or around a command's
+ * name (their keywords, redirections, `=rm`); csh, tcsh and shells outside the sh family are not modelled
+ * (docs/ssh.md, Which login shells).
  */
 
 /** Offsets in `cmd` of characters that are shell syntax able to start a command, as POSIX sh reads the line. */
@@ -195,8 +199,9 @@ const RUNNERS = new Set([
   // Privileges, namespaces, sandboxes, scheduling and resource limits: each runs the command it is given.
   'pkexec', 'unshare', 'nsenter', 'setpriv', 'firejail', 'chrt', 'sg', 'setarch', 'linux32', 'linux64', 'prlimit',
   'numactl', 'capsh', 'bwrap', 'fakeroot', 'cgexec', 'systemd-nspawn', 'ssh-agent', 'dbus-run-session', 'xvfb-run',
-  // bash keywords whose words hold a command: `coproc rm …`, `function f { rm …; }` (read like a runner's).
-  'coproc', 'function',
+  // bash keywords whose words hold a command: `coproc rm …`, `function f { rm …; }`, and zsh's `repeat 3 rm …`
+  // (read like a runner's).
+  'coproc', 'function', 'repeat',
 ]);
 
 /**
@@ -207,8 +212,12 @@ const RUNNERS = new Set([
  */
 const OPAQUE = new Set(['at', 'batch', 'tmux', 'screen']);
 
-/** Shell reserved words that may come before a command's name (POSIX sh 2.4, bash's `time`). */
-const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'time']);
+/**
+ * Words that may come before a command's name and are not it: POSIX sh's reserved words (2.4), bash's `time`,
+ * fish's `not`, `and`, `or` and `begin`, zsh's precommand modifiers `noglob`, `nocorrect` and `-`. In a shell
+ * without them such a word is a program's name that hardly exists; read as a keyword, the command after it is read.
+ */
+const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'time', 'not', 'and', 'or', 'begin', 'noglob', 'nocorrect', '-']);
 
 /** A variable assignment before a command's name: `X=1`, and bash's `X+=1` and `a[0]=1`. */
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
@@ -366,6 +375,8 @@ function globMatch(glob: string, text: string): boolean {
  * too). Patterns naming a directory meet the path, patterns without one the file name.
  */
 function commandNames(text: string): string[] {
+  // zsh expands a word starting with `=` to the path of the command it names: `=rm` is /usr/bin/rm.
+  if (text.startsWith('=') && text.length > 1) return [...new Set([...commandNames(text.slice(1)), text])];
   const file = text.slice(text.lastIndexOf('/') + 1);
   if (!text.includes('/')) return [file];
   const abs = text.startsWith('/');

@@ -182,6 +182,14 @@ describe('readAsShell', () => {
     expect(readAsShell("sh -c 'rm</dev/null'", { deny: ['rm*'], hold: [] }, 'allow')?.rule).toBe('ssh.exec.deny[0]');
   });
 
+  it("reads fish's and zsh's words before a command and zsh's =name", () => {
+    // fish runs rm after not/and/or, zsh after noglob/nocorrect/-, `=rm` is rm's path and `repeat 2` runs rm twice.
+    for (const cmd of ['not rm -rf /', 'true; and rm -rf /', 'false; or rm -rf /', 'noglob rm -rf /', 'nocorrect rm -rf /', '- rm -rf /', '=rm -rf /', 'sudo =rm -rf /', 'repeat 2 rm -rf /']) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+    for (const cmd of ['echo =rm', 'echo and rm']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
