@@ -5,14 +5,11 @@
  * major networks only, so `1234567812345670` reached approvals/A-….json and the audit log in clear.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/cli/ctx.js';
-import { configSchema } from '../../src/config/index.js';
-import { ApprovalStore } from '../../src/policy/approvals.js';
+import type { ApprovalStore } from '../../src/policy/approvals.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, pgClient, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { APPROVER, type Gate, heldGate, pgClient, until } from './pg-proxy-setup.js';
 
 const PRIVATE_LABEL = '1234567812345670'; // Luhn-valid, outside the major networks' ranges
 
@@ -23,21 +20,7 @@ let store: ApprovalStore;
 beforeAll(async () => {
   server = await startPostgres();
   server.psql('create table items (id int primary key, name text)');
-  const config = configSchema.parse({
-    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    masking: { networks: 'any_luhn' },
-    policy: {
-      roles: { eng: { subjects: ['tester'] } },
-      connections: {
-        'test-db': {
-          approvals: { groups: ['security'], wait: '60s' },
-          roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], require_approval: ['write_without_where'] } },
-        },
-      },
-    },
-  });
-  gate = await startConfiguredGate(server, config);
-  store = new ApprovalStore({ fs: fsp, clock: systemClock(), home: gate.home, sink: gate.log });
+  ({ gate, store } = await heldGate(server, { masking: { networks: 'any_luhn' } }));
 }, 120_000);
 
 afterAll(async () => {
@@ -62,12 +45,12 @@ describe('a held statement under masking.networks any_luhn', () => {
     let pending = 0;
     await until(async () => { pending = (await store.list()).filter((r) => r.state === 'pending').length; return pending === 1; }, 15_000);
     const [req] = await store.list();
-    await store.deny(req!.id, { sub: 'u-approver', email: 'ann@example.com', groups: ['security'], via: 'oidc', mfa: true }, 'test over');
+    await store.deny(req!.id, APPROVER, 'test over');
     await simple;
     const extended = c.query({ text: 'update items set name = $1', values: [`bound ${PRIVATE_LABEL}`] }).catch((e: unknown) => e);
     await until(async () => (await store.list()).filter((r) => r.state === 'pending').length === 1, 15_000);
     const req2 = (await store.list()).find((r) => r.state === 'pending')!;
-    await store.deny(req2.id, { sub: 'u-approver', email: 'ann@example.com', groups: ['security'], via: 'oidc', mfa: true }, 'test over');
+    await store.deny(req2.id, APPROVER, 'test over');
     await extended;
     await c.end().catch(() => undefined);
     const text = onDisk();

@@ -9,21 +9,16 @@
  * transaction exit in the same text, is held and files a request as before.
  */
 import { writeFileSync } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/cli/ctx.js';
-import { configSchema } from '../../src/config/index.js';
-import { ApprovalStore, type ApprovalRequest } from '../../src/policy/approvals.js';
-import type { PolicyIdentity } from '../../src/policy/evaluate.js';
+import type { ApprovalRequest, ApprovalStore } from '../../src/policy/approvals.js';
 import { runCli, tempDir } from '../harness/cli.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, pgClient, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { APPROVER, type Gate, heldGate, pgClient, readLog, run, until } from './pg-proxy-setup.js';
 
 const FAILED = 'current transaction is aborted, commands ignored until end of transaction block';
 const HOLD_RULE = 'policy.connections.test-db.roles.eng.require_approval.write_without_where';
 const TABLE_RULE = 'policy.connections.test-db.roles.eng.approval_tables';
-const approver: PolicyIdentity = { sub: 'u-approver', email: 'ann@example.com', groups: ['security'], via: 'oidc', mfa: true };
 
 let server: PostgresServer;
 let gate: Gate;
@@ -32,21 +27,7 @@ let store: ApprovalStore;
 beforeAll(async () => {
   server = await startPostgres();
   server.psql("create table items (id int primary key, name text); create table cards (id int, last4 text); insert into cards values (1, '1111');");
-  const config = configSchema.parse({
-    connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    policy: {
-      roles: { eng: { subjects: ['tester'] } },
-      connections: {
-        'test-db': {
-          // A hold waits a minute: a test that saw one would time out long before.
-          approvals: { groups: ['security'], wait: '60s' },
-          roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], require_approval: ['write_without_where'], approval_tables: ['cards'] } },
-        },
-      },
-    },
-  });
-  gate = await startConfiguredGate(server, config);
-  store = new ApprovalStore({ fs: fsp, clock: systemClock(), home: gate.home, sink: gate.log });
+  ({ gate, store } = await heldGate(server, { role: { approval_tables: ['cards'] } }));
 }, 120_000);
 
 afterAll(async () => {
@@ -142,7 +123,7 @@ describe('a statement policy would hold, in a transaction that has already faile
       const outside = c.query("update items set name = 'held_outside'").then(() => null, (e: unknown) => e);
       const req = await pendingFor('held_outside');
       expect(req.rule).toBe(HOLD_RULE);
-      await store.deny(req.id, approver, 'not now');
+      await store.deny(req.id, APPROVER, 'not now');
       expect(await outside).toMatchObject({ code: '42501', message: expect.stringContaining('denied by ann@example.com: not now') });
       expect(notices.join('\n')).toContain(`pcigate approve ${req.id}`);
 
@@ -151,7 +132,7 @@ describe('a statement policy would hold, in a transaction that has already faile
       await expect(c.query('select 1/0')).rejects.toMatchObject({ code: '22012' });
       const behindExit = c.query("rollback; update items set name = 'held_behind_rollback'").then(() => null, (e: unknown) => e);
       const req2 = await pendingFor('held_behind_rollback');
-      await store.deny(req2.id, approver, 'not now either');
+      await store.deny(req2.id, APPROVER, 'not now either');
       expect(await behindExit).toMatchObject({ message: expect.stringContaining('denied by ann@example.com: not now either') });
       await c.query('rollback');
       expect((await c.query('select $1::int as x', [8])).rows).toEqual([{ x: 8 }]);

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { openAuditLog, type AuditLog, type AuditLogOptions } from '../../recorder/index.js';
@@ -13,6 +14,8 @@ import { localIdentity } from '../../src/broker/identity-provider.js';
 import { startPgBroker, type PgBroker, type PgBrokerOptions } from '../../src/broker/pg-broker.js';
 import { pgHooksFor } from '../../src/broker/pg-hooks.js';
 import { configSchema, type PcigateConfig } from '../../src/config/index.js';
+import { ApprovalStore } from '../../src/policy/approvals.js';
+import type { PolicyIdentity } from '../../src/policy/evaluate.js';
 import type { UpstreamTarget } from '../../src/pg/proxy/upstream.js';
 import { tempDir } from '../harness/cli.js';
 import type { PostgresServer } from '../harness/postgres.js';
@@ -61,10 +64,12 @@ export function gateConfig(server: PostgresServer, o: {
   classes: string[]; rules?: Array<Record<string, unknown>>;
   /** More of role eng's entry (tables, require_approval …) and the connection's approvals section. */
   role?: Record<string, unknown>; approvals?: Record<string, unknown>;
+  /** More of the masking section (networks …). */
+  masking?: Record<string, unknown>;
 }): PcigateConfig {
   return configSchema.parse({
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
-    masking: { rules: o.rules ?? [] },
+    masking: { rules: o.rules ?? [], ...o.masking },
     policy: {
       roles: { eng: { subjects: ['tester'] } },
       connections: { 'test-db': { ...(o.approvals ? { approvals: o.approvals } : {}), roles: { eng: { classes: o.classes, ...o.role } } } },
@@ -81,6 +86,36 @@ export async function startConfiguredGate(pg: PostgresServer, config: PcigateCon
   const gate = await startGate(pg, { hooksFor: (info) => ref.hooks!(info) });
   ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(pg), home: gate.home, sink: gate.log });
   return gate;
+}
+
+/** The approver of held statements in gate tests: group security, with MFA. */
+export const APPROVER: PolicyIdentity = { sub: 'u-approver', email: 'ann@example.com', groups: ['security'], via: 'oidc', mfa: true };
+
+/**
+ * A configured gate (startConfiguredGate) whose role eng may read, write, use transactions and utilities, with
+ * writes without WHERE held for an approver of group security (APPROVER) for up to a minute — a test that
+ * saw a hold wait out would time out long before — and the approval store of its data home. `role` adds to
+ * eng's entry (approval_tables …), `masking` to the masking section.
+ */
+export async function heldGate(server: PostgresServer, o: { role?: Record<string, unknown>; masking?: Record<string, unknown> } = {}): Promise<{ gate: Gate; store: ApprovalStore }> {
+  const gate = await startConfiguredGate(server, gateConfig(server, {
+    classes: ['read', 'write', 'transaction', 'utility'],
+    approvals: { groups: ['security'], wait: '60s' },
+    role: { require_approval: ['write_without_where'], ...o.role },
+    ...(o.masking ? { masking: o.masking } : {}),
+  }));
+  return { gate, store: new ApprovalStore({ fs: fsp, clock: systemClock(), home: gate.home, sink: gate.log }) };
+}
+
+/**
+ * gateConfig of the client_encoding tests: role eng reads tables in public and utilities, all but the column
+ * `número` (non-ASCII, so a text naming it in another encoding is what policy must not misread).
+ */
+export function numeroDeniedConfig(server: PostgresServer): PcigateConfig {
+  return gateConfig(server, {
+    classes: ['read', 'utility', 'transaction'],
+    role: { tables: { allow: ['public.*'] }, columns: { deny: ['número'] } },
+  });
 }
 
 /**

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, numeroDeniedConfig, startConfiguredGate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let latin1: PostgresServer;
@@ -21,10 +21,7 @@ beforeAll(async () => {
   // All ASCII (psql's own client_encoding does not matter): chr(250) is ú in the LATIN1 database.
   server.psql(`DO $$ BEGIN EXECUTE format('create table cards (%I text, other text)', 'n' || chr(250) || 'mero'); END $$; insert into cards values ('NUMERO-SECRET', 'plain');`, 'latin1db');
   latin1 = { ...server, database: 'latin1db' };
-  gate = await startConfiguredGate(latin1, gateConfig(latin1, {
-    classes: ['read', 'utility', 'transaction'],
-    role: { tables: { allow: ['public.*'] }, columns: { deny: ['número'] } },
-  }));
+  gate = await startConfiguredGate(latin1, numeroDeniedConfig(latin1));
 }, 120_000);
 
 afterAll(async () => {
