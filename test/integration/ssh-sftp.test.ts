@@ -18,14 +18,10 @@ import { sshConnection } from '../../src/config/sections/connections.js';
 import { AuditWriteError } from '../../src/errors.js';
 import { FAILED_CLOSED_EXIT } from '../../src/ssh/session-bridge.js';
 import { tempDir } from '../harness/cli.js';
+import { packet, str, u32 } from '../harness/sftp-bytes.js';
 import { sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
-
-const str = (v: string | Buffer) => { const b = Buffer.from(v); const n = Buffer.alloc(4); n.writeUInt32BE(b.length); return Buffer.concat([n, b]); };
-const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v); return b; };
-/** One sftp packet (draft-ietf-secsh-filexfer-02 §3): uint32 length, byte type, the rest. */
-const packet = (type: number, ...body: Buffer[]) => { const p = Buffer.concat([Buffer.from([type]), ...body]); return Buffer.concat([u32(p.length), p]); };
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the sftp tests: ${skip}\n`);
@@ -147,6 +143,12 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
     }
   }, 60_000);
 
+  /** Opens `fifo` for writing once, so that sftp-server's open(2) of it for reading returns. */
+  const unstick = (fifo: string) => {
+    const w = spawn('sh', ['-c', `: > '${fifo}'`], { stdio: 'ignore' });
+    setTimeout(() => w.kill('SIGKILL'), 2_000).unref();
+  };
+
   /** ssh2's client on the sftp subsystem through `b`: raw packets, sent as the test chooses. */
   const rawSftp = async (b: SshBroker) => {
     const c = await sshClient(b);
@@ -193,9 +195,7 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
     } finally {
       s.c.end();
       await b.close();
-      // Let sftp-server's open return so that it can exit.
-      const w = spawn('sh', ['-c', `: > '${fifo}'`], { stdio: 'ignore' });
-      setTimeout(() => w.kill('SIGKILL'), 2_000).unref();
+      unstick(fifo); // so that sftp-server can exit
     }
     expect(sent).toBeGreaterThan(1 << 20);
     expect(sent).toBeLessThan(24 << 20);
@@ -260,8 +260,7 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
       await expect.poll(() => records().slice(before).some((x) => x.type === 'ssh.sftp' && x.outcome === 'denied'), { timeout: 15_000 }).toBe(true);
     } finally {
       // Let sftp-server's open return: it then reads the end of its input and exits, which closes the channel.
-      const w = spawn('sh', ['-c', `: > '${fifo}'`], { stdio: 'ignore' });
-      setTimeout(() => w.kill('SIGKILL'), 2_000).unref();
+      unstick(fifo);
     }
     try {
       expect(await Promise.race([s.exited, new Promise((resolve) => setTimeout(() => resolve('no exit'), 15_000))])).toBe(FAILED_CLOSED_EXIT);

@@ -4,10 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HANDLE_SHOWN, MAX_TRACKED, SftpAudit, SftpLimitError } from '../../../src/ssh/sftp-audit.js';
+import { packet, str, u32 } from '../../harness/sftp-bytes.js';
 
-const str = (s: string) => { const b = Buffer.from(s); const n = Buffer.alloc(4); n.writeUInt32BE(b.length); return Buffer.concat([n, b]); };
-const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(v); return b; };
-const packet = (type: number, ...body: Buffer[]) => { const p = Buffer.concat([Buffer.from([type]), ...body]); return Buffer.concat([u32(p.length), p]); };
 const open = (id: number, path: string) => packet(3, u32(id), str(path), u32(1), u32(0));
 const remove = (id: number, path: string) => packet(13, u32(id), str(path));
 const status = (id: number, code: number, message: string) => packet(101, u32(id), u32(code), str(message), str(''));
