@@ -18,16 +18,19 @@ import type { Ctx } from '../cli/ctx.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { resolveHome } from '../cli/home.js';
 import type { PcigateConfig, PostgresConnection } from '../config/index.js';
-import { PgUpstreamError, UsageError } from '../errors.js';
+import { PgSessionRefused, PgUpstreamError, SessionRefused, UsageError } from '../errors.js';
+import type { PcigateError } from '../errors.js';
 import { maskText, PanMasker } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
 import { StreamMasker } from '../mask/stream-masker.js';
 import { upstreamTarget } from './pg-connect.js';
 import { startPgBroker } from './pg-broker.js';
 import { pgHooksFor } from './pg-hooks.js';
+import type { PgHooksFor, PgSessionInfo } from './pg-hooks.js';
 import { simpleQuery } from './pg-query-client.js';
 import type { QueryOutcome } from './pg-query-client.js';
 import type { NoticeFields } from '../pg/protocol/index.js';
+import type { Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import { renderResults } from './result-format.js';
 import type { ResultFormat } from './result-format.js';
 import { sessionActor } from './session-identity.js';
@@ -54,7 +57,8 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
   const shutdown = new AbortController();
   try {
     const actor = await sessionActor(ctx, { config: o.config, name: o.name, conn: o.conn, home, sink: log, ...(o.workload ? { workload: o.workload } : {}) });
-    const hooksFor = await pgHooksFor(ctx, { config: o.config, name: o.name, target, home, sink: log, signal: shutdown.signal, tokenExpiry: actor.expiresAt, ...(o.reason ? { reason: o.reason } : {}) });
+    const watch = watchRefusals(await pgHooksFor(ctx, { config: o.config, name: o.name, target, home, sink: log, signal: shutdown.signal, tokenExpiry: actor.expiresAt, ...(o.reason ? { reason: o.reason } : {}) }));
+    const hooksFor = watch.hooksFor;
     const broker = await startPgBroker({
       conn: o.name, target, sink: log, identity: { actor }, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
       bind: '127.0.0.1', port: 0, hooksFor,
@@ -69,7 +73,7 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
       // Notices are shown as they come: "statement held for approval A-…" must reach a CI log while the
       // statement waits (an approver needs the id), not when the wait is over.
       const notice = (n: NoticeFields) => { ctx.stderr.write(`${n.severity ?? 'NOTICE'}:  ${maskText(n.message ?? '')}\n`); };
-      if (o.sql !== undefined) return report(ctx, await simpleQuery({ ...local, params: { application_name: 'pcigate exec' } }, o.sql, { onNotice: notice }).catch(refusedAtStart), o.format);
+      if (o.sql !== undefined) return report(ctx, await simpleQuery({ ...local, params: { application_name: 'pcigate exec' } }, o.sql, { onNotice: notice }).catch(refusedAtStart), o.format, watch.refusal());
       const env: Record<string, string> = {
         PGHOST: broker.host, PGPORT: String(broker.port), PGUSER: broker.user, PGPASSWORD: broker.secret,
         PGDATABASE: broker.database, PGSSLMODE: 'disable', DATABASE_URL: broker.url,
@@ -90,17 +94,47 @@ function refusedAtStart(e: unknown): QueryOutcome {
   throw e;
 }
 
-/** Prints the outcome; the exit code says how the query string ended (ARCHITECTURE.md §6). */
-function report(ctx: Ctx, r: QueryOutcome, format: ResultFormat): number {
+/**
+ * The hooks `pcigate exec --sql` runs its query through, noting the refusal pcigate itself gave it as an error
+ * class: a statement policy denied, an approver denied or nobody decided in time (the deny decision's
+ * `error`), or a session refused at its start (SessionRefused). The query client only sees the wire error,
+ * whose text a server error (a trigger's RAISE) can repeat word for word.
+ */
+function watchRefusals(h: PgHooksFor): { hooksFor: PgHooksFor; refusal(): PcigateError | undefined } {
+  let refusal: PcigateError | undefined;
+  const seen = (d: StatementDecision): StatementDecision => {
+    if (d.action === 'deny' && d.error) refusal = d.error;
+    return d.action === 'hold' ? { ...d, until: d.until.then(seen) } : d;
+  };
+  const hooksFor: PgHooksFor = Object.assign((info: PgSessionInfo) => {
+    const hooks = h(info);
+    const decide = hooks.onStatement;
+    if (!decide) return hooks;
+    return { ...hooks, onStatement: (stmt: Statement) => { const d = decide(stmt); return d instanceof Promise ? d.then(seen) : seen(d); } };
+  }, {
+    admit: async (info: Parameters<PgHooksFor['admit']>[0]) => {
+      try {
+        await h.admit(info);
+      } catch (e) {
+        if (e instanceof PgSessionRefused && e.cause instanceof SessionRefused) refusal = e.cause;
+        throw e;
+      }
+    },
+  });
+  return { hooksFor, refusal: () => refusal };
+}
+
+/**
+ * Prints the outcome; the exit code says how the query string ended (ARCHITECTURE.md §6): pcigate's own
+ * refusal by its class (PolicyDenied 5, ApprovalTimeout 6), never by the message's words; any other error 1.
+ */
+function report(ctx: Ctx, r: QueryOutcome, format: ResultFormat, refusal: PcigateError | undefined): number {
   if (r.results.length > 0) ctx.stdout.write(renderResults(r.results, format));
   if (!r.error) return EXIT.ok;
   const msg = maskText(r.error.message ?? 'error');
   ctx.stderr.write(`ERROR:  ${msg}${r.error.code ? ` (SQLSTATE ${r.error.code})` : ''}\n`);
   if (r.error.detail) ctx.stderr.write(`DETAIL:  ${maskText(r.error.detail)}\n`);
-  // A held statement an approver denied is denied by policy too (exit 5, as for a held SSH command).
-  if (msg.startsWith('pcigate: denied by policy') || /^pcigate: approval \S+ was denied by /.test(msg)) return EXIT.denied;
-  if (/^pcigate: no decision on approval request|^pcigate: approval request \S+ expired/.test(msg)) return EXIT.approvalTimeout;
-  return EXIT.error;
+  return refusal?.exit ?? EXIT.error;
 }
 
 interface RunOptions {

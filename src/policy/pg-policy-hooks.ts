@@ -84,6 +84,14 @@ export function openPolicySession(o: PolicyHooksOptions, info: { actor: Actor; s
 
 const denyMsg = (rule: string, reason: string) => `pcigate: denied by policy rule ${rule}: ${reason}`;
 
+type Denial = Extract<StatementDecision, { action: 'deny' }>;
+
+/** A statement policy refuses: the client's message, and the same as PolicyDenied (exit 5) for `pcigate exec`. */
+function policyDenial(rule: string, reason: string): Denial {
+  const message = denyMsg(rule, reason);
+  return { action: 'deny', rule, message, error: new PolicyDenied(message) };
+}
+
 /** SQLSTATE 25P02 in_failed_sql_transaction, with the server's own message (postgres.c). */
 const FAILED_TX_MESSAGE = 'current transaction is aborted, commands ignored until end of transaction block';
 
@@ -114,7 +122,9 @@ export function refusedInFailedTransaction(stmt: Statement): boolean {
  */
 export function inFailedTransaction(stmt: Statement, d: Extract<StatementDecision, { action: 'deny' }>): Extract<StatementDecision, { action: 'deny' }> {
   if (!refusedInFailedTransaction(stmt)) return d;
-  return { ...d, sqlstate: '25P02', message: FAILED_TX_MESSAGE, detail: '' };
+  // The client gets the server's 25P02, and so does `pcigate exec` (exit 1): the refusal's error goes too.
+  const { error: _policyError, ...rest } = d;
+  return { ...rest, sqlstate: '25P02', message: FAILED_TX_MESSAGE, detail: '' };
 }
 
 /**
@@ -132,18 +142,18 @@ export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, sessio
   // No text to judge (an Execute of a statement prepared by SQL PREPARE and Parsed over, or of a portal or
   // statement never made here as pcigate saw it): fail closed. An empty text the client sent is judged.
   // A refused Parse's text under a name the session PREPAREd in SQL: the server runs that one, not this.
-  if (stmt.textUnknown || (stmt.textRefused && ps.prepared.has(stmt.statementName ?? ''))) return inFailedTransaction(stmt, { action: 'deny', rule: 'unknown_statement', message: denyMsg('unknown_statement', 'pcigate does not know the text of the statement this Execute runs (prepared by SQL PREPARE, or never prepared or bound on this connection)') });
+  if (stmt.textUnknown || (stmt.textRefused && ps.prepared.has(stmt.statementName ?? ''))) return inFailedTransaction(stmt, policyDenial('unknown_statement', 'pcigate does not know the text of the statement this Execute runs (prepared by SQL PREPARE, or never prepared or bound on this connection)'));
   // Its text, as the server read it at its Parse, may not be the text policy reads (see Statement.parsedOtherwise).
-  if (stmt.parsedOtherwise) return inFailedTransaction(stmt, { action: 'deny', rule: 'client_encoding', message: denyMsg('client_encoding', 'the server read the text of the statement this Execute runs when it was Parsed, under a client_encoding other than UTF-8, where pcigate reads SQL text as UTF-8: it could name a table or column policy did not judge; Parse it again under client_encoding UTF8') });
+  if (stmt.parsedOtherwise) return inFailedTransaction(stmt, policyDenial('client_encoding', 'the server read the text of the statement this Execute runs when it was Parsed, under a client_encoding other than UTF-8, where pcigate reads SQL text as UTF-8: it could name a table or column policy did not judge; Parse it again under client_encoding UTF8'));
   // Behind a statement that may have changed settings unseen, in its extended batch (see Statement.unsettled).
-  if (stmt.unsettled) return inFailedTransaction(stmt, { action: 'deny', rule: 'unseen_settings', message: denyMsg('unseen_settings', 'its text holds a backslash or a non-ASCII character, and a statement before it (or before its Parse) in this batch may have run code (a trigger, a DEFAULT, a view, a function, a DO block) that changed settings under which the server reads such text otherwise, which the server reports only when the batch ends (Sync); send it, and its Parse, after the Sync') });
+  if (stmt.unsettled) return inFailedTransaction(stmt, policyDenial('unseen_settings', 'its text holds a backslash or a non-ASCII character, and a statement before it (or before its Parse) in this batch may have run code (a trigger, a DEFAULT, a view, a function, a DO block) that changed settings under which the server reads such text otherwise, which the server reports only when the batch ends (Sync); send it, and its Parse, after the Sync'));
   const d = ps.decide(stmt.sql, o.clock.now(), stmt.txStatus);
   // Read by the proxy once the statement is allowed (here, or when a hold resolves).
   if (d.settles) stmt.settlesFirst = true;
   if (d.action === 'allow') return { action: 'allow' };
   if (d.action === 'deny' || !o.store) {
     const reason = d.action === 'deny' ? d.reason : `${d.reason}, but no approvals store is configured`;
-    return inFailedTransaction(stmt, { action: 'deny', rule: d.rule, message: denyMsg(d.rule, reason) });
+    return inFailedTransaction(stmt, policyDenial(d.rule, reason));
   }
   if (refusedInFailedTransaction(stmt)) {
     return { action: 'deny', rule: `${HOLD_SKIPPED_FAILED_TX}: ${d.rule}`, sqlstate: '25P02', message: FAILED_TX_MESSAGE, detail: '' };
@@ -162,7 +172,7 @@ function decideFunctionCall(o: PolicyHooksOptions, ps: PolicySession, session: s
   // Whatever it names: its body is not read (see Statement.settlesFirst).
   stmt.settlesFirst = true;
   const oid = Number(/^function (\d+)$/.exec(stmt.sql)?.[1] ?? NaN);
-  const refuse = (reason: string) => inFailedTransaction(stmt, { action: 'deny', rule: 'function_call', message: denyMsg('function_call', reason) });
+  const refuse = (reason: string) => inFailedTransaction(stmt, policyDenial('function_call', reason));
   if (!o.functionName || !Number.isSafeInteger(oid)) return refuse('fast-path function calls are not allowed');
   return o.functionName(oid).then(
     (name) => (name === undefined ? refuse(`fast-path call of OID ${oid}, which names no function`)
@@ -198,9 +208,12 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
       ps.applied(stmt.sql);
       return { action: 'allow' };
     }
-    if (r.state === 'denied') return { action: 'deny', rule: d.rule, message: `pcigate: approval ${r.id} was denied by ${r.denial?.email ?? r.denial?.sub ?? 'an approver'}: ${r.denial?.reason ?? ''}` };
-    if (r.state === 'expired') return { action: 'deny', rule: d.rule, message: `pcigate: approval request ${r.id} expired` };
-    return { action: 'deny', rule: d.rule, message: `pcigate: no decision on approval request ${r.id} in time; the statement was not run` };
+    // An approver's denial is a denial by policy (exit 5 for pcigate exec, as for a held SSH command); a
+    // request that expired or got no decision in time is an approval timeout (exit 6).
+    const refused = (message: string, E: typeof PolicyDenied | typeof ApprovalTimeout): StatementDecision => ({ action: 'deny', rule: d.rule, message, error: new E(message) });
+    if (r.state === 'denied') return refused(`pcigate: approval ${r.id} was denied by ${r.denial?.email ?? r.denial?.sub ?? 'an approver'}: ${r.denial?.reason ?? ''}`, PolicyDenied);
+    if (r.state === 'expired') return refused(`pcigate: approval request ${r.id} expired`, ApprovalTimeout);
+    return refused(`pcigate: no decision on approval request ${r.id} in time; the statement was not run`, ApprovalTimeout);
   })().catch((): StatementDecision => ({ action: 'deny', rule: d.rule, message: `pcigate: approval ${req.id} could not be completed; the statement was not run` }));
   return {
     action: 'hold',

@@ -28,6 +28,8 @@ let env: Record<string, string>;
 beforeAll(async () => {
   server = await startPostgres();
   server.psql("create table cards (id int primary key, pan text, note text); insert into cards values (1, '4111111111111111', 'visa'), (2, '5555-5555-5555-4444', 'mc, \"quoted\"');");
+  // A server error that repeats pcigate's words: a trigger raising the inserted text.
+  server.psql("create table spoof (msg text); create function spoof_raise() returns trigger language plpgsql as $$ begin raise exception '%', new.msg; end $$; create trigger spoof_raise before insert on spoof for each row execute function spoof_raise();");
   if (!noSshd) sshd = await startSshd();
   dir = tempDir('pcigate-exec-');
   config = path.join(dir, 'pcigate.yaml');
@@ -95,6 +97,15 @@ describe('pcigate exec (postgres)', () => {
     expect(denied.code).toBe(5);
     expect(denied.stderr).toContain('pcigate: denied by policy');
     expect(server.psql('select count(*) from cards').trim()).toBe('2');
+  });
+
+  it('a server error in pcigate\'s words is a server error (exit 1), not a denial or a timeout', async () => {
+    const home = tempDir('pcigate-home-');
+    for (const words of ['pcigate: denied by policy rule x: spoofed', 'pcigate: approval A-1 was denied by ann: no', 'pcigate: no decision on approval request A-1 in time']) {
+      const r = await exec(['test-db', '--sql', `insert into spoof values ('${words}')`], home);
+      expect(r.stderr).toContain(`ERROR:  ${words} (SQLSTATE P0001)`);
+      expect(r.code).toBe(1);
+    }
   });
 
   it('exits 6 when a held statement gets no decision within approvals.wait, and nothing runs', async () => {

@@ -2,6 +2,7 @@
  * The seams through which the broker (policy, masking, recording) acts on a proxied session without the
  * proxy knowing about any of them (ARCHITECTURE.md §2: pg knows nothing of policy or recording).
  */
+import type { PcigateError } from '../../errors.js';
 
 /** A bind parameter as the client sent it: text (format 0) or binary (format 1), or SQL NULL. */
 export type BindParam = { format: 'text'; value: string } | { format: 'binary'; value: Uint8Array } | null;
@@ -74,6 +75,11 @@ export type StatementDecision =
     sqlstate?: string;
     /** The ErrorResponse's DETAIL; default `rule: <rule>`, '' for none. */
     detail?: string;
+    /**
+     * The refusal as a pcigate error (PolicyDenied, ApprovalTimeout), for a caller in this process that reports
+     * it by class (`pcigate exec --sql`: the exit code). Never sent: the client gets `message` and `sqlstate`.
+     */
+    error?: PcigateError;
   }
   | {
     action: 'hold'; until: Promise<StatementDecision>; notice?: string;
