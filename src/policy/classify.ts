@@ -195,10 +195,15 @@ function defElems(list: unknown): Map<string, unknown> {
  * and roles, refused where it makes the server misread text, search_path tracked). A name or value
  * policy cannot read where it matters makes the statement unclassifiable.
  */
-function setConfigEffects(acc: WalkAcc, extra: Partial<StatementInfo>): Partial<StatementInfo> {
+function setConfigEffects(acc: WalkAcc, extra: Partial<StatementInfo>, stored: boolean): Partial<StatementInfo> {
   // Its name and value are constants: a text differing only in them must not share this decision.
   const out: Partial<StatementInfo> = acc.setConfigs.length > 0 ? { readsConstants: true } : {};
   for (const c of acc.setConfigs) {
+    if (stored && (c.name === undefined || CALLER_STATE.has(c.name))) {
+      // Stored to run later in whoever uses it, who sees no SET: refused as a function body that does so is.
+      out.misreads ??= `${c.name ?? 'a setting'} set by an expression this statement stores (a view, a DEFAULT, a rule, a row policy, a function body) changes the search_path or current_user of every session that runs it, where policy cannot see it`;
+      continue;
+    }
     if (c.name === undefined) { acc.classes.add('unknown'); continue; }
     const s: SettingChange = { name: c.name, ...(c.value !== undefined ? { value: c.value } : {}), local: c.local };
     if (c.name === 'role' || c.name === 'session_authorization' || CONTROL_SETTING.test(c.name)) acc.classes.add('dcl');
@@ -228,9 +233,25 @@ function explainAnalyze(options: unknown): boolean {
   });
 }
 
+/**
+ * Settings that, set in a session by code it runs unseen, move that session's unqualified names: the server
+ * reports none of them to the client (see bodySetsCallerState).
+ */
+const CALLER_STATE = new Set(['search_path', 'role', 'session_authorization']);
+
+/**
+ * Whether a statement of node `node` (class `base`) stores the expressions it holds to run later, in the
+ * session of whoever uses what it made (a view, a DEFAULT, a rule, a row policy, a BEGIN ATOMIC body), rather
+ * than running them now. CREATE TABLE AS / MATERIALIZED VIEW run their query now (a REFRESH runs it with its
+ * settings restored at the end).
+ */
+function storesExpressions(node: string, base: StatementKind): boolean {
+  return (base === 'ddl' || base === 'dcl') && node !== 'CreateTableAsStmt';
+}
+
 function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, extra: Partial<StatementInfo> = {}): StatementInfo {
   acc.classes.add(base);
-  extra = { ...extra, ...setConfigEffects(acc, extra) };
+  extra = { ...extra, ...setConfigEffects(acc, extra, storesExpressions(node, base)) };
   const columns = new Set(acc.columns);
   // A bare reference to a relation name or alias is a whole-row value (`SELECT c FROM cards c`,
   // `row_to_json(cards)`): it carries every column, so it counts as `c.*` too.
