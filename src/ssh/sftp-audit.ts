@@ -2,14 +2,17 @@
  * Reads an sftp session's packets as they pass (draft-ietf-secsh-filexfer-02, version 3, which OpenSSH
  * speaks; OpenSSH's PROTOCOL for its extensions) so that each file operation can be recorded: what the client
  * asks (open, remove, rename, mkdir, rmdir, setstat and fsetstat, symlink, hardlink, opendir, copy-data, close
- * with the bytes read and written through the handle) and the server's failures. It forwards nothing itself
+ * with the bytes read and written through the handle; a read or write through a handle it never saw returned)
+ * and the server's failures. It forwards nothing itself
  * and changes no byte. Packets are `uint32 length, byte type, uint32 request-id, …`; both directions are
  * framed here, whole packets up to MAX_PACKET (OpenSSH's own limit is 256 KiB); a longer one is a protocol error.
  */
 
 /** An operation of the client's worth a record. `path` (and `to`) are as the client sent them. */
 export interface SftpOp {
-  op: 'open' | 'close' | 'remove' | 'rename' | 'mkdir' | 'rmdir' | 'setstat' | 'symlink' | 'hardlink' | 'opendir' | 'copy';
+  op: 'open' | 'close' | 'remove' | 'rename' | 'mkdir' | 'rmdir' | 'setstat' | 'symlink' | 'hardlink' | 'opendir' | 'copy'
+    /** Only through a handle no open returned: otherwise counted into the handle's close. */
+    | 'read' | 'write';
   /** Absent only for an operation through a handle the audit never saw opened (see `handle`). */
   path?: string;
   to?: string;
@@ -23,10 +26,13 @@ export interface SftpOp {
    * many more may still reach the client after the close (a client need not wait for its reads).
    */
   read_pending?: number;
-  /** copy (copy-data): bytes asked to be copied server-side, 0 for "to the end of the file". */
+  /**
+   * copy (copy-data): bytes asked to be copied server-side, 0 for "to the end of the file"; read and write
+   * through an unknown handle: bytes asked to be read, bytes sent to be written.
+   */
   length?: number;
   /**
-   * close, setstat, copy through a handle no open the audit saw returned: the handle (hex, HANDLE_SHOWN bytes at
+   * close, setstat, copy, read, write through a handle no open the audit saw returned: the handle (hex, HANDLE_SHOWN bytes at
    * most, `…` when longer) in place of `path` (`to_handle` in place of `to`), and `unknown_handle: true`.
    */
   handle?: string;
@@ -113,7 +119,7 @@ class Reader {
 }
 
 /** What a request asked, kept until its answer. `other`: a request not audited, kept so that answers pair up. */
-interface Asked { op: SftpOp['op'] | 'read' | 'other'; path?: string; handle?: string; len?: number }
+interface Asked { op: SftpOp['op'] | 'other'; path?: string; handle?: string; len?: number }
 
 const OTHER: Asked = { op: 'other' };
 
@@ -196,18 +202,20 @@ export class SftpAudit {
         return { op: 'close', path: h.path, read: h.read, written: h.written, ...(h.pending > 0 ? { read_pending: h.pending } : {}) };
       }
       case T.READ: {
-        const { key, h } = this.#handle(r);
+        const { key, h, shown } = this.#handle(r);
         r.skip(8);
         const len = r.u32();
-        if (!h) { this.#track(id, OTHER); return undefined; }
+        if (!h) { this.#track(id, { op: 'read' }); return { op: 'read', handle: shown, length: len, unknown_handle: true }; }
         this.#track(id, { op: 'read', path: h.path, handle: key, len });
         h.pending += len;
         return undefined;
       }
       case T.WRITE: {
-        const { h } = this.#handle(r);
+        const { h, shown } = this.#handle(r);
         r.skip(8);
-        if (h) h.written += r.u32();
+        const len = r.u32();
+        if (!h) { this.#track(id, { op: 'write' }); return { op: 'write', handle: shown, length: len, unknown_handle: true }; }
+        h.written += len;
         this.#track(id, OTHER);
         return undefined;
       }
@@ -270,7 +278,7 @@ export class SftpAudit {
     this.#askedCount--;
     if (list!.length === 0) this.#asked.delete(id);
     if (asked.op === 'open' || asked.op === 'opendir') this.#opening--;
-    if (asked.op === 'read') {
+    if (asked.op === 'read' && asked.handle !== undefined) {
       const h = this.#handles.get(asked.handle!);
       if (h) h.pending -= asked.len!;
       if (h && type === T.DATA) h.read += r.u32();

@@ -188,8 +188,8 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
       const head = Buffer.concat([packet(1, u32(3)), packet(3, u32(1), str(fifo), u32(1), u32(0))]);
       expect(await s.send(fill(2, head, 200, str('pad@pcigate.test')))).toBe(true);
       for (let id = 3; sent < 48 << 20; id += 2) {
-        // A remove (recorded, so gated) and a write to no handle.
-        if (!(await s.send(fill(id + 1, packet(13, u32(id), str(path.join(work, 'absent'))), 6, str('none'), u32(0), u32(0))))) break;
+        // A remove (recorded, so gated) and an unknown extension's padding.
+        if (!(await s.send(fill(id + 1, packet(13, u32(id), str(path.join(work, 'absent'))), 200, str('pad@pcigate.test'))))) break;
         sent += UNIT;
       }
     } finally {
@@ -276,5 +276,27 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
     ]);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(existsSync(path.join(work, 'never'))).toBe(false);
+  }, 60_000);
+
+  it('a write through a handle guessed before the open\'s answer passed is recorded with its length', async () => {
+    // sftp-server's handles are small integers: a client that sends its writes right behind the open, through
+    // the handle it will get, wrote a file whose close was recorded with written: 0.
+    const b = await start(log);
+    const before = records().length;
+    const target = path.join(work, 'guessed.txt');
+    const s = await rawSftp(b);
+    try {
+      let got = Buffer.alloc(0);
+      s.ch.on('data', (x: Buffer) => { got = Buffer.concat([got, x]); });
+      const guess = str(Buffer.from([0, 0, 0, 0]));
+      s.ch.write(Buffer.concat([packet(1, u32(3)), packet(3, u32(1), str(target), u32(0x1a), u32(0)), packet(6, u32(2), guess, u32(0), u32(0), str('smuggled')), packet(4, u32(3), guess)]));
+      await expect.poll(() => got.includes(Buffer.concat([Buffer.from([101]), u32(3)])), { timeout: 10_000 }).toBe(true);
+    } finally {
+      s.c.end();
+      await b.close();
+    }
+    expect(readFileSync(target, 'utf8')).toBe('smuggled');
+    const sftpRecords = records().slice(before).filter((x) => x.type === 'ssh.sftp' && x.outcome === 'success').map((x) => x.detail);
+    expect(sftpRecords).toContainEqual({ channel: 0, op: 'write', handle: '00000000', length: 8, unknown_handle: true });
   }, 60_000);
 });

@@ -52,6 +52,21 @@ describe('SftpAudit', () => {
     expect(a.fromServer(status(5, 4, 'Invalid handle'))).toEqual([{ op: 'close', status: 4, message: 'Invalid handle' }]);
   });
 
+  it('records a read or write through a handle it never saw opened, with its length', () => {
+    // Neither was counted anywhere: a client writing through a guessed handle before the open's answer passed
+    // left a close with written: 0.
+    const a = new SftpAudit();
+    a.fromClient(packet(3, u32(1), str('/data/out'), u32(0x1a), u32(0)));
+    expect(a.fromClient(packet(6, u32(2), str('\u0000\u0000\u0000\u0000'), u32(0), u32(0), str('x'.repeat(100))))).toEqual([
+      { op: 'write', handle: '00000000', length: 100, unknown_handle: true },
+    ]);
+    expect(a.fromClient(packet(5, u32(3), str('zz'), u32(0), u32(0), u32(32768)))).toEqual([{ op: 'read', handle: '7a7a', length: 32768, unknown_handle: true }]);
+    // The server's refusal is recorded; the open's answer still names its handle.
+    expect(a.fromServer(Buffer.concat([packet(102, u32(1), str('\u0000\u0000\u0000\u0000')), status(2, 4, 'Failure'), status(3, 4, 'Invalid handle')]))).toEqual([
+      { op: 'write', status: 4, message: 'Failure' }, { op: 'read', status: 4, message: 'Invalid handle' },
+    ]);
+  });
+
   it('refuses a client past MAX_TRACKED open handles or unanswered requests rather than forgetting one', () => {
     // The oldest handle was forgotten: its close (with the bytes written through it) was never recorded.
     const a = new SftpAudit();
