@@ -187,7 +187,7 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
   const bound = stmt.params.length > 0 ? { params: stmt.params, ...(stmt.paramTypes ? { types: stmt.paramTypes } : {}) } : undefined;
   const usable = await store.findUsable(ps.identity, o.connection, stmt.sql, bound);
   if (usable) {
-    await store.consume(usable.id, ps.identity, o.connection, stmt.sql, bound);
+    await store.consume(usable.id, ps.identity, o.connection, stmt.sql, bound, session);
     ps.applied(stmt.sql);
     return { action: 'allow' };
   }
@@ -204,7 +204,7 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
     const r = await store.waitForDecision(req.id, settings.waitMs, signal);
     if (abandoned.signal.aborted) return { action: 'deny', rule: d.rule, message: `pcigate: the wait for approval ${req.id} was abandoned; the statement was not run` };
     if (r.state === 'approved') {
-      await store.consume(r.id, ps.identity, o.connection, stmt.sql, bound);
+      await store.consume(r.id, ps.identity, o.connection, stmt.sql, bound, session);
       ps.applied(stmt.sql);
       return { action: 'allow' };
     }

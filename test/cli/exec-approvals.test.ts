@@ -58,7 +58,7 @@ async function ciExec(home: string, sql: string) {
   child.stderr.on('data', (c: Buffer) => { io.stderr += c.toString(); });
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   const done = new Promise<typeof io>((resolve) => child.on('close', (code) => { clearTimeout(killer); io.code = code; resolve(io); }));
-  return { io, done };
+  return { io, done, child };
 }
 
 const asApprover = (home: string, args: string[]) => runCli([...args, '--home', home, '--config', config], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
@@ -88,6 +88,26 @@ describe('pcigate exec --sql with a held statement', () => {
     expect(r.stderr.match(/statement held for approval/g)).toHaveLength(1);
     expect(server.psql("select count(*) from jobs where state = 'done'").trim()).toBe('2');
     expect(readLog(home).some((x) => x.type === 'approval.use')).toBe(true);
+  }, 60_000);
+
+  it('an approval used by a re-run is recorded in the re-run\'s session, naming the one that asked', async () => {
+    const home = tempDir('pcigate-home-');
+    const first = await ciExec(home, "update jobs set state = 'rerun'");
+    const id = await pendingId(home);
+    // The first run is gone (a CI job cancelled while it waited); the approval comes afterwards.
+    first.child.kill('SIGTERM');
+    await first.done;
+    expect((await asApprover(home, ['approve', id])).code).toBe(0);
+    const r = await (await ciExec(home, "update jobs set state = 'rerun'")).done;
+    expect(r.code).toBe(0);
+    const log = readLog(home);
+    const asked = log.find((x) => x.type === 'approval.request')!.session;
+    const use = log.find((x) => x.type === 'approval.use')!;
+    const rerun = log.filter((x) => x.type === 'session.start' || x.type === 'exec.start').map((x) => x.session).find((s) => s !== asked);
+    expect(asked).toBeDefined();
+    expect(rerun).toBeDefined();
+    expect(use.session).toBe(rerun);
+    expect((use.detail as { requested_in?: string }).requested_in).toBe(asked);
   }, 60_000);
 
   it('denied by an approver: exit 5 with the reason', async () => {
