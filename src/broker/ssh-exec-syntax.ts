@@ -17,6 +17,7 @@
  * name (their keywords, redirections, `=rm`); csh, tcsh and shells outside the sh family are not modelled
  * (docs/ssh.md, Which login shells).
  */
+import { globMatches } from '../policy/ssh-rules.js';
 
 /** Offsets in `cmd` of characters that are shell syntax able to start a command, as POSIX sh reads the line. */
 export function shellSyntaxOffsets(cmd: string): number[] {
@@ -287,11 +288,11 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
         const reading = name + line.slice(ends[i]!);
         for (const [list, act] of lists) {
           const k = exec[list].findIndex((p) => {
-            if (patternForms(p).some((re) => re.test(reading))) return true;
+            if (patternForms(p).some((form) => globMatches(form, reading))) return true;
             if (!words[i]!.glob) return false;
             // A glob in the command name: any name it matches could be the one the pattern names.
             const patternName = p.split(' ')[0] ?? '';
-            return /[*?]/.test(patternName) || globMatch(nameGlob, patternName.slice(patternName.lastIndexOf('/') + 1));
+            return /[*?]/.test(patternName) || globMatches(nameGlob, patternName.slice(patternName.lastIndexOf('/') + 1));
           });
           if (k >= 0) {
             return { action: act, rule: `ssh.exec.${list}[${k}]`, reason: `read as the shell reads it ('${reading}'), the command matches ${list} pattern '${exec[list][k]}'` };
@@ -327,17 +328,6 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
   return undefined;
 }
 
-/** The SSH policy's glob (`*` any run, `?` one character) as a regular expression matching all of a text. */
-function globRe(glob: string): RegExp {
-  let re = '';
-  for (const ch of glob) {
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else re += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 's');
-}
-
 /**
  * A command word with a glob as the policy's kind of glob, without its directory: a brace expansion (from its
  * first `{` to its last `}`) as `*`, a bracket expression as `?` (`/bin/{rm,-rf,/}` → `*`, `/bin/r[m]` → `r?`).
@@ -358,14 +348,8 @@ function globName(text: string): string {
 
 /** Whether a command name glob (globName) may name a program in `programs` (RUNNERS, OPAQUE). */
 function mayName(name: string, programs: ReadonlySet<string>): boolean {
-  const re = globRe(name);
-  for (const r of programs) if (re.test(r)) return true;
+  for (const r of programs) if (globMatches(name, r)) return true;
   return false;
-}
-
-/** `glob` matches all of `text`. */
-function globMatch(glob: string, text: string): boolean {
-  return globRe(glob).test(text);
 }
 
 /**
@@ -391,22 +375,21 @@ function commandNames(text: string): string[] {
 }
 
 /**
- * A deny or hold pattern's forms, compiled once per pattern of the configuration (not per reading; never for a
- * client's text): the pattern, and when its command name has a directory and a file name with a literal
+ * A deny or hold pattern's forms (globs, matched by globMatches in time linear in the reading): the pattern, and when its command name has a directory and a file name with a literal
  * character (`/usr/bin/rm *`, `bin/rm`), the pattern with that directory dropped (`rm *`). Which file a name
  * runs is the remote PATH's and the links' choice, out of pcigate's sight: `rm`, `/bin/rm` and `/usr/bin/rm` may
  * be one program, so a directory in such a pattern cannot narrow it (fail closed). A file name that is all
  * wildcard (`/opt/tools/* *`) keeps its directory: dropped, it would be every command.
  */
-const patternCache = new Map<string, RegExp[]>();
-function patternForms(glob: string): RegExp[] {
+const patternCache = new Map<string, string[]>();
+function patternForms(glob: string): string[] {
   let forms = patternCache.get(glob);
   if (!forms) {
     const sp = glob.indexOf(' ');
     const name = sp < 0 ? glob : glob.slice(0, sp);
     const file = name.slice(name.lastIndexOf('/') + 1);
-    forms = [globRe(glob)];
-    if (name.includes('/') && /[^*?]/.test(file)) forms.push(globRe(file + (sp < 0 ? '' : glob.slice(sp))));
+    forms = [glob];
+    if (name.includes('/') && /[^*?]/.test(file)) forms.push(file + (sp < 0 ? '' : glob.slice(sp)));
     patternCache.set(glob, forms);
   }
   return forms;

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sshAllow } from '../../../src/config/sections/connections.js';
-import { decideSsh, globToRegExp } from '../../../src/policy/ssh-rules.js';
+import { decideSsh, globMatches, globToRegExp } from '../../../src/policy/ssh-rules.js';
+import { readAsShell } from '../../../src/broker/ssh-exec-syntax.js';
 import { hostKeyMatches, sshFingerprint } from '../../../src/ssh/host-key.js';
 
 const allow = sshAllow.parse({
@@ -40,6 +42,24 @@ describe('SSH policy', () => {
     const granted = sshAllow.parse({ shell: true, port_forwarding: true, subsystems: ['sftp'] });
     expect(decideSsh(granted, { kind: 'shell' }).action).toBe('allow');
     expect(decideSsh(granted, { kind: 'subsystem', name: 'sftp' }).action).toBe('allow');
+  });
+
+  it('matches globs with several wildcards in time linear in the command', () => {
+    // A backtracking RegExp of '* * * rm' took seconds on these 8 kB it does not match, and minutes on a 35 kB exec request.
+    const slow = sshAllow.parse({ exec: { allow: ['echo *'], deny: ['* * * rm', 'a*b*c*d*e'] } });
+    const cmd = `echo ${'x '.repeat(4_000)}`;
+    const t = performance.now();
+    expect(decideSsh(slow, { kind: 'exec', command: cmd })).toMatchObject({ action: 'allow' });
+    expect(readAsShell(cmd, slow.exec, 'allow')).toBeUndefined();
+    expect(performance.now() - t).toBeLessThan(1_000);
+    expect(decideSsh(slow, { kind: 'exec', command: `${cmd} rm` })).toMatchObject({ action: 'deny', rule: 'ssh.exec.deny[0]' });
+  });
+
+  it('matches a glob as its RegExp does', () => {
+    const unit = fc.constantFrom('a', 'b', ' ', '*', '?', '.', '\n', '€', '😀');
+    fc.assert(fc.property(fc.string({ unit, maxLength: 8 }), fc.string({ unit, maxLength: 12 }), (glob, text) => {
+      expect(globMatches(glob, text)).toBe(globToRegExp(glob).test(text));
+    }), { numRuns: 20_000 });
   });
 
   it('treats regex metacharacters in patterns literally', () => {
