@@ -55,6 +55,7 @@ export async function resolveIdentity(ctx: Ctx, config: { identity?: IdentityCon
         defaultAudience: config.identity?.workload.audience ?? s.audience,
         algorithms: s.algorithms,
         clockSkewMs: s.clockSkewMs,
+        maxTokenLifetimeMs: s.maxTokenLifetimeMs,
         groupsClaim: s.groupsClaim,
         mfaAmr: s.mfaAmr,
         ...(opts.cache ? { cache: opts.cache } : {}),

@@ -19,6 +19,7 @@ export interface IdentitySettings {
   mfaAmr: string[];
   algorithms: string[];
   clockSkewMs: number;
+  maxTokenLifetimeMs: number;
   refreshBeforeMs: number;
   maxSessionMs: number;
   tokenStore: 'auto' | 'keychain' | 'file';
@@ -41,6 +42,7 @@ export function settingsFrom(cfg: IdentityConfig | undefined, over: SettingsOver
     mfaAmr: cfg?.mfa_amr ?? ['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'iris', 'retina', 'pop'],
     algorithms: cfg?.algorithms ?? [...DEFAULT_ALGORITHMS],
     clockSkewMs: cfg?.clock_skew ?? 60_000,
+    maxTokenLifetimeMs: cfg?.max_token_lifetime ?? 86_400_000,
     refreshBeforeMs: cfg?.refresh_before ?? 60_000,
     maxSessionMs: cfg?.max_session ?? 43_200_000,
     tokenStore: over.tokenStore ?? cfg?.token_store ?? 'auto',
@@ -70,6 +72,7 @@ export function validatorOptions(s: IdentitySettings, issuer: string): Validator
     audience: s.audience,
     algorithms: s.algorithms,
     clockSkewMs: s.clockSkewMs,
+    maxTokenLifetimeMs: s.maxTokenLifetimeMs,
     groupsClaim: s.groupsClaim,
     mfaAmr: s.mfaAmr,
     via: 'oidc',

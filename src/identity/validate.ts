@@ -29,6 +29,8 @@ export interface ValidatorOptions {
   jwksUri?: string;
   algorithms: readonly string[];
   clockSkewMs: number;
+  /** identity.max_token_lifetime: the longest `exp` − `iat` accepted (default 24 h). */
+  maxTokenLifetimeMs?: number;
   groupsClaim: string;
   mfaAmr: readonly string[];
   via: Identity['via'];
@@ -143,6 +145,13 @@ export function createValidator(ctx: Ctx, opts: ValidatorOptions): TokenValidato
       if (claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat > Math.floor(ctx.clock.now() / 1000) + skewS)) {
         throw refused('not_yet_valid', `the token's iat (${untrustedText(claims.iat, 30)}) is in the future, beyond the ${skewS} s clock skew`);
       }
+      // A token valid for longer than identity.max_token_lifetime is a standing credential: refused. Counted
+      // from `iat`, or from now when the token has none (its remaining validity alone is then too long).
+      const maxS = Math.round((opts.maxTokenLifetimeMs ?? 86_400_000) / 1000);
+      const from = typeof claims.iat === 'number' ? claims.iat : Math.floor(ctx.clock.now() / 1000);
+      if (typeof claims.exp === 'number' && claims.exp - from > maxS + skewS) {
+        throw refused('lifetime', `the token is valid for ${formatSeconds(claims.exp - from)}, longer than identity.max_token_lifetime (${formatSeconds(maxS)})`);
+      }
       const mapping = { groupsClaim: opts.groupsClaim, mfaAmr: opts.mfaAmr, via: opts.via };
       const problem = identityClaimProblem(claims, mapping);
       if (problem) throw refused('claims', problem);
@@ -163,4 +172,13 @@ function mapJoseError(err: unknown, opts: ValidatorOptions): TokenRefused {
   if (err instanceof jose.errors.JWKSNoMatchingKey) return refused('unknown_key', `no signing key of ${opts.issuer} matches the token`, err);
   if (err instanceof jose.errors.JOSEAlgNotAllowed) return refused('algorithm', 'the token algorithm is not allowed', err);
   return refused('malformed', `the token is invalid: ${untrustedText((err as Error).message, 120)}`, err);
+}
+
+/** A lifetime in seconds as the largest whole unit: 90000 → "25h", 600 → "10m". */
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return 'an unbounded time';
+  if (s >= 86_400 && s % 86_400 === 0) return `${s / 86_400}d`;
+  if (s >= 3600) return `${Math.round(s / 360) / 10}h`;
+  if (s >= 60) return `${Math.round(s / 6) / 10}m`;
+  return `${s}s`;
 }

@@ -130,6 +130,8 @@ export interface WorkloadVerifyOptions {
   defaultAudience: string;
   algorithms: readonly string[];
   clockSkewMs: number;
+  /** identity.max_token_lifetime (default 24 h). */
+  maxTokenLifetimeMs?: number;
   groupsClaim: string;
   mfaAmr: readonly string[];
   /** Validators by issuer|audience, kept across calls so each JWKS is fetched once. */
@@ -176,7 +178,7 @@ export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: Workloa
     const key = `${rule.issuer}|${audience}`;
     let v = opts.cache?.get(key);
     if (!v) {
-      v = createValidator(ctx, { issuer: rule.issuer, audience, algorithms: opts.algorithms, clockSkewMs: opts.clockSkewMs, groupsClaim: opts.groupsClaim, mfaAmr: opts.mfaAmr, via: 'workload' });
+      v = createValidator(ctx, { issuer: rule.issuer, audience, algorithms: opts.algorithms, clockSkewMs: opts.clockSkewMs, ...(opts.maxTokenLifetimeMs !== undefined ? { maxTokenLifetimeMs: opts.maxTokenLifetimeMs } : {}), groupsClaim: opts.groupsClaim, mfaAmr: opts.mfaAmr, via: 'workload' });
       opts.cache?.set(key, v);
     }
     let validated: Awaited<ReturnType<TokenValidator['validate']>>;

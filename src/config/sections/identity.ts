@@ -41,6 +41,11 @@ export const identitySection = z
     algorithms: z.array(asymmetricAlg).min(1).default([...DEFAULT_ALGORITHMS]),
     /** Clock skew tolerated on exp/nbf/iat. */
     clock_skew: duration({ max: 300_000 }).default(60_000),
+    /**
+     * The longest lifetime a token may claim (`exp` − `iat`, or `exp` − now without `iat`): a token that
+     * stays valid for days is a standing credential, which PCI DSS 8.2.8/8.6 asks to avoid. 5m to 7d.
+     */
+    max_token_lifetime: duration({ min: 300_000, max: 7 * 86_400_000 }).default(86_400_000),
     /** Refresh the access token this long before it expires. */
     refresh_before: duration().default(60_000),
     /** A session whose token expires may continue until this long after it started, then it is closed. */

@@ -69,6 +69,16 @@ describe('access-token validation', () => {
     expect(await reason(token, { algorithms: ['none', 'RS256'] })).toBe('algorithm');
   });
 
+  it('refuses a token valid for longer than max_token_lifetime, counted from iat or else from now', async () => {
+    expect(await reason(await h.sign(claims({ exp: now() + 2 * 86_400 })))).toBe('lifetime');
+    expect(await reason(await h.sign(claims({ iat: now() - 1800, exp: now() + 1500 })), { maxTokenLifetimeMs: 3_600_000 })).toBe('accepted');
+    expect(await reason(await h.sign(claims({ iat: now() - 1800, exp: now() + 1500 })), { maxTokenLifetimeMs: 1_800_000 })).toBe('lifetime');
+    const noIat = claims({ exp: now() + 3 * 86_400 });
+    delete noIat.iat;
+    expect(await reason(await h.sign(noIat))).toBe('lifetime');
+    expect(await reason(await h.sign(claims({ exp: now() + 20 * 3600 })))).toBe('accepted');
+  });
+
   it('refuses the wrong audience', async () => {
     expect(await reason(await h.sign(claims({ aud: 'some-other-api' })))).toBe('audience');
   });
