@@ -6,7 +6,8 @@
  * and `SELECT` through psql, in MB/s. pcigate runs twice as `pcigate connect` runs it (recording,
  * transcripts, policy classification and decision, PAN masking, session limits: bench/pg/serve.ts), with
  * audit.durability `fsync` and `os`; it, and the bare relay, each run in their own process so their peak
- * RSS (VmHWM) is theirs alone: `peak_rss_mb` over the whole run, and `large_result_rss_mb` while the large
+ * RSS (VmHWM) and CPU time are theirs alone (`cpu_us_per_tx_simple`/`_prepared`: the proxy's CPU per pgbench
+ * transaction at c=8, steadier than TPS when something else shares the cores): `peak_rss_mb` over the whole run, and `large_result_rss_mb` while the large
  * results stream (VmHWM reset before each: what the issue's "RSS under 150 MB whatever the size" is about;
  * pgbench's eight busy sessions before it grow V8's young generation to its 16 MB semi-spaces). PgBouncer (session mode) is included when the `pgbouncer` binary is
  * installed. `os-nohooks` (recording without policy and masking, which no pcigate command runs) is only
@@ -44,12 +45,24 @@ function exec(cmd: string, args: string[], env: Env): Promise<{ code: number | n
   });
 }
 
-async function pgbench(env: Env, args: string[]): Promise<{ tps: number; latencyMs: number }> {
-  const r = await exec('pgbench', ['-n', '-S', ...args, '-T', String(SECONDS)], env);
+async function pgbench(env: Env, args: string[]): Promise<{ tps: number; latencyMs: number; transactions: number }> {
+  // A -T in `args` (the warm-up's) comes last, so it wins over the run's.
+  const r = await exec('pgbench', ['-n', '-S', '-T', String(SECONDS), ...args], env);
   const tps = /tps = ([\d.]+)/.exec(r.stdout);
   const lat = /latency average = ([\d.]+) ms/.exec(r.stdout);
-  if (!tps || !lat) throw new Error(`pgbench failed: ${r.stderr || r.stdout}`);
-  return { tps: Number(tps[1]), latencyMs: Number(lat[1]) };
+  const n = /number of transactions actually processed: (\d+)/.exec(r.stdout);
+  if (!tps || !lat || !n) throw new Error(`pgbench failed: ${r.stderr || r.stdout}`);
+  return { tps: Number(tps[1]), latencyMs: Number(lat[1]), transactions: Number(n[1]) };
+}
+
+/**
+ * CPU time (user + system) a process has used, in µs, from /proc (Linux; clock ticks of 1/100 s, the
+ * USER_HZ every Linux ABI fixes). Per pgbench transaction it is the proxy's own cost, steadier than TPS on a
+ * shared machine, where what else runs takes cores from pgbench, the server and the proxy alike.
+ */
+function cpuMicros(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10_000;
 }
 
 /** Peak resident set of a process, from /proc (Linux), in MB. */
@@ -119,14 +132,26 @@ try {
     if (r.stderr.trim() || !(Number(r.stdout.trim()) > 0)) throw new Error(`psql failed: ${r.stderr.trim() || 'no output'}`);
     return Number(r.stdout.trim()) / 1e6 / (r.ms / 1000);
   };
+  // The proxy's CPU per transaction of the c=8 runs (cpuMicros), under `cpu_us_per_tx_<test>`.
+  let cpuPid: number | undefined;
+  const c8 = async (e: Env, test: string, args: string[]) => {
+    const c0 = cpuPid ? cpuMicros(cpuPid) : 0;
+    const r = await pgbench(e, args);
+    if (cpuPid) cpu.perTx = { key: `cpu_us_per_tx_${test.slice('tps_c8_'.length)}`, v: (cpuMicros(cpuPid) - c0) / r.transactions };
+    return r.tps;
+  };
+  const cpu: { perTx?: { key: string; v: number } | undefined } = {};
   const tests: Array<[string, (e: Env) => Promise<number>]> = [
-    ['tps_c8_simple', async (e) => (await pgbench(e, ['-c', String(CLIENTS), '-j', '2'])).tps],
-    ['tps_c8_prepared', async (e) => (await pgbench(e, ['-M', 'prepared', '-c', String(CLIENTS), '-j', '2'])).tps],
+    ['tps_c8_simple', (e) => c8(e, 'tps_c8_simple', ['-c', String(CLIENTS), '-j', '2'])],
+    ['tps_c8_prepared', (e) => c8(e, 'tps_c8_prepared', ['-M', 'prepared', '-c', String(CLIENTS), '-j', '2'])],
     ['latency_c1_ms', async (e) => (await pgbench(e, ['-c', '1'])).latencyMs],
     ['copy_mb_s', (e) => mbPerS(e, copySql)],
     ['select_mb_s', (e) => mbPerS(e, selectSql)],
   ];
   const names = Object.keys(paths);
+  // Warm-up, not measured: each path's first seconds are JIT compilation, libpg-query's WebAssembly
+  // compiling its parser and the first sessions' set-up, which made whichever test ran first an outlier.
+  for (const name of names) await pgbench(paths[name]!, ['-c', String(CLIENTS), '-j', '2', '-T', '3']).catch((e: Error) => { throw new Error(`warm-up through ${name}: ${e.message}`); });
   const peakRss = new Map<string, number>();
   for (let round = 0; round < ROUNDS; round++) {
     const order = names.map((_, i) => names[(i + round) % names.length]!);
@@ -137,7 +162,11 @@ try {
         const pid = proxies.get(name)?.child.pid;
         const large = test === 'copy_mb_s' || test === 'select_mb_s';
         if (pid && large) { peakRss.set(name, Math.max(peakRss.get(name) ?? 0, peakRssMb(pid))); resetPeakRss(pid); }
+        cpuPid = pid;
+        cpu.perTx = undefined;
         const v = await fn(paths[name]!);
+        const perTx = cpu.perTx as { key: string; v: number } | undefined; // set by c8() meanwhile
+        if (perTx) add(name, perTx.key, perTx.v);
         if (pid && large) add(name, 'large_result_rss_mb', peakRssMb(pid));
         add(name, test, v);
         process.stderr.write(`round ${round + 1} ${test.padEnd(16)} ${name.padEnd(10)} ${v.toFixed(3)}\n`);
@@ -161,6 +190,8 @@ try {
       vs_pgbouncer_c8_simple: ratio(mode, 'pgbouncer', 'tps_c8_simple'),
       vs_pgbouncer_c8_prepared: ratio(mode, 'pgbouncer', 'tps_c8_prepared'),
       vs_direct_c8_simple: ratio(mode, 'direct', 'tps_c8_simple'),
+      cpu_per_tx_vs_relay_simple: ratio(mode, 'relay', 'cpu_us_per_tx_simple'),
+      cpu_per_tx_vs_relay_prepared: ratio(mode, 'relay', 'cpu_us_per_tx_prepared'),
       added_latency_c1_us: summary.direct ? Math.round((summary[mode]!.latency_c1_ms! - summary.direct.latency_c1_ms!) * 1000) : null,
       vs_direct_copy: ratio(mode, 'direct', 'copy_mb_s'),
       vs_direct_select: ratio(mode, 'direct', 'select_mb_s'),
