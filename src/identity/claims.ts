@@ -53,7 +53,7 @@ export interface ClaimMapping {
 export function identityClaimProblem(claims: JwtClaims, m: Pick<ClaimMapping, 'groupsClaim'>): string | undefined {
   const bad = (name: string, v: string, max: number): string | undefined => {
     if (v.length > max) return `the token's ${name} is ${v.length} characters long, more than ${max}`;
-    if (hasUnsafeChars(v)) return `the token's ${name} holds control or bidirectional-override characters`;
+    if (hasUnsafeChars(v)) return `the token's ${name} holds control, bidirectional-override, zero-width or line-separator characters`;
     if (maskText(v) !== v) return `the token's ${name} holds what looks like a card number; pcigate will not record it`;
     return undefined;
   };
