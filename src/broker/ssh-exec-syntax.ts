@@ -223,6 +223,52 @@ const RESERVED = new Set(['!', '{', '}', 'if', 'then', 'else', 'elif', 'fi', 'do
 /** A variable assignment before a command's name: `X=1`, and bash's `X+=1` and `a[0]=1`. */
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
 
+/** Shells that read their commands from their input when given neither `-c` nor a script. */
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'csh', 'tcsh', 'fish']);
+
+/**
+ * Whether the program `names[i]` (file names of a command's words, redirections left out) runs a shell reading
+ * its input: `sh`, `bash -l`, `sh -s`, `su` or `su - root` without `-c`, `sudo -i` or `sudo -u root -s` without
+ * a command. `echo 'rm -rf /' | sh`, or lines sent after it on the channel, run what no reading saw.
+ */
+function readsInput(names: readonly string[], i: number): boolean {
+  const name = names[i]!;
+  const args = names.slice(i + 1);
+  const opt = (a: string) => /^[-+]/.test(a);
+  if (SHELLS.has(name)) {
+    const k = args.findIndex((a) => !opt(a));
+    const opts = k < 0 ? args : args.slice(0, k);
+    if (opts.some((a) => /^-[A-Za-z]*c|^--command$/.test(a))) return false; // the -c line is read as nested
+    return k < 0 || opts.some((a) => /^-[A-Za-z]*s/.test(a));
+  }
+  if (name === 'su') return !args.some((a) => /^-[A-Za-z]*c|^--(session-)?command/.test(a));
+  if (name === 'sudo') {
+    let shell = false;
+    for (let k = 0; k < args.length; k++) {
+      const a = args[k]!;
+      if (!opt(a)) return false; // a command, read as such
+      if (/^-[A-Za-z]*[is]|^--(login|shell)$/.test(a)) shell = true;
+      if (/^-[A-Za-z]*[ugUhpCDrtT]$|^--(user|group|other-user|host|prompt|close-from|chdir|role|type|command-timeout)$/.test(a)) k++;
+    }
+    return shell;
+  }
+  return false;
+}
+
+/**
+ * Whether `names[i]` stands where a command's name does: first, or after a program that runs its arguments with
+ * only options, their values, numbers, assignments and such programs between (`sudo -u root sh`, `timeout 5 sh`,
+ * `env X=1 bash`), not as an argument (`find / -name sh`, `apt install bash`).
+ */
+function inCommandPlace(names: readonly string[], i: number): boolean {
+  for (let k = i - 1; k >= 0 && !RUNNERS.has(names[k]!); k--) {
+    const a = names[k]!;
+    const value = k > 0 && /^-/.test(names[k - 1]!);
+    if (!(/^[-+]/.test(a) || value || /^[0-9.]+[smhd]?$/.test(a) || ASSIGNMENT.test(a) || RESERVED.has(a))) return false;
+  }
+  return true;
+}
+
 /** How deep a command line quoted inside a command line (`sh -c "sh -c '…'"`) is read; a deeper one is refused. */
 const MAX_DEPTH = 4;
 
@@ -305,6 +351,12 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
       if (named(i) && (OPAQUE.has(base(w)) || (w.glob && mayName(globName(w.text), OPAQUE)))) {
         return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `'${w.text}' may be the command, and it runs commands given to it later (its input, a file or keystrokes) that pcigate cannot read against this connection's deny and hold patterns; pcigate does not run it` };
       }
+    }
+    const plain = words.filter((w) => w.redirect !== true);
+    const names = plain.map(base);
+    for (let i = 0; i < plain.length; i++) {
+      if (!named(words.indexOf(plain[i]!)) || !readsInput(names, i) || !inCommandPlace(names, i)) continue;
+      return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `'${plain[i]!.text}' here runs a shell that reads its commands from its input (no -c and no script), which pcigate cannot read against this connection's deny and hold patterns; pcigate does not run it (give the command with -c)` };
     }
     if (runAt >= 0) {
       const after = words.slice(runAt + 1).filter((w) => w.redirect !== true);

@@ -190,6 +190,17 @@ describe('readAsShell', () => {
     for (const cmd of ['echo =rm', 'echo and rm']) expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
   });
 
+  it('refuses a shell that reads its commands from its input as unreadable', () => {
+    // `echo 'rm -rf /' | sh` (or lines sent on the channel after `bash`) ran rm under deny 'rm *'.
+    for (const cmd of ["echo 'rm -rf /' | sh", 'bash', 'bash -l', 'sh -s a b', 'sh -', 'sudo -u root bash', 'timeout 5 sh', 'env X=1 bash --norc', 'su', 'su - root', 'sudo su -', 'sudo -i', 'sudo -u root -s', '/bin/sh <script']) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.unreadable' });
+    }
+    // A command or a script is given: read (the script's content is not seen, as documented), and a shell's name as an argument runs nothing.
+    for (const cmd of ["sh -c 'echo hi'", "bash -lc 'uptime'", 'bash deploy.sh', "su -c 'uptime' app", 'sudo -i systemctl status app', 'find / -name sh', 'sudo apt install bash', 'which bash', 'echo sh']) {
+      expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
+    }
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
