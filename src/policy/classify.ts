@@ -6,7 +6,7 @@
  * Results are cached per distinct SQL text.
  */
 import { Buffer } from 'node:buffer';
-import { isSplittingEncoding } from '../pg/protocol/startup-params.js';
+import { isSplittingEncoding, isUtf8Name } from '../pg/protocol/startup-params.js';
 import { dotted, newAcc, nodeOf, walk } from './ast-walk.js';
 import type { WalkAcc } from './ast-walk.js';
 import { parseStatements } from './pg-parser.js';
@@ -462,10 +462,18 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
     case 'AlterSystemStmt': {
       // The server's default for every session once the configuration is reloaded, which a backend applies
       // after reading its next command and before parsing it: that command is read otherwise, and the
-      // ParameterStatus that would end the session comes only after it ran. Refused as the SET is.
+      // ParameterStatus that would end the session comes only after it ran. Refused as the SET is. So is any
+      // client_encoding but UTF-8, or its RESET (RESET ALL too) to a default policy does not know: a session
+      // whose client did not send one (source: default) takes it, and reads its next command in it, reported
+      // only after it ran, so policy would have read a LATIN1 `n\xfamero` as UTF-8.
       const set = nodeOf({ VariableSetStmt: f.setstmt })?.[1];
-      const misreads = set ? misreadingSetting(setting(set)) : undefined;
-      return finish(text, type, base, acc, misreads ? { misreads } : {});
+      const s = set ? setting(set) : undefined;
+      const encoding = s && (s.name === undefined || s.name === 'client_encoding') && !(s.value !== undefined && isUtf8Name(s.value))
+        ? `ALTER SYSTEM of client_encoding (${s.value ?? 'RESET'}) would have sessions that did not set their own read their next command in it before the server reports it, where policy reads UTF-8`
+        : undefined;
+      const misreads = (s ? misreadingSetting(s) : undefined) ?? encoding;
+      // Read from the value: a text differing only in it must not share this decision (PolicyEngine.lookup).
+      return finish(text, type, base, acc, { readsConstants: true, ...(misreads ? { misreads } : {}) });
     }
     case 'VariableSetStmt': {
       const s = setting(f);

@@ -48,6 +48,12 @@ const SPLITTING_ENCODINGS = new Set([
   'gbk', 'win936', 'windows936', 'cp936', 'uhc', 'win949', 'windows949', 'cp949', 'johab', 'gb18030',
 ]);
 
+/** Whether an encoding name is UTF8 by one of its PostgreSQL names (UTF8, UNICODE), as the server cleans it. */
+export function isUtf8Name(name: string): boolean {
+  const k = encodingKey(name);
+  return k === 'utf8' || k === 'unicode';
+}
+
 /** Whether a client_encoding makes the server split query bytes where a UTF-8 reader does not (see above). */
 export function isSplittingEncoding(name: string): boolean {
   return SPLITTING_ENCODINGS.has(encodingKey(name));
