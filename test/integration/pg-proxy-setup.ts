@@ -109,12 +109,13 @@ export async function heldGate(server: PostgresServer, o: { role?: Record<string
 
 /**
  * gateConfig of the client_encoding tests: role eng reads tables in public and utilities, all but the column
- * `número` (non-ASCII, so a text naming it in another encoding is what policy must not misread).
+ * `número` (non-ASCII, so a text naming it in another encoding is what policy must not misread); `more`:
+ * classes beyond those, and functions the role may call.
  */
-export function numeroDeniedConfig(server: PostgresServer): PcigateConfig {
+export function numeroDeniedConfig(server: PostgresServer, more: { classes?: string[]; functions?: string[] } = {}): PcigateConfig {
   return gateConfig(server, {
-    classes: ['read', 'utility', 'transaction'],
-    role: { tables: { allow: ['public.*'] }, columns: { deny: ['número'] } },
+    classes: ['read', 'utility', 'transaction', ...(more.classes ?? [])],
+    role: { tables: { allow: ['public.*'] }, columns: { deny: ['número'] }, ...(more.functions ? { functions: { allow: more.functions } } : {}) },
   });
 }
 

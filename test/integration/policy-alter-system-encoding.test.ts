@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, numeroDeniedConfig, startConfiguredGate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -17,10 +17,7 @@ let gate: Gate;
 beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create table cards ("número" text, other text); insert into cards values ('NUMERO-SECRET', 'plain');`);
-  gate = await startConfiguredGate(server, gateConfig(server, {
-    classes: ['read', 'ddl', 'utility', 'transaction'],
-    role: { tables: { allow: ['public.*'] }, columns: { deny: ['número'] }, functions: { allow: ['pg_reload_conf'] } },
-  }));
+  gate = await startConfiguredGate(server, numeroDeniedConfig(server, { classes: ['ddl'], functions: ['pg_reload_conf'] }));
 }, 120_000);
 
 afterAll(async () => {

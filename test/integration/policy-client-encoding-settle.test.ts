@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, pgClient, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, numeroDeniedConfig, pgClient, startConfiguredGate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -21,10 +21,7 @@ let gate: Gate;
 beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create table cards ("número" text, other text); insert into cards values ('NUMERO-SECRET', 'plain'); create table notes (t text);`);
-  gate = await startConfiguredGate(server, gateConfig(server, {
-    classes: ['read', 'write', 'utility', 'transaction'],
-    role: { tables: { allow: ['public.*'] }, columns: { deny: ['número'] }, functions: { allow: ['set_config'] } },
-  }));
+  gate = await startConfiguredGate(server, numeroDeniedConfig(server, { classes: ['write'], functions: ['set_config'] }));
 }, 120_000);
 
 afterAll(async () => {
