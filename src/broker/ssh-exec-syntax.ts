@@ -227,9 +227,10 @@ const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'csh', 'tcsh', 'fish']);
 
 /**
- * Whether the program `names[i]` (file names of a command's words, redirections left out) runs a shell reading
- * its input: `sh`, `bash -l`, `sh -s`, `su` or `su - root` without `-c`, `sudo -i` or `sudo -u root -s` without
- * a command. `echo 'rm -rf /' | sh`, or lines sent after it on the channel, run what no reading saw.
+ * Whether the program `names[i]` (file names of a command's words, redirections left out) runs commands read
+ * from its input: `sh`, `bash -l`, `sh -s`, `su` or `su - root` without `-c`, `sudo -i` or `sudo -u root -s`
+ * without a command, `sh -c` without its line (`xargs sh -c`), `parallel` with options only.
+ * `echo 'rm -rf /' | sh`, or lines sent after it on the channel, run what no reading saw.
  */
 function readsInput(names: readonly string[], i: number): boolean {
   const name = names[i]!;
@@ -238,9 +239,12 @@ function readsInput(names: readonly string[], i: number): boolean {
   if (SHELLS.has(name)) {
     const k = args.findIndex((a) => !opt(a));
     const opts = k < 0 ? args : args.slice(0, k);
-    if (opts.some((a) => /^-[A-Za-z]*c|^--command$/.test(a))) return false; // the -c line is read as nested
+    // The -c line is read as nested; without one it is what xargs or parallel appends from their input.
+    if (opts.some((a) => /^-[A-Za-z]*c|^--command$/.test(a))) return k < 0;
     return k < 0 || opts.some((a) => /^-[A-Za-z]*s/.test(a));
   }
+  // GNU parallel given only options runs each line of its input as a command.
+  if (name === 'parallel') return args.every(opt);
   if (name === 'su') return !args.some((a) => /^-[A-Za-z]*c|^--(session-)?command/.test(a));
   if (name === 'sudo') {
     let shell = false;
