@@ -226,6 +226,9 @@ const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
 /** Shells that read their commands from their input when given neither `-c` nor a script. */
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'csh', 'tcsh', 'fish']);
 
+/** The programs readsInput knows. */
+const INPUT_READERS: ReadonlySet<string> = new Set([...SHELLS, 'su', 'sudo', 'parallel']);
+
 /**
  * Whether the program `names[i]` (file names of a command's words, redirections left out) runs commands read
  * from its input: `sh`, `bash -l`, `sh -s`, `su` or `su - root` without `-c`, `sudo -i` or `sudo -u root -s`
@@ -359,7 +362,9 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     const plain = words.filter((w) => w.redirect !== true);
     const names = plain.map(base);
     for (let i = 0; i < plain.length; i++) {
-      if (!named(words.indexOf(plain[i]!)) || !readsInput(names, i) || !inCommandPlace(names, i)) continue;
+      // A command name glob that may name such a program (`/bin/?h`) is taken to be it, reading its input.
+      const may = plain[i]!.glob && mayName(globName(plain[i]!.text), INPUT_READERS);
+      if (!named(words.indexOf(plain[i]!)) || !(may || readsInput(names, i)) || !inCommandPlace(names, i)) continue;
       return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `'${plain[i]!.text}' here runs a shell that reads its commands from its input (no -c and no script), which pcigate cannot read against this connection's deny and hold patterns; pcigate does not run it (give the command with -c)` };
     }
     if (runAt >= 0) {

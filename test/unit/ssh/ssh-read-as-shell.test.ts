@@ -195,6 +195,8 @@ describe('readAsShell', () => {
     for (const cmd of ["echo 'rm -rf /' | sh", 'bash', 'bash -l', 'sh -s a b', 'sh -', 'sudo -u root bash', 'timeout 5 sh', 'env X=1 bash --norc', 'su', 'su - root', 'sudo su -', 'sudo -i', 'sudo -u root -s', '/bin/sh <script', "echo 'rm -rf /' | xargs sh -c", "echo 'rm -rf /' | parallel", 'parallel --jobs=2']) {
       expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: 'ssh.exec.unreadable' });
     }
+    // A command name glob that may name a shell counts as one ('shutdown*' would meet any glob name first).
+    for (const cmd of ['/bin/?h', '/bin/[bd]ash -l']) expect({ cmd, rule: readAsShell(cmd, { deny: ['rm *'], hold: [] }, 'allow')?.rule }).toEqual({ cmd, rule: 'ssh.exec.unreadable' });
     // A command or a script is given: read (the script's content is not seen, as documented), and a shell's name as an argument runs nothing.
     for (const cmd of ["sh -c 'echo hi'", "bash -lc 'uptime'", 'bash deploy.sh', "su -c 'uptime' app", 'sudo -i systemctl status app', 'find / -name sh', 'sudo apt install bash', 'which bash', 'echo sh', 'parallel gzip ::: a b', "xargs sh -c 'gzip x' _", 'xargs -0 gzip']) {
       expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
