@@ -273,6 +273,7 @@ export interface LocalEnd {
  * that arrived before the channel was wired (ssh with stdin closed) still comes after that data.
  */
 export function serverChannelEnd(ch: ServerChannel): LocalEnd {
+  refuseWindowOverrun(ch);
   return {
     onInput: (cb) => { ch.on('data', cb); },
     // A paused channel is not read, so ssh2 stops adjusting its window and the client has to wait.
@@ -289,6 +290,24 @@ export function serverChannelEnd(ch: ServerChannel): LocalEnd {
       ch.end();
     },
     close: () => { ch.close(); },
+  };
+}
+
+/**
+ * A client that sends past the channel's window (RFC 4254 §5.2: it must not) is cut off. ssh2 drops a client's
+ * data only while the window is exactly 0 and lets an overrun drive it negative, from where it takes every byte
+ * into the channel's buffer, paused or not: pausing the client (forward(), below) bounds pcigate's memory only
+ * for a client that keeps to the window. The channel's `push` is where ssh2 hands it each packet it took.
+ */
+function refuseWindowOverrun(ch: ServerChannel): void {
+  const inner = ch as unknown as { incoming?: { window?: number }; push(chunk: unknown, encoding?: BufferEncoding): boolean };
+  const push = inner.push.bind(ch);
+  inner.push = (chunk, encoding) => {
+    if (chunk !== null && typeof inner.incoming?.window === 'number' && inner.incoming.window < 0) {
+      if (!ch.destroyed) { ch.close(); ch.destroy(); }
+      return false;
+    }
+    return push(chunk, encoding);
   };
 }
 

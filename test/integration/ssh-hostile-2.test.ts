@@ -162,6 +162,33 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     expect(rules.filter((r) => r === 'ssh.exec.hold[0]').length).toBe(2);
   }, 90_000);
 
+  it('a client that sends past the channel window is cut off, not buffered (ssh2 takes an overrun whole)', async () => {
+    const c = await connect();
+    try {
+      const ch = await new Promise<ClientChannel>((resolve, reject) => c.exec('sh -c "sleep 30"', (err, x) => (err ? reject(err) : resolve(x))));
+      const closed = new Promise<number>((resolve) => { const t0 = Date.now(); ch.on('close', () => resolve(Date.now() - t0)); });
+      ch.resume();
+      ch.stderr.resume();
+      // What a client that ignores the window does: ssh2's client believes it may send 1 GiB at once.
+      (ch as unknown as { outgoing: { window: number } }).outgoing.window = 1 << 30;
+      let sent = 0;
+      let gone = false;
+      void closed.then(() => { gone = true; });
+      // Not a divisor of the window: ssh2 drops a packet that comes when it is exactly 0, but one that
+      // straddles it drives it negative.
+      const chunk = Buffer.alloc(30_000, 0x61);
+      while (!gone && sent < 64 << 20) {
+        if (!ch.write(chunk)) await new Promise((r) => { setTimeout(r, 5); });
+        sent += chunk.length;
+        if (sent % 300_000 === 0) await new Promise((r) => { setImmediate(r); });
+      }
+      // sleep 30 reads nothing and ends in 30 s: the channel closes long before, from pcigate's side.
+      expect(await closed).toBeLessThan(20_000);
+    } finally {
+      c.end();
+    }
+  }, 60_000);
+
   it('session channels held open on one connection are bounded (64), and the refusals are recorded', async () => {
     const c = await connect();
     const proto = protoOf(c) as unknown as { exec(chan: number, cmd: string, wantReply: boolean): void };
