@@ -31,7 +31,7 @@ import { SftpAudit, SftpLimitError, SftpProtocolError } from '../ssh/sftp-audit.
 import type { SftpOp } from '../ssh/sftp-audit.js';
 import { decideEnv } from './ssh-env.js';
 import { FailureRecords } from './failure-records.js';
-import { readAsShell, smuggledSyntax } from './ssh-exec-syntax.js';
+import { readAsShell, smuggledSyntax } from './ssh-exec/index.js';
 import type { HoldOutcome, SshApprovals } from './ssh-approval.js';
 import { maxSessionMessage } from '../identity/index.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
@@ -94,7 +94,7 @@ interface Recording {
 
 /**
  * A command that an allow or hold pattern with a wildcard matched is refused when the wildcard's text holds
- * shell syntax that could run another command (ssh-exec-syntax.ts): `echo *` must not run `echo x; rm -rf /`.
+ * shell syntax that could run another command (ssh-exec/): `echo *` must not run `echo x; rm -rf /`.
  * A command policy would run or hold is then read as the shell reads it, against the deny and hold patterns
  * (readAsShell): `r''m -rf /` under `rm *` is refused.
  */

@@ -35,7 +35,7 @@ export function globToRegExp(glob: string): RegExp {
  * unread (rule `ssh.exec.unreadable`), whatever the patterns. An SSH client's exec request is far smaller (the
  * listener's ssh2 server takes packets of about 35 kB); `pcigate exec NAME -- CMD` joins its arguments into one
  * line, which Linux lets grow to a few MiB. Reading a line is linear in it, but each word after a program that runs
- * its arguments starts another reading (ssh-exec-syntax.ts, MAX_READ_CHARS, bounds those too).
+ * its arguments starts another reading (src/broker/ssh-exec/read-as-shell.ts, MAX_READ_CHARS, bounds those too).
  */
 export const MAX_EXEC_COMMAND_BYTES = 1 << 20;
 

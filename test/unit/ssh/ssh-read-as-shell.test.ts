@@ -1,9 +1,9 @@
 /**
- * readAsShell (src/broker/ssh-exec-syntax.ts): deny and hold patterns against a command read as the remote
+ * readAsShell (src/broker/ssh-exec/): deny and hold patterns against a command read as the remote
  * shell reads it. Each evasion here ran rm under `deny: ["rm *"]` before.
  */
 import { describe, expect, it } from 'vitest';
-import { readAsShell, shellCommands, smuggledSyntax } from '../../../src/broker/ssh-exec-syntax.js';
+import { readAsShell, shellCommands, smuggledSyntax } from '../../../src/broker/ssh-exec/index.js';
 
 const exec = { deny: ['rm *', 'shutdown*'], hold: ['systemctl restart *'] };
 const rule = (cmd: string, action: 'allow' | 'hold' = 'allow') => readAsShell(cmd, exec, action)?.rule;

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sshAllow } from '../../../src/config/sections/connections.js';
 import { decideSsh, globMatches, globToRegExp } from '../../../src/policy/ssh-rules.js';
-import { readAsShell } from '../../../src/broker/ssh-exec-syntax.js';
+import { readAsShell } from '../../../src/broker/ssh-exec/index.js';
 import { hostKeyMatches, sshFingerprint } from '../../../src/ssh/host-key.js';
 
 const allow = sshAllow.parse({
