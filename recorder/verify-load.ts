@@ -9,7 +9,8 @@ import type { Fs } from '../src/cli/ctx.js';
 import { VerificationError } from '../src/errors.js';
 import { canonicalize } from './canonical-json.js';
 import { parsePublicKeyFile } from './keys.js';
-import type { VerifyInput, VerifyState } from './verify-types.js';
+import { readRecordingFile } from './recording-file.js';
+import type { BlobContent, VerifyInput, VerifyState } from './verify-types.js';
 
 const SEGMENT_NAME = /^\d{12}\.jsonl$/;
 
@@ -77,10 +78,12 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
   // before it was written, so the segments read now hold them all (no false 'truncated').
   const segments = await Promise.all(names.map(async (name) => ({ name, bytes: await fs.readFile(path.join(logDir, name)) })));
 
-  const blobs = new Map<string, Uint8Array | undefined>();
+  // Hashed as streams, never held: a recording may be gigabytes, and a FIFO or device planted at its path
+  // (or a symbolic link out of recordings/) is refused rather than read (recorder/recording-file.ts).
+  const blobs = new Map<string, BlobContent | undefined>();
   for (const p of blobPaths(segments)) {
-    const abs = insideHome(home, p);
-    blobs.set(p, abs === undefined ? undefined : await readOptional(fs, abs).catch(() => undefined));
+    const file = await readRecordingFile(fs, home, p);
+    blobs.set(p, file.status === 'read' ? { sha256: file.sha256, bytes: file.bytes } : file.status === 'missing' ? undefined : { refused: file.detail });
   }
 
   const input: VerifyInput = {
@@ -96,13 +99,6 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
   if (opts.state) input.state = opts.state;
   if (opts.proofSeq !== undefined) input.proofSeq = opts.proofSeq;
   return input;
-}
-
-/** A blob path relative to HOME, or undefined when it would leave HOME (absolute, `..`). */
-function insideHome(home: string, p: string): string | undefined {
-  if (path.isAbsolute(p)) return undefined;
-  const abs = path.resolve(home, p);
-  return abs.startsWith(path.resolve(home) + path.sep) ? abs : undefined;
 }
 
 /**

@@ -18,7 +18,8 @@
  * - unsealed: records not covered by any checkpoint, older than the allowed age (a warning);
  * - time_regression: a record's ts earlier than its predecessor's (a warning: clocks step back, tampering
  *   would also break the chain);
- * - blob_mismatch: a committed recording whose file is gone or whose size or SHA-256 changed;
+ * - blob_mismatch: a committed recording whose file is gone or whose size or SHA-256 changed, or whose path
+ *   leads out of recordings/ or names no regular file (not read);
  * - unreadable: bytes that are not a record (garbage, a torn line, non-JSON), with their position;
  * - unsigned: the log holds records but no valid signed checkpoint at all, so no signature vouches for any
  *   of them (checkpoints.jsonl gone or emptied and no mirror left, or a log rewritten from scratch).
@@ -77,6 +78,9 @@ export interface VerifyState {
   checkpoint?: { size: number; root: string; note: string };
 }
 
+/** What the loader found at a committed blob's path: the bytes, their digest, or the reason it refused to read. */
+export type BlobContent = Uint8Array | { sha256: string; bytes: number } | { refused: string };
+
 export interface VerifyInput {
   /** Segment files of log/, any order (sorted by name inside). */
   segments: ReadonlyArray<{ name: string; bytes: Uint8Array }>;
@@ -94,8 +98,12 @@ export interface VerifyInput {
   nowMicros: number;
   /** Records not covered by a checkpoint older than this (µs) are reported as unsealed. */
   maxUnsealedMicros: number;
-  /** A committed blob's bytes by its path relative to the data home, or undefined when it cannot be read. */
-  blob(path: string): Uint8Array | undefined;
+  /**
+   * A committed blob by its path relative to the data home: its bytes, or their SHA-256 and size when the
+   * loader hashed the file as a stream (recorder/recording-file.ts), or why it was not read; undefined when
+   * it cannot be read.
+   */
+  blob(path: string): BlobContent | undefined;
   /** Also build the inclusion proof of this seq to the newest checkpoint. */
   proofSeq?: number;
 }

@@ -187,11 +187,12 @@ function checkBlobs(rec: AuditRecord, w: Where, input: VerifyInput, problems: Pr
     const ref = b as { sha256?: unknown; bytes?: unknown; path?: unknown };
     if (typeof ref.path !== 'string') continue; // nothing on disk to compare with
     const bad = (detail: string) => problems.push({ kind: 'blob_mismatch', segment: w.segment, seq: w.seq, line: w.line, severity: 'fail', detail });
-    const bytes = input.blob(ref.path);
-    if (!bytes) { bad(`recording ${ref.path} is missing or unreadable`); continue; }
-    if (bytes.length !== ref.bytes) { bad(`recording ${ref.path} is ${bytes.length} bytes, the record says ${String(ref.bytes)}`); continue; }
-    const sha = createHash('sha256').update(bytes).digest('hex');
-    if (sha !== ref.sha256) bad(`recording ${ref.path} has SHA-256 ${sha}, the record says ${String(ref.sha256)}`);
+    const found = input.blob(ref.path);
+    if (!found) { bad(`recording ${ref.path} is missing or unreadable`); continue; }
+    if ('refused' in found) { bad(`recording ${ref.path} ${found.refused}; it was not read`); continue; }
+    const sum = found instanceof Uint8Array ? { sha256: createHash('sha256').update(found).digest('hex'), bytes: found.length } : found;
+    if (sum.bytes !== ref.bytes) { bad(`recording ${ref.path} is ${sum.bytes} bytes, the record says ${String(ref.bytes)}`); continue; }
+    if (sum.sha256 !== ref.sha256) bad(`recording ${ref.path} has SHA-256 ${sum.sha256}, the record says ${String(ref.sha256)}`);
   }
 }
 

@@ -4,13 +4,12 @@
  * (docs/log-format.md `blobs [{sha256, kind, bytes, path}]`). What is shown is what was recorded, or the
  * viewer is told loudly that it is not.
  */
-import { createHash } from 'node:crypto';
-import path from 'node:path';
 import type { Fs } from '../cli/ctx.js';
 import { printable } from '../cli/printable.js';
 import type { CommittedBlob } from '../sessions/session-summary.js';
+import { readRecordingFile } from '../../recorder/recording-file.js';
 
-export type RecordingStatus = 'verified' | 'mismatch' | 'missing' | 'partial' | 'outside';
+export type RecordingStatus = 'verified' | 'mismatch' | 'missing' | 'partial' | 'outside' | 'not_file';
 
 export interface RecordingCheck {
   status: RecordingStatus;
@@ -28,28 +27,19 @@ export interface RecordingCheck {
  * Reads and hashes the blob's file (relative to `home`) and compares it with the committed values. pcigate
  * writes every recording under `home`/recordings/, and the log names it relative to `home`: a path that is
  * absolute, holds `..`, or leads (also through a symbolic link) out of recordings/ is not read — a crafted
- * log must not make replay show (or --html copy) an arbitrary file — and is reported as `outside`.
+ * log must not make replay show (or --html copy) an arbitrary file — and is reported as `outside`; a FIFO or
+ * device there is not read either (`not_file`). The rules are recorder/recording-file.ts's, shared with verify.
  */
 export async function checkRecording(fs: Fs, home: string, blob: CommittedBlob): Promise<RecordingCheck> {
   const rel = blob.path ?? '';
   const base = { seq: blob.seq, path: rel, kind: blob.kind, expected: { sha256: blob.sha256, bytes: blob.bytes } };
-  if (rel === '') return { ...base, status: 'missing' };
-  const dir = path.resolve(home, 'recordings');
-  const abs = path.resolve(home, rel);
-  if (path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || !abs.startsWith(dir + path.sep)) return { ...base, status: 'outside' };
-  let data: Buffer;
-  try {
-    const real = await fs.realpath(abs);
-    if (!real.startsWith((await fs.realpath(dir)) + path.sep)) return { ...base, status: 'outside' };
-    data = await fs.readFile(real);
-  } catch {
-    return { ...base, status: 'missing' };
-  }
-  const actual = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+  const file = await readRecordingFile(fs, home, rel, { keep: true });
+  if (file.status !== 'read') return { ...base, status: file.status };
+  const actual = { sha256: file.sha256, bytes: file.bytes };
   const same = actual.sha256 === blob.sha256 && actual.bytes === blob.bytes;
   // A running session's recording was only committed part-way: a longer file is expected, not proof.
   const status: RecordingStatus = same ? 'verified' : blob.partial ? 'partial' : 'mismatch';
-  return { ...base, status, actual, data };
+  return { ...base, status, actual, ...(file.data ? { data: file.data } : {}) };
 }
 
 /**
@@ -65,6 +55,8 @@ export function describeCheck(c: RecordingCheck): string {
       return `WARNING: the recording path ${shown} in log record ${c.seq} is outside the data home's recordings/ directory; it was not read`;
     case 'missing':
       return `WARNING: the recording ${shown} committed in log record ${c.seq} is missing`;
+    case 'not_file':
+      return `WARNING: the recording path ${shown} in log record ${c.seq} is not a regular file (a FIFO, device or directory); it was not read`;
     case 'partial':
       return `WARNING: the session has not ended; the recording was last committed in log record ${c.seq} (${c.expected.bytes} bytes) and has changed since`;
     case 'mismatch':

@@ -2,6 +2,8 @@
  * The tamper matrix (issue 2) on logs written by the real writer (openAuditLog): each change is detected
  * and located exactly — kind, segment, seq — with no follow-on problems, and an untouched log passes.
  */
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -264,4 +266,34 @@ describe('verify: the tamper matrix on a log written by openAuditLog', () => {
     await fsp.rm(path.join(home, 'recordings', 's-1.cast'));
     expect(brief((await verifyHome(home)).problems)).toEqual([{ kind: 'blob_mismatch', segment: end.seg, seq: end.rec.seq }]);
   });
+
+  it('a symbolic link out of recordings/ at a recording path is not followed, even to an identical copy', async () => {
+    const home = await copyOf(base);
+    const end = (await allLines(home)).find((l) => l.rec.type === 'session.end')!;
+    const rec = path.join(home, 'recordings', 's-1.cast');
+    const outside = path.join(tmp, `outside-${n}.cast`);
+    await fsp.rename(rec, outside);
+    await fsp.symlink(outside, rec);
+    const r = await verifyHome(home);
+    expect(brief(r.problems)).toEqual([{ kind: 'blob_mismatch', segment: end.seg, seq: end.rec.seq }]);
+    expect(r.problems[0]!.detail).toBe("recording recordings/s-1.cast leads out of the data home's recordings/ directory through a symbolic link; it was not read");
+  });
+
+  it('a FIFO at a recording path is refused at once, not read (verify would wait for a writer forever)', async () => {
+    const home = await copyOf(base);
+    const end = (await allLines(home)).find((l) => l.rec.type === 'session.end')!;
+    const fifo = path.join(home, 'recordings', 's-1.cast');
+    await fsp.rm(fifo);
+    execFileSync('mkfifo', [fifo]);
+    // Without the check verify waits in the thread pool for a writer: this one ends the wait, so a regression
+    // fails on the detail instead of hanging the test run.
+    const unstick = setTimeout(() => { try { closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)); } catch { /* no reader */ } }, 1500);
+    try {
+      const r = await verifyHome(home);
+      expect(brief(r.problems)).toEqual([{ kind: 'blob_mismatch', segment: end.seg, seq: end.rec.seq }]);
+      expect(r.problems[0]!.detail).toBe('recording recordings/s-1.cast is a FIFO, not a regular file; it was not read');
+    } finally {
+      clearTimeout(unstick);
+    }
+  }, 5000);
 });

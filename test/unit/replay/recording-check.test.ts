@@ -2,10 +2,11 @@
  * checkRecording reads only files under the data home's recordings/: a log record's blob path that is
  * absolute, holds `..`, names another file of the home, or is a symbolic link out of recordings/ is reported
  * `outside` and never read (a crafted log would otherwise have replay show, or --html copy, any file the
- * auditor can read). The verdict shows the log's path with escape sequences escaped.
+ * auditor can read); a FIFO there is `not_file`, not read. The verdict shows the log's path with escape sequences escaped.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +53,21 @@ describe('checkRecording', () => {
     expect(c.data).toBeUndefined();
     expect(describeCheck(c)).toMatch(/^WARNING: the recording path .* in log record 7 is outside the data home's recordings\/ directory; it was not read$/);
   });
+
+  it('does not read a FIFO in recordings/ (replay would wait for a writer forever)', async () => {
+    const fifo = path.join(home, 'recordings', 'fifo.cast');
+    execFileSync('mkfifo', [fifo]);
+    // Without the check the read waits for a writer: this one ends the wait, so a regression fails, not hangs.
+    const unstick = setTimeout(() => { try { closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK)); } catch { /* no reader */ } }, 1500);
+    try {
+      const c = await checkRecording(fsp, home, blob('recordings/fifo.cast'));
+      expect(c.status).toBe('not_file');
+      expect(c.data).toBeUndefined();
+      expect(describeCheck(c)).toBe('WARNING: the recording path recordings/fifo.cast in log record 7 is not a regular file (a FIFO, device or directory); it was not read');
+    } finally {
+      clearTimeout(unstick);
+    }
+  }, 5000);
 
   it('shows a path holding escape sequences escaped', () => {
     const line = describeCheck({ status: 'missing', seq: 3, path: 'recordings/x\u001b]2;pwn\u0007.cast', kind: 'asciicast', expected: { sha256: 'a', bytes: 1 } });
