@@ -48,11 +48,7 @@ export const MAX_EXEC_COMMAND_BYTES = 1 << 20;
  */
 export function globMatches(glob: string, text: string): boolean {
   const parts = glob.split('*');
-  const fits = (part: string, at: number): boolean => {
-    if (at < 0 || at + part.length > text.length) return false;
-    for (let k = 0; k < part.length; k++) if (part[k] !== '?' && part[k] !== text[at + k]) return false;
-    return true;
-  };
+  const fits = (part: string, at: number) => fitsAt(part, text, at);
   const head = parts[0]!;
   if (parts.length === 1) return head.length === text.length && fits(head, 0);
   const tail = parts[parts.length - 1]!;
@@ -65,6 +61,49 @@ export function globMatches(glob: string, text: string): boolean {
     at += part.length;
   }
   return true;
+}
+
+/** Whether a part of a glob between wildcards (`?` one character, the rest literal) fits `text` at `at`. */
+function fitsAt(part: string, text: string, at: number): boolean {
+  if (at < 0 || at + part.length > text.length) return false;
+  for (let k = 0; k < part.length; k++) if (part[k] !== '?' && part[k] !== text[at + k]) return false;
+  return true;
+}
+
+/**
+ * What each wildcard of `glob` matched in `text`, in the glob's order (`[start, end)`; a `?` one character), or
+ * undefined when the glob does not match (the answer of globMatches). Of the ways to split the text among the
+ * wildcards it gives the one a RegExp with `(.*)` and `(.)` for them gives: each `*` as long as the rest
+ * allows, the first first. Without backtracking: each part between wildcards is placed, from the last to the
+ * first, at the last place it fits before the one after it (a later place for a part is a longer wildcard before
+ * it and leaves the parts before it more room, never less), in time linear in the text for a given glob.
+ */
+export function globWildcardSpans(glob: string, text: string): Array<[number, number]> | undefined {
+  const parts = glob.split('*');
+  const head = parts[0]!;
+  const last = parts.length - 1;
+  const at: number[] = [0];
+  if (last === 0) {
+    if (head.length !== text.length || !fitsAt(head, text, 0)) return undefined;
+  } else {
+    const end = text.length - parts[last]!.length;
+    if (end < head.length || !fitsAt(head, text, 0) || !fitsAt(parts[last]!, text, end)) return undefined;
+    at[last] = end;
+    for (let k = last - 1; k >= 1; k--) {
+      const part = parts[k]!;
+      let p = at[k + 1]! - part.length;
+      while (p >= head.length && !fitsAt(part, text, p)) p--;
+      if (p < head.length) return undefined;
+      at[k] = p;
+    }
+  }
+  const spans: Array<[number, number]> = [];
+  for (let k = 0; k <= last; k++) {
+    const part = parts[k]!;
+    for (let j = 0; j < part.length; j++) if (part[j] === '?') spans.push([at[k]! + j, at[k]! + j + 1]);
+    if (k < last) spans.push([at[k]! + part.length, at[k + 1]!]);
+  }
+  return spans;
 }
 
 export function decideSsh(allow: SshConnection['allow'], req: SshPolicyRequest): SshPolicyDecision {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sshAllow } from '../../../src/config/sections/connections.js';
-import { decideSsh, globMatches, globToRegExp } from '../../../src/policy/ssh-rules.js';
+import { decideSsh, globMatches, globToRegExp, globWildcardSpans } from '../../../src/policy/ssh-rules.js';
 import { readAsShell } from '../../../src/broker/ssh-exec/index.js';
 import { hostKeyMatches, sshFingerprint } from '../../../src/ssh/host-key.js';
 
@@ -60,6 +60,15 @@ describe('SSH policy', () => {
     fc.assert(fc.property(fc.string({ unit, maxLength: 8 }), fc.string({ unit, maxLength: 12 }), (glob, text) => {
       expect(globMatches(glob, text)).toBe(globToRegExp(glob).test(text));
     }), { numRuns: 20_000 });
+  });
+
+  it("finds what each wildcard matched as a RegExp's capture groups do", () => {
+    const capturing = (glob: string) => new RegExp(`^${[...glob].map((ch) => (ch === '*' ? '(.*)' : ch === '?' ? '(.)' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&'))).join('')}$`, 'sd');
+    const same = (glob: string, text: string) => { expect(globWildcardSpans(glob, text)).toEqual(capturing(glob).exec(text)?.indices?.slice(1)); };
+    const unit = fc.constantFrom('a', 'b', ' ', '*', '?', '.', '\n', '€', '😀');
+    fc.assert(fc.property(fc.string({ unit, maxLength: 8 }), fc.string({ unit, maxLength: 12 }), same), { numRuns: 20_000 });
+    // Few letters, so that most globs match and the split among the wildcards is what is compared.
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', 'b', '*', '?'), maxLength: 8 }), fc.string({ unit: fc.constantFrom('a', 'b'), maxLength: 12 }), same), { numRuns: 20_000 });
   });
 
   it('treats regex metacharacters in patterns literally', () => {
