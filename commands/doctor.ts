@@ -12,6 +12,7 @@ export const spec: CommandSpec = {
   description: [
     'Checks, one line each: the configuration is valid; the OS keychain answers (or the file fallback is in use);',
     'the data home is yours and closed to others; the signing keys are intact and the key epoch current; the',
+    'approval key (approvals/.key) is yours and 0600 and its directory not writable by everyone; the',
     'clock is plausible; every connection is reachable with the broker credential (TCP, TLS, authentication,',
     'and for SSH the pinned host key); the identity provider answers discovery. Exit 1 if anything failed.',
   ].join('\n'),

@@ -3,7 +3,7 @@ export const CHECK_STATUS = ['ok', 'warn', 'fail'] as const;
 export type CheckStatus = (typeof CHECK_STATUS)[number];
 
 export interface CheckResult {
-  /** Stable id, e.g. `config`, `keychain`, `home`, `keys`, `clock`, `connection:prod-db`, `identity`. */
+  /** Stable id, e.g. `config`, `keychain`, `home`, `keys`, `approvals`, `clock`, `connection:prod-db`, `identity`. */
   id: string;
   status: CheckStatus;
   /** One line: what was found. */

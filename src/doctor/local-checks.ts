@@ -1,7 +1,8 @@
 /**
  * Local checks of `pcigate doctor`: the token store (OS keychain or the 0600 file fallback), the data home's
  * permissions (PCI DSS 10.3.2: audit logs protected from modification), the signing keys and whether the
- * key epoch is current (docs/log-format.md "Key epochs"), and whether the clock is plausible (10.6).
+ * key epoch is current (docs/log-format.md "Key epochs"), the approval key's permissions, and whether the clock
+ * is plausible (10.6).
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import path from 'node:path';
@@ -84,6 +85,40 @@ export async function checkKeys(ctx: Ctx, config: PcigateConfig, home: string): 
   } catch (e) {
     return fail('keys', `signing keys unusable: ${(e as Error).message}`, 'run pcigate verify for details; restore keys/ from backup');
   }
+}
+
+/**
+ * The approvals directory (docs/log-format.md "approval.*"): `approvals/.key` seals every request file and
+ * binds each approval to its statement, so whoever can read it can forge an approved request — it must be a
+ * regular file of this user's, closed to group and others (the store refuses it otherwise, and every hold
+ * then fails); and a world-writable directory lets anyone replace request files.
+ */
+export async function checkApprovals(ctx: Ctx, home: string): Promise<CheckResult> {
+  const dir = path.join(home, 'approvals');
+  const key = path.join(dir, '.key');
+  let st;
+  try {
+    st = await ctx.fs.lstat(dir);
+  } catch {
+    return ok('approvals', 'no approvals directory yet (it is created, 0700, by the first held statement)');
+  }
+  if (!st.isDirectory()) return fail('approvals', `${dir} is not a directory`, `remove it; pcigate creates ${dir} on the next held statement`);
+  const dirMode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  if (st.mode & 0o002) return fail('approvals', `${dir} is writable by every user (mode ${dirMode}): anyone can replace or remove request files`, `chmod 700 ${dir}`);
+  try {
+    st = await ctx.fs.lstat(key);
+  } catch {
+    return ok('approvals', `approvals directory ${dir} (mode ${dirMode}); no approval key yet (it is made, 0600, by the first held statement)`);
+  }
+  if (!st.isFile()) return fail('approvals', `${key} is not a regular file${st.isSymbolicLink() ? ' (a symbolic link)' : ''}`, `remove it: a new key is made on the next held statement, and requests sealed with the old one must be filed again`);
+  const keyMode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  if (st.uid !== ctx.user.uid) return fail('approvals', `the approval key ${key} is owned by uid ${st.uid}, not by you (uid ${ctx.user.uid}): its owner can read it and forge approved requests`, `chown ${ctx.user.name} ${key} && chmod 600 ${key}`);
+  if ((st.mode & 0o777) !== 0o600) {
+    const open = (st.mode & 0o077) !== 0;
+    return fail('approvals', `the approval key ${key} has mode ${keyMode}, not 0600${open ? ': group or others can read or write it, so they can forge approved requests, and pcigate refuses to use it' : ''}`,
+      `chmod 600 ${key}${open ? '; if others may have read it, remove it instead (requests sealed with it must then be filed again)' : ''}`);
+  }
+  return ok('approvals', `approvals directory ${dir} (mode ${dirMode}); approval key 0600, yours`);
 }
 
 /** A year before this code was written or far in the future means a broken clock (timestamps are evidence). */

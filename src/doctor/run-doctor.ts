@@ -1,13 +1,13 @@
 /**
- * `pcigate doctor`: every check in order — configuration, token store, data home, signing keys, clock, each
- * connection, the identity provider. Checks that need a valid configuration are skipped (and said so)
- * when it is not valid; the rest still run with the defaults. Connections are checked concurrently.
+ * `pcigate doctor`: every check in order — configuration, token store, data home, signing keys, approval key,
+ * clock, each connection, the identity provider. Checks that need a valid configuration are skipped (and said
+ * so) when it is not valid; the rest still run with the defaults. Connections are checked concurrently.
  */
 import type { Ctx } from '../cli/ctx.js';
 import { resolveHome } from '../cli/home.js';
 import { defaultConfig, loadConfig, type PcigateConfig } from '../config/index.js';
 import { fail, ok, type CheckResult } from './doctor-types.js';
-import { checkClock, checkHome, checkKeys, checkTokenStore } from './local-checks.js';
+import { checkApprovals, checkClock, checkHome, checkKeys, checkTokenStore } from './local-checks.js';
 import { checkConnection, checkIdentity } from './remote-checks.js';
 
 export interface DoctorOptions {
@@ -32,6 +32,7 @@ export async function runDoctor(ctx: Ctx, o: DoctorOptions): Promise<CheckResult
   results.push(await checkTokenStore(ctx, effective, home));
   results.push(await checkHome(ctx, home));
   results.push(await checkKeys(ctx, effective, home));
+  results.push(await checkApprovals(ctx, home));
   results.push(await checkClock(ctx, home));
   if (!config) return results;
   results.push(...(await Promise.all(Object.entries(config.connections).map(([name, conn]) => checkConnection(ctx, name, conn)))));

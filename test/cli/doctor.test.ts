@@ -1,10 +1,10 @@
 /**
  * `pcigate doctor` against a healthy setup (a real PostgreSQL with TLS and SCRAM from the harness, an
  * in-process OIDC provider, an initialised data home) and a broken one (wrong password, nothing listening,
- * an unverifiable certificate, an unreachable issuer, a data home open to everyone, an epoch key readable by
- * others, an invalid config).
+ * an unverifiable certificate, an unreachable issuer, a data home open to everyone, an epoch key and an
+ * approval key readable by others, an invalid config).
  */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../harness/cli.js';
@@ -74,13 +74,14 @@ describe('pcigate doctor', () => {
     const d = await doctor(s, { DOCTOR_DB_PW: pg.passwordOf(PG_USERS.scram) });
     expect(d.code, JSON.stringify(d.checks, null, 2)).toBe(0);
     expect(d.textCode).toBe(0);
-    expect(d.checks.map((c) => c.id)).toEqual(['config', 'keychain', 'home', 'keys', 'clock', 'connection:payments', ...(sshd ? ['connection:bastion'] : []), 'identity']);
+    expect(d.checks.map((c) => c.id)).toEqual(['config', 'keychain', 'home', 'keys', 'approvals', 'clock', 'connection:payments', ...(sshd ? ['connection:bastion'] : []), 'identity']);
     if (sshd) expect(d.byId('connection:bastion')!.message).toContain('host key matches the pin');
     expect(d.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(d.byId('connection:payments')!.message).toMatch(/TLS.*authenticated \(scram-sha-256\)/);
     expect(d.byId('identity')!.status).toBe('ok');
     expect(d.byId('keys')!.status).toBe('ok');
     expect(d.byId('home')!.status).toBe('ok');
+    expect(d.byId('approvals')!.status).toBe('ok');
     expect(d.text).toMatch(/^✓ configuration valid/m);
     expect(d.text).not.toContain('✗');
   }, 120_000);
@@ -99,23 +100,26 @@ describe('pcigate doctor', () => {
     expect(init.code, init.stderr).toBe(0);
     chmodSync(s.home, 0o777);
     chmodSync(path.join(s.home, 'keys', 'epoch.key'), 0o644);
+    mkdirSync(path.join(s.home, 'approvals'), { mode: 0o700 });
+    writeFileSync(path.join(s.home, 'approvals', '.key'), Buffer.alloc(32, 1), { mode: 0o644 });
     const d = await doctor(s, { DOCTOR_DB_PW: pg.passwordOf(PG_USERS.scram), DOCTOR_BAD_PW: 'not-the-password' });
     expect(d.code).toBe(1);
     expect(d.textCode).toBe(1);
     expect(d.byId('config')!.status).toBe('ok');
-    for (const id of ['home', 'keys', 'connection:wrong-password', 'connection:nothing-there', 'connection:unverified-cert', 'identity']) {
+    for (const id of ['home', 'keys', 'approvals', 'connection:wrong-password', 'connection:nothing-there', 'connection:unverified-cert', 'identity']) {
       const c = d.byId(id);
       expect(c?.status, `${id}: ${JSON.stringify(c)}`).toBe('fail');
       expect(c!.hint).toBeTruthy();
     }
     expect(d.byId('home')!.hint).toContain('chmod 700');
     expect(d.byId('keys')!.hint).toContain('chmod 600');
+    expect(d.byId('approvals')!.hint).toContain(`chmod 600 ${path.join(s.home, 'approvals', '.key')}`);
     expect(d.byId('connection:wrong-password')!.hint).toContain('password');
     if (sshd) {
       expect(d.byId('connection:wrong-pin')!.status).toBe('fail');
       expect(d.byId('connection:wrong-pin')!.hint).toContain('host_key');
     }
-    expect(d.text.match(/^✗ /gm)?.length).toBe(sshd ? 7 : 6);
+    expect(d.text.match(/^✗ /gm)?.length).toBe(sshd ? 8 : 7);
     expect(d.text).toContain('fix: ');
     expect(d.text).not.toContain('not-the-password');
   }, 120_000);
