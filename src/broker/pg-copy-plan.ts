@@ -182,12 +182,6 @@ function copyOptions(options: NonNullable<CopyStmtNode['options']>): Pick<CopyOu
   return { binary: format === 'binary', csv: format === 'csv', header, ...text };
 }
 
-/** Whether an ENCODING option names UTF8 (PostgreSQL ignores case and punctuation in encoding names). */
-export function isUtf8Encoding(name: string): boolean {
-  const n = name.toLowerCase().replace(/[^a-z0-9]/g, '');
-  return n === 'utf8' || n === 'unicode';
-}
-
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 

@@ -23,7 +23,7 @@ import { loadParser } from '../policy/pg-parser.js';
 import { decideStatement, inFailedTransaction, openPolicySession } from '../policy/pg-policy-hooks.js';
 import { ServerPath } from '../policy/server-path.js';
 import { unionPath } from '../policy/name-match.js';
-import { startupSetting } from '../pg/protocol/startup-params.js';
+import { isUtf8Name, startupSetting } from '../pg/protocol/startup-params.js';
 import type { PolicyHooksOptions } from '../policy/pg-policy-hooks.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
 import { maxSessionMessage } from '../identity/index.js';
@@ -31,7 +31,7 @@ import { PgSessionRefused, SessionRefused } from '../errors.js';
 import { admitSession, sessionWindowEnd } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
-import { copyColumns, copyColumnsInSession, copyOutQuery, isUtf8Encoding, SessionRefusal } from './pg-copy-plan.js';
+import { copyColumns, copyColumnsInSession, copyOutQuery, SessionRefusal } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { lookupRows } from './pg-query-client.js';
 import { statementFacts } from './sql-record.js';
@@ -283,7 +283,7 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
     if (copies.length > 1) return copyRefused('one query string holds several COPY … TO STDOUT; send each as a statement of its own');
     if (others) return copyRefused('other statements precede it in its query string, and could change its table unseen; send it as a statement of its own');
     const copy = copies[0]!;
-    if (copy.encoding !== undefined && !copy.binary && !isUtf8Encoding(copy.encoding)) {
+    if (copy.encoding !== undefined && !copy.binary && !isUtf8Name(copy.encoding)) {
       return copyRefused(`its rows are read as UTF8, and ENCODING '${copy.encoding}' would write them otherwise (in SJIS or BIG5 a byte of a character can read as a backslash or the delimiter); leave ENCODING out`);
     }
     const hides = copyOptionsHidePans(copy);
