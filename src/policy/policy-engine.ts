@@ -26,6 +26,7 @@ import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './e
 import { literalKey } from './literal-key.js';
 import { DEFAULT_SEARCH_PATH, pathGains, pathNamesUser, roleSet, searchPathSchemas, unionPath } from './name-match.js';
 import type { ServerPath } from './server-path.js';
+import { isUtf8Name } from '../pg/protocol/startup-params.js';
 
 /** The parts of a connection's config entry policy reads. */
 export type ConnectionsLike = Record<string, { require_mfa?: boolean; approvers?: string[] }>;
@@ -153,11 +154,6 @@ export class PolicyEngine {
 
 const NON_ASCII = /[^\u0000-\u007f]/;
 
-/** UTF-8 by PostgreSQL's names and aliases. */
-function isUtf8(encoding: string): boolean {
-  return /^(utf-?8|unicode)$/i.test(encoding.trim());
-}
-
 const isSqlAscii = (encoding: string) => /^sql_ascii$/i.test(encoding.trim());
 
 /**
@@ -255,7 +251,7 @@ export class PolicySession {
    * SQL_ASCII) server; in a LATIN1 database `n\xfamero` sent as SQL_ASCII is número to the server.
    */
   private utf8Like(encoding: string): boolean {
-    return isUtf8(encoding) || (isSqlAscii(encoding) && (isUtf8(this.serverEncoding) || isSqlAscii(this.serverEncoding)));
+    return isUtf8Name(encoding) || (isSqlAscii(encoding) && (isUtf8Name(this.serverEncoding) || isSqlAscii(this.serverEncoding)));
   }
 
   /**
@@ -269,7 +265,7 @@ export class PolicySession {
     this.encodingAtStart ??= value;
     this.encodingReported = value;
     // SQL_ASCII kept too: whether it reads as UTF-8 depends on server_encoding, which may be reported after.
-    if (!isUtf8(value)) this.encodingOther = value;
+    if (!isUtf8Name(value)) this.encodingOther = value;
   }
 
   /**

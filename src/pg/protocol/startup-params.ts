@@ -48,7 +48,13 @@ const SPLITTING_ENCODINGS = new Set([
   'gbk', 'win936', 'windows936', 'cp936', 'uhc', 'win949', 'windows949', 'cp949', 'johab', 'gb18030',
 ]);
 
-/** Whether an encoding name is UTF8 by one of its PostgreSQL names (UTF8, UNICODE), as the server cleans it. */
+/**
+ * Whether an encoding name is UTF8 by one of its PostgreSQL names (UTF8, UNICODE), as the server cleans it: `UTF-8`,
+ * `utf_8` and `Unicode` are UTF8 to the server too. Policy trusts text as UTF-8 on this answer (client_encoding,
+ * COPY's ENCODING), so it must never say UTF-8 where the server reads another encoding. It says so of a name
+ * whose a-z and 0-9, once lower-cased, spell utf8 or unicode; the server keeps those letters too and drops or
+ * keeps each non-ASCII byte by its locale, so such a name is UTF8 to it or one it refuses (JavaScript lower-cases `İ` to `i̇`: `UNİCODE` is unicode here and `uncode`, no encoding, there).
+ */
 export function isUtf8Name(name: string): boolean {
   const k = encodingKey(name);
   return k === 'utf8' || k === 'unicode';

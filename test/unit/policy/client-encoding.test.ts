@@ -53,6 +53,15 @@ describe('client_encoding and non-ASCII text', () => {
     }
   });
 
+  it("UTF8 by any name the server cleans to it (UTF_8, 'utf 8', Unicode): read after the SET", () => {
+    for (const name of ['UTF_8', 'utf 8', 'Unicode']) {
+      const s = engine.openSession(eng, 'db', 0);
+      s.reported('client_encoding', 'UTF8');
+      expect(s.decide(`SET client_encoding = '${name}'`, 0).action).toBe('allow');
+      expect(s.decide(NON_ASCII, 0).action, name).toBe('allow');
+    }
+  });
+
   it('SQL_ASCII passes the bytes as they are: read', () => {
     const s = engine.openSession(eng, 'db', 0);
     s.reported('client_encoding', 'SQL_ASCII');
