@@ -9,9 +9,10 @@
  * Separation of duties: the approver is logged in, in an approver group (or listed subject) for the
  * connection, and not the requester; one person counts once; `min_approvals` distinct people are needed.
  * Every request, approval, denial, expiry and use is an audit record (fail closed: if the record cannot be
- * written, the transition does not happen).
+ * written, the transition does not happen); so is a request file refused as put back or renamed
+ * (`approval.tamper`, once per finding).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Actor, AuditSink } from '../../recorder/types.js';
 import type { Clock, Fs } from '../cli/ctx.js';
@@ -196,6 +197,16 @@ function actor(i: ApprovalPerson & { groups?: string[] }): Actor {
   return { sub: i.sub, ...(i.email ? { email: i.email } : {}), ...(i.groups ? { groups: i.groups } : {}), via };
 }
 
+/** pcigate itself, as the actor of what no person did (an expiry, a tampered file found). */
+const SYSTEM: ApprovalPerson = { sub: 'pcigate', via: 'system' };
+
+/**
+ * The `approval.tamper` findings this process has recorded (by data home, finding and file content): a refused
+ * file is met again on every list, poll and held statement, and is recorded once, not at each meeting.
+ */
+const recordedTamper = new Set<string>();
+const RECORDED_TAMPER_MAX = 10_000;
+
 // The listener is removed when the timer fires: a long wait polls many times on one signal, and
 // listeners left behind pile up (Node warns about a leak on stderr after 10).
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
@@ -288,8 +299,10 @@ export class ApprovalStore {
 
   private async read(id: string): Promise<ApprovalRequest> {
     let req: ApprovalRequest;
+    let text: string;
     try {
-      req = JSON.parse(await this.deps.fs.readFile(this.file(id), 'utf8')) as ApprovalRequest;
+      text = await this.deps.fs.readFile(this.file(id), 'utf8');
+      req = JSON.parse(text) as ApprovalRequest;
     } catch (e) {
       if (e instanceof ApprovalNotFound) throw e;
       throw new ApprovalNotFound(`no approval request ${id}`, { cause: e });
@@ -297,7 +310,12 @@ export class ApprovalStore {
     // The seal covers the id inside, not the file's name: a sealed file copied or renamed to another id would be
     // a second, unused copy of the same approval (decided and used as that other id).
     if (req?.id !== id) {
-      const inside = typeof req?.id === 'string' && ID_RE.test(req.id) ? `request ${req.id}` : 'another request';
+      const holds = typeof req?.id === 'string' && ID_RE.test(req.id) ? req.id : undefined;
+      const inside = holds ? `request ${holds}` : 'another request';
+      // Nothing else of an unchecked file goes into the log: only its name and the id it holds, if it is one.
+      await this.recordTamper(`name\0${id}\0${createHash('sha256').update(text).digest('hex')}`, id, undefined, {
+        finding: 'name_mismatch', file: `approvals/${id}.json`, ...(holds ? { holds } : {}),
+      });
       throw new ApprovalConflict(`approval request file ${id}.json holds ${inside}, not ${id}: it was renamed or copied outside pcigate; it cannot be decided or used`);
     }
     // Fail closed: a file the store did not write as it stands is no request at all, whatever it says.
@@ -328,6 +346,36 @@ export class ApprovalStore {
   }
 
   /**
+   * Records `approval.tamper` (outcome failure, actor pcigate): a request file refused because it was handled
+   * outside pcigate — its name is not the id it holds, or its state is behind what the log records for it (an
+   * old copy put back). Once per finding in this process (`key`: the finding and the file's content). A record
+   * that cannot be written is tried again at the next meeting; the file is refused either way.
+   */
+  private async recordTamper(key: string, id: string, conn: string | undefined, detail: Record<string, unknown>): Promise<void> {
+    const k = `${this.dir}\0${key}`;
+    if (recordedTamper.has(k)) return;
+    if (recordedTamper.size >= RECORDED_TAMPER_MAX) recordedTamper.clear();
+    recordedTamper.add(k); // before the append: a concurrent meeting of the same file does not record it twice
+    try {
+      // No detail.state: approval-history.ts reads the furthest detail.state of a request's approval.* records.
+      await this.deps.sink.append({ type: 'approval.tamper', actor: actor(SYSTEM), ...(conn ? { target: { conn } } : {}), outcome: 'failure', detail: { id, ...detail } });
+    } catch {
+      recordedTamper.delete(k);
+    }
+  }
+
+  /** {@link behindLog}, recording a file found behind the log (`approval.tamper`, finding `behind_log`). */
+  private async behindLogRecorded(req: ApprovalRequest): Promise<LoggedState | undefined> {
+    const logged = await this.behindLog(req);
+    if (logged) {
+      await this.recordTamper(`behind\0${req.id}\0${req.seal ?? ''}\0${logged.seq}`, req.id, req.connection, {
+        finding: 'behind_log', file: `approvals/${req.id}.json`, file_state: req.state, logged_state: logged.state, logged_type: logged.type, logged_seq: logged.seq,
+      });
+    }
+    return logged;
+  }
+
+  /**
    * Runs a state transition under the request's lock: `fn` returns the new request and the audit event
    * to write; the event is appended (durably) before the file is replaced. With `drainOutbox`, the outbox
    * is drained after the file is read and before the event: another process's transition put its record in
@@ -343,7 +391,7 @@ export class ApprovalStore {
       const req = await this.read(id);
       const { next, record } = fn(req);
       if (this.deps.drainOutbox) await drainOutbox(this.deps.fs, this.deps.home, this.deps.sink);
-      const logged = await this.behindLog(req);
+      const logged = await this.behindLogRecorded(req);
       if (logged) {
         throw new ApprovalConflict(`request ${id} is ${logged.state} in the audit log (${logged.type}, seq ${logged.seq}) but its file says ${req.state}: `
           + 'an older copy of the file was put back (or a transition stopped between its record and its file); it cannot be decided or used');
@@ -405,12 +453,11 @@ export class ApprovalStore {
   }
 
   private async expire(id: string): Promise<ApprovalRequest> {
-    const system: ApprovalPerson = { sub: 'pcigate', via: 'system' };
     return this.transition(id, (req) => {
       if (!this.pastDue(req)) return { next: req, record: async () => undefined };
       const next: ApprovalRequest = { ...req, state: 'expired' };
       // `was: approved`: an approval that was not used (or whose window closed) in time.
-      return { next, record: () => this.event('approval.expire', next, system, 'failure', { was: req.state, uses: req.uses }) };
+      return { next, record: () => this.event('approval.expire', next, SYSTEM, 'failure', { was: req.state, uses: req.uses }) };
     });
   }
 
@@ -527,7 +574,7 @@ export class ApprovalStore {
     const me = person(requester);
     const candidates = (await this.list()).filter((r) => r.state === 'approved' && r.hmac === sha && r.connection === connection && samePerson(r.requester, me)
       && (r.window_ms > 0 || r.uses === 0) && now < usableUntil(r));
-    for (const r of candidates) if (!(await this.behindLog(r))) return r;
+    for (const r of candidates) if (!(await this.behindLogRecorded(r))) return r;
     return undefined;
   }
 

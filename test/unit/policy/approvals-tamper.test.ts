@@ -1,7 +1,8 @@
 /**
  * Request files in `approvals/` handled outside pcigate by whoever can write that directory, each still carrying
  * a good seal: an old copy put back (forward-only transitions, checked against the audit log), a file renamed
- * to another id, and an approval key that others can read (whoever reads it can seal a forged request).
+ * to another id, and an approval key that others can read (whoever reads it can seal a forged request). A file
+ * refused as put back or renamed is recorded as `approval.tamper`, once per file content in a process.
  */
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -37,8 +38,8 @@ async function brokerStore() {
 }
 
 describe('an old copy of a request file put back', () => {
-  it('does not re-arm a one-run approval that was used: the audit log holds its approval.use', async () => {
-    const { store, log, file, records } = await brokerStore();
+  it('does not re-arm a one-run approval that was used: the audit log holds its approval.use, and approval.tamper once', async () => {
+    const { home, store, log, file, records } = await brokerStore();
     try {
       const r = await store.request({ connection: 'prod-db', requester, sql: SQL, settings: SETTINGS });
       await store.approve(r.id, ann);
@@ -51,7 +52,21 @@ describe('an old copy of a request file put back', () => {
       // …but the log is further along: it is not offered, and it cannot be used.
       expect(await store.findUsable(requester, 'prod-db', SQL)).toBeUndefined();
       await expect(store.consume(r.id, requester, 'prod-db', SQL)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT', message: expect.stringMatching(/used in the audit log \(approval\.use, seq \d+\)/) });
-      expect((await records()).filter((x) => x.type === 'approval.use')).toHaveLength(1);
+      const all = await records();
+      expect(all.filter((x) => x.type === 'approval.use')).toHaveLength(1);
+      // The finding is in the log, once, however often the file is met (findUsable, consume, another store).
+      const use = all.find((x) => x.type === 'approval.use')!;
+      const tamper = all.filter((x) => x.type === 'approval.tamper');
+      expect(tamper).toHaveLength(1);
+      expect(tamper[0]).toMatchObject({
+        outcome: 'failure', actor: { sub: 'pcigate', via: 'system' }, target: { conn: 'prod-db' },
+        detail: { id: r.id, finding: 'behind_log', file: `approvals/${r.id}.json`, file_state: 'approved', logged_state: 'used', logged_type: 'approval.use', logged_seq: use.seq },
+      });
+      expect(tamper[0]!.detail).not.toHaveProperty('state');
+      const again = new ApprovalStore({ fs: fsp, clock: testCtx().clock, home, sink: log, drainOutbox: true });
+      expect(await again.findUsable(requester, 'prod-db', SQL)).toBeUndefined();
+      await expect(store.consume(r.id, requester, 'prod-db', SQL)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT' });
+      expect((await records()).filter((x) => x.type === 'approval.tamper')).toHaveLength(1);
     } finally {
       await log.close();
     }
@@ -66,7 +81,12 @@ describe('an old copy of a request file put back', () => {
 
       await fsp.writeFile(file(r.id), pendingCopy);
       await expect(store.approve(r.id, bob)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT', message: expect.stringMatching(/denied in the audit log/) });
-      expect((await records()).some((x) => x.type === 'approval.approve')).toBe(false);
+      await expect(store.approve(r.id, bob)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT' });
+      const all = await records();
+      expect(all.some((x) => x.type === 'approval.approve')).toBe(false);
+      expect(all.filter((x) => x.type === 'approval.tamper').map((x) => x.detail)).toEqual([
+        { id: r.id, finding: 'behind_log', file: `approvals/${r.id}.json`, file_state: 'pending', logged_state: 'denied', logged_type: 'approval.deny', logged_seq: all.find((x) => x.type === 'approval.deny')!.seq },
+      ]);
     } finally {
       await log.close();
     }
@@ -74,9 +94,10 @@ describe('an old copy of a request file put back', () => {
 });
 
 describe('a request file renamed to another id', () => {
-  it('is refused with the id it holds, so an approval cannot be copied into a second usable one', async () => {
+  it('is refused with the id it holds, so an approval cannot be copied into a second usable one; approval.tamper once per content', async () => {
     const home = tempDir('pcigate-approvals-tamper-');
-    const store = new ApprovalStore({ fs: fsp, clock: testCtx().clock, home, sink: memoryAudit() });
+    const sink = memoryAudit();
+    const store = new ApprovalStore({ fs: fsp, clock: testCtx().clock, home, sink });
     const r = await store.request({ connection: 'prod-db', requester, sql: SQL, settings: SETTINGS });
     await store.approve(r.id, ann);
     const other = r.id === 'A-aaaaaaaaaa' ? 'A-bbbbbbbbbb' : 'A-aaaaaaaaaa';
@@ -86,6 +107,17 @@ describe('a request file renamed to another id', () => {
     await expect(store.consume(other, requester, 'prod-db', SQL)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT' });
     expect((await store.list()).map((x) => x.id)).toEqual([r.id]);
     expect((await store.consume(r.id, requester, 'prod-db', SQL)).state).toBe('used');
+    // Recorded once (get, consume and list all met it), naming the file and the id it holds, nothing of its content.
+    const tamper = sink.events.filter((e) => e.type === 'approval.tamper');
+    expect(tamper).toEqual([{ type: 'approval.tamper', actor: { sub: 'pcigate', via: 'system' }, outcome: 'failure', detail: { id: other, finding: 'name_mismatch', file: `approvals/${other}.json`, holds: r.id } }]);
+    // Changed again (another content): another finding, recorded once more; the id it holds is not one.
+    await fsp.writeFile(path.join(home, 'approvals', `${other}.json`), JSON.stringify({ id: '4111 1111 1111 1111', state: 'approved' }));
+    await expect(store.get(other)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT' });
+    await expect(store.get(other)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT' });
+    expect(sink.events.filter((e) => e.type === 'approval.tamper').map((e) => e.detail)).toEqual([
+      { id: other, finding: 'name_mismatch', file: `approvals/${other}.json`, holds: r.id },
+      { id: other, finding: 'name_mismatch', file: `approvals/${other}.json` },
+    ]);
   });
 });
 
