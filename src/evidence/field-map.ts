@@ -51,6 +51,10 @@ export const ABSENT: Readonly<Record<string, Partial<Record<Element, string>>>> 
   'approval.deny': { origin: LOCAL_CMD },
   'approval.expire': { user: 'expiry is decided by the clock, not a person', origin: INSIDE },
   'approval.use': { origin: LOCAL_CMD },
+  'approval.tamper': {
+    origin: 'found by pcigate itself reading approvals/ (a file put back or renamed there): no network peer',
+    affected: 'a renamed file\'s connection is not taken from a file that failed its checks: detail.id and detail.file name the request file',
+  },
   'pg.cancel': { user: 'a cancel request with an unknown key belongs to no session: src identifies its sender' },
   'pg.error': { user: 'an internal error outside any session has no user', origin: INSIDE },
 };
