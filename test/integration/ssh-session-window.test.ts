@@ -114,7 +114,9 @@ describe.skipIf(Boolean(skip))('SSH allowed_hours (real sshd, real OpenSSH clien
   });
 
   it('ends a running session when the window closes: session.expired allowed_hours, then session.end', async () => {
-    const b = await broker(shifted(offsetBefore1100(2500)));
+    // 8 s before the window closes: a loaded CI machine took more than 2.5 s to connect, authenticate and start
+    // the command (it printed nothing before the end); the command's 20 s sleep still outlasts the window.
+    const b = await broker(shifted(offsetBefore1100(8000)));
     try {
       const r = await ssh(b, ["sh -c 'echo started; sleep 20; echo not-reached'"]);
       expect(r.stdout).toContain('started');
