@@ -127,7 +127,9 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
     }
     const short = await broker({ idleTimeoutMs: 1000, maxDurationMs: 1500 });
     try {
-      const r = await ssh(short, ['sh -c "while true; do yes tick | head -n 1; sleep 0.2; done"']);
+      // Busy for 6 s at most, well past the 1.5 s limit: the remote command outlives the channel pcigate closes
+      // (sshd sends no hangup without a pty), and an endless loop stayed behind as load for every later test.
+      const r = await ssh(short, [`sh -c "for i in ${Array.from({ length: 30 }, (_, i) => i + 1).join(' ')}; do yes tick | head -n 1; sleep 0.2; done"`]);
       // OpenSSH reports a channel closed without an exit status as 255.
       expect(r.code).toBe(255);
       expect(r.stderr).toContain('it reached the maximum duration of 1500 ms (session.max_duration of prod-ssh)');
