@@ -120,7 +120,9 @@ export function categoriesOf(r: AuditRecord, chd: CardholderTables): CategoryId[
   if (r.type === 'ssh.exec' || r.type === 'ssh.request' || r.type === 'exec.start' || r.type === 'key.rotate') out.push('10.2.1.2');
   if (r.type === 'verify.run' || r.type === 'audit.access' || r.type === 'evidence.export') out.push('10.2.1.3');
   const sqlstate = typeof d.sqlstate === 'string' ? d.sqlstate : '';
-  if (r.type === 'auth.fail' || r.outcome === 'denied' || AUTH_SQLSTATES.has(sqlstate)) out.push('10.2.1.4');
+  // approval.tamper (outcome failure): a request file put back or renamed to pass as an approval pcigate did not
+  // give, refused — an attempt at access that was not granted.
+  if (r.type === 'auth.fail' || r.type === 'approval.tamper' || r.outcome === 'denied' || AUTH_SQLSTATES.has(sqlstate)) out.push('10.2.1.4');
   if ((ov && ROLE_OBJECTS.has(ov.object)) || command === 'grant' || command === 'revoke' || r.type === 'key.rotate' ||
     (r.type === 'ssh.exec' && SSH_CREDENTIAL.test(sshCommand(r)))) out.push('10.2.1.5');
   if (r.type === 'log.start' || r.type === 'log.stop' || r.type === 'segment.open' || r.type === 'log.recovered' || r.type === 'log.gap') out.push('10.2.1.6');

@@ -40,7 +40,7 @@ const CATEGORY_TEXT: Record<CategoryId, { title: string; asks: string; what: str
   '10.2.1.4': {
     title: 'Invalid logical access attempts are logged',
     asks: 'Invalid logical access attempts are captured.',
-    what: 'auth.fail records, every record with outcome denied (policy denials), and statements that ended in SQLSTATE 28000, 28P01 or 42501',
+    what: 'auth.fail records, every record with outcome denied (policy denials), approval.tamper (a request file put back or renamed outside pcigate, refused), and statements that ended in SQLSTATE 28000, 28P01 or 42501',
   },
   '10.2.1.5': {
     title: 'Changes to identification and authentication credentials are logged',

@@ -249,6 +249,8 @@ describe('categoriesOf', () => {
     expect(categoriesOf(rec({ type: 'ssh.exec', outcome: 'pending', detail: { request: { kind: 'exec', command: 'useradd x' }, decision: 'hold' } }), none)).toEqual([]);
     expect(categoriesOf(rec({ type: 'pg.intent', detail: { sql: 'DROP TABLE t', command: 'drop', kind: 'ddl' } }), none)).toEqual([]);
     expect(categoriesOf(rec({ type: 'ssh.exec', outcome: 'denied', detail: { request: { kind: 'exec', command: 'echo x >> ~/.ssh/authorized_keys' } } }), none)).toEqual(['10.2.1.2', '10.2.1.4', '10.2.1.5']);
+    // A request file put back or renamed, refused (outcome failure, not denied): an invalid access attempt.
+    expect(categoriesOf(rec({ type: 'approval.tamper', outcome: 'failure', detail: { id: 'A-aaaaaaaaaa', finding: 'behind_log' } }), none)).toEqual(['10.2.1.4']);
   });
 
   it('matches cardholder tables qualified, unqualified, quoted and by glob', () => {
