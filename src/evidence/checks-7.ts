@@ -3,7 +3,7 @@
  * (../shared/PCI.md "Requirement 7"):
  * - 7.2.1 / 7.2.2: the access-control model exported from the policy (access-model.ts);
  * - 7.2.3: approvals — every `approval.approve` by someone other than the requester, every `approval.use`
- *   after an approval (approvals-check.ts);
+ *   after an approval, every approval.tamper listed (approvals-check.ts);
  * - 7.2.4: an access review (who used what, last use) for the periodic review and its sign-off;
  * - 7.2.6: every statement that ran through the Postgres proxy has a recorded policy decision (`pg.intent`
  *   before it ran, or `pg.query` with outcome `denied` and the rule).
@@ -226,7 +226,7 @@ export const checks7: RequirementCheck = (input) => {
   const review = reviewProcedure(input, cfg);
   const decisions = decisionProcedure(input, cfg);
   procedures.push(approvals.procedure, review.procedure, decisions.procedure);
-  artifacts.push(approvals.artifact, review.artifact, decisions.artifact);
+  artifacts.push(...approvals.artifacts, review.artifact, decisions.artifact);
   if (!cfg) decisions.procedure.evidence = decisions.procedure.evidence.filter((p) => p !== MODEL_CSV);
   return { requirement: '7', title: 'Restrict access to system components and cardholder data by business need to know', procedures, artifacts };
 };

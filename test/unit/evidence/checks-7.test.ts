@@ -83,6 +83,34 @@ describe('checks7: 7.2.3 approvals', () => {
     expect(p.result).toContain('used without a prior approval: A-dddddddddd');
   });
 
+  it('lists approval.tamper findings and is an exception for them, without counting them as requests', async () => {
+    const system: Actor = { sub: 'pcigate', via: 'system' };
+    const tamper = (id: string, detail: Record<string, unknown>): AuditEvent => ({ type: 'approval.tamper', actor: system, target: { conn: 'prod-db' }, outcome: 'failure', detail: { id, file: `approvals/${id}.json`, ...detail } });
+    const { input } = await buildInput({
+      steps: [
+        approval('approval.request', 'A-eeeeeeeeee', ALICE, 'pending'),
+        approval('approval.approve', 'A-eeeeeeeeee', SAM, 'approved'),
+        approval('approval.use', 'A-eeeeeeeeee', ALICE, 'used'),
+        tamper('A-eeeeeeeeee', { finding: 'behind_log', file_state: 'approved', logged_state: 'used', logged_type: 'approval.use', logged_seq: 5 }),
+        { ...tamper('A-ffffffffff', { finding: 'name_mismatch', holds: 'A-eeeeeeeeee' }), target: undefined },
+      ],
+    });
+    const s = checks7(input);
+    const p = proc(s, '7.2.3');
+    expect(p).toMatchObject({ status: 'exception', figures: { requests: 1, self_approvals: 0, uses_without_approval: 0, tamper_findings: 2 } });
+    expect(p.result).toContain('2 request files refused as handled outside pcigate');
+    expect(p.result).toContain('A-eeeeeeeeee (behind_log), A-ffffffffff (name_mismatch)');
+    expect(p.evidence).toContain('req7/approval-tamper.csv');
+    const csv = rows(s, 'req7/approval-tamper.csv');
+    expect(csv[0]).toEqual(['seq', 'ts', 'id', 'file', 'connection', 'finding', 'file_state', 'logged_state', 'logged_type', 'logged_seq', 'holds']);
+    expect(csv.slice(1).map((r) => r.slice(2))).toEqual([
+      ['A-eeeeeeeeee', 'approvals/A-eeeeeeeeee.json', 'prod-db', 'behind_log', 'approved', 'used', 'approval.use', '5', ''],
+      ['A-ffffffffff', 'approvals/A-ffffffffff.json', '', 'name_mismatch', '', '', '', '', 'A-eeeeeeeeee'],
+    ]);
+    // Not a request: the renamed file's name makes no row of its own in approvals.csv.
+    expect(rows(s, 'req7/approvals.csv').map((r) => r[0])).toEqual(['id', 'A-eeeeeeeeee']);
+  });
+
   it('is manual when the period holds no approvals', async () => {
     const { input } = await buildInput({ steps: [start('s1', ALICE)] });
     expect(proc(checks7(input), '7.2.3').status).toBe('manual');
