@@ -10,19 +10,27 @@ import type { BlobRef } from './types.js';
 
 /** SHA-256 and size of an open-able file, read in 1 MiB chunks (never whole into memory). */
 export async function sha256OfFile(fs: Fs, abs: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
   const fh = await fs.open(abs, 'r');
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      bytes += bytesRead;
-    }
+    return await sha256OfHandle(fh);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * SHA-256 and size of what an open handle reads from its position to the end, in 1 MiB chunks: for a caller
+ * that opened the file itself and checked the handle (fstat) before hashing it. The handle stays open.
+ */
+export async function sha256OfHandle(fh: { read(buf: Buffer, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }> }): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    bytes += bytesRead;
   }
   return { sha256: hash.digest('hex'), bytes };
 }

@@ -3,7 +3,8 @@
  * through a lookup function), and the zip-aware scan — findings inside a bundle's deflated entries, masked.
  * export-files.ts reads real files (a zip, a gzip page, a directory, nothing) into the states it looks up.
  */
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -150,6 +151,36 @@ describe('readExportFiles (real files)', () => {
     expect(gz.state === 'present' && gz.findings.map((f) => [f.file, f.line, f.kind, f.masked])).toEqual([[path.join(dir, 'p.html.gz'), 2001, 'sad_value', 'cvv: ***']]);
     expect(files.get(path.join(dir, 'gone.html'))).toEqual({ state: 'missing' });
     expect(files.get(path.join(dir, 'adir'))).toEqual({ state: 'unreadable', message: 'not a regular file' });
+  });
+
+  it('checks what it opened: a FIFO put at the path after a stat saw a regular file is refused, not waited on', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-exports-'));
+    const fifo = path.join(dir, 'e.zip');
+    execFileSync('mkfifo', [fifo]);
+    const ctx = testCtx();
+    // The swap between a check by path and the read: a stat of the path still says "regular file".
+    const fs = { ...ctx.fs, stat: async () => ({ isFile: () => true, size: 0 }) } as unknown as typeof ctx.fs;
+    try {
+      const files = await Promise.race([
+        readExportFiles({ ...ctx, fs }, [fifo], {}),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('waited on the FIFO')), 2000)),
+      ]);
+      expect(files.get(fifo)).toEqual({ state: 'unreadable', message: 'not a regular file' });
+    } finally {
+      // A reader left blocked on the FIFO (without the fix) is let go, so the worker can end.
+      try { closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK)); } catch { /* no reader waiting */ }
+    }
+  });
+
+  it('a file no longer regular when the scan opens the path again is an error, not a clean scan', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-exports-'));
+    const file = path.join(dir, 'e.html');
+    writeFileSync(file, `<p>${PAN}</p>`);
+    const ctx = testCtx();
+    // Swapped after it was opened and hashed: the scan's lstat of the path sees a FIFO and skips it.
+    const fs = { ...ctx.fs, lstat: async () => ({ isDirectory: () => false, isFile: () => false }) } as unknown as typeof ctx.fs;
+    const f = (await readExportFiles({ ...ctx, fs }, [file], {})).get(file)!;
+    expect(f).toMatchObject({ state: 'present', findings: [], errors: [{ message: 'no longer a regular file when scanned: not scanned' }] });
   });
 
   it('scans the file a symlinked export path leads to, named by the recorded path', async () => {
