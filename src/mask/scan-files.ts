@@ -7,6 +7,7 @@
  * through decompression (or opened in memory when it holds an archive), within the limits there.
  */
 import path from 'node:path';
+import { constants } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import type { Ctx } from '../cli/ctx.js';
@@ -71,8 +72,11 @@ async function visit(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: S
 
 async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: ScanReport, opts: ScanOptions): Promise<void> {
   const limits: ArchiveLimits = { ...ARCHIVE_LIMITS, ...opts.limits };
-  const fh = await ctx.fs.open(abs, 'r');
+  // Not waiting for a writer (O_NONBLOCK), not following a link (O_NOFOLLOW): the name lstat saw as a regular
+  // file may have been swapped for a FIFO or a link since; what was opened is checked (fstat) and read.
+  const fh = await ctx.fs.open(abs, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0));
   try {
+    if (!(await fh.stat()).isFile()) throw new Error('is no longer a regular file (it changed while being scanned); not read');
     const head = Buffer.alloc(4);
     const { bytesRead } = await fh.read(head, 0, 4, 0);
     const kind = archiveKind(head.subarray(0, bytesRead));
@@ -80,7 +84,7 @@ async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report
     if (kind === 'zip' || (kind === 'gzip' && await gzipHoldsArchive(fh))) {
       const { size } = await fh.stat();
       if (size <= limits.maxArchiveBytes) {
-        const r = scanArchiveBytes(await ctx.fs.readFile(abs), shown, opts, limits);
+        const r = scanArchiveBytes(await fh.readFile(), shown, opts, limits);
         report.findings.push(...r.findings);
         report.errors.push(...r.errors);
         report.bytes += r.bytes;

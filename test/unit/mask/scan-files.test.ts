@@ -1,4 +1,6 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -18,6 +20,22 @@ function tree(files: Record<string, string>): string {
 }
 
 describe('scanPaths', () => {
+  it('a file swapped for a FIFO after it was looked at is an error, not a wait for a writer', async () => {
+    const dir = tree({ 'plain.txt': 'nothing here\n' });
+    execFileSync('mkfifo', [path.join(dir, 'swapped')]);
+    // The swap between scanPaths' lstat and its open, made certain: lstat answers for the FIFO what it saw before.
+    const regular = statSync(path.join(dir, 'plain.txt'));
+    const fs = { ...fsp, lstat: async (p: Parameters<typeof fsp.lstat>[0]) => (String(p).endsWith('swapped') ? regular : fsp.lstat(p)) } as typeof fsp;
+    const ctx = { ...testCtx({ cwd: dir }), fs };
+    const r = await Promise.race([scanPaths(ctx, ['swapped']), new Promise<'waited'>((resolve) => { setTimeout(() => resolve('waited'), 3_000); })]);
+    if (r === 'waited') {
+      writeFileSync(path.join(dir, 'swapped'), ''); // lets the stuck open return, so the test run can end
+      throw new Error('scanPaths waited on the FIFO');
+    }
+    expect(r.errors).toEqual([{ file: 'swapped', message: expect.stringMatching(/no longer a regular file/) }]);
+  });
+
+
   it('finds PANs, track data and labelled CVVs with file:line:column, values masked', async () => {
     const dir = tree({
       'a.txt': `hello\nx é ${PAN} y\n`,
