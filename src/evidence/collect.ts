@@ -17,6 +17,7 @@ import { VerificationError } from '../errors.js';
 import { verifyEpochCert } from '../../recorder/keys.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
 import { leafHash } from '../../recorder/merkle.js';
+import { readRecordingFile } from '../../recorder/recording-file.js';
 import { epochKeyName, parseCheckpoint, parseNote, verifyNote } from '../../recorder/signed-note.js';
 import { formatTs } from '../../recorder/timestamp.js';
 import type { AuditRecord } from '../../recorder/types.js';
@@ -188,7 +189,13 @@ async function readRecordings(fs: Fs, dir: string): Promise<Array<{ path: string
     for (const e of entries) {
       const child = rel === '' ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory()) await walk(child);
-      else if (e.isFile()) out.push({ path: child, bytes: await fs.readFile(path.join(dir, child)) });
+      else if (e.isFile()) {
+        // Read as verify reads recordings (recorder/recording-file.ts): a regular file under recordings/, opened
+        // without waiting for a writer; one swapped for a FIFO or a link since readdir is not read, and not listed.
+        const r = await readRecordingFile(fs, path.dirname(dir), path.join(path.basename(dir), child), { keep: true });
+        if (r.status === 'read') out.push({ path: child, bytes: r.data ?? Buffer.alloc(0) });
+        else if (r.status === 'missing') throw new VerificationError(`cannot read the recording ${path.join(dir, child)}: it ${r.detail}`);
+      }
     }
   };
   await walk('');

@@ -80,6 +80,29 @@ describe('collectEvidence over a real log', () => {
     await expect(collectEvidence(h.ctx, { home: h.home, config, since: '2026-11-23', until: '2026-11-22' })).rejects.toMatchObject({ code: 'ERR_USAGE' });
   });
 
+  it('a recording swapped for a FIFO after the directory was listed is skipped, not waited on', async () => {
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'pcigate-ev-'));
+    const { cpSync } = await import('node:fs');
+    const { execFileSync } = await import('node:child_process');
+    const fsp = await import('node:fs/promises');
+    cpSync(h.home, copy, { recursive: true });
+    const fifo = path.join(copy, 'recordings', 'swapped.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    // The swap between readdir and the read, made certain: the listing still says "a file".
+    const readdir = (async (p: string, o?: unknown) => {
+      const entries = await (fsp.readdir as (p: string, o?: unknown) => Promise<Array<{ name: string; isFile(): boolean; isDirectory(): boolean }>>)(p, o);
+      return o ? entries.map((e) => (e.name === 'swapped.jsonl' ? Object.assign(Object.create(Object.getPrototypeOf(e) as object) as object, e, { isFile: () => true }) : e)) : entries;
+    }) as typeof fsp.readdir;
+    const ctx = { ...h.ctx, fs: { ...h.ctx.fs, readdir } };
+    const collected = collectEvidence(ctx, { home: copy, config: await loadConfigEvidence(ctx, { home: copy }) });
+    const r = await Promise.race([collected, new Promise<'waited'>((resolve) => { setTimeout(() => resolve('waited'), 5_000); })]);
+    if (r === 'waited') {
+      writeFileSync(fifo, ''); // lets the stuck read return, so the run can end
+      throw new Error('collectEvidence waited on the FIFO');
+    }
+    expect(r.recordings.map((x) => x.path)).toEqual(['s1.jsonl']);
+  });
+
   it('marks a checkpoint whose signature does not verify as invalid', async () => {
     const copy = mkdtempSync(path.join(os.tmpdir(), 'pcigate-ev-'));
     const { cpSync } = await import('node:fs');
