@@ -3,6 +3,7 @@
  * (docs/log-format.md: `blobs [{sha256, kind, bytes, path}]`, re-hashed by verify).
  */
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { AuditWriteError } from '../src/errors.js';
@@ -19,20 +20,41 @@ export async function sha256OfFile(fs: Fs, abs: string): Promise<{ sha256: strin
 }
 
 /**
- * SHA-256 and size of what an open handle reads from its position to the end, in 1 MiB chunks: for a caller
- * that opened the file itself and checked the handle (fstat) before hashing it. The handle stays open.
+ * Open flags for reading a file a name may have been swapped under: O_NONBLOCK (opening a FIFO for reading
+ * waits for a writer; with it the open returns), and with `follow: false` O_NOFOLLOW (a symbolic link as the
+ * last component is not followed). 0 where the platform lacks them (Windows). What was opened must still be
+ * checked with fstat before it is read: these only keep the open itself from hanging or going elsewhere.
  */
-export async function sha256OfHandle(fh: { read(buf: Buffer, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }> }): Promise<{ sha256: string; bytes: number }> {
+export function noWaitReadFlags(opts: { follow: boolean }): number {
+  return constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (opts.follow ? 0 : (constants.O_NOFOLLOW ?? 0));
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * SHA-256 and size of what an open handle holds from its start, in 1 MiB chunks: for a caller that opened the
+ * file itself and checked the handle (fstat) before hashing it. The handle stays open. `upTo`: stop there (the
+ * size at open, so a file still being appended to cannot keep the reader busy); `keep`: return the bytes too.
+ */
+export async function sha256OfHandle(
+  fh: { read(buf: Buffer, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }> },
+  opts: { upTo?: number; keep?: boolean } = {},
+): Promise<{ sha256: string; bytes: number; data?: Buffer }> {
   const hash = createHash('sha256');
+  const limit = opts.upTo ?? Infinity;
+  const kept: Buffer[] = [];
+  const shared = opts.keep ? undefined : Buffer.allocUnsafe(Math.min(CHUNK, limit));
   let bytes = 0;
-  const buf = Buffer.allocUnsafe(1 << 20);
-  for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-    if (bytesRead === 0) break;
-    hash.update(buf.subarray(0, bytesRead));
+  while (bytes < limit) {
+    const buf = shared ?? Buffer.allocUnsafe(Math.min(CHUNK, limit - bytes));
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, limit - bytes), bytes);
+    if (bytesRead === 0) break; // the end, or cut while being read: what was there is what is hashed
+    const got = buf.subarray(0, bytesRead);
+    hash.update(got);
+    if (opts.keep) kept.push(got);
     bytes += bytesRead;
   }
-  return { sha256: hash.digest('hex'), bytes };
+  return { sha256: hash.digest('hex'), bytes, ...(opts.keep ? { data: Buffer.concat(kept, bytes) } : {}) };
 }
 
 /** Hashes `file` (absolute, or relative to `home`); `path` in the result is relative to home. */

@@ -5,10 +5,9 @@
  * from a device: only a regular file under the data home's recordings/ is read, and only as many bytes as it
  * held when it was opened.
  */
-import { constants } from 'node:fs';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
+import { noWaitReadFlags, sha256OfHandle } from './blob.js';
 
 /** Why a recording was not read: `outside` recordings/, `missing` (or unreadable), or `not_file` (a FIFO, device …). */
 export type RecordingRefusal = 'outside' | 'missing' | 'not_file';
@@ -17,11 +16,8 @@ export type RecordingFile =
   | { status: 'read'; sha256: string; bytes: number; data?: Buffer }
   | { status: RecordingRefusal; detail: string };
 
-// O_NONBLOCK: opening a FIFO for reading waits for a writer; with it the open returns and fstat refuses it.
-// O_NOFOLLOW: a symbolic link swapped in between realpath and open is not followed. Both 0 where the
-// platform lacks them (Windows), where the lstat/fstat checks still hold.
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
-const CHUNK = 1 << 20;
+// Not following a link: one swapped in between realpath and open is not followed.
+const OPEN_FLAGS = noWaitReadFlags({ follow: false });
 
 function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
   if (st.isDirectory()) return 'a directory';
@@ -66,20 +62,7 @@ export async function readRecordingFile(fs: Fs, home: string, rel: string, opts:
     // What was opened, not what lstat saw: the name may have been swapped for a FIFO in between.
     const st = await fh.stat();
     if (!st.isFile()) return { status: 'not_file', detail: `is ${fileKind(st)}, not a regular file` };
-    const hash = createHash('sha256');
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    const shared = opts.keep ? undefined : Buffer.allocUnsafe(Math.min(CHUNK, st.size));
-    while (bytes < st.size) {
-      const buf = shared ?? Buffer.allocUnsafe(Math.min(CHUNK, st.size - bytes));
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, st.size - bytes), bytes);
-      if (bytesRead === 0) break; // cut while being read: what was there is what is hashed
-      const got = buf.subarray(0, bytesRead);
-      hash.update(got);
-      if (opts.keep) chunks.push(got);
-      bytes += bytesRead;
-    }
-    return { status: 'read', sha256: hash.digest('hex'), bytes, ...(opts.keep ? { data: Buffer.concat(chunks, bytes) } : {}) };
+    return { status: 'read', ...(await sha256OfHandle(fh, { upTo: st.size, ...(opts.keep ? { keep: true } : {}) })) };
   } catch (e) {
     return { status: 'missing', detail: `is missing or unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
   } finally {

@@ -4,12 +4,11 @@
  * evidence bundle) entry by entry, a gzip decompressed, anything else in chunks, within the archive limits of
  * scan-archive.ts, so a large file at a recorded path is never held in memory whole.
  */
-import { constants } from 'node:fs';
 import type { Ctx } from '../cli/ctx.js';
 import { maskText } from '../mask/pan-masker.js';
 import type { DetectOptions } from '../mask/pan-detector.js';
 import { scanPaths } from '../mask/scan-files.js';
-import { sha256OfHandle } from '../../recorder/blob.js';
+import { noWaitReadFlags, sha256OfHandle } from '../../recorder/blob.js';
 import { shownPath } from './exports.js';
 import type { ExportFile } from './exports.js';
 
@@ -20,9 +19,8 @@ export async function readExportFiles(ctx: Pick<Ctx, 'fs' | 'cwd'>, paths: Itera
   return out;
 }
 
-// O_NONBLOCK: opening a FIFO for reading waits for a writer; with it the open returns and fstat refuses it.
 // Symbolic links are followed: an export path is the user's own absolute path (exports.ts), not the log's.
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+const OPEN_FLAGS = noWaitReadFlags({ follow: true });
 
 async function readExportFile(ctx: Pick<Ctx, 'fs' | 'cwd'>, abs: string, opts: DetectOptions): Promise<ExportFile> {
   const shown = shownPath(abs);

@@ -7,10 +7,10 @@
  * through decompression (or opened in memory when it holds an archive), within the limits there.
  */
 import path from 'node:path';
-import { constants } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import type { Ctx } from '../cli/ctx.js';
+import { noWaitReadFlags } from '../../recorder/blob.js';
 import type { DetectOptions } from './pan-detector.js';
 import { ARCHIVE_LIMITS, archiveKind, formatBytes, RAISE, scanArchiveBytes } from './scan-archive.js';
 import type { ArchiveLimits } from './scan-archive.js';
@@ -72,9 +72,9 @@ async function visit(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: S
 
 async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: ScanReport, opts: ScanOptions): Promise<void> {
   const limits: ArchiveLimits = { ...ARCHIVE_LIMITS, ...opts.limits };
-  // Not waiting for a writer (O_NONBLOCK), not following a link (O_NOFOLLOW): the name lstat saw as a regular
-  // file may have been swapped for a FIFO or a link since; what was opened is checked (fstat) and read.
-  const fh = await ctx.fs.open(abs, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0));
+  // The name lstat saw as a regular file may have been swapped for a FIFO or a link since: opened without
+  // waiting or following (scanPaths never follows links), and what was opened is checked (fstat) and read.
+  const fh = await ctx.fs.open(abs, noWaitReadFlags({ follow: false }));
   try {
     if (!(await fh.stat()).isFile()) throw new Error('is no longer a regular file (it changed while being scanned); not read');
     const head = Buffer.alloc(4);
