@@ -5,7 +5,8 @@
  */
 import { globMatches } from '../../policy/ssh-rules.js';
 import { commandNames, globName, mayName, patternForms } from './command-names.js';
-import { ASSIGNMENT, INPUT_READERS, inCommandPlace, OPAQUE, readsInput, RESERVED, RUNNERS } from './shell-programs.js';
+import { commandFromInput, DATA_COMMANDS } from './input-commands.js';
+import { ASSIGNMENT, INPUT_READERS, inCommandPlace, NESTED, OPAQUE, readsInput, RESERVED, RUNNERS } from './shell-programs.js';
 import { shellCommands } from './shell-words.js';
 import type { ShellWord } from './shell-words.js';
 
@@ -14,9 +15,6 @@ export interface ShellReading { action: 'deny' | 'hold'; rule: string; reason: s
 
 /** How deep a command line quoted inside a command line (`sh -c "sh -c '…'"`) is read; a deeper one is refused. */
 const MAX_DEPTH = 4;
-
-/** A word after a program that runs its arguments that is a command line of its own (blanks, operators). */
-const NESTED = /[\s;&|()<>]/;
 
 /**
  * Characters of readings matched against the patterns for one command, nested command lines included. Each
@@ -37,7 +35,8 @@ export const MAX_READ_CHARS = 1 << 20;
  * matches is refused, one a hold pattern matches is held (when policy would have run it). A word the shell
  * computes (`$X`, `` `…` ``) cannot be read: where it may name the command (the first word, or any after a
  * program in RUNNERS — `sh -c "$X"` runs X's value as code) the command is refused while the connection has
- * deny or hold patterns. A command name with an unquoted glob counts as every name the glob matches. Where in
+ * deny or hold patterns; so is a command xargs, find -exec or parallel take from data (commandFromInput: `xargs -I{} {}`,
+ * `parallel ::: 'cmd'`). A command name with an unquoted glob counts as every name the glob matches. Where in
  * doubt it refuses (`sudo grep rm notes` is refused under `rm *`). It cannot see a program that runs code given
  * in another language (`python -c`, `awk 'BEGIN{system(…)}'`, `perl -e`), nor what a script does: allow lists
  * naming whole commands are the control to prefer, and an allowed interpreter runs anything.
@@ -102,6 +101,16 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
       const may = plain[i]!.glob && mayName(globName(plain[i]!.text), INPUT_READERS);
       if (!named(words.indexOf(plain[i]!)) || !(may || readsInput(names, i)) || !inCommandPlace(names, i)) continue;
       return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `'${plain[i]!.text}' here runs a shell that reads its commands from its input (no -c and no script), which pcigate cannot read against this connection's deny and hold patterns; pcigate does not run it (give the command with -c)` };
+    }
+    // xargs, find -exec and parallel given a placeholder (`{}`) or nothing where the command is: it is data.
+    const texts = plain.map((w) => w.text);
+    for (let i = 0; i < plain.length; i++) {
+      const progs = plain[i]!.glob ? DATA_COMMANDS.filter((p) => mayName(globName(plain[i]!.text), new Set([p]))) : DATA_COMMANDS.filter((p) => p === names[i]);
+      if (progs.length === 0 || !named(words.indexOf(plain[i]!)) || !inCommandPlace(names, i)) continue;
+      for (const prog of progs) {
+        const reason = commandFromInput(texts, names.map((n, k) => (k === i ? prog : n)), i);
+        if (reason) return { action: 'deny', rule: 'ssh.exec.unreadable', reason };
+      }
     }
     if (runAt >= 0) {
       const after = words.slice(runAt + 1).filter((w) => w.redirect !== true);

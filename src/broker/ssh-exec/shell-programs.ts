@@ -45,8 +45,8 @@ export const INPUT_READERS: ReadonlySet<string> = new Set([...SHELLS, 'su', 'sud
 /**
  * Whether the program `names[i]` (file names of a command's words, redirections left out) runs commands read
  * from its input: `sh`, `bash -l`, `sh -s`, `su` or `su - root` without `-c`, `sudo -i` or `sudo -u root -s`
- * without a command, `sh -c` without its line (`xargs sh -c`), `parallel` with options only.
- * `echo 'rm -rf /' | sh`, or lines sent after it on the channel, run what no reading saw.
+ * without a command, `sh -c` without its line (`xargs sh -c`). `echo 'rm -rf /' | sh`, or lines sent after it on
+ * the channel, run what no reading saw. (`parallel` without a command is commandFromInput's, input-commands.ts.)
  */
 export function readsInput(names: readonly string[], i: number): boolean {
   const name = names[i]!;
@@ -59,8 +59,6 @@ export function readsInput(names: readonly string[], i: number): boolean {
     if (opts.some((a) => /^-[A-Za-z]*c|^--command$/.test(a))) return k < 0;
     return k < 0 || opts.some((a) => /^-[A-Za-z]*s/.test(a));
   }
-  // GNU parallel given only options runs each line of its input as a command.
-  if (name === 'parallel') return args.every(opt);
   if (name === 'su') return !args.some((a) => /^-[A-Za-z]*c|^--(session-)?command/.test(a));
   if (name === 'sudo') {
     let shell = false;
@@ -81,10 +79,33 @@ export function readsInput(names: readonly string[], i: number): boolean {
  * `env X=1 bash`), not as an argument (`find / -name sh`, `apt install bash`).
  */
 export function inCommandPlace(names: readonly string[], i: number): boolean {
-  for (let k = i - 1; k >= 0 && !RUNNERS.has(names[k]!); k--) {
-    const a = names[k]!;
-    const value = k > 0 && /^-/.test(names[k - 1]!);
-    if (!(/^[-+]/.test(a) || value || /^[0-9.]+[smhd]?$/.test(a) || ASSIGNMENT.test(a) || RESERVED.has(a))) return false;
-  }
+  for (let k = i - 1; k >= 0 && !RUNNERS.has(names[k]!); k--) if (!notAName(names, k)) return false;
   return true;
 }
+
+/**
+ * inCommandPlace for each of `names[from]` to `names[to - 1]`, with `names[from]` a command's name (what xargs or
+ * find -exec runs), and last (`places[to - from]`) whether a command's name would stand after them (`env -i`).
+ * One pass, where asking inCommandPlace of each word walks back over the words before it (time growing with the
+ * square of the words, which the client chose).
+ */
+export function commandPlaces(names: readonly string[], from: number, to: number): boolean[] {
+  const places: boolean[] = [];
+  let open = true; // only words that are not a name since a program that runs its arguments
+  for (let k = from; k <= to; k++) {
+    places.push(open);
+    // names[from] is the name itself, never the value of the option before it (`-I{} rm`, `-exec rm`).
+    if (k < to) open = RUNNERS.has(names[k]!) || (open && k > from && notAName(names, k));
+  }
+  return places;
+}
+
+/** An option, its value, a number, an assignment or a reserved word: not a command's name (inCommandPlace). */
+function notAName(names: readonly string[], k: number): boolean {
+  const a = names[k]!;
+  const value = k > 0 && /^-/.test(names[k - 1]!);
+  return /^[-+]/.test(a) || value || /^[0-9.]+[smhd]?$/.test(a) || ASSIGNMENT.test(a) || RESERVED.has(a);
+}
+
+/** A word after a program that runs its arguments that is a command line of its own (blanks, operators). */
+export const NESTED = /[\s;&|()<>]/;

@@ -212,6 +212,39 @@ describe('readAsShell', () => {
     }
   });
 
+  it('refuses xargs, find -exec and parallel where the command they run is a placeholder for data', () => {
+    // The command is the input or the file found: policy met `{}` or `CMD`, and these ran rm under deny 'rm *'.
+    const rmOnly = { deny: ['rm *'], hold: [] };
+    const r = (cmd: string) => readAsShell(cmd, rmOnly, 'allow')?.rule;
+    for (const cmd of [
+      'xargs -I{} {}', 'xargs -I CMD CMD -rf /', 'xargs -ICMD CMD -rf /', 'xargs -0I{} {} -rf /', 'xargs -i {} -rf /', 'xargs -i{} {} -rf /',
+      'xargs --replace {} -rf /', 'xargs --replace=X X -rf /', 'xargs --repl=X X -rf /', 'xargs -I{} /usr/bin/{} -rf /', 'xargs -I{} sudo -u root {} -rf /',
+      'xargs -i sh -c {}', "xargs -I{} sh -c 'echo {}'", "xargs -I% bash -lc 'cd /srv && %'", 'sudo xargs -I{} {}', "sh -c 'xargs -I{} {} -rf /'",
+      'xargs env', 'xargs sudo -u app', 'xargs nice -n 5',
+      'find . -exec {} \\;', 'find . -execdir {} +', 'find . -ok {} \\;', 'find . -okdir {} \\;', 'find . -name x -exec env {} -rf / \\;',
+      "find . -exec sh -c 'gzip {}' \\;", 'find . -exec ls {} \\; -exec {} \\;',
+      "parallel ::: 'echo ok'", 'parallel -j2 ::: cmd1 cmd2', 'parallel -j 2 ::: ls', 'parallel :::: cmds.txt', 'parallel -a cmds.txt', 'parallel --arg-sep ,, ,, ls',
+      "parallel --colsep '\\x27' ::: \"echo x'; rm -rf /'\"", "parallel ::: 'echo x; rm' ::: '-rf /'", 'parallel {} ::: ls', 'parallel {1} ::: ls', "parallel 'echo; {}' ::: ls",
+      "parallel \"sh -c 'echo {}'\" ::: x", 'parallel -I @@ @@ ::: ls', 'parallel env ::: ls', 'parallel -j 2',
+    ]) {
+      expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: 'ssh.exec.unreadable' });
+    }
+    // A command name glob that may be xargs is taken to be it.
+    expect(r('/usr/bin/xarg? -I{} {} -rf /')).toBe('ssh.exec.unreadable');
+    // The placeholder as an argument, or a named command: read as that command, a denied one still denied.
+    for (const cmd of ['xargs -I{} rm {}', 'find . -exec rm {} \\;', 'find . -execdir rm -f {} +', 'parallel rm ::: a b', 'parallel rm {} ::: a', 'xargs --replace rm {}']) {
+      expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
+    }
+    for (const cmd of [
+      'xargs -I{} echo {}', 'xargs -I{} cp {} /backup', 'xargs -0 gzip', 'xargs', 'xargs -n1', "xargs sh -c 'gzip x' _", 'xargs -I{} grep -c {} notes',
+      'find . -exec ls {} +', "find . -exec sh -c 'ls -l' _ {} \\;", 'find . -name {} -print', 'find /srv -exec ls -l {} \\; -print',
+      'parallel echo ::: a b', 'parallel -j2 gzip ::: a b', "parallel 'gzip {}' ::: a b", 'parallel --colsep , echo {1} ::: a,b',
+      'parallel -k gzip :::: files.txt', 'parallel env X=1 gzip ::: a',
+    ]) {
+      expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: undefined });
+    }
+  });
+
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
