@@ -9,6 +9,8 @@ import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { noWaitReadFlags, sha256OfHandle } from './blob.js';
 
+type FileHandle = Awaited<ReturnType<Fs['open']>>;
+
 /** Why a recording was not read: `outside` recordings/, `missing` (or unreadable), or `not_file` (a FIFO, device …). */
 export type RecordingRefusal = 'outside' | 'missing' | 'not_file';
 
@@ -29,12 +31,25 @@ function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): b
 
 /**
  * Hashes the recording `rel` (relative to `home`) as a stream, in 1 MiB chunks, and returns its SHA-256 and
- * size; with `keep` also its bytes (replay shows exactly what it checked). A path that is absolute, holds
- * `..`, or leads (also through a symbolic link) out of `home`/recordings/ — where pcigate writes every
- * recording — is `outside` and not opened; anything but a regular file is `not_file` and not read. Reads
- * stop at the size the file had when opened, so a file still being appended to cannot keep the reader busy.
+ * size; with `keep` also its bytes (replay shows exactly what it checked). Opened as {@link useRecordingFile}
+ * opens it; reads stop at the size the file had when opened, so a file still being appended to cannot keep
+ * the reader busy.
  */
 export async function readRecordingFile(fs: Fs, home: string, rel: string, opts: { keep?: boolean } = {}): Promise<RecordingFile> {
+  const r = await useRecordingFile(fs, home, rel, (fh, size) => sha256OfHandle(fh, { upTo: size, ...(opts.keep ? { keep: true } : {}) }));
+  return r.status === 'read' ? { status: 'read', ...r.value } : r;
+}
+
+/**
+ * Opens the recording `rel` (relative to `home`) and hands the open handle and the file's size at open to `use`
+ * (which must read no further than that size), then closes it. A path that is absolute, holds `..`, or leads
+ * (also through a symbolic link) out of `home`/recordings/ — where pcigate writes every recording — is `outside`
+ * and not opened; anything but a regular file is `not_file` and not read: the file is opened without waiting
+ * for a writer or following a link, and what was opened is checked. An error of the open or of `use` is `missing`.
+ */
+export async function useRecordingFile<T>(
+  fs: Fs, home: string, rel: string, use: (fh: FileHandle, size: number) => Promise<T>,
+): Promise<{ status: 'read'; value: T } | { status: RecordingRefusal; detail: string }> {
   if (rel === '') return { status: 'missing', detail: 'no path' };
   const dir = path.resolve(home, 'recordings');
   const abs = path.resolve(home, rel);
@@ -62,7 +77,7 @@ export async function readRecordingFile(fs: Fs, home: string, rel: string, opts:
     // What was opened, not what lstat saw: the name may have been swapped for a FIFO in between.
     const st = await fh.stat();
     if (!st.isFile()) return { status: 'not_file', detail: `is ${fileKind(st)}, not a regular file` };
-    return { status: 'read', ...(await sha256OfHandle(fh, { upTo: st.size, ...(opts.keep ? { keep: true } : {}) })) };
+    return { status: 'read', value: await use(fh, st.size) };
   } catch (e) {
     return { status: 'missing', detail: `is missing or unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
   } finally {

@@ -2,8 +2,9 @@
  * Loads everything an evidence bundle is built from (issue 9), once, into a pure {@link EvidenceInput}: the log
  * as exact line bytes with their RFC 6962 leaf hashes (docs/log-format.md "Records"), `verify` over the whole log,
  * the signed checkpoints (C2SP signed notes) each checked against its epoch key, the key epoch chain, the
- * recordings, what is now at the path of every export the log announces (hashed and scanned for PAN/SAD,
- * exports.ts), and the configuration with every secret redacted. Requirement checks then read only this.
+ * recordings (scanned for PAN/SAD as they are read, one at a time, and kept as their findings only), what is now
+ * at the path of every export the log announces (hashed and scanned for PAN/SAD, exports.ts), and the
+ * configuration with every secret redacted. Requirement checks then read only this.
  */
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -14,10 +15,12 @@ import { findLiteralSecrets } from '../config/literal-secrets.js';
 import { redact } from '../config/redact.js';
 import { defaultConfig } from '../config/schema.js';
 import { VerificationError } from '../errors.js';
+import type { DetectOptions } from '../mask/pan-detector.js';
+import { scanHandle } from '../mask/scan-files.js';
 import { verifyEpochCert } from '../../recorder/keys.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
 import { leafHash } from '../../recorder/merkle.js';
-import { readRecordingFile } from '../../recorder/recording-file.js';
+import { useRecordingFile } from '../../recorder/recording-file.js';
 import { epochKeyName, parseCheckpoint, parseNote, verifyNote } from '../../recorder/signed-note.js';
 import { formatTs } from '../../recorder/timestamp.js';
 import type { AuditRecord } from '../../recorder/types.js';
@@ -28,7 +31,7 @@ import { configOf } from './check-support.js';
 import { readExportFiles } from './export-files.js';
 import { recordedExports } from './exports.js';
 import { resolvePeriod } from './period.js';
-import type { CheckpointEntry, ConfigEvidence, EvidenceInput, LoadedRecord } from './types.js';
+import type { CheckpointEntry, ConfigEvidence, EvidenceInput, LoadedRecord, RecordingScan } from './types.js';
 
 /** Sampled records per event type when --sample is not given. */
 export const DEFAULT_SAMPLE = 3;
@@ -70,6 +73,8 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
 
   const period = resolvePeriod({ since: opts.since, until: opts.until }, nowMicros, records[0]?.record.ts);
   const inPeriod = records.filter((r) => r.record.ts >= period.since && r.record.ts <= period.until);
+  // Requirement 3's detector (checks-3.ts reads the same configuration): recordings and exports are scanned here.
+  const detect: DetectOptions = { anyLuhn: configOf(opts.config)?.masking.networks === 'any_luhn' };
   return {
     home: opts.home,
     origin,
@@ -82,8 +87,8 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
     epochs,
     rootPub,
     config: opts.config,
-    recordings: await readRecordings(ctx.fs, path.join(opts.home, 'recordings')),
-    exportFiles: await readExportFiles(ctx, exportPaths(records), { anyLuhn: configOf(opts.config)?.masking.networks === 'any_luhn' }),
+    recordings: await scanRecordings(ctx.fs, path.join(opts.home, 'recordings'), detect),
+    exportFiles: await readExportFiles(ctx, exportPaths(records), detect),
     sample: opts.sample ?? DEFAULT_SAMPLE,
   };
 }
@@ -175,9 +180,13 @@ function exportPaths(records: LoadedRecord[]): string[] {
   return recordedExports(records).flatMap((e) => (e.path === null ? [] : [e.path]));
 }
 
-/** Every file under HOME/recordings, `/`-separated paths relative to it, sorted; none when it does not exist. */
-async function readRecordings(fs: Fs, dir: string): Promise<Array<{ path: string; bytes: Buffer }>> {
-  const out: Array<{ path: string; bytes: Buffer }> = [];
+/**
+ * Every file under HOME/recordings, `/`-separated paths relative to it, sorted, each scanned as `pcigate scan`
+ * scans a file (src/mask/scan-files.ts: streamed in chunks, gzip decompressed on the way) and kept as its
+ * findings only; none when the directory does not exist. One recording is open at a time.
+ */
+async function scanRecordings(fs: Fs, dir: string, opts: DetectOptions): Promise<RecordingScan[]> {
+  const out: RecordingScan[] = [];
   const walk = async (rel: string): Promise<void> => {
     let entries;
     try {
@@ -190,10 +199,14 @@ async function readRecordings(fs: Fs, dir: string): Promise<Array<{ path: string
       const child = rel === '' ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory()) await walk(child);
       else if (e.isFile()) {
-        // Read as verify reads recordings (recorder/recording-file.ts): a regular file under recordings/, opened
-        // without waiting for a writer; one swapped for a FIFO or a link since readdir is not read, and not listed.
-        const r = await readRecordingFile(fs, path.dirname(dir), path.join(path.basename(dir), child), { keep: true });
-        if (r.status === 'read') out.push({ path: child, bytes: r.data ?? Buffer.alloc(0) });
+        // Opened as verify opens recordings (recorder/recording-file.ts): a regular file under recordings/, without
+        // waiting for a writer, read up to its size at open; one swapped for a FIFO or a link since readdir is not
+        // read, and not listed.
+        const r = await useRecordingFile(fs, path.dirname(dir), path.join(path.basename(dir), child), async (fh, size) => {
+          const { findings, errors } = await scanHandle(fh, `recordings/${child}`, { ...opts, upTo: size });
+          return { path: child, size, findings, errors };
+        });
+        if (r.status === 'read') out.push(r.value);
         else if (r.status === 'missing') throw new VerificationError(`cannot read the recording ${path.join(dir, child)}: it ${r.detail}`);
       }
     }

@@ -2,7 +2,8 @@
  * PCI DSS v4.0.1 3.3.1 (no SAD kept after authorization) and 3.5.1 (PAN unreadable wherever stored), as far as
  * pcigate stores data: the `pcigate scan` detector (src/mask/scan-files.ts) over every log line, every
  * recording, and every export the log announces that is still at its recorded path (exports.ts: evidence
- * bundles with their zip entries scanned inside, `replay --html` pages). Each export is also compared with the
+ * bundles with their zip entries scanned inside, `replay --html` pages). Recordings and exports are scanned
+ * from disk, streamed, when collected (collect.ts); the log lines here. Each export is also compared with the
  * SHA-256 recorded when it was written. Pure: a function of the EvidenceInput. Findings name file, seq, line
  * and column and carry the value masked to its last four digits at most — never a PAN.
  */
@@ -33,7 +34,7 @@ interface ScanError {
 /** Log lines are scanned in batches of about this many bytes (one line per record, never split). */
 const BATCH_BYTES = 8 << 20;
 
-/** Scans every log line (findings name the record's seq) and every recording. */
+/** Scans every log line (findings name the record's seq) and adds the recordings' findings. */
 function scanStored(input: EvidenceInput, anyLuhn: boolean): { findings: Finding[]; errors: ScanError[]; bytes: number } {
   const nl = Buffer.from('\n');
   const findings: Finding[] = [];
@@ -53,13 +54,11 @@ function scanStored(input: EvidenceInput, anyLuhn: boolean): { findings: Finding
     first = last;
   }
   const errors: ScanError[] = [];
+  // Recordings were scanned when collected (collect.ts, streamed): their findings, not their bytes, are here.
   for (const rec of [...input.recordings].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-    bytes += rec.bytes.length;
-    try {
-      findings.push(...scanBytes(rec.bytes, `recordings/${rec.path.replace(/^recordings\//, '')}`, { anyLuhn }).map((f): Finding => ({ ...f, source: 'recording', seq: null })));
-    } catch (e) {
-      errors.push({ source: 'recording', file: rec.path, seq: null, message: (e as Error).message });
-    }
+    bytes += rec.size;
+    findings.push(...rec.findings.map((f): Finding => ({ ...f, source: 'recording', seq: null })));
+    errors.push(...rec.errors.map((e): ScanError => ({ ...e, source: 'recording', seq: null })));
   }
   return { findings, errors, bytes };
 }

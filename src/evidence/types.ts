@@ -16,6 +16,7 @@ import type { AuditRecord } from '../../recorder/types.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
 import type { VerifyReport } from '../../recorder/verify-types.js';
 import type { PcigateConfig } from '../config/index.js';
+import type { ScanError, ScanFinding } from '../mask/scan-files.js';
 import type { ExportFile } from './exports.js';
 
 /** The requirements a bundle can cover, in report order. */
@@ -68,6 +69,18 @@ export interface ConfigEvidence {
   error?: string;
 }
 
+/** A recording as requirement 3's scan saw it: the `pcigate scan` findings, not its bytes. */
+export interface RecordingScan {
+  /** Relative to HOME/recordings, `/`-separated. */
+  path: string;
+  /** Its size when opened: the bytes scanned (of a gzip, the compressed bytes). */
+  size: number;
+  /** Named `recordings/<path>` (`!entry` inside an archive), values masked. */
+  findings: ScanFinding[];
+  /** Parts that could not be scanned (a damaged gzip, a decompression over the limit …). */
+  errors: ScanError[];
+}
+
 /** Everything a requirement check reads; loaded once by collect.ts. Pure data. */
 export interface EvidenceInput {
   home: string;
@@ -87,8 +100,11 @@ export interface EvidenceInput {
   epochs: SignedEpochCert[];
   rootPub: Buffer;
   config: ConfigEvidence;
-  /** Files under HOME/recordings (relative paths) — scanned for PAN/SAD by requirement 3. */
-  recordings: Array<{ path: string; bytes: Buffer }>;
+  /**
+   * Files under HOME/recordings, each already scanned for PAN/SAD for requirement 3 when collected (streamed,
+   * one at a time: a year of recordings is never held in memory), sorted by path.
+   */
+  recordings: RecordingScan[];
   /**
    * What is now at the path of every export the whole log announces (exports.ts: evidence bundles, replay
    * pages), by absolute path — hashed and scanned for PAN/SAD by requirement 3.

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import type { Ctx } from '../cli/ctx.js';
-import { noWaitReadFlags } from '../../recorder/blob.js';
+import { noWaitReadFlags, sha256OfHandle } from '../../recorder/blob.js';
 import type { DetectOptions } from './pan-detector.js';
 import { ARCHIVE_LIMITS, archiveKind, formatBytes, RAISE, scanArchiveBytes } from './scan-archive.js';
 import type { ArchiveLimits } from './scan-archive.js';
@@ -28,8 +28,11 @@ export interface ScanReport {
   errors: ScanError[];
 }
 
+/** Bytes read (or decompressed) at a time, unless {@link ScanOptions.chunkBytes} says otherwise. */
+export const SCAN_CHUNK_BYTES = 4 << 20;
+
 export interface ScanOptions extends DetectOptions {
-  /** Chunk size for reading (tests use small ones to cross boundaries). */
+  /** Chunk size for reading, default {@link SCAN_CHUNK_BYTES} (tests use small ones to cross boundaries). */
   chunkBytes?: number;
   /** Archive limits, default {@link ARCHIVE_LIMITS}; `pcigate scan --max-expanded` sets them with archiveLimits(). */
   limits?: Partial<ArchiveLimits>;
@@ -71,33 +74,54 @@ async function visit(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: S
 }
 
 async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: ScanReport, opts: ScanOptions): Promise<void> {
-  const limits: ArchiveLimits = { ...ARCHIVE_LIMITS, ...opts.limits };
   // The name lstat saw as a regular file may have been swapped for a FIFO or a link since: opened without
   // waiting or following (scanPaths never follows links), and what was opened is checked (fstat) and read.
   const fh = await ctx.fs.open(abs, noWaitReadFlags({ follow: false }));
   try {
     if (!(await fh.stat()).isFile()) throw new Error('is no longer a regular file (it changed while being scanned); not read');
-    const head = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(head, 0, 4, 0);
-    const kind = archiveKind(head.subarray(0, bytesRead));
-    // A zip needs random access, and a gzip holding an archive is opened like one: both are read into memory.
-    if (kind === 'zip' || (kind === 'gzip' && await gzipHoldsArchive(fh))) {
-      const { size } = await fh.stat();
-      if (size <= limits.maxArchiveBytes) {
-        const r = scanArchiveBytes(await fh.readFile(), shown, opts, limits);
-        report.findings.push(...r.findings);
-        report.errors.push(...r.errors);
-        report.bytes += r.bytes;
-        return;
-      }
-      report.errors.push({ file: shown, message: `${kind === 'zip' ? 'a zip' : 'a gzip holding an archive'} of ${size} bytes, more than the ${limits.maxArchiveBytes} opened in memory (a fixed bound, not raised by --max-expanded): its entries were not scanned, only its ${kind === 'zip' ? 'raw' : 'decompressed'} bytes` });
-    }
-    const problems: ScanError[] = [];
-    await scanChunks(chunks(fh, opts.chunkBytes ?? 4 << 20, kind === 'gzip' ? limits.maxExpandedBytes : undefined, (message) => problems.push({ file: shown, message })), shown, report, opts);
-    report.errors.push(...problems);
+    await scanOpen(fh, shown, report, opts, undefined);
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Scans what an open handle holds from its start, as {@link scanPaths} scans a file (zip and gzip looked into,
+ * anything else streamed in chunks, memory flat), for a caller that opened the file itself and checked the
+ * handle (fstat) — the evidence bundle scans each recording so (src/evidence/collect.ts). `upTo`: read no
+ * further (the size at open, so a file still being appended to cannot keep the scan busy). The handle stays
+ * open. Problems are in `errors`; a failed read throws.
+ */
+export async function scanHandle(fh: FileHandle, shown: string, opts: ScanOptions & { upTo?: number } = {}): Promise<ScanReport> {
+  const report: ScanReport = { findings: [], files: 1, bytes: 0, errors: [] };
+  await scanOpen(fh, shown, report, opts, opts.upTo);
+  return report;
+}
+
+type FileHandle = Awaited<ReturnType<Ctx['fs']['open']>>;
+
+async function scanOpen(fh: FileHandle, shown: string, report: ScanReport, opts: ScanOptions, upTo: number | undefined): Promise<void> {
+  const limits: ArchiveLimits = { ...ARCHIVE_LIMITS, ...opts.limits };
+  const head = Buffer.alloc(4);
+  const { bytesRead } = await fh.read(head, 0, 4, 0);
+  const kind = archiveKind(head.subarray(0, Math.min(bytesRead, upTo ?? Infinity)));
+  // A zip needs random access, and a gzip holding an archive is opened like one: both are read into memory.
+  if (kind === 'zip' || (kind === 'gzip' && await gzipHoldsArchive(fh))) {
+    const size = upTo ?? (await fh.stat()).size;
+    if (size <= limits.maxArchiveBytes) {
+      // With `upTo`, exactly that much (sha256OfHandle's bounded read; its hash is not needed).
+      const bytes = upTo === undefined ? await fh.readFile() : (await sha256OfHandle(fh, { upTo, keep: true })).data!;
+      const r = scanArchiveBytes(bytes, shown, opts, limits);
+      report.findings.push(...r.findings);
+      report.errors.push(...r.errors);
+      report.bytes += r.bytes;
+      return;
+    }
+    report.errors.push({ file: shown, message: `${kind === 'zip' ? 'a zip' : 'a gzip holding an archive'} of ${size} bytes, more than the ${limits.maxArchiveBytes} opened in memory (a fixed bound, not raised by --max-expanded): its entries were not scanned, only its ${kind === 'zip' ? 'raw' : 'decompressed'} bytes` });
+  }
+  const problems: ScanError[] = [];
+  await scanChunks(chunks(fh, opts.chunkBytes ?? SCAN_CHUNK_BYTES, kind === 'gzip' ? limits.maxExpandedBytes : undefined, upTo, (message) => problems.push({ file: shown, message })), shown, report, opts);
+  report.errors.push(...problems);
 }
 
 /** The detector over a file's chunks, carrying the undecided tail of each into the next. */
@@ -129,7 +153,7 @@ async function scanChunks(source: AsyncIterable<Buffer>, shown: string, report: 
 }
 
 /**
- * The same scan over bytes already in memory (the evidence bundle scans the loaded log and recordings
+ * The same scan over bytes already in memory (the evidence bundle scans the loaded log lines and samples
  * without touching the file system); a gzip member (RFC 1952) is decompressed first. Line and column
  * are as {@link scanPaths} reports them for a file with these bytes.
  */
@@ -138,7 +162,7 @@ export function scanBytes(bytes: Buffer, file: string, opts: DetectOptions = {})
 }
 
 /** True when the gzip at `fh` decompresses to a zip or another gzip (peeks at its first KiB only). */
-async function gzipHoldsArchive(fh: Awaited<ReturnType<Ctx['fs']['open']>>): Promise<boolean> {
+async function gzipHoldsArchive(fh: FileHandle): Promise<boolean> {
   const buf = Buffer.alloc(1024);
   const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
   try {
@@ -154,11 +178,14 @@ async function gzipHoldsArchive(fh: Awaited<ReturnType<Ctx['fs']['open']>>): Pro
  * The file's bytes in chunks; with `gunzipUpTo` (a gzip: pg_dump -Z, compressed exports, RFC 1952) they are
  * decompressed on the way, since its PANs would otherwise be invisible, and memory stays flat. Decompression
  * stops after `gunzipUpTo` bytes (a decompression bomb) or at damaged data; `problem` is told which, and what
- * came before is still scanned. `Infinity`: no limit (memory stays flat all the same).
+ * came before is still scanned. `Infinity`: no limit (memory stays flat all the same). `upTo`: no file byte at
+ * or past it is read.
  */
-async function* chunks(fh: Awaited<ReturnType<Ctx['fs']['open']>>, size: number, gunzipUpTo: number | undefined, problem: (message: string) => void): AsyncGenerator<Buffer> {
+async function* chunks(fh: FileHandle, size: number, gunzipUpTo: number | undefined, upTo: number | undefined, problem: (message: string) => void): AsyncGenerator<Buffer> {
+  const limit = upTo ?? Infinity;
   if (gunzipUpTo !== undefined) {
-    const raw = fh.createReadStream({ start: 0, autoClose: false });
+    // `end` is inclusive; a gzip has at least its 2-byte magic below `limit` (scanOpen read it there).
+    const raw = fh.createReadStream({ start: 0, autoClose: false, ...(upTo !== undefined ? { end: upTo - 1 } : {}) });
     const gunzip = createGunzip();
     // pipeline, not pipe: a read error of the file ends the gunzip with that error instead of leaving it waiting.
     pipeline(raw, gunzip, () => {});
@@ -183,9 +210,10 @@ async function* chunks(fh: Awaited<ReturnType<Ctx['fs']['open']>>, size: number,
     return;
   }
   let at = 0;
-  for (;;) {
-    const buf = Buffer.alloc(size);
-    const r = await fh.read(buf, 0, size, at);
+  while (at < limit) {
+    const want = Math.min(size, limit - at);
+    const buf = Buffer.alloc(want);
+    const r = await fh.read(buf, 0, want, at);
     if (r.bytesRead === 0) return;
     at += r.bytesRead;
     yield buf.subarray(0, r.bytesRead);

@@ -9,6 +9,7 @@ import { exportFields } from '../../../src/evidence/exports.js';
 import { writeZip } from '../../../src/archive/zip.js';
 import type { ConfigEvidence, ProcedureResult, RequirementSection } from '../../../src/evidence/types.js';
 import { defaultConfig } from '../../../src/config/schema.js';
+import { SCAN_CHUNK_BYTES, scanBytes } from '../../../src/mask/scan-files.js';
 import { testCtx } from '../../harness/test-ctx.js';
 import { ALICE, BOB, CONFIG, DB, SSH, buildInput, csvRows, denied, end, intent, query, start, stepSeq } from './access-input.js';
 
@@ -69,6 +70,39 @@ describe('checks3: 3.3.1 / 3.5.1 scan of what pcigate stores', () => {
     expect(csv).not.toContain('5500 0000 0000 0004');
     expect(csv).toContain('************1111');
     expect(JSON.stringify(s.procedures)).not.toContain(PAN);
+  });
+
+  it("scans a recording larger than the scanner's read chunk whole, streamed, a PAN across the chunk boundary included", async () => {
+    // Masked output up to the boundary, then a PAN whose first 8 digits end the first chunk; more after, a PAN
+    // and a labelled CVV on the last lines. ASCII, so characters are bytes.
+    const line = '[0.1,"o","order 1 card ************1111\\r\\n"]\n';
+    const head = CAST_HEADER + line.repeat(Math.floor((SCAN_CHUNK_BYTES - 100 - CAST_HEADER.length) / line.length));
+    const prefix = '[0.2,"o","row ';
+    const straddle = `${prefix}${'.'.repeat(SCAN_CHUNK_BYTES - 8 - head.length - prefix.length - 1)} ${PAN}\\r\\n"]\n`;
+    expect(head.length + straddle.indexOf(PAN)).toBe(SCAN_CHUNK_BYTES - 8);
+    const text = `${head}${straddle}${line.repeat(1000)}[9.9,"o","last 5500 0000 0000 0004 cvv: 123\\r\\n"]\n`;
+    const { input } = await buildInput({
+      steps: [start('s1', ALICE), end('s1', ALICE)],
+      recordings: { 'big.cast': text, 'big.cast.gz': gzipSync(text) },
+    });
+    const straddleLine = head.split('\n').length;
+    for (const [name, bytes] of [['big.cast', Buffer.from(text)], ['big.cast.gz', gzipSync(text)]] as const) {
+      const rec = input.recordings.find((r) => r.path === name);
+      // What the evidence input keeps of a recording: its size and findings, never its bytes.
+      expect(Object.keys(rec ?? {}).sort()).toEqual(['errors', 'findings', 'path', 'size']);
+      expect(rec!.size).toBe(bytes.length);
+      expect(rec!.errors).toEqual([]);
+      expect(rec!.findings.map((f) => [f.file, f.line, f.column, f.kind, f.masked])).toEqual([
+        [`recordings/${name}`, straddleLine, straddle.indexOf(PAN) + 1, 'pan', '************1111'],
+        [`recordings/${name}`, straddleLine + 1001, 16, 'pan', '**** **** **** 0004'],
+        [`recordings/${name}`, straddleLine + 1001, 36, 'sad_value', 'cvv: ***'],
+      ]);
+      // The same findings the in-memory scan of the whole file gives.
+      expect(rec!.findings).toEqual(scanBytes(bytes, `recordings/${name}`));
+    }
+    const p351 = proc(checks3(input), '3.5.1');
+    expect(p351.figures).toMatchObject({ recordings_scanned: 2, pan_findings: 4, sad_findings: 2 });
+    expect(p351.figures.bytes_scanned).toBe(input.records.reduce((n, r) => n + r.line.length + 1, 0) + Buffer.byteLength(text) + gzipSync(text).length);
   });
 });
 

@@ -61,7 +61,8 @@ describe('collectEvidence over a real log', () => {
     expect(input.sample).toBe(3);
     expect(input.epochs.map((e) => e.cert.epoch)).toEqual([0]);
     expect(input.rootPub.length).toBe(32);
-    expect(input.recordings).toEqual([{ path: 's1.jsonl', bytes: Buffer.from('{"t":"query"}\n') }]);
+    // Scanned when read (streamed, one at a time): what is kept is its size and findings, not its bytes.
+    expect(input.recordings).toEqual([{ path: 's1.jsonl', size: 14, findings: [], errors: [] }]);
     // checkpoints.jsonl in file order, each checked against its epoch key.
     const lines = readFileSync(path.join(h.home, 'checkpoints.jsonl'), 'utf8').trim().split('\n');
     expect(input.checkpoints.map((c) => c.note)).toEqual(lines.map((l) => (JSON.parse(l) as { note: string }).note));

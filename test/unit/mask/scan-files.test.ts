@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { scanPaths } from '../../../src/mask/scan-files.js';
+import { scanHandle, scanPaths } from '../../../src/mask/scan-files.js';
 import { testCtx } from '../../harness/test-ctx.js';
 
 const PAN = '4111111111111111';
@@ -73,5 +73,30 @@ describe('scanPaths', () => {
   it('reports unreadable paths as errors', async () => {
     const r = await scanPaths(testCtx(), ['/nonexistent/pcigate-scan']);
     expect(r.errors).toHaveLength(1);
+  });
+});
+
+describe('scanHandle (an open file, as evidence scans each recording)', () => {
+  it('reads no further than upTo, its size at open: bytes appended since are not scanned, plain or gzip', async () => {
+    const dir = tree({});
+    const first = 'row 1 ************1111\n';
+    writeFileSync(path.join(dir, 'a.cast'), `${first}row 2 ${PAN}\n`);
+    // A gzip with a second member appended after the size at open (gunzip reads concatenated members).
+    const member = gzipSync(first);
+    writeFileSync(path.join(dir, 'b.cast.gz'), Buffer.concat([member, gzipSync(`row 2 ${PAN}\n`)]));
+    const scan = async (name: string, upTo?: number) => {
+      const fh = await fsp.open(path.join(dir, name), 'r');
+      try {
+        return await scanHandle(fh, name, { chunkBytes: 5, ...(upTo !== undefined ? { upTo } : {}) });
+      } finally {
+        await fh.close();
+      }
+    };
+    expect(await scan('a.cast', first.length)).toEqual({ findings: [], files: 1, bytes: first.length, errors: [] });
+    expect(await scan('b.cast.gz', member.length)).toEqual({ findings: [], files: 1, bytes: first.length, errors: [] });
+    // Without upTo the whole file: the PAN after the first part is found.
+    for (const name of ['a.cast', 'b.cast.gz']) {
+      expect((await scan(name)).findings.map((f) => `${f.file}:${f.line}:${f.column}:${f.masked}`)).toEqual([`${name}:2:7:************1111`]);
+    }
   });
 });
