@@ -151,7 +151,9 @@ try {
   const names = Object.keys(paths);
   // Warm-up, not measured: each path's first seconds are JIT compilation, libpg-query's WebAssembly
   // compiling its parser and the first sessions' set-up, which made whichever test ran first an outlier.
-  for (const name of names) await pgbench(paths[name]!, ['-c', String(CLIENTS), '-j', '2', '-T', '3']).catch((e: Error) => { throw new Error(`warm-up through ${name}: ${e.message}`); });
+  // 10 s, not 3: after 3 s the first measured c=8 run through pcigate still cost ~1.5× the CPU per
+  // transaction of the next (181 vs 108 µs, 2026-12-04), as V8 was still growing its young generation.
+  for (const name of names) await pgbench(paths[name]!, ['-c', String(CLIENTS), '-j', '2', '-T', '10']).catch((e: Error) => { throw new Error(`warm-up through ${name}: ${e.message}`); });
   const peakRss = new Map<string, number>();
   for (let round = 0; round < ROUNDS; round++) {
     const order = names.map((_, i) => names[(i + round) % names.length]!);
