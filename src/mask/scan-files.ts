@@ -79,7 +79,7 @@ async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report
   const fh = await ctx.fs.open(abs, noWaitReadFlags({ follow: false }));
   try {
     if (!(await fh.stat()).isFile()) throw new Error('is no longer a regular file (it changed while being scanned); not read');
-    await scanOpen(fh, shown, report, opts, undefined);
+    await scanOpen(fh, shown, report, opts);
   } finally {
     await fh.close();
   }
@@ -94,13 +94,14 @@ async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report
  */
 export async function scanHandle(fh: FileHandle, shown: string, opts: ScanOptions & { upTo?: number } = {}): Promise<ScanReport> {
   const report: ScanReport = { findings: [], files: 1, bytes: 0, errors: [] };
-  await scanOpen(fh, shown, report, opts, opts.upTo);
+  await scanOpen(fh, shown, report, opts);
   return report;
 }
 
 type FileHandle = Awaited<ReturnType<Ctx['fs']['open']>>;
 
-async function scanOpen(fh: FileHandle, shown: string, report: ScanReport, opts: ScanOptions, upTo: number | undefined): Promise<void> {
+async function scanOpen(fh: FileHandle, shown: string, report: ScanReport, opts: ScanOptions & { upTo?: number }): Promise<void> {
+  const { upTo } = opts;
   const limits: ArchiveLimits = { ...ARCHIVE_LIMITS, ...opts.limits };
   const head = Buffer.alloc(4);
   const { bytesRead } = await fh.read(head, 0, 4, 0);
