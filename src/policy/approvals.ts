@@ -320,6 +320,10 @@ export class ApprovalStore {
     }
     // Fail closed: a file the store did not write as it stands is no request at all, whatever it says.
     if (typeof req.seal !== 'string' || req.seal !== sealOf(await this.bindingKey(), req)) {
+      // Nothing of the unchecked content goes into the log (it could say anything, a PAN included).
+      await this.recordTamper(`seal\0${id}\0${createHash('sha256').update(text).digest('hex')}`, id, undefined, {
+        finding: 'seal_mismatch', file: `approvals/${id}.json`,
+      });
       throw new ApprovalConflict(`approval request ${id} was changed outside pcigate (its seal does not match ${path.join(this.dir, '.key')}); it cannot be decided or used`);
     }
     return req;

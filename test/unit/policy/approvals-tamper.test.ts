@@ -121,6 +121,33 @@ describe('a request file renamed to another id', () => {
   });
 });
 
+describe('a request file changed outside pcigate', () => {
+  it('is refused as its seal no longer matches, and recorded as approval.tamper once per content, with nothing of the content', async () => {
+    const home = tempDir('pcigate-approvals-tamper-');
+    const sink = memoryAudit();
+    const store = new ApprovalStore({ fs: fsp, clock: testCtx().clock, home, sink });
+    const r = await store.request({ connection: 'prod-db', requester, sql: SQL, settings: SETTINGS });
+    const file = path.join(home, 'approvals', `${r.id}.json`);
+    const edit = async (change: (x: Record<string, unknown>) => void) => {
+      const x = JSON.parse(await fsp.readFile(file, 'utf8')) as Record<string, unknown>;
+      change(x);
+      await fsp.writeFile(file, JSON.stringify(x));
+    };
+    // Set to approved by hand, with a PAN put where a reason would be.
+    await edit((x) => { x.state = 'approved'; x.reason = '4111 1111 1111 1111'; });
+    await expect(store.get(r.id)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT', message: expect.stringMatching(/was changed outside pcigate \(its seal does not match/) });
+    await expect(store.consume(r.id, requester, 'prod-db', SQL)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT' });
+    expect(await store.findUsable(requester, 'prod-db', SQL)).toBeUndefined();
+    const tamper = () => sink.events.filter((e) => e.type === 'approval.tamper');
+    expect(tamper()).toEqual([{ type: 'approval.tamper', actor: { sub: 'pcigate', via: 'system' }, outcome: 'failure', detail: { id: r.id, finding: 'seal_mismatch', file: `approvals/${r.id}.json` } }]);
+    expect(JSON.stringify(sink.events)).not.toContain('4111');
+    // Changed again: a new finding.
+    await edit((x) => { x.state = 'pending'; });
+    await expect(store.get(r.id)).rejects.toMatchObject({ code: 'ERR_APPROVAL_CONFLICT' });
+    expect(tamper()).toHaveLength(2);
+  });
+});
+
 describe('the approval key', () => {
   it('is refused when group or others may read or write it', async () => {
     const home = tempDir('pcigate-approvals-tamper-');
