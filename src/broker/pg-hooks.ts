@@ -34,7 +34,7 @@ import type { BrokerHooks } from './pg-session-recorder.js';
 import { copyColumns, copyColumnsInSession, copyOutQuery, SessionRefusal } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { lookupRows } from './pg-query-client.js';
-import { statementFacts } from './sql-record.js';
+import { statementShape } from './sql-record.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
 import type { LimitHit, LimitTimers } from './session-limits.js';
 
@@ -324,7 +324,7 @@ class TransactionWatch {
 
 function leavesTablesAlone(sql: string): boolean {
   if (sql.includes(';') && sql.trim().replace(/;\s*$/, '').includes(';')) return false;
-  const f = statementFacts(sql);
+  const f = statementShape(sql);
   if (f.pureRead || f.kind === 'tcl') return true;
   if (f.command === 'set' || f.command === 'reset') return !/\b(role|session\s+authorization)\b/i.test(sql);
   return f.command === 'copy' && copyOutQuery(sql).copies.length === 1;

@@ -164,15 +164,24 @@ export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker
   if (facts === undefined) FACTS.set(masker, facts = new Map());
   let f = facts.get(sql);
   if (f !== undefined) return f;
-  const key = literalKey(sql);
-  let shape = key === undefined ? undefined : SHAPES.get(key);
-  if (shape === undefined) {
-    const basis = key ?? sql;
-    const { command, kind } = statementKind(basis);
-    shape = { command, kind, pureRead: isPureRead(basis, command) };
-    if (key !== undefined) remember(SHAPES, key, shape);
-  }
+  const shape = statementShape(sql);
   f = { sql: redactSql(sql, masker), command: shape.command, kind: shape.kind, pureRead: shape.pureRead };
   remember(facts, sql, f);
   return f;
+}
+
+/**
+ * statementFacts without the redacted text: command word, kind and pure-read, computed once per shape.
+ * For callers that only judge a statement (it redacts nothing, so it costs no masking scan).
+ */
+export function statementShape(sql: string): Readonly<Shape> {
+  // Keyed by the text itself when it has no key: no text holds a NUL, so it never meets a key.
+  const basis = literalKey(sql) ?? sql;
+  let shape = SHAPES.get(basis);
+  if (shape === undefined) {
+    const { command, kind } = statementKind(basis);
+    shape = { command, kind, pureRead: isPureRead(basis, command) };
+    remember(SHAPES, basis, shape);
+  }
+  return shape;
 }
