@@ -29,6 +29,9 @@ export function noWaitReadFlags(opts: { follow: boolean }): number {
   return constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (opts.follow ? 0 : (constants.O_NOFOLLOW ?? 0));
 }
 
+/** A handle `Fs.open` gives: what recording-file.ts hands its reader and scan-files.ts (src/mask) scans. */
+export type FileHandle = Awaited<ReturnType<Fs['open']>>;
+
 const CHUNK = 1 << 20;
 
 /**

@@ -8,8 +8,7 @@
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { noWaitReadFlags, sha256OfHandle } from './blob.js';
-
-type FileHandle = Awaited<ReturnType<Fs['open']>>;
+import type { FileHandle } from './blob.js';
 
 /** Why a recording was not read: `outside` recordings/, `missing` (or unreadable), or `not_file` (a FIFO, device …). */
 export type RecordingRefusal = 'outside' | 'missing' | 'not_file';

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import type { Ctx } from '../cli/ctx.js';
 import { noWaitReadFlags, sha256OfHandle } from '../../recorder/blob.js';
+import type { FileHandle } from '../../recorder/blob.js';
 import type { DetectOptions } from './pan-detector.js';
 import { ARCHIVE_LIMITS, archiveKind, formatBytes, RAISE, scanArchiveBytes } from './scan-archive.js';
 import type { ArchiveLimits } from './scan-archive.js';
@@ -97,8 +98,6 @@ export async function scanHandle(fh: FileHandle, shown: string, opts: ScanOption
   await scanOpen(fh, shown, report, opts);
   return report;
 }
-
-type FileHandle = Awaited<ReturnType<Ctx['fs']['open']>>;
 
 async function scanOpen(fh: FileHandle, shown: string, report: ScanReport, opts: ScanOptions & { upTo?: number }): Promise<void> {
   const { upTo } = opts;
