@@ -5,7 +5,7 @@
  * parallel to append one (`xargs env`). Policy met a placeholder there, never the command. For readAsShell
  * (read-as-shell.ts), which refuses such a command as unreadable.
  */
-import { commandPlaces, NESTED, RUNNERS } from './shell-programs.js';
+import { commandPlaces, givenLineAt, NESTED, RUNNERS } from './shell-programs.js';
 import { shellCommands } from './shell-words.js';
 
 /**
@@ -110,8 +110,10 @@ export const DATA_COMMANDS: readonly string[] = ['xargs', 'find', 'parallel'];
  * - xargs: the replace string (-I R, -IR, -i, --replace[=R], BSD -J R) in a word where a command's name stands
  *   (`xargs -I{} {}`: BusyBox's xargs replaces it in the program's name, GNU's 4.9 does not; `xargs -I{} sudo {}`
  *   with either), or in a command line a program runs (`xargs -I{} sh -c {}`,
- *   `sh -c 'echo {}'`: the input pasted into shell code); without one, a program that runs its arguments left
- *   without its command (`xargs env`, `xargs sudo -u app`): xargs appends the input there.
+ *   `sh -c 'echo {}'`: the input pasted into shell code); without one, any program that runs its arguments as a
+ *   command taking the input as its arguments (`xargs env`, `xargs sudo -u app`, `xargs find . -name x` fed
+ *   `-exec rm -rf / ;`, `xargs sudo chown app`): xargs appends the input there. Only a shell given its line
+ *   (`xargs sh -c 'gzip "$1"' _`) is read: the input is that line's positional parameters.
  * - find -exec, -execdir, -ok, -okdir: `{}`, the file found, in such a place (`find . -exec {} \;`).
  * - parallel: no command before its arguments (`:::`, `::::`, `:::+`, `::::+`, the --arg-sep and --arg-file-sep
  *   strings) or input lines: it runs those as commands. They are refused, not read as `sh -c` lines are: parallel
@@ -121,7 +123,8 @@ export const DATA_COMMANDS: readonly string[] = ['xargs', 'find', 'parallel'];
  *   sees), or lines of a `::::` file pcigate never sees. With a command, parallel joins its words with blanks
  *   and a shell reads the join: a replacement string where that line has a command's name (`parallel {} ::: ls`,
  *   `parallel 'echo; {}'`) or inside a command line quoted within it (`"sh -c 'echo {}'"`: parallel's quoting
- *   of the value ends those quotes), or the join ending in a program that runs its arguments (`parallel env ::: rm`).
+ *   of the value ends those quotes), or, without a replacement string, a program that runs its arguments taking
+ *   the appended ones (`parallel env ::: rm`, `parallel find . -name` fed `-exec rm -rf / ;`), as with xargs.
  */
 export function commandFromInput(texts: readonly string[], names: readonly string[], i: number): string | undefined {
   const prog = names[i]!;
@@ -178,8 +181,23 @@ export function commandFromInput(texts: readonly string[], names: readonly strin
 function placeholderRun(prog: string, texts: readonly string[], names: readonly string[], from: number, to: number, holds: ((w: string) => boolean) | undefined): string | undefined {
   const places = commandPlaces(names, from, to);
   if (holds === undefined) {
-    if (from >= to || !places[to - from]) return undefined;
-    return `'${prog}' appends the data it reads after '${texts.slice(from, to).join(' ')}', which runs it as a command, and pcigate cannot read it against this connection's deny and hold patterns; pcigate does not run it (name the command)`;
+    if (from >= to) return undefined;
+    if (places[to - from]) {
+      return `'${prog}' appends the data it reads after '${texts.slice(from, to).join(' ')}', which runs it as a command, and pcigate cannot read it against this connection's deny and hold patterns; pcigate does not run it (name the command)`;
+    }
+    // The data goes into the arguments of a program that runs its arguments as a command (RUNNERS): find takes
+    // `-exec rm -rf / ;` from it, chroot, flock or ssh their command after an operand pcigate would read as the
+    // command's name, sudo and env their options (`env -S 'rm -rf /'`). Only a shell given its line (-c) is let
+    // through: the data are that line's positional parameters, and readAsShell reads the line, a `$1` where it
+    // names a command refused as computed — when it reads it as a line (NESTED), so a one-word line that the
+    // shell expands (`sh -c '$1' _`, `'"$@"'`) is not let through. With -I/-i the words fix where the data goes (holds).
+    for (let j = from; j < to; j++) {
+      if (!places[j - from] || !RUNNERS.has(names[j]!)) continue;
+      const line = givenLineAt(names, j);
+      if (line >= 0 && line < to && (NESTED.test(texts[line]!) || !/[$`]/.test(texts[line]!))) continue;
+      return `'${prog}' appends the data it reads to the arguments of '${texts.slice(j, to).join(' ')}', and '${texts[j]}' runs its arguments as a command (find -exec, env, sudo, nice, timeout, a shell, xargs …): the data can be that command, which pcigate cannot read against this connection's deny and hold patterns; pcigate does not run it (name the command, or give the data its place: xargs -I{}, parallel's {})`;
+    }
+    return undefined;
   }
   let runner = false;
   for (let j = from; j < to; j++) {

@@ -74,6 +74,19 @@ export function readsInput(names: readonly string[], i: number): boolean {
 }
 
 /**
+ * Where the command line the shell `names[i]` is given stands (`sh -c 'gzip x' _`, `bash -lc '…'`: the index of
+ * that line's word), or -1: anything else, a shell without `-c` (`bash deploy.sh`: the script, and what it does
+ * with its arguments, is not seen) or `-c` without its line. What comes after the line are its positional
+ * parameters ($0, $1 …), not a command.
+ */
+export function givenLineAt(names: readonly string[], i: number): number {
+  if (!SHELLS.has(names[i]!)) return -1;
+  const args = names.slice(i + 1);
+  const k = args.findIndex((a) => !/^[-+]/.test(a));
+  return k >= 0 && args.slice(0, k).some((a) => /^-[A-Za-z]*c|^--command$/.test(a)) ? i + 1 + k : -1;
+}
+
+/**
  * Whether `names[i]` stands where a command's name does: first, or after a program that runs its arguments with
  * only options, their values, numbers, assignments and such programs between (`sudo -u root sh`, `timeout 5 sh`,
  * `env X=1 bash`), not as an argument (`find / -name sh`, `apt install bash`).

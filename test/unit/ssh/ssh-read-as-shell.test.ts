@@ -232,17 +232,33 @@ describe('readAsShell', () => {
     // A command name glob that may be xargs is taken to be it.
     expect(r('/usr/bin/xarg? -I{} {} -rf /')).toBe('ssh.exec.unreadable');
     // The placeholder as an argument, or a named command: read as that command, a denied one still denied.
-    for (const cmd of ['xargs -I{} rm {}', 'find . -exec rm {} \\;', 'find . -execdir rm -f {} +', 'parallel rm ::: a b', 'parallel rm {} ::: a', 'xargs --replace rm {}']) {
+    for (const cmd of ['xargs -I{} rm {}', 'find . -exec rm {} \\;', 'find . -execdir rm -f {} +', 'parallel rm ::: a b', 'parallel rm {} ::: a', 'xargs --replace rm {}', 'xargs sudo rm -f', 'xargs find /srv -exec rm {} +']) {
       expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: 'ssh.exec.deny[0]' });
     }
     for (const cmd of [
       'xargs -I{} echo {}', 'xargs -I{} cp {} /backup', 'xargs -0 gzip', 'xargs', 'xargs -n1', "xargs sh -c 'gzip x' _", 'xargs -I{} grep -c {} notes',
       'find . -exec ls {} +', "find . -exec sh -c 'ls -l' _ {} \\;", 'find . -name {} -print', 'find /srv -exec ls -l {} \\; -print',
       'parallel echo ::: a b', 'parallel -j2 gzip ::: a b', "parallel 'gzip {}' ::: a b", 'parallel --colsep , echo {1} ::: a,b',
-      'parallel -k gzip :::: files.txt', 'parallel env X=1 gzip ::: a',
+      'parallel -k gzip :::: files.txt',
+      // Data appended to a named command, to a shell's line as its $1 …, or placed by -I and {}.
+      'xargs grep foo', 'xargs -0 ls', 'find . -print0 | xargs -0 wc -l', "xargs sh -c 'for f; do gzip \"$f\"; done' _",
+      'xargs -I{} sudo chown app {}', 'xargs -I{} find /srv -name {}', "parallel 'sudo chown app {}' ::: a",
     ]) {
       expect({ cmd, rule: r(cmd) }).toEqual({ cmd, rule: undefined });
     }
+  });
+
+  // `echo '-exec rm -rf / ;' | xargs find /srv -name x` ran rm under deny 'rm *': the arguments xargs (or parallel)
+  // appends are data, and find (env, sudo, nice, chroot, ssh, xargs …) runs them as a command. Each of these was allowed.
+  it.each([
+    'xargs find /srv -name x', 'xargs -0 find /srv -type f', 'xargs -n1 find /srv', 'find . -print0 | xargs -0 find /srv -name x',
+    'xargs sudo find /srv', 'xargs env X=1 gzip', 'xargs sudo chown app', 'xargs nice -n 5 gzip', 'xargs timeout 5 gzip', 'xargs nohup gzip',
+    'xargs xargs echo', 'xargs parallel echo', 'xargs chroot /srv', 'xargs flock /tmp/lock', 'xargs ssh host', 'xargs bash deploy.sh',
+    'parallel find /srv -name ::: x', 'parallel env X=1 gzip ::: a', 'parallel sudo chown app ::: a',
+    // A shell's line expanding its positional parameters into the command, one word the reading does not take for a line.
+    "xargs sh -c '$1' _", "xargs bash -c '\"$@\"' _",
+  ])('refuses %s: data appended to a program that runs its arguments as a command', (cmd) => {
+    expect(readAsShell(cmd, { deny: ['rm *'], hold: [] }, 'allow')?.rule).toBe('ssh.exec.unreadable');
   });
 
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
