@@ -16,6 +16,7 @@ import { redact } from '../config/redact.js';
 import { defaultConfig } from '../config/schema.js';
 import { VerificationError } from '../errors.js';
 import type { DetectOptions } from '../mask/pan-detector.js';
+import { maskText } from '../mask/pan-masker.js';
 import { scanHandle } from '../mask/scan-files.js';
 import { verifyEpochCert } from '../../recorder/keys.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
@@ -29,7 +30,7 @@ import { loadVerifyInput } from '../../recorder/verify-load.js';
 import type { VerifyInput } from '../../recorder/verify-types.js';
 import { configOf } from './check-support.js';
 import { readExportFiles } from './export-files.js';
-import { recordedExports } from './exports.js';
+import { recordedExports, shownPath } from './exports.js';
 import { resolvePeriod } from './period.js';
 import type { CheckpointEntry, ConfigEvidence, EvidenceInput, LoadedRecord, RecordingScan } from './types.js';
 
@@ -183,7 +184,9 @@ function exportPaths(records: LoadedRecord[]): string[] {
 /**
  * Every file under HOME/recordings, `/`-separated paths relative to it, sorted, each scanned as `pcigate scan`
  * scans a file (src/mask/scan-files.ts: streamed in chunks, gzip decompressed on the way) and kept as its
- * findings only; none when the directory does not exist. One recording is open at a time.
+ * findings only; none when the directory does not exist. One recording is open at a time. Paths are kept, and
+ * named in findings, errors and what is thrown, as the bundle shows an export's (shownPath: a PAN in a file
+ * name masked — a session named after a card number, say).
  */
 async function scanRecordings(fs: Fs, dir: string, opts: DetectOptions): Promise<RecordingScan[]> {
   const out: RecordingScan[] = [];
@@ -193,7 +196,7 @@ async function scanRecordings(fs: Fs, dir: string, opts: DetectOptions): Promise
       entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new VerificationError(`cannot read the recordings in ${path.join(dir, rel)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
+      throw new VerificationError(`cannot read the recordings in ${shownPath(path.join(dir, rel))} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
     }
     for (const e of entries) {
       const child = rel === '' ? e.name : `${rel}/${e.name}`;
@@ -203,11 +206,11 @@ async function scanRecordings(fs: Fs, dir: string, opts: DetectOptions): Promise
         // waiting for a writer, read up to its size at open; one swapped for a FIFO or a link since readdir is not
         // read, and not listed.
         const r = await useRecordingFile(fs, path.dirname(dir), path.join(path.basename(dir), child), async (fh, size) => {
-          const { findings, errors } = await scanHandle(fh, `recordings/${child}`, { ...opts, upTo: size });
-          return { path: child, size, findings, errors };
+          const { findings, errors } = await scanHandle(fh, `recordings/${shownPath(child)}`, { ...opts, upTo: size });
+          return { path: shownPath(child), size, findings, errors: errors.map((e) => ({ ...e, message: maskText(e.message) })) };
         });
         if (r.status === 'read') out.push(r.value);
-        else if (r.status === 'missing') throw new VerificationError(`cannot read the recording ${path.join(dir, child)}: it ${r.detail}`);
+        else if (r.status === 'missing') throw new VerificationError(`cannot read the recording ${shownPath(path.join(dir, child))}: it ${r.detail}`);
       }
     }
   };

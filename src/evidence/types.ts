@@ -71,7 +71,7 @@ export interface ConfigEvidence {
 
 /** A recording as requirement 3's scan saw it: the `pcigate scan` findings, not its bytes. */
 export interface RecordingScan {
-  /** Relative to HOME/recordings, `/`-separated. */
+  /** Relative to HOME/recordings, `/`-separated, as the bundle shows it (a PAN in it masked, exports.ts shownPath). */
   path: string;
   /** Its size when opened: the bytes scanned (of a gzip, the compressed bytes). */
   size: number;
