@@ -49,7 +49,7 @@ export const spec: CommandSpec = {
       ...(state ? { state } : {}),
       ...(proofSeq !== undefined ? { proofSeq } : {}),
     });
-    const report = verifyLog(input);
+    const report = await verifyLog(input);
 
     let stateSaved = false;
     if (stateFile !== undefined && report.result !== 'fail' && report.state) {

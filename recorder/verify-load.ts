@@ -1,7 +1,8 @@
 /**
  * The IO around the pure verifier: reads a data home (docs/log-format.md "Data home layout") into a
  * VerifyInput, and reads and atomically writes the `--state` file that lets a later run detect rollback
- * and truncation.
+ * and truncation. The segments and recordings are not read here: the input reads them when verifyLog asks,
+ * one segment at a time, so a log far larger than memory can be verified.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -10,9 +11,8 @@ import { VerificationError } from '../src/errors.js';
 import { canonicalize } from './canonical-json.js';
 import { parsePublicKeyFile } from './keys.js';
 import { readRecordingFile } from './recording-file.js';
-import type { BlobContent, VerifyInput, VerifyState } from './verify-types.js';
-
-const SEGMENT_NAME = /^\d{12}\.jsonl$/;
+import { listSegments } from './segment-scan.js';
+import type { BlobContent, SegmentSource, VerifyInput, VerifyState } from './verify-types.js';
 
 export interface LoadOptions {
   /** `--root-key FILE`: the auditor's own copy of the root public key. */
@@ -44,7 +44,7 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
   const logDir = path.join(home, 'log');
   let names: string[];
   try {
-    names = (await fs.readdir(logDir)).filter((n) => SEGMENT_NAME.test(n)).sort();
+    names = await listSegmentNames(fs, logDir);
   } catch (e) {
     const what = errno(e) === 'ENOENT' ? 'does not exist' : `cannot be read (${errno(e) ?? 'error'})`;
     // A home made by `keys init` has keys and no log until the first command that records something.
@@ -75,22 +75,31 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
   const checkpoints = await readOptional(fs, path.join(home, 'checkpoints.jsonl'));
   const epochs = await readOptional(fs, path.join(home, 'keys', 'epochs.jsonl'));
   // Segments last: a broker may be appending. Every checkpoint read above covers records that were durable
-  // before it was written, so the segments read now hold them all (no false 'truncated').
-  const segments = await Promise.all(names.map(async (name) => ({ name, bytes: await fs.readFile(path.join(logDir, name)) })));
+  // before it was written, so the segments listed and read after it hold them all (no false 'truncated').
+  // Listed again for that reason (a segment begun since the listing above may hold covered records), and
+  // each read by verifyLog, later still, up to its size when opened (segmentSource).
+  names = await listSegmentNames(fs, logDir);
+  const segments = names.map((name) => segmentSource(fs, path.join(logDir, name), name));
 
   // Hashed as streams, never held: a recording may be gigabytes, and a FIFO or device planted at its path
-  // (or a symbolic link out of recordings/) is refused rather than read (recorder/recording-file.ts).
-  const blobs = new Map<string, BlobContent | undefined>();
-  for (const p of blobPaths(segments)) {
-    const file = await readRecordingFile(fs, home, p);
-    blobs.set(p, file.status === 'read' ? { sha256: file.sha256, bytes: file.bytes } : file.status === 'missing' ? undefined : { refused: file.detail });
-  }
+  // (or a symbolic link out of recordings/) is refused rather than read (recorder/recording-file.ts). Read
+  // when verifyLog asks, after the segments, once per path.
+  const blobs = new Map<string, Promise<BlobContent | undefined>>();
+  const blob = (p: string): Promise<BlobContent | undefined> => {
+    let got = blobs.get(p);
+    if (!got) {
+      got = readRecordingFile(fs, home, p).then((file) =>
+        file.status === 'read' ? { sha256: file.sha256, bytes: file.bytes } : file.status === 'missing' ? undefined : { refused: file.detail });
+      blobs.set(p, got);
+    }
+    return got;
+  };
 
   const input: VerifyInput = {
     segments,
     nowMicros: opts.nowMicros,
     maxUnsealedMicros: opts.maxUnsealedMicros,
-    blob: (p) => blobs.get(p),
+    blob,
   };
   if (checkpoints) input.checkpoints = checkpoints;
   if (epochs) input.epochs = epochs;
@@ -101,30 +110,37 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
   return input;
 }
 
+async function listSegmentNames(fs: Fs, logDir: string): Promise<string[]> {
+  return (await listSegments(fs, logDir)).map((x) => x.file);
+}
+
 /**
- * Paths of the blobs records commit to. Only lines holding `"blobs":` are parsed (a native byte search),
- * so this costs little next to the verification itself.
+ * A segment file read on each `read()` into one buffer, up to the size it had when first opened: a segment
+ * a broker is still appending to reads the same bytes every time (verifyLog may read one again to re-parse a
+ * line), and a line being written at that moment is at most an incomplete last line, which verify reports as
+ * a write in flight. Nothing here keeps the bytes.
  */
-export function blobPaths(segments: ReadonlyArray<{ bytes: Uint8Array }>): Set<string> {
-  const out = new Set<string>();
-  const needle = Buffer.from('"blobs":[');
-  for (const seg of segments) {
-    const buf = Buffer.from(seg.bytes.buffer, seg.bytes.byteOffset, seg.bytes.byteLength);
-    let at = buf.indexOf(needle);
-    while (at >= 0) {
-      const start = buf.lastIndexOf(10, at) + 1;
-      let end = buf.indexOf(10, at);
-      if (end < 0) end = buf.length;
+function segmentSource(fs: Fs, file: string, name: string): SegmentSource {
+  let size: number | undefined;
+  return {
+    name,
+    async read() {
+      const fh = await fs.open(file, 'r');
       try {
-        const rec = JSON.parse(buf.toString('utf8', start, end)) as { blobs?: Array<{ path?: unknown }> };
-        for (const b of Array.isArray(rec.blobs) ? rec.blobs : []) if (typeof b?.path === 'string') out.add(b.path);
-      } catch {
-        // an unreadable line: verifyLog reports it
+        size ??= (await fh.stat()).size;
+        const buf = Buffer.allocUnsafeSlow(size);
+        let got = 0;
+        while (got < size) {
+          const { bytesRead } = await fh.read(buf, got, size - got, got);
+          if (bytesRead === 0) break; // cut while being read: what was there is what is verified
+          got += bytesRead;
+        }
+        return got === size ? buf : buf.subarray(0, got);
+      } finally {
+        await fh.close();
       }
-      at = buf.indexOf(needle, end);
-    }
-  }
-  return out;
+    },
+  };
 }
 
 function isState(v: unknown): v is VerifyState {

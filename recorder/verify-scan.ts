@@ -4,10 +4,11 @@
  * key.rotate, blobs). Per-line facts go into typed arrays indexed by file position so that a 1M-record log
  * costs tens of MB, not a million objects.
  */
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { BLOBS_KEY, SPECIAL_TYPES, fastFields } from './verify-fields.js';
 import type { Fields } from './verify-fields.js';
 import type { AuditRecord } from './types.js';
+import type { SegmentSource } from './verify-types.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 export const ZERO_PREV = '0'.repeat(64);
@@ -46,6 +47,13 @@ export interface ScannedLines {
   torn: number;
   /** Indices of lines that end in `\r` (a CRLF conversion leaves one on every line). */
   cr: Set<number>;
+  /** Size and SHA-256 (hex) of each segment's bytes as scanned, for segment.open's prev_segment. */
+  segFiles: Array<{ bytes: number; sha256: string }>;
+}
+
+/** A segment's bytes: those handed in, or read now (recorder/verify-load.ts reads one file per call). */
+export function segmentBytes(seg: SegmentSource): Uint8Array | Promise<Uint8Array> {
+  return 'bytes' in seg ? seg.bytes : seg.read();
 }
 
 function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number): T {
@@ -107,9 +115,13 @@ function leafHexOf(buf: Buffer, start: number, end: number): string {
  * records verify inspects, anything the fast field reader does not recognise); otherwise seq, prev, ts
  * and type are read at their fixed places in canonical JSON (RFC 8785 sorts keys: the top-level `prev`,
  * `seq`, `ts`, `type`, `v` come last). Lines whose chain link breaks are re-parsed by the caller
- * (reparseProblemLines) so a non-JSON line is still reported as unreadable.
+ * (reparse) so a non-JSON line is still reported as unreadable.
+ *
+ * Memory: segments are read one at a time (segmentBytes) and nothing keeps a segment's bytes once it is
+ * scanned — only the per-line facts above, the few special records and the segment's size and SHA-256 —
+ * so a log of tens of GB is verified in about 80 B per record plus one segment.
  */
-export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint8Array }>): ScannedLines {
+export async function scanSegments(segments: ReadonlyArray<SegmentSource>): Promise<ScannedLines> {
   let cap = 1024;
   const s: ScannedLines = {
     n: 0,
@@ -130,13 +142,16 @@ export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint
     origin: null,
     torn: -1,
     cr: new Set(),
+    segFiles: [],
   };
   let leafView = Buffer.from(s.leaves.buffer);
   let lastLeafHex = '';
   let lastIdx = -1;
-  for (let g = 0; g < segments.length; g++) {
-    const seg = segments[g]!;
-    const buf = Buffer.from(seg.bytes.buffer, seg.bytes.byteOffset, seg.bytes.byteLength);
+  // One segment's bytes at a time: they are handed straight to scanOne and referenced nowhere else, so the
+  // previous segment is garbage once the next is read (test/unit/recorder/verify-memory.test.ts).
+  const scanOne = (g: number, bytes: Uint8Array): void => {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    s.segFiles.push({ bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') });
     let pos = 0;
     let lineNo = 0;
     let blobAt = buf.indexOf(BLOBS_KEY);
@@ -219,31 +234,47 @@ export function scanSegments(segments: ReadonlyArray<{ name: string; bytes: Uint
       lastLeafHex = leafHex;
       lastIdx = i;
     }
-  }
+  };
+  for (let g = 0; g < segments.length; g++) scanOne(g, await segmentBytes(segments[g]!));
   return s;
 }
 
 
 /**
  * Re-parses the lines of the given indices: a line read by the fast path that is not JSON after all
- * (a flipped brace, say) becomes unreadable. Returns the indices that failed with the reason.
+ * (a flipped brace, say) becomes unreadable. Returns the indices that failed with the reason. Each segment
+ * holding one of them is read again, one at a time (`segments` in the order they were scanned).
  */
-export function reparse(segments: ReadonlyArray<{ bytes: Uint8Array }>, s: ScannedLines, idx: Iterable<number>): Map<number, string> {
+export async function reparse(segments: ReadonlyArray<SegmentSource>, s: ScannedLines, idx: Iterable<number>): Promise<Map<number, string>> {
   const out = new Map<number, string>();
-  for (const i of idx) {
+  const asked = [...idx];
+  const bySeg = new Map<number, number[]>();
+  for (const i of asked) {
     if (!s.ok[i]) continue;
-    const bytes = segments[s.seg[i]!]!.bytes;
-    const start = s.offset[i]!;
-    let end = start;
-    while (end < bytes.length && bytes[end] !== 10) end++;
-    try {
-      const why = recordShapeProblem(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8')));
-      if (why) out.set(i, why);
-    } catch {
-      out.set(i, `not JSON (${end - start} bytes)`);
-    }
+    const g = s.seg[i]!;
+    const list = bySeg.get(g);
+    if (list) list.push(i);
+    else bySeg.set(g, [i]);
   }
-  return out;
+  const check = (g: number, bytes: Uint8Array): void => {
+    for (const i of bySeg.get(g)!) {
+      const start = s.offset[i]!;
+      let end = start;
+      while (end < bytes.length && bytes[end] !== 10) end++;
+      try {
+        const why = recordShapeProblem(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8')));
+        if (why) out.set(i, why);
+      } catch {
+        out.set(i, `not JSON (${end - start} bytes)`);
+      }
+    }
+  };
+  // As in scanSegments: the bytes go straight to check, so one segment is held at a time.
+  for (const g of [...bySeg.keys()].sort((a, b) => a - b)) check(g, await segmentBytes(segments[g]!));
+  // In the order asked for, as before segments were read on demand.
+  const ordered = new Map<number, string>();
+  for (const i of asked) if (out.has(i)) ordered.set(i, out.get(i)!);
+  return ordered;
 }
 
 /** Why a parsed value is not an audit record, or undefined when it has the fields verify relies on. */

@@ -1,6 +1,7 @@
 /**
  * The verifier's input and report (docs/log-format.md; issue 2 item 4). `verifyLog` is pure: everything it
- * looks at arrives in a VerifyInput, everything it concludes leaves in a VerifyReport.
+ * looks at arrives in a VerifyInput (segment bytes and recordings through the reads it is handed, so that
+ * they need not all be in memory), everything it concludes leaves in a VerifyReport.
  */
 
 /**
@@ -81,9 +82,16 @@ export interface VerifyState {
 /** What the loader found at a committed blob's path: the bytes, their digest, or the reason it refused to read. */
 export type BlobContent = Uint8Array | { sha256: string; bytes: number } | { refused: string };
 
+/**
+ * A segment file of log/: its bytes, or `read()` that reads them (recorder/verify-load.ts). verifyLog reads
+ * the segments one at a time in name order, keeps none of them once scanned, and may call `read()` of a
+ * segment again (to re-parse a line the chain says changed): it must give the same bytes.
+ */
+export type SegmentSource = { name: string; bytes: Uint8Array } | { name: string; read(): Promise<Uint8Array> };
+
 export interface VerifyInput {
   /** Segment files of log/, any order (sorted by name inside). */
-  segments: ReadonlyArray<{ name: string; bytes: Uint8Array }>;
+  segments: ReadonlyArray<SegmentSource>;
   /** checkpoints.jsonl, or undefined when absent. */
   checkpoints?: Uint8Array;
   /** keys/epochs.jsonl, or undefined when absent. */
@@ -101,9 +109,9 @@ export interface VerifyInput {
   /**
    * A committed blob by its path relative to the data home: its bytes, or their SHA-256 and size when the
    * loader hashed the file as a stream (recorder/recording-file.ts), or why it was not read; undefined when
-   * it cannot be read.
+   * it cannot be read. Asked only after every segment has been scanned.
    */
-  blob(path: string): BlobContent | undefined;
+  blob(path: string): BlobContent | undefined | Promise<BlobContent | undefined>;
   /** Also build the inclusion proof of this seq to the newest checkpoint. */
   proofSeq?: number;
 }

@@ -1,12 +1,15 @@
 /**
- * `verifyLog`: the pure audit-log verifier (docs/log-format.md; issue 2 item 4). No IO and no clock: the
- * caller hands in the bytes (recorder/verify-load.ts reads a data home) and `now`.
+ * `verifyLog`: the pure audit-log verifier (docs/log-format.md; issue 2 item 4). No IO of its own and no
+ * clock: the caller hands in the bytes, or reads of them (recorder/verify-load.ts reads a data home), and `now`.
  *
  * It proves, offline and with only the root public key: the hash chain (`prev` = RFC 6962 leaf of seq−1),
  * the RFC 6962 Merkle root of every signed checkpoint (C2SP signed note, Ed25519), the epoch certificate
  * chain back to the root key, the committed recordings' SHA-256 and size, and — with the state of an
  * earlier run — that nothing was rolled back or cut. Each problem is named once, at the record it concerns
  * (see verify-order.ts), and checking goes on after the first one.
+ *
+ * Segments are read one at a time through the input (verify-scan.ts) and none is kept: memory grows with
+ * the number of records (typed arrays, about 80 B each), not with the size of the log.
  */
 import { createHash } from 'node:crypto';
 import { inclusionProof, verifyInclusion } from './merkle.js';
@@ -29,9 +32,9 @@ export const MAX_LISTED = 1000;
 export const FUTURE_SKEW_MICROS = 300e6;
 
 /** Verifies a whole log; see the file comment. */
-export function verifyLog(input: VerifyInput): VerifyReport {
+export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   const segments = [...input.segments].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const s = scanSegments(segments);
+  const s = await scanSegments(segments);
   const ord = orderAndChain(s);
   const problems: Problem[] = [...ord.problems];
   const { size, idxOfSeq } = ord;
@@ -39,7 +42,7 @@ export function verifyLog(input: VerifyInput): VerifyReport {
   if (size === 0 && s.n === 0) problems.push({ kind: 'missing', segment: null, seq: 0, severity: 'fail', detail: 'the log holds no records' });
   // The fast field reader trusts the shape of canonical JSON; where the chain says a line changed, parse it.
   const changed = ord.problems.filter((p) => p.kind === 'modified' && p.seq !== null && idxOfSeq[p.seq]! >= 0).map((p) => idxOfSeq[p.seq!]!);
-  for (const [i, why] of reparse(segments, s, changed)) {
+  for (const [i, why] of await reparse(segments, s, changed)) {
     problems.push({ kind: 'unreadable', segment: s.segNames[s.seg[i]!] ?? null, seq: s.seq[i]!, detail: `record seq ${s.seq[i]!}: ${why}`, severity: 'fail', line: s.line[i]!, offset: s.offset[i]! });
   }
   // Line endings converted to CRLF change every record's bytes: say so where the chain breaks.
@@ -59,8 +62,8 @@ export function verifyLog(input: VerifyInput): VerifyReport {
     const w = { segment: s.segNames[s.seg[i]!]!, seq: rec.seq, line: s.line[i]! };
     if (rec.type === 'key.rotate') rotates.push({ ...w, detail: rec.detail });
     if (rec.type === 'checkpoint') mirrors.push({ ...w, note: rec.detail?.note });
-    if (rec.blobs !== undefined) checkBlobs(rec, w, input, problems);
-    if (rec.type === 'segment.open') checkSegmentOpen(rec, i, s, segments, problems);
+    if (rec.blobs !== undefined) await checkBlobs(rec, w, input, problems);
+    if (rec.type === 'segment.open') checkSegmentOpen(rec, i, s, problems);
   }
 
   const keys = checkEpochs({ epochs: input.epochs, rootKey: input.rootKey?.raw, origin, rotates });
@@ -181,13 +184,13 @@ function countOk(s: ScannedLines): number {
   return n;
 }
 
-function checkBlobs(rec: AuditRecord, w: Where, input: VerifyInput, problems: Problem[]): void {
+async function checkBlobs(rec: AuditRecord, w: Where, input: VerifyInput, problems: Problem[]): Promise<void> {
   const blobs: unknown[] = Array.isArray(rec.blobs) ? rec.blobs : [];
   for (const b of blobs) {
     const ref = b as { sha256?: unknown; bytes?: unknown; path?: unknown };
     if (typeof ref.path !== 'string') continue; // nothing on disk to compare with
     const bad = (detail: string) => problems.push({ kind: 'blob_mismatch', segment: w.segment, seq: w.seq, line: w.line, severity: 'fail', detail });
-    const found = input.blob(ref.path);
+    const found = await input.blob(ref.path);
     if (!found) { bad(`recording ${ref.path} is missing or unreadable`); continue; }
     if ('refused' in found) { bad(`recording ${ref.path} ${found.refused}; it was not read`); continue; }
     const sum = found instanceof Uint8Array ? { sha256: createHash('sha256').update(found).digest('hex'), bytes: found.length } : found;
@@ -196,11 +199,14 @@ function checkBlobs(rec: AuditRecord, w: Where, input: VerifyInput, problems: Pr
   }
 }
 
-/** segment.open's prev_segment pins the previous segment file's size and SHA-256 (docs/log-format.md). */
-function checkSegmentOpen(rec: AuditRecord, i: number, s: ScannedLines, segments: ReadonlyArray<{ name: string; bytes: Uint8Array }>, problems: Problem[]): void {
+/**
+ * segment.open's prev_segment pins the previous segment file's size and SHA-256 (docs/log-format.md),
+ * compared with those the scan took of the file's bytes.
+ */
+function checkSegmentOpen(rec: AuditRecord, i: number, s: ScannedLines, problems: Problem[]): void {
   const prev = (rec.detail as { prev_segment?: { file?: unknown; first_seq?: unknown; sha256?: unknown; bytes?: unknown } } | undefined)?.prev_segment;
   if (!prev || typeof prev.file !== 'string') return;
-  const file = segments.find((x) => x.name === prev.file);
+  const file = s.segFiles[s.segNames.indexOf(prev.file)];
   if (!file) {
     // Its records are reported missing; name the file they were in.
     for (const p of problems) {
@@ -213,10 +219,10 @@ function checkSegmentOpen(rec: AuditRecord, i: number, s: ScannedLines, segments
   }
   const already = problems.some((p) => p.segment === prev.file && p.severity === 'fail');
   if (already) return;
-  const sha = createHash('sha256').update(file.bytes).digest('hex');
-  if (file.bytes.length !== prev.bytes || sha !== prev.sha256) {
+  const sha = file.sha256;
+  if (file.bytes !== prev.bytes || sha !== prev.sha256) {
     problems.push({ kind: 'modified', segment: prev.file, seq: null, severity: 'fail',
-      detail: `segment file is ${file.bytes.length} bytes with SHA-256 ${sha}; segment.open of ${s.segNames[s.seg[i]!]} (seq ${rec.seq}) recorded ${String(prev.bytes)} bytes, ${String(prev.sha256)}` });
+      detail: `segment file is ${file.bytes} bytes with SHA-256 ${sha}; segment.open of ${s.segNames[s.seg[i]!]} (seq ${rec.seq}) recorded ${String(prev.bytes)} bytes, ${String(prev.sha256)}` });
   }
 }
 

@@ -27,6 +27,7 @@ import { formatTs } from '../../recorder/timestamp.js';
 import type { AuditRecord } from '../../recorder/types.js';
 import { verifyLog } from '../../recorder/verify.js';
 import { loadVerifyInput } from '../../recorder/verify-load.js';
+import { segmentBytes } from '../../recorder/verify-scan.js';
 import type { VerifyInput } from '../../recorder/verify-types.js';
 import { configOf } from './check-support.js';
 import { readExportFiles } from './export-files.js';
@@ -65,8 +66,8 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
       hint: 'pass your copy of the root public key with --root-key FILE',
     });
   }
-  const verify = verifyLog(vin);
-  const records = parseRecords(vin.segments);
+  const verify = await verifyLog(vin);
+  const records = await parseRecords(vin.segments);
   const origin = vin.origin ?? records[0]?.record.origin ?? verify.origin ?? '';
   const rootPub = Buffer.from(vin.rootKey.raw);
   const epochs = certifiedEpochs(vin.epochs, origin, rootPub);
@@ -98,10 +99,11 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
  * Every complete line of every segment, in file order, with its leaf hash (RFC 6962 §2.1: SHA-256(0x00 ‖ line)).
  * Lines that are not JSON records, and a last line without its newline, are left out: verify names them.
  */
-export function parseRecords(segments: VerifyInput['segments']): LoadedRecord[] {
+export async function parseRecords(segments: VerifyInput['segments']): Promise<LoadedRecord[]> {
   const out: LoadedRecord[] = [];
   for (const seg of [...segments].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const buf = Buffer.from(seg.bytes.buffer, seg.bytes.byteOffset, seg.bytes.byteLength);
+    const bytes = await segmentBytes(seg);
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let from = 0;
     for (let nl = buf.indexOf(10, from); nl >= 0; nl = buf.indexOf(10, from)) {
       const line = buf.subarray(from, nl);

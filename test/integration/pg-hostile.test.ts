@@ -54,7 +54,7 @@ async function exchange(c: RawPgClient, data: Buffer, ms = 3000): Promise<Seen> 
 
 /** The log verifies (closed gate: checkpointed and sealed). */
 async function verifies(g: Gate): Promise<void> {
-  const report = verifyLog(await loadVerifyInput(fsp, g.home, { nowMicros: Date.now() * 1000, maxUnsealedMicros: 3600e6 }));
+  const report = await verifyLog(await loadVerifyInput(fsp, g.home, { nowMicros: Date.now() * 1000, maxUnsealedMicros: 3600e6 }));
   expect(report.problems).toEqual([]);
   expect(report.result).toBe('pass');
 }

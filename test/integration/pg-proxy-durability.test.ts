@@ -92,7 +92,7 @@ describe('pcigate with audit.durability os', () => {
     const stmts = statementsOnce(log, new Set([last]));
     expect(stmts.map(({ intent }) => (intent.detail as Detail).sql)).toEqual(['create table dur_t(x int)', 'insert into dur_t values (41), (1)', 'select sum(x) from dur_t']);
     await gate.close();
-    const report = verifyLog(await loadVerifyInput(fsp, gate.home, { nowMicros: Date.now() * 1000, maxUnsealedMicros: 3600e6 }));
+    const report = await verifyLog(await loadVerifyInput(fsp, gate.home, { nowMicros: Date.now() * 1000, maxUnsealedMicros: 3600e6 }));
     expect(report.problems).toEqual([]);
     expect(report.result).toBe('pass');
   }, 60_000);

@@ -111,7 +111,7 @@ describe('audit log durability: os', () => {
     expect(records.filter((r) => r.rec.type === 'test.event')).toHaveLength(30);
     expect(records.at(-2)!.rec.type).toBe('log.stop');
     // Checkpoints (signed only over synced records) cover the log like in fsync mode.
-    const report = verifyLog(await loadVerifyInput(fsp, home, { nowMicros: Date.UTC(2026, 10, 22, 12, 5) * 1000, maxUnsealedMicros: 3600e6 }));
+    const report = await verifyLog(await loadVerifyInput(fsp, home, { nowMicros: Date.UTC(2026, 10, 22, 12, 5) * 1000, maxUnsealedMicros: 3600e6 }));
     expect(report.problems).toEqual([]);
     expect(report.result).toBe('pass');
   });

@@ -16,6 +16,9 @@ import { formatTs } from '../../../recorder/timestamp.js';
 import type { AuditEvent } from '../../../recorder/types.js';
 import type { VerifyInput } from '../../../recorder/verify-types.js';
 
+/** A VerifyInput whose segments are bytes in memory (tests edit them). */
+export type FixtureInput = Omit<VerifyInput, 'segments'> & { segments: ReadonlyArray<{ name: string; bytes: Uint8Array }> };
+
 export const T0 = BigInt(Date.UTC(2026, 10, 22, 12, 0, 0)) * 1000n;
 
 export class FixtureLog {
@@ -107,7 +110,7 @@ export class FixtureLog {
     return Buffer.from(this.segments.get(name)!.map((l) => `${l}\n`).join(''), 'utf8');
   }
 
-  input(over: Partial<VerifyInput> = {}): VerifyInput {
+  input(over: Partial<FixtureInput> = {}): FixtureInput {
     return {
       segments: [...this.segments.keys()].map((name) => ({ name, bytes: this.segmentBytes(name) })),
       checkpoints: Buffer.from(this.checkpointLines.map((l) => `${l}\n`).join(''), 'utf8'),
