@@ -8,6 +8,10 @@
  * Parse, CommandComplete/PortalSuspended/… for Execute, ReadyForQuery for Sync and Query). It tells which
  * statement a result belongs to, which Executes an error skipped, and where a reply pcigate makes up (a
  * denied statement) must go so the client sees responses in order.
+ *
+ * What the server holds under each prepared statement and portal name, and so what an Execute runs, is kept by
+ * the PreparedMirror (prepared-mirror.ts): the relay tells it what each Parse, Bind, Describe and Close does as
+ * it is forwarded, and what the server answered (or skipped) as the answers come back.
  */
 import type net from 'node:net';
 import { ProtocolError } from '../../errors.js';
@@ -18,7 +22,8 @@ import type { FrameReader } from './frame-reader.js';
 import {
   ClientViolation, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
 } from './frontend-decode.js';
-import { HOOKED_BACKEND, type BindParam, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
+import { HOOKED_BACKEND, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
+import { PreparedMirror, type MirrorChange, type Prepared } from './prepared-mirror.js';
 import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, type ErrorFields } from './wire.js';
 
 /**
@@ -29,8 +34,8 @@ type Target = { statement: string; portal?: undefined } | { portal: string; stat
 
 /** `after`: replies pcigate made up, sent right after the server's answer to this entry. */
 type Expect =
-  /** `change`: what a Parse (and `set`, what it put there) or a Close S did to the mirror, undone if it fails. */
-  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target; change?: MirrorChange; set?: Prepared }
+  /** `change`: what a Parse or a Close S did to the mirror, undone if it fails (PreparedMirror.undo). */
+  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target; change?: MirrorChange }
   | { kind: 'close'; after: Buffer[]; change?: MirrorChange }
   /**
    * `portal`: a Describe of that portal (its description fits the Execute behind it exactly). `prep`: the
@@ -70,11 +75,6 @@ const ABORT_TX = encodeQuery("DO $pcigate$BEGIN RAISE EXCEPTION 'pcigate: a stat
  */
 const ABORT_BATCH = encodeParse({ name: 'pcigate_refused', sql: "SELECT 'pcigate: a statement was refused by policy; the transaction is aborted'::pg_catalog.int4", paramTypes: [] });
 
-/** What a portal bound from `ps` knows of its text: none (`ps` unknown or never Parsed here), or one the server refused. */
-function textFlags(ps: { sql: string; unknown?: true; refused?: true; otherwise?: ReadOtherwise } | undefined): { unknown?: true; refused?: true; otherwise?: ReadOtherwise } {
-  return !ps || ps.unknown ? { unknown: true } : ps.refused ? { refused: true } : ps.otherwise ? { otherwise: ps.otherwise } : {};
-}
-
 /** ABORT_BATCH with its own Sync: answered by the error and a ReadyForQuery, as ABORT_TX is. */
 const ABORT_BATCH_SYNC = Buffer.concat([ABORT_BATCH, Buffer.from([FE.Sync, 0, 0, 0, 4])]);
 
@@ -89,49 +89,6 @@ const COPY_FAIL_TERMINATE = Buffer.concat([encodeCopyFail('pcigate: the session 
 
 /** Flush (§55.7): the server sends what it owes so far; nothing else changes. */
 const FLUSH = Buffer.from([FE.Flush, 0, 0, 0, 4]);
-
-/**
- * Why the server may have read a Parse's text otherwise than the hooks: they said so
- * (SessionHooks.parseReadsOtherwise: Statement.parsedOtherwise), or it came behind a settling statement in
- * the same batch, whose setting changes nothing reports (Statement.unsettled).
- */
-type ReadOtherwise = 'hooks' | 'unsettled';
-
-/** A statement the client prepared (Parse), as pcigate mirrors it. */
-interface Prepared {
-  sql: string;
-  types: number[];
-  /** Its text is not known (prepared by SQL PREPARE, or a name never Parsed here): `sql` is ''. */
-  unknown?: true;
-  /**
-   * `sql` is a text the server refused at Parse (it failed analysis) under a name the mirror did not have: the
-   * server holds nothing under the name, unless a statement prepared by SQL PREPARE (see Statement.textRefused).
-   */
-  refused?: true;
-  /** The server may have read `sql` otherwise than the hooks: see ReadOtherwise. */
-  otherwise?: ReadOtherwise;
-  /** The RowDescription a Describe of it (or of a portal bound from it) got: its columns' types. */
-  described?: Buffer | undefined;
-  /**
-   * A named statement until the server has answered its Parse: it refuses a name it already holds (42P05),
-   * and may hold one the mirror does not know (SQL PREPARE) or no longer hold one it does (DEALLOCATE,
-   * DISCARD), so which text a Bind of it binds is known only then. `settled` resolves when it has
-   * answered; `rejected` then tells which (onError). `prev`: what the mirror held under the name before.
-   */
-  unsure?: { prev: Prepared | undefined; settled: Promise<void>; settle: () => void; rejected?: boolean; held?: Prepared | undefined };
-}
-
-/**
- * A change a Parse or Close S made to the mirror of prepared statements: the name, what it held before, and
- * the change's generation and the one before it (Relay.lastGen), so that onError undoes only changes still
- * in place.
- */
-interface MirrorChange {
-  name: string;
-  prev: Prepared | undefined;
-  gen: number;
-  prevGen: number | undefined;
-}
 
 interface Running {
   stmt: Statement;
@@ -170,8 +127,8 @@ const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pc
 
 export class Relay {
   private readonly expect: Expect[] = [];
-  private readonly prepared = new Map<string, Prepared>();
-  private readonly portals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; refused?: true; otherwise?: ReadOtherwise; from?: Prepared }>();
+  /** The statements and portals the server holds, by what the client sent and the server answered. */
+  private readonly mirror: PreparedMirror;
   /** Statements whose Running gets a `describe` (set when the Execute is read, taken when it is admitted). */
   private readonly descriptions = new WeakMap<Statement, Buffer>();
   private statementCount = 0;
@@ -192,13 +149,6 @@ export class Relay {
    * what the message the error answered works on, while no Execute has been charged with the error yet.
    */
   private serverSkipping: { sqlstate: string | undefined; failed: Target | null } | null = null;
-  /**
-   * While the server skips: the statements and portals the client's ignored Parse and Bind would have made.
-   * The server's own state does not change (`prepared`/`portals` stay as they were), but the record of a
-   * skipped Execute shows what the client bound for it. Cleared at the Sync.
-   */
-  private readonly skippedPrepared = new Map<string, { sql: string; types: number[] }>();
-  private readonly skippedPortals = new Map<string, { sql: string; params: BindParam[]; types: number[]; statement: string; resultFormats: number[]; unknown?: true; refused?: true; otherwise?: ReadOtherwise; from?: Prepared }>();
   private pumping = false;
   private ended = false;
   private clientGone = false;
@@ -210,7 +160,9 @@ export class Relay {
   bytesIn = 0;
   bytesOut = 0;
 
-  constructor(private readonly o: RelayOptions) {}
+  constructor(private readonly o: RelayOptions) {
+    this.mirror = new PreparedMirror(o.hooks);
+  }
 
   get statements(): number {
     return this.statementCount;
@@ -445,11 +397,10 @@ export class Relay {
       // Ignored by the server until Sync: forwarded (as the client sent it) and expected to get no answer.
       if (code === FE.Parse) {
         const p = decodeParse(f);
-        this.skippedPrepared.set(p.name, { sql: p.sql, types: p.types });
+        this.mirror.skippedParse(p.name, p.sql, p.types);
       } else if (code === FE.Bind) {
         const b = decodeBind(f);
-        const ps = this.skippedPrepared.get(b.statement) ?? this.prepared.get(b.statement);
-        this.skippedPortals.set(b.portal, { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...textFlags(ps) });
+        this.mirror.skippedBind(b.portal, b.statement, b.params, b.resultFormats);
       }
       this.forward(f);
       return null;
@@ -470,28 +421,16 @@ export class Relay {
           return new Promise<void>((resolve) => { this.settleWaiters.push(resolve); })
             .then(() => (this.ended ? undefined : this.onClientFrame(f) ?? undefined));
         }
-        const prev = this.prepared.get(p.name);
-        const set: Prepared = { sql: p.sql, types: p.types };
-        if (this.settling && !readAlike(p.sql)) set.otherwise = 'unsettled';
-        else if (this.o.hooks.parseReadsOtherwise?.(p.sql)) set.otherwise = 'hooks';
-        if (p.name !== '') {
-          let settle = () => {};
-          const settled = new Promise<void>((r) => { settle = r; });
-          set.unsure = { prev, settled, settle };
-        }
-        this.prepared.set(p.name, set);
-        const change = this.mirrorChange(p.name, prev);
+        const otherwise = this.settling && !readAlike(p.sql) ? 'unsettled' : this.o.hooks.parseReadsOtherwise?.(p.sql) ? 'hooks' : undefined;
+        const change = this.mirror.parse(p.name, p.sql, p.types, otherwise);
         this.forward(f);
-        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name }, change, set });
+        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name }, change });
         this.unflushed++;
         return null;
       }
       case FE.Bind: {
         const b = decodeBind(f);
-        const ps = this.prepared.get(b.statement);
-        const portal = { sql: ps?.sql ?? '', params: b.params, types: ps?.types ?? [], statement: b.statement, resultFormats: b.resultFormats, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
-        this.portals.set(b.portal, portal);
-        if (b.portal !== '') this.portalBound(b.portal, portal, ps);
+        this.mirror.bind(b.portal, b.statement, b.params, b.resultFormats);
         this.forward(f);
         this.expect.push({ kind: 'bind', after: [], target: { portal: b.portal } });
         this.unflushed++;
@@ -499,8 +438,8 @@ export class Relay {
       }
       case FE.Execute: {
         const e = decodeExecute(f);
-        const portal = (this.serverSkipping && this.skippedPortals.get(e.portal)) || this.portals.get(e.portal);
-        const unsure = portal?.from?.unsure;
+        const portal = this.mirror.portal(e.portal, this.serverSkipping !== null);
+        const unsure = portal && this.mirror.unsure(portal);
         if (portal && unsure) {
           // Bound from a named Parse the server has not answered: judged once it has (a Flush asks for it),
           // as the statement the server bound. When it refused the Parse that is the one it already held
@@ -508,25 +447,20 @@ export class Relay {
           this.forward(FLUSH);
           this.unflushed = 0;
           return unsure.settled.then(() => {
-            if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined, otherwise: undefined }, textFlags(unsure.held));
-            delete portal.from;
+            this.mirror.resolve(portal, unsure);
             if (this.ended) return;
             return this.onClientFrame(f) ?? undefined;
           });
         }
+        // Behind a Describe of its portal the server sends the rows' description itself.
         const tail = this.expect[this.expect.length - 1];
-        const described = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.prepared.get(portal.statement)?.described : undefined;
-        return this.statement(f, {
-          protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [], ...(portal && !portal.unknown ? {} : { textUnknown: true as const }), ...(portal?.refused ? { textRefused: true as const } : {}),
-          ...(portal?.otherwise === 'hooks' ? { parsedOtherwise: true as const } : portal?.otherwise === 'unsettled' ? { unsettled: true as const } : {}),
-          statementName: portal?.statement ?? '', portal: e.portal, maxRows: e.maxRows,
-        }, described && portal ? withFormats(described, portal.resultFormats) : undefined);
+        const describe = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.mirror.executeDescription(portal) : undefined;
+        return this.statement(f, this.mirror.executeStatement(portal, e.portal, e.maxRows), describe);
       }
       case FE.Describe: {
         const t = decodeTarget(f);
         this.forward(f);
-        const described = t.kind === 'S' ? t.name : this.portals.get(t.name)?.statement;
-        const prep = described === undefined ? undefined : this.prepared.get(described);
+        const prep = this.mirror.describes(t.kind, t.name);
         this.expect.push(t.kind === 'P'
           ? { kind: 'describe', after: [], target: { portal: t.name }, portal: t.name, prep }
           : { kind: 'describe', after: [], target: { statement: t.name }, prep });
@@ -535,9 +469,8 @@ export class Relay {
       }
       case FE.Close: {
         const t = decodeTarget(f);
-        const change = t.kind === 'S' ? this.mirrorChange(t.name, this.prepared.get(t.name)) : undefined;
-        if (t.kind === 'S') this.prepared.delete(t.name); else this.portals.delete(t.name);
-        if (t.kind === 'P' && t.name !== '') this.o.hooks.onPortal?.(t.name, null);
+        let change: MirrorChange | undefined;
+        if (t.kind === 'S') change = this.mirror.closeStatement(t.name); else this.mirror.closePortal(t.name);
         this.forward(f);
         this.expect.push({ kind: 'close', after: [], change });
         this.unflushed++;
@@ -903,7 +836,7 @@ export class Relay {
     // Before the describe leaves the queue: the Execute behind it is then the second entry.
     const described = code === BE.RowDescription && h?.kind === 'describe' ? this.describedExecute(h) : null;
     if (h?.kind === 'describe' && h.prep && (code === BE.RowDescription || code === BE.NoData)) {
-      h.prep.described = code === BE.RowDescription ? Buffer.from(f) : undefined;
+      this.mirror.setDescription(h.prep, code === BE.RowDescription ? f : undefined);
     }
     switch (code) {
       case BE.DataRow:
@@ -925,10 +858,7 @@ export class Relay {
         break;
       case BE.ParseComplete: case BE.BindComplete: case BE.CloseComplete:
         if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close')) {
-          // Done: nothing to undo for that name unless a later message changes it again.
-          const done = h.kind === 'bind' ? undefined : h.change;
-          if (done && this.lastGen.get(done.name) === done.gen) this.lastGen.delete(done.name);
-          if (h.kind === 'parse' && h.set?.unsure) { h.set.unsure.settle(); delete h.set.unsure; }
+          if (h.kind !== 'bind' && h.change) this.mirror.answered(h.change);
           this.shift();
         }
         break;
@@ -998,8 +928,7 @@ export class Relay {
   /** The Sync that ends the server's skipping has been forwarded. */
   private endSkipping(): void {
     this.serverSkipping = null;
-    this.skippedPrepared.clear();
-    this.skippedPortals.clear();
+    this.mirror.endSkipping();
   }
 
   private onError(f: Buffer): void {
@@ -1019,10 +948,11 @@ export class Relay {
     // constant, as `1/0`), the statement that failed is the first Execute behind it of what that message
     // worked on: recorded as failed, not as skipped like the Executes the error kept from running.
     let failed: Target | null = h.kind === 'parse' || h.kind === 'bind' || h.kind === 'describe' ? h.target : null;
-    const unparsed: Array<Extract<Expect, { kind: 'parse' | 'bind' | 'close' }> & { change: MirrorChange }> = [];
+    // The Parses and Closes S the error answered or skipped: undone in the mirror.
+    const unparsed: MirrorChange[] = [];
     while (this.expect.length > 0 && this.expect[0]!.kind !== 'sync') {
       const e = this.shift()!;
-      if ((e.kind === 'parse' || e.kind === 'close') && e.change) unparsed.push(e as typeof unparsed[number]);
+      if ((e.kind === 'parse' || e.kind === 'close') && e.change) unparsed.push(e.change);
       if (e.kind === 'execute' || e.kind === 'query') {
         const charged = e === h || (failed !== null && forExecute(failed, e.run.stmt));
         if (charged) failed = null;
@@ -1031,35 +961,7 @@ export class Relay {
         this.end(e.run, false);
       }
     }
-    // The Parses and Closes S the error answered or skipped are undone in the mirror, last to first: policy
-    // judges an Execute by it, and keeping a refused text let a statement the server held run as whatever
-    // the client had Parsed over it (a denied table read as `select 1`). Each only where the mirror still
-    // holds what that message left: a pipelining client may have changed the name again behind the Sync.
-    for (let i = unparsed.length - 1; i >= 0; i--) {
-      const e = unparsed[i]!;
-      const m = e.change;
-      // What the server holds under the name now. A message it skipped changed nothing: what was there
-      // before. The one that failed: a named statement it held stays; the unnamed one is dropped by its
-      // failed Parse; for a name the mirror did not have, one prepared by SQL (42P05), whose text is not known
-      // here (so an Execute of it is refused), or, when the text failed analysis first (42P01, 42601 …),
-      // nothing or one prepared by SQL: the refused text stays, marked so (policy refuses an Execute of it
-      // when it saw the name PREPAREd; otherwise the server answers 26000). A failed Close leaves its change.
-      const held: Prepared | null | undefined = e !== h ? m.prev
-        : m.name === '' && e.kind === 'parse' ? undefined
-        : m.prev ? m.prev
-        : e.kind === 'parse' && sqlstate === '42P05' ? { sql: '', types: [], unknown: true }
-        : e.kind === 'parse' && e.set ? { sql: e.set.sql, types: e.set.types, refused: true }
-        : null;
-      if (e.kind === 'parse' && e.set?.unsure) {
-        e.set.unsure.rejected = true;
-        e.set.unsure.held = held === null ? e.set : held;
-        e.set.unsure.settle();
-      }
-      if (this.lastGen.get(m.name) !== m.gen) continue;
-      if (m.prevGen === undefined) this.lastGen.delete(m.name); else this.lastGen.set(m.name, m.prevGen);
-      if (held) this.prepared.set(m.name, held);
-      else if (held === undefined) this.prepared.delete(m.name);
-    }
+    this.mirror.undo(unparsed, h.kind === 'parse' || h.kind === 'close' ? h.change : undefined, sqlstate);
     const s = this.expect[0];
     if (s?.kind === 'sync') s.errored = true;
     else if (!s) this.serverSkipping = { sqlstate, failed };
@@ -1154,35 +1056,6 @@ export class Relay {
     this.finish('internal error', false);
   }
 
-  /**
-   * Tells the hooks what a named Bind put under its portal name (SQL FETCH reads it). Bound from a named
-   * Parse the server has not answered, the text is known only once it has (it may keep what it held).
-   */
-  private portalBound(name: string, portal: object, ps: Prepared | undefined): void {
-    const onPortal = this.o.hooks.onPortal;
-    if (!onPortal) return;
-    const unsure = ps?.unsure;
-    // No text, or one the server refused at Parse (the Bind binds nothing, or a statement prepared by SQL): null.
-    const text = (p: Prepared | undefined) => (p && !p.unknown && !p.refused ? p.sql : null);
-    if (!unsure) { onPortal.call(this.o.hooks, name, text(ps)); return; }
-    onPortal.call(this.o.hooks, name, null);
-    void unsure.settled.then(() => {
-      if (this.ended || this.portals.get(name) !== portal) return;
-      const held = unsure.rejected ? unsure.held : ps;
-      onPortal.call(this.o.hooks, name, text(held));
-    });
-  }
-
-  /** Which Parse or Close S last changed each name in the mirror (`prepared`): see onError. */
-  private mirrorGen = 0;
-  private readonly lastGen = new Map<string, number>();
-
-  private mirrorChange(name: string, prev: Prepared | undefined): MirrorChange {
-    const change = { name, prev, gen: ++this.mirrorGen, prevGen: this.lastGen.get(name) };
-    this.lastGen.set(name, change.gen);
-    return change;
-  }
-
   /** Client frames taken from the reader when the client closed while a decision was pending. */
   private backlog: Buffer[] = [];
 
@@ -1246,6 +1119,7 @@ export class Relay {
   private finish(reason: string, clean: boolean, sqlstate = '08006'): void {
     if (this.ended) return;
     this.ended = true;
+    this.mirror.end();
     this.failPending(sqlstate, 'the session ended');
     this.settle();
     this.o.onEnd({ reason, clean });
@@ -1256,7 +1130,7 @@ export class Relay {
     for (const e of this.expect.splice(0)) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= sqlstate; this.end(run, false); }
-      if (e.kind === 'parse') e.set?.unsure?.settle();
+      if (e.kind === 'parse' && e.change) this.mirror.abandoned(e.change);
       if (e.kind === 'exchange') e.settle(new Error(why));
     }
   }
@@ -1291,21 +1165,4 @@ function isFatal(fields: Map<string, string>): boolean {
 function forExecute(t: Target, stmt: Statement): boolean {
   if (stmt.protocol !== 'extended') return false;
   return t.portal !== undefined ? stmt.portal === t.portal : stmt.statementName === t.statement;
-}
-
-/**
- * `rd` (a RowDescription answering a Describe of a statement: every format 0) with the result formats a Bind
- * chose (§55.7: none = all text, one = all columns, else one per column). Field layout: name, then Int32 table,
- * Int16 column, Int32 type, Int16 size, Int32 modifier, Int16 format.
- */
-function withFormats(rd: Buffer, formats: readonly number[]): Buffer {
-  const out = Buffer.from(rd);
-  const n = out.readInt16BE(5);
-  let at = 7;
-  for (let i = 0; i < n; i++) {
-    at = out.indexOf(0, at) + 1 + 16;
-    out.writeInt16BE(formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i] ?? 0, at);
-    at += 2;
-  }
-  return out;
 }

@@ -1,0 +1,299 @@
+/**
+ * The mirror of the prepared statements and portals the server holds for a session (§55.2.3), kept so that an
+ * Execute can be judged and recorded as the text the server will run. The relay (relay.ts) tells it what each
+ * Parse, Bind and Close the client sends does, and what the server answered; it keeps no queue of its own.
+ *
+ * It must hold what the *server* holds, not what the client asked for: a Parse or Close S the server refuses
+ * or skips is undone (undo), a named Parse is unsure until the server has answered it, and what the client
+ * sends while the server skips to a Sync changes nothing (skippedParse, skippedBind) but still tells the
+ * record of a skipped Execute what it bound.
+ */
+import type { BindParam, SessionHooks, Statement } from './hooks.js';
+
+/**
+ * Why the server may have read a Parse's text otherwise than the hooks: they said so
+ * (SessionHooks.parseReadsOtherwise: Statement.parsedOtherwise), or it came behind a settling statement in
+ * the same batch, whose setting changes nothing reports (Statement.unsettled).
+ */
+export type ReadOtherwise = 'hooks' | 'unsettled';
+
+/** A statement the client prepared (Parse), as pcigate mirrors it. */
+export interface Prepared {
+  sql: string;
+  types: number[];
+  /** Its text is not known (prepared by SQL PREPARE, or a name never Parsed here): `sql` is ''. */
+  unknown?: true;
+  /**
+   * `sql` is a text the server refused at Parse (it failed analysis) under a name the mirror did not have: the
+   * server holds nothing under the name, unless a statement prepared by SQL PREPARE (see Statement.textRefused).
+   */
+  refused?: true;
+  /** The server may have read `sql` otherwise than the hooks: see ReadOtherwise. */
+  otherwise?: ReadOtherwise;
+  /** The RowDescription a Describe of it (or of a portal bound from it) got: its columns' types. */
+  described?: Buffer | undefined;
+  /**
+   * A named statement until the server has answered its Parse: it refuses a name it already holds (42P05),
+   * and may hold one the mirror does not know (SQL PREPARE) or no longer hold one it does (DEALLOCATE,
+   * DISCARD), so which text a Bind of it binds is known only then. `settled` resolves when it has
+   * answered; `rejected` then tells which (undo). `prev`: what the mirror held under the name before.
+   */
+  unsure?: Unsure;
+}
+
+/** See Prepared.unsure. `held`: what the server holds under the name once it has refused the Parse. */
+export interface Unsure { prev: Prepared | undefined; settled: Promise<void>; settle: () => void; rejected?: boolean; held?: Prepared | undefined }
+
+/** A portal the client bound (Bind), as pcigate mirrors it: the text and parameters an Execute of it runs. */
+export interface Portal {
+  sql: string;
+  params: BindParam[];
+  types: number[];
+  /** The prepared statement it was bound from. */
+  statement: string;
+  resultFormats: number[];
+  unknown?: true;
+  refused?: true;
+  otherwise?: ReadOtherwise;
+  /** Bound from a named Parse the server had not answered (Prepared.unsure): its text is known once it has. */
+  from?: Prepared;
+}
+
+/**
+ * A change a Parse or Close S made to the mirror: the name, what it held before, what a Parse put there
+ * (`set`; undefined for a Close S), and the change's generation and the one before it (lastGen), so that undo
+ * undoes only changes still in place.
+ */
+export interface MirrorChange {
+  name: string;
+  prev: Prepared | undefined;
+  set: Prepared | undefined;
+  gen: number;
+  prevGen: number | undefined;
+}
+
+export class PreparedMirror {
+  private readonly prepared = new Map<string, Prepared>();
+  private readonly portals = new Map<string, Portal>();
+  /**
+   * While the server skips to a Sync: the statements and portals the client's ignored Parse and Bind would have
+   * made. The server's own state does not change (`prepared`/`portals` stay as they were), but the record of a
+   * skipped Execute shows what the client bound for it. Cleared at the Sync (endSkipping).
+   */
+  private readonly skippedPrepared = new Map<string, { sql: string; types: number[] }>();
+  private readonly skippedPortals = new Map<string, Portal>();
+  /** Which Parse or Close S last changed each name in `prepared`: see undo. */
+  private mirrorGen = 0;
+  private readonly lastGen = new Map<string, number>();
+  /** The session has ended: nothing more is told to the hooks. */
+  private ended = false;
+
+  /** `hooks.onPortal` is told of every named portal a Bind makes or a Close P drops. */
+  constructor(private readonly hooks: SessionHooks) {}
+
+  /** A Parse the server will read: `name` holds its text from now on, until it is answered or undone. */
+  parse(name: string, sql: string, types: number[], otherwise: ReadOtherwise | undefined): MirrorChange {
+    const prev = this.prepared.get(name);
+    const set: Prepared = { sql, types };
+    if (otherwise) set.otherwise = otherwise;
+    if (name !== '') {
+      let settle = () => {};
+      const settled = new Promise<void>((r) => { settle = r; });
+      set.unsure = { prev, settled, settle };
+    }
+    this.prepared.set(name, set);
+    return this.change(name, prev, set);
+  }
+
+  /** A Bind the server will read: `portal` holds what `statement` holds now. Tells onPortal of a named one. */
+  bind(portal: string, statement: string, params: BindParam[], resultFormats: number[]): void {
+    const ps = this.prepared.get(statement);
+    const p = { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
+    this.portals.set(portal, p);
+    if (portal !== '') this.portalBound(portal, p, ps);
+  }
+
+  /** A Close S the server will read. */
+  closeStatement(name: string): MirrorChange {
+    const change = this.change(name, this.prepared.get(name), undefined);
+    this.prepared.delete(name);
+    return change;
+  }
+
+  /** A Close P the server will read. Tells onPortal of a named one. */
+  closePortal(name: string): void {
+    this.portals.delete(name);
+    if (name !== '') this.hooks.onPortal?.(name, null);
+  }
+
+  /** A Parse the server ignores (it skips to a Sync): only a skipped Bind behind it sees it. */
+  skippedParse(name: string, sql: string, types: number[]): void {
+    this.skippedPrepared.set(name, { sql, types });
+  }
+
+  /** A Bind the server ignores (it skips to a Sync): only a skipped Execute behind it sees it. */
+  skippedBind(portal: string, statement: string, params: BindParam[], resultFormats: number[]): void {
+    const ps = this.skippedPrepared.get(statement) ?? this.prepared.get(statement);
+    this.skippedPortals.set(portal, { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, ...textFlags(ps) });
+  }
+
+  /** The Sync that ends the server's skipping has been forwarded: what the client sent before it is forgotten. */
+  endSkipping(): void {
+    this.skippedPrepared.clear();
+    this.skippedPortals.clear();
+  }
+
+  /** The portal an Execute runs (`skipping`: the server skips to a Sync, and so does the Execute). */
+  portal(name: string, skipping: boolean): Portal | undefined {
+    return (skipping && this.skippedPortals.get(name)) || this.portals.get(name);
+  }
+
+  /**
+   * The statement a Describe describes: the one named (`kind` 'S'), or the one the portal was bound from
+   * ('P'), as the mirror holds it when the Describe is read. Its description goes to setDescription().
+   */
+  describes(kind: 'S' | 'P', name: string): Prepared | undefined {
+    const statement = kind === 'S' ? name : this.portals.get(name)?.statement;
+    return statement === undefined ? undefined : this.prepared.get(statement);
+  }
+
+  /** The server answered a Describe of `prep`: `rd` its RowDescription, undefined for NoData. */
+  setDescription(prep: Prepared, rd: Buffer | undefined): void {
+    prep.described = rd === undefined ? undefined : Buffer.from(rd);
+  }
+
+  /**
+   * The RowDescription an Execute of `portal`'s rows have, when the server sends it none (no Describe of the
+   * portal right before it): its statement's own description with the Bind's result formats. Undefined when
+   * the statement was never described.
+   */
+  executeDescription(portal: Portal): Buffer | undefined {
+    const described = this.prepared.get(portal.statement)?.described;
+    return described ? withFormats(described, portal.resultFormats) : undefined;
+  }
+
+  /** The Statement an Execute of the portal named `name` (`portal`, undefined if none) is, for the hooks. */
+  executeStatement(portal: Portal | undefined, name: string, maxRows: number): Omit<Statement, 'n'> {
+    return {
+      protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [], ...(portal && !portal.unknown ? {} : { textUnknown: true as const }), ...(portal?.refused ? { textRefused: true as const } : {}),
+      ...(portal?.otherwise === 'hooks' ? { parsedOtherwise: true as const } : portal?.otherwise === 'unsettled' ? { unsettled: true as const } : {}),
+      statementName: portal?.statement ?? '', portal: name, maxRows,
+    };
+  }
+
+  /** The named Parse `portal` was bound from, while the server has not answered it. */
+  unsure(portal: Portal): Unsure | undefined {
+    return portal.from?.unsure;
+  }
+
+  /**
+   * `unsure` (unsure(portal)) has settled: the portal binds what the server bound, the Parse's text, or when
+   * it refused the Parse the statement it already held under the name.
+   */
+  resolve(portal: Portal, unsure: Unsure): void {
+    if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined, otherwise: undefined }, textFlags(unsure.held));
+    delete portal.from;
+  }
+
+  /** The server answered the Parse or Close S that made `change` (ParseComplete, CloseComplete). */
+  answered(change: MirrorChange): void {
+    // Done: nothing to undo for that name unless a later message changes it again.
+    if (this.lastGen.get(change.name) === change.gen) this.lastGen.delete(change.name);
+    const set = change.set;
+    if (set?.unsure) { set.unsure.settle(); delete set.unsure; }
+  }
+
+  /** The server will never answer the Parse that made `change` (the session ended): its Binds go on. */
+  abandoned(change: MirrorChange): void {
+    change.set?.unsure?.settle();
+  }
+
+  /**
+   * The server answered `failed` with an error, and skipped `changes` (which hold `failed` when it is a
+   * Parse or Close S; in the order they were sent). They are undone in the mirror, last to first: policy judges
+   * an Execute by it, and keeping a refused text let a statement the server held run as whatever the client had
+   * Parsed over it (a denied table read as `select 1`). Each only where the mirror still holds what that message
+   * left: a pipelining client may have changed the name again behind the Sync.
+   */
+  undo(changes: readonly MirrorChange[], failed: MirrorChange | undefined, sqlstate: string | undefined): void {
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const m = changes[i]!;
+      // What the server holds under the name now. A message it skipped changed nothing: what was there
+      // before. The one that failed: a named statement it held stays; the unnamed one is dropped by its
+      // failed Parse; for a name the mirror did not have, one prepared by SQL (42P05), whose text is not known
+      // here (so an Execute of it is refused), or, when the text failed analysis first (42P01, 42601 …),
+      // nothing or one prepared by SQL: the refused text stays, marked so (policy refuses an Execute of it
+      // when it saw the name PREPAREd; otherwise the server answers 26000). A failed Close leaves its change.
+      const held: Prepared | null | undefined = m !== failed ? m.prev
+        : m.name === '' && m.set ? undefined
+        : m.prev ? m.prev
+        : m.set && sqlstate === '42P05' ? { sql: '', types: [], unknown: true }
+        : m.set ? { sql: m.set.sql, types: m.set.types, refused: true }
+        : null;
+      if (m.set?.unsure) {
+        m.set.unsure.rejected = true;
+        m.set.unsure.held = held === null ? m.set : held;
+        m.set.unsure.settle();
+      }
+      if (this.lastGen.get(m.name) !== m.gen) continue;
+      if (m.prevGen === undefined) this.lastGen.delete(m.name); else this.lastGen.set(m.name, m.prevGen);
+      if (held) this.prepared.set(m.name, held);
+      else if (held === undefined) this.prepared.delete(m.name);
+    }
+  }
+
+  /** The session has ended: a portal bound from an unsure Parse is not reported any more. */
+  end(): void {
+    this.ended = true;
+  }
+
+  private change(name: string, prev: Prepared | undefined, set: Prepared | undefined): MirrorChange {
+    const change = { name, prev, set, gen: ++this.mirrorGen, prevGen: this.lastGen.get(name) };
+    this.lastGen.set(name, change.gen);
+    return change;
+  }
+
+  /**
+   * Tells the hooks what a named Bind put under its portal name (SQL FETCH reads it). Bound from a named
+   * Parse the server has not answered, the text is known only once it has (it may keep what it held).
+   */
+  private portalBound(name: string, portal: Portal, ps: Prepared | undefined): void {
+    const onPortal = this.hooks.onPortal;
+    if (!onPortal) return;
+    const unsure = ps?.unsure;
+    if (!unsure) { onPortal.call(this.hooks, name, knownText(ps)); return; }
+    onPortal.call(this.hooks, name, null);
+    void unsure.settled.then(() => {
+      if (this.ended || this.portals.get(name) !== portal) return;
+      const held = unsure.rejected ? unsure.held : ps;
+      onPortal.call(this.hooks, name, knownText(held));
+    });
+  }
+}
+
+/** What a portal bound from `ps` knows of its text: none (`ps` unknown or never Parsed here), or one the server refused. */
+function textFlags(ps: { sql: string; unknown?: true; refused?: true; otherwise?: ReadOtherwise } | undefined): { unknown?: true; refused?: true; otherwise?: ReadOtherwise } {
+  return !ps || ps.unknown ? { unknown: true } : ps.refused ? { refused: true } : ps.otherwise ? { otherwise: ps.otherwise } : {};
+}
+
+/** The text a portal bound from `p` runs, for onPortal: null for none, or one the server refused at Parse (the Bind binds nothing, or a statement prepared by SQL). */
+function knownText(p: Prepared | undefined): string | null {
+  return p && !p.unknown && !p.refused ? p.sql : null;
+}
+
+/**
+ * `rd` (a RowDescription answering a Describe of a statement: every format 0) with the result formats a Bind
+ * chose (§55.7: none = all text, one = all columns, else one per column). Field layout: name, then Int32 table,
+ * Int16 column, Int32 type, Int16 size, Int32 modifier, Int16 format.
+ */
+export function withFormats(rd: Buffer, formats: readonly number[]): Buffer {
+  const out = Buffer.from(rd);
+  const n = out.readInt16BE(5);
+  let at = 7;
+  for (let i = 0; i < n; i++) {
+    at = out.indexOf(0, at) + 1 + 16;
+    out.writeInt16BE(formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : formats[i] ?? 0, at);
+    at += 2;
+  }
+  return out;
+}
