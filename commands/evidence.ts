@@ -11,6 +11,7 @@ import { buildBundle, parseSelection } from '../src/evidence/build.js';
 import type { BuiltBundle } from '../src/evidence/build.js';
 import { collectEvidence, loadConfigEvidence } from '../src/evidence/collect.js';
 import { exportFields } from '../src/evidence/exports.js';
+import { expandedLimitOption } from '../src/mask/scan-archive.js';
 import { accessActor, recordAccessEvent } from '../src/sessions/audit-access.js';
 import type { AccessRecorded } from '../src/sessions/audit-access.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
@@ -39,6 +40,10 @@ export const spec: CommandSpec = {
     { flags: '--sample <n>', description: 'sampled records per event type, each with an inclusion proof (default 3)' },
     { flags: '--oscal', description: 'also write oscal/assessment-results.json (OSCAL 1.0.6)' },
     { flags: '--root-key <file>', description: 'the root public key to verify the log against (default: keys/root.pub of the home)' },
+    {
+      flags: '--max-expanded <size>',
+      description: 'requirement 3: most bytes one recording or export may expand to when scanned, archives inside included, e.g. 4G (default 1G; 0 or unlimited: no limit), as pcigate scan --max-expanded',
+    },
   ],
   examples: [
     ['requirement 10 for the last quarter', 'pcigate evidence --req 10 --since 90d --out req10.zip'],
@@ -55,6 +60,7 @@ export const spec: CommandSpec = {
     if (typeof opts.out !== 'string' || opts.out === '') throw new UsageError('--out FILE.zip is required');
     const outFile = path.resolve(ctx.cwd, opts.out);
     const sample = parseSample(opts.sample);
+    const maxExpanded = expandedLimitOption(opts.maxExpanded);
     const progress = (s: string) => { if (!out.json) out.say(`… ${s}`); };
 
     const { home, audit, identity } = await resolveAuditHome(ctx, global, out.warn);
@@ -67,6 +73,7 @@ export const spec: CommandSpec = {
       ...(typeof opts.until === 'string' ? { until: opts.until } : {}),
       ...(sample !== undefined ? { sample } : {}),
       ...(typeof opts.rootKey === 'string' ? { rootKeyFile: path.resolve(ctx.cwd, opts.rootKey) } : {}),
+      ...(maxExpanded !== undefined ? { maxExpanded } : {}),
     });
     progress(`${input.inPeriod.length} records in the period ${input.period.since} … ${input.period.until}; log verify: ${input.verify.result}`);
     const keys = await loadKeys(ctx, home);

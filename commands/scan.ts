@@ -2,8 +2,7 @@
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 import { UsageError } from '../src/errors.js';
-import { archiveLimits, parseExpandedLimit } from '../src/mask/scan-archive.js';
-import type { ArchiveLimits } from '../src/mask/scan-archive.js';
+import { archiveLimits, expandedLimitOption } from '../src/mask/scan-archive.js';
 import { scanPaths } from '../src/mask/scan-files.js';
 
 export const spec: CommandSpec = {
@@ -37,12 +36,8 @@ export const spec: CommandSpec = {
   ],
   async run(ctx, { args, opts, out }) {
     if (args.length === 0) throw new UsageError('scan needs at least one PATH');
-    let limits: ArchiveLimits | undefined;
-    if (opts.maxExpanded !== undefined) {
-      const max = parseExpandedLimit(String(opts.maxExpanded));
-      if (max === undefined) throw new UsageError(`--max-expanded: expected a size such as 512M, 4G or 1073741824, or 0 / unlimited for no limit; got '${String(opts.maxExpanded)}'`);
-      limits = archiveLimits(max);
-    }
+    const max = expandedLimitOption(opts.maxExpanded);
+    const limits = max === undefined ? undefined : archiveLimits(max);
     const report = await scanPaths(ctx, args, { anyLuhn: opts.anyLuhn === true, limits });
     const clean = report.findings.length === 0 && report.errors.length === 0;
     if (out.json) {

@@ -210,7 +210,7 @@ _pcigate() {
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;
       'evidence')
-        flags='--req --out --since --until --sample --oscal --root-key --config --home --json -q --quiet -h --help'
+        flags='--req --out --since --until --sample --oscal --root-key --max-expanded --config --home --json -q --quiet -h --help'
         conn=0
         case "$prev" in
         --req) COMPREPLY=(); return 0 ;;
@@ -219,6 +219,7 @@ _pcigate() {
         --until) COMPREPLY=(); return 0 ;;
         --sample) COMPREPLY=(); return 0 ;;
         --root-key) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
+        --max-expanded) COMPREPLY=(); return 0 ;;
         --config) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;

@@ -89,4 +89,5 @@ complete -c pcigate -n '__fish_seen_subcommand_from evidence' -l until -r -f -d 
 complete -c pcigate -n '__fish_seen_subcommand_from evidence' -l sample -r -f -d 'sampled records per event type, each with an inclusion proof (default 3)'
 complete -c pcigate -n '__fish_seen_subcommand_from evidence' -l oscal -d 'also write oscal/assessment-results.json (OSCAL 1.0.6)'
 complete -c pcigate -n '__fish_seen_subcommand_from evidence' -l root-key -r -F -d 'the root public key to verify the log against (default: keys/root.pub of the home)'
+complete -c pcigate -n '__fish_seen_subcommand_from evidence' -l max-expanded -r -f -d 'requirement 3: most bytes one recording or export may expand to when scanned, archives inside included, e.g. 4G (default 1G; 0 or unlimited: no limit), as pcigate scan --max-expanded'
 complete -c pcigate -n '__fish_seen_subcommand_from evidence; and __fish_seen_subcommand_from verify' -l root-key -r -F -d 'the root public key to trust (`ed25519 <base64>`, as in keys/root.pub)'

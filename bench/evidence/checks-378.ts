@@ -90,7 +90,7 @@ function makeInput(n: number): EvidenceInput {
     period: { since: records[0]!.record.ts, until: records[records.length - 1]!.record.ts },
     records, inPeriod: records, verify: {} as VerifyReport, checkpoints: [], epochs: [], rootPub: Buffer.alloc(32),
     config: { config, source: 'bench.yaml', redacted: null, literalSecrets: [], secretRefs: [] },
-    recordings, exportFiles: new Map(), sample: 3,
+    recordings, exportFiles: new Map(), maxExpanded: 1024 ** 3, sample: 3,
   };
 }
 

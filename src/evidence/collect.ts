@@ -15,9 +15,10 @@ import { findLiteralSecrets } from '../config/literal-secrets.js';
 import { redact } from '../config/redact.js';
 import { defaultConfig } from '../config/schema.js';
 import { VerificationError } from '../errors.js';
-import type { DetectOptions } from '../mask/pan-detector.js';
 import { maskText } from '../mask/pan-masker.js';
+import { ARCHIVE_LIMITS, archiveLimits } from '../mask/scan-archive.js';
 import { scanHandle } from '../mask/scan-files.js';
+import type { ScanOptions } from '../mask/scan-files.js';
 import { verifyEpochCert } from '../../recorder/keys.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
 import { leafHash } from '../../recorder/merkle.js';
@@ -46,6 +47,11 @@ export interface CollectOptions {
   sample?: number;
   /** The auditor's own copy of the root public key (`--root-key`). */
   rootKeyFile?: string;
+  /**
+   * Most bytes one recording or export may expand to when scanned for requirement 3 (`--max-expanded`; `Infinity`:
+   * no limit), default `pcigate scan`'s 1 GiB.
+   */
+  maxExpanded?: number;
 }
 
 /**
@@ -75,8 +81,10 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
 
   const period = resolvePeriod({ since: opts.since, until: opts.until }, nowMicros, records[0]?.record.ts);
   const inPeriod = records.filter((r) => r.record.ts >= period.since && r.record.ts <= period.until);
-  // Requirement 3's detector (checks-3.ts reads the same configuration): recordings and exports are scanned here.
-  const detect: DetectOptions = { anyLuhn: configOf(opts.config)?.masking.networks === 'any_luhn' };
+  // Requirement 3's detector (checks-3.ts reads the same configuration): recordings and exports are scanned here,
+  // within limits that `pcigate evidence --max-expanded` raises (so a message about one names it).
+  const maxExpanded = opts.maxExpanded ?? ARCHIVE_LIMITS.maxExpandedBytes;
+  const scan: ScanOptions = { anyLuhn: configOf(opts.config)?.masking.networks === 'any_luhn', limits: archiveLimits(maxExpanded, 'pcigate evidence') };
   return {
     home: opts.home,
     origin,
@@ -89,8 +97,9 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
     epochs,
     rootPub,
     config: opts.config,
-    recordings: await scanRecordings(ctx.fs, path.join(opts.home, 'recordings'), detect),
-    exportFiles: await readExportFiles(ctx, exportPaths(records), detect),
+    recordings: await scanRecordings(ctx.fs, path.join(opts.home, 'recordings'), scan),
+    exportFiles: await readExportFiles(ctx, exportPaths(records), scan),
+    maxExpanded,
     sample: opts.sample ?? DEFAULT_SAMPLE,
   };
 }
@@ -190,7 +199,7 @@ function exportPaths(records: LoadedRecord[]): string[] {
  * named in findings, errors and what is thrown, as the bundle shows an export's (shownPath: a PAN in a file
  * name masked — a session named after a card number, say).
  */
-async function scanRecordings(fs: Fs, dir: string, opts: DetectOptions): Promise<RecordingScan[]> {
+async function scanRecordings(fs: Fs, dir: string, opts: ScanOptions): Promise<RecordingScan[]> {
   const out: RecordingScan[] = [];
   const walk = async (rel: string): Promise<void> => {
     let entries;

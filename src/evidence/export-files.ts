@@ -6,14 +6,14 @@
  */
 import type { Ctx } from '../cli/ctx.js';
 import { maskText } from '../mask/pan-masker.js';
-import type { DetectOptions } from '../mask/pan-detector.js';
 import { scanPaths } from '../mask/scan-files.js';
+import type { ScanOptions } from '../mask/scan-files.js';
 import { noWaitReadFlags, sha256OfHandle } from '../../recorder/blob.js';
 import { shownPath } from './exports.js';
 import type { ExportFile } from './exports.js';
 
 /** Each distinct path of `paths`, looked at once. Never throws: a problem is the file's state. */
-export async function readExportFiles(ctx: Pick<Ctx, 'fs' | 'cwd'>, paths: Iterable<string>, opts: DetectOptions): Promise<Map<string, ExportFile>> {
+export async function readExportFiles(ctx: Pick<Ctx, 'fs' | 'cwd'>, paths: Iterable<string>, opts: ScanOptions): Promise<Map<string, ExportFile>> {
   const out = new Map<string, ExportFile>();
   for (const p of paths) if (!out.has(p)) out.set(p, await readExportFile(ctx, p, opts));
   return out;
@@ -22,7 +22,7 @@ export async function readExportFiles(ctx: Pick<Ctx, 'fs' | 'cwd'>, paths: Itera
 // Symbolic links are followed: an export path is the user's own absolute path (exports.ts), not the log's.
 const OPEN_FLAGS = noWaitReadFlags({ follow: true });
 
-async function readExportFile(ctx: Pick<Ctx, 'fs' | 'cwd'>, abs: string, opts: DetectOptions): Promise<ExportFile> {
+async function readExportFile(ctx: Pick<Ctx, 'fs' | 'cwd'>, abs: string, opts: ScanOptions): Promise<ExportFile> {
   const shown = shownPath(abs);
   let fh;
   try {

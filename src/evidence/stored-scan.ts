@@ -8,6 +8,7 @@
  * and column and carry the value masked to its last four digits at most — never a PAN.
  */
 import type { PcigateConfig } from '../config/schema.js';
+import { formatBytes } from '../mask/scan-archive.js';
 import { scanBytes } from '../mask/scan-files.js';
 import type { ScanFinding } from '../mask/scan-files.js';
 import { count } from './check-support.js';
@@ -122,7 +123,8 @@ export function storedDataProcedures(input: EvidenceInput, cfg: PcigateConfig | 
     + `${count(scannedExports.length, 'export')} still at ${scannedExports.length === 1 ? 'its recorded path' : 'their recorded paths'} (${exportBytes} bytes; zip entries scanned inside), ${detector}`;
   const unreadable = errors.length ? `; ${count(errors.length, 'file')} could not be scanned (${errors.slice(0, 5).map((e) => e.file).join(', ')}${errors.length > 5 ? ', …' : ''})` : '';
   const exportsText = `. Exports: ${exportsSummary(exports)}`;
-  const whole = 'The whole log is scanned, not only the period, and every export it announces: all of it is stored.';
+  const whole = 'The whole log is scanned, not only the period, and every export it announces: all of it is stored. '
+    + `Zip and gzip files among recordings and exports are looked into, each up to ${Number.isFinite(input.maxExpanded) ? `${formatBytes(input.maxExpanded)} expanded` : 'any size expanded'} (pcigate evidence --max-expanded); what was over that is listed as not scanned.`;
   const limits = 'Covers what pcigate stores in its data home (log and recordings) and the exports the log announces (evidence bundles, `replay --html` pages) that are still at their recorded path. '
     + 'An export no longer there was moved off the machine or deleted: it is listed as missing and not scanned wherever it is now. Copies of exports, exports recorded without their path (older pcigate), '
     + 'databases, backups and files on the SSH hosts themselves are not scanned: run `pcigate scan` over them (it looks inside zip and gzip files). A PAN outside the detected formats (e.g. digits split by other characters) is not found.';
@@ -132,6 +134,7 @@ export function storedDataProcedures(input: EvidenceInput, cfg: PcigateConfig | 
     exports_missing: exports.filter((r) => r.status === 'missing').length, exports_overwritten: exports.filter((r) => r.status === 'overwritten').length,
     exports_without_path: exports.filter((r) => r.status === 'no path').length, export_bytes_scanned: exportBytes,
     pan_findings: pans.length, sad_findings: sad.length, export_findings: findings.filter((f) => f.source === 'export').length, unreadable: errors.length,
+    max_expanded_bytes: Number.isFinite(input.maxExpanded) ? input.maxExpanded : null,
   };
   const evidence = [SCAN_CSV, EXPORTS_CSV];
   return {

@@ -110,6 +110,8 @@ export interface EvidenceInput {
    * pages), by absolute path — hashed and scanned for PAN/SAD by requirement 3.
    */
   exportFiles: ReadonlyMap<string, ExportFile>;
+  /** Most bytes one recording or export could expand to when scanned (`--max-expanded`; `Infinity`: no limit). */
+  maxExpanded: number;
   /** How many sampled records per event type (--sample, default 3). */
   sample: number;
 }

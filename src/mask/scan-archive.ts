@@ -25,6 +25,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import type { LazyEntry } from '../archive/zip.js';
 import { zipEntries } from '../archive/zip.js';
+import { UsageError } from '../errors.js';
 import type { DetectOptions } from './pan-detector.js';
 import { maskText } from './pan-masker.js';
 import { scanPlainBytes } from './scan-detect.js';
@@ -38,6 +39,11 @@ export interface ArchiveLimits {
   maxEntryBytes: number;
   /** Most bytes everything inside one file on disk may expand to, nested archives included. */
   maxExpandedBytes: number;
+  /**
+   * The command whose `--max-expanded` set these limits (`pcigate scan` when not said): a message about a limit
+   * tells how to raise it with that command, where the user ran the scan (`pcigate evidence` scans too).
+   */
+  command?: string;
 }
 
 /** One entry may take this share of the per-file limit: 1 GiB per file gives 256 MiB per entry. */
@@ -48,8 +54,8 @@ const GiB = 1024 ** 3;
  * The limits for a per-file expansion limit of `maxExpandedBytes` (`Infinity`: none), as `pcigate scan
  * --max-expanded` sets it: an entry may take a quarter of it; how much of a zip is read into memory stays fixed.
  */
-export function archiveLimits(maxExpandedBytes: number): ArchiveLimits {
-  return { maxArchiveBytes: 512 << 20, maxEntryBytes: Math.floor(maxExpandedBytes / ENTRY_SHARE), maxExpandedBytes };
+export function archiveLimits(maxExpandedBytes: number, command?: string): ArchiveLimits {
+  return { maxArchiveBytes: 512 << 20, maxEntryBytes: Math.floor(maxExpandedBytes / ENTRY_SHARE), maxExpandedBytes, ...(command !== undefined ? { command } : {}) };
 }
 
 export const ARCHIVE_LIMITS: Readonly<ArchiveLimits> = Object.freeze(archiveLimits(GiB));
@@ -94,8 +100,21 @@ function flagSize(n: number): string {
   return String(n);
 }
 
-/** The end of a message about a limit: which option raises it. */
-export const RAISE = 'pcigate scan --max-expanded SIZE raises the limit (e.g. 4G; 0 for none)';
+/** The end of a message about a limit: which option raises it, of the command that set `limits`. */
+export function raiseAdvice(limits: Pick<ArchiveLimits, 'command'>): string {
+  return `${limits.command ?? 'pcigate scan'} --max-expanded SIZE raises the limit (e.g. 4G; 0 for none)`;
+}
+
+/**
+ * A command's `--max-expanded` value as parseExpandedLimit reads it (bytes, `Infinity` for none), undefined when it
+ * was not given; a malformed value is a UsageError.
+ */
+export function expandedLimitOption(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const max = parseExpandedLimit(String(value));
+  if (max === undefined) throw new UsageError(`--max-expanded: expected a size such as 512M, 4G or 1073741824, or 0 / unlimited for no limit; got '${String(value)}'`);
+  return max;
+}
 
 /** The file on disk is archive level 1; an archive inside it is opened (level 2); one inside that is not. */
 export const MAX_ARCHIVE_DEPTH = 2;
@@ -167,14 +186,14 @@ function scanZipInto(bytes: Buffer, file: string, opts: DetectOptions, limits: A
   // The declared sizes bound what the reader will inflate: a zip declaring more than is left is refused whole.
   const declared = entries.reduce((n, e) => n + e.size, 0);
   if (declared > budget.left) {
-    out.errors.push({ file, message: `zip not opened: its entries would unpack to ${formatBytes(declared)}, more than the ${formatBytes(budget.left)} left of the --max-expanded limit of ${formatBytes(limits.maxExpandedBytes)} for this file (a decompression bomb?); only its raw bytes were scanned; ${RAISE}` });
+    out.errors.push({ file, message: `zip not opened: its entries would unpack to ${formatBytes(declared)}, more than the ${formatBytes(budget.left)} left of the --max-expanded limit of ${formatBytes(limits.maxExpandedBytes)} for this file (a decompression bomb?); only its raw bytes were scanned; ${raiseAdvice(limits)}` });
     plain(bytes, file, opts, out);
     return;
   }
   for (const entry of entries) {
     const name = `${file}!${maskText(entry.path)}`;
     if (entry.size > limits.maxEntryBytes) {
-      out.errors.push({ file: name, message: `expands to ${formatBytes(entry.size)}, more than the ${formatBytes(limits.maxEntryBytes)} one entry may (a quarter of the --max-expanded limit; a decompression bomb?): not scanned; pcigate scan --max-expanded ${flagSize(entry.size * ENTRY_SHARE)} or more scans it` });
+      out.errors.push({ file: name, message: `expands to ${formatBytes(entry.size)}, more than the ${formatBytes(limits.maxEntryBytes)} one entry may (a quarter of the --max-expanded limit; a decompression bomb?): not scanned; ${limits.command ?? 'pcigate scan'} --max-expanded ${flagSize(entry.size * ENTRY_SHARE)} or more scans it` });
       continue;
     }
     const read = entry.read();
@@ -204,7 +223,7 @@ function scanGzipInto(bytes: Buffer, file: string, opts: DetectOptions, limits: 
       const which = cap === limits.maxEntryBytes
         ? 'the most one entry or a gzip held in memory may (a quarter of the --max-expanded limit; a decompression bomb?)'
         : `what is left of the --max-expanded limit of ${formatBytes(limits.maxExpandedBytes)} for this file (a decompression bomb?)`;
-      out.errors.push({ file, message: `a gzip expanding to more than ${formatBytes(cap)}, ${which}: not scanned; ${RAISE}` });
+      out.errors.push({ file, message: `a gzip expanding to more than ${formatBytes(cap)}, ${which}: not scanned; ${raiseAdvice(limits)}` });
     }
     return;
   }

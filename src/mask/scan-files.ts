@@ -13,7 +13,7 @@ import type { Ctx } from '../cli/ctx.js';
 import { noWaitReadFlags, sha256OfHandle } from '../../recorder/blob.js';
 import type { FileHandle } from '../../recorder/blob.js';
 import type { DetectOptions } from './pan-detector.js';
-import { ARCHIVE_LIMITS, archiveKind, formatBytes, RAISE, scanArchiveBytes } from './scan-archive.js';
+import { ARCHIVE_LIMITS, archiveKind, formatBytes, raiseAdvice, scanArchiveBytes } from './scan-archive.js';
 import type { ArchiveLimits } from './scan-archive.js';
 import { detect, LineCounter, sadCut, scanPlainBytes } from './scan-detect.js';
 import type { ScanError, ScanFinding } from './scan-detect.js';
@@ -35,7 +35,7 @@ export const SCAN_CHUNK_BYTES = 4 << 20;
 export interface ScanOptions extends DetectOptions {
   /** Chunk size for reading, default {@link SCAN_CHUNK_BYTES} (tests use small ones to cross boundaries). */
   chunkBytes?: number;
-  /** Archive limits, default {@link ARCHIVE_LIMITS}; `pcigate scan --max-expanded` sets them with archiveLimits(). */
+  /** Archive limits, default {@link ARCHIVE_LIMITS}; `--max-expanded` (of pcigate scan or evidence) sets them with archiveLimits(). */
   limits?: Partial<ArchiveLimits>;
 }
 
@@ -120,7 +120,8 @@ async function scanOpen(fh: FileHandle, shown: string, report: ScanReport, opts:
     report.errors.push({ file: shown, message: `${kind === 'zip' ? 'a zip' : 'a gzip holding an archive'} of ${size} bytes, more than the ${limits.maxArchiveBytes} opened in memory (a fixed bound, not raised by --max-expanded): its entries were not scanned, only its ${kind === 'zip' ? 'raw' : 'decompressed'} bytes` });
   }
   const problems: ScanError[] = [];
-  await scanChunks(chunks(fh, opts.chunkBytes ?? SCAN_CHUNK_BYTES, kind === 'gzip' ? limits.maxExpandedBytes : undefined, upTo, (message) => problems.push({ file: shown, message })), shown, report, opts);
+  const gunzip = kind === 'gzip' ? { upTo: limits.maxExpandedBytes, raise: raiseAdvice(limits) } : undefined;
+  await scanChunks(chunks(fh, opts.chunkBytes ?? SCAN_CHUNK_BYTES, gunzip, upTo, (message) => problems.push({ file: shown, message })), shown, report, opts);
   report.errors.push(...problems);
 }
 
@@ -175,32 +176,33 @@ async function gzipHoldsArchive(fh: FileHandle): Promise<boolean> {
 }
 
 /**
- * The file's bytes in chunks; with `gunzipUpTo` (a gzip: pg_dump -Z, compressed exports, RFC 1952) they are
+ * The file's bytes in chunks; with `gunzip` (a gzip: pg_dump -Z, compressed exports, RFC 1952) they are
  * decompressed on the way, since its PANs would otherwise be invisible, and memory stays flat. Decompression
- * stops after `gunzipUpTo` bytes (a decompression bomb) or at damaged data; `problem` is told which, and what
- * came before is still scanned. `Infinity`: no limit (memory stays flat all the same). `upTo`: no file byte at
- * or past it is read.
+ * stops after `gunzip.upTo` bytes (a decompression bomb; `raise` says how to raise that) or at damaged data;
+ * `problem` is told which, and what came before is still scanned. `Infinity`: no limit (memory stays flat all the
+ * same). `upTo`: no file byte at or past it is read.
  */
-async function* chunks(fh: FileHandle, size: number, gunzipUpTo: number | undefined, upTo: number | undefined, problem: (message: string) => void): AsyncGenerator<Buffer> {
+async function* chunks(fh: FileHandle, size: number, gunzip: { upTo: number; raise: string } | undefined, upTo: number | undefined, problem: (message: string) => void): AsyncGenerator<Buffer> {
   const limit = upTo ?? Infinity;
-  if (gunzipUpTo !== undefined) {
+  if (gunzip !== undefined) {
+    const gunzipUpTo = gunzip.upTo;
     // `end` is inclusive; a gzip has at least its 2-byte magic below `limit` (scanOpen read it there).
     const raw = fh.createReadStream({ start: 0, autoClose: false, ...(upTo !== undefined ? { end: upTo - 1 } : {}) });
-    const gunzip = createGunzip();
+    const inflate = createGunzip();
     // pipeline, not pipe: a read error of the file ends the gunzip with that error instead of leaving it waiting.
-    pipeline(raw, gunzip, () => {});
+    pipeline(raw, inflate, () => {});
     let total = 0;
     try {
-      for await (const c of gunzip) {
+      for await (const c of inflate) {
         let b = c as Buffer;
         if (total + b.length > gunzipUpTo) {
           b = b.subarray(0, gunzipUpTo - total);
-          problem(`decompression stopped after ${formatBytes(gunzipUpTo)}, the --max-expanded limit for one file (a decompression bomb?): those were scanned, the rest was not; ${RAISE}`);
-          gunzip.destroy();
+          problem(`decompression stopped after ${formatBytes(gunzipUpTo)}, the --max-expanded limit for one file (a decompression bomb?): those were scanned, the rest was not; ${gunzip.raise}`);
+          inflate.destroy();
         }
         total += b.length;
         for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
-        if (gunzip.destroyed) return;
+        if (inflate.destroyed) return;
       }
     } catch (e) {
       problem(`not a readable gzip: ${(e as Error).message} (after ${total} decompressed bytes, which were scanned)`);

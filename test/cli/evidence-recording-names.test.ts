@@ -3,9 +3,11 @@
  * the data home's recordings/ and names each finding and each file it could not scan by its path; a session named
  * after a card number (or a directory of them) put that number in req3/pan-sad-scan.csv, report.json and the
  * procedure results as it was. The names are masked as an export's are (exports.ts shownPath); the findings are
- * still made, and the bundle verifies.
+ * still made, and the bundle verifies. And the scan's limit is pcigate evidence's own: a recording expanding past it
+ * is named with `pcigate evidence --max-expanded`, which raises it (it named `pcigate scan --max-expanded`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,5 +58,24 @@ describe('pcigate evidence: recording names never carry a card number', () => {
     expect(csv).toContain('recording,recordings/card-************1111/s.cast.gz,,,,unreadable,');
     const v = await runCli(['evidence', 'verify', zip, '--root-key', path.join(home, 'keys', 'root.pub')], { home: tmp, timeoutMs: 60_000 });
     expect(v.code, v.stdout + v.stderr).toBe(0);
+  });
+});
+
+describe('pcigate evidence --max-expanded', () => {
+  it('a recording expanding past it is named with the option that raises it; raised, it is scanned whole', async () => {
+    writeFileSync(path.join(home, 'recordings', 'over.cast.gz'), gzipSync(`${'.'.repeat(4096)}\ncard ${PAN}\n`));
+    const zip = path.join(tmp, 'limited.zip');
+    const r = await runCli(['evidence', '--req', '3', '--home', home, '--out', zip, '--max-expanded', '1K'], { home: tmp, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const csv = readZip(await fsp.readFile(zip)).find((e) => e.path === 'req3/pan-sad-scan.csv')!.bytes.toString('utf8');
+    const row = csv.split('\r\n').find((l) => l.startsWith('recording,recordings/over.cast.gz,'));
+    expect(row).toMatch(/,unreadable,,.*decompression stopped after 1024 bytes .*; pcigate evidence --max-expanded SIZE raises the limit/);
+    expect(csv).not.toContain('pcigate scan --max-expanded');
+    const whole = path.join(tmp, 'whole.zip');
+    expect((await runCli(['evidence', '--req', '3', '--home', home, '--out', whole, '--max-expanded', '0'], { home: tmp, timeoutMs: 60_000 })).code).toBe(0);
+    const rows = readZip(await fsp.readFile(whole)).find((e) => e.path === 'req3/pan-sad-scan.csv')!.bytes.toString('utf8').split('\r\n');
+    expect(rows.filter((l) => l.startsWith('recording,recordings/over.cast.gz,'))).toEqual(['recording,recordings/over.cast.gz,,2,6,pan,visa,************1111']);
+    const bad = await runCli(['evidence', '--req', '3', '--home', home, '--out', whole, '--max-expanded', 'lots'], { home: tmp, timeoutMs: 60_000 });
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining("--max-expanded: expected a size such as 512M, 4G or 1073741824, or 0 / unlimited for no limit; got 'lots'")]);
   });
 });

@@ -106,6 +106,42 @@ describe('checks3: 3.3.1 / 3.5.1 scan of what pcigate stores', () => {
   });
 });
 
+describe('checks3: 3.3.1 / 3.5.1 scan limits, as pcigate evidence sets them', () => {
+  // A limit's message named `pcigate scan --max-expanded`, which pcigate evidence did not have.
+  const config = async (home: string) => loadConfigEvidence(testCtx(), { config: path.join(home, 'pcigate.yaml') });
+  const text = `${CAST_HEADER}${'[0.1,"o","order card ************1111\\r\\n"]\n'.repeat(200)}[9.9,"o","row ${PAN}\\r\\n"]\n`;
+
+  it('a gzip recording expanding past --max-expanded is not scanned past it, and the message says pcigate evidence raises it', async () => {
+    const { home } = await buildInput({ steps: [start('s1', ALICE), end('s1', ALICE)], recordings: { 's1.cast.gz': gzipSync(text) } });
+    const input = await collectEvidence(testCtx(), { home, config: await config(home), maxExpanded: 1024 });
+    const rec = input.recordings.find((r) => r.path === 's1.cast.gz')!;
+    expect(rec.findings).toEqual([]);
+    expect(rec.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^decompression stopped after 1024 bytes \(1 KiB\), .*; pcigate evidence --max-expanded SIZE raises the limit \(e\.g\. 4G; 0 for none\)$/)]);
+    const p351 = proc(checks3(input), '3.5.1');
+    expect(p351.status).toBe('exception');
+    expect(p351.figures.max_expanded_bytes).toBe(1024);
+    expect(p351.checked).toContain('each up to 1024 bytes (1 KiB) expanded (pcigate evidence --max-expanded)');
+    const csv = artifact(checks3(input), 'req3/pan-sad-scan.csv').bytes.toString('utf8');
+    expect(csv).toContain('pcigate evidence --max-expanded SIZE');
+    expect(csv).not.toContain('pcigate scan --max-expanded');
+    // Raised (0: no limit), the whole recording is scanned and the PAN in its last line found.
+    const whole = await collectEvidence(testCtx(), { home, config: await config(home), maxExpanded: Infinity });
+    expect(whole.recordings.find((r) => r.path === 's1.cast.gz')).toMatchObject({ errors: [], findings: [{ kind: 'pan', masked: '************1111' }] });
+    expect(proc(checks3(whole), '3.5.1').figures.max_expanded_bytes).toBeNull();
+  });
+
+  it("with the default limits, a zip entry over a quarter of them names pcigate evidence's --max-expanded size that scans it", async () => {
+    // 257 MiB of zeros: over the 256 MiB one entry may expand to by default; known from the declared size, not inflated.
+    const zip = writeZip([{ path: 'big.txt', bytes: Buffer.alloc(257 << 20) }]);
+    const { input } = await buildInput({ steps: [start('s1', ALICE), end('s1', ALICE)], recordings: { 'kept.zip': zip } });
+    expect(input.recordings.find((r) => r.path === 'kept.zip')!.errors).toEqual([{
+      file: 'recordings/kept.zip!big.txt',
+      message: expect.stringMatching(/ not scanned; pcigate evidence --max-expanded 2G or more scans it$/),
+    }]);
+    expect(proc(checks3(input), '3.5.1').figures.max_expanded_bytes).toBe(1024 ** 3);
+  });
+});
+
 describe('checks3: 3.3.1 / 3.5.1 scan of the exports the log announces', () => {
   const LOCAL_ADMIN = { sub: 'carol', via: 'local' as const };
   const announce = (type: 'evidence.export' | 'audit.access', detail: Record<string, unknown>) => ({
