@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -92,6 +92,11 @@ export async function startSshd(): Promise<Sshd> {
       'PrintMotd no',
       'PrintLastLog no',
       'AcceptEnv LANG LC_* PCIGATE_*',
+      // MARK tags every process a session starts, so stop() ends what a test left running "remotely".
+      // SHLVL=1 keeps Debian's bash from sourcing the user's ~/.bashrc for a command run over ssh (it does
+      // so only at shell level 1, and this makes it 2): the "remote host" must not run whatever the machine's
+      // rc files do (pyenv init takes a lock and seconds per session here, enough to trip idle timers).
+      `SetEnv ${MARK}=${dir} SHLVL=1`,
       'LogLevel ERROR',
       '',
     ].join('\n'),
@@ -118,14 +123,73 @@ export async function startSshd(): Promise<Sshd> {
     dir,
     async stop() {
       process.removeListener('exit', kill);
+      // The listener's per-connection children outlive it, and a session's processes (a detached `sleep`,
+      // a shell whose client went away) outlive those: end both, or they pile up over a test run.
+      const left = [...descendants(child.pid), ...marked(dir)];
       if (child.exitCode === null) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await done;
       }
+      // SIGTERM first, SIGKILL what is left: a shell killed outright cannot run its exit traps, and a lock
+      // one held (pyenv's rehash in a ~/.bashrc, say) would then stall every later session on this machine.
+      const signal = (pids: Iterable<number>, sig: NodeJS.Signals) => {
+        for (const pid of pids) try { process.kill(pid, sig); } catch { /* already gone */ }
+      };
+      const stragglers = () => [...new Set([...left, ...marked(dir)])].filter((pid) => existsSync(`/proc/${pid}`) && !zombie(pid));
+      signal(stragglers(), 'SIGTERM');
+      for (let i = 0; i < 40 && stragglers().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      signal(stragglers(), 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const MARK = 'SSHD_HARNESS_MARK';
+
+/** Pids of processes started by a session of the sshd in `dir` (its SetEnv mark), wherever they were reparented. */
+function marked(dir: string): number[] {
+  const needle = `\0${MARK}=${dir}\0`;
+  return procPids().filter((pid) => {
+    try {
+      return `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes(needle);
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  });
+}
+
+/** Pids of every process below `root` in the parent tree. */
+function descendants(root: number | undefined): number[] {
+  if (root === undefined) return [];
+  const parent = new Map<number, number>();
+  for (const pid of procPids()) {
+    try {
+      // Field 4 of /proc/PID/stat, after the parenthesised command (which may hold spaces and parentheses).
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* gone */ }
+  }
+  const out: number[] = [];
+  const below = (p: number) => { for (const [pid, pp] of parent) if (pp === p) { out.push(pid); below(pid); } };
+  below(root);
+  return out;
+}
+
+function zombie(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'latin1'));
+  } catch {
+    return true; // gone
+  }
+}
+
+function procPids(): number[] {
+  try {
+    return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 async function waitForPort(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
