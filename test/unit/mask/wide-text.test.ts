@@ -37,16 +37,17 @@ describe('card numbers in Unicode digits and separators', () => {
     expect(findPans(Buffer.from(input))).toEqual([]);
   });
 
-  it('a huge value with a few full-width digits is read in linear time without per-byte maps', () => {
+  it('a huge value with a few full-width digits is read without per-byte maps', () => {
     // A client's `SELECT '１２…' || repeat('a', …)`: the ASCII reading kept two Int32Array maps of the whole value
-    // (nine bytes per byte, 2.6 GB for 256 MB) and cost ~30 ns a byte; a card number at the end is still found.
+    // (nine bytes per byte, 1.1 GB more for these 128 MB); a card number at the end is still found. Memory, not
+    // time, is asserted (speed is for benchmarks): the peak RSS of this process may not grow by even half that.
     const n = 128 * 1024 * 1024;
     const buf = Buffer.alloc(n, 'a');
     Buffer.from(`${fw('1234567890123456789')} `).copy(buf, 0);
     Buffer.from(` ${fw('4111111111111111')}`).copy(buf, n - 49);
-    const t = performance.now();
+    const peak = process.resourceUsage().maxRSS * 1024;
     const spans = findPans(buf);
-    expect(performance.now() - t).toBeLessThan(3_000);
+    expect(process.resourceUsage().maxRSS * 1024 - peak).toBeLessThan(4 * n);
     expect(spans).toEqual([{ start: n - 48, end: n, digits: 16 }]);
   });
 
