@@ -89,11 +89,20 @@ function isPowerOfTwo(n: number): boolean {
   return n >= 1 && Number.isInteger(Math.log2(n));
 }
 
+/**
+ * Leaf hashes by index: an array, or anything that hands out leaf i (a verifier's flat buffer of a million
+ * leaves need not become a million objects).
+ */
+export interface Leaves {
+  readonly length: number;
+  at(i: number): Uint8Array | undefined;
+}
+
 /** MTH(D[lo:hi]) by the RFC's recursion; O(hi − lo). */
-function subtreeRoot(leaves: readonly Uint8Array[], lo: number, hi: number): Buffer {
+function subtreeRoot(leaves: Leaves, lo: number, hi: number): Buffer {
   const n = hi - lo;
   if (n === 0) return EMPTY_ROOT;
-  if (n === 1) return Buffer.from(leaves[lo] as Uint8Array);
+  if (n === 1) return Buffer.from(leaves.at(lo) as Uint8Array);
   const k = splitPoint(n);
   return nodeHash(subtreeRoot(leaves, lo, lo + k), subtreeRoot(leaves, lo + k, hi));
 }
@@ -158,7 +167,7 @@ export class MerkleAccumulator {
  * RFC 6962 §2.1.1 audit path PATH(m, D[n]) for leaf `index` in the tree of the first `size` leaves.
  * Ordered from the leaf's sibling up to the root's child, as verifyInclusion expects.
  */
-export function inclusionProof(leaves: readonly Uint8Array[], index: number, size: number): Buffer[] {
+export function inclusionProof(leaves: Leaves, index: number, size: number): Buffer[] {
   if (!(size >= 1 && size <= leaves.length)) throw new RangeError(`merkle: size ${size} outside 1..${leaves.length}`);
   if (!(index >= 0 && index < size)) throw new RangeError(`merkle: index ${index} outside 0..${size - 1}`);
   const path = (m: number, lo: number, hi: number): Buffer[] => {
@@ -203,7 +212,7 @@ export function verifyInclusion(leaf: Uint8Array, index: number, size: number, p
  * RFC 6962 §2.1.2 consistency proof PROOF(m, D[n]) between the tree of the first m leaves and the tree of
  * the first n leaves (0 < m ≤ n ≤ leaves.length). Empty when m = n.
  */
-export function consistencyProof(leaves: readonly Uint8Array[], m: number, n: number): Buffer[] {
+export function consistencyProof(leaves: Leaves, m: number, n: number): Buffer[] {
   if (!(n >= 1 && n <= leaves.length)) throw new RangeError(`merkle: size ${n} outside 1..${leaves.length}`);
   if (!(m >= 1 && m <= n)) throw new RangeError(`merkle: old size ${m} outside 1..${n}`);
   const sub = (mm: number, lo: number, hi: number, complete: boolean): Buffer[] => {

@@ -230,14 +230,12 @@ function proofFor(seq: number, s: ScannedLines, idxOfSeq: Int32Array, cp: Checkp
   if (!cp) return { seq, error: 'no valid signed checkpoint to prove against' };
   const n = cp.cp.size;
   if (!(Number.isSafeInteger(seq) && seq >= 0 && seq < n)) return { seq, error: `seq ${seq} is not covered by the newest checkpoint (size ${n})` };
-  const leaves: Uint8Array[] = [];
   for (let q = 0; q < n; q++) {
-    const i = idxOfSeq[q]!;
-    if (i < 0) return { seq, error: `seq ${q} is missing; no proof can be built` };
-    leaves.push(leafAt(s, i));
+    if (idxOfSeq[q]! < 0) return { seq, error: `seq ${q} is missing; no proof can be built` };
   }
-  const proof = inclusionProof(leaves, seq, n);
-  const leaf = leaves[seq]!;
+  // Leaves read from the scan's flat buffer as the proof needs them, not gathered into n objects.
+  const proof = inclusionProof({ length: n, at: (q) => leafAt(s, idxOfSeq[q]!) }, seq, n);
+  const leaf = leafAt(s, idxOfSeq[seq]!);
   return {
     seq, leaf: leafHexAt(s, idxOfSeq[seq]!), size: n, root: cp.cp.root.toString('hex'), rootBase64: cp.cp.root.toString('base64'),
     proof: proof.map((p) => p.toString('hex')), note: cp.note, verified: verifyInclusion(leaf, seq, n, proof, cp.cp.root),
