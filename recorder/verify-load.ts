@@ -125,7 +125,10 @@ function segmentSource(fs: Fs, file: string, name: string): SegmentSource {
   return {
     name,
     async read() {
-      const fh = await fs.open(file, 'r');
+      const fh = await fs.open(file, 'r').catch((e: unknown) => {
+        // Gone or unreadable since it was listed (verify reads each segment when it gets to it).
+        throw new VerificationError(`cannot read the segment ${file} (${errno(e) ?? 'error'})`, { cause: e });
+      });
       try {
         size ??= (await fh.stat()).size;
         const buf = Buffer.allocUnsafeSlow(size);

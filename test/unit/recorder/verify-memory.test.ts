@@ -150,6 +150,15 @@ describe('verify reads one segment at a time', () => {
     expect(probe.maxHeldOthers).toBe(0);
   });
 
+  it('a segment gone after it was listed is a clear verification error, not an internal one', async () => {
+    const dir = path.join(tmp, 'gone');
+    await fsp.cp(home, dir, { recursive: true });
+    const input = await loadVerifyInput(fsp as unknown as Fs, dir, { nowMicros: NOW_US, maxUnsealedMicros: 3600e6 });
+    const third = path.join(dir, 'log', (await segments(dir))[2]!);
+    await fsp.rm(third);
+    await expect(verifyLog(input)).rejects.toMatchObject({ name: 'VerificationError', message: `cannot read the segment ${third} (ENOENT)` });
+  });
+
   it('a segment a writer appends to while verify reads it is read up to its size at open: no torn line', async () => {
     const dir = path.join(tmp, 'growing');
     await fsp.cp(home, dir, { recursive: true });
