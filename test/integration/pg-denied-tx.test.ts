@@ -20,7 +20,7 @@ let gate: Gate;
 
 beforeAll(async () => {
   server = await startPostgres();
-  server.psql('create table items (id int primary key); create table secrets (id int);');
+  server.psql('create table items (id int primary key); create table secrets (id int); insert into secrets values (4242);');
   const config = configSchema.parse({
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
     policy: {
@@ -35,6 +35,24 @@ afterAll(async () => {
   await gate?.close();
   await server?.stop();
 });
+
+const kinds = (fs: Buffer[]) => fs.map((f) => String.fromCharCode(f[0]!)).join('');
+
+/** The answer to the Bind and Execute of the secrets read the server holds: refused by policy, none of its rows. */
+async function deniedRead(c: RawPgClient): Promise<void> {
+  const run = await c.untilReady();
+  expect(kinds(run)).toBe('2EZ');
+  expect(run[1]!.toString('latin1')).toContain('pcigate: denied by policy');
+  expect(Buffer.concat(run).toString('latin1')).not.toContain('4242');
+}
+
+/** A session that holds the secrets read under the statement `name` (Parsed, not run). */
+async function holdingSecrets(name: string): Promise<RawPgClient> {
+  const c = await RawPgClient.login(gate.broker);
+  c.sock.write(Buffer.concat([bytes.parse(name, 'select id from secrets'), bytes.sync()]));
+  expect(kinds(await c.untilReady())).toBe('1Z');
+  return c;
+}
 
 const ids = () => server.psql('select coalesce(string_agg(id::text, \',\' order by id), \'\') from items').trim();
 
@@ -257,8 +275,65 @@ describe('a named statement Parsed again (the server refuses with 42P05 and keep
     expect(run[1]!.toString('latin1')).toContain('pcigate: denied by policy');
     c.sock.end(bytes.terminate());
   });
+
+  it('Parsed again twice in pipelined batches, both refused: an Execute behind them is judged as the held statement', async () => {
+    const c = await holdingSecrets('chain');
+    // Undoing the first refused Parse, the mirror once skipped it (the name had been Parsed again behind it),
+    // and the second, refused too, restored the first one's text: the Execute ran the secrets read as `select 1`.
+    c.sock.write(Buffer.concat([
+      bytes.parse('chain', 'select 1'), bytes.sync(),
+      bytes.parse('chain', 'select 2'), bytes.sync(),
+      bytes.bind('', 'chain', []), bytes.execute(), bytes.sync(),
+    ]));
+    for (let i = 0; i < 2; i++) {
+      const refused = await c.untilReady();
+      expect(kinds(refused)).toBe('EZ');
+      expect(refused[0]!.toString('latin1')).toContain('42P05');
+    }
+    await deniedRead(c);
+    c.sock.end(bytes.terminate());
+  });
+
+  it('a Close of it the server skips, then a Parse of the name that fails analysis: still the held statement', async () => {
+    const c = await holdingSecrets('closed');
+    // The Close is skipped (the Parse before it fails), so the server still holds the secrets read when the
+    // next Parse fails analysis (42P01): the name is not one the server lacks, whose refused text would be let
+    // through for the server to answer 26000.
+    c.sock.write(Buffer.concat([
+      bytes.parse('', 'select from no_such_table_cl'), bytes.close('S', 'closed'), bytes.sync(),
+      bytes.parse('closed', 'select * from no_such_table_cl'), bytes.sync(),
+      bytes.bind('', 'closed', []), bytes.execute(), bytes.sync(),
+    ]));
+    expect(kinds(await c.untilReady())).toBe('EZ');
+    const failed = await c.untilReady();
+    expect(kinds(failed)).toBe('EZ');
+    expect(failed[0]!.toString('latin1')).toContain('42P01');
+    await deniedRead(c);
+    c.sock.end(bytes.terminate());
+  });
 });
 
+
+describe('a Parse of the unnamed statement the server skips (an error earlier in its batch)', () => {
+  it('a Bind of it behind the Sync binds what the server held before: judged as that once the server has answered', async () => {
+    const c = await holdingSecrets('');
+    // The unnamed Parse is skipped, so the Bind in the next batch binds the secrets read: the Execute was
+    // judged, at once, as `select 1`.
+    c.sock.write(Buffer.concat([
+      bytes.parse('x', 'select from no_such_table_un'), bytes.parse('', 'select 1'), bytes.sync(),
+      bytes.bind('', '', []), bytes.execute(), bytes.sync(),
+    ]));
+    expect(kinds(await c.untilReady())).toBe('EZ');
+    await deniedRead(c);
+    // Not skipped, it is judged as its own text.
+    c.sock.write(Buffer.concat([bytes.parse('', 'select 40 + 2'), bytes.sync(), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
+    expect(kinds(await c.untilReady())).toBe('1Z');
+    const ok = await c.untilReady();
+    expect(kinds(ok)).toBe('2DCZ');
+    expect(ok[1]!.toString('latin1')).toContain('42');
+    c.sock.end(bytes.terminate());
+  });
+});
 
 describe('a named Parse that fails analysis, over a name prepared by SQL PREPARE', () => {
   it('an Execute of the name is refused: the server runs the SQL-prepared statement, not the text that failed', async () => {

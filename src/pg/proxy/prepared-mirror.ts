@@ -36,13 +36,14 @@ export interface Prepared {
    * A named statement until the server has answered its Parse: it refuses a name it already holds (42P05),
    * and may hold one the mirror does not know (SQL PREPARE) or no longer hold one it does (DEALLOCATE,
    * DISCARD), so which text a Bind of it binds is known only then. `settled` resolves when it has
-   * answered; `rejected` then tells which (undo). `prev`: what the mirror held under the name before.
+   * answered; `rejected` then tells which (undo). The unnamed statement too, once a Bind behind a Sync binds
+   * it before the server has answered its Parse (see bind).
    */
   unsure?: Unsure;
 }
 
 /** See Prepared.unsure. `held`: what the server holds under the name once it has refused the Parse. */
-export interface Unsure { prev: Prepared | undefined; settled: Promise<void>; settle: () => void; rejected?: boolean; held?: Prepared | undefined }
+export interface Unsure { settled: Promise<void>; settle: () => void; rejected?: boolean; held?: Prepared | undefined }
 
 /** A portal the client bound (Bind), as pcigate mirrors it: the text and parameters an Execute of it runs. */
 export interface Portal {
@@ -60,16 +61,24 @@ export interface Portal {
 }
 
 /**
- * A change a Parse or Close S made to the mirror: the name, what it held before, what a Parse put there
- * (`set`; undefined for a Close S), and the change's generation and the one before it (lastGen), so that undo
- * undoes only changes still in place.
+ * A change a Parse or Close S made to the mirror: the name, what the server holds under it before the change
+ * (`prev`), what a Parse put there (`set`; undefined for a Close S), and the next change to the same name the
+ * server has not answered yet (see undo).
  */
 export interface MirrorChange {
   name: string;
+  /**
+   * What the server holds under the name when it reads this message. Taken from the mirror when the message is
+   * sent; when a change to the name before it is undone, that one's outcome replaces it (undo), so it is never a
+   * text only a refused or skipped message put there.
+   */
   prev: Prepared | undefined;
   set: Prepared | undefined;
-  gen: number;
-  prevGen: number | undefined;
+  next: MirrorChange | undefined;
+  /** The batch (the Syncs before it) the message was sent in: see bind. */
+  batch: number;
+  /** The server answered it, or it was undone: an undo of it again changes nothing. */
+  done: boolean;
 }
 
 export class PreparedMirror {
@@ -82,9 +91,13 @@ export class PreparedMirror {
    */
   private readonly skippedPrepared = new Map<string, { sql: string; types: number[] }>();
   private readonly skippedPortals = new Map<string, Portal>();
-  /** Which Parse or Close S last changed each name in `prepared`: see undo. */
-  private mirrorGen = 0;
-  private readonly lastGen = new Map<string, number>();
+  /**
+   * The last change to each name the server has not answered yet: the tail of the name's chain of pending
+   * changes (MirrorChange.next), in the order the server reads them. See undo.
+   */
+  private readonly pending = new Map<string, MirrorChange>();
+  /** How many Syncs have been forwarded: the batch a change was made in (MirrorChange.batch). */
+  private batch = 0;
   /** The session has ended: nothing more is told to the hooks. */
   private ended = false;
 
@@ -96,18 +109,25 @@ export class PreparedMirror {
     const prev = this.prepared.get(name);
     const set: Prepared = { sql, types };
     if (otherwise) set.otherwise = otherwise;
-    if (name !== '') {
-      let settle = () => {};
-      const settled = new Promise<void>((r) => { settle = r; });
-      set.unsure = { prev, settled, settle };
-    }
+    if (name !== '') set.unsure = newUnsure();
     this.prepared.set(name, set);
     return this.change(name, prev, set);
   }
 
-  /** A Bind the server will read: `portal` holds what `statement` holds now. Tells onPortal of a named one. */
+  /**
+   * A Bind the server will read: `portal` holds what `statement` holds now. Tells onPortal of a named one.
+   *
+   * The unnamed statement's Parse is not unsure (the server replaces whatever it held), but the server may skip
+   * it, behind an error earlier in its batch. A Bind in that batch is skipped with it; one sent after the Sync
+   * is not, and binds what the server held before: its Executes wait for the Parse's answer, as for a named one
+   * (only then is the Promise made, so the usual Parse, Bind, Execute, Sync makes none).
+   */
   bind(portal: string, statement: string, params: BindParam[], resultFormats: number[]): void {
     const ps = this.prepared.get(statement);
+    if (ps && !ps.unsure) {
+      const c = this.pending.get(statement);
+      if (c && c.set === ps && c.batch !== this.batch) ps.unsure = newUnsure();
+    }
     const p = { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
     this.portals.set(portal, p);
     if (portal !== '') this.portalBound(portal, p, ps);
@@ -137,8 +157,12 @@ export class PreparedMirror {
     this.skippedPortals.set(portal, { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, ...textFlags(ps) });
   }
 
-  /** The Sync that ends the server's skipping has been forwarded: what the client sent before it is forgotten. */
+  /**
+   * A Sync has been forwarded. It ends the server's skipping, if it skips: what the client sent before it is
+   * forgotten. What the client sends behind it runs even when the server skips what came before it (bind).
+   */
   endSkipping(): void {
+    this.batch++;
     this.skippedPrepared.clear();
     this.skippedPortals.clear();
   }
@@ -197,8 +221,9 @@ export class PreparedMirror {
 
   /** The server answered the Parse or Close S that made `change` (ParseComplete, CloseComplete). */
   answered(change: MirrorChange): void {
-    // Done: nothing to undo for that name unless a later message changes it again.
-    if (this.lastGen.get(change.name) === change.gen) this.lastGen.delete(change.name);
+    // The server holds `set` now, which is the next change's `prev` already.
+    change.done = true;
+    if (this.pending.get(change.name) === change) this.pending.delete(change.name);
     const set = change.set;
     if (set?.unsure) { set.unsure.settle(); delete set.unsure; }
   }
@@ -210,14 +235,21 @@ export class PreparedMirror {
 
   /**
    * The server answered `failed` with an error, and skipped `changes` (which hold `failed` when it is a
-   * Parse or Close S; in the order they were sent). They are undone in the mirror, last to first: policy judges
-   * an Execute by it, and keeping a refused text let a statement the server held run as whatever the client had
-   * Parsed over it (a denied table read as `select 1`). Each only where the mirror still holds what that message
-   * left: a pipelining client may have changed the name again behind the Sync.
+   * Parse or Close S; in the order they were sent). Policy judges an Execute by the mirror, and keeping a
+   * refused text let a statement the server held run as whatever the client had Parsed over it (a denied table
+   * read as `select 1`), so each is undone: the name holds again what the server holds.
+   *
+   * Each name's pending changes form a chain in the order the server reads them, so when one is undone every
+   * change before it to that name has been answered or undone, and its `prev` is what the server holds. A
+   * pipelining client may have changed the name again behind the Sync: then the mirror holds that later change
+   * and stays, but the later change's `prev` (taken from the mirror when it was sent: this undone change's
+   * text) becomes what the server holds. Otherwise a later refused Parse (42P05) would restore a text the
+   * server never held: two Parses of a held name, both refused, left the first one's text in the mirror.
+   * They are undone first to last, so a chain undone in one error passes the true `prev` along it.
    */
   undo(changes: readonly MirrorChange[], failed: MirrorChange | undefined, sqlstate: string | undefined): void {
-    for (let i = changes.length - 1; i >= 0; i--) {
-      const m = changes[i]!;
+    for (const m of changes) {
+      if (m.done) continue;
       // What the server holds under the name now. A message it skipped changed nothing: what was there
       // before. The one that failed: a named statement it held stays; the unnamed one is dropped by its
       // failed Parse; for a name the mirror did not have, one prepared by SQL (42P05), whose text is not known
@@ -235,10 +267,15 @@ export class PreparedMirror {
         m.set.unsure.held = held === null ? m.set : held;
         m.set.unsure.settle();
       }
-      if (this.lastGen.get(m.name) !== m.gen) continue;
-      if (m.prevGen === undefined) this.lastGen.delete(m.name); else this.lastGen.set(m.name, m.prevGen);
-      if (held) this.prepared.set(m.name, held);
-      else if (held === undefined) this.prepared.delete(m.name);
+      if (held === null) { this.answered(m); continue; }
+      m.done = true;
+      if (m.next) {
+        // Changed again since: the mirror keeps that change, which now changes what the server holds.
+        m.next.prev = held;
+        continue;
+      }
+      this.pending.delete(m.name);
+      if (held) this.prepared.set(m.name, held); else this.prepared.delete(m.name);
     }
   }
 
@@ -248,8 +285,10 @@ export class PreparedMirror {
   }
 
   private change(name: string, prev: Prepared | undefined, set: Prepared | undefined): MirrorChange {
-    const change = { name, prev, set, gen: ++this.mirrorGen, prevGen: this.lastGen.get(name) };
-    this.lastGen.set(name, change.gen);
+    const change: MirrorChange = { name, prev, set, next: undefined, batch: this.batch, done: false };
+    const last = this.pending.get(name);
+    if (last) last.next = change;
+    this.pending.set(name, change);
     return change;
   }
 
@@ -269,6 +308,13 @@ export class PreparedMirror {
       onPortal.call(this.hooks, name, knownText(held));
     });
   }
+}
+
+/** A Parse's Unsure, before the server has answered it. */
+function newUnsure(): Unsure {
+  let settle = () => {};
+  const settled = new Promise<void>((r) => { settle = r; });
+  return { settled, settle };
 }
 
 /** What a portal bound from `ps` knows of its text: none (`ps` unknown or never Parsed here), or one the server refused. */

@@ -141,7 +141,7 @@ describe('PreparedMirror', () => {
     expect(boundFrom(m, 'kept')).toMatchObject({ sql: 'select 2' });
   });
 
-  it('changes are undone last to first, and one the client made again behind the Sync stays', () => {
+  it('changes are undone in the order sent, and one the client made again behind the Sync stays', () => {
     const { m } = mirror();
     m.answered(m.parse('', 'select 0', [], undefined));
     const a = m.parse('', 'select 1', [], undefined);
@@ -168,6 +168,112 @@ describe('PreparedMirror', () => {
     m.answered(done);
     m.undo([done], undefined, '42601');
     expect(boundFrom(m, 's')).toMatchObject({ sql: '', textUnknown: true });
+  });
+
+  describe('a chain of changes to one name, undone out of order (each error undoes its own batch): what the server holds', () => {
+    /** A Bind of `portal` from `statement`, and the unsure Parse it waits on (the relay's Execute). */
+    function bound(m: PreparedMirror, portal: string, statement: string) {
+      m.bind(portal, statement, [], []);
+      const p = m.portal(portal, false)!;
+      return { p, unsure: m.unsure(p)! };
+    }
+    /** What an Execute of `b` is judged as once its Parse settled, as the relay resolves it. */
+    async function judged(m: PreparedMirror, b: ReturnType<typeof bound>, portal: string) {
+      await b.unsure.settled;
+      m.resolve(b.p, b.unsure);
+      return m.executeStatement(b.p, portal, 0);
+    }
+
+    it('two Parses of a held name in two batches, both refused (42P05): the held text, not the first refused one', async () => {
+      const { m } = mirror();
+      m.answered(m.parse('kept', 'select id from secrets', [], undefined));
+      const a = m.parse('kept', 'select 1', [], undefined);
+      const b = m.parse('kept', 'select 2', [], undefined);
+      const e = bound(m, '', 'kept');
+      m.undo([a], a, '42P05');
+      m.undo([b], b, '42P05');
+      expect(await judged(m, e, '')).toMatchObject({ sql: 'select id from secrets' });
+      expect(boundFrom(m, 'kept')).toMatchObject({ sql: 'select id from secrets' });
+    });
+
+    it('three refused, the last two in one batch (a refused, b skipped behind it) or each on its own', async () => {
+      for (const split of [false, true]) {
+        const { m } = mirror();
+        m.answered(m.parse('kept', 'select id from secrets', [], undefined));
+        const a = m.parse('kept', 'select 1', [], undefined);
+        const b = m.parse('kept', 'select 2', [], undefined);
+        const c = m.parse('kept', 'select 3', [], undefined);
+        const e = bound(m, '', 'kept');
+        m.undo([a], a, '42P05');
+        if (split) { m.undo([b], b, '42P05'); m.undo([c], c, '42P05'); } else m.undo([b, c], b, '42P05');
+        expect(await judged(m, e, '')).toMatchObject({ sql: 'select id from secrets' });
+        expect(boundFrom(m, 'kept')).toMatchObject({ sql: 'select id from secrets' });
+      }
+    });
+
+    it('a Parse refused after a Close S the server skipped: the statement the Close left in place', async () => {
+      const { m } = mirror();
+      m.answered(m.parse('kept', 'select id from secrets', [], undefined));
+      const close = m.closeStatement('kept');
+      // 42P01: the server analyses the text before it finds the name taken. The mirror must not take the
+      // name for one it did not have (that would keep the refused text, and an Execute of it be let through).
+      const again = m.parse('kept', 'select * from missing', [], undefined);
+      const e = bound(m, '', 'kept');
+      m.undo([close], undefined, '42601');
+      m.undo([again], again, '42P01');
+      const stmt = await judged(m, e, '');
+      expect(stmt).toMatchObject({ sql: 'select id from secrets' });
+      expect(stmt).not.toHaveProperty('textRefused');
+      expect(boundFrom(m, 'kept')).toMatchObject({ sql: 'select id from secrets' });
+    });
+
+    it('a Close S the server skipped after a refused Parse, then a Parse refused: the held text', async () => {
+      const { m } = mirror();
+      m.answered(m.parse('kept', 'select id from secrets', [], undefined));
+      const a = m.parse('kept', 'select 1', [], undefined);
+      const close = m.closeStatement('kept');
+      const b = m.parse('kept', 'select 2', [], undefined);
+      const e = bound(m, '', 'kept');
+      m.undo([a, close], a, '42P05');
+      m.undo([b], b, '42P05');
+      expect(await judged(m, e, '')).toMatchObject({ sql: 'select id from secrets' });
+    });
+
+    it('portals bound in between, from each refused Parse, bind the held text; onPortal is told so', async () => {
+      const { m, portals } = mirror();
+      m.answered(m.parse('kept', 'select id from secrets', [], undefined));
+      const a = m.parse('kept', 'select 1', [], undefined);
+      const pa = bound(m, 'pa', 'kept');
+      const b = m.parse('kept', 'select 2', [], undefined);
+      const pb = bound(m, 'pb', 'kept');
+      m.undo([a], a, '42P05');
+      m.undo([b], b, '42P05');
+      expect(await judged(m, pa, 'pa')).toMatchObject({ sql: 'select id from secrets' });
+      expect(await judged(m, pb, 'pb')).toMatchObject({ sql: 'select id from secrets' });
+      await tick();
+      expect(portals).toEqual([['pa', null], ['pb', null], ['pa', 'select id from secrets'], ['pb', 'select id from secrets']]);
+    });
+    it('an unnamed Parse the server skips, bound behind the Sync: the Execute waits, and binds what the server held', async () => {
+      const { m } = mirror();
+      m.answered(m.parse('', 'select id from secrets', [], undefined));
+      m.endSkipping();
+      const bad = m.parse('x', 'select from nowhere', [], undefined);
+      const skipped = m.parse('', 'select 1', [], undefined);
+      // Bound in its own batch: skipped with it if it is, so nothing to wait for.
+      m.bind('', '', [], []);
+      expect(m.unsure(m.portal('', false)!)).toBeUndefined();
+      m.endSkipping();
+      const e = bound(m, '', '');
+      m.undo([bad, skipped], bad, '42P01');
+      expect(await judged(m, e, '')).toMatchObject({ sql: 'select id from secrets' });
+      expect(boundFrom(m, '')).toMatchObject({ sql: 'select id from secrets' });
+      // Answered: its own text.
+      const next = m.parse('', 'select 2', [], undefined);
+      m.endSkipping();
+      const ok = bound(m, '', '');
+      m.answered(next);
+      expect(await judged(m, ok, '')).toMatchObject({ sql: 'select 2' });
+    });
   });
 
   it('while the server skips, an Execute sees what the ignored Parse and Bind would have made, until the Sync', () => {
