@@ -142,6 +142,8 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
         `nice -n 1 touch ${m(6)}`, `sh -c 'touch ${m(7)}'`, `bash -c "touch ${m(8)}"`, `/usr/bin/t?uch ${m(9)}`, `/usr/bin/to[u]ch ${m(10)}`,
         `$SHELL -c 'touch ${m(11)}'`, `env X=1 /usr/bin/tou''ch ${m(12)}`, `find ${home} -maxdepth 0 -exec touch ${m(13)} \\;`,
         `m''kdir ${m(14)}`, `sh -c 'echo; mkdir ${m(15)}'`,
+        // The value assigned before the command, run by a one-word -c line.
+        `X='touch ${m(16)}' sh -c '$X'`,
       ];
       for (const cmd of evasions) {
         const r = await run(cmd);
@@ -157,7 +159,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     }
     const rules = records().filter((x) => x.type === 'ssh.exec' && x.outcome === 'denied' && JSON.stringify(x.detail).includes('evaded-'))
       .map((x) => (x.detail as { rule: string }).rule);
-    expect(rules.filter((r) => r === 'ssh.exec.deny[0]').length).toBe(13);
+    expect(rules.filter((r) => r === 'ssh.exec.deny[0]').length).toBe(14);
     expect(rules.filter((r) => r === 'ssh.exec.unreadable').length).toBe(1);
     expect(rules.filter((r) => r === 'ssh.exec.hold[0]').length).toBe(2);
   }, 90_000);

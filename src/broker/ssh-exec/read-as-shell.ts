@@ -6,7 +6,7 @@
 import { globMatches } from '../../policy/ssh-rules.js';
 import { commandNames, globName, mayName, patternForms } from './command-names.js';
 import { commandFromInput, DATA_COMMANDS } from './input-commands.js';
-import { ASSIGNMENT, INPUT_READERS, inCommandPlace, NESTED, OPAQUE, readsInput, RESERVED, RUNNERS } from './shell-programs.js';
+import { ASSIGNMENT, givenLineAt, INPUT_READERS, inCommandPlace, NESTED, OPAQUE, readsInput, RESERVED, RUNNERS } from './shell-programs.js';
 import { shellCommands } from './shell-words.js';
 import type { ShellWord } from './shell-words.js';
 
@@ -25,6 +25,55 @@ const MAX_DEPTH = 4;
  */
 export const MAX_READ_CHARS = 1 << 20;
 
+const tooDeep: ShellReading = { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the command nests command lines given to programs that run their arguments more than ${MAX_DEPTH} deep (sh -c '…' within sh -c '…'), deeper than pcigate reads against this connection's deny and hold patterns; pcigate does not run it` };
+
+/**
+ * Variables whose value a shell runs, sources or expands as a prompt: bash's PS0 (interactive) and PS4 (`set -x`:
+ * `PS4='$(rm -rf /)' bash -xc :`), PS1-PS3, PROMPT_COMMAND, BASH_ENV and sh's ENV (expanded, then sourced:
+ * `BASH_ENV='$(rm -rf /)' bash -c :`), zsh's PROMPT, RPROMPT and PROMPT4. Assigned, read or declared anywhere in
+ * a command (`PS4=…`, `export PS4`, `read PS4`, `env BASH_ENV=… sh`), the line is refused.
+ */
+const CODE_VARIABLE = /^(?:PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PROMPT[0-4]?|RPROMPT|RPS1)(?:\[|\+?=|$)/;
+
+/** Builtins whose operands are names or arithmetic (`let X`, `declare -i X=Y`, `read PS4`). */
+const NAME_BUILTINS = new Set(['let', 'declare', 'typeset', 'local', 'export', 'readonly', 'read', 'readarray', 'mapfile', 'printf', 'getopts', 'unset']);
+
+/**
+ * The word through which the shell evaluates a value as code in this command (`words`, `first` the index of its
+ * name), or undefined: an expansion that evaluates (ShellWord.evaluates: `$((X))`, `$[X]`, `${X@P}`, `${!X}`,
+ * `${s:X}`, bash's `((X))`); `let`, `declare -i` (an integer's assignments are arithmetic) and `[[ X -eq Y ]]`
+ * (its operands are arithmetic); an array element assigned by a subscript not of numbers (`a[X]=1`, where X is
+ * arithmetic); a subscript holding a command substitution left as text; a variable a shell runs, sources or
+ * expands as a prompt (CODE_VARIABLE) assigned or named to a builtin that sets it; alias and hash -p, which make
+ * a name run another program. In bash, `X='a[$(rm -rf /)]'; let X` runs rm: the value is code, and it can be
+ * built at run time (`X=$(printf …)`, `read X`) where no reading sees it, so these sites are refused, not the
+ * values.
+ */
+function evaluatesValue(words: readonly ShellWord[], first: number): string | undefined {
+  const name = words[first]?.text ?? '';
+  const builtin = NAME_BUILTINS.has(name);
+  for (const [i, w] of words.entries()) {
+    if (w.evaluates) return w.text;
+    if (w.redirect === true) continue;
+    const sub = /^[A-Za-z_][A-Za-z0-9_]*\[([^\]]*)\]\+?=/.exec(w.text);
+    if (sub && !/^[0-9]*$/.test(sub[1]!)) return w.text;
+    // A name with a subscript holding a command substitution this shell left as text, which a builtin given the
+    // name evaluates (`[[ -v 'a[$(cmd)]' ]]`, `printf -v 'a[$(cmd)]'`, `read`, `unset`, `declare`).
+    if (w.quotedCode && /[A-Za-z_][A-Za-z0-9_]*\[[^\]]*(?:\$[({[]|`)/.test(w.text)) return w.text;
+    if (CODE_VARIABLE.test(w.text) && (ASSIGNMENT.test(w.text) || (builtin && i > first))) return w.text;
+  }
+  if (name === 'let') return name;
+  // alias and hash -p make a name run another program (`alias ls=rm`, `hash -p /bin/rm ls`: `ls -rf /` runs rm).
+  if (name === 'alias' && words.some((w) => w.text.includes('='))) return name;
+  if (name === 'hash' && words.some((w) => /^-[A-Za-z]*p/.test(w.text))) return `${name} -p`;
+  if (['declare', 'typeset', 'local', 'export', 'readonly'].includes(name) && words.slice(first + 1).some((w) => /^-[A-Za-z]*i/.test(w.text))) return `${name} -i`;
+  if (name === '[[') {
+    const op = words.find((w) => /^-(?:eq|ne|lt|le|gt|ge)$/.test(w.text));
+    if (op) return `[[ … ${op.text} … ]]`;
+  }
+  return undefined;
+}
+
 /**
  * Deny and hold patterns match a command's text, and the shell reads text otherwise: `r''m -rf /`, `\rm`,
  * `"rm"`, `/bin/rm`, `env rm`, `sudo rm`, `nice rm`, `sh -c 'rm -rf /'` all run rm, and `/bin/r? -rf /` may.
@@ -36,7 +85,10 @@ export const MAX_READ_CHARS = 1 << 20;
  * computes (`$X`, `` `…` ``) cannot be read: where it may name the command (the first word, or any after a
  * program in RUNNERS — `sh -c "$X"` runs X's value as code) the command is refused while the connection has
  * deny or hold patterns; so is a command xargs, find -exec or parallel take from data (commandFromInput: `xargs -I{} {}`,
- * `parallel ::: 'cmd'`). A command name with an unquoted glob counts as every name the glob matches. Where in
+ * `parallel ::: 'cmd'`). A shell's -c line, a -c option's value and a word holding a `$`, backtick, quote or
+ * backslash left as text are read as lines even when one word (`sh -c '$X'`); an assignment's value written out
+ * is read as a line (`X='rm -rf /' sh -c '$X'`); the places where bash evaluates a value as code are refused
+ * (evaluatesValue). A command name with an unquoted glob counts as every name the glob matches. Where in
  * doubt it refuses (`sudo grep rm notes` is refused under `rm *`). It cannot see a program that runs code given
  * in another language (`python -c`, `awk 'BEGIN{system(…)}'`, `perl -e`), nor what a script does: allow lists
  * naming whole commands are the control to prefer, and an allowed interpreter runs anything.
@@ -53,7 +105,8 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     // redirections (`>/tmp/x rm …`, `2>&1 rm …`) are not the command.
     let first = 0;
     while (first < words.length && (words[first]!.redirect || ASSIGNMENT.test(words[first]!.text) || RESERVED.has(words[first]!.text))) first++;
-    const base = (w: ShellWord) => w.text.slice(w.text.lastIndexOf('/') + 1);
+    // An assignment is kept whole (`X=a/b` is not a name `b`): words after it are still in a command's place.
+    const base = (w: ShellWord) => (ASSIGNMENT.test(w.text) ? w.text : w.text.slice(w.text.lastIndexOf('/') + 1));
     // Words that may be run as a command: the first, and any after a program that runs its arguments. A command
     // name with a glob counts as every name it matches, so one that may match such a program is one
     // (`/usr/bin/en? rm -rf /`, `/bin/s[h] -c '…'`).
@@ -64,6 +117,10 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
       if (w.dynamic && named(i)) {
         return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the word '${w.text}' is computed by the shell ($ or \`) where it may name the command to run, so pcigate cannot tell what runs against this connection's deny and hold patterns; pcigate does not run it (write the value out)` };
       }
+    }
+    const evaluated = evaluatesValue(words, first);
+    if (evaluated !== undefined) {
+      return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `'${evaluated}' has the shell evaluate a value as code (arithmetic, where 'a[$(cmd)]' runs cmd, a prompt, a variable the shell runs or sources, or a name made to run another program: alias, hash -p), and the value can come from the line itself, so pcigate cannot tell what runs against this connection's deny and hold patterns; pcigate does not run it (write the value out)` };
     }
     for (let i = 0; i < words.length; i++) {
       if (!named(i)) continue;
@@ -88,6 +145,18 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
         }
       }
     }
+    // An assignment's value written out is read as a command line (`X='rm -rf /' sh -c '$X'`,
+    // `GIT_SSH_COMMAND='rm -rf /' git fetch`, `alias x='rm -rf /'`, `make CC='rm -rf /'`): a program or a later
+    // shell may run it, and where it does (`$X`, `sh -c '$X'`) the reading sees only the name. A value the shell
+    // computes (`X=$HOME`, `X=$(date)`) is data, its command substitutions read as commands of their own, unless
+    // it also holds blanks or operators (`X="$HOME"';rm -rf /'`: its text is read, a computed first word refused).
+    for (const w of words) {
+      const eq = w.redirect === true ? null : ASSIGNMENT.exec(w.text);
+      if (!eq || (w.dynamic && w.quotedCode !== true && !NESTED.test(w.text.slice(eq[0].length)))) continue;
+      if (depth >= MAX_DEPTH) return tooDeep;
+      const inner = readAsShell(w.text.slice(eq[0].length), exec, action, depth + 1, budget);
+      if (inner) return inner;
+    }
     // After the readings, so that a deny pattern a reading matched is the reason given.
     for (const [i, w] of words.entries()) {
       if (named(i) && (OPAQUE.has(base(w)) || (w.glob && mayName(globName(w.text), OPAQUE)))) {
@@ -96,14 +165,14 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     }
     const plain = words.filter((w) => w.redirect !== true);
     const names = plain.map(base);
+    const texts = plain.map((w) => w.text);
     for (let i = 0; i < plain.length; i++) {
       // A command name glob that may name such a program (`/bin/?h`) is taken to be it, reading its input.
       const may = plain[i]!.glob && mayName(globName(plain[i]!.text), INPUT_READERS);
-      if (!named(words.indexOf(plain[i]!)) || !(may || readsInput(names, i)) || !inCommandPlace(names, i)) continue;
-      return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `'${plain[i]!.text}' here runs a shell that reads its commands from its input (no -c and no script), which pcigate cannot read against this connection's deny and hold patterns; pcigate does not run it (give the command with -c)` };
+      if (!named(words.indexOf(plain[i]!)) || !(may || readsInput(names, i, texts)) || !inCommandPlace(names, i)) continue;
+      return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `'${plain[i]!.text}' here runs a shell that reads its commands from its input (no -c and no script, or the input named as its script: /dev/stdin, <(…)), which pcigate cannot read against this connection's deny and hold patterns; pcigate does not run it (give the command with -c)` };
     }
     // xargs, find -exec and parallel given a placeholder (`{}`) or nothing where the command is: it is data.
-    const texts = plain.map((w) => w.text);
     for (let i = 0; i < plain.length; i++) {
       const progs = plain[i]!.glob ? DATA_COMMANDS.filter((p) => mayName(globName(plain[i]!.text), new Set([p]))) : DATA_COMMANDS.filter((p) => p === names[i]);
       if (progs.length === 0 || !named(words.indexOf(plain[i]!)) || !inCommandPlace(names, i)) continue;
@@ -114,11 +183,21 @@ export function readAsShell(command: string, exec: { deny: readonly string[]; ho
     }
     if (runAt >= 0) {
       const after = words.slice(runAt + 1).filter((w) => w.redirect !== true);
-      const nested = after.filter((w) => NESTED.test(w.text));
-      // Nested deeper than it is read: what the innermost line runs is unseen, so it is not run (fail closed).
-      if (nested.length > 0 && depth >= MAX_DEPTH) {
-        return { action: 'deny', rule: 'ssh.exec.unreadable', reason: `the command nests command lines given to programs that run their arguments more than ${MAX_DEPTH} deep (sh -c '…' within sh -c '…'), deeper than pcigate reads against this connection's deny and hold patterns; pcigate does not run it` };
+      // A word after a program that runs its arguments is read as a command line of its own when it is one
+      // (blanks, operators), when it holds a `$`, backtick, quote or backslash that this shell left to a later
+      // one (`eval '$X'`, `su -c '$X'`, `ssh host '"$@"'`), and whatever it holds when it is a shell's -c line or
+      // follows a -c option (`sh -c '$X'`, `sh -c "shut''down"`, `su -c '/sbin/shutdow?'`): a one-word line
+      // is a line too.
+      const lines = new Set<ShellWord>();
+      for (let j = 0; j < plain.length; j++) {
+        const at = givenLineAt(names, j);
+        if (at >= 0) lines.add(plain[at]!);
+        // (find's -exec is no -c.)
+        if (j > 0 && /^-[A-Za-z]*c$|^--(session-)?command$/.test(texts[j - 1]!) && texts[j - 1] !== '-exec') lines.add(plain[j]!);
       }
+      const nested = after.filter((w) => NESTED.test(w.text) || /[$`'"\\]/.test(w.text) || lines.has(w));
+      // Nested deeper than it is read: what the innermost line runs is unseen, so it is not run (fail closed).
+      if (nested.length > 0 && depth >= MAX_DEPTH) return tooDeep;
       for (const w of nested) {
         const inner = readAsShell(w.text, exec, action, depth + 1, budget);
         if (inner) return inner;

@@ -16,6 +16,8 @@ export const RUNNERS: ReadonlySet<string> = new Set([
   // bash keywords whose words hold a command: `coproc rm …`, `function f { rm …; }`, and zsh's `repeat 3 rm …`
   // (read like a runner's).
   'coproc', 'function', 'repeat',
+  // bash's trap runs its first argument as a command line when the signal comes (`trap 'rm -rf /' EXIT`).
+  'trap',
 ]);
 
 /**
@@ -24,7 +26,7 @@ export const RUNNERS: ReadonlySet<string> = new Set([
  * (`tmux send-keys`, `screen -X stuff`), their own command language and configuration files. Where one may be
  * the command, the line is refused as unreadable while the connection has deny or hold patterns.
  */
-export const OPAQUE: ReadonlySet<string> = new Set(['at', 'batch', 'tmux', 'screen']);
+export const OPAQUE: ReadonlySet<string> = new Set(['at', 'batch', 'tmux', 'screen', 'fc']);
 
 /**
  * Words that may come before a command's name and are not it: POSIX sh's reserved words (2.4), bash's `time`,
@@ -40,7 +42,10 @@ export const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'csh', 'tcsh', 'fish']);
 
 /** The programs readsInput knows. */
-export const INPUT_READERS: ReadonlySet<string> = new Set([...SHELLS, 'su', 'sudo', 'parallel']);
+export const INPUT_READERS: ReadonlySet<string> = new Set([...SHELLS, 'su', 'sudo', 'parallel', '.', 'source']);
+
+/** A script's path that is the shell's input or a pipe's end: `-`, /dev/stdin, /dev/fd/N, /proc/…/fd/N. */
+const INPUT_FILE = /^(?:-|\/dev\/stdin|\/dev\/fd\/\d+|\/proc\/[^/]+\/fd\/\d+)$/;
 
 /**
  * Whether the program `names[i]` (file names of a command's words, redirections left out) runs commands read
@@ -48,7 +53,7 @@ export const INPUT_READERS: ReadonlySet<string> = new Set([...SHELLS, 'su', 'sud
  * without a command, `sh -c` without its line (`xargs sh -c`). `echo 'rm -rf /' | sh`, or lines sent after it on
  * the channel, run what no reading saw. (`parallel` without a command is commandFromInput's, input-commands.ts.)
  */
-export function readsInput(names: readonly string[], i: number): boolean {
+export function readsInput(names: readonly string[], i: number, texts: readonly string[] = names): boolean {
   const name = names[i]!;
   const args = names.slice(i + 1);
   const opt = (a: string) => /^[-+]/.test(a);
@@ -57,8 +62,12 @@ export function readsInput(names: readonly string[], i: number): boolean {
     const opts = k < 0 ? args : args.slice(0, k);
     // The -c line is read as nested; without one it is what xargs or parallel appends from their input.
     if (opts.some((a) => /^-[A-Za-z]*c|^--command$/.test(a))) return k < 0;
-    return k < 0 || opts.some((a) => /^-[A-Za-z]*s/.test(a));
+    return k < 0 || opts.some((a) => /^-[A-Za-z]*s/.test(a)) || INPUT_FILE.test(texts[i + 1 + k]!);
   }
+  // `. FILE` and `source FILE` run FILE's commands in this shell: the input named as a file, or no file left
+  // once bash's `<(…)` is taken apart (`. <(echo 'rm -rf /')`, read as a command of its own), runs what no
+  // reading saw. (A script file is not read, as `bash deploy.sh`'s is not.)
+  if (name === '.' || name === 'source') return args.length === 0 || INPUT_FILE.test(texts[i + 1]!);
   if (name === 'su') return !args.some((a) => /^-[A-Za-z]*c|^--(session-)?command/.test(a));
   if (name === 'sudo') {
     let shell = false;

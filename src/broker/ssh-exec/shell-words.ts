@@ -12,7 +12,76 @@
  * which the shell opens and never runs; `'maybe'` when only some shells read it so: zsh's `>! x` and fish's
  * `>? x` name x as the target, while sh's target is `!` or `?` and x is a word of the command.
  */
-export interface ShellWord { text: string; dynamic: boolean; glob: boolean; redirect: boolean | 'maybe' }
+export interface ShellWord {
+  text: string; dynamic: boolean; glob: boolean; redirect: boolean | 'maybe';
+  /**
+   * The shell evaluates a variable's value as code here (bash): arithmetic naming a variable (`$((X))`, `$[X]`,
+   * `${s:X}`, `${a[X]}`) evaluates X's value as arithmetic, where `a[$(cmd)]` runs cmd; `${X@P}` expands X's
+   * value as a prompt, `$(cmd)` in it included; `${!X}` reads the variable X names, a subscript included.
+   */
+  evaluates?: true;
+  /**
+   * A `$` or backtick in the word's text that this shell took as a character (inside single quotes, or escaped:
+   * `'$X'`, `\\$X`): code for a shell that reads the text later (`sh -c '$X'`, an assignment's value that a
+   * program runs).
+   */
+  quotedCode?: true;
+}
+
+/** How deep command substitutions inside quotes or backticks are read (`"$(echo "$(…)")"`); deeper is refused. */
+const MAX_SUBSTITUTION_DEPTH = 8;
+
+/**
+ * Where the `)` is that ends the command substitution whose text starts at `cmd[from]` (after its `$(`), read
+ * with its quotes, escapes and nested parentheses; -1 when the line ends first. `case … in x)` is not parsed:
+ * its `)` ends the substitution early, and what follows would be read as quoted text, so the caller refuses a
+ * substitution holding `case` (fail closed).
+ */
+function substitutionEnd(cmd: string, from: number, nesting = 0): number {
+  if (nesting > MAX_SUBSTITUTION_DEPTH) return -1;
+  let depth = 0;
+  let state: 'plain' | 'single' | 'double' = 'plain';
+  for (let i = from; i < cmd.length; i++) {
+    const c = cmd[i]!;
+    if (state === 'single') { if (c === "'") state = 'plain'; continue; }
+    if (c === '\\') { i++; continue; }
+    if (c === '`') { const e = cmd.indexOf('`', i + 1); if (e < 0) return -1; i = e; continue; }
+    if (state === 'double') {
+      if (c === '"') state = 'plain';
+      else if (c === '$' && cmd[i + 1] === '(') { const e = substitutionEnd(cmd, i + 2, nesting + 1); if (e < 0) return -1; i = e; }
+      continue;
+    }
+    if (c === "'") state = 'single';
+    else if (c === '"') state = 'double';
+    else if (c === '(') depth++;
+    else if (c === ')' && depth-- === 0) return i;
+  }
+  return -1;
+}
+
+/** Where the backtick is that ends the command substitution opened by the backtick at `cmd[i]` (-1: none). */
+function backtickEnd(cmd: string, i: number): number {
+  for (let k = i + 1; k < cmd.length; k++) {
+    if (cmd[k] === '\\') k++;
+    else if (cmd[k] === '`') return k;
+  }
+  return -1;
+}
+
+/** Whether a `${…}` at `cmd[i]` evaluates a variable's value as code (ShellWord.evaluates). */
+function evaluatingExpansion(cmd: string, i: number): boolean {
+  if (cmd.startsWith('$[', i)) { // bash's old `$[…]` arithmetic
+    const end = cmd.indexOf(']', i + 2);
+    return end < 0 || !ARITHMETIC_OF_NUMBERS.test(cmd.slice(i + 2, end));
+  }
+  if (cmd.startsWith('$((', i)) return numericArithmeticEnd(cmd, i) < 0;
+  if (!cmd.startsWith('${', i)) return false;
+  const end = cmd.indexOf('}', i + 2);
+  const body = cmd.slice(i + 2, end < 0 ? undefined : end);
+  // `${!X}` (indirection), `${X@P}` (transformations), `${a[X]}` (a subscript), `${s:X}` (an offset: `:` not
+  // followed by - = + ?, which are defaults).
+  return /^!|@|\[|:(?![-=+?])/.test(body);
+}
 
 /**
  * A redirection operator's characters after its first `<` or `>` (POSIX sh 2.7; bash's `<<<`, zsh's `>!` and
@@ -28,16 +97,28 @@ const REDIRECT_OP = /<<<|<<-|<<|<>|<&|<|>>?&?[!|?]?|>/y;
 export function numericArithmeticEnd(cmd: string, i: number): number {
   if (!cmd.startsWith('$((', i)) return -1;
   const end = cmd.indexOf('))', i + 3);
-  return end > 0 && /^[0-9\s+\-*/%<>=!&|^~?:,()]*$/.test(cmd.slice(i + 3, end)) ? end : -1;
+  return end > 0 && ARITHMETIC_OF_NUMBERS.test(cmd.slice(i + 3, end)) ? end : -1;
 }
+
+/** Arithmetic without a name in it: numbers and operators only. */
+const ARITHMETIC_OF_NUMBERS = /^[0-9\s+\-*/%<>=!&|^~?:,()]*$/;
 
 /**
  * Splits a command line as POSIX sh does, into simple commands (at unquoted `;` `&` `|` `(` `)` and line
  * breaks) of words (at unquoted blanks and redirection operators), removing quotes. A reading for policy, not an
  * interpreter: where it is unsure it marks the word dynamic, and the caller refuses what it cannot read.
  */
-export function shellCommands(cmd: string): ShellWord[][] {
+export function shellCommands(cmd: string, depth = 0): ShellWord[][] {
   const commands: ShellWord[][] = [];
+  // A command substitution inside double quotes or backticks (`echo "$(rm -rf /)"`, `` echo `rm -rf /` ``) runs
+  // its commands as one outside them does: they are read as commands of this line. One that cannot be read (too
+  // deep, unterminated, or holding a `case` whose `)` would end it early) is a computed command of its own.
+  const substitution = (inner: string, ends: boolean) => {
+    if (!ends || depth >= MAX_SUBSTITUTION_DEPTH || /\bcase\b/.test(inner)) substituted.push([{ text: inner, dynamic: true, glob: false, redirect: false }]);
+    else substituted.push(...shellCommands(inner, depth + 1));
+  };
+  // They follow the command they are in (which stays where it stands in the line).
+  const substituted: ShellWord[][] = [];
   let words: ShellWord[] = [];
   let w: ShellWord | undefined;
   // The next word is a redirection's target; `quoted`: the open word has a quote or backslash (`"2">x` is a word).
@@ -61,13 +142,20 @@ export function shellCommands(cmd: string): ShellWord[][] {
     brace = false;
     quoted = false;
   };
-  const endCommand = () => { endWord(); target = false; if (words.length) commands.push(words); words = []; };
+  const endCommand = () => {
+    endWord();
+    target = false;
+    if (words.length) commands.push(words);
+    words = [];
+    commands.push(...substituted.splice(0));
+  };
   let state: 'plain' | 'single' | 'double' = 'plain';
   for (let i = 0; i < cmd.length; i++) {
     const c = cmd[i]!;
     if (state === 'single') {
       if (c === "'") state = 'plain';
       else word().text += c;
+      if (c === '$' || c === '`') word().quotedCode = true;
       continue;
     }
     if (c === '\\') {
@@ -77,6 +165,7 @@ export function shellCommands(cmd: string): ShellWord[][] {
       quoted = true;
       // Inside double quotes a backslash escapes only $ ` " \; elsewhere it stays.
       if (state === 'double' && !'$`"\\'.includes(n)) word().text += '\\';
+      if (n === '$' || n === '`') word().quotedCode = true;
       word().text += n;
       continue;
     }
@@ -85,13 +174,40 @@ export function shellCommands(cmd: string): ShellWord[][] {
     if (end >= 0) { word().text += cmd.slice(i, end + 2); i = end + 1; continue; }
     // $$ $? $! $# $- are numbers or the shell's flags, never text a client chose.
     if (c === '$' && /[$?!#-]/.test(cmd[i + 1] ?? '')) { word().text += cmd.slice(i, i + 2); i++; continue; }
-    if (c === '`' || (c === '$' && /[A-Za-z_0-9{(@*]/.test(cmd[i + 1] ?? ''))) { word().dynamic = true; word().text += c; continue; }
+    if (c === '$' && evaluatingExpansion(cmd, i)) word().evaluates = true;
+    if (c === '`') {
+      const e = backtickEnd(cmd, i);
+      const stop = e < 0 ? cmd.length : e;
+      // Inside backticks a backslash escapes only $ ` and \ (POSIX sh 2.6.3).
+      substitution(cmd.slice(i + 1, stop).replace(/\\([$`\\])/g, '$1'), e >= 0);
+      word().dynamic = true;
+      word().text += cmd.slice(i, stop + 1);
+      i = stop;
+      continue;
+    }
+    if (state === 'double' && c === '$' && cmd[i + 1] === '(') {
+      const e = substitutionEnd(cmd, i + 2);
+      const stop = e < 0 ? cmd.length : e;
+      substitution(cmd.slice(i + 2, stop), e >= 0);
+      word().dynamic = true;
+      word().text += cmd.slice(i, stop + 1);
+      i = stop;
+      continue;
+    }
+    // zsh's `$=X`, `$~X` and `$^X` expand X (split, as a glob, distributed): computed as `$X` is.
+    if (c === '$' && /[A-Za-z_0-9{(@*[=~^]/.test(cmd[i + 1] ?? '')) { word().dynamic = true; word().text += c; continue; }
     // bash's `$'…'` (escapes decoded: `$'\x72m'` is rm) and `$"…"` (translated) are text the shell computes.
     if (state === 'plain' && c === '$' && (cmd[i + 1] === "'" || cmd[i + 1] === '"')) { word().dynamic = true; word().text += c; continue; }
     if (state === 'double') {
       if (c === '"') state = 'plain';
       else word().text += c;
       continue;
+    }
+    // bash's `((X))` (and `for ((…))`) evaluates X's value as arithmetic (ShellWord.evaluates), unless it
+    // holds numbers only: the `((` is kept as a word of its own so that the reading sees it.
+    if (c === '(' && cmd[i + 1] === '(' && state === 'plain') {
+      const end = cmd.indexOf('))', i + 2);
+      if (end < 0 || !ARITHMETIC_OF_NUMBERS.test(cmd.slice(i + 2, end))) { endCommand(); commands.push([{ text: '((', dynamic: false, glob: false, redirect: false, evaluates: true }]); }
     }
     if (c === "'") { word(); quoted = true; state = 'single'; } else if (c === '"') { word(); quoted = true; state = 'double'; } else if (';&|()\n\r'.includes(c)) endCommand();
     else if (c === ' ' || c === '\t') endWord();

@@ -5,8 +5,8 @@
  * the wildcard stood for would run a second command. So a command that a pattern with a wildcard allowed
  * (or held) is refused when the text the wildcard matched holds shell syntax that can start another command
  * or write a file: an unquoted `;` `&` `|` `<` `>` `(` `)` or line break, a backtick, `$(` or `${` outside
- * single quotes (command substitution; `${…}` can run code through bash's `@P`, and so can `$((…))` naming
- * a variable; arithmetic of numbers only is allowed), bash's `$'…'` and a `\'` inside single quotes (fish's escaped
+ * single quotes (command substitution; `${…}` can run code through bash's `@P`, and so can `$((…))` or `$[…]`
+ * naming a variable; arithmetic of numbers only is allowed in `$((…))`), bash's `$'…'` and a `\'` inside single quotes (fish's escaped
  * quote: read otherwise by bash or fish than by sh), or a NUL byte (sshd drops
  * the whole connection for one). Text inside single quotes, or double quotes without substitution, is one
  * argument and stays allowed (`sh -c "echo a; echo b"` under `sh -c *`); a pattern's own literal text is the
@@ -34,7 +34,8 @@ export function shellSyntaxOffsets(cmd: string): number[] {
     // Arithmetic of numbers only is harmless (numericArithmeticEnd says why one with a name is not).
     const end = numericArithmeticEnd(cmd, i);
     if (end >= 0) { i = end + 1; continue; }
-    if (c === '`' || (c === '$' && (cmd[i + 1] === '(' || cmd[i + 1] === '{'))) { at.push(i); continue; }
+    // bash's old `$[…]` is arithmetic too (`$[X]` evaluates X's value, as `$((X))` does).
+    if (c === '`' || (c === '$' && (cmd[i + 1] === '(' || cmd[i + 1] === '{' || cmd[i + 1] === '['))) { at.push(i); continue; }
     if (state === 'double') {
       if (c === '"') state = 'plain';
       continue;

@@ -40,7 +40,11 @@ describe('readAsShell', () => {
   });
 
   it('leaves ordinary commands alone', () => {
-    for (const cmd of ['echo $HOME', 'ls -la *.log', 'ls *', 'grep rm notes.txt', "echo 'a; rm -rf /'", 'systemctl status app', "sh -c 'echo $HOME'", 'echo rm -rf /', 'df -h', 'sh -c "echo started-$((40+2)); sleep 1"', 'sh -c "kill -TERM $$"', 'sh -c "exit $?"']) {
+    for (const cmd of ['echo $HOME', 'ls -la *.log', 'ls *', 'grep rm notes.txt', "echo 'a; rm -rf /'", 'systemctl status app', "sh -c 'echo $HOME'", 'echo rm -rf /', 'df -h', 'sh -c "echo started-$((40+2)); sleep 1"', 'sh -c "kill -TERM $$"', 'sh -c "exit $?"',
+      // Assignments of data, substitutions and arithmetic of numbers, a script file.
+      'X=1 make build', 'X=$HOME make build', 'PATH="$HOME/bin:$PATH" make', 'MSG="built by $USER" make', "X='a b'; echo \"$X\"",
+      'echo "today: $(date)"', 'ls -la "$(pwd)"', `sh -c 'test -n "$(ls)"'`, 'echo $((1+2)) $[3*4]', 'echo ${X:-default} ${#X}',
+      'for i in 1 2 3; do echo $i; done', '. ./env.sh', 'source env.sh', "printf '%s' \"$X\""]) {
       expect({ cmd, rule: rule(cmd) }).toEqual({ cmd, rule: undefined });
     }
     // No deny or hold pattern: nothing to read against.
@@ -98,6 +102,11 @@ describe('readAsShell', () => {
     // fish ends '\'' one quote later than sh: `; rm -rf / ;` is quoted to sh and unquoted to fish.
     expect(smuggledSyntax("echo '\\'' ; rm -rf / ; '\\''", 'echo *')).toMatch(/shell syntax/);
     expect(smuggledSyntax("echo 'it'\\''s'", 'echo *')).toBeUndefined();
+  });
+
+  it("refuses bash's $[…] arithmetic in a wildcard's text, as $((…)) naming a variable is", () => {
+    // `$[X]` evaluates X's value (an env request can set it) as arithmetic, where `a[$(cmd)]` runs cmd.
+    expect(smuggledSyntax('echo $[X]', 'echo *')).toMatch(/shell syntax \('\$' at offset 5\)/);
   });
 
   it('finds what the wildcards of a pattern matched in time linear in the command', () => {
@@ -259,6 +268,54 @@ describe('readAsShell', () => {
     "xargs sh -c '$1' _", "xargs bash -c '\"$@\"' _",
   ])('refuses %s: data appended to a program that runs its arguments as a command', (cmd) => {
     expect(readAsShell(cmd, { deny: ['rm *'], hold: [] }, 'allow')?.rule).toBe('ssh.exec.unreadable');
+  });
+
+  // Under deny 'rm *' `X='rm -rf /' sh -c '$X'` ran rm: the value assigned before the command was not read, and
+  // neither was the one-word -c line that runs it. Each of these was allowed before.
+  it.each([
+    // A value written out before the command (or to a builtin or program that keeps it) is read as a command line.
+    [`X='rm -rf /' sh -c '$X'`, 'ssh.exec.deny[0]'], [`export X='rm -rf /'; sh -c '$X'`, 'ssh.exec.deny[0]'],
+    [`GIT_SSH_COMMAND='rm -rf /' git fetch`, 'ssh.exec.deny[0]'], [`make CC='rm -rf /'`, 'ssh.exec.deny[0]'],
+    [`alias x='rm -rf /'; x`, 'ssh.exec.unreadable'], [`X='rm -rf /' bash -i`, 'ssh.exec.deny[0]'],
+    [`GIT_SSH_COMMAND="$HOME"';rm -rf /' git fetch`, 'ssh.exec.unreadable'],
+    // A shell's -c line, a -c option's value and a word holding a `$` left to a later shell are lines, one word too.
+    [`sh -c '\${X}'`, 'ssh.exec.unreadable'], [`sh -c '\${X:-rm}'`, 'ssh.exec.unreadable'], [`bash -lc '$X'`, 'ssh.exec.unreadable'],
+    [`sh -ec '$X'`, 'ssh.exec.unreadable'], [`sh -c -- '$X'`, 'ssh.exec.unreadable'], [`sudo sh -c '$X'`, 'ssh.exec.unreadable'],
+    [`nice sh -c '$X'`, 'ssh.exec.unreadable'], [`busybox sh -c '$X'`, 'ssh.exec.unreadable'], [`su -c '$X'`, 'ssh.exec.unreadable'],
+    [`eval '$X'`, 'ssh.exec.unreadable'], [`ssh host '$X'`, 'ssh.exec.unreadable'], [`watch '$X'`, 'ssh.exec.unreadable'],
+    [`exec '$X'`, 'ssh.exec.unreadable'], [`command -p '$X'`, 'ssh.exec.unreadable'],
+    [`sh -c "shut''down"`, 'ssh.exec.deny[1]'], [`sh -c 'shut\\down'`, 'ssh.exec.deny[1]'], [`sh -c '/sbin/shutdow?'`, 'ssh.exec.deny[1]'],
+    [`trap 'rm -rf /' EXIT`, 'ssh.exec.deny[0]'],
+    // Command substitutions inside double quotes and backticks run their commands.
+    ['echo "$(rm -rf /)"', 'ssh.exec.deny[0]'], ['echo "`rm -rf /`"', 'ssh.exec.deny[0]'], ['echo `rm -rf /`', 'ssh.exec.deny[0]'],
+    [`sh -c 'echo "$(rm -rf /)"'`, 'ssh.exec.deny[0]'], ["sh -c 'echo `rm -rf /`'", 'ssh.exec.deny[0]'],
+    ['echo "${X:-$(rm -rf /)}"', 'ssh.exec.deny[0]'], ['echo "$(case x in x) rm -rf / ;; esac)"', 'ssh.exec.unreadable'],
+    // bash evaluates a variable's value as code: arithmetic (`a[$(cmd)]`), prompts, indirection, sourced files.
+    [`X='a[$(rm -rf /)]'; echo $((X))`, 'ssh.exec.unreadable'], [`X='a[$(rm -rf /)]'; echo $[X]`, 'ssh.exec.unreadable'],
+    ['echo $(( X ))', 'ssh.exec.unreadable'], ['((X))', 'ssh.exec.unreadable'], ['let X', 'ssh.exec.unreadable'],
+    [`declare -i X='a[$(rm)]'`, 'ssh.exec.unreadable'], ['echo ${X@P}', 'ssh.exec.unreadable'], [`sh -c 'echo \${X@P}'`, 'ssh.exec.unreadable'],
+    ['echo ${!X}', 'ssh.exec.unreadable'], [`[[ -v 'a[$(rm -rf /)]' ]]`, 'ssh.exec.unreadable'], ["printf -v 'a[`rm -rf /`]' x", 'ssh.exec.unreadable'],
+    [`PS4='$(rm -rf /)' bash -xc :`, 'ssh.exec.unreadable'], [`BASH_ENV='$(rm -rf /)' bash -c :`, 'ssh.exec.unreadable'],
+    [`ENV=/tmp/x sh -c 'echo'`, 'ssh.exec.unreadable'], ['read PS4; set -x', 'ssh.exec.unreadable'], [`PROMPT_COMMAND='rm -rf /' bash -i`, 'ssh.exec.unreadable'],
+    // A shell or `.` given its input as the script, and an assignment with a path no longer hiding what follows it.
+    ['. <(echo rm -rf /)', 'ssh.exec.unreadable'], ['source /dev/stdin', 'ssh.exec.unreadable'], ['bash /dev/stdin', 'ssh.exec.unreadable'],
+    ['sh /dev/fd/3', 'ssh.exec.unreadable'], ['X=a/b bash -i', 'ssh.exec.unreadable'],
+    // A name made to run another program, history rerun, zsh's `$=X`.
+    ['alias ls=rm; ls -rf /', 'ssh.exec.unreadable'], ['hash -p /bin/rm ls; ls -rf /', 'ssh.exec.unreadable'],
+    [`history -s 'rm -rf /'; fc -s`, 'ssh.exec.unreadable'], ['read X; $=X', 'ssh.exec.unreadable'],
+  ])('refuses %s: a value, a one-word line or an evaluation that runs a command', (cmd, expected) => {
+    expect(rule(cmd)).toBe(expected);
+  });
+
+  it('reads command substitutions inside quotes as commands following the one they are in', () => {
+    expect(shellCommands('echo "a $(b "c d")" `e f`').map((c) => c.map((w) => w.text))).toEqual([['echo', 'a $(b "c d")', '`e f`'], ['b', 'c d'], ['e', 'f']]);
+  });
+
+  it('reads nested command substitutions in time linear in the command', () => {
+    const t = performance.now();
+    expect(rule(`echo "${'$(echo "'.repeat(20_000)}"`)).toBe('ssh.exec.unreadable');
+    expect(rule('echo "$(date)" `date` '.repeat(2_000))).toBeUndefined();
+    expect(performance.now() - t).toBeLessThan(1_500);
   });
 
   it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
