@@ -73,4 +73,23 @@ describe('prepareRows on a standard cluster', () => {
       c.sock.destroy();
     }
   }, 30_000);
+
+  it("an Execute of a portal whose statement's name was Parsed again since the Bind: its rows are described as the statement it binds", async () => {
+    server.psql("create table cards (id int, account_no text); insert into cards values (1, 'AC-0001-7788'); create table notes (id int, note text)");
+    const c = await RawPgClient.login(gate!.broker);
+    try {
+      c.sock.write(bytes.query('begin'));
+      await c.untilReady();
+      c.sock.write(Buffer.concat([bytes.parse('s', 'select id, account_no from cards'), bytes.describe('S', 's'), bytes.bind('p', 's', []), bytes.sync()]));
+      await c.untilReady();
+      // The name now holds another statement, described: the portal still runs the first. Its rows were
+      // described as the notes read, and the account_no rule was not applied.
+      c.sock.write(Buffer.concat([bytes.close('S', 's'), bytes.parse('s', 'select id, note from notes'), bytes.describe('S', 's'), bytes.sync()]));
+      await c.untilReady();
+      c.sock.write(Buffer.concat([bytes.execute('p'), bytes.sync()]));
+      expect(values(await c.untilReady())).toEqual([['1', '**-****-****']]);
+    } finally {
+      c.sock.destroy();
+    }
+  }, 30_000);
 });

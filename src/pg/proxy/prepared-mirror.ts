@@ -58,6 +58,11 @@ export interface Portal {
   otherwise?: ReadOtherwise;
   /** Bound from a named Parse the server had not answered (Prepared.unsure): its text is known once it has. */
   from?: Prepared;
+  /**
+   * The statement it binds, as the mirror held it at the Bind (once `from` is resolved, as the server held it):
+   * its description is the rows' (executeDescription), whatever the name holds by the time of the Execute.
+   */
+  bound?: Prepared | undefined;
 }
 
 /**
@@ -128,7 +133,7 @@ export class PreparedMirror {
       const c = this.pending.get(statement);
       if (c && c.set === ps && c.batch !== this.batch) ps.unsure = newUnsure();
     }
-    const p = { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
+    const p: Portal = { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, bound: ps, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
     this.portals.set(portal, p);
     if (portal !== '') this.portalBound(portal, p, ps);
   }
@@ -173,12 +178,12 @@ export class PreparedMirror {
   }
 
   /**
-   * The statement a Describe describes: the one named (`kind` 'S'), or the one the portal was bound from
-   * ('P'), as the mirror holds it when the Describe is read. Its description goes to setDescription().
+   * The statement a Describe describes: the one named (`kind` 'S') as the mirror holds it when the Describe is
+   * read, or the one the portal was bound from ('P': Portal.bound, even if its name holds another by now). Its
+   * description goes to setDescription().
    */
   describes(kind: 'S' | 'P', name: string): Prepared | undefined {
-    const statement = kind === 'S' ? name : this.portals.get(name)?.statement;
-    return statement === undefined ? undefined : this.prepared.get(statement);
+    return kind === 'S' ? this.prepared.get(name) : this.portals.get(name)?.bound;
   }
 
   /** The server answered a Describe of `prep`: `rd` its RowDescription, undefined for NoData. */
@@ -189,10 +194,12 @@ export class PreparedMirror {
   /**
    * The RowDescription an Execute of `portal`'s rows have, when the server sends it none (no Describe of the
    * portal right before it): its statement's own description with the Bind's result formats. Undefined when
-   * the statement was never described.
+   * the statement was never described. The statement the portal was bound from, not what its name holds now:
+   * a Close S and a Parse of the name between the Bind and the Execute described the rows as the new
+   * statement's, and a column rule of the one the portal runs went unapplied.
    */
   executeDescription(portal: Portal): Buffer | undefined {
-    const described = this.prepared.get(portal.statement)?.described;
+    const described = portal.bound?.described;
     return described ? withFormats(described, portal.resultFormats) : undefined;
   }
 
@@ -215,7 +222,7 @@ export class PreparedMirror {
    * it refused the Parse the statement it already held under the name.
    */
   resolve(portal: Portal, unsure: Unsure): void {
-    if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined, otherwise: undefined }, textFlags(unsure.held));
+    if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined, otherwise: undefined, bound: unsure.held }, textFlags(unsure.held));
     delete portal.from;
   }
 

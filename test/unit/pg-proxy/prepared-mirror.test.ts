@@ -358,6 +358,33 @@ describe('PreparedMirror', () => {
     expect(m.describes('P', 'nope')).toBeUndefined();
   });
 
+  it("an Execute's rows are described as the statement its portal binds, not as what the name holds by then", async () => {
+    const { m } = mirror();
+    const rdA = bytes.rowDescription([{ name: 'a', typeOid: 25 }]);
+    const rdB = bytes.rowDescription([{ name: 'b', typeOid: 23 }]);
+    m.answered(m.parse('s', 'select a', [], undefined));
+    m.setDescription(m.describes('S', 's')!, rdA);
+    m.bind('p', 's', [], []);
+    m.answered(m.closeStatement('s'));
+    m.answered(m.parse('s', 'select b', [], undefined));
+    m.setDescription(m.describes('S', 's')!, rdB);
+    expect(m.executeDescription(m.portal('p', false)!)).toEqual(rdA);
+    // A Describe of the portal describes that statement too, not the name's new one.
+    expect(m.describes('P', 'p')).not.toBe(m.describes('S', 's'));
+    m.setDescription(m.describes('P', 'p')!, rdA);
+    m.bind('p2', 's', [], []);
+    expect(m.executeDescription(m.portal('p2', false)!)).toEqual(rdB);
+    // Bound from a Parse the server refused: as the statement it held.
+    const again = m.parse('s', 'select c', [], undefined);
+    m.bind('q', 's', [], []);
+    const q = m.portal('q', false)!;
+    const unsure = m.unsure(q)!;
+    m.undo([again], again, '42P05');
+    await unsure.settled;
+    m.resolve(q, unsure);
+    expect(m.executeDescription(q)).toEqual(rdB);
+  });
+
   it('withFormats: none = all text, one = every column, else one per column', () => {
     const rd = bytes.rowDescription([{ name: 'x' }, { name: 'yy' }, { name: 'zzz' }]);
     const fmt = (fs: number[]) => withFormats(rd, fs);
