@@ -53,6 +53,9 @@ describe('prepareRows on a standard cluster', () => {
     await server?.stop();
   });
 
+  /** cards (one row, its account_no under rule `account`) and notes, made once. */
+  const cardsAndNotes = () => server.psql("create table if not exists cards (id int, account_no text); create table if not exists notes (id int, note text); insert into cards select 1, 'AC-0001-7788' where not exists (select from cards)");
+
   const values = (frames: Buffer[]) => frames.filter((f) => f[0] === 0x44).map((f) => decodeDataRow(f.subarray(5)).values.map((v) => v?.toString() ?? null));
 
   it('an Execute with no Describe of its own (a statement described earlier: pgjdbc after prepareThreshold) waits for the lookup too', async () => {
@@ -75,7 +78,7 @@ describe('prepareRows on a standard cluster', () => {
   }, 30_000);
 
   it("an Execute of a portal whose statement's name was Parsed again since the Bind: its rows are described as the statement it binds", async () => {
-    server.psql("create table cards (id int, account_no text); insert into cards values (1, 'AC-0001-7788'); create table notes (id int, note text)");
+    cardsAndNotes();
     const c = await RawPgClient.login(gate!.broker);
     try {
       c.sock.write(bytes.query('begin'));
@@ -88,6 +91,40 @@ describe('prepareRows on a standard cluster', () => {
       await c.untilReady();
       c.sock.write(Buffer.concat([bytes.execute('p'), bytes.sync()]));
       expect(values(await c.untilReady())).toEqual([['1', '**-****-****']]);
+    } finally {
+      c.sock.destroy();
+    }
+  }, 30_000);
+
+  it('a named Bind the server refuses (42P03: a cursor DECLAREd WITH HOLD has the name): an Execute of the name behind the Sync is refused, not run as the Bind said', async () => {
+    cardsAndNotes();
+    const kinds = (fs: Buffer[]) => fs.map((f) => String.fromCharCode(f[0]!)).join('');
+    const c = await RawPgClient.login(gate!.broker);
+    try {
+      c.sock.write(bytes.query('declare held cursor with hold for select account_no from cards'));
+      expect(kinds(await c.untilReady())).toBe('CZ');
+      c.sock.write(Buffer.concat([bytes.parse('t', "select 'x'::text"), bytes.describe('S', 't'), bytes.sync()]));
+      expect(kinds(await c.untilReady())).toBe('1tTZ');
+      // The Execute was judged at once as `select 'x'` and described so: the cursor's account_no came back whole.
+      c.sock.write(Buffer.concat([bytes.bind('held', 't', []), bytes.sync(), bytes.execute('held'), bytes.sync()]));
+      const refused = await c.untilReady();
+      expect(kinds(refused)).toBe('EZ');
+      expect(refused[0]!.toString('latin1')).toContain('42P03');
+      const run = await c.untilReady();
+      expect(kinds(run)).toBe('EZ');
+      expect(run[0]!.toString('latin1')).toContain('unknown_statement');
+      // So is a SQL FETCH of it (policy was told the Bind's text for the name).
+      c.sock.write(bytes.query('fetch held'));
+      const fetched = await c.untilReady();
+      expect(Buffer.concat(fetched).toString('latin1')).not.toContain('AC-0001-7788');
+      // A Bind the server takes is judged as what it bound, once answered (in a transaction block: the
+      // portal outlives the Sync).
+      c.sock.write(bytes.query('close held; begin'));
+      await c.untilReady();
+      c.sock.write(Buffer.concat([bytes.bind('held', 't', []), bytes.sync(), bytes.execute('held'), bytes.sync()]));
+      expect(kinds(await c.untilReady())).toBe('2Z');
+      const ok = await c.untilReady();
+      expect(values(ok)).toEqual([['x']]);
     } finally {
       c.sock.destroy();
     }

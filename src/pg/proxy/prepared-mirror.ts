@@ -63,6 +63,15 @@ export interface Portal {
    * its description is the rows' (executeDescription), whatever the name holds by the time of the Execute.
    */
   bound?: Prepared | undefined;
+  /**
+   * A named portal whose Bind the server has not answered yet: the batch (MirrorChange.batch) it was sent in;
+   * -1 once answered, and for the unnamed portal. The server refuses a Bind of a name it holds (42P03): a
+   * cursor DECLAREd WITH HOLD outlives the transaction an error aborts, so an Execute of the name behind the
+   * Sync runs that cursor, not what the Bind said. Such an Execute waits for the Bind's answer (unsure).
+   */
+  pendingBatch?: number;
+  /** Made when an Execute waits for the Bind's answer (pendingBatch); settled by bindAnswered or unbind. */
+  bindUnsure?: Unsure;
 }
 
 /**
@@ -127,15 +136,16 @@ export class PreparedMirror {
    * is not, and binds what the server held before: its Executes wait for the Parse's answer, as for a named one
    * (only then is the Promise made, so the usual Parse, Bind, Execute, Sync makes none).
    */
-  bind(portal: string, statement: string, params: BindParam[], resultFormats: number[]): void {
+  bind(portal: string, statement: string, params: BindParam[], resultFormats: number[]): Portal {
     const ps = this.prepared.get(statement);
     if (ps && !ps.unsure) {
       const c = this.pending.get(statement);
       if (c && c.set === ps && c.batch !== this.batch) ps.unsure = newUnsure();
     }
-    const p: Portal = { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, bound: ps, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
+    const p: Portal = { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, bound: ps, pendingBatch: portal === '' ? -1 : this.batch, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
     this.portals.set(portal, p);
     if (portal !== '') this.portalBound(portal, p, ps);
+    return p;
   }
 
   /** A Close S the server will read. */
@@ -214,6 +224,7 @@ export class PreparedMirror {
 
   /** The named Parse `portal` was bound from, while the server has not answered it. */
   unsure(portal: Portal): Unsure | undefined {
+    if (portal.pendingBatch !== undefined && portal.pendingBatch >= 0 && portal.pendingBatch !== this.batch) return portal.bindUnsure ??= newUnsure();
     return portal.from?.unsure;
   }
 
@@ -222,8 +233,28 @@ export class PreparedMirror {
    * it refused the Parse the statement it already held under the name.
    */
   resolve(portal: Portal, unsure: Unsure): void {
+    // The Bind's own: unbind made the portal unknown if the server refused or skipped it.
+    if (unsure === portal.bindUnsure) { delete portal.bindUnsure; portal.pendingBatch = -1; return; }
     if (unsure.rejected) Object.assign(portal, { sql: unsure.held?.sql ?? '', types: unsure.held?.types ?? [], unknown: undefined, refused: undefined, otherwise: undefined, bound: unsure.held }, textFlags(unsure.held));
     delete portal.from;
+  }
+
+  /** The server answered the Bind that made `portal` (BindComplete). */
+  bindAnswered(portal: Portal): void {
+    portal.pendingBatch = -1;
+    if (portal.bindUnsure) { portal.bindUnsure.settle(); delete portal.bindUnsure; }
+  }
+
+  /**
+   * The server did not bind `portal`: it refused the Bind, or skipped it behind an error, or the session ended.
+   * What it holds under the name is not known here (nothing, or a cursor DECLAREd WITH HOLD, 42P03): the
+   * portal has no known text from now on, so an Execute of it is refused (fail closed), and onPortal is told so
+   * (a SQL FETCH of the name reads the cursor, not the Bind's text).
+   */
+  unbind(name: string, portal: Portal): void {
+    Object.assign(portal, { sql: '', params: [], types: [], unknown: true, refused: undefined, otherwise: undefined, bound: undefined, from: undefined });
+    if (portal.bindUnsure) { portal.bindUnsure.rejected = true; portal.bindUnsure.settle(); }
+    if (name !== '' && !this.ended && this.portals.get(name) === portal) this.hooks.onPortal?.(name, null);
   }
 
   /** The server answered the Parse or Close S that made `change` (ParseComplete, CloseComplete). */

@@ -23,7 +23,7 @@ import {
   ClientViolation, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
 } from './frontend-decode.js';
 import { HOOKED_BACKEND, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
-import { PreparedMirror, type MirrorChange, type Prepared } from './prepared-mirror.js';
+import { PreparedMirror, type MirrorChange, type Portal, type Prepared } from './prepared-mirror.js';
 import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, type ErrorFields } from './wire.js';
 
 /**
@@ -34,8 +34,11 @@ type Target = { statement: string; portal?: undefined } | { portal: string; stat
 
 /** `after`: replies pcigate made up, sent right after the server's answer to this entry. */
 type Expect =
-  /** `change`: what a Parse or a Close S did to the mirror, undone if it fails (PreparedMirror.undo). */
-  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target; change?: MirrorChange }
+  /**
+   * `change`: what a Parse or a Close S did to the mirror, undone if it fails (PreparedMirror.undo). `bound`: the
+   * portal a Bind made in the mirror, unknown if it fails (PreparedMirror.unbind).
+   */
+  | { kind: 'parse' | 'bind'; after: Buffer[]; target: Target; change?: MirrorChange; bound?: Portal }
   | { kind: 'close'; after: Buffer[]; change?: MirrorChange }
   /**
    * `portal`: a Describe of that portal (its description fits the Execute behind it exactly). `prep`: the
@@ -430,9 +433,9 @@ export class Relay {
       }
       case FE.Bind: {
         const b = decodeBind(f);
-        this.mirror.bind(b.portal, b.statement, b.params, b.resultFormats);
+        const bound = this.mirror.bind(b.portal, b.statement, b.params, b.resultFormats);
         this.forward(f);
-        this.expect.push({ kind: 'bind', after: [], target: { portal: b.portal } });
+        this.expect.push({ kind: 'bind', after: [], target: { portal: b.portal }, bound });
         this.unflushed++;
         return null;
       }
@@ -859,6 +862,7 @@ export class Relay {
       case BE.ParseComplete: case BE.BindComplete: case BE.CloseComplete:
         if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close')) {
           if (h.kind !== 'bind' && h.change) this.mirror.answered(h.change);
+          else if (h.kind === 'bind' && h.bound) this.mirror.bindAnswered(h.bound);
           this.shift();
         }
         break;
@@ -953,6 +957,7 @@ export class Relay {
     while (this.expect.length > 0 && this.expect[0]!.kind !== 'sync') {
       const e = this.shift()!;
       if ((e.kind === 'parse' || e.kind === 'close') && e.change) unparsed.push(e.change);
+      if (e.kind === 'bind' && e.bound) this.mirror.unbind(e.target.portal!, e.bound);
       if (e.kind === 'execute' || e.kind === 'query') {
         const charged = e === h || (failed !== null && forExecute(failed, e.run.stmt));
         if (charged) failed = null;
@@ -1131,6 +1136,7 @@ export class Relay {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= sqlstate; this.end(run, false); }
       if (e.kind === 'parse' && e.change) this.mirror.abandoned(e.change);
+      if (e.kind === 'bind' && e.bound) this.mirror.unbind(e.target.portal!, e.bound);
       if (e.kind === 'exchange') e.settle(new Error(why));
     }
   }

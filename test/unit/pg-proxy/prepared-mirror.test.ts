@@ -385,6 +385,33 @@ describe('PreparedMirror', () => {
     expect(m.executeDescription(q)).toEqual(rdB);
   });
 
+  it('a named Bind not answered yet: an Execute of it behind the Sync waits; refused or skipped, the portal has no known text', async () => {
+    const { m, portals } = mirror();
+    m.answered(m.parse('s', 'select 1', [], undefined));
+    // In the Bind's own batch an error would skip the Execute too: nothing to wait for.
+    const same = m.bind('c', 's', [], []);
+    expect(m.unsure(same)).toBeUndefined();
+    m.endSkipping();
+    const waits = m.unsure(same)!;
+    m.bindAnswered(same);
+    await waits.settled;
+    m.resolve(same, waits);
+    expect(m.unsure(same)).toBeUndefined();
+    expect(exec(m, 'c')).toMatchObject({ sql: 'select 1' });
+
+    // The server refuses it (42P03: a cursor WITH HOLD holds the name).
+    const refused = m.bind('c', 's', [], []);
+    m.endSkipping();
+    const unsure = m.unsure(refused)!;
+    m.unbind('c', refused);
+    await unsure.settled;
+    m.resolve(refused, unsure);
+    expect(m.unsure(refused)).toBeUndefined();
+    expect(exec(m, 'c')).toMatchObject({ sql: '', textUnknown: true });
+    expect(m.executeDescription(refused)).toBeUndefined();
+    expect(portals).toEqual([['c', 'select 1'], ['c', 'select 1'], ['c', null]]);
+  });
+
   it('withFormats: none = all text, one = every column, else one per column', () => {
     const rd = bytes.rowDescription([{ name: 'x' }, { name: 'yy' }, { name: 'zzz' }]);
     const fmt = (fs: number[]) => withFormats(rd, fs);
