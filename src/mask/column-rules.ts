@@ -48,6 +48,8 @@ export class ColumnRules {
   readonly contentFormat: MaskFormat | undefined;
   readonly #grant: string | undefined;
   readonly hasQualified: boolean;
+  /** Rules or SAD column names were configured: values are masked by their column, not only by content. */
+  readonly hasColumnRules: boolean;
 
   constructor(config: Pick<MaskingConfig, 'format' | 'rules' | 'sad_columns'>, grants: readonly UnmaskGrant[] = []) {
     this.#sad = new Set([...SAD_COLUMN_NAMES, ...config.sad_columns.map((s) => s.toLowerCase())]);
@@ -58,6 +60,7 @@ export class ColumnRules {
       byQualified: r.columns.filter((c) => c.includes('.')).map((c) => globToRegExp(c.split('.').length === 2 ? `*.${c}` : c)),
     }));
     this.hasQualified = this.#rules.some((r) => r.byQualified.length > 0);
+    this.hasColumnRules = this.#rules.length > 0 || config.sad_columns.length > 0;
     // The most revealing grant wins: grants are additive permissions across the identity's roles.
     const g = grants.filter((x) => x !== 'none' && REVEAL[x] !== undefined).sort((a, b) => REVEAL[b]! - REVEAL[a]!)[0];
     this.#grant = g;

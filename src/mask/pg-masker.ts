@@ -41,7 +41,7 @@ import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, isPrintableAscii, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, starsInPlace, structuredOrPan, TEXT_LIKE_OIDS, withheldPan } from './pg-values.js';
+import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -79,15 +79,12 @@ export class PgMasker {
   readonly #catalog: ColumnCatalog | undefined;
   #plan: PlannedColumn[] | undefined;
   /** The last RowDescription planned, with its plan: a session tends to repeat its queries. */
-  #lastDescription: { body: Buffer; plan: PlannedColumn[]; certain: boolean } | undefined;
+  #lastDescription: { body: Buffer; plan: PlannedColumn[] } | undefined;
   /**
-   * Whether the plan's format codes can be trusted for the rows now arriving. A RowDescription answering
-   * a Describe of a prepared statement carries format 0 for every column (formats are chosen at Bind), and
-   * a client may execute a prepared statement without describing it again; then values are masked in a way
-   * that is right for either format.
+   * The statement the plan was given with: rows are masked by it only when they belong to that statement
+   * (see #dataRow). A RowDescription answering a Describe of a prepared statement (stmt null) describes no rows.
    */
   #planStmt: object | null | undefined;
-  #planCertain = true;
   #stmt: object | null | undefined;
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
@@ -204,7 +201,6 @@ export class PgMasker {
     const last = this.#lastDescription;
     if (last && last.body.equals(body)) {
       this.#plan = last.plan;
-      this.#planCertain = last.certain;
     } else {
       const { fields } = decodeRowDescription(body);
       let unresolved = false;
@@ -213,10 +209,9 @@ export class PgMasker {
         if (qualified === null) unresolved = true;
         return { rule: this.#rules.forColumn(f.name, qualified), binary: f.format === 1, typeOid: f.typeOid };
       });
-      this.#planCertain = fields.some((f) => f.format === 1);
       // A plan with a column not yet resolved (masked by every qualified rule, fail closed) is planned again
       // next time, when the catalog may know it.
-      this.#lastDescription = unresolved ? undefined : { body: Buffer.from(body), plan: this.#plan, certain: this.#planCertain };
+      this.#lastDescription = unresolved ? undefined : { body: Buffer.from(body), plan: this.#plan };
     }
     this.#planStmt = this.#stmt;
     this.#copy = undefined;
@@ -249,10 +244,20 @@ export class PgMasker {
     this.#copy = { binary: decodeCopyResponse(body).format === 1, headerDone: false };
   }
 
+  /**
+   * DataRow. Masked by the plan only when the plan is its own statement's: the RowDescription the proxy gave
+   * with the same statement (the server's, or the one an Execute's rows have when it sends none:
+   * Running.describe), with exactly their types and formats. Rows with no description of their own are never
+   * masked by another statement's plan (of the same column count, its column rules were applied to the wrong
+   * columns and a rule-masked account_no came back whole): with column rules configured they are refused
+   * (MaskError, fail closed); without, content detection alone masks them. `stmt` undefined (no proxy, as in
+   * unit tests): the last plan.
+   */
   #dataRow(body: Buffer): Buffer | null {
     const n = body.readInt16BE(0);
-    const plan = this.#plan && this.#plan.length === n ? this.#plan : undefined;
-    const certain = this.#stmt === undefined || this.#planStmt === this.#stmt || (this.#planStmt === null && this.#planCertain);
+    const own = this.#stmt === undefined || (this.#stmt !== null && this.#planStmt === this.#stmt);
+    if (!own && this.#rules.hasColumnRules) throw new MaskError('rows with no description of their own while column rules are configured: not forwarded');
+    const plan = own && this.#plan && this.#plan.length === n ? this.#plan : undefined;
     let at = 2;
     let out: ValueResult[] | undefined;
     const content = this.#ctx.content !== undefined;
@@ -265,7 +270,7 @@ export class PgMasker {
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
       // check digit away (4111111111111110): numberTextIsPan reads those.
-      if (certain && col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
+      if (col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
         !(col.typeOid === NUMERIC_OID && len >= 16) &&
         findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len)) {
         at += len;
@@ -273,7 +278,7 @@ export class PgMasker {
       }
       const v = body.subarray(at, at + len);
       at += len;
-      const masked = certain ? this.#value(v, col) : this.#valueEitherFormat(v, col);
+      const masked = this.#value(v, col);
       if (masked !== v) {
         out ??= [];
         out[i] = masked;
@@ -311,34 +316,6 @@ export class PgMasker {
     // json[] and jsonb[]: each element a JSON document, which must still parse (json-array-text.ts).
     if (col.typeOid === JSON_ARRAY_OID || col.typeOid === JSONB_ARRAY_OID) return maskJsonArrayText(v, this.#ctx);
     return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID);
-  }
-
-  /** A value whose format (text or binary) is not known: masked so that either reading is safe. */
-  #valueEitherFormat(v: Buffer, col: PlannedColumn | undefined): ValueResult {
-    if (!col) return binaryValue(0, v, undefined, this.#ctx);
-    const textual = TEXT_LIKE_OIDS.has(col.typeOid);
-    if (col.rule) return textual ? this.#value(v, { ...col, binary: false }) : binaryValue(col.typeOid, v, col.rule, this.#ctx);
-    if (col.typeOid === JSONB_OID && v[0] === 1) return binaryValue(JSONB_OID, v, undefined, this.#ctx);
-    if (textual || col.typeOid === JSON_OID || col.typeOid === JSONB_OID) {
-      const asText = this.#value(v, { ...col, binary: false });
-      // Nor are the bytes known to be text: another statement's binary int8, float8 or numeric card number (or
-      // an array or record of one) has no digits for the text reading to find.
-      if (asText !== v || !this.#ctx.content || isPrintableAscii(v)) return asText;
-      const found = structuredOrPan(v, this.#ctx);
-      return found === undefined ? v : found;
-    }
-    // Text digits are masked as text. Anything else is binary, but the plan's type may be another
-    // statement's: an int8, float8 or numeric PAN (or a record or array holding one) is looked for in the
-    // bytes themselves first, then the value is read as the planned type.
-    if (isPrintableAscii(v)) return this.#text(v, col);
-    if (!this.#ctx.content) return binaryValue(col.typeOid, v, undefined, this.#ctx);
-    const found = structuredOrPan(v, this.#ctx);
-    if (found !== undefined) return found;
-    // Nor are the bytes known to be of the planned type: another statement's text with a tab, a line break or
-    // UTF-8 in it is not printable ASCII, and read as an int4 or a date it would pass whole. What the type's
-    // reading leaves alone is searched as text too, in place (the length a binary reading needs is kept).
-    const typed = binaryValue(col.typeOid, v, undefined, this.#ctx);
-    return typed !== v ? typed : starsInPlace(v, this.#ctx);
   }
 
   /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */

@@ -220,7 +220,8 @@ describe('COPY TO STDOUT through pcigate connect', () => {
       const r = await RawPgClient.login(gate.broker);
       r.sock.write(bytes.query('create temp table swap (id int, note text, cvv text); insert into swap select id, note, cvv from public.swap'));
       await r.untilReady();
-      r.sock.write(Buffer.concat([bytes.parse('', 'select 1'), bytes.bind('', '', []), bytes.execute(), bytes.flush(), bytes.query('copy swap to stdout')]));
+      // Described (Describe P): rows with no description of their own are refused under column rules.
+      r.sock.write(Buffer.concat([bytes.parse('', 'select 1'), bytes.bind('', '', []), bytes.describe('P', ''), bytes.execute(), bytes.flush(), bytes.query('copy swap to stdout')]));
       const got = await r.untilReady();
       const text = Buffer.concat(got).toString();
       expect(text).toMatch(/this COPY … TO STDOUT was not run: the session's transaction state is not known/);

@@ -96,6 +96,49 @@ describe('prepareRows on a standard cluster', () => {
     }
   }, 30_000);
 
+  /** Frames until ReadyForQuery, or until the session ends (then what came before it). */
+  const framesUntilReady = async (c: RawPgClient) => {
+    const out: Buffer[] = [];
+    try {
+      for (;;) { const f = await c.frame(); out.push(f); if (f[0] === 0x5a) return out; }
+    } catch { return out; } // closed
+  };
+
+  it("rows with no description of their own are not masked by another statement's (a Describe S of another statement pipelined before them): refused, not sent unmasked", async () => {
+    cardsAndNotes();
+    const c = await RawPgClient.login(gate!.broker);
+    try {
+      // b's description (same column count, no rule) was the last planned: the rows of a were masked by it,
+      // and account_no came back whole.
+      c.sock.write(Buffer.concat([bytes.parse('a', 'select id, account_no from cards'), bytes.parse('b', 'select id, note from notes'),
+        bytes.describe('S', 'b'), bytes.bind('', 'a', []), bytes.execute(), bytes.sync()]));
+      const got = await framesUntilReady(c);
+      expect(Buffer.concat(got).toString('latin1')).not.toContain('AC-0001-7788');
+      expect(values(got)).toEqual([]);
+      expect(got.some((f) => f[0] === 0x45)).toBe(true);
+    } finally {
+      c.sock.destroy();
+    }
+  }, 30_000);
+
+  it('a Describe S of the statement pipelined before its Bind and Execute: the rows are masked by their own columns\' rules', async () => {
+    cardsAndNotes();
+    const c = await RawPgClient.login(gate!.broker);
+    try {
+      // The unnamed statement (its Execute is not held for the Parse's answer): the description is known only
+      // once the Describe S is answered, after the Execute was sent.
+      c.sock.write(Buffer.concat([bytes.parse('', 'select id, account_no from cards'), bytes.describe('S', ''), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
+      expect(values(await c.untilReady())).toEqual([['1', '**-****-****']]);
+      c.sock.write(Buffer.concat([bytes.parse('a', 'select id, account_no from cards'), bytes.describe('S', 'a'), bytes.bind('', 'a', []), bytes.execute(), bytes.sync()]));
+      expect(values(await c.untilReady())).toEqual([['1', '**-****-****']]);
+      // A statement described once, executed again with no Describe: the kept description.
+      c.sock.write(Buffer.concat([bytes.bind('', 'a', []), bytes.execute(), bytes.sync()]));
+      expect(values(await c.untilReady())).toEqual([['1', '**-****-****']]);
+    } finally {
+      c.sock.destroy();
+    }
+  }, 30_000);
+
   it('a named Bind the server refuses (42P03: a cursor DECLAREd WITH HOLD has the name): an Execute of the name behind the Sync is refused, not run as the Bind said', async () => {
     cardsAndNotes();
     const kinds = (fs: Buffer[]) => fs.map((f) => String.fromCharCode(f[0]!)).join('');

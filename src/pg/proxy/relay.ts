@@ -104,6 +104,12 @@ interface Running {
    * portal): the statement's own description with the Bind's formats, shown to the hooks before its first row.
    */
   describe?: Buffer | undefined;
+  /**
+   * The portal an Execute runs whose statement had no description when the Execute was sent (a Describe S of it
+   * pipelined in the same batch is answered only before the rows): its description is taken from the mirror
+   * at the first DataRow (rowsDescription). None then: the rows have none of their own, and the hooks see none.
+   */
+  describeFrom?: Portal | undefined;
 }
 
 export interface RelayOptions {
@@ -132,8 +138,11 @@ export class Relay {
   private readonly expect: Expect[] = [];
   /** The statements and portals the server holds, by what the client sent and the server answered. */
   private readonly mirror: PreparedMirror;
-  /** Statements whose Running gets a `describe` (set when the Execute is read, taken when it is admitted). */
-  private readonly descriptions = new WeakMap<Statement, Buffer>();
+  /**
+   * Statements whose Running gets a `describe`, or the portal to take it from at the first row (`describeFrom`):
+   * set when the Execute is read, taken when it is admitted.
+   */
+  private readonly descriptions = new WeakMap<Statement, Buffer | Portal>();
   private statementCount = 0;
   /** After a denied Execute, client messages are dropped until Sync (what the server does after an error). */
   private discarding: Buffer | null = null;
@@ -457,7 +466,7 @@ export class Relay {
         }
         // Behind a Describe of its portal the server sends the rows' description itself.
         const tail = this.expect[this.expect.length - 1];
-        const describe = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.mirror.executeDescription(portal) : undefined;
+        const describe = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.mirror.executeDescription(portal) ?? portal : undefined;
         return this.statement(f, this.mirror.executeStatement(portal, e.portal, e.maxRows), describe);
       }
       case FE.Describe: {
@@ -509,7 +518,7 @@ export class Relay {
     }
   }
 
-  private statement(f: Buffer, s: Omit<Statement, 'n'>, describe?: Buffer): Promise<void> | null {
+  private statement(f: Buffer, s: Omit<Statement, 'n'>, describe?: Buffer | Portal): Promise<void> | null {
     if (this.settling && !readAlike(s.sql)) {
       // A statement admitted before may have changed settings the server reports only before its next
       // ReadyForQuery (Statement.settlesFirst), and this text could read otherwise under them. When one is
@@ -596,8 +605,10 @@ export class Relay {
   }
 
   private admit(f: Buffer, stmt: Statement, durable?: Promise<unknown>): void {
+    const described = this.descriptions.get(stmt);
     const run: Running = {
-      stmt, started: this.o.now(), gate: durable ? 'pending' : 'open', describe: this.descriptions.get(stmt),
+      stmt, started: this.o.now(), gate: durable ? 'pending' : 'open',
+      describe: Buffer.isBuffer(described) ? described : undefined, describeFrom: Buffer.isBuffer(described) ? undefined : described,
       result: { outcome: 'success', commands: [], rows: 0, dataRows: 0, suspended: false, durationMs: 0 },
     };
     durable?.then(
@@ -688,7 +699,7 @@ export class Relay {
         // Offered too: the description the hooks are shown before the first row of an Execute the server
         // describes nowhere (Running.describe: a statement described once, executed again and again).
         const offer = f === this.preparedFrame || !this.o.hooks.prepareRows ? undefined
-          : f[0] === BE.RowDescription ? f : f[0] === BE.DataRow ? this.running()?.describe : undefined;
+          : f[0] === BE.RowDescription ? f : f[0] === BE.DataRow ? this.rowsDescription(this.running()) : undefined;
         if (offer) {
           const p = this.o.hooks.prepareRows!(offer);
           if (p) {
@@ -805,6 +816,21 @@ export class Relay {
     }
   }
 
+  /**
+   * The description `run`'s next rows have when the server sends none (Running.describe), shown to the hooks
+   * before the first of them. One not known when the Execute was sent is taken from the mirror now
+   * (Running.describeFrom): a Describe S answered before the rows has been kept by then. None: the hooks get the
+   * rows alone, and do not mask them by another statement's description.
+   */
+  private rowsDescription(run: Running | null): Buffer | undefined {
+    if (!run) return undefined;
+    if (run.describeFrom) {
+      run.describe = this.mirror.executeDescription(run.describeFrom);
+      run.describeFrom = undefined;
+    }
+    return run.describe;
+  }
+
   private head(): Expect | undefined {
     return this.expect[0];
   }
@@ -899,9 +925,9 @@ export class Relay {
     if (HOOKED_BACKEND.has(code) && this.o.hooks.onBackendMessage) {
       // Ended statements are reported before the next one's data is inspected (per-statement counts).
       if (this.endedRuns.length > 0) this.reportEnded();
-      if (run?.describe && code === BE.DataRow) {
+      if (run && code === BE.DataRow && this.rowsDescription(run)) {
         // The rows of an Execute the server describes nowhere: the hooks see its description first.
-        this.o.hooks.onBackendMessage(run.describe, run.stmt);
+        this.o.hooks.onBackendMessage(run.describe!, run.stmt);
         run.describe = undefined;
       }
       const subject = run?.stmt ?? described;

@@ -230,24 +230,39 @@ describe('PgMasker', () => {
   });
 });
 
-describe('PgMasker with statements (stale or format-less plans)', () => {
+describe('PgMasker with statements: rows are masked by their own statement\'s plan only', () => {
   const i64 = (n: bigint) => { const b = Buffer.alloc(8); b.writeBigInt64BE(n); return b; };
-  it('a prepared statement executed without a fresh RowDescription: either format is masked safely', () => {
+  it('rows of a statement with no RowDescription of its own: another statement\'s plan (or a Describe S answer\'s) is not used; content detection masks them', () => {
     const m = new PgMasker({ config: config() });
     const s1 = { n: 1 };
     const s2 = { n: 2 };
-    // Describe of a prepared statement (stmt null): formats all 0, but the later Bind asked for binary.
+    // Describe of a prepared statement (stmt null): it describes no rows.
     m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 20 }, { name: 'pan', typeOid: 25 }, { name: 'small', typeOid: 20 }]), null);
     const out = m.onBackendMessage(bytes.dataRow([i64(4111111111111111n), PAN, '12345678']), s1);
     expect(rows(out)).toEqual([null, '************1111', '12345678']);
-    // A RowDescription of another statement does not vouch for this one's formats either.
     m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 20 }, { name: 'b' }, { name: 'c', typeOid: 20 }]), s1);
     expect(rows(m.onBackendMessage(bytes.dataRow([i64(4111111111111111n), 'x', '1']), s2))[0]).toBeNull();
-    // Same statement: the plan is trusted (text int8 of 8 ASCII bytes stays as is).
+    // Same statement: the plan is used (text int8 of 8 ASCII bytes stays as is).
     expect(m.onBackendMessage(bytes.dataRow(['12345678', 'x', '1']), s1)).toBeNull();
   });
 
-  it("a stale plan of the same shape but other types (another statement's): a binary int8 PAN under an int4 or float8 column still becomes NULL", () => {
+  it('with column rules, rows with no description of their own are refused (MaskError), not masked by the last plan', () => {
+    const m = new PgMasker({ config: config({ rules: [{ name: 'account', columns: ['account_no'], format: 'last4' }] }) });
+    const cards = { n: 1 };
+    const notes = { n: 2 };
+    // notes' description (same column count, no rule) answered a Describe S; then cards' rows arrive.
+    m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 'note', typeOid: 25 }]), null);
+    let thrown: unknown;
+    try { m.onBackendMessage(bytes.dataRow(['1', 'AC-0001-7788']), cards); } catch (e) { thrown = e; }
+    expect(hasCode(thrown, 'ERR_MASK')).toBe(true);
+    m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 'note', typeOid: 25 }]), notes);
+    expect(() => m.onBackendMessage(bytes.dataRow(['1', 'AC-0001-7788']), cards)).toThrow();
+    // Its own description: its rules apply.
+    m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 'account_no', typeOid: 25 }]), cards);
+    expect(rows(m.onBackendMessage(bytes.dataRow(['1', 'AC-0001-7788']), cards))).toEqual(['1', '**-****-****']);
+  });
+
+  it("another statement's plan of the same shape but other types: a binary int8 PAN is still found (the plan is not used)", () => {
     const m = new PgMasker({ config: config() });
     m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 23, format: 1 }, { name: 'b', typeOid: 701, format: 1 }, { name: 'c', typeOid: 23, format: 1 }]), { n: 1 });
     const i32 = Buffer.alloc(4); i32.writeInt32BE(7);
