@@ -15,7 +15,7 @@ import { addCount, SAD_RULE, TRACK1_RE, TRACK2_RE } from './pan-masker.js';
 import type { MaskCounts } from './pan-masker.js';
 
 /** Type OIDs whose binary form is their text (pg_type.typsend = textsend and friends). */
-export const TEXT_LIKE_OIDS = new Set([25, 1043, 1042, 19, 114, 142, 705, 18]);
+const TEXT_LIKE_OIDS = new Set([25, 1043, 1042, 19, 114, 142, 705, 18]);
 export const JSON_OID = 114;
 export const JSONB_OID = 3802;
 export const BYTEA_OID = 17;
@@ -490,7 +490,7 @@ function multirangeFields(b: Buffer, out: Array<{ oid: number; at: number; len: 
  * Content masking that keeps the byte length (for bytea and types whose layout is unknown), a PAN written in
  * hex (`\x3431…`: a bytea's text output, in a row or function result whose format is not known) too.
  */
-export function starsInPlace(value: Uint8Array, ctx: ValueContext): ValueResult {
+function starsInPlace(value: Uint8Array, ctx: ValueContext): ValueResult {
   if (!ctx.content) return value;
   const spans = findPans(value, ctx.detect);
   let out = value;
