@@ -35,8 +35,11 @@ const tooDeep: ShellReading = { action: 'deny', rule: 'ssh.exec.unreadable', rea
  */
 const CODE_VARIABLE = /^(?:PS[0-4]|PROMPT_COMMAND|BASH_ENV|ENV|PROMPT[0-4]?|RPROMPT|RPS1)(?:\[|\+?=|$)/;
 
+/** Builtins that declare variables: with -i, every assignment they make is arithmetic. */
+const DECLARING = new Set(['declare', 'typeset', 'local', 'export', 'readonly']);
+
 /** Builtins whose operands are names or arithmetic (`let X`, `declare -i X=Y`, `read PS4`). */
-const NAME_BUILTINS = new Set(['let', 'declare', 'typeset', 'local', 'export', 'readonly', 'read', 'readarray', 'mapfile', 'printf', 'getopts', 'unset']);
+const NAME_BUILTINS = new Set(['let', ...DECLARING, 'read', 'readarray', 'mapfile', 'printf', 'getopts', 'unset']);
 
 /**
  * The word through which the shell evaluates a value as code in this command (`words`, `first` the index of its
@@ -66,7 +69,7 @@ function evaluatesValue(words: readonly ShellWord[], first: number): string | un
   // alias and hash -p make a name run another program (`alias ls=rm`, `hash -p /bin/rm ls`: `ls -rf /` runs rm).
   if (name === 'alias' && words.some((w) => w.text.includes('='))) return name;
   if (name === 'hash' && words.some((w) => /^-[A-Za-z]*p/.test(w.text))) return `${name} -p`;
-  if (['declare', 'typeset', 'local', 'export', 'readonly'].includes(name) && words.slice(first + 1).some((w) => /^-[A-Za-z]*i/.test(w.text))) return `${name} -i`;
+  if (DECLARING.has(name) && words.slice(first + 1).some((w) => /^-[A-Za-z]*i/.test(w.text))) return `${name} -i`;
   if (name === '[[') {
     const op = words.find((w) => /^-(?:eq|ne|lt|le|gt|ge)$/.test(w.text));
     if (op) return `[[ … ${op.text} … ]]`;

@@ -45,7 +45,7 @@ function substitutionEnd(cmd: string, from: number, nesting = 0): number {
     const c = cmd[i]!;
     if (state === 'single') { if (c === "'") state = 'plain'; continue; }
     if (c === '\\') { i++; continue; }
-    if (c === '`') { const e = cmd.indexOf('`', i + 1); if (e < 0) return -1; i = e; continue; }
+    if (c === '`') { const e = backtickEnd(cmd, i); if (e < 0) return -1; i = e; continue; }
     if (state === 'double') {
       if (c === '"') state = 'plain';
       else if (c === '$' && cmd[i + 1] === '(') { const e = substitutionEnd(cmd, i + 2, nesting + 1); if (e < 0) return -1; i = e; }
