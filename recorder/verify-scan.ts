@@ -56,7 +56,8 @@ export function segmentBytes(seg: SegmentSource): Uint8Array | Promise<Uint8Arra
   return 'bytes' in seg ? seg.bytes : seg.read();
 }
 
-function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number): T {
+/** A copy of typed array `a` with room for `n` elements (the per-line arrays here and in src/evidence/log-lines.ts). */
+export function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, n: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);
   b.set(a);
   return b;

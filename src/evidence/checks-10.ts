@@ -13,7 +13,6 @@ import { missingElements } from './field-map.js';
 import { findGaps, micros } from './gaps.js';
 import type { GapRow } from './gaps.js';
 import { integrityProcedures } from './checks-10-integrity.js';
-import { samplesOf } from './samples.js';
 import type { ArtifactDraft, EvidenceInput, LoadedRecord, ProcedureResult, RequirementCheck } from './types.js';
 
 export const CATEGORIES_CSV = 'stats/event-categories.csv';
@@ -73,7 +72,7 @@ function list(m: Map<string, number>): string {
 
 /** The sample files that exist for these event types (only types that were sampled and proven). */
 function sampleEvidence(input: EvidenceInput, types: Iterable<string>): string[] {
-  const sampled = new Set(samplesOf(input).samples.map((s) => s.type));
+  const sampled = new Set(input.samples.samples.map((s) => s.type));
   return [...new Set(types)].filter((t) => sampled.has(t)).sort().flatMap((t) => [samplePaths(t).sample, samplePaths(t).proof]);
 }
 
@@ -221,7 +220,7 @@ function recordContent(input: EvidenceInput): ProcedureResult {
     missing.set(record.type, (missing.get(record.type) ?? 0) + 1);
     for (const e of m) elements.set(e, (elements.get(e) ?? 0) + 1);
   }
-  const set = samplesOf(input);
+  const set = input.samples;
   const types = new Set(input.inPeriod.map((r) => r.record.type));
   const unprovable = [...set.unprovable.values()].reduce((a, b) => a + b, 0);
   const withheld = [...set.withheld.values()].reduce((a, b) => a + b, 0);

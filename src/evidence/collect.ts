@@ -1,6 +1,8 @@
 /**
- * Loads everything an evidence bundle is built from (issue 9), once, into a pure {@link EvidenceInput}: the log
- * as exact line bytes with their RFC 6962 leaf hashes (docs/log-format.md "Records"), `verify` over the whole log,
+ * Loads everything an evidence bundle is built from (issue 9), once, into a pure {@link EvidenceInput}: the log's
+ * records parsed, with where each line is and its RFC 6962 leaf hash (docs/log-format.md "Records"; log-lines.ts),
+ * each segment scanned for PAN/SAD as it is read and then dropped, the sampled records' lines read back from the
+ * log (samples.ts), `verify` over the whole log,
  * the signed checkpoints (C2SP signed notes) each checked against its epoch key, the key epoch chain, the
  * recordings (scanned for PAN/SAD as they are read, one at a time, and kept as their findings only), what is now
  * at the path of every export the log announces (hashed and scanned for PAN/SAD, exports.ts), and the
@@ -21,7 +23,6 @@ import { scanHandle } from '../mask/scan-files.js';
 import type { ScanOptions } from '../mask/scan-files.js';
 import { verifyEpochCert } from '../../recorder/keys.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
-import { leafHash } from '../../recorder/merkle.js';
 import { useRecordingFile } from '../../recorder/recording-file.js';
 import { epochKeyName, parseCheckpoint, parseNote, verifyNote } from '../../recorder/signed-note.js';
 import { formatTs } from '../../recorder/timestamp.js';
@@ -33,7 +34,10 @@ import type { VerifyInput } from '../../recorder/verify-types.js';
 import { configOf } from './check-support.js';
 import { readExportFiles } from './export-files.js';
 import { recordedExports, shownPath } from './exports.js';
+import { LogLines } from './log-lines.js';
 import { resolvePeriod } from './period.js';
+import { sampleRecords } from './samples.js';
+import { LogScanner } from './stored-scan.js';
 import type { CheckpointEntry, ConfigEvidence, EvidenceInput, LoadedRecord, RecordingScan } from './types.js';
 
 /** Sampled records per event type when --sample is not given. */
@@ -73,7 +77,12 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
     });
   }
   const verify = await verifyLog(vin);
-  const records = await parseRecords(vin.segments);
+  // Requirement 3's detector (checks-3.ts reads the same configuration): the log is scanned as it is read here,
+  // recordings and exports below, within limits that `pcigate evidence --max-expanded` raises (so a message about
+  // one names it).
+  const anyLuhn = configOf(opts.config)?.masking.networks === 'any_luhn';
+  const logScan = new LogScanner(anyLuhn);
+  const { records, log } = await parseRecords(vin.segments, logScan);
   const origin = vin.origin ?? records[0]?.record.origin ?? verify.origin ?? '';
   const rootPub = Buffer.from(vin.rootKey.raw);
   const epochs = certifiedEpochs(vin.epochs, origin, rootPub);
@@ -81,16 +90,19 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
 
   const period = resolvePeriod({ since: opts.since, until: opts.until }, nowMicros, records[0]?.record.ts);
   const inPeriod = records.filter((r) => r.record.ts >= period.since && r.record.ts <= period.until);
-  // Requirement 3's detector (checks-3.ts reads the same configuration): recordings and exports are scanned here,
-  // within limits that `pcigate evidence --max-expanded` raises (so a message about one names it).
+  const sample = opts.sample ?? DEFAULT_SAMPLE;
   const maxExpanded = opts.maxExpanded ?? ARCHIVE_LIMITS.maxExpandedBytes;
-  const scan: ScanOptions = { anyLuhn: configOf(opts.config)?.masking.networks === 'any_luhn', limits: archiveLimits(maxExpanded, 'pcigate evidence') };
+  const scan: ScanOptions = { anyLuhn, limits: archiveLimits(maxExpanded, 'pcigate evidence') };
   return {
     home: opts.home,
     origin,
     generatedAt: formatTs(nowMicros),
     period,
     records,
+    log,
+    logScan: logScan.result,
+    // Chosen now, while the log can be read: its lines are not kept (the checks are pure and synchronous).
+    samples: await sampleRecords({ records, inPeriod, checkpoints, sample, log }),
     inPeriod,
     verify,
     checkpoints,
@@ -100,21 +112,27 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
     recordings: await scanRecordings(ctx.fs, path.join(opts.home, 'recordings'), scan),
     exportFiles: await readExportFiles(ctx, exportPaths(records), scan),
     maxExpanded,
-    sample: opts.sample ?? DEFAULT_SAMPLE,
+    sample,
   };
 }
 
 /**
- * Every complete line of every segment, in file order, with its leaf hash (RFC 6962 §2.1: SHA-256(0x00 ‖ line)).
- * Lines that are not JSON records, and a last line without its newline, are left out: verify names them.
+ * Every complete line of every segment, in file order, parsed, with where it is and its leaf hash (RFC 6962
+ * §2.1: SHA-256(0x00 ‖ line)) in `log`. Lines that are not JSON records, and a last line without its newline,
+ * are left out: verify names them. One segment is read at a time and its bytes dropped once its lines are
+ * parsed and handed to `scanner` (the log's PAN/SAD scan): memory holds the parsed records, not the log.
  */
-export async function parseRecords(segments: VerifyInput['segments']): Promise<LoadedRecord[]> {
+export async function parseRecords(segments: VerifyInput['segments'], scanner?: LogScanner): Promise<{ records: LoadedRecord[]; log: LogLines }> {
+  const sorted = [...segments].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const log = new LogLines(sorted);
   const out: LoadedRecord[] = [];
-  for (const seg of [...segments].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const bytes = await segmentBytes(seg);
+  for (let g = 0; g < sorted.length; g++) {
+    const bytes = await segmentBytes(sorted[g]!);
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const first = out.length;
     let from = 0;
     for (let nl = buf.indexOf(10, from); nl >= 0; nl = buf.indexOf(10, from)) {
+      const at = from;
       const line = buf.subarray(from, nl);
       from = nl + 1;
       if (line.length === 0) continue;
@@ -125,10 +143,11 @@ export async function parseRecords(segments: VerifyInput['segments']): Promise<L
         continue;
       }
       if (typeof record !== 'object' || record === null || typeof record.seq !== 'number' || typeof record.ts !== 'string' || typeof record.type !== 'string') continue;
-      out.push({ record, line, leaf: leafHash(line) });
+      out.push({ record, index: log.add(g, at, line) });
     }
+    scanner?.segment(buf, log, first, out.length, (i) => out[i]!.record.seq);
   }
-  return out;
+  return { records: out, log };
 }
 
 /**

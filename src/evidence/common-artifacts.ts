@@ -8,7 +8,7 @@ import { defaultConfig } from '../config/schema.js';
 import { csvFile } from './csv.js';
 import { fieldMapCsv } from './field-map.js';
 import { findGaps, gapsCsv } from './gaps.js';
-import { samplesJsonl, samplesOf } from './samples.js';
+import { samplesJsonl } from './samples.js';
 import type { ArtifactDraft, EvidenceInput, LoadedRecord } from './types.js';
 
 export const VERIFY_REPORT = 'verify-report.json';
@@ -91,7 +91,7 @@ export function commonArtifacts(input: EvidenceInput): ArtifactDraft[] {
       method: 'TEST',
     },
   ];
-  const set = samplesOf(input);
+  const set = input.samples;
   for (const s of set.samples) {
     const p = samplePaths(s.type);
     const n = s.records.length;

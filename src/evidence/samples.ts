@@ -6,13 +6,17 @@
  * cannot be proven yet: they are counted, never sampled.
  */
 import { nodeHash, splitPoint, verifyInclusion } from '../../recorder/merkle.js';
+import type { Leaves } from '../../recorder/merkle.js';
 import { scanBytes } from '../mask/scan-files.js';
+import type { LogLines } from './log-lines.js';
 import type { CheckpointEntry, EvidenceInput, LoadedRecord, ProofFile } from './types.js';
 
 export interface TypeSample {
   type: string;
   /** The sampled records, in seq order. */
   records: LoadedRecord[];
+  /** Their lines, byte-identical to the log (read back from it, checked against their leaves). */
+  lines: Buffer[];
   proofs: ProofFile;
 }
 
@@ -64,10 +68,10 @@ const CACHE_MIN = 256;
 export class ProofBuilder {
   private readonly cache = new Map<string, Buffer>();
 
-  constructor(private readonly leaves: readonly Uint8Array[], private readonly size: number) {}
+  constructor(private readonly leaves: Leaves, private readonly size: number) {}
 
   private root(lo: number, hi: number): Buffer {
-    if (hi - lo === 1) return Buffer.from(this.leaves[lo]!);
+    if (hi - lo === 1) return Buffer.from(this.leaves.at(lo)!);
     const k = splitPoint(hi - lo);
     // Only subtrees of CACHE_MIN leaves or more are kept: at most 2·size/CACHE_MIN entries, however large
     // the log, and a proof recomputes at most CACHE_MIN leaves' worth per level.
@@ -95,8 +99,44 @@ export class ProofBuilder {
   }
 }
 
-/** Chooses the samples of every event type present in the period and proves each. */
-export function sampleRecords(input: Pick<EvidenceInput, 'records' | 'inPeriod' | 'checkpoints' | 'sample'>): SampleSet {
+/** What sampleRecords reads: the records of the log and of the period, the checkpoints, and the log's lines. */
+export type SampleInput = Pick<EvidenceInput, 'records' | 'inPeriod' | 'checkpoints' | 'sample'> & { log: Pick<LogLines, 'length' | 'at' | 'read'> };
+
+/**
+ * Up to `points.length` clean records of `provable` (indices into it), evenly spaced: a record holding card data
+ * is replaced by the next clean one not already taken. Lines come from `lines` (by record index); when one it
+ * must look at is not there, the indices of every line that point could still look at go into `need` and it
+ * returns undefined, to be asked again once they are read.
+ */
+function pickClean(provable: LoadedRecord[], points: number[], lines: ReadonlyMap<number, Buffer>, holds: (index: number, line: Buffer) => boolean, need: Set<number>): { picked: LoadedRecord[]; dirty: number } | undefined {
+  const picked: LoadedRecord[] = [];
+  const used = new Set<number>();
+  const dirty = new Set<number>();
+  for (const i of points) {
+    const stop = Math.min(provable.length, i + REPLACE_TRIES);
+    for (let j = i; j < stop; j++) {
+      if (used.has(j) || dirty.has(j)) continue;
+      const r = provable[j]!;
+      const line = lines.get(r.index);
+      if (!line) {
+        for (let k = j; k < stop; k++) if (!lines.has(provable[k]!.index)) need.add(provable[k]!.index);
+        return undefined;
+      }
+      if (holds(r.index, line)) { dirty.add(j); continue; }
+      used.add(j);
+      picked.push(r);
+      break;
+    }
+  }
+  return { picked, dirty: dirty.size };
+}
+
+/**
+ * Chooses the samples of every event type present in the period and proves each. Only the lines looked at
+ * are read (input.log.read: from their segments, checked against their leaves), in rounds: first the evenly
+ * spaced records of every type, then the ones after a record that holds card data, where one does.
+ */
+export async function sampleRecords(input: SampleInput): Promise<SampleSet> {
   const valid = input.checkpoints.filter((c) => c.valid);
   const cp = valid.reduce<CheckpointEntry | undefined>((best, c) => (best === undefined || c.size > best.size ? c : best), undefined);
   const byType = new Map<string, LoadedRecord[]>();
@@ -109,72 +149,76 @@ export function sampleRecords(input: Pick<EvidenceInput, 'records' | 'inPeriod' 
   const withheld = new Map<string, number>();
   const size = cp?.size ?? 0;
   let problem: string | undefined;
-  // The proofs index leaves by seq: only a log whose first `size` lines are seq 0…size−1 can be proven.
-  const leaves: Uint8Array[] = [];
+  // The proofs index leaves by seq: only a log whose first `size` lines are seq 0…size−1 can be proven (record i's
+  // leaf is then leaf i of the log's lines).
   if (cp) {
     for (let i = 0; i < size; i++) {
       const r = input.records[i];
-      if (!r || r.record.seq !== i) { problem = `the log does not hold seq 0…${size - 1} in order (see verify-report.json)`; break; }
-      leaves.push(r.leaf);
+      if (!r || r.record.seq !== i || r.index !== i) { problem = `the log does not hold seq 0…${size - 1} in order (see verify-report.json)`; break; }
     }
   } else {
     problem = 'no valid signed checkpoint: no record can be proven';
   }
-  const builder = problem === undefined ? new ProofBuilder(leaves, size) : undefined;
+  const builder = problem === undefined ? new ProofBuilder(input.log, size) : undefined;
   const root = cp ? Buffer.from(cp.root, 'hex') : Buffer.alloc(0);
 
-  const samples: TypeSample[] = [];
+  // `samples/<type>.jsonl` names the type: one that is not a plain file name (never written by pcigate) is
+  // counted, not sampled, rather than escaped into a name `evidence verify` would not match to its records.
+  const plans: Array<{ type: string; provable: LoadedRecord[]; points: number[] }> = [];
   for (const type of [...byType.keys()].sort()) {
     const all = byType.get(type)!;
-    // `samples/<type>.jsonl` names the type: one that is not a plain file name (never written by pcigate) is
-    // counted, not sampled, rather than escaped into a name `evidence verify` would not match to its records.
     if (!SAFE_TYPE.test(type)) { unprovable.set(type, all.length); continue; }
     const provable = builder ? all.filter((r) => r.record.seq < size) : [];
     if (all.length > provable.length) unprovable.set(type, all.length - provable.length);
-    // Evenly spaced; a record holding card data is replaced by the next clean one not already taken.
-    const picked: LoadedRecord[] = [];
-    const used = new Set<number>();
-    const dirty = new Set<number>();
-    for (const i of spread(provable.length, input.sample)) {
-      for (let j = i; j < provable.length && j < i + REPLACE_TRIES; j++) {
-        if (used.has(j) || dirty.has(j)) continue;
-        if (holdsAccountData(provable[j]!.line)) { dirty.add(j); continue; }
-        used.add(j);
-        picked.push(provable[j]!);
-        break;
-      }
+    plans.push({ type, provable, points: spread(provable.length, input.sample) });
+  }
+  const lines = new Map<number, Buffer>();
+  const holding = new Map<number, boolean>();
+  const holds = (index: number, line: Buffer): boolean => {
+    let h = holding.get(index);
+    if (h === undefined) { h = holdsAccountData(line); holding.set(index, h); }
+    return h;
+  };
+  const picks = new Map<string, { picked: LoadedRecord[]; dirty: number }>();
+  let need = new Set(plans.flatMap((p) => p.points.map((i) => p.provable[i]!.index)));
+  while (need.size > 0) {
+    for (const [i, line] of await input.log.read(need)) lines.set(i, line);
+    need = new Set();
+    for (const p of plans) {
+      if (picks.has(p.type)) continue;
+      const got = pickClean(p.provable, p.points, lines, holds, need);
+      if (got) picks.set(p.type, got);
     }
+  }
+
+  const samples: TypeSample[] = [];
+  for (const { type } of plans) {
+    const { picked, dirty } = picks.get(type) ?? { picked: [], dirty: 0 };
     picked.sort((a, b) => a.record.seq - b.record.seq);
-    if (dirty.size > 0) withheld.set(type, dirty.size);
+    if (dirty > 0) withheld.set(type, dirty);
     const proofs: ProofFile['proofs'] = [];
     const kept: LoadedRecord[] = [];
+    const keptLines: Buffer[] = [];
     for (const r of picked) {
+      const leaf = input.log.at(r.index)!;
       const path = builder!.proof(r.record.seq);
       // A proof that does not lead to the signed root (a modified record) is no evidence: left out, and
       // verify-report.json names the record.
-      if (!verifyInclusion(r.leaf, r.record.seq, size, path, root)) {
+      if (!verifyInclusion(leaf, r.record.seq, size, path, root)) {
         unprovable.set(type, (unprovable.get(type) ?? 0) + 1);
         continue;
       }
       kept.push(r);
-      proofs.push({ seq: r.record.seq, leaf: r.leaf.toString('hex'), path: path.map((p) => p.toString('hex')) });
+      keptLines.push(lines.get(r.index)!);
+      proofs.push({ seq: r.record.seq, leaf: Buffer.from(leaf).toString('hex'), path: path.map((p) => p.toString('hex')) });
     }
     if (kept.length === 0) continue;
-    samples.push({ type, records: kept, proofs: { checkpoint: { size, root: cp!.root }, proofs } });
+    samples.push({ type, records: kept, lines: keptLines, proofs: { checkpoint: { size, root: cp!.root }, proofs } });
   }
   return { checkpoint: cp, samples, unprovable, withheld, ...(problem !== undefined ? { problem } : {}) };
 }
 
 /** `samples/<type>.jsonl`: the sampled lines byte-identical to the log, each ending in `\n`. */
 export function samplesJsonl(s: TypeSample): Buffer {
-  return Buffer.concat(s.records.flatMap((r) => [r.line, Buffer.from('\n')]));
-}
-
-const memo = new WeakMap<object, SampleSet>();
-
-/** sampleRecords(input), computed once per input (common-artifacts and the checks both need it). */
-export function samplesOf(input: EvidenceInput): SampleSet {
-  let s = memo.get(input);
-  if (!s) { s = sampleRecords(input); memo.set(input, s); }
-  return s;
+  return Buffer.concat(s.lines.flatMap((l) => [l, Buffer.from('\n')]));
 }

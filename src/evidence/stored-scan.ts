@@ -3,8 +3,9 @@
  * pcigate stores data: the `pcigate scan` detector (src/mask/scan-files.ts) over every log line, every
  * recording, and every export the log announces that is still at its recorded path (exports.ts: evidence
  * bundles with their zip entries scanned inside, `replay --html` pages). Recordings and exports are scanned
- * from disk, streamed, when collected (collect.ts); the log lines here. Each export is also compared with the
- * SHA-256 recorded when it was written. Pure: a function of the EvidenceInput. Findings name file, seq, line
+ * from disk, streamed, when collected (collect.ts), and so is the log, one segment at a time as collect.ts
+ * reads it (LogScanner). Each export is also compared with the SHA-256 recorded when it was written. The
+ * procedures are pure: a function of the EvidenceInput. Findings name file, seq, line
  * and column and carry the value masked to its last four digits at most — never a PAN.
  */
 import type { PcigateConfig } from '../config/schema.js';
@@ -15,6 +16,7 @@ import { count } from './check-support.js';
 import { csvFile } from './csv.js';
 import { describeExport, exportResults, recordedExports, shownPath } from './exports.js';
 import type { ExportResult } from './exports.js';
+import type { LogLines } from './log-lines.js';
 import type { ArtifactDraft, EvidenceInput, ProcedureResult } from './types.js';
 
 const SCAN_CSV = 'req3/pan-sad-scan.csv';
@@ -35,25 +37,59 @@ interface ScanError {
 /** Log lines are scanned in batches of about this many bytes (one line per record, never split). */
 const BATCH_BYTES = 8 << 20;
 
-/** Scans every log line (findings name the record's seq) and adds the recordings' findings. */
-function scanStored(input: EvidenceInput, anyLuhn: boolean): { findings: Finding[]; errors: ScanError[]; bytes: number } {
-  const nl = Buffer.from('\n');
-  const findings: Finding[] = [];
-  let bytes = 0;
-  // Lines joined with \n, so line k of a batch is record first + k − 1 (canonical JSON escapes newlines).
-  for (let first = 0; first < input.records.length;) {
-    let last = first;
-    let size = 0;
-    while (last < input.records.length && (last === first || size < BATCH_BYTES)) size += input.records[last++]!.line.length + 1;
-    const batch = Buffer.concat(input.records.slice(first, last).flatMap((r) => [r.line, nl]));
-    bytes += batch.length;
-    for (const f of scanBytes(batch, 'log', { anyLuhn })) {
-      const rec = input.records[first + f.line - 1]?.record;
-      // Line and column within the record's own line: the log has one record a line.
-      findings.push({ ...f, line: 1, source: 'log', seq: rec?.seq ?? null });
+/** What the log scan leaves: its findings, each naming its record's seq, and the bytes scanned. */
+export interface LogScan {
+  findings: Array<ScanFinding & { seq: number }>;
+  bytes: number;
+}
+
+/**
+ * Scans the log's record lines for PAN/SAD one segment at a time, as collect.ts reads each segment (the lines
+ * are not kept: a segment's bytes are dropped once it is scanned). Findings name the record's seq, line 1 and
+ * the column within the record's own line: the log has one record a line.
+ */
+export class LogScanner {
+  readonly result: LogScan = { findings: [], bytes: 0 };
+
+  constructor(private readonly anyLuhn: boolean) {}
+
+  /**
+   * The record lines `first` … `end − 1` of `lines`, all in the segment whose bytes are `bytes`, in file order;
+   * `seqs(i)` is the seq of line i's record.
+   */
+  segment(bytes: Buffer, lines: LogLines, first: number, end: number, seqs: (i: number) => number): void {
+    for (let from = first; from < end;) {
+      let to = from;
+      let size = 0;
+      let contiguous = true;
+      while (to < end && (to === from || size < BATCH_BYTES)) {
+        if (to > from && lines.offset(to) !== lines.offset(to - 1) + lines.bytes(to - 1) + 1) contiguous = false;
+        size += lines.bytes(to++) + 1;
+      }
+      // Lines joined with \n, so line k of a batch is line from + k − 1 (canonical JSON escapes newlines): the
+      // segment's own bytes when the lines follow each other there (a log without unreadable lines), else a copy.
+      const start = lines.offset(from);
+      let batch = bytes.subarray(start, start + size);
+      if (!contiguous) {
+        const parts: Buffer[] = [];
+        for (let k = from; k < to; k++) parts.push(bytes.subarray(lines.offset(k), lines.offset(k) + lines.bytes(k)), NL);
+        batch = Buffer.concat(parts);
+      }
+      this.result.bytes += batch.length;
+      for (const f of scanBytes(batch, 'log', { anyLuhn: this.anyLuhn })) {
+        this.result.findings.push({ ...f, line: 1, seq: seqs(from + f.line - 1) });
+      }
+      from = to;
     }
-    first = last;
   }
+}
+
+const NL = Buffer.from('\n');
+
+/** The log's findings (scanned when collected) and the recordings' findings. */
+function scanStored(input: EvidenceInput): { findings: Finding[]; errors: ScanError[]; bytes: number } {
+  const findings: Finding[] = input.logScan.findings.map((f): Finding => ({ ...f, source: 'log' }));
+  let bytes = input.logScan.bytes;
   const errors: ScanError[] = [];
   // Recordings were scanned when collected (collect.ts, streamed): their findings, not their bytes, are here.
   for (const rec of [...input.recordings].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
@@ -97,7 +133,7 @@ function exportsSummary(results: ExportResult[]): string {
 /** 3.3.1 and 3.5.1, with the scan artifacts. */
 export function storedDataProcedures(input: EvidenceInput, cfg: PcigateConfig | undefined): { procedures: [ProcedureResult, ProcedureResult]; artifacts: ArtifactDraft[] } {
   const anyLuhn = cfg?.masking.networks === 'any_luhn';
-  const { findings, errors, bytes } = scanStored(input, anyLuhn);
+  const { findings, errors, bytes } = scanStored(input);
   const exports = exportResults(recordedExports(input.records), (p) => input.exportFiles.get(p));
   for (const r of exports) {
     findings.push(...r.findings.map((f): Finding => ({ ...f, source: 'export', seq: r.export.seq })));

@@ -18,6 +18,9 @@ import type { VerifyReport } from '../../recorder/verify-types.js';
 import type { PcigateConfig } from '../config/index.js';
 import type { ScanError, ScanFinding } from '../mask/scan-files.js';
 import type { ExportFile } from './exports.js';
+import type { LogLines } from './log-lines.js';
+import type { SampleSet } from './samples.js';
+import type { LogScan } from './stored-scan.js';
 
 /** The requirements a bundle can cover, in report order. */
 export const REQUIREMENTS = ['3', '7', '8', '10'] as const;
@@ -32,11 +35,13 @@ export interface Period {
   until: string;
 }
 
-/** One record of the log with its exact line bytes (no `\n`) and its RFC 6962 leaf hash. */
+/**
+ * One record of the log, parsed. Its line's place in its segment and its RFC 6962 leaf hash are line `index`
+ * of {@link EvidenceInput.log} (not kept here: a Buffer per record kept the whole log in memory).
+ */
 export interface LoadedRecord {
   record: AuditRecord;
-  line: Buffer;
-  leaf: Buffer;
+  index: number;
 }
 
 /** A signed checkpoint from checkpoints.jsonl, parsed (docs/log-format.md "Merkle tree and checkpoints"). */
@@ -90,6 +95,12 @@ export interface EvidenceInput {
   period: Period;
   /** The whole log in seq order (checks filter by `period` themselves: retention looks before it). */
   records: LoadedRecord[];
+  /** Where each record's line is and its leaf, by LoadedRecord.index; reads back the lines samples need. */
+  log: LogLines;
+  /** Requirement 3's scan of every record line for PAN/SAD, made as each segment was read (stored-scan.ts). */
+  logScan: LogScan;
+  /** The sampled records per event type with their lines and inclusion proofs (samples.ts), chosen when collected. */
+  samples: SampleSet;
   /** Indices into `records` of those whose ts is inside `period`. */
   inPeriod: LoadedRecord[];
   /** recorder/verify.ts over the whole log (no state), root key from the home or --root-key. */

@@ -102,7 +102,7 @@ describe('checks3: 3.3.1 / 3.5.1 scan of what pcigate stores', () => {
     }
     const p351 = proc(checks3(input), '3.5.1');
     expect(p351.figures).toMatchObject({ recordings_scanned: 2, pan_findings: 4, sad_findings: 2 });
-    expect(p351.figures.bytes_scanned).toBe(input.records.reduce((n, r) => n + r.line.length + 1, 0) + Buffer.byteLength(text) + gzipSync(text).length);
+    expect(p351.figures.bytes_scanned).toBe(input.records.reduce((n, r) => n + input.log.bytes(r.index) + 1, 0) + Buffer.byteLength(text) + gzipSync(text).length);
   });
 });
 

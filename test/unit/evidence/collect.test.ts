@@ -42,15 +42,18 @@ describe('collectEvidence over a real log', () => {
   beforeAll(async () => { h = await evidenceHome(); });
   afterAll(async () => { await h.close(); });
 
-  it('loads every record as its exact line with its RFC 6962 leaf, in seq order', async () => {
+  it('loads every record with where its exact line is and its RFC 6962 leaf, in seq order', async () => {
     const input = await collectEvidence(h.ctx, { home: h.home, config: await loadConfigEvidence(h.ctx, { home: h.home }) });
     const disk = readLog(h.home);
     expect(input.records.length).toBe(disk.length);
+    const back = await input.log.read(input.records.map((r) => r.index));
     input.records.forEach((r, i) => {
       expect(r.record.seq).toBe(i);
-      expect(r.line.toString('utf8')).toBe(disk[i]!.line);
-      expect(r.leaf.toString('hex')).toBe(disk[i]!.leaf);
-      expect(r.leaf.equals(leafHash(Buffer.from(disk[i]!.line)))).toBe(true);
+      expect(r.index).toBe(i);
+      expect(back.get(r.index)!.toString('utf8')).toBe(disk[i]!.line);
+      expect(input.log.bytes(r.index)).toBe(Buffer.byteLength(disk[i]!.line));
+      expect(Buffer.from(input.log.at(r.index)!).toString('hex')).toBe(disk[i]!.leaf);
+      expect(leafHash(Buffer.from(disk[i]!.line)).equals(input.log.at(r.index)!)).toBe(true);
     });
     expect(input.origin).toBe('test/evidence');
     expect(input.generatedAt).toBe(formatTs(h.ctx.clock.micros()));

@@ -26,7 +26,7 @@ const SHA_B = 'b'.repeat(64);
 let seq = 0;
 const rec = (type: string, detail: Record<string, unknown>, outcome: AuditRecord['outcome'] = 'success'): LoadedRecord => {
   const record = { v: 1, seq: ++seq, ts: `2026-01-01T00:00:${String(seq).padStart(2, '0')}.000000Z`, origin: 't', type, outcome, actor: { sub: 'carol', via: 'local' }, detail, prev: '' } as unknown as AuditRecord;
-  return { record, line: Buffer.from(JSON.stringify(record)), leaf: Buffer.alloc(32) };
+  return { record, index: seq };
 };
 const present = (sha256: string, findings: ScanFinding[] = []): ExportFile => ({ state: 'present', sha256, size: 10, findings, errors: [] });
 
