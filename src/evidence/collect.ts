@@ -23,6 +23,7 @@ import { scanHandle } from '../mask/scan-files.js';
 import type { ScanOptions } from '../mask/scan-files.js';
 import { verifyEpochCert } from '../../recorder/keys.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
+import { MerkleAccumulator } from '../../recorder/merkle.js';
 import { useRecordingFile } from '../../recorder/recording-file.js';
 import { epochKeyName, parseCheckpoint, parseNote, verifyNote } from '../../recorder/signed-note.js';
 import { formatTs } from '../../recorder/timestamp.js';
@@ -30,7 +31,7 @@ import type { AuditRecord } from '../../recorder/types.js';
 import { verifyLog } from '../../recorder/verify.js';
 import { loadVerifyInput } from '../../recorder/verify-load.js';
 import { segmentBytes } from '../../recorder/verify-scan.js';
-import type { VerifyInput } from '../../recorder/verify-types.js';
+import type { VerifyInput, VerifyReport } from '../../recorder/verify-types.js';
 import { configOf } from './check-support.js';
 import { readExportFiles } from './export-files.js';
 import { recordedExports, shownPath } from './exports.js';
@@ -83,6 +84,7 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
   const anyLuhn = configOf(opts.config)?.masking.networks === 'any_luhn';
   const logScan = new LogScanner(anyLuhn);
   const { records, log } = await parseRecords(vin.segments, logScan);
+  sameAsVerified(log, verify);
   const origin = vin.origin ?? records[0]?.record.origin ?? verify.origin ?? '';
   const rootPub = Buffer.from(vin.rootKey.raw);
   const epochs = certifiedEpochs(vin.epochs, origin, rootPub);
@@ -148,6 +150,24 @@ export async function parseRecords(segments: VerifyInput['segments'], scanner?: 
     scanner?.segment(buf, log, first, out.length, (i) => out[i]!.record.seq);
   }
   return { records: out, log };
+}
+
+/**
+ * Throws VerificationError unless the records parsed are the ones verify vouched for: the RFC 6962 root of their
+ * leaves is the root verify computed (its state, which it gives unless it failed). The segments are read twice,
+ * each up to the size verify first saw, so a broker appending meanwhile changes nothing; a record changed in place
+ * between the two reads would otherwise put bytes verify never checked into the bundle under its verdict.
+ */
+function sameAsVerified(log: LogLines, verify: VerifyReport): void {
+  const state = verify.state;
+  if (!state) return; // verify failed: its report, in the bundle, says what is wrong
+  const acc = new MerkleAccumulator();
+  for (let i = 0; i < state.size && i < log.length; i++) acc.append(log.at(i)!);
+  if (acc.size !== state.size || acc.root().toString('hex') !== state.root) {
+    throw new VerificationError(`the audit log changed while the evidence was being built: its first ${state.size} records read again are not the ones verify checked`, {
+      hint: 'the log was modified, replaced or cut during the run: run `pcigate verify`, then build the bundle again',
+    });
+  }
 }
 
 /**

@@ -141,6 +141,18 @@ describe('evidence reads the log a segment at a time', () => {
       return { ctx: testCtx({ fs: { ...fsp, open } as Fs }), opens: () => opens };
     }
 
+    it('pcigate evidence fails when a record changes between its verification and its reading', async () => {
+      const h = await copyHome();
+      const target = path.join(h, 'log', segOf(disk, disk.filter((r) => r.rec.type === 'pg.query')[20]!.rec.seq));
+      // Verify reads each segment once; the next open is collect's.
+      const { ctx, opens } = changingOn(target, 2);
+      await expect(collectEvidence(ctx, { home: h, config: await loadConfigEvidence(ctx, { home: h }), until: '2026-12-31' })).rejects.toMatchObject({
+        code: 'ERR_VERIFICATION',
+        message: expect.stringContaining('the audit log changed while the evidence was being built'),
+      });
+      expect(opens()).toBe(2);
+    });
+
     it('pcigate evidence fails when a sampled line changes after the log was read, instead of sampling it', async () => {
       const h = await copyHome();
       const target = path.join(h, 'log', segOf(disk, disk.filter((r) => r.rec.type === 'pg.query').at(-1)!.rec.seq));
