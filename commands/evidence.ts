@@ -74,6 +74,8 @@ export const spec: CommandSpec = {
       ...(sample !== undefined ? { sample } : {}),
       ...(typeof opts.rootKey === 'string' ? { rootKeyFile: path.resolve(ctx.cwd, opts.rootKey) } : {}),
       ...(maxExpanded !== undefined ? { maxExpanded } : {}),
+      // The log's PAN/SAD scan serves requirement 3 only.
+      scanLog: selection.requirements.includes('3'),
     });
     progress(`${input.inPeriod.length} records in the period ${input.period.since} … ${input.period.until}; log verify: ${input.verify.result}`);
     const keys = await loadKeys(ctx, home);

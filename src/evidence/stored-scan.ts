@@ -88,6 +88,7 @@ const NL = Buffer.from('\n');
 
 /** The log's findings (scanned when collected) and the recordings' findings. */
 function scanStored(input: EvidenceInput): { findings: Finding[]; errors: ScanError[]; bytes: number } {
+  if (!input.logScan) throw new Error('evidence: requirement 3 needs the log scan, and the input was collected without it (scanLog: false)');
   const findings: Finding[] = input.logScan.findings.map((f): Finding => ({ ...f, source: 'log' }));
   let bytes = input.logScan.bytes;
   const errors: ScanError[] = [];

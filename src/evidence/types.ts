@@ -97,8 +97,11 @@ export interface EvidenceInput {
   records: LoadedRecord[];
   /** Where each record's line is and its leaf, by LoadedRecord.index; reads back the lines samples need. */
   log: LogLines;
-  /** Requirement 3's scan of every record line for PAN/SAD, made as each segment was read (stored-scan.ts). */
-  logScan: LogScan;
+  /**
+   * Requirement 3's scan of every record line for PAN/SAD, made as each segment was read (stored-scan.ts); absent
+   * when collected without it (CollectOptions.scanLog false: a selection without requirement 3).
+   */
+  logScan?: LogScan;
   /** The sampled records per event type with their lines and inclusion proofs (samples.ts), chosen when collected. */
   samples: SampleSet;
   /** Indices into `records` of those whose ts is inside `period`. */

@@ -63,7 +63,15 @@ describe('evidence reads the log a segment at a time', () => {
     const input = await collectEvidence(ctx, { home, config: await loadConfigEvidence(ctx, { home }) });
     const csv = checks3(input).artifacts.find((a) => a.path === 'req3/pan-sad-scan.csv')!;
     expect(csvRows(csv.bytes).slice(1)).toEqual(leaky.map((r) => ['log', 'log', String(r.rec.seq), '1', String(r.line.indexOf(PAN) + 1), 'pan', 'visa', '************1111']));
-    expect(input.logScan.bytes).toBe(disk.reduce((n, r) => n + Buffer.byteLength(r.line) + 1, 0));
+    expect(input.logScan!.bytes).toBe(disk.reduce((n, r) => n + Buffer.byteLength(r.line) + 1, 0));
+  });
+
+  it('skips the scan when asked (a bundle without requirement 3), and requirement 3 then refuses to run', async () => {
+    const ctx = testCtx();
+    const input = await collectEvidence(ctx, { home, config: await loadConfigEvidence(ctx, { home }), scanLog: false });
+    expect(input.logScan).toBeUndefined();
+    expect(input.records.length).toBe(disk.length);
+    expect(() => checks3(input)).toThrow(/collected without it/);
   });
 
   it('maps findings to records across the scan batches of one large segment', async () => {
