@@ -165,6 +165,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
   const store = approvalStoreFor(ctx, { home: o.home, sink: o.sink, drainOutbox: true, networks: o.config.masking.networks });
   const hmacKey = o.config.masking.hmac_key ? Buffer.from(await resolveSecret(ctx, o.config.masking.hmac_key)) : undefined;
   const catalog = new ColumnCatalog(catalogLookup(o.target), { now: () => ctx.clock.now() });
+  const relations = relationColumns(o.target, () => ctx.clock.now());
   // The log's and transcript's text masked by the deployment's networks too: any_luhn's card numbers, masked in
   // results, were written in clear where the SQL, parameters and samples quoted them.
   const textMasker = new PanMasker({ anyLuhn: o.config.masking.networks === 'any_luhn' });
@@ -195,28 +196,31 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       grants: engine.unmaskGrants(identity, o.name),
       ...(hmacKey ? { hmacKey } : {}),
       catalog,
+      // Computed result columns (`cvv || ''`) are masked by what their statement names (policy's reading).
+      reach: (stmt) => ((stmt as Statement).textUnknown ? { all: 'unknown' } : ps.columnReach((stmt as Statement).sql, relations.get)),
     });
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     const tx = new TransactionWatch();
     let control: SessionControl | undefined;
+    // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
+    const onStatement = (stmt: Statement): StatementDecision | Promise<StatementDecision> => {
+      const unseen = tx.seen(stmt);
+      const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, unseen, {
+        inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
+        aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps)),
+      }));
+      serverPath.refresh();
+      // Fail closed: unqualified names are not judged in a path policy does not know (the side connection
+      // failed: the database was down when the listener started, say). A client that sent its own path
+      // does not need the server's (a RESET goes back to the client's).
+      if (ownPath || (serverPath.path.known && !serverPath.path.stale)) return decide();
+      return serverPath.known().then((ok) => (ok ? decide() : inFailedTransaction(stmt, {
+        action: 'deny', rule: 'server_search_path', sqlstate: '58000',
+        message: 'pcigate: the server\'s search_path (where unqualified names resolve) could not be asked, so the statement was neither judged nor run; try again when the database answers',
+      })));
+    };
     return {
-      // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
-      onStatement: (stmt) => {
-        const unseen = tx.seen(stmt);
-        const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, unseen, {
-          inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
-          aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps)),
-        }));
-        serverPath.refresh();
-        // Fail closed: unqualified names are not judged in a path policy does not know (the side connection
-        // failed: the database was down when the listener started, say). A client that sent its own path
-        // does not need the server's (a RESET goes back to the client's).
-        if (ownPath || (serverPath.path.known && !serverPath.path.stale)) return decide();
-        return serverPath.known().then((ok) => (ok ? decide() : inFailedTransaction(stmt, {
-          action: 'deny', rule: 'server_search_path', sqlstate: '58000',
-          message: 'pcigate: the server\'s search_path (where unqualified names resolve) could not be asked, so the statement was neither judged nor run; try again when the database answers',
-        })));
-      },
+      onStatement: (stmt) => wholeRows(relations, ps, stmt, onStatement(stmt)),
       onBackendMessage: (frame, stmt) => {
         // client_encoding as the server reports it (at the start too): policy reads text as UTF-8.
         if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }
@@ -239,6 +243,59 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     };
   };
   return Object.assign(hooksFor, { admit });
+}
+
+/**
+ * Column names of relations by the name a statement gives them (`schema.table`, or `table` in any schema: the
+ * union, so a name the session's search_path resolves otherwise still counts its columns), looked up on a side
+ * connection and kept for 5 minutes (1 second when not found: a table created in an open transaction is not
+ * seen yet). A statement that uses a whole row as a value is masked by the columns the row carries
+ * (PolicySession.columnReach); a relation not known here leaves it masked in full.
+ */
+function relationColumns(target: UpstreamTarget, now: () => number): { get: (name: string) => readonly string[] | undefined; load: (names: readonly string[]) => Promise<void>; due: (name: string) => boolean } {
+  const known = new Map<string, { columns: string[] | undefined; at: number }>();
+  const due = (name: string) => {
+    const e = known.get(name);
+    return !e || now() - e.at > (e.columns ? 300_000 : 1_000);
+  };
+  const lit = (x: string | null) => (x === null ? 'NULL' : `'${x.replace(/'/g, "''")}'`);
+  return {
+    due,
+    get: (name) => (due(name) ? undefined : known.get(name)!.columns),
+    async load(names) {
+      const ask = names.filter(due);
+      if (ask.length === 0) return;
+      const values = ask.map((n) => {
+        const dot = n.lastIndexOf('.');
+        return `(${lit(n)}, ${lit(dot < 0 ? null : n.slice(0, dot))}, ${lit(n.slice(dot + 1))})`;
+      });
+      const found = new Map<string, string[]>();
+      try {
+        const rows = await lookupRows(target, `SELECT k.name, a.attname FROM (VALUES ${values.join(', ')}) AS k(name, nsp, rel)
+          JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) k.rel
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace AND (k.nsp IS NULL OR n.nspname OPERATOR(pg_catalog.=) k.nsp)
+          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped`);
+        for (const [name, col] of rows) { const list = found.get(name!) ?? []; list.push(col!); found.set(name!, list); }
+      } catch {
+        return; // not known: such rows are masked in full (fail closed)
+      }
+      for (const n of ask) known.set(n, { columns: found.get(n), at: now() });
+    },
+  };
+}
+
+/**
+ * The statement decision, once the columns of the tables whose whole rows the statement uses as values are
+ * known (relationColumns): its rows' computed columns are masked by them. Most statements use none: unchanged.
+ */
+function wholeRows(relations: ReturnType<typeof relationColumns>, ps: { wholeRowTables(sql: string): string[] }, stmt: Statement, d: StatementDecision | Promise<StatementDecision>): StatementDecision | Promise<StatementDecision> {
+  const after = (x: StatementDecision): StatementDecision | Promise<StatementDecision> => {
+    if (x.action === 'hold') return { ...x, until: x.until.then(after) };
+    if (x.action !== 'allow') return x;
+    const tables = ps.wholeRowTables(stmt.sql).filter(relations.due);
+    return tables.length === 0 ? x : relations.load(tables).then(() => x);
+  };
+  return d instanceof Promise ? d.then(after) : after(d);
 }
 
 /**

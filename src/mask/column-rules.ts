@@ -29,6 +29,8 @@ interface CompiledRule {
   format: MaskFormat;
   byName: RegExp[];
   byQualified: RegExp[];
+  /** The qualified patterns' table and column parts (`[schema.]table.column`), for derived columns. */
+  byColumn: Array<{ table: RegExp; column: RegExp }>;
 }
 
 /** Glob (`*`, `?`) to an anchored, case-insensitive RegExp. */
@@ -39,6 +41,12 @@ export function globToRegExp(glob: string): RegExp {
 
 /** Rank of how much of a PAN a format reveals (higher reveals more). */
 const REVEAL: Record<string, number> = { null: 0, full: 1, hmac: 2, last4: 3, first6last4: 4, clear: 5 };
+
+/** Of two rules, the one that reveals least; either may be absent. */
+export function leastRevealing(a: ColumnRule | undefined, b: ColumnRule | undefined): ColumnRule | undefined {
+  if (!a || !b) return a ?? b;
+  return REVEAL[b.format]! < REVEAL[a.format]! ? b : a;
+}
 
 /** The compiled rules of a masking config plus the role's unmask grants. */
 export class ColumnRules {
@@ -58,6 +66,10 @@ export class ColumnRules {
       format: r.format,
       byName: r.columns.filter((c) => !c.includes('.')).map(globToRegExp),
       byQualified: r.columns.filter((c) => c.includes('.')).map((c) => globToRegExp(c.split('.').length === 2 ? `*.${c}` : c)),
+      byColumn: r.columns.filter((c) => c.includes('.')).map((c) => {
+        const parts = c.split('.');
+        return { table: globToRegExp(parts[parts.length - 2]!), column: globToRegExp(parts[parts.length - 1]!) };
+      }),
     }));
     this.hasQualified = this.#rules.some((r) => r.byQualified.length > 0);
     this.hasColumnRules = this.#rules.length > 0 || config.sad_columns.length > 0;
@@ -88,17 +100,56 @@ export class ColumnRules {
    * could match applies (fail closed).
    */
   forColumn(name: string, qualified: string | undefined | null): ColumnRule | undefined {
-    if (this.isSad(name) || (qualified && this.isSad(qualified.slice(qualified.lastIndexOf('.') + 1)))) return { name: SAD_RULE, format: 'full' };
+    const source = qualified ? qualified.slice(qualified.lastIndexOf('.') + 1) : undefined;
+    if (this.isSad(name) || (source !== undefined && this.isSad(source))) return { name: SAD_RULE, format: 'full' };
     let best: ColumnRule | undefined;
     for (const r of this.#rules) {
-      const hit = r.byName.some((re) => re.test(name)) ||
+      // A name rule matches the column's source name too: `SELECT card_number AS x` keeps its rule.
+      const hit = r.byName.some((re) => re.test(name) || (source !== undefined && re.test(source))) ||
         (qualified ? r.byQualified.some((re) => re.test(qualified)) : qualified === null && r.byQualified.length > 0);
       if (!hit) continue;
       const format = this.#relax(r.format);
       if (format === undefined) continue;
       // Several rules: the one that reveals least.
-      if (!best || REVEAL[format]! < REVEAL[best.format]!) best = { name: r.name, format };
+      best = leastRevealing(best, { name: r.name, format });
     }
     return best;
   }
+
+  /**
+   * The rule for the result columns a statement computes (no source table column: RowDescription's table OID 0,
+   * `cvv || ''`, `max(pan)`, `row_to_json(c)`): the server says nothing of what they were made from, so they
+   * are masked when the statement could make them from a masked column. `reach` is what the statement names:
+   * column references as written (`col`, `alias.col`, `alias.*`), its tables, and whether it uses a whole row
+   * as one value (every column of it, named or not). The rule is the one that reveals least of those a named
+   * column matches (a name rule, a SAD name, or a qualified rule whose column part matches and whose table part
+   * matches one of the statement's tables); a whole row, or a statement pcigate could not read (`unknown`),
+   * may hold any column: SAD names always apply, so such columns are masked in full.
+   */
+  forDerived(reach: ColumnReach): ColumnRule | undefined {
+    if (reach === 'unknown' || reach.rowValues) return { name: SAD_RULE, format: 'full' };
+    const tables = reach.tables.map((t) => t.slice(t.lastIndexOf('.') + 1));
+    let best: ColumnRule | undefined;
+    for (const ref of reach.refs) {
+      const col = ref.slice(ref.lastIndexOf('.') + 1);
+      if (col === '*') continue; // an output list's own `*`: its columns are described as the table's
+      if (this.isSad(col)) return { name: SAD_RULE, format: 'full' };
+      for (const r of this.#rules) {
+        const hit = r.byName.some((re) => re.test(col)) || r.byColumn.some(({ table, column }) => column.test(col) && tables.some((t) => table.test(t)));
+        if (!hit) continue;
+        const format = this.#relax(r.format);
+        if (format !== undefined) best = leastRevealing(best, { name: r.name, format });
+      }
+    }
+    return best;
+  }
+}
+
+/** What a statement (or one result column) is made from, for {@link ColumnRules.forDerived}; `unknown`: not readable. */
+export type ColumnReach = { refs: readonly string[]; tables: readonly string[]; rowValues: boolean } | 'unknown';
+
+/** A statement's reach as a whole, and per result column when its text tells them apart (policy's columnReach). */
+export interface StatementReach {
+  all: ColumnReach;
+  outputs?: readonly ColumnReach[];
 }

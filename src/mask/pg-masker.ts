@@ -31,8 +31,8 @@ import type { MaskingConfig } from '../config/sections/masking.js';
 import { MaskError } from '../errors.js';
 import { ColumnCatalog } from './column-catalog.js';
 import type { ColumnLookup } from './column-catalog.js';
-import { ColumnRules } from './column-rules.js';
-import type { ColumnRule, UnmaskGrant } from './column-rules.js';
+import { ColumnRules, leastRevealing } from './column-rules.js';
+import type { ColumnRule, StatementReach, UnmaskGrant } from './column-rules.js';
 import { maskCopyBinary } from './copy-binary.js';
 import { maskCopyTextRow } from './copy-text.js';
 import type { CopyTextFormat } from './copy-text.js';
@@ -58,6 +58,11 @@ export interface PgMaskerOptions {
   lookup?: ColumnLookup;
   /** A catalog cache shared by the sessions of one connection (preferred over `lookup`). */
   catalog?: ColumnCatalog;
+  /**
+   * What a statement names (ColumnReach: its column references, tables, whole-row uses), asked once per
+   * statement whose rows have computed columns; without it such columns get content detection only.
+   */
+  reach?: (stmt: object) => StatementReach;
 }
 
 interface PlannedColumn {
@@ -78,8 +83,15 @@ export class PgMasker {
   readonly #ctx: ValueContext;
   readonly #catalog: ColumnCatalog | undefined;
   #plan: PlannedColumn[] | undefined;
-  /** The last RowDescription planned, with its plan: a session tends to repeat its queries. */
-  #lastDescription: { body: Buffer; plan: PlannedColumn[] } | undefined;
+  /** The last RowDescription planned, with its plan and derived rule: a session tends to repeat its queries. */
+  #lastDescription: {
+    body: Buffer; plan: PlannedColumn[];
+    /** The computed columns (table OID 0) with their rule by name; their derived rules are the statement's. */
+    computed: Array<[number, ColumnRule | undefined]>; stmt: object | null | undefined;
+  } | undefined;
+  readonly #reach: ((stmt: object) => StatementReach) | undefined;
+  /** Per statement, the rules of its computed columns (ColumnRules.forDerived), asked once. */
+  readonly #derived = new WeakMap<object, DerivedRules>();
   /**
    * The statement the plan was given with: rows are masked by it only when they belong to that statement
    * (see #dataRow). A RowDescription answering a Describe of a prepared statement (stmt null) describes no rows.
@@ -91,6 +103,8 @@ export class PgMasker {
   /** Columns of the COPY the broker announced (expectCopy), applied to the rows of that statement. */
   #copyPlan: {
     stmt: object | null | undefined; rules: Array<ColumnRule | undefined>; types: number[] | undefined;
+    /** Columns that are no table's (a query's computed ones): they take the statement's derived rule at the first row. */
+    computed: boolean[] | undefined;
     /** Text formats: each number column's type (isNumberType), 0 for the others; undefined when there is none. */
     numbers: number[] | undefined; format: CopyTextFormat; header: boolean; rows: number;
   } | undefined;
@@ -112,6 +126,23 @@ export class PgMasker {
       counts: this.#counts,
     };
     this.#catalog = opts.catalog ?? (opts.lookup ? new ColumnCatalog(opts.lookup) : undefined);
+    this.#reach = opts.reach;
+  }
+
+  /**
+   * The rule of `stmt`'s computed column `i` of `n` (see ColumnRules.forDerived): the column's own when the
+   * statement's text tells its result columns apart and there are `n` of them, else the statement's as a whole.
+   * Undefined: none, or no statement known.
+   */
+  #derivedRule(stmt: object | null | undefined, i: number, n: number): ColumnRule | undefined {
+    if (!stmt || !this.#reach) return undefined;
+    let d = this.#derived.get(stmt);
+    if (!d) {
+      const reach = this.#reach(stmt);
+      d = { all: this.#rules.forDerived(reach.all), outputs: reach.outputs?.map((o) => this.#rules.forDerived(o)) };
+      this.#derived.set(stmt, d);
+    }
+    return d.outputs && d.outputs.length === n ? d.outputs[i] : d.all;
   }
 
   /** Counts since the last call (`masked: {rule: count}` of a statement record), and resets them. */
@@ -163,6 +194,7 @@ export class PgMasker {
     this.#copyPlan = {
       stmt,
       rules: columns.map((c) => this.#rules.forColumn(c.name, c.qualified)),
+      computed: columns.map((c) => c.qualified === undefined),
       types: columns.every((c) => c.typeOid !== undefined) ? columns.map((c) => c.typeOid!) : undefined,
       numbers: columns.some((c) => c.typeOid !== undefined && copyTyped(c.typeOid))
         ? columns.map((c) => (c.typeOid !== undefined && copyTyped(c.typeOid) ? c.typeOid : 0)) : undefined,
@@ -199,19 +231,36 @@ export class PgMasker {
 
   #onRowDescription(body: Buffer): void {
     const last = this.#lastDescription;
+    // Computed columns (no source table column) take their statement's derived rule: `cvv || ''` is the cvv.
+    // The same description is planned once: only its computed columns' rules are asked again of another statement.
     if (last && last.body.equals(body)) {
+      if (last.computed.length > 0 && last.stmt !== this.#stmt) {
+        const n = last.plan.length;
+        const plan = [...last.plan];
+        let changed = false;
+        for (const [i, base] of last.computed) {
+          const rule = leastRevealing(base, this.#derivedRule(this.#stmt, i, n));
+          if (rule?.name !== plan[i]!.rule?.name || rule?.format !== plan[i]!.rule?.format) { plan[i] = { ...plan[i]!, rule }; changed = true; }
+        }
+        if (changed) last.plan = plan;
+        last.stmt = this.#stmt;
+      }
       this.#plan = last.plan;
     } else {
       const { fields } = decodeRowDescription(body);
       let unresolved = false;
-      this.#plan = fields.map((f) => {
+      const computed: Array<[number, ColumnRule | undefined]> = [];
+      this.#plan = fields.map((f, i) => {
         const qualified = this.#qualified(f);
         if (qualified === null) unresolved = true;
-        return { rule: this.#rules.forColumn(f.name, qualified), binary: f.format === 1, typeOid: f.typeOid };
+        const rule = this.#rules.forColumn(f.name, qualified);
+        if (f.tableOid !== 0) return { rule, binary: f.format === 1, typeOid: f.typeOid };
+        computed.push([i, rule]);
+        return { rule: leastRevealing(rule, this.#derivedRule(this.#stmt, i, fields.length)), binary: f.format === 1, typeOid: f.typeOid };
       });
       // A plan with a column not yet resolved (masked by every qualified rule, fail closed) is planned again
       // next time, when the catalog may know it.
-      this.#lastDescription = unresolved ? undefined : { body: Buffer.from(body), plan: this.#plan };
+      this.#lastDescription = unresolved ? undefined : { body: Buffer.from(body), plan: this.#plan, computed, stmt: this.#stmt };
     }
     this.#planStmt = this.#stmt;
     this.#copy = undefined;
@@ -326,6 +375,12 @@ export class PgMasker {
     }
     let out: Uint8Array;
     const plan = this.#copyPlan && (this.#stmt === undefined || this.#copyPlan.stmt === this.#stmt) ? this.#copyPlan : undefined;
+    if (plan?.computed) {
+      // Asked at the first row, once the statement is decided (a cursor or prepared statement it names is known).
+      const n = plan.rules.length;
+      plan.rules = plan.rules.map((r, i) => (plan.computed![i] ? leastRevealing(r, this.#derivedRule(plan.stmt, i, n)) : r));
+      plan.computed = undefined;
+    }
     if (this.#copy.binary) {
       const r = maskCopyBinary(body, this.#copy.headerDone, this.#ctx, plan?.rules, plan?.types);
       // After the trailer the next CopyData belongs to another COPY (CopyDone is not hooked).
@@ -449,4 +504,10 @@ function encodeDataRow(values: ValueResult[]): Buffer {
     at += 4 + v.length;
   }
   return out;
+}
+
+/** A statement's computed columns' rules: per result column when known, and for the statement as a whole. */
+interface DerivedRules {
+  all: ColumnRule | undefined;
+  outputs: Array<ColumnRule | undefined> | undefined;
 }

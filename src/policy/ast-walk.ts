@@ -26,12 +26,21 @@ export interface WalkAcc {
   setConfigs: Array<{ name?: string; value?: string; local: boolean }>;
   /** Inside `SELECT … FROM x WHERE name = '<const>'`: the value every row's `name` column has (see nameFilter). */
   nameIs?: string | undefined;
+  /**
+   * A `*` that is not an output list's own item (`SELECT *`, `SELECT c.*`, `RETURNING *` expand to the columns
+   * themselves): `row_to_json(c.*)`, `count(c.*)`, `(SELECT c.*) IS NULL` use every column of a row as one value.
+   */
+  starValue: boolean;
+  /** The ColumnRef nodes that are an output list's own `*` items (expansions, see starValue). */
+  expansions: WeakSet<object>;
+  /** The statement being classified (markOutputs), whose result columns outputReach reads. */
+  root?: unknown;
 }
 
 export function newAcc(): WalkAcc {
   return {
     classes: new Set(), reads: new Set(), writes: new Set(), columns: new Set(), functions: new Set(),
-    rowNames: new Set(), writeWithoutWhere: false, setConfigs: [],
+    rowNames: new Set(), writeWithoutWhere: false, setConfigs: [], starValue: false, expansions: new WeakSet(),
   };
 }
 
@@ -176,6 +185,115 @@ function restrictive(where: unknown): boolean {
   return found;
 }
 
+/**
+ * Marks the `*` items of the output list of a statement's rows (see starValue): the root SELECT's (each arm of
+ * a UNION, INTERSECT or EXCEPT), RETURNING's, and the query's of a DECLARE CURSOR or COPY. Such an item
+ * expands to columns the server describes as the table's; a `*` anywhere else (a subquery's, a CTE's) may
+ * feed an expression, so it is a starValue.
+ */
+export function markOutputs(node: unknown, acc: WalkAcc): void {
+  acc.root ??= node;
+  const n = nodeOf(node);
+  const [type, f] = n ?? ['SelectStmt', node as PgNode];
+  if (!isObj(f)) return;
+  switch (type) {
+    case 'SelectStmt':
+      if (typeof f.op === 'string' && f.op !== 'SETOP_NONE') {
+        markOutputs(f.larg, acc);
+        markOutputs(f.rarg, acc);
+      } else markExpansions(f.targetList, acc);
+      return;
+    case 'InsertStmt':
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+      markExpansions(returning(f), acc);
+      return;
+    case 'DeclareCursorStmt':
+    case 'CopyStmt':
+      if (f.query !== undefined) markOutputs(f.query, acc);
+      return;
+    default:
+  }
+}
+
+/** What one result column of a statement is made from (see outputReach). */
+export interface OutputReach {
+  /** Column references as written (`col`, `alias.col`), in its expression and in what its FROM and WITH compute. */
+  refs: string[];
+  /** It may carry a whole row as one value (`row_to_json(c)`), or a subquery's `*` it reads from. */
+  rowValues: boolean;
+}
+
+/**
+ * Per result column of a statement's rows, in order, what it is made from: its own expression's column
+ * references, plus everything the statement's FROM and WITH compute (a subquery's or CTE's column may be
+ * anything they name). For the root SELECT (a UNION's arms merged by position), RETURNING, and the query of a
+ * DECLARE CURSOR or COPY. Undefined when the positions are not known from the text: an output list with a `*`
+ * item (its width is the table's), VALUES, or a statement that returns no rows. `rowNames`: the statement's
+ * relation names and aliases (a bare reference to one is a whole row).
+ */
+export function outputReach(node: unknown, rowNames: ReadonlySet<string>): OutputReach[] | undefined {
+  const n = nodeOf(node);
+  const [type, f] = n ?? ['SelectStmt', node as PgNode];
+  if (!isObj(f)) return undefined;
+  switch (type) {
+    case 'SelectStmt': {
+      if (typeof f.op === 'string' && f.op !== 'SETOP_NONE') {
+        const l = outputReach(f.larg, rowNames);
+        const r = outputReach(f.rarg, rowNames);
+        if (!l || !r || l.length !== r.length) return undefined;
+        return l.map((x, i) => ({ refs: [...new Set([...x.refs, ...r[i]!.refs])], rowValues: x.rowValues || r[i]!.rowValues }));
+      }
+      return outputEntries(f.targetList, [f.fromClause, f.withClause], rowNames);
+    }
+    case 'InsertStmt':
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+      return outputEntries(returning(f), [f.fromClause, f.usingClause, f.withClause, type === 'InsertStmt' ? f.selectStmt : undefined], rowNames);
+    case 'DeclareCursorStmt':
+    case 'CopyStmt':
+      return f.query === undefined ? undefined : outputReach(f.query, rowNames);
+    default:
+      return undefined;
+  }
+}
+
+function outputEntries(list: unknown, sources: unknown[], rowNames: ReadonlySet<string>): OutputReach[] | undefined {
+  if (!Array.isArray(list) || list.length === 0) return undefined;
+  const from = newAcc();
+  walk(sources, new Set(), 'read', from);
+  const out: OutputReach[] = [];
+  for (const t of list) {
+    const rt = nodeOf(t);
+    if (!rt || rt[0] !== 'ResTarget') return undefined;
+    const val = nodeOf(rt[1].val);
+    if (val && val[0] === 'ColumnRef' && Array.isArray(val[1].fields) && nodeOf(val[1].fields[val[1].fields.length - 1])?.[0] === 'A_Star') return undefined;
+    const acc = newAcc();
+    walk(rt[1].val, new Set(), 'read', acc);
+    const own = [...acc.columns];
+    const bare = (c: string) => !c.includes('.') && rowNames.has(c);
+    out.push({
+      refs: [...new Set([...own, ...from.columns])],
+      rowValues: acc.starValue || from.starValue || own.some(bare) || [...from.columns].some(bare),
+    });
+  }
+  return out;
+}
+
+/** An INSERT, UPDATE or DELETE's RETURNING list (the parser's `returningClause.exprs`). */
+function returning(f: PgNode): unknown {
+  return isObj(f.returningClause) ? f.returningClause.exprs : f.returningList;
+}
+
+function markExpansions(list: unknown, acc: WalkAcc): void {
+  if (!Array.isArray(list)) return;
+  for (const t of list) {
+    const rt = nodeOf(t);
+    const ref = rt && rt[0] === 'ResTarget' ? nodeOf(rt[1].val) : undefined;
+    if (ref && ref[0] === 'ColumnRef' && Array.isArray(ref[1].fields) && nodeOf(ref[1].fields[ref[1].fields.length - 1])?.[0] === 'A_Star') acc.expansions.add(ref[1]);
+  }
+}
+
 function targetColumns(list: unknown, acc: WalkAcc): void {
   if (!Array.isArray(list)) return;
   for (const t of list) {
@@ -236,6 +354,7 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
         ? f.fields.map((x) => str(x) ?? (nodeOf(x)?.[0] === 'A_Star' ? '*' : '?'))
         : [];
       acc.columns.add(parts.join('.'));
+      if (parts[parts.length - 1] === '*' && !acc.expansions.has(f)) acc.starValue = true;
       return;
     }
     case 'FuncCall': {

@@ -7,8 +7,8 @@
  */
 import { Buffer } from 'node:buffer';
 import { isSplittingEncoding, isUtf8Name } from '../pg/protocol/startup-params.js';
-import { dotted, newAcc, nodeOf, walk } from './ast-walk.js';
-import type { WalkAcc } from './ast-walk.js';
+import { dotted, markOutputs, newAcc, nodeOf, outputReach, walk } from './ast-walk.js';
+import type { OutputReach, WalkAcc } from './ast-walk.js';
 import { parseStatements } from './pg-parser.js';
 import type { ParseFailure, PgNode, RawStmt } from './pg-parser.js';
 import { searchPathSchemas } from './name-match.js';
@@ -38,6 +38,13 @@ export interface StatementInfo {
   reads: string[];
   writes: string[];
   columns: string[];
+  /**
+   * A whole row is used as one value somewhere (`row_to_json(c)`, `c::text`, `(c).*`, a `*` in a subquery):
+   * every column of it may reach a result without being named (masking's derived columns, pg-masker.ts).
+   */
+  rowValues?: true;
+  /** Per result column, what it is made from (ast-walk.ts outputReach); absent when not known from the text. */
+  outputs?: OutputReach[];
   /** Every function called, without a `pg_catalog.` prefix. */
   functions: string[];
   /** Functions that are not known side-effect-free built-ins (see safe-functions.ts). */
@@ -249,13 +256,19 @@ function storesExpressions(node: string, base: StatementKind): boolean {
   return (base === 'ddl' || base === 'dcl') && node !== 'CreateTableAsStmt';
 }
 
+function outputsOf(acc: WalkAcc): { outputs?: OutputReach[] } {
+  const outputs = acc.root === undefined ? undefined : outputReach(acc.root, acc.rowNames);
+  return outputs ? { outputs } : {};
+}
+
 function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, extra: Partial<StatementInfo> = {}): StatementInfo {
   acc.classes.add(base);
   extra = { ...extra, ...setConfigEffects(acc, extra, storesExpressions(node, base)) };
   const columns = new Set(acc.columns);
   // A bare reference to a relation name or alias is a whole-row value (`SELECT c FROM cards c`,
   // `row_to_json(cards)`): it carries every column, so it counts as `c.*` too.
-  for (const c of acc.columns) if (!c.includes('.') && acc.rowNames.has(c)) columns.add(`${c}.*`);
+  let rowValues = acc.starValue;
+  for (const c of acc.columns) if (!c.includes('.') && acc.rowNames.has(c)) { columns.add(`${c}.*`); rowValues = true; }
   const functions = [...acc.functions].sort();
   const classes = strictestFirst(acc.classes);
   return {
@@ -269,6 +282,8 @@ function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, e
     functions,
     userFunctions: functions.filter((fn) => !SAFE_FUNCTIONS.has(fn)),
     writeWithoutWhere: acc.writeWithoutWhere,
+    ...(rowValues ? { rowValues: true as const } : {}),
+    ...outputsOf(acc),
     ...extra,
   };
 }
@@ -355,6 +370,7 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
   if (!n) return finish(text, 'Unknown', 'unknown', newAcc());
   const [type, f] = n;
   const acc = newAcc();
+  markOutputs(stmt, acc);
   const none = new Set<string>();
   const base = kindOfNode(type);
   switch (type) {

@@ -20,6 +20,9 @@
 import type { PolicyConfig } from '../config/sections/policy.js';
 import { classify } from './classify.js';
 import type { Classification, StatementInfo } from './classify.js';
+
+/** What one statement, or one of its result columns, is made from (mask/column-rules.ts ColumnReach). */
+export type ColumnReachOf = { refs: string[]; tables: string[]; rowValues: boolean } | 'unknown';
 import type { AllowedHours } from './time-window.js';
 import { checkSessionLimits, connectionPolicy, evaluate, matchRoles } from './evaluate.js';
 import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './evaluate.js';
@@ -380,6 +383,73 @@ export class PolicySession {
   /** Forgets the cursors a transaction's end closes: all but WITH HOLD ones, or all of them (a rollback). */
   private dropCursors(holdToo: boolean): void {
     for (const [name, c] of this.cursors) if (holdToo || !c.declare.hold) this.cursors.delete(name);
+  }
+
+  /**
+   * What the statements of `sql` name, for masking the columns its rows compute (ColumnRules.forDerived): column
+   * references as written, tables, and whether a whole row is used as a value — for the whole text (`all`) and,
+   * when it is one statement that returns rows, per result column (`outputs`, see ast-walk.ts outputReach). A
+   * FETCH names what its cursor's query names, an EXECUTE what its prepared statement's does (as this session
+   * knows them now). `unknown` when the text does not parse or names a cursor or prepared statement this session
+   * does not know. A whole row is replaced by its tables' columns when `columnsOf` knows every one of them.
+   */
+  columnReach(sql: string, columnsOf?: (table: string) => readonly string[] | undefined): { all: ColumnReachOf; outputs?: ColumnReachOf[] } {
+    const c = classify(sql);
+    if (c.error) return { all: 'unknown' };
+    // A cursor or prepared statement the same text makes before it is used is the text's own (outside a
+    // transaction block the session forgets such a cursor once the text has run: asked later, it is gone).
+    const cursors = new Map(this.cursors);
+    const prepared = new Map(this.prepared);
+    const infos: StatementInfo[] = [];
+    const resolve = (st: StatementInfo): boolean => {
+      infos.push(st);
+      for (const name of [st.execute, st.executeInto]) {
+        if (name === undefined) continue;
+        const p = prepared.get(name);
+        if (!p || !resolve(p)) return false;
+      }
+      if (st.fetch !== undefined) {
+        const cur = cursors.get(st.fetch);
+        if (!cur || !resolve(cur)) return false;
+      }
+      return true;
+    };
+    const rowsOf = (st: StatementInfo): StatementInfo | undefined => (st.fetch !== undefined ? cursors.get(st.fetch)
+      : st.execute !== undefined ? prepared.get(st.execute) : st.node === 'DeclareCursorStmt' || st.node === 'PrepareStmt' ? undefined : st);
+    const withRows: StatementInfo[] = [];
+    for (const st of c.statements) {
+      if (st.declare && !st.declare.bound) cursors.set(st.declare.name, { ...st, declare: st.declare });
+      if (st.prepare) prepared.set(st.prepare.name, st.prepare.statement);
+      if (!resolve(st)) return { all: 'unknown' };
+      const rows = rowsOf(st);
+      if (rows?.outputs !== undefined) withRows.push(rows);
+    }
+    const tablesOf = (st: StatementInfo) => [...st.reads, ...st.writes];
+    const widen = (refs: string[], tables: string[], rowValues: boolean): ColumnReachOf => {
+      if (!rowValues) return { refs, tables, rowValues };
+      const cols = tables.map((t) => columnsOf?.(t));
+      if (tables.length === 0 || cols.some((x) => x === undefined)) return { refs, tables, rowValues };
+      return { refs: [...refs, ...cols.flatMap((x, i) => x!.map((col) => `${tables[i]}.${col}`))], tables, rowValues: false };
+    };
+    const all = widen([...new Set(infos.flatMap((st) => st.columns))], [...new Set(infos.flatMap(tablesOf))], infos.some((st) => st.rowValues === true));
+    // Per column only when the rows come from one statement: the one with result columns, or the cursor a FETCH
+    // reads or the prepared statement an EXECUTE runs (a DECLARE or PREPARE itself returns none).
+    if (withRows.length !== 1) return { all };
+    const only = withRows[0]!;
+    return { all, outputs: only.outputs!.map((o) => widen(o.refs, tablesOf(only), o.rowValues)) };
+  }
+
+  /**
+   * The tables whose columns columnReach needs to read a whole row `sql` uses as a value (`row_to_json(c)`):
+   * none for most statements (a cheap test first: the text's classification is cached).
+   */
+  wholeRowTables(sql: string): string[] {
+    const c = classify(sql);
+    if (!c.statements.some((st) => st.rowValues || st.fetch !== undefined || st.execute !== undefined || st.executeInto !== undefined)) return [];
+    const r = this.columnReach(sql);
+    const tables = new Set<string>();
+    for (const x of [r.all, ...(r.outputs ?? [])]) if (x !== 'unknown' && x.rowValues) for (const t of x.tables) tables.add(t);
+    return [...tables];
   }
 
   /**

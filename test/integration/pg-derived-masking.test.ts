@@ -1,0 +1,135 @@
+/**
+ * Column rules hold for values a statement computes from a ruled column (real PostgreSQL, the broker's own
+ * hooks, pg and psql). RowDescription names a source table column only for a plain column reference; for
+ * `cvv || ''`, `reverse(cvv)`, `max(account_no)`, `row_to_json(k)`, `k::text` its table OID is 0, so the rule
+ * was not applied and the CVV and account number came back whole. Now such columns take the rule of the
+ * ruled columns their statement names (a whole row used as a value: every column, masked in full), through
+ * the simple and extended protocol, a cursor, and COPY. Computed columns of statements that name no ruled
+ * column are left alone. A name rule also matches the column's source name (`account_no AS x`).
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../recorder/types.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { type Gate, gateConfig, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+const CVV = '739';
+const ACCOUNT = 'AC-0001-7788';
+const CODE = 'K9Z-ALPHA';
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql(`create table cards (id int, cvv text, account_no text, secret_code text, note text);
+    insert into cards values (1, '${CVV}', '${ACCOUNT}', '${CODE}', 'plain note');
+    create table notes (id int, body text); insert into notes values (1, 'hello');`);
+  gate = await startConfiguredGate(server, gateConfig(server, {
+    classes: ['read', 'write', 'ddl', 'transaction', 'utility', 'copy_out'],
+    rules: [
+      { name: 'account', columns: ['account_no'], format: 'full' },
+      { name: 'code', columns: ['public.cards.secret_code'], format: 'last4' },
+    ],
+  }));
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close().catch(() => undefined);
+  await server?.stop();
+});
+
+async function rows(text: string, values?: unknown[], name?: string): Promise<unknown[][]> {
+  const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+  await c.connect();
+  try {
+    return (await c.query({ text, rowMode: 'array', ...(values ? { values } : {}), ...(name ? { name } : {}) })).rows as unknown[][];
+  } finally { await c.end(); }
+}
+
+const leaks = (x: unknown) => [CVV, ACCOUNT, '7788', 'ALPHA', CODE.split('').reverse().join('')].filter((s) => JSON.stringify(x).toUpperCase().includes(s.toUpperCase()));
+
+describe('computed columns of ruled columns', () => {
+  it.each([
+    ['concatenation', `select cvv || '' from cards`],
+    ['a function of it', 'select reverse(cvv), upper(account_no) from cards'],
+    ['an aggregate', "select max(cvv), string_agg(account_no, ',') from cards"],
+    ['a cast and arithmetic', 'select cvv::int + 0 from cards'],
+    ['an array', 'select array[cvv, account_no] from cards'],
+    ['a qualified rule\'s column', 'select lower(secret_code) from cards'],
+    ['a subquery\'s computed column', `select x from (select account_no || '' as x from cards) s`],
+    ['a whole row as text', 'select k::text from cards k'],
+    ['a whole row as JSON', 'select row_to_json(k)::text, to_jsonb(k) - \'cvv\' from cards k'],
+    ['a renamed star in a subquery', 'select b || \'\' from (select * from cards) s(a, b)'],
+    ['a scalar subquery', 'select (select cvv from cards limit 1) || \'\''],
+    ['RETURNING', 'update cards set note = note where id = 1 returning cvv || \'\', upper(account_no)'],
+  ])('%s is masked (simple and extended protocol)', async (_, sql) => {
+    const simple = await rows(sql);
+    const extended = await rows(sql, []);
+    expect(simple.length).toBeGreaterThan(0);
+    expect(leaks(simple)).toEqual([]);
+    expect(leaks(extended)).toEqual([]);
+  });
+
+  it('a name rule holds under an alias (the source column\'s name)', async () => {
+    expect(await rows('select account_no as x, note as y from cards')).toEqual([['**-****-****', 'plain note']]);
+  });
+
+  it('a named prepared statement executed twice is masked both times', async () => {
+    const c = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+    await c.connect();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await c.query({ name: 'p', text: 'select cvv || $1 as x from cards where id = 1', values: [''], rowMode: 'array' });
+        expect(r.rows).toEqual([['***']]);
+      }
+    } finally { await c.end(); }
+  });
+
+  it('a cursor\'s computed rows are masked when fetched (psql FETCH_COUNT too)', async () => {
+    const r = await run('psql', ['-X', '-At', '-c', "begin; declare c cursor for select cvv || '', upper(note) from cards; fetch all from c; commit"], gate.env);
+    expect(r.stdout).toContain('***|PLAIN NOTE');
+    expect(leaks(r.stdout)).toEqual([]);
+    const fc = await run('psql', ['-X', '-At', '-v', 'FETCH_COUNT=1', '-c', "select account_no || '' from cards"], gate.env);
+    expect(fc.stderr).toBe('');
+    expect(leaks(fc.stdout)).toEqual([]);
+  });
+
+  it('COPY of a computed column is masked', async () => {
+    const r = await run('psql', ['-X', '-At', '-c', "copy (select id, cvv || '', upper(account_no) from cards) to stdout"], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('1\t***\t**-****-****');
+  });
+
+  it('computed columns of statements that name no ruled column are left alone', async () => {
+    expect(await rows("select id, upper(note), count(*) over (), note || '!' from cards")).toEqual([[1, 'PLAIN NOTE', '1', 'plain note!']]);
+    const r = await run('psql', ['-X', '-At', '-c', "copy (select id, body || '!' from notes) to stdout"], gate.env);
+    expect(r.stdout.trim()).toBe('1\thello!');
+  });
+
+  it('a whole row is masked by the columns its table has', async () => {
+    // notes has no ruled column: its row comes back whole. Which columns a row carries is in the catalog (asked
+    // on a side connection), not in the text.
+    expect(await rows('select row_to_json(n)::text from notes n')).toEqual([['{"id":1,"body":"hello"}']]);
+    expect(leaks(await rows('select row_to_json(k)::text from cards k'))).toEqual([]);
+  });
+
+  it('a whole row of a table the catalog cannot see yet (made in the open transaction) is masked in full', async () => {
+    const r = await run('psql', ['-X', '-At', '-c', "begin; create table fresh (id int, body text); insert into fresh values (1, 'visible?'); select row_to_json(f)::text from fresh f; rollback"], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).not.toContain('visible?');
+    expect(r.stdout).toContain('*'.repeat('{"id":1,"body":"visible?"}'.length));
+  });
+
+  it('each computed column is masked by what it is made of', async () => {
+    expect(await rows("select id, cvv || '', now() is not null, upper(note), length(account_no)::text from cards")).toEqual([[1, '***', true, 'PLAIN NOTE', '**']]);
+  });
+
+  it('counts the masked computed values in the statement record', async () => {
+    const sql = `select cvv || '', account_no || '' from cards`;
+    await rows(sql);
+    const mine = (r: AuditRecord) => r.type === 'pg.query' && (r.detail as { sql?: string }).sql === sql;
+    await until(() => readLog(gate.home).some(mine));
+    const rec = readLog(gate.home).find(mine)!;
+    expect((rec.detail as { masked?: Record<string, number> }).masked).toEqual({ sad: 1, account: 1 });
+  });
+});
