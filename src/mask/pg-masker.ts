@@ -142,7 +142,7 @@ export class PgMasker {
       d = { all: this.#rules.forDerived(reach.all), outputs: reach.outputs?.map((o) => this.#rules.forDerived(o)) };
       this.#derived.set(stmt, d);
     }
-    return d.outputs && d.outputs.length === n ? d.outputs[i] : d.all;
+    return d.outputs && d.outputs.length === n ? d.outputs[i] : d.all; // n −1: the statement's as a whole
   }
 
   /** Counts since the last call (`masked: {rule: count}` of a statement record), and resets them. */
@@ -396,18 +396,29 @@ export class PgMasker {
     return out === body ? null : frame(0x64, [out]);
   }
 
-  /** ErrorResponse / NoticeResponse: a list of (field type byte, C string), ended by a zero byte. */
+  /**
+   * ErrorResponse / NoticeResponse: a list of (field type byte, C string), ended by a zero byte. A data error
+   * quotes the value it failed on (`invalid input syntax for type date: "739"`, `Key (cvv)=(739) already exists`,
+   * `Failing row contains (…)`, a COPY's `column cvv: "739"`): when the statement names a ruled or SAD column
+   * (its derived rule, ColumnRules.forDerived), the quoted values of such an error's message, detail and context
+   * are masked in full, whatever the value looks like; card numbers anywhere are masked by content as always.
+   */
   #notice(code: number, body: Buffer): Buffer | null {
     const parts: Uint8Array[] = [];
     let changed = false;
     let at = 0;
+    const quotesData = this.#quotesRuledData(body);
     for (;;) {
       if (at >= body.length) throw new Error('unterminated ErrorResponse/NoticeResponse');
       const t = body[at]!;
       if (t === 0) break;
       const end = body.indexOf(0, at + 1);
       if (end < 0) throw new Error('unterminated field');
-      const s = body.subarray(at + 1, end);
+      let s = body.subarray(at + 1, end);
+      if (quotesData && (t === 0x4d || t === 0x44 || t === 0x57)) { // M, D, W
+        const q = starQuoted(s);
+        if (q !== s) { this.#ctx.counts[quotesData.name] = (this.#ctx.counts[quotesData.name] ?? 0) + 1; changed = true; s = q; }
+      }
       const m = contentText(s, this.#ctx, false);
       if (m !== s) changed = true;
       parts.push(body.subarray(at, at + 1), m, ZERO);
@@ -416,6 +427,18 @@ export class PgMasker {
     if (!changed) return null;
     parts.push(ZERO);
     return frame(code, parts);
+  }
+
+  /**
+   * The rule of the running statement's ruled or SAD columns, when this message is a data error (SQLSTATE class
+   * 22 data exception, 23 integrity constraint violation) or one raised by code (P0) that may quote their values.
+   */
+  #quotesRuledData(body: Buffer): ColumnRule | undefined {
+    if (!this.#stmt || !this.#reach) return undefined;
+    const c = body.indexOf('\0C', 0, 'latin1');
+    const code = c >= 0 ? body.toString('latin1', c + 2, c + 4) : body[0] === 0x43 ? body.toString('latin1', 1, 3) : '';
+    if (code !== '22' && code !== '23' && code !== 'P0') return undefined;
+    return this.#derivedRule(this.#stmt, -1, -1);
   }
 
   /** NotificationResponse: int32 pid, channel C string, payload C string. */
@@ -510,4 +533,17 @@ function encodeDataRow(values: ValueResult[]): Buffer {
 interface DerivedRules {
   all: ColumnRule | undefined;
   outputs: Array<ColumnRule | undefined> | undefined;
+}
+
+/**
+ * `s` with the inside of every double-quoted string, and of every parenthesised list after `=` or `contains `
+ * (a key's or a failing row's values), replaced by stars: the values a PostgreSQL error quotes. `s` itself when
+ * there is none.
+ */
+function starQuoted(s: Buffer): Buffer {
+  const text = s.toString('utf8');
+  const out = text
+    .replace(/"((?:[^"]|"")*)"/g, (_, v: string) => `"${'*'.repeat(v.length)}"`)
+    .replace(/(=|contains )\(([^]*)\)/g, (_, lead: string, v: string) => `${lead}(${v.replace(/[^,\s]/g, '*')})`);
+  return out === text ? s : Buffer.from(out, 'utf8');
 }

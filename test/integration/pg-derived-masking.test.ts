@@ -124,6 +124,17 @@ describe('computed columns of ruled columns', () => {
     expect(await rows("select id, cvv || '', now() is not null, upper(note), length(account_no)::text from cards")).toEqual([[1, '***', true, 'PLAIN NOTE', '**']]);
   });
 
+  it('a data error quoting a ruled column\'s value has the value masked; other errors keep theirs', async () => {
+    const err = async (sql: string, values?: unknown[]) => rows(sql, values).then(() => undefined, (e: Error & { detail?: string }) => `${e.message} ${e.detail ?? ''}`);
+    for (const values of [undefined, []]) {
+      const date = await err('select cvv::date from cards', values);
+      expect(date).toContain('invalid input syntax for type date: "***"');
+      expect(leaks(date)).toEqual([]);
+      expect(leaks(await err('select account_no::int from cards', values))).toEqual([]);
+      expect(await err('select note::int from cards', values)).toContain('"plain note"');
+    }
+  });
+
   it('counts the masked computed values in the statement record', async () => {
     const sql = `select cvv || '', account_no || '' from cards`;
     await rows(sql);
