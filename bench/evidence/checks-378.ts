@@ -1,7 +1,8 @@
 /**
  * The cost of the requirement 3, 7 and 8 checks (issue 9) on a large period, apart from loading the log:
- * checks3 (the `pcigate scan` detector over every log line, masking and copy tables; recordings are scanned
- * from disk, streamed, by collectEvidence, so here they come with their findings already),
+ * the `pcigate scan` detector over every log line (src/evidence/stored-scan.ts LogScanner, which collectEvidence
+ * runs on each segment as it reads it), checks3 (masking and copy tables; the log's and the recordings' findings
+ * come with the input, as collectEvidence gives them),
  * checks7 (access model, approvals, a recorded decision per statement, access review) and checks8
  * (identities, shared accounts, last use, idle timeouts, MFA, secrets). CPU time, since the machine is shared.
  *
@@ -19,8 +20,10 @@ import { parseConfigText } from '../../src/config/parse-config.js';
 import { checks3 } from '../../src/evidence/checks-3.js';
 import { checks7 } from '../../src/evidence/checks-7.js';
 import { checks8 } from '../../src/evidence/checks-8.js';
+import { parseRecords } from '../../src/evidence/collect.js';
+import { LogScanner } from '../../src/evidence/stored-scan.js';
 import { scanBytes } from '../../src/mask/scan-files.js';
-import type { EvidenceInput, LoadedRecord } from '../../src/evidence/types.js';
+import type { EvidenceInput } from '../../src/evidence/types.js';
 import type { VerifyReport } from '../../recorder/verify-types.js';
 
 const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
@@ -46,19 +49,18 @@ function cpuMs<T>(f: () => T): { value: T; ms: number } {
   return { value, ms: (c.user + c.system) / 1000 };
 }
 
-function makeInput(n: number): EvidenceInput {
-  const records: LoadedRecord[] = [];
+async function makeInput(n: number): Promise<{ input: EvidenceInput; bytes: Buffer }> {
+  const lines: string[] = [];
   const recordings: EvidenceInput['recordings'] = [];
   const t0 = Date.UTC(2026, 5, 1);
-  const leaf = Buffer.alloc(32);
   const push = (e: AuditEvent) => {
-    const seq = records.length;
+    const seq = lines.length;
     const ts = `${new Date(t0 + seq * 1000).toISOString().slice(0, 23)}000Z`;
     const record: AuditRecord = { v: 1, origin: 'bench', seq, ts, prev: '0'.repeat(64), ...e };
-    records.push({ record, line: Buffer.from(canonicalize(record)), leaf });
+    lines.push(canonicalize(record));
   };
   const target = { conn: 'prod-db', kind: 'postgres' as const, host: 'db:5432', db: 'payments', user: 'app' };
-  for (let s = 0; records.length < n; s++) {
+  for (let s = 0; lines.length < n; s++) {
     const p = s % 200;
     const actor = { sub: `person-${p}`, email: `p${p}@example.com`, idp: 'https://idp.example.com', groups: [p % 5 === 0 ? 'dba' : 'support'], amr: p % 7 === 0 ? ['pwd'] : ['pwd', 'otp'], via: 'oidc' as const };
     const session = `s${s}`;
@@ -73,7 +75,7 @@ function makeInput(n: number): EvidenceInput {
       const d = { n: q, protocol: 'simple', sql, command: 'select', kind: 'read' };
       if (q === 20 && s % 4 === 0) { push({ ...base, type: 'pg.query', outcome: 'denied', detail: { ...d, rule: 'policy.connections.prod-db.roles.support.classes', sqlstate: '42501' } }); continue; }
       push({ ...base, type: 'pg.intent', outcome: 'pending', detail: d });
-      const intentSeq = records.length - 1;
+      const intentSeq = lines.length - 1;
       push({ ...base, type: 'pg.query', outcome: 'success', detail: { ...d, intent_seq: intentSeq, masked: q % 3 === 0 ? { 'card-number': 1 } : {}, result: 'success', sqlstate: null, rows: 1, duration_ms: 0.4 } });
     }
     push({ ...base, type: 'session.end', outcome: 'success', account: { kind: 'postgres', name: 'app' }, detail: { statements: 20, masked: { 'card-number': 6 } } });
@@ -85,20 +87,30 @@ function makeInput(n: number): EvidenceInput {
     }
   }
   const config = parseConfigText(CONFIG, 'bench.yaml');
-  return {
+  // One segment; the log scan is timed on its own below.
+  const bytes = Buffer.from(`${lines.join('\n')}\n`);
+  const { records, log } = await parseRecords([{ name: '000000000000.jsonl', bytes }]);
+  const input: EvidenceInput = {
     home: '/bench', origin: 'bench', generatedAt: records[records.length - 1]!.record.ts,
     period: { since: records[0]!.record.ts, until: records[records.length - 1]!.record.ts },
-    records, inPeriod: records, verify: {} as VerifyReport, checkpoints: [], epochs: [], rootPub: Buffer.alloc(32),
+    records, inPeriod: records, log, logScan: { findings: [], bytes: 0 },
+    samples: { checkpoint: undefined, samples: [], unprovable: new Map(), withheld: new Map() },
+    verify: {} as VerifyReport, checkpoints: [], epochs: [], rootPub: Buffer.alloc(32),
     config: { config, source: 'bench.yaml', redacted: null, literalSecrets: [], secretRefs: [] },
     recordings, exportFiles: new Map(), maxExpanded: 1024 ** 3, sample: 3,
   };
+  return { input, bytes };
 }
 
 for (const n of SIZES.length ? SIZES : [20_000, 100_000]) {
-  const input = makeInput(n);
-  const logMB = input.records.reduce((a, r) => a + r.line.length + 1, 0) / 1e6;
+  const { input, bytes } = await makeInput(n);
+  const logMB = bytes.length / 1e6;
   const recMB = input.recordings.reduce((a, r) => a + r.size, 0) / 1e6;
   const out: string[] = [`${input.records.length} records (${logMB.toFixed(1)} MB), ${input.recordings.length} recordings (${recMB.toFixed(1)} MB):`];
+  const scanner = new LogScanner(false);
+  const scan = cpuMs(() => scanner.segment(bytes, input.log, 0, input.log.length, (i) => input.records[i]!.record.seq));
+  input.logScan = scanner.result;
+  out.push(`  log scan: ${scan.ms.toFixed(0)} ms CPU (${(logMB / (scan.ms / 1000)).toFixed(0)} MB/s)  ${scanner.result.findings.length} findings`);
   for (const [name, check] of [['checks3', checks3], ['checks7', checks7], ['checks8', checks8]] as const) {
     const r = cpuMs(() => check(input));
     const statuses = r.value.procedures.map((p) => `${p.id}=${p.status}`).join(' ');
