@@ -39,6 +39,8 @@ const CACHE_MAX = 4096;
 /** A cached decision; `exact` set: only for that very text (its key is shared by texts it may differ from). */
 export interface Cached {
   readonly d: Decision;
+  /** The classification decided on (of this text, or of one that differs from it only in constants). */
+  readonly c: Classification;
   /** The statements change the session's state: PolicySession.applied must see them. */
   readonly effects: boolean;
   readonly exact?: string;
@@ -97,7 +99,7 @@ export class PolicyEngine {
     const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
       || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined || s.pathChange !== undefined || s.defaultPath !== undefined);
     const exact = effects || c.error !== undefined || c.statements.some((s) => s.readsConstants === true);
-    const entry: Cached = exact ? { d, effects, exact: sql } : { d, effects };
+    const entry: Cached = exact ? { d, effects, c, exact: sql } : { d, effects, c };
     if (!c.statements.some((s) => s.execute !== undefined || s.executeInto !== undefined || s.fetch !== undefined)) {
       if (!bySql) { bySql = new Map(); this.cache.set(ctxKey, bySql); }
       if (bySql.size >= CACHE_MAX) bySql.delete(bySql.keys().next().value as string);
@@ -353,9 +355,21 @@ export class PolicySession {
       };
     }
     this.syncServerPath();
-    const { d, effects } = this.engine.lookup(this.identity, this.connection, sql, this);
+    const { d, effects, c } = this.engine.lookup(this.identity, this.connection, sql, this);
+    // Kept for columnReach: a text that differs only in constants shares the parse (literal-key.ts), and
+    // reading `sql` again would parse every distinct text a second time (pgbench's simple protocol).
+    if (this.recent.size >= 64) this.recent.delete(this.recent.keys().next().value as string);
+    this.recent.set(sql, c);
     if (d.action === 'allow' && effects) this.applied(sql);
     return d;
+  }
+
+  /** The classifications of the statements decided last, by text (see decide). */
+  private readonly recent = new Map<string, Classification>();
+
+  /** `sql` classified: from the statements decided last when it is one of them (no parse), else parsed. */
+  private classified(sql: string): Classification {
+    return this.recent.get(sql) ?? classify(sql);
   }
 
   /**
@@ -394,7 +408,7 @@ export class PolicySession {
    * does not know. A whole row is replaced by its tables' columns when `columnsOf` knows every one of them.
    */
   columnReach(sql: string, columnsOf?: (table: string) => readonly string[] | undefined): { all: ColumnReachOf; outputs?: ColumnReachOf[] } {
-    const c = classify(sql);
+    const c = this.classified(sql);
     if (c.error) return { all: 'unknown' };
     // A cursor or prepared statement the same text makes before it is used is the text's own (outside a
     // transaction block the session forgets such a cursor once the text has run: asked later, it is gone).
@@ -444,7 +458,7 @@ export class PolicySession {
    * none for most statements (a cheap test first: the text's classification is cached).
    */
   wholeRowTables(sql: string): string[] {
-    const c = classify(sql);
+    const c = this.classified(sql);
     if (!c.statements.some((st) => st.rowValues || st.fetch !== undefined || st.execute !== undefined || st.executeInto !== undefined)) return [];
     const r = this.columnReach(sql);
     const tables = new Set<string>();
