@@ -123,8 +123,9 @@ export class ColumnRules {
    * column references as written (`col`, `alias.col`, `alias.*`), its tables, and whether it uses a whole row
    * as one value (every column of it, named or not). The rule is the one that reveals least of those a named
    * column matches (a name rule, a SAD name, or a qualified rule whose column part matches and whose table part
-   * matches one of the statement's tables); a whole row, or a statement pcigate could not read (`unknown`),
-   * may hold any column: SAD names always apply, so such columns are masked in full.
+   * matches one of the statement's tables), in full (a format that keeps digits keeps those the computation
+   * chose); a whole row, or a statement pcigate could not read (`unknown`), may hold any column: SAD names always
+   * apply, so such columns are masked in full.
    */
   forDerived(reach: ColumnReach): ColumnRule | undefined {
     if (reach === 'unknown' || reach.rowValues) return { name: SAD_RULE, format: 'full' };
@@ -141,7 +142,11 @@ export class ColumnRules {
         if (format !== undefined) best = leastRevealing(best, { name: r.name, format });
       }
     }
-    return best;
+    // A computed value is masked in full (or NULL): the digits a format keeps (last4, first6last4) are the
+    // value's last ones, and a computation chooses them: '000000' || substr(code, 1, 4) under last4 showed the
+    // first four digits, and the next substr the next four. An hmac of a chosen part is as good as the part:
+    // a computed column of the same statement gives the hmac of each candidate to compare it with.
+    return best && best.format !== 'full' && best.format !== 'null' ? { name: best.name, format: 'full' } : best;
   }
 }
 

@@ -135,14 +135,20 @@ export class PgMasker {
    * Undefined: none, or no statement known.
    */
   #derivedRule(stmt: object | null | undefined, i: number, n: number): ColumnRule | undefined {
+    const d = this.#derivedRules(stmt);
+    return d?.outputs && d.outputs.length === n ? d.outputs[i] : d?.all; // n −1: the statement's as a whole
+  }
+
+  /** `stmt`'s computed columns' rules (asked once per statement); undefined: no statement known. */
+  #derivedRules(stmt: object | null | undefined): DerivedRules | undefined {
     if (!stmt || !this.#reach) return undefined;
     let d = this.#derived.get(stmt);
     if (!d) {
       const reach = this.#reach(stmt);
-      d = { all: this.#rules.forDerived(reach.all), outputs: reach.outputs?.map((o) => this.#rules.forDerived(o)) };
+      d = { all: this.#rules.forDerived(reach.all), outputs: reach.outputs?.map((o) => this.#rules.forDerived(o)), unknown: reach.all === 'unknown' };
       this.#derived.set(stmt, d);
     }
-    return d.outputs && d.outputs.length === n ? d.outputs[i] : d.all; // n −1: the statement's as a whole
+    return d;
   }
 
   /** Counts since the last call (`masked: {rule: count}` of a statement record), and resets them. */
@@ -397,32 +403,39 @@ export class PgMasker {
   }
 
   /**
-   * ErrorResponse / NoticeResponse: a list of (field type byte, C string), ended by a zero byte. A data error
-   * quotes the value it failed on (`invalid input syntax for type date: "739"`, `Key (cvv)=(739) already exists`,
-   * `Failing row contains (…)`, a COPY's `column cvv: "739"`): when the statement names a ruled or SAD column
-   * (its derived rule, ColumnRules.forDerived), the quoted values of such an error's message, detail and context
-   * are masked in full, whatever the value looks like; card numbers anywhere are masked by content as always.
+   * ErrorResponse / NoticeResponse: a list of (field type byte, C string), ended by a zero byte. An error raised
+   * while the statement runs may quote a value it read, in any form and any SQLSTATE class: `invalid input
+   * syntax for type date: "739"`, `relation "739" does not exist` (cvv::regclass), `date field value out of
+   * range: 739-13-01` (make_date), `requested character too large for encoding: 739000000` (chr), `Key
+   * (cvv)=(739) already exists`. So when the statement names a ruled or SAD column (its derived rule,
+   * ColumnRules.forDerived; not for a text pcigate could not read) and the message has no position in the
+   * statement's text (one with a position was raised reading the text, before any row was read: `column "idd"
+   * does not exist`), its message is withheld (the SQLSTATE stays) and its detail, hint, context and internal
+   * query are dropped; card numbers anywhere are masked by content as always.
    */
   #notice(code: number, body: Buffer): Buffer | null {
     const parts: Uint8Array[] = [];
     let changed = false;
     let at = 0;
-    const quotesData = this.#quotesRuledData(body);
+    const withheld = this.#withheld(body);
+    if (withheld) this.#ctx.counts[withheld.rule.name] = (this.#ctx.counts[withheld.rule.name] ?? 0) + 1;
     for (;;) {
       if (at >= body.length) throw new Error('unterminated ErrorResponse/NoticeResponse');
       const t = body[at]!;
       if (t === 0) break;
       const end = body.indexOf(0, at + 1);
       if (end < 0) throw new Error('unterminated field');
-      let s = body.subarray(at + 1, end);
-      if (quotesData && (t === 0x4d || t === 0x44 || t === 0x57)) { // M, D, W
-        const q = starQuoted(s);
-        if (q !== s) { this.#ctx.counts[quotesData.name] = (this.#ctx.counts[quotesData.name] ?? 0) + 1; changed = true; s = q; }
+      const type = body.subarray(at, at + 1);
+      const s = body.subarray(at + 1, end);
+      at = end + 1;
+      if (withheld && WITHHELD_FIELDS.has(t)) {
+        changed = true;
+        if (t === 0x4d) parts.push(type, Buffer.from(`pcigate: the server's message is withheld (SQLSTATE ${withheld.code}): the statement reads masked columns, whose values such a message may quote`), ZERO);
+        continue;
       }
       const m = contentText(s, this.#ctx, false);
       if (m !== s) changed = true;
-      parts.push(body.subarray(at, at + 1), m, ZERO);
-      at = end + 1;
+      parts.push(type, m, ZERO);
     }
     if (!changed) return null;
     parts.push(ZERO);
@@ -430,15 +443,20 @@ export class PgMasker {
   }
 
   /**
-   * The rule of the running statement's ruled or SAD columns, when this message is a data error (SQLSTATE class
-   * 22 data exception, 23 integrity constraint violation) or one raised by code (P0) that may quote their values.
+   * The rule of the running statement's ruled or SAD columns and the SQLSTATE, when this message has no
+   * position (P) in the statement's text: it was raised while the statement ran and may quote what it read.
    */
-  #quotesRuledData(body: Buffer): ColumnRule | undefined {
+  #withheld(body: Buffer): { rule: ColumnRule; code: string } | undefined {
     if (!this.#stmt || !this.#reach) return undefined;
-    const c = body.indexOf('\0C', 0, 'latin1');
-    const code = c >= 0 ? body.toString('latin1', c + 2, c + 4) : body[0] === 0x43 ? body.toString('latin1', 1, 3) : '';
-    if (code !== '22' && code !== '23' && code !== 'P0') return undefined;
-    return this.#derivedRule(this.#stmt, -1, -1);
+    // A field's type byte follows the previous field's terminating zero (or starts the body).
+    if (body[0] === 0x50 || body.indexOf('\0P', 0, 'latin1') >= 0) return undefined;
+    // A text pcigate could not read (a fastpath FunctionCall: its arguments are the client's own) names no column.
+    const d = this.#derivedRules(this.#stmt);
+    const rule = d && !d.unknown ? d.all : undefined;
+    if (!rule) return undefined;
+    const c = body[0] === 0x43 ? 0 : body.indexOf('\0C', 0, 'latin1') + 1;
+    const code = c > 0 || body[0] === 0x43 ? body.toString('latin1', c + 1, body.indexOf(0, c + 1)) : 'unknown';
+    return { rule, code };
   }
 
   /** NotificationResponse: int32 pid, channel C string, payload C string. */
@@ -533,17 +551,9 @@ function encodeDataRow(values: ValueResult[]): Buffer {
 interface DerivedRules {
   all: ColumnRule | undefined;
   outputs: Array<ColumnRule | undefined> | undefined;
+  /** The statement's text could not be read (ColumnReach `unknown`): its computed columns are masked in full. */
+  unknown: boolean;
 }
 
-/**
- * `s` with the inside of every double-quoted string, and of every parenthesised list after `=` or `contains `
- * (a key's or a failing row's values), replaced by stars: the values a PostgreSQL error quotes. `s` itself when
- * there is none.
- */
-function starQuoted(s: Buffer): Buffer {
-  const text = s.toString('utf8');
-  const out = text
-    .replace(/"((?:[^"]|"")*)"/g, (_, v: string) => `"${'*'.repeat(v.length)}"`)
-    .replace(/(=|contains )\(([^]*)\)/g, (_, lead: string, v: string) => `${lead}(${v.replace(/[^,\s]/g, '*')})`);
-  return out === text ? s : Buffer.from(out, 'utf8');
-}
+/** ErrorResponse / NoticeResponse fields that may quote a value (message, detail, hint, context, internal query). */
+const WITHHELD_FIELDS: ReadonlySet<number> = new Set([0x4d, 0x44, 0x48, 0x57, 0x71]); // M D H W q

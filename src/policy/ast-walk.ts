@@ -229,7 +229,7 @@ export interface OutputReach {
  * references, plus everything the statement's FROM and WITH compute (a subquery's or CTE's column may be
  * anything they name). For the root SELECT (a UNION's arms merged by position), RETURNING, and the query of a
  * DECLARE CURSOR or COPY. Undefined when the positions are not known from the text: an output list with a `*`
- * item (its width is the table's), VALUES, or a statement that returns no rows. `rowNames`: the statement's
+ * or `(x).*` item (its width is the table's or the row type's), VALUES, or a statement that returns no rows. `rowNames`: the statement's
  * relation names and aliases (a bare reference to one is a whole row).
  */
 export function outputReach(node: unknown, rowNames: ReadonlySet<string>): OutputReach[] | undefined {
@@ -268,6 +268,9 @@ function outputEntries(list: unknown, sources: unknown[], rowNames: ReadonlySet<
     if (!rt || rt[0] !== 'ResTarget') return undefined;
     const val = nodeOf(rt[1].val);
     if (val && val[0] === 'ColumnRef' && Array.isArray(val[1].fields) && nodeOf(val[1].fields[val[1].fields.length - 1])?.[0] === 'A_Star') return undefined;
+    // `(x).*` expands to as many columns as x's row type has, none for `(SELECT) e`: beside a two-column
+    // `(p).*` the counts agree and every column between them is another's (its cvv taken for the text's `e`).
+    if (val && val[0] === 'A_Indirection' && Array.isArray(val[1].indirection) && nodeOf(val[1].indirection[val[1].indirection.length - 1])?.[0] === 'A_Star') return undefined;
     const acc = newAcc();
     walk(rt[1].val, new Set(), 'read', acc);
     const own = [...acc.columns];

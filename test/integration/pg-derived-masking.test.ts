@@ -18,17 +18,20 @@ let gate: Gate;
 const CVV = '739';
 const ACCOUNT = 'AC-0001-7788';
 const CODE = 'K9Z-ALPHA';
+const LONG = '9876543210123';
 
 beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create table cards (id int, cvv text, account_no text, secret_code text, note text);
     insert into cards values (1, '${CVV}', '${ACCOUNT}', '${CODE}', 'plain note');
-    create table notes (id int, body text); insert into notes values (1, 'hello');`);
+    create table notes (id int, body text); insert into notes values (1, 'hello');
+    create table codes (id int, code text); insert into codes values (1, '${LONG}');`);
   gate = await startConfiguredGate(server, gateConfig(server, {
     classes: ['read', 'write', 'ddl', 'transaction', 'utility', 'copy_out'],
     rules: [
       { name: 'account', columns: ['account_no'], format: 'full' },
       { name: 'code', columns: ['public.cards.secret_code'], format: 'last4' },
+      { name: 'long', columns: ['public.codes.code'], format: 'last4' },
     ],
   }));
 }, 120_000);
@@ -128,11 +131,47 @@ describe('computed columns of ruled columns', () => {
     const err = async (sql: string, values?: unknown[]) => rows(sql, values).then(() => undefined, (e: Error & { detail?: string }) => `${e.message} ${e.detail ?? ''}`);
     for (const values of [undefined, []]) {
       const date = await err('select cvv::date from cards', values);
-      expect(date).toContain('invalid input syntax for type date: "***"');
+      expect(date).toContain('withheld (SQLSTATE 22007)');
       expect(leaks(date)).toEqual([]);
       expect(leaks(await err('select account_no::int from cards', values))).toEqual([]);
       expect(await err('select note::int from cards', values)).toContain('"plain note"');
     }
+  });
+
+  it('an error raised while running does not give a ruled column\'s value away, whatever its class or quoting; one about the text is kept', async () => {
+    const err = async (sql: string, values?: unknown[]) => rows(sql, values).then(() => 'no error', (e: Error & { detail?: string; code?: string }) => `${e.code} ${e.message} ${e.detail ?? ''}`);
+    for (const values of [undefined, []]) {
+      for (const sql of [
+        'select cvv::regclass from cards', // 42P01 relation "739" does not exist
+        'select account_no::regnamespace from cards', // 3F000 schema "ac-0001-7788" does not exist
+        'select current_setting(cvv) from cards', // 42704 unrecognized configuration parameter "739"
+        'select make_date(cvv::int, 13, 1) from cards', // 22008 date field value out of range: 739-13-01
+        'select chr(cvv::int * 1000000) from cards', // 54000 requested character too large for encoding: 739000000
+      ]) {
+        const e = await err(sql, values);
+        expect(e).toContain('withheld (SQLSTATE');
+        expect(leaks(e), sql).toEqual([]);
+      }
+      expect(await err('select idd, cvv from cards', values)).toContain('column "idd" does not exist');
+    }
+  });
+
+  it('a computed column beside a (row).* that expands to no column or two is masked by what it is made of', async () => {
+    // The text's three output items are [(e).*, cvv || '', (p).*]; the server's three columns are [cvv || '', p.a, p.b].
+    for (const sql of [
+      "select (e).*, cvv || '', (p).* from (select) e, (select 1 a, 2 b) p, cards",
+      "select (e).*, (select account_no from cards limit 1) || '' as x, (p).* from (select) e, (select 1 a, 2 b) p",
+    ]) {
+      const got = await rows(sql);
+      expect(got.length).toBe(1);
+      expect(leaks(got), sql).toEqual([]);
+    }
+  });
+
+  it('a computed column of a last4 column is masked in full (the computation would choose the digits kept)', async () => {
+    expect(await rows('select code from codes')).toEqual([['*********0123']]);
+    const parts = await rows("select '000000' || substr(code, 1, 4), '000000' || substr(code, 5, 4), '000000' || substr(code, 9, 4) from codes");
+    expect(parts).toEqual([['**********', '**********', '**********']]);
   });
 
   it('counts the masked computed values in the statement record', async () => {
