@@ -197,14 +197,21 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       ...(hmacKey ? { hmacKey } : {}),
       catalog,
       // Computed result columns (`cvv || ''`) are masked by what their statement names (policy's reading).
-      reach: (stmt) => ((stmt as Statement).textUnknown ? { all: 'unknown' } : ps.columnReach((stmt as Statement).sql, relations.get)),
+      reach: (stmt) => ((stmt as Statement).textUnknown ? { all: 'unknown' }
+        : ps.columnReach((stmt as Statement).sql, unseenRows.has(stmt as Statement) ? undefined : relations.get)),
     });
+    // Statements whose tables may have columns a side connection does not see (changed in the open transaction
+    // or earlier in the same string: `ALTER TABLE t ADD cvv …; SELECT row_to_json(t) FROM t`): their whole rows
+    // are masked in full, not by the columns the catalog showed.
+    const unseenRows = new WeakSet<Statement>();
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     const tx = new TransactionWatch();
     let control: SessionControl | undefined;
     // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
     const onStatement = (stmt: Statement): StatementDecision | Promise<StatementDecision> => {
       const unseen = tx.seen(stmt);
+      if (tx.changed) relations.forget(); // columns looked up before it may be gone or added once it has run
+      if (unseen || severalStatements(stmt.sql)) unseenRows.add(stmt);
       const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, unseen, {
         inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
         aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps)),
@@ -252,7 +259,11 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
  * seen yet). A statement that uses a whole row as a value is masked by the columns the row carries
  * (PolicySession.columnReach); a relation not known here leaves it masked in full.
  */
-function relationColumns(target: UpstreamTarget, now: () => number): { get: (name: string) => readonly string[] | undefined; load: (names: readonly string[]) => Promise<void>; due: (name: string) => boolean } {
+function relationColumns(target: UpstreamTarget, now: () => number): {
+  get: (name: string) => readonly string[] | undefined; load: (names: readonly string[]) => Promise<void>; due: (name: string) => boolean;
+  /** Drops what is known (a statement that may change tables is on its way: ALTER TABLE … ADD COLUMN cvv). */
+  forget: () => void;
+} {
   const known = new Map<string, { columns: string[] | undefined; at: number }>();
   const due = (name: string) => {
     const e = known.get(name);
@@ -261,6 +272,7 @@ function relationColumns(target: UpstreamTarget, now: () => number): { get: (nam
   const lit = (x: string | null) => (x === null ? 'NULL' : `'${x.replace(/'/g, "''")}'`);
   return {
     due,
+    forget: () => known.clear(),
     get: (name) => (due(name) ? undefined : known.get(name)!.columns),
     async load(names) {
       const ask = names.filter(due);
@@ -370,6 +382,11 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
 class TransactionWatch {
   #changed = false;
 
+  /** The statement last seen, or one before it in its open transaction, may have changed tables. */
+  get changed(): boolean {
+    return this.#changed;
+  }
+
   /** Called for every statement in order: whether, for a COPY, unseen changes are possible. */
   seen(stmt: Statement): boolean {
     if (stmt.txStatus === 'I') this.#changed = false; // it starts outside any transaction block
@@ -380,11 +397,16 @@ class TransactionWatch {
 }
 
 function leavesTablesAlone(sql: string): boolean {
-  if (sql.includes(';') && sql.trim().replace(/;\s*$/, '').includes(';')) return false;
+  if (severalStatements(sql)) return false;
   const f = statementShape(sql);
   if (f.pureRead || f.kind === 'tcl') return true;
   if (f.command === 'set' || f.command === 'reset') return !/\b(role|session\s+authorization)\b/i.test(sql);
   return f.command === 'copy' && copyOutQuery(sql).copies.length === 1;
+}
+
+/** A `;` before the last non-blank character: maybe several statements (or a `;` in a literal: counted too). */
+function severalStatements(sql: string): boolean {
+  return sql.includes(';') && sql.trim().replace(/;\s*$/, '').includes(';');
 }
 
 /**
