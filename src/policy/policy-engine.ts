@@ -425,9 +425,13 @@ export class PolicySession {
       if (st.fetch !== undefined) {
         const cur = cursors.get(st.fetch);
         if (!cur || !resolve(cur)) return false;
+        if (cur.declare.hold) held = true;
       }
       return true;
     };
+    // A WITH HOLD cursor's rows were made when its transaction committed: a table's columns looked up now may
+    // not be the ones its whole rows carry (a column dropped since), so those are masked in full.
+    let held = false;
     const rowsOf = (st: StatementInfo): StatementInfo | undefined => (st.fetch !== undefined ? cursors.get(st.fetch)
       : st.execute !== undefined ? prepared.get(st.execute) : st.node === 'DeclareCursorStmt' || st.node === 'PrepareStmt' ? undefined : st);
     const withRows: StatementInfo[] = [];
@@ -441,7 +445,7 @@ export class PolicySession {
     const tablesOf = (st: StatementInfo) => [...st.reads, ...st.writes];
     const widen = (refs: string[], tables: string[], rowValues: boolean): ColumnReachOf => {
       if (!rowValues) return { refs, tables, rowValues };
-      const cols = tables.map((t) => columnsOf?.(t));
+      const cols = tables.map((t) => (held ? undefined : columnsOf?.(t)));
       if (tables.length === 0 || cols.some((x) => x === undefined)) return { refs, tables, rowValues };
       return { refs: [...refs, ...cols.flatMap((x, i) => x!.map((col) => `${tables[i]}.${col}`))], tables, rowValues: false };
     };

@@ -140,6 +140,14 @@ describe('computed columns of ruled columns', () => {
     expect(leaks(await rows(json('grown_c')))).toEqual([]);
   });
 
+  it('a whole row fetched from a WITH HOLD cursor is masked in full (its rows were made before a column was dropped)', async () => {
+    server.psql(`create table held_t (id int, cvv text); insert into held_t values (1, '${CVV}');`);
+    const r = await run('psql', ['-X', '-At', '-c', 'begin', '-c', 'declare hc cursor with hold for select row_to_json(t)::text from held_t t', '-c', 'commit', '-c', 'alter table held_t drop column cvv', '-c', 'fetch all hc'], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('ALTER TABLE');
+    expect(leaks(r.stdout)).toEqual([]);
+  });
+
   it('each computed column is masked by what it is made of', async () => {
     expect(await rows("select id, cvv || '', now() is not null, upper(note), length(account_no)::text from cards")).toEqual([[1, '***', true, 'PLAIN NOTE', '**']]);
   });
