@@ -364,6 +364,13 @@ function inPath(t: string, path: string[] | undefined): string[] {
   return out;
 }
 
+/**
+ * EXPLAIN's one result column, the plan: text the planner writes (node names, the query's own expressions and
+ * constants, estimates), no value read from a table (ANALYZE adds counts and times), so a column rule does not
+ * apply to it; a card number in the query's text is still masked by content.
+ */
+const PLAN_OUTPUT: OutputReach[] = [{ refs: [], rowValues: false }];
+
 /** Classifies one raw statement node; `text` is its source text. */
 export function classifyNode(stmt: PgNode, text: string): StatementInfo {
   const n = nodeOf(stmt);
@@ -380,7 +387,7 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       if (explainAnalyze(f.options)) {
         // EXPLAIN ANALYZE executes its statement: it is exactly as dangerous as the statement itself.
         const inner = classifyNode(f.query as PgNode, text);
-        return { ...inner, text, node: type, explainAnalyze: true, readsConstants };
+        return { ...inner, text, node: type, explainAnalyze: true, readsConstants, outputs: PLAN_OUTPUT };
       }
       // Plain EXPLAIN only plans; what the query names is read at most (planning may still fold
       // immutable functions, so functions are kept).
@@ -389,7 +396,7 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       acc.writes.clear();
       acc.classes.clear();
       acc.writeWithoutWhere = false;
-      return finish(text, type, 'read', acc, { readsConstants });
+      return finish(text, type, 'read', acc, { readsConstants, outputs: PLAN_OUTPUT });
     }
     case 'CopyStmt': {
       const from = f.is_from === true;

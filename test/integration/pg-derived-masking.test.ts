@@ -199,6 +199,14 @@ describe('computed columns of ruled columns', () => {
     expect(parts).toEqual([['**********', '**********', '**********']]);
   });
 
+  it('EXPLAIN of a statement naming a ruled column shows its plan (a plan holds no table value)', async () => {
+    for (const sql of ["explain select cvv || '' from cards", "explain (analyze, verbose, costs off, timing off) select cvv || '', upper(account_no) from cards"]) {
+      const plan = (await rows(sql)).flat().join('\n');
+      expect(plan).toMatch(/Seq Scan on (public\.)?cards/);
+      expect(plan).not.toContain('**');
+    }
+  });
+
   it('counts the masked computed values in the statement record', async () => {
     const sql = `select cvv || '', account_no || '' from cards`;
     await rows(sql);
