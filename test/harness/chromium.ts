@@ -71,8 +71,10 @@ export async function renderInChromium(url: string, opts: { until: string; profi
     const dom = String(await evaluate(sessionId, 'document.documentElement.outerHTML'));
     return { dom, reached };
   } finally {
+    // Closed, not killed, so what it writes at exit is whole (a --log-net-log file is flushed then: killed under a
+    // loaded CI machine after 5 s, it lacked the control page's request). Killed only if it hangs.
     await send('Browser.close').catch(() => {});
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     await exited;
     clearTimeout(killer);
   }
