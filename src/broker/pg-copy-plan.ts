@@ -183,7 +183,8 @@ function copyOptions(options: NonNullable<CopyStmtNode['options']>): Pick<CopyOu
 }
 
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
-const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+/** A string as an SQL literal (standard_conforming_strings on, as policy requires). */
+export const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
  * The columns the COPY writes, asked of the server (see the module comment) with the session's

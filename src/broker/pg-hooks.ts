@@ -31,7 +31,7 @@ import { PgSessionRefused, SessionRefused } from '../errors.js';
 import { admitSession, sessionWindowEnd } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import type { BrokerHooks } from './pg-session-recorder.js';
-import { copyColumns, copyColumnsInSession, copyOutQuery, SessionRefusal } from './pg-copy-plan.js';
+import { copyColumns, copyColumnsInSession, copyOutQuery, quoteLiteral, SessionRefusal } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { lookupRows } from './pg-query-client.js';
 import { statementShape } from './sql-record.js';
@@ -269,7 +269,7 @@ function relationColumns(target: UpstreamTarget, now: () => number): {
     const e = known.get(name);
     return !e || now() - e.at > (e.columns ? 300_000 : 1_000);
   };
-  const lit = (x: string | null) => (x === null ? 'NULL' : `'${x.replace(/'/g, "''")}'`);
+  const lit = (x: string | null) => (x === null ? 'NULL' : quoteLiteral(x));
   return {
     due,
     forget: () => known.clear(),

@@ -136,7 +136,7 @@ export class PgMasker {
    */
   #derivedRule(stmt: object | null | undefined, i: number, n: number): ColumnRule | undefined {
     const d = this.#derivedRules(stmt);
-    return d?.outputs && d.outputs.length === n ? d.outputs[i] : d?.all; // n −1: the statement's as a whole
+    return d?.outputs && d.outputs.length === n ? d.outputs[i] : d?.all;
   }
 
   /** `stmt`'s computed columns' rules (asked once per statement); undefined: no statement known. */
