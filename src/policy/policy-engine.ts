@@ -412,32 +412,35 @@ export class PolicySession {
     if (c.error) return { all: 'unknown' };
     // A cursor or prepared statement the same text makes before it is used is the text's own (outside a
     // transaction block the session forgets such a cursor once the text has run: asked later, it is gone).
-    const cursors = new Map(this.cursors);
-    const prepared = new Map(this.prepared);
+    // Those the text makes itself, looked up first (no copy of the session's maps for every statement).
+    const ownCursors = new Map<string, StatementInfo & { declare: NonNullable<StatementInfo['declare']> }>();
+    const ownPrepared = new Map<string, StatementInfo>();
+    const cursor = (name: string) => ownCursors.get(name) ?? this.cursors.get(name);
+    const preparedAs = (name: string) => ownPrepared.get(name) ?? this.prepared.get(name);
+    // A WITH HOLD cursor's rows were made when its transaction committed: a table's columns looked up now may
+    // not be the ones its whole rows carry (a column dropped since), so those are masked in full.
+    let held = false;
     const infos: StatementInfo[] = [];
     const resolve = (st: StatementInfo): boolean => {
       infos.push(st);
       for (const name of [st.execute, st.executeInto]) {
         if (name === undefined) continue;
-        const p = prepared.get(name);
+        const p = preparedAs(name);
         if (!p || !resolve(p)) return false;
       }
       if (st.fetch !== undefined) {
-        const cur = cursors.get(st.fetch);
+        const cur = cursor(st.fetch);
         if (!cur || !resolve(cur)) return false;
         if (cur.declare.hold) held = true;
       }
       return true;
     };
-    // A WITH HOLD cursor's rows were made when its transaction committed: a table's columns looked up now may
-    // not be the ones its whole rows carry (a column dropped since), so those are masked in full.
-    let held = false;
-    const rowsOf = (st: StatementInfo): StatementInfo | undefined => (st.fetch !== undefined ? cursors.get(st.fetch)
-      : st.execute !== undefined ? prepared.get(st.execute) : st.node === 'DeclareCursorStmt' || st.node === 'PrepareStmt' ? undefined : st);
+    const rowsOf = (st: StatementInfo): StatementInfo | undefined => (st.fetch !== undefined ? cursor(st.fetch)
+      : st.execute !== undefined ? preparedAs(st.execute) : st.node === 'DeclareCursorStmt' || st.node === 'PrepareStmt' ? undefined : st);
     const withRows: StatementInfo[] = [];
     for (const st of c.statements) {
-      if (st.declare && !st.declare.bound) cursors.set(st.declare.name, { ...st, declare: st.declare });
-      if (st.prepare) prepared.set(st.prepare.name, st.prepare.statement);
+      if (st.declare && !st.declare.bound) ownCursors.set(st.declare.name, { ...st, declare: st.declare });
+      if (st.prepare) ownPrepared.set(st.prepare.name, st.prepare.statement);
       if (!resolve(st)) return { all: 'unknown' };
       const rows = rowsOf(st);
       if (rows?.outputs !== undefined) withRows.push(rows);
