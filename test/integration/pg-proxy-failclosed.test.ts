@@ -38,6 +38,10 @@ describe('fail closed', () => {
       await expect(c.query("select 'withheld' as v from audit_probe")).rejects.toMatchObject({ code: '58030' });
       await c.end().catch(() => {});
       expect(server.psql('select count(*) from audit_probe').trim()).toBe('0');
+      // It ran on the server: its closing record says so, with what the client was sent, not a success.
+      await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
+      const withheld = readLog(gate.home).filter((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql.includes("'withheld'"));
+      expect(withheld).toMatchObject([{ outcome: 'failure', detail: { sqlstate: '58030', intent_seq: null } }]);
     } finally { await gate.close(); }
   });
 

@@ -620,7 +620,8 @@ export class Relay {
         if (this.ended) return;
         if (!this.clientGone) this.o.client.end(errorMessage(UNRECORDED));
         this.o.upstream.destroy();
-        this.finish('audit record could not be written', false);
+        // Its pg.query (and any behind it) says what the client was told; it may land once space is back.
+        this.finish('audit record could not be written', false, '58030');
       },
     );
     this.forward(f);
