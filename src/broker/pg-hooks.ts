@@ -26,6 +26,7 @@ import { unionPath } from '../policy/name-match.js';
 import { isUtf8Name, startupSetting } from '../pg/protocol/startup-params.js';
 import type { PolicyHooksOptions } from '../policy/pg-policy-hooks.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
+import type { PolicySession } from '../policy/policy-engine.js';
 import { maxSessionMessage } from '../identity/index.js';
 import { PgSessionRefused, SessionRefused } from '../errors.js';
 import { admitSession, sessionWindowEnd } from './session-admission.js';
@@ -227,7 +228,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       })));
     };
     return {
-      onStatement: (stmt) => wholeRows(relations, ps, stmt, onStatement(stmt)),
+      onStatement: (stmt) => wholeRows(relations, ps, stmt, onStatement(stmt), (x) => storedPastMasking(masker, ps, relations, stmt) ?? x),
       onBackendMessage: (frame, stmt) => {
         // client_encoding as the server reports it (at the start too): policy reads text as UTF-8.
         if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }
@@ -298,16 +299,36 @@ function relationColumns(target: UpstreamTarget, now: () => number): {
 
 /**
  * The statement decision, once the columns of the tables whose whole rows the statement uses as values are
- * known (relationColumns): its rows' computed columns are masked by them. Most statements use none: unchanged.
+ * known (relationColumns): its rows' computed columns are masked by them, and what it stores is judged by them
+ * (`then`, given the allowed decision). Most statements use none: unchanged.
  */
-function wholeRows(relations: ReturnType<typeof relationColumns>, ps: { wholeRowTables(sql: string): string[] }, stmt: Statement, d: StatementDecision | Promise<StatementDecision>): StatementDecision | Promise<StatementDecision> {
+function wholeRows(relations: ReturnType<typeof relationColumns>, ps: { wholeRowTables(sql: string): string[] }, stmt: Statement, d: StatementDecision | Promise<StatementDecision>, then: (allowed: StatementDecision) => StatementDecision): StatementDecision | Promise<StatementDecision> {
   const after = (x: StatementDecision): StatementDecision | Promise<StatementDecision> => {
     if (x.action === 'hold') return { ...x, until: x.until.then(after) };
     if (x.action !== 'allow') return x;
     const tables = ps.wholeRowTables(stmt.sql).filter(relations.due);
-    return tables.length === 0 ? x : relations.load(tables).then(() => x);
+    return tables.length === 0 ? then(x) : relations.load(tables).then(() => then(x));
   };
   return d instanceof Promise ? d.then(after) : after(d);
+}
+
+/**
+ * Masking follows a value to the client, not into another table or a view (`INSERT INTO notes SELECT cvv FROM
+ * cards`, `CREATE TABLE t AS SELECT pan AS x …`): read back from there it carries no rule. A statement that would
+ * store values made from a column this role's results mask (PgMasker.storedRule) is refused, 42501. A whole row
+ * stored (`SELECT *`) is judged by its tables' columns as the catalog shows them (also inside a transaction that
+ * changed tables, where a result's whole rows are masked in full: refusing every `INSERT … SELECT *` there would
+ * stop ordinary work); one not known is refused.
+ */
+function storedPastMasking(masker: PgMasker, ps: { storedReach: PolicySession['storedReach'] }, relations: ReturnType<typeof relationColumns>, stmt: Statement): StatementDecision | undefined {
+  // A fast-path FunctionCall has no text (policy decided the function it names as a call).
+  if (stmt.protocol === 'function') return undefined;
+  const rule = masker.storedRule(ps.storedReach(stmt.sql, relations.get));
+  if (!rule) return undefined;
+  return inFailedTransaction(stmt, {
+    action: 'deny', rule: 'masking.stored_values', sqlstate: '42501',
+    message: `pcigate: the statement would store values made from a column masked for you (masking rule ${rule.name}) where masking cannot follow them: read back from there they would not be masked. Store them only in a column masked in full that the statement names (INSERT INTO t (col) …), or ask for an unmask grant`,
+  });
 }
 
 /**

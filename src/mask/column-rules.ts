@@ -148,6 +148,41 @@ export class ColumnRules {
     // a computed column of the same statement gives the hmac of each candidate to compare it with.
     return best && best.format !== 'full' && best.format !== 'null' ? { name: best.name, format: 'full' } : best;
   }
+
+  /**
+   * The rule a statement would take values past by storing them (`INSERT INTO notes SELECT cvv …`, `CREATE TABLE
+   * t AS …`, a view): the first stored value made from a column a rule masks (read as forDerived reads a computed
+   * column) that goes anywhere but a column the text names which is itself masked in full (`UPDATE cards SET cvv
+   * = NULL`, `SET pan = trim(pan)` under a full rule). Read back from elsewhere, such a value would carry no rule.
+   * `unknown` (a text pcigate could not read) counts as SAD. Undefined when the statement stores none.
+   */
+  storedRule(values: readonly StoredReach[] | 'unknown'): ColumnRule | undefined {
+    if (values === 'unknown') return { name: SAD_RULE, format: 'full' };
+    for (const v of values) {
+      const rule = this.forDerived(v.reach);
+      if (rule && !(v.target && this.#hidesTarget(v.target.table, v.target.column))) return rule;
+    }
+    return undefined;
+  }
+
+  /** Whether a table's column (as a statement names them) is masked in full whatever is stored in it. */
+  #hidesTarget(table: string, column: string): boolean {
+    if (this.isSad(column)) return true;
+    const t = table.slice(table.lastIndexOf('.') + 1);
+    let best: ColumnRule | undefined;
+    for (const r of this.#rules) {
+      if (!r.byName.some((re) => re.test(column)) && !r.byColumn.some((c) => c.column.test(column) && c.table.test(t))) continue;
+      const format = this.#relax(r.format);
+      if (format !== undefined) best = leastRevealing(best, { name: r.name, format });
+    }
+    return best !== undefined && (best.format === 'full' || best.format === 'null');
+  }
+}
+
+/** A value a statement stores (PolicySession.storedReach): where, when the text names the column, and what it is made from. */
+export interface StoredReach {
+  target?: { table: string; column: string };
+  reach: ColumnReach;
 }
 
 /** What a statement (or one result column) is made from, for {@link ColumnRules.forDerived}; `unknown`: not readable. */

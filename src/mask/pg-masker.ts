@@ -32,7 +32,7 @@ import { MaskError } from '../errors.js';
 import { ColumnCatalog } from './column-catalog.js';
 import type { ColumnLookup } from './column-catalog.js';
 import { ColumnRules, leastRevealing } from './column-rules.js';
-import type { ColumnRule, StatementReach, UnmaskGrant } from './column-rules.js';
+import type { ColumnRule, StatementReach, StoredReach, UnmaskGrant } from './column-rules.js';
 import { maskCopyBinary } from './copy-binary.js';
 import { maskCopyTextRow } from './copy-text.js';
 import type { CopyTextFormat } from './copy-text.js';
@@ -127,6 +127,11 @@ export class PgMasker {
     };
     this.#catalog = opts.catalog ?? (opts.lookup ? new ColumnCatalog(opts.lookup) : undefined);
     this.#reach = opts.reach;
+  }
+
+  /** See ColumnRules.storedRule: the rule a statement storing these values would take them past. */
+  storedRule(values: readonly StoredReach[] | 'unknown'): ColumnRule | undefined {
+    return this.#rules.storedRule(values);
   }
 
   /**

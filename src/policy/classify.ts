@@ -8,6 +8,8 @@
 import { Buffer } from 'node:buffer';
 import { isSplittingEncoding, isUtf8Name } from '../pg/protocol/startup-params.js';
 import { dotted, markOutputs, newAcc, nodeOf, outputReach, walk } from './ast-walk.js';
+import { storedValues } from './stored-values.js';
+import type { StoredValue } from './stored-values.js';
 import type { OutputReach, WalkAcc } from './ast-walk.js';
 import { parseStatements } from './pg-parser.js';
 import type { ParseFailure, PgNode, RawStmt } from './pg-parser.js';
@@ -45,6 +47,8 @@ export interface StatementInfo {
   rowValues?: true;
   /** Per result column, what it is made from (ast-walk.ts outputReach); absent when not known from the text. */
   outputs?: OutputReach[];
+  /** The values it stores in a table or view, and what each is made from (stored-values.ts); absent when none. */
+  stores?: StoredValue[];
   /** Every function called, without a `pg_catalog.` prefix. */
   functions: string[];
   /** Functions that are not known side-effect-free built-ins (see safe-functions.ts). */
@@ -261,6 +265,13 @@ function outputsOf(acc: WalkAcc): { outputs?: OutputReach[] } {
   return outputs ? { outputs } : {};
 }
 
+/** StatementInfo.stores: none for a plain EXPLAIN (it runs nothing; EXPLAIN ANALYZE is classified as its statement). */
+function storesOf(node: string, acc: WalkAcc): { stores?: StoredValue[] } {
+  if (acc.root === undefined || node === 'ExplainStmt') return {};
+  const stores = storedValues(acc.root);
+  return stores.length > 0 ? { stores } : {};
+}
+
 function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, extra: Partial<StatementInfo> = {}): StatementInfo {
   acc.classes.add(base);
   extra = { ...extra, ...setConfigEffects(acc, extra, storesExpressions(node, base)) };
@@ -284,6 +295,7 @@ function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, e
     writeWithoutWhere: acc.writeWithoutWhere,
     ...(rowValues ? { rowValues: true as const } : {}),
     ...outputsOf(acc),
+    ...storesOf(node, acc),
     ...extra,
   };
 }

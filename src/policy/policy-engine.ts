@@ -23,6 +23,14 @@ import type { Classification, StatementInfo } from './classify.js';
 
 /** What one statement, or one of its result columns, is made from (mask/column-rules.ts ColumnReach). */
 export type ColumnReachOf = { refs: string[]; tables: string[]; rowValues: boolean } | 'unknown';
+
+/** A whole row replaced by its tables' columns (`table.col`) when `columnsOf` knows every one of them. */
+function widenRows(refs: string[], tables: string[], rowValues: boolean, columnsOf: ((table: string) => readonly string[] | undefined) | undefined): ColumnReachOf {
+  if (!rowValues) return { refs, tables, rowValues };
+  const cols = tables.map((t) => columnsOf?.(t));
+  if (tables.length === 0 || cols.some((x) => x === undefined)) return { refs, tables, rowValues };
+  return { refs: [...refs, ...cols.flatMap((x, i) => x!.map((col) => `${tables[i]}.${col}`))], tables, rowValues: false };
+}
 import type { AllowedHours } from './time-window.js';
 import { checkSessionLimits, connectionPolicy, evaluate, matchRoles } from './evaluate.js';
 import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './evaluate.js';
@@ -446,12 +454,7 @@ export class PolicySession {
       if (rows?.outputs !== undefined) withRows.push(rows);
     }
     const tablesOf = (st: StatementInfo) => [...st.reads, ...st.writes];
-    const widen = (refs: string[], tables: string[], rowValues: boolean): ColumnReachOf => {
-      if (!rowValues) return { refs, tables, rowValues };
-      const cols = tables.map((t) => (held ? undefined : columnsOf?.(t)));
-      if (tables.length === 0 || cols.some((x) => x === undefined)) return { refs, tables, rowValues };
-      return { refs: [...refs, ...cols.flatMap((x, i) => x!.map((col) => `${tables[i]}.${col}`))], tables, rowValues: false };
-    };
+    const widen = (refs: string[], tables: string[], rowValues: boolean) => widenRows(refs, tables, rowValues, held ? undefined : columnsOf);
     const all = widen([...new Set(infos.flatMap((st) => st.columns))], [...new Set(infos.flatMap(tablesOf))], infos.some((st) => st.rowValues === true));
     // Per column only when the rows come from one statement: the one with result columns, or the cursor a FETCH
     // reads or the prepared statement an EXECUTE runs (a DECLARE or PREPARE itself returns none).
@@ -461,15 +464,51 @@ export class PolicySession {
   }
 
   /**
-   * The tables whose columns columnReach needs to read a whole row `sql` uses as a value (`row_to_json(c)`):
-   * none for most statements (a cheap test first: the text's classification is cached).
+   * The values the statements of `sql` store in a table or view (StatementInfo.stores: INSERT, UPDATE, MERGE,
+   * CREATE TABLE AS, SELECT INTO, a view), each with what it is made from, a whole row widened to its tables'
+   * columns as columnReach does. An EXECUTE stores what its prepared statement does; CREATE TABLE AS EXECUTE the
+   * rows of the one it runs. Empty for most statements; `unknown` when the text does not parse, or runs a prepared
+   * statement this session does not know.
+   */
+  storedReach(sql: string, columnsOf?: (table: string) => readonly string[] | undefined): Array<{ target?: { table: string; column: string }; reach: ColumnReachOf }> | 'unknown' {
+    const c = this.classified(sql);
+    if (c.error) return 'unknown';
+    if (!c.statements.some((st) => st.stores || st.execute !== undefined || st.executeInto !== undefined)) return [];
+    const ownPrepared = new Map<string, StatementInfo>();
+    const out: Array<{ target?: { table: string; column: string }; reach: ColumnReachOf }> = [];
+    for (const st of c.statements) {
+      if (st.prepare) ownPrepared.set(st.prepare.name, st.prepare.statement);
+      const runs = (name: string | undefined) => (name === undefined ? undefined : ownPrepared.get(name) ?? this.prepared.get(name));
+      if ((st.execute !== undefined && !runs(st.execute)) || (st.executeInto !== undefined && !runs(st.executeInto))) return 'unknown';
+      const stores = [...(st.stores ?? []), ...(runs(st.execute)?.stores ?? [])];
+      const into = runs(st.executeInto);
+      if (into) {
+        const tables = [...into.reads, ...into.writes];
+        const rows = into.outputs ?? [{ refs: into.columns, rowValues: true }];
+        stores.push(...rows.map((o) => ({ refs: o.refs, tables, rowValues: o.rowValues })), ...(into.stores ?? []));
+      }
+      for (const v of stores) out.push({ ...(v.target ? { target: v.target } : {}), reach: widenRows(v.refs, v.tables, v.rowValues, columnsOf) });
+    }
+    return out;
+  }
+
+  /**
+   * The tables whose columns columnReach and storedReach need to read a whole row `sql` uses as a value
+   * (`row_to_json(c)`, `INSERT … SELECT *`): none for most statements (a cheap test first: the text's
+   * classification is cached).
    */
   wholeRowTables(sql: string): string[] {
     const c = this.classified(sql);
-    if (!c.statements.some((st) => st.rowValues || st.fetch !== undefined || st.execute !== undefined || st.executeInto !== undefined)) return [];
-    const r = this.columnReach(sql);
+    const runs = (st: StatementInfo) => st.fetch !== undefined || st.execute !== undefined || st.executeInto !== undefined;
     const tables = new Set<string>();
-    for (const x of [r.all, ...(r.outputs ?? [])]) if (x !== 'unknown' && x.rowValues) for (const t of x.tables) tables.add(t);
+    if (c.statements.some((st) => st.rowValues || runs(st))) {
+      const r = this.columnReach(sql);
+      for (const x of [r.all, ...(r.outputs ?? [])]) if (x !== 'unknown' && x.rowValues) for (const t of x.tables) tables.add(t);
+    }
+    if (c.statements.some((st) => st.stores?.some((v) => v.rowValues) || runs(st))) {
+      const r = this.storedReach(sql);
+      if (r !== 'unknown') for (const { reach } of r) if (reach !== 'unknown' && reach.rowValues) for (const t of reach.tables) tables.add(t);
+    }
     return [...tables];
   }
 

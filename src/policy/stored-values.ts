@@ -1,0 +1,207 @@
+/**
+ * What a statement stores, and what each stored value is made from: the values an INSERT (VALUES, a query, ON
+ * CONFLICT's SET), an UPDATE's SET or a MERGE writes, the rows CREATE TABLE AS, SELECT INTO or a materialized
+ * view make, the query a view keeps, a generated column's expression and ALTER COLUMN … TYPE … USING's; anywhere
+ * in the statement (a data-modifying WITH, a rule's actions, a BEGIN ATOMIC body). Masking follows a value to the client, not into another table or a view whose columns no
+ * rule names: a role whose results are masked is refused a statement that stores values made from a masked
+ * column where they would be read back unmasked (ColumnRules.storedRule, the broker's check in pg-hooks.ts).
+ */
+import type { PgNode } from './pg-parser.js';
+import { newAcc, nodeOf, outputReach, walk } from './ast-walk.js';
+import type { WalkAcc } from './ast-walk.js';
+
+export interface StoredValue {
+  /** The column it is stored in when the text names it (UPDATE's `SET c = …`, INSERT's `(c, …)`); table as written. */
+  target?: { table: string; column: string };
+  /** Column references as written (`col`, `alias.col`, `*`, `alias.*`) in it and in what its FROM and WITH compute. */
+  refs: string[];
+  /** The tables those read, as written. */
+  tables: string[];
+  /** It may carry a row's columns without naming them (`*`, `t.*`, a bare row `c`, `row_to_json(c)`). */
+  rowValues: boolean;
+}
+
+type Scope = ReadonlySet<string>;
+
+/** Every value `root` (one statement's parse node) stores; empty for a statement that stores none. */
+export function storedValues(root: unknown): StoredValue[] {
+  const out: StoredValue[] = [];
+  find(root, new Set(), out);
+  return out;
+}
+
+function isObj(v: unknown): v is PgNode {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function find(v: unknown, scope: Scope, out: StoredValue[]): void {
+  if (Array.isArray(v)) { for (const x of v) find(x, scope, out); return; }
+  if (!isObj(v)) return;
+  // A WITH's names are not tables inside what it governs (approximately: every CTE of it, for all of it).
+  const n = nodeOf(v);
+  const f = n ? n[1] : v;
+  const ctes = isObj(f.withClause) && Array.isArray(f.withClause.ctes) ? f.withClause.ctes : [];
+  const names = ctes.map((c) => nodeOf(c)?.[1].ctename).filter((x): x is string => typeof x === 'string');
+  const inner = names.length === 0 ? scope : new Set([...scope, ...names]);
+  if (n) stores(n[0], f, inner, out);
+  for (const val of Object.values(f)) find(val, inner, out);
+}
+
+function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void {
+  const table = isObj(f.relation) && typeof f.relation.relname === 'string'
+    ? (typeof f.relation.schemaname === 'string' ? `${f.relation.schemaname}.${f.relation.relname}` : f.relation.relname) : '?';
+  const to = (column: unknown) => (typeof column === 'string' ? { table, column } : undefined);
+  switch (type) {
+    case 'InsertStmt': {
+      const cols = Array.isArray(f.cols) ? f.cols.map((c) => nodeOf(c)?.[1].name) : [];
+      const shared = sourcesOf([f.withClause], scope);
+      const q = nodeOf(f.selectStmt)?.[1];
+      if (q && Array.isArray(q.valuesLists) && (q.op === undefined || q.op === 'SETOP_NONE')) {
+        for (const row of q.valuesLists) {
+          const items = nodeOf(row)?.[1].items;
+          if (!Array.isArray(items)) { out.push(value(row, shared, scope)); continue; }
+          items.forEach((item, i) => out.push(value(item, shared, scope, to(cols[i]))));
+        }
+      } else if (f.selectStmt !== undefined) {
+        // Per position when the query's columns are known from its text; else all it reads, for every column.
+        const whole = sourcesOf([f.selectStmt], scope);
+        const each = outputReach(f.selectStmt, whole.rowNames);
+        if (each) each.forEach((o, i) => out.push(merge(o.refs, o.rowValues, whole, shared, to(cols[i]))));
+        else out.push(merge([...whole.columns], true, whole, shared));
+      }
+      const conflict = isObj(f.onConflictClause) ? f.onConflictClause.targetList : undefined;
+      // Its SET reads the target's row (`SET body = notes.cvv`) as well as the row proposed (`excluded`).
+      if (conflict !== undefined) setList(conflict, sourcesOf([f.relation, f.withClause, f.selectStmt], scope), scope, to, out);
+      return;
+    }
+    case 'UpdateStmt':
+      setList(f.targetList, sourcesOf([f.relation, f.fromClause, f.withClause], scope), scope, to, out);
+      return;
+    case 'MergeStmt': {
+      const shared = sourcesOf([f.relation, f.sourceRelation, f.withClause], scope);
+      for (const w of Array.isArray(f.mergeWhenClauses) ? f.mergeWhenClauses : []) {
+        const c = nodeOf(w)?.[1];
+        if (!c) continue;
+        if (Array.isArray(c.values)) {
+          const cols = Array.isArray(c.targetList) ? c.targetList.map((t) => nodeOf(t)?.[1].name) : [];
+          c.values.forEach((item, i) => out.push(value(item, shared, scope, to(cols[i]))));
+        } else setList(c.targetList, shared, scope, to, out);
+      }
+      return;
+    }
+    case 'CreateStmt': // a generated column stores what its expression makes of the row's other columns
+      for (const el of Array.isArray(f.tableElts) ? f.tableElts : []) {
+        const col = nodeOf(el);
+        if (col?.[0] === 'ColumnDef') for (const e of generated(col[1])) out.push(value(e, sourcesOf([f.relation], scope), scope, to(col[1].colname)));
+      }
+      return;
+    case 'AlterTableStmt':
+      for (const cmd of Array.isArray(f.cmds) ? f.cmds : []) {
+        const c = nodeOf(cmd)?.[1];
+        if (!c) continue;
+        const def = nodeOf(c.def);
+        // ALTER COLUMN … TYPE … USING expr rewrites the column from the row; a generated column added or changed.
+        const exprs = def?.[0] === 'ColumnDef' ? [...generated(def[1]), ...(def[1].raw_default !== undefined ? [def[1].raw_default] : [])]
+          : c.subtype === 'AT_SetExpression' && c.def !== undefined ? [c.def] : [];
+        const column = typeof c.name === 'string' ? c.name : def?.[1].colname;
+        for (const e of exprs) out.push(value(e, sourcesOf([f.relation], scope), scope, to(column)));
+      }
+      return;
+    case 'CreateTableAsStmt': // CREATE TABLE AS, CREATE MATERIALIZED VIEW (AS EXECUTE: policy's storedReach)
+      if (f.query !== undefined && nodeOf(f.query)?.[0] !== 'ExecuteStmt') out.push(...queryValues(f.query, scope, f.into));
+      return;
+    case 'ViewStmt':
+      out.push(...queryValues(f.query, scope, { rel: f.view, colNames: f.aliases }));
+      return;
+    case 'SelectStmt':
+      if (f.intoClause !== undefined) out.push(...queryValues({ SelectStmt: { ...f, intoClause: undefined } }, scope, f.intoClause));
+      return;
+    default:
+  }
+}
+
+/**
+ * The rows a query makes into the relation `into` names (`rel`, and `colNames` given in the text), column by
+ * column when its text tells them apart (else one value for all). A column's name is the one given, else the
+ * output's alias or the column it references, as the server names it: a rule on that name masks what it holds.
+ */
+function queryValues(query: unknown, scope: Scope, into: unknown): StoredValue[] {
+  const whole = sourcesOf([query], scope);
+  const each = outputReach(query, whole.rowNames);
+  const none = newAcc();
+  if (!each) return [merge([...whole.columns], true, whole, none)];
+  const rel = isObj(into) && isObj(into.rel) ? into.rel : undefined;
+  const table = rel && typeof rel.relname === 'string' ? rel.relname : '?';
+  const given = isObj(into) && Array.isArray(into.colNames) ? into.colNames.map((c) => nodeOf(c)?.[1].sval) : [];
+  const named = outputNames(query);
+  return each.map((o, i) => {
+    const column = given[i] ?? named[i];
+    return merge(o.refs, o.rowValues, whole, none, typeof column === 'string' ? { table, column } : undefined);
+  });
+}
+
+/** The names a query's result columns get from its text: an alias, or a plain column reference's name. */
+function outputNames(query: unknown): Array<string | undefined> {
+  const f = nodeOf(query)?.[1] ?? (isObj(query) ? query : undefined); // a set operation's arms come unwrapped
+  if (!f) return [];
+  if (typeof f.op === 'string' && f.op !== 'SETOP_NONE') return outputNames(f.larg); // a UNION's names are its first arm's
+  if (!Array.isArray(f.targetList)) return [];
+  return f.targetList.map((t) => {
+    const rt = nodeOf(t)?.[1];
+    if (!rt) return undefined;
+    if (typeof rt.name === 'string') return rt.name;
+    const ref = nodeOf(rt.val);
+    const fields = ref?.[0] === 'ColumnRef' && Array.isArray(ref[1].fields) ? ref[1].fields : [];
+    const last = nodeOf(fields[fields.length - 1]);
+    return last?.[0] === 'String' && typeof last[1].sval === 'string' ? last[1].sval : undefined;
+  });
+}
+
+/** A column definition's GENERATED ALWAYS AS (expr) expressions. */
+function generated(def: PgNode): unknown[] {
+  const out: unknown[] = [];
+  for (const c of Array.isArray(def.constraints) ? def.constraints : []) {
+    const k = nodeOf(c)?.[1];
+    if (k?.contype === 'CONSTR_GENERATED' && k.raw_expr !== undefined) out.push(k.raw_expr);
+  }
+  return out;
+}
+
+/** `SET c = expr, …` (UPDATE, ON CONFLICT DO UPDATE, MERGE's UPDATE): one value per target column. */
+function setList(list: unknown, shared: WalkAcc, scope: Scope, to: (c: unknown) => StoredValue['target'], out: StoredValue[]): void {
+  if (!Array.isArray(list)) return;
+  for (const t of list) {
+    const rt = nodeOf(t)?.[1];
+    if (!rt) continue;
+    // `SET (a, b) = (SELECT …)`: each column gets one of the query's, which the text does not tell: all of them.
+    out.push(value(rt.val, shared, scope, to(rt.name)));
+  }
+}
+
+function sourcesOf(parts: unknown[], scope: Scope): WalkAcc {
+  const acc = newAcc();
+  walk(parts, scope, 'read', acc);
+  return acc;
+}
+
+function value(expr: unknown, shared: WalkAcc, scope: Scope, target?: StoredValue['target']): StoredValue {
+  const own = sourcesOf([expr], scope);
+  return merge([...own.columns], own.starValue || bareRow(own), own, shared, target);
+}
+
+function merge(refs: readonly string[], rowValues: boolean, own: WalkAcc, shared: WalkAcc, target?: StoredValue['target']): StoredValue {
+  const all = new Set([...refs, ...shared.columns]);
+  const star = [...all].some((r) => r === '*' || r.endsWith('.*'));
+  return {
+    ...(target ? { target } : {}),
+    refs: [...all],
+    tables: [...new Set([...own.reads, ...shared.reads])],
+    rowValues: rowValues || star || shared.starValue || bareRow(shared) || [...all].some((r) => !r.includes('.') && own.rowNames.has(r)),
+  };
+}
+
+/** A bare reference to a relation name or alias: a whole row as one value. */
+function bareRow(acc: WalkAcc): boolean {
+  for (const c of acc.columns) if (!c.includes('.') && acc.rowNames.has(c)) return true;
+  return false;
+}
