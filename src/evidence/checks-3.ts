@@ -153,7 +153,7 @@ function copyProcedure(input: EvidenceInput, cfg: PcigateConfig): { procedure: P
       r.ts, String(r.seq), r.session ?? '', r.actor?.sub ?? '', r.target?.conn ?? '', channel, r.outcome ?? '', stringField(detailOf(r), 'rule') ?? '',
     ])),
     mediaType: 'text/csv',
-    description: 'Attempts to copy data out through pcigate in the period (allowed and denied), from pg.query, ssh.request and ssh.exec records',
+    description: 'Attempts to copy data out through pcigate in the period (allowed and denied), and to store masked values elsewhere in the database (refused: masking.stored_values), from pg.query, ssh.request and ssh.exec records',
     procedures: ['3.4.2'],
     method: 'TEST',
   };

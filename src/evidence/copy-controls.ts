@@ -71,6 +71,8 @@ export function copyAttempt(r: AuditRecord): string | undefined {
   const d = detailOf(r);
   if (r.type === 'pg.query') {
     const sql = stringField(d, 'sql') ?? '';
+    // Relocating masked values inside the database (INSERT … SELECT cvv, CREATE TABLE AS, a view): refused by pcigate.
+    if (stringField(d, 'rule') === 'masking.stored_values') return 'masked values stored elsewhere';
     return stringField(d, 'command') === 'copy' && /\bto\s+stdout\b/i.test(sql) ? 'COPY … TO STDOUT' : undefined;
   }
   const req = objectField(d, 'request');

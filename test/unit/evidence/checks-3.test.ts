@@ -279,12 +279,13 @@ describe('checks3: 3.4.2 copy controls', () => {
         start('s3', ALICE, SSH),
         { type: 'ssh.request', session: 's3', actor: ALICE, target: SSH, outcome: 'denied', detail: { request: { kind: 'subsystem', name: 'sftp' }, decision: 'deny', rule: 'ssh.subsystems' } },
         { type: 'ssh.exec', session: 's3', actor: ALICE, target: SSH, outcome: 'denied', detail: { request: { kind: 'exec', command: 'scp -f /srv/export.csv' }, decision: 'deny', rule: 'ssh.exec.default' } },
+        denied('s1', ALICE, 2, 'INSERT INTO notes SELECT cvv FROM cards', 'masking.stored_values'),
       ],
     });
     const s = checks3(input);
     const p = proc(s, '3.4.2');
     expect(p.status).toBe('evidence');
-    expect(p.figures).toMatchObject({ open_to_everyone: 0, attempts_denied: 3, attempts_allowed: 1 });
+    expect(p.figures).toMatchObject({ open_to_everyone: 0, attempts_denied: 4, attempts_allowed: 1 });
     const controls = csvRows(artifact(s, 'req3/copy-controls.csv').bytes);
     expect(controls).toContainEqual(['prod-db', 'postgres', 'dba', 'COPY … TO STDOUT (class copy_out)', 'allowed', 'policy.connections.prod-db.roles.dba.classes', 'no']);
     expect(controls).toContainEqual(['prod-db', 'postgres', 'support', 'COPY … TO STDOUT (class copy_out)', 'denied', 'policy.connections.prod-db.roles.support.classes', 'no']);
@@ -295,6 +296,7 @@ describe('checks3: 3.4.2 copy controls', () => {
       ['bob-2', 'COPY … TO STDOUT', 'success'],
       ['alice-1', 'sftp subsystem', 'denied'],
       ['alice-1', 'scp download', 'denied'],
+      ['alice-1', 'masked values stored elsewhere', 'denied'],
     ]);
   });
 
