@@ -29,8 +29,8 @@ interface CompiledRule {
   format: MaskFormat;
   byName: RegExp[];
   byQualified: RegExp[];
-  /** The qualified patterns' table and column parts (`[schema.]table.column`), for derived columns. */
-  byColumn: Array<{ table: RegExp; column: RegExp }>;
+  /** The qualified patterns' table and column parts (`[schema.]table.column`), for derived columns; the schema part when given. */
+  byColumn: Array<{ schema?: RegExp; table: RegExp; column: RegExp }>;
 }
 
 /** Glob (`*`, `?`) to an anchored, case-insensitive RegExp. */
@@ -68,7 +68,8 @@ export class ColumnRules {
       byQualified: r.columns.filter((c) => c.includes('.')).map((c) => globToRegExp(c.split('.').length === 2 ? `*.${c}` : c)),
       byColumn: r.columns.filter((c) => c.includes('.')).map((c) => {
         const parts = c.split('.');
-        return { table: globToRegExp(parts[parts.length - 2]!), column: globToRegExp(parts[parts.length - 1]!) };
+        const schema = parts.length > 2 && parts[0] !== '*' ? { schema: globToRegExp(parts.slice(0, -2).join('.')) } : {};
+        return { ...schema, table: globToRegExp(parts[parts.length - 2]!), column: globToRegExp(parts[parts.length - 1]!) };
       }),
     }));
     this.hasQualified = this.#rules.some((r) => r.byQualified.length > 0);
@@ -168,10 +169,14 @@ export class ColumnRules {
   /** Whether a table's column (as a statement names them) is masked in full whatever is stored in it. */
   #hidesTarget(table: string, column: string): boolean {
     if (this.isSad(column)) return true;
-    const t = table.slice(table.lastIndexOf('.') + 1);
+    const dot = table.lastIndexOf('.');
+    const t = table.slice(dot + 1);
+    // A rule's schema must be the one written: an unqualified name may resolve elsewhere (a temp table first).
+    const schema = dot < 0 ? undefined : table.slice(0, dot);
+    const names = (c: CompiledRule['byColumn'][number]) => c.column.test(column) && c.table.test(t) && (!c.schema || (schema !== undefined && c.schema.test(schema)));
     let best: ColumnRule | undefined;
     for (const r of this.#rules) {
-      if (!r.byName.some((re) => re.test(column)) && !r.byColumn.some((c) => c.column.test(column) && c.table.test(t))) continue;
+      if (!r.byName.some((re) => re.test(column)) && !r.byColumn.some(names)) continue;
       const format = this.#relax(r.format);
       if (format !== undefined) best = leastRevealing(best, { name: r.name, format });
     }

@@ -1,8 +1,10 @@
 /**
  * What a statement stores, and what each stored value is made from: the values an INSERT (VALUES, a query, ON
  * CONFLICT's SET), an UPDATE's SET or a MERGE writes, the rows CREATE TABLE AS, SELECT INTO or a materialized
- * view make, the query a view keeps, a generated column's expression and ALTER COLUMN … TYPE … USING's; anywhere
- * in the statement (a data-modifying WITH, a rule's actions, a BEGIN ATOMIC body). Masking follows a value to the client, not into another table or a view whose columns no
+ * view make, the query a view keeps (and, through an updatable view, its base columns), a generated column's
+ * expression and ALTER COLUMN … TYPE … USING's; values kept under another name (RENAME, SET SCHEMA, INHERIT, ATTACH
+ * PARTITION) and a trigger's row; anywhere in the statement (a data-modifying WITH, a rule's actions, a BEGIN ATOMIC
+ * body). Masking follows a value to the client, not into another table or a view whose columns no
  * rule names: a role whose results are masked is refused a statement that stores values made from a masked
  * column where they would be read back unmasked (ColumnRules.storedRule, the broker's check in pg-hooks.ts).
  */
@@ -48,8 +50,7 @@ function find(v: unknown, scope: Scope, out: StoredValue[]): void {
 }
 
 function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void {
-  const table = isObj(f.relation) && typeof f.relation.relname === 'string'
-    ? (typeof f.relation.schemaname === 'string' ? `${f.relation.schemaname}.${f.relation.relname}` : f.relation.relname) : '?';
+  const table = relName(f.relation);
   const to = (column: unknown) => (typeof column === 'string' ? { table, column } : undefined);
   switch (type) {
     case 'InsertStmt': {
@@ -105,19 +106,53 @@ function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void
           : c.subtype === 'AT_SetExpression' && c.def !== undefined ? [c.def] : [];
         const column = typeof c.name === 'string' ? c.name : def?.[1].colname;
         for (const e of exprs) out.push(value(e, sourcesOf([f.relation], scope), scope, to(column)));
+        // INHERIT p, ATTACH PARTITION q: the parent's scans return the child's rows, under the parent's name.
+        if (c.subtype === 'AT_AddInherit') out.push(rowsOf(table));
+        if (c.subtype === 'AT_AttachPartition' && def?.[0] === 'PartitionCmd' && isObj(def[1].name)) out.push(rowsOf(relName(def[1].name)));
       }
+      return;
+    case 'RenameStmt':
+      // A column or relation renamed keeps its values under a name a rule may no longer match (RENAME COLUMN cvv
+      // TO x; RENAME TO, where a rule names the table): the column as if stored in its new name, a relation's
+      // whole rows, a schema's every table (not known from the text: refused while one of its rules masks).
+      if (f.renameType === 'OBJECT_COLUMN' && typeof f.subname === 'string' && typeof f.newname === 'string') {
+        out.push({ target: { table, column: f.newname }, refs: [f.subname], tables: [table], rowValues: false });
+        // A view's column: what is written to it under the new name still goes to its base column (writesThrough).
+        out.push({ target: { table, column: f.subname }, refs: [f.newname], tables: [table], rowValues: false });
+      } else if (RELATIONS.has(String(f.renameType))) out.push(rowsOf(table));
+      else if (f.renameType === 'OBJECT_SCHEMA' && typeof f.subname === 'string') out.push(rowsOf(`${f.subname}.*`));
+      return;
+    case 'AlterObjectSchemaStmt': // SET SCHEMA: a rule's `schema.table.column` no longer matches
+      if (isObj(f.relation)) out.push(rowsOf(table));
+      return;
+    case 'CreateTrigStmt': // a trigger function may store the row anywhere (tsvector_update_trigger(tsv, …, cvv))
+      out.push(rowsOf(table));
       return;
     case 'CreateTableAsStmt': // CREATE TABLE AS, CREATE MATERIALIZED VIEW (AS EXECUTE: policy's storedReach)
       if (f.query !== undefined && nodeOf(f.query)?.[0] !== 'ExecuteStmt') out.push(...queryValues(f.query, scope, f.into));
       return;
     case 'ViewStmt':
-      out.push(...queryValues(f.query, scope, { rel: f.view, colNames: f.aliases }));
+      out.push(...queryValues(f.query, scope, { rel: f.view, colNames: f.aliases }), ...writesThrough(f.query, relName(f.view), f.aliases));
       return;
     case 'SelectStmt':
       if (f.intoClause !== undefined) out.push(...queryValues({ SelectStmt: { ...f, intoClause: undefined } }, scope, f.intoClause));
       return;
     default:
   }
+}
+
+/** A relation's name as written (`schema.table` or `table`); `?` when not one. */
+function relName(rel: unknown): string {
+  if (!isObj(rel) || typeof rel.relname !== 'string') return '?';
+  return typeof rel.schemaname === 'string' ? `${rel.schemaname}.${rel.relname}` : rel.relname;
+}
+
+/** Relations a RENAME TO gives another name. */
+const RELATIONS: ReadonlySet<string> = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE']);
+
+/** A relation's whole rows as one value, judged by its columns (PolicySession.storedReach widens it). */
+function rowsOf(table: string): StoredValue {
+  return { refs: [], tables: [table], rowValues: true };
 }
 
 /**
@@ -138,6 +173,35 @@ function queryValues(query: unknown, scope: Scope, into: unknown): StoredValue[]
     const column = given[i] ?? named[i];
     return merge(o.refs, o.rowValues, whole, none, typeof column === 'string' ? { table, column } : undefined);
   });
+}
+
+/**
+ * A view over one relation is updatable: a value written to its column (`insert into v (cvv) …`) is stored in the
+ * base column it names. Where the view renames one (`select body as cvv from notes`), the value of the view's
+ * column is stored in the base column: masked in full under the view's name, read back from the base it would not
+ * be. After a `*` the positions are not known from the text: every name the view gives counts for every column.
+ */
+function writesThrough(query: unknown, view: string, colNames: unknown): StoredValue[] {
+  const f = nodeOf(query)?.[1];
+  const from = f && Array.isArray(f.fromClause) && f.fromClause.length === 1 ? nodeOf(f.fromClause[0]) : undefined;
+  if (!f || from?.[0] !== 'RangeVar' || !Array.isArray(f.targetList) || (typeof f.op === 'string' && f.op !== 'SETOP_NONE')) return [];
+  const base = relName(from[1]);
+  const given = Array.isArray(colNames) ? colNames.map((c) => nodeOf(c)?.[1].sval) : [];
+  const names = outputNames(query);
+  const out: StoredValue[] = [];
+  for (const [i, t] of f.targetList.entries()) {
+    const ref = nodeOf(nodeOf(t)?.[1].val);
+    const fields = ref?.[0] === 'ColumnRef' && Array.isArray(ref[1].fields) ? ref[1].fields : [];
+    const last = nodeOf(fields[fields.length - 1]);
+    if (last?.[0] === 'A_Star') {
+      const refs = given.filter((x): x is string => typeof x === 'string');
+      return refs.length === 0 ? out : [...out, { target: { table: base, column: '*' }, refs, tables: [view], rowValues: false }];
+    }
+    const source = last?.[0] === 'String' ? last[1].sval : undefined;
+    const name = given[i] ?? names[i];
+    if (typeof source === 'string' && typeof name === 'string' && source !== name) out.push({ target: { table: base, column: source }, refs: [name], tables: [view], rowValues: false });
+  }
+  return out;
 }
 
 /** The names a query's result columns get from its text: an alias, or a plain column reference's name. */

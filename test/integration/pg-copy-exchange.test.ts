@@ -168,16 +168,17 @@ describe('COPY … TO STDOUT planned in the session (SessionControl.exchange)', 
   });
 
   // Everywhere else (a SELECT, the query form) a table column is named by its table OID and attribute number
-  // through the shared column catalog: an uncommitted RENAME does not move a rule off its column.
-  it('table form after an uncommitted RENAME of a ruled and a SAD column: masked as a SELECT of them is', async () => {
-    const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1'], gate.env, {
-      input: 'begin;\nalter table wallet rename column cvv to c;\nalter table wallet rename column account_no to a;\n'
-        + 'select id, c, a from wallet;\ncopy (select id, c, a from wallet) to stdout;\ncopy wallet (id, c, a) to stdout;\ncopy wallet to stdout;\nrollback;\n',
+  // through the shared column catalog. This test renamed a ruled and a SAD column in an open transaction to show
+  // that; committed, the rename took the values past their rules (`SELECT c FROM wallet` returned the CVV), so a
+  // role with masked results may no longer rename them (masking.stored_values), and COPY masks them as before.
+  it('a RENAME of a ruled or a SAD column is refused; the table form stays masked', async () => {
+    const r = await run('psql', ['-X'], gate.env, {
+      input: 'alter table wallet rename column cvv to c;\nalter table wallet rename column account_no to a;\ncopy wallet to stdout;\n',
     });
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('masking rule sad');
+    expect(r.stderr).toContain('masking rule account');
     expect(r.stdout).not.toContain('987');
-    expect(r.stdout).not.toContain('AC-000000004321');
-    expect(r.stdout.match(/^1\t\*\*\*\t\*\*-\*{8}4321$/gm)).toHaveLength(2);
     expect(r.stdout).toContain('1\t***\t**-********4321\thello');
+    expect(server.psql("select string_agg(attname, ' ' order by attnum) from pg_attribute where attrelid = 'wallet'::regclass and attnum > 0").trim()).toBe('id cvv account_no note');
   });
 });

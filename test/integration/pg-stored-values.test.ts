@@ -16,17 +16,22 @@ let gate: Gate;
 const CVV = '739';
 const ACCOUNT = 'AC-0001-7788';
 const CODE = 'K9Z-ALPHA';
+const REF = 'REF-5566';
 
 beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create table cards (id int primary key, cvv text, account_no text, secret_code text, note text);
     insert into cards values (1, '${CVV}', '${ACCOUNT}', '${CODE}', 'plain note'), (2, '123', 'AC-2', 'CODE-2', 'second');
-    create table notes (id int primary key, body text); insert into notes values (1, 'hello');`);
+    create table notes (id int primary key, body text); insert into notes values (1, 'hello');
+    create schema s_other; grant all on schema s_other to public; create table t_parent (id int, secret_code text);
+    create table t_part (id int, cvv text, account_no text, secret_code text, note text) partition by range (id);
+    create table refs (id int, ref_code text); insert into refs values (1, '${REF}');`);
   gate = await startConfiguredGate(server, gateConfig(server, {
     classes: ['read', 'write', 'ddl', 'transaction', 'utility'],
     rules: [
       { name: 'account', columns: ['account_no'], format: 'full' },
       { name: 'code', columns: ['public.cards.secret_code'], format: 'last4' },
+      { name: 'ref', columns: ['public.refs.ref_code'], format: 'full' },
     ],
   }));
 }, 120_000);
@@ -52,9 +57,14 @@ async function attempt(sql: string, values?: unknown[]): Promise<{ code?: string
   } finally { await c.end(); }
 }
 
-/** Everything the database holds outside cards, as text: where a copied value would land. */
+/**
+ * Everything the database holds outside cards, as text: where a copied value would land; and what cards is
+ * called, its columns, parents and triggers: a name a rule no longer matches.
+ */
 const elsewhere = () => server.psql(`select coalesce(string_agg(n::text, ' ' order by id), '') from notes n;
-  select string_agg(relname, ' ') from pg_class where relname ~ '^(t|v)_' and relkind in ('r', 'v', 'm')`);
+  select string_agg(relname, ' ') from pg_class where relname ~ '^(t|v)_' and relkind in ('r', 'v', 'm');
+  select string_agg(attname, ' ' order by attrelid, attnum) from pg_attribute where attrelid in ('public.cards'::regclass, 'public.notes'::regclass) and attnum > 0;
+  select count(*) from pg_inherits; select count(*) from pg_trigger where not tgisinternal`);
 
 describe('storing values of masked columns elsewhere', () => {
   it.each([
@@ -74,6 +84,19 @@ describe('storing values of masked columns elsewhere', () => {
     ['a last4 target (a computation picks the digits it keeps)', 'update cards set secret_code = reverse(secret_code)'],
     ['a generated column', "alter table cards add column y text generated always as (cvv || '') stored"],
     ['ALTER COLUMN … TYPE … USING', 'alter table cards alter column note type text using account_no'],
+    // The values stay where they are, under a name no rule matches any more: `SELECT x FROM cards` returned them.
+    ['RENAME COLUMN of a SAD column', 'alter table cards rename column cvv to x'],
+    ['RENAME COLUMN of a ruled column', 'alter table cards rename column account_no to acct'],
+    ['RENAME TO of a table a qualified rule names', 'alter table cards rename to t_renamed'],
+    ['SET SCHEMA', 'alter table cards set schema s_other'],
+    ['INHERIT (the parent\'s scans return its rows)', 'alter table cards inherit t_parent'],
+    ['ATTACH PARTITION', 'alter table t_part attach partition cards for values from (0) to (100)'],
+    // An updatable view's column is its base column: `insert into v_through (id, cvv) select id, cvv from cards`
+    // took the exemption of a SAD-named target and stored the CVV in notes.body.
+    ['a view that gives an unruled column a SAD name', 'create view v_through as select id, body as cvv from notes'],
+    ['a view that names a star\'s columns so', 'create view v_through (id, cvv) as select * from notes'],
+    ['a RENAME COLUMN to a SAD name (of a view: its base column keeps its name)', 'alter table notes rename column body to cvv'],
+    ['a trigger whose function stores the row', "create trigger t_tg before update on cards for each row execute function tsvector_update_trigger(note, 'pg_catalog.simple', cvv)"],
   ])('%s is refused and stores nothing', async (_, sql) => {
     const before = elsewhere();
     const cardsBefore = server.psql('select * from cards order by id');
@@ -91,6 +114,17 @@ describe('storing values of masked columns elsewhere', () => {
     expect(await attempt('prepare w as insert into notes select id + 10, cvv from cards')).toMatchObject({ code: '42501' });
     expect(server.psql("select count(*) from pg_class where relname = 't_exec'").trim()).toBe('0');
     expect(server.psql('select count(*) from notes').trim()).toBe('1');
+  });
+
+  it('a target a qualified rule names hides values only in the schema written: unqualified, a temp table may take them', async () => {
+    const c = await client();
+    try {
+      await c.query('create temp table refs (ref_code text)');
+      await expect(c.query('insert into refs (ref_code) select ref_code from public.refs')).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('masking rule ref') });
+      expect((await c.query({ text: 'select * from refs', rowMode: 'array' })).rows).toEqual([]);
+      await c.query('insert into public.refs (ref_code) select ref_code from public.refs');
+      expect((await c.query({ text: 'select ref_code from public.refs', rowMode: 'array' })).rows).toEqual([['***-****'], ['***-****']]);
+    } finally { await c.end(); }
   });
 
   it('is recorded as denied with its rule', async () => {
@@ -119,6 +153,15 @@ describe('storing values of masked columns elsewhere', () => {
       expect((await c.query({ text: 'select id, body from notes order by id', rowMode: 'array' })).rows)
         .toEqual([[101, 'plain note!'], [102, 'second!'], [201, 'hello'], [301, 'plain note!'], [302, 'second!'], [1001, 'hello']]);
       expect((await c.query({ text: 'select cvv, account_no from cards where id = 2', rowMode: 'array' })).rows).toEqual([[null, '**-*']]);
+      // Renames that keep every rule matching, and of tables without ruled columns; a trigger on such a table.
+      await c.query('alter table t_sad rename column cvv to card_cvv');
+      await c.query('create table t_plain (id int, b text)');
+      await c.query('alter table t_plain rename column b to body');
+      await c.query('alter table t_plain rename to t_plain2');
+      await c.query('alter table t_plain2 set schema s_other');
+      await c.query('create trigger t_tg before update on s_other.t_plain2 for each row execute function suppress_redundant_updates_trigger()');
+      await c.query('create view v_plain as select n.id, n.body as text from notes n');
+      await c.query('create view v_cards (card_id, cvv) as select id, cvv from cards');
     } finally { await c.end(); }
     expect(server.psql("select account_no from cards where id = 2").trim()).toBe('AC-2');
     expect(server.psql('select count(*) from t_notes').trim()).toBe('6');

@@ -65,6 +65,19 @@ describe('ColumnRules.storedRule', () => {
     ['create table t (cvv text, x text generated always as (cvv || \'\') stored)', 'sad'],
     ['alter table cards add column y text generated always as (upper(account_no)) stored', 'account'],
     ['alter table cards alter column note type text using cvv', 'sad'],
+    // A rename keeps the values under a name a rule may no longer match (a whole row: not widened here).
+    ['alter table cards rename column cvv to x', 'sad'],
+    ['alter view v rename column account_no to a', 'account'],
+    ['alter table cards rename to c2', 'sad'],
+    ['alter table cards set schema s2', 'sad'],
+    ['alter schema public rename to p2', 'sad'],
+    ['alter table cards inherit p', 'sad'],
+    ['alter table p attach partition cards for values in (1)', 'sad'],
+    ['create trigger g before update on cards for each row execute function tsvector_update_trigger(v, \'simple\', cvv)', 'sad'],
+    // An updatable view's column writes its base column: a SAD name over an unruled one.
+    ['create view v as select id, body as cvv from notes', 'sad'],
+    ['create view v (id, cvv) as select * from notes', 'sad'],
+    ['alter table v rename column body to cvv', 'sad'],
   ])('%s breaks rule %s', (sql, rule) => {
     expect(ruleOf(sql)).toBe(rule);
   });
@@ -78,6 +91,10 @@ describe('ColumnRules.storedRule', () => {
     'create view v (card_cvv) as select cvv from cards',
     'alter table cards alter column cvv type int using cvv::int',
     'alter table cards add column z text default \'a\'',
+    'alter table cards rename column cvv to card_cvv',
+    'alter table notes rename column body to text',
+    'create view v as select n.id, n.body as text from notes n',
+    'create view v (card_id, cvv) as select id, cvv from cards',
   ])('%s breaks none', (sql) => {
     expect(ruleOf(sql)).toBeUndefined();
   });
@@ -87,6 +104,15 @@ describe('ColumnRules.storedRule', () => {
     expect(widened(['id', 'total'])).toBeUndefined();
     expect(widened(['id', 'cvv2'])?.name).toBe('sad');
     expect(rules.storedRule('unknown')?.name).toBe('sad');
+  });
+
+  it('a rule naming a schema hides a target only in that schema as written (unqualified may be a temp table)', () => {
+    const q = new ColumnRules({ ...config, rules: [{ name: 'ref', columns: ['public.refs.ref_code'], format: 'full' as const }] });
+    expect(ruleOf('insert into refs (ref_code) select ref_code from public.refs', q)).toBe('ref');
+    expect(ruleOf('insert into pg_temp.refs (ref_code) select ref_code from public.refs', q)).toBe('ref');
+    expect(ruleOf('insert into public.refs (ref_code) select ref_code from public.refs', q)).toBeUndefined();
+    const any = new ColumnRules({ ...config, rules: [{ name: 'ref', columns: ['refs.ref_code'], format: 'full' as const }] });
+    expect(ruleOf('insert into refs (ref_code) select ref_code from public.refs', any)).toBeUndefined();
   });
 
   it('an unmask grant lifts a rule it unmasks for the role, never a SAD name', () => {
