@@ -125,9 +125,13 @@ function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void
     case 'AlterObjectSchemaStmt': // SET SCHEMA: a rule's `schema.table.column` no longer matches
       if (isObj(f.relation)) out.push(rowsOf(table));
       return;
-    case 'CreateTrigStmt': // a trigger function may store the row anywhere (tsvector_update_trigger(tsv, …, cvv))
-      out.push(rowsOf(table));
+    case 'CreateTrigStmt': {
+      // A trigger function may store the row anywhere; tsvector_update_trigger(tsv, …, cvv) stores the columns its
+      // arguments name when it runs, also one added after (ALTER TABLE … ADD COLUMN cvv): they count as read here.
+      const args = Array.isArray(f.args) ? f.args.map((a) => nodeOf(a)?.[1].sval).filter((x): x is string => typeof x === 'string') : [];
+      out.push({ ...rowsOf(table), refs: args });
       return;
+    }
     case 'CreateTableAsStmt': // CREATE TABLE AS, CREATE MATERIALIZED VIEW (AS EXECUTE: policy's storedReach)
       if (f.query !== undefined && nodeOf(f.query)?.[0] !== 'ExecuteStmt') out.push(...queryValues(f.query, scope, f.into));
       return;
