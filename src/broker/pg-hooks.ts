@@ -236,6 +236,9 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       },
       prepareRows: (frame) => masker.prepareRows(frame),
       onPortal: (name, sql) => ps.portal(name, sql),
+      // A statement refused after policy allowed it (below, or by the audit log) does not leave its cursors and
+      // prepared statements in policy's reading of the session.
+      statementRefused: () => ps.refusedAfterAllow(),
       parseReadsOtherwise: (sql) => ps.readsOtherwise(sql),
       attach: (c) => { control = c; limits.attach(c); },
       onClientActivity: () => limits.activity(),

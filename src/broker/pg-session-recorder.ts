@@ -26,6 +26,8 @@ export interface BrokerHooks extends SessionHooks {
   sessionEnd?(): Record<string, unknown>;
   /** What masks the text the records and transcript keep (the deployment's masking.networks); default: major networks. */
   textMasker?: PanMasker;
+  /** The statement is refused (by these hooks or by the recorder: its record could not be written): it will not run. */
+  statementRefused?(stmt: Statement): void;
 }
 
 /** How long a finished statement's record may wait for the next intent to share its write. */
@@ -177,7 +179,10 @@ export class PgSessionRecorder {
     }
     const facts = sqlFacts(stmt.sql, this.text);
     const detail = this.describe(stmt, facts);
-    if (decision.action === 'deny') return this.recordDenial(detail, decision);
+    if (decision.action === 'deny') {
+      this.c.inner.statementRefused?.(stmt);
+      return this.recordDenial(detail, decision);
+    }
     // Results of earlier statements ride in the same group commit as this intent.
     this.flushDeferred();
     const running = { seq: null as number | null, detail };
@@ -209,6 +214,7 @@ export class PgSessionRecorder {
     } catch (e) {
       this.intents.delete(stmt.n);
       this.statements--;
+      this.c.inner.statementRefused?.(stmt);
       this.c.onProblem(e);
       return { action: 'deny', rule: 'audit', sqlstate: '58030', message: 'pcigate could not record the statement in the audit log; it was not executed' };
     }

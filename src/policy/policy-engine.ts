@@ -346,6 +346,7 @@ export class PolicySession {
    * else undefined (pipelined).
    */
   decide(sql: string, now: number, txStatus?: 'I' | 'T' | 'E'): Decision {
+    this.undo = undefined;
     const limit = checkSessionLimits(this.engine.policy, this.connection, this, now);
     if (limit) return { ...limit, statements: [], roles: matchRoles(this.engine.policy, this.identity) };
     this.lastActivity = now;
@@ -370,6 +371,30 @@ export class PolicySession {
     this.recent.set(sql, c);
     if (d.action === 'allow' && effects) this.applied(sql);
     return d;
+  }
+
+  /**
+   * The cursors, prepared statements and transaction block as they were before the last statement decided was
+   * applied (see refusedAfterAllow); cleared by the next decision.
+   */
+  private undo: { cursors: Map<string, StatementInfo & { declare: NonNullable<StatementInfo['declare']> }>; prepared: Map<string, StatementInfo>; inBlock: boolean } | undefined;
+
+  /**
+   * The statement decided last, which policy allowed and applied, was refused after all (by the broker: a COPY it
+   * could not plan, masking.stored_values, a record the audit log could not take): the server never ran it, so
+   * the names it made are not the server's. Taken as they stood, a refused `PREPARE p AS select 1` made policy read
+   * the server's earlier p (`select cvv || ''`) as `select 1`, and its CVV came back unmasked. Its search_path
+   * and settings stay taken: policy already judges names in every path the session may have (resolveIn).
+   */
+  refusedAfterAllow(): void {
+    const u = this.undo;
+    if (!u) return;
+    this.undo = undefined;
+    this.cursors.clear();
+    for (const [k, v] of u.cursors) this.cursors.set(k, v);
+    this.prepared.clear();
+    for (const [k, v] of u.prepared) this.prepared.set(k, v);
+    this.inBlock = u.inBlock;
   }
 
   /** The classifications of the statements decided last, by text (see decide). */
@@ -523,6 +548,7 @@ export class PolicySession {
    * fails its transaction block, which only a rollback, which forgets it, leaves.
    */
   applied(sql: string): void {
+    this.undo = { cursors: new Map(this.cursors), prepared: new Map(this.prepared), inBlock: this.inBlock };
     for (const st of classify(sql).statements) {
       if (st.tx?.end) {
         this.dropCursors(st.tx.end !== 'commit');
