@@ -19,6 +19,7 @@ import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
 import { BE, readCString } from '../pg/proxy/wire.js';
 import { approvalStoreFor } from '../policy/approvals.js';
+import { classify } from '../policy/classify.js';
 import { loadParser } from '../policy/pg-parser.js';
 import { decideStatement, inFailedTransaction, openPolicySession } from '../policy/pg-policy-hooks.js';
 import { ServerPath } from '../policy/server-path.js';
@@ -205,6 +206,10 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     // or earlier in the same string: `ALTER TABLE t ADD cvv …; SELECT row_to_json(t) FROM t`): their whole rows
     // are masked in full, not by the columns the catalog showed.
     const unseenRows = new WeakSet<Statement>();
+    // Statements after a change of a table's definition in their open transaction block or earlier in their
+    // string (`ALTER TABLE t ADD cvv …; INSERT INTO t (id, cvv) …; INSERT INTO n SELECT * FROM t`): the catalog
+    // does not show the columns a whole row they store carries, so such a row is refused (storedPastMasking).
+    const unseenColumns = new WeakSet<Statement>();
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     const tx = new TransactionWatch();
     let control: SessionControl | undefined;
@@ -213,6 +218,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       const unseen = tx.seen(stmt);
       if (tx.changed) relations.forget(); // columns looked up before it may be gone or added once it has run
       if (unseen || severalStatements(stmt.sql)) unseenRows.add(stmt);
+      if (tx.redefined) unseenColumns.add(stmt);
       const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, unseen, {
         inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
         aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps)),
@@ -228,7 +234,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       })));
     };
     return {
-      onStatement: (stmt) => wholeRows(relations, ps, stmt, onStatement(stmt), (x) => storedPastMasking(masker, ps, relations, stmt) ?? x),
+      onStatement: (stmt) => wholeRows(relations, ps, stmt, onStatement(stmt), (x) => storedPastMasking(masker, ps, unseenColumns.has(stmt) ? undefined : relations.get, stmt) ?? x),
       onBackendMessage: (frame, stmt) => {
         // client_encoding as the server reports it (at the start too): policy reads text as UTF-8.
         if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }
@@ -320,13 +326,15 @@ function wholeRows(relations: ReturnType<typeof relationColumns>, ps: { wholeRow
  * cards`, `CREATE TABLE t AS SELECT pan AS x …`): read back from there it carries no rule. A statement that would
  * store values made from a column this role's results mask (PgMasker.storedRule) is refused, 42501. A whole row
  * stored (`SELECT *`) is judged by its tables' columns as the catalog shows them (also inside a transaction that
- * changed tables, where a result's whole rows are masked in full: refusing every `INSERT … SELECT *` there would
- * stop ordinary work); one not known is refused.
+ * wrote tables, where a result's whole rows are masked in full: refusing every `INSERT … SELECT *` there would
+ * stop ordinary work); one not known is refused, as is every one after a change of a table's definition in the
+ * open transaction block or earlier in the string (`columnsOf` undefined): a column added there (`ADD cvv`, then
+ * `INSERT INTO t (id, cvv) SELECT id, cvv …` and `INSERT INTO n SELECT * FROM t`) was not seen and the CVV stored.
  */
-function storedPastMasking(masker: PgMasker, ps: { storedReach: PolicySession['storedReach'] }, relations: ReturnType<typeof relationColumns>, stmt: Statement): StatementDecision | undefined {
+function storedPastMasking(masker: PgMasker, ps: { storedReach: PolicySession['storedReach'] }, columnsOf: ((table: string) => readonly string[] | undefined) | undefined, stmt: Statement): StatementDecision | undefined {
   // A fast-path FunctionCall has no text (policy decided the function it names as a call).
   if (stmt.protocol === 'function') return undefined;
-  const rule = masker.storedRule(ps.storedReach(stmt.sql, relations.get));
+  const rule = masker.storedRule(ps.storedReach(stmt.sql, columnsOf));
   if (!rule) return undefined;
   return inFailedTransaction(stmt, {
     action: 'deny', rule: 'masking.stored_values', sqlstate: '42501',
@@ -405,6 +413,13 @@ function withCopyColumns(d: StatementDecision | Promise<StatementDecision>, stmt
  */
 class TransactionWatch {
   #changed = false;
+  #defined = false;
+  #redefined = false;
+
+  /** A statement before the last seen in its open transaction block, or in its string, changed a table's definition (DDL). */
+  get redefined(): boolean {
+    return this.#redefined;
+  }
 
   /** The statement last seen, or one before it in its open transaction, may have changed tables. */
   get changed(): boolean {
@@ -413,8 +428,11 @@ class TransactionWatch {
 
   /** Called for every statement in order: whether, for a COPY, unseen changes are possible. */
   seen(stmt: Statement): boolean {
-    if (stmt.txStatus === 'I') this.#changed = false; // it starts outside any transaction block
+    if (stmt.txStatus === 'I') { this.#changed = false; this.#defined = false; } // it starts outside any transaction block
     const unseen = stmt.txStatus === undefined || (stmt.txStatus !== 'I' && this.#changed);
+    const ddl = !statementShape(stmt.sql).pureRead && classify(stmt.sql).statements.some((st) => st.classes.includes('ddl'));
+    this.#redefined = (stmt.txStatus !== 'I' && this.#defined) || (ddl && severalStatements(stmt.sql));
+    if (ddl) this.#defined = true;
     if (!leavesTablesAlone(stmt.sql)) this.#changed = true;
     return unseen;
   }

@@ -127,6 +127,27 @@ describe('storing values of masked columns elsewhere', () => {
     } finally { await c.end(); }
   });
 
+  it('a whole row stored after a table\'s definition changed in the transaction or the string is refused: the catalog does not show the new column', async () => {
+    server.psql('create table t_src (id int, body text); create table t_dst (a int, b text, c text)');
+    const c = await client();
+    try {
+      // One string: ADD COLUMN cvv, a SAD-named target, then the whole row into t_dst (its c held the CVV).
+      await expect(c.query('alter table t_src add column cvv text; insert into t_src (id, cvv) select id, cvv from cards; insert into t_dst select * from t_src'))
+        .rejects.toMatchObject({ code: '42501', message: expect.stringContaining('masking rule sad') });
+      await c.query('begin');
+      await c.query('alter table t_src add column cvv text');
+      await c.query('insert into t_src (id, cvv) select id, cvv from cards');
+      await expect(c.query('insert into t_dst select * from t_src')).rejects.toMatchObject({ code: '42501' });
+      await c.query('rollback');
+      // A transaction that only wrote rows: the catalog's columns are the table's.
+      await c.query('begin');
+      await c.query("insert into t_src values (5, 'plain')");
+      await c.query('insert into t_dst select * from t_src');
+      await c.query('commit');
+    } finally { await c.end(); }
+    expect(server.psql('select * from t_dst').trim()).toBe('5|plain|');
+  });
+
   it('is recorded as denied with its rule', async () => {
     await attempt('insert into notes (id, body) select 30, cvv from cards where id = 1');
     await until(() => readLog(gate.home).some((r) => r.type === 'pg.query' && JSON.stringify(r.detail).includes('select 30, cvv')));
