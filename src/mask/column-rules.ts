@@ -14,6 +14,17 @@ import { SAD_RULE } from './pan-masker.js';
 /** Column names treated as SAD (sensitive authentication data), compared case-insensitively. */
 export const SAD_COLUMN_NAMES = ['cvv', 'cvc', 'cvv2', 'cvc2', 'cid', 'cav2', 'pin', 'pin_block', 'pinblock', 'track1', 'track2', 'track_1', 'track_2', 'track_data', 'magstripe', 'mag_stripe'] as const;
 
+/**
+ * Columns of PostgreSQL's planner statistics that hold values ANALYZE sampled from any table column (most common
+ * values, histogram bounds): `select histogram_bounds from pg_stats where tablename = 'cards'` listed CVVs and
+ * account numbers that every rule masks in the table itself. Masked in full as rule `statistics`, under any unmask
+ * grant too (a CVV column's values are there as well as a PAN column's).
+ */
+const STATISTICS_SOURCE = /^pg_catalog\.(?:(?:pg_stats|pg_stats_ext|pg_stats_ext_exprs)\.(?:most_common_vals|histogram_bounds|most_common_elems)|pg_statistic\.stavalues[1-5]|pg_statistic_ext_data\.(?:stxdmcv|stxdexpr))$/;
+const STATISTICS_COLUMN = /^(?:most_common_vals|histogram_bounds|most_common_elems|stavalues[1-5]|stxdmcv|stxdexpr)$/i;
+const STATISTICS_TABLE = /^(?:pg_catalog\.)?(?:pg_stats|pg_stats_ext|pg_stats_ext_exprs|pg_statistic|pg_statistic_ext_data)$/i;
+const STATISTICS_RULE = 'statistics';
+
 /** The rule that applies to one column. */
 export interface ColumnRule {
   /** Counted as `masked[name]`. */
@@ -80,6 +91,11 @@ export class ColumnRules {
     this.contentFormat = this.#relax(config.format);
   }
 
+  /** The `statistics` rule (STATISTICS_SOURCE): full whatever the role's grants, as SAD (a CVV column's values are there too). */
+  #statistics(): ColumnRule {
+    return { name: STATISTICS_RULE, format: 'full' };
+  }
+
   /** A format after the grant: the grant may reveal more, never less. */
   #relax(format: MaskFormat): MaskFormat | undefined {
     if (!this.#grant || format === 'null') return format;
@@ -103,7 +119,7 @@ export class ColumnRules {
   forColumn(name: string, qualified: string | undefined | null): ColumnRule | undefined {
     const source = qualified ? qualified.slice(qualified.lastIndexOf('.') + 1) : undefined;
     if (this.isSad(name) || (source !== undefined && this.isSad(source))) return { name: SAD_RULE, format: 'full' };
-    let best: ColumnRule | undefined;
+    let best = qualified && STATISTICS_SOURCE.test(qualified) ? this.#statistics() : undefined;
     for (const r of this.#rules) {
       // A name rule matches the column's source name too: `SELECT card_number AS x` keeps its rule.
       const hit = r.byName.some((re) => re.test(name) || (source !== undefined && re.test(source))) ||
@@ -131,11 +147,13 @@ export class ColumnRules {
   forDerived(reach: ColumnReach): ColumnRule | undefined {
     if (reach === 'unknown' || reach.rowValues) return { name: SAD_RULE, format: 'full' };
     const tables = reach.tables.map((t) => t.slice(t.lastIndexOf('.') + 1));
+    const statistics = reach.tables.some((t) => STATISTICS_TABLE.test(t));
     let best: ColumnRule | undefined;
     for (const ref of reach.refs) {
       const col = ref.slice(ref.lastIndexOf('.') + 1);
       if (col === '*') continue; // an output list's own `*`: its columns are described as the table's
       if (this.isSad(col)) return { name: SAD_RULE, format: 'full' };
+      if (statistics && STATISTICS_COLUMN.test(col)) best = leastRevealing(best, this.#statistics());
       for (const r of this.#rules) {
         const hit = r.byName.some((re) => re.test(col)) || r.byColumn.some(({ table, column }) => column.test(col) && tables.some((t) => table.test(t)));
         if (!hit) continue;

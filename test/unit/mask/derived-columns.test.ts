@@ -93,3 +93,19 @@ describe('ColumnRules', () => {
     expect(rules.forDerived('unknown')).toEqual({ name: 'sad', format: 'full' });
   });
 });
+
+describe('planner statistics (pg_stats) hold sampled values of every column', () => {
+  const clear = new ColumnRules({ format: 'last4', sad_columns: [], rules: [] }, ['clear']);
+  it('their value columns are masked in full, under any grant, by source, computed or as a whole row', () => {
+    expect(clear.forColumn('m', 'pg_catalog.pg_stats.most_common_vals')).toEqual({ name: 'statistics', format: 'full' });
+    expect(clear.forColumn('h', 'pg_catalog.pg_statistic.stavalues3')).toEqual({ name: 'statistics', format: 'full' });
+    expect(clear.forDerived(reach(['histogram_bounds'], ['pg_stats']))).toEqual({ name: 'statistics', format: 'full' });
+    expect(clear.forDerived(reach(['s.*', 'pg_catalog.pg_stats.most_common_elems'], ['pg_catalog.pg_stats']))).toEqual({ name: 'statistics', format: 'full' });
+  });
+
+  it('the same names elsewhere, and pg_stats\' other columns, are not', () => {
+    expect(clear.forColumn('most_common_vals', 'public.report.most_common_vals')).toBeUndefined();
+    expect(clear.forColumn('null_frac', 'pg_catalog.pg_stats.null_frac')).toBeUndefined();
+    expect(clear.forDerived(reach(['histogram_bounds'], ['report']))).toBeUndefined();
+  });
+});
