@@ -178,8 +178,28 @@ export class ColumnRules {
   storedRule(values: readonly StoredReach[] | 'unknown'): ColumnRule | undefined {
     if (values === 'unknown') return { name: SAD_RULE, format: 'full' };
     for (const v of values) {
-      const rule = this.forDerived(v.reach);
+      // Renamed or moved rows keep their columns' names: SAD names and name rules still match them there.
+      const rule = v.relocated ? this.#namingRelation(v.reach) : this.forDerived(v.reach);
       if (rule && !(v.target && this.#hidesTarget(v.target.table, v.target.column))) return rule;
+    }
+    return undefined;
+  }
+
+  /**
+   * The rule that names the relation of a column `reach` holds (`[schema.]table.column`), in full: the one such a
+   * column stops matching under another relation's name. Columns not known (a whole row the catalog did not show,
+   * a schema's tables): any qualified rule.
+   */
+  #namingRelation(reach: ColumnReach): ColumnRule | undefined {
+    const qualified = this.#rules.filter((r) => r.byColumn.length > 0 && this.#relax(r.format) !== undefined);
+    if (reach === 'unknown' || reach.rowValues) return qualified[0] ? { name: qualified[0].name, format: 'full' } : undefined;
+    for (const ref of reach.refs) {
+      const dot = ref.lastIndexOf('.');
+      const col = ref.slice(dot + 1);
+      const table = dot < 0 ? undefined : ref.slice(0, dot);
+      const tables = table !== undefined ? [table] : reach.tables;
+      const hit = qualified.find((r) => r.byColumn.some((c) => c.column.test(col) && tables.some((t) => c.table.test(t.slice(t.lastIndexOf('.') + 1)))));
+      if (hit) return { name: hit.name, format: 'full' };
     }
     return undefined;
   }
@@ -205,6 +225,8 @@ export class ColumnRules {
 /** A value a statement stores (PolicySession.storedReach): where, when the text names the column, and what it is made from. */
 export interface StoredReach {
   target?: { table: string; column: string };
+  /** Rows kept under another relation's name, their columns' names unchanged (stored-values.ts StoredValue.relocated). */
+  relocated?: true;
   reach: ColumnReach;
 }
 

@@ -495,12 +495,12 @@ export class PolicySession {
    * rows of the one it runs. Empty for most statements; `unknown` when the text does not parse, or runs a prepared
    * statement this session does not know.
    */
-  storedReach(sql: string, columnsOf?: (table: string) => readonly string[] | undefined): Array<{ target?: { table: string; column: string }; reach: ColumnReachOf }> | 'unknown' {
+  storedReach(sql: string, columnsOf?: (table: string) => readonly string[] | undefined): Array<{ target?: { table: string; column: string }; relocated?: true; reach: ColumnReachOf }> | 'unknown' {
     const c = this.classified(sql);
     if (c.error) return 'unknown';
     if (!c.statements.some((st) => st.stores || st.execute !== undefined || st.executeInto !== undefined)) return [];
     const ownPrepared = new Map<string, StatementInfo>();
-    const out: Array<{ target?: { table: string; column: string }; reach: ColumnReachOf }> = [];
+    const out: Array<{ target?: { table: string; column: string }; relocated?: true; reach: ColumnReachOf }> = [];
     for (const st of c.statements) {
       if (st.prepare) ownPrepared.set(st.prepare.name, st.prepare.statement);
       const runs = (name: string | undefined) => (name === undefined ? undefined : ownPrepared.get(name) ?? this.prepared.get(name));
@@ -512,7 +512,7 @@ export class PolicySession {
         const rows = into.outputs ?? [{ refs: into.columns, rowValues: true }];
         stores.push(...rows.map((o) => ({ refs: o.refs, tables, rowValues: o.rowValues })), ...(into.stores ?? []));
       }
-      for (const v of stores) out.push({ ...(v.target ? { target: v.target } : {}), reach: widenRows(v.refs, v.tables, v.rowValues, columnsOf) });
+      for (const v of stores) out.push({ ...(v.target ? { target: v.target } : {}), ...(v.relocated ? { relocated: true as const } : {}), reach: widenRows(v.refs, v.tables, v.rowValues, columnsOf) });
     }
     return out;
   }

@@ -21,6 +21,11 @@ export interface StoredValue {
   tables: string[];
   /** It may carry a row's columns without naming them (`*`, `t.*`, a bare row `c`, `row_to_json(c)`). */
   rowValues: boolean;
+  /**
+   * Its rows keep their column names under another relation's name (RENAME TO, SET SCHEMA, a schema renamed,
+   * INHERIT, ATTACH PARTITION): only rules that name the relation (`schema.table.column`) stop matching.
+   */
+  relocated?: true;
 }
 
 type Scope = ReadonlySet<string>;
@@ -107,8 +112,8 @@ function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void
         const column = typeof c.name === 'string' ? c.name : def?.[1].colname;
         for (const e of exprs) out.push(value(e, sourcesOf([f.relation], scope), scope, to(column)));
         // INHERIT p, ATTACH PARTITION q: the parent's scans return the child's rows, under the parent's name.
-        if (c.subtype === 'AT_AddInherit') out.push(rowsOf(table));
-        if (c.subtype === 'AT_AttachPartition' && def?.[0] === 'PartitionCmd' && isObj(def[1].name)) out.push(rowsOf(relName(def[1].name)));
+        if (c.subtype === 'AT_AddInherit') out.push(relocated(table));
+        if (c.subtype === 'AT_AttachPartition' && def?.[0] === 'PartitionCmd' && isObj(def[1].name)) out.push(relocated(relName(def[1].name)));
       }
       return;
     case 'RenameStmt':
@@ -119,11 +124,11 @@ function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void
         out.push({ target: { table, column: f.newname }, refs: [f.subname], tables: [table], rowValues: false });
         // A view's column: what is written to it under the new name still goes to its base column (writesThrough).
         out.push({ target: { table, column: f.subname }, refs: [f.newname], tables: [table], rowValues: false });
-      } else if (RELATIONS.has(String(f.renameType))) out.push(rowsOf(table));
-      else if (f.renameType === 'OBJECT_SCHEMA' && typeof f.subname === 'string') out.push(rowsOf(`${f.subname}.*`));
+      } else if (RELATIONS.has(String(f.renameType))) out.push(relocated(table));
+      else if (f.renameType === 'OBJECT_SCHEMA' && typeof f.subname === 'string') out.push(relocated(`${f.subname}.*`));
       return;
     case 'AlterObjectSchemaStmt': // SET SCHEMA: a rule's `schema.table.column` no longer matches
-      if (isObj(f.relation)) out.push(rowsOf(table));
+      if (isObj(f.relation)) out.push(relocated(table));
       return;
     case 'CreateTrigStmt': {
       // A trigger function may store the row anywhere; tsvector_update_trigger(tsv, …, cvv) stores the columns its
@@ -157,6 +162,11 @@ const RELATIONS: ReadonlySet<string> = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', '
 /** A relation's whole rows as one value, judged by its columns (PolicySession.storedReach widens it). */
 function rowsOf(table: string): StoredValue {
   return { refs: [], tables: [table], rowValues: true };
+}
+
+/** A relation's rows under another relation's name (StoredValue.relocated). */
+function relocated(table: string): StoredValue {
+  return { ...rowsOf(table), relocated: true };
 }
 
 /**

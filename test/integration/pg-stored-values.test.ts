@@ -192,3 +192,17 @@ describe('storing values of masked columns elsewhere', () => {
     expect(server.psql('select count(*) from t_notes').trim()).toBe('6');
   });
 });
+
+describe('relations renamed or moved keep SAD names and name rules', () => {
+  it('a table without columns a qualified rule names is renamed and moved, and stays masked', async () => {
+    server.psql(`create table wallet (id int, cvv text, account_no text); insert into wallet values (1, '${CVV}', '${ACCOUNT}'); create schema archive;`);
+    expect(await attempt('alter table wallet rename to wallet_old')).toBeNull();
+    expect(await attempt('alter table wallet_old set schema archive')).toBeNull();
+    const c = await client();
+    try {
+      expect((await c.query({ text: 'select cvv, account_no from archive.wallet_old', rowMode: 'array' })).rows).toEqual([['***', '**-****-****']]);
+    } finally { await c.end(); }
+    // cards has a column the qualified rule public.cards.secret_code names: under another name it would not match.
+    expect(await attempt('alter table cards rename to cards_old')).toMatchObject({ code: '42501' });
+  });
+});

@@ -19,7 +19,7 @@ const config = { format: 'last4' as const, sad_columns: [], rules: [
 const rules = new ColumnRules(config);
 /** The rule for `sql`'s stored values as the text gives them (no catalog: a whole row stays one). */
 const ruleOf = (sql: string, r = rules) => r.storedRule((stores(sql) ?? []).map((v): StoredReach => ({
-  ...(v.target ? { target: v.target } : {}), reach: { refs: v.refs, tables: v.tables, rowValues: v.rowValues },
+  ...(v.target ? { target: v.target } : {}), ...(v.relocated ? { relocated: v.relocated } : {}), reach: { refs: v.refs, tables: v.tables, rowValues: v.rowValues },
 })))?.name;
 
 describe('classify: stored values', () => {
@@ -68,11 +68,13 @@ describe('ColumnRules.storedRule', () => {
     // A rename keeps the values under a name a rule may no longer match (a whole row: not widened here).
     ['alter table cards rename column cvv to x', 'sad'],
     ['alter view v rename column account_no to a', 'account'],
-    ['alter table cards rename to c2', 'sad'],
-    ['alter table cards set schema s2', 'sad'],
-    ['alter schema public rename to p2', 'sad'],
-    ['alter table cards inherit p', 'sad'],
-    ['alter table p attach partition cards for values in (1)', 'sad'],
+    // Moved or renamed, a table's columns keep their names: only a rule naming the table stops matching (columns
+    // not widened here: any such rule).
+    ['alter table cards rename to c2', 'code'],
+    ['alter table cards set schema s2', 'code'],
+    ['alter schema public rename to p2', 'code'],
+    ['alter table cards inherit p', 'code'],
+    ['alter table p attach partition cards for values in (1)', 'code'],
     ['create trigger g before update on cards for each row execute function tsvector_update_trigger(v, \'simple\', cvv)', 'sad'],
     // An updatable view's column writes its base column: a SAD name over an unruled one.
     ['create view v as select id, body as cvv from notes', 'sad'],
@@ -124,5 +126,22 @@ describe('ColumnRules.storedRule', () => {
     const clear = new ColumnRules(config, ['clear']);
     expect(ruleOf('insert into notes select id, account_no from cards', clear)).toBeUndefined();
     expect(ruleOf('insert into notes select id, cvv from cards', clear)).toBe('sad');
+  });
+});
+
+describe('ColumnRules.storedRule: relations renamed or moved', () => {
+  const byName = new ColumnRules({ format: 'last4', sad_columns: [], rules: [{ name: 'account', columns: ['account_no'], format: 'full' }] });
+  const widened = (r: ColumnRules, cols: string[], table = 'cards') => r.storedRule([{ relocated: true, reach: { refs: cols.map((c) => `${table}.${c}`), tables: [table], rowValues: false } }])?.name;
+
+  it('SAD names and name rules still match under the new name: not refused', () => {
+    for (const sql of ['alter table cards rename to cards_old', 'alter table cards set schema archive', 'alter schema public rename to p2', 'alter table cards_2024 inherit cards']) {
+      expect(ruleOf(sql, byName)).toBeUndefined();
+    }
+  });
+
+  it('a rule naming the table is refused by the columns the table has', () => {
+    expect(widened(rules, ['id', 'secret_code'])).toBe('code');
+    expect(widened(rules, ['id', 'cvv', 'account_no'])).toBeUndefined();
+    expect(widened(rules, ['secret_code'], 'notes')).toBeUndefined();
   });
 });
