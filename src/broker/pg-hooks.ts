@@ -430,13 +430,20 @@ class TransactionWatch {
   seen(stmt: Statement): boolean {
     if (stmt.txStatus === 'I') { this.#changed = false; this.#defined = false; } // it starts outside any transaction block
     const unseen = stmt.txStatus === undefined || (stmt.txStatus !== 'I' && this.#changed);
-    const ddl = !statementShape(stmt.sql).pureRead && classify(stmt.sql).statements.some((st) => st.classes.includes('ddl'));
+    // Parsed only when its first word could start DDL: pgbench's simple-protocol UPDATEs, each a new text, are not.
+    const shape = statementShape(stmt.sql);
+    const ddl = !shape.pureRead && (!NO_DDL.has(shape.command) || severalStatements(stmt.sql)) && classify(stmt.sql).statements.some((st) => st.classes.includes('ddl'));
     this.#redefined = (stmt.txStatus !== 'I' && this.#defined) || (ddl && severalStatements(stmt.sql));
     if (ddl) this.#defined = true;
     if (!leavesTablesAlone(stmt.sql)) this.#changed = true;
     return unseen;
   }
 }
+
+/** First words (statementShape's command) of statements that cannot change a table's definition. */
+const NO_DDL: ReadonlySet<string> = new Set(['insert', 'update', 'delete', 'merge', 'with', 'copy', 'begin', 'start', 'commit', 'end', 'rollback',
+  'abort', 'savepoint', 'release', 'set', 'reset', 'show', 'select', 'values', 'table', 'fetch', 'move', 'close', 'declare', 'prepare',
+  'execute', 'deallocate', 'listen', 'notify', 'unlisten', 'discard', 'lock', 'vacuum', 'analyze', 'checkpoint']);
 
 function leavesTablesAlone(sql: string): boolean {
   if (severalStatements(sql)) return false;
