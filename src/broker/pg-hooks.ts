@@ -190,6 +190,16 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     }
   };
   const hooksFor = (info: PgSessionInfo): BrokerHooks => {
+    // What would refuse a held statement once approved is asked before the request is filed (storedPastMasking).
+    const sessionPolicy: PolicyHooksOptions = {
+      ...policy,
+      beforeHold: async (stmt) => {
+        const tables = ps.wholeRowTables(stmt.sql).filter(relations.due);
+        if (tables.length > 0) await relations.load(tables);
+        const d = storedPastMasking(masker, ps, unseenColumns.has(stmt) ? undefined : relations.get, stmt);
+        return d?.action === 'deny' ? d : undefined;
+      },
+    };
     const ps = openPolicySession(policy, info, serverPath.path);
     const ownPath = info.startup !== undefined && startupSetting(info.startup.params, 'search_path') !== undefined;
     const identity = ps.identity;
@@ -219,7 +229,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       if (tx.changed) relations.forget(); // columns looked up before it may be gone or added once it has run
       if (unseen || severalStatements(stmt.sql)) unseenRows.add(stmt);
       if (tx.redefined) unseenColumns.add(stmt);
-      const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(policy, ps, info.session, stmt), stmt, unseen, {
+      const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(sessionPolicy, ps, info.session, stmt), stmt, unseen, {
         inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
         aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps)),
       }));

@@ -59,6 +59,11 @@ export interface PolicyHooksOptions {
    * side connection); undefined when no function has that OID. Without it every FunctionCall is refused.
    */
   functionName?: (oid: number) => Promise<string | undefined>;
+  /**
+   * A refusal the caller would give the statement once allowed (the broker's masking.stored_values), asked before
+   * a hold files an approval request or spends a usable approval: nobody is asked to approve what cannot run.
+   */
+  beforeHold?: (stmt: Statement) => Promise<Extract<StatementDecision, { action: 'deny' }> | undefined>;
 }
 
 /** A `hooksFor` for startPgBroker: one PolicySession per proxied session. */
@@ -185,6 +190,8 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
   // An extended-protocol statement is approved with its bind parameters: the approver sees them, and the
   // approval runs the text with exactly those values.
   const bound = stmt.params.length > 0 ? { params: stmt.params, ...(stmt.paramTypes ? { types: stmt.paramTypes } : {}) } : undefined;
+  const refused = await o.beforeHold?.(stmt);
+  if (refused) return refused;
   const usable = await store.findUsable(ps.identity, o.connection, stmt.sql, bound);
   if (usable) {
     await store.consume(usable.id, ps.identity, o.connection, stmt.sql, bound, session);
