@@ -196,7 +196,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       beforeHold: async (stmt) => {
         const tables = ps.wholeRowTables(stmt.sql).filter(relations.due);
         if (tables.length > 0) await relations.load(tables);
-        const d = storedPastMasking(masker, ps, unseenColumns.has(stmt) ? undefined : relations.get, stmt);
+        const d = storedRefusal(stmt);
         return d?.action === 'deny' ? d : undefined;
       },
     };
@@ -220,6 +220,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     // string (`ALTER TABLE t ADD cvv …; INSERT INTO t (id, cvv) …; INSERT INTO n SELECT * FROM t`): the catalog
     // does not show the columns a whole row they store carries, so such a row is refused (storedPastMasking).
     const unseenColumns = new WeakSet<Statement>();
+    const storedRefusal = (stmt: Statement) => storedPastMasking(masker, ps, unseenColumns.has(stmt) ? undefined : relations.get, stmt);
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     const tx = new TransactionWatch();
     let control: SessionControl | undefined;
@@ -244,7 +245,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       })));
     };
     return {
-      onStatement: (stmt) => wholeRows(relations, ps, stmt, onStatement(stmt), (x) => storedPastMasking(masker, ps, unseenColumns.has(stmt) ? undefined : relations.get, stmt) ?? x),
+      onStatement: (stmt) => wholeRows(relations, ps, stmt, onStatement(stmt), (x) => storedRefusal(stmt) ?? x),
       onBackendMessage: (frame, stmt) => {
         // client_encoding as the server reports it (at the start too): policy reads text as UTF-8.
         if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }
