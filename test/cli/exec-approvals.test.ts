@@ -70,7 +70,7 @@ async function pendingId(home: string): Promise<string> {
     const r = await asApprover(home, ['approvals', '--json']);
     id = (JSON.parse(r.stdout || '[]') as Array<{ id: string }>)[0]?.id ?? '';
     return id !== '';
-  }, 20_000);
+  }, 40_000);
   return id;
 }
 
@@ -88,7 +88,7 @@ describe('pcigate exec --sql with a held statement', () => {
     expect(r.stderr.match(/statement held for approval/g)).toHaveLength(1);
     expect(server.psql("select count(*) from jobs where state = 'done'").trim()).toBe('2');
     expect(readLog(home).some((x) => x.type === 'approval.use')).toBe(true);
-  }, 60_000);
+  }, 90_000);
 
   it('an approval used by a re-run is recorded in the re-run\'s session, naming the one that asked', async () => {
     const home = tempDir('pcigate-home-');
@@ -108,7 +108,7 @@ describe('pcigate exec --sql with a held statement', () => {
     expect(rerun).toBeDefined();
     expect(use.session).toBe(rerun);
     expect((use.detail as { requested_in?: string }).requested_in).toBe(asked);
-  }, 60_000);
+  }, 90_000);
 
   it('denied by an approver: exit 5 with the reason', async () => {
     const home = tempDir('pcigate-home-');
@@ -119,5 +119,5 @@ describe('pcigate exec --sql with a held statement', () => {
     expect(r.stderr).toContain('not in the freeze');
     expect(r.code).toBe(5);
     expect(server.psql("select count(*) from jobs where state = 'nope'").trim()).toBe('0');
-  }, 60_000);
+  }, 90_000);
 });

@@ -62,7 +62,7 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
     let stderr = '';
     c.stdout.on('data', (x: Buffer) => { stdout += x.toString(); });
     c.stderr.on('data', (x: Buffer) => { stderr += x.toString(); });
-    const killer = setTimeout(() => { stderr += '[killed: hung]'; c.kill('SIGKILL'); }, 30_000);
+    const killer = setTimeout(() => { stderr += '[killed: hung]'; c.kill('SIGKILL'); }, 50_000);
     c.on('exit', (code) => { clearTimeout(killer); setTimeout(() => resolve({ code, stdout, stderr }), 100); });
   });
 
