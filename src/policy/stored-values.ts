@@ -204,9 +204,7 @@ function writesThrough(query: unknown, view: string, colNames: unknown): StoredV
   const names = outputNames(query);
   const out: StoredValue[] = [];
   for (const [i, t] of f.targetList.entries()) {
-    const ref = nodeOf(nodeOf(t)?.[1].val);
-    const fields = ref?.[0] === 'ColumnRef' && Array.isArray(ref[1].fields) ? ref[1].fields : [];
-    const last = nodeOf(fields[fields.length - 1]);
+    const last = lastField(nodeOf(t)?.[1].val);
     if (last?.[0] === 'A_Star') {
       const refs = given.filter((x): x is string => typeof x === 'string');
       return refs.length === 0 ? out : [...out, { target: { table: base, column: '*' }, refs, tables: [view], rowValues: false }];
@@ -228,11 +226,16 @@ function outputNames(query: unknown): Array<string | undefined> {
     const rt = nodeOf(t)?.[1];
     if (!rt) return undefined;
     if (typeof rt.name === 'string') return rt.name;
-    const ref = nodeOf(rt.val);
-    const fields = ref?.[0] === 'ColumnRef' && Array.isArray(ref[1].fields) ? ref[1].fields : [];
-    const last = nodeOf(fields[fields.length - 1]);
+    const last = lastField(rt.val);
     return last?.[0] === 'String' && typeof last[1].sval === 'string' ? last[1].sval : undefined;
   });
+}
+
+/** The last part of a plain column reference (`t.col` → col, `t.*` → A_Star); undefined for any other value. */
+function lastField(val: unknown): [string, PgNode] | undefined {
+  const ref = nodeOf(val);
+  const fields = ref?.[0] === 'ColumnRef' && Array.isArray(ref[1].fields) ? ref[1].fields : [];
+  return nodeOf(fields[fields.length - 1]);
 }
 
 /** A column definition's GENERATED ALWAYS AS (expr) expressions. */
