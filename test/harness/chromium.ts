@@ -63,7 +63,9 @@ export async function renderInChromium(url: string, opts: { until: string; profi
     const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
     let reached = false;
     while (Date.now() < deadline) {
-      if (await evaluate(sessionId, `Boolean(${opts.until})`) === true) { reached = true; break; }
+      // A new target starts on an empty about:blank document whose readyState is already "complete"; on a loaded
+      // machine the first polls run there, before the page asked for is committed, so the condition waits for it.
+      if (await evaluate(sessionId, `location.href !== 'about:blank' && Boolean(${opts.until})`) === true) { reached = true; break; }
       await new Promise((r) => setTimeout(r, 50));
     }
     // Frames already requested when the condition turned true get painted before the DOM is read.
