@@ -272,53 +272,56 @@ export async function runSshDirect(
       { stdout: (b) => { term.stdout.write(b); }, stderr: (b) => { term.stderr.write(b); } },
     );
     const window = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: 0, height: 0 } : false;
-    const remote = await new Promise<ClientChannel>((resolve, reject) => {
-      const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
-      if (command === undefined) session.upstream.shell(window, {}, cb);
-      else session.upstream.exec(command, window ? { pty: window } : {}, cb);
-    });
-    const exit = await new Promise<{ code?: number; signal?: string }>((resolve) => {
-      const onResize = () => {
-        const cols = term.stdout.columns ?? 80;
-        const rows = term.stdout.rows ?? 24;
-        remote.setWindow(rows, cols, 0, 0);
-        taps.resize(cols, rows);
+    // Wired inside ssh2's callback, not after an await: the reply to the request, the output, the exit status and
+    // the close can arrive in one read, and ssh2 emits them all before a continuation would run — the exit status
+    // was missed and the command reported as hung up (exit 129) on a loaded machine.
+    const exit = await new Promise<{ code?: number; signal?: string }>((resolve, reject) => {
+      const onRemote = (err: Error | undefined, remote: ClientChannel) => {
+        if (err) { reject(err); return; }
+        const onResize = () => {
+          const cols = term.stdout.columns ?? 80;
+          const rows = term.stdout.rows ?? 24;
+          remote.setWindow(rows, cols, 0, 0);
+          taps.resize(cols, rows);
+        };
+        const inputListeners: Array<(b: Buffer) => void> = [];
+        const end: LocalEnd = {
+          onInput: (cb) => { inputListeners.push(cb); term.stdin.on('data', cb); },
+          pause: () => { term.stdin.pause(); },
+          resume: () => { term.stdin.resume(); },
+          onEof: (cb) => { term.stdin.on('end', cb); },
+          onClose: () => {},
+          exit: (info) => {
+            o.signal?.removeEventListener('abort', onAbort);
+            clearTimeout(grace);
+            for (const cb of inputListeners) term.stdin.off('data', cb);
+            term.stdout.off?.('resize', onResize);
+            if (tty) term.stdin.setRawMode?.(false);
+            term.stdin.pause();
+            resolve(info);
+          },
+          close: () => { resolve({ code: REFUSED_EXIT }); },
+        };
+        // Ctrl-C in raw mode is a byte for the remote side; a SIGINT/SIGTERM that reaches pcigate itself (a CI
+        // job cancelled, no terminal) is passed on as a signal request (RFC 4254 §6.9); if the command is still
+        // there a moment later (sshd may ignore the request, and it does not close a channel whose pty-less
+        // command still runs), the upstream connection is dropped so pcigate itself ends promptly.
+        let grace: ReturnType<typeof setTimeout> | undefined;
+        const onAbort = () => {
+          o.log.debug('interrupted: sending TERM to the remote command');
+          remote.signal('TERM');
+          grace = setTimeout(() => { remote.close(); session.upstream.end(); }, 1000);
+          grace.unref?.();
+        };
+        if (o.signal?.aborted) onAbort();
+        else o.signal?.addEventListener('abort', onAbort, { once: true });
+        if (tty) term.stdin.setRawMode?.(true);
+        term.stdout.on?.('resize', onResize);
+        wireChannel(end, remote, taps, hooks.onError);
+        term.stdin.resume();
       };
-      const inputListeners: Array<(b: Buffer) => void> = [];
-      const end: LocalEnd = {
-        onInput: (cb) => { inputListeners.push(cb); term.stdin.on('data', cb); },
-        pause: () => { term.stdin.pause(); },
-        resume: () => { term.stdin.resume(); },
-        onEof: (cb) => { term.stdin.on('end', cb); },
-        onClose: () => {},
-        exit: (info) => {
-          o.signal?.removeEventListener('abort', onAbort);
-          clearTimeout(grace);
-          for (const cb of inputListeners) term.stdin.off('data', cb);
-          term.stdout.off?.('resize', onResize);
-          if (tty) term.stdin.setRawMode?.(false);
-          term.stdin.pause();
-          resolve(info);
-        },
-        close: () => { resolve({ code: REFUSED_EXIT }); },
-      };
-      // Ctrl-C in raw mode is a byte for the remote side; a SIGINT/SIGTERM that reaches pcigate itself (a CI
-      // job cancelled, no terminal) is passed on as a signal request (RFC 4254 §6.9); if the command is still
-      // there a moment later (sshd may ignore the request, and it does not close a channel whose pty-less
-      // command still runs), the upstream connection is dropped so pcigate itself ends promptly.
-      let grace: ReturnType<typeof setTimeout> | undefined;
-      const onAbort = () => {
-        o.log.debug('interrupted: sending TERM to the remote command');
-        remote.signal('TERM');
-        grace = setTimeout(() => { remote.close(); session.upstream.end(); }, 1000);
-        grace.unref?.();
-      };
-      if (o.signal?.aborted) onAbort();
-      else o.signal?.addEventListener('abort', onAbort, { once: true });
-      if (tty) term.stdin.setRawMode?.(true);
-      term.stdout.on?.('resize', onResize);
-      wireChannel(end, remote, taps, hooks.onError);
-      term.stdin.resume();
+      if (command === undefined) session.upstream.shell(window, {}, onRemote);
+      else session.upstream.exec(command, window ? { pty: window } : {}, onRemote);
     });
     await session.end();
     return { exit };
