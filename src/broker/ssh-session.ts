@@ -372,7 +372,8 @@ export class SshSession {
     // for the rest of the character. Binary protocols (sftp, scp, rsync) then wait for that byte forever: the
     // remote side sends nothing more until the client answers, and the client needs the byte first. A held
     // tail of such bytes only (≥ 0x80: never a digit or a separator, so no card number runs through it) is
-    // released once the stream has been idle a little longer than the masker's idle release.
+    // released once the stream has been idle a little longer than the masker's idle release — whatever that
+    // release left (a digit before the partial character is sent by it, the character kept: both are sent now).
     const settle = (m: StreamMasker) => {
       let tail = Buffer.alloc(0);
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -380,13 +381,13 @@ export class SshSession {
         if (timer) clearTimeout(timer);
         tail = Buffer.concat([tail, b.subarray(Math.max(0, b.length - 3))]).subarray(-3);
         m.write(b);
-        const held = m.held;
-        if (held === 0 || held > 3) return;
+        if (m.held === 0) return;
         timer = setTimeout(() => {
           timer = undefined;
-          if (m.held === held && tail.subarray(-held).every((x) => x >= 0x80)) {
-            try { m.flush(); } catch (e) { fail(e); }
-          }
+          try {
+            m.release();
+            if (m.held > 0 && m.held <= 3 && tail.subarray(-m.held).every((x) => x >= 0x80)) m.flush();
+          } catch (e) { fail(e); }
         }, UTF8_TAIL_IDLE_MS);
         timer.unref?.();
       };
@@ -423,6 +424,9 @@ export class SshSession {
           }
         }
         writeOut(b);
+        // An sftp reply that ends the server's bytes is whole: a digit run at its end (a downloaded file ending in
+        // a number) is decided, and held it would wait for the client, which waits for the reply.
+        if (sftp?.serverAtBoundary) out.flush();
       },
       ...(sftp ? {
         gate: (b: Buffer) => {

@@ -79,6 +79,9 @@ export const HANDLE_SHOWN = 32;
 class Framer {
   #parts: Buffer[] = [];
   #have = 0;
+  /** No unfinished packet: the stream so far ends at a packet boundary. */
+  get empty(): boolean { return this.#have === 0; }
+
   push(chunk: Buffer, each: (p: Buffer) => void): void {
     if (chunk.length === 0) return;
     this.#parts.push(chunk);
@@ -160,6 +163,12 @@ export class SftpAudit {
     this.#down.push(chunk, (p) => { const f = this.#reply(new Reader(p)); if (f) out.push(f); });
     return out;
   }
+
+  /**
+   * The server's bytes so far end with a whole packet. The next packet starts with its length, whose first byte
+   * is 0x00 (MAX_PACKET < 2^24): nothing before the boundary can run on into what follows.
+   */
+  get serverAtBoundary(): boolean { return this.#down.empty; }
 
   #track(id: number, v: Asked): void {
     if (this.#askedCount >= MAX_TRACKED) throw new SftpLimitError(`more than ${MAX_TRACKED} sftp requests await their answer`);
