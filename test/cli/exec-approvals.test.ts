@@ -63,15 +63,17 @@ async function ciExec(home: string, sql: string) {
 
 const asApprover = (home: string, args: string[]) => runCli([...args, '--home', home, '--config', config], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
 
-/** The pending request's id, read from the data home as `pcigate approvals` would show it. */
-async function pendingId(home: string): Promise<string> {
-  let id = '';
-  await until(async () => {
-    const r = await asApprover(home, ['approvals', '--json']);
-    id = (JSON.parse(r.stdout || '[]') as Array<{ id: string }>)[0]?.id ?? '';
-    return id !== '';
-  }, 40_000);
-  return id;
+/**
+ * The pending request's id as `pcigate approvals` shows it from the data home, once the run says it waits for
+ * it (one listing then, not a poll of CLI processes that a loaded machine made slower than the wait).
+ */
+async function pendingId(home: string, run: { io: { stderr: string } }): Promise<string> {
+  await until(() => /statement held for approval A-[a-z2-7]{10}/.test(run.io.stderr), 40_000);
+  const waiting = /statement held for approval (A-[a-z2-7]{10})/.exec(run.io.stderr)![1]!;
+  const r = await asApprover(home, ['approvals', '--json']);
+  const ids = (JSON.parse(r.stdout || '[]') as Array<{ id: string }>).map((x) => x.id);
+  expect(ids).toEqual([waiting]);
+  return ids[0]!;
 }
 
 describe('pcigate exec --sql with a held statement', () => {
@@ -93,7 +95,7 @@ describe('pcigate exec --sql with a held statement', () => {
   it('an approval used by a re-run is recorded in the re-run\'s session, naming the one that asked', async () => {
     const home = tempDir('pcigate-home-');
     const first = await ciExec(home, "update jobs set state = 'rerun'");
-    const id = await pendingId(home);
+    const id = await pendingId(home, first);
     // The first run is gone (a CI job cancelled while it waited); the approval comes afterwards.
     first.child.kill('SIGTERM');
     await first.done;
@@ -113,7 +115,7 @@ describe('pcigate exec --sql with a held statement', () => {
   it('denied by an approver: exit 5 with the reason', async () => {
     const home = tempDir('pcigate-home-');
     const run = await ciExec(home, "update jobs set state = 'nope'");
-    const id = await pendingId(home);
+    const id = await pendingId(home, run);
     expect((await asApprover(home, ['deny', id, '--reason', 'not in the freeze'])).code).toBe(0);
     const r = await run.done;
     expect(r.stderr).toContain('not in the freeze');
