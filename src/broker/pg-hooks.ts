@@ -12,6 +12,7 @@ import type { PcigateConfig } from '../config/index.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ColumnCatalog } from '../mask/column-catalog.js';
 import type { ColumnLookup } from '../mask/column-catalog.js';
+import { STORED_VALUES_RULE, storedValuesReason } from '../mask/column-rules.js';
 import { copyOptionsHidePans } from '../mask/copy-text.js';
 import { PanMasker } from '../mask/pan-masker.js';
 import { PgMasker } from '../mask/pg-masker.js';
@@ -348,8 +349,7 @@ function storedPastMasking(masker: PgMasker, ps: { storedReach: PolicySession['s
   const rule = masker.storedRule(ps.storedReach(stmt.sql, columnsOf));
   if (!rule) return undefined;
   return inFailedTransaction(stmt, {
-    action: 'deny', rule: 'masking.stored_values', sqlstate: '42501',
-    message: `pcigate: the statement would store values made from a column masked for you (masking rule ${rule.name}) where masking cannot follow them: read back from there they would not be masked. Store them only in a column masked in full that the statement names (INSERT INTO t (col) …), or ask for an unmask grant`,
+    action: 'deny', rule: STORED_VALUES_RULE, sqlstate: '42501', message: `pcigate: ${storedValuesReason(rule.name)}`,
   });
 }
 

@@ -222,6 +222,17 @@ export class ColumnRules {
   }
 }
 
+/** The rule name a refusal by {@link ColumnRules.storedRule} is recorded and explained under (the broker's 42501). */
+export const STORED_VALUES_RULE = 'masking.stored_values';
+
+/**
+ * Why a statement is refused whose stored values would be taken past masking rule `rule` (ColumnRules.storedRule):
+ * the broker's refusal (pg-hooks.ts storedPastMasking) and `policy explain` say the same.
+ */
+export function storedValuesReason(rule: string): string {
+  return `the statement would store values made from a column masked for you (masking rule ${rule}) where masking cannot follow them: read back from there they would not be masked. Store them only in a column masked in full that the statement names (INSERT INTO t (col) …), or ask for an unmask grant`;
+}
+
 /** A value a statement stores (PolicySession.storedReach): where, when the text names the column, and what it is made from. */
 export interface StoredReach {
   target?: { table: string; column: string };
