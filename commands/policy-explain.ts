@@ -1,4 +1,4 @@
-/** `pcigate policy explain CONN --as GROUP 'SQL'`: what policy decides, and why (issue 6 item 1). */
+/** `pcigate policy explain CONN --as GROUP 'SQL'`: what policy (and masking) decides, and why (issue 6 item 1). */
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -9,7 +9,11 @@ export const spec: CommandSpec = {
   description: [
     'Classifies the SQL with the PostgreSQL parser and evaluates it against the policy for an identity in the',
     'given groups (or with the given subject), as the broker would. Prints the decision (allow, deny or hold),',
-    'the rule behind it and, per statement, its classes, tables, columns and functions. For policy authors: it',
+    'the rule behind it and, per statement, its classes, tables, columns and functions. A statement policy allows',
+    'or holds that would store values of a column masked for the identity where masking cannot follow them',
+    '(insert into notes select cvv from cards) is denied with rule masking.stored_values, as the broker refuses it.',
+    'Whole rows stored (insert into t select * from cards) are judged by their tables\' columns, which only the',
+    'database knows: the decision stays policy\'s, with a masking note naming the tables. For policy authors: it',
     'reads the configuration only, and connects to nothing.',
   ].join('\n'),
   args: [
@@ -24,6 +28,7 @@ export const spec: CommandSpec = {
   examples: [
     ['what happens when support runs a delete', "pcigate policy explain prod-db --as support 'DELETE FROM orders WHERE id = 7'"],
     ['the same as JSON, for a policy test suite', "pcigate policy explain prod-db --as dba --json 'TRUNCATE audit'"],
+    ['whether copying a masked column is refused', "pcigate policy explain prod-db --as dba 'INSERT INTO notes (body) SELECT cvv FROM cards'"],
   ],
   async run(ctx, { args, opts, global, out }) {
     const [connection, sql] = args as [string, string];

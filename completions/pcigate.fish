@@ -31,7 +31,7 @@ complete -c pcigate -n '__fish_seen_subcommand_from keys; and not __fish_seen_su
 complete -c pcigate -n '__fish_seen_subcommand_from keys; and not __fish_seen_subcommand_from init show rotate' -a 'show' -d 'Show the root public key and the epoch keys'
 complete -c pcigate -n '__fish_seen_subcommand_from keys; and not __fish_seen_subcommand_from init show rotate' -a 'rotate' -d 'Start a new key epoch and destroy the old epoch private key'
 complete -c pcigate -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from check' -a 'check' -d 'Validate the configuration and print it with secrets redacted'
-complete -c pcigate -n '__fish_seen_subcommand_from policy; and not __fish_seen_subcommand_from explain' -a 'explain' -d 'Show the policy decision for a statement and the rule behind it'
+complete -c pcigate -n '__fish_seen_subcommand_from policy; and not __fish_seen_subcommand_from explain' -a 'explain' -d 'Show the decision for a statement (policy and masking) and the rule behind it'
 complete -c pcigate -n '__fish_seen_subcommand_from evidence; and not __fish_seen_subcommand_from verify' -a 'verify' -d 'Verify an evidence bundle offline: signature, key chain, SHA256SUMS, inclusion proofs'
 complete -c pcigate -n '__fish_seen_subcommand_from connect' -l port -r -f -d 'listen on this port (default: the config, else a free port)'
 complete -c pcigate -n '__fish_seen_subcommand_from connect' -l bind -r -f -d 'listen on this address (default 127.0.0.1; any other than loopback needs --tls)'
