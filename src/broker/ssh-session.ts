@@ -29,6 +29,7 @@ import { connectSshUpstream } from '../ssh/upstream.js';
 import { holdSshCommand } from './ssh-approval.js';
 import { SftpAudit, SftpLimitError, SftpProtocolError } from '../ssh/sftp-audit.js';
 import type { SftpOp } from '../ssh/sftp-audit.js';
+import { SftpOutput } from '../ssh/sftp-output.js';
 import { decideEnv } from './ssh-env.js';
 import { FailureRecords } from './failure-records.js';
 import { readAsShell, smuggledSyntax } from './ssh-exec/index.js';
@@ -404,6 +405,8 @@ export class SshSession {
     // An sftp subsystem's file operations are each recorded (ssh.sftp) before the server gets them; the
     // server's refusals are recorded as they come. Paths are PAN-masked as any text the client chooses.
     const sftp = info.kind === 'subsystem' && info.command === 'sftp' ? new SftpAudit() : undefined;
+    // Its output is masked packet by packet, a file's read data as one stream per handle (sftp-output.ts).
+    const sftpOut = sftp && new SftpOutput(sftp, maskOpts, (b) => { this.#bytesOut += b.length; deliver(b, send.stdout, () => cast.output(b)); }, fail);
     const channel = n;
     const sftpRecord = (outcome: Outcome, detail: Record<string, unknown>) => this.#record({ type: 'ssh.sftp', outcome, detail: { channel, ...detail } });
     // A handle the audit never saw opened is the client's bytes (hex): masked as a path is.
@@ -418,15 +421,10 @@ export class SshSession {
     return {
       stdout: (b) => {
         this.#limits?.activity();
-        if (sftp) {
-          for (const f of sftp.fromServer(b)) {
-            sftpRecord('failure', { op: f.op, ...(f.path !== undefined ? { path: mask(f.path) } : {}), status: f.status, message: this.#text.maskText(f.message) }).catch(fail);
-          }
+        if (!sftpOut) { writeOut(b); return; }
+        for (const f of sftpOut.write(b)) {
+          sftpRecord('failure', { op: f.op, ...(f.path !== undefined ? { path: mask(f.path) } : {}), status: f.status, message: this.#text.maskText(f.message) }).catch(fail);
         }
-        writeOut(b);
-        // An sftp reply that ends the server's bytes is whole: a digit run at its end (a downloaded file ending in
-        // a number) is decided, and held it would wait for the client, which waits for the reply.
-        if (sftp?.serverAtBoundary) out.flush();
       },
       ...(sftp ? {
         gate: (b: Buffer) => {
@@ -456,7 +454,7 @@ export class SshSession {
         input?.write(b);
       },
       resize: (cols, rows) => cast.resize(cols, rows),
-      flush: () => { out.flush(); err.flush(); input?.flush(); },
+      flush: () => { sftpOut?.end(); out.flush(); err.flush(); input?.flush(); },
       exit: (e) => {
         this.#lastExit = e;
         cast.marker(e.signal !== undefined ? `exit-signal ${e.signal}` : `exit-status ${e.code ?? 0}`);

@@ -26,6 +26,9 @@ import { addCount, PAN_RULE } from './pan-masker.js';
 import { wideUnitAt } from './wide-text.js';
 import type { MaskCounts } from './pan-masker.js';
 
+/** `*`: what releaseStarred puts for a digit it may not send. */
+const STAR = 0x2a;
+
 /** Timer functions, injectable so tests control idle release. */
 export interface IdleTimer {
   set(fn: () => void, ms: number): unknown;
@@ -112,6 +115,40 @@ export class StreamMasker {
   release(): void {
     if (this.#failed || this.held === 0) return;
     this.#process(this.#buf, true, true);
+  }
+
+  /**
+   * Emits every held byte now, for a sink that cannot wait for the next chunk (an sftp reply must go whole:
+   * ssh/sftp-output.ts): what an idle release sends, then the rest with its digits starred — those after a run's
+   * sixth, which a later chunk could still complete into a card number. Byte for byte as long as what was held.
+   * The context stays: a card number a later chunk completes has every digit not yet sent hidden.
+   */
+  releaseStarred(): void {
+    if (this.#failed || this.held === 0) return;
+    this.#cancelIdle();
+    this.release();
+    const rest = new Uint8Array(this.#buf.subarray(this.#sent));
+    if (rest.length === 0) return;
+    for (let i = 0; i < rest.length;) {
+      const b = rest[i]!;
+      if (b < 0x80) { if (BYTE_CLASS[b] === 1) rest[i] = STAR; i++; continue; }
+      const u = wideUnitAt(rest, i, rest.length);
+      if (u.ascii >= 0x30) rest.fill(STAR, i, i + u.len);
+      i += u.ascii !== 0 ? u.len : 1;
+    }
+    this.#sent = this.#buf.length;
+    this.#onData(rest);
+  }
+
+  /**
+   * Forgets the held bytes unsent, keeping the context before them: for a caller that will be given them again
+   * (an sftp read answered short, which the client asks anew: ssh/sftp-output.ts). Returns how many there were.
+   */
+  dropHeld(): number {
+    this.#cancelIdle();
+    const n = this.held;
+    this.#buf = this.#buf.subarray(0, this.#sent);
+    return n;
   }
 
   /** End of stream: releases everything and forgets the context. */

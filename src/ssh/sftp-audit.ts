@@ -56,7 +56,7 @@ export class SftpLimitError extends SftpProtocolError {}
 
 const T = {
   OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, FSETSTAT: 10, OPENDIR: 11, REMOVE: 13, MKDIR: 14, RMDIR: 15, RENAME: 18, SYMLINK: 20,
-  EXTENDED: 200, STATUS: 101, HANDLE: 102, DATA: 103,
+  LSTAT: 7, FSTAT: 8, STAT: 17, EXTENDED: 200, STATUS: 101, HANDLE: 102, DATA: 103, ATTRS: 105,
 } as const;
 
 const PFLAGS: Array<[number, string]> = [[0x01, 'read'], [0x02, 'write'], [0x04, 'append'], [0x08, 'create'], [0x10, 'truncate'], [0x20, 'exclusive']];
@@ -79,9 +79,6 @@ export const HANDLE_SHOWN = 32;
 class Framer {
   #parts: Buffer[] = [];
   #have = 0;
-  /** No unfinished packet: the stream so far ends at a packet boundary. */
-  get empty(): boolean { return this.#have === 0; }
-
   push(chunk: Buffer, each: (p: Buffer) => void): void {
     if (chunk.length === 0) return;
     this.#parts.push(chunk);
@@ -93,7 +90,7 @@ class Framer {
       if (this.#have - 4 < len) break;
       if (this.#parts[0]!.length < 4 + len) this.#join();
       const head = this.#parts[0]!;
-      each(head.subarray(4, 4 + len));
+      each(head.subarray(0, 4 + len));
       this.#have -= 4 + len;
       if (head.length === 4 + len) this.#parts.shift();
       else this.#parts[0] = head.subarray(4 + len);
@@ -109,7 +106,8 @@ class Framer {
 
 /** A cursor over one packet; reading past its end throws (a malformed packet). */
 class Reader {
-  at = 0;
+  /** Past the packet's length field. */
+  at = 4;
   constructor(readonly b: Buffer) {}
   byte(): number { this.need(1); return this.b[this.at++]!; }
   u32(): number { this.need(4); const v = this.b.readUInt32BE(this.at); this.at += 4; return v; }
@@ -122,13 +120,33 @@ class Reader {
 }
 
 /** What a request asked, kept until its answer. `other`: a request not audited, kept so that answers pair up. */
-interface Asked { op: SftpOp['op'] | 'other'; path?: string; handle?: string; len?: number }
+interface Asked { op: SftpOp['op'] | 'other'; path?: string; handle?: string; len?: number; offset?: number; sizeOf?: { path?: string; handle?: string } }
 
 const OTHER: Asked = { op: 'other' };
 
 /** A handle as a record shows it: hex, its first HANDLE_SHOWN bytes. */
 function showHandle(h: Buffer): string {
   return h.length > HANDLE_SHOWN ? `${h.subarray(0, HANDLE_SHOWN).toString('hex')}…` : h.toString('hex');
+}
+
+/**
+ * An open handle the audit saw opened; `reads`: file offsets of reads asked and not answered (→ how many); `size`:
+ * the file's size as a stat of its path before the open, or of the handle, answered (none once written through it).
+ */
+interface Handle { path: string; read: number; written: number; pending: number; dir: boolean; reads: Map<number, number>; size?: number }
+
+/** One whole server packet (its length field included) and what the audit read in it. */
+export interface ServerPacket {
+  bytes: Buffer;
+  /** The server refused an audited operation. */
+  failure?: SftpFailure;
+  /**
+   * A DATA answer to a read through a handle the audit saw opened: the file offset, where the data lies in
+   * `bytes`, and the file's size when a stat told it.
+   */
+  data?: { handle: string; offset: number; start: number; length: number; size?: number };
+  /** A STATUS answer (end of file, or an error) to a read through this handle. */
+  readEnded?: string;
 }
 
 export class SftpAudit {
@@ -145,7 +163,9 @@ export class SftpAudit {
   /** Opens and opendirs awaiting their handle: with #handles, at most MAX_TRACKED. */
   #opening = 0;
   /** Open handles (hex) → path and bytes through them; `pending`: bytes of reads asked and not answered. */
-  readonly #handles = new Map<string, { path: string; read: number; written: number; pending: number; dir: boolean }>();
+  readonly #handles = new Map<string, Handle>();
+  /** Sizes of files a stat by path answered, for a handle opened on the path next (at most MAX_TRACKED, newest kept). */
+  readonly #sizes = new Map<string, number>();
 
   /**
    * Client → server bytes; returns the operations completed in them, in order. Throws SftpProtocolError for
@@ -160,15 +180,30 @@ export class SftpAudit {
   /** Server → client bytes; returns the audited operations the server refused. */
   fromServer(chunk: Buffer): SftpFailure[] {
     const out: SftpFailure[] = [];
-    this.#down.push(chunk, (p) => { const f = this.#reply(new Reader(p)); if (f) out.push(f); });
+    this.serverPackets(chunk, (p) => { if (p.failure) out.push(p.failure); });
     return out;
   }
 
-  /**
-   * The server's bytes so far end with a whole packet. The next packet starts with its length, whose first byte
-   * is 0x00 (MAX_PACKET < 2^24): nothing before the boundary can run on into what follows.
-   */
-  get serverAtBoundary(): boolean { return this.#down.empty; }
+  /** Server → client bytes, cut into whole packets (an unfinished one is kept for the next chunk), each read. */
+  serverPackets(chunk: Buffer, each: (p: ServerPacket) => void): void {
+    this.#down.push(chunk, (bytes) => each({ bytes, ...this.#reply(new Reader(bytes)) }));
+  }
+
+  /** `bytes` of a read answer through `handle` were not passed on (the client asks for them again): not counted as read. */
+  unread(handle: string, bytes: number): void {
+    const h = this.#handles.get(handle);
+    if (h) h.read -= bytes;
+  }
+
+  /** Whether the audit saw `handle` (hex) opened and not closed. */
+  isOpen(handle: string): boolean {
+    return this.#handles.has(handle);
+  }
+
+  /** Whether a read of `handle` (hex) at file offset `offset` has been asked and not answered yet. */
+  readAsked(handle: string, offset: number): boolean {
+    return (this.#handles.get(handle)?.reads.get(offset) ?? 0) > 0;
+  }
 
   #track(id: number, v: Asked): void {
     if (this.#askedCount >= MAX_TRACKED) throw new SftpLimitError(`more than ${MAX_TRACKED} sftp requests await their answer`);
@@ -183,7 +218,7 @@ export class SftpAudit {
   }
 
   /** The handle a request names: its path when the audit saw it opened, else how a record shows it. */
-  #handle(r: Reader): { key: string; h?: { path: string; read: number; written: number; pending: number; dir: boolean }; shown: string } {
+  #handle(r: Reader): { key: string; h?: Handle; shown: string } {
     const b = r.bytes();
     const key = b.toString('hex');
     return { key, h: this.#handles.get(key), shown: showHandle(b) };
@@ -212,11 +247,12 @@ export class SftpAudit {
       }
       case T.READ: {
         const { key, h, shown } = this.#handle(r);
-        r.skip(8);
+        const offset = r.u64();
         const len = r.u32();
         if (!h) { this.#track(id, { op: 'read' }); return { op: 'read', handle: shown, length: len, unknown_handle: true }; }
-        this.#track(id, { op: 'read', path: h.path, handle: key, len });
+        this.#track(id, { op: 'read', path: h.path, handle: key, len, offset });
         h.pending += len;
+        h.reads.set(offset, (h.reads.get(offset) ?? 0) + 1);
         return undefined;
       }
       case T.WRITE: {
@@ -225,6 +261,7 @@ export class SftpAudit {
         const len = r.u32();
         if (!h) { this.#track(id, { op: 'write' }); return { op: 'write', handle: shown, length: len, unknown_handle: true }; }
         h.written += len;
+        delete h.size;
         this.#track(id, OTHER);
         return undefined;
       }
@@ -235,6 +272,9 @@ export class SftpAudit {
         this.#track(id, { op: 'setstat', path: h.path });
         return { op: 'setstat', path: h.path };
       }
+      case T.STAT:
+      case T.LSTAT: this.#track(id, { op: 'other', sizeOf: { path: r.str() } }); return undefined;
+      case T.FSTAT: this.#track(id, { op: 'other', sizeOf: { handle: this.#handle(r).key } }); return undefined;
       case T.REMOVE: return one('remove');
       case T.MKDIR: return one('mkdir');
       case T.RMDIR: return one('rmdir');
@@ -277,34 +317,54 @@ export class SftpAudit {
     return op;
   }
 
-  #reply(r: Reader): SftpFailure | undefined {
+  #reply(r: Reader): Omit<ServerPacket, 'bytes'> {
     const type = r.byte();
-    if (type === 2) return undefined; // SSH_FXP_VERSION
+    if (type === 2) return {}; // SSH_FXP_VERSION
     const id = r.u32();
     const list = this.#asked.get(id);
     const asked = list?.shift();
-    if (!asked) return undefined;
+    if (!asked) return {};
     this.#askedCount--;
     if (list!.length === 0) this.#asked.delete(id);
     if (asked.op === 'open' || asked.op === 'opendir') this.#opening--;
     if (asked.op === 'read' && asked.handle !== undefined) {
-      const h = this.#handles.get(asked.handle!);
-      if (h) h.pending -= asked.len!;
-      if (h && type === T.DATA) h.read += r.u32();
-      return undefined;
+      const h = this.#handles.get(asked.handle);
+      if (!h) return {};
+      h.pending -= asked.len!;
+      const left = (h.reads.get(asked.offset!) ?? 1) - 1;
+      if (left > 0) h.reads.set(asked.offset!, left);
+      else h.reads.delete(asked.offset!);
+      if (type !== T.DATA) return type === T.STATUS ? { readEnded: asked.handle } : {};
+      const length = r.u32();
+      r.skip(length);
+      h.read += length;
+      return { data: { handle: asked.handle, offset: asked.offset!, start: r.at - length, length, ...(h.size !== undefined ? { size: h.size } : {}) } };
+    }
+    if (type === T.ATTRS && asked.sizeOf) {
+      // SSH_FILEXFER_ATTR_SIZE (0x1): the size comes first.
+      if ((r.u32() & 1) === 0) return {};
+      const size = r.u64();
+      const h = asked.sizeOf.handle !== undefined ? this.#handles.get(asked.sizeOf.handle) : undefined;
+      if (h) h.size = size;
+      if (asked.sizeOf.path !== undefined) {
+        this.#sizes.delete(asked.sizeOf.path);
+        this.#sizes.set(asked.sizeOf.path, size);
+        if (this.#sizes.size > MAX_TRACKED) this.#sizes.delete(this.#sizes.keys().next().value!);
+      }
+      return {};
     }
     if (type === T.HANDLE && (asked.op === 'open' || asked.op === 'opendir')) {
-      this.#handles.set(r.bytes().toString('hex'), { path: asked.path!, read: 0, written: 0, pending: 0, dir: asked.op === 'opendir' });
-      return undefined;
+      this.#handles.set(r.bytes().toString('hex'), { path: asked.path!, read: 0, written: 0, pending: 0, dir: asked.op === 'opendir', reads: new Map(), ...(this.#sizes.has(asked.path!) ? { size: this.#sizes.get(asked.path!)! } : {}) });
+      return {};
     }
     if (type === T.STATUS && asked.op !== 'other') {
       const status = r.u32();
       // SSH_FX_OK (0); SSH_FX_EOF (1) ends a read or a listing, not a failure.
-      if (status === 0 || status === 1) return undefined;
+      if (status === 0 || status === 1) return {};
       let message = '';
       try { message = r.str(); } catch { /* version 3 servers may omit it */ }
-      return { op: asked.op, ...(asked.path !== undefined ? { path: asked.path } : {}), status, message };
+      return { failure: { op: asked.op, ...(asked.path !== undefined ? { path: asked.path } : {}), status, message } };
     }
-    return undefined;
+    return {};
   }
 }

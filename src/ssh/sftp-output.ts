@@ -1,0 +1,178 @@
+/**
+ * PAN masking of what an sftp server sends, packet by packet (the sftp subsystem's stdout; ssh-session.ts).
+ *
+ * A file comes back in DATA answers, one per read (OpenSSH's sftp reads 255 KiB blocks, many in flight). Masked
+ * as one byte stream, a card number across a read boundary was never seen whole: the next answer's header (its
+ * length, a 0x00 byte first) lies between its halves, and both went out in clear. Here the data of each handle's
+ * reads is one stream, in file order, with a StreamMasker of its own: an answer whose end could still be part of
+ * a card number is held until the next contiguous answer for its handle decides it, then sent whole (a packet
+ * cannot go in parts; masking keeps lengths, so its framing is unchanged). Held while that next read has been
+ * asked (its answer comes without the client); when the client has not asked it within RELEASE_MS — it waits
+ * for this answer first — the answer goes short, without its undecided tail (a read may be answered with less
+ * than asked; the client asks for the rest, and the server's answer then brings the tail with what follows it).
+ * An answer that is all undecided tail cannot be shortened (an empty answer may read as the end of the file): it
+ * goes whole, the digits after the run's sixth starred (StreamMasker releaseStarred; a card number completed
+ * later has the rest hidden too). An end of file, an error, a read
+ * elsewhere in the file, the end of the file as a stat of it told (sftp get stats first), or the channel's end
+ * decide a held tail as it stands. Every other packet (names of a
+ * listing, a status's message) is masked on its own. Packets go out in the order the server sent them.
+ */
+import { MaskError } from '../errors.js';
+import { StreamMasker } from '../mask/stream-masker.js';
+import type { StreamMaskerOptions } from '../mask/stream-masker.js';
+import { SftpAudit } from './sftp-audit.js';
+import type { SftpFailure } from './sftp-audit.js';
+
+/** How long a held answer waits for the client to ask for what follows it before it goes, its undecided digits starred. */
+export const RELEASE_MS = 50;
+
+/** A packet on its way out: `fill` is where the masked data goes next, up to `end`; ready when they meet. */
+interface Pending { bytes: Buffer; fill: number; end: number; start: number }
+
+/** The data of one handle's reads seen so far: a stream masker, and where in the file the next contiguous read starts. */
+interface HandleStream { masker: StreamMasker; next: number; waiting: Pending[] }
+
+export class SftpOutput {
+  readonly #audit: SftpAudit;
+  readonly #opts: StreamMaskerOptions;
+  readonly #send: (b: Buffer) => void;
+  readonly #queue: Pending[] = [];
+  readonly #streams = new Map<string, HandleStream>();
+  /** Masks a packet that is not read data, on its own. */
+  readonly #other: StreamMasker;
+  #otherOut: Uint8Array[] = [];
+  readonly #onError: (e: unknown) => void;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * `opts`: the session's masking (a star format: lengths are kept); `send`: whole masked packets, in order;
+   * `onError`: a release on the timer failed (the channel must be closed).
+   */
+  constructor(audit: SftpAudit, opts: StreamMaskerOptions, send: (b: Buffer) => void, onError: (e: unknown) => void) {
+    this.#audit = audit;
+    this.#opts = { ...opts, idleMs: Infinity };
+    this.#send = send;
+    this.#onError = onError;
+    this.#other = new StreamMasker((b) => { this.#otherOut.push(b); }, this.#opts);
+  }
+
+  /** Server → client bytes; returns the audited operations the server refused. Throws SftpProtocolError, MaskError. */
+  write(chunk: Buffer): SftpFailure[] {
+    const failures: SftpFailure[] = [];
+    this.#audit.serverPackets(chunk, (p) => {
+      if (p.failure) failures.push(p.failure);
+      if (p.data) { this.#data(p.bytes, p.data); return; }
+      if (p.readEnded) this.#decide(p.readEnded);
+      this.#otherOut = [];
+      this.#other.write(p.bytes);
+      this.#other.flush();
+      const masked = Buffer.concat(this.#otherOut);
+      if (masked.length !== p.bytes.length) throw new MaskError('masking changed the length of an sftp packet');
+      this.#queue.push({ bytes: masked, fill: 0, end: 0, start: 0 });
+    });
+    this.#drain();
+    this.#arm();
+    return failures;
+  }
+
+  /** The channel ends: every held tail is decided as it stands and sent. */
+  end(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const handle of [...this.#streams.keys()]) this.#decide(handle);
+    this.#drain();
+  }
+
+  /**
+   * A closed handle's data ends where it stands: what is held of it is decided and sent. A held answer whose
+   * continuation the client has not asked for would wait for good: it goes after RELEASE_MS.
+   */
+  #arm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#closed();
+    this.#drain();
+    const stalled = () => [...this.#streams].filter(([handle, s]) => s.waiting.length > 0 && !this.#audit.readAsked(handle, s.next));
+    if (stalled().length === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        this.#closed();
+        for (const [handle, s] of stalled()) this.#release(handle, s);
+        this.#drain();
+      } catch (e) {
+        this.#onError(e);
+      }
+    }, RELEASE_MS);
+    this.#timer.unref?.();
+  }
+
+  /**
+   * A held answer the client waits for. When part of its data is masked already, it goes short (a read may be
+   * answered with less than asked): the client asks for the rest anew, and the server's answer brings what follows
+   * it, so the held bytes are decided with their continuation. Otherwise it goes whole, undecided digits starred.
+   */
+  #release(handle: string, s: HandleStream): void {
+    const p = s.waiting.length === 1 ? s.waiting[0]! : undefined;
+    if (!p || p.fill === p.start) { s.masker.releaseStarred(); return; }
+    const dropped = s.masker.dropHeld();
+    if (dropped !== p.end - p.fill) throw new MaskError('masking changed the length of sftp read data');
+    // Its length fields say what is left: the packet's (first), and the data's (right before the data).
+    p.bytes = p.bytes.subarray(0, p.fill);
+    p.bytes.writeUInt32BE(p.fill - 4, 0);
+    p.bytes.writeUInt32BE(p.fill - p.start, p.start - 4);
+    p.end = p.fill;
+    s.waiting.length = 0;
+    s.next -= dropped;
+    this.#audit.unread(handle, dropped);
+  }
+
+  #closed(): void {
+    for (const handle of [...this.#streams.keys()]) if (!this.#audit.isOpen(handle)) this.#decide(handle);
+  }
+
+  #data(bytes: Buffer, d: { handle: string; offset: number; start: number; length: number; size?: number }): void {
+    let s = this.#streams.get(d.handle);
+    // Read elsewhere in the file: what was held is not continued by this.
+    if (s && s.next !== d.offset) { this.#decide(d.handle); s = undefined; }
+    if (!s) {
+      const fresh: HandleStream = { masker: new StreamMasker((b) => this.#fill(fresh, b), this.#opts), next: d.offset, waiting: [] };
+      s = fresh;
+      this.#streams.set(d.handle, s);
+    }
+    const p: Pending = { bytes: Buffer.from(bytes), fill: d.start, end: d.start + d.length, start: d.start };
+    this.#queue.push(p);
+    if (d.length === 0) return;
+    s.waiting.push(p);
+    s.next = d.offset + d.length;
+    s.masker.write(bytes.subarray(d.start, d.start + d.length));
+    // The end of the file as a stat told it: nothing follows there.
+    if (d.size !== undefined && s.next >= d.size) this.#decide(d.handle);
+  }
+
+  /** Masked data of a handle's stream, in order, into the packets that carry it. */
+  #fill(s: HandleStream, b: Uint8Array): void {
+    let at = 0;
+    while (at < b.length) {
+      const p = s.waiting[0];
+      if (!p) throw new MaskError('masking changed the length of sftp read data');
+      const n = Math.min(p.end - p.fill, b.length - at);
+      p.bytes.set(b.subarray(at, at + n), p.fill);
+      p.fill += n;
+      at += n;
+      if (p.fill === p.end) s.waiting.shift();
+    }
+  }
+
+  #decide(handle: string): void {
+    const s = this.#streams.get(handle);
+    if (!s) return;
+    this.#streams.delete(handle);
+    s.masker.flush();
+    if (s.waiting.length > 0) throw new MaskError('masking changed the length of sftp read data');
+  }
+
+  #drain(): void {
+    while (this.#queue.length > 0 && this.#queue[0]!.fill === this.#queue[0]!.end) this.#send(this.#queue.shift()!.bytes);
+  }
+}
