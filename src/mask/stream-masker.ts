@@ -29,6 +29,27 @@ import type { MaskCounts } from './pan-masker.js';
 /** `*`: what releaseStarred puts for a digit it may not send. */
 const STAR = 0x2a;
 
+/**
+ * Stars every digit (ASCII or full-width) of `buf` in place. `leading`: only those of the digit and separator
+ * run `buf` starts with; returns where that run ends (buf.length when it may go on past `buf`).
+ */
+export function starDigits(buf: Uint8Array, leading: boolean): number {
+  for (let i = 0; i < buf.length;) {
+    const b = buf[i]!;
+    if (b < 0x80) {
+      if (BYTE_CLASS[b] === 1) buf[i] = STAR;
+      else if (leading && BYTE_CLASS[b] !== 2) return i;
+      i++;
+      continue;
+    }
+    const u = wideUnitAt(buf, i, buf.length);
+    if (u.ascii >= 0x30) buf.fill(STAR, i, i + u.len);
+    else if (leading && u.ascii === 0) return i;
+    i += u.ascii !== 0 ? u.len : 1;
+  }
+  return buf.length;
+}
+
 /** Timer functions, injectable so tests control idle release. */
 export interface IdleTimer {
   set(fn: () => void, ms: number): unknown;
@@ -129,13 +150,7 @@ export class StreamMasker {
     this.release();
     const rest = new Uint8Array(this.#buf.subarray(this.#sent));
     if (rest.length === 0) return;
-    for (let i = 0; i < rest.length;) {
-      const b = rest[i]!;
-      if (b < 0x80) { if (BYTE_CLASS[b] === 1) rest[i] = STAR; i++; continue; }
-      const u = wideUnitAt(rest, i, rest.length);
-      if (u.ascii >= 0x30) rest.fill(STAR, i, i + u.len);
-      i += u.ascii !== 0 ? u.len : 1;
-    }
+    starDigits(rest, false);
     this.#sent = this.#buf.length;
     this.#onData(rest);
   }

@@ -120,7 +120,7 @@ class Reader {
 }
 
 /** What a request asked, kept until its answer. `other`: a request not audited, kept so that answers pair up. */
-interface Asked { op: SftpOp['op'] | 'other'; path?: string; handle?: string; len?: number; offset?: number; sizeOf?: { path?: string; handle?: string } }
+interface Asked { op: SftpOp['op'] | 'other'; path?: string; handle?: string; file?: Handle; len?: number; offset?: number; sizeOf?: { path?: string; handle?: string } }
 
 const OTHER: Asked = { op: 'other' };
 
@@ -145,8 +145,8 @@ export interface ServerPacket {
    * `bytes`, and the file's size when a stat told it.
    */
   data?: { handle: string; offset: number; start: number; length: number; size?: number };
-  /** A STATUS answer (end of file, or an error) to a read through this handle. */
-  readEnded?: string;
+  /** A STATUS answer to a read through `handle` at file offset `offset`: `eof` for an end of file, else an error. */
+  readEnded?: { handle: string; offset: number; eof: boolean };
 }
 
 export class SftpAudit {
@@ -250,7 +250,7 @@ export class SftpAudit {
         const offset = r.u64();
         const len = r.u32();
         if (!h) { this.#track(id, { op: 'read' }); return { op: 'read', handle: shown, length: len, unknown_handle: true }; }
-        this.#track(id, { op: 'read', path: h.path, handle: key, len, offset });
+        this.#track(id, { op: 'read', path: h.path, handle: key, file: h, len, offset });
         h.pending += len;
         h.reads.set(offset, (h.reads.get(offset) ?? 0) + 1);
         return undefined;
@@ -328,13 +328,15 @@ export class SftpAudit {
     if (list!.length === 0) this.#asked.delete(id);
     if (asked.op === 'open' || asked.op === 'opendir') this.#opening--;
     if (asked.op === 'read' && asked.handle !== undefined) {
-      const h = this.#handles.get(asked.handle);
-      if (!h) return {};
+      // The handle as the read found it: a client need not wait for its reads before closing the handle, and their
+      // answers are still its file's data (sftp-output.ts masks them as such, not each on its own).
+      const h = asked.file!;
       h.pending -= asked.len!;
       const left = (h.reads.get(asked.offset!) ?? 1) - 1;
       if (left > 0) h.reads.set(asked.offset!, left);
       else h.reads.delete(asked.offset!);
-      if (type !== T.DATA) return type === T.STATUS ? { readEnded: asked.handle } : {};
+      if (type === T.STATUS) return { readEnded: { handle: asked.handle, offset: asked.offset!, eof: r.u32() === 1 } };
+      if (type !== T.DATA) return {};
       const length = r.u32();
       r.skip(length);
       h.read += length;

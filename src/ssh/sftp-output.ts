@@ -12,13 +12,16 @@
  * than asked; the client asks for the rest, and the server's answer then brings the tail with what follows it).
  * An answer that is all undecided tail cannot be shortened (an empty answer may read as the end of the file): it
  * goes whole, the digits after the run's sixth starred (StreamMasker releaseStarred; a card number completed
- * later has the rest hidden too). An end of file, an error, a read
- * elsewhere in the file, the end of the file as a stat of it told (sftp get stats first), or the channel's end
- * decide a held tail as it stands. Every other packet (names of a
- * listing, a status's message) is masked on its own. Packets go out in the order the server sent them.
+ * later has the rest hidden too). An end of file where the held data stops, or the end of the file as a stat of
+ * it told (sftp get stats first), decides a held tail as it stands. A read elsewhere in the file, an end of file
+ * or error elsewhere, the handle's close or the channel's end send it starred so: the client may read what follows
+ * on its own (a stream of its own, or another handle's), and it must not complete digits shown in clear. A stream
+ * that begins past the file's start has the digits of its first run starred, for the same reason backwards.
+ * Every other packet (names of a listing, a status's message) is masked on its own. Packets go out in the order
+ * the server sent them.
  */
 import { MaskError } from '../errors.js';
-import { StreamMasker } from '../mask/stream-masker.js';
+import { starDigits, StreamMasker } from '../mask/stream-masker.js';
 import type { StreamMaskerOptions } from '../mask/stream-masker.js';
 import { SftpAudit } from './sftp-audit.js';
 import type { SftpFailure } from './sftp-audit.js';
@@ -29,8 +32,11 @@ export const RELEASE_MS = 50;
 /** A packet on its way out: `fill` is where the masked data goes next, up to `end`; ready when they meet. */
 interface Pending { bytes: Buffer; fill: number; end: number; start: number }
 
-/** The data of one handle's reads seen so far: a stream masker, and where in the file the next contiguous read starts. */
-interface HandleStream { masker: StreamMasker; next: number; waiting: Pending[] }
+/**
+ * The data of one handle's reads seen so far: a stream masker, and where in the file the next contiguous read
+ * starts. `lead`: the stream began past the file's start and its first digit run is not over yet.
+ */
+interface HandleStream { masker: StreamMasker; next: number; waiting: Pending[]; lead: boolean }
 
 export class SftpOutput {
   readonly #audit: SftpAudit;
@@ -62,7 +68,8 @@ export class SftpOutput {
     this.#audit.serverPackets(chunk, (p) => {
       if (p.failure) failures.push(p.failure);
       if (p.data) { this.#data(p.bytes, p.data); return; }
-      if (p.readEnded) this.#decide(p.readEnded);
+      // An end of file right where the held data stops ends it; any other answer is a read elsewhere.
+      if (p.readEnded) this.#decide(p.readEnded.handle, p.readEnded.eof && this.#streams.get(p.readEnded.handle)?.next === p.readEnded.offset);
       this.#otherOut = [];
       this.#other.write(p.bytes);
       this.#other.flush();
@@ -75,11 +82,11 @@ export class SftpOutput {
     return failures;
   }
 
-  /** The channel ends: every held tail is decided as it stands and sent. */
+  /** The channel ends: every held tail is sent, its undecided digits starred (the file may go on). */
   end(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const handle of [...this.#streams.keys()]) this.#decide(handle);
+    for (const handle of [...this.#streams.keys()]) this.#decide(handle, false);
     this.#drain();
   }
 
@@ -128,15 +135,15 @@ export class SftpOutput {
   }
 
   #closed(): void {
-    for (const handle of [...this.#streams.keys()]) if (!this.#audit.isOpen(handle)) this.#decide(handle);
+    for (const handle of [...this.#streams.keys()]) if (!this.#audit.isOpen(handle)) this.#decide(handle, false);
   }
 
   #data(bytes: Buffer, d: { handle: string; offset: number; start: number; length: number; size?: number }): void {
     let s = this.#streams.get(d.handle);
-    // Read elsewhere in the file: what was held is not continued by this.
-    if (s && s.next !== d.offset) { this.#decide(d.handle); s = undefined; }
+    // Read elsewhere in the file: what was held is not continued by this, nor seen with it.
+    if (s && s.next !== d.offset) { this.#decide(d.handle, false); s = undefined; }
     if (!s) {
-      const fresh: HandleStream = { masker: new StreamMasker((b) => this.#fill(fresh, b), this.#opts), next: d.offset, waiting: [] };
+      const fresh: HandleStream = { masker: new StreamMasker((b) => this.#fill(fresh, b), this.#opts), next: d.offset, waiting: [], lead: d.offset > 0 };
       s = fresh;
       this.#streams.set(d.handle, s);
     }
@@ -147,11 +154,19 @@ export class SftpOutput {
     s.next = d.offset + d.length;
     s.masker.write(bytes.subarray(d.start, d.start + d.length));
     // The end of the file as a stat told it: nothing follows there.
-    if (d.size !== undefined && s.next >= d.size) this.#decide(d.handle);
+    if (d.size !== undefined && s.next >= d.size) this.#decide(d.handle, true);
   }
 
-  /** Masked data of a handle's stream, in order, into the packets that carry it. */
+  /**
+   * Masked data of a handle's stream, in order, into the packets that carry it. A stream that begins past the
+   * file's start may begin inside a card number whose first digits it never saw (a client reading backwards, or
+   * on a second handle, or after a read elsewhere): the digits of its leading run are all starred.
+   */
   #fill(s: HandleStream, b: Uint8Array): void {
+    if (s.lead) {
+      b = new Uint8Array(b);
+      s.lead = starDigits(b, true) === b.length;
+    }
     let at = 0;
     while (at < b.length) {
       const p = s.waiting[0];
@@ -164,11 +179,18 @@ export class SftpOutput {
     }
   }
 
-  #decide(handle: string): void {
+  /**
+   * A handle's stream ends: its held tail is sent. `atEnd`: the file ends there (an end of file where it stops,
+   * or the size a stat told), so the tail is decided as it stands; otherwise the file may go on past it, and
+   * what follows may be read on its own (a read elsewhere, another handle, another channel): its digits after
+   * the run's sixth are starred.
+   */
+  #decide(handle: string, atEnd: boolean): void {
     const s = this.#streams.get(handle);
     if (!s) return;
     this.#streams.delete(handle);
-    s.masker.flush();
+    if (atEnd) s.masker.flush();
+    else s.masker.releaseStarred();
     if (s.waiting.length > 0) throw new MaskError('masking changed the length of sftp read data');
   }
 

@@ -34,6 +34,7 @@ import { tempDir } from '../harness/cli.js';
 import { sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
+import { within } from '../harness/within.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the sftp masking tests: ${skip}\n`);
@@ -137,13 +138,6 @@ function differences(orig: Buffer, got: Buffer, cards: Placed[], expected: (p: P
   }
   outside(orig.length);
   return out;
-}
-
-/** `p`, or a rejection naming `what` once `ms` have passed: a hang fails the test instead of timing it out. */
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let t: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s (hung)`)), ms); });
-  return Promise.race([p, late]).finally(() => clearTimeout(t));
 }
 
 describe.skipIf(Boolean(skip))('sftp output whose end could be part of a card number, and card numbers across read replies (real sshd, OpenSSH sftp, ssh2 sftp)', () => {
