@@ -91,8 +91,8 @@ export class SftpOutput {
   }
 
   /**
-   * A closed handle's data ends where it stands: what is held of it is decided and sent. A held answer whose
-   * continuation the client has not asked for would wait for good: it goes after RELEASE_MS.
+   * A closed handle's stream ends: what is held of it is sent, its undecided digits starred (#decide). A held
+   * answer whose continuation the client has not asked for would wait for good: it goes after RELEASE_MS.
    */
   #arm(): void {
     if (this.#timer) clearTimeout(this.#timer);
