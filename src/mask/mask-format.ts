@@ -8,6 +8,7 @@
  * - `null`: only meaningful for column rules (the whole value becomes SQL NULL); on free text it acts as `full`.
  */
 import { createHmac } from 'node:crypto';
+import { findPans } from './pan-detector.js';
 import type { PanSpan } from './pan-detector.js';
 
 export const MASK_FORMATS = ['last4', 'first6last4', 'full', 'hmac', 'null'] as const;
@@ -22,9 +23,21 @@ export interface MaskStyle {
 const STAR = 0x2a;
 const HMAC_PREFIX = 'pan:hmac:';
 
-/** The HMAC token for a digit string (separators removed): `pan:hmac:<16 hex>`. */
+/**
+ * The HMAC token for a digit string (separators removed): `pan:hmac:<16 hex>`, the digest's first 16 hex
+ * characters — unless they read as a card number themselves (13 or more decimal digits in a row that pass Luhn:
+ * `pan:hmac:d599044016062098`, about one token in 2,000): then the first 16 in a row of the digest that do not
+ * are used instead, the same for the same number. Every other token is as it always was.
+ */
 export function hmacToken(key: Uint8Array, digits: string): string {
-  return HMAC_PREFIX + createHmac('sha256', key).update(digits, 'latin1').digest('hex').slice(0, 16);
+  const hex = createHmac('sha256', key).update(digits, 'latin1').digest('hex');
+  for (let at = 0; at + 16 <= hex.length; at++) {
+    const t = HMAC_PREFIX + hex.slice(at, at + 16);
+    // Another window: also not a run of digits as long as a card number's, Luhn or not.
+    if (findPans(Buffer.from(t, 'latin1'), { anyLuhn: true }).length === 0 && (at === 0 || !/[0-9]{13}/.test(t))) return t;
+  }
+  // 49 windows of a SHA-256 digest that each read as a card number: not seen in practice; a letter breaks the run.
+  return `${HMAC_PREFIX}${hex.slice(0, 6)}x${hex.slice(7, 16)}`;
 }
 
 /** Number of leading and trailing digits a star format keeps visible. */
