@@ -177,13 +177,6 @@ export class SftpAudit {
     return ops;
   }
 
-  /** Server → client bytes; returns the audited operations the server refused. */
-  fromServer(chunk: Buffer): SftpFailure[] {
-    const out: SftpFailure[] = [];
-    this.serverPackets(chunk, (p) => { if (p.failure) out.push(p.failure); });
-    return out;
-  }
-
   /** Server → client bytes, cut into whole packets (an unfinished one is kept for the next chunk), each read. */
   serverPackets(chunk: Buffer, each: (p: ServerPacket) => void): void {
     this.#down.push(chunk, (bytes) => each({ bytes, ...this.#reply(new Reader(bytes)) }));

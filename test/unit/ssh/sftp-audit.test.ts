@@ -4,11 +4,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HANDLE_SHOWN, MAX_TRACKED, SftpAudit, SftpLimitError } from '../../../src/ssh/sftp-audit.js';
+import type { SftpFailure } from '../../../src/ssh/sftp-audit.js';
 import { packet, str, u32 } from '../../harness/sftp-bytes.js';
 
 const open = (id: number, path: string) => packet(3, u32(id), str(path), u32(1), u32(0));
 const remove = (id: number, path: string) => packet(13, u32(id), str(path));
 const status = (id: number, code: number, message: string) => packet(101, u32(id), u32(code), str(message), str(''));
+/** Server → client bytes through `a`: the audited operations the server refused. */
+function fromServer(a: SftpAudit, chunk: Buffer): SftpFailure[] {
+  const out: SftpFailure[] = [];
+  a.serverPackets(chunk, (p) => { if (p.failure) out.push(p.failure); });
+  return out;
+}
 
 describe('SftpAudit', () => {
   it('reads a large packet cut into tiny chunks in linear time', () => {
@@ -35,7 +42,7 @@ describe('SftpAudit', () => {
     // `chmod 4755` on an open handle (sftp put -p, or any client) went unrecorded: only SETSTAT by path was read.
     const a = new SftpAudit();
     a.fromClient(packet(3, u32(1), str('/srv/bin/tool'), u32(0x1a), u32(0)));
-    a.fromServer(packet(102, u32(1), str('h1')));
+    fromServer(a, packet(102, u32(1), str('h1')));
     const fsetstat = packet(10, u32(2), str('h1'), u32(0x04), u32(0o4755));
     expect(a.fromClient(fsetstat)).toEqual([{ op: 'setstat', path: '/srv/bin/tool' }]);
   });
@@ -49,7 +56,7 @@ describe('SftpAudit', () => {
     // A long handle is shown by its first HANDLE_SHOWN bytes; the server's refusal is recorded without a path.
     const [op] = a.fromClient(packet(4, u32(5), str('h'.repeat(1000))));
     expect(op).toEqual({ op: 'close', handle: `${'68'.repeat(HANDLE_SHOWN)}…`, unknown_handle: true });
-    expect(a.fromServer(status(5, 4, 'Invalid handle'))).toEqual([{ op: 'close', status: 4, message: 'Invalid handle' }]);
+    expect(fromServer(a, status(5, 4, 'Invalid handle'))).toEqual([{ op: 'close', status: 4, message: 'Invalid handle' }]);
   });
 
   it('records a read or write through a handle it never saw opened, with its length', () => {
@@ -62,7 +69,7 @@ describe('SftpAudit', () => {
     ]);
     expect(a.fromClient(packet(5, u32(3), str('zz'), u32(0), u32(0), u32(32768)))).toEqual([{ op: 'read', handle: '7a7a', length: 32768, unknown_handle: true }]);
     // The server's refusal is recorded; the open's answer still names its handle.
-    expect(a.fromServer(Buffer.concat([packet(102, u32(1), str('\u0000\u0000\u0000\u0000')), status(2, 4, 'Failure'), status(3, 4, 'Invalid handle')]))).toEqual([
+    expect(fromServer(a, Buffer.concat([packet(102, u32(1), str('\u0000\u0000\u0000\u0000')), status(2, 4, 'Failure'), status(3, 4, 'Invalid handle')]))).toEqual([
       { op: 'write', status: 4, message: 'Failure' }, { op: 'read', status: 4, message: 'Invalid handle' },
     ]);
   });
@@ -72,7 +79,7 @@ describe('SftpAudit', () => {
     const a = new SftpAudit();
     for (let i = 0; i < MAX_TRACKED; i++) {
       a.fromClient(open(i, `/f/${i}`));
-      a.fromServer(packet(102, u32(i), str(`h${i}`)));
+      fromServer(a, packet(102, u32(i), str(`h${i}`)));
     }
     expect(() => a.fromClient(open(MAX_TRACKED, '/f/last'))).toThrow(SftpLimitError);
     const b = new SftpAudit();
@@ -80,7 +87,7 @@ describe('SftpAudit', () => {
     expect(() => b.fromClient(remove(MAX_TRACKED, '/f/last'))).toThrow(SftpLimitError);
     // Answered, they are no longer counted.
     const c = new SftpAudit();
-    for (let i = 0; i < MAX_TRACKED * 2; i++) { c.fromClient(remove(i, `/f/${i}`)); c.fromServer(status(i, 0, '')); }
+    for (let i = 0; i < MAX_TRACKED * 2; i++) { c.fromClient(remove(i, `/f/${i}`)); fromServer(c, status(i, 0, '')); }
   });
 
   it('pairs answers with requests it does not record: a stat under an open\'s reused id leaves the open\'s handle known', () => {
@@ -88,7 +95,7 @@ describe('SftpAudit', () => {
     // written through it uncounted.
     const a = new SftpAudit();
     a.fromClient(Buffer.concat([packet(17, u32(5), str('/etc/passwd')), open(5, '/data/out')]));
-    a.fromServer(Buffer.concat([packet(105, u32(5), u32(0)), packet(102, u32(5), str('h1'))]));
+    fromServer(a, Buffer.concat([packet(105, u32(5), u32(0)), packet(102, u32(5), str('h1'))]));
     a.fromClient(packet(6, u32(6), str('h1'), u32(0), u32(0), str('x'.repeat(100))));
     expect(a.fromClient(packet(4, u32(7), str('h1')))).toEqual([{ op: 'close', path: '/data/out', read: 0, written: 100 }]);
   });
@@ -96,10 +103,10 @@ describe('SftpAudit', () => {
   it('counts reads answered through a handle, and says how many were still asked when it was closed', () => {
     const a = new SftpAudit();
     a.fromClient(open(1, '/data/cards'));
-    a.fromServer(packet(102, u32(1), str('h1')));
+    fromServer(a, packet(102, u32(1), str('h1')));
     const read = (id: number, len: number) => packet(5, u32(id), str('h1'), u32(0), u32(0), u32(len));
     a.fromClient(Buffer.concat([read(2, 32768), read(3, 32768), read(4, 32768)]));
-    a.fromServer(packet(103, u32(2), str('d'.repeat(32768))));
+    fromServer(a, packet(103, u32(2), str('d'.repeat(32768))));
     // Closed with two reads unanswered: their data still reaches the client, after the close's record.
     expect(a.fromClient(packet(4, u32(5), str('h1')))).toEqual([{ op: 'close', path: '/data/cards', read: 32768, written: 0, read_pending: 65536 }]);
   });
@@ -108,10 +115,10 @@ describe('SftpAudit', () => {
     // The server-side copy of one open file into another went unrecorded.
     const a = new SftpAudit();
     a.fromClient(Buffer.concat([open(1, '/data/cards.csv'), open(2, '/tmp/out.csv')]));
-    a.fromServer(Buffer.concat([packet(102, u32(1), str('h1')), packet(102, u32(2), str('h2'))]));
+    fromServer(a, Buffer.concat([packet(102, u32(1), str('h1')), packet(102, u32(2), str('h2'))]));
     const copy = (id: number, from: string, to: string) => packet(200, u32(id), str('copy-data'), str(from), u32(0), u32(0), u32(1), u32(5), str(to), u32(0), u32(0));
     expect(a.fromClient(copy(3, 'h1', 'h2'))).toEqual([{ op: 'copy', path: '/data/cards.csv', to: '/tmp/out.csv', length: 2 ** 32 + 5 }]);
-    expect(a.fromServer(status(3, 4, 'Failure'))).toEqual([{ op: 'copy', path: '/data/cards.csv', status: 4, message: 'Failure' }]);
+    expect(fromServer(a, status(3, 4, 'Failure'))).toEqual([{ op: 'copy', path: '/data/cards.csv', status: 4, message: 'Failure' }]);
     expect(a.fromClient(copy(4, 'h1', 'zz'))).toEqual([{ op: 'copy', path: '/data/cards.csv', to_handle: '7a7a', length: 2 ** 32 + 5, unknown_handle: true }]);
   });
 
@@ -120,7 +127,7 @@ describe('SftpAudit', () => {
     // remove of /data/b was refused while it had succeeded.
     const a = new SftpAudit();
     a.fromClient(Buffer.concat([open(1, '/data/a'), remove(1, '/data/b')]));
-    expect(a.fromServer(Buffer.concat([status(1, 2, 'No such file'), status(1, 0, 'Success')]))).toEqual([
+    expect(fromServer(a, Buffer.concat([status(1, 2, 'No such file'), status(1, 0, 'Success')]))).toEqual([
       { op: 'open', path: '/data/a', status: 2, message: 'No such file' },
     ]);
   });
