@@ -10,8 +10,11 @@
  * transaction at c=8, steadier than TPS when something else shares the cores): `peak_rss_mb` over the whole run, and `large_result_rss_mb` while the large
  * results stream (VmHWM reset before each: what the issue's "RSS under 150 MB whatever the size" is about;
  * pgbench's eight busy sessions before it grow V8's young generation to its 16 MB semi-spaces). PgBouncer (session mode) is included when the `pgbouncer` binary is
- * installed. `os-nohooks` (recording without policy and masking, which no pcigate command runs) is only
- * measured when named in --only, to see what the hooks cost; it is never in the ratios.
+ * installed. `os-nohooks` (recording without policy and masking) and `unrecorded` (the proxy without recording
+ * or hooks), which no pcigate command runs, are only measured when named in --only, to see what each layer
+ * costs; they are never in the goals' ratios. Named together with relay and os
+ * (`--only=relay,unrecorded,os-nohooks,os`), the proxy's CPU per transaction is split layer by layer
+ * (`cpu_us_per_tx_layers_*`: relay floor, proxy, recording, hooks).
  *
  *   npm run build && node dist/bench/pg/run.js [seconds=20] [rounds=2] [rows=5000000] [--only=direct,os,…]
  *
@@ -78,7 +81,10 @@ function resetPeakRss(pid: number): void {
 
 interface Proxy { port: number; password: string; child: ChildProcess }
 
-async function startProxy(mode: 'relay' | 'fsync' | 'os' | 'os-nohooks', pg: { host: string; port: number; database: string; superuser: string; password: string }): Promise<Proxy> {
+/** Modes no pcigate command runs (bench/pg/serve.ts), measured only when named in --only and never in the goals' ratios. */
+const PARTIAL: ReadonlySet<string> = new Set(['os-nohooks', 'unrecorded']);
+
+async function startProxy(mode: 'relay' | 'fsync' | 'os' | 'os-nohooks' | 'unrecorded', pg: { host: string; port: number; database: string; superuser: string; password: string }): Promise<Proxy> {
   const serve = fileURLToPath(new URL('./serve.js', import.meta.url));
   const child = spawn(process.execPath, [serve, mode, pg.host, String(pg.port), pg.database, pg.superuser, pg.password], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
@@ -113,8 +119,8 @@ try {
     if (bouncer) paths.pgbouncer = env(bouncer.port, 'unused');
     else process.stderr.write('pgbouncer is not installed: skipped (apt-get install -y pgbouncer)\n');
   }
-  for (const mode of ['relay', 'fsync', 'os', 'os-nohooks'] as const) {
-    if (!want(mode) || (mode === 'os-nohooks' && !only?.includes(mode))) continue;
+  for (const mode of ['relay', 'fsync', 'os', 'os-nohooks', 'unrecorded'] as const) {
+    if (!want(mode) || (PARTIAL.has(mode) && !only?.includes(mode))) continue;
     const p = await startProxy(mode, pg);
     proxies.set(mode, p);
     paths[mode] = env(p.port, p.password);
@@ -206,6 +212,19 @@ try {
     pgbouncer_vs_direct_c8_simple: ratio('pgbouncer', 'direct', 'tps_c8_simple'),
     relay_added_latency_c1_us: summary.relay && summary.direct ? Math.round((summary.relay.latency_c1_ms! - summary.direct.latency_c1_ms!) * 1000) : null,
   };
+  // Where the proxy's CPU per transaction goes, layer by layer, when every layer was measured in this run
+  // (`--only=relay,unrecorded,os-nohooks,os`): the relay's floor; pcigate's proxy (framing, the prepared
+  // mirror, statement tracking) without recording; recording (the audit records and transcripts); the
+  // policy, masking and limit hooks. Differences of means, so a layer's figure carries the noise of two.
+  const layers = ['relay', 'unrecorded', 'os-nohooks', 'os'];
+  if (layers.every((m) => summary[m])) {
+    for (const test of ['simple', 'prepared']) {
+      const cpu = layers.map((m) => summary[m]![`cpu_us_per_tx_${test}`]!);
+      ratios[`cpu_us_per_tx_layers_${test}`] = {
+        relay_floor: r3(cpu[0]!), proxy: r3(cpu[1]! - cpu[0]!), recording: r3(cpu[2]! - cpu[1]!), hooks: r3(cpu[3]! - cpu[2]!), total_os: r3(cpu[3]!),
+      };
+    }
+  }
   const goals = { vs_relay_c8: 0.95, vs_pgbouncer_c8: 0.75, added_latency_c1_us: 40, vs_direct_large: 0.95, large_result_rss_mb: 150 };
   process.stdout.write(`${JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, rows: ROWS, clients: CLIENTS, summary, ratios, goals }, null, 2)}\n`);
   const cols = Object.keys(summary);
