@@ -12,6 +12,14 @@
  *   caller decides how to encode it (usually as a string).
  */
 export function canonicalize(value: unknown): string {
+  return typeof value === 'object' && value !== null ? composite(value) : primitive(value);
+}
+
+/**
+ * A member's or element's value. Primitives are written here, without a call per value through canonicalize
+ * (this runs for every member of every audit record on the append path); objects and arrays go to composite.
+ */
+function primitive(value: unknown): string {
   switch (typeof value) {
     case 'string':
       // The plain surrogate test is a fast pre-check; the pairing test runs only on strings that have one.
@@ -19,38 +27,42 @@ export function canonicalize(value: unknown): string {
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`canonical JSON: ${value} is not a JSON number`);
-      return JSON.stringify(value);
+      // ECMAScript's Number::toString, as JSON.stringify writes it (-0 too: "0").
+      return `${value}`;
     case 'boolean':
       return value ? 'true' : 'false';
-    case 'object': {
-      if (value === null) return 'null';
-      // Loops rather than map/filter/join: this runs for every audit record on the append path.
-      if (Array.isArray(value)) {
-        let out = '[';
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) out += ',';
-          const v: unknown = value[i];
-          out += v === undefined ? 'null' : canonicalize(v);
-        }
-        return `${out}]`;
-      }
-      const obj = value as Record<string, unknown>;
-      if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return canonicalize((obj as { toJSON(): unknown }).toJSON());
-      const keys = sortedKeys(Object.keys(obj));
-      let out = '{';
-      let first = true;
-      for (const k of keys) {
-        const v = obj[k];
-        if (v === undefined) continue;
-        out += first ? '' : ',';
-        first = false;
-        out += `${quotedKey(k)}:${canonicalize(v)}`;
-      }
-      return `${out}}`;
-    }
+    case 'object':
+      return value === null ? 'null' : composite(value);
     default:
       throw new TypeError(`canonical JSON: cannot encode a ${typeof value}`);
   }
+}
+
+/** An array or an object (not null). Loops rather than map/filter/join, strings appended piece by piece. */
+function composite(value: object): string {
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      const v: unknown = value[i];
+      out += v === undefined ? 'null' : primitive(v);
+    }
+    return `${out}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return canonicalize((obj as { toJSON(): unknown }).toJSON());
+  const keys = sortedKeys(Object.keys(obj));
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = obj[k];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += quotedKey(k);
+    out += ':';
+    out += primitive(v);
+  }
+  return `${out}}`;
 }
 
 /**
@@ -86,7 +98,7 @@ const KEY_CACHE = new Map<string, string>();
 function quotedKey(k: string): string {
   let q = KEY_CACHE.get(k);
   if (q === undefined) {
-    q = canonicalize(k);
+    q = primitive(k);
     if (KEY_CACHE.size >= 4096) KEY_CACHE.clear();
     KEY_CACHE.set(k, q);
   }

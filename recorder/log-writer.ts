@@ -31,7 +31,7 @@ import { initKeys, isInitialised, loadKeys, rotateKeys } from './keys.js';
 import type { KeyState } from './keys.js';
 import { acquireLogLock, ownPid } from './log-lock.js';
 import type { LogLock } from './log-lock.js';
-import { LeafLines } from './merkle.js';
+import { LeafLines, LineArena } from './merkle.js';
 import type { MerkleAccumulator } from './merkle.js';
 import { scanLog, segmentName } from './segment-scan.js';
 import type { PrevSegment, Recovered } from './segment-scan.js';
@@ -293,6 +293,8 @@ class AuditLogWriter implements AuditLog {
 
   /** How many sessions had records in the batch last taken (commitDelay). */
   private lastBatchSessions = 0;
+  /** Where batches are encoded (one at a time: writeBatch runs in flushLoop only). */
+  private readonly arena = new LineArena();
 
   /**
    * `fsync` mode's commit delay (PostgreSQL's commit_delay with commit_siblings, adapted). When the last
@@ -334,7 +336,7 @@ class AuditLogWriter implements AuditLog {
     const leaves: Buffer[] = [];
     const types: string[] = [];
     const done: Array<{ p: Pending; seq: number; leaf: string }> = [];
-    const lines = new LeafLines();
+    const lines = new LeafLines(this.arena);
     const add = (ev: AuditEvent): string => {
       const leaf = lines.add(recordLine(ev, origin, seq, ts, prevHex));
       leaves.push(leaf);

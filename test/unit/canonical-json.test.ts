@@ -37,6 +37,18 @@ describe('canonicalize (RFC 8785)', () => {
     expect(() => canonicalize(Infinity)).toThrow(/not a JSON number/);
     expect(() => canonicalize('\ud800x')).toThrow(/lone surrogate/);
     expect(() => canonicalize(1n)).toThrow(/bigint/);
+    // Inside objects and arrays too, at any depth (JSON.stringify would drop them or write null silently).
+    expect(() => canonicalize({ a: { b: [1, () => 0] } })).toThrow(/cannot encode a function/);
+    expect(() => canonicalize({ a: Symbol('s') })).toThrow(/cannot encode a symbol/);
+    expect(() => canonicalize([{ n: 2n }])).toThrow(/cannot encode a bigint/);
+    expect(() => canonicalize({ a: [NaN] })).toThrow(/not a JSON number/);
+    expect(() => canonicalize({ a: { b: '\udc00' } })).toThrow(/lone surrogate/);
+  });
+
+  it('writes nested values as the generic rules do, at every depth', () => {
+    const value = { z: [{ y: -0, x: [true, null, 'é\u0001'] }, [], {}], a: { c: 1.5e-7, b: false }, m: [[undefined]] };
+    expect(canonicalize(value)).toBe('{"a":{"b":false,"c":1.5e-7},"m":[[null]],"z":[{"x":[true,null,"é\\u0001"],"y":0},[],{}]}');
+    expect(canonicalize({ d: new Date(0), b: Buffer.from('hi') })).toBe('{"b":{"data":[104,105],"type":"Buffer"},"d":"1970-01-01T00:00:00.000Z"}');
   });
 
   it('drops undefined members and is stable under key order', () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  EMPTY_ROOT, LeafLines, MerkleAccumulator, consistencyProof, inclusionProof, leafHash, nodeHash, rootOf,
+  EMPTY_ROOT, LeafLines, LineArena, MerkleAccumulator, consistencyProof, inclusionProof, leafHash, nodeHash, rootOf,
   verifyConsistency, verifyInclusion,
 } from '../../../recorder/merkle.js';
 
@@ -64,6 +64,21 @@ describe('merkle (RFC 6962 §2.1)', () => {
       expect(batch.bytes().equals(Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8'))).toBe(true);
     }
     expect(new LeafLines().bytes().length).toBe(0);
+    // Batches one after another in one arena (the writer's): each batch's bytes stay as written while later
+    // batches are encoded after them (the unsynced tail rewrites them after a failed fdatasync), a batch that
+    // outgrows the slab moves out of it, one never taken leaves its room to the next, and a used-up slab is
+    // replaced. A slab of 20 KiB: the third batch below no longer fits the first.
+    const arena = new LineArena(20 * 1024);
+    const kept: Array<[Buffer, string]> = [];
+    const batches = [['a', 'bb'], ['{"x":"ü"}'], ['y'.repeat(3000), 'z'], ['w'.repeat(30_000)], [], ['€€', 'q']];
+    for (const [k, ls] of batches.entries()) {
+      if (k === 1) new LeafLines(arena).add('never taken');
+      const batch = new LeafLines(arena);
+      for (const line of ls) expect(batch.add(line).equals(sha(Buffer.from([0]), Buffer.from(line, 'utf8')))).toBe(true);
+      const text = ls.map((l) => `${l}\n`).join('');
+      kept.push([batch.bytes(), text]);
+      for (const [b, t] of kept) expect(b.toString('utf8')).toBe(t);
+    }
     expect(nodeHash(Buffer.alloc(3, 1), Buffer.alloc(40, 2)).equals(sha(Buffer.from([1]), Buffer.alloc(3, 1), Buffer.alloc(40, 2)))).toBe(true);
   });
 
