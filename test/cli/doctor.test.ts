@@ -10,21 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../harness/cli.js';
 import { startOidcProvider, type OidcHarness } from '../harness/oidc.js';
 import { freePort, PG_USERS, startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { sshdAvailable, startSshd, type Sshd } from '../harness/sshd.js';
+import { sshConnectionYaml, sshdAvailable, startSshd, type Sshd } from '../harness/sshd.js';
 
 interface Check { id: string; status: 'ok' | 'warn' | 'fail'; message: string; hint?: string }
 
 let pg: PostgresServer;
 let idp: OidcHarness;
 let sshd: Sshd | undefined;
-let keyFile = '';
+let keyDir = '';
 
 beforeAll(async () => {
   [pg, idp, sshd] = await Promise.all([startPostgres(), startOidcProvider(), sshdAvailable() ? undefined : startSshd()]);
-  if (sshd) {
-    keyFile = path.join(tempDir('pcigate-doctor-key-'), 'broker_ed25519');
-    writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
-  }
+  if (sshd) keyDir = tempDir('pcigate-doctor-key-');
 }, 120_000);
 
 afterAll(async () => {
@@ -33,9 +30,7 @@ afterAll(async () => {
 
 /** An ssh connection to the harness sshd pinned to `hostKey` (none when sshd is not installed). */
 function sshConn(name: string, hostKey: string): string[] {
-  if (!sshd) return [];
-  return [`  ${name}:`, '    kind: ssh', `    host: ${sshd.host}`, `    port: ${sshd.port}`, `    user: ${sshd.user}`,
-    `    private_key: file:${keyFile}`, `    host_key: "${hostKey}"`, '    connect_timeout: 5s'];
+  return sshd ? sshConnectionYaml(sshd, keyDir, name, { hostKey, extra: ['connect_timeout: 5s'] }) : [];
 }
 
 function setup(yaml: string): { dir: string; config: string; home: string } {

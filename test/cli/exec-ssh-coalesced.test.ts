@@ -10,8 +10,8 @@ import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable, type Sshd } from '../harness/sshd.js';
-import { readLog } from '../integration/pg-proxy-setup.js';
+import { readLog } from '../harness/audit-records.js';
+import { sshConnectionYaml, startSshd, sshdAvailable, type Sshd } from '../harness/sshd.js';
 
 const skip = sshdAvailable();
 
@@ -50,21 +50,11 @@ describe.skipIf(Boolean(skip))('pcigate exec (ssh) when the reply, output, exit 
     relay = await coalescingRelay(sshd.port);
     const dir = tempDir('pcigate-exec-coalesced-');
     config = path.join(dir, 'pcigate.yaml');
-    const keyFile = path.join(dir, 'ssh_key');
-    writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
     writeFileSync(config, [
       'identity:',
       '  allow_local: true',
       'connections:',
-      '  test-ssh:',
-      '    kind: ssh',
-      `    host: ${sshd.host}`,
-      `    port: ${relay.port}`,
-      `    user: ${sshd.user}`,
-      `    private_key: file:${keyFile}`,
-      `    host_key: "${sshd.hostKeyFingerprint}"`,
-      '    allow:',
-      '      exec: { allow: ["sh -c *", "echo *"] }',
+      ...sshConnectionYaml(sshd, dir, 'test-ssh', { port: relay.port, extra: ['allow:', '  exec: { allow: ["sh -c *", "echo *"] }'] }),
       '',
     ].join('\n'), { mode: 0o600 });
   }, 60_000);

@@ -12,8 +12,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
 import { connectionYaml, freePort, startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { startSshd, sshdAvailable, type Sshd } from '../harness/sshd.js';
-import { readLog, run, until } from '../integration/pg-proxy-setup.js';
+import { readLog } from '../harness/audit-records.js';
+import { sshConnectionYaml, startSshd, sshdAvailable, type Sshd } from '../harness/sshd.js';
+import { run, until } from '../integration/pg-proxy-setup.js';
 
 const OS_USER = os.userInfo().username;
 const noSshd = sshdAvailable();
@@ -33,24 +34,12 @@ beforeAll(async () => {
   if (!noSshd) sshd = await startSshd();
   dir = tempDir('pcigate-exec-');
   config = path.join(dir, 'pcigate.yaml');
-  const keyFile = path.join(dir, 'ssh_key');
-  if (sshd) writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
   writeFileSync(config, [
     'identity:',
     '  allow_local: true',
     'connections:',
     ...connectionYaml(server),
-    ...(sshd ? [
-      '  test-ssh:',
-      '    kind: ssh',
-      `    host: ${sshd.host}`,
-      `    port: ${sshd.port}`,
-      `    user: ${sshd.user}`,
-      `    private_key: file:${keyFile}`,
-      `    host_key: "${sshd.hostKeyFingerprint}"`,
-      '    allow:',
-      '      exec: { allow: ["sh -c *", "echo *"], deny: ["rm *"] }',
-    ] : []),
+    ...(sshd ? sshConnectionYaml(sshd, dir, 'test-ssh', { extra: ['allow:', '  exec: { allow: ["sh -c *", "echo *"], deny: ["rm *"] }'] }) : []),
     'policy:',
     '  roles:',
     `    ci: { subjects: [${OS_USER}] }`,

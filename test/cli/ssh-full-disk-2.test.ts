@@ -9,31 +9,28 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenSsh, runCli, sshClientArgs, sshClientEnv, sshThrough, tempDir } from '../harness/cli.js';
+import { runCli, sshClientArgs, sshClientEnv } from '../harness/cli.js';
 import type { SshListener } from '../harness/cli.js';
-import { startSshd, sshdAvailable, writeSshConfig } from '../harness/sshd.js';
+import { startSshdForListen, sshdAvailable } from '../harness/sshd.js';
 import { fill, mountTmpfs, unmountAll } from '../harness/tmpfs.js';
-import { readLog, until } from '../integration/pg-proxy-setup.js';
-import type { Sshd } from '../harness/sshd.js';
+import { readLog } from '../harness/audit-records.js';
+import { until } from '../integration/pg-proxy-setup.js';
+import type { SshdForListen } from '../harness/sshd.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the SSH full-disk tests: ${skip}\n`);
 
-let sshd: Sshd;
-let dir: string;
-let config: string;
-
-const listen = (home: string) => listenSsh({ config, home, scratch: dir });
+let s: SshdForListen;
 
 async function ssh(l: SshListener, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const r = await sshThrough(l, dir, args);
+  const r = await s.ssh(l, args);
   return { ...r, stdout: r.stdout.toString() };
 }
 
 /** A connection kept open (OpenSSH connection sharing): one pcigate session; its commands run as `shared`. */
 async function master(l: SshListener, home: string, name: string) {
-  const ctl = path.join(dir, `ctl-${name}-${process.pid}`);
-  const child = spawn('ssh', [...sshClientArgs(l), '-M', '-S', ctl, '-N', 'pcigate@127.0.0.1'], { env: sshClientEnv(l, dir), stdio: 'ignore' });
+  const ctl = path.join(s.dir, `ctl-${name}-${process.pid}`);
+  const child = spawn('ssh', [...sshClientArgs(l), '-M', '-S', ctl, '-N', 'pcigate@127.0.0.1'], { env: sshClientEnv(l, s.dir), stdio: 'ignore' });
   const before = readLog(home).filter((x) => x.type === 'session.start').length;
   await until(() => existsSync(ctl), 15_000);
   await until(() => readLog(home).filter((x) => x.type === 'session.start').length > before, 15_000);
@@ -52,15 +49,12 @@ async function fillUntilRefused(mnt: string, m: Awaited<ReturnType<typeof master
 }
 
 beforeAll(async () => {
-  if (skip) return;
-  sshd = await startSshd();
-  dir = tempDir('pcigate-ssh-fulldisk2-');
-  config = writeSshConfig(sshd, dir, ['sh -c *', 'echo *']);
+  if (!skip) s = await startSshdForListen('pcigate-ssh-fulldisk2-', ['sh -c *', 'echo *']);
 }, 60_000);
 
 afterAll(async () => {
   unmountAll();
-  await sshd?.stop();
+  await s?.sshd.stop();
 });
 
 describe.skipIf(Boolean(skip))('SSH session.end on a full disk (pcigate connect --listen, real sshd)', () => {
@@ -68,7 +62,7 @@ describe.skipIf(Boolean(skip))('SSH session.end on a full disk (pcigate connect 
     const mnt = mkdtempSync(path.join(os.tmpdir(), 'pcigate-ssh-fulldisk2-mnt-'));
     mountTmpfs(mnt, '16m');
     const home = path.join(mnt, 'home');
-    const l = await listen(home);
+    const l = await s.listen(home);
     const a = await master(l, home, 'a');
     const b = await master(l, home, 'b');
     try {

@@ -14,34 +14,26 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenSsh, runCli, sshClientArgs, sshClientEnv, sshThrough, tempDir } from '../harness/cli.js';
-import type { SshListener, SshRun } from '../harness/cli.js';
-import { startSshd, sshdAvailable, writeSshConfig } from '../harness/sshd.js';
+import { runCli, sshClientArgs, sshClientEnv, tempDir } from '../harness/cli.js';
+import type { SshRun } from '../harness/cli.js';
+import { startSshdForListen, sshdAvailable } from '../harness/sshd.js';
 import { fill, mountTmpfs, unmountAll } from '../harness/tmpfs.js';
-import { readLog, until } from '../integration/pg-proxy-setup.js';
-import type { Sshd } from '../harness/sshd.js';
+import { readLog } from '../harness/audit-records.js';
+import { until } from '../integration/pg-proxy-setup.js';
+import type { SshdForListen } from '../harness/sshd.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the SSH full-disk tests: ${skip}\n`);
 
-let sshd: Sshd;
-let dir: string;
-let config: string;
-
-const listen = (home: string) => listenSsh({ config, home, scratch: dir });
-
-const ssh = (l: SshListener, args: string[]) => sshThrough(l, dir, args);
+let s: SshdForListen;
 
 beforeAll(async () => {
-  if (skip) return;
-  sshd = await startSshd();
-  dir = tempDir('pcigate-ssh-fulldisk-');
-  config = writeSshConfig(sshd, dir, ['sh -c *', 'echo *']);
+  if (!skip) s = await startSshdForListen('pcigate-ssh-fulldisk-', ['sh -c *', 'echo *']);
 }, 60_000);
 
 afterAll(async () => {
   unmountAll();
-  await sshd?.stop();
+  await s?.sshd.stop();
 });
 
 describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --listen, real sshd)', () => {
@@ -50,11 +42,11 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
     const recordings = path.join(home, 'recordings');
     mkdirSync(recordings, { mode: 0o700 });
     mountTmpfs(recordings, '1m');
-    const l = await listen(home);
+    const l = await s.listen(home);
     try {
-      expect((await ssh(l, ['pcigate@127.0.0.1', 'echo before'])).stdout.toString()).toBe('before\n');
+      expect((await s.ssh(l, ['pcigate@127.0.0.1', 'echo before'])).stdout.toString()).toBe('before\n');
       // 200 lines of 2 KB, one every 20 ms; the recordings' file system fills up after the first ones.
-      const running = ssh(l, ['pcigate@127.0.0.1', `sh -c 'i=0; while [ $i -lt 200 ]; do printf "line-%04d-%02000d\\n" $i 0; i=$((i+1)); sleep 0.02; done; exit 3'`]);
+      const running = s.ssh(l, ['pcigate@127.0.0.1', `sh -c 'i=0; while [ $i -lt 200 ]; do printf "line-%04d-%02000d\\n" $i 0; i=$((i+1)); sleep 0.02; done; exit 3'`]);
       await new Promise((r) => setTimeout(r, 600));
       const filler = fill(recordings);
       const r = await running;
@@ -74,7 +66,7 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
       const events = cast.toString('utf8').split('\n').slice(1).filter(Boolean).map((x) => JSON.parse(x) as [number, string, string]);
       expect(events.filter((e) => e[1] === 'o').map((e) => e[2]).join('')).toBe(r.stdout.toString('utf8'));
       // Space is back: the next command runs and is recorded.
-      expect((await ssh(l, ['pcigate@127.0.0.1', 'echo after'])).stdout.toString()).toBe('after\n');
+      expect((await s.ssh(l, ['pcigate@127.0.0.1', 'echo after'])).stdout.toString()).toBe('after\n');
       l.child.kill('SIGINT');
       expect(await l.exited).toBe(0);
     } finally {
@@ -89,14 +81,14 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
     mountTmpfs(mnt, '16m');
     const home = path.join(mnt, 'home');
     const ran = tempDir('pcigate-ssh-fulldisk-ran-');
-    const l = await listen(home);
+    const l = await s.listen(home);
     // One connection kept open (OpenSSH connection sharing): its later commands are channels of one pcigate session.
-    const ctl = path.join(dir, `ctl-${process.pid}`);
-    const master = spawn('ssh', [...sshClientArgs(l), '-M', '-S', ctl, '-N', 'pcigate@127.0.0.1'], { env: sshClientEnv(l, dir), stdio: 'ignore' });
+    const ctl = path.join(s.dir, `ctl-${process.pid}`);
+    const master = spawn('ssh', [...sshClientArgs(l), '-M', '-S', ctl, '-N', 'pcigate@127.0.0.1'], { env: sshClientEnv(l, s.dir), stdio: 'ignore' });
     try {
       await until(() => existsSync(ctl), 15_000);
       await until(() => readLog(home).some((x) => x.type === 'session.start'), 15_000);
-      const shared = (cmd: string) => ssh(l, ['-S', ctl, 'pcigate@127.0.0.1', cmd]);
+      const shared = (cmd: string) => s.ssh(l, ['-S', ctl, 'pcigate@127.0.0.1', cmd]);
       expect((await shared(`sh -c 'echo ran-0 > ${ran}/ran-0; cat ${ran}/ran-0'`)).stdout.toString()).toBe('ran-0\n');
 
       const filler = fill(mnt);
@@ -106,7 +98,7 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
       for (let n = 1; n <= 30 && !attempts.some((a) => a.stderr.includes('request could not be recorded')); n++) {
         attempts.push({ n, ...(await shared(`sh -c 'echo ran-${n} > ${ran}/ran-${n}'`)) });
       }
-      const fresh = await ssh(l, ['pcigate@127.0.0.1', `sh -c 'echo fresh > ${ran}/fresh'`]);
+      const fresh = await s.ssh(l, ['pcigate@127.0.0.1', `sh -c 'echo fresh > ${ran}/fresh'`]);
       rmSync(filler);
 
       expect(fresh.stderr).toBe('pcigate: could not record the session in the audit log; it was not opened\r\n');
@@ -121,7 +113,7 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
       }
 
       // Space is back: a new session runs and is recorded after a log.gap.
-      expect((await ssh(l, ['pcigate@127.0.0.1', 'echo after'])).stdout.toString()).toBe('after\n');
+      expect((await s.ssh(l, ['pcigate@127.0.0.1', 'echo after'])).stdout.toString()).toBe('after\n');
       master.kill('SIGTERM');
       await until(() => readLog(home).filter((x) => x.type === 'session.end').length >= 1, 15_000);
       l.child.kill('SIGINT');

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { sshConnectionYaml, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 
 const skip = sshdAvailable();
@@ -24,7 +24,6 @@ beforeAll(async () => {
   if (skip) return;
   sshd = await startSshd();
   dir = tempDir('pcigate-ssh-masking-');
-  writeFileSync(path.join(dir, 'ssh_key'), sshd.clientKey, { mode: 0o600 });
 }, 60_000);
 
 afterAll(async () => {
@@ -34,9 +33,8 @@ afterAll(async () => {
 function configWith(masking: string[]): string {
   const file = path.join(dir, `pcigate-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, [
-    'identity:', '  allow_local: true', 'masking:', ...masking.map((l) => `  ${l}`), 'connections:', '  prod-ssh:', '    kind: ssh',
-    `    host: ${sshd.host}`, `    port: ${sshd.port}`, `    user: ${sshd.user}`, `    private_key: file:${path.join(dir, 'ssh_key')}`,
-    `    host_key: "${sshd.hostKeyFingerprint}"`, '    allow: { exec: { allow: ["printf *"] } }', '',
+    'identity:', '  allow_local: true', 'masking:', ...masking.map((l) => `  ${l}`), 'connections:',
+    ...sshConnectionYaml(sshd, dir, 'prod-ssh', { extra: ['allow: { exec: { allow: ["printf *"] } }'] }), '',
   ].join('\n'), { mode: 0o600 });
   return file;
 }

@@ -7,25 +7,19 @@
  * DSS 8.2.8) a shell left alone is closed: the terminal says why, pcigate exits 129 (a hangup) and the log
  * has session.idle_timeout before session.end.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../recorder/types.js';
 import { containsPan } from '../../src/mask/pan-detector.js';
+import { readLog } from '../harness/audit-records.js';
 import { BIN, tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { sshConnectionYaml, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the in-terminal SSH tests: ${skip}\n`);
 
 const strip = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b\][^\x07]*\x07/g, '');
-
-function readLog(home: string): AuditRecord[] {
-  const dir = path.join(home, 'log');
-  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()
-    .flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
-}
 
 let sshd: Sshd;
 let dir: string;
@@ -36,28 +30,13 @@ beforeAll(async () => {
   sshd = await startSshd();
   dir = tempDir('pcigate-ssh-tty-');
   config = path.join(dir, 'pcigate.yaml');
-  const keyFile = path.join(dir, 'ssh_key');
-  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
+  const shell = (name: string) => sshConnectionYaml(sshd, dir, name, { extra: ['allow: { shell: true }'] });
   writeFileSync(config, [
     'identity:',
     '  allow_local: true',
     'connections:',
-    '  prod-ssh:',
-    '    kind: ssh',
-    `    host: ${sshd.host}`,
-    `    port: ${sshd.port}`,
-    `    user: ${sshd.user}`,
-    `    private_key: file:${keyFile}`,
-    `    host_key: "${sshd.hostKeyFingerprint}"`,
-    '    allow: { shell: true }',
-    '  idle-ssh:',
-    '    kind: ssh',
-    `    host: ${sshd.host}`,
-    `    port: ${sshd.port}`,
-    `    user: ${sshd.user}`,
-    `    private_key: file:${keyFile}`,
-    `    host_key: "${sshd.hostKeyFingerprint}"`,
-    '    allow: { shell: true }',
+    ...shell('prod-ssh'),
+    ...shell('idle-ssh'),
     'policy:',
     '  connections:',
     '    idle-ssh: { session: { idle_timeout: 1s } }',
@@ -69,26 +48,34 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
+/**
+ * `pcigate connect CONN` (a new data home) in a 100x30 pty, killed after `killAfterMs`. A shell wraps pcigate so
+ * the test can see, after pcigate exits, its exit status and the terminal's mode as the next program finds it
+ * (`stty -a` prints `-icanon -echo` while raw mode is still on); `screen()` is all the pty has shown so far.
+ */
+async function connectInPty(conn: string, killAfterMs: number) {
+  const pty = await import('node-pty');
+  const home = tempDir('pcigate-ssh-tty-home-');
+  const script = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} connect --config ${JSON.stringify(config)} --home ${JSON.stringify(home)} ${conn}; echo "pcigate-rc=$?"; stty -a; exit 0`;
+  const term = pty.spawn('/bin/sh', ['-c', script], {
+    cols: 100, rows: 30, cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm', NO_COLOR: '1' },
+  });
+  let screen = '';
+  term.onData((d) => { screen += d; });
+  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+  const killer = setTimeout(() => term.kill(), killAfterMs);
+  return { home, term, screen: () => screen, exited, killer };
+}
+
 describe.skipIf(Boolean(skip))('pcigate connect SSH in this terminal (node-pty, real sshd)', () => {
   it('runs a shell: output, resize, masked PAN, exit status and the terminal restored', async () => {
-    const pty = await import('node-pty');
-    const home = tempDir('pcigate-ssh-tty-home-');
-    // A shell wraps pcigate so the test can see, after pcigate exits, its exit status and the terminal's
-    // mode as the next program finds it (`stty -a` prints `-icanon -echo` while raw mode is still on).
-    const script = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} connect --config ${JSON.stringify(config)} --home ${JSON.stringify(home)} prod-ssh; echo "pcigate-rc=$?"; stty -a; exit 0`;
-    const term = pty.spawn('/bin/sh', ['-c', script], {
-      cols: 100, rows: 30, cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm', NO_COLOR: '1' },
-    });
-    let screen = '';
-    term.onData((d) => { screen += d; });
-    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
-    const killer = setTimeout(() => term.kill(), 60_000);
+    const { home, term, screen, exited, killer } = await connectInPty('prod-ssh', 60_000);
     const waitFor = async (re: RegExp, from = 0): Promise<RegExpExecArray> => {
       const deadline = Date.now() + 20_000;
       for (;;) {
-        const m = re.exec(strip(screen.slice(from)));
+        const m = re.exec(strip(screen().slice(from)));
         if (m) return m;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} in:\n${strip(screen)}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} in:\n${strip(screen())}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     };
@@ -98,32 +85,32 @@ describe.skipIf(Boolean(skip))('pcigate connect SSH in this terminal (node-pty, 
       await waitFor(/ready-42/);
       term.write('echo "size:$(stty size):"\r');
       await waitFor(/size:30 100:/);
-      let mark = screen.length;
+      let mark = screen().length;
       term.resize(132, 41);
       // The window change travels pcigate → upstream channel → sshd → remote pty; poll until it lands.
       let seen = false;
       for (let i = 0; i < 40 && !seen; i++) {
         term.write('echo "size:$(stty size):"\r');
         await new Promise((r) => setTimeout(r, 150));
-        seen = /size:41 132:/.test(strip(screen.slice(mark)));
+        seen = /size:41 132:/.test(strip(screen().slice(mark)));
       }
-      expect(seen, strip(screen.slice(mark))).toBe(true);
-      mark = screen.length;
+      expect(seen, strip(screen().slice(mark))).toBe(true);
+      mark = screen().length;
       term.write(`printf '4111 1111 1111 1111\\n'; printf 'pan-%s\\n' done1\r`);
       await waitFor(/pan-done1/, mark);
-      mark = screen.length;
+      mark = screen().length;
       term.write(`printf '4111 1111'; sleep 0.3; printf ' 1111 1111\\n'; printf 'pan-%s\\n' done2\r`);
       await waitFor(/pan-done2/, mark);
       // Raw mode: Ctrl-C is a byte for the remote shell (it interrupts the remote sleep), not a signal that
       // would kill pcigate here.
-      mark = screen.length;
+      mark = screen().length;
       term.write('sleep 20; echo "slept-$((2+3))"\r');
       await new Promise((r) => setTimeout(r, 400));
       term.write('\x03');
       term.write('echo "alive-$((1+1))"\r');
       await waitFor(/alive-2/, mark);
-      expect(strip(screen.slice(mark))).not.toContain('slept-5');
-      if (process.env.SHOW_SCREEN) process.stderr.write(strip(screen));
+      expect(strip(screen().slice(mark))).not.toContain('slept-5');
+      if (process.env.SHOW_SCREEN) process.stderr.write(strip(screen()));
       term.write('exit 7\r');
       await waitFor(/pcigate-rc=\d+/);
       expect(await exited).toBe(0);
@@ -131,7 +118,7 @@ describe.skipIf(Boolean(skip))('pcigate connect SSH in this terminal (node-pty, 
       clearTimeout(killer);
       term.kill();
     }
-    const plain = strip(screen);
+    const plain = strip(screen());
     expect(plain).toContain('pcigate-rc=7');
     // Cooked mode again: canonical input and echo on (raw mode off).
     const stty = plain.slice(plain.indexOf('pcigate-rc='));
@@ -160,22 +147,13 @@ describe.skipIf(Boolean(skip))('pcigate connect SSH in this terminal (node-pty, 
   }, 90_000);
 
   it('closes a shell left idle past the policy idle timeout, says so, and restores the terminal', async () => {
-    const pty = await import('node-pty');
-    const home = tempDir('pcigate-ssh-tty-home-');
-    const script = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} connect --config ${JSON.stringify(config)} --home ${JSON.stringify(home)} idle-ssh; echo "pcigate-rc=$?"; stty -a; exit 0`;
-    const term = pty.spawn('/bin/sh', ['-c', script], {
-      cols: 100, rows: 30, cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm', NO_COLOR: '1' },
-    });
-    let screen = '';
-    term.onData((d) => { screen += d; });
-    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
-    const killer = setTimeout(() => term.kill(), 30_000);
+    const { home, term, screen, exited, killer } = await connectInPty('idle-ssh', 30_000);
     const started = Date.now();
     try {
       // Typing and output keep it open. The remote bash can take about a second to start (completion
       // scripts), so empty lines — input, and their echo — keep the session busy until it answers.
       term.write('echo "tick-$((0+100))"\r');
-      for (let i = 0; i < 60 && !strip(screen).includes('tick-100'); i++) {
+      for (let i = 0; i < 60 && !strip(screen()).includes('tick-100'); i++) {
         await new Promise((r) => setTimeout(r, 300));
         term.write('\r');
       }
@@ -189,7 +167,7 @@ describe.skipIf(Boolean(skip))('pcigate connect SSH in this terminal (node-pty, 
       term.kill();
     }
     expect(Date.now() - started).toBeGreaterThanOrEqual(2800);
-    const plain = strip(screen);
+    const plain = strip(screen());
     expect(plain).toContain('tick-103');
     expect(plain).toContain('pcigate: terminating the session after 1 s idle (session.idle_timeout of idle-ssh, PCI DSS 8.2.8)');
     expect(plain).toContain('pcigate-rc=129');

@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel } from 'ssh2';
+import { listenSsh, sshThrough, tempDir } from './cli.js';
+import type { SshListener, SshRun } from './cli.js';
 
 const SSHD = ['/usr/sbin/sshd', '/usr/local/sbin/sshd'].find((p) => existsSync(p));
 
@@ -206,20 +208,63 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
   throw new Error(`sshd did not listen on ${port}: ${stderr()}`);
 }
 
+/** Where sshConnectionYaml's connection differs from a plain one to the sshd. */
+export interface SshConnectionYamlOptions {
+  /** The port it dials (default the sshd's own; a relay in front of the sshd, say). */
+  port?: number;
+  /** Its host_key pin (default the sshd's fingerprint; another key for a wrong-pin test). */
+  hostKey?: string;
+  /** Further fields of the connection (allow, workload, connect_timeout, …), a YAML line each, indented as fields. */
+  extra?: string[];
+}
+
+/**
+ * The config lines of an ssh connection `name` (under `connections:`) to `sshd`: its host, port and user, the
+ * client key written to `dir`/ssh_key and given as `private_key: file:…`, the host key pinned, then `o.extra`.
+ */
+export function sshConnectionYaml(sshd: Sshd, dir: string, name: string, o: SshConnectionYamlOptions = {}): string[] {
+  const keyFile = path.join(dir, 'ssh_key');
+  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
+  const fields = ['kind: ssh', `host: ${sshd.host}`, `port: ${o.port ?? sshd.port}`, `user: ${sshd.user}`, `private_key: file:${keyFile}`,
+    `host_key: "${o.hostKey ?? sshd.hostKeyFingerprint}"`, ...(o.extra ?? [])];
+  return [`  ${name}:`, ...fields.map((f) => `    ${f}`)];
+}
+
 /**
  * Writes `dir`/pcigate.yaml for `pcigate connect`: local identity allowed, one SSH connection `prod-ssh` to
- * `sshd` (its client key in `dir`/ssh_key, its host key pinned) whose exec commands are `allowExec`; returns its path.
+ * `sshd` (sshConnectionYaml) whose exec commands are `allowExec`; returns its path.
  */
 export function writeSshConfig(sshd: Sshd, dir: string, allowExec: string[]): string {
   const config = path.join(dir, 'pcigate.yaml');
-  const keyFile = path.join(dir, 'ssh_key');
-  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
   writeFileSync(config, [
-    'identity:', '  allow_local: true', 'connections:', '  prod-ssh:', '    kind: ssh',
-    `    host: ${sshd.host}`, `    port: ${sshd.port}`, `    user: ${sshd.user}`, `    private_key: file:${keyFile}`,
-    `    host_key: "${sshd.hostKeyFingerprint}"`, `    allow: { exec: { allow: [${allowExec.map((x) => JSON.stringify(x)).join(', ')}] } }`, '',
+    'identity:', '  allow_local: true', 'connections:',
+    ...sshConnectionYaml(sshd, dir, 'prod-ssh', { extra: [`allow: { exec: { allow: [${allowExec.map((x) => JSON.stringify(x)).join(', ')}] } }`] }), '',
   ].join('\n'), { mode: 0o600 });
   return config;
+}
+
+/** An sshd and a `pcigate connect` config for it in a temp dir, for tests of `--listen` through the built bin. */
+export interface SshdForListen {
+  sshd: Sshd;
+  /** The temp dir: the config, the client key, the listeners' askpass scripts, HOME of the OpenSSH client. */
+  dir: string;
+  config: string;
+  /** Starts `pcigate connect prod-ssh --listen` with data home `home` (listenSsh). */
+  listen(home: string): Promise<SshListener>;
+  /** Runs the OpenSSH client through `l` with `args` (sshThrough). */
+  ssh(l: SshListener, args: string[]): Promise<SshRun>;
+}
+
+/** Starts an sshd and writes its config (writeSshConfig, exec commands `allowExec`) to a new temp dir named `prefix`…; stop it with `sshd.stop()`. */
+export async function startSshdForListen(prefix: string, allowExec: string[]): Promise<SshdForListen> {
+  const sshd = await startSshd();
+  const dir = tempDir(prefix);
+  const config = writeSshConfig(sshd, dir, allowExec);
+  return {
+    sshd, dir, config,
+    listen: (home) => listenSsh({ config, home, scratch: dir }),
+    ssh: (l, args) => sshThrough(l, dir, args),
+  };
 }
 
 /** What an SSH channel printed (stdout, stderr) and its exit code. */

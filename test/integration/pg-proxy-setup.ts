@@ -3,7 +3,6 @@
  * audit log (recorder/) in a temp data home, and a pcigate broker listening on a free loopback port.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -17,9 +16,13 @@ import { configSchema, type PcigateConfig } from '../../src/config/index.js';
 import { ApprovalStore } from '../../src/policy/approvals.js';
 import type { PolicyIdentity } from '../../src/policy/evaluate.js';
 import type { UpstreamTarget } from '../../src/pg/proxy/upstream.js';
+import { readLog } from '../harness/audit-records.js';
 import { tempDir } from '../harness/cli.js';
 import type { PostgresServer } from '../harness/postgres.js';
 import { testCtx } from '../harness/test-ctx.js';
+
+/** Every record of a home's log, in seq order (test/harness/audit-records.ts; many tests import it from here). */
+export { readLog };
 
 export interface Gate {
   broker: PgBroker;
@@ -145,16 +148,6 @@ export const queryDetail = (r: AuditRecord): PgQueryDetail => r.detail as unknow
 /** The `pg.query` records whose SQL contains `sqlPart`, in seq order. */
 export function pgQueries(home: string, sqlPart: string): AuditRecord[] {
   return readLog(home).filter((r) => r.type === 'pg.query' && queryDetail(r).sql.includes(sqlPart));
-}
-
-/** Every record of the log, in seq order. */
-export function readLog(home: string): AuditRecord[] {
-  const dir = path.join(home, 'log');
-  const out: AuditRecord[] = [];
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort()) {
-    for (const line of readFileSync(path.join(dir, f), 'utf8').split('\n')) if (line) out.push(JSON.parse(line) as AuditRecord);
-  }
-  return out;
 }
 
 /** Runs `sqls` in order on one client through the gate; returns each result's rows, or the error's code and message. */
