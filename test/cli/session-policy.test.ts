@@ -14,14 +14,14 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CI_SUB, execAsCiJob, runAsApprover } from '../harness/ci-job.js';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
-import { AUDIENCE, startOidcProvider } from '../harness/oidc.js';
+import { startOidcProvider } from '../harness/oidc.js';
 import type { OidcHarness } from '../harness/oidc.js';
 import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { readLog, until } from '../integration/pg-proxy-setup.js';
 
 const OS_USER = os.userInfo().username;
-const CI_SUB = 'repo:org/payments:ref:refs/heads/main';
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
 let server: PostgresServer;
@@ -62,29 +62,9 @@ afterAll(async () => {
 const env = () => ({ TEST_DB_PASSWORD: server.password });
 
 /** `pcigate exec CONN --sql SQL` as the CI job (workload token), in the background; `held` resolves with the request id. */
-async function ciExec(home: string, conn: string, sql: string) {
-  const now = Math.floor(Date.now() / 1000);
-  const token = await oidc.sign({ iss: oidc.issuer, aud: AUDIENCE, sub: CI_SUB, repository: 'org/payments', iat: now, exp: now + 300 }, { typ: 'JWT' });
-  const child = spawn(process.execPath, [BIN, 'exec', '--config', config, '--home', home, conn, '--sql', sql], {
-    cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, NO_COLOR: '1', PCIGATE_ID_TOKEN: token, ...env() }, stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  let onErr: (() => void) | undefined;
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); onErr?.(); });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); }));
-  const held = new Promise<string>((resolve, reject) => {
-    onErr = () => { const m = /waiting for approval (A-[a-z2-7]{10})/.exec(stderr); if (m) resolve(m[1]!); };
-    void done.then(() => reject(new Error(`exec ended before asking for an approval: ${stderr}`)));
-  });
-  held.catch(() => undefined);
-  return { held, done };
-}
+const ciExec = (home: string, conn: string, sql: string) => execAsCiJob(oidc, { config, home, args: [conn, '--sql', sql], env: env() });
 
-const asApprover = (home: string, args: string[]) => runCli([...args, '--home', home, '--config', config], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
+const asApprover = (home: string, args: string[]) => runAsApprover(config, home, args);
 
 describe('session.allowed_hours', () => {
   it('refuses a session outside the window at its start: exit 5, session.denied, nothing forwarded', async () => {

@@ -7,98 +7,43 @@
  * outbox). Approved → the command runs on the real sshd and its output and exit status come back;
  * denied → exit 5; no decision within `approvals.wait` → exit 6. Every step is in the audit log.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../recorder/types.js';
-import { BIN, runCli, tempDir } from '../harness/cli.js';
-import { AUDIENCE, startOidcProvider } from '../harness/oidc.js';
-import type { OidcHarness } from '../harness/oidc.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
-import type { Sshd } from '../harness/sshd.js';
+import { readLog } from '../harness/audit-records.js';
+import { CI_SUB } from '../harness/ci-job.js';
+import { startCiSsh } from '../harness/ci-ssh.js';
+import type { CiSsh } from '../harness/ci-ssh.js';
+import { tempDir } from '../harness/cli.js';
+import { sshdAvailable } from '../harness/sshd.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the SSH approval tests: ${skip}\n`);
 const OS_USER = os.userInfo().username;
-const CI_SUB = 'repo:org/payments:ref:refs/heads/main';
 
-let sshd: Sshd;
-let oidc: OidcHarness;
-let dir: string;
+let ci: CiSsh;
 let config: string;
-
-function readLog(home: string): AuditRecord[] {
-  const logDir = path.join(home, 'log');
-  return readdirSync(logDir).filter((f) => f.endsWith('.jsonl')).sort()
-    .flatMap((f) => readFileSync(path.join(logDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
-}
 
 beforeAll(async () => {
   if (skip) return;
-  sshd = await startSshd();
-  oidc = await startOidcProvider();
-  dir = tempDir('pcigate-ssh-approvals-');
-  config = path.join(dir, 'pcigate.yaml');
-  const keyFile = path.join(dir, 'ssh_key');
-  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
-  const conn = (name: string) => [
-    `  ${name}:`,
-    '    kind: ssh',
-    `    host: ${sshd.host}`,
-    `    port: ${sshd.port}`,
-    `    user: ${sshd.user}`,
-    `    private_key: file:${keyFile}`,
-    `    host_key: "${sshd.hostKeyFingerprint}"`,
-    '    allow:',
-    '      exec: { allow: ["echo *", "sleep *"], hold: ["sh -c *"], deny: ["rm *"] }',
-    '    workload:',
-    `      - { issuer: "${oidc.issuer}", claims: { repository: org/payments } }`,
-  ];
-  writeFileSync(config, [
-    'identity:',
-    '  allow_local: true',
-    'connections:',
-    ...conn('prod-ssh'),
-    ...conn('quick-ssh'),
+  ci = await startCiSsh('pcigate-ssh-approvals-');
+  config = ci.writeConfig(['prod-ssh', 'quick-ssh'], [
     'policy:',
     '  connections:',
     `    prod-ssh: { approvals: { subjects: [${OS_USER}], wait: 30s } }`,
     `    quick-ssh: { approvals: { subjects: [${OS_USER}], wait: 1s } }`,
-    '',
-  ].join('\n'), { mode: 0o600 });
+  ]);
 }, 60_000);
 
 afterAll(async () => {
-  await oidc?.close();
-  await sshd?.stop();
+  await ci?.close();
 });
 
 /** `pcigate exec` as the CI job (workload token), running in the background; `held` resolves with the request id. */
-async function ciExec(home: string, conn: string, command: string[], cfg = config) {
-  const now = Math.floor(Date.now() / 1000);
-  const token = await oidc.sign({ iss: oidc.issuer, aud: AUDIENCE, sub: CI_SUB, repository: 'org/payments', iat: now, exp: now + 300 }, { typ: 'JWT' });
-  const child = spawn(process.execPath, [BIN, 'exec', '--config', cfg, '--home', home, conn, '--', ...command], {
-    cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, NO_COLOR: '1', PCIGATE_ID_TOKEN: token, ...(process.env.DBG ? { PCIGATE_DEBUG: '1' } : {}) }, stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  let onErr: (() => void) | undefined;
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); onErr?.(); });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code, signal) => { clearTimeout(killer); resolve({ code, signal, stdout, stderr }); }));
-  const held = new Promise<string>((resolve, reject) => {
-    onErr = () => { const m = /waiting for approval (A-[a-z2-7]{10})/.exec(stderr); if (m) resolve(m[1]!); };
-    void done.then(() => reject(new Error(`exec ended before asking for an approval: ${stderr}`)));
-  });
-  held.catch(() => undefined); // only the tests that wait for a hold look at it
-  return { held, done, child };
-}
+const ciExec = (home: string, conn: string, command: string[], cfg = config) => ci.exec(cfg, home, conn, command);
 
-const asApprover = (home: string, args: string[], cfg = config) => runCli([...args, '--home', home, '--config', cfg], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
+const asApprover = (home: string, args: string[], cfg = config) => ci.approver(cfg, home, args);
 
 describe.skipIf(Boolean(skip))('held SSH commands (pcigate exec, real sshd, two identities)', () => {
   it('waits, runs once a second person approves, and records every step', async () => {
@@ -135,7 +80,7 @@ describe.skipIf(Boolean(skip))('held SSH commands (pcigate exec, real sshd, two 
 
   it('under masking.networks any_luhn a private-label card number in a held command reaches neither the request file nor the log', async () => {
     const PRIVATE_LABEL = '1234567812345670'; // Luhn-valid, outside the major networks' ranges
-    const cfg = path.join(dir, 'pcigate-any-luhn.yaml');
+    const cfg = path.join(ci.dir, 'pcigate-any-luhn.yaml');
     writeFileSync(cfg, `${readFileSync(config, 'utf8')}masking:\n  networks: any_luhn\n`, { mode: 0o600 });
     const home = tempDir('pcigate-home-');
     const run = await ciExec(home, 'prod-ssh', ['sh', '-c', `echo card ${PRIVATE_LABEL}`], cfg);
