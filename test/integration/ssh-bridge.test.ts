@@ -10,18 +10,17 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openAuditLog } from '../../recorder/index.js';
 import type { AuditLog } from '../../recorder/index.js';
 import type { AuditRecord } from '../../recorder/types.js';
 import { startSshBroker } from '../../src/broker/ssh-broker.js';
 import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { containsPan } from '../../src/mask/pan-detector.js';
-import { systemClock } from '../../src/cli/ctx.js';
-import { tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { readLog } from '../harness/audit-records.js';
+import { sshdConnectionFields, startSshGate } from '../harness/ssh-gate.js';
+import type { SshGate } from '../harness/ssh-gate.js';
+import { sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
-import { testCtx } from '../harness/test-ctx.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping SSH integration tests: ${skip}\n`);
@@ -29,24 +28,16 @@ if (skip) process.stderr.write(`skipping SSH integration tests: ${skip}\n`);
 const PAN = '4111 1111 1111 1111';
 
 describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH client)', () => {
+  let gate: SshGate;
   let sshd: Sshd;
   let home: string;
   let log: AuditLog;
   let broker: SshBroker;
   let askpass: string;
-  const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: (m: string) => { process.stderr.write(`warn: ${m}\n`); } } });
+  const ALLOW = { shell: true, exec: { allow: ['echo *', 'printf *', 'sh -c *', 'stty size', 'exit *', 'kill *', 'true'], deny: ['rm *'], hold: ['systemctl restart *'] }, env: ['LANG', 'LC_*', 'PCIGATE_*'] };
 
-  const connFor = (over: Record<string, unknown> = {}) =>
-    sshConnection.parse({
-      kind: 'ssh',
-      host: sshd.host,
-      port: sshd.port,
-      user: sshd.user,
-      private_key: 'env:UNUSED_IN_TEST',
-      host_key: sshd.hostKeyLine,
-      allow: { shell: true, exec: { allow: ['echo *', 'printf *', 'sh -c *', 'stty size', 'exit *', 'kill *', 'true'], deny: ['rm *'], hold: ['systemctl restart *'] }, env: ['LANG', 'LC_*', 'PCIGATE_*'] },
-      ...over,
-    });
+  /** prod-ssh as the gate's broker has it, `over` changed, for brokers of a test's own. */
+  const connFor = (over: Record<string, unknown> = {}) => sshConnection.parse(sshdConnectionFields(sshd, ALLOW, over));
 
   const ssh = (args: string[], secret = broker.secret, opts: { tty?: boolean; env?: Record<string, string>; input?: string; port?: number; user?: string; prompts?: number } = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -67,9 +58,7 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
       child.stdin.end(opts.input ?? '');
     });
 
-  const records = (): AuditRecord[] =>
-    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
-      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+  const records = () => readLog(home);
 
   /** Process ids whose parent is `ppid` (from /proc). */
   const childrenOf = (ppid: number): number[] => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
@@ -84,27 +73,12 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
   });
 
   beforeAll(async () => {
-    sshd = await startSshd();
-    home = tempDir('pcigate-ssh-home-');
-    askpass = path.join(home, 'askpass.sh');
-    log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
-    broker = await startSshBroker({
-      name: 'prod-ssh',
-      conn: connFor(),
-      credentials: { privateKey: sshd.clientKey },
-      sink: log,
-      actor: async () => ({ sub: 'alice', via: 'local', idp: 'local' }),
-      clock: ctx.clock,
-      fs: ctx.fs,
-      log: ctx.log,
-      home,
-    });
+    gate = await startSshGate({ homePrefix: 'pcigate-ssh-home-', allow: ALLOW });
+    ({ sshd, home, log, broker, askpass } = gate);
   }, 60_000);
 
   afterAll(async () => {
-    await broker?.close();
-    await log?.close();
-    await sshd?.stop();
+    await gate?.close();
   });
 
   it('runs an allowed command and passes exit codes 0, 3 and 7 through', async () => {
@@ -248,7 +222,7 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
   it('records input only when the connection asks (masked), markers for decisions and exit, and commits a long session periodically', async () => {
     const withInput = await startSshBroker({
       name: 'prod-ssh', conn: connFor({ record_input: true }), credentials: { privateKey: sshd.clientKey }, commitEveryMs: 200,
-      sink: log, actor: async () => ({ sub: 'alice', via: 'local' }), clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+      sink: log, actor: async () => ({ sub: 'alice', via: 'local' }), clock: gate.ctx.clock, fs: gate.ctx.fs, log: gate.ctx.log, home,
     });
     const castOf = (end: AuditRecord) => readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8').split('\n').slice(1).filter(Boolean)
       .map((l) => JSON.parse(l) as [number, string, string]);
@@ -337,7 +311,7 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
   it('masks a card number in the session\'s --reason in session.start', async () => {
     const withReason = await startSshBroker({
       name: 'prod-ssh', conn: connFor(), credentials: { privateKey: sshd.clientKey }, reason: `INC-1 refund for ${PAN}`,
-      sink: log, actor: async () => ({ sub: 'alice', via: 'local' }), clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+      sink: log, actor: async () => ({ sub: 'alice', via: 'local' }), clock: gate.ctx.clock, fs: gate.ctx.fs, log: gate.ctx.log, home,
     });
     try {
       const r = await ssh(['echo', 'hi'], withReason.secret, { port: withReason.port });
@@ -350,7 +324,7 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
   it('refuses an upstream whose host key does not match the pin', async () => {
     const wrong = await startSshBroker({
       name: 'prod-ssh', conn: connFor({ host_key: sshd.otherHostKeyLine }), credentials: { privateKey: sshd.clientKey },
-      sink: log, actor: async () => ({ sub: 'alice', via: 'local' }), clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+      sink: log, actor: async () => ({ sub: 'alice', via: 'local' }), clock: gate.ctx.clock, fs: gate.ctx.fs, log: gate.ctx.log, home,
     });
     try {
       const saved = broker;

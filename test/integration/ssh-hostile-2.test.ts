@@ -16,6 +16,7 @@ import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { tempDir } from '../harness/cli.js';
+import { sshdConnectionFields } from '../harness/ssh-gate.js';
 import { collect, execOn, sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { ChannelRun, Sshd } from '../harness/sshd.js';
 import { readLog } from './pg-proxy-setup.js';
@@ -47,9 +48,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
   /** A broker for prod-ssh whose policy is `allow` (default: a few commands; env: allow.env names). */
   const start = (env: string[] | undefined, allow: Record<string, unknown> = { exec: { allow: ['echo *', 'sh -c *', 'true'] }, ...(env ? { env } : {}) }) => startSshBroker({
     name: 'prod-ssh',
-    conn: sshConnection.parse({
-      kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine, allow,
-    }),
+    conn: sshConnection.parse(sshdConnectionFields(sshd, allow)),
     credentials: { privateKey: sshd.clientKey }, sink: log,
     actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
     clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,

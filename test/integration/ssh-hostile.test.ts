@@ -21,6 +21,7 @@ import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { ApprovalStore } from '../../src/policy/approvals.js';
 import { tempDir } from '../harness/cli.js';
+import { sshdConnectionFields } from '../harness/ssh-gate.js';
 import { collect, execOn, sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { ChannelRun, Sshd } from '../harness/sshd.js';
 import { readLog } from './pg-proxy-setup.js';
@@ -57,10 +58,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     store = new ApprovalStore({ fs: fsp, clock: ctx.clock, home, sink: log });
     broker = await startSshBroker({
       name: 'prod-ssh',
-      conn: sshConnection.parse({
-        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-        allow: { exec: { allow: ['echo *', 'sh -c *', 'true', '* --version'], deny: ['rm *', 'touch *'], hold: ['systemctl restart *', 'mkdir *'] }, env: ['PCIGATE_*'] },
-      }),
+      conn: sshConnection.parse(sshdConnectionFields(sshd, { exec: { allow: ['echo *', 'sh -c *', 'true', '* --version'], deny: ['rm *', 'touch *'], hold: ['systemctl restart *', 'mkdir *'] }, env: ['PCIGATE_*'] })),
       credentials: { privateKey: sshd.clientKey }, sink: log,
       actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
       clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
@@ -328,10 +326,7 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
     } as unknown as AuditLog;
     const b = await startSshBroker({
       name: 'prod-ssh',
-      conn: sshConnection.parse({
-        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-        allow: { exec: { allow: ['echo *', 'sh -c *'] } },
-      }),
+      conn: sshConnection.parse(sshdConnectionFields(sshd, { exec: { allow: ['echo *', 'sh -c *'] } })),
       credentials: { privateKey: sshd.clientKey }, sink: failing,
       actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
       clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,

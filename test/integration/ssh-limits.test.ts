@@ -6,19 +6,20 @@
  * approves it (separation of duties: the requester cannot).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../recorder/index.js';
 import type { AuditLog } from '../../recorder/index.js';
-import type { AuditRecord } from '../../recorder/types.js';
 import { startSshBroker } from '../../src/broker/ssh-broker.js';
 import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { ApprovalStore } from '../../src/policy/approvals.js';
+import { readLog } from '../harness/audit-records.js';
 import { tempDir } from '../harness/cli.js';
+import { sshdConnectionFields } from '../harness/ssh-gate.js';
 import { startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
@@ -36,16 +37,11 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
   let store: ApprovalStore;
   const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: (m: string) => { process.stderr.write(`warn: ${m}\n`); } } });
 
-  const records = (): AuditRecord[] =>
-    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
-      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+  const records = () => readLog(home);
 
   const broker = (limits: { idleTimeoutMs: number; maxDurationMs: number }, withApprovals = false) => startSshBroker({
     name: 'prod-ssh',
-    conn: sshConnection.parse({
-      kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-      allow: { shell: true, exec: { allow: ['sh -c *'], hold: ['echo *'] } },
-    }),
+    conn: sshConnection.parse(sshdConnectionFields(sshd, { shell: true, exec: { allow: ['sh -c *'], hold: ['echo *'] } })),
     credentials: { privateKey: sshd.clientKey }, sink: log,
     actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
     clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, limits,

@@ -8,21 +8,15 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openAuditLog } from '../../recorder/index.js';
-import type { AuditLog } from '../../recorder/index.js';
-import type { AuditRecord } from '../../recorder/types.js';
-import { startSshBroker } from '../../src/broker/ssh-broker.js';
-import type { SshBroker } from '../../src/broker/ssh-broker.js';
-import { systemClock } from '../../src/cli/ctx.js';
-import { sshConnection } from '../../src/config/sections/connections.js';
+import { readLog } from '../harness/audit-records.js';
 import { tempDir } from '../harness/cli.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
-import type { Sshd } from '../harness/sshd.js';
-import { testCtx } from '../harness/test-ctx.js';
+import { startSshGate } from '../harness/ssh-gate.js';
+import type { SshGate } from '../harness/ssh-gate.js';
+import { sshdAvailable } from '../harness/sshd.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the OpenSSH tools tests: ${skip}\n`);
@@ -33,18 +27,13 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 interface Ran { code: number | null; stdout: Buffer; stderr: string }
 
 describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real OpenSSH clients)', () => {
-  let sshd: Sshd;
-  let home: string;
+  let gate: SshGate;
   let work: string;
-  let log: AuditLog;
-  let broker: SshBroker;
-  let askpass: string;
-  const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: (m: string) => { process.stderr.write(`warn: ${m}\n`); } } });
   const opts = () => ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'PreferredAuthentications=password'];
 
   /** Runs an OpenSSH tool; a hang is killed after 30 s ('exit', not 'close': sftp/scp leave their ssh child holding the pipes). */
   const run = (cmd: string, args: string[], input?: Buffer | string) => new Promise<Ran>((resolve) => {
-    const c = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: gate.home, SSH_ASKPASS: gate.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let stderr = '';
     c.stdout.on('data', (b: Buffer) => out.push(b));
@@ -54,43 +43,28 @@ describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real O
     c.stdin.on('error', () => { /* a refused command does not read its stdin */ });
     c.stdin.end(input ?? '');
   });
-  const ssh = (args: string[], input?: Buffer | string) => run('ssh', ['-p', String(broker.port), ...opts(), '-T', 'pcigate@127.0.0.1', ...args], input);
-  const records = (): AuditRecord[] =>
-    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
-      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+  const ssh = (args: string[], input?: Buffer | string) => run('ssh', ['-p', String(gate.broker.port), ...opts(), '-T', 'pcigate@127.0.0.1', ...args], input);
+  const records = () => readLog(gate.home);
   const file = (name: string) => path.join(work, name);
   const same = (name: string, data: Buffer) => existsSync(file(name)) && sha(readFileSync(file(name))) === sha(data);
 
   beforeAll(async () => {
-    sshd = await startSshd();
-    home = tempDir('pcigate-ssh-tools-');
-    work = tempDir('pcigate-ssh-tools-work-');
-    askpass = path.join(home, 'askpass.sh');
-    log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
-    broker = await startSshBroker({
-      name: 'prod-ssh',
-      conn: sshConnection.parse({
-        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-        allow: { subsystems: ['sftp'], exec: { allow: ['scp *', 'rsync --server *', 'cat *', 'head *', 'sh -c *'] } },
-      }),
-      credentials: { privateKey: sshd.clientKey }, sink: log, actor: async () => ({ sub: 'alice', via: 'local', idp: 'local' }),
-      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+    gate = await startSshGate({
+      homePrefix: 'pcigate-ssh-tools-', askpass: true,
+      allow: { subsystems: ['sftp'], exec: { allow: ['scp *', 'rsync --server *', 'cat *', 'head *', 'sh -c *'] } },
     });
-    writeFileSync(askpass, `#!/bin/sh\necho '${broker.secret}'\n`);
-    chmodSync(askpass, 0o700);
+    work = tempDir('pcigate-ssh-tools-work-');
   }, 60_000);
 
   afterAll(async () => {
-    await broker?.close();
-    await log?.close();
-    await sshd?.stop();
+    await gate?.close();
   });
 
   it('sftp (batch) and scp over the granted sftp subsystem, both ways, byte for byte', async () => {
     const data = randomBytes(1 << 20);
     writeFileSync(file('sftp-src.bin'), data);
     // -b sets BatchMode, which turns off password prompts; the listener's secret is a password, so BatchMode=no first.
-    const P = ['-P', String(broker.port), ...opts(), '-o', 'BatchMode=no'];
+    const P = ['-P', String(gate.broker.port), ...opts(), '-o', 'BatchMode=no'];
     const sftp = await run('sftp', [...P, '-b', '-', 'pcigate@127.0.0.1'], `put ${file('sftp-src.bin')} ${file('sftp-up.bin')}\nget ${file('sftp-up.bin')} ${file('sftp-down.bin')}\n`);
     expect(sftp.stderr).not.toContain('[killed: hung]');
     expect(sftp.code).toBe(0);
@@ -105,7 +79,7 @@ describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real O
   it("legacy scp -O both ways, and stdin piped into a remote command, end with the client's EOF", async () => {
     const data = randomBytes(1 << 20);
     writeFileSync(file('scpO-src.bin'), data);
-    const P = ['-P', String(broker.port), ...opts()];
+    const P = ['-P', String(gate.broker.port), ...opts()];
     const up = await run('scp', ['-O', ...P, file('scpO-src.bin'), `pcigate@127.0.0.1:${file('scpO-up.bin')}`]);
     expect(up.stderr).not.toContain('[killed: hung]');
     expect(up.code).toBe(0);
@@ -136,8 +110,8 @@ describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real O
     // of a character that never came, and the remote side waited for the client's next request. After a digit
     // too: the masker's idle release sent the digit and kept the partial character, never released then.
     for (const head of ['abc', 'x1']) {
-      const c = spawn('ssh', ['-p', String(broker.port), ...opts(), '-T', 'pcigate@127.0.0.1', `sh -c 'printf "${head}\\343"; read x; echo " done"'`],
-        { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'pipe', 'ignore'] });
+      const c = spawn('ssh', ['-p', String(gate.broker.port), ...opts(), '-T', 'pcigate@127.0.0.1', `sh -c 'printf "${head}\\343"; read x; echo " done"'`],
+        { env: { PATH: process.env.PATH, HOME: gate.home, SSH_ASKPASS: gate.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'pipe', 'ignore'] });
       const out: Buffer[] = [];
       c.stdout.on('data', (b: Buffer) => out.push(b));
       const closed = new Promise<number | null>((resolve) => c.on('close', resolve));
@@ -154,8 +128,8 @@ describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real O
   it('memory stays bounded while the client reads slowly: the upstream channel waits (backpressure)', async () => {
     // 200 MB of output to a client that reads nothing for 4 s: pcigate pauses the upstream channel once about
     // 1 MiB waits for the client's window (BACKLOG_LIMIT), instead of buffering what sshd sends (it held ~200 MB).
-    const c = spawn('ssh', ['-p', String(broker.port), ...opts(), '-T', 'pcigate@127.0.0.1', "sh -c 'yes pcigate-output-line | head -c 200000000'"],
-      { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    const c = spawn('ssh', ['-p', String(gate.broker.port), ...opts(), '-T', 'pcigate@127.0.0.1', "sh -c 'yes pcigate-output-line | head -c 200000000'"],
+      { env: { PATH: process.env.PATH, HOME: gate.home, SSH_ASKPASS: gate.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'pipe', 'ignore'] });
     c.stdout.pause();
     const base = process.memoryUsage().rss;
     let peak = 0;
@@ -174,7 +148,7 @@ describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real O
   it.skipIf(!RSYNC)('rsync -e ssh both ways', async () => {
     const data = randomBytes(1 << 20);
     writeFileSync(file('rsync-src.bin'), data);
-    const e = ['-e', `ssh -p ${broker.port} ${opts().join(' ')}`];
+    const e = ['-e', `ssh -p ${gate.broker.port} ${opts().join(' ')}`];
     const up = await run('rsync', [...e, file('rsync-src.bin'), `pcigate@127.0.0.1:${file('rsync-up.bin')}`]);
     const down = await run('rsync', [...e, `pcigate@127.0.0.1:${file('rsync-up.bin')}`, file('rsync-down.bin')]);
     expect([up.code, down.code]).toEqual([0, 0]);
@@ -183,8 +157,8 @@ describe.skipIf(Boolean(skip))('OpenSSH tools through pcigate (real sshd, real O
 
   it('ssh -N -L: the forwarded connection is refused (not granted) and recorded; the client stays up', async () => {
     const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
-    const fwd = spawn('ssh', ['-p', String(broker.port), ...opts(), '-N', '-L', `127.0.0.1:${port}:127.0.0.1:${sshd.port}`, 'pcigate@127.0.0.1'],
-      { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: 'ignore' });
+    const fwd = spawn('ssh', ['-p', String(gate.broker.port), ...opts(), '-N', '-L', `127.0.0.1:${port}:127.0.0.1:${gate.sshd.port}`, 'pcigate@127.0.0.1'],
+      { env: { PATH: process.env.PATH, HOME: gate.home, SSH_ASKPASS: gate.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: 'ignore' });
     try {
       const got = await new Promise<string>((resolve) => {
         const tryOnce = (n: number) => {

@@ -19,21 +19,15 @@
  *   and a file ending in digits arrives whole.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openAuditLog } from '../../recorder/index.js';
-import type { AuditLog } from '../../recorder/index.js';
-import { startSshBroker } from '../../src/broker/ssh-broker.js';
-import type { SshBroker } from '../../src/broker/ssh-broker.js';
-import { systemClock } from '../../src/cli/ctx.js';
-import { sshConnection } from '../../src/config/sections/connections.js';
 import { findPans } from '../../src/mask/pan-detector.js';
 import { tempDir } from '../harness/cli.js';
-import { sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
-import type { Sshd } from '../harness/sshd.js';
-import { testCtx } from '../harness/test-ctx.js';
+import { startSshGate } from '../harness/ssh-gate.js';
+import type { SshGate } from '../harness/ssh-gate.js';
+import { sshClient, sshdAvailable } from '../harness/sshd.js';
 import { within } from '../harness/within.js';
 
 const skip = sshdAvailable();
@@ -141,38 +135,17 @@ function differences(orig: Buffer, got: Buffer, cards: Placed[], expected: (p: P
 }
 
 describe.skipIf(Boolean(skip))('sftp output whose end could be part of a card number, and card numbers across read replies (real sshd, OpenSSH sftp, ssh2 sftp)', () => {
-  let sshd: Sshd;
-  let home: string;
+  let gate: SshGate;
   let work: string;
-  let log: AuditLog;
-  let broker: SshBroker;
-  let askpass: string;
-  const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: (m: string) => { process.stderr.write(`warn: ${m}\n`); } } });
   const w = (name: string) => path.join(work, name);
 
   beforeAll(async () => {
-    sshd = await startSshd();
-    home = tempDir('pcigate-sftp-mask-');
+    gate = await startSshGate({ homePrefix: 'pcigate-sftp-mask-', allow: { subsystems: ['sftp'] }, askpass: true });
     work = tempDir('pcigate-sftp-mask-work-');
-    askpass = path.join(home, 'askpass.sh');
-    log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
-    broker = await startSshBroker({
-      name: 'prod-ssh',
-      conn: sshConnection.parse({
-        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-        allow: { subsystems: ['sftp'] },
-      }),
-      credentials: { privateKey: sshd.clientKey }, sink: log, actor: async () => ({ sub: 'alice', via: 'local', idp: 'local' }),
-      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
-    });
-    writeFileSync(askpass, `#!/bin/sh\necho '${broker.secret}'\n`);
-    chmodSync(askpass, 0o700);
   }, 60_000);
 
   afterAll(async () => {
-    await broker?.close();
-    await log?.close();
-    await sshd?.stop();
+    await gate?.close();
   });
 
   /**
@@ -180,10 +153,10 @@ describe.skipIf(Boolean(skip))('sftp output whose end could be part of a card nu
    * second; one still running after 30 s waits for bytes that never come, and is killed.
    */
   const get = (remote: string, local: string, block?: number) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const c = spawn('sftp', ['-P', String(broker.port), ...(block ? ['-B', String(block)] : []),
+    const c = spawn('sftp', ['-P', String(gate.broker.port), ...(block ? ['-B', String(block)] : []),
       '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
       '-o', 'PreferredAuthentications=password', '-o', 'BatchMode=no', '-b', '-', 'pcigate@127.0.0.1'],
-    { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'ignore', 'pipe'] });
+    { env: { PATH: process.env.PATH, HOME: gate.home, SSH_ASKPASS: gate.askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     c.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
     const killer = setTimeout(() => { stderr += '[killed: hung]'; c.kill('SIGKILL'); }, 30_000);
@@ -298,7 +271,7 @@ describe.skipIf(Boolean(skip))('sftp output whose end could be part of a card nu
       { text: '4539 5787 6362 1486', d: 9 },
       { text: '4539 5787 6362 1486', d: 14 },
     ];
-    const c = await sshClient(broker);
+    const c = await sshClient(gate.broker);
     const problems: string[] = [];
     try {
       const sftp = await within(10_000, 'sftp subsystem', new Promise<SFTPWrapper>((resolve, reject) => c.sftp((e, s) => (e ? reject(e) : resolve(s)))));

@@ -6,13 +6,12 @@
  * reason allowed_hours). The broker's clock is shifted so the window closes two seconds in (timers are real).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../recorder/index.js';
 import type { AuditLog } from '../../recorder/index.js';
-import type { AuditRecord } from '../../recorder/types.js';
 import { startSshBroker } from '../../src/broker/ssh-broker.js';
 import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import type { Clock } from '../../src/cli/ctx.js';
@@ -21,7 +20,9 @@ import { configSchema } from '../../src/config/index.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { ApprovalStore } from '../../src/policy/approvals.js';
 import { PolicyEngine } from '../../src/policy/policy-engine.js';
+import { readLog } from '../harness/audit-records.js';
 import { tempDir } from '../harness/cli.js';
+import { sshdConnectionFields } from '../harness/ssh-gate.js';
 import { startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
@@ -45,15 +46,10 @@ describe.skipIf(Boolean(skip))('SSH allowed_hours (real sshd, real OpenSSH clien
   let askpass: string;
   const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: (m: string) => { process.stderr.write(`warn: ${m}\n`); } } });
 
-  const records = (): AuditRecord[] =>
-    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
-      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+  const records = () => readLog(home);
 
   const broker = (clock: Clock) => {
-    const raw = {
-      kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-      allow: { shell: true, exec: { allow: ['sh -c *', 'echo *'] } },
-    };
+    const raw = sshdConnectionFields(sshd, { shell: true, exec: { allow: ['sh -c *', 'echo *'] } });
     const config = configSchema.parse({
       connections: { 'prod-ssh': raw },
       policy: { roles: { eng: { subjects: ['alice'] } }, connections: { 'prod-ssh': { session: { allowed_hours: HOURS }, roles: { eng: {} } } } },

@@ -9,16 +9,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openAuditLog } from '../../recorder/index.js';
-import type { AuditLog } from '../../recorder/index.js';
-import { startSshBroker } from '../../src/broker/ssh-broker.js';
-import type { SshBroker } from '../../src/broker/ssh-broker.js';
-import { systemClock } from '../../src/cli/ctx.js';
-import { sshConnection } from '../../src/config/sections/connections.js';
 import { tempDir } from '../harness/cli.js';
-import { sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
-import type { Sshd } from '../harness/sshd.js';
-import { testCtx } from '../harness/test-ctx.js';
+import { startSshGate } from '../harness/ssh-gate.js';
+import type { SshGate } from '../harness/ssh-gate.js';
+import { sshClient, sshdAvailable } from '../harness/sshd.js';
 import { within } from '../harness/within.js';
 
 const skip = sshdAvailable();
@@ -49,39 +43,22 @@ function middleShown(answers: Got[]): string[] {
 }
 
 describe.skipIf(Boolean(skip))('sftp reads a client chooses to get card numbers out of a file (real sshd, ssh2 sftp)', () => {
-  let sshd: Sshd;
-  let home: string;
+  let gate: SshGate;
   let work: string;
-  let log: AuditLog;
-  let broker: SshBroker;
-  const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: (m: string) => { process.stderr.write(`warn: ${m}\n`); } } });
 
   beforeAll(async () => {
-    sshd = await startSshd();
-    home = tempDir('pcigate-sftp-attack-');
+    gate = await startSshGate({ homePrefix: 'pcigate-sftp-attack-', allow: { subsystems: ['sftp'] } });
     work = tempDir('pcigate-sftp-attack-work-');
     writeFileSync(path.join(work, 'cards.txt'), FILE);
-    log = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
-    broker = await startSshBroker({
-      name: 'prod-ssh',
-      conn: sshConnection.parse({
-        kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-        allow: { subsystems: ['sftp'] },
-      }),
-      credentials: { privateKey: sshd.clientKey }, sink: log, actor: async () => ({ sub: 'alice', via: 'local', idp: 'local' }),
-      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
-    });
   }, 60_000);
 
   afterAll(async () => {
-    await broker?.close();
-    await log?.close();
-    await sshd?.stop();
+    await gate?.close();
   });
 
   /** An sftp session through the listener, `run` given it, ended afterwards. */
   async function withSftp(run: (sftp: SFTPWrapper) => Promise<void>): Promise<void> {
-    const c = await sshClient(broker);
+    const c = await sshClient(gate.broker);
     try {
       const sftp = await within(10_000, 'sftp subsystem', new Promise<SFTPWrapper>((resolve, reject) => c.sftp((e, s) => (e ? reject(e) : resolve(s)))));
       await run(sftp);

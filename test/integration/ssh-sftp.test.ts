@@ -5,19 +5,20 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../recorder/index.js';
 import type { AuditLog } from '../../recorder/index.js';
-import type { AuditRecord } from '../../recorder/types.js';
 import { startSshBroker } from '../../src/broker/ssh-broker.js';
 import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { AuditWriteError } from '../../src/errors.js';
 import { FAILED_CLOSED_EXIT } from '../../src/ssh/session-bridge.js';
+import { readLog } from '../harness/audit-records.js';
 import { tempDir } from '../harness/cli.js';
+import { sshdConnectionFields } from '../harness/ssh-gate.js';
 import { packet, str, u32 } from '../harness/sftp-bytes.js';
 import { sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
@@ -34,16 +35,11 @@ describe.skipIf(Boolean(skip))('sftp -b through pcigate (real sshd, real OpenSSH
   const ctx = testCtx({ clock: systemClock() as never, log: { debug: () => {}, warn: () => {} } });
   const pan = '4111111111111111';
 
-  const records = (): AuditRecord[] =>
-    readdirSync(path.join(home, 'log')).filter((f) => f.endsWith('.jsonl')).sort()
-      .flatMap((f) => readFileSync(path.join(home, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord));
+  const records = () => readLog(home);
 
   const start = (sink: AuditLog) => startSshBroker({
     name: 'prod-ssh',
-    conn: sshConnection.parse({
-      kind: 'ssh', host: sshd.host, port: sshd.port, user: sshd.user, private_key: 'env:UNUSED_IN_TEST', host_key: sshd.hostKeyLine,
-      allow: { subsystems: ['sftp'] },
-    }),
+    conn: sshConnection.parse(sshdConnectionFields(sshd, { subsystems: ['sftp'] })),
     credentials: { privateKey: sshd.clientKey }, sink, actor: async () => ({ sub: 'alice', via: 'local', idp: 'local' }),
     clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
   });
