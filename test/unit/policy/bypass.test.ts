@@ -184,6 +184,23 @@ describe('search_path', () => {
     expect(vs.decide('SELECT * FROM items', 0).action).toBe('deny');
     expect(vs.searchPath).toEqual(['vault']);
   });
+
+  it('a session whose path changed between two statements is judged in the path it has now, arrays changed in place too', () => {
+    // The engine keeps each session's cache context (policy-engine.ts contextKey): it must see every change.
+    const view: { searchPath: string[]; resolveIn?: string[]; prepared: Map<string, never> } = { searchPath: ['vault'], prepared: new Map<string, never>() };
+    const decideItems = () => vaultOnly.decide(eng, 'db', 'SELECT * FROM items', view).action;
+    expect(decideItems()).toBe('allow');
+    view.searchPath[0] = 'public';
+    expect(decideItems()).toBe('deny');
+    view.searchPath = ['vault'];
+    expect(decideItems()).toBe('allow');
+    view.resolveIn = ['vault'];
+    expect(decideItems()).toBe('allow');
+    view.resolveIn.push('public');
+    expect(decideItems()).toBe('deny');
+    view.resolveIn[1] = 'vault';
+    expect(decideItems()).toBe('allow');
+  });
 });
 
 describe("settings that switch off the server's own controls", () => {
