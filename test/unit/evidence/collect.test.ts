@@ -71,6 +71,13 @@ describe('collectEvidence over a real log', () => {
     expect(input.checkpoints.map((c) => c.note)).toEqual(lines.map((l) => (JSON.parse(l) as { note: string }).note));
     expect(input.checkpoints.every((c) => c.valid && c.epoch === 0 && /^[0-9a-f]{64}$/.test(c.root))).toBe(true);
     expect(input.checkpoints[input.checkpoints.length - 1]!.size).toBe(h.lastCheckpointSize);
+    // Each record as its line says; a session's equal actors, sources and targets are one frozen object (memory).
+    input.records.forEach((r, i) => expect(r.record).toEqual(disk[i]!.rec));
+    const s1 = input.records.filter((r) => r.record.session === 's1' && r.record.actor !== undefined);
+    expect(s1.length).toBeGreaterThan(1);
+    expect(new Set(s1.map((r) => r.record.actor)).size).toBe(1);
+    expect(new Set(s1.map((r) => r.record.target)).size).toBe(1);
+    expect(Object.isFrozen(s1[0]!.record.actor)).toBe(true);
   });
 
   it('selects the period by --since/--until and checks the bounds', async () => {
