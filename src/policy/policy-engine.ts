@@ -131,8 +131,8 @@ export class PolicyEngine {
    * decision's CPU). Lists are compared by their names, not by reference: a session replaces its arrays freely.
    */
   private contextKey(identity: PolicyIdentity, connection: string, session: SessionView): string {
-    const mfa = identity.mfa === true;
-    const pathNamesUser = session.pathNamesUser === true;
+    const mfa = Boolean(identity.mfa); // as evaluate reads it (truthy), whatever a caller put there
+    const pathNamesUser = Boolean(session.pathNamesUser);
     const m = this.contexts.get(session);
     if (m && m.identity === identity && m.connection === connection && m.mfa === mfa && m.pathNamesUser === pathNamesUser
       && m.dbUser === session.dbUser && sameNames(m.searchPath, session.searchPath) && sameNames(m.resolveIn, session.resolveIn)

@@ -120,6 +120,15 @@ describe('evaluate', () => {
     expect(d(support, 'SELECT 1', 'other-db').rule).toBe('policy.connections');
     expect(d({ ...support, mfa: false }, 'SELECT 1', 'mfa').rule).toBe('policy.connections.mfa.require_mfa');
     expect(d(support, 'SELECT 1', 'mfa').action).toBe('allow');
+    // One session (one view) whose identity's second factor changes between statements: the cached decision of
+    // one state is never the other's (the engine keeps each session's cache context, policy-engine.ts contextKey).
+    const who: PolicyIdentity = { ...support, mfa: false };
+    const view = { searchPath: ['public'], prepared: new Map() };
+    expect(engine.decide(who, 'mfa', 'SELECT 2', view).action).toBe('deny');
+    who.mfa = true;
+    expect(engine.decide(who, 'mfa', 'SELECT 2', view).action).toBe('allow');
+    who.mfa = false;
+    expect(engine.decide(who, 'mfa', 'SELECT 2', view).action).toBe('deny');
     const subj = engine.decide({ sub: 'x', email: 'root@example.com', via: 'oidc', mfa: true }, 'prod-db', 'DELETE FROM t WHERE id = 1');
     expect(subj.action).toBe('allow');
   });
