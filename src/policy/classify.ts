@@ -13,7 +13,7 @@ import type { StoredValue } from './stored-values.js';
 import type { OutputReach, WalkAcc } from './ast-walk.js';
 import { parseStatements } from './pg-parser.js';
 import type { ParseFailure, PgNode, RawStmt } from './pg-parser.js';
-import { searchPathSchemas } from './name-match.js';
+import { quotedPathList, searchPathSchemas } from './name-match.js';
 import { SAFE_FUNCTIONS } from './safe-functions.js';
 import { kindOfNode, strictestFirst } from './statement-kinds.js';
 import type { StatementKind } from './statement-kinds.js';
@@ -150,7 +150,8 @@ function setting(f: PgNode): SettingChange {
   const local = f.is_local === true;
   if (kind !== 'VAR_SET_VALUE') return { name, local };
   const args = Array.isArray(f.args) ? f.args.map((a) => constText(a) ?? '?') : [];
-  return { name, value: args.join(', '), local };
+  // search_path's elements are names, each whole (a comma in one included): kept apart as the server keeps them.
+  return { name, value: name === 'search_path' ? quotedPathList(args) : args.join(', '), local };
 }
 
 /** Values parse_bool (src/backend/utils/adt/bool.c) reads as true: any prefix of true/yes, on, 1. */

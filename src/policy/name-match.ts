@@ -106,8 +106,74 @@ export function searchPathSchemas(value: string | undefined, users?: string | re
   return out.length > 0 ? [...new Set(out)] : ['pg_catalog'];
 }
 
+/**
+ * The names of a search_path value, read as PostgreSQL reads it (varlena.c SplitIdentifierString, the GUC's list
+ * syntax): comma-separated; a double-quoted name is taken as written, `""` a quote in it, commas too (`"a,b"` is one
+ * schema); an unquoted one ends at a comma or a blank and is downcased (ASCII letters); a name is cut to 63 bytes
+ * (NAMEDATALEN). A value the server would reject (an open quote, an empty unquoted name, a stray character) is read
+ * by commas as before: the server keeps its old path then, and policy, which judges names in every path the session
+ * may have, only gains schemas to check.
+ */
 function pathNames(value: string): string[] {
-  return value.split(',').map((raw) => raw.trim().replace(/^"(.*)"$/, '$1')).filter((n) => n !== '');
+  return (splitIdentifiers(value) ?? value.split(',').map((raw) => raw.trim().replace(/^"(.*)"$/, '$1'))).filter((n) => n !== '');
+}
+
+/** scanner_isspace: the blanks the list syntax skips. */
+const LIST_BLANK = new Set([' ', '\t', '\n', '\r', '\f', '\v']);
+
+function splitIdentifiers(value: string): string[] | undefined {
+  const out: string[] = [];
+  let i = 0;
+  const blanks = () => { while (i < value.length && LIST_BLANK.has(value[i]!)) i++; };
+  blanks();
+  if (i === value.length) return out;
+  for (;;) {
+    let name = '';
+    if (value[i] === '"') {
+      for (i++; ; i++) {
+        if (i >= value.length) return undefined; // no closing quote
+        if (value[i] !== '"') { name += value[i]; continue; }
+        if (value[i + 1] !== '"') break;
+        name += '"';
+        i++;
+      }
+      i++;
+    } else {
+      const from = i;
+      while (i < value.length && value[i] !== ',' && !LIST_BLANK.has(value[i]!)) i++;
+      if (i === from) return undefined; // an empty unquoted name
+      name = value.slice(from, i).replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    }
+    out.push(truncateIdentifier(name));
+    blanks();
+    if (i === value.length) return out;
+    if (value[i] !== ',') return undefined;
+    i++;
+    blanks();
+  }
+}
+
+/** An identifier cut to NAMEDATALEN − 1 bytes of UTF-8, on a character boundary, as the server cuts it. */
+function truncateIdentifier(name: string): string {
+  if (Buffer.byteLength(name, 'utf8') <= 63) return name;
+  let out = '';
+  let bytes = 0;
+  for (const ch of name) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > 63) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/**
+ * A SET's list of names as the search_path value the server makes of it (guc.c flatten_set_variable_args quotes
+ * each element of a GUC_LIST_QUOTE setting): `SET search_path = "a,b", public` and `SET search_path = 'a,b'` each
+ * name one schema `a,b`, which the value keeps apart from a list of `a` and `b`.
+ */
+export function quotedPathList(names: readonly string[]): string {
+  return names.map((n) => (n === '?' ? n : `"${n.replace(/"/g, '""')}"`)).join(', ');
 }
 
 /** Whether a search_path value names `"$user"`, whose schema follows current_user (SET ROLE). */

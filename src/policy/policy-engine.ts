@@ -137,7 +137,9 @@ export class PolicyEngine {
     if (m && m.identity === identity && m.connection === connection && m.mfa === mfa && m.pathNamesUser === pathNamesUser
       && m.dbUser === session.dbUser && sameNames(m.searchPath, session.searchPath) && sameNames(m.resolveIn, session.resolveIn)
       && sameNames(m.unresolvedPath, session.unresolvedPath) && sameNames(m.users, session.users)) return m.key;
-    const key = `${connection}\u0000${this.roleKey(identity)}\u0000${mfa ? 1 : 0}\u0000${session.searchPath.join(',')}\u0000${session.resolveIn?.join(',') ?? ''}\u0000${session.unresolvedPath?.join(',') ?? ''}\u0000${session.dbUser ?? ''}\u0000${session.users?.join(',') ?? ''}\u0000${pathNamesUser ? 1 : 0}`;
+    // Lists as JSON: a name may hold a comma (`"a,b"` is one schema), and must not read as two.
+    const list = (names: readonly string[] | undefined) => (names === undefined ? '' : JSON.stringify(names));
+    const key = `${connection}\u0000${this.roleKey(identity)}\u0000${mfa ? 1 : 0}\u0000${list(session.searchPath)}\u0000${list(session.resolveIn)}\u0000${list(session.unresolvedPath)}\u0000${JSON.stringify(session.dbUser ?? null)}\u0000${list(session.users)}\u0000${pathNamesUser ? 1 : 0}`;
     this.contexts.set(session, {
       identity, connection, mfa, pathNamesUser, dbUser: session.dbUser, key,
       // Copies: the session may change its arrays in place.
@@ -156,7 +158,7 @@ export class PolicyEngine {
   private roleKey(identity: PolicyIdentity): string {
     let k = this.roleKeys.get(identity);
     if (k === undefined) {
-      k = matchRoles(this.policy, identity).join(',');
+      k = JSON.stringify(matchRoles(this.policy, identity)); // JSON: a role's name may hold a comma
       this.roleKeys.set(identity, k);
     }
     return k;

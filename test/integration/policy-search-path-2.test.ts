@@ -114,3 +114,28 @@ describe('the listener and a database that does not answer', () => {
     }
   });
 });
+
+describe('a schema whose name holds a comma', () => {
+  it('SET search_path = "a,b" is the one schema the server reads, not the schemas a and b', async () => {
+    // Policy split the value at the comma: with a.* and b.* allowed, `select v from t` ran on "a,b".t.
+    server.psql(`create schema "a,b"; create table "a,b".t (v text); insert into "a,b".t values ('COMMA SCHEMA ROW'); create schema a; create schema b;`);
+    const g = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'utility'], role: { tables: { allow: ['public.*', 'a.*', 'b.*'] } } }));
+    const c = await pgClient(g);
+    try {
+      for (const set of ['set search_path = "a,b"', "set search_path = 'a,b'"]) {
+        await c.query(set);
+        await expect(c.query('select v from t')).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('tables.allow') });
+      }
+      // The list of the two schemas a and b is what a.* and b.* allow (t is public.t there: a and b are empty).
+      const d = await pgClient(g);
+      try {
+        await d.query('set search_path = a, b, public');
+        expect((await d.query('select v from t')).rows).toEqual([{ v: 'public row' }]);
+      } finally { await d.end(); }
+    } finally {
+      await c.end();
+      await g.close();
+      server.psql('drop schema "a,b" cascade; drop schema a; drop schema b;');
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { policySection } from '../../../src/config/sections/policy.js';
 import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
 import { loadParser } from '../../../src/policy/pg-parser.js';
 import { PolicyEngine } from '../../../src/policy/policy-engine.js';
+import { searchPathSchemas } from '../../../src/policy/name-match.js';
 
 beforeAll(async () => { await loadParser(); });
 
@@ -183,6 +184,28 @@ describe('search_path', () => {
     expect(vs.decide('SELECT * FROM vault.items', 0).action).toBe('allow');
     expect(vs.decide('SELECT * FROM items', 0).action).toBe('deny');
     expect(vs.searchPath).toEqual(['vault']);
+  });
+
+  it('a schema whose name holds a comma is one schema, as the server reads the path', () => {
+    // `"a,b"` was read as the two schemas a and b, both allowed: the server looked in the one schema "a,b".
+    const ab = new PolicyEngine(policySection.parse({
+      roles: { eng: { subjects: ['eng'] } },
+      connections: { db: { roles: { eng: { tables: { allow: ['public.*', 'a.*', 'b.*'] } } } } },
+    }), {});
+    for (const set of ['SET search_path = "a,b"', "SET search_path = 'a,b'", 'SET search_path = "a,b", public']) {
+      const ps = ab.openSession(eng, 'db', 0);
+      expect(ps.decide(set, 0).action, set).toBe('allow');
+      expect(ps.decide('SELECT * FROM t', 0).action, set).toBe('deny');
+      expect(ps.resolveIn, set).toContain('a,b');
+    }
+    const ps = ab.openSession(eng, 'db', 0);
+    expect(ps.decide('SET search_path = a, b', 0).action).toBe('allow');
+    expect(ps.decide('SELECT * FROM t', 0).action).toBe('allow');
+    expect(searchPathSchemas('"a,b",  Vault ,"Q""x",x1', 'me')).toEqual(['a,b', 'vault', 'Q"x', 'x1']);
+    expect(searchPathSchemas('"$user", public', 'me')).toEqual(['me', 'public']);
+    expect(searchPathSchemas(`"${'é'.repeat(40)}"`)).toEqual(['é'.repeat(31)]); // 63 bytes at most, whole characters
+    // A value the server rejects (it keeps its path) is read by commas as before.
+    expect(searchPathSchemas('"open, public')).toEqual(['"open', 'public']);
   });
 
   it('a session whose path changed between two statements is judged in the path it has now, arrays changed in place too', () => {

@@ -145,7 +145,9 @@ describe('classify: bypass corpus', () => {
   it('SET search_path is seen as a setting', () => {
     const s = one('SET search_path = evil, public');
     expect(s.kind).toBe('utility');
-    expect(s.setting).toEqual({ name: 'search_path', value: 'evil, public', local: false });
+    // In the server's list syntax, each element quoted (a comma inside one is part of its name).
+    expect(s.setting).toEqual({ name: 'search_path', value: '"evil", "public"', local: false });
+    expect(one('SET search_path = "a,b", \'c"d\'').setting?.value).toBe('"a,b", "c""d"');
     expect(one('set local search_path to default').setting).toEqual({ name: 'search_path', local: true });
   });
 
