@@ -215,7 +215,9 @@ try {
   // Where the proxy's CPU per transaction goes, layer by layer, when every layer was measured in this run
   // (`--only=relay,unrecorded,os-nohooks,os`): the relay's floor; pcigate's proxy (framing, the prepared
   // mirror, statement tracking) without recording; recording (the audit records and transcripts); the
-  // policy, masking and limit hooks. Differences of means, so a layer's figure carries the noise of two.
+  // policy, masking and limit hooks — and whatever else `pcigate connect`'s path (connectPg: config, outbox drain)
+  // adds over os-nohooks' bare broker, and, with BENCH_NO_TRANSCRIPTS=1 (which only os-nohooks reads), the
+  // transcripts too. Differences of means, so a layer's figure carries the noise of two.
   const layers = ['relay', 'unrecorded', 'os-nohooks', 'os'];
   if (layers.every((m) => summary[m])) {
     for (const test of ['simple', 'prepared']) {

@@ -23,6 +23,7 @@ import { scanHandle } from '../mask/scan-files.js';
 import type { ScanOptions } from '../mask/scan-files.js';
 import { verifyEpochCert } from '../../recorder/keys.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
+import { canonicalize } from '../../recorder/canonical-json.js';
 import { MerkleAccumulator } from '../../recorder/merkle.js';
 import { useRecordingFile } from '../../recorder/recording-file.js';
 import { epochKeyName, parseCheckpoint, parseNote, verifyNote } from '../../recorder/signed-note.js';
@@ -136,7 +137,10 @@ class SharedParts {
     for (const k of SHARED_MEMBERS) {
       const v = r[k];
       if (typeof v !== 'object' || v === null) continue;
-      const key = JSON.stringify(v);
+      // Canonical JSON as the key: it refuses what JSON.stringify would write as another value (a 1e999 in a
+      // tampered line parses to Infinity, which JSON.stringify writes as null): such a part is not shared.
+      let key: string;
+      try { key = canonicalize(v); } catch { continue; }
       const hit = this.seen.get(key);
       if (hit !== undefined) { r[k] = hit; continue; }
       if (this.seen.size >= 65_536) this.seen.clear();

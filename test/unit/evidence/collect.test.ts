@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectEvidence, loadConfigEvidence } from '../../../src/evidence/collect.js';
+import { collectEvidence, loadConfigEvidence, parseRecords } from '../../../src/evidence/collect.js';
 import { parseBound, resolvePeriod } from '../../../src/evidence/period.js';
 import { leafHash } from '../../../recorder/merkle.js';
 import { formatTs, parseTs } from '../../../recorder/timestamp.js';
@@ -139,6 +139,19 @@ describe('collectEvidence over a real log', () => {
     const input = await collectEvidence(h.ctx, { home: copy, config, rootKeyFile: rootKey });
     expect(input.verify.rootKeySource).toBe('user');
     expect(input.checkpoints.every((c) => c.valid)).toBe(true);
+  });
+});
+
+describe('parseRecords', () => {
+  it('shares only parts that read back as they are: a tampered 1e999 is not taken for null', async () => {
+    const line = (seq: number, src: string) => `{"seq":${seq},"session":"s","src":${src},"target":{"kind":"postgres"},"ts":"2026-12-05T00:00:0${seq}.000000Z","type":"x"}`;
+    const bytes = Buffer.from(`${[line(0, '{"port":1e999}'), line(1, '{"port":null}'), line(2, '{"port":null}'), line(3, '{"port":7}')].join('\n')}\n`);
+    const { records } = await parseRecords([{ name: '000000000000.jsonl', bytes }]);
+    // (A -0 would share with 0: both are written 0 in every output, canonical JSON's and the reports'.)
+    expect(records.map((r) => (r.record.src as { port: unknown }).port)).toEqual([Infinity, null, null, 7]);
+    expect(records[1]!.record.src).toBe(records[2]!.record.src);
+    expect(records[0]!.record.src).not.toBe(records[1]!.record.src);
+    expect(records[0]!.record.target).toBe(records[3]!.record.target);
   });
 });
 
