@@ -19,6 +19,15 @@ const KNOWN: ReadonlySet<string> = new Set<string>([...RECORDER_FIELDS, ...EVENT
  */
 const SHARED = new WeakMap<object, string>();
 
+/** Freezes `v` and everything reachable from it (in place); returns it. */
+export function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
 function deepFrozen(v: unknown): boolean {
   if (typeof v !== 'object' || v === null) return true;
   if (!Object.isFrozen(v)) return false;

@@ -24,6 +24,7 @@ import {
 } from '../pg/protocol/index.js';
 import type { FieldDescription, NoticeFields, UpstreamTarget } from '../pg/protocol/index.js';
 import type { ColumnCatalog } from '../mask/column-catalog.js';
+import { quoteIdent } from '../policy/name-match.js';
 import { parseStatements, scanTokens } from '../policy/pg-parser.js';
 import type { PgNode, RawStmt } from '../policy/pg-parser.js';
 import { describeStatement, lookupRows, serverRefusal } from './pg-query-client.js';
@@ -182,7 +183,6 @@ function copyOptions(options: NonNullable<CopyStmtNode['options']>): Pick<CopyOu
   return { binary: format === 'binary', csv: format === 'csv', header, ...text };
 }
 
-const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 /** A string as an SQL literal (standard_conforming_strings on, as policy requires). */
 export const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 

@@ -7,6 +7,7 @@
  * - when the server has answered, `pg.query` carries the outcome, SQLSTATE, rows and duration;
  * - result rows, after masking, are sampled into the transcript.
  */
+import { deepFreeze } from '../../recorder/record-line.js';
 import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
 import type { SessionHooks, Statement, StatementDecision, StatementResult } from '../pg/proxy/hooks.js';
 import { BE, readCString } from '../pg/proxy/wire.js';
@@ -48,14 +49,7 @@ const SESSION_ENDED: StatementDecision = Object.freeze({
 
 /** A copy frozen all the way down: the recorder encodes such objects once per session (record-line.ts). */
 function frozenCopy<T>(v: T): T {
-  const deepFreeze = (x: unknown): unknown => {
-    if (typeof x === 'object' && x !== null) {
-      for (const y of Object.values(x)) deepFreeze(y);
-      Object.freeze(x);
-    }
-    return x;
-  };
-  return deepFreeze(structuredClone(v)) as T;
+  return deepFreeze(structuredClone(v));
 }
 
 export interface RecorderContext {

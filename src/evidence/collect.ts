@@ -25,6 +25,7 @@ import { verifyEpochCert } from '../../recorder/keys.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
 import { canonicalize } from '../../recorder/canonical-json.js';
 import { MerkleAccumulator } from '../../recorder/merkle.js';
+import { deepFreeze } from '../../recorder/record-line.js';
 import { useRecordingFile } from '../../recorder/recording-file.js';
 import { epochKeyName, parseCheckpoint, parseNote, verifyNote } from '../../recorder/signed-note.js';
 import { formatTs } from '../../recorder/timestamp.js';
@@ -150,14 +151,6 @@ class SharedParts {
 }
 
 const SHARED_MEMBERS = ['actor', 'src', 'target', 'account'] as const;
-
-function deepFreeze<T>(v: T): T {
-  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
-}
 
 /**
  * Every complete line of every segment, in file order, parsed, with where it is and its leaf hash (RFC 6962

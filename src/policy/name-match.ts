@@ -173,7 +173,12 @@ function truncateIdentifier(name: string): string {
  * name one schema `a,b`, which the value keeps apart from a list of `a` and `b`.
  */
 export function quotedPathList(names: readonly string[]): string {
-  return names.map((n) => (n === '?' ? n : `"${n.replace(/"/g, '""')}"`)).join(', ');
+  return names.map((n) => (n === '?' ? n : quoteIdent(n))).join(', ');
+}
+
+/** An identifier double-quoted for SQL (or a list setting), `"` written `""`: read back as exactly `name`. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** Whether a search_path value names `"$user"`, whose schema follows current_user (SET ROLE). */
