@@ -95,20 +95,34 @@ function quoteCsv(v: Uint8Array, f: CopyTextFormat): Buffer {
 
 /** Bytes a card number is written with: digits, and the space and dash between its groups. */
 const PAN_BYTE = /^[0-9 -]$/;
+/** Bytes that, glued to a card number's first or last digit, make it read as part of a word or a longer number. */
+const GLUE_BYTE = /^[0-9A-Za-z]$/;
 
 /**
  * Why COPY's options would make a card number unrecognisable in its rows, or undefined when they do not. In CSV a
  * QUOTE or ESCAPE byte inside a field is doubled or escaped (QUOTE '1' writes 4111… as 1411111…1, each 1 doubled),
  * in text format a DELIMITER inside a field gets a backslash (DELIMITER '-' writes 4111\-1111\-…): digits or
  * separators rewritten so, the detector finds no run to mask, and a client's CSV or COPY reader restores the card
- * number. Such a COPY is refused (fail closed).
+ * number. A DELIMITER, QUOTE or ESCAPE that is a letter or digit is written right beside a field's digits
+ * (DELIMITER 'X' writes `7X4111…1111X…`, QUOTE 'q' with FORCE_QUOTE `q4111…1111q`, ESCAPE 'e' before a quote after
+ * one `4111…1111e"`, a CSV DELIMITER '1' `71550000…0004`): glued to a letter the card number reads as part of a
+ * word or identifier, glued to a digit as part of a longer number, and the detector rightly takes neither for a
+ * card number. Such a COPY is refused (fail closed). The server itself refuses a text DELIMITER that is a digit or
+ * a lower-case letter, not an upper-case one.
  */
 export function copyOptionsHidePans(o: { binary: boolean; csv: boolean; delimiter?: string | undefined; quote?: string | undefined; escape?: string | undefined }): string | undefined {
   if (o.binary) return undefined;
-  const check = (name: string, v: string | undefined, what: string) => (v !== undefined && PAN_BYTE.test(v) ? `${name} '${v}' ${what}, which masking could then not find; use one that is not a digit, space or dash` : undefined);
+  const check = (name: string, v: string | undefined, what: string, inside = true) => {
+    if (v === undefined) return undefined;
+    if (inside && PAN_BYTE.test(v)) return `${name} '${v}' ${what}, which masking could then not find; use one that is not a letter, digit, space or dash`;
+    if (GLUE_BYTE.test(v)) return `${name} '${v}' would be written right beside the digits of a field, and a card number glued to a letter or digit reads as part of a word or a longer number, which masking does not take for a card number; use one that is not a letter${inside ? ', digit, space or dash' : ' or digit'}`;
+    return undefined;
+  };
   if (o.csv) {
     return check('QUOTE', o.quote, 'would double itself inside a field and so rewrite the digits or separators of a card number')
-      ?? check('ESCAPE', o.escape, 'would be written before itself inside a quoted field and so rewrite the digits or separators of a card number');
+      ?? check('ESCAPE', o.escape, 'would be written before itself inside a quoted field and so rewrite the digits or separators of a card number')
+      // A CSV field holding the delimiter is quoted, not rewritten: only its place between fields matters.
+      ?? check('DELIMITER', o.delimiter, '', false);
   }
   return check('DELIMITER', o.delimiter, 'would be escaped with a backslash inside a field and so split the digit groups of a card number');
 }
