@@ -20,7 +20,7 @@ import { ed25519Sign, ed25519Verify, generateEd25519, privateKeyFromPem, private
 import { epochKeyName, isValidKeyName, noteKeyId } from './signed-note.js';
 import { formatTs, parseTs } from './timestamp.js';
 
-/** The certified statement `{type, origin, epoch, pub, not_before}`. */
+/** The certified statement `{type, origin, epoch, pub, not_before}`, and for a rotation `log_size`, `log_root`. */
 export interface EpochCert {
   type: 'pcigate.epoch';
   origin: string;
@@ -28,6 +28,16 @@ export interface EpochCert {
   /** base64 of the raw 32-byte Ed25519 public key. */
   pub: string;
   not_before: string;
+  /**
+   * Epoch n ≥ 1: the log epoch n−1 hands over, as its last checkpoint signed it — the first `log_size`
+   * records hash to `log_root` (RFC 6962, lowercase hex). Signed with the certificate by epoch n−1's key,
+   * which is destroyed at the rotation: whoever holds epoch n's key cannot rewrite those records, nor move
+   * the rotation before them (without this, a rewritten log with its key.rotate records kept and every
+   * older checkpoint dropped verified under today's key). Absent in epoch 0's certificate and in those
+   * written before pcigate bound it.
+   */
+  log_size?: number;
+  log_root?: string;
 }
 
 /** One line of keys/epochs.jsonl: the cert and the base64 Ed25519 signature over canonicalize(cert). */
@@ -250,15 +260,19 @@ export async function loadKeys(ctx: Ctx, home: string): Promise<KeyState> {
  * Moves the key store to epoch n+1: a new key, its certificate signed by epoch n's key appended to
  * keys/epochs.jsonl, and keys/epoch.key replaced (epoch n's private key is gone from disk). Returns the new
  * state and the certificate to log in `key.rotate`. The audit log writer calls this between its two
- * rotation checkpoints; call it directly only when no log is open.
+ * rotation checkpoints, with `log` the tree head of the first (EpochCert log_size, log_root); call it
+ * directly only when no log is open.
  */
-export async function rotateKeys(ctx: Ctx, home: string, state: KeyState): Promise<{ state: KeyState; cert: SignedEpochCert; fromEpoch: number }> {
+export async function rotateKeys(
+  ctx: Ctx, home: string, state: KeyState, log?: { size: number; root: string },
+): Promise<{ state: KeyState; cert: SignedEpochCert; fromEpoch: number }> {
   const p = keyPaths(home);
   const next = generateEd25519();
   const epoch = state.epoch + 1;
   const micros = ctx.clock.micros();
   const cert = signEpochCert({
     type: 'pcigate.epoch', origin: state.origin, epoch, pub: next.publicRaw.toString('base64'), not_before: formatTs(micros),
+    ...(log ? { log_size: log.size, log_root: log.root } : {}),
   }, state.privateKey);
   await ctx.fs.rm(p.epochKeyNext, { force: true });
   await writeFileExclusive(ctx.fs, p.epochKeyNext, privateKeyToPem(next.privateKey), 0o600);

@@ -127,6 +127,8 @@ class AuditLogWriter implements AuditLog {
   private gap: { start: string; end: string; cause: string; lost: number } | undefined;
   private sinceCheckpoint = 0;
   private lastCheckpointSize = -1;
+  /** Hex root of that checkpoint: what a rotation's certificate binds (EpochCert log_size, log_root). */
+  private lastCheckpointRoot = '';
   private cpRequested = false;
   private ops: Promise<unknown> = Promise.resolve();
   private timers: Array<ReturnType<typeof setInterval>> = [];
@@ -225,7 +227,12 @@ class AuditLogWriter implements AuditLog {
     return this.serial(async () => {
       if (this.closed || (onlyIfExpired && !this.epochExpired())) return { from_epoch: this.keys.epoch, to_epoch: this.keys.epoch };
       await this.makeCheckpoint(); // sealed by the old key
-      const r = await rotateKeys(this.ctx, this.opts.home, this.keys);
+      // The old key also certifies that tree head in the new key's certificate: once it is destroyed, the
+      // records it sealed are pinned by a signature no later key can make (docs/log-format.md "Key epochs").
+      // makeCheckpoint made it now, or earlier in this process when nothing came since (start() appends
+      // log.start first, so a checkpoint always exists here).
+      const handover = this.lastCheckpointSize > 0 ? { size: this.lastCheckpointSize, root: this.lastCheckpointRoot } : undefined;
+      const r = await rotateKeys(this.ctx, this.opts.home, this.keys, handover);
       this.keys = r.state;
       const detail = { from_epoch: r.fromEpoch, to_epoch: r.state.epoch, cert: r.cert };
       const actor: Actor = opts.actor ?? { sub: 'pcigate', via: 'system' };
@@ -525,6 +532,7 @@ class AuditLogWriter implements AuditLog {
       throw new AuditWriteError(`could not append a checkpoint to ${this.checkpointsFile}: ${(e as Error).message}`, { cause: e });
     }
     this.lastCheckpointSize = size;
+    this.lastCheckpointRoot = root.toString('hex');
     const info: CheckpointInfo = { size, root: root.toString('hex'), epoch, note };
     await this.enqueue({ type: 'checkpoint', target: { kind: 'log' }, detail: { size, root: info.root, note } });
     return info;

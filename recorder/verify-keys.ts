@@ -8,9 +8,10 @@ import type { SignedEpochCert } from './keys.js';
 import type { Problem, ProblemKind } from './verify-types.js';
 
 export const EPOCHS_FILE = 'keys/epochs.jsonl';
+const HEX64 = /^[0-9a-f]{64}$/;
 
 export interface EpochCert {
-  cert: { type: string; origin: string; epoch: number; pub: string; not_before: string };
+  cert: { type: string; origin: string; epoch: number; pub: string; not_before: string; log_size?: unknown; log_root?: unknown };
   sig: string;
 }
 
@@ -26,6 +27,11 @@ export interface EpochKeys {
   pubs: Map<number, Uint8Array>;
   /** key.rotate records in seq order: from that record on, epoch `to` is in force. */
   rotations: Array<{ seq: number; to: number }>;
+  /**
+   * The tree heads certified at rotations (recorder/keys.ts EpochCert log_size, log_root), from certificates
+   * whose signature verified: epoch `epoch − 1`'s key says the first `size` records hash to `root` (hex).
+   */
+  handovers: Array<{ epoch: number; size: number; root: string; segment: string; seq: number | null; line: number }>;
   problems: Problem[];
 }
 
@@ -100,6 +106,7 @@ export function checkEpochs(opts: {
   }
 
   const pubs = new Map<number, Uint8Array>();
+  const handovers: EpochKeys['handovers'] = [];
   if (!opts.rootKey) at('wrong_epoch_key', 'keys/root.pub', null, 'no root public key: the epoch certificates cannot be checked (pass --root-key FILE)');
   const maxEpoch = Math.max(-1, ...fromFile.keys(), ...fromLog.keys());
   for (let e = 0; e <= maxEpoch; e++) {
@@ -121,8 +128,57 @@ export function checkEpochs(opts: {
         continue;
       }
       chosen ??= pub;
+      const { log_size: size, log_root: root } = f.c.cert;
+      if (size === undefined && root === undefined) continue; // epoch 0, or written before rotations bound the log
+      if (!Number.isSafeInteger(size) || (size as number) < 0 || typeof root !== 'string' || !HEX64.test(root)) {
+        at('unreadable', f.segment, f.seq, `${where} of epoch ${e} has a log_size or log_root that is not a tree size and a hex root`, f.line);
+      } else if (signer) {
+        handovers.push({ epoch: e, size: size as number, root, segment: f.segment, seq: f.seq, line: f.line });
+      }
     }
     if (chosen) pubs.set(e, chosen);
   }
-  return { pubs, rotations, problems };
+  return { pubs, rotations, handovers, problems };
+}
+
+/**
+ * Each rotation's certified tree head (EpochKeys handovers) against the log: the first `size` records must
+ * hash to the root the old key signed into the new key's certificate. This is what holds once the old key is
+ * gone: whoever has today's key can sign a rewritten log and drop the older checkpoints from
+ * checkpoints.jsonl and the log, but cannot change what an earlier epoch handed over. `rootAt(n)` is the root
+ * of the first n records (undefined past a missing one); `firstDamaged` the lowest seq already reported
+ * changed or missing (a mismatch above it says nothing new).
+ */
+export function checkHandovers(opts: {
+  keys: EpochKeys;
+  size: number;
+  firstDamaged: number;
+  rootAt: (n: number) => Buffer | undefined;
+  segmentForSeq: (seq: number) => string | null;
+  problems: Problem[];
+}): void {
+  const { size, problems } = opts;
+  let truncated = problems.some((p) => p.kind === 'truncated');
+  const seen = new Set<string>();
+  for (const h of opts.keys.handovers) {
+    // epochs.jsonl and the key.rotate record carry the same certificate: one check, one problem.
+    const id = `${h.epoch} ${h.size} ${h.root}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const where = h.seq === null ? `${EPOCHS_FILE} line ${h.line}` : `the certificate in key.rotate seq ${h.seq}`;
+    const when = `when it handed over to epoch ${h.epoch} (${where})`;
+    if (h.size > size) {
+      if (!truncated) {
+        problems.push({ kind: 'truncated', segment: opts.segmentForSeq(size), seq: size, severity: 'fail',
+          detail: `the log ends ${size === 0 ? 'before seq 0' : `at seq ${size - 1}`} but epoch ${h.epoch - 1}'s key certified ${h.size} records ${when}` });
+        truncated = true;
+      }
+      continue;
+    }
+    const r = opts.rootAt(h.size);
+    if (h.size > 0 && r && r.toString('hex') !== h.root && opts.firstDamaged >= h.size) {
+      problems.push({ kind: 'modified', segment: opts.segmentForSeq(h.size - 1), seq: h.size - 1, severity: 'fail',
+        detail: `the first ${h.size} records do not hash to the root epoch ${h.epoch - 1}'s key certified ${when}: record seq ${h.size - 1} or earlier was changed and the chain re-linked over the change` });
+    }
+  }
 }

@@ -16,7 +16,7 @@ import { inclusionProof, verifyInclusion } from './merkle.js';
 import type { AuditRecord } from './types.js';
 import { CHECKPOINTS_FILE, collectCheckpoints, checkCheckpoints } from './verify-checkpoints.js';
 import type { CheckpointEntry, Where } from './verify-checkpoints.js';
-import { checkEpochs } from './verify-keys.js';
+import { checkEpochs, checkHandovers } from './verify-keys.js';
 import type { RotateRecord } from './verify-keys.js';
 import { orderAndChain, segmentForSeq } from './verify-order.js';
 import { prefixRoots } from './verify-roots.js';
@@ -73,11 +73,13 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     size,
     ...entries.map((e) => e.cp.size),
     ...(input.state ? [input.state.size, input.state.checkpoint?.size ?? 0] : []),
+    ...keys.handovers.map((h) => h.size),
   ]);
   checkCheckpoints({
     entries, keys, origin, size, firstDamaged: ord.firstDamaged, rootAt: (n) => roots.get(n), segmentForSeq: segFor,
     fileGiven: input.checkpoints !== undefined, state: input.state, problems,
   });
+  checkHandovers({ keys, size, firstDamaged: ord.firstDamaged, rootAt: (n) => roots.get(n), segmentForSeq: segFor, problems });
 
   // Time: ts must not go backwards along seq (a warning; tampering with ts also breaks the chain).
   // A changed record's ts proves nothing: compare only records whose bytes the chain vouches for.
