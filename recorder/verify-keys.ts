@@ -86,6 +86,10 @@ export function checkEpochs(opts: {
     expected = e + 1;
   });
 
+  if (lines.length === 0) {
+    at('wrong_epoch_key', EPOCHS_FILE, null, `${EPOCHS_FILE} is ${opts.epochs === undefined ? 'missing' : 'empty'}: no epoch key is certified by the root key`);
+  }
+
   const rotations: Array<{ seq: number; to: number }> = [];
   let current = 0;
   for (const r of opts.rotates) {
@@ -110,8 +114,13 @@ export function checkEpochs(opts: {
   if (!opts.rootKey) at('wrong_epoch_key', 'keys/root.pub', null, 'no root public key: the epoch certificates cannot be checked (pass --root-key FILE)');
   const maxEpoch = Math.max(-1, ...fromFile.keys(), ...fromLog.keys());
   for (let e = 0; e <= maxEpoch; e++) {
-    const signer = e === 0 ? opts.rootKey : pubs.get(e - 1);
-    const signerName = e === 0 ? 'the root key' : `the key of epoch ${e - 1}`;
+    // Epoch n is certified by epoch n−1. Where that one is missing (an epoch skipped: epoch_gap, a failure of
+    // its own), by the newest earlier epoch that is certified, so that every key trusted here is still
+    // rooted in the root key.
+    let by = e - 1;
+    while (by >= 0 && !pubs.has(by)) by--;
+    const signer = e === 0 ? opts.rootKey : pubs.get(by);
+    const signerName = e === 0 ? 'the root key' : `the key of epoch ${by}`;
     let chosen: Uint8Array | undefined;
     for (const f of [fromFile.get(e), fromLog.get(e)]) {
       if (!f) continue;
@@ -121,6 +130,11 @@ export function checkEpochs(opts: {
         at('wrong_epoch_key', f.segment, f.seq, `${where} of epoch ${e} is for origin ${JSON.stringify(f.c.cert.origin)}`, f.line);
       } else if (signer && !verifyEpochCert(f.c as SignedEpochCert, signer)) {
         at('wrong_epoch_key', f.segment, f.seq, `${where} of epoch ${e} is not signed by ${signerName}`, f.line);
+        continue;
+      } else if (!signer && e > 0) {
+        // Nothing vouches for a key that could have signed it (epochs.jsonl deleted, say). Taken as given, a
+        // key.rotate appended with a made-up certificate would let any key sign the log.
+        at('wrong_epoch_key', f.segment, f.seq, `${where} of epoch ${e} cannot be checked: no earlier epoch has a valid certificate`, f.line);
         continue;
       }
       if (chosen && !Buffer.from(chosen).equals(pub)) {

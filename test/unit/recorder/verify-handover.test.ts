@@ -4,12 +4,13 @@
  * with a later key fails verify even when every older checkpoint was dropped (checkpoints.jsonl and mirrors).
  * Logs written by the real writer (openAuditLog).
  */
+import type { KeyObject } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../../recorder/canonical-json.js';
-import { privateKeyFromPem } from '../../../recorder/ed25519.js';
+import { generateEd25519, privateKeyFromPem } from '../../../recorder/ed25519.js';
 import { openAuditLog } from '../../../recorder/index.js';
 import { leafHash, rootOf } from '../../../recorder/merkle.js';
 import { epochKeyName, formatCheckpoint, parseCheckpoint, parseNote, signNote } from '../../../recorder/signed-note.js';
@@ -49,7 +50,7 @@ async function handovers(home: string): Promise<Handover[]> {
  * segment that held seq `from`), keep only the checkpoints of at most `from` records, and sign the result
  * with today's key (mirrored, as the writer does).
  */
-async function resignWithTodaysKey(home: string, from: number, edit: (recs: Rec[]) => void): Promise<void> {
+async function resignWithTodaysKey(home: string, from: number, edit: (recs: Rec[]) => void, signer?: { key: KeyObject; epoch: number }): Promise<void> {
   const segs = await segments(home);
   const head: string[] = [];
   let tail: Rec[] = [];
@@ -72,9 +73,8 @@ async function resignWithTodaysKey(home: string, from: number, edit: (recs: Rec[
     leaves.push(leafHash(Buffer.from(line)));
   };
   for (const r of tail) push(r);
-  const certs = await handovers(home);
-  const epoch = certs.length;
-  const key = privateKeyFromPem(await fsp.readFile(path.join(home, 'keys', 'epoch.key')));
+  const epoch = signer?.epoch ?? (await handovers(home)).length;
+  const key = signer?.key ?? privateKeyFromPem(await fsp.readFile(path.join(home, 'keys', 'epoch.key')));
   const size = lines.length;
   const root = rootOf(leaves);
   const note = signNote(formatCheckpoint({ origin: ORIGIN, size, root, time: '2026-11-22T12:00:30.000000Z', epoch }), epochKeyName(ORIGIN, epoch), key);
@@ -175,5 +175,31 @@ describe('verify: a rotation pins what the old key sealed', () => {
     const r = await verifyHome(home);
     expect(r.problems.map((p) => ({ kind: p.kind, seq: p.seq }))).toEqual([{ kind: 'truncated', seq: cut }]);
     expect(r.problems[0]!.detail).toContain(`epoch 0's key certified ${h1!.log_size} records when it handed over to epoch 1`);
+  });
+});
+
+describe('verify: an epoch key nothing certifies', () => {
+  it('no key at all: keys/epochs.jsonl deleted and a key.rotate with a made-up certificate appended — the key it names is not trusted', async () => {
+    const home = await copyOf(base);
+    const mine = generateEd25519();
+    await resignWithTodaysKey(home, 0, (recs) => {
+      forge(recs);
+      const rot = recs.find((r) => r.type === 'key.rotate')!;
+      const cert = { type: 'pcigate.epoch', origin: ORIGIN, epoch: 1, pub: mine.publicRaw.toString('base64'), not_before: recs[0]!.ts };
+      const rest = recs.filter((r) => r.type !== 'key.rotate');
+      recs.splice(0, recs.length, rest[0]!, { ...rot, ts: rest[0]!.ts, detail: { from_epoch: 0, to_epoch: 1, cert: { cert, sig: Buffer.alloc(64).toString('base64') } } }, ...rest.slice(1));
+    }, { key: mine.privateKey, epoch: 1 });
+    await fsp.rm(path.join(home, 'keys', 'epochs.jsonl'));
+    // The auditor's own copy of the root key does not help: nothing was signed by it.
+    const own = path.join(tmp, `root-${n}.pub`);
+    await fsp.copyFile(path.join(home, 'keys', 'root.pub'), own);
+    const r = await verifyLog(await loadVerifyInput(fsp, home, { nowMicros: Date.UTC(2026, 10, 22, 12, 5) * 1000, maxUnsealedMicros: 3600e6, rootKeyFile: own }));
+    expect(brief(r.problems)).toEqual([
+      { kind: 'wrong_epoch_key', segment: '000000000000.jsonl', seq: 1 },
+      { kind: 'wrong_epoch_key', segment: 'keys/epochs.jsonl', seq: null },
+      { kind: 'wrong_epoch_key', segment: 'checkpoints.jsonl', seq: null },
+    ]);
+    expect(r.problems[0]!.detail).toBe('certificate in key.rotate of epoch 1 cannot be checked: no earlier epoch has a valid certificate');
+    expect(r.result).toBe('fail');
   });
 });
