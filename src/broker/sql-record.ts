@@ -9,37 +9,17 @@ import type { PanMasker } from '../mask/pan-masker.js';
 import { structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
+import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
 const MAX_SQL = 64 * 1024;
 const MAX_TEXT_PARAM = 1024;
 const MAX_BINARY_PARAM = 256;
 
-/** A SQL string literal in any of its spellings: '…', E'…', U&'…', $tag$…$tag$. */
-const LITERAL = String.raw`(?:[EeUu]&?'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\$(?<tag>[A-Za-z_]*)\$[\s\S]*?\$\k<tag>\$)`;
-/** `PASSWORD 'x'` (CREATE/ALTER ROLE/USER, ENCRYPTED PASSWORD), and `password 'x'` in OPTIONS (…). */
-const PASSWORD_CLAUSE = new RegExp(String.raw`(\bpassword\s*)${LITERAL}`, 'gi');
-/** `password=…` inside connection strings (dblink, postgres_fdw, subscriptions). */
-const CONNSTR_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"]+)/gi;
-/** `postgres://user:secret@host` URLs. */
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]+:)([^\s@'"]+)(@)/gi;
-
-const PASSWORD_WORD = /password/i;
-
 /** Redacts passwords and masks PAN in SQL text for the log and the transcript. */
 export function redactSql(sql: string, masker: PanMasker = defaultPanMasker()): string {
   // Cut after masking (maskCut): a card number across the cut is masked whole, not left as its first digits.
-  return maskCut(sql, MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => {
-    let s = t;
-    // The replacements only run on text that can match them (both password patterns name the word, a URL
-    // has `://`): this runs once per distinct SQL text, which with literals in the SQL is once per statement.
-    if (PASSWORD_WORD.test(s)) {
-      s = s.replace(PASSWORD_CLAUSE, (_m, kw: string) => `${kw}'[redacted]'`);
-      s = s.replace(CONNSTR_PASSWORD, (_m, kw: string) => `${kw}[redacted]`);
-    }
-    if (s.includes('://')) s = s.replace(URL_PASSWORD, (_m, a: string, _p: string, at: string) => `${a}[redacted]${at}`);
-    return masker.maskText(s);
-  });
+  return maskCut(sql, MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => masker.maskText(redactStatementSecrets(t)));
 }
 
 /** True when the SQL mentions a password anywhere (set_password($1), … PASSWORD $1): its parameters are withheld. */

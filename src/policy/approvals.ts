@@ -23,6 +23,7 @@ import type { BindParam } from '../pg/proxy/hooks.js';
 import type { PolicyIdentity } from './evaluate.js';
 import { drainOutbox } from './audit-outbox.js';
 import { STATE_RANK, loggedState, type LoggedState } from './approval-history.js';
+import { redactStatementSecrets } from './redact-statement-secrets.js';
 import { withFileLock, writeFileAtomic } from './file-lock.js';
 
 export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
@@ -156,9 +157,13 @@ export function shownParams(sql: string, bound: BoundParams, mask: (text: string
   });
 }
 
-/** Masks PAN (src/mask) and redacts passwords in role statements before text is stored or shown. */
+/**
+ * Redacts secrets (a PASSWORD clause's literal in any spelling, a connection string's or a URL's password: the
+ * same as the statement's `pg.query` record, redact-statement-secrets.ts) and masks PAN (src/mask) before text is
+ * stored or shown: the request file, its `approval.*` records, `pcigate approvals` and `policy explain`.
+ */
 export function safeStatementText(sql: string, mask: (text: string) => string = maskText): string {
-  return mask(sql).replace(/(password\s+)('(?:[^']|'')*'|\$[^$]*\$.*?\$[^$]*\$)/gis, "$1'***'");
+  return mask(redactStatementSecrets(sql, '***'));
 }
 
 const ID_RE = /^A-[a-z2-7]{10}$/;
