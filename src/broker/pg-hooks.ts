@@ -28,6 +28,7 @@ import { unionPath } from '../policy/name-match.js';
 import { isUtf8Name, startupSetting } from '../pg/protocol/startup-params.js';
 import type { PolicyHooksOptions } from '../policy/pg-policy-hooks.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
+import { SAFE_FUNCTIONS } from '../policy/safe-functions.js';
 import type { PolicySession } from '../policy/policy-engine.js';
 import { maxSessionMessage } from '../identity/index.js';
 import { PgSessionRefused, SessionRefused } from '../errors.js';
@@ -113,6 +114,25 @@ function functionNames(target: UpstreamTarget): (oid: number) => Promise<string 
 }
 
 /**
+ * Which of `names`, written as fields (`(expr).name`, PolicySession.fieldCalls), the server may read as a call of a
+ * function of one argument (parse_func.c ParseFuncOrColumn): a function of that name, in any schema (a SET
+ * search_path may reach it), that takes one argument or more and needs no more than one. Left out: pg_catalog's
+ * immutable ones (type conversions such as name(text) or oid(int8), geometry's area(box): they read and change
+ * nothing, and share their names with common columns) and its known-safe ones (SAFE_FUNCTIONS). Asked on a side
+ * connection for every statement that has such names (most have none), so a function created since counts.
+ */
+function fieldFunctions(target: UpstreamTarget): (names: readonly string[]) => Promise<readonly string[]> {
+  return async (names) => {
+    const rows = await lookupRows(target, `SELECT DISTINCT p.proname, n.nspname OPERATOR(pg_catalog.=) 'pg_catalog' FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+      WHERE p.proname OPERATOR(pg_catalog.=) ANY (ARRAY[${names.map((n) => quoteLiteral(n)).join(', ')}]::pg_catalog.name[])
+        AND p.pronargs OPERATOR(pg_catalog.>=) 1 AND p.pronargs OPERATOR(pg_catalog.-) p.pronargdefaults OPERATOR(pg_catalog.<=) 1
+        AND NOT (n.nspname OPERATOR(pg_catalog.=) 'pg_catalog' AND p.provolatile OPERATOR(pg_catalog.=) 'i')`);
+    return [...new Set(rows.filter(([name, builtIn]) => !(builtIn === 't' && SAFE_FUNCTIONS.has(name!))).map(([name]) => name!))];
+  };
+}
+
+/**
  * The search_path a session of this connection starts with when the client sends none: the server's own
  * (`ALTER ROLE … SET search_path`, `ALTER DATABASE …`, postgresql.conf), which policy must resolve names in,
  * not the built-in default (with `SET search_path = vault, public` as the role's default, `SELECT * FROM items`
@@ -175,7 +195,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
   const dbUser = o.target.user;
   const serverPath = serverSearchPath(ctx, o.target, dbUser);
   const policy: PolicyHooksOptions = {
-    engine, store, connection: o.name, clock: ctx.clock, dbUser, functionName: functionNames(o.target),
+    engine, store, connection: o.name, clock: ctx.clock, dbUser, functionName: functionNames(o.target), fieldFunctions: fieldFunctions(o.target),
     ...(o.reason ? { reason: o.reason } : {}), ...(o.signal ? { signal: o.signal } : {}),
   };
   const admission: AdmissionOptions = {

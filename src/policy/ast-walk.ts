@@ -35,13 +35,40 @@ export interface WalkAcc {
   expansions: WeakSet<object>;
   /** The statement being classified (markOutputs), whose result columns outputReach reads. */
   root?: unknown;
+  /**
+   * Names PostgreSQL may read as a call of a one-argument function by attribute notation (see fieldCalls):
+   * each field of `(expr).name`, and qualified column references `q.name` as [q, name].
+   */
+  fieldNames: Set<string>;
+  qualifiedRefs: Array<[string, string]>;
+  /** FROM items whose whole row is a composite value (tables, CTEs, subqueries, joins, table functions): by name or alias. */
+  compositeRows: Set<string>;
+  /** FROM items that are functions (RangeFunction): by alias, or the name of each function without one. */
+  functionRows: Set<string>;
 }
 
 export function newAcc(): WalkAcc {
   return {
     classes: new Set(), reads: new Set(), writes: new Set(), columns: new Set(), functions: new Set(),
     rowNames: new Set(), writeWithoutWhere: false, setConfigs: [], starValue: false, expansions: new WeakSet(),
+    fieldNames: new Set(), qualifiedRefs: [], compositeRows: new Set(['excluded', 'new', 'old']), functionRows: new Set(),
   };
+}
+
+/**
+ * The names a statement may call as functions without a FuncCall in its parse tree. PostgreSQL reads
+ * `(expr).name` as the field `name` of a composite value, and otherwise as the call `name(expr)` of any
+ * function of one argument (parse_func.c ParseFuncOrColumn, attribute notation): `SELECT ('/etc/passwd').pg_read_file`
+ * and `SELECT ('s'::regclass).nextval` call those functions. So does `q.name` where `q` is a function in FROM
+ * (its whole row is the function's scalar result: `SELECT x.nextval FROM lower('s') x`), or a name this walk does
+ * not know as a FROM item. Which of these names are functions is the catalog's to say (the broker asks it);
+ * the names of FROM items whose rows are composite are left out for `q.name` (a column, or a function of that
+ * row type: see docs/pg-proxy.md).
+ */
+export function fieldCalls(acc: WalkAcc): string[] {
+  const out = new Set(acc.fieldNames);
+  for (const [q, name] of acc.qualifiedRefs) if (acc.functionRows.has(q) || !acc.compositeRows.has(q)) out.add(name);
+  return [...out].sort();
 }
 
 type Scope = ReadonlySet<string>;
@@ -152,6 +179,7 @@ function table(f: PgNode, scope: Scope, mode: Mode, acc: WalkAcc): void {
   const alias = isObj(f.alias) && typeof f.alias.aliasname === 'string' ? f.alias.aliasname : undefined;
   if (alias) acc.rowNames.add(alias);
   acc.rowNames.add(rel);
+  acc.compositeRows.add(alias ?? rel);
   // `cards AS t(a, b)` renames the table's columns by position: `SELECT b FROM cards AS t(a, b)` reads pan
   // under another name. Which column a new name stands for is in the catalog, so count every column.
   if (renamesColumns(f.alias)) acc.columns.add(`${alias ?? rel}.*`);
@@ -358,8 +386,35 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
         : [];
       acc.columns.add(parts.join('.'));
       if (parts[parts.length - 1] === '*' && !acc.expansions.has(f)) acc.starValue = true;
+      // `q.name`: q's column, or name(q) (fieldCalls). With more parts the first names a schema: a relation's row.
+      if (parts.length === 2 && parts[1] !== '*') acc.qualifiedRefs.push([parts[0]!, parts[1]!]);
       return;
     }
+    case 'A_Indirection':
+      // `(expr).name`: a field, or the function call name(expr) (fieldCalls).
+      if (Array.isArray(f.indirection)) for (const x of f.indirection) { const name = str(x); if (name !== undefined) acc.fieldNames.add(name); }
+      walkFields(f, [], scope, mode, acc);
+      return;
+    case 'RangeFunction': {
+      const alias = isObj(f.alias) && typeof f.alias.aliasname === 'string' ? f.alias.aliasname : undefined;
+      if (alias !== undefined) acc.functionRows.add(alias);
+      else if (Array.isArray(f.functions)) {
+        for (const item of f.functions) {
+          // ROWS FROM (f(…), g(…)) and f(…): a List of [call, column definitions] per function.
+          const items = nodeOf(item)?.[1].items;
+          const call = Array.isArray(items) ? nodeOf(items[0]) : undefined;
+          if (call?.[0] === 'FuncCall' && Array.isArray(call[1].funcname)) acc.functionRows.add(str(call[1].funcname[call[1].funcname.length - 1]) ?? '?');
+        }
+      }
+      walkFields(f, [], scope, mode, acc);
+      return;
+    }
+    case 'RangeSubselect':
+    case 'RangeTableFunc':
+    case 'JsonTable':
+      if (isObj(f.alias) && typeof f.alias.aliasname === 'string') acc.compositeRows.add(f.alias.aliasname);
+      walkFields(f, [], scope, mode, acc);
+      return;
     case 'FuncCall': {
       const fn = dotted(f.funcname).replace(/^pg_catalog\./, '');
       acc.functions.add(fn);
@@ -391,6 +446,7 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
       // join aliased with column names renames them by position: either counts as every column.
       if (Array.isArray(f.usingClause)) for (const u of f.usingClause) acc.columns.add(str(u) ?? '?');
       if (f.isNatural === true || renamesColumns(f.alias)) acc.columns.add('*');
+      if (isObj(f.alias) && typeof f.alias.aliasname === 'string') acc.compositeRows.add(f.alias.aliasname);
       walkFields(f, [], scope, mode, acc);
       return;
     }

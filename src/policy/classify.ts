@@ -7,7 +7,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { isSplittingEncoding, isUtf8Name } from '../pg/protocol/startup-params.js';
-import { dotted, markOutputs, newAcc, nodeOf, outputReach, walk } from './ast-walk.js';
+import { dotted, fieldCalls, markOutputs, newAcc, nodeOf, outputReach, walk } from './ast-walk.js';
 import { storedValues } from './stored-values.js';
 import type { StoredValue } from './stored-values.js';
 import type { OutputReach, WalkAcc } from './ast-walk.js';
@@ -53,6 +53,12 @@ export interface StatementInfo {
   functions: string[];
   /** Functions that are not known side-effect-free built-ins (see safe-functions.ts). */
   userFunctions: string[];
+  /**
+   * Names the server may read as calls of one-argument functions written as fields (`(expr).name`, `x.name` of a
+   * function in FROM: ast-walk.ts fieldCalls); absent when none. Whether one is a function is the catalog's to
+   * say: policy judges the names it finds to be functions as calls (PolicySession.decide's `calls`).
+   */
+  fieldCalls?: string[];
   /** An UPDATE/DELETE without a row-restricting WHERE, or TRUNCATE. */
   writeWithoutWhere: boolean;
   /** EXPLAIN ANALYZE: the inner statement runs, and is classified as such. */
@@ -283,6 +289,7 @@ function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, e
   for (const c of acc.columns) if (!c.includes('.') && acc.rowNames.has(c)) { columns.add(`${c}.*`); rowValues = true; }
   const functions = [...acc.functions].sort();
   const classes = strictestFirst(acc.classes);
+  const fields = fieldCalls(acc);
   return {
     text,
     node,
@@ -294,6 +301,7 @@ function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, e
     functions,
     userFunctions: functions.filter((fn) => !SAFE_FUNCTIONS.has(fn)),
     writeWithoutWhere: acc.writeWithoutWhere,
+    ...(fields.length > 0 ? { fieldCalls: fields } : {}),
     ...(rowValues ? { rowValues: true as const } : {}),
     ...outputsOf(acc),
     ...storesOf(node, acc),
@@ -465,6 +473,7 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
         for (const t of inner.writes) for (const q of inPath(t, ownPath)) acc.writes.add(q);
         for (const c of inner.columns) acc.columns.add(c);
         for (const fn of inner.functions) acc.functions.add(fn);
+        for (const name of inner.fieldCalls ?? []) acc.fieldNames.add(name);
         if (inner.opaqueBody || inner.execute !== undefined || inner.fetch !== undefined) return finish(text, type, base, acc, { opaqueBody: 'sql', readsConstants: true });
       }
       return finish(text, type, base, acc, { readsConstants: true });

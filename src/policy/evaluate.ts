@@ -159,7 +159,7 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
     // it is decided as the statement bound into it; one policy does not know cannot be classified.
     const cursor = session.cursors?.get(st.fetch);
     target = !cursor ? { ...st, node: 'FetchStmt of a cursor policy did not see declared', classes: ['unknown'], kind: 'unknown' }
-      : cursor.declare?.bound ? cursor : st;
+      : cursor.declare?.bound ? { ...cursor, userFunctions: [...cursor.userFunctions, ...st.userFunctions] } : st;
   }
   const classes = new Set<StatementKind>(target.classes);
   const fns = target.userFunctions.filter((f) => !fnAllowed(f, grant.functions.allow));

@@ -60,6 +60,12 @@ export interface PolicyHooksOptions {
    */
   functionName?: (oid: number) => Promise<string | undefined>;
   /**
+   * Which of `names` (written as fields, PolicySession.fieldCalls) name functions a call by attribute notation
+   * could reach (a pg_catalog lookup on a side connection). Without it, or when it fails, every one counts as a
+   * function (fail closed).
+   */
+  fieldFunctions?: (names: readonly string[]) => Promise<readonly string[]>;
+  /**
    * A refusal the caller would give the statement once allowed (the broker's masking.stored_values), asked before
    * a hold files an approval request or spends a usable approval: nobody is asked to approve what cannot run.
    */
@@ -153,6 +159,22 @@ export function decideStatement(o: PolicyHooksOptions, ps: PolicySession, sessio
   // Behind a statement that may have changed settings unseen, in its extended batch (see Statement.unsettled).
   if (stmt.unsettled) return inFailedTransaction(stmt, policyDenial('unseen_settings', 'its text holds a backslash or a non-ASCII character, and a statement before it (or before its Parse) in this batch may have run code (a trigger, a DEFAULT, a view, a function, a DO block) that changed settings under which the server reads such text otherwise, which the server reports only when the batch ends (Sync); send it, and its Parse, after the Sync'));
   const d = ps.decide(stmt.sql, o.clock.now(), stmt.txStatus);
+  // Fields that may be function calls (`('/etc/passwd').pg_read_file`): judged as calls of those the catalog knows.
+  const fields = d.action === 'deny' ? [] : ps.fieldCalls(stmt.sql);
+  if (fields.length > 0) {
+    const found = o.fieldFunctions ? o.fieldFunctions(fields).catch(() => fields) : Promise.resolve(fields);
+    return found.then((calls) => {
+      if (calls.length === 0) return decided(o, ps, session, stmt, d);
+      // decide applied what an allowed text changes (a PREPARE, a cursor): undone before it is decided again.
+      if (d.action === 'allow') ps.refusedAfterAllow();
+      return decided(o, ps, session, stmt, ps.decide(stmt.sql, o.clock.now(), stmt.txStatus, calls));
+    });
+  }
+  return decided(o, ps, session, stmt, d);
+}
+
+/** The rest of decideStatement, given policy's decision. */
+function decided(o: PolicyHooksOptions, ps: PolicySession, session: string, stmt: Statement, d: Decision): StatementDecision | Promise<StatementDecision> {
   // Read by the proxy once the statement is allowed (here, or when a hold resolves).
   if (d.settles) stmt.settlesFirst = true;
   if (d.action === 'allow') return { action: 'allow' };

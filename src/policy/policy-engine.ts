@@ -110,10 +110,7 @@ export class PolicyEngine {
     const hit = key === sql ? undefined : bySql?.get(key);
     if (hit && (hit.exact === undefined || hit.exact === sql)) return hit;
     const c: Classification = classify(sql);
-    const decided = evaluate(this.policy, identity, this.facts(connection), c, session);
-    const d: Decision = mayChangeSettingsUnseen(c) ? { ...decided, settles: true } : decided;
-    const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
-      || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined || s.pathChange !== undefined || s.defaultPath !== undefined);
+    const { d, effects } = this.judge(identity, connection, c, session);
     const exact = effects || c.error !== undefined || c.statements.some((s) => s.readsConstants === true);
     const entry: Cached = exact ? { d, effects, c, exact: sql } : { d, effects, c };
     if (!c.statements.some((s) => s.execute !== undefined || s.executeInto !== undefined || s.fetch !== undefined)) {
@@ -122,6 +119,36 @@ export class PolicyEngine {
       bySql.set(key, entry);
     }
     return entry;
+  }
+
+  /**
+   * lookup() for a text some of whose field names (StatementInfo.fieldCalls, also those of the prepared statement
+   * it EXECUTEs or the bound portal it FETCHes) the catalog says are functions: each such name is judged as a
+   * call of that function (the `function` class unless functions.allow names it). Not cached: the catalog may
+   * answer otherwise next time.
+   */
+  lookupCalling(identity: PolicyIdentity, connection: string, sql: string, session: SessionView, calls: readonly string[]): Cached {
+    const c0 = classify(sql);
+    const called = (st: StatementInfo | undefined) => (st?.fieldCalls ?? []).filter((n) => calls.includes(n));
+    const c: Classification = {
+      ...c0,
+      statements: c0.statements.map((st) => {
+        const cursor = st.fetch !== undefined ? session.cursors?.get(st.fetch) : undefined;
+        const names = [...new Set([...called(st), ...called(st.execute !== undefined ? session.prepared.get(st.execute) : undefined),
+          ...called(st.executeInto !== undefined ? session.prepared.get(st.executeInto) : undefined), ...called(cursor?.declare?.bound ? cursor : undefined)])];
+        return names.length === 0 ? st : { ...st, functions: [...new Set([...st.functions, ...names])].sort(), userFunctions: [...new Set([...st.userFunctions, ...names])].sort() };
+      }),
+    };
+    return { ...this.judge(identity, connection, c, session), c };
+  }
+
+  /** The decision on `c`, and whether its statements change the session's state (PolicySession.applied). */
+  private judge(identity: PolicyIdentity, connection: string, c: Classification, session: SessionView): { d: Decision; effects: boolean } {
+    const decided = evaluate(this.policy, identity, this.facts(connection), c, session);
+    const d: Decision = mayChangeSettingsUnseen(c) ? { ...decided, settles: true } : decided;
+    const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
+      || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined || s.pathChange !== undefined || s.defaultPath !== undefined);
+    return { d, effects };
   }
 
   /**
@@ -381,9 +408,9 @@ export class PolicySession {
    * statement rules. An allowed statement updates the session state (search_path, prepared statements,
    * reason) as it will on the server; a held one does so through {@link applied} once it runs. `txStatus`:
    * the server's transaction status when it has answered everything sent before `sql` (Statement.txStatus),
-   * else undefined (pipelined).
+   * else undefined (pipelined). `calls`: names of {@link fieldCalls} that are functions, judged as calls of them.
    */
-  decide(sql: string, now: number, txStatus?: 'I' | 'T' | 'E'): Decision {
+  decide(sql: string, now: number, txStatus?: 'I' | 'T' | 'E', calls?: readonly string[]): Decision {
     this.undo = undefined;
     const limit = checkSessionLimits(this.engine.policy, this.connection, this, now);
     if (limit) return { ...limit, statements: [], roles: matchRoles(this.engine.policy, this.identity) };
@@ -402,7 +429,8 @@ export class PolicySession {
       };
     }
     this.syncServerPath();
-    const { d, effects, c } = this.engine.lookup(this.identity, this.connection, sql, this);
+    const { d, effects, c } = calls !== undefined && calls.length > 0 ? this.engine.lookupCalling(this.identity, this.connection, sql, this, calls)
+      : this.engine.lookup(this.identity, this.connection, sql, this);
     // Kept for columnReach: a text that differs only in constants shares the parse (literal-key.ts), and
     // reading `sql` again would parse every distinct text a second time (pgbench's simple protocol).
     if (this.recent.size >= 64) this.recent.delete(this.recent.keys().next().value as string);
@@ -433,6 +461,25 @@ export class PolicySession {
     this.prepared.clear();
     for (const [k, v] of u.prepared) this.prepared.set(k, v);
     this.inBlock = u.inBlock;
+  }
+
+  /**
+   * The names `sql` (decided last: no second parse) may call as functions written as fields (StatementInfo.fieldCalls),
+   * with those of the prepared statement it EXECUTEs and of the portal a protocol Bind made that it FETCHes (decided
+   * as that statement). The caller asks the catalog which are functions and decides again with them (decide's `calls`).
+   */
+  fieldCalls(sql: string): string[] {
+    const c = this.classified(sql);
+    const out = new Set<string>();
+    const add = (st: StatementInfo | undefined) => { for (const n of st?.fieldCalls ?? []) out.add(n); };
+    for (const st of c.statements) {
+      add(st);
+      if (st.execute !== undefined) add(this.prepared.get(st.execute));
+      if (st.executeInto !== undefined) add(this.prepared.get(st.executeInto));
+      const cursor = st.fetch !== undefined ? this.cursors.get(st.fetch) : undefined;
+      if (cursor?.declare.bound) add(cursor);
+    }
+    return [...out].sort();
   }
 
   /** The classifications of the statements decided last, by text (see decide). */

@@ -1,0 +1,88 @@
+/**
+ * Functions called as fields. PostgreSQL reads `(expr).name` as the field `name` of a composite value, and
+ * otherwise as the call `name(expr)` (attribute notation, parse_func.c ParseFuncOrColumn), as it reads `x.name`
+ * where x is a function in FROM (its whole row is the function's result). The parse tree holds no FuncCall there,
+ * so policy judged `SELECT ('PG_VERSION').pg_read_file` a plain read: a role allowed only `read` read the server's
+ * files, advanced sequences and called any function of one argument (dblink_exec, a user's purge function …).
+ * Now the broker asks the catalog which of such names are functions, and policy judges those as calls.
+ */
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { type Gate, gateConfig, pgClient, startConfiguredGate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql(`create sequence public.s;
+    create type public.address as (city text, zip text);
+    create table public.people (id int, home public.address); insert into public.people values (1, ('Paris', '75001'));
+    create schema vault; create table vault.cards (pan text); insert into vault.cards values ('4111111111111111');
+    create function public.wipe_cards(text) returns bigint language sql as 'with d as (delete from vault.cards returning 1) select count(*) from d';`);
+  // A role that may only read public (the realistic read-only grant): no function class, vault denied.
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'utility', 'transaction'], role: { tables: { allow: ['public.*'], deny: ['vault.*'] } } }));
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+const refusedAsCall = (fn: string) => ({ code: '42501', message: expect.stringContaining(`calls ${fn} (function)`) });
+
+async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = await pgClient(gate);
+  try { return await fn(c); } finally { await c.end(); }
+}
+
+describe('a function called as a field', () => {
+  it('(expr).name is refused as the call name(expr): the server read no file and advanced no sequence', async () => {
+    await withClient(async (c) => {
+      // pg_read_file reads the server's files (PG_VERSION, relative to its data directory).
+      await expect(c.query("select ('PG_VERSION').pg_read_file")).rejects.toMatchObject(refusedAsCall('pg_read_file'));
+      await expect(c.query("select ('public.s'::regclass).nextval")).rejects.toMatchObject(refusedAsCall('nextval'));
+      await expect(c.query("select (('public.s'::regclass)).\"nextval\"")).rejects.toMatchObject(refusedAsCall('nextval'));
+      // Its argument from a table's column, or a bind parameter (extended protocol).
+      await expect(c.query('select (p.id::regclass).nextval from public.people p')).rejects.toMatchObject(refusedAsCall('nextval'));
+      await expect(c.query('select ($1::text).pg_read_file', ['PG_VERSION'])).rejects.toMatchObject(refusedAsCall('pg_read_file'));
+      // A user's function of one argument, which deletes from a denied table.
+      await expect(c.query("select ('x').wipe_cards")).rejects.toMatchObject(refusedAsCall('wipe_cards'));
+    });
+    expect(server.psql('select is_called from public.s').trim()).toBe('f');
+    expect(server.psql('select count(*) from vault.cards').trim()).toBe('1');
+  });
+
+  it('x.name of a function in FROM is refused as the call name(x)', async () => {
+    await withClient(async (c) => {
+      await expect(c.query("select x.nextval from lower('public.s') x")).rejects.toMatchObject(refusedAsCall('nextval'));
+      await expect(c.query("select lower.nextval from lower('public.s')")).rejects.toMatchObject(refusedAsCall('nextval'));
+      await expect(c.query("select u.pg_read_file from unnest(array['PG_VERSION']) u")).rejects.toMatchObject(refusedAsCall('pg_read_file'));
+    });
+    expect(server.psql('select is_called from public.s').trim()).toBe('f');
+  });
+
+  it('through PREPARE and EXECUTE, and a cursor', async () => {
+    await withClient(async (c) => {
+      await expect(c.query("prepare p as select ('public.s'::regclass).nextval")).rejects.toMatchObject(refusedAsCall('nextval'));
+      await expect(c.query('execute p')).rejects.toMatchObject({ code: '42501' });
+      await c.query('begin');
+      await expect(c.query("declare k cursor for select ('PG_VERSION').pg_read_file")).rejects.toMatchObject(refusedAsCall('pg_read_file'));
+      await c.query('rollback');
+    });
+    expect(server.psql('select is_called from public.s').trim()).toBe('f');
+  });
+
+  it('fields that name no function still read as fields', async () => {
+    await withClient(async (c) => {
+      expect((await c.query('select (p.home).city from public.people p')).rows).toEqual([{ city: 'Paris' }]);
+      // pgjdbc's getPrimaryKeys and getIndexInfo read _pg_expandarray's fields this way.
+      expect((await c.query('select (k.keys).x, (information_schema._pg_expandarray(array[7])).n from (select information_schema._pg_expandarray(array[7]) as keys) k')).rows)
+        .toEqual([{ x: 7, n: 1 }]);
+      expect((await c.query(`select e.key, e.value from jsonb_each('{"a": 1}') e`)).rows).toEqual([{ key: 'a', value: 1 }]);
+      // name(text) and the like, pg_catalog's immutable conversions, are casts by another spelling.
+      expect((await c.query("select ('abc'::text).name")).rows).toEqual([{ name: 'abc' }]);
+    });
+  });
+});
