@@ -41,7 +41,7 @@ export function hmacToken(key: Uint8Array, digits: string): string {
 }
 
 /** Number of leading and trailing digits a star format keeps visible. */
-function keep(format: MaskFormat): [number, number] {
+export function keptDigits(format: MaskFormat): [number, number] {
   if (format === 'last4') return [0, 4];
   if (format === 'first6last4') return [6, 4];
   return [0, 0];
@@ -52,7 +52,7 @@ function keep(format: MaskFormat): [number, number] {
  * after `floor` (bytes before it were already sent by a streaming caller).
  */
 export function starSpan(out: Uint8Array, span: PanSpan, format: MaskFormat, floor = 0): void {
-  const [head, tail] = keep(format);
+  const [head, tail] = keptDigits(format);
   let d = 0;
   for (let i = span.start; i < span.end; i++) {
     const b = out[i]!;

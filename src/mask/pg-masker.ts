@@ -39,6 +39,7 @@ import type { CopyTextFormat } from './copy-text.js';
 import { mayPrintExponent } from './float-text.js';
 import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
+import { hasHighByte, legacyEncoding } from './legacy-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
 import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
@@ -108,6 +109,8 @@ export class PgMasker {
     /** Text formats: each number column's type (isNumberType), 0 for the others; undefined when there is none. */
     numbers: number[] | undefined; format: CopyTextFormat; header: boolean; rows: number;
   } | undefined;
+  /** client_encoding and server_encoding as the server reported them (ParameterStatus): text arrives in the first. */
+  #encodings = { client: 'UTF8', server: 'UTF8' };
   /** Counts since the last takeCounts(), for the statement's log record. */
   #counts: MaskCounts = {};
   /** Counts for the whole session. */
@@ -332,7 +335,8 @@ export class PgMasker {
       // check digit away (4111111111111110): numberTextIsPan reads those.
       if (col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
         !(col.typeOid === NUMERIC_OID && len >= 16) &&
-        findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len)) {
+        findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len) &&
+        (this.#ctx.legacy === undefined || !hasHighByte(body, at, at + len))) {
         at += len;
         continue;
       }
@@ -485,6 +489,12 @@ export class PgMasker {
     if (n1 < 0 || v1 < 0) throw new Error('malformed ParameterStatus');
     const name = body.subarray(0, n1);
     const value = body.subarray(n1 + 1, v1);
+    // Every text from here on arrives in the client_encoding (or, with SQL_ASCII, as stored): read in it too.
+    const setting = name.toString('latin1');
+    if (setting === 'client_encoding' || setting === 'server_encoding') {
+      this.#encodings[setting === 'client_encoding' ? 'client' : 'server'] = value.toString('latin1');
+      this.#ctx.legacy = legacyEncoding(this.#encodings.client, this.#encodings.server);
+    }
     const mname = contentText(name, this.#ctx, false);
     const mvalue = contentText(value, this.#ctx, false);
     if (mname === name && mvalue === value) return null;

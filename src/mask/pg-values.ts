@@ -8,6 +8,8 @@ import { applyMask, hmacToken, mergeSpans } from './mask-format.js';
 import type { MaskFormat, MaskStyle } from './mask-format.js';
 import { floatTokenIsPan } from './float-text.js';
 import { maskHexPans } from './hex-text.js';
+import { maskLegacyText } from './legacy-text.js';
+import type { LegacyEncoding } from './legacy-text.js';
 import { findPans, MAX_PAN_DIGITS, MIN_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { cardNetwork, luhnValid } from './card-networks.js';
@@ -38,6 +40,8 @@ export interface ValueContext {
   detect: DetectOptions;
   hmacKey: Uint8Array | undefined;
   counts: MaskCounts;
+  /** The session's client_encoding when it is not UTF-8: text is read in it too (legacy-text.ts). */
+  legacy?: LegacyEncoding | undefined;
 }
 
 const STAR = 0x2a;
@@ -79,7 +83,7 @@ export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean,
   const content = ctx.content;
   if (!content) return value;
   const tracked = maskTrackData(value, ctx);
-  if (tracked !== value) return tracked;
+  if (tracked !== value) return legacyText(tracked, ctx, rule);
   const spans = findPans(value, ctx.detect);
   let out = value;
   if (spans.length > 0) {
@@ -88,7 +92,18 @@ export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean,
     out = json ? quoteBareNumbers(value, spans, masked, content) : masked;
   }
   // A bytea printed in hex (`\x3431…`) or encode(…, 'hex'): hex-text.ts. Same length, hex digits only changed.
-  return maskHexPans(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
+  out = maskHexPans(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
+  return legacyText(out, ctx, rule);
+}
+
+/**
+ * Text the server sent in a client_encoding other than UTF-8, read in it too (legacy-text.ts). `sameLength`: a
+ * binary value of a type not known, where an hmac token would change the length: stars instead.
+ */
+function legacyText(value: Uint8Array, ctx: ValueContext, rule: string, sameLength = false): Uint8Array {
+  if (!ctx.legacy || !ctx.content) return value;
+  const style: MaskStyle = sameLength && ctx.content.format === 'hmac' ? { format: 'full' } : ctx.content;
+  return maskLegacyText(value, ctx.legacy, style, ctx.detect, (n) => addCount(ctx.counts, rule, n));
 }
 
 function quoteBareNumbers(orig: Uint8Array, spans: PanSpan[], masked: Uint8Array, style: MaskStyle): Uint8Array {
@@ -342,7 +357,11 @@ export function binaryValue(typeOid: number, value: Uint8Array, rule: { name: st
  */
 function unknownBinary(value: Uint8Array, ctx: ValueContext, depth: number, maybeText = false): ValueResult {
   const r = structuredOrPan(value, ctx, depth, maybeText);
-  return r === undefined ? starsInPlace(value, ctx) : r; // null is an answer (the value becomes NULL)
+  if (r !== undefined) return r; // null is an answer (the value becomes NULL)
+  // Read as text, in the session's encoding too: a text type pcigate does not know (citext, a domain's base
+  // type in a record) is sent in it.
+  const s = starsInPlace(value, ctx);
+  return s === null ? s : legacyText(s, ctx, 'pan', true);
 }
 
 /**

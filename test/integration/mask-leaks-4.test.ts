@@ -3,9 +3,13 @@
  * session; real PostgreSQL, psql, the pg driver) found reaching a client or the data home unmasked: each test
  * fails without its fix.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, gateConfig, readLog, run, startConfiguredGate } from './pg-proxy-setup.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { type Gate, gateConfig, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PAN = '4111111111111111';
 const PAN2 = '5500000000000004';
@@ -15,13 +19,23 @@ let gate: Gate;
 beforeAll(async () => {
   server = await startPostgres();
   gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out', 'utility', 'transaction'] }));
-  server.psql(`create table cards4 (id int, pan text, pan2 text, said text); insert into cards4 values (7, '${PAN}', '${PAN2}', 'said "${PAN}"')`);
+  server.psql(`create table cards4 (id int, pan text, pan2 text, said text); insert into cards4 values (7, '${PAN}', '${PAN2}', 'said "${PAN}"');
+    create table wide4 (nb text, en text, fw text);
+    insert into wide4 values ('4111' || chr(160) || '1111' || chr(160) || '1111' || chr(160) || '1111', '4111' || chr(8211) || '1111' || chr(8211) || '1111' || chr(8211) || '1111', translate('${PAN}', '0123456789', '０１２３４５６７８９'))`);
 }, 120_000);
 
 afterAll(async () => {
   await gate?.close();
   await server?.stop();
 });
+
+/** Every file under a data home (log, checkpoints, transcripts), concatenated. */
+function dataHome(home: string): Buffer {
+  const files: string[] = [];
+  const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name)); };
+  walk(home);
+  return Buffer.concat(files.map((f) => readFileSync(f)));
+}
 
 describe('leaks found by the fourth hunt', () => {
   it('a COPY whose DELIMITER, QUOTE or ESCAPE is a letter (or a CSV DELIMITER a digit) is refused: glued to it a card number was not found (7X4111…X5500…, e"4111…e"")', async () => {
@@ -36,4 +50,31 @@ describe('leaks found by the fourth hunt', () => {
     const denied = readLog(gate.home).filter((r) => r.type === 'pg.query' && r.outcome === 'denied');
     expect(denied.length).toBeGreaterThanOrEqual(5);
   });
+
+  it('under a client_encoding other than UTF-8 a card number in no-break spaces, en dashes or full-width digits is masked in rows, errors and COPY (was sent in the encoding\'s bytes, unread)', async () => {
+    // Each frame as latin1: the bytes the client got. A hidden digit is `*` in every byte it takes (`**` for a full-width one in EUC_JP).
+    const cases: Array<[string, string, string, string]> = [
+      ['LATIN1', 'nb', '4111\xa01111\xa01111\xa01111', '****\xa0****\xa0****\xa01111'],
+      ['KOI8R', 'nb', '4111\x9a1111\x9a1111\x9a1111', '****\x9a****\x9a****\x9a1111'],
+      ['WIN1252', 'en', '4111\x961111\x961111\x961111', '****\x96****\x96****\x961111'],
+      ['EUC_JP', 'fw', '\xa3\xb4' + '\xa3\xb1'.repeat(15), '**'.repeat(12) + '\xa3\xb1'.repeat(4)],
+    ];
+    for (const [encoding, column, clear, masked] of cases) {
+      const frames = await RawPgClient.session(gate.broker, [
+        bytes.query(`set client_encoding = '${encoding}'`),
+        bytes.query(`select ${column} from wide4`),
+        bytes.query(`select ${column}::int from wide4`),
+        bytes.query(`copy (select ${column}, 'x' as x from wide4) to stdout`),
+      ]);
+      const all = frames.join('\n');
+      expect(all, encoding).not.toContain(clear);
+      expect(frames.filter((f) => f.startsWith('D:')), encoding).toEqual([`D:\0\x01\0\0\0${String.fromCharCode(masked.length)}${masked}`]);
+      expect(frames.find((f) => f.startsWith('E:')), encoding).toContain(`invalid input syntax for type integer: "${masked}"`);
+      expect(frames.filter((f) => f.startsWith('d:')), encoding).toEqual([`d:${masked}\tx\n`]);
+    }
+    // The transcript's samples are read as UTF-8: the no-break space's byte became U+FFFD between the digit groups.
+    await until(() => dataHome(gate.home).toString('utf8').includes('\ufffd1111'));
+    expect(dataHome(gate.home).toString('utf8')).not.toContain('4111\ufffd1111');
+  });
 });
+

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { legacyEncoding, maskLegacyText } from '../../../src/mask/legacy-text.js';
+import { PgMasker } from '../../../src/mask/pg-masker.js';
+import { bytes } from '../../harness/pg-bytes.js';
+
+const latin1 = (s: string) => Buffer.from(s, 'latin1');
+const mask = (enc: string, v: Buffer, format: 'last4' | 'first6last4' | 'full' | 'hmac' = 'last4') => {
+  let n = 0;
+  const out = maskLegacyText(v, legacyEncoding(enc, 'UTF8')!, { format, hmacKey: Buffer.from('k') }, {}, (k) => { n += k; });
+  return { out: Buffer.from(out).toString('latin1'), n };
+};
+/** A full-width digit in EUC-JP (JIS X 0208 row 3). */
+const eucDigit = (d: string) => `\xa3${String.fromCharCode(0xb0 + Number(d))}`;
+
+describe('legacy-text: a card number in a client_encoding other than UTF-8', () => {
+  it('is read in that encoding: no-break spaces (LATIN1 A0, KOI8R 9A), WIN1252 en dashes, EUC-JP full-width digits', () => {
+    expect(mask('LATIN1', latin1('card 4111\xa01111\xa01111\xa01111.'))).toEqual({ out: 'card ****\xa0****\xa0****\xa01111.', n: 1 });
+    expect(mask('KOI8R', latin1('4111\x9a1111\x9a1111\x9a1111')).out).toBe('****\x9a****\x9a****\x9a1111');
+    expect(mask('WIN1252', latin1('4111\x961111\x961111\x961111'), 'first6last4').out).toBe('4111\x9611**\x96****\x961111');
+    const fw = [...'4111111111111111'].map(eucDigit).join('');
+    expect(mask('EUC_JP', latin1(`x${fw}`)).out).toBe(`x${'**'.repeat(12)}${eucDigit('1').repeat(4)}`);
+    expect(mask('EUC_KR', latin1(fw), 'full').out).toBe('**'.repeat(16));
+  });
+
+  it('hmac puts its token where the card number was; what is not a card number stays byte for byte', () => {
+    const { out, n } = mask('LATIN1', latin1('a 4111\xa01111\xa01111\xa01111 b'), 'hmac');
+    expect(n).toBe(1);
+    expect(out).toMatch(/^a pan:hmac:[0-9a-f]{16} b$/);
+    for (const v of ['caf\xe9 4111\xa01111', 'no digits \xe9\xe8', '4111\xa01111\xa01111\xa01112']) {
+      const b = latin1(v);
+      expect(maskLegacyText(b, legacyEncoding('LATIN1', 'UTF8')!, { format: 'last4' }, {}, () => {}), v).toBe(b);
+    }
+  });
+
+  it('a bad EUC-JP sequence before the card number does not shift where its digits are', () => {
+    const fw = [...'4111111111111111'].map(eucDigit).join('');
+    expect(mask('EUC_JP', latin1(`\xa3A${fw}\xa3`)).out).toBe(`\xa3A${'**'.repeat(12)}${eucDigit('1').repeat(4)}\xa3`);
+  });
+
+  it('UTF-8 and SQL_ASCII on a UTF8 server are not read again; SQL_ASCII is read in the server\'s encoding; an encoding without a reader refuses its text', () => {
+    expect(legacyEncoding('UTF8', 'UTF8')).toBeUndefined();
+    expect(legacyEncoding('SQL_ASCII', 'UTF8')).toBeUndefined();
+    expect(legacyEncoding('SQL_ASCII', 'LATIN1')?.name).toBe('LATIN1');
+    expect(() => mask('EUC_TW', latin1('\xa4\xa1'))).toThrow(/EUC_TW/);
+    expect(mask('EUC_TW', latin1('ascii only')).out).toBe('ascii only');
+  });
+
+  it('PgMasker reads the rows after a ParameterStatus client_encoding in it', () => {
+    const m = new PgMasker({ config: { format: 'last4', networks: 'major', rules: [], sad_columns: [] } });
+    const row = (v: Buffer) => bytes.dataRow([v]);
+    const nb = latin1('4111\xa01111\xa01111\xa01111');
+    expect(m.onBackendMessage(row(nb))).toBeNull();
+    expect(m.onBackendMessage(bytes.parameterStatus('client_encoding', 'LATIN1'))).toBeNull();
+    expect(m.onBackendMessage(row(nb))?.subarray(11).toString('latin1')).toBe('****\xa0****\xa0****\xa01111');
+    m.onBackendMessage(bytes.parameterStatus('client_encoding', 'UTF8'));
+    expect(m.onBackendMessage(row(nb))).toBeNull();
+  });
+});
