@@ -14,6 +14,7 @@ import { AuditWriteError } from '../errors.js';
 import { resolveIdentity } from '../identity/resolve.js';
 import { approvalStoreFor, type ApprovalStore } from './approvals.js';
 import { outboxSink } from './audit-outbox.js';
+import { connectionPolicy } from './evaluate.js';
 import type { PolicyIdentity } from './evaluate.js';
 
 export interface ApprovalContext {
@@ -48,12 +49,16 @@ export async function openApprovalContext(ctx: Ctx, global: Pick<GlobalOptions, 
  * The identity acting in this process (the approver), from the identity area: a saved OIDC login, or the
  * local OS account where `identity.allow_local` opts in (a local account has no groups, so it can
  * approve only where `approvals.subjects` names it). Refusals are recorded by the identity area.
+ * A second factor is required where the connection's statements need one: `connections.<name>.require_mfa`
+ * or its policy's (`policy.connections.<name or '*'>.require_mfa`, as evaluate.ts gateIdentity reads them),
+ * or a password alone would decide what only a second factor lets the requester send (PCI DSS 8.4.2).
  */
 export async function currentIdentity(ctx: Ctx, ac: ApprovalContext, connection: string): Promise<PolicyIdentity> {
   const rules = ac.config.connections[connection];
+  const requireMfa = (rules?.require_mfa ?? false) || (connectionPolicy(ac.config.policy, connection)?.cp.require_mfa ?? false);
   return resolveIdentity(ctx, ac.config, {
     connection,
-    conn: { require_mfa: rules?.require_mfa ?? false },
+    conn: { require_mfa: requireMfa },
     home: ac.home,
     audit: ac.sink,
   });
