@@ -20,7 +20,8 @@ export type RecordingFile =
 // Not following a link: one swapped in between realpath and open is not followed.
 const OPEN_FLAGS = noWaitReadFlags({ follow: false });
 
-function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+/** What a file that is not a regular one is, for a message: `a FIFO`, `a directory` … (also segment files, verify-load.ts). */
+export function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';

@@ -4,13 +4,15 @@
  * and truncation. The segments and recordings are not read here: the input reads them when verifyLog asks,
  * one segment at a time, so a log far larger than memory can be verified.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { VerificationError } from '../src/errors.js';
 import { canonicalize } from './canonical-json.js';
 import { parsePublicKeyFile } from './keys.js';
-import { readRecordingFile } from './recording-file.js';
+import { noWaitReadFlags } from './blob.js';
+import { fileKind, readRecordingFile } from './recording-file.js';
 import { listSegments } from './segment-scan.js';
 import type { BlobContent, SegmentSource, VerifyInput, VerifyState } from './verify-types.js';
 
@@ -119,18 +121,30 @@ async function listSegmentNames(fs: Fs, logDir: string): Promise<string[]> {
  * a broker is still appending to reads the same bytes every time (verifyLog may read one again to re-parse a
  * line), and a line being written at that moment is at most an incomplete last line, which verify reports as
  * a write in flight. Nothing here keeps the bytes.
+ *
+ * The writer makes every segment a regular file in log/. Anything else planted under a segment's name is
+ * refused, not read (exit 3, like a segment that cannot be read): a FIFO would have verify wait for a writer
+ * forever, a directory fail as an internal error, a symbolic link lead the verdict to any file; and a
+ * segment larger than one buffer can hold (a sparse file costs nothing to make) is refused by its size.
  */
 function segmentSource(fs: Fs, file: string, name: string): SegmentSource {
   let size: number | undefined;
   return {
     name,
     async read() {
-      const fh = await fs.open(file, 'r').catch((e: unknown) => {
+      // Not waiting for a FIFO's writer, not following a link; what was opened is checked below.
+      const fh = await fs.open(file, noWaitReadFlags({ follow: false })).catch((e: unknown) => {
+        if (errno(e) === 'ELOOP') throw new VerificationError(`the segment ${file} is a symbolic link, not a regular file; it was not read`, { cause: e });
         // Gone or unreadable since it was listed (verify reads each segment when it gets to it).
         throw new VerificationError(`cannot read the segment ${file} (${errno(e) ?? 'error'})`, { cause: e });
       });
       try {
-        size ??= (await fh.stat()).size;
+        const st = await fh.stat();
+        if (!st.isFile()) throw new VerificationError(`the segment ${file} is ${fileKind(st)}, not a regular file; it was not read`);
+        size ??= st.size;
+        if (size > bufferConstants.MAX_LENGTH) {
+          throw new VerificationError(`the segment ${file} is ${size} bytes, more than verify can read as one segment (${bufferConstants.MAX_LENGTH}); the writer starts a new segment at audit.segment_bytes`);
+        }
         const buf = Buffer.allocUnsafeSlow(size);
         let got = 0;
         while (got < size) {

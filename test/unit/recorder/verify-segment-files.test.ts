@@ -1,0 +1,108 @@
+/**
+ * What verify does when something other than a regular file sits under a segment's name in log/ (the writer
+ * only ever makes regular files there): a FIFO, a directory, a symbolic link, a sparse file larger than a
+ * buffer. Each is refused with a VerificationError (exit 3) naming the file — never a wait without end, an
+ * internal error, or a verdict on another file's bytes.
+ */
+import { constants as bufferConstants } from 'node:buffer';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuditLog } from '../../../recorder/index.js';
+import { verifyLog } from '../../../recorder/verify.js';
+import { loadVerifyInput } from '../../../recorder/verify-load.js';
+import type { VerifyReport } from '../../../recorder/verify-types.js';
+import { testCtx } from '../../harness/test-ctx.js';
+import { segments } from './log-helpers.js';
+
+let tmp: string;
+let base: string;
+let n = 0;
+
+async function copyOf(src: string): Promise<string> {
+  const dst = path.join(tmp, `case-${++n}`);
+  await fsp.cp(src, dst, { recursive: true });
+  return dst;
+}
+
+async function verifyHome(home: string): Promise<VerifyReport> {
+  return verifyLog(await loadVerifyInput(fsp, home, { nowMicros: Date.UTC(2026, 10, 22, 12, 5) * 1000, maxUnsealedMicros: 3600e6 }));
+}
+
+/** The path of the home's second segment file, removed so that something else can take its name. */
+async function freedSegment(home: string): Promise<string> {
+  const file = path.join(home, 'log', (await segments(home))[1]!);
+  await fsp.rm(file);
+  return file;
+}
+
+beforeAll(async () => {
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'pcigate-verify-segment-files-'));
+  base = path.join(tmp, 'base');
+  const ctx = testCtx();
+  const log = await openAuditLog(ctx, { home: base, createIfMissing: { origin: 'test.example/pcigate' }, checkpointRecords: 8, segmentMaxBytes: 4096, idleMs: 60_000 });
+  for (let k = 0; k < 30; k++) {
+    ctx.clock.advance(1);
+    await log.append({ type: 'pg.query', session: 's-1', outcome: 'success', detail: { sql: `select ${k} from orders` } });
+  }
+  await log.close();
+});
+
+afterAll(async () => {
+  await fsp.rm(tmp, { recursive: true, force: true });
+});
+
+describe('verify: a segment name that holds no regular file', () => {
+  it('the untouched log passes (premise: several segments)', async () => {
+    expect((await segments(base)).length).toBeGreaterThanOrEqual(3);
+    expect((await verifyHome(base)).result).toBe('pass');
+  });
+
+  it('a FIFO is refused at once, not opened for a writer that never comes', async () => {
+    const home = await copyOf(base);
+    const fifo = await freedSegment(home);
+    execFileSync('mkfifo', [fifo]);
+    // Without the check verify waits in the thread pool for a writer: this one ends the wait, so a regression
+    // fails on the message instead of hanging the test run.
+    const unstick = setTimeout(() => { try { closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)); } catch { /* no reader */ } }, 1500);
+    try {
+      await expect(verifyHome(home)).rejects.toMatchObject({ name: 'VerificationError', message: `the segment ${fifo} is a FIFO, not a regular file; it was not read` });
+    } finally {
+      clearTimeout(unstick);
+    }
+  }, 5000);
+
+  it('a directory is a verification error naming it, not an internal one', async () => {
+    const home = await copyOf(base);
+    const dir = await freedSegment(home);
+    await fsp.mkdir(dir);
+    await expect(verifyHome(home)).rejects.toMatchObject({ name: 'VerificationError', message: `the segment ${dir} is a directory, not a regular file; it was not read` });
+  });
+
+  it('a symbolic link is not followed, even to an identical copy', async () => {
+    const home = await copyOf(base);
+    const link = path.join(home, 'log', (await segments(home))[1]!);
+    const outside = path.join(tmp, `outside-${n}.jsonl`);
+    await fsp.rename(link, outside);
+    await fsp.symlink(outside, link);
+    await expect(verifyHome(home)).rejects.toMatchObject({ name: 'VerificationError', message: `the segment ${link} is a symbolic link, not a regular file; it was not read` });
+  });
+
+  it('a sparse segment larger than one buffer is refused by its size, not an internal error', async () => {
+    const home = await copyOf(base);
+    const big = path.join(home, 'log', '000000099999.jsonl');
+    await fsp.writeFile(big, '');
+    await fsp.truncate(big, bufferConstants.MAX_LENGTH + 1); // no disk space: a hole
+    try {
+      await expect(verifyHome(home)).rejects.toMatchObject({
+        name: 'VerificationError',
+        message: `the segment ${big} is ${bufferConstants.MAX_LENGTH + 1} bytes, more than verify can read as one segment (${bufferConstants.MAX_LENGTH}); the writer starts a new segment at audit.segment_bytes`,
+      });
+    } finally {
+      await fsp.rm(big);
+    }
+  });
+});
