@@ -22,11 +22,16 @@
  * quoting, `E'…'`/`U&'…'`/`B'…'`/`X'…'`/`N'…'` and typed-prefix strings glued to a word, any backslash (in
  * a string its meaning depends on standard_conforming_strings), numbers glued to a letter, `_` or `.`
  * (`0x1F`, `1_000`, `1..2`, `.5`), an unterminated quote, and texts longer than {@link LITERAL_KEY_MAX}.
+ * Nor does it key a text that says UESCAPE anywhere: the string after it is no value but the escape character
+ * of the `U&"…"` identifier before it, so `U&"s!0065crets" UESCAPE '!'` names the table secrets and
+ * `U&"s!0065crets" UESCAPE '#'` a table named s!0065crets (the first took the second's cached allow).
  */
 
 /** Longer texts are keyed by themselves: the scan is linear, but a key this long is rarely shared. */
 export const LITERAL_KEY_MAX = 8192;
 const INT32_MAX = 2_147_483_647;
+/** The keyword whose string is a `U&"…"` identifier's escape character, not a value (scan.l, gram.y UESCAPE). */
+const UESCAPE = /uescape/i;
 
 /** [A-Za-z0-9_$] or any non-ASCII character: what may continue an identifier (scan.l ident_cont). */
 function identChar(c: number): boolean {
@@ -59,7 +64,7 @@ export function literalKey(sql: string): string | undefined {
 
 function scan(sql: string): string | undefined {
   const len = sql.length;
-  if (len > LITERAL_KEY_MAX || sql.includes('\\')) return undefined;
+  if (len > LITERAL_KEY_MAX || sql.includes('\\') || UESCAPE.test(sql)) return undefined;
   let out = '';
   let from = 0;
   let i = 0;

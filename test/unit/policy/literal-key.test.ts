@@ -33,6 +33,8 @@ describe('literalKey', () => {
       "SELECT 1 -- it's", "SELECT /* ' */ 1", 'SELECT $$a$$', 'SELECT $tag$x$tag$', "SELECT E'a\\'b'", "SELECT 'a\\b'",
       "SELECT U&'d\\0061t'", "SELECT B'101'", "SELECT X'1F'", "SELECT N'x'", 'SELECT 0x1F', 'SELECT 1_000', 'SELECT 1..2',
       'SELECT .5', 'SELECT 1abc', "SELECT 'open", 'SELECT "open', `SELECT ${'1'.repeat(9000)}`,
+      // The string after UESCAPE is the escape character of the identifier before it: it decides the name.
+      `SELECT * FROM U&"s!0065crets" UESCAPE '!'`, `SELECT U&"p!0061n" uEsCaPe\n'!' FROM cards`,
     ]) expect(literalKey(sql), sql).toBeUndefined();
   });
 
@@ -111,6 +113,13 @@ describe('PolicyEngine: one decision per literal key', () => {
     // A constant naming a table is not a table: the shared decision is the right one for both.
     expect(engine.decide(analyst, 'db', "SELECT * FROM t WHERE x = 'public.secrets'").action).toBe('allow');
     expect(engine.decide(analyst, 'db', "SELECT * FROM secrets WHERE x = 'public.t'").action).toBe('deny');
+  });
+
+  it('a U&"…" identifier\'s UESCAPE character is no constant: texts differing in it are decided apart', () => {
+    const engine = new PolicyEngine(policy);
+    // With '#' the name is s!0065crets, a table in public (allowed); with '!' it is secrets (denied).
+    expect(engine.decide(analyst, 'db', `SELECT * FROM U&"s!0065crets" UESCAPE '#'`).action).toBe('allow');
+    expect(engine.decide(analyst, 'db', `SELECT * FROM U&"s!0065crets" UESCAPE '!'`)).toMatchObject({ action: 'deny', reason: expect.stringContaining('table secrets matches deny pattern public.secrets') });
   });
 
   it('a text that does not parse keeps its decision to itself', () => {
