@@ -169,6 +169,17 @@ export function safeStatementText(sql: string, mask: (text: string) => string = 
 const ID_RE = /^A-[a-z2-7]{10}$/;
 
 /**
+ * The kind of request an approval of `sql` on `connection` must be to be used for it: a session approval binds
+ * `CONNECT <connection>` (requireSessionApproval in pg-policy-hooks.ts), and the HMAC binds only the text. A held
+ * SSH command (or statement) spelled `CONNECT <connection>` is filed, shown and approved as a statement, and must
+ * not open a session: so that text asks for a session approval and only a `session` request answers it (the
+ * statement-kind request is then never used, fail closed); every other text only a `statement` request.
+ */
+function kindFor(connection: string, sql: string, bound?: BoundParams): ApprovalRequest['kind'] {
+  return !bound?.params.length && sql === `CONNECT ${connection}` ? 'session' : 'statement';
+}
+
+/**
  * How long a one-run approval given in the last moments before its request's expiry stays usable: the
  * waiting statement wakes within a second of the decision and uses it at once.
  */
@@ -568,6 +579,8 @@ export class ApprovalStore {
       const now = this.deps.clock.now();
       if (req.state !== 'approved') throw new ApprovalConflict(`request ${id} is ${req.state}, not approved`);
       if (req.hmac !== sha) throw new ApprovalConflict(`request ${id} approved a different statement`);
+      const want = kindFor(connection, sql, bound);
+      if (req.kind !== want) throw new ApprovalConflict(`request ${id} approved a ${req.kind}, not a ${want}`);
       if (!samePerson(req.requester, person(requester)) || req.connection !== connection) throw new ApprovalConflict(`request ${id} was approved for another requester or connection`);
       if (now >= usableUntil(req)) throw new ApprovalConflict(req.window_ms > 0 ? `the approval window of ${id} has closed` : `approval ${id} was not used in time and has expired`);
       const next: ApprovalRequest = { ...req, uses: req.uses + 1, ...(req.window_ms > 0 ? {} : { state: 'used' }) };
@@ -581,7 +594,8 @@ export class ApprovalStore {
     const sha = await this.binding(sql, bound);
     const now = this.deps.clock.now();
     const me = person(requester);
-    const candidates = (await this.list()).filter((r) => r.state === 'approved' && r.hmac === sha && r.connection === connection && samePerson(r.requester, me)
+    const kind = kindFor(connection, sql, bound);
+    const candidates = (await this.list()).filter((r) => r.state === 'approved' && r.hmac === sha && r.kind === kind && r.connection === connection && samePerson(r.requester, me)
       && (r.window_ms > 0 || r.uses === 0) && now < usableUntil(r));
     for (const r of candidates) if (!(await this.behindLogRecorded(r))) return r;
     return undefined;
