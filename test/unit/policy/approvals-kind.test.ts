@@ -25,16 +25,13 @@ const rita: PolicyIdentity = { sub: 'rita', groups: ['eng'], via: 'oidc' };
 const ann: PolicyIdentity = { sub: 'ann', groups: ['security'], via: 'oidc' };
 const settings = { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 600_000, windowMs: 0 };
 
-function setup() {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-approval-kind-'));
-  const audit = memoryAudit();
-  const store = new ApprovalStore({ fs: fsp, clock: fixedClock(), home, sink: audit });
-  return { store, audit, engine: new PolicyEngine(policy) };
-}
+const engine = new PolicyEngine(policy);
+const tempHome = () => mkdtempSync(path.join(os.tmpdir(), 'pcigate-approval-kind-'));
 
 describe('the kind of an approval', () => {
   it('an approved command spelled CONNECT <name> does not open a session: the session asks for its own approval', async () => {
-    const { store, engine, audit } = setup();
+    const audit = memoryAudit();
+    const store = new ApprovalStore({ fs: fsp, clock: fixedClock(), home: tempHome(), sink: audit });
     // The command, held in a session approved earlier; its wait ended (the channel closed) before the approval came.
     const held = await holdSshCommand({
       approvals: { store, settings: engine.approvalSettings('gated') }, connection: 'gated', identity: rita, session: 's-1',
@@ -58,7 +55,7 @@ describe('the kind of an approval', () => {
   });
 
   it('a session approval still opens its session, and a statement approval still runs its statement', async () => {
-    const { store, engine } = setup();
+    const store = new ApprovalStore({ fs: fsp, clock: fixedClock(), home: tempHome(), sink: memoryAudit() });
     const s = await store.request({ kind: 'session', connection: 'gated', requester: rita, sql: 'CONNECT gated', settings });
     await store.approve(s.id, ann);
     expect(await requireSessionApproval({ engine, store, connection: 'gated', identity: rita })).toBe(s.id);
