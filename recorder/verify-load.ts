@@ -29,12 +29,28 @@ function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/**
+ * A small file of the data home (origin, checkpoints.jsonl, keys/…), or undefined when it does not exist.
+ * Only a regular file is read: a FIFO planted there would have verify wait for a writer forever, a link to
+ * /dev/zero read without end (exit 3 naming the file instead, like a file that cannot be read).
+ */
 async function readOptional(fs: Fs, file: string): Promise<Buffer | undefined> {
+  let fh: Awaited<ReturnType<Fs['open']>>;
   try {
-    return await fs.readFile(file);
+    fh = await fs.open(file, noWaitReadFlags({ follow: true }));
   } catch (e) {
     if (errno(e) === 'ENOENT') return undefined;
     throw new VerificationError(`cannot read ${file} (${errno(e) ?? 'error'})`, { cause: e });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new VerificationError(`${file} is ${fileKind(st)}, not a regular file; it was not read`);
+    return await fh.readFile();
+  } catch (e) {
+    if (e instanceof VerificationError) throw e;
+    throw new VerificationError(`cannot read ${file} (${errno(e) ?? 'error'})`, { cause: e });
+  } finally {
+    await fh.close();
   }
 }
 
@@ -70,8 +86,11 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
     });
     rootKey = { raw: parsePublicKeyFile(text), source: 'user' };
   } else {
-    const text = await readOptional(fs, path.join(home, 'keys', 'root.pub'));
-    if (text) rootKey = { raw: parsePublicKeyFile(text.toString('utf8')), source: 'home' };
+    const file = path.join(home, 'keys', 'root.pub');
+    const text = await readOptional(fs, file);
+    // The data home's copy is as writable as the log: one that does not parse fails the verification (exit
+    // 3), it is not an error of the command (exit 1).
+    if (text) rootKey = { raw: homeRootKey(file, text), source: 'home' };
   }
   const origin = (await readOptional(fs, path.join(home, 'origin')))?.toString('utf8').trim();
   const checkpoints = await readOptional(fs, path.join(home, 'checkpoints.jsonl'));
@@ -110,6 +129,16 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
   if (opts.state) input.state = opts.state;
   if (opts.proofSeq !== undefined) input.proofSeq = opts.proofSeq;
   return input;
+}
+
+function homeRootKey(file: string, text: Buffer): Buffer {
+  try {
+    return parsePublicKeyFile(text.toString('utf8'));
+  } catch (e) {
+    throw new VerificationError(`${file} is not an Ed25519 public key (one line "ed25519 <base64 of 32 bytes>")`, {
+      cause: e, hint: 'pass your own copy of the root public key with --root-key FILE',
+    });
+  }
 }
 
 async function listSegmentNames(fs: Fs, logDir: string): Promise<string[]> {

@@ -1,8 +1,9 @@
 /**
  * What verify does when something other than a regular file sits under a segment's name in log/ (the writer
  * only ever makes regular files there): a FIFO, a directory, a symbolic link, a sparse file larger than a
- * buffer. Each is refused with a VerificationError (exit 3) naming the file — never a wait without end, an
- * internal error, or a verdict on another file's bytes.
+ * buffer; and the same for the home's other files (checkpoints.jsonl, origin, keys/root.pub). Each is
+ * refused with a VerificationError (exit 3) naming the file — never a wait without end, an internal error,
+ * or a verdict on another file's bytes.
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
@@ -104,5 +105,35 @@ describe('verify: a segment name that holds no regular file', () => {
     } finally {
       await fsp.rm(big);
     }
+  });
+});
+
+describe("verify: the data home's other files", () => {
+  it('a FIFO as checkpoints.jsonl is refused at once, not read', async () => {
+    const home = await copyOf(base);
+    const fifo = path.join(home, 'checkpoints.jsonl');
+    await fsp.rm(fifo);
+    execFileSync('mkfifo', [fifo]);
+    const unstick = setTimeout(() => { try { closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)); } catch { /* no reader */ } }, 1500);
+    try {
+      await expect(verifyHome(home)).rejects.toMatchObject({ name: 'VerificationError', message: `${fifo} is a FIFO, not a regular file; it was not read` });
+    } finally {
+      clearTimeout(unstick);
+    }
+  }, 5000);
+
+  it('origin linked to a device is refused, not read (/dev/zero would never end)', async () => {
+    const home = await copyOf(base);
+    const origin = path.join(home, 'origin');
+    await fsp.rm(origin);
+    await fsp.symlink('/dev/null', origin);
+    await expect(verifyHome(home)).rejects.toMatchObject({ name: 'VerificationError', message: `${origin} is a device, not a regular file; it was not read` });
+  });
+
+  it('a keys/root.pub that does not parse fails the verification (exit 3), not the command (exit 1)', async () => {
+    const home = await copyOf(base);
+    const file = path.join(home, 'keys', 'root.pub');
+    await fsp.writeFile(file, 'not a key\n');
+    await expect(verifyHome(home)).rejects.toMatchObject({ name: 'VerificationError', exit: 3, message: `${file} is not an Ed25519 public key (one line "ed25519 <base64 of 32 bytes>")` });
   });
 });
