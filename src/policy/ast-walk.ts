@@ -73,6 +73,9 @@ export function fieldCalls(acc: WalkAcc): string[] {
 
 type Scope = ReadonlySet<string>;
 
+/** No CTE name in scope: for a name that is always a table (the target of INSERT, UPDATE, DELETE, MERGE). */
+const TABLES_ONLY: Scope = new Set();
+
 function isObj(v: unknown): v is PgNode {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -345,7 +348,7 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
         // SELECT … INTO creates and fills a table (parse_analyze turns it into CREATE TABLE AS).
         acc.classes.add('write');
         acc.classes.add('ddl');
-        walk(f.intoClause.rel, s, 'write', acc);
+        walk(f.intoClause.rel, TABLES_ONLY, 'write', acc);
       }
       const outer = acc.nameIs;
       acc.nameIs = nameFilter(f.whereClause);
@@ -356,7 +359,9 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
     case 'InsertStmt': {
       acc.classes.add('write');
       const s = withScope(f.withClause, scope, acc);
-      walk(f.relation, s, 'write', acc);
+      // The target is always a table (analyze.c setTargetTable), never a CTE of the same name: `WITH secrets AS
+      // (SELECT 1) DELETE FROM secrets` deletes from the table secrets. So it is walked with no CTE in scope.
+      walk(f.relation, TABLES_ONLY, 'write', acc);
       targetColumns(f.cols, acc);
       walkFields(f, ['withClause', 'relation', 'cols'], s, 'read', acc);
       return;
@@ -365,8 +370,8 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
     case 'DeleteStmt': {
       acc.classes.add('write');
       const s = withScope(f.withClause, scope, acc);
-      walk(f.relation, s, 'write', acc);
-      walk(f.relation, s, 'read', acc); // the WHERE and RETURNING read the target's rows too
+      walk(f.relation, TABLES_ONLY, 'write', acc);
+      walk(f.relation, TABLES_ONLY, 'read', acc); // the WHERE and RETURNING read the target's rows too
       if (!restrictive(f.whereClause)) acc.writeWithoutWhere = true;
       if (type === 'UpdateStmt') targetColumns(f.targetList, acc);
       walkFields(f, ['withClause', 'relation'], s, 'read', acc);
@@ -375,8 +380,8 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
     case 'MergeStmt': {
       acc.classes.add('write');
       const s = withScope(f.withClause, scope, acc);
-      walk(f.relation, s, 'write', acc);
-      walk(f.relation, s, 'read', acc);
+      walk(f.relation, TABLES_ONLY, 'write', acc);
+      walk(f.relation, TABLES_ONLY, 'read', acc);
       walkFields(f, ['withClause', 'relation'], s, 'read', acc);
       return;
     }

@@ -86,6 +86,19 @@ describe('classify: bypass corpus', () => {
     expect(t.reads).toEqual(['cards']);
   });
 
+  it('the target of INSERT, UPDATE, DELETE, MERGE and SELECT INTO is a table even where a CTE has its name', () => {
+    // analyze.c setTargetTable: the server writes (and RETURNING reads) the table, not the CTE.
+    for (const sql of ['WITH cards AS (SELECT 1) DELETE FROM cards WHERE id > 0 RETURNING pan', 'WITH cards AS (SELECT 1) UPDATE cards SET id = 1 WHERE id > 0',
+      'WITH cards AS (SELECT 1) MERGE INTO cards c USING items i ON c.id = i.id WHEN MATCHED THEN DELETE']) {
+      expect(one(sql).writes, sql).toEqual(['cards']);
+      expect(one(sql).reads, sql).toContain('cards');
+    }
+    expect(one("WITH cards AS (SELECT 1) INSERT INTO cards VALUES ('x')").writes).toEqual(['cards']);
+    expect(one('WITH loot AS (SELECT 1) SELECT pan INTO loot FROM cards').writes).toEqual(['loot']);
+    // Elsewhere in it the CTE is what the name means.
+    expect(one('WITH cards AS (SELECT 1 AS id) UPDATE items SET id = cards.id FROM cards').reads).toEqual(['items']);
+  });
+
   it('SELECT … INTO creates and writes a table', () => {
     const s = one('SELECT pan INTO loot FROM cards');
     expect(s.classes).toEqual(['ddl', 'write', 'read']);
