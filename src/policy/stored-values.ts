@@ -77,14 +77,14 @@ function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void
       }
       const conflict = isObj(f.onConflictClause) ? f.onConflictClause.targetList : undefined;
       // Its SET reads the target's row (`SET body = notes.cvv`) as well as the row proposed (`excluded`).
-      if (conflict !== undefined) setList(conflict, sourcesOf([f.relation, f.withClause, f.selectStmt], scope), scope, to, out);
+      if (conflict !== undefined) setList(conflict, withTarget(f.relation, [f.withClause, f.selectStmt], scope), scope, to, out);
       return;
     }
     case 'UpdateStmt':
-      setList(f.targetList, sourcesOf([f.relation, f.fromClause, f.withClause], scope), scope, to, out);
+      setList(f.targetList, withTarget(f.relation, [f.fromClause, f.withClause], scope), scope, to, out);
       return;
     case 'MergeStmt': {
-      const shared = sourcesOf([f.relation, f.sourceRelation, f.withClause], scope);
+      const shared = withTarget(f.relation, [f.sourceRelation, f.withClause], scope);
       for (const w of Array.isArray(f.mergeWhenClauses) ? f.mergeWhenClauses : []) {
         const c = nodeOf(w)?.[1];
         if (!c) continue;
@@ -262,6 +262,16 @@ function setList(list: unknown, shared: WalkAcc, scope: Scope, to: (c: unknown) 
 function sourcesOf(parts: unknown[], scope: Scope): WalkAcc {
   const acc = newAcc();
   walk(parts, scope, 'read', acc);
+  return acc;
+}
+
+/**
+ * sourcesOf(parts), and the target of an INSERT, UPDATE or MERGE, whose row its SET reads: always a table
+ * (analyze.c setTargetTable), whatever CTE has its name (`WITH cards AS (SELECT 1) UPDATE cards SET note = cvv`).
+ */
+function withTarget(relation: unknown, parts: unknown[], scope: Scope): WalkAcc {
+  const acc = sourcesOf(parts, scope);
+  walk(relation, new Set(), 'read', acc);
   return acc;
 }
 
