@@ -65,6 +65,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     if (rec.blobs !== undefined) await checkBlobs(rec, w, input, problems);
     if (rec.type === 'segment.open') checkSegmentOpen(rec, i, s, problems);
   }
+  checkSegmentNames(s, idxOfSeq, problems);
 
   const keys = checkEpochs({ epochs: input.epochs, rootKey: input.rootKey?.raw, origin, rotates });
   problems.push(...keys.problems);
@@ -225,6 +226,28 @@ function checkSegmentOpen(rec: AuditRecord, i: number, s: ScannedLines, problems
   if (file.bytes !== prev.bytes || sha !== prev.sha256) {
     problems.push({ kind: 'modified', segment: prev.file, seq: null, severity: 'fail',
       detail: `segment file is ${file.bytes} bytes with SHA-256 ${sha}; segment.open of ${s.segNames[s.seg[i]!]} (seq ${rec.seq}) recorded ${String(prev.bytes)} bytes, ${String(prev.sha256)}` });
+  }
+}
+
+/**
+ * A segment is named by the seq of its first record (docs/log-format.md "Data home layout"); the writer
+ * refuses to append to a log whose newest segment is named otherwise. A file renamed to another segment name
+ * in the same order keeps every record in place, so nothing else notices it. Only where the first line is an
+ * intact record in place and the named seq exists (a first record deleted is `missing`, not a rename), and
+ * the segment has no other failure.
+ */
+function checkSegmentNames(s: ScannedLines, idxOfSeq: Int32Array, problems: Problem[]): void {
+  let i = 0;
+  for (let g = 0; g < s.segNames.length; g++) {
+    while (i < s.n && s.seg[i]! < g) i++;
+    if (i >= s.n || s.seg[i] !== g || !s.ok[i]) continue;
+    const name = s.segNames[g]!;
+    const named = s.segStarts[g]!;
+    const q = s.seq[i]!;
+    if (q === named || idxOfSeq[q] !== i || !(named < idxOfSeq.length && idxOfSeq[named]! >= 0)) continue;
+    if (problems.some((p) => p.segment === name && p.severity === 'fail')) continue;
+    problems.push({ kind: 'modified', segment: name, seq: null, severity: 'fail', line: 1,
+      detail: `the file name says the segment begins at seq ${named}, but its first record is seq ${q}: the segment file was renamed (the writer names a segment by its first record and refuses to append to a log named otherwise)` });
   }
 }
 

@@ -137,3 +137,18 @@ describe("verify: the data home's other files", () => {
     await expect(verifyHome(home)).rejects.toMatchObject({ name: 'VerificationError', exit: 3, message: `${file} is not an Ed25519 public key (one line "ed25519 <base64 of 32 bytes>")` });
   });
 });
+
+describe('verify: segment file names', () => {
+  it('a segment renamed to another segment name, records in place: modified, naming the file', async () => {
+    for (const which of [1, -1]) {
+      const home = await copyOf(base);
+      const segs = await segments(home);
+      const old = segs.at(which)!;
+      const renamed = `${String(Number(old.slice(0, 12)) + 1).padStart(12, '0')}.jsonl`;
+      await fsp.rename(path.join(home, 'log', old), path.join(home, 'log', renamed));
+      const r = await verifyHome(home);
+      expect(r.problems.map((p) => ({ kind: p.kind, segment: p.segment, seq: p.seq }))).toEqual([{ kind: 'modified', segment: renamed, seq: null }]);
+      expect(r.problems[0]!.detail).toContain(`the file name says the segment begins at seq ${Number(old.slice(0, 12)) + 1}, but its first record is seq ${Number(old.slice(0, 12))}`);
+    }
+  });
+});
