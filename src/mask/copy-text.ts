@@ -12,6 +12,7 @@ import type { ColumnRule } from './column-rules.js';
 import { addCount } from './pan-masker.js';
 import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
+import { hasUnicodeEscape } from './json-escapes.js';
 import { findPans } from './pan-detector.js';
 import { contentText, numberTextIsPan, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext } from './pg-values.js';
@@ -187,7 +188,7 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
       // document to a JSON parser): the field's escapes or quoting undone, the document masked as JSON (a bare card
       // number quoted), escaped or quoted again. Most documents hold no card number: only those the detector finds
       // one in are unescaped (the dump's hot path).
-      if (findPans(value, ctx.detect).length === 0 && !hasHexRun(value)) return;
+      if (findPans(value, ctx.detect).length === 0 && !hasHexRun(value) && !hasUnicodeEscape(value)) return;
       const doc = !f.csv ? unescapeText(value) : fld.quoted ? unquoteCsv(value, f) : Buffer.from(value);
       const out = numberType === JSON_ARRAY_OID || numberType === JSONB_ARRAY_OID ? maskJsonArrayText(doc, ctx) : contentText(doc, ctx, true);
       if (out === doc) return;

@@ -14,7 +14,7 @@
  * MULE_INTERNAL) cannot be read for card numbers: a value with such a byte is refused (fail closed).
  */
 import { TextDecoder } from 'node:util';
-import { hmacToken, keptDigits, mergeSpans } from './mask-format.js';
+import { hmacInPlace, keptDigits, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { findPans } from './pan-detector.js';
 import type { DetectOptions } from './pan-detector.js';
@@ -102,19 +102,13 @@ export function maskLegacyText(value: Uint8Array, enc: LegacyEncoding, style: Ma
   const merged = mergeSpans(spans);
   counted(merged.length);
   if (style.format === 'hmac') {
-    if (!style.hmacKey?.length) throw new Error('hmac mask format needs a key');
-    const parts: Uint8Array[] = [];
-    let from = 0;
-    for (const s of merged) {
+    return hmacInPlace(value, style.hmacKey, merged.map((s) => {
       const c0 = charOf[s.start]!;
       const c1 = charOf[s.end - 1]!;
       let digits = '';
       for (let k = c0; k <= c1; k++) { const d = digitOf(chars[k]!); if (d >= 0) digits += String(d); }
-      parts.push(value.subarray(from, at(c0)), Buffer.from(hmacToken(style.hmacKey, digits), 'latin1'));
-      from = end(c1);
-    }
-    parts.push(value.subarray(from));
-    return Buffer.concat(parts);
+      return { from: at(c0), to: end(c1), digits };
+    }));
   }
   const [head, tail] = keptDigits(style.format);
   const out = new Uint8Array(value);

@@ -110,6 +110,22 @@ export function applyMask(buf: Uint8Array, spans: readonly PanSpan[], style: Mas
   return Buffer.concat(parts);
 }
 
+/**
+ * `value` with each of `spans` (byte ranges, in order and disjoint, and the digits each spells) replaced by its hmac
+ * token: for card numbers found in a reading of the text other than its bytes (legacy-text.ts, json-escapes.ts).
+ */
+export function hmacInPlace(value: Uint8Array, key: Uint8Array | undefined, spans: ReadonlyArray<{ from: number; to: number; digits: string }>): Buffer {
+  if (!key || key.length === 0) throw new Error('hmac mask format needs a key');
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (const s of spans) {
+    parts.push(value.subarray(at, s.from), Buffer.from(hmacToken(key, s.digits), 'latin1'));
+    at = s.to;
+  }
+  parts.push(value.subarray(at));
+  return Buffer.concat(parts);
+}
+
 /** The digits in buf[start, end) as an ASCII string (full-width ones too). */
 export function digitsOf(buf: Uint8Array, start: number, end: number): string {
   let s = '';

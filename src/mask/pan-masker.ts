@@ -6,6 +6,7 @@
  */
 import { MaskError } from '../errors.js';
 import { maskHexPans } from './hex-text.js';
+import { maskJsonEscapes } from './json-escapes.js';
 import { applyMask, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { findPans, MIN_PAN_DIGITS } from './pan-detector.js';
@@ -89,7 +90,8 @@ export class PanMasker {
       t = t.replace(TRACK2_RE, (m) => { addCount(counts, SAD_RULE, 1); return '*'.repeat(m.length); });
     }
     const buf = Buffer.from(t, 'utf8');
-    const out = this.maskBytes(buf, counts);
+    // JSON's `\u00a0` and `\uff14` escapes (Python's and PHP's JSON, E'…' SQL strings) read as the characters: json-escapes.ts.
+    const out = maskJsonEscapes(this.maskBytes(buf, counts), this.style, this.detect, (n) => addCount(counts, this.rule, n));
     if (out === buf) return t;
     return Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('utf8');
   }

@@ -333,7 +333,9 @@ export class PgMasker {
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
       // check digit away (4111111111111110): numberTextIsPan reads those.
-      if (col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
+      // JSON and its arrays are read for `\uXXXX` escapes too (json-escapes.ts).
+      if (col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && col.typeOid !== JSON_ARRAY_OID &&
+        col.typeOid !== JSONB_ARRAY_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
         !(col.typeOid === NUMERIC_OID && len >= 16) &&
         findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len) &&
         (this.#ctx.legacy === undefined || !hasHighByte(body, at, at + len))) {

@@ -8,6 +8,7 @@ import { applyMask, hmacToken, mergeSpans } from './mask-format.js';
 import type { MaskFormat, MaskStyle } from './mask-format.js';
 import { floatTokenIsPan } from './float-text.js';
 import { maskHexPans } from './hex-text.js';
+import { maskJsonEscapes } from './json-escapes.js';
 import { maskLegacyText } from './legacy-text.js';
 import type { LegacyEncoding } from './legacy-text.js';
 import { findPans, MAX_PAN_DIGITS, MIN_PAN_DIGITS } from './pan-detector.js';
@@ -93,6 +94,8 @@ export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean,
   }
   // A bytea printed in hex (`\x3431…`) or encode(…, 'hex'): hex-text.ts. Same length, hex digits only changed.
   out = maskHexPans(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
+  // JSON written by Python or PHP: `4111\u00a01111…`, `\uff14\uff11…` (json-escapes.ts).
+  if (json) out = maskJsonEscapes(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
   return legacyText(out, ctx, rule);
 }
 

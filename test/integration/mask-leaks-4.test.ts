@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, pgClient, pgQueries, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PAN = '4111111111111111';
 const PAN2 = '5500000000000004';
@@ -20,6 +20,8 @@ beforeAll(async () => {
   server = await startPostgres();
   gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out', 'utility', 'transaction'] }));
   server.psql(`create table cards4 (id int, pan text, pan2 text, said text); insert into cards4 values (7, '${PAN}', '${PAN2}', 'said "${PAN}"');
+    create table json4 (j json);
+    insert into json4 values ('{"nb": "4111\\u00a01111\\u00a01111\\u00a01111", "en": "4111\\u20131111\\u20131111\\u20131111", "fw": "\\uff14${'\\uff11'.repeat(15)}", "plain": "4111\\u0020${PAN.slice(4)}", "not": "\\\\u00a0 \\u00e9 4111"}');
     create table wide4 (nb text, en text, fw text);
     insert into wide4 values ('4111' || chr(160) || '1111' || chr(160) || '1111' || chr(160) || '1111', '4111' || chr(8211) || '1111' || chr(8211) || '1111' || chr(8211) || '1111', translate('${PAN}', '0123456789', '０１２３４５６７８９'))`);
 }, 120_000);
@@ -76,5 +78,28 @@ describe('leaks found by the fourth hunt', () => {
     await until(() => dataHome(gate.home).toString('utf8').includes('\ufffd1111'));
     expect(dataHome(gate.home).toString('utf8')).not.toContain('4111\ufffd1111');
   });
-});
 
+  it('a json document written as Python\'s json.dumps or PHP\'s json_encode write it (\\u00a0, \\u2013, \\uff14 escapes) is masked and still parses, in rows, arrays and COPY', async () => {
+    const stars = (sep: string) => ['****', '****', '****', '1111'].join(sep);
+    const masked = { nb: stars('\u00a0'), en: stars('\u2013'), fw: `${'＊'.repeat(12)}${'１'.repeat(4)}`, plain: '**** ********1111', not: '\\u00a0 é 4111' };
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query('select j, array[j, j] as arr from json4');
+      expect(r.rows[0].j).toEqual(masked);
+      expect(r.rows[0].arr).toEqual([masked, masked]);
+      // A literal in the SQL: masked in the result and in the log's copy of the text.
+      const lit = await c.query(`select '{"nb": "4111\\u00a01111\\u00a01111\\u00a01111"}'::json as lit`);
+      expect(lit.rows[0].lit).toEqual({ nb: masked.nb });
+    } finally { await c.end(); }
+    for (const opts of ['format text', 'format csv']) {
+      const copy = await run('psql', ['-X', '-c', `copy json4 to stdout with (${opts})`], gate.env);
+      expect(copy.stderr, opts).toBe('');
+      expect(copy.stdout, opts).toContain('\\uff0a');
+      const doc = opts === 'format csv' ? copy.stdout.trim().slice(1, -1).replace(/""/g, '"') : copy.stdout.trim().replace(/\\\\/g, '\\');
+      expect(JSON.parse(doc), opts).toEqual(masked);
+    }
+    await until(() => pgQueries(gate.home, 'as lit').length >= 1);
+    expect(pgQueries(gate.home, 'as lit')[0]!.detail).toMatchObject({ sql: `select '{"nb": "****\\u00a0****\\u00a0****\\u00a01111"}'::json as lit` });
+    expect(dataHome(gate.home).toString('utf8')).not.toMatch(/4111\\\\u00a01111|\\\\uff14\\\\uff11/);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * Card numbers written with JSON's `\uXXXX` escapes (RFC 8259 §7). Python's `json.dumps` and PHP's `json_encode`
+ * escape every character beyond ASCII by default, so a card number grouped by no-break spaces is stored as
+ * `"4111\u00a01111\u00a01111\u00a01111"` and a full-width one as `"\uff14\uff11…"`; the json type keeps a document
+ * as it was written, and the client's JSON parser gives back the card number wide-text.ts masks in UTF-8. Such a
+ * document went to the client unmasked.
+ *
+ * A JSON value (pg-values.ts contentText with `json`) holding `\u` is read once more with each escape of an ASCII
+ * digit, space or dash, or of a character wide-text.ts reads (full-width digits, Unicode spaces and dashes), read as
+ * that character; every other byte, and every other escape (`\\u00a0` is a backslash and the text `u00a0`), as it
+ * is. A card number found there is masked in the original: an escaped digit hidden becomes an escaped asterisk of
+ * the same length (`\uff0a`, `\u002a`), a plain one `*`; separators and kept digits stay, so the document still
+ * parses; `hmac` puts its token where the card number was (inside a JSON string).
+ */
+import { hmacInPlace, keptDigits, mergeSpans } from './mask-format.js';
+import type { MaskStyle } from './mask-format.js';
+import { findPans } from './pan-detector.js';
+import type { DetectOptions } from './pan-detector.js';
+
+const BACKSLASH = 0x5c;
+const U = 0x75;
+
+/** Code points read from an escape: ASCII digits, space and dash, and wide-text.ts's (wideUnitAt). */
+function readable(cp: number): boolean {
+  return (cp >= 0x30 && cp <= 0x39) || cp === 0x20 || cp === 0x2d || cp === 0xa0 || (cp >= 0x2000 && cp <= 0x200a) || cp === 0x202f ||
+    cp === 0x205f || cp === 0x3000 || (cp >= 0x2010 && cp <= 0x2013) || cp === 0x2212 || cp === 0xfe63 || cp === 0xff0d || (cp >= 0xff10 && cp <= 0xff19);
+}
+
+/** Whether `value` holds a backslash followed by `u` (also as a text COPY writes it, `\\u`). */
+export function hasUnicodeEscape(value: Uint8Array): boolean {
+  const v = Buffer.from(value.buffer, value.byteOffset, value.length);
+  for (let i = v.indexOf(BACKSLASH); i >= 0; i = v.indexOf(BACKSLASH, i + 1)) if (v[i + 1] === U) return true;
+  return false;
+}
+
+function hex4(v: Uint8Array, at: number): number {
+  let n = 0;
+  for (let i = at; i < at + 4; i++) {
+    const b = v[i];
+    if (b === undefined) return -1;
+    const d = b >= 48 && b <= 57 ? b - 48 : (b | 0x20) >= 97 && (b | 0x20) <= 102 ? (b | 0x20) - 87 : -1;
+    if (d < 0) return -1;
+    n = n * 16 + d;
+  }
+  return n;
+}
+
+/**
+ * Masks card numbers spelt with `\uXXXX` escapes in a JSON text; returns `value` itself when there is none.
+ * `counted(n)`: n card numbers masked.
+ */
+export function maskJsonEscapes(value: Uint8Array, style: MaskStyle, detect: DetectOptions, counted: (n: number) => void): Uint8Array {
+  if (!hasUnicodeEscape(value)) return value;
+  const v = Buffer.from(value.buffer, value.byteOffset, value.length);
+  // The reading: UTF-8 bytes; for each, the original bytes [from, to) of the character it belongs to, and that
+  // character's code point when it was an escape (-1 otherwise).
+  const reading: number[] = [];
+  const from: number[] = [];
+  const to: number[] = [];
+  const escaped: number[] = [];
+  const push = (bytes: Uint8Array, a: number, z: number, cp: number) => {
+    for (const b of bytes) { reading.push(b); from.push(a); to.push(z); escaped.push(cp); }
+  };
+  let any = false;
+  for (let i = 0; i < v.length;) {
+    if (v[i] === BACKSLASH && i + 1 < v.length) {
+      const cp = v[i + 1] === U ? hex4(v, i + 2) : -1;
+      if (cp >= 0 && readable(cp)) {
+        push(Buffer.from(String.fromCharCode(cp), 'utf8'), i, i + 6, cp);
+        any = true;
+        i += 6;
+      } else {
+        // Any other escape is two bytes as they are (`\\` before a `u` is a backslash, not an escape).
+        push(v.subarray(i, i + 2), i, i + 2, -1);
+        i += 2;
+      }
+      continue;
+    }
+    reading.push(v[i]!); from.push(i); to.push(i + 1); escaped.push(-1);
+    i++;
+  }
+  if (!any) return value;
+  const text = Buffer.from(reading);
+  const spans = findPans(text, detect);
+  if (spans.length === 0) return value;
+  const merged = mergeSpans(spans);
+  counted(merged.length);
+  if (style.format === 'hmac') {
+    return hmacInPlace(v, style.hmacKey, merged.map((s) => {
+      let digits = '';
+      forChars(text, escaped, s.start, s.end, (_k, d) => { if (d >= 0) digits += String(d); });
+      return { from: from[s.start]!, to: to[s.end - 1]!, digits };
+    }));
+  }
+  const [head, tail] = keptDigits(style.format);
+  const out = Buffer.from(v);
+  for (const s of spans) {
+    let d = 0;
+    forChars(text, escaped, s.start, s.end, (k, digit, fullWidth) => {
+      if (digit < 0) return;
+      if (!(d < head || d >= s.digits - tail)) {
+        const a = from[k]!;
+        if (escaped[k]! >= 0) out.write(fullWidth ? '\\uff0a' : '\\u002a', a, 'latin1');
+        else if (fullWidth) out[a + 2] = 0x8a; // EF BC 8A, U+FF0A, as mask-format.ts starSpan writes it
+        else out[a] = 0x2a;
+      }
+      d++;
+    });
+  }
+  return out;
+}
+
+/** Calls `f` for each character of the reading in [start, end): its first byte, its digit value (or -1), whether full-width. */
+function forChars(text: Buffer, escaped: number[], start: number, end: number, f: (k: number, digit: number, fullWidth: boolean) => void): void {
+  for (let k = start; k < end;) {
+    const b = text[k]!;
+    const len = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+    const cp = escaped[k]! >= 0 ? escaped[k]! : len === 3 && b === 0xef && text[k + 1] === 0xbc ? 0xff00 + (text[k + 2]! - 0x80) : b;
+    const digit = cp >= 0x30 && cp <= 0x39 ? cp - 0x30 : cp >= 0xff10 && cp <= 0xff19 ? cp - 0xff10 : -1;
+    f(k, digit, cp >= 0xff10);
+    k += len;
+  }
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { maskJsonEscapes } from '../../../src/mask/json-escapes.js';
+import { PanMasker } from '../../../src/mask/pan-masker.js';
+
+const mask = (s: string, format: 'last4' | 'first6last4' | 'hmac' = 'last4') => {
+  let n = 0;
+  const out = maskJsonEscapes(Buffer.from(s), { format, hmacKey: Buffer.from('k') }, {}, (k) => { n += k; });
+  return { out: Buffer.from(out).toString(), n };
+};
+const esc = (d: string) => `\\uff1${d}`;
+const fw = (pan: string) => [...pan].map(esc).join('');
+
+describe('json-escapes: a card number spelt with \\uXXXX escapes', () => {
+  it('is masked with the escapes kept, and the document still parses to the masked card number', () => {
+    const nb = mask('{"c": "4111\\u00a01111\\u00A01111\\u00a01111"}');
+    expect(nb).toEqual({ out: '{"c": "****\\u00a0****\\u00A0****\\u00a01111"}', n: 1 });
+    expect(JSON.parse(nb.out)).toEqual({ c: '****\u00a0****\u00a0****\u00a01111' });
+    expect(mask(`"${fw('4111111111111111')}"`).out).toBe(`"${'\\uff0a'.repeat(12)}${esc('1').repeat(4)}"`);
+    expect(mask(`"${fw('4111111111111111')}"`, 'first6last4').out).toBe(`"${fw('411111')}${'\\uff0a'.repeat(6)}${esc('1').repeat(4)}"`);
+    expect(mask('"\\u0034111111111111111 \\u2013 5500\\u20130000\\u20130000\\u20130004"')).toEqual({ out: '"\\u002a***********1111 \\u2013 ****\\u2013****\\u2013****\\u20130004"', n: 2 });
+  });
+
+  it('hmac puts its token in the string', () => {
+    const { out } = mask('{"c": "4111\\u00a01111\\u00a01111\\u00a01111", "d": 1}', 'hmac');
+    expect(JSON.parse(out)).toEqual({ c: expect.stringMatching(/^pan:hmac:[0-9a-f]{16}$/), d: 1 });
+  });
+
+  it('leaves alone what is not an escape of a card number\'s characters, byte for byte', () => {
+    for (const s of ['"4111\\\\u00a01111\\\\u00a01111\\\\u00a01111"', '"4111\\u00a01111\\u00a01111\\u00a01112"', '"\\u00e9\\u00a0 12 \\uff11"', '"\\u00a"', '"\\']) {
+      const b = Buffer.from(s);
+      expect(maskJsonEscapes(b, { format: 'last4' }, {}, () => {}), s).toBe(b);
+    }
+  });
+
+  it('maskText (the log\'s SQL, parameters, error messages) reads them too', () => {
+    expect(new PanMasker().maskText(`insert into t values ('{"c": "${fw('4111111111111111')}"}')`)).toBe(`insert into t values ('{"c": "${'\\uff0a'.repeat(12)}${esc('1').repeat(4)}"}')`);
+  });
+});
