@@ -4,7 +4,7 @@
  * coarse kind. ARCHITECTURE.md §4: the log never holds a secret (passwords in ALTER ROLE/CREATE USER … PASSWORD, connection strings) and
  * never an unmasked PAN.
  */
-import { defaultPanMasker, maskCut } from '../mask/pan-masker.js';
+import { CUT_MARGIN, defaultPanMasker, maskCut } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
 import { structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
@@ -46,7 +46,7 @@ export function renderParams(params: BindParam[], sql: string, types: readonly n
     if (text !== undefined) return textParam(text, masker);
     const head = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM));
     const latin = head.toString('latin1');
-    return { binary: masker.maskText(latin) !== latin || binaryHoldsPan(p.value, masker) ? '[masked]' : head.toString('hex'), bytes: p.value.length };
+    return { binary: masker.maskText(latin) !== latin || utf8HoldsPan(p.value, masker) || binaryHoldsPan(p.value, masker) ? '[masked]' : head.toString('hex'), bytes: p.value.length };
   });
 }
 
@@ -58,6 +58,16 @@ export function renderParams(params: BindParam[], sql: string, types: readonly n
 function binaryHoldsPan(v: Uint8Array, masker: PanMasker): boolean {
   const found = structuredOrPan(v, { content: { format: 'full' }, detect: masker.detect, hmacKey: undefined, counts: {} });
   return found !== undefined && found !== v;
+}
+
+/**
+ * Whether the bytes kept (and a margin past them: a card number across the cut) read as UTF-8 text hold a card
+ * number: a text sent in binary without a type (`$1::text`, type 0) in full-width digits or grouped by no-break
+ * spaces (`EF BC 94 …`, `34 31 31 31 C2 A0 …`) does not read as one in latin1, and its hex went to the log.
+ */
+function utf8HoldsPan(v: Uint8Array, masker: PanMasker): boolean {
+  const text = Buffer.from(v.buffer, v.byteOffset, Math.min(v.length, MAX_BINARY_PARAM + CUT_MARGIN)).toString('utf8');
+  return masker.maskText(text) !== text;
 }
 
 function textParam(value: string, masker: PanMasker): string {

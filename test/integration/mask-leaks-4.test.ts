@@ -102,4 +102,21 @@ describe('leaks found by the fourth hunt', () => {
     expect(pgQueries(gate.home, 'as lit')[0]!.detail).toMatchObject({ sql: `select '{"nb": "****\\u00a0****\\u00a0****\\u00a01111"}'::json as lit` });
     expect(dataHome(gate.home).toString('utf8')).not.toMatch(/4111\\\\u00a01111|\\\\uff14\\\\uff11/);
   });
+
+  it('a text bind parameter sent in binary without a type, in full-width digits or grouped by no-break spaces, is not written to the log as hex', async () => {
+    const fw = Buffer.from(translate(PAN));
+    const nb = Buffer.from('4111\u00a01111\u00a01111\u00a01111');
+    const frames = await RawPgClient.session(gate.broker, [Buffer.concat([bytes.parse('', 'select $1::text as bin_fw, $2::text as bin_nb', []), bytes.bind('', '', [fw, nb], [1]), bytes.execute(), bytes.sync()])]);
+    expect(frames.find((f) => f.startsWith('D:'))).toContain('****\xc2\xa0****\xc2\xa0****\xc2\xa01111');
+    await until(() => pgQueries(gate.home, 'as bin_fw').length > 0);
+    expect(pgQueries(gate.home, 'as bin_fw')[0]!.detail).toMatchObject({ params: [{ binary: '[masked]', bytes: 48 }, { binary: '[masked]', bytes: 22 }] });
+    const home = dataHome(gate.home);
+    for (const v of [fw, nb]) expect(home.includes(Buffer.from(v.toString('hex')))).toBe(false);
+  });
 });
+
+/** `digits` in full-width digits. */
+function translate(digits: string): string {
+  return digits.replace(/\d/g, (x) => String.fromCharCode(0xff10 + Number(x)));
+}
+
