@@ -350,6 +350,9 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
         acc.classes.add('ddl');
         walk(f.intoClause.rel, TABLES_ONLY, 'write', acc);
       }
+      // FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE lock the rows it reads against writers until the
+      // transaction ends; PostgreSQL asks UPDATE privilege for it (analyze.c applyLockingClause, ACL_SELECT_FOR_UPDATE): a write.
+      if (Array.isArray(f.lockingClause) && f.lockingClause.length > 0) acc.classes.add('write');
       const outer = acc.nameIs;
       acc.nameIs = nameFilter(f.whereClause);
       walkFields(f, ['withClause', 'intoClause'], s, 'read', acc);

@@ -536,6 +536,13 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       const exec = nodeOf(f.query);
       return finish(text, type, 'ddl', acc, exec?.[0] === 'ExecuteStmt' ? { executeInto: String(exec[1].name ?? '') } : {});
     }
+    case 'LockStmt':
+      // A mode above ACCESS SHARE (1, what a SELECT takes; LOCK alone is ACCESS EXCLUSIVE, 8) holds writers, or
+      // everyone, off the table until the transaction ends; PostgreSQL asks UPDATE, DELETE or TRUNCATE privilege
+      // for it (lockcmds.c LockTableAclCheck): a write. ACCESS SHARE (pg_dump's) stays a utility.
+      walk(f.relations, none, 'read', acc);
+      if (Number(f.mode ?? 8) > 1) acc.classes.add('write');
+      return finish(text, type, base, acc);
     case 'TruncateStmt':
       walk(f.relations, none, 'write', acc);
       acc.writeWithoutWhere = true;

@@ -99,6 +99,16 @@ describe('classify: bypass corpus', () => {
     expect(one('WITH cards AS (SELECT 1 AS id) UPDATE items SET id = cards.id FROM cards').reads).toEqual(['items']);
   });
 
+  it('LOCK above ACCESS SHARE and SELECT … FOR UPDATE / SHARE are writes (PostgreSQL asks UPDATE privilege for them)', () => {
+    for (const sql of ['LOCK cards', 'LOCK TABLE cards IN ROW SHARE MODE', 'LOCK TABLE cards IN ACCESS EXCLUSIVE MODE NOWAIT', 'SELECT * FROM cards FOR UPDATE',
+      'SELECT id FROM cards FOR KEY SHARE OF cards SKIP LOCKED', 'SELECT * FROM (SELECT * FROM cards FOR NO KEY UPDATE) c', 'WITH c AS (SELECT * FROM cards FOR SHARE) SELECT * FROM c']) {
+      expect(one(sql).classes, sql).toContain('write');
+      expect(one(sql).reads, sql).toEqual(['cards']);
+    }
+    expect(one('LOCK TABLE cards IN ACCESS SHARE MODE').classes).toEqual(['utility']);
+    expect(one("SELECT 'for update' FROM cards").classes).toEqual(['read']);
+  });
+
   it('SELECT … INTO creates and writes a table', () => {
     const s = one('SELECT pan INTO loot FROM cards');
     expect(s.classes).toEqual(['ddl', 'write', 'read']);
