@@ -25,6 +25,9 @@ export interface Ordered {
   firstDamaged: number;
 }
 
+/** At most this many seqs past the lines there are can be reported `missing` (4 bytes each in one array). */
+export const MAX_MISSING_SPAN = 1 << 26;
+
 type Push = (kind: ProblemKind, i: number | null, seq: number | null, detail: string) => void;
 
 /** Seq → line resolution and chain check over scanned lines. */
@@ -46,9 +49,15 @@ export function orderAndChain(s: ScannedLines): Ordered {
     problems.push(p);
   };
 
-  // The highest seq a line may claim: the end of the last segment's range, plus the lines there are.
+  // The highest seq a line may claim: the end of the last segment's range, plus the lines there are. Only
+  // segments holding lines count, and the span is capped: this sizes an array, and an empty file named
+  // 999999999999.jsonl costs nothing to make (it ended verify as an internal error). A log that really lost
+  // more records than the cap before its last ones still fails, its last records `inserted` beyond the end.
+  const holds = new Uint8Array(s.segNames.length);
+  for (let i = 0; i < s.n; i++) holds[s.seg[i]!] = 1;
   let limit = s.n;
-  for (let g = 0; g < s.segStarts.length; g++) if (Number.isFinite(s.segStarts[g])) limit = Math.max(limit, s.segStarts[g]! + s.n);
+  for (let g = 0; g < s.segStarts.length; g++) if (holds[g] && Number.isFinite(s.segStarts[g])) limit = Math.max(limit, s.segStarts[g]! + s.n);
+  limit = Math.min(limit, s.n + MAX_MISSING_SPAN);
   const idx = new Int32Array(limit + 1).fill(-1);
   const dups = new Map<number, number[]>();
   const beyond = new Map<number, number>();

@@ -65,7 +65,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     if (rec.blobs !== undefined) await checkBlobs(rec, w, input, problems);
     if (rec.type === 'segment.open') checkSegmentOpen(rec, i, s, problems);
   }
-  checkSegmentNames(s, idxOfSeq, problems);
+  checkSegmentNames(s, idxOfSeq, size, problems);
 
   const keys = checkEpochs({ epochs: input.epochs, rootKey: input.rootKey?.raw, origin, rotates });
   problems.push(...keys.problems);
@@ -234,15 +234,26 @@ function checkSegmentOpen(rec: AuditRecord, i: number, s: ScannedLines, problems
  * refuses to append to a log whose newest segment is named otherwise. A file renamed to another segment name
  * in the same order keeps every record in place, so nothing else notices it. Only where the first line is an
  * intact record in place and the named seq exists (a first record deleted is `missing`, not a rename), and
- * the segment has no other failure.
+ * the segment has no other failure. An empty segment file is the writer's only as the newest one, named for
+ * the next seq (`size`); any other (an emptied segment's records are `missing`, named by it) is reported.
  */
-function checkSegmentNames(s: ScannedLines, idxOfSeq: Int32Array, problems: Problem[]): void {
+function checkSegmentNames(s: ScannedLines, idxOfSeq: Int32Array, size: number, problems: Problem[]): void {
   let i = 0;
   for (let g = 0; g < s.segNames.length; g++) {
     while (i < s.n && s.seg[i]! < g) i++;
-    if (i >= s.n || s.seg[i] !== g || !s.ok[i]) continue;
     const name = s.segNames[g]!;
     const named = s.segStarts[g]!;
+    if (i >= s.n || s.seg[i] !== g) {
+      // An empty segment file is what the writer leaves only as the newest one, named for the next seq.
+      if ((g < s.segNames.length - 1 || named !== size) && !problems.some((p) => p.segment === name && p.severity === 'fail')) {
+        problems.push({ kind: 'modified', segment: name, seq: null, severity: 'fail',
+          detail: g < s.segNames.length - 1
+            ? 'an empty segment file before the newest one: the writer leaves an empty segment only as the newest, named for the next record'
+            : `an empty newest segment file named for seq ${named}, but the log's next record is seq ${size}: the writer names it for the next record` });
+      }
+      continue;
+    }
+    if (!s.ok[i]) continue;
     const q = s.seq[i]!;
     if (q === named || idxOfSeq[q] !== i || !(named < idxOfSeq.length && idxOfSeq[named]! >= 0)) continue;
     if (problems.some((p) => p.segment === name && p.severity === 'fail')) continue;

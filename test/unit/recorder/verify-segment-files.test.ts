@@ -17,7 +17,7 @@ import { verifyLog } from '../../../recorder/verify.js';
 import { loadVerifyInput } from '../../../recorder/verify-load.js';
 import type { VerifyReport } from '../../../recorder/verify-types.js';
 import { testCtx } from '../../harness/test-ctx.js';
-import { segments } from './log-helpers.js';
+import { readLines, segments, writeLines } from './log-helpers.js';
 
 let tmp: string;
 let base: string;
@@ -150,5 +150,33 @@ describe('verify: segment file names', () => {
       expect(r.problems.map((p) => ({ kind: p.kind, segment: p.segment, seq: p.seq }))).toEqual([{ kind: 'modified', segment: renamed, seq: null }]);
       expect(r.problems[0]!.detail).toContain(`the file name says the segment begins at seq ${Number(old.slice(0, 12)) + 1}, but its first record is seq ${Number(old.slice(0, 12))}`);
     }
+  });
+});
+
+describe('verify: empty segment files', () => {
+  it('an empty file under a far segment name: modified, naming it (it sized an array by its name: an internal error)', async () => {
+    const home = await copyOf(base);
+    await fsp.writeFile(path.join(home, 'log', '999999999999.jsonl'), '');
+    const r = await verifyHome(home);
+    expect(r.problems.map((p) => ({ kind: p.kind, segment: p.segment, seq: p.seq }))).toEqual([{ kind: 'modified', segment: '999999999999.jsonl', seq: null }]);
+    expect(r.problems[0]!.detail).toMatch(/^an empty newest segment file named for seq 999999999999, but the log's next record is seq \d+/);
+  });
+
+  it('a copied record under a far segment name: inserted, not an array sized by the name', async () => {
+    const home = await copyOf(base);
+    const segs = await segments(home);
+    const last = (await readLines(path.join(home, 'log', segs.at(-1)!))).at(-1)!;
+    await writeLines(path.join(home, 'log', '999999999999.jsonl'), [last]);
+    const r = await verifyHome(home);
+    expect(r.problems.map((p) => ({ kind: p.kind, segment: p.segment }))).toEqual([{ kind: 'inserted', segment: '999999999999.jsonl' }]);
+  });
+
+  it('an empty file between two segments: modified, naming it', async () => {
+    const home = await copyOf(base);
+    const second = Number((await segments(home))[1]!.slice(0, 12));
+    const planted = `${String(second - 1).padStart(12, '0')}.jsonl`;
+    await fsp.writeFile(path.join(home, 'log', planted), '');
+    const r = await verifyHome(home);
+    expect(r.problems.map((p) => ({ kind: p.kind, segment: p.segment, seq: p.seq }))).toEqual([{ kind: 'modified', segment: planted, seq: null }]);
   });
 });
