@@ -2,15 +2,18 @@
  * Card numbers written with JSON's `\uXXXX` escapes (RFC 8259 §7). Python's `json.dumps` and PHP's `json_encode`
  * escape every character beyond ASCII by default, so a card number grouped by no-break spaces is stored as
  * `"4111\u00a01111\u00a01111\u00a01111"` and a full-width one as `"\uff14\uff11…"`; the json type keeps a document
- * as it was written, and the client's JSON parser gives back the card number wide-text.ts masks in UTF-8. Such a
- * document went to the client unmasked.
+ * as it was written (so does a text column, where many applications keep JSON), and the client's JSON parser gives
+ * back the card number wide-text.ts masks in UTF-8. Such a document went to the client unmasked.
  *
- * A JSON value (pg-values.ts contentText with `json`) holding `\u` is read once more with each escape of an ASCII
+ * A text value (pg-values.ts contentText: a json document, JSON in a text column, a record's text, an error message)
+ * holding `\u` is read once more with each escape of an ASCII
  * digit, space or dash, or of a character wide-text.ts reads (full-width digits, Unicode spaces and dashes), read as
- * that character; every other byte, and every other escape (`\\u00a0` is a backslash and the text `u00a0`), as it
- * is. A card number found there is masked in the original: an escaped digit hidden becomes an escaped asterisk of
- * the same length (`\uff0a`, `\u002a`), a plain one `*`; separators and kept digits stay, so the document still
- * parses; `hmac` puts its token where the card number was (inside a JSON string).
+ * that character, also behind a backslash a container doubled (a json document in a record's or an array's text, or
+ * in a text COPY row: `\\u00a0`; to JSON itself that is a backslash and the text `u00a0`, read alike all the same:
+ * a card number is masked, not let through); every other byte as it is. A card number found there is masked in the
+ * original: an escaped digit hidden becomes an escaped asterisk of the same length (`\uff0a`, `\u002a`), a plain
+ * one `*`; separators and kept digits stay, so the document still parses; `hmac` puts its token where the card
+ * number was (inside a JSON string).
  */
 import { hmacInPlace, keptDigits, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
@@ -61,23 +64,25 @@ export function maskJsonEscapes(value: Uint8Array, style: MaskStyle, detect: Det
   const push = (bytes: Uint8Array, a: number, z: number, cp: number) => {
     for (const b of bytes) { reading.push(b); from.push(a); to.push(z); escaped.push(cp); }
   };
+  const plain = (i: number) => { reading.push(v[i]!); from.push(i); to.push(i + 1); escaped.push(-1); };
   let any = false;
   for (let i = 0; i < v.length;) {
-    if (v[i] === BACKSLASH && i + 1 < v.length) {
-      const cp = v[i + 1] === U ? hex4(v, i + 2) : -1;
+    if (v[i] === BACKSLASH) {
+      // A run of backslashes before `uXXXX`: JSON's escape, or one whose backslash a container doubled (a json
+      // document in a record's or an array's text, or in a text COPY row: `\\u00a0`), read alike.
+      let u = i + 1;
+      while (v[u] === BACKSLASH) u++;
+      const cp = v[u] === U ? hex4(v, u + 1) : -1;
       if (cp >= 0 && readable(cp)) {
-        push(Buffer.from(String.fromCharCode(cp), 'utf8'), i, i + 6, cp);
+        push(Buffer.from(String.fromCharCode(cp), 'utf8'), i, u + 5, cp);
         any = true;
-        i += 6;
-      } else {
-        // Any other escape is two bytes as they are (`\\` before a `u` is a backslash, not an escape).
-        push(v.subarray(i, i + 2), i, i + 2, -1);
-        i += 2;
+        i = u + 5;
+        continue;
       }
+      for (; i < u; i++) plain(i); // bytes like any other
       continue;
     }
-    reading.push(v[i]!); from.push(i); to.push(i + 1); escaped.push(-1);
-    i++;
+    plain(i++);
   }
   if (!any) return value;
   const text = Buffer.from(reading);
@@ -100,7 +105,7 @@ export function maskJsonEscapes(value: Uint8Array, style: MaskStyle, detect: Det
       if (digit < 0) return;
       if (!(d < head || d >= s.digits - tail)) {
         const a = from[k]!;
-        if (escaped[k]! >= 0) out.write(fullWidth ? '\\uff0a' : '\\u002a', a, 'latin1');
+        if (escaped[k]! >= 0) out.write(fullWidth ? 'uff0a' : 'u002a', to[k]! - 5, 'latin1');
         else if (fullWidth) out[a + 2] = 0x8a; // EF BC 8A, U+FF0A, as mask-format.ts starSpan writes it
         else out[a] = 0x2a;
       }

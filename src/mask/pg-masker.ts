@@ -324,21 +324,24 @@ export class PgMasker {
     let at = 2;
     let out: ValueResult[] | undefined;
     const content = this.#ctx.content !== undefined;
+    // The row's first backslash at or after the value (-1: none; -2: not looked for yet): a value with one may spell a
+    // card number in JSON's `\u` escapes (json-escapes.ts). Looked for again only once the value is past it.
+    let backslash = -2;
     for (let i = 0; i < n; i++) {
       const len = body.readInt32BE(at);
       at += 4;
       if (len < -1 || at + Math.max(len, 0) > body.length) throw new Error('malformed DataRow');
       if (len === -1) continue;
       const col = plan?.[i];
+      if (backslash !== -1 && backslash < at) backslash = body.indexOf(0x5c, at);
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
       // check digit away (4111111111111110): numberTextIsPan reads those.
-      // JSON and its arrays are read for `\uXXXX` escapes too (json-escapes.ts).
       if (col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && col.typeOid !== JSON_ARRAY_OID &&
         col.typeOid !== JSONB_ARRAY_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
         !(col.typeOid === NUMERIC_OID && len >= 16) &&
         findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len) &&
-        (this.#ctx.legacy === undefined || !hasHighByte(body, at, at + len))) {
+        (this.#ctx.legacy === undefined || !hasHighByte(body, at, at + len)) && (backslash === -1 || backslash >= at + len)) {
         at += len;
         continue;
       }

@@ -94,8 +94,8 @@ export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean,
   }
   // A bytea printed in hex (`\x3431…`) or encode(…, 'hex'): hex-text.ts. Same length, hex digits only changed.
   out = maskHexPans(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
-  // JSON written by Python or PHP: `4111\u00a01111…`, `\uff14\uff11…` (json-escapes.ts).
-  if (json) out = maskJsonEscapes(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
+  // JSON written by Python or PHP, in a json value or a text one: `4111\u00a01111…`, `\uff14\uff11…` (json-escapes.ts).
+  out = maskJsonEscapes(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
   return legacyText(out, ctx, rule);
 }
 

@@ -20,8 +20,9 @@ beforeAll(async () => {
   server = await startPostgres();
   gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out', 'utility', 'transaction'] }));
   server.psql(`create table cards4 (id int, pan text, pan2 text, said text); insert into cards4 values (7, '${PAN}', '${PAN2}', 'said "${PAN}"');
-    create table json4 (j json);
+    create table json4 (j json, jt text);
     insert into json4 values ('{"nb": "4111\\u00a01111\\u00a01111\\u00a01111", "en": "4111\\u20131111\\u20131111\\u20131111", "fw": "\\uff14${'\\uff11'.repeat(15)}", "plain": "4111\\u0020${PAN.slice(4)}", "not": "\\\\u00a0 \\u00e9 4111"}');
+    update json4 set jt = j::text;
     create table wide4 (nb text, en text, fw text);
     insert into wide4 values ('4111' || chr(160) || '1111' || chr(160) || '1111' || chr(160) || '1111', '4111' || chr(8211) || '1111' || chr(8211) || '1111' || chr(8211) || '1111', translate('${PAN}', '0123456789', '０１２３４５６７８９'))`);
 }, 120_000);
@@ -87,16 +88,24 @@ describe('leaks found by the fourth hunt', () => {
       const r = await c.query('select j, array[j, j] as arr from json4');
       expect(r.rows[0].j).toEqual(masked);
       expect(r.rows[0].arr).toEqual([masked, masked]);
+      // Kept in a text column (as many applications keep JSON), or in a whole row's text (its backslashes doubled).
+      const t = await c.query('select jt, json4 as rec from json4');
+      expect(JSON.parse(t.rows[0].jt)).toEqual(masked);
+      expect(t.rows[0].rec).toContain('****\\\\u00a0****\\\\u00a0****\\\\u00a01111');
+      expect(t.rows[0].rec).not.toMatch(/4111\\\\u00a0|\\\\uff14\\\\uff11/);
       // A literal in the SQL: masked in the result and in the log's copy of the text.
       const lit = await c.query(`select '{"nb": "4111\\u00a01111\\u00a01111\\u00a01111"}'::json as lit`);
       expect(lit.rows[0].lit).toEqual({ nb: masked.nb });
     } finally { await c.end(); }
     for (const opts of ['format text', 'format csv']) {
-      const copy = await run('psql', ['-X', '-c', `copy json4 to stdout with (${opts})`], gate.env);
+      const copy = await run('psql', ['-X', '-c', `copy json4 (j) to stdout with (${opts})`], gate.env);
       expect(copy.stderr, opts).toBe('');
       expect(copy.stdout, opts).toContain('\\uff0a');
       const doc = opts === 'format csv' ? copy.stdout.trim().slice(1, -1).replace(/""/g, '"') : copy.stdout.trim().replace(/\\\\/g, '\\');
       expect(JSON.parse(doc), opts).toEqual(masked);
+      const text = await run('psql', ['-X', '-c', `copy json4 (jt) to stdout with (${opts})`], gate.env);
+      expect(text.stdout, opts).toContain('\\uff0a');
+      expect(text.stdout, opts).not.toMatch(/4111\\+u00a01111|\\+uff14\\+uff11/);
     }
     await until(() => pgQueries(gate.home, 'as lit').length >= 1);
     expect(pgQueries(gate.home, 'as lit')[0]!.detail).toMatchObject({ sql: `select '{"nb": "****\\u00a0****\\u00a0****\\u00a01111"}'::json as lit` });
