@@ -241,11 +241,12 @@ function setConfigEffects(acc: WalkAcc, extra: Partial<StatementInfo>, stored: b
   return out;
 }
 
-function explainAnalyze(options: unknown): boolean {
+/** Whether a statement's boolean option `name` (EXPLAIN's ANALYZE, VACUUM's FULL) is on: named without a value, or true. */
+function optionOn(options: unknown, name: string): boolean {
   if (!Array.isArray(options)) return false;
   return options.some((o) => {
     const d = nodeOf(o)?.[1];
-    if (!d || String(d.defname).toLowerCase() !== 'analyze') return false;
+    if (!d || String(d.defname).toLowerCase() !== name) return false;
     const arg = d.arg === undefined ? 'true' : (constText(d.arg) ?? (nodeOf(d.arg)?.[0] === 'String' ? String((nodeOf(d.arg)?.[1] as PgNode).sval) : 'true'));
     return !['false', 'off', '0', 'no'].includes(arg.toLowerCase());
   });
@@ -405,7 +406,7 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
     case 'ExplainStmt': {
       // Whether it runs its statement can hang on a constant: EXPLAIN (ANALYZE 'on') vs (ANALYZE 'off').
       const readsConstants = Array.isArray(f.options) && f.options.length > 0;
-      if (explainAnalyze(f.options)) {
+      if (optionOn(f.options, 'analyze')) {
         // EXPLAIN ANALYZE executes its statement: it is exactly as dangerous as the statement itself.
         const inner = classifyNode(f.query as PgNode, text);
         return { ...inner, text, node: type, explainAnalyze: true, readsConstants, outputs: PLAN_OUTPUT };
@@ -535,6 +536,14 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       walk((f.into as PgNode | undefined)?.rel, none, 'write', acc);
       const exec = nodeOf(f.query);
       return finish(text, type, 'ddl', acc, exec?.[0] === 'ExecuteStmt' ? { executeInto: String(exec[1].name ?? '') } : {});
+    }
+    case 'VacuumStmt': {
+      walk(f.rels, none, 'read', acc);
+      // VACUUM FULL rewrites each table (every one, when none is named) under an ACCESS EXCLUSIVE lock, holding
+      // everyone off it as LOCK does, and PostgreSQL asks the owner's privilege for it: a write.
+      if (optionOn(f.options, 'full')) acc.classes.add('write');
+      // FULL 'on' and FULL 'off' differ only in a constant: not one decision (PolicyEngine.lookup).
+      return finish(text, type, base, acc, Array.isArray(f.options) && f.options.length > 0 ? { readsConstants: true } : {});
     }
     case 'LockStmt':
       // A mode above ACCESS SHARE (1, what a SELECT takes; LOCK alone is ACCESS EXCLUSIVE, 8) holds writers, or

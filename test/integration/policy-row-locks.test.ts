@@ -1,8 +1,9 @@
 /**
  * Locks a read-only role could take. PostgreSQL asks UPDATE (or DELETE, TRUNCATE) privilege for LOCK in any mode
  * above ACCESS SHARE and for SELECT … FOR UPDATE / SHARE, since they hold writers (or everyone) off until the
- * transaction ends; policy read both as what a `read` and `utility` grant allows, so a role allowed only to
- * read public could stop the application's writes to any of its tables. Through the real proxy.
+ * transaction ends, and the owner's for VACUUM FULL, which rewrites a table under an ACCESS EXCLUSIVE lock; policy
+ * read them as what a `read` and `utility` grant allows, so a role allowed only to read public could stop the
+ * application's writes to any of its tables. Through the real proxy.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -41,6 +42,21 @@ it('LOCK above ACCESS SHARE and SELECT … FOR UPDATE / SHARE need the write cla
     expect((await c.query('select balance from public.accounts')).rows).toEqual([{ balance: 100 }]);
     expect(locks()).toBe('AccessShareLock');
     await c.query('commit');
+  } finally {
+    await c.end();
+  }
+});
+
+it('VACUUM FULL, which rewrites a table under ACCESS EXCLUSIVE, needs the write class too', async () => {
+  const filenode = () => server.psql("select pg_relation_filenode('public.accounts')").trim();
+  const before = filenode();
+  const c = await pgClient(gate);
+  try {
+    for (const sql of ['vacuum full public.accounts', 'vacuum (full, analyze) public.accounts', 'vacuum full']) {
+      await expect(c.query(sql), sql).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('may not run write') });
+    }
+    expect(filenode()).toBe(before); // not rewritten
+    await c.query('vacuum (analyze) public.accounts');
   } finally {
     await c.end();
   }

@@ -106,6 +106,11 @@ describe('classify: bypass corpus', () => {
       expect(one(sql).reads, sql).toEqual(['cards']);
     }
     expect(one('LOCK TABLE cards IN ACCESS SHARE MODE').classes).toEqual(['utility']);
+    // VACUUM FULL takes ACCESS EXCLUSIVE too (of every table, when none is named); plain VACUUM and ANALYZE do not.
+    for (const sql of ['VACUUM FULL', 'VACUUM FULL cards', 'VACUUM (FULL, ANALYZE) cards', 'VACUUM (FULL true) cards']) expect(one(sql).classes, sql).toEqual(['write', 'utility']);
+    for (const sql of ['VACUUM cards', 'ANALYZE', "VACUUM (FULL 'off') cards", 'VACUUM (ANALYZE) cards']) expect(one(sql).classes, sql).toEqual(['utility']);
+    // FULL 'on' and 'off' differ in a constant only: neither may take the other's decision.
+    expect(one("VACUUM (FULL 'on') cards").readsConstants).toBe(true);
     expect(one("SELECT 'for update' FROM cards").classes).toEqual(['read']);
   });
 
