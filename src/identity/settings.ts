@@ -76,5 +76,6 @@ export function validatorOptions(s: IdentitySettings, issuer: string): Validator
     groupsClaim: s.groupsClaim,
     mfaAmr: s.mfaAmr,
     via: 'oidc',
+    ...(s.clientId ? { clientId: s.clientId } : {}),
   };
 }

@@ -34,6 +34,11 @@ export interface ValidatorOptions {
   groupsClaim: string;
   mfaAmr: readonly string[];
   via: Identity['via'];
+  /**
+   * identity.client_id, for a person's login: the client the access token must have been issued to, where the
+   * token names one (ISSUED_TO_CLAIMS). Not for workload tokens, which name their own clients.
+   */
+  clientId?: string;
   /** Minimum time between JWKS re-fetches triggered by an unknown `kid` (default 30 s). */
   jwksCooldownMs?: number;
 }
@@ -47,6 +52,12 @@ export interface TokenValidator {
   readonly issuer: string;
   validate(token: string): Promise<Validated>;
 }
+
+/**
+ * Where providers name the client an access token was issued to, in the order they are read: RFC 9068 §2.2
+ * `client_id` (oidc-provider, Cognito, Auth0), `azp` (Keycloak, Entra ID v2, Auth0), `cid` (Okta), `appid` (Entra ID v1).
+ */
+export const ISSUED_TO_CLAIMS = ['client_id', 'azp', 'cid', 'appid'] as const;
 
 /** Builds a TokenRefused with a stable reason. */
 export function refused(reason: string, message: string, cause?: unknown): TokenRefused {
@@ -151,6 +162,14 @@ export function createValidator(ctx: Ctx, opts: ValidatorOptions): TokenValidato
       const from = typeof claims.iat === 'number' ? claims.iat : Math.floor(ctx.clock.now() / 1000);
       if (typeof claims.exp === 'number' && claims.exp - from > maxS + skewS) {
         throw refused('lifetime', `the token is valid for ${formatSeconds(claims.exp - from)}, longer than identity.max_token_lifetime (${formatSeconds(maxS)})`);
+      }
+      // A person's login is a token issued to pcigate's own client by the device flow. The provider's other clients
+      // can hold tokens for the same audience (a CI job's client-credentials token, another app's), issued to no
+      // person at all: such a token is not a login, or a workload would act as a person (and approve, which a
+      // workload may not), outside the claim rules its connections set for workloads.
+      const issuedTo = ISSUED_TO_CLAIMS.map((c) => claims[c]).find((v) => v !== undefined);
+      if (opts.clientId !== undefined && issuedTo !== undefined && issuedTo !== opts.clientId) {
+        throw refused('client', `the token was issued to the client ${untrustedText(issuedTo, 60)}, not to identity.client_id ${opts.clientId}: it is not a login of pcigate's`);
       }
       const mapping = { groupsClaim: opts.groupsClaim, mfaAmr: opts.mfaAmr, via: opts.via };
       const problem = identityClaimProblem(claims, mapping);
