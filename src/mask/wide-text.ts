@@ -29,7 +29,8 @@ const DIGIT: readonly WideUnit[] = Array.from({ length: 10 }, (_, d) => ({ ascii
 
 /**
  * The reading of the UTF-8 sequence that starts at `i` (before `to`): a full-width digit, a Unicode space
- * (U+00A0, U+2000–200A, U+202F, U+205F, U+3000) or dash (U+2010–2013, U+2212, U+FE63, U+FF0D).
+ * (U+00A0, U+2000–200A, U+202F, U+205F, U+3000; and U+FFFD, a character that could not be read) or dash
+ * (U+2010–2013, U+2212, U+FE63, U+FF0D).
  */
 export function wideUnitAt(buf: Uint8Array, i: number, to: number): WideUnit {
   const b = buf[i]!;
@@ -42,6 +43,9 @@ export function wideUnitAt(buf: Uint8Array, i: number, to: number): WideUnit {
       if (c2 >= 0x90 && c2 <= 0x99) return DIGIT[c2 - 0x90]!;
       if (c2 === 0x8d) return DASH;
     } else if (c1 === 0xb9 && c2 === 0xa3) return DASH;
+    // U+FFFD, what a byte that did not decode became (a client's LATIN1 no-break space read as UTF-8 for the log):
+    // it may have been a separator, so it reads as one (fail closed).
+    else if (c1 === 0xbf && c2 === 0xbd) return SPACE;
     return NONE;
   }
   if (b === 0xe2) {

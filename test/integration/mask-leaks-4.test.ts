@@ -80,6 +80,15 @@ describe('leaks found by the fourth hunt', () => {
     expect(dataHome(gate.home).toString('utf8')).not.toContain('4111\ufffd1111');
   });
 
+  it('under LATIN1 a text bind parameter grouped by no-break spaces is masked in the log (its A0 bytes, read as UTF-8, were U+FFFD between the digits)', async () => {
+    const nb = Buffer.from('4111\xa01111\xa01111\xa01111', 'latin1');
+    const frames = await RawPgClient.session(gate.broker, [bytes.query(`set client_encoding = 'LATIN1'`),
+      Buffer.concat([bytes.parse('', 'select $1::text as latin_param', []), bytes.bind('', '', [nb]), bytes.execute(), bytes.sync()])]);
+    expect(frames.find((f) => f.startsWith('D:'))).toContain('****\xa0****\xa0****\xa01111');
+    await until(() => pgQueries(gate.home, 'as latin_param').length > 0);
+    expect(pgQueries(gate.home, 'as latin_param')[0]!.detail).toMatchObject({ params: ['****\ufffd****\ufffd****\ufffd1111'] });
+  });
+
   it('a json document written as Python\'s json.dumps or PHP\'s json_encode write it (\\u00a0, \\u2013, \\uff14 escapes) is masked and still parses, in rows, arrays and COPY', async () => {
     const stars = (sep: string) => ['****', '****', '****', '1111'].join(sep);
     const masked = { nb: stars('\u00a0'), en: stars('\u2013'), fw: `${'＊'.repeat(12)}${'１'.repeat(4)}`, plain: '**** ********1111', not: '\\u00a0 é 4111' };

@@ -17,6 +17,8 @@ describe('card numbers in Unicode digits and separators', () => {
     ['4111\u30001111\u30001111\u30001111', '****\u3000****\u3000****\u30001111'],
     ['3782\u2013822463\u201310005', '****\u2013******\u2013*0005'],
     ['4111\uff0d1111\uff0d1111\uff0d1111', '****\uff0d****\uff0d****\uff0d1111'],
+    // A byte that did not decode (a LATIN1 no-break space read as UTF-8) may have been a separator.
+    ['4111\ufffd1111\ufffd1111\ufffd1111', '****\ufffd****\ufffd****\ufffd1111'],
     [`mixed ${fw('4111')}\u00a01111 ${fw('1111')}-1111.`, `mixed ＊＊＊＊\u00a0**** ＊＊＊＊-1111.`],
     [`{"p": "4111\u00a01111\u00a01111\u00a01111", "n": "4111111111111111"}`, `{"p": "****\u00a0****\u00a0****\u00a01111", "n": "************1111"}`],
   ])('masks %s', (input, expected) => {
