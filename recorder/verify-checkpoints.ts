@@ -8,6 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { ed25519Verify, publicKeyFromRaw } from './ed25519.js';
 import type { Checkpoint, Note } from './signed-note.js';
 import { epochKeyName, noteKeyId, parseCheckpoint, parseNote } from './signed-note.js';
+import { jsonLines } from './verify-fields.js';
 import type { EpochKeys } from './verify-keys.js';
 import { epochAt } from './verify-keys.js';
 import type { Problem, ProblemKind, VerifyState } from './verify-types.js';
@@ -56,16 +57,11 @@ export function collectCheckpoints(
     e.where.push(w);
     e.inFile ||= inFile;
   };
-  const text = file ? Buffer.from(file.buffer, file.byteOffset, file.byteLength).toString('utf8') : '';
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  lines.forEach((l, k) => {
-    let v: unknown;
-    try { v = JSON.parse(l); } catch { v = undefined; }
-    const w = { segment: CHECKPOINTS_FILE, seq: null, line: k + 1 };
+  for (const { line, value: v } of jsonLines(file)) {
+    const w = { segment: CHECKPOINTS_FILE, seq: null, line };
     if (typeof v !== 'object' || v === null) problems.push(at('unreadable', w, 'not a checkpoint line {"note": …}'));
     else add((v as { note?: unknown }).note, w, true);
-  });
+  }
   for (const m of mirrors) add(m.note, m, false);
   return [...byNote.values()];
 }

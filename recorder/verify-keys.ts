@@ -4,6 +4,7 @@
  * force at each tree size.
  */
 import { verifyEpochCert } from './keys.js';
+import { jsonLines } from './verify-fields.js';
 import type { SignedEpochCert } from './keys.js';
 import type { Problem, ProblemKind } from './verify-types.js';
 
@@ -71,22 +72,19 @@ export function checkEpochs(opts: {
   const fromFile = new Map<number, Found>();
   const fromLog = new Map<number, Found>();
 
-  const text = opts.epochs ? Buffer.from(opts.epochs.buffer, opts.epochs.byteOffset, opts.epochs.byteLength).toString('utf8') : '';
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
   let expected = 0;
-  lines.forEach((l, k) => {
-    let v: unknown;
-    try { v = JSON.parse(l); } catch { v = undefined; }
-    if (!isCert(v)) { at('unreadable', EPOCHS_FILE, null, 'not an epoch certificate {cert, sig}', k + 1); return; }
+  let count = 0;
+  for (const { line, value: v } of jsonLines(opts.epochs)) {
+    count++;
+    if (!isCert(v)) { at('unreadable', EPOCHS_FILE, null, 'not an epoch certificate {cert, sig}', line); continue; }
     const e = v.cert.epoch;
-    if (e > expected) at('epoch_gap', EPOCHS_FILE, null, `certificate of epoch ${e} follows ${expected === 0 ? 'no earlier epoch' : `epoch ${expected - 1}`}: epoch ${expected}${e - 1 > expected ? `…${e - 1}` : ''} skipped`, k + 1);
-    if (e < expected || fromFile.has(e)) { at('inserted', EPOCHS_FILE, null, `a second certificate for epoch ${e}`, k + 1); return; }
-    fromFile.set(e, { c: v, segment: EPOCHS_FILE, seq: null, line: k + 1 });
+    if (e > expected) at('epoch_gap', EPOCHS_FILE, null, `certificate of epoch ${e} follows ${expected === 0 ? 'no earlier epoch' : `epoch ${expected - 1}`}: epoch ${expected}${e - 1 > expected ? `…${e - 1}` : ''} skipped`, line);
+    if (e < expected || fromFile.has(e)) { at('inserted', EPOCHS_FILE, null, `a second certificate for epoch ${e}`, line); continue; }
+    fromFile.set(e, { c: v, segment: EPOCHS_FILE, seq: null, line });
     expected = e + 1;
-  });
+  }
 
-  if (lines.length === 0) {
+  if (count === 0) {
     at('wrong_epoch_key', EPOCHS_FILE, null, `${EPOCHS_FILE} is ${opts.epochs === undefined ? 'missing' : 'empty'}: no epoch key is certified by the root key`);
   }
 

@@ -92,7 +92,7 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
     // 3), it is not an error of the command (exit 1).
     if (text) rootKey = { raw: homeRootKey(file, text), source: 'home' };
   }
-  const origin = (await readOptional(fs, path.join(home, 'origin')))?.toString('utf8').trim();
+  const origin = homeOrigin(path.join(home, 'origin'), await readOptional(fs, path.join(home, 'origin')));
   const checkpoints = await readOptional(fs, path.join(home, 'checkpoints.jsonl'));
   const epochs = await readOptional(fs, path.join(home, 'keys', 'epochs.jsonl'));
   // Segments last: a broker may be appending. Every checkpoint read above covers records that were durable
@@ -129,6 +129,15 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
   if (opts.state) input.state = opts.state;
   if (opts.proofSeq !== undefined) input.proofSeq = opts.proofSeq;
   return input;
+}
+
+/** HOME/origin's one line; a file too large to be a string (planted: an origin is a key name) fails the verification. */
+function homeOrigin(file: string, bytes: Buffer | undefined): string | undefined {
+  try {
+    return bytes?.toString('utf8').trim();
+  } catch (e) {
+    throw new VerificationError(`${file} is ${bytes!.length} bytes: not an origin (one line)`, { cause: e });
+  }
 }
 
 function homeRootKey(file: string, text: Buffer): Buffer {

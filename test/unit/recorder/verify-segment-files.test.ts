@@ -130,6 +130,13 @@ describe("verify: the data home's other files", () => {
     await expect(verifyHome(home)).rejects.toMatchObject({ name: 'VerificationError', message: `${origin} is a device, not a regular file; it was not read` });
   });
 
+  it('an origin file too large to be a string (sparse: free to make) is a verification error naming it', async () => {
+    const home = await copyOf(base);
+    const origin = path.join(home, 'origin');
+    await fsp.truncate(origin, bufferConstants.MAX_STRING_LENGTH + 1);
+    await expect(verifyHome(home)).rejects.toMatchObject({ name: 'VerificationError', message: `${origin} is ${bufferConstants.MAX_STRING_LENGTH + 1} bytes: not an origin (one line)` });
+  });
+
   it('a keys/root.pub that does not parse fails the verification (exit 3), not the command (exit 1)', async () => {
     const home = await copyOf(base);
     const file = path.join(home, 'keys', 'root.pub');
@@ -179,4 +186,19 @@ describe('verify: empty segment files', () => {
     const r = await verifyHome(home);
     expect(r.problems.map((p) => ({ kind: p.kind, segment: p.segment, seq: p.seq }))).toEqual([{ kind: 'modified', segment: planted, seq: null }]);
   });
+});
+
+describe('verify: a checkpoints.jsonl longer than one string', () => {
+  it('is read line by line: more than MAX_STRING_LENGTH bytes of checkpoints verify (a year of them is that much)', async () => {
+    const input = await loadVerifyInput(fsp, base, { nowMicros: Date.UTC(2026, 10, 22, 12, 5) * 1000, maxUnsealedMicros: 3600e6 });
+    // The home's own checkpoint lines over and over (the same notes), each padded with 4 MiB of JSON whitespace
+    // so that a few hundred lines make the size: what is checked is the file's size, not two million parses.
+    const pad = ' '.repeat(4 << 20);
+    const one = Buffer.from(Buffer.from(input.checkpoints!).toString('utf8').split('\n').filter((l) => l).map((l) => `${l.slice(0, -1)}${pad}}\n`).join(''));
+    const big = Buffer.allocUnsafe(Math.ceil((bufferConstants.MAX_STRING_LENGTH + 1) / one.length) * one.length);
+    big.fill(one);
+    const r = await verifyLog({ ...input, checkpoints: big });
+    expect(r.problems).toEqual([]);
+    expect(r.result).toBe('pass');
+  }, 60_000);
 });
