@@ -41,18 +41,24 @@ const SINGLE_BYTE: Record<string, string> = {
 const MULTIBYTE: Record<string, string> = { EUC_JP: 'euc-jp', EUC_JIS_2004: 'euc-jp', EUC_CN: 'gbk', EUC_KR: 'euc-kr' };
 
 const latin1 = (v: Uint8Array): string => Buffer.from(v.buffer, v.byteOffset, v.length).toString('latin1');
+// Node's windows-1252 reader reads 0x80–0x9F as ISO-8859-1 control characters; 0x96 is WIN1252's en dash (U+2013),
+// the only character of that range the detector reads (wide-text.ts).
+const win1252 = (v: Uint8Array): string => latin1(v).replace(/\u0096/g, '\u2013');
+const SQL_ASCII = /^sql_?ascii$/i;
 
 /**
- * How to read text in `client` (with `server` the server_encoding: SQL_ASCII sends the stored bytes as they are);
- * undefined when it is UTF-8 (or SQL_ASCII on a SQL_ASCII server: the bytes are read as UTF-8, as before).
+ * How to read text in `client` (with `server` the server_encoding: a SQL_ASCII client gets text in it, and a
+ * SQL_ASCII server sends the stored bytes as they are); undefined when it is UTF-8.
  */
 export function legacyEncoding(client: string, server: string): LegacyEncoding | undefined {
-  const name = (/^sql_?ascii$/i.test(client) ? server : client).toUpperCase();
-  if (name === 'UTF8' || name === 'UNICODE' || name === 'SQL_ASCII') return undefined;
+  // A SQL_ASCII server converts nothing: whatever the client_encoding, it gets the bytes as they were stored, in
+  // whichever encoding their writer used (LATIN1 or WIN1252, as often as not, in such a database). They are read
+  // as WIN1252 too: in valid UTF-8 its A0 and 96 never follow a digit, so nothing UTF-8 reads otherwise.
+  if (SQL_ASCII.test(server)) return { name: 'SQL_ASCII', decode: win1252, multibyte: undefined };
+  const name = (SQL_ASCII.test(client) ? server : client).toUpperCase();
+  if (name === 'UTF8' || name === 'UNICODE') return undefined;
   if (name === 'LATIN1') return { name, decode: latin1, multibyte: undefined };
-  // Node's windows-1252 reader reads 0x80–0x9F as ISO-8859-1 control characters; 0x96 is WIN1252's en dash
-  // (U+2013), the only character of that range the detector reads (wide-text.ts).
-  if (name === 'WIN1252') return { name, decode: (v) => latin1(v).replace(/\u0096/g, '\u2013'), multibyte: undefined };
+  if (name === 'WIN1252') return { name, decode: win1252, multibyte: undefined };
   // ISO-8859-16 has no reader in Node; its only character the detector reads is the no-break space at 0xA0, as in LATIN1.
   if (name === 'LATIN10') return { name, decode: latin1, multibyte: undefined };
   const label = SINGLE_BYTE[name] ?? MULTIBYTE[name];

@@ -80,6 +80,20 @@ describe('leaks found by the fourth hunt', () => {
     expect(dataHome(gate.home).toString('utf8')).not.toContain('4111\ufffd1111');
   });
 
+  it('from a SQL_ASCII database (no conversion: the bytes as stored) a card number grouped by LATIN1 no-break spaces is masked, whatever the client_encoding', async () => {
+    server.psql(`create database sqlascii4 encoding 'SQL_ASCII' lc_collate 'C' lc_ctype 'C' template template0`, 'postgres');
+    server.psql(`create table stored4 (note text); insert into stored4 values (E'card 4111\\xa01111\\xa01111\\xa01111')`, 'sqlascii4');
+    const db = { ...server, database: 'sqlascii4' };
+    const g = await startConfiguredGate(db, gateConfig(db, { classes: ['read'] }));
+    try {
+      const frames = await RawPgClient.session(g.broker, [bytes.query('select note from stored4'), bytes.query(`set client_encoding = 'UTF8'`), bytes.query('select note from stored4')]);
+      const rows = frames.filter((f) => f.startsWith('D:'));
+      expect(rows).toHaveLength(2);
+      for (const r of rows) expect(r).toContain('card ****\xa0****\xa0****\xa01111');
+      expect(frames.join('\n')).not.toContain('4111\xa01111');
+    } finally { await g.close(); }
+  });
+
   it('under LATIN1 a text bind parameter grouped by no-break spaces is masked in the log (its A0 bytes, read as UTF-8, were U+FFFD between the digits)', async () => {
     const nb = Buffer.from('4111\xa01111\xa01111\xa01111', 'latin1');
     const frames = await RawPgClient.session(gate.broker, [bytes.query(`set client_encoding = 'LATIN1'`),

@@ -41,6 +41,10 @@ describe('legacy-text: a card number in a client_encoding other than UTF-8', () 
     expect(legacyEncoding('UTF8', 'UTF8')).toBeUndefined();
     expect(legacyEncoding('SQL_ASCII', 'UTF8')).toBeUndefined();
     expect(legacyEncoding('SQL_ASCII', 'LATIN1')?.name).toBe('LATIN1');
+    // A SQL_ASCII server sends what was stored, whatever the client asked for: read as WIN1252 besides UTF-8.
+    expect(legacyEncoding('UTF8', 'SQL_ASCII')?.name).toBe('SQL_ASCII');
+    const stored = maskLegacyText(latin1('4111\x961111\x961111\x961111 \xe2\x80\x93 12'), legacyEncoding('UTF8', 'SQL_ASCII')!, { format: 'last4' }, {}, () => {});
+    expect(Buffer.from(stored).toString('latin1')).toBe('****\x96****\x96****\x961111 \xe2\x80\x93 12');
     expect(() => mask('EUC_TW', latin1('\xa4\xa1'))).toThrow(/EUC_TW/);
     expect(mask('EUC_TW', latin1('ascii only')).out).toBe('ascii only');
   });
