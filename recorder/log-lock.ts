@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { AuditWriteError } from '../src/errors.js';
+import { noWaitReadFlags } from './blob.js';
 
 export interface LogLock {
   file: string;
@@ -38,6 +39,28 @@ async function isAlive(fs: Fs, pid: number): Promise<boolean> {
   }
 }
 
+/**
+ * The pid a lock file holds, 0 when it holds none. Only a regular file is read: the lock is made O_EXCL as
+ * one, and a FIFO planted at its name would have every opener (the broker, `pcigate verify` recording its
+ * run) wait for a writer forever, a link to /dev/zero read without end. Such a lock has no owner: taken over.
+ */
+async function lockHolder(fs: Fs, file: string): Promise<number> {
+  let fh;
+  try {
+    fh = await fs.open(file, noWaitReadFlags({ follow: false }));
+  } catch {
+    return 0;
+  }
+  try {
+    if (!(await fh.stat()).isFile()) return 0;
+    return Number((await fh.readFile('utf8')).trim());
+  } catch {
+    return 0;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Takes `dir/.lock` for `pid`, replacing a stale lock once; AuditWriteError when a live process holds it. */
 export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<LogLock> {
   const file = path.join(dir, '.lock');
@@ -63,7 +86,7 @@ export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    const holder = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+    const holder = await lockHolder(fs, file);
     if (await isAlive(fs, holder)) {
       throw new AuditWriteError(`the audit log in ${path.dirname(dir)} is in use by process ${holder}`, {
         hint: `stop that process first; if it is gone, remove ${file}`,
