@@ -44,23 +44,50 @@ function isObj(v: unknown): v is PgNode {
 function find(v: unknown, scope: Scope, out: StoredValue[]): void {
   if (Array.isArray(v)) { for (const x of v) find(x, scope, out); return; }
   if (!isObj(v)) return;
-  // A WITH's names are not tables inside what it governs (approximately: every CTE of it, for all of it).
+  // A WITH's names are not tables inside the statement it governs; its own CTE queries see them as PostgreSQL
+  // lets them (findInWith): `WITH cards AS (SELECT secret_code FROM cards)` reads the table cards.
   const n = nodeOf(v);
   const f = n ? n[1] : v;
   const ctes = isObj(f.withClause) && Array.isArray(f.withClause.ctes) ? f.withClause.ctes : [];
   const names = ctes.map((c) => nodeOf(c)?.[1].ctename).filter((x): x is string => typeof x === 'string');
   const inner = names.length === 0 ? scope : new Set([...scope, ...names]);
-  if (n) stores(n[0], f, inner, out);
-  for (const val of Object.values(f)) find(val, inner, out);
+  if (n) stores(n[0], f, inner, out, scope);
+  for (const [k, val] of Object.entries(f)) {
+    if (k === 'withClause' && isObj(val)) findInWith(val, scope, out);
+    else find(val, inner, out);
+  }
 }
 
-function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void {
+/**
+ * The CTE queries of a WITH, each in the scope parse_cte.c gives it: `outer` and the CTEs before it (all of the
+ * WITH's when RECURSIVE), never its own name otherwise nor a later one's, which there name tables.
+ */
+function findInWith(w: PgNode, outer: Scope, out: StoredValue[]): void {
+  const ctes = Array.isArray(w.ctes) ? w.ctes : [];
+  const seen = new Set(outer);
+  const nameOf = (c: unknown) => nodeOf(c)?.[1].ctename;
+  if (w.recursive === true) for (const c of ctes) { const name = nameOf(c); if (typeof name === 'string') seen.add(name); }
+  for (const c of ctes) {
+    find(nodeOf(c)?.[1].ctequery, new Set(seen), out);
+    const name = nameOf(c);
+    if (typeof name === 'string') seen.add(name);
+  }
+}
+
+/** `acc` with what a statement's WITH queries read, each in its own scope (ast-walk's, from `outer`: see findInWith). */
+function withQueries(acc: WalkAcc, withClause: unknown, outer: Scope): WalkAcc {
+  if (isObj(withClause)) walk({ SelectStmt: { withClause } }, outer, 'read', acc);
+  return acc;
+}
+
+/** `scope`: the names a statement's body sees (its WITH's too); `outer`: those its WITH's queries start from. */
+function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[], outer: Scope): void {
   const table = relName(f.relation);
   const to = (column: unknown) => (typeof column === 'string' ? { table, column } : undefined);
   switch (type) {
     case 'InsertStmt': {
       const cols = Array.isArray(f.cols) ? f.cols.map((c) => nodeOf(c)?.[1].name) : [];
-      const shared = sourcesOf([f.withClause], scope);
+      const shared = withQueries(newAcc(), f.withClause, outer);
       const q = nodeOf(f.selectStmt)?.[1];
       if (q && Array.isArray(q.valuesLists) && (q.op === undefined || q.op === 'SETOP_NONE')) {
         for (const row of q.valuesLists) {
@@ -77,14 +104,14 @@ function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void
       }
       const conflict = isObj(f.onConflictClause) ? f.onConflictClause.targetList : undefined;
       // Its SET reads the target's row (`SET body = notes.cvv`) as well as the row proposed (`excluded`).
-      if (conflict !== undefined) setList(conflict, withTarget(f.relation, [f.withClause, f.selectStmt], scope), scope, to, out);
+      if (conflict !== undefined) setList(conflict, withQueries(withTarget(f.relation, [f.selectStmt], scope), f.withClause, outer), scope, to, out);
       return;
     }
     case 'UpdateStmt':
-      setList(f.targetList, withTarget(f.relation, [f.fromClause, f.withClause], scope), scope, to, out);
+      setList(f.targetList, withQueries(withTarget(f.relation, [f.fromClause], scope), f.withClause, outer), scope, to, out);
       return;
     case 'MergeStmt': {
-      const shared = withTarget(f.relation, [f.sourceRelation, f.withClause], scope);
+      const shared = withQueries(withTarget(f.relation, [f.sourceRelation], scope), f.withClause, outer);
       for (const w of Array.isArray(f.mergeWhenClauses) ? f.mergeWhenClauses : []) {
         const c = nodeOf(w)?.[1];
         if (!c) continue;
@@ -144,7 +171,7 @@ function stores(type: string, f: PgNode, scope: Scope, out: StoredValue[]): void
       out.push(...queryValues(f.query, scope, { rel: f.view, colNames: f.aliases }), ...writesThrough(f.query, relName(f.view), f.aliases));
       return;
     case 'SelectStmt':
-      if (f.intoClause !== undefined) out.push(...queryValues({ SelectStmt: { ...f, intoClause: undefined } }, scope, f.intoClause));
+      if (f.intoClause !== undefined) out.push(...queryValues({ SelectStmt: { ...f, intoClause: undefined } }, outer, f.intoClause)); // its WITH scoped by the walk
       return;
     default:
   }
