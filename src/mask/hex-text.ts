@@ -15,6 +15,8 @@ import { mergeSpans, starSpan } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { findPans } from './pan-detector.js';
 import type { DetectOptions } from './pan-detector.js';
+import { wideUnitAt } from './wide-text.js';
+import type { WideUnit } from './wide-text.js';
 
 /** The shortest hex run that can encode a PAN: 13 digits, two hex digits each. */
 const MIN_HEX = 26;
@@ -25,6 +27,7 @@ for (let b = 65; b <= 70; b++) HEX[b] = 1;
 for (let b = 97; b <= 102; b++) HEX[b] = 1;
 
 const nibble = (b: number): number => (b <= 57 ? b - 48 : (b | 0x20) - 87);
+const HEX_DIGIT = Buffer.from('0123456789abcdef', 'latin1');
 
 /**
  * Whether buf[from, to) holds a run of hex digits that may encode a PAN: long enough, with 13 digit pairs in
@@ -51,7 +54,9 @@ export function hasHexRun(buf: Uint8Array, from = 0, to = buf.length): boolean {
  * Whether the `n` hex pairs from `start` hold 13 digits in a row (pairs `30`–`39`, a space `20` or a dash
  * `2d` between them allowed), as any PAN written in hex does: only then is the run decoded and searched.
  * Hashes, keys and random hex almost never do, so they cost one look per pair (the 5M-row md5 SELECT of
- * bench/pg lost half its speed decoding every value at both alignments).
+ * bench/pg lost half its speed decoding every value at both alignments). The UTF-8 of a full-width digit
+ * (`efbc94`) counts as a digit, and that of a Unicode space or dash between digits (`c2a0`, `e28093`, …) as a
+ * separator (wide-text.ts): a bytea holding such a card number as text printed `\x34313131c2a0…` unmasked.
  */
 function digitPairs(value: Uint8Array, start: number, n: number): boolean {
   let run = 0;
@@ -60,10 +65,32 @@ function digitPairs(value: Uint8Array, start: number, n: number): boolean {
     const lo = value[start + 2 * i + 1]!;
     if (hi === 0x33 && lo >= 0x30 && lo <= 0x39) {
       if (++run >= 13) return true;
-    } else if (!(hi === 0x32 && (lo === 0x30 || lo === 0x64 || lo === 0x44) && run > 0)) run = 0;
+    } else if (hi === 0x32 && (lo === 0x30 || lo === 0x64 || lo === 0x44) && run > 0) continue;
+    else {
+      const wide = wideAt(value, start, n, i);
+      if (wide.ascii >= 0x30 && ++run >= 13) return true;
+      if (wide.ascii === 0 || (wide.ascii < 0x30 && run === 0)) run = 0;
+      else i += wide.len - 1;
+    }
   }
   return false;
 }
+
+/** Lead bytes of the UTF-8 sequences wideUnitAt reads (U+00A0, U+20xx, U+3000, U+FExx and U+FFxx). */
+const WIDE_LEAD = new Uint8Array(256);
+for (const b of [0xc2, 0xe2, 0xe3, 0xef]) WIDE_LEAD[b] = 1;
+const wideBytes = new Uint8Array(3);
+
+/** What the UTF-8 sequence hex-encoded from pair `i` of the `n` at `start` reads as (wide-text.ts). */
+function wideAt(value: Uint8Array, start: number, n: number, i: number): WideUnit {
+  const at = (k: number) => (nibble(value[start + 2 * k]!) << 4) | nibble(value[start + 2 * k + 1]!);
+  const lead = at(i);
+  if (WIDE_LEAD[lead] === 0) return NOT_WIDE;
+  const len = Math.min(3, n - i);
+  for (let k = 0; k < len; k++) wideBytes[k] = at(i + k);
+  return wideUnitAt(wideBytes, 0, len);
+}
+const NOT_WIDE: WideUnit = { ascii: 0, len: 1 };
 
 /**
  * Masks hex-encoded PANs in `value`: returns `value` itself when there is none, otherwise a copy of the same
@@ -98,8 +125,9 @@ export function maskHexPans(value: Uint8Array, style: MaskStyle, detect: DetectO
         out ??= new Uint8Array(value);
         for (let i = 0; i < n; i++) {
           if (masked[i] === decoded[i]) continue;
-          out[start + 2 * i] = 0x32; // '2'
-          out[start + 2 * i + 1] = 0x61; // 'a': 0x2a is '*'
+          // `2a` for `*`; `8a` for the last byte of a full-width `＊` (EF BC 8A: mask-format.ts starSpan).
+          out[start + 2 * i] = HEX_DIGIT[masked[i]! >> 4]!;
+          out[start + 2 * i + 1] = HEX_DIGIT[masked[i]! & 15]!;
         }
         counted(mergeSpans(spans).length);
       }

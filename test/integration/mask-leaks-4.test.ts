@@ -24,7 +24,8 @@ beforeAll(async () => {
     insert into json4 values ('{"nb": "4111\\u00a01111\\u00a01111\\u00a01111", "en": "4111\\u20131111\\u20131111\\u20131111", "fw": "\\uff14${'\\uff11'.repeat(15)}", "plain": "4111\\u0020${PAN.slice(4)}", "not": "\\\\u00a0 \\u00e9 4111"}');
     update json4 set jt = j::text;
     create table wide4 (nb text, en text, fw text);
-    insert into wide4 values ('4111' || chr(160) || '1111' || chr(160) || '1111' || chr(160) || '1111', '4111' || chr(8211) || '1111' || chr(8211) || '1111' || chr(8211) || '1111', translate('${PAN}', '0123456789', '０１２３４５６７８９'))`);
+    insert into wide4 values ('4111' || chr(160) || '1111' || chr(160) || '1111' || chr(160) || '1111', '4111' || chr(8211) || '1111' || chr(8211) || '1111' || chr(8211) || '1111', translate('${PAN}', '0123456789', '０１２３４５６７８９'));
+    create table bytea4 as select convert_to(nb, 'UTF8') as nb, convert_to(fw, 'UTF8') as fw from wide4`);
 }, 120_000);
 
 afterAll(async () => {
@@ -92,6 +93,19 @@ describe('leaks found by the fourth hunt', () => {
       for (const r of rows) expect(r).toContain('card ****\xa0****\xa0****\xa01111');
       expect(frames.join('\n')).not.toContain('4111\xa01111');
     } finally { await g.close(); }
+  });
+
+  it('a bytea holding a card number as UTF-8 text in full-width digits or grouped by no-break spaces is masked in its hex print and still decodes', async () => {
+    const sql = 'select nb, fw from bytea4';
+    const c = await pgClient(gate);
+    try {
+      const r = await c.query(sql);
+      expect(r.rows[0].nb.toString('utf8')).toBe('****\u00a0****\u00a0****\u00a01111');
+      expect(r.rows[0].fw.toString('utf8')).toBe(`${'＊'.repeat(12)}${translate('1111')}`);
+    } finally { await c.end(); }
+    const copy = await run('psql', ['-X', '-c', `copy (${sql}) to stdout`], gate.env);
+    expect(copy.stdout).not.toContain(Buffer.from('4111\u00a01111').toString('hex'));
+    expect(copy.stdout).not.toContain(Buffer.from(translate('4111')).toString('hex'));
   });
 
   it('under LATIN1 a text bind parameter grouped by no-break spaces is masked in the log (its A0 bytes, read as UTF-8, were U+FFFD between the digits)', async () => {

@@ -25,6 +25,20 @@ describe('card numbers written in hex (bytea output, encode(…, \'hex\'))', () 
     expect(mask(hex(PAN).toUpperCase()).out).toBe(hex('************').toUpperCase().replace(/2A/g, '2a') + hex('1111'));
   });
 
+  it('masks the UTF-8 of one in full-width digits or grouped by Unicode spaces or dashes, so it still decodes as UTF-8', () => {
+    const utf8hex = (t: string) => Buffer.from(t, 'utf8').toString('hex');
+    const fw = (d: string) => d.replace(/\d/g, (x) => String.fromCharCode(0xff10 + Number(x)));
+    for (const [clear, masked] of [
+      ['4111\u00a01111\u00a01111\u00a01111', '****\u00a0****\u00a0****\u00a01111'],
+      ['4111\u20131111\u20131111\u20131111', '****\u2013****\u2013****\u20131111'],
+      [`card ${fw(PAN)}`, `card ${'＊'.repeat(12)}${fw('1111')}`],
+    ] as const) {
+      const { out, n } = mask(`\\x${utf8hex(clear)}`);
+      expect(n, clear).toBe(1);
+      expect(Buffer.from(out.slice(2), 'hex').toString('utf8'), clear).toBe(masked);
+    }
+  });
+
   it('leaves hex that is no PAN alone: hashes, random keys, a non-Luhn or longer digit run, a PAN in other digits', () => {
     const clean = [
       createHash('sha256').update('x').digest('hex'),
