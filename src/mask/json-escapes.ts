@@ -36,6 +36,16 @@ export function hasUnicodeEscape(value: Uint8Array): boolean {
   return false;
 }
 
+/** Whether `v` holds `\u` and four hex digits that spell a character {@link readable} reads. */
+function readableEscape(v: Buffer): boolean {
+  for (let i = v.indexOf(BACKSLASH); i >= 0; i = v.indexOf(BACKSLASH, i + 1)) {
+    if (v[i + 1] !== U) continue;
+    const cp = hex4(v, i + 2);
+    if (cp >= 0 && readable(cp)) return true;
+  }
+  return false;
+}
+
 function hex4(v: Uint8Array, at: number): number {
   let n = 0;
   for (let i = at; i < at + 4; i++) {
@@ -53,8 +63,10 @@ function hex4(v: Uint8Array, at: number): number {
  * `counted(n)`: n card numbers masked.
  */
 export function maskJsonEscapes(value: Uint8Array, style: MaskStyle, detect: DetectOptions, counted: (n: number) => void): Uint8Array {
-  if (!hasUnicodeEscape(value)) return value;
   const v = Buffer.from(value.buffer, value.byteOffset, value.length);
+  // Most text with escapes escapes other characters (`\"`, Cyrillic, emoji): read only when one of the card
+  // number's characters is escaped, without building the reading of a large document for nothing.
+  if (!readableEscape(v)) return value;
   // The reading: UTF-8 bytes; for each, the original bytes [from, to) of the character it belongs to, and that
   // character's code point when it was an escape (-1 otherwise).
   const reading: number[] = [];
