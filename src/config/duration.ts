@@ -65,7 +65,7 @@ export function parseSize(text: string): number | undefined {
 }
 
 /** A zod schema for a byte size: an integer, or a string with a unit (B, KB, MB, GB, KiB, MiB, GiB). */
-export function byteSize(opts: { min?: number } = {}) {
+export function byteSize(opts: { min?: number; max?: number } = {}) {
   return z.union([z.number().int(), z.string()], { error: 'expected a size such as 64MiB or 1048576' }).transform((v, ctx) => {
     const n = typeof v === 'number' ? v : parseSize(v);
     if (n === undefined) {
@@ -74,6 +74,10 @@ export function byteSize(opts: { min?: number } = {}) {
     }
     if (opts.min !== undefined && n < opts.min) {
       ctx.addIssue({ code: 'custom', message: `expected at least ${opts.min} bytes, got ${String(v)}` });
+      return z.NEVER;
+    }
+    if (opts.max !== undefined && n > opts.max) {
+      ctx.addIssue({ code: 'custom', message: `expected at most ${opts.max} bytes, got ${String(v)}` });
       return z.NEVER;
     }
     return n;

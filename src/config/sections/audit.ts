@@ -8,6 +8,13 @@ import { byteSize, duration } from '../duration.js';
 
 const HOUR = 3_600_000;
 
+/**
+ * The largest audit.segment_bytes: 1 GiB. A segment passes it by up to one group-commit batch (the writer
+ * rolls over before a batch, not inside one), and `pcigate verify` reads a segment as one buffer, which Node
+ * caps at 4 GiB: a larger setting would write segments verify must refuse.
+ */
+export const SEGMENT_BYTES_MAX = 1024 * 1024 * 1024;
+
 export const checkpointSection = z
   .strictObject({
     /** Seal (sign a checkpoint) at least this often while records arrive. */
@@ -29,7 +36,7 @@ export const auditSection = z
     /** `verify` warns about records not covered by a checkpoint older than this. */
     max_unsealed_age: duration({ min: 1000 }).default(HOUR),
     /** A segment file is closed and a new one opened past this size. */
-    segment_bytes: byteSize({ min: 4096 }).default(64 * 1024 * 1024),
+    segment_bytes: byteSize({ min: 4096, max: SEGMENT_BYTES_MAX }).default(64 * 1024 * 1024),
     /**
      * When a record counts as written, and so when a statement may run (docs/log-format.md "Failure
      * semantics"): `fsync` once fdatasync(2) returned (survives a power loss); `os` once write(2) handed it

@@ -43,5 +43,13 @@ describe('durations', () => {
       expect(p[0]!.message).toMatch(/at least 1m/);
       expect(p[1]!.message).toMatch(/expected a duration such as 30s/);
     }
+    // verify reads a segment as one buffer: a segment size it would have to refuse is refused here.
+    expect(parseConfigText('audit:\n  segment_bytes: 1GiB\n', '/c.yaml').audit.segment_bytes).toBe(1024 ** 3);
+    expect(() => parseConfigText('audit:\n  segment_bytes: 5GiB\n', '/c.yaml')).toThrow(ConfigInvalid);
+    try {
+      parseConfigText('audit:\n  segment_bytes: 5GiB\n', '/c.yaml');
+    } catch (e) {
+      expect((e as ConfigInvalid).problems.map((x) => [x.path, x.message])).toEqual([['audit.segment_bytes', 'expected at most 1073741824 bytes, got 5GiB']]);
+    }
   });
 });
