@@ -32,6 +32,7 @@ import { formatTs } from '../../recorder/timestamp.js';
 import type { AuditRecord } from '../../recorder/types.js';
 import { verifyLog } from '../../recorder/verify.js';
 import { loadVerifyInput } from '../../recorder/verify-load.js';
+import { jsonLines } from '../../recorder/verify-fields.js';
 import { segmentBytes } from '../../recorder/verify-scan.js';
 import type { VerifyInput, VerifyReport } from '../../recorder/verify-types.js';
 import { configOf } from './check-support.js';
@@ -215,14 +216,9 @@ function sameAsVerified(log: LogLines, verify: VerifyReport): void {
 export function certifiedEpochs(text: Uint8Array | undefined, origin: string, rootPub: Buffer): SignedEpochCert[] {
   const certs: SignedEpochCert[] = [];
   if (!text) return certs;
-  for (const line of Buffer.from(text).toString('utf8').split('\n')) {
-    if (line.length === 0) continue;
-    let sc: SignedEpochCert;
-    try {
-      sc = JSON.parse(line) as SignedEpochCert;
-    } catch {
-      break;
-    }
+  // Line by line (jsonLines): the file as one string would end at V8's string limit (512 MiB).
+  for (const { value } of jsonLines(text)) {
+    const sc = value as SignedEpochCert | undefined;
     const c = sc?.cert;
     if (!c || c.type !== 'pcigate.epoch' || c.epoch !== certs.length || c.origin !== origin || typeof c.pub !== 'string' || typeof sc.sig !== 'string') break;
     const signer = certs.length === 0 ? rootPub : Buffer.from(certs[certs.length - 1]!.cert.pub, 'base64');
@@ -246,10 +242,9 @@ export function certifiedEpochs(text: Uint8Array | undefined, origin: string, ro
 export function parseCheckpoints(text: Uint8Array | undefined, origin: string, epochs: SignedEpochCert[]): CheckpointEntry[] {
   const out: CheckpointEntry[] = [];
   if (!text) return out;
-  for (const line of Buffer.from(text).toString('utf8').split('\n')) {
-    if (line.length === 0) continue;
+  for (const { value } of jsonLines(text)) {
     try {
-      const { note } = JSON.parse(line) as { note: unknown };
+      const note = (value as { note?: unknown } | undefined)?.note;
       if (typeof note !== 'string') continue;
       const cp = parseCheckpoint(parseNote(note).text);
       const epoch = cp.epoch ?? 0;

@@ -1,9 +1,11 @@
+import { constants as bufferConstants } from 'node:buffer';
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectEvidence, loadConfigEvidence, parseRecords } from '../../../src/evidence/collect.js';
+import { certifiedEpochs, collectEvidence, loadConfigEvidence, parseCheckpoints, parseRecords } from '../../../src/evidence/collect.js';
 import { parseBound, resolvePeriod } from '../../../src/evidence/period.js';
+import { parsePublicKeyFile } from '../../../recorder/keys.js';
 import { leafHash } from '../../../recorder/merkle.js';
 import { formatTs, parseTs } from '../../../recorder/timestamp.js';
 import { testCtx } from '../../harness/test-ctx.js';
@@ -219,4 +221,32 @@ describe('loadConfigEvidence', () => {
     expect(ev.config).toBeUndefined();
     expect(ev.error).toMatch(/does not exist/);
   });
+});
+
+describe('checkpoints.jsonl and keys/epochs.jsonl longer than one string', () => {
+  let h: EvidenceHome;
+  beforeAll(async () => { h = await evidenceHome(); });
+  afterAll(async () => { await h.close(); });
+
+  it('are read line by line, as verify reads them (a year of 10 s checkpoints passes V8\'s 512 MiB string limit)', async () => {
+    const input = await collectEvidence(h.ctx, { home: h.home, config: await loadConfigEvidence(h.ctx, { home: h.home }) });
+    expect(input.checkpoints.length).toBeGreaterThan(0);
+    // The home's own lines over and over, each padded with 4 MiB of JSON whitespace: a few hundred lines make the size.
+    const pad = ' '.repeat(4 << 20);
+    const padded = (file: string) => {
+      const one = Buffer.from(readFileSync(path.join(h.home, file), 'utf8').split('\n').filter((l) => l).map((l) => `${l.slice(0, -1)}${pad}}\n`).join(''));
+      const big = Buffer.allocUnsafe(Math.ceil((bufferConstants.MAX_STRING_LENGTH + 1) / one.length) * one.length);
+      big.fill(one);
+      return { big, copies: big.length / one.length };
+    };
+    const cps = padded('checkpoints.jsonl');
+    const read = parseCheckpoints(cps.big, input.origin, input.epochs);
+    expect(read.length).toBe(input.checkpoints.length * cps.copies);
+    expect(read.slice(0, input.checkpoints.length)).toEqual(input.checkpoints);
+    expect(read.every((c) => c.valid)).toBe(true);
+    // Each copy after the first repeats epoch 0: the certified chain is the file's first copy.
+    const rootPub = parsePublicKeyFile(readFileSync(path.join(h.home, 'keys', 'root.pub'), 'utf8'));
+    expect(input.epochs.length).toBeGreaterThan(0);
+    expect(certifiedEpochs(padded('keys/epochs.jsonl').big, input.origin, rootPub)).toEqual(input.epochs);
+  }, 120_000);
 });
