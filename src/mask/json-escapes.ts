@@ -13,7 +13,9 @@
  * a card number is masked, not let through); every other byte as it is. A card number found there is masked in the
  * original: an escaped digit hidden becomes an escaped asterisk of the same length (`\uff0a`, `\u002a`), a plain
  * one `*`; separators and kept digits stay, so the document still parses; `hmac` puts its token where the card
- * number was (inside a JSON string).
+ * number was (inside a JSON string). bytea's escape output (`bytea_output = escape`: `4111\302\240…`,
+ * `\357\274\224…`) is read the same way, each `\ooo` as its byte; a hidden full-width digit's last escape becomes
+ * `\212` (`＊`).
  */
 import { hmacInPlace, keptDigits, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
@@ -36,14 +38,30 @@ export function hasUnicodeEscape(value: Uint8Array): boolean {
   return false;
 }
 
-/** Whether `v` holds `\u` and four hex digits that spell a character {@link readable} reads. */
+/**
+ * Whether `v` holds `\u` and four hex digits that spell a character {@link readable} reads, or an octal escape of
+ * a digit or of the first byte of such a character's UTF-8.
+ */
 function readableEscape(v: Buffer): boolean {
   for (let i = v.indexOf(BACKSLASH); i >= 0; i = v.indexOf(BACKSLASH, i + 1)) {
-    if (v[i + 1] !== U) continue;
-    const cp = hex4(v, i + 2);
+    const cp = v[i + 1] === U ? hex4(v, i + 2) : -1;
     if (cp >= 0 && readable(cp)) return true;
+    const b = octal3(v, i + 1);
+    if ((b >= 0x30 && b <= 0x39) || b === 0xc2 || b === 0xe2 || b === 0xe3 || b === 0xef) return true;
   }
   return false;
+}
+
+/** Marks a reading byte that was an octal escape (`escaped`). */
+const OCTAL = -2;
+
+/** The byte `ooo` at `at` spells (three octal digits, 000–377), or -1. */
+function octal3(v: Uint8Array, at: number): number {
+  const a = v[at];
+  const b = v[at + 1];
+  const c = v[at + 2];
+  if (a === undefined || b === undefined || c === undefined || a < 0x30 || a > 0x33 || b < 0x30 || b > 0x37 || c < 0x30 || c > 0x37) return -1;
+  return ((a - 0x30) << 6) | ((b - 0x30) << 3) | (c - 0x30);
 }
 
 function hex4(v: Uint8Array, at: number): number {
@@ -91,6 +109,15 @@ export function maskJsonEscapes(value: Uint8Array, style: MaskStyle, detect: Det
         i = u + 5;
         continue;
       }
+      // bytea's escape output (bytea_output = escape) writes each byte beyond ASCII as `\ooo`: the UTF-8 of a
+      // no-break space is `\302\240`, of a full-width 4 `\357\274\224`. Read as the byte it stands for.
+      const byte = octal3(v, u);
+      if (byte >= 0) {
+        push(Buffer.of(byte), i, u + 3, OCTAL);
+        any = true;
+        i = u + 3;
+        continue;
+      }
       for (; i < u; i++) plain(i); // bytes like any other
       continue;
     }
@@ -118,6 +145,11 @@ export function maskJsonEscapes(value: Uint8Array, style: MaskStyle, detect: Det
       if (!(d < head || d >= s.digits - tail)) {
         const a = from[k]!;
         if (escaped[k]! >= 0) out.write(fullWidth ? 'uff0a' : 'u002a', to[k]! - 5, 'latin1');
+        // Octal: the last byte of a full-width digit becomes that of `＊` (EF BC 8A), an ASCII digit `*`.
+        else if (escaped[k] === OCTAL || (fullWidth && escaped[k + 2] === OCTAL)) {
+          if (fullWidth) { if (escaped[k + 2] === OCTAL) out.write('212', to[k + 2]! - 3, 'latin1'); else out[from[k + 2]!] = 0x8a; }
+          else out.write('052', to[k]! - 3, 'latin1');
+        }
         else if (fullWidth) out[a + 2] = 0x8a; // EF BC 8A, U+FF0A, as mask-format.ts starSpan writes it
         else out[a] = 0x2a;
       }

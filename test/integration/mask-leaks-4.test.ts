@@ -106,6 +106,16 @@ describe('leaks found by the fourth hunt', () => {
     const copy = await run('psql', ['-X', '-c', `copy (${sql}) to stdout`], gate.env);
     expect(copy.stdout).not.toContain(Buffer.from('4111\u00a01111').toString('hex'));
     expect(copy.stdout).not.toContain(Buffer.from(translate('4111')).toString('hex'));
+    // bytea_output = escape writes the bytes beyond ASCII in octal (`4111\302\240…`, `\357\274\224…`): masked too.
+    const e = await pgClient(gate);
+    try {
+      await e.query(`set bytea_output = 'escape'`);
+      const r = await e.query(sql);
+      expect(r.rows[0].nb.toString('utf8')).toBe('****\u00a0****\u00a0****\u00a01111');
+      expect(r.rows[0].fw.toString('utf8')).toBe(`${'＊'.repeat(12)}${translate('1111')}`);
+    } finally { await e.end(); }
+    const escCopy = await run('psql', ['-X', '-q', '-c', `set bytea_output = 'escape'`, '-c', `copy (${sql}) to stdout`], gate.env);
+    expect(escCopy.stdout, escCopy.stderr).toBe(`****\\\\302\\\\240****\\\\302\\\\240****\\\\302\\\\2401111\t${'\\\\357\\\\274\\\\212'.repeat(12)}${'\\\\357\\\\274\\\\221'.repeat(4)}\n`);
   });
 
   it('under LATIN1 a text bind parameter grouped by no-break spaces is masked in the log (its A0 bytes, read as UTF-8, were U+FFFD between the digits)', async () => {

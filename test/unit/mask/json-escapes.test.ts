@@ -25,6 +25,13 @@ describe('json-escapes: a card number spelt with \\uXXXX escapes', () => {
     expect(mask(`{"{\\"c\\": \\"${fw('4111111111111111').replace(/\\/g, '\\\\')}\\"}"}`).out).toBe(`{"{\\"c\\": \\"${'\\\\uff0a'.repeat(12)}${'\\\\uff11'.repeat(4)}\\"}"}`);
   });
 
+  it('reads bytea\'s escape output (octal bytes beyond ASCII), also with its backslashes doubled', () => {
+    expect(mask('4111\\302\\2401111\\302\\2401111\\302\\2401111').out).toBe('****\\302\\240****\\302\\240****\\302\\2401111');
+    const oct = (t: string) => [...Buffer.from(t, 'utf8')].map((b) => `\\${b.toString(8)}`).join('');
+    expect(mask(`x\\${oct(`\uff14${'\uff11'.repeat(15)}`)}`).out).toBe(`x\\${oct(`${'\uff0a'.repeat(12)}${'\uff11'.repeat(4)}`)}`);
+    for (const s of ['\\302\\240 12 \\000\\377', 'C:\\100\\4111']) expect(mask(s).out, s).toBe(s);
+  });
+
   it('hmac puts its token in the string', () => {
     const { out } = mask('{"c": "4111\\u00a01111\\u00a01111\\u00a01111", "d": 1}', 'hmac');
     expect(JSON.parse(out)).toEqual({ c: expect.stringMatching(/^pan:hmac:[0-9a-f]{16}$/), d: 1 });
