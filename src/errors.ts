@@ -191,7 +191,7 @@ export class TokenRefused extends PcigateError {
   static override code = 'ERR_TOKEN_REFUSED';
   override code = TokenRefused.code;
   override exit: ExitCode = EXIT.login;
-  /** A short stable reason (`signature`, `audience`, `issuer`, `expired`, `algorithm`, `typ`, `lifetime`, `claims`, `untrusted_issuer`). */
+  /** A short stable reason (`signature`, `audience`, `issuer`, `expired`, `algorithm`, `typ`, `lifetime`, `claims`, `untrusted_issuer`, `client`). */
   reason = 'invalid';
 }
 

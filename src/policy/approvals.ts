@@ -622,6 +622,8 @@ export class ApprovalStore {
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    // An 'abort' listener added after the abort never runs: a session already ended waits for nothing.
+    if (signal?.aborted) stop.abort();
     const timer = setTimeout(() => stop.abort(), timeoutMs);
     let wake: (() => void) | undefined;
     const watching = (async () => {
