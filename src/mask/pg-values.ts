@@ -83,14 +83,14 @@ export function ruleText(value: Uint8Array, format: MaskFormat, key: Uint8Array 
 export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean, rule = 'pan'): Uint8Array {
   const content = ctx.content;
   if (!content) return value;
+  // Track data is starred whole (SAD); the rest of the value is read on like any other, a card number after it too.
   const tracked = maskTrackData(value, ctx);
-  if (tracked !== value) return legacyText(tracked, ctx, rule);
-  const spans = findPans(value, ctx.detect);
-  let out = value;
+  const spans = findPans(tracked, ctx.detect);
+  let out = tracked;
   if (spans.length > 0) {
     addCount(ctx.counts, rule, mergeSpans(spans).length);
-    const masked = applyMask(value, spans, content);
-    out = json ? quoteBareNumbers(value, spans, masked, content) : masked;
+    const masked = applyMask(tracked, spans, content);
+    out = json ? quoteBareNumbers(tracked, spans, masked, content) : masked;
   }
   // A bytea printed in hex (`\x3431…`) or encode(…, 'hex'): hex-text.ts. Same length, hex digits only changed.
   out = maskHexPans(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
