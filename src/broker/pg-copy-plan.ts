@@ -183,8 +183,14 @@ function copyOptions(options: NonNullable<CopyStmtNode['options']>): Pick<CopyOu
   return { binary: format === 'binary', csv: format === 'csv', header, ...text };
 }
 
-/** A string as an SQL literal (standard_conforming_strings on, as policy requires). */
-export const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+/**
+ * A SQL string literal of `s` for the side connections' lookups, whatever the connection's standard_conforming_strings:
+ * an escape string (E'…', always read with backslash escapes) with backslashes and quotes doubled. A plain '…' with
+ * quotes doubled is a literal only while that setting is on, and a role may turn it off for its own later sessions
+ * (ALTER ROLE CURRENT_USER SET standard_conforming_strings = off): `\'` in a client's name would then end it, and
+ * the rest of the name run as SQL on the side connection (found by review; test/integration/quote-literal.test.ts).
+ */
+export const quoteLiteral = (s: string) => `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 
 /**
  * The columns the COPY writes, asked of the server (see the module comment) with the session's
