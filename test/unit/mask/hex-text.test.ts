@@ -1,7 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeDataRow } from '../../../src/pg/protocol/backend.js';
 import { hasHexRun, maskHexPans } from '../../../src/mask/hex-text.js';
+import { starSpan } from '../../../src/mask/mask-format.js';
+import { findPans } from '../../../src/mask/pan-detector.js';
 import { PanMasker } from '../../../src/mask/pan-masker.js';
 import { PgMasker } from '../../../src/mask/pg-masker.js';
 import { bytes } from '../../harness/pg-bytes.js';
@@ -64,6 +67,50 @@ describe('card numbers written in hex (bytea output, encode(…, \'hex\'))', () 
     expect(hasHexRun(Buffer.from(`x ${'ab'.repeat(13)} y`))).toBe(false); // hex, but no digits in it
     expect(hasHexRun(Buffer.from('5d41402abc4b2a76b9719d911017c592'))).toBe(false); // an md5
     expect(hasHexRun(Buffer.from('the quick brown fox, a decade of facades and beef'))).toBe(false);
+  });
+
+  it('finds what decoding every run at both alignments finds: the digit-pair filter only skips runs that hold no card number', () => {
+    // The slow path: every run of 26 hex digits or more decoded at both alignments and searched, as maskHexPans does
+    // without its digitPairs filter.
+    const slow = (s: string): string => {
+      const out = Buffer.from(s, 'latin1');
+      for (const m of s.matchAll(/[0-9a-f]{26,}/gi)) {
+        for (const align of [0, 1]) {
+          const start = m.index + align;
+          const n = (m[0].length - align) >> 1;
+          const decoded = Buffer.from(s.slice(start, start + 2 * n), 'hex');
+          const masked = Buffer.from(decoded);
+          for (const span of findPans(decoded, {}, 0, n, false, false)) starSpan(masked, span, 'last4');
+          for (let i = 0; i < n; i++) if (masked[i] !== decoded[i]) out.write(masked.subarray(i, i + 1).toString('hex'), start + 2 * i, 'latin1');
+        }
+      }
+      return out.toString('latin1');
+    };
+    const pans = [PAN, '5500000000000004', '378282246310005', '6011111111111117', '4012888888881881'];
+    // A card number as UTF-8 text: each digit ASCII or full-width, groups of 4 apart by nothing or by an ASCII or
+    // Unicode space or dash (lead bytes c2, e2, e3, ef).
+    const seps = ['', ' ', '-', '\u00a0', '\u2009', '\u2013', '\u2212', '\u3000', '\ufe63', '\uff0d', '\ufffd'];
+    const card = fc.tuple(fc.constantFrom(...pans), fc.constantFrom(...seps), fc.array(fc.boolean(), { minLength: 19, maxLength: 19 }))
+      .map(([pan, sep, wide]) => [...pan].map((d, i) => (i > 0 && i % 4 === 0 ? sep : '') + (wide[i] ? String.fromCharCode(0xff10 + Number(d)) : d)).join(''));
+    const text = fc.tuple(fc.uint8Array({ maxLength: 24 }), card, fc.uint8Array({ maxLength: 24 }), fc.constantFrom('', 'a', '\\x', 'x '), fc.boolean())
+      .map(([before, c, after, prefix, upper]) => {
+        const h = Buffer.concat([before, Buffer.from(c, 'utf8'), after]).toString('hex');
+        return prefix + (upper ? h.toUpperCase() : h);
+      });
+    let masked = 0;
+    fc.assert(fc.property(text, (s) => {
+      const { out } = mask(s);
+      expect(out).toBe(slow(s));
+      if (out !== s) {
+        masked++;
+        expect(hasHexRun(Buffer.from(s, 'latin1'))).toBe(true);
+      }
+    }), { numRuns: 2000 });
+    expect(masked).toBeGreaterThan(1000);
+    for (let i = 0; i < 200; i++) {
+      const s = randomBytes(48).toString('hex');
+      expect(mask(s).out).toBe(slow(s));
+    }
   });
 
   it('through PgMasker: a bytea column in text format, encode() hex in a text column and a text COPY row are masked', () => {
