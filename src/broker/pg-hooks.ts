@@ -118,7 +118,9 @@ function functionNames(target: UpstreamTarget): (oid: number) => Promise<string 
  * function of one argument (parse_func.c ParseFuncOrColumn): a function of that name, in any schema (a SET
  * search_path may reach it), that takes one argument or more and needs no more than one. Left out: pg_catalog's
  * immutable ones (type conversions such as name(text) or oid(int8), geometry's area(box): they read and change
- * nothing, and share their names with common columns) and its known-safe ones (SAFE_FUNCTIONS). Asked on a side
+ * nothing, and share their names with common columns), those that implement a cast (stable ones too, such as
+ * timestamp(timestamptz), time or money: a cast by another spelling, named like common columns), those taking
+ * `internal` (no SQL value is of that type) and its known-safe ones (SAFE_FUNCTIONS). Asked on a side
  * connection for every statement that has such names (most have none), so a function created since counts.
  */
 function fieldFunctions(target: UpstreamTarget): (names: readonly string[]) => Promise<readonly string[]> {
@@ -127,7 +129,9 @@ function fieldFunctions(target: UpstreamTarget): (names: readonly string[]) => P
       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
       WHERE p.proname OPERATOR(pg_catalog.=) ANY (ARRAY[${names.map((n) => quoteLiteral(n)).join(', ')}]::pg_catalog.name[])
         AND p.pronargs OPERATOR(pg_catalog.>=) 1 AND p.pronargs OPERATOR(pg_catalog.-) p.pronargdefaults OPERATOR(pg_catalog.<=) 1
-        AND NOT (n.nspname OPERATOR(pg_catalog.=) 'pg_catalog' AND p.provolatile OPERATOR(pg_catalog.=) 'i')`);
+        AND NOT (n.nspname OPERATOR(pg_catalog.=) 'pg_catalog' AND (p.provolatile OPERATOR(pg_catalog.=) 'i'
+          OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castfunc OPERATOR(pg_catalog.=) p.oid)
+          OR p.proargtypes[0] OPERATOR(pg_catalog.=) 'pg_catalog.internal'::pg_catalog.regtype))`);
     return [...new Set(rows.filter(([name, builtIn]) => !(builtIn === 't' && SAFE_FUNCTIONS.has(name!))).map(([name]) => name!))];
   };
 }

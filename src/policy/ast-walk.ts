@@ -45,6 +45,12 @@ export interface WalkAcc {
   compositeRows: Set<string>;
   /** FROM items that are functions (RangeFunction): by alias, or the name of each function without one. */
   functionRows: Set<string>;
+  /**
+   * The columns every function in FROM of a name is known to have, by that name (as functionRows): those its alias
+   * lists (`unnest(…) AS src(tbloid)`) or its column definitions declare (`AS r(a int)`). Of a name used by
+   * several, only the columns all of them have.
+   */
+  functionColumns: Map<string, Set<string>>;
 }
 
 export function newAcc(): WalkAcc {
@@ -52,6 +58,7 @@ export function newAcc(): WalkAcc {
     classes: new Set(), reads: new Set(), writes: new Set(), columns: new Set(), functions: new Set(),
     rowNames: new Set(), writeWithoutWhere: false, setConfigs: [], starValue: false, expansions: new WeakSet(),
     fieldNames: new Set(), qualifiedRefs: [], compositeRows: new Set(['excluded', 'new', 'old']), functionRows: new Set(),
+    functionColumns: new Map(),
   };
 }
 
@@ -63,12 +70,38 @@ export function newAcc(): WalkAcc {
  * (its whole row is the function's scalar result: `SELECT x.nextval FROM lower('s') x`), or a name this walk does
  * not know as a FROM item. Which of these names are functions is the catalog's to say (the broker asks it);
  * the names of FROM items whose rows are composite are left out for `q.name` (a column, or a function of that
- * row type: see docs/pg-proxy.md).
+ * row type: see docs/pg-proxy.md), and so is `q.name` where every function in FROM named q has a column `name`
+ * by its alias or column definitions: a column is read before a function is tried (parse_expr.c transformColumnRef).
  */
 export function fieldCalls(acc: WalkAcc): string[] {
   const out = new Set(acc.fieldNames);
-  for (const [q, name] of acc.qualifiedRefs) if (acc.functionRows.has(q) || !acc.compositeRows.has(q)) out.add(name);
+  for (const [q, name] of acc.qualifiedRefs) {
+    if (acc.functionRows.has(q) ? !acc.functionColumns.get(q)?.has(name) : !acc.compositeRows.has(q)) out.add(name);
+  }
   return [...out].sort();
+}
+
+/** A function in FROM named `name` (functionRows), with the columns its alias or column definitions give it. */
+function functionRow(acc: WalkAcc, name: string, columns: ReadonlySet<string>): void {
+  const known = acc.functionColumns.get(name);
+  acc.functionColumns.set(name, acc.functionRows.has(name) ? new Set([...columns].filter((c) => known?.has(c))) : new Set(columns));
+  acc.functionRows.add(name);
+}
+
+/**
+ * Column names a RangeFunction surely has: its alias list's (`AS r(a, b)`), or without one its column definitions'
+ * (`AS r(a int)`, ROWS FROM's `f() AS (a int)`). An alias list renames columns by position, a defined one too.
+ */
+function rangeFunctionColumns(f: PgNode): Set<string> {
+  const out = new Set<string>();
+  if (isObj(f.alias) && Array.isArray(f.alias.colnames) && f.alias.colnames.length > 0) {
+    for (const c of f.alias.colnames) { const name = str(c); if (name !== undefined) out.add(name); }
+    return out;
+  }
+  const defs = (list: unknown) => { if (Array.isArray(list)) for (const d of list) { const c = nodeOf(d); if (c?.[0] === 'ColumnDef' && typeof c[1].colname === 'string') out.add(c[1].colname); } };
+  defs(f.coldeflist);
+  if (Array.isArray(f.functions)) for (const item of f.functions) { const items = nodeOf(item)?.[1].items; if (Array.isArray(items)) defs(nodeOf(items[1])?.[1].items); }
+  return out;
 }
 
 type Scope = ReadonlySet<string>;
@@ -405,13 +438,14 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
       return;
     case 'RangeFunction': {
       const alias = isObj(f.alias) && typeof f.alias.aliasname === 'string' ? f.alias.aliasname : undefined;
-      if (alias !== undefined) acc.functionRows.add(alias);
+      const columns = rangeFunctionColumns(f);
+      if (alias !== undefined) functionRow(acc, alias, columns);
       else if (Array.isArray(f.functions)) {
         for (const item of f.functions) {
           // ROWS FROM (f(…), g(…)) and f(…): a List of [call, column definitions] per function.
           const items = nodeOf(item)?.[1].items;
           const call = Array.isArray(items) ? nodeOf(items[0]) : undefined;
-          if (call?.[0] === 'FuncCall' && Array.isArray(call[1].funcname)) acc.functionRows.add(str(call[1].funcname[call[1].funcname.length - 1]) ?? '?');
+          if (call?.[0] === 'FuncCall' && Array.isArray(call[1].funcname)) functionRow(acc, str(call[1].funcname[call[1].funcname.length - 1]) ?? '?', columns);
         }
       }
       walkFields(f, [], scope, mode, acc);

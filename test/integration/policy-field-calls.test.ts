@@ -20,7 +20,9 @@ beforeAll(async () => {
     create type public.address as (city text, zip text);
     create table public.people (id int, home public.address); insert into public.people values (1, ('Paris', '75001'));
     create schema vault; create table vault.cards (pan text); insert into vault.cards values ('4111111111111111');
-    create function public.wipe_cards(text) returns bigint language sql as 'with d as (delete from vault.cards returning 1) select count(*) from d';`);
+    create function public.wipe_cards(text) returns bigint language sql as 'with d as (delete from vault.cards returning 1) select count(*) from d';
+    create type public.reading as ("time" text, money text);
+    create table public.events (id int, "timestamp" text, payload public.reading); insert into public.events values (1, 'noon', ('9:00', '12.50'));`);
   // A role that may only read public (the realistic read-only grant): no function class, vault denied.
   gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'utility', 'transaction'], role: { tables: { allow: ['public.*'], deny: ['vault.*'] } } }));
 }, 120_000);
@@ -84,5 +86,26 @@ describe('a function called as a field', () => {
       // name(text) and the like, pg_catalog's immutable conversions, are casts by another spelling.
       expect((await c.query("select ('abc'::text).name")).rows).toEqual([{ name: 'abc' }]);
     });
+  });
+
+  it('fields named like pg_catalog\'s stable casts, and columns a function in FROM is given, read as such', async () => {
+    await withClient(async (c) => {
+      // timestamp(timestamptz), time(timestamptz) and money(numeric) are stable casts: a field of the name is read.
+      expect((await c.query('select (e).timestamp from public.events e')).rows).toEqual([{ timestamp: 'noon' }]);
+      expect((await c.query('select (e.payload).time, (x).money from public.events e, (select (payload).* from public.events) x')).rows)
+        .toEqual([{ time: '9:00', money: '12.50' }]);
+      // A column the alias names is read before any function of the name.
+      expect((await c.query('select r.timestamp from unnest(array[now()]) as r("timestamp")')).rows).toHaveLength(1);
+      expect((await c.query('select r.nextval from unnest(array[1]) as r(nextval)')).rows).toEqual([{ nextval: 1 }]);
+      // pg_dump 15's shape.
+      expect((await c.query("select src.tbloid from unnest('{1259}'::pg_catalog.oid[]) as src(tbloid)")).rows).toEqual([{ tbloid: 1259 }]);
+    });
+    // A column of another name, or of another FROM item of the same name, does not make the call a column.
+    await withClient(async (c) => {
+      await expect(c.query("select r.nextval from unnest(array['public.s']) as r(x)")).rejects.toMatchObject(refusedAsCall('nextval'));
+      await expect(c.query("select (select r.nextval from lower('public.s') r) from unnest(array[1]) as r(nextval)"))
+        .rejects.toMatchObject(refusedAsCall('nextval'));
+    });
+    expect(server.psql('select is_called from public.s').trim()).toBe('f');
   });
 });

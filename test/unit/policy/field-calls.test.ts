@@ -38,6 +38,18 @@ describe('classify: names that may be calls written as fields', () => {
       'insert into t values (1) on conflict (a) do update set b = excluded.b', "select x.a from xmltable('/r' passing '<r/>' columns a int) x",
       'select t.* from public.t', 'select public.t.a from public.t', 'select 1']) expect(fields(sql), sql).toEqual([[]]);
   });
+
+  it('not q.name of a function in FROM whose alias or column definitions give it a column name: a column is read first', () => {
+    for (const sql of ['select r.timestamp from unnest(array[now()]) as r("timestamp")', "select src.tbloid from unnest('{1}'::oid[]) as src(tbloid)",
+      "select r.a from jsonb_to_record('{}') as r(a int)", "select jsonb_to_record.a from jsonb_to_record('{}') as (a int)",
+      "select r.a, r.b from rows from (jsonb_to_record('{}') as (a int), unnest(array[1]) as (b int)) as r"]) expect(fields(sql), sql).toEqual([[]]);
+    // An alias list renames a defined column by position: a is no column then.
+    expect(fields("select r.a, r.x from rows from (jsonb_to_record('{}') as (a int), unnest(array[1])) as r(x)")).toEqual([['a']]);
+    // Another name, or a function of the same name without that column (an inner query's): still maybe a call.
+    expect(fields("select r.nextval from unnest(array['s']) as r(x)")).toEqual([['nextval']]);
+    expect(fields("select (select r.nextval from lower('s') r) from unnest(array[1]) as r(nextval)")).toEqual([['nextval']]);
+    expect(fields("select r.nextval from unnest(array[1]) as r(nextval), lateral (select r.nextval from lower('s') r) q")).toEqual([['nextval']]);
+  });
 });
 
 const policy = policySection.parse({
