@@ -92,21 +92,23 @@ export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean,
     const masked = applyMask(tracked, spans, content);
     out = json ? quoteBareNumbers(tracked, spans, masked, content) : masked;
   }
-  // A bytea printed in hex (`\x3431…`) or encode(…, 'hex'): hex-text.ts. Same length, hex digits only changed.
-  out = maskHexPans(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
-  // JSON written by Python or PHP, in a json value or a text one: `4111\u00a01111…`, `\uff14\uff11…` (json-escapes.ts).
-  out = maskJsonEscapes(out, content, ctx.detect, (n) => addCount(ctx.counts, rule, n));
-  return legacyText(out, ctx, rule);
+  return otherReadings(out, content, ctx, rule, { sameLength: false, encoded: true });
 }
 
 /**
- * Text the server sent in a client_encoding other than UTF-8, read in it too (legacy-text.ts). `sameLength`: a
- * binary value of a type not known, where an hmac token would change the length: stars instead.
+ * Every reading of a value besides its bytes as they are (findPans), each masking in the original bytes what it
+ * finds, so that a value is read the same way whatever path brought it (contentText, starsInPlace): a bytea
+ * printed in hex (`\x3431…`, encode(…, 'hex'): hex-text.ts, same length); JSON written by Python or PHP
+ * (`4111\u00a01111…`, `\uff14\uff11…`) and bytea's escape output (`\302\240`: json-escapes.ts); and, for text the
+ * server sent in the session's client_encoding (`encoded`), that encoding when it is not UTF-8 (legacy-text.ts).
+ * `sameLength`: a binary value whose length must not change (a bytea, a type not known): where hmac would write
+ * its token, stars instead.
  */
-function legacyText(value: Uint8Array, ctx: ValueContext, rule: string, sameLength = false): Uint8Array {
-  if (!ctx.legacy || !ctx.content) return value;
-  const style: MaskStyle = sameLength && ctx.content.format === 'hmac' ? { format: 'full' } : ctx.content;
-  return maskLegacyText(value, ctx.legacy, style, ctx.detect, (n) => addCount(ctx.counts, rule, n));
+function otherReadings(value: Uint8Array, content: MaskStyle, ctx: ValueContext, rule: string, o: { sameLength: boolean; encoded: boolean }): Uint8Array {
+  const style: MaskStyle = o.sameLength && content.format === 'hmac' ? { format: 'full' } : content;
+  const counted = (n: number) => addCount(ctx.counts, rule, n);
+  const out = maskJsonEscapes(maskHexPans(value, style, ctx.detect, counted), style, ctx.detect, counted);
+  return o.encoded && ctx.legacy ? maskLegacyText(out, ctx.legacy, style, ctx.detect, counted) : out;
 }
 
 function quoteBareNumbers(orig: Uint8Array, spans: PanSpan[], masked: Uint8Array, style: MaskStyle): Uint8Array {
@@ -347,7 +349,7 @@ export function binaryValue(typeOid: number, value: Uint8Array, rule: { name: st
     return out;
   }
   if (NO_PAN_BINARY.has(typeOid)) return value;
-  if (typeOid === BYTEA_OID) return starsInPlace(value, ctx);
+  if (typeOid === BYTEA_OID) return starsInPlace(value, ctx, false);
   return unknownBinary(value, ctx, 0, typeOid === 0);
 }
 
@@ -363,8 +365,7 @@ function unknownBinary(value: Uint8Array, ctx: ValueContext, depth: number, mayb
   if (r !== undefined) return r; // null is an answer (the value becomes NULL)
   // Read as text, in the session's encoding too: a text type pcigate does not know (citext, a domain's base
   // type in a record) is sent in it.
-  const s = starsInPlace(value, ctx);
-  return s === null ? s : legacyText(s, ctx, 'pan', true);
+  return starsInPlace(value, ctx, true);
 }
 
 /**
@@ -509,10 +510,12 @@ function multirangeFields(b: Buffer, out: Array<{ oid: number; at: number; len: 
 }
 
 /**
- * Content masking that keeps the byte length (for bytea and types whose layout is unknown), a PAN written in
- * hex (`\x3431…`: a bytea's text output, in a row or function result whose format is not known) too.
+ * Content masking that keeps the byte length (for bytea and types whose layout is unknown), with every reading a
+ * text value has (otherReadings: a bytea's text output in hex, JSON's `\u` escapes, in a row or function result
+ * whose format is not known); `encoded`: a value that may be text in the session's encoding (not a bytea's bytes).
+ * A card number in the bytes as they are becomes NULL under hmac (the token would change the length).
  */
-function starsInPlace(value: Uint8Array, ctx: ValueContext): ValueResult {
+function starsInPlace(value: Uint8Array, ctx: ValueContext, encoded: boolean): ValueResult {
   if (!ctx.content) return value;
   const spans = findPans(value, ctx.detect);
   let out = value;
@@ -521,7 +524,7 @@ function starsInPlace(value: Uint8Array, ctx: ValueContext): ValueResult {
     addCount(ctx.counts, 'pan', mergeSpans(spans).length);
     out = applyMask(value, spans, ctx.content);
   }
-  return maskHexPans(out, ctx.content, ctx.detect, (n) => addCount(ctx.counts, 'pan', n));
+  return otherReadings(out, ctx.content, ctx, 'pan', { sameLength: true, encoded });
 }
 
 function countRule(ctx: ValueContext, rule: string, v: ValueResult): ValueResult {
