@@ -98,6 +98,8 @@ function quoteCsv(v: Uint8Array, f: CopyTextFormat): Buffer {
 const PAN_BYTE = /^[0-9 -]$/;
 /** Bytes that, glued to a card number's first or last digit, make it read as part of a word or a longer number. */
 const GLUE_BYTE = /^[0-9A-Za-z]$/;
+/** A DELIMITER glued after a field's last digit that makes the next field's digits a decimal fraction. */
+const DECIMAL_POINT = '.';
 
 /**
  * Why COPY's options would make a card number unrecognisable in its rows, or undefined when they do not. In CSV a
@@ -108,11 +110,18 @@ const GLUE_BYTE = /^[0-9A-Za-z]$/;
  * (DELIMITER 'X' writes `7X4111…1111X…`, QUOTE 'q' with FORCE_QUOTE `q4111…1111q`, ESCAPE 'e' before a quote after
  * one `4111…1111e"`, a CSV DELIMITER '1' `71550000…0004`): glued to a letter the card number reads as part of a
  * word or identifier, glued to a digit as part of a longer number, and the detector rightly takes neither for a
- * card number. Such a COPY is refused (fail closed). The server itself refuses a text DELIMITER that is a digit or
- * a lower-case letter, not an upper-case one.
+ * card number. A DELIMITER '.' between a field ending in a digit and one holding a card number (a CSV DELIMITER '.'
+ * writes `7.9999123456789019`) makes the card number read as a decimal fraction, which the detector takes for a card
+ * number only in a major network's range (pan-detector.ts decimalFraction), and never with padding zeros
+ * (`7.0004111…`): QUOTE and ESCAPE '.' are never written between a digit and a field's first digit (`,.4111….`,
+ * `"7."4111…"`) and stay usable. Such a COPY is refused (fail closed). The server itself refuses a text DELIMITER
+ * that is a point, a digit or a lower-case letter, not an upper-case one; a CSV DELIMITER '.' it accepts.
  */
 export function copyOptionsHidePans(o: { binary: boolean; csv: boolean; delimiter?: string | undefined; quote?: string | undefined; escape?: string | undefined }): string | undefined {
   if (o.binary) return undefined;
+  if (o.delimiter === DECIMAL_POINT) {
+    return `DELIMITER '.' would be written right beside the digits of a field, and a card number after a digit and a point reads as the fraction of a decimal number, which masking takes for a card number only in a major network's range and without padding zeros; use one that is not a point, letter or digit`;
+  }
   const check = (name: string, v: string | undefined, what: string, inside = true) => {
     if (v === undefined) return undefined;
     if (inside && PAN_BYTE.test(v)) return `${name} '${v}' ${what}, which masking could then not find; use one that is not a letter, digit, space or dash`;
