@@ -38,6 +38,8 @@ import type { BrokerHooks } from './pg-session-recorder.js';
 import { copyColumns, copyColumnsInSession, copyOutQuery, quoteLiteral, SessionRefusal } from './pg-copy-plan.js';
 import type { CopyOut } from './pg-copy-plan.js';
 import { lookupRows } from './pg-query-client.js';
+import { turnBatch } from './turn-batch.js';
+import { FieldFunctionCache } from './field-function-cache.js';
 import { statementShape } from './sql-record.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
 import type { LimitHit, LimitTimers } from './session-limits.js';
@@ -72,8 +74,7 @@ export interface PgSessionInfo {
 /** The column catalog's lookup: a table's columns (`schema.table.column` by attribute number) by table OID. */
 function catalogLookup(target: UpstreamTarget): ColumnLookup {
   // Tables asked for in the same event-loop turn (a RowDescription names several) share one side query.
-  let batch: { oids: Set<number>; found: Promise<Map<number, Map<number, string>>> } | undefined;
-  const run = async (oids: number[]): Promise<Map<number, Map<number, string>>> => {
+  return turnBatch(async (oids: number[]): Promise<Map<number, Map<number, string>>> => {
     // Integers only: safe to inline, and the side connection uses the simple protocol. The OID as int8: an
     // oid is unsigned, and one past 2^31 cast to int comes back negative (no table would be found).
     const rows = await lookupRows(target, `SELECT a.attrelid::int8, a.attnum::int, n.nspname || '.' || c.relname || '.' || a.attname FROM pg_catalog.pg_attribute a
@@ -82,17 +83,7 @@ function catalogLookup(target: UpstreamTarget): ColumnLookup {
     const out = new Map<number, Map<number, string>>(oids.map((o) => [o, new Map()]));
     for (const [rel, att, name] of rows) out.get(Number(rel))?.set(Number(att), name!);
     return out;
-  };
-  return (oid) => {
-    if (!batch) {
-      const oids = new Set<number>();
-      // Taken after this turn: the batch closes before its query starts, so a later table starts another.
-      const found = new Promise<void>((r) => { setImmediate(r); }).then(() => { batch = undefined; return run([...oids]); });
-      batch = { oids, found };
-    }
-    batch.oids.add(oid);
-    return batch.found.then((m) => m.get(oid)!);
-  };
+  });
 }
 
 /**
@@ -121,7 +112,7 @@ function functionNames(target: UpstreamTarget): (oid: number) => Promise<string 
  * nothing, and share their names with common columns), those that implement a cast (stable ones too, such as
  * timestamp(timestamptz), time or money: a cast by another spelling, named like common columns), those taking
  * `internal` (no SQL value is of that type) and its known-safe ones (SAFE_FUNCTIONS). Asked on a side
- * connection for every statement that has such names (most have none), so a function created since counts.
+ * connection; the listener keeps the answers a minute, until DDL passes (FieldFunctionCache).
  */
 function fieldFunctions(target: UpstreamTarget): (names: readonly string[]) => Promise<readonly string[]> {
   return async (names) => {
@@ -198,8 +189,9 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
   const textMasker = new PanMasker({ anyLuhn: o.config.masking.networks === 'any_luhn' });
   const dbUser = o.target.user;
   const serverPath = serverSearchPath(ctx, o.target, dbUser);
+  const fieldFns = new FieldFunctionCache(fieldFunctions(o.target), () => ctx.clock.now());
   const policy: PolicyHooksOptions = {
-    engine, store, connection: o.name, clock: ctx.clock, dbUser, functionName: functionNames(o.target), fieldFunctions: fieldFunctions(o.target),
+    engine, store, connection: o.name, clock: ctx.clock, dbUser, functionName: functionNames(o.target), fieldFunctions: (names) => fieldFns.functions(names),
     ...(o.reason ? { reason: o.reason } : {}), ...(o.signal ? { signal: o.signal } : {}),
   };
   const admission: AdmissionOptions = {
@@ -248,11 +240,15 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     const storedRefusal = (stmt: Statement) => storedPastMasking(masker, ps, unseenColumns.has(stmt) ? undefined : relations.get, stmt);
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     const tx = new TransactionWatch();
+    // Statements that may change which names are functions (DDL, and any after it in its open transaction, its
+    // COMMIT too): the listener's answers are dropped when one passes and again once it has run.
+    const catalogChanges = new WeakSet<Statement>();
     let control: SessionControl | undefined;
     // The policy session has applied the statement's SETs (search_path) by the time a COPY is planned.
     const onStatement = (stmt: Statement): StatementDecision | Promise<StatementDecision> => {
       const unseen = tx.seen(stmt);
       if (tx.changed) relations.forget(); // columns looked up before it may be gone or added once it has run
+      if (tx.ddl || tx.redefined) { catalogChanges.add(stmt); fieldFns.forget(); }
       if (unseen || severalStatements(stmt.sql)) unseenRows.add(stmt);
       if (tx.redefined) unseenColumns.add(stmt);
       const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(sessionPolicy, ps, info.session, stmt), stmt, unseen, {
@@ -284,7 +280,10 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       parseReadsOtherwise: (sql) => ps.readsOtherwise(sql),
       attach: (c) => { control = c; limits.attach(c); },
       onClientActivity: () => limits.activity(),
-      onStatementEnd: () => limits.activity(),
+      onStatementEnd: (stmt) => {
+        if (catalogChanges.has(stmt)) fieldFns.forget();
+        limits.activity();
+      },
       // Counts since the previous statement ended: its rows, plus any notice in between.
       statementDetail: () => ({ masked: masker.takeCounts() }),
       textMasker,
@@ -450,6 +449,12 @@ class TransactionWatch {
   #changed = false;
   #defined = false;
   #redefined = false;
+  #ddl = false;
+
+  /** The statement last seen is DDL, or its string holds some. */
+  get ddl(): boolean {
+    return this.#ddl;
+  }
 
   /** A statement before the last seen in its open transaction block, or in its string, changed a table's definition (DDL). */
   get redefined(): boolean {
@@ -470,6 +475,7 @@ class TransactionWatch {
     const ddl = !shape.pureRead && (!NO_DDL.has(shape.command) || severalStatements(stmt.sql)) && classify(stmt.sql).statements.some((st) => st.classes.includes('ddl'));
     this.#redefined = (stmt.txStatus !== 'I' && this.#defined) || (ddl && severalStatements(stmt.sql));
     if (ddl) this.#defined = true;
+    this.#ddl = ddl;
     if (!leavesTablesAlone(stmt.sql)) this.#changed = true;
     return unseen;
   }

@@ -13,6 +13,8 @@ import { type Gate, gateConfig, pgClient, startConfiguredGate } from './pg-proxy
 
 let server: PostgresServer;
 let gate: Gate;
+/** A gate whose role may also run DDL (create functions), still without the function class. */
+let ddlGate: Gate;
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -25,17 +27,19 @@ beforeAll(async () => {
     create table public.events (id int, "timestamp" text, payload public.reading); insert into public.events values (1, 'noon', ('9:00', '12.50'));`);
   // A role that may only read public (the realistic read-only grant): no function class, vault denied.
   gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'utility', 'transaction'], role: { tables: { allow: ['public.*'], deny: ['vault.*'] } } }));
+  ddlGate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'ddl', 'utility', 'transaction'], role: { tables: { allow: ['public.*'], deny: ['vault.*'] } } }));
 }, 120_000);
 
 afterAll(async () => {
   await gate?.close();
+  await ddlGate?.close();
   await server?.stop();
 });
 
 const refusedAsCall = (fn: string) => ({ code: '42501', message: expect.stringContaining(`calls ${fn} (function)`) });
 
-async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = await pgClient(gate);
+async function withClient<T>(fn: (c: pg.Client) => Promise<T>, through: Gate = gate): Promise<T> {
+  const c = await pgClient(through);
   try { return await fn(c); } finally { await c.end(); }
 }
 
@@ -107,5 +111,20 @@ describe('a function called as a field', () => {
         .rejects.toMatchObject(refusedAsCall('nextval'));
     });
     expect(server.psql('select is_called from public.s').trim()).toBe('f');
+  });
+
+  it('a function created through the listener counts at once, though the listener keeps its answers a minute', async () => {
+    await withClient(async (c) => {
+      // Not a function yet: a field of text, which has none (42809; the answer "not a function" is kept).
+      await expect(c.query("select ('x').fresh_fn")).rejects.toMatchObject({ code: '42809' });
+      await c.query("create function public.fresh_fn(text) returns text language sql as 'select $1'");
+      await expect(c.query("select ('x').fresh_fn")).rejects.toMatchObject(refusedAsCall('fresh_fn'));
+      // In a transaction: what was asked before its COMMIT is not kept past it.
+      await expect(c.query("select ('x').fresh_tx")).rejects.toMatchObject({ code: '42809' });
+      await c.query('begin');
+      await c.query("create function public.fresh_tx(text) returns text language sql as 'select $1'");
+      await c.query('commit');
+      await expect(c.query("select ('x').fresh_tx")).rejects.toMatchObject(refusedAsCall('fresh_tx'));
+    }, ddlGate);
   });
 });
