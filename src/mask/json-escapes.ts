@@ -39,14 +39,15 @@ export function hasUnicodeEscape(value: Uint8Array): boolean {
 }
 
 /**
- * Whether `v` holds `\u` and four hex digits that spell a character {@link readable} reads, or an octal escape of
- * a digit or of the first byte of such a character's UTF-8.
+ * Whether `v[from, to)` holds `\u` and four hex digits that spell a character {@link readable} reads, or an octal
+ * escape of a digit or of the first byte of such a character's UTF-8: only then can maskJsonEscapes mask anything.
+ * The DataRow hot path (pg-masker.ts) asks it of a value with a backslash, in place in the row.
  */
-function readableEscape(v: Buffer): boolean {
-  for (let i = v.indexOf(BACKSLASH); i >= 0; i = v.indexOf(BACKSLASH, i + 1)) {
-    const cp = v[i + 1] === U ? hex4(v, i + 2) : -1;
+export function readableEscape(v: Buffer, from = 0, to = v.length): boolean {
+  for (let i = v.indexOf(BACKSLASH, from); i >= 0 && i < to; i = v.indexOf(BACKSLASH, i + 1)) {
+    const cp = v[i + 1] === U ? hex4(v, i + 2, to) : -1;
     if (cp >= 0 && readable(cp)) return true;
-    const b = octal3(v, i + 1);
+    const b = octal3(v, i + 1, to);
     if ((b >= 0x30 && b <= 0x39) || b === 0xc2 || b === 0xe2 || b === 0xe3 || b === 0xef) return true;
   }
   return false;
@@ -55,20 +56,22 @@ function readableEscape(v: Buffer): boolean {
 /** Marks a reading byte that was an octal escape (`escaped`). */
 const OCTAL = -2;
 
-/** The byte `ooo` at `at` spells (three octal digits, 000–377), or -1. */
-function octal3(v: Uint8Array, at: number): number {
-  const a = v[at];
-  const b = v[at + 1];
-  const c = v[at + 2];
-  if (a === undefined || b === undefined || c === undefined || a < 0x30 || a > 0x33 || b < 0x30 || b > 0x37 || c < 0x30 || c > 0x37) return -1;
+/** The byte `ooo` at `at` spells (three octal digits, 000–377, before `to`), or -1. */
+function octal3(v: Uint8Array, at: number, to: number): number {
+  if (at + 3 > to) return -1;
+  const a = v[at]!;
+  const b = v[at + 1]!;
+  const c = v[at + 2]!;
+  if (a < 0x30 || a > 0x33 || b < 0x30 || b > 0x37 || c < 0x30 || c > 0x37) return -1;
   return ((a - 0x30) << 6) | ((b - 0x30) << 3) | (c - 0x30);
 }
 
-function hex4(v: Uint8Array, at: number): number {
+/** The code point `XXXX` at `at` spells (four hex digits, before `to`), or -1. */
+function hex4(v: Uint8Array, at: number, to: number): number {
+  if (at + 4 > to) return -1;
   let n = 0;
   for (let i = at; i < at + 4; i++) {
-    const b = v[i];
-    if (b === undefined) return -1;
+    const b = v[i]!;
     const d = b >= 48 && b <= 57 ? b - 48 : (b | 0x20) >= 97 && (b | 0x20) <= 102 ? (b | 0x20) - 87 : -1;
     if (d < 0) return -1;
     n = n * 16 + d;
@@ -102,7 +105,7 @@ export function maskJsonEscapes(value: Uint8Array, style: MaskStyle, detect: Det
       // document in a record's or an array's text, or in a text COPY row: `\\u00a0`), read alike.
       let u = i + 1;
       while (v[u] === BACKSLASH) u++;
-      const cp = v[u] === U ? hex4(v, u + 1) : -1;
+      const cp = v[u] === U ? hex4(v, u + 1, v.length) : -1;
       if (cp >= 0 && readable(cp)) {
         push(Buffer.from(String.fromCharCode(cp), 'utf8'), i, u + 5, cp);
         any = true;
@@ -111,7 +114,7 @@ export function maskJsonEscapes(value: Uint8Array, style: MaskStyle, detect: Det
       }
       // bytea's escape output (bytea_output = escape) writes each byte beyond ASCII as `\ooo`: the UTF-8 of a
       // no-break space is `\302\240`, of a full-width 4 `\357\274\224`. Read as the byte it stands for.
-      const byte = octal3(v, u);
+      const byte = octal3(v, u, v.length);
       if (byte >= 0) {
         push(Buffer.of(byte), i, u + 3, OCTAL);
         any = true;

@@ -39,6 +39,7 @@ import type { CopyTextFormat } from './copy-text.js';
 import { mayPrintExponent } from './float-text.js';
 import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
+import { readableEscape } from './json-escapes.js';
 import { hasHighByte, legacyEncoding } from './legacy-text.js';
 import { findPans } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
@@ -325,7 +326,9 @@ export class PgMasker {
     let out: ValueResult[] | undefined;
     const content = this.#ctx.content !== undefined;
     // The row's first backslash at or after the value (-1: none; -2: not looked for yet): a value with one may spell a
-    // card number in JSON's `\u` escapes (json-escapes.ts). Looked for again only once the value is past it.
+    // card number in JSON's `\u` escapes or bytea's `\ooo` (json-escapes.ts), and leaves the hot path when one of
+    // them spells a character a card number is written with (readableEscape); `\"` and `\n` do not. Looked for
+    // again only once the value is past it.
     let backslash = -2;
     for (let i = 0; i < n; i++) {
       const len = body.readInt32BE(at);
@@ -336,12 +339,13 @@ export class PgMasker {
       if (backslash !== -1 && backslash < at) backslash = body.indexOf(0x5c, at);
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
-      // check digit away (4111111111111110): numberTextIsPan reads those.
-      if (col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && col.typeOid !== JSON_ARRAY_OID &&
-        col.typeOid !== JSONB_ARRAY_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID &&
-        !(col.typeOid === NUMERIC_OID && len >= 16) &&
+      // check digit away (4111111111111110): numberTextIsPan reads those. A json[] or jsonb[] value is masked element by
+      // element (json-array-text.ts), but only what is found in its text as it is or in its escapes can be masked there.
+      if (col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && !isFloat(col.typeOid) &&
+        col.typeOid !== MONEY_OID && !(col.typeOid === NUMERIC_OID && len >= 16) &&
         findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len) &&
-        (this.#ctx.legacy === undefined || !hasHighByte(body, at, at + len)) && (backslash === -1 || backslash >= at + len)) {
+        (this.#ctx.legacy === undefined || !hasHighByte(body, at, at + len)) &&
+        (backslash === -1 || backslash >= at + len || !readableEscape(body, backslash, at + len))) {
         at += len;
         continue;
       }

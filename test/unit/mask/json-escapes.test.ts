@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskJsonEscapes } from '../../../src/mask/json-escapes.js';
+import { maskJsonEscapes, readableEscape } from '../../../src/mask/json-escapes.js';
 import { PanMasker } from '../../../src/mask/pan-masker.js';
 
 const mask = (s: string, format: 'last4' | 'first6last4' | 'hmac' = 'last4') => {
@@ -42,6 +42,18 @@ describe('json-escapes: a card number spelt with \\uXXXX escapes', () => {
       const b = Buffer.from(s);
       expect(maskJsonEscapes(b, { format: 'last4' }, {}, () => {}), s).toBe(b);
     }
+  });
+
+  it('readableEscape: only an escape of a card number\'s characters counts (the DataRow hot path), inside [from, to) alone', () => {
+    const r = (s: string, from?: number, to?: number) => readableEscape(Buffer.from(s), from, to);
+    for (const s of ['"4111\\u00a0"', '\\uFF14', '\\\\u2013', '\\064', '\\302\\240', 'x\\\\357\\274\\224']) expect(r(s), s).toBe(true);
+    for (const s of ['{"a":"x\\"y\\n"}', 'caf\\u00e9 \\ud83d\\ude00', '\\u00a', 'C:\\100\\\\', '\\x34313131', '\\']) expect(r(s), s).toBe(false);
+    // In place in a row: an escape cut off by `to`, or before `from`, is not read.
+    const row = 'ab\\u00a0\\064';
+    expect(r(row, 0, 6)).toBe(false);
+    expect(r(row, 0, 8)).toBe(true);
+    expect(r(row, 3, 11)).toBe(false);
+    expect(r(row, 3, 12)).toBe(true);
   });
 
   it('maskText (the log\'s SQL, parameters, error messages) reads them too', () => {
