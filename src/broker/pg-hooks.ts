@@ -166,6 +166,12 @@ function serverSearchPath(ctx: Ctx, target: UpstreamTarget, dbUser: string): { p
   };
 }
 
+/** `o` without its fieldFunctions: every name written as a field is judged as a call (fail closed). */
+function withoutFieldLookup(o: PolicyHooksOptions): PolicyHooksOptions {
+  const { fieldFunctions: _unseen, ...rest } = o;
+  return rest;
+}
+
 /** startPgBroker's hooksFor, with its `admit` (session-level policy before session.start). */
 export type PgHooksFor = ((info: PgSessionInfo) => BrokerHooks) & {
   admit(info: { actor: Actor; src: Source; target: Target; notice(line: string): void }): Promise<void>;
@@ -251,7 +257,10 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       if (tx.ddl || tx.redefined) { catalogChanges.add(stmt); fieldFns.forget(); }
       if (unseen || severalStatements(stmt.sql)) unseenRows.add(stmt);
       if (tx.redefined) unseenColumns.add(stmt);
-      const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(sessionPolicy, ps, info.session, stmt), stmt, unseen, {
+      // After DDL in its open transaction or earlier in its string, a function it created is not seen on a side
+      // connection (`BEGIN; CREATE FUNCTION f(text) …; SELECT ('x').f`): every name written as a field counts as a call.
+      const stmtPolicy = tx.redefined ? withoutFieldLookup(sessionPolicy) : sessionPolicy;
+      const decide = () => maskRefusal(textMasker, withCopyColumns(decideStatement(stmtPolicy, ps, info.session, stmt), stmt, unseen, {
         inSession: (copy) => planCopyInSession(control, catalog, masker, stmt, copy),
         aside: (copy) => planCopy(o.target, catalog, masker, stmt, copy, sessionSearchPath(ps)),
       }));

@@ -127,4 +127,17 @@ describe('a function called as a field', () => {
       await expect(c.query("select ('x').fresh_tx")).rejects.toMatchObject(refusedAsCall('fresh_tx'));
     }, ddlGate);
   });
+
+  it('after DDL in its open transaction or earlier in its string, a field counts as a call (a side connection sees no function created there)', async () => {
+    await withClient(async (c) => {
+      await c.query('begin');
+      await c.query("create function public.unseen_tx(text) returns text language sql as 'select $1'");
+      await expect(c.query("select ('x').unseen_tx")).rejects.toMatchObject(refusedAsCall('unseen_tx'));
+      await c.query('rollback');
+      await expect(c.query("create function public.unseen_str(text) returns text language sql as 'select $1'; select ('x').unseen_str"))
+        .rejects.toMatchObject(refusedAsCall('unseen_str'));
+      // Outside it, a field is read as before.
+      expect((await c.query('select (p.home).city from public.people p')).rows).toEqual([{ city: 'Paris' }]);
+    }, ddlGate);
+  });
 });
