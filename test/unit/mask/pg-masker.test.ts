@@ -167,6 +167,34 @@ describe('PgMasker', () => {
     expect(escaped).toBeGreaterThan(20);
   });
 
+  describe('the DataRow hot path and JSON kept in text columns', () => {
+    const ESCAPED = String.raw`{"c":"4111\u00a01111\u00a01111\u00a01111"}`;
+    const MASKED = String.raw`{"c":"****\u00a0****\u00a0****\u00a01111"}`;
+    const HARMLESS = String.raw`{"a":"x\"y\n"}`;
+    const planned = () => {
+      const m = new PgMasker({ config: config() });
+      m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 'a', typeOid: 25 }, { name: 'b', typeOid: 25 }]));
+      return m;
+    };
+
+    it('a card number spelt with \\u escapes is masked, in the 2nd or the 3rd column', () => {
+      const m = planned();
+      expect(rows(m.onBackendMessage(bytes.dataRow(['1', ESCAPED, 'x'])))).toEqual(['1', MASKED, 'x']);
+      expect(rows(m.onBackendMessage(bytes.dataRow(['2', 'x', ESCAPED])))).toEqual(['2', 'x', MASKED]);
+      expect(m.takeCounts()).toEqual({ pan: 2 });
+    });
+
+    it('a value whose escapes spell no card number comes back byte for byte, also next to one that does', () => {
+      const m = planned();
+      expect(m.onBackendMessage(bytes.dataRow(['1', HARMLESS, String.raw`{"b":"caf\u00e9 \ud83d\ude00","p":"C:\\100"}`]))).toBeNull();
+      for (const values of [['2', HARMLESS, ESCAPED], ['3', ESCAPED, HARMLESS]]) {
+        const out = decodeDataRow(m.onBackendMessage(bytes.dataRow(values))!.subarray(5)).values;
+        expect(out, values[0]).toEqual(values.map((v) => Buffer.from(v === ESCAPED ? MASKED : v)));
+      }
+      expect(m.takeCounts()).toEqual({ pan: 2 });
+    });
+  });
+
   it('json and jsonb stay valid JSON: a PAN inside a string is masked in place, a bare number is quoted whole', () => {
     const m = new PgMasker({ config: config() });
     m.onBackendMessage(bytes.rowDescription([{ name: 'j', typeOid: 114 }, { name: 'jb', typeOid: 3802 }, { name: 'jbin', typeOid: 3802, format: 1 }]));
