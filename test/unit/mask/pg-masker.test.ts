@@ -1,9 +1,6 @@
-import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { decodeDataRow, decodeNotice, decodeNotification, decodeRowDescription } from '../../../src/pg/protocol/backend.js';
 import { hasCode } from '../../../src/errors.js';
-import { maskJsonArrayText } from '../../../src/mask/json-array-text.js';
-import { findPans } from '../../../src/mask/pan-detector.js';
 import { PgMasker } from '../../../src/mask/pg-masker.js';
 import type { PgMaskerOptions } from '../../../src/mask/pg-masker.js';
 import { bytes } from '../../harness/pg-bytes.js';
@@ -137,34 +134,12 @@ describe('PgMasker', () => {
     for (const e of elements) if (e !== null) expect(() => JSON.parse(e)).not.toThrow();
   });
 
-  it('json[] and jsonb[] take the hot path like text: each value comes back as maskJsonArrayText masks it, escapes of a card number too', () => {
-    // Python's json.dumps escapes every character beyond ASCII: `4111\u00a01111…` is then in no element's text as it is.
-    const words = fc.constantFrom('x "q" y', 'line\nbreak', 'back\\slash', 'café 😀', '12.5', '4111 1111', `${PAN} `, '4111\u00a01111\u00a01111\u00a01111',
-      '\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11', '\\302\\240', '\\064', '');
-    const text = fc.array(words, { maxLength: 3 }).map((a) => a.join(''));
-    const { value } = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: 'small' }, { arbitrary: text, weight: 3 }, fc.integer(), tie('array'), tie('object')),
-      array: fc.array(tie('value'), { maxLength: 3 }),
-      object: fc.dictionary(text, tie('value'), { maxKeys: 3 }),
-    }));
-    const doc = fc.tuple(value, fc.boolean()).map(([v, ascii]) => {
-      const t = JSON.stringify(v);
-      return ascii ? t.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : t;
-    });
-    // array_out: an element in double quotes with `"` and `\` escaped when it holds a brace, comma, quote, backslash or space.
-    const element = (d: string) => (d === '' || /^null$/i.test(d) || /[{},"\\\s]/.test(d) ? `"${d.replace(/["\\]/g, '\\$&')}"` : d);
-    const array = fc.array(doc, { maxLength: 4 }).map((ds) => `{${ds.map(element).join(',')}}`);
+  it('json[] and jsonb[] are read element by element, not on the hot path: the detector finds there what it may not in the whole text', () => {
+    // A card number of mixed full-width and ASCII digits is found in the element's text, not in the array's.
     const m = new PgMasker({ config: config() });
-    m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 'ja', typeOid: 199 }, { name: 'jba', typeOid: 3807 }]));
-    let escaped = 0;
-    fc.assert(fc.property(array, array, (ja, jba) => {
-      const want = [ja, jba].map((v) => Buffer.from(maskJsonArrayText(Buffer.from(v), { content: { format: 'last4' }, detect: {}, hmacKey: undefined, counts: {} })).toString());
-      const out = m.onBackendMessage(bytes.dataRow(['1', ja, jba]));
-      expect(out === null ? ['1', ja, jba] : rows(out).map((v) => (v === null ? v : Buffer.from(v, 'latin1').toString()))).toEqual(['1', ...want]);
-      // Masked though the text as it is holds no card number: only its escapes spell one.
-      for (const [k, v] of [ja, jba].entries()) if (want[k] !== v && findPans(Buffer.from(v)).length === 0) escaped++;
-    }), { numRuns: 400 });
-    expect(escaped).toBeGreaterThan(20);
+    m.onBackendMessage(bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 'jba', typeOid: 3807 }]));
+    const out = m.onBackendMessage(bytes.dataRow(['1', String.raw`{"\"4111 1111 １２147379\""}`]));
+    expect(out && Buffer.from(rows(out)[1]!, 'latin1').toString()).toBe(String.raw`{"\"**** **** ＊＊**7379\""}`);
   });
 
   describe('the DataRow hot path and JSON kept in text columns', () => {
