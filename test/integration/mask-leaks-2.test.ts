@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, pgClient, pgQueries, queryDetail, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, dataHome, gateConfig, pgClient, pgQueries, queryDetail, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PAN = '4111111111111111';
 const AMEX = '378282246310005';
@@ -44,14 +44,6 @@ async function raw(batches: Buffer[][], via: Gate = gate): Promise<string[]> {
 
 const hexOf = (t: string) => Buffer.from(t).toString('hex');
 
-/** Every file under the gate's data home (log, checkpoints, transcripts), concatenated. */
-function dataHome(): Buffer {
-  const files: string[] = [];
-  const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name)); };
-  walk(gate.home);
-  return Buffer.concat(files.map((f) => readFileSync(f)));
-}
-
 describe('leaks found by the second hunt', () => {
   it('a card number on a line of its own inside JSON, a text COPY (pg_dump) and E\'…\' SQL (written `\\n4111…`) is masked', async () => {
     const c = await pgClient(gate);
@@ -68,7 +60,7 @@ describe('leaks found by the second hunt', () => {
     expect(copy.stdout, copy.stderr).toBe('1\tCard:\\n************1111\\nexp 12/29\n2\tamex\\t***********0005\n');
     await until(() => pgQueries(gate.home, 'length(E').length > 0);
     expect(queryDetail(pgQueries(gate.home, 'length(E')[0]!).sql).toBe(String.raw`select length(E'x\n************1111') as n`);
-    const home = dataHome();
+    const home = dataHome(gate.home);
     for (const p of [PAN, AMEX]) expect(home.includes(Buffer.from(p)), p).toBe(false);
   });
 
@@ -131,7 +123,7 @@ describe('leaks found by the second hunt', () => {
     await until(() => pgQueries(gate.home, 'select length($1').length > 0 && pgQueries(gate.home, '$3::int8[]').length > 0);
     const params = queryDetail(pgQueries(gate.home, '$3::int8[]')[0]!).params;
     expect(params).toEqual([{ binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 32 }]);
-    const home = dataHome();
+    const home = dataHome(gate.home);
     for (const shape of [PAN.slice(0, 12), f8.toString('hex'), i8.toString('hex'), cents.toString('hex')]) expect(home.includes(Buffer.from(shape)), shape).toBe(false);
   });
 

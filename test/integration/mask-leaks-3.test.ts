@@ -3,13 +3,11 @@
  * session; real PostgreSQL, psql, the pg driver, raw protocol) found reaching a client or the data home
  * unmasked: each test fails without its fix.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, gateConfig, pgClient, pgQueries, queryDetail, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, dataHome, gateConfig, pgClient, pgQueries, queryDetail, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 const PAN = '4111111111111111';
 let server: PostgresServer;
@@ -24,14 +22,6 @@ afterAll(async () => {
   await gate?.close();
   await server?.stop();
 });
-
-/** Every file under a data home (log, checkpoints, transcripts), concatenated. */
-function dataHome(home: string): Buffer {
-  const files: string[] = [];
-  const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name)); };
-  walk(home);
-  return Buffer.concat(files.map((f) => readFileSync(f)));
-}
 
 describe('leaks found by the third hunt', () => {
   it('a FATAL the server sends while answering pcigate\'s own question about a COPY (exit_on_error) is masked', async () => {

@@ -3,6 +3,7 @@
  * audit log (recorder/) in a temp data home, and a pcigate broker listening on a free loopback port.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -195,4 +196,12 @@ export async function pgClient(g: { broker: { host: string; port: number; user: 
   c.on('error', () => {});
   await c.connect();
   return c;
+}
+
+/** Every file under a data home (log, checkpoints, transcripts), concatenated: where no card number may be. */
+export function dataHome(home: string): Buffer {
+  const files: string[] = [];
+  const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name)); };
+  walk(home);
+  return Buffer.concat(files.map((f) => readFileSync(f)));
 }
