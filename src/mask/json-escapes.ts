@@ -20,15 +20,31 @@
 import { hmacInPlace, keptDigits, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { findPans } from './pan-detector.js';
+import { wideUnitAt } from './wide-text.js';
 import type { DetectOptions } from './pan-detector.js';
 
 const BACKSLASH = 0x5c;
 const U = 0x75;
 
-/** Code points read from an escape: ASCII digits, space and dash, and wide-text.ts's (wideUnitAt). */
+/** One code point's UTF-8 (the escape's), for wide-text.ts to read: a module scratch, readable() allocates nothing. */
+const UTF8 = new Uint8Array(3);
+
+/**
+ * Code points read from an escape: ASCII digits, space and dash, and whatever wide-text.ts reads in UTF-8 (full-width
+ * digits, Unicode spaces and dashes, U+FFFD): the same characters, its one list, as the raw text is read by.
+ */
 function readable(cp: number): boolean {
-  return (cp >= 0x30 && cp <= 0x39) || cp === 0x20 || cp === 0x2d || cp === 0xa0 || (cp >= 0x2000 && cp <= 0x200a) || cp === 0x202f ||
-    cp === 0x205f || cp === 0x3000 || (cp >= 0x2010 && cp <= 0x2013) || cp === 0x2212 || cp === 0xfe63 || cp === 0xff0d || (cp >= 0xff10 && cp <= 0xff19);
+  if (cp < 0x80) return (cp >= 0x30 && cp <= 0x39) || cp === 0x20 || cp === 0x2d;
+  // hex4 gives at most U+FFFF: two or three bytes (a lone surrogate's ED … reads as nothing).
+  if (cp < 0x800) {
+    UTF8[0] = 0xc0 | (cp >> 6);
+    UTF8[1] = 0x80 | (cp & 0x3f);
+    return wideUnitAt(UTF8, 0, 2).ascii !== 0;
+  }
+  UTF8[0] = 0xe0 | (cp >> 12);
+  UTF8[1] = 0x80 | ((cp >> 6) & 0x3f);
+  UTF8[2] = 0x80 | (cp & 0x3f);
+  return wideUnitAt(UTF8, 0, 3).ascii !== 0;
 }
 
 /** Whether `value` holds a backslash followed by `u` (also as a text COPY writes it, `\\u`). */

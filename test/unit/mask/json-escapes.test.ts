@@ -32,6 +32,11 @@ describe('json-escapes: a card number spelt with \\uXXXX escapes', () => {
     for (const s of ['\\302\\240 12 \\000\\377', 'C:\\100\\4111']) expect(mask(s).out, s).toBe(s);
   });
 
+  it('reads the characters wide-text.ts reads, its list: U+FFFD between groups is a separator escaped as in the raw text', () => {
+    // A LATIN1 no-break space read as UTF-8 becomes U+FFFD; JSON of that text escapes it.
+    expect(mask('{"c": "4111\\ufffd1111\\ufffd1111\\ufffd1111"}')).toEqual({ out: '{"c": "****\\ufffd****\\ufffd****\\ufffd1111"}', n: 1 });
+  });
+
   it('hmac puts its token in the string', () => {
     const { out } = mask('{"c": "4111\\u00a01111\\u00a01111\\u00a01111", "d": 1}', 'hmac');
     expect(JSON.parse(out)).toEqual({ c: expect.stringMatching(/^pan:hmac:[0-9a-f]{16}$/), d: 1 });
