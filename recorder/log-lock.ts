@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { AuditWriteError } from '../src/errors.js';
-import { noWaitReadFlags } from './blob.js';
+import { useRegularFile } from './regular-file.js';
 
 export interface LogLock {
   file: string;
@@ -45,19 +45,11 @@ async function isAlive(fs: Fs, pid: number): Promise<boolean> {
  * run) wait for a writer forever, a link to /dev/zero read without end. Such a lock has no owner: taken over.
  */
 async function lockHolder(fs: Fs, file: string): Promise<number> {
-  let fh;
   try {
-    fh = await fs.open(file, noWaitReadFlags({ follow: false }));
+    const r = await useRegularFile(fs, file, { follow: false }, async (fh) => Number((await fh.readFile('utf8')).trim()));
+    return r.status === 'used' ? r.value : 0;
   } catch {
     return 0;
-  }
-  try {
-    if (!(await fh.stat()).isFile()) return 0;
-    return Number((await fh.readFile('utf8')).trim());
-  } catch {
-    return 0;
-  } finally {
-    await fh.close();
   }
 }
 

@@ -7,8 +7,9 @@
  */
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
-import { noWaitReadFlags, sha256OfHandle } from './blob.js';
+import { sha256OfHandle } from './blob.js';
 import type { FileHandle } from './blob.js';
+import { fileKind, useRegularFile } from './regular-file.js';
 
 /** Why a recording was not read: `outside` recordings/, `missing` (or unreadable), or `not_file` (a FIFO, device …). */
 export type RecordingRefusal = 'outside' | 'missing' | 'not_file';
@@ -16,18 +17,6 @@ export type RecordingRefusal = 'outside' | 'missing' | 'not_file';
 export type RecordingFile =
   | { status: 'read'; sha256: string; bytes: number; data?: Buffer }
   | { status: RecordingRefusal; detail: string };
-
-// Not following a link: one swapped in between realpath and open is not followed.
-const OPEN_FLAGS = noWaitReadFlags({ follow: false });
-
-/** What a file that is not a regular one is, for a message: `a FIFO`, `a directory` … (also segment files, verify-load.ts). */
-export function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  return 'not a regular file';
-}
 
 /**
  * Hashes the recording `rel` (relative to `home`) as a stream, in 1 MiB chunks, and returns its SHA-256 and
@@ -56,6 +45,8 @@ export async function useRecordingFile<T>(
   if (path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || !abs.startsWith(dir + path.sep)) {
     return { status: 'outside', detail: "is outside the data home's recordings/ directory" };
   }
+  const missing = (e: unknown) => ({ status: 'missing' as const, detail: `is missing or unreadable (${(e as NodeJS.ErrnoException | undefined)?.code ?? 'error'})` });
+  const notFile = (kind: string) => ({ status: 'not_file' as const, detail: `is ${kind}, not a regular file` });
   let real: string;
   try {
     real = await fs.realpath(abs);
@@ -63,24 +54,18 @@ export async function useRecordingFile<T>(
       return { status: 'outside', detail: "leads out of the data home's recordings/ directory through a symbolic link" };
     }
     const st = await fs.lstat(real);
-    if (!st.isFile()) return { status: 'not_file', detail: `is ${fileKind(st)}, not a regular file` };
+    if (!st.isFile()) return notFile(fileKind(st));
   } catch (e) {
-    return { status: 'missing', detail: `is missing or unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
-  }
-  let fh;
-  try {
-    fh = await fs.open(real, OPEN_FLAGS);
-  } catch (e) {
-    return { status: 'missing', detail: `is missing or unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
+    return missing(e);
   }
   try {
-    // What was opened, not what lstat saw: the name may have been swapped for a FIFO in between.
-    const st = await fh.stat();
-    if (!st.isFile()) return { status: 'not_file', detail: `is ${fileKind(st)}, not a regular file` };
-    return { status: 'read', value: await use(fh, st.size) };
+    // Not following a link: one swapped in between realpath and open is not followed; and what was opened is
+    // checked, not what lstat saw: the name may have been swapped for a FIFO in between.
+    const r = await useRegularFile(fs, real, { follow: false }, use);
+    if (r.status === 'unopened') return missing(r.cause);
+    if (r.status === 'not_file') return notFile(r.kind);
+    return { status: 'read', value: r.value };
   } catch (e) {
-    return { status: 'missing', detail: `is missing or unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
-  } finally {
-    await fh.close();
+    return missing(e);
   }
 }

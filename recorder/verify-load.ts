@@ -11,8 +11,9 @@ import type { Fs } from '../src/cli/ctx.js';
 import { VerificationError } from '../src/errors.js';
 import { canonicalize } from './canonical-json.js';
 import { parsePublicKeyFile } from './keys.js';
-import { noWaitReadFlags } from './blob.js';
-import { fileKind, readRecordingFile } from './recording-file.js';
+import { readRecordingFile } from './recording-file.js';
+import { useRegularFile } from './regular-file.js';
+import type { RegularFileUse } from './regular-file.js';
 import { listSegments } from './segment-scan.js';
 import type { BlobContent, SegmentSource, VerifyInput, VerifyState } from './verify-types.js';
 
@@ -35,23 +36,19 @@ function errno(e: unknown): string | undefined {
  * /dev/zero read without end (exit 3 naming the file instead, like a file that cannot be read).
  */
 async function readOptional(fs: Fs, file: string): Promise<Buffer | undefined> {
-  let fh: Awaited<ReturnType<Fs['open']>>;
+  const cannot = (code: string | undefined, cause: unknown) => new VerificationError(`cannot read ${file} (${code ?? 'error'})`, { cause });
+  let r: RegularFileUse<Buffer>;
   try {
-    fh = await fs.open(file, noWaitReadFlags({ follow: true }));
+    r = await useRegularFile(fs, file, { follow: true }, (fh) => fh.readFile());
   } catch (e) {
-    if (errno(e) === 'ENOENT') return undefined;
-    throw new VerificationError(`cannot read ${file} (${errno(e) ?? 'error'})`, { cause: e });
+    throw cannot(errno(e), e);
   }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new VerificationError(`${file} is ${fileKind(st)}, not a regular file; it was not read`);
-    return await fh.readFile();
-  } catch (e) {
-    if (e instanceof VerificationError) throw e;
-    throw new VerificationError(`cannot read ${file} (${errno(e) ?? 'error'})`, { cause: e });
-  } finally {
-    await fh.close();
+  if (r.status === 'unopened') {
+    if (r.code === 'ENOENT') return undefined;
+    throw cannot(r.code, r.cause);
   }
+  if (r.status === 'not_file') throw new VerificationError(`${file} is ${r.kind}, not a regular file; it was not read`);
+  return r.value;
 }
 
 /**
@@ -170,16 +167,9 @@ function segmentSource(fs: Fs, file: string, name: string): SegmentSource {
   return {
     name,
     async read() {
-      // Not waiting for a FIFO's writer, not following a link; what was opened is checked below.
-      const fh = await fs.open(file, noWaitReadFlags({ follow: false })).catch((e: unknown) => {
-        if (errno(e) === 'ELOOP') throw new VerificationError(`the segment ${file} is a symbolic link, not a regular file; it was not read`, { cause: e });
-        // Gone or unreadable since it was listed (verify reads each segment when it gets to it).
-        throw new VerificationError(`cannot read the segment ${file} (${errno(e) ?? 'error'})`, { cause: e });
-      });
-      try {
-        const st = await fh.stat();
-        if (!st.isFile()) throw new VerificationError(`the segment ${file} is ${fileKind(st)}, not a regular file; it was not read`);
-        size ??= st.size;
+      // Not waiting for a FIFO's writer, not following a link; what was opened is checked.
+      const r = await useRegularFile(fs, file, { follow: false }, async (fh, atOpen) => {
+        size ??= atOpen;
         if (size > bufferConstants.MAX_LENGTH) {
           throw new VerificationError(`the segment ${file} is ${size} bytes, more than verify can read as one segment (${bufferConstants.MAX_LENGTH}); the writer starts a new segment at audit.segment_bytes`);
         }
@@ -191,9 +181,12 @@ function segmentSource(fs: Fs, file: string, name: string): SegmentSource {
           got += bytesRead;
         }
         return got === size ? buf : buf.subarray(0, got);
-      } finally {
-        await fh.close();
-      }
+      });
+      if (r.status === 'used') return r.value;
+      if (r.status === 'not_file') throw new VerificationError(`the segment ${file} is ${r.kind}, not a regular file; it was not read`);
+      if (r.code === 'ELOOP') throw new VerificationError(`the segment ${file} is a symbolic link, not a regular file; it was not read`, { cause: r.cause });
+      // Gone or unreadable since it was listed (verify reads each segment when it gets to it).
+      throw new VerificationError(`cannot read the segment ${file} (${r.code ?? 'error'})`, { cause: r.cause });
     },
   };
 }
