@@ -2,13 +2,18 @@
  * Walks a libpg-query raw parse tree and collects what a statement touches: tables read and written,
  * columns, functions, the statement classes it exercises (a data-modifying CTE inside a SELECT is a
  * write), and whether an UPDATE/DELETE is unrestricted. CTE names are scoped like PostgreSQL's
- * parse_cte.c: a CTE is visible to the body of its WITH and to later CTEs (to itself only when
- * RECURSIVE), so `WITH cards AS (…)` in one subquery cannot hide the real `cards` table in another.
+ * parse_cte.c (cte-scope.ts): a CTE is visible to the body of its WITH and to later CTEs (to itself only
+ * when RECURSIVE), so `WITH cards AS (…)` in one subquery cannot hide the real `cards` table in another.
  * Where the walk is unsure it errs towards reporting more (a CTE name is never treated as a table only
  * when it is certainly in scope).
  */
 import type { PgNode } from './pg-parser.js';
+import { isObj, nodeOf } from './pg-node.js';
+import { namesCte, NO_CTES, withScopes } from './cte-scope.js';
+import type { CteScope } from './cte-scope.js';
 import type { StatementKind } from './statement-kinds.js';
+
+export { nodeOf };
 
 export type Mode = 'read' | 'write';
 
@@ -104,25 +109,7 @@ function rangeFunctionColumns(f: PgNode): Set<string> {
   return out;
 }
 
-type Scope = ReadonlySet<string>;
-
-/** No CTE name in scope: for a name that is always a table (the target of INSERT, UPDATE, DELETE, MERGE). */
-const TABLES_ONLY: Scope = new Set();
-
-function isObj(v: unknown): v is PgNode {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** `{ NodeType: {…} }` → [type, fields]; libpg-query wraps every Node this way. */
-export function nodeOf(v: unknown): [string, PgNode] | undefined {
-  if (!isObj(v)) return undefined;
-  const keys = Object.keys(v);
-  if (keys.length !== 1) return undefined;
-  const k = keys[0]!;
-  const inner = v[k];
-  if (!/^[A-Z]/.test(k) || !isObj(inner)) return undefined;
-  return [k, inner];
-}
+type Scope = CteScope;
 
 function str(v: unknown): string | undefined {
   const n = nodeOf(v);
@@ -192,21 +179,11 @@ function walkFields(f: PgNode, skip: readonly string[], scope: Scope, mode: Mode
   for (const [k, val] of Object.entries(f)) if (!skip.includes(k)) walk(val, scope, mode, acc);
 }
 
-/** Adds the WITH clause's CTEs to the scope, walking each CTE's query with the names it can see. */
+/** The scope of a WITH's statement (cte-scope.ts withScopes), after walking each CTE's query in its own. */
 function withScope(withClause: unknown, scope: Scope, acc: WalkAcc): Scope {
-  if (!isObj(withClause)) return scope;
-  const ctes = Array.isArray(withClause.ctes) ? withClause.ctes : [];
-  const recursive = withClause.recursive === true;
-  const names = ctes.map((c) => nodeOf(c)?.[1].ctename).filter((x): x is string => typeof x === 'string');
-  const seen = new Set(scope);
-  if (recursive) for (const name of names) seen.add(name);
-  for (const c of ctes) {
-    const cte = nodeOf(c)?.[1];
-    if (!cte) continue;
-    walk(cte.ctequery, new Set(seen), 'read', acc);
-    if (typeof cte.ctename === 'string') seen.add(cte.ctename);
-  }
-  return seen;
+  const w = withScopes(withClause, scope);
+  for (const c of w.ctes) walk(c.query, c.scope, 'read', acc);
+  return w.body;
 }
 
 function table(f: PgNode, scope: Scope, mode: Mode, acc: WalkAcc): void {
@@ -219,7 +196,7 @@ function table(f: PgNode, scope: Scope, mode: Mode, acc: WalkAcc): void {
   // `cards AS t(a, b)` renames the table's columns by position: `SELECT b FROM cards AS t(a, b)` reads pan
   // under another name. Which column a new name stands for is in the catalog, so count every column.
   if (renamesColumns(f.alias)) acc.columns.add(`${alias ?? rel}.*`);
-  if (!schema && scope.has(rel)) return; // a CTE reference, not a table
+  if (namesCte(f, scope)) return; // a CTE reference, not a table
   const name = schema ? `${schema}.${rel}` : rel;
   (mode === 'write' ? acc.writes : acc.reads).add(name);
 }
@@ -381,7 +358,7 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
         // SELECT … INTO creates and fills a table (parse_analyze turns it into CREATE TABLE AS).
         acc.classes.add('write');
         acc.classes.add('ddl');
-        walk(f.intoClause.rel, TABLES_ONLY, 'write', acc);
+        walk(f.intoClause.rel, NO_CTES, 'write', acc);
       }
       // FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE lock the rows it reads against writers until the
       // transaction ends; PostgreSQL asks UPDATE privilege for it (analyze.c applyLockingClause, ACL_SELECT_FOR_UPDATE): a write.
@@ -397,7 +374,7 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
       const s = withScope(f.withClause, scope, acc);
       // The target is always a table (analyze.c setTargetTable), never a CTE of the same name: `WITH secrets AS
       // (SELECT 1) DELETE FROM secrets` deletes from the table secrets. So it is walked with no CTE in scope.
-      walk(f.relation, TABLES_ONLY, 'write', acc);
+      walk(f.relation, NO_CTES, 'write', acc);
       targetColumns(f.cols, acc);
       walkFields(f, ['withClause', 'relation', 'cols'], s, 'read', acc);
       return;
@@ -406,8 +383,8 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
     case 'DeleteStmt': {
       acc.classes.add('write');
       const s = withScope(f.withClause, scope, acc);
-      walk(f.relation, TABLES_ONLY, 'write', acc);
-      walk(f.relation, TABLES_ONLY, 'read', acc); // the WHERE and RETURNING read the target's rows too
+      walk(f.relation, NO_CTES, 'write', acc);
+      walk(f.relation, NO_CTES, 'read', acc); // the WHERE and RETURNING read the target's rows too
       if (!restrictive(f.whereClause)) acc.writeWithoutWhere = true;
       if (type === 'UpdateStmt') targetColumns(f.targetList, acc);
       walkFields(f, ['withClause', 'relation'], s, 'read', acc);
@@ -416,8 +393,8 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
     case 'MergeStmt': {
       acc.classes.add('write');
       const s = withScope(f.withClause, scope, acc);
-      walk(f.relation, TABLES_ONLY, 'write', acc);
-      walk(f.relation, TABLES_ONLY, 'read', acc);
+      walk(f.relation, NO_CTES, 'write', acc);
+      walk(f.relation, NO_CTES, 'read', acc);
       walkFields(f, ['withClause', 'relation'], s, 'read', acc);
       return;
     }

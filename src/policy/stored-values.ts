@@ -9,8 +9,11 @@
  * column where they would be read back unmasked (ColumnRules.storedRule, the broker's check in pg-hooks.ts).
  */
 import type { PgNode } from './pg-parser.js';
-import { newAcc, nodeOf, outputReach, walk } from './ast-walk.js';
+import { newAcc, outputReach, walk } from './ast-walk.js';
 import type { WalkAcc } from './ast-walk.js';
+import { forEachScoped, NO_CTES } from './cte-scope.js';
+import type { CteScope } from './cte-scope.js';
+import { isObj, nodeOf } from './pg-node.js';
 
 export interface StoredValue {
   /** The column it is stored in when the text names it (UPDATE's `SET c = …`, INSERT's `(c, …)`); table as written. */
@@ -28,53 +31,18 @@ export interface StoredValue {
   relocated?: true;
 }
 
-type Scope = ReadonlySet<string>;
+type Scope = CteScope;
 
 /** Every value `root` (one statement's parse node) stores; empty for a statement that stores none. */
 export function storedValues(root: unknown): StoredValue[] {
   const out: StoredValue[] = [];
-  find(root, new Set(), out);
+  // Each statement with the names its body sees and those its WITH's queries start from (cte-scope.ts): a WITH's
+  // names are not tables in the statement it governs, but `WITH cards AS (SELECT secret_code FROM cards)` reads the table.
+  forEachScoped(root, (type, f, scope, body) => { if (type !== undefined) stores(type, f, body, out, scope); });
   return out;
 }
 
-function isObj(v: unknown): v is PgNode {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function find(v: unknown, scope: Scope, out: StoredValue[]): void {
-  if (Array.isArray(v)) { for (const x of v) find(x, scope, out); return; }
-  if (!isObj(v)) return;
-  // A WITH's names are not tables inside the statement it governs; its own CTE queries see them as PostgreSQL
-  // lets them (findInWith): `WITH cards AS (SELECT secret_code FROM cards)` reads the table cards.
-  const n = nodeOf(v);
-  const f = n ? n[1] : v;
-  const ctes = isObj(f.withClause) && Array.isArray(f.withClause.ctes) ? f.withClause.ctes : [];
-  const names = ctes.map((c) => nodeOf(c)?.[1].ctename).filter((x): x is string => typeof x === 'string');
-  const inner = names.length === 0 ? scope : new Set([...scope, ...names]);
-  if (n) stores(n[0], f, inner, out, scope);
-  for (const [k, val] of Object.entries(f)) {
-    if (k === 'withClause' && isObj(val)) findInWith(val, scope, out);
-    else find(val, inner, out);
-  }
-}
-
-/**
- * The CTE queries of a WITH, each in the scope parse_cte.c gives it: `outer` and the CTEs before it (all of the
- * WITH's when RECURSIVE), never its own name otherwise nor a later one's, which there name tables.
- */
-function findInWith(w: PgNode, outer: Scope, out: StoredValue[]): void {
-  const ctes = Array.isArray(w.ctes) ? w.ctes : [];
-  const seen = new Set(outer);
-  const nameOf = (c: unknown) => nodeOf(c)?.[1].ctename;
-  if (w.recursive === true) for (const c of ctes) { const name = nameOf(c); if (typeof name === 'string') seen.add(name); }
-  for (const c of ctes) {
-    find(nodeOf(c)?.[1].ctequery, new Set(seen), out);
-    const name = nameOf(c);
-    if (typeof name === 'string') seen.add(name);
-  }
-}
-
-/** `acc` with what a statement's WITH queries read, each in its own scope (ast-walk's, from `outer`: see findInWith). */
+/** `acc` with what a statement's WITH queries read, each in its own scope (ast-walk's, from `outer`: cte-scope.ts). */
 function withQueries(acc: WalkAcc, withClause: unknown, outer: Scope): WalkAcc {
   if (isObj(withClause)) walk({ SelectStmt: { withClause } }, outer, 'read', acc);
   return acc;
@@ -298,7 +266,7 @@ function sourcesOf(parts: unknown[], scope: Scope): WalkAcc {
  */
 function withTarget(relation: unknown, parts: unknown[], scope: Scope): WalkAcc {
   const acc = sourcesOf(parts, scope);
-  walk(relation, new Set(), 'read', acc);
+  walk(relation, NO_CTES, 'read', acc);
   return acc;
 }
 
