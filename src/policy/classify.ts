@@ -15,6 +15,8 @@ import { parseStatements } from './pg-parser.js';
 import type { ParseFailure, PgNode, RawStmt } from './pg-parser.js';
 import { quotedPathList, searchPathSchemas } from './name-match.js';
 import { SAFE_FUNCTIONS } from './safe-functions.js';
+import { secretReads } from './server-secrets.js';
+import type { SecretRead } from './server-secrets.js';
 import { kindOfNode, strictestFirst } from './statement-kinds.js';
 import type { StatementKind } from './statement-kinds.js';
 
@@ -53,6 +55,11 @@ export interface StatementInfo {
   functions: string[];
   /** Functions that are not known side-effect-free built-ins (see safe-functions.ts). */
   userFunctions: string[];
+  /**
+   * Server secrets it reads (server-secrets.ts: a superuser-only catalog, a superuser-only setting), which only
+   * an allow pattern naming each exactly grants (secret-grants.ts); absent when none.
+   */
+  secrets?: SecretRead[];
   /**
    * Names the server may read as calls of one-argument functions written as fields (`(expr).name`, `x.name` of a
    * function in FROM: ast-walk.ts fieldCalls); absent when none. Whether one is a function is the catalog's to
@@ -395,6 +402,16 @@ const PLAN_OUTPUT: OutputReach[] = [{ refs: [], rowValues: false }];
 
 /** Classifies one raw statement node; `text` is its source text. */
 export function classifyNode(stmt: PgNode, text: string): StatementInfo {
+  const info = classifyKinds(stmt, text);
+  const found = secretReads(stmt, [...info.reads, ...info.writes]);
+  // A PREPARE's or EXPLAIN ANALYZE's own statement found them already; a quoted function body's came with it.
+  const secrets = [...(info.secrets ?? []), ...found.secrets.filter((s) => !info.secrets?.some((x) => x.what === s.what))];
+  if (secrets.length === 0 && !found.readsConstants) return info;
+  return { ...info, ...(secrets.length > 0 ? { secrets } : {}), ...(found.readsConstants ? { readsConstants: true } : {}) };
+}
+
+/** classifyNode but for the server secrets read. */
+function classifyKinds(stmt: PgNode, text: string): StatementInfo {
   const n = nodeOf(stmt);
   if (!n) return finish(text, 'Unknown', 'unknown', newAcc());
   const [type, f] = n;
@@ -465,8 +482,11 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
       // But the body runs under it: its unqualified names resolve in that path, not the caller's.
       const ownPath = functionPath(opts.get('set'));
       let misreads: string | undefined;
+      // What the body reads of the server's secrets, its calls of current_setting() too: read at every call.
+      const secrets: SecretRead[] = [];
       for (const b of parsed.stmts) {
         const inner = classifyNode(b.stmt, bodyText[0]!);
+        secrets.push(...(inner.secrets ?? []));
         misreads ??= inner.misreads ?? bodySetsCallerState(inner);
         if (misreads) return finish(text, type, base, acc, { misreads, readsConstants: true });
         for (const c of inner.classes) acc.classes.add(c);
@@ -477,7 +497,7 @@ export function classifyNode(stmt: PgNode, text: string): StatementInfo {
         for (const name of inner.fieldCalls ?? []) acc.fieldNames.add(name);
         if (inner.opaqueBody || inner.execute !== undefined || inner.fetch !== undefined) return finish(text, type, base, acc, { opaqueBody: 'sql', readsConstants: true });
       }
-      return finish(text, type, base, acc, { readsConstants: true });
+      return finish(text, type, base, acc, { readsConstants: true, ...(secrets.length > 0 ? { secrets } : {}) });
     }
     case 'DoStmt': {
       walk(stmt, none, 'read', acc);

@@ -32,9 +32,10 @@ function widenRows(refs: string[], tables: string[], rowValues: boolean, columns
   return { refs: [...refs, ...cols.flatMap((x, i) => x!.map((col) => `${tables[i]}.${col}`))], tables, rowValues: false };
 }
 import type { AllowedHours } from './time-window.js';
-import { checkSessionLimits, connectionPolicy, evaluate, matchRoles } from './evaluate.js';
+import { checkSessionLimits, connectionPolicy, matchRoles } from './evaluate.js';
 import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './evaluate.js';
 import { literalKey } from './literal-key.js';
+import { evaluateWithSecrets } from './secret-grants.js';
 import { DEFAULT_SEARCH_PATH, pathGains, pathNamesUser, roleSet, searchPathSchemas, unionPath } from './name-match.js';
 import type { ServerPath } from './server-path.js';
 import { isUtf8Name } from '../pg/protocol/startup-params.js';
@@ -144,7 +145,7 @@ export class PolicyEngine {
 
   /** The decision on `c`, and whether its statements change the session's state (PolicySession.applied). */
   private judge(identity: PolicyIdentity, connection: string, c: Classification, session: SessionView): { d: Decision; effects: boolean } {
-    const decided = evaluate(this.policy, identity, this.facts(connection), c, session);
+    const decided = evaluateWithSecrets(this.policy, identity, this.facts(connection), c, session);
     const d: Decision = mayChangeSettingsUnseen(c) ? { ...decided, settles: true } : decided;
     const effects = c.statements.some((s) => s.setting !== undefined || s.prepare !== undefined || s.deallocate !== undefined || s.node === 'DiscardStmt'
       || s.declare !== undefined || s.closeCursor !== undefined || s.tx !== undefined || s.pathChange !== undefined || s.defaultPath !== undefined);

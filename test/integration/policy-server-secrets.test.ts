@@ -1,0 +1,60 @@
+/**
+ * Server secrets through the real proxy: pcigate connects upstream as a superuser, so a role granted only `read`
+ * on `public.*` and `pg_catalog.*` read role password hashes from pg_authid and the replication password in
+ * primary_conninfo, which PostgreSQL keeps from every other role. Both are refused with policy's SQLSTATE unless
+ * an allow pattern names them exactly (server-secrets.ts); other catalogs and settings stay readable.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { type Gate, gateConfig, queryEach, startConfiguredGate } from './pg-proxy-setup.js';
+
+const REPLICATION_PASSWORD = 'repl-secret-771';
+
+let server: PostgresServer;
+let reader: Gate;
+let granted: Gate;
+
+beforeAll(async () => {
+  // primary_conninfo is only used in standby mode: a primary keeps it as set.
+  server = await startPostgres({ tls: false, config: { primary_conninfo: `'host=127.0.0.1 user=rep password=${REPLICATION_PASSWORD}'` } });
+  server.psql("create role app_owner login password 'owner-pw-3319'");
+  reader = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'transaction', 'utility'], role: { tables: { allow: ['public.*', 'pg_catalog.*'] } } }));
+  granted = await startConfiguredGate(server, gateConfig(server, {
+    classes: ['read', 'transaction', 'utility'], role: { tables: { allow: ['public.*', 'pg_catalog.*', 'pg_catalog.pg_authid', 'pg_catalog.pg_settings'] } },
+  }));
+}, 120_000);
+
+afterAll(async () => {
+  await reader?.close();
+  await granted?.close();
+  await server?.stop();
+});
+
+describe('a read-only role whose allow patterns cover pg_catalog.*', () => {
+  it('is refused pg_authid and superuser-only settings with policy\'s SQLSTATE; other catalogs and settings stay readable', async () => {
+    const [authid, conninfo, current, all, workMem, roles] = await queryEach(reader, [
+      'SELECT rolname, rolpassword FROM pg_authid',
+      'SHOW primary_conninfo',
+      "SELECT current_setting('primary_conninfo') AS c",
+      'SELECT name, setting FROM pg_settings',
+      'SHOW work_mem',
+      "SELECT rolname FROM pg_roles WHERE rolname = 'app_owner'",
+    ]);
+    for (const refused of [authid, conninfo, current, all]) expect(refused).toMatchObject({ code: '42501', message: expect.stringContaining('exactly') });
+    expect(authid).toMatchObject({ message: expect.stringContaining('pg_catalog.pg_authid') });
+    expect(conninfo).toMatchObject({ message: expect.stringContaining('pg_catalog.pg_settings') });
+    expect(JSON.stringify([authid, conninfo, current, all])).not.toMatch(/SCRAM-SHA-256|repl-secret/);
+    expect(workMem).toEqual([{ work_mem: '4MB' }]);
+    expect(roles).toEqual([{ rolname: 'app_owner' }]);
+  });
+
+  it('reads them once its allow list names pg_catalog.pg_authid and pg_catalog.pg_settings exactly', async () => {
+    expect(await queryEach(reader, ['SHOW primary_conninfo'])).toMatchObject([{ code: '42501' }]);
+    const [authid, conninfo] = await queryEach(granted, [
+      "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' AS hashed FROM pg_authid WHERE rolname = 'app_owner'",
+      'SHOW primary_conninfo',
+    ]);
+    expect(authid).toEqual([{ hashed: true }]);
+    expect(JSON.stringify(conninfo)).toContain(REPLICATION_PASSWORD);
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * Server secrets (server-secrets.ts, secret-grants.ts): superuser-only catalogs and settings are granted only by
+ * an allow pattern naming them exactly, never by a wildcard. Pure logic through PolicyEngine; the same through
+ * the real proxy in test/integration/policy-server-secrets.test.ts.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { policySection } from '../../../src/config/sections/policy.js';
+import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
+import { explainPolicy } from '../../../src/policy/explain.js';
+import { loadParser } from '../../../src/policy/pg-parser.js';
+import { PolicyEngine } from '../../../src/policy/policy-engine.js';
+import { parseConfigText } from '../../../src/config/parse-config.js';
+
+beforeAll(async () => { await loadParser(); });
+
+const engine = new PolicyEngine(policySection.parse({
+  roles: { reader: { subjects: ['reader'] }, all: { subjects: ['all'] }, sec: { subjects: ['sec'] }, ops: { subjects: ['ops', 'both'] }, ro: { subjects: ['both'] } },
+  connections: {
+    db: {
+      roles: {
+        reader: { classes: ['read', 'transaction', 'utility'], tables: { allow: ['public.*', 'pg_catalog.*'] } },
+        all: { classes: ['read', 'write', 'ddl', 'transaction', 'utility'] }, // tables.allow defaults to ['*']
+        sec: { classes: ['read', 'utility'], tables: { allow: ['public.*', 'pg_catalog.*', 'pg_catalog.pg_authid', 'pg_settings'] } },
+        // ops names the settings but may not write; ro may write but names nothing.
+        ops: { classes: ['read', 'utility'], tables: { allow: ['*', 'pg_catalog.pg_settings'] } },
+        ro: { classes: ['read', 'write', 'utility'] },
+      },
+    },
+  },
+}), {});
+const who = (sub: string): PolicyIdentity => ({ sub, via: 'local' });
+const decide = (sql: string, sub = 'reader') => engine.decide(who(sub), 'db', sql);
+
+describe('superuser-only catalogs', () => {
+  it('are refused under pg_catalog.* and *, with the rule and the exact pattern that would grant them', () => {
+    for (const [sql, rel] of [
+      ['SELECT * FROM pg_authid', 'pg_catalog.pg_authid'], ['SELECT rolpassword FROM pg_catalog.pg_authid', 'pg_catalog.pg_authid'],
+      ['SELECT passwd FROM pg_shadow', 'pg_catalog.pg_shadow'], ['SELECT umoptions FROM pg_user_mappings', 'pg_catalog.pg_user_mappings'],
+      ['SELECT * FROM pg_user_mapping', 'pg_catalog.pg_user_mapping'], ['SELECT subconninfo FROM pg_subscription', 'pg_catalog.pg_subscription'],
+      ['SELECT * FROM pg_hba_file_rules', 'pg_catalog.pg_hba_file_rules'], ['SELECT * FROM pg_file_settings', 'pg_catalog.pg_file_settings'],
+      ['SELECT data FROM pg_largeobject', 'pg_catalog.pg_largeobject'],
+      ['SELECT 1 WHERE EXISTS (SELECT FROM pg_authid WHERE rolpassword LIKE \'SCRAM%\')', 'pg_catalog.pg_authid'],
+      ['WITH a AS (SELECT * FROM pg_catalog.pg_authid) SELECT * FROM a', 'pg_catalog.pg_authid'],
+    ]) {
+      for (const sub of ['reader', 'all']) {
+        expect(decide(sql!, sub), `${sub}: ${sql}`).toMatchObject({
+          action: 'deny', rule: `policy.connections.db.roles.${sub}.tables.allow`, reason: expect.stringContaining(`naming ${rel} exactly`),
+        });
+      }
+    }
+    expect(decide('SELECT * FROM pg_authid', 'all').reason).toContain('pg_catalog.pg_authid holds role password hashes');
+  });
+
+  it('are allowed where an allow pattern names them exactly, qualified or not; other catalogs stay with the wildcard', () => {
+    expect(decide('SELECT rolname, rolpassword FROM pg_authid', 'sec').action).toBe('allow');
+    expect(decide('SELECT * FROM pg_shadow', 'sec').action).toBe('deny');
+    for (const sql of ['SELECT * FROM pg_class', 'SELECT * FROM pg_roles', 'SELECT count(*) FROM pg_catalog.pg_user', 'SELECT * FROM pg_stat_activity']) {
+      expect(decide(sql), sql).toMatchObject({ action: 'allow' });
+    }
+    // A table of the same name in another schema is no catalog.
+    expect(decide('SELECT * FROM public.pg_authid').action).toBe('allow');
+  });
+
+  it('count in every statement of a string, a PREPARE, EXPLAIN ANALYZE, a view and a SQL function body', () => {
+    expect(decide('SELECT 1; SELECT * FROM pg_authid')).toMatchObject({ action: 'deny', reason: expect.stringMatching(/^statement 2 of 2: /) });
+    expect(decide('PREPARE p AS SELECT * FROM pg_authid')).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.reader.tables.allow' });
+    expect(decide('EXPLAIN ANALYZE SELECT * FROM pg_authid').action).toBe('deny');
+    for (const sql of ['CREATE VIEW v AS SELECT * FROM pg_authid', "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT rolpassword FROM pg_authid'",
+      "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT current_setting('primary_conninfo') $$",
+      "CREATE FUNCTION f() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT current_setting('primary_conninfo'); END"]) {
+      expect(decide(sql, 'all'), sql).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.all.tables.allow' });
+    }
+  });
+
+  it('an EXECUTE of a statement prepared with a secret is judged with it', () => {
+    const s = engine.openSession(who('sec'), 'db', 0);
+    expect(s.decide('PREPARE p AS SELECT rolpassword FROM pg_authid', 0).action).toBe('allow');
+    s.applied('PREPARE p AS SELECT rolpassword FROM pg_authid');
+    expect(s.decide('EXECUTE p', 0).action).toBe('allow');
+    const r = engine.openSession(who('reader'), 'db', 0);
+    r.applied('PREPARE p AS SELECT rolpassword FROM pg_authid');
+    expect(r.decide('EXECUTE p', 0)).toMatchObject({ action: 'deny', reason: expect.stringContaining('pg_catalog.pg_authid') });
+  });
+});
+
+describe('superuser-only settings', () => {
+  it('SHOW, SHOW ALL and current_setting of one are refused without pg_catalog.pg_settings named exactly', () => {
+    for (const sql of ['SHOW primary_conninfo', 'SHOW "Primary_Conninfo"', 'SHOW ssl_passphrase_command', 'SHOW data_directory', 'SHOW ALL',
+      "SELECT current_setting('primary_conninfo')", "SELECT pg_catalog.current_setting('HBA_FILE', true)", "SELECT current_setting('data_directory'::text)",
+      "SELECT current_setting('data_' || 'directory')", 'SELECT current_setting(name) FROM (VALUES (1)) v(name)', 'SELECT current_setting(setting_name => \'x\')',
+      'SELECT * FROM pg_settings', "SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'", "SELECT setting FROM pg_settings WHERE name LIKE 'primary%'",
+      "SELECT setting FROM pg_settings WHERE name IN ('work_mem', 'hba_file')", "SELECT (SELECT setting FROM pg_settings LIMIT 1) FROM pg_settings WHERE name = 'work_mem'"]) {
+      for (const sub of ['reader', 'all']) {
+        expect(decide(sql, sub), `${sub}: ${sql}`).toMatchObject({
+          action: 'deny', rule: `policy.connections.db.roles.${sub}.tables.allow`, reason: expect.stringContaining('naming pg_catalog.pg_settings exactly'),
+        });
+      }
+    }
+    expect(decide('SHOW primary_conninfo').reason).toBe('SHOW primary_conninfo reads settings PostgreSQL shows superusers only: only an allow pattern naming pg_catalog.pg_settings exactly grants that, no wildcard does');
+  });
+
+  it('other settings stay readable, and pg_settings filtered to named ones that are not superuser-only (pg_dump\'s form)', () => {
+    for (const sql of ['SHOW work_mem', 'SHOW search_path', "SELECT current_setting('work_mem')", "SELECT current_setting('server_version_num')::int",
+      "SELECT setting FROM pg_settings WHERE name = 'work_mem'", "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('work_mem', 'TimeZone')",
+      "SELECT current_setting('app.tenant')"]) {
+      expect(decide(sql), sql).toMatchObject({ action: 'allow' });
+    }
+    // Constants decide: a text differing only in them must not share the cached decision.
+    expect(decide("SELECT current_setting('primary_conninfo')").action).toBe('deny');
+    expect(decide("SELECT setting FROM pg_settings WHERE name = 'hba_file'").action).toBe('deny');
+  });
+
+  it('are allowed to a role naming pg_settings exactly (unqualified too)', () => {
+    for (const sql of ['SHOW primary_conninfo', 'SHOW ALL', 'SELECT * FROM pg_settings', 'SELECT current_setting(name) FROM pg_settings']) {
+      expect(decide(sql, 'reader'), sql).toMatchObject({ action: 'deny' });
+      expect(decide(sql, 'sec'), sql).toMatchObject({ action: 'allow' });
+      expect(decide(sql, 'ops'), sql).toMatchObject({ action: 'allow' });
+    }
+  });
+
+  it('with several roles, only those naming the secret are asked: the statement must pass one of them whole', () => {
+    expect(decide('SHOW primary_conninfo', 'both')).toMatchObject({ action: 'allow', statements: [{ role: 'ops' }] });
+    // ro may write but names no setting; ops names it but may not write.
+    expect(decide("UPDATE pg_settings SET setting = 'x' WHERE name LIKE 'ssl%'", 'both'))
+      .toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.ops.classes', reason: 'role may not run write statements' });
+    expect(decide("UPDATE pg_settings SET setting = '4MB' WHERE name = 'work_mem'", 'both')).toMatchObject({ action: 'allow', statements: [{ role: 'ro' }] });
+  });
+});
+
+describe('policy explain', () => {
+  const config = parseConfigText([
+    'connections:',
+    '  prod-db: { kind: postgres, host: 127.0.0.1, database: app, user: app, sslmode: disable }',
+    'policy:',
+    '  roles: { support: { groups: [support] } }',
+    '  connections:',
+    '    prod-db:',
+    '      roles:',
+    '        support: { classes: [read, utility], tables: { allow: ["public.*", "pg_catalog.*"] } }',
+    '',
+  ].join('\n'), '/nonexistent/pcigate.yaml');
+
+  it('agrees: both rules are static', async () => {
+    for (const sql of ['SELECT rolpassword FROM pg_authid', 'SHOW primary_conninfo']) {
+      const ex = await explainPolicy(config, 'prod-db', sql, { groups: ['support'], mfa: true });
+      expect(ex, sql).toMatchObject({ decision: 'deny', rule: 'policy.connections.prod-db.roles.support.tables.allow', statements: [{ decision: 'deny' }] });
+    }
+    expect((await explainPolicy(config, 'prod-db', 'SHOW work_mem', { groups: ['support'], mfa: true })).decision).toBe('allow');
+  });
+});
