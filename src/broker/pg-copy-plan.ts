@@ -25,6 +25,7 @@ import {
 import type { FieldDescription, NoticeFields, UpstreamTarget } from '../pg/protocol/index.js';
 import type { ColumnCatalog } from '../mask/column-catalog.js';
 import { quoteIdent } from '../policy/name-match.js';
+import { forEachScoped, namesCte } from '../policy/cte-scope.js';
 import { parseStatements, scanTokens } from '../policy/pg-parser.js';
 import type { PgNode, RawStmt } from '../policy/pg-parser.js';
 import { describeStatement, lookupRows, serverRefusal } from './pg-query-client.js';
@@ -40,7 +41,7 @@ export interface CopyOut {
   query?: string;
   /**
    * Relations the COPY names without a schema (the table form's, or any in the query form's query that is
-   * not one of its CTEs): the session may resolve them otherwise than the side connection does.
+   * not a CTE in scope where it stands): the session may resolve them otherwise than the side connection does.
    */
   unqualified: string[];
   /**
@@ -114,12 +115,13 @@ export function copyOutQuery(sql: string): { copies: CopyOut[]; others: boolean;
 
 /**
  * The names without a schema in a parse tree: relations (RangeVar nodes, wrapped or not, carry `relname`)
- * less the names of its CTEs (which a RangeVar of that name refers to in both connections alike),
- * functions (FuncCall's `funcname`) and types (TypeName's `names`, with its `typemod`).
+ * but for a CTE's name where that CTE is in scope (policy/cte-scope.ts: a RangeVar of that name there refers to
+ * it in both connections alike; elsewhere, as in the CTE's own query or beside a subquery that declares it, the
+ * name is a table's and resolves through the search_path), functions (FuncCall's `funcname`) and types
+ * (TypeName's `names`, with its `typemod`).
  */
 function unqualifiedNames(node: PgNode): { relations: string[]; functions: string[]; types: string[] } {
   const names = new Set<string>();
-  const ctes = new Set<string>();
   const functions = new Set<string>();
   const types = new Set<string>();
   const single = (list: unknown): string | undefined => {
@@ -127,20 +129,14 @@ function unqualifiedNames(node: PgNode): { relations: string[]; functions: strin
     const s = (list[0] as { String?: { sval?: string } }).String?.sval;
     return typeof s === 'string' ? s : undefined;
   };
-  const visit = (v: unknown): void => {
-    if (Array.isArray(v)) { v.forEach(visit); return; }
-    if (v === null || typeof v !== 'object') return;
-    const o = v as Record<string, unknown>;
-    if (typeof o.relname === 'string' && o.schemaname === undefined) names.add(o.relname);
-    if (typeof o.ctename === 'string') ctes.add(o.ctename);
+  forEachScoped(node, (_type, o, scope) => {
+    if (typeof o.relname === 'string' && o.schemaname === undefined && !namesCte(o, scope)) names.add(o.relname);
     const f = single(o.funcname);
     if (f !== undefined) functions.add(f);
     const t = Array.isArray(o.names) && 'typemod' in o ? single(o.names) : undefined;
     if (t !== undefined) types.add(t);
-    for (const x of Object.values(o)) visit(x);
-  };
-  visit(node);
-  return { relations: [...names].filter((n) => !ctes.has(n)), functions: [...functions], types: [...types] };
+  });
+  return { relations: [...names], functions: [...functions], types: [...types] };
 }
 
 /** A statement's own text in its query string. */

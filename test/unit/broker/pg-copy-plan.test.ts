@@ -45,6 +45,18 @@ describe('copyOutStatements', () => {
     expect(copyOutStatements(`copy (select lower(x)::my_t, s.f(y), pg_catalog.upper(z)::pg_catalog.int4 from g(1)) to stdout`)[0]!.routines)
       .toEqual({ functions: ['lower', 'g'], types: ['my_t'] });
   });
+
+  it('leaves out a CTE\'s name only where the CTE is in scope: elsewhere it is a table the session resolves', () => {
+    const unqualified = (q: string) => copyOutStatements(`copy (${q}) to stdout`)[0]!.unqualified.sort();
+    expect(unqualified('with cards as (select * from cards) select * from cards')).toEqual(['cards']);
+    expect(unqualified('select * from cards, (with cards as (select 1) select * from cards) x')).toEqual(['cards']);
+    expect(unqualified('with a as (select * from cards), cards as (select 1) select * from a')).toEqual(['cards']);
+    expect(unqualified('with cards as (select 1) insert into cards select * from cards returning *')).toEqual(['cards']);
+    // In scope: the main statement, a later CTE, its own query when RECURSIVE, an inner WITH's query.
+    expect(unqualified('with cards as (select 1), b as (select * from cards) select * from b, cards')).toEqual([]);
+    expect(unqualified('with recursive cards as (select 1 union all select * from cards) select * from cards')).toEqual([]);
+    expect(unqualified('with cards as (select 1) select * from (with x as (select * from cards) select * from x) s')).toEqual([]);
+  });
 });
 
 describe('copyOutQuery', () => {
