@@ -28,6 +28,8 @@ const engine = new PolicyEngine(policySection.parse({
     },
   },
 }), {});
+/** psql's \dconfig <pattern>, but for the pattern. */
+const DCONFIG = 'SELECT s.name AS "Parameter", pg_catalog.current_setting(s.name) AS "Value" FROM pg_catalog.pg_settings s WHERE pg_catalog.lower(s.name) OPERATOR(pg_catalog.~) ';
 const who = (sub: string): PolicyIdentity => ({ sub, via: 'local' });
 const decide = (sql: string, sub = 'reader') => engine.decide(who(sub), 'db', sql);
 
@@ -89,7 +91,13 @@ describe('superuser-only settings', () => {
       "SELECT current_setting('primary_conninfo')", "SELECT pg_catalog.current_setting('HBA_FILE', true)", "SELECT current_setting('data_directory'::text)",
       "SELECT current_setting('data_' || 'directory')", 'SELECT current_setting(name) FROM (VALUES (1)) v(name)', 'SELECT current_setting(setting_name => \'x\')',
       'SELECT * FROM pg_settings', "SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'", "SELECT setting FROM pg_settings WHERE name LIKE 'primary%'",
-      "SELECT setting FROM pg_settings WHERE name IN ('work_mem', 'hba_file')", "SELECT (SELECT setting FROM pg_settings LIMIT 1) FROM pg_settings WHERE name = 'work_mem'"]) {
+      "SELECT setting FROM pg_settings WHERE name IN ('work_mem', 'hba_file')", "SELECT (SELECT setting FROM pg_settings LIMIT 1) FROM pg_settings WHERE name = 'work_mem'",
+      // psql's \dconfig: without a pattern (non-default settings: data_directory, hba_file …), or one that matches a secret
+      "SELECT s.name, pg_catalog.current_setting(s.name) FROM pg_catalog.pg_settings s WHERE s.source <> 'default' AND s.setting IS DISTINCT FROM s.boot_val",
+      `${DCONFIG}'^(ssl.*)$' COLLATE pg_catalog.default`, `${DCONFIG}'^(.*_file)$'`, `${DCONFIG}'^(?:work_mem)$'`, `${DCONFIG}'^(WORK_MEM|hba_file)$'`,
+      "SELECT current_setting(x.name) FROM pg_settings s, pg_settings x WHERE s.name = 'work_mem'",
+      "SELECT current_setting(t.name) FROM pg_settings s WHERE s.name = 'work_mem'",
+      "SELECT (SELECT current_setting(name) FROM (VALUES ('hba_file')) v(name)) FROM pg_settings WHERE name = 'work_mem'"]) {
       for (const sub of ['reader', 'all']) {
         expect(decide(sql, sub), `${sub}: ${sql}`).toMatchObject({
           action: 'deny', rule: `policy.connections.db.roles.${sub}.tables.allow`, reason: expect.stringContaining('naming pg_catalog.pg_settings exactly'),
@@ -102,12 +110,14 @@ describe('superuser-only settings', () => {
   it('other settings stay readable, and pg_settings filtered to named ones that are not superuser-only (pg_dump\'s form)', () => {
     for (const sql of ['SHOW work_mem', 'SHOW search_path', "SELECT current_setting('work_mem')", "SELECT current_setting('server_version_num')::int",
       "SELECT setting FROM pg_settings WHERE name = 'work_mem'", "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('work_mem', 'TimeZone')",
-      "SELECT current_setting('app.tenant')"]) {
+      "SELECT current_setting('app.tenant')", `${DCONFIG}'^(work_mem)$' COLLATE pg_catalog.default`, `${DCONFIG}'^(work_.*|shared_buffers)$'`,
+      "SELECT current_setting(name) FROM pg_settings WHERE name = 'work_mem'"]) {
       expect(decide(sql), sql).toMatchObject({ action: 'allow' });
     }
     // Constants decide: a text differing only in them must not share the cached decision.
     expect(decide("SELECT current_setting('primary_conninfo')").action).toBe('deny');
     expect(decide("SELECT setting FROM pg_settings WHERE name = 'hba_file'").action).toBe('deny');
+    expect(decide(`${DCONFIG}'^(hba_file)$' COLLATE pg_catalog.default`).action).toBe('deny');
   });
 
   it('are allowed to a role naming pg_settings exactly (unqualified too)', () => {
