@@ -87,7 +87,7 @@ describe('superuser-only catalogs', () => {
 
 describe('superuser-only settings', () => {
   it('SHOW, SHOW ALL and current_setting of one are refused without pg_catalog.pg_settings named exactly', () => {
-    for (const sql of ['SHOW primary_conninfo', 'SHOW "Primary_Conninfo"', 'SHOW ssl_passphrase_command', 'SHOW data_directory', 'SHOW ALL',
+    for (const sql of ['SHOW primary_conninfo', 'SHOW "Primary_Conninfo"', 'SHOW ssl_passphrase_command', 'SHOW data_directory', 'SHOW ALL', 'SHOW ssl_tls13_ciphers',
       "SELECT current_setting('primary_conninfo')", "SELECT pg_catalog.current_setting('HBA_FILE', true)", "SELECT current_setting('data_directory'::text)",
       "SELECT current_setting('data_' || 'directory')", 'SELECT current_setting(name) FROM (VALUES (1)) v(name)', 'SELECT current_setting(setting_name => \'x\')',
       'SELECT * FROM pg_settings', "SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'", "SELECT setting FROM pg_settings WHERE name LIKE 'primary%'",
