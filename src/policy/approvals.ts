@@ -23,22 +23,13 @@ import type { BindParam } from '../pg/proxy/hooks.js';
 import type { PolicyIdentity } from './evaluate.js';
 import { drainOutbox } from './audit-outbox.js';
 import { STATE_RANK, loggedState, type LoggedState } from './approval-history.js';
+import { samePerson, separationRefusal, type ApprovalPerson, type OsAccount } from './approval-separation.js';
 import { redactStatementSecrets } from './redact-statement-secrets.js';
 import { withFileLock, writeFileAtomic } from './file-lock.js';
 
 export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
 
-export interface ApprovalPerson {
-  sub: string;
-  email?: string;
-  via: string;
-}
-
-/** The OS account a process using the store runs as (Ctx.user). */
-export interface OsAccount {
-  name: string;
-  uid: number;
-}
+export type { ApprovalPerson, OsAccount };
 
 export interface ApprovalRequest {
   v: 1;
@@ -51,7 +42,8 @@ export interface ApprovalRequest {
   /**
    * The OS account of the process that filed the request (the broker the requester's statement went
    * through). A person's request cannot be approved from that same account: it is the requester's own
-   * terminal, whichever login (another alias, an approver's token left there) it holds.
+   * terminal, whichever login (another alias, an approver's token left there) it holds. A workload's cannot be
+   * approved by that account as a local identity: it is the CI runner's (approval-separation.ts).
    */
   requester_os?: OsAccount;
   session?: string;
@@ -202,10 +194,6 @@ function newId(): string {
 
 function person(i: PolicyIdentity): ApprovalPerson {
   return i.email ? { sub: i.sub, email: i.email, via: i.via } : { sub: i.sub, via: i.via };
-}
-
-function samePerson(a: ApprovalPerson, b: ApprovalPerson): boolean {
-  return a.sub === b.sub || (a.email !== undefined && a.email.toLowerCase() === b.email?.toLowerCase());
 }
 
 function actor(i: ApprovalPerson & { groups?: string[] }): Actor {
@@ -481,25 +469,9 @@ export class ApprovalStore {
     });
   }
 
-  private eligible(req: ApprovalRequest, approver: PolicyIdentity, verb: string): void {
-    if (approver.via === 'workload') throw new ApprovalForbidden(`a workload identity (${approver.sub}) cannot ${verb} requests`);
-    if (samePerson(person(approver), req.requester)) {
-      throw new ApprovalForbidden(`${approver.sub} filed request ${req.id} and cannot ${verb} it (separation of duties, PCI DSS 7.2.3)`);
-    }
-    // A workload's OS account is its runner's service account, not a person at a terminal (and a workload
-    // cannot approve); a person's is theirs.
-    const mine = this.deps.account;
-    const theirs = req.requester_os;
-    if (req.requester.via !== 'workload' && mine && theirs && mine.uid === theirs.uid && mine.name === theirs.name) {
-      throw new ApprovalForbidden(`${req.id} was filed from this OS account (${mine.name}) by ${req.requester.email ?? req.requester.sub}; `
-        + `it cannot be ${verb === 'approve' ? 'approved' : 'denied'} from the same account, whatever login it holds (separation of duties, PCI DSS 7.2.3): the approver runs pcigate ${verb} from their own account`);
-    }
-    // With min_approvals 2, two logins of one person at one terminal are not two people.
-    const before = verb === 'approve' && mine ? req.approvals.find((a) => a.os && a.os.uid === mine.uid && a.os.name === mine.name) : undefined;
-    if (before) {
-      throw new ApprovalForbidden(`${req.id} was already approved from this OS account (${mine!.name}) by ${before.email ?? before.sub}; `
-        + `another approval must come from another person's account (separation of duties, PCI DSS 7.2.3)`);
-    }
+  private eligible(req: ApprovalRequest, approver: PolicyIdentity, verb: 'approve' | 'deny'): void {
+    const refusal = separationRefusal(req, approver, this.deps.account, verb);
+    if (refusal) throw new ApprovalForbidden(refusal);
     const groups = new Set(approver.groups ?? []);
     const inGroup = req.approver_groups.some((g) => groups.has(g));
     const listed = req.approver_subjects.includes(approver.sub) || (approver.email !== undefined && req.approver_subjects.includes(approver.email));

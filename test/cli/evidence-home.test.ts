@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
-import { ADMIN, buildEvidenceHome, CI_SUB, DB, readHomeLog, SSH, TEST_PANS } from '../harness/evidence-home.js';
+import { buildEvidenceHome, CI_SUB, DB, readHomeLog, SSH, TEST_PANS } from '../harness/evidence-home.js';
 import type { EvidenceHome } from '../harness/evidence-home.js';
 import { sshdAvailable } from '../harness/sshd.js';
 
@@ -43,7 +43,7 @@ describe('evidence fixture (real proxied sessions)', () => {
     const req = log.find((r) => r.type === 'approval.request')!;
     const ok = log.find((r) => r.type === 'approval.approve')!;
     expect(req.actor?.sub).toBe(CI_SUB);
-    expect(ok.actor?.sub).toBe(ADMIN);
+    expect(ok.actor?.sub).toBe(h.facts.approver);
     expect(JSON.stringify(req)).toContain(h.facts.approvalId);
     const ddl = log.filter((r) => r.type === 'pg.query' && r.outcome === 'success').map((r) => (r.detail as { sql: string }).sql);
     expect(ddl).toEqual(expect.arrayContaining(['create table refunds (id int primary key, card_id int, amount_cents int)', 'create role reporting_ro nologin', "update transactions set note = 'reviewed'"]));

@@ -1,17 +1,20 @@
 /**
  * `pcigate exec CONN --sql` in a non-interactive CI job whose statement policy holds for approval, through
- * the built bin against a real PostgreSQL 15 (workload token from the in-process OIDC provider; the local
- * OS account approves or denies with `pcigate approve` / `deny` while exec owns the log):
+ * the built bin against a real PostgreSQL 15 (workload token from the in-process OIDC provider; a person logged
+ * in with that provider approves or denies with `pcigate approve` / `deny` while exec owns the log):
  * - "statement held for approval A-…" reaches the job's stderr while the statement waits (an approver
  *   needs the id), not when the wait is over; approved → the statement runs, exit 0;
- * - denied by an approver → exit 5 (denied by policy), as for a held SSH command, not 1.
+ * - denied by an approver → exit 5 (denied by policy), as for a held SSH command, not 1;
+ * - the job's own OS account, standing in as a local identity (identity.allow_local) and listed as an approver,
+ *   cannot approve or deny it (separation of duties): exit 5, an approval.refuse record, the statement still waits.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
+import { APPROVER, approverIdentityYaml, logInApprover } from '../harness/approver-login.js';
 import { AUDIENCE, startOidcProvider } from '../harness/oidc.js';
 import type { OidcHarness } from '../harness/oidc.js';
 import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -23,22 +26,29 @@ const CI_SUB = 'repo:org/payments:ref:refs/heads/main';
 let server: PostgresServer;
 let oidc: OidcHarness;
 let config: string;
+/** The same deployment where people cannot log in: the local OS account is the only identity there is. */
+let localConfig: string;
 
 beforeAll(async () => {
   server = await startPostgres();
   server.psql("create table jobs (id int primary key, state text); insert into jobs values (1, 'new'), (2, 'new');");
   oidc = await startOidcProvider();
-  config = path.join(tempDir('pcigate-exec-approvals-'), 'pcigate.yaml');
-  writeFileSync(config, [
-    'identity:', '  allow_local: true',
-    'connections:', ...connectionYaml(server, 'ci-db'),
-    '    workload:', `      - { issuer: "${oidc.issuer}", claims: { repository: org/payments } }`,
-    'policy:',
-    '  roles:', `    ci: { subjects: ["${CI_SUB}"] }`,
-    '  connections:',
-    `    ci-db: { approvals: { subjects: [${OS_USER}], wait: 30s }, roles: { ci: { classes: [read, write, transaction, utility], require_approval: [write_without_where] } } }`,
-    '',
-  ].join('\n'), { mode: 0o600 });
+  const dir = tempDir('pcigate-exec-approvals-');
+  const write = (name: string, identity: string[]) => {
+    writeFileSync(path.join(dir, name), [
+      ...identity,
+      'connections:', ...connectionYaml(server, 'ci-db'),
+      '    workload:', `      - { issuer: "${oidc.issuer}", claims: { repository: org/payments } }`,
+      'policy:',
+      '  roles:', `    ci: { subjects: ["${CI_SUB}"] }`,
+      '  connections:',
+      `    ci-db: { approvals: { subjects: [${OS_USER}, ${APPROVER.email}], wait: 30s }, roles: { ci: { classes: [read, write, transaction, utility], require_approval: [write_without_where] } } }`,
+      '',
+    ].join('\n'), { mode: 0o600 });
+    return path.join(dir, name);
+  };
+  config = write('pcigate.yaml', approverIdentityYaml(oidc));
+  localConfig = write('local.yaml', ['identity:', '  allow_local: true']);
 }, 120_000);
 
 afterAll(async () => {
@@ -61,7 +71,14 @@ async function ciExec(home: string, sql: string) {
   return { io, done, child };
 }
 
-const asApprover = (home: string, args: string[]) => runCli([...args, '--home', home, '--config', config], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
+/** `pcigate ARGS` from the job's OS account as the approver logged in with OIDC (a login saved in the data home). */
+async function asApprover(home: string, args: string[]) {
+  if (!existsSync(path.join(home, 'tokens.json'))) await logInApprover(oidc, home);
+  return runCli([...args, '--home', home, '--config', config], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
+}
+
+/** `pcigate ARGS` as the job's OS account itself (identity.allow_local, no login saved in this data home). */
+const asRunnerAccount = (home: string, args: string[]) => runCli([...args, '--home', home, '--config', localConfig], { home: tempDir('pcigate-runner-'), timeoutMs: 30_000 });
 
 /**
  * The pending request's id as `pcigate approvals` shows it from the data home, once the run says it waits for
@@ -110,6 +127,24 @@ describe('pcigate exec --sql with a held statement', () => {
     expect(rerun).toBeDefined();
     expect(use.session).toBe(rerun);
     expect((use.detail as { requested_in?: string }).requested_in).toBe(asked);
+  }, 90_000);
+
+  it("the job's own OS account as a local identity cannot approve or deny it: refused, recorded, still waiting", async () => {
+    const home = tempDir('pcigate-home-');
+    const run = await ciExec(home, "update jobs set state = 'self'");
+    const id = await pendingId(home, run);
+    for (const args of [['approve', id], ['deny', id, '--reason', 'mine']]) {
+      const r = await asRunnerAccount(home, args);
+      expect(r.stderr).toContain(`${id} was filed by the workload ${CI_SUB} from the OS account (${OS_USER}) that runs the job's pcigate`);
+      expect(r.code).toBe(5);
+    }
+    expect(run.io.code).toBeUndefined();
+    expect((await asApprover(home, ['deny', id, '--reason', 'checked: not now'])).code).toBe(0);
+    expect((await run.done).code).toBe(5);
+    expect(server.psql("select count(*) from jobs where state = 'self'").trim()).toBe('0');
+    const refused = readLog(home).filter((x) => x.type === 'approval.refuse');
+    expect(refused.map((x) => [x.actor?.sub, x.actor?.via, (x.detail as { verb: string }).verb])).toEqual([[OS_USER, 'local', 'approve'], [OS_USER, 'local', 'deny']]);
+    expect(readLog(home).find((x) => x.type === 'approval.deny')?.actor).toMatchObject({ sub: APPROVER.sub, email: APPROVER.email, via: 'oidc' });
   }, 90_000);
 
   it('denied by an approver: exit 5 with the reason', async () => {

@@ -3,7 +3,7 @@
  * - `session.allowed_hours`: a session outside the window is refused at its start (FATAL 42501 to psql,
  *   exit 5 for `pcigate exec --sql`), recorded as `session.denied` (outcome denied), never forwarded;
  * - `session.require_approval`: a CI job (workload token from the in-process OIDC provider) waits at session
- *   start ("waiting for approval A-…"); the local OS account approves or denies it with `pcigate approve`
+ *   start ("waiting for approval A-…"); a person logged in with that provider approves or denies it with `pcigate approve`
  *   / `pcigate deny` while the exec process owns the log; approved → the query runs, denied → exit 5,
  *   no decision within approvals.wait → exit 6;
  * - a long-running `pcigate connect` drains the audit outbox: `pcigate verify` run meanwhile has its
@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APPROVER } from '../harness/approver-login.js';
 import { CI_SUB, execAsCiJob, runAsApprover } from '../harness/ci-job.js';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
 import { startOidcProvider } from '../harness/oidc.js';
@@ -48,8 +49,8 @@ beforeAll(async () => {
     '  connections:',
     `    open-db: { roles: ${roles} }`,
     `    closed-db: { session: { allowed_hours: { from: "00:00", to: "00:00", days: [${notToday}], tz: UTC } }, roles: ${roles} }`,
-    `    gated-db: { session: { require_approval: true }, approvals: { subjects: [${OS_USER}], wait: 30s }, roles: ${roles} }`,
-    `    quick-db: { session: { require_approval: true }, approvals: { subjects: [${OS_USER}], wait: 1s }, roles: ${roles} }`,
+    `    gated-db: { session: { require_approval: true }, approvals: { subjects: [${APPROVER.email}], wait: 30s }, roles: ${roles} }`,
+    `    quick-db: { session: { require_approval: true }, approvals: { subjects: [${APPROVER.email}], wait: 1s }, roles: ${roles} }`,
     '',
   ].join('\n'), { mode: 0o600 });
 }, 120_000);
@@ -64,7 +65,7 @@ const env = () => ({ TEST_DB_PASSWORD: server.password });
 /** `pcigate exec CONN --sql SQL` as the CI job (workload token), in the background; `held` resolves with the request id. */
 const ciExec = (home: string, conn: string, sql: string) => execAsCiJob(oidc, { config, home, args: [conn, '--sql', sql], env: env() });
 
-const asApprover = (home: string, args: string[]) => runAsApprover(config, home, args);
+const asApprover = (home: string, args: string[]) => runAsApprover(oidc, config, home, args);
 
 describe('session.allowed_hours', () => {
   it('refuses a session outside the window at its start: exit 5, session.denied, nothing forwarded', async () => {

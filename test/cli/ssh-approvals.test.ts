@@ -1,17 +1,17 @@
 /**
  * Held SSH commands wait for a just-in-time approval (issue 7, policy `exec.hold`), end to end with two
  * identities in two processes: a CI job (`pcigate exec prod-ssh -- …` with a workload token signed by the
- * in-process OIDC provider) files the request and waits; the local OS account (allowed by
- * `identity.allow_local`, listed in the connection's `approvals.subjects`) approves or denies it with
+ * in-process OIDC provider) files the request and waits; a person logged in with that provider (listed in the
+ * connection's `approvals.subjects`; not the local OS account, which runs the job) approves or denies it with
  * `pcigate approve` / `pcigate deny` while the exec process owns the audit log (records go through the
  * outbox). Approved → the command runs on the real sshd and its output and exit status come back;
  * denied → exit 5; no decision within `approvals.wait` → exit 6. Every step is in the audit log.
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLog } from '../harness/audit-records.js';
+import { APPROVER } from '../harness/approver-login.js';
 import { CI_SUB } from '../harness/ci-job.js';
 import { startCiSsh } from '../harness/ci-ssh.js';
 import type { CiSsh } from '../harness/ci-ssh.js';
@@ -20,7 +20,6 @@ import { sshdAvailable } from '../harness/sshd.js';
 
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the SSH approval tests: ${skip}\n`);
-const OS_USER = os.userInfo().username;
 
 let ci: CiSsh;
 let config: string;
@@ -31,8 +30,8 @@ beforeAll(async () => {
   config = ci.writeConfig(['prod-ssh', 'quick-ssh'], [
     'policy:',
     '  connections:',
-    `    prod-ssh: { approvals: { subjects: [${OS_USER}], wait: 30s } }`,
-    `    quick-ssh: { approvals: { subjects: [${OS_USER}], wait: 1s } }`,
+    `    prod-ssh: { approvals: { subjects: [${APPROVER.email}], wait: 30s } }`,
+    `    quick-ssh: { approvals: { subjects: [${APPROVER.email}], wait: 1s } }`,
   ]);
 }, 60_000);
 
@@ -50,13 +49,13 @@ describe.skipIf(Boolean(skip))('held SSH commands (pcigate exec, real sshd, two 
     const home = tempDir('pcigate-home-');
     const run = await ciExec(home, 'prod-ssh', ['sh', '-c', 'echo "ran-$((40+2))"; exit 3']);
     const id = await run.held;
-    // The requester's own identity cannot approve: the OS account is the approver, the job is not.
+    // The requester's own identity cannot approve: a person logged in is the approver, the job is not.
     const ok = await asApprover(home, ['approve', id, '--reason', 'CHG-7 checked']);
     expect(ok.stderr).toContain(`approved ${id}`);
     expect(ok.code).toBe(0);
     const r = await run.done;
     expect(r.stderr).toContain(`an approver runs: pcigate approve ${id}`);
-    expect(r.stderr).toContain(`approval ${id} granted by ${OS_USER}`);
+    expect(r.stderr).toContain(`approval ${id} granted by ${APPROVER.email}`);
     expect(r.stdout).toBe('ran-42\n');
     expect(r.code).toBe(3);
     const log = readLog(home);
@@ -66,7 +65,7 @@ describe.skipIf(Boolean(skip))('held SSH commands (pcigate exec, real sshd, two 
     expect(execs[0]!.actor).toMatchObject({ sub: CI_SUB, via: 'workload' });
     const types = log.map((x) => x.type);
     for (const t of ['approval.request', 'approval.approve', 'approval.use']) expect(types).toContain(t);
-    expect(log.find((x) => x.type === 'approval.approve')?.actor?.sub).toBe(OS_USER);
+    expect(log.find((x) => x.type === 'approval.approve')?.actor?.sub).toBe(APPROVER.sub);
     // The approval is used before the command runs, and the command's session ends with its exit status.
     expect(types.indexOf('approval.use')).toBeLessThan(types.lastIndexOf('ssh.exec'));
     expect(log.find((x) => x.type === 'session.end')?.detail).toMatchObject({ exit: { code: 3 } });
@@ -104,7 +103,7 @@ describe.skipIf(Boolean(skip))('held SSH commands (pcigate exec, real sshd, two 
     const r = await run.done;
     expect(r.code).toBe(5);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`approval ${id} was denied by ${OS_USER}: not during the freeze`);
+    expect(r.stderr).toContain(`approval ${id} was denied by ${APPROVER.email}: not during the freeze`);
     const execs = readLog(home).filter((x) => x.type === 'ssh.exec');
     expect(execs.map((x) => x.outcome)).toEqual(['pending', 'denied']);
     expect(execs[1]!.detail).toMatchObject({ approval: id, approval_state: 'denied' });

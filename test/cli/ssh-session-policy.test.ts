@@ -2,12 +2,13 @@
  * Session-level policy for SSH through the built bin (`pcigate exec NAME -- CMD`, real sshd):
  * `session.allowed_hours` refuses a session outside its window (exit 5, `session.denied`, nothing run on
  * the host); `session.require_approval` makes a CI job (workload token) wait at session start for an
- * approval by the local OS account (`pcigate approve` while the exec owns the log): approved → the command
+ * approval by a person logged in with OIDC (`pcigate approve` while the exec owns the log): approved → the command
  * runs; no decision within approvals.wait → exit 6.
  */
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLog } from '../harness/audit-records.js';
+import { APPROVER } from '../harness/approver-login.js';
 import { CI_SUB } from '../harness/ci-job.js';
 import { startCiSsh } from '../harness/ci-ssh.js';
 import type { CiSsh } from '../harness/ci-ssh.js';
@@ -30,8 +31,8 @@ beforeAll(async () => {
     '  roles:',
     `    dev: { subjects: [${OS_USER}, "${CI_SUB}"] }`,
     '  connections:',
-    `    prod-ssh: { session: { require_approval: true }, approvals: { subjects: [${OS_USER}], wait: 30s }, roles: { dev: {} } }`,
-    `    quick-ssh: { session: { require_approval: true }, approvals: { subjects: [${OS_USER}], wait: 1s }, roles: { dev: {} } }`,
+    `    prod-ssh: { session: { require_approval: true }, approvals: { subjects: [${APPROVER.email}], wait: 30s }, roles: { dev: {} } }`,
+    `    quick-ssh: { session: { require_approval: true }, approvals: { subjects: [${APPROVER.email}], wait: 1s }, roles: { dev: {} } }`,
     `    closed-ssh: { session: { allowed_hours: { from: "00:00", to: "00:00", days: [${DAYS.filter((_, i) => i !== new Date().getUTCDay()).join(', ')}], tz: UTC } }, roles: { dev: {} } }`,
   ]);
 }, 60_000);

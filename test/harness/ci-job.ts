@@ -1,12 +1,13 @@
 /**
  * A CI job and an approver as two processes of the built bin: `pcigate exec` with a workload token signed by the
- * in-process OIDC provider (test/harness/oidc.ts), waiting for an approval, and the local OS account deciding
- * it with `pcigate approve` / `pcigate deny` while the job's process owns the audit log.
+ * in-process OIDC provider (test/harness/oidc.ts), waiting for an approval, and a person logged in with that
+ * provider deciding it with `pcigate approve` / `pcigate deny` while the job's process owns the audit log.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { BIN, runCli, tempDir } from './cli.js';
 import type { CliResult } from './cli.js';
+import { approverConfigFor, ensureApproverLogin } from './approver-login.js';
 import { AUDIENCE } from './oidc.js';
 import type { OidcHarness } from './oidc.js';
 
@@ -55,7 +56,12 @@ export async function execAsCiJob(oidc: OidcHarness, o: { config: string; home: 
   return { held, done, child };
 }
 
-/** Runs `pcigate ARGS --home HOME --config CONFIG` as the local OS account (the approver), from a HOME of its own. */
-export function runAsApprover(config: string, home: string, args: string[]): Promise<CliResult> {
-  return runCli([...args, '--home', home, '--config', config], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
+/**
+ * Runs `pcigate ARGS --home HOME` as the approver, from a HOME of its own: a person logged in with `oidc`
+ * (APPROVER, saved in the data home) under the approver's copy of CONFIG (approverConfigFor). Not the local OS
+ * account: it runs the job too, and cannot decide the job's requests (separation of duties).
+ */
+export async function runAsApprover(oidc: OidcHarness, config: string, home: string, args: string[]): Promise<CliResult> {
+  await ensureApproverLogin(oidc, home);
+  return runCli([...args, '--home', home, '--config', approverConfigFor(config, oidc)], { home: tempDir('pcigate-approver-'), timeoutMs: 30_000 });
 }

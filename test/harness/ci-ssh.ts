@@ -1,7 +1,7 @@
 /**
  * startCiSsh(): a real sshd and an in-process OIDC provider for CLI tests in which a CI job (`pcigate exec` with
- * a workload token) runs commands on SSH connections while the local OS account approves them from a second
- * process (`pcigate approve` / `pcigate deny`).
+ * a workload token) runs commands on SSH connections while a person logged in with that provider approves them
+ * from a second process (`pcigate approve` / `pcigate deny`, runAsApprover).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,7 +28,7 @@ export interface CiSsh {
   writeConfig(names: string[], rest: string[]): string;
   /** Runs `pcigate exec --config CONFIG --home HOME CONN -- COMMAND…` as the CI job (execAsCiJob). */
   exec(config: string, home: string, conn: string, command: string[]): Promise<CiRun>;
-  /** Runs `pcigate ARGS --home HOME --config CONFIG` as the approver (runAsApprover). */
+  /** Runs `pcigate ARGS --home HOME` as the approver (runAsApprover: logged in, the approver's copy of CONFIG). */
   approver(config: string, home: string, args: string[]): Promise<CliResult>;
   close(): Promise<void>;
 }
@@ -49,7 +49,7 @@ export async function startCiSsh(dirPrefix: string): Promise<CiSsh> {
       return config;
     },
     exec: (config, home, conn, command) => execAsCiJob(oidc, { config, home, args: [conn, '--', ...command] }),
-    approver: runAsApprover,
+    approver: (config, home, args) => runAsApprover(oidc, config, home, args),
     async close() {
       await oidc.close();
       await sshd.stop();

@@ -14,7 +14,7 @@
  * | `exec payments --sql "create table/role …"` | admin (local) | DDL / DCL (10.2.1.5, 10.2.1.7) |
  * | `exec payments --sql "select … pan …"` | CI workload token | masked PAN read (10.2.1.1, 3.4.1) |
  * | `exec payments --sql "drop table cards"` → exit 5 | CI | policy denial (10.2.1.4, 7.2.6) |
- * | `exec payments --sql "update … "` held, `approve` | CI requests, admin approves | approval.* (7.2.3) |
+ * | `exec payments --sql "update … "` held, `approve` | CI requests, an approver logged in with OIDC approves | approval.* (7.2.3) |
  * | `exec` with a token whose claims do not match → exit 4 | CI (refused) | auth.fail (10.2.1.4, 8.2.1) |
  * | psql with a wrong secret against `connect --json` | — | auth.fail (10.2.1.4) |
  * | `exec bastion -- echo <PAN>` / `-- rm …` → exit 5 | CI | ssh.exec masked / denied |
@@ -40,6 +40,7 @@ import { systemClock } from '../../src/cli/ctx.js';
 import type { Fs } from '../../src/cli/ctx.js';
 import { BIN, runCli, tempDir } from './cli.js';
 import type { CliResult } from './cli.js';
+import { APPROVER, approverConfigFor, ensureApproverLogin } from './approver-login.js';
 import { AUDIENCE, startOidcProvider } from './oidc.js';
 import type { OidcHarness } from './oidc.js';
 import { startPostgres } from './postgres.js';
@@ -48,7 +49,7 @@ import { startSshd, sshdAvailable } from './sshd.js';
 import type { Sshd } from './sshd.js';
 import { testCtx } from './test-ctx.js';
 
-/** The OS account the bin runs as: it stands in as the admin/approver identity (identity.allow_local). */
+/** The OS account the bin runs as: it stands in as the admin identity (identity.allow_local). */
 export const ADMIN = os.userInfo().username;
 /** The CI job's workload identity (the `sub` of its token). */
 export const CI_SUB = 'repo:org/payments:ref:refs/heads/main';
@@ -148,7 +149,7 @@ function configYaml(pg: PostgresServer, issuer: string, ssh: { sshd: Sshd; keyFi
     '  connections:',
     `    ${DB}:`,
     '      session: { idle_timeout: 10m }',
-    `      approvals: { subjects: [${ADMIN}], min_approvals: 1, expires: 15m, wait: 2m }`,
+    `      approvals: { subjects: [${APPROVER.email}], min_approvals: 1, expires: 15m, wait: 2m }`,
     '      roles:',
     '        ci:',
     '          classes: [read, write, transaction, utility]',
@@ -266,7 +267,7 @@ export async function buildEvidenceHome(): Promise<EvidenceHome> {
     expectCode('denied drop table', await ci([DB, '--sql', 'drop table cards']), 5);
     expectCode('refused token', await ci([DB, '--sql', 'select 1'], { repository: 'org/payments-fork' }), 4);
 
-    // A held statement: CI requests, the admin (a different identity) approves while the job waits (7.2.3).
+    // A held statement: CI requests, a person logged in (APPROVER) approves while the job waits (7.2.3).
     let heldDone: CliResult | undefined;
     const held = ci([DB, '--reason', 'CHG-1042 mark refunds', '--sql', "update transactions set note = 'reviewed'"]);
     void held.then((r) => { heldDone = r; });
@@ -280,7 +281,10 @@ export async function buildEvidenceHome(): Promise<EvidenceHome> {
     const listed = await cli(['approvals', '--json']);
     expectCode('approvals', listed, 0);
     if (!listed.stdout.includes(approvalId)) throw new Error(`evidence fixture: pcigate approvals does not list ${approvalId}: ${listed.stdout}`);
-    expectCode('approve', await cli(['approve', approvalId, '--reason', 'checked with the requester']), 0);
+    // The approver logs in: the admin's OS account runs the CI job here too, and cannot decide its requests.
+    await ensureApproverLogin(oidc, home);
+    const approverConfig = approverConfigFor(configPath, oidc);
+    expectCode('approve', await runCli(['--config', approverConfig, '--home', home, 'approve', approvalId, '--reason', 'checked with the requester'], { env, home: dir, timeoutMs: 60_000 }), 0);
     expectCode('held update', await held, 0);
 
     // Postgres listener: a wrong secret (auth.fail), then an allowed session.
@@ -327,7 +331,7 @@ export async function buildEvidenceHome(): Promise<EvidenceHome> {
     };
     return {
       dir, home, configPath, rootPubFile, rootPub, origin: ORIGIN, env, cli,
-      facts: { approvalId, requester: CI_SUB, approver: ADMIN, ...(skipSsh ? { sshSkipped: skipSsh } : {}) },
+      facts: { approvalId, requester: CI_SUB, approver: APPROVER.sub, ...(skipSsh ? { sshSkipped: skipSsh } : {}) },
       withGap,
       cleanup: stopAll,
     };

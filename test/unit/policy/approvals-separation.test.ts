@@ -1,7 +1,8 @@
 /**
  * Separation of duties across aliases (PCI DSS 7.2.3): a person's request cannot be approved or denied from
  * the OS account that filed it, whichever login that account holds (a second IdP account, an approver's
- * token left there); a CI job's request (its OS account is its runner's) can. Every refused attempt —
+ * token left there); a CI job's request (its OS account is its runner's) can, by a person logged in there, but
+ * not by that OS account itself as a local identity (the job would approve its own statement). Every refused attempt —
  * self-approval, an outsider, a workload — is recorded as `approval.refuse` (outcome denied), with the
  * approver's identity and OS account, and changes nothing.
  */
@@ -77,6 +78,33 @@ describe('separation of duties', () => {
     const { storeAs, file } = setup();
     const r = await file(ci, ALICE_OS);
     expect((await storeAs(ALICE_OS).approve(r.id, bob)).state).toBe('approved');
+  });
+
+  it("a CI job's request is not decided by its runner's OS account as a local identity, and the attempt is recorded", async () => {
+    const { sink, storeAs, file } = setup();
+    const r = await file(ci, ALICE_OS);
+    const runnerLocal: PolicyIdentity = { sub: 'alice', groups: [], via: 'local' };
+    const runners = storeAs(ALICE_OS);
+    await expect(runners.approve(r.id, runnerLocal)).rejects.toMatchObject({ code: 'ERR_APPROVAL_FORBIDDEN', message: expect.stringMatching(/job would decide its own request/) });
+    await expect(runners.deny(r.id, runnerLocal, 'no')).rejects.toMatchObject({ code: 'ERR_APPROVAL_FORBIDDEN' });
+    expect(sink.events.filter((e) => e.type === 'approval.refuse').map((e) => [e.actor?.sub, e.actor?.via, e.account?.name, (e.detail as { verb: string }).verb]))
+      .toEqual([['alice', 'local', 'alice', 'approve'], ['alice', 'local', 'alice', 'deny']]);
+    expect((await runners.get(r.id)).state).toBe('pending');
+    // Another OS account's local identity is another person.
+    expect((await storeAs(BOB_OS).approve(r.id, { sub: 'bob', groups: ['security'], via: 'local' })).state).toBe('approved');
+  });
+
+  it("a CI job's request whose OS account is not known is not decided by a local identity (fail closed)", async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-approvals-sod-'));
+    const anonymous = new ApprovalStore({ fs: fsp, clock: fixedClock(), home, sink: memoryAudit() });
+    const r = await anonymous.request({
+      connection: 'prod-db', requester: ci, sql: 'DELETE FROM orders',
+      settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0 },
+    });
+    expect(r.requester_os).toBeUndefined();
+    const bobs = new ApprovalStore({ fs: fsp, clock: fixedClock(), home, sink: memoryAudit(), account: BOB_OS });
+    await expect(bobs.approve(r.id, { sub: 'bob', groups: ['security'], via: 'local' })).rejects.toThrow(/cannot tell apart/);
+    expect((await bobs.approve(r.id, bob)).state).toBe('approved');
   });
 
   it('the requester, an outsider and a workload are refused, each attempt recorded', async () => {
