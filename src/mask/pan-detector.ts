@@ -25,7 +25,7 @@ import { networkIndex } from './card-networks.js';
 import { escapeLetter } from './escape-letter.js';
 import { findExponentPans } from './float-text.js';
 import { GROUP_CLASS, groupedAt } from './grouped-text.js';
-import { completeUtf8, readWide, wideAround } from './wide-text.js';
+import { completeUtf8, readWide, wideAround, wideNextTo } from './wide-text.js';
 
 export interface DetectOptions {
   /** Accept any Luhn-valid 13–19 digit number, not only the issuer ranges of the major networks. */
@@ -87,7 +87,10 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
     if (cls === 1) q = p;
     else if (cls === 2 && p + 1 < to && BYTE_CLASS[buf[p + 1]!] === 1) q = p + 1;
     else {
-      if (b >= 0x80 && !wide && !readingWide) wide = wideAround(buf, p, from, to);
+      // A byte ≥ 0x80 may be a full-width digit or a Unicode separator; so may the character after an ASCII space or
+      // dash (`4111 1111 １２…`: the probe on the second space is all of that card number it sees).
+      if (b >= 0x80) { if (!wide && !readingWide) wide = wideAround(buf, p, from, to); }
+      else if (cls === 2 && p + 1 < to && buf[p + 1]! >= 0x80 && !wide && !readingWide) wide = wideAround(buf, p + 1, from, to);
       p += STRIDE;
       continue;
     }
@@ -114,7 +117,7 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
       else if (c === 2 && e + 1 < to && BYTE_CLASS[buf[e + 1]!] === 1) { e++; seps++; }
       else break;
     }
-    if (!wide && !readingWide && ((s > from && buf[s - 1]! >= 0x80 && wideAround(buf, s - 1, from, to)) || (e < to && buf[e]! >= 0x80 && wideAround(buf, e, from, to)))) wide = true;
+    if (!wide && !readingWide && wideNextTo(buf, s, e, from, to)) wide = true;
     // Digits, not bytes, must reach 13: a date like `2026-11-22 12` is 13 bytes but 10 digits.
     const digits = e - s - seps;
     if (digits >= MIN_PAN_DIGITS) {

@@ -5,7 +5,8 @@
  * word processors, spreadsheets and some locales' number formats write them). Their NFKC form is the ASCII card
  * number, so they are card numbers as much as it is.
  *
- * findPans notices such a character at one of its probes (or next to an ASCII digit run it extends) and then
+ * findPans notices such a character at one of its probes, next to an ASCII digit run it extends or past an ASCII
+ * space or dash there (wideNextTo: a card number mixing full-width and ASCII digits is seen at any offset), and then
  * searches the text once more with each of them read as its ASCII digit, space or dash (wideSpans); the spans
  * found are mapped back to the original bytes. A full-width digit is masked as a full-width asterisk (U+FF0A,
  * mask-format.ts), so the value keeps its length and stays valid UTF-8. Other scripts' digits (Arabic-Indic,
@@ -76,6 +77,21 @@ export function wideAround(buf: Uint8Array, p: number, from: number, to: number)
   const l = buf[i - 1]!;
   const digitBefore = i > from && ((l >= 0x30 && l <= 0x39) || (l >= 0x90 && l <= 0x99 && i - 3 >= from && buf[i - 2] === 0xbc && buf[i - 3] === 0xef));
   return digitAfter && digitBefore;
+}
+
+/**
+ * Whether the ASCII run of digits and single spaces or dashes [s, e) that findPans extended goes on in Unicode: the
+ * character next to it on either side, or past one ASCII space or dash there, is a full-width digit, or a Unicode
+ * space or dash between digits (wideAround). The run stops before a separator not followed by an ASCII digit, so in
+ * `4111 1111 １２147379` the run `4111 1111` ends at the space before `１`: the character past it decides.
+ */
+export function wideNextTo(buf: Uint8Array, s: number, e: number, from: number, to: number): boolean {
+  let l = s - 1;
+  if (l > from && (buf[l] === 0x20 || buf[l] === 0x2d)) l--;
+  if (l >= from && buf[l]! >= 0x80 && wideAround(buf, l, from, to)) return true;
+  let r = e;
+  if (r + 1 < to && (buf[r] === 0x20 || buf[r] === 0x2d)) r++;
+  return r < to && buf[r]! >= 0x80 && wideAround(buf, r, from, to);
 }
 
 /** A text read as ASCII (`text`), and where its bytes are in the original. */
