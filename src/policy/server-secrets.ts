@@ -6,8 +6,9 @@
  *
  * - SECRET_RELATIONS: the relations of pg_catalog a role with no privileges may not SELECT from (PostgreSQL
  *   15: a fresh LOGIN role ran `SELECT * FROM pg_catalog.<each> LIMIT 0`; these failed with 42501), and
- *   pg_user_mappings, a view anyone may read that shows the FDW options (passwords) of mappings to the
- *   privileged. pg_statistic and pg_statistic_ext_data failed too but are not here: the statistics rule
+ *   pg_user_mappings and information_schema.user_mapping_options, views anyone may read that show the FDW
+ *   options (passwords) of user mappings to the privileged (and information_schema._pg_user_mappings, which a
+ *   role with no privileges may not read either). pg_statistic and pg_statistic_ext_data failed too but are not here: the statistics rule
  *   (evaluate.ts) already refuses them to any role short of every table, and masking hides their sampled
  *   values (mask/column-rules.ts).
  * - Settings PostgreSQL shows superusers only (superuser-settings.ts), read by SHOW, SHOW ALL,
@@ -26,31 +27,40 @@ export interface SecretRead {
   what: string;
 }
 
-/** Superuser-only relations of pg_catalog and what they hold. */
+const MAPPINGS = 'foreign-server user mappings with their passwords';
+
+/** Superuser-only relations, by qualified name, and what they hold. */
 export const SECRET_RELATIONS: ReadonlyMap<string, string> = new Map([
-  ['pg_authid', 'role password hashes'],
-  ['pg_shadow', 'role password hashes'],
-  ['pg_user_mapping', 'foreign-server user mappings with their passwords'],
-  ['pg_user_mappings', 'foreign-server user mappings with their passwords'],
-  ['pg_subscription', 'subscription connection strings (subconninfo) with their passwords'],
-  ['pg_hba_file_rules', 'the server\'s client authentication rules'],
-  ['pg_ident_file_mappings', 'the server\'s user name maps'],
-  ['pg_file_settings', 'every setting of the configuration files'],
-  ['pg_largeobject', 'the data of every large object, which no table pattern governs'],
-  ['pg_config', 'the server\'s build configuration'],
-  ['pg_backend_memory_contexts', 'the server\'s memory contexts'],
-  ['pg_shmem_allocations', 'the server\'s shared memory allocations'],
-  ['pg_replication_origin_status', 'replication origins\' progress'],
+  ['pg_catalog.pg_authid', 'role password hashes'],
+  ['pg_catalog.pg_shadow', 'role password hashes'],
+  ['pg_catalog.pg_user_mapping', MAPPINGS],
+  ['pg_catalog.pg_user_mappings', MAPPINGS],
+  ['information_schema.user_mapping_options', MAPPINGS],
+  ['information_schema._pg_user_mappings', MAPPINGS],
+  ['pg_catalog.pg_subscription', 'subscription connection strings (subconninfo) with their passwords'],
+  ['pg_catalog.pg_hba_file_rules', 'the server\'s client authentication rules'],
+  ['pg_catalog.pg_ident_file_mappings', 'the server\'s user name maps'],
+  ['pg_catalog.pg_file_settings', 'every setting of the configuration files'],
+  ['pg_catalog.pg_largeobject', 'the data of every large object, which no table pattern governs'],
+  ['pg_catalog.pg_config', 'the server\'s build configuration'],
+  ['pg_catalog.pg_backend_memory_contexts', 'the server\'s memory contexts'],
+  ['pg_catalog.pg_shmem_allocations', 'the server\'s shared memory allocations'],
+  ['pg_catalog.pg_replication_origin_status', 'replication origins\' progress'],
 ]);
+
+/** Secret relations by their unqualified name. */
+const BY_NAME = new Map([...SECRET_RELATIONS.keys()].map((q) => [q.slice(q.indexOf('.') + 1), q]));
 
 /** The pattern that grants reading superuser-only settings. */
 export const SETTINGS_GRANT = 'pg_catalog.pg_settings';
 
-/** `pg_catalog.<rel>` when `name` (as the classifier reports it) is a secret relation, unqualified or in pg_catalog. */
+/**
+ * The qualified name of the secret relation `name` (as the classifier reports it) is, if it is one: qualified as
+ * listed, or unqualified (pg_catalog is searched first; an information_schema name only resolves there when the
+ * path names it, but a table of that name elsewhere is taken for it: fail closed).
+ */
 function secretRelation(name: string): string | undefined {
-  const i = name.lastIndexOf('.');
-  const rel = name.slice(i + 1);
-  return (i < 0 || name.slice(0, i) === 'pg_catalog') && SECRET_RELATIONS.has(rel) ? `pg_catalog.${rel}` : undefined;
+  return SECRET_RELATIONS.has(name) ? name : name.includes('.') ? undefined : BY_NAME.get(name);
 }
 
 /** A setting name as the server looks it up (case-insensitively) is superuser-only. */
@@ -66,7 +76,7 @@ export function secretReads(stmt: unknown, tables: readonly string[]): { secrets
   const add = (relation: string, what: string) => { if (!out.has(what)) out.set(what, { relation, what }); };
   for (const t of tables) {
     const rel = secretRelation(t);
-    if (rel) add(rel, `${rel} holds ${SECRET_RELATIONS.get(rel.slice('pg_catalog.'.length))}`);
+    if (rel) add(rel, `${rel} holds ${SECRET_RELATIONS.get(rel)}`);
   }
   let readsConstants = false;
   const harmless = new WeakSet<object>();

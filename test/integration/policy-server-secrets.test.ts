@@ -9,6 +9,7 @@ import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { type Gate, gateConfig, queryEach, startConfiguredGate } from './pg-proxy-setup.js';
 
 const REPLICATION_PASSWORD = 'repl-secret-771';
+const FDW_PASSWORD = 'fdw-secret-4410';
 
 let server: PostgresServer;
 let reader: Gate;
@@ -17,8 +18,12 @@ let granted: Gate;
 beforeAll(async () => {
   // primary_conninfo is only used in standby mode: a primary keeps it as set.
   server = await startPostgres({ tls: false, config: { primary_conninfo: `'host=127.0.0.1 user=rep password=${REPLICATION_PASSWORD}'` } });
-  server.psql("create role app_owner login password 'owner-pw-3319'");
-  reader = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'transaction', 'utility'], role: { tables: { allow: ['public.*', 'pg_catalog.*'] } } }));
+  server.psql(`create role app_owner login password 'owner-pw-3319'; create extension postgres_fdw;
+    create server remote foreign data wrapper postgres_fdw options (host '127.0.0.1');
+    create user mapping for public server remote options (user 'rep', password '${FDW_PASSWORD}')`);
+  reader = await startConfiguredGate(server, gateConfig(server, {
+    classes: ['read', 'transaction', 'utility'], role: { tables: { allow: ['public.*', 'pg_catalog.*', 'information_schema.*'] } },
+  }));
   granted = await startConfiguredGate(server, gateConfig(server, {
     classes: ['read', 'transaction', 'utility'], role: { tables: { allow: ['public.*', 'pg_catalog.*', 'pg_catalog.pg_authid', 'pg_catalog.pg_settings'] } },
   }));
@@ -32,20 +37,25 @@ afterAll(async () => {
 
 describe('a read-only role whose allow patterns cover pg_catalog.*', () => {
   it('is refused pg_authid and superuser-only settings with policy\'s SQLSTATE; other catalogs and settings stay readable', async () => {
-    const [authid, conninfo, current, all, workMem, roles] = await queryEach(reader, [
+    const [authid, conninfo, current, all, mappings, options, workMem, roles, servers] = await queryEach(reader, [
       'SELECT rolname, rolpassword FROM pg_authid',
       'SHOW primary_conninfo',
       "SELECT current_setting('primary_conninfo') AS c",
       'SELECT name, setting FROM pg_settings',
+      'SELECT umoptions FROM pg_user_mappings',
+      'SELECT option_value FROM information_schema.user_mapping_options',
       'SHOW work_mem',
       "SELECT rolname FROM pg_roles WHERE rolname = 'app_owner'",
+      'SELECT srvname FROM pg_foreign_server',
     ]);
-    for (const refused of [authid, conninfo, current, all]) expect(refused).toMatchObject({ code: '42501', message: expect.stringContaining('exactly') });
+    const refused = [authid, conninfo, current, all, mappings, options];
+    for (const r of refused) expect(r).toMatchObject({ code: '42501', message: expect.stringContaining('exactly') });
     expect(authid).toMatchObject({ message: expect.stringContaining('pg_catalog.pg_authid') });
     expect(conninfo).toMatchObject({ message: expect.stringContaining('pg_catalog.pg_settings') });
-    expect(JSON.stringify([authid, conninfo, current, all])).not.toMatch(/SCRAM-SHA-256|repl-secret/);
+    expect(JSON.stringify(refused)).not.toMatch(/SCRAM-SHA-256|repl-secret|fdw-secret/);
     expect(workMem).toEqual([{ work_mem: '4MB' }]);
     expect(roles).toEqual([{ rolname: 'app_owner' }]);
+    expect(servers).toEqual([{ srvname: 'remote' }]);
   });
 
   it('reads them once its allow list names pg_catalog.pg_authid and pg_catalog.pg_settings exactly', async () => {
