@@ -65,27 +65,3 @@ export function fastFields(buf: Buffer, start: number, end: number, blobAt: numb
   return { seq, prev: same ? '' : buf.toString('latin1', p + 8, p + 72), ts: buf.toString('latin1', q + 6, q + 33), special };
 }
 
-
-/**
- * Each line of a JSONL file of the data home (checkpoints.jsonl, keys/epochs.jsonl) parsed, or undefined when
- * it is not JSON; `line` is 1-based. Read line by line off the bytes, never as one string: a year of
- * checkpoints is more text than one string can hold (about 512 MiB), and a planted file of any size must end
- * in a report, not an internal error. A last line without its newline counts as a line.
- */
-export function* jsonLines(bytes: Uint8Array | undefined): Generator<{ line: number; value: unknown }> {
-  if (!bytes) return;
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let line = 0;
-  for (let start = 0; start < buf.length;) {
-    let end = buf.indexOf(10, start);
-    if (end < 0) end = buf.length;
-    let value: unknown;
-    try {
-      value = JSON.parse(buf.toString('utf8', start, end));
-    } catch {
-      value = undefined; // not JSON, or a line too long to be a string
-    }
-    yield { line: ++line, value };
-    start = end + 1;
-  }
-}

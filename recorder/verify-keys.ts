@@ -4,9 +4,9 @@
  * force at each tree size.
  */
 import { verifyEpochCert } from './keys.js';
-import { jsonLines } from './verify-fields.js';
+import { forEachJsonLine } from './jsonl-lines.js';
 import type { SignedEpochCert } from './keys.js';
-import type { Problem, ProblemKind } from './verify-types.js';
+import type { JsonlFile, Problem, ProblemKind } from './verify-types.js';
 
 export const EPOCHS_FILE = 'keys/epochs.jsonl';
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -56,12 +56,12 @@ function isCert(v: unknown): v is EpochCert {
  * Checks the epoch certificate chain (root key → epoch 0, epoch n−1 → epoch n), that epoch numbers are
  * consecutive in epochs.jsonl and in key.rotate records, and that both sources certify the same keys.
  */
-export function checkEpochs(opts: {
-  epochs: Uint8Array | undefined;
+export async function checkEpochs(opts: {
+  epochs: JsonlFile | undefined;
   rootKey: Uint8Array | undefined;
   origin: string;
   rotates: RotateRecord[];
-}): EpochKeys {
+}): Promise<EpochKeys> {
   const problems: Problem[] = [];
   const at = (kind: ProblemKind, segment: string, seq: number | null, detail: string, line?: number) => {
     const p: Problem = { kind, segment, seq, detail, severity: 'fail' };
@@ -74,15 +74,15 @@ export function checkEpochs(opts: {
 
   let expected = 0;
   let count = 0;
-  for (const { line, value: v } of jsonLines(opts.epochs)) {
+  await forEachJsonLine(opts.epochs, ({ line, value: v }) => {
     count++;
-    if (!isCert(v)) { at('unreadable', EPOCHS_FILE, null, 'not an epoch certificate {cert, sig}', line); continue; }
+    if (!isCert(v)) { at('unreadable', EPOCHS_FILE, null, 'not an epoch certificate {cert, sig}', line); return; }
     const e = v.cert.epoch;
     if (e > expected) at('epoch_gap', EPOCHS_FILE, null, `certificate of epoch ${e} follows ${expected === 0 ? 'no earlier epoch' : `epoch ${expected - 1}`}: epoch ${expected}${e - 1 > expected ? `…${e - 1}` : ''} skipped`, line);
-    if (e < expected || fromFile.has(e)) { at('inserted', EPOCHS_FILE, null, `a second certificate for epoch ${e}`, line); continue; }
+    if (e < expected || fromFile.has(e)) { at('inserted', EPOCHS_FILE, null, `a second certificate for epoch ${e}`, line); return; }
     fromFile.set(e, { c: v, segment: EPOCHS_FILE, seq: null, line });
     expected = e + 1;
-  }
+  });
 
   if (count === 0) {
     at('wrong_epoch_key', EPOCHS_FILE, null, `${EPOCHS_FILE} is ${opts.epochs === undefined ? 'missing' : 'empty'}: no epoch key is certified by the root key`);

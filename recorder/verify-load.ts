@@ -9,13 +9,14 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { VerificationError } from '../src/errors.js';
+import type { FileHandle } from './blob.js';
 import { canonicalize } from './canonical-json.js';
 import { parsePublicKeyFile } from './keys.js';
 import { readRecordingFile } from './recording-file.js';
 import { useRegularFile } from './regular-file.js';
 import type { RegularFileUse } from './regular-file.js';
 import { listSegments } from './segment-scan.js';
-import type { BlobContent, SegmentSource, VerifyInput, VerifyState } from './verify-types.js';
+import type { BlobContent, JsonlFile, SegmentSource, VerifyInput, VerifyState } from './verify-types.js';
 
 export interface LoadOptions {
   /** `--root-key FILE`: the auditor's own copy of the root public key. */
@@ -31,16 +32,18 @@ function errno(e: unknown): string | undefined {
 }
 
 /**
- * A small file of the data home (origin, checkpoints.jsonl, keys/…), or undefined when it does not exist.
- * Only a regular file is read: a FIFO planted there would have verify wait for a writer forever, a link to
- * /dev/zero read without end (exit 3 naming the file instead, like a file that cannot be read).
+ * Opens a file of the data home (origin, checkpoints.jsonl, keys/…) and hands it to `use` (recorder/regular-file.ts),
+ * or undefined when it does not exist. Only a regular file is read: a FIFO planted there would have verify wait
+ * for a writer forever, a link to /dev/zero read without end (exit 3 naming the file instead, like a file that
+ * cannot be read).
  */
-async function readOptional(fs: Fs, file: string): Promise<Buffer | undefined> {
+async function useOptional<T>(fs: Fs, file: string, use: (fh: FileHandle, size: number) => Promise<T>): Promise<T | undefined> {
   const cannot = (code: string | undefined, cause: unknown) => new VerificationError(`cannot read ${file} (${code ?? 'error'})`, { cause });
-  let r: RegularFileUse<Buffer>;
+  let r: RegularFileUse<T>;
   try {
-    r = await useRegularFile(fs, file, { follow: true }, (fh) => fh.readFile());
+    r = await useRegularFile(fs, file, { follow: true }, use);
   } catch (e) {
+    if (e instanceof VerificationError) throw e;
     throw cannot(errno(e), e);
   }
   if (r.status === 'unopened') {
@@ -49,6 +52,47 @@ async function readOptional(fs: Fs, file: string): Promise<Buffer | undefined> {
   }
   if (r.status === 'not_file') throw new VerificationError(`${file} is ${r.kind}, not a regular file; it was not read`);
   return r.value;
+}
+
+/** A small file of the data home (origin, keys/root.pub, the state), whole; undefined when it does not exist. */
+async function readOptional(fs: Fs, file: string): Promise<Buffer | undefined> {
+  return useOptional(fs, file, (fh) => fh.readFile());
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * checkpoints.jsonl or keys/epochs.jsonl, undefined when it does not exist: checked now, and read when verifyLog
+ * gets to it, a chunk at a time and never whole (recorder/jsonl-lines.ts: 2.7 years of checkpoints are more
+ * than Node reads as one file), up to the size it has now. That keeps what the loader promises below: the
+ * checkpoints are those written before the segments were listed.
+ */
+async function jsonlFile(fs: Fs, file: string): Promise<JsonlFile | undefined> {
+  const size = await useOptional(fs, file, async (_fh, atOpen) => atOpen);
+  if (size === undefined) return undefined;
+  return {
+    read: async (each) => {
+      // An error of `each` is the verifier's own, not the file's: thrown as it is, after the file is closed.
+      let failed: { error: unknown } | undefined;
+      const read = await useOptional(fs, file, async (fh) => {
+        const buf = Buffer.allocUnsafe(Math.min(CHUNK, size)); // one buffer: `each` keeps no chunk
+        for (let at = 0; at < size;) {
+          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - at), at);
+          if (bytesRead === 0) break; // cut since: what is there is what is verified
+          at += bytesRead;
+          try {
+            if (!each(buf.subarray(0, bytesRead))) break;
+          } catch (error) {
+            failed = { error };
+            break;
+          }
+        }
+        return true;
+      });
+      if (failed) throw failed.error;
+      if (!read) throw new VerificationError(`cannot read ${file} (ENOENT): it was removed while verify ran`);
+    },
+  };
 }
 
 /**
@@ -90,8 +134,8 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
     if (text) rootKey = { raw: homeRootKey(file, text), source: 'home' };
   }
   const origin = homeOrigin(path.join(home, 'origin'), await readOptional(fs, path.join(home, 'origin')));
-  const checkpoints = await readOptional(fs, path.join(home, 'checkpoints.jsonl'));
-  const epochs = await readOptional(fs, path.join(home, 'keys', 'epochs.jsonl'));
+  const checkpoints = await jsonlFile(fs, path.join(home, 'checkpoints.jsonl'));
+  const epochs = await jsonlFile(fs, path.join(home, 'keys', 'epochs.jsonl'));
   // Segments last: a broker may be appending. Every checkpoint read above covers records that were durable
   // before it was written, so the segments listed and read after it hold them all (no false 'truncated').
   // Listed again for that reason (a segment begun since the listing above may hold covered records), and

@@ -89,13 +89,22 @@ export type BlobContent = Uint8Array | { sha256: string; bytes: number } | { ref
  */
 export type SegmentSource = { name: string; bytes: Uint8Array } | { name: string; read(): Promise<Uint8Array> };
 
+/**
+ * A JSONL file of the data home (checkpoints.jsonl, keys/epochs.jsonl): its bytes, or `read(each)` that hands
+ * them to `each` a chunk at a time, in order, until `each` returns false (recorder/verify-load.ts; a chunk is
+ * `each`'s to read during the call only: the reader may reuse its buffer). It may be
+ * read again (pcigate evidence reads both after verify) and gives the same bytes: those the file held when it
+ * was loaded, before the segments were listed.
+ */
+export type JsonlFile = Uint8Array | { read(each: (chunk: Buffer) => boolean): Promise<void> };
+
 export interface VerifyInput {
   /** Segment files of log/, any order (sorted by name inside). */
   segments: ReadonlyArray<SegmentSource>;
   /** checkpoints.jsonl, or undefined when absent. */
-  checkpoints?: Uint8Array;
+  checkpoints?: JsonlFile;
   /** keys/epochs.jsonl, or undefined when absent. */
-  epochs?: Uint8Array;
+  epochs?: JsonlFile;
   /** The root public key (raw 32 bytes) and whether the user supplied it or it came from the data home. */
   rootKey?: { raw: Uint8Array; source: 'user' | 'home' };
   /** HOME/origin; when absent the origin of the first record is used. */

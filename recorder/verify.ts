@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { inclusionProof, verifyInclusion } from './merkle.js';
 import type { AuditRecord } from './types.js';
 import { CHECKPOINTS_FILE, collectCheckpoints, checkCheckpoints } from './verify-checkpoints.js';
-import type { CheckpointEntry, Where } from './verify-checkpoints.js';
+import type { SealingCheckpoint, Where } from './verify-checkpoints.js';
 import { checkEpochs, checkHandovers } from './verify-keys.js';
 import type { RotateRecord } from './verify-keys.js';
 import { orderAndChain, segmentForSeq } from './verify-order.js';
@@ -67,17 +67,17 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   }
   checkSegmentNames(s, idxOfSeq, size, problems);
 
-  const keys = checkEpochs({ epochs: input.epochs, rootKey: input.rootKey?.raw, origin, rotates });
+  const keys = await checkEpochs({ epochs: input.epochs, rootKey: input.rootKey?.raw, origin, rotates });
   problems.push(...keys.problems);
-  const entries = collectCheckpoints(input.checkpoints, mirrors, problems);
+  const { entries, sealing: sealed } = await collectCheckpoints({ file: input.checkpoints, mirrors, keys, origin, size, problems });
   const roots = prefixRoots(size, (q) => (idxOfSeq[q]! >= 0 ? leafAt(s, idxOfSeq[q]!) : undefined), [
     size,
-    ...entries.map((e) => e.cp.size),
+    ...entries.map((e) => e.size),
     ...(input.state ? [input.state.size, input.state.checkpoint?.size ?? 0] : []),
     ...keys.handovers.map((h) => h.size),
   ]);
   checkCheckpoints({
-    entries, keys, origin, size, firstDamaged: ord.firstDamaged, rootAt: (n) => roots.get(n), segmentForSeq: segFor,
+    entries, origin, size, firstDamaged: ord.firstDamaged, rootAt: (n) => roots.get(n), segmentForSeq: segFor,
     fileGiven: input.checkpoints !== undefined, state: input.state, problems,
   });
   checkHandovers({ keys, size, firstDamaged: ord.firstDamaged, rootAt: (n) => roots.get(n), segmentForSeq: segFor, problems });
@@ -97,8 +97,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   // Sealing: records after the newest checkpoint signed by the right key. They are only chained, never
   // signed: they are always counted in the report (unsealed), and warned about when older than allowed or
   // dated after now — an unsealed record's own ts is whatever its writer put there.
-  const sealed = entries.filter((e) => e.rightKey && e.cp.origin === origin && e.cp.size <= size).sort((a, b) => b.cp.size - a.cp.size)[0];
-  const sealedSize = sealed?.cp.size ?? 0;
+  const sealedSize = sealed?.entry.size ?? 0;
   let uFirst = -1;
   let uLast = -1;
   let uCount = 0;
@@ -165,7 +164,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
     problemsTotal: problems.length,
     range: { firstSeq: size > 0 ? 0 : null, lastSeq: size > 0 ? size - 1 : null, firstTs: tsText(firstI), lastTs: tsText(lastI) },
     newestCheckpoint: sealed
-      ? { size: sealed.cp.size, root: sealed.cp.root.toString('hex'), epoch: sealed.cp.epoch ?? null, time: sealed.cp.time ?? null }
+      ? { size: sealed.entry.size, root: sealed.entry.root.toString('hex'), epoch: sealed.epoch ?? null, time: sealed.time ?? null }
       : null,
     unsealed,
     rootKeySource: input.rootKey?.source ?? null,
@@ -174,7 +173,7 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
         ? input.state
         : {
             v: 1, origin, size, root: allRoot.toString('hex'),
-            ...(sealed ? { checkpoint: { size: sealed.cp.size, root: sealed.cp.root.toString('hex'), note: sealed.note } } : {}),
+            ...(sealed ? { checkpoint: { size: sealed.entry.size, root: sealed.entry.root.toString('hex'), note: sealed.note } } : {}),
           },
   };
   if (input.proofSeq !== undefined) report.proof = proofFor(input.proofSeq, s, idxOfSeq, sealed);
@@ -262,9 +261,9 @@ function checkSegmentNames(s: ScannedLines, idxOfSeq: Int32Array, size: number, 
   }
 }
 
-function proofFor(seq: number, s: ScannedLines, idxOfSeq: Int32Array, cp: CheckpointEntry | undefined): InclusionProofReport | { seq: number; error: string } {
+function proofFor(seq: number, s: ScannedLines, idxOfSeq: Int32Array, cp: SealingCheckpoint | undefined): InclusionProofReport | { seq: number; error: string } {
   if (!cp) return { seq, error: 'no valid signed checkpoint to prove against' };
-  const n = cp.cp.size;
+  const n = cp.entry.size;
   if (!(Number.isSafeInteger(seq) && seq >= 0 && seq < n)) return { seq, error: `seq ${seq} is not covered by the newest checkpoint (size ${n})` };
   for (let q = 0; q < n; q++) {
     if (idxOfSeq[q]! < 0) return { seq, error: `seq ${q} is missing; no proof can be built` };
@@ -273,8 +272,8 @@ function proofFor(seq: number, s: ScannedLines, idxOfSeq: Int32Array, cp: Checkp
   const proof = inclusionProof({ length: n, at: (q) => leafAt(s, idxOfSeq[q]!) }, seq, n);
   const leaf = leafAt(s, idxOfSeq[seq]!);
   return {
-    seq, leaf: leafHexAt(s, idxOfSeq[seq]!), size: n, root: cp.cp.root.toString('hex'), rootBase64: cp.cp.root.toString('base64'),
-    proof: proof.map((p) => p.toString('hex')), note: cp.note, verified: verifyInclusion(leaf, seq, n, proof, cp.cp.root),
+    seq, leaf: leafHexAt(s, idxOfSeq[seq]!), size: n, root: cp.entry.root.toString('hex'), rootBase64: cp.entry.root.toString('base64'),
+    proof: proof.map((p) => p.toString('hex')), note: cp.note, verified: verifyInclusion(leaf, seq, n, proof, cp.entry.root),
   };
 }
 

@@ -21,28 +21,28 @@ import { maskText } from '../mask/pan-masker.js';
 import { ARCHIVE_LIMITS, archiveLimits } from '../mask/scan-archive.js';
 import { scanHandle } from '../mask/scan-files.js';
 import type { ScanOptions } from '../mask/scan-files.js';
-import { verifyEpochCert } from '../../recorder/keys.js';
-import type { SignedEpochCert } from '../../recorder/keys.js';
 import { canonicalize } from '../../recorder/canonical-json.js';
 import { MerkleAccumulator } from '../../recorder/merkle.js';
 import { deepFreeze } from '../../recorder/record-line.js';
 import { useRecordingFile } from '../../recorder/recording-file.js';
-import { epochKeyName, parseCheckpoint, parseNote, verifyNote } from '../../recorder/signed-note.js';
 import { formatTs } from '../../recorder/timestamp.js';
 import type { AuditRecord } from '../../recorder/types.js';
 import { verifyLog } from '../../recorder/verify.js';
 import { loadVerifyInput } from '../../recorder/verify-load.js';
-import { jsonLines } from '../../recorder/verify-fields.js';
 import { segmentBytes } from '../../recorder/verify-scan.js';
 import type { VerifyInput, VerifyReport } from '../../recorder/verify-types.js';
 import { configOf } from './check-support.js';
 import { readExportFiles } from './export-files.js';
 import { recordedExports, shownPath } from './exports.js';
+import { readCertifiedEpochs, readCheckpoints } from './home-checkpoints.js';
 import { LogLines } from './log-lines.js';
 import { resolvePeriod } from './period.js';
 import { sampleRecords } from './samples.js';
 import { LogScanner } from './stored-scan.js';
-import type { CheckpointEntry, ConfigEvidence, EvidenceInput, LoadedRecord, RecordingScan } from './types.js';
+import type { ConfigEvidence, EvidenceInput, LoadedRecord, RecordingScan } from './types.js';
+
+// Read in memory by tests; collectEvidence reads the files a chunk at a time.
+export { certifiedEpochs, parseCheckpoints } from './home-checkpoints.js';
 
 /** Sampled records per event type when --sample is not given. */
 export const DEFAULT_SAMPLE = 3;
@@ -95,8 +95,8 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
   sameAsVerified(log, verify);
   const origin = vin.origin ?? records[0]?.record.origin ?? verify.origin ?? '';
   const rootPub = Buffer.from(vin.rootKey.raw);
-  const epochs = certifiedEpochs(vin.epochs, origin, rootPub);
-  const checkpoints = parseCheckpoints(vin.checkpoints, origin, epochs);
+  const epochs = await readCertifiedEpochs(vin.epochs, origin, rootPub);
+  const checkpoints = await readCheckpoints(vin.checkpoints, origin, epochs);
 
   const period = resolvePeriod({ since: opts.since, until: opts.until }, nowMicros, records[0]?.record.ts);
   const inPeriod = records.filter((r) => r.record.ts >= period.since && r.record.ts <= period.until);
@@ -207,56 +207,6 @@ function sameAsVerified(log: LogLines, verify: VerifyReport): void {
       hint: 'the log was modified, replaced or cut during the run: run `pcigate verify`, then build the bundle again',
     });
   }
-}
-
-/**
- * The certified epochs of keys/epochs.jsonl: the longest prefix in which epoch n is certified by the root key
- * (n = 0) or by epoch n−1 (docs/log-format.md "Key epochs"). A broken chain stops there; verify reports why.
- */
-export function certifiedEpochs(text: Uint8Array | undefined, origin: string, rootPub: Buffer): SignedEpochCert[] {
-  const certs: SignedEpochCert[] = [];
-  if (!text) return certs;
-  // Line by line (jsonLines): the file as one string would end at V8's string limit (512 MiB).
-  for (const { value } of jsonLines(text)) {
-    const sc = value as SignedEpochCert | undefined;
-    const c = sc?.cert;
-    if (!c || c.type !== 'pcigate.epoch' || c.epoch !== certs.length || c.origin !== origin || typeof c.pub !== 'string' || typeof sc.sig !== 'string') break;
-    const signer = certs.length === 0 ? rootPub : Buffer.from(certs[certs.length - 1]!.cert.pub, 'base64');
-    let ok = false;
-    try {
-      ok = verifyEpochCert(sc, signer);
-    } catch {
-      ok = false;
-    }
-    if (!ok) break;
-    certs.push(sc);
-  }
-  return certs;
-}
-
-/**
- * checkpoints.jsonl in file order, each parsed (C2SP tlog-checkpoint with pcigate's `time`/`epoch` lines) and
- * marked valid when its origin is the log's and its signature verifies with the key of its epoch
- * (`<origin>#e<n>`, c2sp.org/signed-note). Lines that do not parse at all are left out (verify reports them).
- */
-export function parseCheckpoints(text: Uint8Array | undefined, origin: string, epochs: SignedEpochCert[]): CheckpointEntry[] {
-  const out: CheckpointEntry[] = [];
-  if (!text) return out;
-  for (const { value } of jsonLines(text)) {
-    try {
-      const note = (value as { note?: unknown } | undefined)?.note;
-      if (typeof note !== 'string') continue;
-      const cp = parseCheckpoint(parseNote(note).text);
-      const epoch = cp.epoch ?? 0;
-      const cert = epochs[epoch];
-      const valid = cp.origin === origin && cert !== undefined &&
-        verifyNote(note, epochKeyName(origin, epoch), Buffer.from(cert.cert.pub, 'base64'));
-      out.push({ note, size: cp.size, root: cp.root.toString('hex'), time: cp.time ?? '', epoch, valid });
-    } catch {
-      continue;
-    }
-  }
-  return out;
 }
 
 /** The paths of every export the log announces: the files are stored data now, whenever they were written. */

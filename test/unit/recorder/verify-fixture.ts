@@ -17,7 +17,11 @@ import type { AuditEvent } from '../../../recorder/types.js';
 import type { VerifyInput } from '../../../recorder/verify-types.js';
 
 /** A VerifyInput whose segments are bytes in memory (tests edit them). */
-export type FixtureInput = Omit<VerifyInput, 'segments'> & { segments: ReadonlyArray<{ name: string; bytes: Uint8Array }> };
+export type FixtureInput = Omit<VerifyInput, 'segments' | 'checkpoints' | 'epochs'> & {
+  segments: ReadonlyArray<{ name: string; bytes: Uint8Array }>;
+  checkpoints?: Uint8Array;
+  epochs?: Uint8Array;
+};
 
 export const T0 = BigInt(Date.UTC(2026, 10, 22, 12, 0, 0)) * 1000n;
 

@@ -3,7 +3,9 @@
  * only ever makes regular files there): a FIFO, a directory, a symbolic link, a sparse file larger than a
  * buffer; and the same for the home's other files (checkpoints.jsonl, origin, keys/root.pub). Each is
  * refused with a VerificationError (exit 3) naming the file — never a wait without end, an internal error,
- * or a verdict on another file's bytes.
+ * or a verdict on another file's bytes. And checkpoints.jsonl and keys/epochs.jsonl larger than one string
+ * (512 MiB) or than Node reads as one file (2 GiB) are verified, read a chunk at a time, up to the size they
+ * had when loaded.
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
@@ -194,11 +196,66 @@ describe('verify: a checkpoints.jsonl longer than one string', () => {
     // The home's own checkpoint lines over and over (the same notes), each padded with 4 MiB of JSON whitespace
     // so that a few hundred lines make the size: what is checked is the file's size, not two million parses.
     const pad = ' '.repeat(4 << 20);
-    const one = Buffer.from(Buffer.from(input.checkpoints!).toString('utf8').split('\n').filter((l) => l).map((l) => `${l.slice(0, -1)}${pad}}\n`).join(''));
+    const one = Buffer.from((await fsp.readFile(path.join(base, 'checkpoints.jsonl'), 'utf8')).split('\n').filter((l) => l).map((l) => `${l.slice(0, -1)}${pad}}\n`).join(''));
     const big = Buffer.allocUnsafe(Math.ceil((bufferConstants.MAX_STRING_LENGTH + 1) / one.length) * one.length);
     big.fill(one);
     const r = await verifyLog({ ...input, checkpoints: big });
     expect(r.problems).toEqual([]);
     expect(r.result).toBe('pass');
   }, 60_000);
+});
+
+/** fs.readFile's limit (kIoMaxLength, 2 GiB − 1): a file past it is read in chunks or not at all. */
+const READ_LIMIT = 2 ** 31 - 1;
+
+/**
+ * Rewrites `file` as `before`, a hole up to past READ_LIMIT, then `after`, each line ending in a newline. The
+ * hole costs no disk, reads as NUL bytes, and is one line too long to be JSON (unreadable, skipped unheld).
+ */
+async function withHole(file: string, before: string[], after: string[]): Promise<void> {
+  await fsp.writeFile(file, before.map((l) => `${l}\n`).join(''));
+  const fh = await fsp.open(file, 'r+');
+  try {
+    await fh.write(`\n${after.map((l) => `${l}\n`).join('')}`, READ_LIMIT + 1);
+  } finally {
+    await fh.close();
+  }
+  expect((await fsp.stat(file)).size).toBeGreaterThan(READ_LIMIT);
+}
+
+describe('verify: checkpoints.jsonl and keys/epochs.jsonl past 2 GiB (2.7 years of 10 s checkpoints)', () => {
+  const brief = (r: VerifyReport) => r.problems.map((p) => ({ kind: p.kind, segment: p.segment, line: p.line }));
+
+  it('checkpoints.jsonl: the checkpoints after 2 GiB are read, the hole is one unreadable line', async () => {
+    const clean = await verifyHome(base);
+    const home = await copyOf(base);
+    const file = path.join(home, 'checkpoints.jsonl');
+    const lines = await readLines(file);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    // The newer checkpoints only after the hole: a reader that stops there finds the log's mirrors newer (rollback).
+    await withHole(file, lines.slice(0, 1), lines.slice(1));
+    const r = await verifyHome(home);
+    expect(brief(r)).toEqual([{ kind: 'unreadable', segment: 'checkpoints.jsonl', line: 2 }]);
+    expect(r.checkpoints).toBe(clean.checkpoints);
+    expect(r.newestCheckpoint).toEqual(clean.newestCheckpoint);
+  }, 60_000);
+
+  it('keys/epochs.jsonl: the certificate after 2 GiB is read, the hole is one unreadable line', async () => {
+    const home = await copyOf(base);
+    const file = path.join(home, 'keys', 'epochs.jsonl');
+    await withHole(file, [], await readLines(file));
+    const r = await verifyHome(home);
+    expect(brief(r)).toEqual([{ kind: 'unreadable', segment: 'keys/epochs.jsonl', line: 1 }]);
+    expect(r.epochs).toBe(1);
+    expect(r.newestCheckpoint).not.toBeNull();
+  }, 60_000);
+
+  it('a line appended to checkpoints.jsonl after loading is not read: the checkpoints are those written before the segments were listed', async () => {
+    const home = await copyOf(base);
+    const input = await loadVerifyInput(fsp, home, { nowMicros: Date.UTC(2026, 10, 22, 12, 5) * 1000, maxUnsealedMicros: 3600e6 });
+    await fsp.appendFile(path.join(home, 'checkpoints.jsonl'), 'written after the segments were listed\n');
+    const r = await verifyLog(input);
+    expect(r.problems).toEqual([]);
+    expect(r.result).toBe('pass');
+  });
 });
