@@ -43,6 +43,8 @@ export interface Explanation {
     index: number; text: string; decision: Action; rule: string; reason: string; role: string | null;
     kind: string; classes: string[]; reads: string[]; writes: string[]; columns: string[]; functions: string[];
     write_without_where: boolean;
+    /** The server secrets it reads (server-secrets.ts): the allow patterns that must name each exactly; absent when none. */
+    secrets?: string[];
     /** The statement's own text checked as the whole text is (`masking`), when policy allows or holds it. */
     masking?: MaskingNote;
   }>;
@@ -89,7 +91,8 @@ export async function explainPolicy(config: PcigateConfig, connection: string, s
       index: i + 1, text: safeStatementText(st.text), decision: refused ? 'deny' as const : action,
       rule: refused ? STORED_VALUES_RULE : v?.rule ?? d.rule, reason: refused ? m.reason : v?.reason ?? d.reason,
       role: v?.role ?? null, kind: st.kind, classes: st.classes, reads: st.reads, writes: st.writes, columns: st.columns,
-      functions: st.functions, write_without_where: st.writeWithoutWhere, ...(m ? { masking: m } : {}),
+      functions: st.functions, write_without_where: st.writeWithoutWhere,
+      ...(st.secrets ? { secrets: [...new Set(st.secrets.map((x) => x.relation))] } : {}), ...(m ? { masking: m } : {}),
     };
   });
   const refused = masking !== undefined && masking.depends_on_catalog === undefined;
@@ -129,6 +132,7 @@ export function formatExplanation(ex: Explanation): string {
     lines.push(`    classes:   ${list(s.classes)}${s.write_without_where ? ' (write without WHERE)' : ''}`);
     lines.push(`    reads:     ${list(s.reads)}`, `    writes:    ${list(s.writes)}`);
     lines.push(`    columns:   ${list(s.columns)}`, `    functions: ${list(s.functions)}`);
+    if (s.secrets) lines.push(`    secrets:   ${list(s.secrets)} (granted by an allow pattern naming each exactly)`);
     if (s.masking) lines.push(`    masking:   ${maskingLine(s.masking)}`);
   }
   return lines.join('\n');

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { policySection } from '../../../src/config/sections/policy.js';
 import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
-import { explainPolicy } from '../../../src/policy/explain.js';
+import { explainPolicy, formatExplanation } from '../../../src/policy/explain.js';
 import { loadParser } from '../../../src/policy/pg-parser.js';
 import { PolicyEngine } from '../../../src/policy/policy-engine.js';
 import { parseConfigText } from '../../../src/config/parse-config.js';
@@ -154,9 +154,10 @@ describe('policy explain', () => {
   ].join('\n'), '/nonexistent/pcigate.yaml');
 
   it('agrees: both rules are static', async () => {
-    for (const sql of ['SELECT rolpassword FROM pg_authid', 'SHOW primary_conninfo']) {
-      const ex = await explainPolicy(config, 'prod-db', sql, { groups: ['support'], mfa: true });
-      expect(ex, sql).toMatchObject({ decision: 'deny', rule: 'policy.connections.prod-db.roles.support.tables.allow', statements: [{ decision: 'deny' }] });
+    for (const [sql, secret] of [['SELECT rolpassword FROM pg_authid', 'pg_catalog.pg_authid'], ['SHOW primary_conninfo', 'pg_catalog.pg_settings']]) {
+      const ex = await explainPolicy(config, 'prod-db', sql!, { groups: ['support'], mfa: true });
+      expect(ex, sql).toMatchObject({ decision: 'deny', rule: 'policy.connections.prod-db.roles.support.tables.allow', statements: [{ decision: 'deny', secrets: [secret] }] });
+      expect(formatExplanation(ex)).toContain(`secrets:   ${secret} (granted by an allow pattern naming each exactly)`);
     }
     expect((await explainPolicy(config, 'prod-db', 'SHOW work_mem', { groups: ['support'], mfa: true })).decision).toBe('allow');
   });
