@@ -11,6 +11,7 @@ import { applyMask, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { findPans, MIN_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions } from './pan-detector.js';
+import { maskSqlEscapes } from './sql-escapes.js';
 
 /** Per-rule masking counts, as written into log records (`masked: {pan: 2, sad: 1}`). */
 export type MaskCounts = Record<string, number>;
@@ -92,8 +93,9 @@ export class PanMasker {
     const buf = Buffer.from(t, 'utf8');
     // JSON's `\u00a0` and `\uff14` escapes (Python's and PHP's JSON, E'…' SQL strings) read as the characters: json-escapes.ts.
     const out = maskJsonEscapes(this.maskBytes(buf, counts), this.style, this.detect, (n) => addCount(counts, this.rule, n));
-    if (out === buf) return t;
-    return Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('utf8');
+    const masked = out === buf ? t : Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('utf8');
+    // SQL's `U&'\0034…'` and `E'\x34…'` escapes (a statement's text, an error message quoting one): sql-escapes.ts.
+    return maskSqlEscapes(masked, this.style, this.detect, (n) => addCount(counts, this.rule, n));
   }
 
   /**
