@@ -22,7 +22,7 @@ function secretsOf(st: StatementInfo, session: SessionView): SecretRead[] {
   return [...out.values()];
 }
 
-/** Whether an allow list names `relation` (`pg_catalog.x`) exactly, qualified or not. */
+/** Whether an allow list names `relation` (`schema.x`) exactly, qualified or not. */
 function namesExactly(allow: readonly string[], relation: string): boolean {
   return allow.includes(relation) || allow.includes(relation.slice(relation.indexOf('.') + 1));
 }
