@@ -38,7 +38,7 @@ const directEnv = (database: string) => ({ ...process.env, PGHOST: direct.PGHOST
 describe('pg_dump through pcigate', () => {
   it('a plain dump: schema whole, card data masked, restored into an empty database', async () => {
     const file = path.join(tempDir('pgdump-'), 'dump.sql');
-    const r = await run('pg_dump', ['--no-owner', '-f', file], gate.env, { timeoutMs: 60_000 });
+    const r = await run('pg_dump', ['--no-owner', '--no-subscriptions', '-f', file], gate.env, { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     const dump = readFileSync(file, 'utf8');
     for (const pan of PANS) expect(dump).not.toContain(pan);
@@ -62,7 +62,7 @@ describe('pg_dump through pcigate', () => {
 
   it('a custom-format dump restores with pg_restore, masked the same', async () => {
     const file = path.join(tempDir('pgdump-'), 'dump.custom');
-    const r = await run('pg_dump', ['--no-owner', '-Fc', '-f', file], gate.env, { timeoutMs: 60_000 });
+    const r = await run('pg_dump', ['--no-owner', '--no-subscriptions', '-Fc', '-f', file], gate.env, { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     server.psql('create database restored_c', 'postgres');
     const back = await run('pg_restore', ['--no-owner', '-d', 'restored_c', file], directEnv('restored_c'));
