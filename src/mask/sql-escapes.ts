@@ -19,13 +19,22 @@ import type { MaskStyle } from './mask-format.js';
 import { findPans } from './pan-detector.js';
 import type { DetectOptions } from './pan-detector.js';
 
-/** A U&'…' literal (its text in group 1, quotes doubled) and its UESCAPE clause, if any (the escape character in group 2). */
-const UNICODE_LITERAL = /(?<![\w$])U&'((?:[^']|'')*)'(?:\s*UESCAPE\s*'([^'])')?/gi;
+/**
+ * Between two quotes, whitespace with a line break (and `--` comments) continues a string constant: `'4111 1111'` and
+ * `' 1111 1111'` on the next line are one (PostgreSQL docs, 4.1.2.1; scan.l quotecontinue), a U&'…' or E'…' one too.
+ */
+const CONTINUATION = /'(?:[ \t\f]|--[^\n\r]*)*[\n\r](?:\s|--[^\n\r]*)*'/y;
+/**
+ * A U&'…' literal (its text in group 1, quotes doubled, continued on following lines) and its UESCAPE clause, if any
+ * (the escape character in group 2).
+ */
+const UNICODE_LITERAL = /(?<![\w$])U&'((?:[^']|''|'(?:[ \t\f]|--[^\n\r]*)*[\n\r](?:\s|--[^\n\r]*)*')*)'(?:\s*UESCAPE\s*'([^'])')?/gi;
 /**
  * Where an escape of a digit could be: a backslash before what starts one (an octal digit, 8 or 9, `x`, `u`, `U`),
- * or a U&'…' literal (whose UESCAPE character need not be a backslash). JSON's `\"` and `\n` are not read at all.
+ * a U&'…' literal (whose UESCAPE character need not be a backslash), or a string continued on the next line. JSON's
+ * `\"` and `\n` are not read at all.
  */
-const MAY_ESCAPE = /\\[0-9xuU]|&'/;
+const MAY_ESCAPE = /\\[0-9xuU]|&'|'[ \t\f]*(?:--[^\n\r]*)?[\n\r]/;
 
 /** What a piece of the original text reads as: itself, one code point, or one byte of UTF-8 (E'\xef\xbc\x94'). */
 const PLAIN = 0;
@@ -43,6 +52,7 @@ class Reading {
   readonly head: number[] = [];
   readonly radix: number[] = [];
   readonly kind: number[] = [];
+  /** Whether it reads other than the text: an escape read, or a continuation read as nothing. */
   escaped = false;
 
   add(start: number, end: number, head: number, radix: number, kind: number, value: number): void {
@@ -148,6 +158,10 @@ function readEscapes(text: string): Reading {
     const inside = lit < literals.length && literals[lit]![0] <= i;
     const c = text.charCodeAt(i);
     let next = -1;
+    if (c === 0x27) {
+      CONTINUATION.lastIndex = i;
+      if (CONTINUATION.test(text)) { r.escaped = true; i = CONTINUATION.lastIndex; continue; }
+    }
     if (inside) {
       const esc = literals[lit]![2];
       if (c === esc && text.charCodeAt(i + 1) !== esc) next = readUnicodeEscape(text, i, literals[lit]![1], r);

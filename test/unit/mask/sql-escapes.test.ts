@@ -39,6 +39,10 @@ describe('card numbers in SQL string escapes', () => {
     ['full-width digits in E bytes', `SELECT E'${'\\xef\\xbc\\x94'}${'\\xef\\xbc\\x91'.repeat(15)}'`, `SELECT E'${'\\xef\\xbc\\x8a'.repeat(12)}${'\\xef\\xbc\\x91'.repeat(4)}'`],
     ['an octal escape of 3 digits above 377 (PostgreSQL keeps the low byte)', `SELECT E'\\464${'\\061'.repeat(15)}'`, `SELECT E'\\052${'\\052'.repeat(11)}${'\\061'.repeat(4)}'`],
     ['\\8 (any other character after a backslash is itself)', `SELECT E'4539${'\\8'.repeat(11)}\\60'`, `SELECT E'****${'\\*'.repeat(8)}\\8\\8\\8\\60'`],
+    // A string constant continued on the next line (whitespace with a line break, a comment, between two quotes) is one.
+    ['a plain card number continued on the next line', `SELECT '4111 1111'\n  ' 1111 1111'`, `SELECT '**** ****'\n  ' **** 1111'`],
+    ['U&, continued, then UESCAPE', `SELECT U&'${spell(PAN.slice(0, 6), bang)}'\r\n'${spell(PAN.slice(6), bang)}' UESCAPE '!'`, `SELECT U&'${'!002a'.repeat(6)}'\r\n'${'!002a'.repeat(6)}${spell('1111', bang)}' UESCAPE '!'`],
+    ['E, continued after a comment', `SELECT E'${spell(PAN.slice(0, 8), x2)}' -- the rest:\n'${spell(PAN.slice(8), x2)}'`, `SELECT E'${'\\x2a'.repeat(8)}' -- the rest:\n'${'\\x2a'.repeat(4)}${spell('1111', x2)}'`],
   ])('%s', (_name, sql, want) => {
     expect(redactSql(sql)).toBe(want);
     expect(maskText(sql)).toBe(want);
@@ -49,6 +53,7 @@ describe('card numbers in SQL string escapes', () => {
     ["SELECT U&'\\0031\\0032\\0033\\0034\\0035\\0036\\0037\\0038\\0039\\0030\\0031\\0032\\0033\\0034\\0035\\0036'", 'not Luhn-valid'],
     ["SELECT E'\\\\x34\\\\x31' || 'x'", 'an escaped backslash: no escape follows'],
     ['select 1 from t where id = 1234 and z = \'\\x\'', 'a lone \\x'],
+    ["SELECT '4111 1111',\n ' 1111 1111'", 'two constants, not one continued'],
   ])('leaves %s alone (%s)', (sql) => {
     expect(redactSql(sql)).toBe(sql);
   });
