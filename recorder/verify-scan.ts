@@ -37,8 +37,8 @@ export interface ScannedLines {
   prevHex: Map<number, string>;
   /** 32 bytes per line. */
   leaves: Uint8Array;
-  /** Parsed records worth a closer look, by file index. */
-  special: Map<number, AuditRecord>;
+  /** Parsed records worth a closer look, by file index (a `checkpoint` mirror as its note only: keptSpecial). */
+  special: Map<number, SpecialRecord>;
   /** Why a line is unreadable, by file index. */
   unreadable: Map<number, string>;
   /** Origin of the first parsed record. */
@@ -49,6 +49,20 @@ export interface ScannedLines {
   cr: Set<number>;
   /** Size and SHA-256 (hex) of each segment's bytes as scanned, for segment.open's prev_segment. */
   segFiles: Array<{ bytes: number; sha256: string }>;
+}
+
+/** What verify reads of a record it inspects beyond the chain (verify.ts). */
+export type SpecialRecord = Pick<AuditRecord, 'type' | 'seq' | 'detail' | 'blobs'>;
+
+/**
+ * A record to keep until the scan is done: whole, except a `checkpoint` mirror, of which verify reads only the
+ * note (and blobs, should a planted one carry any). A log holds one mirror per checkpoint, and the rest of the
+ * record (actor, ts, prev, the root again in hex) is what the chain already checked.
+ */
+function keptSpecial(rec: AuditRecord): SpecialRecord {
+  if (rec.type !== 'checkpoint') return rec;
+  const detail = { note: (rec.detail as { note?: unknown } | undefined)?.note };
+  return rec.blobs === undefined ? { type: rec.type, seq: rec.seq, detail } : { type: rec.type, seq: rec.seq, detail, blobs: rec.blobs };
 }
 
 /** A segment's bytes: those handed in, or read now (recorder/verify-load.ts reads one file per call). */
@@ -231,7 +245,7 @@ export async function scanSegments(segments: ReadonlyArray<SegmentSource>): Prom
       s.ts[i] = tsMicros(fields.ts);
       if (fields.prev === '') s.prevOk[i] = 1;
       else s.prevHex.set(i, fields.prev);
-      if (fields.special) s.special.set(i, rec!);
+      if (fields.special) s.special.set(i, keptSpecial(rec!));
       lastLeafHex = leafHex;
       lastIdx = i;
     }

@@ -13,7 +13,6 @@
  */
 import { createHash } from 'node:crypto';
 import { inclusionProof, verifyInclusion } from './merkle.js';
-import type { AuditRecord } from './types.js';
 import { CHECKPOINTS_FILE, collectCheckpoints, checkCheckpoints } from './verify-checkpoints.js';
 import type { SealingCheckpoint, Where } from './verify-checkpoints.js';
 import { checkEpochs, checkHandovers } from './verify-keys.js';
@@ -21,7 +20,7 @@ import type { RotateRecord } from './verify-keys.js';
 import { orderAndChain, segmentForSeq } from './verify-order.js';
 import { prefixRoots } from './verify-roots.js';
 import { leafAt, leafHexAt, reparse, scanSegments } from './verify-scan.js';
-import type { ScannedLines } from './verify-scan.js';
+import type { ScannedLines, SpecialRecord } from './verify-scan.js';
 import type { InclusionProofReport, Problem, VerifyInput, VerifyReport } from './verify-types.js';
 import { WARNING_KINDS } from './verify-types.js';
 
@@ -186,7 +185,7 @@ function countOk(s: ScannedLines): number {
   return n;
 }
 
-async function checkBlobs(rec: AuditRecord, w: Where, input: VerifyInput, problems: Problem[]): Promise<void> {
+async function checkBlobs(rec: SpecialRecord, w: Where, input: VerifyInput, problems: Problem[]): Promise<void> {
   const blobs: unknown[] = Array.isArray(rec.blobs) ? rec.blobs : [];
   for (const b of blobs) {
     const ref = b as { sha256?: unknown; bytes?: unknown; path?: unknown };
@@ -205,7 +204,7 @@ async function checkBlobs(rec: AuditRecord, w: Where, input: VerifyInput, proble
  * segment.open's prev_segment pins the previous segment file's size and SHA-256 (docs/log-format.md),
  * compared with those the scan took of the file's bytes.
  */
-function checkSegmentOpen(rec: AuditRecord, i: number, s: ScannedLines, problems: Problem[]): void {
+function checkSegmentOpen(rec: SpecialRecord, i: number, s: ScannedLines, problems: Problem[]): void {
   const prev = (rec.detail as { prev_segment?: { file?: unknown; first_seq?: unknown; sha256?: unknown; bytes?: unknown } } | undefined)?.prev_segment;
   if (!prev || typeof prev.file !== 'string') return;
   const file = s.segFiles[s.segNames.indexOf(prev.file)];

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../../recorder/index.js';
 import { verifyLog } from '../../../recorder/verify.js';
 import { loadVerifyInput } from '../../../recorder/verify-load.js';
+import { scanSegments } from '../../../recorder/verify-scan.js';
 import type { Fs } from '../../../src/cli/ctx.js';
 import { testCtx } from '../../harness/test-ctx.js';
 import { readLines, segments, writeLines } from './log-helpers.js';
@@ -171,5 +172,16 @@ describe('verify reads one segment at a time', () => {
     const r = await verifyWith(probe, dir);
     expect(r.problems).toEqual([]);
     expect(r.result).toBe('pass');
+  });
+});
+
+describe('what verify keeps of a checkpoint', () => {
+  it('of a checkpoint mirror record the scan keeps the note only (one a checkpoint), the other records it inspects whole', async () => {
+    const input = await loadVerifyInput(fsp as unknown as Fs, home, { nowMicros: NOW_US, maxUnsealedMicros: 3600e6 });
+    const kept = [...(await scanSegments(input.segments)).special.values()];
+    const mirrors = kept.filter((r) => r.type === 'checkpoint');
+    expect(mirrors.length).toBeGreaterThanOrEqual(20);
+    for (const m of mirrors) expect(m).toEqual({ type: 'checkpoint', seq: expect.any(Number), detail: { note: expect.stringMatching(/^test\.example\/pcigate\n/) } });
+    expect(kept.find((r) => r.type === 'segment.open')).toHaveProperty('prev');
   });
 });
