@@ -1,6 +1,7 @@
 /**
  * The identity seam the broker calls before a session starts (PCI DSS 8.2.1 a unique identity behind every
- * access; 8.4.2 MFA into the CDE). In order: a workload token when the caller has one (CI), else the
+ * access; 8.4.2 MFA into the CDE). In order: a workload token when the caller has one (CI; used once per
+ * process that presents it: replay-cache.ts), else the
  * person's saved login (refreshed when near expiry), else the local OS account only where
  * `identity.allow_local` opts in. Then the connection's `require_mfa`. Every refusal is recorded as
  * `auth.fail` before the error is thrown; an audit write failure propagates (fail closed).
@@ -14,7 +15,8 @@ import { currentSession } from './session.js';
 import { settingsFrom, validatorOptions } from './settings.js';
 import type { IdentitySettings } from './settings.js';
 import { openTokenStore } from './token-store.js';
-import type { Identity } from './types.js';
+import { claimWorkloadToken } from './replay-cache.js';
+import type { Identity, JwtClaims } from './types.js';
 import { createValidator } from './validate.js';
 import type { TokenValidator } from './validate.js';
 import { verifyWorkloadToken } from './workload.js';
@@ -36,7 +38,10 @@ export interface ResolveIdentityOptions {
   /** A CI workload token (from obtainWorkloadToken); when given, no person login is consulted. */
   workloadToken?: string;
   session?: string;
-  /** Validators kept across sessions so JWKS stay cached (one resolver per broker). */
+  /**
+   * Validators kept across sessions so JWKS stay cached (one resolver per broker); also who claimed a workload
+   * token's one use (replay-cache.ts), so the broker's later sessions may present it again.
+   */
   cache?: Map<string, TokenValidator>;
 }
 
@@ -50,7 +55,8 @@ export async function resolveIdentity(ctx: Ctx, config: { identity?: IdentityCon
   let identity: Identity;
   if (opts.workloadToken !== undefined) {
     try {
-      ({ identity } = await verifyWorkloadToken(ctx, opts.workloadToken, {
+      let claims: JwtClaims;
+      ({ identity, claims } = await verifyWorkloadToken(ctx, opts.workloadToken, {
         rules: opts.conn.workload ?? [],
         defaultAudience: config.identity?.workload.audience ?? s.audience,
         algorithms: s.algorithms,
@@ -60,6 +66,8 @@ export async function resolveIdentity(ctx: Ctx, config: { identity?: IdentityCon
         mfaAmr: s.mfaAmr,
         ...(opts.cache ? { cache: opts.cache } : {}),
       }));
+      // Once valid, its one use (a second process presenting it is refused as a replay).
+      await claimWorkloadToken(ctx, opts.home, claims, s.clockSkewMs, opts.cache);
     } catch (err) {
       if (err instanceof TokenRefused) await fail(err.reason, { via: 'workload' });
       throw err;

@@ -15,13 +15,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../harness/cli.js';
 import { APPROVER, approverIdentityYaml, logInApprover } from '../harness/approver-login.js';
-import { AUDIENCE, startOidcProvider } from '../harness/oidc.js';
+import { CI_SUB, ciJobToken } from '../harness/ci-job.js';
+import { startOidcProvider } from '../harness/oidc.js';
 import type { OidcHarness } from '../harness/oidc.js';
 import { connectionYaml, startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { readLog, until } from '../integration/pg-proxy-setup.js';
 
 const OS_USER = os.userInfo().username;
-const CI_SUB = 'repo:org/payments:ref:refs/heads/main';
 
 let server: PostgresServer;
 let oidc: OidcHarness;
@@ -57,8 +57,7 @@ afterAll(async () => {
 });
 
 async function ciExec(home: string, sql: string) {
-  const now = Math.floor(Date.now() / 1000);
-  const token = await oidc.sign({ iss: oidc.issuer, aud: AUDIENCE, sub: CI_SUB, repository: 'org/payments', iat: now, exp: now + 300 }, { typ: 'JWT' });
+  const token = await ciJobToken(oidc);
   const child = spawn(process.execPath, [BIN, 'exec', '--config', config, '--home', home, 'ci-db', '--sql', sql, '--format', 'csv'], {
     cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, NO_COLOR: '1', PCIGATE_ID_TOKEN: token, TEST_DB_PASSWORD: server.password }, stdio: ['pipe', 'pipe', 'pipe'],
   });

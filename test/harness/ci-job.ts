@@ -4,6 +4,7 @@
  * provider deciding it with `pcigate approve` / `pcigate deny` while the job's process owns the audit log.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { BIN, runCli, tempDir } from './cli.js';
 import type { CliResult } from './cli.js';
@@ -28,13 +29,18 @@ export interface CiRun {
   child: ChildProcess;
 }
 
+/** A fresh token of the CI job (5 minutes, a jti of its own: a workload token is good for one run). */
+export function ciJobToken(oidc: OidcHarness): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return oidc.sign({ iss: oidc.issuer, aud: AUDIENCE, sub: CI_SUB, repository: 'org/payments', iat: now, exp: now + 300, jti: randomUUID() }, { typ: 'JWT' });
+}
+
 /**
  * Runs `pcigate exec --config CONFIG --home HOME ARGS…` as the CI job (a fresh token of `oidc` in
  * PCIGATE_ID_TOKEN, `env` added; PCIGATE_DEBUG when DBG is set), its stdin closed, killed after 60 s.
  */
 export async function execAsCiJob(oidc: OidcHarness, o: { config: string; home: string; args: string[]; env?: Record<string, string> }): Promise<CiRun> {
-  const now = Math.floor(Date.now() / 1000);
-  const token = await oidc.sign({ iss: oidc.issuer, aud: AUDIENCE, sub: CI_SUB, repository: 'org/payments', iat: now, exp: now + 300 }, { typ: 'JWT' });
+  const token = await ciJobToken(oidc);
   const child = spawn(process.execPath, [BIN, 'exec', '--config', o.config, '--home', o.home, ...o.args], {
     cwd: o.home,
     env: { PATH: process.env.PATH ?? '', HOME: o.home, NO_COLOR: '1', PCIGATE_ID_TOKEN: token, ...(process.env.DBG ? { PCIGATE_DEBUG: '1' } : {}), ...o.env },

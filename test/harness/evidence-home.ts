@@ -28,6 +28,7 @@
  * Build once per test file (beforeAll, ~30 s); `cleanup()` stops every peer and removes the directories.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -243,7 +244,7 @@ export async function buildEvidenceHome(): Promise<EvidenceHome> {
     const now = () => Math.floor(Date.now() / 1000);
     const token = (over: Record<string, unknown> = {}) => oidc.sign({
       iss: oidc.issuer, aud: AUDIENCE, sub: CI_SUB, repository: 'org/payments', ref: 'refs/heads/main',
-      workflow: 'nightly-report', actor: 'alice', iat: now(), exp: now() + 600, ...over,
+      workflow: 'nightly-report', actor: 'alice', iat: now(), exp: now() + 600, jti: randomUUID(), ...over,
     }, { typ: 'JWT' });
     const ci = async (args: string[], over?: Record<string, unknown>) => cli(['exec', ...args], { env: { PCIGATE_ID_TOKEN: await token(over) } });
 

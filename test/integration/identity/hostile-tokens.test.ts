@@ -3,6 +3,10 @@
  * provider's JWKS (RFC 8725 JWT BCP; RFC 7519; RFC 7515 §4.1.11 `crit`; OpenID Connect Core §2 `sub`). Each one
  * is refused with a precise, terminal-safe message and one `auth.fail` record, and no identity is returned.
  */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySection } from '../../../src/config/sections/identity.js';
@@ -19,7 +23,7 @@ afterAll(async () => { await h?.close(); });
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-const claims = (over: Record<string, unknown> = {}) => ({ iss: h.issuer, aud: AUDIENCE, sub: 'repo:org/payments:ref:refs/heads/main', repository: 'org/payments', iat: now(), exp: now() + 300, ...over });
+const claims = (over: Record<string, unknown> = {}) => ({ iss: h.issuer, aud: AUDIENCE, sub: 'repo:org/payments:ref:refs/heads/main', repository: 'org/payments', iat: now(), exp: now() + 300, jti: randomUUID(), ...over });
 const ESC = '\u001b[2J\u001b[31mOK\u001b[0m\r';
 const PAN = '4111111111111111';
 
@@ -31,7 +35,7 @@ function broker() {
   const cache = new Map<string, TokenValidator>();
   const config = { identity: identitySection.parse({}) };
   const conn = { workload: [{ issuer: h.issuer, claims: { repository: 'org/payments' } }] };
-  const resolve = (workloadToken: string) => resolveIdentity(ctx, config, { connection: 'prod-db', conn, home: '/nonexistent', audit, cache, workloadToken });
+  const resolve = (workloadToken: string) => resolveIdentity(ctx, config, { connection: 'prod-db', conn, home: mkdtempSync(path.join(os.tmpdir(), 'pcigate-hostile-tokens-')), audit, cache, workloadToken });
   return { ctx, audit, fetched, resolve };
 }
 

@@ -4,6 +4,10 @@
  * (src/policy/evaluate.ts, approvals.ts): at a provider where people can sign up or change their address
  * without proving it, `alice@corp` typed by someone else would otherwise bind them to Alice's role.
  */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySection } from '../../../src/config/sections/identity.js';
 import { resolveIdentity } from '../../../src/identity/resolve.js';
@@ -24,8 +28,8 @@ describe('email_verified', () => {
     const config = { identity: identitySection.parse({}) };
     const conn = { workload: [{ issuer: h.issuer, claims: {} }] };
     const as = async (extra: Record<string, unknown>) => resolveIdentity(ctx, config, {
-      connection: 'prod-db', conn, home: '/nonexistent', audit: memoryAudit(),
-      workloadToken: await h.sign({ iss: h.issuer, aud: AUDIENCE, sub: 'u-9999', email: 'alice@example.test', iat: now(), exp: now() + 300, ...extra }),
+      connection: 'prod-db', conn, home: mkdtempSync(path.join(os.tmpdir(), 'pcigate-unverified-email-')), audit: memoryAudit(),
+      workloadToken: await h.sign({ iss: h.issuer, aud: AUDIENCE, sub: 'u-9999', email: 'alice@example.test', iat: now(), exp: now() + 300, jti: randomUUID(), ...extra }),
     });
     expect((await as({ email_verified: false })).email).toBeUndefined();
     expect((await as({ email_verified: 'false' })).email).toBeUndefined();

@@ -2,6 +2,10 @@
  * CI workload identity: a GitHub-Actions-style token endpoint served locally, the env-variable source, the
  * client-credentials grant at the real provider, and per-connection trusted issuers and claim rules.
  */
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,11 +24,12 @@ let gh: Server;
 let ghUrl: string;
 const ghRequests: Array<{ auth: string | undefined; audience: string | null }> = [];
 const now = () => Math.floor(Date.now() / 1000);
+const tempHome = () => mkdtempSync(path.join(os.tmpdir(), 'pcigate-workload-'));
 
 /** A token shaped like GitHub Actions' (claims from docs.github.com "About security hardening with OpenID Connect"). */
 const ghClaims = (over: Record<string, unknown> = {}) => ({
   iss: h.issuer, aud: AUDIENCE, sub: 'repo:org/payments:ref:refs/heads/main', repository: 'org/payments',
-  ref: 'refs/heads/main', workflow: 'deploy', actor: 'alice', iat: now(), exp: now() + 300, ...over,
+  ref: 'refs/heads/main', workflow: 'deploy', actor: 'alice', iat: now(), exp: now() + 300, jti: randomUUID(), ...over,
 });
 
 let floodSent = 0;
@@ -166,14 +171,57 @@ describe('trusted issuers and claim rules per connection', () => {
     const audit = memoryAudit();
     const config = { identity: identitySection.parse({}) };
     const conn = { workload: withIssuer() };
-    await expect(resolveIdentity(ctx, config, { connection: 'prod-db', conn, home: '/nonexistent', audit, workloadToken: await h.sign(ghClaims({ ref: 'refs/heads/dev' })) }))
+    await expect(resolveIdentity(ctx, config, { connection: 'prod-db', conn, home: tempHome(), audit, workloadToken: await h.sign(ghClaims({ ref: 'refs/heads/dev' })) }))
       .rejects.toMatchObject({ code: 'ERR_TOKEN_REFUSED' });
     expect(audit.events).toEqual([expect.objectContaining({ type: 'auth.fail', outcome: 'denied', target: { conn: 'prod-db' }, detail: { reason: 'claims', via: 'workload' } })]);
-    const id = await resolveIdentity(ctx, config, { connection: 'prod-db', conn, home: '/nonexistent', audit, workloadToken: await h.sign(ghClaims()) });
+    const id = await resolveIdentity(ctx, config, { connection: 'prod-db', conn, home: tempHome(), audit, workloadToken: await h.sign(ghClaims()) });
     expect(id).toMatchObject({ via: 'workload', sub: 'repo:org/payments:ref:refs/heads/main' });
     // MFA cannot be claimed by a CI token without amr: require_mfa refuses it.
-    await expect(resolveIdentity(ctx, config, { connection: 'prod-db', conn: { ...conn, require_mfa: true }, home: '/nonexistent', audit, workloadToken: await h.sign(ghClaims()) }))
+    await expect(resolveIdentity(ctx, config, { connection: 'prod-db', conn: { ...conn, require_mfa: true }, home: tempHome(), audit, workloadToken: await h.sign(ghClaims()) }))
       .rejects.toMatchObject({ code: 'ERR_MFA_REQUIRED' });
     expect(audit.events.at(-1)).toMatchObject({ type: 'auth.fail', detail: { reason: 'mfa_required' } });
+  });
+});
+
+describe('one use per workload token (replay cache in the data home)', () => {
+  const config = { identity: identitySection.parse({}) };
+  const conn = () => ({ workload: [{ issuer: h.issuer, claims: { repository: 'org/payments' } }] });
+  /** A broker as sessionActor builds one: its own validator cache, resolving the job's token for each session. */
+  const broker = (home: string, audit = memoryAudit()) => {
+    const cache = new Map();
+    const ctx = ctxWith({});
+    return { audit, resolve: (workloadToken: string) => resolveIdentity(ctx, config, { connection: 'prod-db', conn: conn(), home, audit, cache, workloadToken }) };
+  };
+
+  it('a second broker presenting a used token is refused and recorded; the broker that used it may again, for its next session', async () => {
+    const home = tempHome();
+    const token = await h.sign(ghClaims({ jti: 'job-42-attempt-1' }));
+    const first = broker(home);
+    expect(await first.resolve(token)).toMatchObject({ via: 'workload' });
+    expect(await first.resolve(token)).toMatchObject({ via: 'workload' });
+    const replay = broker(home);
+    await expect(replay.resolve(token)).rejects.toMatchObject({
+      code: 'ERR_TOKEN_REFUSED', reason: 'replayed', message: expect.stringMatching(/^this workload token \(jti job-42-attempt-1\) was already used at \d{4}-.*one pcigate run/),
+    });
+    expect(replay.audit.events).toEqual([expect.objectContaining({ type: 'auth.fail', outcome: 'denied', detail: { reason: 'replayed', via: 'workload' } })]);
+    // Another token of the same job is another use.
+    expect(await replay.resolve(await h.sign(ghClaims()))).toMatchObject({ via: 'workload' });
+    const file = path.join(home, 'workload-jti.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // Keys are hashes: no jti or token text in the file.
+    expect(readFileSync(file, 'utf8')).not.toContain('job-42');
+  });
+
+  it('a token without jti is refused (its replay could not be told apart), and recorded', async () => {
+    const b = broker(tempHome());
+    await expect(b.resolve(await h.sign(ghClaims({ jti: undefined })))).rejects.toMatchObject({ code: 'ERR_TOKEN_REFUSED', reason: 'no_jti', message: expect.stringContaining('carries no jti claim') });
+    expect(b.audit.events.at(-1)).toMatchObject({ type: 'auth.fail', detail: { reason: 'no_jti', via: 'workload' } });
+  });
+
+  it('a replay cache open to group or others refuses workload tokens (fail closed)', async () => {
+    const home = tempHome();
+    writeFileSync(path.join(home, 'workload-jti.json'), '{"v":1,"used":{}}', { mode: 0o666 });
+    chmodSync(path.join(home, 'workload-jti.json'), 0o666);
+    await expect(broker(home).resolve(await h.sign(ghClaims()))).rejects.toMatchObject({ code: 'ERR_HOME', message: expect.stringContaining('readable by its owner only') });
   });
 });
