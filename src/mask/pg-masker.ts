@@ -340,8 +340,9 @@ export class PgMasker {
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
       // check digit away (4111111111111110): numberTextIsPan reads those. json[] and jsonb[] are read element by element
-      // (json-array-text.ts), where the detector finds what it may not find in the array's text as a whole
-      // (`{"\"4111 1111 １２147379\""}`: a card number of mixed full-width and ASCII digits, found at some offsets only).
+      // (json-array-text.ts), where the detector may find what it does not find in the array's text as a whole (it did
+      // for `{"\"4111 1111 １２147379\""}`, a card number of mixed full-width and ASCII digits found at some offsets
+      // only until faa3f44).
       if (col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && col.typeOid !== JSON_ARRAY_OID &&
         col.typeOid !== JSONB_ARRAY_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID && !(col.typeOid === NUMERIC_OID && len >= 16) &&
         findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len) &&

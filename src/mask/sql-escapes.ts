@@ -7,12 +7,13 @@
  * The text is read once with each such escape read as what it spells: inside a U&'…' literal its Unicode escapes (with
  * that literal's UESCAPE character), everywhere else backslash escapes as an E'…' string reads them. Also in a plain
  * '…' string, which reads them so with standard_conforming_strings off, and where they are no escapes at all (a
- * dollar-quoted string, a comment): at worst text that was no card number is masked (fail closed). A card number found
- * there by the detector's rules (pan-detector.ts; full-width digits too) is masked in the original text: each hidden
- * digit's escape becomes the same escape of `*` (`\002a`, `\+00002a`, `!002a`, `\x2a`, `\052`, `\u002a`), of `＊`
- * for a full-width digit (`\ff0a`; for one written as the bytes of its UTF-8, its last byte's escape: `\x8a`,
- * `\212`), and a digit written as itself `*` or `＊`. The statement still reads as SQL, its literal as the masked card
- * number, and keeps what the style keeps (the last four); `hmac` puts its token where the card number was.
+ * dollar-quoted string, a comment): at worst text that was no card number is masked (fail closed). A constant
+ * continued on the next line (`'4111 1111'` then `' 1111 1111'`) is read as one, its quotes and line break as nothing.
+ * A card number found there by the detector's rules (pan-detector.ts; full-width digits too) is masked in the original
+ * text: each hidden digit's escape becomes the same escape of `*` (`\002a`, `\+00002a`, `!002a`, `\x2a`, `\052`,
+ * `\u002a`), of `＊` for a full-width digit (`\ff0a`; for one written as the bytes of its UTF-8, its last byte's
+ * escape: `\x8a`, `\212`), and a digit written as itself `*` or `＊`. The statement still reads as SQL, its literal as
+ * the masked card number, and keeps what the style keeps (the last four); `hmac` puts its token where the number was.
  */
 import { digitsOf, hmacToken, keptDigits, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
