@@ -24,12 +24,23 @@ export interface SettingsRead {
   nameCalls: object[];
 }
 
-/** A string constant's text (through casts and COLLATE); undefined for anything else. */
+/**
+ * A string constant's text as the server reads it, through a cast to text and COLLATE; undefined for anything
+ * else. Another cast may change the text (char(n) trims trailing spaces, varchar(n) cuts it short, a domain may
+ * be either), so `'primary_conninfo   '::char(20)` is no constant here: its text is not the name read.
+ */
 export function constString(v: unknown): string | undefined {
   const n = nodeOf(v);
-  if (n?.[0] === 'TypeCast' || n?.[0] === 'CollateClause') return constString(n[1].arg);
+  if (n?.[0] === 'TypeCast') return isText(n[1].typeName) ? constString(n[1].arg) : undefined;
+  if (n?.[0] === 'CollateClause') return constString(n[1].arg);
   const s = n?.[0] === 'A_Const' ? (n[1].sval as PgNode | undefined)?.sval : undefined;
   return typeof s === 'string' ? s : undefined;
+}
+
+/** A TypeName of `text` or `pg_catalog.text`, no modifiers, not an array. */
+function isText(typeName: unknown): boolean {
+  const t = typeName as PgNode | undefined;
+  return catalogName(t?.names) === 'text' && t?.typmods === undefined && t?.arrayBounds === undefined && t?.setof !== true;
 }
 
 /** The last name of a dotted name list, when it is `name` alone or `pg_catalog.name`. */

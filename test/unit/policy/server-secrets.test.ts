@@ -110,6 +110,14 @@ describe('superuser-only settings', () => {
     expect(decide('SHOW primary_conninfo').reason).toBe('SHOW primary_conninfo reads settings PostgreSQL shows superusers only: only an allow pattern naming pg_catalog.pg_settings exactly grants that, no wildcard does');
   });
 
+  it('a name cast to anything but text is no constant: char(n) trims it, varchar(n) cuts it, so the server reads another name', () => {
+    for (const sql of ["SELECT current_setting('primary_conninfo   '::char(20))", "SELECT current_setting('hba_file.x'::varchar(8))",
+      "SELECT current_setting(CAST('hba_file ' AS bpchar))", "SELECT setting FROM pg_settings WHERE name = 'hba_file  '::char(10)",
+      "SELECT setting FROM pg_settings WHERE name IN ('work_mem', 'hba_filex'::pg_catalog.varchar(8))", `${DCONFIG}'.^'::varchar(1)`]) {
+      expect(decide(sql, 'all'), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining('naming pg_catalog.pg_settings exactly') });
+    }
+  });
+
   it('other settings stay readable, and pg_settings filtered to named ones that are not superuser-only (pg_dump\'s form)', () => {
     for (const sql of ['SHOW work_mem', 'SHOW search_path', "SELECT current_setting('work_mem')", "SELECT current_setting('server_version_num')::int",
       "SELECT setting FROM pg_settings WHERE name = 'work_mem'", "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('work_mem', 'TimeZone')",
