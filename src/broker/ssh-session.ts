@@ -30,6 +30,7 @@ import { holdSshCommand } from './ssh-approval.js';
 import { SftpAudit, SftpLimitError, SftpProtocolError } from '../ssh/sftp-audit.js';
 import type { SftpOp } from '../ssh/sftp-audit.js';
 import { SftpOutput } from '../ssh/sftp-output.js';
+import { TerminalMasker } from '../ssh/terminal-masker.js';
 import { decideEnv } from './ssh-env.js';
 import { FailureRecords } from './failure-records.js';
 import { readAsShell, smuggledSyntax } from './ssh-exec/index.js';
@@ -367,15 +368,16 @@ export class SshSession {
       delivery = delivery.then(() => written).then(() => { backlog -= buf.length; return to(buf); });
       delivery.catch(fail);
     };
-    const out = new StreamMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stdout, () => cast.output(b)); }, maskOpts);
-    const err = new StreamMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stderr, () => cast.output(b)); }, maskOpts);
+    // Read as a terminal shows it: escape sequences between a card number's digits hide none of them (terminal-masker.ts).
+    const out = new TerminalMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stdout, () => cast.output(b)); }, maskOpts);
+    const err = new TerminalMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stderr, () => cast.output(b)); }, maskOpts);
     // The masker keeps an incomplete UTF-8 sequence at the end of a chunk even past its idle release, waiting
     // for the rest of the character. Binary protocols (sftp, scp, rsync) then wait for that byte forever: the
     // remote side sends nothing more until the client answers, and the client needs the byte first. A held
     // tail of such bytes only (≥ 0x80: never a digit or a separator, so no card number runs through it) is
     // released once the stream has been idle a little longer than the masker's idle release — whatever that
     // release left (a digit before the partial character is sent by it, the character kept: both are sent now).
-    const settle = (m: StreamMasker) => {
+    const settle = (m: TerminalMasker) => {
       let tail = Buffer.alloc(0);
       let timer: ReturnType<typeof setTimeout> | undefined;
       return (b: Buffer) => {

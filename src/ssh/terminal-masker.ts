@@ -1,0 +1,206 @@
+/**
+ * TerminalMasker: PAN masking of terminal output as a terminal shows it. A terminal draws nothing for an escape
+ * sequence (ECMA-48 §5.4 control sequences such as SGR colours `ESC [ 0 1 ; 3 1 m` and erase `ESC [ K`; two-byte
+ * `ESC =`, `ESC ( B`) nor for NUL, BEL, SO, SI and DEL, so `4111ESC[0m1111…` is shown as 4111 1111… without the
+ * gap: `grep --color=always 1111` writes a card number so. The masker (StreamMasker) reads bytes, not cells: it
+ * saw letters between the digit groups, or a word glued to the number (`ESC[0m4111…`: `0m4111…`), and sent the
+ * number in clear.
+ *
+ * Here the masker reads the text without those sequences: a sequence between two bytes that can belong to a card
+ * number (digits, space, dash, bytes ≥ 0x80) is left out of what it reads; any other stands there as one ESC byte
+ * (a neutral non-letter, where a letter of it glued to a number hid the number), and goes out as it came in place
+ * of that byte. Masking here must keep lengths (stars; `hmac` is `full` on SSH), so the masked text maps back
+ * byte for byte. Sequences pcigate cannot take for a terminal's are read as text, as before: an OSC, DCS, PM, APC
+ * or SOS string (a window title is shown: its digits are masked as text), `ESC` then a digit, and a control
+ * sequence longer than MAX_SEQUENCE bytes or with a run of more than MAX_PARAM_DIGITS digits. A sequence still
+ * open when the stream pauses (release) is read as text too.
+ */
+import { MaskError } from '../errors.js';
+import { StreamMasker } from '../mask/stream-masker.js';
+import type { StreamMaskerOptions } from '../mask/stream-masker.js';
+
+/** Longest escape sequence taken as one (bytes, ESC included); real ones are far shorter. */
+export const MAX_SEQUENCE = 64;
+/** Sequences waiting after a number-ish byte, in bytes, before they are placed as ESC anyway (NUL after NUL…). */
+const MAX_UNDECIDED = 256;
+/** Longest run of digits in a control sequence's parameters (a cursor row, a colour: ≤ 5). */
+export const MAX_PARAM_DIGITS = 5;
+
+const ESC = 0x1b;
+/** 1: a byte a terminal draws nothing for (NUL, BEL, SO, SI, DEL); 2: ESC. */
+const SPECIAL = new Uint8Array(256);
+for (const b of [0x00, 0x07, 0x0e, 0x0f, 0x7f]) SPECIAL[b] = 1;
+SPECIAL[ESC] = 2;
+
+/** Whether a byte may be part of a card number as the detector reads one: digit, space, dash, or ≥ 0x80 (full-width). */
+const numberish = (b: number) => (b >= 0x30 && b <= 0x39) || b === 0x20 || b === 0x2d || b >= 0x80;
+
+/** ESC finals that open a string (DCS P, SOS X, OSC ], PM ^, APC _) or a control sequence ([). */
+const OPENS_STRING = new Set([0x50, 0x58, 0x5d, 0x5e, 0x5f]);
+
+/** Where the reading of an escape sequence is: none open, after ESC, inside a control sequence (ESC [). */
+const State = { Ground: 0, Esc: 1, Csi: 2 } as const;
+type State = (typeof State)[keyof typeof State];
+
+interface Placed {
+  /** Offset in the masker's text: of its ESC stand-in, or (left out) of the byte the sequence comes before. */
+  at: number;
+  bytes: Uint8Array;
+  standIn: boolean;
+}
+
+/** Masks terminal output; `onData` receives the masked bytes in order, escape sequences where they were. */
+export class TerminalMasker {
+  readonly #inner: StreamMasker;
+  readonly #onData: (chunk: Uint8Array) => void;
+  /** Bytes of a sequence begun and not finished. */
+  #partial: number[] = [];
+  #state: State = State.Ground;
+  #paramDigits = 0;
+  #intermediates = false;
+  /** Sequences after a number-ish byte, waiting for the next text byte to decide how they are read. */
+  #undecided: Uint8Array[] = [];
+  #undecidedBytes = 0;
+  /** Sequences placed in the masker's text, not yet sent. */
+  #placed: Placed[] = [];
+  /** Bytes given to the masker, and bytes it has given back. */
+  #fed = 0;
+  #out = 0;
+  #last = -1;
+
+  constructor(onData: (chunk: Uint8Array) => void, opts: StreamMaskerOptions = {}) {
+    if (opts.style?.format === 'hmac') throw new MaskError('terminal output is masked with stars of the same length; hmac is not supported here');
+    this.#onData = onData;
+    this.#inner = new StreamMasker((b) => this.#emit(b), opts);
+  }
+
+  /** Bytes held back (by the masker, or as a sequence not yet placed). */
+  get held(): number {
+    return this.#inner.held + this.#partial.length + this.#undecidedBytes;
+  }
+
+  write(chunk: Uint8Array): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.#state !== State.Ground) {
+        const r = this.#step(chunk[i]!);
+        if (r !== 'bad') i++;
+        if (r === 'done') this.#sequence(Uint8Array.from(this.#endSequence()));
+        else if (r === 'bad') this.#text(Uint8Array.from(this.#endSequence()));
+        continue;
+      }
+      let j = i;
+      while (j < chunk.length && SPECIAL[chunk[j]!] === 0) j++;
+      if (j > i) this.#text(chunk.subarray(i, j));
+      if (j === chunk.length) break;
+      if (chunk[j] === ESC) { this.#state = State.Esc; this.#partial = [ESC]; this.#paramDigits = 0; this.#intermediates = false; }
+      else this.#sequence(Uint8Array.of(chunk[j]!));
+      i = j + 1;
+    }
+  }
+
+  /** The stream paused: an open sequence is text, waiting sequences stand as ESC; then the masker's idle release. */
+  release(): void {
+    this.#settle();
+    this.#inner.release();
+  }
+
+  /** End of stream (or a line of pcigate's own follows): everything goes out. */
+  flush(): void {
+    this.#settle();
+    this.#inner.flush();
+    this.#last = -1;
+  }
+
+  #settle(): void {
+    if (this.#state !== State.Ground) this.#text(Uint8Array.from(this.#endSequence()));
+    this.#decide(false);
+  }
+
+  #endSequence(): number[] {
+    const p = this.#partial;
+    this.#partial = [];
+    this.#state = State.Ground;
+    return p;
+  }
+
+  /** One more byte of an open sequence: still open, complete, or not a sequence pcigate takes (read as text). */
+  #step(b: number): 'more' | 'done' | 'bad' {
+    if (this.#partial.length >= MAX_SEQUENCE) return 'bad';
+    if (this.#state === State.Esc) {
+      if (b === 0x5b && !this.#intermediates) { this.#state = State.Csi; this.#partial.push(b); return 'more'; }
+      if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#partial.push(b); return 'more'; }
+      if (b >= 0x3a && b <= 0x7e && !OPENS_STRING.has(b) && b !== 0x5b) { this.#partial.push(b); return 'done'; }
+      return 'bad';
+    }
+    if (b >= 0x30 && b <= 0x3f && !this.#intermediates) {
+      this.#paramDigits = b <= 0x39 ? this.#paramDigits + 1 : 0;
+      if (this.#paramDigits > MAX_PARAM_DIGITS) return 'bad';
+      this.#partial.push(b);
+      return 'more';
+    }
+    if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#partial.push(b); return 'more'; }
+    if (b >= 0x40 && b <= 0x7e) { this.#partial.push(b); return 'done'; }
+    return 'bad';
+  }
+
+  /** A complete sequence: after a number-ish byte it waits for the next text byte; otherwise it stands as ESC. */
+  #sequence(bytes: Uint8Array): void {
+    if (this.#last >= 0 && numberish(this.#last)) {
+      this.#undecided.push(bytes);
+      this.#undecidedBytes += bytes.length;
+      if (this.#undecidedBytes > MAX_UNDECIDED) this.#decide(false);
+      return;
+    }
+    this.#standIn(bytes);
+  }
+
+  #standIn(bytes: Uint8Array): void {
+    this.#placed.push({ at: this.#fed, bytes, standIn: true });
+    this.#fed++;
+    this.#inner.write(Uint8Array.of(ESC));
+  }
+
+  /** Places the waiting sequences: left out between two number-ish bytes (`next` the one after), else as ESC. */
+  #decide(joins: boolean): void {
+    if (this.#undecided.length === 0) return;
+    const waiting = this.#undecided;
+    this.#undecided = [];
+    this.#undecidedBytes = 0;
+    for (const bytes of waiting) {
+      if (joins) this.#placed.push({ at: this.#fed, bytes, standIn: false });
+      else this.#standIn(bytes);
+    }
+  }
+
+  #text(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#decide(numberish(bytes[0]!));
+    this.#fed += bytes.length;
+    this.#last = bytes[bytes.length - 1]!;
+    this.#inner.write(bytes);
+  }
+
+  /** Masked text [#out, #out + chunk.length) from the masker: the sequences go back in their places. */
+  #emit(chunk: Uint8Array): void {
+    const end = this.#out + chunk.length;
+    const parts: Uint8Array[] = [];
+    let pos = 0;
+    while (this.#placed.length > 0) {
+      const p = this.#placed[0]!;
+      if (p.standIn ? p.at >= end : p.at > end) break;
+      const rel = p.at - this.#out;
+      parts.push(chunk.subarray(pos, rel), p.bytes);
+      if (p.standIn) {
+        // Fail closed: masking keeps lengths and never touches an ESC; if it did, nothing maps back.
+        if (chunk[rel] !== ESC) throw new MaskError('terminal masking lost the place of an escape sequence');
+        pos = rel + 1;
+      } else pos = rel;
+      this.#placed.shift();
+    }
+    this.#out = end;
+    if (parts.length === 0) { this.#onData(chunk); return; }
+    parts.push(chunk.subarray(pos));
+    this.#onData(Buffer.concat(parts));
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Card numbers that a terminal shows whole although escape sequences lie between their digits (real sshd, real
+ * OpenSSH client through `--listen`). `grep --color=always 1111` (what `alias grep='grep --color=auto'` does on a
+ * terminal) writes `4111\e[01;31m\e[K1111\e[m\e[K11111111`: the terminal shows 4111111111111111, the masker read
+ * text with letters between the digit groups and sent it, and the recording, in clear.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readLog } from '../harness/audit-records.js';
+import { sshThrough, tempDir } from '../harness/cli.js';
+import type { SshListener } from '../harness/cli.js';
+import { startSshGate } from '../harness/ssh-gate.js';
+import type { SshGate } from '../harness/ssh-gate.js';
+import { sshdAvailable } from '../harness/sshd.js';
+
+const skip = sshdAvailable();
+if (skip) process.stderr.write(`skipping the terminal escape tests: ${skip}\n`);
+
+/** What a terminal shows of `b`: CSI and two-byte escape sequences and NUL, BEL, SO, SI, DEL take no cell. */
+const shown = (b: Buffer | string) => b.toString().replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b[ -/]*[0-~]|[\x00\x07\x0e\x0f\x7f]/g, '');
+
+describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (real sshd, real OpenSSH ssh)', () => {
+  let gate: SshGate;
+  let work: string;
+
+  /** `ssh -T` through the gate's listener (sshThrough uses only its port and askpass script). */
+  const ssh = (command: string) => sshThrough({ port: gate.broker.port, askpass: gate.askpass } as SshListener, gate.home, ['pcigate@127.0.0.1', command]);
+
+  /** The recording of the exec channel whose command includes `marker`. */
+  const recordingOf = async (marker: string): Promise<string> => {
+    let rel: string | undefined;
+    await expect.poll(() => {
+      const recs = readLog(gate.home);
+      const id = recs.find((r) => r.type === 'ssh.exec' && JSON.stringify(r.detail).includes(marker))?.session;
+      rel = recs.find((r) => r.type === 'session.end' && r.session === id)?.blobs?.[0]?.path;
+      return rel;
+    }, { timeout: 15_000 }).toBeDefined();
+    return readFileSync(path.join(gate.home, rel!), 'utf8');
+  };
+
+  beforeAll(async () => {
+    gate = await startSshGate({ homePrefix: 'pcigate-ssh-escapes-', askpass: true, allow: { exec: { allow: ['grep *', 'printf *'] } } });
+    work = tempDir('pcigate-ssh-escapes-work-');
+    writeFileSync(path.join(work, 'orders.txt'), 'order 42 paid with 4111111111111111 on monday\n');
+  }, 60_000);
+
+  afterAll(async () => {
+    await gate?.close();
+  });
+
+  it('grep --color=always: the highlighted card number is masked on the terminal and in the recording', async () => {
+    const r = await ssh(`grep --color=always 1111 ${path.join(work, 'orders.txt')}`);
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toContain('\x1b['); // coloured, as a terminal gets it
+    expect(shown(r.stdout)).toBe('order 42 paid with ************1111 on monday\n');
+    const cast = await recordingOf('--color=always');
+    const lines = cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]);
+    const out = lines.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    expect(shown(out)).toContain('************1111');
+    expect(shown(out)).not.toContain('4111111111111111');
+  }, 30_000);
+
+  it('SGR, erase and cursor-hiding sequences, NUL, BEL, SO, SI and DEL between digit groups, a colour right before: masked', async () => {
+    const r = await ssh("printf 'a 4111\\x1b[0m1111\\x1b[?25l1111\\x1b=1111 b\\n4111\\x001111\\x071111\\x0e1111\\x0f\\n5555\\x7f5555\\x1b(B5555\\x1b[38;5;196m4444 c\\n\\x1b[32m4111111111111111\\x1b[0m d\\n4111111111111111\\x1b[0mabc\\n'");
+    expect(r.code).toBe(0);
+    expect(shown(r.stdout)).toBe('a ************1111 b\n************1111\n************4444 c\n************1111 d\n************1111abc\n');
+  }, 30_000);
+
+  it('escape sequences and text with no card number pass byte for byte (guard: passes without the fix)', async () => {
+    const r = await ssh("printf '\\x1b[1;31mred 1234\\x1b[0m \\x1b[12;80H\\x1b[38;2;255;128;0m42\\x1b[K x\\n'");
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString('latin1')).toBe('\x1b[1;31mred 1234\x1b[0m \x1b[12;80H\x1b[38;2;255;128;0m42\x1b[K x\n');
+  }, 30_000);
+});

@@ -1,0 +1,68 @@
+/**
+ * TerminalMasker (src/ssh/terminal-masker.ts): card numbers masked as a terminal shows them, escape sequences
+ * and the bytes a terminal draws nothing for read out of the way, every byte else in place; the same answer
+ * whatever the chunking.
+ */
+import { describe, expect, it } from 'vitest';
+import { TerminalMasker } from '../../../src/ssh/terminal-masker.js';
+
+const E = '\x1b';
+
+/** Masks `text` fed in the given pieces (idle release off), flushed at the end. */
+function mask(pieces: string[]): string {
+  let out = '';
+  const m = new TerminalMasker((b) => { out += Buffer.from(b).toString('latin1'); }, { idleMs: Infinity });
+  for (const p of pieces) m.write(Buffer.from(p, 'latin1'));
+  m.flush();
+  return out;
+}
+
+/** Every way of cutting `text` in two, and byte by byte. */
+function everySplit(text: string): string[] {
+  const outs = [mask([text]), mask(text.split(''))];
+  for (let i = 1; i < text.length; i++) outs.push(mask([text.slice(0, i), text.slice(i)]));
+  return [...new Set(outs)];
+}
+
+describe('TerminalMasker', () => {
+  const cases: Array<[string, string]> = [
+    [`4111${E}[01;31m${E}[K1111${E}[m${E}[K11111111\n`, `****${E}[01;31m${E}[K****${E}[m${E}[K****1111\n`],
+    [`${E}[0m4111111111111111 x`, `${E}[0m************1111 x`],
+    [`${E}[32m4111 1111${E}[0m 1111 1111`, `${E}[32m**** ****${E}[0m **** 1111`],
+    [`4111\x001111\x071111\x0e1111\x0f.`, `****\x00****\x07****\x0e1111\x0f.`],
+    [`4111${E}(B1111${E}=1111${E}[?25l1111!`, `****${E}(B****${E}=****${E}[?25l1111!`],
+    [`4111111111111111${E}[0mabc`, `************1111${E}[0mabc`],
+    [`4111111111111111${E}[0m`, `************1111${E}[0m`],
+  ];
+  it('masks card numbers with escape sequences or NUL, BEL, SO, SI between their digits, whatever the split', () => {
+    for (const [text, want] of cases) expect(everySplit(text), JSON.stringify(text)).toEqual([want]);
+  });
+
+  it('passes text and sequences without a card number byte for byte, whatever the split', () => {
+    for (const text of [
+      `${E}[1;31mred 1234${E}[0m ${E}[12;80H${E}[38;2;255;128;0m42${E}[K x\r\n`,
+      `${E}]0;user@host: ~${E}\\prompt$ ${E}[?2004h`,
+      `12${E}7 34${E}8 ${E}${E}[ ${E}[1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17;18;19;20;21;22;23;24;25;26;27;28;29;30m`,
+      `tail ${E}[12`,
+    ]) expect(everySplit(text), JSON.stringify(text)).toEqual([text]);
+  });
+
+  it('reads as text what a terminal would not take for a sequence: ESC then a digit, a window title, long parameters', () => {
+    expect(mask([`${E}4111111111111111 `])).toBe(`${E}************1111 `);
+    expect(mask([`${E}]0;4111111111111111\x07`])).toBe(`${E}]0;************1111\x07`);
+  });
+
+  it('holds a sequence after a digit only until the stream pauses (release)', () => {
+    let out = '';
+    const m = new TerminalMasker((b) => { out += Buffer.from(b).toString('latin1'); }, { idleMs: Infinity });
+    m.write(Buffer.from(`ab 12${E}[0m`, 'latin1'));
+    expect(m.held).toBeGreaterThan(0);
+    m.release();
+    expect(out).toBe(`ab 12${E}[0m`);
+    expect(m.held).toBe(0);
+  });
+
+  it('refuses hmac, whose tokens do not keep lengths', () => {
+    expect(() => new TerminalMasker(() => {}, { style: { format: 'hmac', hmacKey: new Uint8Array(32) } })).toThrow(/hmac/);
+  });
+});
