@@ -25,14 +25,22 @@ export interface SettingsRead {
 }
 
 /**
- * A string constant's text as the server reads it, through a cast to text and COLLATE; undefined for anything
- * else. Another cast may change the text (char(n) trims trailing spaces, varchar(n) cuts it short, a domain may
- * be either), so `'primary_conninfo   '::char(20)` is no constant here: its text is not the name read.
+ * Collations under which `=` is equality of the bytes (PostgreSQL's own, deterministic). A collation a role
+ * creates may be nondeterministic (`deterministic = false`): `name = 'primaryconninfo' COLLATE loose` is then
+ * true of primary_conninfo, a name policy does not read as equal.
+ */
+const BYTEWISE_COLLATIONS: ReadonlySet<string> = new Set(['default', 'C', 'POSIX', 'ucs_basic']);
+
+/**
+ * A string constant's text as the server reads it, through a cast to text and COLLATE of a bytewise collation;
+ * undefined for anything else. Another cast may change the text (char(n) trims trailing spaces, varchar(n) cuts
+ * it short, a domain may be either), so `'primary_conninfo   '::char(20)` is no constant here: its text is not
+ * the name read.
  */
 export function constString(v: unknown): string | undefined {
   const n = nodeOf(v);
   if (n?.[0] === 'TypeCast') return isText(n[1].typeName) ? constString(n[1].arg) : undefined;
-  if (n?.[0] === 'CollateClause') return constString(n[1].arg);
+  if (n?.[0] === 'CollateClause') return BYTEWISE_COLLATIONS.has(catalogName(n[1].collname) ?? '') ? constString(n[1].arg) : undefined;
   const s = n?.[0] === 'A_Const' ? (n[1].sval as PgNode | undefined)?.sval : undefined;
   return typeof s === 'string' ? s : undefined;
 }

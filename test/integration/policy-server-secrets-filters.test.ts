@@ -12,14 +12,23 @@ const REPLICATION_PASSWORD = 'repl-secret-5120';
 
 let server: PostgresServer;
 let reader: Gate;
+let ddl: Gate;
 
 beforeAll(async () => {
   server = await startPostgres({ tls: false, config: { primary_conninfo: `'host=127.0.0.1 user=rep password=${REPLICATION_PASSWORD}'` } });
+  ddl = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'ddl'] }));
   reader = await startConfiguredGate(server, gateConfig(server, { classes: ['read'], role: { tables: { allow: ['public.*', 'pg_catalog.*'] } } }));
 }, 120_000);
 
+/** Each result is policy's refusal for want of the pg_settings grant, and none holds the password. */
+function expectRefused(results: unknown[]): void {
+  for (const r of results) expect(r).toMatchObject({ code: '42501', message: expect.stringContaining('pg_catalog.pg_settings') });
+  expect(JSON.stringify(results)).not.toContain(REPLICATION_PASSWORD);
+}
+
 afterAll(async () => {
   await reader?.close();
+  await ddl?.close();
   await server?.stop();
 });
 
@@ -32,8 +41,19 @@ describe('a setting name written as a constant', () => {
       "SELECT setting FROM pg_settings WHERE name IN ('primary_conninfo.x'::varchar(16))",
       "SELECT setting FROM pg_settings WHERE name ~ '.^'::varchar(1)",
     ]);
-    for (const r of results) expect(r).toMatchObject({ code: '42501', message: expect.stringContaining('pg_catalog.pg_settings') });
-    expect(JSON.stringify(results)).not.toContain(REPLICATION_PASSWORD);
+    expectRefused(results);
   });
+});
 
+describe('a pg_settings filter by name', () => {
+  it('under a nondeterministic collation is refused: it lets through names policy does not read as equal', async () => {
+    const results = await queryEach(ddl, [
+      "CREATE COLLATION loose (provider = icu, locale = 'und-u-ka-shifted-ks-level1', deterministic = false)",
+      "SELECT setting FROM pg_settings WHERE name = 'Primary Conninfo' COLLATE loose",
+      "SELECT setting FROM pg_settings WHERE name IN ('primaryconninfo' COLLATE loose)",
+      "SELECT current_setting(name) AS setting FROM pg_settings WHERE name = 'PRIMARY-CONNINFO' COLLATE public.loose",
+    ]);
+    expect(results[0]).toEqual([]);
+    expectRefused(results.slice(1));
+  });
 });

@@ -118,6 +118,13 @@ describe('superuser-only settings', () => {
     }
   });
 
+  it('a name under a collation other than PostgreSQL\'s bytewise ones is no constant: a nondeterministic one makes other names equal', () => {
+    for (const sql of ["SELECT setting FROM pg_settings WHERE name = 'primaryconninfo' COLLATE loose", "SELECT setting FROM pg_settings WHERE name IN ('hba file' COLLATE public.loose)",
+      "SELECT current_setting('hbafile' COLLATE loose)"]) {
+      expect(decide(sql, 'all'), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining('naming pg_catalog.pg_settings exactly') });
+    }
+  });
+
   it('other settings stay readable, and pg_settings filtered to named ones that are not superuser-only (pg_dump\'s form)', () => {
     for (const sql of ['SHOW work_mem', 'SHOW search_path', "SELECT current_setting('work_mem')", "SELECT current_setting('server_version_num')::int",
       "SELECT setting FROM pg_settings WHERE name = 'work_mem'", "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('work_mem', 'TimeZone')",
