@@ -10,6 +10,7 @@
  */
 import * as client from 'openid-client';
 import type { Ctx } from '../cli/ctx.js';
+import { narrowingClaims } from '../config/sections/connections.js';
 import { LoginRequired, TokenRefused } from '../errors.js';
 import { describe } from './device-flow.js';
 import { discoverProvider } from './provider.js';
@@ -123,6 +124,8 @@ export interface WorkloadRule {
   issuer: string;
   audience?: string;
   claims: Record<string, string | string[]>;
+  /** Trusts every token of `issuer`: a rule without a narrowing claim lets nothing in unless it says so. */
+  any_subject?: boolean;
 }
 
 export interface WorkloadVerifyOptions {
@@ -168,7 +171,9 @@ export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: Workloa
   } catch (cause) {
     throw refused('malformed', 'the workload token is not a JWT', cause);
   }
-  const candidates = opts.rules.filter((r) => r.issuer === iss);
+  // A rule that narrows nothing and does not say any_subject is refused by the config (sections/connections.ts);
+  // one built elsewhere is ignored here too (fail closed).
+  const candidates = opts.rules.filter((r) => r.issuer === iss && (r.any_subject === true || narrowingClaims(r.claims) > 0));
   // `iss` is unverified here: the sender's words, shown escaped and cut.
   if (candidates.length === 0) throw refused('untrusted_issuer', `workload tokens from ${untrustedText(iss)} are not trusted on this connection`);
   const failures: string[] = [];

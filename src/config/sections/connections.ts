@@ -10,13 +10,40 @@ import { secretRef } from '../secret-ref.js';
 
 const port = (dflt: number) => z.number().int().min(1).max(65535).default(dflt);
 
-/** Issue 5 item 6: which workload-identity issuers a connection trusts and the claims they must carry. */
-export const workloadRule = z.strictObject({
-  issuer: z.string().url(),
-  audience: z.string().min(1).optional(),
-  /** Claim name → required value (or any of a list), e.g. `repository: org/payments`. */
-  claims: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).default({}),
-});
+/**
+ * How many of a workload rule's claims narrow which tokens it lets in: a claim any present value matches (`*`,
+ * `**`, or a list holding one) does not.
+ */
+export function narrowingClaims(claims: Readonly<Record<string, string | readonly string[]>>): number {
+  return Object.values(claims).filter((v) => !(typeof v === 'string' ? [v] : v).some((e) => /^\*+$/.test(e))).length;
+}
+
+/**
+ * Issue 5 item 6: which workload-identity issuers a connection trusts and the claims they must carry. A rule
+ * with no claim that constrains (none, or only `*`) trusts every token its issuer signs, for GitHub Actions or
+ * GitLab.com any job of any repository in the world: refused unless it says `any_subject: true` (an issuer of the
+ * organisation's own, say), and `any_subject` with claims is refused as contradictory.
+ */
+export const workloadRule = z
+  .strictObject({
+    issuer: z.string().url(),
+    audience: z.string().min(1).optional(),
+    /** Claim name → required value (or any of a list), e.g. `repository: org/payments`. */
+    claims: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).default({}),
+    /** Trust every token of `issuer` (no claim constraint), said on purpose. */
+    any_subject: z.boolean().default(false),
+  })
+  .superRefine((r, ctx) => {
+    if (r.any_subject && Object.keys(r.claims).length > 0) {
+      ctx.addIssue({ code: 'custom', message: `the workload rule for ${r.issuer} says any_subject: true and also names claims; drop one: any_subject trusts every token of the issuer, claims narrow it` });
+    } else if (!r.any_subject && narrowingClaims(r.claims) === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `the workload rule for ${r.issuer} names no claim that narrows it${Object.keys(r.claims).length ? ' (only *)' : ''}, so it trusts every token that issuer signs `
+          + '(for GitHub Actions, any repository\'s job): add claims, e.g. claims: { repository: org/app, ref: refs/heads/main }, or, to trust every token of an issuer of your own, any_subject: true',
+      });
+    }
+  });
 
 const common = {
   description: z.string().optional(),

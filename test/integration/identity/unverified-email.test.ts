@@ -26,7 +26,7 @@ describe('email_verified', () => {
   it('an unverified email is not the actor\'s (false, or "false" as Cognito sends it); a verified or unmarked one is', async () => {
     const ctx = testCtx({ clock: fixedClock(Date.now()) });
     const config = { identity: identitySection.parse({}) };
-    const conn = { workload: [{ issuer: h.issuer, claims: {} }] };
+    const conn = { workload: [{ issuer: h.issuer, claims: {}, any_subject: true }] };
     const as = async (extra: Record<string, unknown>) => resolveIdentity(ctx, config, {
       connection: 'prod-db', conn, home: mkdtempSync(path.join(os.tmpdir(), 'pcigate-unverified-email-')), audit: memoryAudit(),
       workloadToken: await h.sign({ iss: h.issuer, aud: AUDIENCE, sub: 'u-9999', email: 'alice@example.test', iat: now(), exp: now() + 300, jti: randomUUID(), ...extra }),

@@ -159,11 +159,20 @@ describe('trusted issuers and claim rules per connection', () => {
   it('tries every rule for the issuer: a rule with another audience does not hide one that matches', async () => {
     const ctx = ctxWith({});
     const two: WorkloadRule[] = [
-      { issuer: h.issuer, audience: 'deploy-tool', claims: {} },
+      { issuer: h.issuer, audience: 'deploy-tool', claims: {}, any_subject: true },
       { issuer: h.issuer, claims: { repository: 'org/payments' } },
     ];
     expect((await verifyWorkloadToken(ctx, await h.sign(ghClaims()), verifyOpts(two))).claims.repository).toBe('org/payments');
     await expect(verifyWorkloadToken(ctx, await h.sign(ghClaims({ aud: 'elsewhere' })), verifyOpts(two))).rejects.toMatchObject({ reason: 'audience' });
+  });
+
+  it('a rule that narrows nothing (no claim, or only *) lets no token in unless it says any_subject', async () => {
+    const ctx = ctxWith({});
+    const token = await h.sign(ghClaims());
+    for (const claims of [{}, { repository: '*' }]) {
+      await expect(verifyWorkloadToken(ctx, token, verifyOpts([{ issuer: h.issuer, claims }]))).rejects.toMatchObject({ reason: 'untrusted_issuer' });
+    }
+    expect((await verifyWorkloadToken(ctx, token, verifyOpts([{ issuer: h.issuer, claims: {}, any_subject: true }]))).claims.repository).toBe('org/payments');
   });
 
   it('resolveIdentity records auth.fail for a mismatch and returns the workload identity for a match', async () => {

@@ -1,0 +1,55 @@
+/**
+ * A connection's workload rule must narrow which tokens of its issuer it trusts (src/config/sections/connections.ts):
+ * a rule with no claim, or only `*` ones, would let in every token the issuer signs (for GitHub Actions, any
+ * repository's job), so the config is refused with the rule's place and issuer named, unless the rule says
+ * `any_subject: true`; `any_subject` with claims is refused as contradictory.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../../src/config/parse-config.js';
+import { ConfigInvalid } from '../../../src/errors.js';
+
+const FILE = '/etc/pcigate/pcigate.yaml';
+const GH = 'https://token.actions.githubusercontent.com';
+const config = (rules: string) => [
+  'connections:', '  prod-db:', '    kind: postgres', '    host: db.example.com', '    database: payments', '    user: broker',
+  '    workload:', rules, '',
+].join('\n');
+
+function refusal(text: string): ConfigInvalid {
+  try {
+    parseConfigText(text, FILE);
+  } catch (e) {
+    if (e instanceof ConfigInvalid) return e;
+    throw e;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('workload rules need a claim constraint', () => {
+  it.each([
+    ['no claims key', `      - issuer: ${GH}`],
+    ['empty claims', `      - { issuer: ${GH}, claims: {} }`],
+    ['only a * claim', `      - { issuer: ${GH}, claims: { repository: "*" } }`],
+    ['a list holding *', `      - { issuer: ${GH}, claims: { repository: [org/app, "*"] } }`],
+  ])('refuses a rule with %s, naming the rule and its issuer', (_what, rule) => {
+    const e = refusal(config(`      - { issuer: ${GH}, claims: { repository: org/payments } }\n${rule}`));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toMatchObject({ kind: 'schema', path: 'connections.prod-db.workload[1]', line: 9 });
+    expect(e.message).toContain(`connections.prod-db.workload[1]: the workload rule for ${GH} names no claim that narrows it`);
+    expect(e.message).toContain('any_subject: true');
+  });
+
+  it('accepts a rule with a claim (globs with more than * are constraints), or any_subject: true said on purpose', () => {
+    const c = parseConfigText(config([
+      `      - { issuer: ${GH}, claims: { repository: "org/*" } }`,
+      '      - { issuer: "https://ci.internal.example", any_subject: true }',
+    ].join('\n')), FILE);
+    const rules = c.connections['prod-db']!.workload;
+    expect(rules.map((r) => r.any_subject)).toEqual([false, true]);
+  });
+
+  it('refuses any_subject: true together with claims', () => {
+    const e = refusal(config(`      - { issuer: ${GH}, any_subject: true, claims: { repository: org/payments } }`));
+    expect(e.message).toContain('says any_subject: true and also names claims');
+  });
+});
