@@ -23,13 +23,17 @@ import type { DetectOptions } from './pan-detector.js';
 /**
  * Between two quotes, whitespace with a line break (and `--` comments) continues a string constant: `'4111 1111'` and
  * `' 1111 1111'` on the next line are one (PostgreSQL docs, 4.1.2.1; scan.l quotecontinue), a U&'…' or E'…' one too.
+ * Written as scan.l's whitespace_with_newline, where a comment runs to the end of its line: each character has one
+ * reading, so a failed match costs its length. (`(?:[ \t\f]|--[^\n\r]*)*` read a run of dashes in exponentially many
+ * ways: `'a'` then a line of 40 dashes and no quote held the event loop for seconds, 44 for half a minute.)
  */
-const CONTINUATION = /'(?:[ \t\f]|--[^\n\r]*)*[\n\r](?:\s|--[^\n\r]*)*'/y;
+const CONTINUED = String.raw`'[ \t\f]*(?:--[^\n\r]*)?[\n\r](?:\s|--[^\n\r]*[\n\r])*'`;
+const CONTINUATION = new RegExp(CONTINUED, 'y');
 /**
  * A U&'…' literal (its text in group 1, quotes doubled, continued on following lines) and its UESCAPE clause, if any
  * (the escape character in group 2).
  */
-const UNICODE_LITERAL = /(?<![\w$])U&'((?:[^']|''|'(?:[ \t\f]|--[^\n\r]*)*[\n\r](?:\s|--[^\n\r]*)*')*)'(?:\s*UESCAPE\s*'([^'])')?/gi;
+const UNICODE_LITERAL = new RegExp(String.raw`(?<![\w$])U&'((?:[^']|''|${CONTINUED})*)'(?:\s*UESCAPE\s*'([^'])')?`, 'gi');
 /**
  * Where an escape of a digit could be: a backslash before what starts one (an octal digit, 8 or 9, `x`, `u`, `U`),
  * a U&'…' literal (whose UESCAPE character need not be a backslash), or a string continued on the next line. JSON's

@@ -2,6 +2,7 @@
  * Card numbers spelt with SQL string escapes (U&'…' Unicode escapes, E'…' hex, octal and Unicode escapes) in the
  * statement text the log records (redactSql): masked, the statement still reading as SQL.
  */
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { redactSql } from '../../../src/broker/sql-record.js';
 import { maskText, PanMasker } from '../../../src/mask/pan-masker.js';
@@ -56,6 +57,18 @@ describe('card numbers in SQL string escapes', () => {
     ["SELECT '4111 1111',\n ' 1111 1111'", 'two constants, not one continued'],
   ])('leaves %s alone (%s)', (sql) => {
     expect(redactSql(sql)).toBe(sql);
+  });
+
+  it.each([
+    "SELECT 1234567890123, 'a'\n",
+    "SELECT 1234567890123, U&'a'\n",
+    "SELECT E'\\x34', 1234567890123, 'a' ",
+  ])('reads %j then a run of dashes and no quote in time linear in its length', (head) => {
+    // Read in exponentially many ways, 40 dashes held the event loop for seconds; 200 would never end. The vm
+    // timeout turns a run that does not end into a failure (a linear read takes well under a millisecond).
+    const sql = `${head}${'-'.repeat(200)} x`;
+    const masked = vm.runInNewContext('mask()', { mask: () => maskText(sql) }, { timeout: 20_000 }) as string;
+    expect(masked).toBe(sql);
   });
 
   it('a UESCAPE character applies to its own literal only', () => {
