@@ -121,7 +121,8 @@ export function settingsRead(type: string, f: PgNode): SettingsRead | undefined 
   if (!isPgSettings(rel)) return undefined;
   const alias = rel.alias as PgNode | undefined;
   const own = typeof alias?.aliasname === 'string' ? alias.aliasname : 'pg_settings';
-  const test = nameTest(f.whereClause, own);
+  // An alias's column list renames the columns in order: `s(a, b, c, d, e, f, g, name)` calls vartype `name`.
+  const test = alias?.colnames === undefined ? nameTest(f.whereClause, own) : undefined;
   const harmless = test !== undefined && ![...SUPERUSER_ONLY_SETTINGS].some(test);
   return { rel, readsConstants: true, harmless, nameCalls: harmless && type === 'SelectStmt' ? nameCalls(f.targetList, own, []) : [] };
 }

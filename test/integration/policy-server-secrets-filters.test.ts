@@ -57,3 +57,13 @@ describe('a pg_settings filter by name', () => {
     expectRefused(results.slice(1));
   });
 });
+
+describe('a pg_settings read filtered by name', () => {
+  it('with its columns renamed by an alias list is refused: the name filtered is then another column', async () => {
+    const results = await queryEach(reader, [
+      "SELECT s.* FROM pg_settings s(setting_name, a, b, c, d, e, f, name) WHERE name = 'string'",
+      "SELECT setting_name, name FROM pg_settings AS s(setting_name, name) WHERE name ~ 'password'",
+    ]);
+    expectRefused(results);
+  });
+});

@@ -100,6 +100,8 @@ describe('superuser-only settings', () => {
       `${DCONFIG}'^(ssl.*)$' COLLATE pg_catalog.default`, `${DCONFIG}'^(.*_file)$'`, `${DCONFIG}'^(?:work_mem)$'`, `${DCONFIG}'^(WORK_MEM|hba_file)$'`,
       "SELECT current_setting(x.name) FROM pg_settings s, pg_settings x WHERE s.name = 'work_mem'",
       "SELECT current_setting(t.name) FROM pg_settings s WHERE s.name = 'work_mem'",
+      // an alias's column list renames pg_settings' columns: here `name` is vartype, `n` the setting's name
+      "SELECT n, setting FROM pg_settings s(n, setting, a, b, c, d, e, name) WHERE name = 'string'", "SELECT * FROM pg_settings AS s(n, name) WHERE s.name ~ 'password'",
       "SELECT (SELECT current_setting(name) FROM (VALUES ('hba_file')) v(name)) FROM pg_settings WHERE name = 'work_mem'"]) {
       for (const sub of ['reader', 'all']) {
         expect(decide(sql, sub), `${sub}: ${sql}`).toMatchObject({
