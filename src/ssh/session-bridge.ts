@@ -99,6 +99,9 @@ export interface LocalSend {
 export const MAX_ENV_VARS = 64;
 export const MAX_ENV_BYTES = 64 * 1024;
 
+/** The signal names ssh2 sends and passes on (RFC 4254 §6.10's list, as OpenSSH's sig2name): it throws for others. */
+export const SIGNAL_NAMES: ReadonlySet<string> = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
+
 /** Exit status given to the local client when pcigate refuses a shell or command (like a shell's 126). */
 export const REFUSED_EXIT = 126;
 
@@ -158,7 +161,9 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     taps?.resize(info.cols, info.rows);
     accept?.();
   });
-  local.on('signal', (accept, _reject, info) => {
+  local.on('signal', (accept, reject, info) => {
+    // ssh2 throws for a name outside its table, inside its packet handler: the client's connection was dropped.
+    if (!SIGNAL_NAMES.has(info.name.toUpperCase().replace(/^SIG/, ''))) { reject?.(); return; }
     remote?.signal(info.name);
     accept?.();
   });
@@ -285,8 +290,12 @@ export function serverChannelEnd(ch: ServerChannel): LocalEnd {
     },
     onClose: (cb) => { ch.on('close', cb); },
     exit: (info) => {
-      if (info.signal !== undefined) ch.exit(info.signal.replace(/^SIG/, ''), false, '');
-      else ch.exit(info.code ?? 0);
+      // A signal ssh2 cannot name goes as none (sshd's SIG@openssh.com for SIGBUS, SIGSYS and the like, or any name a
+      // hostile upstream sends): ssh2 threw, the channel was never ended and the client waited for ever. Without an
+      // exit status OpenSSH's ssh exits 255.
+      const signal = info.signal?.replace(/^SIG/, '');
+      if (signal === undefined) ch.exit(info.code ?? 0);
+      else if (SIGNAL_NAMES.has(signal)) ch.exit(signal, false, '');
       ch.end();
     },
     close: () => { ch.close(); },
