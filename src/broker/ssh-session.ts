@@ -79,6 +79,9 @@ export interface SshSessionOptions {
 const END_RETRY_FIRST_MS = 1_000;
 const END_RETRY_MAX_MS = 30_000;
 
+/** Characters of an exit-signal's name kept for the log and the recording (the real ones are a few). */
+const MAX_SIGNAL_NAME = 64;
+
 /** After this long without output, a held incomplete UTF-8 tail is sent (longer than the masker's 20 ms idle release). */
 const UTF8_TAIL_IDLE_MS = 40;
 
@@ -457,7 +460,9 @@ export class SshSession {
       },
       resize: (cols, rows) => cast.resize(cols, rows),
       flush: () => { sftpOut?.end(); out.flush(); err.flush(); input?.flush(); },
-      exit: (e) => {
+      exit: (exit) => {
+        // The upstream names the signal (RFC 4254 §6.10: any string): masked as any text it chooses, and bounded.
+        const e = exit.signal === undefined ? exit : { signal: this.#text.maskText(exit.signal, this.#counts).slice(0, MAX_SIGNAL_NAME) };
         this.#lastExit = e;
         cast.marker(e.signal !== undefined ? `exit-signal ${e.signal}` : `exit-status ${e.code ?? 0}`);
         recording.closing = cast.close();
