@@ -169,7 +169,7 @@ describe('trusted issuers and claim rules per connection', () => {
   it('a rule that narrows nothing (no claim, or only *) lets no token in unless it says any_subject', async () => {
     const ctx = ctxWith({});
     const token = await h.sign(ghClaims());
-    for (const claims of [{}, { repository: '*' }]) {
+    for (const claims of [{}, { repository: '*' }] as Array<Record<string, string>>) {
       await expect(verifyWorkloadToken(ctx, token, verifyOpts([{ issuer: h.issuer, claims }]))).rejects.toMatchObject({ reason: 'untrusted_issuer' });
     }
     expect((await verifyWorkloadToken(ctx, token, verifyOpts([{ issuer: h.issuer, claims: {}, any_subject: true }]))).claims.repository).toBe('org/payments');
@@ -194,13 +194,15 @@ describe('trusted issuers and claim rules per connection', () => {
 
 describe('one use per workload token (replay cache in the data home)', () => {
   const config = { identity: identitySection.parse({}) };
-  const conn = () => ({ workload: [{ issuer: h.issuer, claims: { repository: 'org/payments' } }] });
+  const payments = { issuer: '', claims: { repository: 'org/payments' } };
+  const rule = (over: Partial<WorkloadRule> = {}): WorkloadRule => ({ ...payments, issuer: h.issuer, ...over });
   /** A broker as sessionActor builds one: its own validator cache, resolving the job's token for each session. */
-  const broker = (home: string, audit = memoryAudit()) => {
+  const broker = (home: string, audit = memoryAudit(), workload: WorkloadRule[] = [rule()]) => {
     const cache = new Map();
     const ctx = ctxWith({});
-    return { audit, resolve: (workloadToken: string) => resolveIdentity(ctx, config, { connection: 'prod-db', conn: conn(), home, audit, cache, workloadToken }) };
+    return { audit, resolve: (workloadToken: string) => resolveIdentity(ctx, config, { connection: 'prod-db', conn: { workload }, home, audit, cache, workloadToken }) };
   };
+  const steps = rule({ reuse: 'until_expiry' });
 
   it('a second broker presenting a used token is refused and recorded; the broker that used it may again, for its next session', async () => {
     const home = tempHome();
@@ -225,6 +227,41 @@ describe('one use per workload token (replay cache in the data home)', () => {
     const b = broker(tempHome());
     await expect(b.resolve(await h.sign(ghClaims({ jti: undefined })))).rejects.toMatchObject({ code: 'ERR_TOKEN_REFUSED', reason: 'no_jti', message: expect.stringContaining('carries no jti claim') });
     expect(b.audit.events.at(-1)).toMatchObject({ type: 'auth.fail', detail: { reason: 'no_jti', via: 'workload' } });
+  });
+
+  it('a token without jti is claimed by its uti (Entra ID\'s identifier): once', async () => {
+    const home = tempHome();
+    const token = await h.sign(ghClaims({ jti: undefined, uti: 'AAECAwQFBgcICQoL' }));
+    expect(await broker(home).resolve(token)).toMatchObject({ via: 'workload' });
+    await expect(broker(home).resolve(token)).rejects.toMatchObject({ reason: 'replayed', message: expect.stringContaining('(uti AAECAwQFBgcICQoL) was already used') });
+    // The uti is hashed too.
+    expect(readFileSync(path.join(home, 'workload-jti.json'), 'utf8')).not.toContain('AAECAwQFBgcICQoL');
+  });
+
+  it('reuse: until_expiry lets another process present the token again (every step of a GitLab job), and one with no jti or uti', async () => {
+    const home = tempHome();
+    const token = await h.sign(ghClaims());
+    for (let step = 0; step < 3; step++) expect(await broker(home, memoryAudit(), [steps]).resolve(token)).toMatchObject({ via: 'workload' });
+    const bare = await h.sign(ghClaims({ jti: undefined }));
+    for (let step = 0; step < 2; step++) expect(await broker(home, memoryAudit(), [steps]).resolve(bare)).toMatchObject({ via: 'workload' });
+    // Its first use is recorded: a connection whose rule says once refuses it afterwards.
+    await expect(broker(home).resolve(token)).rejects.toMatchObject({ reason: 'replayed' });
+  });
+
+  it('a token that several rules match is reused only if every one of them says until_expiry, whatever their order', async () => {
+    const branch = rule({ claims: { ref: 'refs/heads/main' } });
+    for (const rules of [[steps, branch], [branch, steps]]) {
+      const home = tempHome();
+      const token = await h.sign(ghClaims());
+      expect(await broker(home, memoryAudit(), rules).resolve(token)).toMatchObject({ via: 'workload' });
+      await expect(broker(home, memoryAudit(), rules).resolve(token)).rejects.toMatchObject({ reason: 'replayed' });
+    }
+    // A rule the token does not match does not take reuse away.
+    const home = tempHome();
+    const token = await h.sign(ghClaims());
+    const rules = [rule({ claims: { ref: 'refs/heads/release' } }), steps];
+    expect(await broker(home, memoryAudit(), rules).resolve(token)).toMatchObject({ via: 'workload' });
+    expect(await broker(home, memoryAudit(), rules).resolve(token)).toMatchObject({ via: 'workload' });
   });
 
   it('a replay cache open to group or others refuses workload tokens (fail closed)', async () => {
