@@ -8,7 +8,8 @@
  *   15: a fresh LOGIN role ran `SELECT * FROM pg_catalog.<each> LIMIT 0`; these failed with 42501), and
  *   pg_user_mappings and information_schema.user_mapping_options, views anyone may read that show the FDW
  *   options (passwords) of user mappings to the privileged (and information_schema._pg_user_mappings, which a
- *   role with no privileges may not read either). pg_statistic and pg_statistic_ext_data failed too but are not here: the statistics rule
+ *   role with no privileges may not read either), and pg_stat_activity, which shows such a role no other role's
+ *   statement text (passwords in ALTER ROLE) but the privileged every session's. pg_statistic and pg_statistic_ext_data failed too but are not here: the statistics rule
  *   (evaluate.ts) already refuses them to any role short of every table, and masking hides their sampled
  *   values (mask/column-rules.ts).
  * - Settings PostgreSQL shows superusers only (superuser-settings.ts), read by SHOW, SHOW ALL,
@@ -46,6 +47,9 @@ export const SECRET_RELATIONS: ReadonlyMap<string, string> = new Map([
   ['pg_catalog.pg_backend_memory_contexts', 'the server\'s memory contexts'],
   ['pg_catalog.pg_shmem_allocations', 'the server\'s shared memory allocations'],
   ['pg_catalog.pg_replication_origin_status', 'replication origins\' progress'],
+  // Readable by anyone, but with another role's statement text hidden (pg_read_all_stats): the upstream user
+  // sees every session's current or last statement as its client wrote it.
+  ['pg_catalog.pg_stat_activity', 'every session\'s statement text (an ALTER ROLE … PASSWORD in clear)'],
 ]);
 
 /** Secret relations by their unqualified name. */

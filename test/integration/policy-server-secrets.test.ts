@@ -5,6 +5,7 @@
  * an allow pattern names them exactly (server-secrets.ts); other catalogs and settings stay readable.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { type Gate, gateConfig, queryEach, startConfiguredGate } from './pg-proxy-setup.js';
 
@@ -66,5 +67,20 @@ describe('a read-only role whose allow patterns cover pg_catalog.*', () => {
     ]);
     expect(authid).toEqual([{ hashed: true }]);
     expect(JSON.stringify(conninfo)).toContain(REPLICATION_PASSWORD);
+  });
+
+  it('is refused pg_stat_activity, where PostgreSQL shows it no other role\'s statement but the upstream user sees them all', async () => {
+    // Another client's idle session, its last statement a password in clear.
+    const admin = new pg.Client({ host: server.host, port: server.port, user: server.superuser, password: server.password, database: server.database });
+    await admin.connect();
+    try {
+      await admin.query("ALTER ROLE app_owner PASSWORD 'activity-pw-6021'");
+      const [activity, granted] = await queryEach(reader, [
+        "SELECT query FROM pg_stat_activity WHERE query LIKE 'ALTER ROLE%'",
+        'SELECT count(*) FROM pg_catalog.pg_stat_activity',
+      ]);
+      for (const r of [activity, granted]) expect(r).toMatchObject({ code: '42501', message: expect.stringContaining('naming pg_catalog.pg_stat_activity exactly') });
+      expect(JSON.stringify(activity)).not.toContain('activity-pw-6021');
+    } finally { await admin.end(); }
   });
 });

@@ -40,7 +40,7 @@ describe('superuser-only catalogs', () => {
       ['SELECT passwd FROM pg_shadow', 'pg_catalog.pg_shadow'], ['SELECT umoptions FROM pg_user_mappings', 'pg_catalog.pg_user_mappings'],
       ['SELECT * FROM pg_user_mapping', 'pg_catalog.pg_user_mapping'], ['SELECT subconninfo FROM pg_subscription', 'pg_catalog.pg_subscription'],
       ['SELECT * FROM pg_hba_file_rules', 'pg_catalog.pg_hba_file_rules'], ['SELECT * FROM pg_file_settings', 'pg_catalog.pg_file_settings'],
-      ['SELECT data FROM pg_largeobject', 'pg_catalog.pg_largeobject'],
+      ['SELECT data FROM pg_largeobject', 'pg_catalog.pg_largeobject'], ['SELECT pid, query FROM pg_stat_activity', 'pg_catalog.pg_stat_activity'],
       ['SELECT option_value FROM information_schema.user_mapping_options', 'information_schema.user_mapping_options'],
       ['SELECT umoptions FROM information_schema._pg_user_mappings', 'information_schema._pg_user_mappings'],
       ['SELECT 1 WHERE EXISTS (SELECT FROM pg_authid WHERE rolpassword LIKE \'SCRAM%\')', 'pg_catalog.pg_authid'],
@@ -59,7 +59,7 @@ describe('superuser-only catalogs', () => {
   it('are allowed where an allow pattern names them exactly, qualified or not; other catalogs stay with the wildcard', () => {
     expect(decide('SELECT rolname, rolpassword FROM pg_authid', 'sec').action).toBe('allow');
     expect(decide('SELECT * FROM pg_shadow', 'sec').action).toBe('deny');
-    for (const sql of ['SELECT * FROM pg_class', 'SELECT * FROM pg_roles', 'SELECT count(*) FROM pg_catalog.pg_user', 'SELECT * FROM pg_stat_activity']) {
+    for (const sql of ['SELECT * FROM pg_class', 'SELECT * FROM pg_roles', 'SELECT count(*) FROM pg_catalog.pg_user', 'SELECT * FROM pg_stat_user_tables']) {
       expect(decide(sql), sql).toMatchObject({ action: 'allow' });
     }
     // A table of the same name in another schema is no catalog.
