@@ -79,6 +79,9 @@ export interface SshSessionOptions {
 const END_RETRY_FIRST_MS = 1_000;
 const END_RETRY_MAX_MS = 30_000;
 
+/** The last marker of a recording whose channel had not exited when its session ended. */
+const CUT_MARKER = 'cut: the session ended before this channel exited';
+
 /** Characters of an exit-signal's name kept for the log and the recording (the real ones are a few). */
 const MAX_SIGNAL_NAME = 64;
 
@@ -499,7 +502,14 @@ export class SshSession {
     this.upstream.end();
     const blobs: BlobRef[] = [];
     let recordingError: string | undefined;
+    // A channel that has not exited when the session ends (the client or the connection dropped mid-command): its
+    // recording stops where the session did, without an exit. The recording and session.end say so (`cut`).
+    const cut: string[] = [];
     for (const r of this.#recordings) {
+      if (!r.closing) {
+        cut.push(r.rel);
+        try { r.cast.marker(CUT_MARKER); } catch { /* a failed recording: recording_error says so */ }
+      }
       try {
         await (r.closing ?? r.cast.close());
       } catch (err) {
@@ -531,6 +541,7 @@ export class SshSession {
         denied: this.#denied,
         masked: mergeCounts({}, this.#counts),
         ...(this.#lastExit ? { exit: this.#lastExit } : {}),
+        ...(cut.length > 0 ? { cut } : {}),
         ...(this.#closedFor ? { reason: this.#closedFor } : {}),
         ...(error ? { error } : {}),
         ...(this.#problem ? { problem: (this.#problem as Error).message } : {}),
