@@ -13,7 +13,7 @@
  *   (evaluate.ts) already refuses them to any role short of every table, and masking hides their sampled
  *   values (mask/column-rules.ts).
  * - Settings PostgreSQL shows superusers only (superuser-settings.ts), read by SHOW, SHOW ALL,
- *   current_setting(), or pg_settings (but for reads of named settings only: settings-filter.ts): granted by an
+ *   current_setting(), SET … FROM CURRENT (which copies the value into a catalog anyone reads), or pg_settings (but for reads of named settings only: settings-filter.ts): granted by an
  *   allow pattern naming `pg_catalog.pg_settings` exactly.
  */
 import { nodeOf } from './ast-walk.js';
@@ -105,6 +105,10 @@ export function secretReads(stmt: unknown, tables: readonly string[]): { secrets
       const read = settingsRead(type, f);
       if (read?.readsConstants) readsConstants = true;
       if (read?.harmless) for (const x of [read.rel, ...read.nameCalls]) harmless.add(x);
+    } else if ((type === 'VariableSetStmt' || !n) && f.kind === 'VAR_SET_CURRENT' && typeof f.name === 'string' && superuserOnly(f.name)) {
+      // SET x FROM CURRENT copies the value where anyone reads it: a function's (pg_proc.proconfig), a role's or
+      // a database's (ALTER ROLE / DATABASE … SET, pg_db_role_setting). Its setstmt there is a bare node.
+      settings(`SET ${f.name.toLowerCase()} FROM CURRENT`);
     } else if ((type === 'RangeVar' || !n) && isPgSettings(f) && !harmless.has(f)) {
       settings('a read of pg_settings not limited to named settings that are not superuser-only');
     }

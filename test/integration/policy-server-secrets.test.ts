@@ -11,20 +11,23 @@ import { type Gate, gateConfig, queryEach, startConfiguredGate } from './pg-prox
 
 const REPLICATION_PASSWORD = 'repl-secret-771';
 const FDW_PASSWORD = 'fdw-secret-4410';
+const LIBRARY_PATH = '$libdir:/srv/lib-secret-2207';
 
 let server: PostgresServer;
 let reader: Gate;
 let granted: Gate;
+let builder: Gate;
 
 beforeAll(async () => {
   // primary_conninfo is only used in standby mode: a primary keeps it as set.
-  server = await startPostgres({ tls: false, config: { primary_conninfo: `'host=127.0.0.1 user=rep password=${REPLICATION_PASSWORD}'` } });
+  server = await startPostgres({ tls: false, config: { primary_conninfo: `'host=127.0.0.1 user=rep password=${REPLICATION_PASSWORD}'`, dynamic_library_path: `'${LIBRARY_PATH}'` } });
   server.psql(`create role app_owner login password 'owner-pw-3319'; create extension postgres_fdw;
     create server remote foreign data wrapper postgres_fdw options (host '127.0.0.1');
     create user mapping for public server remote options (user 'rep', password '${FDW_PASSWORD}')`);
   reader = await startConfiguredGate(server, gateConfig(server, {
     classes: ['read', 'transaction', 'utility'], role: { tables: { allow: ['public.*', 'pg_catalog.*', 'information_schema.*'] } },
   }));
+  builder = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'ddl', 'dcl', 'utility'] }));
   granted = await startConfiguredGate(server, gateConfig(server, {
     classes: ['read', 'transaction', 'utility'], role: { tables: { allow: ['public.*', 'pg_catalog.*', 'pg_catalog.pg_authid', 'pg_catalog.pg_settings'] } },
   }));
@@ -33,6 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await reader?.close();
   await granted?.close();
+  await builder?.close();
   await server?.stop();
 });
 
@@ -82,5 +86,18 @@ describe('a read-only role whose allow patterns cover pg_catalog.*', () => {
       for (const r of [activity, granted]) expect(r).toMatchObject({ code: '42501', message: expect.stringContaining('naming pg_catalog.pg_stat_activity exactly') });
       expect(JSON.stringify(activity)).not.toContain('activity-pw-6021');
     } finally { await admin.end(); }
+  });
+});
+
+describe('a role that may create functions and set role settings', () => {
+  it('is refused SET … FROM CURRENT of a superuser-only setting, which copies its value into catalogs anyone reads', async () => {
+    const results = await queryEach(builder, [
+      "CREATE FUNCTION lib_path() RETURNS int LANGUAGE sql SET dynamic_library_path FROM CURRENT AS 'select 1'",
+      'ALTER ROLE app_owner SET dynamic_library_path FROM CURRENT',
+      "SELECT proconfig FROM pg_proc WHERE proname = 'lib_path'",
+      'SELECT setconfig FROM pg_db_role_setting',
+    ]);
+    for (const r of results.slice(0, 2)) expect(r).toMatchObject({ code: '42501', message: expect.stringContaining('dynamic_library_path FROM CURRENT') });
+    expect(JSON.stringify(results)).not.toContain('lib-secret');
   });
 });

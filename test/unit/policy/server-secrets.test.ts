@@ -19,7 +19,7 @@ const engine = new PolicyEngine(policySection.parse({
     db: {
       roles: {
         reader: { classes: ['read', 'transaction', 'utility'], tables: { allow: ['public.*', 'pg_catalog.*'] } },
-        all: { classes: ['read', 'write', 'ddl', 'transaction', 'utility'] }, // tables.allow defaults to ['*']
+        all: { classes: ['read', 'write', 'ddl', 'dcl', 'transaction', 'utility'] }, // tables.allow defaults to ['*']
         sec: { classes: ['read', 'utility'], tables: { allow: ['public.*', 'pg_catalog.*', 'pg_catalog.pg_authid', 'pg_settings'] } },
         // ops names the settings but may not write; ro may write but names nothing.
         ops: { classes: ['read', 'utility'], tables: { allow: ['*', 'pg_catalog.pg_settings'] } },
@@ -110,6 +110,14 @@ describe('superuser-only settings', () => {
       }
     }
     expect(decide('SHOW primary_conninfo').reason).toBe('SHOW primary_conninfo reads settings PostgreSQL shows superusers only: only an allow pattern naming pg_catalog.pg_settings exactly grants that, no wildcard does');
+  });
+
+  it('SET … FROM CURRENT of one is refused: it copies the value into pg_proc.proconfig or pg_db_role_setting, which anyone reads', () => {
+    for (const sql of ["CREATE FUNCTION f() RETURNS int LANGUAGE sql SET dynamic_library_path FROM CURRENT AS 'select 1'",
+      'ALTER ROLE CURRENT_USER SET "Session_Preload_Libraries" FROM CURRENT', 'ALTER DATABASE postgres SET dynamic_library_path FROM CURRENT',
+      'ALTER FUNCTION f() SET dynamic_library_path FROM CURRENT', 'SET dynamic_library_path FROM CURRENT']) {
+      expect(decide(sql, 'all'), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining('FROM CURRENT reads settings PostgreSQL shows superusers only') });
+    }
   });
 
   it('a name cast to anything but text is no constant: char(n) trims it, varchar(n) cuts it, so the server reads another name', () => {
