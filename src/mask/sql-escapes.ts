@@ -31,9 +31,11 @@ const CONTINUED = String.raw`'[ \t\f]*(?:--[^\n\r]*)?[\n\r](?:\s|--[^\n\r]*[\n\r
 const CONTINUATION = new RegExp(CONTINUED, 'y');
 /**
  * A U&'…' literal (its text in group 1, quotes doubled, continued on following lines) and its UESCAPE clause, if any
- * (the escape character in group 2).
+ * (the escape character in group 2). One without its closing quote runs to the end of the text, read with `\`: the
+ * log's text is cut at 64 KiB (sql-record.ts redactSql), and a card number written `\0034…` before the cut in a
+ * literal closed after it was read as octal escapes (`\003` and `4`) and kept in clear.
  */
-const UNICODE_LITERAL = new RegExp(String.raw`(?<![\w$])U&'((?:[^']|''|${CONTINUED})*)'(?:\s*UESCAPE\s*'([^'])')?`, 'gi');
+const UNICODE_LITERAL = new RegExp(String.raw`(?<![\w$])U&'((?:[^']|''|${CONTINUED})*)(?:'(?:\s*UESCAPE\s*'([^'])')?|$)`, 'gi');
 /**
  * Where an escape of a digit could be: a backslash before what starts one (an octal digit, 8 or 9, `x`, `u`, `U`),
  * a U&'…' literal (whose UESCAPE character need not be a backslash), or a string continued on the next line (both

@@ -71,6 +71,14 @@ describe('card numbers in SQL string escapes', () => {
     expect(masked).toBe(sql);
   });
 
+  it('reads a U&\'\' literal cut before its closing quote (the log keeps 64 KiB of a statement) to the end', () => {
+    expect(maskText(`SELECT U&'${spell(PAN, u4)}`)).toBe(`SELECT U&'${masked('\\002a', u4)}`);
+    const sql = `SELECT '${'x'.repeat(64 * 1024 - 200)}', U&'${spell(PAN, u4)}${' y'.repeat(150)}'`;
+    const logged = redactSql(sql);
+    expect(logged).toContain(`U&'${masked('\\002a', u4)} y y`);
+    expect(logged).toMatch(/…\[truncated \d+ chars\]$/);
+  });
+
   it('a UESCAPE character applies to its own literal only', () => {
     // `!0034` outside the literal with `UESCAPE '!'` is text, not an escape.
     const other = `SELECT U&'!0041' UESCAPE '!', '${spell(PAN, bang)}'`;
