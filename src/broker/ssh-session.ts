@@ -336,7 +336,8 @@ export class SshSession {
       width: info.pty?.cols ?? 80,
       height: info.pty?.rows ?? 24,
       title: this.#text.maskText(`${this.#o.name}: ${info.kind === 'shell' ? 'shell' : info.command ?? info.kind}`),
-      env: { TERM: info.pty?.term ?? 'dumb' },
+      // The client chooses its terminal type as any text: masked (the remote side gets it as sent).
+      env: { TERM: this.#text.maskText(info.pty?.term ?? 'dumb', this.#counts) },
     });
     const recording: Recording = { cast, rel, notice: () => {} };
     this.#recordings.push(recording);

@@ -4,7 +4,7 @@
  * The upstream sshd accepts `PCIGATE_*` env (test/harness/sshd.ts), so what reaches the remote side is
  * pcigate's decision alone.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client, ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -242,4 +242,20 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     expect(summary.seq).toBeLessThan(end.seq);
     expect(summary.detail).toMatchObject({ first_at: expect.any(String), last_at: expect.any(String) });
   }, 60_000);
+
+  it('a card number in the pty\'s terminal type reaches the recording\'s header masked (and the output masked)', async () => {
+    const pan = '4111111111111111';
+    const c = await connect();
+    const ran = await new Promise<ChannelRun>((resolve, reject) => {
+      c.exec('echo term-$TERM', { pty: { rows: 24, cols: 80, height: 0, width: 0, term: `xterm-${pan}` } }, (err, ch) => {
+        if (err) { reject(err); return; }
+        void collect(ch).then(resolve);
+      });
+    });
+    expect(ran.stdout).toContain('term-xterm-************1111');
+    const mine = await sessionOf(c, 'term-$TERM');
+    const rel = mine.find((x) => x.type === 'session.end')!.blobs![0]!.path!;
+    const header = JSON.parse(readFileSync(path.join(home, rel), 'utf8').split('\n')[0]!) as { env: { TERM: string } };
+    expect(header.env.TERM).toBe('xterm-************1111');
+  }, 30_000);
 });
