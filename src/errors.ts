@@ -191,7 +191,10 @@ export class TokenRefused extends PcigateError {
   static override code = 'ERR_TOKEN_REFUSED';
   override code = TokenRefused.code;
   override exit: ExitCode = EXIT.login;
-  /** A short stable reason (`signature`, `audience`, `issuer`, `expired`, `algorithm`, `typ`, `lifetime`, `claims`, `untrusted_issuer`, `client`). */
+  /**
+   * A short stable reason (`signature`, `audience`, `issuer`, `expired`, `algorithm`, `typ`, `lifetime`, `claims`, `untrusted_issuer`, `client`;
+   * for workload tokens also `replayed`: used before in this data home, `no_jti`: neither jti nor uti to claim it by).
+   */
   reason = 'invalid';
 }
 

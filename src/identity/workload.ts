@@ -11,9 +11,11 @@
 import * as client from 'openid-client';
 import type { Ctx } from '../cli/ctx.js';
 import { narrowingClaims } from '../config/sections/connections.js';
+import type { TokenReuse } from '../config/sections/connections.js';
 import { LoginRequired, TokenRefused } from '../errors.js';
 import { describe } from './device-flow.js';
 import { discoverProvider } from './provider.js';
+import { withReuse } from './replay-cache.js';
 import type { Identity, JwtClaims } from './types.js';
 import { untrustedText } from './untrusted-text.js';
 import { MAX_TOKEN_LENGTH, createValidator, refused } from './validate.js';
@@ -126,6 +128,8 @@ export interface WorkloadRule {
   claims: Record<string, string | string[]>;
   /** Trusts every token of `issuer`: a rule without a narrowing claim lets nothing in unless it says so. */
   any_subject?: boolean;
+  /** `until_expiry` lets a token this rule accepts be used again until it expires (replay-cache.ts); default `once`. */
+  reuse?: TokenReuse;
 }
 
 export interface WorkloadVerifyOptions {
@@ -159,6 +163,8 @@ export function failedClaims(claims: JwtClaims, rule: WorkloadRule): string[] {
  * an issuer no rule names is refused before any network call; the signature, `aud` and times are checked
  * with that issuer's JWKS; then at least one rule's claims must all match. Refusals are TokenRefused with
  * reason `untrusted_issuer` or `claims` (names of the failing claims in the message, never their values).
+ * The claims returned are marked (replay-cache.ts withReuse) `until_expiry` only when every rule the token
+ * matches says `reuse: until_expiry`, so the order of the rules never loosens single use.
  */
 export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: WorkloadVerifyOptions): Promise<{ identity: Identity; claims: JwtClaims }> {
   // Bounded before the unverified payload is decoded and parsed (it can come from anywhere the job reads).
@@ -178,7 +184,10 @@ export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: Workloa
   if (candidates.length === 0) throw refused('untrusted_issuer', `workload tokens from ${untrustedText(iss)} are not trusted on this connection`);
   const failures: string[] = [];
   let lastRefusal: TokenRefused | undefined;
+  let matched: { identity: Identity; claims: JwtClaims; reuse: TokenReuse } | undefined;
   for (const rule of candidates) {
+    // Once a matching rule says `once`, no other rule can make the token stricter.
+    if (matched?.reuse === 'once') break;
     const audience = rule.audience ?? opts.defaultAudience;
     const key = `${rule.issuer}|${audience}`;
     let v = opts.cache?.get(key);
@@ -192,13 +201,20 @@ export async function verifyWorkloadToken(ctx: Ctx, token: string, opts: Workloa
     } catch (err) {
       // Rules for one issuer may name different audiences: a wrong audience for this rule is not final.
       if (err instanceof TokenRefused && err.reason === 'audience' && candidates.length > 1) { lastRefusal = err; continue; }
+      // A token another rule accepted: this rule could not be checked, so it may apply and its reuse is not granted.
+      if (matched) { matched.reuse = 'once'; break; }
       throw err;
     }
     const { identity, claims } = validated;
     const bad = failedClaims(claims, rule);
-    if (bad.length === 0) return { identity, claims };
-    failures.push(bad.join(', '));
+    if (bad.length === 0) {
+      matched ??= { identity, claims, reuse: 'until_expiry' };
+      if (rule.reuse !== 'until_expiry') matched.reuse = 'once';
+    } else {
+      failures.push(bad.join(', '));
+    }
   }
+  if (matched) return { identity: matched.identity, claims: withReuse(matched.claims, matched.reuse) };
   if (failures.length === 0 && lastRefusal) throw lastRefusal;
   throw refused('claims', `the workload token does not satisfy this connection's rules (mismatched: ${failures.join(' / ')})`);
 }

@@ -19,6 +19,15 @@ export function narrowingClaims(claims: Readonly<Record<string, string | readonl
 }
 
 /**
+ * How often a workload token may be used (src/identity/replay-cache.ts): `once` (the default) claims it for one
+ * pcigate run; `until_expiry` lets it be presented again until it expires, for sources that hand a job one token
+ * for all its steps (GitLab `id_tokens:`, a `token_env` variable), at the price that a token copied from the job
+ * can be replayed until then.
+ */
+export const TOKEN_REUSE = ['once', 'until_expiry'] as const;
+export type TokenReuse = (typeof TOKEN_REUSE)[number];
+
+/**
  * Issue 5 item 6: which workload-identity issuers a connection trusts and the claims they must carry. A rule
  * with no claim that constrains (none, or only `*`) trusts every token its issuer signs, for GitHub Actions or
  * GitLab.com any job of any repository in the world: refused unless it says `any_subject: true` (an issuer of the
@@ -32,6 +41,11 @@ export const workloadRule = z
     claims: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).default({}),
     /** Trust every token of `issuer` (no claim constraint), said on purpose. */
     any_subject: z.boolean().default(false),
+    /** Single use per token (`once`), or usable until it expires (`until_expiry`): replay-cache.ts. */
+    reuse: z.enum(TOKEN_REUSE, {
+      error: (iss) => `expected once (the default: each token is good for one pcigate run) or until_expiry (a token may be used again until it expires, `
+        + `e.g. by every step of a GitLab job), not ${JSON.stringify(iss.input)}`,
+    }).default('once'),
   })
   .superRefine((r, ctx) => {
     if (r.any_subject && Object.keys(r.claims).length > 0) {

@@ -194,15 +194,15 @@ describe('trusted issuers and claim rules per connection', () => {
 
 describe('one use per workload token (replay cache in the data home)', () => {
   const config = { identity: identitySection.parse({}) };
-  const payments = { issuer: '', claims: { repository: 'org/payments' } };
-  const rule = (over: Partial<WorkloadRule> = {}): WorkloadRule => ({ ...payments, issuer: h.issuer, ...over });
+  const rule = (over: Partial<WorkloadRule> = {}): WorkloadRule => ({ issuer: h.issuer, claims: { repository: 'org/payments' }, ...over });
   /** A broker as sessionActor builds one: its own validator cache, resolving the job's token for each session. */
-  const broker = (home: string, audit = memoryAudit(), workload: WorkloadRule[] = [rule()]) => {
+  const broker = (home: string, audit = memoryAudit(), workload = [rule()]) => {
     const cache = new Map();
     const ctx = ctxWith({});
     return { audit, resolve: (workloadToken: string) => resolveIdentity(ctx, config, { connection: 'prod-db', conn: { workload }, home, audit, cache, workloadToken }) };
   };
-  const steps = rule({ reuse: 'until_expiry' });
+  /** The rule of a job whose steps share one token (GitLab id_tokens). */
+  const steps = () => rule({ reuse: 'until_expiry' });
 
   it('a second broker presenting a used token is refused and recorded; the broker that used it may again, for its next session', async () => {
     const home = tempHome();
@@ -241,16 +241,16 @@ describe('one use per workload token (replay cache in the data home)', () => {
   it('reuse: until_expiry lets another process present the token again (every step of a GitLab job), and one with no jti or uti', async () => {
     const home = tempHome();
     const token = await h.sign(ghClaims());
-    for (let step = 0; step < 3; step++) expect(await broker(home, memoryAudit(), [steps]).resolve(token)).toMatchObject({ via: 'workload' });
+    for (let step = 0; step < 3; step++) expect(await broker(home, memoryAudit(), [steps()]).resolve(token)).toMatchObject({ via: 'workload' });
     const bare = await h.sign(ghClaims({ jti: undefined }));
-    for (let step = 0; step < 2; step++) expect(await broker(home, memoryAudit(), [steps]).resolve(bare)).toMatchObject({ via: 'workload' });
+    for (let step = 0; step < 2; step++) expect(await broker(home, memoryAudit(), [steps()]).resolve(bare)).toMatchObject({ via: 'workload' });
     // Its first use is recorded: a connection whose rule says once refuses it afterwards.
     await expect(broker(home).resolve(token)).rejects.toMatchObject({ reason: 'replayed' });
   });
 
   it('a token that several rules match is reused only if every one of them says until_expiry, whatever their order', async () => {
     const branch = rule({ claims: { ref: 'refs/heads/main' } });
-    for (const rules of [[steps, branch], [branch, steps]]) {
+    for (const rules of [[steps(), branch], [branch, steps()]]) {
       const home = tempHome();
       const token = await h.sign(ghClaims());
       expect(await broker(home, memoryAudit(), rules).resolve(token)).toMatchObject({ via: 'workload' });
@@ -259,7 +259,7 @@ describe('one use per workload token (replay cache in the data home)', () => {
     // A rule the token does not match does not take reuse away.
     const home = tempHome();
     const token = await h.sign(ghClaims());
-    const rules = [rule({ claims: { ref: 'refs/heads/release' } }), steps];
+    const rules = [rule({ claims: { ref: 'refs/heads/release' } }), steps()];
     expect(await broker(home, memoryAudit(), rules).resolve(token)).toMatchObject({ via: 'workload' });
     expect(await broker(home, memoryAudit(), rules).resolve(token)).toMatchObject({ via: 'workload' });
   });

@@ -2,7 +2,8 @@
  * A connection's workload rule must narrow which tokens of its issuer it trusts (src/config/sections/connections.ts):
  * a rule with no claim, or only `*` ones, would let in every token the issuer signs (for GitHub Actions, any
  * repository's job), so the config is refused with the rule's place and issuer named, unless the rule says
- * `any_subject: true`; `any_subject` with claims is refused as contradictory.
+ * `any_subject: true`; `any_subject` with claims is refused as contradictory. A rule's `reuse` is `once` (the
+ * default) or `until_expiry`, anything else refused with both choices explained.
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/parse-config.js';
@@ -51,5 +52,23 @@ describe('workload rules need a claim constraint', () => {
   it('refuses any_subject: true together with claims', () => {
     const e = refusal(config(`      - { issuer: ${GH}, any_subject: true, claims: { repository: org/payments } }`));
     expect(e.message).toContain('says any_subject: true and also names claims');
+  });
+});
+
+describe('workload rule reuse', () => {
+  it('is once by default, or until_expiry when said', () => {
+    const c = parseConfigText(config([
+      `      - { issuer: ${GH}, claims: { repository: org/payments } }`,
+      `      - { issuer: ${GH}, claims: { repository: org/deploy }, reuse: until_expiry }`,
+    ].join('\n')), FILE);
+    expect(c.connections['prod-db']!.workload.map((r) => r.reuse)).toEqual(['once', 'until_expiry']);
+  });
+
+  it.each([['a boolean', 'true'], ['another word', 'always']])('refuses %s, naming the place and both choices', (_what, value) => {
+    const e = refusal(config(`      - { issuer: ${GH}, claims: { repository: org/payments }, reuse: ${value} }`));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toMatchObject({ kind: 'schema', path: 'connections.prod-db.workload[0].reuse' });
+    expect(e.message).toContain('connections.prod-db.workload[0].reuse: expected once (the default: each token is good for one pcigate run) or until_expiry');
+    expect(e.message).toContain(`not ${JSON.stringify(value === 'true' ? true : value)}`);
   });
 });

@@ -2,13 +2,14 @@
  * The workload token replay cache's bounds (replay-cache.ts), on a real data home directory: an entry lives until
  * its token's exp plus the clock skew and is dropped by the next claim after that, so the file holds only tokens
  * the validator would still accept; until then the same issuer and jti are refused, another issuer's are not.
+ * Claims that verifyWorkloadToken did not mark with a rule's reuse are single use (fail closed).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { claimWorkloadToken, REPLAY_FILE } from '../../../src/identity/replay-cache.js';
+import { claimWorkloadToken, REPLAY_FILE, withReuse } from '../../../src/identity/replay-cache.js';
 import { fixedClock } from '../../harness/test-ctx.js';
 
 const SKEW = 30_000;
@@ -34,5 +35,19 @@ describe('claimWorkloadToken', () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-replay-'));
     await fsp.writeFile(path.join(home, REPLAY_FILE), '{"v":1,"used":{"k":"x"}}', { mode: 0o600 });
     await expect(claimWorkloadToken({ fs: fsp, clock: fixedClock() }, home, { iss: 'i', jti: 'a', exp: 1 }, SKEW)).rejects.toMatchObject({ code: 'ERR_HOME' });
+  });
+
+  it('lets claims marked until_expiry through again, but not their unmarked original nor claims with no identifier unless marked', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-replay-'));
+    const deps = { fs: fsp, clock: fixedClock() };
+    const claims = { iss: 'https://ci.example', uti: 'u-1', exp: Math.floor(deps.clock.now() / 1000) + 300 };
+    await claimWorkloadToken(deps, home, withReuse(claims, 'until_expiry'), SKEW);
+    await claimWorkloadToken(deps, home, withReuse(claims, 'until_expiry'), SKEW);
+    expect(entries(home)).toBe(1);
+    await expect(claimWorkloadToken(deps, home, claims, SKEW)).rejects.toMatchObject({ reason: 'replayed' });
+    const bare = { iss: 'https://ci.example', exp: claims.exp };
+    await claimWorkloadToken(deps, home, withReuse(bare, 'until_expiry'), SKEW);
+    await expect(claimWorkloadToken(deps, home, withReuse(bare, 'once'), SKEW)).rejects.toMatchObject({ reason: 'no_jti' });
+    expect(entries(home)).toBe(1);
   });
 });
