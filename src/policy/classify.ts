@@ -403,7 +403,7 @@ const PLAN_OUTPUT: OutputReach[] = [{ refs: [], rowValues: false }];
 /** Classifies one raw statement node; `text` is its source text. */
 export function classifyNode(stmt: PgNode, text: string): StatementInfo {
   const info = classifyKinds(stmt, text);
-  const found = secretReads(stmt, [...info.reads, ...info.writes]);
+  const found = secretReads(stmt, [...info.reads, ...info.writes], info.columns);
   // A PREPARE's or EXPLAIN ANALYZE's own statement found them already; a quoted function body's came with it.
   const secrets = [...(info.secrets ?? []), ...found.secrets.filter((s) => !info.secrets?.some((x) => x.what === s.what))];
   if (secrets.length === 0 && !found.readsConstants) return info;

@@ -17,6 +17,7 @@
  *   allow pattern naming `pg_catalog.pg_settings` exactly.
  */
 import { nodeOf } from './ast-walk.js';
+import { columnDenied } from './name-match.js';
 import type { PgNode } from './pg-parser.js';
 import { catalogName, constString, isPgSettings, settingsRead } from './settings-filter.js';
 import { SUPERUSER_ONLY_SETTINGS } from './superuser-settings.js';
@@ -52,6 +53,16 @@ export const SECRET_RELATIONS: ReadonlyMap<string, string> = new Map([
   ['pg_catalog.pg_stat_activity', 'every session\'s statement text (an ALTER ROLE … PASSWORD in clear)'],
 ]);
 
+/**
+ * Secret relations whose other columns PostgreSQL lets anyone read (pg_subscription's by column grants, the
+ * view's as they are): a read that reaches no secret column (policy's column references, as columns.deny reads
+ * them: `*`, a whole row and an alias list count as every column) is no secret's. psql's \dRs and \deu read so.
+ */
+const SECRET_COLUMNS: ReadonlyMap<string, string> = new Map([
+  ['pg_catalog.pg_subscription', 'subconninfo'],
+  ['pg_catalog.pg_user_mappings', 'umoptions'],
+]);
+
 /** Secret relations by their unqualified name. */
 const BY_NAME = new Map([...SECRET_RELATIONS.keys()].map((q) => [q.slice(q.indexOf('.') + 1), q]));
 
@@ -71,16 +82,17 @@ function secretRelation(name: string): string | undefined {
 const superuserOnly = (name: string) => SUPERUSER_ONLY_SETTINGS.has(name.toLowerCase());
 
 /**
- * The server secrets of a statement: its raw parse node (`stmt`), and the tables it reads and writes as the
- * classifier found them. `readsConstants`: the answer hangs on a constant (a setting name in quotes), so a text
+ * The server secrets of a statement: its raw parse node (`stmt`), and the tables it reads and writes and its
+ * column references as the classifier found them. `readsConstants`: the answer hangs on a constant (a setting name in quotes), so a text
  * differing from this one only in constants must not share its decision.
  */
-export function secretReads(stmt: unknown, tables: readonly string[]): { secrets: SecretRead[]; readsConstants: boolean } {
+export function secretReads(stmt: unknown, tables: readonly string[], columns: readonly string[]): { secrets: SecretRead[]; readsConstants: boolean } {
   const out = new Map<string, SecretRead>();
   const add = (relation: string, what: string) => { if (!out.has(what)) out.set(what, { relation, what }); };
   for (const t of tables) {
     const rel = secretRelation(t);
-    if (rel) add(rel, `${rel} holds ${SECRET_RELATIONS.get(rel)}`);
+    const column = rel === undefined ? undefined : SECRET_COLUMNS.get(rel);
+    if (rel && (column === undefined || columnDenied(columns, [], [column]) !== undefined)) add(rel, `${rel} holds ${SECRET_RELATIONS.get(rel)}`);
   }
   let readsConstants = false;
   const harmless = new WeakSet<object>();

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, gateConfig, queryEach, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, gateConfig, queryEach, run, startConfiguredGate } from './pg-proxy-setup.js';
 
 const REPLICATION_PASSWORD = 'repl-secret-771';
 const FDW_PASSWORD = 'fdw-secret-4410';
@@ -61,6 +61,15 @@ describe('a read-only role whose allow patterns cover pg_catalog.*', () => {
     expect(workMem).toEqual([{ work_mem: '4MB' }]);
     expect(roles).toEqual([{ rolname: 'app_owner' }]);
     expect(servers).toEqual([{ srvname: 'remote' }]);
+  });
+
+  it('runs psql\'s \\dRs and \\deu, which read no connection string or mapping option; \\deu+ is refused', async () => {
+    const listed = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-c', '\\dRs', '-c', '\\deu'], reader.env);
+    expect(listed.stderr, listed.stderr).toBe('');
+    expect(listed.stdout).toMatch(/remote\s*\|\s*public/);
+    const options = await run('psql', ['-X', '-c', '\\deu+'], reader.env);
+    expect(options.stderr).toContain('denied by policy'); // pg_options_to_table needs the function class too
+    expect(options.stdout + options.stderr).not.toContain(FDW_PASSWORD);
   });
 
   it('reads them once its allow list names pg_catalog.pg_authid and pg_catalog.pg_settings exactly', async () => {

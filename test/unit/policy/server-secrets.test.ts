@@ -66,6 +66,18 @@ describe('superuser-only catalogs', () => {
     expect(decide('SELECT * FROM public.pg_authid').action).toBe('allow');
   });
 
+  it('pg_subscription and pg_user_mappings are secrets only where a read may reach subconninfo or umoptions (psql\'s \\dRs, \\deu)', () => {
+    for (const sql of ['SELECT subname, pg_catalog.pg_get_userbyid(subowner), subenabled, subpublications FROM pg_catalog.pg_subscription ORDER BY 1',
+      'SELECT um.srvname, um.usename FROM pg_catalog.pg_user_mappings um ORDER BY 1, 2', 'SELECT count(*) FROM pg_subscription']) {
+      expect(decide(sql), sql).toMatchObject({ action: 'allow' });
+    }
+    for (const sql of ["SELECT subname FROM pg_subscription WHERE subconninfo ~ 'password'", 'SELECT s FROM pg_subscription s', 'SELECT row_to_json(s) FROM pg_subscription s',
+      'SELECT * FROM pg_subscription', 'SELECT b FROM pg_subscription AS s(a, b)',
+      'SELECT srvname FROM pg_user_mappings ORDER BY umoptions', 'SELECT m FROM pg_user_mappings m', 'SELECT x FROM (SELECT umoptions AS x FROM pg_user_mappings) q']) {
+      expect(decide(sql, 'all'), sql).toMatchObject({ action: 'deny', reason: expect.stringMatching(/naming pg_catalog\.pg_(subscription|user_mappings) exactly/) });
+    }
+  });
+
   it('count in every statement of a string, a PREPARE, EXPLAIN ANALYZE, a view and a SQL function body', () => {
     expect(decide('SELECT 1; SELECT * FROM pg_authid')).toMatchObject({ action: 'deny', reason: expect.stringMatching(/^statement 2 of 2: /) });
     expect(decide('PREPARE p AS SELECT * FROM pg_authid')).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.reader.tables.allow' });
