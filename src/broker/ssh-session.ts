@@ -98,6 +98,8 @@ interface Recording {
    * connection running commands one after another held one open file per command until it ended).
    */
   closing?: Promise<void>;
+  /** Set when the session ended before the channel exited: what the upstream still sends goes nowhere. */
+  cut?: boolean;
 }
 
 /**
@@ -362,6 +364,7 @@ export class SshSession {
     };
     const deliver = (b: Uint8Array, to: (b: Buffer) => void | Promise<void>, record: () => void) => {
       if (failure !== undefined) throw failure;
+      if (recording.cut) return; // the session has ended (its client gone): the recording ends at its cut marker
       try {
         record();
       } catch (e) {
@@ -468,6 +471,7 @@ export class SshSession {
         // The upstream names the signal (RFC 4254 §6.10: any string): masked as any text it chooses, and bounded.
         const e = exit.signal === undefined ? exit : { signal: this.#text.maskText(exit.signal, this.#counts).slice(0, MAX_SIGNAL_NAME) };
         this.#lastExit = e;
+        if (recording.cut) return; // the recording ended at its cut marker, and end() closes it
         cast.marker(e.signal !== undefined ? `exit-signal ${e.signal}` : `exit-status ${e.code ?? 0}`);
         recording.closing = cast.close();
         recording.closing.catch(() => undefined); // reported by end(), which awaits it
@@ -508,6 +512,7 @@ export class SshSession {
     const cut: string[] = [];
     for (const r of this.#recordings) {
       if (!r.closing) {
+        r.cut = true;
         cut.push(r.rel);
         try { r.cast.marker(CUT_MARKER); } catch { /* a failed recording: recording_error says so */ }
       }
