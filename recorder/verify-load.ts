@@ -5,7 +5,7 @@
  * one segment at a time, so a log far larger than memory can be verified.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { VerificationError } from '../src/errors.js';
@@ -65,23 +65,31 @@ const CHUNK = 1 << 20;
  * checkpoints.jsonl or keys/epochs.jsonl, undefined when it does not exist: checked now, and read when verifyLog
  * gets to it, a chunk at a time and never whole (recorder/jsonl-lines.ts: 2.7 years of checkpoints are more
  * than Node reads as one file), up to the size it has now. That keeps what the loader promises below: the
- * checkpoints are those written before the segments were listed.
+ * checkpoints are those written before the segments were listed. Each read opens the file again (pcigate evidence
+ * reads both after verify), so each reads all of it, past where `each` stopped, and the SHA-256 of what it read
+ * must be the first read's: a file replaced, rewritten or cut in between would have the bundle hold checkpoints
+ * or keys other than those verified (exit 3 naming the file instead).
  */
 async function jsonlFile(fs: Fs, file: string): Promise<JsonlFile | undefined> {
   const size = await useOptional(fs, file, async (_fh, atOpen) => atOpen);
   if (size === undefined) return undefined;
+  let first: string | undefined;
   return {
     read: async (each) => {
       // An error of `each` is the verifier's own, not the file's: thrown as it is, after the file is closed.
       let failed: { error: unknown } | undefined;
+      let stopped = false;
+      const hash = createHash('sha256');
       const read = await useOptional(fs, file, async (fh) => {
-        const buf = Buffer.allocUnsafe(Math.min(CHUNK, size)); // one buffer: `each` keeps no chunk
+        const buf = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK, size))); // one buffer: `each` keeps no chunk
         for (let at = 0; at < size;) {
           const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - at), at);
-          if (bytesRead === 0) break; // cut since: what is there is what is verified
+          if (bytesRead === 0) break; // cut since: what is there is what is verified (the first time)
           at += bytesRead;
+          hash.update(buf.subarray(0, bytesRead));
+          if (stopped) continue;
           try {
-            if (!each(buf.subarray(0, bytesRead))) break;
+            if (!each(buf.subarray(0, bytesRead))) stopped = true;
           } catch (error) {
             failed = { error };
             break;
@@ -91,6 +99,9 @@ async function jsonlFile(fs: Fs, file: string): Promise<JsonlFile | undefined> {
       });
       if (failed) throw failed.error;
       if (!read) throw new VerificationError(`cannot read ${file} (ENOENT): it was removed while verify ran`);
+      const digest = hash.digest('base64');
+      first ??= digest;
+      if (digest !== first) throw new VerificationError(`${file} changed while verify ran: what is read now differs from what was verified`);
     },
   };
 }

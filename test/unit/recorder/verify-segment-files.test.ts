@@ -250,6 +250,21 @@ describe('verify: checkpoints.jsonl and keys/epochs.jsonl past 2 GiB (2.7 years 
     expect(r.newestCheckpoint).not.toBeNull();
   }, 60_000);
 
+  it.each(['checkpoints.jsonl', 'keys/epochs.jsonl'])('%s read again (pcigate evidence after verify) must be what verify read: rewritten or cut in between, exit 3', async (name) => {
+    const home = await copyOf(base);
+    const input = await loadVerifyInput(fsp, home, { nowMicros: Date.UTC(2026, 10, 22, 12, 5) * 1000, maxUnsealedMicros: 3600e6 });
+    expect((await verifyLog(input)).result).toBe('pass');
+    const file = path.join(home, name);
+    const again = (name === 'checkpoints.jsonl' ? input.checkpoints : input.epochs) as { read(each: (c: Buffer) => boolean): Promise<void> };
+    await again.read(() => true); // unchanged: read alike
+    const bytes = await fsp.readFile(file);
+    // Same size, another first line (a replaced file too is opened again by name); then cut.
+    await fsp.writeFile(file, Buffer.concat([Buffer.from('{}'.padEnd(bytes.indexOf(10), ' ')), bytes.subarray(bytes.indexOf(10))]));
+    await expect(again.read(() => true)).rejects.toThrow(`${file} changed while verify ran`);
+    await fsp.writeFile(file, bytes.subarray(0, bytes.length - 1));
+    await expect(again.read(() => false)).rejects.toThrow(`${file} changed while verify ran`);
+  });
+
   it('a line appended to checkpoints.jsonl after loading is not read: the checkpoints are those written before the segments were listed', async () => {
     const home = await copyOf(base);
     const input = await loadVerifyInput(fsp, home, { nowMicros: Date.UTC(2026, 10, 22, 12, 5) * 1000, maxUnsealedMicros: 3600e6 });
