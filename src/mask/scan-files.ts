@@ -10,7 +10,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import type { Ctx } from '../cli/ctx.js';
-import { noWaitReadFlags, sha256OfHandle } from '../../recorder/blob.js';
+import { sha256OfHandle } from '../../recorder/blob.js';
+import { useRegularFile } from '../../recorder/regular-file.js';
 import type { FileHandle } from '../../recorder/blob.js';
 import type { DetectOptions } from './pan-detector.js';
 import { ARCHIVE_LIMITS, archiveKind, formatBytes, raiseAdvice, scanArchiveBytes } from './scan-archive.js';
@@ -77,13 +78,9 @@ async function visit(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: S
 async function scanFile(ctx: Pick<Ctx, 'fs'>, abs: string, shown: string, report: ScanReport, opts: ScanOptions): Promise<void> {
   // The name lstat saw as a regular file may have been swapped for a FIFO or a link since: opened without
   // waiting or following (scanPaths never follows links), and what was opened is checked (fstat) and read.
-  const fh = await ctx.fs.open(abs, noWaitReadFlags({ follow: false }));
-  try {
-    if (!(await fh.stat()).isFile()) throw new Error('is no longer a regular file (it changed while being scanned); not read');
-    await scanOpen(fh, shown, report, opts);
-  } finally {
-    await fh.close();
-  }
+  const r = await useRegularFile(ctx.fs, abs, { follow: false }, (fh) => scanOpen(fh, shown, report, opts));
+  if (r.status === 'unopened') throw r.cause;
+  if (r.status === 'not_file') throw new Error('is no longer a regular file (it changed while being scanned); not read');
 }
 
 /**
