@@ -250,13 +250,25 @@ describe('code the server runs later', () => {
   }), {});
   const as = (sub: string, sql: string) => builders.decide({ sub, via: 'local' }, 'db', sql);
 
-  it('a plpgsql (or C, Python …) body or a DO block may reach any table: refused to a role with denies, allowed without', () => {
+  it('a plpgsql (or plperl, pltcl …) body or a DO block may reach any table: refused to a role with denies, allowed without', () => {
     for (const sql of ['CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$', 'DO $$ BEGIN NULL; END $$',
-      "CREATE PROCEDURE p() LANGUAGE plpython3u AS 'pass'", "CREATE FUNCTION c() RETURNS int LANGUAGE c AS 'lib', 'sym'",
-      "CREATE FUNCTION e() RETURNS int LANGUAGE sql AS 'EXECUTE q'"]) {
+      "CREATE PROCEDURE p() LANGUAGE plperl AS 'return'", "CREATE FUNCTION e() RETURNS int LANGUAGE sql AS 'EXECUTE q'"]) {
       expect(as('b', sql), sql).toMatchObject({ action: 'deny', rule: 'policy.connections.db.roles.b.tables.deny', reason: expect.stringContaining('code policy does not read') });
       expect(as('free', sql).action, sql).toBe('allow');
     }
+  });
+
+  it('code in C or an untrusted language, and ALTER SYSTEM, run as the server\'s OS user: unclassifiable for every role', () => {
+    for (const sql of ["CREATE PROCEDURE p() LANGUAGE plpython3u AS 'pass'", "CREATE FUNCTION c() RETURNS int LANGUAGE c AS 'lib', 'sym'",
+      "CREATE FUNCTION s(cstring) RETURNS int LANGUAGE C STRICT AS '/lib/x86_64-linux-gnu/libc.so.6', 'system'",
+      "CREATE OR REPLACE FUNCTION i() RETURNS int LANGUAGE internal AS 'int4in'", "CREATE FUNCTION sh() RETURNS text LANGUAGE plsh AS '#!/bin/sh'",
+      "DO LANGUAGE plperlu $$ system('id') $$", "DO LANGUAGE 'plpython3u' $$ import os $$",
+      "ALTER SYSTEM SET archive_command = 'sh -c id'", 'ALTER SYSTEM RESET work_mem', "ALTER SYSTEM SET shared_preload_libraries = 'x'"]) {
+      for (const who of ['b', 'free']) expect(as(who, sql), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
+    }
+    // A DO block in a trusted language differing only in its LANGUAGE constant does not share the untrusted one's decision.
+    expect(as('free', "DO LANGUAGE 'plpgsql' $$ BEGIN NULL; END $$").action).toBe('allow');
+    expect(as('free', "DO LANGUAGE 'plpython3u' $$ BEGIN NULL; END $$").action).toBe('deny');
   });
 
   it('a LANGUAGE sql body is read as the statements it holds', () => {
