@@ -290,9 +290,8 @@ function storesOf(node: string, acc: WalkAcc): { stores?: StoredValue[] } {
 /**
  * PostgreSQL's trusted procedural languages (and SQL): code in them runs with the caller's privileges inside the
  * server. Any other language (C, `internal`, plpython3u, plperlu, pltclu, plsh …) reaches the server's files and
- * processes as the OS user the server runs as: a function or DO block in one is unclassifiable (`unknown`), as
- * COPY … PROGRAM is, whatever the role's classes, since pcigate's upstream user may create it where the role
- * could not.
+ * processes as the OS user the server runs as: a function or DO block in one is `dcl` (superuser's work, as
+ * granting roles is), since pcigate's upstream user may create it where the role could not.
  */
 const TRUSTED_LANGUAGES: ReadonlySet<string> = new Set(['sql', 'plpgsql', 'plperl', 'pltcl', 'plv8']);
 
@@ -479,7 +478,7 @@ function classifyKinds(stmt: PgNode, text: string): StatementInfo {
     case 'CreateFunctionStmt': {
       walk(stmt, none, 'write', acc);
       const opts = defElems(f.options);
-      if (!trustedLanguage(opts.get('language'), 'sql')) acc.classes.add('unknown');
+      if (!trustedLanguage(opts.get('language'), 'sql')) acc.classes.add('dcl');
       const body = opts.get('as');
       const bodyText = Array.isArray(nodeOf(body)?.[1].items) ? (nodeOf(body)![1].items as unknown[]).map((x) => String(nodeOf(x)?.[1].sval ?? '')) : [];
       if (bodyText.length === 0) return finish(text, type, base, acc); // BEGIN ATOMIC (sql_body, walked above) or none
@@ -518,7 +517,7 @@ function classifyKinds(stmt: PgNode, text: string): StatementInfo {
     case 'DoStmt': {
       walk(stmt, none, 'read', acc);
       const lang = String(nodeOf(defElems(f.args).get('language'))?.[1].sval ?? 'plpgsql').toLowerCase();
-      if (!trustedLanguage(defElems(f.args).get('language'), 'plpgsql')) acc.classes.add('unknown');
+      if (!trustedLanguage(defElems(f.args).get('language'), 'plpgsql')) acc.classes.add('dcl');
       return finish(text, type, base, acc, { opaqueBody: lang });
     }
     case 'DeclareCursorStmt':
@@ -556,8 +555,8 @@ function classifyKinds(stmt: PgNode, text: string): StatementInfo {
         : undefined;
       const misreads = (s ? misreadingSetting(s) : undefined) ?? encoding;
       // The server's configuration for every session: archive_command, shared_preload_libraries and the like
-      // run OS commands or load code as the server once reloaded. Superuser's work, never plain DDL.
-      acc.classes.add('unknown');
+      // run OS commands or load code as the server once reloaded. Superuser's work (dcl), never plain DDL.
+      acc.classes.add('dcl');
       // Read from the value: a text differing only in it must not share this decision (PolicyEngine.lookup).
       return finish(text, type, base, acc, { readsConstants: true, ...(misreads ? { misreads } : {}) });
     }

@@ -39,7 +39,11 @@ const UTILITY = new Set([
   'ClosePortalStmt', 'CheckPointStmt', 'VacuumStmt', 'LockStmt', 'ConstraintsSetStmt',
 ]);
 
-/** Role and privilege management (PCI DSS 7.2: access is assigned, not taken). */
+/**
+ * Role and privilege management (PCI DSS 7.2: access is assigned, not taken). The classifier adds this class to
+ * what else only a superuser could do through pcigate's upstream user: ALTER SYSTEM, and functions or DO blocks
+ * in C or an untrusted language (classify.ts trustedLanguage).
+ */
 const DCL = new Set([
   'GrantStmt', 'GrantRoleStmt', 'CreateRoleStmt', 'AlterRoleStmt', 'AlterRoleSetStmt', 'DropRoleStmt',
   'AlterDefaultPrivilegesStmt', 'ReassignOwnedStmt', 'DropOwnedStmt', 'AlterPolicyStmt', 'CreatePolicyStmt',

@@ -17,7 +17,7 @@ let gate: Gate;
 beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create table cards ("número" text, other text); insert into cards values ('NUMERO-SECRET', 'plain');`);
-  gate = await startConfiguredGate(server, numeroDeniedConfig(server, { classes: ['ddl'], functions: ['pg_reload_conf'] }));
+  gate = await startConfiguredGate(server, numeroDeniedConfig(server, { classes: ['ddl', 'dcl'], functions: ['pg_reload_conf'] }));
 }, 120_000);
 
 afterAll(async () => {

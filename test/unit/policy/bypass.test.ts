@@ -258,13 +258,13 @@ describe('code the server runs later', () => {
     }
   });
 
-  it('code in C or an untrusted language, and ALTER SYSTEM, run as the server\'s OS user: unclassifiable for every role', () => {
+  it('code in C or an untrusted language, and ALTER SYSTEM, run as the server\'s OS user: dcl, refused to roles with ddl and function', () => {
     for (const sql of ["CREATE PROCEDURE p() LANGUAGE plpython3u AS 'pass'", "CREATE FUNCTION c() RETURNS int LANGUAGE c AS 'lib', 'sym'",
       "CREATE FUNCTION s(cstring) RETURNS int LANGUAGE C STRICT AS '/lib/x86_64-linux-gnu/libc.so.6', 'system'",
       "CREATE OR REPLACE FUNCTION i() RETURNS int LANGUAGE internal AS 'int4in'", "CREATE FUNCTION sh() RETURNS text LANGUAGE plsh AS '#!/bin/sh'",
       "DO LANGUAGE plperlu $$ system('id') $$", "DO LANGUAGE 'plpython3u' $$ import os $$",
       "ALTER SYSTEM SET archive_command = 'sh -c id'", 'ALTER SYSTEM RESET work_mem', "ALTER SYSTEM SET shared_preload_libraries = 'x'"]) {
-      for (const who of ['b', 'free']) expect(as(who, sql), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
+      for (const who of ['b', 'free']) expect(as(who, sql), sql).toMatchObject({ action: 'deny', rule: `policy.connections.db.roles.${who}.classes`, reason: expect.stringContaining('dcl') });
     }
     // A DO block in a trusted language differing only in its LANGUAGE constant does not share the untrusted one's decision.
     expect(as('free', "DO LANGUAGE 'plpgsql' $$ BEGIN NULL; END $$").action).toBe('allow');
