@@ -295,10 +295,16 @@ function storesOf(node: string, acc: WalkAcc): { stores?: StoredValue[] } {
  */
 const TRUSTED_LANGUAGES: ReadonlySet<string> = new Set(['sql', 'plpgsql', 'plperl', 'pltcl', 'plv8']);
 
-/** Whether a `LANGUAGE` option (absent: `dflt`) names a trusted language. */
+/** Extensions that install an untrusted procedural language (CREATE EXTENSION of one is dcl). */
+const UNTRUSTED_LANGUAGE_EXTENSIONS: ReadonlySet<string> = new Set(['plperlu', 'plpythonu', 'plpython2u', 'plpython3u', 'pltclu', 'plsh', 'plr', 'pljavau']);
+
+/**
+ * Whether a `LANGUAGE` option (absent: `dflt`) names a trusted language. The name as the server looks it up: an
+ * unquoted one arrives folded to lower case, a quoted `"SQL"` is another language than `sql`.
+ */
 function trustedLanguage(option: unknown, dflt: string): boolean {
   const name = option === undefined ? dflt : nodeOf(option)?.[1].sval;
-  return typeof name === 'string' && TRUSTED_LANGUAGES.has(name.toLowerCase());
+  return typeof name === 'string' && TRUSTED_LANGUAGES.has(name);
 }
 
 function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, extra: Partial<StatementInfo> = {}): StatementInfo {
@@ -626,6 +632,9 @@ function classifyKinds(stmt: PgNode, text: string): StatementInfo {
         const v = d && d[0] === 'DefElem' && d[1].defname === 'set' ? nodeOf(d[1].arg) : undefined;
         return v !== undefined && v[0] === 'VariableSetStmt' && (v[1].name === undefined || String(v[1].name).toLowerCase() === 'search_path');
       })) acc.classes.add('unknown');
+      // A language made or renamed, or an untrusted one installed, decides what later LANGUAGE names run as: the
+      // server's OS user (trustedLanguage goes by name). Superuser's work, as CREATE FUNCTION … LANGUAGE c is.
+      if ((type === 'RenameStmt' && f.renameType === 'OBJECT_LANGUAGE') || (type === 'CreateExtensionStmt' && UNTRUSTED_LANGUAGE_EXTENSIONS.has(String(f.extname)))) acc.classes.add('dcl');
       const path = pathChange(type, f);
       const set = type === 'AlterRoleSetStmt' || type === 'AlterDatabaseSetStmt' ? nodeOf({ VariableSetStmt: f.setstmt })?.[1] : undefined;
       const s = set ? setting(set) : undefined;

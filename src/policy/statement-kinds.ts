@@ -42,10 +42,13 @@ const UTILITY = new Set([
 /**
  * Role and privilege management (PCI DSS 7.2: access is assigned, not taken). The classifier adds this class to
  * what else only a superuser could do through pcigate's upstream user: ALTER SYSTEM, and functions or DO blocks
- * in C or an untrusted language (classify.ts trustedLanguage).
+ * in C or an untrusted language (classify.ts trustedLanguage), and making or renaming a language. ALTER DATABASE
+ * … SET is here as ALTER ROLE … SET is: a default such as log_statement or session_replication_role for every
+ * later session turns the server's own audit trail or triggers off.
  */
 const DCL = new Set([
-  'GrantStmt', 'GrantRoleStmt', 'CreateRoleStmt', 'AlterRoleStmt', 'AlterRoleSetStmt', 'DropRoleStmt',
+  'GrantStmt', 'GrantRoleStmt', 'CreateRoleStmt', 'AlterRoleStmt', 'AlterRoleSetStmt', 'AlterDatabaseSetStmt', 'DropRoleStmt',
+  'CreatePLangStmt',
   'AlterDefaultPrivilegesStmt', 'ReassignOwnedStmt', 'DropOwnedStmt', 'AlterPolicyStmt', 'CreatePolicyStmt',
   'SecLabelStmt', 'AlterOwnerStmt', 'CreateUserMappingStmt', 'AlterUserMappingStmt', 'DropUserMappingStmt',
 ]);

@@ -266,6 +266,13 @@ describe('code the server runs later', () => {
       "ALTER SYSTEM SET archive_command = 'sh -c id'", 'ALTER SYSTEM RESET work_mem', "ALTER SYSTEM SET shared_preload_libraries = 'x'"]) {
       for (const who of ['b', 'free']) expect(as(who, sql), sql).toMatchObject({ action: 'deny', rule: `policy.connections.db.roles.${who}.classes`, reason: expect.stringContaining('dcl') });
     }
+    // What decides which LANGUAGE names run as the OS user, and database-wide defaults of the server's own controls.
+    for (const sql of ['CREATE LANGUAGE plv8 HANDLER plperlu_call_handler', 'ALTER LANGUAGE plperlu RENAME TO pltcl', 'CREATE EXTENSION plperlu',
+      'CREATE EXTENSION IF NOT EXISTS plpython3u CASCADE', "CREATE FUNCTION q() RETURNS int LANGUAGE \"SQL\" AS 'select 1'",
+      "ALTER DATABASE d SET log_statement = 'none'", 'ALTER DATABASE d SET session_replication_role = replica']) {
+      for (const who of ['b', 'free']) expect(as(who, sql), sql).toMatchObject({ action: 'deny', rule: `policy.connections.db.roles.${who}.classes`, reason: expect.stringContaining('dcl') });
+    }
+    for (const sql of ['CREATE EXTENSION pgcrypto', "CREATE FUNCTION q() RETURNS int LANGUAGE SQL AS 'select 1'", 'ALTER TABLE t RENAME TO u']) expect(as('free', sql).action, sql).toBe('allow');
     // A DO block in a trusted language differing only in its LANGUAGE constant does not share the untrusted one's decision.
     expect(as('free', "DO LANGUAGE 'plpgsql' $$ BEGIN NULL; END $$").action).toBe('allow');
     expect(as('free', "DO LANGUAGE 'plpython3u' $$ BEGIN NULL; END $$").action).toBe('deny');
