@@ -1,19 +1,22 @@
 /**
  * TerminalMasker: PAN masking of terminal output as a terminal shows it. A terminal draws nothing for an escape
  * sequence (ECMA-48 §5.4 control sequences such as SGR colours `ESC [ 0 1 ; 3 1 m` and erase `ESC [ K`; two-byte
- * `ESC =`, `ESC ( B`) nor for NUL, BEL, SO, SI and DEL, so `4111ESC[0m1111…` is shown as 4111 1111… without the
- * gap: `grep --color=always 1111` writes a card number so. The masker (StreamMasker) reads bytes, not cells: it
- * saw letters between the digit groups, or a word glued to the number (`ESC[0m4111…`: `0m4111…`), and sent the
- * number in clear.
+ * `ESC =`, `ESC ( B`, `ESC 7`) nor for a C0 control other than BS, HT, LF and CR, nor DEL, so `4111ESC[0m1111…` is
+ * shown as 4111 1111… without the gap: `grep --color=always 1111` writes a card number so. The masker
+ * (StreamMasker) reads bytes, not cells: it saw letters between the digit groups, or a word glued to the number
+ * (`ESC[0m4111…`: `0m4111…`), and sent the number in clear.
  *
  * Here the masker reads the text without those sequences: a sequence between two bytes that can belong to a card
  * number (digits, space, dash, bytes ≥ 0x80) is left out of what it reads; any other stands there as one ESC byte
  * (a neutral non-letter, where a letter of it glued to a number hid the number), and goes out as it came in place
  * of that byte. Masking here must keep lengths (stars; `hmac` is `full` on SSH), so the masked text maps back
  * byte for byte. Sequences pcigate cannot take for a terminal's are read as text, as before: an OSC, DCS, PM, APC
- * or SOS string (a window title is shown: its digits are masked as text), `ESC` then a digit, and a control
- * sequence longer than MAX_SEQUENCE bytes or with a run of more than MAX_PARAM_DIGITS digits. A sequence still
- * open when the stream pauses (release) is read as text too.
+ * or SOS string (a window title is shown: its digits are masked as text) and a control sequence longer than
+ * MAX_SEQUENCE bytes or with a run of more than MAX_PARAM_DIGITS digits. A sequence still open when the stream
+ * pauses (release) is read as text too. Not followed (docs/ssh.md): 8-bit C1 controls and UTF-8 encoded CSI
+ * (0x9b, U+009B), and cursor movements that put digits side by side on the screen.
+ *
+ * Each write, release or flush sends what it can in one `onData` call, its text given to the masker in one write.
  */
 import { MaskError } from '../errors.js';
 import { StreamMasker } from '../mask/stream-masker.js';
@@ -27,9 +30,11 @@ const MAX_UNDECIDED = 256;
 export const MAX_PARAM_DIGITS = 5;
 
 const ESC = 0x1b;
-/** 1: a byte a terminal draws nothing for (NUL, BEL, SO, SI, DEL); 2: ESC. */
+const ESC_ONLY = [ESC];
+/** 1: a byte a terminal draws nothing for (a C0 control other than BS, HT, LF, CR; DEL); 2: ESC. */
 const SPECIAL = new Uint8Array(256);
-for (const b of [0x00, 0x07, 0x0e, 0x0f, 0x7f]) SPECIAL[b] = 1;
+for (let b = 0x00; b < 0x20; b++) if (![0x08, 0x09, 0x0a, 0x0d].includes(b)) SPECIAL[b] = 1;
+SPECIAL[0x7f] = 1;
 SPECIAL[ESC] = 2;
 
 /** Whether a byte may be part of a card number as the detector reads one: digit, space, dash, or ≥ 0x80 (full-width). */
@@ -45,7 +50,7 @@ type State = (typeof State)[keyof typeof State];
 interface Placed {
   /** Offset in the masker's text: of its ESC stand-in, or (left out) of the byte the sequence comes before. */
   at: number;
-  bytes: Uint8Array;
+  bytes: readonly number[];
   standIn: boolean;
 }
 
@@ -59,10 +64,15 @@ export class TerminalMasker {
   #paramDigits = 0;
   #intermediates = false;
   /** Sequences after a number-ish byte, waiting for the next text byte to decide how they are read. */
-  #undecided: Uint8Array[] = [];
+  #undecided: number[][] = [];
   #undecidedBytes = 0;
   /** Sequences placed in the masker's text, not yet sent. */
   #placed: Placed[] = [];
+  /** Text for the masker (#pendingLength bytes), given to it once at the end of each call, not once a sequence. */
+  #pending = new Uint8Array(0);
+  #pendingLength = 0;
+  /** Masked pieces of the current call, sent as one `onData` at its end; undefined outside a call (idle release). */
+  #collected: Uint8Array[] | undefined;
   /** Bytes given to the masker, and bytes it has given back. */
   #fed = 0;
   #out = 0;
@@ -79,41 +89,87 @@ export class TerminalMasker {
     return this.#inner.held + this.#partial.length + this.#undecidedBytes;
   }
 
+  /** Masks `chunk`; what can go out goes in at most one `onData` call. */
   write(chunk: Uint8Array): void {
+    this.#batch(() => this.#read(chunk));
+  }
+
+  /** The stream paused: an open sequence is text, waiting sequences stand as ESC; then the masker's idle release. */
+  release(): void {
+    this.#batch(() => { this.#settle(); this.#feed(); this.#inner.release(); });
+  }
+
+  /** End of stream (or a line of pcigate's own follows): everything goes out. */
+  flush(): void {
+    this.#batch(() => { this.#settle(); this.#feed(); this.#inner.flush(); });
+    this.#last = -1;
+  }
+
+  /**
+   * Runs one call with the masker's output collected, then sends it as one chunk: each `onData` is an asciicast
+   * event, a promise and an SSH packet, and coloured output has a sequence every few bytes. On a failure nothing
+   * collected goes out (the stream is closed).
+   */
+  #batch(run: () => void): void {
+    this.#collected = [];
+    let parts: Uint8Array[];
+    try {
+      run();
+      this.#feed();
+    } finally {
+      parts = this.#collected;
+      this.#collected = undefined;
+      this.#pendingLength = 0;
+    }
+    if (parts.length === 1) this.#onData(parts[0]!);
+    else if (parts.length > 1) this.#onData(Buffer.concat(parts));
+  }
+
+  /** Gives the masker the text of this call so far, in one write. */
+  #feed(): void {
+    if (this.#pendingLength === 0) return;
+    const text = this.#pending.slice(0, this.#pendingLength);
+    this.#pendingLength = 0;
+    this.#inner.write(text);
+  }
+
+  /** Appends src[from, to) to the text for the masker. */
+  #put(src: ArrayLike<number>, from: number, to: number): void {
+    const need = this.#pendingLength + to - from;
+    if (need > this.#pending.length) {
+      const grown = new Uint8Array(Math.max(need, 2 * this.#pending.length, 1024));
+      grown.set(this.#pending.subarray(0, this.#pendingLength));
+      this.#pending = grown;
+    }
+    const p = this.#pending;
+    let o = this.#pendingLength;
+    if (to - from > 64 && src instanceof Uint8Array) p.set(src.subarray(from, to), o);
+    else for (let i = from; i < to; i++) p[o++] = src[i]!;
+    this.#pendingLength = need;
+  }
+
+  #read(chunk: Uint8Array): void {
     let i = 0;
     while (i < chunk.length) {
       if (this.#state !== State.Ground) {
         const r = this.#step(chunk[i]!);
         if (r !== 'bad') i++;
-        if (r === 'done') this.#sequence(Uint8Array.from(this.#endSequence()));
-        else if (r === 'bad') this.#text(Uint8Array.from(this.#endSequence()));
+        if (r === 'done') this.#sequence(this.#endSequence());
+        else if (r === 'bad') this.#textOf(this.#endSequence());
         continue;
       }
       let j = i;
       while (j < chunk.length && SPECIAL[chunk[j]!] === 0) j++;
-      if (j > i) this.#text(chunk.subarray(i, j));
+      if (j > i) this.#text(chunk, i, j);
       if (j === chunk.length) break;
       if (chunk[j] === ESC) { this.#state = State.Esc; this.#partial = [ESC]; this.#paramDigits = 0; this.#intermediates = false; }
-      else this.#sequence(Uint8Array.of(chunk[j]!));
+      else this.#sequence([chunk[j]!]);
       i = j + 1;
     }
   }
 
-  /** The stream paused: an open sequence is text, waiting sequences stand as ESC; then the masker's idle release. */
-  release(): void {
-    this.#settle();
-    this.#inner.release();
-  }
-
-  /** End of stream (or a line of pcigate's own follows): everything goes out. */
-  flush(): void {
-    this.#settle();
-    this.#inner.flush();
-    this.#last = -1;
-  }
-
   #settle(): void {
-    if (this.#state !== State.Ground) this.#text(Uint8Array.from(this.#endSequence()));
+    if (this.#state !== State.Ground) this.#textOf(this.#endSequence());
     this.#decide(false);
   }
 
@@ -130,7 +186,7 @@ export class TerminalMasker {
     if (this.#state === State.Esc) {
       if (b === 0x5b && !this.#intermediates) { this.#state = State.Csi; this.#partial.push(b); return 'more'; }
       if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#partial.push(b); return 'more'; }
-      if (b >= 0x3a && b <= 0x7e && !OPENS_STRING.has(b) && b !== 0x5b) { this.#partial.push(b); return 'done'; }
+      if (b >= 0x30 && b <= 0x7e && !OPENS_STRING.has(b) && b !== 0x5b) { this.#partial.push(b); return 'done'; }
       return 'bad';
     }
     if (b >= 0x30 && b <= 0x3f && !this.#intermediates) {
@@ -145,7 +201,7 @@ export class TerminalMasker {
   }
 
   /** A complete sequence: after a number-ish byte it waits for the next text byte; otherwise it stands as ESC. */
-  #sequence(bytes: Uint8Array): void {
+  #sequence(bytes: number[]): void {
     if (this.#last >= 0 && numberish(this.#last)) {
       this.#undecided.push(bytes);
       this.#undecidedBytes += bytes.length;
@@ -155,10 +211,10 @@ export class TerminalMasker {
     this.#standIn(bytes);
   }
 
-  #standIn(bytes: Uint8Array): void {
+  #standIn(bytes: number[]): void {
     this.#placed.push({ at: this.#fed, bytes, standIn: true });
     this.#fed++;
-    this.#inner.write(Uint8Array.of(ESC));
+    this.#put(ESC_ONLY, 0, 1);
   }
 
   /** Places the waiting sequences: left out between two number-ish bytes (`next` the one after), else as ESC. */
@@ -173,34 +229,56 @@ export class TerminalMasker {
     }
   }
 
-  #text(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    this.#decide(numberish(bytes[0]!));
-    this.#fed += bytes.length;
-    this.#last = bytes[bytes.length - 1]!;
-    this.#inner.write(bytes);
+  /** Text src[from, to) for the masker. */
+  #text(src: ArrayLike<number>, from: number, to: number): void {
+    if (to <= from) return;
+    this.#decide(numberish(src[from]!));
+    this.#fed += to - from;
+    this.#last = src[to - 1]!;
+    this.#put(src, from, to);
+  }
+
+  #textOf(bytes: readonly number[]): void {
+    this.#text(bytes, 0, bytes.length);
   }
 
   /** Masked text [#out, #out + chunk.length) from the masker: the sequences go back in their places. */
   #emit(chunk: Uint8Array): void {
-    const end = this.#out + chunk.length;
-    const parts: Uint8Array[] = [];
-    let pos = 0;
-    while (this.#placed.length > 0) {
-      const p = this.#placed[0]!;
+    const start = this.#out;
+    const end = start + chunk.length;
+    const placed = this.#placed;
+    let k = 0;
+    let size = chunk.length;
+    for (; k < placed.length; k++) {
+      const p = placed[k]!;
       if (p.standIn ? p.at >= end : p.at > end) break;
-      const rel = p.at - this.#out;
-      parts.push(chunk.subarray(pos, rel), p.bytes);
-      if (p.standIn) {
-        // Fail closed: masking keeps lengths and never touches an ESC; if it did, nothing maps back.
-        if (chunk[rel] !== ESC) throw new MaskError('terminal masking lost the place of an escape sequence');
-        pos = rel + 1;
-      } else pos = rel;
-      this.#placed.shift();
+      // Fail closed: masking keeps lengths and never touches an ESC; if it did, nothing maps back.
+      if (p.standIn && chunk[p.at - start] !== ESC) throw new MaskError('terminal masking lost the place of an escape sequence');
+      size += p.bytes.length - (p.standIn ? 1 : 0);
     }
     this.#out = end;
-    if (parts.length === 0) { this.#onData(chunk); return; }
-    parts.push(chunk.subarray(pos));
-    this.#onData(Buffer.concat(parts));
+    if (k === 0) {
+      this.#send(chunk);
+      return;
+    }
+    // One buffer filled in place: coloured output has a sequence every few bytes (no piece per sequence).
+    const out = Buffer.alloc(size);
+    let pos = 0;
+    let o = 0;
+    for (let i = 0; i < k; i++) {
+      const p = placed[i]!;
+      const rel = p.at - start;
+      while (pos < rel) out[o++] = chunk[pos++]!;
+      for (const b of p.bytes) out[o++] = b;
+      if (p.standIn) pos++;
+    }
+    while (pos < chunk.length) out[o++] = chunk[pos++]!;
+    placed.splice(0, k);
+    this.#send(out);
+  }
+
+  #send(out: Uint8Array): void {
+    if (this.#collected) this.#collected.push(out);
+    else this.#onData(out);
   }
 }

@@ -17,8 +17,8 @@ import { sshdAvailable } from '../harness/sshd.js';
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the terminal escape tests: ${skip}\n`);
 
-/** What a terminal shows of `b`: CSI and two-byte escape sequences and NUL, BEL, SO, SI, DEL take no cell. */
-const shown = (b: Buffer | string) => b.toString().replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b[ -/]*[0-~]|[\x00\x07\x0e\x0f\x7f]/g, '');
+/** What a terminal shows of `b`: CSI and two-byte escape sequences and C0 controls but BS, HT, LF, CR, and DEL take no cell. */
+const shown = (b: Buffer | string) => b.toString().replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b[ -/]*[0-~]|[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]/g, '');
 
 describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (real sshd, real OpenSSH ssh)', () => {
   let gate: SshGate;
@@ -65,6 +65,22 @@ describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (
     const r = await ssh("printf 'a 4111\\x1b[0m1111\\x1b[?25l1111\\x1b=1111 b\\n4111\\x001111\\x071111\\x0e1111\\x0f\\n5555\\x7f5555\\x1b(B5555\\x1b[38;5;196m4444 c\\n\\x1b[32m4111111111111111\\x1b[0m d\\n4111111111111111\\x1b[0mabc\\n'");
     expect(r.code).toBe(0);
     expect(shown(r.stdout)).toBe('a ************1111 b\n************1111\n************4444 c\n************1111 d\n************1111abc\n');
+  }, 30_000);
+
+  it('SOH and the like, save and restore cursor (ESC 7, ESC 8) between digit groups: masked', async () => {
+    const r = await ssh("printf 'a 41111111\\x0111111111 b\\n4111\\x1b7111111111111\\x1b8 c\\n'");
+    expect(r.code).toBe(0);
+    expect(shown(r.stdout)).toBe('a ************1111 b\n************1111 c\n');
+  }, 30_000);
+
+  it('coloured listing: the recording gets it in a few events, not one per escape sequence', async () => {
+    const entry = '\\x1b[0m\\x1b[01;34mdir\\x1b[0m  \\x1b[01;32mrun.sh\\x1b[0m  ';
+    const r = await ssh(`printf '${entry.repeat(40)}listing-colours\\n'`);
+    expect(r.code).toBe(0);
+    expect(shown(r.stdout)).toBe('dir  run.sh  '.repeat(40) + 'listing-colours\n');
+    const cast = await recordingOf('listing-colours');
+    const events = cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o');
+    expect(events.length).toBeLessThan(10); // 200 sequences: one event each before
   }, 30_000);
 
   it('escape sequences and text with no card number pass byte for byte (guard: passes without the fix)', async () => {

@@ -33,8 +33,11 @@ describe('TerminalMasker', () => {
     [`4111${E}(B1111${E}=1111${E}[?25l1111!`, `****${E}(B****${E}=****${E}[?25l1111!`],
     [`4111111111111111${E}[0mabc`, `************1111${E}[0mabc`],
     [`4111111111111111${E}[0m`, `************1111${E}[0m`],
+    [`41111111\x0111111111 \x1f`, `********\x01****1111 \x1f`],
+    [`4111${E}7111111111111${E}8`, `****${E}7********1111${E}8`],
+    [`${E}84111111111111111 `, `${E}8************1111 `],
   ];
-  it('masks card numbers with escape sequences or NUL, BEL, SO, SI between their digits, whatever the split', () => {
+  it('masks card numbers with escape sequences or invisible controls between their digits, whatever the split', () => {
     for (const [text, want] of cases) expect(everySplit(text), JSON.stringify(text)).toEqual([want]);
   });
 
@@ -47,9 +50,19 @@ describe('TerminalMasker', () => {
     ]) expect(everySplit(text), JSON.stringify(text)).toEqual([text]);
   });
 
-  it('reads as text what a terminal would not take for a sequence: ESC then a digit, a window title, long parameters', () => {
-    expect(mask([`${E}4111111111111111 `])).toBe(`${E}************1111 `);
+  it('reads as text what a terminal would not take for a sequence: a window title', () => {
     expect(mask([`${E}]0;4111111111111111\x07`])).toBe(`${E}]0;************1111\x07`);
+  });
+
+  it('sends what one write, release or flush masks in one onData call', () => {
+    const line = `${E}[0m${E}[01;34mdir${E}[0m  ${E}[01;32m4111${E}[0m111111111111 ${E}[K\r\n`;
+    const calls: string[] = [];
+    const m = new TerminalMasker((b) => calls.push(Buffer.from(b).toString('latin1')), { idleMs: Infinity });
+    m.write(Buffer.from(line.repeat(3) + `ab 12${E}[0m${E}[K`, 'latin1'));
+    const masked = line.replace('4111', '****').replace('11111111', '********');
+    expect(calls).toEqual([masked.repeat(3) + 'ab ']);
+    m.release();
+    expect(calls).toEqual([masked.repeat(3) + 'ab ', `12${E}[0m${E}[K`]);
   });
 
   it('holds a sequence after a digit only until the stream pauses (release)', () => {
