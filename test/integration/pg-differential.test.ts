@@ -56,7 +56,11 @@ beforeAll(async () => {
   const oid = (sig: string) => Number(server.psql(`select '${sig}'::regprocedure::oid`).trim());
   oids = { int4pl: oid('int4pl(int4,int4)'), int4div: oid('int4div(int4,int4)'), upper: oid('upper(text)'), repeat: oid('repeat(text,int4)') };
   // Every class a statement that parses can have; only 'unknown' (unclassifiable) stays refused.
-  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'write', 'ddl', 'dcl', 'copy_out', 'copy_in', 'function', 'transaction', 'utility'] }));
+  // The generator sends SHOW ALL, which reads superuser-only settings: granted by naming pg_settings (docs/policy-server-secrets.md).
+  gate = await startConfiguredGate(server, gateConfig(server, {
+    classes: ['read', 'write', 'ddl', 'dcl', 'copy_out', 'copy_in', 'function', 'transaction', 'utility'],
+    role: { tables: { allow: ['*', 'pg_catalog.pg_settings'] } },
+  }));
   admin = new pg.Client({ host: server.host, port: server.port, user: server.superuser, password: server.password, database: server.database });
   await admin.connect();
 }, 120_000);
