@@ -19,6 +19,36 @@ export function narrowingClaims(claims: Readonly<Record<string, string | readonl
 }
 
 /**
+ * Issuers whose tokens every tenant of a public service gets (GitHub.com's Actions, GitLab.com): a claim that
+ * narrows nothing about the tenant (`ref: refs/heads/main`, `environment: production`, `sub: "repo:*"`,
+ * `repository_owner: "acme*"`) still lets in any organisation's job. A rule for one must bind its tenant: a claim
+ * below whose every allowed value names the owner literally (no `*` in an id or owner; none before the first `/`
+ * of a path; `sub` as `repo:<owner>/…` or `project_path:<group>/…`).
+ */
+const SHARED_ISSUERS: ReadonlyMap<string, { ids: readonly string[]; paths: readonly string[]; sub: RegExp; example: string }> = new Map([
+  ['https://token.actions.githubusercontent.com', {
+    ids: ['repository_id', 'repository_owner_id', 'repository_owner'], paths: ['repository', 'job_workflow_ref'],
+    sub: /^repo:[^*/:]+\//, example: 'repository: org/app (or repository_owner_id)',
+  }],
+  ['https://gitlab.com', {
+    ids: ['project_id', 'namespace_id', 'namespace_path'], paths: ['project_path'],
+    sub: /^project_path:[^*/:]+\//, example: 'project_path: group/app (or namespace_id)',
+  }],
+]);
+
+/** Whether `claims` bind a shared issuer's rule to one tenant (true for any other issuer). */
+export function bindsTenant(issuer: string, claims: Readonly<Record<string, string | readonly string[]>>): boolean {
+  const shared = SHARED_ISSUERS.get(issuer.replace(/\/+$/, ''));
+  if (!shared) return true;
+  const literal = (claim: string, v: string): boolean => {
+    if (shared.ids.includes(claim)) return v !== '' && !v.includes('*');
+    if (shared.paths.includes(claim)) return /^[^*/]+\//.test(v);
+    return claim === 'sub' && shared.sub.test(v);
+  };
+  return Object.entries(claims).some(([claim, v]) => (typeof v === 'string' ? [v] : v).every((e) => literal(claim, e)));
+}
+
+/**
  * How often a workload token may be used (src/identity/replay-cache.ts): `once` (the default) claims it for one
  * pcigate run; `until_expiry` lets it be presented again until it expires, for sources that hand a job one token
  * for all its steps (GitLab `id_tokens:`, a `token_env` variable), at the price that a token copied from the job
@@ -48,6 +78,7 @@ export const workloadRule = z
     }).default('once'),
   })
   .superRefine((r, ctx) => {
+    const shared = SHARED_ISSUERS.get(r.issuer.replace(/\/+$/, ''));
     if (r.any_subject && Object.keys(r.claims).length > 0) {
       ctx.addIssue({ code: 'custom', message: `the workload rule for ${r.issuer} says any_subject: true and also names claims; drop one: any_subject trusts every token of the issuer, claims narrow it` });
     } else if (!r.any_subject && narrowingClaims(r.claims) === 0) {
@@ -55,6 +86,12 @@ export const workloadRule = z
         code: 'custom',
         message: `the workload rule for ${r.issuer} names no claim that narrows it${Object.keys(r.claims).length ? ' (only *)' : ''}, so it trusts every token that issuer signs `
           + '(for GitHub Actions, any repository\'s job): add claims, e.g. claims: { repository: org/app, ref: refs/heads/main }, or, to trust every token of an issuer of your own, any_subject: true',
+      });
+    } else if (shared && (r.any_subject || !bindsTenant(r.issuer, r.claims))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `the workload rule for ${r.issuer} does not name the tenant whose jobs it trusts, so every organisation's job on that service `
+          + `that matches ${r.any_subject ? 'it (any_subject)' : 'its claims'} gets in: add a claim naming it literally, e.g. ${shared.example}`,
       });
     }
   });

@@ -55,6 +55,36 @@ describe('workload rules need a claim constraint', () => {
   });
 });
 
+describe('workload rules for a shared issuer (GitHub.com Actions, GitLab.com) must name their tenant', () => {
+  const GL = 'https://gitlab.com';
+  it.each([
+    ['a branch only', `{ issuer: ${GH}, claims: { ref: refs/heads/main } }`],
+    ['an environment only', `{ issuer: ${GH}, claims: { environment: production } }`],
+    ['a sub of every repository', `{ issuer: ${GH}, claims: { sub: "repo:*" } }`],
+    ['an owner glob', `{ issuer: ${GH}, claims: { repository_owner: "acme*" } }`],
+    ['a repository glob before its owner', `{ issuer: ${GH}, claims: { repository: "*/payments" } }`],
+    ['one unbound value in a list', `{ issuer: ${GH}, claims: { repository: [org/app, "*/app"] } }`],
+    ['any_subject', `{ issuer: ${GH}, any_subject: true }`],
+    ['GitLab.com with a branch only', `{ issuer: "${GL}", claims: { ref: main } }`],
+  ])('refuses %s', (_what, rule) => {
+    const e = refusal(config(`      - ${rule}`));
+    expect(e.problems).toHaveLength(1);
+    expect(e.message).toContain('connections.prod-db.workload[0]: the workload rule for');
+    expect(e.message).toContain('does not name the tenant whose jobs it trusts');
+  });
+
+  it('accepts a literal owner: repository, owner id, a sub naming the owner, GitLab project path; other issuers as before', () => {
+    const c = parseConfigText(config([
+      `      - { issuer: ${GH}, claims: { repository: "org/*", ref: refs/heads/main } }`,
+      `      - { issuer: ${GH}, claims: { repository_owner_id: "123456" } }`,
+      `      - { issuer: ${GH}, claims: { sub: "repo:org/payments:ref:refs/heads/main" } }`,
+      `      - { issuer: "${GL}", claims: { project_path: group/app } }`,
+      '      - { issuer: "https://ci.internal.example", claims: { ref: main } }',
+    ].join('\n')), FILE);
+    expect(c.connections['prod-db']!.workload).toHaveLength(5);
+  });
+});
+
 describe('workload rule reuse', () => {
   it('is once by default, or until_expiry when said', () => {
     const c = parseConfigText(config([
