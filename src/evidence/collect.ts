@@ -41,9 +41,6 @@ import { sampleRecords } from './samples.js';
 import { LogScanner } from './stored-scan.js';
 import type { ConfigEvidence, EvidenceInput, LoadedRecord, RecordingScan } from './types.js';
 
-// Read in memory by tests; collectEvidence reads the files a chunk at a time.
-export { certifiedEpochs, parseCheckpoints } from './home-checkpoints.js';
-
 /** Sampled records per event type when --sample is not given. */
 export const DEFAULT_SAMPLE = 3;
 

@@ -1,11 +1,10 @@
 /**
  * keys/epochs.jsonl and checkpoints.jsonl as the evidence bundle takes them (docs/log-format.md "Key epochs",
  * "Merkle tree and checkpoints"), line by line as verify reads them (recorder/jsonl-lines.ts): whole, either file
- * may be more than one string (512 MiB) or one read (2 GiB) can hold. `certifiedEpochs` and `parseCheckpoints`
- * read bytes already in memory, `readCertifiedEpochs` and `readCheckpoints` the data home's files as
- * recorder/verify-load.ts hands them over.
+ * may be more than one string (512 MiB) or one read (2 GiB) can hold. `readCertifiedEpochs` and `readCheckpoints`
+ * take the data home's files as recorder/verify-load.ts hands them over, or bytes already in memory.
  */
-import { forEachJsonLine, jsonLines } from '../../recorder/jsonl-lines.js';
+import { forEachJsonLine } from '../../recorder/jsonl-lines.js';
 import { verifyEpochCert } from '../../recorder/keys.js';
 import type { SignedEpochCert } from '../../recorder/keys.js';
 import { epochKeyName, parseCheckpoint, parseNote, verifyNote } from '../../recorder/signed-note.js';
@@ -57,28 +56,11 @@ function checkpointOf(value: unknown, origin: string, epochs: SignedEpochCert[])
   }
 }
 
-/** The certified epochs of keys/epochs.jsonl's bytes (see epochChain). */
-export function certifiedEpochs(text: Uint8Array | undefined, origin: string, rootPub: Buffer): SignedEpochCert[] {
-  const chain = epochChain(origin, rootPub);
-  for (const { value } of jsonLines(text)) if (!chain.add(value)) break;
-  return chain.certs;
-}
-
 /** The certified epochs of keys/epochs.jsonl, read a chunk at a time (see epochChain). */
 export async function readCertifiedEpochs(file: JsonlFile | undefined, origin: string, rootPub: Buffer): Promise<SignedEpochCert[]> {
   const chain = epochChain(origin, rootPub);
   await forEachJsonLine(file, ({ value }) => chain.add(value));
   return chain.certs;
-}
-
-/** checkpoints.jsonl's bytes in file order, each parsed and checked (see checkpointOf). */
-export function parseCheckpoints(text: Uint8Array | undefined, origin: string, epochs: SignedEpochCert[]): CheckpointEntry[] {
-  const out: CheckpointEntry[] = [];
-  for (const { value } of jsonLines(text)) {
-    const c = checkpointOf(value, origin, epochs);
-    if (c) out.push(c);
-  }
-  return out;
 }
 
 /** checkpoints.jsonl in file order, read a chunk at a time, each parsed and checked (see checkpointOf). */

@@ -3,7 +3,8 @@ import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certifiedEpochs, collectEvidence, loadConfigEvidence, parseCheckpoints, parseRecords } from '../../../src/evidence/collect.js';
+import { collectEvidence, loadConfigEvidence, parseRecords } from '../../../src/evidence/collect.js';
+import { readCertifiedEpochs, readCheckpoints } from '../../../src/evidence/home-checkpoints.js';
 import { parseBound, resolvePeriod } from '../../../src/evidence/period.js';
 import { parsePublicKeyFile } from '../../../recorder/keys.js';
 import { leafHash } from '../../../recorder/merkle.js';
@@ -240,13 +241,13 @@ describe('checkpoints.jsonl and keys/epochs.jsonl longer than one string', () =>
       return { big, copies: big.length / one.length };
     };
     const cps = padded('checkpoints.jsonl');
-    const read = parseCheckpoints(cps.big, input.origin, input.epochs);
+    const read = await readCheckpoints(cps.big, input.origin, input.epochs);
     expect(read.length).toBe(input.checkpoints.length * cps.copies);
     expect(read.slice(0, input.checkpoints.length)).toEqual(input.checkpoints);
     expect(read.every((c) => c.valid)).toBe(true);
     // Each copy after the first repeats epoch 0: the certified chain is the file's first copy.
     const rootPub = parsePublicKeyFile(readFileSync(path.join(h.home, 'keys', 'root.pub'), 'utf8'));
     expect(input.epochs.length).toBeGreaterThan(0);
-    expect(certifiedEpochs(padded('keys/epochs.jsonl').big, input.origin, rootPub)).toEqual(input.epochs);
+    expect(await readCertifiedEpochs(padded('keys/epochs.jsonl').big, input.origin, rootPub)).toEqual(input.epochs);
   }, 120_000);
 });
