@@ -84,9 +84,9 @@ class Reading {
 
   /** The escape of piece `p` spelling `value` instead, in the same form (and, where the form allows, the same length). */
   respell(text: string, p: number, value: number): string {
+    if (this.kind[p] === PLAIN) return String.fromCharCode(value);
     const head = text.slice(this.start[p], this.start[p]! + this.head[p]!);
     const radix = this.radix[p]!;
-    if (this.kind[p] === PLAIN) return String.fromCharCode(value);
     if (radix === 0) return head + String.fromCharCode(value);
     return head + value.toString(radix).padStart(this.end[p]! - this.start[p]! - this.head[p]!, '0');
   }
@@ -170,15 +170,12 @@ function readEscapes(text: string): Reading {
       CONTINUATION.lastIndex = i;
       if (CONTINUATION.test(text)) { r.escaped = true; i = CONTINUATION.lastIndex; continue; }
     }
-    if (inside) {
-      const esc = literals[lit]![2];
-      if (c === esc && text.charCodeAt(i + 1) !== esc) next = readUnicodeEscape(text, i, literals[lit]![1], r);
-      // A doubled escape character is the character itself: the one after it starts no escape.
-      else if (c === esc) { r.add(i, i + 1, 0, 0, PLAIN, c); r.add(i + 1, i + 2, 0, 0, PLAIN, c); next = i + 2; }
-    } else if (c === 0x5c) {
-      // `\\` is a backslash: the one after it starts no escape.
-      if (text.charCodeAt(i + 1) === 0x5c) { r.add(i, i + 1, 0, 0, PLAIN, c); r.add(i + 1, i + 2, 0, 0, PLAIN, c); next = i + 2; }
-      else next = readBackslash(text, i, text.length, r);
+    // Inside a U&'…' literal its escape character starts a Unicode escape, elsewhere a backslash one.
+    const esc = inside ? literals[lit]![2] : 0x5c;
+    if (c === esc) {
+      // A doubled escape character (`\\`) is the character itself: the one after it starts no escape.
+      if (text.charCodeAt(i + 1) === esc) { r.add(i, i + 1, 0, 0, PLAIN, c); r.add(i + 1, i + 2, 0, 0, PLAIN, c); next = i + 2; }
+      else next = inside ? readUnicodeEscape(text, i, literals[lit]![1], r) : readBackslash(text, i, text.length, r);
     }
     if (next >= 0) { i = next; continue; }
     const cp = text.codePointAt(i)!;
