@@ -9,6 +9,7 @@
  */
 import type { PgNode } from './pg-parser.js';
 import { isObj, nodeOf } from './pg-node.js';
+import { constString } from './const-string.js';
 import { namesCte, NO_CTES, withScopes } from './cte-scope.js';
 import type { CteScope } from './cte-scope.js';
 import type { StatementKind } from './statement-kinds.js';
@@ -117,7 +118,6 @@ function str(v: unknown): string | undefined {
   return undefined;
 }
 
-/** The text of a string or number constant (through casts); undefined for anything computed. */
 /** `name` when a WHERE clause is exactly `name = '<constant>'`: every row it lets through has that name. */
 function nameFilter(where: unknown): string | undefined {
   const w = nodeOf(where);
@@ -135,9 +135,13 @@ function isBareColumn(v: unknown, column: string): boolean {
   return part?.[0] === 'String' && part[1].sval === column;
 }
 
-function constString(v: unknown): string | undefined {
+/**
+ * set_config's is_local as text: `false` (a boolean constant, or any constant through casts) reads `'false'`.
+ * Only for that flag: a name or value is read by constString, which refuses casts that change text.
+ */
+function constFlag(v: unknown): string | undefined {
   const n = nodeOf(v);
-  if (n?.[0] === 'TypeCast') return constString(n[1].arg);
+  if (n?.[0] === 'TypeCast') return constFlag(n[1].arg);
   if (n?.[0] !== 'A_Const') return undefined;
   for (const k of ['sval', 'ival', 'fval', 'boolval'] as const) {
     const inner = n[1][k];
@@ -441,7 +445,7 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
         // pg_dump: SELECT set_config(name, '…', false) FROM pg_settings WHERE name = '<setting>'.
         const name = constString(f.args[0]) ?? (isBareColumn(f.args[0], 'name') ? acc.nameIs : undefined);
         const value = constString(f.args[1]);
-        acc.setConfigs.push({ ...(name !== undefined ? { name: name.toLowerCase() } : {}), ...(value !== undefined ? { value } : {}), local: constString(f.args[2]) !== 'false' });
+        acc.setConfigs.push({ ...(name !== undefined ? { name: name.toLowerCase() } : {}), ...(value !== undefined ? { value } : {}), local: constFlag(f.args[2]) !== 'false' });
       }
       walkFields(f, ['funcname'], scope, mode, acc);
       return;

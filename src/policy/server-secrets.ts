@@ -19,7 +19,8 @@
 import { nodeOf } from './ast-walk.js';
 import { columnDenied } from './name-match.js';
 import type { PgNode } from './pg-parser.js';
-import { catalogName, constString, isPgSettings, settingsRead } from './settings-filter.js';
+import { catalogName, constString } from './const-string.js';
+import { isPgSettings, settingsRead } from './settings-filter.js';
 import { SUPERUSER_ONLY_SETTINGS } from './superuser-settings.js';
 
 /** What a statement reads that only an exact allow pattern grants: `relation` is that pattern. */

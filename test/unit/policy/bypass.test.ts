@@ -358,6 +358,13 @@ describe('set_config from inside a query', () => {
     expect(as("SELECT set_config(name, 'x', false) FROM settings_to_apply")).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
     expect(as("SELECT set_config('search_path', current_user, false)")).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
     expect(as("SELECT set_config('application_name', 'report', false)").action).toBe('allow');
+    // A cast other than to text may change the text (char(n) trims, varchar(n) cuts): the server would set
+    // session_replication_role, search_path, client_encoding SJIS where policy read other text.
+    for (const sql of ["SELECT set_config('session_replication_role   '::char(30), 'replica', false)", "SELECT set_config('search_pathxy'::varchar(11), 'vault', false)",
+      "SELECT set_config('client_encoding', 'SJISX'::varchar(4), false)"]) {
+      expect(as(sql), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining('unclassifiable') });
+    }
+    expect(as("SELECT set_config('application_name', 'report'::text, false::bool)").action).toBe('allow');
     // pg_dump's form: the WHERE fixes the name of every row it sets (judged as SET restrict_nonsystem_relation_kind).
     const dumper = new PolicyEngine(policySection.parse({
       roles: { f: { subjects: ['f'] } }, connections: { db: { roles: { f: { classes: ['read', 'function', 'copy_out', 'transaction', 'utility'] } } } },
