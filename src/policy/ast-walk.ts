@@ -136,12 +136,13 @@ function isBareColumn(v: unknown, column: string): boolean {
 }
 
 /**
- * set_config's is_local as text: `false` (a boolean constant, or any constant through casts) reads `'false'`.
- * Only for that flag: a name or value is read by constString, which refuses casts that change text.
+ * A string, number or boolean constant as text, through any cast (`false` reads `'false'`): for flags and option
+ * values (set_config's is_local, SET's values, EXPLAIN's options). Not for a name or value whose text must be the
+ * server's: constString (const-string.ts) refuses casts that change text.
  */
-function constFlag(v: unknown): string | undefined {
+export function constText(v: unknown): string | undefined {
   const n = nodeOf(v);
-  if (n?.[0] === 'TypeCast') return constFlag(n[1].arg);
+  if (n?.[0] === 'TypeCast') return constText(n[1].arg);
   if (n?.[0] !== 'A_Const') return undefined;
   for (const k of ['sval', 'ival', 'fval', 'boolval'] as const) {
     const inner = n[1][k];
@@ -445,7 +446,7 @@ function visitNode(type: string, f: PgNode, scope: Scope, mode: Mode, acc: WalkA
         // pg_dump: SELECT set_config(name, '…', false) FROM pg_settings WHERE name = '<setting>'.
         const name = constString(f.args[0]) ?? (isBareColumn(f.args[0], 'name') ? acc.nameIs : undefined);
         const value = constString(f.args[1]);
-        acc.setConfigs.push({ ...(name !== undefined ? { name: name.toLowerCase() } : {}), ...(value !== undefined ? { value } : {}), local: constFlag(f.args[2]) !== 'false' });
+        acc.setConfigs.push({ ...(name !== undefined ? { name: name.toLowerCase() } : {}), ...(value !== undefined ? { value } : {}), local: constText(f.args[2]) !== 'false' });
       }
       walkFields(f, ['funcname'], scope, mode, acc);
       return;

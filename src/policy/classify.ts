@@ -7,7 +7,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { isSplittingEncoding, isUtf8Name } from '../pg/protocol/startup-params.js';
-import { dotted, fieldCalls, markOutputs, newAcc, nodeOf, outputReach, walk } from './ast-walk.js';
+import { constText, dotted, fieldCalls, markOutputs, newAcc, nodeOf, outputReach, walk } from './ast-walk.js';
 import { storedValues } from './stored-values.js';
 import type { StoredValue } from './stored-values.js';
 import type { OutputReach, WalkAcc } from './ast-walk.js';
@@ -138,23 +138,6 @@ export interface Classification {
   statements: StatementInfo[];
   /** Set when the text does not parse; `statements` is then empty. */
   error?: ParseFailure;
-}
-
-function constText(v: unknown): string | undefined {
-  const n = nodeOf(v);
-  if (!n) return undefined;
-  if (n[0] === 'A_Const') {
-    for (const k of ['sval', 'ival', 'fval', 'boolval'] as const) {
-      const inner = n[1][k];
-      if (inner && typeof inner === 'object') {
-        const val = Object.values(inner as PgNode)[0];
-        return val === undefined ? (k === 'ival' ? '0' : k === 'boolval' ? 'false' : '') : String(val);
-      }
-    }
-    return '';
-  }
-  if (n[0] === 'TypeCast') return constText(n[1].arg);
-  return undefined;
 }
 
 function setting(f: PgNode): SettingChange {
