@@ -21,6 +21,8 @@ import path from 'node:path';
 import type { Clock, Fs } from '../cli/ctx.js';
 import type { TokenReuse } from '../config/sections/connections.js';
 import { HomeError } from '../errors.js';
+import { useRegularFile } from '../../recorder/regular-file.js';
+import type { RegularFileUse } from '../../recorder/regular-file.js';
 import { withFileLock, writeFileAtomic } from '../policy/file-lock.js';
 import type { JwtClaims } from './types.js';
 import { untrustedText } from './untrusted-text.js';
@@ -102,29 +104,29 @@ export async function claimWorkloadToken(deps: { fs: Fs; clock: Clock }, home: s
 }
 
 async function readReplayFile(fs: Fs, file: string): Promise<ReplayFile> {
-  let fh: Awaited<ReturnType<Fs['open']>>;
+  let r: RegularFileUse<ReplayFile>;
   try {
-    fh = await fs.open(file, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { v: 1, used: {} };
-    throw new HomeError(`cannot read the workload token replay cache ${file}`, { cause: e });
-  }
-  try {
-    // Checked on the opened file: whoever may write it could delete an entry and replay that token.
-    const st = await fh.stat();
-    if (!st.isFile() || (st.mode & 0o077) !== 0) {
-      throw new HomeError(`the workload token replay cache ${file} is not a regular file readable by its owner only (mode ${(st.mode & 0o777).toString(8)}); refusing workload tokens until it is`, {
-        hint: `Remove it (tokens still alive may then be used once more) or chmod 600 ${file}`,
-      });
-    }
-    const parsed = JSON.parse(await fh.readFile('utf8')) as Partial<ReplayFile>;
-    const entries = parsed.v === 1 && typeof parsed.used === 'object' && parsed.used !== null ? Object.values(parsed.used) : undefined;
-    if (!entries?.every((e) => Array.isArray(e) && e.length === 2 && e.every((n) => typeof n === 'number'))) throw new Error('not a version 1 replay cache');
-    return { v: 1, used: parsed.used! };
+    r = await useRegularFile(fs, file, { follow: true }, async (fh) => {
+      // Checked on the opened file: whoever may write it could delete an entry and replay that token.
+      const mode = (await fh.stat()).mode & 0o777;
+      if ((mode & 0o077) !== 0) throw notOwnersOnly(file, `mode ${mode.toString(8)}`);
+      const parsed = JSON.parse(await fh.readFile('utf8')) as Partial<ReplayFile>;
+      const entries = parsed.v === 1 && typeof parsed.used === 'object' && parsed.used !== null ? Object.values(parsed.used) : undefined;
+      if (!entries?.every((e) => Array.isArray(e) && e.length === 2 && e.every((n) => typeof n === 'number'))) throw new Error('not a version 1 replay cache');
+      return { v: 1, used: parsed.used! };
+    });
   } catch (e) {
     if (e instanceof HomeError) throw e;
     throw new HomeError(`the workload token replay cache ${file} is unreadable (${(e as Error).message}); refusing workload tokens until it is removed`, { cause: e });
-  } finally {
-    await fh.close();
   }
+  if (r.status === 'used') return r.value;
+  if (r.status === 'not_file') throw notOwnersOnly(file, r.kind);
+  if (r.code === 'ENOENT') return { v: 1, used: {} };
+  throw new HomeError(`cannot read the workload token replay cache ${file}`, { cause: r.cause });
+}
+
+function notOwnersOnly(file: string, what: string): HomeError {
+  return new HomeError(`the workload token replay cache ${file} is not a regular file readable by its owner only (${what}); refusing workload tokens until it is`, {
+    hint: `Remove it (tokens still alive may then be used once more) or chmod 600 ${file}`,
+  });
 }

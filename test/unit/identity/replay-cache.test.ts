@@ -4,6 +4,7 @@
  * the validator would still accept; until then the same issuer and jti are refused, another issuer's are not.
  * Claims that verifyWorkloadToken did not mark with a rule's reuse are single use (fail closed).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -35,6 +36,13 @@ describe('claimWorkloadToken', () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-replay-'));
     await fsp.writeFile(path.join(home, REPLAY_FILE), '{"v":1,"used":{"k":"x"}}', { mode: 0o600 });
     await expect(claimWorkloadToken({ fs: fsp, clock: fixedClock() }, home, { iss: 'i', jti: 'a', exp: 1 }, SKEW)).rejects.toMatchObject({ code: 'ERR_HOME' });
+  });
+
+  it('refuses a FIFO in the cache\'s place instead of waiting for its writer', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-replay-'));
+    execFileSync('mkfifo', ['-m', '600', path.join(home, REPLAY_FILE)]);
+    await expect(claimWorkloadToken({ fs: fsp, clock: fixedClock() }, home, { iss: 'i', jti: 'a', exp: 1 }, SKEW))
+      .rejects.toMatchObject({ code: 'ERR_HOME', message: expect.stringContaining('(a FIFO)') });
   });
 
   it('lets claims marked until_expiry through again, but not their unmarked original nor claims with no identifier unless marked', async () => {
