@@ -10,6 +10,11 @@
  * asked (its answer comes without the client); when the client has not asked it within RELEASE_MS — it waits
  * for this answer first — the answer goes short, without its undecided tail (a read may be answered with less
  * than asked; the client asks for the rest, and the server's answer then brings the tail with what follows it).
+ * Answers to reads asked before the client saw it short (OpenSSH's sftp asks ahead, and asks the rest after them)
+ * come first, continuing the dropped tail: they are parked, unmasked, until the answer that fills the gap comes,
+ * and then masked after it in file order, so a number across the short answer's end is decided whole (taken as a
+ * read elsewhere, each would have had its leading digits starred: "entry 4594" as "entry ****"). When the client
+ * has not asked for the gap within PARK_MS, they go as a stream of their own.
  * An answer that is all undecided tail cannot be shortened (an empty answer may read as the end of the file): it
  * goes whole, the digits after the run's sixth starred (StreamMasker releaseStarred; a card number completed
  * later has the rest hidden too). An end of file where the held data stops, or the end of the file as a stat of
@@ -29,14 +34,35 @@ import type { SftpFailure } from './sftp-audit.js';
 /** How long a held answer waits for the client to ask for what follows it before it goes, its undecided digits starred. */
 export const RELEASE_MS = 50;
 
+/**
+ * How long answers parked behind a short answer's gap wait for the client to ask for it. Longer than RELEASE_MS:
+ * the client asks the rest as soon as it reads the short answer, and giving up stars digits that are no card number.
+ */
+export const PARK_MS = 1000;
+
 /** A packet on its way out: `fill` is where the masked data goes next, up to `end`; ready when they meet. */
 interface Pending { bytes: Buffer; fill: number; end: number; start: number }
 
+/** A read answer past a gap in the file, its data not masked yet: `data` from file offset `offset`. */
+interface Parked { p: Pending; data: Buffer; offset: number; size?: number }
+
 /**
  * The data of one handle's reads seen so far: a stream masker, and where in the file the next contiguous read
- * starts. `lead`: the stream began past the file's start and its first digit run is not over yet.
+ * starts. `lead`: the stream began past the file's start and its first digit run is not over yet. `resume`: after
+ * a short answer, where a read asked before it (and answered before the gap) continues: its end, or the end of
+ * what is parked. `stalled`: since when parked answers wait for a gap the client has not asked for.
  */
-interface HandleStream { masker: StreamMasker; next: number; waiting: Pending[]; lead: boolean }
+interface HandleStream {
+  masker: StreamMasker;
+  next: number;
+  waiting: Pending[];
+  lead: boolean;
+  parked: Parked[];
+  resume?: number;
+  stalled?: number;
+}
+
+type ReadData = { handle: string; offset: number; start: number; length: number; size?: number };
 
 export class SftpOutput {
   readonly #audit: SftpAudit;
@@ -92,25 +118,41 @@ export class SftpOutput {
 
   /**
    * A closed handle's stream ends: what is held of it is sent, its undecided digits starred (#decide). A held
-   * answer whose continuation the client has not asked for would wait for good: it goes after RELEASE_MS.
+   * answer whose continuation the client has not asked for would wait for good: it goes after RELEASE_MS; answers
+   * parked behind a gap the client has not asked for go after PARK_MS.
    */
   #arm(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#closed();
     this.#drain();
-    const stalled = () => [...this.#streams].filter(([handle, s]) => s.waiting.length > 0 && !this.#audit.readAsked(handle, s.next));
-    if (stalled().length === 0) return;
+    const now = Date.now();
+    let wait = Infinity;
+    for (const [handle, s] of this.#streams) {
+      const gap = !this.#audit.readAsked(handle, s.next);
+      if (gap && s.waiting.length > 0) wait = Math.min(wait, RELEASE_MS);
+      if (gap && s.waiting.length === 0 && s.parked.length > 0) {
+        s.stalled ??= now;
+        wait = Math.min(wait, Math.max(0, s.stalled + PARK_MS - now));
+      } else {
+        s.stalled = undefined;
+      }
+    }
+    if (wait === Infinity) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       try {
         this.#closed();
-        for (const [handle, s] of stalled()) this.#release(handle, s);
-        this.#drain();
+        for (const [handle, s] of [...this.#streams]) {
+          if (this.#audit.readAsked(handle, s.next)) continue;
+          if (s.waiting.length > 0) this.#release(handle, s);
+          else if (s.stalled !== undefined && Date.now() - s.stalled >= PARK_MS) this.#decide(handle, false);
+        }
+        this.#arm();
       } catch (e) {
         this.#onError(e);
       }
-    }, RELEASE_MS);
+    }, wait);
     this.#timer.unref?.();
   }
 
@@ -130,6 +172,7 @@ export class SftpOutput {
     p.bytes.writeUInt32BE(p.fill - p.start, p.start - 4);
     p.end = p.fill;
     s.waiting.length = 0;
+    if (s.parked.length === 0) s.resume = s.next;
     s.next -= dropped;
     this.#audit.unread(handle, dropped);
   }
@@ -138,23 +181,49 @@ export class SftpOutput {
     for (const handle of [...this.#streams.keys()]) if (!this.#audit.isOpen(handle)) this.#decide(handle, false);
   }
 
-  #data(bytes: Buffer, d: { handle: string; offset: number; start: number; length: number; size?: number }): void {
+  #data(bytes: Buffer, d: ReadData): void {
     let s = this.#streams.get(d.handle);
-    // Read elsewhere in the file: what was held is not continued by this, nor seen with it.
-    if (s && s.next !== d.offset) { this.#decide(d.handle, false); s = undefined; }
-    if (!s) {
-      const fresh: HandleStream = { masker: new StreamMasker((b) => this.#fill(fresh, b), this.#opts), next: d.offset, waiting: [], lead: d.offset > 0 };
-      s = fresh;
-      this.#streams.set(d.handle, s);
-    }
     const p: Pending = { bytes: Buffer.from(bytes), fill: d.start, end: d.start + d.length, start: d.start };
     this.#queue.push(p);
+    if (s && s.next !== d.offset) {
+      // A read asked before the client saw a short answer: it continues the gap the client asks anew.
+      if (d.length > 0 && d.offset === s.resume) {
+        const data = Buffer.from(bytes.subarray(d.start, d.start + d.length));
+        s.parked.push({ p, data, offset: d.offset, ...(d.size !== undefined ? { size: d.size } : {}) });
+        s.resume = d.offset + d.length;
+        return;
+      }
+      // Read elsewhere in the file: what was held is not continued by this, nor seen with it.
+      this.#decide(d.handle, false);
+      s = undefined;
+    }
     if (d.length === 0) return;
+    this.#feed(d.handle, s ?? this.#open(d.handle, d.offset), p, bytes.subarray(d.start, d.start + d.length), d.size);
+    // The gap filled: what was parked behind it follows, in file order.
+    while ((s = this.#streams.get(d.handle)) && s.parked[0]?.offset === s.next) {
+      const k = s.parked.shift()!;
+      this.#feed(d.handle, s, k.p, k.data, k.size);
+    }
+    if (!s) return;
+    if (s.parked.length === 0 && s.resume !== undefined && s.next >= s.resume) s.resume = undefined;
+    // The gap was filled with more than it was (a client asking more than the rest): what is parked overlaps.
+    if (s.parked.length > 0 && s.parked[0]!.offset < s.next) this.#decide(d.handle, false);
+  }
+
+  /** A new stream of `handle`'s data, from file offset `offset`. */
+  #open(handle: string, offset: number): HandleStream {
+    const s: HandleStream = { masker: new StreamMasker((b) => this.#fill(s, b), this.#opts), next: offset, waiting: [], lead: offset > 0, parked: [] };
+    this.#streams.set(handle, s);
+    return s;
+  }
+
+  /** Read data into its stream, for packet `p`; `size`: the file's size, as a stat told it. */
+  #feed(handle: string, s: HandleStream, p: Pending, data: Uint8Array, size: number | undefined): void {
     s.waiting.push(p);
-    s.next = d.offset + d.length;
-    s.masker.write(bytes.subarray(d.start, d.start + d.length));
+    s.next += data.length;
+    s.masker.write(data);
     // The end of the file as a stat told it: nothing follows there.
-    if (d.size !== undefined && s.next >= d.size) this.#decide(d.handle, true);
+    if (size !== undefined && s.next >= size) this.#decide(handle, true);
   }
 
   /**
@@ -192,6 +261,10 @@ export class SftpOutput {
     if (atEnd) s.masker.flush();
     else s.masker.releaseStarred();
     if (s.waiting.length > 0) throw new MaskError('masking changed the length of sftp read data');
+    // Parked answers whose gap never came: a stream of their own, begun past what it saw.
+    if (s.parked.length === 0) return;
+    for (const k of s.parked) this.#feed(handle, this.#streams.get(handle) ?? this.#open(handle, k.offset), k.p, k.data, k.size);
+    this.#decide(handle, false);
   }
 
   #drain(): void {

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StreamMasker } from '../../../src/mask/stream-masker.js';
 import { SftpAudit } from '../../../src/ssh/sftp-audit.js';
-import { RELEASE_MS, SftpOutput } from '../../../src/ssh/sftp-output.js';
+import { PARK_MS, RELEASE_MS, SftpOutput } from '../../../src/ssh/sftp-output.js';
 import { packet, str, u32 } from '../../harness/sftp-bytes.js';
 
 const u64 = (v: number) => Buffer.concat([u32(Math.floor(v / 2 ** 32)), u32(v % 2 ** 32)]);
@@ -112,6 +112,62 @@ describe('SftpOutput', () => {
     a.fromClient(read(3, 0, 32768));
     o.write(data(3, 'total 123456789'));
     expect(dataOf(got)).toBe('total 123456789');
+  });
+
+  describe('answers to reads asked before the client saw a short answer (they come before the rest it asks anew)', () => {
+    /** The data of each DATA packet sent, in the order sent. */
+    const packets = () => sent.filter((p) => p[4] === 103).map((p) => p.subarray(13).toString('latin1'));
+    /** 'ok, entry 45' held, gone short as 'ok, entry ' while the client asks on at 12 (it had not yet). */
+    const goShort = (first: string) => {
+      audit.fromClient(read(2, 0, 12));
+      out.write(data(2, first));
+      vi.advanceTimersByTime(RELEASE_MS);
+      audit.fromClient(read(3, 12, 12));
+    };
+
+    it('parks them until the gap comes, then masks all in file order: a number that is no card number arrives whole', () => {
+      goShort('ok, entry 45');
+      expect(packets()).toEqual(['ok, entry ']);
+      out.write(data(3, '94 ok, 1234 '));
+      vi.advanceTimersByTime(RELEASE_MS * 4);
+      // Parked, and what the server sent after it waits behind it.
+      expect(packets()).toEqual(['ok, entry ']);
+      audit.fromClient(Buffer.concat([read(4, 10, 2), read(5, 24, 12)]));
+      out.write(data(4, '45'));
+      out.write(eof(5));
+      expect(packets()).toEqual(['ok, entry ', '94 ok, 1234 ', '45']);
+      expect(errors).toEqual([]);
+    });
+
+    it('masks a card number across the short answer\'s end whole', () => {
+      goShort('card 4111 11');
+      out.write(data(3, '11 1111 1111'));
+      audit.fromClient(Buffer.concat([read(4, 5, 7), read(5, 24, 12)]));
+      out.write(data(4, '4111 11'));
+      out.write(data(5, ' end'));
+      expect(packets()).toEqual(['card ', '** **** 1111', '**** **', ' end']);
+    });
+
+    it('sends them as a stream of their own, leading digits starred, when the client never asks for the gap', () => {
+      goShort('card 4111 11');
+      out.write(data(3, '11 1111 1111'));
+      vi.advanceTimersByTime(PARK_MS - 1);
+      expect(packets()).toEqual(['card ']);
+      vi.advanceTimersByTime(1);
+      expect(packets()).toEqual(['card ', '** **** ****']);
+      expect(errors).toEqual([]);
+    });
+
+    it('a gap answered with more than the gap: both go starred, whole, no card number in clear', () => {
+      goShort('card 4111 11');
+      out.write(data(3, '11 1111 1111'));
+      audit.fromClient(read(4, 5, 19));
+      out.write(data(4, '4111 1111 1111 1111'));
+      vi.advanceTimersByTime(PARK_MS);
+      // The overlap ends the stream where it stands (its undecided digits starred: the file may go on).
+      expect(packets()).toEqual(['card ', '** **** ****', '**** **** **** ****']);
+      expect(errors).toEqual([]);
+    });
   });
 
   it('an end of file answer decides what was held', () => {
