@@ -49,6 +49,8 @@ export interface PgBrokerOptions {
   hooksFor?(info: { session: string; actor: Actor; startup: StartupInfo; src: Source; target: Target }): BrokerHooks;
   /** Write per-session transcripts (default true). */
   transcripts?: boolean;
+  /** When the server says the upstream user is a superuser: warn once (default) or refuse each session (config `upstream_superuser`). */
+  upstreamSuperuser?: 'warn' | 'refuse';
 }
 
 export interface PgBroker {
@@ -74,6 +76,8 @@ interface Live {
   recorder: PgSessionRecorder;
   transcript: PgTranscript | null;
   problems: number;
+  /** What the server said of the upstream user (`is_superuser`), once connected. */
+  upstreamSuperuser?: boolean;
 }
 
 /** Starts the listener. Resolves once it is bound. */
@@ -126,6 +130,23 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
     });
   };
 
+  /**
+   * Through a superuser upstream, a statement granted as `ddl` or `function` can do anything (plpgsql EXECUTE;
+   * docs/policy-server-secrets.md): the listener says so once, or refuses every session when configured to.
+   */
+  let warnedSuperuser = false;
+  const refuseOrWarnSuperuser = (upstream: { end(): void }): void => {
+    if (o.upstreamSuperuser === 'refuse') {
+      upstream.end();
+      throw new PgSessionRefused(`pcigate: ${o.conn}'s database user "${o.target.user}" is a superuser, and the configuration refuses one (upstream_superuser: refuse)`, '28000', {
+        hint: 'An administrator gives pcigate a role that is not a superuser, with the privileges its users need.',
+      });
+    }
+    if (warnedSuperuser) return;
+    warnedSuperuser = true;
+    o.log.warn(`${o.conn}'s database user "${o.target.user}" is a superuser: a statement policy allows as ddl or function can do anything a superuser can (docs/policy-server-secrets.md). Give pcigate a role that is not a superuser, or set upstream_superuser: refuse.`);
+  };
+
   const owner: SessionOwner = {
     verifier: makeScramVerifier(secret),
     tls: o.tls,
@@ -176,6 +197,8 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         if (e instanceof PgUpstreamError && e.fields) e.fields = Object.fromEntries(Object.entries(e.fields).map(([k, v]) => [k, maskText(v)]));
         throw e;
       });
+      if (upstream.superuser !== undefined) state.upstreamSuperuser = upstream.superuser;
+      if (upstream.superuser) refuseOrWarnSuperuser(upstream);
       return {
         hooks: state.recorder.hooks(),
         upstream,
@@ -256,6 +279,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         duration_ms: Number(o.clock.micros() - state.startedUs) / 1000,
         bytes_in: summary.bytesIn, bytes_out: summary.bytesOut,
         statements: state.recorder.statements, denied: state.recorder.denied,
+        ...(state.upstreamSuperuser !== undefined ? { upstream_superuser: state.upstreamSuperuser } : {}),
         ...extra,
         reason: maskText(summary.reason),
       },

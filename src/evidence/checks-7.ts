@@ -5,6 +5,7 @@
  * - 7.2.3: approvals — every `approval.approve` by someone other than the requester, every `approval.use`
  *   after an approval, every approval.tamper listed (approvals-check.ts);
  * - 7.2.4: an access review (who used what, last use) for the periodic review and its sign-off;
+ * - 7.2.5: the accounts pcigate uses on its targets, superusers and root flagged (service-accounts.ts);
  * - 7.2.6: every statement that ran through the Postgres proxy has a recorded policy decision (`pg.intent`
  *   before it ran, or `pg.query` with outcome `denied` and the rule).
  * Pure: a function of the EvidenceInput.
@@ -16,6 +17,7 @@ import { accessModelCsv, accessModelRows, rolesCsv } from './access-model.js';
 import { approvalProcedure } from './approvals-check.js';
 import { actorKey, cellList, configOf, count, day, detailOf, noConfigReason, stringField } from './check-support.js';
 import { csvFile } from './csv.js';
+import { serviceAccountProcedure } from './service-accounts.js';
 import type { ArtifactDraft, EvidenceInput, ProcedureResult, RequirementCheck } from './types.js';
 
 const MODEL_CSV = 'req7/access-model.csv';
@@ -206,7 +208,7 @@ const manual = (id: string, title: string, asks: string, why: string): Procedure
   id, title, asks, checked: 'Nothing: the configuration is needed for this procedure.', status: 'manual', result: `Not checked: ${why}.`, figures: {}, evidence: [], limits: 'Examine the policy by hand.',
 });
 
-/** Requirement 7 checks (PCI DSS v4.0.1 7.2.1, 7.2.2, 7.2.3, 7.2.4, 7.2.6). */
+/** Requirement 7 checks (PCI DSS v4.0.1 7.2.1, 7.2.2, 7.2.3, 7.2.4, 7.2.5, 7.2.6). */
 export const checks7: RequirementCheck = (input) => {
   const cfg = configOf(input.config);
   const procedures: ProcedureResult[] = [];
@@ -224,9 +226,10 @@ export const checks7: RequirementCheck = (input) => {
   }
   const approvals = approvalProcedure(input);
   const review = reviewProcedure(input, cfg);
+  const accounts = serviceAccountProcedure(input);
   const decisions = decisionProcedure(input, cfg);
-  procedures.push(approvals.procedure, review.procedure, decisions.procedure);
-  artifacts.push(...approvals.artifacts, review.artifact, decisions.artifact);
+  procedures.push(approvals.procedure, review.procedure, accounts.procedure, decisions.procedure);
+  artifacts.push(...approvals.artifacts, review.artifact, accounts.artifact, decisions.artifact);
   if (!cfg) decisions.procedure.evidence = decisions.procedure.evidence.filter((p) => p !== MODEL_CSV);
   return { requirement: '7', title: 'Restrict access to system components and cardholder data by business need to know', procedures, artifacts };
 };

@@ -128,6 +128,12 @@ export const postgresConnection = z
     listen: z
       .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
       .prefault({}),
+    /**
+     * When the server says `user` is a superuser: `warn` (the listener says so once; every session.end records
+     * it; evidence 7.2.5 flags it) or `refuse` every session. Through a superuser, `ddl` and `function` grant
+     * everything (docs/policy-server-secrets.md).
+     */
+    upstream_superuser: z.enum(['warn', 'refuse']).default('warn'),
     /** Certificate for `connect --tls`; generated when absent. */
     tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1) }).optional(),
     ...common,

@@ -25,6 +25,10 @@ export interface UpstreamConnection {
   /** Reader holding any bytes the server sent after the first ReadyForQuery. */
   reader: FrameReader;
   tls: boolean;
+  /** Ends the session from pcigate's side (Terminate, then FIN), before it is handed to a relay. */
+  end(): void;
+  /** Whether the upstream user is a superuser, as the server said (`is_superuser`); undefined when it did not (a pooler). */
+  superuser?: boolean;
 }
 
 /** Opens and authenticates the upstream session with the client's (filtered) startup parameters. */
@@ -34,6 +38,7 @@ export async function connectUpstream(t: UpstreamTarget, params: Record<string, 
   const reader = new FrameReader(Limits.backend, 'server');
   const rest = c.framer.drain();
   if (rest.length > 0) reader.push(rest);
+  let superuser: boolean | undefined;
   for (const f of c.startup) {
     // The server's settings as the session starts (its configuration, ALTER DATABASE/ROLE … SET): one under
     // which it reads statements otherwise than policy does (a legacy standard_conforming_strings = off) would
@@ -41,7 +46,9 @@ export async function connectUpstream(t: UpstreamTarget, params: Record<string, 
     if (f.bytes[0] !== 0x53) continue; // 'S' ParameterStatus
     const b = Buffer.from(f.bytes);
     const [name, at] = readCString(b, 5);
-    const why = misreadingParameter(name, readCString(b, at)[0]);
+    const value = readCString(b, at)[0];
+    if (name === 'is_superuser') superuser = value === 'on';
+    const why = misreadingParameter(name, value);
     if (why) {
       c.socket.end(TERMINATE);
       throw new PgSessionRefused(`pcigate: the server would read statements otherwise than policy does (${why}, its setting for this database or role); ask an administrator to set it for the connection's role`, '0A000');
@@ -50,7 +57,9 @@ export async function connectUpstream(t: UpstreamTarget, params: Record<string, 
   const key = c.backendKey;
   return {
     socket: c.socket,
+    end: () => { c.socket.end(TERMINATE); },
     tls: c.tls,
+    ...(superuser !== undefined ? { superuser } : {}),
     startupFrames: c.startup.map((f) => Buffer.from(f.bytes)),
     // Protocol 3.0 keys are 4 bytes; the session issues its own 32-bit key to the client and maps it.
     backendKey: key && key.key.length === 4 ? { pid: key.pid, secret: key.key.readUInt32BE(0) } : null,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Actor, AuditEvent } from '../../../recorder/types.js';
 import { checks7 } from '../../../src/evidence/checks-7.js';
 import type { ProcedureResult, RequirementSection } from '../../../src/evidence/types.js';
-import { ALICE, BOB, SAM, SSH, buildInput, csvRows, denied, end, intent, query, start, stepSeq } from './access-input.js';
+import { ALICE, BOB, DB, SAM, SSH, buildInput, csvRows, denied, end, intent, query, start, stepSeq } from './access-input.js';
 
 const proc = (s: RequirementSection, id: string): ProcedureResult => {
   const p = s.procedures.find((x) => x.id === id);
@@ -144,6 +144,45 @@ describe('checks7: 7.2.6 a recorded decision for every statement', () => {
     expect(p.figures).toMatchObject({ statements: 2, without_decision: 2, allowed: 0 });
     expect(p.result).toContain(`seq ${seqs[1]}, ${seqs[3]}`);
     expect(p.limits).toMatch(/direct database/);
+  });
+});
+
+describe('checks7: 7.2.5 the accounts pcigate uses on its targets', () => {
+  it('lists each account with its sessions, and is an exception for a database superuser or an SSH login as root', async () => {
+    const ROOT = { ...SSH, user: 'root' };
+    const { input } = await buildInput({
+      steps: [
+        start('s1', ALICE), end('s1', ALICE, DB, { upstream_superuser: true }),
+        start('s2', BOB), end('s2', BOB, DB, { upstream_superuser: true }),
+        start('s3', ALICE, SSH), end('s3', ALICE, SSH),
+        start('s4', BOB, ROOT), end('s4', BOB, ROOT),
+      ],
+    });
+    const s = checks7(input);
+    const p = proc(s, '7.2.5');
+    expect(p).toMatchObject({ status: 'exception', figures: { accounts: 3, superuser_accounts: 2, unreported_accounts: 0 } });
+    expect(p.result).toContain('all-powerful on the target: app@prod-db, root@prod-ssh');
+    const r = rows(s, 'req7/service-accounts.csv');
+    expect(r[0]).toEqual(['connection', 'kind', 'account', 'sessions', 'sessions_as_superuser', 'sessions_not_reported', 'first_use', 'last_use']);
+    expect(r.slice(1).map((x) => x.slice(0, 6))).toEqual([
+      ['prod-db', 'postgres', 'app', '2', '2', '0'],
+      ['prod-ssh', 'ssh', 'deploy', '1', '0', '0'],
+      ['prod-ssh', 'ssh', 'root', '1', '1', '0'],
+    ]);
+  });
+
+  it('is evidence when no account is all-powerful, and names sessions whose server did not say', async () => {
+    const { input } = await buildInput({
+      steps: [start('s1', ALICE), end('s1', ALICE, DB, { upstream_superuser: false }), start('s2', BOB), end('s2', BOB, DB)],
+    });
+    const p = proc(checks7(input), '7.2.5');
+    expect(p).toMatchObject({ status: 'evidence', figures: { accounts: 1, superuser_accounts: 0, unreported_accounts: 1 } });
+    expect(p.result).toContain('none a superuser or root; not reported by the server');
+  });
+
+  it('has nothing to examine without sessions', async () => {
+    const { input } = await buildInput({ steps: [start('s1', ALICE)] });
+    expect(proc(checks7(input), '7.2.5').status).toBe('manual');
   });
 });
 

@@ -84,7 +84,7 @@ describe('checks8: 8.2.8 idle timeout', () => {
 
   it('is an exception for a timeout over 15 minutes', async () => {
     const cfg = defaultConfig();
-    cfg.connections['db'] = { kind: 'postgres', host: 'h', port: 5432, database: 'd', user: 'u', sslmode: 'verify-full', listen: { host: '127.0.0.1', port: 0 }, require_mfa: false, approvers: [], workload: [], connect_timeout: 10_000 };
+    cfg.connections['db'] = { kind: 'postgres', host: 'h', port: 5432, database: 'd', user: 'u', sslmode: 'verify-full', listen: { host: '127.0.0.1', port: 0 }, require_mfa: false, approvers: [], workload: [], connect_timeout: 10_000, upstream_superuser: 'warn' };
     cfg.policy.connections['*'] = { require_mfa: false, session: { max_duration: 3_600_000, idle_timeout: 20 * 60_000, require_approval: false }, approvals: { groups: [], subjects: [], min_approvals: 1, expires: 3_600_000, window: 0, wait: 300_000 }, roles: {} };
     const evidence: ConfigEvidence = { config: cfg, source: 'pcigate.yaml', redacted: null, literalSecrets: [], secretRefs: [] };
     const { input } = await buildInput({ config: evidence, steps: [start('s1', ALICE)] });

@@ -1,0 +1,77 @@
+/**
+ * The upstream user's superuser status, as the real server reports it (`is_superuser`): recorded in each
+ * session.end, said once per listener, or every session refused with `upstream_superuser: refuse`
+ * (src/broker/pg-broker.ts). Through a superuser, `ddl` and `function` grant everything
+ * (docs/policy-server-secrets.md).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { pgClient as connect, readLog, startGate, targetOf, until } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+const PLAIN_PW = 'plain-role-pw-5521';
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql(`create role plain_broker login password '${PLAIN_PW}'`);
+});
+afterAll(async () => { await server?.stop(); });
+
+/** A logger that keeps warnings. */
+function warnings(): { log: { debug(m: string): void; warn(m: string): void }; seen: string[] } {
+  const seen: string[] = [];
+  return { log: { debug: () => {}, warn: (m) => { seen.push(m); } }, seen };
+}
+
+const sessionEnds = (home: string) => readLog(home).filter((r) => r.type === 'session.end');
+
+describe('the upstream user is a superuser', () => {
+  it('is recorded in each session.end and said once per listener (the default: warn)', async () => {
+    const w = warnings();
+    const gate = await startGate(server, { log: w.log });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const c = await connect(gate);
+        expect((await c.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+        await c.end();
+      }
+      await until(() => sessionEnds(gate.home).length === 2);
+      expect(sessionEnds(gate.home).map((r) => (r.detail as { upstream_superuser?: boolean }).upstream_superuser)).toEqual([true, true]);
+      const said = w.seen.filter((m) => m.includes('is a superuser'));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain(`test-db's database user "${server.superuser}" is a superuser`);
+    } finally { await gate.close(); }
+  });
+
+  it('refuses every session with upstream_superuser: refuse, and records why', async () => {
+    const gate = await startGate(server, { upstreamSuperuser: 'refuse' });
+    try {
+      await expect(connect(gate)).rejects.toMatchObject({ code: '28000', message: expect.stringContaining('is a superuser, and the configuration refuses one') });
+      await until(() => sessionEnds(gate.home).length === 1);
+      expect(sessionEnds(gate.home)[0]).toMatchObject({ outcome: 'failure', detail: { upstream_superuser: true, reason: expect.stringContaining('is a superuser') } });
+      // The upstream session it opened is ended, not left behind.
+      await until(() => server.psql("select count(*) from pg_stat_activity where backend_type = 'client backend' and usename = current_user and pid <> pg_backend_pid()").trim() === '0');
+    } finally { await gate.close(); }
+  });
+
+  it('a user that is no superuser: recorded as such, nothing said, and refuse lets it in', async () => {
+    const w = warnings();
+    const gate = await startGate(server, { log: w.log, target: targetOf(server, { user: 'plain_broker', password: PLAIN_PW }), upstreamSuperuser: 'refuse' });
+    try {
+      const c = await connect(gate);
+      expect((await c.query('select current_user as u')).rows).toEqual([{ u: 'plain_broker' }]);
+      await c.end();
+      await until(() => sessionEnds(gate.home).length === 1);
+      expect(sessionEnds(gate.home)[0]).toMatchObject({ outcome: 'success', detail: { upstream_superuser: false } });
+      expect(w.seen.filter((m) => m.includes('superuser'))).toEqual([]);
+    } finally { await gate.close(); }
+  });
+
+  it('the setting is warn unless the connection says refuse; another value is a configuration error', () => {
+    const conn = { kind: 'postgres', host: 'db', database: 'd', user: 'u' };
+    expect(configSchema.parse({ connections: { a: conn } }).connections['a']).toMatchObject({ upstream_superuser: 'warn' });
+    expect(configSchema.parse({ connections: { a: { ...conn, upstream_superuser: 'refuse' } } }).connections['a']).toMatchObject({ upstream_superuser: 'refuse' });
+    expect(configSchema.safeParse({ connections: { a: { ...conn, upstream_superuser: 'allow' } } }).success).toBe(false);
+  });
+});
