@@ -1,9 +1,9 @@
 /**
  * The identity seam the broker calls before a session starts (PCI DSS 8.2.1 a unique identity behind every
  * access; 8.4.2 MFA into the CDE). In order: a workload token when the caller has one (CI; used once per
- * process that presents it: replay-cache.ts), else the
- * person's saved login (refreshed when near expiry), else the local OS account only where
- * `identity.allow_local` opts in. Then the connection's `require_mfa`. Every refusal is recorded as
+ * process that presents it: replay-cache.ts), else the person's saved login (refreshed when near expiry, and
+ * confirmed live at the provider: live-check.ts), else the local OS account only where `identity.allow_local`
+ * opts in. Then the connection's `require_mfa`. Every refusal is recorded as
  * `auth.fail` before the error is thrown; an audit write failure propagates (fail closed).
  */
 import type { AuditSink } from '../../recorder/types.js';
@@ -11,7 +11,9 @@ import type { Ctx } from '../cli/ctx.js';
 import type { IdentityConfig } from '../config/sections/identity.js';
 import { LoginRequired, MfaRequired, TokenRefused } from '../errors.js';
 import { actorOf, localActor, record } from './audit.js';
+import { checkLoginLive } from './live-check.js';
 import { currentSession } from './session.js';
+import type { CurrentSession } from './session.js';
 import { settingsFrom, validatorOptions } from './settings.js';
 import type { IdentitySettings } from './settings.js';
 import { openTokenStore } from './token-store.js';
@@ -94,13 +96,16 @@ async function personIdentity(ctx: Ctx, s: IdentitySettings, opts: ResolveIdenti
     validator = createValidator(ctx, validatorOptions(s, s.issuer!));
     opts.cache?.set(key, validator);
   }
+  let cur: CurrentSession;
   try {
-    const cur = await currentSession(ctx, { settings: s, store, home: opts.home, validator, ...(opts.audit ? { audit: opts.audit } : {}) });
-    return cur.identity;
+    cur = await currentSession(ctx, { settings: s, store, home: opts.home, validator, ...(opts.audit ? { audit: opts.audit } : {}) });
   } catch (err) {
     if (err instanceof LoginRequired) await fail('login_required', { via: 'oidc' });
     throw err;
   }
+  // Still live at the provider, not only until the token's exp (PCI DSS 8.2.5); records its own refusal.
+  await checkLoginLive(ctx, cur, { settings: s, home: opts.home, ...(opts.audit ? { audit: opts.audit } : {}), ...(opts.cache ? { owner: opts.cache } : {}), fail });
+  return cur.identity;
 }
 
 /** connections.<name>.require_mfa: refuse identities whose `amr` shows no second factor (PCI DSS 8.4.2). */

@@ -144,6 +144,8 @@ export interface CurrentSession {
   tokens: StoredTokens;
   refreshed: boolean;
   store: TokenStore;
+  /** The validated access token's `iat` (ms): when the provider last vouched for the login (live-check.ts). */
+  issuedAt?: number;
 }
 
 /**
@@ -171,8 +173,8 @@ export async function currentSession(ctx: Ctx, opts: CurrentOptions): Promise<Cu
   }
   const validator = opts.validator ?? createValidator(ctx, validatorOptions(opts.settings, tokens.issuer));
   try {
-    const { identity } = await validator.validate(tokens.accessToken);
-    return { identity, tokens, refreshed, store };
+    const { identity, claims } = await validator.validate(tokens.accessToken);
+    return { identity, tokens, refreshed, store, ...(typeof claims.iat === 'number' ? { issuedAt: claims.iat * 1000 } : {}) };
   } catch (err) {
     if (err instanceof TokenRefused) {
       await record(opts.audit, { type: 'auth.fail', outcome: 'failure', actor: localActor(ctx.user), detail: { idp: tokens.issuer, reason: err.reason, stage: 'session' } });

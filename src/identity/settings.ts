@@ -22,6 +22,10 @@ export interface IdentitySettings {
   maxTokenLifetimeMs: number;
   refreshBeforeMs: number;
   maxSessionMs: number;
+  /** identity.check_live and its timeout and positive-answer cache (live-check.ts). */
+  checkLive: 'refresh' | 'off';
+  checkLiveTimeoutMs: number;
+  checkLiveCacheMs: number;
   tokenStore: 'auto' | 'keychain' | 'file';
 }
 
@@ -45,6 +49,9 @@ export function settingsFrom(cfg: IdentityConfig | undefined, over: SettingsOver
     maxTokenLifetimeMs: cfg?.max_token_lifetime ?? 86_400_000,
     refreshBeforeMs: cfg?.refresh_before ?? 60_000,
     maxSessionMs: cfg?.max_session ?? 43_200_000,
+    checkLive: cfg?.check_live ?? 'refresh',
+    checkLiveTimeoutMs: cfg?.check_live_timeout ?? 5_000,
+    checkLiveCacheMs: cfg?.check_live_cache ?? 5_000,
     tokenStore: over.tokenStore ?? cfg?.token_store ?? 'auto',
   };
   const issuer = over.issuer ?? cfg?.issuer;

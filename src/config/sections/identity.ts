@@ -50,6 +50,17 @@ export const identitySection = z
     refresh_before: duration().default(60_000),
     /** A session whose token expires may continue until this long after it started, then it is closed. */
     max_session: duration({ min: 60_000 }).default(43_200_000),
+    /**
+     * Whether a person's login is confirmed live at the provider when a session starts, approve / deny
+     * included (PCI DSS 8.2.5, 8.2.6: a login ended at the provider stops opening sessions at once): `refresh`
+     * renews it with its refresh token, which the provider refuses for a revoked grant or a disabled user;
+     * `off` trusts the access token until its `exp`. See docs/identity.md (src/identity/live-check.ts).
+     */
+    check_live: z.enum(['refresh', 'off']).default('refresh'),
+    /** How long the provider gets to answer that check (the login lock wait included); no answer refuses. */
+    check_live_timeout: duration({ min: 500, max: 30_000 }).default(5_000),
+    /** How long one broker reuses a positive answer for the next sessions of the same login (0s: never). */
+    check_live_cache: duration({ max: 30_000 }).default(5_000),
     /** Where login keeps tokens: the OS keychain, a 0600 file in the data home, or keychain with file fallback. */
     token_store: z.enum(['auto', 'keychain', 'file']).default('auto'),
     /** How `pcigate exec` obtains a workload token in CI. */
