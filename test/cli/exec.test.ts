@@ -65,7 +65,8 @@ describe('pcigate exec (postgres)', () => {
     const home = tempDir('pcigate-home-');
     const sql = 'select id, pan, note from cards order by id';
     const csv = await exec(['test-db', '--sql', sql, '--format', 'csv'], home);
-    expect(csv.stderr).toBe('');
+    // The test server's superuser is the connection's user: said, and nothing else (src/broker/pg-broker.ts).
+    expect(csv.stderr).toMatch(/^warning: test-db's database user "[^"]+" is a superuser: [^\n]+\n$/);
     expect(csv.code).toBe(0);
     expect(csv.stdout).toBe('id,pan,note\r\n1,************1111,visa\r\n2,****-****-****-4444,"mc, ""quoted"""\r\n');
     const json = await exec(['test-db', '--sql', sql, '--format', 'json'], home);
