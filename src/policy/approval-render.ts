@@ -15,7 +15,7 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 export function approvalJson(r: ApprovalRequest): Record<string, unknown> {
   return {
     id: r.id, kind: r.kind, state: r.state, connection: r.connection, requester: r.requester,
-    sql: r.sql, params: r.params ?? null, hmac: r.hmac, reason: r.reason ?? null, rule: r.rule ?? null,
+    sql: r.sql, params: r.params ?? null, search_path: r.search_path ?? null, hmac: r.hmac, reason: r.reason ?? null, rule: r.rule ?? null,
     created: iso(r.created_ms), expires: iso(r.expires_ms), approved: iso(r.approved_ms),
     min_approvals: r.min_approvals, approvals: r.approvals.map((a) => ({ ...a, at: iso(a.at_ms) })),
     denial: r.denial ? { ...r.denial, at: iso(r.denial.at_ms) } : null,
@@ -78,6 +78,7 @@ export function approvalDetail(r: ApprovalRequest): string {
   const lines = [
     `request:    ${r.id} (${r.kind}) on ${escape(r.connection)} by ${escape(r.requester.email ?? r.requester.sub)}${r.rule ? `, rule ${escape(r.rule)}` : ''}`,
     ...(r.reason ? [`reason:     ${displayStatement(r.reason)}`] : []),
+    ...(r.search_path !== undefined ? [`search_path: ${displayStatement(r.search_path)} (where its unqualified names resolve)`] : []),
     'statement:',
     ...displayStatement(r.sql).split('\n').map((l) => `  ${l}`),
     ...(r.params?.length ? ['parameters:', ...r.params.map((p, i) => `  $${i + 1} = ${p === null ? 'NULL' : displayStatement(JSON.stringify(p))}`)] : []),

@@ -56,7 +56,13 @@ export interface ApprovalRequest {
    */
   params?: Array<string | null>;
   /**
-   * HMAC-SHA-256 (hex) of the exact statement text as sent (and its bind parameters: statementHmac), under the data home's approval key
+   * The schemas the session resolved unqualified names in when the statement was held (its search_path as
+   * policy read it, `$user` resolved), comma-separated: `SELECT f()` calls another function under another path.
+   * Bound by the HMAC too; absent for an SSH command and a session request.
+   */
+  search_path?: string;
+  /**
+   * HMAC-SHA-256 (hex) of the exact statement text as sent (and its bind parameters and search_path: statementHmac), under the data home's approval key
    * (`approvals/.key`): what the approval binds to. Keyed, because the text may hold a card number whose
    * masked form shows its last four digits: an unkeyed hash of it could be searched back (PCI DSS 3.5.1).
    */
@@ -103,23 +109,30 @@ export interface NewRequest {
   settings: { groups: string[]; subjects: string[]; minApprovals: number; expiresMs: number; windowMs: number };
 }
 
-/** An extended-protocol statement's bind parameters and the type OIDs its Parse declared for them. */
+/**
+ * What an approval binds beyond a statement's text: an extended-protocol statement's bind parameters and the type
+ * OIDs its Parse declared for them, and the schemas the session resolves unqualified names in (`searchPath`).
+ */
 export interface BoundParams {
   params: readonly BindParam[];
   types?: readonly number[];
+  searchPath?: readonly string[];
 }
 
 /**
  * HMAC-SHA-256 hex of what an approval binds under `key`: the statement text's UTF-8 bytes, or, when it
  * has bind parameters, the text with every parameter's format and exact value and the declared types (an
- * approval of `DELETE FROM t WHERE id = $1` with 7 must not run it with 8). The parameter form starts with
- * a NUL byte, which no Postgres statement text can hold, so it never equals a plain text's HMAC.
+ * approval of `DELETE FROM t WHERE id = $1` with 7 must not run it with 8), and, when given, the search_path
+ * (an approval of `SELECT f()` under `public` must not run it under `scratch, public`, where `scratch.f` may be
+ * anything). The bound forms start with a NUL byte, which no Postgres statement text can hold, so they never
+ * equal a plain text's HMAC, nor each other (v1: parameters; v2: with the search_path).
  */
 export function statementHmac(key: Buffer, sql: string, bound?: BoundParams): string {
   const h = createHmac('sha256', key);
-  if (!bound || bound.params.length === 0) return h.update(sql, 'utf8').digest('hex');
-  const params = bound.params.map((p) => (p === null ? null : p.format === 'text' ? ['t', p.value] : ['b', Buffer.from(p.value).toString('hex')]));
-  return h.update(`\0pcigate-bound-v1\0${JSON.stringify([sql, params, bound.types ?? []])}`, 'utf8').digest('hex');
+  const params = bound?.params.map((p) => (p === null ? null : p.format === 'text' ? ['t', p.value] : ['b', Buffer.from(p.value).toString('hex')])) ?? [];
+  if (bound?.searchPath) return h.update(`\0pcigate-bound-v2\0${JSON.stringify([sql, params, bound.types ?? [], bound.searchPath])}`, 'utf8').digest('hex');
+  if (params.length === 0) return h.update(sql, 'utf8').digest('hex');
+  return h.update(`\0pcigate-bound-v1\0${JSON.stringify([sql, params, bound?.types ?? []])}`, 'utf8').digest('hex');
 }
 
 /** The seal of a stored request: an HMAC of its JSON without the seal, under the data home's approval key. */
@@ -349,7 +362,7 @@ export class ApprovalStore {
       target: { conn: req.connection },
       outcome,
       ...(more.session ?? req.session ? { session: more.session ?? req.session } : {}),
-      detail: { id: req.id, kind: req.kind, hmac: req.hmac, sql: req.sql, ...(req.params ? { params: req.params } : {}), state: req.state, ...(req.reason ? { reason: req.reason } : {}), ...extra },
+      detail: { id: req.id, kind: req.kind, hmac: req.hmac, sql: req.sql, ...(req.params ? { params: req.params } : {}), ...(req.search_path !== undefined ? { search_path: req.search_path } : {}), state: req.state, ...(req.reason ? { reason: req.reason } : {}), ...extra },
     });
   }
 
@@ -418,6 +431,7 @@ export class ApprovalStore {
       v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
       requester: person(r.requester), sql: safeStatementText(r.sql, this.mask), hmac: await this.binding(r.sql, r.bound),
       ...(r.bound?.params.length ? { params: shownParams(r.sql, r.bound, this.mask) } : {}),
+      ...(r.bound?.searchPath ? { search_path: this.mask(r.bound.searchPath.join(', ')) } : {}),
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,
       approver_groups: r.settings.groups, approver_subjects: r.settings.subjects, window_ms: r.settings.windowMs,
       approvals: [], uses: 0,

@@ -61,6 +61,19 @@ describe('ApprovalStore', () => {
     expect((await store.list()).map((x) => x.id)).toEqual([r.id]);
   });
 
+  it('binds the search_path when given: another path, or none, is another statement; the plain and v1 forms are unchanged', () => {
+    const key = Buffer.alloc(32, 7);
+    const inPublic = statementHmac(key, SQL, { params: [], searchPath: ['public'] });
+    expect(inPublic).not.toBe(statementHmac(key, SQL));
+    expect(inPublic).not.toBe(statementHmac(key, SQL, { params: [], searchPath: ['scratch', 'public'] }));
+    expect(inPublic).toBe(statementHmac(key, SQL, { params: [], searchPath: ['public'] }));
+    // Without a path: the text's own HMAC, or the parameters' v1 form, as requests filed before had them.
+    expect(statementHmac(key, SQL, { params: [] })).toBe(statementHmac(key, SQL));
+    const p = { params: [{ format: 'text' as const, value: '7' }] };
+    expect(statementHmac(key, SQL, p)).not.toBe(statementHmac(key, SQL, { ...p, searchPath: ['public'] }));
+    expect(statementHmac(key, SQL, { ...p, searchPath: ['public'] })).not.toBe(statementHmac(key, SQL, { params: [{ format: 'text', value: '8' }], searchPath: ['public'] }));
+  });
+
   it('redacts passwords in role statements', async () => {
     const { req } = setup();
     const r = await req({ sql: "ALTER ROLE app PASSWORD 's3cret!'" });
