@@ -158,7 +158,10 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       try {
         actor = await o.identity.actor();
       } catch (e) {
-        throw new PgSessionRefused(`pcigate: no identity for this session (${e instanceof PcigateError ? e.code : 'error'}); run \`pcigate login\``, '28000', { cause: e });
+        // pcigate's own errors say why (a revoked login, a provider that did not answer: live-check.ts) and what next;
+        // they are written for the person at this terminal, who holds the listener's secret. Anything else is generic.
+        if (!(e instanceof PcigateError)) throw new PgSessionRefused('pcigate: no identity for this session; run `pcigate login`', '28000', { cause: e });
+        throw new PgSessionRefused(`pcigate: no identity for this session (${e.code}): ${maskText(e.message)}`, '28000', { cause: e, hint: maskText(e.hint ?? 'Run `pcigate login`.') });
       }
       const id = randomUUID();
       const src = srcOf(client, startup);

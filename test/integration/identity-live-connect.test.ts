@@ -147,7 +147,8 @@ describe('check_live: refresh against a real provider and a real listener', () =
 
       l.ctx.clock.advance(30_000);
       const err = await l.refusal();
-      expect(err).toMatchObject({ code: '28000', severity: 'FATAL', message: expect.stringContaining('no identity for this session') });
+      // The client is told why (pg-broker.ts passes pcigate's own error on): not a generic "run pcigate login".
+      expect(err).toMatchObject({ code: '28000', severity: 'FATAL', message: expect.stringMatching(/^pcigate: no identity for this session \(ERR_LOGIN_REQUIRED\): the identity provider no longer accepts this login/) });
       expect(failures(l.home)).toEqual([expect.objectContaining({
         outcome: 'denied', target: { conn: 'test-db' },
         detail: { reason: 'login_revoked', via: 'oidc', sub: APPROVER.sub, error: 'invalid_grant' },
@@ -174,7 +175,7 @@ describe('check_live: refresh against a real provider and a real listener', () =
       l.net.hang = true;
       l.ctx.clock.advance(30_000);
       const err = await l.refusal();
-      expect(err).toMatchObject({ code: '28000', severity: 'FATAL' });
+      expect(err).toMatchObject({ code: '28000', severity: 'FATAL', message: expect.stringContaining('the identity provider did not answer within 1 s') });
       expect(failures(l.home)).toEqual([expect.objectContaining({
         outcome: 'denied', target: { conn: 'test-db' },
         detail: { reason: 'liveness_unknown', via: 'oidc', sub: APPROVER.sub, error: 'timeout' },
