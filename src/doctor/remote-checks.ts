@@ -33,7 +33,15 @@ export async function checkConnection(ctx: Ctx, name: string, conn: Connection):
       const c = await connectUpstream(target);
       c.socket.end(TERMINATE);
       c.socket.destroy();
-      return ok(id, `${name}: postgres ${where} reachable, ${c.tls ? 'TLS' : 'no TLS'} (sslmode ${conn.sslmode}), authenticated (${c.authMethod})`);
+      const reached = `${name}: postgres ${where} reachable, ${c.tls ? 'TLS' : 'no TLS'} (sslmode ${conn.sslmode}), authenticated (${c.authMethod})`;
+      // Through a superuser, a statement policy allows as ddl or function can do anything (docs/policy-server-secrets.md).
+      if (c.parameters.is_superuser === 'on') {
+        const hint = `give pcigate a role that is not a superuser for connections.${name}.user (PCI DSS 7.2.5)`;
+        return conn.upstream_superuser === 'refuse'
+          ? fail(id, `${reached}, but ${conn.user} is a superuser and upstream_superuser is refuse: every session will be refused`, hint)
+          : warn(id, `${reached}; ${conn.user} is a superuser: a statement policy allows as ddl or function can do anything there`, `${hint}, or set upstream_superuser: refuse`);
+      }
+      return ok(id, reached);
     } catch (e) {
       return fail(id, `${name}: postgres ${where}: ${msg(e)}`, hintFor(msg(e), name, conn.sslmode));
     }
@@ -53,7 +61,9 @@ export async function checkConnection(ctx: Ctx, name: string, conn: Connection):
       ...(passphrase ? { passphrase } : {}),
     });
     client.end();
-    return ok(id, `${name}: ssh ${where} reachable, host key matches the pin, authenticated`);
+    const reached = `${name}: ssh ${where} reachable, host key matches the pin, authenticated`;
+    if (conn.user === 'root') return warn(id, `${reached}; it logs in as root: every command policy allows runs as root`, `give pcigate an account of its own with what its users need (sudo rules) for connections.${name}.user (PCI DSS 7.2.5)`);
+    return ok(id, reached);
   } catch (e) {
     const code = (e as { code?: string }).code;
     return fail(id, `${name}: ssh ${where}: ${msg(e)}`, code === 'ERR_HOST_KEY_MISMATCH' || /host key/.test(msg(e))

@@ -81,6 +81,19 @@ describe('pcigate doctor', () => {
     expect(d.text).not.toContain('✗');
   }, 120_000);
 
+  it('warns of a database user that is a superuser, and fails when the connection refuses one', async () => {
+    const su = (name: string, extra: string[]) => [
+      `  ${name}:`, '    kind: postgres', '    host: 127.0.0.1', `    port: ${pg.port}`, `    database: ${pg.database}`,
+      `    user: ${pg.superuser}`, '    password: env:DOCTOR_SU_PW', '    sslmode: require', '    connect_timeout: 5s', ...extra,
+    ].join('\n');
+    const s = setup(['version: 1', 'connections:', su('as-superuser', []), su('refusing', ['    upstream_superuser: refuse']),
+      'identity:', '  allow_local: true', ''].join('\n'));
+    const d = await doctor(s, { DOCTOR_SU_PW: pg.password });
+    expect(d.byId('connection:as-superuser')).toMatchObject({ status: 'warn', message: expect.stringMatching(/authenticated .*; postgres is a superuser/), hint: expect.stringContaining('upstream_superuser: refuse') });
+    expect(d.byId('connection:refusing')).toMatchObject({ status: 'fail', message: expect.stringContaining('every session will be refused') });
+    expect(d.code).toBe(1);
+  }, 120_000);
+
   it('fails on a broken setup with one ✗ line and a fix hint per problem, exit 1', async () => {
     const closed = await freePort();
     const s = setup([
