@@ -17,7 +17,7 @@
  * `\357\274\224…`) is read the same way, each `\ooo` as its byte; a hidden full-width digit's last escape becomes
  * `\212` (`＊`).
  */
-import { hmacInPlace, keptDigits, mergeSpans } from './mask-format.js';
+import { digitsOf, forEachHiddenDigit, hmacInPlace, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { findPans } from './pan-detector.js';
 import { wideUnitAt } from './wide-text.js';
@@ -152,43 +152,20 @@ export function maskJsonEscapes(value: Uint8Array, style: MaskStyle, detect: Det
   const merged = mergeSpans(spans);
   counted(merged.length);
   if (style.format === 'hmac') {
-    return hmacInPlace(v, style.hmacKey, merged.map((s) => {
-      let digits = '';
-      forChars(text, escaped, s.start, s.end, (_k, d) => { if (d >= 0) digits += String(d); });
-      return { from: from[s.start]!, to: to[s.end - 1]!, digits };
-    }));
+    return hmacInPlace(v, style.hmacKey, merged.map((s) => ({ from: from[s.start]!, to: to[s.end - 1]!, digits: digitsOf(text, s.start, s.end) })));
   }
-  const [head, tail] = keptDigits(style.format);
   const out = Buffer.from(v);
-  for (const s of spans) {
-    let d = 0;
-    forChars(text, escaped, s.start, s.end, (k, digit, fullWidth) => {
-      if (digit < 0) return;
-      if (!(d < head || d >= s.digits - tail)) {
-        const a = from[k]!;
-        if (escaped[k]! >= 0) out.write(fullWidth ? 'uff0a' : 'u002a', to[k]! - 5, 'latin1');
-        // Octal: the last byte of a full-width digit becomes that of `＊` (EF BC 8A), an ASCII digit `*`.
-        else if (escaped[k] === OCTAL || (fullWidth && escaped[k + 2] === OCTAL)) {
-          if (fullWidth) { if (escaped[k + 2] === OCTAL) out.write('212', to[k + 2]! - 3, 'latin1'); else out[from[k + 2]!] = 0x8a; }
-          else out.write('052', to[k]! - 3, 'latin1');
-        }
-        else if (fullWidth) out[a + 2] = 0x8a; // EF BC 8A, U+FF0A, as mask-format.ts starSpan writes it
-        else out[a] = 0x2a;
-      }
-      d++;
-    });
-  }
+  const star = (k: number, fullWidth: boolean): void => {
+    // An escaped digit becomes an escaped asterisk of the same length; a plain one `*` (`＊`: EF BC 8A, as starSpan).
+    if (escaped[k]! >= 0) out.write(fullWidth ? 'uff0a' : 'u002a', to[k]! - 5, 'latin1');
+    // Octal: the last byte of a full-width digit becomes that of `＊` (EF BC 8A), an ASCII digit `*`.
+    else if (escaped[k] === OCTAL || (fullWidth && escaped[k + 2] === OCTAL)) {
+      if (fullWidth) { if (escaped[k + 2] === OCTAL) out.write('212', to[k + 2]! - 3, 'latin1'); else out[from[k + 2]!] = 0x8a; }
+      else out.write('052', to[k]! - 3, 'latin1');
+    }
+    else if (fullWidth) out[from[k]! + 2] = 0x8a;
+    else out[from[k]!] = 0x2a;
+  };
+  for (const s of spans) forEachHiddenDigit(text, s, style.format, star, undefined);
   return out;
-}
-
-/** Calls `f` for each character of the reading in [start, end): its first byte, its digit value (or -1), whether full-width. */
-function forChars(text: Buffer, escaped: number[], start: number, end: number, f: (k: number, digit: number, fullWidth: boolean) => void): void {
-  for (let k = start; k < end;) {
-    const b = text[k]!;
-    const len = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-    const cp = escaped[k]! >= 0 ? escaped[k]! : len === 3 && b === 0xef && text[k + 1] === 0xbc ? 0xff00 + (text[k + 2]! - 0x80) : b;
-    const digit = cp >= 0x30 && cp <= 0x39 ? cp - 0x30 : cp >= 0xff10 && cp <= 0xff19 ? cp - 0xff10 : -1;
-    f(k, digit, cp >= 0xff10);
-    k += len;
-  }
 }

@@ -14,7 +14,7 @@
  * MULE_INTERNAL) cannot be read for card numbers: a value with such a byte is refused (fail closed).
  */
 import { TextDecoder } from 'node:util';
-import { hmacInPlace, keptDigits, mergeSpans } from './mask-format.js';
+import { digitsOf, forEachHiddenDigit, hmacInPlace, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { findPans } from './pan-detector.js';
 import type { DetectOptions } from './pan-detector.js';
@@ -94,47 +94,27 @@ export function maskLegacyText(value: Uint8Array, enc: LegacyEncoding, style: Ma
   const utf8 = Buffer.from(text, 'utf8');
   const spans = findPans(utf8, detect);
   if (spans.length === 0) return value;
-  const chars = Array.from(text);
-  const bytes = enc.multibyte === undefined ? undefined : charBytes(value, enc.multibyte, chars.length);
+  // The character each UTF-8 byte of `utf8` belongs to; `chars`: how many characters the text has.
+  const charOf = new Int32Array(utf8.length);
+  let chars = 0;
+  for (let i = 0; i < utf8.length; i++) {
+    if ((utf8[i]! & 0xc0) !== 0x80) chars++;
+    charOf[i] = chars - 1;
+  }
+  const bytes = enc.multibyte === undefined ? undefined : charBytes(value, enc.multibyte, chars);
   // Character k is value[at(k), end(k)): one byte each in a single-byte encoding.
   const at = (k: number) => (bytes ? bytes[2 * k]! : k);
   const end = (k: number) => (bytes ? bytes[2 * k + 1]! : k + 1);
-  // The character each UTF-8 byte of `utf8` belongs to.
-  const charOf = new Int32Array(utf8.length);
-  for (let i = 0, k = -1; i < utf8.length; i++) {
-    if ((utf8[i]! & 0xc0) !== 0x80) k++;
-    charOf[i] = k;
-  }
   const merged = mergeSpans(spans);
   counted(merged.length);
   if (style.format === 'hmac') {
-    return hmacInPlace(value, style.hmacKey, merged.map((s) => {
-      const c0 = charOf[s.start]!;
-      const c1 = charOf[s.end - 1]!;
-      let digits = '';
-      for (let k = c0; k <= c1; k++) { const d = digitOf(chars[k]!); if (d >= 0) digits += String(d); }
-      return { from: at(c0), to: end(c1), digits };
-    }));
+    return hmacInPlace(value, style.hmacKey, merged.map((s) => ({ from: at(charOf[s.start]!), to: end(charOf[s.end - 1]!), digits: digitsOf(utf8, s.start, s.end) })));
   }
-  const [head, tail] = keptDigits(style.format);
   const out = new Uint8Array(value);
-  for (const s of spans) {
-    let d = 0;
-    for (let k = charOf[s.start]!; k <= charOf[s.end - 1]!; k++) {
-      if (digitOf(chars[k]!) < 0) continue; // a separator
-      if (!(d < head || d >= s.digits - tail)) out.fill(STAR, at(k), end(k));
-      d++;
-    }
-  }
+  // A digit hidden becomes `*` in every byte of its character (an ASCII byte, the same in every encoding).
+  const star = (i: number): void => { out.fill(STAR, at(charOf[i]!), end(charOf[i]!)); };
+  for (const s of spans) forEachHiddenDigit(utf8, s, style.format, star, undefined);
   return out;
-}
-
-/** An ASCII or full-width digit's value, else -1. */
-function digitOf(ch: string): number {
-  const c = ch.charCodeAt(0);
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 0xff10 && c <= 0xff19) return c - 0xff10;
-  return -1;
 }
 
 /**

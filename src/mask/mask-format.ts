@@ -40,11 +40,45 @@ export function hmacToken(key: Uint8Array, digits: string): string {
   return `${HMAC_PREFIX}${hex.slice(0, 6)}x${hex.slice(7, 16)}`;
 }
 
+// Constant pairs: keptDigits runs for every span masked and allocates nothing.
+const KEEP_LAST4: readonly [number, number] = [0, 4];
+const KEEP_FIRST6_LAST4: readonly [number, number] = [6, 4];
+const KEEP_NONE: readonly [number, number] = [0, 0];
+
 /** Number of leading and trailing digits a star format keeps visible. */
-export function keptDigits(format: MaskFormat): [number, number] {
-  if (format === 'last4') return [0, 4];
-  if (format === 'first6last4') return [6, 4];
-  return [0, 0];
+export function keptDigits(format: MaskFormat): readonly [number, number] {
+  if (format === 'last4') return KEEP_LAST4;
+  if (format === 'first6last4') return KEEP_FIRST6_LAST4;
+  return KEEP_NONE;
+}
+
+/** How a caller stars one digit at offset `at` of the reading (`fullWidth`: EF BC 90–99, three bytes from `at`). */
+export type StarDigit<T> = (at: number, fullWidth: boolean, target: T) => void;
+
+/**
+ * The star formats' one step: calls `star` for each digit of the card number `span` of `reading` (UTF-8 bytes, the
+ * text the detector read) that `format` hides — every one but those keptDigits keeps of `span.digits` (the first
+ * six, the last four) — at the offset of its first byte; what is not a digit (separators) is not reported.
+ * A digit is an ASCII one or a full-width one (U+FF10–FF19, wide-text.ts). A `*` or `＊` (U+FF0A) counts as the
+ * digit it stands for, so spans that overlap (findPans) can be starred in place one after another (starSpan); a
+ * reading that is not starred in place has none inside a span (neither is a separator).
+ * Callers differ only in how a digit is starred in what they send: a byte in place, an escape that spells `*`
+ * (sql-escapes.ts, json-escapes.ts), every byte of a character in another encoding (legacy-text.ts). `target` is
+ * handed to `star` (a static `star` then needs no closure: starSpan runs for every value masked); digits before
+ * `floor` are counted but not reported (a streaming caller sent them already).
+ */
+export function forEachHiddenDigit<T>(reading: Uint8Array, span: PanSpan, format: MaskFormat, star: StarDigit<T>, target: T, floor = 0): void {
+  const [head, tail] = keptDigits(format);
+  const hiddenTo = span.digits - tail;
+  let d = 0;
+  for (let i = span.start; i < span.end; i++) {
+    const b = reading[i]!;
+    const fullWidth = b === 0xef && fullWidthDigitOrStar(reading, i);
+    if (!fullWidth && (b < 48 || b > 57) && b !== STAR) continue; // a separator
+    if (d >= head && d < hiddenTo && i >= floor) star(i, fullWidth, target);
+    d++;
+    if (fullWidth) i += 2;
+  }
 }
 
 /**
@@ -52,21 +86,13 @@ export function keptDigits(format: MaskFormat): [number, number] {
  * after `floor` (bytes before it were already sent by a streaming caller).
  */
 export function starSpan(out: Uint8Array, span: PanSpan, format: MaskFormat, floor = 0): void {
-  const [head, tail] = keptDigits(format);
-  let d = 0;
-  for (let i = span.start; i < span.end; i++) {
-    const b = out[i]!;
-    if (b === 0xef && fullWidthDigitOrStar(out, i)) {
-      // A full-width digit (wide-text.ts) becomes a full-width asterisk: same length, still UTF-8.
-      if (i >= floor && !(d < head || d >= span.digits - tail)) out[i + 2] = FULL_WIDTH_STAR;
-      d++;
-      i += 2;
-      continue;
-    }
-    if ((b < 48 || b > 57) && b !== STAR) continue; // separator
-    if (i >= floor && !(d < head || d >= span.digits - tail)) out[i] = STAR;
-    d++;
-  }
+  forEachHiddenDigit(out, span, format, starInPlace, out, floor);
+}
+
+/** `*` for an ASCII digit; a full-width digit (wide-text.ts) becomes a full-width asterisk: same length, still UTF-8. */
+function starInPlace(at: number, fullWidth: boolean, out: Uint8Array): void {
+  if (fullWidth) out[at + 2] = FULL_WIDTH_STAR;
+  else out[at] = STAR;
 }
 
 /** U+FF0A FULLWIDTH ASTERISK is EF BC 8A; the full-width digits U+FF10–FF19 are EF BC 90–99. */

@@ -4,7 +4,7 @@
  * layouts of int8, numeric, arrays and jsonb from src/backend/utils/adt/). A value is masked when a
  * column rule applies to it or when content detection finds a PAN in it.
  */
-import { applyMask, hmacToken, mergeSpans } from './mask-format.js';
+import { applyMask, hmacToken, keptDigits, mergeSpans } from './mask-format.js';
 import type { MaskFormat, MaskStyle } from './mask-format.js';
 import { floatTokenIsPan } from './float-text.js';
 import { maskHexPans } from './hex-text.js';
@@ -59,10 +59,11 @@ export function ruleText(value: Uint8Array, format: MaskFormat, key: Uint8Array 
   }
   let digits = 0;
   for (const b of value) if (b >= 48 && b <= 57) digits++;
-  const head = format === 'first6last4' ? 6 : 0;
-  const tail = format === 'full' ? 0 : 4;
+  const [head, tail] = keptDigits(format);
   // Short values (a 3-digit CVV under last4) are hidden whole: keeping 4 of 4 digits would hide nothing.
   const reveal = digits >= head + tail + 6;
+  // Byte by byte, not mask-format.ts forEachHiddenDigit: a rule hides the whole value (letters and all but spaces
+  // and dashes), counts ASCII digits only, and stars a full-width digit's every byte; a `*` is not a digit here.
   const out = new Uint8Array(value.length);
   let d = 0;
   for (let i = 0; i < value.length; i++) {

@@ -15,7 +15,7 @@
  * escape: `\x8a`, `\212`), and a digit written as itself `*` or `＊`. The statement still reads as SQL, its literal as
  * the masked card number, and keeps what the style keeps (the last four); `hmac` puts its token where the number was.
  */
-import { digitsOf, hmacToken, keptDigits, mergeSpans } from './mask-format.js';
+import { digitsOf, forEachHiddenDigit, hmacToken, mergeSpans } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
 import { findPans } from './pan-detector.js';
 import type { DetectOptions } from './pan-detector.js';
@@ -211,22 +211,12 @@ export function maskSqlEscapes(text: string, style: MaskStyle, detect: DetectOpt
       for (let p = first + 1; p <= last; p++) respelt.set(p, '');
     }
   } else {
-    const [headKept, tailKept] = keptDigits(style.format);
-    for (const s of spans) {
-      let d = 0;
-      for (let k = s.start; k < s.end;) {
-        const b = reading[k]!;
-        const fullWidth = b === 0xef && reading[k + 1] === 0xbc && reading[k + 2]! >= 0x90 && reading[k + 2]! <= 0x99;
-        const digit = (b >= 0x30 && b <= 0x39) || fullWidth;
-        if (digit && !(d < headKept || d >= s.digits - tailKept)) {
-          // A full-width digit from the bytes of its UTF-8: the last one's escape spells the last byte of `＊` (EF BC 8A).
-          const p = r.piece[fullWidth ? k + 2 : k]!;
-          respelt.set(p, r.respell(text, p, !fullWidth ? 0x2a : r.kind[p] === BYTE ? 0x8a : 0xff0a));
-        }
-        if (digit) d++;
-        k += fullWidth ? 3 : 1;
-      }
-    }
+    const star = (k: number, fullWidth: boolean): void => {
+      // A full-width digit from the bytes of its UTF-8: the last one's escape spells the last byte of `＊` (EF BC 8A).
+      const p = r.piece[fullWidth ? k + 2 : k]!;
+      respelt.set(p, r.respell(text, p, !fullWidth ? 0x2a : r.kind[p] === BYTE ? 0x8a : 0xff0a));
+    };
+    for (const s of spans) forEachHiddenDigit(reading, s, style.format, star, undefined);
   }
   let out = '';
   let at = 0;
