@@ -24,10 +24,12 @@ export interface SessionIdentityOptions {
 /**
  * Resolves the actor of each new session; `expiresAt(actor)` is when the token behind that actor expires
  * (undefined for a local identity), for the identity.max_session deadline (src/broker/session-limits.ts).
+ * `known()`: the actor resolved last, without resolving (no keychain read, no question to the identity provider).
  */
 export interface SessionActor {
   (): Promise<Actor>;
   expiresAt(actor: Actor): number | undefined;
+  known(): Actor | undefined;
 }
 
 /** Returns a function that resolves the actor for each new session (validators stay cached). */
@@ -47,13 +49,15 @@ export async function sessionActor(ctx: Ctx, o: SessionIdentityOptions): Promise
   }
   // Keyed by the actor object each session gets, so concurrent sessions never see each other's expiry.
   const expiries = new WeakMap<Actor, number>();
+  let last: Actor | undefined;
   const resolve = async (): Promise<Actor> => {
     const identity = await resolveIdentity(ctx, o.config, { connection: o.name, conn: o.conn, home: o.home, audit: o.sink, cache, ...(workloadToken ? { workloadToken } : {}) });
     const actor = actorOf(identity);
     if (identity.expiresAt !== undefined) expiries.set(actor, identity.expiresAt);
+    last = actor;
     return actor;
   };
   // Fail before anything starts when there is no identity at all.
   await resolve();
-  return Object.assign(resolve, { expiresAt: (actor: Actor) => expiries.get(actor) });
+  return Object.assign(resolve, { expiresAt: (actor: Actor) => expiries.get(actor), known: () => last });
 }

@@ -28,7 +28,7 @@ import type { SshSessionOptions } from './ssh-session.js';
  * gives its token's expiry for the identity.max_session deadline.
  */
 export type SshBaseOptions = Omit<SshSessionOptions, 'src' | 'via' | 'actor' | 'tokenExpiresAt' | 'windowEndsAt'> & {
-  actor: (() => Promise<Actor>) & { expiresAt?(actor: Actor): number | undefined };
+  actor: (() => Promise<Actor>) & { expiresAt?(actor: Actor): number | undefined; known?(): Actor | undefined };
   /** Session-level policy (allowed_hours, require_approval) applied before each session starts. */
   admission?: AdmissionOptions;
   /** Lines for the listener's owner (a listener session waiting for its approval); default: warnings. */
@@ -123,18 +123,18 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
     ...(o.loginGraceMs !== undefined ? { loginGraceMs: o.loginGraceMs } : {}),
     ...(o.maxUnauthenticated !== undefined ? { maxUnauthenticated: o.maxUnauthenticated } : {}),
     onAuthFail: (f) => {
-      const recorded = o.actor().catch(() => undefined).then((actor) => {
-        failures.record({
-          type: 'auth.fail',
-          outcome: 'failure',
-          ...(actor ? { actor } : {}),
-          src: { ip: f.ip, port: f.port, client: 'ssh' },
-          target: { conn: o.name, kind: 'ssh', host: `${o.conn.host}:${o.conn.port}`, user: o.conn.user },
-          // The user name is the client's to choose: PAN-masked as any text.
-          detail: { reason: 'wrong listener secret', method: f.method, user: maskText(f.user) },
-        });
-      }).finally(() => ending.delete(recorded));
-      ending.add(recorded);
+      // The listener's owner as last resolved, not resolved anew: a wrong secret starts no session, and anyone who
+      // reaches the port must not make pcigate read the keychain or ask the identity provider (live-check.ts).
+      const actor = o.actor.known?.();
+      failures.record({
+        type: 'auth.fail',
+        outcome: 'failure',
+        ...(actor ? { actor } : {}),
+        src: { ip: f.ip, port: f.port, client: 'ssh' },
+        target: { conn: o.name, kind: 'ssh', host: `${o.conn.host}:${o.conn.port}`, user: o.conn.user },
+        // The user name is the client's to choose: PAN-masked as any text.
+        detail: { reason: 'wrong listener secret', method: f.method, user: maskText(f.user) },
+      });
     },
     onClient: (conn, info) => {
       // Handlers are registered at once: the client opens its session channel right after authentication,

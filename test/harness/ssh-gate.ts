@@ -34,6 +34,8 @@ export interface SshGate {
   ctx: ReturnType<typeof testCtx>;
   /** `home`/askpass.sh: an SSH_ASKPASS script that answers the broker's secret, when `askpass` was asked for. */
   askpass: string;
+  /** How many times the broker resolved its actor (alice; `known()` answers without resolving). */
+  resolves(): number;
   close(): Promise<void>;
 }
 
@@ -58,10 +60,13 @@ export async function startSshGate(o: SshGateOptions): Promise<SshGate> {
     const askpass = path.join(home, 'askpass.sh');
     const opened = await openAuditLog(ctx, { home, createIfMissing: true, idleMs: 50 });
     log = opened;
+    const alice = { sub: 'alice', via: 'local' as const, idp: 'local' };
+    let resolves = 0;
+    const actor = Object.assign(async () => { resolves++; return alice; }, { known: () => alice });
     const broker = await startSshBroker({
       name: 'prod-ssh',
       conn: sshConnection.parse(sshdConnectionFields(sshd, o.allow, o.conn)),
-      credentials: { privateKey: sshd.clientKey }, sink: opened, actor: async () => ({ sub: 'alice', via: 'local', idp: 'local' }),
+      credentials: { privateKey: sshd.clientKey }, sink: opened, actor,
       clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
     });
     if (o.askpass) {
@@ -70,6 +75,7 @@ export async function startSshGate(o: SshGateOptions): Promise<SshGate> {
     }
     return {
       sshd, home, log: opened, broker, ctx, askpass,
+      resolves: () => resolves,
       async close() {
         await broker.close();
         await opened.close();

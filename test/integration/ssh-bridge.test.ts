@@ -287,11 +287,15 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     for (const pid of remoteSleepers()) process.kill(pid, 'SIGKILL');
   });
 
-  it('refuses a wrong listener secret and records auth.fail', async () => {
+  it('refuses a wrong listener secret and records auth.fail, naming the listener\'s owner without resolving the identity', async () => {
+    const resolved = gate.resolves();
     const r = await ssh(['echo', 'nope'], 'wrong-secret');
     expect(r.code).toBe(255);
     expect(r.stdout).toBe('');
     await expect.poll(() => records().some((x) => x.type === 'auth.fail' && x.target?.kind === 'ssh')).toBe(true);
+    expect(records().filter((x) => x.type === 'auth.fail' && x.target?.kind === 'ssh').map((x) => x.actor?.sub)).toEqual(['alice']);
+    // A wrong secret starts no session: no keychain read, no question to the identity provider (anyone reaching the port could ask).
+    expect(gate.resolves()).toBe(resolved);
   });
 
   it('closes a connection after 6 wrong secrets, as sshd does, and records each with the user name PAN-masked', async () => {
