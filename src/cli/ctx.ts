@@ -88,3 +88,16 @@ export function processCtx(): Ctx {
     },
   };
 }
+
+/**
+ * `ctx` whose fetch gives up when `deadline` fires. Not a spread copy: reading `ctx.interrupt` installs the
+ * process's signal handlers, which a short command must not do, so it stays a getter.
+ */
+export function withDeadline(ctx: Ctx, deadline: AbortSignal): Ctx {
+  return {
+    stdout: ctx.stdout, stderr: ctx.stderr, stdin: ctx.stdin, env: ctx.env, cwd: ctx.cwd, clock: ctx.clock, fs: ctx.fs,
+    log: ctx.log, user: ctx.user,
+    get interrupt() { return ctx.interrupt; },
+    fetch: (input, init) => ctx.fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline }),
+  };
+}

@@ -21,12 +21,12 @@
  */
 import * as client from 'openid-client';
 import type { AuditSink } from '../../recorder/types.js';
-import type { Ctx } from '../cli/ctx.js';
+import { withDeadline, type Ctx } from '../cli/ctx.js';
 import { LoginRequired, TokenStoreError } from '../errors.js';
 import { describe, oauthErrorCode } from './device-flow.js';
 import { withRefreshLock } from './refresh-lock.js';
 import type { CurrentSession } from './session.js';
-import { refresh } from './session.js';
+import { claimOf, refresh } from './session.js';
 import type { IdentitySettings } from './settings.js';
 
 /** `detail.reason` of the `auth.fail` record of a session refused by the check. */
@@ -110,10 +110,7 @@ async function askProvider(ctx: Ctx, cur: CurrentSession, o: LiveCheckOptions): 
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
   // Every request of the renewal (discovery, token endpoint) is cut at the deadline.
-  const bounded: Ctx = {
-    ...ctx,
-    fetch: (input, init) => ctx.fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal }),
-  };
+  const bounded = withDeadline(ctx, deadline.signal);
   const seconds = `${Math.round(timeoutMs / 100) / 10} s`;
   const noAnswer: Verdict = {
     live: false, reason: LIVE_CHECK_REASONS.unknown, error: 'timeout',
@@ -136,9 +133,6 @@ async function renewNow(ctx: Ctx, cur: CurrentSession, o: LiveCheckOptions): Pro
   if (!saved || saved.issuer !== cur.tokens.issuer || saved.loggedInAt !== cur.tokens.loggedInAt) {
     return { live: false, reason: LIVE_CHECK_REASONS.unknown, error: 'login_changed', message: 'the saved login was removed or replaced while this session started; the session was refused' };
   }
-  // Renewed by another process since currentSession read it: the provider said yes moments ago. Renewing again
-  // with the token we read would present a rotated-out token, which providers take as replay.
-  if (saved.refreshToken !== cur.tokens.refreshToken) return { live: true };
   if (!saved.refreshToken) {
     return {
       live: false, reason: LIVE_CHECK_REASONS.unknown, error: 'no_refresh_token',
@@ -146,7 +140,14 @@ async function renewNow(ctx: Ctx, cur: CurrentSession, o: LiveCheckOptions): Pro
       hint: "Log in again with a refresh token ('offline_access' in identity.scopes), or set identity.check_live: off to trust access tokens until they expire.",
     };
   }
-  await refresh(ctx, saved, cur.store, o.audit);
+  // Renewed with the token saved now: under the lock that is the current one even when another process renewed the
+  // login since currentSession read it (not a replay). A changed token is not taken as that renewal's answer: the
+  // store is the user's to write, and the user may be the one whose access was withdrawn. The renewal must be this
+  // session's person's: a store swapped for another account's login is not an answer about this one.
+  const next = await refresh(ctx, saved, cur.store, o.audit);
+  if (claimOf(next.accessToken, 'sub') !== claimOf(cur.tokens.accessToken, 'sub')) {
+    return { live: false, reason: LIVE_CHECK_REASONS.unknown, error: 'login_changed', message: 'the saved login was replaced by another account\'s while this session started; the session was refused' };
+  }
   return { live: true };
 }
 

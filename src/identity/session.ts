@@ -285,7 +285,7 @@ async function logoutOne(ctx: Ctx, tokens: StoredTokens, store: TokenStore, audi
 }
 
 /** A claim of a JWT, unverified, as a string ('' when absent or unreadable): only for comparing two tokens. */
-function claimOf(jwt: string, name: string): string {
+export function claimOf(jwt: string, name: string): string {
   try {
     const v = (JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>)[name];
     return typeof v === 'string' ? v : JSON.stringify(v) ?? '';

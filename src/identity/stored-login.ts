@@ -6,7 +6,7 @@
  * gives the provider a few seconds at most, and the OS keychain a few seconds per read (keychain-read.ts). The
  * answer is an Identity, or why there is none.
  */
-import type { Ctx } from '../cli/ctx.js';
+import { withDeadline, type Ctx } from '../cli/ctx.js';
 import type { IdentityConfig } from '../config/sections/identity.js';
 import { LoginRequired, TokenRefused } from '../errors.js';
 import { boundedKeychainRead, KEYCHAIN_READ_TIMEOUT_MS } from './keychain-read.js';
@@ -78,17 +78,4 @@ function failureLine(err: unknown): string {
   const cause = err instanceof LoginRequired && err.cause instanceof TokenRefused ? err.cause : err;
   if (cause instanceof TokenRefused && cause.reason === 'jwks') return cause.message;
   return err instanceof Error ? err.message : String(err);
-}
-
-/**
- * `ctx` whose fetch gives up when `deadline` fires. Not a spread copy: reading `ctx.interrupt` installs the
- * process's signal handlers, which a short command must not do, so it stays a getter.
- */
-function withDeadline(ctx: Ctx, deadline: AbortSignal): Ctx {
-  return {
-    stdout: ctx.stdout, stderr: ctx.stderr, stdin: ctx.stdin, env: ctx.env, cwd: ctx.cwd, clock: ctx.clock, fs: ctx.fs,
-    log: ctx.log, user: ctx.user,
-    get interrupt() { return ctx.interrupt; },
-    fetch: (input, init) => ctx.fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline }),
-  };
 }

@@ -9,7 +9,7 @@
  * as `liveness_unknown`, and so does a login without a refresh token once its access token is older than
  * identity.check_live_cache. Sessions opened at once share one call to the provider.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -65,7 +65,7 @@ const isRefreshGrant = (input: unknown, init?: RequestInit) =>
 async function listener(checkLiveTimeout?: string) {
   const home = tempDir('pcigate-live-');
   await logInApprover(oidc, home);
-  const net = { hang: false, refreshes: 0, locks: 0 };
+  const net = { hang: false, refreshes: 0, locks: 0, onLock: undefined as (() => Promise<void>) | undefined };
   const fetchVia: typeof globalThis.fetch = async (input, init) => {
     if (isRefreshGrant(input, init)) {
       if (net.hang) {
@@ -78,8 +78,9 @@ async function listener(checkLiveTimeout?: string) {
     return fetch(input, init);
   };
   // Each time a check takes the login lock (src/identity/refresh-lock.ts), counted.
-  const fs = { ...fsp, open: ((file: string, ...rest: unknown[]) => {
-    if (path.basename(file) === 'login.lock' && rest[0] === 'wx') net.locks++;
+  // `net.onLock` runs then, before the lock is taken (a process of the user's writing the store meanwhile).
+  const fs = { ...fsp, open: (async (file: string, ...rest: unknown[]) => {
+    if (path.basename(file) === 'login.lock' && rest[0] === 'wx') { net.locks++; await net.onLock?.(); }
     return (fsp.open as (...a: unknown[]) => unknown)(file, ...rest);
   }) as typeof fsp.open };
   const stop = new AbortController();
@@ -164,6 +165,32 @@ describe('check_live: refresh against a real provider and a real listener', () =
       // No token in any record.
       const logText = JSON.stringify(readLog(l.home));
       for (const t of [saved.refreshToken!, saved.accessToken]) expect(logText).not.toContain(t);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it('a revoked user who rewrites the saved refresh token while the check waits for the lock is still refused', async () => {
+    const l = await listener();
+    try {
+      const file = path.join(l.home, 'tokens.json');
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as StoredTokens;
+      const revoked = await fetch(`${oidc.issuer}/token/revocation`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: saved.refreshToken!, token_type_hint: 'refresh_token', client_id: CLI_CLIENT_ID }),
+      });
+      expect(revoked.status).toBe(200);
+      l.ctx.clock.advance(30_000);
+      // Between the session's read of the login and the check's read under the lock, the store's refresh token
+      // changes (as another process's renewal would change it): not taken as an answer, the provider is asked.
+      l.net.onLock = async () => {
+        l.net.onLock = undefined;
+        writeFileSync(file, JSON.stringify({ ...saved, refreshToken: 'not-the-rotated-token' }), { mode: 0o600 });
+      };
+      const err = await l.refusal();
+      expect(err).toMatchObject({ code: '28000', severity: 'FATAL' });
+      expect(l.net.refreshes).toBe(1);
+      expect(failures(l.home)).toEqual([expect.objectContaining({ outcome: 'denied', detail: expect.objectContaining({ reason: 'login_revoked' }) })]);
     } finally {
       await l.close();
     }
