@@ -40,6 +40,9 @@ export const RELEASE_MS = 50;
  */
 export const PARK_MS = 1000;
 
+/** At most this much read data is parked per handle; past it, what is parked goes as a stream of its own. */
+export const MAX_PARKED_BYTES = 16 * 1024 * 1024;
+
 /** A packet on its way out: `fill` is where the masked data goes next, up to `end`; ready when they meet. */
 interface Pending { bytes: Buffer; fill: number; end: number; start: number }
 
@@ -187,7 +190,7 @@ export class SftpOutput {
     this.#queue.push(p);
     if (s && s.next !== d.offset) {
       // A read asked before the client saw a short answer: it continues the gap the client asks anew.
-      if (d.length > 0 && d.offset === s.resume) {
+      if (d.length > 0 && d.offset === s.resume && s.parked.reduce((n, k) => n + k.data.length, d.length) <= MAX_PARKED_BYTES) {
         const data = Buffer.from(bytes.subarray(d.start, d.start + d.length));
         s.parked.push({ p, data, offset: d.offset, ...(d.size !== undefined ? { size: d.size } : {}) });
         s.resume = d.offset + d.length;
@@ -206,8 +209,10 @@ export class SftpOutput {
     }
     if (!s) return;
     if (s.parked.length === 0 && s.resume !== undefined && s.next >= s.resume) s.resume = undefined;
-    // The gap was filled with more than it was (a client asking more than the rest): what is parked overlaps.
-    if (s.parked.length > 0 && s.parked[0]!.offset < s.next) this.#decide(d.handle, false);
+    // The gap was filled with more than it was (a client asking more than the rest): what is parked overlaps. Or
+    // with less (the server answered the rest short): the client asks again only once it has this answer, which
+    // waits behind the parked ones in the queue. Either way they cannot follow on: they go as a stream of their own.
+    if (s.parked.length > 0 && s.parked[0]!.offset !== s.next) this.#decide(d.handle, false);
   }
 
   /** A new stream of `handle`'s data, from file offset `offset`. */

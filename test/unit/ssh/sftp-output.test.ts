@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StreamMasker } from '../../../src/mask/stream-masker.js';
 import { SftpAudit } from '../../../src/ssh/sftp-audit.js';
-import { PARK_MS, RELEASE_MS, SftpOutput } from '../../../src/ssh/sftp-output.js';
+import { MAX_PARKED_BYTES, PARK_MS, RELEASE_MS, SftpOutput } from '../../../src/ssh/sftp-output.js';
 import { packet, str, u32 } from '../../harness/sftp-bytes.js';
 
 const u64 = (v: number) => Buffer.concat([u32(Math.floor(v / 2 ** 32)), u32(v % 2 ** 32)]);
@@ -155,6 +155,31 @@ describe('SftpOutput', () => {
       expect(packets()).toEqual(['card ']);
       vi.advanceTimersByTime(1);
       expect(packets()).toEqual(['card ', '** **** ****']);
+      expect(errors).toEqual([]);
+    });
+
+    it('a gap the server answers short: all go at once (the client asks the rest only once it has that answer)', () => {
+      goShort('ok, entry 45');
+      out.write(data(3, '94 ok, 1234 '));
+      audit.fromClient(read(4, 10, 2));
+      out.write(data(4, '4'));
+      // Not held for PARK_MS behind the parked answer; the parked digits that lost their start are starred.
+      expect(packets()).toEqual(['ok, entry ', '** ok, 1234 ', '4']);
+      expect(errors).toEqual([]);
+    });
+
+    it('parks at most MAX_PARKED_BYTES: past it, what is parked goes as a stream of its own', () => {
+      goShort('ok, entry 45');
+      out.write(data(3, '94 ok, 1234 '));
+      // Answers of a million bytes each (an sftp packet is at most 1 MiB), read ahead one after another.
+      const chunk = 'x'.repeat(1_000_000);
+      const fit = Math.floor((MAX_PARKED_BYTES - 12) / chunk.length);
+      for (let i = 0; i <= fit; i++) {
+        expect(packets()).toEqual(['ok, entry ']);
+        audit.fromClient(read(10 + i, 24 + i * chunk.length, chunk.length));
+        out.write(data(10 + i, chunk));
+      }
+      expect(packets().map((p) => p.slice(0, 12))).toEqual(['ok, entry ', '** ok, 1234 ', ...Array.from({ length: fit + 1 }, () => 'x'.repeat(12))]);
       expect(errors).toEqual([]);
     });
 
