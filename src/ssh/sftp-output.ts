@@ -135,7 +135,8 @@ export class SftpOutput {
       const gap = !this.#audit.readAsked(handle, s.next);
       if (gap && s.waiting.length > 0) wait = Math.min(wait, RELEASE_MS);
       if (gap && s.waiting.length === 0 && s.parked.length > 0) {
-        s.stalled ??= now;
+        // A wall clock stepped back (NTP) restarts the wait rather than stretching it by the step.
+        if (s.stalled === undefined || s.stalled > now) s.stalled = now;
         wait = Math.min(wait, Math.max(0, s.stalled + PARK_MS - now));
       } else {
         s.stalled = undefined;

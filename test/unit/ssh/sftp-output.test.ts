@@ -168,6 +168,14 @@ describe('SftpOutput', () => {
       expect(errors).toEqual([]);
     });
 
+    it('a wall clock stepped back while answers are parked does not stretch the wait by the step', () => {
+      goShort('card 4111 11');
+      out.write(data(3, '11 1111 1111'));
+      vi.setSystemTime(Date.now() - 3_600_000);
+      vi.advanceTimersByTime(PARK_MS * 2);
+      expect(packets()).toEqual(['card ', '** **** ****']);
+    });
+
     it('parks at most MAX_PARKED_BYTES: past it, what is parked goes as a stream of its own', () => {
       goShort('ok, entry 45');
       out.write(data(3, '94 ok, 1234 '));
