@@ -17,7 +17,9 @@ import { FailureRecords } from './failure-records.js';
 import type { StartupInfo } from '../pg/proxy/local-auth.js';
 import { optionsSetSearchPath, startupSetting } from '../pg/protocol/startup-params.js';
 import { makeScramVerifier } from '../pg/proxy/scram.js';
+import type { SessionHooks } from '../pg/proxy/hooks.js';
 import { PgSession, type ClientAddress, type SessionOwner, type SessionSummary } from '../pg/proxy/session.js';
+import { readCString } from '../pg/proxy/wire.js';
 import { connectUpstream, sendUpstreamCancel, type UpstreamTarget } from '../pg/proxy/upstream.js';
 import type { IdentityProvider } from './identity-provider.js';
 import { PgSessionRecorder, type BrokerHooks } from './pg-session-recorder.js';
@@ -135,16 +137,37 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
    * docs/policy-server-secrets.md): the listener says so once, or refuses every session when configured to.
    */
   let warnedSuperuser = false;
-  const refuseOrWarnSuperuser = (upstream: { end(): void }): void => {
+  const refuseOrWarnSuperuser = (upstream: { end(): void }, known: boolean): void => {
     if (o.upstreamSuperuser === 'refuse') {
       upstream.end();
-      throw new PgSessionRefused(`pcigate: ${o.conn}'s database user "${o.target.user}" is a superuser, and the configuration refuses one (upstream_superuser: refuse)`, '28000', {
+      // A server (or a pooler in front of it) that does not say: refused too (fail closed).
+      const is = known ? 'is a superuser' : 'may be a superuser (the server did not report is_superuser)';
+      throw new PgSessionRefused(`pcigate: ${o.conn}'s database user "${o.target.user}" ${is}, and the configuration refuses one (upstream_superuser: refuse)`, '28000', {
         hint: 'An administrator gives pcigate a role that is not a superuser, with the privileges its users need.',
       });
     }
-    if (warnedSuperuser) return;
+    if (warnedSuperuser || !known) return;
     warnedSuperuser = true;
     o.log.warn(`${o.conn}'s database user "${o.target.user}" is a superuser: a statement policy allows as ddl or function can do anything a superuser can (docs/policy-server-secrets.md). Give pcigate a role that is not a superuser, or set upstream_superuser: refuse.`);
+  };
+
+  /**
+   * The session's role may become a superuser later: SET ROLE to a superuser role the user is a member of (the
+   * server reports is_superuser again). Recorded in session.end; with upstream_superuser: refuse the session ends
+   * (the hook's throw drops the message and closes it, the server's report never reaching the client).
+   */
+  const watchSuperuser = (state: Live, hooks: SessionHooks): SessionHooks => {
+    const inner = hooks.onBackendMessage?.bind(hooks);
+    return {
+      ...hooks,
+      onBackendMessage: (frame, stmt) => {
+        if (frame[0] === 0x53 && parameterStatus(frame, 'is_superuser') === 'on') {
+          state.upstreamSuperuser = true;
+          if (o.upstreamSuperuser === 'refuse') throw new PgSessionRefused(`pcigate: the session became a superuser (SET ROLE), and ${o.conn} refuses one (upstream_superuser: refuse)`, '28000');
+        }
+        return inner ? inner(frame, stmt) : null;
+      },
+    };
   };
 
   const owner: SessionOwner = {
@@ -201,9 +224,11 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         throw e;
       });
       if (upstream.superuser !== undefined) state.upstreamSuperuser = upstream.superuser;
-      if (upstream.superuser) refuseOrWarnSuperuser(upstream);
+      if (upstream.superuser !== false) {
+        if (upstream.superuser || o.upstreamSuperuser === 'refuse') refuseOrWarnSuperuser(upstream, upstream.superuser === true);
+      }
       return {
-        hooks: state.recorder.hooks(),
+        hooks: watchSuperuser(state, state.recorder.hooks()),
         upstream,
         cancelUpstream: async () => {
           if (upstream.backendKey) await sendUpstreamCancel(o.target, upstream.backendKey).catch((e: unknown) => o.log.warn(`cancel: ${errText(e)}`));
@@ -337,4 +362,10 @@ function errText(e: unknown): string {
 function isPeerReset(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/** A ParameterStatus frame's value when it is for `name` (code byte, length, name, value). */
+function parameterStatus(frame: Buffer, name: string): string | undefined {
+  const [n, at] = readCString(frame, 5);
+  return n === name ? readCString(frame, at)[0] : undefined;
 }

@@ -15,6 +15,8 @@ const PLAIN_PW = 'plain-role-pw-5521';
 beforeAll(async () => {
   server = await startPostgres();
   server.psql(`create role plain_broker login password '${PLAIN_PW}'`);
+  // A role that is no superuser but may SET ROLE to one (a member of the superuser role).
+  server.psql(`create role member_broker login password '${PLAIN_PW}'; grant ${server.superuser} to member_broker`);
 });
 afterAll(async () => { await server?.stop(); });
 
@@ -66,6 +68,28 @@ describe('the upstream user is a superuser', () => {
       expect(sessionEnds(gate.home)[0]).toMatchObject({ outcome: 'success', detail: { upstream_superuser: false } });
       expect(w.seen.filter((m) => m.includes('superuser'))).toEqual([]);
     } finally { await gate.close(); }
+  });
+
+  it('a session that becomes a superuser by SET ROLE: recorded; with refuse, ended before the client sees it', async () => {
+    const member = { target: targetOf(server, { user: 'member_broker', password: PLAIN_PW }) };
+    const warn = await startGate(server, member);
+    try {
+      const c = await connect(warn);
+      await c.query(`set role ${server.superuser}`);
+      expect((await c.query('select current_setting(\'is_superuser\') as su')).rows).toEqual([{ su: 'on' }]);
+      await c.end();
+      await until(() => sessionEnds(warn.home).length === 1);
+      expect(sessionEnds(warn.home)[0]).toMatchObject({ detail: { upstream_superuser: true } });
+    } finally { await warn.close(); }
+
+    const refuse = await startGate(server, { ...member, upstreamSuperuser: 'refuse' });
+    try {
+      const c = await connect(refuse);
+      expect((await c.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      await expect(c.query(`set role ${server.superuser}; select current_setting('is_superuser') as su`)).rejects.toThrow();
+      await until(() => sessionEnds(refuse.home).length === 1);
+      expect(sessionEnds(refuse.home)[0]).toMatchObject({ outcome: 'failure', detail: { upstream_superuser: true } });
+    } finally { await refuse.close(); }
   });
 
   it('the setting is warn unless the connection says refuse; another value is a configuration error', () => {
