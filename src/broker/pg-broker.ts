@@ -10,7 +10,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
 import type { Clock, Fs, Logger } from '../cli/ctx.js';
-import { AuditWriteError, PcigateError, PgSessionRefused, PgUpstreamError, SessionRefused } from '../errors.js';
+import { AuditWriteError, LoginRequired, MfaRequired, PcigateError, PgSessionRefused, PgUpstreamError, SessionRefused, TokenRefused } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
 import { CancelMap } from '../pg/proxy/cancel-map.js';
 import { FailureRecords } from './failure-records.js';
@@ -181,9 +181,12 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
       try {
         actor = await o.identity.actor();
       } catch (e) {
-        // pcigate's own errors say why (a revoked login, a provider that did not answer: live-check.ts) and what next;
-        // they are written for the person at this terminal, who holds the listener's secret. Anything else is generic.
-        if (!(e instanceof PcigateError)) throw new PgSessionRefused('pcigate: no identity for this session; run `pcigate login`', '28000', { cause: e });
+        // The identity refusals say why (a revoked login, a provider that did not answer: live-check.ts) and what next,
+        // in words written for the person at this terminal. Anything else (a token store's lock path and pid, a
+        // keychain's error) stays generic: a client's error may end up in a CI log.
+        if (!(e instanceof LoginRequired || e instanceof MfaRequired || e instanceof TokenRefused)) {
+          throw new PgSessionRefused(`pcigate: no identity for this session (${e instanceof PcigateError ? e.code : 'error'}); run \`pcigate login\``, '28000', { cause: e });
+        }
         throw new PgSessionRefused(`pcigate: no identity for this session (${e.code}): ${maskText(e.message)}`, '28000', { cause: e, hint: maskText(e.hint ?? 'Run `pcigate login`.') });
       }
       const id = randomUUID();
