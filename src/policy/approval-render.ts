@@ -78,7 +78,7 @@ export function approvalDetail(r: ApprovalRequest): string {
   const lines = [
     `request:    ${r.id} (${r.kind}) on ${escape(r.connection)} by ${escape(r.requester.email ?? r.requester.sub)}${r.rule ? `, rule ${escape(r.rule)}` : ''}`,
     ...(r.reason ? [`reason:     ${displayStatement(r.reason)}`] : []),
-    ...(r.search_path !== undefined ? [`search_path: ${displayStatement(r.search_path)} (where its unqualified names resolve)`] : []),
+    ...(r.search_path !== undefined ? [`search_path: ${displayStatement(r.search_path)}`] : []),
     'statement:',
     ...displayStatement(r.sql).split('\n').map((l) => `  ${l}`),
     ...(r.params?.length ? ['parameters:', ...r.params.map((p, i) => `  $${i + 1} = ${p === null ? 'NULL' : displayStatement(JSON.stringify(p))}`)] : []),

@@ -21,6 +21,7 @@ import { PanMasker, maskText } from '../mask/pan-masker.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 import type { PolicyIdentity } from './evaluate.js';
+import { UNCERTAIN_PATH } from './name-match.js';
 import { drainOutbox } from './audit-outbox.js';
 import { STATE_RANK, loggedState, type LoggedState } from './approval-history.js';
 import { samePerson, separationRefusal, type ApprovalPerson, type OsAccount } from './approval-separation.js';
@@ -133,6 +134,16 @@ export function statementHmac(key: Buffer, sql: string, bound?: BoundParams): st
   if (bound?.searchPath) return h.update(`\0pcigate-bound-v2\0${JSON.stringify([sql, params, bound.types ?? [], bound.searchPath])}`, 'utf8').digest('hex');
   if (params.length === 0) return h.update(sql, 'utf8').digest('hex');
   return h.update(`\0pcigate-bound-v1\0${JSON.stringify([sql, params, bound?.types ?? []])}`, 'utf8').digest('hex');
+}
+
+/**
+ * A bound search_path as the approver sees it: the path, or, when pcigate cannot know it for certain (a SET LOCAL,
+ * a SET in a transaction block, a RESET, the server's own path: PolicySession.approvalPath), that, and every schema
+ * the statement's unqualified names may resolve in.
+ */
+export function shownPath(path: readonly string[]): string {
+  if (path[0] !== UNCERTAIN_PATH) return path.join(', ');
+  return `not known for certain (the session's SET LOCAL, a SET in a transaction, a RESET, or the server's own path); names may resolve in: ${path.slice(1).join(', ')}`;
 }
 
 /** The seal of a stored request: an HMAC of its JSON without the seal, under the data home's approval key. */
@@ -431,7 +442,7 @@ export class ApprovalStore {
       v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
       requester: person(r.requester), sql: safeStatementText(r.sql, this.mask), hmac: await this.binding(r.sql, r.bound),
       ...(r.bound?.params.length ? { params: shownParams(r.sql, r.bound, this.mask) } : {}),
-      ...(r.bound?.searchPath ? { search_path: this.mask(r.bound.searchPath.join(', ')) } : {}),
+      ...(r.bound?.searchPath ? { search_path: this.mask(shownPath(r.bound.searchPath)) } : {}),
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,
       approver_groups: r.settings.groups, approver_subjects: r.settings.subjects, window_ms: r.settings.windowMs,
       approvals: [], uses: 0,

@@ -208,3 +208,6 @@ export function unionPath(a: readonly string[], b: readonly string[]): string[] 
 export function pathGains(change: readonly string[], unresolved: readonly string[]): string[] {
   return change.includes('*') ? [...unresolved] : unresolved.filter((s) => change.includes(s));
 }
+
+/** The first element of a PolicySession.approvalPath that is not known for certain (no schema name holds a NUL). */
+export const UNCERTAIN_PATH = '\u0000uncertain';

@@ -211,7 +211,7 @@ function decideFunctionCall(o: PolicyHooksOptions, ps: PolicySession, session: s
 async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: PolicySession, session: string, stmt: Statement, d: Decision): Promise<StatementDecision> {
   // An extended-protocol statement is approved with its bind parameters: the approver sees them, and the
   // approval runs the text with exactly those values. Any statement, with the schemas its names resolve in.
-  const bound = { params: stmt.params, ...(stmt.params.length > 0 && stmt.paramTypes ? { types: stmt.paramTypes } : {}), searchPath: [...ps.searchPath] };
+  const bound = { params: stmt.params, ...(stmt.params.length > 0 && stmt.paramTypes ? { types: stmt.paramTypes } : {}), searchPath: ps.approvalPath };
   const refused = await o.beforeHold?.(stmt);
   if (refused) return refused;
   const usable = await store.findUsable(ps.identity, o.connection, stmt.sql, bound);

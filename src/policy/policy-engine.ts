@@ -36,7 +36,7 @@ import { checkSessionLimits, connectionPolicy, matchRoles } from './evaluate.js'
 import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './evaluate.js';
 import { literalKey } from './literal-key.js';
 import { evaluateWithSecrets } from './secret-grants.js';
-import { DEFAULT_SEARCH_PATH, pathGains, pathNamesUser, roleSet, searchPathSchemas, unionPath } from './name-match.js';
+import { DEFAULT_SEARCH_PATH, UNCERTAIN_PATH, pathGains, pathNamesUser, roleSet, searchPathSchemas, unionPath } from './name-match.js';
 import type { ServerPath } from './server-path.js';
 import { isUtf8Name } from '../pg/protocol/startup-params.js';
 
@@ -303,6 +303,7 @@ export class PolicySession {
       this.searchPath = searchPathSchemas(opts.searchPath, opts.dbUser);
       this.resolveIn = unionPath(this.resolveIn, this.searchPath);
       this.pathSet = true;
+      this.pathCertain = true;
     } else {
       this.syncServerPath();
     }
@@ -375,6 +376,14 @@ export class PolicySession {
 
   /** Whether the session's path is its own (startup parameter, a SET) rather than the server's. */
   private pathSet = false;
+  /**
+   * Whether `searchPath` is surely the server's: the client's startup parameter, or a SET of it alone in its string,
+   * outside a transaction block, not LOCAL, since. Not after a SET LOCAL, a SET in a block (a rollback undoes it), a
+   * SET with other statements in its string (one failing after it), a RESET or DISCARD, a role change while the path
+   * names "$user", nor for the server's own path (its order is not known: ServerPath). What an approval binds
+   * (approvalPath).
+   */
+  private pathCertain = false;
   private serverVersion = -1;
 
   /**
@@ -635,7 +644,9 @@ export class PolicySession {
    */
   applied(sql: string): void {
     this.undo = { cursors: new Map(this.cursors), prepared: new Map(this.prepared), inBlock: this.inBlock };
-    for (const st of classify(sql).statements) {
+    const statements = classify(sql).statements;
+    for (const st of statements) {
+      const alone = statements.length === 1 && !this.inBlock;
       if (st.tx?.end) {
         this.dropCursors(st.tx.end !== 'commit');
         if (st.tx.end !== 'rollback_to') this.inBlock = false;
@@ -644,7 +655,7 @@ export class PolicySession {
       if (st.declare) this.cursors.set(st.declare.name, { ...st, declare: st.declare });
       if (st.closeCursor === '*' || st.node === 'DiscardStmt') this.cursors.clear();
       // DISCARD ALL is RESET ALL too (the path only: resolveIn still holds the default).
-      if (st.node === 'DiscardStmt' && /^DISCARD\s+ALL/i.test(st.text)) this.searchPath = [...DEFAULT_SEARCH_PATH];
+      if (st.node === 'DiscardStmt' && /^DISCARD\s+ALL/i.test(st.text)) { this.searchPath = [...DEFAULT_SEARCH_PATH]; this.pathCertain = false; }
       else if (st.closeCursor !== undefined) this.cursors.delete(st.closeCursor);
       if (st.prepare) this.prepared.set(st.prepare.name, st.prepare.statement);
       if (st.deallocate === '*' || (st.node === 'DiscardStmt')) this.prepared.clear();
@@ -659,6 +670,7 @@ export class PolicySession {
       // SET ROLE / SESSION AUTHORIZATION: "$user" may name the role from now on (also after a rollback or a
       // RESET ROLE, which policy does not follow: it keeps every role the session may be).
       const role = roleSet(st.setsRole);
+      if (role !== undefined && this.pathNamesUser) this.pathCertain = false;
       if (role !== undefined && !this.users.includes(role)) {
         this.users = [...this.users, role];
         if (this.pathNamesUser) this.resolveIn = unionPath(this.resolveIn, [role]);
@@ -677,12 +689,22 @@ export class PolicySession {
         this.resolveIn = unionPath(this.resolveIn, this.searchPath);
         if (pathNamesUser(s.value) && !this.pathNamesUser) this.namesUser();
         this.pathSet = true;
+        this.pathCertain = alone && !s.local && s.name !== undefined && s.value !== undefined && !pathNamesUser(s.value);
         continue;
       }
       if (s.name === 'pcigate.reason' && s.value) this.reason = s.value;
     }
     // Outside a transaction block the string was its own (implicit) one: its cursors without HOLD are gone.
     if (!this.inBlock) this.dropCursors(false);
+  }
+
+  /**
+   * What an approval of a statement in this session binds of its search_path (approvals.ts statementHmac): the path
+   * when it is surely the server's (pathCertain), else the marker UNCERTAIN_PATH and every schema names may
+   * resolve in, sorted. A session where the path may differ binds differently from one where it is known.
+   */
+  get approvalPath(): string[] {
+    return this.pathCertain ? [...this.searchPath] : [UNCERTAIN_PATH, ...unionPath(this.resolveIn, this.searchPath).sort()];
   }
 
   /** The upstream database user (`$user` in search_path). */

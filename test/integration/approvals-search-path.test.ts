@@ -100,4 +100,30 @@ describe('an approval binds the search_path', () => {
     const requests = readLog(gate.home).filter((r) => r.type === 'approval.request').map((r) => (r.detail as { search_path?: string }).search_path);
     expect(requests).toEqual([first.search_path, expect.stringMatching(/^scratch, /)]);
   });
+
+  it('a path pcigate cannot know for certain binds otherwise: SET LOCAL does not pass for the SET an approval saw', async () => {
+    // Approved under a plain SET (the path is surely the server's): scratch.items.
+    const approved = await withClient(async (c) => {
+      await c.query('SET search_path = scratch, public');
+      const running = c.query(UPDATE);
+      const req = await pending();
+      expect(req.search_path).toBe('scratch, public');
+      await store.approve(req.id, approver);
+      await running;
+      return req;
+    });
+    const before = names();
+    // A SET LOCAL (gone at COMMIT: the server is back on public) reads the same to policy's last-SET path: not the
+    // same binding, so the window's approval of scratch is not used on public.items; held, shown as uncertain.
+    await withClient(async (c) => {
+      await c.query('BEGIN; SET LOCAL search_path = scratch, public; COMMIT');
+      const running = c.query(UPDATE);
+      const req = await pending();
+      expect(req.id).not.toBe(approved.id);
+      expect(req.search_path).toMatch(/^not known for certain .*names may resolve in: .*public.*scratch/);
+      await store.deny(req.id, approver, 'which table?');
+      await expect(running).rejects.toThrow(/which table/);
+    });
+    expect(names()).toBe(before);
+  });
 });
