@@ -92,12 +92,36 @@ export function processCtx(): Ctx {
 /**
  * `ctx` whose fetch gives up when `deadline` fires. Not a spread copy: reading `ctx.interrupt` installs the
  * process's signal handlers, which a short command must not do, so it stays a getter.
+ *
+ * `postsRunOn`: a POST is not started after the deadline, but one sent before it runs to its own end (the
+ * caller's signal, openid-client's timeout). For a refresh grant: once the provider has it, it may have rotated
+ * the refresh token, and the answer cut off would lose the only token it still accepts.
  */
-export function withDeadline(ctx: Ctx, deadline: AbortSignal): Ctx {
+export function withDeadline(ctx: Ctx, deadline: AbortSignal, opts: { postsRunOn?: boolean } = {}): Ctx {
   return {
     stdout: ctx.stdout, stderr: ctx.stderr, stdin: ctx.stdin, env: ctx.env, cwd: ctx.cwd, clock: ctx.clock, fs: ctx.fs,
     log: ctx.log, user: ctx.user,
     get interrupt() { return ctx.interrupt; },
-    fetch: (input, init) => ctx.fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline }),
+    fetch: (input, init) => {
+      if (opts.postsRunOn && (init?.method ?? '').toUpperCase() === 'POST') {
+        return deadline.aborted ? Promise.reject(deadline.reason as Error) : ctx.fetch(input, init);
+      }
+      return ctx.fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
+    },
   };
+}
+
+/**
+ * `work`'s outcome, or `late()` thrown once `deadline` fires first. `work` runs on to its end (a POST left to
+ * finish under withDeadline's postsRunOn); its later failure is dropped, not left unhandled.
+ */
+export function beforeDeadline<T>(work: Promise<T>, deadline: AbortSignal, late: () => Error): Promise<T> {
+  work.catch(() => {});
+  if (deadline.aborted) return Promise.reject(late());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(late());
+    deadline.addEventListener('abort', onAbort, { once: true });
+    const done = () => deadline.removeEventListener('abort', onAbort);
+    work.then((v) => { done(); resolve(v); }, (e: unknown) => { done(); reject(e); });
+  });
 }

@@ -21,7 +21,7 @@
  */
 import * as client from 'openid-client';
 import type { AuditSink } from '../../recorder/types.js';
-import { withDeadline, type Ctx } from '../cli/ctx.js';
+import { beforeDeadline, withDeadline, type Ctx } from '../cli/ctx.js';
 import { LoginRequired, TokenStoreError } from '../errors.js';
 import { describe, oauthErrorCode } from './device-flow.js';
 import { withRefreshLock } from './refresh-lock.js';
@@ -109,8 +109,10 @@ async function askProvider(ctx: Ctx, cur: CurrentSession, o: LiveCheckOptions): 
   const timeoutMs = o.settings.checkLiveTimeoutMs;
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
-  // Every request of the renewal (discovery, token endpoint) is cut at the deadline.
-  const bounded = withDeadline(ctx, deadline.signal);
+  // Every request of the renewal is cut at the deadline but the grant itself once sent: the session is refused at
+  // the deadline all the same, but an answer that comes late still saves the rotated refresh token (the old one
+  // is spent: presented again it reads as replay, and the provider revokes the grant).
+  const bounded = withDeadline(ctx, deadline.signal, { postsRunOn: true });
   const seconds = `${Math.round(timeoutMs / 100) / 10} s`;
   const noAnswer: Verdict = {
     live: false, reason: LIVE_CHECK_REASONS.unknown, error: 'timeout',
@@ -118,10 +120,9 @@ async function askProvider(ctx: Ctx, cur: CurrentSession, o: LiveCheckOptions): 
   };
   const work = withRefreshLock(bounded, o.home, () => renewNow(bounded, cur, o), { waitMs: timeoutMs, signal: deadline.signal })
     .catch((e: unknown): Verdict => (deadline.signal.aborted ? noAnswer : verdictOf(e)));
-  // A fetch that ignores its signal must not hold the session either.
-  const expired = new Promise<Verdict>((resolve) => deadline.signal.addEventListener('abort', () => resolve(noAnswer), { once: true }));
   try {
-    return await Promise.race([work, expired]);
+    // The grant left to run on, or a fetch that ignores its signal, must not hold the session.
+    return await beforeDeadline(work, deadline.signal, () => new Error('timeout')).catch(() => noAnswer);
   } finally {
     clearTimeout(timer);
   }

@@ -6,7 +6,7 @@
  * gives the provider a few seconds at most, and the OS keychain a few seconds per read (keychain-read.ts). The
  * answer is an Identity, or why there is none.
  */
-import { withDeadline, type Ctx } from '../cli/ctx.js';
+import { beforeDeadline, withDeadline, type Ctx } from '../cli/ctx.js';
 import type { IdentityConfig } from '../config/sections/identity.js';
 import { LoginRequired, TokenRefused } from '../errors.js';
 import { boundedKeychainRead, KEYCHAIN_READ_TIMEOUT_MS } from './keychain-read.js';
@@ -52,7 +52,9 @@ export async function storedLoginIdentity(ctx: Ctx, config: { identity?: Identit
   const s = settingsFrom(config.identity);
   if (!s.issuer || !s.clientId) return { identity: undefined, reason: 'not_configured' };
   const deadline = AbortSignal.timeout(timeoutMs);
-  const bounded = withDeadline(ctx, deadline);
+  // A refresh grant sent before the deadline runs on and saves its rotated token (withDeadline); the command does
+  // not wait for it.
+  const bounded = withDeadline(ctx, deadline, { postsRunOn: true });
   try {
     // Each keychain read gets a few seconds too: a locked keychain may be waiting on a prompt nobody answers.
     const keychainRead = boundedKeychainRead({ env: ctx.env, timeoutMs: Math.min(keychainTimeoutMs, timeoutMs), ...(opts.keychainCommand ? { command: opts.keychainCommand } : {}) });
@@ -64,9 +66,9 @@ export async function storedLoginIdentity(ctx: Ctx, config: { identity?: Identit
     }
     // No audit sink: a refresh that fails here is no access attempt, and the caller's record says `via: local`.
     // Another process renewing this login is waited for within the same deadline (refresh-lock.ts).
-    const cur = await currentSession(bounded, {
+    const cur = await beforeDeadline(currentSession(bounded, {
       settings: s, store: found.store, home, loaded: found, validator: createValidator(bounded, validatorOptions(s, s.issuer)), lockWaitMs: timeoutMs, signal: deadline,
-    });
+    }), deadline, () => new LoginRequired(`the identity provider did not answer within ${timeoutMs / 1000} s`));
     return { identity: cur.identity };
   } catch (err) {
     return { identity: undefined, reason: 'unusable', message: failureLine(err) };

@@ -10,7 +10,7 @@ import { login } from '../../src/identity/session.js';
 import { settingsFrom } from '../../src/identity/settings.js';
 import { fileStore } from '../../src/identity/token-store.js';
 import { ACCOUNTS, CLI_CLIENT_ID } from './oidc.js';
-import type { OidcHarness } from './oidc.js';
+import type { DemoAccount, OidcHarness } from './oidc.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { testCtx } from './test-ctx.js';
 
@@ -23,14 +23,14 @@ export const approverIdentityYaml = (oidc: OidcHarness): string[] => [
   '  scopes: [openid, email, groups, offline_access, pcigate]',
 ];
 
-/** A device-flow login of {@link APPROVER} (with its one-time code) saved to `home`'s token file. */
-export async function logInApprover(oidc: OidcHarness, home: string): Promise<void> {
+/** A device-flow login of {@link APPROVER} (or `account`), with its one-time code, saved to `home`'s token file. */
+export async function logInApprover(oidc: OidcHarness, home: string, account: DemoAccount = APPROVER): Promise<void> {
   const config = parseConfigText(approverIdentityYaml(oidc).join('\n'), path.join(home, 'pcigate.yaml'));
   const ctx = testCtx({ clock: systemClock() as never });
   let browser: Promise<unknown> = Promise.resolve();
   await login(ctx, {
     settings: settingsFrom(config.identity), store: fileStore(ctx, home),
-    onPrompt: (p) => { browser = oidc.browser.approve({ verificationUri: p.verificationUri, userCode: p.userCode, account: APPROVER, otp: true }); },
+    onPrompt: (p) => { browser = oidc.browser.approve({ verificationUri: p.verificationUri, userCode: p.userCode, account, otp: true }); },
   });
   await browser;
 }

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../recorder/types.js';
 import { connectPg } from '../../src/broker/pg-connect.js';
 import type { ConnectInfo } from '../../src/broker/pg-connect.js';
@@ -27,7 +27,7 @@ import { APPROVER, logInApprover } from '../harness/approver-login.js';
 import { readLog } from '../harness/audit-records.js';
 import { tempDir } from '../harness/cli.js';
 import { memoryAudit } from '../harness/memory-audit.js';
-import { AUDIENCE, CLI_CLIENT_ID, startOidcProvider } from '../harness/oidc.js';
+import { ACCOUNTS, AUDIENCE, CLI_CLIENT_ID, startOidcProvider } from '../harness/oidc.js';
 import type { OidcHarness } from '../harness/oidc.js';
 import { startPostgres } from '../harness/postgres.js';
 import type { PostgresServer } from '../harness/postgres.js';
@@ -59,21 +59,39 @@ const isRefreshGrant = (input: unknown, init?: RequestInit) =>
 
 /**
  * A listener for the logged-in APPROVER of a fresh data home. `net.hang`: refresh grants are held (never sent)
- * until the request is aborted, as by a provider that does not answer; `net.refreshes` counts those sent, `net.locks`
+ * until the request is aborted or `net.drop()` ends them (a connection reset), as by a provider that does not answer;
+ * `net.lateMs`: the provider's answer reaches pcigate that much later; `net.refreshes` counts those sent, `net.locks`
  * the times the login lock was taken.
  */
 async function listener(checkLiveTimeout?: string) {
   const home = tempDir('pcigate-live-');
   await logInApprover(oidc, home);
-  const net = { hang: false, refreshes: 0, locks: 0, onLock: undefined as (() => Promise<void>) | undefined };
+  const hung = new Set<(e: Error) => void>();
+  const net = {
+    hang: false, lateMs: 0, refreshes: 0, locks: 0, onLock: undefined as (() => Promise<void>) | undefined,
+    drop: () => { for (const reject of hung) reject(new TypeError('fetch failed: connection reset')); hung.clear(); },
+  };
+  /** Resolves after `ms`, or rejects when `signal` aborts first (the request's caller gave up: its answer is lost). */
+  const held = (ms: number, signal?: AbortSignal | null) => new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason ?? new Error('aborted')); }, { once: true });
+  });
   const fetchVia: typeof globalThis.fetch = async (input, init) => {
     if (isRefreshGrant(input, init)) {
       if (net.hang) {
         return new Promise<Response>((_resolve, reject) => {
+          hung.add(reject);
           init?.signal?.addEventListener('abort', () => reject(init.signal?.reason ?? new Error('aborted')), { once: true });
         });
       }
       net.refreshes++;
+      if (net.lateMs > 0) {
+        // The provider answers at once (it has rotated the refresh token), the answer reaches pcigate `lateMs` later.
+        const res = await fetch(input, init);
+        const body = await res.text();
+        await held(net.lateMs, init?.signal);
+        return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+      }
     }
     return fetch(input, init);
   };
@@ -196,6 +214,33 @@ describe('check_live: refresh against a real provider and a real listener', () =
     }
   });
 
+  it("a store swapped for another person's login while the check waits for the lock is no answer about this one", async () => {
+    const l = await listener();
+    try {
+      // Another person (the engineer) logged in on this machine; the approver's store is overwritten with that
+      // login, made to look like the approver's own (same issuer, same loggedInAt) between the session's read of it
+      // and the check's read under the lock. The provider renews it gladly: for the engineer.
+      const otherHome = tempDir('pcigate-live-other-');
+      await logInApprover(oidc, otherHome, ACCOUNTS.engineer);
+      const file = path.join(l.home, 'tokens.json');
+      const mine = JSON.parse(readFileSync(file, 'utf8')) as StoredTokens;
+      const theirs = JSON.parse(readFileSync(path.join(otherHome, 'tokens.json'), 'utf8')) as StoredTokens;
+      l.ctx.clock.advance(30_000);
+      l.net.onLock = async () => {
+        l.net.onLock = undefined;
+        writeFileSync(file, JSON.stringify({ ...theirs, loggedInAt: mine.loggedInAt }), { mode: 0o600 });
+      };
+      const err = await l.refusal();
+      expect(err).toMatchObject({ code: '28000', severity: 'FATAL', message: expect.stringContaining("the saved login was replaced by another account's") });
+      expect(l.net.refreshes).toBe(1);
+      expect(failures(l.home)).toEqual([expect.objectContaining({
+        outcome: 'denied', detail: { reason: 'liveness_unknown', via: 'oidc', sub: APPROVER.sub, error: 'login_changed' },
+      })]);
+    } finally {
+      await l.close();
+    }
+  });
+
   it('a provider that does not answer within check_live_timeout refuses the session (auth.fail liveness_unknown)', async () => {
     const l = await listener('1s');
     try {
@@ -210,10 +255,44 @@ describe('check_live: refresh against a real provider and a real listener', () =
       await expect(resolveIdentity(l.ctx, l.config, { connection: 'test-db', conn: {}, home: l.home }))
         .rejects.toMatchObject({ code: 'ERR_LOGIN_REQUIRED', message: expect.stringContaining('did not answer within 1 s') });
 
-      // Once it answers again, the login (never renewed meanwhile) opens sessions.
+      // The grant sent is not given up at the deadline (the provider may have rotated the refresh token, and the
+      // spent one presented again reads as replay): until it ends, no second grant is sent and sessions are refused.
       l.net.hang = false;
+      const meanwhile = await l.refusal();
+      expect(meanwhile).toMatchObject({ code: '28000', message: expect.stringContaining('did not answer within 1 s') });
+      expect(l.net.refreshes).toBe(0);
+      // Once it ends (here a connection reset; at the latest openid-client's 30 s timeout) and the provider answers
+      // again, the login (never renewed meanwhile) opens sessions.
+      l.net.drop();
       const c = await l.open();
       expect((await c.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it('an answer that comes after check_live_timeout refuses the session but saves the rotated refresh token: the login lives on', async () => {
+    const l = await listener('1s');
+    try {
+      const file = path.join(l.home, 'tokens.json');
+      const readSaved = () => JSON.parse(readFileSync(file, 'utf8')) as StoredTokens;
+      const spent = readSaved().refreshToken;
+      l.net.lateMs = 2500;
+      l.ctx.clock.advance(30_000);
+      const err = await l.refusal();
+      expect(err).toMatchObject({ code: '28000', severity: 'FATAL', message: expect.stringContaining('the identity provider did not answer within 1 s') });
+      expect(l.net.refreshes).toBe(1);
+      // The late answer is still taken and saved: the refresh token the provider rotated to.
+      await vi.waitFor(() => expect(readSaved().refreshToken).not.toBe(spent), { timeout: 15_000, interval: 100 });
+
+      // So the next check renews with the token the provider holds live. Had the late answer been dropped, the
+      // spent token would be presented again: replay, for which oidc-provider revokes the grant (login_revoked).
+      l.net.lateMs = 0;
+      l.ctx.clock.advance(30_000);
+      const c = await l.open();
+      expect((await c.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      expect(l.net.refreshes).toBe(2);
+      expect(failures(l.home)).toEqual([expect.objectContaining({ detail: expect.objectContaining({ reason: 'liveness_unknown', error: 'timeout' }) })]);
     } finally {
       await l.close();
     }
