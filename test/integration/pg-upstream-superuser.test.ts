@@ -4,6 +4,7 @@
  * (src/broker/pg-broker.ts). Through a superuser, `ddl` and `function` grant everything
  * (docs/policy-server-secrets.md).
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -92,6 +93,36 @@ describe('the upstream user is a superuser', () => {
     } finally { await refuse.close(); }
   });
 
+  it('a server that does not report is_superuser: refuse refuses (it may be one), warn lets the session in unrecorded', async () => {
+    // plain_broker is no superuser, but through this relay pcigate cannot know it.
+    const relay = await withoutParameter('is_superuser');
+    const target = { ...targetOf(server, { user: 'plain_broker', password: PLAIN_PW }), port: relay.port };
+    try {
+      const refuse = await startGate(server, { target, upstreamSuperuser: 'refuse' });
+      try {
+        await expect(connect(refuse)).rejects.toMatchObject({ code: '28000', message: expect.stringContaining('may be a superuser (the server did not report is_superuser)') });
+        await until(() => sessionEnds(refuse.home).length === 1);
+        const end = sessionEnds(refuse.home)[0]!;
+        expect(end).toMatchObject({ outcome: 'failure', detail: { reason: expect.stringContaining('may be a superuser') } });
+        expect(end.detail).not.toHaveProperty('upstream_superuser');
+      } finally { await refuse.close(); }
+
+      const w = warnings();
+      const warn = await startGate(server, { target, log: w.log });
+      try {
+        const c = await connect(warn);
+        expect((await c.query('select current_user as u')).rows).toEqual([{ u: 'plain_broker' }]);
+        await c.end();
+        await until(() => sessionEnds(warn.home).length === 1);
+        const end = sessionEnds(warn.home)[0]!;
+        expect(end).toMatchObject({ outcome: 'success' });
+        // Not known, so not recorded as false (evidence 7.2.5 asks for a manual check then).
+        expect(end.detail).not.toHaveProperty('upstream_superuser');
+        expect(w.seen.filter((m) => m.includes('superuser'))).toEqual([]);
+      } finally { await warn.close(); }
+    } finally { await relay.close(); }
+  });
+
   it('the setting is warn unless the connection says refuse; another value is a configuration error', () => {
     const conn = { kind: 'postgres', host: 'db', database: 'd', user: 'u' };
     expect(configSchema.parse({ connections: { a: conn } }).connections['a']).toMatchObject({ upstream_superuser: 'warn' });
@@ -99,3 +130,38 @@ describe('the upstream user is a superuser', () => {
     expect(configSchema.safeParse({ connections: { a: { ...conn, upstream_superuser: 'allow' } } }).success).toBe(false);
   });
 });
+
+/**
+ * A TCP relay to the server that drops the server's ParameterStatus `name` from the startup phase (up to the first
+ * ReadyForQuery), as a pooler or proxy in front of the server that does not pass it on. Plain TCP: the gates here
+ * connect with sslmode disable, so the server's bytes are framed messages from the first.
+ */
+async function withoutParameter(name: string): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const relay = net.createServer((client) => {
+    const up = net.connect(server.port, server.host);
+    for (const s of [client, up]) { sockets.add(s); s.on('error', () => { client.destroy(); up.destroy(); }); s.on('close', () => { client.destroy(); up.destroy(); }); }
+    client.pipe(up);
+    let pending = Buffer.alloc(0);
+    let startup = true;
+    up.on('data', (d: Buffer) => {
+      if (!startup) { client.write(d); return; }
+      pending = Buffer.concat([pending, d]);
+      const out: Buffer[] = [];
+      while (startup && pending.length >= 5 && pending.length >= 1 + pending.readInt32BE(1)) {
+        const frame = pending.subarray(0, 1 + pending.readInt32BE(1));
+        pending = pending.subarray(frame.length);
+        if (frame[0] === 0x53 && frame.subarray(5, 5 + name.length + 1).equals(Buffer.from(`${name}\0`, 'latin1'))) continue;
+        out.push(frame);
+        if (frame[0] === 0x5a) startup = false;
+      }
+      if (!startup) { out.push(pending); pending = Buffer.alloc(0); }
+      if (out.length > 0) client.write(Buffer.concat(out));
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (relay.address() as net.AddressInfo).port,
+    close: async () => { for (const s of sockets) s.destroy(); await new Promise((resolve) => relay.close(resolve)); },
+  };
+}
