@@ -13,8 +13,12 @@
  * byte for byte. Sequences pcigate cannot take for a terminal's are read as text, as before: an OSC, DCS, PM, APC
  * or SOS string (a window title is shown: its digits are masked as text) and a control sequence longer than
  * MAX_SEQUENCE bytes or with a run of more than MAX_PARAM_DIGITS digits. A sequence still open when the stream
- * pauses (release) is read as text too. Not followed (docs/ssh.md): 8-bit C1 controls and UTF-8 encoded CSI
- * (0x9b, U+009B), and cursor movements that put digits side by side on the screen.
+ * pauses (release) is read as text too. C1 controls as a UTF-8 terminal takes them (ECMA-48 §5.3, encoded as UTF-8:
+ * xterm and VTE act on U+0080–U+009F): U+009B is a CSI like `ESC [` (`U+009B 32m4111…` is a colour, not a word
+ * glued to the number), the other controls draw nothing, like a C0 one; NEL, IND and RI move the cursor to another
+ * line and the string openers (DCS, SOS, OSC, PM, APC) open what pcigate reads as text anyway: those are text. Not
+ * followed (docs/ssh.md): a lone 8-bit C1 byte (0x9b: not UTF-8, a UTF-8 terminal draws U+FFFD), and cursor
+ * movements that put digits side by side on the screen.
  *
  * Each write, release or flush sends what it can in one `onData` call, its text given to the masker in one write.
  */
@@ -31,11 +35,21 @@ export const MAX_PARAM_DIGITS = 5;
 
 const ESC = 0x1b;
 const ESC_ONLY = [ESC];
-/** 1: a byte a terminal draws nothing for (a C0 control other than BS, HT, LF, CR; DEL); 2: ESC. */
+/** The lead byte of U+0080–U+00BF in UTF-8; the C1 controls are 0xC2 0x80–0x9F. */
+const C1_LEAD = 0xc2;
+/** 1: a byte a terminal draws nothing for (a C0 control other than BS, HT, LF, CR; DEL); 2: ESC; 3: maybe a C1 control. */
 const SPECIAL = new Uint8Array(256);
 for (let b = 0x00; b < 0x20; b++) if (![0x08, 0x09, 0x0a, 0x0d].includes(b)) SPECIAL[b] = 1;
 SPECIAL[0x7f] = 1;
 SPECIAL[ESC] = 2;
+SPECIAL[C1_LEAD] = 3;
+
+/** What a terminal does with C1 control 0xC2 `b` (0x80–0x9F): opens a control sequence, draws nothing, or text (see above). */
+function c1Control(b: number): 'csi' | 'invisible' | 'text' {
+  if (b === 0x9b) return 'csi';
+  // NEL, IND, RI (another line, as LF is text); DCS, SOS, OSC, PM, APC (strings, read as text as after ESC).
+  return [0x84, 0x85, 0x8d, 0x90, 0x98, 0x9d, 0x9e, 0x9f].includes(b) ? 'text' : 'invisible';
+}
 
 /** Whether a byte may be part of a card number as the detector reads one: digit, space, dash, or ≥ 0x80 (full-width). */
 const numberish = (b: number) => (b >= 0x30 && b <= 0x39) || b === 0x20 || b === 0x2d || b >= 0x80;
@@ -43,8 +57,8 @@ const numberish = (b: number) => (b >= 0x30 && b <= 0x39) || b === 0x20 || b ===
 /** ESC finals that open a string (DCS P, SOS X, OSC ], PM ^, APC _) or a control sequence ([). */
 const OPENS_STRING = new Set([0x50, 0x58, 0x5d, 0x5e, 0x5f]);
 
-/** Where the reading of an escape sequence is: none open, after ESC, inside a control sequence (ESC [). */
-const State = { Ground: 0, Esc: 1, Csi: 2 } as const;
+/** Where the reading of an escape sequence is: none open, after ESC, inside a control sequence (ESC [ or U+009B), after a C1 lead byte. */
+const State = { Ground: 0, Esc: 1, Csi: 2, C1: 3 } as const;
 type State = (typeof State)[keyof typeof State];
 
 interface Placed {
@@ -162,10 +176,18 @@ export class TerminalMasker {
       while (j < chunk.length && SPECIAL[chunk[j]!] === 0) j++;
       if (j > i) this.#text(chunk, i, j);
       if (j === chunk.length) break;
-      if (chunk[j] === ESC) { this.#state = State.Esc; this.#partial = [ESC]; this.#paramDigits = 0; this.#intermediates = false; }
+      if (chunk[j] === ESC) this.#open(State.Esc, ESC);
+      else if (chunk[j] === C1_LEAD) this.#open(State.C1, C1_LEAD);
       else this.#sequence([chunk[j]!]);
       i = j + 1;
     }
+  }
+
+  #open(state: State, first: number): void {
+    this.#state = state;
+    this.#partial = [first];
+    this.#paramDigits = 0;
+    this.#intermediates = false;
   }
 
   #settle(): void {
@@ -183,6 +205,15 @@ export class TerminalMasker {
   /** One more byte of an open sequence: still open, complete, or not a sequence pcigate takes (read as text). */
   #step(b: number): 'more' | 'done' | 'bad' {
     if (this.#partial.length >= MAX_SEQUENCE) return 'bad';
+    if (this.#state === State.C1) {
+      // The lead byte with anything but a C1 control after it is a character (`©`), read as text.
+      const kind = b >= 0x80 && b <= 0x9f ? c1Control(b) : 'text';
+      if (kind === 'text') return 'bad';
+      this.#partial.push(b);
+      if (kind === 'invisible') return 'done';
+      this.#state = State.Csi;
+      return 'more';
+    }
     if (this.#state === State.Esc) {
       if (b === 0x5b && !this.#intermediates) { this.#state = State.Csi; this.#partial.push(b); return 'more'; }
       if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#partial.push(b); return 'more'; }

@@ -17,8 +17,12 @@ import { sshdAvailable } from '../harness/sshd.js';
 const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the terminal escape tests: ${skip}\n`);
 
-/** What a terminal shows of `b`: CSI and two-byte escape sequences and C0 controls but BS, HT, LF, CR, and DEL take no cell. */
-const shown = (b: Buffer | string) => b.toString().replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b[ -/]*[0-~]|[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]/g, '');
+/**
+ * What a terminal shows of `b`: CSI (`ESC [` or U+009B) and two-byte escape sequences, C0 controls but BS, HT, LF, CR,
+ * DEL, and C1 controls but NEL, IND, RI and the string openers take no cell.
+ */
+const shown = (b: Buffer | string) => b.toString()
+  .replace(/(?:\x1b\[|\u009b)[0-?]*[ -/]*[@-~]|\x1b[ -/]*[0-~]|[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\x80-\x83\x86-\x8c\x8e\x8f\x91-\x97\x99\x9a\x9c]/g, '');
 
 describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (real sshd, real OpenSSH ssh)', () => {
   let gate: SshGate;
@@ -71,6 +75,17 @@ describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (
     const r = await ssh("printf 'a 41111111\\x0111111111 b\\n4111\\x1b7111111111111\\x1b8 c\\n'");
     expect(r.code).toBe(0);
     expect(shown(r.stdout)).toBe('a ************1111 b\n************1111 c\n');
+  }, 30_000);
+
+  it('C1 controls in UTF-8 (U+009B CSI, U+0080) between digit groups or right before a number: masked, here and in the recording', async () => {
+    const r = await ssh("printf 'a 4111\\xc2\\x9b01;31m1111\\xc2\\x9bm11111111 b\\n\\xc2\\x9b32m4111111111111111\\xc2\\x9b0m c1-colour\\n4111\\xc2\\x80111111111111 d\\n'");
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toContain('\u009b');
+    expect(shown(r.stdout)).toBe('a ************1111 b\n************1111 c1-colour\n************1111 d\n');
+    const cast = await recordingOf('c1-colour');
+    const out = cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    expect(shown(out)).toContain('************1111 c1-colour');
+    expect(shown(out)).not.toContain('4111111111111111');
   }, 30_000);
 
   it('coloured listing: the recording gets it in a few events, not one per escape sequence', async () => {

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { TerminalMasker } from '../../../src/ssh/terminal-masker.js';
 
 const E = '\x1b';
+/** U+009B, the C1 CSI, in UTF-8. */
+const C1 = '\xc2\x9b';
 
 /** Masks `text` fed in the given pieces (idle release off), flushed at the end. */
 function mask(pieces: string[]): string {
@@ -36,6 +38,11 @@ describe('TerminalMasker', () => {
     [`41111111\x0111111111 \x1f`, `********\x01****1111 \x1f`],
     [`4111${E}7111111111111${E}8`, `****${E}7********1111${E}8`],
     [`${E}84111111111111111 `, `${E}8************1111 `],
+    // C1 controls in UTF-8 (0xC2 0x80–0x9F), as xterm and VTE take them: U+009B is a CSI, U+0080 draws nothing.
+    [`4111${C1}01;31m${C1}K1111${C1}m11111111\n`, `****${C1}01;31m${C1}K****${C1}m****1111\n`],
+    [`${C1}32m4111111111111111 x`, `${C1}32m************1111 x`],
+    [`4111\xc2\x80111111111111 x`, `****\xc2\x80********1111 x`],
+    [`\xc2\xc2${C1}0m4111111111111111.`, `\xc2\xc2${C1}0m************1111.`],
   ];
   it('masks card numbers with escape sequences or invisible controls between their digits, whatever the split', () => {
     for (const [text, want] of cases) expect(everySplit(text), JSON.stringify(text)).toEqual([want]);
@@ -47,6 +54,8 @@ describe('TerminalMasker', () => {
       `${E}]0;user@host: ~${E}\\prompt$ ${E}[?2004h`,
       `12${E}7 34${E}8 ${E}${E}[ ${E}[1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17;18;19;20;21;22;23;24;25;26;27;28;29;30m`,
       `tail ${E}[12`,
+      // UTF-8 text (© is 0xC2 0xA9), a C1 colour; NEL (U+0085) is another line, not nothing: its sides are not joined.
+      `caf\xc3\xa9 \xc2\xa9 2024 ${C1}1;31m42${C1}0m 4111\xc2\x85111111111111 x ${C1}12`,
     ]) expect(everySplit(text), JSON.stringify(text)).toEqual([text]);
   });
 
