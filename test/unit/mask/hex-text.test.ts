@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeDataRow } from '../../../src/pg/protocol/backend.js';
-import { hasHexRun, maskHexPans } from '../../../src/mask/hex-text.js';
+import { digitPairs, digitRun, hasHexRun, maskHexPans } from '../../../src/mask/hex-text.js';
 import { starSpan } from '../../../src/mask/mask-format.js';
 import { findPans } from '../../../src/mask/pan-detector.js';
 import { PanMasker } from '../../../src/mask/pan-masker.js';
@@ -111,6 +111,35 @@ describe('card numbers written in hex (bytea output, encode(…, \'hex\'))', () 
       const s = randomBytes(48).toString('hex');
       expect(mask(s).out).toBe(slow(s));
     }
+  });
+
+  it("digitPairs' skip-ahead answers as the pair-by-pair reading does, on any mix of digits, separators, wide characters and noise", () => {
+    // Mostly digits, so that runs of 13 (and separators inside them) are common, not only noise.
+    const piece = fc.oneof(
+      { arbitrary: fc.integer({ min: 0, max: 9 }).map((d) => `3${d}`), weight: 12 },
+      { arbitrary: fc.constantFrom('efbc90', 'EFBC94', 'efbc99'), weight: 2 },
+      { arbitrary: fc.constantFrom('20', '2d', '2D', 'c2a0', 'e28093', 'e38080', 'efbc8d'), weight: 3 },
+      { arbitrary: fc.constantFrom('33', '3a', '2a', 'e2', 'ef', 'bc', '8d'), weight: 1 },
+      { arbitrary: fc.integer({ min: 0, max: 255 }).map((b) => b.toString(16).padStart(2, '0')), weight: 1 },
+      { arbitrary: fc.constantFrom('0', 'f', '3', '9'), weight: 1 },
+    );
+    let found = 0;
+    fc.assert(fc.property(fc.array(piece, { minLength: 10, maxLength: 80, size: 'max' }), (pieces) => {
+      const v = Buffer.from(pieces.join(''), 'latin1');
+      for (const align of [0, 1]) {
+        const n = (v.length - align) >> 1;
+        const exact = digitRun(v, align, n);
+        expect(digitPairs(v, align, n)).toBe(exact);
+        if (exact) found++;
+      }
+    }), { numRuns: 20_000 });
+    expect(found).toBeGreaterThan(2_000); // the runs were there to be found
+    // Runs at the start, at the end, right after noise, of wide digits: found; twelve digits: not.
+    for (const t of [`${'31'.repeat(13)}ff`, `ff${'7f'.repeat(20)}${'34'.repeat(13)}`, `${'ef'.repeat(13)}${'efbc91'.repeat(13)}`]) {
+      const v = Buffer.from(t, 'latin1');
+      expect(digitPairs(v, 0, v.length >> 1), t).toBe(true);
+    }
+    expect(digitPairs(Buffer.from(`ff${'31'.repeat(12)}ff`), 0, 14)).toBe(false);
   });
 
   it('through PgMasker: a bytea column in text format, encode() hex in a text column and a text COPY row are masked', () => {
