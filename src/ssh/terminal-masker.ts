@@ -12,8 +12,11 @@
  * of that byte. Masking here must keep lengths (stars; `hmac` is `full` on SSH), so the masked text maps back
  * byte for byte. Sequences pcigate cannot take for a terminal's are read as text, as before: an OSC, DCS, PM, APC
  * or SOS string (a window title is shown: its digits are masked as text) and a control sequence longer than
- * MAX_SEQUENCE bytes or with a run of more than MAX_PARAM_DIGITS digits. A sequence still open when the stream
- * pauses (release) is read as text too. C1 controls as a UTF-8 terminal takes them (ECMA-48 §5.3, encoded as UTF-8:
+ * MAX_SEQUENCE bytes or with a run of more than MAX_PARAM_DIGITS digits. A sequence cut off by a byte that cannot
+ * continue it (ESC or U+009B starting anew, CAN, SUB, any other control or a byte ≥ 0x80) is dropped by a terminal:
+ * its bytes so far are a sequence too, and the byte is read on its own. A sequence still open when the stream pauses
+ * (release) sends its bytes so far as a sequence and goes on after the pause (`ESC` ⏸ `[32m4111…`); one still open
+ * at the end (flush) is text. C1 controls as a UTF-8 terminal takes them (ECMA-48 §5.3, encoded as UTF-8:
  * xterm and VTE act on U+0080–U+009F): U+009B is a CSI like `ESC [` (`U+009B 32m4111…` is a colour, not a word
  * glued to the number), the other controls draw nothing, like a C0 one; NEL, IND and RI move the cursor to another
  * line and the string openers (DCS, SOS, OSC, PM, APC) open what pcigate reads as text anyway: those are text. Not
@@ -72,8 +75,10 @@ interface Placed {
 export class TerminalMasker {
   readonly #inner: StreamMasker;
   readonly #onData: (chunk: Uint8Array) => void;
-  /** Bytes of a sequence begun and not finished. */
+  /** Bytes of a sequence begun and not finished (not yet placed). */
   #partial: number[] = [];
+  /** Bytes of the open sequence, those a release already placed included (MAX_SEQUENCE counts them all). */
+  #seqBytes = 0;
   #state: State = State.Ground;
   #paramDigits = 0;
   #intermediates = false;
@@ -108,9 +113,20 @@ export class TerminalMasker {
     this.#batch(() => this.#read(chunk));
   }
 
-  /** The stream paused: an open sequence is text, waiting sequences stand as ESC; then the masker's idle release. */
+  /**
+   * The stream paused: the bytes of an open sequence so far go out in their place, as a sequence (a terminal draws
+   * none of them), and what comes next still continues it (`ESC` ⏸ `[32m4111…` is a colour before a card number, not
+   * `[32m` glued to it); waiting sequences stand as ESC; then the masker's idle release.
+   */
   release(): void {
-    this.#batch(() => { this.#settle(); this.#feed(); this.#inner.release(); });
+    this.#batch(() => {
+      const open = this.#partial;
+      this.#partial = [];
+      this.#place(open);
+      this.#decide(false);
+      this.#feed();
+      this.#inner.release();
+    });
   }
 
   /** End of stream (or a line of pcigate's own follows): everything goes out. */
@@ -167,9 +183,10 @@ export class TerminalMasker {
     while (i < chunk.length) {
       if (this.#state !== State.Ground) {
         const r = this.#step(chunk[i]!);
-        if (r !== 'bad') i++;
+        if (r === 'more' || r === 'done') i++;
         if (r === 'done') this.#sequence(this.#endSequence());
-        else if (r === 'bad') this.#textOf(this.#endSequence());
+        else if (r === 'text') this.#textOf(this.#endSequence());
+        else if (r === 'cut') this.#place(this.#endSequence());
         continue;
       }
       let j = i;
@@ -186,8 +203,19 @@ export class TerminalMasker {
   #open(state: State, first: number): void {
     this.#state = state;
     this.#partial = [first];
+    this.#seqBytes = 1;
     this.#paramDigits = 0;
     this.#intermediates = false;
+  }
+
+  /** Bytes of a sequence a terminal drops, placed as one (none, after a release placed them: nothing). */
+  #place(bytes: number[]): void {
+    if (bytes.length > 0) this.#sequence(bytes);
+  }
+
+  #take(b: number): void {
+    this.#partial.push(b);
+    this.#seqBytes++;
   }
 
   #settle(): void {
@@ -202,33 +230,38 @@ export class TerminalMasker {
     return p;
   }
 
-  /** One more byte of an open sequence: still open, complete, or not a sequence pcigate takes (read as text). */
-  #step(b: number): 'more' | 'done' | 'bad' {
-    if (this.#partial.length >= MAX_SEQUENCE) return 'bad';
+  /**
+   * One more byte of an open sequence: still open (`more`), complete (`done`), cut off by a byte that cannot
+   * continue it (`cut`: a terminal drops what it had, ESC or U+009B starts anew, CAN and SUB cancel; the byte is read
+   * again, on its own), or not a sequence pcigate takes (`text`: too long, too many digits, a string opener).
+   */
+  #step(b: number): 'more' | 'done' | 'cut' | 'text' {
+    if (this.#seqBytes >= MAX_SEQUENCE) return 'text';
     if (this.#state === State.C1) {
       // The lead byte with anything but a C1 control after it is a character (`©`), read as text.
       const kind = b >= 0x80 && b <= 0x9f ? c1Control(b) : 'text';
-      if (kind === 'text') return 'bad';
-      this.#partial.push(b);
+      if (kind === 'text') return 'text';
+      this.#take(b);
       if (kind === 'invisible') return 'done';
       this.#state = State.Csi;
       return 'more';
     }
     if (this.#state === State.Esc) {
-      if (b === 0x5b && !this.#intermediates) { this.#state = State.Csi; this.#partial.push(b); return 'more'; }
-      if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#partial.push(b); return 'more'; }
-      if (b >= 0x30 && b <= 0x7e && !OPENS_STRING.has(b) && b !== 0x5b) { this.#partial.push(b); return 'done'; }
-      return 'bad';
+      if (b === 0x5b && !this.#intermediates) { this.#state = State.Csi; this.#take(b); return 'more'; }
+      if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#take(b); return 'more'; }
+      if (OPENS_STRING.has(b) && !this.#intermediates) return 'text';
+      if (b >= 0x30 && b <= 0x7e) { this.#take(b); return 'done'; }
+      return 'cut';
     }
     if (b >= 0x30 && b <= 0x3f && !this.#intermediates) {
       this.#paramDigits = b <= 0x39 ? this.#paramDigits + 1 : 0;
-      if (this.#paramDigits > MAX_PARAM_DIGITS) return 'bad';
-      this.#partial.push(b);
+      if (this.#paramDigits > MAX_PARAM_DIGITS) return 'text';
+      this.#take(b);
       return 'more';
     }
-    if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#partial.push(b); return 'more'; }
-    if (b >= 0x40 && b <= 0x7e) { this.#partial.push(b); return 'done'; }
-    return 'bad';
+    if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#take(b); return 'more'; }
+    if (b >= 0x40 && b <= 0x7e) { this.#take(b); return 'done'; }
+    return 'cut';
   }
 
   /** A complete sequence: after a number-ish byte it waits for the next text byte; otherwise it stands as ESC. */

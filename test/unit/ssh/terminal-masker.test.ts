@@ -43,6 +43,12 @@ describe('TerminalMasker', () => {
     [`${C1}32m4111111111111111 x`, `${C1}32m************1111 x`],
     [`4111\xc2\x80111111111111 x`, `****\xc2\x80********1111 x`],
     [`\xc2\xc2${C1}0m4111111111111111.`, `\xc2\xc2${C1}0m************1111.`],
+    // A sequence cut off (a terminal drops it): by U+009B or ESC starting anew, by CAN (0x18), by a byte no sequence has.
+    [`4111 ${E}[3${C1}m1111 1111 1111 x`, `**** ${E}[3${C1}m**** **** 1111 x`],
+    [`${E}[12${C1}32m4111111111111111 x`, `${E}[12${C1}32m************1111 x`],
+    [`4111${E}[1${E}[0m111111111111 x`, `****${E}[1${E}[0m********1111 x`],
+    [`4111${E}[01\x18111111111111 x`, `****${E}[01\x18********1111 x`],
+    [`4111${E}\x00111111111111 x`, `****${E}\x00********1111 x`],
   ];
   it('masks card numbers with escape sequences or invisible controls between their digits, whatever the split', () => {
     for (const [text, want] of cases) expect(everySplit(text), JSON.stringify(text)).toEqual([want]);
@@ -72,6 +78,30 @@ describe('TerminalMasker', () => {
     expect(calls).toEqual([masked.repeat(3) + 'ab ']);
     m.release();
     expect(calls).toEqual([masked.repeat(3) + 'ab ', `12${E}[0m${E}[K`]);
+  });
+
+  it('a sequence the stream paused in the middle of still continues after the pause (release): no leak across the pause', () => {
+    const paused = (pieces: string[]) => {
+      let out = '';
+      const m = new TerminalMasker((b) => { out += Buffer.from(b).toString('latin1'); }, { idleMs: Infinity });
+      for (const p of pieces) { m.write(Buffer.from(p, 'latin1')); m.release(); }
+      m.flush();
+      return out;
+    };
+    // Each piece boundary is a pause; what went out at the pause (the sequence's first bytes) is not held back.
+    expect(paused(['a \xc2', `\x9b32m4111111111111111 x`])).toBe(`a ${C1}32m************1111 x`);
+    expect(paused([`a ${E}`, '[32m4111111111111111 x'])).toBe(`a ${E}[32m************1111 x`);
+    expect(paused([`a ${E}[3`, '2m4111111111111111 x'])).toBe(`a ${E}[32m************1111 x`);
+    let out = '';
+    const m = new TerminalMasker((b) => { out += Buffer.from(b).toString('latin1'); }, { idleMs: Infinity });
+    m.write(Buffer.from(`ok \xc2`, 'latin1'));
+    m.release();
+    expect(out).toBe('ok \xc2'); // sent at the pause: a binary protocol waiting on it is not stuck
+    expect(m.held).toBe(0);
+    // The lead byte of a character after all (©): the bytes go out as they came.
+    m.write(Buffer.from('\xa9 4111111111111111 x', 'latin1'));
+    m.flush();
+    expect(out).toBe('ok \xc2\xa9 ************1111 x');
   });
 
   it('holds a sequence after a digit only until the stream pauses (release)', () => {
