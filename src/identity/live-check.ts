@@ -118,11 +118,19 @@ async function askProvider(ctx: Ctx, cur: CurrentSession, o: LiveCheckOptions): 
     live: false, reason: LIVE_CHECK_REASONS.unknown, error: 'timeout',
     message: `the identity provider did not answer within ${seconds}, so pcigate could not confirm that this login is still live; the session was refused`,
   };
-  const work = withRefreshLock(bounded, o.home, () => renewNow(bounded, cur, o), { waitMs: timeoutMs, signal: deadline.signal })
-    .catch((e: unknown): Verdict => (deadline.signal.aborted ? noAnswer : verdictOf(e)));
+  // Another renewal of the login holding the lock all along (one whose session gave up on the provider, still
+  // waiting for its answer; another process's) is not this check's question going unanswered: said as such.
+  const busy: Verdict = {
+    live: false, reason: LIVE_CHECK_REASONS.unknown, error: 'login_lock',
+    message: `another renewal of this login was still under way after ${seconds}, so pcigate could not confirm that this login is still live; the session was refused`,
+  };
+  let locked = false;
+  const late = (): Verdict => (locked ? noAnswer : busy);
+  const work = withRefreshLock(bounded, o.home, () => { locked = true; return renewNow(bounded, cur, o); }, { waitMs: timeoutMs, signal: deadline.signal })
+    .catch((e: unknown): Verdict => (deadline.signal.aborted ? late() : verdictOf(e)));
   try {
     // The grant left to run on, or a fetch that ignores its signal, must not hold the session.
-    return await beforeDeadline(work, deadline.signal, () => new Error('timeout')).catch(() => noAnswer);
+    return await beforeDeadline(work, deadline.signal, () => new Error('timeout')).catch(late);
   } finally {
     clearTimeout(timer);
   }

@@ -78,7 +78,14 @@ async function acquire(ctx: Ctx, home: string, opts: RefreshLockOptions): Promis
     await sleep(POLL_MS, opts.signal);
   }
   const pidNote = /^\d+$/.test(holder) && holder !== '0' ? ` (pid ${holder})` : '';
-  throw new TokenStoreError(`another pcigate process${pidNote} is renewing the login and did not finish within ${Math.round(waitMs / 100) / 10} s (lock ${file})`, {
+  const within = `${Math.round(waitMs / 100) / 10} s`;
+  // This very process: a renewal whose session gave up waiting for the provider, still running on (live-check.ts).
+  if (pid !== 0 && holder === String(pid)) {
+    throw new TokenStoreError(`an earlier renewal of the login in this pcigate process${pidNote} was still waiting for the identity provider's answer after ${within} (lock ${file})`, {
+      hint: 'Try again in a moment: that renewal ends when the provider answers, or after 30 s.',
+    });
+  }
+  throw new TokenStoreError(`another pcigate process${pidNote} is renewing the login and did not finish within ${within} (lock ${file})`, {
     hint: `Try again; if no other pcigate is running, remove ${file}.`,
   });
 }

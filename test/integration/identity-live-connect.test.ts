@@ -252,15 +252,17 @@ describe('check_live: refresh against a real provider and a real listener', () =
         outcome: 'denied', target: { conn: 'test-db' },
         detail: { reason: 'liveness_unknown', via: 'oidc', sub: APPROVER.sub, error: 'timeout' },
       })]);
+      // approve / deny ask anew: the first grant, unanswered, still holds the login lock.
       await expect(resolveIdentity(l.ctx, l.config, { connection: 'test-db', conn: {}, home: l.home }))
-        .rejects.toMatchObject({ code: 'ERR_LOGIN_REQUIRED', message: expect.stringContaining('did not answer within 1 s') });
+        .rejects.toMatchObject({ code: 'ERR_LOGIN_REQUIRED', message: expect.stringContaining('another renewal of this login was still under way after 1 s') });
 
       // The grant sent is not given up at the deadline (the provider may have rotated the refresh token, and the
       // spent one presented again reads as replay): until it ends, no second grant is sent and sessions are refused.
       l.net.hang = false;
       const meanwhile = await l.refusal();
-      expect(meanwhile).toMatchObject({ code: '28000', message: expect.stringContaining('did not answer within 1 s') });
+      expect(meanwhile).toMatchObject({ code: '28000', message: expect.stringContaining('another renewal of this login was still under way after 1 s') });
       expect(l.net.refreshes).toBe(0);
+      expect(failures(l.home).at(-1)).toMatchObject({ detail: { reason: 'liveness_unknown', error: 'login_lock' } });
       // Once it ends (here a connection reset; at the latest openid-client's 30 s timeout) and the provider answers
       // again, the login (never renewed meanwhile) opens sessions.
       l.net.drop();

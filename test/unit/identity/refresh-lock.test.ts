@@ -40,7 +40,8 @@ describe.skipIf(!existsSync('/proc/self'))('login lock', () => {
   });
 
   it('waits for a live holder, then gives up with a message naming it and the file; the lock stays', async () => {
-    const held = `${process.pid} ${Date.now()} x\n`;
+    // A live process that is not this one: the test runner's parent.
+    const held = `${process.ppid} ${Date.now()} x\n`;
     const { home: h, file } = home(held);
     const started = Date.now();
     let ran = false;
@@ -49,8 +50,20 @@ describe.skipIf(!existsSync('/proc/self'))('login lock', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     expect(err).toMatchObject({
       code: 'ERR_TOKEN_STORE',
-      message: `another pcigate process (pid ${process.pid}) is renewing the login and did not finish within 0.4 s (lock ${file})`,
+      message: `another pcigate process (pid ${process.ppid}) is renewing the login and did not finish within 0.4 s (lock ${file})`,
       hint: `Try again; if no other pcigate is running, remove ${file}.`,
+    });
+    expect(readFileSync(file, 'utf8')).toBe(held);
+  });
+
+  it('names this process when the holder is an earlier renewal of its own (one left to finish after its deadline)', async () => {
+    const held = `${process.pid} ${Date.now()} x\n`;
+    const { home: h, file } = home(held);
+    const err = await withRefreshLock(ctx(), h, async () => {}, { waitMs: 200 }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'ERR_TOKEN_STORE',
+      message: `an earlier renewal of the login in this pcigate process (pid ${process.pid}) was still waiting for the identity provider's answer after 0.2 s (lock ${file})`,
+      hint: 'Try again in a moment: that renewal ends when the provider answers, or after 30 s.',
     });
     expect(readFileSync(file, 'utf8')).toBe(held);
   });
