@@ -10,16 +10,18 @@
  * number (digits, space, dash, bytes ≥ 0x80) is left out of what it reads; any other stands there as one ESC byte
  * (a neutral non-letter, where a letter of it glued to a number hid the number), and goes out as it came in place
  * of that byte. Masking here must keep lengths (stars; `hmac` is `full` on SSH), so the masked text maps back
- * byte for byte. Sequences pcigate cannot take for a terminal's are read as text, as before: an OSC, DCS, PM, APC
- * or SOS string (a window title is shown: its digits are masked as text) and a control sequence longer than
- * MAX_SEQUENCE bytes or with a run of more than MAX_PARAM_DIGITS digits. A sequence cut off by a byte that cannot
+ * byte for byte. A control string (OSC, DCS, SOS, PM, APC, up to BEL, ST or a byte that ends it) is not drawn in
+ * the line either: it is left out of the line's reading like a sequence, and what it holds is masked on its own, in
+ * place (a window title is shown, in the title bar). Sequences pcigate cannot take for a terminal's are read as
+ * text, as before: a string longer than MAX_STRING bytes and a control sequence longer than MAX_SEQUENCE bytes or
+ * with a run of more than MAX_PARAM_DIGITS digits. A sequence cut off by a byte that cannot
  * continue it (ESC or U+009B starting anew, CAN, SUB, any other control or a byte ≥ 0x80) is dropped by a terminal:
  * its bytes so far are a sequence too, and the byte is read on its own. A sequence still open when the stream pauses
  * (release) sends its bytes so far as a sequence and goes on after the pause (`ESC` ⏸ `[32m4111…`); one still open
  * at the end (flush) is text. C1 controls as a UTF-8 terminal takes them (ECMA-48 §5.3, encoded as UTF-8:
  * xterm and VTE act on U+0080–U+009F): U+009B is a CSI like `ESC [` (`U+009B 32m4111…` is a colour, not a word
  * glued to the number), the other controls draw nothing, like a C0 one; NEL, IND and RI move the cursor to another
- * line and the string openers (DCS, SOS, OSC, PM, APC) open what pcigate reads as text anyway: those are text. Not
+ * line: those are text; the string openers (DCS, SOS, OSC, PM, APC) open a control string as after ESC. Not
  * followed (docs/ssh.md): a lone 8-bit C1 byte (0x9b: not UTF-8, a UTF-8 terminal draws U+FFFD), and cursor
  * movements that put digits side by side on the screen.
  *
@@ -31,8 +33,10 @@ import type { StreamMaskerOptions } from '../mask/stream-masker.js';
 
 /** Longest escape sequence taken as one (bytes, ESC included); real ones are far shorter. */
 export const MAX_SEQUENCE = 64;
+/** Longest control string taken as one (OSC, DCS, SOS, PM, APC; opener and terminator included); a longer one is text. */
+export const MAX_STRING = 4096;
 /** Sequences waiting after a number-ish byte, in bytes, before they are placed as ESC anyway (NUL after NUL…). */
-const MAX_UNDECIDED = 256;
+const MAX_UNDECIDED = 4 * MAX_STRING;
 /** Longest run of digits in a control sequence's parameters (a cursor row, a colour: ≤ 5). */
 export const MAX_PARAM_DIGITS = 5;
 
@@ -47,11 +51,13 @@ SPECIAL[0x7f] = 1;
 SPECIAL[ESC] = 2;
 SPECIAL[C1_LEAD] = 3;
 
-/** What a terminal does with C1 control 0xC2 `b` (0x80–0x9F): opens a control sequence, draws nothing, or text (see above). */
-function c1Control(b: number): 'csi' | 'invisible' | 'text' {
+/** What a terminal does with C1 control 0xC2 `b` (0x80–0x9F): opens a control sequence or string, draws nothing, or text (see above). */
+function c1Control(b: number): 'csi' | 'string' | 'invisible' | 'text' {
   if (b === 0x9b) return 'csi';
-  // NEL, IND, RI (another line, as LF is text); DCS, SOS, OSC, PM, APC (strings, read as text as after ESC).
-  return [0x84, 0x85, 0x8d, 0x90, 0x98, 0x9d, 0x9e, 0x9f].includes(b) ? 'text' : 'invisible';
+  // DCS, SOS, OSC, PM, APC.
+  if (b === 0x90 || b === 0x98 || b === 0x9d || b === 0x9e || b === 0x9f) return 'string';
+  // NEL, IND, RI: another line, as LF (text).
+  return b === 0x84 || b === 0x85 || b === 0x8d ? 'text' : 'invisible';
 }
 
 /** Whether a byte may be part of a card number as the detector reads one: digit, space, dash, or ≥ 0x80 (full-width). */
@@ -60,8 +66,11 @@ const numberish = (b: number) => (b >= 0x30 && b <= 0x39) || b === 0x20 || b ===
 /** ESC finals that open a string (DCS P, SOS X, OSC ], PM ^, APC _) or a control sequence ([). */
 const OPENS_STRING = new Set([0x50, 0x58, 0x5d, 0x5e, 0x5f]);
 
-/** Where the reading of an escape sequence is: none open, after ESC, inside a control sequence (ESC [ or U+009B), after a C1 lead byte. */
-const State = { Ground: 0, Esc: 1, Csi: 2, C1: 3 } as const;
+/**
+ * Where the reading of an escape sequence is: none open, after ESC, inside a control sequence (ESC [ or U+009B),
+ * after a C1 lead byte, inside a control string (ESC ], ESC P …, or their C1 forms).
+ */
+const State = { Ground: 0, Esc: 1, Csi: 2, C1: 3, Str: 4 } as const;
 type State = (typeof State)[keyof typeof State];
 
 interface Placed {
@@ -75,6 +84,7 @@ interface Placed {
 export class TerminalMasker {
   readonly #inner: StreamMasker;
   readonly #onData: (chunk: Uint8Array) => void;
+  readonly #opts: StreamMaskerOptions;
   /** Bytes of a sequence begun and not finished (not yet placed). */
   #partial: number[] = [];
   /** Bytes of the open sequence, those a release already placed included (MAX_SEQUENCE counts them all). */
@@ -100,6 +110,7 @@ export class TerminalMasker {
   constructor(onData: (chunk: Uint8Array) => void, opts: StreamMaskerOptions = {}) {
     if (opts.style?.format === 'hmac') throw new MaskError('terminal output is masked with stars of the same length; hmac is not supported here');
     this.#onData = onData;
+    this.#opts = opts;
     this.#inner = new StreamMasker((b) => this.#emit(b), opts);
   }
 
@@ -122,7 +133,7 @@ export class TerminalMasker {
     this.#batch(() => {
       const open = this.#partial;
       this.#partial = [];
-      this.#place(open);
+      this.#place(this.#state === State.Str ? this.#maskedString(open) : open);
       this.#decide(false);
       this.#feed();
       this.#inner.release();
@@ -184,9 +195,11 @@ export class TerminalMasker {
       if (this.#state !== State.Ground) {
         const r = this.#step(chunk[i]!);
         if (r === 'more' || r === 'done') i++;
-        if (r === 'done') this.#sequence(this.#endSequence());
-        else if (r === 'text') this.#textOf(this.#endSequence());
-        else if (r === 'cut') this.#place(this.#endSequence());
+        if (r === 'more') continue;
+        const string = this.#state === State.Str;
+        const bytes = this.#endSequence();
+        if (r === 'text') this.#textOf(bytes);
+        else this.#place(string ? this.#maskedString(bytes) : bytes);
         continue;
       }
       let j = i;
@@ -213,6 +226,22 @@ export class TerminalMasker {
     if (bytes.length > 0) this.#sequence(bytes);
   }
 
+  /**
+   * A control string's bytes with the card numbers in them masked: a terminal shows some (a window title), not in
+   * the line, and the string is left out of the line's reading; what it holds is masked on its own, in place.
+   */
+  #maskedString(bytes: number[]): number[] {
+    if (bytes.length === 0) return bytes;
+    const parts: Uint8Array[] = [];
+    const m = new StreamMasker((b) => parts.push(b), { ...this.#opts, idleMs: Infinity });
+    m.write(Uint8Array.from(bytes));
+    m.flush();
+    const out = Buffer.concat(parts);
+    // Fail closed: masking keeps lengths here (stars), and the string goes out in place of its bytes.
+    if (out.length !== bytes.length) throw new MaskError('terminal masking changed the length of a control string');
+    return [...out];
+  }
+
   #take(b: number): void {
     this.#partial.push(b);
     this.#seqBytes++;
@@ -236,6 +265,15 @@ export class TerminalMasker {
    * again, on its own), or not a sequence pcigate takes (`text`: too long, too many digits, a string opener).
    */
   #step(b: number): 'more' | 'done' | 'cut' | 'text' {
+    if (this.#state === State.Str) {
+      if (this.#seqBytes >= MAX_STRING) return 'text';
+      // Ended by BEL (xterm's OSC end), by ST as U+009C; ESC (ST is `ESC \`, read next as a sequence of its own),
+      // CAN and SUB end it too.
+      if (b === 0x07 || (b === 0x9c && this.#partial[this.#partial.length - 1] === C1_LEAD)) { this.#take(b); return 'done'; }
+      if (b === ESC || b === 0x18 || b === 0x1a) return 'cut';
+      this.#take(b);
+      return 'more';
+    }
     if (this.#seqBytes >= MAX_SEQUENCE) return 'text';
     if (this.#state === State.C1) {
       // The lead byte with anything but a C1 control after it is a character (`©`), read as text.
@@ -243,13 +281,13 @@ export class TerminalMasker {
       if (kind === 'text') return 'text';
       this.#take(b);
       if (kind === 'invisible') return 'done';
-      this.#state = State.Csi;
+      this.#state = kind === 'string' ? State.Str : State.Csi;
       return 'more';
     }
     if (this.#state === State.Esc) {
       if (b === 0x5b && !this.#intermediates) { this.#state = State.Csi; this.#take(b); return 'more'; }
       if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#take(b); return 'more'; }
-      if (OPENS_STRING.has(b) && !this.#intermediates) return 'text';
+      if (OPENS_STRING.has(b) && !this.#intermediates) { this.#state = State.Str; this.#take(b); return 'more'; }
       if (b >= 0x30 && b <= 0x7e) { this.#take(b); return 'done'; }
       return 'cut';
     }

@@ -18,10 +18,11 @@ const skip = sshdAvailable();
 if (skip) process.stderr.write(`skipping the terminal escape tests: ${skip}\n`);
 
 /**
- * What a terminal shows of `b`: CSI (`ESC [` or U+009B) and two-byte escape sequences, C0 controls but BS, HT, LF, CR,
- * DEL, and C1 controls but NEL, IND, RI and the string openers take no cell.
+ * What a terminal shows of `b` in the line: control strings (OSC, DCS … up to BEL or ST), CSI (`ESC [` or U+009B) and
+ * two-byte escape sequences, C0 controls but BS, HT, LF, CR, DEL, and C1 controls but NEL, IND, RI take no cell.
  */
 const shown = (b: Buffer | string) => b.toString()
+  .replace(/(?:\x1b[\]P^_X]|[\u009d\u0090\u009e\u009f\u0098])[^\x07\x1b\u009c]*(?:\x07|\x1b\\|\u009c)/g, '')
   .replace(/(?:\x1b\[|\u009b)[0-?]*[ -/]*[@-~]|\x1b[ -/]*[0-~]|[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\x80-\x83\x86-\x8c\x8e\x8f\x91-\x97\x99\x9a\x9c]/g, '');
 
 describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (real sshd, real OpenSSH ssh)', () => {
@@ -86,6 +87,13 @@ describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (
     const out = cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o').map((e) => e[2]).join('');
     expect(shown(out)).toContain('************1111 c1-colour');
     expect(shown(out)).not.toContain('4111111111111111');
+  }, 30_000);
+
+  it('a window title (OSC) between digit groups: masked; a card number in a title: masked there', async () => {
+    const r = await ssh("printf 'a 4111 1111 1111 \\x1b]0;t\\x071111 b\\n\\x1b]2;card 4111111111111111\\x1b\\\\ osc-title\\n'");
+    expect(r.code).toBe(0);
+    expect(shown(r.stdout)).toBe('a **** **** **** 1111 b\n osc-title\n');
+    expect(r.stdout.toString()).toContain('\x1b]2;card ************1111\x1b\\');
   }, 30_000);
 
   it('coloured listing: the recording gets it in a few events, not one per escape sequence', async () => {

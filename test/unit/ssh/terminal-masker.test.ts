@@ -49,6 +49,13 @@ describe('TerminalMasker', () => {
     [`4111${E}[1${E}[0m111111111111 x`, `****${E}[1${E}[0m********1111 x`],
     [`4111${E}[01\x18111111111111 x`, `****${E}[01\x18********1111 x`],
     [`4111${E}\x00111111111111 x`, `****${E}\x00********1111 x`],
+    // A control string (a window title, a hyperlink's target) is not drawn in the line: left out of its reading.
+    [`4111 1111 1111 ${E}]0;t\x071111 x`, `**** **** **** ${E}]0;t\x071111 x`],
+    [`4111 1111 1111 \xc2\x9d0;t\xc2\x9c1111 x`, `**** **** **** \xc2\x9d0;t\xc2\x9c1111 x`],
+    [`4111 1111 1111 ${E}]0;t${E}\\1111 x`, `**** **** **** ${E}]0;t${E}\\1111 x`],
+    [`4111${E}P1$r0m${E}\\111111111111 x`, `****${E}P1$r0m${E}\\********1111 x`],
+    // What a string holds is masked on its own, in place (a title is shown in the title bar).
+    [`${E}]2;card 4111 1111 1111 1111${E}\\ ok`, `${E}]2;card **** **** **** 1111${E}\\ ok`],
   ];
   it('masks card numbers with escape sequences or invisible controls between their digits, whatever the split', () => {
     for (const [text, want] of cases) expect(everySplit(text), JSON.stringify(text)).toEqual([want]);
@@ -62,11 +69,14 @@ describe('TerminalMasker', () => {
       `tail ${E}[12`,
       // UTF-8 text (© is 0xC2 0xA9), a C1 colour; NEL (U+0085) is another line, not nothing: its sides are not joined.
       `caf\xc3\xa9 \xc2\xa9 2024 ${C1}1;31m42${C1}0m 4111\xc2\x85111111111111 x ${C1}12`,
+      `${E}]8;;http://example.com/a1b2\x07link 42${E}]8;;\x07 7 ${E}P1$r0m${E}\\ ${E}]0;web01: ~/2024\x07$ `,
     ]) expect(everySplit(text), JSON.stringify(text)).toEqual([text]);
   });
 
-  it('reads as text what a terminal would not take for a sequence: a window title', () => {
+  it('masks a card number in a window title, and reads a string too long to be one as text', () => {
     expect(mask([`${E}]0;4111111111111111\x07`])).toBe(`${E}]0;************1111\x07`);
+    const long = `${E}]0;${'x'.repeat(5000)} 4111111111111111\x07`;
+    expect(mask([long])).toBe(long.replace('4111111111111111', '************1111'));
   });
 
   it('sends what one write, release or flush masks in one onData call', () => {
