@@ -14,9 +14,10 @@
  * the line either: it is left out of the line's reading like a sequence, and what it holds is masked on its own, in
  * place (a window title is shown, in the title bar). Sequences pcigate cannot take for a terminal's are read as
  * text, as before: a string longer than MAX_STRING bytes and a control sequence longer than MAX_SEQUENCE bytes or
- * with a run of more than MAX_PARAM_DIGITS digits. A sequence cut off by a byte that cannot
- * continue it (ESC or U+009B starting anew, CAN, SUB, any other control or a byte ≥ 0x80) is dropped by a terminal:
- * its bytes so far are a sequence too, and the byte is read on its own. A sequence still open when the stream pauses
+ * with a run of more than MAX_PARAM_DIGITS digits. Another C0 control or DEL inside a sequence is carried out or
+ * ignored and the sequence goes on. A sequence cut off by a byte that cannot continue it (ESC or U+009B starting
+ * anew, CAN, SUB, a byte ≥ 0x80) is dropped by a terminal: its bytes so far are a sequence too, and the byte is read
+ * on its own. A sequence still open when the stream pauses
  * (release) sends its bytes so far as a sequence and goes on after the pause (`ESC` ⏸ `[32m4111…`); one still open
  * at the end (flush) is text. C1 controls as a UTF-8 terminal takes them (ECMA-48 §5.3, encoded as UTF-8:
  * xterm and VTE act on U+0080–U+009F): U+009B is a CSI like `ESC [` (`U+009B 32m4111…` is a colour, not a word
@@ -89,6 +90,13 @@ export class TerminalMasker {
   #partial: number[] = [];
   /** Bytes of the open sequence, those a release already placed included (MAX_SEQUENCE counts them all). */
   #seqBytes = 0;
+  /** The open control string's own masker (one for the whole string, across releases), what it gave back, its counts. */
+  #strMasker: StreamMasker | undefined;
+  #strOut: Uint8Array[] = [];
+  #strIn = 0;
+  #strSent = 0;
+  /** The open string's last byte was 0xC2 (a release may have sent it): 0x9C after it is ST. */
+  #strLead = false;
   #state: State = State.Ground;
   #paramDigits = 0;
   #intermediates = false;
@@ -116,7 +124,7 @@ export class TerminalMasker {
 
   /** Bytes held back (by the masker, or as a sequence not yet placed). */
   get held(): number {
-    return this.#inner.held + this.#partial.length + this.#undecidedBytes;
+    return this.#inner.held + this.#partial.length + this.#undecidedBytes + (this.#strMasker?.held ?? 0);
   }
 
   /** Masks `chunk`; what can go out goes in at most one `onData` call. */
@@ -127,13 +135,17 @@ export class TerminalMasker {
   /**
    * The stream paused: the bytes of an open sequence so far go out in their place, as a sequence (a terminal draws
    * none of them), and what comes next still continues it (`ESC` ⏸ `[32m4111…` is a colour before a card number, not
-   * `[32m` glued to it); waiting sequences stand as ESC; then the masker's idle release.
+   * `[32m` glued to it); an open string sends what its own masker releases; a lone 0xC2 goes as text (it may lead a
+   * no-break space between digit groups) and what follows may still make it a C1 control; waiting sequences stand
+   * as ESC; then the masker's idle release.
    */
   release(): void {
     this.#batch(() => {
       const open = this.#partial;
       this.#partial = [];
-      this.#place(this.#state === State.Str ? this.#maskedString(open) : open);
+      if (this.#state === State.Str) this.#place(this.#stringOut(open, false));
+      else if (this.#state === State.C1) this.#text(open, 0, open.length);
+      else this.#place(open);
       this.#decide(false);
       this.#feed();
       this.#inner.release();
@@ -198,8 +210,16 @@ export class TerminalMasker {
         if (r === 'more') continue;
         const string = this.#state === State.Str;
         const bytes = this.#endSequence();
-        if (r === 'text') this.#textOf(bytes);
-        else this.#place(string ? this.#maskedString(bytes) : bytes);
+        if (!string) {
+          if (r === 'text') this.#textOf(bytes);
+          else this.#place(bytes);
+        } else if (r === 'text') {
+          // Too long to be taken as one: what its masker has seen goes out as the string so far, the rest is text.
+          this.#place(this.#stringOut([], true));
+          this.#textOf(bytes);
+        } else {
+          this.#place(this.#stringOut(bytes, true));
+        }
         continue;
       }
       let j = i;
@@ -208,7 +228,14 @@ export class TerminalMasker {
       if (j === chunk.length) break;
       if (chunk[j] === ESC) this.#open(State.Esc, ESC);
       else if (chunk[j] === C1_LEAD) this.#open(State.C1, C1_LEAD);
-      else this.#sequence([chunk[j]!]);
+      else {
+        // A run of controls that draw nothing is one sequence (a binary stream of NULs: not one placement a byte).
+        let k = j + 1;
+        while (k < chunk.length && SPECIAL[chunk[k]!] === 1 && k - j < MAX_SEQUENCE) k++;
+        this.#sequence(Array.from(chunk.subarray(j, k)));
+        i = k;
+        continue;
+      }
       i = j + 1;
     }
   }
@@ -226,19 +253,35 @@ export class TerminalMasker {
     if (bytes.length > 0) this.#sequence(bytes);
   }
 
+  /** A control string opens: its own masker (a terminal shows some strings, a window title, not in the line). */
+  #beginString(): void {
+    this.#state = State.Str;
+    this.#strMasker = new StreamMasker((b) => this.#strOut.push(b), { ...this.#opts, idleMs: Infinity });
+    this.#strOut = [];
+    this.#strIn = 0;
+    this.#strSent = 0;
+    this.#strLead = false;
+  }
+
   /**
-   * A control string's bytes with the card numbers in them masked: a terminal shows some (a window title), not in
-   * the line, and the string is left out of the line's reading; what it holds is masked on its own, in place.
+   * The open string's next bytes through its own masker, and what it gives back: what it can send at a pause (a
+   * card number still open stays held, as in the line), everything at the string's end. Placed as a sequence.
    */
-  #maskedString(bytes: number[]): number[] {
-    if (bytes.length === 0) return bytes;
-    const parts: Uint8Array[] = [];
-    const m = new StreamMasker((b) => parts.push(b), { ...this.#opts, idleMs: Infinity });
-    m.write(Uint8Array.from(bytes));
-    m.flush();
-    const out = Buffer.concat(parts);
-    // Fail closed: masking keeps lengths here (stars), and the string goes out in place of its bytes.
-    if (out.length !== bytes.length) throw new MaskError('terminal masking changed the length of a control string');
+  #stringOut(bytes: number[], end: boolean): number[] {
+    const m = this.#strMasker;
+    if (!m) return bytes;
+    if (bytes.length > 0) m.write(Uint8Array.from(bytes));
+    if (end) m.flush();
+    else m.release();
+    const out = this.#strOut.length === 1 ? this.#strOut[0]! : Buffer.concat(this.#strOut);
+    this.#strOut = [];
+    this.#strIn += bytes.length;
+    this.#strSent += out.length;
+    if (end) {
+      this.#strMasker = undefined;
+      // Fail closed: masking keeps lengths here (stars), and the string goes out in place of its bytes.
+      if (this.#strSent !== this.#strIn) throw new MaskError('terminal masking changed the length of a control string');
+    }
     return [...out];
   }
 
@@ -247,8 +290,14 @@ export class TerminalMasker {
     this.#seqBytes++;
   }
 
+  /**
+   * Before a flush: an open string goes out whole (masked on its own), a sequence with bytes not yet placed is text.
+   * One whose first bytes went out at a release holds nothing, and what follows still continues it (the session's
+   * flush of an idle UTF-8 tail must not end it).
+   */
   #settle(): void {
-    if (this.#state !== State.Ground) this.#textOf(this.#endSequence());
+    if (this.#state === State.Str) this.#place(this.#stringOut(this.#endSequence(), true));
+    else if (this.#partial.length > 0) this.#textOf(this.#endSequence());
     this.#decide(false);
   }
 
@@ -269,8 +318,9 @@ export class TerminalMasker {
       if (this.#seqBytes >= MAX_STRING) return 'text';
       // Ended by BEL (xterm's OSC end), by ST as U+009C; ESC (ST is `ESC \`, read next as a sequence of its own),
       // CAN and SUB end it too.
-      if (b === 0x07 || (b === 0x9c && this.#partial[this.#partial.length - 1] === C1_LEAD)) { this.#take(b); return 'done'; }
+      if (b === 0x07 || (b === 0x9c && this.#strLead)) { this.#take(b); return 'done'; }
       if (b === ESC || b === 0x18 || b === 0x1a) return 'cut';
+      this.#strLead = b === C1_LEAD;
       this.#take(b);
       return 'more';
     }
@@ -281,13 +331,17 @@ export class TerminalMasker {
       if (kind === 'text') return 'text';
       this.#take(b);
       if (kind === 'invisible') return 'done';
-      this.#state = kind === 'string' ? State.Str : State.Csi;
+      if (kind === 'string') this.#beginString();
+      else this.#state = State.Csi;
       return 'more';
     }
+    // A C0 control but CAN, SUB and ESC is carried out inside a sequence without ending it, and DEL is ignored (the
+    // VT500 parser xterm and VTE follow): the sequence goes on, and so does the masker's reading of it.
+    if ((b < 0x20 && b !== ESC && b !== 0x18 && b !== 0x1a) || b === 0x7f) { this.#take(b); return 'more'; }
     if (this.#state === State.Esc) {
       if (b === 0x5b && !this.#intermediates) { this.#state = State.Csi; this.#take(b); return 'more'; }
       if (b >= 0x20 && b <= 0x2f) { this.#intermediates = true; this.#take(b); return 'more'; }
-      if (OPENS_STRING.has(b) && !this.#intermediates) { this.#state = State.Str; this.#take(b); return 'more'; }
+      if (OPENS_STRING.has(b) && !this.#intermediates) { this.#beginString(); this.#take(b); return 'more'; }
       if (b >= 0x30 && b <= 0x7e) { this.#take(b); return 'done'; }
       return 'cut';
     }

@@ -48,7 +48,13 @@ describe('TerminalMasker', () => {
     [`${E}[12${C1}32m4111111111111111 x`, `${E}[12${C1}32m************1111 x`],
     [`4111${E}[1${E}[0m111111111111 x`, `****${E}[1${E}[0m********1111 x`],
     [`4111${E}[01\x18111111111111 x`, `****${E}[01\x18********1111 x`],
-    [`4111${E}\x00111111111111 x`, `****${E}\x00********1111 x`],
+    // C0 controls (but CAN, SUB, ESC) and DEL inside a sequence are carried out or ignored; the sequence goes on.
+    [`${E}[3\x002m4111111111111111 x`, `${E}[3\x002m************1111 x`],
+    [`${E}[3\x7f2m4111111111111111 x`, `${E}[3\x7f2m************1111 x`],
+    [`${E}\x00[32m4111111111111111 x`, `${E}\x00[32m************1111 x`],
+    [`4111${E}[0\x00m111111111111 x`, `****${E}[0\x00m********1111 x`],
+    // Control strings and a pause: ST as U+009C after the pause (below); NUL runs as one sequence.
+    [`4111${'\x00'.repeat(100)}111111111111 x`, `****${'\x00'.repeat(100)}********1111 x`],
     // A control string (a window title, a hyperlink's target) is not drawn in the line: left out of its reading.
     [`4111 1111 1111 ${E}]0;t\x071111 x`, `**** **** **** ${E}]0;t\x071111 x`],
     [`4111 1111 1111 \xc2\x9d0;t\xc2\x9c1111 x`, `**** **** **** \xc2\x9d0;t\xc2\x9c1111 x`],
@@ -102,16 +108,39 @@ describe('TerminalMasker', () => {
     expect(paused(['a \xc2', `\x9b32m4111111111111111 x`])).toBe(`a ${C1}32m************1111 x`);
     expect(paused([`a ${E}`, '[32m4111111111111111 x'])).toBe(`a ${E}[32m************1111 x`);
     expect(paused([`a ${E}[3`, '2m4111111111111111 x'])).toBe(`a ${E}[32m************1111 x`);
-    let out = '';
-    const m = new TerminalMasker((b) => { out += Buffer.from(b).toString('latin1'); }, { idleMs: Infinity });
-    m.write(Buffer.from(`ok \xc2`, 'latin1'));
-    m.release();
-    expect(out).toBe('ok \xc2'); // sent at the pause: a binary protocol waiting on it is not stuck
-    expect(m.held).toBe(0);
-    // The lead byte of a character after all (©): the bytes go out as they came.
-    m.write(Buffer.from('\xa9 4111111111111111 x', 'latin1'));
-    m.flush();
-    expect(out).toBe('ok \xc2\xa9 ************1111 x');
+    // A no-break space (0xC2 0xA0) cut by a pause still joins digit groups (at a pause the masker sends at most the
+    // first six digits of a number still undecided, as ever); the title's masker spans the pause.
+    expect(paused(['4111\xc2\xa01111\xc2', '\xa01111\xc2\xa01111 x'])).toBe('4111\xc2\xa011**\xc2\xa0****\xc2\xa0**** x');
+    expect(paused([`${E}]0;4111 1111 1111`, ' 1111\x07 x'])).toBe(`${E}]0;4111 11** **** ****\x07 x`);
+    {
+      // ST as U+009C cut by a pause still ends the string: nothing is held after it.
+      let out = '';
+      const m = new TerminalMasker((b) => { out += Buffer.from(b).toString('latin1'); }, { idleMs: Infinity });
+      m.write(Buffer.from('a \xc2\x9d0;t\xc2', 'latin1'));
+      m.release();
+      m.write(Buffer.from('\x9cx', 'latin1'));
+      expect(m.held).toBe(0);
+      expect(out).toBe('a \xc2\x9d0;t\xc2\x9cx');
+    }
+
+    // The session's idle settle: a release, then a flush of a held tail of bytes >= 0x80 (binary protocols wait on
+    // it). The lone 0xC2 goes out then, and what follows may still make it a C1 CSI or a character.
+    for (const [rest, want] of [
+      ['\x9b32m4111111111111111 x', 'ok \xc2\x9b32m************1111 x'],
+      ['\xa9 4111111111111111 x', 'ok \xc2\xa9 ************1111 x'],
+    ]) {
+      let out = '';
+      const m = new TerminalMasker((b) => { out += Buffer.from(b).toString('latin1'); }, { idleMs: Infinity });
+      m.write(Buffer.from('ok \xc2', 'latin1'));
+      m.release();
+      expect(m.held).toBe(1);
+      m.flush();
+      expect(out).toBe('ok \xc2');
+      expect(m.held).toBe(0);
+      m.write(Buffer.from(rest!, 'latin1'));
+      m.flush();
+      expect(out).toBe(want);
+    }
   });
 
   it('holds a sequence after a digit only until the stream pauses (release)', () => {
@@ -122,6 +151,28 @@ describe('TerminalMasker', () => {
     m.release();
     expect(out).toBe(`ab 12${E}[0m`);
     expect(m.held).toBe(0);
+  });
+
+  it('never throws and keeps every byte but starred digits, on any bytes cut and paused anywhere (scp passes here too)', () => {
+    const alphabet = [0x1b, 0xc2, 0x9b, 0x9c, 0x9d, 0x07, 0x18, 0x00, 0x7f, 0x5b, 0x5d, 0x3b, 0x6d, 0x5c, 0x20, 0xa0, 0x34, 0x31, 0x31, 0x31];
+    let seed = 7;
+    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
+    for (let run = 0; run < 3000; run++) {
+      const input = Buffer.from(Array.from({ length: 1 + rnd(300) }, () => (rnd(4) === 0 ? rnd(256) : alphabet[rnd(alphabet.length)]!)));
+      const parts: Uint8Array[] = [];
+      const m = new TerminalMasker((b) => parts.push(Buffer.from(b)), { idleMs: Infinity });
+      for (let at = 0; at < input.length;) {
+        const next = Math.min(input.length, at + 1 + rnd(40));
+        m.write(input.subarray(at, next));
+        if (rnd(3) === 0) m.release();
+        if (rnd(8) === 0) m.flush();
+        at = next;
+      }
+      m.flush();
+      const out = Buffer.concat(parts);
+      expect(out.length).toBe(input.length);
+      for (let i = 0; i < out.length; i++) if (out[i] !== input[i]) expect([out[i], input[i]! >= 0x30 && input[i]! <= 0x39]).toEqual([0x2a, true]);
+    }
   });
 
   it('refuses hmac, whose tokens do not keep lengths', () => {
