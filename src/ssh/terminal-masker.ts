@@ -64,7 +64,7 @@ function c1Control(b: number): 'csi' | 'string' | 'invisible' | 'text' {
 /** Whether a byte may be part of a card number as the detector reads one: digit, space, dash, or ≥ 0x80 (full-width). */
 const numberish = (b: number) => (b >= 0x30 && b <= 0x39) || b === 0x20 || b === 0x2d || b >= 0x80;
 
-/** ESC finals that open a string (DCS P, SOS X, OSC ], PM ^, APC _) or a control sequence ([). */
+/** ESC finals that open a control string: DCS P, SOS X, OSC ], PM ^, APC _. */
 const OPENS_STRING = new Set([0x50, 0x58, 0x5d, 0x5e, 0x5f]);
 
 /**
@@ -90,11 +90,11 @@ export class TerminalMasker {
   #partial: number[] = [];
   /** Bytes of the open sequence, those a release already placed included (MAX_SEQUENCE counts them all). */
   #seqBytes = 0;
-  /** The open control string's own masker (one for the whole string, across releases), what it gave back, its counts. */
+  /** The open control string's own masker (one for the whole string, across releases) and what it gave back. */
   #strMasker: StreamMasker | undefined;
   #strOut: Uint8Array[] = [];
-  #strIn = 0;
-  #strSent = 0;
+  /** Bytes given to the string's masker and not yet given back. */
+  #strOwed = 0;
   /** The open string's last byte was 0xC2 (a release may have sent it): 0x9C after it is ST. */
   #strLead = false;
   #state: State = State.Ground;
@@ -210,16 +210,10 @@ export class TerminalMasker {
         if (r === 'more') continue;
         const string = this.#state === State.Str;
         const bytes = this.#endSequence();
-        if (!string) {
-          if (r === 'text') this.#textOf(bytes);
-          else this.#place(bytes);
-        } else if (r === 'text') {
-          // Too long to be taken as one: what its masker has seen goes out as the string so far, the rest is text.
-          this.#place(this.#stringOut([], true));
-          this.#textOf(bytes);
-        } else {
-          this.#place(this.#stringOut(bytes, true));
-        }
+        // A string too long to be taken as one: what its masker has seen goes out as the string so far, the rest is text.
+        if (string) this.#place(this.#stringOut(r === 'text' ? [] : bytes, true));
+        if (r === 'text') this.#textOf(bytes);
+        else if (!string) this.#place(bytes);
         continue;
       }
       let j = i;
@@ -258,8 +252,7 @@ export class TerminalMasker {
     this.#state = State.Str;
     this.#strMasker = new StreamMasker((b) => this.#strOut.push(b), { ...this.#opts, idleMs: Infinity });
     this.#strOut = [];
-    this.#strIn = 0;
-    this.#strSent = 0;
+    this.#strOwed = 0;
     this.#strLead = false;
   }
 
@@ -268,19 +261,17 @@ export class TerminalMasker {
    * card number still open stays held, as in the line), everything at the string's end. Placed as a sequence.
    */
   #stringOut(bytes: number[], end: boolean): number[] {
-    const m = this.#strMasker;
-    if (!m) return bytes;
+    const m = this.#strMasker!;
     if (bytes.length > 0) m.write(Uint8Array.from(bytes));
     if (end) m.flush();
     else m.release();
     const out = this.#strOut.length === 1 ? this.#strOut[0]! : Buffer.concat(this.#strOut);
     this.#strOut = [];
-    this.#strIn += bytes.length;
-    this.#strSent += out.length;
+    this.#strOwed += bytes.length - out.length;
     if (end) {
       this.#strMasker = undefined;
       // Fail closed: masking keeps lengths here (stars), and the string goes out in place of its bytes.
-      if (this.#strSent !== this.#strIn) throw new MaskError('terminal masking changed the length of a control string');
+      if (this.#strOwed !== 0) throw new MaskError('terminal masking changed the length of a control string');
     }
     return [...out];
   }
