@@ -32,8 +32,8 @@ describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (
   /** `ssh -T` through the gate's listener (sshThrough uses only its port and askpass script). */
   const ssh = (command: string) => sshThrough({ port: gate.broker.port, askpass: gate.askpass } as SshListener, gate.home, ['pcigate@127.0.0.1', command]);
 
-  /** The recording of the exec channel whose command includes `marker`. */
-  const recordingOf = async (marker: string): Promise<string> => {
+  /** The output events (`o`) of the recording of the exec channel whose command includes `marker`. */
+  const outputOf = async (marker: string): Promise<string[]> => {
     let rel: string | undefined;
     await expect.poll(() => {
       const recs = readLog(gate.home);
@@ -41,7 +41,8 @@ describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (
       rel = recs.find((r) => r.type === 'session.end' && r.session === id)?.blobs?.[0]?.path;
       return rel;
     }, { timeout: 15_000 }).toBeDefined();
-    return readFileSync(path.join(gate.home, rel!), 'utf8');
+    const cast = readFileSync(path.join(gate.home, rel!), 'utf8');
+    return cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o').map((e) => e[2]);
   };
 
   beforeAll(async () => {
@@ -59,9 +60,7 @@ describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (
     expect(r.code).toBe(0);
     expect(r.stdout.toString()).toContain('\x1b['); // coloured, as a terminal gets it
     expect(shown(r.stdout)).toBe('order 42 paid with ************1111 on monday\n');
-    const cast = await recordingOf('--color=always');
-    const lines = cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]);
-    const out = lines.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    const out = (await outputOf('--color=always')).join('');
     expect(shown(out)).toContain('************1111');
     expect(shown(out)).not.toContain('4111111111111111');
   }, 30_000);
@@ -83,8 +82,7 @@ describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (
     expect(r.code).toBe(0);
     expect(r.stdout.toString()).toContain('\u009b');
     expect(shown(r.stdout)).toBe('a ************1111 b\n************1111 c1-colour\n************1111 d\n');
-    const cast = await recordingOf('c1-colour');
-    const out = cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    const out = (await outputOf('c1-colour')).join('');
     expect(shown(out)).toContain('************1111 c1-colour');
     expect(shown(out)).not.toContain('4111111111111111');
   }, 30_000);
@@ -101,8 +99,7 @@ describe.skipIf(Boolean(skip))('card numbers between terminal escape sequences (
     const r = await ssh(`printf '${entry.repeat(40)}listing-colours\\n'`);
     expect(r.code).toBe(0);
     expect(shown(r.stdout)).toBe('dir  run.sh  '.repeat(40) + 'listing-colours\n');
-    const cast = await recordingOf('listing-colours');
-    const events = cast.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o');
+    const events = await outputOf('listing-colours');
     expect(events.length).toBeLessThan(10); // 200 sequences: one event each before
   }, 30_000);
 
