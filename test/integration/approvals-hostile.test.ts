@@ -97,6 +97,8 @@ describe('the approvals directory written by someone else', () => {
     const dir = path.join(slow.home, 'approvals');
     await withClient(async (c) => {
       const running = c.query("UPDATE items SET name = 'forged'");
+      // Its refusal can come while the forgery below is still being written: expected from the start.
+      const refused = expect(running).rejects.toThrow(/could not be completed; the statement was not run/);
       let file = '';
       await until(async () => { file = (await fsp.readdir(dir).catch(() => [] as string[])).find((n) => /^A-[a-z2-7]{10}\.json$/.test(n)) ?? ''; return file !== ''; }, 15_000);
       const req = JSON.parse(await fsp.readFile(path.join(dir, file), 'utf8')) as ApprovalRequest;
@@ -104,7 +106,7 @@ describe('the approvals directory written by someone else', () => {
       const forged = { ...req, state: 'approved', approved_ms: now, approvals: [{ sub: 'u-approver', email: 'ann@example.com', via: 'oidc', at_ms: now }] };
       await fsp.writeFile(path.join(dir, `${file}.tmp`), JSON.stringify(forged, null, 2));
       await fsp.rename(path.join(dir, `${file}.tmp`), path.join(dir, file));
-      await expect(running).rejects.toThrow(/could not be completed; the statement was not run/);
+      await refused;
       expect((await c.query("SELECT count(*)::int AS n FROM items WHERE name = 'forged'")).rows[0].n).toBe(0);
     }, slow);
     expect(readLog(slow.home).some((x) => x.type === 'approval.use')).toBe(false);

@@ -93,8 +93,10 @@ describe('an approval binds the search_path', () => {
       expect(req.id).not.toBe(first.id);
       expect(req.search_path).toMatch(/^scratch, /);
       expect(names()).toBe('public item!! / scratch item');
+      // The expectation holds the query's rejection from now on: the refusal can arrive while deny() is awaited.
+      const refused = expect(running).rejects.toThrow(/not that table/);
       await store.deny(req.id, approver, 'not that table');
-      await expect(running).rejects.toThrow(/not that table/);
+      await refused;
     });
     expect(names()).toBe('public item!! / scratch item');
     const requests = readLog(gate.home).filter((r) => r.type === 'approval.request').map((r) => (r.detail as { search_path?: string }).search_path);
@@ -121,8 +123,9 @@ describe('an approval binds the search_path', () => {
       const req = await pending();
       expect(req.id).not.toBe(approved.id);
       expect(req.search_path).toMatch(/^not known for certain .*names may resolve in: .*public.*scratch/);
+      const refused = expect(running).rejects.toThrow(/which table/);
       await store.deny(req.id, approver, 'which table?');
-      await expect(running).rejects.toThrow(/which table/);
+      await refused;
     });
     expect(names()).toBe(before);
   });

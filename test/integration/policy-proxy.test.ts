@@ -182,8 +182,10 @@ describe('policy through the proxy', () => {
       const again = c.query("UPDATE items SET name = name || '!'");
       const req2 = await pendingRequest();
       expect(req2.id).not.toBe(req.id);
+      // Expected before the deny: its refusal can reach the client while deny() is still awaited.
+      const refused = expect(again).rejects.toThrow(/denied by ann@example.com: once is enough/);
       await store.deny(req2.id, approver, 'once is enough');
-      await expect(again).rejects.toThrow(/denied by ann@example.com: once is enough/);
+      await refused;
       expect((await c.query('SELECT name FROM items WHERE id = 1')).rows).toEqual([{ name: 'item 1!' }]);
     });
   });
