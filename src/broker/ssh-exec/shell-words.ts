@@ -3,6 +3,7 @@
  * zsh and fish read around a command's words (their redirections, brace expansion, `$'…'`). A reading for policy
  * (read-as-shell.ts), not an interpreter.
  */
+import { Lookahead } from './lookahead.js';
 
 /**
  * One word of a command line as the shell will see it: `text` with quotes and backslashes removed; `dynamic`
@@ -68,20 +69,28 @@ function backtickEnd(cmd: string, i: number): number {
   return -1;
 }
 
+/** In a `${…}`'s body: `${X@P}` (transformations), `${a[X]}` (a subscript), `${s:X}` (an offset: `:` not followed by - = + ?, which are defaults). */
+const EVALUATING_BODY = /@|\[|:(?![-=+?])/g;
+
 /** Whether a `${…}` at `cmd[i]` evaluates a variable's value as code (ShellWord.evaluates). */
-function evaluatingExpansion(cmd: string, i: number): boolean {
+function evaluatingExpansion(look: Lookahead, i: number): boolean {
+  const cmd = look.text;
   if (cmd.startsWith('$[', i)) { // bash's old `$[…]` arithmetic
-    const end = cmd.indexOf(']', i + 2);
-    return end < 0 || !ARITHMETIC_OF_NUMBERS.test(cmd.slice(i + 2, end));
+    const end = look.next(']', i + 2);
+    return end < 0 || !look.numbersOnly(i + 2, end);
   }
-  if (cmd.startsWith('$((', i)) return numericArithmeticEnd(cmd, i) < 0;
+  if (cmd.startsWith('$((', i)) return numericArithmeticEnd(look, i) < 0;
   if (!cmd.startsWith('${', i)) return false;
-  const end = cmd.indexOf('}', i + 2);
-  const body = cmd.slice(i + 2, end < 0 ? undefined : end);
-  // `${!X}` (indirection), `${X@P}` (transformations), `${a[X]}` (a subscript), `${s:X}` (an offset: `:` not
-  // followed by - = + ?, which are defaults).
-  return /^!|@|\[|:(?![-=+?])/.test(body);
+  const end = look.next('}', i + 2);
+  const stop = end < 0 ? cmd.length : end;
+  // `${!X}` (indirection), or the body holds one of EVALUATING_BODY.
+  if (i + 2 < stop && cmd[i + 2] === '!') return true;
+  const at = look.next(EVALUATING_BODY, i + 2);
+  return at >= 0 && at < stop;
 }
+
+/** Characters that mean nothing more inside double quotes than themselves (not `\`, `$`, a backtick or `"`). */
+const DOUBLE_QUOTED_TEXT = /[^\\$`"]*/y;
 
 /**
  * A redirection operator's characters after its first `<` or `>` (POSIX sh 2.7; bash's `<<<`, zsh's `>!` and
@@ -90,18 +99,15 @@ function evaluatingExpansion(cmd: string, i: number): boolean {
 const REDIRECT_OP = /<<<|<<-|<<|<>|<&|<|>>?&?[!|?]?|>/y;
 
 /**
- * Where the `))` is that ends `$((…))` starting at `cmd[i]` when it holds arithmetic of numbers only, else -1.
+ * Where the `))` is that ends `$((…))` starting at `look.text[i]` when it holds arithmetic of numbers only, else -1.
  * Such arithmetic is a number; with a name in it bash evaluates the variable's value as arithmetic, and
  * `a[$(cmd)]` there runs cmd (the value can come from an env request).
  */
-export function numericArithmeticEnd(cmd: string, i: number): number {
-  if (!cmd.startsWith('$((', i)) return -1;
-  const end = cmd.indexOf('))', i + 3);
-  return end > 0 && ARITHMETIC_OF_NUMBERS.test(cmd.slice(i + 3, end)) ? end : -1;
+export function numericArithmeticEnd(look: Lookahead, i: number): number {
+  if (!look.text.startsWith('$((', i)) return -1;
+  const end = look.next('))', i + 3);
+  return end > 0 && look.numbersOnly(i + 3, end) ? end : -1;
 }
-
-/** Arithmetic without a name in it: numbers and operators only. */
-const ARITHMETIC_OF_NUMBERS = /^[0-9\s+\-*/%<>=!&|^~?:,()]*$/;
 
 /**
  * Splits a command line as POSIX sh does, into simple commands (at unquoted `;` `&` `|` `(` `)` and line
@@ -110,6 +116,7 @@ const ARITHMETIC_OF_NUMBERS = /^[0-9\s+\-*/%<>=!&|^~?:,()]*$/;
  */
 export function shellCommands(cmd: string, depth = 0): ShellWord[][] {
   const commands: ShellWord[][] = [];
+  const look = new Lookahead(cmd);
   // A command substitution inside double quotes or backticks (`echo "$(rm -rf /)"`, `` echo `rm -rf /` ``) runs
   // its commands as one outside them does: they are read as commands of this line. One that cannot be read (too
   // deep, unterminated, or holding a `case` whose `)` would end it early) is a computed command of its own.
@@ -152,10 +159,18 @@ export function shellCommands(cmd: string, depth = 0): ShellWord[][] {
   let state: 'plain' | 'single' | 'double' = 'plain';
   for (let i = 0; i < cmd.length; i++) {
     const c = cmd[i]!;
+    // Quoted text is added a run at a time, not a character at a time (a client's 1 MiB line was then mostly work
+    // for the garbage collector).
     if (state === 'single') {
-      if (c === "'") state = 'plain';
-      else word().text += c;
-      if (c === '$' || c === '`') word().quotedCode = true;
+      const end = look.next("'", i);
+      const stop = end < 0 ? cmd.length : end;
+      if (stop > i) {
+        const run = cmd.slice(i, stop);
+        word().text += run;
+        if (run.includes('$') || run.includes('`')) word().quotedCode = true;
+      }
+      if (end >= 0) state = 'plain';
+      i = stop;
       continue;
     }
     if (c === '\\') {
@@ -170,11 +185,11 @@ export function shellCommands(cmd: string, depth = 0): ShellWord[][] {
       continue;
     }
     // Arithmetic of numbers only is a number, whatever runs it (as shellSyntaxOffsets reads it).
-    const end = numericArithmeticEnd(cmd, i);
+    const end = numericArithmeticEnd(look, i);
     if (end >= 0) { word().text += cmd.slice(i, end + 2); i = end + 1; continue; }
     // $$ $? $! $# $- are numbers or the shell's flags, never text a client chose.
     if (c === '$' && /[$?!#-]/.test(cmd[i + 1] ?? '')) { word().text += cmd.slice(i, i + 2); i++; continue; }
-    if (c === '$' && evaluatingExpansion(cmd, i)) word().evaluates = true;
+    if (c === '$' && evaluatingExpansion(look, i)) word().evaluates = true;
     if (c === '`') {
       const e = backtickEnd(cmd, i);
       const stop = e < 0 ? cmd.length : e;
@@ -199,15 +214,19 @@ export function shellCommands(cmd: string, depth = 0): ShellWord[][] {
     // bash's `$'…'` (escapes decoded: `$'\x72m'` is rm) and `$"…"` (translated) are text the shell computes.
     if (state === 'plain' && c === '$' && (cmd[i + 1] === "'" || cmd[i + 1] === '"')) { word().dynamic = true; word().text += c; continue; }
     if (state === 'double') {
-      if (c === '"') state = 'plain';
-      else word().text += c;
+      if (c === '"') { state = 'plain'; continue; }
+      // This character (what the cases above left of it is text), and the text up to the next one they read.
+      DOUBLE_QUOTED_TEXT.lastIndex = i + 1;
+      const run = DOUBLE_QUOTED_TEXT.exec(cmd)![0];
+      word().text += c + run;
+      i += run.length;
       continue;
     }
     // bash's `((X))` (and `for ((…))`) evaluates X's value as arithmetic (ShellWord.evaluates), unless it
     // holds numbers only: the `((` is kept as a word of its own so that the reading sees it.
     if (c === '(' && cmd[i + 1] === '(' && state === 'plain') {
-      const end = cmd.indexOf('))', i + 2);
-      if (end < 0 || !ARITHMETIC_OF_NUMBERS.test(cmd.slice(i + 2, end))) { endCommand(); commands.push([{ text: '((', dynamic: false, glob: false, redirect: false, evaluates: true }]); }
+      const end = look.next('))', i + 2);
+      if (end < 0 || !look.numbersOnly(i + 2, end)) { endCommand(); commands.push([{ text: '((', dynamic: false, glob: false, redirect: false, evaluates: true }]); }
     }
     if (c === "'") { word(); quoted = true; state = 'single'; } else if (c === '"') { word(); quoted = true; state = 'double'; } else if (';&|()\n\r'.includes(c)) endCommand();
     else if (c === ' ' || c === '\t') endWord();

@@ -14,11 +14,13 @@
  * check sees more text as unquoted, never less, so it refuses more (fail closed).
  */
 import { globWildcardSpans } from '../../policy/ssh-rules.js';
+import { Lookahead } from './lookahead.js';
 import { numericArithmeticEnd } from './shell-words.js';
 
 /** Offsets in `cmd` of characters that are shell syntax able to start a command, as POSIX sh reads the line. */
 export function shellSyntaxOffsets(cmd: string): number[] {
   const at: number[] = [];
+  const look = new Lookahead(cmd);
   let state: 'plain' | 'single' | 'double' = 'plain';
   for (let i = 0; i < cmd.length; i++) {
     const c = cmd[i]!;
@@ -32,7 +34,7 @@ export function shellSyntaxOffsets(cmd: string): number[] {
     }
     if (c === '\\') { i++; continue; } // an escaped character (or a line continuation) is literal
     // Arithmetic of numbers only is harmless (numericArithmeticEnd says why one with a name is not).
-    const end = numericArithmeticEnd(cmd, i);
+    const end = numericArithmeticEnd(look, i);
     if (end >= 0) { i = end + 1; continue; }
     // bash's old `$[…]` is arithmetic too (`$[X]` evaluates X's value, as `$((X))` does).
     if (c === '`' || (c === '$' && (cmd[i + 1] === '(' || cmd[i + 1] === '{' || cmd[i + 1] === '['))) { at.push(i); continue; }

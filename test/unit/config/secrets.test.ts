@@ -83,9 +83,8 @@ describe('resolveSecret', () => {
 
   it('cmd: a command that hangs is killed after the timeout', async () => {
     const ctx = testCtx({ env: { PATH: process.env.PATH } });
-    const t0 = Date.now();
+    // Not killed, `sleep 20` would end in 20 s having printed nothing: another error than this one.
     await expect(resolveSecret(ctx, 'cmd:sleep 20', { timeoutMs: 200 })).rejects.toThrow(/did not finish within 200 ms/);
-    expect(Date.now() - t0).toBeLessThan(5000);
   });
 
   it('keychain: asks the keychain for service pcigate, and fails clearly when the entry is absent', async () => {

@@ -196,12 +196,10 @@ describe('ApprovalStore', () => {
     const { store, req } = setup();
     const r = await req();
     const waiting = store.waitForDecision(r.id, 5000);
-    setTimeout(() => { void store.approve(r.id, approver1); }, 50);
+    setTimeout(() => { store.approve(r.id, approver1).catch(() => { /* the wait below then times out and fails the test */ }); }, 50);
     expect((await waiting).state).toBe('approved');
     const r2 = await req();
-    const t0 = performance.now();
     expect((await store.waitForDecision(r2.id, 150)).state).toBe('pending');
-    expect(performance.now() - t0).toBeLessThan(2000);
     const ac = new AbortController();
     const w3 = store.waitForDecision(r2.id, 60_000, ac.signal);
     ac.abort();

@@ -18,15 +18,14 @@ function fromServer(a: SftpAudit, chunk: Buffer): SftpFailure[] {
 }
 
 describe('SftpAudit', () => {
-  it('reads a large packet cut into tiny chunks in linear time', () => {
-    // 1 MiB (the largest packet read) sent 16 bytes at a time: copying what is held for each chunk took minutes.
+  it('reads a large packet cut into tiny chunks', () => {
+    // 1 MiB (the largest packet read) sent 16 bytes at a time: copying what is held for each chunk took minutes
+    // (how the time grows is measured in bench/complexity).
     const big = packet(200, u32(7), str('x'.repeat((1 << 20) - 64)));
     const a = new SftpAudit();
-    const t = performance.now();
     const ops = [];
     for (let i = 0; i < big.length; i += 16) ops.push(...a.fromClient(big.subarray(i, i + 16)));
     ops.push(...a.fromClient(remove(8, '/tmp/x')));
-    expect(performance.now() - t).toBeLessThan(3_000);
     expect(ops).toEqual([{ op: 'remove', path: '/tmp/x' }]);
   });
 

@@ -109,13 +109,12 @@ describe('readAsShell', () => {
     expect(smuggledSyntax('echo $[X]', 'echo *')).toMatch(/shell syntax \('\$' at offset 5\)/);
   });
 
-  it('finds what the wildcards of a pattern matched in time linear in the command', () => {
-    // A RegExp with a capture group per wildcard took 34 s on this 8 kB command (time to the power of the wildcards).
+  it('finds what the wildcards of a pattern matched in a long command', () => {
+    // A RegExp with a capture group per wildcard took 34 s on this 8 kB command (time to the power of the
+    // wildcards; bench/complexity measures how it grows now).
     const cmd = `echo a=b,c:d; rm -rf /${'=,'.repeat(4_000)} end`;
-    const t = performance.now();
     expect(smuggledSyntax(cmd, 'echo *=*,*:* end')).toMatch(/\(';' at offset 12\)/);
     expect(smuggledSyntax(cmd.replace(';', ''), 'echo *=*,*:* end')).toBeUndefined();
-    expect(performance.now() - t).toBeLessThan(2_000);
   });
 
   it("skips bash's append and array assignments before the command", () => {
@@ -295,6 +294,9 @@ describe('readAsShell', () => {
     ['echo $(( X ))', 'ssh.exec.unreadable'], ['((X))', 'ssh.exec.unreadable'], ['let X', 'ssh.exec.unreadable'],
     [`declare -i X='a[$(rm)]'`, 'ssh.exec.unreadable'], ['echo ${X@P}', 'ssh.exec.unreadable'], [`sh -c 'echo \${X@P}'`, 'ssh.exec.unreadable'],
     ['echo ${!X}', 'ssh.exec.unreadable'], [`[[ -v 'a[$(rm -rf /)]' ]]`, 'ssh.exec.unreadable'], ["printf -v 'a[`rm -rf /`]' x", 'ssh.exec.unreadable'],
+    // After arithmetic of numbers, which is read as a number, the next one on the line is read on its own.
+    ['echo $((1+2)) $((X))', 'ssh.exec.unreadable'], ['echo $[1] $[X]', 'ssh.exec.unreadable'], ['((1+2)); ((X))', 'ssh.exec.unreadable'],
+    ['echo ${s:1}', 'ssh.exec.unreadable'], ['echo ${a[1]}', 'ssh.exec.unreadable'], ['echo ${s:-a} ${X@P}', 'ssh.exec.unreadable'],
     [`PS4='$(rm -rf /)' bash -xc :`, 'ssh.exec.unreadable'], [`BASH_ENV='$(rm -rf /)' bash -c :`, 'ssh.exec.unreadable'],
     [`ENV=/tmp/x sh -c 'echo'`, 'ssh.exec.unreadable'], ['read PS4; set -x', 'ssh.exec.unreadable'], [`PROMPT_COMMAND='rm -rf /' bash -i`, 'ssh.exec.unreadable'],
     // A shell or `.` given its input as the script, and an assignment with a path no longer hiding what follows it.
@@ -311,21 +313,27 @@ describe('readAsShell', () => {
     expect(shellCommands('echo "a $(b "c d")" `e f`').map((c) => c.map((w) => w.text))).toEqual([['echo', 'a $(b "c d")', '`e f`'], ['b', 'c d'], ['e', 'f']]);
   });
 
-  it('reads nested command substitutions in time linear in the command', () => {
-    const t = performance.now();
+  it('reads nested command substitutions as far as it reads them, and refuses deeper ones', () => {
     expect(rule(`echo "${'$(echo "'.repeat(20_000)}"`)).toBe('ssh.exec.unreadable');
-    // Ordinary substitutions are still read (10 kB of them: the bound above is for the nesting, not for a busy CI machine).
+    // Ordinary substitutions are still read (10 kB of them).
     expect(rule('echo "$(date)" `date` '.repeat(500))).toBeUndefined();
-    expect(performance.now() - t).toBeLessThan(1_500);
   });
 
-  it('reads a long command in bounded time, refusing one with too many words after a runner', () => {
+  it('reads a long line of unclosed arithmetic, each looked ahead from once (src/broker/ssh-exec/lookahead.ts)', () => {
+    // Each `$((`, `((` and `$[` looked for its end through the rest of the line: 240 kB of `$((` took 0.4 s, and
+    // the time grew with the square of the line (bench/complexity measures it).
+    for (const open of ['$((', '((', '$[']) expect(rule(`echo ${open.repeat(80_000)}`), open).toBe('ssh.exec.unreadable');
+    expect(rule(`echo ${'$((1'.repeat(60_000)}))`)).toBe('ssh.exec.unreadable');
+    expect(rule(`echo ${'$((1+2)) '.repeat(20_000)}`)).toBeUndefined();
+    expect(smuggledSyntax(`echo ${'$((1)) '.repeat(20_000)}`, 'echo *')).toBeUndefined();
+    expect(smuggledSyntax(`echo ${'$((1)) '.repeat(20_000)}$((X))`, 'echo *')).toMatch(/\('\$' at offset 140005\)/);
+  });
+
+  it('reads a long command within a bound of work, refusing one with too many words after a runner', () => {
     // Every word after `env` starts a reading to the end of the line: 17,000 of them (a 35 kB exec request, as
     // large as ssh2 takes) cost seconds of the event loop, per request, before the work was bounded.
     const hostile = `grep env ${'a '.repeat(17_000)}`;
-    const t = performance.now();
     const r = readAsShell(hostile, { deny: ['rm *', '*reboot*'], hold: [] }, 'allow');
-    expect(performance.now() - t).toBeLessThan(1_500);
     expect(r?.rule).toBe('ssh.exec.unreadable');
     // An ordinary long command is still read, and what it runs still found.
     const files = Array.from({ length: 200 }, (_, i) => `/srv/data/file-${i}.csv`).join(' ');

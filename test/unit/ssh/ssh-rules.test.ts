@@ -44,14 +44,13 @@ describe('SSH policy', () => {
     expect(decideSsh(granted, { kind: 'subsystem', name: 'sftp' }).action).toBe('allow');
   });
 
-  it('matches globs with several wildcards in time linear in the command', () => {
-    // A backtracking RegExp of '* * * rm' took seconds on these 8 kB it does not match, and minutes on a 35 kB exec request.
+  it('matches globs with several wildcards on a long command they do not match', () => {
+    // A backtracking RegExp of '* * * rm' took seconds on these 8 kB it does not match, and minutes on a 35 kB exec
+    // request; how the time grows with the command is measured in bench/complexity, not asserted here.
     const slow = sshAllow.parse({ exec: { allow: ['echo *'], deny: ['* * * rm', 'a*b*c*d*e'] } });
     const cmd = `echo ${'x '.repeat(4_000)}`;
-    const t = performance.now();
     expect(decideSsh(slow, { kind: 'exec', command: cmd })).toMatchObject({ action: 'allow' });
     expect(readAsShell(cmd, slow.exec, 'allow')).toBeUndefined();
-    expect(performance.now() - t).toBeLessThan(1_000);
     expect(decideSsh(slow, { kind: 'exec', command: `${cmd} rm` })).toMatchObject({ action: 'deny', rule: 'ssh.exec.deny[0]' });
   });
 

@@ -1,0 +1,127 @@
+/**
+ * How the readers of client-chosen text scale: each input a hostile client can send, which once took seconds to
+ * minutes of the event loop (a backtracking RegExp, a copy per chunk, a re-read per word), timed at the size its
+ * unit test uses and at 4× that, next to a benign input of the same size through the same function, in one run.
+ * (The sftp case starts at a quarter of its test's packet: 4× that is the largest packet the audit reads.)
+ * Linear work grows ~4× from one size to the other; quadratic ~16×. The unit tests check what these inputs
+ * give; how fast is measured here, not asserted there.
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/complexity/run.js [--json]
+ *
+ * Exits 1 when an input grows more than 8× (super-linear) or a hostile one costs more than 20× its benign twin.
+ */
+import { decideEnv } from '../../src/broker/ssh-env.js';
+import { readAsShell, smuggledSyntax } from '../../src/broker/ssh-exec/index.js';
+import { globMatches } from '../../src/policy/ssh-rules.js';
+import { SftpAudit } from '../../src/ssh/sftp-audit.js';
+import { packet, str, u32 } from '../../test/harness/sftp-bytes.js';
+
+interface Case {
+  name: string;
+  /** The unit test's size (repetitions of the input's unit). */
+  n: number;
+  hostile: (n: number) => () => unknown;
+  benign: (n: number) => () => unknown;
+}
+
+const exec = { deny: ['rm *', '*reboot*'], hold: [] as string[] };
+
+/** A packet of about `n` bytes fed to a fresh audit 16 bytes at a time, then a remove (the op it reports). */
+function sftpChunks(n: number, chunk: number): () => unknown {
+  const big = packet(200, u32(7), str('x'.repeat(n)));
+  const tail = packet(13, u32(8), str('/tmp/x'));
+  return () => {
+    const a = new SftpAudit();
+    for (let i = 0; i < big.length; i += chunk) a.fromClient(big.subarray(i, i + chunk));
+    return a.fromClient(tail);
+  };
+}
+
+const CASES: Case[] = [
+  {
+    // Every part of the glob is looked for through the whole text (a RegExp of it backtracks on each start).
+    name: 'exec glob, 3 wildcards, no match (ssh-rules)',
+    n: 4_000,
+    hostile: (n) => { const t = `echo ${'x '.repeat(n)}`; return () => globMatches('*x*y*z*', t); },
+    // One part looked for through the whole text: the least a glob that does not match can cost.
+    benign: (n) => { const t = `echo ${'x '.repeat(n)}`; return () => globMatches('*y*', t); },
+  },
+  {
+    name: 'env name glob, 3 wildcards (ssh-env)',
+    n: 4_000,
+    hostile: (n) => { const t = 'A_'.repeat(n); return () => decideEnv(['*_*_*X*'], t, 'v'); },
+    benign: (n) => { const t = 'A_'.repeat(n); return () => decideEnv(['*X*'], t, 'v'); },
+  },
+  {
+    name: 'wildcard spans of an allowed pattern (smuggledSyntax)',
+    n: 4_000,
+    hostile: (n) => { const t = `echo a=b,c:d; rm -rf /${'=,'.repeat(n)} end`; return () => smuggledSyntax(t, 'echo *=*,*:* end'); },
+    benign: (n) => { const t = `echo a=b,c:d rm -rf /${'xy'.repeat(n)} end`; return () => smuggledSyntax(t, 'echo *'); },
+  },
+  {
+    name: 'nested command substitutions (readAsShell)',
+    n: 20_000,
+    hostile: (n) => { const t = `echo "${'$(echo "'.repeat(n)}"`; return () => readAsShell(t, exec, 'allow'); },
+    benign: (n) => { const t = `echo "${'x(echo '.repeat(n)}"`; return () => readAsShell(t, exec, 'allow'); },
+  },
+  {
+    // Each `$((` once looked for its `))` through the rest of the line (now: lookahead.ts).
+    name: 'unclosed $(( arithmetic (readAsShell)',
+    n: 20_000,
+    hostile: (n) => { const t = `echo ${'$(('.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },
+    benign: (n) => { const t = `echo ${'1+2'.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },
+  },
+  {
+    name: 'unclosed (( arithmetic (readAsShell)',
+    n: 20_000,
+    hostile: (n) => { const t = `echo ${'(('.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },
+    benign: (n) => { const t = `echo ${'12'.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },
+  },
+  {
+    name: 'words after a runner (readAsShell)',
+    n: 17_000,
+    hostile: (n) => { const t = `grep env ${'a '.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },
+    benign: (n) => { const t = `grep foo ${'a '.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },
+  },
+  {
+    name: 'a 1 MiB sftp packet in 16-byte chunks (SftpAudit)',
+    n: (1 << 18) - 16, // 4n: the unit test's packet, as large as the audit reads
+    hostile: (n) => sftpChunks(n, 16),
+    benign: (n) => sftpChunks(n, 64 * 1024),
+  },
+];
+
+/** Mean milliseconds of one call of `fn`, over at least 3 calls and 300 ms (after one call to warm up). */
+function time(fn: () => unknown): number {
+  fn();
+  let calls = 0;
+  const t = performance.now();
+  while (calls < 3 || performance.now() - t < 300) { fn(); calls++; }
+  return (performance.now() - t) / calls;
+}
+
+const round = (v: number, d = 2) => Number(v.toFixed(d));
+
+const rows = CASES.map((c) => {
+  const [small, large] = [time(c.hostile(c.n)), time(c.hostile(4 * c.n))];
+  const [benignSmall, benign] = [time(c.benign(c.n)), time(c.benign(4 * c.n))];
+  return {
+    case: c.name,
+    hostile_ms: round(small, 4),
+    hostile_4x_ms: round(large, 4),
+    growth_4x: round(large / small),
+    benign_4x_ms: round(benign, 4),
+    benign_growth_4x: round(benign / benignSmall),
+    hostile_per_benign: round(large / benign),
+  };
+});
+
+const bad = rows.filter((r) => r.growth_4x > 8 || r.benign_growth_4x > 8 || r.hostile_per_benign > 20);
+if (process.argv.includes('--json')) {
+  console.log(JSON.stringify({ rows, super_linear: bad.map((r) => r.case) }, null, 2));
+} else {
+  console.log('case | hostile ms (n) | hostile ms (4n) | growth (linear ≈ 4) | benign ms (4n) | benign growth | hostile ÷ benign (4n)');
+  for (const r of rows) console.log(`${r.case} | ${r.hostile_ms} | ${r.hostile_4x_ms} | ${r.growth_4x} | ${r.benign_4x_ms} | ${r.benign_growth_4x} | ${r.hostile_per_benign}`);
+  if (bad.length > 0) console.log(`super-linear or out of line: ${bad.map((r) => r.case).join('; ')}`);
+}
+process.exitCode = bad.length > 0 ? 1 : 0;
