@@ -271,7 +271,7 @@ export async function buildEvidenceHome(): Promise<EvidenceHome> {
     // A held statement: CI requests, a person logged in (APPROVER) approves while the job waits (7.2.3).
     let heldDone: CliResult | undefined;
     const held = ci([DB, '--reason', 'CHG-1042 mark refunds', '--sql', "update transactions set note = 'reviewed'"]);
-    void held.then((r) => { heldDone = r; });
+    held.then((r) => { heldDone = r; }, () => { /* `await held` below throws it */ });
     const approvalId = await poll(async () => {
       if (heldDone) throw new Error(`evidence fixture: the held statement ended before approval (${heldDone.code}): ${heldDone.stderr}`);
       // Read the approvals store directly: `pcigate approvals` would open the audit log and could take it

@@ -274,22 +274,30 @@ async function interaction(provider: Provider, req: IncomingMessage, res: Server
 /** The test's browser: src/demo/form-browser.ts with the choices a test makes (deny, no one-time code). */
 function makeBrowser(issuer: string): TestBrowser {
   return {
-    async approve({ verificationUri, userCode, account, otp = true, decision = 'allow' }) {
-      const { go, submit: post } = formBrowser(fetch, issuer, 'test browser');
-      const submit = (page: Page, fields: Record<string, string>, extra: Record<string, string> = {}) => post(page, { ...fields, ...extra });
-
-      let page = await go(verificationUri);
-      if (/name="user_code"/.test(page.body)) page = await submit(page, { user_code: userCode });
-      // The device confirmation page (oidc-provider's userCodeConfirmSource).
-      if (/op\.deviceConfirmForm/.test(page.body)) {
-        page = await submit(page, {}, decision === 'deny' ? { abort: 'yes' } : {});
-        if (decision === 'deny') return page.body;
-      }
-      if (/name="password"/.test(page.body)) {
-        page = await submit(page, { login: account.login, password: account.password, otp: otp ? account.otp : '' });
-      }
-      if (/<title>Consent<\/title>/.test(page.body)) page = await submit(page, {});
-      return page.body;
+    // Tests start approve() from a login's prompt callback and await it after the login: its promise is given a
+    // handler at once, so a failure in between is not an unhandled rejection (the await still throws it).
+    approve(o) {
+      const approving = approveInBrowser(issuer, o);
+      approving.catch(() => undefined);
+      return approving;
     },
   };
+}
+
+async function approveInBrowser(issuer: string, { verificationUri, userCode, account, otp = true, decision = 'allow' }: Parameters<TestBrowser['approve']>[0]): Promise<string> {
+  const { go, submit: post } = formBrowser(fetch, issuer, 'test browser');
+  const submit = (page: Page, fields: Record<string, string>, extra: Record<string, string> = {}) => post(page, { ...fields, ...extra });
+
+  let page = await go(verificationUri);
+  if (/name="user_code"/.test(page.body)) page = await submit(page, { user_code: userCode });
+  // The device confirmation page (oidc-provider's userCodeConfirmSource).
+  if (/op\.deviceConfirmForm/.test(page.body)) {
+    page = await submit(page, {}, decision === 'deny' ? { abort: 'yes' } : {});
+    if (decision === 'deny') return page.body;
+  }
+  if (/name="password"/.test(page.body)) {
+    page = await submit(page, { login: account.login, password: account.password, otp: otp ? account.otp : '' });
+  }
+  if (/<title>Consent<\/title>/.test(page.body)) page = await submit(page, {});
+  return page.body;
 }

@@ -113,8 +113,8 @@ describe('postgres.js through pcigate', () => {
   it('delivers LISTEN/NOTIFY', async () => {
     const sql = connect({ max: 2 });
     try {
-      const got = new Promise<string>((resolve) => {
-        void sql.listen('js_chan', resolve);
+      const got = new Promise<string>((resolve, reject) => {
+        sql.listen('js_chan', resolve).catch(reject);
       });
       // listen() resolves once LISTEN ran on its own connection; notify from the pool's other one.
       await until(async () => (await sql`select count(*)::int as n from pg_stat_activity where query = 'listen "js_chan"'`)[0]!.n === 1);

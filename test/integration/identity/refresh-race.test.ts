@@ -90,6 +90,7 @@ function startChild(file: string): Child {
       }
     });
   });
+  result.catch(() => undefined); // awaited after other waits: a child's early end must not go unhandled meanwhile
   return { proc, ready, result };
 }
 
