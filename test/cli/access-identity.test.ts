@@ -177,11 +177,12 @@ describe('the actor of records of access to the audit trail', () => {
     const h = newHome(gone.issuer);
     await logIn(gone, h.home);
     await gone.close();
-    const started = Date.now();
     const r = await cli(h, ['verify', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    // The refused connection is named, not the deadline that every call to the provider runs under
+    // (storedLoginIdentity: "did not answer within 5 s", or a fetch it aborted): it gave up at the failure.
     expect(r.stderr).toMatch(/saved login was not used \(cannot fetch the signing keys of http:\/\/127\.0\.0\.1:\d+: .*\); this access is recorded as the local OS account/);
+    expect(r.stderr).not.toMatch(/did not answer|abort/i);
     expect((JSON.parse(r.stdout) as { recorded: boolean }).recorded).toBe(true);
     expect(readLog(h.home).filter((x) => x.type === 'verify.run').at(-1)!.actor).toEqual(LOCAL);
   }, 90_000);
@@ -196,13 +197,12 @@ describe('the actor of records of access to the audit trail', () => {
     const blackhole = createServer((s) => { held.add(s); s.on('error', () => {}); });
     await new Promise<void>((resolve) => blackhole.listen(hung.port, '127.0.0.1', resolve));
     try {
-      const started = Date.now();
       const r = await cli(h, ['sessions', '--json']);
-      const took = Date.now() - started;
       expect(r.code, r.stderr).toBe(0);
       expect(held.size).toBeGreaterThan(0);
-      expect(took).toBeLessThan(STORED_LOGIN_TIMEOUT_MS + 5_000);
-      expect(r.stderr).toMatch(/saved login was not used/);
+      // Only the deadline gives this reason; without it the command would wait on the provider until cli()
+      // SIGKILLs it at 60 s (code null).
+      expect(r.stderr).toMatch(new RegExp(`saved login was not used \\(the identity provider did not answer within ${STORED_LOGIN_TIMEOUT_MS / 1000} s\\)`));
       expect(readLog(h.home).filter((x) => x.type === 'audit.access').at(-1)!.actor).toEqual(LOCAL);
     } finally {
       for (const s of held) s.destroy();

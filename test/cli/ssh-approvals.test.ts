@@ -136,12 +136,11 @@ describe.skipIf(Boolean(skip))('held SSH commands (pcigate exec, real sshd, two 
     // A CI job cancelled mid-command: pcigate ends (it does not swallow the signal) and says so.
     const running = await ciExec(home, 'prod-ssh', ['sleep', '30']);
     await expect.poll(() => readLog(home).filter((x) => x.type === 'ssh.exec' && x.outcome === 'success').length, { timeout: 15_000 }).toBe(1);
-    const started = Date.now();
     running.child.kill('SIGTERM');
     const t = await running.done;
     expect(t.code).toBe(130);
-    expect(Date.now() - started).toBeLessThan(10_000);
     // The session is recorded as ended by pcigate (TERM when sshd honours the signal request, else a hangup).
+    // Had pcigate waited for the command instead, `sleep 30` would have ended by itself, with exit code 0.
     expect((readLog(home).filter((x) => x.type === 'session.end').at(-1)?.detail as { exit?: { signal?: string } }).exit?.signal).toMatch(/^(TERM|HUP)$/);
   }, 60_000);
 });

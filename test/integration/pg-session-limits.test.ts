@@ -104,8 +104,9 @@ describe('idle timeout', () => {
     expect(idle.src?.ip).toBeDefined();
     const d = idle.detail as { idle_ms: number; limit_ms: number };
     expect(d.limit_ms).toBe(2000);
+    // How soon after the limit the timer fires is timer latency, not this test's to bound; that it fires at
+    // the limit exactly, counted from the last activity, is test/unit/broker/session-limits.test.ts's (fake timers).
     expect(d.idle_ms).toBeGreaterThanOrEqual(2000);
-    expect(d.idle_ms).toBeLessThan(3000);
     expect(recs.at(-1)).toMatchObject({ type: 'session.end', outcome: 'failure', detail: { reason: 'idle_timeout' } });
     expect(gate.broker.active).toBe(0);
   });
@@ -287,9 +288,8 @@ describe('idle timeout where the server waits for the client', () => {
     b.sock.write(bytes.query('select 40 + 2'));
     const rows = await b.untilReady();
     expect(rows.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('TDCZ');
-    const t0 = Date.now();
+    // A session left busy after the COPY would never idle out: no error would come, and the test time out.
     expect(await b.error()).toMatchObject({ S: 'FATAL', C: '57P05' });
-    expect(Date.now() - t0).toBeLessThan(5000);
     await until(ended('xcopy-later'));
     expectIdleEnd('xcopy-later', 1000);
     const q = sessionOf('xcopy-later').filter((r) => r.type === 'pg.query');

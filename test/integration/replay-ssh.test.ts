@@ -96,12 +96,12 @@ describe.skipIf(Boolean(skip))('replay of SSH sessions (real sshd, real OpenSSH 
 
   it('replays at high speed exactly what was shown, with timing, verified against the log', async () => {
     const end = readLog(home).find((x) => x.type === 'session.end' && x.session === sessionId)!;
-    const t0 = Date.now();
+    // A replay that hung would be SIGKILLed by cli() at 30 s (code null). Its duration proves nothing: the
+    // recording's pauses add up to under a second. The timing is checked on a terminal below.
     const r = await cli(['replay', sessionId, '--speed', '1000']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(shown);
     expect(r.stderr).toContain(`verified against log record ${end.seq}`);
-    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 
   it('a recording changed after the fact: a loud warning, and --strict exits 3 without playing', async () => {

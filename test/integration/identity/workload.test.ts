@@ -93,9 +93,8 @@ describe('workload token sources', () => {
   it('an endpoint that does not answer, or stops half-way, is given up after the timeout with a clear error', async () => {
     for (const bearer of ['silent', 'stalled']) {
       const ctx = ctxWith({ ACTIONS_ID_TOKEN_REQUEST_URL: ghUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: bearer });
-      const t0 = Date.now();
+      // Only the timeout's abort gives this message; without it the request would wait on the server for ever.
       await expect(githubToken(ctx, AUDIENCE, 300)).rejects.toMatchObject({ code: 'ERR_LOGIN_REQUIRED', message: "GitHub's OIDC token endpoint did not answer within 0.3 s" });
-      expect(Date.now() - t0).toBeLessThan(5_000);
     }
     expect(GITHUB_TOKEN_TIMEOUT_MS).toBe(10_000);
   });
