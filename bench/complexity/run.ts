@@ -78,6 +78,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = `echo ${'12'.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },
   },
   {
+    // A quoted word's subscripts searched for a command substitution (once: a RegExp read from each name to the end).
+    name: "subscripts in a quoted word, '$a[a[… (readAsShell)",
+    n: 17_000,
+    hostile: (n) => { const t = `echo '$${'a['.repeat(n)}'`; return () => readAsShell(t, exec, 'allow'); },
+    benign: (n) => { const t = `echo '$${'ab'.repeat(n)}'`; return () => readAsShell(t, exec, 'allow'); },
+  },
+  {
     name: 'words after a runner (readAsShell)',
     n: 17_000,
     hostile: (n) => { const t = `grep env ${'a '.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },

@@ -16,7 +16,10 @@ export class Lookahead {
 
   constructor(readonly text: string) {}
 
-  /** Where `what` (a string, or a RegExp with the g flag) next starts at or after `from` (-1: nowhere). */
+  /**
+   * Where `what` (a string, or a RegExp with the g flag) next starts at or after `from` (-1: nowhere). Its places
+   * are kept per `what` (by identity): pass the same RegExp object each time, not a new one.
+   */
   next(what: string | RegExp, from: number): number {
     let starts = this.#starts.get(what);
     if (!starts) {
@@ -24,6 +27,8 @@ export class Lookahead {
       if (typeof what === 'string') {
         for (let at = this.text.indexOf(what); at >= 0; at = this.text.indexOf(what, at + 1)) starts.push(at);
       } else {
+        // Without g, exec ignores lastIndex and this loop would not end; with y it would miss matches.
+        if (!what.global || what.sticky) throw new Error(`Lookahead.next needs a RegExp with the g flag and not y: ${String(what)}`);
         // Each match's start, overlapping ones too: the search goes on from the place after the last start.
         what.lastIndex = 0;
         for (let m = what.exec(this.text); m !== null; m = what.exec(this.text)) { starts.push(m.index); what.lastIndex = m.index + 1; }

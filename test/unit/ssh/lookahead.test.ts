@@ -40,6 +40,12 @@ describe('Lookahead', () => {
     }
   });
 
+  it('refuses a RegExp without the g flag, or with y, rather than loop for ever or miss places', () => {
+    const look = new Lookahead('a@b@');
+    expect(() => look.next(/@/, 0)).toThrow(/needs a RegExp with the g flag/);
+    expect(() => look.next(/@/gy, 0)).toThrow(/and not y/);
+  });
+
   it('finds overlapping places: the next "))" in ")))" from 1 is 1', () => {
     const look = new Lookahead(')))');
     expect([0, 1, 2, 3].map((from) => look.next('))', from))).toEqual([0, 1, -1, -1]);

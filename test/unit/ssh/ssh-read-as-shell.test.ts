@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readAsShell, shellCommands, smuggledSyntax } from '../../../src/broker/ssh-exec/index.js';
+import { subscriptHoldsCode } from '../../../src/broker/ssh-exec/read-as-shell.js';
 
 const exec = { deny: ['rm *', 'shutdown*'], hold: ['systemctl restart *'] };
 const rule = (cmd: string, action: 'allow' | 'hold' = 'allow') => readAsShell(cmd, exec, action)?.rule;
@@ -327,6 +328,21 @@ describe('readAsShell', () => {
     expect(rule(`echo ${'$((1+2)) '.repeat(20_000)}`)).toBeUndefined();
     expect(smuggledSyntax(`echo ${'$((1)) '.repeat(20_000)}`, 'echo *')).toBeUndefined();
     expect(smuggledSyntax(`echo ${'$((1)) '.repeat(20_000)}$((X))`, 'echo *')).toMatch(/\('\$' at offset 140005\)/);
+  });
+
+  it('finds a command substitution in a subscript left as text as the RegExp it replaces does, in one pass', () => {
+    // The RegExp read from each name to the end of the word and back: 35 kB of `'$a[a[…'` took 0.3 s.
+    const oracle = /[A-Za-z_][A-Za-z0-9_]*\[[^\]]*(?:\$[({[]|`)/;
+    let seed = 11;
+    const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x80000000; };
+    const alphabet = ['a', 'Z', '_', '1', '[', ']', '$', '(', '{', '`', ' ', '-', '$('];
+    for (let n = 0; n < 20_000; n++) {
+      let t = '';
+      for (let k = Math.floor(rand() * 16); k > 0; k--) t += alphabet[Math.floor(rand() * alphabet.length)];
+      expect(subscriptHoldsCode(t), JSON.stringify(t)).toBe(oracle.test(t));
+    }
+    expect(rule(`echo '$${'a['.repeat(17_000)}'`)).toBeUndefined();
+    expect(rule(`[[ -v '${'a['.repeat(17_000)}$(rm -rf /)]' ]]`)).toBe('ssh.exec.unreadable');
   });
 
   it('reads a long command within a bound of work, refusing one with too many words after a runner', () => {
