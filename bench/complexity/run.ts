@@ -11,8 +11,10 @@
  * Exits 1 when an input grows more than 8× (super-linear) or a hostile one costs more than 20× its benign twin.
  */
 import { decideEnv } from '../../src/broker/ssh-env.js';
+import { isPureRead } from '../../src/broker/sql-record.js';
 import { readAsShell, smuggledSyntax } from '../../src/broker/ssh-exec/index.js';
 import { globMatches } from '../../src/policy/ssh-rules.js';
+import { contentText, type ValueContext } from '../../src/mask/pg-values.js';
 import { SftpAudit } from '../../src/ssh/sftp-audit.js';
 import { packet, str, u32 } from '../../test/harness/sftp-bytes.js';
 
@@ -25,6 +27,7 @@ interface Case {
 }
 
 const exec = { deny: ['rm *', '*reboot*'], hold: [] as string[] };
+const maskCtx = (): ValueContext => ({ content: { format: 'last4' }, detect: {}, hmacKey: undefined, counts: {} });
 
 /** A packet of about `n` bytes fed to a fresh audit 16 bytes at a time, then a remove (the op it reports). */
 function sftpChunks(n: number, chunk: number): () => unknown {
@@ -89,6 +92,20 @@ const CASES: Case[] = [
     n: 17_000,
     hostile: (n) => { const t = `grep env ${'a '.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },
     benign: (n) => { const t = `grep foo ${'a '.repeat(n)}`; return () => readAsShell(t, exec, 'allow'); },
+  },
+  {
+    // Every statement's text is read for function calls before policy runs.
+    name: 'a long name no ( follows, in a SELECT (isPureRead)',
+    n: 16_384,
+    hostile: (n) => { const t = `SELECT ${'a'.repeat(n)}, (1)`; return () => isPureRead(t); },
+    benign: (n) => { const t = `SELECT ${'a '.repeat(n / 2)}, (1)`; return () => isPureRead(t); },
+  },
+  {
+    // Server data any client can INSERT and SELECT back: each bare number is quoted whole around its mask.
+    name: 'bare card numbers in a json value (contentText)',
+    n: 5_000,
+    hostile: (n) => { const b = Buffer.from(`[${'4111111111111111,'.repeat(n)}1]`); return () => contentText(b, maskCtx(), true); },
+    benign: (n) => { const b = Buffer.from(`[${'"4111111111111111",'.repeat(n)}1]`); return () => contentText(b, maskCtx(), true); },
   },
   {
     name: 'a 1 MiB sftp packet in 16-byte chunks (SftpAudit)',

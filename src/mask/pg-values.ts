@@ -112,6 +112,8 @@ function otherReadings(value: Uint8Array, content: MaskStyle, ctx: ValueContext,
   return o.encoded && ctx.legacy ? maskLegacyText(out, ctx.legacy, style, ctx.detect, counted) : out;
 }
 
+const QUOTE = Buffer.of(0x22);
+
 function quoteBareNumbers(orig: Uint8Array, spans: PanSpan[], masked: Uint8Array, style: MaskStyle): Uint8Array {
   const merged = mergeSpans(spans);
   const inString = spansInJsonString(orig, merged);
@@ -121,6 +123,10 @@ function quoteBareNumbers(orig: Uint8Array, spans: PanSpan[], masked: Uint8Array
   // A bare number is quoted whole, its sign, fraction and exponent too (`4111….0` → `"****…1111.0"`).
   const parts: Uint8Array[] = [];
   let at = 0;
+  // `spans` are sorted by start (as mergeSpans needs), so each merged span's own spans are the next ones in
+  // order: taken with one moving index, not a filter of all the spans per merged span (a JSON array of
+  // 80,000 bare card numbers took seconds).
+  let next = 0;
   merged.forEach((s, k) => {
     let from = s.start;
     let to = s.end;
@@ -129,9 +135,14 @@ function quoteBareNumbers(orig: Uint8Array, spans: PanSpan[], masked: Uint8Array
       while (to < orig.length && NUMBER_BYTE(orig[to]!)) to++;
     }
     parts.push(orig.subarray(at, from));
-    const one = applyMask(orig.subarray(s.start, s.end), spans.filter((x) => x.start >= s.start && x.end <= s.end).map((x) => ({ ...x, start: x.start - s.start, end: x.end - s.start })), style);
+    const own: PanSpan[] = [];
+    for (; next < spans.length && spans[next]!.start < s.end; next++) {
+      const x = spans[next]!;
+      if (x.start >= s.start && x.end <= s.end) own.push({ ...x, start: x.start - s.start, end: x.end - s.start });
+    }
+    const one = applyMask(orig.subarray(s.start, s.end), own, style);
     if (inString[k]) parts.push(one);
-    else parts.push(Buffer.of(0x22), orig.subarray(from, s.start), one, orig.subarray(s.end, to), Buffer.of(0x22));
+    else parts.push(QUOTE, orig.subarray(from, s.start), one, orig.subarray(s.end, to), QUOTE);
     at = to;
   });
   parts.push(orig.subarray(at));
