@@ -18,6 +18,7 @@ import { ProtocolError } from '../../errors.js';
 import { backendMessageProblem } from '../protocol/backend-check.js';
 import { TERMINATE, encodeCopyFail, encodeParse, encodeQuery } from '../protocol/frontend.js';
 import { misreadingParameter } from '../protocol/startup-params.js';
+import { Fifo } from './fifo.js';
 import type { FrameReader } from './frame-reader.js';
 import {
   ClientViolation, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
@@ -135,7 +136,8 @@ const GENERIC: ErrorFields = { severity: 'FATAL', code: 'XX000', message: 'pciga
 const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pcigate could not record the statement in the audit log; its result is withheld and the session was closed' };
 
 export class Relay {
-  private readonly expect: Expect[] = [];
+  /** A Fifo, not an array: a client pipelining many Syncs makes it long, and it is taken from the head. */
+  private readonly expect = new Fifo<Expect>();
   /** The statements and portals the server holds, by what the client sent and the server answered. */
   private readonly mirror: PreparedMirror;
   /**
@@ -251,7 +253,7 @@ export class Relay {
    */
   private synced(): boolean {
     for (let i = this.expect.length - 1; i >= 0; i--) {
-      const k = this.expect[i]!.kind;
+      const k = this.expect.at(i)!.kind;
       if (k === 'sync' || k === 'exchange') return true;
       if (k !== 'query' && k !== 'abort') return false;
     }
@@ -270,7 +272,7 @@ export class Relay {
     let i = this.expect.findIndex((e) => (e.kind === 'query' || e.kind === 'execute') && e.run === run);
     if (i < 0) i = 0;
     for (; i < this.expect.length; i++) {
-      const k = this.expect[i]!.kind;
+      const k = this.expect.at(i)!.kind;
       if (k === 'query' || k === 'sync') return true;
     }
     return false;
@@ -465,7 +467,7 @@ export class Relay {
           });
         }
         // Behind a Describe of its portal the server sends the rows' description itself.
-        const tail = this.expect[this.expect.length - 1];
+        const tail = this.expect.at(this.expect.length - 1);
         const describe = portal && !(tail?.kind === 'describe' && tail.portal === e.portal) ? this.mirror.executeDescription(portal) ?? portal : undefined;
         return this.statement(f, this.mirror.executeStatement(portal, e.portal, e.maxRows), describe);
       }
@@ -652,7 +654,7 @@ export class Relay {
    */
   private replyInOrder(msgs: Buffer[], rfq: boolean): void {
     const all = rfq ? [...msgs, RFQ_MARK] : msgs;
-    const tail = this.expect[this.expect.length - 1];
+    const tail = this.expect.at(this.expect.length - 1);
     if (tail) { tail.after.push(...all); return; }
     this.writeClient(all.map((m) => (m === RFQ_MARK ? readyForQuery(this.txStatus) : m)));
   }
@@ -833,7 +835,7 @@ export class Relay {
   }
 
   private head(): Expect | undefined {
-    return this.expect[0];
+    return this.expect.at(0);
   }
 
   private running(): Running | null {
@@ -946,7 +948,7 @@ export class Relay {
    * exactly. Null for a Describe of a statement (formats unknown until Bind) or anything else in between.
    */
   private describedExecute(d: Extract<Expect, { kind: 'describe' }>): Statement | null {
-    const next = this.expect[1]; // d is the head
+    const next = this.expect.at(1); // d is the head
     return d.portal !== undefined && next?.kind === 'execute' && next.run.stmt.portal === d.portal ? next.run.stmt : null;
   }
 
@@ -981,7 +983,7 @@ export class Relay {
     let failed: Target | null = h.kind === 'parse' || h.kind === 'bind' || h.kind === 'describe' ? h.target : null;
     // The Parses and Closes S the error answered or skipped: undone in the mirror.
     const unparsed: MirrorChange[] = [];
-    while (this.expect.length > 0 && this.expect[0]!.kind !== 'sync') {
+    while (this.expect.length > 0 && this.expect.at(0)!.kind !== 'sync') {
       const e = this.shift()!;
       if ((e.kind === 'parse' || e.kind === 'close') && e.change) unparsed.push(e.change);
       if (e.kind === 'bind' && e.bound) this.mirror.unbind(e.target.portal!, e.bound);
@@ -994,7 +996,7 @@ export class Relay {
       }
     }
     this.mirror.undo(unparsed, h.kind === 'parse' || h.kind === 'close' ? h.change : undefined, sqlstate);
-    const s = this.expect[0];
+    const s = this.expect.at(0);
     if (s?.kind === 'sync') s.errored = true;
     else if (!s) this.serverSkipping = { sqlstate, failed };
   }
@@ -1012,14 +1014,14 @@ export class Relay {
     this.copyIn = !((h?.kind === 'execute' || h?.kind === 'query') && h.copyEnded);
     if (h?.kind !== 'execute') return;
     while (this.expect.length > 1) {
-      const next = this.expect[1]!;
+      const next = this.expect.at(1)!;
       // A Sync the client sent after its CopyDone/CopyFail reaches the server after the COPY: it is answered.
       if (next.kind !== 'sync' || next.inject || (h.copyEnded && !next.beforeCopyEnd)) break;
-      this.expect.splice(1, 1);
+      this.expect.removeAt(1);
       h.after.push(...next.after);
     }
     let i = this.expect.length;
-    while (i > 0 && this.expect[i - 1]!.kind !== 'sync' && this.expect[i - 1]!.kind !== 'query' && this.expect[i - 1]!.kind !== 'abort') i--;
+    while (i > 0 && this.expect.at(i - 1)!.kind !== 'sync' && this.expect.at(i - 1)!.kind !== 'query' && this.expect.at(i - 1)!.kind !== 'abort') i--;
     this.unflushed = this.expect.length - i;
   }
 
@@ -1031,12 +1033,12 @@ export class Relay {
    */
   private copyEndAhead(): void {
     for (let i = this.expect.length - 1; i >= 0; i--) {
-      const e = this.expect[i]!;
+      const e = this.expect.at(i)!;
       if (e.kind !== 'execute' && e.kind !== 'query') continue;
       if (e.copyEnded) return;
       e.copyEnded = true;
       for (let j = i + 1; j < this.expect.length; j++) {
-        const s = this.expect[j]!;
+        const s = this.expect.at(j)!;
         if (s.kind === 'sync') s.beforeCopyEnd = true;
       }
       return;
@@ -1088,8 +1090,11 @@ export class Relay {
     this.finish('internal error', false);
   }
 
-  /** Client frames taken from the reader when the client closed while a decision was pending. */
-  private backlog: Buffer[] = [];
+  /**
+   * Client frames taken from the reader when the client closed while a decision was pending: as many as it
+   * pipelined, so a Fifo.
+   */
+  private readonly backlog = new Fifo<Buffer>();
 
   private onClientClose(): void {
     this.clientGone = true;
@@ -1159,7 +1164,7 @@ export class Relay {
 
   /** Everything still waiting for the server will never get an answer: statements fail with `sqlstate`. */
   private failPending(sqlstate: string, why: string): void {
-    for (const e of this.expect.splice(0)) {
+    for (const e of this.expect.drain()) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= sqlstate; this.end(run, false); }
       if (e.kind === 'parse' && e.change) this.mirror.abandoned(e.change);
