@@ -15,7 +15,9 @@ import type { PgNode } from './pg-parser.js';
 import { isObj, nodeOf } from './pg-node.js';
 
 /** The CTE names visible at a point of a statement. */
-export type CteScope = ReadonlySet<string>;
+export interface CteScope {
+  has(name: string): boolean;
+}
 
 /** No CTE in scope: a statement's top level, or a name that is always a table (see TARGETS). */
 export const NO_CTES: CteScope = new Set();
@@ -26,18 +28,31 @@ export interface WithScopes {
   body: CteScope;
 }
 
+/**
+ * The names one WITH adds to `outer`: those of its first `visible` CTEs. Every CTE of a WITH and its body share
+ * one map of the WITH's names, each to the first position that declares it, instead of each taking a copy of
+ * the names before it: a copy per CTE made a WITH of n CTEs cost n² (2000 CTEs, 49 KiB of SQL, took 0.6 s).
+ * A lookup walks one step per WITH this one is nested in, which the parser's depth limit bounds.
+ */
+class WithNames implements CteScope {
+  constructor(private readonly outer: CteScope, private readonly first: ReadonlyMap<string, number>, private readonly visible: number) {}
+
+  has(name: string): boolean {
+    const i = this.first.get(name);
+    return (i !== undefined && i < this.visible) || this.outer.has(name);
+  }
+}
+
 /** The scopes of `withClause` (a WithClause's fields; anything else: none) within `outer`. */
 export function withScopes(withClause: unknown, outer: CteScope): WithScopes {
   if (!isObj(withClause) || !Array.isArray(withClause.ctes)) return { ctes: [], body: outer };
   const list = withClause.ctes.map((c) => nodeOf(c)?.[1]).filter(isObj);
-  const seen = new Set(outer);
-  if (withClause.recursive === true) for (const c of list) if (typeof c.ctename === 'string') seen.add(c.ctename);
-  const ctes: WithScopes['ctes'] = [];
-  for (const c of list) {
-    ctes.push({ query: c.ctequery, scope: new Set(seen) });
-    if (typeof c.ctename === 'string') seen.add(c.ctename);
-  }
-  return { ctes, body: seen };
+  const first = new Map<string, number>();
+  list.forEach((c, i) => { if (typeof c.ctename === 'string' && !first.has(c.ctename)) first.set(c.ctename, i); });
+  // RECURSIVE: every CTE sees all of them; else each sees those before it. The body sees all.
+  const all = new WithNames(outer, first, list.length);
+  const ctes = list.map((c, i) => ({ query: c.ctequery, scope: withClause.recursive === true ? all : new WithNames(outer, first, i) }));
+  return { ctes, body: all };
 }
 
 /** Whether a RangeVar's fields name a CTE in `scope`: never with a schema. */

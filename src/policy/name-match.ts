@@ -63,9 +63,11 @@ export function tableMatchesAny(name: string, patterns: readonly string[]): stri
  */
 export function tableAllowed(name: string, patterns: readonly string[], searchPath: readonly string[]): boolean {
   const n = split(name);
-  const schemas = n.schema !== undefined ? [n.schema] : searchPath.length > 0 ? [...searchPath] : ['public'];
-  if (n.schema === undefined && n.rel.startsWith('pg_') && !schemas.includes('pg_catalog')) schemas.push('pg_catalog');
-  return schemas.every((s) => patterns.some((p) => matchesQualified(p, s, n.rel)));
+  // The path itself, not a copy of it: a copy per table made n tables on a path of n schemas cost n².
+  const schemas = n.schema !== undefined ? [n.schema] : searchPath.length > 0 ? searchPath : ['public'];
+  const allowedIn = (s: string) => patterns.some((p) => matchesQualified(p, s, n.rel));
+  if (!schemas.every(allowedIn)) return false;
+  return n.schema !== undefined || !n.rel.startsWith('pg_') || schemas.includes('pg_catalog') || allowedIn('pg_catalog');
 }
 
 /**
@@ -198,6 +200,30 @@ export function roleSet(role: string | undefined): string | undefined {
 /** `a` with the schemas of `b` it lacks appended. */
 export function unionPath(a: readonly string[], b: readonly string[]): string[] {
   return [...new Set([...a, ...b])];
+}
+
+/**
+ * A list of names without repeats, grown in place: `new PathList(a).add(b).add(c).items` is
+ * `unionPath(unionPath(a, b), c)`, each add costing the length of what it adds only.
+ */
+export class PathList {
+  readonly items: string[];
+  private readonly seen: Set<string>;
+
+  constructor(names: readonly string[]) {
+    this.seen = new Set(names);
+    this.items = [...this.seen];
+  }
+
+  has(name: string): boolean {
+    return this.seen.has(name);
+  }
+
+  /** Appends the names of `names` not in the list yet; returns the list's names (the same array each time). */
+  add(names: readonly string[]): string[] {
+    for (const n of names) if (!this.seen.has(n)) { this.seen.add(n); this.items.push(n); }
+    return this.items;
+  }
 }
 
 /**

@@ -36,7 +36,7 @@ import { checkSessionLimits, connectionPolicy, matchRoles } from './evaluate.js'
 import type { ConnectionFacts, Decision, PolicyIdentity, SessionView } from './evaluate.js';
 import { literalKey } from './literal-key.js';
 import { evaluateWithSecrets } from './secret-grants.js';
-import { DEFAULT_SEARCH_PATH, UNCERTAIN_PATH, pathGains, pathNamesUser, roleSet, searchPathSchemas, unionPath } from './name-match.js';
+import { DEFAULT_SEARCH_PATH, UNCERTAIN_PATH, PathList, pathGains, pathNamesUser, roleSet, searchPathSchemas, unionPath } from './name-match.js';
 import type { ServerPath } from './server-path.js';
 import { isUtf8Name } from '../pg/protocol/startup-params.js';
 
@@ -266,6 +266,9 @@ export interface ApprovalSettings {
   waitMs: number;
 }
 
+/** A cursor a session knows: its statement, with how it was declared (or bound). */
+type SessionCursor = StatementInfo & { declare: NonNullable<StatementInfo['declare']> };
+
 /** One session's policy state. Call decide() for every statement, in order. */
 export class PolicySession {
   /** The search_path the last SET gave (what the session has when every SET took effect). */
@@ -451,9 +454,47 @@ export class PolicySession {
 
   /**
    * The cursors, prepared statements and transaction block as they were before the last statement decided was
-   * applied (see refusedAfterAllow); cleared by the next decision.
+   * applied (see refusedAfterAllow); cleared by the next decision. Of the maps, the entries changed since, each
+   * as it was (undefined: absent), not copies of them: a copy per statement made n PREPAREs cost n² (8000 took
+   * 7.8 s). Every change to them while it is kept goes through cursorSet, cursorDelete and preparedSet …, so
+   * a restore gives back exactly what the maps held, as the copies did.
    */
-  private undo: { cursors: Map<string, StatementInfo & { declare: NonNullable<StatementInfo['declare']> }>; prepared: Map<string, StatementInfo>; inBlock: boolean } | undefined;
+  private undo: { cursors: Map<string, SessionCursor | undefined>; prepared: Map<string, StatementInfo | undefined>; inBlock: boolean } | undefined;
+
+  /** Notes in the undo log what `map` holds at `name` before it changes (the first change only: the oldest counts). */
+  private static logged<V>(log: Map<string, V | undefined> | undefined, map: ReadonlyMap<string, V>, name: string): void {
+    if (log && !log.has(name)) log.set(name, map.get(name));
+  }
+
+  private cursorSet(name: string, c: SessionCursor): void {
+    PolicySession.logged(this.undo?.cursors, this.cursors, name);
+    this.cursors.set(name, c);
+  }
+
+  private cursorDelete(name: string): void {
+    PolicySession.logged(this.undo?.cursors, this.cursors, name);
+    this.cursors.delete(name);
+  }
+
+  private cursorsClear(): void {
+    for (const name of this.cursors.keys()) PolicySession.logged(this.undo?.cursors, this.cursors, name);
+    this.cursors.clear();
+  }
+
+  private preparedSet(name: string, st: StatementInfo): void {
+    PolicySession.logged(this.undo?.prepared, this.prepared, name);
+    this.prepared.set(name, st);
+  }
+
+  private preparedDelete(name: string): void {
+    PolicySession.logged(this.undo?.prepared, this.prepared, name);
+    this.prepared.delete(name);
+  }
+
+  private preparedClear(): void {
+    for (const name of this.prepared.keys()) PolicySession.logged(this.undo?.prepared, this.prepared, name);
+    this.prepared.clear();
+  }
 
   /**
    * The statement decided last, which policy allowed and applied, was refused after all (by the broker: a COPY it
@@ -466,10 +507,8 @@ export class PolicySession {
     const u = this.undo;
     if (!u) return;
     this.undo = undefined;
-    this.cursors.clear();
-    for (const [k, v] of u.cursors) this.cursors.set(k, v);
-    this.prepared.clear();
-    for (const [k, v] of u.prepared) this.prepared.set(k, v);
+    for (const [k, v] of u.cursors) if (v === undefined) this.cursors.delete(k); else this.cursors.set(k, v);
+    for (const [k, v] of u.prepared) if (v === undefined) this.prepared.delete(k); else this.prepared.set(k, v);
     this.inBlock = u.inBlock;
   }
 
@@ -509,8 +548,8 @@ export class PolicySession {
    */
   portal(name: string, sql: string | null): void {
     const bound = sql === null ? [] : classify(sql).statements;
-    if (bound.length !== 1) { this.cursors.delete(name); return; }
-    this.cursors.set(name, { ...bound[0]!, declare: { name, hold: false, bound: true } });
+    if (bound.length !== 1) { this.cursorDelete(name); return; }
+    this.cursorSet(name, { ...bound[0]!, declare: { name, hold: false, bound: true } });
   }
 
   /**
@@ -524,7 +563,7 @@ export class PolicySession {
 
   /** Forgets the cursors a transaction's end closes: all but WITH HOLD ones, or all of them (a rollback). */
   private dropCursors(holdToo: boolean): void {
-    for (const [name, c] of this.cursors) if (holdToo || !c.declare.hold) this.cursors.delete(name);
+    for (const [name, c] of this.cursors) if (holdToo || !c.declare.hold) this.cursorDelete(name);
   }
 
   /**
@@ -643,7 +682,12 @@ export class PolicySession {
    * fails its transaction block, which only a rollback, which forgets it, leaves.
    */
   applied(sql: string): void {
-    this.undo = { cursors: new Map(this.cursors), prepared: new Map(this.prepared), inBlock: this.inBlock };
+    this.undo = { cursors: new Map(), prepared: new Map(), inBlock: this.inBlock };
+    // resolveIn and users: copied once when first changed, then grown in place (a copy for every SET in the
+    // string made n of them cost n²). A fresh array: one handed out before this call does not change.
+    let resolveIn: PathList | undefined;
+    const resolveGains = (names: readonly string[]) => { this.resolveIn = (resolveIn ??= new PathList(this.resolveIn)).add(names); };
+    let users: { list: string[]; seen: Set<string> } | undefined;
     const statements = classify(sql).statements;
     for (const st of statements) {
       const alone = statements.length === 1 && !this.inBlock;
@@ -652,18 +696,18 @@ export class PolicySession {
         if (st.tx.end !== 'rollback_to') this.inBlock = false;
       }
       if (st.tx?.begin) this.inBlock = true;
-      if (st.declare) this.cursors.set(st.declare.name, { ...st, declare: st.declare });
-      if (st.closeCursor === '*' || st.node === 'DiscardStmt') this.cursors.clear();
+      if (st.declare) this.cursorSet(st.declare.name, { ...st, declare: st.declare });
+      if (st.closeCursor === '*' || st.node === 'DiscardStmt') this.cursorsClear();
       // DISCARD ALL is RESET ALL too (the path only: resolveIn still holds the default).
       if (st.node === 'DiscardStmt' && /^DISCARD\s+ALL/i.test(st.text)) { this.searchPath = [...DEFAULT_SEARCH_PATH]; this.pathCertain = false; }
-      else if (st.closeCursor !== undefined) this.cursors.delete(st.closeCursor);
-      if (st.prepare) this.prepared.set(st.prepare.name, st.prepare.statement);
-      if (st.deallocate === '*' || (st.node === 'DiscardStmt')) this.prepared.clear();
-      else if (st.deallocate !== undefined) this.prepared.delete(st.deallocate);
+      else if (st.closeCursor !== undefined) this.cursorDelete(st.closeCursor);
+      if (st.prepare) this.preparedSet(st.prepare.name, st.prepare.statement);
+      if (st.deallocate === '*' || (st.node === 'DiscardStmt')) this.preparedClear();
+      else if (st.deallocate !== undefined) this.preparedDelete(st.deallocate);
       if (st.pathChange) {
         // Before it runs, for every session of the listener (see ServerPath).
         const gained = pathGains(st.pathChange, this.unresolvedPath ?? []);
-        this.resolveIn = unionPath(this.resolveIn, gained);
+        resolveGains(gained);
         this.opts.serverPath?.mayResolve(gained);
       }
       if (st.defaultPath !== undefined) this.opts.serverPath?.defaultChanged(st.defaultPath);
@@ -671,9 +715,11 @@ export class PolicySession {
       // RESET ROLE, which policy does not follow: it keeps every role the session may be).
       const role = roleSet(st.setsRole);
       if (role !== undefined && this.pathNamesUser) this.pathCertain = false;
-      if (role !== undefined && !this.users.includes(role)) {
-        this.users = [...this.users, role];
-        if (this.pathNamesUser) this.resolveIn = unionPath(this.resolveIn, [role]);
+      if (role !== undefined && !(users ??= { list: [...this.users], seen: new Set(this.users) }).seen.has(role)) {
+        users.seen.add(role);
+        users.list.push(role);
+        this.users = users.list;
+        if (this.pathNamesUser) resolveGains([role]);
       }
       if (st.node === 'DiscardStmt' && /^DISCARD\s+ALL/i.test(st.text)) this.encodingSet(undefined);
       // COMMIT, ROLLBACK or ROLLBACK TO undoes a SET LOCAL (a rollback any SET) of client_encoding, which the
@@ -686,8 +732,9 @@ export class PolicySession {
         // RESET ALL too. Whether the SET takes effect, and for how long, is the server's to say (SET LOCAL,
         // a rollback, an error later in its string): the paths before it stay possible.
         this.searchPath = s.name === undefined ? [...DEFAULT_SEARCH_PATH] : searchPathSchemas(s.value, this.users);
-        this.resolveIn = unionPath(this.resolveIn, this.searchPath);
-        if (pathNamesUser(s.value) && !this.pathNamesUser) this.namesUser();
+        resolveGains(this.searchPath);
+        // namesUser gives resolveIn a new array: the list starts from it again.
+        if (pathNamesUser(s.value) && !this.pathNamesUser) { this.namesUser(); resolveIn = undefined; }
         this.pathSet = true;
         this.pathCertain = alone && !s.local && s.name !== undefined && s.value !== undefined && !pathNamesUser(s.value);
         continue;
