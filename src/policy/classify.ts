@@ -656,7 +656,14 @@ export function classify(sql: string): Classification {
     result = { sql, statements: [], error: parsed.error };
   } else {
     const buf = Buffer.from(sql, 'utf8');
-    result = { sql, statements: parsed.stmts.map((s) => classifyNode(s.stmt, stmtText(buf, s))) };
+    try {
+      result = { sql, statements: parsed.stmts.map((s) => classifyNode(s.stmt, stmtText(buf, s))) };
+    } catch (e) {
+      // The parse tree is walked recursively: a statement nested deeper than the stack allows (1,000 nested
+      // subqueries, 4 KB) is not read, and says so, rather than surfacing as an internal error.
+      if (!(e instanceof RangeError)) throw e;
+      result = { sql, statements: [], error: { message: 'it is nested deeper than pcigate reads (its parse tree exhausted the stack)', cursor: -1 } };
+    }
   }
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
   cache.set(sql, result);

@@ -211,3 +211,15 @@ describe('classify: bypass corpus', () => {
     expect(classify('SELECT 42')).toBe(classify('SELECT 42'));
   });
 });
+
+describe('classify: a statement nested deeper than it reads', () => {
+  it('is an error that says so (policy denies it as unreadable), not an exception', () => {
+    // 2,000 nested subqueries parse (the server's parser takes them) but exhaust the stack of the tree walk.
+    const deep = `SELECT ${'(SELECT '.repeat(2_000)}1${')'.repeat(2_000)}`;
+    const c = classify(deep);
+    expect(c.statements).toEqual([]);
+    expect(c.error).toEqual({ message: 'it is nested deeper than pcigate reads (its parse tree exhausted the stack)', cursor: -1 });
+    // A few levels are read as any statement is.
+    expect(one(`SELECT ${'(SELECT '.repeat(20)}a FROM t${')'.repeat(20)}`).kind).toBe('read');
+  });
+});
