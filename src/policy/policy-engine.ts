@@ -269,6 +269,21 @@ export interface ApprovalSettings {
 /** A cursor a session knows: its statement, with how it was declared (or bound). */
 type SessionCursor = StatementInfo & { declare: NonNullable<StatementInfo['declare']> };
 
+/**
+ * A change to one of a session's maps that an undo log (`log`, while one is kept: PolicySession.undo) can take
+ * back: the log notes what `name` held before its first change (undefined: absent); later changes keep that.
+ */
+function changeNoted<V>(log: Map<string, V | undefined> | undefined, map: Map<string, V>, name: string, value?: V): void {
+  if (log && !log.has(name)) log.set(name, map.get(name));
+  if (value === undefined) map.delete(name);
+  else map.set(name, value);
+}
+
+/** changeNoted for every entry: the map emptied. */
+function clearNoted<V>(log: Map<string, V | undefined> | undefined, map: Map<string, V>): void {
+  for (const name of [...map.keys()]) changeNoted(log, map, name);
+}
+
 /** One session's policy state. Call decide() for every statement, in order. */
 export class PolicySession {
   /** The search_path the last SET gave (what the session has when every SET took effect). */
@@ -456,45 +471,10 @@ export class PolicySession {
    * The cursors, prepared statements and transaction block as they were before the last statement decided was
    * applied (see refusedAfterAllow); cleared by the next decision. Of the maps, the entries changed since, each
    * as it was (undefined: absent), not copies of them: a copy per statement made n PREPAREs cost n² (8000 took
-   * 7.8 s). Every change to them while it is kept goes through cursorSet, cursorDelete and preparedSet …, so
-   * a restore gives back exactly what the maps held, as the copies did.
+   * 7.8 s). Every change to them while it is kept goes through changeNoted, so a restore gives back exactly
+   * what the maps held, as the copies did.
    */
   private undo: { cursors: Map<string, SessionCursor | undefined>; prepared: Map<string, StatementInfo | undefined>; inBlock: boolean } | undefined;
-
-  /** Notes in the undo log what `map` holds at `name` before it changes (the first change only: the oldest counts). */
-  private static logged<V>(log: Map<string, V | undefined> | undefined, map: ReadonlyMap<string, V>, name: string): void {
-    if (log && !log.has(name)) log.set(name, map.get(name));
-  }
-
-  private cursorSet(name: string, c: SessionCursor): void {
-    PolicySession.logged(this.undo?.cursors, this.cursors, name);
-    this.cursors.set(name, c);
-  }
-
-  private cursorDelete(name: string): void {
-    PolicySession.logged(this.undo?.cursors, this.cursors, name);
-    this.cursors.delete(name);
-  }
-
-  private cursorsClear(): void {
-    for (const name of this.cursors.keys()) PolicySession.logged(this.undo?.cursors, this.cursors, name);
-    this.cursors.clear();
-  }
-
-  private preparedSet(name: string, st: StatementInfo): void {
-    PolicySession.logged(this.undo?.prepared, this.prepared, name);
-    this.prepared.set(name, st);
-  }
-
-  private preparedDelete(name: string): void {
-    PolicySession.logged(this.undo?.prepared, this.prepared, name);
-    this.prepared.delete(name);
-  }
-
-  private preparedClear(): void {
-    for (const name of this.prepared.keys()) PolicySession.logged(this.undo?.prepared, this.prepared, name);
-    this.prepared.clear();
-  }
 
   /**
    * The statement decided last, which policy allowed and applied, was refused after all (by the broker: a COPY it
@@ -548,8 +528,8 @@ export class PolicySession {
    */
   portal(name: string, sql: string | null): void {
     const bound = sql === null ? [] : classify(sql).statements;
-    if (bound.length !== 1) { this.cursorDelete(name); return; }
-    this.cursorSet(name, { ...bound[0]!, declare: { name, hold: false, bound: true } });
+    if (bound.length !== 1) { changeNoted(this.undo?.cursors, this.cursors, name); return; }
+    changeNoted(this.undo?.cursors, this.cursors, name, { ...bound[0]!, declare: { name, hold: false, bound: true } });
   }
 
   /**
@@ -563,7 +543,7 @@ export class PolicySession {
 
   /** Forgets the cursors a transaction's end closes: all but WITH HOLD ones, or all of them (a rollback). */
   private dropCursors(holdToo: boolean): void {
-    for (const [name, c] of this.cursors) if (holdToo || !c.declare.hold) this.cursorDelete(name);
+    for (const [name, c] of this.cursors) if (holdToo || !c.declare.hold) changeNoted(this.undo?.cursors, this.cursors, name);
   }
 
   /**
@@ -696,14 +676,14 @@ export class PolicySession {
         if (st.tx.end !== 'rollback_to') this.inBlock = false;
       }
       if (st.tx?.begin) this.inBlock = true;
-      if (st.declare) this.cursorSet(st.declare.name, { ...st, declare: st.declare });
-      if (st.closeCursor === '*' || st.node === 'DiscardStmt') this.cursorsClear();
+      if (st.declare) changeNoted(this.undo?.cursors, this.cursors, st.declare.name, { ...st, declare: st.declare });
+      if (st.closeCursor === '*' || st.node === 'DiscardStmt') clearNoted(this.undo?.cursors, this.cursors);
       // DISCARD ALL is RESET ALL too (the path only: resolveIn still holds the default).
       if (st.node === 'DiscardStmt' && /^DISCARD\s+ALL/i.test(st.text)) { this.searchPath = [...DEFAULT_SEARCH_PATH]; this.pathCertain = false; }
-      else if (st.closeCursor !== undefined) this.cursorDelete(st.closeCursor);
-      if (st.prepare) this.preparedSet(st.prepare.name, st.prepare.statement);
-      if (st.deallocate === '*' || (st.node === 'DiscardStmt')) this.preparedClear();
-      else if (st.deallocate !== undefined) this.preparedDelete(st.deallocate);
+      else if (st.closeCursor !== undefined) changeNoted(this.undo?.cursors, this.cursors, st.closeCursor);
+      if (st.prepare) changeNoted(this.undo?.prepared, this.prepared, st.prepare.name, st.prepare.statement);
+      if (st.deallocate === '*' || (st.node === 'DiscardStmt')) clearNoted(this.undo?.prepared, this.prepared);
+      else if (st.deallocate !== undefined) changeNoted(this.undo?.prepared, this.prepared, st.deallocate);
       if (st.pathChange) {
         // Before it runs, for every session of the listener (see ServerPath).
         const gained = pathGains(st.pathChange, this.unresolvedPath ?? []);
