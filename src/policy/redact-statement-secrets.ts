@@ -13,6 +13,14 @@
  * checked against them on random text (test/unit/policy/redact-statement-secrets.test.ts). As RegExps they read
  * from each candidate to the end of the text and back: `password$t1$password$t2$…` (a dollar quote never
  * closed, each tag another) and `a.a.a.…a x://` or `x://:bx://:b…` (a URL without `@`) took a second per 64 KiB.
+ *
+ * Two spellings those RegExps missed are looked for since in the text the scanners of their spelling (unchanged)
+ * left, so that all those replaced stays replaced (redactMissedPasswords; `mark` is taken to hold no quote, no
+ * `password`, no comment and no backslash, as '[redacted]' and '***' do): a comment between
+ * `PASSWORD` and its literal (`PASSWORD /* c *\/ 'x'`, `PASSWORD -- c⏎ 'x'`; PostgreSQL reads a comment as
+ * whitespace, `/* *\/` nests, `--` runs to \n or \r), the literal replaced and the comment kept; and a backslash
+ * before a line break inside `E'…'` / `U&'…'` or a quoted `password='…'` (it escapes any character, but the
+ * RegExps' `\\.` stopped there, so `PASSWORD E'a\⏎b'` was kept whole).
  */
 
 /**
@@ -39,6 +47,10 @@ const URL_USER = /[^\s:/@'"]*:/y;
 const URL_PASSWORD_END = /[\s@'"]/g;
 
 const PASSWORD_WORD = /password/i;
+/** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
+const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
+/** PostgreSQL's whitespace and more (a RegExp's \s), as PASSWORD_KEYWORD skips it. */
+const BLANKS = /\s*/y;
 
 /** `text` with every secret found replaced by `mark` (a literal's by `'mark'`, so the SQL still reads as SQL). */
 export function redactStatementSecrets(text: string, mark = '[redacted]'): string {
@@ -50,6 +62,8 @@ export function redactStatementSecrets(text: string, mark = '[redacted]'): strin
     s = redactConnstrPasswords(s, mark);
   }
   if (s.includes('://')) s = redactUrlPasswords(s, mark);
+  // What the RegExps' spelling missed, looked for in what they left: it can only replace more.
+  if (PASSWORD_WORD.test(s)) s = redactMissedPasswords(s, mark);
   return s;
 }
 
@@ -69,7 +83,7 @@ function redactPasswordClauses(s: string, mark: string): string {
     const c = s.charCodeAt(start);
     const end = c === SQ ? quotedEnd(s, start)
       : c === DOLLAR ? dollarQuotedEnd(s, start, (tags ??= new DollarTags(s)))
-      : c === 0x45 || c === 0x65 || c === 0x55 || c === 0x75 ? escapedEnd(s, start)
+      : c === 0x45 || c === 0x65 || c === 0x55 || c === 0x75 ? escapedEnd(s, start, false)
       : -1;
     // Not followed by a literal: the next `password` starts past this one (the word has no border).
     if (end < 0) { at = next + 1; continue; }
@@ -77,6 +91,208 @@ function redactPasswordClauses(s: string, mark: string): string {
     done = at = end;
   }
   return done === 0 ? s : out + s.slice(done);
+}
+
+/**
+ * The end of the literal at `start` ('…', E'…', U&'…', $tag$…$tag$), or -1. `anyEscape`: a backslash in E'…'
+ * escapes a line terminator too (PostgreSQL); without it, as the RegExp's `\\.`.
+ */
+function literalEnd(s: string, start: number, tags: () => DollarTags, anyEscape: boolean): number {
+  const c = s.charCodeAt(start);
+  return c === SQ ? quotedEnd(s, start)
+    : c === DOLLAR ? dollarQuotedEnd(s, start, tags())
+    : isEscapeLetter(c) ? escapedEnd(s, start, anyEscape)
+    : -1;
+}
+
+/** E, e, U, u: an E'…' or U&'…' literal's letter. */
+function isEscapeLetter(c: number): boolean {
+  return c === 0x45 || c === 0x65 || c === 0x55 || c === 0x75;
+}
+
+/**
+ * What the RegExps' spelling missed, in the text they redacted (so that all they replaced stays replaced): every
+ * `password` (those inside a literal or a comment too: this reads spellings, not SQL) followed by blanks and at
+ * least one comment, then a literal; or by blanks and an E'…' / U&'…' that a backslash before a line terminator
+ * makes end elsewhere than where the RegExp ended it; and every `password=` whose quoted value that does. The
+ * literal is replaced by `'mark'` (the comment kept), the value by `mark`; overlapping ones make one. Linear:
+ * where a comment ends and what a run of blanks and comments leads to are remembered by position
+ * (CommentSkipper), and a literal's end by where it starts.
+ */
+function redactMissedPasswords(s: string, mark: string): string {
+  const comments = s.includes('/*') || s.includes('--');
+  const breaks = ESCAPED_LINE_BREAK.test(s);
+  if (!comments && !breaks) return s;
+  const ranges: Range[] = [];
+  const skipper = comments ? new CommentSkipper(s) : undefined;
+  let tags: DollarTags | undefined;
+  const ends = new Map<number, number>();
+  for (let next = indexOfPassword(s, 0); next >= 0; next = indexOfPassword(s, next + 1)) {
+    BLANKS.lastIndex = next + 8;
+    BLANKS.test(s);
+    let start = BLANKS.lastIndex;
+    const commented = skipper !== undefined && startsComment(s, start);
+    if (commented) {
+      start = skipper.skip(start);
+      if (start < 0) continue;
+    } else if (!breaks || !isEscapeLetter(s.charCodeAt(start))) {
+      continue; // what the RegExp read
+    }
+    let end = ends.get(start);
+    if (end === undefined) ends.set(start, (end = literalEnd(s, start, () => (tags ??= new DollarTags(s)), true)));
+    if (end < 0 || (!commented && end === escapedEnd(s, start, false))) continue;
+    ranges.push({ start, end, mark: `'${mark}'` });
+  }
+  for (let next = breaks ? indexOfPassword(s, 0) : -1; next >= 0; next = indexOfPassword(s, next + 1)) {
+    CONNSTR_KEYWORD.lastIndex = next;
+    const kw = CONNSTR_KEYWORD.exec(s)?.[0];
+    if (kw === undefined) continue;
+    const start = next + kw.length;
+    if (s.charCodeAt(start) !== SQ) continue;
+    const end = connstrValueEnd(s, start, true);
+    if (end >= 0 && end !== connstrValueEnd(s, start, false)) ranges.push({ start, end, mark });
+  }
+  return replaceRanges(s, ranges);
+}
+
+/** `/*` or `--` at `at`. */
+function startsComment(s: string, at: number): boolean {
+  const c = s.charCodeAt(at);
+  const d = s.charCodeAt(at + 1);
+  return (c === SLASH && d === STAR) || (c === DASH && d === DASH);
+}
+
+interface Range {
+  start: number;
+  end: number;
+  mark: string;
+}
+
+/** Each range replaced by its mark; ranges that overlap are one, with the first one's mark. */
+function replaceRanges(s: string, ranges: Range[]): string {
+  if (ranges.length === 0) return s;
+  ranges.sort((a, b) => a.start - b.start || b.end - a.end);
+  let out = '';
+  let done = 0;
+  for (let k = 0; k < ranges.length; ) {
+    const { start, mark } = ranges[k]!;
+    let end = ranges[k]!.end;
+    for (k++; k < ranges.length && ranges[k]!.start < end; k++) end = Math.max(end, ranges[k]!.end);
+    out += `${s.slice(done, start)}${mark}`;
+    done = end;
+  }
+  return out + s.slice(done);
+}
+
+const SLASH = 0x2f;
+const STAR = 0x2a;
+const DASH = 0x2d;
+
+/** A RegExp's \s (no u flag). */
+function isBlank(c: number): boolean {
+  return (c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a)
+    || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/**
+ * Blanks and comments, as PostgreSQL's lexer reads them: `/*` to its `*\/` with `/* *\/` nested inside (read
+ * left to right, `/*` and `*\/` are two characters each: `/*\/` opens one), `--` to the next \n or \r. Each
+ * `password` reads them from its own place (one inside another's comment too), so what is read is remembered:
+ * where each `/*` read ends (or that it never does), what each position read outside a comment leads to, and
+ * where the line breaks are; no character is read more than a few times however many `password`s there are.
+ */
+class CommentSkipper {
+  readonly #s: string;
+  /** By position read outside a comment: 0 not yet, else what skip returned + 2. */
+  #next: Int32Array | undefined;
+  /** By the position of a `/*`: 0 not yet, else where the comment ends + 2 (1: never). */
+  #close: Int32Array | undefined;
+  /** Every \n and \r, in order. */
+  #breaks: number[] | undefined;
+
+  constructor(s: string) {
+    this.#s = s;
+  }
+
+  /** The first position at or after `at` (read outside a comment) that is no blank and starts no comment; -1 in a comment never closed. */
+  skip(at: number): number {
+    const s = this.#s;
+    const next = (this.#next ??= new Int32Array(s.length + 1));
+    const read: number[] = [];
+    let found: number;
+    for (let i = at; ; ) {
+      if (next[i] !== 0) { found = next[i]! - 2; break; }
+      read.push(i);
+      const c = s.charCodeAt(i);
+      const d = s.charCodeAt(i + 1);
+      if (c === SLASH && d === STAR) {
+        i = this.#commentEnd(i);
+        if (i < 0) { found = -1; break; }
+      } else if (c === DASH && d === DASH) {
+        i = this.#lineEnd(i + 2);
+      } else if (isBlank(c)) {
+        i++;
+      } else {
+        found = i; // the text's end too
+        break;
+      }
+    }
+    for (const i of read) next[i] = found + 2;
+    return found;
+  }
+
+  /** The end of the `/*` comment at `at`, or -1 if it is never closed. */
+  #commentEnd(at: number): number {
+    const s = this.#s;
+    const close = (this.#close ??= new Int32Array(s.length + 1));
+    if (close[at] !== 0) return close[at]! - 2;
+    const open = [at];
+    for (let i = at + 2; ; ) {
+      if (i >= s.length) {
+        for (const o of open) close[o] = 1;
+        return -1;
+      }
+      const c = s.charCodeAt(i);
+      const d = s.charCodeAt(i + 1);
+      if (c === SLASH && d === STAR) {
+        const known = close[i]!;
+        if (known === 1) {
+          for (const o of open) close[o] = 1;
+          return -1;
+        }
+        if (known !== 0) { i = known - 2; continue; }
+        open.push(i);
+        i += 2;
+      } else if (c === STAR && d === SLASH) {
+        i += 2;
+        close[open.pop()!] = i + 2;
+        if (open.length === 0) return i;
+      } else {
+        i++;
+      }
+    }
+  }
+
+  /** The first \n or \r at or after `at`, or the text's end. */
+  #lineEnd(at: number): number {
+    const s = this.#s;
+    let breaks = this.#breaks;
+    if (!breaks) {
+      breaks = this.#breaks = [];
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c === 0x0a || c === 0x0d) breaks.push(i);
+      }
+    }
+    let lo = 0;
+    let hi = breaks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (breaks[mid]! < at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < breaks.length ? breaks[lo]! : s.length;
+  }
 }
 
 const PASSWORD_AT = /password/gi;
@@ -106,10 +322,10 @@ function isLineTerminator(c: number): boolean {
 
 /**
  * The end of `E'…'` / `U&'…'` (either letter in either case, `&` optional) at `at`: `''` and a backslash with
- * the unit after it (not a line terminator: the RegExp's `.`) inside; unclosed (the text's end or a backslash
- * before a line terminator), the first quote of the last `''`; -1 with neither.
+ * the unit after it inside (`anyEscape` false: not a line terminator, the RegExp's `.`); unclosed (the text's end,
+ * or a backslash before a line terminator), the first quote of the last `''`; -1 with neither.
  */
-function escapedEnd(s: string, at: number): number {
+function escapedEnd(s: string, at: number, anyEscape: boolean): number {
   let i = at + 1;
   if (s.charCodeAt(i) === 0x26 /* & */) i++;
   if (s.charCodeAt(i) !== SQ) return -1;
@@ -121,7 +337,7 @@ function escapedEnd(s: string, at: number): number {
       lastPair = i;
       i += 2;
     } else if (c === BACKSLASH) {
-      if (i + 1 >= s.length || isLineTerminator(s.charCodeAt(i + 1))) break;
+      if (i + 1 >= s.length || (!anyEscape && isLineTerminator(s.charCodeAt(i + 1)))) break;
       i += 2;
     } else {
       i++;
@@ -137,7 +353,7 @@ function redactConnstrPasswords(s: string, mark: string): string {
   for (let at = 0, next: number; (next = indexOfPassword(s, at)) >= 0; ) {
     CONNSTR_KEYWORD.lastIndex = next;
     const kw = CONNSTR_KEYWORD.exec(s)?.[0];
-    const end = kw === undefined ? -1 : connstrValueEnd(s, next + kw.length);
+    const end = kw === undefined ? -1 : connstrValueEnd(s, next + kw.length, false);
     if (end < 0) { at = next + 1; continue; }
     out += `${s.slice(done, next)}${kw}${mark}`;
     done = at = end;
@@ -146,10 +362,11 @@ function redactConnstrPasswords(s: string, mark: string): string {
 }
 
 /**
- * The end of a connection string's value at `at`: `'…'` with a backslash and the unit after it (not a line
- * terminator) inside, else a run of [^\s'"]; -1 when neither (a quote never closed is no value).
+ * The end of a connection string's value at `at`: `'…'` with a backslash and the unit after it inside
+ * (`anyEscape` false: not a line terminator, the RegExp's `.`), else a run of [^\s'"]; -1 when neither (a quote
+ * never closed is no value).
  */
-function connstrValueEnd(s: string, at: number): number {
+function connstrValueEnd(s: string, at: number, anyEscape: boolean): number {
   if (s.charCodeAt(at) !== SQ) {
     CONNSTR_BARE_VALUE.lastIndex = at;
     return CONNSTR_BARE_VALUE.test(s) ? CONNSTR_BARE_VALUE.lastIndex : -1;
@@ -158,7 +375,7 @@ function connstrValueEnd(s: string, at: number): number {
     const c = s.charCodeAt(i);
     if (c === SQ) return i + 1;
     if (c === BACKSLASH) {
-      if (i + 1 >= s.length || isLineTerminator(s.charCodeAt(i + 1))) return -1;
+      if (i + 1 >= s.length || (!anyEscape && isLineTerminator(s.charCodeAt(i + 1)))) return -1;
       i += 2;
     } else {
       i++;

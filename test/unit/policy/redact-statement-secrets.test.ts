@@ -3,7 +3,8 @@
  * never closed, each tag another), `a.a.a.…a x://` and `x://:bx://:b…` (a URL without `@`) were read from
  * each candidate to the end of the text, about a second per 64 KiB statement, and safeStatementText (a held
  * statement, no cap) grew with the square beyond. What is redacted is what those RegExps redacted: they are
- * the oracle below, on random text built from the tokens they react to.
+ * the oracle below, on random text built from the tokens they react to; and, since, more where they leaked: a
+ * comment between PASSWORD and its literal, and a backslash before a line break in E'…' or password='…'.
  */
 import { describe, expect, it } from 'vitest';
 import { redactSql } from '../../../src/broker/sql-record.js';
@@ -22,6 +23,13 @@ function oracle(text: string, mark = '[redacted]'): string {
     s = s.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@'"]+)(@)/gi, (_m, a: string, _p: string, at: string) => `${a}${mark}${at}`);
   }
   return s;
+}
+
+/** `a` is `b` with characters left out. */
+function isSubsequence(a: string, b: string): boolean {
+  let j = 0;
+  for (let i = 0; i < b.length && j < a.length; i++) if (b[i] === a[j]) j++;
+  return j === a.length;
 }
 
 /** `password$q$password$r$…`: n characters of dollar quotes, every tag another, none closed. */
@@ -92,6 +100,63 @@ describe('redactStatementSecrets', () => {
     expect(redactSql(`${'a.'.repeat(30_000)} x://u:p@h`)).toBe(`${'a.'.repeat(30_000)} x://u:[redacted]@h`);
   });
 
+  it('redacts a PASSWORD literal after comments, the comments kept', () => {
+    for (const [sql, want] of [
+      ["ALTER ROLE x PASSWORD /* c */ 'secret'", "ALTER ROLE x PASSWORD /* c */ '[redacted]'"],
+      ["ALTER ROLE x PASSWORD/**/'secret' LOGIN", "ALTER ROLE x PASSWORD/**/'[redacted]' LOGIN"],
+      // `/* */` nests: the comment ends at the second `*/`, the literal inside it is not the password's.
+      ["ALTER ROLE x PASSWORD /* a /* b */ c */ 'secret'", "ALTER ROLE x PASSWORD /* a /* b */ c */ '[redacted]'"],
+      ["PASSWORD /* a /* b */ 'x' */ 'secret'", "PASSWORD /* a /* b */ 'x' */ '[redacted]'"],
+      ["PASSWORD /*/ */ 'secret'", "PASSWORD /*/ */ '[redacted]'"],
+      ["ALTER ROLE x PASSWORD -- c\n 'secret'", "ALTER ROLE x PASSWORD -- c\n '[redacted]'"],
+      ["ALTER ROLE x PASSWORD -- c\r\n\t'secret' VALID UNTIL 'infinity'", "ALTER ROLE x PASSWORD -- c\r\n\t'[redacted]' VALID UNTIL 'infinity'"],
+      ["PASSWORD -- a\r/* b /* c */ */ -- d\n E'sec\\'ret'", "PASSWORD -- a\r/* b /* c */ */ -- d\n '[redacted]'"],
+      ['password /* c */ $q$s3cret$q$', "password /* c */ '[redacted]'"],
+      // `password` inside a comment is still one (spellings, not SQL): both literals.
+      ["password /* password 'x' */ 'y'", "password /* password '[redacted]' */ '[redacted]'"],
+      ["password -- password\n'y'", "password -- password\n'[redacted]'"],
+      // No literal: the comment never closed, `--` to the end, a `*/` alone.
+      ["password /* 'x'", "password /* 'x'"],
+      ["password -- 'x'", "password -- 'x'"],
+      ["password */ 'x'", "password */ 'x'"],
+    ] as const) {
+      expect(redactStatementSecrets(sql), sql).toBe(want);
+    }
+  });
+
+  it('reads a backslash before a line break as escaping it, in E\'…\' and a quoted password=', () => {
+    for (const [sql, want] of [
+      ["ALTER ROLE x PASSWORD E'ab\\\ncd' LOGIN", "ALTER ROLE x PASSWORD '[redacted]' LOGIN"],
+      ["ALTER ROLE x PASSWORD E'ab\\\r\ncd'", "ALTER ROLE x PASSWORD '[redacted]'"],
+      ["ALTER ROLE x PASSWORD E'ab\\\rcd\\\n'", "ALTER ROLE x PASSWORD '[redacted]'"],
+      ["password U&'a\\\u2028b' x", "password '[redacted]' x"],
+      ["password='a\\\nb' host=h", 'password=[redacted] host=h'],
+      ["host=h password = 'a\\\r\nb\\\rc' dbname=d", 'host=h password = [redacted] dbname=d'],
+      // What the RegExps redacted inside stays redacted.
+      ["password E'a\\\n password 'x' y", "password '[redacted]'[redacted]' y"],
+      ["password='a\\\npassword='x' y' z", 'password=[redacted] z'],
+      // Unclosed: up to the first quote of the last doubled one, as before a line break.
+      ["password E'a''b\\\nc", "password '[redacted]''b\\\nc"],
+    ] as const) {
+      expect(redactStatementSecrets(sql), sql).toBe(want);
+    }
+  });
+
+  it('reads comments in one pass however many passwords are in them (an unclosed /*)', () => {
+    const unclosed = 'password /* '.repeat(22_000);
+    expect(redactStatementSecrets(unclosed)).toBe(unclosed);
+    expect(redactStatementSecrets(`${unclosed}${' */'.repeat(22_000)} 'x'`)).toBe(`${unclosed}${' */'.repeat(22_000)} '[redacted]'`);
+    const dashes = 'password -- '.repeat(22_000);
+    expect(redactStatementSecrets(dashes)).toBe(dashes);
+    expect(redactStatementSecrets(`${dashes}\n'x'`)).toBe(`${dashes}\n'[redacted]'`);
+    const spaces = `${'password /* password -- */ '.repeat(10_000)}\n${' '.repeat(128 * 1024)}`;
+    expect(redactStatementSecrets(`${spaces}'x`)).toBe(`${spaces}'x`);
+    expect(safeStatementText(`password ${'/*'.repeat(128 * 1024)}'x'`)).toBe(`password ${'/*'.repeat(128 * 1024)}'x'`);
+    // Each E' closes the one before it: one literal, the last backslash kept.
+    const breaks = "password E'\\\n".repeat(20_000);
+    expect(redactStatementSecrets(breaks)).toBe("password '[redacted]'\\\n");
+  });
+
   it('matches the RegExps on random statements built from the tokens they react to', () => {
     const tokens = [
       'password', 'PASSWORD', 'PassWord', 'sslpassword', ' ', '  ', '\t', '\n', '\r', '\u00a0', '\u2028', "'", "''", '"',
@@ -102,13 +167,22 @@ describe('redactStatementSecrets', () => {
     let seed = 20_261_205;
     const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff) / 0x80000000);
     let redacted = 0;
+    let more = 0;
     for (let n = 0; n < 20_000; n++) {
       let sql = '';
       for (let k = 1 + Math.floor(rand() * 24); k > 0; k--) sql += tokens[Math.floor(rand() * tokens.length)];
       const want = oracle(sql, '***');
       if (want !== sql) redacted++;
-      expect(redactStatementSecrets(sql, '***'), JSON.stringify(sql)).toBe(want);
+      const got = redactStatementSecrets(sql, '***');
+      // A comment (`--` from two '-') or a backslash before a line break: what the RegExps left, some of it replaced.
+      if (/--|\\[\n\r\u2028\u2029]/.test(sql)) {
+        if (got !== want) more++;
+        expect(isSubsequence(got.replaceAll("'***'", '').replaceAll('***', ''), want.replaceAll("'***'", '').replaceAll('***', '')), JSON.stringify(sql)).toBe(true);
+      } else {
+        expect(got, JSON.stringify(sql)).toBe(want);
+      }
     }
     expect(redacted).toBeGreaterThan(2000);
+    expect(more).toBeGreaterThan(100);
   });
 });
