@@ -12,6 +12,7 @@
  * mask-format.ts), so the value keeps its length and stays valid UTF-8. Other scripts' digits (Arabic-Indic,
  * Devanagari, …) are not read.
  */
+import { firstAtLeast } from '../sorted-index.js';
 
 /** What one UTF-8 sequence is: 0 nothing of a card number, else its ASCII reading (a digit, space or dash). */
 export interface WideUnit {
@@ -132,10 +133,7 @@ export function readWide(buf: Uint8Array, from: number, to: number): WideReading
   k += to - run;
   const locate = (t: number): [number, number] => {
     // The last character read otherwise at or before t: bytes after it read as themselves.
-    let lo = 0;
-    let hi = at.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (at[mid]! <= t) lo = mid + 1; else hi = mid; }
-    const j = lo - 1;
+    const j = firstAtLeast(at, t + 1) - 1;
     if (j < 0) return [from + t, from + t + 1];
     if (at[j] === t) return [orig[j]!, orig[j]! + lens[j]!];
     const start = orig[j]! + lens[j]! + (t - at[j]! - 1);

@@ -6,6 +6,7 @@
  * `pg.query` record (src/broker/sql-record.ts) and an approval request, its file, its records and what approvers
  * and `policy explain` are shown (approvals.ts safeStatementText).
  */
+import { firstAtLeast } from '../sorted-index.js';
 
 /*
  * Each secret is found in one pass over the text (a statement of any length: approvals.ts safeStatementText
@@ -284,14 +285,8 @@ class CommentSkipper {
         if (c === 0x0a || c === 0x0d) breaks.push(i);
       }
     }
-    let lo = 0;
-    let hi = breaks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (breaks[mid]! < at) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < breaks.length ? breaks[lo]! : s.length;
+    const k = firstAtLeast(breaks, at);
+    return k < breaks.length ? breaks[k]! : s.length;
   }
 }
 
@@ -409,14 +404,8 @@ class DollarTags {
     const key = tag.toLowerCase();
     const list = this.#at.get(key);
     if (list) {
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (list[mid]! < from) lo = mid + 1;
-        else hi = mid;
-      }
-      if (lo < list.length) return list[lo]!;
+      const k = firstAtLeast(list, from);
+      if (k < list.length) return list[k]!;
     }
     const s = this.#s;
     for (let i: number; (i = s.indexOf('$', this.#indexed)) >= 0; ) {

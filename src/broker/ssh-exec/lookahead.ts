@@ -5,6 +5,7 @@
  * 80,000 `$((` with no `))` after them, each search ran to the end of the line: 240 kB took 0.4 s of the event
  * loop, and time grew with the square of the line.
  */
+import { firstAtLeast } from '../../sorted-index.js';
 
 /** A character of arithmetic of numbers: digits, blanks, operators, parentheses. */
 const ARITHMETIC_CHAR = /[0-9\s+\-*/%<>=!&|^~?:,()]/;
@@ -35,10 +36,8 @@ export class Lookahead {
       }
       this.#starts.set(what, starts);
     }
-    let lo = 0;
-    let hi = starts.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (starts[mid]! < from) lo = mid + 1; else hi = mid; }
-    return lo < starts.length ? starts[lo]! : -1;
+    const k = firstAtLeast(starts, from);
+    return k < starts.length ? starts[k]! : -1;
   }
 
   /** Whether text[from, to) is arithmetic of numbers only (empty is): digits, blanks, operators, parentheses. */
