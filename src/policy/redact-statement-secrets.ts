@@ -81,11 +81,7 @@ function redactPasswordClauses(s: string, mark: string): string {
     PASSWORD_KEYWORD.lastIndex = next;
     const kw = PASSWORD_KEYWORD.exec(s)![0];
     const start = next + kw.length;
-    const c = s.charCodeAt(start);
-    const end = c === SQ ? quotedEnd(s, start)
-      : c === DOLLAR ? dollarQuotedEnd(s, start, (tags ??= new DollarTags(s)))
-      : c === 0x45 || c === 0x65 || c === 0x55 || c === 0x75 ? escapedEnd(s, start, false)
-      : -1;
+    const end = literalEnd(s, start, () => (tags ??= new DollarTags(s)), false);
     // Not followed by a literal: the next `password` starts past this one (the word has no border).
     if (end < 0) { at = next + 1; continue; }
     out += `${s.slice(done, next)}${kw}'${mark}'`;

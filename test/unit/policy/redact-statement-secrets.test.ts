@@ -11,6 +11,11 @@ import { redactSql } from '../../../src/broker/sql-record.js';
 import { safeStatementText } from '../../../src/policy/approvals.js';
 import { redactStatementSecrets } from '../../../src/policy/redact-statement-secrets.js';
 
+/** Each `[sql, want]`: redactStatementSecrets(sql) is want. */
+function redactsTo(cases: ReadonlyArray<readonly [string, string]>): void {
+  for (const [sql, want] of cases) expect(redactStatementSecrets(sql), sql).toBe(want);
+}
+
 /** The RegExps redactStatementSecrets was, unchanged: right but for their time on long text. */
 function oracle(text: string, mark = '[redacted]'): string {
   const literal = String.raw`(?:[EeUu]&?'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\$(?<tag>[A-Za-z_]*)\$[\s\S]*?\$\k<tag>\$)`;
@@ -101,7 +106,7 @@ describe('redactStatementSecrets', () => {
   });
 
   it('redacts a PASSWORD literal after comments, the comments kept', () => {
-    for (const [sql, want] of [
+    redactsTo([
       ["ALTER ROLE x PASSWORD /* c */ 'secret'", "ALTER ROLE x PASSWORD /* c */ '[redacted]'"],
       ["ALTER ROLE x PASSWORD/**/'secret' LOGIN", "ALTER ROLE x PASSWORD/**/'[redacted]' LOGIN"],
       // `/* */` nests: the comment ends at the second `*/`, the literal inside it is not the password's.
@@ -119,13 +124,11 @@ describe('redactStatementSecrets', () => {
       ["password /* 'x'", "password /* 'x'"],
       ["password -- 'x'", "password -- 'x'"],
       ["password */ 'x'", "password */ 'x'"],
-    ] as const) {
-      expect(redactStatementSecrets(sql), sql).toBe(want);
-    }
+    ]);
   });
 
   it('reads a backslash before a line break as escaping it, in E\'…\' and a quoted password=', () => {
-    for (const [sql, want] of [
+    redactsTo([
       ["ALTER ROLE x PASSWORD E'ab\\\ncd' LOGIN", "ALTER ROLE x PASSWORD '[redacted]' LOGIN"],
       ["ALTER ROLE x PASSWORD E'ab\\\r\ncd'", "ALTER ROLE x PASSWORD '[redacted]'"],
       ["ALTER ROLE x PASSWORD E'ab\\\rcd\\\n'", "ALTER ROLE x PASSWORD '[redacted]'"],
@@ -137,9 +140,7 @@ describe('redactStatementSecrets', () => {
       ["password='a\\\npassword='x' y' z", 'password=[redacted] z'],
       // Unclosed: up to the first quote of the last doubled one, as before a line break.
       ["password E'a''b\\\nc", "password '[redacted]''b\\\nc"],
-    ] as const) {
-      expect(redactStatementSecrets(sql), sql).toBe(want);
-    }
+    ]);
   });
 
   it('reads comments in one pass however many passwords are in them (an unclosed /*)', () => {
