@@ -17,6 +17,7 @@ import { globMatches } from '../../src/policy/ssh-rules.js';
 import { contentText, type ValueContext } from '../../src/mask/pg-values.js';
 import { classify, clearClassifyCache } from '../../src/policy/classify.js';
 import { loadParser } from '../../src/policy/pg-parser.js';
+import { redactStatementSecrets } from '../../src/policy/redact-statement-secrets.js';
 import { SftpAudit } from '../../src/ssh/sftp-audit.js';
 import { packet, str, u32 } from '../../test/harness/sftp-bytes.js';
 
@@ -115,6 +116,14 @@ const CASES: Case[] = [
     n: 5_000,
     hostile: (n) => { const b = Buffer.from(`[${'4111111111111111,'.repeat(n)}1]`); return () => contentText(b, maskCtx(), true); },
     benign: (n) => { const b = Buffer.from(`[${'"4111111111111111",'.repeat(n)}1]`); return () => contentText(b, maskCtx(), true); },
+  },
+  {
+    // Every recorded or held statement that mentions a password is read by the scanner: each name, key,
+    // INSERT or literal that says password looks ahead for its value, and a literal's text is read again.
+    name: 'passwords named, keyed, inserted and nested, unclosed (redactStatementSecrets)',
+    n: 2_000,
+    hostile: (n) => { const t = `${"'password' ( insert into t (password) values ( 'a password=' password = f( $q$password 'x'$q$ ".repeat(n)}`; return () => redactStatementSecrets(t); },
+    benign: (n) => { const t = "SELECT 'password', f(x) FROM t WHERE a = 'a password' AND b = 1; ".repeat(n); return () => redactStatementSecrets(t); },
   },
   {
     name: 'a 1 MiB sftp packet in 16-byte chunks (SftpAudit)',

@@ -12,6 +12,7 @@ import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorde
 import type { Clock, Fs, Logger } from '../cli/ctx.js';
 import { AuditWriteError, LoginRequired, MfaRequired, PcigateError, PgSessionRefused, PgUpstreamError, SessionRefused, TokenRefused } from '../errors.js';
 import { maskText } from '../mask/pan-masker.js';
+import { loadParser } from '../policy/pg-parser.js';
 import { CancelMap } from '../pg/proxy/cancel-map.js';
 import { FailureRecords } from './failure-records.js';
 import type { StartupInfo } from '../pg/proxy/local-auth.js';
@@ -84,6 +85,8 @@ interface Live {
 
 /** Starts the listener. Resolves once it is bound. */
 export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
+  // Every statement recorded is redacted by the server's scanner (redact-by-tokens.ts), hooks or none.
+  await loadParser();
   const secret = o.secret ?? randomBytes(24).toString('base64url');
   const cancelMap = new CancelMap();
   const live = new Map<PgSession, Live>();

@@ -5,8 +5,16 @@
  * the log never holds a secret, and neither does anything else pcigate keeps or shows of a statement: its
  * `pg.query` record (src/broker/sql-record.ts) and an approval request, its file, its records and what approvers
  * and `policy explain` are shown (approvals.ts safeStatementText).
+ *
+ * First the server's scanner reads the text (redact-by-tokens.ts), so that a literal or comment that mentions a
+ * password does not hide the real one, and a password named or spelled otherwise (`"password" 'x'`, VALUES
+ * ('db_password', 'x'), set_config, format, INSERT … (password) VALUES, a statement inside a literal) is found;
+ * then the spelling scanners below read what it left (they also read text the scanner cannot: an unclosed
+ * literal, or a process that did not load the parser).
  */
 import { firstAtLeast } from '../sorted-index.js';
+import { redactByTokens } from './redact-by-tokens.js';
+import { parserReady } from './pg-parser.js';
 
 /*
  * Each secret is found in one pass over the text (a statement of any length: approvals.ts safeStatementText
@@ -48,6 +56,8 @@ const URL_USER = /[^\s:/@'"]*:/y;
 const URL_PASSWORD_END = /[\s@'"]/g;
 
 const PASSWORD_WORD = /password/i;
+/** What the scanner's pass looks for (redact-by-tokens.ts): password, passwd. */
+const NAMES_PASSWORD = /passw(?:or)?d/i;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
 const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
 /** PostgreSQL's whitespace and more (a RegExp's \s), as PASSWORD_KEYWORD skips it. */
@@ -55,16 +65,28 @@ const BLANKS = /\s*/y;
 
 /** `text` with every secret found replaced by `mark` (a literal's by `'mark'`, so the SQL still reads as SQL). */
 export function redactStatementSecrets(text: string, mark = '[redacted]'): string {
+  return redactAt(text, mark, 0);
+}
+
+function redactAt(text: string, mark: string, depth: number): string {
   let s = text;
-  // The replacements only run on text that can match them (both password patterns name the word, a URL
-  // has `://`): this runs once per distinct SQL text, which with literals in the SQL is once per statement.
-  if (PASSWORD_WORD.test(s)) {
+  // Read as the server reads it (the parser is loaded wherever statements are recorded or held: pg-hooks.ts,
+  // explain.ts). Text the scanner read needs no PASSWORD-clause spelling: it would only mangle what the scanner
+  // redacted (a redacted literal inside a literal, its quotes doubled, read as an empty one and more). A
+  // literal's or comment's text (depth > 0) may be a connection string, not SQL: its `password=…` is read by spelling.
+  const read = NAMES_PASSWORD.test(s) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth) : undefined;
+  if (read !== undefined) {
+    s = read;
+    if (depth > 0 && PASSWORD_WORD.test(s)) s = redactConnstrPasswords(s, mark);
+  } else if (PASSWORD_WORD.test(s)) {
+    // The replacements only run on text that can match them (both password patterns name the word, a URL
+    // has `://`): this runs once per distinct SQL text, which with literals in the SQL is once per statement.
     s = redactPasswordClauses(s, mark);
     s = redactConnstrPasswords(s, mark);
   }
   if (s.includes('://')) s = redactUrlPasswords(s, mark);
   // What the RegExps' spelling missed, looked for in what they left: it can only replace more.
-  if (PASSWORD_WORD.test(s)) s = redactMissedPasswords(s, mark);
+  if (read === undefined && PASSWORD_WORD.test(s)) s = redactMissedPasswords(s, mark);
   return s;
 }
 

@@ -1,6 +1,6 @@
 /** psql through pcigate against a real PostgreSQL: -c, -f, \copy both ways, wrong secret, recording. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,6 +73,27 @@ describe('psql through pcigate', () => {
     const text = readFileSync(path.join(gate.home, 'log', '000000000000.jsonl'), 'utf8');
     expect(text).not.toContain('hunter2-secret');
     expect(text).toContain("password '[redacted]'");
+  });
+
+  it('records no password that a literal mentioning one hid, in the log or the transcript', async () => {
+    // One simple query of three statements (psql -c sends it whole): by spelling alone, `password` in the first
+    // literal took `'; create role … password '` for its value and the real one was recorded in clear.
+    const sql = "select 'reset password'; create role f_role3 login password 'hunter3-secret'; select set_config('app.password', 'hunter4-secret', false)";
+    const r = await run('psql', ['-X', '-At', '-c', sql], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('hunter4-secret');
+    const isIt = (x: { type: string; detail?: unknown }) => x.type === 'pg.query' && String((x.detail as { sql?: string }).sql).startsWith("select 'reset password'");
+    await until(() => { const log = readLog(gate.home); const q = log.find(isIt); return !!q && log.some((x) => x.type === 'session.end' && x.session === q.session); });
+    const query = readLog(gate.home).find(isIt)!;
+    expect((query.detail as { sql: string }).sql).toBe("select 'reset password'; create role f_role3 login password '[redacted]'; select set_config('app.password', '[redacted]', false)");
+    const files = readdirSync(gate.home, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    expect(files.some((f) => /transcript|recording/.test(path.join(f.parentPath, f.name)))).toBe(true);
+    for (const f of files) {
+      const text = readFileSync(path.join(f.parentPath, f.name), 'latin1');
+      expect(text, f.name).not.toContain('hunter3-secret');
+      // The result row is the setting's value, masked or not, in the transcript's sample: only the statement is checked.
+      expect(text.includes("'hunter4-secret'"), f.name).toBe(false);
+    }
   });
 
   it('copies both ways with \\copy', async () => {

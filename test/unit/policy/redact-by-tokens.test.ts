@@ -1,0 +1,108 @@
+/**
+ * With the parser loaded (as wherever statements are recorded or held), passwords in statement text are found by
+ * the server's scanner (redact-by-tokens.ts): each case below was recorded or shown to approvers in clear when
+ * they were found by spelling alone (redact-statement-secrets.test.ts covers that path, the parser not loaded).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { redactSql } from '../../../src/broker/sql-record.js';
+import { safeStatementText } from '../../../src/policy/approvals.js';
+import { loadParser } from '../../../src/policy/pg-parser.js';
+import { redactStatementSecrets } from '../../../src/policy/redact-statement-secrets.js';
+
+beforeAll(async () => { await loadParser(); });
+
+function redactsTo(cases: ReadonlyArray<readonly [string, string]>): void {
+  for (const [sql, want] of cases) expect(redactStatementSecrets(sql), sql).toBe(want);
+}
+
+describe('redactStatementSecrets, read by the scanner', () => {
+  it('finds the PASSWORD literal that a literal mentioning password hid from the spelling', () => {
+    redactsTo([
+      // By spelling, `password` inside the first literal took `'; ALTER … PASSWORD '` for its value.
+      ["SELECT 'reset password'; ALTER USER bob PASSWORD 'hunter2'", "SELECT 'reset password'; ALTER USER bob PASSWORD '[redacted]'"],
+      ["SELECT 'é password', 'ü'; ALTER USER bob PASSWORD 'hünter2' LOGIN", "SELECT 'é password', '[redacted]'; ALTER USER bob PASSWORD '[redacted]' LOGIN"],
+      ["SELECT '😀'; /* a password */ ALTER ROLE r PASSWORD /* c */ E'hun\\'ter2'", "SELECT '😀'; /* a password */ ALTER ROLE r PASSWORD /* c */ '[redacted]'"],
+      // A literal continued on the next line is one literal; a dollar tag may hold digits.
+      ["ALTER USER bob PASSWORD 'abc'\n'hunter2'", "ALTER USER bob PASSWORD '[redacted]'"],
+      ['ALTER USER bob PASSWORD $t1$hunter2$t1$', "ALTER USER bob PASSWORD '[redacted]'"],
+      ["ALTER USER bob PASSWORD U&'hunter\\0032' VALID UNTIL '2027-01-01'", "ALTER USER bob PASSWORD '[redacted]' VALID UNTIL '2027-01-01'"],
+    ]);
+  });
+
+  it('finds a password named otherwise: a quoted option, a setting, a key beside its value, a column', () => {
+    redactsTo([
+      [`CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS ("password" 'hunter2')`, `CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS ("password" '[redacted]')`],
+      ['SET app.password TO $$hunter2$$', "SET app.password TO '[redacted]'"],
+      ["SELECT set_config('app.password', 'hunter2', false)", "SELECT set_config('app.password', '[redacted]', false)"],
+      ["INSERT INTO cfg VALUES ('db_password','hunter2'), ('user', 'bob')", "INSERT INTO cfg VALUES ('db_password','[redacted]'), ('user', 'bob')"],
+      ["SELECT jsonb_build_object('user', 'bob', 'password', 'hunter2')", "SELECT jsonb_build_object('user', 'bob', 'password', '[redacted]')"],
+      ["SELECT * FROM users WHERE passwd = 'hunter2' AND name = 'bob'", "SELECT * FROM users WHERE passwd = '[redacted]' AND name = 'bob'"],
+      ["UPDATE users SET password = crypt('hunter2', gen_salt('bf')) WHERE id = 1", "UPDATE users SET password = crypt('[redacted]', gen_salt('[redacted]')) WHERE id = 1"],
+      ["INSERT INTO users (email, password) VALUES ('a@b', 'hunter2'), ('c@d', pg_catalog.md5('hunter3'))", "INSERT INTO users (email, password) VALUES ('a@b', '[redacted]'), ('c@d', pg_catalog.md5('[redacted]'))"],
+      ["INSERT INTO public.users AS u (\"Password\", note) OVERRIDING SYSTEM VALUE VALUES ('hunter2', 'kept')", "INSERT INTO public.users AS u (\"Password\", note) OVERRIDING SYSTEM VALUE VALUES ('[redacted]', 'kept')"],
+    ]);
+  });
+
+  it('reads a statement or connection string inside a literal or comment as one', () => {
+    redactsTo([
+      ["DO $$ BEGIN EXECUTE 'ALTER USER x PASSWORD ''hunter2'''; END $$", "DO $$ BEGIN EXECUTE 'ALTER USER x PASSWORD ''[redacted]'''; END $$"],
+      ["SELECT format('ALTER USER %I PASSWORD %L', 'bob', 'hunter2')", "SELECT format('ALTER USER %I PASSWORD %L', '[redacted]', '[redacted]')"],
+      ["SELECT 'ALTER USER bob PASSWORD ' || quote_literal('hunter2')", "SELECT 'ALTER USER bob PASSWORD ' || quote_literal('[redacted]')"],
+      ["SELECT dblink_connect('host=h password=hunter2 dbname=d'), dblink('c', 'SELECT 1')", "SELECT dblink_connect('host=h password=[redacted] dbname=d'), dblink('c', 'SELECT 1')"],
+      ["CREATE SUBSCRIPTION s CONNECTION 'host=h password=''hunter2''' PUBLICATION p", "CREATE SUBSCRIPTION s CONNECTION 'host=h password=[redacted]' PUBLICATION p"],
+      ["-- ALTER USER bob PASSWORD 'hunter2'\nSELECT 1", "-- ALTER USER bob PASSWORD '[redacted]'\nSELECT 1"],
+      ['SELECT 1 /* password=hunter2 */', 'SELECT 1 /* password=[redacted] */'],
+    ]);
+  });
+
+  it('keeps what is not a password', () => {
+    for (const sql of [
+      "SELECT password FROM users WHERE name = 'bob'",
+      "SELECT 'password'",
+      "INSERT INTO t (a, b) VALUES ('x', 'password'), ('y', 'z')",
+      "ALTER ROLE bob PASSWORD NULL VALID UNTIL 'infinity'",
+      "SELECT count(*) FROM users WHERE password IS NULL AND created > '2026-01-01'",
+      "SELECT 'password'; SELECT 'x'",
+    ]) expect(redactStatementSecrets(sql), sql).toBe(sql);
+  });
+
+  it('replaces a literal nested past three levels whole when it mentions a password', () => {
+    const sql = "SELECT $a$ $b$ $c$ ALTER ROLE r PASSWORD 'hunter2' $c$ $b$ $a$";
+    expect(redactStatementSecrets(sql)).toBe("SELECT $a$ $b$ '[redacted]' $b$ $a$");
+  });
+
+  it('falls back to the spelling for text the scanner cannot read', () => {
+    // An unclosed literal: the server rejects it too, but the record keeps the text.
+    expect(redactStatementSecrets("ALTER USER bob PASSWORD 'hunter2'; SELECT 'unclosed")).toBe("ALTER USER bob PASSWORD '[redacted]'; SELECT 'unclosed");
+  });
+
+  it('leaves no secret in any of its spellings, contexts and disguises (the record, the approval text)', () => {
+    const literals = ["'S3CRET'", "E'S3\\'CRET'", "e'S3CRET\\\\'", "U&'S3CRET'", '$t1$S3CRET$t1$', '$$S3CRET$$', "'a'\n'S3CRET'", "'S3CRET'''"];
+    const contexts = [
+      (l: string) => `ALTER ROLE r PASSWORD ${l}`,
+      (l: string) => `CREATE USER u WITH ENCRYPTED PASSWORD ${l} VALID UNTIL 'infinity'`,
+      (l: string) => `ALTER ROLE r PASSWORD /* why */ ${l}`,
+      (l: string) => `ALTER ROLE r PASSWORD -- why\n ${l}`,
+      (l: string) => `ALTER SERVER s OPTIONS (SET "password" ${l})`,
+      (l: string) => `CREATE USER MAPPING FOR u SERVER s OPTIONS (user 'u', sslpassword ${l})`,
+      (l: string) => `INSERT INTO cfg VALUES ('db_password', ${l})`,
+      (l: string) => `SELECT set_config('app.password', ${l}, false)`,
+      (l: string) => `UPDATE users SET password = crypt(${l}, gen_salt('bf')) WHERE id = 1`,
+      (l: string) => `SELECT format('ALTER ROLE %I PASSWORD %L', 'r', ${l})`,
+      (l: string) => `INSERT INTO users (email, password) VALUES ('a', 'b'), ('c', ${l})`,
+      (l: string) => `SET app.password = ${l}`,
+      (l: string) => `SELECT * FROM users WHERE password=${l}`,
+    ];
+    const before = ['', "SELECT 'reset password'; ", "SELECT $$password$$; ", '/* password */ ', "SELECT 'pässword', 'é'; ", "SELECT E'password\\''; "];
+    let n = 0;
+    for (const l of literals) for (const c of contexts) for (const b of before) {
+      const sql = b + c(l);
+      for (const out of [redactStatementSecrets(sql), redactSql(sql), safeStatementText(sql)]) expect(out, sql).not.toMatch(/S3/);
+      // The same statement run as dynamic SQL inside a function body.
+      const inner = `DO $do$ BEGIN EXECUTE ${`'${sql.replace(/'/g, "''")}'`}; END $do$`;
+      expect(redactStatementSecrets(inner), inner).not.toMatch(/S3/);
+      n++;
+    }
+    expect(n).toBe(literals.length * contexts.length * before.length);
+  });
+});
