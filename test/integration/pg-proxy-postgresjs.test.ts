@@ -128,7 +128,10 @@ describe('postgres.js through pcigate', () => {
     try {
       const q = sql`select pg_sleep(30)`;
       const settled = q.then(() => null, (e: { code?: string }) => e);
-      await until(() => server.psql("select count(*) from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'").trim() === '1');
+      // Sleeping, not only 'active': the server shows the statement active from its Parse, and pcigate sends the
+      // Parse and Bind ahead while the Execute's record is made durable; a cancel that reaches the server while it
+      // waits for the Execute is ignored by it (ProcessInterrupts ignores a cancel during a command read).
+      await until(() => server.psql("select count(*) from pg_stat_activity where query = 'select pg_sleep(30)' and wait_event = 'PgSleep'").trim() === '1');
       q.cancel();
       expect(await settled).toMatchObject({ code: '57014' });
       expect((await sql`select 1 as ok`)[0]!.ok).toBe(1);
