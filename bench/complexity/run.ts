@@ -13,6 +13,7 @@
 import { decideEnv } from '../../src/broker/ssh-env.js';
 import { isPureRead } from '../../src/broker/sql-record.js';
 import { readAsShell, smuggledSyntax } from '../../src/broker/ssh-exec/index.js';
+import { judgingPaths, tableAllowed } from '../../src/policy/name-match.js';
 import { globMatches } from '../../src/policy/ssh-rules.js';
 import { contentText, type ValueContext } from '../../src/mask/pg-values.js';
 import { classify, clearClassifyCache } from '../../src/policy/classify.js';
@@ -116,6 +117,14 @@ const CASES: Case[] = [
     n: 5_000,
     hostile: (n) => { const b = Buffer.from(`[${'4111111111111111,'.repeat(n)}1]`); return () => contentText(b, maskCtx(), true); },
     benign: (n) => { const b = Buffer.from(`[${'"4111111111111111",'.repeat(n)}1]`); return () => contentText(b, maskCtx(), true); },
+  },
+  {
+    // Each unqualified table name must be allowed in every schema of every search_path the session set (as one
+    // statement string is judged: evaluate.ts).
+    name: 'n tables on a path of n schemas (tableAllowed)',
+    n: 2_000,
+    hostile: (n) => { const names = Array.from({ length: n }, (_, i) => `t${i}`); return () => { const path = Array.from({ length: n }, (_, i) => `x${i}`); return judgingPaths(() => names.every((t) => tableAllowed(t, ['x*.*'], path))); }; },
+    benign: (n) => { const names = Array.from({ length: n }, (_, i) => `t${i}`); return () => { const path = ['x0']; return judgingPaths(() => names.every((t) => tableAllowed(t, ['x*.*'], path))); }; },
   },
   {
     // Every recorded or held statement that mentions a password is read by the scanner: each name, key,

@@ -9,7 +9,7 @@
 import type { ConnectionPolicy, PolicyConfig, RoleGrant } from '../config/sections/policy.js';
 import { maskText } from '../mask/pan-masker.js';
 import type { Classification, StatementInfo } from './classify.js';
-import { columnDenied, DEFAULT_SEARCH_PATH, pathGains, pathNamesUser, PathList, roleSet, searchPathSchemas, tableAllowed, tableMatchesAny } from './name-match.js';
+import { columnDenied, DEFAULT_SEARCH_PATH, judgingPaths, pathGains, pathNamesUser, PathList, roleSet, searchPathSchemas, tableAllowed, tableMatchesAny } from './name-match.js';
 import type { StatementKind } from './statement-kinds.js';
 import { strictestFirst } from './statement-kinds.js';
 import { allowedAt, describeWindow } from './time-window.js';
@@ -247,7 +247,7 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
   let resolveIn: PathList | undefined;
   let users: PathList | undefined;
   let cursors: Map<string, StatementInfo> | undefined;
-  const statements = c.statements.map((st, index): StatementVerdict => {
+  const statements = judgingPaths(() => c.statements.map((st, index): StatementVerdict => {
     let best: (Verdict & { role?: string }) | undefined;
     for (const role of roles) {
       const grant = cp.roles[role];
@@ -277,7 +277,7 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
       else cursors.delete(st.closeCursor!);
     }
     return { index, node: st.node, kind: st.kind, classes: st.classes, ...best! };
-  });
+  }));
   const worst = statements.reduce((a, b) => stricter(a, b));
   const n = statements.length > 1 ? `statement ${worst.index + 1} of ${statements.length}: ` : '';
   return { action: worst.action, rule: worst.rule, reason: `${n}${worst.reason}`, statements, roles };
