@@ -18,6 +18,8 @@ import { globMatches } from '../../src/policy/ssh-rules.js';
 import { contentText, type ValueContext } from '../../src/mask/pg-values.js';
 import { classify, clearClassifyCache } from '../../src/policy/classify.js';
 import { loadParser } from '../../src/policy/pg-parser.js';
+import { PolicyEngine } from '../../src/policy/policy-engine.js';
+import { policySection } from '../../src/config/sections/policy.js';
 import { redactStatementSecrets } from '../../src/policy/redact-statement-secrets.js';
 import { SftpAudit } from '../../src/ssh/sftp-audit.js';
 import { packet, str, u32 } from '../../test/harness/sftp-bytes.js';
@@ -43,6 +45,11 @@ function sftpChunks(n: number, chunk: number): () => unknown {
     return a.fromClient(tail);
   };
 }
+
+const rolesEngine = () => new PolicyEngine(policySection.parse({
+  roles: { eng: { subjects: ['tester'] } },
+  connections: { db: { roles: { eng: { classes: ['read', 'utility', 'transaction', 'dcl'], tables: { allow: ['*'] } } } } },
+}), {});
 
 const CASES: Case[] = [
   {
@@ -125,6 +132,14 @@ const CASES: Case[] = [
     n: 2_000,
     hostile: (n) => { const names = Array.from({ length: n }, (_, i) => `t${i}`); return () => { const path = Array.from({ length: n }, (_, i) => `x${i}`); return judgingPaths(() => names.every((t) => tableAllowed(t, ['x*.*'], path))); }; },
     benign: (n) => { const names = Array.from({ length: n }, (_, i) => `t${i}`); return () => { const path = ['x0']; return judgingPaths(() => names.every((t) => tableAllowed(t, ['x*.*'], path))); }; },
+  },
+  {
+    // Every role a session may be names a schema in a search_path of "$user": past MAX_SESSION_ROLES the string
+    // is denied and not followed (one decision per call: a fresh engine, whose cache is empty).
+    name: 'n SET ROLEs then n SET search_path = "$user" (PolicyEngine)',
+    n: 1_000,
+    hostile: (n) => { const t = `${Array.from({ length: n }, (_, i) => `SET ROLE r${i}`).join('; ')}; ${'SET search_path = "$user"; '.repeat(n)}SELECT 1 FROM t`; return () => rolesEngine().openSession({ sub: 'tester', via: 'local' }, 'db', 0).decide(t, 0, 'I'); },
+    benign: (n) => { const t = `${Array.from({ length: n }, (_, i) => `SET work_mem = ${i}`).join('; ')}; ${'SET search_path = public0; '.repeat(n)}SELECT 1 FROM t`; return () => rolesEngine().openSession({ sub: 'tester', via: 'local' }, 'db', 0).decide(t, 0, 'I'); },
   },
   {
     // Every recorded or held statement that mentions a password is read by the scanner: each name, key,

@@ -131,6 +131,13 @@ function fnAllowed(fn: string, allow: readonly string[]): boolean {
 }
 
 /** One statement under one role's grant. */
+/**
+ * How many roles a session may have set (SessionView.users: every one is kept, and each names a schema in a
+ * search_path of "$user"): a string of n SET ROLEs then n SET search_path = "$user" made each path n schemas,
+ * n² in all (8,000 of each, 335 KB: 22 s of the event loop every session shares). A SET ROLE to one more is denied.
+ */
+export const MAX_SESSION_ROLES = 256;
+
 export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo, session: SessionView): Verdict {
   let target = st;
   if (st.execute !== undefined) {
@@ -178,6 +185,13 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
     else if (!grant.classes.includes(c)) deny('classes', `role may not run ${what} statements`);
   }
   if (target.writeWithoutWhere && need.has('write_without_where')) hold('write_without_where', 'write without a WHERE clause needs approval');
+  const role = roleSet(st.setsRole);
+  if (role !== undefined) {
+    const users = session.users ?? (session.dbUser !== undefined ? [session.dbUser] : []);
+    if (users.length >= MAX_SESSION_ROLES && !users.includes(role)) {
+      v = stricter(v, { action: 'deny', rule: 'pcigate.session_roles', reason: `pcigate follows at most ${MAX_SESSION_ROLES} roles a session may be (SET ROLE, SET SESSION AUTHORIZATION: "$user" in search_path names each) and ${role} would be one more; start a new session` });
+    }
+  }
 
   const tables = [...new Set([...target.reads, ...target.writes])];
   // Where unqualified names are looked up, as the reason for a table outside the allow list gives it: made for
@@ -261,9 +275,10 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
       view.resolveIn = (resolveIn ??= new PathList(view.resolveIn ?? view.searchPath)).add(set);
       if (pathNamesUser(st.setting.value)) view.pathNamesUser = true;
     }
-    // A role set earlier in the string is current_user for the statements after it: "$user" names it.
+    // A role set earlier in the string is current_user for the statements after it: "$user" names it. One past
+    // MAX_SESSION_ROLES is denied (judgeStatement), and so is the string: it is not followed.
     const role = roleSet(st.setsRole);
-    if (role !== undefined) {
+    if (role !== undefined && (view.users?.length ?? 0) < MAX_SESSION_ROLES) {
       view.users = (users ??= new PathList(view.users ?? (view.dbUser !== undefined ? [view.dbUser] : []))).add([role]);
       if (view.pathNamesUser) view.resolveIn = (resolveIn ??= new PathList(view.resolveIn ?? view.searchPath)).add([role]);
     }
