@@ -18,8 +18,9 @@ const MAX_BINARY_PARAM = 256;
 
 /** Redacts passwords and masks PAN in SQL text for the log and the transcript. */
 export function redactSql(sql: string, masker: PanMasker = defaultPanMasker()): string {
-  // Cut after masking (maskCut): a card number across the cut is masked whole, not left as its first digits.
-  return maskCut(sql, MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => masker.maskText(redactStatementSecrets(t)));
+  // Cut after masking (maskCut): a card number across the cut is masked whole, not left as its first digits. Secrets
+  // are redacted in the whole text first: a literal across the cut would be left unclosed, and read otherwise.
+  return maskCut(redactStatementSecrets(sql), MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => masker.maskText(t));
 }
 
 /** True when the SQL mentions a password anywhere (set_password($1), … PASSWORD $1): its parameters are withheld. */

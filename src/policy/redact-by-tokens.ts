@@ -5,27 +5,41 @@
  * statement inside a literal) is read as PostgreSQL reads it. redact-statement-secrets.ts runs this first and its
  * spelling scanners after, on what this left: each can only redact more.
  *
- * What counts as a password's value (literals are SCONST tokens, in any spelling: '…', E'…', U&'…', $tag$…$tag$):
- * - after a name that says password (the keyword, `sslpassword`, `db_password`, `"Password"`, `a.password`), and an
- *   optional `=`, `:=`, `=>` or TO: the literal there, or every literal of the call there (`crypt('x', …)`);
- * - after a literal that is such a name (`'db_password'`, set_config's `'app.password'`): the next literal in the
- *   same parentheses (VALUES, set_config, jsonb_build_object);
- * - after a literal whose text ends in one (`'… PASSWORD '`, `'password='`) or puts a format's `%` there
- *   (`format('… PASSWORD %L', …)`): every later literal in the same parentheses and statement;
+ * What counts as a password's value (literals are SCONST tokens, in any spelling: '…', E'…', U&'…', $tag$…$tag$;
+ * numbers too):
+ * - after a name that says password (the keyword, `sslpassword`, `db_password`, `"Password"`, `a.password`; not
+ *   settings such as `password_encryption` nor dates and counts such as `password_changed_at`), and an optional
+ *   `=`, `:=`, `=>`, `<>`, `!=`, TO, LIKE or ILIKE: the literal, number or bare word there (`SET app.password =
+ *   x`), or every literal of the call or parentheses there (`crypt('x', …)`, `('x')`); a call of such a name
+ *   (`set_password('bob', 'x')`): every literal of it; a literal compared with or named as it (`'x' = password`,
+ *   `'x' AS password`);
+ * - after a literal that is such a name, or a JSON path to one (`'db_password'`, `'app.password'`, `'{password}'`),
+ *   and a comma: every literal of the next argument or value (VALUES, set_config, jsonb_build_object, jsonb_set);
+ * - after a literal whose text ends in one and is concatenated (`'… PASSWORD ' || …`, `'password=' || …`), or a
+ *   format string that puts a `%` there (`format('… PASSWORD %L', …)`): every later literal in the same
+ *   parentheses and statement;
  * - in `INSERT INTO t (…, password, …) VALUES (…), (…)`: every literal of that column's values;
- * - inside a literal that mentions password (dynamic SQL, a function body, a connection string): the literal's own
- *   text redacted as a statement, three levels deep; deeper, the whole literal.
- * More than the secret may be redacted (a literal after `'reset password',`); never less than these.
+ * - inside a literal or comment that mentions password (dynamic SQL, a function body, a connection string, JSON,
+ *   `password: x`): its text redacted in turn (redact-statement-secrets.ts), three levels deep; deeper, the whole.
+ * More than the secret may be redacted (a literal after `'reset password' AS a,`); never less than these. A plain
+ * literal with a backslash is redacted to where `standard_conforming_strings = off` would end it too, if later.
+ *
+ * Text the scanner does not read to its end (a NUL, which ends the text for it; past about 3.5 million tokens
+ * it answers with none) is left to the spelling scanners, as text it cannot read at all.
  */
 import { scanTokens } from './pg-parser.js';
 import type { SqlToken } from './pg-parser.js';
 
 /** A password's name: password, passwd, and words that contain them. */
 const NAMES_PASSWORD = /passw(?:or)?d/i;
-/** A literal that is only a name, as a key: 'db_password', 'app.password'. */
-const BARE_NAME = /^\s*[\w.$-]+\s*$/;
+/** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
+const BARE_NAME = /^\s*(?:[\w.$-]+|\{[\w.$,\s"-]*\})\s*$/;
+/** Names that say password but hold none: settings (how passwords are stored), dates, counts. */
+const NOT_A_SECRET = /^"?(?:password_encryption|password_required)"?$|(?:_at|_on|_date|_time|_changed|_expires?|_expiry|_length|_count|_attempts?)"?$/i;
 /** A literal whose text ends where a password goes, or puts a format's placeholder there. */
-const PASSWORD_NEXT = /passw(?:or)?d[\s=:'"]*(?:%|$)/i;
+const PASSWORD_NEXT = /passw(?:or)?d[\s=:'"]*$/i;
+/** A format string that puts a placeholder where a password goes. */
+const PASSWORD_PLACEHOLDER = /passw(?:or)?d[\s=:'"]*%/i;
 /** How deep literals inside literals are read before one that mentions password is redacted whole. */
 const MAX_DEPTH = 3;
 
@@ -33,7 +47,9 @@ interface Tok {
   start: number;
   end: number;
   text: string;
-  kind: 'string' | 'name' | 'open' | 'close' | 'end' | 'assign' | 'comma' | 'other';
+  kind: 'string' | 'number' | 'name' | 'open' | 'close' | 'end' | 'assign' | 'comma' | 'other';
+  /** A name that is not a keyword (IDENT): a bare word a SET gives a setting. */
+  ident?: boolean;
 }
 
 /**
@@ -52,26 +68,37 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     return undefined;
   }
   const comments: Tok[] = [];
-  const toks = new Tokens(tokensOf(text, raw, comments));
+  const tokens = tokensOf(text, raw, comments);
+  if (tokens === undefined) return undefined;
+  const toks = new Tokens(tokens);
   const { list } = toks;
   const redact = new Map<number, string>();
   /** Ranges [from, to) of tokens whose literals are all redacted. */
   const ranges: Array<[number, number]> = [];
   let insertsReadTo = 0;
+  /**
+   * Literals that are a password's key, and the ranges that spare them: a row or SET clause redacted for a key in
+   * it keeps the keys (not the password 'Password1' a PASSWORD clause names: a range of its own).
+   */
+  const keys = new Set<number>();
+  const spare = new Set<[number, number]>();
+  /** Per statement (by its first token), the SET clauses of its UPDATEs: found (and redacted) once, for its first key. */
+  const updates = new Map<number, Array<[number, number]>>();
   for (let i = 0; i < list.length; i++) {
     const t = list[i]!;
     if (t.kind === 'name') {
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges);
-      else if (NAMES_PASSWORD.test(t.text)) valueAfterName(toks, i, ranges);
+      else if (NAMES_PASSWORD.test(t.text) && !NOT_A_SECRET.test(t.text)) valueOfName(toks, i, ranges, (j) => redact.set(j, mark));
     } else if (t.kind === 'string') {
       const content = literalContent(t.text);
       if (!NAMES_PASSWORD.test(content)) continue;
       if (BARE_NAME.test(content)) {
-        const next = toks.nextInGroup[i]!;
-        if (next >= 0) ranges.push([next, next + 1]);
+        if (!NOT_A_SECRET.test(content.trim())) { keys.add(i); keyValues(toks, i, ranges, (j) => redact.set(j, mark), updates, spare); }
         continue;
       }
-      if (PASSWORD_NEXT.test(content)) ranges.push([i + 1, toks.groupEnd[i]!]);
+      // Dynamic SQL built around a password: 'ALTER ROLE x PASSWORD ' || …, format('… PASSWORD %L', …).
+      if ((PASSWORD_NEXT.test(content) && list[i + 1]?.text === '||')
+        || (PASSWORD_PLACEHOLDER.test(content) && list[i - 1]?.kind === 'open' && /^format$/i.test(list[i - 2]?.text ?? ''))) ranges.push([i + 1, toks.groupEnd[i]!]);
       // What a literal's text could carry besides the word: a quote, a dollar quote, a `=` or a URL's `:`.
       if (/['$=:]/.test(content)) {
         const inner = depth + 1 >= MAX_DEPTH ? undefined : reencode(t.text, redactText(content, depth + 1));
@@ -79,73 +106,120 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     }
   }
-  // The ranges swept in order: every literal in one is replaced whole (over what its own text's redaction made).
-  ranges.sort((a, b) => a[0] - b[0]);
-  for (let r = 0, at = 0; r < ranges.length; r++) {
-    const [from, to] = ranges[r]!;
-    for (at = Math.max(at, from); at < to; at++) if (list[at]!.kind === 'string') redact.set(at, `'${mark}'`);
+  // The ranges swept in order, those that spare keys apart: every literal and number in one is replaced whole
+  // (over what its own text's redaction made).
+  for (const spared of [false, true]) {
+    const these = ranges.filter((r) => spare.has(r) === spared).sort((a, b) => a[0] - b[0]);
+    for (let r = 0, at = 0; r < these.length; r++) {
+      const [from, to] = these[r]!;
+      for (at = Math.max(at, from); at < to; at++) {
+        const k = list[at]!.kind;
+        if ((k === 'string' || k === 'number') && !(spared && keys.has(at))) redact.set(at, `'${mark}'`);
+      }
+    }
   }
-  const edits = [...redact].map(([i, to]) => ({ start: list[i]!.start, end: list[i]!.end, to }));
+  const edits = [...redact].map(([i, to]) => ({ start: list[i]!.start, end: list[i]!.end, to, tok: list[i] }));
   // A comment that mentions a password (a statement commented out, a note): its text redacted as a statement's.
   for (const c of comments) {
     const open = c.text.startsWith('--') ? '--' : '/*';
     const inner = c.text.slice(2, open === '--' ? undefined : -2);
     const to = depth + 1 >= MAX_DEPTH ? `${open} ${mark} ${open === '--' ? '' : '*/'}` : `${open}${redactText(inner, depth + 1)}${open === '--' ? '' : '*/'}`;
-    if (to !== c.text) edits.push({ start: c.start, end: c.end, to });
+    if (to !== c.text) edits.push({ start: c.start, end: c.end, to, tok: undefined });
   }
   if (edits.length === 0) return text;
   edits.sort((a, b) => a.start - b.start);
   let out = '';
   let done = 0;
   for (const e of edits) {
+    // Inside one before it (a literal read to where standard_conforming_strings = off ends it): replaced with it.
+    // (Read from where no edit before reached, each such read ends before the next: linear.)
+    if (e.start < done) { done = Math.max(done, e.end); continue; }
     out += text.slice(done, e.start) + e.to;
-    done = e.end;
+    done = e.tok ? Math.max(e.end, offConformingEnd(text, e.tok)) : e.end;
   }
   return out + text.slice(done);
+}
+
+/**
+ * Where a plain '…' literal with a backslash in it ends when standard_conforming_strings is off (a backslash
+ * escapes the next character, `\'` too): the scanner reads it as on, the server as the session has it. Its own
+ * end for any other token.
+ */
+function offConformingEnd(text: string, t: Tok): number {
+  if (t.kind !== 'string' || !t.text.startsWith("'") || !t.text.includes('\\')) return t.end;
+  for (let k = t.start + 1; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 0x5c) k++;
+    else if (c === 0x27) {
+      if (text.charCodeAt(k + 1) !== 0x27) return k + 1;
+      k++;
+    }
+  }
+  return text.length;
 }
 
 /** The tokens, and for each where its group of parentheses (or its statement) ends and its group's next literal. */
 class Tokens {
   /** For each token: the index of the `)` that closes its group, or of the `;` that ends its statement first, or the length. */
   readonly groupEnd: number[];
-  /** For a literal: the index of the next literal in its own group (not in nested parentheses) and statement, or -1. */
-  readonly nextInGroup: number[];
+  /** For each token: the index of the next comma of its own group (not in nested parentheses) and statement, or -1. */
+  readonly nextComma: number[];
   /** For a `(`: the index after its `)` (or where its statement ends). */
   readonly afterClose: number[];
+  /** For each token: the index of its statement's first token. */
+  readonly statementStart: number[];
+  /** For each token: how many parentheses are open around it (a `(` and its `)` count as outside). */
+  readonly depth: number[];
+  /** For each token: the index of the `(` that opens its group, or -1. */
+  readonly groupOpen: number[];
+  /** For a `)`: whether it closes a row of VALUES (VALUES (…) or a row after one and a comma). */
+  readonly rowOfValues: boolean[];
 
   constructor(readonly list: Tok[]) {
     const n = list.length;
-    const depth = new Array<number>(n);
+    const depth = this.depth = new Array<number>(n);
+    this.statementStart = new Array<number>(n);
+    this.groupOpen = new Array<number>(n).fill(-1);
+    this.rowOfValues = new Array<boolean>(n).fill(false);
+    const opens: number[] = [];
     let d = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0, start = 0; i < n; i++) {
       const k = list[i]!.kind;
-      if (k === 'close') d = Math.max(0, d - 1);
+      this.statementStart[i] = start;
+      if (k === 'end') start = i + 1;
+      if (k === 'close') {
+        d = Math.max(0, d - 1);
+        const open = opens.pop();
+        if (open !== undefined) {
+          const before = list[open - 1];
+          this.rowOfValues[i] = /^values$/i.test(before?.text ?? '') || (before?.kind === 'comma' && list[open - 2]?.kind === 'close' && this.rowOfValues[open - 2]!);
+        }
+      }
       depth[i] = d;
-      if (k === 'open') d++;
-      if (k === 'end') d = 0;
+      this.groupOpen[i] = opens.length > 0 ? opens[opens.length - 1]! : -1;
+      if (k === 'open') { d++; opens.push(i); }
+      if (k === 'end') { d = 0; opens.length = 0; }
     }
     this.groupEnd = new Array<number>(n);
-    this.nextInGroup = new Array<number>(n).fill(-1);
+    this.nextComma = new Array<number>(n).fill(-1);
     this.afterClose = new Array<number>(n).fill(n);
-    // Right to left: per depth, the group's closing `)` and next literal seen so far; a `;` ends them all (a
+    // Right to left: per depth, the group's closing `)` and next comma seen so far; a `;` ends them all (a
     // generation, so that it costs one step however deep the text went).
     const closeAt: Array<[number, number]> = [];
-    const nextString: Array<[number, number]> = [];
+    const commaAt: Array<[number, number]> = [];
     let gen = 0;
     let endAt = n;
     for (let i = n - 1; i >= 0; i--) {
       const t = list[i]!;
       const di = depth[i]!;
       if (t.kind === 'end') { gen++; endAt = i; }
-      if (t.kind === 'close') { closeAt[di + 1] = [i, gen]; nextString[di + 1] = [-1, gen]; }
+      if (t.kind === 'close') { closeAt[di + 1] = [i, gen]; commaAt[di + 1] = [-1, gen]; }
       if (t.kind === 'open') { const c = closeAt[di + 1]; this.afterClose[i] = c && c[1] === gen ? c[0] + 1 : endAt; }
       const c = closeAt[di];
       this.groupEnd[i] = c && c[1] === gen ? c[0] : endAt;
-      if (t.kind === 'string') {
-        const s = nextString[di];
-        this.nextInGroup[i] = s && s[1] === gen ? s[0] : -1;
-        nextString[di] = [i, gen];
-      }
+      const comma = commaAt[di];
+      this.nextComma[i] = comma && comma[1] === gen ? comma[0] : -1;
+      if (t.kind === 'comma') commaAt[di] = [i, gen];
     }
   }
 }
@@ -153,7 +227,7 @@ class Tokens {
  * The scanner's tokens without comments, offsets in UTF-16 code units (the scanner gives UTF-8 bytes); the
  * comments that mention a password go to `comments`.
  */
-function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] {
+function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] | undefined {
   const ascii = Buffer.byteLength(text) === text.length;
   let ch = 0;
   let byte = 0;
@@ -175,19 +249,22 @@ function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] {
       if (NAMES_PASSWORD.test(t)) comments.push({ start, end, text: t, kind: 'other' });
       continue;
     }
-    out.push({ start, end, text: t, kind: kindOf(name, (r as { keywordKind?: number }).keywordKind ?? 0, t) });
+    out.push({ start, end, text: t, kind: kindOf(name, (r as { keywordKind?: number }).keywordKind ?? 0, t), ...(name === 'IDENT' ? { ident: true } : {}) });
   }
-  return out;
+  // Read to its end (but for the blanks after the last token), or not read.
+  const last = raw.length > 0 ? (ascii ? raw[raw.length - 1]!.end : charAt(raw[raw.length - 1]!.end)) : 0;
+  return /^[ \t\n\r\f\v]*$/.test(text.slice(last)) ? out : undefined;
 }
 
 function kindOf(name: string | undefined, keywordKind: number, t: string): Tok['kind'] {
   if (name === 'SCONST' || /^[Uu]&'/.test(t)) return 'string';
-  if (name === 'IDENT' || keywordKind > 0 || /^[Uu]&"/.test(t)) return /^to$/i.test(t) ? 'assign' : 'name';
+  if (name === 'ICONST' || name === 'FCONST') return 'number';
+  if (name === 'IDENT' || keywordKind > 0 || /^[Uu]&"/.test(t)) return /^(?:to|like|ilike)$/i.test(t) ? 'assign' : 'name';
   if (t === '(') return 'open';
   if (t === ')') return 'close';
   if (t === ';') return 'end';
   if (t === ',') return 'comma';
-  if (t === '=' || t === ':=' || t === '=>') return 'assign';
+  if (t === '=' || t === ':=' || t === '=>' || t === '<>' || t === '!=') return 'assign';
   return 'other';
 }
 
@@ -212,15 +289,79 @@ function reencode(t: string, inner: string): string | undefined {
   return t.startsWith("'") ? `'${inner.replace(/'/g, "''")}'` : undefined;
 }
 
-/** After a name that says password at `i`: an optional `=`/`:=`/`=>`/TO, then a literal, or a call's literals. */
-function valueAfterName(toks: Tokens, i: number, ranges: Array<[number, number]>): void {
+/**
+ * The value of a name that says password at `i`: a call of it (every literal), the literal, number, bare word,
+ * call or parentheses after it (and an `=`, `:=`, `=>`, `<>`, `!=`, TO, LIKE or ILIKE), and a literal before it
+ * that is compared with it or named as it. `one` redacts one token whole.
+ */
+function valueOfName(toks: Tokens, i: number, ranges: Array<[number, number]>, one: (j: number) => void): void {
   const { list } = toks;
+  const before = list[i - 1];
+  if (list[i - 2]?.kind === 'string' && (before?.kind === 'assign' || /^as$/i.test(before?.text ?? ''))) ranges.push([i - 2, i - 1]);
   let j = i + 1;
-  if (list[j]?.kind === 'assign') j++;
-  if (list[j]?.kind === 'string') { ranges.push([j, j + 1]); return; }
+  if (list[j]?.kind === 'open') { ranges.push([j, toks.afterClose[j]!]); return; }
+  const assigned = list[j]?.kind === 'assign';
+  if (assigned) j++;
+  const v = list[j];
+  if (v?.kind === 'string' || v?.kind === 'number') { ranges.push([j, j + 1]); return; }
+  if (v?.kind === 'open') { ranges.push([j, toks.afterClose[j]!]); return; }
   // A function's name (schema-qualified or not) and its arguments: crypt('x', gen_salt('bf')), pg_catalog.md5('x').
-  while (list[j]?.kind === 'name' && list[j + 1]?.text === '.') j += 2;
-  if (list[j]?.kind === 'name' && list[j + 1]?.kind === 'open') ranges.push([j + 1, toks.afterClose[j + 1]!]);
+  let f = j;
+  while (list[f]?.kind === 'name' && list[f + 1]?.text === '.') f += 2;
+  if (list[f]?.kind === 'name' && list[f + 1]?.kind === 'open') { ranges.push([f + 1, toks.afterClose[f + 1]!]); return; }
+  // A typed literal: text 'x', bytea '…'.
+  if (list[f]?.kind === 'name' && list[f + 1]?.kind === 'string') { ranges.push([f + 1, f + 2]); return; }
+  // A bare word a SET (or ALTER … SET) gives it: a setting's value (SET app.password = hunter2). In an UPDATE it
+  // names a column or variable.
+  if (assigned && v?.ident && f === j && list[j + 1]?.text !== '.' && /^(?:set|alter)$/i.test(list[toks.statementStart[i]!]?.text ?? '')) one(j);
+}
+
+/**
+ * The value of a literal at `i` that is a password's key ('db_password', '{auth,password}'): after its comma,
+ * the next argument (up to the next comma of the group, or its end: set_config, jsonb_build_object, VALUES
+ * ('key', 'value')); after `=` or the like, what valueOfName takes (`data->>'password' = 'x'`); the other
+ * literals of its row, when that is a VALUES row (VALUES ('x', 'db_password')); and the literals a SET of an
+ * UPDATE in its statement assigns (UPDATE settings SET value = 'x' WHERE key = 'smtp_password', ON CONFLICT …
+ * DO UPDATE SET value = 'x'). A cast after it (`'app.password'::text`) is passed over.
+ */
+function keyValues(toks: Tokens, i: number, ranges: Array<[number, number]>, one: (j: number) => void, updates: Map<number, Array<[number, number]>>, spare: Set<[number, number]>): void {
+  const { list } = toks;
+  let k = i;
+  while (list[k + 1]?.text === '::' && list[k + 2]?.kind === 'name') k += 2;
+  if (list[k + 1]?.kind === 'comma') ranges.push([k + 2, toks.nextComma[k + 1]! >= 0 ? toks.nextComma[k + 1]! : toks.groupEnd[i]!]);
+  else if (list[k + 1]?.kind === 'assign') valueOfName(toks, k, ranges, one);
+  const open = toks.groupOpen[i]!;
+  if (open >= 0 && (/^values$/i.test(list[open - 1]?.text ?? '') || (list[open - 1]?.kind === 'comma' && list[open - 2]?.kind === 'close' && toks.rowOfValues[open - 2]))) {
+    const row: Array<[number, number]> = [[open + 1, i], [k + 1, toks.groupEnd[i]!]];
+    for (const r of row) { ranges.push(r); spare.add(r); }
+  }
+  const start = toks.statementStart[i]!;
+  if (!updates.has(start)) {
+    const sets = updateSets(toks, start);
+    updates.set(start, sets);
+    for (const r of sets) { ranges.push(r); spare.add(r); }
+  }
+}
+
+/** The SET clauses of the UPDATEs (and ON CONFLICT … DO UPDATE) of the statement starting at `start`: [from, to). */
+function updateSets(toks: Tokens, start: number): Array<[number, number]> {
+  const { list } = toks;
+  const out: Array<[number, number]> = [];
+  let update = false;
+  for (let j = start; j < list.length && list[j]!.kind !== 'end'; j++) {
+    const t = list[j]!;
+    if (t.kind !== 'name') continue;
+    if (/^update$/i.test(t.text)) update = true;
+    else if (update && /^set$/i.test(t.text)) {
+      let e = j + 1;
+      const end = toks.groupEnd[j]!;
+      while (e < end && !(toks.depth[e] === toks.depth[j] && /^(?:where|from|returning)$/i.test(list[e]!.text))) e++;
+      out.push([j + 1, e]);
+      update = false;
+      j = e - 1;
+    }
+  }
+  return out;
 }
 
 /** The most tokens between INSERT and its column list: INTO a . b . c AS x. */

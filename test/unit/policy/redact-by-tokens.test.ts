@@ -20,7 +20,7 @@ describe('redactStatementSecrets, read by the scanner', () => {
     redactsTo([
       // By spelling, `password` inside the first literal took `'; ALTER … PASSWORD '` for its value.
       ["SELECT 'reset password'; ALTER USER bob PASSWORD 'hunter2'", "SELECT 'reset password'; ALTER USER bob PASSWORD '[redacted]'"],
-      ["SELECT 'é password', 'ü'; ALTER USER bob PASSWORD 'hünter2' LOGIN", "SELECT 'é password', '[redacted]'; ALTER USER bob PASSWORD '[redacted]' LOGIN"],
+      ["SELECT 'é password', 'ü'; ALTER USER bob PASSWORD 'hünter2' LOGIN", "SELECT 'é password', 'ü'; ALTER USER bob PASSWORD '[redacted]' LOGIN"],
       ["SELECT '😀'; /* a password */ ALTER ROLE r PASSWORD /* c */ E'hun\\'ter2'", "SELECT '😀'; /* a password */ ALTER ROLE r PASSWORD /* c */ '[redacted]'"],
       // A literal continued on the next line is one literal; a dollar tag may hold digits.
       ["ALTER USER bob PASSWORD 'abc'\n'hunter2'", "ALTER USER bob PASSWORD '[redacted]'"],
@@ -36,6 +36,12 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["SELECT set_config('app.password', 'hunter2', false)", "SELECT set_config('app.password', '[redacted]', false)"],
       ["INSERT INTO cfg VALUES ('db_password','hunter2'), ('user', 'bob')", "INSERT INTO cfg VALUES ('db_password','[redacted]'), ('user', 'bob')"],
       ["SELECT jsonb_build_object('user', 'bob', 'password', 'hunter2')", "SELECT jsonb_build_object('user', 'bob', 'password', '[redacted]')"],
+      // A row of a key-value table, the key anywhere in it; an UPDATE of one, by its key.
+      ["INSERT INTO settings (value, key) VALUES ('hunter2', 'db_password'), ('bob', 'user')", "INSERT INTO settings (value, key) VALUES ('[redacted]', 'db_password'), ('bob', 'user')"],
+      ["UPDATE settings SET value = 'hunter2', changed = now() WHERE key = 'smtp_password'", "UPDATE settings SET value = '[redacted]', changed = now() WHERE key = 'smtp_password'"],
+      ["INSERT INTO settings (key, value) VALUES ('db_password', 'x') ON CONFLICT (key) DO UPDATE SET value = 'hunter2' WHERE settings.note = 'kept'", "INSERT INTO settings (key, value) VALUES ('db_password', '[redacted]') ON CONFLICT (key) DO UPDATE SET value = '[redacted]' WHERE settings.note = 'kept'"],
+      ["SELECT * FROM users WHERE data->>'password' = 'hunter2' OR data #>> '{auth,password}' = 'hunter3'", "SELECT * FROM users WHERE data->>'password' = '[redacted]' OR data #>> '{auth,password}' = '[redacted]'"],
+      ["SELECT set_config('app.password'::text, 'hunter2', false), 1 FROM users WHERE password = text 'hunter3'", "SELECT set_config('app.password'::text, '[redacted]', false), 1 FROM users WHERE password = text '[redacted]'"],
       ["SELECT * FROM users WHERE passwd = 'hunter2' AND name = 'bob'", "SELECT * FROM users WHERE passwd = '[redacted]' AND name = 'bob'"],
       ["UPDATE users SET password = crypt('hunter2', gen_salt('bf')) WHERE id = 1", "UPDATE users SET password = crypt('[redacted]', gen_salt('[redacted]')) WHERE id = 1"],
       ["INSERT INTO users (email, password) VALUES ('a@b', 'hunter2'), ('c@d', pg_catalog.md5('hunter3'))", "INSERT INTO users (email, password) VALUES ('a@b', '[redacted]'), ('c@d', pg_catalog.md5('[redacted]'))"],
@@ -49,20 +55,67 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["SELECT format('ALTER USER %I PASSWORD %L', 'bob', 'hunter2')", "SELECT format('ALTER USER %I PASSWORD %L', '[redacted]', '[redacted]')"],
       ["SELECT 'ALTER USER bob PASSWORD ' || quote_literal('hunter2')", "SELECT 'ALTER USER bob PASSWORD ' || quote_literal('[redacted]')"],
       ["SELECT dblink_connect('host=h password=hunter2 dbname=d'), dblink('c', 'SELECT 1')", "SELECT dblink_connect('host=h password=[redacted] dbname=d'), dblink('c', 'SELECT 1')"],
-      ["CREATE SUBSCRIPTION s CONNECTION 'host=h password=''hunter2''' PUBLICATION p", "CREATE SUBSCRIPTION s CONNECTION 'host=h password=[redacted]' PUBLICATION p"],
+      ["CREATE SUBSCRIPTION s CONNECTION 'host=h password=''hunter2''' PUBLICATION p", "CREATE SUBSCRIPTION s CONNECTION 'host=h password=''[redacted]''' PUBLICATION p"],
       ["-- ALTER USER bob PASSWORD 'hunter2'\nSELECT 1", "-- ALTER USER bob PASSWORD '[redacted]'\nSELECT 1"],
       ['SELECT 1 /* password=hunter2 */', 'SELECT 1 /* password=[redacted] */'],
     ]);
+  });
+
+  it('finds the value of a password-named call, key, JSON member, setting or comparison', () => {
+    redactsTo([
+      ["SELECT set_password('bob', 'hunter2')", "SELECT set_password('[redacted]', '[redacted]')"],
+      ["CALL auth.reset_password(42, 'hunter2')", "CALL auth.reset_password('[redacted]', '[redacted]')"],
+      ["SELECT set_config('app.password', trim('hunter2'), false)", "SELECT set_config('app.password', trim('[redacted]'), false)"],
+      ["INSERT INTO settings (key, value) VALUES ('smtp_password', pgp_sym_encrypt('hunter2', 'k3y'))", "INSERT INTO settings (key, value) VALUES ('smtp_password', pgp_sym_encrypt('[redacted]', '[redacted]'))"],
+      ["UPDATE u SET profile = jsonb_set(profile, '{auth,password}', '\"hunter2\"')", "UPDATE u SET profile = jsonb_set(profile, '{auth,password}', '[redacted]')"],
+      [`INSERT INTO config (data) VALUES ('{"db_password": "hunter2", "user": "bob"}')`, `INSERT INTO config (data) VALUES ('{"db_password": "[redacted]", "user": "bob"}')`],
+      ["COMMENT ON ROLE bob IS 'password: hunter2'", "COMMENT ON ROLE bob IS 'password: [redacted]'"],
+      ['SET app.password = hunter2', 'SET app.password = [redacted]'],
+      ['UPDATE users SET password = 123456 WHERE id = 7', "UPDATE users SET password = '[redacted]' WHERE id = 7"],
+      ["SELECT 1 FROM users WHERE 'hunter2' = password OR password <> 'hunter3' OR password LIKE 'hunter4%'", "SELECT 1 FROM users WHERE '[redacted]' = password OR password <> '[redacted]' OR password LIKE '[redacted]'"],
+      ["SELECT 'hunter2' AS password, 'kept' AS note", "SELECT '[redacted]' AS password, 'kept' AS note"],
+      ["UPDATE users SET password = (SELECT crypt('hunter2', gen_salt('bf')))", "UPDATE users SET password = (SELECT crypt('[redacted]', gen_salt('[redacted]')))"],
+      ["SELECT dblink_connect('c', 'postgresql://h/db?user=bob&password=hunter2&sslmode=require')", "SELECT dblink_connect('c', 'postgresql://h/db?user=bob&password=[redacted]&sslmode=require')"],
+      ["SELECT dblink_connect('c', 'host=h password=ab''cd dbname=d'), dblink_connect('d', 'password=hunter\\ 2 host=h')", "SELECT dblink_connect('c', 'host=h password=[redacted] dbname=d'), dblink_connect('d', 'password=[redacted] host=h')"],
+    ]);
+  });
+
+  it('redacts a plain literal to where standard_conforming_strings = off ends it, when that is later', () => {
+    redactsTo([
+      ["SET standard_conforming_strings = off; ALTER ROLE bob PASSWORD 'hun\\'ter\\'2' LOGIN", "SET standard_conforming_strings = off; ALTER ROLE bob PASSWORD '[redacted]' LOGIN"],
+      ["ALTER ROLE bob PASSWORD 'a\\b' LOGIN", "ALTER ROLE bob PASSWORD '[redacted]' LOGIN"],
+    ]);
+  });
+
+  it('leaves text the scanner does not read to its end to the spelling (a NUL ends it for the scanner)', () => {
+    expect(redactStatementSecrets("SELECT 1\0; ALTER ROLE x PASSWORD 'hunter2'")).toBe("SELECT 1\0; ALTER ROLE x PASSWORD '[redacted]'");
+  });
+
+  it('redacts the whole statement before the record cuts it at 64 KiB: a literal across the cut is read closed', () => {
+    for (const sql of [
+      `SELECT '${'x'.repeat(65_400)}'; DO $$ BEGIN EXECUTE 'ALTER ROLE app PASSWORD ''hunter2'''; ${'PERFORM 1; '.repeat(30)} END $$`,
+      `SELECT '${'x'.repeat(65_500)}'; ALTER ROLE bob PASSWORD '${'hunter2'.repeat(40)}'`,
+    ]) {
+      const out = redactSql(sql);
+      expect(out).toContain('[truncated');
+      expect(out).not.toContain('hunter2');
+    }
   });
 
   it('keeps what is not a password', () => {
     for (const sql of [
       "SELECT password FROM users WHERE name = 'bob'",
       "SELECT 'password'",
-      "INSERT INTO t (a, b) VALUES ('x', 'password'), ('y', 'z')",
       "ALTER ROLE bob PASSWORD NULL VALID UNTIL 'infinity'",
       "SELECT count(*) FROM users WHERE password IS NULL AND created > '2026-01-01'",
       "SELECT 'password'; SELECT 'x'",
+      "SET password_encryption = 'scram-sha-256'",
+      "UPDATE users SET password_changed_at = '2026-01-01' WHERE id = 1",
+      "SELECT * FROM events WHERE event = 'password_reset' AND ts > '2026-01-01' AND ip = '10.0.0.1'",
+      "CREATE FUNCTION f(p_pw text) RETURNS bool AS $$ SELECT EXISTS (SELECT 1 FROM users WHERE password = crypt(p_pw, password)) $$ LANGUAGE sql",
+      "DO $$ BEGIN UPDATE users SET password=p, updated_at=now(); END $$",
+      "SELECT id, 'Forgot password' AS subject FROM users WHERE created > '2026-01-01' AND country = 'DE'",
+      "SELECT * FROM pg_settings WHERE name LIKE '%password%' OR name = 'port'",
     ]) expect(redactStatementSecrets(sql), sql).toBe(sql);
   });
 
@@ -77,7 +130,7 @@ describe('redactStatementSecrets, read by the scanner', () => {
   });
 
   it('leaves no secret in any of its spellings, contexts and disguises (the record, the approval text)', () => {
-    const literals = ["'S3CRET'", "E'S3\\'CRET'", "e'S3CRET\\\\'", "U&'S3CRET'", '$t1$S3CRET$t1$', '$$S3CRET$$', "'a'\n'S3CRET'", "'S3CRET'''"];
+    const literals = ["'S3CRET'", "'password_S3CRET'", "'S3CRET_passwd'", "E'S3\\'CRET'", "e'S3CRET\\\\'", "U&'S3CRET'", '$t1$S3CRET$t1$', '$$S3CRET$$', "'a'\n'S3CRET'", "'S3CRET'''"];
     const contexts = [
       (l: string) => `ALTER ROLE r PASSWORD ${l}`,
       (l: string) => `CREATE USER u WITH ENCRYPTED PASSWORD ${l} VALID UNTIL 'infinity'`,

@@ -1,0 +1,76 @@
+/**
+ * Passwords in the text of a literal or comment (redact-statement-secrets.ts reads it as a statement first):
+ * a key that says password and its value, as JSON (`{"db_password": "x"}`), YAML or prose (`password: x`), a
+ * libpq connection string (`host=h password=x`, its value quoted with backslash escapes or bare to a blank) and a
+ * URI's query (`postgresql://h/db?password=x&…`) write them. The connection-string form is read only in text that starts as one (`key=`): in a function body,
+ * `password = crypt(p, password)` is SQL, read by the scanner, not a value to cut at its first blank.
+ */
+
+/** A key that says password: where each starts. */
+const PASSWORD_AT = /passw(?:or)?d/gi;
+/** The rest of the key's word (read once: `passwordpassword…` is one word, not one per `password`). */
+const KEY_REST = /[\w.-]*/y;
+/** After the key: a closing quote, blanks, `:` (not `::` nor `:=`), blanks. */
+const COLON_AFTER_KEY = /["']?[ \t]*:(?![:=])[ \t]*/y;
+/** After the key: blanks, `=`, blanks. */
+const EQUALS_AFTER_KEY = /[ \t\n\r\f\v]*=[ \t\n\r\f\v]*/y;
+/** Text that starts as a connection string: a keyword and `=`. */
+const CONNINFO = /^[ \t\n\r\f\v]*[A-Za-z_]\w*[ \t\n\r\f\v]*=/;
+
+/** `text` with each password value found replaced by `mark` (a quoted one keeps its quotes). Linear. */
+export function redactContentSecrets(text: string, mark: string): string {
+  const conninfo = CONNINFO.test(text);
+  let out = '';
+  let done = 0;
+  PASSWORD_AT.lastIndex = 0;
+  for (let m: RegExpExecArray | null; (m = PASSWORD_AT.exec(text)) !== null; ) {
+    KEY_REST.lastIndex = m.index + m[0].length;
+    const key = m.index + m[0].length + KEY_REST.exec(text)![0].length;
+    PASSWORD_AT.lastIndex = key;
+    let at = -1;
+    let form: 'colon' | 'conninfo' = 'colon';
+    COLON_AFTER_KEY.lastIndex = key;
+    const colon = COLON_AFTER_KEY.exec(text);
+    const inQuery = m.index > 0 && (text[m.index - 1] === '?' || text[m.index - 1] === '&');
+    if (colon) at = key + colon[0].length;
+    else if (conninfo || inQuery) {
+      EQUALS_AFTER_KEY.lastIndex = key;
+      const eq = EQUALS_AFTER_KEY.exec(text);
+      if (eq) { at = key + eq[0].length; form = 'conninfo'; }
+    }
+    if (at < 0 || at >= text.length) continue;
+    const [from, to, quote] = valueSpan(text, at, inQuery ? 'query' : form);
+    if (to <= from) continue;
+    out += text.slice(done, from) + (quote ? `${quote}${mark}${quote}` : mark);
+    done = to;
+    PASSWORD_AT.lastIndex = to;
+  }
+  return done === 0 ? text : out + text.slice(done);
+}
+
+/**
+ * The value at `at`: [start, end, its quote]. Quoted (`"` or `'`): to the closing quote, a backslash escaping
+ * the next character (a quote doubled closes and reopens, read as one value); unclosed, to the end. Bare: to a
+ * blank, and in JSON or YAML (`colon`) to a `,`, `}` or `]` too; a backslash escapes the next character.
+ */
+function valueSpan(text: string, at: number, form: 'colon' | 'conninfo' | 'query'): [number, number, string] {
+  const q = text[at];
+  if (q === '"' || q === "'") {
+    for (let k = at + 1; k < text.length; k++) {
+      const c = text[k];
+      if (c === '\\') k++;
+      else if (c === q) {
+        if (text[k + 1] === q) { k++; continue; }
+        return [at, k + 1, q];
+      }
+    }
+    return [at, text.length, ''];
+  }
+  let k = at;
+  for (; k < text.length; k++) {
+    const c = text[k]!;
+    if (c === '\\') { k++; continue; }
+    if (/\s/.test(c) || (form === 'colon' && (c === ',' || c === '}' || c === ']')) || (form === 'query' && (c === '&' || c === '#'))) break;
+  }
+  return [at, Math.min(k, text.length), ''];
+}
