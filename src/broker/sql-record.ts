@@ -9,6 +9,7 @@ import type { PanMasker } from '../mask/pan-masker.js';
 import { structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
+import { NAMES_SECRET } from '../policy/redact-content.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -23,9 +24,12 @@ export function redactSql(sql: string, masker: PanMasker = defaultPanMasker()): 
   return maskCut(redactStatementSecrets(sql), MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => masker.maskText(t));
 }
 
-/** True when the SQL mentions a password anywhere (set_password($1), … PASSWORD $1): its parameters are withheld. */
+/**
+ * True when the SQL mentions a password or another secret anywhere (set_password($1), … PASSWORD $1, WHERE
+ * api_key = $1; NAMES_SECRET): its parameters are withheld.
+ */
 export function mentionsPassword(sql: string): boolean {
-  return /passw(or)?d/i.test(sql);
+  return NAMES_SECRET.test(sql);
 }
 
 export type RenderedParam = string | { binary: string; bytes: number } | null;

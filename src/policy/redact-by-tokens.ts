@@ -28,14 +28,15 @@
  * it answers with none) is left to the spelling scanners, as text it cannot read at all.
  */
 import { scanTokens } from './pg-parser.js';
+import { NAMES_SECRET } from './redact-content.js';
 import type { SqlToken } from './pg-parser.js';
 
-/** A password's name: password, passwd, and words that contain them. */
-const NAMES_PASSWORD = /passw(?:or)?d/i;
+/** A name that says it holds a password or another secret (redact-content.ts). */
+const NAMES_PASSWORD = NAMES_SECRET;
 /** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
 const BARE_NAME = /^\s*(?:[\w.$-]+|\{[\w.$,\s"-]*\})\s*$/;
-/** Names that say password but hold none: settings (how passwords are stored), dates, counts. */
-const NOT_A_SECRET = /^"?(?:password_encryption|password_required)"?$|(?:_at|_on|_date|_time|_changed|_expires?|_expiry|_length|_count|_attempts?)"?$/i;
+/** Names that say password (or secret, token) but hold none: settings (how passwords are stored), dates, counts, ids. */
+const NOT_A_SECRET = /^"?(?:password_encryption|password_required)"?$|(?:_at|_on|_date|_time|_changed|_expires?|_expiry|_length|_count|_attempts?|_id|_name|_type|_kind|_version)"?$/i;
 /** A literal whose text ends where a password goes, or puts a format's placeholder there. */
 const PASSWORD_NEXT = /passw(?:or)?d[\s=:'"]*$/i;
 /** A format string that puts a placeholder where a password goes. */

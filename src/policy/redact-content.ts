@@ -1,13 +1,20 @@
 /**
- * Passwords in the text of a literal or comment (redact-statement-secrets.ts reads it as a statement first):
+ * Passwords (and other secrets: NAMES_SECRET) in the text of a literal or comment (redact-statement-secrets.ts reads it as a statement first):
  * a key that says password and its value, as JSON (`{"db_password": "x"}`), YAML or prose (`password: x`), a
  * libpq connection string (`host=h password=x`, its value quoted with backslash escapes or bare to a blank) and a
  * URI's query (`postgresql://h/db?password=x&…`) write them. The connection-string form is read only in text that starts as one (`key=`): in a function body,
  * `password = crypt(p, password)` is SQL, read by the scanner, not a value to cut at its first blank.
  */
 
-/** A key that says password: where each starts. */
-const PASSWORD_AT = /passw(?:or)?d/gi;
+/**
+ * A name that says it holds a secret: password, passwd, passphrase, pwd, secret, a token, an API, access, private
+ * or secret key (`db_password`, `client_secret`, `auth_token`, `api_key`; not `secretary` nor a `tokens` table).
+ * One list for every reader of names (redact-by-tokens.ts, the gate in redact-statement-secrets.ts, the bind
+ * parameters a record withholds in sql-record.ts).
+ */
+export const NAMES_SECRET = /passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|secret(?![a-z])|(?:api|access|private|secret)_?key(?![a-z])|(?<![a-z])token(?![a-z])/i;
+/** A key that names a secret: where each starts. */
+const PASSWORD_AT = new RegExp(NAMES_SECRET.source, 'gi');
 /** The rest of the key's word (read once: `passwordpassword…` is one word, not one per `password`). */
 const KEY_REST = /[\w.-]*/y;
 /** After the key: a closing quote, blanks, `:` (not `::` nor `:=`), blanks. */

@@ -14,7 +14,7 @@
  */
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens } from './redact-by-tokens.js';
-import { redactContentSecrets } from './redact-content.js';
+import { NAMES_SECRET, redactContentSecrets } from './redact-content.js';
 import { parserReady } from './pg-parser.js';
 
 /*
@@ -57,8 +57,8 @@ const URL_USER = /[^\s:/@'"]*:/y;
 const URL_PASSWORD_END = /[\s@'"]/g;
 
 const PASSWORD_WORD = /password/i;
-/** What the scanner's pass looks for (redact-by-tokens.ts): password, passwd. */
-const NAMES_PASSWORD = /passw(?:or)?d/i;
+/** What the scanner's pass looks for (redact-by-tokens.ts): a name that says password or another secret. */
+const NAMES_PASSWORD = NAMES_SECRET;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
 const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
 /** PostgreSQL's whitespace and more (a RegExp's \s), as PASSWORD_KEYWORD skips it. */

@@ -4,7 +4,7 @@
  * they were found by spelling alone (redact-statement-secrets.test.ts covers that path, the parser not loaded).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { redactSql } from '../../../src/broker/sql-record.js';
+import { redactSql, renderParams } from '../../../src/broker/sql-record.js';
 import { safeStatementText } from '../../../src/policy/approvals.js';
 import { loadParser } from '../../../src/policy/pg-parser.js';
 import { redactStatementSecrets } from '../../../src/policy/redact-statement-secrets.js';
@@ -78,6 +78,22 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["SELECT dblink_connect('c', 'postgresql://h/db?user=bob&password=hunter2&sslmode=require')", "SELECT dblink_connect('c', 'postgresql://h/db?user=bob&password=[redacted]&sslmode=require')"],
       ["SELECT dblink_connect('c', 'host=h password=ab''cd dbname=d'), dblink_connect('d', 'password=hunter\\ 2 host=h')", "SELECT dblink_connect('c', 'host=h password=[redacted] dbname=d'), dblink_connect('d', 'password=[redacted] host=h')"],
     ]);
+  });
+
+  it('finds tokens, keys, secrets and passphrases as it finds passwords; and withholds the bind parameters of a statement naming one', () => {
+    redactsTo([
+      ["INSERT INTO api_clients (name, api_key, client_secret) VALUES ('ci', 'k-123', 's-456')", "INSERT INTO api_clients (name, api_key, client_secret) VALUES ('ci', '[redacted]', '[redacted]')"],
+      ["CREATE USER MAPPING FOR bob SERVER s3 OPTIONS (region 'eu', secret_key 'hunter2')", "CREATE USER MAPPING FOR bob SERVER s3 OPTIONS (region 'eu', secret_key '[redacted]')"],
+      ["UPDATE sessions SET token = 'abc', user_id = 7 WHERE id = 1", "UPDATE sessions SET token = '[redacted]', user_id = 7 WHERE id = 1"],
+      ["SELECT set_config('app.passphrase', 'hunter2', false)", "SELECT set_config('app.passphrase', '[redacted]', false)"],
+      [`INSERT INTO t (cfg) VALUES ('{"api_key": "k-1", "region": "eu"}')`, `INSERT INTO t (cfg) VALUES ('{"api_key": "[redacted]", "region": "eu"}')`],
+    ]);
+    for (const sql of ["SELECT * FROM tokens WHERE user_id = 5 AND kind = 'x'", "SELECT secretary, 'x' FROM staff WHERE token_type = 'bearer'", "UPDATE keys SET api_key_id = 'k1' WHERE owner = 'bob'"]) {
+      expect(redactStatementSecrets(sql), sql).toBe(sql);
+    }
+    const params = [{ format: 'text' as const, value: 'tok-123' }];
+    expect(renderParams(params, 'SELECT * FROM sessions WHERE auth_token = $1')).toEqual(['[redacted]']);
+    expect(renderParams(params, 'SELECT * FROM tokens WHERE id = $1')).toEqual(['tok-123']);
   });
 
   it('redacts a plain literal to where standard_conforming_strings = off ends it, when that is later', () => {
