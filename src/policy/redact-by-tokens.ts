@@ -51,6 +51,8 @@ interface Tok {
   kind: 'string' | 'number' | 'name' | 'open' | 'close' | 'end' | 'assign' | 'comma' | 'other';
   /** A name that is not a keyword (IDENT): a bare word a SET gives a setting. */
   ident?: boolean;
+  /** For a comment: the index of the token after it. */
+  next?: number;
 }
 
 /**
@@ -77,24 +79,34 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   /** Ranges [from, to) of tokens whose literals are all redacted. */
   const ranges: Array<[number, number]> = [];
   let insertsReadTo = 0;
-  /**
-   * Literals that are a password's key, and the ranges that spare them: a row or SET clause redacted for a key in
-   * it keeps the keys (not the password 'Password1' a PASSWORD clause names: a range of its own).
-   */
-  const keys = new Set<number>();
-  const spare = new Set<[number, number]>();
   /** Per statement (by its first token), the SET clauses of its UPDATEs: found (and redacted) once, for its first key. */
   const updates = new Map<number, Array<[number, number]>>();
+  /** Redacts token `j` whole: `mark`, or nothing when it continues a value already marked. */
+  const one = (j: number, first: boolean): void => { redact.set(j, first ? mark : ''); };
+  // A comment that names a password right before a literal or number: its value (VALUES ('bob', -- password⏎ 'x')).
+  for (const c of comments) {
+    const k = list[c.next!]?.kind;
+    if (k === 'string' || k === 'number') ranges.push([c.next!, c.next! + 1]);
+  }
   for (let i = 0; i < list.length; i++) {
     const t = list[i]!;
     if (t.kind === 'name') {
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges);
-      else if (NAMES_PASSWORD.test(t.text) && !NOT_A_SECRET.test(t.text)) valueOfName(toks, i, ranges, (j) => redact.set(j, mark));
+      else if (NAMES_PASSWORD.test(t.text) && !NOT_A_SECRET.test(t.text)) valueOfName(toks, i, ranges, one);
+      // A name is text too: AS "password 'hunter2'", and password$t$x$t$ (a `$` goes on a name: one token).
+      if (NAMES_PASSWORD.test(t.text) && /['$=:]/.test(t.text)) {
+        const quoted = t.text.endsWith('"');
+        const q = t.text.indexOf('"');
+        const content = quoted ? t.text.slice(q + 1, -1).replace(/""/g, '"') : t.text;
+        const inner = depth + 1 >= MAX_DEPTH ? undefined : redactText(content, depth + 1);
+        if (inner !== content) redact.set(i, inner === undefined || q > 0 ? `"${mark}"` : quoted ? `"${inner.replace(/"/g, '""')}"` : inner);
+      }
     } else if (t.kind === 'string') {
       const content = literalContent(t.text);
       if (!NAMES_PASSWORD.test(content)) continue;
       if (BARE_NAME.test(content)) {
-        if (!NOT_A_SECRET.test(content.trim())) { keys.add(i); keyValues(toks, i, ranges, (j) => redact.set(j, mark), updates, spare); }
+        // (A key-like password, 'Password1', is one in a PASSWORD clause's range all the same.)
+        if (!NOT_A_SECRET.test(content.trim())) keyValues(toks, i, ranges, one, updates);
         continue;
       }
       // Dynamic SQL built around a password: 'ALTER ROLE x PASSWORD ' || …, format('… PASSWORD %L', …).
@@ -107,16 +119,14 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     }
   }
-  // The ranges swept in order, those that spare keys apart: every literal and number in one is replaced whole
-  // (over what its own text's redaction made).
-  for (const spared of [false, true]) {
-    const these = ranges.filter((r) => spare.has(r) === spared).sort((a, b) => a[0] - b[0]);
-    for (let r = 0, at = 0; r < these.length; r++) {
-      const [from, to] = these[r]!;
-      for (at = Math.max(at, from); at < to; at++) {
-        const k = list[at]!.kind;
-        if ((k === 'string' || k === 'number') && !(spared && keys.has(at))) redact.set(at, `'${mark}'`);
-      }
+  // The ranges swept in order: every literal and number in one is replaced whole (over what its own text's
+  // redaction made).
+  ranges.sort((a, b) => a[0] - b[0]);
+  for (let r = 0, at = 0; r < ranges.length; r++) {
+    const [from, to] = ranges[r]!;
+    for (at = Math.max(at, from); at < to; at++) {
+      const k = list[at]!.kind;
+      if (k === 'string' || k === 'number') redact.set(at, `'${mark}'`);
     }
   }
   const edits = [...redact].map(([i, to]) => ({ start: list[i]!.start, end: list[i]!.end, to, tok: list[i] }));
@@ -247,7 +257,7 @@ function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] | undef
     const end = ascii ? r.end : charAt(r.end);
     const t = text.slice(start, end);
     if (name === 'SQL_COMMENT' || name === 'C_COMMENT') {
-      if (NAMES_PASSWORD.test(t)) comments.push({ start, end, text: t, kind: 'other' });
+      if (NAMES_PASSWORD.test(t)) comments.push({ start, end, text: t, kind: 'other', next: out.length });
       continue;
     }
     out.push({ start, end, text: t, kind: kindOf(name, (r as { keywordKind?: number }).keywordKind ?? 0, t), ...(name === 'IDENT' ? { ident: true } : {}) });
@@ -295,12 +305,14 @@ function reencode(t: string, inner: string): string | undefined {
  * call or parentheses after it (and an `=`, `:=`, `=>`, `<>`, `!=`, TO, LIKE or ILIKE), and a literal before it
  * that is compared with it or named as it. `one` redacts one token whole.
  */
-function valueOfName(toks: Tokens, i: number, ranges: Array<[number, number]>, one: (j: number) => void): void {
+function valueOfName(toks: Tokens, i: number, ranges: Array<[number, number]>, one: (j: number, first: boolean) => void): void {
   const { list } = toks;
   const before = list[i - 1];
   if (list[i - 2]?.kind === 'string' && (before?.kind === 'assign' || /^as$/i.test(before?.text ?? ''))) ranges.push([i - 2, i - 1]);
   let j = i + 1;
   if (list[j]?.kind === 'open') { ranges.push([j, toks.afterClose[j]!]); return; }
+  // PASSWORDU&'x' (no blank): the scanner reads a name PASSWORDU, an operator & and a literal.
+  if (list[j]?.text === '&' && list[j]!.start === list[i]!.end && list[j + 1]?.kind === 'string') { ranges.push([j + 1, j + 2]); return; }
   const assigned = list[j]?.kind === 'assign';
   if (assigned) j++;
   const v = list[j];
@@ -312,9 +324,15 @@ function valueOfName(toks: Tokens, i: number, ranges: Array<[number, number]>, o
   if (list[f]?.kind === 'name' && list[f + 1]?.kind === 'open') { ranges.push([f + 1, toks.afterClose[f + 1]!]); return; }
   // A typed literal: text 'x', bytea '…'.
   if (list[f]?.kind === 'name' && list[f + 1]?.kind === 'string') { ranges.push([f + 1, f + 2]); return; }
-  // A bare word a SET (or ALTER … SET) gives it: a setting's value (SET app.password = hunter2). In an UPDATE it
-  // names a column or variable.
-  if (assigned && v?.ident && f === j && list[j + 1]?.text !== '.' && /^(?:set|alter)$/i.test(list[toks.statementStart[i]!]?.text ?? '')) one(j);
+  // A word given to it: what a SET (ALTER … SET, CREATE FUNCTION … SET) gives a setting, a keyword or not (SET
+  // app.password = admin), a signed number, words and operators glued (hunter-2); anywhere else a column
+  // (password = other_col) or a literal whose quotes were forgotten (password = hunter2, which the server refuses
+  // but the record keeps): redacted all the same.
+  if (!assigned || !v) return;
+  if (!(v.kind === 'name' || v.text === '-' || v.text === '+') || list[j + 1]?.text === '.') return;
+  one(j, true);
+  // (Glued to it: a blank ends the value, as it ends a connection string's.)
+  for (let k = j + 1; k < list.length && list[k]!.start === list[k - 1]!.end && (list[k]!.kind === 'other' || list[k]!.kind === 'number' || list[k]!.ident); k++) one(k, false);
 }
 
 /**
@@ -325,7 +343,7 @@ function valueOfName(toks: Tokens, i: number, ranges: Array<[number, number]>, o
  * UPDATE in its statement assigns (UPDATE settings SET value = 'x' WHERE key = 'smtp_password', ON CONFLICT …
  * DO UPDATE SET value = 'x'). A cast after it (`'app.password'::text`) is passed over.
  */
-function keyValues(toks: Tokens, i: number, ranges: Array<[number, number]>, one: (j: number) => void, updates: Map<number, Array<[number, number]>>, spare: Set<[number, number]>): void {
+function keyValues(toks: Tokens, i: number, ranges: Array<[number, number]>, one: (j: number, first: boolean) => void, updates: Map<number, Array<[number, number]>>): void {
   const { list } = toks;
   let k = i;
   while (list[k + 1]?.text === '::' && list[k + 2]?.kind === 'name') k += 2;
@@ -333,14 +351,13 @@ function keyValues(toks: Tokens, i: number, ranges: Array<[number, number]>, one
   else if (list[k + 1]?.kind === 'assign') valueOfName(toks, k, ranges, one);
   const open = toks.groupOpen[i]!;
   if (open >= 0 && (/^values$/i.test(list[open - 1]?.text ?? '') || (list[open - 1]?.kind === 'comma' && list[open - 2]?.kind === 'close' && toks.rowOfValues[open - 2]))) {
-    const row: Array<[number, number]> = [[open + 1, i], [k + 1, toks.groupEnd[i]!]];
-    for (const r of row) { ranges.push(r); spare.add(r); }
+    ranges.push([open + 1, i], [k + 1, toks.groupEnd[i]!]);
   }
   const start = toks.statementStart[i]!;
   if (!updates.has(start)) {
     const sets = updateSets(toks, start);
     updates.set(start, sets);
-    for (const r of sets) { ranges.push(r); spare.add(r); }
+    for (const r of sets) ranges.push(r);
   }
 }
 
@@ -390,10 +407,11 @@ function insertValues(toks: Tokens, i: number, ranges: Array<[number, number]>):
   if (secret.size === 0 || !/^values$/i.test(list[j]?.text ?? '')) return j;
   for (j++; list[j]?.kind === 'open'; j++) {
     // One row: its values split at the commas of its own parentheses.
-    const close = toks.afterClose[j]! - 1;
+    // An unclosed row (the statement ends first) runs to where it ends.
+    const close = list[toks.afterClose[j]! - 1]?.kind === 'close' ? toks.afterClose[j]! - 1 : toks.afterClose[j]!;
     let at = 0;
     let from = j + 1;
-    for (let k = j + 1; k <= close && k < list.length; k++) {
+    for (let k = j + 1; k <= close; k++) {
       if (k === close || (list[k]!.kind === 'comma' && toks.groupEnd[k] === close)) {
         if (secret.has(at)) ranges.push([from, k]);
         at++;

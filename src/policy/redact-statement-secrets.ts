@@ -72,20 +72,20 @@ export function redactStatementSecrets(text: string, mark = '[redacted]'): strin
 function redactAt(text: string, mark: string, depth: number): string {
   let s = text;
   // Read as the server reads it (the parser is loaded wherever statements are recorded or held: pg-hooks.ts,
-  // explain.ts). Text the scanner read needs no PASSWORD-clause spelling: it would only mangle what the scanner
-  // redacted (a redacted literal inside a literal, its quotes doubled, read as an empty one and more). A
-  // literal's or comment's text (depth > 0) may be a connection string, JSON or prose, not SQL (redact-content.ts).
+  // explain.ts, startPgBroker). Text the scanner read needs no PASSWORD-clause spelling: it misreads SQL and would
+  // mangle the record (`SELECT 'reset password'; ALTER USER …` lost its ALTER to a "literal" from that quote);
+  // the spelling's catches the scanner's rules must also make are tests (redact-by-tokens.test.ts). A literal's
+  // or comment's text (depth > 0) may be a connection string, JSON or prose, not SQL: the content rules read it
+  // first (a value's quoting and escapes), then the scanner's (`password = x` in prose, as SQL).
+  if (depth > 0 && NAMES_PASSWORD.test(s)) s = redactContentSecrets(s, mark);
   const read = NAMES_PASSWORD.test(s) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth) : undefined;
-  if (read !== undefined) {
-    s = read;
-  } else if (PASSWORD_WORD.test(s)) {
+  if (read !== undefined) s = read;
+  if (read === undefined && PASSWORD_WORD.test(s)) {
     // The replacements only run on text that can match them (both password patterns name the word, a URL
     // has `://`): this runs once per distinct SQL text, which with literals in the SQL is once per statement.
     s = redactPasswordClauses(s, mark);
     s = redactConnstrPasswords(s, mark);
   }
-  // JSON, YAML or a connection string: in a literal's or comment's text.
-  if (depth > 0 && NAMES_PASSWORD.test(s)) s = redactContentSecrets(s, mark);
   if (s.includes('://')) s = redactUrlPasswords(s, mark);
   // What the RegExps' spelling missed, looked for in what they left: it can only replace more.
   if (read === undefined && PASSWORD_WORD.test(s)) s = redactMissedPasswords(s, mark);

