@@ -2,8 +2,10 @@
  * Passwords in a statement's text found by the server's own scanner (libpg-query's scanTokens), so that what a
  * password's spelling hides in (a literal or comment that mentions `password` before the real one, a literal
  * continued on the next line, a `$tag1$` dollar quote, a quoted `"password"` option name, a connection string or
- * statement inside a literal) is read as PostgreSQL reads it. redact-statement-secrets.ts runs this first and its
- * spelling scanners after, on what this left: each can only redact more.
+ * statement inside a literal) is read as PostgreSQL reads it. redact-statement-secrets.ts runs its spelling
+ * scanners only on text this cannot read (it returns undefined): over text this read they would misread SQL and
+ * mangle the record (`SELECT 'reset password'; ALTER USER …` lost its ALTER). "Password" below stands for any
+ * secret's name (NAMES_SECRET: passphrase, pwd, secret, token, API/access/private/secret key too).
  *
  * What counts as a password's value (literals are SCONST tokens, in any spelling: '…', E'…', U&'…', $tag$…$tag$;
  * numbers too):
@@ -18,9 +20,13 @@
  * - after a literal whose text ends in one and is concatenated (`'… PASSWORD ' || …`, `'password=' || …`), or a
  *   format string that puts a `%` there (`format('… PASSWORD %L', …)`): every later literal in the same
  *   parentheses and statement;
+ * - a key literal's VALUES row, and what the SETs of an UPDATE in its statement assign (UPDATE settings SET value
+ *   = 'x' WHERE key = 'smtp_password'); after it and `=`, as after a name (`data->>'password' = 'x'`);
  * - in `INSERT INTO t (…, password, …) VALUES (…), (…)`: every literal of that column's values;
- * - inside a literal or comment that mentions password (dynamic SQL, a function body, a connection string, JSON,
- *   `password: x`): its text redacted in turn (redact-statement-secrets.ts), three levels deep; deeper, the whole.
+ * - a literal or number right after a comment that names a password;
+ * - inside a literal, comment or quoted name that mentions password (dynamic SQL, a function body, a connection
+ *   string, JSON, `password: x`): its text redacted in turn (redact-statement-secrets.ts), three levels deep;
+ *   deeper, the whole.
  * More than the secret may be redacted (a literal after `'reset password' AS a,`); never less than these. A plain
  * literal with a backslash is redacted to where `standard_conforming_strings = off` would end it too, if later.
  *

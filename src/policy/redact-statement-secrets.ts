@@ -6,11 +6,12 @@
  * `pg.query` record (src/broker/sql-record.ts) and an approval request, its file, its records and what approvers
  * and `policy explain` are shown (approvals.ts safeStatementText).
  *
- * First the server's scanner reads the text (redact-by-tokens.ts), so that a literal or comment that mentions a
- * password does not hide the real one, and a password named or spelled otherwise (`"password" 'x'`, VALUES
- * ('db_password', 'x'), set_config, format, INSERT … (password) VALUES, a statement inside a literal) is found;
- * then the spelling scanners below read what it left (they also read text the scanner cannot: an unclosed
- * literal, or a process that did not load the parser).
+ * Where the parser is loaded, the server's scanner reads the text instead (redact-by-tokens.ts), so that a literal
+ * or comment that mentions a password does not hide the real one, and a password or other secret named or spelled
+ * otherwise (`"password" 'x'`, VALUES ('db_password', 'x'), set_config, format, INSERT … (api_key) VALUES, a
+ * statement inside a literal) is found. The spelling scanners below read what the scanner cannot (an unclosed
+ * literal, a NUL, a process that did not load the parser); in a literal's text, redact-content.ts reads JSON,
+ * `password: x` and connection strings first. URLs are read by spelling in every case.
  */
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens } from './redact-by-tokens.js';
