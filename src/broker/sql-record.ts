@@ -28,7 +28,7 @@ export function redactSql(sql: string, masker: PanMasker = defaultPanMasker()): 
  * True when the SQL mentions a password or another secret anywhere (set_password($1), … PASSWORD $1, WHERE
  * api_key = $1; NAMES_SECRET): its parameters are withheld.
  */
-export function mentionsPassword(sql: string): boolean {
+export function mentionsSecret(sql: string): boolean {
   return NAMES_SECRET.test(sql);
 }
 
@@ -42,7 +42,7 @@ export type RenderedParam = string | { binary: string; bytes: number } | null;
  * read an int8 PAN back out of it, so those are '[masked]'. NULL as null.
  */
 export function renderParams(params: BindParam[], sql: string, types: readonly number[] = [], masker: PanMasker = defaultPanMasker()): RenderedParam[] {
-  const withhold = mentionsPassword(sql);
+  const withhold = mentionsSecret(sql);
   return params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';

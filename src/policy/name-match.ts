@@ -86,6 +86,13 @@ interface PathCovers {
   catalog: Map<readonly string[], { upTo: number; named: boolean }>;
 }
 let covers: PathCovers | undefined;
+/** Whether a judgement is running (judgingPaths); its PathCovers is made when a name is first looked up in it. */
+let judging = false;
+
+function currentCovers(): PathCovers | undefined {
+  if (!judging) return undefined;
+  return (covers ??= { lists: new Map(), catalog: new Map() });
+}
 
 /**
  * Runs one judgement (`fn`, synchronous) with tableAllowed remembering what it found of each path: the names
@@ -93,17 +100,20 @@ let covers: PathCovers | undefined;
  * once, not once per name (n names on a path of n schemas were n² glob tests: 4,000 of each, 6.8 s).
  */
 export function judgingPaths<T>(fn: () => T): T {
-  if (covers) return fn();
-  covers = { lists: new Map(), catalog: new Map() };
+  // Nothing is made for a judgement with no unqualified name to look up (most statements on the hot path).
+  if (judging) return fn();
+  judging = true;
   try {
     return fn();
   } finally {
+    judging = false;
     covers = undefined;
   }
 }
 
 /** Whether every schema of `schemas` has a pattern allowing `rel` in it. */
 function pathCovered(patterns: readonly string[], rel: string, schemas: readonly string[]): boolean {
+  const covers = currentCovers();
   if (!covers) return schemas.every((s) => patterns.some((p) => matchesQualified(p, s, rel)));
   const listKey = patterns.join('\u0000');
   let list = covers.lists.get(listKey);
@@ -128,6 +138,7 @@ function pathCovered(patterns: readonly string[], rel: string, schemas: readonly
 
 /** Whether a path names pg_catalog. */
 function namesCatalog(schemas: readonly string[]): boolean {
+  const covers = currentCovers();
   if (!covers) return schemas.includes('pg_catalog');
   let c = covers.catalog.get(schemas);
   if (!c || c.upTo > schemas.length) covers.catalog.set(schemas, c = { upTo: 0, named: false });

@@ -37,8 +37,6 @@ import { scanTokens } from './pg-parser.js';
 import { NAMES_SECRET } from './redact-content.js';
 import type { SqlToken } from './pg-parser.js';
 
-/** A name that says it holds a password or another secret (redact-content.ts). */
-const NAMES_PASSWORD = NAMES_SECRET;
 /** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
 const BARE_NAME = /^\s*(?:[\w.$-]+|\{[\w.$,\s"-]*\})\s*$/;
 /** Names that say password (or secret, token) but hold none: settings (how passwords are stored), dates, counts, ids. */
@@ -98,9 +96,9 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     const t = list[i]!;
     if (t.kind === 'name') {
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges);
-      else if (NAMES_PASSWORD.test(t.text) && !NOT_A_SECRET.test(t.text)) valueOfName(toks, i, ranges, one);
+      else if (NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) valueOfName(toks, i, ranges, one);
       // A name is text too: AS "password 'hunter2'", and password$t$x$t$ (a `$` goes on a name: one token).
-      if (NAMES_PASSWORD.test(t.text) && /['$=:]/.test(t.text)) {
+      if (NAMES_SECRET.test(t.text) && /['$=:]/.test(t.text)) {
         const quoted = t.text.endsWith('"');
         const q = t.text.indexOf('"');
         const content = quoted ? t.text.slice(q + 1, -1).replace(/""/g, '"') : t.text;
@@ -109,7 +107,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     } else if (t.kind === 'string') {
       const content = literalContent(t.text);
-      if (!NAMES_PASSWORD.test(content)) continue;
+      if (!NAMES_SECRET.test(content)) continue;
       if (BARE_NAME.test(content)) {
         // (A key-like password, 'Password1', is one in a PASSWORD clause's range all the same.)
         if (!NOT_A_SECRET.test(content.trim())) keyValues(toks, i, ranges, one, updates);
@@ -263,7 +261,7 @@ function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] | undef
     const end = ascii ? r.end : charAt(r.end);
     const t = text.slice(start, end);
     if (name === 'SQL_COMMENT' || name === 'C_COMMENT') {
-      if (NAMES_PASSWORD.test(t)) comments.push({ start, end, text: t, kind: 'other', next: out.length });
+      if (NAMES_SECRET.test(t)) comments.push({ start, end, text: t, kind: 'other', next: out.length });
       continue;
     }
     out.push({ start, end, text: t, kind: kindOf(name, (r as { keywordKind?: number }).keywordKind ?? 0, t), ...(name === 'IDENT' ? { ident: true } : {}) });
@@ -405,7 +403,7 @@ function insertValues(toks: Tokens, i: number, ranges: Array<[number, number]>):
   for (j++; j < list.length && list[j]!.kind !== 'close'; j++) {
     const t = list[j]!;
     if (t.kind === 'comma') col++;
-    else if (t.kind === 'name' && NAMES_PASSWORD.test(t.text)) secret.add(col);
+    else if (t.kind === 'name' && NAMES_SECRET.test(t.text)) secret.add(col);
     else if (t.kind !== 'name' && t.kind !== 'other') return j;
   }
   j++;

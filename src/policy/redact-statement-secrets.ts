@@ -58,8 +58,6 @@ const URL_USER = /[^\s:/@'"]*:/y;
 const URL_PASSWORD_END = /[\s@'"]/g;
 
 const PASSWORD_WORD = /password/i;
-/** What the scanner's pass looks for (redact-by-tokens.ts): a name that says password or another secret. */
-const NAMES_PASSWORD = NAMES_SECRET;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
 const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
 /** PostgreSQL's whitespace and more (a RegExp's \s), as PASSWORD_KEYWORD skips it. */
@@ -78,8 +76,8 @@ function redactAt(text: string, mark: string, depth: number): string {
   // the spelling's catches the scanner's rules must also make are tests (redact-by-tokens.test.ts). A literal's
   // or comment's text (depth > 0) may be a connection string, JSON or prose, not SQL: the content rules read it
   // first (a value's quoting and escapes), then the scanner's (`password = x` in prose, as SQL).
-  if (depth > 0 && NAMES_PASSWORD.test(s)) s = redactContentSecrets(s, mark);
-  const read = NAMES_PASSWORD.test(s) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth) : undefined;
+  if (depth > 0 && NAMES_SECRET.test(s)) s = redactContentSecrets(s, mark);
+  const read = NAMES_SECRET.test(s) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth) : undefined;
   if (read !== undefined) s = read;
   if (read === undefined && PASSWORD_WORD.test(s)) {
     // The replacements only run on text that can match them (both password patterns name the word, a URL

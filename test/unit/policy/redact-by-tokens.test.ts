@@ -8,13 +8,10 @@ import { redactSql, renderParams } from '../../../src/broker/sql-record.js';
 import { safeStatementText } from '../../../src/policy/approvals.js';
 import { loadParser } from '../../../src/policy/pg-parser.js';
 import { redactStatementSecrets } from '../../../src/policy/redact-statement-secrets.js';
+import { redactsTo } from '../../harness/redacts-to.js';
 
 beforeAll(async () => { await loadParser(); });
 
-/** Each `[sql, want]`: redactStatementSecrets(sql) is want. */
-function redactsTo(cases: ReadonlyArray<readonly [string, string]>): void {
-  for (const [sql, want] of cases) expect(redactStatementSecrets(sql), sql).toBe(want);
-}
 
 describe('redactStatementSecrets, read by the scanner', () => {
   it('finds the PASSWORD literal that a literal mentioning password hid from the spelling', () => {

@@ -10,11 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { redactSql } from '../../../src/broker/sql-record.js';
 import { safeStatementText } from '../../../src/policy/approvals.js';
 import { redactStatementSecrets } from '../../../src/policy/redact-statement-secrets.js';
+import { redactsTo } from '../../harness/redacts-to.js';
 
-/** Each `[sql, want]`: redactStatementSecrets(sql) is want. */
-function redactsTo(cases: ReadonlyArray<readonly [string, string]>): void {
-  for (const [sql, want] of cases) expect(redactStatementSecrets(sql), sql).toBe(want);
-}
 
 /** The RegExps redactStatementSecrets was, unchanged: right but for their time on long text. */
 function oracle(text: string, mark = '[redacted]'): string {
