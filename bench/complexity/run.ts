@@ -150,6 +150,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = "SELECT 'password', f(x) FROM t WHERE a = 'a password' AND b = 1; ".repeat(n); return () => redactStatementSecrets(t); },
   },
   {
+    // Column lists given rows or SELECT lists, and calls whose arguments are keys, nested in each other.
+    name: 'password columns of rows and SELECT lists, key arguments, nested (redactStatementSecrets)',
+    n: 2_000,
+    hostile: (n) => { const t = `${"insert t (password, a) select distinct on ( (password) = row( pgp_sym_decrypt( 'k', ".repeat(n)}`; return () => redactStatementSecrets(t); },
+    benign: (n) => { const t = "UPDATE t SET (a, b) = ('x', 'y') WHERE c = 'password'; ".repeat(n); return () => redactStatementSecrets(t); },
+  },
+  {
     name: 'a 1 MiB sftp packet in 16-byte chunks (SftpAudit)',
     n: (1 << 18) - 16, // 4n: the unit test's packet, as large as the audit reads
     hostile: (n) => sftpChunks(n, 16),

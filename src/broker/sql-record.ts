@@ -9,7 +9,7 @@ import type { PanMasker } from '../mask/pan-masker.js';
 import { structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
-import { NAMES_SECRET } from '../policy/redact-content.js';
+import { mayHoldSecret } from '../policy/redact-content.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -24,14 +24,6 @@ export function redactSql(sql: string, masker: PanMasker = defaultPanMasker()): 
   return maskCut(redactStatementSecrets(sql), MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => masker.maskText(t));
 }
 
-/**
- * True when the SQL mentions a password or another secret anywhere (set_password($1), … PASSWORD $1, WHERE
- * api_key = $1; NAMES_SECRET): its parameters are withheld.
- */
-export function mentionsSecret(sql: string): boolean {
-  return NAMES_SECRET.test(sql);
-}
-
 export type RenderedParam = string | { binary: string; bytes: number } | null;
 
 /**
@@ -42,7 +34,9 @@ export type RenderedParam = string | { binary: string; bytes: number } | null;
  * read an int8 PAN back out of it, so those are '[masked]'. NULL as null.
  */
 export function renderParams(params: BindParam[], sql: string, types: readonly number[] = [], masker: PanMasker = defaultPanMasker()): RenderedParam[] {
-  const withhold = mentionsSecret(sql);
+  // A statement naming a password or another secret (set_password($1), … PASSWORD $1, WHERE api_key = $1), or calling
+  // a function that takes a key (pgp_sym_decrypt(pan, $1)): its parameters are withheld.
+  const withhold = mayHoldSecret(sql);
   return params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';

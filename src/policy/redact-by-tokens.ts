@@ -22,7 +22,11 @@
  *   parentheses and statement;
  * - a key literal's VALUES row, and what the SETs of an UPDATE in its statement assign (UPDATE settings SET value
  *   = 'x' WHERE key = 'smtp_password'); after it and `=`, as after a name (`data->>'password' = 'x'`);
- * - in `INSERT INTO t (…, password, …) VALUES (…), (…)`: every literal of that column's values;
+ * - in `INSERT INTO t (…, password, …) VALUES (…), (…)` or `… SELECT a, b`: every literal of that column's values;
+ *   in a column list given a row (`SET (a, password) = ('x', 'y')`, `= ROW(…)`, `= (SELECT …)`, `(a, password) =
+ *   (…)` compared): every literal of the row's item in its place;
+ * - the arguments of pgcrypto's functions that are keys or passwords (SECRET_ARGUMENTS: pgp_sym_decrypt(pan, 'k'),
+ *   crypt('x', salt)), whatever the statement names;
  * - a literal or number right after a comment that names a password;
  * - inside a literal, comment or quoted name that mentions password (dynamic SQL, a function body, a connection
  *   string, JSON, `password: x`): its text redacted in turn (redact-statement-secrets.ts), three levels deep;
@@ -34,7 +38,7 @@
  * it answers with none) is left to the spelling scanners, as text it cannot read at all.
  */
 import { scanTokens } from './pg-parser.js';
-import { NAMES_SECRET } from './redact-content.js';
+import { NAMES_SECRET, SECRET_ARGUMENTS } from './redact-content.js';
 import type { SqlToken } from './pg-parser.js';
 
 /** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
@@ -85,6 +89,8 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   let insertsReadTo = 0;
   /** Per statement (by its first token), the SET clauses of its UPDATEs: found (and redacted) once, for its first key. */
   const updates = new Map<number, Array<[number, number]>>();
+  /** The column lists (by their `(`) whose row of values columnOfRow has read: each once. */
+  const rowsRead = new Set<number>();
   /** Redacts token `j` whole: `mark`, or nothing when it continues a value already marked. */
   const one = (j: number, first: boolean): void => { redact.set(j, first ? mark : ''); };
   // A comment that names a password right before a literal or number: its value (VALUES ('bob', -- password⏎ 'x')).
@@ -96,7 +102,16 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     const t = list[i]!;
     if (t.kind === 'name') {
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges);
-      else if (NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) valueOfName(toks, i, ranges, one);
+      else if (NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) {
+        valueOfName(toks, i, ranges, one);
+        columnOfRow(toks, i, ranges, rowsRead);
+      }
+      // pgcrypto's keys and passwords, by their place in the call: pgp_sym_decrypt(pan, 'key').
+      const secretArgs = list[i + 1]?.kind === 'open' ? SECRET_ARGUMENTS.get(unquoted(t.text)) : undefined;
+      if (secretArgs) {
+        const args = items(toks, i + 1);
+        for (const a of secretArgs) if (args[a]) ranges.push(args[a]);
+      }
       // A name is text too: AS "password 'hunter2'", and password$t$x$t$ (a `$` goes on a name: one token).
       if (NAMES_SECRET.test(t.text) && /['$=:]/.test(t.text)) {
         const quoted = t.text.endsWith('"');
@@ -386,6 +401,81 @@ function updateSets(toks: Tokens, start: number): Array<[number, number]> {
   return out;
 }
 
+/** A name unquoted, in lower case (a quoted "CRYPT" is another function, but one may be made to wrap crypt). */
+function unquoted(name: string): string {
+  return (name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name).toLowerCase();
+}
+
+/**
+ * The items of the parentheses opened at `open` (a call's arguments, a row, a column list): [from, to) each, split at
+ * the commas of the group itself. An unclosed group runs to the end of its statement.
+ */
+function items(toks: Tokens, open: number): Array<[number, number]> {
+  const { list } = toks;
+  const after = toks.afterClose[open]!;
+  const close = list[after - 1]?.kind === 'close' && toks.depth[after - 1] === toks.depth[open] && after - 1 > open ? after - 1 : after;
+  const out: Array<[number, number]> = [];
+  for (let from = open + 1; from < close;) {
+    const comma = toks.nextComma[from]!;
+    const to = comma >= 0 && comma < close ? comma : close;
+    out.push([from, to]);
+    from = to + 1;
+  }
+  return out;
+}
+
+/** What ends a SELECT's output list at its own depth. */
+const SELECT_LIST_END = /^(?:from|where|group|having|window|order|limit|offset|fetch|for|union|intersect|except|into|returning|on|select|insert|update|delete|values|with)$/i;
+
+/**
+ * The output items of the SELECT at `sel` (`SELECT [ALL | DISTINCT [ON (…)]] a, b FROM …`): [from, to) each, to the
+ * first clause at its depth (or the end of its group or statement). Each read once by its caller.
+ */
+function selectItems(toks: Tokens, sel: number): Array<[number, number]> {
+  const { list } = toks;
+  const end = toks.groupEnd[sel]!;
+  let from = sel + 1;
+  if (/^all$/i.test(list[from]?.text ?? '')) from++;
+  else if (/^distinct$/i.test(list[from]?.text ?? '')) {
+    from++;
+    if (/^on$/i.test(list[from]?.text ?? '') && list[from + 1]?.kind === 'open') from = toks.afterClose[from + 1]!;
+  }
+  // Over its own level's tokens only (a group is stepped over): nested SELECTs are not read again by each one around them.
+  const out: Array<[number, number]> = [];
+  let start = from;
+  let k = from;
+  for (; k < end; k = list[k]!.kind === 'open' ? toks.afterClose[k]! : k + 1) {
+    const t = list[k]!;
+    if (t.kind === 'name' && SELECT_LIST_END.test(t.text)) break;
+    if (t.kind === 'comma') { out.push([start, k]); start = k + 1; }
+  }
+  out.push([start, Math.min(k, end)]);
+  return out;
+}
+
+/**
+ * A password-named column `i` of a column list given a row: `SET (email, password) = ('a', 'x')`, `= ROW(…)`,
+ * `= (SELECT 'a', 'x')`, a row compared (`WHERE (id, password) = (1, 'x')`): the row's item in its place. Each list once.
+ */
+function columnOfRow(toks: Tokens, i: number, ranges: Array<[number, number]>, read: Set<number>): void {
+  const { list } = toks;
+  const open = toks.groupOpen[i]!;
+  if (open < 0 || read.has(open) || list[toks.afterClose[open]!]?.kind !== 'assign') return;
+  read.add(open);
+  let v = toks.afterClose[open]! + 1;
+  if (/^row$/i.test(list[v]?.text ?? '')) v++;
+  if (list[v]?.kind !== 'open') return;
+  const values = /^select$/i.test(list[v + 1]?.text ?? '') ? selectItems(toks, v + 1) : items(toks, v);
+  const columns = items(toks, open);
+  for (let c = 0; c < columns.length && c < values.length; c++) {
+    const [from, to] = columns[c]!;
+    for (let k = from; k < to; k++) {
+      const t = list[k]!;
+      if (t.kind === 'name' && NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) { ranges.push(values[c]!); break; }
+    }
+  }
+}
+
 /** The most tokens between INSERT and its column list: INTO a . b . c AS x. */
 const INSERT_TARGET_TOKENS = 9;
 
@@ -408,7 +498,14 @@ function insertValues(toks: Tokens, i: number, ranges: Array<[number, number]>):
   }
   j++;
   if (/^overriding$/i.test(list[j]?.text ?? '')) j += 3;
-  if (secret.size === 0 || !/^values$/i.test(list[j]?.text ?? '')) return j;
+  if (secret.size === 0) return j;
+  if (/^select$/i.test(list[j]?.text ?? '')) {
+    // INSERT … (email, password) SELECT 'a', 'x' [FROM …]: the output item in the password's place.
+    const out = selectItems(toks, j);
+    for (const c of secret) if (out[c]) ranges.push(out[c]!);
+    return j + 1;
+  }
+  if (!/^values$/i.test(list[j]?.text ?? '')) return j;
   for (j++; list[j]?.kind === 'open'; j++) {
     // One row: its values split at the commas of its own parentheses.
     // An unclosed row (the statement ends first) runs to where it ends.

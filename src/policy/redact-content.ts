@@ -13,6 +13,24 @@
  * parameters a record withholds in sql-record.ts).
  */
 export const NAMES_SECRET = /passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|secret(?![a-z])|(?:api|access|private|secret)_?key(?![a-z])|(?<![a-z])token(?![a-z])/i;
+/**
+ * Functions whose arguments at these positions (0-based) are a password or key whatever they are named: pgcrypto's
+ * crypt(password, salt), hmac(data, key, type), encrypt/decrypt[_iv](data, key, …), pgp_sym_encrypt/decrypt[_bytea]
+ * (data, password, …) and pgp_pub_decrypt[_bytea](message, secret key, password, …). A deployment that encrypts card
+ * data in the database passes its key there (`SELECT pgp_sym_decrypt(pan, 'k') FROM cards`).
+ */
+export const SECRET_ARGUMENTS: ReadonlyMap<string, readonly number[]> = new Map([
+  ['crypt', [0]], ['hmac', [1]], ['encrypt', [1]], ['decrypt', [1]], ['encrypt_iv', [1]], ['decrypt_iv', [1]],
+  ['pgp_sym_encrypt', [1]], ['pgp_sym_encrypt_bytea', [1]], ['pgp_sym_decrypt', [1]], ['pgp_sym_decrypt_bytea', [1]],
+  ['pgp_pub_decrypt', [1, 2]], ['pgp_pub_decrypt_bytea', [1, 2]],
+]);
+/** Text that may call one of SECRET_ARGUMENTS (its name, maybe quoted, then a `(` or a comment): a cheap gate. */
+export const CALLS_SECRET = /(?:crypt|hmac)(?:_iv|_bytea)?"?\s*(?:\(|\/\*|--)/i;
+
+/** Whether a text may hold a secret the readers look for: a name that says so, or a call that takes one. */
+export function mayHoldSecret(text: string): boolean {
+  return NAMES_SECRET.test(text) || CALLS_SECRET.test(text);
+}
 /** A key that names a secret: where each starts. */
 const PASSWORD_AT = new RegExp(NAMES_SECRET.source, 'gi');
 /** The rest of the key's word (read once: `passwordpassword…` is one word, not one per `password`). */

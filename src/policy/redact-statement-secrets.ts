@@ -15,7 +15,7 @@
  */
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens } from './redact-by-tokens.js';
-import { NAMES_SECRET, redactContentSecrets } from './redact-content.js';
+import { mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
 import { parserReady } from './pg-parser.js';
 
 /*
@@ -77,7 +77,7 @@ function redactAt(text: string, mark: string, depth: number): string {
   // or comment's text (depth > 0) may be a connection string, JSON or prose, not SQL: the content rules read it
   // first (a value's quoting and escapes), then the scanner's (`password = x` in prose, as SQL).
   if (depth > 0 && NAMES_SECRET.test(s)) s = redactContentSecrets(s, mark);
-  const read = NAMES_SECRET.test(s) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth) : undefined;
+  const read = mayHoldSecret(s) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth) : undefined;
   if (read !== undefined) s = read;
   if (read === undefined && PASSWORD_WORD.test(s)) {
     // The replacements only run on text that can match them (both password patterns name the word, a URL

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pgDriver from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
@@ -93,6 +94,27 @@ describe('psql through pcigate', () => {
       expect(text, f.name).not.toContain('hunter3-secret');
       // The result row is the setting's value, masked or not, in the transcript's sample: only the statement is checked.
       expect(text.includes("'hunter4-secret'"), f.name).toBe(false);
+    }
+  });
+
+  it("records no pgcrypto key or password, written in the SQL or bound as a parameter, in the log or the transcript", async () => {
+    const sql = "create extension if not exists pgcrypto; select pgp_sym_decrypt(pgp_sym_encrypt('4-the-test', 'k3y-s3cr3t-A'), 'k3y-s3cr3t-A') as plain";
+    const r = await run('psql', ['-X', '-At', '-c', sql], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('4-the-test');
+    const client = new pgDriver.Client({ host: gate.env.PGHOST, port: Number(gate.env.PGPORT), user: gate.env.PGUSER, password: gate.env.PGPASSWORD, database: gate.env.PGDATABASE });
+    await client.connect();
+    const bound = await client.query('select pgp_sym_decrypt(pgp_sym_encrypt($1, $2), $2) as plain', ['5-the-test', 'k3y-s3cr3t-B']);
+    await client.end();
+    expect(bound.rows[0].plain).toBe('5-the-test');
+    const isIt = (x: { type: string; detail?: unknown }) => x.type === 'pg.query' && String((x.detail as { sql?: string }).sql).includes('pgp_sym_encrypt($1');
+    await until(() => { const log = readLog(gate.home); const q = log.find(isIt); return !!q && log.some((x) => x.type === 'session.end' && x.session === q.session); });
+    const log = readLog(gate.home);
+    expect(log.find(isIt)!.detail).toMatchObject({ params: ['[redacted]', '[redacted]'] });
+    expect((log.find((x) => x.type === 'pg.query' && String((x.detail as { sql?: string }).sql).includes("'4-the-test'"))!.detail as { sql: string }).sql)
+      .toContain("pgp_sym_encrypt('4-the-test', '[redacted]'), '[redacted]')");
+    for (const f of readdirSync(gate.home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
+      expect(readFileSync(path.join(f.parentPath, f.name), 'latin1'), f.name).not.toMatch(/k3y-s3cr3t/);
     }
   });
 

@@ -108,6 +108,35 @@ describe('redactStatementSecrets, read by the scanner', () => {
     expect(renderParams(params, 'SELECT * FROM tokens WHERE id = $1')).toEqual(['tok-123']);
   });
 
+  it("finds pgcrypto's keys and passwords by their place in the call, and withholds the bind parameters of such a call", () => {
+    redactsTo([
+      ["SELECT pgp_sym_decrypt(pan, 'k3y-s3cr3t') FROM cards", "SELECT pgp_sym_decrypt(pan, '[redacted]') FROM cards"],
+      ["SELECT public.pgp_sym_decrypt_bytea(pan, 'k3y'::text, 'cipher-algo=aes256') FROM cards", "SELECT public.pgp_sym_decrypt_bytea(pan, '[redacted]'::text, 'cipher-algo=aes256') FROM cards"],
+      ["INSERT INTO cards (pan) VALUES (pgp_sym_encrypt('4111', 'k3y'))", "INSERT INTO cards (pan) VALUES (pgp_sym_encrypt('4111', '[redacted]'))"],
+      ["SELECT pgp_pub_decrypt(msg, dearmor('-----BEGIN PGP'), 'pass') FROM m", "SELECT pgp_pub_decrypt(msg, dearmor('[redacted]'), '[redacted]') FROM m"],
+      ["SELECT encode(hmac(pan, 'k3y', 'sha256'), 'hex'), decrypt_iv(c, 'k3y', '\\x00', 'aes') FROM t", "SELECT encode(hmac(pan, '[redacted]', 'sha256'), 'hex'), decrypt_iv(c, '[redacted]', '\\x00', 'aes') FROM t"],
+      // A password hashed into a column not named as one.
+      ["INSERT INTO users (email, pw_hash) VALUES ('a@b', crypt('hunter2', gen_salt('bf')))", "INSERT INTO users (email, pw_hash) VALUES ('a@b', crypt('[redacted]', gen_salt('bf')))"],
+      ['SELECT "encrypt"(d, $$k3y$$, \'aes\'), "CRYPT" /* c */ (\'hunter2\', s) FROM t', "SELECT \"encrypt\"(d, '[redacted]', 'aes'), \"CRYPT\" /* c */ ('[redacted]', s) FROM t"],
+    ]);
+    // Not calls: an encrypted_pan column, a crypt table.
+    for (const sql of ["SELECT encrypted_pan, 'k' FROM crypt WHERE hmac_kind = 'x'"]) expect(redactStatementSecrets(sql), sql).toBe(sql);
+    const params = [{ format: 'text' as const, value: 'k3y' }];
+    expect(renderParams(params, 'SELECT pgp_sym_decrypt(pan, $1) FROM cards')).toEqual(['[redacted]']);
+    expect(renderParams(params, 'SELECT encrypted_pan FROM cards WHERE id = $1')).toEqual(['k3y']);
+  });
+
+  it('finds a password column given a row or a SELECT list: INSERT … SELECT, SET (a, password) = (…), a row compared', () => {
+    redactsTo([
+      ["INSERT INTO users (email, password) SELECT 'a@b', 'hunter2'", "INSERT INTO users (email, password) SELECT 'a@b', '[redacted]'"],
+      ["INSERT INTO users (password, email) SELECT DISTINCT 'hunter2', e FROM t WHERE x = 'kept'", "INSERT INTO users (password, email) SELECT DISTINCT '[redacted]', e FROM t WHERE x = 'kept'"],
+      ["UPDATE users SET (email, password) = ('a@b', 'hunter2') WHERE id = 1", "UPDATE users SET (email, password) = ('a@b', '[redacted]') WHERE id = 1"],
+      ["UPDATE users SET (password, email) = ROW(lower('Hunter2'), 'a@b')", "UPDATE users SET (password, email) = ROW(lower('[redacted]'), 'a@b')"],
+      ["UPDATE users SET (email, api_key) = (SELECT 'a@b', 'k-1' FROM x WHERE y = 'kept')", "UPDATE users SET (email, api_key) = (SELECT 'a@b', '[redacted]' FROM x WHERE y = 'kept')"],
+      ["SELECT 1 FROM users WHERE (name, password) = ('bob', 'hunter2')", "SELECT 1 FROM users WHERE (name, password) = ('bob', '[redacted]')"],
+    ]);
+  });
+
   it('redacts a plain literal to where standard_conforming_strings = off ends it, when that is later', () => {
     redactsTo([
       ["SET standard_conforming_strings = off; ALTER ROLE bob PASSWORD 'hun\\'ter\\'2' LOGIN", "SET standard_conforming_strings = off; ALTER ROLE bob PASSWORD '[redacted]' LOGIN"],
