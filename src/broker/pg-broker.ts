@@ -267,10 +267,10 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         failures.record({ type: 'pg.cancel', src: srcOf(client), target, outcome: 'failure', detail: { reason: 'unknown cancel key' } });
         return;
       }
-      // A statement waiting for an approval is cancelled here, not upstream: the server is not running it,
-      // and a cancel sent there could reach the statement the client sends once it has the 57014 instead
-      // (anything the client pipelined before the held statement runs to its end).
-      const held = state.recorder.cancelHeld();
+      // A statement waiting for an approval, or for its record before it is forwarded, is cancelled here, not
+      // upstream: the server is not running it, and a cancel sent there could reach the statement the client sends
+      // once it has the 57014 instead (anything the client pipelined before the waiting statement runs to its end).
+      const held = state.recorder.cancelWaiting();
       state.recorder.record('pg.cancel', 'success', { from: srcOf(client), ...(held ? { held: true } : {}) });
       state.transcript?.add({ t: 'cancel' });
       if (!held) void s.cancelUpstream();

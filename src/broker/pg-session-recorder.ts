@@ -36,11 +36,14 @@ const DEFER_MS = 2;
 
 const ALLOW: StatementDecision = Object.freeze({ action: 'allow' });
 
-/** A held statement the client cancelled: PostgreSQL's own answer to a cancelled statement. */
+/** A statement the client cancelled before it was forwarded: PostgreSQL's own answer to a cancelled statement. */
 const CANCELLED: StatementDecision = Object.freeze({
   action: 'deny', rule: 'cancel', sqlstate: '57014', message: 'canceling statement due to user request',
   detail: 'pcigate: the statement was waiting for an approval; it was not run',
 });
+
+/** A statement cancelled while its record was being made durable, before it was forwarded. */
+const CANCELLED_UNFORWARDED: StatementDecision = Object.freeze({ ...CANCELLED, detail: 'pcigate: the statement was waiting for its audit record; it was not run' });
 
 /** A held statement whose session ended (the client vanished) before an approver decided. */
 const SESSION_ENDED: StatementDecision = Object.freeze({
@@ -76,6 +79,8 @@ export class PgSessionRecorder {
   private lastColumns: { frame: Buffer; names: string[] } | undefined;
   /** Ends the wait of the statement held for an approval, if any, with a refusal (see decideAndRecord). */
   private readonly held = new Set<(d: StatementDecision) => void>();
+  /** Ends the wait of a statement not yet forwarded because its pg.intent is not yet durable (see awaitIntent). */
+  private readonly unforwarded = new Set<() => void>();
   /** The decisions (and records) of held statements, still to come. */
   private readonly holding = new Set<Promise<unknown>>();
   statements = 0;
@@ -128,12 +133,15 @@ export class PgSessionRecorder {
   }
 
   /**
-   * The client sent a CancelRequest: a statement waiting for an approval is cancelled (refused with 57014).
-   * True when there was one; the server runs nothing of it then, so there is nothing to cancel upstream.
+   * The client sent a CancelRequest: a statement waiting for an approval, or for its record to be durable before
+   * it is forwarded, is cancelled (refused with 57014). True when there was one; the server runs nothing of it
+   * then, so there is nothing to cancel upstream (a cancel sent there is lost on an idle server, or reaches the
+   * next statement).
    */
-  cancelHeld(): boolean {
-    if (this.held.size === 0) return false;
+  cancelWaiting(): boolean {
+    if (this.held.size === 0 && this.unforwarded.size === 0) return false;
     for (const end of [...this.held]) end(CANCELLED);
+    for (const end of [...this.unforwarded]) end();
     return true;
   }
 
@@ -154,7 +162,7 @@ export class PgSessionRecorder {
 
   /**
    * A hold passes through (the proxy shows its notice); what it resolves to is recorded like the rest. The
-   * client's CancelRequest ends the wait (cancelHeld): its statement is refused with 57014, as a statement
+   * client's CancelRequest ends the wait (cancelWaiting): its statement is refused with 57014, as a statement
    * waiting on a lock is cancelled, and whatever the approval later comes to is neither recorded nor run. So
    * does the end of the session (settle), before session.end is written.
    */
@@ -201,18 +209,47 @@ export class PgSessionRecorder {
     return decision;
   }
 
-  /** Anything but a read runs only once its record is durable (fail closed). */
+  /**
+   * Anything but a read runs only once its record is durable (fail closed). A cancel meanwhile (cancelWaiting)
+   * refuses it with 57014, as the server refuses a statement cancelled while it waits for a lock, and its
+   * pg.query says so (result `cancelled`, after its intent): with fsync durability under load that wait is
+   * where a quick Ctrl-C lands, and a cancel forwarded then reaches an idle server, which ignores it.
+   */
   private async awaitIntent(stmt: Statement, written: Promise<void>): Promise<StatementDecision> {
+    const started = performance.now();
+    let cancel!: () => void;
+    const cancelled = new Promise<true>((resolve) => { cancel = () => resolve(true); });
+    this.unforwarded.add(cancel);
     try {
-      await written;
+      if (await Promise.race([written.then(() => false), cancelled])) return this.cancelledUnforwarded(stmt, written, started);
     } catch (e) {
       this.intents.delete(stmt.n);
       this.statements--;
       this.c.inner.statementRefused?.(stmt);
       this.c.onProblem(e);
       return { action: 'deny', rule: 'audit', sqlstate: '58030', message: 'pcigate could not record the statement in the audit log; it was not executed' };
+    } finally {
+      this.unforwarded.delete(cancel);
     }
     return { action: 'allow' };
+  }
+
+  /**
+   * The client has its 57014 at once; the statement's pg.query (result `cancelled`) follows its intent once that
+   * is durable (a failed intent is the problem awaitIntent reports otherwise: the session is marked, nothing ran).
+   */
+  private cancelledUnforwarded(stmt: Statement, written: Promise<void>, started: number): StatementDecision {
+    this.c.inner.statementRefused?.(stmt);
+    const running = this.intents.get(stmt.n);
+    this.intents.delete(stmt.n);
+    const r: StatementResult = { outcome: 'cancelled', sqlstate: '57014', commands: [], rows: 0, dataRows: 0, suspended: false, durationMs: performance.now() - started };
+    this.c.transcript?.add({ t: 'result', n: stmt.n, result: r.outcome, sqlstate: r.sqlstate ?? null, rows: 0, duration_ms: Math.round(r.durationMs * 1000) / 1000 });
+    this.track(written.then(() => {
+      // Results of statements that ended meanwhile first: the log keeps the session's statement order.
+      this.flushDeferred();
+      return this.c.sink.append(this.event('pg.query', 'failure', queryDetail(running?.detail ?? this.describe(stmt), undefined, running?.seq ?? null, r)));
+    }));
+    return CANCELLED_UNFORWARDED;
   }
 
   private onBackendMessage(frame: Buffer, stmt: Statement | null): Buffer | null {

@@ -10,7 +10,7 @@ import { AuditWriteError } from '../../src/errors.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { startGate, pgClient as connect } from './pg-proxy-setup.js';
+import { readLog, startGate, pgClient as connect, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 beforeAll(async () => { server = await startPostgres(); });
@@ -37,6 +37,40 @@ function slowIntents(marker: string) {
   });
   return { wrap, release: (ok: boolean) => release(ok), durableAt: () => durableAt };
 }
+
+describe('a statement waiting for its record', () => {
+  for (const protocol of ['simple', 'extended'] as const) {
+    it(`is cancelled by a CancelRequest meanwhile (${protocol} protocol): 57014, never run, its pg.query says cancelled; the session goes on`, async () => {
+      const slow = slowIntents('pg_sleep');
+      const gate = await startGate(server, { transcripts: false, sinkWrap: slow.wrap });
+      try {
+        const c = await connect(gate);
+        await c.query('create temp table ran (x int)');
+        // Not a read: it waits for its pg.intent to be durable before it is forwarded (pure reads run meanwhile).
+        const query = protocol === 'simple' ? new pg.Query('insert into ran select 1 from pg_sleep(0)') : new pg.Query('insert into ran select $1::int from pg_sleep(0)', [1]);
+        const q = new Promise((resolve, reject) => { query.on('error', reject); query.on('end', resolve); });
+        c.query(query);
+        await new Promise((r) => setTimeout(r, 300));
+        const cancel = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
+        (cancel as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(c, query);
+        // Forwarded, the cancel would reach an idle server, which ignores it, and the insert would run once durable.
+        const later = setTimeout(() => slow.release(true), 2000);
+        await expect(q).rejects.toMatchObject({ code: '57014' });
+        clearTimeout(later);
+        slow.release(true);
+        expect((await c.query('select count(*)::int as n from ran')).rows).toEqual([{ n: 0 }]);
+        await c.end();
+        await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
+        const log = readLog(gate.home);
+        const intent = log.find((r) => r.type === 'pg.intent' && String((r.detail as { sql: string }).sql).includes('pg_sleep'))!;
+        const ended = log.find((r) => r.type === 'pg.query' && String((r.detail as { sql: string }).sql).includes('pg_sleep'))!;
+        expect(ended.outcome).toBe('failure');
+        expect(ended.detail).toMatchObject({ result: 'cancelled', sqlstate: '57014', intent_seq: intent.seq, rows: 0 });
+        expect(log.find((r) => r.type === 'pg.cancel')).toMatchObject({ outcome: 'success', detail: { held: true } });
+      } finally { await gate.close(); }
+    });
+  }
+});
 
 describe('read gate', () => {
   it('holds a large response until its record is durable, then delivers all of it', async () => {

@@ -49,7 +49,7 @@ describe('PgSessionRecorder', () => {
       });
       const d = await rec.hooks().onStatement!({ n: 1, protocol: 'simple', sql: 'delete from items', params: [] });
       expect(d.action).toBe('hold');
-      if (how === 'cancel') expect(rec.cancelHeld()).toBe(true);
+      if (how === 'cancel') expect(rec.cancelWaiting()).toBe(true);
       const settled = rec.settle();
       const decided = await (d as { until: Promise<{ action: string; sqlstate?: string }> }).until;
       await settled;
