@@ -121,7 +121,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
         if (inner !== content) redact.set(i, inner === undefined || q > 0 ? `"${mark}"` : quoted ? `"${inner.replace(/"/g, '""')}"` : inner);
       }
     } else if (t.kind === 'string') {
-      const content = literalContent(t.text);
+      const content = literalContent(t.text, /^uescape$/i.test(list[i + 1]?.text ?? '') && list[i + 2]?.kind === 'string' ? literalContent(list[i + 2]!.text) : undefined);
       if (!NAMES_SECRET.test(content)) continue;
       if (BARE_NAME.test(content)) {
         // (A key-like password, 'Password1', is one in a PASSWORD clause's range all the same.)
@@ -279,7 +279,9 @@ function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] | undef
       if (NAMES_SECRET.test(t)) comments.push({ start, end, text: t, kind: 'other', next: out.length });
       continue;
     }
-    out.push({ start, end, text: t, kind: kindOf(name, (r as { keywordKind?: number }).keywordKind ?? 0, t), ...(name === 'IDENT' ? { ident: true } : {}) });
+    // A U&"…" name is read as the name it spells (U&"\0070assword"), written back as a plain quoted one if redacted.
+    const read = /^[Uu]&"/.test(t) ? `"${unicodeEscapes(t.slice(3, -1))}"` : t;
+    out.push({ start, end, text: read, kind: kindOf(name, (r as { keywordKind?: number }).keywordKind ?? 0, t), ...(name === 'IDENT' ? { ident: true } : {}) });
   }
   // Read to its end (but for the blanks after the last token), or not read.
   const last = raw.length > 0 ? (ascii ? raw[raw.length - 1]!.end : charAt(raw[raw.length - 1]!.end)) : 0;
@@ -298,14 +300,39 @@ function kindOf(name: string | undefined, keywordKind: number, t: string): Tok['
   return 'other';
 }
 
-/** A literal's text, roughly: what lies between its quotes, a doubled quote read as one. For reading, not for SQL. */
-function literalContent(t: string): string {
+/**
+ * A literal's text, roughly: what lies between its quotes, a doubled quote read as one, and the escapes of an E'…' or
+ * U&'…' literal read as the server reads them (`E'\160assword=x'`, `U&'\0070assword=x'` spell password=x; `uescape`:
+ * the escape character its UESCAPE clause chose). For reading, not for SQL.
+ */
+function literalContent(t: string, uescape = '\\'): string {
   const dollar = /^(\$[^$]*\$)([\s\S]*)\1$/.exec(t);
   if (dollar) return dollar[2]!;
   const q = t.indexOf("'");
   const quoted = t.slice(q + 1, -1).replace(/''/g, "'");
   // A backslash escapes only in E'…' (standard_conforming_strings, as the scanner reads).
-  return q === 1 && /^[Ee]/.test(t) ? quoted.replace(/\\([\s\S])/g, '$1') : quoted;
+  if (q === 1 && /^[Ee]/.test(t)) return quoted.replace(E_ESCAPE, readEscape);
+  return q === 2 && /^[Uu]&/.test(t) ? unicodeEscapes(quoted, uescape) : quoted;
+}
+
+/** A U&'…' literal's or U&"…" name's text with its Unicode escapes (`\XXXX`, `\+XXXXXX`; `uescape` doubled is itself) read. */
+function unicodeEscapes(text: string, uescape = '\\'): string {
+  const e = uescape.replace(/[\\^$.*+?()[\]{}|-]/g, '\\$&');
+  return text.replace(new RegExp(`${e}(?:([0-9A-Fa-f]{4})|\\+([0-9A-Fa-f]{6})|${e})`, 'g'), (_, u4?: string, u6?: string) => (u4 || u6 ? codePoint(parseInt((u4 ?? u6)!, 16)) : uescape));
+}
+
+/** An E'…' escape (PostgreSQL docs 4.1.2.2): octal, hex, 16- and 32-bit Unicode, the C escapes, any other character as itself. */
+const E_ESCAPE = /\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|([\s\S]))/g;
+const C_ESCAPES: Readonly<Record<string, string>> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+function readEscape(_: string, octal?: string, hex?: string, u4?: string, u8?: string, c?: string): string {
+  if (octal) return String.fromCharCode(parseInt(octal, 8) & 0xff);
+  if (hex) return String.fromCharCode(parseInt(hex, 16));
+  if (u4 || u8) return codePoint(parseInt((u4 ?? u8)!, 16));
+  return C_ESCAPES[c!] ?? c!;
+}
+/** The character of a code point; U+FFFD for one past Unicode (the server refuses those). */
+function codePoint(n: number): string {
+  return n <= 0x10ffff ? String.fromCodePoint(n) : '\ufffd';
 }
 
 /**

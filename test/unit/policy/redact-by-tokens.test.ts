@@ -126,6 +126,17 @@ describe('redactStatementSecrets, read by the scanner', () => {
     expect(renderParams(params, 'SELECT encrypted_pan FROM cards WHERE id = $1')).toEqual(['k3y']);
   });
 
+  it("reads a literal's or name's escapes as the server does: E'\\160assword=x', U&\"\\0070assword\", UESCAPE", () => {
+    redactsTo([
+      ["SELECT dblink_connect(E'host=h \\160assword=hunter2')", "SELECT dblink_connect('[redacted]')"],
+      ["SELECT set_config(E'app.\\x70assword', 'hunter2', false), set_config(E'app.\\u0070assword', 'hunter3', false)", "SELECT set_config(E'app.\\x70assword', '[redacted]', false), set_config(E'app.\\u0070assword', '[redacted]', false)"],
+      ['CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (U&"\\0070assword" \'hunter2\')', 'CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (U&"\\0070assword" \'[redacted]\')'],
+      ["SELECT U&'!0070assword=hunter2' UESCAPE '!'", "SELECT '[redacted]' UESCAPE '!'"],
+      ["INSERT INTO cfg VALUES (U&'db_\\+000070assword', 'hunter2')", "INSERT INTO cfg VALUES (U&'db_\\+000070assword', '[redacted]')"],
+    ]);
+    for (const sql of ["SELECT E'plain\\n text', 'x'", "SELECT E'a\\\\b', U&'d\\0061t\\+000061'"]) expect(redactStatementSecrets(sql), sql).toBe(sql);
+  });
+
   it('finds a password column given a row or a SELECT list: INSERT … SELECT, SET (a, password) = (…), a row compared', () => {
     redactsTo([
       ["INSERT INTO users (email, password) SELECT 'a@b', 'hunter2'", "INSERT INTO users (email, password) SELECT 'a@b', '[redacted]'"],
