@@ -267,13 +267,14 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         failures.record({ type: 'pg.cancel', src: srcOf(client), target, outcome: 'failure', detail: { reason: 'unknown cancel key' } });
         return;
       }
-      // A statement waiting for an approval, or for its record before it is forwarded, is cancelled here, not
-      // upstream: the server is not running it, and a cancel sent there could reach the statement the client sends
-      // once it has the 57014 instead (anything the client pipelined before the waiting statement runs to its end).
-      const held = state.recorder.cancelWaiting();
-      state.recorder.record('pg.cancel', 'success', { from: srcOf(client), ...(held ? { held: true } : {}) });
+      // A statement waiting for an approval, or for its record before it is forwarded, is cancelled here: the
+      // server is not running it. The cancel goes upstream too only when the server may be running an earlier
+      // statement of the session (pipelined before it); sent to an idle server it is ignored, or could reach the
+      // statement the client sends once it has the 57014.
+      const { local, upstream } = state.recorder.cancelWaiting();
+      state.recorder.record('pg.cancel', 'success', { from: srcOf(client), ...(local ? { held: true } : {}) });
       state.transcript?.add({ t: 'cancel' });
-      if (!held) void s.cancelUpstream();
+      if (upstream) void s.cancelUpstream();
     },
 
     internalError(e, session) {

@@ -79,8 +79,8 @@ export class PgSessionRecorder {
   private lastColumns: { frame: Buffer; names: string[] } | undefined;
   /** Ends the wait of the statement held for an approval, if any, with a refusal (see decideAndRecord). */
   private readonly held = new Set<(d: StatementDecision) => void>();
-  /** Ends the wait of a statement not yet forwarded because its pg.intent is not yet durable (see awaitIntent). */
-  private readonly unforwarded = new Set<() => void>();
+  /** By statement number, ends the wait of a statement not yet forwarded because its pg.intent is not yet durable (see awaitIntent). */
+  private readonly unforwarded = new Map<number, () => void>();
   /** The decisions (and records) of held statements, still to come. */
   private readonly holding = new Set<Promise<unknown>>();
   statements = 0;
@@ -134,15 +134,17 @@ export class PgSessionRecorder {
 
   /**
    * The client sent a CancelRequest: a statement waiting for an approval, or for its record to be durable before
-   * it is forwarded, is cancelled (refused with 57014). True when there was one; the server runs nothing of it
-   * then, so there is nothing to cancel upstream (a cancel sent there is lost on an idle server, or reaches the
-   * next statement).
+   * it is forwarded, is cancelled (refused with 57014): `local`. `upstream`: the server may be running one of the
+   * session's statements (one with an intent, forwarded), so the cancel goes there too; not when all the server
+   * has is idle (a cancel sent then is ignored, or reaches the statement the client sends next).
    */
-  cancelWaiting(): boolean {
-    if (this.held.size === 0 && this.unforwarded.size === 0) return false;
+  cancelWaiting(): { local: boolean; upstream: boolean } {
+    const local = this.held.size > 0 || this.unforwarded.size > 0;
+    let upstream = !local;
+    for (const n of this.intents.keys()) if (!this.unforwarded.has(n)) upstream = true;
     for (const end of [...this.held]) end(CANCELLED);
-    for (const end of [...this.unforwarded]) end();
-    return true;
+    for (const end of [...this.unforwarded.values()]) end();
+    return { local, upstream };
   }
 
   /** The inner hooks' `session.end` detail (masked totals); stops their timers. */
@@ -219,9 +221,13 @@ export class PgSessionRecorder {
     const started = performance.now();
     let cancel!: () => void;
     const cancelled = new Promise<true>((resolve) => { cancel = () => resolve(true); });
-    this.unforwarded.add(cancel);
+    this.unforwarded.set(stmt.n, cancel);
+    let refused = false;
     try {
-      if (await Promise.race([written.then(() => false), cancelled])) return this.cancelledUnforwarded(stmt, written, started);
+      refused = await Promise.race([written.then(() => false), cancelled]);
+      // Its pg.query follows its intent, and comes before anything the client sends once it has the 57014: the
+      // answer waits for the intent (the statement is not run either way; a failed intent is the 58030 below).
+      if (refused) await written;
     } catch (e) {
       this.intents.delete(stmt.n);
       this.statements--;
@@ -229,26 +235,22 @@ export class PgSessionRecorder {
       this.c.onProblem(e);
       return { action: 'deny', rule: 'audit', sqlstate: '58030', message: 'pcigate could not record the statement in the audit log; it was not executed' };
     } finally {
-      this.unforwarded.delete(cancel);
+      this.unforwarded.delete(stmt.n);
     }
-    return { action: 'allow' };
+    return refused ? this.cancelledUnforwarded(stmt, started) : { action: 'allow' };
   }
 
-  /**
-   * The client has its 57014 at once; the statement's pg.query (result `cancelled`) follows its intent once that
-   * is durable (a failed intent is the problem awaitIntent reports otherwise: the session is marked, nothing ran).
-   */
-  private cancelledUnforwarded(stmt: Statement, written: Promise<void>, started: number): StatementDecision {
+  /** A statement cancelled before it was forwarded (its intent durable): its pg.query, result `cancelled`. */
+  private cancelledUnforwarded(stmt: Statement, started: number): StatementDecision {
     this.c.inner.statementRefused?.(stmt);
     const running = this.intents.get(stmt.n);
     this.intents.delete(stmt.n);
     const r: StatementResult = { outcome: 'cancelled', sqlstate: '57014', commands: [], rows: 0, dataRows: 0, suspended: false, durationMs: performance.now() - started };
-    this.c.transcript?.add({ t: 'result', n: stmt.n, result: r.outcome, sqlstate: r.sqlstate ?? null, rows: 0, duration_ms: Math.round(r.durationMs * 1000) / 1000 });
-    this.track(written.then(() => {
-      // Results of statements that ended meanwhile first: the log keeps the session's statement order.
-      this.flushDeferred();
-      return this.c.sink.append(this.event('pg.query', 'failure', queryDetail(running?.detail ?? this.describe(stmt), undefined, running?.seq ?? null, r)));
-    }));
+    const detail = queryDetail(running?.detail ?? this.describe(stmt), undefined, running?.seq ?? null, r);
+    this.c.transcript?.add({ t: 'result', n: stmt.n, result: r.outcome, sqlstate: r.sqlstate ?? null, rows: 0, duration_ms: detail.duration_ms });
+    // Results of statements that ended meanwhile first: the log keeps the session's statement order.
+    this.flushDeferred();
+    this.track(this.c.sink.append(this.event('pg.query', 'failure', detail)));
     return CANCELLED_UNFORWARDED;
   }
 

@@ -54,10 +54,10 @@ describe('a statement waiting for its record', () => {
         const cancel = new pg.Client({ host: gate.broker.host, port: gate.broker.port, user: gate.broker.user, password: gate.broker.secret, database: gate.broker.database });
         (cancel as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(c, query);
         // Forwarded, the cancel would reach an idle server, which ignores it, and the insert would run once durable.
-        const later = setTimeout(() => slow.release(true), 2000);
-        await expect(q).rejects.toMatchObject({ code: '57014' });
-        clearTimeout(later);
+        // The 57014 comes once the intent is durable, so that the statement's pg.query follows it at once.
+        await new Promise((r) => setTimeout(r, 300));
         slow.release(true);
+        await expect(q).rejects.toMatchObject({ code: '57014' });
         expect((await c.query('select count(*)::int as n from ran')).rows).toEqual([{ n: 0 }]);
         await c.end();
         await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
@@ -66,6 +66,8 @@ describe('a statement waiting for its record', () => {
         const ended = log.find((r) => r.type === 'pg.query' && String((r.detail as { sql: string }).sql).includes('pg_sleep'))!;
         expect(ended.outcome).toBe('failure');
         expect(ended.detail).toMatchObject({ result: 'cancelled', sqlstate: '57014', intent_seq: intent.seq, rows: 0 });
+        // Before what the client sent once it had its 57014.
+        expect(ended.seq).toBeLessThan(log.find((r) => r.type === 'pg.intent' && String((r.detail as { sql: string }).sql).includes('count(*)'))!.seq);
         expect(log.find((r) => r.type === 'pg.cancel')).toMatchObject({ outcome: 'success', detail: { held: true } });
       } finally { await gate.close(); }
     });

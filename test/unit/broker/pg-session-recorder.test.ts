@@ -49,13 +49,47 @@ describe('PgSessionRecorder', () => {
       });
       const d = await rec.hooks().onStatement!({ n: 1, protocol: 'simple', sql: 'delete from items', params: [] });
       expect(d.action).toBe('hold');
-      if (how === 'cancel') expect(rec.cancelWaiting()).toBe(true);
+      if (how === 'cancel') expect(rec.cancelWaiting()).toEqual({ local: true, upstream: false });
       const settled = rec.settle();
       const decided = await (d as { until: Promise<{ action: string; sqlstate?: string }> }).until;
       await settled;
       expect(decided).toMatchObject({ action: 'deny', sqlstate: how === 'cancel' ? '57014' : '08006' });
       expect(aborted).toEqual([how]);
       expect(sink.events.map((e) => [e.type, e.outcome])).toEqual([['pg.query', 'denied']]);
+    }
+  });
+
+  it('a write waiting for its intent is cancelled here (its pg.query right after that intent), and the cancel goes upstream only while an earlier statement runs there', async () => {
+    for (const earlier of [false, true]) {
+      let durable!: () => void;
+      const slow = new Promise<void>((r) => { durable = r; });
+      const events: AuditEvent[] = [];
+      const sink: AuditSink = {
+        // The write's intent becomes durable only when told; everything else at once.
+        append: (e) => { events.push(e); const seq = events.length - 1; return (e.type === 'pg.intent' && (e.detail as { n: number }).n === 2 ? slow : Promise.resolve()).then(() => ({ seq, leaf: '' })); },
+        commitBlob: () => Promise.reject(new Error('not used')),
+      };
+      const rec = new PgSessionRecorder({
+        sink, session: 's1', actor: { sub: 'tester', via: 'local' }, src: { ip: '127.0.0.1' }, target: { conn: 'db', kind: 'postgres' },
+        transcript: null, onProblem: (e) => { throw e; }, inner: {},
+      });
+      const hooks = rec.hooks();
+      // A read pipelined before it, forwarded at once (still running upstream), or already ended.
+      const read: Statement = { n: 1, protocol: 'extended', sql: 'select 1', params: [] };
+      await (hooks.onStatement!(read) as { durable?: Promise<unknown> }).durable;
+      if (!earlier) hooks.onStatementEnd!(read, ok);
+      const decision = hooks.onStatement!({ n: 2, protocol: 'extended', sql: 'insert into t values (1)', params: [] }) as Promise<{ action: string; sqlstate?: string }>;
+      await new Promise((r) => setImmediate(r));
+      expect(rec.cancelWaiting()).toEqual({ local: true, upstream: earlier });
+      durable();
+      expect(await decision).toMatchObject({ action: 'deny', sqlstate: '57014' });
+      if (earlier) hooks.onStatementEnd!(read, ok);
+      await rec.settle();
+      const seen = events.map((e) => [e.type, (e.detail as { n: number }).n, (e.detail as { result?: string }).result]);
+      expect(seen).toEqual(earlier
+        ? [['pg.intent', 1, undefined], ['pg.intent', 2, undefined], ['pg.query', 2, 'cancelled'], ['pg.query', 1, 'success']]
+        : [['pg.intent', 1, undefined], ['pg.query', 1, 'success'], ['pg.intent', 2, undefined], ['pg.query', 2, 'cancelled']]);
+      expect(events.find((e) => (e.detail as { result?: string }).result === 'cancelled')!.detail).toMatchObject({ intent_seq: earlier ? 1 : 2, sqlstate: '57014' });
     }
   });
 });
