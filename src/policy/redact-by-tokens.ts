@@ -22,23 +22,26 @@
  *   parentheses and statement;
  * - a key literal's VALUES row, and what the SETs of an UPDATE in its statement assign (UPDATE settings SET value
  *   = 'x' WHERE key = 'smtp_password'); after it and `=`, as after a name (`data->>'password' = 'x'`);
- * - in `INSERT INTO t (…, password, …) VALUES (…), (…)` or `… SELECT a, b`: every literal of that column's values;
- *   in a column list given a row (`SET (a, password) = ('x', 'y')`, `= ROW(…)`, `= (SELECT …)`, `(a, password) =
- *   (…)` compared): every literal of the row's item in its place;
+ * - in `INSERT INTO t (…, password, …) VALUES (…), (…)` or a query (`SELECT a, b`, its UNION/INTERSECT/EXCEPT arms,
+ *   parenthesized, after a WITH): every literal of that column's values; in a column list given rows (`SET (a,
+ *   password) = ('x', 'y')`, `= ROW(…)`, `= (SELECT …)`, `(a, password) IN (…, …)`, compared either way round):
+ *   every literal of each row's item in its place (brackets group as parentheses do: ARRAY[a, b] is one item);
  * - the arguments of pgcrypto's functions that are keys or passwords (SECRET_ARGUMENTS: pgp_sym_decrypt(pan, 'k'),
- *   crypt('x', salt)), whatever the statement names;
+ *   crypt('x', salt)), whatever the statement names, in literals holding SQL too, and what dynamic SQL puts there
+ *   (`'… pgp_sym_decrypt(pan, ' || …`, `format('… pgp_sym_decrypt(pan, %L)', …)`);
  * - a literal or number right after a comment that names a password;
  * - inside a literal, comment or quoted name that mentions password (dynamic SQL, a function body, a connection
  *   string, JSON, `password: x`): its text redacted in turn (redact-statement-secrets.ts), three levels deep;
  *   deeper, the whole.
  * More than the secret may be redacted (a literal after `'reset password' AS a,`); never less than these. A plain
- * literal with a backslash is redacted to where `standard_conforming_strings = off` would end it too, if later.
+ * literal with a backslash is redacted to where `standard_conforming_strings = off` would end it too, if later, but
+ * not past its statement's end as the scanner reads it (pcigate runs nothing with it off; what follows is shown).
  *
  * Text the scanner does not read to its end (a NUL, which ends the text for it; past about 3.5 million tokens
  * it answers with none) is left to the spelling scanners, as text it cannot read at all.
  */
 import { scanTokens } from './pg-parser.js';
-import { NAMES_SECRET, SECRET_ARGUMENTS } from './redact-content.js';
+import { CALLS_SECRET, keyedCallText, mayHoldSecret, NAMES_SECRET, SECRET_ARGUMENTS } from './redact-content.js';
 import type { SqlToken } from './pg-parser.js';
 
 /** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
@@ -122,7 +125,20 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     } else if (t.kind === 'string') {
       const content = literalContent(t.text, /^uescape$/i.test(list[i + 1]?.text ?? '') && list[i + 2]?.kind === 'string' ? literalContent(list[i + 2]!.text) : undefined);
-      if (!NAMES_SECRET.test(content)) continue;
+      const named = NAMES_SECRET.test(content);
+      // SQL in a literal that calls a function taking a key (a function body, dynamic SQL): read as a statement.
+      const calls = CALLS_SECRET.test(content);
+      if (!named && !calls) continue;
+      if (calls) {
+        // Dynamic SQL with a key put into such a call: 'SELECT pgp_sym_decrypt(pan, ' || …, format('… decrypt(pan, %L)', …).
+        const { openAtEnd, placeholder } = keyedCallText(content);
+        if ((openAtEnd && list[i + 1]?.text === '||') || (placeholder && list[i - 1]?.kind === 'open' && /^format$/i.test(list[i - 2]?.text ?? ''))) ranges.push([i + 1, toks.groupEnd[i]!]);
+      }
+      if (!named) {
+        const inner = depth + 1 >= MAX_DEPTH ? undefined : reencode(t.text, redactText(content, depth + 1));
+        if (inner !== t.text) redact.set(i, inner ?? `'${mark}'`);
+        continue;
+      }
       if (BARE_NAME.test(content)) {
         // (A key-like password, 'Password1', is one in a PASSWORD clause's range all the same.)
         if (!NOT_A_SECRET.test(content.trim())) keyValues(toks, i, ranges, one, updates);
@@ -148,13 +164,16 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       if (k === 'string' || k === 'number') redact.set(at, `'${mark}'`);
     }
   }
-  const edits = [...redact].map(([i, to]) => ({ start: list[i]!.start, end: list[i]!.end, to, tok: list[i] }));
+  // A literal read to where standard_conforming_strings = off would end it is cut at its statement's end as the
+  // scanner reads it: pcigate runs nothing with it off (a session turning it off is refused), and past that `;`
+  // is a statement the record must show (SELECT crypt('x\', …); DROP TABLE cards).
+  const edits = [...redact].map(([i, to]) => ({ start: list[i]!.start, end: list[i]!.end, to, tok: list[i], limit: list[toks.statementEnd[i]!]?.start ?? text.length }));
   // A comment that mentions a password (a statement commented out, a note): its text redacted as a statement's.
   for (const c of comments) {
     const open = c.text.startsWith('--') ? '--' : '/*';
     const inner = c.text.slice(2, open === '--' ? undefined : -2);
     const to = depth + 1 >= MAX_DEPTH ? `${open} ${mark} ${open === '--' ? '' : '*/'}` : `${open}${redactText(inner, depth + 1)}${open === '--' ? '' : '*/'}`;
-    if (to !== c.text) edits.push({ start: c.start, end: c.end, to, tok: undefined });
+    if (to !== c.text) edits.push({ start: c.start, end: c.end, to, tok: undefined, limit: c.end });
   }
   if (edits.length === 0) return text;
   edits.sort((a, b) => a.start - b.start);
@@ -165,7 +184,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     // (Read from where no edit before reached, each such read ends before the next: linear.)
     if (e.start < done) { done = Math.max(done, e.end); continue; }
     out += text.slice(done, e.start) + e.to;
-    done = e.tok ? Math.max(e.end, offConformingEnd(text, e.tok)) : e.end;
+    done = e.tok ? Math.max(e.end, Math.min(offConformingEnd(text, e.tok), e.limit)) : e.end;
   }
   return out + text.slice(done);
 }
@@ -204,6 +223,10 @@ class Tokens {
   readonly groupOpen: number[];
   /** For a `)`: whether it closes a row of VALUES (VALUES (…) or a row after one and a comma). */
   readonly rowOfValues: boolean[];
+  /** For a `)`: the index of its `(`, or -1. */
+  readonly openOf: number[];
+  /** For each token: the index of the `;` that ends its statement, or the length. */
+  readonly statementEnd: number[];
 
   constructor(readonly list: Tok[]) {
     const n = list.length;
@@ -211,6 +234,7 @@ class Tokens {
     this.statementStart = new Array<number>(n);
     this.groupOpen = new Array<number>(n).fill(-1);
     this.rowOfValues = new Array<boolean>(n).fill(false);
+    this.openOf = new Array<number>(n).fill(-1);
     const opens: number[] = [];
     let d = 0;
     for (let i = 0, start = 0; i < n; i++) {
@@ -221,6 +245,7 @@ class Tokens {
         d = Math.max(0, d - 1);
         const open = opens.pop();
         if (open !== undefined) {
+          this.openOf[i] = open;
           const before = list[open - 1];
           this.rowOfValues[i] = /^values$/i.test(before?.text ?? '') || (before?.kind === 'comma' && list[open - 2]?.kind === 'close' && this.rowOfValues[open - 2]!);
         }
@@ -233,6 +258,7 @@ class Tokens {
     this.groupEnd = new Array<number>(n);
     this.nextComma = new Array<number>(n).fill(-1);
     this.afterClose = new Array<number>(n).fill(n);
+    this.statementEnd = new Array<number>(n);
     // Right to left: per depth, the group's closing `)` and next comma seen so far; a `;` ends them all (a
     // generation, so that it costs one step however deep the text went).
     const closeAt: Array<[number, number]> = [];
@@ -243,6 +269,7 @@ class Tokens {
       const t = list[i]!;
       const di = depth[i]!;
       if (t.kind === 'end') { gen++; endAt = i; }
+      this.statementEnd[i] = endAt;
       if (t.kind === 'close') { closeAt[di + 1] = [i, gen]; commaAt[di + 1] = [-1, gen]; }
       if (t.kind === 'open') { const c = closeAt[di + 1]; this.afterClose[i] = c && c[1] === gen ? c[0] + 1 : endAt; }
       const c = closeAt[di];
@@ -276,7 +303,7 @@ function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] | undef
     const end = ascii ? r.end : charAt(r.end);
     const t = text.slice(start, end);
     if (name === 'SQL_COMMENT' || name === 'C_COMMENT') {
-      if (NAMES_SECRET.test(t)) comments.push({ start, end, text: t, kind: 'other', next: out.length });
+      if (mayHoldSecret(t)) comments.push({ start, end, text: t, kind: 'other', next: out.length });
       continue;
     }
     // A U&"…" name is read as the name it spells (U&"\0070assword"), written back as a plain quoted one if redacted.
@@ -292,8 +319,9 @@ function kindOf(name: string | undefined, keywordKind: number, t: string): Tok['
   if (name === 'SCONST' || /^[Uu]&'/.test(t)) return 'string';
   if (name === 'ICONST' || name === 'FCONST') return 'number';
   if (name === 'IDENT' || keywordKind > 0 || /^[Uu]&"/.test(t)) return /^(?:to|like|ilike)$/i.test(t) ? 'assign' : 'name';
-  if (t === '(') return 'open';
-  if (t === ')') return 'close';
+  // Brackets group as parentheses do (ARRAY[a, b], a subscript): their commas are not the call's or the row's.
+  if (t === '(' || t === '[') return 'open';
+  if (t === ')' || t === ']') return 'close';
   if (t === ';') return 'end';
   if (t === ',') return 'comma';
   if (t === '=' || t === ':=' || t === '=>' || t === '<>' || t === '!=') return 'assign';
@@ -452,13 +480,16 @@ function items(toks: Tokens, open: number): Array<[number, number]> {
 }
 
 /** What ends a SELECT's output list at its own depth. */
-const SELECT_LIST_END = /^(?:from|where|group|having|window|order|limit|offset|fetch|for|union|intersect|except|into|returning|on|select|insert|update|delete|values|with)$/i;
+const SELECT_LIST_END = /^(?:from|where|group|having|window|order|limit|offset|fetch|for|union|intersect|except|into|returning|on|select|insert|update|delete|values)$/i;
+/** What joins the arms of a set operation. */
+const SET_OPERATION = /^(?:union|intersect|except)$/i;
 
 /**
  * The output items of the SELECT at `sel` (`SELECT [ALL | DISTINCT [ON (…)]] a, b FROM …`): [from, to) each, to the
- * first clause at its depth (or the end of its group or statement). Each read once by its caller.
+ * first clause at its depth (or the end of its group or statement), and where that is. Over its own level's tokens
+ * only (a group is stepped over): nested SELECTs are not read again by each one around them.
  */
-function selectItems(toks: Tokens, sel: number): Array<[number, number]> {
+function selectItems(toks: Tokens, sel: number): { items: Array<[number, number]>; stop: number } {
   const { list } = toks;
   const end = toks.groupEnd[sel]!;
   let from = sel + 1;
@@ -467,38 +498,115 @@ function selectItems(toks: Tokens, sel: number): Array<[number, number]> {
     from++;
     if (/^on$/i.test(list[from]?.text ?? '') && list[from + 1]?.kind === 'open') from = toks.afterClose[from + 1]!;
   }
-  // Over its own level's tokens only (a group is stepped over): nested SELECTs are not read again by each one around them.
   const out: Array<[number, number]> = [];
   let start = from;
   let k = from;
   for (; k < end; k = list[k]!.kind === 'open' ? toks.afterClose[k]! : k + 1) {
     const t = list[k]!;
-    if (t.kind === 'name' && SELECT_LIST_END.test(t.text)) break;
+    // (IS [NOT] DISTINCT FROM is an operator, not the FROM clause.)
+    if (t.kind === 'name' && SELECT_LIST_END.test(t.text) && !(/^from$/i.test(t.text) && /^distinct$/i.test(list[k - 1]?.text ?? ''))) break;
     if (t.kind === 'comma') { out.push([start, k]); start = k + 1; }
   }
   out.push([start, Math.min(k, end)]);
-  return out;
+  return { items: out, stop: k };
 }
 
 /**
- * A password-named column `i` of a column list given a row: `SET (email, password) = ('a', 'x')`, `= ROW(…)`,
- * `= (SELECT 'a', 'x')`, a row compared (`WHERE (id, password) = (1, 'x')`): the row's item in its place. Each list once.
+ * The rows a query at `at` gives, each as its items: the arms of a set operation (UNION, INTERSECT, EXCEPT), each a
+ * SELECT's output list, a VALUES list's rows or a parenthesized query, after a WITH's queries. Iterative (nested
+ * parentheses and arms are a stack, not recursion); each token of the query's own levels read once.
+ */
+function queryRows(toks: Tokens, at: number): Array<Array<[number, number]>> {
+  const { list } = toks;
+  const rows: Array<Array<[number, number]>> = [];
+  const todo = [at];
+  while (todo.length > 0) {
+    let k = todo.pop()!;
+    if (/^with$/i.test(list[k]?.text ?? '')) {
+      // Its queries (groups) and names stepped over, to the statement they are for.
+      const end = toks.groupEnd[k]!;
+      for (k++; k < end && !(list[k]!.kind === 'name' && /^(?:select|values|insert|update|delete)$/i.test(list[k]!.text));) {
+        k = list[k]!.kind === 'open' ? toks.afterClose[k]! : k + 1;
+      }
+    }
+    let next: number;
+    const t = list[k];
+    if (t?.kind === 'open') {
+      todo.push(k + 1);
+      next = toks.afterClose[k]!;
+    } else if (t && /^select$/i.test(t.text)) {
+      const sel = selectItems(toks, k);
+      rows.push(sel.items);
+      next = sel.stop;
+      // Past its FROM, WHERE …: to a set operation at its level, if any.
+      const end = toks.groupEnd[k]!;
+      while (next < end && !(list[next]!.kind === 'name' && SET_OPERATION.test(list[next]!.text))) next = list[next]!.kind === 'open' ? toks.afterClose[next]! : next + 1;
+    } else if (t && /^values$/i.test(t.text)) {
+      for (next = k + 1; list[next]?.kind === 'open'; next = toks.afterClose[next]! + 1) {
+        rows.push(items(toks, next));
+        if (list[toks.afterClose[next]!]?.kind !== 'comma') { next = toks.afterClose[next]!; break; }
+      }
+    } else continue;
+    if (list[next]?.kind === 'name' && SET_OPERATION.test(list[next]!.text)) {
+      next++;
+      if (/^(?:all|distinct)$/i.test(list[next]?.text ?? '')) next++;
+      todo.push(next);
+    }
+  }
+  return rows;
+}
+
+/** Comparisons a row of columns can be given a row by (`=`, `<>`, `IN`, `IS [NOT] DISTINCT FROM`, `< ANY` …). */
+const ROW_OPERATOR = /^(?:=|<>|!=|<|>|<=|>=|in|is|not|distinct|from|any|all|some|row)$/i;
+
+/**
+ * The rows given to the row of columns whose `(` is `open`: the group after (or before) it and an operator, `SET (a,
+ * password) = ('a', 'x')`, `= ROW(…)`, `= (SELECT …)`, `(a, password) IN (('b', 'x'), …)`, `('b', 'x') = (a, password)`.
+ */
+function rowsGiven(toks: Tokens, open: number, columns: number): Array<Array<[number, number]>> {
+  const { list } = toks;
+  let v = toks.afterClose[open]!;
+  let ops = 0;
+  while (list[v] && ROW_OPERATOR.test(list[v]!.text) && ops < 6) { v++; ops++; }
+  let inList = ops > 0 && list.slice(toks.afterClose[open]!, v).some((t) => /^(?:in|any|all|some)$/i.test(t.text));
+  if (ops === 0 || list[v]?.kind !== 'open') {
+    // Reversed: a row, an operator, then these columns.
+    let o = open - 1;
+    ops = 0;
+    while (o > 0 && ROW_OPERATOR.test(list[o]!.text) && ops < 6) { o--; ops++; }
+    if (ops === 0 || list[o]?.kind !== 'close' || toks.openOf[o]! < 0) return [];
+    v = toks.openOf[o]!;
+    inList = false;
+  }
+  // Unwrapped: ((SELECT …)), (('a', 'x')); a list of rows for IN.
+  for (;;) {
+    if (/^(?:select|values|with)$/i.test(list[v + 1]?.text ?? '')) return queryRows(toks, v + 1);
+    const row = items(toks, v);
+    const single = row.length === 1 && list[row[0]![0]]?.kind === 'open' && toks.afterClose[row[0]![0]] === row[0]![1];
+    if (single && columns !== 1) { v = row[0]![0]; continue; }
+    if (!inList || !row.every(([f, t]) => list[f]?.kind === 'open' && toks.afterClose[f] === t)) return [row];
+    return row.map(([f]) => items(toks, f));
+  }
+}
+
+/**
+ * A password-named column `i` of a column list given rows (rowsGiven): each row's item in its place. Each list once.
  */
 function columnOfRow(toks: Tokens, i: number, ranges: Array<[number, number]>, read: Set<number>): void {
   const { list } = toks;
   const open = toks.groupOpen[i]!;
-  if (open < 0 || read.has(open) || list[toks.afterClose[open]!]?.kind !== 'assign') return;
+  if (open < 0 || read.has(open)) return;
   read.add(open);
-  let v = toks.afterClose[open]! + 1;
-  if (/^row$/i.test(list[v]?.text ?? '')) v++;
-  if (list[v]?.kind !== 'open') return;
-  const values = /^select$/i.test(list[v + 1]?.text ?? '') ? selectItems(toks, v + 1) : items(toks, v);
   const columns = items(toks, open);
-  for (let c = 0; c < columns.length && c < values.length; c++) {
+  const rows = rowsGiven(toks, open, columns.length);
+  for (let c = 0; c < columns.length; c++) {
     const [from, to] = columns[c]!;
     for (let k = from; k < to; k++) {
       const t = list[k]!;
-      if (t.kind === 'name' && NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) { ranges.push(values[c]!); break; }
+      if (t.kind === 'name' && NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) {
+        for (const row of rows) if (row[c]) ranges.push(row[c]!);
+        break;
+      }
     }
   }
 }
@@ -526,10 +634,9 @@ function insertValues(toks: Tokens, i: number, ranges: Array<[number, number]>):
   j++;
   if (/^overriding$/i.test(list[j]?.text ?? '')) j += 3;
   if (secret.size === 0) return j;
-  if (/^select$/i.test(list[j]?.text ?? '')) {
-    // INSERT … (email, password) SELECT 'a', 'x' [FROM …]: the output item in the password's place.
-    const out = selectItems(toks, j);
-    for (const c of secret) if (out[c]) ranges.push(out[c]!);
+  if (/^(?:select|with)$/i.test(list[j]?.text ?? '') || list[j]?.kind === 'open') {
+    // INSERT … (email, password) SELECT 'a', 'x' [UNION …], (SELECT …), WITH …: the output item in the password's place.
+    for (const row of queryRows(toks, j)) for (const c of secret) if (row[c]) ranges.push(row[c]!);
     return j + 1;
   }
   if (!/^values$/i.test(list[j]?.text ?? '')) return j;

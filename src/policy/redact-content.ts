@@ -24,13 +24,42 @@ export const SECRET_ARGUMENTS: ReadonlyMap<string, readonly number[]> = new Map(
   ['pgp_sym_encrypt', [1]], ['pgp_sym_encrypt_bytea', [1]], ['pgp_sym_decrypt', [1]], ['pgp_sym_decrypt_bytea', [1]],
   ['pgp_pub_decrypt', [1, 2]], ['pgp_pub_decrypt_bytea', [1, 2]],
 ]);
-/** Text that may call one of SECRET_ARGUMENTS (its name, maybe quoted, then a `(` or a comment): a cheap gate. */
-export const CALLS_SECRET = /(?:crypt|hmac)(?:_iv|_bytea)?"?\s*(?:\(|\/\*|--)/i;
+/** The end of a name of SECRET_ARGUMENTS, maybe quoted (a RegExp's source). */
+const KEYED_NAME = '(?:crypt|hmac)(?:_iv|_bytea)?"?';
+/** Text that may call one of SECRET_ARGUMENTS (its name, then a `(` or a comment): a cheap gate. */
+export const CALLS_SECRET = new RegExp(`${KEYED_NAME}\\s*(?:\\(|\\/\\*|--)`, 'i');
+const KEYED_CALL = new RegExp(`${KEYED_NAME}\\s*\\(`, 'gi');
 
-/** Whether a text may hold a secret the readers look for: a name that says so, or a call that takes one. */
-export function mayHoldSecret(text: string): boolean {
-  return NAMES_SECRET.test(text) || CALLS_SECRET.test(text);
+/**
+ * Whether text (a literal's, building dynamic SQL) ends inside the arguments of such a call (`'… pgp_sym_decrypt(pan, '
+ * || …`), and whether it puts a `%` placeholder in them (`format('… pgp_sym_decrypt(pan, %L)', …)`). One pass: each
+ * call's next `)` and `%` are found once for all the calls before them.
+ */
+export function keyedCallText(text: string): { openAtEnd: boolean; placeholder: boolean } {
+  let openAtEnd = false;
+  let placeholder = false;
+  let close = -1;
+  let percent = -1;
+  KEYED_CALL.lastIndex = 0;
+  for (let m: RegExpExecArray | null; (m = KEYED_CALL.exec(text)) !== null;) {
+    const at = KEYED_CALL.lastIndex;
+    if (close < at) close = text.indexOf(')', at);
+    if (close < 0) { openAtEnd = true; close = text.length; }
+    if (percent < at) percent = text.indexOf('%', at);
+    if (percent < 0) percent = text.length;
+    if (percent < close) placeholder = true;
+  }
+  return { openAtEnd, placeholder };
 }
+
+/**
+ * Whether a text may hold a secret the readers look for: a name that says so, a call that takes one, or a name
+ * spelled with Unicode escapes (U&"…", which may spell either).
+ */
+export function mayHoldSecret(text: string): boolean {
+  return NAMES_SECRET.test(text) || CALLS_SECRET.test(text) || ESCAPED_NAME.test(text);
+}
+const ESCAPED_NAME = /[Uu]&"/;
 /** A key that names a secret: where each starts. */
 const PASSWORD_AT = new RegExp(NAMES_SECRET.source, 'gi');
 /** The rest of the key's word (read once: `passwordpassword…` is one word, not one per `password`). */

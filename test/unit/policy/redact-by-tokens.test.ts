@@ -126,6 +126,37 @@ describe('redactStatementSecrets, read by the scanner', () => {
     expect(renderParams(params, 'SELECT encrypted_pan FROM cards WHERE id = $1')).toEqual(['k3y']);
   });
 
+  it('finds keys and password columns where a review found them missed: set operations, parenthesized and WITH sources, IN lists, reversed rows, brackets, SQL in literals', () => {
+    redactsTo([
+      ["INSERT INTO u (email, password) SELECT 'a','hunter2' UNION ALL SELECT 'b','S3CR'", "INSERT INTO u (email, password) SELECT 'a','[redacted]' UNION ALL SELECT 'b','[redacted]'"],
+      ["INSERT INTO u (email, password) ((SELECT 'a','hunter2') UNION (SELECT 'b','S3CR'))", "INSERT INTO u (email, password) ((SELECT 'a','[redacted]') UNION (SELECT 'b','[redacted]'))"],
+      ["INSERT INTO u (email, password) WITH x AS (SELECT 1) SELECT 'a','hunter2' FROM x", "INSERT INTO u (email, password) WITH x AS (SELECT 1) SELECT 'a','[redacted]' FROM x"],
+      ["UPDATE u SET (email,password) = (VALUES ('a','hunter2'))", "UPDATE u SET (email,password) = (VALUES ('a','[redacted]'))"],
+      ["UPDATE u SET (email,password) = ((SELECT 'a','x' INTERSECT SELECT 'b','S3CR'))", "UPDATE u SET (email,password) = ((SELECT 'a','[redacted]' INTERSECT SELECT 'b','[redacted]'))"],
+      ["SELECT 1 FROM u WHERE (name,password) IN (('bob','hunter2'), ('al','S3CR'))", "SELECT 1 FROM u WHERE (name,password) IN (('bob','[redacted]'), ('al','[redacted]'))"],
+      ["SELECT 1 FROM u WHERE (name,password) IS NOT DISTINCT FROM ('bob','hunter2') OR ('al','S3CR') = (name,password)", "SELECT 1 FROM u WHERE (name,password) IS NOT DISTINCT FROM ('bob','[redacted]') OR ('al','[redacted]') = (name,password)"],
+      ["SELECT pgp_sym_encrypt(ARRAY[pan, cvv]::text, 'S3CR') FROM t", "SELECT pgp_sym_encrypt(ARRAY[pan, cvv]::text, '[redacted]') FROM t"],
+      ["INSERT INTO u (created,password) SELECT '2020-01-01'::timestamp with time zone, 'hunter2'", "INSERT INTO u (created,password) SELECT '2020-01-01'::timestamp with time zone, '[redacted]'"],
+      ["INSERT INTO u (a,password) SELECT a IS DISTINCT FROM b, 'hunter2' FROM t", "INSERT INTO u (a,password) SELECT a IS DISTINCT FROM b, '[redacted]' FROM t"],
+      ['SELECT U&"pgp_sym_decryp\\0074"(pan, \'S3CR\') FROM t', 'SELECT U&"pgp_sym_decryp\\0074"(pan, \'[redacted]\') FROM t'],
+      ["CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT pgp_sym_decrypt(pan, 'S3CR') FROM cards $$", "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT pgp_sym_decrypt(pan, '[redacted]') FROM cards $$"],
+      ["SELECT dblink('conn', 'SELECT pgp_sym_decrypt(pan, ''S3CR'') FROM cards')", "SELECT dblink('conn', 'SELECT pgp_sym_decrypt(pan, ''[redacted]'') FROM cards')"],
+      ["SELECT format('SELECT pgp_sym_decrypt(pan, %L)', 'S3CR')", "SELECT format('SELECT pgp_sym_decrypt(pan, %L)', '[redacted]')"],
+      ["SELECT 'SELECT pgp_sym_decrypt(pan, ' || quote_literal('S3CR') || ')'", "SELECT 'SELECT pgp_sym_decrypt(pan, ' || quote_literal('[redacted]') || '[redacted]'"],
+    ]);
+    const params = [{ format: 'text' as const, value: 'S3CR' }];
+    expect(renderParams(params, 'SELECT U&"pgp_sym_decryp\\0074"(pan, $1) FROM t')).toEqual(['[redacted]']);
+  });
+
+  it('keeps the statements after a literal that standard_conforming_strings = off would read on: pcigate runs none with it off', () => {
+    redactsTo([
+      ["SELECT crypt('x\\', gen_salt($$bf$$)); DROP TABLE cards", "SELECT crypt('[redacted]'; DROP TABLE cards"],
+      ["ALTER USER x PASSWORD 'x\\'; DROP TABLE cards", "ALTER USER x PASSWORD '[redacted]'; DROP TABLE cards"],
+      // Within its statement it is still read to where that reading ends.
+      ["ALTER ROLE bob PASSWORD 'hun\\'ter\\'2' LOGIN", "ALTER ROLE bob PASSWORD '[redacted]' LOGIN"],
+    ]);
+  });
+
   it("reads a literal's or name's escapes as the server does: E'\\160assword=x', U&\"\\0070assword\", UESCAPE", () => {
     redactsTo([
       ["SELECT dblink_connect(E'host=h \\160assword=hunter2')", "SELECT dblink_connect('[redacted]')"],
