@@ -40,7 +40,7 @@
  * Text the scanner does not read to its end (a NUL, which ends the text for it; past about 3.5 million tokens
  * it answers with none) is left to the spelling scanners, as text it cannot read at all.
  */
-import { scanTokens } from './pg-parser.js';
+import { parseStatements, scanTokens } from './pg-parser.js';
 import { CALLS_SECRET, keyedCallText, mayHoldSecret, NAMES_SECRET, SECRET_ARGUMENTS } from './redact-content.js';
 import type { SqlToken } from './pg-parser.js';
 
@@ -129,10 +129,18 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       // SQL in a literal that calls a function taking a key (a function body, dynamic SQL): read as a statement.
       const calls = CALLS_SECRET.test(content);
       if (!named && !calls) continue;
+      // Dynamic SQL: what is joined to the literal (casts passed over: `||`, or a comma in concat(…)), whether it is
+      // format's string, and the parameters a plpgsql EXECUTE … USING gives it (to its statement's end).
+      let k = i;
+      while (list[k + 1]?.text === '::' && list[k + 2]?.kind === 'name') k += 2;
+      const open = toks.groupOpen[i]!;
+      const joinedOn = list[k + 1]?.text === '||' || (list[k + 1]?.kind === 'comma' && open >= 0 && /^concat(?:_ws)?$/.test(unquoted(list[open - 1]?.text ?? '')));
+      const formatted = list[i - 1]?.kind === 'open' && unquoted(list[i - 2]?.text ?? '') === 'format';
+      if (/^using$/i.test(list[k + 1]?.text ?? '')) ranges.push([k + 2, toks.statementEnd[i]!]);
       if (calls) {
-        // Dynamic SQL with a key put into such a call: 'SELECT pgp_sym_decrypt(pan, ' || …, format('… decrypt(pan, %L)', …).
+        // A key put into such a call: 'SELECT pgp_sym_decrypt(pan, ' || …, format('… decrypt(pan, %L)', …).
         const { openAtEnd, placeholder } = keyedCallText(content);
-        if ((openAtEnd && list[i + 1]?.text === '||') || (placeholder && list[i - 1]?.kind === 'open' && /^format$/i.test(list[i - 2]?.text ?? ''))) ranges.push([i + 1, toks.groupEnd[i]!]);
+        if ((openAtEnd && joinedOn) || (placeholder && formatted)) ranges.push([i + 1, toks.groupEnd[i]!]);
       }
       if (!named) {
         const inner = depth + 1 >= MAX_DEPTH ? undefined : reencode(t.text, redactText(content, depth + 1));
@@ -145,8 +153,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
         continue;
       }
       // Dynamic SQL built around a password: 'ALTER ROLE x PASSWORD ' || …, format('… PASSWORD %L', …).
-      if ((PASSWORD_NEXT.test(content) && list[i + 1]?.text === '||')
-        || (PASSWORD_PLACEHOLDER.test(content) && list[i - 1]?.kind === 'open' && /^format$/i.test(list[i - 2]?.text ?? ''))) ranges.push([i + 1, toks.groupEnd[i]!]);
+      if ((PASSWORD_NEXT.test(content) && joinedOn) || (PASSWORD_PLACEHOLDER.test(content) && formatted)) ranges.push([i + 1, toks.groupEnd[i]!]);
       // What a literal's text could carry besides the word: a quote, a dollar quote, a `=` or a URL's `:`.
       if (/['$=:]/.test(content)) {
         const inner = depth + 1 >= MAX_DEPTH ? undefined : reencode(t.text, redactText(content, depth + 1));
@@ -161,19 +168,40 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     const [from, to] = ranges[r]!;
     for (at = Math.max(at, from); at < to; at++) {
       const k = list[at]!.kind;
-      if (k === 'string' || k === 'number') redact.set(at, `'${mark}'`);
+      // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
+      if (k === 'string' || k === 'number') redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
     }
   }
   // A literal read to where standard_conforming_strings = off would end it is cut at its statement's end as the
   // scanner reads it: pcigate runs nothing with it off (a session turning it off is refused), and past that `;`
   // is a statement the record must show (SELECT crypt('x\', …); DROP TABLE cards).
-  const edits = [...redact].map(([i, to]) => ({ start: list[i]!.start, end: list[i]!.end, to, tok: list[i], limit: list[toks.statementEnd[i]!]?.start ?? text.length }));
+  const edits = [...redact].map(([i, to]) => ({
+    start: list[i]!.start, end: list[i]!.end, to, tok: list[i] as Tok | undefined, limit: list[toks.statementEnd[i]!]?.start ?? text.length,
+    stmt: list[toks.statementStart[i]!]!.start,
+  }));
+  // Whether the statement at `start` (an offset) fails to parse as the server reads it (standard_conforming_strings
+  // on): only then may a literal in it be meant for the setting off and be read on (nothing of it runs). One that
+  // parses is what the server runs: its text after the literal is shown (`PASSWORD 'x\' SUPERUSER`). Asked once.
+  const parsesCache = new Map<number, boolean>();
+  const offReadingMatters = (start: number, end: number): boolean => {
+    let fails = parsesCache.get(start);
+    if (fails === undefined) {
+      fails = 'error' in parseStatements(text.slice(start, end));
+      parsesCache.set(start, fails);
+    }
+    return fails;
+  };
   // A comment that mentions a password (a statement commented out, a note): its text redacted as a statement's.
   for (const c of comments) {
     const open = c.text.startsWith('--') ? '--' : '/*';
     const inner = c.text.slice(2, open === '--' ? undefined : -2);
-    const to = depth + 1 >= MAX_DEPTH ? `${open} ${mark} ${open === '--' ? '' : '*/'}` : `${open}${redactText(inner, depth + 1)}${open === '--' ? '' : '*/'}`;
-    if (to !== c.text) edits.push({ start: c.start, end: c.end, to, tok: undefined, limit: c.end });
+    const whole = `${open} ${mark} ${open === '--' ? '' : '*/'}`;
+    const redacted = depth + 1 >= MAX_DEPTH ? undefined : redactText(inner, depth + 1);
+    // A nested /* or */ in a block comment's text (or in what its redaction made) would end it elsewhere once a
+    // quote is replaced (`/* /* password '*/' */ DROP …` left open, hiding the DROP): such a comment is replaced whole.
+    const to = redacted === undefined || (open === '/*' && (inner.includes('/*') || inner.includes('*/') || redacted.includes('/*') || redacted.includes('*/')))
+      ? whole : `${open}${redacted}${open === '--' ? '' : '*/'}`;
+    if (to !== c.text) edits.push({ start: c.start, end: c.end, to, tok: undefined, limit: c.end, stmt: c.start });
   }
   if (edits.length === 0) return text;
   edits.sort((a, b) => a.start - b.start);
@@ -184,19 +212,18 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     // (Read from where no edit before reached, each such read ends before the next: linear.)
     if (e.start < done) { done = Math.max(done, e.end); continue; }
     out += text.slice(done, e.start) + e.to;
-    done = e.tok ? Math.max(e.end, Math.min(offConformingEnd(text, e.tok), e.limit)) : e.end;
+    done = e.tok && e.tok.kind === 'string' && e.tok.text.startsWith("'") && e.tok.text.includes('\\') && offReadingMatters(e.stmt, e.limit)
+      ? Math.max(e.end, offConformingEnd(text, e.tok, e.limit)) : e.end;
   }
   return out + text.slice(done);
 }
 
 /**
- * Where a plain '…' literal with a backslash in it ends when standard_conforming_strings is off (a backslash
- * escapes the next character, `\'` too): the scanner reads it as on, the server as the session has it. Its own
- * end for any other token.
+ * Where a plain '…' literal `t` with a backslash in it ends when standard_conforming_strings is off (a backslash
+ * escapes the next character, `\'` too), read no further than `limit` (its statement's end as the scanner reads it).
  */
-function offConformingEnd(text: string, t: Tok): number {
-  if (t.kind !== 'string' || !t.text.startsWith("'") || !t.text.includes('\\')) return t.end;
-  for (let k = t.start + 1; k < text.length; k++) {
+function offConformingEnd(text: string, t: Tok, limit: number): number {
+  for (let k = t.start + 1; k < limit; k++) {
     const c = text.charCodeAt(k);
     if (c === 0x5c) k++;
     else if (c === 0x27) {
@@ -204,7 +231,7 @@ function offConformingEnd(text: string, t: Tok): number {
       k++;
     }
   }
-  return text.length;
+  return limit;
 }
 
 /** The tokens, and for each where its group of parentheses (or its statement) ends and its group's next literal. */
@@ -310,9 +337,21 @@ function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] | undef
     const read = /^[Uu]&"/.test(t) ? `"${unicodeEscapes(t.slice(3, -1))}"` : t;
     out.push({ start, end, text: read, kind: kindOf(name, (r as { keywordKind?: number }).keywordKind ?? 0, t), ...(name === 'IDENT' ? { ident: true } : {}) });
   }
+  // A U&"…" name with a UESCAPE clause: read again with its escape character, the clause part of the name (what
+  // follows it is what follows the name).
+  const clause = new Set<number>();
+  for (let k = 0; k + 2 < out.length; k++) {
+    if (!/^uescape$/i.test(out[k + 1]!.text) || out[k + 2]!.kind !== 'string') continue;
+    const name = text.slice(out[k]!.start, out[k]!.end);
+    if (/^[Uu]&"/.test(name)) {
+      out[k]!.text = `"${unicodeEscapes(name.slice(3, -1), literalContent(out[k + 2]!.text))}"`;
+      clause.add(k + 1).add(k + 2);
+    }
+  }
   // Read to its end (but for the blanks after the last token), or not read.
   const last = raw.length > 0 ? (ascii ? raw[raw.length - 1]!.end : charAt(raw[raw.length - 1]!.end)) : 0;
-  return /^[ \t\n\r\f\v]*$/.test(text.slice(last)) ? out : undefined;
+  if (!/^[ \t\n\r\f\v]*$/.test(text.slice(last))) return undefined;
+  return clause.size > 0 ? out.filter((_, k) => !clause.has(k)) : out;
 }
 
 function kindOf(name: string | undefined, keywordKind: number, t: string): Tok['kind'] {
@@ -504,7 +543,7 @@ function selectItems(toks: Tokens, sel: number): { items: Array<[number, number]
   for (; k < end; k = list[k]!.kind === 'open' ? toks.afterClose[k]! : k + 1) {
     const t = list[k]!;
     // (IS [NOT] DISTINCT FROM is an operator, not the FROM clause.)
-    if (t.kind === 'name' && SELECT_LIST_END.test(t.text) && !(/^from$/i.test(t.text) && /^distinct$/i.test(list[k - 1]?.text ?? ''))) break;
+    if (t.kind === 'name' && SELECT_LIST_END.test(t.text) && list[k - 1]?.text !== '.' && !(/^from$/i.test(t.text) && /^distinct$/i.test(list[k - 1]?.text ?? ''))) break;
     if (t.kind === 'comma') { out.push([start, k]); start = k + 1; }
   }
   out.push([start, Math.min(k, end)]);
@@ -546,7 +585,12 @@ function queryRows(toks: Tokens, at: number): Array<Array<[number, number]>> {
         rows.push(items(toks, next));
         if (list[toks.afterClose[next]!]?.kind !== 'comma') { next = toks.afterClose[next]!; break; }
       }
-    } else continue;
+    } else {
+      // Another arm (TABLE t): passed over to a set operation at its level, if any.
+      const end = toks.groupEnd[k]!;
+      next = k;
+      while (next < end && !(list[next]!.kind === 'name' && SET_OPERATION.test(list[next]!.text))) next = list[next]!.kind === 'open' ? toks.afterClose[next]! : next + 1;
+    }
     if (list[next]?.kind === 'name' && SET_OPERATION.test(list[next]!.text)) {
       next++;
       if (/^(?:all|distinct)$/i.test(list[next]?.text ?? '')) next++;
@@ -627,6 +671,8 @@ function insertValues(toks: Tokens, i: number, ranges: Array<[number, number]>):
   let col = 0;
   for (j++; j < list.length && list[j]!.kind !== 'close'; j++) {
     const t = list[j]!;
+    // A subscript or field (tags[1], point.x): passed over.
+    if (t.kind === 'open') { j = toks.afterClose[j]! - 1; continue; }
     if (t.kind === 'comma') col++;
     else if (t.kind === 'name' && NAMES_SECRET.test(t.text)) secret.add(col);
     else if (t.kind !== 'name' && t.kind !== 'other') return j;

@@ -53,13 +53,14 @@ export function keyedCallText(text: string): { openAtEnd: boolean; placeholder: 
 }
 
 /**
- * Whether a text may hold a secret the readers look for: a name that says so, a call that takes one, or a name
- * spelled with Unicode escapes (U&"…", which may spell either).
+ * Whether a text may hold a secret the readers look for: a name that says so, a call that takes one, or a literal or
+ * name spelled with escapes, which may spell either (E'…\…', U&'…', U&"…").
  */
 export function mayHoldSecret(text: string): boolean {
-  return NAMES_SECRET.test(text) || CALLS_SECRET.test(text) || ESCAPED_NAME.test(text);
+  return NAMES_SECRET.test(text) || CALLS_SECRET.test(text) || UNICODE_ESCAPED.test(text) || (E_STRING.test(text) && text.includes('\\'));
 }
-const ESCAPED_NAME = /[Uu]&"/;
+const UNICODE_ESCAPED = /[Uu]&['"]/;
+const E_STRING = /(?<![\w$])[Ee]'/;
 /** A key that names a secret: where each starts. */
 const PASSWORD_AT = new RegExp(NAMES_SECRET.source, 'gi');
 /** The rest of the key's word (read once: `passwordpassword…` is one word, not one per `password`). */

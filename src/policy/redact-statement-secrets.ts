@@ -58,8 +58,6 @@ const URL_USER = /[^\s:/@'"]*:/y;
 const URL_PASSWORD_END = /[\s@'"]/g;
 
 const PASSWORD_WORD = /password/i;
-/** A literal or name whose escapes may spell a secret's name (E'\160assword=x', U&"\0070assword"): read by the scanner too. */
-const ESCAPED_TEXT = /[Ee]'[^']*\\|[Uu]&['"]/;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
 const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
 /** PostgreSQL's whitespace and more (a RegExp's \s), as PASSWORD_KEYWORD skips it. */
@@ -79,7 +77,7 @@ function redactAt(text: string, mark: string, depth: number): string {
   // or comment's text (depth > 0) may be a connection string, JSON or prose, not SQL: the content rules read it
   // first (a value's quoting and escapes), then the scanner's (`password = x` in prose, as SQL).
   if (depth > 0 && NAMES_SECRET.test(s)) s = redactContentSecrets(s, mark);
-  const read = (mayHoldSecret(s) || ESCAPED_TEXT.test(s)) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth) : undefined;
+  const read = mayHoldSecret(s) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth) : undefined;
   if (read !== undefined) s = read;
   if (read === undefined && PASSWORD_WORD.test(s)) {
     // The replacements only run on text that can match them (both password patterns name the word, a URL

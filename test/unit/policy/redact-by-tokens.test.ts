@@ -148,11 +148,43 @@ describe('redactStatementSecrets, read by the scanner', () => {
     expect(renderParams(params, 'SELECT U&"pgp_sym_decryp\\0074"(pan, $1) FROM t')).toEqual(['[redacted]']);
   });
 
-  it('keeps the statements after a literal that standard_conforming_strings = off would read on: pcigate runs none with it off', () => {
+  it('finds what a second review found missed: escapes past a doubled quote or across a continued literal, UESCAPE names, TABLE arms, quoted format, casts and concat in dynamic SQL, EXECUTE … USING, subscripted columns', () => {
     redactsTo([
-      ["SELECT crypt('x\\', gen_salt($$bf$$)); DROP TABLE cards", "SELECT crypt('[redacted]'; DROP TABLE cards"],
+      ["SELECT dblink_connect(E'host=h dbname=''x'' \\160assword=hunter2')", "SELECT dblink_connect('[redacted]')"],
+      ["SELECT dblink_connect(E'host=h '\n'\\160assword=hunter2')", "SELECT dblink_connect('[redacted]')"],
+      [`CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (user 'u', U&"!0070assword" UESCAPE '!' 'hunter2')`, `CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (user 'u', U&"!0070assword" UESCAPE '!' '[redacted]')`],
+      [`SELECT U&"pgp_sym_decryp!0074" UESCAPE '!' (pan, 'S3CR') FROM t`, `SELECT U&"pgp_sym_decryp!0074" UESCAPE '!' (pan, '[redacted]') FROM t`],
+      ["INSERT INTO u (email, password) SELECT 'a','x' UNION ALL TABLE t UNION ALL SELECT 'b','S3CR'", "INSERT INTO u (email, password) SELECT 'a','[redacted]' UNION ALL TABLE t UNION ALL SELECT 'b','[redacted]'"],
+      [`SELECT "format"('ALTER ROLE x PASSWORD %L', 'S3CR')`, `SELECT "format"('ALTER ROLE x PASSWORD %L', '[redacted]')`],
+      ["SELECT 'SELECT pgp_sym_decrypt(pan, '::text || quote_literal('S3CR')", "SELECT 'SELECT pgp_sym_decrypt(pan, '::text || quote_literal('[redacted]')"],
+      ["SELECT concat('ALTER ROLE x PASSWORD ', quote_literal('S3CR'))", "SELECT concat('ALTER ROLE x PASSWORD ', quote_literal('[redacted]'))"],
+      ["DO $$ BEGIN EXECUTE 'UPDATE u SET password = $1 WHERE id = $2' USING 'hunter2', 7; PERFORM 'kept'; END $$", "DO $$ BEGIN EXECUTE 'UPDATE u SET password = $1 WHERE id = $2' USING '[redacted]', '[redacted]'; PERFORM 'kept'; END $$"],
+      ["INSERT INTO u (tags[1], password) VALUES ('x','S3CR')", "INSERT INTO u (tags[1], password) VALUES ('x','[redacted]')"],
+      ["INSERT INTO u (a, b, password) SELECT 'a', t.from, 'S3CR' FROM t", "INSERT INTO u (a, b, password) SELECT 'a', t.from, '[redacted]' FROM t"],
+      // A U&'…' literal keeps its prefix, so that its UESCAPE clause still reads.
+      ["ALTER ROLE x PASSWORD U&'!0068unter2' UESCAPE '!'; DROP TABLE cards", "ALTER ROLE x PASSWORD U&'[redacted]' UESCAPE '!'; DROP TABLE cards"],
+    ]);
+    const params = [{ format: 'text' as const, value: 'hunter2' }];
+    expect(renderParams(params, "SELECT set_config(E'app.\\x70assword', $1, false)")).toEqual(['[redacted]']);
+    expect(renderParams(params, "SELECT set_config(U&'app.\\0070assword', $1, false)")).toEqual(['[redacted]']);
+  });
+
+  it('replaces a block comment whole when a nested /* or */ in it would end it elsewhere once redacted: no statement after it hidden', () => {
+    redactsTo([
+      ["/* /* password '*/' */ DROP TABLE cards; SELECT 1 -- */", '/* [redacted] */ DROP TABLE cards; SELECT 1 -- */'],
+      ["/* password '/*' */ SELECT 1 */ DROP TABLE cards", '/* [redacted] */ DROP TABLE cards'],
+      ['/* a password: hunter2 */ SELECT 1', '/* a password: [redacted] */ SELECT 1'],
+    ]);
+  });
+
+  it('reads a literal on as standard_conforming_strings = off would only in a statement the server cannot parse, and never past its end', () => {
+    redactsTo([
+      ["SELECT crypt('x\\', gen_salt($$bf$$)); DROP TABLE cards", "SELECT crypt('[redacted]', gen_salt($$bf$$)); DROP TABLE cards"],
       ["ALTER USER x PASSWORD 'x\\'; DROP TABLE cards", "ALTER USER x PASSWORD '[redacted]'; DROP TABLE cards"],
-      // Within its statement it is still read to where that reading ends.
+      // A statement the server parses is what it runs: what follows the literal is shown.
+      ["CREATE ROLE evil LOGIN PASSWORD 'x\\' SUPERUSER BYPASSRLS", "CREATE ROLE evil LOGIN PASSWORD '[redacted]' SUPERUSER BYPASSRLS"],
+      ["UPDATE users SET password = 'x\\', is_admin = true WHERE name = 'mallory'", "UPDATE users SET password = '[redacted]', is_admin = true WHERE name = 'mallory'"],
+      // One it cannot parse runs nothing: there the literal is read to where that reading ends, within its statement.
       ["ALTER ROLE bob PASSWORD 'hun\\'ter\\'2' LOGIN", "ALTER ROLE bob PASSWORD '[redacted]' LOGIN"],
     ]);
   });
