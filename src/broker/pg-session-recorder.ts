@@ -36,7 +36,7 @@ const DEFER_MS = 2;
 
 const ALLOW: StatementDecision = Object.freeze({ action: 'allow' });
 
-/** A statement the client cancelled before it was forwarded: PostgreSQL's own answer to a cancelled statement. */
+/** A held statement the client cancelled: PostgreSQL's own answer to a cancelled statement. */
 const CANCELLED: StatementDecision = Object.freeze({
   action: 'deny', rule: 'cancel', sqlstate: '57014', message: 'canceling statement due to user request',
   detail: 'pcigate: the statement was waiting for an approval; it was not run',
