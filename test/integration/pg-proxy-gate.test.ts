@@ -74,6 +74,45 @@ describe('a statement waiting for its record', () => {
   }
 });
 
+describe('a cancel while a statement waits for its record, behind a statement the server runs', () => {
+  it('goes upstream too: the running read is cancelled there, the waiting insert here; nothing is inserted', async () => {
+    const slow = slowIntents('insert into ran');
+    const gate = await startGate(server, { transcripts: false, sinkWrap: slow.wrap });
+    try {
+      const c = await RawPgClient.connect(gate.broker);
+      c.startup({ user: gate.broker.user, database: gate.broker.database });
+      const key = (await c.scram(gate.broker.secret)).find((f) => f[0] === 0x4b)!;
+      c.sock.write(bytes.query('create temp table ran (x int)'));
+      await c.untilReady();
+      // One batch: a read that runs for minutes (forwarded at once), then an insert waiting for its pg.intent.
+      const started = performance.now();
+      c.sock.write(Buffer.concat([
+        bytes.parse('', 'select count(*) from generate_series(1, 2000000000)'), bytes.bind('', '', []), bytes.execute(),
+        bytes.parse('', 'insert into ran select 1'), bytes.bind('', '', []), bytes.execute(), bytes.sync(),
+      ]));
+      await new Promise((r) => setTimeout(r, 500));
+      const cancel = await RawPgClient.connect(gate.broker);
+      cancel.sock.write(bytes.cancelRequest(key.readInt32BE(5), key.subarray(9, 13)));
+      await new Promise((r) => setTimeout(r, 300));
+      slow.release(true);
+      const frames = await c.untilReady();
+      // Not sent upstream, the count would have run to its end (minutes) before the batch's answer.
+      expect(performance.now() - started).toBeLessThan(20_000);
+      const letters = frames.map((f) => String.fromCharCode(f[0]!)).join('');
+      expect(letters).toMatch(/E/);
+      expect(frames.find((f) => f[0] === 0x45)!.toString('latin1')).toContain('57014');
+      c.sock.write(bytes.query('select count(*) from ran'));
+      const rows = await c.untilReady();
+      expect(rows.find((f) => f[0] === 0x44)!.toString('latin1')).toMatch(/\x00\x00\x00\x010$/);
+      c.sock.end(bytes.terminate());
+      await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
+      const queries = readLog(gate.home).filter((r) => r.type === 'pg.query');
+      expect(queries.find((r) => String((r.detail as { sql: string }).sql).startsWith('select count(*) from generate'))!.detail).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
+      expect(queries.find((r) => String((r.detail as { sql: string }).sql).startsWith('insert into ran'))!.detail).toMatchObject({ sqlstate: '57014' });
+    } finally { await gate.close(); }
+  }, 60_000);
+});
+
 describe('read gate', () => {
   it('holds a large response until its record is durable, then delivers all of it', async () => {
     const slow = slowIntents('generate_series');
