@@ -23,6 +23,7 @@ import { approvalStoreFor } from '../policy/approvals.js';
 import { classify } from '../policy/classify.js';
 import { loadParser } from '../policy/pg-parser.js';
 import { decideStatement, inFailedTransaction, openPolicySession } from '../policy/pg-policy-hooks.js';
+import { insertTargetsWithoutColumns } from '../policy/redact-by-tokens.js';
 import { ServerPath } from '../policy/server-path.js';
 import { unionPath } from '../policy/name-match.js';
 import { isUtf8Name, startupSetting } from '../pg/protocol/startup-params.js';
@@ -243,6 +244,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     // string (`ALTER TABLE t ADD cvv …; INSERT INTO t (id, cvv) …; INSERT INTO n SELECT * FROM t`): the catalog
     // does not show the columns a whole row they store carries, so such a row is refused (storedPastMasking).
     const unseenColumns = new WeakSet<Statement>();
+    const tablesToKnow = { wholeRowTables: (sql: string) => [...ps.wholeRowTables(sql), ...insertTargetsWithoutColumns(sql)] };
     const storedRefusal = (stmt: Statement) => storedPastMasking(masker, ps, unseenColumns.has(stmt) ? undefined : relations.get, stmt);
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     const tx = new TransactionWatch();
@@ -275,7 +277,10 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       })));
     };
     return {
-      onStatement: (stmt) => wholeRows(relations, ps, stmt, onStatement(stmt), (x) => storedRefusal(stmt) ?? x),
+      // The tables whose columns its decision or its record needs are looked up first: whole rows it uses as values,
+      // and what an INSERT without a column list writes (its record redacts that table's password columns).
+      onStatement: (stmt) => wholeRows(relations, tablesToKnow, stmt, onStatement(stmt), (x) => storedRefusal(stmt) ?? x),
+      columnsOf: (stmt) => (unseenColumns.has(stmt) || stmt.protocol === 'function' ? () => undefined : relations.ordered),
       onBackendMessage: (frame, stmt) => {
         // client_encoding as the server reports it (at the start too): policy reads text as UTF-8.
         if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }
@@ -315,10 +320,12 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
  */
 function relationColumns(target: UpstreamTarget, now: () => number): {
   get: (name: string) => readonly string[] | undefined; load: (names: readonly string[]) => Promise<void>; due: (name: string) => boolean;
+  /** The columns in their order, when the name is one relation's (an INSERT's values by position); undefined otherwise. */
+  ordered: (name: string) => readonly string[] | undefined;
   /** Drops what is known (a statement that may change tables is on its way: ALTER TABLE … ADD COLUMN cvv). */
   forget: () => void;
 } {
-  const known = new Map<string, { columns: string[] | undefined; at: number }>();
+  const known = new Map<string, { columns: string[] | undefined; ordered: string[] | undefined; at: number }>();
   const due = (name: string) => {
     const e = known.get(name);
     return !e || now() - e.at > (e.columns ? 300_000 : 1_000);
@@ -328,6 +335,7 @@ function relationColumns(target: UpstreamTarget, now: () => number): {
     due,
     forget: () => known.clear(),
     get: (name) => (due(name) ? undefined : known.get(name)!.columns),
+    ordered: (name) => (due(name) ? undefined : known.get(name)!.ordered),
     async load(names) {
       const ask = names.filter(due);
       if (ask.length === 0) return;
@@ -336,16 +344,23 @@ function relationColumns(target: UpstreamTarget, now: () => number): {
         return `(${lit(n)}, ${lit(dot < 0 ? null : n.slice(0, dot))}, ${lit(n.slice(dot + 1))})`;
       });
       const found = new Map<string, string[]>();
+      const relations = new Map<string, Set<string>>();
       try {
-        const rows = await lookupRows(target, `SELECT k.name, a.attname FROM (VALUES ${values.join(', ')}) AS k(name, nsp, rel)
+        const rows = await lookupRows(target, `SELECT k.name, a.attname, c.oid::pg_catalog.text FROM (VALUES ${values.join(', ')}) AS k(name, nsp, rel)
           JOIN pg_catalog.pg_class c ON c.relname OPERATOR(pg_catalog.=) k.rel
           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace AND (k.nsp IS NULL OR n.nspname OPERATOR(pg_catalog.=) k.nsp)
-          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped`);
-        for (const [name, col] of rows) { const list = found.get(name!) ?? []; list.push(col!); found.set(name!, list); }
+          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+          ORDER BY 1, 3, a.attnum`);
+        for (const [name, col, oid] of rows) {
+          const list = found.get(name!) ?? [];
+          list.push(col!);
+          found.set(name!, list);
+          relations.set(name!, (relations.get(name!) ?? new Set()).add(oid!));
+        }
       } catch {
         return; // not known: such rows are masked in full (fail closed)
       }
-      for (const n of ask) known.set(n, { columns: found.get(n), at: now() });
+      for (const n of ask) known.set(n, { columns: found.get(n), ordered: relations.get(n)?.size === 1 ? found.get(n) : undefined, at: now() });
     },
   };
 }

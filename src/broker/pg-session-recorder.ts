@@ -29,6 +29,12 @@ export interface BrokerHooks extends SessionHooks {
   textMasker?: PanMasker;
   /** The statement is refused (by these hooks or by the recorder: its record could not be written): it will not run. */
   statementRefused?(stmt: Statement): void;
+  /**
+   * The columns of a table by name, for an INSERT without a column list (which value is a password's is the table's to
+   * say): answered from what was looked up before the statement was decided; undefined for a table not known, whose
+   * values are all redacted.
+   */
+  columnsOf?(stmt: Statement): (table: string) => readonly string[] | undefined;
 }
 
 /** How long a finished statement's record may wait for the next intent to share its write. */
@@ -105,7 +111,11 @@ export class PgSessionRecorder {
     return this.c.inner.textMasker ?? defaultPanMasker();
   }
 
-  private describe(stmt: Statement, facts = sqlFacts(stmt.sql, this.text)): Record<string, unknown> {
+  private facts(stmt: Statement): ReturnType<typeof sqlFacts> {
+    return sqlFacts(stmt.sql, this.text, this.c.inner.columnsOf?.(stmt));
+  }
+
+  private describe(stmt: Statement, facts = this.facts(stmt)): Record<string, unknown> {
     const d: Record<string, unknown> = { n: stmt.n, protocol: stmt.protocol, sql: facts.sql, command: facts.command, kind: facts.kind };
     if (stmt.protocol === 'extended') {
       d.params = renderParams(stmt.params, stmt.sql, stmt.paramTypes, this.text);
@@ -181,7 +191,7 @@ export class PgSessionRecorder {
       until.then(done, done);
       return { ...decision, until };
     }
-    const facts = sqlFacts(stmt.sql, this.text);
+    const facts = this.facts(stmt);
     const detail = this.describe(stmt, facts);
     if (decision.action === 'deny') {
       this.c.inner.statementRefused?.(stmt);

@@ -11,6 +11,7 @@ import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
 import { mayHoldSecret } from '../policy/redact-content.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
+import type { TableColumns } from '../policy/redact-by-tokens.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
 const MAX_SQL = 64 * 1024;
@@ -18,10 +19,10 @@ const MAX_TEXT_PARAM = 1024;
 const MAX_BINARY_PARAM = 256;
 
 /** Redacts passwords and masks PAN in SQL text for the log and the transcript. */
-export function redactSql(sql: string, masker: PanMasker = defaultPanMasker()): string {
+export function redactSql(sql: string, masker: PanMasker = defaultPanMasker(), tables?: TableColumns): string {
   // Cut after masking (maskCut): a card number across the cut is masked whole, not left as its first digits. Secrets
   // are redacted in the whole text first: a literal across the cut would be left unclosed, and read otherwise.
-  return maskCut(redactStatementSecrets(sql), MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => masker.maskText(t));
+  return maskCut(redactStatementSecrets(sql, undefined, tables), MAX_SQL, (n) => `[truncated ${n - MAX_SQL} chars]`, (t) => masker.maskText(t));
 }
 
 export type RenderedParam = string | { binary: string; bytes: number } | null;
@@ -172,15 +173,17 @@ function remember<V>(m: Map<string, V>, k: string, v: V): void {
  * a key, so they are the same for every text of one shape — computed once per shape — and no word inside
  * a constant counts (`WITH x AS (SELECT 'delete') SELECT …` is a read); the redaction runs on every text.
  */
-export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker()): StatementFacts {
-  // Redacted texts are cached per masker (a deployment's masking.networks decides what is masked).
+export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker(), columnsOf?: TableColumns['columnsOf']): StatementFacts {
+  // Redacted texts are cached per masker (a deployment's masking.networks decides what is masked), but for one
+  // whose redaction asked the catalog (an INSERT without a column list, `columnsOf`): its table may change.
   let facts = FACTS.get(masker);
   if (facts === undefined) FACTS.set(masker, facts = new Map());
   let f = facts.get(sql);
   if (f !== undefined) return f;
   const shape = statementShape(sql);
-  f = { sql: redactSql(sql, masker), command: shape.command, kind: shape.kind, pureRead: shape.pureRead };
-  remember(facts, sql, f);
+  const tables: TableColumns | undefined = columnsOf ? { columnsOf, needed: false } : undefined;
+  f = { sql: redactSql(sql, masker, tables), command: shape.command, kind: shape.kind, pureRead: shape.pureRead };
+  if (!tables?.needed) remember(facts, sql, f);
   return f;
 }
 

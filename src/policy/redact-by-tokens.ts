@@ -74,7 +74,7 @@ interface Tok {
  * parentheses ends and each literal's next one in its group are found in one pass each, and the literals to
  * redact are collected as ranges and swept once.
  */
-export function redactByTokens(text: string, mark: string, redactText: (inner: string, depth: number) => string, depth = 0): string | undefined {
+export function redactByTokens(text: string, mark: string, redactText: (inner: string, depth: number) => string, depth = 0, tables?: TableColumns): string | undefined {
   let raw: SqlToken[];
   try {
     raw = scanTokens(text);
@@ -104,7 +104,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   for (let i = 0; i < list.length; i++) {
     const t = list[i]!;
     if (t.kind === 'name') {
-      if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges);
+      if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges, tables);
       else if (NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) {
         valueOfName(toks, i, ranges, one);
         columnOfRow(toks, i, ranges, rowsRead);
@@ -655,34 +655,95 @@ function columnOfRow(toks: Tokens, i: number, ranges: Array<[number, number]>, r
   }
 }
 
-/** The most tokens between INSERT and its column list: INTO a . b . c AS x. */
-const INSERT_TARGET_TOKENS = 9;
+/**
+ * The columns of the tables an INSERT without a column list writes (`INSERT INTO users VALUES (1, 'bob', 'x')`: which
+ * value is the password is the table's to say). `columnsOf` answers by the name as written, unquoted and in lower
+ * case (`users`, `app.users`); undefined: not known, and every value of such an INSERT is redacted (fail safe).
+ * `needed` is set when a text has such an INSERT: its redaction depends on the catalog (not to be cached by text).
+ */
+export interface TableColumns {
+  columnsOf?: ((table: string) => readonly string[] | undefined) | undefined;
+  needed: boolean;
+}
+
+/** The table an INSERT at `i` writes (`INSERT INTO [schema.]table [AS x]`), as TableColumns names it, and the token after. */
+function insertTarget(toks: Tokens, i: number): { name: string; next: number } | undefined {
+  const { list } = toks;
+  let j = i + 1;
+  if (/^into$/i.test(list[j]?.text ?? '')) j++;
+  const parts: string[] = [];
+  while (list[j]?.kind === 'name' && parts.length < 3) {
+    parts.push(unquoted(list[j]!.text));
+    if (list[j + 1]?.text !== '.') { j++; break; }
+    j += 2;
+  }
+  if (parts.length === 0) return undefined;
+  if (/^as$/i.test(list[j]?.text ?? '') && list[j + 1]?.kind === 'name') j += 2;
+  return { name: parts.slice(-2).join('.'), next: j };
+}
+
+/** The tables written by INSERTs without a column list in `text` (TableColumns names), for their columns to be looked up. */
+export function insertTargetsWithoutColumns(text: string): string[] {
+  if (!/insert/i.test(text)) return [];
+  let raw: SqlToken[];
+  try {
+    raw = scanTokens(text);
+  } catch {
+    return [];
+  }
+  const tokens = tokensOf(text, raw, []);
+  if (tokens === undefined) return [];
+  const toks = new Tokens(tokens);
+  const out = new Set<string>();
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i]!.kind !== 'name' || !/^insert$/i.test(tokens[i]!.text)) continue;
+    const target = insertTarget(toks, i);
+    if (target && !columnListAt(toks, target.next)) out.add(target.name);
+  }
+  return [...out];
+}
+
+/** Whether the group at `j` (after an INSERT's table) is its column list, not a parenthesized query. */
+function columnListAt(toks: Tokens, j: number): boolean {
+  return toks.list[j]?.kind === 'open' && !/^(?:select|values|with)$/i.test(toks.list[j + 1]?.text ?? '') && toks.list[j + 1]?.kind !== 'open';
+}
 
 /**
  * `INSERT INTO t (cols) [OVERRIDING … VALUE] VALUES (…), (…)` at `i`: every literal of a column that says
  * password. Returns the index this read to (an INSERT inside what it read is not looked at again).
  */
-function insertValues(toks: Tokens, i: number, ranges: Array<[number, number]>): number {
+function insertValues(toks: Tokens, i: number, ranges: Array<[number, number]>, tables?: TableColumns): number {
   const { list } = toks;
-  let j = i + 1;
-  while (j < list.length && j <= i + INSERT_TARGET_TOKENS && (list[j]!.kind === 'name' || list[j]!.text === '.')) j++;
-  if (list[j]?.kind !== 'open') return j;
+  const target = insertTarget(toks, i);
+  if (!target) return i + 1;
+  let j = target.next;
   const secret = new Set<number>();
-  let col = 0;
-  for (j++; j < list.length && list[j]!.kind !== 'close'; j++) {
-    const t = list[j]!;
-    // A subscript or field (tags[1], point.x): passed over.
-    if (t.kind === 'open') { j = toks.afterClose[j]! - 1; continue; }
-    if (t.kind === 'comma') col++;
-    else if (t.kind === 'name' && NAMES_SECRET.test(t.text)) secret.add(col);
-    else if (t.kind !== 'name' && t.kind !== 'other') return j;
+  /** Every value is taken (a table whose columns are not known). */
+  let all = false;
+  if (!columnListAt(toks, j)) {
+    // No column list: the table's columns in their order, as the catalog has them.
+    if (!tables) return j;
+    tables.needed = true;
+    const columns = tables.columnsOf?.(target.name);
+    if (columns === undefined) all = true;
+    else columns.forEach((c, k) => { if (NAMES_SECRET.test(c) && !NOT_A_SECRET.test(c)) secret.add(k); });
+  } else {
+    let col = 0;
+    for (j++; j < list.length && list[j]!.kind !== 'close'; j++) {
+      const t = list[j]!;
+      // A subscript or field (tags[1], point.x): passed over.
+      if (t.kind === 'open') { j = toks.afterClose[j]! - 1; continue; }
+      if (t.kind === 'comma') col++;
+      else if (t.kind === 'name' && NAMES_SECRET.test(t.text)) secret.add(col);
+      else if (t.kind !== 'name' && t.kind !== 'other') return j;
+    }
+    j++;
   }
-  j++;
   if (/^overriding$/i.test(list[j]?.text ?? '')) j += 3;
-  if (secret.size === 0) return j;
+  if (secret.size === 0 && !all) return j;
   if (/^(?:select|with)$/i.test(list[j]?.text ?? '') || list[j]?.kind === 'open') {
     // INSERT … (email, password) SELECT 'a', 'x' [UNION …], (SELECT …), WITH …: the output item in the password's place.
-    for (const row of queryRows(toks, j)) for (const c of secret) if (row[c]) ranges.push(row[c]!);
+    for (const row of queryRows(toks, j)) for (let c = 0; c < row.length; c++) if (all || secret.has(c)) ranges.push(row[c]!);
     return j + 1;
   }
   if (!/^values$/i.test(list[j]?.text ?? '')) return j;
@@ -694,7 +755,7 @@ function insertValues(toks: Tokens, i: number, ranges: Array<[number, number]>):
     let from = j + 1;
     for (let k = j + 1; k <= close; k++) {
       if (k === close || (list[k]!.kind === 'comma' && toks.groupEnd[k] === close)) {
-        if (secret.has(at)) ranges.push([from, k]);
+        if (all || secret.has(at)) ranges.push([from, k]);
         at++;
         from = k + 1;
       }

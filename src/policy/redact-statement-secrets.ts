@@ -15,6 +15,7 @@
  */
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens } from './redact-by-tokens.js';
+import type { TableColumns } from './redact-by-tokens.js';
 import { mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
 import { parserReady } from './pg-parser.js';
 
@@ -64,11 +65,11 @@ const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
 const BLANKS = /\s*/y;
 
 /** `text` with every secret found replaced by `mark` (a literal's by `'mark'`, so the SQL still reads as SQL). */
-export function redactStatementSecrets(text: string, mark = '[redacted]'): string {
-  return redactAt(text, mark, 0);
+export function redactStatementSecrets(text: string, mark = '[redacted]', tables?: TableColumns): string {
+  return redactAt(text, mark, 0, tables);
 }
 
-function redactAt(text: string, mark: string, depth: number): string {
+function redactAt(text: string, mark: string, depth: number, tables?: TableColumns): string {
   let s = text;
   // Read as the server reads it (the parser is loaded wherever statements are recorded or held: pg-hooks.ts,
   // explain.ts, startPgBroker). Text the scanner read needs no PASSWORD-clause spelling: it misreads SQL and would
@@ -77,7 +78,8 @@ function redactAt(text: string, mark: string, depth: number): string {
   // or comment's text (depth > 0) may be a connection string, JSON or prose, not SQL: the content rules read it
   // first (a value's quoting and escapes), then the scanner's (`password = x` in prose, as SQL).
   if (depth > 0 && NAMES_SECRET.test(s)) s = redactContentSecrets(s, mark);
-  const read = mayHoldSecret(s) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth) : undefined;
+  // (An INSERT's values may be a password's by the table's columns alone: read when the caller can ask the catalog.)
+  const read = (mayHoldSecret(s) || (tables !== undefined && /insert/i.test(s))) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth, tables) : undefined;
   if (read !== undefined) s = read;
   if (read === undefined && PASSWORD_WORD.test(s)) {
     // The replacements only run on text that can match them (both password patterns name the word, a URL

@@ -177,6 +177,23 @@ describe('redactStatementSecrets, read by the scanner', () => {
     ]);
   });
 
+  it("redacts an INSERT without a column list by its table's columns, and every value when they are not known", () => {
+    const columns: Record<string, string[]> = { users: ['id', 'name', 'password', 'password_changed_at'], 'app.keys': ['id', 'api_key'] };
+    const redact = (sql: string) => {
+      const tables = { columnsOf: (t: string) => columns[t], needed: false };
+      return [redactStatementSecrets(sql, undefined, tables), tables.needed] as const;
+    };
+    expect(redact("INSERT INTO users VALUES (1, 'bob', 'hunter2', '2026-01-01'), (2, 'al', 'S3CR', now())")).toEqual(["INSERT INTO users VALUES (1, 'bob', '[redacted]', '2026-01-01'), (2, 'al', '[redacted]', now())", true]);
+    expect(redact('INSERT INTO "App".keys AS k VALUES (7, $$k-1$$)')).toEqual(["INSERT INTO \"App\".keys AS k VALUES (7, '[redacted]')", true]);
+    expect(redact("INSERT INTO users SELECT 1, 'bob', 'hunter2', now() UNION ALL SELECT 2, 'al', 'S3CR', now()")).toEqual(["INSERT INTO users SELECT 1, 'bob', '[redacted]', now() UNION ALL SELECT 2, 'al', '[redacted]', now()", true]);
+    // A table not known (not looked up, or several of that name): every value.
+    expect(redact("INSERT INTO audit_notes VALUES (1, 'kept?')")).toEqual(["INSERT INTO audit_notes VALUES ('[redacted]', '[redacted]')", true]);
+    // With a column list the statement says: no catalog needed (its redaction may be kept by text).
+    expect(redact("INSERT INTO users (id, name) VALUES (1, 'bob')")).toEqual(["INSERT INTO users (id, name) VALUES (1, 'bob')", false]);
+    // Without a catalog to ask (approvals, explain): as before.
+    expect(redactStatementSecrets("INSERT INTO users VALUES (1, 'bob', 'hunter2')")).toBe("INSERT INTO users VALUES (1, 'bob', 'hunter2')");
+  });
+
   it('reads a literal on as standard_conforming_strings = off would only in a statement the server cannot parse, and never past its end', () => {
     redactsTo([
       ["SELECT crypt('x\\', gen_salt($$bf$$)); DROP TABLE cards", "SELECT crypt('[redacted]', gen_salt($$bf$$)); DROP TABLE cards"],

@@ -1,0 +1,57 @@
+/**
+ * An INSERT without a column list through `pcigate connect`'s hooks, against a real server: which value is a
+ * password's is the table's to say, so the record redacts by the columns the catalog shows, and every value where
+ * it cannot know them (a table changed in the open transaction).
+ */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { gateConfig, readLog, run, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql('CREATE TABLE users (id int, name text, password text, password_changed_at date)');
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'write', 'ddl', 'transaction', 'utility'] }));
+});
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+const sqlOf = (r: { detail?: unknown }) => String((r.detail as { sql?: string } | undefined)?.sql ?? '');
+
+describe('an INSERT without a column list', () => {
+  it("redacts the password column's values by the table's columns; every value of a table changed in the open transaction", async () => {
+    const first = await run('psql', ['-X', '-At', '-c', "INSERT INTO users VALUES (1, 'bob', 'hunter2-a', '2026-01-01'), (2, 'al', 'hunter2-b', NULL)"], gate.env);
+    expect(first.stderr).toBe('');
+    // psql -f sends each statement on its own: the INSERT after the ALTER in its open transaction.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-insert-'));
+    const script = path.join(dir, 'tx.sql');
+    writeFileSync(script, [
+      'BEGIN;',
+      'ALTER TABLE users ADD COLUMN api_key text;',
+      "INSERT INTO users VALUES (3, 'cy', 'hunter2-c', NULL, 'k3y-c');",
+      'COMMIT;',
+      "SELECT count(*) FROM users WHERE password LIKE 'hunter2-%';",
+      '',
+    ].join('\n'));
+    const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('3');
+    await until(() => readLog(gate.home).filter((x) => x.type === 'session.end').length === 2);
+    const inserts = readLog(gate.home).filter((x) => x.type === 'pg.query' && sqlOf(x).startsWith('INSERT INTO users')).map(sqlOf);
+    expect(inserts).toEqual([
+      "INSERT INTO users VALUES (1, 'bob', '[redacted]', '2026-01-01'), (2, 'al', '[redacted]', NULL)",
+      // The catalog's connection does not see the column added in the open transaction: every value.
+      "INSERT INTO users VALUES ('[redacted]', '[redacted]', '[redacted]', NULL, '[redacted]');",
+    ]);
+    for (const f of readdirSync(gate.home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
+      expect(readFileSync(path.join(f.parentPath, f.name), 'latin1'), f.name).not.toMatch(/hunter2-[abc]|k3y-c/);
+    }
+  });
+});
