@@ -218,11 +218,12 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     const sessionPolicy: PolicyHooksOptions = {
       ...policy,
       beforeHold: async (stmt) => {
-        const tables = ps.wholeRowTables(stmt.sql).filter(relations.due);
+        const tables = tablesToKnow.wholeRowTables(stmt.sql).filter(relations.due);
         if (tables.length > 0) await relations.load(tables);
         const d = storedRefusal(stmt);
         return d?.action === 'deny' ? d : undefined;
       },
+      columnsOf: (stmt) => columnsOf(stmt),
     };
     const ps = openPolicySession(policy, info, serverPath.path);
     const ownPath = info.startup !== undefined && startupSetting(info.startup.params, 'search_path') !== undefined;
@@ -245,6 +246,9 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     // does not show the columns a whole row they store carries, so such a row is refused (storedPastMasking).
     const unseenColumns = new WeakSet<Statement>();
     const tablesToKnow = { wholeRowTables: (sql: string) => [...ps.wholeRowTables(sql), ...insertTargetsWithoutColumns(sql)] };
+    // For the record and an approver's text of an INSERT without a column list: the catalog's columns by position,
+    // none (every value redacted) where it may not show the table as the statement sees it.
+    const columnsOf = (stmt: Statement) => (unseenColumns.has(stmt) || stmt.protocol === 'function' ? () => undefined : relations.ordered);
     const storedRefusal = (stmt: Statement) => storedPastMasking(masker, ps, unseenColumns.has(stmt) ? undefined : relations.get, stmt);
     const limits = sessionLimits(ctx, o, info, { ...engine.sessionLimits(o.name), windowEndsAt: sessionWindowEnd(engine, o.name, ctx.clock.now()) }, (now) => { ps.lastActivity = now; });
     const tx = new TransactionWatch();
@@ -280,7 +284,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       // The tables whose columns its decision or its record needs are looked up first: whole rows it uses as values,
       // and what an INSERT without a column list writes (its record redacts that table's password columns).
       onStatement: (stmt) => wholeRows(relations, tablesToKnow, stmt, onStatement(stmt), (x) => storedRefusal(stmt) ?? x),
-      columnsOf: (stmt) => (unseenColumns.has(stmt) || stmt.protocol === 'function' ? () => undefined : relations.ordered),
+      columnsOf,
       onBackendMessage: (frame, stmt) => {
         // client_encoding as the server reports it (at the start too): policy reads text as UTF-8.
         if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }

@@ -26,6 +26,7 @@ import { drainOutbox } from './audit-outbox.js';
 import { STATE_RANK, loggedState, type LoggedState } from './approval-history.js';
 import { samePerson, separationRefusal, type ApprovalPerson, type OsAccount } from './approval-separation.js';
 import { redactStatementSecrets } from './redact-statement-secrets.js';
+import type { TableColumns } from './redact-by-tokens.js';
 import { withFileLock, writeFileAtomic } from './file-lock.js';
 
 export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
@@ -105,6 +106,11 @@ export interface NewRequest {
   sql: string;
   /** Its bind parameters (extended protocol): bound by the HMAC, stored only as {@link shownParams}. */
   bound?: BoundParams;
+  /**
+   * The columns of the tables an INSERT without a column list in it writes (the Postgres proxy's catalog): its shown
+   * text redacts their password columns' values, or every value of a table not known (redact-by-tokens.ts TableColumns).
+   */
+  columnsOf?: TableColumns['columnsOf'];
   reason?: string;
   rule?: string;
   settings: { groups: string[]; subjects: string[]; minApprovals: number; expiresMs: number; windowMs: number };
@@ -178,8 +184,8 @@ export function shownParams(sql: string, bound: BoundParams, mask: (text: string
  * same as the statement's `pg.query` record, redact-statement-secrets.ts) and masks PAN (src/mask) before text is
  * stored or shown: the request file, its `approval.*` records, `pcigate approvals` and `policy explain`.
  */
-export function safeStatementText(sql: string, mask: (text: string) => string = maskText): string {
-  return mask(redactStatementSecrets(sql, '***'));
+export function safeStatementText(sql: string, mask: (text: string) => string = maskText, tables?: TableColumns): string {
+  return mask(redactStatementSecrets(sql, '***', tables));
 }
 
 const ID_RE = /^A-[a-z2-7]{10}$/;
@@ -440,7 +446,7 @@ export class ApprovalStore {
     const now = this.deps.clock.now();
     const req: ApprovalRequest = {
       v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
-      requester: person(r.requester), sql: safeStatementText(r.sql, this.mask), hmac: await this.binding(r.sql, r.bound),
+      requester: person(r.requester), sql: safeStatementText(r.sql, this.mask, r.columnsOf ? { columnsOf: r.columnsOf, needed: false } : undefined), hmac: await this.binding(r.sql, r.bound),
       ...(r.bound?.params.length ? { params: shownParams(r.sql, r.bound, this.mask) } : {}),
       ...(r.bound?.searchPath ? { search_path: this.mask(shownPath(r.bound.searchPath)) } : {}),
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,

@@ -70,6 +70,8 @@ export interface PolicyHooksOptions {
    * a hold files an approval request or spends a usable approval: nobody is asked to approve what cannot run.
    */
   beforeHold?: (stmt: Statement) => Promise<Extract<StatementDecision, { action: 'deny' }> | undefined>;
+  /** The columns of the tables an INSERT without a column list writes, for the text an approver is shown (after beforeHold). */
+  columnsOf?: (stmt: Statement) => (table: string) => readonly string[] | undefined;
 }
 
 /** A `hooksFor` for startPgBroker: one PolicySession per proxied session. */
@@ -223,7 +225,7 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
   const settings = o.engine.approvalSettings(o.connection);
   const req = await store.request({
     connection: o.connection, requester: ps.identity, session, sql: stmt.sql, rule: d.rule, settings,
-    ...(bound ? { bound } : {}), ...(ps.reason ? { reason: ps.reason } : {}),
+    ...(bound ? { bound } : {}), ...(ps.reason ? { reason: ps.reason } : {}), ...(o.columnsOf ? { columnsOf: o.columnsOf(stmt) } : {}),
   });
   // Aborted when the proxy stops waiting (the client cancelled, the session ended): a later approval is not
   // spent on a statement that will not run, nor are its effects applied to the session.

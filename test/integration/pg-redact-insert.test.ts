@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { gateConfig, readLog, run, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+import type { ApprovalRequest } from '../../src/policy/approvals.js';
+import { APPROVER, gateConfig, heldGate, readLog, run, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -53,5 +54,24 @@ describe('an INSERT without a column list', () => {
     for (const f of readdirSync(gate.home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
       expect(readFileSync(path.join(f.parentPath, f.name), 'latin1'), f.name).not.toMatch(/hunter2-[abc]|k3y-c/);
     }
+  });
+});
+
+describe('a held INSERT without a column list', () => {
+  it("shows the approver its password column's value redacted, by the table's columns; the approved statement runs whole", async () => {
+    const { gate: held, store } = await heldGate(server, { role: { approval_tables: ['users'] } });
+    try {
+      const insert = run('psql', ['-X', '-At', '-c', "INSERT INTO users VALUES (9, 'dee', 'hunter2-held', NULL)"], held.env);
+      let req: ApprovalRequest | undefined;
+      await until(async () => { req = (await store.list()).find((r) => r.state === 'pending'); return req !== undefined; }, 15_000);
+      expect(req!.sql).toBe("INSERT INTO users VALUES (9, 'dee', '***', NULL)");
+      await store.approve(req!.id, APPROVER);
+      expect((await insert).stderr).not.toMatch(/ERROR/);
+      expect(server.psql("SELECT password FROM users WHERE id = 9").trim()).toBe('hunter2-held');
+      await until(() => readLog(held.home).some((x) => x.type === 'session.end'));
+      for (const f of readdirSync(held.home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
+        expect(readFileSync(path.join(f.parentPath, f.name), 'latin1'), f.name).not.toContain('hunter2-held');
+      }
+    } finally { await held.close(); }
   });
 });
