@@ -23,7 +23,6 @@ import { approvalStoreFor } from '../policy/approvals.js';
 import { classify } from '../policy/classify.js';
 import { loadParser } from '../policy/pg-parser.js';
 import { decideStatement, inFailedTransaction, openPolicySession } from '../policy/pg-policy-hooks.js';
-import { insertTargetsWithoutColumns } from '../policy/redact-by-tokens.js';
 import { ServerPath } from '../policy/server-path.js';
 import { unionPath } from '../policy/name-match.js';
 import { isUtf8Name, startupSetting } from '../pg/protocol/startup-params.js';
@@ -245,7 +244,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     // string (`ALTER TABLE t ADD cvv …; INSERT INTO t (id, cvv) …; INSERT INTO n SELECT * FROM t`): the catalog
     // does not show the columns a whole row they store carries, so such a row is refused (storedPastMasking).
     const unseenColumns = new WeakSet<Statement>();
-    const tablesToKnow = { wholeRowTables: (sql: string) => [...ps.wholeRowTables(sql), ...insertTargetsWithoutColumns(sql)] };
+    const tablesToKnow = { wholeRowTables: (sql: string) => [...ps.wholeRowTables(sql), ...statementShape(sql).insertTargets] };
     // For the record and an approver's text of an INSERT without a column list: the catalog's columns by position,
     // none (every value redacted) where it may not show the table as the statement sees it.
     const columnsOf = (stmt: Statement) => (unseenColumns.has(stmt) || stmt.protocol === 'function' ? () => undefined : relations.ordered);

@@ -253,15 +253,21 @@ export class PgSessionRecorder {
   /** A statement cancelled before it was forwarded (its intent durable): its pg.query, result `cancelled`. */
   private cancelledUnforwarded(stmt: Statement, started: number): StatementDecision {
     this.c.inner.statementRefused?.(stmt);
-    const running = this.intents.get(stmt.n);
-    this.intents.delete(stmt.n);
     const r: StatementResult = { outcome: 'cancelled', sqlstate: '57014', commands: [], rows: 0, dataRows: 0, suspended: false, durationMs: performance.now() - started };
-    const detail = queryDetail(running?.detail ?? this.describe(stmt), undefined, running?.seq ?? null, r);
-    this.c.transcript?.add({ t: 'result', n: stmt.n, result: r.outcome, sqlstate: r.sqlstate ?? null, rows: 0, duration_ms: detail.duration_ms });
+    const record = this.resultRecord(stmt, r, undefined);
     // Results of statements that ended meanwhile first: the log keeps the session's statement order.
     this.flushDeferred();
-    this.track(this.c.sink.append(this.event('pg.query', 'failure', detail)));
+    this.track(this.c.sink.append(record));
     return CANCELLED_UNFORWARDED;
+  }
+
+  /** The `pg.query` of a statement that ended (its intent's detail, `extra`, the result), and its transcript line. */
+  private resultRecord(stmt: Statement, r: StatementResult, extra: Record<string, unknown> | undefined): AuditEvent {
+    const running = this.intents.get(stmt.n);
+    this.intents.delete(stmt.n);
+    const detail = queryDetail(running?.detail ?? this.describe(stmt), extra, running?.seq ?? null, r);
+    this.c.transcript?.add({ t: 'result', n: stmt.n, result: r.outcome, sqlstate: r.sqlstate ?? null, rows: r.rows, duration_ms: detail.duration_ms });
+    return this.event('pg.query', r.outcome === 'success' ? 'success' : 'failure', detail);
   }
 
   private onBackendMessage(frame: Buffer, stmt: Statement | null): Buffer | null {
@@ -286,13 +292,9 @@ export class PgSessionRecorder {
   private onStatementEnd(stmt: Statement, r: StatementResult): void {
     this.rowsSampled.delete(stmt.n);
     this.c.inner.onStatementEnd?.(stmt, r);
-    const running = this.intents.get(stmt.n);
-    this.intents.delete(stmt.n);
-    const detail = queryDetail(running?.detail ?? this.describe(stmt), this.c.inner.statementDetail?.(stmt), running?.seq ?? null, r);
-    this.c.transcript?.add({ t: 'result', n: stmt.n, result: r.outcome, sqlstate: r.sqlstate ?? null, rows: r.rows, duration_ms: detail.duration_ms });
     // Not appended at once: the next statement's intent (or a short timer) carries it into the same
     // group commit, so a statement costs one durable write, not two.
-    this.deferred.push(this.event('pg.query', r.outcome === 'success' ? 'success' : 'failure', detail));
+    this.deferred.push(this.resultRecord(stmt, r, this.c.inner.statementDetail?.(stmt)));
     // One timer per DEFER_MS at most, not one per statement: an intent that flushes the queue leaves it
     // armed, and it finds nothing (or only later results) to flush when it fires.
     if (!this.deferTimer) {

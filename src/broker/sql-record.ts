@@ -11,6 +11,7 @@ import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
 import { mayHoldSecret } from '../policy/redact-content.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
+import { insertTargetsWithoutColumns } from '../policy/redact-by-tokens.js';
 import type { TableColumns } from '../policy/redact-by-tokens.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -153,7 +154,11 @@ function* calledNames(s: string): Generator<string> {
 
 /** What a statement's records say about its SQL text. */
 export interface StatementFacts { sql: string; command: string; kind: string; pureRead: boolean }
-interface Shape { command: string; kind: string; pureRead: boolean }
+interface Shape {
+  command: string; kind: string; pureRead: boolean;
+  /** The tables its INSERTs without a column list write (redact-by-tokens.ts): the same for every text of one shape. */
+  insertTargets: readonly string[];
+}
 
 const FACTS = new WeakMap<PanMasker, Map<string, StatementFacts>>();
 const SHAPES = new Map<string, Shape>();
@@ -188,7 +193,7 @@ export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker
 }
 
 /**
- * statementFacts without the redacted text: command word, kind and pure-read, computed once per shape.
+ * statementFacts without the redacted text: command word, kind, pure-read and INSERT targets, computed once per shape.
  * For callers that only judge a statement (it redacts nothing, so it costs no masking scan).
  */
 export function statementShape(sql: string): Readonly<Shape> {
@@ -197,7 +202,8 @@ export function statementShape(sql: string): Readonly<Shape> {
   let shape = SHAPES.get(basis);
   if (shape === undefined) {
     const { command, kind } = statementKind(basis);
-    shape = { command, kind, pureRead: isPureRead(basis, command) };
+    // (Read from the text itself: the key's placeholders are not SQL the scanner reads.)
+    shape = { command, kind, pureRead: isPureRead(basis, command), insertTargets: insertTargetsWithoutColumns(sql) };
     remember(SHAPES, basis, shape);
   }
   return shape;

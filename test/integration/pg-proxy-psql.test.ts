@@ -1,12 +1,12 @@
 /** psql through pcigate against a real PostgreSQL: -c, -f, \copy both ways, wrong secret, recording. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pgDriver from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
+import { homeFiles, readLog, run, sqlScript, startGate, until, type Gate } from './pg-proxy-setup.js';
 
 let pg: PostgresServer;
 let gate: Gate;
@@ -53,16 +53,13 @@ describe('psql through pcigate', () => {
   });
 
   it('runs a script with -f, errors included, and the session stays usable', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-psql-'));
-    const script = path.join(dir, 'script.sql');
-    writeFileSync(script, [
+    const script = sqlScript([
       'create table if not exists f_items (id int primary key, name text);',
       "insert into f_items values (1, 'one'), (2, 'two');",
       'select no_such_column from f_items;',
       'select count(*) from f_items;',
       "create role f_role login password 'hunter2-secret';",
-      '',
-    ].join('\n'));
+    ]);
     const r = await run('psql', ['-X', '-At', '-f', script], gate.env);
     expect(r.stdout).toContain('2');
     expect(r.stderr).toMatch(/no_such_column/);
@@ -87,13 +84,12 @@ describe('psql through pcigate', () => {
     await until(() => { const log = readLog(gate.home); const q = log.find(isIt); return !!q && log.some((x) => x.type === 'session.end' && x.session === q.session); });
     const query = readLog(gate.home).find(isIt)!;
     expect((query.detail as { sql: string }).sql).toBe("select 'reset password'; create role f_role3 login password '[redacted]'; select set_config('app.password', '[redacted]', false)");
-    const files = readdirSync(gate.home, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
-    expect(files.some((f) => /transcript|recording/.test(path.join(f.parentPath, f.name)))).toBe(true);
-    for (const f of files) {
-      const text = readFileSync(path.join(f.parentPath, f.name), 'latin1');
-      expect(text, f.name).not.toContain('hunter3-secret');
+    const files = homeFiles(gate.home);
+    expect(files.some((f) => /transcript|recording/.test(f.file))).toBe(true);
+    for (const { file, text } of files) {
+      expect(text, file).not.toContain('hunter3-secret');
       // The result row is the setting's value, masked or not, in the transcript's sample: only the statement is checked.
-      expect(text.includes("'hunter4-secret'"), f.name).toBe(false);
+      expect(text.includes("'hunter4-secret'"), file).toBe(false);
     }
   });
 
@@ -113,9 +109,7 @@ describe('psql through pcigate', () => {
     expect(log.find(isIt)!.detail).toMatchObject({ params: ['[redacted]', '[redacted]'] });
     expect((log.find((x) => x.type === 'pg.query' && String((x.detail as { sql?: string }).sql).includes("'4-the-test'"))!.detail as { sql: string }).sql)
       .toContain("pgp_sym_encrypt('4-the-test', '[redacted]'), '[redacted]')");
-    for (const f of readdirSync(gate.home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
-      expect(readFileSync(path.join(f.parentPath, f.name), 'latin1'), f.name).not.toMatch(/k3y-s3cr3t/);
-    }
+    for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/k3y-s3cr3t/);
   });
 
   it('copies both ways with \\copy', async () => {

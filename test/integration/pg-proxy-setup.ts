@@ -3,7 +3,7 @@
  * audit log (recorder/) in a temp data home, and a pcigate broker listening on a free loopback port.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -204,4 +204,17 @@ export function dataHome(home: string): Buffer {
   const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (f: string) => files.push(f))(path.join(d, e.name)); };
   walk(home);
   return Buffer.concat(files.map((f) => readFileSync(f)));
+}
+
+/** Every file under `home`, with its text (latin1: any bytes read as they are), to look for what must not be on disk. */
+export function homeFiles(home: string): Array<{ file: string; text: string }> {
+  return readdirSync(home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+    .map((e) => ({ file: path.join(e.parentPath, e.name), text: readFileSync(path.join(e.parentPath, e.name), 'latin1') }));
+}
+
+/** A psql script (for `psql -f`) of `lines`, one statement each, in a fresh temporary directory: its path. */
+export function sqlScript(lines: readonly string[]): string {
+  const file = path.join(tempDir('pcigate-sql-'), 'script.sql');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
 }

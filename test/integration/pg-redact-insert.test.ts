@@ -3,13 +3,10 @@
  * password's is the table's to say, so the record redacts by the columns the catalog shows, and every value where
  * it cannot know them (a table changed in the open transaction).
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import type { ApprovalRequest } from '../../src/policy/approvals.js';
-import { APPROVER, gateConfig, heldGate, readLog, run, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+import { APPROVER, gateConfig, heldGate, homeFiles, readLog, run, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -31,16 +28,13 @@ describe('an INSERT without a column list', () => {
     const first = await run('psql', ['-X', '-At', '-c', "INSERT INTO users VALUES (1, 'bob', 'hunter2-a', '2026-01-01'), (2, 'al', 'hunter2-b', NULL)"], gate.env);
     expect(first.stderr).toBe('');
     // psql -f sends each statement on its own: the INSERT after the ALTER in its open transaction.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-insert-'));
-    const script = path.join(dir, 'tx.sql');
-    writeFileSync(script, [
+    const script = sqlScript([
       'BEGIN;',
       'ALTER TABLE users ADD COLUMN api_key text;',
       "INSERT INTO users VALUES (3, 'cy', 'hunter2-c', NULL, 'k3y-c');",
       'COMMIT;',
       "SELECT count(*) FROM users WHERE password LIKE 'hunter2-%';",
-      '',
-    ].join('\n'));
+    ]);
     const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
     expect(r.stderr).toBe('');
     expect(r.stdout.trim().split('\n').at(-1)).toBe('3');
@@ -51,9 +45,7 @@ describe('an INSERT without a column list', () => {
       // The catalog's connection does not see the column added in the open transaction: every value.
       "INSERT INTO users VALUES ('[redacted]', '[redacted]', '[redacted]', NULL, '[redacted]');",
     ]);
-    for (const f of readdirSync(gate.home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
-      expect(readFileSync(path.join(f.parentPath, f.name), 'latin1'), f.name).not.toMatch(/hunter2-[abc]|k3y-c/);
-    }
+    for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/hunter2-[abc]|k3y-c/);
   });
 });
 
@@ -69,9 +61,7 @@ describe('a held INSERT without a column list', () => {
       expect((await insert).stderr).not.toMatch(/ERROR/);
       expect(server.psql("SELECT password FROM users WHERE id = 9").trim()).toBe('hunter2-held');
       await until(() => readLog(held.home).some((x) => x.type === 'session.end'));
-      for (const f of readdirSync(held.home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
-        expect(readFileSync(path.join(f.parentPath, f.name), 'latin1'), f.name).not.toContain('hunter2-held');
-      }
+      for (const { file, text } of homeFiles(held.home)) expect(text, file).not.toContain('hunter2-held');
     } finally { await held.close(); }
   });
 });
