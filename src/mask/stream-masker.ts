@@ -4,7 +4,8 @@
  *
  * It keeps the original bytes of the trailing run of digits and separators (a candidate that may still be
  * completed by the next chunk) and releases everything before it at once, masked. What is held back is
- * only what could still belong to an undecided PAN: the groups holding the last 19 digits (≤ 38 bytes),
+ * only what could still belong to an undecided PAN: the trailing groups that together hold at most 19 digits
+ * (≤ 38 bytes; a PAN still to be completed starts at one of them),
  * plus an incomplete UTF-8 sequence at the very end (≤ 3 bytes), so a multibyte character is never split.
  * A little already-sent context (≤ ~80 bytes) is kept so a PAN that straddles what was sent and what was
  * held is still recognised; its unsent digits are then masked.
@@ -248,7 +249,7 @@ export class StreamMasker {
 
 /**
  * Where the undecided tail of `buf` starts: the groups of the trailing digit/separator run that hold its
- * last 19 digits (a PAN completed by later bytes can start no earlier), a float print that may still end
+ * last 19 digits whole (a PAN completed by later bytes starts at one of them), a float print that may still end
  * as an exponent-form PAN (`4.111111111111111e+1`, float-text.ts), or an incomplete UTF-8 sequence.
  */
 export function holdFrom(buf: Uint8Array): number {
@@ -267,12 +268,14 @@ function digitRunHold(buf: Uint8Array): number {
     let groupStart = n;
     let j = n;
     if (last === 2) { unitBefore(buf, n); j = unitAt; }
-    // Walk back group by group; a group longer than 19 digits can never be part of a PAN.
+    // Walk back group by group.
     while (j > 0) {
       let k = j;
       let g = 0;
       while (k > 0 && unitBefore(buf, k) === 1) { k = unitAt; g++; }
-      if (g > MAX_PAN_DIGITS) break;
+      // A PAN still to be completed runs from a group's start to the end: one with more than 19 digits from
+      // here on cannot start at this group, nor at any before it.
+      if (digits + g > MAX_PAN_DIGITS) break;
       digits += g;
       groupStart = k;
       if (digits >= MAX_PAN_DIGITS) break;

@@ -123,6 +123,17 @@ describe('PAN masking properties', () => {
     }), { numRuns: 200 });
   });
 
+  it('a run of digit groups longer than a PAN holds only the groups a PAN still to come could span (seed 2136994273)', () => {
+    // A 19-digit card number, a date and the start of a grouped card number: 36 digits in one run of groups.
+    const text = Buffer.from(' 4000000000000000006 2026-11-22 4000 0000 00006  4000000000006 ');
+    const oneShot = Buffer.from(masker.maskBytes(text)).toString();
+    for (let i = 0; i <= text.length; i++) expect(streamed([text.subarray(0, i), text.subarray(i)]).toString()).toBe(oneShot);
+    const sm = new StreamMasker(() => {}, { timer: { set: () => 1, clear: () => {} } });
+    sm.write(Buffer.from(' 4000000000000000006 2026-11-22 4000 0000 00'));
+    // `2026-11-22 4000 0000 00`: the 19-digit group before it cannot begin a card number that ends later.
+    expect(sm.held).toBe(23);
+  });
+
   it('never splits a multibyte UTF-8 character', () => {
     const text = Buffer.from('é€😀 4111 1111 1111 1111 😀€é');
     for (let i = 0; i <= text.length; i++) {
