@@ -9,9 +9,8 @@ import type { PanMasker } from '../mask/pan-masker.js';
 import { structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
-import { mayHoldSecret } from '../policy/redact-content.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
-import { insertTargetsWithoutColumns } from '../policy/redact-by-tokens.js';
+import { insertTargetsWithoutColumns, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
 import type { TableColumns } from '../policy/redact-by-tokens.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -28,6 +27,7 @@ export function redactSql(sql: string, masker: PanMasker = defaultPanMasker(), t
 
 export type RenderedParam = string | { binary: string; bytes: number } | null;
 
+
 /**
  * Renders bind parameters for the log: text capped and PAN-masked; binary in the text form of its declared
  * type (`types`: the OIDs the client's Parse gave, 0 = left to the server) when that type is a common scalar
@@ -36,9 +36,8 @@ export type RenderedParam = string | { binary: string; bytes: number } | null;
  * read an int8 PAN back out of it, so those are '[masked]'. NULL as null.
  */
 export function renderParams(params: BindParam[], sql: string, types: readonly number[] = [], masker: PanMasker = defaultPanMasker()): RenderedParam[] {
-  // A statement naming a password or another secret (set_password($1), … PASSWORD $1, WHERE api_key = $1), or calling
-  // a function that takes a key (pgp_sym_decrypt(pan, $1)): its parameters are withheld.
-  const withhold = mayHoldSecret(sql);
+  // (An INSERT's tables come from its shape, found once per shape; any other text has none, and costs no lookup.)
+  const withhold = params.length > 0 && paramsMayBeSecret(sql, /insert/i.test(sql) ? statementShape(sql).insertTargets : []);
   return params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';
@@ -178,15 +177,16 @@ function remember<V>(m: Map<string, V>, k: string, v: V): void {
  * a key, so they are the same for every text of one shape — computed once per shape — and no word inside
  * a constant counts (`WITH x AS (SELECT 'delete') SELECT …` is a read); the redaction runs on every text.
  */
-export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker(), columnsOf?: TableColumns['columnsOf']): StatementFacts {
+export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker(), session?: Omit<TableColumns, 'needed'>): StatementFacts {
   // Redacted texts are cached per masker (a deployment's masking.networks decides what is masked), but for one
-  // whose redaction asked the catalog (an INSERT without a column list, `columnsOf`): its table may change.
+  // whose redaction asked the session (an INSERT without a column list, `columnsOf`: its table may change; an
+  // EXECUTE, `preparedText`: the statement of that name may be prepared again).
   let facts = FACTS.get(masker);
   if (facts === undefined) FACTS.set(masker, facts = new Map());
   let f = facts.get(sql);
   if (f !== undefined) return f;
   const shape = statementShape(sql);
-  const tables: TableColumns | undefined = columnsOf ? { columnsOf, needed: false } : undefined;
+  const tables: TableColumns | undefined = session && (session.columnsOf || session.preparedText) ? { ...session, needed: false } : undefined;
   f = { sql: redactSql(sql, masker, tables), command: shape.command, kind: shape.kind, pureRead: shape.pureRead };
   if (!tables?.needed) remember(facts, sql, f);
   return f;

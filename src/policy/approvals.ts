@@ -26,6 +26,7 @@ import { drainOutbox } from './audit-outbox.js';
 import { STATE_RANK, loggedState, type LoggedState } from './approval-history.js';
 import { samePerson, separationRefusal, type ApprovalPerson, type OsAccount } from './approval-separation.js';
 import { redactStatementSecrets } from './redact-statement-secrets.js';
+import { paramsMayBeSecret } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
 import { withFileLock, writeFileAtomic } from './file-lock.js';
 
@@ -111,6 +112,8 @@ export interface NewRequest {
    * text redacts their password columns' values, or every value of a table not known (redact-by-tokens.ts TableColumns).
    */
   columnsOf?: TableColumns['columnsOf'];
+  /** The statements the session has prepared, by name: an EXECUTE's arguments are shown only for one that takes no secret. */
+  preparedText?: TableColumns['preparedText'];
   reason?: string;
   rule?: string;
   settings: { groups: string[]; subjects: string[]; minApprovals: number; expiresMs: number; windowMs: number };
@@ -164,11 +167,12 @@ const MAX_SHOWN_PARAM = 1024;
 /**
  * Bind parameters as an approver sees them and the store keeps them: text PAN-masked (cut at 1024
  * characters with the length said); binary in the text form of its declared type when that is a common
- * scalar, else only its length (hex would show an int8 card number in clear); all withheld when the
- * statement mentions a password.
+ * scalar, else only its length (hex would show an int8 card number in clear); all withheld when they may be a
+ * secret, as in the statement's record (paramsMayBeSecret: a password's name, a key's function, an INSERT without a
+ * column list, an EXECUTE).
  */
 export function shownParams(sql: string, bound: BoundParams, mask: (text: string) => string = maskText): Array<string | null> {
-  const withhold = /passw(or)?d/i.test(sql);
+  const withhold = paramsMayBeSecret(sql);
   return bound.params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';
@@ -446,7 +450,7 @@ export class ApprovalStore {
     const now = this.deps.clock.now();
     const req: ApprovalRequest = {
       v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
-      requester: person(r.requester), sql: safeStatementText(r.sql, this.mask, r.columnsOf ? { columnsOf: r.columnsOf, needed: false } : undefined), hmac: await this.binding(r.sql, r.bound),
+      requester: person(r.requester), sql: safeStatementText(r.sql, this.mask, r.columnsOf || r.preparedText ? { columnsOf: r.columnsOf, preparedText: r.preparedText, needed: false } : undefined), hmac: await this.binding(r.sql, r.bound),
       ...(r.bound?.params.length ? { params: shownParams(r.sql, r.bound, this.mask) } : {}),
       ...(r.bound?.searchPath ? { search_path: this.mask(shownPath(r.bound.searchPath)) } : {}),
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,

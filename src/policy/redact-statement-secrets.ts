@@ -59,6 +59,7 @@ const URL_USER = /[^\s:/@'"]*:/y;
 const URL_PASSWORD_END = /[\s@'"]/g;
 
 const PASSWORD_WORD = /password/i;
+const EXECUTE_WORD = /execute/i;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
 const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
 /** PostgreSQL's whitespace and more (a RegExp's \s), as PASSWORD_KEYWORD skips it. */
@@ -78,8 +79,10 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   // or comment's text (depth > 0) may be a connection string, JSON or prose, not SQL: the content rules read it
   // first (a value's quoting and escapes), then the scanner's (`password = x` in prose, as SQL).
   if (depth > 0 && NAMES_SECRET.test(s)) s = redactContentSecrets(s, mark);
-  // (An INSERT's values may be a password's by the table's columns alone: read when the caller can ask the catalog.)
-  const read = (mayHoldSecret(s) || (tables !== undefined && /insert/i.test(s))) && parserReady() ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth, tables) : undefined;
+  // (An INSERT's values may be a password's by the table's columns alone: read when the caller can ask the catalog;
+  // an EXECUTE's arguments by the statement it runs.)
+  const read = (mayHoldSecret(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTE_WORD.test(s))) && parserReady()
+    ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth, tables) : undefined;
   if (read !== undefined) s = read;
   if (read === undefined && PASSWORD_WORD.test(s)) {
     // The replacements only run on text that can match them (both password patterns name the word, a URL

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { redactSql, renderParams } from '../../../src/broker/sql-record.js';
-import { safeStatementText } from '../../../src/policy/approvals.js';
+import { safeStatementText, shownParams } from '../../../src/policy/approvals.js';
 import { loadParser } from '../../../src/policy/pg-parser.js';
 import { redactStatementSecrets } from '../../../src/policy/redact-statement-secrets.js';
 import { redactsTo } from '../../harness/redacts-to.js';
@@ -124,6 +124,58 @@ describe('redactStatementSecrets, read by the scanner', () => {
     const params = [{ format: 'text' as const, value: 'k3y' }];
     expect(renderParams(params, 'SELECT pgp_sym_decrypt(pan, $1) FROM cards')).toEqual(['[redacted]']);
     expect(renderParams(params, 'SELECT encrypted_pan FROM cards WHERE id = $1')).toEqual(['k3y']);
+  });
+
+  it('redacts every literal of a statement whose key is not written in its place: a column, a subquery, a setting', () => {
+    redactsTo([
+      ["SELECT pgp_sym_decrypt(pan, k.v) FROM cards, (SELECT 12345::text AS v) k LIMIT 1", "SELECT pgp_sym_decrypt(pan, k.v) FROM cards, (SELECT '[redacted]'::text AS v) k LIMIT 1"],
+      ["SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT 'k3y' AS v) k WHERE c.id = 7", "SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' AS v) k WHERE c.id = 7"],
+      ["WITH k AS (VALUES ('k3y')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards; SELECT 'next'", "WITH k AS (VALUES ('[redacted]')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards; SELECT 'next'"],
+      ["SELECT set_config('app.k', 'k3y', false), hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SELECT set_config('[redacted]', '[redacted]', false), hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
+    ]);
+    // Written in its place (a literal, a parameter, cast or joined): only the key.
+    redactsTo([
+      ["SELECT pgp_sym_decrypt(pan, ('k3y' || $1)::text) FROM cards WHERE id = 7", "SELECT pgp_sym_decrypt(pan, ('[redacted]' || $1)::text) FROM cards WHERE id = 7"],
+      ["SELECT pgp_sym_decrypt(pan, '\\x6b'::bytea::character varying) FROM cards WHERE id = 7", "SELECT pgp_sym_decrypt(pan, '[redacted]'::bytea::character varying) FROM cards WHERE id = 7"],
+    ]);
+  });
+
+  it("redacts an EXECUTE's arguments unless the session knows the statement it runs as one without a secret's place", () => {
+    const prepared: Record<string, string> = {
+      dec: 'PREPARE dec(text) AS SELECT pgp_sym_decrypt(pan, $1) FROM cards',
+      add: 'PREPARE add(int) AS SELECT $1 + 1',
+      Quoted: 'PREPARE "Quoted"(int) AS SELECT $1',
+      adduser: 'PREPARE adduser AS INSERT INTO users VALUES ($1, $2, $3)',
+      setpw: 'PREPARE setpw AS UPDATE users SET password = $2 WHERE id = $1',
+    };
+    const redact = (sql: string) => {
+      const session = { preparedText: (name: string) => prepared[name], needed: false };
+      return [redactStatementSecrets(sql, undefined, session), session.needed] as const;
+    };
+    expect(redact("EXECUTE dec('k3y')")).toEqual(["EXECUTE dec('[redacted]')", true]);
+    expect(redact("EXECUTE adduser(1, 'bob', 'hunter2')")).toEqual(["EXECUTE adduser('[redacted]', '[redacted]', '[redacted]')", true]);
+    expect(redact("execute SETPW (1, 'hunter2')")).toEqual(["execute SETPW ('[redacted]', '[redacted]')", true]);
+    expect(redact('EXECUTE add(41); EXECUTE "Quoted"(7)')).toEqual(['EXECUTE add(41); EXECUTE "Quoted"(7)', true]);
+    expect(redact("CREATE TABLE t AS EXECUTE add(41)")).toEqual(['CREATE TABLE t AS EXECUTE add(41)', true]);
+    // Not known to the session (prepared by the protocol, or by no one), or by a name the same text prepares again.
+    expect(redact("EXECUTE other('k3y')")).toEqual(["EXECUTE other('[redacted]')", true]);
+    expect(redact('EXECUTE "QUOTED"(7)')).toEqual(["EXECUTE \"QUOTED\"('[redacted]')", true]);
+    expect(redact("EXECUTE add('k3y'); DEALLOCATE add; PREPARE add(text) AS SELECT $1")).toEqual(["EXECUTE add('[redacted]'); DEALLOCATE add; PREPARE add(text) AS SELECT $1", true]);
+    // Without the session (approvals filed elsewhere, explain): every argument.
+    expect(redactStatementSecrets('EXECUTE add(41)')).toBe("EXECUTE add('[redacted]')");
+    // Not an EXECUTE of a prepared statement: a trigger's function, plpgsql's dynamic SQL.
+    redactsTo([
+      ["CREATE TRIGGER t BEFORE INSERT ON u FOR EACH ROW EXECUTE FUNCTION audit('x')", "CREATE TRIGGER t BEFORE INSERT ON u FOR EACH ROW EXECUTE FUNCTION audit('x')"],
+      ["DO $$ BEGIN EXECUTE format('SELECT %s', 1); END $$", "DO $$ BEGIN EXECUTE format('SELECT %s', 1); END $$"],
+    ]);
+    // Bind parameters: withheld for an EXECUTE and for an INSERT without a column list, in the record and for an approver.
+    const params = [{ format: 'text' as const, value: 'hunter2' }];
+    expect(renderParams(params, 'EXECUTE add($1)')).toEqual(['[redacted]']);
+    expect(renderParams(params, 'INSERT INTO users VALUES (1, $1)')).toEqual(['[redacted]']);
+    expect(renderParams(params, 'INSERT INTO users (id, name) VALUES (1, $1)')).toEqual(['hunter2']);
+    expect(shownParams('SELECT pgp_sym_decrypt(pan, $1) FROM cards', { params })).toEqual(['[redacted]']);
+    expect(shownParams('INSERT INTO users VALUES (1, $1)', { params })).toEqual(['[redacted]']);
+    expect(shownParams('SELECT name FROM users WHERE id = $1', { params })).toEqual(['hunter2']);
   });
 
   it('finds keys and password columns where a review found them missed: set operations, parenthesized and WITH sources, IN lists, reversed rows, brackets, SQL in literals', () => {

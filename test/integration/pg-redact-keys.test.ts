@@ -1,0 +1,67 @@
+/**
+ * pgcrypto keys through `pcigate connect`'s hooks, against a real server, where the key is not written in its place
+ * in the call: an EXECUTE of a statement prepared with the key's place for a parameter (which statement a name runs
+ * is the session's to say), a key from a subquery, and a key bound to a held statement (what the approver is shown).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import type { ApprovalRequest } from '../../src/policy/approvals.js';
+import { APPROVER, gateConfig, heldGate, homeFiles, pgClient, readLog, run, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql("CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE TABLE cards (id int, pan bytea); INSERT INTO cards VALUES (1, pgp_sym_encrypt('card-one', 'k3y-main'))");
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'write', 'transaction', 'utility'], role: { functions: { allow: PGCRYPTO } } }));
+});
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+const PGCRYPTO = ['pgp_sym_decrypt', 'pgp_sym_encrypt'];
+const sqlOf = (r: { detail?: unknown }) => String((r.detail as { sql?: string } | undefined)?.sql ?? '');
+
+describe('a pgcrypto key not written in its place', () => {
+  it("redacts an EXECUTE's arguments for a statement prepared with the key's place, and shows them for one without", async () => {
+    const script = sqlScript([
+      'PREPARE dec(text) AS SELECT pgp_sym_decrypt(pan, $1) FROM cards WHERE id = 1;',
+      "EXECUTE dec('k3y-main');",
+      'PREPARE add(int) AS SELECT $1 + 1;',
+      'EXECUTE add(41);',
+      "SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT 'k3y-' || 'main' AS v) k WHERE c.id = 1;",
+    ]);
+    const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n').filter((l) => !/^PREPARE$/.test(l))).toEqual(['card-one', '42', 'card-one']);
+    await until(() => readLog(gate.home).some((x) => x.type === 'session.end'));
+    const queries = readLog(gate.home).filter((x) => x.type === 'pg.query').map(sqlOf);
+    expect(queries).toContain("EXECUTE dec('[redacted]');");
+    expect(queries).toContain('EXECUTE add(41);');
+    expect(queries).toContain("SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' || '[redacted]' AS v) k WHERE c.id = 1;");
+    for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/k3y-main|'k3y-'/);
+  });
+});
+
+describe('a held statement with a key bound as a parameter', () => {
+  it('shows the approver the parameter withheld; the approved statement runs with it', async () => {
+    const { gate: held, store } = await heldGate(server, { role: { approval_tables: ['cards'], functions: { allow: PGCRYPTO } } });
+    const client = await pgClient(held);
+    try {
+      const update = client.query('UPDATE cards SET pan = pgp_sym_encrypt($1, $2)', ['card-two', 'k3y-held']);
+      let req: ApprovalRequest | undefined;
+      await until(async () => { req = (await store.list()).find((x) => x.state === 'pending'); return req !== undefined; }, 15_000);
+      expect(req!.params).toEqual(['[redacted]', '[redacted]']);
+      await store.approve(req!.id, APPROVER);
+      expect((await update).rowCount).toBe(1);
+      expect(server.psql("SELECT pgp_sym_decrypt(pan, 'k3y-held') FROM cards").trim()).toBe('card-two');
+    } finally {
+      await client.end();
+      await held.close();
+    }
+    await until(() => readLog(held.home).some((x) => x.type === 'session.end'));
+    for (const { file, text } of homeFiles(held.home)) expect(text, file).not.toContain('k3y-held');
+  });
+});
