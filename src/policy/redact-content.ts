@@ -7,12 +7,14 @@
  */
 
 /**
- * A name that says it holds a secret: password, passwd, passphrase, pwd, secret, a token, an API, access, private
- * or secret key (`db_password`, `client_secret`, `auth_token`, `api_key`; not `secretary` nor a `tokens` table).
+ * A name that says it holds a secret: password, passwd, passphrase, pwd, secret, a token, an API, access, private,
+ * secret or encryption key (`db_password`, `client_secret`, `auth_token`, `api_key`, `app.encryption_key`, `aes_key`:
+ * what `SET` or set_config gives a later pgp_sym_decrypt(pan, current_setting('app.encryption_key')); not `secretary`
+ * nor a `tokens` table, nor a `sort_key`).
  * One list for every reader of names (redact-by-tokens.ts, the gate in redact-statement-secrets.ts, the bind
  * parameters a record withholds in sql-record.ts).
  */
-export const NAMES_SECRET = /passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|secret(?![a-z])|(?:api|access|private|secret)_?key(?![a-z])|(?<![a-z])token(?![a-z])/i;
+export const NAMES_SECRET = /passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|secret(?![a-z])|(?:api|access|private|secret|encryption|encrypt|enc|crypt|crypto|cipher|master|aes|hmac|signing|pgp)_?key(?![a-z])|(?<![a-z])token(?![a-z])/i;
 /**
  * Functions whose arguments at these positions (0-based) are a password or key whatever they are named: pgcrypto's
  * crypt(password, salt), hmac(data, key, type), encrypt/decrypt[_iv](data, key, …), pgp_sym_encrypt/decrypt[_bytea]

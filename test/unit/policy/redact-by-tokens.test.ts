@@ -99,8 +99,13 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["UPDATE sessions SET token = 'abc', user_id = 7 WHERE id = 1", "UPDATE sessions SET token = '[redacted]', user_id = 7 WHERE id = 1"],
       ["SELECT set_config('app.passphrase', 'hunter2', false)", "SELECT set_config('app.passphrase', '[redacted]', false)"],
       [`INSERT INTO t (cfg) VALUES ('{"api_key": "k-1", "region": "eu"}')`, `INSERT INTO t (cfg) VALUES ('{"api_key": "[redacted]", "region": "eu"}')`],
+      // An encryption key given to a setting that a later statement decrypts with (current_setting('app.encryption_key')).
+      ["SET app.encryption_key = 'k3y'", "SET app.encryption_key = '[redacted]'"],
+      ["SELECT set_config('pgcrypto.aes_key', 'k3y', false), set_config('app.region', 'eu', false)", "SELECT set_config('pgcrypto.aes_key', '[redacted]', false), set_config('app.region', 'eu', false)"],
+      ["ALTER ROLE app SET app.master_key TO 'k3y'", "ALTER ROLE app SET app.master_key TO '[redacted]'"],
     ]);
-    for (const sql of ["SELECT * FROM tokens WHERE user_id = 5 AND kind = 'x'", "SELECT secretary, 'x' FROM staff WHERE token_type = 'bearer'", "UPDATE keys SET api_key_id = 'k1' WHERE owner = 'bob'"]) {
+    for (const sql of ["SELECT * FROM tokens WHERE user_id = 5 AND kind = 'x'", "SELECT secretary, 'x' FROM staff WHERE token_type = 'bearer'", "UPDATE keys SET api_key_id = 'k1' WHERE owner = 'bob'",
+      "SELECT * FROM t WHERE sort_key = 'a' AND encryption_key_id = 'k1' AND monkey = 'b'"]) {
       expect(redactStatementSecrets(sql), sql).toBe(sql);
     }
     const params = [{ format: 'text' as const, value: 'tok-123' }];
