@@ -284,8 +284,6 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       // and what an INSERT without a column list writes (its record redacts that table's password columns).
       onStatement: (stmt) => wholeRows(relations, tablesToKnow, stmt, onStatement(stmt), (x) => storedRefusal(stmt) ?? x),
       columnsOf,
-      // For an EXECUTE's record: what policy's reading of the session has prepared by that name.
-      preparedText: (name) => ps.prepared.get(name)?.text,
       onBackendMessage: (frame, stmt) => {
         // client_encoding as the server reports it (at the start too): policy reads text as UTF-8.
         if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }

@@ -35,8 +35,6 @@ export interface BrokerHooks extends SessionHooks {
    * values are all redacted.
    */
   columnsOf?(stmt: Statement): (table: string) => readonly string[] | undefined;
-  /** The text of the statement the session has prepared by a name (`PREPARE p AS …`), for an EXECUTE's arguments. */
-  preparedText?(name: string): string | undefined;
 }
 
 /** How long a finished statement's record may wait for the next intent to share its write. */
@@ -114,7 +112,7 @@ export class PgSessionRecorder {
   }
 
   private facts(stmt: Statement): ReturnType<typeof sqlFacts> {
-    return sqlFacts(stmt.sql, this.text, { columnsOf: this.c.inner.columnsOf?.(stmt), preparedText: this.c.inner.preparedText });
+    return sqlFacts(stmt.sql, this.text, this.c.inner.columnsOf?.(stmt));
   }
 
   private describe(stmt: Statement, facts = this.facts(stmt)): Record<string, unknown> {

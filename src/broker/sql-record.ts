@@ -177,16 +177,15 @@ function remember<V>(m: Map<string, V>, k: string, v: V): void {
  * a key, so they are the same for every text of one shape — computed once per shape — and no word inside
  * a constant counts (`WITH x AS (SELECT 'delete') SELECT …` is a read); the redaction runs on every text.
  */
-export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker(), session?: Omit<TableColumns, 'needed'>): StatementFacts {
+export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker(), columnsOf?: TableColumns['columnsOf']): StatementFacts {
   // Redacted texts are cached per masker (a deployment's masking.networks decides what is masked), but for one
-  // whose redaction asked the session (an INSERT without a column list, `columnsOf`: its table may change; an
-  // EXECUTE, `preparedText`: the statement of that name may be prepared again).
+  // whose redaction asked the catalog (an INSERT without a column list, `columnsOf`): its table may change.
   let facts = FACTS.get(masker);
   if (facts === undefined) FACTS.set(masker, facts = new Map());
   let f = facts.get(sql);
   if (f !== undefined) return f;
   const shape = statementShape(sql);
-  const tables: TableColumns | undefined = session && (session.columnsOf || session.preparedText) ? { ...session, needed: false } : undefined;
+  const tables: TableColumns | undefined = columnsOf ? { columnsOf, needed: false } : undefined;
   f = { sql: redactSql(sql, masker, tables), command: shape.command, kind: shape.kind, pureRead: shape.pureRead };
   if (!tables?.needed) remember(facts, sql, f);
   return f;

@@ -112,8 +112,6 @@ export interface NewRequest {
    * text redacts their password columns' values, or every value of a table not known (redact-by-tokens.ts TableColumns).
    */
   columnsOf?: TableColumns['columnsOf'];
-  /** The statements the session has prepared, by name: an EXECUTE's arguments are shown only for one that takes no secret. */
-  preparedText?: TableColumns['preparedText'];
   reason?: string;
   rule?: string;
   settings: { groups: string[]; subjects: string[]; minApprovals: number; expiresMs: number; windowMs: number };
@@ -450,7 +448,7 @@ export class ApprovalStore {
     const now = this.deps.clock.now();
     const req: ApprovalRequest = {
       v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
-      requester: person(r.requester), sql: safeStatementText(r.sql, this.mask, r.columnsOf || r.preparedText ? { columnsOf: r.columnsOf, preparedText: r.preparedText, needed: false } : undefined), hmac: await this.binding(r.sql, r.bound),
+      requester: person(r.requester), sql: safeStatementText(r.sql, this.mask, r.columnsOf ? { columnsOf: r.columnsOf, needed: false } : undefined), hmac: await this.binding(r.sql, r.bound),
       ...(r.bound?.params.length ? { params: shownParams(r.sql, r.bound, this.mask) } : {}),
       ...(r.bound?.searchPath ? { search_path: this.mask(shownPath(r.bound.searchPath)) } : {}),
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,

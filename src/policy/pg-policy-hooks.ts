@@ -226,7 +226,6 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
   const req = await store.request({
     connection: o.connection, requester: ps.identity, session, sql: stmt.sql, rule: d.rule, settings,
     ...(bound ? { bound } : {}), ...(ps.reason ? { reason: ps.reason } : {}), ...(o.columnsOf ? { columnsOf: o.columnsOf(stmt) } : {}),
-    preparedText: (name) => ps.prepared.get(name)?.text,
   });
   // Aborted when the proxy stops waiting (the client cancelled, the session ended): a later approval is not
   // spent on a statement that will not run, nor are its effects applied to the session.

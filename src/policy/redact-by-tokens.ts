@@ -28,10 +28,11 @@
  *   every literal of each row's item in its place (brackets group as parentheses do: ARRAY[a, b] is one item);
  * - the arguments of pgcrypto's functions that are keys or passwords (SECRET_ARGUMENTS: pgp_sym_decrypt(pan, 'k'),
  *   crypt('x', salt)), whatever the statement names, in literals holding SQL too, and what dynamic SQL puts there
- *   (`'… pgp_sym_decrypt(pan, ' || …`, `format('… pgp_sym_decrypt(pan, %L)', …)`); every literal of the statement
- *   when such an argument is not written in its place (a column, a subquery, a setting), numbers only cast;
- * - the arguments of `EXECUTE name(…)`, unless the session knows `name` as a statement prepared with no secret's place
- *   (TableColumns.preparedText);
+ *   (`'… pgp_sym_decrypt(pan, ' || …`, `format('… pgp_sym_decrypt(pan, %L)', …)`); every literal and number of the
+ *   text when such an argument is not written in its place (a column, a subquery, a setting);
+ * - the arguments of `EXECUTE name(…)` (and of CREATE TABLE … AS, EXPLAIN … EXECUTE): what the statement of that name does with
+ *   them (`PREPARE p(text) AS SELECT pgp_sym_decrypt(pan, $1) …`) is not in the text, and what the server has prepared by a
+ *   name (SQL PREPARE, the protocol's Parse, a DO block's EXECUTE, a PREPARE the server refused) is not known for sure;
  * - a literal or number right after a comment that names a password;
  * - inside a literal, comment or quoted name that mentions password (dynamic SQL, a function body, a connection
  *   string, JSON, `password: x`): its text redacted in turn (redact-statement-secrets.ts), three levels deep;
@@ -97,10 +98,8 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   const updates = new Map<number, Array<[number, number]>>();
   /** The column lists (by their `(`) whose row of values columnOfRow has read: each once. */
   const rowsRead = new Set<number>();
-  /** The statements (by their first token) with a key not written in its place: every literal of each is redacted. */
-  const keyedStatements = new Set<number>();
-  /** Whether the text prepares or deallocates statements (preparedShown): looked for once. */
-  let redefines: boolean | undefined;
+  /** A key not written in its place: every literal and number of the text is redacted. */
+  let keyedElsewhere = false;
   /** Redacts token `j` whole: `mark`, or nothing when it continues a value already marked. */
   const one = (j: number, first: boolean): void => { redact.set(j, first ? mark : ''); };
   // A comment that names a password right before a literal or number: its value (VALUES ('bob', -- password⏎ 'x')).
@@ -125,15 +124,12 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
           if (!arg) continue;
           ranges.push(arg);
           // A key not written in its place (a column, a subquery, a setting: pgp_sym_decrypt(pan, k.v) FROM cards,
-          // (SELECT 'k' AS v) k) may be a literal anywhere in the statement: every literal of it (a number only cast,
-          // as a key must be: `SELECT 1`, `id = 7` stay).
-          if (!writtenInPlace(list, arg)) keyedStatements.add(toks.statementStart[i]!);
+          // (SELECT 'k' AS v) k, or SET app.k = 'k'; … current_setting('app.k')) may be any literal of the text.
+          if (!writtenInPlace(list, arg)) keyedElsewhere = true;
         }
       }
-      // EXECUTE p('x') of a statement prepared with a password's or key's place for a parameter (PREPARE p(text) AS
-      // SELECT pgp_sym_decrypt(pan, $1) …): its arguments, unless the session knows p as one that has none.
-      if (depth === 0 && /^execute$/i.test(t.text) && list[i + 1]?.kind === 'name' && !/^(?:function|procedure)$/i.test(list[i + 1]!.text)
-        && list[i + 2]?.kind === 'open' && !preparedShown(identName(list[i + 1]!.text), tables, () => (redefines ??= list.some(REDEFINES)))) {
+      // EXECUTE p('x'): see above (`EXECUTE FUNCTION f(…)` of a trigger has a name, not `(`, after FUNCTION).
+      if (depth === 0 && /^execute$/i.test(t.text) && list[i + 1]?.kind === 'name' && list[i + 2]?.kind === 'open') {
         ranges.push([i + 2, toks.afterClose[i + 2]!]);
       }
       // A name is text too: AS "password 'hunter2'", and password$t$x$t$ (a `$` goes on a name: one token).
@@ -149,7 +145,9 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       const named = NAMES_SECRET.test(content);
       // SQL in a literal that calls a function taking a key (a function body, dynamic SQL): read as a statement.
       const calls = CALLS_SECRET.test(content);
-      if (!named && !calls) continue;
+      // An INSERT in a body may write a table whose columns say which value is a password's (read as a statement).
+      const inserts = tables?.columnsOf !== undefined && /insert/i.test(content);
+      if (!named && !calls && !inserts) continue;
       // Dynamic SQL: what is joined to the literal (casts passed over: `||`, or a comma in concat(…)), whether it is
       // format's string, and the parameters a plpgsql EXECUTE … USING gives it (to its statement's end).
       let k = i;
@@ -182,6 +180,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     }
   }
+  if (keyedElsewhere) ranges.push([0, list.length]);
   // The ranges swept in order: every literal and number in one is replaced whole (over what its own text's
   // redaction made).
   ranges.sort((a, b) => a[0] - b[0]);
@@ -191,12 +190,6 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       const k = list[at]!.kind;
       // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
       if (k === 'string' || k === 'number') redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
-    }
-  }
-  for (const start of keyedStatements) {
-    for (let at = start; at < list.length && list[at]!.kind !== 'end'; at++) {
-      const k = list[at]!.kind;
-      if (k === 'string' || (k === 'number' && list[at + 1]?.text === '::')) redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
     }
   }
   // A literal read to where standard_conforming_strings = off would end it is cut at its statement's end as the
@@ -530,33 +523,13 @@ function writtenInPlace(list: readonly Tok[], [from, to]: [number, number]): boo
   for (let j = from; j < to; j++) {
     if (list[j]!.text === '::') {
       while (j + 1 < to && list[j + 1]!.kind === 'name') j++;
+      // (A type's modifiers or a subscript, `::varchar(10)`, read as not in place: a call after `::` is read to no end.)
+      if (list[j + 1]?.kind === 'open') return false;
       continue;
     }
     if (list[j]!.kind === 'name') return false;
   }
   return true;
-}
-
-/**
- * Whether the arguments of `EXECUTE name(…)` may be shown: the session knows the statement prepared by that name, and
- * its text has no place for a secret (mayHoldSecret: a password's name, a key's function; nor an INSERT without a
- * column list, whose columns are the table's). Not when the text also prepares or deallocates (`redefines`: the session's
- * statement of that name may not be the one this EXECUTE runs) or when nothing says (a statement prepared by the
- * protocol, an approval without the session).
- */
-function preparedShown(name: string, tables: TableColumns | undefined, redefines: () => boolean): boolean {
-  if (!tables?.preparedText) return false;
-  tables.needed = true;
-  if (redefines()) return false;
-  const text = tables.preparedText(name);
-  return text !== undefined && !mayHoldSecret(text) && insertTargetsWithoutColumns(text).length === 0;
-}
-
-const REDEFINES = (t: Tok): boolean => t.kind === 'name' && /^(?:prepare|deallocate|discard)$/i.test(t.text);
-
-/** A name as the server keys it: a quoted one as written, any other in lower case. */
-function identName(name: string): string {
-  return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase();
 }
 
 /** A name unquoted, in lower case (a quoted "CRYPT" is another function, but one may be made to wrap crypt). */
@@ -720,17 +693,13 @@ function columnOfRow(toks: Tokens, i: number, ranges: Array<[number, number]>, r
 }
 
 /**
- * What the session knows that a statement's redaction may ask (pcigate connect's hooks):
- * - `columnsOf`: the columns of the tables an INSERT without a column list writes (`INSERT INTO users VALUES (1,
- *   'bob', 'x')`: which value is the password is the table's to say), by the name as written, unquoted and in lower
- *   case (`users`, `app.users`); undefined: not known, and every value of such an INSERT is redacted (fail safe);
- * - `preparedText`: the text of the statement the session has prepared by a name (`PREPARE p(text) AS …`), for what
- *   an `EXECUTE p('x')` gives it; undefined: not known, and its arguments are redacted.
- * `needed` is set when a text's redaction asked either: it depends on the session (not to be cached by text).
+ * The columns of the tables an INSERT without a column list writes (`INSERT INTO users VALUES (1, 'bob', 'x')`: which
+ * value is the password is the table's to say). `columnsOf` answers by the name as written, unquoted and in lower
+ * case (`users`, `app.users`); undefined: not known, and every value of such an INSERT is redacted (fail safe).
+ * `needed` is set when a text has such an INSERT: its redaction depends on the catalog (not to be cached by text).
  */
 export interface TableColumns {
   columnsOf?: ((table: string) => readonly string[] | undefined) | undefined;
-  preparedText?: ((name: string) => string | undefined) | undefined;
   needed: boolean;
 }
 

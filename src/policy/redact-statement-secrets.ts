@@ -16,7 +16,7 @@
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
-import { mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
+import { CALLS_SECRET, mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
 import { parserReady } from './pg-parser.js';
 
 /*
@@ -60,6 +60,9 @@ const URL_PASSWORD_END = /[\s@'"]/g;
 
 const PASSWORD_WORD = /password/i;
 const EXECUTE_WORD = /execute/i;
+const PASSWORD_ALL = /password/gi;
+/** A quoted literal as the spelling reads it (a doubled quote inside), or an unclosed one to the end. */
+const ANY_LITERAL = /'(?:[^']|'')*(?:'|$)/g;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
 const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
 /** PostgreSQL's whitespace and more (a RegExp's \s), as PASSWORD_KEYWORD skips it. */
@@ -79,10 +82,10 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   // or comment's text (depth > 0) may be a connection string, JSON or prose, not SQL: the content rules read it
   // first (a value's quoting and escapes), then the scanner's (`password = x` in prose, as SQL).
   if (depth > 0 && NAMES_SECRET.test(s)) s = redactContentSecrets(s, mark);
-  // (An INSERT's values may be a password's by the table's columns alone: read when the caller can ask the catalog;
-  // an EXECUTE's arguments by the statement it runs.)
+  // (An INSERT's values may be a password's by the table's columns alone: read when the caller can ask the catalog,
+  // in a function or DO body too; an EXECUTE's arguments by the statement it runs.)
   const read = (mayHoldSecret(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTE_WORD.test(s))) && parserReady()
-    ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d), depth, tables) : undefined;
+    ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d, tables), depth, tables) : undefined;
   if (read !== undefined) s = read;
   if (read === undefined && PASSWORD_WORD.test(s)) {
     // The replacements only run on text that can match them (both password patterns name the word, a URL
@@ -93,6 +96,11 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   if (s.includes('://')) s = redactUrlPasswords(s, mark);
   // What the RegExps' spelling missed, looked for in what they left: it can only replace more.
   if (read === undefined && PASSWORD_WORD.test(s)) s = redactMissedPasswords(s, mark);
+  // The spelling knows passwords only: in text the scanner cannot read (which the server does not run either) that
+  // calls a key's function, names another secret or EXECUTEs, every quoted literal (an unclosed one to the end).
+  if (read === undefined && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTE_WORD.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, '')))) {
+    s = s.replace(ANY_LITERAL, `'${mark}'`);
+  }
   return s;
 }
 

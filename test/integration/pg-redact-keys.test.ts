@@ -1,7 +1,7 @@
 /**
  * pgcrypto keys through `pcigate connect`'s hooks, against a real server, where the key is not written in its place
- * in the call: an EXECUTE of a statement prepared with the key's place for a parameter (which statement a name runs
- * is the session's to say), a key from a subquery, and a key bound to a held statement (what the approver is shown).
+ * in the call: an EXECUTE of a statement prepared with the key's place for a parameter, a key from a subquery or set
+ * by an earlier statement of the text, and a key bound to a held statement (what the approver is shown).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -21,26 +21,28 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const PGCRYPTO = ['pgp_sym_decrypt', 'pgp_sym_encrypt'];
+const PGCRYPTO = ['pgp_sym_decrypt', 'pgp_sym_encrypt', 'current_setting'];
 const sqlOf = (r: { detail?: unknown }) => String((r.detail as { sql?: string } | undefined)?.sql ?? '');
 
 describe('a pgcrypto key not written in its place', () => {
-  it("redacts an EXECUTE's arguments for a statement prepared with the key's place, and shows them for one without", async () => {
+  it("redacts an EXECUTE's arguments, and every literal of a text whose key comes from elsewhere in it", async () => {
     const script = sqlScript([
       'PREPARE dec(text) AS SELECT pgp_sym_decrypt(pan, $1) FROM cards WHERE id = 1;',
       "EXECUTE dec('k3y-main');",
       'PREPARE add(int) AS SELECT $1 + 1;',
       'EXECUTE add(41);',
       "SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT 'k3y-' || 'main' AS v) k WHERE c.id = 1;",
+      "SET app.k = 'k3y-main' \\; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards WHERE id = 1;",
     ]);
     const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
     expect(r.stderr).toBe('');
-    expect(r.stdout.trim().split('\n').filter((l) => !/^PREPARE$/.test(l))).toEqual(['card-one', '42', 'card-one']);
+    expect(r.stdout.trim().split('\n').filter((l) => !/^(?:PREPARE|SET)$/.test(l))).toEqual(['card-one', '42', 'card-one', 'card-one']);
     await until(() => readLog(gate.home).some((x) => x.type === 'session.end'));
     const queries = readLog(gate.home).filter((x) => x.type === 'pg.query').map(sqlOf);
     expect(queries).toContain("EXECUTE dec('[redacted]');");
-    expect(queries).toContain('EXECUTE add(41);');
-    expect(queries).toContain("SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' || '[redacted]' AS v) k WHERE c.id = 1;");
+    expect(queries).toContain("EXECUTE add('[redacted]');");
+    expect(queries).toContain("SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' || '[redacted]' AS v) k WHERE c.id = '[redacted]';");
+    expect(queries).toContain("SET app.k = '[redacted]' ; SELECT pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards WHERE id = '[redacted]';");
     for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/k3y-main|'k3y-'/);
   });
 });

@@ -131,12 +131,17 @@ describe('redactStatementSecrets, read by the scanner', () => {
     expect(renderParams(params, 'SELECT encrypted_pan FROM cards WHERE id = $1')).toEqual(['k3y']);
   });
 
-  it('redacts every literal of a statement whose key is not written in its place: a column, a subquery, a setting', () => {
+  it('redacts every literal and number of a text whose key is not written in its place: a column, a subquery, a setting', () => {
     redactsTo([
-      ["SELECT pgp_sym_decrypt(pan, k.v) FROM cards, (SELECT 12345::text AS v) k LIMIT 1", "SELECT pgp_sym_decrypt(pan, k.v) FROM cards, (SELECT '[redacted]'::text AS v) k LIMIT 1"],
-      ["SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT 'k3y' AS v) k WHERE c.id = 7", "SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' AS v) k WHERE c.id = 7"],
-      ["WITH k AS (VALUES ('k3y')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards; SELECT 'next'", "WITH k AS (VALUES ('[redacted]')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards; SELECT 'next'"],
-      ["SELECT set_config('app.k', 'k3y', false), hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SELECT set_config('[redacted]', '[redacted]', false), hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
+      ["SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT 'k3y' AS v) k WHERE c.id = 7", "SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' AS v) k WHERE c.id = '[redacted]'"],
+      ["SELECT pgp_sym_decrypt(pan, k.v::text) FROM cards, (SELECT 98765 AS v) k", "SELECT pgp_sym_decrypt(pan, k.v::text) FROM cards, (SELECT '[redacted]' AS v) k"],
+      ["WITH k AS (VALUES ('k3y')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards", "WITH k AS (VALUES ('[redacted]')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards"],
+      // Set by another statement of the same text.
+      ["SET app.k = 'k3y'; SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SET app.k = '[redacted]'; SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
+      // A cast with modifiers is read as not in place (a call after `::` would be read to no end).
+      ["SELECT pgp_sym_decrypt(pan, 'k3y'::varchar(10)), 'x' FROM cards", "SELECT pgp_sym_decrypt(pan, '[redacted]'::varchar('[redacted]')), '[redacted]' FROM cards"],
+      // A function's parameter is such a place too: more than the secret goes (never less).
+      ["CREATE FUNCTION f(p_pw text) RETURNS bool AS $$ SELECT EXISTS (SELECT 1 FROM users WHERE password = crypt(p_pw, password)) $$ LANGUAGE sql", "CREATE FUNCTION f(p_pw text) RETURNS bool AS $$ SELECT EXISTS (SELECT '[redacted]' FROM users WHERE password = crypt(p_pw, password)) $$ LANGUAGE sql"],
     ]);
     // Written in its place (a literal, a parameter, cast or joined): only the key.
     redactsTo([
@@ -145,33 +150,20 @@ describe('redactStatementSecrets, read by the scanner', () => {
     ]);
   });
 
-  it("redacts an EXECUTE's arguments unless the session knows the statement it runs as one without a secret's place", () => {
-    const prepared: Record<string, string> = {
-      dec: 'PREPARE dec(text) AS SELECT pgp_sym_decrypt(pan, $1) FROM cards',
-      add: 'PREPARE add(int) AS SELECT $1 + 1',
-      Quoted: 'PREPARE "Quoted"(int) AS SELECT $1',
-      adduser: 'PREPARE adduser AS INSERT INTO users VALUES ($1, $2, $3)',
-      setpw: 'PREPARE setpw AS UPDATE users SET password = $2 WHERE id = $1',
-    };
-    const redact = (sql: string) => {
-      const session = { preparedText: (name: string) => prepared[name], needed: false };
-      return [redactStatementSecrets(sql, undefined, session), session.needed] as const;
-    };
-    expect(redact("EXECUTE dec('k3y')")).toEqual(["EXECUTE dec('[redacted]')", true]);
-    expect(redact("EXECUTE adduser(1, 'bob', 'hunter2')")).toEqual(["EXECUTE adduser('[redacted]', '[redacted]', '[redacted]')", true]);
-    expect(redact("execute SETPW (1, 'hunter2')")).toEqual(["execute SETPW ('[redacted]', '[redacted]')", true]);
-    expect(redact('EXECUTE add(41); EXECUTE "Quoted"(7)')).toEqual(['EXECUTE add(41); EXECUTE "Quoted"(7)', true]);
-    expect(redact("CREATE TABLE t AS EXECUTE add(41)")).toEqual(['CREATE TABLE t AS EXECUTE add(41)', true]);
-    // Not known to the session (prepared by the protocol, or by no one), or by a name the same text prepares again.
-    expect(redact("EXECUTE other('k3y')")).toEqual(["EXECUTE other('[redacted]')", true]);
-    expect(redact('EXECUTE "QUOTED"(7)')).toEqual(["EXECUTE \"QUOTED\"('[redacted]')", true]);
-    expect(redact("EXECUTE add('k3y'); DEALLOCATE add; PREPARE add(text) AS SELECT $1")).toEqual(["EXECUTE add('[redacted]'); DEALLOCATE add; PREPARE add(text) AS SELECT $1", true]);
-    // Without the session (approvals filed elsewhere, explain): every argument.
-    expect(redactStatementSecrets('EXECUTE add(41)')).toBe("EXECUTE add('[redacted]')");
-    // Not an EXECUTE of a prepared statement: a trigger's function, plpgsql's dynamic SQL.
+  it("redacts an EXECUTE's arguments: what the statement prepared by that name does with them is not in the text", () => {
     redactsTo([
+      ["EXECUTE dec('k3y')", "EXECUTE dec('[redacted]')"],
+      ["execute \"SetPw\" (1, 'hunter2'); SELECT 'kept'", "execute \"SetPw\" ('[redacted]', '[redacted]'); SELECT 'kept'"],
+      ["CREATE TABLE t AS EXECUTE function('k3y')", "CREATE TABLE t AS EXECUTE function('[redacted]')"],
+      ["EXPLAIN (ANALYZE) EXECUTE procedure('k3y')", "EXPLAIN (ANALYZE) EXECUTE procedure('[redacted]')"],
+      // Not an EXECUTE of a prepared statement: a trigger's function, a grant, plpgsql's dynamic SQL.
       ["CREATE TRIGGER t BEFORE INSERT ON u FOR EACH ROW EXECUTE FUNCTION audit('x')", "CREATE TRIGGER t BEFORE INSERT ON u FOR EACH ROW EXECUTE FUNCTION audit('x')"],
+      ["GRANT EXECUTE ON FUNCTION f(int) TO bob", "GRANT EXECUTE ON FUNCTION f(int) TO bob"],
       ["DO $$ BEGIN EXECUTE format('SELECT %s', 1); END $$", "DO $$ BEGIN EXECUTE format('SELECT %s', 1); END $$"],
+      // Text the scanner cannot read (nor the server run): every quoted literal, as for a key's call.
+      ["EXECUTE dec('k3y') /* unclosed", "EXECUTE dec('[redacted]') /* unclosed"],
+      ["SELECT pgp_sym_decrypt(pan, 'k3y') FROM cards /* unclosed", "SELECT pgp_sym_decrypt(pan, '[redacted]') FROM cards /* unclosed"],
+      ["SELECT api_key FROM t WHERE api_key = 'k-1' /* unclosed", "SELECT api_key FROM t WHERE api_key = '[redacted]' /* unclosed"],
     ]);
     // Bind parameters: withheld for an EXECUTE and for an INSERT without a column list, in the record and for an approver.
     const params = [{ format: 'text' as const, value: 'hunter2' }];
@@ -243,6 +235,9 @@ describe('redactStatementSecrets, read by the scanner', () => {
     expect(redact("INSERT INTO users VALUES (1, 'bob', 'hunter2', '2026-01-01'), (2, 'al', 'S3CR', now())")).toEqual(["INSERT INTO users VALUES (1, 'bob', '[redacted]', '2026-01-01'), (2, 'al', '[redacted]', now())", true]);
     expect(redact('INSERT INTO "App".keys AS k VALUES (7, $$k-1$$)')).toEqual(["INSERT INTO \"App\".keys AS k VALUES (7, '[redacted]')", true]);
     expect(redact("INSERT INTO users SELECT 1, 'bob', 'hunter2', now() UNION ALL SELECT 2, 'al', 'S3CR', now()")).toEqual(["INSERT INTO users SELECT 1, 'bob', '[redacted]', now() UNION ALL SELECT 2, 'al', '[redacted]', now()", true]);
+    // In a function's or DO block's body (its tables are not looked up before the statement: every value, unless known).
+    expect(redact("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ INSERT INTO users VALUES (1, 'bob', 'hunter2', NULL) $$")).toEqual(["CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ INSERT INTO users VALUES (1, 'bob', '[redacted]', NULL) $$", true]);
+    expect(redact("DO $$ BEGIN INSERT INTO notes VALUES (1, 'hunter2'); END $$")).toEqual(["DO $$ BEGIN INSERT INTO notes VALUES ('[redacted]', '[redacted]'); END $$", true]);
     // A table not known (not looked up, or several of that name): every value.
     expect(redact("INSERT INTO audit_notes VALUES (1, 'kept?')")).toEqual(["INSERT INTO audit_notes VALUES ('[redacted]', '[redacted]')", true]);
     // With a column list the statement says: no catalog needed (its redaction may be kept by text).
@@ -317,7 +312,6 @@ describe('redactStatementSecrets, read by the scanner', () => {
       "SET password_encryption = 'scram-sha-256'",
       "UPDATE users SET password_changed_at = '2026-01-01' WHERE id = 1",
       "SELECT * FROM events WHERE event = 'password_reset' AND ts > '2026-01-01' AND ip = '10.0.0.1'",
-      "CREATE FUNCTION f(p_pw text) RETURNS bool AS $$ SELECT EXISTS (SELECT 1 FROM users WHERE password = crypt(p_pw, password)) $$ LANGUAGE sql",
       "SELECT id, 'Forgot password' AS subject FROM users WHERE created > '2026-01-01' AND country = 'DE'",
       "SELECT * FROM pg_settings WHERE name LIKE '%password%' OR name = 'port'",
     ]) expect(redactStatementSecrets(sql), sql).toBe(sql);
