@@ -5,7 +5,7 @@
  *   nothing is forwarded (fail closed, ARCHITECTURE.md §4);
  * - a denied statement gets one `pg.query` with outcome `denied`;
  * - when the server has answered, `pg.query` carries the outcome, SQLSTATE, rows and duration;
- * - result rows, after masking, are sampled into the transcript.
+ * - result rows, after masking, are sampled into the transcript (withheld where they may echo a secret).
  */
 import { deepFreeze } from '../../recorder/record-line.js';
 import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
@@ -15,6 +15,7 @@ import type { PgTranscript } from './pg-transcript.js';
 import { defaultPanMasker } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
 import { renderParams, statementFacts as sqlFacts } from './sql-record.js';
+import { namesSecret, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
 
 /**
  * The broker's inner hooks (policy, masking, session limits) may also add fields to the records: masked
@@ -82,7 +83,9 @@ export class PgSessionRecorder {
   private readonly rowsSampled = new Map<number, number>();
   private readonly deferred: AuditEvent[] = [];
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastColumns: { frame: Buffer; names: string[] } | undefined;
+  private lastColumns: { frame: Buffer; names: string[]; secret: boolean[] } | undefined;
+  /** Statements whose sampled rows are withheld whole (sampleWithheld), by number, while they run. */
+  private readonly rowsWithheld = new Map<number, boolean>();
   /** Ends the wait of the statement held for an approval, if any, with a refusal (see decideAndRecord). */
   private readonly held = new Set<(d: StatementDecision) => void>();
   /** By statement number, ends the wait of a statement not yet forwarded because its pg.intent is not yet durable (see awaitIntent). */
@@ -279,11 +282,16 @@ export class PgSessionRecorder {
       const sampled = this.rowsSampled.get(stmt.n) ?? 0;
       if (!t.wantsRow(sampled)) return replaced;
       this.rowsSampled.set(stmt.n, sampled + 1);
-      t.row(stmt.n, dataRowValues(f), this.text);
+      let whole = this.rowsWithheld.get(stmt.n);
+      if (whole === undefined) this.rowsWithheld.set(stmt.n, whole = paramsMayBeSecret(stmt.sql));
+      t.row(stmt.n, dataRowValues(f), this.text, whole ? true : this.lastColumns?.secret);
     } else if (f[0] === BE.RowDescription) {
       // A session tends to repeat its queries: the last description's names are kept with a copy of it.
       // Masked here too: a role with unmask clear gets the names as the server sent them (select 1 as "4111…").
-      if (!this.lastColumns || !this.lastColumns.frame.equals(f)) this.lastColumns = { frame: Buffer.from(f), names: rowDescriptionNames(f).map((n) => this.text.maskText(n)) };
+      if (!this.lastColumns || !this.lastColumns.frame.equals(f)) {
+        const names = rowDescriptionNames(f);
+        this.lastColumns = { frame: Buffer.from(f), names: names.map((n) => this.text.maskText(n)), secret: names.map(namesSecret) };
+      }
       t.add({ t: 'columns', n: stmt.n, names: this.lastColumns.names });
     }
     return replaced;
@@ -291,6 +299,7 @@ export class PgSessionRecorder {
 
   private onStatementEnd(stmt: Statement, r: StatementResult): void {
     this.rowsSampled.delete(stmt.n);
+    this.rowsWithheld.delete(stmt.n);
     this.c.inner.onStatementEnd?.(stmt, r);
     // Not appended at once: the next statement's intent (or a short timer) carries it into the same
     // group commit, so a statement costs one durable write, not two.

@@ -68,14 +68,20 @@ export class PgTranscript {
     if (this.lines.length >= 64) this.flush();
   }
 
-  /** Samples one row (already masked by the masking hook, masked again here as a floor, by `masker`). */
-  row(n: number, values: (Buffer | null)[], masker: PanMasker = defaultPanMasker()): void {
+  /**
+   * Samples one row (already masked by the masking hook, masked again here as a floor, by `masker`). `withheld`: the
+   * values written `[redacted]`, every one (true) or by column: a column whose name says secret (password_hash,
+   * api_key), or a statement whose text may hold one (current_setting('app.encryption_key'), a key's function, an
+   * EXECUTE), whose result may echo it.
+   */
+  row(n: number, values: (Buffer | null)[], masker: PanMasker = defaultPanMasker(), withheld?: true | readonly boolean[]): void {
     this.rowsTotal++;
     const max = this.limits.valueChars;
     this.add({
       t: 'row', n,
-      values: values.map((v) => {
+      values: values.map((v, i) => {
         if (v === null) return null;
+        if (withheld === true || withheld?.[i]) return '[redacted]';
         // A binary value the masker let through (a role with unmask clear) is not text: one that reads as a card
         // number in a numeric layout (int8, float8, numeric, money, or inside an array or record) is not sampled,
         // its bytes would be half kept by the UTF-8 decoding.

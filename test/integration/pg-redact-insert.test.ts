@@ -36,6 +36,7 @@ describe('an INSERT without a column list', () => {
       // In a function's body: its table is not looked up before the statement, so every value.
       "CREATE FUNCTION add_user() RETURNS void LANGUAGE sql AS $$ INSERT INTO users VALUES (4, 'dd', 'hunter2-d', NULL, 'k3y-d') $$;",
       'SELECT add_user();',
+      'SELECT * FROM users WHERE id = 1;',
       "SELECT count(*) FROM users WHERE password LIKE 'hunter2-%';",
     ]);
     const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
@@ -50,6 +51,9 @@ describe('an INSERT without a column list', () => {
     ]);
     expect(readLog(gate.home).filter((x) => x.type === 'pg.query' && sqlOf(x).startsWith('CREATE FUNCTION')).map(sqlOf))
       .toEqual(["CREATE FUNCTION add_user() RETURNS void LANGUAGE sql AS $$ INSERT INTO users VALUES ('[redacted]', '[redacted]', '[redacted]', NULL, '[redacted]') $$;"]);
+    // The transcript's sample of a row: a column whose name says secret is withheld (password, api_key), others kept.
+    const rows = homeFiles(gate.home).filter((f) => f.file.endsWith('.pg.jsonl')).flatMap((f) => f.text.trim().split('\n').map((l) => JSON.parse(l) as { t: string; values?: unknown[] }));
+    expect(rows.filter((x) => x.t === 'row').map((x) => x.values)).toContainEqual(['1', 'bob', '[redacted]', '2026-01-01', null]);
     for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/hunter2-[abcd]|k3y-[cd]/);
   });
 });
