@@ -28,8 +28,9 @@
  *   every literal of each row's item in its place (brackets group as parentheses do: ARRAY[a, b] is one item);
  * - the arguments of pgcrypto's functions that are keys or passwords (SECRET_ARGUMENTS: pgp_sym_decrypt(pan, 'k'),
  *   crypt('x', salt)), whatever the statement names, in literals holding SQL too, and what dynamic SQL puts there
- *   (`'… pgp_sym_decrypt(pan, ' || …`, `format('… pgp_sym_decrypt(pan, %L)', …)`); every literal and number of the
- *   text when such an argument is not written in its place (a column, a subquery, a setting);
+ *   (`'… pgp_sym_decrypt(pan, ' || …`, `format('… pgp_sym_decrypt(pan, %L)', …)`); every literal and number of its
+ *   statement, and of those of the text that set a setting (SET, set_config), when such an argument is not written
+ *   in its place (a column, a subquery, a setting);
  * - the arguments of `EXECUTE name(…)` (and of CREATE TABLE … AS, EXPLAIN … EXECUTE): what the statement of that name does with
  *   them (`PREPARE p(text) AS SELECT pgp_sym_decrypt(pan, $1) …`) is not in the text, and what the server has prepared by a
  *   name (SQL PREPARE, the protocol's Parse, a DO block's EXECUTE, a PREPARE the server refused) is not known for sure;
@@ -102,8 +103,9 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   const updates = new Map<number, Array<[number, number]>>();
   /** The column lists (by their `(`) whose row of values columnOfRow has read: each once. */
   const rowsRead = new Set<number>();
-  /** A key not written in its place: every literal and number of the text is redacted. */
-  let keyedElsewhere = false;
+  /** Statements (by their first token) with a key not written in its place, and those that set a setting (SET, set_config). */
+  const keyedStatements = new Set<number>();
+  const settingStatements = new Set<number>();
   /** Redacts token `j` whole: `mark`, or nothing when it continues a value already marked. */
   const one = (j: number, first: boolean): void => { redact.set(j, first ? mark : ''); };
   // A comment that names a password right before a literal or number: its value (VALUES ('bob', -- password⏎ 'x')).
@@ -114,6 +116,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   for (let i = 0; i < list.length; i++) {
     const t = list[i]!;
     if (t.kind === 'name') {
+      if ((i === toks.statementStart[i] && /^set$/i.test(t.text)) || (list[i + 1]?.kind === 'open' && unquoted(t.text) === 'set_config')) settingStatements.add(toks.statementStart[i]!);
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges, tables);
       else if (NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) {
         valueOfName(toks, i, ranges, one);
@@ -128,8 +131,9 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
           if (!arg) continue;
           ranges.push(arg);
           // A key not written in its place (a column, a subquery, a setting: pgp_sym_decrypt(pan, k.v) FROM cards,
-          // (SELECT 'k' AS v) k, or SET app.k = 'k'; … current_setting('app.k')) may be any literal of the text.
-          if (!writtenInPlace(list, arg)) keyedElsewhere = true;
+          // (SELECT 'k' AS v) k, or SET app.k = 'k'; … current_setting('app.k')) may be any literal of its statement
+          // or of a statement of the text that sets a setting.
+          if (!writtenInPlace(list, arg)) keyedStatements.add(toks.statementStart[i]!);
         }
       }
       // EXECUTE p('x'): see above (`EXECUTE FUNCTION f(…)` of a trigger has a name, not `(`, after FUNCTION).
@@ -184,7 +188,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     }
   }
-  if (keyedElsewhere) ranges.push([0, list.length]);
+  if (keyedStatements.size > 0) for (const start of new Set([...keyedStatements, ...settingStatements])) ranges.push([start, toks.statementEnd[start]!]);
   // The ranges swept in order: every literal and number in one is replaced whole (over what its own text's
   // redaction made).
   ranges.sort((a, b) => a[0] - b[0]);

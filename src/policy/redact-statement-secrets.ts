@@ -61,8 +61,6 @@ const URL_PASSWORD_END = /[\s@'"]/g;
 const PASSWORD_WORD = /password/i;
 const EXECUTE_WORD = /execute/i;
 const PASSWORD_ALL = /password/gi;
-/** A quoted literal as the spelling reads it (a doubled quote inside), or an unclosed one to the end. */
-const ANY_LITERAL = /'(?:[^']|'')*(?:'|$)/g;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
 const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
 /** PostgreSQL's whitespace and more (a RegExp's \s), as PASSWORD_KEYWORD skips it. */
@@ -84,8 +82,8 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   if (depth > 0 && NAMES_SECRET.test(s)) s = redactContentSecrets(s, mark);
   // (An INSERT's values may be a password's by the table's columns alone: read when the caller can ask the catalog,
   // in a function or DO body too; an EXECUTE's arguments by the statement it runs.)
-  const read = (mayHoldSecret(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTE_WORD.test(s))) && parserReady()
-    ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d, tables), depth, tables) : undefined;
+  const scanned = (mayHoldSecret(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTE_WORD.test(s))) && parserReady();
+  const read = scanned ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d, tables), depth, tables) : undefined;
   if (read !== undefined) s = read;
   if (read === undefined && PASSWORD_WORD.test(s)) {
     // The replacements only run on text that can match them (both password patterns name the word, a URL
@@ -96,11 +94,10 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   if (s.includes('://')) s = redactUrlPasswords(s, mark);
   // What the RegExps' spelling missed, looked for in what they left: it can only replace more.
   if (read === undefined && PASSWORD_WORD.test(s)) s = redactMissedPasswords(s, mark);
-  // The spelling knows passwords only: in text the scanner cannot read (which the server does not run either) that
-  // calls a key's function, names another secret or EXECUTEs, every quoted literal (an unclosed one to the end).
-  if (read === undefined && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTE_WORD.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, '')))) {
-    s = s.replace(ANY_LITERAL, `'${mark}'`);
-  }
+  // The spelling knows passwords only: text the scanner cannot read (which the server does not run either: it cannot
+  // parse it) that calls a key's function, names another secret or EXECUTEs is replaced whole. A key may be anywhere
+  // in it, in any quoting (E'\'k', $$k$$, a number), and the text is read no further.
+  if (scanned && read === undefined && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTE_WORD.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, '')))) return mark;
   return s;
 }
 

@@ -131,13 +131,14 @@ describe('redactStatementSecrets, read by the scanner', () => {
     expect(renderParams(params, 'SELECT encrypted_pan FROM cards WHERE id = $1')).toEqual(['k3y']);
   });
 
-  it('redacts every literal and number of a text whose key is not written in its place: a column, a subquery, a setting', () => {
+  it('redacts every literal and number of a statement whose key is not written in its place (a column, a subquery, a setting), and of those that set a setting', () => {
     redactsTo([
       ["SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT 'k3y' AS v) k WHERE c.id = 7", "SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' AS v) k WHERE c.id = '[redacted]'"],
       ["SELECT pgp_sym_decrypt(pan, k.v::text) FROM cards, (SELECT 98765 AS v) k", "SELECT pgp_sym_decrypt(pan, k.v::text) FROM cards, (SELECT '[redacted]' AS v) k"],
       ["WITH k AS (VALUES ('k3y')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards", "WITH k AS (VALUES ('[redacted]')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards"],
-      // Set by another statement of the same text.
-      ["SET app.k = 'k3y'; SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SET app.k = '[redacted]'; SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
+      // Set by another statement of the same text; the text's other statements keep their values.
+      ["SET app.k = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SET app.k = '[redacted]'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
+      ["SELECT set_config('app.k', 'k3y', false); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SELECT set_config('[redacted]', '[redacted]', false); SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
       // A cast with modifiers is read as not in place (a call after `::` would be read to no end).
       ["SELECT pgp_sym_decrypt(pan, 'k3y'::varchar(10)), 'x' FROM cards", "SELECT pgp_sym_decrypt(pan, '[redacted]'::varchar('[redacted]')), '[redacted]' FROM cards"],
       // A function's parameter is such a place too: more than the secret goes (never less).
@@ -160,11 +161,13 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["CREATE TRIGGER t BEFORE INSERT ON u FOR EACH ROW EXECUTE FUNCTION audit('x')", "CREATE TRIGGER t BEFORE INSERT ON u FOR EACH ROW EXECUTE FUNCTION audit('x')"],
       ["GRANT EXECUTE ON FUNCTION f(int) TO bob", "GRANT EXECUTE ON FUNCTION f(int) TO bob"],
       ["DO $$ BEGIN EXECUTE format('SELECT %s', 1); END $$", "DO $$ BEGIN EXECUTE format('SELECT %s', 1); END $$"],
-      // Text the scanner cannot read (nor the server run): every quoted literal, as for a key's call.
-      ["EXECUTE dec('k3y') /* unclosed", "EXECUTE dec('[redacted]') /* unclosed"],
-      ["SELECT pgp_sym_decrypt(pan, 'k3y') FROM cards /* unclosed", "SELECT pgp_sym_decrypt(pan, '[redacted]') FROM cards /* unclosed"],
-      ["SELECT api_key FROM t WHERE api_key = 'k-1' /* unclosed", "SELECT api_key FROM t WHERE api_key = '[redacted]' /* unclosed"],
     ]);
+    // Text the scanner cannot read (nor the server parse, so it runs none of it) that EXECUTEs, calls a key's function or
+    // names a secret but a password (the spelling knows passwords): replaced whole, a key in any quoting.
+    for (const sql of ["EXECUTE dec('k3y') /* unclosed", "SELECT pgp_sym_decrypt(pan, E'\\'k3y') FROM cards \"", 'SELECT pgp_sym_decrypt(pan, $$k3y$$) "',
+      'SET app.api_key = $k$k3y$k$; SELECT 1 "', "SELECT 98765 AS v, hmac(pan, v::text, 'sha1') /*"]) {
+      expect(redactStatementSecrets(sql), sql).toBe('[redacted]');
+    }
     // Bind parameters: withheld for an EXECUTE and for an INSERT without a column list, in the record and for an approver.
     const params = [{ format: 'text' as const, value: 'hunter2' }];
     expect(renderParams(params, 'EXECUTE add($1)')).toEqual(['[redacted]']);
