@@ -14,8 +14,9 @@ import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
 import { defaultPanMasker } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
-import { renderParams, statementFacts as sqlFacts } from './sql-record.js';
+import { renderParams, statementFacts as sqlFacts, statementShape } from './sql-record.js';
 import { namesSecret, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
+import { NAMES_SECRET } from '../policy/redact-content.js';
 
 /**
  * The broker's inner hooks (policy, masking, session limits) may also add fields to the records: masked
@@ -83,7 +84,7 @@ export class PgSessionRecorder {
   private readonly rowsSampled = new Map<number, number>();
   private readonly deferred: AuditEvent[] = [];
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastColumns: { frame: Buffer; names: string[]; secret: boolean[] } | undefined;
+  private lastColumns: { frame: Buffer; names: string[]; withheld: boolean[]; n: number } | undefined;
   /** Statements whose sampled rows are withheld whole (sampleWithheld), by number, while they run. */
   private readonly rowsWithheld = new Map<number, boolean>();
   /** Ends the wait of the statement held for an approval, if any, with a refusal (see decideAndRecord). */
@@ -282,16 +283,22 @@ export class PgSessionRecorder {
       const sampled = this.rowsSampled.get(stmt.n) ?? 0;
       if (!t.wantsRow(sampled)) return replaced;
       this.rowsSampled.set(stmt.n, sampled + 1);
+      // Withheld whole: a statement whose text may hold a secret (as its bind parameters are), a FETCH or MOVE (its
+      // cursor's query is another text), or rows this statement did not describe (an Execute without a Describe).
       let whole = this.rowsWithheld.get(stmt.n);
-      if (whole === undefined) this.rowsWithheld.set(stmt.n, whole = paramsMayBeSecret(stmt.sql));
-      t.row(stmt.n, dataRowValues(f), this.text, whole ? true : this.lastColumns?.secret);
+      if (whole === undefined) this.rowsWithheld.set(stmt.n, whole = paramsMayBeSecret(stmt.sql) || CURSOR_READS.has(statementShape(stmt.sql).command));
+      const values = dataRowValues(f);
+      const cols = this.lastColumns;
+      t.row(stmt.n, values, this.text, whole || cols?.n !== stmt.n || cols.withheld.length !== values.length ? true : cols.withheld);
     } else if (f[0] === BE.RowDescription) {
       // A session tends to repeat its queries: the last description's names are kept with a copy of it.
       // Masked here too: a role with unmask clear gets the names as the server sent them (select 1 as "4111…").
       if (!this.lastColumns || !this.lastColumns.frame.equals(f)) {
-        const names = rowDescriptionNames(f);
-        this.lastColumns = { frame: Buffer.from(f), names: names.map((n) => this.text.maskText(n)), secret: names.map(namesSecret) };
+        const { names, withheld } = rowDescriptionFields(f);
+        // A name that says secret and holds more than a name (`AS "password 'x'"`) is not written either.
+        this.lastColumns = { frame: Buffer.from(f), names: names.map((n) => (!NAMES_SECRET.test(n) || /^[\w$]*$/.test(n) ? this.text.maskText(n) : '[redacted]')), withheld, n: stmt.n };
       }
+      this.lastColumns.n = stmt.n;
       t.add({ t: 'columns', n: stmt.n, names: this.lastColumns.names });
     }
     return replaced;
@@ -383,15 +390,29 @@ function dataRowValues(f: Buffer): (Buffer | null)[] {
   return out;
 }
 
-/** RowDescription (§55.7): Int16 field count, then per field its name and 18 bytes of attributes. */
-function rowDescriptionNames(f: Buffer): string[] {
+/** Commands whose rows are a cursor's query's (another text): their sampled rows are withheld. */
+const CURSOR_READS = new Set(['fetch', 'move']);
+/** Type OIDs of a record, a record[] and the first a database defines (a table's row type, a composite, a domain, an enum). */
+const RECORD = 2249;
+const RECORD_ARRAY = 2287;
+const FIRST_USER_OID = 16384;
+
+/**
+ * RowDescription (§55.7): Int16 field count, then per field its name and 18 bytes of attributes (table OID, column
+ * number, type OID …). `withheld`: a sampled value of the field is not written, its name saying secret (password_hash,
+ * api_key) or its type a row (`SELECT u FROM users u` holds every column of users, whatever they are named).
+ */
+function rowDescriptionFields(f: Buffer): { names: string[]; withheld: boolean[] } {
   const n = f.readInt16BE(5);
   const names: string[] = [];
+  const withheld: boolean[] = [];
   let off = 7;
   for (let i = 0; i < n; i++) {
     const [name, next] = readCString(f, off);
+    const type = f.readUInt32BE(next + 6);
     names.push(name);
+    withheld.push(namesSecret(name) || type === RECORD || type === RECORD_ARRAY || type >= FIRST_USER_OID);
     off = next + 18;
   }
-  return names;
+  return { names, withheld };
 }

@@ -11,6 +11,8 @@ import { writeAllTo } from '../../recorder/durable-fs.js';
 import { defaultPanMasker, maskCut } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
 import { isPrintableAscii, structuredOrPan } from '../mask/pg-values.js';
+import { namesSecret } from '../policy/redact-by-tokens.js';
+import { NAMES_SECRET, redactContentSecrets } from '../policy/redact-content.js';
 
 export interface TranscriptLimits {
   /** Rows sampled per statement. */
@@ -28,6 +30,19 @@ function holdsBinaryPan(v: Uint8Array, masker: PanMasker): boolean {
   const found = structuredOrPan(v, { content: { format: 'full' }, detect: masker.detect, hmacKey: undefined, counts: {} });
   return found !== undefined && found !== v;
 }
+
+/**
+ * A sampled row's values with what may be a secret by its content written `[redacted]`: the whole row when a value is
+ * a secret's name (a key/value table's `('api_key', 'k-1')`), and in a value that names one, what the content rules
+ * take for its value (JSON `{"password": "x"}` from row_to_json, a connection string, `password: x`).
+ */
+function secretsWithheld(texts: Array<string | null>): Array<string | null> {
+  if (!texts.some((t) => t !== null && NAMES_SECRET.test(t))) return texts;
+  if (texts.some((t) => t !== null && SECRET_KEY_NAME.test(t) && namesSecret(t.trim()))) return texts.map((t) => (t === null ? null : '[redacted]'));
+  return texts.map((t) => (t !== null && NAMES_SECRET.test(t) ? redactContentSecrets(t, '[redacted]') : t));
+}
+/** A value that is only a name (a key), as a key/value table holds it: `api_key`, `app.password`, `db-token`. */
+const SECRET_KEY_NAME = /^\s*[\w.$-]+\s*$/;
 
 export class PgTranscript {
   private lines: string[] = [];
@@ -77,18 +92,16 @@ export class PgTranscript {
   row(n: number, values: (Buffer | null)[], masker: PanMasker = defaultPanMasker(), withheld?: true | readonly boolean[]): void {
     this.rowsTotal++;
     const max = this.limits.valueChars;
-    this.add({
-      t: 'row', n,
-      values: values.map((v, i) => {
-        if (v === null) return null;
-        if (withheld === true || withheld?.[i]) return '[redacted]';
-        // A binary value the masker let through (a role with unmask clear) is not text: one that reads as a card
-        // number in a numeric layout (int8, float8, numeric, money, or inside an array or record) is not sampled,
-        // its bytes would be half kept by the UTF-8 decoding.
-        if (!isPrintableAscii(v) && holdsBinaryPan(v, masker)) return '[masked]';
-        return maskCut(v.toString('utf8'), max, undefined, (t) => masker.maskText(t));
-      }),
+    const texts = values.map((v, i) => {
+      if (v === null) return null;
+      if (withheld === true || withheld?.[i]) return '[redacted]';
+      // A binary value the masker let through (a role with unmask clear) is not text: one that reads as a card
+      // number in a numeric layout (int8, float8, numeric, money, or inside an array or record) is not sampled,
+      // its bytes would be half kept by the UTF-8 decoding.
+      if (!isPrintableAscii(v) && holdsBinaryPan(v, masker)) return '[masked]';
+      return maskCut(v.toString('utf8'), max, undefined, (t) => masker.maskText(t));
     });
+    this.add({ t: 'row', n, values: secretsWithheld(texts) });
   }
 
   /**

@@ -37,6 +37,17 @@ describe('an INSERT without a column list', () => {
       "CREATE FUNCTION add_user() RETURNS void LANGUAGE sql AS $$ INSERT INTO users VALUES (4, 'dd', 'hunter2-d', NULL, 'k3y-d') $$;",
       'SELECT add_user();',
       'SELECT * FROM users WHERE id = 1;',
+      // A row value, its JSON, a key/value table, a cursor's rows, a column name that holds a password.
+      'SELECT u FROM users u WHERE id = 2;',
+      'SELECT row_to_json(u) FROM users u WHERE id = 2;',
+      'CREATE TABLE conf (k text, v text);',
+      "INSERT INTO conf VALUES ('api_key', 'k3y-conf');",
+      'SELECT * FROM conf;',
+      'BEGIN;',
+      'DECLARE c CURSOR FOR SELECT id, password AS p FROM users WHERE id = 3;',
+      'FETCH ALL FROM c;',
+      'COMMIT;',
+      `SELECT 1 AS "password 'hunter2-e'";`,
       "SELECT count(*) FROM users WHERE password LIKE 'hunter2-%';",
     ]);
     const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
@@ -53,8 +64,13 @@ describe('an INSERT without a column list', () => {
       .toEqual(["CREATE FUNCTION add_user() RETURNS void LANGUAGE sql AS $$ INSERT INTO users VALUES ('[redacted]', '[redacted]', '[redacted]', NULL, '[redacted]') $$;"]);
     // The transcript's sample of a row: a column whose name says secret is withheld (password, api_key), others kept.
     const rows = homeFiles(gate.home).filter((f) => f.file.endsWith('.pg.jsonl')).flatMap((f) => f.text.trim().split('\n').map((l) => JSON.parse(l) as { t: string; values?: unknown[] }));
-    expect(rows.filter((x) => x.t === 'row').map((x) => x.values)).toContainEqual(['1', 'bob', '[redacted]', '2026-01-01', null]);
-    for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/hunter2-[abcd]|k3y-[cd]/);
+    const sampled = rows.filter((x) => x.t === 'row').map((x) => x.values);
+    expect(sampled).toContainEqual(['1', 'bob', '[redacted]', '2026-01-01', null]);
+    expect(sampled).toContainEqual(['[redacted]']); // the row value
+    expect(sampled.some((v) => typeof v?.[0] === 'string' && v[0].includes('"password":"[redacted]"') && v[0].includes('"name":"al"'))).toBe(true);
+    expect(sampled).toContainEqual(['[redacted]', '[redacted]']); // the key/value row, and the cursor's
+    expect(rows.filter((x) => x.t === 'columns').map((x) => (x as { names?: string[] }).names)).toContainEqual(['[redacted]']);
+    for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/hunter2-[abcde]|k3y-(?:[cd]|conf)/);
   });
 });
 
