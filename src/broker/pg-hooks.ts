@@ -284,6 +284,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       // and what an INSERT without a column list writes (its record redacts that table's password columns).
       onStatement: (stmt) => wholeRows(relations, tablesToKnow, stmt, onStatement(stmt), (x) => storedRefusal(stmt) ?? x),
       columnsOf,
+      rowsMayHoldAnyColumn: (stmt) => stmt.textUnknown === true || ps.rowsMayHoldAnyColumn(stmt.sql),
       onBackendMessage: (frame, stmt) => {
         // client_encoding as the server reports it (at the start too): policy reads text as UTF-8.
         if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }

@@ -14,7 +14,7 @@ import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
 import { defaultPanMasker } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
-import { renderParams, statementFacts as sqlFacts, statementShape } from './sql-record.js';
+import { renderParams, statementFacts as sqlFacts } from './sql-record.js';
 import { namesSecret, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
 import { NAMES_SECRET } from '../policy/redact-content.js';
 
@@ -37,6 +37,8 @@ export interface BrokerHooks extends SessionHooks {
    * values are all redacted.
    */
   columnsOf?(stmt: Statement): (table: string) => readonly string[] | undefined;
+  /** Whether the statement's rows may hold any column of what it reads (a whole row as a value, a cursor's rows). */
+  rowsMayHoldAnyColumn?(stmt: Statement): boolean;
 }
 
 /** How long a finished statement's record may wait for the next intent to share its write. */
@@ -283,10 +285,9 @@ export class PgSessionRecorder {
       const sampled = this.rowsSampled.get(stmt.n) ?? 0;
       if (!t.wantsRow(sampled)) return replaced;
       this.rowsSampled.set(stmt.n, sampled + 1);
-      // Withheld whole: a statement whose text may hold a secret (as its bind parameters are), a FETCH or MOVE (its
-      // cursor's query is another text), or rows this statement did not describe (an Execute without a Describe).
+      // Withheld whole: rows this statement did not describe (an Execute without a Describe), and see sampleWithheld.
       let whole = this.rowsWithheld.get(stmt.n);
-      if (whole === undefined) this.rowsWithheld.set(stmt.n, whole = paramsMayBeSecret(stmt.sql) || CURSOR_READS.has(statementShape(stmt.sql).command));
+      if (whole === undefined) this.rowsWithheld.set(stmt.n, whole = this.sampleWithheld(stmt));
       const values = dataRowValues(f);
       const cols = this.lastColumns;
       t.row(stmt.n, values, this.text, whole || cols?.n !== stmt.n || cols.withheld.length !== values.length ? true : cols.withheld);
@@ -302,6 +303,18 @@ export class PgSessionRecorder {
       t.add({ t: 'columns', n: stmt.n, names: this.lastColumns.names });
     }
     return replaced;
+  }
+
+  /**
+   * Whether none of a statement's sampled rows is written: its text may hold a secret (as its bind parameters are
+   * withheld), a bound value names one (`… WHERE k = $1` with 'api_key'), it reads the catalogs (pg_roles.rolconfig,
+   * pg_get_functiondef and pg_prepared_statements echo text the log redacted), it FETCHes or MOVEs (a cursor's query
+   * is another text), or its rows may hold any column whatever they are named (a whole row as a value: `u::text`).
+   */
+  private sampleWithheld(stmt: Statement): boolean {
+    return paramsMayBeSecret(stmt.sql) || CATALOG_OR_CURSOR.test(stmt.sql)
+      || stmt.params.some((p) => p !== null && p.format === 'text' && NAMES_SECRET.test(p.value))
+      || this.c.inner.rowsMayHoldAnyColumn?.(stmt) === true;
   }
 
   private onStatementEnd(stmt: Statement, r: StatementResult): void {
@@ -390,8 +403,8 @@ function dataRowValues(f: Buffer): (Buffer | null)[] {
   return out;
 }
 
-/** Commands whose rows are a cursor's query's (another text): their sampled rows are withheld. */
-const CURSOR_READS = new Set(['fetch', 'move']);
+/** A text that reads the catalogs or a cursor's rows (sampleWithheld). */
+const CATALOG_OR_CURSOR = /pg_|information_schema|\b(?:fetch|move)\b/i;
 /** Type OIDs of a record, a record[] and the first a database defines (a table's row type, a composite, a domain, an enum). */
 const RECORD = 2249;
 const RECORD_ARRAY = 2287;

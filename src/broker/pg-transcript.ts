@@ -11,8 +11,7 @@ import { writeAllTo } from '../../recorder/durable-fs.js';
 import { defaultPanMasker, maskCut } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
 import { isPrintableAscii, structuredOrPan } from '../mask/pg-values.js';
-import { namesSecret } from '../policy/redact-by-tokens.js';
-import { NAMES_SECRET, redactContentSecrets } from '../policy/redact-content.js';
+import { NAMES_SECRET } from '../policy/redact-content.js';
 
 export interface TranscriptLimits {
   /** Rows sampled per statement. */
@@ -32,17 +31,13 @@ function holdsBinaryPan(v: Uint8Array, masker: PanMasker): boolean {
 }
 
 /**
- * A sampled row's values with what may be a secret by its content written `[redacted]`: the whole row when a value is
- * a secret's name (a key/value table's `('api_key', 'k-1')`), and in a value that names one, what the content rules
- * take for its value (JSON `{"password": "x"}` from row_to_json, a connection string, `password: x`).
+ * A sampled row's values, every one `[redacted]` when one names a secret: a key/value table's ('api_key', 'k-1') or
+ * ('Stripe secret key', …), its pair in an array or JSON ({api_key,k-1}), a role's settings ({app.encryption_key=k}),
+ * row_to_json's {"password": …}. Where the secret sits beside its name is not read: the row goes.
  */
 function secretsWithheld(texts: Array<string | null>): Array<string | null> {
-  if (!texts.some((t) => t !== null && NAMES_SECRET.test(t))) return texts;
-  if (texts.some((t) => t !== null && SECRET_KEY_NAME.test(t) && namesSecret(t.trim()))) return texts.map((t) => (t === null ? null : '[redacted]'));
-  return texts.map((t) => (t !== null && NAMES_SECRET.test(t) ? redactContentSecrets(t, '[redacted]') : t));
+  return texts.some((t) => t !== null && NAMES_SECRET.test(t)) ? texts.map((t) => (t === null ? null : '[redacted]')) : texts;
 }
-/** A value that is only a name (a key), as a key/value table holds it: `api_key`, `app.password`, `db-token`. */
-const SECRET_KEY_NAME = /^\s*[\w.$-]+\s*$/;
 
 export class PgTranscript {
   private lines: string[] = [];

@@ -632,6 +632,16 @@ export class PolicySession {
   }
 
   /**
+   * Whether the rows `sql` returns may hold any column of what it reads, whatever its output columns are named: it
+   * gives a whole row as a value (`u`, `u::text`, `row_to_json(u)`), runs a cursor's or a prepared statement's query
+   * (FETCH, EXECUTE), or does not parse. For the transcript's sample (pg-session-recorder.ts).
+   */
+  rowsMayHoldAnyColumn(sql: string): boolean {
+    const c = this.classified(sql);
+    return c.error !== undefined || c.statements.some((st) => st.rowValues === true || st.fetch !== undefined || st.execute !== undefined || st.executeInto !== undefined);
+  }
+
+  /**
    * The tables whose columns columnReach and storedReach need to read a whole row `sql` uses as a value
    * (`row_to_json(c)`, `INSERT … SELECT *`): none for most statements (a cheap test first: the text's
    * classification is cached).

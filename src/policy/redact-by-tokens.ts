@@ -30,7 +30,8 @@
  *   crypt('x', salt)), whatever the statement names, in literals holding SQL too, and what dynamic SQL puts there
  *   (`'… pgp_sym_decrypt(pan, ' || …`, `format('… pgp_sym_decrypt(pan, %L)', …)`); every literal and number of its
  *   statement, and of those of the text that set a setting (SET, set_config), when such an argument is not written
- *   in its place (a column, a subquery, a setting);
+ *   in its place (a column, a subquery), of the whole text when it is a setting's (current_setting, here or in a
+ *   literal's SQL);
  * - the arguments of `EXECUTE name(…)` (and of CREATE TABLE … AS, EXPLAIN … EXECUTE): what the statement of that name does with
  *   them (`PREPARE p(text) AS SELECT pgp_sym_decrypt(pan, $1) …`) is not in the text, and what the server has prepared by a
  *   name (SQL PREPARE, the protocol's Parse, a DO block's EXECUTE, a PREPARE the server refused) is not known for sure;
@@ -106,6 +107,10 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   /** Statements (by their first token) with a key not written in its place, and those that set a setting (SET, set_config). */
   const keyedStatements = new Set<number>();
   const settingStatements = new Set<number>();
+  /** A key from a setting: every literal and number of the text is redacted. */
+  let keyedText = false;
+  /** For each token index, how many current_setting names come before it (counted once, when a key needs it). */
+  let settingsBefore: number[] | undefined;
   /** Redacts token `j` whole: `mark`, or nothing when it continues a value already marked. */
   const one = (j: number, first: boolean): void => { redact.set(j, first ? mark : ''); };
   // A comment that names a password right before a literal or number: its value (VALUES ('bob', -- password⏎ 'x')).
@@ -131,9 +136,13 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
           if (!arg) continue;
           ranges.push(arg);
           // A key not written in its place (a column, a subquery, a setting: pgp_sym_decrypt(pan, k.v) FROM cards,
-          // (SELECT 'k' AS v) k, or SET app.k = 'k'; … current_setting('app.k')) may be any literal of its statement
-          // or of a statement of the text that sets a setting.
-          if (!writtenInPlace(list, arg)) keyedStatements.add(toks.statementStart[i]!);
+          // (SELECT 'k' AS v) k) may be any literal of its statement or of a statement of the text that sets a setting;
+          // a setting's (current_setting('app.k')) any literal of the text (a DO block or a function may set it).
+          if (!writtenInPlace(list, arg)) {
+            settingsBefore ??= countBefore(list, (x) => x.kind === 'name' && unquoted(x.text) === 'current_setting');
+            if (settingsBefore[arg[1]]! > settingsBefore[arg[0]]!) keyedText = true;
+            else keyedStatements.add(toks.statementStart[i]!);
+          }
         }
       }
       // EXECUTE p('x'): see above (`EXECUTE FUNCTION f(…)` of a trigger has a name, not `(`, after FUNCTION).
@@ -164,6 +173,9 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       const joinedOn = list[k + 1]?.text === '||' || (list[k + 1]?.kind === 'comma' && open >= 0 && /^concat(?:_ws)?$/.test(unquoted(list[open - 1]?.text ?? '')));
       const formatted = list[i - 1]?.kind === 'open' && unquoted(list[i - 2]?.text ?? '') === 'format';
       if (/^using$/i.test(list[k + 1]?.text ?? '')) ranges.push([k + 2, toks.statementEnd[i]!]);
+      // SQL in a literal that takes a key from a setting (DO $$ … pgp_sym_decrypt(pan, current_setting('app.k')) $$):
+      // the setting may be set anywhere in the text (SET app.k = 'k'; DO …).
+      if (calls && /current_setting/i.test(content)) keyedText = true;
       if (calls) {
         // A key put into such a call: 'SELECT pgp_sym_decrypt(pan, ' || …, format('… decrypt(pan, %L)', …).
         const { openAtEnd, placeholder } = keyedCallText(content);
@@ -188,7 +200,18 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     }
   }
-  if (keyedStatements.size > 0) for (const start of new Set([...keyedStatements, ...settingStatements])) ranges.push([start, toks.statementEnd[start]!]);
+  const keyed = keyedText ? [0] : keyedStatements.size > 0 ? [...new Set([...keyedStatements, ...settingStatements])] : [];
+  for (const start of keyed) {
+    const end = keyedText ? list.length : toks.statementEnd[start]!;
+    ranges.push([start, end]);
+    // A SET's value may be a bare word (SET app.k = k3y).
+    for (let j = start; j < end; j++) {
+      if (list[j]!.kind !== 'name' || !/^set$/i.test(list[j]!.text) || j !== toks.statementStart[j]) continue;
+      let a = j + 1;
+      while (a < list.length && list[a]!.kind !== 'assign' && list[a]!.kind !== 'end') a++;
+      for (let v = a + 1; v < toks.statementEnd[j]!; v++) if (list[v]!.kind === 'name' || list[v]!.kind === 'other') one(v, v === a + 1);
+    }
+  }
   // The ranges swept in order: every literal and number in one is replaced whole (over what its own text's
   // redaction made).
   ranges.sort((a, b) => a[0] - b[0]);
@@ -197,7 +220,9 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     for (at = Math.max(at, from); at < to; at++) {
       const k = list[at]!.kind;
       // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
-      if (k === 'string' || k === 'number') redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
+      if (k === 'number' || (k === 'string' && !isBody(list, at))) redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
+      // A DO block's or a function's body is code that runs: its literals and numbers go, what it does is shown.
+      else if (k === 'string') redact.set(at, reencode(list[at]!.text, literalsRedacted(literalContent(list[at]!.text), mark) ?? mark) ?? `'${mark}'`);
     }
   }
   // A literal read to where standard_conforming_strings = off would end it is cut at its statement's end as the
@@ -540,6 +565,40 @@ function writtenInPlace(list: readonly Tok[], [from, to]: [number, number]): boo
   return true;
 }
 
+/** For each index 0..list.length, how many tokens before it `test` holds for. */
+function countBefore(list: readonly Tok[], test: (t: Tok) => boolean): number[] {
+  const out = new Array<number>(list.length + 1);
+  out[0] = 0;
+  for (let i = 0; i < list.length; i++) out[i + 1] = out[i]! + (test(list[i]!) ? 1 : 0);
+  return out;
+}
+
+/** Whether the literal at `i` is a body (DO $$…$$, DO LANGUAGE x $$…$$, CREATE FUNCTION … AS $$…$$): code that runs. */
+function isBody(list: readonly Tok[], i: number): boolean {
+  const before = list[i - 1]?.text ?? '';
+  return /^(?:do|as)$/i.test(before) || (list[i - 3]?.text !== undefined && /^do$/i.test(list[i - 3]!.text) && /^language$/i.test(list[i - 2]!.text));
+}
+
+/** `text` (a body's) with every literal and number replaced by `'mark'`, read by the scanner; undefined when it cannot read it. */
+function literalsRedacted(text: string, mark: string): string | undefined {
+  let raw: SqlToken[];
+  try {
+    raw = scanTokens(text);
+  } catch {
+    return undefined;
+  }
+  const tokens = tokensOf(text, raw, []);
+  if (tokens === undefined) return undefined;
+  let out = '';
+  let done = 0;
+  for (const t of tokens) {
+    if (t.kind !== 'string' && t.kind !== 'number') continue;
+    out += `${text.slice(done, t.start)}'${mark}'`;
+    done = t.end;
+  }
+  return out + text.slice(done);
+}
+
 /** A name unquoted, in lower case (a quoted "CRYPT" is another function, but one may be made to wrap crypt). */
 function unquoted(name: string): string {
   return (name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name).toLowerCase();
@@ -756,7 +815,7 @@ export function insertTargetsWithoutColumns(text: string): string[] {
  * `insertTargets`: insertTargetsWithoutColumns(sql), when the caller has it already.
  */
 export function paramsMayBeSecret(sql: string, insertTargets?: readonly string[]): boolean {
-  return mayHoldSecret(sql) || /execute/i.test(sql) || (insertTargets ?? insertTargetsWithoutColumns(sql)).length > 0;
+  return mayHoldSecret(sql) || /\bexecute\b/i.test(sql) || (insertTargets ?? insertTargetsWithoutColumns(sql)).length > 0;
 }
 
 /** Whether the group at `j` (after an INSERT's table) is its column list, not a parenthesized query. */

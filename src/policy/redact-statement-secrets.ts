@@ -17,7 +17,7 @@ import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
 import { CALLS_SECRET, mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
-import { parserReady } from './pg-parser.js';
+import { parseStatements, parserReady } from './pg-parser.js';
 
 /*
  * Each secret is found in one pass over the text (a statement of any length: approvals.ts safeStatementText
@@ -59,7 +59,7 @@ const URL_USER = /[^\s:/@'"]*:/y;
 const URL_PASSWORD_END = /[\s@'"]/g;
 
 const PASSWORD_WORD = /password/i;
-const EXECUTE_WORD = /execute/i;
+const EXECUTE_WORD = /\bexecute\b/i;
 const PASSWORD_ALL = /password/gi;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
 const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
@@ -94,10 +94,11 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   if (s.includes('://')) s = redactUrlPasswords(s, mark);
   // What the RegExps' spelling missed, looked for in what they left: it can only replace more.
   if (read === undefined && PASSWORD_WORD.test(s)) s = redactMissedPasswords(s, mark);
-  // The spelling knows passwords only: text the scanner cannot read (which the server does not run either: it cannot
-  // parse it) that calls a key's function, names another secret or EXECUTEs is replaced whole. A key may be anywhere
-  // in it, in any quoting (E'\'k', $$k$$, a number), and the text is read no further.
-  if (scanned && read === undefined && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTE_WORD.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, '')))) return mark;
+  // The spelling knows passwords only: a statement's text the scanner cannot read and the server cannot parse (it runs
+  // none of it) that calls a key's function, names another secret or EXECUTEs is replaced whole: a key may be anywhere
+  // in it, in any quoting (E'\'k', $$k$$, a number). Not text the server parses (past ~3.5 million tokens the scanner
+  // answers with none): it runs, and its record must show it. Not a literal's text (a PL/Python body runs too).
+  if (scanned && read === undefined && depth === 0 && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTE_WORD.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, ''))) && 'error' in parseStatements(s)) return mark;
   return s;
 }
 

@@ -40,9 +40,11 @@ describe('an INSERT without a column list', () => {
       // A row value, its JSON, a key/value table, a cursor's rows, a column name that holds a password.
       'SELECT u FROM users u WHERE id = 2;',
       'SELECT row_to_json(u) FROM users u WHERE id = 2;',
+      'SELECT u::text FROM users u WHERE id = 2;',
       'CREATE TABLE conf (k text, v text);',
       "INSERT INTO conf VALUES ('api_key', 'k3y-conf');",
       'SELECT * FROM conf;',
+      'SELECT ARRAY[k, v] FROM conf;',
       'BEGIN;',
       'DECLARE c CURSOR FOR SELECT id, password AS p FROM users WHERE id = 3;',
       'FETCH ALL FROM c;',
@@ -66,9 +68,9 @@ describe('an INSERT without a column list', () => {
     const rows = homeFiles(gate.home).filter((f) => f.file.endsWith('.pg.jsonl')).flatMap((f) => f.text.trim().split('\n').map((l) => JSON.parse(l) as { t: string; values?: unknown[] }));
     const sampled = rows.filter((x) => x.t === 'row').map((x) => x.values);
     expect(sampled).toContainEqual(['1', 'bob', '[redacted]', '2026-01-01', null]);
-    expect(sampled).toContainEqual(['[redacted]']); // the row value
-    expect(sampled.some((v) => typeof v?.[0] === 'string' && v[0].includes('"password":"[redacted]"') && v[0].includes('"name":"al"'))).toBe(true);
-    expect(sampled).toContainEqual(['[redacted]', '[redacted]']); // the key/value row, and the cursor's
+    // The row value, as it is, as JSON and as text; the key/value row and the pair as an array; the cursor's rows.
+    expect(sampled.filter((v) => v?.length === 1 && v[0] === '[redacted]').length).toBeGreaterThanOrEqual(4);
+    expect(sampled).toContainEqual(['[redacted]', '[redacted]']);
     expect(rows.filter((x) => x.t === 'columns').map((x) => (x as { names?: string[] }).names)).toContainEqual(['[redacted]']);
     for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/hunter2-[abcde]|k3y-(?:[cd]|conf)/);
   });

@@ -136,8 +136,13 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT 'k3y' AS v) k WHERE c.id = 7", "SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' AS v) k WHERE c.id = '[redacted]'"],
       ["SELECT pgp_sym_decrypt(pan, k.v::text) FROM cards, (SELECT 98765 AS v) k", "SELECT pgp_sym_decrypt(pan, k.v::text) FROM cards, (SELECT '[redacted]' AS v) k"],
       ["WITH k AS (VALUES ('k3y')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards", "WITH k AS (VALUES ('[redacted]')) SELECT pgp_sym_decrypt(pan, (SELECT * FROM k)) FROM cards"],
-      // Set by another statement of the same text; the text's other statements keep their values.
-      ["SET app.k = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SET app.k = '[redacted]'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
+      // From a column or subquery: its statement's values and those of the text's SETs; other statements keep theirs.
+      ["SET app.x = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, k.v, 'sha256') FROM cards, k", "SET app.x = '[redacted]'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, k.v, '[redacted]') FROM cards, k"],
+      // From a setting: any statement of the text may set it (a DO block, a function), so every value of the text.
+      ["SET app.k = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SET app.k = '[redacted]'; DELETE FROM t WHERE id IN ('[redacted]', '[redacted]'); SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
+      // (A body is code that runs: its literals go, what it does stays; a SET's bare word goes too.)
+      ["DO $$BEGIN PERFORM set_config('app.k', 'kk-1', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards", "DO $$BEGIN PERFORM set_config('[redacted]', '[redacted]', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards"],
+      ["SET app.k = kk4; DO LANGUAGE plpgsql $$BEGIN PERFORM pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards; END$$", "SET app.k = [redacted]; DO LANGUAGE plpgsql $$BEGIN PERFORM pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards; END$$"],
       ["SELECT set_config('app.k', 'k3y', false); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SELECT set_config('[redacted]', '[redacted]', false); SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
       // A cast with modifiers is read as not in place (a call after `::` would be read to no end).
       ["SELECT pgp_sym_decrypt(pan, 'k3y'::varchar(10)), 'x' FROM cards", "SELECT pgp_sym_decrypt(pan, '[redacted]'::varchar('[redacted]')), '[redacted]' FROM cards"],
@@ -164,6 +169,9 @@ describe('redactStatementSecrets, read by the scanner', () => {
     ]);
     // Text the scanner cannot read (nor the server parse, so it runs none of it) that EXECUTEs, calls a key's function or
     // names a secret but a password (the spelling knows passwords): replaced whole, a key in any quoting.
+    // Not a literal's text the scanner cannot read (a PL/Python body runs: it is shown, not replaced).
+    const body = "CREATE FUNCTION f() RETURNS void LANGUAGE plpython3u AS $$\n# don't share the token\nplpy.execute('DROP TABLE audit_trail')\n$$";
+    expect(redactStatementSecrets(body)).toContain('DROP TABLE audit_trail');
     for (const sql of ["EXECUTE dec('k3y') /* unclosed", "SELECT pgp_sym_decrypt(pan, E'\\'k3y') FROM cards \"", 'SELECT pgp_sym_decrypt(pan, $$k3y$$) "',
       'SET app.api_key = $k$k3y$k$; SELECT 1 "', "SELECT 98765 AS v, hmac(pan, v::text, 'sha1') /*"]) {
       expect(redactStatementSecrets(sql), sql).toBe('[redacted]');
