@@ -209,7 +209,11 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       if (list[j]!.kind !== 'name' || !/^set$/i.test(list[j]!.text) || j !== toks.statementStart[j]) continue;
       let a = j + 1;
       while (a < list.length && list[a]!.kind !== 'assign' && list[a]!.kind !== 'end') a++;
-      for (let v = a + 1; v < toks.statementEnd[j]!; v++) if (list[v]!.kind === 'name' || list[v]!.kind === 'other') one(v, v === a + 1);
+      // The value list replaced once, as a whole, when it has a word but DEFAULT (strings and numbers are swept anyway).
+      const to = toks.statementEnd[j]!;
+      let words = false;
+      for (let v = a + 1; v < to; v++) if ((list[v]!.kind === 'name' && !/^default$/i.test(list[v]!.text)) || list[v]!.kind === 'other') words = true;
+      if (words) for (let v = a + 1; v < to; v++) redact.set(v, v === a + 1 ? mark : '');
     }
   }
   // The ranges swept in order: every literal and number in one is replaced whole (over what its own text's
@@ -220,9 +224,13 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     for (at = Math.max(at, from); at < to; at++) {
       const k = list[at]!.kind;
       // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
-      if (k === 'number' || (k === 'string' && !isBody(list, at))) redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
-      // A DO block's or a function's body is code that runs: its literals and numbers go, what it does is shown.
-      else if (k === 'string') redact.set(at, reencode(list[at]!.text, literalsRedacted(literalContent(list[at]!.text), mark) ?? mark) ?? `'${mark}'`);
+      if (k === 'number' || (k === 'string' && !isBody(toks, at))) redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
+      else if (k === 'string') {
+        // A DO block's or a function's body is code that runs: its literals and numbers go (over what its own text's
+        // redaction made), what it does is shown.
+        const src = redact.get(at) || list[at]!.text;
+        redact.set(at, reencode(src, literalsRedacted(literalContent(src), mark) ?? mark) ?? `'${mark}'`);
+      }
     }
   }
   // A literal read to where standard_conforming_strings = off would end it is cut at its statement's end as the
@@ -574,9 +582,16 @@ function countBefore(list: readonly Tok[], test: (t: Tok) => boolean): number[] 
 }
 
 /** Whether the literal at `i` is a body (DO $$…$$, DO LANGUAGE x $$…$$, CREATE FUNCTION … AS $$…$$): code that runs. */
-function isBody(list: readonly Tok[], i: number): boolean {
+function isBody(toks: Tokens, i: number): boolean {
+  const { list } = toks;
   const before = list[i - 1]?.text ?? '';
-  return /^(?:do|as)$/i.test(before) || (list[i - 3]?.text !== undefined && /^do$/i.test(list[i - 3]!.text) && /^language$/i.test(list[i - 2]!.text));
+  if (/^do$/i.test(before) || (list[i - 3]?.text !== undefined && /^do$/i.test(list[i - 3]!.text) && /^language$/i.test(list[i - 2]!.text))) return true;
+  // CREATE [OR REPLACE] FUNCTION|PROCEDURE … AS '…' (not a C function's AS 'obj_file', 'link_symbol').
+  if (!/^as$/i.test(before) || list[i + 1]?.kind === 'comma') return false;
+  const start = toks.statementStart[i]!;
+  if (!/^create$/i.test(list[start]?.text ?? '')) return false;
+  for (let k = start + 1; k <= start + 3 && k < i; k++) if (/^(?:function|procedure)$/i.test(list[k]!.text)) return true;
+  return false;
 }
 
 /** `text` (a body's) with every literal and number replaced by `'mark'`, read by the scanner; undefined when it cannot read it. */

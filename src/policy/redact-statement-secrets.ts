@@ -94,12 +94,54 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   if (s.includes('://')) s = redactUrlPasswords(s, mark);
   // What the RegExps' spelling missed, looked for in what they left: it can only replace more.
   if (read === undefined && PASSWORD_WORD.test(s)) s = redactMissedPasswords(s, mark);
-  // The spelling knows passwords only: a statement's text the scanner cannot read and the server cannot parse (it runs
-  // none of it) that calls a key's function, names another secret or EXECUTEs is replaced whole: a key may be anywhere
-  // in it, in any quoting (E'\'k', $$k$$, a number). Not text the server parses (past ~3.5 million tokens the scanner
-  // answers with none): it runs, and its record must show it. Not a literal's text (a PL/Python body runs too).
-  if (scanned && read === undefined && depth === 0 && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTE_WORD.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, ''))) && 'error' in parseStatements(s)) return mark;
+  // The spelling knows passwords only. Text the scanner cannot read that calls a key's function, names a secret other
+  // than a password or EXECUTEs: a literal's text (maybe not SQL: a PL/Python body, where quotes pair otherwise) and a
+  // statement the server cannot parse either (it runs none of it) are replaced whole, a key may be anywhere in them;
+  // a statement the server parses (past ~3.6 million tokens the scanner answers with none) runs, and keeps its code:
+  // every literal of it goes, read by SQL's quoting rules (sqlLiteralsRedacted).
+  if (scanned && read === undefined && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTE_WORD.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, '')))) {
+    return depth > 0 || 'error' in parseStatements(s) ? mark : sqlLiteralsRedacted(s, mark);
+  }
   return s;
+}
+
+/**
+ * `text` with every string literal ('…', E'…' with its backslash escapes, U&'…', $tag$…$tag$) replaced by `'mark'`, read as
+ * PostgreSQL's scanner reads quotes and comments (-- to the line end, nested block comments, "…" names), in one pass: for text
+ * the scanner will not read (too many tokens) that the server parses.
+ */
+export function sqlLiteralsRedacted(text: string, mark: string): string {
+  let out = '';
+  let done = 0;
+  for (let i = 0; i < text.length;) {
+    const c = text[i]!;
+    if (c === '-' && text[i + 1] === '-') { const nl = text.indexOf('\n', i); i = nl < 0 ? text.length : nl; continue; }
+    if (c === '/' && text[i + 1] === '*') {
+      let depth = 1;
+      for (i += 2; i < text.length && depth > 0; i++) {
+        if (text[i] === '/' && text[i + 1] === '*') { depth++; i++; } else if (text[i] === '*' && text[i + 1] === '/') { depth--; i++; }
+      }
+      continue;
+    }
+    if (c === '"') { const q = text.indexOf('"', i + 1); i = q < 0 ? text.length : q + 1; continue; }
+    let end = -1;
+    if (c === "'") {
+      const escapes = i > 0 && /[Ee]/.test(text[i - 1]!) && !/[\w$]/.test(text[i - 2] ?? ' ');
+      let k = i + 1;
+      for (; k < text.length; k++) {
+        if (escapes && text[k] === '\\') k++;
+        else if (text[k] === "'") { if (text[k + 1] === "'") k++; else break; }
+      }
+      end = Math.min(k + 1, text.length);
+    } else if (c === '$' && !/[\w$]/.test(text[i - 1] ?? ' ')) {
+      const tag = /^\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/.exec(text.slice(i, i + 64))?.[0];
+      if (tag) { const close = text.indexOf(tag, i + tag.length); end = close < 0 ? text.length : close + tag.length; }
+    }
+    if (end < 0) { i++; continue; }
+    out += `${text.slice(done, i)}'${mark}'`;
+    done = i = end;
+  }
+  return out + text.slice(done);
 }
 
 const SQ = 0x27; // '
