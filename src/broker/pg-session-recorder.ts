@@ -14,8 +14,8 @@ import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
 import { defaultPanMasker } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
-import { renderParams, statementFacts as sqlFacts } from './sql-record.js';
-import { namesSecret, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
+import { renderParams, statementFacts as sqlFacts, statementMayHoldSecret } from './sql-record.js';
+import { namesSecret } from '../policy/redact-by-tokens.js';
 import { NAMES_SECRET } from '../policy/redact-content.js';
 
 /**
@@ -312,7 +312,7 @@ export class PgSessionRecorder {
    * is another text), or its rows may hold any column whatever they are named (a whole row as a value: `u::text`).
    */
   private sampleWithheld(stmt: Statement): boolean {
-    return paramsMayBeSecret(stmt.sql) || CATALOG_OR_CURSOR.test(stmt.sql)
+    return statementMayHoldSecret(stmt.sql) || CATALOG_OR_CURSOR.test(stmt.sql)
       || stmt.params.some((p) => p !== null && p.format === 'text' && NAMES_SECRET.test(p.value))
       || this.c.inner.rowsMayHoldAnyColumn?.(stmt) === true;
   }

@@ -27,6 +27,14 @@ export function redactSql(sql: string, masker: PanMasker = defaultPanMasker(), t
 
 export type RenderedParam = string | { binary: string; bytes: number } | null;
 
+/**
+ * paramsMayBeSecret (redact-by-tokens.ts) for a statement run through the proxy: an INSERT's tables come from its
+ * shape, found once per shape; any other text has none, and costs no lookup. Its bind parameters are withheld from the
+ * record, and its sampled result rows from the transcript.
+ */
+export function statementMayHoldSecret(sql: string): boolean {
+  return paramsMayBeSecret(sql, /insert/i.test(sql) ? statementShape(sql).insertTargets : []);
+}
 
 /**
  * Renders bind parameters for the log: text capped and PAN-masked; binary in the text form of its declared
@@ -36,8 +44,7 @@ export type RenderedParam = string | { binary: string; bytes: number } | null;
  * read an int8 PAN back out of it, so those are '[masked]'. NULL as null.
  */
 export function renderParams(params: BindParam[], sql: string, types: readonly number[] = [], masker: PanMasker = defaultPanMasker()): RenderedParam[] {
-  // (An INSERT's tables come from its shape, found once per shape; any other text has none, and costs no lookup.)
-  const withhold = params.length > 0 && paramsMayBeSecret(sql, /insert/i.test(sql) ? statementShape(sql).insertTargets : []);
+  const withhold = params.length > 0 && statementMayHoldSecret(sql);
   return params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';
