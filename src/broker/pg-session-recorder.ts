@@ -83,12 +83,11 @@ export class PgSessionRecorder {
   private readonly pending = new Set<Promise<unknown>>();
   /** Per running statement: its pg.intent seq (once durable) and the detail both records share. */
   private readonly intents = new Map<number, { seq: number | null; detail: Record<string, unknown> }>();
-  private readonly rowsSampled = new Map<number, number>();
+  /** Per running statement with sampled rows: how many, and whether they are withheld whole (sampleWithheld). */
+  private readonly rowsSampled = new Map<number, { rows: number; whole: boolean }>();
   private readonly deferred: AuditEvent[] = [];
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
   private lastColumns: { frame: Buffer; names: string[]; withheld: boolean[]; n: number } | undefined;
-  /** Statements whose sampled rows are withheld whole (sampleWithheld), by number, while they run. */
-  private readonly rowsWithheld = new Map<number, boolean>();
   /** Ends the wait of the statement held for an approval, if any, with a refusal (see decideAndRecord). */
   private readonly held = new Set<(d: StatementDecision) => void>();
   /** By statement number, ends the wait of a statement not yet forwarded because its pg.intent is not yet durable (see awaitIntent). */
@@ -282,15 +281,15 @@ export class PgSessionRecorder {
     if (!t || !stmt) return replaced;
     const f = replaced ?? frame;
     if (f[0] === BE.DataRow) {
-      const sampled = this.rowsSampled.get(stmt.n) ?? 0;
-      if (!t.wantsRow(sampled)) return replaced;
-      this.rowsSampled.set(stmt.n, sampled + 1);
-      // Withheld whole: rows this statement did not describe (an Execute without a Describe), and see sampleWithheld.
-      let whole = this.rowsWithheld.get(stmt.n);
-      if (whole === undefined) this.rowsWithheld.set(stmt.n, whole = this.sampleWithheld(stmt));
+      const sampled = this.rowsSampled.get(stmt.n);
+      if (!t.wantsRow(sampled?.rows ?? 0)) return replaced;
+      const s = sampled ?? { rows: 0, whole: this.sampleWithheld(stmt) };
+      s.rows++;
+      this.rowsSampled.set(stmt.n, s);
+      // Withheld whole: see sampleWithheld, and rows this statement did not describe (an Execute without a Describe).
       const values = dataRowValues(f);
       const cols = this.lastColumns;
-      t.row(stmt.n, values, this.text, whole || cols?.n !== stmt.n || cols.withheld.length !== values.length ? true : cols.withheld);
+      t.row(stmt.n, values, this.text, s.whole || cols?.n !== stmt.n || cols.withheld.length !== values.length ? true : cols.withheld);
     } else if (f[0] === BE.RowDescription) {
       // A session tends to repeat its queries: the last description's names are kept with a copy of it.
       // Masked here too: a role with unmask clear gets the names as the server sent them (select 1 as "4111…").
@@ -319,7 +318,6 @@ export class PgSessionRecorder {
 
   private onStatementEnd(stmt: Statement, r: StatementResult): void {
     this.rowsSampled.delete(stmt.n);
-    this.rowsWithheld.delete(stmt.n);
     this.c.inner.onStatementEnd?.(stmt, r);
     // Not appended at once: the next statement's intent (or a short timer) carries it into the same
     // group commit, so a statement costs one durable write, not two.

@@ -47,7 +47,7 @@
  * it answers with none) is left to the spelling scanners, as text it cannot read at all.
  */
 import { parseStatements, scanTokens } from './pg-parser.js';
-import { CALLS_SECRET, keyedCallText, mayHoldSecret, NAMES_SECRET, SECRET_ARGUMENTS } from './redact-content.js';
+import { CALLS_SECRET, EXECUTES, keyedCallText, mayHoldSecret, NAMES_SECRET, SECRET_ARGUMENTS } from './redact-content.js';
 import type { SqlToken } from './pg-parser.js';
 
 /** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
@@ -85,14 +85,8 @@ interface Tok {
  * redact are collected as ranges and swept once.
  */
 export function redactByTokens(text: string, mark: string, redactText: (inner: string, depth: number) => string, depth = 0, tables?: TableColumns): string | undefined {
-  let raw: SqlToken[];
-  try {
-    raw = scanTokens(text);
-  } catch {
-    return undefined;
-  }
   const comments: Tok[] = [];
-  const tokens = tokensOf(text, raw, comments);
+  const tokens = readTokens(text, comments);
   if (tokens === undefined) return undefined;
   const toks = new Tokens(tokens);
   const { list } = toks;
@@ -123,7 +117,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     if (t.kind === 'name') {
       if ((i === toks.statementStart[i] && /^set$/i.test(t.text)) || (list[i + 1]?.kind === 'open' && unquoted(t.text) === 'set_config')) settingStatements.add(toks.statementStart[i]!);
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges, tables);
-      else if (NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) {
+      else if (namesSecret(t.text)) {
         valueOfName(toks, i, ranges, one);
         columnOfRow(toks, i, ranges, rowsRead);
       }
@@ -200,17 +194,16 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     }
   }
-  const keyed = keyedText ? [0] : keyedStatements.size > 0 ? [...new Set([...keyedStatements, ...settingStatements])] : [];
-  for (const start of keyed) {
-    const end = keyedText ? list.length : toks.statementEnd[start]!;
-    ranges.push([start, end]);
-    // A SET's value may be a bare word (SET app.k = k3y).
-    for (let j = start; j < end; j++) {
-      if (list[j]!.kind !== 'name' || !/^set$/i.test(list[j]!.text) || j !== toks.statementStart[j]) continue;
-      let a = j + 1;
-      while (a < list.length && list[a]!.kind !== 'assign' && list[a]!.kind !== 'end') a++;
-      // The value list replaced once, as a whole, when it has a word but DEFAULT (strings and numbers are swept anyway).
-      const to = toks.statementEnd[j]!;
+  if (keyedText) ranges.push([0, list.length]);
+  else for (const start of keyedStatements.size > 0 ? new Set([...keyedStatements, ...settingStatements]) : []) ranges.push([start, toks.statementEnd[start]!]);
+  // A SET in either's scope (all of them) may give its setting a bare word (SET app.k = k3y): its value list replaced once,
+  // as a whole, when it has a word but DEFAULT (strings and numbers are swept anyway).
+  if (keyedText || keyedStatements.size > 0) {
+    for (const start of settingStatements) {
+      if (!/^set$/i.test(list[start]!.text)) continue;
+      const to = toks.statementEnd[start]!;
+      let a = start + 1;
+      while (a < to && list[a]!.kind !== 'assign') a++;
       let words = false;
       for (let v = a + 1; v < to; v++) if ((list[v]!.kind === 'name' && !/^default$/i.test(list[v]!.text)) || list[v]!.kind === 'other') words = true;
       if (words) for (let v = a + 1; v < to; v++) redact.set(v, v === a + 1 ? mark : '');
@@ -368,6 +361,17 @@ class Tokens {
     }
   }
 }
+/** The scanner's tokens of `text` (tokensOf), or undefined when it cannot read it to its end. */
+function readTokens(text: string, comments: Tok[] = []): Tok[] | undefined {
+  let raw: SqlToken[];
+  try {
+    raw = scanTokens(text);
+  } catch {
+    return undefined;
+  }
+  return tokensOf(text, raw, comments);
+}
+
 /**
  * The scanner's tokens without comments, offsets in UTF-16 code units (the scanner gives UTF-8 bytes); the
  * comments that mention a password go to `comments`.
@@ -596,13 +600,7 @@ function isBody(toks: Tokens, i: number): boolean {
 
 /** `text` (a body's) with every literal and number replaced by `'mark'`, read by the scanner; undefined when it cannot read it. */
 function literalsRedacted(text: string, mark: string): string | undefined {
-  let raw: SqlToken[];
-  try {
-    raw = scanTokens(text);
-  } catch {
-    return undefined;
-  }
-  const tokens = tokensOf(text, raw, []);
+  const tokens = readTokens(text);
   if (tokens === undefined) return undefined;
   let out = '';
   let done = 0;
@@ -766,7 +764,7 @@ function columnOfRow(toks: Tokens, i: number, ranges: Array<[number, number]>, r
     const [from, to] = columns[c]!;
     for (let k = from; k < to; k++) {
       const t = list[k]!;
-      if (t.kind === 'name' && NAMES_SECRET.test(t.text) && !NOT_A_SECRET.test(t.text)) {
+      if (t.kind === 'name' && namesSecret(t.text)) {
         for (const row of rows) if (row[c]) ranges.push(row[c]!);
         break;
       }
@@ -804,13 +802,7 @@ function insertTarget(toks: Tokens, i: number): { name: string; next: number } |
 /** The tables written by INSERTs without a column list in `text` (TableColumns names), for their columns to be looked up. */
 export function insertTargetsWithoutColumns(text: string): string[] {
   if (!/insert/i.test(text)) return [];
-  let raw: SqlToken[];
-  try {
-    raw = scanTokens(text);
-  } catch {
-    return [];
-  }
-  const tokens = tokensOf(text, raw, []);
+  const tokens = readTokens(text);
   if (tokens === undefined) return [];
   const toks = new Tokens(tokens);
   const out = new Set<string>();
@@ -830,7 +822,7 @@ export function insertTargetsWithoutColumns(text: string): string[] {
  * `insertTargets`: insertTargetsWithoutColumns(sql), when the caller has it already.
  */
 export function paramsMayBeSecret(sql: string, insertTargets?: readonly string[]): boolean {
-  return mayHoldSecret(sql) || /\bexecute\b/i.test(sql) || (insertTargets ?? insertTargetsWithoutColumns(sql)).length > 0;
+  return mayHoldSecret(sql) || EXECUTES.test(sql) || (insertTargets ?? insertTargetsWithoutColumns(sql)).length > 0;
 }
 
 /** Whether the group at `j` (after an INSERT's table) is its column list, not a parenthesized query. */
@@ -856,7 +848,7 @@ function insertValues(toks: Tokens, i: number, ranges: Array<[number, number]>, 
     tables.needed = true;
     const columns = tables.columnsOf(target.name);
     if (columns === undefined) all = true;
-    else columns.forEach((c, k) => { if (NAMES_SECRET.test(c) && !NOT_A_SECRET.test(c)) secret.add(k); });
+    else columns.forEach((c, k) => { if (namesSecret(c)) secret.add(k); });
   } else {
     let col = 0;
     for (j++; j < list.length && list[j]!.kind !== 'close'; j++) {

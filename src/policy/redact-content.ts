@@ -62,6 +62,8 @@ export function mayHoldSecret(text: string): boolean {
   return NAMES_SECRET.test(text) || CALLS_SECRET.test(text) || UNICODE_ESCAPED.test(text) || (E_STRING.test(text) && text.includes('\\'));
 }
 const UNICODE_ESCAPED = /[Uu]&['"]/;
+/** Text with the word EXECUTE: an EXECUTE's arguments are another statement's parameters (redact-by-tokens.ts). */
+export const EXECUTES = /\bexecute\b/i;
 const E_STRING = /(?<![\w$])[Ee]'/;
 /** A key that names a secret: where each starts. */
 const PASSWORD_AT = new RegExp(NAMES_SECRET.source, 'gi');

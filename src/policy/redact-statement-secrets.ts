@@ -16,7 +16,7 @@
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
-import { CALLS_SECRET, mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
+import { CALLS_SECRET, EXECUTES, mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
 import { parseStatements, parserReady } from './pg-parser.js';
 
 /*
@@ -59,7 +59,6 @@ const URL_USER = /[^\s:/@'"]*:/y;
 const URL_PASSWORD_END = /[\s@'"]/g;
 
 const PASSWORD_WORD = /password/i;
-const EXECUTE_WORD = /\bexecute\b/i;
 const PASSWORD_ALL = /password/gi;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
 const ESCAPED_LINE_BREAK = /\\[\n\r\u2028\u2029]/;
@@ -81,8 +80,8 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   // first (a value's quoting and escapes), then the scanner's (`password = x` in prose, as SQL).
   if (depth > 0 && NAMES_SECRET.test(s)) s = redactContentSecrets(s, mark);
   // (An INSERT's values may be a password's by the table's columns alone: read when the caller can ask the catalog,
-  // in a function or DO body too; an EXECUTE's arguments by the statement it runs.)
-  const scanned = (mayHoldSecret(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTE_WORD.test(s))) && parserReady();
+  // in a function or DO body too; an EXECUTE's arguments always.)
+  const scanned = (mayHoldSecret(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTES.test(s))) && parserReady();
   const read = scanned ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d, tables), depth, tables) : undefined;
   if (read !== undefined) s = read;
   if (read === undefined && PASSWORD_WORD.test(s)) {
@@ -99,7 +98,7 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   // statement the server cannot parse either (it runs none of it) are replaced whole, a key may be anywhere in them;
   // a statement the server parses (past ~3.6 million tokens the scanner answers with none) runs, and keeps its code:
   // every literal of it goes, read by SQL's quoting rules (sqlLiteralsRedacted).
-  if (scanned && read === undefined && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTE_WORD.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, '')))) {
+  if (scanned && read === undefined && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTES.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, '')))) {
     return depth > 0 || 'error' in parseStatements(s) ? mark : sqlLiteralsRedacted(s, mark);
   }
   return s;
