@@ -101,6 +101,18 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   /** Statements (by their first token) with a key not written in its place, and those that set a setting (SET, set_config). */
   const keyedStatements = new Set<number>();
   const settingStatements = new Set<number>();
+  /**
+   * Statements (by their first token) that name a secret: a column, setting, option or keyword (`password`, `api_key`,
+   * `"Password"`), or hold dynamic SQL's template for a password. Every literal and number of theirs is redacted:
+   * where a value meets the secret's name is not only the places read below (`lower(password) = 'x'`, `password
+   * BETWEEN 'x' AND 'y'`, `(a, password) = ANY (ARRAY[ROW(…)])`, `password text DEFAULT 'x'`, `coalesce(password,
+   * 'x')`), as their bind parameters are all redacted (paramsMayBeSecret). A literal that only names one (a key/value
+   * table's 'smtp_password', 'password_reset') does not: its statement keeps what the rules below do not take.
+   */
+  const secretStatements = new Set<number>();
+  /** Statements with a literal whose text puts a password next ('… PASSWORD ', '… PASSWORD %L'), and those that build text. */
+  const passwordNext = new Set<number>();
+  const joining = new Set<number>();
   /** A key from a setting: every literal and number of the text is redacted. */
   let keyedText = false;
   /** For each token index, how many current_setting names come before it (counted once, when a key needs it). */
@@ -114,10 +126,12 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   }
   for (let i = 0; i < list.length; i++) {
     const t = list[i]!;
+    if (t.text === '||' || (t.kind === 'name' && list[i + 1]?.kind === 'open' && /^(?:concat(?:_ws)?|format)$/.test(unquoted(t.text)))) joining.add(toks.statementStart[i]!);
     if (t.kind === 'name') {
       if ((i === toks.statementStart[i] && /^set$/i.test(t.text)) || (list[i + 1]?.kind === 'open' && unquoted(t.text) === 'set_config')) settingStatements.add(toks.statementStart[i]!);
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges, tables);
       else if (namesSecret(t.text)) {
+        secretStatements.add(toks.statementStart[i]!);
         valueOfName(toks, i, ranges, one);
         columnOfRow(toks, i, ranges, rowsRead);
       }
@@ -185,7 +199,10 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
         if (!NOT_A_SECRET.test(content.trim())) keyValues(toks, i, ranges, one, updates);
         continue;
       }
-      // Dynamic SQL built around a password: 'ALTER ROLE x PASSWORD ' || …, format('… PASSWORD %L', …).
+      // Dynamic SQL built around a password: 'ALTER ROLE x PASSWORD ' || …, format('… PASSWORD %L', …). How the
+      // password gets there need not be read (format((('… PASSWORD %L')), ('x')), ('… PASSWORD ') || 'x'): every
+      // literal of the statement goes, of one that builds text (`||`, concat, format).
+      if (PASSWORD_PLACEHOLDER.test(content) || PASSWORD_NEXT.test(content)) passwordNext.add(toks.statementStart[i]!);
       if ((PASSWORD_NEXT.test(content) && joinedOn) || (PASSWORD_PLACEHOLDER.test(content) && formatted)) ranges.push([i + 1, toks.groupEnd[i]!]);
       // What a literal's text could carry besides the word: a quote, a dollar quote, a `=` or a URL's `:`.
       if (/['$=:]/.test(content)) {
@@ -194,6 +211,8 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     }
   }
+  for (const start of passwordNext) if (joining.has(start)) secretStatements.add(start);
+  for (const start of secretStatements) ranges.push([start, toks.statementEnd[start]!]);
   if (keyedText) ranges.push([0, list.length]);
   else for (const start of keyedStatements.size > 0 ? new Set([...keyedStatements, ...settingStatements]) : []) ranges.push([start, toks.statementEnd[start]!]);
   // A SET in either's scope (all of them) may give its setting a bare word (SET app.k = k3y): its value list replaced once,
@@ -216,6 +235,8 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     const [from, to] = ranges[r]!;
     for (at = Math.max(at, from); at < to; at++) {
       const k = list[at]!.kind;
+      // (What continues a value already replaced whole stays gone; a setting's name, a format's string are not values.)
+      if (redact.get(at) === '' || (k === 'string' && notAValue(toks, at))) continue;
       // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
       if (k === 'number' || (k === 'string' && !isBody(toks, at))) redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
       else if (k === 'string') {
@@ -597,6 +618,24 @@ function isBody(toks: Tokens, i: number): boolean {
   for (let k = start + 1; k <= start + 3 && k < i; k++) if (/^(?:function|procedure)$/i.test(list[k]!.text)) return true;
   return false;
 }
+
+/**
+ * Whether literal `i` is no value but a name or code, kept (its own text redacted as any literal's) where literals
+ * around it go: a UESCAPE clause's character, a setting's name (set_config's or current_setting's first argument), and dynamic SQL's template for a
+ * password that is not in it (format's string with `PASSWORD %L`, `'ALTER USER bob PASSWORD ' || …`).
+ */
+function notAValue(toks: Tokens, i: number): boolean {
+  const { list } = toks;
+  // (The escape character a U&'…' literal's UESCAPE clause names: the clause must still read.)
+  if (/^uescape$/i.test(list[i - 1]?.text ?? '')) return true;
+  const first = list[i - 1]?.kind === 'open' && (list[i + 1]?.kind === 'comma' || list[i + 1]?.kind === 'close');
+  const fn = first ? unquoted(list[i - 2]?.text ?? '') : '';
+  if (fn === 'set_config' || fn === 'current_setting') return true;
+  const content = literalContent(list[i]!.text);
+  return (fn === 'format' && PASSWORD_PLACEHOLDER.test(content)) || (TEMPLATE.test(content) && PASSWORD_NEXT.test(content));
+}
+/** A statement that takes a PASSWORD clause, in a literal. */
+const TEMPLATE = /\b(?:alter|create)\b/i;
 
 /** `text` (a body's) with every literal and number replaced by `'mark'`, read by the scanner; undefined when it cannot read it. */
 function literalsRedacted(text: string, mark: string): string | undefined {

@@ -1,7 +1,9 @@
 /**
  * pgcrypto keys through `pcigate connect`'s hooks, against a real server, where the key is not written in its place
  * in the call: an EXECUTE of a statement prepared with the key's place for a parameter, a key from a subquery or set
- * by an earlier statement of the text, and a key bound to a held statement (what the approver is shown).
+ * by an earlier statement of the text, and a key bound to a held statement (what the approver is shown). And a
+ * password column met by a value in an expression (lower(password) = …, a row in an array, coalesce): every literal
+ * of its statement is redacted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -42,8 +44,32 @@ describe('a pgcrypto key not written in its place', () => {
     expect(queries).toContain("EXECUTE dec('[redacted]');");
     expect(queries).toContain("EXECUTE add('[redacted]');");
     expect(queries).toContain("SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' || '[redacted]' AS v) k WHERE c.id = '[redacted]';");
-    expect(queries).toContain("SET app.k = '[redacted]' ; SELECT pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards WHERE id = '[redacted]';");
+    expect(queries).toContain("SET app.k = '[redacted]' ; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards WHERE id = '[redacted]';");
     for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/k3y-main|'k3y-'/);
+  });
+});
+
+describe('a statement that names a password column', () => {
+  it('records none of its literals, wherever the value meets the column; the statements run as sent', async () => {
+    server.psql("CREATE TABLE logins (id int, name text, password text DEFAULT 'pw-default'); INSERT INTO logins VALUES (1, 'bob', 'pw-bob-1')");
+    const script = sqlScript([
+      "SELECT id FROM logins WHERE lower(password) = 'pw-bob-1' AND name = 'bob';",
+      "SELECT id FROM logins WHERE (name, password) = ANY (ARRAY[ROW('bob'::text, 'pw-bob-1'::text)]);",
+      "SELECT count(*) FROM logins WHERE password BETWEEN 'pw-bob-0' AND 'pw-bob-2';",
+      "UPDATE logins SET name = 'bob' WHERE coalesce(password, 'pw-none') = 'pw-bob-1';",
+      "SELECT id FROM logins WHERE name = 'bob';",
+    ]);
+    const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(['1', '1', '1', 'UPDATE 1', '1']);
+    await until(() => readLog(gate.home).filter((x) => x.type === 'session.end').length >= 2);
+    const queries = readLog(gate.home).filter((x) => x.type === 'pg.query').map(sqlOf);
+    expect(queries).toContain("SELECT id FROM logins WHERE lower(password) = '[redacted]' AND name = '[redacted]';");
+    expect(queries).toContain("SELECT id FROM logins WHERE (name, password) = ANY (ARRAY[ROW('[redacted]'::text, '[redacted]'::text)]);");
+    expect(queries).toContain("UPDATE logins SET name = '[redacted]' WHERE coalesce(password, '[redacted]') = '[redacted]';");
+    // A statement that names no secret keeps its values.
+    expect(queries).toContain("SELECT id FROM logins WHERE name = 'bob';");
+    for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/pw-bob|pw-none/);
   });
 });
 

@@ -23,7 +23,7 @@ describe('redactStatementSecrets, read by the scanner', () => {
       // A literal continued on the next line is one literal; a dollar tag may hold digits.
       ["ALTER USER bob PASSWORD 'abc'\n'hunter2'", "ALTER USER bob PASSWORD '[redacted]'"],
       ['ALTER USER bob PASSWORD $t1$hunter2$t1$', "ALTER USER bob PASSWORD '[redacted]'"],
-      ["ALTER USER bob PASSWORD U&'hunter\\0032' VALID UNTIL '2027-01-01'", "ALTER USER bob PASSWORD '[redacted]' VALID UNTIL '2027-01-01'"],
+      ["ALTER USER bob PASSWORD U&'hunter\\0032' VALID UNTIL '2027-01-01'", "ALTER USER bob PASSWORD '[redacted]' VALID UNTIL '[redacted]'"],
     ]);
   });
 
@@ -39,11 +39,11 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["UPDATE settings SET value = 'hunter2', changed = now() WHERE key = 'smtp_password'", "UPDATE settings SET value = '[redacted]', changed = now() WHERE key = 'smtp_password'"],
       ["INSERT INTO settings (key, value) VALUES ('db_password', 'x') ON CONFLICT (key) DO UPDATE SET value = 'hunter2' WHERE settings.note = 'kept'", "INSERT INTO settings (key, value) VALUES ('db_password', '[redacted]') ON CONFLICT (key) DO UPDATE SET value = '[redacted]' WHERE settings.note = 'kept'"],
       ["SELECT * FROM users WHERE data->>'password' = 'hunter2' OR data #>> '{auth,password}' = 'hunter3'", "SELECT * FROM users WHERE data->>'password' = '[redacted]' OR data #>> '{auth,password}' = '[redacted]'"],
-      ["SELECT set_config('app.password'::text, 'hunter2', false), 1 FROM users WHERE password = text 'hunter3'", "SELECT set_config('app.password'::text, '[redacted]', false), 1 FROM users WHERE password = text '[redacted]'"],
-      ["SELECT * FROM users WHERE passwd = 'hunter2' AND name = 'bob'", "SELECT * FROM users WHERE passwd = '[redacted]' AND name = 'bob'"],
-      ["UPDATE users SET password = crypt('hunter2', gen_salt('bf')) WHERE id = 1", "UPDATE users SET password = crypt('[redacted]', gen_salt('[redacted]')) WHERE id = 1"],
-      ["INSERT INTO users (email, password) VALUES ('a@b', 'hunter2'), ('c@d', pg_catalog.md5('hunter3'))", "INSERT INTO users (email, password) VALUES ('a@b', '[redacted]'), ('c@d', pg_catalog.md5('[redacted]'))"],
-      ["INSERT INTO public.users AS u (\"Password\", note) OVERRIDING SYSTEM VALUE VALUES ('hunter2', 'kept')", "INSERT INTO public.users AS u (\"Password\", note) OVERRIDING SYSTEM VALUE VALUES ('[redacted]', 'kept')"],
+      ["SELECT set_config('app.password'::text, 'hunter2', false), 1 FROM users WHERE password = text 'hunter3'", "SELECT set_config('[redacted]'::text, '[redacted]', false), '[redacted]' FROM users WHERE password = text '[redacted]'"],
+      ["SELECT * FROM users WHERE passwd = 'hunter2' AND name = 'bob'", "SELECT * FROM users WHERE passwd = '[redacted]' AND name = '[redacted]'"],
+      ["UPDATE users SET password = crypt('hunter2', gen_salt('bf')) WHERE id = 1", "UPDATE users SET password = crypt('[redacted]', gen_salt('[redacted]')) WHERE id = '[redacted]'"],
+      ["INSERT INTO users (email, password) VALUES ('a@b', 'hunter2'), ('c@d', pg_catalog.md5('hunter3'))", "INSERT INTO users (email, password) VALUES ('[redacted]', '[redacted]'), ('[redacted]', pg_catalog.md5('[redacted]'))"],
+      ["INSERT INTO public.users AS u (\"Password\", note) OVERRIDING SYSTEM VALUE VALUES ('hunter2', 'kept')", "INSERT INTO public.users AS u (\"Password\", note) OVERRIDING SYSTEM VALUE VALUES ('[redacted]', '[redacted]')"],
     ]);
   });
 
@@ -69,9 +69,9 @@ describe('redactStatementSecrets, read by the scanner', () => {
       [`INSERT INTO config (data) VALUES ('{"db_password": "hunter2", "user": "bob"}')`, `INSERT INTO config (data) VALUES ('{"db_password": "[redacted]", "user": "bob"}')`],
       ["COMMENT ON ROLE bob IS 'password: hunter2'", "COMMENT ON ROLE bob IS 'password: [redacted]'"],
       ['SET app.password = hunter2', 'SET app.password = [redacted]'],
-      ['UPDATE users SET password = 123456 WHERE id = 7', "UPDATE users SET password = '[redacted]' WHERE id = 7"],
-      ["SELECT 1 FROM users WHERE 'hunter2' = password OR password <> 'hunter3' OR password LIKE 'hunter4%'", "SELECT 1 FROM users WHERE '[redacted]' = password OR password <> '[redacted]' OR password LIKE '[redacted]'"],
-      ["SELECT 'hunter2' AS password, 'kept' AS note", "SELECT '[redacted]' AS password, 'kept' AS note"],
+      ['UPDATE users SET password = 123456 WHERE id = 7', "UPDATE users SET password = '[redacted]' WHERE id = '[redacted]'"],
+      ["SELECT 1 FROM users WHERE 'hunter2' = password OR password <> 'hunter3' OR password LIKE 'hunter4%'", "SELECT '[redacted]' FROM users WHERE '[redacted]' = password OR password <> '[redacted]' OR password LIKE '[redacted]'"],
+      ["SELECT 'hunter2' AS password, 'kept' AS note", "SELECT '[redacted]' AS password, '[redacted]' AS note"],
       ["UPDATE users SET password = (SELECT crypt('hunter2', gen_salt('bf')))", "UPDATE users SET password = (SELECT crypt('[redacted]', gen_salt('[redacted]')))"],
       ["SELECT dblink_connect('c', 'postgresql://h/db?user=bob&password=hunter2&sslmode=require')", "SELECT dblink_connect('c', 'postgresql://h/db?user=bob&password=[redacted]&sslmode=require')"],
       ["SELECT dblink_connect('c', 'host=h password=ab''cd dbname=d'), dblink_connect('d', 'password=hunter\\ 2 host=h')", "SELECT dblink_connect('c', 'host=h password=[redacted] dbname=d'), dblink_connect('d', 'password=[redacted] host=h')"],
@@ -85,18 +85,18 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["INSERT INTO creds VALUES ('bob', -- password\n 'hunter2')", "INSERT INTO creds VALUES ('bob', -- password\n '[redacted]')"],
       ['SET app.password = admin', 'SET app.password = [redacted]'],
       ['SET app.password TO hunter-2', 'SET app.password TO [redacted]'],
-      ["CREATE FUNCTION f() RETURNS int SET app.password = hunter2 AS 'select 1' LANGUAGE sql", "CREATE FUNCTION f() RETURNS int SET app.password = [redacted] AS 'select 1' LANGUAGE sql"],
+      ["CREATE FUNCTION f() RETURNS int SET app.password = hunter2 AS 'select 1' LANGUAGE sql", "CREATE FUNCTION f() RETURNS int SET app.password = [redacted] AS 'select ''[redacted]''' LANGUAGE sql"],
       ["SELECT * FROM users WHERE password = hunter2", "SELECT * FROM users WHERE password = [redacted]"],
-      [`SELECT 1 AS "password 'hunter2'"`, `SELECT 1 AS "password '[redacted]'"`],
+      [`SELECT 1 AS "password 'hunter2'"`, `SELECT '[redacted]' AS "password '[redacted]'"`],
       ["INSERT INTO t (password) VALUES ('hunter2'", "INSERT INTO t (password) VALUES ('[redacted]'"],
     ]);
   });
 
   it('finds tokens, keys, secrets and passphrases as it finds passwords; and withholds the bind parameters of a statement naming one', () => {
     redactsTo([
-      ["INSERT INTO api_clients (name, api_key, client_secret) VALUES ('ci', 'k-123', 's-456')", "INSERT INTO api_clients (name, api_key, client_secret) VALUES ('ci', '[redacted]', '[redacted]')"],
-      ["CREATE USER MAPPING FOR bob SERVER s3 OPTIONS (region 'eu', secret_key 'hunter2')", "CREATE USER MAPPING FOR bob SERVER s3 OPTIONS (region 'eu', secret_key '[redacted]')"],
-      ["UPDATE sessions SET token = 'abc', user_id = 7 WHERE id = 1", "UPDATE sessions SET token = '[redacted]', user_id = 7 WHERE id = 1"],
+      ["INSERT INTO api_clients (name, api_key, client_secret) VALUES ('ci', 'k-123', 's-456')", "INSERT INTO api_clients (name, api_key, client_secret) VALUES ('[redacted]', '[redacted]', '[redacted]')"],
+      ["CREATE USER MAPPING FOR bob SERVER s3 OPTIONS (region 'eu', secret_key 'hunter2')", "CREATE USER MAPPING FOR bob SERVER s3 OPTIONS (region '[redacted]', secret_key '[redacted]')"],
+      ["UPDATE sessions SET token = 'abc', user_id = 7 WHERE id = 1", "UPDATE sessions SET token = '[redacted]', user_id = '[redacted]' WHERE id = '[redacted]'"],
       ["SELECT set_config('app.passphrase', 'hunter2', false)", "SELECT set_config('app.passphrase', '[redacted]', false)"],
       [`INSERT INTO t (cfg) VALUES ('{"api_key": "k-1", "region": "eu"}')`, `INSERT INTO t (cfg) VALUES ('{"api_key": "[redacted]", "region": "eu"}')`],
       // An encryption key given to a setting that a later statement decrypts with (current_setting('app.encryption_key')).
@@ -139,14 +139,14 @@ describe('redactStatementSecrets, read by the scanner', () => {
       // From a column or subquery: its statement's values and those of the text's SETs; other statements keep theirs.
       ["SET app.x = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, k.v, 'sha256') FROM cards, k", "SET app.x = '[redacted]'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, k.v, '[redacted]') FROM cards, k"],
       // From a setting: any statement of the text may set it (a DO block, a function), so every value of the text.
-      ["SET app.k = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SET app.k = '[redacted]'; DELETE FROM t WHERE id IN ('[redacted]', '[redacted]'); SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
+      ["SET app.k = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SET app.k = '[redacted]'; DELETE FROM t WHERE id IN ('[redacted]', '[redacted]'); SELECT hmac(pan, current_setting('app.k'), '[redacted]') FROM cards"],
       // (A body is code that runs: its literals go, what it does stays, with what its own redaction found; a SET's bare
       // words go too, its value list as one; not a C function's file.)
-      ["SELECT hmac(pan, current_setting('app.k'), 'sha1') FROM cards; DO $$BEGIN SET app.api_key = k3ybare; END$$; SET search_path = public, app", "SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards; DO $$BEGIN SET app.api_key = [redacted]; END$$; SET search_path = [redacted] "],
-      ["SELECT hmac(pan, current_setting('app.k'), 'sha1') FROM cards; CREATE FUNCTION f() RETURNS int AS '$libdir/k3y', 'sym' LANGUAGE C", "SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards; CREATE FUNCTION f() RETURNS int AS '[redacted]', '[redacted]' LANGUAGE C"],
-      ["DO $$BEGIN PERFORM set_config('app.k', 'kk-1', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards", "DO $$BEGIN PERFORM set_config('[redacted]', '[redacted]', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards"],
+      ["SELECT hmac(pan, current_setting('app.k'), 'sha1') FROM cards; DO $$BEGIN SET app.api_key = k3ybare; END$$; SET search_path = public, app", "SELECT hmac(pan, current_setting('app.k'), '[redacted]') FROM cards; DO $$BEGIN SET app.api_key = [redacted]; END$$; SET search_path = [redacted] "],
+      ["SELECT hmac(pan, current_setting('app.k'), 'sha1') FROM cards; CREATE FUNCTION f() RETURNS int AS '$libdir/k3y', 'sym' LANGUAGE C", "SELECT hmac(pan, current_setting('app.k'), '[redacted]') FROM cards; CREATE FUNCTION f() RETURNS int AS '[redacted]', '[redacted]' LANGUAGE C"],
+      ["DO $$BEGIN PERFORM set_config('app.k', 'kk-1', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards", "DO $$BEGIN PERFORM set_config('[redacted]', '[redacted]', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards"],
       ["SET app.k = kk4; DO LANGUAGE plpgsql $$BEGIN PERFORM pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards; END$$", "SET app.k = [redacted]; DO LANGUAGE plpgsql $$BEGIN PERFORM pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards; END$$"],
-      ["SELECT set_config('app.k', 'k3y', false); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SELECT set_config('[redacted]', '[redacted]', false); SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
+      ["SELECT set_config('app.k', 'k3y', false); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SELECT set_config('app.k', '[redacted]', false); SELECT hmac(pan, current_setting('app.k'), '[redacted]') FROM cards"],
       // A cast with modifiers is read as not in place (a call after `::` would be read to no end).
       ["SELECT pgp_sym_decrypt(pan, 'k3y'::varchar(10)), 'x' FROM cards", "SELECT pgp_sym_decrypt(pan, '[redacted]'::varchar('[redacted]')), '[redacted]' FROM cards"],
       // A function's parameter is such a place too: more than the secret goes (never less).
@@ -196,15 +196,15 @@ describe('redactStatementSecrets, read by the scanner', () => {
 
   it('finds keys and password columns where a review found them missed: set operations, parenthesized and WITH sources, IN lists, reversed rows, brackets, SQL in literals', () => {
     redactsTo([
-      ["INSERT INTO u (email, password) SELECT 'a','hunter2' UNION ALL SELECT 'b','S3CR'", "INSERT INTO u (email, password) SELECT 'a','[redacted]' UNION ALL SELECT 'b','[redacted]'"],
-      ["INSERT INTO u (email, password) ((SELECT 'a','hunter2') UNION (SELECT 'b','S3CR'))", "INSERT INTO u (email, password) ((SELECT 'a','[redacted]') UNION (SELECT 'b','[redacted]'))"],
-      ["INSERT INTO u (email, password) WITH x AS (SELECT 1) SELECT 'a','hunter2' FROM x", "INSERT INTO u (email, password) WITH x AS (SELECT 1) SELECT 'a','[redacted]' FROM x"],
-      ["UPDATE u SET (email,password) = (VALUES ('a','hunter2'))", "UPDATE u SET (email,password) = (VALUES ('a','[redacted]'))"],
-      ["UPDATE u SET (email,password) = ((SELECT 'a','x' INTERSECT SELECT 'b','S3CR'))", "UPDATE u SET (email,password) = ((SELECT 'a','[redacted]' INTERSECT SELECT 'b','[redacted]'))"],
-      ["SELECT 1 FROM u WHERE (name,password) IN (('bob','hunter2'), ('al','S3CR'))", "SELECT 1 FROM u WHERE (name,password) IN (('bob','[redacted]'), ('al','[redacted]'))"],
-      ["SELECT 1 FROM u WHERE (name,password) IS NOT DISTINCT FROM ('bob','hunter2') OR ('al','S3CR') = (name,password)", "SELECT 1 FROM u WHERE (name,password) IS NOT DISTINCT FROM ('bob','[redacted]') OR ('al','[redacted]') = (name,password)"],
+      ["INSERT INTO u (email, password) SELECT 'a','hunter2' UNION ALL SELECT 'b','S3CR'", "INSERT INTO u (email, password) SELECT '[redacted]','[redacted]' UNION ALL SELECT '[redacted]','[redacted]'"],
+      ["INSERT INTO u (email, password) ((SELECT 'a','hunter2') UNION (SELECT 'b','S3CR'))", "INSERT INTO u (email, password) ((SELECT '[redacted]','[redacted]') UNION (SELECT '[redacted]','[redacted]'))"],
+      ["INSERT INTO u (email, password) WITH x AS (SELECT 1) SELECT 'a','hunter2' FROM x", "INSERT INTO u (email, password) WITH x AS (SELECT '[redacted]') SELECT '[redacted]','[redacted]' FROM x"],
+      ["UPDATE u SET (email,password) = (VALUES ('a','hunter2'))", "UPDATE u SET (email,password) = (VALUES ('[redacted]','[redacted]'))"],
+      ["UPDATE u SET (email,password) = ((SELECT 'a','x' INTERSECT SELECT 'b','S3CR'))", "UPDATE u SET (email,password) = ((SELECT '[redacted]','[redacted]' INTERSECT SELECT '[redacted]','[redacted]'))"],
+      ["SELECT 1 FROM u WHERE (name,password) IN (('bob','hunter2'), ('al','S3CR'))", "SELECT '[redacted]' FROM u WHERE (name,password) IN (('[redacted]','[redacted]'), ('[redacted]','[redacted]'))"],
+      ["SELECT 1 FROM u WHERE (name,password) IS NOT DISTINCT FROM ('bob','hunter2') OR ('al','S3CR') = (name,password)", "SELECT '[redacted]' FROM u WHERE (name,password) IS NOT DISTINCT FROM ('[redacted]','[redacted]') OR ('[redacted]','[redacted]') = (name,password)"],
       ["SELECT pgp_sym_encrypt(ARRAY[pan, cvv]::text, 'S3CR') FROM t", "SELECT pgp_sym_encrypt(ARRAY[pan, cvv]::text, '[redacted]') FROM t"],
-      ["INSERT INTO u (created,password) SELECT '2020-01-01'::timestamp with time zone, 'hunter2'", "INSERT INTO u (created,password) SELECT '2020-01-01'::timestamp with time zone, '[redacted]'"],
+      ["INSERT INTO u (created,password) SELECT '2020-01-01'::timestamp with time zone, 'hunter2'", "INSERT INTO u (created,password) SELECT '[redacted]'::timestamp with time zone, '[redacted]'"],
       ["INSERT INTO u (a,password) SELECT a IS DISTINCT FROM b, 'hunter2' FROM t", "INSERT INTO u (a,password) SELECT a IS DISTINCT FROM b, '[redacted]' FROM t"],
       ['SELECT U&"pgp_sym_decryp\\0074"(pan, \'S3CR\') FROM t', 'SELECT U&"pgp_sym_decryp\\0074"(pan, \'[redacted]\') FROM t'],
       ["CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT pgp_sym_decrypt(pan, 'S3CR') FROM cards $$", "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT pgp_sym_decrypt(pan, '[redacted]') FROM cards $$"],
@@ -220,15 +220,15 @@ describe('redactStatementSecrets, read by the scanner', () => {
     redactsTo([
       ["SELECT dblink_connect(E'host=h dbname=''x'' \\160assword=hunter2')", "SELECT dblink_connect('[redacted]')"],
       ["SELECT dblink_connect(E'host=h '\n'\\160assword=hunter2')", "SELECT dblink_connect('[redacted]')"],
-      [`CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (user 'u', U&"!0070assword" UESCAPE '!' 'hunter2')`, `CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (user 'u', U&"!0070assword" UESCAPE '!' '[redacted]')`],
+      [`CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (user 'u', U&"!0070assword" UESCAPE '!' 'hunter2')`, `CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (user '[redacted]', U&"!0070assword" UESCAPE '!' '[redacted]')`],
       [`SELECT U&"pgp_sym_decryp!0074" UESCAPE '!' (pan, 'S3CR') FROM t`, `SELECT U&"pgp_sym_decryp!0074" UESCAPE '!' (pan, '[redacted]') FROM t`],
-      ["INSERT INTO u (email, password) SELECT 'a','x' UNION ALL TABLE t UNION ALL SELECT 'b','S3CR'", "INSERT INTO u (email, password) SELECT 'a','[redacted]' UNION ALL TABLE t UNION ALL SELECT 'b','[redacted]'"],
+      ["INSERT INTO u (email, password) SELECT 'a','x' UNION ALL TABLE t UNION ALL SELECT 'b','S3CR'", "INSERT INTO u (email, password) SELECT '[redacted]','[redacted]' UNION ALL TABLE t UNION ALL SELECT '[redacted]','[redacted]'"],
       [`SELECT "format"('ALTER ROLE x PASSWORD %L', 'S3CR')`, `SELECT "format"('ALTER ROLE x PASSWORD %L', '[redacted]')`],
       ["SELECT 'SELECT pgp_sym_decrypt(pan, '::text || quote_literal('S3CR')", "SELECT 'SELECT pgp_sym_decrypt(pan, '::text || quote_literal('[redacted]')"],
       ["SELECT concat('ALTER ROLE x PASSWORD ', quote_literal('S3CR'))", "SELECT concat('ALTER ROLE x PASSWORD ', quote_literal('[redacted]'))"],
       ["DO $$ BEGIN EXECUTE 'UPDATE u SET password = $1 WHERE id = $2' USING 'hunter2', 7; PERFORM 'kept'; END $$", "DO $$ BEGIN EXECUTE 'UPDATE u SET password = $1 WHERE id = $2' USING '[redacted]', '[redacted]'; PERFORM 'kept'; END $$"],
-      ["INSERT INTO u (tags[1], password) VALUES ('x','S3CR')", "INSERT INTO u (tags[1], password) VALUES ('x','[redacted]')"],
-      ["INSERT INTO u (a, b, password) SELECT 'a', t.from, 'S3CR' FROM t", "INSERT INTO u (a, b, password) SELECT 'a', t.from, '[redacted]' FROM t"],
+      ["INSERT INTO u (tags[1], password) VALUES ('x','S3CR')", "INSERT INTO u (tags['[redacted]'], password) VALUES ('[redacted]','[redacted]')"],
+      ["INSERT INTO u (a, b, password) SELECT 'a', t.from, 'S3CR' FROM t", "INSERT INTO u (a, b, password) SELECT '[redacted]', t.from, '[redacted]' FROM t"],
       // A U&'…' literal keeps its prefix, so that its UESCAPE clause still reads.
       ["ALTER ROLE x PASSWORD U&'!0068unter2' UESCAPE '!'; DROP TABLE cards", "ALTER ROLE x PASSWORD U&'[redacted]' UESCAPE '!'; DROP TABLE cards"],
     ]);
@@ -271,7 +271,7 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["ALTER USER x PASSWORD 'x\\'; DROP TABLE cards", "ALTER USER x PASSWORD '[redacted]'; DROP TABLE cards"],
       // A statement the server parses is what it runs: what follows the literal is shown.
       ["CREATE ROLE evil LOGIN PASSWORD 'x\\' SUPERUSER BYPASSRLS", "CREATE ROLE evil LOGIN PASSWORD '[redacted]' SUPERUSER BYPASSRLS"],
-      ["UPDATE users SET password = 'x\\', is_admin = true WHERE name = 'mallory'", "UPDATE users SET password = '[redacted]', is_admin = true WHERE name = 'mallory'"],
+      ["UPDATE users SET password = 'x\\', is_admin = true WHERE name = 'mallory'", "UPDATE users SET password = '[redacted]', is_admin = true WHERE name = '[redacted]'"],
       // One it cannot parse runs nothing: there the literal is read to where that reading ends, within its statement.
       ["ALTER ROLE bob PASSWORD 'hun\\'ter\\'2' LOGIN", "ALTER ROLE bob PASSWORD '[redacted]' LOGIN"],
     ]);
@@ -290,12 +290,12 @@ describe('redactStatementSecrets, read by the scanner', () => {
 
   it('finds a password column given a row or a SELECT list: INSERT … SELECT, SET (a, password) = (…), a row compared', () => {
     redactsTo([
-      ["INSERT INTO users (email, password) SELECT 'a@b', 'hunter2'", "INSERT INTO users (email, password) SELECT 'a@b', '[redacted]'"],
-      ["INSERT INTO users (password, email) SELECT DISTINCT 'hunter2', e FROM t WHERE x = 'kept'", "INSERT INTO users (password, email) SELECT DISTINCT '[redacted]', e FROM t WHERE x = 'kept'"],
-      ["UPDATE users SET (email, password) = ('a@b', 'hunter2') WHERE id = 1", "UPDATE users SET (email, password) = ('a@b', '[redacted]') WHERE id = 1"],
-      ["UPDATE users SET (password, email) = ROW(lower('Hunter2'), 'a@b')", "UPDATE users SET (password, email) = ROW(lower('[redacted]'), 'a@b')"],
-      ["UPDATE users SET (email, api_key) = (SELECT 'a@b', 'k-1' FROM x WHERE y = 'kept')", "UPDATE users SET (email, api_key) = (SELECT 'a@b', '[redacted]' FROM x WHERE y = 'kept')"],
-      ["SELECT 1 FROM users WHERE (name, password) = ('bob', 'hunter2')", "SELECT 1 FROM users WHERE (name, password) = ('bob', '[redacted]')"],
+      ["INSERT INTO users (email, password) SELECT 'a@b', 'hunter2'", "INSERT INTO users (email, password) SELECT '[redacted]', '[redacted]'"],
+      ["INSERT INTO users (password, email) SELECT DISTINCT 'hunter2', e FROM t WHERE x = 'kept'", "INSERT INTO users (password, email) SELECT DISTINCT '[redacted]', e FROM t WHERE x = '[redacted]'"],
+      ["UPDATE users SET (email, password) = ('a@b', 'hunter2') WHERE id = 1", "UPDATE users SET (email, password) = ('[redacted]', '[redacted]') WHERE id = '[redacted]'"],
+      ["UPDATE users SET (password, email) = ROW(lower('Hunter2'), 'a@b')", "UPDATE users SET (password, email) = ROW(lower('[redacted]'), '[redacted]')"],
+      ["UPDATE users SET (email, api_key) = (SELECT 'a@b', 'k-1' FROM x WHERE y = 'kept')", "UPDATE users SET (email, api_key) = (SELECT '[redacted]', '[redacted]' FROM x WHERE y = '[redacted]')"],
+      ["SELECT 1 FROM users WHERE (name, password) = ('bob', 'hunter2')", "SELECT '[redacted]' FROM users WHERE (name, password) = ('[redacted]', '[redacted]')"],
     ]);
   });
 
@@ -321,12 +321,44 @@ describe('redactStatementSecrets, read by the scanner', () => {
     }
   });
 
+  it('redacts every literal and number of a statement that names a secret, wherever it meets the value', () => {
+    redactsTo([
+      // Where a value meets a password column is not only the places the rules above read: an expression, a row in an
+      // array, a range, a DEFAULT, a VALUES list named by its alias.
+      ["SELECT * FROM users WHERE lower(password) = 'hunter2' AND id = 7", "SELECT * FROM users WHERE lower(password) = '[redacted]' AND id = '[redacted]'"],
+      ["SELECT * FROM users WHERE (name, password) = ANY (ARRAY[ROW('bob','hunter2')])", "SELECT * FROM users WHERE (name, password) = ANY (ARRAY[ROW('[redacted]','[redacted]')])"],
+      ["SELECT * FROM users WHERE ((name, password)) = (('bob', 'hunter2'))", "SELECT * FROM users WHERE ((name, password)) = (('[redacted]', '[redacted]'))"],
+      ["SELECT * FROM users WHERE password BETWEEN 'hunter2' AND 'hunter3'", "SELECT * FROM users WHERE password BETWEEN '[redacted]' AND '[redacted]'"],
+      ["SELECT * FROM users WHERE password IS NOT DISTINCT FROM 'hunter2'", "SELECT * FROM users WHERE password IS NOT DISTINCT FROM '[redacted]'"],
+      ["SELECT * FROM users WHERE password || '' = 'hunter2' OR password ~ '^hunter2$'", "SELECT * FROM users WHERE password || '[redacted]' = '[redacted]' OR password ~ '[redacted]'"],
+      ["SELECT * FROM users WHERE md5(password) = md5('hunter2') OR coalesce(password, 'hunter2') = 'x'", "SELECT * FROM users WHERE md5(password) = md5('[redacted]') OR coalesce(password, '[redacted]') = '[redacted]'"],
+      ["CREATE TABLE t (id int, password text DEFAULT 'hunter2')", "CREATE TABLE t (id int, password text DEFAULT '[redacted]')"],
+      ["ALTER TABLE users ALTER COLUMN password SET DEFAULT 'hunter2'", "ALTER TABLE users ALTER COLUMN password SET DEFAULT '[redacted]'"],
+      ["SELECT * FROM (VALUES ('bob', 'hunter2')) AS v(name, password)", "SELECT * FROM (VALUES ('[redacted]', '[redacted]')) AS v(name, password)"],
+      ["SELECT * FROM users WHERE password SIMILAR TO 'hunter2'", "SELECT * FROM users WHERE password SIMILAR TO '[redacted]'"],
+      // Its other values go too (as its bind parameters do); the text's other statements keep theirs.
+      ["SELECT password FROM users WHERE name = 'bob'; SELECT 'x', 1", "SELECT password FROM users WHERE name = '[redacted]'; SELECT 'x', 1"],
+      ["ALTER ROLE bob PASSWORD NULL VALID UNTIL 'infinity'", "ALTER ROLE bob PASSWORD NULL VALID UNTIL '[redacted]'"],
+      ["SELECT count(*) FROM users WHERE password IS NULL AND created > '2026-01-01'", "SELECT count(*) FROM users WHERE password IS NULL AND created > '[redacted]'"],
+      ["SELECT api_key FROM clients WHERE id = 42 LIMIT 1", "SELECT api_key FROM clients WHERE id = '[redacted]' LIMIT '[redacted]'"],
+      // Dynamic SQL's template for a password, however the password reaches it: the statement's literals; the template,
+      // a setting's name and a UESCAPE character are no values and stay.
+      ["SELECT format((('ALTER ROLE x PASSWORD %L')), ('hunter2'))", "SELECT format((('[redacted]')), ('[redacted]'))"],
+      ["SELECT (('ALTER ROLE x PASSWORD ')) || (('hunter2'))", "SELECT (('ALTER ROLE x PASSWORD ')) || (('[redacted]'))"],
+      ["SELECT format('ALTER ROLE %I PASSWORD %L', 'bob', 'hunter2')", "SELECT format('ALTER ROLE %I PASSWORD %L', '[redacted]', '[redacted]')"],
+      ["SELECT set_config('app.password', 'hunter2', false), 1 FROM users WHERE password IS NULL", "SELECT set_config('app.password', '[redacted]', false), '[redacted]' FROM users WHERE password IS NULL"],
+      // (A literal that only names a secret is no such name: `SELECT set_config('app.password', …), 1` keeps its 1.)
+      ["SELECT set_config('app.password', 'hunter2', false), 1", "SELECT set_config('app.password', '[redacted]', false), 1"],
+      ["ALTER ROLE x PASSWORD U&'!0068unter2' UESCAPE '!' VALID UNTIL 'infinity'", "ALTER ROLE x PASSWORD U&'[redacted]' UESCAPE '!' VALID UNTIL '[redacted]'"],
+      // A function's or DO block's body keeps its code, its literals go.
+      ["DO $$BEGIN UPDATE users SET password_hash = 'h' WHERE id = 3; RAISE NOTICE 'ok %', 4; END$$", "DO $$BEGIN UPDATE users SET password_hash = '[redacted]' WHERE id = '[redacted]'; RAISE NOTICE 'ok %', 4; END$$"],
+      ["CREATE FUNCTION set_password(p text) RETURNS void LANGUAGE sql AS $$ UPDATE users SET password = p WHERE name = 'bob'; DELETE FROM audit $$", "CREATE FUNCTION set_password(p text) RETURNS void LANGUAGE sql AS $$ UPDATE users SET password = [redacted] WHERE name = '[redacted]'; DELETE FROM audit $$"],
+    ]);
+  });
+
   it('keeps what is not a password', () => {
     for (const sql of [
-      "SELECT password FROM users WHERE name = 'bob'",
       "SELECT 'password'",
-      "ALTER ROLE bob PASSWORD NULL VALID UNTIL 'infinity'",
-      "SELECT count(*) FROM users WHERE password IS NULL AND created > '2026-01-01'",
       "SELECT 'password'; SELECT 'x'",
       "SET password_encryption = 'scram-sha-256'",
       "UPDATE users SET password_changed_at = '2026-01-01' WHERE id = 1",
