@@ -26,9 +26,19 @@ afterAll(async () => {
 const PGCRYPTO = ['pgp_sym_decrypt', 'pgp_sym_encrypt', 'current_setting'];
 const sqlOf = (r: { detail?: unknown }) => String((r.detail as { sql?: string } | undefined)?.sql ?? '');
 
+/** Runs `lines` as one psql script through the gate (no error); its output lines and, once its session ended, the SQL of every pg.query so far. */
+async function psqlThrough(lines: string[]): Promise<{ out: string[]; queries: string[] }> {
+  const ends = () => readLog(gate.home).filter((x) => x.type === 'session.end').length;
+  const before = ends();
+  const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', sqlScript(lines)], gate.env);
+  expect(r.stderr).toBe('');
+  await until(() => ends() > before);
+  return { out: r.stdout.trim().split('\n'), queries: readLog(gate.home).filter((x) => x.type === 'pg.query').map(sqlOf) };
+}
+
 describe('a pgcrypto key not written in its place', () => {
   it("redacts an EXECUTE's arguments, and every literal of a text whose key comes from elsewhere in it", async () => {
-    const script = sqlScript([
+    const { out, queries } = await psqlThrough([
       'PREPARE dec(text) AS SELECT pgp_sym_decrypt(pan, $1) FROM cards WHERE id = 1;',
       "EXECUTE dec('k3y-main');",
       'PREPARE add(int) AS SELECT $1 + 1;',
@@ -36,11 +46,7 @@ describe('a pgcrypto key not written in its place', () => {
       "SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT 'k3y-' || 'main' AS v) k WHERE c.id = 1;",
       "SET app.k = 'k3y-main' \\; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards WHERE id = 1;",
     ]);
-    const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
-    expect(r.stderr).toBe('');
-    expect(r.stdout.trim().split('\n').filter((l) => !/^(?:PREPARE|SET)$/.test(l))).toEqual(['card-one', '42', 'card-one', 'card-one']);
-    await until(() => readLog(gate.home).some((x) => x.type === 'session.end'));
-    const queries = readLog(gate.home).filter((x) => x.type === 'pg.query').map(sqlOf);
+    expect(out.filter((l) => !/^(?:PREPARE|SET)$/.test(l))).toEqual(['card-one', '42', 'card-one', 'card-one']);
     expect(queries).toContain("EXECUTE dec('[redacted]');");
     expect(queries).toContain("EXECUTE add('[redacted]');");
     expect(queries).toContain("SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' || '[redacted]' AS v) k WHERE c.id = '[redacted]';");
@@ -52,18 +58,14 @@ describe('a pgcrypto key not written in its place', () => {
 describe('a statement that names a password column', () => {
   it('records none of its literals, wherever the value meets the column; the statements run as sent', async () => {
     server.psql("CREATE TABLE logins (id int, name text, password text DEFAULT 'pw-default'); INSERT INTO logins VALUES (1, 'bob', 'pw-bob-1')");
-    const script = sqlScript([
+    const { out, queries } = await psqlThrough([
       "SELECT id FROM logins WHERE lower(password) = 'pw-bob-1' AND name = 'bob';",
       "SELECT id FROM logins WHERE (name, password) = ANY (ARRAY[ROW('bob'::text, 'pw-bob-1'::text)]);",
       "SELECT count(*) FROM logins WHERE password BETWEEN 'pw-bob-0' AND 'pw-bob-2';",
       "UPDATE logins SET name = 'bob' WHERE coalesce(password, 'pw-none') = 'pw-bob-1';",
       "SELECT id FROM logins WHERE name = 'bob';",
     ]);
-    const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
-    expect(r.stderr).toBe('');
-    expect(r.stdout.trim().split('\n')).toEqual(['1', '1', '1', 'UPDATE 1', '1']);
-    await until(() => readLog(gate.home).filter((x) => x.type === 'session.end').length >= 2);
-    const queries = readLog(gate.home).filter((x) => x.type === 'pg.query').map(sqlOf);
+    expect(out).toEqual(['1', '1', '1', 'UPDATE 1', '1']);
     expect(queries).toContain("SELECT id FROM logins WHERE lower(password) = '[redacted]' AND name = '[redacted]';");
     expect(queries).toContain("SELECT id FROM logins WHERE (name, password) = ANY (ARRAY[ROW('[redacted]'::text, '[redacted]'::text)]);");
     expect(queries).toContain("UPDATE logins SET name = '[redacted]' WHERE coalesce(password, '[redacted]') = '[redacted]';");
