@@ -102,17 +102,15 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   const keyedStatements = new Set<number>();
   const settingStatements = new Set<number>();
   /**
-   * Statements (by their first token) that name a secret: a column, setting, option or keyword (`password`, `api_key`,
-   * `"Password"`), or hold dynamic SQL's template for a password. Every literal and number of theirs is redacted:
+   * Statements (by their first token) that name a secret: a column, table, setting, option or keyword (`password`,
+   * `api_key`, `"Password"`), or build dynamic SQL's text for a password. Every literal and number of theirs is redacted:
    * where a value meets the secret's name is not only the places read below (`lower(password) = 'x'`, `password
    * BETWEEN 'x' AND 'y'`, `(a, password) = ANY (ARRAY[ROW(…)])`, `password text DEFAULT 'x'`, `coalesce(password,
    * 'x')`), as their bind parameters are all redacted (paramsMayBeSecret). A literal that only names one (a key/value
-   * table's 'smtp_password', 'password_reset') does not: its statement keeps what the rules below do not take.
+   * table's 'smtp_password', 'password_reset') does not: its statement keeps what the rules below do not take. Some
+   * literals there are no values (secretSweep): a literal that reads as a statement (dynamic SQL) is code, kept as a body is.
    */
   const secretStatements = new Set<number>();
-  /** Statements with a literal whose text puts a password next ('… PASSWORD ', '… PASSWORD %L'), and those that build text. */
-  const passwordNext = new Set<number>();
-  const joining = new Set<number>();
   /** A key from a setting: every literal and number of the text is redacted. */
   let keyedText = false;
   /** For each token index, how many current_setting names come before it (counted once, when a key needs it). */
@@ -126,7 +124,6 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   }
   for (let i = 0; i < list.length; i++) {
     const t = list[i]!;
-    if (t.text === '||' || (t.kind === 'name' && list[i + 1]?.kind === 'open' && /^(?:concat(?:_ws)?|format)$/.test(unquoted(t.text)))) joining.add(toks.statementStart[i]!);
     if (t.kind === 'name') {
       if ((i === toks.statementStart[i] && /^set$/i.test(t.text)) || (list[i + 1]?.kind === 'open' && unquoted(t.text) === 'set_config')) settingStatements.add(toks.statementStart[i]!);
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges, tables);
@@ -194,25 +191,25 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
         if (inner !== t.text) redact.set(i, inner ?? `'${mark}'`);
         continue;
       }
+      // Dynamic SQL built around a password: 'ALTER ROLE x PASSWORD ' || …, format('… PASSWORD %L', …). How the
+      // password gets there need not be read (format((('… PASSWORD %L')), ('x')), 'PASSWORD ' || …): every literal of
+      // the statement goes (a statement's text, as this one, is kept as code: secretSweep).
+      const passwordNext = PASSWORD_NEXT.test(content) || PASSWORD_PLACEHOLDER.test(content);
+      if (passwordNext && buildsText(toks, i)) secretStatements.add(toks.statementStart[i]!);
       if (BARE_NAME.test(content)) {
         // (A key-like password, 'Password1', is one in a PASSWORD clause's range all the same.)
         if (!NOT_A_SECRET.test(content.trim())) keyValues(toks, i, ranges, one, updates);
         continue;
       }
-      // Dynamic SQL built around a password: 'ALTER ROLE x PASSWORD ' || …, format('… PASSWORD %L', …). How the
-      // password gets there need not be read (format((('… PASSWORD %L')), ('x')), ('… PASSWORD ') || 'x'): every
-      // literal of the statement goes, of one that builds text (`||`, concat, format).
-      if (PASSWORD_PLACEHOLDER.test(content) || PASSWORD_NEXT.test(content)) passwordNext.add(toks.statementStart[i]!);
       if ((PASSWORD_NEXT.test(content) && joinedOn) || (PASSWORD_PLACEHOLDER.test(content) && formatted)) ranges.push([i + 1, toks.groupEnd[i]!]);
-      // What a literal's text could carry besides the word: a quote, a dollar quote, a `=` or a URL's `:`.
-      if (/['$=:]/.test(content)) {
+      // What a literal's text could carry besides the word: a quote, a dollar quote, a `=` or a URL's `:`; a body is
+      // read as statements whatever it holds (`WHERE password BETWEEN 123456 AND 123457` in a DO block).
+      if (/['$=:]/.test(content) || isBody(toks, i)) {
         const inner = depth + 1 >= MAX_DEPTH ? undefined : reencode(t.text, redactText(content, depth + 1));
         if (inner !== t.text) redact.set(i, inner ?? `'${mark}'`);
       }
     }
   }
-  for (const start of passwordNext) if (joining.has(start)) secretStatements.add(start);
-  for (const start of secretStatements) ranges.push([start, toks.statementEnd[start]!]);
   if (keyedText) ranges.push([0, list.length]);
   else for (const start of keyedStatements.size > 0 ? new Set([...keyedStatements, ...settingStatements]) : []) ranges.push([start, toks.statementEnd[start]!]);
   // A SET in either's scope (all of them) may give its setting a bare word (SET app.k = k3y): its value list replaced once,
@@ -228,23 +225,36 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       if (words) for (let v = a + 1; v < to; v++) redact.set(v, v === a + 1 ? mark : '');
     }
   }
+  // A statement that names a secret first: every literal and number that is a value; then the ranges the rules found,
+  // whole, over it (a literal kept there as no value is redacted when a rule took it).
+  const bodyRedacted = (at: number): void => {
+    const src = redact.get(at) || list[at]!.text;
+    redact.set(at, reencode(src, literalsRedacted(literalContent(src), mark) ?? mark) ?? `'${mark}'`);
+  };
+  const valueRedacted = (at: number): void => {
+    // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
+    redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
+  };
+  for (const start of secretStatements) {
+    for (let at = start, to = toks.statementEnd[start]!; at < to; at++) {
+      const k = list[at]!.kind;
+      if (redact.get(at) === '' || (k !== 'string' && k !== 'number')) continue;
+      const role = k === 'number' ? 'value' : secretSweep(toks, at);
+      if (role === 'value') valueRedacted(at);
+      else if (role === 'code') bodyRedacted(at);
+    }
+  }
   // The ranges swept in order: every literal and number in one is replaced whole (over what its own text's
-  // redaction made).
+  // redaction made); a DO block's or a function's body is code that runs: its literals and numbers go, what it does is
+  // shown. (What continues a value already replaced whole stays gone.)
   ranges.sort((a, b) => a[0] - b[0]);
   for (let r = 0, at = 0; r < ranges.length; r++) {
     const [from, to] = ranges[r]!;
     for (at = Math.max(at, from); at < to; at++) {
       const k = list[at]!.kind;
-      // (What continues a value already replaced whole stays gone; a setting's name, a format's string are not values.)
-      if (redact.get(at) === '' || (k === 'string' && notAValue(toks, at))) continue;
-      // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
-      if (k === 'number' || (k === 'string' && !isBody(toks, at))) redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
-      else if (k === 'string') {
-        // A DO block's or a function's body is code that runs: its literals and numbers go (over what its own text's
-        // redaction made), what it does is shown.
-        const src = redact.get(at) || list[at]!.text;
-        redact.set(at, reencode(src, literalsRedacted(literalContent(src), mark) ?? mark) ?? `'${mark}'`);
-      }
+      if (redact.get(at) === '') continue;
+      if (k === 'number' || (k === 'string' && !isBody(toks, at))) valueRedacted(at);
+      else if (k === 'string') bodyRedacted(at);
     }
   }
   // A literal read to where standard_conforming_strings = off would end it is cut at its statement's end as the
@@ -442,7 +452,8 @@ function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] | undef
 
 function kindOf(name: string | undefined, keywordKind: number, t: string): Tok['kind'] {
   if (name === 'SCONST' || /^[Uu]&'/.test(t)) return 'string';
-  if (name === 'ICONST' || name === 'FCONST') return 'number';
+  // (A bit string, B'1010' or X'DEADBEEF', is a value as a number is.)
+  if (name === 'ICONST' || name === 'FCONST' || /^[BbXx]'/.test(t)) return 'number';
   if (name === 'IDENT' || keywordKind > 0 || /^[Uu]&"/.test(t)) return /^(?:to|like|ilike)$/i.test(t) ? 'assign' : 'name';
   // Brackets group as parentheses do (ARRAY[a, b], a subscript): their commas are not the call's or the row's.
   if (t === '(' || t === '[') return 'open';
@@ -620,22 +631,53 @@ function isBody(toks: Tokens, i: number): boolean {
 }
 
 /**
- * Whether literal `i` is no value but a name or code, kept (its own text redacted as any literal's) where literals
- * around it go: a UESCAPE clause's character, a setting's name (set_config's or current_setting's first argument), and dynamic SQL's template for a
- * password that is not in it (format's string with `PASSWORD %L`, `'ALTER USER bob PASSWORD ' || …`).
+ * What literal `i` of a statement that names a secret is: a value (redacted); code, shown with its own literals and
+ * numbers redacted as a body's are (a body; a literal that reads as a statement: dynamic SQL, EXECUTE 'DROP TABLE t',
+ * dblink's query, a format string or template for a password, 'ALTER ROLE x PASSWORD ' || …); or kept, being no value
+ * (a UESCAPE clause's character, a setting's name: set_config's or current_setting's first argument, a COPY's file or
+ * program). Only for that rule: a literal any other rule takes is redacted whole all the same.
  */
-function notAValue(toks: Tokens, i: number): boolean {
+function secretSweep(toks: Tokens, i: number): 'value' | 'code' | 'keep' {
   const { list } = toks;
-  // (The escape character a U&'…' literal's UESCAPE clause names: the clause must still read.)
-  if (/^uescape$/i.test(list[i - 1]?.text ?? '')) return true;
-  const first = list[i - 1]?.kind === 'open' && (list[i + 1]?.kind === 'comma' || list[i + 1]?.kind === 'close');
-  const fn = first ? unquoted(list[i - 2]?.text ?? '') : '';
-  if (fn === 'set_config' || fn === 'current_setting') return true;
+  const before = list[i - 1]?.text ?? '';
+  if (/^uescape$/i.test(before) && /^[Uu]&'/.test(list[i - 2]?.text ?? '')) return 'keep';
+  if (/^(?:to|from|program)$/i.test(before) && /^copy$/i.test(list[toks.statementStart[i]!]!.text)) return 'keep';
+  if (before === '(' && (list[i + 1]?.kind === 'comma' || list[i + 1]?.kind === 'close') && /^(?:set_config|current_setting)$/.test(unquoted(list[i - 2]?.text ?? ''))) return 'keep';
+  if (isBody(toks, i)) return 'code';
   const content = literalContent(list[i]!.text);
-  return (fn === 'format' && PASSWORD_PLACEHOLDER.test(content)) || (TEMPLATE.test(content) && PASSWORD_NEXT.test(content));
+  return READS_AS_STATEMENT.test(content) && (buildsText(toks, i) || !('error' in parseStatements(content))) ? 'code' : 'value';
 }
-/** A statement that takes a PASSWORD clause, in a literal. */
-const TEMPLATE = /\b(?:alter|create)\b/i;
+/**
+ * Text that starts as a statement does (a keyword, then more), and is one (the server parses it) or builds one (joined,
+ * format's string): dynamic SQL. (A value worded so, 'select me please', is kept as code there; a rule that takes it as
+ * a password's redacts it whole.)
+ */
+const READS_AS_STATEMENT = /^\s*(?:select|insert|update|delete|merge|drop|create|alter|truncate|grant|revoke|copy|with|call|execute|perform|set|reset|do|declare|begin|comment|lock|refresh|vacuum|analyze|explain|prepare|table|values)\s/i;
+
+/**
+ * Whether literal `i` builds a statement's text: joined by `||` (casts passed over, and the parentheses around it:
+ * (('…')) || …, not a call's: f('…') || …), an argument of concat or concat_ws, or format's string (inside
+ * parentheses too: format((('…')), …)).
+ */
+function buildsText(toks: Tokens, i: number): boolean {
+  const { list } = toks;
+  let j = i - 1;
+  while (list[j]?.kind === 'open') j--;
+  if (j < i - 1 && unquoted(list[j]?.text ?? '') === 'format') return true;
+  // Parentheses that only group it: those opened right before it, but a call's (a function's name before the first;
+  // a keyword, SELECT or THEN, opens a group).
+  let grouping = i - 1 - j;
+  if (grouping > 0 && (list[j]?.ident === true || list[j]?.text.startsWith('"') === true)) grouping--;
+  let k = i;
+  for (;;) {
+    if (list[k + 1]?.text === '::' && list[k + 2]?.kind === 'name') k += 2;
+    else if (grouping > 0 && list[k + 1]?.kind === 'close') { k++; grouping--; }
+    else break;
+  }
+  if (list[k + 1]?.text === '||') return true;
+  const open = toks.groupOpen[i]!;
+  return list[i + 1]?.kind === 'comma' && open >= 0 && /^concat(?:_ws)?$/.test(unquoted(list[open - 1]?.text ?? ''));
+}
 
 /** `text` (a body's) with every literal and number replaced by `'mark'`, read by the scanner; undefined when it cannot read it. */
 function literalsRedacted(text: string, mark: string): string | undefined {

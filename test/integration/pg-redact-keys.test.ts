@@ -50,7 +50,7 @@ describe('a pgcrypto key not written in its place', () => {
     expect(queries).toContain("EXECUTE dec('[redacted]');");
     expect(queries).toContain("EXECUTE add('[redacted]');");
     expect(queries).toContain("SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' || '[redacted]' AS v) k WHERE c.id = '[redacted]';");
-    expect(queries).toContain("SET app.k = '[redacted]' ; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards WHERE id = '[redacted]';");
+    expect(queries).toContain("SET app.k = '[redacted]' ; SELECT pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards WHERE id = '[redacted]';");
     for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/k3y-main|'k3y-'/);
   });
 });

