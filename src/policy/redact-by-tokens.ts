@@ -53,7 +53,7 @@ import type { SqlToken } from './pg-parser.js';
 /** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
 const BARE_NAME = /^\s*(?:[\w.$-]+|\{[\w.$,\s"-]*\})\s*$/;
 /** Names that say password (or secret, token) but hold none: settings (how passwords are stored), dates, counts, ids. */
-const NOT_A_SECRET = /^"?(?:password_encryption|password_required)"?$|(?:_at|_on|_date|_time|_changed|_expires?|_expiry|_length|_count|_attempts?|_id|_name|_type|_kind|_version)"?$/i;
+const NOT_A_SECRET = /^"?(?:password_encryption|password_required)"?$|(?:_at|_on|_date|_time|_changed?|_expires?|_expiry|_length|_count|_attempts?|_id|_name|_type|_kind|_version)"?$/i;
 /** Whether a name (a column's, a setting's) says it holds a secret, and is not one of those that hold none. */
 export function namesSecret(name: string): boolean {
   return NAMES_SECRET.test(name) && !NOT_A_SECRET.test(name);
@@ -61,7 +61,7 @@ export function namesSecret(name: string): boolean {
 /** A literal whose text ends where a password goes, or puts a format's placeholder there. */
 const PASSWORD_NEXT = /passw(?:or)?d[\s=:'"]*$/i;
 /** A format string that puts a placeholder where a password goes. */
-const PASSWORD_PLACEHOLDER = /passw(?:or)?d[\s=:'"]*%/i;
+const PASSWORD_PLACEHOLDER = /passw(?:or)?d[\s=:'"]*(?:%|\$\d)/i;
 /** How deep literals inside literals are read before one that mentions password is redacted whole. */
 const MAX_DEPTH = 3;
 
@@ -195,16 +195,17 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       // password gets there need not be read (format((('… PASSWORD %L')), ('x')), 'PASSWORD ' || …): every literal of
       // the statement goes (a statement's text, as this one, is kept as code: secretSweep).
       const passwordNext = PASSWORD_NEXT.test(content) || PASSWORD_PLACEHOLDER.test(content);
-      if (passwordNext && buildsText(toks, i)) secretStatements.add(toks.statementStart[i]!);
+      if (passwordNext && (buildsText(toks, i) || takesText(toks, i, content))) secretStatements.add(toks.statementStart[i]!);
       if (BARE_NAME.test(content)) {
         // (A key-like password, 'Password1', is one in a PASSWORD clause's range all the same.)
         if (!NOT_A_SECRET.test(content.trim())) keyValues(toks, i, ranges, one, updates);
         continue;
       }
       if ((PASSWORD_NEXT.test(content) && joinedOn) || (PASSWORD_PLACEHOLDER.test(content) && formatted)) ranges.push([i + 1, toks.groupEnd[i]!]);
-      // What a literal's text could carry besides the word: a quote, a dollar quote, a `=` or a URL's `:`; a body is
-      // read as statements whatever it holds (`WHERE password BETWEEN 123456 AND 123457` in a DO block).
-      if (/['$=:]/.test(content) || isBody(toks, i)) {
+      // What a literal's text could carry besides the word: a quote, a dollar quote, a `=` or a URL's `:`; a body or
+      // dynamic SQL is read as statements whatever it holds (`WHERE password BETWEEN 123456 AND 123457` in a DO block,
+      // EXECUTE 'SET app.api_key TO k3y').
+      if (/['$=:]/.test(content) || isBody(toks, i) || readsAsStatement(content)) {
         const inner = depth + 1 >= MAX_DEPTH ? undefined : reencode(t.text, redactText(content, depth + 1));
         if (inner !== t.text) redact.set(i, inner ?? `'${mark}'`);
       }
@@ -229,17 +230,18 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   // whole, over it (a literal kept there as no value is redacted when a rule took it).
   const bodyRedacted = (at: number): void => {
     const src = redact.get(at) || list[at]!.text;
-    redact.set(at, reencode(src, literalsRedacted(literalContent(src), mark) ?? mark) ?? `'${mark}'`);
+    redact.set(at, reencode(src, codeRedacted(literalContent(src), mark) ?? mark) ?? `'${mark}'`);
   };
   const valueRedacted = (at: number): void => {
     // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
     redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
   };
+  const copyTargets = new Map<number, number>();
   for (const start of secretStatements) {
     for (let at = start, to = toks.statementEnd[start]!; at < to; at++) {
       const k = list[at]!.kind;
       if (redact.get(at) === '' || (k !== 'string' && k !== 'number')) continue;
-      const role = k === 'number' ? 'value' : secretSweep(toks, at);
+      const role = k === 'number' ? 'value' : secretSweep(toks, at, copyTargets);
       if (role === 'value') valueRedacted(at);
       else if (role === 'code') bodyRedacted(at);
     }
@@ -632,27 +634,85 @@ function isBody(toks: Tokens, i: number): boolean {
 
 /**
  * What literal `i` of a statement that names a secret is: a value (redacted); code, shown with its own literals and
- * numbers redacted as a body's are (a body; a literal that reads as a statement: dynamic SQL, EXECUTE 'DROP TABLE t',
- * dblink's query, a format string or template for a password, 'ALTER ROLE x PASSWORD ' || …); or kept, being no value
- * (a UESCAPE clause's character, a setting's name: set_config's or current_setting's first argument, a COPY's file or
- * program). Only for that rule: a literal any other rule takes is redacted whole all the same.
+ * numbers redacted as a body's are (codeRedacted: a body, or dynamic SQL in its place: codeAt); or kept, being no value
+ * (a UESCAPE clause's one character, a setting's name: set_config's or current_setting's first argument, a COPY's file
+ * or program when it names no secret). Only for that rule: a literal any other rule takes is redacted whole all the same.
  */
-function secretSweep(toks: Tokens, i: number): 'value' | 'code' | 'keep' {
+function secretSweep(toks: Tokens, i: number, copyTargets: Map<number, number>): 'value' | 'code' | 'keep' {
   const { list } = toks;
+  const t = list[i]!.text;
   const before = list[i - 1]?.text ?? '';
-  if (/^uescape$/i.test(before) && /^[Uu]&'/.test(list[i - 2]?.text ?? '')) return 'keep';
-  if (/^(?:to|from|program)$/i.test(before) && /^copy$/i.test(list[toks.statementStart[i]!]!.text)) return 'keep';
+  if (/^uescape$/i.test(before) && /^[Uu]&'/.test(list[i - 2]?.text ?? '') && /^'[^']'$/.test(t)) return 'keep';
+  if (copyTarget(toks, i, copyTargets) && !NAMES_SECRET.test(literalContent(t))) return 'keep';
   if (before === '(' && (list[i + 1]?.kind === 'comma' || list[i + 1]?.kind === 'close') && /^(?:set_config|current_setting)$/.test(unquoted(list[i - 2]?.text ?? ''))) return 'keep';
-  if (isBody(toks, i)) return 'code';
-  const content = literalContent(list[i]!.text);
-  return READS_AS_STATEMENT.test(content) && (buildsText(toks, i) || !('error' in parseStatements(content))) ? 'code' : 'value';
+  return codeAt(toks, i) ? 'code' : 'value';
 }
+
 /**
- * Text that starts as a statement does (a keyword, then more), and is one (the server parses it) or builds one (joined,
- * format's string): dynamic SQL. (A value worded so, 'select me please', is kept as code there; a rule that takes it as
- * a password's redacts it whole.)
+ * Whether literal `i` is code by its place: a DO block's or function's body, or text that reads as a statement
+ * (readsAsStatement) where SQL is run or built: after PL/pgSQL's EXECUTE, a dblink function's argument, format's
+ * string, or joined into text (buildsText). Anywhere else a literal is a value, however it reads (`lower(password) =
+ * 'select me please'`).
  */
-const READS_AS_STATEMENT = /^\s*(?:select|insert|update|delete|merge|drop|create|alter|truncate|grant|revoke|copy|with|call|execute|perform|set|reset|do|declare|begin|comment|lock|refresh|vacuum|analyze|explain|prepare|table|values)\s/i;
+function codeAt(toks: Tokens, i: number): boolean {
+  if (isBody(toks, i)) return true;
+  const { list } = toks;
+  if (!readsAsStatement(literalContent(list[i]!.text))) return false;
+  if (/^execute$/i.test(list[i - 1]?.text ?? '')) return true;
+  const open = toks.groupOpen[i]!;
+  if (open >= 0 && /^dblink(?:_exec|_send_query|_open|_prepare)?$/.test(unquoted(list[open - 1]?.text ?? ''))) return true;
+  return buildsText(toks, i);
+}
+
+/**
+ * Whether literal `i`, ending where a password goes, is text a call or an operator takes (CAST(… AS text), textcat,
+ * replace, array_to_string(ARRAY[…]), format's argument, COLLATE, OPERATOR(||)) and reads as a role's (ROLE, USER):
+ * text built otherwise than buildsText reads.
+ */
+function takesText(toks: Tokens, i: number, content: string): boolean {
+  const { list } = toks;
+  const open = toks.groupOpen[i]!;
+  const inCall = open >= 0 && list[open - 1]?.kind === 'name';
+  const operand = /^(?:as|collate|operator)$/i.test(list[i + 1]?.text ?? '');
+  return (inCall || operand) && /\b(?:role|user)\b/i.test(content);
+}
+
+/** Statement keywords: what dynamic SQL starts with. */
+const STATEMENT_KEYWORD = /(?:select|insert|update|delete|merge|drop|create|alter|truncate|grant|revoke|copy|with|call|execute|perform|set|reset|do|declare|begin|start|commit|end|rollback|abort|savepoint|release|comment|lock|refresh|vacuum|analyze|analyse|explain|prepare|deallocate|table|values|reindex|cluster|notify|listen|unlisten|discard|checkpoint|load|security|import|reassign|show|fetch|move|close)(?![\w$])/iy;
+
+/** Whether `text` starts as a statement does: a statement keyword after blanks, comments and opening parentheses. */
+function readsAsStatement(text: string): boolean {
+  let k = 0;
+  while (k < text.length) {
+    const c = text[k]!;
+    if (c === '(' || /\s/.test(c)) k++;
+    else if (c === '-' && text[k + 1] === '-') { const nl = text.indexOf('\n', k); k = nl < 0 ? text.length : nl + 1; }
+    else if (c === '/' && text[k + 1] === '*') { const e = text.indexOf('*/', k + 2); k = e < 0 ? text.length : e + 2; }
+    else break;
+  }
+  STATEMENT_KEYWORD.lastIndex = k;
+  return STATEMENT_KEYWORD.test(text);
+}
+
+/**
+ * Whether literal `i` is a COPY's file or program: right after the first TO or FROM (and PROGRAM) at its statement's
+ * own level (not a WHERE clause's IS DISTINCT FROM, not inside the query copied). `copyTargets`: per COPY statement, the
+ * index of that TO or FROM (found once).
+ */
+function copyTarget(toks: Tokens, i: number, copyTargets: Map<number, number>): boolean {
+  const { list } = toks;
+  const start = toks.statementStart[i]!;
+  if (!/^copy$/i.test(list[start]!.text)) return false;
+  let at = copyTargets.get(start);
+  if (at === undefined) {
+    at = -1;
+    for (let k = start + 1, end = toks.statementEnd[start]!; k < end; k++) {
+      if (toks.depth[k] === toks.depth[start] && /^(?:to|from)$/i.test(list[k]!.text)) { at = k; break; }
+    }
+    copyTargets.set(start, at);
+  }
+  return at >= 0 && (i === at + 1 || (i === at + 2 && /^program$/i.test(list[at + 1]!.text)));
+}
 
 /**
  * Whether literal `i` builds a statement's text: joined by `||` (casts passed over, and the parentheses around it:
@@ -679,16 +739,35 @@ function buildsText(toks: Tokens, i: number): boolean {
   return list[i + 1]?.kind === 'comma' && open >= 0 && /^concat(?:_ws)?$/.test(unquoted(list[open - 1]?.text ?? ''));
 }
 
-/** `text` (a body's) with every literal and number replaced by `'mark'`, read by the scanner; undefined when it cannot read it. */
-function literalsRedacted(text: string, mark: string): string | undefined {
-  const tokens = readTokens(text);
+/**
+ * `text` (code: a body, dynamic SQL) with every literal and number that is a value replaced by `'mark'`, read by the
+ * scanner; the code in it (codeAt: a body, dynamic SQL in its place) kept, read so in turn (MAX_DEPTH levels, deeper
+ * replaced whole). Text that ends inside a literal or a quoted name (a template: `'… PASSWORD ''' || pw || ''''`) is
+ * read to its end, an open literal being a value. Undefined when the scanner cannot read it.
+ */
+function codeRedacted(text: string, mark: string, depth = 0): string | undefined {
+  let read = text;
+  let tokens = readTokens(text);
+  for (const close of ["'", '"']) {
+    if (tokens !== undefined) break;
+    read = text + close;
+    tokens = readTokens(read);
+  }
   if (tokens === undefined) return undefined;
+  const toks = new Tokens(tokens);
   let out = '';
   let done = 0;
-  for (const t of tokens) {
+  for (let j = 0; j < tokens.length; j++) {
+    const t = tokens[j]!;
     if (t.kind !== 'string' && t.kind !== 'number') continue;
-    out += `${text.slice(done, t.start)}'${mark}'`;
-    done = t.end;
+    const open = t.end > text.length;
+    let to = open ? `'${mark}` : `'${mark}'`;
+    if (!open && t.kind === 'string' && codeAt(toks, j)) {
+      const inner = depth + 1 >= MAX_DEPTH ? undefined : codeRedacted(literalContent(t.text), mark, depth + 1);
+      to = (inner === undefined ? undefined : reencode(t.text, inner)) ?? to;
+    }
+    out += text.slice(done, t.start) + to;
+    done = Math.min(t.end, text.length);
   }
   return out + text.slice(done);
 }

@@ -367,6 +367,25 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["SELECT format('UPDATE users SET note = %L', 'x') FROM users WHERE password IS NULL", "SELECT format('UPDATE users SET note = %L', '[redacted]') FROM users WHERE password IS NULL"],
       ["SELECT 'UPDATE users SET password = ' || quote_literal('hunter2')", "SELECT 'UPDATE users SET password = ' || quote_literal('[redacted]')"],
       ["SELECT concat('ALTER ROLE x PASSWORD ', 'hunter2')", "SELECT concat('ALTER ROLE x PASSWORD ', '[redacted]')"],
+      // Code is judged by its place: a body's dynamic SQL, a body inside code, a template ending inside a literal, text
+      // that starts with a comment or a bare keyword; a value worded as a statement is a value.
+      ["CREATE FUNCTION rotate_api_key() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'DROP TABLE cards'; PERFORM 1; END $$", "CREATE FUNCTION rotate_api_key() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'DROP TABLE cards'; PERFORM '[redacted]'; END $$"],
+      ["SELECT dblink_exec('c', 'DO $x$ BEGIN DROP TABLE cards; END $x$') FROM users WHERE password IS NULL", "SELECT dblink_exec('[redacted]', 'DO $x$ BEGIN DROP TABLE cards; END $x$') FROM users WHERE password IS NULL"],
+      ["SELECT dblink_exec('c', 'DROP TABLE cards; ALTER ROLE bob PASSWORD ''' || pw || '''') FROM t", "SELECT dblink_exec('[redacted]', 'DROP TABLE cards; ALTER ROLE bob PASSWORD ''[redacted]' || pw || '[redacted]') FROM t"],
+      ["SELECT dblink_exec('c', '/* purge */ DROP TABLE cards'), dblink_exec('c', 'VACUUM') FROM users WHERE password IS NULL", "SELECT dblink_exec('[redacted]', '/* purge */ DROP TABLE cards'), dblink_exec('[redacted]', 'VACUUM') FROM users WHERE password IS NULL"],
+      ["SELECT 1 FROM users WHERE lower(password) = 'select me please' OR md5(password) = md5('drop it now')", "SELECT '[redacted]' FROM users WHERE lower(password) = '[redacted]' OR md5(password) = md5('[redacted]')"],
+      ["DO $$ BEGIN EXECUTE 'SET app.api_key TO s3cr3tk3y'; END $$", "DO $$ BEGIN EXECUTE 'SET app.api_key TO [redacted]'; END $$"],
+      // A COPY's file or program is its own level's first TO or FROM, and names no secret.
+      ["COPY (SELECT name FROM users WHERE password IS NOT DISTINCT FROM 'hunter2') TO '/tmp/x.csv'", "COPY (SELECT name FROM users WHERE password IS NOT DISTINCT FROM '[redacted]') TO '/tmp/x.csv'"],
+      ["COPY t (a, password) FROM '/f' WHERE api_key IS DISTINCT FROM 'k'", "COPY t (a, password) FROM '/f' WHERE api_key IS DISTINCT FROM '[redacted]'"],
+      ["COPY (SELECT api_key FROM keys) TO PROGRAM 'gpg --batch --passphrase hunter2'", "COPY (SELECT api_key FROM keys) TO PROGRAM '[redacted]'"],
+      // Text for a role's password built otherwise than by || or format's string: all of its statement.
+      ["SELECT dblink_exec('c', CAST('ALTER ROLE bob PASSWORD ' AS text) || quote_literal('hunter2'))", "SELECT dblink_exec('[redacted]', CAST('[redacted]' AS text) || quote_literal('[redacted]'))"],
+      ["SELECT textcat('ALTER ROLE bob PASSWORD ', quote_literal('hunter2'))", "SELECT textcat('[redacted]', quote_literal('[redacted]'))"],
+      ["SELECT format('%s %L', 'ALTER ROLE bob PASSWORD', 'hunter2')", "SELECT format('[redacted]', '[redacted]', '[redacted]')"],
+      ["SELECT array_to_string(ARRAY['ALTER ROLE bob PASSWORD ', quote_literal('hunter2')], '')", "SELECT array_to_string(ARRAY['[redacted]', quote_literal('[redacted]')], '[redacted]')"],
+      ["SELECT replace('ALTER ROLE bob PASSWORD $1', '$1', quote_literal('hunter2'))", "SELECT replace('[redacted]', '[redacted]', quote_literal('[redacted]'))"],
+      ["SELECT 'ALTER ROLE bob PASSWORD ' OPERATOR(pg_catalog.||) 'hunter2'", "SELECT '[redacted]' OPERATOR(pg_catalog.||) '[redacted]'"],
       // Text built around the word alone: all of it.
       ["SELECT 'PASSWORD ' || 'hunter2'", "SELECT '[redacted]' || '[redacted]'"],
       ["SELECT 'ALTER USER bob ' || 'PASSWORD ' || 'hunter2'", "SELECT 'ALTER USER bob ' || '[redacted]' || '[redacted]'"],
@@ -398,6 +417,7 @@ describe('redactStatementSecrets, read by the scanner', () => {
       // A literal ending in the word is no text built for a password unless it is joined or format's string.
       `UPDATE t SET data = data || '{"a":1}' WHERE label = 'change password' AND id = 7`,
       "SELECT pg_read_file('/etc/passwd') || 'x', 42",
+      "SELECT 1 FROM u WHERE last_password_change < now() - interval '90 days'",
     ]) expect(redactStatementSecrets(sql), sql).toBe(sql);
   });
 
