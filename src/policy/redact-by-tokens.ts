@@ -228,9 +228,9 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   }
   // A statement that names a secret first: every literal and number that is a value; then the ranges the rules found,
   // whole, over it (a literal kept there as no value is redacted when a rule took it).
-  const bodyRedacted = (at: number): void => {
+  const bodyRedacted = (at: number, keepCode: boolean): void => {
     const src = redact.get(at) || list[at]!.text;
-    redact.set(at, reencode(src, codeRedacted(literalContent(src), mark) ?? mark) ?? `'${mark}'`);
+    redact.set(at, reencode(src, codeRedacted(literalContent(src), mark, keepCode) ?? mark) ?? `'${mark}'`);
   };
   const valueRedacted = (at: number): void => {
     // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
@@ -243,7 +243,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       if (redact.get(at) === '' || (k !== 'string' && k !== 'number')) continue;
       const role = k === 'number' ? 'value' : secretSweep(toks, at, copyTargets);
       if (role === 'value') valueRedacted(at);
-      else if (role === 'code') bodyRedacted(at);
+      else if (role === 'code') bodyRedacted(at, true);
     }
   }
   // The ranges swept in order: every literal and number in one is replaced whole (over what its own text's
@@ -256,7 +256,8 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       const k = list[at]!.kind;
       if (redact.get(at) === '') continue;
       if (k === 'number' || (k === 'string' && !isBody(toks, at))) valueRedacted(at);
-      else if (k === 'string') bodyRedacted(at);
+      // (There a body's dynamic SQL goes whole too: a key may be in it as a bare word, SET app.k = k3y.)
+      else if (k === 'string') bodyRedacted(at, false);
     }
   }
   // A literal read to where standard_conforming_strings = off would end it is cut at its statement's end as the
@@ -341,6 +342,8 @@ class Tokens {
   readonly openOf: number[];
   /** For each token: the index of the `;` that ends its statement, or the length. */
   readonly statementEnd: number[];
+  /** Where the text a `||` operand is joined into starts, for the operands chainStart walked. */
+  readonly chainStarts = new Map<number, number>();
 
   constructor(readonly list: Tok[]) {
     const n = list.length;
@@ -657,11 +660,52 @@ function secretSweep(toks: Tokens, i: number, copyTargets: Map<number, number>):
 function codeAt(toks: Tokens, i: number): boolean {
   if (isBody(toks, i)) return true;
   const { list } = toks;
-  if (!readsAsStatement(literalContent(list[i]!.text))) return false;
-  if (/^execute$/i.test(list[i - 1]?.text ?? '')) return true;
+  const content = literalContent(list[i]!.text);
+  // A piece of text joined into SQL that is run (EXECUTE 'SELECT ''' || x || '''; DROP TABLE t'): code when it starts a
+  // statement or closes what an earlier piece opened (a quote, a statement); a piece that does neither may sit inside a
+  // literal an earlier piece opened ('… v = ''' || 'k3y' || ''''): a value.
+  if ((list[i - 1]?.text === '||' || buildsText(toks, i)) && runsAt(toks, chainStart(toks, i))) return readsAsStatement(content) || /^\s*[;'"]/.test(content);
+  if (!readsAsStatement(content)) return false;
+  // Text read as a statement where SQL is run, or a template for a password joined into text.
+  return runsAt(toks, i) || (buildsText(toks, i) && (PASSWORD_NEXT.test(content) || PASSWORD_PLACEHOLDER.test(content)));
+}
+
+/** Functions that run SQL given as text (dblink, pg_cron, pg_background, query_to_xml, Citus). */
+const RUNS_SQL = /^(?:dblink(?:_exec|_send_query|_open|_prepare)?|schedule(?:_in_database)?|pg_background_launch|query_to_xml(?:_and_xmlschema|schema)?|run_command_on_\w+)$/;
+
+/** Whether the text at token `i` (a literal, or the start of text built from it) is run as SQL: after EXECUTE, EXECUTE (, in such a function or as format's string. */
+function runsAt(toks: Tokens, i: number): boolean {
+  const { list } = toks;
+  const before = list[i - 1]?.text ?? '';
+  if (/^execute$/i.test(before) || (before === '(' && /^execute$/i.test(list[i - 2]?.text ?? ''))) return true;
   const open = toks.groupOpen[i]!;
-  if (open >= 0 && /^dblink(?:_exec|_send_query|_open|_prepare)?$/.test(unquoted(list[open - 1]?.text ?? ''))) return true;
-  return buildsText(toks, i);
+  if (open < 0) return false;
+  const fn = unquoted(list[open - 1]?.text ?? '');
+  return RUNS_SQL.test(fn) || (fn === 'format' && open === i - 1);
+}
+
+/** Where the text literal `i` is joined into starts: its first operand of `||` (a call, a literal), or a concat's first argument. */
+function chainStart(toks: Tokens, i: number): number {
+  const { list } = toks;
+  const open = toks.groupOpen[i]!;
+  if (open >= 0 && /^concat(?:_ws)?$/.test(unquoted(list[open - 1]?.text ?? ''))) return open - 1;
+  // Each operand walked once: where a chain starts is kept for every operand passed (a chain of n pieces is O(n)).
+  const passed: number[] = [];
+  let k = i;
+  let start: number | undefined;
+  while (list[k - 1]?.text === '||') {
+    start = toks.chainStarts.get(k);
+    if (start !== undefined) break;
+    passed.push(k);
+    let p = k - 2;
+    if (list[p]?.kind === 'close' && toks.openOf[p]! >= 0) p = toks.openOf[p]!;
+    if (list[p - 1]?.kind === 'name' && list[p]?.kind === 'open') p--;
+    if (p < 0 || p >= k - 1) break;
+    k = p;
+  }
+  start ??= k;
+  for (const q of passed) toks.chainStarts.set(q, start);
+  return start;
 }
 
 /**
@@ -674,11 +718,11 @@ function takesText(toks: Tokens, i: number, content: string): boolean {
   const open = toks.groupOpen[i]!;
   const inCall = open >= 0 && list[open - 1]?.kind === 'name';
   const operand = /^(?:as|collate|operator)$/i.test(list[i + 1]?.text ?? '');
-  return (inCall || operand) && /\b(?:role|user)\b/i.test(content);
+  return (inCall || operand) && (readsAsStatement(content) || /\b(?:role|user|options|server|system|mapping)\b/i.test(content));
 }
 
 /** Statement keywords: what dynamic SQL starts with. */
-const STATEMENT_KEYWORD = /(?:select|insert|update|delete|merge|drop|create|alter|truncate|grant|revoke|copy|with|call|execute|perform|set|reset|do|declare|begin|start|commit|end|rollback|abort|savepoint|release|comment|lock|refresh|vacuum|analyze|analyse|explain|prepare|deallocate|table|values|reindex|cluster|notify|listen|unlisten|discard|checkpoint|load|security|import|reassign|show|fetch|move|close)(?![\w$])/iy;
+const STATEMENT_KEYWORD = /(?:select|insert|update|delete|merge|drop|create|alter|truncate|grant|revoke|copy|with|call|execute|perform|set|reset|do|declare|begin|start|commit|end|rollback|abort|savepoint|release|comment|lock|refresh|vacuum|analyze|analyse|explain|prepare|deallocate|table|values|reindex|cluster|notify|listen|unlisten|discard|checkpoint|load|security|import|reassign|show|fetch|move|close)(?=\s|\(|--|\/\*|;|$)/iy;
 
 /** Whether `text` starts as a statement does: a statement keyword after blanks, comments and opening parentheses. */
 function readsAsStatement(text: string): boolean {
@@ -740,34 +784,58 @@ function buildsText(toks: Tokens, i: number): boolean {
 }
 
 /**
- * `text` (code: a body, dynamic SQL) with every literal and number that is a value replaced by `'mark'`, read by the
- * scanner; the code in it (codeAt: a body, dynamic SQL in its place) kept, read so in turn (MAX_DEPTH levels, deeper
- * replaced whole). Text that ends inside a literal or a quoted name (a template: `'… PASSWORD ''' || pw || ''''`) is
- * read to its end, an open literal being a value. Undefined when the scanner cannot read it.
+ * `text` (code: a body, dynamic SQL) with every literal and number that is a value replaced by `'mark'`, and what a SET
+ * (ALTER … SET) gives a setting (`SET app.k = k3y`: a bare word is a value too), read by the scanner. With `keepCode`,
+ * the code in it (codeAt: a body, dynamic SQL in its place) is kept and read so in turn (MAX_DEPTH levels, deeper
+ * replaced whole); without, every literal goes. A piece of a template (`'… PASSWORD ''' || pw || ''''`) is read as it
+ * is: text ending inside a literal or quoted name is read to its end, text starting inside one (`'''; DROP TABLE t'`)
+ * from its start, an open literal being a value. Undefined when the scanner cannot read it.
  */
-function codeRedacted(text: string, mark: string, depth = 0): string | undefined {
-  let read = text;
-  let tokens = readTokens(text);
-  for (const close of ["'", '"']) {
-    if (tokens !== undefined) break;
-    read = text + close;
-    tokens = readTokens(read);
+function codeRedacted(text: string, mark: string, keepCode = true, depth = 0): string | undefined {
+  let tokens: Tok[] | undefined;
+  let pre = '';
+  // (Text that starts with a quote is read as starting inside a literal first: `'; DROP TABLE t` closes one.)
+  const ends = [['', "'"], ['', 'x"']] as const;
+  const starts = [["'", ''], ["'", "'"], ["'", 'x"']] as const;
+  for (const [before, after] of [['', ''] as const, ...(text.startsWith("'") ? [...starts, ...ends] : [...ends, ...starts])]) {
+    tokens = readTokens(before + text + after);
+    if (tokens !== undefined) { pre = before; break; }
   }
   if (tokens === undefined) return undefined;
+  const shift = pre.length;
   const toks = new Tokens(tokens);
-  let out = '';
-  let done = 0;
+  const edits = new Map<number, string>();
   for (let j = 0; j < tokens.length; j++) {
     const t = tokens[j]!;
     if (t.kind !== 'string' && t.kind !== 'number') continue;
-    const open = t.end > text.length;
-    let to = open ? `'${mark}` : `'${mark}'`;
-    if (!open && t.kind === 'string' && codeAt(toks, j)) {
-      const inner = depth + 1 >= MAX_DEPTH ? undefined : codeRedacted(literalContent(t.text), mark, depth + 1);
+    const opens = t.end - shift > text.length;
+    const closes = t.start < shift;
+    let to = `${closes ? '' : "'"}${mark}${opens ? '' : "'"}`;
+    if (keepCode && !opens && !closes && t.kind === 'string' && codeAt(toks, j)) {
+      const inner = depth + 1 >= MAX_DEPTH ? undefined : codeRedacted(literalContent(t.text), mark, true, depth + 1);
       to = (inner === undefined ? undefined : reencode(t.text, inner)) ?? to;
     }
-    out += text.slice(done, t.start) + to;
-    done = Math.min(t.end, text.length);
+    edits.set(j, to);
+  }
+  // SET name = value, …: the value list as one (strings and numbers in it are swept anyway), when it has a word.
+  for (let j = 0; j < tokens.length; j++) {
+    if (!/^set$/i.test(tokens[j]!.text) || !/^(?:set|alter)$/i.test(tokens[toks.statementStart[j]!]!.text)) continue;
+    const end = toks.statementEnd[j]!;
+    let a = j + 1;
+    while (a < end && tokens[a]!.kind !== 'assign') a++;
+    let words = false;
+    for (let v = a + 1; v < end; v++) if ((tokens[v]!.kind === 'name' && !/^default$/i.test(tokens[v]!.text)) || tokens[v]!.kind === 'other') words = true;
+    if (words) for (let v = a + 1; v < end; v++) edits.set(v, v === a + 1 ? mark : '');
+    j = end;
+  }
+  let out = '';
+  let done = 0;
+  for (const [j, to] of [...edits].sort((x, y) => x[0] - y[0])) {
+    const t = tokens[j]!;
+    const from = Math.max(0, t.start - shift);
+    if (from < done) continue;
+    out += text.slice(done, from) + to;
+    done = Math.min(t.end - shift, text.length);
   }
   return out + text.slice(done);
 }

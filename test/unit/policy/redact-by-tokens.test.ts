@@ -131,6 +131,12 @@ describe('redactStatementSecrets, read by the scanner', () => {
     expect(renderParams(params, 'SELECT encrypted_pan FROM cards WHERE id = $1')).toEqual(['k3y']);
   });
 
+  it("redacts a body's dynamic SQL whole where a key may be set in it, a bare word too", () => {
+    redactsTo([
+      ["SELECT pgp_sym_decrypt(pan, current_setting('app.k')) FROM cards; DO $$ BEGIN EXECUTE 'SET app.k = k3yBARE'; PERFORM dblink_exec('c', 'SET app.k = k3yDBL'); END $$", "SELECT pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards; DO $$ BEGIN EXECUTE '[redacted]'; PERFORM dblink_exec('[redacted]', '[redacted]'); END $$"],
+    ]);
+  });
+
   it('redacts every literal and number of a statement whose key is not written in its place (a column, a subquery, a setting), and of those that set a setting', () => {
     redactsTo([
       ["SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT 'k3y' AS v) k WHERE c.id = 7", "SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' AS v) k WHERE c.id = '[redacted]'"],
@@ -375,6 +381,16 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["SELECT dblink_exec('c', '/* purge */ DROP TABLE cards'), dblink_exec('c', 'VACUUM') FROM users WHERE password IS NULL", "SELECT dblink_exec('[redacted]', '/* purge */ DROP TABLE cards'), dblink_exec('[redacted]', 'VACUUM') FROM users WHERE password IS NULL"],
       ["SELECT 1 FROM users WHERE lower(password) = 'select me please' OR md5(password) = md5('drop it now')", "SELECT '[redacted]' FROM users WHERE lower(password) = '[redacted]' OR md5(password) = md5('[redacted]')"],
       ["DO $$ BEGIN EXECUTE 'SET app.api_key TO s3cr3tk3y'; END $$", "DO $$ BEGIN EXECUTE 'SET app.api_key TO [redacted]'; END $$"],
+      // Dynamic SQL is judged piece by piece where it is run: a piece that starts a statement or closes what an earlier
+      // one opened is code, one that may sit inside an opened literal a value; SQL-running functions and EXECUTE (…) too.
+      ["CREATE FUNCTION rotate_api_key() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN EXECUTE 'SELECT ''' || x || '''; DROP TABLE cards'; EXECUTE 'UPDATE keys SET v = ''' || 'k3y-1' || ''''; END $f$", "CREATE FUNCTION rotate_api_key() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN EXECUTE 'SELECT ''[redacted]' || x || '[redacted]''; DROP TABLE cards'; EXECUTE 'UPDATE keys SET v = ''[redacted]' || '[redacted]' || '[redacted]'''; END $f$"],
+      [`CREATE FUNCTION rotate_api_key() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN EXECUTE 'DROP TABLE ' || quote_ident(t) || ' ; DROP TABLE cards'; EXECUTE 'SELECT * FROM "' || t || '"; DROP TABLE cards'; EXECUTE ('DROP TABLE audit'); END $f$`, `CREATE FUNCTION rotate_api_key() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN EXECUTE 'DROP TABLE ' || quote_ident(t) || ' ; DROP TABLE cards'; EXECUTE 'SELECT * FROM "' || t || '"; DROP TABLE cards'; EXECUTE ('DROP TABLE audit'); END $f$`],
+      ["SELECT cron.schedule('@daily', 'DROP TABLE cards'), pg_background_launch('DROP TABLE audit') FROM users WHERE password IS NULL", "SELECT cron.schedule('[redacted]', 'DROP TABLE cards'), pg_background_launch('DROP TABLE audit') FROM users WHERE password IS NULL"],
+      // What SET gives a setting in code is a value, a bare word too; joined text compared, not run, is values.
+      ["CREATE FUNCTION rotate_api_key() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN EXECUTE 'ALTER SYSTEM SET app.signing = s3cr3t'; END $f$", "CREATE FUNCTION rotate_api_key() RETURNS void LANGUAGE plpgsql AS $f$ BEGIN EXECUTE 'ALTER SYSTEM SET app.signing = [redacted]'; END $f$"],
+      ["SELECT 1 FROM users WHERE lower(password) = concat('Set-Me-Free!', '') OR password = 'show me the money' || ''", "SELECT '[redacted]' FROM users WHERE lower(password) = concat('[redacted]', '[redacted]') OR password = '[redacted]' || '[redacted]'"],
+      ["SELECT dblink_exec('c', CAST('ALTER SERVER s OPTIONS (SET password ' AS text) || quote_literal('hunter2') || ')')", "SELECT dblink_exec('[redacted]', CAST('[redacted]' AS text) || quote_literal('[redacted]') || '[redacted]')"],
+      ["SELECT textcat('ALTER SYSTEM SET app.password = ', quote_literal('hunter2'))", "SELECT textcat('[redacted]', quote_literal('[redacted]'))"],
       // A COPY's file or program is its own level's first TO or FROM, and names no secret.
       ["COPY (SELECT name FROM users WHERE password IS NOT DISTINCT FROM 'hunter2') TO '/tmp/x.csv'", "COPY (SELECT name FROM users WHERE password IS NOT DISTINCT FROM '[redacted]') TO '/tmp/x.csv'"],
       ["COPY t (a, password) FROM '/f' WHERE api_key IS DISTINCT FROM 'k'", "COPY t (a, password) FROM '/f' WHERE api_key IS DISTINCT FROM '[redacted]'"],
@@ -388,7 +404,7 @@ describe('redactStatementSecrets, read by the scanner', () => {
       ["SELECT 'ALTER ROLE bob PASSWORD ' OPERATOR(pg_catalog.||) 'hunter2'", "SELECT '[redacted]' OPERATOR(pg_catalog.||) '[redacted]'"],
       // Text built around the word alone: all of it.
       ["SELECT 'PASSWORD ' || 'hunter2'", "SELECT '[redacted]' || '[redacted]'"],
-      ["SELECT 'ALTER USER bob ' || 'PASSWORD ' || 'hunter2'", "SELECT 'ALTER USER bob ' || '[redacted]' || '[redacted]'"],
+      ["SELECT 'ALTER USER bob ' || 'PASSWORD ' || 'hunter2'", "SELECT '[redacted]' || '[redacted]' || '[redacted]'"],
       // What a rule takes as a password's is redacted whole, worded as a statement, a template or a setting's name or not.
       ["ALTER USER bob PASSWORD 'Alter-Password'", "ALTER USER bob PASSWORD '[redacted]'"],
       ["INSERT INTO users (name, password) VALUES ('bob', 'create password')", "INSERT INTO users (name, password) VALUES ('[redacted]', '[redacted]')"],
