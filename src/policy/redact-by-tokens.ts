@@ -217,13 +217,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   // as a whole, when it has a word but DEFAULT (strings and numbers are swept anyway).
   if (keyedText || keyedStatements.size > 0) {
     for (const start of settingStatements) {
-      if (!/^set$/i.test(list[start]!.text)) continue;
-      const to = toks.statementEnd[start]!;
-      let a = start + 1;
-      while (a < to && list[a]!.kind !== 'assign') a++;
-      let words = false;
-      for (let v = a + 1; v < to; v++) if ((list[v]!.kind === 'name' && !/^default$/i.test(list[v]!.text)) || list[v]!.kind === 'other') words = true;
-      if (words) for (let v = a + 1; v < to; v++) redact.set(v, v === a + 1 ? mark : '');
+      if (/^set$/i.test(list[start]!.text)) setValueRedacted(list, start, toks.statementEnd[start]!, mark, (v, to) => redact.set(v, to));
     }
   }
   // A statement that names a secret first: every literal and number that is a value; then the ranges the rules found,
@@ -817,16 +811,11 @@ function codeRedacted(text: string, mark: string, keepCode = true, depth = 0): s
     }
     edits.set(j, to);
   }
-  // SET name = value, …: the value list as one (strings and numbers in it are swept anyway), when it has a word.
+  // SET name = value, … (ALTER … SET too): the value list as one, when it has a word.
   for (let j = 0; j < tokens.length; j++) {
     if (!/^set$/i.test(tokens[j]!.text) || !/^(?:set|alter)$/i.test(tokens[toks.statementStart[j]!]!.text)) continue;
-    const end = toks.statementEnd[j]!;
-    let a = j + 1;
-    while (a < end && tokens[a]!.kind !== 'assign') a++;
-    let words = false;
-    for (let v = a + 1; v < end; v++) if ((tokens[v]!.kind === 'name' && !/^default$/i.test(tokens[v]!.text)) || tokens[v]!.kind === 'other') words = true;
-    if (words) for (let v = a + 1; v < end; v++) edits.set(v, v === a + 1 ? mark : '');
-    j = end;
+    setValueRedacted(tokens, j, toks.statementEnd[j]!, mark, (v, to) => edits.set(v, to));
+    j = toks.statementEnd[j]!;
   }
   let out = '';
   let done = 0;
@@ -838,6 +827,19 @@ function codeRedacted(text: string, mark: string, keepCode = true, depth = 0): s
     done = Math.min(t.end - shift, text.length);
   }
   return out + text.slice(done);
+}
+
+/**
+ * The value list of the SET at token `set` (to `end`, its statement's end: SET app.k = k3y, TO w1, w2): replaced as a
+ * whole (`mark` on its first token, nothing on the rest) when it holds a word but DEFAULT (strings and numbers are
+ * swept anyway).
+ */
+function setValueRedacted(list: Tok[], set: number, end: number, mark: string, edit: (v: number, to: string) => void): void {
+  let a = set + 1;
+  while (a < end && list[a]!.kind !== 'assign') a++;
+  let words = false;
+  for (let v = a + 1; v < end; v++) if ((list[v]!.kind === 'name' && !/^default$/i.test(list[v]!.text)) || list[v]!.kind === 'other') words = true;
+  if (words) for (let v = a + 1; v < end; v++) edit(v, v === a + 1 ? mark : '');
 }
 
 /** A name unquoted, in lower case (a quoted "CRYPT" is another function, but one may be made to wrap crypt). */
