@@ -108,7 +108,8 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
    * BETWEEN 'x' AND 'y'`, `(a, password) = ANY (ARRAY[ROW(…)])`, `password text DEFAULT 'x'`, `coalesce(password,
    * 'x')`), as their bind parameters are all redacted (paramsMayBeSecret). A literal that only names one (a key/value
    * table's 'smtp_password', 'password_reset') does not: its statement keeps what the rules below do not take. Some
-   * literals there are no values (secretSweep): a literal that reads as a statement (dynamic SQL) is code, kept as a body is.
+   * literals there are no values (secretSweep): a body, and dynamic SQL where it is run (codeAt), are code, shown with
+   * their values redacted.
    */
   const secretStatements = new Set<number>();
   /** A key from a setting: every literal and number of the text is redacted. */
@@ -646,9 +647,10 @@ function secretSweep(toks: Tokens, i: number, copyTargets: Map<number, number>):
 }
 
 /**
- * Whether literal `i` is code by its place: a DO block's or function's body, or text that reads as a statement
- * (readsAsStatement) where SQL is run or built: after PL/pgSQL's EXECUTE, a dblink function's argument, format's
- * string, or joined into text (buildsText). Anywhere else a literal is a value, however it reads (`lower(password) =
+ * Whether literal `i` is code by its place: a DO block's or function's body; text that reads as a statement
+ * (readsAsStatement) where SQL is run (runsAt: after PL/pgSQL's EXECUTE, in a function that runs SQL, as format's
+ * string), or a password's template joined into text; a piece of text joined into run SQL that starts a statement or
+ * closes what an earlier piece opened. Anywhere else a literal is a value, however it reads (`lower(password) =
  * 'select me please'`).
  */
 function codeAt(toks: Tokens, i: number): boolean {
@@ -704,8 +706,9 @@ function chainStart(toks: Tokens, i: number): number {
 
 /**
  * Whether literal `i`, ending where a password goes, is text a call or an operator takes (CAST(… AS text), textcat,
- * replace, array_to_string(ARRAY[…]), format's argument, COLLATE, OPERATOR(||)) and reads as a role's (ROLE, USER):
- * text built otherwise than buildsText reads.
+ * replace, array_to_string(ARRAY[…]), format's argument, COLLATE, OPERATOR(||)) and reads as a statement or names what
+ * takes a password (a role, user, server, its options, a user mapping, ALTER SYSTEM): text built otherwise than
+ * buildsText reads.
  */
 function takesText(toks: Tokens, i: number, content: string): boolean {
   const { list } = toks;
