@@ -171,13 +171,13 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       // An INSERT in a body may write a table whose columns say which value is a password's (read as a statement).
       const inserts = tables?.columnsOf !== undefined && /insert/i.test(content);
       if (!named && !calls && !inserts) continue;
-      // Dynamic SQL: what is joined to the literal (casts passed over: `||`, or a comma in concat(…)), whether it is
-      // format's string, and the parameters a plpgsql EXECUTE … USING gives it (to its statement's end).
+      // Dynamic SQL: whether the literal is joined to what follows or is format's string (textBuilt), and the
+      // parameters a plpgsql EXECUTE … USING gives it (casts passed over; to its statement's end).
       let k = i;
       while (list[k + 1]?.text === '::' && list[k + 2]?.kind === 'name') k += 2;
-      const open = toks.groupOpen[i]!;
-      const joinedOn = list[k + 1]?.text === '||' || (list[k + 1]?.kind === 'comma' && open >= 0 && /^concat(?:_ws)?$/.test(unquoted(list[open - 1]?.text ?? '')));
-      const formatted = list[i - 1]?.kind === 'open' && unquoted(list[i - 2]?.text ?? '') === 'format';
+      const built = textBuilt(toks, i);
+      const joinedOn = built === 'joined';
+      const formatted = built === 'format';
       if (/^using$/i.test(list[k + 1]?.text ?? '')) ranges.push([k + 2, toks.statementEnd[i]!]);
       // SQL in a literal that takes a key from a setting (DO $$ … pgp_sym_decrypt(pan, current_setting('app.k')) $$):
       // the setting may be set anywhere in the text (SET app.k = 'k'; DO …).
@@ -756,15 +756,15 @@ function copyTarget(toks: Tokens, i: number, copyTargets: Map<number, number>): 
 }
 
 /**
- * Whether literal `i` builds a statement's text: joined by `||` (casts passed over, and the parentheses around it:
- * (('…')) || …, not a call's: f('…') || …), an argument of concat or concat_ws, or format's string (inside
- * parentheses too: format((('…')), …)).
+ * How literal `i` builds a statement's text: as format's string (inside parentheses too: format((('…')), …)), or
+ * joined, by `||` (casts passed over, and the parentheses around it: (('…')) || …, not a call's: f('…') || …) or as an
+ * argument of concat or concat_ws.
  */
-function buildsText(toks: Tokens, i: number): boolean {
+function textBuilt(toks: Tokens, i: number): 'format' | 'joined' | undefined {
   const { list } = toks;
   let j = i - 1;
   while (list[j]?.kind === 'open') j--;
-  if (j < i - 1 && unquoted(list[j]?.text ?? '') === 'format') return true;
+  if (j < i - 1 && unquoted(list[j]?.text ?? '') === 'format') return 'format';
   // Parentheses that only group it: those opened right before it, but a call's (a function's name before the first;
   // a keyword, SELECT or THEN, opens a group).
   let grouping = i - 1 - j;
@@ -775,9 +775,14 @@ function buildsText(toks: Tokens, i: number): boolean {
     else if (grouping > 0 && list[k + 1]?.kind === 'close') { k++; grouping--; }
     else break;
   }
-  if (list[k + 1]?.text === '||') return true;
+  if (list[k + 1]?.text === '||') return 'joined';
   const open = toks.groupOpen[i]!;
-  return list[i + 1]?.kind === 'comma' && open >= 0 && /^concat(?:_ws)?$/.test(unquoted(list[open - 1]?.text ?? ''));
+  return list[k + 1]?.kind === 'comma' && open >= 0 && /^concat(?:_ws)?$/.test(unquoted(list[open - 1]?.text ?? '')) ? 'joined' : undefined;
+}
+
+/** Whether literal `i` builds a statement's text (textBuilt). */
+function buildsText(toks: Tokens, i: number): boolean {
+  return textBuilt(toks, i) !== undefined;
 }
 
 /**
