@@ -52,7 +52,6 @@ for (let b = 65; b <= 90; b++) BYTE_CLASS[b] = 4;
 for (let b = 97; b <= 122; b++) BYTE_CLASS[b] = 4;
 
 const STRIDE = MIN_PAN_DIGITS;
-const scratch: PanSpan[] = [];
 const grouped: PanSpan[] = [];
 const NO_SPANS: PanSpan[] = Object.freeze([]) as unknown as PanSpan[];
 /** Smallest digit group of a separated PAN. */
@@ -71,8 +70,8 @@ let gDig = new Int32Array(65); // index into digs of each group's first digit
  * Luhn-valid candidates; callers mask every one of them.
  */
 export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to = buf.length, openEnd = false, exponents = true): PanSpan[] {
-  const out = scratch;
-  if (out.length !== 0) out.length = 0; // setting the length of an empty array is not free: one call per value
+  // A new array per call: emptying and copying a shared one (length = 0, slice) cost more than allocating it.
+  const out: PanSpan[] = [];
   const anyLuhn = opts.anyLuhn === true;
   let p = from + STRIDE - 1;
   // Thousands-grouped prints are looked for at the same probes (grouped-text.ts), so the data is read once.
@@ -138,8 +137,8 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
     grouped.length = 0;
   }
   if (out.length > 1 && out.length > found) out.sort((x, y) => x.start - y.start);
-  // Most values hold no PAN: one shared, frozen empty array instead of an allocation per call.
-  return out.length === 0 ? NO_SPANS : out.slice();
+  // Most values hold no PAN: one shared, frozen empty array for them.
+  return out.length === 0 ? NO_SPANS : out;
 }
 
 /** Set while findPans searches a text read as ASCII (wideSpans), which holds no more Unicode digits or separators. */

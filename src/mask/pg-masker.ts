@@ -42,6 +42,7 @@ import { maskJsonArrayText } from './json-array-text.js';
 import { readableEscape } from './json-escapes.js';
 import { hasHighByte, legacyEncoding } from './legacy-text.js';
 import { findPans } from './pan-detector.js';
+import type { PanSpan } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
 import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
@@ -71,6 +72,21 @@ interface PlannedColumn {
   rule: ColumnRule | undefined;
   binary: boolean;
   typeOid: number;
+  /**
+   * Decided once per plan, not per value (#dataRow's hot path): a text value without a rule whose type is read as
+   * plain text (not JSON, a json array, a float, money), so it is scanned in place; a numeric only when short
+   * (`inPlaceBelow`: a numeric from a float8 may round a PAN's check digit away, numberTextIsPan reads it).
+   */
+  inPlaceBelow: number;
+  /** Its text may hold a float print (mayPrintExponent). */
+  exponents: boolean;
+}
+
+/** A plan's column and what the hot path needs to know of it (PlannedColumn). */
+function planned(rule: ColumnRule | undefined, binary: boolean, typeOid: number): PlannedColumn {
+  const special = rule !== undefined || binary || typeOid === JSON_OID || typeOid === JSONB_OID || typeOid === JSON_ARRAY_OID ||
+    typeOid === JSONB_ARRAY_OID || isFloat(typeOid) || typeOid === MONEY_OID;
+  return { rule, binary, typeOid, inPlaceBelow: special ? 0 : typeOid === NUMERIC_OID ? 16 : 0x7fffffff, exponents: mayPrintExponent(typeOid) };
 }
 
 /** json[] and jsonb[] (pg_type.typarray of json and jsonb). */
@@ -255,7 +271,7 @@ export class PgMasker {
         let changed = false;
         for (const [i, base] of last.computed) {
           const rule = leastRevealing(base, this.#derivedRule(this.#stmt, i, n));
-          if (rule?.name !== plan[i]!.rule?.name || rule?.format !== plan[i]!.rule?.format) { plan[i] = { ...plan[i]!, rule }; changed = true; }
+          if (rule?.name !== plan[i]!.rule?.name || rule?.format !== plan[i]!.rule?.format) { plan[i] = planned(rule, plan[i]!.binary, plan[i]!.typeOid); changed = true; }
         }
         if (changed) last.plan = plan;
         last.stmt = this.#stmt;
@@ -269,9 +285,9 @@ export class PgMasker {
         const qualified = this.#qualified(f);
         if (qualified === null) unresolved = true;
         const rule = this.#rules.forColumn(f.name, qualified);
-        if (f.tableOid !== 0) return { rule, binary: f.format === 1, typeOid: f.typeOid };
+        if (f.tableOid !== 0) return planned(rule, f.format === 1, f.typeOid);
         computed.push([i, rule]);
-        return { rule: leastRevealing(rule, this.#derivedRule(this.#stmt, i, fields.length)), binary: f.format === 1, typeOid: f.typeOid };
+        return planned(leastRevealing(rule, this.#derivedRule(this.#stmt, i, fields.length)), f.format === 1, f.typeOid);
       });
       // A plan with a column not yet resolved (masked by every qualified rule, fail closed) is planned again
       // next time, when the catalog may know it.
@@ -323,7 +339,8 @@ export class PgMasker {
     if (!own && this.#rules.hasColumnRules) throw new MaskError('rows with no description of their own while column rules are configured: not forwarded');
     const plan = own && this.#plan && this.#plan.length === n ? this.#plan : undefined;
     let at = 2;
-    let out: ValueResult[] | undefined;
+    // The values masking changed: where each was in the row (its length word's offset, the end of its bytes) and what replaces it.
+    let out: Array<{ from: number; to: number; value: ValueResult }> | undefined;
     const content = this.#ctx.content !== undefined;
     // The row's first backslash at or after the value (-1: none; -2: not looked for yet): a value with one may spell a
     // card number in JSON's `\u` escapes or bytea's `\ooo` (json-escapes.ts), and leaves the hot path when one of
@@ -331,7 +348,9 @@ export class PgMasker {
     // again only once the value is past it.
     let backslash = -2;
     for (let i = 0; i < n; i++) {
-      const len = body.readInt32BE(at);
+      // Read by hand (readInt32BE's argument checks cost more than the rest of a short value's hot path).
+      if (at + 4 > body.length) throw new Error('malformed DataRow');
+      const len = (body[at]! << 24) | (body[at + 1]! << 16) | (body[at + 2]! << 8) | body[at + 3]!;
       at += 4;
       if (len < -1 || at + Math.max(len, 0) > body.length) throw new Error('malformed DataRow');
       if (len === -1) continue;
@@ -343,37 +362,28 @@ export class PgMasker {
       // (json-array-text.ts), where the detector may find what it does not find in the array's text as a whole (it did
       // for `{"\"4111 1111 １２147379\""}`, a card number of mixed full-width and ASCII digits found at some offsets
       // only until faa3f44).
-      if (col && !col.rule && !col.binary && content && col.typeOid !== JSON_OID && col.typeOid !== JSONB_OID && col.typeOid !== JSON_ARRAY_OID &&
-        col.typeOid !== JSONB_ARRAY_OID && !isFloat(col.typeOid) && col.typeOid !== MONEY_OID && !(col.typeOid === NUMERIC_OID && len >= 16) &&
-        findPans(body, this.#ctx.detect, at, at + len, false, mayPrintExponent(col.typeOid)).length === 0 && !hasHexRun(body, at, at + len) &&
-        (this.#ctx.legacy === undefined || !hasHighByte(body, at, at + len)) &&
-        (backslash === -1 || backslash >= at + len || !readableEscape(body, backslash, at + len))) {
-        at += len;
-        continue;
+      // The card numbers found in it on the way are handed on (relative to the value), not searched for again.
+      let found: PanSpan[] | undefined;
+      if (col && len < col.inPlaceBelow && content) {
+        found = findPans(body, this.#ctx.detect, at, at + len, false, col.exponents);
+        if (found.length === 0 && !hasHexRun(body, at, at + len) && (this.#ctx.legacy === undefined || !hasHighByte(body, at, at + len)) &&
+          (backslash === -1 || backslash >= at + len || !readableEscape(body, backslash, at + len))) {
+          at += len;
+          continue;
+        }
+        if (found.length > 0) found = found.map((x) => ({ start: x.start - at, end: x.end - at, digits: x.digits }));
       }
       const v = body.subarray(at, at + len);
       at += len;
-      const masked = this.#value(v, col);
-      if (masked !== v) {
-        out ??= [];
-        out[i] = masked;
-      }
+      const masked = this.#value(v, col, found);
+      if (masked !== v) (out ??= []).push({ from: at - len - 4, to: at, value: masked });
     }
     if (at !== body.length) throw new Error('DataRow length mismatch');
-    if (!out) return null;
-    const values: ValueResult[] = [];
-    for (let i = 0, p = 2; i < n; i++) {
-      const len = body.readInt32BE(p);
-      p += 4;
-      const orig = len === -1 ? null : body.subarray(p, p + len);
-      if (len > 0) p += len;
-      values.push(i in out ? out[i]! : orig);
-    }
-    return encodeDataRow(values);
+    return out ? spliceDataRow(body, out) : null;
   }
 
   /** One value; without a plan (a row whose shape does not match the last RowDescription) content only. */
-  #value(v: Buffer, col: PlannedColumn | undefined): ValueResult {
+  #value(v: Buffer, col: PlannedColumn | undefined, found?: PanSpan[]): ValueResult {
     if (!col) return binaryValue(0, v, undefined, this.#ctx);
     if (col.binary) return binaryValue(col.typeOid, v, col.rule, this.#ctx);
     if (col.rule) {
@@ -382,15 +392,15 @@ export class PgMasker {
       // A masked JSON document is not JSON any more: NULL keeps the client's parser working.
       return isJson && col.rule.format !== 'null' ? null : ruleText(v, col.rule.format, this.#ctx.hmacKey);
     }
-    return this.#text(v, col);
+    return this.#text(v, col, found);
   }
 
   /** A text-format value without a rule: content detection; a number (a float in exponent form too) withheld whole. */
-  #text(v: Buffer, col: PlannedColumn): ValueResult {
+  #text(v: Buffer, col: PlannedColumn, found?: PanSpan[]): ValueResult {
     if (this.#ctx.content && isNumberType(col.typeOid) && numberTextIsPan(col.typeOid, v, this.#ctx.detect)) return withheldPan(this.#ctx);
     // json[] and jsonb[]: each element a JSON document, which must still parse (json-array-text.ts).
     if (col.typeOid === JSON_ARRAY_OID || col.typeOid === JSONB_ARRAY_OID) return maskJsonArrayText(v, this.#ctx);
-    return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID);
+    return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID, 'pan', found);
   }
 
   /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */
@@ -556,20 +566,29 @@ function frame(code: number, parts: Uint8Array[]): Buffer {
 }
 
 /** DataRow: int16 count, then per value int32 length (-1 = NULL) and bytes; written in one allocation. */
-function encodeDataRow(values: ValueResult[]): Buffer {
-  let len = 4 + 2;
-  for (const v of values) len += 4 + (v === null ? 0 : v.length);
-  const out = Buffer.allocUnsafe(1 + len);
+/**
+ * The DataRow `body` with the values in `changed` (in row order) replaced: the bytes between them, length words
+ * included, are copied as they came, so a row with one masked value costs two copies, not one view per value.
+ */
+function spliceDataRow(body: Buffer, changed: ReadonlyArray<{ from: number; to: number; value: ValueResult }>): Buffer {
+  let size = body.length;
+  for (const c of changed) size += (c.value === null ? 0 : c.value.length) - (c.to - c.from - 4);
+  const out = Buffer.allocUnsafe(5 + size);
   out[0] = 0x44;
-  out.writeInt32BE(len, 1);
-  out.writeInt16BE(values.length, 5);
-  let at = 7;
-  for (const v of values) {
-    if (v === null) { out.writeInt32BE(-1, at); at += 4; continue; }
-    out.writeInt32BE(v.length, at);
-    out.set(v, at + 4);
-    at += 4 + v.length;
+  out.writeInt32BE(4 + size, 1);
+  let at = 5;
+  let from = 0;
+  for (const c of changed) {
+    at += body.copy(out, at, from, c.from);
+    out.writeInt32BE(c.value === null ? -1 : c.value.length, at);
+    at += 4;
+    if (c.value !== null) {
+      out.set(c.value, at);
+      at += c.value.length;
+    }
+    from = c.to;
   }
+  body.copy(out, at, from);
   return out;
 }
 
