@@ -6,7 +6,8 @@
  */
 import { CUT_MARGIN, defaultPanMasker, maskCut } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
-import { structuredOrPan } from '../mask/pg-values.js';
+import { MAX_PAN_DIGITS, MIN_PAN_DIGITS } from '../mask/pan-detector.js';
+import { digitsArePan, structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { literalKey } from '../policy/literal-key.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
@@ -53,8 +54,26 @@ export function renderParams(params: BindParam[], sql: string, types: readonly n
     if (text !== undefined) return textParam(text, masker);
     const head = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM));
     const latin = head.toString('latin1');
-    return { binary: masker.maskText(latin) !== latin || utf8HoldsPan(p.value, masker) || binaryHoldsPan(p.value, masker) ? '[masked]' : head.toString('hex'), bytes: p.value.length };
+    const hex = head.toString('hex');
+    return { binary: masker.maskText(latin) !== latin || utf8HoldsPan(p.value, masker) || binaryHoldsPan(p.value, masker) || bcdMayHoldPan(hex, masker) ? '[masked]' : hex, bytes: p.value.length };
   });
+}
+
+/**
+ * Whether the hex of a binary value could spell a card number in packed BCD (two digits a byte: EMV tag 5A,
+ * ISO 8583 fields, HSM formats): a run of decimal hex digits holding 13–19 in a row that pass the detector's
+ * checks (Luhn, issuer range), wherever they start in the run — BCD is padded with `F` and framed by tags and
+ * lengths that are digits too, so the detector's rule for text (not part of a longer run) does not apply.
+ * The hex of `41 11 11 11 11 11 11 11` is the card number itself.
+ */
+function bcdMayHoldPan(hex: string, masker: PanMasker): boolean {
+  for (const m of hex.matchAll(/[0-9]{13,}/g)) {
+    const run = m[0];
+    for (let i = 0; i + MIN_PAN_DIGITS <= run.length; i++) {
+      for (let n = MIN_PAN_DIGITS; n <= MAX_PAN_DIGITS && i + n <= run.length; n++) if (digitsArePan(run.slice(i, i + n), masker.detect)) return true;
+    }
+  }
+  return false;
 }
 
 /**

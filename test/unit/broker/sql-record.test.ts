@@ -72,6 +72,16 @@ describe('renderParams', () => {
     expect(renderParams(params.slice(1, 3), 'select $1, $2', [790, 1016])).toEqual([{ binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 32 }]);
   });
 
+  it('never shows as hex a binary parameter whose bytes spell a card number in packed BCD (EMV tag 5A, ISO 8583)', () => {
+    const bcd = (hex: string) => ({ format: 'binary' as const, value: Buffer.from(hex, 'hex') });
+    // The hex of BCD is the card number itself: bare, F-padded (an odd length), inside a TLV, with a digit tag before it.
+    const params = [bcd('4111111111111111'), bcd('378282246310005f'), bcd('5a084111111111111111'), bcd('9f0a5a085555555555554444'), bcd('0123456789abcdef0123')];
+    expect(renderParams(params, 'select $1, $2, $3, $4, $5')).toEqual([
+      { binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 8 }, { binary: '[masked]', bytes: 10 }, { binary: '[masked]', bytes: 12 },
+      { binary: '0123456789abcdef0123', bytes: 10 },
+    ]);
+  });
+
   it('a card number across the cut of a long statement or text parameter is masked, not left as its first digits', () => {
     const sql = `select '${' '.repeat(65536 - 8 - 12)}4111111111111111'`;
     expect(redactSql(sql)).toBe(`select '${' '.repeat(65536 - 8 - 12)}************…[truncated 5 chars]`);
