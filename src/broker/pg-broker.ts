@@ -11,7 +11,7 @@ import type tls from 'node:tls';
 import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
 import type { Clock, Fs, Logger } from '../cli/ctx.js';
 import { AuditWriteError, LoginRequired, MfaRequired, PcigateError, PgSessionRefused, PgUpstreamError, SessionRefused, TokenRefused } from '../errors.js';
-import { maskText } from '../mask/pan-masker.js';
+import { defaultPanMasker, PanMasker } from '../mask/pan-masker.js';
 import { loadParser } from '../policy/pg-parser.js';
 import { CancelMap } from '../pg/proxy/cancel-map.js';
 import { FailureRecords } from './failure-records.js';
@@ -54,6 +54,12 @@ export interface PgBrokerOptions {
   transcripts?: boolean;
   /** When the server says the upstream user is a superuser: warn once (default) or refuse each session (config `upstream_superuser`). */
   upstreamSuperuser?: 'warn' | 'refuse';
+  /**
+   * The deployment's card networks (config `masking.networks`, default major): what the broker writes itself
+   * (session.start's client name and user, auth.fail, pg.error, session.end's reason) is masked by them, as the
+   * hooks' records are; under any_luhn an application_name the client saw masked went to the log in clear.
+   */
+  networks?: 'major' | 'any_luhn';
 }
 
 export interface PgBroker {
@@ -87,6 +93,8 @@ interface Live {
 export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
   // Every statement recorded is redacted by the server's scanner (redact-by-tokens.ts), hooks or none.
   await loadParser();
+  const masker = o.networks === 'any_luhn' ? new PanMasker({ anyLuhn: true }) : defaultPanMasker();
+  const maskText = (text: string): string => masker.maskText(text);
   const secret = o.secret ?? randomBytes(24).toString('base64url');
   const cancelMap = new CancelMap();
   const live = new Map<PgSession, Live>();

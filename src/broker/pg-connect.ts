@@ -88,7 +88,7 @@ export async function connectPg(ctx: Ctx, o: ConnectOptions): Promise<number> {
     const hooksFor = await pgHooksFor(ctx, { config, name: o.name, target, home, sink: log, signal: shutdown.signal, tokenExpiry: actor.expiresAt });
     const broker = await startPgBroker({
       conn: o.name, target, sink: log, identity, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, hooksFor, admit: hooksFor.admit,
-      bind, port: o.port ?? conn.listen.port, upstreamSuperuser: conn.upstream_superuser,
+      bind, port: o.port ?? conn.listen.port, upstreamSuperuser: conn.upstream_superuser, networks: config.masking.networks,
       ...(o.tls ? { tls: await localTlsContext(ctx.fs, home, conn.tls) } : {}),
     });
     // Records of approve/deny/verify/sessions/… run meanwhile reach the log within seconds (outbox-drain.ts).

@@ -61,7 +61,7 @@ export async function execPg(ctx: Ctx, o: PgExecOptions): Promise<number> {
     const hooksFor = watch.hooksFor;
     const broker = await startPgBroker({
       conn: o.name, target, sink: log, identity: { actor }, clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
-      bind: '127.0.0.1', port: 0, hooksFor, upstreamSuperuser: o.conn.upstream_superuser,
+      bind: '127.0.0.1', port: 0, hooksFor, upstreamSuperuser: o.conn.upstream_superuser, networks: o.config.masking.networks,
       // --sql: the session-start lines ("waiting for approval A-…") go to this stderr as they happen (the
       // query client only reads the startup when it ends); a child program (psql, …) shows them itself.
       admit: o.sql === undefined ? hooksFor.admit : (info) => hooksFor.admit({ ...info, notice: (line) => { ctx.stderr.write(`${line}\n`); } }),

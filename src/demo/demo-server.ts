@@ -41,7 +41,7 @@ export async function serveDemo(base: Ctx, env: DemoEnv, signal: AbortSignal, re
     const hooksFor = await pgHooksFor(ctx, { config, name: DEMO_CONNECTION, target, home: env.home, sink: log, signal });
     const broker = await startPgBroker({
       conn: DEMO_CONNECTION, target, sink: log, identity: localIdentity(ctx.user, true), clock: ctx.clock, fs: ctx.fs,
-      log: ctx.log, home: env.home, bind: '127.0.0.1', port: 0, hooksFor, admit: hooksFor.admit,
+      log: ctx.log, home: env.home, bind: '127.0.0.1', port: 0, hooksFor, admit: hooksFor.admit, networks: config.masking.networks,
     });
     // The tour's `pcigate approve/verify/sessions` run while this listener owns the log: drain their records.
     const drainer = startOutboxDrain({ fs: ctx.fs, home: env.home, sink: log, log: ctx.log });

@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -255,13 +256,17 @@ describe('leaks found by the second hunt', () => {
     const cfg = gateConfig(server, { classes: ['read'] });
     const own = await startConfiguredGate(server, { ...cfg, masking: { ...cfg.masking, networks: 'any_luhn' } });
     try {
-      const c = await pgClient(own);
+      // The session's client name (application_name) and user, written by the broker itself (session.start), too.
+      const c = new pg.Client({ host: own.broker.host, port: own.broker.port, user: own.broker.user, password: own.broker.secret, database: own.broker.database, application_name: `app ${other}` });
+      c.on('error', () => {});
+      await c.connect();
       try {
         const r = await c.query(`select '${other}' as lit, $1::text as param, 1 as "n ${other}"`, [`card ${other}`]);
         expect(r.rows).toEqual([{ lit: '************7898', param: 'card ************7898', 'n ************7898': 1 }]);
       } finally { await c.end(); }
       await until(() => pgQueries(own.home, 'as lit').length > 0 && readdirSync(path.join(own.home, 'recordings')).length > 0);
     } finally { await own.close(); }
+    expect(readLog(own.home).find((e) => e.type === 'session.start')?.src?.client).toBe('app ************7898');
     const d = queryDetail(pgQueries(own.home, 'as lit')[0]!);
     expect(d.sql).toBe(`select '************7898' as lit, $1::text as param, 1 as "n ************7898"`);
     expect(d.params).toEqual(['card ************7898']);

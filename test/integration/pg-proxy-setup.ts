@@ -87,7 +87,7 @@ export function gateConfig(server: PostgresServer, o: {
  */
 export async function startConfiguredGate(pg: PostgresServer, config: PcigateConfig): Promise<Gate> {
   const ref: { hooks?: Awaited<ReturnType<typeof pgHooksFor>> } = {};
-  const gate = await startGate(pg, { hooksFor: (info) => ref.hooks!(info) });
+  const gate = await startGate(pg, { hooksFor: (info) => ref.hooks!(info), networks: config.masking.networks });
   ref.hooks = await pgHooksFor(testCtx({ clock: systemClock() as never }), { config, name: 'test-db', target: targetOf(pg), home: gate.home, sink: gate.log });
   return gate;
 }
