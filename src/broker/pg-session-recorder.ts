@@ -82,7 +82,7 @@ export class PgSessionRecorder {
   /** Appends not awaited on the data path (results), awaited before session.end. */
   private readonly pending = new Set<Promise<unknown>>();
   /** Per running statement: its pg.intent seq (once durable) and the detail both records share. */
-  private readonly intents = new Map<number, { seq: number | null; detail: Record<string, unknown> }>();
+  private readonly intents = new Map<number, { seq: number | null; detail: Record<string, unknown>; written?: Promise<void> }>();
   /** Per running statement with sampled rows: how many, and whether they are withheld whole (sampleWithheld). */
   private readonly rowsSampled = new Map<number, { rows: number; whole: boolean }>();
   private readonly deferred: AuditEvent[] = [];
@@ -204,9 +204,10 @@ export class PgSessionRecorder {
     }
     // Results of earlier statements ride in the same group commit as this intent.
     this.flushDeferred();
-    const running = { seq: null as number | null, detail };
+    const running: { seq: number | null; detail: Record<string, unknown>; written?: Promise<void> } = { seq: null, detail };
     this.intents.set(stmt.n, running);
     const written = this.c.sink.append(this.event('pg.intent', 'pending', detail)).then(({ seq }) => { running.seq = seq; });
+    running.written = written;
     this.statements++;
     this.c.transcript?.addTagged('query', detail);
     if (facts.pureRead) {
@@ -319,6 +320,16 @@ export class PgSessionRecorder {
   private onStatementEnd(stmt: Statement, r: StatementResult): void {
     this.rowsSampled.delete(stmt.n);
     this.c.inner.onStatementEnd?.(stmt, r);
+    const running = this.intents.get(stmt.n);
+    if (running?.seq === null && running.written) {
+      // A read that ended before its intent was durable (an error answering its Parse or Bind comes at once): its
+      // pg.query names the intent's seq, so it is made once the intent is written (or failed: then null, as
+      // docs/log-format.md says). It may follow later statements' intents in the log; intent_seq ties it to its own.
+      const extra = this.c.inner.statementDetail?.(stmt);
+      const append = () => this.c.sink.append(this.resultRecord(stmt, r, extra));
+      this.track(running.written.then(append, append));
+      return;
+    }
     // Not appended at once: the next statement's intent (or a short timer) carries it into the same
     // group commit, so a statement costs one durable write, not two.
     this.deferred.push(this.resultRecord(stmt, r, this.c.inner.statementDetail?.(stmt)));

@@ -11,7 +11,7 @@ import { loadVerifyInput } from '../../recorder/verify-load.js';
 import type { AuditRecord } from '../../recorder/types.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { probeFs, type FsProbe } from '../unit/recorder/log-helpers.js';
-import { readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
+import { pgClient, readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -80,6 +80,23 @@ describe('pcigate with audit.durability os', () => {
       expect(probe.ops.some((op, i) => op === 'write' && probe.ops[i + 1] === 'write')).toBe(true);
     }, 120_000);
   }
+
+  it('a read refused at Parse or Bind (answered before its intent is durable): its pg.query still names its intent', async () => {
+    await settled();
+    const c = await pgClient(gate);
+    try {
+      await expect(c.query('select * from no_such_table where id = $1', [1])).rejects.toMatchObject({ code: '42P01' });
+      await expect(c.query('select $1::int', ['x'])).rejects.toMatchObject({ code: '22P02' });
+      expect((await c.query('select $1::int as v', [7])).rows).toEqual([{ v: 7 }]);
+    } finally { await c.end(); }
+    await settled();
+    const log = readLog(gate.home);
+    const last = log.filter((x) => x.type === 'session.start').at(-1)!.session!;
+    const stmts = statementsOnce(log, new Set([last]));
+    expect(stmts.map(({ query }) => [(query.detail as Detail).sql, (query.detail as { sqlstate: string | null }).sqlstate])).toEqual([
+      ['select * from no_such_table where id = $1', '42P01'], ['select $1::int', '22P02'], ['select $1::int as v', null],
+    ]);
+  }, 60_000);
 
   it('psql: a write and a read, recorded once each; the closed log verifies', async () => {
     await settled();
