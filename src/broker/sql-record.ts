@@ -9,6 +9,7 @@ import type { PanMasker } from '../mask/pan-masker.js';
 import { MAX_PAN_DIGITS, MIN_PAN_DIGITS } from '../mask/pan-detector.js';
 import { digitsArePan, structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
+import { classify, type StatementInfo } from '../policy/classify.js';
 import { literalKey } from '../policy/literal-key.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import { insertTargetsWithoutColumns, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
@@ -134,22 +135,45 @@ const PURE_FUNCTIONS = new Set([
 ]);
 
 /**
- * True for a statement that cannot change anything: SELECT/SHOW/TABLE/VALUES/FETCH without INTO, locking
+ * True for a statement that cannot change anything: SELECT/SHOW/TABLE/VALUES without INTO, locking
  * clauses, or calls to any function outside a small side-effect-free list (a SELECT can call a function
  * that writes). Such a read may be forwarded while its record is written, its response held until the
  * record is durable; every other statement waits for its record before it is forwarded. `command`:
- * statementKind(sql).command, when the caller has it already.
+ * statementKind(sql).command, when the caller has it already; `text`: the statement's own text when `sql` is
+ * its literal key (policy/literal-key.ts). Read twice: by words here, and then by the real parser (parsedPureRead),
+ * which sees calls the words do not (`"f"(…)`, `f/**\/(…)`, after an `E'\''`, in a dollar quote). FETCH is no
+ * pure read: it runs its cursor's query, which may call anything.
  */
-export function isPureRead(sql: string, command = statementKind(sql).command): boolean {
-  if (!['select', 'show', 'table', 'values', 'fetch'].includes(command)) return false;
+export function isPureRead(sql: string, command = statementKind(sql).command, text = sql): boolean {
+  if (!['select', 'show', 'table', 'values'].includes(command)) return false;
   const s = sql.includes("'") ? sql.replace(/'(?:[^']|'')*'/g, "''") : sql;
   if (/\b(into|for\s+(update|share|no\s+key\s+update|key\s+share)|nextval|setval|pg_\w+|dblink\w*|lo_\w+)\b/i.test(s)) return false;
   if (s.includes(';') && s.trim().replace(/;\s*$/, '').includes(';')) return false;
-  if (!s.includes('(')) return true;
-  for (const name of calledNames(s)) {
-    if (!PURE_FUNCTIONS.has(name.toLowerCase())) return false;
+  if (s.includes('(')) {
+    for (const name of calledNames(s)) {
+      if (!PURE_FUNCTIONS.has(name.toLowerCase())) return false;
+    }
   }
-  return true;
+  return parsedPureRead(text);
+}
+
+/**
+ * The parse tree's word on a read (classify.ts): one SELECT (TABLE and VALUES are SELECTs) or SHOW that is a read
+ * only, calls no function outside the side-effect-free built-ins (safe-functions.ts), no field written as a
+ * call (`(t).f`), and reads no constant for its meaning. Not read: what a view, an operator or a type's
+ * input function runs (docs/pg-proxy.md). A text the parser refuses (or before it is loaded) is no pure read.
+ */
+function parsedPureRead(text: string): boolean {
+  let statements: StatementInfo[];
+  try {
+    statements = classify(text).statements;
+  } catch {
+    return false;
+  }
+  if (statements.length !== 1) return false;
+  const st = statements[0]!;
+  if (st.node === 'VariableShowStmt') return true;
+  return st.node === 'SelectStmt' && st.classes.every((c) => c === 'read') && st.userFunctions.length === 0 && !st.fieldCalls?.length && !st.readsConstants;
 }
 
 const NAME_START = /[A-Za-z_]/;
@@ -228,7 +252,7 @@ export function statementShape(sql: string): Readonly<Shape> {
   if (shape === undefined) {
     const { command, kind } = statementKind(basis);
     // (Read from the text itself: the key's placeholders are not SQL the scanner reads.)
-    shape = { command, kind, pureRead: isPureRead(basis, command), insertTargets: insertTargetsWithoutColumns(sql) };
+    shape = { command, kind, pureRead: isPureRead(basis, command, sql), insertTargets: insertTargetsWithoutColumns(sql) };
     remember(SHAPES, basis, shape);
   }
   return shape;

@@ -45,6 +45,29 @@ describe('fail closed', () => {
     } finally { await gate.close(); }
   });
 
+  it('a SELECT that calls a function in a way words do not show is no read: not run when its record fails', async () => {
+    server.psql(`create table probe_calls (v text);
+      create function probe_writer(v text) returns int language sql as $$ insert into probe_calls values (v) returning 1 $$;`);
+    let failIntents = false;
+    const gate = await startGate(server, {
+      sinkWrap: (s: AuditSink): AuditSink => ({
+        append: (e) => (failIntents && e.type === 'pg.intent' ? Promise.reject(new AuditWriteError('disk full')) : s.append(e)),
+        commitBlob: (p, k) => s.commitBlob(p, k),
+      }),
+    });
+    try {
+      // Each on a session of its own: a read whose record fails ends its session (58030 FATAL).
+      for (const sql of [`select "probe_writer"('quoted')`, `select probe_writer/**/('comment')`, `select E'\\'', probe_writer('estring'), 'x'`, `select U&"probe_writer"('uescape')`]) {
+        const c = await connect(gate);
+        failIntents = true;
+        await expect(c.query(sql), sql).rejects.toMatchObject({ code: '58030' });
+        failIntents = false;
+        await c.end().catch(() => {});
+      }
+      expect(server.psql('select count(*) from probe_calls').trim()).toBe('0');
+    } finally { await gate.close(); }
+  });
+
   it('drops a message whose hook throws and ends the session with a generic error', async () => {
     const gate = await startGate(server, {
       hooksFor: () => ({

@@ -1,6 +1,7 @@
 /** What of a statement reaches the log: passwords redacted, PAN masked, params rendered safely. */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isPureRead, statementFacts, redactSql, renderParams, statementKind } from '../../../src/broker/sql-record.js';
+import { loadParser } from '../../../src/policy/pg-parser.js';
 
 describe('redactSql', () => {
   it.each([
@@ -107,6 +108,8 @@ describe('statementKind', () => {
 });
 
 describe('isPureRead', () => {
+  beforeAll(loadParser);
+
   it.each([
     ['select abalance from pgbench_accounts where aid = $1', true],
     ['SELECT count(*) FROM t', true],
@@ -119,8 +122,14 @@ describe('isPureRead', () => {
     ['select pg_terminate_backend(123)', false],
     ["select 'nextval(' as text", true],
     // A name's call is found wherever the name starts: after digits or a dot, with blanks before its `(`.
-    ['select 1.my_writing_function(1)', false], ['select 9count (1)', true], ['select x.count\u00a0(1)', false],
+    // (`9count (1)` the server refuses: no pure read whatever its words.)
+    ['select 1.my_writing_function(1)', false], ['select 9count (1)', false], ['select 9 as a, count (1)', true], ['select x.count\u00a0(1)', false],
     ['select count\t(1), sum (2), max(3)', true], ['select count(1), y(2)', false],
+    // Calls the words miss, the parser sees: quoted, a comment before the `(`, after an E'' string's \', in
+    // U&"…"; a text the server would refuse is none; FETCH runs its cursor's query.
+    ['select "my_writer"(1)', false], ["select my_writer/**/('c')", false], ["select E'\\'', my_writer('e'), 'x'", false],
+    ['select U&"my_writer"(1)', false], ['select (t).my_writer from t', false], ['selec 1', false], ['fetch 10 from c', false],
+    ['show work_mem', true], ['table t', true], ['values (1)', true],
   ])('%s → %s', (sql, want) => {
     expect(isPureRead(sql)).toBe(want);
   });
