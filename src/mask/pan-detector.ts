@@ -78,6 +78,8 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   let groupedEnd = from;
   // A full-width digit, or a Unicode space or dash by a digit, seen: the text is searched again read as ASCII.
   let wide = false;
+  // A byte of 0x80 or more seen at a probe or next to a run (lastFindSawHighByte).
+  let high = false;
   while (p < to) {
     const b = buf[p]!;
     if (p >= groupedEnd && GROUP_CLASS[b] !== 0) groupedEnd = groupedAt(buf, p, from, to, openEnd, grouped);
@@ -88,8 +90,8 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
     else {
       // A byte ≥ 0x80 may be a full-width digit or a Unicode separator; so may the character after an ASCII space or
       // dash (`4111 1111 １２…`: the probe on the second space is all of that card number it sees).
-      if (b >= 0x80) { if (!wide && !readingWide) wide = wideAround(buf, p, from, to); }
-      else if (cls === 2 && p + 1 < to && buf[p + 1]! >= 0x80 && !wide && !readingWide) wide = wideAround(buf, p + 1, from, to);
+      if (b >= 0x80) { high = true; if (!wide && !readingWide) wide = wideAround(buf, p, from, to); }
+      else if (cls === 2 && p + 1 < to && buf[p + 1]! >= 0x80) { high = true; if (!wide && !readingWide) wide = wideAround(buf, p + 1, from, to); }
       p += STRIDE;
       continue;
     }
@@ -116,7 +118,8 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
       else if (c === 2 && e + 1 < to && BYTE_CLASS[buf[e + 1]!] === 1) { e++; seps++; }
       else break;
     }
-    if (!wide && !readingWide && wideNextTo(buf, s, e, from, to)) wide = true;
+    if (!high && highNextTo(buf, s, e, from, to)) high = true;
+    if (!wide && !readingWide && high && wideNextTo(buf, s, e, from, to)) wide = true;
     // Digits, not bytes, must reach 13: a date like `2026-11-22 12` is 13 bytes but 10 digits.
     const digits = e - s - seps;
     if (digits >= MIN_PAN_DIGITS) {
@@ -128,8 +131,11 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   if (wide) {
     out.length = 0;
     grouped.length = 0;
-    return wideSpans(buf, opts, from, to, openEnd, exponents);
+    const spans = wideSpans(buf, opts, from, to, openEnd, exponents);
+    sawHigh = true;
+    return spans;
   }
+  sawHigh = high;
   const found = out.length;
   if (exponents) findExponentPans(buf, from, to, openEnd, out);
   if (grouped.length > 0) {
@@ -139,6 +145,30 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   if (out.length > 1 && out.length > found) out.sort((x, y) => x.start - y.start);
   // Most values hold no PAN: one shared, frozen empty array for them.
   return out.length === 0 ? NO_SPANS : out;
+}
+
+/** Whether the last findPans saw a byte of 0x80 or more where a card number's character could be (lastFindSawHighByte). */
+let sawHigh = false;
+
+/**
+ * Whether the last findPans call (not one inside it) met a byte of 0x80 or more at a probe or next to a run of
+ * digits and single spaces or dashes: where a card number written with characters beyond ASCII has one, in
+ * UTF-8 (wide-text.ts) or in another encoding (LATIN1's no-break space A0 between groups, EUC-JP's full-width
+ * digits A3B0…). A caller whose value findPans found nothing in and saw no such byte need read it in no other
+ * encoding.
+ */
+export function lastFindSawHighByte(): boolean {
+  return sawHigh;
+}
+
+/** Whether a byte of 0x80 or more is next to the run [s, e), or past one ASCII space or dash there (as wideNextTo looks). */
+function highNextTo(buf: Uint8Array, s: number, e: number, from: number, to: number): boolean {
+  let l = s - 1;
+  if (l > from && (buf[l] === 0x20 || buf[l] === 0x2d)) l--;
+  if (l >= from && buf[l]! >= 0x80) return true;
+  let r = e;
+  if (r + 1 < to && (buf[r] === 0x20 || buf[r] === 0x2d)) r++;
+  return r < to && buf[r]! >= 0x80;
 }
 
 /** Set while findPans searches a text read as ASCII (wideSpans), which holds no more Unicode digits or separators. */

@@ -25,6 +25,7 @@
  * queries, each the first of its table, came back with their OIDs masked). Without a catalog, qualified rules
  * apply to every column of every table.
  */
+import { isUtf8 } from 'node:buffer';
 import { decodeCopyResponse, decodeRowDescription } from '../pg/protocol/backend.js';
 import type { FieldDescription } from '../pg/protocol/backend.js';
 import type { MaskingConfig } from '../config/sections/masking.js';
@@ -41,7 +42,7 @@ import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
 import { readableEscape } from './json-escapes.js';
 import { hasHighByte, legacyEncoding } from './legacy-text.js';
-import { findPans } from './pan-detector.js';
+import { findPans, lastFindSawHighByte } from './pan-detector.js';
 import type { PanSpan } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
 import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
@@ -366,7 +367,10 @@ export class PgMasker {
       let found: PanSpan[] | undefined;
       if (col && len < col.inPlaceBelow && content) {
         found = findPans(body, this.#ctx.detect, at, at + len, false, col.exponents);
-        if (found.length === 0 && !hasHexRun(body, at, at + len) && (this.#ctx.legacy === undefined || !hasHighByte(body, at, at + len)) &&
+        // In a UTF-8 session a byte of 0x80 or more findPans saw by a digit leaves too unless the value is UTF-8 (a
+        // client_encoding changed but not reported yet: otherReadings).
+        if (found.length === 0 && !hasHexRun(body, at, at + len) &&
+          (this.#ctx.legacy === undefined ? !lastFindSawHighByte() || isUtf8(body.subarray(at, at + len)) : !hasHighByte(body, at, at + len)) &&
           (backslash === -1 || backslash >= at + len || !readableEscape(body, backslash, at + len))) {
           at += len;
           continue;

@@ -4,14 +4,15 @@
  * layouts of int8, numeric, arrays and jsonb from src/backend/utils/adt/). A value is masked when a
  * column rule applies to it or when content detection finds a PAN in it.
  */
+import { isUtf8 } from 'node:buffer';
 import { applyMask, hmacToken, keptDigits, mergeSpans } from './mask-format.js';
 import type { MaskFormat, MaskStyle } from './mask-format.js';
 import { floatTokenIsPan } from './float-text.js';
 import { maskHexPans } from './hex-text.js';
 import { maskJsonEscapes } from './json-escapes.js';
-import { maskLegacyText } from './legacy-text.js';
+import { hasHighByte, legacyEncoding, maskLegacyText } from './legacy-text.js';
 import type { LegacyEncoding } from './legacy-text.js';
-import { findPans, MAX_PAN_DIGITS, MIN_PAN_DIGITS } from './pan-detector.js';
+import { findPans, lastFindSawHighByte, MAX_PAN_DIGITS, MIN_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { cardNetwork, luhnValid } from './card-networks.js';
 import { addCount, SAD_RULE, TRACK1_RE, TRACK2_RE } from './pan-masker.js';
@@ -88,14 +89,16 @@ export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean,
   if (!content) return value;
   // Track data is starred whole (SAD); the rest of the value is read on like any other, a card number after it too.
   const tracked = maskTrackData(value, ctx);
-  const spans = found !== undefined && tracked === value ? found : findPans(tracked, ctx.detect);
+  const handed = found !== undefined && tracked === value;
+  const spans = handed ? found : findPans(tracked, ctx.detect);
+  const high = handed ? hasHighByte(tracked) : lastFindSawHighByte();
   let out = tracked;
   if (spans.length > 0) {
     addCount(ctx.counts, rule, mergeSpans(spans).length);
     const masked = applyMask(tracked, spans, content);
     out = json ? quoteBareNumbers(tracked, spans, masked, content) : masked;
   }
-  return otherReadings(out, content, ctx, rule, { sameLength: false, encoded: true });
+  return otherReadings(out, content, ctx, rule, { sameLength: false, encoded: true, high });
 }
 
 /**
@@ -107,12 +110,23 @@ export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean,
  * `sameLength`: a binary value whose length must not change (a bytea, a type not known): where hmac would write
  * its token, stars instead.
  */
-function otherReadings(value: Uint8Array, content: MaskStyle, ctx: ValueContext, rule: string, o: { sameLength: boolean; encoded: boolean }): Uint8Array {
+function otherReadings(value: Uint8Array, content: MaskStyle, ctx: ValueContext, rule: string, o: { sameLength: boolean; encoded: boolean; high: boolean }): Uint8Array {
   const style: MaskStyle = o.sameLength && content.format === 'hmac' ? { format: 'full' } : content;
   const counted = (n: number) => addCount(ctx.counts, rule, n);
   const out = maskJsonEscapes(maskHexPans(value, style, ctx.detect, counted), style, ctx.detect, counted);
-  return o.encoded && ctx.legacy ? maskLegacyText(out, ctx.legacy, style, ctx.detect, counted) : out;
+  if (!o.encoded) return out;
+  if (ctx.legacy) return maskLegacyText(out, ctx.legacy, style, ctx.detect, counted);
+  // A UTF-8 session sent text that is not UTF-8: its client_encoding changed where the server reports it only before
+  // the next ReadyForQuery (`SET client_encoding = 'LATIN1'; SELECT …` in one string, set_config in the SELECT
+  // itself). Read in each encoding whose card-number characters are not ASCII, as that report would have had it read.
+  return o.high && !isUtf8(out) ? UNREPORTED_ENCODINGS.reduce((v, enc) => maskLegacyText(v, enc, style, ctx.detect, counted), out) : out;
 }
+
+/**
+ * The readers of a text in an encoding the session has not reported: WIN1252 (LATIN1's and the WIN125x no-break
+ * space A0, WIN1252's en dash 96) and the EUC encodings' full-width digits and ideographic spaces (A3B0…, A1A1).
+ */
+const UNREPORTED_ENCODINGS: LegacyEncoding[] = ['WIN1252', 'EUC_JP', 'EUC_KR', 'EUC_CN'].map((n) => legacyEncoding(n, 'UTF8')!);
 
 const QUOTE = Buffer.of(0x22);
 
@@ -541,7 +555,7 @@ function starsInPlace(value: Uint8Array, ctx: ValueContext, encoded: boolean): V
     addCount(ctx.counts, 'pan', mergeSpans(spans).length);
     out = applyMask(value, spans, ctx.content);
   }
-  return otherReadings(out, ctx.content, ctx, 'pan', { sameLength: true, encoded });
+  return otherReadings(out, ctx.content, ctx, 'pan', { sameLength: true, encoded, high: lastFindSawHighByte() });
 }
 
 function countRule(ctx: ValueContext, rule: string, v: ValueResult): ValueResult {

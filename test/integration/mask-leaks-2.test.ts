@@ -251,6 +251,27 @@ describe('leaks found by the second hunt', () => {
     expect(digit.stderr).toMatch(/pcigate: this COPY … TO STDOUT was not run: DELIMITER '1'/);
   });
 
+  it('a client_encoding set in the same query string (reported only before its ReadyForQuery) does not let a card number through', async () => {
+    // 4111 1111 1111 1111 grouped by no-break spaces, and in full-width digits: LATIN1 sends A0, EUC_JP A3B4 A3B1 …
+    server.psql(`create table wide4 (nb text, fw text);
+      insert into wide4 values ('4111' || chr(160) || '1111' || chr(160) || '1111' || chr(160) || '1111', '４１１１１１１１１１１１１１１１');`);
+    const latin1Nb = Buffer.from('4111\xa01111\xa01111\xa01111', 'latin1').toString('latin1');
+    const eucFw = Buffer.from('a3b4a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1', 'hex').toString('latin1');
+    for (const batch of [
+      [bytes.query(`set client_encoding = 'LATIN1'; select nb from wide4`)],
+      [bytes.query(`set client_encoding = 'LATIN1'; copy (select nb from wide4) to stdout`)],
+      [bytes.query(`set client_encoding = 'WIN1252'; select nb, 1 as n from wide4`)],
+      [bytes.query(`set client_encoding = 'EUC_JP'; select fw from wide4`)],
+      [bytes.query(`select set_config('client_encoding', 'EUC_JP', false), fw from wide4`)],
+    ]) {
+      const frames = (await raw([batch])).join('\n');
+      expect(frames).not.toContain(latin1Nb);
+      expect(frames).not.toContain(eucFw);
+      expect(frames).toMatch(/1111|\xa3\xb1\xa3\xb1\xa3\xb1\xa3\xb1/); // the last four stay
+      expect(frames).toContain('Z:'); // answered, not refused
+    }
+  });
+
   it('with masking.networks any_luhn, a card number outside the major ranges is masked in the log and transcript too, not only in results', async () => {
     const other = '9000001234567898'; // Luhn-valid, in no major network's range
     const cfg = gateConfig(server, { classes: ['read'] });
