@@ -1,7 +1,8 @@
 /** PgSessionRecorder: the order of a session's statement records in the audit log. */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, AuditSink } from '../../../recorder/types.js';
 import { PgSessionRecorder } from '../../../src/broker/pg-session-recorder.js';
+import { loadParser } from '../../../src/policy/pg-parser.js';
 import type { Statement, StatementResult } from '../../../src/pg/proxy/hooks.js';
 
 /** A sink that keeps what it was given, in the order of the append calls (that order is the log's seq). */
@@ -17,6 +18,9 @@ function memorySink(): AuditSink & { events: AuditEvent[] } {
 const ok: StatementResult = { outcome: 'success', commands: ['SELECT 1'], rows: 1, dataRows: 1, suspended: false, durationMs: 1 };
 
 describe('PgSessionRecorder', () => {
+  // Whether a statement is a read that runs while its record is written is the parser's to say (sql-record.ts isPureRead).
+  beforeAll(loadParser);
+
   it("writes a statement's result before the denial of the statement after it", async () => {
     const sink = memorySink();
     const rec = new PgSessionRecorder({
