@@ -370,6 +370,15 @@ export class PgSessionRecorder {
       for (const end of [...this.held]) end(SESSION_ENDED);
       for (const r of await Promise.allSettled([...this.holding])) if (r.status === 'rejected') this.c.onProblem(r.reason);
     }
+    // A statement allowed once its intent was durable, but whose session ended first (the client sent it and
+    // vanished): never forwarded, so nothing reports its end. Its intent gets its pg.query, as a held one's.
+    // (Once every intent is written: a result whose record waited for its intent's seq has been made by then.)
+    await Promise.allSettled([...this.intents.values()].map((r) => r.written));
+    for (const [n, running] of [...this.intents]) {
+      this.intents.delete(n);
+      this.c.transcript?.add({ t: 'denied', ...running.detail, rule: 'session_end' });
+      this.track(this.c.sink.append(this.event('pg.query', 'denied', { ...running.detail, intent_seq: running.seq, rule: 'session_end', sqlstate: '08006' })));
+    }
     if (this.deferTimer) { clearTimeout(this.deferTimer); this.deferTimer = undefined; }
     this.flushDeferred();
     while (this.pending.size > 0) await Promise.all([...this.pending]);

@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditSink } from '../../recorder/types.js';
 import { AuditWriteError } from '../../src/errors.js';
+import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { readLog, run, startGate, targetOf, until, pgClient as connect } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
@@ -65,6 +67,31 @@ describe('fail closed', () => {
         await c.end().catch(() => {});
       }
       expect(server.psql('select count(*) from probe_calls').trim()).toBe('0');
+    } finally { await gate.close(); }
+  });
+
+  it('a write whose client vanishes while its intent is written: not run, and its intent gets a pg.query', async () => {
+    server.psql('create table vanish_probe (x int)');
+    const gate = await startGate(server, {
+      sinkWrap: (s: AuditSink): AuditSink => ({
+        // An intent takes a while to be durable (fsync under load): long enough for the client to be gone.
+        append: (e) => (e.type === 'pg.intent' ? new Promise((r) => setTimeout(r, 300)).then(() => s.append(e)) : s.append(e)),
+        commitBlob: (p, k) => s.commitBlob(p, k),
+      }),
+    });
+    try {
+      const c = await RawPgClient.login(gate.broker);
+      c.sock.write(bytes.query('insert into vanish_probe values (2)'));
+      await new Promise((r) => setTimeout(r, 50));
+      c.sock.destroy();
+      await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(server.psql('select count(*) from vanish_probe').trim()).toBe('0');
+      const log = readLog(gate.home);
+      const intent = log.find((r) => r.type === 'pg.intent' && (r.detail as { sql: string }).sql.includes('vanish_probe'))!;
+      const query = log.filter((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql.includes('vanish_probe'));
+      expect(query).toMatchObject([{ outcome: 'denied', detail: { rule: 'session_end', sqlstate: '08006', intent_seq: intent.seq } }]);
+      expect(query[0]!.seq).toBeLessThan(log.find((r) => r.type === 'session.end')!.seq);
     } finally { await gate.close(); }
   });
 
