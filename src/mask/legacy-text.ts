@@ -27,6 +27,8 @@ export interface LegacyEncoding {
   decode: ((v: Uint8Array) => string) | undefined;
   /** The WHATWG label of a multibyte encoding, to find where each character's bytes are; undefined: one byte each. */
   multibyte: string | undefined;
+  /** Another encoding the same text is read in as well (a SQL_ASCII database's bytes, in the one the client says it reads). */
+  also?: LegacyEncoding;
 }
 
 /** PostgreSQL's single-byte encodings by their WHATWG labels (pg_enc2name_tbl in encnames.c). */
@@ -54,7 +56,11 @@ export function legacyEncoding(client: string, server: string): LegacyEncoding |
   // A SQL_ASCII server converts nothing: whatever the client_encoding, it gets the bytes as they were stored, in
   // whichever encoding their writer used (LATIN1 or WIN1252, as often as not, in such a database). They are read
   // as WIN1252 too: in valid UTF-8 its A0 and 96 never follow a digit, so nothing UTF-8 reads otherwise.
-  if (SQL_ASCII.test(server)) return { name: 'SQL_ASCII', decode: win1252, multibyte: undefined };
+  // A client that declares another encoding (PGCLIENTENCODING=EUC_JP) reads the stored bytes in it: so are they.
+  if (SQL_ASCII.test(server)) {
+    const declared = SQL_ASCII.test(client) ? undefined : legacyEncoding(client, 'UTF8');
+    return { name: 'SQL_ASCII', decode: win1252, multibyte: undefined, ...(declared && declared.name !== 'WIN1252' ? { also: declared } : {}) };
+  }
   const name = (SQL_ASCII.test(client) ? server : client).toUpperCase();
   if (name === 'UTF8' || name === 'UNICODE') return undefined;
   if (name === 'LATIN1') return { name, decode: latin1, multibyte: undefined };

@@ -115,7 +115,10 @@ function otherReadings(value: Uint8Array, content: MaskStyle, ctx: ValueContext,
   const counted = (n: number) => addCount(ctx.counts, rule, n);
   const out = maskJsonEscapes(maskHexPans(value, style, ctx.detect, counted), style, ctx.detect, counted);
   if (!o.encoded) return out;
-  if (ctx.legacy) return maskLegacyText(out, ctx.legacy, style, ctx.detect, counted);
+  if (ctx.legacy) {
+    const read = maskLegacyText(out, ctx.legacy, style, ctx.detect, counted);
+    return ctx.legacy.also ? maskLegacyText(read, ctx.legacy.also, style, ctx.detect, counted) : read;
+  }
   // A UTF-8 session sent text that is not UTF-8: its client_encoding changed where the server reports it only before
   // the next ReadyForQuery (`SET client_encoding = 'LATIN1'; SELECT …` in one string, set_config in the SELECT
   // itself). Read in each encoding whose card-number characters are not ASCII, as that report would have had it read.

@@ -49,6 +49,16 @@ describe('legacy-text: a card number in a client_encoding other than UTF-8', () 
     expect(mask('EUC_TW', latin1('ascii only')).out).toBe('ascii only');
   });
 
+  it('a SQL_ASCII database read by a client that declares EUC_JP: its stored EUC-JP full-width digits are masked too', () => {
+    const m = new PgMasker({ config: { format: 'last4', networks: 'major', rules: [], sad_columns: [] } });
+    m.onBackendMessage(bytes.parameterStatus('server_encoding', 'SQL_ASCII'));
+    m.onBackendMessage(bytes.parameterStatus('client_encoding', 'EUC_JP'));
+    const euc = Buffer.concat([Buffer.from('card '), Buffer.from('a3b4a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1', 'hex')]);
+    expect(m.onBackendMessage(bytes.dataRow([euc]))?.subarray(11).toString('hex')).toBe(`${Buffer.from('card ').toString('hex')}${'2a'.repeat(24)}a3b1a3b1a3b1a3b1`);
+    // Bytes stored in WIN1252 are still read as such.
+    expect(m.onBackendMessage(bytes.dataRow([latin1('4111\x961111\x961111\x961111')]))?.subarray(11).toString('latin1')).toBe('****\x96****\x96****\x961111');
+  });
+
   it('PgMasker reads the rows after a ParameterStatus client_encoding in it, and text that is not UTF-8 before one', () => {
     const m = new PgMasker({ config: { format: 'last4', networks: 'major', rules: [], sad_columns: [] } });
     const row = (v: Buffer) => bytes.dataRow([v]);
