@@ -41,6 +41,7 @@ import { mayPrintExponent } from './float-text.js';
 import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
 import { readableEscape } from './json-escapes.js';
+import { LOREAD_OID, LoReadStream } from './lo-read.js';
 import { hasHighByte, legacyEncoding } from './legacy-text.js';
 import { findPans, lastFindSawHighByte } from './pan-detector.js';
 import type { PanSpan } from './pan-detector.js';
@@ -117,6 +118,8 @@ export class PgMasker {
    */
   #planStmt: object | null | undefined;
   #stmt: object | null | undefined;
+  /** The session's large-object reads in a row (lo-read.ts). */
+  #lo = new LoReadStream();
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
   /** Columns of the COPY the broker announced (expectCopy), applied to the rows of that statement. */
@@ -529,9 +532,16 @@ export class PgMasker {
   /** FunctionCallResponse: int32 length (-1 = NULL) and the value (format chosen by the call). */
   #functionResult(body: Buffer): Buffer | null {
     const len = body.readInt32BE(0);
+    // A large object read in chunks (lo_read): a card number across two is masked at their edges (lo-read.ts).
+    const loread = (this.#stmt as { sql?: unknown } | null | undefined)?.sql === `function ${LOREAD_OID}`;
+    if (!loread || len < 0) this.#lo.reset();
     if (len < 0) return null;
     const v = body.subarray(4, 4 + len);
-    const m = binaryValue(0, v, undefined, this.#ctx);
+    let m = binaryValue(0, v, undefined, this.#ctx);
+    const content = this.#ctx.content;
+    if (loread && m !== null && content) {
+      m = this.#lo.next(v, m, content, this.#ctx.detect, (n) => { this.#ctx.counts.pan = (this.#ctx.counts.pan ?? 0) + n; });
+    }
     if (m === v) return null;
     return m === null ? frame(0x56, [int32(-1)]) : frame(0x56, [int32(m.length), m]);
   }

@@ -3,7 +3,8 @@
  * gives a session; real PostgreSQL, psql, the pg driver, raw protocol) found reaching a client or the data home
  * unmasked: each test fails without its fix.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +103,25 @@ describe('leaks found by the second hunt', () => {
     const v = out.find((f) => f.startsWith('V:'))!;
     expect(v).toContain(`\\x${hexOf('************1111')}`);
     expect(v).not.toContain(hexOf(PAN));
+  });
+
+  it('a large object exported in chunks (psql \\lo_export: 8 KiB loread calls) keeps no card number across a chunk edge', async () => {
+    // Across the 8192-byte edge: 4111… from byte 8186; 5555… from byte 16377 (across 16384); one inside a chunk.
+    server.psql(`select lo_from_bytea(77001, convert_to(repeat('x', 8185) || ' ${PAN} ' || repeat('y', 100) || ' whole 5555555555554444 end', 'UTF8'));
+      select lo_from_bytea(77002, convert_to(repeat('x', 16377) || ' 5555 5555 5555 4444 end', 'UTF8'));`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'pcigate-lo-'));
+    try {
+      for (const [oid, size] of [[77001, 8185 + 18 + 100 + 27], [77002, 16377 + 24]] as const) {
+        const file = path.join(dir, `${oid}.out`);
+        const r = await run('psql', ['-X', '-c', `\\lo_export ${oid} ${file}`], gate.env);
+        expect(r.code, r.stderr).toBe(0);
+        const text = readFileSync(file, 'latin1');
+        expect(text.length).toBe(size); // every byte in its place
+        expect(text).not.toMatch(/4111111111|5555555555|5555 5555 55/);
+      }
+      expect(readFileSync(path.join(dir, '77001.out'), 'latin1')).toContain(' whole ************4444 end');
+      expect(readFileSync(path.join(dir, '77002.out'), 'latin1')).toMatch(/ \*{4} \*{4} \*{4} 4444 end$/);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
   it('the data home keeps no card number in a float8, money or int8[] bind parameter (was hex), nor the first digits of one across a cut', async () => {

@@ -1,0 +1,77 @@
+/**
+ * Large objects read in chunks. libpq's lo_read is a fast-path call of `loread` (OID 954) for so many bytes: psql's
+ * `\lo_export` reads 8 KiB at a time, pg_dump 16 KiB. Each FunctionCallResponse is masked on its own
+ * (pg-masker.ts), so a card number across two chunks was seen whole in neither and reached the exported file (and a
+ * "masked" dump) in clear.
+ *
+ * A chunk cannot be held back for the next (the client asked for at most so many bytes, and libpq writes whatever
+ * comes into its buffer), so the edges are masked on what is known:
+ * - the run of digits and single spaces or dashes at a chunk's end (4 digits or more: a card number's group; fewer
+ *   are left, which a binary object ends in often enough) has every digit starred: it may be the start of a card
+ *   number, and what follows is not known yet;
+ * - a chunk's start is read after the original bytes at the end of the chunk before (of the same reading), and a
+ *   card number across the two is masked in this chunk's part as the deployment's format masks it.
+ * Bytes keep their places, so the object keeps its length. The stream is the session's last `loread`s in a row: a
+ * client reading two objects by turns has their chunks read as one stream (its edges are still starred).
+ */
+import { applyMask } from './mask-format.js';
+import type { MaskStyle } from './mask-format.js';
+import { findPans } from './pan-detector.js';
+import type { DetectOptions } from './pan-detector.js';
+
+/** pg_proc OID of loread(integer, integer) (fmgroids.h F_LOREAD): stable across PostgreSQL versions. */
+export const LOREAD_OID = 954;
+
+/** Original bytes kept from the end of a chunk: more than the longest card number with its separators (19 + 18). */
+const KEEP = 48;
+/** Fewest digits of a run at a chunk's end that is starred (a group of a printed card number). */
+const EDGE_DIGITS = 4;
+const STAR = 0x2a;
+
+const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 0x30 && b <= 0x39;
+const isSep = (b: number | undefined): boolean => b === 0x20 || b === 0x2d;
+
+export class LoReadStream {
+  #tail: Buffer = Buffer.alloc(0);
+
+  /** Another call came between: the next chunk starts a new stream. */
+  reset(): void {
+    this.#tail = Buffer.alloc(0);
+  }
+
+  /**
+   * The chunk `orig` as it goes to the client: `alone` (orig masked on its own, same length) with its edges masked
+   * as above; `counted(n)`: card numbers across the previous edge that were masked.
+   */
+  next(orig: Uint8Array, alone: Uint8Array, style: MaskStyle, detect: DetectOptions, counted: (n: number) => void): Uint8Array {
+    const tail = this.#tail;
+    const combined = Buffer.concat([tail, orig]);
+    this.#tail = Buffer.from(combined.subarray(Math.max(0, combined.length - KEEP)));
+    if (alone.length !== orig.length) return alone;
+    let out: Uint8Array | undefined;
+    // The start, read after the end of the chunk before.
+    if (tail.length > 0) {
+      const crossing = findPans(combined, detect).filter((s) => s.start < tail.length && s.end > tail.length);
+      if (crossing.length > 0) {
+        const masked = applyMask(combined, crossing, style.format === 'hmac' ? { format: 'full' } : style);
+        out = new Uint8Array(alone);
+        for (let i = tail.length; i < combined.length; i++) if (masked[i] !== combined[i]) out[i - tail.length] = masked[i]!;
+        counted(crossing.length);
+      }
+    }
+    // The end: a run of digits and single separators (and one separator after it) that may go on in the next chunk.
+    let s = orig.length;
+    if (s >= 2 && isSep(orig[s - 1]) && isDigit(orig[s - 2])) s--;
+    let digits = 0;
+    while (s > 0) {
+      const b = orig[s - 1];
+      if (isDigit(b)) { s--; digits++; } else if (isSep(b) && isDigit(orig[s]) && isDigit(orig[s - 2])) s--;
+      else break;
+    }
+    if (digits >= EDGE_DIGITS) {
+      out ??= new Uint8Array(alone);
+      for (let i = s; i < orig.length; i++) if (isDigit(orig[i])) out[i] = STAR;
+    }
+    return out ?? alone;
+  }
+}

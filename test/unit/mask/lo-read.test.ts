@@ -1,0 +1,40 @@
+/** Large objects read in chunks (lo-read.ts): a card number across a chunk edge is masked on both sides. */
+import { describe, expect, it } from 'vitest';
+import { LoReadStream } from '../../../src/mask/lo-read.js';
+import { findPans } from '../../../src/mask/pan-detector.js';
+import { applyMask } from '../../../src/mask/mask-format.js';
+
+const style = { format: 'last4' } as const;
+/** Each chunk masked alone (as the result masker does), then at its edges by the stream. */
+function read(chunks: string[]): string[] {
+  const s = new LoReadStream();
+  return chunks.map((c) => {
+    const orig = Buffer.from(c, 'latin1');
+    const alone = applyMask(orig, findPans(orig), style);
+    return Buffer.from(s.next(orig, alone, style, {}, () => {})).toString('latin1');
+  });
+}
+
+describe('LoReadStream', () => {
+  it('masks a card number across an edge: its end in the chunk read before, the rest when read after it', () => {
+    expect(read(['abc 41111111', '11111111 def'])).toEqual(['abc ********', '****1111 def']);
+    expect(read(['x 4111 1111 ', '1111 1111 y'])).toEqual(['x **** **** ', '**** 1111 y']);
+    expect(read(['x 4111', '1111111', '11111 y'])).toEqual(['x ****', '*******', '*1111 y']);
+  });
+
+  it('leaves a chunk that ends in fewer than 4 digits, and numbers inside a chunk, as they are', () => {
+    expect(read(['\x00\x01123', '45\x02'])).toEqual(['\x00\x01123', '45\x02']);
+    expect(read(['id 12345 ok ', 'next'])).toEqual(['id 12345 ok ', 'next']);
+    // A whole card number inside one chunk: masked alone, as before.
+    expect(read(['a 5555555555554444 b', 'c'])).toEqual(['a ************4444 b', 'c']);
+  });
+
+  it('starts over after reset: a chunk of another read is not joined to this one', () => {
+    const s = new LoReadStream();
+    const orig1 = Buffer.from('x 41111111');
+    s.next(orig1, orig1, style, {}, () => {});
+    s.reset();
+    const orig2 = Buffer.from('11111111 y');
+    expect(Buffer.from(s.next(orig2, orig2, style, {}, () => {})).toString()).toBe('11111111 y');
+  });
+});
