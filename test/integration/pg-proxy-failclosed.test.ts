@@ -95,6 +95,28 @@ describe('fail closed', () => {
     } finally { await gate.close(); }
   });
 
+  it("session.end's bytes_out counts pcigate's own FATAL (a read whose record failed)", async () => {
+    let failIntents = false;
+    const gate = await startGate(server, {
+      sinkWrap: (s: AuditSink): AuditSink => ({
+        append: (e) => (failIntents && e.type === 'pg.intent' ? Promise.reject(new AuditWriteError('disk full')) : s.append(e)),
+        commitBlob: (p, k) => s.commitBlob(p, k),
+      }),
+    });
+    try {
+      const c = await RawPgClient.login(gate.broker);
+      let received = 0;
+      c.sock.on('data', (b: Buffer) => { received += b.length; });
+      failIntents = true;
+      c.sock.write(bytes.query("select 'fatal' as v"));
+      await new Promise((r) => c.sock.once('close', r));
+      await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
+      const end = readLog(gate.home).find((r) => r.type === 'session.end')!;
+      expect(received).toBeGreaterThan(100); // the 58030 FATAL, its message and detail
+      expect((end.detail as { bytes_out: number }).bytes_out).toBeGreaterThanOrEqual(received);
+    } finally { await gate.close(); }
+  });
+
   it('drops a message whose hook throws and ends the session with a generic error', async () => {
     const gate = await startGate(server, {
       hooksFor: () => ({

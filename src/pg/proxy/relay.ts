@@ -626,7 +626,7 @@ export class Relay {
         this.o.onInternalError(e);
         // The statement ran but its record is not durable: none of its response may reach the client.
         if (this.ended) return;
-        if (!this.clientGone) this.o.client.end(errorMessage(UNRECORDED));
+        if (!this.clientGone) { this.writeClient([errorMessage(UNRECORDED)]); this.o.client.end(); }
         this.o.upstream.destroy();
         // Its pg.query (and any behind it) says what the client was told; it may land once space is back.
         this.finish('audit record could not be written', false, '58030');
@@ -769,7 +769,8 @@ export class Relay {
     if (this.ended) return;
     this.o.onInternalError(e);
     if (!this.clientGone) {
-      this.o.client.end(errorMessage({ severity: 'FATAL', code: '08P01', message: `pcigate: the upstream server sent an invalid message (${e.message}); the session was closed` }));
+      this.writeClient([errorMessage({ severity: 'FATAL', code: '08P01', message: `pcigate: the upstream server sent an invalid message (${e.message}); the session was closed` })]);
+      this.o.client.end();
     }
     this.o.upstream.destroy();
     this.finish('upstream protocol violation', false, '08P01');
@@ -1118,7 +1119,8 @@ export class Relay {
 
   private fail(e: unknown): void {
     this.o.onInternalError(e);
-    if (!this.clientGone) this.o.client.end(errorMessage(GENERIC));
+    // Through writeClient, as every byte the client is sent: session.end's bytes_out counts it.
+    if (!this.clientGone) { this.writeClient([errorMessage(GENERIC)]); this.o.client.end(); }
     this.o.upstream.destroy();
     this.finish('internal error', false);
   }
