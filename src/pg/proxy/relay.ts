@@ -984,12 +984,6 @@ export class Relay {
       { h.run.result.outcome = sqlstate === '57014' ? 'cancelled' : 'failure'; h.run.result.sqlstate = sqlstate; }
       return;
     }
-    if (h.kind === 'sync' && !h.errored) {
-      // The Sync's commit failed: what the batch did is rolled back (unsynced).
-      for (const run of this.unsynced) {
-        if (run.result.outcome === 'success') { run.result.outcome = 'failure'; run.result.sqlstate = sqlstate; }
-      }
-    }
     // Extended protocol: the server skips everything up to the next Sync, a simple Query sent before that
     // Sync included (it never runs and is answered by nothing). The error answers the head. When that is
     // an Execute, that statement failed. When it is the Parse, Bind or Describe of a statement (a syntax
@@ -1063,7 +1057,6 @@ export class Relay {
     this.copyIn = false;
     const h = this.shift();
     if (h?.kind === 'query') this.end(h.run, false);
-    if (h?.kind === 'sync') this.releaseUnsynced();
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
     emit(f);
     this.emitReleased(emit);
@@ -1080,27 +1073,7 @@ export class Relay {
   private end(run: Running, shift = true): void {
     if (shift) this.shift();
     run.result.durationMs = this.o.now() - run.started;
-    // An Execute's effects commit at its batch's Sync when it runs in an implicit transaction, and that commit can
-    // still fail (a deferred constraint, a serialization failure): reported once the Sync is answered (onReady, onError).
-    if (run.stmt.protocol === 'extended') this.unsynced.push(run);
-    else {
-      this.releaseUnsynced();
-      this.endedRuns.push(run);
-      if (!this.inUpstreamData) this.reportEnded();
-    }
-  }
-
-  /**
-   * Extended-protocol statements that ended since the client's last Sync was answered. An error answering a Sync
-   * is the implicit transaction's commit failing: the server rolled back every statement of the batch, so those
-   * that succeeded are recorded as failed with its SQLSTATE (they said `INSERT 0 1`, the table holds nothing).
-   */
-  private readonly unsynced: Running[] = [];
-
-  private releaseUnsynced(): void {
-    if (this.unsynced.length === 0) return;
-    for (const run of this.unsynced) this.endedRuns.push(run);
-    this.unsynced.length = 0;
+    this.endedRuns.push(run);
     if (!this.inUpstreamData) this.reportEnded();
   }
 
@@ -1193,7 +1166,6 @@ export class Relay {
     this.ended = true;
     this.mirror.end();
     this.failPending(sqlstate, 'the session ended');
-    this.releaseUnsynced();
     this.settle();
     this.o.onEnd({ reason, clean });
   }
