@@ -378,7 +378,9 @@ export class PgMasker {
           at += len;
           continue;
         }
-        if (found.length > 0) found = found.map((x) => ({ start: x.start - at, end: x.end - at, digits: x.digits }));
+        // Only a search that looked for float prints too stands for contentText's (a bytea's escape output may hold one).
+        if (!col.exponents) found = undefined;
+        else if (found.length > 0) found = found.map((x) => ({ start: x.start - at, end: x.end - at, digits: x.digits }));
       }
       const v = body.subarray(at, at + len);
       at += len;

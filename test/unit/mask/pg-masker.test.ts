@@ -18,6 +18,12 @@ describe('PgMasker', () => {
     expect(m.takeCounts()).toEqual({});
   });
 
+  it('a value of a type that prints no float (bytea in escape output) holding a card number and a float print of one: both masked', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'b', typeOid: 17 }]));
+    expect(rows(m.onBackendMessage(bytes.dataRow(['card 4111111111111111 as float 4.111111111111111e+15'])))).toEqual(['card ************1111 as float *.*************11e+15']);
+  });
+
   it('masks a PAN in a text DataRow by content, whatever the column is called', () => {
     const m = new PgMasker({ config: config() });
     m.onBackendMessage(bytes.rowDescription([{ name: 'x' }, { name: 'y' }]));
