@@ -107,7 +107,15 @@ export function maskLegacyText(value: Uint8Array, enc: LegacyEncoding, style: Ma
     if ((utf8[i]! & 0xc0) !== 0x80) chars++;
     charOf[i] = chars - 1;
   }
-  const bytes = enc.multibyte === undefined ? undefined : charBytes(value, enc.multibyte, chars);
+  let bytes: Int32Array | undefined;
+  try {
+    bytes = enc.multibyte === undefined ? undefined : charBytes(value, enc.multibyte, chars);
+  } catch {
+    // Where its characters are cannot be told (Node's EUC-JP reader, fed a byte at a time, refuses an `8F xx` before
+    // ASCII that it reads whole): a card number is there, so every digit and every byte beyond ASCII is starred.
+    counted(mergeSpans(spans).length);
+    return value.map((b) => (b >= 0x80 || (b >= 0x30 && b <= 0x39) ? STAR : b));
+  }
   // Character k is value[at(k), end(k)): one byte each in a single-byte encoding.
   const at = (k: number) => (bytes ? bytes[2 * k]! : k);
   const end = (k: number) => (bytes ? bytes[2 * k + 1]! : k + 1);

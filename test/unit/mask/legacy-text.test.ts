@@ -49,6 +49,13 @@ describe('legacy-text: a card number in a client_encoding other than UTF-8', () 
     expect(mask('EUC_TW', latin1('ascii only')).out).toBe('ascii only');
   });
 
+  it('an EUC-JP text whose characters cannot be placed (8F xx before ASCII, refused a byte at a time): starred, not an error', () => {
+    const fw = Buffer.from('a3b4a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1a3b1', 'hex');
+    const { out, n } = mask('EUC_JP', Buffer.concat([Buffer.from('id 7 '), fw, Buffer.from('8fa131', 'hex')]));
+    expect(n).toBe(1);
+    expect(out).toBe(`id * ${'*'.repeat(fw.length + 3)}`);
+  });
+
   it('a SQL_ASCII database read by a client that declares EUC_JP: its stored EUC-JP full-width digits are masked too', () => {
     const m = new PgMasker({ config: { format: 'last4', networks: 'major', rules: [], sad_columns: [] } });
     m.onBackendMessage(bytes.parameterStatus('server_encoding', 'SQL_ASCII'));
