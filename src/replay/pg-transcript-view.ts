@@ -1,6 +1,6 @@
 /**
  * The replay of a Postgres session (issue 8 item 2): the session's transcript (src/broker/pg-transcript.ts:
- * `query`, `denied`, `columns`, `row`, `result`, `cancel`, `end` lines, values already masked) joined with
+ * `query`, `denied`, `columns`, `row`, `result`, `cancel`, `rollback`, `end` lines, values already masked) joined with
  * its log records for the times (`pg.intent` / denied `pg.query` carry `detail.n`), as one list of
  * statements: time, statement, decision, outcome, rows and the masked sample rows.
  */
@@ -65,6 +65,13 @@ export function statementViews(lines: Line[], records: AuditRecord[]): Statement
       v.rows = (l.rows as number | null | undefined) ?? null;
       if (typeof l.duration_ms === 'number') v.duration_ms = l.duration_ms;
     } else if (l.t === 'cancel' && last) last.cancelled = true;
+    else if (l.t === 'rollback' && Array.isArray(l.statements)) {
+      // Its implicit transaction was rolled back afterwards (pg.commit): it ran, and did not last.
+      for (const k of l.statements as unknown[]) {
+        const w = typeof k === 'number' ? byN.get(k) : undefined;
+        if (w) { w.result = 'rolled back'; w.sqlstate = (l.sqlstate as string | null | undefined) ?? null; }
+      }
+    }
   }
   return out;
 }

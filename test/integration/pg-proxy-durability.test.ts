@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLog } from '../../recorder/verify.js';
 import { loadVerifyInput } from '../../recorder/verify-load.js';
 import type { AuditRecord } from '../../recorder/types.js';
+import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
 import { probeFs, type FsProbe } from '../unit/recorder/log-helpers.js';
 import { pgClient, readLog, run, startGate, until, type Gate } from './pg-proxy-setup.js';
 
@@ -96,6 +98,43 @@ describe('pcigate with audit.durability os', () => {
     expect(stmts.map(({ query }) => [(query.detail as Detail).sql, (query.detail as { sqlstate: string | null }).sqlstate])).toEqual([
       ['select * from no_such_table where id = $1', '42P01'], ['select $1::int', '22P02'], ['select $1::int as v', null],
     ]);
+  }, 60_000);
+
+  it('an extended batch whose implicit transaction is rolled back (its commit at Sync fails, or a later statement fails): a pg.commit failure names its statements', async () => {
+    server.psql(`create table cparent (id int primary key); insert into cparent values (1);
+      create table cchild (id int, pid int references cparent deferrable initially deferred); create table cuniq (id int primary key);`);
+    await settled();
+    const x = (sql: string) => [bytes.parse('', sql), bytes.bind('', '', []), bytes.execute()];
+    const c = await RawPgClient.login(gate.broker);
+    try {
+      // 1. INSERT 0 1, then the Sync's commit fails (23503): rolled back. 2. A later duplicate fails: the first is rolled back.
+      // 3. A COMMIT inside the batch: what it committed stays; only what followed is rolled back at the Sync.
+      for (const batch of [
+        [...x('insert into cchild values (1, 42)')],
+        [...x('insert into cuniq values (10)'), ...x('insert into cuniq values (10)')],
+        [...x('begin'), ...x('insert into cchild values (2, 1)'), ...x('commit'), ...x('insert into cchild values (3, 999)')],
+      ]) {
+        c.sock.write(Buffer.concat([...batch, bytes.sync()]));
+        await c.untilReady();
+      }
+    } finally { c.sock.destroy(); }
+    await settled();
+    expect(server.psql('select id from cchild order by id').trim()).toBe('2');
+    expect(server.psql('select count(*) from cuniq').trim()).toBe('0');
+    const log = readLog(gate.home);
+    const last = log.filter((r) => r.type === 'session.start').at(-1)!.session!;
+    const mine = log.filter((r) => r.session === last);
+    const nOf = (sql: string) => (mine.find((r) => r.type === 'pg.query' && (r.detail as Detail).sql === sql)!.detail as Detail).n;
+    const commits = mine.filter((r) => r.type === 'pg.commit');
+    expect(commits.map((r) => [r.outcome, r.detail])).toEqual([
+      ['failure', { statements: [nOf('insert into cchild values (1, 42)')], sqlstate: '23503', rolled_back: true }],
+      ['failure', { statements: [nOf('insert into cuniq values (10)')], sqlstate: '23505', rolled_back: true }],
+      ['failure', { statements: [nOf('insert into cchild values (3, 999)')], sqlstate: '23503', rolled_back: true }],
+    ]);
+    // Each after the records of the statements it names.
+    for (const r of commits) for (const n of (r.detail as { statements: number[] }).statements) {
+      expect(mine.find((q) => q.type === 'pg.query' && (q.detail as Detail).n === n)!.seq).toBeLessThan(r.seq);
+    }
   }, 60_000);
 
   it('psql: a write and a read, recorded once each; the closed log verifies', async () => {

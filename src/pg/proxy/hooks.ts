@@ -141,6 +141,13 @@ export interface SessionHooks {
   prepareRows?(frame: Buffer): Promise<void> | null;
   onStatementEnd?(stmt: Statement, result: StatementResult): void;
   /**
+   * An error answered a Sync: the implicit transaction of an extended-protocol batch failed to commit (a deferred
+   * constraint, a serialization failure), so what its statements did was rolled back. `ns`: the statements of that
+   * transaction that ended in success (reported by onStatementEnd before this), at most COMMIT_FAILED_MAX; `more`:
+   * how many beyond those.
+   */
+  onCommitFailed?(ns: readonly number[], sqlstate: string | undefined, more: number): void;
+  /**
    * A named portal the client bound (Bind) or closed (Close P), as it is forwarded: SQL `FETCH`/`MOVE`
    * read a portal by name, whoever made it. `sql`: the statement bound into it; null when the name now holds
    * nothing, or a statement whose text is not known yet (bound from a named Parse the server has not

@@ -94,6 +94,13 @@ const COPY_FAIL_TERMINATE = Buffer.concat([encodeCopyFail('pcigate: the session 
 /** Flush (§55.7): the server sends what it owes so far; nothing else changes. */
 const FLUSH = Buffer.from([FE.Flush, 0, 0, 0, 4]);
 
+/** Command tags of transaction statements: what ran before them is no longer the implicit transaction's. */
+const TX_TAG = /^(BEGIN|START TRANSACTION|COMMIT|ROLLBACK|PREPARE TRANSACTION|COMMIT PREPARED|ROLLBACK PREPARED)$/;
+/** ReadyForQuery's status byte when no transaction block is open. */
+const TX_IDLE = 0x49;
+/** Most statement numbers one onCommitFailed lists (a client may pipeline any number before its Sync). */
+const COMMIT_FAILED_MAX = 1000;
+
 interface Running {
   stmt: Statement;
   started: number;
@@ -984,6 +991,21 @@ export class Relay {
       { h.run.result.outcome = sqlstate === '57014' ? 'cancelled' : 'failure'; h.run.result.sqlstate = sqlstate; }
       return;
     }
+    // The Sync's commit failed, or a statement of a batch the server began idle failed (its implicit transaction
+    // aborts): the statements it would have committed were rolled back. Their own records (success, the server's
+    // tags) go first.
+    if ((h.kind !== 'sync' || !h.errored) && (this.implicitDone.length > 0 || this.implicitMore > 0)) {
+      const ns = this.implicitDone;
+      const more = this.implicitMore;
+      this.implicitDone = [];
+      this.implicitMore = 0;
+      this.reportEnded();
+      try {
+        this.o.hooks.onCommitFailed?.(ns, sqlstate, more);
+      } catch (e) {
+        this.o.onInternalError(e);
+      }
+    }
     // Extended protocol: the server skips everything up to the next Sync, a simple Query sent before that
     // Sync included (it never runs and is answered by nothing). The error answers the head. When that is
     // an Execute, that statement failed. When it is the Parse, Bind or Describe of a statement (a syntax
@@ -1056,6 +1078,10 @@ export class Relay {
     this.txStatus = f[5]!;
     this.copyIn = false;
     const h = this.shift();
+    // Idle or in a block: what the statements before did is committed or waits for the block's end.
+    this.implicitDone = [];
+    this.implicitMore = 0;
+    this.inBlock = f[5] !== TX_IDLE;
     if (h?.kind === 'query') this.end(h.run, false);
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
     emit(f);
@@ -1074,7 +1100,32 @@ export class Relay {
     if (shift) this.shift();
     run.result.durationMs = this.o.now() - run.started;
     this.endedRuns.push(run);
+    if (run.stmt.protocol === 'extended') this.noteImplicit(run);
     if (!this.inUpstreamData) this.reportEnded();
+  }
+
+  /**
+   * The extended-protocol statements that succeeded since the server last said it was idle or a transaction
+   * statement ran: what the batch's Sync commits when they ran in an implicit transaction, and what an error
+   * answering that Sync rolls back (onError: onCommitFailed). Numbers only, and at most COMMIT_FAILED_MAX of them.
+   */
+  private implicitDone: number[] = [];
+  private implicitMore = 0;
+  /** A transaction block is open (the last ReadyForQuery said so, or a BEGIN ran since): nothing is implicit. */
+  private inBlock = false;
+
+  private noteImplicit(run: Running): void {
+    const tag = run.result.commands.at(-1) ?? '';
+    // BEGIN, COMMIT, ROLLBACK, PREPARE TRANSACTION, …: what came before is committed, rolled back or in a block.
+    if (TX_TAG.test(tag)) {
+      this.implicitDone = [];
+      this.implicitMore = 0;
+      this.inBlock = tag === 'BEGIN' || tag === 'START TRANSACTION';
+      return;
+    }
+    if (this.inBlock || run.result.outcome !== 'success') return;
+    if (this.implicitDone.length < COMMIT_FAILED_MAX) this.implicitDone.push(run.stmt.n);
+    else this.implicitMore++;
   }
 
   private writeClient(chunks: Buffer[]): void {
