@@ -19,24 +19,30 @@ beforeAll(async () => {
 });
 afterAll(async () => { await server?.stop(); });
 
+/** A gate whose pg.intent records fail (disk full) while `intents.fail` is set. */
+async function gateFailingIntents() {
+  const intents = { fail: false };
+  const gate = await startGate(server, {
+    sinkWrap: (s: AuditSink): AuditSink => ({
+      append: (e) => (intents.fail && e.type === 'pg.intent' ? Promise.reject(new AuditWriteError('disk full')) : s.append(e)),
+      commitBlob: (p, k) => s.commitBlob(p, k),
+    }),
+  });
+  return { gate, intents };
+}
+
 describe('fail closed', () => {
   it('does not execute a statement whose pg.intent record cannot be written', async () => {
-    let failIntents = false;
-    const gate = await startGate(server, {
-      sinkWrap: (s: AuditSink): AuditSink => ({
-        append: (e) => (failIntents && e.type === 'pg.intent' ? Promise.reject(new AuditWriteError('disk full')) : s.append(e)),
-        commitBlob: (p, k) => s.commitBlob(p, k),
-      }),
-    });
+    const { gate, intents } = await gateFailingIntents();
     try {
       const c = await connect(gate);
-      failIntents = true;
+      intents.fail = true;
       await expect(c.query('insert into audit_probe values (1)')).rejects.toMatchObject({ code: '58030' });
       await expect(c.query('insert into audit_probe values ($1)', [2])).rejects.toMatchObject({ code: '58030' });
-      failIntents = false;
+      intents.fail = false;
       expect((await c.query('select count(*)::int as n from audit_probe')).rows).toEqual([{ n: 0 }]);
       // A read may run while its record is written, but its result is withheld if the record fails.
-      failIntents = true;
+      intents.fail = true;
       await expect(c.query("select 'withheld' as v from audit_probe")).rejects.toMatchObject({ code: '58030' });
       await c.end().catch(() => {});
       expect(server.psql('select count(*) from audit_probe').trim()).toBe('0');
@@ -50,20 +56,14 @@ describe('fail closed', () => {
   it('a SELECT that calls a function in a way words do not show is no read: not run when its record fails', async () => {
     server.psql(`create table probe_calls (v text);
       create function probe_writer(v text) returns int language sql as $$ insert into probe_calls values (v) returning 1 $$;`);
-    let failIntents = false;
-    const gate = await startGate(server, {
-      sinkWrap: (s: AuditSink): AuditSink => ({
-        append: (e) => (failIntents && e.type === 'pg.intent' ? Promise.reject(new AuditWriteError('disk full')) : s.append(e)),
-        commitBlob: (p, k) => s.commitBlob(p, k),
-      }),
-    });
+    const { gate, intents } = await gateFailingIntents();
     try {
       // Each on a session of its own: a read whose record fails ends its session (58030 FATAL).
       for (const sql of [`select "probe_writer"('quoted')`, `select probe_writer/**/('comment')`, `select E'\\'', probe_writer('estring'), 'x'`, `select U&"probe_writer"('uescape')`]) {
         const c = await connect(gate);
-        failIntents = true;
+        intents.fail = true;
         await expect(c.query(sql), sql).rejects.toMatchObject({ code: '58030' });
-        failIntents = false;
+        intents.fail = false;
         await c.end().catch(() => {});
       }
       expect(server.psql('select count(*) from probe_calls').trim()).toBe('0');
@@ -96,18 +96,12 @@ describe('fail closed', () => {
   });
 
   it("session.end's bytes_out counts pcigate's own FATAL (a read whose record failed)", async () => {
-    let failIntents = false;
-    const gate = await startGate(server, {
-      sinkWrap: (s: AuditSink): AuditSink => ({
-        append: (e) => (failIntents && e.type === 'pg.intent' ? Promise.reject(new AuditWriteError('disk full')) : s.append(e)),
-        commitBlob: (p, k) => s.commitBlob(p, k),
-      }),
-    });
+    const { gate, intents } = await gateFailingIntents();
     try {
       const c = await RawPgClient.login(gate.broker);
       let received = 0;
       c.sock.on('data', (b: Buffer) => { received += b.length; });
-      failIntents = true;
+      intents.fail = true;
       c.sock.write(bytes.query("select 'fatal' as v"));
       await new Promise((r) => c.sock.once('close', r));
       await until(() => readLog(gate.home).some((r) => r.type === 'session.end'));
