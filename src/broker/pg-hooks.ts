@@ -201,7 +201,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
     ...(o.reason ? { reason: o.reason } : {}), ...(o.signal ? { signal: o.signal } : {}),
   };
   const admission: AdmissionOptions = {
-    engine, store, connection: o.name, sink: o.sink, clock: ctx.clock, log: ctx.log,
+    engine, store, connection: o.name, sink: o.sink, clock: ctx.clock, log: ctx.log, masker: textMasker,
     ...(o.reason ? { reason: o.reason } : {}), ...(o.signal ? { signal: o.signal } : {}),
   };
   const admit: PgHooksFor['admit'] = async (info) => {

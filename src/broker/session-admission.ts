@@ -16,7 +16,8 @@ import type { Account, Actor, AuditSink, Source, Target } from '../../recorder/t
 import type { Clock, Logger } from '../cli/ctx.js';
 import { PcigateError, SessionRefused } from '../errors.js';
 import type { RefusalKind } from '../errors.js';
-import { maskText } from '../mask/pan-masker.js';
+import { defaultPanMasker } from '../mask/pan-masker.js';
+import type { PanMasker } from '../mask/pan-masker.js';
 import type { ApprovalStore } from '../policy/approvals.js';
 import { identityOfActor, requireSessionApproval } from '../policy/pg-policy-hooks.js';
 import type { SessionApprovalRefusal } from '../policy/pg-policy-hooks.js';
@@ -32,6 +33,8 @@ export interface AdmissionOptions {
   clock: Clock;
   log: Logger;
   reason?: string;
+  /** The deployment's card networks' masker (masking.networks) for what a refusal writes; the default one without. */
+  masker?: PanMasker;
   /** Ends an approval wait (Ctrl-C, broker shutdown). */
   signal?: AbortSignal;
 }
@@ -90,7 +93,7 @@ export async function admitSession(o: AdmissionOptions, r: AdmissionRequest): Pr
       }
       // A store that cannot file or read the request refuses too (fail closed).
       const why = refusal ? `approval ${refusal.approval}: ${refusal.why}` : 'the approval could not be completed';
-      await refuse(o, r, 'approval', `${base}.require_approval`, `pcigate: denied by policy rule ${base}.require_approval: ${maskText(why)}`, detail, e);
+      await refuse(o, r, 'approval', `${base}.require_approval`, `pcigate: denied by policy rule ${base}.require_approval: ${(o.masker ?? defaultPanMasker()).maskText(why)}`, detail, e);
     }
     await checkHours();
   }
@@ -120,7 +123,7 @@ async function refuse(o: AdmissionOptions, r: AdmissionRequest, kind: RefusalKin
   try {
     await o.sink.append({
       type: 'session.denied', actor: r.actor, ...(r.src ? { src: r.src } : {}), target: r.target, ...(r.account ? { account: r.account } : {}),
-      outcome: 'denied', detail: { reason: kind, rule, message, ...extra, ...(o.reason ? { session_reason: maskText(o.reason) } : {}) },
+      outcome: 'denied', detail: { reason: kind, rule, message, ...extra, ...(o.reason ? { session_reason: (o.masker ?? defaultPanMasker()).maskText(o.reason) } : {}) },
     });
   } catch (e) {
     o.log.warn(`session.denied could not be recorded: ${(e as Error).message}`);

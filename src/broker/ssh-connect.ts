@@ -11,6 +11,7 @@ import { resolveHome } from '../cli/home.js';
 import type { PcigateConfig, SshConnection } from '../config/index.js';
 import { resolveSecret } from '../config/secrets.js';
 import { ApprovalTimeout, PolicyDenied } from '../errors.js';
+import { PanMasker } from '../mask/pan-masker.js';
 import { approvalStoreFor } from '../policy/approvals.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
 import { startOutboxDrain } from './outbox-drain.js';
@@ -76,6 +77,7 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
       approvals, limits: { idleTimeoutMs, maxDurationMs, maxSessionMs: o.config.identity.max_session }, signal: ctx.interrupt,
       admission: {
         engine, store: approvals.store, connection: o.name, sink: log, clock: ctx.clock, log: ctx.log, signal: ctx.interrupt,
+        masker: new PanMasker({ anyLuhn: o.config.masking.networks === 'any_luhn' }),
         ...(o.reason ? { reason: o.reason } : {}),
       },
     };

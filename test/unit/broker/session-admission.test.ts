@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Actor } from '../../../recorder/types.js';
 import { admitSession } from '../../../src/broker/session-admission.js';
 import { policySection } from '../../../src/config/sections/policy.js';
+import { PanMasker } from '../../../src/mask/pan-masker.js';
 import { ApprovalStore } from '../../../src/policy/approvals.js';
 import { PolicyEngine } from '../../../src/policy/policy-engine.js';
 import { memoryAudit } from '../../harness/memory-audit.js';
@@ -49,6 +50,13 @@ describe('admitSession', () => {
     const err = await admitSession({ engine, connection: 'office', sink: audit, clock, log: noLog }, { actor: rita, target }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_SESSION_REFUSED', exit: 5, kind: 'allowed_hours', rule: 'policy.connections.office.session.allowed_hours' });
     expect(audit.events).toEqual([expect.objectContaining({ type: 'session.denied', outcome: 'denied', detail: expect.objectContaining({ reason: 'allowed_hours' }) })]);
+  });
+
+  it("a refusal's session reason is masked by the deployment's networks (any_luhn: a card number outside the major ranges)", async () => {
+    const { audit, clock, engine } = setup('2026-01-17T10:00:00Z'); // Saturday
+    const masker = new PanMasker({ anyLuhn: true });
+    await admitSession({ engine, connection: 'office', sink: audit, clock, log: noLog, reason: 'ticket 9000001234567898', masker }, { actor: rita, target }).catch(() => undefined);
+    expect(audit.events[0]!.detail).toMatchObject({ session_reason: 'ticket ************7898' });
   });
 
   it('checks the window again once the approval arrives (the wait outlasted it)', async () => {
