@@ -94,8 +94,12 @@ const COPY_FAIL_TERMINATE = Buffer.concat([encodeCopyFail('pcigate: the session 
 /** Flush (§55.7): the server sends what it owes so far; nothing else changes. */
 const FLUSH = Buffer.from([FE.Flush, 0, 0, 0, 4]);
 
-/** Command tags of transaction statements: what ran before them is no longer the implicit transaction's. */
-const TX_TAG = /^(BEGIN|START TRANSACTION|COMMIT|ROLLBACK|PREPARE TRANSACTION|COMMIT PREPARED|ROLLBACK PREPARED)$/;
+/**
+ * Command tags of the statements whose effects an implicit transaction's rollback surely undoes: data manipulation
+ * (SELECT, also CREATE TABLE AS and SELECT INTO; a function called can neither commit nor roll back). Not the
+ * effects outside the transaction (nextval, dblink): docs/log-format.md.
+ */
+const IMPLICIT_TAG = /^(INSERT|UPDATE|DELETE|MERGE|SELECT|COPY)\b/;
 /** ReadyForQuery's status byte when no transaction block is open. */
 const TX_IDLE = 0x49;
 /** Most statement numbers one onCommitFailed lists (a client may pipeline any number before its Sync). */
@@ -1081,7 +1085,7 @@ export class Relay {
     // Idle or in a block: what the statements before did is committed or waits for the block's end.
     this.implicitDone = [];
     this.implicitMore = 0;
-    this.inBlock = f[5] !== TX_IDLE;
+    this.unsure = f[5] !== TX_IDLE;
     if (h?.kind === 'query') this.end(h.run, false);
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
     emit(f);
@@ -1111,19 +1115,24 @@ export class Relay {
    */
   private implicitDone: number[] = [];
   private implicitMore = 0;
-  /** A transaction block is open (the last ReadyForQuery said so, or a BEGIN ran since): nothing is implicit. */
-  private inBlock = false;
+  /**
+   * Nothing more is noted until the next ReadyForQuery: a transaction block is open (it said so), or a statement
+   * ran that is not plain data manipulation (IMPLICIT_TAG), after which what is rolled back is not known for sure:
+   * a BEGIN, COMMIT or ROLLBACK (ROLLBACK TO and … AND CHAIN have the same tags), a DO or CALL that may COMMIT, a
+   * statement that commits by itself (CREATE DATABASE, VACUUM, … CONCURRENTLY). No claim beats a false one.
+   */
+  private unsure = false;
 
   private noteImplicit(run: Running): void {
+    if (this.unsure) return;
     const tag = run.result.commands.at(-1) ?? '';
-    // BEGIN, COMMIT, ROLLBACK, PREPARE TRANSACTION, …: what came before is committed, rolled back or in a block.
-    if (TX_TAG.test(tag)) {
+    if (run.result.outcome === 'success' && !IMPLICIT_TAG.test(tag)) {
       this.implicitDone = [];
       this.implicitMore = 0;
-      this.inBlock = tag === 'BEGIN' || tag === 'START TRANSACTION';
+      this.unsure = true;
       return;
     }
-    if (this.inBlock || run.result.outcome !== 'success') return;
+    if (run.result.outcome !== 'success') return;
     if (this.implicitDone.length < COMMIT_FAILED_MAX) this.implicitDone.push(run.stmt.n);
     else this.implicitMore++;
   }
