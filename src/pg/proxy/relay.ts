@@ -1082,8 +1082,9 @@ export class Relay {
     this.txStatus = f[5]!;
     this.copyIn = false;
     const h = this.shift();
-    // Idle or in a block: what the statements before did is committed or waits for the block's end.
-    this.implicitDone = [];
+    // Idle or in a block: what the statements before did is committed or waits for the block's end. (A new array
+    // only when there was something: this runs once per transaction.)
+    if (this.implicitDone.length > 0) this.implicitDone = [];
     this.implicitMore = 0;
     this.unsure = f[5] !== TX_IDLE;
     if (h?.kind === 'query') this.end(h.run, false);
@@ -1109,9 +1110,9 @@ export class Relay {
   }
 
   /**
-   * The extended-protocol statements that succeeded since the server last said it was idle or a transaction
-   * statement ran: what the batch's Sync commits when they ran in an implicit transaction, and what an error
-   * answering that Sync rolls back (onError: onCommitFailed). Numbers only, and at most COMMIT_FAILED_MAX of them.
+   * The extended-protocol statements that succeeded in the implicit transaction the server began when it was last
+   * idle (while not `unsure`): what the batch's Sync commits, and what an error in the batch or answering that Sync
+   * rolls back (onError: onCommitFailed). Numbers only, and at most COMMIT_FAILED_MAX of them.
    */
   private implicitDone: number[] = [];
   private implicitMore = 0;
