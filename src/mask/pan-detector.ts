@@ -25,7 +25,7 @@ import { networkIndex } from './card-networks.js';
 import { escapeLetter } from './escape-letter.js';
 import { findExponentPans } from './float-text.js';
 import { GROUP_CLASS, groupedAt } from './grouped-text.js';
-import { completeUtf8, readWide, wideAround, wideNextTo } from './wide-text.js';
+import { afterRun, beforeRun, completeUtf8, readWide, wideAround, wideNextTo } from './wide-text.js';
 
 export interface DetectOptions {
   /** Accept any Luhn-valid 13–19 digit number, not only the issuer ranges of the major networks. */
@@ -161,13 +161,11 @@ export function lastFindSawHighByte(): boolean {
   return sawHigh;
 }
 
-/** Whether a byte of 0x80 or more is next to the run [s, e), or past one ASCII space or dash there (as wideNextTo looks). */
+/** Whether a byte of 0x80 or more is where wideNextTo looks beside the run [s, e). */
 function highNextTo(buf: Uint8Array, s: number, e: number, from: number, to: number): boolean {
-  let l = s - 1;
-  if (l > from && (buf[l] === 0x20 || buf[l] === 0x2d)) l--;
+  const l = beforeRun(buf, s, from);
   if (l >= from && buf[l]! >= 0x80) return true;
-  let r = e;
-  if (r + 1 < to && (buf[r] === 0x20 || buf[r] === 0x2d)) r++;
+  const r = afterRun(buf, e, to);
   return r < to && buf[r]! >= 0x80;
 }
 

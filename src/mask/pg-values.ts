@@ -81,8 +81,8 @@ export function ruleText(value: Uint8Array, format: MaskFormat, key: Uint8Array 
 /**
  * Content masking of text bytes. For JSON, a PAN written as a bare number is quoted after masking so the
  * document stays valid JSON (`{"pan": 4111…}` → `{"pan": "************1111"}`). `found`: what findPans already
- * found in `value` (with or without its float-print search when the value's type prints none), used when track
- * data changes nothing.
+ * found in `value` (float prints included: #dataRow hands on only such a search's spans), used when track data
+ * changes nothing.
  */
 export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean, rule = 'pan', found?: PanSpan[]): Uint8Array {
   const content = ctx.content;

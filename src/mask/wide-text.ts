@@ -87,12 +87,21 @@ export function wideAround(buf: Uint8Array, p: number, from: number, to: number)
  * `4111 1111 １２147379` the run `4111 1111` ends at the space before `１`: the character past it decides.
  */
 export function wideNextTo(buf: Uint8Array, s: number, e: number, from: number, to: number): boolean {
-  let l = s - 1;
-  if (l > from && (buf[l] === 0x20 || buf[l] === 0x2d)) l--;
+  const l = beforeRun(buf, s, from);
   if (l >= from && buf[l]! >= 0x80 && wideAround(buf, l, from, to)) return true;
-  let r = e;
-  if (r + 1 < to && (buf[r] === 0x20 || buf[r] === 0x2d)) r++;
+  const r = afterRun(buf, e, to);
   return r < to && buf[r]! >= 0x80 && wideAround(buf, r, from, to);
+}
+
+/** The byte that decides whether the run starting at `s` goes on to its left: the one before it, or past one ASCII space or dash there. */
+export function beforeRun(buf: Uint8Array, s: number, from: number): number {
+  const l = s - 1;
+  return l > from && (buf[l] === 0x20 || buf[l] === 0x2d) ? l - 1 : l;
+}
+
+/** beforeRun on the right of a run ending before `e`. */
+export function afterRun(buf: Uint8Array, e: number, to: number): number {
+  return e + 1 < to && (buf[e] === 0x20 || buf[e] === 0x2d) ? e + 1 : e;
 }
 
 /** A text read as ASCII (`text`), and where its bytes are in the original. */
