@@ -86,6 +86,9 @@ export class PgSessionRecorder {
   /** Per running statement with sampled rows: how many, and whether they are withheld whole (sampleWithheld). */
   private readonly rowsSampled = new Map<number, { rows: number; whole: boolean }>();
   private readonly deferred: AuditEvent[] = [];
+  /** Results waiting for an earlier result whose intent's seq was not known yet (onStatementEnd), and the last of them. */
+  private lateResults = 0;
+  private lateTail: Promise<void> | undefined;
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
   private lastColumns: { frame: Buffer; names: string[]; withheld: boolean[]; n: number } | undefined;
   /** Ends the wait of the statement held for an approval, if any, with a refusal (see decideAndRecord). */
@@ -322,13 +325,21 @@ export class PgSessionRecorder {
     this.rowsSampled.delete(stmt.n);
     this.c.inner.onStatementEnd?.(stmt, r);
     const running = this.intents.get(stmt.n);
-    if (running?.seq === null && running.written) {
+    const late = running?.seq === null ? running.written : undefined;
+    if (late || this.lateResults > 0) {
       // A read that ended before its intent was durable (an error answering its Parse or Bind comes at once): its
       // pg.query names the intent's seq, so it is made once the intent is written (or failed: then null, as
       // docs/log-format.md says). It may follow later statements' intents in the log; intent_seq ties it to its own.
+      // The results that end after it wait their turn behind it: the log keeps the order statements ended in.
       const extra = this.c.inner.statementDetail?.(stmt);
-      const append = () => this.c.sink.append(this.resultRecord(stmt, r, extra));
-      this.track(running.written.then(append, append));
+      const record = late ? undefined : this.resultRecord(stmt, r, extra);
+      this.flushDeferred();
+      const turn = (this.lateTail ?? Promise.resolve()).then(() => late?.then(() => undefined, () => undefined));
+      this.lateResults++;
+      const appended = turn.then(() => this.c.sink.append(record ?? this.resultRecord(stmt, r, extra)));
+      const done = appended.then(() => undefined, () => undefined).finally(() => { if (--this.lateResults === 0) this.lateTail = undefined; });
+      this.lateTail = done;
+      this.track(appended);
       return;
     }
     // Not appended at once: the next statement's intent (or a short timer) carries it into the same
@@ -388,6 +399,7 @@ export class PgSessionRecorder {
     // vanished): never forwarded, so nothing reports its end. Its intent gets its pg.query, as a held one's.
     // (Once every intent is written: a result whose record waited for its intent's seq has been made by then.)
     await Promise.allSettled([...this.intents.values()].map((r) => r.written));
+    while (this.lateTail) await this.lateTail;
     for (const [n, running] of [...this.intents]) {
       this.intents.delete(n);
       this.c.transcript?.add({ t: 'denied', ...running.detail, rule: 'session_end' });
