@@ -5,38 +5,16 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditSink } from '../../recorder/types.js';
-import { AuditWriteError } from '../../src/errors.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { readLog, startGate, pgClient as connect, until } from './pg-proxy-setup.js';
+import { readLog, slowIntents, startGate, pgClient as connect, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 beforeAll(async () => { server = await startPostgres(); });
 afterAll(async () => { await server?.stop(); });
 
 const BIG = 'select g, md5(g::text) as h from generate_series(1, 100000) g'; // ~4.5 MB of DataRows
-
-/** A sink that holds pg.intent records of statements containing `marker` until release() (or fails them). */
-function slowIntents(marker: string) {
-  let release: (ok: boolean) => void = () => {};
-  const released = new Promise<boolean>((r) => { release = r; });
-  let durableAt = 0;
-  const wrap = (s: AuditSink): AuditSink => ({
-    append: (e) => {
-      const sql = (e.detail as { sql?: string } | undefined)?.sql ?? '';
-      if (e.type !== 'pg.intent' || !sql.includes(marker)) return s.append(e);
-      return s.append(e).then(async (r) => {
-        if (!(await released)) throw new AuditWriteError('disk full');
-        durableAt = performance.now();
-        return r;
-      });
-    },
-    commitBlob: (p, k) => s.commitBlob(p, k),
-  });
-  return { wrap, release: (ok: boolean) => release(ok), durableAt: () => durableAt };
-}
 
 describe('a statement waiting for its record', () => {
   for (const protocol of ['simple', 'extended'] as const) {

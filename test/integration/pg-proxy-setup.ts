@@ -14,6 +14,7 @@ import { localIdentity } from '../../src/broker/identity-provider.js';
 import { startPgBroker, type PgBroker, type PgBrokerOptions } from '../../src/broker/pg-broker.js';
 import { pgHooksFor } from '../../src/broker/pg-hooks.js';
 import { configSchema, type PcigateConfig } from '../../src/config/index.js';
+import { AuditWriteError } from '../../src/errors.js';
 import { ApprovalStore } from '../../src/policy/approvals.js';
 import type { PolicyIdentity } from '../../src/policy/evaluate.js';
 import type { UpstreamTarget } from '../../src/pg/proxy/upstream.js';
@@ -179,6 +180,26 @@ export function run(cmd: string, args: string[], env: Record<string, string>, op
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** A sink that holds pg.intent records of statements containing `marker` until release() (or fails them). */
+export function slowIntents(marker: string) {
+  let release: (ok: boolean) => void = () => {};
+  const released = new Promise<boolean>((r) => { release = r; });
+  let durableAt = 0;
+  const wrap = (s: AuditSink): AuditSink => ({
+    append: (e) => {
+      const sql = (e.detail as { sql?: string } | undefined)?.sql ?? '';
+      if (e.type !== 'pg.intent' || !sql.includes(marker)) return s.append(e);
+      return s.append(e).then(async (r) => {
+        if (!(await released)) throw new AuditWriteError('disk full');
+        durableAt = performance.now();
+        return r;
+      });
+    },
+    commitBlob: (p, k) => s.commitBlob(p, k),
+  });
+  return { wrap, release: (ok: boolean) => release(ok), durableAt: () => durableAt };
 }
 
 /** Polls until `check` returns true or the timeout passes. */

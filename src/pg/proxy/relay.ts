@@ -91,6 +91,9 @@ const RFQ_MARK = Buffer.from('RFQ');
  */
 const COPY_FAIL_TERMINATE = Buffer.concat([encodeCopyFail('pcigate: the session was ended by pcigate'), TERMINATE]);
 
+/** Ends a COPY FROM STDIN whose client vanished (onClientClose). */
+const COPY_FAIL_VANISHED = encodeCopyFail('pcigate: the client disconnected');
+
 /** Flush (§55.7): the server sends what it owes so far; nothing else changes. */
 const FLUSH = Buffer.from([FE.Flush, 0, 0, 0, 4]);
 
@@ -138,7 +141,15 @@ export interface RelayOptions {
   onEnd(info: { reason: string; clean: boolean }): void;
   /** Sends a CancelRequest upstream (used when the client vanishes mid-statement). */
   cancelUpstream(): Promise<void>;
+  /**
+   * How long the server may take to answer what a vanished client left it (onClientClose) before its connection
+   * is cut and what is unanswered is recorded as failed (08006). Default VANISHED_DRAIN_MS.
+   */
+  vanishedDrainMs?: number;
 }
+
+/** The default RelayOptions.vanishedDrainMs. */
+const VANISHED_DRAIN_MS = 10_000;
 
 /** Bytes of a gated response (its record not yet durable) held before the server is paused. */
 const GATE_BUFFER_MAX = 256 * 1024;
@@ -187,6 +198,12 @@ export class Relay {
   private sawFatal = false;
   /** The client sent Terminate: its connection ends when the server's does, as it would directly. */
   private clientTerminated = false;
+  /**
+   * The client vanished while the server owed it answers: the session's end reason, once the server has given
+   * them (onClientClose). Nothing more of the client's is forwarded.
+   */
+  private vanished: string | null = null;
+  private drainTimer: NodeJS.Timeout | undefined;
   private out: Buffer[] = [];
   bytesIn = 0;
   bytesOut = 0;
@@ -233,7 +250,7 @@ export class Relay {
 
   /** Ends the session for a session limit (SessionControl.terminate): FATAL to the client, nothing after it. */
   private terminate(code: string, message: string, reason: string): void {
-    if (this.ended) return;
+    if (this.ended || this.vanished) return;
     this.writeClient([errorMessage({ severity: 'FATAL', code, message })]);
     this.o.client.end();
     this.clientGone = true;
@@ -306,7 +323,8 @@ export class Relay {
 
   /** Ends the session from pcigate's side (shutdown): the client gets a FATAL 57P01, upstream a Terminate. */
   shutdown(message: string): void {
-    if (this.ended) return;
+    // A vanished client's session ends once the server has answered what it left (or vanishedDrainMs is up).
+    if (this.ended || this.vanished) return;
     this.writeClient([errorMessage({ severity: 'FATAL', code: '57P01', message })]);
     this.o.client.end();
     this.o.upstream.end(TERMINATE);
@@ -330,7 +348,7 @@ export class Relay {
           await pending;
           if (!this.ended && !this.clientGone) this.o.client.resume();
         }
-        if (this.ended || this.clientTerminated) return;
+        if (this.ended || this.clientTerminated || this.vanished) return;
       }
       // What is left in the reader is one partial frame: keep reading until it is whole, however big.
       this.flushUpstream();
@@ -450,7 +468,7 @@ export class Relay {
         // tells them ever after.
         if (this.settling && !readAlike(p.sql) && this.readyComing(this.settling)) {
           return new Promise<void>((resolve) => { this.settleWaiters.push(resolve); })
-            .then(() => (this.ended ? undefined : this.onClientFrame(f) ?? undefined));
+            .then(() => (this.ended || this.vanished ? undefined : this.onClientFrame(f) ?? undefined));
         }
         const otherwise = this.settling && !readAlike(p.sql) ? 'unsettled' : this.o.hooks.parseReadsOtherwise?.(p.sql) ? 'hooks' : undefined;
         const change = this.mirror.parse(p.name, p.sql, p.types, otherwise);
@@ -479,7 +497,7 @@ export class Relay {
           this.unflushed = 0;
           return unsure.settled.then(() => {
             this.mirror.resolve(portal, unsure);
-            if (this.ended) return;
+            if (this.ended || this.vanished) return;
             return this.onClientFrame(f) ?? undefined;
           });
         }
@@ -545,7 +563,7 @@ export class Relay {
       // before the client's Sync: refused.
       if (this.readyComing(this.settling)) {
         return new Promise<void>((resolve) => { this.settleWaiters.push(resolve); })
-          .then(() => (this.ended ? undefined : this.statement(f, s, describe) ?? undefined));
+          .then(() => (this.ended || this.vanished ? undefined : this.statement(f, s, describe) ?? undefined));
       }
       s = { ...s, unsettled: true };
     }
@@ -598,7 +616,7 @@ export class Relay {
   }
 
   private apply(f: Buffer, stmt: Statement, d: Exclude<StatementDecision, { action: 'hold' }>): void {
-    if (this.ended) return;
+    if (this.ended || this.vanished) return;
     if (d.action === 'allow') { this.admit(f, stmt, d.durable); return; }
     const err = errorMessage({ severity: 'ERROR', code: d.sqlstate ?? '42501', message: d.message, detail: d.detail ?? `rule: ${d.rule}` });
     if (stmt.protocol === 'extended') {
@@ -998,18 +1016,7 @@ export class Relay {
     // The Sync's commit failed, or a statement of a batch the server began idle failed (its implicit transaction
     // aborts): the statements it would have committed were rolled back. Their own records (success, the server's
     // tags) go first.
-    if ((h.kind !== 'sync' || !h.errored) && (this.implicitDone.length > 0 || this.implicitMore > 0)) {
-      const ns = this.implicitDone;
-      const more = this.implicitMore;
-      this.implicitDone = [];
-      this.implicitMore = 0;
-      this.reportEnded();
-      try {
-        this.o.hooks.onCommitFailed?.(ns, sqlstate, more);
-      } catch (e) {
-        this.o.onInternalError(e);
-      }
-    }
+    if ((h.kind !== 'sync' || !h.errored) && (this.implicitDone.length > 0 || this.implicitMore > 0)) this.commitFailed(sqlstate);
     // Extended protocol: the server skips everything up to the next Sync, a simple Query sent before that
     // Sync included (it never runs and is answered by nothing). The error answers the head. When that is
     // an Execute, that statement failed. When it is the Parse, Bind or Describe of a statement (a syntax
@@ -1124,6 +1131,20 @@ export class Relay {
    */
   private unsure = false;
 
+  /** The statements noted in implicitDone were rolled back: onCommitFailed, after their own records. */
+  private commitFailed(sqlstate: string | undefined): void {
+    const ns = this.implicitDone;
+    const more = this.implicitMore;
+    this.implicitDone = [];
+    this.implicitMore = 0;
+    this.reportEnded();
+    try {
+      this.o.hooks.onCommitFailed?.(ns, sqlstate, more);
+    } catch (e) {
+      this.o.onInternalError(e);
+    }
+  }
+
   private noteImplicit(run: Running): void {
     if (this.unsure) return;
     const tag = run.result.commands.at(-1) ?? '';
@@ -1180,13 +1201,24 @@ export class Relay {
       }
       if (this.backlog.some((f) => f[0] === FE.Terminate)) return;
     }
-    // The client vanished (no Terminate). Anything still running upstream is cancelled, not left to run. A
-    // statement still being decided (or held for approval: pumping) was cut off too, so the end is not clean.
-    const busy = this.expect.length > 0;
-    const done = () => { this.o.upstream.destroy(); };
-    if (busy) this.o.cancelUpstream().finally(done); else this.o.upstream.end(TERMINATE);
-    const cut = busy || this.pumping;
-    this.finish(cut ? 'client disconnected mid-statement' : 'client disconnected', !cut);
+    // The client vanished (no Terminate). A statement still being decided (or held for approval: pumping) was
+    // cut off with it, so the end is not clean; nothing more of the client's is forwarded.
+    const reason = this.expect.length > 0 || this.pumping ? 'client disconnected mid-statement' : 'client disconnected';
+    if (this.expect.length === 0) {
+      this.o.upstream.end(TERMINATE);
+      this.finish(reason, !this.pumping);
+      return;
+    }
+    // What the server was sent it still answers, as it would a vanished client of its own (it reads what reached it
+    // before the connection's end), but what runs is cancelled, not left to run; a COPY FROM STDIN fails
+    // (CopyFail). The answers are read on (recorded, masked, dropped), so each statement's record says what the
+    // server did (done, cancelled, skipped), not a guess; a Flush has it answer messages sent with no Sync behind
+    // them, whose implicit transaction the connection's end then rolls back (finish). Cut off after
+    // vanishedDrainMs: what is still unanswered then fails with 08006.
+    this.vanished = reason;
+    this.o.upstream.end(Buffer.concat(this.copyIn ? [COPY_FAIL_VANISHED, FLUSH, TERMINATE] : [FLUSH, TERMINATE]));
+    void this.o.cancelUpstream();
+    this.drainTimer = setTimeout(() => { this.o.upstream.destroy(); }, this.o.vanishedDrainMs ?? VANISHED_DRAIN_MS);
   }
 
   /** The server closed while its last messages waited for their record (or for prepareRows). */
@@ -1206,6 +1238,11 @@ export class Relay {
       this.o.client.end();
     }
     if (this.ended) return;
+    if (this.vanished) {
+      this.failPending('08006', 'the client disconnected');
+      this.finish(this.vanished, false);
+      return;
+    }
     if (this.clientTerminated) {
       // After the client's Terminate: anything the server did not answer was not run (a server skipping to a
       // Sync ignores the Terminate and ends at the connection's end). The session ended as the client chose,
@@ -1225,8 +1262,15 @@ export class Relay {
   private finish(reason: string, clean: boolean, sqlstate = '08006'): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.drainTimer);
+    // Statements of an implicit transaction that nothing sent could end (no Sync, Query, pcigate's abort or
+    // exchange behind them): the connection's end rolls it back. Claimed after their own records, as onError does.
+    const rolledBack = (this.implicitDone.length > 0 || this.implicitMore > 0)
+      && !this.expect.some((e) => e.kind === 'sync' || e.kind === 'query' || e.kind === 'abort' || e.kind === 'exchange');
     this.mirror.end();
     this.failPending(sqlstate, 'the session ended');
+    // No SQLSTATE when the client ended it with a Terminate: nothing failed.
+    if (rolledBack) this.commitFailed(this.clientTerminated && clean ? undefined : sqlstate);
     this.settle();
     this.o.onEnd({ reason, clean });
   }

@@ -1,0 +1,121 @@
+/**
+ * A client that vanishes (its socket closed, no Terminate) while the server still owes it answers: pcigate
+ * cancels what runs, reads the server's answers on (dropped), and records what the server did, not a guess.
+ * Before, every statement still in flight was recorded `failure 08006`, whether the server had finished and
+ * committed it, cancelled it or rolled it back; and statements of a batch never synced kept their `success`
+ * although the connection's end rolled them back. Each test checks the log against the table the server kept.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../recorder/types.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { type Gate, queryDetail, readLog, slowIntents, startGate, until } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql('create table vt (id int primary key)');
+  gate = await startGate(server);
+}, 120_000);
+
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+/** The records of the session that sent `sql`, once its session.end is in the log. */
+async function sessionOf(sql: string): Promise<AuditRecord[]> {
+  let mine: AuditRecord[] = [];
+  await until(() => {
+    const log = readLog(gate.home);
+    const session = log.find((r) => r.type === 'pg.query' && queryDetail(r).sql === sql)?.session;
+    mine = log.filter((r) => r.session === session);
+    return session !== undefined && mine.some((r) => r.type === 'session.end');
+  }, 20_000);
+  return mine;
+}
+
+const query = (mine: AuditRecord[], sql: string) => mine.find((r) => r.type === 'pg.query' && queryDetail(r).sql === sql)!;
+const ids = () => server.psql('select coalesce(string_agg(id::text, \',\' order by id), \'\') from vt').trim();
+const active = (like: string) => server.psql(`select count(*) from pg_stat_activity where query like '${like}' and state = 'active' and pid <> pg_backend_pid()`).trim();
+
+describe('a client that vanishes mid-statement', () => {
+  it('a running statement is cancelled and recorded as cancelled (57014), not as a lost connection', async () => {
+    const sql = 'select pg_sleep(30) as vanish_sleep';
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(bytes.query(sql));
+    await until(() => active('%vanish_sleep%') === '1');
+    c.sock.destroy();
+    const mine = await sessionOf(sql);
+    await until(() => active('%vanish_sleep%') === '0');
+    expect(queryDetail(query(mine, sql))).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
+    expect(mine.at(-1)).toMatchObject({ type: 'session.end', outcome: 'failure', detail: { reason: 'client disconnected mid-statement' } });
+  }, 60_000);
+
+  it('a COPY FROM STDIN left unfinished fails, keeps nothing, and its record says the server\'s SQLSTATE', async () => {
+    const sql = 'copy vt from stdin';
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(bytes.query(sql));
+    await c.until('G');
+    c.sock.write(bytes.copyData('501\n502\n'));
+    await new Promise((r) => setTimeout(r, 200));
+    c.sock.destroy();
+    const mine = await sessionOf(sql);
+    expect(ids()).not.toContain('501');
+    // The server's answer to pcigate's CopyFail (57014, "COPY from stdin failed"), not a made-up 08006.
+    expect(queryDetail(query(mine, sql))).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
+  }, 60_000);
+
+  it('statements of a batch with no Sync: their records say success, and a pg.commit says the connection\'s end rolled them back', async () => {
+    const a = 'insert into vt values (601)';
+    const b = 'insert into vt values (602)';
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.parse('', a), bytes.bind('', '', []), bytes.execute(), bytes.parse('', b), bytes.bind('', '', []), bytes.execute(), bytes.flush()]));
+    await c.until('C');
+    await c.until('C');
+    c.sock.destroy();
+    const mine = await sessionOf(b);
+    expect(ids()).not.toMatch(/60[12]/);
+    const [qa, qb] = [query(mine, a), query(mine, b)];
+    expect(queryDetail(qa)).toMatchObject({ result: 'success' });
+    expect(queryDetail(qb)).toMatchObject({ result: 'success' });
+    const commit = mine.find((r) => r.type === 'pg.commit')!;
+    expect(commit).toMatchObject({ outcome: 'failure', detail: { statements: [queryDetail(qa).n, queryDetail(qb).n], sqlstate: '08006', rolled_back: true } });
+    expect(commit.seq).toBeGreaterThan(qb.seq);
+    expect(mine.at(-1)!.type).toBe('session.end');
+  }, 60_000);
+
+  it('a Terminate after a batch with no Sync: the same claim, with no SQLSTATE (nothing failed)', async () => {
+    const a = 'insert into vt values (701)';
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.parse('', a), bytes.bind('', '', []), bytes.execute(), bytes.flush()]));
+    await c.until('C');
+    c.sock.end(bytes.terminate());
+    const mine = await sessionOf(a);
+    expect(ids()).not.toContain('701');
+    expect(mine.find((r) => r.type === 'pg.commit')).toMatchObject({ outcome: 'failure', detail: { statements: [queryDetail(query(mine, a)).n], sqlstate: null, rolled_back: true } });
+    expect(mine.at(-1)).toMatchObject({ type: 'session.end', outcome: 'success' });
+  }, 60_000);
+
+  it('a read whose answer waits for its record: recorded as the server answered it (success, 1 row), not as lost', async () => {
+    // A read is forwarded while its record is written, and its answer is held until that is durable; the client
+    // goes meanwhile. The server has answered; what it answered is what the log says.
+    const slow = slowIntents('vanish_gated');
+    const g = await startGate(server, { transcripts: false, sinkWrap: slow.wrap });
+    try {
+      const sql = 'select 42 as vanish_gated';
+      const c = await RawPgClient.login(g.broker);
+      c.sock.write(bytes.query(sql));
+      await new Promise((r) => setTimeout(r, 300));
+      c.sock.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+      slow.release(true);
+      await until(() => readLog(g.home).some((r) => r.type === 'session.end'));
+      const q = readLog(g.home).find((r) => r.type === 'pg.query')!;
+      expect(q).toMatchObject({ outcome: 'success', detail: { sql, result: 'success', sqlstate: null, rows: 1 } });
+    } finally { await g.close(); }
+  }, 60_000);
+});
