@@ -11,8 +11,9 @@
  *   number, and what follows is not known yet;
  * - a chunk's start is read after the original bytes at the end of the chunk before (of the same reading), and a
  *   card number across the two is masked in this chunk's part as the deployment's format masks it.
- * Bytes keep their places, so the object keeps its length. The stream is the session's last `loread`s in a row: a
- * client reading two objects by turns has their chunks read as one stream (its edges are still starred).
+ * Bytes keep their places, so the object keeps its length. A stream is one descriptor's `loread`s in a row of
+ * loreads (PgMasker keeps one per descriptor: a client reading two objects by turns, as a dump may, has each read
+ * after its own chunks); any other call between (a seek) starts them all afresh.
  */
 import { applyMask } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
@@ -33,11 +34,6 @@ const isSep = (b: number | undefined): boolean => b === 0x20 || b === 0x2d;
 
 export class LoReadStream {
   #tail: Buffer = Buffer.alloc(0);
-
-  /** Another call came between: the next chunk starts a new stream. */
-  reset(): void {
-    this.#tail = Buffer.alloc(0);
-  }
 
   /**
    * The chunk `orig` as it goes to the client: `alone` (orig masked on its own, same length) with its edges masked

@@ -119,7 +119,8 @@ export class PgMasker {
   #planStmt: object | null | undefined;
   #stmt: object | null | undefined;
   /** The session's large-object reads in a row (lo-read.ts). */
-  #lo = new LoReadStream();
+  /** Large objects being read in chunks, by descriptor (the loread's first argument, hex), in a row of loreads. */
+  #lo = new Map<string, LoReadStream>();
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
   /** Columns of the COPY the broker announced (expectCopy), applied to the rows of that statement. */
@@ -535,19 +536,33 @@ export class PgMasker {
   #functionResult(body: Buffer): Buffer | null {
     const len = body.readInt32BE(0);
     // A large object read in chunks (lo_read): a card number across two is masked at their edges (lo-read.ts).
-    const loread = (this.#stmt as { sql?: unknown } | null | undefined)?.sql === `function ${LOREAD_OID}`;
-    if (!loread || len < 0) this.#lo.reset();
+    const stmt = this.#stmt as { sql?: unknown; firstArg?: Buffer | null } | null | undefined;
+    const loread = stmt?.sql === `function ${LOREAD_OID}`;
+    // Another call (a seek, an lo_open) ends every reading; loreads of several descriptors by turns each go on.
+    if (!loread) this.#lo.clear();
     if (len < 0) return null;
     const v = body.subarray(4, 4 + len);
     let m = binaryValue(0, v, undefined, this.#ctx);
     const content = this.#ctx.content;
     if (loread && m !== null && content) {
-      m = this.#lo.next(v, m, content, this.#ctx.detect, (n) => { this.#ctx.counts.pan = (this.#ctx.counts.pan ?? 0) + n; });
+      const fd = stmt.firstArg ? stmt.firstArg.toString('hex') : '';
+      let lo = this.#lo.get(fd);
+      if (!lo) {
+        if (this.#lo.size >= LO_STREAMS_MAX) this.#lo.delete(this.#lo.keys().next().value!);
+        this.#lo.set(fd, lo = new LoReadStream());
+      }
+      m = lo.next(v, m, content, this.#ctx.detect, (n) => { this.#ctx.counts.pan = (this.#ctx.counts.pan ?? 0) + n; });
     }
     if (m === v) return null;
     return m === null ? frame(0x56, [int32(-1)]) : frame(0x56, [int32(m.length), m]);
   }
 }
+
+/**
+ * Most large objects whose chunked reading PgMasker follows at once (the oldest is dropped: its next chunk's
+ * start is then read on its own, its end still starred).
+ */
+const LO_STREAMS_MAX = 64;
 
 /** Types a text COPY masks by their type (copy-text.ts): numbers (withheld), json, jsonb and their arrays (kept JSON). */
 const copyTyped = (oid: number): boolean => isNumberType(oid) || oid === JSON_OID || oid === JSONB_OID || oid === JSON_ARRAY_OID || oid === JSONB_ARRAY_OID;

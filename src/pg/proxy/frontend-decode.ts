@@ -98,8 +98,21 @@ export function decodeTarget(f: Buffer): { kind: 'S' | 'P'; name: string } {
   });
 }
 
-export function decodeFunctionCall(f: Buffer): { oid: number } {
-  return decoding('FunctionCall', () => ({ oid: f.readInt32BE(5) }));
+/**
+ * FunctionCall: the function's OID, and its first argument's bytes (null: NULL) when the message holds one whole
+ * (lo_read's large-object descriptor, lo-read.ts). The rest is the server's to judge.
+ */
+export function decodeFunctionCall(f: Buffer): { oid: number; firstArg?: Buffer | null } {
+  return decoding('FunctionCall', () => {
+    const oid = f.readInt32BE(5);
+    // Int16 count of format codes, the codes, Int16 count of arguments, then each: Int32 length (-1: NULL), bytes.
+    if (f.length < 11) return { oid };
+    const at = 11 + 2 * Math.max(0, f.readInt16BE(9));
+    if (at + 6 > f.length || f.readInt16BE(at) < 1) return { oid };
+    const len = f.readInt32BE(at + 2);
+    if (len < 0) return { oid, firstArg: null };
+    return at + 6 + len <= f.length ? { oid, firstArg: Buffer.from(f.subarray(at + 6, at + 6 + len)) } : { oid };
+  });
 }
 
 /** Rows counted from a CommandComplete tag: the last number of `INSERT 0 5`, `SELECT 3`, `COPY 7` … */

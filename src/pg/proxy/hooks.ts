@@ -24,6 +24,8 @@ export interface Statement {
    * under the name (26000), unless it holds a statement prepared by SQL PREPARE there, which this is not.
    */
   textRefused?: true;
+  /** A FunctionCall's first argument (null: NULL), when it has one: lo_read's large-object descriptor (lo-read.ts). */
+  firstArg?: Buffer | null;
   /** Bind parameters of an extended-protocol Execute (empty otherwise). */
   params: BindParam[];
   /** Type OIDs the statement's Parse declared for those parameters (0 or absent: left to the server). */

@@ -457,8 +457,10 @@ export class Relay {
     switch (code) {
       case FE.Query:
         return this.statement(f, { protocol: 'simple', sql: decodeQuery(f), params: [] });
-      case FE.FunctionCall:
-        return this.statement(f, { protocol: 'function', sql: `function ${decodeFunctionCall(f).oid}`, params: [] });
+      case FE.FunctionCall: {
+        const c = decodeFunctionCall(f);
+        return this.statement(f, { protocol: 'function', sql: `function ${c.oid}`, params: [], ...(c.firstArg !== undefined ? { firstArg: c.firstArg } : {}) });
+      }
       case FE.Parse: {
         const p = decodeParse(f);
         // The server converts the text as it reads it, under the settings the statements before it leave, and
