@@ -140,6 +140,44 @@ describe('pcigate with audit.durability os', () => {
     }
   }, 60_000);
 
+  it('a simple Query whose implicit transaction an error ends (a later statement of it, or its commit) names itself in a pg.commit failure; not where unsure', async () => {
+    server.psql(`create table qparent (id int primary key); insert into qparent values (1);
+      create table qchild (id int, pid int references qparent deferrable initially deferred); create table quniq (id int primary key);`);
+    await settled();
+    const c = await RawPgClient.login(gate.broker);
+    const claimed = [
+      'insert into quniq values (10); insert into quniq values (10)', // 23505 at the second: the first is undone
+      'insert into qchild values (1, 42); select 1', // the commit at the Query's end fails (23503)
+    ];
+    const unsure = [
+      'insert into quniq values (20); commit; insert into quniq values (20)', // the COMMIT kept the first
+      'insert into qchild values (2, 42)', // one statement: its commit fails before its CommandComplete
+    ];
+    try {
+      for (const sql of [...claimed, ...unsure]) {
+        c.sock.write(bytes.query(sql));
+        await c.untilReady();
+      }
+    } finally { c.sock.destroy(); }
+    await settled();
+    expect(server.psql('select id from quniq order by id').trim()).toBe('20');
+    expect(server.psql('select count(*) from qchild').trim()).toBe('0');
+    const log = readLog(gate.home);
+    const last = log.filter((r) => r.type === 'session.start').at(-1)!.session!;
+    const mine = log.filter((r) => r.session === last);
+    const q = (sql: string) => mine.find((r) => r.type === 'pg.query' && (r.detail as Detail).sql === sql)!;
+    expect(q(unsure[1]!).detail).toMatchObject({ result: 'failure', sqlstate: '23503', commands: [] });
+    const commits = mine.filter((r) => r.type === 'pg.commit');
+    expect(commits.map((r) => [r.outcome, r.detail])).toEqual([
+      ['failure', { statements: [(q(claimed[0]!).detail as Detail).n], sqlstate: '23505', rolled_back: true }],
+      ['failure', { statements: [(q(claimed[1]!).detail as Detail).n], sqlstate: '23503', rolled_back: true }],
+    ]);
+    for (const [i, sql] of claimed.entries()) {
+      expect(q(sql).detail).toMatchObject({ result: 'failure', commands: ['INSERT 0 1'] });
+      expect(q(sql).seq).toBeLessThan(commits[i]!.seq);
+    }
+  }, 60_000);
+
   it('psql: a write and a read, recorded once each; the closed log verifies', async () => {
     await settled();
     const r = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', 'create table dur_t(x int)', '-c', 'insert into dur_t values (41), (1)', '-c', 'select sum(x) from dur_t'], gate.env);

@@ -49,7 +49,8 @@ type Expect =
   | { kind: 'describe'; after: Buffer[]; target: Target; portal?: string; prep?: Prepared | undefined }
   /** `copyEnded`: the client sent CopyDone or CopyFail behind it before any CopyInResponse arrived. */
   | { kind: 'execute'; run: Running; after: Buffer[]; copyEnded?: true }
-  | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: true }
+  /** `rolledBack`: an error ended the Query's implicit transaction, undoing statements of it that had completed. */
+  | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: true; rolledBack?: true }
   /** `beforeCopyEnd`: sent after a statement and before the CopyDone/CopyFail the client sent behind it. */
   | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true }
   /**
@@ -1013,6 +1014,11 @@ export class Relay {
     if (!h) return;
     if (h.kind === 'query') {
       { h.run.result.outcome = sqlstate === '57014' ? 'cancelled' : 'failure'; h.run.result.sqlstate = sqlstate; }
+      // A Query the server began idle runs as one implicit transaction (§55.2.2.1), several statements too, and
+      // the commit at its end is part of it: the error rolls back what of it had completed (claimed only for data
+      // manipulation, as for a batch: a BEGIN, COMMIT, DO or CALL among them makes it unsure). Said at its end.
+      const done = h.run.result.commands;
+      if (h.run.stmt.txStatus === 'I' && done.length > 0 && done.every((t) => IMPLICIT_TAG.test(t))) h.rolledBack = true;
       return;
     }
     // The Sync's commit failed, or a statement of a batch the server began idle failed (its implicit transaction
@@ -1096,7 +1102,13 @@ export class Relay {
     if (this.implicitDone.length > 0) this.implicitDone = [];
     this.implicitMore = 0;
     this.unsure = f[5] !== TX_IDLE;
-    if (h?.kind === 'query') this.end(h.run, false);
+    if (h?.kind === 'query') {
+      this.end(h.run, false);
+      if (h.rolledBack) {
+        this.implicitDone = [h.run.stmt.n];
+        this.commitFailed(h.run.result.sqlstate);
+      }
+    }
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
     emit(f);
     this.emitReleased(emit);
