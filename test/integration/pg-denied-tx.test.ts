@@ -9,6 +9,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../recorder/types.js';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { bytes } from '../harness/pg-bytes.js';
@@ -206,6 +207,32 @@ describe('a Terminate sent right behind statements (the client does not wait for
     expect(rec).toMatchObject({ outcome: 'success', detail: { result: 'success', rows: 2 } });
     await until(() => readLog(gate.home).some((r) => r.type === 'session.end' && r.session === rec.session));
     expect(readLog(gate.home).find((r) => r.type === 'session.end' && r.session === rec.session)).toMatchObject({ outcome: 'success', detail: { reason: 'client terminated' } });
+  });
+});
+
+describe('a statement refused in an extended batch', () => {
+  it('rolls back what the batch had done (pcigate\'s abort fails its implicit transaction): a pg.commit failure names it, with the refusal\'s SQLSTATE', async () => {
+    const ins = 'insert into items values (7400)';
+    const c = await RawPgClient.login(gate.broker);
+    try {
+      c.sock.write(Buffer.concat([bytes.parse('', ins), bytes.bind('', '', []), bytes.execute(),
+        bytes.parse('', 'select id from secrets where id > 7400'), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
+      expect(kinds(await c.untilReady())).toBe('12C12EZ');
+    } finally { c.sock.destroy(); }
+    expect(ids()).not.toContain('7400');
+    let mine: AuditRecord[] = [];
+    await until(() => {
+      const log = readLog(gate.home);
+      const session = log.find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === ins)?.session;
+      mine = log.filter((r) => r.session === session);
+      return mine.some((r) => r.type === 'session.end');
+    });
+    const q = mine.find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === ins)!;
+    expect(q).toMatchObject({ outcome: 'success' });
+    expect(mine.filter((r) => r.type === 'pg.query').map((r) => r.outcome).sort()).toEqual(['denied', 'success']);
+    const commit = mine.find((r) => r.type === 'pg.commit');
+    expect(commit).toMatchObject({ outcome: 'failure', detail: { statements: [(q.detail as { n: number }).n], sqlstate: '42501', rolled_back: true } });
+    expect(commit!.seq).toBeGreaterThan(q.seq);
   });
 });
 

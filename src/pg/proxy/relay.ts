@@ -55,9 +55,10 @@ type Expect =
   | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true }
   /**
    * pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is.
-   * `batch`: ABORT_BATCH instead, answered by the error alone (the client's Sync behind it answers the rest).
+   * `batch`: ABORT_BATCH instead, answered by the error alone (the client's Sync behind it answers the rest);
+   * `sqlstate`: that of the refusal the client gets at that Sync.
    */
-  | { kind: 'abort'; after: Buffer[]; batch?: true }
+  | { kind: 'abort'; after: Buffer[]; batch?: true; sqlstate?: string | undefined }
   /** pcigate's own messages (SessionControl.exchange): their answers go to `settle`, not to the client. */
   | { kind: 'exchange'; frames: Buffer[]; settle: (r: Buffer[] | Error) => void; after: Buffer[] };
 
@@ -427,7 +428,7 @@ export class Relay {
       const skipping = this.serverSkipping !== null;
       if (!skipping) {
         this.forward(ABORT_BATCH);
-        this.expect.push({ kind: 'abort', after: [], batch: true });
+        this.expect.push({ kind: 'abort', after: [], batch: true, sqlstate: parseErrorFields(this.discarding.subarray(5)).get('C') });
       }
       this.forward(f);
       this.expect.push({ kind: 'sync', inject: this.discarding, errored: skipping, after: [] });
@@ -947,8 +948,13 @@ export class Relay {
         // An error ends COPY FROM STDIN; the server drops the client's remaining copy messages (§55.2.6).
         this.copyIn = false;
         if (h?.kind === 'abort') {
-          // The client already has pcigate's own error (or gets it at the Sync, ABORT_BATCH).
-          if (h.batch) this.shift();
+          // The client already has pcigate's own error (or gets it at the Sync, ABORT_BATCH). That abort fails the
+          // batch's implicit transaction: what of it had completed is rolled back, as by the refused statement's
+          // own failure there (onError).
+          if (h.batch) {
+            this.shift();
+            if (this.implicitDone.length > 0 || this.implicitMore > 0) this.commitFailed(h.sqlstate);
+          }
           return;
         }
         this.onError(f);
