@@ -158,6 +158,10 @@ describe('pcigate with audit.durability os', () => {
         c.sock.write(bytes.query(sql));
         await c.untilReady();
       }
+      // A Query sent behind an unsynced batch joins its implicit transaction: its error undoes the batch's insert too.
+      c.sock.write(Buffer.concat([bytes.parse('', 'insert into quniq values (40)'), bytes.bind('', '', []), bytes.execute(),
+        bytes.query('insert into quniq values (41); insert into quniq values (41)')]));
+      await c.untilReady();
     } finally { c.sock.destroy(); }
     await settled();
     expect(server.psql('select id from quniq order by id').trim()).toBe('20');
@@ -171,6 +175,7 @@ describe('pcigate with audit.durability os', () => {
     expect(commits.map((r) => [r.outcome, r.detail])).toEqual([
       ['failure', { statements: [(q(claimed[0]!).detail as Detail).n], sqlstate: '23505', rolled_back: true }],
       ['failure', { statements: [(q(claimed[1]!).detail as Detail).n], sqlstate: '23503', rolled_back: true }],
+      ['failure', { statements: [(q('insert into quniq values (40)').detail as Detail).n, (q('insert into quniq values (41); insert into quniq values (41)').detail as Detail).n], sqlstate: '23505', rolled_back: true }],
     ]);
     for (const [i, sql] of claimed.entries()) {
       expect(q(sql).detail).toMatchObject({ result: 'failure', commands: ['INSERT 0 1'] });

@@ -49,8 +49,11 @@ type Expect =
   | { kind: 'describe'; after: Buffer[]; target: Target; portal?: string; prep?: Prepared | undefined }
   /** `copyEnded`: the client sent CopyDone or CopyFail behind it before any CopyInResponse arrived. */
   | { kind: 'execute'; run: Running; after: Buffer[]; copyEnded?: true }
-  /** `rolledBack`: an error ended the Query's implicit transaction, undoing statements of it that had completed. */
-  | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: true; rolledBack?: true }
+  /**
+   * `rolledBack`: an error ended the Query's implicit transaction, undoing what of it had completed: statements of
+   * an unsynced batch before the Query, the Query itself (`ns`, `more`: as implicitDone).
+   */
+  | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: true; rolledBack?: { ns: number[]; more: number } }
   /** `beforeCopyEnd`: sent after a statement and before the CopyDone/CopyFail the client sent behind it. */
   | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true }
   /**
@@ -1020,11 +1023,17 @@ export class Relay {
     if (!h) return;
     if (h.kind === 'query') {
       { h.run.result.outcome = sqlstate === '57014' ? 'cancelled' : 'failure'; h.run.result.sqlstate = sqlstate; }
-      // A Query the server began idle runs as one implicit transaction (§55.2.2.1), several statements too, and
-      // the commit at its end is part of it: the error rolls back what of it had completed (claimed only for data
-      // manipulation, as for a batch: a BEGIN, COMMIT, DO or CALL among them makes it unsure). Said at its end.
+      // A Query runs in an implicit transaction when the server was idle (§55.2.2.1), several statements too, and
+      // the commit at its end is part of it; one sent behind an unsynced batch joins the batch's. The error rolls
+      // back what of it had completed (claimed only for data manipulation, as for a batch: a BEGIN, COMMIT, DO or
+      // CALL among them makes it unsure). Said after the Query's own record, at its ReadyForQuery.
       const done = h.run.result.commands;
-      if (h.run.stmt.txStatus === 'I' && done.length > 0 && done.every((t) => IMPLICIT_TAG.test(t))) h.rolledBack = true;
+      if (!this.unsure && done.every((t) => IMPLICIT_TAG.test(t))) {
+        if (done.length > 0) this.noteDone(h.run.stmt.n);
+        if (this.implicitDone.length > 0) h.rolledBack = { ns: this.implicitDone, more: this.implicitMore };
+      }
+      this.implicitDone = [];
+      this.implicitMore = 0;
       return;
     }
     // The Sync's commit failed, or a statement of a batch the server began idle failed (its implicit transaction
@@ -1111,7 +1120,8 @@ export class Relay {
     if (h?.kind === 'query') {
       this.end(h.run, false);
       if (h.rolledBack) {
-        this.implicitDone = [h.run.stmt.n];
+        this.implicitDone = h.rolledBack.ns;
+        this.implicitMore = h.rolledBack.more;
         this.commitFailed(h.run.result.sqlstate);
       }
     }
@@ -1174,8 +1184,11 @@ export class Relay {
       this.unsure = true;
       return;
     }
-    if (run.result.outcome !== 'success') return;
-    if (this.implicitDone.length < COMMIT_FAILED_MAX) this.implicitDone.push(run.stmt.n);
+    if (run.result.outcome === 'success') this.noteDone(run.stmt.n);
+  }
+
+  private noteDone(n: number): void {
+    if (this.implicitDone.length < COMMIT_FAILED_MAX) this.implicitDone.push(n);
     else this.implicitMore++;
   }
 
