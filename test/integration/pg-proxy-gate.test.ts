@@ -133,6 +133,23 @@ describe('read gate', () => {
     } finally { await gate.close(); }
   });
 
+  it('an extended read: its ParseComplete, BindComplete and RowDescription wait for its record too (no byte of its response before)', async () => {
+    const slow = slowIntents('select 78');
+    const gate = await startGate(server, { transcripts: false, sinkWrap: slow.wrap });
+    try {
+      const c = await RawPgClient.login(gate.broker);
+      let got = 0;
+      c.sock.on('data', (b: Buffer) => { got += b.length; });
+      c.sock.write(Buffer.concat([bytes.parse('', 'select 78 as n'), bytes.bind('', '', []), bytes.describe('P', ''), bytes.execute(), bytes.sync()]));
+      await new Promise((r) => setTimeout(r, 500)); // the server has answered by now
+      expect(got).toBe(0);
+      slow.release(true);
+      const frames = await c.untilReady();
+      expect(frames.map((f) => String.fromCharCode(f[0]!)).join('')).toBe('12TDCZ');
+      c.sock.destroy();
+    } finally { await gate.close(); }
+  });
+
   it('a read sent with Terminate behind it: the server closes first, the answer still comes once its record is durable', async () => {
     const slow = slowIntents('select 77');
     const gate = await startGate(server, { transcripts: false, sinkWrap: slow.wrap });

@@ -835,11 +835,24 @@ export class Relay {
    * pause/resume per statement; a large one cannot grow memory).
    */
   private gated(): boolean {
-    const run = this.running();
+    const run = this.running() ?? this.runAhead();
     if (!this.preparing && (!run || run.gate === 'open')) return false;
     this.gateWait = true;
     if (!this.gatePaused && this.o.upstreamReader.buffered > GATE_BUFFER_MAX) { this.gatePaused = true; this.o.upstream.pause(); }
     return true;
+  }
+
+  /**
+   * The Execute right behind the Parse, Bind, Describe and Close answers at the head: its response starts with
+   * them (a RowDescription of its portal, its statement's), so they wait for its record as its rows do.
+   */
+  private runAhead(): Running | null {
+    for (let i = 0; i < this.expect.length; i++) {
+      const e = this.expect.at(i)!;
+      if (e.kind === 'execute') return e.run;
+      if (e.kind !== 'parse' && e.kind !== 'bind' && e.kind !== 'describe' && e.kind !== 'close') return null;
+    }
+    return null;
   }
 
   private gateWait = false;
