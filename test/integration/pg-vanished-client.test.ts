@@ -55,6 +55,19 @@ describe('a client that vanishes mid-statement', () => {
     expect(mine.at(-1)).toMatchObject({ type: 'session.end', outcome: 'failure', detail: { reason: 'client disconnected mid-statement' } });
   }, 60_000);
 
+  it('a large result the client stopped reading (pcigate paused the server for it) is cancelled and recorded as cancelled', async () => {
+    // The last row sleeps: only the cancel ends it. Before it, far more rows than the sockets hold.
+    const sql = "select g, repeat('x', 500) as vanish_big, case when g = 400000 then pg_sleep(60) end from generate_series(1, 400000) g";
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(bytes.query(sql));
+    await new Promise((r) => c.sock.once('data', r));
+    c.sock.pause();
+    await new Promise((r) => setTimeout(r, 1000)); // pcigate's writes to it back up: it pauses the server
+    c.sock.destroy();
+    const mine = await sessionOf(sql);
+    expect(queryDetail(query(mine, sql))).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
+  }, 60_000);
+
   it('a COPY FROM STDIN left unfinished fails, keeps nothing, and its record says the server\'s SQLSTATE', async () => {
     const sql = 'copy vt from stdin';
     const c = await RawPgClient.login(gate.broker);

@@ -1262,6 +1262,8 @@ export class Relay {
     // them, whose implicit transaction the connection's end then rolls back (finish). Cut off after
     // vanishedDrainMs: what is still unanswered then fails with 08006.
     this.vanished = reason;
+    // The server may be paused for the client (writeClient's backpressure): no 'drain' comes from a gone client.
+    if (!this.gatePaused) this.o.upstream.resume();
     this.o.upstream.end(Buffer.concat(this.copyIn ? [COPY_FAIL_VANISHED, FLUSH, TERMINATE] : [FLUSH, TERMINATE]));
     void this.o.cancelUpstream();
     this.drainTimer = setTimeout(() => { this.o.upstream.destroy(); }, this.o.vanishedDrainMs ?? VANISHED_DRAIN_MS);
