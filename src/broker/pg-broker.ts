@@ -29,6 +29,8 @@ import { PgTranscript } from './pg-transcript.js';
 export interface PgBrokerOptions {
   /** The connection's name in the config (`target.conn`). */
   conn: string;
+  /** RelayOptions.vanishedDrainMs (tests shorten it). */
+  vanishedDrainMs?: number;
   target: UpstreamTarget;
   sink: AuditSink;
   identity: IdentityProvider;
@@ -247,6 +249,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         cancelUpstream: async () => {
           if (upstream.backendKey) await sendUpstreamCancel(o.target, upstream.backendKey).catch((e: unknown) => o.log.warn(`cancel: ${errText(e)}`));
         },
+        ...(o.vanishedDrainMs !== undefined ? { vanishedDrainMs: o.vanishedDrainMs } : {}),
       };
     },
 

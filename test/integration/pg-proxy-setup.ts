@@ -141,7 +141,7 @@ export async function runProbe(cmd: string, args: string[]): Promise<{ steps: Ma
 /** The `pg.query` detail members the client tests read. */
 export interface PgQueryDetail {
   n?: number; sql: string; protocol?: string; params?: unknown[]; statement?: string; portal?: string; rule?: string;
-  result?: string; sqlstate?: string | null; rows?: number; data_rows?: number; suspended?: boolean; masked?: Record<string, number>;
+  result?: string; sqlstate?: string | null; commands?: string[]; rows?: number; data_rows?: number; suspended?: boolean; masked?: Record<string, number>;
 }
 
 /** A record's detail as a `pg.query` detail. */

@@ -17,7 +17,15 @@ let gate: Gate;
 
 beforeAll(async () => {
   server = await startPostgres();
-  server.psql('create table vt (id int primary key)');
+  server.psql(`create table vt (id int primary key);
+    create function stubborn(secs int) returns int language plpgsql as $$
+    declare t timestamptz := clock_timestamp();
+    begin
+      while clock_timestamp() < t + make_interval(secs => secs) loop
+        begin perform pg_sleep(0.05); exception when query_canceled then null; end;
+      end loop;
+      return secs;
+    end $$;`);
   gate = await startGate(server);
 }, 120_000);
 
@@ -111,6 +119,50 @@ describe('a client that vanishes mid-statement', () => {
     expect(ids()).not.toContain('701');
     expect(mine.find((r) => r.type === 'pg.commit')).toMatchObject({ outcome: 'failure', detail: { statements: [queryDetail(query(mine, a)).n], sqlstate: null, rolled_back: true } });
     expect(mine.at(-1)).toMatchObject({ type: 'session.end', outcome: 'success' });
+  }, 60_000);
+
+  it('a COMMIT sent with no Sync, then Terminate: the server commits it; the log says so and claims no rollback', async () => {
+    const a = 'insert into vt values (901)';
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.parse('', a), bytes.bind('', '', []), bytes.execute(), bytes.flush()]));
+    await c.until('C');
+    c.sock.write(Buffer.concat([bytes.parse('', 'commit'), bytes.bind('', '', []), bytes.execute(), bytes.terminate()]));
+    const mine = await sessionOf(a);
+    expect(ids()).toContain('901');
+    expect(mine.filter((r) => r.type === 'pg.query').map((r) => [queryDetail(r).sql, r.outcome, queryDetail(r).commands]))
+      .toEqual([[a, 'success', ['INSERT 0 1']], ['commit', 'success', ['COMMIT']]]);
+    expect(mine.some((r) => r.type === 'pg.commit')).toBe(false);
+  }, 60_000);
+
+  it('a statement that ignores the cancel past the drain limit: failure 08006, and no rollback claimed for what its Sync commits', async () => {
+    const g = await startGate(server, { transcripts: false, vanishedDrainMs: 1000 });
+    try {
+      const a = 'insert into vt values (911)';
+      const c = await RawPgClient.login(g.broker);
+      c.sock.write(Buffer.concat([bytes.parse('', a), bytes.bind('', '', []), bytes.execute(), bytes.flush()]));
+      await c.until('C');
+      c.sock.write(Buffer.concat([bytes.parse('', 'select stubborn(3)'), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
+      await until(() => active('select stubborn%') === '1');
+      c.sock.destroy();
+      await until(() => readLog(g.home).some((r) => r.type === 'session.end'));
+      const log = readLog(g.home);
+      expect(log.find((r) => r.type === 'pg.query' && queryDetail(r).sql === 'select stubborn(3)')).toMatchObject({ outcome: 'failure', detail: { sqlstate: '08006' } });
+      expect(log.some((r) => r.type === 'pg.commit')).toBe(false);
+      await until(() => ids().includes('911'), 15_000); // the server ran on, and its Sync committed the insert
+    } finally { await g.close(); }
+  }, 60_000);
+
+  it('a broker shutdown while a statement runs, the client closing on the FATAL: no internal error recorded', async () => {
+    const g = await startGate(server, { transcripts: false });
+    const sql = 'select pg_sleep(1) as shut_sleep';
+    const c = await RawPgClient.login(g.broker);
+    c.sock.write(bytes.query(sql));
+    c.sock.on('data', () => { c.sock.destroy(); });
+    await until(() => active('%shut_sleep%') === '1');
+    await g.close();
+    const log = readLog(g.home);
+    expect(log.filter((r) => r.type === 'pg.error')).toEqual([]);
+    expect(log.some((r) => r.type === 'session.end')).toBe(true);
   }, 60_000);
 
   it('a read whose answer waits for its record: recorded as the server answered it (success, 1 row), not as lost', async () => {

@@ -250,6 +250,8 @@ export class Relay {
    * them (the server keeps its answers until one comes), which covers the discarding after a denied Execute.
    */
   private busy(): boolean {
+    // A vanished client's session is reading the server's last answers: no idle limit applies.
+    if (this.vanished) return true;
     return this.pumping || (!this.copyIn && this.expect.length > this.unflushed);
   }
 
@@ -544,6 +546,10 @@ export class Relay {
         this.unflushed = 0;
         return null;
       case FE.Terminate:
+        // The server drops what it holds for a Flush when it reads a Terminate: answers to messages sent with no
+        // Sync or Flush behind them (an Execute of a COMMIT commits all the same). A Flush has it send them, so
+        // they are recorded as it ran them.
+        if (this.unflushed > 0) this.forward(FLUSH);
         this.forward(f);
         this.flushUpstream();
         this.o.upstream.end();
@@ -1264,7 +1270,8 @@ export class Relay {
     this.vanished = reason;
     // The server may be paused for the client (writeClient's backpressure): no 'drain' comes from a gone client.
     if (!this.gatePaused) this.o.upstream.resume();
-    this.o.upstream.end(Buffer.concat(this.copyIn ? [COPY_FAIL_VANISHED, FLUSH, TERMINATE] : [FLUSH, TERMINATE]));
+    // Ended already by shutdown(): its Terminate is on its way.
+    if (!this.o.upstream.writableEnded) this.o.upstream.end(Buffer.concat(this.copyIn ? [COPY_FAIL_VANISHED, FLUSH, TERMINATE] : [FLUSH, TERMINATE]));
     void this.o.cancelUpstream();
     this.drainTimer = setTimeout(() => { this.o.upstream.destroy(); }, this.o.vanishedDrainMs ?? VANISHED_DRAIN_MS);
   }
@@ -1287,7 +1294,6 @@ export class Relay {
     }
     if (this.ended) return;
     if (this.vanished) {
-      this.failPending('08006', 'the client disconnected');
       this.finish(this.vanished, false);
       return;
     }
@@ -1299,7 +1305,7 @@ export class Relay {
       else this.finish('client terminated', true);
       return;
     }
-    this.failPending('08006', 'the server closed the connection');
+    // finish() fails what is left unanswered (08006), after it has looked at it.
     if (!this.clientGone) {
       if (!this.sawFatal) this.writeClient([errorMessage({ severity: 'FATAL', code: '08006', message: 'pcigate: the upstream server closed the connection' })]);
       this.o.client.end();
@@ -1311,10 +1317,12 @@ export class Relay {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.drainTimer);
-    // Statements of an implicit transaction that nothing sent could end (no Sync, Query, pcigate's abort or
-    // exchange behind them): the connection's end rolls it back. Claimed after their own records, as onError does.
+    // Statements of an implicit transaction that nothing sent could end: the connection's end rolls it back.
+    // Claimed after their own records, as onError does. Only when nothing but Parse, Bind, Describe and Close is
+    // unanswered: a Sync, a Query, pcigate's abort or exchange commits or ends it, and so may an Execute (of a
+    // COMMIT: it commits at once, its answer waiting in the server's buffer for a Flush that never came).
     const rolledBack = (this.implicitDone.length > 0 || this.implicitMore > 0)
-      && !this.expect.some((e) => e.kind === 'sync' || e.kind === 'query' || e.kind === 'abort' || e.kind === 'exchange');
+      && !this.expect.some((e) => e.kind !== 'parse' && e.kind !== 'bind' && e.kind !== 'describe' && e.kind !== 'close');
     this.mirror.end();
     this.failPending(sqlstate, 'the session ended');
     // No SQLSTATE when the client ended it with a Terminate: nothing failed.

@@ -26,6 +26,8 @@ export interface OpenedSession {
   upstream: UpstreamConnection;
   /** Sends a CancelRequest for the upstream backend key (the owner knows the upstream target). */
   cancelUpstream(): Promise<void>;
+  /** RelayOptions.vanishedDrainMs. */
+  vanishedDrainMs?: number;
 }
 
 export interface SessionSummary {
@@ -129,6 +131,7 @@ export class PgSession implements Cancellable {
         now: () => this.owner.now(),
         onInternalError: (e) => this.owner.internalError(e, this),
         cancelUpstream: () => opened.cancelUpstream(),
+        ...(opened.vanishedDrainMs !== undefined ? { vanishedDrainMs: opened.vanishedDrainMs } : {}),
         onEnd: ({ reason, clean }) => {
           this.state = 'closed';
           if (this.key) this.owner.cancelMap.release(this.key.pid, this.key.secret);
