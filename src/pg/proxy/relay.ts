@@ -58,8 +58,8 @@ type Expect =
   | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true }
   /**
    * pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is.
-   * `batch`: ABORT_BATCH instead, answered by the error alone (the client's Sync behind it answers the rest);
-   * `sqlstate`: that of the refusal the client gets at that Sync.
+   * `batch`: ABORT_BATCH instead, answered by the error alone (the client's Sync behind it answers the rest).
+   * `sqlstate`: that of the refusal the client got (or gets at that Sync).
    */
   | { kind: 'abort'; after: Buffer[]; batch?: true; sqlstate?: string | undefined }
   /** pcigate's own messages (SessionControl.exchange): their answers go to `settle`, not to the client. */
@@ -288,18 +288,17 @@ export class Relay {
   }
 
   /**
-   * Whether every extended-protocol message the server has been sent is followed by a Sync. A simple Query
-   * (or FunctionCall, or pcigate's abort) does not end a batch: after an error in it the server ignores
-   * Queries too until the Sync (postgres.c's ignore_till_sync), and pcigate's own Sync would end it instead.
+   * Whether every extended-protocol message the server has been sent is followed by a Sync: answered or not (a
+   * Flush has the server answer a batch whose implicit transaction stays open), a batch without its Sync would be
+   * ended, and committed, by pcigate's. A simple Query (or FunctionCall, or pcigate's abort) does not end a batch:
+   * after an error in it the server ignores Queries too until the Sync (postgres.c's ignore_till_sync).
    */
   private synced(): boolean {
-    for (let i = this.expect.length - 1; i >= 0; i--) {
-      const k = this.expect.at(i)!.kind;
-      if (k === 'sync' || k === 'exchange') return true;
-      if (k !== 'query' && k !== 'abort') return false;
-    }
-    return true;
+    return !this.unsynced;
   }
+
+  /** Extended-protocol messages have been forwarded since the last Sync (synced()). */
+  private unsynced = false;
 
   /**
    * The last statement admitted with Statement.settlesFirst, until a ReadyForQuery after its end arrives;
@@ -436,6 +435,7 @@ export class Relay {
         this.expect.push({ kind: 'abort', after: [], batch: true, sqlstate: parseErrorFields(this.discarding.subarray(5)).get('C') });
       }
       this.forward(f);
+      this.unsynced = false;
       this.expect.push({ kind: 'sync', inject: this.discarding, errored: skipping, after: [] });
       this.unflushed = 0;
       this.discarding = null;
@@ -482,6 +482,7 @@ export class Relay {
         const otherwise = this.settling && !readAlike(p.sql) ? 'unsettled' : this.o.hooks.parseReadsOtherwise?.(p.sql) ? 'hooks' : undefined;
         const change = this.mirror.parse(p.name, p.sql, p.types, otherwise);
         this.forward(f);
+        this.unsynced = true;
         this.expect.push({ kind: 'parse', after: [], target: { statement: p.name }, change });
         this.unflushed++;
         return null;
@@ -490,6 +491,7 @@ export class Relay {
         const b = decodeBind(f);
         const bound = this.mirror.bind(b.portal, b.statement, b.params, b.resultFormats);
         this.forward(f);
+        this.unsynced = true;
         this.expect.push({ kind: 'bind', after: [], target: { portal: b.portal }, bound });
         this.unflushed++;
         return null;
@@ -518,6 +520,7 @@ export class Relay {
       case FE.Describe: {
         const t = decodeTarget(f);
         this.forward(f);
+        this.unsynced = true;
         const prep = this.mirror.describes(t.kind, t.name);
         this.expect.push(t.kind === 'P'
           ? { kind: 'describe', after: [], target: { portal: t.name }, portal: t.name, prep }
@@ -530,12 +533,14 @@ export class Relay {
         let change: MirrorChange | undefined;
         if (t.kind === 'S') change = this.mirror.closeStatement(t.name); else this.mirror.closePortal(t.name);
         this.forward(f);
+        this.unsynced = true;
         this.expect.push({ kind: 'close', after: [], change });
         this.unflushed++;
         return null;
       }
       case FE.Sync:
         this.forward(f);
+        this.unsynced = false;
         this.expect.push({ kind: 'sync', inject: null, errored: this.serverSkipping !== null, after: [] });
         this.unflushed = 0;
         this.endSkipping();
@@ -639,7 +644,7 @@ export class Relay {
       this.replyInOrder([err], false);
       // While the server skips an errored batch to its Sync it would ignore this Query, and it ignores the
       // abort too (no ReadyForQuery answers it); that error fails the transaction already.
-      if (!this.serverSkipping) this.abortUpstreamTx(stmt.protocol === 'function');
+      if (!this.serverSkipping) this.abortUpstreamTx(d.sqlstate ?? '42501', stmt.protocol === 'function');
     }
   }
 
@@ -648,9 +653,10 @@ export class Relay {
    * a FunctionCall, ABORT_BATCH and a Sync instead: a simple Query drops the client's unnamed statement and
    * portal (postgres.c), a FunctionCall does not, and neither does a failing Parse.
    */
-  private abortUpstreamTx(function_ = false): void {
+  private abortUpstreamTx(sqlstate: string, function_ = false): void {
     this.forward(function_ ? ABORT_BATCH_SYNC : ABORT_TX);
-    this.expect.push({ kind: 'abort', after: [] });
+    if (function_) this.unsynced = false;
+    this.expect.push({ kind: 'abort', after: [], sqlstate });
     this.unflushed = 0;
   }
 
@@ -675,6 +681,7 @@ export class Relay {
       },
     );
     this.forward(f);
+    if (stmt.protocol === 'extended') this.unsynced = true;
     if (stmt.settlesFirst && !this.serverSkipping) this.settling = run;
     if (this.serverSkipping) {
       // The server ignores it (an error earlier in its batch; a simple Query or FunctionCall too, until
@@ -971,12 +978,10 @@ export class Relay {
         this.copyIn = false;
         if (h?.kind === 'abort') {
           // The client already has pcigate's own error (or gets it at the Sync, ABORT_BATCH). That abort fails the
-          // batch's implicit transaction: what of it had completed is rolled back, as by the refused statement's
-          // own failure there (onError).
-          if (h.batch) {
-            this.shift();
-            if (this.implicitDone.length > 0 || this.implicitMore > 0) this.commitFailed(h.sqlstate);
-          }
+          // implicit transaction of the batch it ends or joins (a refused Query behind a batch answered by a
+          // Flush): what of it had completed is rolled back, as by the refused statement's own failure (onError).
+          if (h.batch) this.shift();
+          if (this.implicitDone.length > 0 || this.implicitMore > 0) this.commitFailed(h.sqlstate);
           return;
         }
         this.onError(f);
@@ -1088,7 +1093,7 @@ export class Relay {
 
   /**
    * The server waits for COPY data (§55.2.6). It ignores every Sync and Flush until CopyDone/CopyFail, so
-   * Syncs the client sent right behind the COPY's Execute (libpq sends Parse/Bind/Describe/Execute/Sync in
+   * Syncs the client sent right behind the COPY's Execute or Query (libpq sends Parse/Bind/Describe/Execute/Sync in
    * one go, then CopyDone and another Sync) are answered by nothing: they leave the queue, and what the
    * client sent before its next Sync or Flush waits unanswered again.
    */
@@ -1097,7 +1102,7 @@ export class Relay {
     // A client that sent its data and CopyDone/CopyFail without waiting for CopyInResponse has ended the COPY
     // already: what it sends next is not copy data.
     this.copyIn = !((h?.kind === 'execute' || h?.kind === 'query') && h.copyEnded);
-    if (h?.kind !== 'execute') return;
+    if (h?.kind !== 'execute' && h?.kind !== 'query') return;
     while (this.expect.length > 1) {
       const next = this.expect.at(1)!;
       // A Sync the client sent after its CopyDone/CopyFail reaches the server after the COPY: it is answered.
@@ -1323,8 +1328,16 @@ export class Relay {
     // COMMIT: it commits at once, its answer waiting in the server's buffer for a Flush that never came).
     const rolledBack = (this.implicitDone.length > 0 || this.implicitMore > 0)
       && !this.expect.some((e) => e.kind !== 'parse' && e.kind !== 'bind' && e.kind !== 'describe' && e.kind !== 'close');
+    // A Query an error answered whose ReadyForQuery never came (a FATAL): what it undid is claimed as at that one.
+    const head = this.expect.at(0);
+    const undone = head?.kind === 'query' && head.rolledBack ? { ...head.rolledBack, sqlstate: head.run.result.sqlstate } : null;
     this.mirror.end();
     this.failPending(sqlstate, 'the session ended');
+    if (undone) {
+      this.implicitDone = undone.ns;
+      this.implicitMore = undone.more;
+      this.commitFailed(undone.sqlstate);
+    }
     // No SQLSTATE when the client ended it with a Terminate: nothing failed.
     if (rolledBack) this.commitFailed(this.clientTerminated && clean ? undefined : sqlstate);
     this.settle();
