@@ -143,6 +143,7 @@ export class PgSessionRecorder {
       onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
       onStatementEnd: (stmt, result) => this.onStatementEnd(stmt, result),
       onCommitFailed: (ns, sqlstate, more) => this.onCommitFailed(ns, sqlstate, more),
+      onClientGone: () => { for (const end of [...this.held]) end(SESSION_ENDED); },
       ...(attach ? { attach: attach.bind(this.c.inner) } : {}),
       ...(prepareRows ? { prepareRows: prepareRows.bind(this.c.inner) } : {}),
       ...(onClientActivity ? { onClientActivity: onClientActivity.bind(this.c.inner) } : {}),

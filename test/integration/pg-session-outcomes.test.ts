@@ -6,7 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, gateConfig, pgClient, readLog, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { bytes } from '../harness/pg-bytes.js';
+import { RawPgClient } from '../harness/raw-pg-client.js';
+import { APPROVER, type Gate, gateConfig, heldGate, pgClient, readLog, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -39,6 +41,33 @@ describe('session.end when the client vanishes', () => {
     const q = readLog(gate.home).find((r) => r.type === 'pg.query' && r.session === session && (r.detail as { rule?: string }).rule === 'session_end');
     expect(q).toMatchObject({ outcome: 'denied' });
   });
+
+  it('held behind a statement the server still runs: refused as the client goes, so an approval given later runs nothing', async () => {
+    server.psql(`create table hcards (id int); insert into hcards values (1);
+      create function stubborn(secs int) returns int language plpgsql as $$
+      declare t timestamptz := clock_timestamp();
+      begin
+        while clock_timestamp() < t + make_interval(secs => secs) loop
+          begin perform pg_sleep(0.05); exception when query_canceled then null; end;
+        end loop;
+        return secs;
+      end $$;`);
+    const { gate: g, store } = await heldGate(server, { role: { classes: ['read', 'write', 'transaction', 'utility', 'function'] } });
+    try {
+      const c = await RawPgClient.login(g.broker);
+      // The server runs the first (it ignores the cancel for 2 s) while the second waits for an approver.
+      c.sock.write(Buffer.concat([bytes.query('select stubborn(2)'), bytes.query('delete from hcards')]));
+      let id = '';
+      await until(async () => { id = (await store.list()).find((r) => r.sql === 'delete from hcards' && r.state === 'pending')?.id ?? ''; return id !== ''; });
+      c.sock.destroy();
+      await new Promise((r) => setTimeout(r, 300));
+      await store.approve(id, APPROVER).catch(() => undefined);
+      await until(() => readLog(g.home).some((r) => r.type === 'session.end'));
+      const mine = readLog(g.home).filter((r) => (r.type === 'pg.intent' || r.type === 'pg.query') && (r.detail as { sql?: string }).sql === 'delete from hcards');
+      expect(mine.map((r) => [r.type, r.outcome, (r.detail as { rule?: string }).rule])).toEqual([['pg.query', 'denied', 'session_end']]);
+      expect(server.psql('select count(*) from hcards').trim()).toBe('1');
+    } finally { await g.close(); }
+  }, 60_000);
 
   it('between statements: success, client disconnected', async () => {
     const c = await pgClient(gate);

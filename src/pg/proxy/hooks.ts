@@ -162,6 +162,11 @@ export interface SessionHooks {
    * of the statement runs that reading even after the setting has changed (Statement.parsedOtherwise).
    */
   parseReadsOtherwise?(sql: string): boolean;
+  /**
+   * The client vanished while the server still owed it answers (the session ends once they are read): a statement
+   * held for an approval is refused now, as at the session's end, so an approval given meanwhile runs nothing.
+   */
+  onClientGone?(): void;
   /** The session is ready: the control that session timers (idle timeout, maximum duration) act through. */
   attach?(control: SessionControl): void;
   /** Bytes arrived from the client (per chunk, not per message): resets idle timers. */

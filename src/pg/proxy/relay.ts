@@ -1273,6 +1273,11 @@ export class Relay {
     // them, whose implicit transaction the connection's end then rolls back (finish). Cut off after
     // vanishedDrainMs: what is still unanswered then fails with 08006.
     this.vanished = reason;
+    try {
+      this.o.hooks.onClientGone?.();
+    } catch (e) {
+      this.o.onInternalError(e);
+    }
     // The server may be paused for the client (writeClient's backpressure): no 'drain' comes from a gone client.
     if (!this.gatePaused) this.o.upstream.resume();
     // Ended already by shutdown(): its Terminate is on its way.
