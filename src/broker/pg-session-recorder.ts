@@ -328,8 +328,7 @@ export class PgSessionRecorder {
     const running = this.intents.get(stmt.n);
     const late = running?.seq === null ? running.written : undefined;
     if (late || this.lateResults > 0) {
-      // A read that ended before its intent was durable (an error answering its Parse or Bind comes at once): its
-      // pg.query names the intent's seq, so it is made once the intent is written (or failed: then null, as
+      // A read that ended before its intent was durable: its pg.query names the intent's seq, so it is made once the intent is written (or failed: then null, as
       // docs/log-format.md says). It may follow later statements' intents in the log; intent_seq ties it to its own.
       // The results that end after it wait their turn behind it: the log keeps the order statements ended in.
       const extra = this.c.inner.statementDetail?.(stmt);

@@ -11,7 +11,7 @@ import { configSchema } from '../../src/config/index.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, queryDetail, readLog, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, queryDetail, sessionOf, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -36,17 +36,6 @@ afterAll(async () => {
 const x = (sql: string) => [bytes.parse('', sql), bytes.bind('', '', []), bytes.execute()];
 const ids = () => server.psql('select coalesce(string_agg(id::text, \',\' order by id), \'\') from h').trim().split(',');
 
-/** The records of the session that ran `sql`, once its session.end is in the log. */
-async function sessionOf(sql: string): Promise<AuditRecord[]> {
-  let mine: AuditRecord[] = [];
-  await until(() => {
-    const log = readLog(gate.home);
-    const session = log.find((r) => r.type === 'pg.query' && queryDetail(r).sql === sql)?.session;
-    mine = log.filter((r) => r.session === session);
-    return session !== undefined && mine.some((r) => r.type === 'session.end');
-  }, 20_000);
-  return mine;
-}
 
 const nOf = (mine: AuditRecord[], sql: string) => queryDetail(mine.find((r) => r.type === 'pg.query' && queryDetail(r).sql === sql)!).n;
 const commits = (mine: AuditRecord[]) => mine.filter((r) => r.type === 'pg.commit').map((r) => r.detail);
@@ -66,7 +55,7 @@ describe('a batch answered by a Flush, then something that joins its transaction
     c.sock.write(bytes.query('copy (select 1/0) to stdout'));
     await c.untilReady();
     c.sock.destroy();
-    const mine = await sessionOf(ins);
+    const mine = await sessionOf(gate.home, ins);
     expect(ids()).not.toContain('101');
     expect(commits(mine)).toEqual([{ statements: [nOf(mine, ins)], sqlstate: '22012', rolled_back: true }]);
   });
@@ -77,7 +66,7 @@ describe('a batch answered by a Flush, then something that joins its transaction
     c.sock.write(bytes.query('select id from secrets'));
     await c.untilReady();
     c.sock.destroy();
-    const mine = await sessionOf(ins);
+    const mine = await sessionOf(gate.home, ins);
     expect(ids()).not.toContain('301');
     expect(commits(mine)).toEqual([{ statements: [nOf(mine, ins)], sqlstate: '42501', rolled_back: true }]);
   });
@@ -88,10 +77,30 @@ describe('a batch answered by a Flush, then something that joins its transaction
     c.sock.write(bytes.query('select pg_sleep(30) as claim_fatal'));
     await until(() => server.psql("select count(*) from pg_stat_activity where query like '%claim_fatal%' and state = 'active' and pid <> pg_backend_pid()").trim() === '1');
     server.psql("select pg_terminate_backend(pid) from pg_stat_activity where query like '%claim_fatal%' and pid <> pg_backend_pid()");
-    const mine = await sessionOf(ins);
+    const mine = await sessionOf(gate.home, ins);
     c.sock.destroy();
     expect(ids()).not.toContain('501');
     expect(commits(mine)).toEqual([{ statements: [nOf(mine, ins)], sqlstate: '57P01', rolled_back: true }]);
+  });
+});
+
+describe('a Sync the server ignores in a COPY FROM STDIN (behind its Execute), the batch answered by a Flush after it', () => {
+  it('leaves the batch open: pcigate\'s column lookup for a COPY … TO STDOUT that joins it does not commit it', async () => {
+    const ins = 'insert into h values (4242)';
+    const c = await RawPgClient.login(gate.broker);
+    try {
+      c.sock.write(Buffer.concat([...x(ins), ...x('copy hc from stdin'), bytes.sync()]));
+      await c.until('G');
+      c.sock.write(Buffer.concat([bytes.copyData('4242\n'), bytes.copyDone(), bytes.flush()]));
+      await c.until('C');
+      c.sock.write(bytes.query('copy (select 1/0) to stdout'));
+      await c.untilReady();
+    } finally { c.sock.destroy(); }
+    const mine = await sessionOf(gate.home, ins);
+    // Directly, the failing COPY joins the batch's transaction and undoes both: so through pcigate.
+    expect(ids()).not.toContain('4242');
+    expect(server.psql('select count(*) from hc where id = 4242').trim()).toBe('0');
+    expect(commits(mine)).toEqual([{ statements: [nOf(mine, ins), nOf(mine, 'copy hc from stdin')], sqlstate: '22012', rolled_back: true }]);
   });
 });
 
@@ -108,7 +117,7 @@ describe('a Sync sent behind a simple-Query COPY FROM STDIN', () => {
       c.sock.write(Buffer.concat([...x(b), ...x(b), bytes.sync()]));
       expect((await c.untilReady()).map((f) => String.fromCharCode(f[0]!)).join('')).toBe('12C12EZ');
     } finally { c.sock.destroy(); }
-    const mine = await sessionOf(a);
+    const mine = await sessionOf(gate.home, a);
     expect(ids()).toContain('1001');
     expect(ids()).not.toContain('1002');
     const bs = mine.filter((r) => r.type === 'pg.query' && queryDetail(r).sql === b);

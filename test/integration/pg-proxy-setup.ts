@@ -202,6 +202,31 @@ export function slowIntents(marker: string) {
   return { wrap, release: (ok: boolean) => release(ok), durableAt: () => durableAt };
 }
 
+/** The records of the session whose pg.query ran `sql`, once its session.end is in `home`'s log. */
+export async function sessionOf(home: string, sql: string): Promise<AuditRecord[]> {
+  let mine: AuditRecord[] = [];
+  await until(() => {
+    const log = readLog(home);
+    const session = log.find((r) => r.type === 'pg.query' && queryDetail(r).sql === sql)?.session;
+    mine = log.filter((r) => r.session === session);
+    return session !== undefined && mine.some((r) => r.type === 'session.end');
+  }, 20_000);
+  return mine;
+}
+
+/**
+ * SQL creating `stubborn(secs)`: it runs `secs` seconds whatever cancels it (it traps query_canceled), as a
+ * statement that does not answer a cancel (a synchronous-replication commit wait) would.
+ */
+export const STUBBORN_FUNCTION = `create function stubborn(secs int) returns int language plpgsql as $$
+  declare t timestamptz := clock_timestamp();
+  begin
+    while clock_timestamp() < t + make_interval(secs => secs) loop
+      begin perform pg_sleep(0.05); exception when query_canceled then null; end;
+    end loop;
+    return secs;
+  end $$`;
+
 /** Polls until `check` returns true or the timeout passes. */
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;

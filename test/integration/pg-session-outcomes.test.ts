@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { APPROVER, type Gate, gateConfig, heldGate, pgClient, readLog, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { APPROVER, type Gate, STUBBORN_FUNCTION, gateConfig, heldGate, pgClient, readLog, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -43,15 +43,7 @@ describe('session.end when the client vanishes', () => {
   });
 
   it('held behind a statement the server still runs: refused as the client goes, so an approval given later runs nothing', async () => {
-    server.psql(`create table hcards (id int); insert into hcards values (1);
-      create function stubborn(secs int) returns int language plpgsql as $$
-      declare t timestamptz := clock_timestamp();
-      begin
-        while clock_timestamp() < t + make_interval(secs => secs) loop
-          begin perform pg_sleep(0.05); exception when query_canceled then null; end;
-        end loop;
-        return secs;
-      end $$;`);
+    server.psql(`create table hcards (id int); insert into hcards values (1); ${STUBBORN_FUNCTION};`);
     const { gate: g, store } = await heldGate(server, { role: { classes: ['read', 'write', 'transaction', 'utility', 'function'] } });
     try {
       const c = await RawPgClient.login(g.broker);

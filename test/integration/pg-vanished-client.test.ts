@@ -10,22 +10,14 @@ import type { AuditRecord } from '../../recorder/types.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, queryDetail, readLog, slowIntents, startGate, until } from './pg-proxy-setup.js';
+import { type Gate, STUBBORN_FUNCTION, queryDetail, readLog, sessionOf, slowIntents, startGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
 
 beforeAll(async () => {
   server = await startPostgres();
-  server.psql(`create table vt (id int primary key);
-    create function stubborn(secs int) returns int language plpgsql as $$
-    declare t timestamptz := clock_timestamp();
-    begin
-      while clock_timestamp() < t + make_interval(secs => secs) loop
-        begin perform pg_sleep(0.05); exception when query_canceled then null; end;
-      end loop;
-      return secs;
-    end $$;`);
+  server.psql(`create table vt (id int primary key); ${STUBBORN_FUNCTION};`);
   gate = await startGate(server);
 }, 120_000);
 
@@ -34,17 +26,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** The records of the session that sent `sql`, once its session.end is in the log. */
-async function sessionOf(sql: string): Promise<AuditRecord[]> {
-  let mine: AuditRecord[] = [];
-  await until(() => {
-    const log = readLog(gate.home);
-    const session = log.find((r) => r.type === 'pg.query' && queryDetail(r).sql === sql)?.session;
-    mine = log.filter((r) => r.session === session);
-    return session !== undefined && mine.some((r) => r.type === 'session.end');
-  }, 20_000);
-  return mine;
-}
 
 const query = (mine: AuditRecord[], sql: string) => mine.find((r) => r.type === 'pg.query' && queryDetail(r).sql === sql)!;
 const ids = () => server.psql('select coalesce(string_agg(id::text, \',\' order by id), \'\') from vt').trim();
@@ -57,7 +38,7 @@ describe('a client that vanishes mid-statement', () => {
     c.sock.write(bytes.query(sql));
     await until(() => active('%vanish_sleep%') === '1');
     c.sock.destroy();
-    const mine = await sessionOf(sql);
+    const mine = await sessionOf(gate.home, sql);
     await until(() => active('%vanish_sleep%') === '0');
     expect(queryDetail(query(mine, sql))).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
     expect(mine.at(-1)).toMatchObject({ type: 'session.end', outcome: 'failure', detail: { reason: 'client disconnected mid-statement' } });
@@ -72,7 +53,7 @@ describe('a client that vanishes mid-statement', () => {
     c.sock.pause();
     await new Promise((r) => setTimeout(r, 1000)); // pcigate's writes to it back up: it pauses the server
     c.sock.destroy();
-    const mine = await sessionOf(sql);
+    const mine = await sessionOf(gate.home, sql);
     expect(queryDetail(query(mine, sql))).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
   }, 60_000);
 
@@ -84,7 +65,7 @@ describe('a client that vanishes mid-statement', () => {
     c.sock.write(bytes.copyData('501\n502\n'));
     await new Promise((r) => setTimeout(r, 200));
     c.sock.destroy();
-    const mine = await sessionOf(sql);
+    const mine = await sessionOf(gate.home, sql);
     expect(ids()).not.toContain('501');
     // The server's answer to pcigate's CopyFail (57014, "COPY from stdin failed"), not a made-up 08006.
     expect(queryDetail(query(mine, sql))).toMatchObject({ result: 'cancelled', sqlstate: '57014' });
@@ -98,7 +79,7 @@ describe('a client that vanishes mid-statement', () => {
     await c.until('C');
     await c.until('C');
     c.sock.destroy();
-    const mine = await sessionOf(b);
+    const mine = await sessionOf(gate.home, b);
     expect(ids()).not.toMatch(/60[12]/);
     const [qa, qb] = [query(mine, a), query(mine, b)];
     expect(queryDetail(qa)).toMatchObject({ result: 'success' });
@@ -115,7 +96,7 @@ describe('a client that vanishes mid-statement', () => {
     c.sock.write(Buffer.concat([bytes.parse('', a), bytes.bind('', '', []), bytes.execute(), bytes.flush()]));
     await c.until('C');
     c.sock.end(bytes.terminate());
-    const mine = await sessionOf(a);
+    const mine = await sessionOf(gate.home, a);
     expect(ids()).not.toContain('701');
     expect(mine.find((r) => r.type === 'pg.commit')).toMatchObject({ outcome: 'failure', detail: { statements: [queryDetail(query(mine, a)).n], sqlstate: null, rolled_back: true } });
     expect(mine.at(-1)).toMatchObject({ type: 'session.end', outcome: 'success' });
@@ -127,7 +108,7 @@ describe('a client that vanishes mid-statement', () => {
     c.sock.write(Buffer.concat([bytes.parse('', a), bytes.bind('', '', []), bytes.execute(), bytes.flush()]));
     await c.until('C');
     c.sock.write(Buffer.concat([bytes.parse('', 'commit'), bytes.bind('', '', []), bytes.execute(), bytes.terminate()]));
-    const mine = await sessionOf(a);
+    const mine = await sessionOf(gate.home, a);
     expect(ids()).toContain('901');
     expect(mine.filter((r) => r.type === 'pg.query').map((r) => [queryDetail(r).sql, r.outcome, queryDetail(r).commands]))
       .toEqual([[a, 'success', ['INSERT 0 1']], ['commit', 'success', ['COMMIT']]]);
@@ -152,17 +133,28 @@ describe('a client that vanishes mid-statement', () => {
     } finally { await g.close(); }
   }, 60_000);
 
-  it('a broker shutdown while a statement runs, the client closing on the FATAL: no internal error recorded', async () => {
+  it('a broker shutdown: a COMMIT sent with no Sync is answered (Flush) and recorded as run; no internal error from sessions whose client closes on the FATAL', async () => {
     const g = await startGate(server, { transcripts: false });
     const sql = 'select pg_sleep(1) as shut_sleep';
-    const c = await RawPgClient.login(g.broker);
-    c.sock.write(bytes.query(sql));
-    c.sock.on('data', () => { c.sock.destroy(); });
+    const busy = await RawPgClient.login(g.broker);
+    busy.sock.write(bytes.query(sql));
+    busy.sock.on('data', () => { busy.sock.destroy(); });
+    const idle = await RawPgClient.login(g.broker);
+    idle.sock.on('data', () => { idle.sock.destroy(); });
+    const committing = await RawPgClient.login(g.broker);
+    committing.sock.write(bytes.query('begin'));
+    await committing.untilReady();
+    committing.sock.write(bytes.query('insert into vt values (921)'));
+    await committing.untilReady();
+    committing.sock.write(Buffer.concat([bytes.parse('', 'commit'), bytes.bind('', '', []), bytes.execute()]));
     await until(() => active('%shut_sleep%') === '1');
+    await new Promise((r) => setTimeout(r, 200)); // the COMMIT has run; its answer waits in the server for a Flush
     await g.close();
     const log = readLog(g.home);
     expect(log.filter((r) => r.type === 'pg.error')).toEqual([]);
-    expect(log.some((r) => r.type === 'session.end')).toBe(true);
+    expect(log.filter((r) => r.type === 'session.end')).toHaveLength(3);
+    expect(ids()).toContain('921');
+    expect(log.find((r) => r.type === 'pg.query' && queryDetail(r).sql === 'commit')).toMatchObject({ outcome: 'success', detail: { commands: ['COMMIT'] } });
   }, 60_000);
 
   it('a read whose answer waits for its record: recorded as the server answered it (success, 1 row), not as lost', async () => {

@@ -33,6 +33,9 @@ import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, typ
  */
 type Target = { statement: string; portal?: undefined } | { portal: string; statement?: undefined };
 
+/** An entry answering a Parse, Bind, Describe or Close: nothing runs, syncs or ends a transaction there. */
+const isPrep = (e: Expect): boolean => e.kind === 'parse' || e.kind === 'bind' || e.kind === 'describe' || e.kind === 'close';
+
 /** `after`: replies pcigate made up, sent right after the server's answer to this entry. */
 type Expect =
   /**
@@ -55,7 +58,8 @@ type Expect =
    */
   | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: true; rolledBack?: { ns: number[]; more: number } }
   /** `beforeCopyEnd`: sent after a statement and before the CopyDone/CopyFail the client sent behind it. */
-  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true }
+  /** `endsBatch`: extended messages were sent before it since the last Sync (relay.unsynced). */
+  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true; endsBatch?: true }
   /**
    * pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is.
    * `batch`: ABORT_BATCH instead, answered by the error alone (the client's Sync behind it answers the rest).
@@ -91,12 +95,11 @@ const ABORT_BATCH_SYNC = Buffer.concat([ABORT_BATCH, Buffer.from([FE.Sync, 0, 0,
 const RFQ_MARK = Buffer.from('RFQ');
 
 /**
- * Sent upstream when pcigate ends a session that sits in COPY FROM STDIN: the server is waiting for data,
- * and CopyFail ends the COPY at once (§55.2.6: nothing of it is kept), then Terminate ends the backend.
+ * Sent upstream (endUpstream) when pcigate ends a session that sits in COPY FROM STDIN: the server is waiting for
+ * data, and CopyFail ends the COPY at once (§55.2.6: nothing of it is kept). One for pcigate's own end, one for a
+ * client that vanished (onClientClose).
  */
-const COPY_FAIL_TERMINATE = Buffer.concat([encodeCopyFail('pcigate: the session was ended by pcigate'), TERMINATE]);
-
-/** Ends a COPY FROM STDIN whose client vanished (onClientClose). */
+const COPY_FAIL_ENDED = encodeCopyFail('pcigate: the session was ended by pcigate');
 const COPY_FAIL_VANISHED = encodeCopyFail('pcigate: the client disconnected');
 
 /** Flush (§55.7): the server sends what it owes so far; nothing else changes. */
@@ -262,9 +265,8 @@ export class Relay {
     this.o.client.end();
     this.clientGone = true;
     // The backend ends as Postgres would end it for a vanished client, its open transaction rolled back.
-    if (this.copyIn) this.o.upstream.end(COPY_FAIL_TERMINATE);
-    else if (this.expect.some((e) => e.kind === 'execute' || e.kind === 'query' || e.kind === 'exchange')) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
-    else this.o.upstream.end(TERMINATE);
+    if (!this.copyIn && this.expect.some((e) => e.kind === 'execute' || e.kind === 'query' || e.kind === 'exchange')) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
+    else this.endUpstream();
     // Not clean: the session did not end as the client chose (session.end outcome failure, as for SSH). A
     // statement it cuts is recorded with the SQLSTATE the client was sent (57P05 idle, 57P01 a deadline).
     this.finish(reason, false, code);
@@ -281,7 +283,7 @@ export class Relay {
     if (this.deciding?.protocol !== 'simple' || !this.synced() || this.copyIn || this.serverSkipping || this.discarding
       || this.ended || this.upstreamGone || this.clientGone) return null;
     return new Promise((resolve, reject) => {
-      this.expect.push({ kind: 'exchange', frames: [], settle: (r) => { if (r instanceof Error) reject(r); else resolve(r); }, after: [] });
+      this.pushExpect({ kind: 'exchange', frames: [], settle: (r) => { if (r instanceof Error) reject(r); else resolve(r); }, after: [] });
       this.forward(messages);
       this.flushUpstream();
     });
@@ -333,7 +335,7 @@ export class Relay {
     if (this.ended || this.vanished) return;
     this.writeClient([errorMessage({ severity: 'FATAL', code: '57P01', message })]);
     this.o.client.end();
-    this.o.upstream.end(TERMINATE);
+    this.endUpstream();
   }
 
   // ---- client → upstream -------------------------------------------------------------------------
@@ -388,7 +390,7 @@ export class Relay {
     this.flushUpstream();
     // The server reads the Terminate after what it was sent (in COPY FROM STDIN, a CopyFail first ends the COPY);
     // skipping to a Sync it ignores it, and then ends at the end of the connection, which follows.
-    this.o.upstream.end(this.copyIn ? COPY_FAIL_TERMINATE : TERMINATE);
+    this.endUpstream();
     this.o.client.pause();
     this.clientTerminated = true;
     if (this.expect.length === 0) {
@@ -413,7 +415,8 @@ export class Relay {
   }
 
   private flushUpstream(): void {
-    if (this.out.length === 0 || this.upstreamGone) { this.out = []; return; }
+    // Nothing goes after pcigate's own end of the server's side (shutdown: a client's Terminate may follow).
+    if (this.out.length === 0 || this.upstreamGone || this.o.upstream.writableEnded) { this.out = []; return; }
     const chunk = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
     if (!this.o.upstream.write(chunk)) {
@@ -432,11 +435,11 @@ export class Relay {
       const skipping = this.serverSkipping !== null;
       if (!skipping) {
         this.forward(ABORT_BATCH);
-        this.expect.push({ kind: 'abort', after: [], batch: true, sqlstate: parseErrorFields(this.discarding.subarray(5)).get('C') });
+        this.pushExpect({ kind: 'abort', after: [], batch: true, sqlstate: parseErrorFields(this.discarding.subarray(5)).get('C') });
       }
       this.forward(f);
+      this.pushExpect({ kind: 'sync', inject: this.discarding, errored: skipping, after: [], ...(this.unsynced ? { endsBatch: true } as const : {}) });
       this.unsynced = false;
-      this.expect.push({ kind: 'sync', inject: this.discarding, errored: skipping, after: [] });
       this.unflushed = 0;
       this.discarding = null;
       this.endSkipping();
@@ -483,7 +486,7 @@ export class Relay {
         const change = this.mirror.parse(p.name, p.sql, p.types, otherwise);
         this.forward(f);
         this.unsynced = true;
-        this.expect.push({ kind: 'parse', after: [], target: { statement: p.name }, change });
+        this.pushExpect({ kind: 'parse', after: [], target: { statement: p.name }, change });
         this.unflushed++;
         return null;
       }
@@ -492,7 +495,7 @@ export class Relay {
         const bound = this.mirror.bind(b.portal, b.statement, b.params, b.resultFormats);
         this.forward(f);
         this.unsynced = true;
-        this.expect.push({ kind: 'bind', after: [], target: { portal: b.portal }, bound });
+        this.pushExpect({ kind: 'bind', after: [], target: { portal: b.portal }, bound });
         this.unflushed++;
         return null;
       }
@@ -522,7 +525,7 @@ export class Relay {
         this.forward(f);
         this.unsynced = true;
         const prep = this.mirror.describes(t.kind, t.name);
-        this.expect.push(t.kind === 'P'
+        this.pushExpect(t.kind === 'P'
           ? { kind: 'describe', after: [], target: { portal: t.name }, portal: t.name, prep }
           : { kind: 'describe', after: [], target: { statement: t.name }, prep });
         this.unflushed++;
@@ -534,14 +537,14 @@ export class Relay {
         if (t.kind === 'S') change = this.mirror.closeStatement(t.name); else this.mirror.closePortal(t.name);
         this.forward(f);
         this.unsynced = true;
-        this.expect.push({ kind: 'close', after: [], change });
+        this.pushExpect({ kind: 'close', after: [], change });
         this.unflushed++;
         return null;
       }
       case FE.Sync:
         this.forward(f);
+        this.pushExpect({ kind: 'sync', inject: null, errored: this.serverSkipping !== null, after: [], ...(this.unsynced ? { endsBatch: true } as const : {}) });
         this.unsynced = false;
-        this.expect.push({ kind: 'sync', inject: null, errored: this.serverSkipping !== null, after: [] });
         this.unflushed = 0;
         this.endSkipping();
         return null;
@@ -557,7 +560,7 @@ export class Relay {
         if (this.unflushed > 0) this.forward(FLUSH);
         this.forward(f);
         this.flushUpstream();
-        this.o.upstream.end();
+        if (!this.o.upstream.writableEnded) this.o.upstream.end();
         // The server closes the connection after Terminate (§55.2.10), once it has sent what it owed; the
         // client's side closes when the server's has (onUpstreamClose), so no answer before it is cut off.
         this.clientTerminated = true;
@@ -612,7 +615,7 @@ export class Relay {
    * unanswered. Parse, Bind, Describe and Close do not change it.
    */
   private statusAhead(): 'I' | 'T' | 'E' | undefined {
-    for (const e of this.expect) if (e.kind !== 'parse' && e.kind !== 'bind' && e.kind !== 'describe' && e.kind !== 'close') return undefined;
+    if (!this.onlyPrepOwed()) return undefined;
     return this.txStatus === 0x45 ? 'E' : this.txStatus === 0x54 ? 'T' : 'I';
   }
 
@@ -656,7 +659,7 @@ export class Relay {
   private abortUpstreamTx(sqlstate: string, function_ = false): void {
     this.forward(function_ ? ABORT_BATCH_SYNC : ABORT_TX);
     if (function_) this.unsynced = false;
-    this.expect.push({ kind: 'abort', after: [], sqlstate });
+    this.pushExpect({ kind: 'abort', after: [], sqlstate });
     this.unflushed = 0;
   }
 
@@ -695,12 +698,12 @@ export class Relay {
       this.end(run, false);
     } else if (stmt.protocol === 'extended') {
       this.lastRun = { kind: 'execute', run, after: [] };
-      this.expect.push(this.lastRun);
+      this.pushExpect(this.lastRun);
       this.unflushed++;
     } else {
       // A Query (or FunctionCall) ends with ReadyForQuery: the server answers everything before it too.
       this.lastRun = { kind: 'query', run, after: [] };
-      this.expect.push(this.lastRun);
+      this.pushExpect(this.lastRun);
       this.unflushed = 0;
     }
   }
@@ -720,9 +723,33 @@ export class Relay {
   /** Made-up replies released by the frame being handled, sent right after it. */
   private released: Buffer[] = [];
 
+  /**
+   * How many entries at the head of `expect` answer a Parse, Bind, Describe or Close (kept as entries come and
+   * go: each entry is counted once, so the per-frame questions below cost O(1) however long a pipeline is).
+   */
+  private leadingPrep = 0;
+
+  private pushExpect(e: Expect): void {
+    if (this.leadingPrep === this.expect.length && isPrep(e)) this.leadingPrep++;
+    this.expect.push(e);
+  }
+
+  private countLeadingPrep(): number {
+    let i = 0;
+    while (i < this.expect.length && isPrep(this.expect.at(i)!)) i++;
+    return i;
+  }
+
+  /** Only Parse, Bind, Describe and Close answers are owed (none that runs, syncs or ends a transaction). */
+  private onlyPrepOwed(): boolean {
+    return this.leadingPrep === this.expect.length;
+  }
+
   /** Removes the head expectation; its made-up replies go out after the current frame. */
   private shift(): Expect | undefined {
     const e = this.expect.shift();
+    if (this.leadingPrep > 0) this.leadingPrep--;
+    else this.leadingPrep = this.countLeadingPrep();
     if (e === this.lastRun) this.lastRun = undefined;
     if (e && e.after.length > 0) this.released.push(...e.after);
     // The server may answer unflushed messages early (its buffer filled, or an error).
@@ -842,7 +869,8 @@ export class Relay {
   }
 
   /**
-   * True while the statement at the head has a record still being written, or a RowDescription waits for
+   * True while the statement at the head (or the Execute right behind the Parse, Bind, Describe and Close answers
+   * at the head: runAhead) has a record still being written, or a RowDescription waits for
    * the hooks (prepareRows): the response waits in the reader. The server is paused only once
    * GATE_BUFFER_MAX bytes wait (a small response, the usual case with fsync durability, costs no
    * pause/resume per statement; a large one cannot grow memory).
@@ -860,12 +888,8 @@ export class Relay {
    * them (a RowDescription of its portal, its statement's), so they wait for its record as its rows do.
    */
   private runAhead(): Running | null {
-    for (let i = 0; i < this.expect.length; i++) {
-      const e = this.expect.at(i)!;
-      if (e.kind === 'execute') return e.run;
-      if (e.kind !== 'parse' && e.kind !== 'bind' && e.kind !== 'describe' && e.kind !== 'close') return null;
-    }
-    return null;
+    const e = this.expect.at(this.leadingPrep);
+    return e?.kind === 'execute' ? e.run : null;
   }
 
   private gateWait = false;
@@ -1109,6 +1133,8 @@ export class Relay {
       if (next.kind !== 'sync' || next.inject || (h.copyEnded && !next.beforeCopyEnd)) break;
       this.expect.removeAt(1);
       h.after.push(...next.after);
+      // The batch it would have ended goes on (a COPY's Execute's, or one a Query joined).
+      if (next.endsBatch) this.unsynced = true;
     }
     let i = this.expect.length;
     while (i > 0 && this.expect.at(i - 1)!.kind !== 'sync' && this.expect.at(i - 1)!.kind !== 'query' && this.expect.at(i - 1)!.kind !== 'abort') i--;
@@ -1143,11 +1169,7 @@ export class Relay {
     this.unsure = f[5] !== TX_IDLE;
     if (h?.kind === 'query') {
       this.end(h.run, false);
-      if (h.rolledBack) {
-        this.implicitDone = h.rolledBack.ns;
-        this.implicitMore = h.rolledBack.more;
-        this.commitFailed(h.run.result.sqlstate);
-      }
+      if (h.rolledBack) this.commitFailed(h.run.result.sqlstate, h.rolledBack);
     }
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
     emit(f);
@@ -1185,10 +1207,13 @@ export class Relay {
    */
   private unsure = false;
 
-  /** The statements noted in implicitDone were rolled back: onCommitFailed, after their own records. */
-  private commitFailed(sqlstate: string | undefined): void {
-    const ns = this.implicitDone;
-    const more = this.implicitMore;
+  /**
+   * The statements noted in implicitDone (or `undone`, taken from it by a Query's error) were rolled back:
+   * onCommitFailed, after their own records.
+   */
+  private commitFailed(sqlstate: string | undefined, undone?: { ns: number[]; more: number }): void {
+    const ns = undone?.ns ?? this.implicitDone;
+    const more = undone?.more ?? this.implicitMore;
     this.implicitDone = [];
     this.implicitMore = 0;
     this.reportEnded();
@@ -1217,7 +1242,8 @@ export class Relay {
   }
 
   private writeClient(chunks: Buffer[]): void {
-    if (chunks.length === 0 || this.clientGone) return;
+    // Also nothing after pcigate ended the client's side (shutdown, terminate) while the server's last answers come.
+    if (chunks.length === 0 || this.clientGone || this.o.client.writableEnded) return;
     const chunk = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     this.bytesOut += chunk.length;
     if (!this.o.client.write(chunk)) {
@@ -1262,7 +1288,7 @@ export class Relay {
     // cut off with it, so the end is not clean; nothing more of the client's is forwarded.
     const reason = this.expect.length > 0 || this.pumping ? 'client disconnected mid-statement' : 'client disconnected';
     if (this.expect.length === 0) {
-      this.o.upstream.end(TERMINATE);
+      this.endUpstream();
       this.finish(reason, !this.pumping);
       return;
     }
@@ -1280,8 +1306,7 @@ export class Relay {
     }
     // The server may be paused for the client (writeClient's backpressure): no 'drain' comes from a gone client.
     if (!this.gatePaused) this.o.upstream.resume();
-    // Ended already by shutdown(): its Terminate is on its way.
-    if (!this.o.upstream.writableEnded) this.o.upstream.end(Buffer.concat(this.copyIn ? [COPY_FAIL_VANISHED, FLUSH, TERMINATE] : [FLUSH, TERMINATE]));
+    this.endUpstream(COPY_FAIL_VANISHED);
     void this.o.cancelUpstream();
     this.drainTimer = setTimeout(() => { this.o.upstream.destroy(); }, this.o.vanishedDrainMs ?? VANISHED_DRAIN_MS);
   }
@@ -1323,6 +1348,16 @@ export class Relay {
     this.finish('upstream closed the connection', false);
   }
 
+  /**
+   * Ends the server's side of the session once (shutdown() may have already): a COPY FROM STDIN fails first
+   * (`copyFail`), and a Flush has the server send what it holds for messages with no Sync or Flush behind them —
+   * at a Terminate it would drop those answers, a COMMIT's too, though it ran them — then Terminate.
+   */
+  private endUpstream(copyFail = COPY_FAIL_ENDED): void {
+    if (this.o.upstream.writableEnded || this.upstreamGone) return;
+    this.o.upstream.end(Buffer.concat(this.copyIn ? [copyFail, FLUSH, TERMINATE] : [FLUSH, TERMINATE]));
+  }
+
   private finish(reason: string, clean: boolean, sqlstate = '08006'): void {
     if (this.ended) return;
     this.ended = true;
@@ -1332,17 +1367,13 @@ export class Relay {
     // unanswered: a Sync, a Query, pcigate's abort or exchange commits or ends it, and so may an Execute (of a
     // COMMIT: it commits at once, its answer waiting in the server's buffer for a Flush that never came).
     const rolledBack = (this.implicitDone.length > 0 || this.implicitMore > 0)
-      && !this.expect.some((e) => e.kind !== 'parse' && e.kind !== 'bind' && e.kind !== 'describe' && e.kind !== 'close');
+      && this.onlyPrepOwed();
     // A Query an error answered whose ReadyForQuery never came (a FATAL): what it undid is claimed as at that one.
     const head = this.expect.at(0);
     const undone = head?.kind === 'query' && head.rolledBack ? { ...head.rolledBack, sqlstate: head.run.result.sqlstate } : null;
     this.mirror.end();
     this.failPending(sqlstate, 'the session ended');
-    if (undone) {
-      this.implicitDone = undone.ns;
-      this.implicitMore = undone.more;
-      this.commitFailed(undone.sqlstate);
-    }
+    if (undone) this.commitFailed(undone.sqlstate, undone);
     // No SQLSTATE when the client ended it with a Terminate: nothing failed.
     if (rolledBack) this.commitFailed(this.clientTerminated && clean ? undefined : sqlstate);
     this.settle();
@@ -1352,6 +1383,7 @@ export class Relay {
   /** Everything still waiting for the server will never get an answer: statements fail with `sqlstate`. */
   private failPending(sqlstate: string, why: string): void {
     this.lastRun = undefined;
+    this.leadingPrep = 0;
     for (const e of this.expect.drain()) {
       const run = e.kind === 'execute' || e.kind === 'query' ? e.run : null;
       if (run) { run.result.outcome = 'failure'; run.result.sqlstate ??= sqlstate; this.end(run, false); }
