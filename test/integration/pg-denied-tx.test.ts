@@ -236,6 +236,28 @@ describe('a statement refused in an extended batch', () => {
   });
 });
 
+describe('a Terminate sent behind a refused Execute, before any Sync', () => {
+  it('ends the session as the client chose: the batch\'s insert is answered, rolled back by the end, and claimed with no SQLSTATE', async () => {
+    const ins = 'insert into items values (7500)';
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.parse('', ins), bytes.bind('', '', []), bytes.execute(),
+      bytes.parse('', 'select id from secrets where id > 7500'), bytes.bind('', '', []), bytes.execute(), bytes.terminate()]));
+    let mine: AuditRecord[] = [];
+    await until(() => {
+      const log = readLog(gate.home);
+      const session = log.find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === ins)?.session;
+      mine = log.filter((r) => r.session === session);
+      return mine.some((r) => r.type === 'session.end');
+    });
+    c.sock.destroy();
+    expect(ids()).not.toContain('7500');
+    const q = mine.find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === ins)!;
+    expect(q).toMatchObject({ outcome: 'success' });
+    expect(mine.find((r) => r.type === 'pg.commit')).toMatchObject({ detail: { statements: [(q.detail as { n: number }).n], sqlstate: null, rolled_back: true } });
+    expect(mine.at(-1)).toMatchObject({ type: 'session.end', outcome: 'success', detail: { reason: 'client terminated' } });
+  });
+});
+
 describe('a named statement Parsed again (the server refuses with 42P05 and keeps the first)', () => {
   it('is judged, run and recorded as the statement the server holds: a denied table stays denied', async () => {
     const c = await RawPgClient.login(gate.broker);

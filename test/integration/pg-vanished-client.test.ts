@@ -157,6 +157,19 @@ describe('a client that vanishes mid-statement', () => {
     expect(log.find((r) => r.type === 'pg.query' && queryDetail(r).sql === 'commit')).toMatchObject({ outcome: 'success', detail: { commands: ['COMMIT'] } });
   }, 60_000);
 
+  it('a statement whose setting would end a live session (standard_conforming_strings off) is recorded as the server ran it', async () => {
+    // Reported just before its ReadyForQuery; a live session ends there (0A000), a vanished one reads on.
+    server.psql(`create function scs_off() returns int language plpgsql as $$
+      begin perform stubborn(1); perform set_config('standard_conforming_strings', 'off', false); return 1; end $$`);
+    const sql = 'select scs_off() as scs_vanish';
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(bytes.query(sql));
+    await until(() => active('%scs_vanish%') === '1');
+    c.sock.destroy();
+    const mine = await sessionOf(gate.home, sql);
+    expect(query(mine, sql)).toMatchObject({ outcome: 'success', detail: { result: 'success', rows: 1 } });
+  }, 60_000);
+
   it('a read whose answer waits for its record: recorded as the server answered it (success, 1 row), not as lost', async () => {
     // A read is forwarded while its record is written, and its answer is held until that is durable; the client
     // goes meanwhile. The server has answered; what it answered is what the log says.

@@ -429,6 +429,11 @@ export class Relay {
   private onClientFrame(f: Buffer): Promise<void> | null {
     const code = f[0];
     if (this.discarding) {
+      // A Terminate ends the session as the client chose: nothing it dropped ran, its transaction is rolled back.
+      if (code === FE.Terminate) {
+        this.discarding = null;
+        return this.onClientFrame(f);
+      }
       if (code !== FE.Sync) return null;
       // A server already skipping to this Sync (an error earlier in the batch) has failed the transaction
       // itself, and would ignore the abort too.
@@ -1017,8 +1022,9 @@ export class Relay {
         const [name, at] = readCString(f, 5);
         const why = misreadingParameter(name, readCString(f, at)[0]);
         // Not forwarded, nor anything behind it (the results of a statement the server read otherwise):
-        // thrown out of the frame loop, which costs the loop nothing per frame.
-        if (why) throw new MisreadingSetting(why);
+        // thrown out of the frame loop, which costs the loop nothing per frame. A vanished client's session
+        // decides nothing more: the server's last answers are read on.
+        if (why && !this.vanished) throw new MisreadingSetting(why);
         break;
       }
       default:
