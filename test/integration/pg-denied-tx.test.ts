@@ -9,12 +9,11 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../recorder/types.js';
 import { configSchema } from '../../src/config/index.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { bytes } from '../harness/pg-bytes.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
-import { type Gate, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
+import { type Gate, readLog, run, sessionOf, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -220,13 +219,7 @@ describe('a statement refused in an extended batch', () => {
       expect(kinds(await c.untilReady())).toBe('12C12EZ');
     } finally { c.sock.destroy(); }
     expect(ids()).not.toContain('7400');
-    let mine: AuditRecord[] = [];
-    await until(() => {
-      const log = readLog(gate.home);
-      const session = log.find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === ins)?.session;
-      mine = log.filter((r) => r.session === session);
-      return mine.some((r) => r.type === 'session.end');
-    });
+    const mine = await sessionOf(gate.home, ins);
     const q = mine.find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === ins)!;
     expect(q).toMatchObject({ outcome: 'success' });
     expect(mine.filter((r) => r.type === 'pg.query').map((r) => r.outcome).sort()).toEqual(['denied', 'success']);
@@ -242,13 +235,7 @@ describe('a Terminate sent behind a refused Execute, before any Sync', () => {
     const c = await RawPgClient.login(gate.broker);
     c.sock.write(Buffer.concat([bytes.parse('', ins), bytes.bind('', '', []), bytes.execute(),
       bytes.parse('', 'select id from secrets where id > 7500'), bytes.bind('', '', []), bytes.execute(), bytes.terminate()]));
-    let mine: AuditRecord[] = [];
-    await until(() => {
-      const log = readLog(gate.home);
-      const session = log.find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === ins)?.session;
-      mine = log.filter((r) => r.session === session);
-      return mine.some((r) => r.type === 'session.end');
-    });
+    const mine = await sessionOf(gate.home, ins);
     c.sock.destroy();
     expect(ids()).not.toContain('7500');
     const q = mine.find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === ins)!;
