@@ -143,7 +143,7 @@ export class PgSessionRecorder {
       onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
       onStatementEnd: (stmt, result) => this.onStatementEnd(stmt, result),
       onCommitFailed: (ns, sqlstate, more) => this.onCommitFailed(ns, sqlstate, more),
-      onClientGone: () => { for (const end of [...this.held]) end(SESSION_ENDED); },
+      onClientGone: () => this.refuseHeld(),
       ...(attach ? { attach: attach.bind(this.c.inner) } : {}),
       ...(prepareRows ? { prepareRows: prepareRows.bind(this.c.inner) } : {}),
       ...(onClientActivity ? { onClientActivity: onClientActivity.bind(this.c.inner) } : {}),
@@ -328,8 +328,9 @@ export class PgSessionRecorder {
     const running = this.intents.get(stmt.n);
     const late = running?.seq === null ? running.written : undefined;
     if (late || this.lateResults > 0) {
-      // A read that ended before its intent was durable: its pg.query names the intent's seq, so it is made once the intent is written (or failed: then null, as
-      // docs/log-format.md says). It may follow later statements' intents in the log; intent_seq ties it to its own.
+      // A read that ended before its intent was durable: its pg.query names the intent's seq, so it is made once
+      // the intent is written (or failed: then null, as docs/log-format.md says). It may follow later statements'
+      // intents in the log; intent_seq ties it to its own.
       // The results that end after it wait their turn behind it: the log keeps the order statements ended in.
       const extra = this.c.inner.statementDetail?.(stmt);
       const record = late ? undefined : this.resultRecord(stmt, r, extra);
@@ -371,6 +372,11 @@ export class PgSessionRecorder {
     for (const e of events) this.track(this.c.sink.append(e));
   }
 
+  /** Refuses every statement held for an approval (rule session_end): its session no longer runs anything. */
+  private refuseHeld(): void {
+    for (const end of [...this.held]) end(SESSION_ENDED);
+  }
+
   /** Records an auxiliary event (cancel, …) off the data path. */
   record(type: string, outcome: AuditEvent['outcome'], detail: Record<string, unknown>): void {
     this.track(this.c.sink.append(this.event(type, outcome, detail)));
@@ -392,7 +398,7 @@ export class PgSessionRecorder {
    */
   async settle(): Promise<void> {
     while (this.held.size > 0 || this.holding.size > 0) {
-      for (const end of [...this.held]) end(SESSION_ENDED);
+      this.refuseHeld();
       for (const r of await Promise.allSettled([...this.holding])) if (r.status === 'rejected') this.c.onProblem(r.reason);
     }
     // A statement allowed once its intent was durable, but whose session ended first (the client sent it and

@@ -299,7 +299,7 @@ export class Relay {
     return !this.unsynced;
   }
 
-  /** Extended-protocol messages have been forwarded since the last Sync (synced()). */
+  /** Extended-protocol messages have been forwarded since the last Sync (synced()); kept by pushExpect. */
   private unsynced = false;
 
   /**
@@ -443,8 +443,7 @@ export class Relay {
         this.pushExpect({ kind: 'abort', after: [], batch: true, sqlstate: parseErrorFields(this.discarding.subarray(5)).get('C') });
       }
       this.forward(f);
-      this.pushExpect({ kind: 'sync', inject: this.discarding, errored: skipping, after: [], ...(this.unsynced ? { endsBatch: true } as const : {}) });
-      this.unsynced = false;
+      this.pushExpect({ kind: 'sync', inject: this.discarding, errored: skipping, after: [] });
       this.unflushed = 0;
       this.discarding = null;
       this.endSkipping();
@@ -490,7 +489,6 @@ export class Relay {
         const otherwise = this.settling && !readAlike(p.sql) ? 'unsettled' : this.o.hooks.parseReadsOtherwise?.(p.sql) ? 'hooks' : undefined;
         const change = this.mirror.parse(p.name, p.sql, p.types, otherwise);
         this.forward(f);
-        this.unsynced = true;
         this.pushExpect({ kind: 'parse', after: [], target: { statement: p.name }, change });
         this.unflushed++;
         return null;
@@ -499,7 +497,6 @@ export class Relay {
         const b = decodeBind(f);
         const bound = this.mirror.bind(b.portal, b.statement, b.params, b.resultFormats);
         this.forward(f);
-        this.unsynced = true;
         this.pushExpect({ kind: 'bind', after: [], target: { portal: b.portal }, bound });
         this.unflushed++;
         return null;
@@ -528,7 +525,6 @@ export class Relay {
       case FE.Describe: {
         const t = decodeTarget(f);
         this.forward(f);
-        this.unsynced = true;
         const prep = this.mirror.describes(t.kind, t.name);
         this.pushExpect(t.kind === 'P'
           ? { kind: 'describe', after: [], target: { portal: t.name }, portal: t.name, prep }
@@ -541,15 +537,13 @@ export class Relay {
         let change: MirrorChange | undefined;
         if (t.kind === 'S') change = this.mirror.closeStatement(t.name); else this.mirror.closePortal(t.name);
         this.forward(f);
-        this.unsynced = true;
         this.pushExpect({ kind: 'close', after: [], change });
         this.unflushed++;
         return null;
       }
       case FE.Sync:
         this.forward(f);
-        this.pushExpect({ kind: 'sync', inject: null, errored: this.serverSkipping !== null, after: [], ...(this.unsynced ? { endsBatch: true } as const : {}) });
-        this.unsynced = false;
+        this.pushExpect({ kind: 'sync', inject: null, errored: this.serverSkipping !== null, after: [] });
         this.unflushed = 0;
         this.endSkipping();
         return null;
@@ -663,7 +657,7 @@ export class Relay {
    */
   private abortUpstreamTx(sqlstate: string, function_ = false): void {
     this.forward(function_ ? ABORT_BATCH_SYNC : ABORT_TX);
-    if (function_) this.unsynced = false;
+    if (function_) this.unsynced = false; // ABORT_BATCH_SYNC's own Sync ends the batch
     this.pushExpect({ kind: 'abort', after: [], sqlstate });
     this.unflushed = 0;
   }
@@ -689,7 +683,6 @@ export class Relay {
       },
     );
     this.forward(f);
-    if (stmt.protocol === 'extended') this.unsynced = true;
     if (stmt.settlesFirst && !this.serverSkipping) this.settling = run;
     if (this.serverSkipping) {
       // The server ignores it (an error earlier in its batch; a simple Query or FunctionCall too, until
@@ -734,8 +727,15 @@ export class Relay {
    */
   private leadingPrep = 0;
 
+  /** Queues what the server will answer, and keeps leadingPrep and `unsynced` (a Sync notes if it ends a batch). */
   private pushExpect(e: Expect): void {
-    if (this.leadingPrep === this.expect.length && isPrep(e)) this.leadingPrep++;
+    const prep = isPrep(e);
+    if (this.leadingPrep === this.expect.length && prep) this.leadingPrep++;
+    if (prep || e.kind === 'execute') this.unsynced = true;
+    else if (e.kind === 'sync') {
+      if (this.unsynced) e.endsBatch = true;
+      this.unsynced = false;
+    }
     this.expect.push(e);
   }
 
