@@ -15,6 +15,7 @@ import type { ColumnLookup } from '../mask/column-catalog.js';
 import { STORED_VALUES_RULE, storedValuesReason } from '../mask/column-rules.js';
 import { copyOptionsHidePans } from '../mask/copy-text.js';
 import { PanMasker } from '../mask/pan-masker.js';
+import { descriptorKey } from '../mask/lo-read.js';
 import { PgMasker } from '../mask/pg-masker.js';
 import type { UpstreamTarget } from '../pg/protocol/index.js';
 import type { SessionControl, Statement, StatementDecision } from '../pg/proxy/hooks.js';
@@ -235,6 +236,15 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
       // Computed result columns (`cvv || ''`) are masked by what their statement names (policy's reading).
       reach: (stmt) => ((stmt as Statement).textUnknown ? { all: 'unknown' }
         : ps.columnReach((stmt as Statement).sql, unseenRows.has(stmt as Statement) ? undefined : relations.get)),
+      // `SELECT loread($1, $2)`: its chunks are read as one stream per descriptor, a bind parameter or a constant.
+      loread: (stmt) => {
+        const s = stmt as Statement;
+        const arg = s.protocol === 'function' || s.textUnknown ? undefined : ps.loread(s.sql);
+        if (!arg) return undefined;
+        if ('value' in arg) return descriptorKey(arg.value);
+        const p = s.params[arg.param - 1];
+        return p === undefined ? undefined : descriptorKey(p === null ? null : p.value);
+      },
     });
     // Statements whose tables may have columns a side connection does not see (changed in the open transaction
     // or earlier in the same string: `ALTER TABLE t ADD cvv …; SELECT row_to_json(t) FROM t`): their whole rows

@@ -14,6 +14,10 @@
  * Bytes keep their places, so the object keeps its length. A stream is one descriptor's `loread`s in a row of
  * loreads (PgMasker keeps one per descriptor: a client reading two objects by turns, as a dump may, has each read
  * after its own chunks); any other call between (a seek) starts them all afresh.
+ *
+ * The same holds for `SELECT loread($1, $2)` by SQL (the npm package pg-large-object reads so): each chunk is the one
+ * bytea value of a row, in hex or escape text (bytea_output) or binary; it is read here as the bytes it spells and
+ * given back in the same form (byteaText).
  */
 import { applyMask } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';
@@ -39,11 +43,11 @@ export class LoReadStream {
    * The chunk `orig` as it goes to the client: `alone` (orig masked on its own, same length) with its edges masked
    * as above; `counted(n)`: card numbers across the previous edge that were masked.
    */
-  next(orig: Uint8Array, alone: Uint8Array, style: MaskStyle, detect: DetectOptions, counted: (n: number) => void): Uint8Array {
+  next(orig: Uint8Array, alone: Uint8Array | null, style: MaskStyle, detect: DetectOptions, counted: (n: number) => void): Uint8Array | null {
     const tail = this.#tail;
     const combined = Buffer.concat([tail, orig]);
     this.#tail = Buffer.from(combined.subarray(Math.max(0, combined.length - KEEP)));
-    if (alone.length !== orig.length) return alone;
+    if (alone === null || alone.length !== orig.length) return alone;
     let out: Uint8Array | undefined;
     // The start, read after the end of the chunk before.
     if (tail.length > 0) {
@@ -70,4 +74,44 @@ export class LoReadStream {
     }
     return out ?? alone;
   }
+}
+
+/**
+ * A large-object descriptor as a key: a 4-byte binary integer (libpq's fast-path lo_read, a binary bind parameter)
+ * and a decimal text (a text parameter, a constant) give the same one; anything else its bytes in hex.
+ */
+export function descriptorKey(arg: Uint8Array | string | null | undefined): string {
+  if (arg === null || arg === undefined) return '';
+  if (typeof arg === 'string') return /^\s*[+-]?\d{1,10}\s*$/.test(arg) ? String(Number(arg)) : `t${arg}`;
+  return arg.length === 4 ? String(Buffer.from(arg.buffer, arg.byteOffset, 4).readInt32BE(0)) : `x${Buffer.from(arg).toString('hex')}`;
+}
+
+/** The bytes a bytea's text output spells (hex `\x…`, or escape: `\\`, `\ooo`); undefined when it is neither. */
+export function byteaBytes(text: Uint8Array): Buffer | undefined {
+  if (text.length >= 2 && text[0] === 0x5c && text[1] === 0x78) {
+    if (text.length % 2 !== 0) return undefined;
+    const out = Buffer.from(Buffer.from(text.buffer, text.byteOffset + 2, text.length - 2).toString('latin1'), 'hex');
+    return out.length * 2 === text.length - 2 ? out : undefined;
+  }
+  const out = Buffer.allocUnsafe(text.length);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const b = text[i]!;
+    if (b !== 0x5c) { out[n++] = b; continue; }
+    if (text[i + 1] === 0x5c) { out[n++] = 0x5c; i++; continue; }
+    const o = (k: number) => { const d = text[i + k]; return d !== undefined && d >= 0x30 && d <= 0x37 ? d - 0x30 : -1; };
+    const [a, b2, c] = [o(1), o(2), o(3)];
+    if (a < 0 || a > 3 || b2 < 0 || c < 0) return undefined;
+    out[n++] = (a << 6) | (b2 << 3) | c;
+    i += 3;
+  }
+  return out.subarray(0, n);
+}
+
+/** `bytes` as a bytea's text output: hex (`\x…`), or escape as the server writes it (byteaout). */
+export function byteaText(bytes: Uint8Array, hex: boolean): Buffer {
+  if (hex) return Buffer.from(`\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`, 'latin1');
+  let s = '';
+  for (const b of bytes) s += b === 0x5c ? '\\\\' : b < 0x20 || b > 0x7e ? `\\${b.toString(8).padStart(3, '0')}` : String.fromCharCode(b);
+  return Buffer.from(s, 'latin1');
 }

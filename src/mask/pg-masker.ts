@@ -41,12 +41,12 @@ import { mayPrintExponent } from './float-text.js';
 import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
 import { readableEscape } from './json-escapes.js';
-import { LOREAD_OID, LoReadStream } from './lo-read.js';
+import { byteaBytes, byteaText, descriptorKey, LOREAD_OID, LoReadStream } from './lo-read.js';
 import { hasHighByte, legacyEncoding } from './legacy-text.js';
 import { findPans, lastFindSawHighByte } from './pan-detector.js';
 import type { PanSpan } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
+import { binaryValue, BYTEA_OID, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -68,6 +68,11 @@ export interface PgMaskerOptions {
    * statement whose rows have computed columns; without it such columns get content detection only.
    */
   reach?: (stmt: object) => StatementReach;
+  /**
+   * The descriptor (lo-read.ts descriptorKey) of the large object a statement reads a chunk of by SQL
+   * (`SELECT loread($1, $2)`), undefined for any other; without it only libpq's fast-path lo_read is followed.
+   */
+  loread?: (stmt: object) => string | undefined;
 }
 
 interface PlannedColumn {
@@ -118,9 +123,12 @@ export class PgMasker {
    */
   #planStmt: object | null | undefined;
   #stmt: object | null | undefined;
-  /** The session's large-object reads in a row (lo-read.ts). */
-  /** Large objects being read in chunks, by descriptor (the loread's first argument, hex), in a row of loreads. */
+  /** Large objects being read in chunks, by descriptor (descriptorKey), in a row of loreads (lo-read.ts). */
   #lo = new Map<string, LoReadStream>();
+  readonly #loread: ((stmt: object) => string | undefined) | undefined;
+  /** The statement #loKey was asked for (once per statement, not per row), and its answer. */
+  #loAt: object | null | undefined = null;
+  #loKey: string | undefined;
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
   /** Columns of the COPY the broker announced (expectCopy), applied to the rows of that statement. */
@@ -152,6 +160,7 @@ export class PgMasker {
     };
     this.#catalog = opts.catalog ?? (opts.lookup ? new ColumnCatalog(opts.lookup) : undefined);
     this.#reach = opts.reach;
+    this.#loread = opts.loread;
   }
 
   /** See ColumnRules.storedRule: the rule a statement storing these values would take them past. */
@@ -343,6 +352,11 @@ export class PgMasker {
     const own = this.#stmt === undefined || (this.#stmt !== null && this.#planStmt === this.#stmt);
     if (!own && this.#rules.hasColumnRules) throw new MaskError('rows with no description of their own while column rules are configured: not forwarded');
     const plan = own && this.#plan && this.#plan.length === n ? this.#plan : undefined;
+    const lo = this.#ctx.content ? this.#loStream() : undefined;
+    if (lo && n === 1) {
+      const row = this.#loreadRow(body, lo, plan?.[0]);
+      if (row !== undefined) return row;
+    }
     let at = 2;
     // The values masking changed: where each was in the row (its length word's offset, the end of its bytes) and what replaces it.
     let out: Array<{ from: number; to: number; value: ValueResult }> | undefined;
@@ -536,25 +550,60 @@ export class PgMasker {
   #functionResult(body: Buffer): Buffer | null {
     const len = body.readInt32BE(0);
     // A large object read in chunks (lo_read): a card number across two is masked at their edges (lo-read.ts).
-    const stmt = this.#stmt as { sql?: unknown; firstArg?: Buffer | null } | null | undefined;
-    const loread = stmt?.sql === `function ${LOREAD_OID}`;
-    // Another call (a seek, an lo_open) ends every reading; loreads of several descriptors by turns each go on.
-    if (!loread) this.#lo.clear();
+    const lo = this.#loStream();
     if (len < 0) return null;
     const v = body.subarray(4, 4 + len);
     let m = binaryValue(0, v, undefined, this.#ctx);
-    const content = this.#ctx.content;
-    if (loread && m !== null && content) {
-      const fd = stmt.firstArg ? stmt.firstArg.toString('hex') : '';
-      let lo = this.#lo.get(fd);
-      if (!lo) {
-        if (this.#lo.size >= LO_STREAMS_MAX) this.#lo.delete(this.#lo.keys().next().value!);
-        this.#lo.set(fd, lo = new LoReadStream());
-      }
-      m = lo.next(v, m, content, this.#ctx.detect, (n) => { this.#ctx.counts.pan = (this.#ctx.counts.pan ?? 0) + n; });
-    }
+    if (lo && this.#ctx.content) m = lo.next(v, m, this.#ctx.content, this.#ctx.detect, this.#countPans);
     if (m === v) return null;
     return m === null ? frame(0x56, [int32(-1)]) : frame(0x56, [int32(m.length), m]);
+  }
+
+  readonly #countPans = (n: number): void => { this.#ctx.counts.pan = (this.#ctx.counts.pan ?? 0) + n; };
+
+  /**
+   * The reading of the large object whose chunk the statement's result is (libpq's fast-path lo_read, or SQL's
+   * `SELECT loread(…)` as the broker tells), undefined for any other statement, whose result (a seek's, an
+   * lo_open's) ends every reading; loreads of several descriptors by turns each go on.
+   */
+  #loStream(): LoReadStream | undefined {
+    const stmt = this.#stmt;
+    if (stmt !== this.#loAt) {
+      this.#loAt = stmt;
+      const s = stmt as { sql?: unknown; firstArg?: Buffer | null } | null | undefined;
+      this.#loKey = !s ? undefined : s.sql === `function ${LOREAD_OID}` ? descriptorKey(s.firstArg) : this.#loread?.(s);
+    }
+    const key = this.#loKey;
+    if (key === undefined) {
+      if (this.#lo.size > 0) this.#lo.clear();
+      return undefined;
+    }
+    let lo = this.#lo.get(key);
+    if (!lo) {
+      if (this.#lo.size >= LO_STREAMS_MAX) this.#lo.delete(this.#lo.keys().next().value!);
+      this.#lo.set(key, lo = new LoReadStream());
+    }
+    return lo;
+  }
+
+  /**
+   * A row of SQL's `SELECT loread(…)`: its one value, a bytea in any output form, masked as the next chunk of its
+   * object (lo-read.ts) and given back in the same form. Without a plan (an Execute whose client asked no Describe,
+   * so its format is not known here), a value that spells hex bytea text is read as that, any other as binary.
+   * Undefined when the row is not that (a column rule, a column of another type): it is masked as any other row.
+   */
+  #loreadRow(body: Buffer, lo: LoReadStream, col: PlannedColumn | undefined): Buffer | null | undefined {
+    if ((col && (col.typeOid !== BYTEA_OID || col.rule)) || body.length < 6) return undefined;
+    const len = body.readInt32BE(2);
+    if (len === -1) return null;
+    if (len < 0 || 6 + len !== body.length) throw new Error('malformed DataRow');
+    const v = body.subarray(6);
+    const text = col ? !col.binary : v[0] === 0x5c && v[1] === 0x78 && byteaBytes(v) !== undefined;
+    const bytes = text ? byteaBytes(v) : v;
+    if (!bytes) return undefined;
+    const out = lo.next(bytes, binaryValue(BYTEA_OID, bytes, undefined, this.#ctx), this.#ctx.content!, this.#ctx.detect, this.#countPans);
+    if (out === bytes) return null;
+    return spliceDataRow(body, [{ from: 2, to: body.length, value: out === null || !text ? out : byteaText(out, v[1] === 0x78) }]);
   }
 }
 

@@ -131,6 +131,12 @@ export interface StatementInfo {
    * trigger, so no setting can change unseen behind it (policy-engine.ts mayChangeSettingsUnseen).
    */
   runsNoCode?: true;
+  /**
+   * `SELECT loread(fd, n)`, alone (no FROM, no other result column): a large object read in chunks by SQL, as the
+   * npm package pg-large-object does. Its descriptor: a bind parameter (1-based) or a constant. Masking reads such
+   * chunks as one stream per descriptor (src/mask/lo-read.ts).
+   */
+  loread?: { param: number } | { value: string };
 }
 
 export interface Classification {
@@ -316,8 +322,28 @@ function finish(text: string, node: string, base: StatementKind, acc: WalkAcc, e
     ...(rowValues ? { rowValues: true as const } : {}),
     ...outputsOf(acc),
     ...storesOf(node, acc),
+    ...(node === 'SelectStmt' ? loreadOf(acc.root) : {}),
     ...extra,
   };
+}
+
+/**
+ * StatementInfo.loread of a SELECT: its one result column a call of `loread` (or `pg_catalog.loread`) with two
+ * arguments, and nothing else that could make more than one row or another column. A constant descriptor makes
+ * the classification read a constant (a text differing only in it must not share it).
+ */
+function loreadOf(root: unknown): Pick<StatementInfo, 'loread' | 'readsConstants'> {
+  const f = nodeOf(root)?.[1];
+  if (!f || f.op !== 'SETOP_NONE' || f.fromClause !== undefined || f.whereClause !== undefined || f.valuesLists !== undefined ||
+    f.withClause !== undefined || f.groupClause !== undefined || f.havingClause !== undefined || !Array.isArray(f.targetList) || f.targetList.length !== 1) return {};
+  const call = nodeOf((nodeOf(f.targetList[0])?.[1] as PgNode | undefined)?.val);
+  if (call?.[0] !== 'FuncCall' || !/^(pg_catalog\.)?loread$/.test(dotted(call[1].funcname)) || !Array.isArray(call[1].args) || call[1].args.length !== 2 ||
+    call[1].agg_star === true || call[1].agg_distinct === true || call[1].over !== undefined || call[1].agg_filter !== undefined) return {};
+  const fd = call[1].args[0];
+  const param = nodeOf(fd);
+  if (param?.[0] === 'ParamRef' && typeof param[1].number === 'number') return { loread: { param: param[1].number } };
+  const value = constText(fd);
+  return value === undefined ? {} : { loread: { value }, readsConstants: true };
 }
 
 const sval = (v: unknown): string | undefined => {

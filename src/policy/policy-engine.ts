@@ -546,6 +546,12 @@ export class PolicySession {
     for (const [name, c] of this.cursors) if (holdToo || !c.declare.hold) changeNoted(this.undo?.cursors, this.cursors, name);
   }
 
+  /** StatementInfo.loread of `sql` when it is that one statement (decided last: no second parse). */
+  loread(sql: string): StatementInfo['loread'] {
+    const c = this.classified(sql);
+    return c.statements.length === 1 ? c.statements[0]!.loread : undefined;
+  }
+
   /**
    * What the statements of `sql` name, for masking the columns its rows compute (ColumnRules.forDerived): column
    * references as written, tables, and whether a whole row is used as a value — for the whole text (`all`) and,

@@ -153,6 +153,54 @@ describe('leaks found by the second hunt', () => {
     } finally { c.sock.destroy(); }
   });
 
+  it('a large object read in chunks by SQL (SELECT loread($1, $2), as pg-large-object reads) keeps no card number across a chunk edge, in hex, escape and binary output', async () => {
+    // 12 x, a card number from byte 12 (across the 16-byte edge), 9 z, a spaced one from byte 42 (across 48).
+    const content = `${'x'.repeat(12)}${PAN} end ${'z'.repeat(9)}5555 5555 5555 4444 end`;
+    server.psql(`select lo_from_bytea(77005, convert_to('${content}', 'UTF8'));`);
+    const expected = `${'x'.repeat(12)}************1111 end ${'z'.repeat(9)}**** **** **** 4444 end`;
+    const c = await pgClient(gate);
+    try {
+      await c.query('begin');
+      const open = async () => Number((await c.query('select lo_open(77005, 262144) as fd')).rows[0].fd);
+      const readAll = async (read: () => Promise<Buffer>) => {
+        const chunks: Buffer[] = [];
+        for (let chunk = await read(); chunk.length > 0; chunk = await read()) chunks.push(chunk);
+        return Buffer.concat(chunks).toString('latin1');
+      };
+      // Extended protocol, a named statement, hex output (pg-large-object's read); two objects' descriptors by turns.
+      const fd1 = await open();
+      const fd2 = await open();
+      const sqlRead = (fd: number) => async () => (await c.query({ name: 'npg_loread', text: 'SELECT loread($1, $2) as data', values: [fd, 16] })).rows[0].data as Buffer;
+      const first = await sqlRead(fd1)();
+      expect((await sqlRead(fd2)()).toString('latin1')).toBe(`${'x'.repeat(12)}****`);
+      expect(first.toString('latin1') + await readAll(sqlRead(fd1))).toBe(expected);
+      // Simple protocol, a constant descriptor, escape output.
+      await c.query('set bytea_output = escape');
+      const fd3 = await open();
+      expect(await readAll(async () => (await c.query(`select pg_catalog.loread(${fd3}, 16)`)).rows[0].loread as Buffer)).toBe(expected);
+      await c.query('commit');
+    } finally { await c.end(); }
+    // Binary result format, raw protocol.
+    const i4 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+    const r = await RawPgClient.login(gate.broker);
+    try {
+      r.sock.write(bytes.query('begin'));
+      await r.untilReady();
+      r.sock.write(bytes.query('select lo_open(77005, 262144)'));
+      const row = (await r.untilReady()).find((f) => f[0] === 0x44)!;
+      const fd = Number(row.subarray(11, 11 + row.readInt32BE(7)).toString());
+      let text = '';
+      for (;;) {
+        r.sock.write(Buffer.concat([bytes.parse('', 'select loread($1, $2)'), bytes.bind('', '', [i4(fd), i4(16)], [1], [1]), bytes.execute(), bytes.sync()]));
+        const d = (await r.untilReady()).find((f) => f[0] === 0x44)!;
+        const len = d.readInt32BE(7);
+        if (len === 0) break;
+        text += d.subarray(11, 11 + len).toString('latin1');
+      }
+      expect(text).toBe(expected);
+    } finally { r.sock.destroy(); }
+  });
+
   it('the data home keeps no card number in a float8, money or int8[] bind parameter (was hex), nor the first digits of one across a cut', async () => {
     const f8 = Buffer.alloc(8); f8.writeDoubleBE(Number(PAN));
     const i8 = Buffer.alloc(8); i8.writeBigInt64BE(BigInt(PAN));

@@ -223,3 +223,21 @@ describe('classify: a statement nested deeper than it reads', () => {
     expect(one(`SELECT ${'(SELECT '.repeat(20)}a FROM t${')'.repeat(20)}`).kind).toBe('read');
   });
 });
+
+describe('classify: a large object read in chunks by SQL (StatementInfo.loread)', () => {
+  it('is a SELECT of loread alone, its descriptor a bind parameter or a constant (then read exactly: not shared by its twins)', () => {
+    expect(one('SELECT loread($1, $2) as data').loread).toEqual({ param: 1 });
+    expect(one('select pg_catalog.loread($2, $1)').loread).toEqual({ param: 2 });
+    const lit = one('select loread(7, 16384)');
+    expect(lit.loread).toEqual({ value: '7' });
+    expect(lit.readsConstants).toBe(true);
+    expect(one("select loread('8'::int, 16)").loread).toEqual({ value: '8' });
+  });
+
+  it('is not a read of more rows, more columns or of another function', () => {
+    for (const sql of ['select loread(fd, 16) from fds', 'select loread($1, 16), 1', 'select loread($1, 16) union all select loread($1, 16)',
+      'select lo_get($1, 0, 16)', 'select myschema.loread($1, 16)', 'select loread($1, 16) where $2', 'select loread(lo_open($1, 262144), 16)']) {
+      expect(one(sql).loread, sql).toBeUndefined();
+    }
+  });
+});
