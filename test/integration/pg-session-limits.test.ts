@@ -206,15 +206,15 @@ const backendGone = (pid: number) => () => server.psql(`select count(*) from pg_
 const idleRows = () => server.psql('select count(*) from idle_rows').trim();
 
 /**
- * Checks the end of an idle session: session.idle_timeout, then the `pg.query` (failure) of the statement
- * the end cut off when there is one, then session.end (reason idle_timeout); the chain gapless.
+ * Checks the end of an idle session: session.idle_timeout, then the records of what the end left the server
+ * (`after`: a statement it cut, as the server ended it; a rollback claim) when there are any, then session.end
+ * (reason idle_timeout); the chain gapless.
  */
-function expectIdleEnd(marker: string, limitMs: number, cut?: string): void {
+function expectIdleEnd(marker: string, limitMs: number, after: object[] = []): void {
   const recs = sessionOf(marker);
-  const tail = recs.slice(cut ? -3 : -2);
-  expect(tail.map((r) => r.type)).toEqual(cut ? ['session.idle_timeout', 'pg.query', 'session.end'] : ['session.idle_timeout', 'session.end']);
-  // The cut statement carries the SQLSTATE the client was sent (57P05), not a network failure's 08006.
-  if (cut) expect(tail[1]).toMatchObject({ outcome: 'failure', detail: { sql: cut, result: 'failure', sqlstate: '57P05' } });
+  const tail = recs.slice(-2 - after.length);
+  expect(tail[0]).toMatchObject({ type: 'session.idle_timeout' });
+  expect(tail.slice(1, -1)).toMatchObject(after);
   const idle = recs.find((r) => r.type === 'session.idle_timeout')!;
   expect(idle).toMatchObject({ outcome: 'success', detail: { limit_ms: limitMs } });
   expect((idle.detail as { idle_ms: number }).idle_ms).toBeGreaterThanOrEqual(limitMs);
@@ -222,6 +222,9 @@ function expectIdleEnd(marker: string, limitMs: number, cut?: string): void {
   const log = readLog(gate.home);
   log.forEach((r, i) => expect(r.seq).toBe(i));
 }
+
+/** A COPY FROM STDIN the end failed: pcigate's CopyFail ends it, and the server's answer (57014) is recorded. */
+const copyFailed = (sql: string) => ({ type: 'pg.query', outcome: 'failure', detail: { sql, result: 'cancelled', sqlstate: '57014' } });
 
 describe('idle timeout where the server waits for the client', () => {
   it('ends psql idle inside COPY FROM STDIN: FATAL 57P05, the COPY is not kept, the backend exits', async () => {
@@ -237,7 +240,7 @@ describe('idle timeout where the server waits for the client', () => {
     child.stdin.end('2\n\\.\n');
     expect(await closed).not.toBe(0);
     expect(err()).toContain('pcigate: terminating the session after 1 s idle');
-    expectIdleEnd('idle-copy', 1000, 'copy idle_rows from stdin;');
+    expectIdleEnd('idle-copy', 1000, [copyFailed('copy idle_rows from stdin;')]);
     await until(backendGone(pid), 10_000);
     expect(idleRows()).toBe('0');
   });
@@ -258,9 +261,45 @@ describe('idle timeout where the server waits for the client', () => {
     expect(errors[0]).toMatchObject({ code: '57P05', severity: 'FATAL' });
     await c.end().catch(() => undefined);
     await until(ended('idle-unsynced'));
-    expectIdleEnd('idle-unsynced', 1000, 'insert into idle_rows values (7)');
+    // The server ran the INSERT (its answer, held for a Sync, comes at pcigate's Flush); the end of the connection
+    // rolled its implicit transaction back, which the log claims with the limit's SQLSTATE.
+    const ins = sessionOf('idle-unsynced').find((r) => r.type === 'pg.query' && (r.detail as { sql: string }).sql === 'insert into idle_rows values (7)')!;
+    expectIdleEnd('idle-unsynced', 1000, [
+      { type: 'pg.query', outcome: 'success', detail: { sql: 'insert into idle_rows values (7)', result: 'success', rows: 1 } },
+      { type: 'pg.commit', outcome: 'failure', detail: { statements: [(ins.detail as { n: number }).n], sqlstate: '57P05', rolled_back: true } },
+    ]);
     await until(backendGone(pid), 10_000);
     expect(idleRows()).toBe('0');
+  });
+
+  it('a COMMIT sent with no Sync, then idle: the server committed, and the log says so (its answer is read after the FATAL)', async () => {
+    await useLimits({ idle_timeout: '1s' });
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(bytes.query("select 'idle-commit'; begin; insert into idle_rows values (9)"));
+    await c.untilReady();
+    // The server runs the COMMIT at its Execute; its answer waits in the server's buffer for a Sync or Flush.
+    c.sock.write(Buffer.concat([bytes.parse('', 'commit'), bytes.bind('', '', []), bytes.execute()]));
+    expect(await c.error()).toMatchObject({ S: 'FATAL', C: '57P05' });
+    await until(ended('idle-commit'));
+    expectIdleEnd('idle-commit', 1000, [{ type: 'pg.query', outcome: 'success', detail: { sql: 'commit', result: 'success' } }]);
+    expect(idleRows()).toBe('1');
+    server.psql('truncate idle_rows');
+  });
+
+  it('a statement running at max_duration is cancelled, and recorded as the server ended it', async () => {
+    await useLimits({ max_duration: '1s', idle_timeout: '15m' });
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(bytes.query("select 'expire-sleep'"));
+    await c.untilReady();
+    c.sock.write(bytes.query('select pg_sleep(30)'));
+    expect(await c.error()).toMatchObject({ S: 'FATAL', C: '57P01' });
+    await until(ended('expire-sleep'), 15_000);
+    const recs = sessionOf('expire-sleep');
+    expect(recs.slice(-3)).toMatchObject([
+      { type: 'session.expired' },
+      { type: 'pg.query', outcome: 'failure', detail: { sql: 'select pg_sleep(30)', result: 'cancelled', sqlstate: '57014' } },
+      { type: 'session.end', outcome: 'failure', detail: { reason: 'max_duration' } },
+    ]);
   });
 
   it('COPY in the extended protocol with the Sync libpq sends right behind: idle inside it, and idle after it', async () => {
@@ -274,7 +313,7 @@ describe('idle timeout where the server waits for the client', () => {
     a.sock.write(bytes.copyData('5\n'));
     expect(await a.error()).toMatchObject({ S: 'FATAL', C: '57P05' });
     await until(ended('idle-xcopy'));
-    expectIdleEnd('idle-xcopy', 1000, 'copy idle_rows from stdin');
+    expectIdleEnd('idle-xcopy', 1000, [copyFailed('copy idle_rows from stdin')]);
     // After: CopyDone and a second Sync finish it; the session answers as before, then idles out.
     const b = await RawPgClient.login(gate.broker);
     b.sock.write(Buffer.concat([bytes.parse('', "select 'xcopy-later'"), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));

@@ -207,10 +207,11 @@ export class Relay {
   /** The client sent Terminate: its connection ends when the server's does, as it would directly. */
   private clientTerminated = false;
   /**
-   * The client vanished while the server owed it answers: the session's end reason, once the server has given
-   * them (onClientClose). Nothing more of the client's is forwarded.
+   * The client is gone (vanished, or sent away by terminate()) while the server owed it answers: the session's end
+   * reason, once the server has given them (drain), and the SQLSTATE of what it never answers. Nothing more of the
+   * client's is forwarded.
    */
-  private vanished: string | null = null;
+  private vanished: { reason: string; sqlstate: string } | null = null;
   private drainTimer: NodeJS.Timeout | undefined;
   private out: Buffer[] = [];
   bytesIn = 0;
@@ -258,17 +259,20 @@ export class Relay {
     return this.pumping || (!this.copyIn && this.expect.length > this.unflushed);
   }
 
-  /** Ends the session for a session limit (SessionControl.terminate): FATAL to the client, nothing after it. */
+  /**
+   * Ends the session for a session limit (SessionControl.terminate): FATAL to the client, nothing after it. Not
+   * clean: the session did not end as the client chose (session.end outcome failure, as for SSH). The server's side
+   * ends as for a vanished client (drain): what it was sent it answers, cancelled if it runs, so each statement is
+   * recorded as the server ended it (a COMMIT sent with no Sync, then idle, committed); what it never answers is
+   * recorded with the SQLSTATE the client was sent (57P05 idle, 57P01 a deadline).
+   */
   private terminate(code: string, message: string, reason: string): void {
     if (this.ended || this.vanished) return;
     this.writeClient([errorMessage({ severity: 'FATAL', code, message })]);
     this.o.client.end();
     this.clientGone = true;
-    // The backend ends as Postgres would end it for a vanished client, its open transaction rolled back.
-    if (!this.copyIn && this.expect.some((e) => e.kind === 'execute' || e.kind === 'query' || e.kind === 'exchange')) void this.o.cancelUpstream().finally(() => this.o.upstream.destroy());
-    else this.endUpstream();
-    // Not clean: the session did not end as the client chose (session.end outcome failure, as for SSH). A
-    // statement it cuts is recorded with the SQLSTATE the client was sent (57P05 idle, 57P01 a deadline).
+    if (this.expect.length > 0) { this.drain(reason, code, COPY_FAIL_ENDED); return; }
+    this.endUpstream();
     this.finish(reason, false, code);
   }
 
@@ -1277,8 +1281,9 @@ export class Relay {
 
   private onClientClose(): void {
     this.clientGone = true;
-    // After its Terminate the client may close first: the server still finishes what it was sent.
-    if (this.ended || this.clientTerminated) return;
+    // After its Terminate the client may close first: the server still finishes what it was sent. After
+    // terminate(), the server's side is draining already.
+    if (this.ended || this.clientTerminated || this.vanished) return;
     if (this.pumping) {
       // A decision is pending and the frames behind it wait: ended by a Terminate among them (libpq's
       // PQfinish writes it and closes at once), the session ends as the client chose, once they are handled.
@@ -1298,13 +1303,20 @@ export class Relay {
       this.finish(reason, !this.pumping);
       return;
     }
-    // What the server was sent it still answers, as it would a vanished client of its own (it reads what reached it
-    // before the connection's end), but what runs is cancelled, not left to run; a COPY FROM STDIN fails
-    // (CopyFail). The answers are read on (recorded, masked, dropped), so each statement's record says what the
-    // server did (done, cancelled, skipped), not a guess; a Flush has it answer messages sent with no Sync behind
-    // them, whose implicit transaction the connection's end then rolls back (finish). Cut off after
-    // vanishedDrainMs: what is still unanswered then fails with 08006.
-    this.vanished = reason;
+    this.drain(reason, '08006', COPY_FAIL_VANISHED);
+  }
+
+  /**
+   * Ends the server's side of a session whose client is gone (vanished, or sent away by terminate()) while the
+   * server owes answers. What it was sent it still answers, as it would a vanished client of its own (it reads
+   * what reached it before the connection's end), but what runs is cancelled, not left to run; a COPY FROM STDIN
+   * fails (`copyFail`). The answers are read on (recorded, masked, dropped), so each statement's record says what
+   * the server did (done, cancelled, skipped), not a guess; a Flush has it answer messages sent with no Sync behind
+   * them, whose implicit transaction the connection's end then rolls back (finish). Cut off after
+   * vanishedDrainMs: what is still unanswered then fails with `sqlstate`.
+   */
+  private drain(reason: string, sqlstate: string, copyFail: Buffer): void {
+    this.vanished = { reason, sqlstate };
     try {
       this.o.hooks.onClientGone?.();
     } catch (e) {
@@ -1312,7 +1324,7 @@ export class Relay {
     }
     // The server may be paused for the client (writeClient's backpressure): no 'drain' comes from a gone client.
     if (!this.gatePaused) this.o.upstream.resume();
-    this.endUpstream(COPY_FAIL_VANISHED);
+    this.endUpstream(copyFail);
     void this.o.cancelUpstream();
     this.drainTimer = setTimeout(() => { this.o.upstream.destroy(); }, this.o.vanishedDrainMs ?? VANISHED_DRAIN_MS);
   }
@@ -1335,7 +1347,7 @@ export class Relay {
     }
     if (this.ended) return;
     if (this.vanished) {
-      this.finish(this.vanished, false);
+      this.finish(this.vanished.reason, false, this.vanished.sqlstate);
       return;
     }
     if (this.clientTerminated) {
