@@ -95,7 +95,7 @@ export class PgSessionRecorder {
   private readonly held = new Set<(d: StatementDecision) => void>();
   /** By statement number, ends the wait of a statement not yet forwarded because its pg.intent is not yet durable (see awaitIntent). */
   private readonly unforwarded = new Map<number, () => void>();
-  /** The decisions (and records) of held statements, still to come. */
+  /** The decisions (and records) of held statements and of statements still being decided, still to come. */
   private readonly holding = new Set<Promise<unknown>>();
   statements = 0;
   denied = 0;
@@ -178,8 +178,14 @@ export class PgSessionRecorder {
    */
   private onStatement(stmt: Statement): StatementDecision | Promise<StatementDecision> {
     const decision = this.c.inner.onStatement ? this.c.inner.onStatement(stmt) : ALLOW;
-    if (decision instanceof Promise) return decision.then((d) => this.decideAndRecord(stmt, d));
-    return this.decideAndRecord(stmt, decision);
+    if (!(decision instanceof Promise)) return this.decideAndRecord(stmt, decision);
+    // A decision still being made (a catalog lookup) when the session ends is waited for (settle), so its intent,
+    // if any, is written before session.end and gets its closing pg.query there.
+    const decided = decision.then((d) => this.decideAndRecord(stmt, d));
+    this.holding.add(decided);
+    const done = () => { this.holding.delete(decided); };
+    decided.then(done, done);
+    return decided;
   }
 
   /**

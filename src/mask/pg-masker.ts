@@ -559,6 +559,15 @@ export class PgMasker {
     return m === null ? frame(0x56, [int32(-1)]) : frame(0x56, [int32(m.length), m]);
   }
 
+  /**
+   * The context a chunk is masked alone in: the session's, but with stars for hmac (whose token would change the
+   * chunk's length, so a bytea with a card number would come back NULL and a chunked reader fail), as the other
+   * same-length readings do (pg-values.ts otherReadings).
+   */
+  #loCtx(): ValueContext {
+    return this.#ctx.content?.format === 'hmac' ? { ...this.#ctx, content: { format: 'full' } } : this.#ctx;
+  }
+
   readonly #countPans = (n: number): void => { this.#ctx.counts.pan = (this.#ctx.counts.pan ?? 0) + n; };
 
   /**
@@ -601,7 +610,7 @@ export class PgMasker {
     const text = col ? !col.binary : v[0] === 0x5c && v[1] === 0x78 && byteaBytes(v) !== undefined;
     const bytes = text ? byteaBytes(v) : v;
     if (!bytes) return undefined;
-    const out = lo.next(bytes, binaryValue(BYTEA_OID, bytes, undefined, this.#ctx), this.#ctx.content!, this.#ctx.detect, this.#countPans);
+    const out = lo.next(bytes, binaryValue(BYTEA_OID, bytes, undefined, this.#loCtx()), this.#ctx.content!, this.#ctx.detect, this.#countPans);
     if (out === bytes) return null;
     return spliceDataRow(body, [{ from: 2, to: body.length, value: out === null || !text ? out : byteaText(out, v[1] === 0x78) }]);
   }

@@ -340,7 +340,9 @@ function loreadOf(root: unknown): Pick<StatementInfo, 'loread' | 'readsConstants
   if (call?.[0] !== 'FuncCall' || !/^(pg_catalog\.)?loread$/.test(dotted(call[1].funcname)) || !Array.isArray(call[1].args) || call[1].args.length !== 2 ||
     call[1].agg_star === true || call[1].agg_distinct === true || call[1].over !== undefined || call[1].agg_filter !== undefined) return {};
   const fd = call[1].args[0];
-  const param = nodeOf(fd);
+  let param = nodeOf(fd);
+  // `$1::int`, as a driver that types its parameters writes it.
+  while (param?.[0] === 'TypeCast') param = nodeOf(param[1].arg);
   if (param?.[0] === 'ParamRef' && typeof param[1].number === 'number') return { loread: { param: param[1].number } };
   const value = constText(fd);
   return value === undefined ? {} : { loread: { value }, readsConstants: true };

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { tempDir } from '../harness/cli.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { type Gate, readLog, run, startConfiguredGate } from './pg-proxy-setup.js';
+import { type Gate, readLog, run, startConfiguredGate, until } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -81,6 +81,10 @@ describe('client_encoding in the startup packet', () => {
     expect(r.stderr).toContain(`the server now reads statements otherwise than policy does (${name} ${value})`);
     expect(r.stdout).not.toContain('4242');
     expect(r.code).toBe(2);
+    // The server completed the UPDATE (its answers behind the setting are read as the session ends): so says the log.
+    const update = () => readLog(gate.home).filter((q) => q.type === 'pg.query' && (q.detail as { sql: string }).sql === `update pg_settings set setting = '${value}' where name = '${name}'`).at(-1);
+    await until(() => update() !== undefined);
+    expect(update()).toMatchObject({ outcome: 'success', detail: { result: 'success' } });
   });
 
   it('nothing read the denied table', () => {

@@ -21,7 +21,7 @@ import { bytes } from '../harness/pg-bytes.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { RawPgClient } from '../harness/raw-pg-client.js';
 import { testCtx } from '../harness/test-ctx.js';
-import { readLog, startGate, targetOf, until, type Gate } from './pg-proxy-setup.js';
+import { readLog, startGate, STUBBORN_FUNCTION, targetOf, until, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -59,7 +59,7 @@ const ended = (marker: string) => () => sessionOf(marker).some((r) => r.type ===
 
 beforeAll(async () => {
   server = await startPostgres();
-  server.psql('create table idle_rows (x int)');
+  server.psql(`create table idle_rows (x int); ${STUBBORN_FUNCTION}`);
   gate = await startGate(server, { hooksFor: (info) => hooks.current!(info) });
 }, 120_000);
 
@@ -284,6 +284,24 @@ describe('idle timeout where the server waits for the client', () => {
     expectIdleEnd('idle-commit', 1000, [{ type: 'pg.query', outcome: 'success', detail: { sql: 'commit', result: 'success' } }]);
     expect(idleRows()).toBe('1');
     server.psql('truncate idle_rows');
+  });
+
+  it('nothing the client sends after its FATAL is read while the server still answers', async () => {
+    await useLimits({ idle_timeout: '1s' });
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(bytes.query("select 'idle-after-fatal'"));
+    await c.untilReady();
+    // Sent with no Sync, so the session is idle while it runs; it ignores the cancel and runs on for 3 s.
+    c.sock.write(Buffer.concat([bytes.parse('', 'select stubborn(3)'), bytes.bind('', '', []), bytes.execute()]));
+    expect(await c.error()).toMatchObject({ S: 'FATAL', C: '57P05' });
+    c.sock.write(bytes.query("select 'sent-after-fatal'"));
+    await until(ended('idle-after-fatal'), 15_000);
+    const recs = sessionOf('idle-after-fatal');
+    expect(recs.some((r) => JSON.stringify(r.detail).includes('sent-after-fatal'))).toBe(false);
+    expect(recs.filter((r) => r.type === 'pg.query').map((r) => [(r.detail as { sql: string }).sql, r.outcome])).toEqual([
+      ["select 'idle-after-fatal'", 'success'], ['select stubborn(3)', 'success'],
+    ]);
+    expect(recs.at(-1)).toMatchObject({ type: 'session.end', detail: { reason: 'idle_timeout', statements: 2 } });
   });
 
   it('a statement running at max_duration is cancelled, and recorded as the server ended it', async () => {

@@ -270,6 +270,8 @@ export class Relay {
     if (this.ended || this.vanished) return;
     this.writeClient([errorMessage({ severity: 'FATAL', code, message })]);
     this.o.client.end();
+    // Nothing the client sends after its FATAL is read (judged, recorded) while the server's side drains.
+    this.o.client.pause();
     this.clientGone = true;
     if (this.expect.length > 0) { this.drain(reason, code, COPY_FAIL_ENDED); return; }
     this.endUpstream();
@@ -345,8 +347,9 @@ export class Relay {
   // ---- client → upstream -------------------------------------------------------------------------
 
   private async pumpClient(): Promise<void> {
-    // Nothing a client sends after its Terminate is read (the server would not read it either).
-    if (this.pumping || this.ended || this.clientTerminated) return;
+    // Nothing a client sends after its Terminate is read (the server would not read it either), nor after
+    // pcigate ended the session for a limit (terminate).
+    if (this.pumping || this.ended || this.clientTerminated || this.vanished) return;
     this.pumping = true;
     try {
       for (;;) {
@@ -823,6 +826,9 @@ export class Relay {
       this.upstreamViolation(failed.e);
     } else if (failed?.e instanceof MisreadingSetting) {
       this.terminate('0A000', `pcigate: the server now reads statements otherwise than policy does (${failed.e.message}); the session was closed`, 'server reads SQL text otherwise than policy');
+      // What the server sent behind the setting (its statement's CommandComplete, ReadyForQuery) is read now that
+      // the session drains: no more data may come to read it (the server has answered everything it was sent).
+      if (this.vanished && !this.ended) this.onUpstreamData(null);
     } else if (failed) {
       this.fail(failed.e);
     }

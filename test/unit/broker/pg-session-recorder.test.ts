@@ -42,6 +42,28 @@ describe('PgSessionRecorder', () => {
     ]);
   });
 
+  it('a statement still being decided (a catalog lookup) when the session ends: its records come before the end, closed', async () => {
+    const sink = memorySink();
+    let decide!: () => void;
+    const rec = new PgSessionRecorder({
+      sink, session: 's1', actor: { sub: 'tester', via: 'local' }, src: { ip: '127.0.0.1' }, target: { conn: 'db', kind: 'postgres' },
+      transcript: null, onProblem: (e) => { throw e; },
+      inner: { onStatement: () => new Promise((resolve) => { decide = () => resolve({ action: 'allow' }); }) },
+    });
+    void rec.hooks().onStatement!({ n: 1, protocol: 'simple', sql: 'insert into t values (1)', params: [] });
+    const settled = rec.settle();
+    let done = false;
+    void settled.then(() => { done = true; });
+    await new Promise((r) => setTimeout(r, 20));
+    // settle() waits for the decision: session.end (written once it resolves) must not come before its records.
+    expect(done).toBe(false);
+    decide();
+    await settled;
+    expect(sink.events.map((e) => [e.type, e.outcome, (e.detail as { rule?: string }).rule])).toEqual([
+      ['pg.intent', 'pending', undefined], ['pg.query', 'denied', 'session_end'],
+    ]);
+  });
+
   it('a held statement the client cancels, or whose session ends, is refused and its hold told to abandon the wait', async () => {
     for (const how of ['cancel', 'session end'] as const) {
       const sink = memorySink();

@@ -431,3 +431,21 @@ describe('PgMasker COPY with announced columns (expectCopy)', () => {
     expect(m.takeCounts()).toEqual({ sad: 1, binary_null: 1 });
   });
 });
+
+describe('PgMasker: SQL loread chunks', () => {
+  const hex = (t: string) => `\\x${Buffer.from(t, 'latin1').toString('hex')}`;
+  const unhex = (v: string | null) => (v === null ? null : Buffer.from(v.slice(2), 'hex').toString('latin1'));
+
+  it('under hmac, a chunk holding a card number keeps its length (stars), not NULL, and the edges are masked as under any format', () => {
+    const stmt = { sql: 'select loread($1, $2)' };
+    const m = new PgMasker({ config: config({ format: 'hmac' }), hmacKey: Buffer.alloc(32, 7), loread: (s) => (s === stmt ? '0' : undefined) });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'loread', typeOid: 17 }]), stmt);
+    const whole = `ab ${PAN} cd 5555`;
+    expect(unhex(rows(m.onBackendMessage(bytes.dataRow([hex(whole)]), stmt))[0]!)).toBe('ab **************** cd ****');
+    // A statement that is not a loread leaves the value to the session's format (an hmac token in text).
+    const other = {};
+    m.onBackendMessage(bytes.rowDescription([{ name: 'note' }]), other);
+    expect(rows(m.onBackendMessage(bytes.dataRow([`ab ${PAN}`]), other))[0]).toMatch(/^ab \S+$/);
+    expect(rows(m.onBackendMessage(bytes.dataRow([`ab ${PAN}`]), other))[0]).not.toContain('4111');
+  });
+});

@@ -228,6 +228,7 @@ describe('classify: a large object read in chunks by SQL (StatementInfo.loread)'
   it('is a SELECT of loread alone, its descriptor a bind parameter or a constant (then read exactly: not shared by its twins)', () => {
     expect(one('SELECT loread($1, $2) as data').loread).toEqual({ param: 1 });
     expect(one('select pg_catalog.loread($2, $1)').loread).toEqual({ param: 2 });
+    expect(one('select loread($1::int4, $2::int4)').loread).toEqual({ param: 1 });
     const lit = one('select loread(7, 16384)');
     expect(lit.loread).toEqual({ value: '7' });
     expect(lit.readsConstants).toBe(true);
