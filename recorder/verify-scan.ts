@@ -57,13 +57,22 @@ export type SpecialRecord = Pick<AuditRecord, 'type' | 'seq' | 'detail' | 'blobs
 /**
  * A record to keep until the scan is done: whole, except a `checkpoint` mirror, of which verify reads only the
  * note (and blobs, should a planted one carry any). A log holds one mirror per checkpoint, and the rest of the
- * record (actor, ts, prev, the root again in hex) is what the chain already checked.
+ * record (actor, ts, prev, the root again in hex) is what the chain already checked. Its size and root are kept
+ * too when the record is exactly what the writer writes (nothing else in it, log-writer.ts checkpoint): only such
+ * a mirror of the newest checkpoint needs no signature of its own (verify.ts).
  */
 function keptSpecial(rec: AuditRecord): SpecialRecord {
   if (rec.type !== 'checkpoint') return rec;
-  const detail = { note: (rec.detail as { note?: unknown } | undefined)?.note };
+  const d = rec.detail as { note?: unknown; size?: unknown; root?: unknown } | undefined;
+  const target = rec.target as { kind?: unknown } | undefined;
+  const plain = Object.keys(rec).every((k) => MIRROR_MEMBERS.has(k)) && target !== undefined && target.kind === 'log' && Object.keys(target).length === 1 &&
+    d !== undefined && Object.keys(d).length === 3 && typeof d.size === 'number' && typeof d.root === 'string' && typeof d.note === 'string';
+  const detail = plain ? { note: d.note, size: d.size, root: d.root } : { note: d?.note };
   return rec.blobs === undefined ? { type: rec.type, seq: rec.seq, detail } : { type: rec.type, seq: rec.seq, detail, blobs: rec.blobs };
 }
+
+/** The members of a checkpoint mirror as the writer writes it (the recorder's and the event's). */
+const MIRROR_MEMBERS: ReadonlySet<string> = new Set(['v', 'origin', 'seq', 'ts', 'prev', 'type', 'target', 'detail']);
 
 /** A segment's bytes: those handed in, or read now (recorder/verify-load.ts reads one file per call). */
 export function segmentBytes(seg: SegmentSource): Uint8Array | Promise<Uint8Array> {

@@ -55,12 +55,12 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
 
   // The records that need more than the chain, in seq order, chosen ones only.
   const rotates: RotateRecord[] = [];
-  const mirrors: Array<Where & { note: unknown }> = [];
+  const mirrors: Array<Where & { note: unknown; size?: unknown; root?: unknown }> = [];
   const specials = [...s.special].filter(([i]) => idxOfSeq[s.seq[i]!] === i).sort((a, b) => s.seq[a[0]]! - s.seq[b[0]]!);
   for (const [i, rec] of specials) {
     const w = { segment: s.segNames[s.seg[i]!]!, seq: rec.seq, line: s.line[i]! };
     if (rec.type === 'key.rotate') rotates.push({ ...w, detail: rec.detail });
-    if (rec.type === 'checkpoint') mirrors.push({ ...w, note: rec.detail?.note });
+    if (rec.type === 'checkpoint') mirrors.push({ ...w, note: rec.detail?.note, size: rec.detail?.size, root: rec.detail?.root });
     if (rec.blobs !== undefined) await checkBlobs(rec, w, input, problems);
     if (rec.type === 'segment.open') checkSegmentOpen(rec, i, s, problems);
   }
@@ -103,9 +103,11 @@ export async function verifyLog(input: VerifyInput): Promise<VerifyReport> {
   let agedReported = false;
   let futureReported = false;
   // The one record after the newest checkpoint that needs no signature is that checkpoint's own mirror (the
-  // last record of a cleanly closed log). Another copy of a checkpoint record there is not exempt: anyone
-  // can append one.
-  const ownMirror = sealed ? mirrors.find((m) => m.seq !== null && m.seq >= sealedSize && m.note === sealed.note)?.seq : undefined;
+  // last record of a cleanly closed log), exactly as the writer writes it: its note, size and root those signed
+  // and nothing else in it (keptSpecial), since nothing signs what else it says. Another copy of a checkpoint
+  // record there is not exempt: anyone can append one.
+  const ownMirror = sealed ? mirrors.find((m) => m.seq !== null && m.seq >= sealedSize && m.note === sealed.note &&
+    m.size === sealed.entry.size && m.root === sealed.entry.root.toString('hex'))?.seq : undefined;
   for (let q = sealedSize; q < size; q++) {
     const i = idxOfSeq[q]!;
     if (i < 0 || q === ownMirror) continue;

@@ -91,7 +91,7 @@ export class FixtureLog {
     const text = formatCheckpoint({ origin: this.origin, size, root, time: formatTs(this.clock), epoch });
     const note = signNote(text, epochKeyName(this.origin, epoch), opts.key ?? this.keys[this.epoch]!.privateKey);
     this.checkpointLines.push(canonicalize({ note }));
-    if (opts.mirror !== false) this.append({ type: 'checkpoint', detail: { size, root: root.toString('hex'), note } });
+    if (opts.mirror !== false) this.append({ type: 'checkpoint', target: { kind: 'log' }, detail: { size, root: root.toString('hex'), note } });
     return note;
   }
 

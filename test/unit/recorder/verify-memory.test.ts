@@ -176,12 +176,12 @@ describe('verify reads one segment at a time', () => {
 });
 
 describe('what verify keeps of a checkpoint', () => {
-  it('of a checkpoint mirror record the scan keeps the note only (one a checkpoint), the other records it inspects whole', async () => {
+  it('of a checkpoint mirror record the scan keeps the note, size and root only (one a checkpoint), the other records it inspects whole', async () => {
     const input = await loadVerifyInput(fsp as unknown as Fs, home, { nowMicros: NOW_US, maxUnsealedMicros: 3600e6 });
     const kept = [...(await scanSegments(input.segments)).special.values()];
     const mirrors = kept.filter((r) => r.type === 'checkpoint');
     expect(mirrors.length).toBeGreaterThanOrEqual(20);
-    for (const m of mirrors) expect(m).toEqual({ type: 'checkpoint', seq: expect.any(Number), detail: { note: expect.stringMatching(/^test\.example\/pcigate\n/) } });
+    for (const m of mirrors) expect(m).toEqual({ type: 'checkpoint', seq: expect.any(Number), detail: { note: expect.stringMatching(/^test\.example\/pcigate\n/), size: expect.any(Number), root: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     expect(kept.find((r) => r.type === 'segment.open')).toHaveProperty('prev');
   });
 });

@@ -95,6 +95,22 @@ describe('verify: what the chain alone cannot prove', () => {
     expect(r.unsealed).toEqual({ firstSeq: rec.seq + 1, lastSeq: rec.seq + 1, count: 1 });
   });
 
+  it('the newest checkpoint\'s mirror rewritten (another size or root, an actor, an outcome; chain intact) is counted as unsealed: nothing signs what else it says', async () => {
+    for (const change of [{ detail: { size: 1 } }, { detail: { root: '00'.repeat(32) } }, { actor: { sub: 'u-mallory' } }, { outcome: 'failure' }] as const) {
+      const home = await copyOf(base);
+      const segs = await segments(home);
+      const file = path.join(home, 'log', segs[segs.length - 1]!);
+      const lines = await readLines(file);
+      const rec = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown> & { seq: number; type: string; detail: Record<string, unknown> };
+      expect(rec.type).toBe('checkpoint');
+      lines[lines.length - 1] = canonicalize({ ...rec, ...change, detail: { ...rec.detail, ...('detail' in change ? change.detail : {}) } });
+      await writeLines(file, lines);
+      const r = await verifyHome(home);
+      expect(r.problems, JSON.stringify(change)).toEqual([]);
+      expect(r.unsealed, JSON.stringify(change)).toEqual({ firstSeq: rec.seq, lastSeq: rec.seq, count: 1 });
+    }
+  });
+
   it('an appended record dated in the future (so it never looks old) warns', async () => {
     const home = await copyOf(base);
     const seq = await appendChained(home, 365 * 86400_000, FORGED);
