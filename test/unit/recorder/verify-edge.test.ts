@@ -198,8 +198,38 @@ describe('verifyLog on an in-memory log', () => {
     l2.checkpoint();
     const certs = linesOf(l2.input().epochs!);
     const r = await verifyLog(l2.input({ epochs: joinLines([certs[0]!, certs[2]!]) }));
-    expect(brief(r.problems)).toEqual([{ kind: 'epoch_gap', segment: 'keys/epochs.jsonl', seq: null }]);
+    // The log's key.rotate still certifies epoch 1: its line was removed, which is said too.
+    expect(brief(r.problems)).toEqual([{ kind: 'epoch_gap', segment: 'keys/epochs.jsonl', seq: null }, { kind: 'missing', segment: 'keys/epochs.jsonl', seq: null }]);
     expect(r.problems[0]!.line).toBe(2);
+  });
+
+  it('a certificate claiming a huge epoch is one more problem, not a walk through every epoch below it', async () => {
+    const l2 = new FixtureLog();
+    l2.events(3);
+    l2.rotate();
+    l2.checkpoint();
+    const certs = linesOf(l2.input().epochs!);
+    const forged = JSON.parse(certs[0]!) as { cert: { epoch: number } };
+    forged.cert.epoch = Number.MAX_SAFE_INTEGER;
+    const started = Date.now();
+    const r = await verifyLog(l2.input({ epochs: joinLines([...certs, JSON.stringify(forged)]) }));
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(brief(r.problems)).toEqual([
+      { kind: 'epoch_gap', segment: 'keys/epochs.jsonl', seq: null },
+      { kind: 'wrong_epoch_key', segment: 'keys/epochs.jsonl', seq: null },
+    ]);
+  });
+
+  it('a certificate removed from epochs.jsonl that a key.rotate record still certifies is reported (the writer refuses such a home)', async () => {
+    const l2 = new FixtureLog();
+    l2.events(3);
+    l2.rotate();
+    l2.rotate();
+    l2.checkpoint();
+    const certs = linesOf(l2.input().epochs!);
+    const r = await verifyLog(l2.input({ epochs: joinLines(certs.slice(0, -1)) }));
+    expect(brief(r.problems)).toEqual([{ kind: 'missing', segment: 'keys/epochs.jsonl', seq: null }]);
+    expect(r.problems[0]!.detail).toMatch(/^epoch 2 is certified by key\.rotate seq \d+, but keys\/epochs\.jsonl has no certificate for it/);
   });
 
   it('unsealed records older than the allowed age warn', async () => {
