@@ -31,6 +31,8 @@ const VERSION_MADE_BY = (3 << 8) | VERSION_NEEDED;
 const FLAG_UTF8 = 0x0800;
 const FLAG_ENCRYPTED = 0x0001;
 const FLAG_DATA_DESCRIPTOR = 0x0008;
+/** APPNOTE 4.3.9.3: the optional signature of a data descriptor (crc, compressed and uncompressed size follow). */
+const SIG_DESCRIPTOR = 0x08074b50;
 const METHOD_STORE = 0;
 const METHOD_DEFLATE = 8;
 /** MS-DOS date of 1980-01-01 ((year − 1980) << 9 | month << 5 | day); time 00:00:00 is 0. */
@@ -192,6 +194,15 @@ export function zipEntries(zip: Buffer, maxTotalBytes = MAX_TOTAL_BYTES): LazyEn
     const cur = regions[i]!;
     if (cur.start < prev.end) throw new EvidenceFormatError(`zip entries ${prev.h.path} and ${cur.h.path} overlap`, { file: cur.h.path });
   }
+  // Every byte before the central directory belongs to an entry (its local header, data and data descriptor):
+  // bytes none accounts for may hold an entry the central directory does not list, which a streaming reader
+  // (`jar x <`, a zip stream library) extracts, over a listed file of the same name, and nothing here checked.
+  let at = 0;
+  for (const r of regions) {
+    if (r.start !== at) throw new EvidenceFormatError(`zip: ${r.start - at > 0 ? `${r.start - at} bytes before entry ${r.h.path} belong to no listed entry` : `entry ${r.h.path} starts inside the one before`}`, { file: r.h.path });
+    at = r.end + (r.descriptor ? (r.end + 4 <= cdOffset && zip.readUInt32LE(r.end) === SIG_DESCRIPTOR ? 16 : 12) : 0);
+  }
+  if (at !== cdOffset) throw new EvidenceFormatError(`zip: ${cdOffset - at} bytes before the central directory belong to no listed entry`);
   const byHeader = new Map(regions.map((r) => [r.h, r]));
   const out: LazyEntry[] = [];
   for (const h of headers) {
@@ -301,7 +312,7 @@ function checkNames(headers: CentralHeader[]): void {
   }
 }
 
-function localRegion(zip: Buffer, h: CentralHeader, cdOffset: number): { start: number; dataStart: number; end: number } {
+function localRegion(zip: Buffer, h: CentralHeader, cdOffset: number): { start: number; dataStart: number; end: number; descriptor: boolean } {
   const at = h.localOffset;
   const fail = (why: string) => new EvidenceFormatError(`zip entry ${h.path}: ${why}`, { file: h.path });
   if (at + LOCAL_LEN > cdOffset || zip.readUInt32LE(at) !== SIG_LOCAL) throw fail('its local header is missing or damaged');
@@ -322,7 +333,7 @@ function localRegion(zip: Buffer, h: CentralHeader, cdOffset: number): { start: 
   }
   const end = dataStart + h.compSize;
   if (end > cdOffset) throw fail(`its ${h.compSize} bytes of data run past the end of the entries (truncated?)`);
-  return { start: at, dataStart, end };
+  return { start: at, dataStart, end, descriptor: (flags & FLAG_DATA_DESCRIPTOR) !== 0 };
 }
 
 function readData(data: Buffer, h: CentralHeader): ScannedEntry {

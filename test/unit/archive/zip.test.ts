@@ -197,6 +197,23 @@ describe('readZip refuses malformed archives with a clear error', () => {
     expect(refused(z).message).toMatch(/xb\.txt: the local header names a different file/);
   });
 
+  it('an entry hidden between the listed ones (no central directory record: a streaming reader extracts it) is refused', () => {
+    // A stored local entry for index.html put right before the central directory, which moves up to make room.
+    const name = Buffer.from('index.html');
+    const body = Buffer.from('<h1>All requirements: IN PLACE</h1>');
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(body.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const eocd = small.length - 22;
+    const cdOffset = small.readUInt32LE(eocd + 16);
+    const hidden = Buffer.concat([small.subarray(0, cdOffset), local, name, body, small.subarray(cdOffset)]);
+    hidden.writeUInt32LE(cdOffset + 30 + name.length + body.length, hidden.length - 22 + 16);
+    expect(refused(hidden).message).toMatch(/bytes before the central directory belong to no listed entry/);
+  });
+
   it('a deflate bomb: more data than the directory declares is refused without inflating it all', () => {
     const bomb = writeZip([{ path: 'bomb', bytes: Buffer.alloc(4 << 20) }]);
     expect(bomb.length).toBeLessThan(10_000);
