@@ -269,7 +269,21 @@ export class SshSession {
    * again with the final decision and the approval's id. `signal` (the client closed the channel) ends the
    * wait: refused, `approval_state: aborted`.
    */
-  async decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
+  decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
+    const p = this.#decide(req, notice, signal);
+    this.#deciding.add(p);
+    const done = () => { this.#deciding.delete(p); };
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Decisions not yet recorded: the session's end (#end) waits for them, so a held command's final record comes
+   * before session.end, as the session's counts do (its wait ends with the session: #closing).
+   */
+  readonly #deciding = new Set<Promise<unknown>>();
+
+  async #decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
     const d = execSyntaxGuard(this.#o.conn.allow, req, decideSsh(this.#o.conn.allow, req));
     const type = req.kind === 'exec' ? 'ssh.exec' : 'ssh.request';
     // A command line can carry a PAN (`grep 4111… orders.csv`): the log only ever sees it masked. So can every
@@ -379,14 +393,17 @@ export class SshSession {
       delivery.catch(fail);
     };
     // Read as a terminal shows it: escape sequences between a card number's digits hide none of them (terminal-masker.ts).
-    const out = new TerminalMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stdout, () => cast.output(b)); }, maskOpts);
-    const err = new TerminalMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stderr, () => cast.output(b)); }, maskOpts);
+    // A release on the maskers' idle timer that fails (the recording cannot be written) fails the channel, as a
+    // write does, instead of throwing from the timer, where nothing catches it and the listener process ended.
+    const termOpts = { ...maskOpts, onError: fail };
+    const out = new TerminalMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stdout, () => cast.output(b)); }, termOpts);
+    const err = new TerminalMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stderr, () => cast.output(b)); }, termOpts);
     // The masker keeps an incomplete UTF-8 sequence at the end of a chunk even past its idle release, waiting
     // for the rest of the character. Binary protocols (sftp, scp, rsync) then wait for that byte forever: the
     // remote side sends nothing more until the client answers, and the client needs the byte first. A held
-    // tail of such bytes only (≥ 0x80: never a digit or a separator, so no card number runs through it) is
-    // released once the stream has been idle a little longer than the masker's idle release — whatever that
-    // release left (a digit before the partial character is sent by it, the character kept: both are sent now).
+    // tail of such bytes only is released once the stream has been idle a little longer than the masker's idle
+    // release, its context kept (releaseAll): the partial character may begin a full-width digit or a no-break
+    // space between digit groups, so what follows is still read after it.
     const settle = (m: TerminalMasker) => {
       let tail = Buffer.alloc(0);
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -399,7 +416,7 @@ export class SshSession {
           timer = undefined;
           try {
             m.release();
-            if (m.held > 0 && m.held <= 3 && tail.subarray(-m.held).every((x) => x >= 0x80)) m.flush();
+            if (m.held > 0 && m.held <= 3 && tail.subarray(-m.held).every((x) => x >= 0x80)) m.releaseAll();
           } catch (e) { fail(e); }
         }, UTF8_TAIL_IDLE_MS);
         timer.unref?.();
@@ -529,6 +546,8 @@ export class SshSession {
         recordingError ??= (err as Error).message;
       }
     }
+    // A decision still being made (a held command: its wait ended with #closing) records its end first.
+    await Promise.allSettled([...this.#deciding]);
     // Summaries of counted requests come before session.end (their failures set #problem).
     await this.#requests.close();
     const failed = this.#problem !== undefined || recordingError !== undefined || error !== undefined || this.#closedFor !== undefined;

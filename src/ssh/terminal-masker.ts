@@ -152,6 +152,16 @@ export class TerminalMasker {
     });
   }
 
+  /**
+   * release(), then every byte still held too (a partial UTF-8 character at the end: a sink that cannot wait for its
+   * rest, broker/ssh-session.ts), its context kept (StreamMasker.releaseStarred: a run's digits after its sixth go as
+   * stars): the character may begin a full-width digit or a no-break space, and what follows is read after it.
+   */
+  releaseAll(): void {
+    this.release();
+    this.#batch(() => { this.#inner.releaseStarred(); });
+  }
+
   /** End of stream (or a line of pcigate's own follows): everything goes out. */
   flush(): void {
     this.#batch(() => { this.#settle(); this.#feed(); this.#inner.flush(); });

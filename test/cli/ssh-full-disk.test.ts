@@ -76,6 +76,32 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
     expect(v.stdout).toContain('RESULT: PASS');
   }, 90_000);
 
+  it('the recordings fill up while the masker holds digits back (released on its idle timer): the session fails, the listener serves on', async () => {
+    const home = tempDir('pcigate-ssh-fulldisk-home-');
+    const recordings = path.join(home, 'recordings');
+    mkdirSync(recordings, { mode: 0o700 });
+    mountTmpfs(recordings, '1m');
+    const l = await s.listen(home);
+    try {
+      // Each line pauses after digits the masker holds back (they may begin a card number) until its idle release:
+      // a release that failed to be recorded was thrown from the timer, and the listener process ended.
+      const running = s.ssh(l, ['pcigate@127.0.0.1', `sh -c 'i=0; while [ $i -lt 200 ]; do printf "line-%04d-%02000d 42" $i 0; sleep 0.05; printf "\\n"; i=$((i+1)); done'`]);
+      await new Promise((r) => setTimeout(r, 600));
+      const filler = fill(recordings);
+      const r = await running;
+      rmSync(filler);
+      expect(r.stderr).toContain('pcigate: the session recording could not be written (ENOSPC)');
+      expect(r.code).toBe(255);
+      expect((await s.ssh(l, ['pcigate@127.0.0.1', 'echo after'])).stdout.toString()).toBe('after\n');
+      await until(() => readLog(home).filter((x) => x.type === 'session.end').length === 2, 15_000);
+      expect(readLog(home).filter((x) => x.type === 'session.end')[0]).toMatchObject({ outcome: 'failure', detail: { recording_error: expect.stringContaining('ENOSPC') } });
+      l.child.kill('SIGINT');
+      expect(await l.exited).toBe(0);
+    } finally {
+      l.child.kill('SIGKILL');
+    }
+  }, 90_000);
+
   it('the data home fills up: new sessions and unrecordable commands are refused and do not run; the gap is recorded once space is back', async () => {
     const mnt = mkdtempSync(path.join(os.tmpdir(), 'pcigate-ssh-fulldisk-mnt-'));
     mountTmpfs(mnt, '16m');

@@ -167,6 +167,13 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client (real sshd
       // Its session ends with session.end.
       const session = finals()[0]!.session;
       await expect.poll(() => records().some((x) => x.type === 'session.end' && x.session === session), { timeout: 10_000 }).toBe(true);
+      // Last, after the command's final record (it was written after session.end when the connection closed), which
+      // it counts.
+      await new Promise((r) => setTimeout(r, 300));
+      // (An approver's late action on its request is the approver's record, which names the session: not counted.)
+      const own = records().filter((x) => x.session === session && !x.type.startsWith('approval.'));
+      expect(own.at(-1), `${how}: ${own.map((x) => `${x.type} ${x.outcome}`).join(', ')}`).toMatchObject({ type: 'session.end', detail: { denied: expect.any(Number) } });
+      expect((own.at(-1)!.detail as { denied: number }).denied).toBeGreaterThanOrEqual(1);
     };
     await approveAfterClose('channel', path.join(home, 'held-channel'));
     await approveAfterClose('connection', path.join(home, 'held-conn'));

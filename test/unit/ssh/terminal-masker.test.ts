@@ -179,3 +179,42 @@ describe('TerminalMasker', () => {
     expect(() => new TerminalMasker(() => {}, { style: { format: 'hmac', hmacKey: new Uint8Array(32) } })).toThrow(/hmac/);
   });
 });
+
+describe('TerminalMasker.releaseAll (a partial character sent when the stream pauses)', () => {
+  it('keeps the context: a full-width or no-break-space card number split inside a character is not let through', () => {
+    const wide = 'pan ４１１１１１１１１１１１１１１１ end';
+    const nbsp = 'pan 4111\u00a01111\u00a01111\u00a01111 end';
+    for (const text of [wide, nbsp]) {
+      const bytes = Buffer.from(text, 'utf8');
+      for (let cut = 5; cut < bytes.length - 4; cut++) {
+        // A pause inside a character: cut where the byte before is ≥ 0x80 and the next a continuation byte.
+        if (!(bytes[cut - 1]! >= 0x80 && (bytes[cut]! & 0xc0) === 0x80)) continue;
+        const parts: Buffer[] = [];
+        const m = new TerminalMasker((b) => { parts.push(Buffer.from(b)); }, { idleMs: Infinity });
+        m.write(bytes.subarray(0, cut));
+        m.release();
+        m.releaseAll();
+        expect(m.held, `cut ${cut}`).toBe(0);
+        m.write(bytes.subarray(cut));
+        m.flush();
+        const out = Buffer.concat(parts);
+        expect(out.length, `cut ${cut}`).toBe(bytes.length);
+        const shown = out.toString('utf8').replace(/[^0-9０-９]/g, '');
+        expect(shown.length, `cut ${cut}: ${out.toString('utf8')}`).toBeLessThan(13);
+      }
+    }
+  });
+});
+
+describe('TerminalMasker: a failure on the idle release', () => {
+  it('goes to onError (the session fails its channel), not out of the timer where nothing catches it', async () => {
+    const errors: unknown[] = [];
+    let fail = false;
+    const m = new TerminalMasker(() => { if (fail) throw new Error('recording write failed'); }, { idleMs: 5, onError: (e) => { errors.push(e); } });
+    m.write(Buffer.from('total 4111'));
+    fail = true;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(errors).toHaveLength(1);
+    expect(String((errors[0] as Error).message)).toMatch(/recording write failed|masking/);
+  });
+});
