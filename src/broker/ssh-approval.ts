@@ -12,6 +12,7 @@ import { maskText } from '../mask/pan-masker.js';
 import type { ApprovalStore } from '../policy/approvals.js';
 import type { PolicyIdentity } from '../policy/evaluate.js';
 import type { ApprovalSettings } from '../policy/policy-engine.js';
+import { redactCommandLine } from './argv-redact.js';
 
 export interface SshApprovals {
   store: ApprovalStore;
@@ -50,7 +51,7 @@ export async function holdSshCommand(h: HoldRequest): Promise<HoldOutcome> {
     return { action: 'allow', approval: usable.id };
   }
   const req = await store.request({
-    connection: h.connection, requester: h.identity, session: h.session, sql: h.command, rule: h.rule, settings,
+    connection: h.connection, requester: h.identity, session: h.session, sql: h.command, shown: redactCommandLine(h.command), rule: h.rule, settings,
     ...(h.reason ? { reason: h.reason } : {}),
   });
   h.notice?.(`pcigate: ${maskText(h.why)}: waiting for approval ${req.id} (up to ${formatDuration(settings.waitMs)}); an approver runs: pcigate approve ${req.id}`);

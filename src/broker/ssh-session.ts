@@ -26,6 +26,7 @@ import { decideSsh } from '../policy/ssh-rules.js';
 import type { SshPolicyDecision } from '../policy/ssh-rules.js';
 import type { ChannelInfo, ChannelTaps, LocalSend, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
+import { redactCommandLine } from './argv-redact.js';
 import { holdSshCommand } from './ssh-approval.js';
 import { SftpAudit, SftpLimitError, SftpProtocolError } from '../ssh/sftp-audit.js';
 import type { SftpOp } from '../ssh/sftp-audit.js';
@@ -291,7 +292,8 @@ export class SshSession {
     // The env names passed on with a shell or command are in its record (none: no `env` field).
     const { env: envNames, ...plain } = req as SshRequest & { env?: string[] };
     const withEnv = envNames?.length ? { env: envNames.map((n) => this.#text.maskText(n, this.#counts)) } : {};
-    const logged = plain.kind === 'exec' ? { ...plain, command: this.#text.maskText(plain.command, this.#counts), ...withEnv }
+    // A credential on it (`TOKEN=…`, `--password …`, a URL's password) is redacted, as `pcigate exec`'s argv is.
+    const logged = plain.kind === 'exec' ? { ...plain, command: this.#text.maskText(redactCommandLine(plain.command), this.#counts), ...withEnv }
       : plain.kind === 'subsystem' ? { ...plain, name: this.#text.maskText(plain.name, this.#counts) }
         : plain.kind === 'port-forwarding' ? { ...plain, host: this.#text.maskText(plain.host, this.#counts) }
           : plain.kind === 'shell' ? { ...plain, ...withEnv } : plain;
@@ -351,13 +353,13 @@ export class SshSession {
     const cast = await AsciicastWriter.create(this.#o.fs, path.join(this.#o.home, rel), this.#o.clock, {
       width: info.pty?.cols ?? 80,
       height: info.pty?.rows ?? 24,
-      title: this.#text.maskText(`${this.#o.name}: ${info.kind === 'shell' ? 'shell' : info.command ?? info.kind}`),
+      title: this.#text.maskText(`${this.#o.name}: ${info.kind === 'shell' ? 'shell' : info.command !== undefined ? redactCommandLine(info.command) : info.kind}`),
       // The client chooses its terminal type as any text: masked (the remote side gets it as sent).
       env: { TERM: this.#text.maskText(info.pty?.term ?? 'dumb', this.#counts) },
     });
     const recording: Recording = { cast, rel, notice: () => {} };
     this.#recordings.push(recording);
-    cast.marker(info.kind === 'shell' ? 'shell: allowed' : this.#text.maskText(`${info.kind}: ${info.command ?? ''}: allowed`));
+    cast.marker(info.kind === 'shell' ? 'shell: allowed' : this.#text.maskText(`${info.kind}: ${redactCommandLine(info.command ?? '')}: allowed`));
     const maskOpts = { ...this.#o.mask, counts: this.#counts };
     // Fail closed: output reaches the user only once the recording holds it. Each masked chunk goes to the
     // recording and is sent, in order, when that write has succeeded; when a write fails nothing more is sent,

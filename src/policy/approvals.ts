@@ -105,6 +105,11 @@ export interface NewRequest {
   session?: string;
   /** The exact statement text; only its masked form and hash are stored. */
   sql: string;
+  /**
+   * What is stored and shown of it instead of the text itself, then masked as the text is: an SSH command line with
+   * its credentials redacted as a command line's (pg-exec.ts redactCommandLine). The binding is still the text's.
+   */
+  shown?: string;
   /** Its bind parameters (extended protocol): bound by the HMAC, stored only as {@link shownParams}. */
   bound?: BoundParams;
   /**
@@ -448,7 +453,7 @@ export class ApprovalStore {
     const now = this.deps.clock.now();
     const req: ApprovalRequest = {
       v: 1, id: newId(), kind: r.kind ?? 'statement', state: 'pending', connection: r.connection,
-      requester: person(r.requester), sql: safeStatementText(r.sql, this.mask, r.columnsOf ? { columnsOf: r.columnsOf, needed: false } : undefined), hmac: await this.binding(r.sql, r.bound),
+      requester: person(r.requester), sql: safeStatementText(r.shown ?? r.sql, this.mask, r.columnsOf ? { columnsOf: r.columnsOf, needed: false } : undefined), hmac: await this.binding(r.sql, r.bound),
       ...(r.bound?.params.length ? { params: shownParams(r.sql, r.bound, this.mask) } : {}),
       ...(r.bound?.searchPath ? { search_path: this.mask(shownPath(r.bound.searchPath)) } : {}),
       created_ms: now, expires_ms: now + r.settings.expiresMs, min_approvals: r.settings.minApprovals,

@@ -4,7 +4,7 @@
  * The upstream sshd accepts `PCIGATE_*` env (test/harness/sshd.ts), so what reaches the remote side is
  * pcigate's decision alone.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client, ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +162,27 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     expect(rules.filter((r) => r === 'ssh.exec.unreadable').length).toBe(1);
     expect(rules.filter((r) => r === 'ssh.exec.hold[0]').length).toBe(2);
   }, 90_000);
+
+  it('a credential on an exec command line is redacted in its record and the recording (the command runs as given)', async () => {
+    const b = await start(undefined, { exec: { allow: ['*'] } });
+    const c = await connect(b);
+    try {
+      const r = await execOn(c, "TOKEN=ghp_SECRETTOKEN1234567890 sh -c 'echo cred-run \"${#TOKEN}\"' --password=hunter2xyz");
+      expect(r).toMatchObject({ code: 0, stdout: 'cred-run 25\n' });
+    } finally {
+      c.end();
+      await b.close();
+    }
+    const mine = () => records().filter((x) => x.type === 'ssh.exec' && JSON.stringify(x.detail).includes('cred-run'));
+    await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(1);
+    expect((mine()[0]!.detail as { request: { command: string } }).request.command).toBe("TOKEN=[redacted] sh -c 'echo cred-run \"${#TOKEN}\"' --password=[redacted]");
+    const casts = readdirSync(path.join(home, 'recordings')).map((f) => readFileSync(path.join(home, 'recordings', f), 'utf8')).join('\n');
+    expect(casts).toContain('cred-run');
+    for (const text of [JSON.stringify(records()), casts]) {
+      expect(text).not.toContain('ghp_SECRETTOKEN');
+      expect(text).not.toContain('hunter2xyz');
+    }
+  }, 60_000);
 
   it('a client that sends past the channel window is cut off, not buffered (ssh2 takes an overrun whole)', async () => {
     const c = await connect();

@@ -4,7 +4,7 @@
  * (`-H 'Authorization: Bearer …'`) went to the audit log as given.
  */
 import { describe, expect, it } from 'vitest';
-import { redactArgv } from '../../../src/broker/pg-exec.js';
+import { redactArgv, redactCommandLine } from '../../../src/broker/argv-redact.js';
 
 describe('redactArgv', () => {
   it('redacts a quoted JSON key\'s value', () => {
@@ -55,5 +55,12 @@ describe('redactArgv', () => {
     expect(redactArgv(['mysql', '-p', 'db'])).toEqual(['mysql', '-p', 'db']);
     expect(redactArgv(['curl', '-u', 'ann', 'https://x.example/'])).toEqual(['curl', '-u', 'ann', 'https://x.example/']);
     expect(redactArgv(['sh', '-c', 'psql -p 5432 -c "select 1"'])).toEqual(['sh', '-c', 'psql -p 5432 -c "select 1"']);
+  });
+});
+
+describe('redactCommandLine (an SSH exec request: one string)', () => {
+  it('redacts as the words of a command line', () => {
+    expect(redactCommandLine('TOKEN=ghp_x1 curl -u ann:pw9 https://h/ && psql --password=pw8 postgres://u:pw7@h/db'))
+      .toBe('TOKEN=[redacted] curl -u ann:[redacted] https://h/ && psql --password=[redacted] postgres://u:[redacted]@h/db');
   });
 });

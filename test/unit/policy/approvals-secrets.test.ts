@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { redactSql } from '../../../src/broker/sql-record.js';
 import { approvalDetail, approvalJson } from '../../../src/policy/approval-render.js';
 import { ApprovalStore } from '../../../src/policy/approvals.js';
+import { holdSshCommand } from '../../../src/broker/ssh-approval.js';
 import type { PolicyIdentity } from '../../../src/policy/evaluate.js';
 import { memoryAudit } from '../../harness/memory-audit.js';
 import { fixedClock } from '../../harness/test-ctx.js';
@@ -54,5 +55,23 @@ describe('a held statement carrying a secret', () => {
     expect(JSON.stringify(sink.events)).not.toContain(SECRET);
     // The statement's own pg.query record redacts it too.
     expect(redactSql(sql)).not.toContain(SECRET);
+  });
+});
+
+describe('a held SSH command carrying a credential (holdSshCommand)', () => {
+  it('is stored and shown with the credential redacted as a command line; the approval binds, and is used by, the exact command', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'pcigate-approvals-secrets-'));
+    const sink = memoryAudit();
+    const store = new ApprovalStore({ fs: fsp, clock: fixedClock(), home, sink });
+    const approvals = { store, settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0, waitMs: 5_000 } };
+    const command = `TOKEN=${SECRET} deploy --password ${SECRET}x`;
+    const held = holdSshCommand({ approvals, connection: 'prod-ssh', identity: rita, session: 's-1', command, rule: 'ssh.exec.hold[0]', why: 'held' });
+    await expect.poll(async () => (await fsp.readdir(path.join(home, 'approvals'))).filter((f) => f.endsWith('.json')).length).toBe(1);
+    const id = (await fsp.readdir(path.join(home, 'approvals'))).find((f) => f.endsWith('.json'))!.replace(/\.json$/, '');
+    await store.approve(id, ann);
+    expect(await held).toMatchObject({ action: 'allow', approval: id });
+    const file = await fsp.readFile(path.join(home, 'approvals', `${id}.json`), 'utf8');
+    expect(file).toContain('TOKEN=[redacted] deploy --password [redacted]');
+    for (const text of [file, JSON.stringify(sink.events)]) expect(text).not.toContain(SECRET);
   });
 });
