@@ -64,8 +64,55 @@ export async function writeFileExclusive(fs: Fs, file: string, data: string | Ui
 export async function appendLineDurable(fs: Fs, file: string, line: string): Promise<void> {
   const fh = await fs.open(file, 'a', 0o600);
   try {
-    await fh.write(line.endsWith('\n') ? line : `${line}\n`);
+    const bytes = Buffer.from(line.endsWith('\n') ? line : `${line}\n`, 'utf8');
+    const before = (await fh.stat()).size;
+    try {
+      // A short write (a full disk) is written on until the line is whole or a write fails.
+      for (let at = 0; at < bytes.length;) {
+        const { bytesWritten } = await fh.write(bytes, at, bytes.length - at);
+        if (bytesWritten <= 0) throw new Error(`short write appending to ${file}`);
+        at += bytesWritten;
+      }
+      await fh.sync();
+    } catch (e) {
+      // No part of a line is left behind, which every later line would follow on the same line.
+      await fh.truncate(before).catch(() => undefined);
+      throw e;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Cuts a last line without its `\n` off `file` (a line append a crash cut short: appendLineDurable's file), so
+ * the next line starts on a line of its own. Returns the bytes cut (0: none, or no file).
+ */
+export async function cutTornLine(fs: Fs, file: string): Promise<number> {
+  let fh: Awaited<ReturnType<Fs['open']>>;
+  try {
+    fh = await fs.open(file, 'r+');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+  try {
+    const size = (await fh.stat()).size;
+    let end = size;
+    const buf = Buffer.alloc(64 * 1024);
+    // The last `\n`, read backwards a block at a time.
+    while (end > 0) {
+      const from = Math.max(0, end - buf.length);
+      const { bytesRead } = await fh.read(buf, 0, end - from, from);
+      const nl = buf.subarray(0, bytesRead).lastIndexOf(10);
+      if (nl >= 0) { end = from + nl + 1; break; }
+      end = from;
+      if (from === 0) break;
+    }
+    if (end === size) return 0;
+    await fh.truncate(end);
     await fh.sync();
+    return size - end;
   } finally {
     await fh.close();
   }

@@ -16,6 +16,8 @@ export const MAX_JSONL_LINE = 16 << 20;
 export interface JsonLine {
   line: number;
   value: unknown;
+  /** The file's last line, without its `\n`. */
+  torn?: true;
 }
 
 /** Cuts chunks into lines, holding the unfinished one (dropped once it passes the limit) until its newline. */
@@ -39,7 +41,7 @@ class LineReader {
 
   /** A last line without its newline counts as a line. */
   *end(): Generator<JsonLine> {
-    if (this.held > 0 || this.over) yield this.take();
+    if (this.held > 0 || this.over) yield { ...this.take(), torn: true };
   }
 
   private hold(chunk: Buffer, start: number, end: number): void {

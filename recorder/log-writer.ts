@@ -25,7 +25,7 @@ import { AuditWriteError, KeyError } from '../src/errors.js';
 import { hashBlob } from './blob.js';
 import { recordLine } from './record-line.js';
 import { canonicalize } from './canonical-json.js';
-import { appendLineDurable, ensurePrivateDir, fsyncDir, writeAllTo } from './durable-fs.js';
+import { appendLineDurable, cutTornLine, ensurePrivateDir, fsyncDir, writeAllTo } from './durable-fs.js';
 import { UnsyncedTail } from './unsynced-tail.js';
 import { initKeys, isInitialised, loadKeys, rotateKeys } from './keys.js';
 import type { KeyState } from './keys.js';
@@ -93,8 +93,12 @@ export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<Aud
       await fsyncDir(ctx.fs, logDir);
       seg = { file, fh, firstSeq: 0, bytes: 0, hash: createHash('sha256'), prev: null, dirty: false };
     }
+    // A checkpoint line a crash (or a full disk) cut short: cut, so the next one starts a line (verify warns of it).
+    const checkpoints = path.join(opts.home, 'checkpoints.jsonl');
+    const cut = await cutTornLine(ctx.fs, checkpoints);
+    const checkpointsCut = cut > 0 ? { segment: 'checkpoints.jsonl', offset: (await ctx.fs.stat(checkpoints)).size, bytes: cut, reason: 'a last line without its newline: a checkpoint append cut short' } : undefined;
     writer = new AuditLogWriter(ctx, opts, keys, lock, seg, scan.acc, scan.lastLeaf);
-    await writer.start(scan.recovered, pid);
+    await writer.start(scan.recovered, pid, checkpointsCut);
     return writer;
   } catch (e) {
     if (writer) await writer.abandon();
@@ -179,9 +183,10 @@ class AuditLogWriter implements AuditLog {
   }
 
   /** Recovery note, log.start, an overdue rotation, a new log's first checkpoint, then the timers. */
-  async start(recovered: Recovered | undefined, pid: number): Promise<void> {
+  async start(recovered: Recovered | undefined, pid: number, checkpointsCut?: Recovered): Promise<void> {
     const wasEmpty = this.acc.size === 0;
     if (recovered) await this.enqueue({ type: 'log.recovered', target: { kind: 'log' }, detail: { ...recovered } });
+    if (checkpointsCut) await this.enqueue({ type: 'log.recovered', target: { kind: 'log' }, detail: { ...checkpointsCut } });
     await this.enqueue({ type: 'log.start', target: { kind: 'log' }, detail: { version: VERSION, pid, host: os.hostname() } });
     if (this.epochExpired()) await this.rotate();
     // A new log is signed as soon as it exists, so that `pcigate verify` run beside a broker that has just

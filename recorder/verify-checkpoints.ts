@@ -85,9 +85,12 @@ export async function collectCheckpoints(opts: {
     }
     e.inFile ||= inFile;
   };
-  await forEachJsonLine(opts.file, ({ line, value: v }) => {
+  await forEachJsonLine(opts.file, ({ line, value: v, torn }) => {
     const w = { segment: CHECKPOINTS_FILE, seq: null, line };
-    if (typeof v !== 'object' || v === null) problems.push(at('unreadable', w, 'not a checkpoint line {"note": …}'));
+    if (torn && v === undefined) {
+      // What a crash (or a full disk) leaves of an append: the writer cuts it when it next opens the log.
+      problems.push({ ...at('unreadable', w, 'the last line is cut short (a checkpoint append that did not finish: a crash or a full disk); the writer cuts it off when it next opens the log'), severity: 'warn' });
+    } else if (typeof v !== 'object' || v === null) problems.push(at('unreadable', w, 'not a checkpoint line {"note": …}'));
     else add((v as { note?: unknown }).note, w, true);
   });
   for (const m of opts.mirrors) add(m.note, { segment: m.segment, seq: m.seq, line: m.line }, false);

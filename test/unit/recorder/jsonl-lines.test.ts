@@ -32,14 +32,14 @@ async function linesOf(file: JsonlFile, maxLine?: number): Promise<JsonLine[]> {
 const TEXT = Buffer.from('{"note":"a\\nb"}\n\nnot json\n[1,2,3]\n"x"\n{"k":"éé"}');
 
 describe('jsonl-lines', () => {
-  it('in memory: every line numbered and parsed, an empty or non-JSON one undefined, a last one without its newline read', () => {
+  it('in memory: every line numbered and parsed, an empty or non-JSON one undefined, a last one without its newline read (torn)', () => {
     expect([...jsonLines(TEXT)]).toEqual([
       { line: 1, value: { note: 'a\nb' } },
       { line: 2, value: undefined },
       { line: 3, value: undefined },
       { line: 4, value: [1, 2, 3] },
       { line: 5, value: 'x' },
-      { line: 6, value: { k: 'éé' } },
+      { line: 6, value: { k: 'éé' }, torn: true },
     ]);
     expect([...jsonLines(Buffer.from('1\n2\n'))]).toEqual([{ line: 1, value: 1 }, { line: 2, value: 2 }]);
   });
@@ -51,11 +51,11 @@ describe('jsonl-lines', () => {
 
   it('a line longer than the limit is unreadable, whole or in chunks, and the next line is read', async () => {
     const text = Buffer.from(`[1]\n"${'z'.repeat(40)}"\n[2]\n"${'y'.repeat(20)}"`);
-    const want = [{ line: 1, value: [1] }, { line: 2, value: undefined }, { line: 3, value: [2] }, { line: 4, value: undefined }];
+    const want = [{ line: 1, value: [1] }, { line: 2, value: undefined }, { line: 3, value: [2] }, { line: 4, value: undefined, torn: true }];
     expect([...jsonLines(text, 16)]).toEqual(want);
     for (const size of [1, 3, 7, 16, 64]) expect(await linesOf(chunked(text, size), 16), `chunks of ${size}`).toEqual(want);
     // At the limit it is a line like any other.
-    expect(await linesOf(chunked(Buffer.from(`"${'z'.repeat(14)}"`), 5), 16)).toEqual([{ line: 1, value: 'z'.repeat(14) }]);
+    expect(await linesOf(chunked(Buffer.from(`"${'z'.repeat(14)}"`), 5), 16)).toEqual([{ line: 1, value: 'z'.repeat(14), torn: true }]);
   });
 
   it('`each` returning false stops the reading: no further chunk is asked for', async () => {

@@ -14,7 +14,7 @@ import { loadVerifyInput } from '../../../recorder/verify-load.js';
 import { formatVerifyReport } from '../../../recorder/verify-render.js';
 import type { Problem, VerifyReport } from '../../../recorder/verify-types.js';
 import { testCtx } from '../../harness/test-ctx.js';
-import { appendChained, leafHex, readLines, relinkWithoutCheckpoints, segments, writeLines } from './log-helpers.js';
+import { appendChained, leafHex, readLines, readLog, relinkWithoutCheckpoints, segments, writeLines } from './log-helpers.js';
 
 const ORIGIN = 'test.example/pcigate';
 const NOW_US = Date.UTC(2026, 10, 22, 12, 5) * 1000;
@@ -134,6 +134,30 @@ describe('verify: damage a disk or a copy leaves', () => {
       expect(p).toMatchObject({ kind: 'modified', segment: seg });
       expect(p.detail).toContain('converted to CRLF');
     }
+  });
+
+  it('a torn last line of checkpoints.jsonl (an append a crash cut short) warns, and the writer cuts it on open: verify passes after', async () => {
+    const home = await copyOf(base);
+    const file = path.join(home, 'checkpoints.jsonl');
+    const whole = await fsp.readFile(file);
+    // A crash in the middle of the next checkpoint's append: a copy of the last line, cut short.
+    const lines = whole.toString('utf8').trimEnd().split('\n');
+    await fsp.appendFile(file, lines.at(-1)!.slice(0, 40));
+    const r = await verifyHome(home);
+    expect(brief(r.problems)).toEqual([{ kind: 'unreadable', segment: 'checkpoints.jsonl', seq: null, severity: 'warn' }]);
+    expect(r.problems[0]!.detail).toContain('the last line is cut short');
+    expect(r.result).toBe('warn');
+    const ctx = testCtx();
+    ctx.clock.advance(1000); // after the base log's records
+    const log = await openAuditLog(ctx, { home, idleMs: 60_000 });
+    await log.append({ type: 'pg.query', session: 's-2', outcome: 'success', detail: { sql: 'select after' } });
+    await log.close();
+    expect((await fsp.readFile(file)).subarray(0, whole.length)).toEqual(whole);
+    const recovered = readLog(home).filter((x) => x.rec.type === 'log.recovered');
+    expect(recovered.map((x) => x.rec.detail)).toEqual([{ segment: 'checkpoints.jsonl', offset: whole.length, bytes: 40, reason: expect.stringContaining('cut short') }]);
+    const after = await verifyHome(home);
+    expect(after.problems).toEqual([]);
+    expect(after.result).toBe('pass');
   });
 
   it('a torn last line of the newest segment is a recoverable crash tail (warn); of an older segment, damage (fail)', async () => {
