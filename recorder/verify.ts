@@ -255,6 +255,17 @@ function checkSegmentNames(s: ScannedLines, idxOfSeq: Int32Array, size: number, 
     }
     if (!s.ok[i]) continue;
     const q = s.seq[i]!;
+    // The writer begins every segment with a segment.open naming it: a later segment that begins otherwise was cut
+    // out of the one before (a split keeps every record in place and the chain whole, so nothing else notices it).
+    if (q === named && g > 0 && idxOfSeq[q] === i) {
+      const first = s.special.get(i);
+      const opens = first?.type === 'segment.open' && (first.detail as { segment?: unknown } | undefined)?.segment === name;
+      if (!opens && !problems.some((p) => p.segment === name && p.severity === 'fail')) {
+        problems.push({ kind: 'modified', segment: name, seq: q, severity: 'fail', line: 1,
+          detail: `the segment does not begin with the segment.open the writer begins every segment with${first?.type === 'segment.open' ? ` for it (it names ${String((first.detail as { segment?: unknown } | undefined)?.segment)})` : ''}: it was split off the segment before, or made by hand` });
+      }
+      continue;
+    }
     if (q === named || idxOfSeq[q] !== i || !(named < idxOfSeq.length && idxOfSeq[named]! >= 0)) continue;
     if (problems.some((p) => p.segment === name && p.severity === 'fail')) continue;
     problems.push({ kind: 'modified', segment: name, seq: null, severity: 'fail', line: 1,

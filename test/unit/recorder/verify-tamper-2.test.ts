@@ -136,6 +136,21 @@ describe('verify: damage a disk or a copy leaves', () => {
     }
   });
 
+  it('a segment split in two (every record in place, the chain whole) is named: the second part lacks the segment.open every segment begins with', async () => {
+    const home = await copyOf(base);
+    const segs = await segments(home);
+    const file = path.join(home, 'log', segs.at(-1)!);
+    const lines = await readLines(file);
+    const cut = Math.floor(lines.length / 2);
+    const firstSeq = (JSON.parse(lines[cut]!) as { seq: number }).seq;
+    const name = `${String(firstSeq).padStart(12, '0')}.jsonl`;
+    await writeLines(file, lines.slice(0, cut));
+    await writeLines(path.join(home, 'log', name), lines.slice(cut));
+    const r = await verifyHome(home);
+    expect(brief(r.problems)).toEqual([{ kind: 'modified', segment: name, seq: firstSeq, severity: 'fail' }]);
+    expect(r.problems[0]!.detail).toContain('does not begin with the segment.open');
+  });
+
   it('a torn last line of checkpoints.jsonl (an append a crash cut short) warns, and the writer cuts it on open: verify passes after', async () => {
     const home = await copyOf(base);
     const file = path.join(home, 'checkpoints.jsonl');
