@@ -398,8 +398,11 @@ export class SshSession {
     // A release on the maskers' idle timer that fails (the recording cannot be written) fails the channel, as a
     // write does, instead of throwing from the timer, where nothing catches it and the listener process ended.
     const termOpts = { ...maskOpts, onError: fail };
-    const out = new TerminalMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stdout, () => cast.output(b)); }, termOpts);
-    const err = new TerminalMasker((b) => { this.#bytesOut += b.length; deliver(b, send.stderr, () => cast.output(b)); }, termOpts);
+    // With record_input, the end of what the user was last shown: a prompt for a secret there (`Password:`, sudo's,
+    // `read -s`) has the keystrokes up to the next Enter recorded as stars (secretInput).
+    const prompt = this.#o.conn.record_input ? new PromptWatch() : undefined;
+    const out = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stdout, () => cast.output(b)); }, termOpts);
+    const err = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stderr, () => cast.output(b)); }, termOpts);
     // The masker keeps an incomplete UTF-8 sequence at the end of a chunk even past its idle release, waiting
     // for the rest of the character. Binary protocols (sftp, scp, rsync) then wait for that byte forever: the
     // remote side sends nothing more until the client answers, and the client needs the byte first. A held
@@ -482,7 +485,7 @@ export class SshSession {
         this.#limits?.activity();
         this.#bytesIn += b.length;
         if (failure !== undefined) throw failure;
-        input?.write(b);
+        input?.write(prompt ? prompt.typed(b) : b);
       },
       resize: (cols, rows) => cast.resize(cols, rows),
       flush: () => { sftpOut?.end(); out.flush(); err.flush(); input?.flush(); },
@@ -655,3 +658,36 @@ export class SshSession {
     return this.#o.sink.append({ ...e, ...this.#base() });
   }
 }
+
+/**
+ * What `record_input` keeps of keystrokes typed at a prompt for a secret: stars. The remote side turns its echo off
+ * there, which pcigate cannot see; the prompt it can (the end of the output last shown: `Password:`, `[sudo] password
+ * for ann:`, `Enter passphrase for key …:`, a `PIN`, an OTP or verification code). From such a prompt to the next
+ * Enter, every printable byte is recorded as `*` (the remote side gets them as typed).
+ */
+class PromptWatch {
+  #tail = '';
+  #secret = false;
+
+  shown(b: Uint8Array): void {
+    const end = b.length > 160 ? b.subarray(b.length - 160) : b;
+    this.#tail = (this.#tail + Buffer.from(end.buffer, end.byteOffset, end.length).toString('latin1')).slice(-160);
+  }
+
+  typed(b: Uint8Array): Uint8Array {
+    if (!this.#secret && SECRET_PROMPT.test(this.#tail)) this.#secret = true;
+    if (!this.#secret) return b;
+    const out = Buffer.from(b);
+    for (let k = 0; k < out.length; k++) {
+      const c = out[k]!;
+      if (!this.#secret) break;
+      if (c === 0x0d || c === 0x0a || c === 0x03 || c === 0x04) { this.#secret = false; this.#tail = ''; continue; }
+      if (c >= 0x20 && c !== 0x7f) out[k] = 0x2a;
+    }
+    return out;
+  }
+}
+
+/** The end of a prompt for a secret: a word for one, then a colon (or `?`) and spaces at the very end of the output. */
+const SECRET_PROMPT = /(?:pass(?:word|phrase|code)?|passwd|\bpin\b|secret|token|\botp\b|one-time|verification code|2fa)[^\n]{0,80}[:?]\s*$/i;
+

@@ -39,7 +39,8 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
   /** prod-ssh as the gate's broker has it, `over` changed, for brokers of a test's own. */
   const connFor = (over: Record<string, unknown> = {}) => sshConnection.parse(sshdConnectionFields(sshd, ALLOW, over));
 
-  const ssh = (args: string[], secret = broker.secret, opts: { tty?: boolean; env?: Record<string, string>; input?: string; port?: number; user?: string; prompts?: number } = {}) =>
+  /** `answer`: [what stdout shows, the input then given] (else `input` at once). */
+  const ssh = (args: string[], secret = broker.secret, opts: { tty?: boolean; env?: Record<string, string>; input?: string; port?: number; user?: string; prompts?: number; answer?: [string, string] } = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       writeFileSync(askpass, `#!/bin/sh\necho '${secret}'\n`);
       chmodSync(askpass, 0o700);
@@ -52,10 +53,14 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
       ], { env: { PATH: process.env.PATH, HOME: home, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+      let answered = false;
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        if (opts.answer && !answered && stdout.includes(opts.answer[0])) { answered = true; child.stdin.end(opts.answer[1]); }
+      });
       child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
       child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(opts.input ?? '');
+      if (!opts.answer) child.stdin.end(opts.input ?? '');
     });
 
   const records = () => readLog(home);
@@ -229,9 +234,13 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     const endOf = (marker: string) => records().find((x) => x.type === 'session.end' && (x.blobs ?? []).length > 0
       && readFileSync(path.join(home, x.blobs![0]!.path!), 'utf8').includes(marker));
     const cmd = (tag: string) => `sh -c "read line; echo ${tag}; sleep 1"`;
+    // Typed at a prompt for a secret (the remote side would not echo it): recorded as stars, up to the Enter.
+    const askCmd = `sh -c "printf 'Password for ann: '; read pw; echo asked-\\\${#pw}; read line"`;
     try {
       const r = await ssh([cmd('typed-in')], withInput.secret, { port: withInput.port, input: `card ${PAN}\n` });
       expect(r.stdout).toBe('typed-in\n');
+      const asked = await ssh([askCmd], withInput.secret, { port: withInput.port, answer: ['Password for ann: ', 'hunter2secret\nplain after\n'] });
+      expect(asked.stdout).toBe('Password for ann: asked-13\n');
     } finally {
       await withInput.close();
     }
@@ -244,6 +253,8 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     const markers = recorded.filter((e) => e[1] === 'm').map((e) => e[2]);
     expect(markers).toEqual([`exec: ${cmd('typed-in')}: allowed`, 'exit-status 0']);
     expect(castOf(endOf('not-typed-in')!).filter((e) => e[1] === 'i')).toEqual([]);
+    await expect.poll(() => Boolean(endOf('asked-'))).toBe(true);
+    expect(castOf(endOf('asked-')!).filter((e) => e[1] === 'i').map((e) => e[2]).join('')).toBe('*************\nplain after\n');
     // The running recording's hash reached the log before the session ended (every 200 ms here).
     const session = endOf('typed-in')!.session;
     const partial = records().filter((x) => x.type === 'recording.commit' && x.session === session);
