@@ -32,7 +32,7 @@ describe('pcigate connect with session limits', () => {
     expect(r.stdout).toContain('************1111');
     expect(r.stdout).not.toContain('4111111111111111');
     expect(r.stderr).toContain('FATAL:  pcigate: terminating the session after 1 s idle (session.idle_timeout of test-db, PCI DSS 8.2.8)');
-    expect(r.code).not.toBe(0);
+    expect(r.code, r.stderr + r.stdout).not.toBe(0);
     const log = readLog(home);
     const start = log.find((x) => x.type === 'session.start')!;
     const mine = log.filter((x) => x.session === start.session).map((x) => x.type);

@@ -270,8 +270,6 @@ export class Relay {
     if (this.ended || this.vanished) return;
     this.writeClient([errorMessage({ severity: 'FATAL', code, message })]);
     this.o.client.end();
-    // Nothing the client sends after its FATAL is read (judged, recorded) while the server's side drains.
-    this.o.client.pause();
     this.clientGone = true;
     if (this.expect.length > 0) { this.drain(reason, code, COPY_FAIL_ENDED); return; }
     this.endUpstream();
