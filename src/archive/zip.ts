@@ -143,7 +143,7 @@ export interface ScannedEntry {
  * directory, names, duplicates, bounds — still throw EvidenceFormatError.
  */
 export function scanZip(zip: Buffer): ScannedEntry[] {
-  return zipEntries(zip).map((e) => e.read());
+  return zipEntries(zip, MAX_TOTAL_BYTES, true).map((e) => e.read());
 }
 
 /** A file entry whose data is read (inflated, CRC-checked) only when asked. */
@@ -159,7 +159,7 @@ export interface LazyEntry {
  * holds one inflated entry at a time and can refuse one by its declared size first. `maxTotalBytes`: the
  * most the file entries may declare together (a decompression bomb is refused before anything inflates).
  */
-export function zipEntries(zip: Buffer, maxTotalBytes = MAX_TOTAL_BYTES): LazyEntry[] {
+export function zipEntries(zip: Buffer, maxTotalBytes = MAX_TOTAL_BYTES, whole = false): LazyEntry[] {
   const eocdAt = findEocd(zip);
   const disk = zip.readUInt16LE(eocdAt + 4);
   const cdDisk = zip.readUInt16LE(eocdAt + 6);
@@ -194,15 +194,17 @@ export function zipEntries(zip: Buffer, maxTotalBytes = MAX_TOTAL_BYTES): LazyEn
     const cur = regions[i]!;
     if (cur.start < prev.end) throw new EvidenceFormatError(`zip entries ${prev.h.path} and ${cur.h.path} overlap`, { file: cur.h.path });
   }
-  // Every byte before the central directory belongs to an entry (its local header, data and data descriptor):
-  // bytes none accounts for may hold an entry the central directory does not list, which a streaming reader
-  // (`jar x <`, a zip stream library) extracts, over a listed file of the same name, and nothing here checked.
+  // `whole` (an evidence bundle, which pcigate writes): every byte before the central directory belongs to an entry
+  // (its local header, data and data descriptor): bytes none accounts for may hold an entry the central directory
+  // does not list, which a streaming reader (`jar x <`, a zip stream library) extracts, over a listed file of the
+  // same name, and nothing here checked. Not for any zip (scan): a self-extractor's stub, an APK signing block
+  // and ZIP64 data descriptors are such bytes too.
   let at = 0;
-  for (const r of regions) {
+  for (const r of whole ? regions : []) {
     if (r.start !== at) throw new EvidenceFormatError(`zip: ${r.start - at > 0 ? `${r.start - at} bytes before entry ${r.h.path} belong to no listed entry` : `entry ${r.h.path} starts inside the one before`}`, { file: r.h.path });
     at = r.end + (r.descriptor ? (r.end + 4 <= cdOffset && zip.readUInt32LE(r.end) === SIG_DESCRIPTOR ? 16 : 12) : 0);
   }
-  if (at !== cdOffset) throw new EvidenceFormatError(`zip: ${cdOffset - at} bytes before the central directory belong to no listed entry`);
+  if (whole && at !== cdOffset) throw new EvidenceFormatError(`zip: ${cdOffset - at} bytes before the central directory belong to no listed entry`);
   const byHeader = new Map(regions.map((r) => [r.h, r]));
   const out: LazyEntry[] = [];
   for (const h of headers) {

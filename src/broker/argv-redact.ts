@@ -8,6 +8,12 @@ const SECRET_WORD = String.raw`[\w.-]*(?:pass(?:word)?|passwd|pwd|secret|token|a
 /** `--password VALUE`: the flag alone, its value the next argument. */
 const SECRET_FLAG = new RegExp(String.raw`^--?${SECRET_WORD}$`, 'i');
 /**
+ * Flags named for a secret whose next word is not one: a switch (`--no-password`), or a flag whose value names where
+ * a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`). Hidden, an approver would not see
+ * what a held command works on (`dropdb --no-password production`).
+ */
+const NOT_A_SECRET_VALUE = /^--?no-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd|command|length|len|min|max|policy)$/i;
+/**
  * `--password=VALUE`, `PGPASSWORD=VALUE`, `password=VALUE` in a connection string, `token: VALUE`, and a JSON
  * body's `"password": "VALUE"` (the key's closing quote before the colon).
  */
@@ -60,6 +66,14 @@ function programSecret(rules: ProgramSecrets, bare: string, then: (f: (v: string
 }
 
 /**
+ * Whether `flag` takes a secret as its next word. libpq's `--password` is a switch (it prompts; the next word is a
+ * database), but a password typed after it by mistake would be kept in clear: the word is redacted all the same.
+ */
+function secretFlag(flag: string): boolean {
+  return SECRET_FLAG.test(flag) && !NOT_A_SECRET_VALUE.test(flag);
+}
+
+/**
  * Redacts the words of one command line (argv, or a shell script's words): the value after a flag named for a
  * secret (`--password X`), and the program's own password options (PROGRAM_SECRETS), the program being the
  * first word of each command (after `;`, `&&`, `|`, variable assignments, `sudo`, `env` …).
@@ -75,12 +89,13 @@ function redactWords(words: readonly string[]): string[] {
     if (next) {
       if (!bare.startsWith('-')) out = inQuotes(w, next);
       next = undefined;
-    } else if (done.length > 0 && SECRET_FLAG.test(unquoted(done.at(-1)!)) && !bare.startsWith('-')) {
+    } else if (done.length > 0 && secretFlag(unquoted(done.at(-1)!)) && !bare.startsWith('-')) {
       // (the previous word as redacted: a password that reads like a flag's name is not one)
       out = '[redacted]';
     } else if (atCommand) {
       if (!BEFORE_COMMAND.test(bare)) {
-        rules = PROGRAM_SECRETS.find((r) => r.program.test(bare.slice(bare.lastIndexOf('/') + 1)));
+        const program = bare.slice(bare.lastIndexOf('/') + 1);
+        rules = PROGRAM_SECRETS.find((r) => r.program.test(program));
         atCommand = false;
       }
     } else if (rules) {

@@ -551,8 +551,9 @@ export class SshSession {
         recordingError ??= (err as Error).message;
       }
     }
-    // A decision still being made (a held command: its wait ended with #closing) records its end first.
-    await Promise.allSettled([...this.#deciding]);
+    // A decision still being made (a held command: its wait ended with #closing) records its end first, also one
+    // that began meanwhile.
+    while (this.#deciding.size > 0) await Promise.allSettled([...this.#deciding]);
     // Summaries of counted requests come before session.end (their failures set #problem).
     await this.#requests.close();
     const failed = this.#problem !== undefined || recordingError !== undefined || error !== undefined || this.#closedFor !== undefined;
@@ -665,7 +666,7 @@ export class SshSession {
  * for ann:`, `Enter passphrase for key …:`, a `PIN`, an OTP or verification code). From such a prompt to the next
  * Enter, every printable byte is recorded as `*` (the remote side gets them as typed).
  */
-class PromptWatch {
+export class PromptWatch {
   #tail = '';
   #secret = false;
 
@@ -688,6 +689,10 @@ class PromptWatch {
   }
 }
 
-/** The end of a prompt for a secret: a word for one, then a colon (or `?`) and spaces at the very end of the output. */
-const SECRET_PROMPT = /(?:pass(?:word|phrase|code)?|passwd|\bpin\b|secret|token|\botp\b|one-time|verification code|2fa)[^\n]{0,80}[:?]\s*$/i;
+/**
+ * The end of a prompt for a secret: on the output's last line, a whole word for one, then a colon and spaces at the
+ * very end (`Password: `, `[sudo] password for ann: `, `Enter passphrase for key '…': `). Not a question (`rm: remove
+ * regular file 'secret.txt'? `), nor a word that only holds one (`passed`, `bypass`).
+ */
+const SECRET_PROMPT = /\b(?:password|passphrase|passcode|passwd|pin|secret|token|otp|one-time (?:password|code)|verification code)\b[^\n\r]{0,80}:\s*$/i;
 

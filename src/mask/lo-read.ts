@@ -17,7 +17,8 @@
  *
  * The same holds for `SELECT loread($1, $2)` by SQL (the npm package pg-large-object reads so): each chunk is the one
  * bytea value of a row, in hex or escape text (bytea_output) or binary; it is read here as the bytes it spells and
- * given back in the same form (byteaText).
+ * given back in the same form (byteaText). Rows of other statements between do not end a reading (a seek by SQL
+ * neither: at worst a few digits at the next chunk's start are starred that need not be).
  */
 import { applyMask } from './mask-format.js';
 import type { MaskStyle } from './mask-format.js';

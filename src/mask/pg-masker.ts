@@ -352,7 +352,7 @@ export class PgMasker {
     const own = this.#stmt === undefined || (this.#stmt !== null && this.#planStmt === this.#stmt);
     if (!own && this.#rules.hasColumnRules) throw new MaskError('rows with no description of their own while column rules are configured: not forwarded');
     const plan = own && this.#plan && this.#plan.length === n ? this.#plan : undefined;
-    const lo = this.#ctx.content ? this.#loStream() : undefined;
+    const lo = this.#ctx.content ? this.#loStream(false) : undefined;
     if (lo && n === 1) {
       const row = this.#loreadRow(body, lo, plan?.[0]);
       if (row !== undefined) return row;
@@ -550,7 +550,7 @@ export class PgMasker {
   #functionResult(body: Buffer): Buffer | null {
     const len = body.readInt32BE(0);
     // A large object read in chunks (lo_read): a card number across two is masked at their edges (lo-read.ts).
-    const lo = this.#loStream();
+    const lo = this.#loStream(true);
     if (len < 0) return null;
     const v = body.subarray(4, 4 + len);
     let m = binaryValue(0, v, undefined, this.#ctx);
@@ -572,10 +572,12 @@ export class PgMasker {
 
   /**
    * The reading of the large object whose chunk the statement's result is (libpq's fast-path lo_read, or SQL's
-   * `SELECT loread(…)` as the broker tells), undefined for any other statement, whose result (a seek's, an
-   * lo_open's) ends every reading; loreads of several descriptors by turns each go on.
+   * `SELECT loread(…)` as the broker tells), undefined for any other statement. Another fast-path call's result (a
+   * seek's, an lo_open's: `call`) ends every reading; a row of another statement does not (a `SELECT 1` between two
+   * chunks would let the next chunk's start be read alone: what a reading kept too long costs is a few digits
+   * starred that did not need to be). Loreads of several descriptors by turns each go on.
    */
-  #loStream(): LoReadStream | undefined {
+  #loStream(call: boolean): LoReadStream | undefined {
     const stmt = this.#stmt;
     if (stmt !== this.#loAt) {
       this.#loAt = stmt;
@@ -584,7 +586,7 @@ export class PgMasker {
     }
     const key = this.#loKey;
     if (key === undefined) {
-      if (this.#lo.size > 0) this.#lo.clear();
+      if (call && this.#lo.size > 0) this.#lo.clear();
       return undefined;
     }
     let lo = this.#lo.get(key);

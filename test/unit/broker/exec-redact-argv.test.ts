@@ -64,3 +64,11 @@ describe('redactCommandLine (an SSH exec request: one string)', () => {
       .toBe('TOKEN=[redacted] curl -u ann:[redacted] https://h/ && psql --password=[redacted] postgres://u:[redacted]@h/db');
   });
 });
+
+describe('what a flag named for a secret does not hide', () => {
+  it('the word after a switch or a flag naming where a secret is', () => {
+    expect(redactCommandLine('dropdb --no-password production')).toBe('dropdb --no-password production');
+    expect(redactCommandLine('tool --password-file /run/pw --secret-dir /etc/x --token hunter2')).toBe('tool --password-file /run/pw --secret-dir /etc/x --token [redacted]');
+    expect(redactCommandLine('mysqladmin --password hunter2 status')).toBe('mysqladmin --password [redacted] status');
+  });
+});

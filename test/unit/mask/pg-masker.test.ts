@@ -436,6 +436,19 @@ describe('PgMasker: SQL loread chunks', () => {
   const hex = (t: string) => `\\x${Buffer.from(t, 'latin1').toString('hex')}`;
   const unhex = (v: string | null) => (v === null ? null : Buffer.from(v.slice(2), 'hex').toString('latin1'));
 
+  it('a row of another statement between two chunks does not end the reading: the next chunk is read after the one before', () => {
+    const read1 = { sql: 'select loread($1, $2)' };
+    const read2 = { sql: 'select loread($1, $2)' };
+    const other = { sql: 'select 1' };
+    const m = new PgMasker({ config: config(), loread: (s) => (s === read1 || s === read2 ? '0' : undefined) });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'loread', typeOid: 17 }]), read1);
+    expect(unhex(rows(m.onBackendMessage(bytes.dataRow([hex('xx 41111111')]), read1))[0]!)).toBe('xx ********');
+    m.onBackendMessage(bytes.rowDescription([{ name: '?column?', typeOid: 23 }]), other);
+    expect(m.onBackendMessage(bytes.dataRow(['1']), other)).toBeNull();
+    m.onBackendMessage(bytes.rowDescription([{ name: 'loread', typeOid: 17 }]), read2);
+    expect(unhex(rows(m.onBackendMessage(bytes.dataRow([hex('11111111 yy')]), read2))[0]!)).toBe('****1111 yy');
+  });
+
   it('under hmac, a chunk holding a card number keeps its length (stars), not NULL, and the edges are masked as under any format', () => {
     const stmt = { sql: 'select loread($1, $2)' };
     const m = new PgMasker({ config: config({ format: 'hmac' }), hmacKey: Buffer.alloc(32, 7), loread: (s) => (s === stmt ? '0' : undefined) });
