@@ -36,13 +36,18 @@ afterAll(async () => {
   await s?.sshd.stop();
 });
 
+/** A new data home whose recordings are a 1 MiB tmpfs, and a listener on it. */
+async function listenWithSmallRecordings() {
+  const home = tempDir('pcigate-ssh-fulldisk-home-');
+  const recordings = path.join(home, 'recordings');
+  mkdirSync(recordings, { mode: 0o700 });
+  mountTmpfs(recordings, '1m');
+  return { home, recordings, l: await s.listen(home) };
+}
+
 describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --listen, real sshd)', () => {
   it('the recordings fill up mid-command: the user saw exactly what was recorded, is told why, and the log says so', async () => {
-    const home = tempDir('pcigate-ssh-fulldisk-home-');
-    const recordings = path.join(home, 'recordings');
-    mkdirSync(recordings, { mode: 0o700 });
-    mountTmpfs(recordings, '1m');
-    const l = await s.listen(home);
+    const { home, recordings, l } = await listenWithSmallRecordings();
     try {
       expect((await s.ssh(l, ['pcigate@127.0.0.1', 'echo before'])).stdout.toString()).toBe('before\n');
       // 200 lines of 2 KB, one every 20 ms; the recordings' file system fills up after the first ones.
@@ -77,11 +82,7 @@ describe.skipIf(Boolean(skip))('SSH through a full disk (pcigate connect --liste
   }, 90_000);
 
   it('the recordings fill up while the masker holds digits back (released on its idle timer): the session fails, the listener serves on', async () => {
-    const home = tempDir('pcigate-ssh-fulldisk-home-');
-    const recordings = path.join(home, 'recordings');
-    mkdirSync(recordings, { mode: 0o700 });
-    mountTmpfs(recordings, '1m');
-    const l = await s.listen(home);
+    const { home, recordings, l } = await listenWithSmallRecordings();
     try {
       // Each line pauses after digits the masker holds back (they may begin a card number) until its idle release:
       // a release that failed to be recorded was thrown from the timer, and the listener process ended.
