@@ -181,11 +181,15 @@ export class PgSessionRecorder {
     if (!(decision instanceof Promise)) return this.decideAndRecord(stmt, decision);
     // A decision still being made (a catalog lookup) when the session ends is waited for (settle), so its intent,
     // if any, is written before session.end and gets its closing pg.query there.
-    const decided = decision.then((d) => this.decideAndRecord(stmt, d));
-    this.holding.add(decided);
-    const done = () => { this.holding.delete(decided); };
-    decided.then(done, done);
-    return decided;
+    return this.holdUntilSettled(decision.then((d) => this.decideAndRecord(stmt, d)));
+  }
+
+  /** `p`, kept in `holding` until it settles (settle waits for what is in it). */
+  private holdUntilSettled<T>(p: Promise<T>): Promise<T> {
+    this.holding.add(p);
+    const done = () => { this.holding.delete(p); };
+    p.then(done, done);
+    return p;
   }
 
   /**
@@ -200,11 +204,8 @@ export class PgSessionRecorder {
       const ended = new Promise<StatementDecision>((resolve) => { end = resolve; });
       this.held.add(end);
       // Ended from here (cancel, session end): the hold is told, so a decision that comes later does nothing.
-      const until = Promise.race([decision.until, ended.then((d) => { decision.abort?.(); return d; })])
-        .finally(() => this.held.delete(end)).then((d) => this.decideAndRecord(stmt, d));
-      this.holding.add(until);
-      const done = () => { this.holding.delete(until); };
-      until.then(done, done);
+      const until = this.holdUntilSettled(Promise.race([decision.until, ended.then((d) => { decision.abort?.(); return d; })])
+        .finally(() => this.held.delete(end)).then((d) => this.decideAndRecord(stmt, d)));
       return { ...decision, until };
     }
     const facts = this.facts(stmt);

@@ -350,16 +350,18 @@ export class SshSession {
     const n = this.#channels++;
     const rel = path.join('recordings', `${this.id}-${n}.cast`);
     await this.#o.fs.mkdir(path.join(this.#o.home, 'recordings'), { recursive: true, mode: 0o700 });
+    // Its command as the recording shows it: a credential on it redacted (as in its ssh.exec record).
+    const command = info.command !== undefined ? redactCommandLine(info.command) : undefined;
     const cast = await AsciicastWriter.create(this.#o.fs, path.join(this.#o.home, rel), this.#o.clock, {
       width: info.pty?.cols ?? 80,
       height: info.pty?.rows ?? 24,
-      title: this.#text.maskText(`${this.#o.name}: ${info.kind === 'shell' ? 'shell' : info.command !== undefined ? redactCommandLine(info.command) : info.kind}`),
+      title: this.#text.maskText(`${this.#o.name}: ${info.kind === 'shell' ? 'shell' : command ?? info.kind}`),
       // The client chooses its terminal type as any text: masked (the remote side gets it as sent).
       env: { TERM: this.#text.maskText(info.pty?.term ?? 'dumb', this.#counts) },
     });
     const recording: Recording = { cast, rel, notice: () => {} };
     this.#recordings.push(recording);
-    cast.marker(info.kind === 'shell' ? 'shell: allowed' : this.#text.maskText(`${info.kind}: ${redactCommandLine(info.command ?? '')}: allowed`));
+    cast.marker(info.kind === 'shell' ? 'shell: allowed' : this.#text.maskText(`${info.kind}: ${command ?? ''}: allowed`));
     const maskOpts = { ...this.#o.mask, counts: this.#counts };
     // Fail closed: output reaches the user only once the recording holds it. Each masked chunk goes to the
     // recording and is sent, in order, when that write has succeeded; when a write fails nothing more is sent,
@@ -399,7 +401,7 @@ export class SshSession {
     // write does, instead of throwing from the timer, where nothing catches it and the listener process ended.
     const termOpts = { ...maskOpts, onError: fail };
     // With record_input, the end of what the user was last shown: a prompt for a secret there (`Password:`, sudo's,
-    // `read -s`) has the keystrokes up to the next Enter recorded as stars (secretInput).
+    // `read -s`) has the keystrokes up to the next Enter recorded as stars (PromptWatch).
     const prompt = this.#o.conn.record_input ? new PromptWatch() : undefined;
     const out = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stdout, () => cast.output(b)); }, termOpts);
     const err = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stderr, () => cast.output(b)); }, termOpts);

@@ -609,8 +609,9 @@ export class PgMasker {
     if (len === -1) return null;
     if (len < 0 || 6 + len !== body.length) throw new Error('malformed DataRow');
     const v = body.subarray(6);
-    const text = col ? !col.binary : v[0] === 0x5c && v[1] === 0x78 && byteaBytes(v) !== undefined;
-    const bytes = text ? byteaBytes(v) : v;
+    const spelled = (col ? !col.binary : v[0] === 0x5c && v[1] === 0x78) ? byteaBytes(v) : undefined;
+    const text = col ? !col.binary : spelled !== undefined;
+    const bytes = text ? spelled : v;
     if (!bytes) return undefined;
     const out = lo.next(bytes, binaryValue(BYTEA_OID, bytes, undefined, this.#loCtx()), this.#ctx.content!, this.#ctx.detect, this.#countPans);
     if (out === bytes) return null;

@@ -226,6 +226,20 @@ function expectIdleEnd(marker: string, limitMs: number, after: object[] = []): v
 /** A COPY FROM STDIN the end failed: pcigate's CopyFail ends it, and the server's answer (57014) is recorded. */
 const copyFailed = (sql: string) => ({ type: 'pg.query', outcome: 'failure', detail: { sql, result: 'cancelled', sqlstate: '57014' } });
 
+/**
+ * A raw session under a 1 s idle timeout that runs the Query `first`, then sends `sql` as Parse, Bind and Execute with
+ * no Sync behind them and stays silent until the timeout's FATAL 57P05 comes; the client, for more.
+ */
+async function idleAfterUnsynced(first: string, sql: string): Promise<RawPgClient> {
+  await useLimits({ idle_timeout: '1s' });
+  const c = await RawPgClient.login(gate.broker);
+  c.sock.write(bytes.query(first));
+  await c.untilReady();
+  c.sock.write(Buffer.concat([bytes.parse('', sql), bytes.bind('', '', []), bytes.execute()]));
+  expect(await c.error()).toMatchObject({ S: 'FATAL', C: '57P05' });
+  return c;
+}
+
 describe('idle timeout where the server waits for the client', () => {
   it('ends psql idle inside COPY FROM STDIN: FATAL 57P05, the COPY is not kept, the backend exits', async () => {
     await useLimits({ idle_timeout: '1s' });
@@ -273,13 +287,8 @@ describe('idle timeout where the server waits for the client', () => {
   });
 
   it('a COMMIT sent with no Sync, then idle: the server committed, and the log says so (its answer is read after the FATAL)', async () => {
-    await useLimits({ idle_timeout: '1s' });
-    const c = await RawPgClient.login(gate.broker);
-    c.sock.write(bytes.query("select 'idle-commit'; begin; insert into idle_rows values (9)"));
-    await c.untilReady();
     // The server runs the COMMIT at its Execute; its answer waits in the server's buffer for a Sync or Flush.
-    c.sock.write(Buffer.concat([bytes.parse('', 'commit'), bytes.bind('', '', []), bytes.execute()]));
-    expect(await c.error()).toMatchObject({ S: 'FATAL', C: '57P05' });
+    await idleAfterUnsynced("select 'idle-commit'; begin; insert into idle_rows values (9)", 'commit');
     await until(ended('idle-commit'));
     expectIdleEnd('idle-commit', 1000, [{ type: 'pg.query', outcome: 'success', detail: { sql: 'commit', result: 'success' } }]);
     expect(idleRows()).toBe('1');
@@ -287,13 +296,8 @@ describe('idle timeout where the server waits for the client', () => {
   });
 
   it('nothing the client sends after its FATAL is read while the server still answers', async () => {
-    await useLimits({ idle_timeout: '1s' });
-    const c = await RawPgClient.login(gate.broker);
-    c.sock.write(bytes.query("select 'idle-after-fatal'"));
-    await c.untilReady();
     // Sent with no Sync, so the session is idle while it runs; it ignores the cancel and runs on for 3 s.
-    c.sock.write(Buffer.concat([bytes.parse('', 'select stubborn(3)'), bytes.bind('', '', []), bytes.execute()]));
-    expect(await c.error()).toMatchObject({ S: 'FATAL', C: '57P05' });
+    const c = await idleAfterUnsynced("select 'idle-after-fatal'", 'select stubborn(3)');
     c.sock.write(bytes.query("select 'sent-after-fatal'"));
     await until(ended('idle-after-fatal'), 15_000);
     const recs = sessionOf('idle-after-fatal');
