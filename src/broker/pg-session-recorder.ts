@@ -142,7 +142,7 @@ export class PgSessionRecorder {
       onStatement: (stmt) => this.onStatement(stmt),
       onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
       onStatementEnd: (stmt, result) => this.onStatementEnd(stmt, result),
-      onCommitFailed: (ns, sqlstate, more) => this.onCommitFailed(ns, sqlstate, more),
+      onCommitFailed: (ns, sqlstate, more, block) => this.onCommitFailed(ns, sqlstate, more, block),
       onClientGone: () => this.refuseHeld(),
       ...(attach ? { attach: attach.bind(this.c.inner) } : {}),
       ...(prepareRows ? { prepareRows: prepareRows.bind(this.c.inner) } : {}),
@@ -363,12 +363,13 @@ export class PgSessionRecorder {
   /**
    * The implicit transaction of an extended-protocol batch was rolled back (an error answered its Sync, or a
    * statement of it failed): its statements' pg.query records say success, as the server tagged them, and this
-   * `pg.commit` record (outcome failure, the SQLSTATE) says which (`statements`: their `n`) did not last.
+   * `pg.commit` record (outcome failure, the SQLSTATE) says which (`statements`: their `n`) did not last. So does
+   * an explicit transaction block's rollback (`block: true`).
    */
-  private onCommitFailed(ns: readonly number[], sqlstate: string | undefined, more: number): void {
+  private onCommitFailed(ns: readonly number[], sqlstate: string | undefined, more: number, block: boolean): void {
     // After their own results: the log says what ran, then that it was rolled back.
     this.flushDeferred();
-    const detail = { statements: [...ns], ...(more > 0 ? { more } : {}), sqlstate: sqlstate ?? null, rolled_back: true };
+    const detail = { statements: [...ns], ...(more > 0 ? { more } : {}), sqlstate: sqlstate ?? null, rolled_back: true, ...(block ? { block: true } : {}) };
     this.c.transcript?.add({ t: 'rollback', ...detail });
     this.track(this.c.sink.append(this.event('pg.commit', 'failure', detail)));
   }

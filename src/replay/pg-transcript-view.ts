@@ -66,7 +66,7 @@ export function statementViews(lines: Line[], records: AuditRecord[]): Statement
       if (typeof l.duration_ms === 'number') v.duration_ms = l.duration_ms;
     } else if (l.t === 'cancel' && last) last.cancelled = true;
     else if (l.t === 'rollback' && Array.isArray(l.statements)) {
-      // Its implicit transaction was rolled back afterwards (pg.commit): it ran, and did not last.
+      // Its transaction (implicit, or a block: `block`) was rolled back afterwards (pg.commit): it ran, and did not last.
       for (const k of l.statements as unknown[]) {
         const w = typeof k === 'number' ? byN.get(k) : undefined;
         if (w) { w.result = 'rolled back'; w.sqlstate = (l.sqlstate as string | null | undefined) ?? null; }

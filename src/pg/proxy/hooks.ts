@@ -146,9 +146,10 @@ export interface SessionHooks {
    * An error answered a Sync: the implicit transaction of an extended-protocol batch failed to commit (a deferred
    * constraint, a serialization failure), so what its statements did was rolled back. `ns`: the statements of that
    * transaction that ended in success (reported by onStatementEnd before this), at most COMMIT_FAILED_MAX; `more`:
-   * how many beyond those.
+   * how many beyond those. `block`: the statements ran in an explicit transaction block that ended rolled back
+   * (ROLLBACK, an error at COMMIT, the connection's end: tx-block.ts); `sqlstate` the block's first error, if any.
    */
-  onCommitFailed?(ns: readonly number[], sqlstate: string | undefined, more: number): void;
+  onCommitFailed?(ns: readonly number[], sqlstate: string | undefined, more: number, block: boolean): void;
   /**
    * A named portal the client bound (Bind) or closed (Close P), as it is forwarded: SQL `FETCH`/`MOVE`
    * read a portal by name, whoever made it. `sql`: the statement bound into it; null when the name now holds

@@ -25,6 +25,7 @@ import {
 } from './frontend-decode.js';
 import { HOOKED_BACKEND, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
 import { PreparedMirror, type MirrorChange, type Portal, type Prepared } from './prepared-mirror.js';
+import { TxBlock } from './tx-block.js';
 import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, type ErrorFields } from './wire.js';
 
 /**
@@ -1018,6 +1019,7 @@ export class Relay {
           // implicit transaction of the batch it ends or joins (a refused Query behind a batch answered by a
           // Flush): what of it had completed is rolled back, as by the refused statement's own failure (onError).
           if (h.batch) this.shift();
+          this.txBlock.aborted(h.sqlstate);
           if (this.implicitDone.length > 0 || this.implicitMore > 0) this.commitFailed(h.sqlstate);
           return;
         }
@@ -1185,6 +1187,8 @@ export class Relay {
       this.end(h.run, false);
       if (h.rolledBack) this.commitFailed(h.run.result.sqlstate, h.rolledBack);
     }
+    const claim = this.txBlock.ready(f[5]!);
+    if (claim) this.commitFailed(claim.sqlstate, claim, true);
     if (h?.kind === 'sync' && h.inject && !h.errored) emit(h.inject);
     emit(f);
     this.emitReleased(emit);
@@ -1203,6 +1207,9 @@ export class Relay {
     run.result.durationMs = this.o.now() - run.started;
     this.endedRuns.push(run);
     if (run.stmt.protocol === 'extended') this.noteImplicit(run);
+    const r = run.result;
+    const claim = this.txBlock.ended(run.stmt.n, r.commands, r.outcome === 'success' ? false : r.sqlstate);
+    if (claim) this.commitFailed(claim.sqlstate, claim, true);
     if (!this.inUpstreamData) this.reportEnded();
   }
 
@@ -1213,6 +1220,8 @@ export class Relay {
    */
   private implicitDone: number[] = [];
   private implicitMore = 0;
+  /** The explicit transaction block the server is in: what its rollback undoes (tx-block.ts). */
+  private readonly txBlock = new TxBlock();
   /**
    * Nothing more is noted until the next ReadyForQuery: a transaction block is open (it said so), or a statement
    * ran that is not plain data manipulation (IMPLICIT_TAG), after which what is rolled back is not known for sure:
@@ -1225,14 +1234,14 @@ export class Relay {
    * The statements noted in implicitDone (or `undone`, taken from it by a Query's error) were rolled back:
    * onCommitFailed, after their own records.
    */
-  private commitFailed(sqlstate: string | undefined, undone?: { ns: number[]; more: number }): void {
+  private commitFailed(sqlstate: string | undefined, undone?: { ns: number[]; more: number }, block = false): void {
     const ns = undone?.ns ?? this.implicitDone;
     const more = undone?.more ?? this.implicitMore;
     this.implicitDone = [];
     this.implicitMore = 0;
     this.reportEnded();
     try {
-      this.o.hooks.onCommitFailed?.(ns, sqlstate, more);
+      this.o.hooks.onCommitFailed?.(ns, sqlstate, more, block);
     } catch (e) {
       this.o.onInternalError(e);
     }
@@ -1388,8 +1397,11 @@ export class Relay {
     // Claimed after their own records, as onError does. Only when nothing but Parse, Bind, Describe and Close is
     // unanswered: a Sync, a Query, pcigate's abort or exchange commits or ends it, and so may an Execute (of a
     // COMMIT: it commits at once, its answer waiting in the server's buffer for a Flush that never came).
-    const rolledBack = (this.implicitDone.length > 0 || this.implicitMore > 0)
-      && this.onlyPrepOwed();
+    const onlyPrep = this.onlyPrepOwed();
+    const rolledBack = (this.implicitDone.length > 0 || this.implicitMore > 0) && onlyPrep;
+    // So is an open transaction block, under the same condition (an Execute or Query owed may be its COMMIT).
+    const endSqlstate = this.clientTerminated && clean ? undefined : sqlstate;
+    const blockClaim = this.txBlock.closed(endSqlstate);
     // A Query an error answered whose ReadyForQuery never came (a FATAL): what it undid is claimed as at that one.
     const head = this.expect.at(0);
     const undone = head?.kind === 'query' && head.rolledBack ? { ...head.rolledBack, sqlstate: head.run.result.sqlstate } : null;
@@ -1397,7 +1409,8 @@ export class Relay {
     this.failPending(sqlstate, 'the session ended');
     if (undone) this.commitFailed(undone.sqlstate, undone);
     // No SQLSTATE when the client ended it with a Terminate: nothing failed.
-    if (rolledBack) this.commitFailed(this.clientTerminated && clean ? undefined : sqlstate);
+    if (rolledBack) this.commitFailed(endSqlstate);
+    if (blockClaim && onlyPrep) this.commitFailed(blockClaim.sqlstate, blockClaim, true);
     this.settle();
     this.o.onEnd({ reason, clean });
   }
