@@ -599,9 +599,10 @@ export class PgMasker {
 
   /**
    * A row of SQL's `SELECT loread(…)`: its one value, a bytea in any output form, masked as the next chunk of its
-   * object (lo-read.ts) and given back in the same form. Without a plan (an Execute whose client asked no Describe,
-   * so its format is not known here), a value that spells hex bytea text is read as that, any other as binary.
-   * Undefined when the row is not that (a column rule, a column of another type): it is masked as any other row.
+   * object (lo-read.ts) and given back in the same form. Without a plan (an Execute whose client asked no
+   * Describe), its format is the one its Bind asked for (Statement.resultFormats); when even that is not known, a
+   * value that spells hex bytea text is read as that, any other as binary. Undefined when the row is not that (a
+   * column rule, a column of another type): it is masked as any other row.
    */
   #loreadRow(body: Buffer, lo: LoReadStream, col: PlannedColumn | undefined): Buffer | null | undefined {
     if ((col && (col.typeOid !== BYTEA_OID || col.rule)) || body.length < 6) return undefined;
@@ -609,8 +610,10 @@ export class PgMasker {
     if (len === -1) return null;
     if (len < 0 || 6 + len !== body.length) throw new Error('malformed DataRow');
     const v = body.subarray(6);
-    const spelled = (col ? !col.binary : v[0] === 0x5c && v[1] === 0x78) ? byteaBytes(v) : undefined;
-    const text = col ? !col.binary : spelled !== undefined;
+    const formats = (this.#stmt as { resultFormats?: readonly number[] } | null | undefined)?.resultFormats;
+    const binary = col ? col.binary : formats ? formats[0] === 1 : undefined;
+    const spelled = (binary === undefined ? v[0] === 0x5c && v[1] === 0x78 : !binary) ? byteaBytes(v) : undefined;
+    const text = binary === undefined ? spelled !== undefined : !binary;
     const bytes = text ? spelled : v;
     if (!bytes) return undefined;
     const out = lo.next(bytes, binaryValue(BYTEA_OID, bytes, undefined, this.#loCtx()), this.#ctx.content!, this.#ctx.detect, this.#countPans);

@@ -201,6 +201,27 @@ describe('leaks found by the second hunt', () => {
     } finally { r.sock.destroy(); }
   });
 
+  it('a binary loread chunk whose bytes spell hex text comes back as with a Describe when the client sends none (the Bind\'s format is known)', async () => {
+    // Content that reads as bytea hex text (`\x…`, spelling a card number): binary bytes all the same.
+    const content = `\\x${Buffer.from(`ab ${PAN} cd`).toString('hex')}`;
+    server.psql(`select lo_from_bytea(77006, convert_to('${content}', 'UTF8'));`);
+    const i4 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+    const r = await RawPgClient.login(gate.broker);
+    try {
+      r.sock.write(bytes.query('begin'));
+      await r.untilReady();
+      const chunk = async (describe: boolean) => {
+        r.sock.write(bytes.query('select lo_open(77006, 262144)'));
+        const row = (await r.untilReady()).find((f) => f[0] === 0x44)!;
+        const fd = Number(row.subarray(11, 11 + row.readInt32BE(7)).toString());
+        r.sock.write(Buffer.concat([bytes.parse('', 'select loread($1, $2)'), bytes.bind('', '', [i4(fd), i4(4096)], [1], [1]), ...(describe ? [bytes.describe('P', '')] : []), bytes.execute(), bytes.sync()]));
+        return (await r.untilReady()).find((f) => f[0] === 0x44)!.toString('latin1');
+      };
+      const described = await chunk(true);
+      expect(await chunk(false)).toBe(described);
+    } finally { r.sock.destroy(); }
+  });
+
   it('the data home keeps no card number in a float8, money or int8[] bind parameter (was hex), nor the first digits of one across a cut', async () => {
     const f8 = Buffer.alloc(8); f8.writeDoubleBE(Number(PAN));
     const i8 = Buffer.alloc(8); i8.writeBigInt64BE(BigInt(PAN));

@@ -37,6 +37,12 @@ export interface Statement {
   /** Row limit of the Execute (0 = all). */
   maxRows?: number;
   /**
+   * The result formats the Bind of an Execute's portal asked for (§55.7 Bind: none, all text; one, for every
+   * column; or one per column; 0 text, 1 binary), when the portal is known: what its rows' values are even when
+   * no RowDescription says so (a client that sent no Describe).
+   */
+  resultFormats?: readonly number[];
+  /**
    * The server's transaction status when the statement reaches it (ReadyForQuery's byte: 'I' idle, 'T' in
    * a transaction block, 'E' in a failed one), when the proxy knows it: nothing sent before the statement
    * that could change it (a Query, an Execute, a Sync) is still unanswered. Absent otherwise.

@@ -218,7 +218,7 @@ export class PreparedMirror {
     return {
       protocol: 'extended', sql: portal?.sql ?? '', params: portal?.params ?? [], paramTypes: portal?.types ?? [], ...(portal && !portal.unknown ? {} : { textUnknown: true as const }), ...(portal?.refused ? { textRefused: true as const } : {}),
       ...(portal?.otherwise === 'hooks' ? { parsedOtherwise: true as const } : portal?.otherwise === 'unsettled' ? { unsettled: true as const } : {}),
-      statementName: portal?.statement ?? '', portal: name, maxRows,
+      statementName: portal?.statement ?? '', portal: name, maxRows, ...(portal ? { resultFormats: portal.resultFormats } : {}),
     };
   }
 

@@ -449,6 +449,23 @@ describe('PgMasker: SQL loread chunks', () => {
     expect(unhex(rows(m.onBackendMessage(bytes.dataRow([hex('11111111 yy')]), read2))[0]!)).toBe('****1111 yy');
   });
 
+  it('with no Describe, a row is read in the format its Bind asked for: binary bytes that spell hex are not hex text, escape text is text', () => {
+    // Rows an Execute sends with no RowDescription (the client asked none): the masker has no plan, only the
+    // statement's result formats. Each must be masked exactly as with the description the server would have sent.
+    const spelled = Buffer.from(hex(`ab ${PAN} cd`), 'latin1'); // binary content that happens to read `\x6162…`
+    const escaped = `\\000ab ${PAN}`; // escape output: a backslash escape, then a card number
+    for (const [value, format] of [[spelled, 1], [escaped, 0]] as const) {
+      const bare = { sql: 'select loread($1, $2)', resultFormats: [format] };
+      const described = { sql: 'select loread($1, $2)' };
+      const loread = (s: object) => (s === bare || s === described ? '0' : undefined);
+      const withPlan = new PgMasker({ config: config(), loread });
+      withPlan.onBackendMessage(bytes.rowDescription([{ name: 'loread', typeOid: 17, format }]), described);
+      const expected = withPlan.onBackendMessage(bytes.dataRow([value]), described);
+      const got = new PgMasker({ config: config(), loread }).onBackendMessage(bytes.dataRow([value]), bare);
+      expect(got === null ? null : got.toString('latin1')).toBe(expected === null ? null : expected.toString('latin1'));
+    }
+  });
+
   it('under hmac, a chunk holding a card number keeps its length (stars), not NULL, and the edges are masked as under any format', () => {
     const stmt = { sql: 'select loread($1, $2)' };
     const m = new PgMasker({ config: config({ format: 'hmac' }), hmacKey: Buffer.alloc(32, 7), loread: (s) => (s === stmt ? '0' : undefined) });
