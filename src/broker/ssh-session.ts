@@ -164,7 +164,7 @@ export class SshSession {
     this.upstream = upstream;
     this.#target = target;
     this.#startedUs = startedUs;
-    this.#commitTimer = setInterval(() => { void this.#commitRunning(); }, o.commitEveryMs ?? 300_000);
+    this.#commitTimer = setInterval(() => { this.#committing ??= this.#commitRunning().finally(() => { this.#committing = undefined; }); }, o.commitEveryMs ?? 300_000);
     this.#commitTimer.unref?.();
     this.#identity = identityOfActor(o.actor);
     this.#requests = new FailureRecords({
@@ -184,7 +184,7 @@ export class SshSession {
         limits: effectiveLimits({ startedAt, ...o.limits, ...expiry, ...(o.windowEndsAt !== undefined ? { windowEndsAt: o.windowEndsAt } : {}) }),
         timers: systemTimers(o.clock), startedAt, ...expiry,
         busy: () => this.#busy > 0,
-        onLimit: (hit) => { void this.#limitReached(hit); },
+        onLimit: (hit) => { void this.#hold(this.#limitReached(hit)); },
       });
       this.#limits.start();
     }
@@ -271,21 +271,33 @@ export class SshSession {
    * wait: refused, `approval_state: aborted`.
    */
   decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
-    const p = this.#decide(req, notice, signal);
-    this.#deciding.add(p);
-    const done = () => { this.#deciding.delete(p); };
+    return this.#hold(this.#decide(req, notice, signal));
+  }
+
+  /**
+   * Records still being made: decisions (a held command's final record), a time limit's record. The session's end
+   * (#end) waits for them, so they come before session.end, as the session's counts do (a held command's wait ends
+   * with the session: #closing).
+   */
+  readonly #pending = new Set<Promise<unknown>>();
+
+  /** `p`, kept in #pending until it settles. */
+  #hold<T>(p: Promise<T>): Promise<T> {
+    this.#pending.add(p);
+    const done = () => { this.#pending.delete(p); };
     p.then(done, done);
     return p;
   }
 
-  /**
-   * Decisions not yet recorded: the session's end (#end) waits for them, so a held command's final record comes
-   * before session.end, as the session's counts do (its wait ends with the session: #closing).
-   */
-  readonly #deciding = new Set<Promise<unknown>>();
+  /** The periodic commitment of running recordings in progress (#commitRunning): #end waits for it first. */
+  #committing: Promise<void> | undefined;
 
   async #decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
-    const d = execSyntaxGuard(this.#o.conn.allow, req, decideSsh(this.#o.conn.allow, req));
+    const policy = execSyntaxGuard(this.#o.conn.allow, req, decideSsh(this.#o.conn.allow, req));
+    // Once the session ends nothing opens: its upstream is ending, so a command allowed now would be recorded as
+    // run and never run (a held one is refused below, its wait ended by #closing).
+    const d = this.#closing.signal.aborted && policy.action === 'allow'
+      ? { action: 'deny' as const, rule: 'session_end', reason: 'the session is closing' } : policy;
     const type = req.kind === 'exec' ? 'ssh.exec' : 'ssh.request';
     // A command line can carry a PAN (`grep 4111… orders.csv`): the log only ever sees it masked. So can every
     // other text the client chooses: a subsystem name, a forwarding host or socket path.
@@ -328,6 +340,8 @@ export class SshSession {
       }
       action = held.action;
       reason = held.action === 'allow' ? `approved (${held.approval})` : held.reason;
+      // Approved as the session ended: its upstream is ending, so it is not run, and its record says so.
+      if (action === 'allow' && this.#closing.signal.aborted) { action = 'deny'; reason = `approved (${held.approval}), but the session closed before it could run`; }
     } else if (d.action === 'hold') {
       reason = `${d.reason}; it needs an approval, and ${this.#o.approvals ? 'the session is closing' : 'no approvals store is configured'}`;
     }
@@ -529,6 +543,8 @@ export class SshSession {
     this.#limits?.stop();
     this.#closing.abort();
     this.upstream.end();
+    // A periodic commitment under way syncs the recordings this closes, and its record comes before session.end.
+    await this.#committing;
     const blobs: BlobRef[] = [];
     let recordingError: string | undefined;
     // A channel that has not exited when the session ends (the client or the connection dropped mid-command): its
@@ -555,7 +571,7 @@ export class SshSession {
     }
     // A decision still being made (a held command: its wait ended with #closing) records its end first, also one
     // that began meanwhile.
-    while (this.#deciding.size > 0) await Promise.allSettled([...this.#deciding]);
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
     // Summaries of counted requests come before session.end (their failures set #problem).
     await this.#requests.close();
     const failed = this.#problem !== undefined || recordingError !== undefined || error !== undefined || this.#closedFor !== undefined;
