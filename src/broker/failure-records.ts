@@ -8,6 +8,7 @@
  * docs/log-format.md). Nothing is dropped unaccounted for.
  */
 import type { AuditEvent } from '../../recorder/types.js';
+import { Pending } from './pending.js';
 
 export interface FailureRecordsOptions {
   /** Appends one record; a rejection is the caller's to report (`warn`). */
@@ -36,7 +37,7 @@ export const FAILURE_WINDOW_MS = 60_000;
 
 export class FailureRecords {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly pending = new Set<Promise<void>>();
+  private readonly pending = new Pending();
   private readonly burst: number;
   private readonly windowMs: number;
 
@@ -77,7 +78,7 @@ export class FailureRecords {
   /** Writes what windows still hold and waits for every record (before the log closes). */
   async close(): Promise<void> {
     for (const [key, b] of [...this.buckets]) this.summarise(key, b);
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.pending.settled();
   }
 
   private summarise(key: string, b: Bucket): void {
@@ -92,10 +93,9 @@ export class FailureRecords {
   }
 
   private write(e: AuditEvent): void {
-    const p = this.o.append(e).then(
+    this.pending.add(this.o.append(e).then(
       () => undefined,
       (err: unknown) => { this.o.warn(`${e.type} could not be recorded: ${err instanceof Error ? err.message : String(err)}`); },
-    ).finally(() => this.pending.delete(p));
-    this.pending.add(p);
+    ));
   }
 }

@@ -25,6 +25,7 @@ import { connectUpstream, sendUpstreamCancel, type UpstreamTarget } from '../pg/
 import type { IdentityProvider } from './identity-provider.js';
 import { PgSessionRecorder, type BrokerHooks } from './pg-session-recorder.js';
 import { PgTranscript } from './pg-transcript.js';
+import { Pending } from './pending.js';
 
 export interface PgBrokerOptions {
   /** The connection's name in the config (`target.conn`). */
@@ -101,7 +102,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
   const cancelMap = new CancelMap();
   const live = new Map<PgSession, Live>();
   const sessions = new Set<PgSession>();
-  const ending = new Set<Promise<void>>();
+  const ending = new Pending();
   const target: Target = {
     conn: o.conn, kind: 'postgres', host: o.target.host.startsWith('/') ? `${o.target.host}/.s.PGSQL.${o.target.port}` : `${o.target.host}:${o.target.port}`,
     db: o.target.database, user: o.target.user,
@@ -112,8 +113,7 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
 
   const append = (e: AuditEvent) => o.sink.append(e);
   const background = (p: Promise<unknown>, what: string) => {
-    const q = p.then(() => undefined, (e: unknown) => { o.log.warn(`${what}: ${errText(e)}`); }).finally(() => ending.delete(q));
-    ending.add(q);
+    ending.add(p.then(() => undefined, (e: unknown) => { o.log.warn(`${what}: ${errText(e)}`); }));
   };
   const srcOf = (c: ClientAddress, startup?: StartupInfo): Source => ({
     ...(c.ip ? { ip: c.ip } : {}), ...(c.port ? { port: c.port } : {}),
@@ -334,15 +334,14 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
   }
 
   const sockets = new Set<net.Socket>();
-  const runs = new Set<Promise<void>>();
+  const runs = new Pending();
   const server = net.createServer({ noDelay: true }, (socket) => {
     const session = new PgSession(socket, owner);
     sessions.add(session);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => { /* reported by the session */ });
-    const r = session.run().finally(() => { sessions.delete(session); runs.delete(r); });
-    runs.add(r);
+    runs.add(session.run().finally(() => { sessions.delete(session); }));
   });
   const bind = o.bind ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -366,8 +365,8 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         setTimeout(() => { for (const s of sockets) s.destroy(); }, 3_000).unref();
       });
       // Every session's run() ends after its closed() queued the session.end append.
-      while (runs.size > 0) await Promise.all([...runs]);
-      while (ending.size > 0) await Promise.all([...ending]);
+      await runs.settled();
+      await ending.settled();
       await failures.close();
     },
   };

@@ -17,6 +17,7 @@ import type { PanMasker } from '../mask/pan-masker.js';
 import { renderParams, statementFacts as sqlFacts, statementMayHoldSecret } from './sql-record.js';
 import { namesSecret } from '../policy/redact-by-tokens.js';
 import { NAMES_SECRET } from '../policy/redact-content.js';
+import { Pending } from './pending.js';
 
 /**
  * The broker's inner hooks (policy, masking, session limits) may also add fields to the records: masked
@@ -96,7 +97,7 @@ export class PgSessionRecorder {
   /** By statement number, ends the wait of a statement not yet forwarded because its pg.intent is not yet durable (see awaitIntent). */
   private readonly unforwarded = new Map<number, () => void>();
   /** The decisions (and records) of held statements and of statements still being decided, still to come. */
-  private readonly holding = new Set<Promise<unknown>>();
+  private readonly holding = new Pending();
   statements = 0;
   denied = 0;
   failedAppends = 0;
@@ -181,16 +182,9 @@ export class PgSessionRecorder {
     if (!(decision instanceof Promise)) return this.decideAndRecord(stmt, decision);
     // A decision still being made (a catalog lookup) when the session ends is waited for (settle), so its intent,
     // if any, is written before session.end and gets its closing pg.query there.
-    return this.holdUntilSettled(decision.then((d) => this.decideAndRecord(stmt, d)));
+    return this.holding.add(decision.then((d) => this.decideAndRecord(stmt, d)));
   }
 
-  /** `p`, kept in `holding` until it settles (settle waits for what is in it). */
-  private holdUntilSettled<T>(p: Promise<T>): Promise<T> {
-    this.holding.add(p);
-    const done = () => { this.holding.delete(p); };
-    p.then(done, done);
-    return p;
-  }
 
   /**
    * A hold passes through (the proxy shows its notice); what it resolves to is recorded like the rest. The
@@ -204,7 +198,7 @@ export class PgSessionRecorder {
       const ended = new Promise<StatementDecision>((resolve) => { end = resolve; });
       this.held.add(end);
       // Ended from here (cancel, session end): the hold is told, so a decision that comes later does nothing.
-      const until = this.holdUntilSettled(Promise.race([decision.until, ended.then((d) => { decision.abort?.(); return d; })])
+      const until = this.holding.add(Promise.race([decision.until, ended.then((d) => { decision.abort?.(); return d; })])
         .finally(() => this.held.delete(end)).then((d) => this.decideAndRecord(stmt, d)));
       return { ...decision, until };
     }
@@ -407,7 +401,7 @@ export class PgSessionRecorder {
   async settle(): Promise<void> {
     while (this.held.size > 0 || this.holding.size > 0) {
       this.refuseHeld();
-      for (const r of await Promise.allSettled([...this.holding])) if (r.status === 'rejected') this.c.onProblem(r.reason);
+      for (const r of await Promise.allSettled(this.holding.snapshot())) if (r.status === 'rejected') this.c.onProblem(r.reason);
     }
     // A statement allowed once its intent was durable, but whose session ended first (the client sent it and
     // vanished): never forwarded, so nothing reports its end. Its intent gets its pg.query, as a held one's.

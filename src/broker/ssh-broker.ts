@@ -22,6 +22,7 @@ import { admitSession } from './session-admission.js';
 import type { AdmissionOptions } from './session-admission.js';
 import { SshSession } from './ssh-session.js';
 import type { SshSessionOptions } from './ssh-session.js';
+import { Pending } from './pending.js';
 
 /**
  * `actor` resolves the identity of each new session; `actor.expiresAt` (src/broker/session-identity.ts)
@@ -101,19 +102,17 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
   const secret = o.secret ?? randomBytes(18).toString('base64url');
   const hostKey = await loadOrCreateHostKey(o.fs, o.home);
   const sessions = new Set<{ session: SshSession; conn: Connection }>();
-  const ending = new Set<Promise<void>>();
+  const ending = new Pending();
   // Sessions whose session.end is being written (and retried while the log cannot take it, ssh-session.ts), and
   // what could not be written at all: closing the listener says so and fails (ERR_AUDIT_WRITE, exit 1).
   const endingSessions = new Set<SshSession>();
   const unrecorded: string[] = [];
   const endSession = (session: SshSession): Promise<void> => {
     endingSessions.add(session);
-    const p = session.end().catch((err: unknown) => {
+    return ending.add(session.end().catch((err: unknown) => {
       unrecorded.push(session.id);
       o.log.warn(`cannot record session.end: ${(err as Error).message}`);
-    }).finally(() => { endingSessions.delete(session); ending.delete(p); });
-    ending.add(p);
-    return p;
+    }).finally(() => { endingSessions.delete(session); }));
   };
   // Failed logins anyone reaching the listener can cause: recorded, but bounded per address (failure-records.ts).
   const failures = new FailureRecords({ append: (e) => o.sink.append(e), warn: (m) => o.log.warn(m), now: () => o.clock.now() });
@@ -219,7 +218,7 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
       }
       // A session.end still waiting for the log gets one last attempt; what fails then is reported, not dropped.
       for (const s of endingSessions) s.abandonEnd();
-      await Promise.allSettled([...ending]);
+      await ending.settled();
       await failures.close();
       if (unrecorded.length > 0) {
         throw new AuditWriteError(`the end of ${unrecorded.length} SSH ${unrecorded.length === 1 ? 'session' : 'sessions'} could not be recorded in the audit log (${unrecorded.join(', ')}); the warnings above name their recordings`, {

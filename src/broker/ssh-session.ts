@@ -39,6 +39,7 @@ import type { HoldOutcome, SshApprovals } from './ssh-approval.js';
 import { maxSessionMessage } from '../identity/index.js';
 import { effectiveLimits, limitOutcome, SessionLimits, systemTimers } from './session-limits.js';
 import type { LimitHit, LimitOutcome } from './session-limits.js';
+import { Pending } from './pending.js';
 
 export interface SshSessionOptions {
   /** The connection's name in the config. */
@@ -184,7 +185,7 @@ export class SshSession {
         limits: effectiveLimits({ startedAt, ...o.limits, ...expiry, ...(o.windowEndsAt !== undefined ? { windowEndsAt: o.windowEndsAt } : {}) }),
         timers: systemTimers(o.clock), startedAt, ...expiry,
         busy: () => this.#busy > 0,
-        onLimit: (hit) => { void this.#hold(this.#limitReached(hit)); },
+        onLimit: (hit) => { void this.#pending.add(this.#limitReached(hit)); },
       });
       this.#limits.start();
     }
@@ -271,7 +272,7 @@ export class SshSession {
    * wait: refused, `approval_state: aborted`.
    */
   decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
-    return this.#hold(this.#decide(req, notice, signal));
+    return this.#pending.add(this.#decide(req, notice, signal));
   }
 
   /**
@@ -279,15 +280,7 @@ export class SshSession {
    * (#end) waits for them, so they come before session.end, as the session's counts do (a held command's wait ends
    * with the session: #closing).
    */
-  readonly #pending = new Set<Promise<unknown>>();
-
-  /** `p`, kept in #pending until it settles. */
-  #hold<T>(p: Promise<T>): Promise<T> {
-    this.#pending.add(p);
-    const done = () => { this.#pending.delete(p); };
-    p.then(done, done);
-    return p;
-  }
+  readonly #pending = new Pending();
 
   /** The periodic commitment of running recordings in progress (#commitRunning): #end waits for it first. */
   #committing: Promise<void> | undefined;
@@ -571,7 +564,7 @@ export class SshSession {
     }
     // A decision still being made (a held command: its wait ended with #closing) records its end first, also one
     // that began meanwhile.
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    await this.#pending.settled();
     // Summaries of counted requests come before session.end (their failures set #problem).
     await this.#requests.close();
     const failed = this.#problem !== undefined || recordingError !== undefined || error !== undefined || this.#closedFor !== undefined;
