@@ -63,6 +63,45 @@ describe('redactCommandLine (an SSH exec request: one string)', () => {
     expect(redactCommandLine('TOKEN=ghp_x1 curl -u ann:pw9 https://h/ && psql --password=pw8 postgres://u:pw7@h/db'))
       .toBe('TOKEN=[redacted] curl -u ann:[redacted] https://h/ && psql --password=[redacted] postgres://u:[redacted]@h/db');
   });
+
+  it('reads a quoted script as a command line of its own, keeping the text as written', () => {
+    const cases: Array<[string, string]> = [
+      [`sh -c 'echo '\\''ann:hunter13'\\'' | chpasswd'`, `sh -c 'echo '\\''ann:[redacted]'\\'' | chpasswd'`],
+      [`ssh h 'mysql -e '"'"'select 1'"'"' -phunter14'`, `ssh h 'mysql -e '"'"'select 1'"'"' -p[redacted]'`],
+      ["sh -c 'mysql -phunter1 db'", "sh -c 'mysql -p[redacted] db'"],
+      [`bash -lc "PGPASSWORD=hunter2 psql -c 'select 1'"`, `bash -lc "PGPASSWORD=[redacted] psql -c 'select 1'"`],
+      ["ssh db1 'curl -u ann:hunter3 https://x.example/'", "ssh db1 'curl -u ann:[redacted] https://x.example/'"],
+      ['sudo -u postgres sh -c "psql --password hunter4"', 'sudo -u postgres sh -c "psql --password [redacted]"'],
+      [`su - app -c "sshpass -p 'my hunter5' ssh h"`, `su - app -c "sshpass -p '[redacted]' ssh h"`],
+      [`bash -c "sh -c 'redis-cli -a hunter6 ping'"`, `bash -c "sh -c 'redis-cli -a [redacted] ping'"`],
+      ['x=$(mysql -phunter7 -e "select 1"); echo "$x"', 'x=$(mysql -p[redacted] -e "select 1"); echo "$x"'],
+      ["  sh   -c  'mysql  -phunter8\tdb' ;  echo  done ", "  sh   -c  'mysql  -p[redacted]\tdb' ;  echo  done "],
+      ['bash -c "sh -c \\"mysql -phunter11 db\\" && echo ok"', 'bash -c "sh -c \\"mysql -p[redacted] db\\" && echo ok"'],
+      ['ssh h "PGPASSWORD=\\"pw hunter12\\" psql -c \\"select 1\\""', 'ssh h "PGPASSWORD=[redacted] psql -c \\"select 1\\""'],
+      ["TOKEN=ghp_hunter9 sh -c 'echo cred-run \"${#TOKEN}\"' --password=hunter10", "TOKEN=[redacted] sh -c 'echo cred-run \"${#TOKEN}\"' --password=[redacted]"],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    expect(redactArgv(['bash', '-c', "sh -c 'mysql -phunter1 db' && echo ok"])).toEqual(['bash', '-c', "sh -c 'mysql -p[redacted] db' && echo ok"]);
+  });
+
+  it('finds the program after sudo\'s and env\'s options, a shell keyword or an operator without spaces', () => {
+    const cases: Array<[string, string]> = [
+      ['sudo -u root mysql -phunter1 db', 'sudo -u root mysql -p[redacted] db'],
+      ['sudo --user root -E env -u HOME mysql -phunter2', 'sudo --user root -E env -u HOME mysql -p[redacted]'],
+      ["if mysql -phunter3 -e 'select 1'; then echo up; fi", "if mysql -p[redacted] -e 'select 1'; then echo up; fi"],
+      ['true&&sshpass -p hunter4 ssh h|tee log', 'true&&sshpass -p [redacted] ssh h|tee log'],
+      ["mysql -e 'select 1;' -phunter5 db", "mysql -e 'select 1;' -p[redacted] db"],
+      ['2>/dev/null redis-cli -a hunter6 ping', '2>/dev/null redis-cli -a [redacted] ping'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    expect(redactArgv(['mysql', '-e', 'select 1;', '-phunter6'])).toEqual(['mysql', '-e', 'select 1;', '-p[redacted]']);
+  });
+
+  it('hides no operator, redirection or quote for a flag named for a secret', () => {
+    expect(redactCommandLine('psql --password | tee out')).toBe('psql --password | tee out');
+    expect(redactCommandLine('psql --password > out 2>&1')).toBe('psql --password > out 2>&1');
+    expect(redactCommandLine("echo 'unclosed; mysql -phunter1")).toBe("echo 'unclosed; mysql -p[redacted]");
+  });
 });
 
 describe('what a flag named for a secret does not hide', () => {

@@ -1,0 +1,57 @@
+/**
+ * Shell words as the shell reads a command line (quotes, escapes, operators), each kept with its raw text and where
+ * each character of its value is written in it, so that a span redacted in the value (argv-redact.ts) is redacted in
+ * the raw text and everything else is kept byte for byte.
+ */
+/**
+ * A shell word as written (quoted parts, escapes, a redirection's `>&`, other characters but blanks and operators'),
+ * or an operator. A quote left open is a character like another, so a malformed line is still cut at its spaces.
+ */
+export const SHELL_WORD = /(?:'[^']*'|"(?:[^"\\]|\\[\s\S])*"|`(?:[^`\\]|\\[\s\S])*`|\\[\s\S]?|[<>][&|]|&>|[^\s;&|()])+|;;?&?|\|[|&]?|&&?|[()\n]/g;
+/** A shell word's parts: single-quoted, double-quoted or backquoted (the text within captured), or an escape or character. */
+const WORD_PART = /'([^']*)'|"((?:[^"\\]|\\[\s\S])*)"|`((?:[^`\\]|\\[\s\S])*)`|\\[\s\S]|[\s\S]/g;
+
+/** A shell word: where it is, as written, its value, and where each of the value's characters is written in it. */
+export interface ShellWord { at: number; raw: string; value: string; from: number[]; to: number[] }
+
+/**
+ * `raw`'s value as the shell gives it (quotes removed, escapes resolved; a backquoted part's text is kept as the
+ * script it is), each character's place in `raw` kept so that a redaction of the value can be made in `raw`.
+ */
+export function shellWord(raw: string, at: number): ShellWord {
+  const w: ShellWord = { at, raw, value: '', from: [], to: [] };
+  const add = (text: string, offset: number, escapes = /[\s\S]/g) => {
+    for (const m of text.matchAll(escapes)) {
+      if (m[1] === '\n') continue; // a line continued
+      w.value += m[1] ?? m[0];
+      w.from.push(offset + m.index);
+      w.to.push(offset + m.index + m[0].length);
+    }
+  };
+  for (const m of raw.matchAll(WORD_PART)) {
+    if (m[1] !== undefined) add(m[1], m.index + 1);
+    else if (m[2] !== undefined) add(m[2], m.index + 1, /\\([\\"$`\n])|[\s\S]/g);
+    else if (m[3] !== undefined) add(m[3], m.index + 1, /\\([\\$`\n])|[\s\S]/g);
+    else add(m[0], m.index, /\\([\s\S])|[\s\S]/g);
+  }
+  return w;
+}
+
+/**
+ * Where `after` (`before` with spans replaced by `[redacted]`) replaced them: the spans of `before`, each as early as
+ * it can be (any such reading gives `after`). Should `after` not read so, the whole of `before`.
+ */
+export function redactedSpans(before: string, after: string): Array<[number, number]> {
+  if (before === after) return [];
+  const kept = after.split('[redacted]');
+  const spans: Array<[number, number]> = [];
+  let at = kept[0]!.length;
+  for (let k = 1; k < kept.length; k++) {
+    const end = k === kept.length - 1 ? before.length - kept[k]!.length : before.indexOf(kept[k]!, at);
+    if (end < at) break;
+    spans.push([at, end]);
+    at = end + kept[k]!.length;
+  }
+  const reads = spans.length === kept.length - 1 && spans.length > 0 && before.startsWith(kept[0]!) && before.endsWith(kept.at(-1)!);
+  return reads ? spans : [[0, before.length]];
+}
