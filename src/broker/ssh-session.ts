@@ -255,6 +255,7 @@ export class SshSession {
    * these records may be counted into a summary (#requests) without anything running unrecorded.
    */
   env(name: string, value: string, refused?: string): boolean {
+    if (this.#final) { this.#afterEnd('env'); return false; }
     const d = refused !== undefined ? { action: 'deny' as const, rule: 'ssh.env.bound', reason: refused } : decideEnv(this.#o.conn.allow.env, name, value);
     this.#requestCount++;
     if (d.action === 'deny') this.#denied++;
@@ -272,7 +273,20 @@ export class SshSession {
    * wait: refused, `approval_state: aborted`.
    */
   decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
+    if (this.#final) return Promise.resolve(this.#afterEnd(req.kind));
     return this.#pending.add(this.#decide(req, notice, signal));
+  }
+
+  /**
+   * session.end is being written: nothing more is recorded for the session (a record after it would be outside the
+   * session). A request still arriving then (a packet in flight from a client the broker already disconnected) is
+   * refused unrecorded, with a warning in the broker's own log.
+   */
+  #final = false;
+
+  #afterEnd(kind: string): { action: 'deny'; reason: string } {
+    this.#o.log.warn(`ssh session ${this.id}: a ${kind} request arrived after the session ended; refused, not recorded`);
+    return { action: 'deny', reason: 'the session has ended' };
   }
 
   /**
@@ -596,6 +610,8 @@ export class SshSession {
   async #recordEnd(e: Omit<AuditEvent, 'session' | 'actor' | 'account' | 'src' | 'target'>): Promise<void> {
     const endedAt = new Date(this.#o.clock.now()).toISOString();
     const giveUpAt = this.#o.clock.now() + (this.#o.endRetryMs ?? Infinity);
+    // Whatever is decided from now on is not recorded: it would come after session.end.
+    this.#final = true;
     let delay = END_RETRY_FIRST_MS;
     for (let tries = 0; ; tries++) {
       try {

@@ -279,4 +279,18 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
     expect(types.filter((t) => t === 'recording.commit')).toHaveLength(1);
     expect(types.at(-1)).toBe('session.end');
   }, 60_000);
+
+  it('a request arriving once session.end is being written is refused and not recorded after it', async () => {
+    const g = typeGate('session.end');
+    const session = await sessionWith(g.sink, {});
+    const ending = session.end();
+    await g.ended; // session.end handed to the log (held there)
+    const late = await session.hooks().decide({ kind: 'exec', command: 'uname -a' });
+    expect(session.env('LANG', 'C')).toBe(false);
+    g.release();
+    await ending;
+    expect(late).toEqual({ action: 'deny', reason: 'the session has ended' });
+    await sleep(100);
+    expect(typesOf(session.id)).toEqual(['session.start', 'session.end']);
+  }, 60_000);
 });
