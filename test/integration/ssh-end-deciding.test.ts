@@ -90,16 +90,20 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
     await sshd?.stop();
   });
 
-  const openSession = (gate: ReturnType<typeof gatedSink>) => SshSession.open({
-      name: 'prod-ssh',
-      conn: sshConnection.parse(sshdConnectionFields(sshd, { shell: true, exec: { allow: ['uname *'], hold: ['echo *'] } })),
-      credentials: { privateKey: sshd.clientKey },
-      sink: gate.sink,
-      actor: { sub: 'alice', via: 'oidc', groups: ['engineers'] },
-      src: { ip: '127.0.0.1', port: 40000, client: 'ssh' },
-      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, via: 'listener',
-      approvals: { store, settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0, waitMs: 60_000 } },
-    });
+  /** A session on the real sshd: `uname *` and the shell allowed, `echo *` held when an approvals store is given. */
+  const sessionWith = (sink: AuditSink, o: { approvals?: ApprovalStore; commitEveryMs?: number; limits?: { idleTimeoutMs: number; maxDurationMs: number } } = {}) => SshSession.open({
+    name: 'prod-ssh',
+    conn: sshConnection.parse(sshdConnectionFields(sshd, { shell: true, exec: { allow: ['uname *'], hold: ['echo *'] } })),
+    credentials: { privateKey: sshd.clientKey },
+    sink,
+    actor: { sub: 'alice', via: 'oidc', groups: ['engineers'] },
+    src: { ip: '127.0.0.1', port: 40000, client: 'ssh' },
+    clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, via: 'listener',
+    ...(o.approvals ? { approvals: { store: o.approvals, settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0, waitMs: 60_000 } } } : {}),
+    ...(o.commitEveryMs !== undefined ? { commitEveryMs: o.commitEveryMs } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+  });
+  const openSession = (gate: ReturnType<typeof gatedSink>) => sessionWith(gate.sink, { approvals: store });
 
   it('waits for decisions that begin while it already waits: each ssh.exec precedes the one session.end', async () => {
     const gate = gatedSink(log);
@@ -197,16 +201,7 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
       sink: { append: async (e) => { if (e.type === 'approval.use') { used(); await useReleased; } return log.append(e); }, commitBlob: (p, k) => log.commitBlob(p, k) },
     });
     const gate = gatedSink(log);
-    const session = await SshSession.open({
-      name: 'prod-ssh',
-      conn: sshConnection.parse(sshdConnectionFields(sshd, { exec: { hold: ['echo *'] } })),
-      credentials: { privateKey: sshd.clientKey },
-      sink: gate.sink,
-      actor: { sub: 'alice', via: 'oidc', groups: ['engineers'] },
-      src: { ip: '127.0.0.1', port: 40001, client: 'ssh' },
-      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, via: 'listener',
-      approvals: { store: gatedStore, settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0, waitMs: 60_000 } },
-    });
+    const session = await sessionWith(gate.sink, { approvals: gatedStore });
     let waiting: string | undefined;
     const a = session.hooks().decide({ kind: 'exec', command: 'echo approved-late' }, (line) => { waiting ??= /waiting for approval (A-[a-z2-7]{10})/.exec(line)?.[1]; });
     await expect.poll(() => waiting, { timeout: 10_000 }).toBeDefined();
@@ -239,16 +234,6 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
     };
     return { sink, reached: reached.promise, release: released.resolve, ended: ended.promise };
   }
-
-  const sessionWith = (sink: AuditSink, extra: { commitEveryMs?: number; limits?: { idleTimeoutMs: number; maxDurationMs: number } }) => SshSession.open({
-    name: 'prod-ssh',
-    conn: sshConnection.parse(sshdConnectionFields(sshd, { exec: { allow: ['uname *'] } })),
-    credentials: { privateKey: sshd.clientKey },
-    sink,
-    actor: { sub: 'alice', via: 'oidc', groups: ['engineers'] },
-    src: { ip: '127.0.0.1', port: 40002, client: 'ssh' },
-    clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, via: 'listener', ...extra,
-  });
 
   /** The session's records in log order, by type. */
   const typesOf = (id: string) => readLog(home).filter((r) => r.session === id).map((r) => r.type);
