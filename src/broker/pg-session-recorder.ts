@@ -336,12 +336,7 @@ export class PgSessionRecorder {
       const extra = this.c.inner.statementDetail?.(stmt);
       const record = late ? undefined : this.resultRecord(stmt, r, extra);
       this.flushDeferred();
-      const turn = (this.lateTail ?? Promise.resolve()).then(() => late?.then(() => undefined, () => undefined));
-      this.lateResults++;
-      const appended = turn.then(() => this.c.sink.append(record ?? this.resultRecord(stmt, r, extra)));
-      const done = appended.then(() => undefined, () => undefined).finally(() => { if (--this.lateResults === 0) this.lateTail = undefined; });
-      this.lateTail = done;
-      this.track(appended);
+      this.appendInTurn(() => record ?? this.resultRecord(stmt, r, extra), late);
       return;
     }
     // Not appended at once: the next statement's intent (or a short timer) carries it into the same
@@ -355,6 +350,18 @@ export class PgSessionRecorder {
   }
 
   /**
+   * Appends the record `make` gives once the late results before it are appended and `after` (an intent still being
+   * written) has settled: the log keeps the order statements ended in.
+   */
+  private appendInTurn(make: () => AuditEvent, after?: Promise<unknown>): void {
+    const turn = (this.lateTail ?? Promise.resolve()).then(() => after?.then(() => undefined, () => undefined));
+    this.lateResults++;
+    const appended = turn.then(() => this.c.sink.append(make()));
+    this.lateTail = appended.then(() => undefined, () => undefined).finally(() => { if (--this.lateResults === 0) this.lateTail = undefined; });
+    this.track(appended);
+  }
+
+  /**
    * The implicit transaction of an extended-protocol batch was rolled back (an error answered its Sync, or a
    * statement of it failed): its statements' pg.query records say success, as the server tagged them, and this
    * `pg.commit` record (outcome failure, the SQLSTATE) says which (`statements`: their `n`) did not last. So does
@@ -364,8 +371,14 @@ export class PgSessionRecorder {
     // After their own results: the log says what ran, then that it was rolled back.
     this.flushDeferred();
     const detail = { statements: [...ns], ...(more > 0 ? { more } : {}), sqlstate: sqlstate ?? null, rolled_back: true, ...(block ? { block: true } : {}) };
-    this.c.transcript?.add({ t: 'rollback', ...detail });
-    this.track(this.c.sink.append(this.event('pg.commit', 'failure', detail)));
+    const make = () => {
+      this.c.transcript?.add({ t: 'rollback', ...detail });
+      return this.event('pg.commit', 'failure', detail);
+    };
+    // Behind the results of reads that ended before their intents were durable (the log and the transcript name the
+    // statements before saying they were rolled back).
+    if (this.lateResults > 0) this.appendInTurn(make);
+    else this.track(this.c.sink.append(make()));
   }
 
   private flushDeferred(): void {

@@ -151,3 +151,22 @@ describe('what lasted is never named', () => {
     expect(commits(mine)).toEqual([claim([nOf(mine, a)], null)]);
   });
 });
+
+describe('found by review', () => {
+  it('one Query ending the block, then a second, empty one (rollback; begin; rollback): the first block is still named', async () => {
+    const ins = 'insert into b values (20)';
+    await psql(['begin', ins, 'rollback; begin; rollback']);
+    const mine = await sessionOf(gate.home, ins);
+    expect(kept(20)).toBe(false);
+    expect(commits(mine)).toEqual([claim([nOf(mine, ins)], null)]);
+  });
+
+  it('an error rolled back to a savepoint, then a COMMIT the server fails: the COMMIT\'s SQLSTATE, not the recovered error\'s', async () => {
+    const a = 'insert into bd values (21)';
+    const b2 = 'insert into bd values (21) returning 1';
+    await psql(['begin', a, 'savepoint s', 'select 1/0', 'rollback to savepoint s', b2, 'commit'], false);
+    const mine = await sessionOf(gate.home, a);
+    expect(server.psql('select count(*) from bd where id = 21').trim()).toBe('0');
+    expect(commits(mine)).toEqual([claim([nOf(mine, a), nOf(mine, b2)], '23505')]);
+  });
+});

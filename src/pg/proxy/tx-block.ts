@@ -28,12 +28,16 @@ interface Block {
   savepoint: boolean;
   /** An ambiguous ROLLBACK since the last ReadyForQuery: whether the block goes on is not known yet. */
   unsure: boolean;
-  /** The first error in it (the server's, or pcigate's refusal): a block it aborted can only roll back. */
+  /**
+   * The error that failed it (the server's, or pcigate's refusal; cleared when a ROLLBACK TO recovers it): a failed
+   * block can only roll back, and its claim carries this SQLSTATE whatever ends it (ROLLBACK, COMMIT, the end).
+   */
   sqlstate?: string | undefined;
 }
 
 /** ReadyForQuery's status bytes. */
 const IDLE = 0x49;
+const FAILED = 0x45;
 
 export class TxBlock {
   #block: Block | null = null;
@@ -57,7 +61,7 @@ export class TxBlock {
         b.savepoint = true;
       } else if (tag === 'ROLLBACK') {
         if (b.savepoint) b.unsure = true;
-        else { claim = this.#claim(b); this.#block = null; }
+        else { claim ??= this.#claim(b); this.#block = null; }
       }
     }
     const inside = before !== null && this.#block === before && !before.unsure;
@@ -65,7 +69,8 @@ export class TxBlock {
       if (before.ns.length < CLAIM_MAX) before.ns.push(n);
       else before.more++;
     }
-    if (failed !== false && this.#block) this.#block.sqlstate ??= failed;
+    // (Not while a ROLLBACK may have ended the block: the failure may be outside it.)
+    if (failed !== false && this.#block && !this.#block.unsure) this.#block.sqlstate ??= failed;
     return claim;
   }
 
@@ -86,7 +91,11 @@ export class TxBlock {
     }
     // A block not seen beginning (none is known to be possible): its history is unknown, so ROLLBACK is ambiguous.
     if (!b) this.#block = { ns: [], more: 0, savepoint: true, unsure: false };
-    else b.unsure = false;
+    else {
+      b.unsure = false;
+      // 'T': the block is not failed (any error in it was rolled back to a savepoint); 'E': it is.
+      if (status !== FAILED) b.sqlstate = undefined;
+    }
     return null;
   }
 

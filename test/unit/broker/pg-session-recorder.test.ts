@@ -42,6 +42,34 @@ describe('PgSessionRecorder', () => {
     ]);
   });
 
+  it('a pg.commit naming a read that ended before its intent was durable comes after that read\'s pg.query', async () => {
+    // A sink whose first append (the read's intent) is durable only when released; the rest at once.
+    const events: AuditEvent[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const sink: AuditSink = {
+      append: (e) => {
+        events.push(e);
+        const seq = events.length - 1;
+        return seq === 0 ? held.then(() => ({ seq, leaf: '' })) : Promise.resolve({ seq, leaf: '' });
+      },
+      commitBlob: () => Promise.reject(new Error('not used')),
+    };
+    const rec = new PgSessionRecorder({
+      sink, session: 's1', actor: { sub: 'tester', via: 'local' }, src: { ip: '127.0.0.1' }, target: { conn: 'db', kind: 'postgres' },
+      transcript: null, onProblem: (e) => { throw e; }, inner: {},
+    });
+    const hooks = rec.hooks();
+    const read: Statement = { n: 1, protocol: 'simple', sql: 'select 1', params: [] };
+    void hooks.onStatement!(read);
+    // The read ends (the server answered) while its intent is still being written; then its block is rolled back.
+    hooks.onStatementEnd!(read, ok);
+    hooks.onCommitFailed!([1], undefined, 0, true);
+    release();
+    await rec.settle();
+    expect(events.map((e) => e.type)).toEqual(['pg.intent', 'pg.query', 'pg.commit']);
+  });
+
   it('a statement still being decided (a catalog lookup) when the session ends: its records come before the end, closed', async () => {
     const sink = memorySink();
     let decide!: () => void;

@@ -88,4 +88,36 @@ describe('TxBlock', () => {
     const c = t.closed('08006')!;
     expect([c.ns.length, c.ns.at(-1), c.more, c.sqlstate]).toEqual([1000, 1000, 3, '08006']);
   });
+
+  it('a Query that ends one block and a second, empty one keeps the first one\'s claim (rollback; begin; rollback)', () => {
+    const t = new TxBlock();
+    t.ended(1, ['BEGIN'], false);
+    t.ended(2, ['INSERT 0 1'], false);
+    expect(t.ended(3, ['ROLLBACK', 'BEGIN', 'ROLLBACK'], false)).toEqual({ ns: [2], more: 0, sqlstate: undefined });
+  });
+
+  it('an error rolled back to a savepoint no longer names the block\'s end (ReadyForQuery T clears it)', () => {
+    const t = new TxBlock();
+    t.ended(1, ['BEGIN'], false);
+    t.ended(2, ['SAVEPOINT'], false);
+    t.ended(3, ['INSERT 0 1'], false);
+    t.ended(4, [], '22012');
+    t.ready(E);
+    t.ended(5, ['ROLLBACK'], false); // ROLLBACK TO s
+    t.ready(T);
+    t.ended(6, ['INSERT 0 1'], false);
+    t.ended(7, [], '23505'); // the COMMIT fails
+    expect(t.ready(I)).toEqual({ ns: [3, 6], more: 0, sqlstate: '23505' });
+  });
+
+  it('a failure after an ambiguous ROLLBACK (maybe outside the block) is not the block\'s', () => {
+    const t = new TxBlock();
+    t.ended(1, ['BEGIN'], false);
+    t.ended(2, ['INSERT 0 1'], false);
+    t.ended(3, ['SAVEPOINT'], false);
+    t.ended(4, ['ROLLBACK'], false);
+    t.ended(5, ['INSERT 0 1'], false);
+    t.ended(6, [], '22012');
+    expect(t.ready(I)).toEqual({ ns: [2], more: 0, sqlstate: undefined });
+  });
 });
