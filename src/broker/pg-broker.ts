@@ -341,7 +341,8 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => { /* reported by the session */ });
-    runs.add(session.run().finally(() => { sessions.delete(session); }));
+    // run() reports its own failures; one that escaped it is said, not dropped (Pending only waits).
+    runs.add(session.run().catch((e: unknown) => { o.log.warn(`pg session: ${errText(e)}`); }).finally(() => { sessions.delete(session); }));
   });
   const bind = o.bind ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

@@ -107,8 +107,11 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
   // what could not be written at all: closing the listener says so and fails (ERR_AUDIT_WRITE, exit 1).
   const endingSessions = new Set<SshSession>();
   const unrecorded: string[] = [];
+  // The listener is closing: a session.end that cannot be written gets one attempt, not retries (close() must end).
+  let closing = false;
   const endSession = (session: SshSession): Promise<void> => {
     endingSessions.add(session);
+    if (closing) session.abandonEnd();
     return ending.add(session.end().catch((err: unknown) => {
       unrecorded.push(session.id);
       o.log.warn(`cannot record session.end: ${(err as Error).message}`);
@@ -216,7 +219,9 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
         sessions.delete(e);
         void endSession(e.session);
       }
-      // A session.end still waiting for the log gets one last attempt; what fails then is reported, not dropped.
+      // A session.end still waiting for the log gets one last attempt, and so does one of a session that finishes
+      // opening meanwhile (endSession); what fails then is reported, not dropped.
+      closing = true;
       for (const s of endingSessions) s.abandonEnd();
       await ending.settled();
       await failures.close();

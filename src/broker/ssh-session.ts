@@ -328,37 +328,59 @@ export class SshSession {
     }
     let action: 'allow' | 'deny' = d.action === 'hold' ? 'deny' : d.action;
     let reason = d.reason;
+    let rule = d.rule;
     let held: HoldOutcome | undefined;
     if (d.action === 'hold' && req.kind === 'exec' && this.#o.approvals && !this.#closing.signal.aborted) {
       await this.#record({ type, outcome: 'pending', detail: { request: logged, decision: 'hold', rule: d.rule, reason: this.#text.maskText(reason) } });
-      this.#busy++;
-      const release = () => { this.#busy--; this.#limits?.activity(); };
-      try {
-        held = await holdSshCommand({
-          approvals: this.#o.approvals, connection: this.#o.name, identity: this.#identity, session: this.id, command: req.command,
-          rule: d.rule, why: d.reason, signal: signal ? AbortSignal.any([this.#waitSignal(), signal]) : this.#waitSignal(), ...(this.#o.reason ? { reason: this.#o.reason } : {}), ...(notice ? { notice } : {}),
-        });
-      } catch (err) {
-        // Fail closed: an approval that cannot be filed, read or used never lets the command run.
-        this.#o.log.warn(`ssh session ${this.id}: approval failed: ${(err as Error).message}`);
-        held = { action: 'deny', approval: '', state: 'aborted', reason: 'the approval could not be completed; the command was not run' };
-      } finally {
-        release();
-      }
+      // The session may have begun to end while that was written: no approval is asked for (or used) then.
+      held = this.#closing.signal.aborted
+        ? { action: 'deny', approval: '', state: 'aborted', reason: 'the session closed before an approval was asked for; the command was not run' }
+        : await this.#hold(req.command, d, signal, notice);
       action = held.action;
       reason = held.action === 'allow' ? `approved (${held.approval})` : held.reason;
       // Approved as the session ended: its upstream is ending, so it is not run, and its record says so.
-      if (action === 'allow' && this.#closing.signal.aborted) { action = 'deny'; reason = `approved (${held.approval}), but the session closed before it could run`; }
+      if (action === 'allow' && this.#closing.signal.aborted) {
+        action = 'deny';
+        rule = 'session_end';
+        reason = `approved (${held.approval}), but the session closed before it could run`;
+        held = { action: 'deny', approval: held.approval, state: 'aborted', reason };
+      }
     } else if (d.action === 'hold') {
       reason = `${d.reason}; it needs an approval, and ${this.#o.approvals ? 'the session is closing' : 'no approvals store is configured'}`;
     }
     const outcome: Outcome = action === 'allow' ? 'success' : 'denied';
     if (action === 'deny') this.#denied++;
     const approval = held?.approval ? { approval: held.approval, ...(held.action === 'deny' ? { approval_state: held.state } : {}) } : {};
-    await this.#record({ type, outcome, detail: { request: logged, decision: action, rule: d.rule, reason: this.#text.maskText(reason), ...approval } });
+    await this.#record({ type, outcome, detail: { request: logged, decision: action, rule, reason: this.#text.maskText(reason), ...approval } });
+    if (action === 'allow' && this.#closing.signal.aborted) {
+      // The session began to end while its record was written: it is not opened (openChannel refuses), and a second
+      // record says so, before session.end (#end waits for this decision).
+      const why = 'the session closed before it could run';
+      this.#denied++;
+      await this.#record({ type, outcome: 'denied', detail: { request: logged, decision: 'deny', rule: 'session_end', reason: why } });
+      return { action: 'deny', reason: why };
+    }
     if (action === 'allow') return { action };
     const timedOut = held?.action === 'deny' && (held.state === 'timeout' || held.state === 'expired');
     return { action: 'deny', reason, ...(timedOut ? { timedOut } : {}) };
+  }
+
+  /** Waits for an approval of a held command (ssh-approval.ts), the session counted busy meanwhile; fails closed. */
+  async #hold(command: string, d: { rule: string; reason: string }, signal: AbortSignal | undefined, notice: ((line: string) => void) | undefined): Promise<HoldOutcome> {
+    this.#busy++;
+    try {
+      return await holdSshCommand({
+        approvals: this.#o.approvals!, connection: this.#o.name, identity: this.#identity, session: this.id, command,
+        rule: d.rule, why: d.reason, signal: signal ? AbortSignal.any([this.#waitSignal(), signal]) : this.#waitSignal(), ...(this.#o.reason ? { reason: this.#o.reason } : {}), ...(notice ? { notice } : {}),
+      });
+    } catch (err) {
+      // Fail closed: an approval that cannot be filed, read or used never lets the command run.
+      this.#o.log.warn(`ssh session ${this.id}: approval failed: ${(err as Error).message}`);
+      return { action: 'deny', approval: '', state: 'aborted', reason: 'the approval could not be completed; the command was not run' };
+    } finally {
+      this.#busy--;
+      this.#limits?.activity();
+    }
   }
 
   /** Approval waits end with the session (time limit) or the caller's signal (Ctrl-C, shutdown). */
@@ -368,6 +390,9 @@ export class SshSession {
 
   /** Opens the recording and the maskers for a granted shell/exec/subsystem channel. */
   async openChannel(info: ChannelInfo, send: LocalSend): Promise<ChannelTaps> {
+    // Allowed before the session began to end, opened after: its upstream is ending and its recording would be
+    // opened after the end closed and committed the others. The bridge refuses the channel.
+    if (this.#closing.signal.aborted) throw new Error(`the session is closing; the ${info.kind} was not opened`);
     const n = this.#channels++;
     const rel = path.join('recordings', `${this.id}-${n}.cast`);
     await this.#o.fs.mkdir(path.join(this.#o.home, 'recordings'), { recursive: true, mode: 0o700 });

@@ -14,14 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../recorder/index.js';
 import type { AuditLog } from '../../recorder/index.js';
 import type { AuditEvent, AuditRecord, AuditSink } from '../../recorder/types.js';
+import { startSshBroker } from '../../src/broker/ssh-broker.js';
 import { SshSession } from '../../src/broker/ssh-session.js';
+import { AuditWriteError } from '../../src/errors.js';
 import { systemClock } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { ApprovalStore } from '../../src/policy/approvals.js';
 import { readLog } from '../harness/audit-records.js';
 import { tempDir } from '../harness/cli.js';
 import { sshdConnectionFields } from '../harness/ssh-gate.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { execOn, sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
 
@@ -212,7 +214,7 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
     const [d] = await Promise.all([a, ending]);
     expect(d).toEqual({ action: 'deny', reason: `approved (${waiting}), but the session closed before it could run` });
     const rec = readLog(home).filter((r) => r.session === session.id).find((r) => r.type === 'ssh.exec' && r.outcome !== 'pending')!;
-    expect([rec.outcome, (rec.detail as { approval?: string }).approval]).toEqual(['denied', waiting]);
+    expect([rec.outcome, rec.detail]).toMatchObject(['denied', { approval: waiting, approval_state: 'aborted', rule: 'session_end' }]);
   }, 60_000);
 
   /**
@@ -277,5 +279,70 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
     expect(late).toEqual({ action: 'deny', reason: 'the session has ended' });
     await sleep(100);
     expect(typesOf(session.id)).toEqual(['session.start', 'session.end']);
+  }, 60_000);
+
+  it('the listener\'s close ends even when a session that finished opening during it cannot record its end (a full disk)', async () => {
+    // Every session.end is refused, as on a full disk (the first only after 2 s, so that close() is still waiting when
+    // the second session opens): a listener session retries its end until abandoned.
+    let ends = 0;
+    const sink: AuditSink = {
+      append: async (e) => {
+        if (e.type !== 'session.end') return log.append(e);
+        if (ends++ === 0) await sleep(2_000);
+        throw new AuditWriteError('no space left on device');
+      },
+      commitBlob: (p, k) => log.commitBlob(p, k),
+    };
+    const actorGiven = deferred();
+    let calls = 0;
+    const alice = { sub: 'alice', via: 'local' as const, idp: 'local' };
+    const broker = await startSshBroker({
+      name: 'prod-ssh', conn: sshConnection.parse(sshdConnectionFields(sshd, { exec: { allow: ['uname *'] } })),
+      credentials: { privateKey: sshd.clientKey }, sink,
+      // The first client's identity at once, the second's only once the test says.
+      actor: Object.assign(async () => { if (calls++ > 0) await actorGiven.promise; return alice; }, { known: () => alice }),
+      clock: ctx.clock, fs: ctx.fs, log: ctx.log, home,
+    });
+    const a = await sshClient(broker);
+    await execOn(a, 'uname -a');
+    const b = await sshClient(broker);
+    for (const c of [a, b]) c.on('error', () => {});
+    const closing = broker.close();
+    await sleep(200);
+    actorGiven.resolve();
+    const outcome = await Promise.race([closing.then(() => 'closed', (e: unknown) => e), sleep(15_000).then(() => 'still waiting')]);
+    for (const c of [a, b]) c.end();
+    expect(outcome).toBeInstanceOf(AuditWriteError);
+    expect((outcome as Error).message).toMatch(/the end of 2 SSH sessions could not be recorded/);
+  }, 60_000);
+
+  it('a command allowed while the session began to end (its record being written) is not opened, and a second record says so', async () => {
+    const gate = gatedSink(log);
+    const session = await openSession(gate);
+    const held = gate.hold('uname');
+    const d = session.hooks().decide({ kind: 'exec', command: 'uname -a' });
+    await held.reached;
+    const ending = session.end();
+    held.release();
+    expect(await d).toEqual({ action: 'deny', reason: 'the session closed before it could run' });
+    await expect(session.openChannel({ kind: 'exec', command: 'uname -a', env: {} }, { stdout: () => {}, stderr: () => {} })).rejects.toThrow(/the session is closing/);
+    await ending;
+    const mine = readLog(home).filter((r) => r.session === session.id);
+    expect(mine.map((r) => `${r.type} ${r.outcome}${r.type === 'ssh.exec' ? ` ${(r.detail as { rule?: string }).rule}` : ''}`)).toEqual([
+      'session.start success', 'ssh.exec success ssh.exec.allow[0]', 'ssh.exec denied session_end', 'session.end success',
+    ]);
+  }, 60_000);
+
+  it('a held command whose pending record is written as the session begins to end asks for no approval', async () => {
+    const g = typeGate('ssh.exec');
+    const session = await sessionWith(g.sink, { approvals: store });
+    const d = session.hooks().decide({ kind: 'exec', command: 'echo never-asked' });
+    await g.reached;
+    const ending = session.end();
+    g.release();
+    expect(await d).toEqual({ action: 'deny', reason: 'the session closed before an approval was asked for; the command was not run' });
+    await ending;
+    expect(typesOf(session.id)).toEqual(['session.start', 'ssh.exec', 'ssh.exec', 'session.end']);
+    expect((await store.list()).filter((r) => r.sql.includes('never-asked'))).toEqual([]);
   }, 60_000);
 });
