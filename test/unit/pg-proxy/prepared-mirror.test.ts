@@ -46,12 +46,12 @@ function boundFrom(m: PreparedMirror, statement: string) {
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 describe('PreparedMirror', () => {
-  it('an Execute runs the text and parameters bound into its portal', () => {
+  it('an Execute runs the text, parameters and result formats bound into its portal', () => {
     const { m } = mirror();
     m.parse('', 'select $1::int', [23], undefined);
-    m.bind('', '', P1, []);
+    m.bind('', '', P1, [1]);
     expect(m.executeStatement(m.portal('', false), '', 5)).toEqual({
-      protocol: 'extended', sql: 'select $1::int', params: P1, paramTypes: [23], statementName: '', portal: '', maxRows: 5,
+      protocol: 'extended', sql: 'select $1::int', params: P1, paramTypes: [23], statementName: '', portal: '', maxRows: 5, resultFormats: [1],
     });
   });
 
