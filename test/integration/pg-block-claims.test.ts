@@ -18,12 +18,12 @@ let gate: Gate;
 
 beforeAll(async () => {
   server = await startPostgres();
-  server.psql('create table b (id int primary key); create table bd (id int unique deferrable initially deferred); create table secrets (id int)');
+  server.psql('create table b (id int primary key); create table bd (id int unique deferrable initially deferred); create table secrets (id int); create table kept_t (id int); create sequence sq');
   gate = await startConfiguredGate(server, configSchema.parse({
     connections: { 'test-db': { kind: 'postgres', host: server.host, port: server.port, database: server.database, user: server.superuser, sslmode: 'disable' } },
     policy: {
       roles: { eng: { subjects: ['tester'] } },
-      connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility'], tables: { deny: ['secrets'] } } } } },
+      connections: { 'test-db': { roles: { eng: { classes: ['read', 'write', 'transaction', 'utility', 'ddl', 'dcl'], tables: { deny: ['secrets'] } } } } },
     },
   }));
 }, 120_000);
@@ -103,6 +103,16 @@ describe('a block that ends rolled back: its statements are named, after their o
     const mine = await sessionOf(gate.home, ins);
     expect(kept(5)).toBe(false);
     expect(commits(mine)).toEqual([claim([nOf(mine, ins)], null)]);
+  });
+});
+
+describe('schema and privilege changes in a block', () => {
+  it('are named when it rolls back (CREATE, ALTER, DROP, TRUNCATE, GRANT), as the server undoes them', async () => {
+    const ddl = ['create table made_t (id int)', 'alter table b add column note text', 'drop table kept_t', 'truncate b', 'grant select on b to public', 'alter sequence sq restart with 500'];
+    await psql(['begin', ...ddl, 'rollback']);
+    const mine = await sessionOf(gate.home, ddl[0]!);
+    expect(server.psql("select to_regclass('made_t') is null, to_regclass('kept_t') is not null, (select count(*) from information_schema.columns where table_name = 'b' and column_name = 'note'), nextval('sq')").trim()).toBe('t|t|0|1');
+    expect(commits(mine)).toEqual([claim(ddl.map((sql) => nOf(mine, sql)), null)]);
   });
 });
 

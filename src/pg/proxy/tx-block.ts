@@ -6,15 +6,21 @@
  * deferred constraint, a serialization failure: ReadyForQuery says idle with no COMMIT tag), or by the
  * connection's end. Only what is sure is claimed; leaving a statement out is allowed, naming one that lasted is not:
  * - listed are statements that ran whole inside a block the server had open before them (a BEGIN's own Query or
- *   batch members before it are left out) and that are data manipulation only (their tags all INSERT, UPDATE,
- *   DELETE, MERGE, SELECT or COPY; a failed Query's completed part too: its block can only roll back);
+ *   batch members before it are left out) and that are data manipulation or schema and privilege changes only
+ *   (BLOCK_TAG; a failed Query's completed part too: its block can only roll back);
  * - COMMIT (also END and COMMIT AND CHAIN) and PREPARE TRANSACTION end a block with no claim;
  * - after a SAVEPOINT, a ROLLBACK tag may be ROLLBACK TO (the block goes on) or the block's end: nothing more is
  *   listed until ReadyForQuery says which (idle: the block rolled back, its list is claimed).
  */
 
-/** Tags of statements whose effects the block's rollback surely undoes (as relay's IMPLICIT_TAG). */
-const DML_TAG = /^(INSERT|UPDATE|DELETE|MERGE|SELECT|COPY)\b/;
+/**
+ * Tags of statements whose effects the block's rollback surely undoes: data manipulation (as relay's IMPLICIT_TAG),
+ * and schema and privilege changes, which PostgreSQL makes in the transaction too (what cannot be undone, such as
+ * CREATE DATABASE, VACUUM, ALTER SYSTEM or … CONCURRENTLY, refuses to run in a block; ALTER SEQUENCE is rolled back
+ * too, unlike nextval and setval). Effects outside the database (a file COPY writes, dblink) are not undone:
+ * docs/log-format.md.
+ */
+const BLOCK_TAG = /^(?:INSERT|UPDATE|DELETE|MERGE|SELECT|COPY|CREATE|DROP|TRUNCATE|COMMENT|GRANT|REVOKE|SECURITY LABEL|REFRESH MATERIALIZED VIEW|CLUSTER|REINDEX|IMPORT FOREIGN SCHEMA)\b|^ALTER (?!SYSTEM\b)/;
 /** Most statement numbers one claim lists; `more` counts the rest. */
 const CLAIM_MAX = 1000;
 
@@ -65,7 +71,7 @@ export class TxBlock {
       }
     }
     const inside = before !== null && this.#block === before && !before.unsure;
-    if (inside && tags.length > 0 && tags.every((t) => DML_TAG.test(t))) {
+    if (inside && tags.length > 0 && tags.every((t) => BLOCK_TAG.test(t))) {
       if (before.ns.length < CLAIM_MAX) before.ns.push(n);
       else before.more++;
     }

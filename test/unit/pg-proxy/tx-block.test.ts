@@ -11,14 +11,17 @@ const I = 0x49;
 const E = 0x45;
 
 describe('TxBlock', () => {
-  it('names the DML statements that ran inside a block a ROLLBACK ends, with no SQLSTATE', () => {
+  it('names the DML and schema changes that ran inside a block a ROLLBACK ends, with no SQLSTATE; not SET, SHOW or LOCK', () => {
     const t = new TxBlock();
     expect(t.ended(1, ['BEGIN'], false)).toBeNull();
     expect(t.ready(T)).toBeNull();
     t.ended(2, ['INSERT 0 1'], false);
-    t.ended(3, ['CREATE TABLE'], false);
+    t.ended(3, ['SET'], false);
     t.ended(4, ['UPDATE 2'], false);
-    expect(t.ended(5, ['ROLLBACK'], false)).toEqual({ ns: [2, 4], more: 0, sqlstate: undefined });
+    t.ended(5, ['SHOW'], false);
+    t.ended(6, ['ALTER TABLE'], false);
+    t.ended(7, ['LOCK TABLE'], false);
+    expect(t.ended(8, ['ROLLBACK'], false)).toEqual({ ns: [2, 4, 6], more: 0, sqlstate: undefined });
     expect(t.ready(I)).toBeNull();
   });
 
