@@ -393,7 +393,9 @@ function scriptSpans(text: string): Span[] {
   const words = [...text.matchAll(SHELL_WORD)].map((m) => shellWord(m[0], m.index));
   const values = redactWords(words.map((w) => w.raw), words.map((w) => w.value), true);
   const spans: Span[] = [];
+  let skipTo = -1;
   words.forEach((w, i) => {
+    if (i <= skipTo) return;
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
     const parts = nested ? merged([...scriptSpans(w.value).map((s): [number, number] => [s.start, s.end]), ...redactedSpans(w.value, secretText(w.value))])
       : redactedSpans(w.value, values[i]!);
@@ -404,6 +406,16 @@ function scriptSpans(text: string): Span[] {
       for (let k = from + 1; k < to; k++) quotes += w.raw.slice(w.to[k - 1], w.from[k]).replace(/[^'"`]/g, '');
       spans.push({ start, end, quotes });
     }
+    // A password running on through an operator into more text with no blank (`-u ann:pa&ss`, `-pab;cd`): the shell
+    // splits it, but it is what was typed as the password, so it is hidden up to the next blank. (An operator alone
+    // before a blank, `echo ann:pw; …`, ends the command.)
+    const last = spans.at(-1);
+    if (parts.length === 0 || !last || last.end !== w.at + w.raw.length) return;
+    let j = i + 1;
+    for (let at = last.end; j < words.length && words[j]!.at === at; j++) at = words[j]!.at + words[j]!.raw.length;
+    if (words.slice(i + 1, j).every((x) => SEPARATOR.test(x.raw))) return;
+    last.end = words[j - 1]!.at + words[j - 1]!.raw.length;
+    skipTo = j - 1;
   });
   return spans;
 }
