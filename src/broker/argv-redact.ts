@@ -20,7 +20,7 @@ const secretFlagName = (flag: string) => /^--?[\w.-]+$/.test(flag) && SECRET_KEY
  * names where a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`, `credential_process`).
  * Hidden, an approver would not see what a held command works on (`dropdb --no-password production`).
  */
-const NOT_A_SECRET_VALUE = /^--?no-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd|command|process|source|length|len|min|max|policy)$/i;
+const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd|command|process|source|length|len|min|max|policy)$/i;
 /**
  * `--password=VALUE`, `PGPASSWORD=VALUE`, `password=VALUE` in a connection string, `token: VALUE`, and a JSON
  * body's `"password": "VALUE"` (the key's closing quote before the colon).
@@ -431,11 +431,19 @@ function merged(spans: Array<[number, number]>): Array<[number, number]> {
   return out;
 }
 
+/**
+ * Whether `name=value` gives a credential: the name says so, and it is not a switch or a setting that says where one
+ * is (`--token-file=/x`, `PasswordAuthentication=no`: a yes/no is no secret); a value redacted already, by a nested
+ * script's reading, is left as it is (`[redacted]}` is no value).
+ */
+function assignedSecret(name: string, value: string): boolean {
+  return SECRET_KEYWORD.test(name) && !NOT_A_SECRET_VALUE.test(name) && !/^(?:yes|no|true|false|on|off)$/i.test(value) && !value.startsWith('[redacted]');
+}
+
 /** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, `NAME=VALUE`. */
 function secretText(text: string): string {
   return text.replace(URL_PASSWORD, '$1[redacted]$3').replace(AUTH_HEADER, '$1[redacted]')
-    // (A value redacted already, by a nested script's reading, is left as it is: `[redacted]}` is no value.)
-    .replace(ASSIGNMENT_CANDIDATE, (all: string, name: string, sep: string, value: string) => (SECRET_KEYWORD.test(name) && !value.startsWith('[redacted]') ? `${name}${sep}[redacted]` : all));
+    .replace(ASSIGNMENT_CANDIDATE, (all: string, name: string, sep: string, value: string) => (assignedSecret(name, value) ? `${name}${sep}[redacted]` : all));
 }
 
 /**

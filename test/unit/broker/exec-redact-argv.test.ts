@@ -110,6 +110,14 @@ describe('what a flag named for a secret does not hide', () => {
     expect(redactCommandLine('tool --password-file /run/pw --secret-dir /etc/x --token hunter2')).toBe('tool --password-file /run/pw --secret-dir /etc/x --token [redacted]');
     expect(redactCommandLine('mysqladmin --password hunter2 status')).toBe('mysqladmin --password [redacted] status');
   });
+
+  it('a --skip- or --ask- switch, a yes/no setting, or an assignment naming where a secret is (found by review)', () => {
+    expect(redactCommandLine('mysql --skip-password shop')).toBe('mysql --skip-password shop');
+    expect(redactCommandLine('ansible-playbook --ask-become-pass site.yml')).toBe('ansible-playbook --ask-become-pass site.yml');
+    expect(redactCommandLine('ssh -o PasswordAuthentication=no db1')).toBe('ssh -o PasswordAuthentication=no db1');
+    expect(redactCommandLine('kubectl --token-file=/run/t get pods')).toBe('kubectl --token-file=/run/t get pods');
+    expect(redactCommandLine('psql --password=hunter2 db')).toBe('psql --password=[redacted] db');
+  });
 });
 
 describe('a hostile SSH client\'s command line (found by review)', () => {
