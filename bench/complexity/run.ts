@@ -10,6 +10,7 @@
  *
  * Exits 1 when an input grows more than 8× (super-linear) or a hostile one costs more than 20× its benign twin.
  */
+import { redactCommandLine } from '../../src/broker/argv-redact.js';
 import { decideEnv } from '../../src/broker/ssh-env.js';
 import { isPureRead } from '../../src/broker/sql-record.js';
 import { readAsShell, smuggledSyntax } from '../../src/broker/ssh-exec/index.js';
@@ -71,6 +72,27 @@ const CASES: Case[] = [
     n: 4_000,
     hostile: (n) => { const t = `echo a=b,c:d; rm -rf /${'=,'.repeat(n)} end`; return () => smuggledSyntax(t, 'echo *=*,*:* end'); },
     benign: (n) => { const t = `echo a=b,c:d rm -rf /${'xy'.repeat(n)} end`; return () => smuggledSyntax(t, 'echo *'); },
+  },
+  {
+    // An SSH exec command's credentials redacted before it is recorded: names around a secret keyword were matched
+    // by a pattern that backtracked cubically (`.pass` repeated over 5 KB: 3 s).
+    name: 'secret keywords run together (redactCommandLine)',
+    n: 1_700,
+    hostile: (n) => { const t = `echo ${'.pass'.repeat(n)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `echo ${'.abcd'.repeat(n)}`; return () => redactCommandLine(t); },
+  },
+  {
+    // A printf feeding chpasswd: its format was walked once per argument.
+    name: 'a long printf format feeding chpasswd (redactCommandLine)',
+    n: 2_000,
+    hostile: (n) => { const t = `printf 'ann:%s\\n${'#'.repeat(2 * n)}' ${'pw '.repeat(n)}| chpasswd`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `printf 'ann:%s\\n${'#'.repeat(2 * n)}' ${'pw '.repeat(n)}| cat`; return () => redactCommandLine(t); },
+  },
+  {
+    name: 'URL schemes run together (redactCommandLine)',
+    n: 1_200,
+    hostile: (n) => { const t = `curl ${'a://b:c'.repeat(n)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `curl ${'abcdefg'.repeat(n)}`; return () => redactCommandLine(t); },
   },
   {
     name: 'nested command substitutions (readAsShell)',

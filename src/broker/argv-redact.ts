@@ -28,8 +28,11 @@ const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|dir|pat
 const ASSIGNMENT_CANDIDATE = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s'";&]+)/g;
 /** An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its whole value, to the end of the word's quote. */
 const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)([^'"\n]+)/gi;
-/** `postgres://user:secret@host`: the password part of a URL. */
-const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@'"]+)(@)/gi;
+/**
+ * `postgres://user:secret@host`: the password part of a URL (up to 1 KiB: bounded, as every place a match may start
+ * in a client's text is read on from there, `a://b:c` repeated was quadratic).
+ */
+const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s@'"]{1,1024})(@)/gi;
 
 type Redact = (value: string) => string;
 const redacted: Redact = () => '[redacted]';
