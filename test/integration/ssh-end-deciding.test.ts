@@ -39,35 +39,35 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 const commandOf = (e: Pick<AuditEvent, 'detail'>) => (e.detail as { request?: { command?: string } } | undefined)?.request?.command ?? '';
 
 /**
- * The real log behind a sink that holds the final (not `pending`) ssh.exec record of a command containing a
- * marker until release(): it is appended to the log only then. `reached` resolves when the session hands it over;
- * `sessionEnd` when a session.end is handed over (passed on at once).
+ * The real log behind a sink that holds the records `hold` names until release(): each is appended to the log only
+ * then. `reached` resolves when the session hands one over; `sessionEnd` when a session.end is handed over (passed
+ * on at once unless held). `holdExec(marker)`: the final (not `pending`) ssh.exec of a command containing `marker`.
  */
 function gatedSink(inner: AuditSink) {
-  const holds = new Map<string, { reached: ReturnType<typeof deferred>; released: ReturnType<typeof deferred> }>();
+  const holds: Array<{ match: (e: AuditEvent) => boolean; reached: ReturnType<typeof deferred>; released: ReturnType<typeof deferred> }> = [];
   const sessionEnd = deferred();
   const sink: AuditSink = {
     append: async (e) => {
       if (e.type === 'session.end') sessionEnd.resolve();
-      if (e.type === 'ssh.exec' && e.outcome !== 'pending') {
-        const h = [...holds].find(([marker]) => commandOf(e).includes(marker))?.[1];
-        if (h) {
-          h.reached.resolve();
-          await h.released.promise;
-        }
+      const h = holds.find((x) => x.match(e));
+      if (h) {
+        h.reached.resolve();
+        await h.released.promise;
       }
       return inner.append(e);
     },
     commitBlob: (p, k) => inner.commitBlob(p, k),
   };
+  const hold = (match: (e: AuditEvent) => boolean) => {
+    const h = { match, reached: deferred(), released: deferred() };
+    holds.push(h);
+    return { reached: h.reached.promise, release: h.released.resolve };
+  };
   return {
     sink,
     sessionEnd: sessionEnd.promise,
-    hold(marker: string) {
-      const h = { reached: deferred(), released: deferred() };
-      holds.set(marker, h);
-      return { reached: h.reached.promise, release: h.released.resolve };
-    },
+    hold,
+    holdExec: (marker: string) => hold((e) => e.type === 'ssh.exec' && e.outcome !== 'pending' && commandOf(e).includes(marker)),
   };
 }
 
@@ -111,9 +111,9 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
     const gate = gatedSink(log);
     const session = await openSession(gate);
     const hooks = session.hooks();
-    const heldA = gate.hold('held-a');
-    const heldB = gate.hold('late-b');
-    const heldC = gate.hold('later-c');
+    const heldA = gate.holdExec('held-a');
+    const heldB = gate.holdExec('late-b');
+    const heldC = gate.holdExec('later-c');
     // Nothing suggests that session.end is coming early: it is written within a tick of the wait it follows.
     const endOrQuiet = (after: Promise<unknown>) => Promise.race([gate.sessionEnd, after.then(() => sleep(250))]);
 
@@ -174,7 +174,7 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
     const gate = gatedSink(log);
     const session = await openSession(gate);
     const hooks = session.hooks();
-    const heldA = gate.hold('held-end');
+    const heldA = gate.holdExec('held-end');
     let waiting: string | undefined;
     const a = hooks.decide({ kind: 'exec', command: 'echo held-end' }, (line) => { waiting ??= /waiting for approval (A-[a-z2-7]{10})/.exec(line)?.[1]; });
     await expect.poll(() => waiting, { timeout: 10_000 }).toBeDefined();
@@ -217,49 +217,31 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
     expect([rec.outcome, rec.detail]).toMatchObject(['denied', { approval: waiting, approval_state: 'aborted', rule: 'session_end' }]);
   }, 60_000);
 
-  /**
-   * The real log behind a sink that holds the first record of `type` until released; `reached` when the session
-   * hands it over, `ended` when session.end is handed over (passed on at once).
-   */
-  function typeGate(type: string) {
-    const reached = deferred();
-    const released = deferred();
-    const ended = deferred();
-    let held = false;
-    const sink: AuditSink = {
-      append: async (e) => {
-        if (e.type === 'session.end') ended.resolve();
-        if (e.type === type && !held) { held = true; reached.resolve(); await released.promise; }
-        return log.append(e);
-      },
-      commitBlob: (p, k) => log.commitBlob(p, k),
-    };
-    return { sink, reached: reached.promise, release: released.resolve, ended: ended.promise };
-  }
-
   /** The session's records in log order, by type. */
   const typesOf = (id: string) => readLog(home).filter((r) => r.session === id).map((r) => r.type);
 
   it('a time limit\'s record being written as the session ends comes before session.end', async () => {
-    const g = typeGate('session.idle_timeout');
-    const session = await sessionWith(g.sink, { limits: { idleTimeoutMs: 100, maxDurationMs: 60_000 } });
+    const gate = gatedSink(log);
+    const g = gate.hold((e) => e.type === 'session.idle_timeout');
+    const session = await sessionWith(gate.sink, { limits: { idleTimeoutMs: 100, maxDurationMs: 60_000 } });
     await g.reached;
     // The client goes as the limit is being recorded: the broker ends the session.
     const ending = session.end();
-    await Promise.race([g.ended, sleep(250)]);
+    await Promise.race([gate.sessionEnd, sleep(250)]);
     g.release();
     await ending;
     expect(typesOf(session.id)).toEqual(['session.start', 'session.idle_timeout', 'session.end']);
   }, 60_000);
 
   it('a periodic commitment of a running recording under way as the session ends comes before session.end', async () => {
-    const g = typeGate('recording.commit');
-    const session = await sessionWith(g.sink, { commitEveryMs: 50 });
+    const gate = gatedSink(log);
+    const g = gate.hold((e) => e.type === 'recording.commit');
+    const session = await sessionWith(gate.sink, { commitEveryMs: 50 });
     await session.hooks().decide({ kind: 'exec', command: 'uname -a' });
     await session.openChannel({ kind: 'exec', command: 'uname -a', env: {} }, { stdout: () => {}, stderr: () => {} });
     await g.reached;
     const ending = session.end();
-    await Promise.race([g.ended, sleep(250)]);
+    await Promise.race([gate.sessionEnd, sleep(250)]);
     g.release();
     await ending;
     const types = typesOf(session.id);
@@ -268,10 +250,11 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
   }, 60_000);
 
   it('a request arriving once session.end is being written is refused and not recorded after it', async () => {
-    const g = typeGate('session.end');
-    const session = await sessionWith(g.sink, {});
+    const gate = gatedSink(log);
+    const g = gate.hold((e) => e.type === 'session.end');
+    const session = await sessionWith(gate.sink, {});
     const ending = session.end();
-    await g.ended; // session.end handed to the log (held there)
+    await gate.sessionEnd; // session.end handed to the log (held there)
     const late = await session.hooks().decide({ kind: 'exec', command: 'uname -a' });
     expect(session.env('LANG', 'C')).toBe(false);
     g.release();
@@ -319,7 +302,7 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
   it('a command allowed while the session began to end (its record being written) is not opened, and a second record says so', async () => {
     const gate = gatedSink(log);
     const session = await openSession(gate);
-    const held = gate.hold('uname');
+    const held = gate.holdExec('uname');
     const d = session.hooks().decide({ kind: 'exec', command: 'uname -a' });
     await held.reached;
     const ending = session.end();
@@ -334,8 +317,9 @@ describe.skipIf(Boolean(skip))('an SSH session ending while decisions are being 
   }, 60_000);
 
   it('a held command whose pending record is written as the session begins to end asks for no approval', async () => {
-    const g = typeGate('ssh.exec');
-    const session = await sessionWith(g.sink, { approvals: store });
+    const gate = gatedSink(log);
+    const g = gate.hold((e) => e.type === 'ssh.exec');
+    const session = await sessionWith(gate.sink, { approvals: store });
     const d = session.hooks().decide({ kind: 'exec', command: 'echo never-asked' });
     await g.reached;
     const ending = session.end();
