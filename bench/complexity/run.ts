@@ -95,6 +95,27 @@ const CASES: Case[] = [
     benign: (n) => { const t = `curl ${'abcdefg'.repeat(n)}`; return () => redactCommandLine(t); },
   },
   {
+    // Here-documents: each body is read once, however many are pending on one line or never closed.
+    name: 'here-documents never closed (redactCommandLine)',
+    n: 2_000,
+    hostile: (n) => { const t = `cat ${'<<A '.repeat(n)}\n${'x\n'.repeat(n)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `cat ${'>>a '.repeat(n)}\n${'x\n'.repeat(n)}`; return () => redactCommandLine(t); },
+  },
+  {
+    // An assignment's quoted value never closed, at every place a name could start.
+    name: 'assignments with quotes left open (redactCommandLine)',
+    n: 2_500,
+    hostile: (n) => { const t = `echo ${"x='".repeat(n)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `echo ${'x=a'.repeat(n)}`; return () => redactCommandLine(t); },
+  },
+  {
+    // Wrappers and their words: each word read once.
+    name: 'wrappers run together (redactCommandLine)',
+    n: 2_000,
+    hostile: (n) => { const t = `${'timeout 1 docker exec c ssh -p 2 h '.repeat(n)}mysql -px`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `${'abcdefg 1 abcdef abcd c abc -p 2 h '.repeat(n)}mysql -px`; return () => redactCommandLine(t); },
+  },
+  {
     name: 'nested command substitutions (readAsShell)',
     n: 20_000,
     hostile: (n) => { const t = `echo "${'$(echo "'.repeat(n)}"`; return () => readAsShell(t, exec, 'allow'); },

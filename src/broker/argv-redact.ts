@@ -3,29 +3,19 @@
  * request's command (ssh-session.ts) and the approval request it files (ssh-approval.ts). The command itself
  * runs as given.
  */
-import { redactedSpans, SHELL_WORD, shellWord } from './shell-words.js';
+import { redactedSpans, shellWords } from './shell-words.js';
+import type { Heredoc } from './shell-words.js';
+import { ASSIGNMENT, RESERVED } from './ssh-exec/shell-programs.js';
+
+import { inputKind, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, SECRET_KEYWORD, secretFlagName, sqlRedacted, WRAPPERS } from './argv-programs.js';
+import type { InputKind, Redact, Wrapper } from './argv-programs.js';
 
 /**
- * What names a credential in a word: password, passwd, pwd, secret, token, api key, private key, credential. Words are
- * tested in two steps (their characters, then this, unanchored): a pattern of the word around the keyword backtracks
- * cubically, and an SSH client chooses the command line (`.pass` repeated over 5 KB stalled every session for 3 s).
- */
-const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential/i;
-/** A name made of word characters, dots and dashes (`PGPASSWORD`, `db.password`, `api-key`) that names a credential. */
-const secretName = (name: string) => /^[\w.-]+$/.test(name) && SECRET_KEYWORD.test(name);
-/** `--password VALUE`: the flag alone, its value the next argument. */
-const secretFlagName = (flag: string) => /^--?[\w.-]+$/.test(flag) && SECRET_KEYWORD.test(flag);
-/**
- * Flags (or settings) named for a secret whose value is not one: a switch (`--no-password`), or a flag whose value
- * names where a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`, `credential_process`).
- * Hidden, an approver would not see what a held command works on (`dropdb --no-password production`).
- */
-const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd|command|process|source|length|len|min|max|policy)$/i;
-/**
  * `--password=VALUE`, `PGPASSWORD=VALUE`, `password=VALUE` in a connection string, `token: VALUE`, and a JSON
- * body's `"password": "VALUE"` (the key's closing quote before the colon).
+ * body's `"password": "VALUE"` (the key's closing quote before the colon). The value runs on through quoted parts
+ * (`PGPASSWORD=ab"cd"`), but a quote's end followed by a comma or a closing brace ends it (`{"password":"x","user":"ann"}`).
  */
-const ASSIGNMENT_CANDIDATE = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s'";&]+)/g;
+const ASSIGNMENT_CANDIDATE = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)((?:'[^']*'|"[^"]*"|[^\s'";&,}\]]|(?<!['"])[,}\]])+)/g;
 /** An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its whole value, to the end of the word's quote. */
 const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)([^'"\n]+)/gi;
 /**
@@ -34,126 +24,31 @@ const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)([^'"\n]+)/gi;
  */
 const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s@'"]{1,1024})(@)/gi;
 
-type Redact = (value: string) => string;
-const redacted: Redact = () => '[redacted]';
-/** `user:password`: the part after the first colon (curl prompts when there is none). */
-const userPassRedacted: Redact = (v) => (v.includes(':') ? `${v.slice(0, v.indexOf(':') + 1)}[redacted]` : v);
-/** An OpenSSL pass phrase argument: `pass:X` is one; `env:NAME`, `file:PATH`, `fd:N` and `stdin` say where one is. */
-const passPhraseRedacted: Redact = (v) => (/^(?:env|file|fd):|^stdin$/.test(v) ? v : v.startsWith('pass:') ? 'pass:[redacted]' : '[redacted]');
-/** An OpenSSL `-macopt`/`-kdfopt`/`-pkeyopt` setting: a key (`key:X`, `hexkey:X`); `digest:SHA256` is none. */
-const keyOptionRedacted: Redact = (v) => v.replace(/^((?:hex)?key:)[\s\S]+/i, '$1[redacted]');
-
-/** Common programs that take a password on the command line in a form no word says is one. */
-interface ProgramSecrets {
-  program: RegExp;
-  /** `-p X`, `-pX` (a short flag) or `--flag=X`: the value is the secret. */
-  value?: string[];
-  /** Only `-pX` is: the MySQL clients' `-p` alone prompts, and the word after it is a database. */
-  attached?: string[];
-  userPass?: string[];
-  passPhrase?: string[];
-  keyOption?: string[];
-  /** Its options are whole words, never run into their value: OpenSSL's `-kfile` is not `-k` with `file`. */
-  wholeOptions?: boolean;
-  /** Which arguments (after the program's name, as it gets them) are a password by their place. */
-  positional?: (args: readonly string[]) => number[];
-}
-const PROGRAM_SECRETS: readonly ProgramSecrets[] = [
-  { program: /^(?:mysql|mariadb)[\w-]*$/, attached: ['-p'] },
-  { program: /^sshpass$/, value: ['-p'] },
-  { program: /^curl$/, userPass: ['-u', '--user', '-U', '--proxy-user'], value: ['--oauth2-bearer'] },
-  { program: /^redis-cli$/, value: ['-a'] },
-  { program: /^htpasswd$/, positional: htpasswdPassword },
-  {
-    program: /^openssl$/, wholeOptions: true, passPhrase: ['-pass', '-passin', '-passout', '-password', '-dpass'],
-    value: ['-k', '-K', '-hmac', '-psk'], keyOption: ['-macopt', '-kdfopt', '-pkeyopt'], positional: opensslPasswd,
-  },
-  { program: /^aws$/, positional: awsSecretSetting },
-];
-
-/** `-C cost` and `-r rounds`: htpasswd's options that take a value. */
-const HTPASSWD_VALUE = /^-[A-Za-z]*[Cr]$/;
-/** `htpasswd -b FILE USER PASSWORD`, `-nb USER PASSWORD` (`b` among its one-letter flags): the last positional word. */
-function htpasswdPassword(args: readonly string[]): number[] {
-  const flags = args.filter((a) => /^-[A-Za-z]+$/.test(a)).join('');
-  const words = positionals(args, HTPASSWD_VALUE);
-  return flags.includes('b') && words.length >= (flags.includes('n') ? 2 : 3) ? [words.at(-1)!] : [];
-}
-
-/** `openssl passwd`'s options that take a value (`-salt xyz`): not a password. */
-const OPENSSL_PASSWD_VALUE = /^-(?:salt|in|rand|writerand|provider|provider-path|propquery)$/;
-/** `openssl passwd [options] PASSWORD…`: its positional words, unless `-stdin` or `-in FILE` gives the passwords. */
-function opensslPasswd(args: readonly string[]): number[] {
-  if (args[0] !== 'passwd' || args.some((a) => /^-(?:stdin|in)(?:=|$)/.test(a))) return [];
-  return positionals(args, OPENSSL_PASSWD_VALUE).filter((i) => i > 0);
-}
-
-/** An aws option that takes a value (`--profile ci`): any `--name` but its switches (`--debug`, `--no-paginate` …). */
-const AWS_VALUE = /^--(?!debug$|no-|cli-auto-prompt$)[^=]+$/;
-/** `aws configure set NAME VALUE`: the value, when the setting (`default.aws_session_token`'s last part) is a secret. */
-function awsSecretSetting(args: readonly string[]): number[] {
-  const at = args.findIndex((a, i) => a === 'configure' && args[i + 1] === 'set');
-  const [name, value] = at < 0 ? [] : positionals(args.slice(at + 2), AWS_VALUE).map((i) => i + at + 2);
-  const setting = name === undefined ? '' : args[name]!.slice(args[name]!.lastIndexOf('.') + 1);
-  return value !== undefined && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) ? [value] : [];
-}
-
-/** The indexes of `args`' positional words: neither an option (`-x`) nor the value of one `takesValue` matches. */
-function positionals(args: readonly string[], takesValue: RegExp): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (!/^-./.test(args[i]!)) out.push(i);
-    else if (takesValue.test(args[i]!)) i++;
-  }
-  return out;
-}
-
 /** A control operator (`;`, `&&`, `|`, `(`, a newline): it ends a command, and the next word starts one. */
 const SEPARATOR = /^(?:[;&|\n]+|[()])$/;
 const PIPE = /^\|&?$/;
-/** A redirection (`>out`, `2>&1`, `<<<word`); alone (`>`, `2>>`, `<<<`), the next word is its target. */
+/** A redirection (`>out`, `2>&1`, `<<<word`, `<<EOF`); alone (`>`, `2>>`, `<<<`, `<<-`), the next word is its target. */
 const REDIRECT = /^(?:\d*[<>]|&>)/;
-const REDIRECT_ALONE = /^(?:\d*[<>]+[&|]?|&>>?)$/;
-const NONE = /(?!)/;
-/**
- * Words before a command that are not its name, each with its options that take the next word (`sudo -u postgres
- * psql`, `env -u HOME`, `nice -n 5`); the shell's reserved words (`if mysql …`, `! psql …`, `{ …`) are such too,
- * as are assignments (`PGPASSWORD=… psql`).
- */
-const BEFORE_COMMAND = new Map<string, RegExp>([
-  ['sudo', /^-[A-Za-z]*[CDghpRrTtUu]$|^--(?:user|group|host|prompt|chdir|chroot|role|type|other-user|close-from|command-timeout)$/],
-  ['env', /^-[CSu]$|^--(?:chdir|split-string|unset)$/],
-  ['exec', /^-a$/], ['time', /^-[fo]$/], ['nice', /^-n$/], ['xargs', /^-[adEILnPs]$/],
-  ...['nohup', 'command', 'if', 'then', 'else', 'elif', 'while', 'until', 'do', '!', '{'].map((w) => [w, NONE] as const),
-]);
-const ASSIGNMENT = /^[A-Za-z_]\w*=/;
+const REDIRECT_ALONE = /^(?:\d*[<>]+-?[&|]?|&>>?)$/;
+/** A wrapper with no options (a reserved word), and `kubectl exec pod --` once at `--`: the next word is the command's. */
+const AFTER_UNTIL: Wrapper = { takesValue: /(?!)/ };
 
 /**
  * A line's words as written and as their program gets them (`bare`: a shell word's quotes removed), and the new
- * values rules give some; `shell`: a shell line's words, whose operators and redirections are no values.
+ * values rules give some; `shell`: a shell line's words, whose operators and redirections are no values. A shell
+ * line's here-documents, each with the redacted text of its body once a rule gives one.
  */
-interface Line { words: readonly string[]; bare: readonly string[]; shell: boolean; claimed: Map<number, string> }
-/** One command among a line's words: its first, its name's (none: `sudo` alone) and the end (after its operator). */
-interface Command { start: number; name?: number; end: number }
+interface Line {
+  words: readonly string[]; bare: readonly string[]; shell: boolean; claimed: Map<number, string>;
+  heredocs: readonly Heredoc[]; bodies: Map<Heredoc, string>;
+}
+/**
+ * One command among a line's words: its first, its name's (none: `sudo` alone) and the end (after its operator),
+ * and the last wrapper before its name (`ssh h` with no command reads a script on its input).
+ */
+interface Command { start: number; name?: number; end: number; wrapper?: string }
 
 const programName = (bare: string) => bare.slice(bare.lastIndexOf('/') + 1);
-
-/** `bare` (one word of `rules`' program) with its password redacted; `then` is told when the next word is it. */
-function programSecret(rules: ProgramSecrets, bare: string, then: (f: Redact) => void): string {
-  const options: Array<[string[] | undefined, Redact]> = [
-    [rules.value, redacted], [rules.userPass, userPassRedacted], [rules.passPhrase, passPhraseRedacted], [rules.keyOption, keyOptionRedacted],
-  ];
-  for (const [flags, redact] of options) {
-    for (const f of flags ?? []) {
-      const short = !f.startsWith('--') && !rules.wholeOptions;
-      if (bare === f) { then(redact); return bare; }
-      if (!short && bare.startsWith(`${f}=`)) return `${f}=${redact(bare.slice(f.length + 1))}`;
-      if (short && bare.startsWith(f) && bare.length > f.length) return `${f}${redact(bare.slice(f.length))}`;
-    }
-  }
-  for (const f of rules.attached ?? []) if (bare.startsWith(f) && bare.length > f.length) return `${f}[redacted]`;
-  return bare;
-}
 
 /**
  * Whether `flag` takes a secret as its next word. libpq's `--password` is a switch (it prompts; the next word is a
@@ -163,26 +58,41 @@ function secretFlag(flag: string): boolean {
   return secretFlagName(flag) && !NOT_A_SECRET_VALUE.test(flag);
 }
 
-/** The line's commands: each named by its first word that is not `sudo`, its options, `if`, `FOO=1`, `2>/dev/null` …. */
+/**
+ * The line's commands: each named by its first word that is neither a wrapper (`sudo`, `timeout 10`, `docker exec
+ * c`, `ssh h`: WRAPPERS), nor a wrapper's option or word, nor `if`, `FOO=1` or `2>/dev/null`.
+ */
 function commands(line: Line): Command[] {
   const out: Command[] = [];
   let c: Command = { start: 0, end: line.words.length };
-  let options: RegExp | undefined;
+  let wrap: Wrapper | undefined;
+  let left = 0;
   let skip = false;
   line.words.forEach((w, i) => {
     const bare = line.bare[i]!;
-    const before = BEFORE_COMMAND.get(programName(bare));
     if (SEPARATOR.test(w)) {
       out.push({ ...c, end: i + 1 });
       c = { start: i + 1, end: line.words.length };
-      options = undefined;
+      wrap = undefined;
+      left = 0;
       skip = false;
-    } else if (c.name !== undefined) return;
-    else if (skip) skip = false;
-    else if (before) options = before;
-    else if (options && bare.startsWith('-')) skip = options.test(bare);
-    else if (line.shell && REDIRECT.test(w)) skip = REDIRECT_ALONE.test(w);
-    else if (!ASSIGNMENT.test(bare)) c.name = i;
+      return;
+    }
+    if (c.name !== undefined) return;
+    if (skip) { skip = false; return; }
+    if (wrap?.until) {
+      if (bare === wrap.until) [wrap, left] = [AFTER_UNTIL, 0];
+      return;
+    }
+    if (wrap && bare.startsWith('-')) { skip = wrap.takesValue.test(bare); return; }
+    if (line.shell && REDIRECT.test(w)) { skip = REDIRECT_ALONE.test(w); return; }
+    if (left > 0) { left--; return; }
+    const found = WRAPPERS.get(programName(bare)) ?? (RESERVED.has(bare) ? AFTER_UNTIL : undefined);
+    if (found && (!found.sub || line.bare[i + 1] === found.sub)) {
+      wrap = found;
+      left = (found.positionals ?? 0) + (found.sub ? 1 : 0);
+      c.wrapper = programName(bare);
+    } else if (!ASSIGNMENT.test(bare)) c.name = i;
   });
   out.push(c);
   return out;
@@ -200,30 +110,39 @@ function argIndexes(line: Line, c: Command): number[] {
 
 /** Command `c`'s program's own password options and places (PROGRAM_SECRETS), claimed in `line`. */
 function programSecrets(line: Line, c: Command): void {
-  const rules = c.name === undefined ? undefined : PROGRAM_SECRETS.find((r) => r.program.test(programName(line.bare[c.name!]!)));
-  if (!rules) return;
+  if (c.name === undefined) return;
   const args = argIndexes(line, c);
+  const bare = args.map((i) => line.bare[i]!);
+  const rules = PROGRAM_SECRETS.find((r) => r.program.test(programName(line.bare[c.name!]!)) && rulesHold(r, bare));
+  if (!rules) return;
   let next: Redact | undefined;
-  for (const i of args) {
-    const bare = line.bare[i]!;
+  args.forEach((i, k) => {
     if (next) {
-      if (!bare.startsWith('-')) line.claimed.set(i, next(bare));
+      if (!bare[k]!.startsWith('-')) line.claimed.set(i, next(bare[k]!));
       next = undefined;
-      continue;
+      return;
     }
-    const out = programSecret(rules, bare, (f) => { next = f; });
-    if (out !== bare) line.claimed.set(i, out);
-  }
-  for (const k of rules.positional?.(args.map((i) => line.bare[i]!)) ?? []) line.claimed.set(args[k]!, '[redacted]');
+    const out = programSecret(rules, bare[k]!, (f) => { next = f; });
+    if (out !== bare[k]) line.claimed.set(i, out);
+  });
+  for (const k of rules.positional?.(bare) ?? []) line.claimed.set(args[k]!, (rules.positionalRedact ?? redacted)(bare[k]!));
 }
 
+/** What command `c` reads on its input that is a secret, SQL or a script (argv-programs.ts inputKind). */
+function commandInput(line: Line, c: Command): InputKind | undefined {
+  if (c.name === undefined) return c.wrapper === 'ssh' ? 'script' : undefined;
+  return inputKind(programName(line.bare[c.name]!), argIndexes(line, c).map((i) => line.bare[i]!));
+}
+
+/** Input written to a program, its secret characters marked: chpasswd's `user:password` lines, or a secret whole. */
+interface Input { write(text: string, mask?: boolean[], at?: number): boolean[] }
+
 /**
- * chpasswd's input as an earlier echo or printf of its pipeline writes it: `user:password` lines, what follows a
- * line's first colon the password. A newline ends a line, and so does `\n` (as printf, echo -e and dash's echo read it).
+ * chpasswd's input: `user:password` lines, what follows a line's first colon the password. A newline ends a line,
+ * and so does `\n` (as printf, echo -e and dash's echo read it).
  */
-class PasswdLines {
+class PasswdLines implements Input {
   #password = false;
-  /** Writes `text`, marking its password characters in `mask` from `at`. */
   write(text: string, mask: boolean[] = [], at = 0): boolean[] {
     for (let i = 0; i < text.length; i++) {
       if (text[i] === '\n' || text.startsWith('\\n', i)) {
@@ -236,30 +155,64 @@ class PasswdLines {
   }
 }
 
-/** Programs that read `user:password` lines on their input. */
-const READS_PASSWORDS = /^chg?passwd$/;
+/**
+ * A secret read whole (`docker login --password-stdin`, `passwd --stdin`): every character but the newlines. A
+ * variable alone (`echo "$TOKEN" |`) or a command's output (`"$(cat /run/pw)"`) is no secret: its value is not on the line.
+ */
+class SecretInput implements Input {
+  write(text: string, mask: boolean[] = [], at = 0): boolean[] {
+    if (/^\$(?:\w+|\{[^}]*\}|\([^)]*\))$/.test(text)) return mask;
+    for (let i = 0; i < text.length; i++) {
+      if (text.startsWith('\\n', i)) i++;
+      else if (text[i] !== '\n') mask[at + i] = true;
+    }
+    return mask;
+  }
+}
+
+/** Programs reading a secret, SQL or a script on their input, whose input is followed per command line. */
+const INPUT_READERS_MAX = 8;
 /** Rounds of a printf format followed before the arguments left are hidden whole. */
 const PRINTF_ROUNDS_MAX = 16;
-/** Programs reading passwords (chpasswd) whose pipelines are followed per command line: each walks its pipeline. */
-const PASSWORD_READERS_MAX = 8;
 /** A printf format's parts: a conversion (its argument written in its place), an escape, a character. */
 const PRINTF = /%%|(%[-+ #0]*\d*(?:\.\d*)?[a-zA-Z])|\\[\s\S]|[\s\S]/g;
 
 /**
- * chpasswd's passwords given on the command line: in what an earlier echo or printf of its pipeline writes (`echo
- * 'ann:pw' | chpasswd`, `printf 'ann:%s\n' pw | sudo chpasswd`), or in a here-string (`chpasswd <<< 'ann:pw'`).
+ * What a program reads on its input, given on the command line: what an earlier echo or printf of its pipeline
+ * writes (`echo 'ann:pw' | chpasswd`, `printf '%s' "$X" | docker login --password-stdin`), a here-string (`chpasswd
+ * <<< 'ann:pw'`) or a here-document (`psql <<EOF`, `bash <<EOF`). Redacted as its kind says: a secret whole,
+ * `user:password` lines, a statement's PASSWORD clauses, a script's own credentials.
  */
-function pipedPasswords(line: Line, cmds: readonly Command[]): void {
+function inputSecrets(line: Line, cmds: readonly Command[]): void {
   let readers = 0;
   for (const c of cmds) {
-    if (c.name === undefined || !READS_PASSWORDS.test(programName(line.bare[c.name]!))) continue;
+    const kind = commandInput(line, c);
+    if (kind === undefined) continue;
     // (A line of thousands of chpasswd is no real command: past a few, the rest are not followed.)
-    if (++readers > PASSWORD_READERS_MAX) break;
-    hereStrings(line, c);
+    if (++readers > INPUT_READERS_MAX) break;
+    hereStrings(line, c, kind);
+    for (const h of line.heredocs) if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind));
     if (!PIPE.test(line.words[c.start - 1] ?? '')) continue;
-    const lines = new PasswdLines();
+    const input = kind === 'lines' ? new PasswdLines() : new SecretInput();
     const from = pipelineStart(line.words, c.start - 1);
-    for (const f of cmds) if (f.name !== undefined && f.name >= from && f.end <= c.start) written(line, f, lines);
+    for (const f of cmds) if (f.name !== undefined && f.name >= from && f.end <= c.start) written(line, f, kind, input);
+  }
+}
+
+/** Scripts read within scripts (`bash <<A` in `bash <<B`…): past a few, the body is hidden whole (each is read again). */
+const SCRIPT_DEPTH_MAX = 4;
+let scriptDepth = 0;
+
+/** `text`, read whole as a program's input of this kind, with its secrets redacted. */
+function redactInput(text: string, kind: InputKind): string {
+  if (kind === 'sql') return sqlRedacted(text);
+  if (kind !== 'script') return maskRuns(text, (kind === 'lines' ? new PasswdLines() : new SecretInput()).write(text));
+  if (scriptDepth >= SCRIPT_DEPTH_MAX) return /\S/.test(text) ? '[redacted]' : text;
+  scriptDepth++;
+  try {
+    return redactCommandLine(text);
+  } finally {
+    scriptDepth--;
   }
 }
 
@@ -277,33 +230,41 @@ function pipelineStart(words: readonly string[], at: number): number {
   return 0;
 }
 
-/** Command `c`'s words, if it is echo or printf, as chpasswd reads what they write: their passwords claimed. */
-function written(line: Line, c: Command, lines: PasswdLines): void {
+/**
+ * Command `c`'s words, if it is echo or printf, as the program its pipeline ends in reads what they write: their
+ * secrets claimed. SQL is read word by word (`echo "ALTER ROLE … PASSWORD '…'" | psql`); a script is left to the
+ * reading of each quoted word as a command line.
+ */
+function written(line: Line, c: Command, kind: InputKind, input: Input): void {
   const name = programName(line.bare[c.name!]!);
-  if (name !== 'echo' && name !== 'printf') return;
+  if ((name !== 'echo' && name !== 'printf') || kind === 'script') return;
   const args = argIndexes(line, c);
   const texts = args.map((i) => line.bare[i]!);
-  const masks = name === 'echo' ? echoWrites(texts, lines) : printfWrites(texts, lines);
+  if (kind === 'sql') {
+    texts.forEach((t, k) => { if (sqlRedacted(t) !== t) line.claimed.set(args[k]!, sqlRedacted(t)); });
+    return;
+  }
+  const masks = name === 'echo' ? echoWrites(texts, input) : printfWrites(texts, input);
   masks.forEach((m, k) => {
     if (m.some(Boolean)) line.claimed.set(args[k]!, maskRuns(texts[k]!, m));
   });
 }
 
 /** `echo [-neE] WORDS…`: the words, then a newline unless `-n`. */
-function echoWrites(args: readonly string[], lines: PasswdLines): boolean[][] {
+function echoWrites(args: readonly string[], input: Input): boolean[][] {
   let options = true;
   let newline = true;
   const masks = args.map((a) => {
     options &&= /^-[neE]+$/.test(a);
     if (options && a.includes('n')) newline = false;
-    return options ? [] : lines.write(a);
+    return options ? [] : input.write(a);
   });
-  if (newline) lines.write('\n');
+  if (newline) input.write('\n');
   return masks;
 }
 
 /** `printf FORMAT ARGS…`: the format, again while its conversions take arguments, each argument in its place. */
-function printfWrites(args: readonly string[], lines: PasswdLines): boolean[][] {
+function printfWrites(args: readonly string[], input: Input): boolean[][] {
   let at = 0;
   while (args[at] === '--' || args[at] === '-v') at += args[at] === '-v' ? 2 : 1;
   if (at >= args.length) return [];
@@ -320,8 +281,8 @@ function printfWrites(args: readonly string[], lines: PasswdLines): boolean[][] 
     }
     const before = masks.length;
     for (const m of format.matchAll(PRINTF)) {
-      if (m[1]) masks.push(lines.write(given[masks.length] ?? ''));
-      else lines.write(m[0], fmt, m.index);
+      if (m[1]) masks.push(input.write(given[masks.length] ?? ''));
+      else input.write(m[0], fmt, m.index);
     }
     if (masks.length === before || masks.length >= given.length) break;
   }
@@ -329,13 +290,13 @@ function printfWrites(args: readonly string[], lines: PasswdLines): boolean[][] 
 }
 
 /** `chpasswd <<< 'ann:pw'`: the here-string is its input. */
-function hereStrings(line: Line, c: Command): void {
-  for (let i = c.name! + 1; i < c.end; i++) {
+function hereStrings(line: Line, c: Command, kind: InputKind): void {
+  for (let i = (c.name ?? c.start) + 1; i < c.end; i++) {
     const at = line.words[i] === '<<<' ? i + 1 : i;
     const text = at === i ? line.bare[i]!.slice(3) : line.bare[at];
     if (!line.words[i]!.startsWith('<<<') || text === undefined) continue;
-    const out = maskRuns(text, new PasswdLines().write(text));
-    line.claimed.set(at, at === i ? `<<<${out}` : out);
+    const out = redactInput(text, kind);
+    if (out !== text) line.claimed.set(at, at === i ? `<<<${out}` : out);
   }
 }
 
@@ -351,14 +312,14 @@ function maskRuns(text: string, secret: readonly boolean[]): string {
 
 /**
  * Redacts the words of one command line (argv, or a shell line's words): the value after a flag named for a secret
- * (`--password X`), each command's program's own password options and places (PROGRAM_SECRETS), and the
- * passwords written into chpasswd. A command's program is its first word after `sudo`, `env`, `FOO=1`, `if` ….
+ * (`--password X`), each command's program's own password options and places (PROGRAM_SECRETS), and what is
+ * written into a program's input. A command's program is its first word after `sudo`, `env`, `FOO=1`, `if` ….
  */
-function redactWords(words: readonly string[], bare: readonly string[], shell: boolean): string[] {
-  const line: Line = { words, bare, shell, claimed: new Map() };
+function redactWords(words: readonly string[], bare: readonly string[], shell: boolean, heredocs: readonly Heredoc[] = []): { words: string[]; bodies: Map<Heredoc, string> } {
+  const line: Line = { words, bare, shell, claimed: new Map(), heredocs, bodies: new Map() };
   const cmds = commands(line);
   for (const c of cmds) programSecrets(line, c);
-  pipedPasswords(line, cmds);
+  inputSecrets(line, cmds);
   const done: string[] = [];
   words.forEach((w, i) => {
     // (the previous word as redacted: a password that reads like a flag's name is not one)
@@ -366,7 +327,7 @@ function redactWords(words: readonly string[], bare: readonly string[], shell: b
       && !(shell && (SEPARATOR.test(w) || REDIRECT.test(w)));
     done.push(line.claimed.get(i) ?? (afterFlag ? '[redacted]' : bare[i]!));
   });
-  return done;
+  return { words: done, bodies: line.bodies };
 }
 
 /**
@@ -380,6 +341,7 @@ function redactScript(text: string): string {
   for (const s of scriptSpans(text)) {
     out += `${text.slice(copied, s.start)}[redacted]${s.quotes}`;
     copied = s.end;
+    collected?.push(text.slice(s.start, s.end));
   }
   return out + text.slice(copied);
 }
@@ -393,8 +355,8 @@ interface Span { start: number; end: number; quotes: string }
  * that part only, never the whole script from an approver).
  */
 function scriptSpans(text: string): Span[] {
-  const words = [...text.matchAll(SHELL_WORD)].map((m) => shellWord(m[0], m.index));
-  const values = redactWords(words.map((w) => w.raw), words.map((w) => w.value), true);
+  const { words, heredocs } = shellWords(text);
+  const { words: values, bodies } = redactWords(words.map((w) => w.raw), words.map((w) => w.value), true, heredocs);
   const spans: Span[] = [];
   let skipTo = -1;
   words.forEach((w, i) => {
@@ -420,7 +382,11 @@ function scriptSpans(text: string): Span[] {
     last.end = words[j - 1]!.at + words[j - 1]!.raw.length;
     skipTo = j - 1;
   });
-  return spans;
+  // A here-document no rule reads otherwise is read as a script (`cat > deploy.sh <<EOF`, `ssh h <<EOF`).
+  for (const h of heredocs) {
+    for (const [from, to] of redactedSpans(h.text, bodies.get(h) ?? redactInput(h.text, 'script'))) spans.push({ start: h.at + from, end: h.at + to, quotes: '' });
+  }
+  return spans.sort((a, b) => a.start - b.start);
 }
 
 /** `spans` sorted and overlapping ones joined. */
@@ -445,8 +411,37 @@ function assignedSecret(name: string, value: string): boolean {
 
 /** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, `NAME=VALUE`. */
 function secretText(text: string): string {
-  return text.replace(URL_PASSWORD, '$1[redacted]$3').replace(AUTH_HEADER, '$1[redacted]')
-    .replace(ASSIGNMENT_CANDIDATE, (all: string, name: string, sep: string, value: string) => (assignedSecret(name, value) ? `${name}${sep}[redacted]` : all));
+  const hidden = (prefix: string, secret: string, suffix = '') => {
+    collected?.push(secret);
+    return `${prefix}[redacted]${suffix}`;
+  };
+  return text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at))
+    .replace(AUTH_HEADER, (_: string, a: string, secret: string) => hidden(a, secret))
+    .replace(ASSIGNMENT_CANDIDATE, (all: string, name: string, sep: string, value: string) => (assignedSecret(name, value) ? hidden(`${name}${sep}`, value) : all));
+}
+
+/** The texts redacted while {@link commandSecrets} reads a command line. */
+let collected: string[] | undefined;
+
+/**
+ * The credentials `redactCommandLine(command)` hides, as written and without their quotes and backslashes, longest
+ * first: for text that quotes a command line's words or readings of it (a policy decision's reason, `read as the
+ * shell reads it ('mysql -pX')`), which {@link redactSecretsIn} redacts.
+ */
+export function commandSecrets(command: string): string[] {
+  collected = [];
+  try {
+    redactCommandLine(command);
+    const found = collected.flatMap((t) => [t, t.replace(/['"\\]/g, '')]).filter((t) => t !== '' && t !== '[redacted]');
+    return [...new Set(found)].sort((a, b) => b.length - a.length);
+  } finally {
+    collected = undefined;
+  }
+}
+
+/** `text` with every occurrence of each of `secrets` (commandSecrets') replaced by `[redacted]`. */
+export function redactSecretsIn(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
 }
 
 /**
@@ -457,7 +452,7 @@ function secretText(text: string): string {
  * read as a shell command line of its own too.
  */
 export function redactArgv(argv: readonly string[]): string[] {
-  return redactWords(argv, argv, false).map((a) => secretText(/\s/.test(a) ? redactScript(a) : a));
+  return redactWords(argv, argv, false).words.map((a) => secretText(/\s/.test(a) ? redactScript(a) : a));
 }
 
 /** A command line given as one string (an SSH exec request), its credentials redacted as {@link redactArgv}'s. */

@@ -37,6 +37,52 @@ export function shellWord(raw: string, at: number): ShellWord {
   return w;
 }
 
+/** A here-document: the index of its `<<` word, and where its body is in the command line (without its last line). */
+export interface Heredoc { word: number; at: number; text: string }
+
+/** `<<EOF`, `<<-'EOF'`, `2<< EOF` (the delimiter then the next word); not a here-string (`<<<`). */
+const HEREDOC = /^\d*<<(-?)(?!<)([\s\S]*)$/;
+
+/**
+ * A command line's shell words and its here-documents: after the newline that ends a line with `<<DELIM`, the lines
+ * up to one that is DELIM (tabs before it stripped for `<<-`) are the body, read as text and not as words. A body
+ * never closed runs to the end of the text.
+ */
+export function shellWords(text: string): { words: ShellWord[]; heredocs: Heredoc[] } {
+  const words: ShellWord[] = [];
+  const heredocs: Heredoc[] = [];
+  const pending: Array<{ word: number; delimiter: string; tabs: boolean }> = [];
+  let delimiterNext: { word: number; tabs: boolean } | undefined;
+  const re = new RegExp(SHELL_WORD.source, 'g');
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const w = shellWord(m[0], m.index);
+    const index = words.push(w) - 1;
+    const op = HEREDOC.exec(w.raw);
+    if (delimiterNext) {
+      pending.push({ ...delimiterNext, delimiter: w.value });
+      delimiterNext = undefined;
+    } else if (op && op[2] === '') delimiterNext = { word: index, tabs: op[1] === '-' };
+    else if (op) pending.push({ word: index, delimiter: shellWord(op[2]!, 0).value, tabs: op[1] === '-' });
+    if (w.raw !== '\n') continue;
+    let at = re.lastIndex;
+    for (const p of pending.splice(0)) {
+      for (let line = at; ;) {
+        const end = text.indexOf('\n', line);
+        const last = text.slice(line, end < 0 ? text.length : end);
+        const closes = (p.tabs ? last.replace(/^\t+/, '') : last) === p.delimiter;
+        if (closes || end < 0) {
+          heredocs.push({ word: p.word, at, text: text.slice(at, closes ? line : text.length) });
+          re.lastIndex = end < 0 ? text.length : end;
+          at = end < 0 ? text.length : end + 1;
+          break;
+        }
+        line = end + 1;
+      }
+    }
+  }
+  return { words, heredocs };
+}
+
 /**
  * Where `after` (`before` with spans replaced by `[redacted]`) replaced them: the spans of `before`, each as early as
  * it can be (any such reading gives `after`). Should `after` not read so, the whole of `before`.

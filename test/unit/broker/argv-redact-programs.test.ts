@@ -99,3 +99,98 @@ describe('chpasswd: user:password lines written by an earlier command of its pip
     kept("echo 'time: 12:00' | logger");
   });
 });
+
+describe('more programs that take a password on the command line (gaps in the last note)', () => {
+  it('redacts each one\'s password option, place or user:password form', () => {
+    const cases: Array<[string, string]> = [
+      ['ldapsearch -x -D cn=admin,dc=x -w hunter1 -b dc=x', 'ldapsearch -x -D cn=admin,dc=x -w [redacted] -b dc=x'],
+      ['ldapmodify -xwhunter2 -f a.ldif', 'ldapmodify -xw[redacted] -f a.ldif'],
+      ['ldappasswd -x -w bindpw -s newpw -a oldpw uid=ann', 'ldappasswd -x -w [redacted] -s [redacted] -a [redacted] uid=ann'],
+      ['sqlcmd -S db -U sa -P hunter3 -Q "select 1"', 'sqlcmd -S db -U sa -P [redacted] -Q "select 1"'],
+      ['useradd -m -p $6$salt$hash ann', 'useradd -m -p [redacted] ann'],
+      ['smbclient //fs/share -U ann%hunter4 -c ls', 'smbclient //fs/share -U ann%[redacted] -c ls'],
+      ['lftp -u ann,hunter5 ftp.example', 'lftp -u ann,[redacted] ftp.example'],
+      ['docker login -u ann -p hunter6 registry.example', 'docker login -u ann -p [redacted] registry.example'],
+      ['helm registry login reg.example -u ann -p hunter7', 'helm registry login reg.example -u ann -p [redacted]'],
+      ['vault login s.hunter8', 'vault login [redacted]'],
+      ['vault login -method userpass username=ann password=hunter9', 'vault login -method userpass username=ann password=[redacted]'],
+      ['mongosh -u admin -p hunter10 shop', 'mongosh -u admin -p [redacted] shop'],
+      ['ipmitool -I lanplus -H bmc -U admin -P hunter11 power status', 'ipmitool -I lanplus -H bmc -U admin -P [redacted] power status'],
+      ['snmpwalk -v3 -l authPriv -u ann -A hunter12 -X hunter13 h', 'snmpwalk -v3 -l authPriv -u ann -A [redacted] -X [redacted] h'],
+      ['snmpget -v2c -c hunter14 h sysName.0', 'snmpget -v2c -c [redacted] h sysName.0'],
+      ['sqlplus -s scott/hunter15@orcl @report.sql', 'sqlplus -s scott/[redacted]@orcl @report.sql'],
+      ['rabbitmqctl add_user ann hunter16', 'rabbitmqctl add_user ann [redacted]'],
+      ['rabbitmqctl change_password -n rabbit@h ann hunter17', 'rabbitmqctl change_password -n rabbit@h ann [redacted]'],
+      ['xfreerdp /u:ann /p:hunter18 /v:desk', 'xfreerdp /u:ann /p:[redacted] /v:desk'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    expect(redactArgv(['ldapsearch', '-x', '-w', 'hunter1'])).toEqual(['ldapsearch', '-x', '-w', '[redacted]']);
+  });
+
+  it('leaves the same options of other programs and subcommands alone', () => {
+    kept('docker run -p 8080:80 nginx');
+    kept('docker push -q registry.example/app');
+    kept('helm install -p x chart');
+    kept('snmpd -c /etc/snmp/snmpd.conf');
+    kept('ldapsearch -x -W -D cn=admin -b dc=x');
+    kept('sqlplus /nolog @setup.sql');
+    kept('sqlplus / as sysdba');
+    kept('vault login -method=github');
+    kept('vault login -method oidc role=dev');
+    kept('rabbitmqctl list_users');
+    kept('smbclient -L fs -U ann');
+    kept('lftp -u ann ftp.example');
+  });
+});
+
+describe('one-letter options bundled as getopt reads them', () => {
+  it('finds the password option among bundled switches (curl -sSu, sshpass -vp, psql -Xc)', () => {
+    const cases: Array<[string, string]> = [
+      ['curl -sSu ann:hunter1 https://x.example/', 'curl -sSu ann:[redacted] https://x.example/'],
+      ['curl -sSuann:hunter2 https://x.example/', 'curl -sSuann:[redacted] https://x.example/'],
+      ['curl -fsSLU proxyuser:hunter3 https://x', 'curl -fsSLU proxyuser:[redacted] https://x'],
+      ['sshpass -vphunter4 ssh h', 'sshpass -vp[redacted] ssh h'],
+      [`psql -Xqc "ALTER ROLE app PASSWORD 'hunter5'"`, `psql -Xqc "ALTER ROLE app PASSWORD '[redacted]'"`],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    expect(redactArgv(['curl', '-sSu', 'ann:hunter6', 'https://x'])).toEqual(['curl', '-sSu', 'ann:[redacted]', 'https://x']);
+  });
+
+  it('stops at the first option that takes a value: the rest is its value, not more options', () => {
+    kept('curl -ou https://x.example/f');
+    kept('curl -XPUT -d @body.json https://x.example/');
+    kept('curl -sSo /tmp/u https://x.example/');
+  });
+});
+
+describe('a SQL client\'s statement on its command line', () => {
+  it('redacts a PASSWORD clause in psql -c, mysql -e and sqlcmd -Q, in any of those servers\' spellings', () => {
+    const cases: Array<[string, string]> = [
+      [`psql -c "ALTER ROLE app PASSWORD 'hunter1'"`, `psql -c "ALTER ROLE app PASSWORD '[redacted]'"`],
+      [`psql --command="CREATE USER ci WITH PASSWORD 'hunter2'" shop`, `psql --command="CREATE USER ci WITH PASSWORD '[redacted]'" shop`],
+      [`mysql -e "SET PASSWORD FOR ann = 'hunter3'"`, `mysql -e "SET PASSWORD FOR ann = [redacted]"`],
+      [`mysql -uroot -e "CREATE USER ann IDENTIFIED WITH caching_sha2_password BY 'hunter4'"`, `mysql -uroot -e "CREATE USER ann IDENTIFIED WITH caching_sha2_password BY [redacted]"`],
+      [`sqlcmd -Q "ALTER LOGIN sa WITH PASSWORD = 'hunter5'"`, `sqlcmd -Q "ALTER LOGIN sa WITH PASSWORD = [redacted]"`],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    expect(redactArgv(['psql', '-c', "alter role a password 'hunter6'"])).toEqual(['psql', '-c', "alter role a password '[redacted]'"]);
+  });
+
+  it('leaves a statement without a secret as it is', () => {
+    kept(`psql -c "select * from payments where id = 'p1'"`);
+    kept(`mysql -e "select user from mysql.user where plugin = 'x'"`);
+  });
+});
+
+describe('an assignment\'s value written in more than one quoted part', () => {
+  it('redacts all of it (PGPASSWORD=ab"cd" showed "cd")', () => {
+    expect(redactCommandLine('PGPASSWORD=ab"hunter1" psql')).toBe('PGPASSWORD=[redacted] psql');
+    expect(redactCommandLine(`export TOKEN=ab'hunter2'cd; make`)).toBe('export TOKEN=[redacted]; make');
+    expect(redactArgv(['env', 'API_KEY="x"hunter3', 'run'])).toEqual(['env', 'API_KEY=[redacted]', 'run']);
+  });
+
+  it('still ends a quoted JSON value at its comma or brace', () => {
+    expect(redactCommandLine(`curl -d '{"password":"hunter4","user":"ann"}'`)).toBe(`curl -d '{"password":[redacted],"user":"ann"}'`);
+    expect(redactCommandLine(`curl -d '{"token":"a","password":"hunter5"}'`)).toBe(`curl -d '{"token":[redacted],"password":[redacted]}'`);
+  });
+});

@@ -1,0 +1,257 @@
+/**
+ * What argv-redact.ts knows of programs to find the credentials on their command lines: the words that name a
+ * secret, the password options and places of common programs, the wrappers a command runs behind (`sudo`,
+ * `timeout 10`, `docker exec c`, `ssh host`), and which programs read a secret, SQL or a script on their input.
+ */
+import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
+
+/**
+ * What names a credential in a word: password, passwd, pwd, secret, token, api key, private key, credential. Words are
+ * tested in two steps (their characters, then this, unanchored): a pattern of the word around the keyword backtracks
+ * cubically, and an SSH client chooses the command line (`.pass` repeated over 5 KB stalled every session for 3 s).
+ */
+export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential/i;
+/** A name made of word characters, dots and dashes (`PGPASSWORD`, `db.password`, `api-key`) that names a credential. */
+export const secretName = (name: string) => /^[\w.-]+$/.test(name) && SECRET_KEYWORD.test(name);
+/** `--password VALUE`: the flag alone, its value the next argument. */
+export const secretFlagName = (flag: string) => /^--?[\w.-]+$/.test(flag) && SECRET_KEYWORD.test(flag);
+/**
+ * Flags (or settings) named for a secret whose value is not one: a switch (`--no-password`), or a flag whose value
+ * names where a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`, `credential_process`).
+ * Hidden, an approver would not see what a held command works on (`dropdb --no-password production`).
+ */
+export const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd|command|process|source|length|len|min|max|policy)$/i;
+
+/** A pattern nothing matches: no option of it takes a value. */
+const NONE = /(?!)/;
+
+export type Redact = (value: string) => string;
+export const redacted: Redact = () => '[redacted]';
+/** `user:password` (`user%password` for Samba, `user,password` for lftp): the part after the first separator. */
+const userPassRedacted = (sep: string): Redact => (v) => (v.includes(sep) ? `${v.slice(0, v.indexOf(sep) + 1)}[redacted]` : v);
+/** An OpenSSL pass phrase argument: `pass:X` is one; `env:NAME`, `file:PATH`, `fd:N` and `stdin` say where one is. */
+const passPhraseRedacted: Redact = (v) => (/^(?:env|file|fd):|^stdin$/.test(v) ? v : v.startsWith('pass:') ? 'pass:[redacted]' : '[redacted]');
+/** An OpenSSL `-macopt`/`-kdfopt`/`-pkeyopt` setting: a key (`key:X`, `hexkey:X`); `digest:SHA256` is none. */
+const keyOptionRedacted: Redact = (v) => v.replace(/^((?:hex)?key:)[\s\S]+/i, '$1[redacted]');
+/**
+ * Other servers' password clauses, which PostgreSQL's scanner does not read: MySQL's and Oracle's `IDENTIFIED [WITH
+ * plugin] BY 'x'` (`AS 'hash'`; Oracle's unquoted `BY tiger`) and MySQL's `SET PASSWORD [FOR u] = 'x'`. A literal
+ * never closed runs to the end of the text (so that no candidate reads on and fails).
+ */
+const OTHER_PASSWORD_CLAUSE = /(\bIDENTIFIED\s+(?:WITH\s+[\w'"`]{1,64}\s+)?(?:BY|AS)\s+(?:PASSWORD\s+)?|\bSET\s+PASSWORD\b[^=;]{0,256}=\s*(?:PASSWORD\s*\(\s*)?)('(?:[^'\\]|\\[\s\S])*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)|[^\s;'"()]+)/gi;
+/** A statement given to a SQL client (`psql -c`, `mysql -e`): its PASSWORD clauses, connection strings and URLs. */
+export const sqlRedacted: Redact = (v) => redactStatementSecrets(v.replace(OTHER_PASSWORD_CLAUSE, '$1[redacted]'));
+/** sqlplus's `user/password@db` (not `/nolog`, nor `/ as sysdba`: no user before the slash). */
+const logonRedacted: Redact = (v) => v.replace(/^([^/@\s]+\/)[^@\s]+/, '$1[redacted]');
+
+/** Common programs that take a password on the command line in a form no word says is one. */
+export interface ProgramSecrets {
+  program: RegExp;
+  /** The rule holds for this subcommand only: the program's first positional words (`docker login`). */
+  sub?: string[];
+  /** `-p X`, `-pX` (a short flag) or `--flag=X`: the value is the secret. */
+  value?: string[];
+  /** Only `-pX` is: the MySQL clients' `-p` alone prompts, and the word after it is a database. */
+  attached?: string[];
+  /** `user:password` (`userSep`, `:` unless said): what follows the separator. */
+  userPass?: string[];
+  userSep?: string;
+  passPhrase?: string[];
+  keyOption?: string[];
+  /** A statement (`psql -c '…'`): a PASSWORD clause in it. */
+  sql?: string[];
+  /** Its options are whole words, never run into their value: OpenSSL's `-kfile` is not `-k` with `file`. */
+  wholeOptions?: boolean;
+  /**
+   * Its one-letter options that take a value, for a program that reads its options as getopt does: they may be
+   * bundled (`curl -sSu ann:X`: `-s`, `-S`, then `-u`'s value), and the first one that takes a value takes the rest.
+   */
+  bundles?: string;
+  /** Which arguments (after the program's name, as it gets them) are a password by their place. */
+  positional?: (args: readonly string[]) => number[];
+  /** How such an argument is redacted (whole, unless said). */
+  positionalRedact?: Redact;
+}
+
+export const PROGRAM_SECRETS: readonly ProgramSecrets[] = [
+  { program: /^(?:mysql|mariadb)[\w-]*$/, attached: ['-p'], sql: ['-e', '--execute'] },
+  { program: /^psql$/, sql: ['-c', '--command'], bundles: 'cdfFhLopPRTUv' },
+  { program: /^sshpass$/, value: ['-p'], bundles: 'fdpP' },
+  {
+    program: /^curl$/, userPass: ['-u', '--user', '-U', '--proxy-user'], value: ['--oauth2-bearer'],
+    bundles: 'AbcCdDeEFHKmoPQrTtuUwxXyYz',
+  },
+  { program: /^redis-cli$/, value: ['-a'] },
+  { program: /^htpasswd$/, positional: htpasswdPassword },
+  {
+    program: /^openssl$/, wholeOptions: true, passPhrase: ['-pass', '-passin', '-passout', '-password', '-dpass'],
+    value: ['-k', '-K', '-hmac', '-psk'], keyOption: ['-macopt', '-kdfopt', '-pkeyopt'], positional: opensslPasswd,
+  },
+  { program: /^aws$/, positional: awsSecretSetting },
+  // OpenLDAP's clients: -w is the bind password (-W prompts); ldappasswd's -s and -a are the new and old ones.
+  { program: /^ldappasswd$/, value: ['-w', '-s', '-a'], bundles: 'aDdeEfHhOopsRtTUwXyY' },
+  { program: /^ldap[a-z]+$/, value: ['-w'], bundles: 'abdDeEfFHhlOopPRsSTUwXyYz' },
+  { program: /^(?:sqlcmd|bcp)$/, value: ['-P'], sql: ['-Q', '-q'] },
+  { program: /^sqlplus$/, positional: sqlplusLogon, positionalRedact: logonRedacted },
+  { program: /^(?:mongo|mongosh)$/, value: ['-p'] },
+  { program: /^ipmitool$/, value: ['-P'] },
+  // net-snmp: -A and -X are SNMPv3's pass phrases, -c a community string.
+  { program: /^snmp(?!d$|trapd$)[a-z]*$/, value: ['-A', '-X', '-c'] },
+  // A password hash is no password, but it is a credential to crack.
+  { program: /^(?:useradd|usermod)$/, value: ['-p'] },
+  { program: /^(?:smbclient|rpcclient|smbcacls|smbcquotas|smbget|smbtree|smbtar)$/, userPass: ['-U', '--user'], userSep: '%' },
+  { program: /^lftp$/, userPass: ['-u', '--user'], userSep: ',' },
+  { program: /^(?:xfreerdp|wlfreerdp|sdl-freerdp)$/, attached: ['/p:'] },
+  { program: /^(?:docker|podman|nerdctl)$/, sub: ['login'], value: ['-p'] },
+  { program: /^helm$/, sub: ['registry', 'login'], value: ['-p'] },
+  { program: /^vault$/, sub: ['login'], positional: vaultToken },
+  { program: /^rabbitmqctl$/, positional: rabbitmqPassword },
+];
+
+/** `-C cost` and `-r rounds`: htpasswd's options that take a value. */
+const HTPASSWD_VALUE = /^-[A-Za-z]*[Cr]$/;
+/** `htpasswd -b FILE USER PASSWORD`, `-nb USER PASSWORD` (`b` among its one-letter flags): the last positional word. */
+function htpasswdPassword(args: readonly string[]): number[] {
+  const flags = args.filter((a) => /^-[A-Za-z]+$/.test(a)).join('');
+  const words = positionals(args, HTPASSWD_VALUE);
+  return flags.includes('b') && words.length >= (flags.includes('n') ? 2 : 3) ? [words.at(-1)!] : [];
+}
+
+/** `openssl passwd`'s options that take a value (`-salt xyz`): not a password. */
+const OPENSSL_PASSWD_VALUE = /^-(?:salt|in|rand|writerand|provider|provider-path|propquery)$/;
+/** `openssl passwd [options] PASSWORD…`: its positional words, unless `-stdin` or `-in FILE` gives the passwords. */
+function opensslPasswd(args: readonly string[]): number[] {
+  if (args[0] !== 'passwd' || args.some((a) => /^-(?:stdin|in)(?:=|$)/.test(a))) return [];
+  return positionals(args, OPENSSL_PASSWD_VALUE).filter((i) => i > 0);
+}
+
+/** An aws option that takes a value (`--profile ci`): any `--name` but its switches (`--debug`, `--no-paginate` …). */
+const AWS_VALUE = /^--(?!debug$|no-|cli-auto-prompt$)[^=]+$/;
+/** `aws configure set NAME VALUE`: the value, when the setting (`default.aws_session_token`'s last part) is a secret. */
+function awsSecretSetting(args: readonly string[]): number[] {
+  const at = args.findIndex((a, i) => a === 'configure' && args[i + 1] === 'set');
+  const [name, value] = at < 0 ? [] : positionals(args.slice(at + 2), AWS_VALUE).map((i) => i + at + 2);
+  const setting = name === undefined ? '' : args[name]!.slice(args[name]!.lastIndexOf('.') + 1);
+  return value !== undefined && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) ? [value] : [];
+}
+
+/** `sqlplus [-s] [-L] user/password@db [@script]`: its first positional word (`-R level`, `-M opts` take one). */
+function sqlplusLogon(args: readonly string[]): number[] {
+  return positionals(args, /^-[RM]$/i).slice(0, 1);
+}
+
+/** `vault login`'s flags that take a value, when it is written as the next word (`-method userpass`). */
+const VAULT_VALUE = /^--?(?:method|path|address|namespace|ns|format|field|ca-cert|ca-path|client-cert|client-key|tls-server-name|wrap-ttl|mfa|header)$/;
+/** `vault login TOKEN`: the token (`-method=… username=ann password=X` is read as assignments; `-` reads stdin). */
+function vaultToken(args: readonly string[]): number[] {
+  const token = positionals(args, VAULT_VALUE)[1];
+  return token !== undefined && args[token] !== '-' && !args[token]!.includes('=') ? [token] : [];
+}
+
+/** `rabbitmqctl add_user USER PASSWORD`, `change_password USER PASSWORD`, `authenticate_user USER PASSWORD`. */
+function rabbitmqPassword(args: readonly string[]): number[] {
+  const words = positionals(args, /^(?:-[npt]|--(?:node|timeout|vhost))$/);
+  const sub = words[0] === undefined ? '' : args[words[0]]!;
+  return /^(?:add_user|change_password|authenticate_user)$/.test(sub) && words[2] !== undefined ? [words[2]] : [];
+}
+
+/** The indexes of `args`' positional words: neither an option (`-x`) nor the value of one `takesValue` matches. */
+export function positionals(args: readonly string[], takesValue: RegExp): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (!/^-./.test(args[i]!)) out.push(i);
+    else if (takesValue.test(args[i]!)) i++;
+  }
+  return out;
+}
+
+/** Whether `rules` hold for a command with these arguments: its subcommand, if the rule names one. */
+export function rulesHold(rules: ProgramSecrets, args: readonly string[]): boolean {
+  if (!rules.sub) return true;
+  const words = positionals(args, NONE);
+  return rules.sub.every((s, k) => words[k] !== undefined && args[words[k]!] === s);
+}
+
+/** How the value of `rules`' option `flag` is redacted, if it is a secret. */
+function optionRedact(rules: ProgramSecrets, flag: string): Redact | undefined {
+  if (rules.value?.includes(flag)) return redacted;
+  if (rules.userPass?.includes(flag)) return userPassRedacted(rules.userSep ?? ':');
+  if (rules.passPhrase?.includes(flag)) return passPhraseRedacted;
+  if (rules.keyOption?.includes(flag)) return keyOptionRedacted;
+  if (rules.sql?.includes(flag)) return sqlRedacted;
+  return undefined;
+}
+
+/** `bare` (one word of `rules`' program) with its password redacted; `then` is told when the next word is it. */
+export function programSecret(rules: ProgramSecrets, bare: string, then: (f: Redact) => void): string {
+  if (rules.bundles && /^-[A-Za-z0-9]{2}/.test(bare)) return bundledSecret(rules, bare, then);
+  const flags = [rules.value, rules.userPass, rules.passPhrase, rules.keyOption, rules.sql].flatMap((f) => f ?? []);
+  for (const f of flags) {
+    const redact = optionRedact(rules, f)!;
+    const short = !f.startsWith('--') && !rules.wholeOptions;
+    if (bare === f) { then(redact); return bare; }
+    if (!short && bare.startsWith(`${f}=`)) return `${f}=${redact(bare.slice(f.length + 1))}`;
+    if (short && bare.startsWith(f) && bare.length > f.length) return `${f}${redact(bare.slice(f.length))}`;
+  }
+  for (const f of rules.attached ?? []) if (bare.startsWith(f) && bare.length > f.length) return `${f}[redacted]`;
+  return bare;
+}
+
+/** `-sSu ann:X`, `-sSuann:X`: one-letter options bundled as getopt reads them; the first that takes a value ends them. */
+function bundledSecret(rules: ProgramSecrets, bare: string, then: (f: Redact) => void): string {
+  for (let k = 1; k < bare.length; k++) {
+    if (!rules.bundles!.includes(bare[k]!)) continue;
+    const redact = optionRedact(rules, `-${bare[k]}`);
+    if (!redact) return bare;
+    if (k === bare.length - 1) { then(redact); return bare; }
+    return bare.slice(0, k + 1) + redact(bare.slice(k + 1));
+  }
+  return bare;
+}
+
+/**
+ * A word a command runs behind (`sudo -u postgres psql`, `timeout 10 psql`, `docker exec db psql`, `ssh h psql`):
+ * its options that take the next word, how many words it takes before the command, or the word after which the
+ * command starts (`kubectl exec pod -- psql`); with `sub`, only when its next word is that (`docker exec`).
+ */
+export interface Wrapper { takesValue: RegExp; positionals?: number; until?: string; sub?: string }
+/**
+ * The wrappers known. The shell's reserved words (`if mysql …`, `! psql …`, `{ …`: ssh-exec's RESERVED) precede a
+ * command too, as do assignments (`PGPASSWORD=… psql`), which the reader skips by their form.
+ */
+export const WRAPPERS = new Map<string, Wrapper>([
+  ['sudo', { takesValue: /^-[A-Za-z]*[CDghpRrTtUu]$|^--(?:user|group|host|prompt|chdir|chroot|role|type|other-user|close-from|command-timeout)$/ }],
+  ['doas', { takesValue: /^-[A-Za-z]*[uC]$/ }],
+  ['runuser', { takesValue: /^-[ugG]$|^--(?:user|group|supp-group)$/ }],
+  ['env', { takesValue: /^-[CSu]$|^--(?:chdir|split-string|unset)$/ }],
+  ['exec', { takesValue: /^-a$/ }], ['time', { takesValue: /^-[fo]$/ }], ['nice', { takesValue: /^-n$/ }],
+  ['xargs', { takesValue: /^-[adEILnPs]$/ }], ['stdbuf', { takesValue: /^-[ioe]$/ }], ['ionice', { takesValue: /^-[cnpPu]$/ }],
+  ['watch', { takesValue: /^-n$|^--interval$/ }],
+  ['timeout', { takesValue: /^-[sk]$|^--(?:signal|kill-after)$/, positionals: 1 }],
+  ['chroot', { takesValue: /^--(?:userspec|groups)$/, positionals: 1 }],
+  ['ssh', { takesValue: /^-[46AaCfGgKkMNnqsTtVvXxYy]*[BbcDEeFIiJLlmOopQRSWw]$/, positionals: 1 }],
+  ...['docker', 'podman', 'nerdctl'].map((w) => [w, { sub: 'exec', takesValue: /^-[dit]*[euw]$|^--(?:env|env-file|user|workdir|detach-keys)$/, positionals: 1 }] as const),
+  ...['kubectl', 'oc'].map((w) => [w, { sub: 'exec', takesValue: NONE, until: '--' }] as const),
+  ...['nohup', 'setsid', 'command', 'builtin', 'unbuffer'].map((w) => [w, { takesValue: NONE }] as const),
+]);
+
+/** What a program reads on its input that must not be recorded: a secret whole, `user:password` lines, SQL, a script. */
+export type InputKind = 'secret' | 'lines' | 'sql' | 'script';
+
+/** What `name` (a program, with `args`) reads on its input, of the kinds {@link InputKind} names. */
+export function inputKind(name: string, args: readonly string[]): InputKind | undefined {
+  const has = (re: RegExp) => args.some((a) => re.test(a));
+  if (/^chg?passwd$/.test(name)) return 'lines';
+  if (has(/^--password-stdin$/)) return 'secret';
+  if (name === 'passwd' && has(/^--stdin$/)) return 'secret';
+  if (name === 'smbpasswd' && has(/^-[a-zA-Z]*s$/)) return 'secret';
+  if (name === 'htpasswd' && has(/^-[A-Za-z]*i[A-Za-z]*$/)) return 'secret';
+  if (name === 'openssl' && (args.some((a, i) => /^-pass(?:in)?$/.test(a) && args[i + 1] === 'stdin') || (args[0] === 'passwd' && has(/^-stdin$/)))) return 'secret';
+  if (name === 'gpg' && args.some((a, i) => (a === '--passphrase-fd' && args[i + 1] === '0') || a === '--passphrase-fd=0')) return 'secret';
+  if (name === 'cryptsetup' && has(/^(?:open|luksOpen|luksFormat|luksAddKey|luksChangeKey)$/) && !has(/^(?:-d|--key-file)/)) return 'secret';
+  if (name === 'vault' && args[0] === 'login' && args.includes('-')) return 'secret';
+  if (name === 'sshpass' && !has(/^-[pfde]/)) return 'secret';
+  if (/^(?:psql|mysql|mariadb|sqlcmd|sqlplus|sqlite3|clickhouse-client)$/.test(name)) return 'sql';
+  if (/^(?:ba|da|z|k|a|mk)?sh$/.test(name) && !has(/^-[A-Za-z]*c/)) return 'script';
+  return undefined;
+}

@@ -1,0 +1,107 @@
+/**
+ * Credentials a command line gives a program behind a wrapper (`timeout 10`, `docker exec c`, `kubectl exec pod
+ * --`, `ssh h`) or on its input: piped from echo or printf, in a here-string or in a here-document's body
+ * (`docker login --password-stdin`, `passwd --stdin`, chpasswd, a SQL client, a shell). Each was recorded in clear.
+ */
+import { describe, expect, it } from 'vitest';
+import { commandSecrets, redactArgv, redactCommandLine, redactSecretsIn } from '../../../src/broker/argv-redact.js';
+
+const kept = (line: string) => expect(redactCommandLine(line)).toBe(line);
+
+describe('a program behind a wrapper', () => {
+  it('is found after the wrapper\'s options and words', () => {
+    const cases: Array<[string, string]> = [
+      ['timeout 10 mysql -phunter1 shop', 'timeout 10 mysql -p[redacted] shop'],
+      ['timeout -s KILL 10 mysql -phunter2', 'timeout -s KILL 10 mysql -p[redacted]'],
+      ['docker exec -it db mysql -uroot -phunter3 shop', 'docker exec -it db mysql -uroot -p[redacted] shop'],
+      ['docker exec -e LANG=C -u 0 db redis-cli -a hunter4 ping', 'docker exec -e LANG=C -u 0 db redis-cli -a [redacted] ping'],
+      ['kubectl exec -it pay-0 -c app -n prod -- mysql -phunter5', 'kubectl exec -it pay-0 -c app -n prod -- mysql -p[redacted]'],
+      ['ssh -p 2222 -i key db1 mysql -phunter6 shop', 'ssh -p 2222 -i key db1 mysql -p[redacted] shop'],
+      ['sudo timeout 5 docker exec c sshpass -p hunter7 ssh h', 'sudo timeout 5 docker exec c sshpass -p [redacted] ssh h'],
+      ['doas -u postgres chroot /srv/jail curl -u ann:hunter8 https://x', 'doas -u postgres chroot /srv/jail curl -u ann:[redacted] https://x'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    expect(redactArgv(['docker', 'exec', 'db', 'mysql', '-phunter9'])).toEqual(['docker', 'exec', 'db', 'mysql', '-p[redacted]']);
+  });
+
+  it('is not looked for where the wrapper\'s words are (a container or host named like a program)', () => {
+    kept('docker exec mysql -phelp');
+    kept('ssh mysql -pX');
+    kept('timeout 10 sleep 1');
+  });
+});
+
+describe('a secret a program reads whole on its input', () => {
+  it('redacts what echo or printf pipes into it, or a here-string gives it', () => {
+    const cases: Array<[string, string]> = [
+      ['echo hunter1 | docker login --password-stdin -u ann reg.example', 'echo [redacted] | docker login --password-stdin -u ann reg.example'],
+      [`printf '%s' hunter2 | helm registry login reg --password-stdin`, `printf '%s' [redacted] | helm registry login reg --password-stdin`],
+      ['passwd --stdin ann <<< hunter3', 'passwd --stdin ann <<< [redacted]'],
+      ['echo -n hunter4 | sudo cryptsetup luksOpen /dev/sdb1 data', 'echo -n [redacted] | sudo cryptsetup luksOpen /dev/sdb1 data'],
+      ['echo hunter5 | openssl rsa -in k.pem -passin stdin', 'echo [redacted] | openssl rsa -in k.pem -passin stdin'],
+      ['echo hunter6 | vault login -', 'echo [redacted] | vault login -'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+  });
+
+  it('shows a variable or a command\'s output (its value is not on the line) and input no such program reads', () => {
+    kept('echo "$REGISTRY_TOKEN" | docker login --password-stdin reg.example');
+    kept('echo "${CI_JOB_TOKEN}" | docker login --password-stdin reg.example');
+    kept('cat /run/secrets/pw | docker login --password-stdin reg.example');
+    kept('echo hello | tr a-z A-Z');
+    kept('echo ready | cryptsetup luksOpen -d /run/key /dev/sdb1 data');
+  });
+});
+
+describe('a here-document\'s body', () => {
+  it('is read as its program reads it: user:password lines, a secret, SQL, a script', () => {
+    const cases: Array<[string, string]> = [
+      ['chpasswd <<EOF\nann:hunter1\nbob:hunter2\nEOF\necho done', 'chpasswd <<EOF\nann:[redacted]\nbob:[redacted]\nEOF\necho done'],
+      ["psql shop <<'SQL'\nALTER ROLE app PASSWORD 'hunter3';\nSQL", "psql shop <<'SQL'\nALTER ROLE app PASSWORD '[redacted]';\nSQL"],
+      ['docker login --password-stdin reg <<EOF\nhunter4\nEOF', 'docker login --password-stdin reg <<EOF\n[redacted]\nEOF'],
+      ["bash <<'EOF'\nmysql -phunter5 shop\nEOF", "bash <<'EOF'\nmysql -p[redacted] shop\nEOF"],
+      ['ssh db1 <<EOF\ncurl -u ann:hunter6 https://x\nEOF', 'ssh db1 <<EOF\ncurl -u ann:[redacted] https://x\nEOF'],
+      ['cat > deploy.sh <<EOF\nsshpass -p hunter7 ssh h\nEOF\nsh deploy.sh', 'cat > deploy.sh <<EOF\nsshpass -p [redacted] ssh h\nEOF\nsh deploy.sh'],
+      ['sqlplus -s / <<EOF\nALTER USER scott IDENTIFIED BY hunter8;\nEOF', 'sqlplus -s / <<EOF\nALTER USER scott IDENTIFIED BY [redacted];\nEOF'],
+      ['cat <<-EOF\n\tchpasswd <<< ann:hunter9\n\tEOF\necho ok', 'cat <<-EOF\n\tchpasswd <<< ann:[redacted]\n\tEOF\necho ok'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    expect(redactArgv(['sh', '-c', 'chpasswd <<E\nann:hunter10\nE'])).toEqual(['sh', '-c', 'chpasswd <<E\nann:[redacted]\nE']);
+  });
+
+  it('takes two bodies in order, and a quote in a body opens nothing (the delimiter still ends it)', () => {
+    expect(redactCommandLine("chpasswd <<A; psql <<B\nann:it's-hunter1\nA\nALTER ROLE x PASSWORD 'hunter2';\nB\necho 'done'"))
+      .toBe("chpasswd <<A; psql <<B\nann:[redacted]\nA\nALTER ROLE x PASSWORD '[redacted]';\nB\necho 'done'");
+  });
+
+  it('keeps a body without a secret and what follows it as written', () => {
+    kept('cat <<EOF > app.json\n{"user": "ann", "retries": 3}\nEOF\necho ok');
+    kept("psql <<'SQL'\nselect 1;\nSQL");
+    kept('chpasswd -e <<EOF');
+  });
+
+  it('hides a body nested past four scripts whole, and reads a long one as any line', () => {
+    const nested = 'bash <<A\nbash <<B\nbash <<C\nbash <<D\nbash <<E\nmysql -phunter1\nE\nD\nC\nB\nA';
+    const out = redactCommandLine(nested);
+    expect(out).not.toContain('hunter1');
+    expect(out.startsWith('bash <<A\nbash <<B\nbash <<C\nbash <<D\n')).toBe(true);
+    const long = `cat ${'<<A '.repeat(8000)}\n${'A\n'.repeat(8000)}`;
+    expect(redactCommandLine(long)).toBe(long);
+  });
+});
+
+describe('commandSecrets and redactSecretsIn: text quoting a command line (a policy decision\'s reason)', () => {
+  it('hides what the command line\'s redaction hides, as written and without its quotes', () => {
+    const command = `sh -c 'mysql -p"hunter1" shop' && curl -u ann:hunter2 https://u:hunter3@x/ && PGPASSWORD=hunter4 psql`;
+    const secrets = commandSecrets(command);
+    const reason = `read as the shell reads it ('mysql -phunter1 shop'), matches deny pattern 'curl -u ann:hunter2 *'; ${command}`;
+    const out = redactSecretsIn(reason, secrets);
+    for (const s of ['hunter1', 'hunter2', 'hunter3', 'hunter4']) expect(out).not.toContain(s);
+    expect(out).toContain("read as the shell reads it ('mysql -p[redacted] shop')");
+  });
+
+  it('finds nothing in a line without a credential, and leaves the text as it is', () => {
+    expect(commandSecrets('ls -la /srv && echo ok')).toEqual([]);
+    expect(redactSecretsIn('command matches allow pattern \'ls *\'', [])).toBe('command matches allow pattern \'ls *\'');
+  });
+});
