@@ -26,7 +26,7 @@ import { decideSsh } from '../policy/ssh-rules.js';
 import type { SshPolicyDecision } from '../policy/ssh-rules.js';
 import type { ChannelInfo, ChannelTaps, LocalSend, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
-import { redactCommandLine } from './argv-redact.js';
+import { commandSecrets, redactCommandLine, redactSecretsIn } from './argv-redact.js';
 import { holdSshCommand } from './ssh-approval.js';
 import { SftpAudit, SftpLimitError, SftpProtocolError } from '../ssh/sftp-audit.js';
 import type { SftpOp } from '../ssh/sftp-audit.js';
@@ -300,7 +300,11 @@ export class SshSession {
   #committing: Promise<void> | undefined;
 
   async #decide(req: SshRequest, notice?: (line: string) => void, signal?: AbortSignal): Promise<SshDecision> {
-    const policy = execSyntaxGuard(this.#o.conn.allow, req, decideSsh(this.#o.conn.allow, req));
+    const decided = execSyntaxGuard(this.#o.conn.allow, req, decideSsh(this.#o.conn.allow, req));
+    // A reason can quote the command, a reading of it or a pattern matching it (`read as the shell reads it ('mysql
+    // -pX')`): the credentials redacted from the command are redacted from it too, for the log, the approver's notice
+    // and the client's channel (which is recorded).
+    const policy = req.kind === 'exec' ? { ...decided, reason: redactSecretsIn(decided.reason, commandSecrets(req.command)) } : decided;
     // Once the session ends nothing opens: its upstream is ending, so a command allowed now would be recorded as
     // run and never run (a held one is refused below, its wait ended by #closing).
     const d = this.#closing.signal.aborted && policy.action === 'allow'

@@ -184,6 +184,36 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     }
   }, 60_000);
 
+  it('a credential behind a wrapper or in a here-document\'s body is redacted in the record, and in a reason quoting the command or its pattern', async () => {
+    // psql --version ignores its input, the SQL body reaches it all the same; mysql is likely missing (127, ignored).
+    const command = "psql --version <<'SQL' >/dev/null\nALTER ROLE app PASSWORD 'hunter3sqlbody';\nSQL\ntimeout 5 mysql -phunter4wrapped 2>/dev/null; echo cred-heredoc";
+    // (allowed as written: a wildcard may not stand for the newlines and the `;`; the reason quotes the pattern)
+    const b = await start(undefined, { exec: { allow: [command, 'sh -c *'], deny: ['redis-cli *'] } });
+    const c = await connect(b);
+    try {
+      const r = await execOn(c, command);
+      expect(r).toMatchObject({ code: 0, stdout: 'cred-heredoc\n' });
+      // Refused by its reading, which the reason quotes: `read as the shell reads it ('redis-cli -a …')`.
+      const denied = await execOn(c, "sh -c 'redis-cli -a hunter5reading ping' # cred-heredoc");
+      expect(denied.code).not.toBe(0);
+    } finally {
+      c.end();
+      await b.close();
+    }
+    const mine = () => records().filter((x) => x.type === 'ssh.exec' && JSON.stringify(x.detail).includes('cred-heredoc'));
+    await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(2);
+    expect((mine()[0]!.detail as { request: { command: string } }).request.command)
+      .toBe("psql --version <<'SQL' >/dev/null\nALTER ROLE app PASSWORD '[redacted]';\nSQL\ntimeout 5 mysql -p[redacted] 2>/dev/null; echo cred-heredoc");
+    expect(mine()[0]!.detail).toMatchObject({ decision: 'allow', rule: 'ssh.exec.allow[0]', reason: expect.stringContaining("PASSWORD '[redacted]'") });
+    expect(mine()[1]!.detail).toMatchObject({ decision: 'deny', rule: 'ssh.exec.deny[0]', reason: expect.stringContaining("('redis-cli -a [redacted] ping") });
+    const casts = readdirSync(path.join(home, 'recordings')).map((f) => readFileSync(path.join(home, 'recordings', f), 'utf8')).join('\n');
+    for (const text of [JSON.stringify(records()), casts]) {
+      expect(text).not.toContain('hunter3sqlbody');
+      expect(text).not.toContain('hunter4wrapped');
+      expect(text).not.toContain('hunter5reading');
+    }
+  }, 60_000);
+
   it('a client that sends past the channel window is cut off, not buffered (ssh2 takes an overrun whole)', async () => {
     const c = await connect();
     try {
