@@ -12,10 +12,10 @@ import type { InputKind, Redact, Wrapper } from './argv-programs.js';
 
 /**
  * `--password=VALUE`, `PGPASSWORD=VALUE`, `password=VALUE` in a connection string, `token: VALUE`, and a JSON
- * body's `"password": "VALUE"` (the key's closing quote before the colon). The value runs on through quoted parts
- * (`PGPASSWORD=ab"cd"`), but a quote's end followed by a comma or a closing brace ends it (`{"password":"x","user":"ann"}`).
+ * body's `"password": "VALUE"` (the key's closing quote before the colon): a name and what joins it to its value.
+ * The value is read by assignedValue.
  */
-const ASSIGNMENT_CANDIDATE = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)((?:'[^']*'|"[^"]*"|[^\s'";&,}\]]|(?<!['"])[,}\]])+)/g;
+const ASSIGNMENT_NAME = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)/g;
 /** An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its whole value, to the end of the word's quote. */
 const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)([^'"\n]+)/gi;
 /**
@@ -27,7 +27,10 @@ const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)
 /** A control operator (`;`, `&&`, `|`, `(`, a newline): it ends a command, and the next word starts one. */
 const SEPARATOR = /^(?:[;&|\n]+|[()])$/;
 const PIPE = /^\|&?$/;
-/** A redirection (`>out`, `2>&1`, `<<<word`, `<<EOF`); alone (`>`, `2>>`, `<<<`, `<<-`), the next word is its target. */
+/**
+ * A redirection operator (`>`, `2>&`, `<<<`, `<<-`, `&>`: shell-words.ts reads each as a word of its own); the next
+ * word is its target. (argv words are no shell line's, and hold none.)
+ */
 const REDIRECT = /^(?:\d*[<>]|&>)/;
 const REDIRECT_ALONE = /^(?:\d*[<>]+-?[&|]?|&>>?)$/;
 /** A wrapper with no options (a reserved word), and `kubectl exec pod --` once at `--`: the next word is the command's. */
@@ -41,6 +44,8 @@ const AFTER_UNTIL: Wrapper = { takesValue: /(?!)/ };
 interface Line {
   words: readonly string[]; bare: readonly string[]; shell: boolean; claimed: Map<number, string>;
   heredocs: readonly Heredoc[]; bodies: Map<Heredoc, string>;
+  /** The words that are assignments before a command's name (`PGPASSWORD=… psql`, `env 'A=b c' psql`). */
+  assigns: Set<number>;
 }
 /**
  * One command among a line's words: its first, its name's (none: `sudo` alone) and the end (after its operator),
@@ -87,12 +92,14 @@ function commands(line: Line): Command[] {
     if (wrap && bare.startsWith('-')) { skip = wrap.takesValue.test(bare); return; }
     if (line.shell && REDIRECT.test(w)) { skip = REDIRECT_ALONE.test(w); return; }
     if (left > 0) { left--; return; }
+    // (An assignment is one when its name and `=` are not quoted, `"A=b c"` is a command; env reads its own.)
     const found = WRAPPERS.get(programName(bare)) ?? (RESERVED.has(bare) ? AFTER_UNTIL : undefined);
     if (found && (!found.sub || line.bare[i + 1] === found.sub)) {
       wrap = found;
       left = (found.positionals ?? 0) + (found.sub ? 1 : 0);
       c.wrapper = programName(bare);
-    } else if (!ASSIGNMENT.test(bare)) c.name = i;
+    } else if (!ASSIGNMENT.test(bare) || !(ASSIGNMENT.test(w) || c.wrapper === 'env')) c.name = i;
+    else line.assigns.add(i);
   });
   out.push(c);
   return out;
@@ -289,14 +296,13 @@ function printfWrites(args: readonly string[], input: Input): boolean[][] {
   return [...args.slice(0, at).map(() => []), fmt, ...masks.slice(0, given.length)];
 }
 
-/** `chpasswd <<< 'ann:pw'`: the here-string is its input. */
+/** `chpasswd <<< 'ann:pw'` (or `<<<'ann:pw' chpasswd`): the here-string is its input. */
 function hereStrings(line: Line, c: Command, kind: InputKind): void {
-  for (let i = (c.name ?? c.start) + 1; i < c.end; i++) {
-    const at = line.words[i] === '<<<' ? i + 1 : i;
-    const text = at === i ? line.bare[i]!.slice(3) : line.bare[at];
-    if (!line.words[i]!.startsWith('<<<') || text === undefined) continue;
+  for (let i = c.start; i + 1 < c.end; i++) {
+    if (!/^\d*<<<$/.test(line.words[i]!)) continue;
+    const text = line.bare[i + 1]!;
     const out = redactInput(text, kind);
-    if (out !== text) line.claimed.set(at, at === i ? `<<<${out}` : out);
+    if (out !== text) line.claimed.set(i + 1, out);
   }
 }
 
@@ -316,7 +322,7 @@ function maskRuns(text: string, secret: readonly boolean[]): string {
  * written into a program's input. A command's program is its first word after `sudo`, `env`, `FOO=1`, `if` ….
  */
 function redactWords(words: readonly string[], bare: readonly string[], shell: boolean, heredocs: readonly Heredoc[] = []): { words: string[]; bodies: Map<Heredoc, string> } {
-  const line: Line = { words, bare, shell, claimed: new Map(), heredocs, bodies: new Map() };
+  const line: Line = { words, bare, shell, claimed: new Map(), heredocs, bodies: new Map(), assigns: new Set() };
   const cmds = commands(line);
   for (const c of cmds) programSecrets(line, c);
   inputSecrets(line, cmds);
@@ -325,9 +331,23 @@ function redactWords(words: readonly string[], bare: readonly string[], shell: b
     // (the previous word as redacted: a password that reads like a flag's name is not one)
     const afterFlag = i > 0 && secretFlag(done[i - 1]!) && !bare[i]!.startsWith('-')
       && !(shell && (SEPARATOR.test(w) || REDIRECT.test(w)));
-    done.push(line.claimed.get(i) ?? (afterFlag ? '[redacted]' : bare[i]!));
+    done.push(line.claimed.get(i) ?? (afterFlag ? '[redacted]' : assignedWord(bare[i]!, line.assigns.has(i))));
   });
   return { words: done, bodies: line.bodies };
+}
+
+/** `NAME=VALUE` as one word, or an option's (`--env=NAME=VALUE`). */
+const WORD_ASSIGNMENT = /^(--?[\w.-]+=)?([\w.-]+)=([\s\S]+)$/;
+
+/**
+ * `word` (its value, as its program gets it) with the value it assigns to a name naming a secret redacted, blanks
+ * and all (`'PGPASSWORD=a b'`, `--password="a b"`) where the word is an option or an assignment before a command's
+ * name. Elsewhere a word with blanks may be a script (`bash -lc "PGPASSWORD=x psql …"`), read as one.
+ */
+function assignedWord(word: string, assignment: boolean): string {
+  const m = WORD_ASSIGNMENT.exec(word);
+  if (!m || (!assignment && !word.startsWith('-') && /\s/.test(m[3]!))) return word;
+  return assignedSecret(m[2]!, m[3]!) ? `${m[1] ?? ''}${m[2]}=[redacted]` : word;
 }
 
 /**
@@ -358,9 +378,7 @@ function scriptSpans(text: string): Span[] {
   const { words, heredocs } = shellWords(text);
   const { words: values, bodies } = redactWords(words.map((w) => w.raw), words.map((w) => w.value), true, heredocs);
   const spans: Span[] = [];
-  let skipTo = -1;
   words.forEach((w, i) => {
-    if (i <= skipTo) return;
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
     const parts = nested ? merged([...scriptSpans(w.value).map((s): [number, number] => [s.start, s.end]), ...redactedSpans(w.value, secretText(w.value))])
       : redactedSpans(w.value, values[i]!);
@@ -370,21 +388,16 @@ function scriptSpans(text: string): Span[] {
       let quotes = '';
       for (let k = from + 1; k < to; k++) quotes += w.raw.slice(w.to[k - 1], w.from[k]).replace(/[^'"`]/g, '');
       spans.push({ start, end, quotes });
+      // (as the shell reads it too: a reason quotes a reading, `-pS3"cret` for `-p"S3\"cret"`)
+      collected?.push(w.value.slice(from, to));
     }
-    // A password running on through an operator into more text with no blank (`-u ann:pa&ss`, `-pab;cd`): the shell
-    // splits it, but it is what was typed as the password, so it is hidden up to the next blank. (An operator alone
-    // before a blank, `echo ann:pw; …`, ends the command.)
-    const last = spans.at(-1);
-    if (parts.length === 0 || !last || last.end !== w.at + w.raw.length) return;
-    let j = i + 1;
-    for (let at = last.end; j < words.length && words[j]!.at === at; j++) at = words[j]!.at + words[j]!.raw.length;
-    if (words.slice(i + 1, j).every((x) => SEPARATOR.test(x.raw))) return;
-    last.end = words[j - 1]!.at + words[j - 1]!.raw.length;
-    skipTo = j - 1;
   });
   // A here-document no rule reads otherwise is read as a script (`cat > deploy.sh <<EOF`, `ssh h <<EOF`).
   for (const h of heredocs) {
-    for (const [from, to] of redactedSpans(h.text, bodies.get(h) ?? redactInput(h.text, 'script'))) spans.push({ start: h.at + from, end: h.at + to, quotes: '' });
+    for (const [from, to] of redactedSpans(h.text, bodies.get(h) ?? redactInput(h.text, 'script'))) {
+      spans.push({ start: h.at + from, end: h.at + to, quotes: '' });
+      collected?.push(h.text.slice(from, to));
+    }
   }
   return spans.sort((a, b) => a.start - b.start);
 }
@@ -406,7 +419,7 @@ function merged(spans: Array<[number, number]>): Array<[number, number]> {
  * script's reading, is left as it is (`[redacted]}` is no value).
  */
 function assignedSecret(name: string, value: string): boolean {
-  return SECRET_KEYWORD.test(name) && !NOT_A_SECRET_VALUE.test(name) && !/^(?:yes|no|true|false|on|off)$/i.test(value) && !value.startsWith('[redacted]');
+  return SECRET_KEYWORD.test(name) && !NOT_A_SECRET_VALUE.test(name) && !/^(?:yes|no|true|false|on|off)$/i.test(value) && !/^['"]?\[redacted\]/.test(value);
 }
 
 /** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, `NAME=VALUE`. */
@@ -415,9 +428,48 @@ function secretText(text: string): string {
     collected?.push(secret);
     return `${prefix}[redacted]${suffix}`;
   };
-  return text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at))
-    .replace(AUTH_HEADER, (_: string, a: string, secret: string) => hidden(a, secret))
-    .replace(ASSIGNMENT_CANDIDATE, (all: string, name: string, sep: string, value: string) => (assignedSecret(name, value) ? hidden(`${name}${sep}`, value) : all));
+  return assignments(text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at))
+    .replace(AUTH_HEADER, (_: string, a: string, secret: string) => hidden(a, secret)));
+}
+
+/**
+ * `text` with the value of each assignment naming a secret redacted. A name that names none is passed over and its
+ * value read on for more (`--from-literal=password=X`, `--env=DB_PASSWORD=X`).
+ */
+function assignments(text: string): string {
+  let out = '';
+  let copied = 0;
+  const names = new RegExp(ASSIGNMENT_NAME.source, 'g');
+  for (let m = names.exec(text); m; m = names.exec(text)) {
+    if (!SECRET_KEYWORD.test(m[1]!)) continue;
+    const at = m.index + m[0].length;
+    const value = text.slice(at, assignedValue(text, at));
+    if (value === '' || !assignedSecret(m[1]!, value)) continue;
+    out += `${text.slice(copied, at)}[redacted]`;
+    collected?.push(value);
+    copied = at + value.length;
+    names.lastIndex = copied;
+  }
+  return out + text.slice(copied);
+}
+
+/**
+ * Where an assignment's value starting at `at` ends: at a blank, `;` or `&`, through every quoted part
+ * (`ab"cd"`; a quote never closed runs to the end), but a comma or closing bracket right after a quote ends it (a
+ * JSON body's `"password":"x","user":"ann"`). Each quote is looked for once, so the text is read in linear time.
+ */
+function assignedValue(text: string, at: number): number {
+  let i = at;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === "'" || c === '"') {
+      const close = text.indexOf(c, i + 1);
+      if (close < 0) return text.length;
+      i = close + 1;
+    } else if (/[\s;&]/.test(c) || (/[,}\]]/.test(c) && /['"]/.test(text[i - 1] ?? ''))) return i;
+    else i++;
+  }
+  return i;
 }
 
 /** The texts redacted while {@link commandSecrets} reads a command line. */
@@ -439,8 +491,13 @@ export function commandSecrets(command: string): string[] {
   }
 }
 
-/** `text` with every occurrence of each of `secrets` (commandSecrets') replaced by `[redacted]`. */
-export function redactSecretsIn(text: string, secrets: readonly string[]): string {
+/**
+ * `text` with every occurrence of each of `secrets` (commandSecrets') replaced by `[redacted]`. A secret of a few
+ * characters would be replaced wherever those characters stand in prose (`re[redacted]d` for `-pa`): when one is in
+ * `text`, `instead` is given in its place, if there is one.
+ */
+export function redactSecretsIn(text: string, secrets: readonly string[], instead?: string): string {
+  if (instead !== undefined && secrets.some((s) => s.length < 4 && text.includes(s))) return instead;
   return secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
 }
 

@@ -4,10 +4,13 @@
  * the raw text and everything else is kept byte for byte.
  */
 /**
- * A shell word as written (quoted parts, escapes, a redirection's `>&`, other characters but blanks and operators'),
- * or an operator. A quote left open is a character like another, so a malformed line is still cut at its spaces.
+ * A redirection operator (`>`, `2>>`, `<<<`, `<<-`, `>&`, `&>`: the word after it is its target), a comment (from a
+ * `#` that starts a word to the end of the line), a shell word as written (quoted parts, escapes, other characters
+ * but blanks and operators), or an operator. Blanks are spaces, tabs and newlines only (a no-break space is part of
+ * a word, as to the shell). A quote left open is a character like another, so a malformed line is still cut at its
+ * blanks.
  */
-export const SHELL_WORD = /(?:'[^']*'|"(?:[^"\\]|\\[\s\S])*"|`(?:[^`\\]|\\[\s\S])*`|\\[\s\S]?|[<>][&|]|&>|[^\s;&|()])+|;;?&?|\|[|&]?|&&?|[()\n]/g;
+export const SHELL_WORD = /\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:'[^']*'|"(?:[^"\\]|\\[\s\S])*"|`(?:[^`\\]|\\[\s\S])*`|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]/g;
 /** A shell word's parts: single-quoted, double-quoted or backquoted (the text within captured), or an escape or character. */
 const WORD_PART = /'([^']*)'|"((?:[^"\\]|\\[\s\S])*)"|`((?:[^`\\]|\\[\s\S])*)`|\\[\s\S]|[\s\S]/g;
 
@@ -55,6 +58,7 @@ export function shellWords(text: string): { words: ShellWord[]; heredocs: Heredo
   let delimiterNext: { word: number; tabs: boolean } | undefined;
   const re = new RegExp(SHELL_WORD.source, 'g');
   for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (m[0].startsWith('#')) continue; // a comment: no word
     const w = shellWord(m[0], m.index);
     const index = words.push(w) - 1;
     const op = HEREDOC.exec(w.raw);
@@ -85,19 +89,27 @@ export function shellWords(text: string): { words: ShellWord[]; heredocs: Heredo
 
 /**
  * Where `after` (`before` with spans replaced by `[redacted]`) replaced them: the spans of `before`, each as early as
- * it can be (any such reading gives `after`). Should `after` not read so, the whole of `before`.
+ * it can be (any such reading gives `after`). A redaction that wrote a literal's quotes anew (`$$x$$` or `E'x'` as
+ * `'[redacted]'`) is read with the quotes next to each mark taken as the redaction's. Should `after` read neither
+ * way, the whole of `before`.
  */
 export function redactedSpans(before: string, after: string): Array<[number, number]> {
   if (before === after) return [];
   const kept = after.split('[redacted]');
+  const requoted = kept.map((k, i) => k.slice(i > 0 && k.startsWith("'") ? 1 : 0, i < kept.length - 1 && k.endsWith("'") ? -1 : undefined));
+  return aligned(before, kept) ?? aligned(before, requoted) ?? [[0, before.length]];
+}
+
+/** The spans of `before` between the `kept` texts, in order, or undefined when `before` does not read so. */
+function aligned(before: string, kept: readonly string[]): Array<[number, number]> | undefined {
   const spans: Array<[number, number]> = [];
   let at = kept[0]!.length;
   for (let k = 1; k < kept.length; k++) {
     const end = k === kept.length - 1 ? before.length - kept[k]!.length : before.indexOf(kept[k]!, at);
-    if (end < at) break;
+    if (end < at) return undefined;
     spans.push([at, end]);
     at = end + kept[k]!.length;
   }
-  const reads = spans.length === kept.length - 1 && spans.length > 0 && before.startsWith(kept[0]!) && before.endsWith(kept.at(-1)!);
-  return reads ? spans : [[0, before.length]];
+  const reads = spans.length > 0 && before.startsWith(kept[0]!) && before.endsWith(kept.at(-1)!);
+  return reads ? spans : undefined;
 }

