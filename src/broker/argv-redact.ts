@@ -3,12 +3,13 @@
  * request's command (ssh-session.ts) and the approval request it files (ssh-approval.ts). The command itself
  * runs as given.
  */
+import { inputSecrets, redactInput } from './argv-input.js';
+import { argIndexes, commands, newLine, programName, REDIRECT, SEPARATOR } from './argv-line.js';
+import type { Command, Line } from './argv-line.js';
+import { NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, SECRET_KEYWORD, secretFlagName } from './argv-programs.js';
+import type { Redact } from './argv-programs.js';
 import { redactedSpans, shellWords } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
-import { ASSIGNMENT, RESERVED } from './ssh-exec/shell-programs.js';
-
-import { inputKind, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, SECRET_KEYWORD, secretFlagName, sqlRedacted, WRAPPERS } from './argv-programs.js';
-import type { InputKind, Redact, Wrapper } from './argv-programs.js';
 
 /**
  * `--password=VALUE`, `PGPASSWORD=VALUE`, `password=VALUE` in a connection string, `token: VALUE`, and a JSON
@@ -24,95 +25,12 @@ const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)([^'"\n]+)/gi;
  */
 const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s@'"]{1,1024})(@)/gi;
 
-/** A control operator (`;`, `&&`, `|`, `(`, a newline): it ends a command, and the next word starts one. */
-const SEPARATOR = /^(?:[;&|\n]+|[()])$/;
-const PIPE = /^\|&?$/;
-/**
- * A redirection operator (`>`, `2>&`, `<<<`, `<<-`, `&>`: shell-words.ts reads each as a word of its own); the next
- * word is its target. (argv words are no shell line's, and hold none.)
- */
-const REDIRECT = /^(?:\d*[<>]|&>)/;
-const REDIRECT_ALONE = /^(?:\d*[<>]+-?[&|]?|&>>?)$/;
-/** A wrapper with no options (a reserved word), and `kubectl exec pod --` once at `--`: the next word is the command's. */
-const AFTER_UNTIL: Wrapper = { takesValue: /(?!)/ };
-
-/**
- * A line's words as written and as their program gets them (`bare`: a shell word's quotes removed), and the new
- * values rules give some; `shell`: a shell line's words, whose operators and redirections are no values. A shell
- * line's here-documents, each with the redacted text of its body once a rule gives one.
- */
-interface Line {
-  words: readonly string[]; bare: readonly string[]; shell: boolean; claimed: Map<number, string>;
-  heredocs: readonly Heredoc[]; bodies: Map<Heredoc, string>;
-  /** The words that are assignments before a command's name (`PGPASSWORD=… psql`, `env 'A=b c' psql`). */
-  assigns: Set<number>;
-}
-/**
- * One command among a line's words: its first, its name's (none: `sudo` alone) and the end (after its operator),
- * and the last wrapper before its name (`ssh h` with no command reads a script on its input).
- */
-interface Command { start: number; name?: number; end: number; wrapper?: string }
-
-const programName = (bare: string) => bare.slice(bare.lastIndexOf('/') + 1);
-
 /**
  * Whether `flag` takes a secret as its next word. libpq's `--password` is a switch (it prompts; the next word is a
  * database), but a password typed after it by mistake would be kept in clear: the word is redacted all the same.
  */
 function secretFlag(flag: string): boolean {
   return secretFlagName(flag) && !NOT_A_SECRET_VALUE.test(flag);
-}
-
-/**
- * The line's commands: each named by its first word that is neither a wrapper (`sudo`, `timeout 10`, `docker exec
- * c`, `ssh h`: WRAPPERS), nor a wrapper's option or word, nor `if`, `FOO=1` or `2>/dev/null`.
- */
-function commands(line: Line): Command[] {
-  const out: Command[] = [];
-  let c: Command = { start: 0, end: line.words.length };
-  let wrap: Wrapper | undefined;
-  let left = 0;
-  let skip = false;
-  line.words.forEach((w, i) => {
-    const bare = line.bare[i]!;
-    if (SEPARATOR.test(w)) {
-      out.push({ ...c, end: i + 1 });
-      c = { start: i + 1, end: line.words.length };
-      wrap = undefined;
-      left = 0;
-      skip = false;
-      return;
-    }
-    if (c.name !== undefined) return;
-    if (skip) { skip = false; return; }
-    if (wrap?.until) {
-      if (bare === wrap.until) [wrap, left] = [AFTER_UNTIL, 0];
-      return;
-    }
-    if (wrap && bare.startsWith('-')) { skip = wrap.takesValue.test(bare); return; }
-    if (line.shell && REDIRECT.test(w)) { skip = REDIRECT_ALONE.test(w); return; }
-    if (left > 0) { left--; return; }
-    // (An assignment is one when its name and `=` are not quoted, `"A=b c"` is a command; env reads its own.)
-    const found = WRAPPERS.get(programName(bare)) ?? (RESERVED.has(bare) ? AFTER_UNTIL : undefined);
-    if (found && (!found.sub || line.bare[i + 1] === found.sub)) {
-      wrap = found;
-      left = (found.positionals ?? 0) + (found.sub ? 1 : 0);
-      c.wrapper = programName(bare);
-    } else if (!ASSIGNMENT.test(bare) || !(ASSIGNMENT.test(w) || c.wrapper === 'env')) c.name = i;
-    else line.assigns.add(i);
-  });
-  out.push(c);
-  return out;
-}
-
-/** Command `c`'s arguments (indexes): after its name, up to its operator, without a shell line's redirections. */
-function argIndexes(line: Line, c: Command): number[] {
-  const out: number[] = [];
-  for (let i = c.name! + 1; i < c.end && !SEPARATOR.test(line.words[i]!); i++) {
-    if (!line.shell || !REDIRECT.test(line.words[i]!)) out.push(i);
-    else if (REDIRECT_ALONE.test(line.words[i]!)) i++;
-  }
-  return out;
 }
 
 /** Command `c`'s program's own password options and places (PROGRAM_SECRETS), claimed in `line`. */
@@ -136,196 +54,16 @@ function programSecrets(line: Line, c: Command): void {
 }
 
 /** What command `c` reads on its input that is a secret, SQL or a script (argv-programs.ts inputKind). */
-function commandInput(line: Line, c: Command): InputKind | undefined {
-  if (c.name === undefined) return c.wrapper === 'ssh' ? 'script' : undefined;
-  return inputKind(programName(line.bare[c.name]!), argIndexes(line, c).map((i) => line.bare[i]!));
-}
-
-/** Input written to a program, its secret characters marked: chpasswd's `user:password` lines, or a secret whole. */
-interface Input { write(text: string, mask?: boolean[], at?: number): boolean[] }
-
-/**
- * chpasswd's input: `user:password` lines, what follows a line's first colon the password. A newline ends a line,
- * and so does `\n` (as printf, echo -e and dash's echo read it).
- */
-class PasswdLines implements Input {
-  #password = false;
-  write(text: string, mask: boolean[] = [], at = 0): boolean[] {
-    for (let i = 0; i < text.length; i++) {
-      if (text[i] === '\n' || text.startsWith('\\n', i)) {
-        this.#password = false;
-        if (text[i] === '\\') i++;
-      } else if (this.#password) mask[at + i] = true;
-      else this.#password = text[i] === ':';
-    }
-    return mask;
-  }
-}
-
-/**
- * A secret read whole (`docker login --password-stdin`, `passwd --stdin`): every character but the newlines. A
- * variable alone (`echo "$TOKEN" |`) or a command's output (`"$(cat /run/pw)"`) is no secret: its value is not on the line.
- */
-class SecretInput implements Input {
-  write(text: string, mask: boolean[] = [], at = 0): boolean[] {
-    if (/^\$(?:\w+|\{[^}]*\}|\([^)]*\))$/.test(text)) return mask;
-    for (let i = 0; i < text.length; i++) {
-      if (text.startsWith('\\n', i)) i++;
-      else if (text[i] !== '\n') mask[at + i] = true;
-    }
-    return mask;
-  }
-}
-
-/** Programs reading a secret, SQL or a script on their input, whose input is followed per command line. */
-const INPUT_READERS_MAX = 8;
-/** Rounds of a printf format followed before the arguments left are hidden whole. */
-const PRINTF_ROUNDS_MAX = 16;
-/** A printf format's parts: a conversion (its argument written in its place), an escape, a character. */
-const PRINTF = /%%|(%[-+ #0]*\d*(?:\.\d*)?[a-zA-Z])|\\[\s\S]|[\s\S]/g;
-
-/**
- * What a program reads on its input, given on the command line: what an earlier echo or printf of its pipeline
- * writes (`echo 'ann:pw' | chpasswd`, `printf '%s' "$X" | docker login --password-stdin`), a here-string (`chpasswd
- * <<< 'ann:pw'`) or a here-document (`psql <<EOF`, `bash <<EOF`). Redacted as its kind says: a secret whole,
- * `user:password` lines, a statement's PASSWORD clauses, a script's own credentials.
- */
-function inputSecrets(line: Line, cmds: readonly Command[]): void {
-  let readers = 0;
-  for (const c of cmds) {
-    const kind = commandInput(line, c);
-    if (kind === undefined) continue;
-    // (A line of thousands of chpasswd is no real command: past a few, the rest are not followed.)
-    if (++readers > INPUT_READERS_MAX) break;
-    hereStrings(line, c, kind);
-    for (const h of line.heredocs) if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind));
-    if (!PIPE.test(line.words[c.start - 1] ?? '')) continue;
-    const input = kind === 'lines' ? new PasswdLines() : new SecretInput();
-    const from = pipelineStart(line.words, c.start - 1);
-    for (const f of cmds) if (f.name !== undefined && f.name >= from && f.end <= c.start) written(line, f, kind, input);
-  }
-}
-
-/** Scripts read within scripts (`bash <<A` in `bash <<B`…): past a few, the body is hidden whole (each is read again). */
-const SCRIPT_DEPTH_MAX = 4;
-let scriptDepth = 0;
-
-/** `text`, read whole as a program's input of this kind, with its secrets redacted. */
-function redactInput(text: string, kind: InputKind): string {
-  if (kind === 'sql') return sqlRedacted(text);
-  if (kind !== 'script') return maskRuns(text, (kind === 'lines' ? new PasswdLines() : new SecretInput()).write(text));
-  if (scriptDepth >= SCRIPT_DEPTH_MAX) return /\S/.test(text) ? '[redacted]' : text;
-  scriptDepth++;
-  try {
-    return redactCommandLine(text);
-  } finally {
-    scriptDepth--;
-  }
-}
-
-/** Where the pipeline through the `|` at `at` starts: back past other `|`s and whole `( … )` / `{ …; }` groups. */
-function pipelineStart(words: readonly string[], at: number): number {
-  let depth = 0;
-  for (let j = at - 1; j >= 0; j--) {
-    const w = words[j]!;
-    if (w === ')' || w === '}') depth++;
-    else if (w === '(' || w === '{') {
-      if (depth === 0) return j + 1;
-      depth--;
-    } else if (depth === 0 && SEPARATOR.test(w) && !PIPE.test(w)) return j + 1;
-  }
-  return 0;
-}
-
-/**
- * Command `c`'s words, if it is echo or printf, as the program its pipeline ends in reads what they write: their
- * secrets claimed. SQL is read word by word (`echo "ALTER ROLE … PASSWORD '…'" | psql`); a script is left to the
- * reading of each quoted word as a command line.
- */
-function written(line: Line, c: Command, kind: InputKind, input: Input): void {
-  const name = programName(line.bare[c.name!]!);
-  if ((name !== 'echo' && name !== 'printf') || kind === 'script') return;
-  const args = argIndexes(line, c);
-  const texts = args.map((i) => line.bare[i]!);
-  if (kind === 'sql') {
-    texts.forEach((t, k) => { if (sqlRedacted(t) !== t) line.claimed.set(args[k]!, sqlRedacted(t)); });
-    return;
-  }
-  const masks = name === 'echo' ? echoWrites(texts, input) : printfWrites(texts, input);
-  masks.forEach((m, k) => {
-    if (m.some(Boolean)) line.claimed.set(args[k]!, maskRuns(texts[k]!, m));
-  });
-}
-
-/** `echo [-neE] WORDS…`: the words, then a newline unless `-n`. */
-function echoWrites(args: readonly string[], input: Input): boolean[][] {
-  let options = true;
-  let newline = true;
-  const masks = args.map((a) => {
-    options &&= /^-[neE]+$/.test(a);
-    if (options && a.includes('n')) newline = false;
-    return options ? [] : input.write(a);
-  });
-  if (newline) input.write('\n');
-  return masks;
-}
-
-/** `printf FORMAT ARGS…`: the format, again while its conversions take arguments, each argument in its place. */
-function printfWrites(args: readonly string[], input: Input): boolean[][] {
-  let at = 0;
-  while (args[at] === '--' || args[at] === '-v') at += args[at] === '-v' ? 2 : 1;
-  if (at >= args.length) return [];
-  const format = args[at]!;
-  const given = args.slice(at + 1);
-  const fmt: boolean[] = [];
-  const masks: boolean[][] = [];
-  for (let round = 0; ; round++) {
-    // A format used again for many arguments: past a few rounds each argument left is hidden whole (the client
-    // chooses the line; walking a long format once per round was quadratic).
-    if (round >= PRINTF_ROUNDS_MAX) {
-      for (const g of given.slice(masks.length)) masks.push(g.split('').map(() => true));
-      break;
-    }
-    const before = masks.length;
-    for (const m of format.matchAll(PRINTF)) {
-      if (m[1]) masks.push(input.write(given[masks.length] ?? ''));
-      else input.write(m[0], fmt, m.index);
-    }
-    if (masks.length === before || masks.length >= given.length) break;
-  }
-  return [...args.slice(0, at).map(() => []), fmt, ...masks.slice(0, given.length)];
-}
-
-/** `chpasswd <<< 'ann:pw'` (or `<<<'ann:pw' chpasswd`): the here-string is its input. */
-function hereStrings(line: Line, c: Command, kind: InputKind): void {
-  for (let i = c.start; i + 1 < c.end; i++) {
-    if (!/^\d*<<<$/.test(line.words[i]!)) continue;
-    const text = line.bare[i + 1]!;
-    const out = redactInput(text, kind);
-    if (out !== text) line.claimed.set(i + 1, out);
-  }
-}
-
-/** `text` with each run of the characters `secret` marks replaced by `[redacted]`. */
-function maskRuns(text: string, secret: readonly boolean[]): string {
-  let out = '';
-  for (let i = 0; i < text.length; i++) {
-    if (!secret[i]) out += text[i];
-    else if (!secret[i - 1]) out += '[redacted]';
-  }
-  return out;
-}
-
 /**
  * Redacts the words of one command line (argv, or a shell line's words): the value after a flag named for a secret
  * (`--password X`), each command's program's own password options and places (PROGRAM_SECRETS), and what is
  * written into a program's input. A command's program is its first word after `sudo`, `env`, `FOO=1`, `if` ….
  */
 function redactWords(words: readonly string[], bare: readonly string[], shell: boolean, heredocs: readonly Heredoc[] = []): { words: string[]; bodies: Map<Heredoc, string> } {
-  const line: Line = { words, bare, shell, claimed: new Map(), heredocs, bodies: new Map(), assigns: new Set() };
+  const line = newLine(words, bare, shell, heredocs);
   const cmds = commands(line);
   for (const c of cmds) programSecrets(line, c);
-  inputSecrets(line, cmds);
+  inputSecrets(line, cmds, readScript);
   const done: string[] = [];
   words.forEach((w, i) => {
     // (the previous word as redacted: a password that reads like a flag's name is not one)
@@ -366,6 +104,21 @@ function redactScript(text: string): string {
   return out + text.slice(copied);
 }
 
+/** Scripts read within scripts (`bash <<A` in `bash <<B`…): past a few, the body is hidden whole (each is read again). */
+const SCRIPT_DEPTH_MAX = 4;
+let scriptDepth = 0;
+
+/** A program's input read as a script: as a command line of its own, hidden whole past SCRIPT_DEPTH_MAX. */
+function readScript(text: string): string {
+  if (scriptDepth >= SCRIPT_DEPTH_MAX) return /\S/.test(text) ? `[redacted]${text.endsWith('\n') ? '\n' : ''}` : text;
+  scriptDepth++;
+  try {
+    return redactCommandLine(text);
+  } finally {
+    scriptDepth--;
+  }
+}
+
 /** A redacted part of a command line: where it is, and the quotes it crossed (written after `[redacted]`). */
 interface Span { start: number; end: number; quotes: string }
 
@@ -394,7 +147,7 @@ function scriptSpans(text: string): Span[] {
   });
   // A here-document no rule reads otherwise is read as a script (`cat > deploy.sh <<EOF`, `ssh h <<EOF`).
   for (const h of heredocs) {
-    for (const [from, to] of redactedSpans(h.text, bodies.get(h) ?? redactInput(h.text, 'script'))) {
+    for (const [from, to] of redactedSpans(h.text, bodies.get(h) ?? redactInput(h.text, 'script', readScript))) {
       spans.push({ start: h.at + from, end: h.at + to, quotes: '' });
       collected?.push(h.text.slice(from, to));
     }

@@ -146,3 +146,42 @@ describe('found by review: reasons quoting the shell\'s reading, the tokenizer, 
     expect(redactCommandLine("psql <<'EOF'\nDROP DATABASE prod;\nALTER ROLE x PASSWORD $$N3w$$;\nEOF")).toBe("psql <<'EOF'\nDROP DATABASE prod;\nALTER ROLE x PASSWORD [redacted];\nEOF");
   });
 });
+
+describe('found by review: what a pipeline writes into a reader', () => {
+  it('follows every reader on a line (a cap left the ninth in clear)', () => {
+    const line = `${'psql -d a -f m.sql; '.repeat(8)}echo 'ann:S3cret' | chpasswd`;
+    expect(redactCommandLine(line)).toBe(`${'psql -d a -f m.sql; '.repeat(8)}echo 'ann:[redacted]' | chpasswd`);
+    const logins = Array.from({ length: 9 }, (_, i) => `echo S3cret${i} | docker login -u ci --password-stdin reg${i}`).join('; ');
+    expect(redactCommandLine(logins)).not.toMatch(/S3cret/);
+  });
+
+  it('reads what printf or echo writes as the reader reads it: a script, SQL (the argument hidden, not only the %s)', () => {
+    expect(redactCommandLine("printf 'mysql -p%s db\\n' S3cret | sh")).not.toContain('S3cret');
+    expect(redactCommandLine(`printf "ALTER ROLE x PASSWORD '%s';" S3cret | psql`)).toBe(`printf "ALTER ROLE x PASSWORD '%s';" [redacted] | psql`);
+    expect(redactCommandLine('echo mysql -pS3cret | bash')).toBe('echo mysql -p[redacted] | bash');
+  });
+
+  it('finds the reader in a command line given to ssh or a shell, or in a group', () => {
+    const cases: Array<[string, string]> = [
+      ["echo S3cret | ssh h 'docker login -u x --password-stdin'", "echo [redacted] | ssh h 'docker login -u x --password-stdin'"],
+      ["echo 'ann:S3cret' | ssh h 'sudo chpasswd'", "echo 'ann:[redacted]' | ssh h 'sudo chpasswd'"],
+      ["ssh h 'sudo chpasswd' <<< 'ann:S3cret'", "ssh h 'sudo chpasswd' <<< 'ann:[redacted]'"],
+      ["sudo sh -c 'chpasswd' <<EOF\nann:S3cret\nEOF", "sudo sh -c 'chpasswd' <<EOF\nann:[redacted]\nEOF"],
+      ['ssh h "sudo -u postgres psql" <<EOF\nALTER ROLE x PASSWORD \'N3w\';\nEOF', 'ssh h "sudo -u postgres psql" <<EOF\nALTER ROLE x PASSWORD \'[redacted]\';\nEOF'],
+      ['echo ann:S3cret | (chpasswd)', 'echo ann:[redacted] | (chpasswd)'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+  });
+
+  it('reads echo\'s \\n as two characters without -e (bash), a newline with it', () => {
+    expect(redactCommandLine("echo 'ann:pa\\nss' | chpasswd")).toBe("echo 'ann:[redacted]' | chpasswd");
+    expect(redactCommandLine("echo -e 'ann:pw1\\nbob:pw2' | chpasswd")).toBe("echo -e 'ann:[redacted]\\nbob:[redacted]' | chpasswd");
+  });
+
+  it('reads a long printf format given to many readers once (each reader replayed it)', () => {
+    const line = `printf '${'x'.repeat(33000)}%s' ${'a '.repeat(17)}${'| docker login --password-stdin '.repeat(8)}`;
+    const out = redactCommandLine(line);
+    expect(out).not.toMatch(/ a /);
+    expect(out.endsWith('| docker login --password-stdin ')).toBe(true);
+  });
+});

@@ -1,0 +1,261 @@
+/**
+ * What a command line gives a program to read on its input (argv-redact.ts): what the echo and printf before it in
+ * its pipeline write, a here-string, a here-document's body. Each is redacted as the program reads it
+ * (argv-programs.ts inputKind): a secret whole, chpasswd's `user:password` lines, a statement's PASSWORD clauses, a
+ * script's own credentials.
+ */
+import { inputKind, sqlRedacted } from './argv-programs.js';
+import type { InputKind } from './argv-programs.js';
+import { argIndexes, commands, maskRuns, newLine, PIPE, programName, SEPARATOR } from './argv-line.js';
+import type { Command, Line } from './argv-line.js';
+import { redactedSpans, shellWords } from './shell-words.js';
+import { givenLineAt } from './ssh-exec/shell-programs.js';
+
+/** Reads a script (a shell's input) as a command line of its own: argv-redact.ts redactCommandLine, depth-bounded. */
+export type ScriptReader = (text: string) => string;
+
+/** Command lines within command lines followed to find what reads the input (`ssh h "sh -c 'chpasswd'"`). */
+const NESTED_MAX = 4;
+/** Rounds of a printf format followed before the arguments left are hidden whole, and the characters they may write. */
+const PRINTF_ROUNDS_MAX = 16;
+const PRINTF_CHARS_MAX = 64 * 1024;
+/** A printf format's parts: a conversion (its argument written in its place), `%%`, an escape, a character. */
+const PRINTF = /%%|(%[-+ #0]*\d*(?:\.\d*)?[a-zA-Z])|\\[\s\S]|[\s\S]/g;
+/** A word that is only a variable or a command's output (`"$TOKEN"`, `"$(cat /run/pw)"`): its value is not on the line. */
+const REFERENCE = /^\s*\$(?:\w+|\{[^}]*\}|\([^)]*\))\s*$/;
+
+/**
+ * What a program reads on its input, given on the command line, claimed in `line`: what the echo and printf before
+ * it in its pipeline write (`echo 'ann:pw' | chpasswd`, `printf 'mysql -p%s' X | sh`), a here-string (`chpasswd <<<
+ * 'ann:pw'`) or a here-document (`psql <<EOF`, `bash <<EOF`). The text the echo and printf write is put together and
+ * read as the program reads it, and the characters redacted in it are redacted where they were written. Each
+ * pipeline's writers are read once, by the first reader after them.
+ */
+export function inputSecrets(line: Line, cmds: readonly Command[], readScript: ScriptReader): void {
+  const starts = pipelineStarts(line.words);
+  const unread = new Map<number, number>();
+  cmds.forEach((c, ci) => {
+    const kind = commandInput(line, c, 0);
+    if (kind === undefined) return;
+    hereStrings(line, c, kind, readScript);
+    for (const h of line.heredocs) if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind, readScript));
+    const pipe = inputPipe(line.words, c.start);
+    if (pipe < 0) return;
+    const from = starts[pipe]!;
+    const written = new Written();
+    let k = unread.get(from) ?? firstAt(cmds, from);
+    for (; k < ci; k++) if (cmds[k]!.name !== undefined && cmds[k]!.name! >= from) writes(line, cmds[k]!, written);
+    unread.set(from, ci + 1);
+    written.claim(line, inputMask(written.text(), kind, readScript));
+  });
+}
+
+/** What command `c` reads on its input that is a secret, SQL or a script (argv-programs.ts inputKind). */
+function commandInput(line: Line, c: Command, depth: number): InputKind | undefined {
+  if (c.name === undefined) return c.wrapper === 'ssh' ? 'script' : undefined;
+  const name = line.bare[c.name]!;
+  const args = argIndexes(line, c).map((i) => line.bare[i]!);
+  // A command line in the command's place (`ssh h 'sudo chpasswd'`), or a shell's -c line (`sh -c 'chpasswd'`):
+  // what reads its input is the first command in it that reads any.
+  if (/\s/.test(name)) return scriptInput(name, depth);
+  const given = givenLineAt([programName(name), ...args], 0);
+  return given > 0 ? scriptInput(args[given - 1]!, depth) : inputKind(programName(name), args);
+}
+
+/** What the first command of `script` that reads its input reads (commandInput). */
+function scriptInput(script: string, depth: number): InputKind | undefined {
+  if (depth >= NESTED_MAX) return undefined;
+  const { words, heredocs } = shellWords(script);
+  const line = newLine(words.map((w) => w.raw), words.map((w) => w.value), true, heredocs);
+  for (const c of commands(line)) {
+    const kind = commandInput(line, c, depth + 1);
+    if (kind !== undefined) return kind;
+  }
+  return undefined;
+}
+
+/** `text`, read whole as a program's input of this kind, with its secrets redacted. */
+export function redactInput(text: string, kind: InputKind, readScript: ScriptReader): string {
+  if (kind === 'sql') return sqlRedacted(text);
+  if (kind === 'script') return readScript(text);
+  return maskRuns(text, inputMask(text, kind, readScript));
+}
+
+/**
+ * The characters of `text` (a program's whole input) that are secret to a program reading this kind: what follows
+ * each line's first colon (chpasswd), all but the newlines (a secret read whole; none when it is only a variable),
+ * or what reading it as SQL or a script redacts.
+ */
+function inputMask(text: string, kind: InputKind, readScript: ScriptReader): boolean[] {
+  const mask: boolean[] = [];
+  if (kind === 'lines') {
+    let password = false;
+    for (let i = 0; i < text.length; i++) {
+      if (text[i] === '\n') password = false;
+      else if (password) mask[i] = true;
+      else password = text[i] === ':';
+    }
+  } else if (kind === 'secret') {
+    if (!REFERENCE.test(text)) for (let i = 0; i < text.length; i++) mask[i] = text[i] !== '\n';
+  } else {
+    for (const [a, b] of redactedSpans(text, kind === 'sql' ? sqlRedacted(text) : readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
+  }
+  return mask;
+}
+
+/**
+ * The text the echo and printf of a pipeline write, each character with the word (an index in the line) and the
+ * span of its value it was written from, so that a redaction of the text is made in the words.
+ */
+class Written {
+  readonly #chars: string[] = [];
+  readonly #from: Array<[word: number, from: number, to: number] | undefined> = [];
+  /** Words whose text is only a variable or a command's output: never hidden. */
+  readonly #references = new Set<number>();
+  /** Words hidden whole: a printf format's arguments past PRINTF_ROUNDS_MAX rounds. */
+  readonly #whole: number[] = [];
+
+  text(): string {
+    return this.#chars.join('');
+  }
+
+  /** `char`, written from `word`'s value between `from` and `to` (none: a blank or newline echo adds). */
+  put(char: string, word?: number, from = 0, to = from + 1): void {
+    this.#chars.push(char);
+    this.#from.push(word === undefined ? undefined : [word, from, to]);
+  }
+
+  /** `word`'s value `text`, character by character. */
+  putWord(word: number, text: string): void {
+    if (REFERENCE.test(text)) this.#references.add(word);
+    for (let i = 0; i < text.length; i++) this.put(text[i]!, word, i);
+  }
+
+  /** `text` with its backslash escapes read (`\n`, `\t`, `\\`), as printf's format and `echo -e` read them. */
+  putEscaped(word: number, text: string, at = 0): void {
+    for (const m of text.matchAll(/\\([ntr\\])|[\s\S]/g)) {
+      const escaped = m[1] === undefined ? m[0] : m[1] === 'n' ? '\n' : m[1] === 't' ? '\t' : m[1] === 'r' ? '\r' : '\\';
+      this.put(escaped, word, at + m.index, at + m.index + m[0].length);
+    }
+  }
+
+  hideWhole(word: number): void {
+    this.#whole.push(word);
+  }
+
+  /** Claims in `line` each word with the characters `mask` (over text()) marks hidden. */
+  claim(line: Line, mask: readonly boolean[]): void {
+    const hidden = new Map<number, boolean[]>();
+    mask.forEach((secret, k) => {
+      const at = this.#from[k];
+      if (!secret || !at || this.#references.has(at[0])) return;
+      const m = hidden.get(at[0]) ?? [];
+      for (let j = at[1]; j < at[2]; j++) m[j] = true;
+      hidden.set(at[0], m);
+    });
+    for (const [word, m] of hidden) line.claimed.set(word, maskRuns(line.bare[word]!, m));
+    for (const word of this.#whole) line.claimed.set(word, '[redacted]');
+  }
+}
+
+/** Command `f`'s output, if it is echo or printf, written into `w`. */
+function writes(line: Line, f: Command, w: Written): void {
+  const name = programName(line.bare[f.name!]!);
+  if (name === 'echo') echoWrites(line, argIndexes(line, f), w);
+  else if (name === 'printf') printfWrites(line, argIndexes(line, f), w);
+}
+
+/** `echo [-neE] WORDS…`: the words and a blank between each, then a newline unless `-n`; escapes read with `-e`. */
+function echoWrites(line: Line, args: readonly number[], w: Written): void {
+  let k = 0;
+  let newline = true;
+  let escapes = false;
+  for (; k < args.length && /^-[neE]+$/.test(line.bare[args[k]!]!); k++) {
+    for (const o of line.bare[args[k]!]!.slice(1)) {
+      if (o === 'n') newline = false;
+      else escapes = o === 'e';
+    }
+  }
+  args.slice(k).forEach((i, j) => {
+    if (j > 0) w.put(' ');
+    if (escapes) w.putEscaped(i, line.bare[i]!);
+    else w.putWord(i, line.bare[i]!);
+  });
+  if (newline) w.put('\n');
+}
+
+/** `printf FORMAT ARGS…`: the format, again while its conversions take arguments, each argument in its place. */
+function printfWrites(line: Line, args: readonly number[], w: Written): void {
+  let at = 0;
+  while (line.bare[args[at]!] === '--' || line.bare[args[at]!] === '-v') at += line.bare[args[at]!] === '-v' ? 2 : 1;
+  if (at >= args.length) return;
+  const formatWord = args[at]!;
+  const format = line.bare[formatWord]!;
+  const given = args.slice(at + 1);
+  let next = 0;
+  const rounds = Math.max(1, Math.min(PRINTF_ROUNDS_MAX, Math.floor(PRINTF_CHARS_MAX / (format.length || 1))));
+  for (let round = 0; round < rounds; round++) {
+    let conversions = 0;
+    for (const m of format.matchAll(PRINTF)) {
+      if (m[1]) {
+        conversions++;
+        const g = given[next++];
+        if (g !== undefined) w.putWord(g, line.bare[g]!);
+      } else if (m[0].length === 1) w.put(m[0], formatWord, m.index);
+      else if (m[0] === '%%') w.put('%', formatWord, m.index, m.index + 2);
+      else w.putEscaped(formatWord, m[0], m.index);
+    }
+    if (conversions === 0 || next >= given.length) return;
+  }
+  // A format used again for many arguments: past a few rounds (fewer for a long format) each argument left is
+  // hidden whole (the client chooses the line; walking a long format once per round was quadratic).
+  for (const g of given.slice(next)) w.hideWhole(g);
+}
+
+/** `chpasswd <<< 'ann:pw'` (or `<<<'ann:pw' chpasswd`): the here-string is its input. */
+function hereStrings(line: Line, c: Command, kind: InputKind, readScript: ScriptReader): void {
+  for (let i = c.start; i + 1 < c.end; i++) {
+    if (!/^\d*<<<$/.test(line.words[i]!)) continue;
+    const text = line.bare[i + 1]!;
+    const out = redactInput(text, kind, readScript);
+    if (out !== text) line.claimed.set(i + 1, out);
+  }
+}
+
+/**
+ * For each word, where the pipeline it is in starts: after the last operator that is not a pipe, out of whole
+ * `( … )` and `{ …; }` groups (their commands write into the pipe after them), or after the group it is in.
+ */
+function pipelineStarts(words: readonly string[]): number[] {
+  const starts: number[] = [];
+  const outer: number[] = [];
+  let start = 0;
+  words.forEach((w, i) => {
+    if (w === '(' || w === '{') {
+      outer.push(start);
+      start = i + 1;
+    } else if (w === ')' || w === '}') start = outer.pop() ?? 0;
+    else if (SEPARATOR.test(w) && !PIPE.test(w)) start = i + 1;
+    starts.push(start);
+  });
+  return starts;
+}
+
+/** The pipe a command starting at `start` reads (`| chpasswd`, `| (chpasswd)`), or -1. */
+function inputPipe(words: readonly string[], start: number): number {
+  let j = start - 1;
+  while (j >= 0 && (words[j] === '(' || words[j] === '{')) j--;
+  return j >= 0 && PIPE.test(words[j]!) ? j : -1;
+}
+
+/** The index of the first of `cmds` (in order) that starts at or after word `from`. */
+function firstAt(cmds: readonly Command[], from: number): number {
+  let lo = 0;
+  let hi = cmds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cmds[mid]!.start < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,107 @@
+/**
+ * A command line as argv-redact.ts reads it: its words (as written and as their program gets them), its commands
+ * (each named by its first word that is no wrapper, wrapper's word, reserved word, assignment or redirection), and
+ * what rules claim of it.
+ */
+import { WRAPPERS } from './argv-programs.js';
+import type { Wrapper } from './argv-programs.js';
+import type { Heredoc } from './shell-words.js';
+import { ASSIGNMENT, RESERVED } from './ssh-exec/shell-programs.js';
+
+/** A control operator (`;`, `&&`, `|`, `(`, a newline): it ends a command, and the next word starts one. */
+export const SEPARATOR = /^(?:[;&|\n]+|[()])$/;
+export const PIPE = /^\|&?$/;
+/**
+ * A redirection operator (`>`, `2>&`, `<<<`, `<<-`, `&>`: shell-words.ts reads each as a word of its own); the next
+ * word is its target. (argv words are no shell line's, and hold none.)
+ */
+export const REDIRECT = /^(?:\d*[<>]|&>)/;
+export const REDIRECT_ALONE = /^(?:\d*[<>]+-?[&|]?|&>>?)$/;
+/** A wrapper with no options (a reserved word), and `kubectl exec pod --` once at `--`: the next word is the command's. */
+const AFTER_UNTIL: Wrapper = { takesValue: /(?!)/ };
+
+/**
+ * A line's words as written and as their program gets them (`bare`: a shell word's quotes removed), and the new
+ * values rules give some; `shell`: a shell line's words, whose operators and redirections are no values. A shell
+ * line's here-documents, each with the redacted text of its body once a rule gives one.
+ */
+export interface Line {
+  words: readonly string[]; bare: readonly string[]; shell: boolean; claimed: Map<number, string>;
+  heredocs: readonly Heredoc[]; bodies: Map<Heredoc, string>;
+  /** The words that are assignments before a command's name (`PGPASSWORD=… psql`, `env 'A=b c' psql`). */
+  assigns: Set<number>;
+}
+/**
+ * One command among a line's words: its first, its name's (none: `sudo` alone) and the end (after its operator),
+ * and the last wrapper before its name (`ssh h` with no command reads a script on its input).
+ */
+export interface Command { start: number; name?: number; end: number; wrapper?: string }
+
+/** A line to read: `words` as written, `bare` as their program gets them. */
+export function newLine(words: readonly string[], bare: readonly string[], shell: boolean, heredocs: readonly Heredoc[] = []): Line {
+  return { words, bare, shell, claimed: new Map(), heredocs, bodies: new Map(), assigns: new Set() };
+}
+
+export const programName = (bare: string) => bare.slice(bare.lastIndexOf('/') + 1);
+
+/**
+ * The line's commands: each named by its first word that is neither a wrapper (`sudo`, `timeout 10`, `docker exec
+ * c`, `ssh h`: WRAPPERS), nor a wrapper's option or word, nor `if`, `FOO=1` or `2>/dev/null`.
+ */
+export function commands(line: Line): Command[] {
+  const out: Command[] = [];
+  let c: Command = { start: 0, end: line.words.length };
+  let wrap: Wrapper | undefined;
+  let left = 0;
+  let skip = false;
+  line.words.forEach((w, i) => {
+    const bare = line.bare[i]!;
+    if (SEPARATOR.test(w)) {
+      out.push({ ...c, end: i + 1 });
+      c = { start: i + 1, end: line.words.length };
+      wrap = undefined;
+      left = 0;
+      skip = false;
+      return;
+    }
+    if (c.name !== undefined) return;
+    if (skip) { skip = false; return; }
+    if (wrap?.until) {
+      if (bare === wrap.until) [wrap, left] = [AFTER_UNTIL, 0];
+      return;
+    }
+    if (wrap && bare.startsWith('-')) { skip = wrap.takesValue.test(bare); return; }
+    if (line.shell && REDIRECT.test(w)) { skip = REDIRECT_ALONE.test(w); return; }
+    if (left > 0) { left--; return; }
+    // (An assignment is one when its name and `=` are not quoted, `"A=b c"` is a command; env reads its own.)
+    const found = WRAPPERS.get(programName(bare)) ?? (RESERVED.has(bare) ? AFTER_UNTIL : undefined);
+    if (found && (!found.sub || line.bare[i + 1] === found.sub)) {
+      wrap = found;
+      left = (found.positionals ?? 0) + (found.sub ? 1 : 0);
+      c.wrapper = programName(bare);
+    } else if (!ASSIGNMENT.test(bare) || !(ASSIGNMENT.test(w) || c.wrapper === 'env')) c.name = i;
+    else line.assigns.add(i);
+  });
+  out.push(c);
+  return out;
+}
+
+/** Command `c`'s arguments (indexes): after its name, up to its operator, without a shell line's redirections. */
+export function argIndexes(line: Line, c: Command): number[] {
+  const out: number[] = [];
+  for (let i = c.name! + 1; i < c.end && !SEPARATOR.test(line.words[i]!); i++) {
+    if (!line.shell || !REDIRECT.test(line.words[i]!)) out.push(i);
+    else if (REDIRECT_ALONE.test(line.words[i]!)) i++;
+  }
+  return out;
+}
+
+/** `text` with each run of the characters `secret` marks replaced by `[redacted]`. */
+export function maskRuns(text: string, secret: readonly boolean[]): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    if (!secret[i]) out += text[i];
+    else if (!secret[i - 1]) out += '[redacted]';
+  }
+  return out;
+}
