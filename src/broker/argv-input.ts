@@ -6,7 +6,7 @@
  */
 import { inputKind, sqlRedacted } from './argv-programs.js';
 import type { InputKind } from './argv-programs.js';
-import { argIndexes, commands, maskRuns, newLine, PIPE, programName, SEPARATOR } from './argv-line.js';
+import { argIndexes, argsBetween, commands, maskRuns, newLine, PIPE, programName, programs, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { redactedSpans, shellWords } from './shell-words.js';
 import { givenLineAt } from './ssh-exec/shell-programs.js';
@@ -52,6 +52,11 @@ export function inputSecrets(line: Line, cmds: readonly Command[], readScript: S
 
 /** What command `c` reads on its input that is a secret, SQL or a script (argv-programs.ts inputKind). */
 function commandInput(line: Line, c: Command, depth: number): InputKind | undefined {
+  // sshpass with none of -p, -f, -d, -e reads the password on its input (before what it runs reads the rest).
+  const heads = programs(c);
+  for (const [k, at] of c.wrappers.entries()) {
+    if (programName(line.bare[at]!) === 'sshpass' && !argsBetween(line, at, heads[k + 1] ?? c.end).some((i) => /^-[pfde]/.test(line.bare[i]!))) return 'secret';
+  }
   if (c.name === undefined) return c.wrapper === 'ssh' ? 'script' : undefined;
   const name = line.bare[c.name]!;
   const args = argIndexes(line, c).map((i) => line.bare[i]!);

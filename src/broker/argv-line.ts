@@ -33,9 +33,9 @@ export interface Line {
 }
 /**
  * One command among a line's words: its first, its name's (none: `sudo` alone) and the end (after its operator),
- * and the last wrapper before its name (`ssh h` with no command reads a script on its input).
+ * the last wrapper before its name (`ssh h` with no command reads a script on its input), and where each wrapper is.
  */
-export interface Command { start: number; name?: number; end: number; wrapper?: string }
+export interface Command { start: number; name?: number; end: number; wrapper?: string; wrappers: number[] }
 
 /** A line to read: `words` as written, `bare` as their program gets them. */
 export function newLine(words: readonly string[], bare: readonly string[], shell: boolean, heredocs: readonly Heredoc[] = []): Line {
@@ -50,35 +50,37 @@ export const programName = (bare: string) => bare.slice(bare.lastIndexOf('/') + 
  */
 export function commands(line: Line): Command[] {
   const out: Command[] = [];
-  let c: Command = { start: 0, end: line.words.length };
+  let c: Command = { start: 0, end: line.words.length, wrappers: [] };
   let wrap: Wrapper | undefined;
   let left = 0;
-  let skip = false;
+  let skipTo = -1;
   line.words.forEach((w, i) => {
     const bare = line.bare[i]!;
     if (SEPARATOR.test(w)) {
       out.push({ ...c, end: i + 1 });
-      c = { start: i + 1, end: line.words.length };
+      c = { start: i + 1, end: line.words.length, wrappers: [] };
       wrap = undefined;
       left = 0;
-      skip = false;
+      skipTo = -1;
       return;
     }
-    if (c.name !== undefined) return;
-    if (skip) { skip = false; return; }
+    if (c.name !== undefined || i <= skipTo) return;
     if (wrap?.until) {
       if (bare === wrap.until) [wrap, left] = [AFTER_UNTIL, 0];
       return;
     }
-    if (wrap && bare.startsWith('-')) { skip = wrap.takesValue.test(bare); return; }
-    if (line.shell && REDIRECT.test(w)) { skip = REDIRECT_ALONE.test(w); return; }
+    if (wrap && bare.startsWith('-')) { skipTo = wrap.takesValue.test(bare) ? i + 1 : i; return; }
+    if (line.shell && REDIRECT.test(w)) { skipTo = REDIRECT_ALONE.test(w) ? i + 1 : i; return; }
     if (left > 0) { left--; return; }
     // (An assignment is one when its name and `=` are not quoted, `"A=b c"` is a command; env reads its own.)
     const found = WRAPPERS.get(programName(bare)) ?? (RESERVED.has(bare) ? AFTER_UNTIL : undefined);
-    if (found && (!found.sub || line.bare[i + 1] === found.sub)) {
+    const sub = found?.sub ? subcommandEnd(line.bare, i, found) : i;
+    if (found && sub >= 0) {
       wrap = found;
-      left = (found.positionals ?? 0) + (found.sub ? 1 : 0);
+      left = found.positionals ?? 0;
+      skipTo = sub;
       c.wrapper = programName(bare);
+      c.wrappers.push(i);
     } else if (!ASSIGNMENT.test(bare) || !(ASSIGNMENT.test(w) || c.wrapper === 'env')) c.name = i;
     else line.assigns.add(i);
   });
@@ -86,10 +88,42 @@ export function commands(line: Line): Command[] {
   return out;
 }
 
-/** Command `c`'s arguments (indexes): after its name, up to its operator, without a shell line's redirections. */
-export function argIndexes(line: Line, c: Command): number[] {
+/**
+ * Where the subcommand that makes the program at `at` a wrapper ends (`docker exec`, `docker -H h container exec`,
+ * `kubectl -n prod exec`: its options, and their values, may come before and between its words), or -1.
+ */
+function subcommandEnd(bare: readonly string[], at: number, wrapper: Wrapper): number {
+  for (const words of wrapper.sub!) {
+    let i = at + 1;
+    let k = 0;
+    for (; k < words.length && i < bare.length; i++) {
+      if (bare[i] === words[k]) k++;
+      else if (!bare[i]!.startsWith('-')) break;
+      else if (wrapper.globals?.test(bare[i]!)) i++;
+    }
+    if (k === words.length) return i - 1;
+  }
+  return -1;
+}
+
+/**
+ * The arguments (indexes) of command `c`'s program, or of the wrapper at `at` (`sshpass -p X ssh h`): after it, up
+ * to the next wrapper, the command's name or its operator, without a shell line's redirections.
+ */
+export function argIndexes(line: Line, c: Command, at = c.name!): number[] {
+  const heads = programs(c);
+  return argsBetween(line, at, Math.min(c.end, heads[heads.indexOf(at) + 1] ?? c.end));
+}
+
+/** Command `c`'s wrappers' and its program's indexes, in order. */
+export function programs(c: Command): number[] {
+  return c.name === undefined ? c.wrappers : [...c.wrappers, c.name];
+}
+
+/** The argument words between `at` and `end` (a separator ends them too), without a shell line's redirections. */
+export function argsBetween(line: Line, at: number, end: number): number[] {
   const out: number[] = [];
-  for (let i = c.name! + 1; i < c.end && !SEPARATOR.test(line.words[i]!); i++) {
+  for (let i = at + 1; i < end && !SEPARATOR.test(line.words[i]!); i++) {
     if (!line.shell || !REDIRECT.test(line.words[i]!)) out.push(i);
     else if (REDIRECT_ALONE.test(line.words[i]!)) i++;
   }

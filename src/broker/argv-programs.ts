@@ -11,10 +11,17 @@ import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
  * cubically, and an SSH client chooses the command line (`.pass` repeated over 5 KB stalled every session for 3 s).
  */
 export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential/i;
+/**
+ * Words that hold a keyword and name no credential: `--passive-ftp`, `bypass`, `compass`, `tokenizer`, and a
+ * secret's or a token's identifier, name or ARN (`--secret-id prod/db`: which secret, not the secret).
+ */
+const NOT_A_SECRET_WORD = /passive|bypass|compass|passage|pass-?through|passthru|tokeni[sz]\w*|(?:secret|token|credential|api[_-]?key)s?[-_](?:ids?|names?|arns?|refs?|version(?:[-_]id)?|manager|type)(?![a-z])/gi;
+/** Whether `name` names a credential: SECRET_KEYWORD in it, outside words that name none. */
+export const namesSecret = (name: string) => SECRET_KEYWORD.test(name.replace(NOT_A_SECRET_WORD, ' '));
 /** A name made of word characters, dots and dashes (`PGPASSWORD`, `db.password`, `api-key`) that names a credential. */
-export const secretName = (name: string) => /^[\w.-]+$/.test(name) && SECRET_KEYWORD.test(name);
+export const secretName = (name: string) => /^[\w.-]+$/.test(name) && namesSecret(name);
 /** `--password VALUE`: the flag alone, its value the next argument. */
-export const secretFlagName = (flag: string) => /^--?[\w.-]+$/.test(flag) && SECRET_KEYWORD.test(flag);
+export const secretFlagName = (flag: string) => /^--?[\w.-]+$/.test(flag) && namesSecret(flag);
 /**
  * Flags (or settings) named for a secret whose value is not one: a switch (`--no-password`), or a flag whose value
  * names where a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`, `credential_process`).
@@ -24,6 +31,11 @@ export const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|
 
 /** A pattern nothing matches: no option of it takes a value. */
 const NONE = /(?!)/;
+
+/** docker's (and compose's) options that take a value, before or between its subcommand's words. */
+const DOCKER_GLOBALS = /^(?:-[Hcl]|--(?:host|context|config|log-level|tlscacert|tlscert|tlskey)|-[fp]|--(?:file|project-name|project-directory|env-file|profile))$/;
+/** kubectl's options that take a value, before its subcommand. */
+const KUBECTL_GLOBALS = /^(?:-[nsv]|--(?:namespace|context|cluster|user|server|kubeconfig|token|as|as-group|request-timeout|certificate-authority|client-certificate|client-key|v))$/;
 
 export type Redact = (value: string) => string;
 export const redacted: Redact = () => '[redacted]';
@@ -35,20 +47,24 @@ const passPhraseRedacted: Redact = (v) => (/^(?:env|file|fd):|^stdin$/.test(v) ?
 const keyOptionRedacted: Redact = (v) => v.replace(/^((?:hex)?key:)[\s\S]+/i, '$1[redacted]');
 /**
  * Other servers' password clauses, which PostgreSQL's scanner does not read: MySQL's and Oracle's `IDENTIFIED [WITH
- * plugin] BY 'x'` (`AS 'hash'`; Oracle's unquoted `BY tiger`) and MySQL's `SET PASSWORD [FOR u] = 'x'`. A literal
- * never closed runs to the end of the text (so that no candidate reads on and fails).
+ * plugin] BY 'x'` (`AS 'hash'`; Oracle's unquoted `BY tiger`; MariaDB's `VIA plugin USING PASSWORD('x')`), the old
+ * password after it (`REPLACE 'old'`), and MySQL's `SET PASSWORD [FOR u] = 'x'`. A literal never closed runs to the
+ * end of the text (so that no candidate reads on and fails).
  */
-const OTHER_PASSWORD_CLAUSE = /(\bIDENTIFIED\s+(?:WITH\s+[\w'"`]{1,64}\s+)?(?:BY|AS)\s+(?:PASSWORD\s+)?|\bSET\s+PASSWORD\b[^=;]{0,256}=\s*(?:PASSWORD\s*\(\s*)?)('(?:[^'\\]|\\[\s\S])*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)|[^\s;'"()]+)/gi;
+const SQL_VALUE = `'(?:[^'\\\\]|\\\\[\\s\\S])*(?:'|$)|"(?:[^"\\\\]|\\\\[\\s\\S])*(?:"|$)|[^\\s;'"()]+`;
+const OTHER_PASSWORD_CLAUSE = new RegExp(`(\\bIDENTIFIED\\s+(?:(?:WITH|VIA)\\s+[\\w'"\`]{1,64}\\s+)?(?:BY|AS|USING)\\s+(?:PASSWORD\\s*\\(?\\s*)?|\\bSET\\s+PASSWORD\\b[^=;]{0,256}=\\s*(?:PASSWORD\\s*\\(\\s*)?)(?:${SQL_VALUE})(?:(\\s+REPLACE\\s+)(?:${SQL_VALUE}))?`, 'gi');
 /** A statement given to a SQL client (`psql -c`, `mysql -e`): its PASSWORD clauses, connection strings and URLs. */
-export const sqlRedacted: Redact = (v) => redactStatementSecrets(v.replace(OTHER_PASSWORD_CLAUSE, '$1[redacted]'));
+export const sqlRedacted: Redact = (v) => redactStatementSecrets(v.replace(OTHER_PASSWORD_CLAUSE, (_: string, head: string, replace?: string) => `${head}[redacted]${replace ? `${replace}[redacted]` : ''}`));
 /** sqlplus's `user/password@db` (not `/nolog`, nor `/ as sysdba`: no user before the slash). */
-const logonRedacted: Redact = (v) => v.replace(/^([^/@\s]+\/)[^@\s]+/, '$1[redacted]');
+const logonRedacted: Redact = (v) => v.replace(/^([^/@\s]+\/)(?:"[^"]*"|[^@\s]+)/, '$1[redacted]');
 
 /** Common programs that take a password on the command line in a form no word says is one. */
 export interface ProgramSecrets {
   program: RegExp;
   /** The rule holds for this subcommand only: the program's first positional words (`docker login`). */
   sub?: string[];
+  /** Its options that take a value before its subcommand (`docker --config /x login`). */
+  globals?: RegExp;
   /** `-p X`, `-pX` (a short flag) or `--flag=X`: the value is the secret. */
   value?: string[];
   /** Only `-pX` is: the MySQL clients' `-p` alone prompts, and the word after it is a database. */
@@ -98,11 +114,11 @@ export const PROGRAM_SECRETS: readonly ProgramSecrets[] = [
   // net-snmp: -A and -X are SNMPv3's pass phrases, -c a community string.
   { program: /^snmp(?!d$|trapd$)[a-z]*$/, value: ['-A', '-X', '-c'] },
   // A password hash is no password, but it is a credential to crack.
-  { program: /^(?:useradd|usermod)$/, value: ['-p'] },
-  { program: /^(?:smbclient|rpcclient|smbcacls|smbcquotas|smbget|smbtree|smbtar)$/, userPass: ['-U', '--user'], userSep: '%' },
+  { program: /^(?:useradd|usermod)$/, value: ['-p'], bundles: 'bcdefgGkKpPRsuUZ' },
+  { program: /^(?:smbclient|rpcclient|smbcacls|smbcquotas|smbget|smbtree|smbtar|net)$/, userPass: ['-U', '--user'], userSep: '%' },
   { program: /^lftp$/, userPass: ['-u', '--user'], userSep: ',' },
-  { program: /^(?:xfreerdp|wlfreerdp|sdl-freerdp)$/, attached: ['/p:'] },
-  { program: /^(?:docker|podman|nerdctl)$/, sub: ['login'], value: ['-p'] },
+  { program: /^(?:xfreerdp|wlfreerdp|sdl-freerdp)3?$/, attached: ['/p:'] },
+  { program: /^(?:docker|podman|nerdctl)$/, sub: ['login'], globals: DOCKER_GLOBALS, value: ['-p'] },
   { program: /^helm$/, sub: ['registry', 'login'], value: ['-p'] },
   { program: /^vault$/, sub: ['login'], positional: vaultToken },
   { program: /^rabbitmqctl$/, positional: rabbitmqPassword },
@@ -129,8 +145,9 @@ function opensslPasswd(args: readonly string[]): number[] {
 const AWS_VALUE = /^--(?!debug$|no-|cli-auto-prompt$)[^=]+$/;
 /** `aws configure set NAME VALUE`: the value, when the setting (`default.aws_session_token`'s last part) is a secret. */
 function awsSecretSetting(args: readonly string[]): number[] {
-  const at = args.findIndex((a, i) => a === 'configure' && args[i + 1] === 'set');
-  const [name, value] = at < 0 ? [] : positionals(args.slice(at + 2), AWS_VALUE).map((i) => i + at + 2);
+  const words = positionals(args, AWS_VALUE);
+  const at = words.findIndex((w, k) => args[w] === 'configure' && args[words[k + 1]!] === 'set');
+  const [name, value] = at < 0 ? [] : words.slice(at + 2);
   const setting = name === undefined ? '' : args[name]!.slice(args[name]!.lastIndexOf('.') + 1);
   return value !== undefined && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) ? [value] : [];
 }
@@ -168,7 +185,7 @@ export function positionals(args: readonly string[], takesValue: RegExp): number
 /** Whether `rules` hold for a command with these arguments: its subcommand, if the rule names one. */
 export function rulesHold(rules: ProgramSecrets, args: readonly string[]): boolean {
   if (!rules.sub) return true;
-  const words = positionals(args, NONE);
+  const words = positionals(args, rules.globals ?? NONE);
   return rules.sub.every((s, k) => words[k] !== undefined && args[words[k]!] === s);
 }
 
@@ -214,7 +231,15 @@ function bundledSecret(rules: ProgramSecrets, bare: string, then: (f: Redact) =>
  * its options that take the next word, how many words it takes before the command, or the word after which the
  * command starts (`kubectl exec pod -- psql`); with `sub`, only when its next word is that (`docker exec`).
  */
-export interface Wrapper { takesValue: RegExp; positionals?: number; until?: string; sub?: string }
+export interface Wrapper {
+  takesValue: RegExp;
+  positionals?: number;
+  until?: string;
+  /** Only a wrapper with one of these subcommands (`docker exec`, `docker compose exec`); else the program itself. */
+  sub?: string[][];
+  /** Options that take a value before or between its subcommand's words (`docker -H h exec`, `kubectl -n x exec`). */
+  globals?: RegExp;
+}
 /**
  * The wrappers known. The shell's reserved words (`if mysql …`, `! psql …`, `{ …`: ssh-exec's RESERVED) precede a
  * command too, as do assignments (`PGPASSWORD=… psql`), which the reader skips by their form.
@@ -230,9 +255,13 @@ export const WRAPPERS = new Map<string, Wrapper>([
   ['timeout', { takesValue: /^-[sk]$|^--(?:signal|kill-after)$/, positionals: 1 }],
   ['chroot', { takesValue: /^--(?:userspec|groups)$/, positionals: 1 }],
   ['ssh', { takesValue: /^-[46AaCfGgKkMNnqsTtVvXxYy]*[BbcDEeFIiJLlmOopQRSWw]$/, positionals: 1 }],
-  ...['docker', 'podman', 'nerdctl'].map((w) => [w, { sub: 'exec', takesValue: /^-[dit]*[euw]$|^--(?:env|env-file|user|workdir|detach-keys)$/, positionals: 1 }] as const),
-  ...['kubectl', 'oc'].map((w) => [w, { sub: 'exec', takesValue: NONE, until: '--' }] as const),
-  ...['nohup', 'setsid', 'command', 'builtin', 'unbuffer'].map((w) => [w, { takesValue: NONE }] as const),
+  ['sshpass', { takesValue: /^-[fdpP]$/ }],
+  ...['docker', 'podman', 'nerdctl'].map((w) => [w, {
+    sub: [['exec'], ['container', 'exec'], ['compose', 'exec']], globals: DOCKER_GLOBALS,
+    takesValue: /^-[dit]*[euw]$|^--(?:env|env-file|user|workdir|detach-keys|index)$/, positionals: 1,
+  }] as const),
+  ...['kubectl', 'oc'].map((w) => [w, { sub: [['exec']], globals: KUBECTL_GLOBALS, takesValue: NONE, until: '--' }] as const),
+  ...['nohup', 'setsid', 'command', 'builtin', 'unbuffer', 'eval'].map((w) => [w, { takesValue: NONE }] as const),
 ]);
 
 /** What a program reads on its input that must not be recorded: a secret whole, `user:password` lines, SQL, a script. */
@@ -246,11 +275,13 @@ export function inputKind(name: string, args: readonly string[]): InputKind | un
   if (name === 'passwd' && has(/^--stdin$/)) return 'secret';
   if (name === 'smbpasswd' && has(/^-[a-zA-Z]*s$/)) return 'secret';
   if (name === 'htpasswd' && has(/^-[A-Za-z]*i[A-Za-z]*$/)) return 'secret';
-  if (name === 'openssl' && (args.some((a, i) => /^-pass(?:in)?$/.test(a) && args[i + 1] === 'stdin') || (args[0] === 'passwd' && has(/^-stdin$/)))) return 'secret';
+  if (name === 'openssl' && (args.some((a, i) => /^-pass(?:in)?$/.test(a) && /^(?:stdin|fd:0)$/.test(args[i + 1] ?? '')) || (args[0] === 'passwd' && has(/^-stdin$/)))) return 'secret';
   if (name === 'gpg' && args.some((a, i) => (a === '--passphrase-fd' && args[i + 1] === '0') || a === '--passphrase-fd=0')) return 'secret';
-  if (name === 'cryptsetup' && has(/^(?:open|luksOpen|luksFormat|luksAddKey|luksChangeKey)$/) && !has(/^(?:-d|--key-file)/)) return 'secret';
+  // (a key file of `-` is the input too)
+  const keyFile = args.findIndex((a) => /^(?:-d|--key-file)(?:=|$)/.test(a));
+  const keyFromInput = keyFile < 0 || /^(?:-d|--key-file)=?-$/.test(args[keyFile]!) || args[keyFile + 1] === '-';
+  if (name === 'cryptsetup' && has(/^(?:open|luksOpen|luksFormat|luksAddKey|luksChangeKey)$/) && keyFromInput) return 'secret';
   if (name === 'vault' && args[0] === 'login' && args.includes('-')) return 'secret';
-  if (name === 'sshpass' && !has(/^-[pfde]/)) return 'secret';
   if (/^(?:psql|mysql|mariadb|sqlcmd|sqlplus|sqlite3|clickhouse-client)$/.test(name)) return 'sql';
   if (/^(?:ba|da|z|k|a|mk)?sh$/.test(name) && !has(/^-[A-Za-z]*c/)) return 'script';
   return undefined;

@@ -4,10 +4,10 @@
  * runs as given.
  */
 import { inputSecrets, redactInput } from './argv-input.js';
-import { argIndexes, commands, newLine, programName, REDIRECT, SEPARATOR } from './argv-line.js';
+import { argsBetween, commands, newLine, programName, programs, REDIRECT, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
-import { NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, SECRET_KEYWORD, secretFlagName } from './argv-programs.js';
-import type { Redact } from './argv-programs.js';
+import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName } from './argv-programs.js';
+import type { ProgramSecrets, Redact } from './argv-programs.js';
 import { redactedSpans, shellWords } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
 
@@ -17,8 +17,13 @@ import type { Heredoc } from './shell-words.js';
  * The value is read by assignedValue.
  */
 const ASSIGNMENT_NAME = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)/g;
-/** An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its whole value, to the end of the word's quote. */
-const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)([^'"\n]+)/gi;
+/**
+ * An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its credentials, a known scheme and one token (not
+ * the rest of the line: `-H Authorization:x https://evil/x; rm -rf /srv` hid all of it from an approver).
+ */
+const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)((?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk)[ \t]+)?[^\s'"]+)/gi;
+/** A PEM private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
+const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----/g;
 /**
  * `postgres://user:secret@host`: the password part of a URL (up to 1 KiB: bounded, as every place a match may start
  * in a client's text is read on from there, `a://b:c` repeated was quadratic).
@@ -35,15 +40,23 @@ function secretFlag(flag: string): boolean {
 
 /** Command `c`'s program's own password options and places (PROGRAM_SECRETS), claimed in `line`. */
 function programSecrets(line: Line, c: Command): void {
-  if (c.name === undefined) return;
-  const args = argIndexes(line, c);
+  const heads = programs(c);
+  heads.forEach((at, k) => {
+    const args = argsBetween(line, at, heads[k + 1] ?? c.end);
+    const bare = args.map((i) => line.bare[i]!);
+    const rules = PROGRAM_SECRETS.find((r) => r.program.test(programName(line.bare[at]!)) && rulesHold(r, bare));
+    if (rules) claimProgramSecrets(line, rules, args);
+  });
+}
+
+/** The secrets `rules` find in a program's arguments `args` (indexes in `line`), claimed. */
+function claimProgramSecrets(line: Line, rules: ProgramSecrets, args: readonly number[]): void {
   const bare = args.map((i) => line.bare[i]!);
-  const rules = PROGRAM_SECRETS.find((r) => r.program.test(programName(line.bare[c.name!]!)) && rulesHold(r, bare));
-  if (!rules) return;
   let next: Redact | undefined;
   args.forEach((i, k) => {
+    // (the option takes the next word whatever it is: `redis-cli -a -x` gives -x as the password)
     if (next) {
-      if (!bare[k]!.startsWith('-')) line.claimed.set(i, next(bare[k]!));
+      line.claimed.set(i, next(bare[k]!));
       next = undefined;
       return;
     }
@@ -172,7 +185,7 @@ function merged(spans: Array<[number, number]>): Array<[number, number]> {
  * script's reading, is left as it is (`[redacted]}` is no value).
  */
 function assignedSecret(name: string, value: string): boolean {
-  return SECRET_KEYWORD.test(name) && !NOT_A_SECRET_VALUE.test(name) && !/^(?:yes|no|true|false|on|off)$/i.test(value) && !/^['"]?\[redacted\]/.test(value);
+  return namesSecret(name) && !NOT_A_SECRET_VALUE.test(name) && !/^(?:yes|no|true|false|on|off)$/i.test(value) && !/^['"]?\[redacted\]/.test(value);
 }
 
 /** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, `NAME=VALUE`. */
@@ -181,8 +194,25 @@ function secretText(text: string): string {
     collected?.push(secret);
     return `${prefix}[redacted]${suffix}`;
   };
-  return assignments(text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at))
-    .replace(AUTH_HEADER, (_: string, a: string, secret: string) => hidden(a, secret)));
+  return privateKeys(assignments(text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at))
+    .replace(AUTH_HEADER, (_: string, a: string, secret: string) => hidden(a, secret))));
+}
+
+/** `text` with each PEM private key's body redacted (to the end of the text when its END line is missing). */
+function privateKeys(text: string): string {
+  let out = '';
+  let copied = 0;
+  const begins = new RegExp(PEM_BEGIN.source, 'g');
+  for (let m = begins.exec(text); m; m = begins.exec(text)) {
+    const at = m.index + m[0].length;
+    const end = text.indexOf(`-----END ${m[1]}-----`, at);
+    const stop = end < 0 ? text.length : end;
+    collected?.push(text.slice(at, stop).trim());
+    out += `${text.slice(copied, at)}[redacted]${end < 0 ? '' : '\n'}`;
+    copied = stop;
+    begins.lastIndex = stop;
+  }
+  return out + text.slice(copied);
 }
 
 /**
@@ -194,7 +224,7 @@ function assignments(text: string): string {
   let copied = 0;
   const names = new RegExp(ASSIGNMENT_NAME.source, 'g');
   for (let m = names.exec(text); m; m = names.exec(text)) {
-    if (!SECRET_KEYWORD.test(m[1]!)) continue;
+    if (!namesSecret(m[1]!)) continue;
     const at = m.index + m[0].length;
     const value = text.slice(at, assignedValue(text, at));
     if (value === '' || !assignedSecret(m[1]!, value)) continue;

