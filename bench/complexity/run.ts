@@ -200,6 +200,14 @@ const CASES: Case[] = [
     benign: (n) => { const t = "UPDATE t SET (a, b) = ('x', 'y') WHERE c = 'password'; ".repeat(n); return () => redactStatementSecrets(t); },
   },
   {
+    // A statement the server refuses keeps its password in its record unless read by spelling: unquoted words after
+    // PASSWORD, other servers' IDENTIFIED BY, literals never closed, each read once (redactUnreadPasswords).
+    name: 'passwords the server refuses: unquoted, IDENTIFIED BY, unclosed (redactStatementSecrets)',
+    n: 2_000,
+    hostile: (n) => { const t = `${"ALTER ROLE a PASSWORD x; identified by 'y' replace ".repeat(n)}'z`; return () => redactStatementSecrets(t); },
+    benign: (n) => { const t = "ALTER ROLE a WITH LOGIN; SELECT 'y' FROM replace_t ".repeat(n); return () => redactStatementSecrets(t); },
+  },
+  {
     name: 'a 1 MiB sftp packet in 16-byte chunks (SftpAudit)',
     n: (1 << 18) - 16, // 4n: the unit test's packet, as large as the audit reads
     hostile: (n) => sftpChunks(n, 16),

@@ -10,6 +10,7 @@ import type { ConnectionPolicy, PolicyConfig, RoleGrant } from '../config/sectio
 import { maskText } from '../mask/pan-masker.js';
 import type { Classification, StatementInfo } from './classify.js';
 import { columnDenied, DEFAULT_SEARCH_PATH, judgingPaths, pathGains, pathNamesUser, PathList, roleSet, searchPathSchemas, tableAllowed, tableMatchesAny } from './name-match.js';
+import { parseErrorRedacted } from './redact-statement-secrets.js';
 import type { StatementKind } from './statement-kinds.js';
 import { strictestFirst } from './statement-kinds.js';
 import { allowedAt, describeWindow } from './time-window.js';
@@ -237,9 +238,11 @@ export function evaluate(policy: PolicyConfig, identity: PolicyIdentity, conn: C
   const gate = gateIdentity(policy, identity, conn, roles);
   if (gate) return { ...gate, statements: [], roles };
   if (c.error) {
+    // The parser's message quotes the statement near where it stopped (`syntax error at or near "'hunter2'"`): what
+    // the statement's record hides (a password) is taken out of it, for the client, the log and an approver alike.
     return {
       action: 'deny', rule: 'parse', roles, statements: [],
-      reason: `SQL does not parse (${maskText(c.error.message)}${c.error.cursor >= 0 ? ` at position ${c.error.cursor}` : ''}); unparsable statements are denied`,
+      reason: `SQL does not parse (${maskText(parseErrorRedacted(c.sql, c.error.message, c.error.cursor))}${c.error.cursor >= 0 ? ` at position ${c.error.cursor}` : ''}); unparsable statements are denied`,
     };
   }
   if (c.statements.length === 0) return { action: 'allow', rule: 'empty', reason: 'no statements', statements: [], roles };

@@ -36,6 +36,12 @@
  *   them (`PREPARE p(text) AS SELECT pgp_sym_decrypt(pan, $1) …`) is not in the text, and what the server has prepared by a
  *   name (SQL PREPARE, the protocol's Parse, a DO block's EXECUTE, a PREPARE the server refused) is not known for sure;
  * - a literal or number right after a comment that names a password;
+ * - in a statement the server refuses, what was typed for a password where it takes none: a word or quoted name
+ *   right after a name that says password (`ALTER ROLE r PASSWORD hunter2`, `PASSWORD "hunter2"`, OPTIONS (password
+ *   x)), with what is glued to it (`hunter-2`), where the parser stops at it (in a role's statement, at it or before
+ *   it; not NULL nor another reserved word: `SELEC password FROM t`); and another server's syntax, which it never parses:
+ *   `IDENTIFIED [WITH plugin] BY value` / `IDENTIFIED WITH plugin AS value` and Oracle's `REPLACE old` after it, MySQL's
+ *   `SET PASSWORD FOR user = value` (a literal, a call, a word);
  * - inside a literal, comment or quoted name that mentions password (dynamic SQL, a function body, a connection
  *   string, JSON, `password: x`): its text redacted in turn (redact-statement-secrets.ts), three levels deep;
  *   deeper, the whole.
@@ -72,6 +78,8 @@ interface Tok {
   kind: 'string' | 'number' | 'name' | 'open' | 'close' | 'end' | 'assign' | 'comma' | 'other';
   /** A name that is not a keyword (IDENT): a bare word a SET gives a setting. */
   ident?: boolean;
+  /** A reserved keyword (FROM, NULL, FOR …): never a word given for a password. */
+  reserved?: boolean;
   /** For a comment: the index of the token after it. */
   next?: number;
 }
@@ -82,9 +90,10 @@ interface Tok {
  * `redactText` redacts a literal's own text (the caller's whole redaction, for what a statement inside a
  * literal carries); `depth` counts the literals around this text. Linear in the tokens: where each group of
  * parentheses ends and each literal's next one in its group are found in one pass each, and the literals to
- * redact are collected as ranges and swept once.
+ * redact are collected as ranges and swept once. `edits`: told what was replaced (flat [start, end, length of what
+ * replaced it], in order; redact-statement-secrets.ts redactedSpans).
  */
-export function redactByTokens(text: string, mark: string, redactText: (inner: string, depth: number) => string, depth = 0, tables?: TableColumns): string | undefined {
+export function redactByTokens(text: string, mark: string, redactText: (inner: string, depth: number) => string, depth = 0, tables?: TableColumns, edits?: number[]): string | undefined {
   const comments: Tok[] = [];
   const tokens = readTokens(text, comments);
   if (tokens === undefined) return undefined;
@@ -118,6 +127,26 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   let settingsBefore: number[] | undefined;
   /** Redacts token `j` whole: `mark`, or nothing when it continues a value already marked. */
   const one = (j: number, first: boolean): void => { redact.set(j, first ? mark : ''); };
+  /** A word or quoted name given for a password at `j`, and what is glued to it: `mark` (`"mark"` for a quoted name). */
+  const word = (j: number): number => {
+    redact.set(j, list[j]!.text.startsWith('"') ? `"${mark}"` : mark);
+    let k = j + 1;
+    for (; k < list.length && list[k]!.start === list[k - 1]!.end && GLUED.has(list[k]!.kind); k++) one(k, false);
+    return k;
+  };
+  /** Per statement (by its first token): where the server's parser stops in it (an offset in `text`; -1: it parses). */
+  const stops = new Map<number, number>();
+  const stopOf = (start: number): number => {
+    let at = stops.get(start);
+    if (at === undefined) {
+      const from = list[start]!.start;
+      const sql = text.slice(from, list[toks.statementEnd[start]!]?.start ?? text.length);
+      const parsed = parseStatements(sql);
+      at = !('error' in parsed) ? -1 : parsed.error.cursor >= 0 ? from + utf16Offset(sql, parsed.error.cursor) : from;
+      stops.set(start, at);
+    }
+    return at;
+  };
   // A comment that names a password right before a literal or number: its value (VALUES ('bob', -- password⏎ 'x')).
   for (const c of comments) {
     const k = list[c.next!]?.kind;
@@ -132,6 +161,23 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
         secretStatements.add(toks.statementStart[i]!);
         valueOfName(toks, i, ranges, one);
         columnOfRow(toks, i, ranges, rowsRead);
+        // A word or quoted name where the server takes a literal (PASSWORD hunter2): where its parser stops at it, or,
+        // in a role's statement (CREATE/ALTER ROLE, USER, GROUP), before it (ALTER ROLE r WTH PASSWORD x). Not a reserved
+        // word (FROM, FOR, NULL: the statement goes on there), nor what follows MySQL's SET PASSWORD or a plugin's name
+        // (IDENTIFIED WITH mysql_native_password BY: identifiedValues').
+        const v = list[i + 1];
+        const start = toks.statementStart[i]!;
+        const plugin = /^with$/i.test(list[i - 1]?.text ?? '') && /^identified$/i.test(list[i - 2]?.text ?? '');
+        const other = v?.kind === 'other' && !/^[%$]/.test(v.text); // (not format's %L, nor a parameter)
+        if (v && !v.reserved && !plugin && (v.kind === 'name' || other) && !(i === start + 1 && /^set$/i.test(list[start]!.text))) {
+          const stop = stopOf(start);
+          if (stop >= 0 && (stop === v.start || (stop < v.start && v.kind === 'name' && roleStatement(list, start)))) word(i + 1);
+        }
+      }
+      // Another server's syntax for a password (IDENTIFIED BY 'x', SET PASSWORD FOR u = x).
+      if (t.ident && /^identified$/i.test(t.text)) identifiedValues(toks, i, ranges, word);
+      if (i === toks.statementStart[i] && /^set$/i.test(t.text) && list[i + 1]?.kind === 'name' && namesSecret(list[i + 1]!.text) && /^for$/i.test(list[i + 2]?.text ?? '')) {
+        setValueRedacted(list, i, toks.statementEnd[i]!, mark, (v, to) => redact.set(v, to));
       }
       // pgcrypto's keys and passwords, by their place in the call: pgp_sym_decrypt(pan, 'key').
       const secretArgs = list[i + 1]?.kind === 'open' ? SECRET_ARGUMENTS.get(unquoted(t.text)) : undefined;
@@ -258,7 +304,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
   // A literal read to where standard_conforming_strings = off would end it is cut at its statement's end as the
   // scanner reads it: pcigate runs nothing with it off (a session turning it off is refused), and past that `;`
   // is a statement the record must show (SELECT crypt('x\', …); DROP TABLE cards).
-  const edits = [...redact].map(([i, to]) => ({
+  const changes = [...redact].map(([i, to]) => ({
     start: list[i]!.start, end: list[i]!.end, to, tok: list[i] as Tok | undefined, limit: list[toks.statementEnd[i]!]?.start ?? text.length,
     stmt: list[toks.statementStart[i]!]!.start,
   }));
@@ -284,21 +330,69 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     // quote is replaced (`/* /* password '*/' */ DROP …` left open, hiding the DROP): such a comment is replaced whole.
     const to = redacted === undefined || (open === '/*' && (inner.includes('/*') || inner.includes('*/') || redacted.includes('/*') || redacted.includes('*/')))
       ? whole : `${open}${redacted}${open === '--' ? '' : '*/'}`;
-    if (to !== c.text) edits.push({ start: c.start, end: c.end, to, tok: undefined, limit: c.end, stmt: c.start });
+    if (to !== c.text) changes.push({ start: c.start, end: c.end, to, tok: undefined, limit: c.end, stmt: c.start });
   }
-  if (edits.length === 0) return text;
-  edits.sort((a, b) => a.start - b.start);
+  if (changes.length === 0) return text;
+  changes.sort((a, b) => a.start - b.start);
   let out = '';
   let done = 0;
-  for (const e of edits) {
+  for (const e of changes) {
     // Inside one before it (a literal read to where standard_conforming_strings = off ends it): replaced with it.
     // (Read from where no edit before reached, each such read ends before the next: linear.)
-    if (e.start < done) { done = Math.max(done, e.end); continue; }
+    if (e.start < done) {
+      if (e.end > done) { edits?.push(done, e.end, 0); done = e.end; }
+      continue;
+    }
     out += text.slice(done, e.start) + e.to;
     done = e.tok && e.tok.kind === 'string' && e.tok.text.startsWith("'") && e.tok.text.includes('\\') && offReadingMatters(e.stmt, e.limit)
       ? Math.max(e.end, offConformingEnd(text, e.tok, e.limit)) : e.end;
+    if (edits && text.slice(e.start, done) !== e.to) edits.push(e.start, done, e.to.length);
   }
   return out + text.slice(done);
+}
+
+/** Whether the statement at `start` is a role's: CREATE/ALTER ROLE, USER (not USER MAPPING) or GROUP. */
+function roleStatement(list: readonly Tok[], start: number): boolean {
+  return /^(?:create|alter)$/i.test(list[start]?.text ?? '') && /^(?:role|user|group)$/i.test(list[start + 1]?.text ?? '') && !/^mapping$/i.test(list[start + 2]?.text ?? '');
+}
+
+/** What is glued to a word given for a password, as part of it (hunter-2, p@ss!): operators, numbers, names. */
+const GLUED = new Set<Tok['kind']>(['other', 'number', 'name', 'assign']);
+
+/** The UTF-16 offset in `text` of the code point at index `codePoints` (the parser's cursor counts characters). */
+export function utf16Offset(text: string, codePoints: number): number {
+  let at = 0;
+  for (let n = 0; n < codePoints && at < text.length; n++) at += text.codePointAt(at)! > 0xffff ? 2 : 1;
+  return at;
+}
+
+/**
+ * `IDENTIFIED [WITH plugin] BY value` and `IDENTIFIED WITH plugin AS value` at `i` (MySQL, Oracle: CREATE/ALTER USER,
+ * GRANT, CREATE DATABASE LINK), and Oracle's `REPLACE old` after: each value redacted (valueAt).
+ */
+function identifiedValues(toks: Tokens, i: number, ranges: Array<[number, number]>, word: (j: number) => number): void {
+  const { list } = toks;
+  let j = i + 1;
+  const plugin = /^with$/i.test(list[j]?.text ?? '');
+  if (plugin) j += 2;
+  const kw = list[j]?.text ?? '';
+  if (!/^by$/i.test(kw) && !(plugin && /^as$/i.test(kw))) return;
+  j = valueAt(toks, j + 1, ranges, word);
+  if (/^replace$/i.test(list[j]?.text ?? '')) valueAt(toks, j + 1, ranges, word);
+}
+
+/**
+ * The value at `j` of another server's password clause: a literal or number, a call (PASSWORD('x'): its arguments), a
+ * word or quoted name and what is glued to it. Where it ends.
+ */
+function valueAt(toks: Tokens, j: number, ranges: Array<[number, number]>, word: (j: number) => number): number {
+  const { list } = toks;
+  const v = list[j];
+  if (!v) return j;
+  if (v.kind === 'string' || v.kind === 'number') { ranges.push([j, j + 1]); return j + 1; }
+  if (v.kind === 'name' && list[j + 1]?.kind === 'open') { ranges.push([j + 1, toks.afterClose[j + 1]!]); return toks.afterClose[j + 1]!; }
+  if (v.kind === 'name' || v.kind === 'other') return word(j);
+  return j;
 }
 
 /**
@@ -431,7 +525,8 @@ function tokensOf(text: string, raw: SqlToken[], comments: Tok[]): Tok[] | undef
     }
     // A U&"…" name is read as the name it spells (U&"\0070assword"), written back as a plain quoted one if redacted.
     const read = /^[Uu]&"/.test(t) ? `"${unicodeEscapes(t.slice(3, -1))}"` : t;
-    out.push({ start, end, text: read, kind: kindOf(name, (r as { keywordKind?: number }).keywordKind ?? 0, t), ...(name === 'IDENT' ? { ident: true } : {}) });
+    const keywordKind = (r as { keywordKind?: number }).keywordKind ?? 0;
+    out.push({ start, end, text: read, kind: kindOf(name, keywordKind, t), ...(name === 'IDENT' ? { ident: true } : {}), ...(keywordKind === 4 ? { reserved: true } : {}) });
   }
   // A U&"…" name with a UESCAPE clause: read again with its escape character, the clause part of the name (what
   // follows it is what follows the name).

@@ -62,6 +62,12 @@ export function mayHoldSecret(text: string): boolean {
   return NAMES_SECRET.test(text) || CALLS_SECRET.test(text) || UNICODE_ESCAPED.test(text) || (E_STRING.test(text) && text.includes('\\'));
 }
 const UNICODE_ESCAPED = /[Uu]&['"]/;
+/**
+ * Text that may give a password in another server's syntax, which PostgreSQL refuses but a user typed all the same:
+ * `IDENTIFIED [WITH plugin] BY 'x'` (MySQL, Oracle; redact-by-tokens.ts identifiedValues, redact-statement-secrets.ts
+ * redactUnreadPasswords). A cheap gate, as NAMES_SECRET is.
+ */
+export const IDENTIFIES = /identified/i;
 /** Text with the word EXECUTE: an EXECUTE's arguments are another statement's parameters (redact-by-tokens.ts). */
 export const EXECUTES = /\bexecute\b/i;
 const E_STRING = /(?<![\w$])[Ee]'/;

@@ -12,11 +12,17 @@
  * statement inside a literal) is found. The spelling scanners below read what the scanner cannot (an unclosed
  * literal, a NUL, a process that did not load the parser); in a literal's text, redact-content.ts reads JSON,
  * `password: x` and connection strings first. URLs are read by spelling in every case.
+ *
+ * A statement the server refuses is recorded too (pg.query, refused as unparsable), and its password with it: a
+ * PASSWORD literal never closed is replaced to the text's end, a word or quoted name given for one
+ * (`PASSWORD hunter2`, `PASSWORD "hunter2"`) is replaced, and so is a password in another server's syntax
+ * (`IDENTIFIED BY 'x'`, `SET PASSWORD FOR u = 'x'`). The parser's error quotes the statement's text near where it
+ * stopped: parseErrorRedacted takes out of it what the redaction hides (redactedSpans), for the policy's reason.
  */
 import { firstAtLeast } from '../sorted-index.js';
-import { redactByTokens } from './redact-by-tokens.js';
+import { redactByTokens, utf16Offset } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
-import { CALLS_SECRET, EXECUTES, mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
+import { CALLS_SECRET, EXECUTES, IDENTIFIES, mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
 import { parseStatements, parserReady } from './pg-parser.js';
 
 /*
@@ -33,6 +39,12 @@ import { parseStatements, parserReady } from './pg-parser.js';
  * whitespace, `/* *\/` nests, `--` runs to \n or \r), the literal replaced and the comment kept; and a backslash
  * before a line break inside `E'…'` / `U&'…'` or a quoted `password='…'` (it escapes any character, but the
  * RegExps' `\\.` stopped there, so `PASSWORD E'a\⏎b'` was kept whole).
+ *
+ * Where those RegExps found a literal never closed (no quote, or only doubled ones: they backtracked to the last
+ * `''`, and kept the rest), the server reads it to the text's end: all of it is replaced now, as `'mark` (left open,
+ * as it was). What the server refuses and they never read, a word, a quoted name, another server's syntax, is looked
+ * for last, in what the others left (redactUnreadPasswords). Each is read once: a value read is taken whole, and no
+ * place inside it is looked at again.
  */
 
 /**
@@ -70,8 +82,69 @@ export function redactStatementSecrets(text: string, mark = '[redacted]', tables
   return redactAt(text, mark, 0, tables);
 }
 
-function redactAt(text: string, mark: string, depth: number, tables?: TableColumns): string {
+/**
+ * Where the text redactStatementSecrets replaces is (`text`'s offsets, [start, end) each, in order, none touching):
+ * what of a statement its record hides, for text that quotes the statement otherwise (parseErrorRedacted).
+ */
+export function redactedSpans(text: string, mark = '[redacted]', tables?: TableColumns): Array<[number, number]> {
+  const kept = new Kept(text.length);
+  redactAt(text, mark, 0, tables, kept);
+  return kept.hidden(text.length);
+}
+
+/**
+ * The parser's message for `sql` (a ParseFailure's, `cursor` where it stopped, in characters, or -1) without the text
+ * the statement's redaction hides: the server quotes the token it stopped at (`syntax error at or near "'hunter2'"`,
+ * `unterminated quoted string at or near "'hunter2"`, `unrecognized role option "x"`), which may be a password the
+ * record shows as `'[redacted]'`. A quoted part that is the text at the cursor is replaced by `"mark"` when any of
+ * it is hidden; one that is not found there, when it holds a hidden text (or is too long to look through).
+ */
+export function parseErrorRedacted(sql: string, message: string, cursor: number, mark = '[redacted]'): string {
+  if (!message.includes('"')) return message;
+  const spans = redactedSpans(sql, mark);
+  if (spans.length === 0) return message;
+  const starts = spans.map(([a]) => a);
+  /** Whether any text in [from, to) is hidden. */
+  const hides = (from: number, to: number): boolean => {
+    const k = firstAtLeast(starts, to) - 1; // the last span starting before `to`
+    return k >= 0 && spans[k]![1] > from;
+  };
+  const at = cursor >= 0 && cursor <= sql.length ? utf16Offset(sql, cursor) : -1;
+  const hidden = (quoted: string): boolean => {
+    if (at >= 0 && sql.slice(at, at + quoted.length).toLowerCase() === quoted.toLowerCase()) return hides(at, at + quoted.length);
+    // Not the text at the cursor (or no cursor): hidden when it holds any hidden text, with or without its quotes.
+    if (quoted.length * spans.length > 4_000_000) return true;
+    const q = quoted.toLowerCase();
+    return spans.some(([a, b]) => {
+      const t = sql.slice(a, b).toLowerCase();
+      const inner = t.replace(/^(?:[eu]&?)?['"$]+|['"$]+$/g, '');
+      return (t !== '' && q.includes(t)) || (inner !== '' && q.includes(inner));
+    });
+  };
+  // The token near which the parser stopped is quoted last, as the server wrote it (it may hold `"`): to the end.
+  const near = / at or near "/.exec(message);
+  const head = near ? message.slice(0, near.index + near[0].length) : message;
+  const out = head.replace(/"([^"]*)"/g, (whole, quoted: string) => (quoted !== '' && hidden(quoted) ? `"${mark}"` : whole));
+  if (!near) return out;
+  const token = message.endsWith('"') ? message.slice(head.length, -1) : message.slice(head.length);
+  return `${out}${token !== '' && hidden(token) ? mark : token}${message.endsWith('"') ? '"' : ''}`;
+}
+
+/**
+ * `text` redacted at `depth` (0: a statement; more: a literal's or comment's text inside one). `kept`, at depth 0:
+ * told what each pass replaced (its edits: flat [start, end, length of what replaced it], in that pass's text).
+ */
+function redactAt(text: string, mark: string, depth: number, tables?: TableColumns, kept?: Kept): string {
   let s = text;
+  const edits: number[] | undefined = kept ? [] : undefined;
+  /** Runs a pass over `s`; `kept` learns what it replaced. */
+  const pass = (f: (t: string, e: number[] | undefined) => string): void => {
+    s = f(s, edits);
+    if (kept && edits!.length > 0) {
+      kept.apply(edits!);
+      edits!.length = 0;
+    }
+  };
   // Read as the server reads it (the parser is loaded wherever statements are recorded or held: pg-hooks.ts,
   // explain.ts, startPgBroker). Text the scanner read needs no PASSWORD-clause spelling: it misreads SQL and would
   // mangle the record (`SELECT 'reset password'; ALTER USER …` lost its ALTER to a "literal" from that quote);
@@ -81,25 +154,29 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   if (depth > 0 && NAMES_SECRET.test(s)) s = redactContentSecrets(s, mark);
   // (An INSERT's values may be a password's by the table's columns alone: read when the caller can ask the catalog,
   // in a function or DO body too; an EXECUTE's arguments always.)
-  const scanned = (mayHoldSecret(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTES.test(s))) && parserReady();
-  const read = scanned ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d, tables), depth, tables) : undefined;
-  if (read !== undefined) s = read;
+  // (Another server's password syntax names no secret: IDENTIFIED BY 'x'.)
+  const scanned = (mayHoldSecret(s) || IDENTIFIES.test(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTES.test(s))) && parserReady();
+  const read = scanned ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d, tables), depth, tables, edits) : undefined;
+  if (read !== undefined) pass(() => read);
   if (read === undefined && PASSWORD_WORD.test(s)) {
     // The replacements only run on text that can match them (both password patterns name the word, a URL
     // has `://`): this runs once per distinct SQL text, which with literals in the SQL is once per statement.
-    s = redactPasswordClauses(s, mark);
-    s = redactConnstrPasswords(s, mark);
+    pass((t, e) => redactPasswordClauses(t, mark, e));
+    pass((t, e) => redactConnstrPasswords(t, mark, e));
   }
-  if (s.includes('://')) s = redactUrlPasswords(s, mark);
+  if (s.includes('://')) pass((t, e) => redactUrlPasswords(t, mark, e));
   // What the RegExps' spelling missed, looked for in what they left: it can only replace more.
-  if (read === undefined && PASSWORD_WORD.test(s)) s = redactMissedPasswords(s, mark);
+  if (read === undefined && PASSWORD_WORD.test(s)) pass((t, e) => redactMissedPasswords(t, mark, e));
+  // What the server refuses and the spellings above never read: a word or quoted name for a password, another server's syntax.
+  if (read === undefined && (PASSWORD_WORD.test(s) || IDENTIFIES.test(s))) pass((t, e) => redactUnreadPasswords(t, mark, e));
   // The spelling knows passwords only. Text the scanner cannot read that calls a key's function, names a secret other
   // than a password or EXECUTEs: a literal's text (maybe not SQL: a PL/Python body, where quotes pair otherwise) and a
   // statement the server cannot parse either (it runs none of it) are replaced whole, a key may be anywhere in them;
   // a statement the server parses (past ~3.6 million tokens the scanner answers with none) runs, and keeps its code:
   // every literal of it goes, read by SQL's quoting rules (sqlLiteralsRedacted).
   if (scanned && read === undefined && (CALLS_SECRET.test(s) || (depth === 0 && EXECUTES.test(s)) || NAMES_SECRET.test(s.replace(PASSWORD_ALL, '')))) {
-    return depth > 0 || 'error' in parseStatements(s) ? mark : sqlLiteralsRedacted(s, mark);
+    if (depth > 0 || 'error' in parseStatements(s)) pass((t, e) => { e?.push(0, t.length, mark.length); return mark; });
+    else pass((t, e) => sqlLiteralsRedacted(t, mark, e));
   }
   return s;
 }
@@ -109,7 +186,7 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
  * PostgreSQL's scanner reads quotes and comments (-- to the line end, nested block comments, "…" names), in one pass: for text
  * the scanner will not read (too many tokens) that the server parses.
  */
-export function sqlLiteralsRedacted(text: string, mark: string): string {
+export function sqlLiteralsRedacted(text: string, mark: string, edits?: number[]): string {
   let out = '';
   let done = 0;
   for (let i = 0; i < text.length;) {
@@ -138,6 +215,7 @@ export function sqlLiteralsRedacted(text: string, mark: string): string {
     }
     if (end < 0) { i++; continue; }
     out += `${text.slice(done, i)}'${mark}'`;
+    edits?.push(i, end, mark.length + 2);
     done = i = end;
   }
   return out + text.slice(done);
@@ -147,22 +225,64 @@ const SQ = 0x27; // '
 const BACKSLASH = 0x5c;
 const DOLLAR = 0x24;
 
-/** `password` (any case, ASCII), blanks, a literal: the literal replaced by `'mark'`; left to right, as String.replace. */
-function redactPasswordClauses(s: string, mark: string): string {
+/**
+ * `password` (any case, ASCII), blanks, a literal: the literal replaced by `'mark'`; left to right, as String.replace.
+ * A literal the server reads to the text's end (never closed: where the RegExp backtracked to the last `''`, or found
+ * none) is replaced to the end, as `'mark`.
+ */
+function redactPasswordClauses(s: string, mark: string, edits?: number[]): string {
   let out = '';
   let done = 0;
   let tags: DollarTags | undefined;
+  const dollarTags = () => (tags ??= new DollarTags(s));
   for (let at = 0, next: number; (next = indexOfPassword(s, at)) >= 0; ) {
     PASSWORD_KEYWORD.lastIndex = next;
     const kw = PASSWORD_KEYWORD.exec(s)![0];
     const start = next + kw.length;
-    const end = literalEnd(s, start, () => (tags ??= new DollarTags(s)), false);
+    const end = literalEnd(s, start, dollarTags, false);
+    if (!closedAt(s, end) && neverClosed(s, start, dollarTags)) {
+      out += `${s.slice(done, next)}${kw}'${mark}`;
+      edits?.push(start, s.length, mark.length + 1);
+      done = s.length;
+      break;
+    }
     // Not followed by a literal: the next `password` starts past this one (the word has no border).
     if (end < 0) { at = next + 1; continue; }
     out += `${s.slice(done, next)}${kw}'${mark}'`;
+    edits?.push(start, end, mark.length + 2);
     done = at = end;
   }
   return done === 0 ? s : out + s.slice(done);
+}
+
+/** Whether `end` (literalEnd's, quotedEnd's or escapedEnd's) ends a literal at its closing quote: not -1, nor a `''` backtracked to. */
+function closedAt(s: string, end: number): boolean {
+  return end >= 0 && s.charCodeAt(end) !== SQ;
+}
+
+/**
+ * Whether the literal at `start` is one the server reads to the text's end: '…' with no quote but doubled ones after
+ * it, E'…' / U&'…' the same with a backslash escaping any character, $tag$ with no closing tag (in any case, as the
+ * RegExp's) and not glued to a name. Each reads no further than the literal.
+ */
+function neverClosed(s: string, start: number, tags: () => DollarTags): boolean {
+  const c = s.charCodeAt(start);
+  if (c === SQ) return !closedAt(s, quotedEnd(s, start));
+  if (isEscapeLetter(c)) {
+    const end = escapedEnd(s, start, true);
+    return end !== -1 ? !closedAt(s, end) : escapedOpens(s, start);
+  }
+  // (A `$` after a name's character continues the name, `password$q$`: no dollar quote for the server.)
+  if (c !== DOLLAR || (start > 0 && /[\w$\u0080-\uffff]/.test(s[start - 1]!))) return false;
+  let j = start + 1;
+  while (j < s.length && isTagChar(s.charCodeAt(j))) j++;
+  return s.charCodeAt(j) === DOLLAR && tags().find(s.slice(start + 1, j), j + 1) < 0;
+}
+
+/** Whether an E'…' / U&'…' literal starts at `at` (escapedEnd's -1 is both "none" and "never closed, no `''`"). */
+function escapedOpens(s: string, at: number): boolean {
+  const i = s.charCodeAt(at + 1) === 0x26 /* & */ ? at + 2 : at + 1;
+  return s.charCodeAt(i) === SQ;
 }
 
 /**
@@ -191,7 +311,7 @@ function isEscapeLetter(c: number): boolean {
  * where a comment ends and what a run of blanks and comments leads to are remembered by position
  * (CommentSkipper), and a literal's end by where it starts.
  */
-function redactMissedPasswords(s: string, mark: string): string {
+function redactMissedPasswords(s: string, mark: string, edits?: number[]): string {
   const comments = s.includes('/*') || s.includes('--');
   const breaks = ESCAPED_LINE_BREAK.test(s);
   if (!comments && !breaks) return s;
@@ -211,7 +331,13 @@ function redactMissedPasswords(s: string, mark: string): string {
       continue; // what the RegExp read
     }
     let end = ends.get(start);
-    if (end === undefined) ends.set(start, (end = literalEnd(s, start, () => (tags ??= new DollarTags(s)), true)));
+    const dollarTags = () => (tags ??= new DollarTags(s));
+    if (end === undefined) ends.set(start, (end = literalEnd(s, start, dollarTags, true)));
+    // After a comment, a literal never closed: to the text's end (as redactPasswordClauses reads one with none).
+    if (commented && !closedAt(s, end) && neverClosed(s, start, dollarTags)) {
+      ranges.push({ start, end: s.length, mark: `'${mark}` });
+      break;
+    }
     if (end < 0 || (!commented && end === escapedEnd(s, start, false))) continue;
     ranges.push({ start, end, mark: `'${mark}'` });
   }
@@ -224,7 +350,7 @@ function redactMissedPasswords(s: string, mark: string): string {
     const end = connstrValueEnd(s, start, true);
     if (end >= 0 && end !== connstrValueEnd(s, start, false)) ranges.push({ start, end, mark });
   }
-  return replaceRanges(s, ranges);
+  return replaceRanges(s, ranges, edits);
 }
 
 /** `/*` or `--` at `at`. */
@@ -240,8 +366,8 @@ interface Range {
   mark: string;
 }
 
-/** Each range replaced by its mark; ranges that overlap are one, with the first one's mark. */
-function replaceRanges(s: string, ranges: Range[]): string {
+/** Each range replaced by its mark; ranges that overlap are one, with the first one's mark. `edits`: told each (redactAt). */
+function replaceRanges(s: string, ranges: Range[], edits?: number[]): string {
   if (ranges.length === 0) return s;
   ranges.sort((a, b) => a.start - b.start || b.end - a.end);
   let out = '';
@@ -251,6 +377,7 @@ function replaceRanges(s: string, ranges: Range[]): string {
     let end = ranges[k]!.end;
     for (k++; k < ranges.length && ranges[k]!.start < end; k++) end = Math.max(end, ranges[k]!.end);
     out += `${s.slice(done, start)}${mark}`;
+    edits?.push(start, end, mark.length);
     done = end;
   }
   return out + s.slice(done);
@@ -413,7 +540,7 @@ function escapedEnd(s: string, at: number, anyEscape: boolean): number {
 }
 
 /** `password = value`: the value replaced by `mark`; left to right, as String.replace. */
-function redactConnstrPasswords(s: string, mark: string): string {
+function redactConnstrPasswords(s: string, mark: string, edits?: number[]): string {
   let out = '';
   let done = 0;
   for (let at = 0, next: number; (next = indexOfPassword(s, at)) >= 0; ) {
@@ -422,6 +549,7 @@ function redactConnstrPasswords(s: string, mark: string): string {
     const end = kw === undefined ? -1 : connstrValueEnd(s, next + kw.length, false);
     if (end < 0) { at = next + 1; continue; }
     out += `${s.slice(done, next)}${kw}${mark}`;
+    edits?.push(next + kw!.length, end, mark.length);
     done = at = end;
   }
   return done === 0 ? s : out + s.slice(done);
@@ -528,7 +656,7 @@ function isWordChar(c: number): boolean {
  * word boundary and scheme characters up to `://`; which letter it starts at does not change what is replaced,
  * so for each `://` the scheme characters before it are read once, back to the first that is not one.
  */
-function redactUrlPasswords(s: string, mark: string): string {
+function redactUrlPasswords(s: string, mark: string, edits?: number[]): string {
   let out = '';
   let done = 0;
   // The first [\s@'"] at or after the password last looked at (passwords are looked at left to right).
@@ -549,7 +677,221 @@ function redactUrlPasswords(s: string, mark: string): string {
     }
     if (end === password || s.charCodeAt(end) !== 0x40 /* @ */) continue;
     out += `${s.slice(done, password)}${mark}@`;
+    edits?.push(password, end, mark.length);
     done = from = end + 1;
   }
   return done === 0 ? s : out + s.slice(done);
+}
+
+const DQ = 0x22; // "
+/** Where each `password` or IDENTIFIED starts (redactUnreadPasswords' places to look). */
+const UNREAD_AT = /password|identified/gi;
+/** After IDENTIFIED: `BY`, or `WITH plugin BY|AS` (MySQL), then blanks; the value follows. */
+const IDENTIFIED_BY = /\s+(?:with\s+[^\s;]+\s+(?:by|as)|by)\s+/iy;
+/** After an IDENTIFIED BY value: Oracle's `REPLACE old`. */
+const REPLACE_AFTER = /\s+replace\s+/iy;
+/** After MySQL's `SET PASSWORD`: `FOR user`, then `= value`. */
+const FOR_AFTER = /\s+for\s/iy;
+/** A statement (at its start) whose PASSWORD is a role's option: CREATE/ALTER ROLE, USER (not USER MAPPING) or GROUP. */
+const ROLE_STATEMENT = /\s*(?:create|alter)\s+(?:role|user|group)\b(?!\s+mapping\b)/iy;
+/** Words after which `password` is a role's or a setting's name, not the option: ROLE password, RENAME TO password, SET password TO. */
+const NAME_AFTER = new Set(['role', 'user', 'group', 'admin', 'to', 'set', 'reset', 'in']);
+/** A word given for a password: to a blank, `;` or `,`. */
+const BARE_WORD = /[^\s;,]+/y;
+
+/**
+ * Passwords written as the server refuses them, which none of the spellings above read (the record keeps a statement
+ * the server refused): in a CREATE/ALTER ROLE, USER or GROUP statement (after its last `;`, spelled so at its start), a
+ * word or quoted name given to PASSWORD (`PASSWORD hunter2`, `PASSWORD "hunter2"`; not NULL, nor a role named password:
+ * ROLE password, TO password, `a, password`); another server's syntax anywhere: `IDENTIFIED [WITH plugin] BY value`,
+ * `IDENTIFIED WITH plugin AS value` and Oracle's `REPLACE old` after one, MySQL's `SET PASSWORD FOR user = value`. A
+ * value is a literal in any spelling, a quoted name (either never closed: to the text's end) or a word (to a blank, `;`
+ * or `,`); it is replaced by `'mark'`, `"mark"` or `mark`. Linear: each place reads forward no further than its value,
+ * a value read is taken whole and nothing inside it is looked at again, and what comes before a place (its word, its
+ * statement's start, the next `=`) is found by pointers that only move forward.
+ */
+function redactUnreadPasswords(s: string, mark: string, edits?: number[]): string {
+  const ranges: Range[] = [];
+  const skipper = s.includes('/*') || s.includes('--') ? new CommentSkipper(s) : undefined;
+  /** Where blanks and comments after `at` end (-1: in a comment never closed). */
+  const skip = (at: number): number => {
+    if (skipper) return skipper.skip(at);
+    BLANKS.lastIndex = at;
+    BLANKS.test(s);
+    return BLANKS.lastIndex;
+  };
+  // The statement around a place: after the last `;` before it, and the first `;` after it (-1: none).
+  let statement = 0;
+  let semi = s.indexOf(';');
+  let roleAt = -1;
+  let role = false;
+  let eq = -2; // the first `=` at or after the last place looked from (-1: none; -2: not looked for yet)
+  /** Takes the value at `at` (literals too, or not); where it ends, or -1 when there is none. */
+  const take = (at: number, literals: boolean): number => {
+    const r = unreadValue(s, at, mark, literals);
+    if (r === undefined) return -1;
+    ranges.push(r);
+    return r.end;
+  };
+  UNREAD_AT.lastIndex = 0;
+  for (let m: RegExpExecArray | null; (m = UNREAD_AT.exec(s)) !== null; ) {
+    const at = m.index;
+    const after = at + m[0].length;
+    if (isWordChar(s.charCodeAt(after)) || (at > 0 && /[\w$."']/.test(s[at - 1]!))) continue;
+    while (semi >= 0 && semi < at) { statement = semi + 1; semi = s.indexOf(';', statement); }
+    let taken = -1;
+    if (m[0].length === 10) {
+      // IDENTIFIED [WITH plugin] BY|AS value [REPLACE value].
+      IDENTIFIED_BY.lastIndex = after;
+      if (!IDENTIFIED_BY.test(s)) continue;
+      taken = take(IDENTIFIED_BY.lastIndex, true);
+      if (taken >= 0) {
+        REPLACE_AFTER.lastIndex = taken;
+        if (REPLACE_AFTER.test(s)) taken = Math.max(taken, take(REPLACE_AFTER.lastIndex, true));
+      }
+    } else if (wordBefore(s, at) === 'set') {
+      // SET PASSWORD FOR user = value (MySQL), within its statement.
+      FOR_AFTER.lastIndex = after;
+      if (!FOR_AFTER.test(s)) continue;
+      if (eq === -2 || (eq >= 0 && eq < after)) eq = s.indexOf('=', after);
+      if (eq < 0 || (semi >= 0 && eq > semi)) continue;
+      const value = skip(eq + 1);
+      if (value >= 0) taken = take(value, true);
+    } else {
+      // PASSWORD word | "name" in a role's statement: a literal there is the spellings' above.
+      if (roleAt !== statement) {
+        roleAt = statement;
+        ROLE_STATEMENT.lastIndex = statement;
+        role = ROLE_STATEMENT.test(s);
+      }
+      if (!role || NAME_AFTER.has(wordBefore(s, at)) || charBefore(s, at) === 0x2c /* , */) continue;
+      const value = skip(after);
+      if (value < 0 || (value === after && s.charCodeAt(value) !== DQ)) continue;
+      taken = take(value, false);
+    }
+    // Nothing inside what was taken is looked at again (a value never closed runs to the end).
+    if (taken > UNREAD_AT.lastIndex) UNREAD_AT.lastIndex = taken;
+  }
+  return replaceRanges(s, ranges, edits);
+}
+
+/**
+ * The value at `at` (redactUnreadPasswords) and what replaces it: a quoted name (`""` inside), a literal (with
+ * `literals`: '…', E'…' / U&'…' with backslash escapes, $tag$…$tag$, the server's closing), either never closed to
+ * the text's end; or a word but NULL. Undefined when there is none (a `=`, `(`, `,`, `;` or the text's end there).
+ */
+function unreadValue(s: string, at: number, mark: string, literals: boolean): Range | undefined {
+  if (at >= s.length) return undefined;
+  const c = s.charCodeAt(at);
+  if (c === DQ) {
+    let i = s.indexOf('"', at + 1);
+    while (i >= 0 && s.charCodeAt(i + 1) === DQ) i = s.indexOf('"', i + 2);
+    return i < 0 ? { start: at, end: s.length, mark: `"${mark}` } : { start: at, end: i + 1, mark: `"${mark}"` };
+  }
+  const end = serverLiteralEnd(s, at);
+  if (end !== -2) {
+    if (!literals) return undefined;
+    return end < 0 ? { start: at, end: s.length, mark: `'${mark}` } : { start: at, end, mark: `'${mark}'` };
+  }
+  if (/[=:(),;]/.test(s[at]!)) return undefined;
+  BARE_WORD.lastIndex = at;
+  BARE_WORD.test(s);
+  const stop = BARE_WORD.lastIndex;
+  if (stop - at === 4 && /^null$/i.test(s.slice(at, stop))) return undefined;
+  return { start: at, end: stop, mark };
+}
+
+/**
+ * The end of the literal at `at` as the server reads it ('…', E'…' / U&'…' with backslash escapes, $tag$…$tag$ with the
+ * same tag): -1 when it is never closed, -2 when none starts there.
+ */
+function serverLiteralEnd(s: string, at: number): number {
+  const c = s.charCodeAt(at);
+  let i: number;
+  if (c === SQ) {
+    for (i = s.indexOf("'", at + 1); i >= 0 && s.charCodeAt(i + 1) === SQ; i = s.indexOf("'", i + 2));
+    return i < 0 ? -1 : i + 1;
+  }
+  if (isEscapeLetter(c)) {
+    if (!escapedOpens(s, at)) return -2;
+    i = s.indexOf("'", at) + 1;
+    for (; i < s.length; i++) {
+      const d = s.charCodeAt(i);
+      if (d === BACKSLASH) i++;
+      else if (d === SQ) {
+        if (s.charCodeAt(i + 1) !== SQ) return i + 1;
+        i++;
+      }
+    }
+    return -1;
+  }
+  if (c !== DOLLAR) return -2;
+  const tag = /^\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/.exec(s.slice(at, at + 64))?.[0];
+  if (!tag) return -2;
+  const close = s.indexOf(tag, at + tag.length);
+  return close < 0 ? -1 : close + tag.length;
+}
+
+/** The first character before `at` that is no blank (NaN: none). */
+function charBefore(s: string, at: number): number {
+  let i = at - 1;
+  while (i >= 0 && isBlank(s.charCodeAt(i))) i--;
+  return s.charCodeAt(i);
+}
+
+/** The word (ASCII letters, digits, `_`, at most 8) before the blanks before `at`, in lower case; '' when there is none or it is longer. */
+function wordBefore(s: string, at: number): string {
+  let end = at;
+  while (end > 0 && isBlank(s.charCodeAt(end - 1))) end--;
+  let start = end;
+  while (start > 0 && end - start <= 8 && isWordChar(s.charCodeAt(start - 1))) start--;
+  return end - start > 8 ? '' : s.slice(start, end).toLowerCase();
+}
+
+/**
+ * What of a text is kept through the passes of its redaction: runs of the current text that are the original's, each
+ * where it is now and where it was (flat [at, end, from]), in order. A pass's edits (flat [start, end, length of what
+ * replaced it], in order, not overlapping) cut them and move them; what no run covers any more was hidden. Linear in
+ * the runs and the edits.
+ */
+class Kept {
+  #runs: number[];
+
+  constructor(length: number) {
+    this.#runs = length > 0 ? [0, length, 0] : [];
+  }
+
+  apply(edits: readonly number[]): void {
+    const runs = this.#runs;
+    const out: number[] = [];
+    let e = 0;
+    let delta = 0; // how far the edits before `pos` moved the text
+    for (let r = 0; r < runs.length; r += 3) {
+      const start = runs[r]!;
+      const end = runs[r + 1]!;
+      const from = runs[r + 2]!;
+      for (let pos = start; pos < end; ) {
+        // The edits that end at or before `pos`: before it (an insertion at `pos` too).
+        while (e < edits.length && edits[e + 1]! <= pos) { delta += edits[e + 2]! - (edits[e + 1]! - edits[e]!); e += 3; }
+        if (e < edits.length && edits[e]! <= pos) { pos = Math.min(edits[e + 1]!, end); continue; } // replaced
+        const stop = e < edits.length ? Math.min(edits[e]!, end) : end;
+        out.push(pos + delta, stop + delta, from + (pos - start));
+        pos = stop;
+      }
+    }
+    this.#runs = out;
+  }
+
+  /** The original text's spans no run covers ([start, end) each, in order, none touching), of a text `length` long. */
+  hidden(length: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    let at = 0;
+    for (let r = 0; r < this.#runs.length; r += 3) {
+      const from = this.#runs[r + 2]!;
+      if (from > at) out.push([at, from]);
+      at = from + this.#runs[r + 1]! - this.#runs[r]!;
+    }
+    if (length > at) out.push([at, length]);
+    return out;
+  }
 }

@@ -4,7 +4,8 @@
  * each candidate to the end of the text, about a second per 64 KiB statement, and safeStatementText (a held
  * statement, no cap) grew with the square beyond. What is redacted is what those RegExps redacted: they are
  * the oracle below, on random text built from the tokens they react to; and, since, more where they leaked: a
- * comment between PASSWORD and its literal, and a backslash before a line break in E'…' or password='…'.
+ * comment between PASSWORD and its literal, a backslash before a line break in E'…' or password='…', and a literal
+ * the server reads to the text's end (never closed: the RegExps backtracked to its last `''`, or kept it whole).
  */
 import { describe, expect, it } from 'vitest';
 import { redactSql } from '../../../src/broker/sql-record.js';
@@ -49,14 +50,9 @@ describe('redactStatementSecrets', () => {
       ["alter role x password E'a\\'b''c'", "alter role x password '[redacted]'"],
       ["alter role x password U&'d\\0061t' login", "alter role x password '[redacted]' login"],
       ['alter role x password $q$s3cret$q$', "alter role x password '[redacted]'"],
-      // The closing tag in another case closed it (the backreference ignored case); `$a$a$` does not close `$a$`.
+      // The closing tag in another case closed it (the backreference ignored case).
       ['PASSWORD $a$x$A$ y', "PASSWORD '[redacted]' y"],
-      ['password $a$a$', 'password $a$a$'],
       ['password $$$$', "password '[redacted]'"],
-      // Never closed: up to the first quote of the last doubled one.
-      ["password E'a''b", "password '[redacted]''b"],
-      ["password 'a''a''a''", "password '[redacted]''"],
-      ["password E'password E'password E'", "password '[redacted]'password E'"],
       ["passwordU&'x' passwordu'y'", "password'[redacted]' password'[redacted]'"],
       ["CREATE USER MAPPING FOR u SERVER s OPTIONS (user 'u', sslpassword 'pw')", "CREATE USER MAPPING FOR u SERVER s OPTIONS (user 'u', sslpassword '[redacted]')"],
       ["select dblink_connect('host=db password = s3cret dbname=x')", "select dblink_connect('host=db password = [redacted] dbname=x')"],
@@ -69,6 +65,22 @@ describe('redactStatementSecrets', () => {
     ] as const) {
       expect(redactStatementSecrets(sql), sql).toBe(want);
       expect(redactStatementSecrets(sql), sql).toBe(oracle(sql));
+    }
+  });
+
+  it('redacts a literal never closed to the end, where the RegExps kept it or backtracked to its last doubled quote', () => {
+    for (const [sql, regexps, want] of [
+      // `$a$a$` does not close `$a$`: the server reads it to the end.
+      ['password $a$a$', 'password $a$a$', "password '[redacted]"],
+      ["password E'a''b", "password '[redacted]''b", "password '[redacted]"],
+      ["password 'a''a''a''", "password '[redacted]''", "password '[redacted]"],
+      ["password E'password E'password E'", "password '[redacted]'password E'", "password '[redacted]'password '[redacted]"],
+      ["ALTER ROLE app PASSWORD 'hunter2", "ALTER ROLE app PASSWORD 'hunter2", "ALTER ROLE app PASSWORD '[redacted]"],
+      // A `$` after a name's character continues the name (password$q$): no dollar quote for the server.
+      ['password$q$x', 'password$q$x', 'password$q$x'],
+    ] as const) {
+      expect(oracle(sql), sql).toBe(regexps);
+      expect(redactStatementSecrets(sql), sql).toBe(want);
     }
   });
 
@@ -87,7 +99,7 @@ describe('redactStatementSecrets', () => {
     const escapes = `password='${'\\x'.repeat(32 * 1024)}`;
     expect(redactStatementSecrets(escapes)).toBe(escapes);
     expect(redactStatementSecrets(`${escapes}' x`)).toBe('password=[redacted] x');
-    expect(redactStatementSecrets(`password '${"a''".repeat(20_000)}`)).toBe("password '[redacted]''");
+    expect(redactStatementSecrets(`password '${"a''".repeat(20_000)}`)).toBe("password '[redacted]");
   });
 
   it('redacts a held statement of any length (safeStatementText has no cap)', () => {
@@ -135,8 +147,8 @@ describe('redactStatementSecrets', () => {
       // What the RegExps redacted inside stays redacted.
       ["password E'a\\\n password 'x' y", "password '[redacted]'[redacted]' y"],
       ["password='a\\\npassword='x' y' z", 'password=[redacted] z'],
-      // Unclosed: up to the first quote of the last doubled one, as before a line break.
-      ["password E'a''b\\\nc", "password '[redacted]''b\\\nc"],
+      // Never closed: to the end (the RegExp stopped at the last doubled quote before the line break).
+      ["password E'a''b\\\nc", "password '[redacted]"],
     ]);
   });
 
@@ -148,11 +160,11 @@ describe('redactStatementSecrets', () => {
     expect(redactStatementSecrets(dashes)).toBe(dashes);
     expect(redactStatementSecrets(`${dashes}\n'x'`)).toBe(`${dashes}\n'[redacted]'`);
     const spaces = `${'password /* password -- */ '.repeat(10_000)}\n${' '.repeat(128 * 1024)}`;
-    expect(redactStatementSecrets(`${spaces}'x`)).toBe(`${spaces}'x`);
+    expect(redactStatementSecrets(`${spaces}'x`) === `${spaces}'[redacted]`).toBe(true);
     expect(safeStatementText(`password ${'/*'.repeat(128 * 1024)}'x'`)).toBe(`password ${'/*'.repeat(128 * 1024)}'x'`);
-    // Each E' closes the one before it: one literal, the last backslash kept.
+    // Each E' closes the one before it: one literal; the last is never closed, to the end (its quote closed the one before).
     const breaks = "password E'\\\n".repeat(20_000);
-    expect(redactStatementSecrets(breaks)).toBe("password '[redacted]'\\\n");
+    expect(redactStatementSecrets(breaks)).toBe("password '[redacted]'[redacted]");
   });
 
   it('matches the RegExps on random statements built from the tokens they react to', () => {
@@ -172,10 +184,11 @@ describe('redactStatementSecrets', () => {
       const want = oracle(sql, '***');
       if (want !== sql) redacted++;
       const got = redactStatementSecrets(sql, '***');
-      // A comment (`--` from two '-') or a backslash before a line break: what the RegExps left, some of it replaced.
-      if (/--|\\[\n\r\u2028\u2029]/.test(sql)) {
+      // A comment (`--` from two '-'), a backslash before a line break or a literal never closed (replaced to the end,
+      // its mark left open): what the RegExps left, some of it replaced.
+      if (/--|\\[\n\r\u2028\u2029]/.test(sql) || got.endsWith("'***")) {
         if (got !== want) more++;
-        expect(isSubsequence(got.replaceAll("'***'", '').replaceAll('***', ''), want.replaceAll("'***'", '').replaceAll('***', '')), JSON.stringify(sql)).toBe(true);
+        expect(isSubsequence(got.replaceAll("'***'", '').replaceAll("'***", '').replaceAll('***', ''), want.replaceAll("'***'", '').replaceAll('***', '')), JSON.stringify(sql)).toBe(true);
       } else {
         expect(got, JSON.stringify(sql)).toBe(want);
       }
