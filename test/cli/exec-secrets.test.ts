@@ -49,4 +49,20 @@ describe('pcigate exec -- CMD', () => {
     const stored = [JSON.stringify(log), ...readdirSync(recordings).map((f) => readFileSync(path.join(recordings, f), 'utf8'))].join('\n');
     for (const secret of ['hunter2', 's3cr3t-pw', 'ghs_abc123', '4111111111111111']) expect(stored, secret).not.toContain(secret);
   }, 60_000);
+
+  it('keeps a password given on a here-document or piped into a reader out of the log and the recording', async () => {
+    const home = tempDir('pcigate-home-');
+    // The ALTER ROLE is refused by policy (the role may only read); its password is typed all the same.
+    const step = "psql -X -At <<'SQL'\nALTER ROLE app PASSWORD 'hunterDoc1';\nSQL\necho hunterPipe2 | timeout 5 true --password-stdin; echo 'ann:hunterLine3' | sh -c 'cat >/dev/null'; echo step-done";
+    const r = await runCli(['exec', '--config', config, '--home', home, 'test-db', '--', 'sh', '-c', step], { env: { TEST_DB_PASSWORD: server.password }, home, timeoutMs: 30_000 });
+    expect(r.stdout).toContain('step-done');
+    const log = readLog(home);
+    const argv = (log.find((x) => x.type === 'exec.start')!.detail as { argv: string }).argv;
+    expect(argv).toContain("ALTER ROLE app PASSWORD '[redacted]'");
+    expect(argv).toContain('echo [redacted] | timeout 5 true --password-stdin');
+    expect(log.some((x) => x.type === 'pg.query' && x.outcome === 'denied')).toBe(true);
+    const recordings = path.join(home, 'recordings');
+    const stored = [JSON.stringify(log), ...readdirSync(recordings).map((f) => readFileSync(path.join(recordings, f), 'utf8'))].join('\n');
+    for (const secret of ['hunterDoc1', 'hunterPipe2']) expect(stored, secret).not.toContain(secret);
+  }, 60_000);
 });
