@@ -4,25 +4,28 @@
  * (argv-programs.ts inputKind): a secret whole, chpasswd's `user:password` lines, a statement's PASSWORD clauses, a
  * script's own credentials.
  */
-import { inputKind, sqlRedacted } from './argv-programs.js';
+import { inputKind, shellLineAt, sqlRedacted } from './argv-programs.js';
 import type { InputKind } from './argv-programs.js';
 import { argIndexes, argsBetween, commands, maskRuns, newLine, PIPE, programName, programs, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { redactedSpans, shellWords } from './shell-words.js';
-import { givenLineAt } from './ssh-exec/shell-programs.js';
 
 /** Reads a script (a shell's input) as a command line of its own: argv-redact.ts redactCommandLine, depth-bounded. */
 export type ScriptReader = (text: string) => string;
 
 /** Command lines within command lines followed to find what reads the input (`ssh h "sh -c 'chpasswd'"`). */
 const NESTED_MAX = 4;
-/** Rounds of a printf format followed before the arguments left are hidden whole, and the characters they may write. */
-const PRINTF_ROUNDS_MAX = 16;
-const PRINTF_CHARS_MAX = 64 * 1024;
+/** What a printf format's rounds may write (its length times the rounds) before the arguments left are hidden whole. */
+const PRINTF_CHARS_MAX = 256 * 1024;
 /** A printf format's parts: a conversion (its argument written in its place), `%%`, an escape, a character. */
-const PRINTF = /%%|(%[-+ #0]*\d*(?:\.\d*)?[a-zA-Z])|\\[\s\S]|[\s\S]/g;
-/** A word that is only a variable or a command's output (`"$TOKEN"`, `"$(cat /run/pw)"`): its value is not on the line. */
-const REFERENCE = /^\s*\$(?:\w+|\{[^}]*\}|\([^)]*\))\s*$/;
+const PRINTF = /%%|(%[-+ #0]*(\*|\d*)(?:\.(\*|\d*))?([a-zA-Z]))|\\(?:x[0-9a-fA-F]{1,2}|[0-7]{1,3}|[\s\S])|[\s\S]/g;
+/**
+ * A word, as written, that is only a variable or a command's output (`"$TOKEN"`, `"$(cat /run/pw)"`): its value is
+ * not on the line. (`'$uperS3cret'`, single-quoted, is a literal; so is `"$PW"S3cret`'s tail.)
+ */
+const REFERENCE = /^\s*"?\$(?:\w+|\{[^}]*\}|\([^)]*\))"?\s*$/;
+/** printf's and `echo -e`'s escapes of one letter. */
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', a: '\x07', b: '\b', f: '\f', v: '\v', e: '\x1b' };
 
 /**
  * What a program reads on its input, given on the command line, claimed in `line`: what the echo and printf before
@@ -52,10 +55,14 @@ export function inputSecrets(line: Line, cmds: readonly Command[], readScript: S
 
 /** What command `c` reads on its input that is a secret, SQL or a script (argv-programs.ts inputKind). */
 function commandInput(line: Line, c: Command, depth: number): InputKind | undefined {
-  // sshpass with none of -p, -f, -d, -e reads the password on its input (before what it runs reads the rest).
+  // sshpass with none of -p, -f, -d, -e, and sudo -S, read the password on their input (before what they run reads
+  // the rest).
   const heads = programs(c);
   for (const [k, at] of c.wrappers.entries()) {
-    if (programName(line.bare[at]!) === 'sshpass' && !argsBetween(line, at, heads[k + 1] ?? c.end).some((i) => /^-[pfde]/.test(line.bare[i]!))) return 'secret';
+    const own = argsBetween(line, at, heads[k + 1] ?? c.end).map((i) => line.bare[i]!);
+    const wrapper = programName(line.bare[at]!);
+    if (wrapper === 'sshpass' && !own.some((a) => /^-[pfde]/.test(a))) return 'secret';
+    if (wrapper === 'sudo' && own.some((a) => /^-[A-Za-z]*S[A-Za-z]*$|^--stdin$/.test(a))) return 'secret';
   }
   if (c.name === undefined) return c.wrapper === 'ssh' ? 'script' : undefined;
   const name = line.bare[c.name]!;
@@ -63,7 +70,7 @@ function commandInput(line: Line, c: Command, depth: number): InputKind | undefi
   // A command line in the command's place (`ssh h 'sudo chpasswd'`), or a shell's -c line (`sh -c 'chpasswd'`):
   // what reads its input is the first command in it that reads any.
   if (/\s/.test(name)) return scriptInput(name, depth);
-  const given = givenLineAt([programName(name), ...args], 0);
+  const given = shellLineAt([programName(name), ...args]);
   return given > 0 ? scriptInput(args[given - 1]!, depth) : inputKind(programName(name), args);
 }
 
@@ -79,11 +86,11 @@ function scriptInput(script: string, depth: number): InputKind | undefined {
   return undefined;
 }
 
-/** `text`, read whole as a program's input of this kind, with its secrets redacted. */
-export function redactInput(text: string, kind: InputKind, readScript: ScriptReader): string {
+/** `text` (`raw` as written), read whole as a program's input of this kind, with its secrets redacted. */
+export function redactInput(text: string, kind: InputKind, readScript: ScriptReader, raw = text): string {
   if (kind === 'sql') return sqlRedacted(text);
   if (kind === 'script') return readScript(text);
-  return maskRuns(text, inputMask(text, kind, readScript));
+  return maskRuns(text, inputMask(text, kind, readScript, REFERENCE.test(raw)));
 }
 
 /**
@@ -91,7 +98,7 @@ export function redactInput(text: string, kind: InputKind, readScript: ScriptRea
  * each line's first colon (chpasswd), all but the newlines (a secret read whole; none when it is only a variable),
  * or what reading it as SQL or a script redacts.
  */
-function inputMask(text: string, kind: InputKind, readScript: ScriptReader): boolean[] {
+function inputMask(text: string, kind: InputKind, readScript: ScriptReader, reference = false): boolean[] {
   const mask: boolean[] = [];
   if (kind === 'lines') {
     let password = false;
@@ -101,7 +108,7 @@ function inputMask(text: string, kind: InputKind, readScript: ScriptReader): boo
       else password = text[i] === ':';
     }
   } else if (kind === 'secret') {
-    if (!REFERENCE.test(text)) for (let i = 0; i < text.length; i++) mask[i] = text[i] !== '\n';
+    if (!reference) for (let i = 0; i < text.length; i++) mask[i] = text[i] !== '\n';
   } else {
     for (const [a, b] of redactedSpans(text, kind === 'sql' ? sqlRedacted(text) : readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
   }
@@ -130,16 +137,20 @@ class Written {
     this.#from.push(word === undefined ? undefined : [word, from, to]);
   }
 
-  /** `word`'s value `text`, character by character. */
-  putWord(word: number, text: string): void {
-    if (REFERENCE.test(text)) this.#references.add(word);
+  /** `word`'s value `text` (`raw` as written), character by character. */
+  putWord(word: number, raw: string, text: string): void {
+    if (REFERENCE.test(raw)) this.#references.add(word);
     for (let i = 0; i < text.length; i++) this.put(text[i]!, word, i);
   }
 
-  /** `text` with its backslash escapes read (`\n`, `\t`, `\\`), as printf's format and `echo -e` read them. */
+  /**
+   * `text` with its backslash escapes read as printf's format, `%b` and `echo -e` read them: `\n`, `\t`, `\\`, a
+   * character by its code (`\x3a`, `\072`, `\0072`).
+   */
   putEscaped(word: number, text: string, at = 0): void {
-    for (const m of text.matchAll(/\\([ntr\\])|[\s\S]/g)) {
-      const escaped = m[1] === undefined ? m[0] : m[1] === 'n' ? '\n' : m[1] === 't' ? '\t' : m[1] === 'r' ? '\r' : '\\';
+    for (const m of text.matchAll(/\\(?:x([0-9a-fA-F]{1,2})|0?([0-7]{1,3})|([\s\S]))|[\s\S]/g)) {
+      const code = m[1] !== undefined ? parseInt(m[1], 16) : m[2] !== undefined ? parseInt(m[2], 8) : undefined;
+      const escaped = code !== undefined ? String.fromCharCode(code) : m[3] === undefined ? m[0] : ESCAPES[m[3]] ?? m[0];
       this.put(escaped, word, at + m.index, at + m.index + m[0].length);
     }
   }
@@ -184,7 +195,7 @@ function echoWrites(line: Line, args: readonly number[], w: Written): void {
   args.slice(k).forEach((i, j) => {
     if (j > 0) w.put(' ');
     if (escapes) w.putEscaped(i, line.bare[i]!);
-    else w.putWord(i, line.bare[i]!);
+    else w.putWord(i, line.words[i]!, line.bare[i]!);
   });
   if (newline) w.put('\n');
 }
@@ -198,22 +209,25 @@ function printfWrites(line: Line, args: readonly number[], w: Written): void {
   const format = line.bare[formatWord]!;
   const given = args.slice(at + 1);
   let next = 0;
-  const rounds = Math.max(1, Math.min(PRINTF_ROUNDS_MAX, Math.floor(PRINTF_CHARS_MAX / (format.length || 1))));
+  const rounds = Math.max(1, Math.floor(PRINTF_CHARS_MAX / (format.length || 1)));
   for (let round = 0; round < rounds; round++) {
     let conversions = 0;
     for (const m of format.matchAll(PRINTF)) {
       if (m[1]) {
         conversions++;
+        // (a `*` width or precision takes an argument of its own, written nowhere)
+        next += (m[2] === '*' ? 1 : 0) + (m[3] === '*' ? 1 : 0);
         const g = given[next++];
-        if (g !== undefined) w.putWord(g, line.bare[g]!);
+        if (g !== undefined && m[4] === 'b') w.putEscaped(g, line.bare[g]!);
+        else if (g !== undefined) w.putWord(g, line.words[g]!, line.bare[g]!);
       } else if (m[0].length === 1) w.put(m[0], formatWord, m.index);
       else if (m[0] === '%%') w.put('%', formatWord, m.index, m.index + 2);
       else w.putEscaped(formatWord, m[0], m.index);
     }
     if (conversions === 0 || next >= given.length) return;
   }
-  // A format used again for many arguments: past a few rounds (fewer for a long format) each argument left is
-  // hidden whole (the client chooses the line; walking a long format once per round was quadratic).
+  // A long format used again for many arguments: past what its rounds may write, each argument left is hidden whole
+  // (the client chooses the line; walking a long format once per argument was quadratic).
   for (const g of given.slice(next)) w.hideWhole(g);
 }
 
@@ -222,7 +236,8 @@ function hereStrings(line: Line, c: Command, kind: InputKind, readScript: Script
   for (let i = c.start; i + 1 < c.end; i++) {
     if (!/^\d*<<<$/.test(line.words[i]!)) continue;
     const text = line.bare[i + 1]!;
-    const out = redactInput(text, kind, readScript);
+    // (a single-quoted `'$x'` is a literal: whether it is a variable is read in the word as written)
+    const out = redactInput(text, kind, readScript, line.words[i + 1]!);
     if (out !== text) line.claimed.set(i + 1, out);
   }
 }

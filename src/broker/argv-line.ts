@@ -7,6 +7,7 @@ import { WRAPPERS } from './argv-programs.js';
 import type { Wrapper } from './argv-programs.js';
 import type { Heredoc } from './shell-words.js';
 import { ASSIGNMENT, RESERVED } from './ssh-exec/shell-programs.js';
+import { shellLineAt } from './argv-programs.js';
 
 /** A control operator (`;`, `&&`, `|`, `(`, a newline): it ends a command, and the next word starts one. */
 export const SEPARATOR = /^(?:[;&|\n]+|[()])$/;
@@ -36,6 +37,22 @@ export interface Line {
  * the last wrapper before its name (`ssh h` with no command reads a script on its input), and where each wrapper is.
  */
 export interface Command { start: number; name?: number; end: number; wrapper?: string; wrappers: number[] }
+
+/**
+ * The words of `cmds` that are command lines of their own: a command's name holding a blank (`ssh h "A=b c; …"`,
+ * `eval "…"`) and a shell's `-c` line (`bash -o pipefail -lc "…"`).
+ */
+export function scriptWords(line: Line, cmds: readonly Command[]): Set<number> {
+  const out = new Set<number>();
+  for (const c of cmds) {
+    if (c.name === undefined) continue;
+    if (/\s/.test(line.bare[c.name]!)) out.add(c.name);
+    const args = argIndexes(line, c);
+    const given = shellLineAt([programName(line.bare[c.name]!), ...args.map((i) => line.bare[i]!)]);
+    if (given > 0) out.add(args[given - 1]!);
+  }
+  return out;
+}
 
 /** A line to read: `words` as written, `bare` as their program gets them. */
 export function newLine(words: readonly string[], bare: readonly string[], shell: boolean, heredocs: readonly Heredoc[] = []): Line {

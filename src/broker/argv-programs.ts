@@ -4,6 +4,7 @@
  * `timeout 10`, `docker exec c`, `ssh host`), and which programs read a secret, SQL or a script on their input.
  */
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
+import { givenLineAt } from './ssh-exec/shell-programs.js';
 
 /**
  * What names a credential in a word: password, passwd, pwd, secret, token, api key, private key, credential. Words are
@@ -15,7 +16,7 @@ export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key
  * Words that hold a keyword and name no credential: `--passive-ftp`, `bypass`, `compass`, `tokenizer`, and a
  * secret's or a token's identifier, name or ARN (`--secret-id prod/db`: which secret, not the secret).
  */
-const NOT_A_SECRET_WORD = /passive|bypass|compass|passage|pass-?through|passthru|tokeni[sz]\w*|(?:secret|token|credential|api[_-]?key)s?[-_](?:ids?|names?|arns?|refs?|version(?:[-_]id)?|manager|type)(?![a-z])/gi;
+const NOT_A_SECRET_WORD = /passive|bypass|compass|passage|pass-?through|passthru|tokeni[sz]\w*|credential[-_.]helper|(?:secret|token|credential|api[_-]?key)s?[-_](?:ids?|names?|arns?|refs?|version(?:[-_]id)?|manager|type)(?![a-z])/gi;
 /** Whether `name` names a credential: SECRET_KEYWORD in it, outside words that name none. */
 export const namesSecret = (name: string) => SECRET_KEYWORD.test(name.replace(NOT_A_SECRET_WORD, ' '));
 /** A name made of word characters, dots and dashes (`PGPASSWORD`, `db.password`, `api-key`) that names a credential. */
@@ -33,9 +34,9 @@ export const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|
 const NONE = /(?!)/;
 
 /** docker's (and compose's) options that take a value, before or between its subcommand's words. */
-const DOCKER_GLOBALS = /^(?:-[Hcl]|--(?:host|context|config|log-level|tlscacert|tlscert|tlskey)|-[fp]|--(?:file|project-name|project-directory|env-file|profile))$/;
+const DOCKER_GLOBALS = /^(?:-[Hcln]|--(?:host|context|config|log-level|tlscacert|tlscert|tlskey|connection|url|identity|namespace|address)|-[fp]|--(?:file|project-name|project-directory|env-file|profile|ansi|progress|parallel))$/;
 /** kubectl's options that take a value, before its subcommand. */
-const KUBECTL_GLOBALS = /^(?:-[nsv]|--(?:namespace|context|cluster|user|server|kubeconfig|token|as|as-group|request-timeout|certificate-authority|client-certificate|client-key|v))$/;
+const KUBECTL_GLOBALS = /^(?:-[nsv]|--(?:namespace|context|cluster|user|server|kubeconfig|token|as|as-group|as-uid|request-timeout|certificate-authority|client-certificate|client-key|tls-server-name|cache-dir|profile|profile-output|v))$/;
 
 export type Redact = (value: string) => string;
 export const redacted: Redact = () => '[redacted]';
@@ -260,9 +261,22 @@ export const WRAPPERS = new Map<string, Wrapper>([
     sub: [['exec'], ['container', 'exec'], ['compose', 'exec']], globals: DOCKER_GLOBALS,
     takesValue: /^-[dit]*[euw]$|^--(?:env|env-file|user|workdir|detach-keys|index)$/, positionals: 1,
   }] as const),
+  ...['docker-compose', 'podman-compose'].map((w) => [w, {
+    sub: [['exec']], globals: DOCKER_GLOBALS, takesValue: /^-[dT]*[euw]$|^--(?:env|user|workdir|index)$/, positionals: 1,
+  }] as const),
   ...['kubectl', 'oc'].map((w) => [w, { sub: [['exec']], globals: KUBECTL_GLOBALS, takesValue: NONE, until: '--' }] as const),
   ...['nohup', 'setsid', 'command', 'builtin', 'unbuffer', 'eval'].map((w) => [w, { takesValue: NONE }] as const),
 ]);
+
+/**
+ * Where a shell's `-c` line is among `names` (a program's file name, then its arguments), or -1: `sh -c '…'`, `bash
+ * -o pipefail -lc '…'` (`-o`/`-O` take a word), ssh-exec's givenLineAt read past their values.
+ */
+export function shellLineAt(names: readonly string[]): number {
+  const kept = names.filter((a, i) => !(i > 1 && /^[-+][oO]$/.test(names[i - 1]!)) && !/^[-+][oO]$/.test(a));
+  const at = givenLineAt(kept, 0);
+  return at < 0 ? -1 : names.indexOf(kept[at]!, at);
+}
 
 /** What a program reads on its input that must not be recorded: a secret whole, `user:password` lines, SQL, a script. */
 export type InputKind = 'secret' | 'lines' | 'sql' | 'script';

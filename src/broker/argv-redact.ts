@@ -3,11 +3,12 @@
  * request's command (ssh-session.ts) and the approval request it files (ssh-approval.ts). The command itself
  * runs as given.
  */
-import { inputSecrets, redactInput } from './argv-input.js';
-import { argsBetween, commands, newLine, programName, programs, REDIRECT, SEPARATOR } from './argv-line.js';
+import { inputSecrets } from './argv-input.js';
+import { argsBetween, commands, newLine, programName, programs, REDIRECT, scriptWords, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
+import { firstAtLeast } from '../sorted-index.js';
 import { redactedSpans, shellWords } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
 
@@ -77,12 +78,13 @@ function redactWords(words: readonly string[], bare: readonly string[], shell: b
   const cmds = commands(line);
   for (const c of cmds) programSecrets(line, c);
   inputSecrets(line, cmds, readScript);
+  const scripts = scriptWords(line, cmds);
   const done: string[] = [];
   words.forEach((w, i) => {
     // (the previous word as redacted: a password that reads like a flag's name is not one)
     const afterFlag = i > 0 && secretFlag(done[i - 1]!) && !bare[i]!.startsWith('-')
       && !(shell && (SEPARATOR.test(w) || REDIRECT.test(w)));
-    done.push(line.claimed.get(i) ?? (afterFlag ? '[redacted]' : assignedWord(bare[i]!, line.assigns.has(i))));
+    done.push(line.claimed.get(i) ?? (afterFlag ? '[redacted]' : assignedWord(bare[i]!, !scripts.has(i))));
   });
   return { words: done, bodies: line.bodies };
 }
@@ -92,12 +94,12 @@ const WORD_ASSIGNMENT = /^(--?[\w.-]+=)?([\w.-]+)=([\s\S]+)$/;
 
 /**
  * `word` (its value, as its program gets it) with the value it assigns to a name naming a secret redacted, blanks
- * and all (`'PGPASSWORD=a b'`, `--password="a b"`) where the word is an option or an assignment before a command's
- * name. Elsewhere a word with blanks may be a script (`bash -lc "PGPASSWORD=x psql …"`), read as one.
+ * and all (`'PGPASSWORD=a b'`, `export PGPASSWORD='a b'`, `-e 'DB_PASSWORD=a b'`), unless the word is a command line
+ * of its own (`bash -lc "PGPASSWORD=x psql …"`, scriptWords), read as one.
  */
 function assignedWord(word: string, assignment: boolean): string {
   const m = WORD_ASSIGNMENT.exec(word);
-  if (!m || (!assignment && !word.startsWith('-') && /\s/.test(m[3]!))) return word;
+  if (!m || (!assignment && /\s/.test(m[3]!))) return word;
   return assignedSecret(m[2]!, m[3]!) ? `${m[1] ?? ''}${m[2]}=[redacted]` : word;
 }
 
@@ -141,7 +143,7 @@ interface Span { start: number; end: number; quotes: string }
  * that part only, never the whole script from an approver).
  */
 function scriptSpans(text: string): Span[] {
-  const { words, heredocs } = shellWords(text);
+  const { words, heredocs, comments } = shellWords(text);
   const { words: values, bodies } = redactWords(words.map((w) => w.raw), words.map((w) => w.value), true, heredocs);
   const spans: Span[] = [];
   words.forEach((w, i) => {
@@ -158,11 +160,13 @@ function scriptSpans(text: string): Span[] {
       collected?.push(w.value.slice(from, to));
     }
   });
-  // A here-document no rule reads otherwise is read as a script (`cat > deploy.sh <<EOF`, `ssh h <<EOF`).
-  for (const h of heredocs) {
-    for (const [from, to] of redactedSpans(h.text, bodies.get(h) ?? redactInput(h.text, 'script', readScript))) {
-      spans.push({ start: h.at + from, end: h.at + to, quotes: '' });
-      collected?.push(h.text.slice(from, to));
+  // A here-document no rule reads otherwise is read as a script (`cat > deploy.sh <<EOF`, `ssh h <<EOF`), and so is
+  // a comment (`# --password X`, a command kept for later).
+  const texts: Array<{ at: number; text: string; out?: string | undefined }> = [...heredocs.map((h) => ({ at: h.at, text: h.text, out: bodies.get(h) })), ...comments];
+  for (const t of texts) {
+    for (const [from, to] of redactedSpans(t.text, t.out ?? readScript(t.text))) {
+      spans.push({ start: t.at + from, end: t.at + to, quotes: '' });
+      collected?.push(t.text.slice(from, to));
     }
   }
   return spans.sort((a, b) => a.start - b.start);
@@ -189,13 +193,13 @@ function assignedSecret(name: string, value: string): boolean {
 }
 
 /** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, `NAME=VALUE`. */
-function secretText(text: string): string {
+function secretText(text: string, shell = true): string {
   const hidden = (prefix: string, secret: string, suffix = '') => {
     collected?.push(secret);
     return `${prefix}[redacted]${suffix}`;
   };
   return privateKeys(assignments(text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at))
-    .replace(AUTH_HEADER, (_: string, a: string, secret: string) => hidden(a, secret))));
+    .replace(AUTH_HEADER, (_: string, a: string, secret: string) => hidden(a, secret)), shell));
 }
 
 /** `text` with each PEM private key's body redacted (to the end of the text when its END line is missing). */
@@ -219,14 +223,15 @@ function privateKeys(text: string): string {
  * `text` with the value of each assignment naming a secret redacted. A name that names none is passed over and its
  * value read on for more (`--from-literal=password=X`, `--env=DB_PASSWORD=X`).
  */
-function assignments(text: string): string {
+function assignments(text: string, shell: boolean): string {
   let out = '';
   let copied = 0;
+  let quotes: ShellQuotes | undefined;
   const names = new RegExp(ASSIGNMENT_NAME.source, 'g');
   for (let m = names.exec(text); m; m = names.exec(text)) {
     if (!namesSecret(m[1]!)) continue;
     const at = m.index + m[0].length;
-    const value = text.slice(at, assignedValue(text, at));
+    const value = text.slice(at, assignedValue(text, at, shell ? (quotes ??= new ShellQuotes(text)) : undefined));
     if (value === '' || !assignedSecret(m[1]!, value)) continue;
     out += `${text.slice(copied, at)}[redacted]`;
     collected?.push(value);
@@ -239,20 +244,62 @@ function assignments(text: string): string {
 /**
  * Where an assignment's value starting at `at` ends: at a blank, `;` or `&`, through every quoted part
  * (`ab"cd"`; a quote never closed runs to the end), but a comma or closing bracket right after a quote ends it (a
- * JSON body's `"password":"x","user":"ann"`). Each quote is looked for once, so the text is read in linear time.
+ * JSON body's `"password":"x","user":"ann"`). On a shell line (`quotes`), a quote the shell reads as closing ends it
+ * (`-H 'X-Token:S3cret' https://x`: the value is S3cret), and a quote inside the other kind's quotes is a JSON
+ * body's, paired before they close. Each quote is looked for once, so the text is read in linear time.
  */
-function assignedValue(text: string, at: number): number {
+function assignedValue(text: string, at: number, quotes?: ShellQuotes): number {
   let i = at;
   while (i < text.length) {
     const c = text[i]!;
     if (c === "'" || c === '"') {
-      const close = text.indexOf(c, i + 1);
-      if (close < 0) return text.length;
-      i = close + 1;
+      const close = quotes?.closeOf.get(i);
+      if (quotes?.closes(i)) return i;
+      if (close !== undefined) {
+        if (close < 0) return text.length;
+        i = close + 1;
+        continue;
+      }
+      const limit = quotes?.closingAfter(i) ?? text.length;
+      const pair = text.indexOf(c, i + 1);
+      if (pair < 0 || pair > limit) return limit;
+      i = pair + 1;
     } else if (/[\s;&]/.test(c) || (/[,}\]]/.test(c) && /['"]/.test(text[i - 1] ?? ''))) return i;
     else i++;
   }
   return i;
+}
+
+/** A shell line's quotes: each opening quote's closing one (-1: never closed), and where quotes close, in order. */
+class ShellQuotes {
+  readonly closeOf = new Map<number, number>();
+  readonly #closing: number[] = [];
+
+  constructor(text: string) {
+    let open = -1;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!;
+      if (open < 0 && c === '\\') i++;
+      else if (open < 0 && (c === "'" || c === '"')) open = i;
+      else if (open >= 0 && text[open] === '"' && c === '\\') i++;
+      else if (open >= 0 && c === text[open]) {
+        this.closeOf.set(open, i);
+        this.#closing.push(i);
+        open = -1;
+      }
+    }
+    if (open >= 0) this.closeOf.set(open, -1);
+  }
+
+  /** Whether the quote at `i` closes a quoted part. */
+  closes(i: number): boolean {
+    return this.#closing[firstAtLeast(this.#closing, i)] === i;
+  }
+
+  /** Where the first quoted part to close after `i` closes, if any does. */
+  closingAfter(i: number): number | undefined {
+    return this.#closing[firstAtLeast(this.#closing, i + 1)];
+  }
 }
 
 /** The texts redacted while {@link commandSecrets} reads a command line. */
@@ -292,7 +339,7 @@ export function redactSecretsIn(text: string, secrets: readonly string[], instea
  * read as a shell command line of its own too.
  */
 export function redactArgv(argv: readonly string[]): string[] {
-  return redactWords(argv, argv, false).words.map((a) => secretText(/\s/.test(a) ? redactScript(a) : a));
+  return redactWords(argv, argv, false).words.map((a) => (/\s/.test(a) ? secretText(redactScript(a)) : secretText(a, false)));
 }
 
 /** A command line given as one string (an SSH exec request), its credentials redacted as {@link redactArgv}'s. */

@@ -5,12 +5,14 @@
  */
 /**
  * A redirection operator (`>`, `2>>`, `<<<`, `<<-`, `>&`, `&>`: the word after it is its target), a comment (from a
- * `#` that starts a word to the end of the line), a shell word as written (quoted parts, escapes, other characters
- * but blanks and operators), or an operator. Blanks are spaces, tabs and newlines only (a no-break space is part of
+ * `#` that starts a word to the end of the line), a shell word as written (quoted parts, `${…}` whole, escapes, other
+ * characters but blanks and operators; `${…}` up to 256 characters, so that a `${` never closed is not read to the
+ * end from each), or an operator. A line continued (`\` and a newline) between words is no
+ * word (shellWords skips it). Blanks are spaces, tabs and newlines only (a no-break space is part of
  * a word, as to the shell). A quote left open is a character like another, so a malformed line is still cut at its
  * blanks.
  */
-export const SHELL_WORD = /\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:'[^']*'|"(?:[^"\\]|\\[\s\S])*"|`(?:[^`\\]|\\[\s\S])*`|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]/g;
+export const SHELL_WORD = /\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:'[^']*'|"(?:[^"\\]|\\[\s\S])*"|`(?:[^`\\]|\\[\s\S])*`|\$\{[^}\n]{0,256}\}|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]/g;
 /** A shell word's parts: single-quoted, double-quoted or backquoted (the text within captured), or an escape or character. */
 const WORD_PART = /'([^']*)'|"((?:[^"\\]|\\[\s\S])*)"|`((?:[^`\\]|\\[\s\S])*)`|\\[\s\S]|[\s\S]/g;
 
@@ -40,6 +42,9 @@ export function shellWord(raw: string, at: number): ShellWord {
   return w;
 }
 
+/** A comment's text (after its `#`) and where it is. */
+export interface Comment { at: number; text: string }
+
 /** A here-document: the index of its `<<` word, and where its body is in the command line (without its last line). */
 export interface Heredoc { word: number; at: number; text: string }
 
@@ -51,14 +56,19 @@ const HEREDOC = /^\d*<<(-?)(?!<)([\s\S]*)$/;
  * up to one that is DELIM (tabs before it stripped for `<<-`) are the body, read as text and not as words. A body
  * never closed runs to the end of the text.
  */
-export function shellWords(text: string): { words: ShellWord[]; heredocs: Heredoc[] } {
+export function shellWords(text: string): { words: ShellWord[]; heredocs: Heredoc[]; comments: Comment[] } {
   const words: ShellWord[] = [];
   const heredocs: Heredoc[] = [];
+  const comments: Comment[] = [];
   const pending: Array<{ word: number; delimiter: string; tabs: boolean }> = [];
   let delimiterNext: { word: number; tabs: boolean } | undefined;
   const re = new RegExp(SHELL_WORD.source, 'g');
   for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (m[0].startsWith('#')) continue; // a comment: no word
+    if (m[0] === '\\\n') continue; // a line continued: no word
+    if (m[0].startsWith('#')) {
+      comments.push({ at: m.index + 1, text: m[0].slice(1) }); // a comment: no word
+      continue;
+    }
     const w = shellWord(m[0], m.index);
     const index = words.push(w) - 1;
     const op = HEREDOC.exec(w.raw);
@@ -84,7 +94,7 @@ export function shellWords(text: string): { words: ShellWord[]; heredocs: Heredo
       }
     }
   }
-  return { words, heredocs };
+  return { words, heredocs, comments };
 }
 
 /**

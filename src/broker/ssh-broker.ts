@@ -23,6 +23,7 @@ import type { AdmissionOptions } from './session-admission.js';
 import { SshSession } from './ssh-session.js';
 import type { SshSessionOptions } from './ssh-session.js';
 import { Pending } from './pending.js';
+import { loadParser } from '../policy/pg-parser.js';
 
 /**
  * `actor` resolves the identity of each new session; `actor.expiresAt` (src/broker/session-identity.ts)
@@ -100,6 +101,8 @@ export interface SshBroker {
 /** `loginGraceMs` and `maxUnauthenticated`: see createLocalSshServer (defaults as sshd's). */
 export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?: number; secret?: string; loginGraceMs?: number; maxUnauthenticated?: number }): Promise<SshBroker> {
   const secret = o.secret ?? randomBytes(18).toString('base64url');
+  // SQL given to a client on a command line (`psql -c`, a here-document) is redacted as the Postgres proxy reads it.
+  await loadParser();
   const hostKey = await loadOrCreateHostKey(o.fs, o.home);
   const sessions = new Set<{ session: SshSession; conn: Connection }>();
   const ending = new Pending();
@@ -253,6 +256,7 @@ export async function runSshDirect(
   term: DirectTerminal,
   command?: string,
 ): Promise<{ exit: { code?: number; signal?: string } } | { refused: string; timedOut?: boolean }> {
+  await loadParser(); // as startSshBroker's
   let session: SshSession;
   try {
     // One command or shell: a session.end the log refuses is retried for a while, then pcigate fails (exit 1).

@@ -193,6 +193,10 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     try {
       const r = await execOn(c, command);
       expect(r).toMatchObject({ code: 0, stdout: 'cred-heredoc\n' });
+      // SQL on the command line is read with the server's scanner (the broker loads the parser): a PASSWORD inside
+      // a literal is no clause, and what follows it stays shown.
+      const sql = await execOn(c, `psql --version -c "SELECT 1 WHERE note = 'SET PASSWORD'; DROP TABLE gone" >/dev/null # cred-heredoc`);
+      expect(sql.code).toBe(126);
       // Refused by its reading, which the reason quotes: `read as the shell reads it ('redis-cli -a …')`.
       const denied = await execOn(c, "sh -c 'redis-cli -a hunter5reading ping' # cred-heredoc");
       expect(denied.code).not.toBe(0);
@@ -201,11 +205,12 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
       await b.close();
     }
     const mine = () => records().filter((x) => x.type === 'ssh.exec' && JSON.stringify(x.detail).includes('cred-heredoc'));
-    await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(3);
+    expect((mine()[1]!.detail as { request: { command: string } }).request.command).toContain("'SET PASSWORD'; DROP TABLE gone");
     expect((mine()[0]!.detail as { request: { command: string } }).request.command)
       .toBe("psql --version <<'SQL' >/dev/null\nALTER ROLE app PASSWORD '[redacted]';\nSQL\ntimeout 5 mysql -p[redacted] 2>/dev/null; echo cred-heredoc");
     expect(mine()[0]!.detail).toMatchObject({ decision: 'allow', rule: 'ssh.exec.allow[0]', reason: expect.stringContaining("PASSWORD '[redacted]'") });
-    expect(mine()[1]!.detail).toMatchObject({ decision: 'deny', rule: 'ssh.exec.deny[0]', reason: expect.stringContaining("('redis-cli -a [redacted] ping") });
+    expect(mine()[2]!.detail).toMatchObject({ decision: 'deny', rule: 'ssh.exec.deny[0]', reason: expect.stringContaining("('redis-cli -a [redacted] ping") });
     const casts = readdirSync(path.join(home, 'recordings')).map((f) => readFileSync(path.join(home, 'recordings', f), 'utf8')).join('\n');
     for (const text of [JSON.stringify(records()), casts]) {
       expect(text).not.toContain('hunter3sqlbody');

