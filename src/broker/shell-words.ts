@@ -12,31 +12,37 @@
  * a word, as to the shell). A quote left open is a character like another, so a malformed line is still cut at its
  * blanks.
  */
-export const SHELL_WORD = /\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:'[^']*'|"(?:[^"\\]|\\[\s\S])*"|`(?:[^`\\]|\\[\s\S])*`|\$\{[^}\n]{0,256}\}|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]/g;
+export const SHELL_WORD = /\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:\$'(?:[^'\\]|\\[\s\S])*'|'[^']*'|"(?:[^"\\]|\\[\s\S])*"|`(?:[^`\\]|\\[\s\S])*`|\$\{[^}\n]{0,256}\}|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]/g;
 /** A shell word's parts: single-quoted, double-quoted or backquoted (the text within captured), or an escape or character. */
-const WORD_PART = /'([^']*)'|"((?:[^"\\]|\\[\s\S])*)"|`((?:[^`\\]|\\[\s\S])*)`|\\[\s\S]|[\s\S]/g;
+const WORD_PART = /\$'((?:[^'\\]|\\[\s\S])*)'|'([^']*)'|"((?:[^"\\]|\\[\s\S])*)"|`((?:[^`\\]|\\[\s\S])*)`|\\[\s\S]|[\s\S]/g;
+/** bash's `$'…'` escapes: a character by its code (`\x41`, `\101`) or one letter (`\n`, `\'`). */
+const ANSI_C_ESCAPE = /\\(?:x([0-9a-fA-F]{1,2})|([0-7]{1,3})|([\s\S]))|[\s\S]/g;
+const ANSI_C: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', v: '\v' };
+const ansiC = (m: RegExpMatchArray): string => (m[1] !== undefined ? String.fromCharCode(parseInt(m[1], 16))
+  : m[2] !== undefined ? String.fromCharCode(parseInt(m[2], 8)) : m[3] !== undefined ? ANSI_C[m[3]] ?? m[3] : m[0]);
 
 /** A shell word: where it is, as written, its value, and where each of the value's characters is written in it. */
 export interface ShellWord { at: number; raw: string; value: string; from: number[]; to: number[] }
 
 /**
- * `raw`'s value as the shell gives it (quotes removed, escapes resolved; a backquoted part's text is kept as the
+ * `raw`'s value as the shell gives it (quotes removed, escapes resolved, bash's `$'…'` decoded; a backquoted part's text is kept as the
  * script it is), each character's place in `raw` kept so that a redaction of the value can be made in `raw`.
  */
 export function shellWord(raw: string, at: number): ShellWord {
   const w: ShellWord = { at, raw, value: '', from: [], to: [] };
-  const add = (text: string, offset: number, escapes = /[\s\S]/g) => {
+  const add = (text: string, offset: number, escapes = /[\s\S]/g, decode = (m: RegExpMatchArray) => m[1] ?? m[0]) => {
     for (const m of text.matchAll(escapes)) {
-      if (m[1] === '\n') continue; // a line continued
-      w.value += m[1] ?? m[0];
+      if (m[1] === '\n' && escapes !== ANSI_C_ESCAPE) continue; // a line continued
+      w.value += decode(m);
       w.from.push(offset + m.index);
       w.to.push(offset + m.index + m[0].length);
     }
   };
   for (const m of raw.matchAll(WORD_PART)) {
-    if (m[1] !== undefined) add(m[1], m.index + 1);
-    else if (m[2] !== undefined) add(m[2], m.index + 1, /\\([\\"$`\n])|[\s\S]/g);
-    else if (m[3] !== undefined) add(m[3], m.index + 1, /\\([\\$`\n])|[\s\S]/g);
+    if (m[1] !== undefined) add(m[1], m.index + 2, ANSI_C_ESCAPE, ansiC);
+    else if (m[2] !== undefined) add(m[2], m.index + 1);
+    else if (m[3] !== undefined) add(m[3], m.index + 1, /\\([\\"$`\n])|[\s\S]/g);
+    else if (m[4] !== undefined) add(m[4], m.index + 1, /\\([\\$`\n])|[\s\S]/g);
     else add(m[0], m.index, /\\([\s\S])|[\s\S]/g);
   }
   return w;

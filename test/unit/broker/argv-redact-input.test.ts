@@ -242,3 +242,11 @@ describe('found by a second review', () => {
     kept('git -c credential.helper=store push');
   });
 });
+
+describe('bash\'s $\'…\' quoting (found by the second review)', () => {
+  it('is read as bash reads it: an escaped quote does not close it, codes are decoded', () => {
+    expect(redactCommandLine("mysql -p$'S3\\'cret' db")).toBe("mysql -p$'[redacted]' db");
+    expect(redactCommandLine("echo $'\\'' ; echo a:b\nmysql -pS3cret db")).toBe("echo $'\\'' ; echo a:b\nmysql -p[redacted] db");
+    expect(commandSecrets("sudo mysql -p$'S3\\x63ret' db")).toContain('S3cret');
+  });
+});
