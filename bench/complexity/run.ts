@@ -109,6 +109,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = `echo ${'x=a'.repeat(n)}`; return () => redactCommandLine(t); },
   },
   {
+    // A name that names a secret but whose value is none (`pwd_file=`): its value was read again for each name in it.
+    name: 'secret names with values taken for none (redactCommandLine)',
+    n: 800,
+    hostile: (n) => { const t = `a ${'pwd_file=x,'.repeat(n)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `a ${'abc_def=x,'.repeat(n)}`; return () => redactCommandLine(t); },
+  },
+  {
     // Wrappers and their words: each word read once.
     name: 'wrappers run together (redactCommandLine)',
     n: 2_000,

@@ -209,7 +209,9 @@ function printfWrites(line: Line, args: readonly number[], w: Written): void {
   const format = line.bare[formatWord]!;
   const given = args.slice(at + 1);
   let next = 0;
-  const rounds = Math.max(1, Math.floor(PRINTF_CHARS_MAX / (format.length || 1)));
+  // (what the rounds write is read again as the reader reads it: at most twice the words it is given, or 256 KiB)
+  const budget = Math.min(PRINTF_CHARS_MAX, 2 * given.reduce((n, g) => n + line.bare[g]!.length + 1, format.length));
+  const rounds = Math.max(1, Math.floor(budget / (format.length || 1)));
   for (let round = 0; round < rounds; round++) {
     let conversions = 0;
     for (const m of format.matchAll(PRINTF)) {

@@ -7,7 +7,6 @@ import { WRAPPERS } from './argv-programs.js';
 import type { Wrapper } from './argv-programs.js';
 import type { Heredoc } from './shell-words.js';
 import { ASSIGNMENT, RESERVED } from './ssh-exec/shell-programs.js';
-import { shellLineAt } from './argv-programs.js';
 
 /** A control operator (`;`, `&&`, `|`, `(`, a newline): it ends a command, and the next word starts one. */
 export const SEPARATOR = /^(?:[;&|\n]+|[()])$/;
@@ -38,18 +37,28 @@ export interface Line {
  */
 export interface Command { start: number; name?: number; end: number; wrapper?: string; wrappers: number[] }
 
+/** Builtins whose arguments are assignments (`export PGPASSWORD='a b'`). */
+const DECLARES = /^(?:export|declare|typeset|local|readonly)$/;
+/** Options whose value is an assignment (`docker run -e 'A=b c'`, `helm --set`, `--build-arg`, ansible's `-e`). */
+const ASSIGNING_OPTION = /^(?:-e|--env|--set|--set-string|--build-arg|--extra-vars|--var|-var|--from-literal|--label|-l)$/;
+
 /**
- * The words of `cmds` that are command lines of their own: a command's name holding a blank (`ssh h "A=b c; …"`,
- * `eval "…"`) and a shell's `-c` line (`bash -o pipefail -lc "…"`).
+ * The words of `cmds` that assign a value that may hold blanks (`export PGPASSWORD='a b'`, `env 'A=b c'`, `-e
+ * "A=b c"`, `--opt=A=b c`): an assignment before a command's name, a declaring builtin's argument, an assigning
+ * option's value, an option. Any other word with blanks may be a command line a program runs (`docker run img sh
+ * -c "A=x psql … -c 'DROP …'"`, `su -c "…"`) and is read as one, so that an approver sees the command.
  */
-export function scriptWords(line: Line, cmds: readonly Command[]): Set<number> {
-  const out = new Set<number>();
+export function assigningWords(line: Line, cmds: readonly Command[]): Set<number> {
+  const out = new Set<number>(line.assigns);
   for (const c of cmds) {
     if (c.name === undefined) continue;
-    if (/\s/.test(line.bare[c.name]!)) out.add(c.name);
-    const args = argIndexes(line, c);
-    const given = shellLineAt([programName(line.bare[c.name]!), ...args.map((i) => line.bare[i]!)]);
-    if (given > 0) out.add(args[given - 1]!);
+    const declares = DECLARES.test(line.bare[c.name]!);
+    let prev = '';
+    for (const i of argIndexes(line, c)) {
+      const bare = line.bare[i]!;
+      if (declares || bare.startsWith('-') || ASSIGNING_OPTION.test(prev)) out.add(i);
+      prev = bare;
+    }
   }
   return out;
 }

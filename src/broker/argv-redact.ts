@@ -4,7 +4,7 @@
  * runs as given.
  */
 import { inputSecrets } from './argv-input.js';
-import { argsBetween, commands, newLine, programName, programs, REDIRECT, scriptWords, SEPARATOR } from './argv-line.js';
+import { argsBetween, assigningWords, commands, newLine, programName, programs, REDIRECT, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
@@ -23,13 +23,14 @@ const ASSIGNMENT_NAME = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)/g;
  * the rest of the line: `-H Authorization:x https://evil/x; rm -rf /srv` hid all of it from an approver).
  */
 const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)((?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk)[ \t]+)?[^\s'"]+)/gi;
-/** A PEM private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
-const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----/g;
+/** A PEM or PGP private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
+const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
 /**
- * `postgres://user:secret@host`: the password part of a URL (up to 1 KiB: bounded, as every place a match may start
+ * `postgres://user:secret@host`: the password part of a URL, to the last `@` before the host (`p@ss@host`; up to 1
+ * KiB: bounded, as every place a match may start
  * in a client's text is read on from there, `a://b:c` repeated was quadratic).
  */
-const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s@'"]{1,1024})(@)/gi;
+const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"]{1,1024})(@)/gi;
 
 /**
  * Whether `flag` takes a secret as its next word. libpq's `--password` is a switch (it prompts; the next word is a
@@ -78,13 +79,13 @@ function redactWords(words: readonly string[], bare: readonly string[], shell: b
   const cmds = commands(line);
   for (const c of cmds) programSecrets(line, c);
   inputSecrets(line, cmds, readScript);
-  const scripts = scriptWords(line, cmds);
+  const assigning = assigningWords(line, cmds);
   const done: string[] = [];
   words.forEach((w, i) => {
     // (the previous word as redacted: a password that reads like a flag's name is not one)
     const afterFlag = i > 0 && secretFlag(done[i - 1]!) && !bare[i]!.startsWith('-')
       && !(shell && (SEPARATOR.test(w) || REDIRECT.test(w)));
-    done.push(line.claimed.get(i) ?? (afterFlag ? '[redacted]' : assignedWord(bare[i]!, !scripts.has(i))));
+    done.push(line.claimed.get(i) ?? (afterFlag ? '[redacted]' : assignedWord(bare[i]!, assigning.has(i))));
   });
   return { words: done, bodies: line.bodies };
 }
@@ -94,8 +95,8 @@ const WORD_ASSIGNMENT = /^(--?[\w.-]+=)?([\w.-]+)=([\s\S]+)$/;
 
 /**
  * `word` (its value, as its program gets it) with the value it assigns to a name naming a secret redacted, blanks
- * and all (`'PGPASSWORD=a b'`, `export PGPASSWORD='a b'`, `-e 'DB_PASSWORD=a b'`), unless the word is a command line
- * of its own (`bash -lc "PGPASSWORD=x psql …"`, scriptWords), read as one.
+ * and all where the word assigns (`'PGPASSWORD=a b'`, `export PGPASSWORD='a b'`, `-e 'DB_PASSWORD=a b'`:
+ * assigningWords); a word with blanks elsewhere may be a command line (`bash -lc "PGPASSWORD=x psql …"`), read as one.
  */
 function assignedWord(word: string, assignment: boolean): string {
   const m = WORD_ASSIGNMENT.exec(word);
@@ -148,8 +149,10 @@ function scriptSpans(text: string): Span[] {
   const spans: Span[] = [];
   words.forEach((w, i) => {
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
+    // (a quoted word's value is read for what its text tells too: `-d "{\"password\":\"x\"}"`, `https://a:'p&ss'@h`,
+    // which the text as typed hides behind its quotes and escapes)
     const parts = nested ? merged([...scriptSpans(w.value).map((s): [number, number] => [s.start, s.end]), ...redactedSpans(w.value, secretText(w.value))])
-      : redactedSpans(w.value, values[i]!);
+      : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!);
     for (const [from, to] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
       const end = from < to ? w.at + w.to[to - 1]! : start;
@@ -232,6 +235,8 @@ function assignments(text: string, shell: boolean): string {
     if (!namesSecret(m[1]!)) continue;
     const at = m.index + m[0].length;
     const value = text.slice(at, assignedValue(text, at, shell ? (quotes ??= new ShellQuotes(text)) : undefined));
+    // (a value read and not taken is not read again for each name in it: `pwd_file=x,` repeated was quadratic)
+    names.lastIndex = Math.max(names.lastIndex, at + value.length);
     if (value === '' || !assignedSecret(m[1]!, value)) continue;
     out += `${text.slice(copied, at)}[redacted]`;
     collected?.push(value);

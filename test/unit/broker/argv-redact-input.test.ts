@@ -250,3 +250,28 @@ describe('bash\'s $\'…\' quoting (found by the second review)', () => {
     expect(commandSecrets("sudo mysql -p$'S3\\x63ret' db")).toContain('S3cret');
   });
 });
+
+describe('found by a third review', () => {
+  it('reads a quoted word\'s value for JSON and URLs its quotes and escapes hid', () => {
+    expect(redactCommandLine('curl -d "{\\"user\\":\\"ann\\",\\"password\\":\\"S3cret\\"}" https://x/login')).not.toContain('S3cret');
+    expect(commandSecrets('curl -d "{\\"password\\":\\"S3cret\\"}" https://x')).toContain('"S3cret"');
+    expect(redactCommandLine("git clone https://ann:'p&ss'@git.corp/r.git")).toBe("git clone https://ann:'[redacted]'@git.corp/r.git");
+    expect(redactCommandLine('curl https://ann:p@ss@host/x')).toBe('curl https://ann:[redacted]@host/x');
+  });
+
+  it('reads a word with blanks as a command line where it does not assign (an unknown runner\'s sh -c, su -c)', () => {
+    expect(redactCommandLine(`docker run --rm img sh -c "PGPASSWORD=S3cret psql -h prod -c 'DROP TABLE users'"`))
+      .toBe(`docker run --rm img sh -c "PGPASSWORD=[redacted] psql -h prod -c 'DROP TABLE users'"`);
+    expect(redactCommandLine(`su - postgres -c "PGPASSWORD=S3cret psql -c 'DROP TABLE users'"`))
+      .toBe(`su - postgres -c "PGPASSWORD=[redacted] psql -c 'DROP TABLE users'"`);
+    expect(redactCommandLine("export PGPASSWORD='S3 cret' && psql")).toBe("export PGPASSWORD='[redacted]' && psql");
+    expect(redactCommandLine('helm upgrade app chart --set "db.password=S3 cret"')).toBe('helm upgrade app chart --set "db.password=[redacted]"');
+  });
+
+  it('redacts a PGP private key block, and reads a name repeated over a long line once', () => {
+    expect(redactCommandLine('cat <<EOF\n-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----\nEOF'))
+      .toBe('cat <<EOF\n-----BEGIN PGP PRIVATE KEY BLOCK-----[redacted]\n-----END PGP PRIVATE KEY BLOCK-----\nEOF');
+    const long = `a ${'pwd_file=x,'.repeat(3180)}`;
+    expect(redactCommandLine(long)).toBe(long);
+  });
+});
