@@ -88,6 +88,15 @@ function redactsEverywhere(cases: ReadonlyArray<readonly [string, string]>): voi
   }
 }
 
+/** redactedSpans gives the places of what it replaced (run by spelling and with the parser). */
+function spansFound(): void {
+  const sql = "ALTER USER app SET PASSWORD 'hunterP1'";
+  expect(redactedSpans(sql).map(([a, b]) => sql.slice(a, b))).toEqual(["'hunterP1'"]);
+  const more = "SELECT 'postgres://u:hunterU@h'; ALTER ROLE a PASSWORD hunterP2; ALTER USER b IDENTIFIED BY 'hunterP3'";
+  expect(redactedSpans(more).map(([a, b]) => more.slice(a, b))).toEqual(['hunterU', 'hunterP2', "'hunterP3'"]);
+  for (const sql of KEPT) expect(redactedSpans(sql), sql).toEqual([]);
+}
+
 describe('by spelling (the parser not loaded)', () => {
   it('is read before the parser is loaded', () => {
     expect(parserReady()).toBe(false);
@@ -105,13 +114,7 @@ describe('by spelling (the parser not loaded)', () => {
     for (const sql of KEPT) expect(redactStatementSecrets(sql), sql).toBe(sql);
   });
 
-  it('tells where what it replaced was (redactedSpans)', () => {
-    const sql = "ALTER USER app SET PASSWORD 'hunterP1'";
-    expect(redactedSpans(sql).map(([a, b]) => sql.slice(a, b))).toEqual(["'hunterP1'"]);
-    const more = "SELECT 'postgres://u:hunterU@h'; ALTER ROLE a PASSWORD hunterP2; ALTER USER b IDENTIFIED BY 'hunterP3'";
-    expect(redactedSpans(more).map(([a, b]) => more.slice(a, b))).toEqual(['hunterU', 'hunterP2', "'hunterP3'"]);
-    for (const sql of KEPT) expect(redactedSpans(sql), sql).toEqual([]);
-  });
+  it('tells where what it replaced was (redactedSpans)', spansFound);
 
   it("takes from the policy's reason what the statement's redaction hides (a classification made elsewhere)", () => {
     // As classify gives them where the parser is loaded: the message and where it stopped (in characters).
@@ -164,13 +167,7 @@ describe('read by the server\'s scanner (the parser loaded)', () => {
     ]) expect(redactStatementSecrets(sql), sql).toBe(sql);
   });
 
-  it('tells where what it replaced was (redactedSpans)', () => {
-    const sql = "ALTER USER app SET PASSWORD 'hunterP1'";
-    expect(redactedSpans(sql).map(([a, b]) => sql.slice(a, b))).toEqual(["'hunterP1'"]);
-    const more = "SELECT 'postgres://u:hunterU@h'; ALTER ROLE a PASSWORD hunterP2; ALTER USER b IDENTIFIED BY 'hunterP3'";
-    expect(redactedSpans(more).map(([a, b]) => more.slice(a, b))).toEqual(['hunterU', 'hunterP2', "'hunterP3'"]);
-    for (const sql of KEPT) expect(redactedSpans(sql), sql).toEqual([]);
-  });
+  it('tells where what it replaced was (redactedSpans)', spansFound);
 
   it("takes from the policy's reason what the statement's redaction hides, the server's own message", () => {
     for (const [sql, near] of [
