@@ -40,17 +40,34 @@ export function inputSecrets(line: Line, cmds: readonly Command[], readScript: S
   cmds.forEach((c, ci) => {
     const kind = commandInput(line, c, 0);
     if (kind === undefined) return;
-    hereStrings(line, c, kind, readScript);
-    for (const h of line.heredocs) if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind, readScript));
+    givenInput(line, c, kind, readScript);
     const pipe = inputPipe(line.words, c.start);
     if (pipe < 0) return;
     const from = starts[pipe]!;
     const written = new Written();
     let k = unread.get(from) ?? firstAt(cmds, from);
-    for (; k < ci; k++) if (cmds[k]!.name !== undefined && cmds[k]!.name! >= from) writes(line, cmds[k]!, written);
+    for (; k < ci; k++) {
+      const f = cmds[k]!;
+      if (f.name === undefined || f.name < from) continue;
+      if (passesOn(line, f)) givenInput(line, f, kind, readScript);
+      else writes(line, f, written);
+    }
     unread.set(from, ci + 1);
     written.claim(line, inputMask(written.text(), kind, readScript));
   });
+}
+
+/** Command `c`'s here-strings and here-documents, claimed as a program reading this kind reads them. */
+function givenInput(line: Line, c: Command, kind: InputKind, readScript: ScriptReader): void {
+  hereStrings(line, c, kind, readScript);
+  for (const h of line.heredocs) if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind, readScript));
+}
+
+/** Whether command `f` writes what it reads on its input into its pipe: `cat` (or `tee FILE`) with no file to read. */
+function passesOn(line: Line, f: Command): boolean {
+  const name = programName(line.bare[f.name!]!);
+  const files = argIndexes(line, f).filter((i) => !/^-./.test(line.bare[i]!));
+  return (name === 'cat' && files.every((i) => line.bare[i] === '-')) || name === 'tee';
 }
 
 /** What command `c` reads on its input that is a secret, SQL or a script (argv-programs.ts inputKind). */

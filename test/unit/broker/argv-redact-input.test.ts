@@ -275,3 +275,17 @@ describe('found by a third review', () => {
     expect(redactCommandLine(long)).toBe(long);
   });
 });
+
+describe('input passed on by cat or tee', () => {
+  it('reads the here-document or here-string cat passes on as the reader after it reads it', () => {
+    const cases: Array<[string, string]> = [
+      ['cat <<A | chpasswd\nann:S3cret\nA', 'cat <<A | chpasswd\nann:[redacted]\nA'],
+      ["cat <<< 'ann:S3cret' | sudo chpasswd", "cat <<< 'ann:[redacted]' | sudo chpasswd"],
+      ["cat <<EOF | psql\nALTER ROLE x PASSWORD 'N3w';\nEOF", "cat <<EOF | psql\nALTER ROLE x PASSWORD '[redacted]';\nEOF"],
+      ['cat <<EOF | tee /tmp/log | docker login --password-stdin reg\nS3cret\nEOF', 'cat <<EOF | tee /tmp/log | docker login --password-stdin reg\n[redacted]\nEOF'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    // cat reading a file does not pass its input on
+    kept('cat users.txt <<EOF | chpasswd\nann:x\nEOF');
+  });
+});
