@@ -104,7 +104,7 @@ function scriptInput(script: string, depth: number): InputKind | undefined {
 }
 
 /** `text` (`raw` as written), read whole as a program's input of this kind, with its secrets redacted. */
-export function redactInput(text: string, kind: InputKind, readScript: ScriptReader, raw = text): string {
+function redactInput(text: string, kind: InputKind, readScript: ScriptReader, raw = text): string {
   if (kind === 'sql') return sqlRedacted(text);
   if (kind === 'script') return readScript(text);
   return maskRuns(text, inputMask(text, kind, readScript, REFERENCE.test(raw)));

@@ -4,7 +4,7 @@
  * `timeout 10`, `docker exec c`, `ssh host`), and which programs read a secret, SQL or a script on their input.
  */
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
-import { givenLineAt } from './ssh-exec/shell-programs.js';
+import { givenLineAt, readsInput } from './ssh-exec/shell-programs.js';
 
 /**
  * What names a credential in a word: password, passwd, pwd, secret, token, api key, private key, credential. Words are
@@ -47,15 +47,11 @@ const passPhraseRedacted: Redact = (v) => (/^(?:env|file|fd):|^stdin$/.test(v) ?
 /** An OpenSSL `-macopt`/`-kdfopt`/`-pkeyopt` setting: a key (`key:X`, `hexkey:X`); `digest:SHA256` is none. */
 const keyOptionRedacted: Redact = (v) => v.replace(/^((?:hex)?key:)[\s\S]+/i, '$1[redacted]');
 /**
- * Other servers' password clauses, which PostgreSQL's scanner does not read: MySQL's and Oracle's `IDENTIFIED [WITH
- * plugin] BY 'x'` (`AS 'hash'`; Oracle's unquoted `BY tiger`; MariaDB's `VIA plugin USING PASSWORD('x')`), the old
- * password after it (`REPLACE 'old'`), and MySQL's `SET PASSWORD [FOR u] = 'x'`. A literal never closed runs to the
- * end of the text (so that no candidate reads on and fails).
+ * A statement given to a SQL client (`psql -c`, `mysql -e`, a here-document): read as the Postgres proxy reads one
+ * (redact-statement-secrets.ts: PASSWORD clauses, connection strings, URLs, and other servers' IDENTIFIED BY and SET
+ * PASSWORD).
  */
-const SQL_VALUE = `'(?:[^'\\\\]|\\\\[\\s\\S])*(?:'|$)|"(?:[^"\\\\]|\\\\[\\s\\S])*(?:"|$)|[^\\s;'"()]+`;
-const OTHER_PASSWORD_CLAUSE = new RegExp(`(\\bIDENTIFIED\\s+(?:(?:WITH|VIA)\\s+[\\w'"\`]{1,64}\\s+)?(?:BY|AS|USING)\\s+(?:PASSWORD\\s*\\(?\\s*)?|\\bSET\\s+PASSWORD\\b[^=;]{0,256}=\\s*(?:PASSWORD\\s*\\(\\s*)?)(?:${SQL_VALUE})(?:(\\s+REPLACE\\s+)(?:${SQL_VALUE}))?`, 'gi');
-/** A statement given to a SQL client (`psql -c`, `mysql -e`): its PASSWORD clauses, connection strings and URLs. */
-export const sqlRedacted: Redact = (v) => redactStatementSecrets(v.replace(OTHER_PASSWORD_CLAUSE, (_: string, head: string, replace?: string) => `${head}[redacted]${replace ? `${replace}[redacted]` : ''}`));
+export const sqlRedacted: Redact = (v) => redactStatementSecrets(v);
 /** sqlplus's `user/password@db` (not `/nolog`, nor `/ as sysdba`: no user before the slash). */
 const logonRedacted: Redact = (v) => v.replace(/^([^/@\s]+\/)(?:"[^"]*"|[^@\s]+)/, '$1[redacted]');
 
@@ -297,6 +293,7 @@ export function inputKind(name: string, args: readonly string[]): InputKind | un
   if (name === 'cryptsetup' && has(/^(?:open|luksOpen|luksFormat|luksAddKey|luksChangeKey)$/) && keyFromInput) return 'secret';
   if (name === 'vault' && args[0] === 'login' && args.includes('-')) return 'secret';
   if (/^(?:psql|mysql|mariadb|sqlcmd|sqlplus|sqlite3|clickhouse-client)$/.test(name)) return 'sql';
-  if (/^(?:ba|da|z|k|a|mk)?sh$/.test(name) && !has(/^-[A-Za-z]*c/)) return 'script';
+  // (a shell given neither -c nor a script, `su` without -c, `.`/`source` of the input: ssh-exec's readsInput)
+  if (readsInput([name, ...args], 0)) return 'script';
   return undefined;
 }

@@ -26,9 +26,9 @@ const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)((?:(?:Basic|Bearer|Dige
 /** A PEM or PGP private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
 const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
 /**
- * `postgres://user:secret@host`: the password part of a URL, to the last `@` before the host (`p@ss@host`; up to 1
- * KiB: bounded, as every place a match may start
- * in a client's text is read on from there, `a://b:c` repeated was quadratic).
+ * `postgres://user:secret@host`: the password part of a URL, to the last `@` before the host (`p@ss@host`). Up to
+ * 1 KiB: bounded, as every place a match may start in a client's text is read on from there (`a://b:c` repeated was
+ * quadratic).
  */
 const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"]{1,1024})(@)/gi;
 
@@ -47,13 +47,12 @@ function programSecrets(line: Line, c: Command): void {
     const args = argsBetween(line, at, heads[k + 1] ?? c.end);
     const bare = args.map((i) => line.bare[i]!);
     const rules = PROGRAM_SECRETS.find((r) => r.program.test(programName(line.bare[at]!)) && rulesHold(r, bare));
-    if (rules) claimProgramSecrets(line, rules, args);
+    if (rules) claimProgramSecrets(line, rules, args, bare);
   });
 }
 
-/** The secrets `rules` find in a program's arguments `args` (indexes in `line`), claimed. */
-function claimProgramSecrets(line: Line, rules: ProgramSecrets, args: readonly number[]): void {
-  const bare = args.map((i) => line.bare[i]!);
+/** The secrets `rules` find in a program's arguments `args` (indexes in `line`; `bare`, their values), claimed. */
+function claimProgramSecrets(line: Line, rules: ProgramSecrets, args: readonly number[], bare: readonly string[]): void {
   let next: Redact | undefined;
   args.forEach((i, k) => {
     // (the option takes the next word whatever it is: `redis-cli -a -x` gives -x as the password)
@@ -68,7 +67,6 @@ function claimProgramSecrets(line: Line, rules: ProgramSecrets, args: readonly n
   for (const k of rules.positional?.(bare) ?? []) line.claimed.set(args[k]!, (rules.positionalRedact ?? redacted)(bare[k]!));
 }
 
-/** What command `c` reads on its input that is a secret, SQL or a script (argv-programs.ts inputKind). */
 /**
  * Redacts the words of one command line (argv, or a shell line's words): the value after a flag named for a secret
  * (`--password X`), each command's program's own password options and places (PROGRAM_SECRETS), and what is

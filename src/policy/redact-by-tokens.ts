@@ -91,7 +91,7 @@ interface Tok {
  * literal carries); `depth` counts the literals around this text. Linear in the tokens: where each group of
  * parentheses ends and each literal's next one in its group are found in one pass each, and the literals to
  * redact are collected as ranges and swept once. `edits`: told what was replaced (flat [start, end, length of what
- * replaced it], in order; redact-statement-secrets.ts redactedSpans).
+ * replaced it], in order; redact-statement-secrets.ts statementSecretSpans).
  */
 export function redactByTokens(text: string, mark: string, redactText: (inner: string, depth: number) => string, depth = 0, tables?: TableColumns, edits?: number[]): string | undefined {
   const comments: Tok[] = [];

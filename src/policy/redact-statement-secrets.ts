@@ -17,7 +17,7 @@
  * PASSWORD literal never closed is replaced to the text's end, a word or quoted name given for one
  * (`PASSWORD hunter2`, `PASSWORD "hunter2"`) is replaced, and so is a password in another server's syntax
  * (`IDENTIFIED BY 'x'`, `SET PASSWORD FOR u = 'x'`). The parser's error quotes the statement's text near where it
- * stopped: parseErrorRedacted takes out of it what the redaction hides (redactedSpans), for the policy's reason.
+ * stopped: parseErrorRedacted takes out of it what the redaction hides (statementSecretSpans), for the policy's reason.
  */
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens, utf16Offset } from './redact-by-tokens.js';
@@ -86,7 +86,7 @@ export function redactStatementSecrets(text: string, mark = '[redacted]', tables
  * Where the text redactStatementSecrets replaces is (`text`'s offsets, [start, end) each, in order, none touching):
  * what of a statement its record hides, for text that quotes the statement otherwise (parseErrorRedacted).
  */
-export function redactedSpans(text: string, mark = '[redacted]', tables?: TableColumns): Array<[number, number]> {
+export function statementSecretSpans(text: string, mark = '[redacted]', tables?: TableColumns): Array<[number, number]> {
   const kept = new Kept(text.length);
   redactAt(text, mark, 0, tables, kept);
   return kept.hidden(text.length);
@@ -101,7 +101,7 @@ export function redactedSpans(text: string, mark = '[redacted]', tables?: TableC
  */
 export function parseErrorRedacted(sql: string, message: string, cursor: number, mark = '[redacted]'): string {
   if (!message.includes('"')) return message;
-  const spans = redactedSpans(sql, mark);
+  const spans = statementSecretSpans(sql, mark);
   if (spans.length === 0) return message;
   const starts = spans.map(([a]) => a);
   /** Whether any text in [from, to) is hidden. */
@@ -686,12 +686,17 @@ function redactUrlPasswords(s: string, mark: string, edits?: number[]): string {
 const DQ = 0x22; // "
 /** Where each `password` or IDENTIFIED starts (redactUnreadPasswords' places to look). */
 const UNREAD_AT = /password|identified/gi;
-/** After IDENTIFIED: `BY`, or `WITH plugin BY|AS` (MySQL), then blanks; the value follows. */
-const IDENTIFIED_BY = /\s+(?:with\s+[^\s;]+\s+(?:by|as)|by)\s+/iy;
+/**
+ * After IDENTIFIED: `BY`, `WITH plugin BY|AS` (MySQL) or `VIA plugin USING` (MariaDB), then blanks, and a
+ * `PASSWORD(` or `PASSWORD` before a literal (`USING PASSWORD('x')`, `BY PASSWORD '*hash'`); the value follows.
+ */
+const IDENTIFIED_BY = /\s+(?:with\s+[^\s;]+\s+(?:by|as)|via\s+[^\s;]+\s+using|by)\s+(?:password\s*\(\s*|password\s+(?='))?/iy;
 /** After an IDENTIFIED BY value: Oracle's `REPLACE old`. */
 const REPLACE_AFTER = /\s+replace\s+/iy;
-/** After MySQL's `SET PASSWORD`: `FOR user`, then `= value`. */
-const FOR_AFTER = /\s+for\s/iy;
+/** After MySQL's `SET PASSWORD`: `FOR user` then `= value`, or `= value` at once (the session's own user). */
+const FOR_AFTER = /\s+for\s|\s*=/iy;
+/** MySQL's `PASSWORD('x')` given as the value: the literal inside is. */
+const PASSWORD_CALL = /password\s*\(\s*/iy;
 /** A statement (at its start) whose PASSWORD is a role's option: CREATE/ALTER ROLE, USER (not USER MAPPING) or GROUP. */
 const ROLE_STATEMENT = /\s*(?:create|alter)\s+(?:role|user|group)\b(?!\s+mapping\b)/iy;
 /** Words after which `password` is a role's or a setting's name, not the option: ROLE password, RENAME TO password, SET password TO. */
@@ -750,12 +755,14 @@ function redactUnreadPasswords(s: string, mark: string, edits?: number[]): strin
         if (REPLACE_AFTER.test(s)) taken = Math.max(taken, take(REPLACE_AFTER.lastIndex, true));
       }
     } else if (wordBefore(s, at) === 'set') {
-      // SET PASSWORD FOR user = value (MySQL), within its statement.
+      // SET PASSWORD [FOR user] = value (MySQL), within its statement; `= PASSWORD('x')` too.
       FOR_AFTER.lastIndex = after;
       if (!FOR_AFTER.test(s)) continue;
       if (eq === -2 || (eq >= 0 && eq < after)) eq = s.indexOf('=', after);
       if (eq < 0 || (semi >= 0 && eq > semi)) continue;
-      const value = skip(eq + 1);
+      let value = skip(eq + 1);
+      PASSWORD_CALL.lastIndex = value;
+      if (value >= 0 && PASSWORD_CALL.test(s)) value = PASSWORD_CALL.lastIndex;
       if (value >= 0) taken = take(value, true);
     } else {
       // PASSWORD word | "name" in a role's statement: a literal there is the spellings' above.

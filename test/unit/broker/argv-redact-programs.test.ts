@@ -168,8 +168,8 @@ describe('a SQL client\'s statement on its command line', () => {
     const cases: Array<[string, string]> = [
       [`psql -c "ALTER ROLE app PASSWORD 'hunter1'"`, `psql -c "ALTER ROLE app PASSWORD '[redacted]'"`],
       [`psql --command="CREATE USER ci WITH PASSWORD 'hunter2'" shop`, `psql --command="CREATE USER ci WITH PASSWORD '[redacted]'" shop`],
-      [`mysql -e "SET PASSWORD FOR ann = 'hunter3'"`, `mysql -e "SET PASSWORD FOR ann = [redacted]"`],
-      [`mysql -uroot -e "CREATE USER ann IDENTIFIED WITH caching_sha2_password BY 'hunter4'"`, `mysql -uroot -e "CREATE USER ann IDENTIFIED WITH caching_sha2_password BY [redacted]"`],
+      [`mysql -e "SET PASSWORD FOR ann = 'hunter3'"`, `mysql -e "SET PASSWORD FOR ann = '[redacted]'"`],
+      [`mysql -uroot -e "CREATE USER ann IDENTIFIED WITH caching_sha2_password BY 'hunter4'"`, `mysql -uroot -e "CREATE USER ann IDENTIFIED WITH caching_sha2_password BY '[redacted]'"`],
       [`sqlcmd -Q "ALTER LOGIN sa WITH PASSWORD = 'hunter5'"`, `sqlcmd -Q "ALTER LOGIN sa WITH PASSWORD = [redacted]"`],
     ];
     for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
@@ -222,8 +222,8 @@ describe('found by review: wrappers\' and subcommands\' own options, more SQL, w
   });
 
   it('redacts REPLACE\'s old password, MariaDB\'s USING PASSWORD(…) and a quoted sqlplus password', () => {
-    expect(redactCommandLine(`mysql -e "ALTER USER x IDENTIFIED BY 'N3w' REPLACE 'Old1'"`)).toBe('mysql -e "ALTER USER x IDENTIFIED BY [redacted] REPLACE [redacted]"');
-    expect(redactCommandLine(`mysql -e "ALTER USER a IDENTIFIED VIA ed25519 USING PASSWORD('N3w')"`)).toBe('mysql -e "ALTER USER a IDENTIFIED VIA ed25519 USING PASSWORD([redacted])"');
+    expect(redactCommandLine(`mysql -e "ALTER USER x IDENTIFIED BY 'N3w' REPLACE 'Old1'"`)).toBe(`mysql -e "ALTER USER x IDENTIFIED BY '[redacted]' REPLACE '[redacted]'"`);
+    expect(redactCommandLine(`mysql -e "ALTER USER a IDENTIFIED VIA ed25519 USING PASSWORD('N3w')"`)).toBe(`mysql -e "ALTER USER a IDENTIFIED VIA ed25519 USING PASSWORD('[redacted]')"`);
     expect(redactCommandLine(`sqlplus -L 'scott/"ti ger"@db'`)).toBe(`sqlplus -L 'scott/[redacted]@db'`);
   });
 
