@@ -123,6 +123,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = `${'abcdefg 1 abcdef abcd c abc -p 2 h '.repeat(n)}mysql -px`; return () => redactCommandLine(t); },
   },
   {
+    // Containers' commands, settings and credentials files, each read by its own rule (argv-redact-ci.test.ts).
+    name: 'container runs, settings and .pgpass lines run together (redactCommandLine)',
+    n: 2_000,
+    hostile: (n) => { const t = `${'docker run -e A=1 --rm img npm config set _auth x | tee -a .pgpass <<< h:1:d:u:p '.repeat(n)}mysql -px`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `${'abcdef abc -e A=1 --rm img abc abcdef abc abcde x | abc -a abcdef abc hx1xdxuxp '.repeat(n)}mysql -px`; return () => redactCommandLine(t); },
+  },
+  {
     name: 'nested command substitutions (readAsShell)',
     n: 20_000,
     hostile: (n) => { const t = `echo "${'$(echo "'.repeat(n)}"`; return () => readAsShell(t, exec, 'allow'); },

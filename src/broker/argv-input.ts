@@ -4,7 +4,7 @@
  * (argv-programs.ts inputKind): a secret whole, chpasswd's `user:password` lines, a statement's PASSWORD clauses, a
  * script's own credentials.
  */
-import { inputKind, shellLineAt, sqlRedacted } from './argv-programs.js';
+import { credentialsFile, inputKind, shellLineAt, sqlRedacted } from './argv-programs.js';
 import type { InputKind } from './argv-programs.js';
 import { argIndexes, argsBetween, commands, maskRuns, newLine, PIPE, programName, programs, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
@@ -38,8 +38,16 @@ export function inputSecrets(line: Line, cmds: readonly Command[], readScript: S
   const starts = pipelineStarts(line.words);
   const unread = new Map<number, number>();
   cmds.forEach((c, ci) => {
-    const kind = commandInput(line, c, 0);
+    const file = writtenFile(line, c);
+    const kind = commandInput(line, c, 0) ?? file;
     if (kind === undefined) return;
+    if (file !== undefined && !passesOn(line, c)) {
+      // (echo or printf into the file: what they write is its text)
+      const written = new Written();
+      writes(line, c, written);
+      written.claim(line, inputMask(written.text(), kind, readScript));
+      return;
+    }
     givenInput(line, c, kind, readScript);
     const pipe = inputPipe(line.words, c.start);
     if (pipe < 0) return;
@@ -61,6 +69,28 @@ export function inputSecrets(line: Line, cmds: readonly Command[], readScript: S
 function givenInput(line: Line, c: Command, kind: InputKind, readScript: ScriptReader): void {
   hereStrings(line, c, kind, readScript);
   for (const h of line.heredocs) if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind, readScript));
+}
+
+/** A standard output redirection: `>`, `>>`, `>|`, `1>`, `&>`, `&>>` (not stderr's `2>`). */
+const OUT_REDIRECT = /^(?:1?>>?|1?>\||&>>?)$/;
+
+/**
+ * The credentials file (argv-programs.ts credentialsFile) command `c` writes text given on the line into: echo or
+ * printf, or cat or tee passing on their input, with standard output redirected to it (`cat > ~/.pgpass <<EOF`,
+ * `echo … >> ~/.netrc`), or tee's file (`… | tee -a ~/.pgpass`).
+ */
+function writtenFile(line: Line, c: Command): InputKind | undefined {
+  if (c.name === undefined) return undefined;
+  const name = programName(line.bare[c.name]!);
+  if (!/^(?:echo|printf)$/.test(name) && !passesOn(line, c)) return undefined;
+  const files: string[] = [];
+  if (line.shell) for (let i = c.start; i + 1 < c.end; i++) if (OUT_REDIRECT.test(line.words[i]!)) files.push(line.bare[i + 1]!);
+  if (name === 'tee') files.push(...argIndexes(line, c).map((i) => line.bare[i]!).filter((a) => !a.startsWith('-')));
+  for (const f of files) {
+    const kind = credentialsFile(f);
+    if (kind !== undefined) return kind;
+  }
+  return undefined;
 }
 
 /** Whether command `f` writes what it reads on its input into its pipe: `cat` (or `tee FILE`) with no file to read. */
@@ -113,7 +143,7 @@ function redactInput(text: string, kind: InputKind, readScript: ScriptReader, ra
 /**
  * The characters of `text` (a program's whole input) that are secret to a program reading this kind: what follows
  * each line's first colon (chpasswd), all but the newlines (a secret read whole; none when it is only a variable),
- * or what reading it as SQL or a script redacts.
+ * a `.pgpass` line's password or a `.netrc` password token, or what reading it as SQL or a script redacts.
  */
 function inputMask(text: string, kind: InputKind, readScript: ScriptReader, reference = false): boolean[] {
   const mask: boolean[] = [];
@@ -126,6 +156,23 @@ function inputMask(text: string, kind: InputKind, readScript: ScriptReader, refe
     }
   } else if (kind === 'secret') {
     if (!reference) for (let i = 0; i < text.length; i++) mask[i] = text[i] !== '\n';
+  } else if (kind === 'pgpass') {
+    // `host:port:database:user:password` lines (`\:` and `\\` escaped): what follows the fourth colon; `#` comments.
+    let colons = 0;
+    let comment = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!;
+      if (c === '\n') [colons, comment] = [0, false];
+      else if (colons === 0 && (comment || (c === '#' && (i === 0 || text[i - 1] === '\n')))) comment = true;
+      else if (colons >= 4) mask[i] = true;
+      else if (c === '\\') i++;
+      else if (c === ':') colons++;
+    }
+  } else if (kind === 'netrc') {
+    // The token after `password` (and `account`, an ftp account's password), on any line: tokens are blank-separated.
+    for (const m of text.matchAll(/(?<!\S)(?:password|passwd|account)[ \t\r\n]+(\S+)/g)) {
+      for (let i = m.index + m[0].length - m[1]!.length; i < m.index + m[0].length; i++) mask[i] = true;
+    }
   } else {
     for (const [a, b] of redactedSpans(text, kind === 'sql' ? sqlRedacted(text) : readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
   }

@@ -45,20 +45,23 @@ const ASSIGNING_OPTION = /^(?:-e|--env|--set|--set-string|--build-arg|--extra-va
 /**
  * The words of `cmds` that assign a value that may hold blanks (`export PGPASSWORD='a b'`, `env 'A=b c'`, `-e
  * "A=b c"`, `--opt=A=b c`): an assignment before a command's name, a declaring builtin's argument, an assigning
- * option's value, an option. Any other word with blanks may be a command line a program runs (`docker run img sh
- * -c "A=x psql … -c 'DROP …'"`, `su -c "…"`) and is read as one, so that an approver sees the command.
+ * option's value (a wrapper's too: `docker run -e "A=b c" img`), an option. Any other word with blanks may be a
+ * command line a program runs (`docker run img sh -c "A=x psql … -c 'DROP …'"`, `su -c "…"`) and is read as one, so
+ * that an approver sees the command.
  */
 export function assigningWords(line: Line, cmds: readonly Command[]): Set<number> {
   const out = new Set<number>(line.assigns);
   for (const c of cmds) {
-    if (c.name === undefined) continue;
-    const declares = DECLARES.test(line.bare[c.name]!);
-    let prev = '';
-    for (const i of argIndexes(line, c)) {
-      const bare = line.bare[i]!;
-      if (declares || bare.startsWith('-') || ASSIGNING_OPTION.test(prev)) out.add(i);
-      prev = bare;
-    }
+    const heads = programs(c);
+    heads.forEach((at, k) => {
+      const declares = at === c.name && DECLARES.test(line.bare[at]!);
+      let prev = '';
+      for (const i of argsBetween(line, at, Math.min(c.end, heads[k + 1] ?? c.end))) {
+        const bare = line.bare[i]!;
+        if (declares || bare.startsWith('-') || ASSIGNING_OPTION.test(prev)) out.add(i);
+        prev = bare;
+      }
+    });
   }
   return out;
 }
@@ -99,9 +102,8 @@ export function commands(line: Line): Command[] {
     if (line.shell && REDIRECT.test(w)) { skipTo = REDIRECT_ALONE.test(w) ? i + 1 : i; return; }
     if (left > 0) { left--; return; }
     // (An assignment is one when its name and `=` are not quoted, `"A=b c"` is a command; env reads its own.)
-    const found = WRAPPERS.get(programName(bare)) ?? (RESERVED.has(bare) ? AFTER_UNTIL : undefined);
-    const sub = found?.sub ? subcommandEnd(line.bare, i, found) : i;
-    if (found && sub >= 0) {
+    const [found, sub] = wrapperAt(line.bare, i);
+    if (found) {
       wrap = found;
       left = found.positionals ?? 0;
       skipTo = sub;
@@ -112,6 +114,16 @@ export function commands(line: Line): Command[] {
   });
   out.push(c);
   return out;
+}
+
+/** The wrapper the word at `at` is (`sudo`, `docker exec`, `if`), and where its subcommand ends; none: [undefined, -1]. */
+function wrapperAt(bare: readonly string[], at: number): [Wrapper | undefined, number] {
+  const word = bare[at]!;
+  for (const w of WRAPPERS.get(programName(word)) ?? (RESERVED.has(word) ? [AFTER_UNTIL] : [])) {
+    const end = w.sub ? subcommandEnd(bare, at, w) : at;
+    if (end >= 0) return [w, end];
+  }
+  return [undefined, -1];
 }
 
 /**

@@ -7,11 +7,12 @@ import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import { givenLineAt, readsInput } from './ssh-exec/shell-programs.js';
 
 /**
- * What names a credential in a word: password, passwd, pwd, secret, token, api key, private key, credential. Words are
+ * What names a credential in a word: password, passwd, pwd, secret, token, api key, private key, credential, and a
+ * name ending in `_auth` (npm's `_auth`, base64 of `user:password`; `BASIC_AUTH`). Words are
  * tested in two steps (their characters, then this, unanchored): a pattern of the word around the keyword backtracks
  * cubically, and an SSH client chooses the command line (`.pass` repeated over 5 KB stalled every session for 3 s).
  */
-export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential/i;
+export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential|_auth(?!\w)/i;
 /**
  * Words that hold a keyword and name no credential: `--passive-ftp`, `bypass`, `compass`, `tokenizer`, and a
  * secret's or a token's identifier, name or ARN (`--secret-id prod/db`: which secret, not the secret).
@@ -35,6 +36,11 @@ const NONE = /(?!)/;
 
 /** docker's (and compose's) options that take a value, before or between its subcommand's words. */
 const DOCKER_GLOBALS = /^(?:-[Hcln]|--(?:host|context|config|log-level|tlscacert|tlscert|tlskey|connection|url|identity|namespace|address)|-[fp]|--(?:file|project-name|project-directory|env-file|profile|ansi|progress|parallel))$/;
+/**
+ * `docker run`'s (and `create`'s, podman's, nerdctl's, `compose run`'s) options that take a value: every one but
+ * its switches, which are few (`-dit`, `--rm`, `--init` …), so that one it gained since is read as taking a value.
+ */
+const DOCKER_RUN_VALUE = /^-[ditPqT]*[acehlmpuvw]$|^--(?!(?:rm|init|privileged|read-only|detach|interactive|tty|publish-all|no-healthcheck|oom-kill-disable|sig-proxy|disable-content-trust|quiet|help|use-api-socket|no-deps|service-ports|use-aliases|build|remove-orphans|quiet-pull|no-TTY|replace|rmi|env-host|http-proxy|read-only-tmpfs|tls-verify|no-hosts)$)[^=]+$/;
 /** kubectl's options that take a value, before its subcommand. */
 const KUBECTL_GLOBALS = /^(?:-[nsv]|--(?:namespace|context|cluster|user|server|kubeconfig|token|as|as-group|as-uid|request-timeout|certificate-authority|client-certificate|client-key|tls-server-name|cache-dir|profile|profile-output|v))$/;
 
@@ -84,6 +90,8 @@ export interface ProgramSecrets {
   positional?: (args: readonly string[]) => number[];
   /** How such an argument is redacted (whole, unless said). */
   positionalRedact?: Redact;
+  /** Its options named for a secret that take no value (`pulumi config set --secret KEY VALUE`): the next word is none. */
+  switches?: string[];
 }
 
 export const PROGRAM_SECRETS: readonly ProgramSecrets[] = [
@@ -100,7 +108,16 @@ export const PROGRAM_SECRETS: readonly ProgramSecrets[] = [
     program: /^openssl$/, wholeOptions: true, passPhrase: ['-pass', '-passin', '-passout', '-password', '-dpass'],
     value: ['-k', '-K', '-hmac', '-psk'], keyOption: ['-macopt', '-kdfopt', '-pkeyopt'], positional: opensslPasswd,
   },
-  { program: /^aws$/, positional: awsSecretSetting },
+  { program: /^aws$/, positional: (args) => settingValue(args, ['configure', 'set'], AWS_VALUE) ?? [] },
+  // `npm config set //registry/:_authToken X`, `yarn config set npmAuthToken X`, `git config --global NAME VALUE`
+  { program: /^(?:npm|pnpm|yarn)$/, positional: (args) => settingValue(args, ['config', 'set'], NPM_VALUE) ?? settingValue(args, ['set'], NPM_VALUE) ?? [] },
+  { program: /^git$/, positional: (args) => settingValue(args, ['config', 'set'], GIT_CONFIG_VALUE) ?? settingValue(args, ['config'], GIT_CONFIG_VALUE) ?? [] },
+  // `pulumi config set --secret KEY VALUE`: the value whatever the key (--secret is a switch).
+  { program: /^pulumi$/, switches: ['--secret'], positional: pulumiSecret },
+  // GitHub's CLI: `gh secret set NAME --body X` (its input is the secret when neither --body nor a file gives it).
+  { program: /^gh$/, sub: ['secret', 'set'], globals: /^-R$|^--repo$/, value: ['-b', '--body'] },
+  { program: /^az$/, sub: ['login'], value: ['-p', '--password'] },
+  { program: /^az$/, sub: ['acr', 'login'], value: ['-p', '--password'] },
   // OpenLDAP's clients: -w is the bind password (-W prompts); ldappasswd's -s and -a are the new and old ones.
   { program: /^ldappasswd$/, value: ['-w', '-s', '-a'], bundles: 'aDdeEfHhOopsRtTUwXyY' },
   { program: /^ldap[a-z]+$/, value: ['-w'], bundles: 'abdDeEfFHhlOopPRsSTUwXyYz' },
@@ -140,13 +157,30 @@ function opensslPasswd(args: readonly string[]): number[] {
 
 /** An aws option that takes a value (`--profile ci`): any `--name` but its switches (`--debug`, `--no-paginate` …). */
 const AWS_VALUE = /^--(?!debug$|no-|cli-auto-prompt$)[^=]+$/;
-/** `aws configure set NAME VALUE`: the value, when the setting (`default.aws_session_token`'s last part) is a secret. */
-function awsSecretSetting(args: readonly string[]): number[] {
-  const words = positionals(args, AWS_VALUE);
-  const at = words.findIndex((w, k) => args[w] === 'configure' && args[words[k + 1]!] === 'set');
-  const [name, value] = at < 0 ? [] : words.slice(at + 2);
-  const setting = name === undefined ? '' : args[name]!.slice(args[name]!.lastIndexOf('.') + 1);
+/** npm's, pnpm's and yarn's options that take a value (`--location user`); `-g`, `--global`, `--json` take none. */
+const NPM_VALUE = /^--(?:location|userconfig|globalconfig|registry|scope|workspace|cwd|prefix)$|^-[LwC]$/;
+/** `git config`'s options that take a value (`-f FILE`, `--type bool`), and git's own before `config` (`-C dir`). */
+const GIT_CONFIG_VALUE = /^-[fCc]$|^--(?:file|blob|type|default|comment|value|git-dir|work-tree|namespace)$/;
+
+/**
+ * `aws configure set NAME VALUE`, `npm config set NAME VALUE`, `git config NAME VALUE`: the value (an index in `args`)
+ * when the setting names a secret (`default.aws_session_token`, `//registry/:_authToken`: its last part after a dot,
+ * colon or slash), or undefined when `args` are not that subcommand.
+ */
+function settingValue(args: readonly string[], sub: readonly string[], takesValue: RegExp): number[] | undefined {
+  const words = positionals(args, takesValue);
+  const at = words.findIndex((_, k) => sub.every((w, j) => args[words[k + j]!] === w));
+  if (at < 0) return undefined;
+  const [name, value] = words.slice(at + sub.length);
+  const setting = name === undefined ? '' : args[name]!.slice(Math.max(...[...'.:/'].map((c) => args[name]!.lastIndexOf(c))) + 1);
   return value !== undefined && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) ? [value] : [];
+}
+
+/** `pulumi config set [--secret] KEY VALUE`: the value with --secret, or when the key names a secret. */
+function pulumiSecret(args: readonly string[]): number[] {
+  const words = positionals(args, /^-[sC]$|^--(?:stack|cwd|config-file)$/);
+  if (args[words[0]!] !== 'config' || args[words[1]!] !== 'set' || words[3] === undefined) return [];
+  return args.includes('--secret') || secretName(args[words[2]!]!) ? [words[3]] : [];
 }
 
 /** `sqlplus [-s] [-L] user/password@db [@script]`: its first positional word (`-R level`, `-M opts` take one). */
@@ -226,7 +260,8 @@ function bundledSecret(rules: ProgramSecrets, bare: string, then: (f: Redact) =>
 /**
  * A word a command runs behind (`sudo -u postgres psql`, `timeout 10 psql`, `docker exec db psql`, `ssh h psql`):
  * its options that take the next word, how many words it takes before the command, or the word after which the
- * command starts (`kubectl exec pod -- psql`); with `sub`, only when its next word is that (`docker exec`).
+ * command starts (`kubectl exec pod -- psql`); with `sub`, only when its next word is that (`docker exec`). A program
+ * may be a wrapper in more than one way (`docker exec C`, `docker run [options] IMAGE`): the first whose `sub` holds.
  */
 export interface Wrapper {
   takesValue: RegExp;
@@ -241,7 +276,7 @@ export interface Wrapper {
  * The wrappers known. The shell's reserved words (`if mysql …`, `! psql …`, `{ …`: ssh-exec's RESERVED) precede a
  * command too, as do assignments (`PGPASSWORD=… psql`), which the reader skips by their form.
  */
-export const WRAPPERS = new Map<string, Wrapper>([
+const WRAPPER_LIST: Array<[string, Wrapper | Wrapper[]]> = [
   ['sudo', { takesValue: /^-[A-Za-z]*[CDghpRrTtUu]$|^--(?:user|group|host|prompt|chdir|chroot|role|type|other-user|close-from|command-timeout)$/ }],
   ['doas', { takesValue: /^-[A-Za-z]*[uC]$/ }],
   ['runuser', { takesValue: /^-[ugG]$|^--(?:user|group|supp-group)$/ }],
@@ -253,16 +288,22 @@ export const WRAPPERS = new Map<string, Wrapper>([
   ['chroot', { takesValue: /^--(?:userspec|groups)$/, positionals: 1 }],
   ['ssh', { takesValue: /^-[46AaCfGgKkMNnqsTtVvXxYy]*[BbcDEeFIiJLlmOopQRSWw]$/, positionals: 1 }],
   ['sshpass', { takesValue: /^-[fdpP]$/ }],
-  ...['docker', 'podman', 'nerdctl'].map((w) => [w, {
+  ...['docker', 'podman', 'nerdctl'].map((w): [string, Wrapper[]] => [w, [{
     sub: [['exec'], ['container', 'exec'], ['compose', 'exec']], globals: DOCKER_GLOBALS,
     takesValue: /^-[dit]*[euw]$|^--(?:env|env-file|user|workdir|detach-keys|index)$/, positionals: 1,
-  }] as const),
-  ...['docker-compose', 'podman-compose'].map((w) => [w, {
+  }, {
+    // (the image, or compose's service, then the command it runs)
+    sub: [['run'], ['create'], ['container', 'run'], ['container', 'create'], ['compose', 'run']], globals: DOCKER_GLOBALS,
+    takesValue: DOCKER_RUN_VALUE, positionals: 1,
+  }]]),
+  ...['docker-compose', 'podman-compose'].map((w): [string, Wrapper[]] => [w, [{
     sub: [['exec']], globals: DOCKER_GLOBALS, takesValue: /^-[dT]*[euw]$|^--(?:env|user|workdir|index)$/, positionals: 1,
-  }] as const),
-  ...['kubectl', 'oc'].map((w) => [w, { sub: [['exec']], globals: KUBECTL_GLOBALS, takesValue: NONE, until: '--' }] as const),
-  ...['nohup', 'setsid', 'command', 'builtin', 'unbuffer', 'eval'].map((w) => [w, { takesValue: NONE }] as const),
-]);
+  }, { sub: [['run']], globals: DOCKER_GLOBALS, takesValue: DOCKER_RUN_VALUE, positionals: 1 }]]),
+  // (`kubectl run pod --image=x -- mysql …`, `kubectl debug pod -it --image=x -- sh`: the command after `--`)
+  ...['kubectl', 'oc'].map((w): [string, Wrapper] => [w, { sub: [['exec'], ['run'], ['debug']], globals: KUBECTL_GLOBALS, takesValue: NONE, until: '--' }]),
+  ...['nohup', 'setsid', 'command', 'builtin', 'unbuffer', 'eval'].map((w): [string, Wrapper] => [w, { takesValue: NONE }]),
+];
+export const WRAPPERS = new Map<string, readonly Wrapper[]>(WRAPPER_LIST.map(([name, w]) => [name, Array.isArray(w) ? w : [w]]));
 
 /**
  * Where a shell's `-c` line is among `names` (a program's file name, then its arguments), or -1: `sh -c '…'`, `bash
@@ -274,8 +315,19 @@ export function shellLineAt(names: readonly string[]): number {
   return at < 0 ? -1 : names.indexOf(kept[at]!, at);
 }
 
-/** What a program reads on its input that must not be recorded: a secret whole, `user:password` lines, SQL, a script. */
-export type InputKind = 'secret' | 'lines' | 'sql' | 'script';
+/**
+ * What a program reads on its input that must not be recorded: a secret whole, `user:password` lines, SQL, a script;
+ * or what is written into a credentials file (`cat > ~/.pgpass <<EOF`): `.pgpass` lines, `.netrc` tokens.
+ */
+export type InputKind = 'secret' | 'lines' | 'sql' | 'script' | 'pgpass' | 'netrc';
+
+/** The credentials file a file name is (libpq's `.pgpass`, `PGPASSFILE`'s often named so; ftp's and curl's `.netrc`). */
+export function credentialsFile(file: string): InputKind | undefined {
+  const name = file.slice(file.lastIndexOf('/') + 1);
+  if (/pgpass/i.test(name)) return 'pgpass';
+  if (/^[._]?netrc$/i.test(name)) return 'netrc';
+  return undefined;
+}
 
 /** What `name` (a program, with `args`) reads on its input, of the kinds {@link InputKind} names. */
 export function inputKind(name: string, args: readonly string[]): InputKind | undefined {
@@ -292,6 +344,13 @@ export function inputKind(name: string, args: readonly string[]): InputKind | un
   const keyFromInput = keyFile < 0 || /^(?:-d|--key-file)=?-$/.test(args[keyFile]!) || args[keyFile + 1] === '-';
   if (name === 'cryptsetup' && has(/^(?:open|luksOpen|luksFormat|luksAddKey|luksChangeKey)$/) && keyFromInput) return 'secret';
   if (name === 'vault' && args[0] === 'login' && args.includes('-')) return 'secret';
+  // GitHub's and GitLab's CLIs: `gh auth login --with-token`, `gh secret set NAME` given no --body or file, `glab auth
+  // login --stdin`.
+  const words = positionals(args, /^-[Rbf]$|^--(?:repo|body|env-file|hostname|org|env|app|repos|visibility)$/).map((i) => args[i]);
+  const sub = (...w: string[]) => w.every((x, k) => words[k] === x);
+  if (name === 'gh' && sub('auth', 'login') && has(/^--with-token$/)) return 'secret';
+  if (name === 'gh' && sub('secret', 'set') && !has(/^(?:-[bf]|--body|--env-file)(?:=|$)|^-[bf]./)) return 'secret';
+  if (name === 'glab' && sub('auth', 'login') && has(/^--stdin$/)) return 'secret';
   if (/^(?:psql|mysql|mariadb|sqlcmd|sqlplus|sqlite3|clickhouse-client)$/.test(name)) return 'sql';
   // (a shell given neither -c nor a script, `su` without -c, `.`/`source` of the input: ssh-exec's readsInput)
   if (readsInput([name, ...args], 0)) return 'script';

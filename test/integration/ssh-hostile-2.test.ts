@@ -219,6 +219,31 @@ describe.skipIf(Boolean(skip))('SSH listener against a hostile client, part 2 (r
     }
   }, 60_000);
 
+  it('what a command writes into .pgpass and .netrc, and a container\'s command, are redacted in the record (the files get it as given)', async () => {
+    const dir = tempDir('pcigate-credfiles-');
+    const command = [
+      `cat > ${dir}/.pgpass <<EOF`, 'db1:5432:*:app:hunter6pgpass', 'EOF',
+      `echo "machine api.example login ann password hunter7netrc" >> ${dir}/.netrc`,
+      // (docker is not installed here: the command fails, its record is what matters)
+      'docker run --rm -it mysql:8 mysql -phunter8container 2>/dev/null', `cat ${dir}/.pgpass ${dir}/.netrc; echo cred-files`,
+    ].join('\n');
+    // (allowed as written: a wildcard may not stand for newlines)
+    const b = await start(undefined, { exec: { allow: [command] } });
+    const c = await connect(b);
+    try {
+      const r = await execOn(c, command);
+      expect(r).toMatchObject({ code: 0, stdout: 'db1:5432:*:app:hunter6pgpass\nmachine api.example login ann password hunter7netrc\ncred-files\n' });
+    } finally {
+      c.end();
+      await b.close();
+    }
+    const mine = () => records().filter((x) => x.type === 'ssh.exec' && JSON.stringify(x.detail).includes('cred-files'));
+    await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(1);
+    expect((mine()[0]!.detail as { request: { command: string } }).request.command).toBe(command
+      .replace('hunter6pgpass', '[redacted]').replace('hunter7netrc', '[redacted]').replace('hunter8container', '[redacted]'));
+    expect(JSON.stringify(records())).not.toMatch(/hunter[678]/);
+  }, 60_000);
+
   it('a client that sends past the channel window is cut off, not buffered (ssh2 takes an overrun whole)', async () => {
     const c = await connect();
     try {

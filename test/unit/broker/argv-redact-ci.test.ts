@@ -1,0 +1,129 @@
+/**
+ * Credentials in commands that CI steps and admin sessions run every day, each recorded in clear before: the command
+ * a container runs (`docker run IMAGE mysql -pX`), package managers' and git's settings, GitHub's and Azure's CLIs,
+ * pulumi's secrets, and the text written into `.pgpass` and `.netrc` files. What names no secret stays shown.
+ */
+import { describe, expect, it } from 'vitest';
+import { commandSecrets, redactArgv, redactCommandLine } from '../../../src/broker/argv-redact.js';
+
+const kept = (line: string) => expect(redactCommandLine(line)).toBe(line);
+const cases = (list: Array<[string, string]>) => { for (const [line, want] of list) expect(redactCommandLine(line), line).toBe(want); };
+
+describe('the command a container runs', () => {
+  it('reads the command after docker/podman/nerdctl run|create IMAGE, compose run SERVICE and kubectl run|debug --', () => {
+    cases([
+      ['docker run --rm -it --name tmp -e A=1 mysql:8 mysql -h db -uroot -pS3cret shop', 'docker run --rm -it --name tmp -e A=1 mysql:8 mysql -h db -uroot -p[redacted] shop'],
+      ['docker container run -v /a:/b --network host img redis-cli -a S3cret ping', 'docker container run -v /a:/b --network host img redis-cli -a [redacted] ping'],
+      ['docker -H tcp://h:2376 create --name x img sshpass -p S3cret ssh h', 'docker -H tcp://h:2376 create --name x img sshpass -p [redacted] ssh h'],
+      ['podman run --replace --rm img sh -c "mysql -pS3cret db"', 'podman run --replace --rm img sh -c "mysql -p[redacted] db"'],
+      ['nerdctl run -d --sig-proxy=false img mysql -pS3cret', 'nerdctl run -d --sig-proxy=false img mysql -p[redacted]'],
+      ['docker compose run --rm --no-deps app mysql -pS3cret db', 'docker compose run --rm --no-deps app mysql -p[redacted] db'],
+      ['docker-compose run -T app redis-cli -a S3cret', 'docker-compose run -T app redis-cli -a [redacted]'],
+      ['kubectl run tmp -n ci --rm -it --image=mysql:8 -- mysql -h db -pS3cret', 'kubectl run tmp -n ci --rm -it --image=mysql:8 -- mysql -h db -p[redacted]'],
+      ['kubectl debug pod/x -it --image=busybox -- sshpass -p S3cret ssh h', 'kubectl debug pod/x -it --image=busybox -- sshpass -p [redacted] ssh h'],
+    ]);
+    expect(redactArgv(['docker', 'run', '--rm', 'mysql:8', 'mysql', '-pS3cret'])).toEqual(['docker', 'run', '--rm', 'mysql:8', 'mysql', '-p[redacted]']);
+  });
+
+  it('reads an option value with blanks as an assignment on the container command line too', () => {
+    cases([['docker run -e "DB_PASSWORD=a b c" -e X=1 img', 'docker run -e "DB_PASSWORD=[redacted]" -e X=1 img']]);
+  });
+
+  it('shows the image, its options and a command with no credential', () => {
+    kept('docker run -p 80:80 -v /srv:/srv --name web nginx:1.27');
+    kept('docker run --rm -it -u 1000 img mysql -h db -u ann shop');
+    kept('docker compose run --rm app npm test');
+    kept('kubectl run tmp --image=busybox -- sh -c "echo hi"');
+  });
+});
+
+describe('settings named for a secret', () => {
+  it('redacts the value of npm, pnpm, yarn, git and aws settings that name one (npm\'s _auth too)', () => {
+    cases([
+      ['npm config set //registry.example/:_authToken S3cret', 'npm config set //registry.example/:_authToken [redacted]'],
+      ['npm config set //registry.example/:_auth S3cret', 'npm config set //registry.example/:_auth [redacted]'],
+      ['npm config set //registry.example/:_auth=S3cret', 'npm config set //registry.example/:_auth=[redacted]'],
+      ['npm set --location user //r/:_password S3cret', 'npm set --location user //r/:_password [redacted]'],
+      ['pnpm config set //r/:_authToken S3cret', 'pnpm config set //r/:_authToken [redacted]'],
+      ['yarn config set npmAuthToken S3cret', 'yarn config set npmAuthToken [redacted]'],
+      ['git config --global user.password S3cret', 'git config --global user.password [redacted]'],
+      ['git -C repo config set http.proxyPassword S3cret', 'git -C repo config set http.proxyPassword [redacted]'],
+      ['export BASIC_AUTH=ann:S3cret', 'export BASIC_AUTH=[redacted]'],
+    ]);
+  });
+
+  it('shows settings that name none', () => {
+    kept('npm config set registry https://registry.example/');
+    kept('yarn config set npmRegistryServer https://r');
+    kept('git config --global user.name ann');
+    kept('git config --global credential.helper store');
+    kept('NPM_AUTH_TYPE=legacy npm ci');
+  });
+
+  it('pulumi config set --secret: the value whatever the key, and the key shown', () => {
+    cases([
+      ['pulumi config set --secret dbHost S3cret', 'pulumi config set --secret dbHost [redacted]'],
+      ['pulumi -s prod config set --secret dbHost S3cret', 'pulumi -s prod config set --secret dbHost [redacted]'],
+      ['pulumi config set dbPassword S3cret', 'pulumi config set dbPassword [redacted]'],
+    ]);
+    kept('pulumi config set aws:region eu-west-1');
+  });
+});
+
+describe('GitHub\'s, GitLab\'s and Azure\'s CLIs', () => {
+  it('redacts gh secret set\'s --body, and what gh secret set, gh auth login --with-token and glab --stdin read', () => {
+    cases([
+      ['gh secret set TOKEN --body S3cret', 'gh secret set TOKEN --body [redacted]'],
+      ['gh secret set TOKEN -bS3cret', 'gh secret set TOKEN -b[redacted]'],
+      ['gh -R o/r secret set TOKEN --body=S3cret', 'gh -R o/r secret set TOKEN --body=[redacted]'],
+      ['echo S3cret | gh secret set TOKEN --org acme', 'echo [redacted] | gh secret set TOKEN --org acme'],
+      ['gh auth login --with-token <<< S3cret', 'gh auth login --with-token <<< [redacted]'],
+      ["printf '%s' S3cret | glab auth login --stdin", "printf '%s' [redacted] | glab auth login --stdin"],
+      ['az login --service-principal -u app -p S3cret --tenant t', 'az login --service-principal -u app -p [redacted] --tenant t'],
+      ['az acr login -n reg -u app -p S3cret', 'az acr login -n reg -u app -p [redacted]'],
+    ]);
+  });
+
+  it('shows a secret read from a file or a variable, and other subcommands', () => {
+    kept('gh secret set TOKEN < token.txt');
+    kept('gh secret set -f .env');
+    kept('echo "$TOKEN" | gh secret set TOKEN');
+    kept('echo hi | gh issue comment 1 -F -');
+    kept('az group list -o table');
+  });
+});
+
+describe('an Authorization header with a quoted token', () => {
+  it('redacts the scheme and the token, quotes and all', () => {
+    cases([
+      ['curl -H \'Authorization: Bearer "S3cret"\' https://x', 'curl -H \'Authorization: [redacted]\' https://x'],
+      ['curl -H "Authorization: token \'S3cret\'" https://x; echo done', 'curl -H "Authorization: [redacted]" https://x; echo done'],
+    ]);
+  });
+});
+
+describe('text written into .pgpass and .netrc', () => {
+  it('redacts each .pgpass line\'s password, written by a here-document, echo, printf or tee', () => {
+    cases([
+      ['cat > ~/.pgpass <<EOF\ndb1:5432:*:app:S3cret\n# a:b:c:d:comment\nh\\:1:5432:db:u:pa\\:ss\nEOF\nchmod 600 ~/.pgpass',
+        'cat > ~/.pgpass <<EOF\ndb1:5432:*:app:[redacted]\n# a:b:c:d:comment\nh\\:1:5432:db:u:[redacted]\nEOF\nchmod 600 ~/.pgpass'],
+      ['echo "db:5432:shop:app:S3cret" >> ~/.pgpass', 'echo "db:5432:shop:app:[redacted]" >> ~/.pgpass'],
+      ["printf '%s\\n' 'h:*:*:u:S3cret' > /run/ci.pgpass", "printf '%s\\n' 'h:*:*:u:[redacted]' > /run/ci.pgpass"],
+      ['echo "h:5432:db:u:S3cret" | sudo tee -a /var/lib/postgresql/.pgpass > /dev/null', 'echo "h:5432:db:u:[redacted]" | sudo tee -a /var/lib/postgresql/.pgpass > /dev/null'],
+      ['tee ~/.pgpass <<< "h:5432:db:u:S3cret"', 'tee ~/.pgpass <<< "h:5432:db:u:[redacted]"'],
+    ]);
+  });
+
+  it('redacts the token after password and account in a .netrc', () => {
+    cases([
+      ['cat > ~/.netrc <<EOF\nmachine api.example\n  login ann\n  password S3cret\nEOF', 'cat > ~/.netrc <<EOF\nmachine api.example\n  login ann\n  password [redacted]\nEOF'],
+      ['echo "machine h login u password S3cret account Acct1" >> ~/.netrc', 'echo "machine h login u password [redacted] account [redacted]" >> ~/.netrc'],
+    ]);
+  });
+
+  it('reads no other file that way, and finds the hidden texts for a reason that quotes the command', () => {
+    kept('echo "12:30:00:05:done" > notes.txt');
+    kept('echo "password manager" > todo.txt');
+    expect(commandSecrets('echo "db:5432:shop:app:S3cret" >> ~/.pgpass')).toContain('S3cret');
+  });
+});
