@@ -130,6 +130,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = `${'abcdef abc -e A=1 --rm img abc abcdef abc abcde x | abc -a abcdef abc hx1xdxuxp '.repeat(n)}mysql -px`; return () => redactCommandLine(t); },
   },
   {
+    // Each group's reader was looked for through everything inside it.
+    name: 'nested groups, each given input (redactCommandLine)',
+    n: 2_000,
+    hostile: (n) => { const t = `${'( '.repeat(n)}echo a${' ) <<< x'.repeat(n)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `${'a '.repeat(n)}echo a${' b <<< x'.repeat(n)}`; return () => redactCommandLine(t); },
+  },
+  {
     name: 'nested command substitutions (readAsShell)',
     n: 20_000,
     hostile: (n) => { const t = `echo "${'$(echo "'.repeat(n)}"`; return () => readAsShell(t, exec, 'allow'); },

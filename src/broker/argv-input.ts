@@ -37,9 +37,11 @@ const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\',
 export function inputSecrets(line: Line, cmds: readonly Command[], readScript: ScriptReader): void {
   const starts = pipelineStarts(line.words);
   const unread = new Map<number, number>();
+  const reads = cmds.map((c) => commandInput(line, c, 0));
+  const groups = new Groups(line, cmds, reads);
   cmds.forEach((c, ci) => {
     const file = writtenFile(line, c);
-    const kind = commandInput(line, c, 0) ?? file;
+    const kind = reads[ci] ?? file ?? groups.input(ci);
     if (kind === undefined) return;
     if (file !== undefined && !passesOn(line, c)) {
       // (echo or printf into the file: what they write is its text)
@@ -63,6 +65,39 @@ export function inputSecrets(line: Line, cmds: readonly Command[], readScript: S
     unread.set(from, ci + 1);
     written.claim(line, inputMask(written.text(), kind, readScript));
   });
+}
+
+/**
+ * What a group reads on its input when the command after it is given one (`{ chpasswd; } <<EOF`, `( psql ) <<<
+ * …`): what its first command that reads any reads, as in a script. Each group's opening word and each command's
+ * next reader are found once for the line (nested groups, each given input, were quadratic).
+ */
+class Groups {
+  /** For each `}` and `)`, its `{` or `(`. */
+  readonly #open = new Map<number, number>();
+  /** For each command, the first at or after it that reads its input (cmds.length: none). */
+  readonly #nextReader: number[];
+
+  constructor(private readonly line: Line, private readonly cmds: readonly Command[], private readonly reads: ReadonlyArray<InputKind | undefined>) {
+    const stack: number[] = [];
+    line.words.forEach((w, i) => {
+      if (w === '{' || w === '(') stack.push(i);
+      else if ((w === '}' || w === ')') && stack.length > 0) this.#open.set(i, stack.pop()!);
+    });
+    this.#nextReader = new Array<number>(cmds.length + 1).fill(cmds.length);
+    for (let k = cmds.length - 1; k >= 0; k--) this.#nextReader[k] = reads[k] !== undefined ? k : this.#nextReader[k + 1]!;
+  }
+
+  /** What the group that `cmds[ci]` closes reads, if `cmds[ci]` closes one. */
+  input(ci: number): InputKind | undefined {
+    // (`}` is a reserved word, the first of the command after the group; `)` an operator, the last of the one before)
+    const start = this.cmds[ci]!.start;
+    const close = this.line.words[start] === '}' ? start : this.line.words[start - 1] === ')' ? start - 1 : -1;
+    const open = this.#open.get(close);
+    if (open === undefined) return undefined;
+    const reader = this.#nextReader[firstAt(this.cmds, open)]!;
+    return reader < ci ? this.reads[reader] : undefined;
+  }
 }
 
 /** Command `c`'s here-strings and here-documents, claimed as a program reading this kind reads them. */

@@ -289,3 +289,19 @@ describe('input passed on by cat or tee', () => {
     kept('cat users.txt <<EOF | chpasswd\nann:x\nEOF');
   });
 });
+
+describe('input given to a group', () => {
+  it('is read as the group\'s first command that reads its input reads it, { …; } and ( … ), nested too', () => {
+    const cases: Array<[string, string]> = [
+      ['{ chpasswd; } <<EOF\nroot:S3cret\nEOF', '{ chpasswd; } <<EOF\nroot:[redacted]\nEOF'],
+      ['( chpasswd ) <<< "root:S3cret"', '( chpasswd ) <<< "root:[redacted]"'],
+      ['(chpasswd)<<<"root:S3cret"', '(chpasswd)<<<"root:[redacted]"'],
+      ['{ echo start; docker login -u u --password-stdin; } <<< S3cret', '{ echo start; docker login -u u --password-stdin; } <<< [redacted]'],
+      ['{ { chpasswd; }; } <<< "r:S3cret"', '{ { chpasswd; }; } <<< "r:[redacted]"'],
+    ];
+    for (const [line, want] of cases) expect(redactCommandLine(line)).toBe(want);
+    // a group none of whose commands reads its input, and a reader before the group
+    kept('{ echo a; } <<< "x:y"');
+    kept('chpasswd < users.txt; ( echo a; (echo b) ) <<< "x:y"');
+  });
+});
