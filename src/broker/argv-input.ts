@@ -21,9 +21,10 @@ const PRINTF_CHARS_MAX = 256 * 1024;
 const PRINTF = /%%|(%[-+ #0]*(\*|\d*)(?:\.(\*|\d*))?([a-zA-Z]))|\\(?:x[0-9a-fA-F]{1,2}|[0-7]{1,3}|[\s\S])|[\s\S]/g;
 /**
  * A word, as written, that is only a variable or a command's output (`"$TOKEN"`, `"$(cat /run/pw)"`): its value is
- * not on the line. (`'$uperS3cret'`, single-quoted, is a literal; so is `"$PW"S3cret`'s tail.)
+ * not on the line. (`'$uperS3cret'`, single-quoted, is a literal; so is `"$PW"S3cret`'s tail; and what an echo or
+ * printf in `$(…)` writes, `"$(echo S3cret)"`, is on the line.)
  */
-const REFERENCE = /^\s*"?\$(?:\w+|\{[^}]*\}|\([^)]*\))"?\s*$/;
+const REFERENCE = /^\s*"?\$(?:\w+|\{[^}]*\}|\((?!\s*(?:echo|printf)\s)[^)]*\))"?\s*$/;
 /** printf's and `echo -e`'s escapes of one letter. */
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', a: '\x07', b: '\b', f: '\f', v: '\v', e: '\x1b' };
 

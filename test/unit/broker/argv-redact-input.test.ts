@@ -47,7 +47,10 @@ describe('a secret a program reads whole on its input', () => {
   it('shows a variable or a command\'s output (its value is not on the line) and input no such program reads', () => {
     kept('echo "$REGISTRY_TOKEN" | docker login --password-stdin reg.example');
     kept('echo "${CI_JOB_TOKEN}" | docker login --password-stdin reg.example');
+    kept('echo "$(cat /run/secrets/pw)" | docker login --password-stdin reg.example');
     kept('cat /run/secrets/pw | docker login --password-stdin reg.example');
+    // (but what an echo or printf in $(…) writes is on the line)
+    expect(redactCommandLine('echo "$(echo hunter7)" | docker login --password-stdin')).toBe('echo "[redacted]" | docker login --password-stdin');
     kept('echo hello | tr a-z A-Z');
     kept('echo ready | cryptsetup luksOpen -d /run/key /dev/sdb1 data');
   });
