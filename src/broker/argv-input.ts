@@ -6,7 +6,7 @@
  */
 import { credentialsFile, inputKind, shellLineAt, sqlRedacted } from './argv-programs.js';
 import type { InputKind } from './argv-programs.js';
-import { argIndexes, argsBetween, commands, maskRuns, newLine, PIPE, programName, programs, SEPARATOR } from './argv-line.js';
+import { argIndexes, argsBetween, commands, maskRuns, newLine, PIPE, programName, programOf, programs, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { redactedSpans, shellWords } from './shell-words.js';
 
@@ -107,8 +107,8 @@ function givenInput(line: Line, c: Command, kind: InputKind, readScript: ScriptR
   for (const h of line.heredocs) if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind, readScript));
 }
 
-/** A standard output redirection: `>`, `>>`, `>|`, `1>`, `&>`, `&>>` (not stderr's `2>`). */
-const OUT_REDIRECT = /^(?:1?>>?|1?>\||&>>?)$/;
+/** A standard output redirection: `>`, `>>`, `>|`, `1>`, `&>`, `&>>`, `>&` (not stderr's `2>`). */
+const OUT_REDIRECT = /^(?:1?>>?|1?>\||&>>?|>&)$/;
 
 /**
  * The credentials file (argv-programs.ts credentialsFile) command `c` writes text given on the line into: echo or
@@ -117,7 +117,7 @@ const OUT_REDIRECT = /^(?:1?>>?|1?>\||&>>?)$/;
  */
 function writtenFile(line: Line, c: Command): InputKind | undefined {
   if (c.name === undefined) return undefined;
-  const name = programName(line.bare[c.name]!);
+  const name = programOf(line, c);
   if (!/^(?:echo|printf)$/.test(name) && !passesOn(line, c)) return undefined;
   const files: string[] = [];
   if (line.shell) for (let i = c.start; i + 1 < c.end; i++) if (OUT_REDIRECT.test(line.words[i]!)) files.push(line.bare[i + 1]!);
@@ -131,7 +131,7 @@ function writtenFile(line: Line, c: Command): InputKind | undefined {
 
 /** Whether command `f` writes what it reads on its input into its pipe: `cat` (or `tee FILE`) with no file to read. */
 function passesOn(line: Line, f: Command): boolean {
-  const name = programName(line.bare[f.name!]!);
+  const name = programOf(line, f);
   const files = argIndexes(line, f).filter((i) => !/^-./.test(line.bare[i]!));
   return (name === 'cat' && files.every((i) => line.bare[i] === '-')) || name === 'tee';
 }
@@ -152,9 +152,10 @@ function commandInput(line: Line, c: Command, depth: number): InputKind | undefi
   const args = argIndexes(line, c).map((i) => line.bare[i]!);
   // A command line in the command's place (`ssh h 'sudo chpasswd'`), or a shell's -c line (`sh -c 'chpasswd'`):
   // what reads its input is the first command in it that reads any.
-  if (/\s/.test(name)) return scriptInput(name, depth);
-  const given = shellLineAt([programName(name), ...args]);
-  return given > 0 ? scriptInput(args[given - 1]!, depth) : inputKind(programName(name), args);
+  if (/\s/.test(name) && c.program === undefined) return scriptInput(name, depth);
+  const program = programOf(line, c);
+  const given = shellLineAt([program, ...args]);
+  return given > 0 ? scriptInput(args[given - 1]!, depth) : inputKind(program, args);
 }
 
 /** What the first command of `script` that reads its input reads (commandInput). */
@@ -163,7 +164,8 @@ function scriptInput(script: string, depth: number): InputKind | undefined {
   const { words, heredocs } = shellWords(script);
   const line = newLine(words.map((w) => w.raw), words.map((w) => w.value), true, heredocs);
   for (const c of commands(line)) {
-    const kind = commandInput(line, c, depth + 1);
+    // (or writes it into a credentials file: `ssh db 'cat >> ~/.pgpass' <<< …`)
+    const kind = commandInput(line, c, depth + 1) ?? writtenFile(line, c);
     if (kind !== undefined) return kind;
   }
   return undefined;
@@ -205,13 +207,18 @@ function inputMask(text: string, kind: InputKind, readScript: ScriptReader, refe
       else if (c === ':') colons++;
     }
   } else if (kind === 'netrc') {
-    // The token after `password` (and `account`, an ftp account's password), on any line: tokens are blank-separated.
-    for (const m of text.matchAll(/(?<!\S)(?:password|passwd|account)[ \t\r\n]+(\S+)/g)) {
-      for (let i = m.index + m[0].length - m[1]!.length; i < m.index + m[0].length; i++) mask[i] = true;
+    // Tokens, blank-separated or double-quoted (`password "a b"`); each keyword takes the next token as its value:
+    // `password`'s and `account`'s (an ftp account's password) are secret (`login account password X` hides X).
+    let key = '';
+    for (const m of text.matchAll(/"(?:[^"\\]|\\[\s\S])*"?|[^\s"]+/g)) {
+      if (key === 'password' || key === 'account') for (let i = m.index; i < m.index + m[0].length; i++) mask[i] = true;
+      key = key === '' && /^(?:machine|login|password|account|macdef)$/.test(m[0]) ? m[0] : '';
     }
   } else {
     for (const [a, b] of redactedSpans(text, kind === 'sql' ? sqlRedacted(text) : readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
   }
+  // A credentials file is read as a script too (`tee ~/bin/rotate.pgpass <<EOF` may be one): its format only adds.
+  if (kind === 'pgpass' || kind === 'netrc') for (const [a, b] of redactedSpans(text, readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
   return mask;
 }
 
@@ -276,7 +283,7 @@ class Written {
 
 /** Command `f`'s output, if it is echo or printf, written into `w`. */
 function writes(line: Line, f: Command, w: Written): void {
-  const name = programName(line.bare[f.name!]!);
+  const name = programOf(line, f);
   if (name === 'echo') echoWrites(line, argIndexes(line, f), w);
   else if (name === 'printf') printfWrites(line, argIndexes(line, f), w);
 }

@@ -35,7 +35,11 @@ export interface Line {
  * One command among a line's words: its first, its name's (none: `sudo` alone) and the end (after its operator),
  * the last wrapper before its name (`ssh h` with no command reads a script on its input), and where each wrapper is.
  */
-export interface Command { start: number; name?: number; end: number; wrapper?: string; wrappers: number[] }
+export interface Command {
+  start: number; name?: number; end: number; wrapper?: string; wrappers: number[];
+  /** The program at `name` when that word is not it: a container's entrypoint, run with the words after its image. */
+  program?: string;
+}
 
 /** Builtins whose arguments are assignments (`export PGPASSWORD='a b'`). */
 const DECLARES = /^(?:export|declare|typeset|local|readonly)$/;
@@ -54,7 +58,7 @@ export function assigningWords(line: Line, cmds: readonly Command[]): Set<number
   for (const c of cmds) {
     const heads = programs(c);
     heads.forEach((at, k) => {
-      const declares = at === c.name && DECLARES.test(line.bare[at]!);
+      const declares = at === c.name && DECLARES.test(programOf(line, c));
       let prev = '';
       for (const i of argsBetween(line, at, Math.min(c.end, heads[k + 1] ?? c.end))) {
         const bare = line.bare[i]!;
@@ -73,6 +77,15 @@ export function newLine(words: readonly string[], bare: readonly string[], shell
 
 export const programName = (bare: string) => bare.slice(bare.lastIndexOf('/') + 1);
 
+/** The program command `c` runs (its name's word, or a container's entrypoint). */
+export const programOf = (line: Line, c: Command) => c.program ?? programName(line.bare[c.name!]!);
+
+/**
+ * The program an image runs when its command starts with an option (`docker run curlimages/curl -u …`): its
+ * entrypoint, which the line does not say; its repository's last part is a fair guess (`curl`, `mysql`, `redis`).
+ */
+const imageProgram = (image: string) => programName(image.replace(/[:@][^/]*$/, ''));
+
 /**
  * The line's commands: each named by its first word that is neither a wrapper (`sudo`, `timeout 10`, `docker exec
  * c`, `ssh h`: WRAPPERS), nor a wrapper's option or word, nor `if`, `FOO=1` or `2>/dev/null`.
@@ -83,6 +96,7 @@ export function commands(line: Line): Command[] {
   let wrap: Wrapper | undefined;
   let left = 0;
   let skipTo = -1;
+  let entry: string | undefined;
   line.words.forEach((w, i) => {
     const bare = line.bare[i]!;
     if (SEPARATOR.test(w)) {
@@ -91,6 +105,7 @@ export function commands(line: Line): Command[] {
       wrap = undefined;
       left = 0;
       skipTo = -1;
+      entry = undefined;
       return;
     }
     if (c.name !== undefined || i <= skipTo) return;
@@ -98,9 +113,24 @@ export function commands(line: Line): Command[] {
       if (bare === wrap.until) [wrap, left] = [AFTER_UNTIL, 0];
       return;
     }
-    if (wrap && bare.startsWith('-')) { skipTo = wrap.takesValue.test(bare) ? i + 1 : i; return; }
+    if (wrap && bare.startsWith('-')) {
+      skipTo = wrap.takesValue.test(bare) ? i + 1 : i;
+      if (/^--entrypoint(?:=|$)/.test(bare)) entry = bare.includes('=') ? bare.slice(bare.indexOf('=') + 1) : line.bare[i + 1];
+      return;
+    }
     if (line.shell && REDIRECT.test(w)) { skipTo = REDIRECT_ALONE.test(w) ? i + 1 : i; return; }
-    if (left > 0) { left--; return; }
+    if (left > 0) {
+      if (--left > 0 || !wrap?.optionsFirst) return;
+      // Its last word (a container, an image): what follows is the command, an option too. An image run with
+      // --entrypoint, or given words that start with an option, runs its entrypoint with them.
+      const next = line.bare[i + 1];
+      if (wrap.image && (entry || (next?.startsWith('-') && !(line.shell && (SEPARATOR.test(line.words[i + 1]!) || REDIRECT.test(line.words[i + 1]!)))))) {
+        c.name = i;
+        c.program = programName(entry || imageProgram(bare));
+      }
+      wrap = undefined;
+      return;
+    }
     // (An assignment is one when its name and `=` are not quoted, `"A=b c"` is a command; env reads its own.)
     const [found, sub] = wrapperAt(line.bare, i);
     if (found) {

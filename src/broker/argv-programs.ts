@@ -7,17 +7,18 @@ import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import { givenLineAt, readsInput } from './ssh-exec/shell-programs.js';
 
 /**
- * What names a credential in a word: password, passwd, pwd, secret, token, api key, private key, credential, and a
- * name ending in `_auth` (npm's `_auth`, base64 of `user:password`; `BASIC_AUTH`). Words are
- * tested in two steps (their characters, then this, unanchored): a pattern of the word around the keyword backtracks
+ * What names a credential in a word: password, passwd, pwd, secret, token, api key, private key, credential, a name
+ * ending in `_auth` (npm's `_auth`, base64 of `user:password`; `BASIC_AUTH`; not `DISABLE_AUTH`) and yarn's
+ * `npmAuthIdent` (`user:password`). Words are tested in two steps (their characters, then this, unanchored): a pattern of the word around the keyword backtracks
  * cubically, and an SSH client chooses the command line (`.pass` repeated over 5 KB stalled every session for 3 s).
  */
-export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential|_auth(?!\w)/i;
+export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credential|_auth(?!\w)|authident/i;
 /**
- * Words that hold a keyword and name no credential: `--passive-ftp`, `bypass`, `compass`, `tokenizer`, and a
- * secret's or a token's identifier, name or ARN (`--secret-id prod/db`: which secret, not the secret).
+ * Words that hold a keyword and name no credential: `--passive-ftp`, `bypass`, `compass`, `tokenizer`, an askpass
+ * program (`GIT_ASKPASS=/usr/bin/x`), a switch of authentication (`DISABLE_AUTH`, `require_auth`), and a secret's or
+ * a token's identifier, name or ARN (`--secret-id prod/db`: which secret, not the secret).
  */
-const NOT_A_SECRET_WORD = /passive|bypass|compass|passage|pass-?through|passthru|tokeni[sz]\w*|credential[-_.]helper|(?:secret|token|credential|api[_-]?key)s?[-_](?:ids?|names?|arns?|refs?|version(?:[-_]id)?|manager|type)(?![a-z])/gi;
+const NOT_A_SECRET_WORD = /passive|bypass|compass|passage|pass-?through|passthru|askpass|tokeni[sz]\w*|credential[-_.]helper|(?:disable|skip|enable|no|use|require|set|with|without|allow)_auth|(?:secret|token|credential|api[_-]?key)s?[-_](?:ids?|names?|arns?|refs?|version(?:[-_]id)?|manager|type)(?![a-z])/gi;
 /** Whether `name` names a credential: SECRET_KEYWORD in it, outside words that name none. */
 export const namesSecret = (name: string) => SECRET_KEYWORD.test(name.replace(NOT_A_SECRET_WORD, ' '));
 /** A name made of word characters, dots and dashes (`PGPASSWORD`, `db.password`, `api-key`) that names a credential. */
@@ -34,13 +35,15 @@ export const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|
 /** A pattern nothing matches: no option of it takes a value. */
 const NONE = /(?!)/;
 
-/** docker's (and compose's) options that take a value, before or between its subcommand's words. */
-const DOCKER_GLOBALS = /^(?:-[Hcln]|--(?:host|context|config|log-level|tlscacert|tlscert|tlskey|connection|url|identity|namespace|address)|-[fp]|--(?:file|project-name|project-directory|env-file|profile|ansi|progress|parallel))$/;
+/** docker's (compose's, podman's, nerdctl's) options that take a value, before or between its subcommand's words. */
+const DOCKER_GLOBALS = /^(?:-[Hcln]|--(?:host|context|config|log-level|tlscacert|tlscert|tlskey|connection|url|identity|namespace|address)|-[fp]|--(?:file|project-name|project-directory|env-file|profile|ansi|progress|parallel)|--(?:root|runroot|storage-driver|storage-opt|cgroup-manager|tmpdir|events-backend|runtime|module|network-config-dir|imagestore|volumepath|hooks-dir|conmon|network-cmd-path|data-root|snapshotter|cni-path|cni-netconfpath|hosts-dir))$/;
 /**
  * `docker run`'s (and `create`'s, podman's, nerdctl's, `compose run`'s) options that take a value: every one but
  * its switches, which are few (`-dit`, `--rm`, `--init` …), so that one it gained since is read as taking a value.
  */
-const DOCKER_RUN_VALUE = /^-[ditPqT]*[acehlmpuvw]$|^--(?!(?:rm|init|privileged|read-only|detach|interactive|tty|publish-all|no-healthcheck|oom-kill-disable|sig-proxy|disable-content-trust|quiet|help|use-api-socket|no-deps|service-ports|use-aliases|build|remove-orphans|quiet-pull|no-TTY|replace|rmi|env-host|http-proxy|read-only-tmpfs|tls-verify|no-hosts)$)[^=]+$/;
+const DOCKER_RUN_VALUE = /^-[ditPqT]*[acehlmpuvw]$|^--(?!(?:rm|init|privileged|read-only|detach|interactive|tty|publish-all|no-healthcheck|oom-kill-disable|sig-proxy|disable-content-trust|quiet|help|use-api-socket|no-deps|service-ports|use-aliases|build|remove-orphans|quiet-pull|no-TTY|replace|rmi|env-host|http-proxy|read-only-tmpfs|tls-verify|no-hosts|no-hostname|unsetenv-all|passwd|rootfs|insecure-registry|privileged-without-host-devices)$)[^=]+$/;
+/** pulumi's options that take a value (`-s prod`). */
+const PULUMI_VALUE = /^-[sC]$|^--(?:stack|cwd|config-file)$/;
 /** kubectl's options that take a value, before its subcommand. */
 const KUBECTL_GLOBALS = /^(?:-[nsv]|--(?:namespace|context|cluster|user|server|kubeconfig|token|as|as-group|as-uid|request-timeout|certificate-authority|client-certificate|client-key|tls-server-name|cache-dir|profile|profile-output|v))$/;
 
@@ -111,9 +114,13 @@ export const PROGRAM_SECRETS: readonly ProgramSecrets[] = [
   { program: /^aws$/, positional: (args) => settingValue(args, ['configure', 'set'], AWS_VALUE) ?? [] },
   // `npm config set //registry/:_authToken X`, `yarn config set npmAuthToken X`, `git config --global NAME VALUE`
   { program: /^(?:npm|pnpm|yarn)$/, positional: (args) => settingValue(args, ['config', 'set'], NPM_VALUE) ?? settingValue(args, ['set'], NPM_VALUE) ?? [] },
-  { program: /^git$/, positional: (args) => settingValue(args, ['config', 'set'], GIT_CONFIG_VALUE) ?? settingValue(args, ['config'], GIT_CONFIG_VALUE) ?? [] },
-  // `pulumi config set --secret KEY VALUE`: the value whatever the key (--secret is a switch).
-  { program: /^pulumi$/, switches: ['--secret'], positional: pulumiSecret },
+  // (an alias is a command line, read as one: `!git push https://u:X@h`)
+  { program: /^git$/, positional: (args) => settingValue(args, ['config', 'set'], GIT_CONFIG_VALUE, /^alias\./) ?? settingValue(args, ['config'], GIT_CONFIG_VALUE, /^alias\./) ?? [] },
+  // `pulumi config set --secret KEY VALUE`, `pulumi env set ENV KEY VALUE --secret`: the value whatever the key (there
+  // --secret is a switch; in `config set-all --secret k=v` it takes the pair, as any flag so named).
+  { program: /^pulumi$/, sub: ['config', 'set'], globals: PULUMI_VALUE, switches: ['--secret'], positional: (args) => pulumiSecret(args, 2) },
+  { program: /^pulumi$/, sub: ['env', 'set'], globals: PULUMI_VALUE, switches: ['--secret'], positional: (args) => pulumiSecret(args, 3) },
+  { program: /^glab$/, sub: ['auth', 'login'], value: ['-t'] },
   // GitHub's CLI: `gh secret set NAME --body X` (its input is the secret when neither --body nor a file gives it).
   { program: /^gh$/, sub: ['secret', 'set'], globals: /^-R$|^--repo$/, value: ['-b', '--body'] },
   { program: /^az$/, sub: ['login'], value: ['-p', '--password'] },
@@ -167,20 +174,20 @@ const GIT_CONFIG_VALUE = /^-[fCc]$|^--(?:file|blob|type|default|comment|value|gi
  * when the setting names a secret (`default.aws_session_token`, `//registry/:_authToken`: its last part after a dot,
  * colon or slash), or undefined when `args` are not that subcommand.
  */
-function settingValue(args: readonly string[], sub: readonly string[], takesValue: RegExp): number[] | undefined {
+function settingValue(args: readonly string[], sub: readonly string[], takesValue: RegExp, exempt?: RegExp): number[] | undefined {
   const words = positionals(args, takesValue);
   const at = words.findIndex((_, k) => sub.every((w, j) => args[words[k + j]!] === w));
   if (at < 0) return undefined;
   const [name, value] = words.slice(at + sub.length);
   const setting = name === undefined ? '' : args[name]!.slice(Math.max(...[...'.:/'].map((c) => args[name]!.lastIndexOf(c))) + 1);
-  return value !== undefined && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) ? [value] : [];
+  return value !== undefined && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) && !exempt?.test(args[name!]!) ? [value] : [];
 }
 
-/** `pulumi config set [--secret] KEY VALUE`: the value with --secret, or when the key names a secret. */
-function pulumiSecret(args: readonly string[]): number[] {
-  const words = positionals(args, /^-[sC]$|^--(?:stack|cwd|config-file)$/);
-  if (args[words[0]!] !== 'config' || args[words[1]!] !== 'set' || words[3] === undefined) return [];
-  return args.includes('--secret') || secretName(args[words[2]!]!) ? [words[3]] : [];
+/** `pulumi config set [--secret] KEY VALUE` (`env set ENV KEY VALUE`): the value with --secret, or when the key names a secret. */
+function pulumiSecret(args: readonly string[], key: number): number[] {
+  const words = positionals(args, PULUMI_VALUE);
+  if (words[key + 1] === undefined) return [];
+  return args.includes('--secret') || secretName(args[words[key]!]!) ? [words[key + 1]!] : [];
 }
 
 /** `sqlplus [-s] [-L] user/password@db [@script]`: its first positional word (`-R level`, `-M opts` take one). */
@@ -271,6 +278,10 @@ export interface Wrapper {
   sub?: string[][];
   /** Options that take a value before or between its subcommand's words (`docker -H h exec`, `kubectl -n x exec`). */
   globals?: RegExp;
+  /** Its options come before its words (`docker exec [options] C -x …`: `-x` is the command's). */
+  optionsFirst?: boolean;
+  /** Its word is an image, which runs its entrypoint (`--entrypoint X`) when given no command (`docker run`). */
+  image?: boolean;
 }
 /**
  * The wrappers known. The shell's reserved words (`if mysql …`, `! psql …`, `{ …`: ssh-exec's RESERVED) precede a
@@ -290,15 +301,15 @@ const WRAPPER_LIST: Array<[string, Wrapper | Wrapper[]]> = [
   ['sshpass', { takesValue: /^-[fdpP]$/ }],
   ...['docker', 'podman', 'nerdctl'].map((w): [string, Wrapper[]] => [w, [{
     sub: [['exec'], ['container', 'exec'], ['compose', 'exec']], globals: DOCKER_GLOBALS,
-    takesValue: /^-[dit]*[euw]$|^--(?:env|env-file|user|workdir|detach-keys|index)$/, positionals: 1,
+    takesValue: /^-[dit]*[euw]$|^--(?:env|env-file|user|workdir|detach-keys|index)$/, positionals: 1, optionsFirst: true,
   }, {
     // (the image, or compose's service, then the command it runs)
     sub: [['run'], ['create'], ['container', 'run'], ['container', 'create'], ['compose', 'run']], globals: DOCKER_GLOBALS,
-    takesValue: DOCKER_RUN_VALUE, positionals: 1,
+    takesValue: DOCKER_RUN_VALUE, positionals: 1, optionsFirst: true, image: true,
   }]]),
   ...['docker-compose', 'podman-compose'].map((w): [string, Wrapper[]] => [w, [{
-    sub: [['exec']], globals: DOCKER_GLOBALS, takesValue: /^-[dT]*[euw]$|^--(?:env|user|workdir|index)$/, positionals: 1,
-  }, { sub: [['run']], globals: DOCKER_GLOBALS, takesValue: DOCKER_RUN_VALUE, positionals: 1 }]]),
+    sub: [['exec']], globals: DOCKER_GLOBALS, takesValue: /^-[dT]*[euw]$|^--(?:env|user|workdir|index)$/, positionals: 1, optionsFirst: true,
+  }, { sub: [['run']], globals: DOCKER_GLOBALS, takesValue: DOCKER_RUN_VALUE, positionals: 1, optionsFirst: true, image: true }]]),
   // (`kubectl run pod --image=x -- mysql …`, `kubectl debug pod -it --image=x -- sh`: the command after `--`)
   ...['kubectl', 'oc'].map((w): [string, Wrapper] => [w, { sub: [['exec'], ['run'], ['debug']], globals: KUBECTL_GLOBALS, takesValue: NONE, until: '--' }]),
   ...['nohup', 'setsid', 'command', 'builtin', 'unbuffer', 'eval'].map((w): [string, Wrapper] => [w, { takesValue: NONE }]),
@@ -321,10 +332,10 @@ export function shellLineAt(names: readonly string[]): number {
  */
 export type InputKind = 'secret' | 'lines' | 'sql' | 'script' | 'pgpass' | 'netrc';
 
-/** The credentials file a file name is (libpq's `.pgpass`, `PGPASSFILE`'s often named so; ftp's and curl's `.netrc`). */
+/** The credentials file a file name is (libpq's `.pgpass`, `PGPASSFILE`'s often `*.pgpass`; ftp's and curl's `.netrc`). */
 export function credentialsFile(file: string): InputKind | undefined {
   const name = file.slice(file.lastIndexOf('/') + 1);
-  if (/pgpass/i.test(name)) return 'pgpass';
+  if (/^(?:\.?pgpass|.+\.pgpass)$/i.test(name)) return 'pgpass';
   if (/^[._]?netrc$/i.test(name)) return 'netrc';
   return undefined;
 }

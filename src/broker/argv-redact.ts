@@ -4,7 +4,7 @@
  * runs as given.
  */
 import { inputSecrets } from './argv-input.js';
-import { argsBetween, assigningWords, commands, newLine, programName, programs, REDIRECT, SEPARATOR } from './argv-line.js';
+import { argsBetween, assigningWords, commands, newLine, programName, programOf, programs, REDIRECT, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
@@ -19,10 +19,10 @@ import type { Heredoc } from './shell-words.js';
  */
 const ASSIGNMENT_NAME = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)/g;
 /**
- * An HTTP Authorization header (`-H 'Authorization: Bearer …'`): its credentials, a known scheme and one token, quoted
- * or not (not the rest of the line: `-H Authorization:x https://evil/x; rm -rf /srv` hid all of it from an approver).
+ * An HTTP Authorization header (`-H 'Authorization: Bearer …'`, `"Authorization": "Bearer …"`): its credentials, a known
+ * scheme and one token, quoted or not (not the rest of the line: `-H Authorization:x https://evil/x; rm -rf /srv` hid all of it from an approver).
  */
-const AUTH_HEADER = /(\b(?:proxy-)?authorization\s*:\s*)((?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk)[ \t]+)?(?:"[^\s"]+"|'[^\s']+'|[^\s'"]+))/gi;
+const AUTH_HEADER = /(\b(?:proxy-)?authorization\\?["']?\s*:\s*\\?["']?)((?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk)[ \t]+)?(?:\\?"[^\s"]+"|'[^\s']+'|[^\s'"]+))/gi;
 /** A PEM or PGP private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
 const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
 /**
@@ -46,7 +46,8 @@ function programSecrets(line: Line, c: Command): void {
   heads.forEach((at, k) => {
     const args = argsBetween(line, at, heads[k + 1] ?? c.end);
     const bare = args.map((i) => line.bare[i]!);
-    const rules = PROGRAM_SECRETS.find((r) => r.program.test(programName(line.bare[at]!)) && rulesHold(r, bare));
+    const name = at === c.name ? programOf(line, c) : programName(line.bare[at]!);
+    const rules = PROGRAM_SECRETS.find((r) => r.program.test(name) && rulesHold(r, bare));
     if (rules) claimProgramSecrets(line, rules, args, bare);
   });
 }
@@ -188,11 +189,11 @@ function merged(spans: Array<[number, number]>): Array<[number, number]> {
 
 /**
  * Whether `name=value` gives a credential: the name says so, and it is not a switch or a setting that says where one
- * is (`--token-file=/x`, `PasswordAuthentication=no`: a yes/no is no secret); a value redacted already, by a nested
+ * is (`--token-file=/x`, `PasswordAuthentication=no`: a yes/no, enabled/disabled or none is no secret); a value redacted already, by a nested
  * script's reading, is left as it is (`[redacted]}` is no value).
  */
 function assignedSecret(name: string, value: string): boolean {
-  return namesSecret(name) && !NOT_A_SECRET_VALUE.test(name) && !/^(?:yes|no|true|false|on|off)$/i.test(value) && !/^['"]?\[redacted\]/.test(value);
+  return namesSecret(name) && !NOT_A_SECRET_VALUE.test(name) && !/^(?:yes|no|true|false|on|off|enabled|disabled|none)$/i.test(value) && !/^['"]?\[redacted\]/.test(value);
 }
 
 /** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, `NAME=VALUE`. */

@@ -25,6 +25,22 @@ describe('the command a container runs', () => {
     expect(redactArgv(['docker', 'run', '--rm', 'mysql:8', 'mysql', '-pS3cret'])).toEqual(['docker', 'run', '--rm', 'mysql:8', 'mysql', '-p[redacted]']);
   });
 
+  it('reads the words after the image as the command, options too; with --entrypoint or no command, its entrypoint\'s', () => {
+    cases([
+      ['docker run --entrypoint mysql mysql:8 -h db -pS3cret', 'docker run --entrypoint mysql mysql:8 -h db -p[redacted]'],
+      ['docker run --rm --entrypoint=redis-cli redis -h r -a S3cret', 'docker run --rm --entrypoint=redis-cli redis -h r -a [redacted]'],
+      ['docker run --rm curlimages/curl:8.5.0 -u admin:S3cret https://x', 'docker run --rm curlimages/curl:8.5.0 -u admin:[redacted] https://x'],
+      ['docker run --entrypoint sh img -c "mysql -pS3cret"', 'docker run --entrypoint sh img -c "mysql -p[redacted]"'],
+      // podman's and nerdctl's switches and global options
+      ['podman run --no-hostname mysql:8 mysql -h db -pS3cret', 'podman run --no-hostname mysql:8 mysql -h db -p[redacted]'],
+      ['podman --root /x run img mysql -pS3cret', 'podman --root /x run img mysql -p[redacted]'],
+      ['nerdctl run --insecure-registry reg:5000/mysql:8 mysql -pS3cret', 'nerdctl run --insecure-registry reg:5000/mysql:8 mysql -p[redacted]'],
+    ]);
+    // a container (not an image) given an option runs it as the command; wrappers that read options after their word
+    kept('docker exec db -phelp');
+    cases([['ssh h -p 2222 mysql -pS3cret', 'ssh h -p 2222 mysql -p[redacted]'], ['timeout 10 mysql -pS3cret', 'timeout 10 mysql -p[redacted]']]);
+  });
+
   it('reads an option value with blanks as an assignment on the container command line too', () => {
     cases([['docker run -e "DB_PASSWORD=a b c" -e X=1 img', 'docker run -e "DB_PASSWORD=[redacted]" -e X=1 img']]);
   });
@@ -52,8 +68,17 @@ describe('settings named for a secret', () => {
     ]);
   });
 
-  it('shows settings that name none', () => {
+  it('shows settings that name none, an askpass program, a switch of authentication and a git alias\'s command', () => {
     kept('npm config set registry https://registry.example/');
+    kept('git config --global core.askPass /usr/local/bin/ci-askpass');
+    kept('docker run -e DISABLE_AUTH=1 -e SKIP_AUTH=1 grafana/grafana');
+    kept('psql "host=db dbname=shop require_auth=none"');
+    kept('helm install x --set ingress.basic_auth=enabled');
+    kept('myapp --enable_auth /etc/app/prod.yaml');
+    cases([
+      ['git config --global alias.pushx "!git push https://u:S3cret@h"', 'git config --global alias.pushx "!git push https://u:[redacted]@h"'],
+      ['yarn config set npmAuthIdent "ann:S3cret"', 'yarn config set npmAuthIdent "[redacted]"'],
+    ]);
     kept('yarn config set npmRegistryServer https://r');
     kept('git config --global user.name ann');
     kept('git config --global credential.helper store');
@@ -65,6 +90,9 @@ describe('settings named for a secret', () => {
       ['pulumi config set --secret dbHost S3cret', 'pulumi config set --secret dbHost [redacted]'],
       ['pulumi -s prod config set --secret dbHost S3cret', 'pulumi -s prod config set --secret dbHost [redacted]'],
       ['pulumi config set dbPassword S3cret', 'pulumi config set dbPassword [redacted]'],
+      ['pulumi env set org/env stripeKey S3cret --secret', 'pulumi env set org/env stripeKey [redacted] --secret'],
+      // (set-all's --secret takes the pair: the word after it is hidden, as after any flag so named)
+      ['pulumi config set-all --secret stripeKey=S3cret', 'pulumi config set-all --secret [redacted]'],
     ]);
     kept('pulumi config set aws:region eu-west-1');
   });
@@ -81,6 +109,7 @@ describe('GitHub\'s, GitLab\'s and Azure\'s CLIs', () => {
       ["printf '%s' S3cret | glab auth login --stdin", "printf '%s' [redacted] | glab auth login --stdin"],
       ['az login --service-principal -u app -p S3cret --tenant t', 'az login --service-principal -u app -p [redacted] --tenant t'],
       ['az acr login -n reg -u app -p S3cret', 'az acr login -n reg -u app -p [redacted]'],
+      ['glab auth login -t S3cret', 'glab auth login -t [redacted]'],
     ]);
   });
 
@@ -98,7 +127,11 @@ describe('an Authorization header with a quoted token', () => {
     cases([
       ['curl -H \'Authorization: Bearer "S3cret"\' https://x', 'curl -H \'Authorization: [redacted]\' https://x'],
       ['curl -H "Authorization: token \'S3cret\'" https://x; echo done', 'curl -H "Authorization: [redacted]" https://x; echo done'],
+      ['curl -d \'{"Authorization": "Bearer S3cret"}\' https://x', 'curl -d \'{"Authorization": "[redacted]"}\' https://x'],
+      ['cat > values.yaml <<EOF\nAuthorization: "Bearer S3cret"\nEOF', 'cat > values.yaml <<EOF\nAuthorization: "[redacted]"\nEOF'],
     ]);
+    expect(redactArgv(['curl', '-H', 'Authorization: "Bearer S3cret"'])).toEqual(['curl', '-H', 'Authorization: "[redacted]"']);
+    expect(redactArgv(['curl', '-H', 'Authorization: Bearer \\"S3cret\\"'])).toEqual(['curl', '-H', 'Authorization: [redacted]']);
   });
 });
 
@@ -116,8 +149,21 @@ describe('text written into .pgpass and .netrc', () => {
 
   it('redacts the token after password and account in a .netrc', () => {
     cases([
+      ['cat > ~/.netrc <<EOF\nmachine h login account password "S3 cret"\nEOF', 'cat > ~/.netrc <<EOF\nmachine h login account password [redacted]\nEOF'],
       ['cat > ~/.netrc <<EOF\nmachine api.example\n  login ann\n  password S3cret\nEOF', 'cat > ~/.netrc <<EOF\nmachine api.example\n  login ann\n  password [redacted]\nEOF'],
       ['echo "machine h login u password S3cret account Acct1" >> ~/.netrc', 'echo "machine h login u password [redacted] account [redacted]" >> ~/.netrc'],
+    ]);
+  });
+
+  it('reads such a file written on another host or by a shell given the text, and reads it as a script too', () => {
+    cases([
+      ["echo 'h:5432:*:u:S3cret' | ssh db 'cat >> ~/.pgpass'", "echo 'h:5432:*:u:[redacted]' | ssh db 'cat >> ~/.pgpass'"],
+      ["ssh db 'cat >> ~/.pgpass' <<< 'h:5432:*:u:S3cret'", "ssh db 'cat >> ~/.pgpass' <<< 'h:5432:*:u:[redacted]'"],
+      ["sudo -u postgres sh -c 'cat > ~/.pgpass' <<EOF\nh:5432:*:u:S3cret\nEOF", "sudo -u postgres sh -c 'cat > ~/.pgpass' <<EOF\nh:5432:*:u:[redacted]\nEOF"],
+      ["echo 'h:1:d:u:S3cret' >& ~/.pgpass", "echo 'h:1:d:u:[redacted]' >& ~/.pgpass"],
+      ["cat > ~/ci.pgpass <<'EOF'\nh:1:d:u:S3cret\nsshpass -p S3cret2 ssh db true\nEOF", "cat > ~/ci.pgpass <<'EOF'\nh:1:d:u:[redacted]\nsshpass -p [redacted] ssh db true\nEOF"],
+      // (a script named for pgpass is a script)
+      ["sudo tee /usr/local/bin/refresh-pgpass <<'EOF'\nmysql -pS3cret db\nEOF", "sudo tee /usr/local/bin/refresh-pgpass <<'EOF'\nmysql -p[redacted] db\nEOF"],
     ]);
   });
 
