@@ -130,11 +130,11 @@ const CASES: Case[] = [
     benign: (n) => { const t = `${'abcdef abc -e A=1 --rm img abc abcdef abc abcde x | abc -a abcdef abc hx1xdxuxp '.repeat(n)}mysql -px`; return () => redactCommandLine(t); },
   },
   {
-    // Each group's reader was looked for through everything inside it.
-    name: 'nested groups, each given input (redactCommandLine)',
+    // Each group's reader was looked for through everything inside it, and each group's writers were read again.
+    name: 'nested groups, each given input and writing a .pgpass (redactCommandLine)',
     n: 2_000,
-    hostile: (n) => { const t = `${'( '.repeat(n)}echo a${' ) <<< x'.repeat(n)}`; return () => redactCommandLine(t); },
-    benign: (n) => { const t = `${'a '.repeat(n)}echo a${' b <<< x'.repeat(n)}`; return () => redactCommandLine(t); },
+    hostile: (n) => { const t = `${'( { '.repeat(n)}echo a${' ; } > .pgpass ) <<< x'.repeat(n)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `${'a b '.repeat(n)}echo a${' ; c > .abcdef d <<< x'.repeat(n)}`; return () => redactCommandLine(t); },
   },
   {
     name: 'nested command substitutions (readAsShell)',

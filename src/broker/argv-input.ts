@@ -41,6 +41,12 @@ export function inputSecrets(line: Line, cmds: readonly Command[], readScript: S
   const reads = cmds.map((c) => commandInput(line, c, 0));
   const groups = new Groups(line, cmds, reads);
   cmds.forEach((c, ci) => {
+    groups.output(ci, (f, kind) => {
+      if (passesOn(line, f)) return givenInput(line, f, kind, readScript);
+      const written = new Written();
+      writes(line, f, written);
+      written.claim(line, inputMask(written.text(), kind, readScript));
+    });
     const file = writtenFile(line, c);
     const kind = reads[ci] ?? file ?? groups.input(ci);
     if (kind === undefined) return;
@@ -91,13 +97,42 @@ class Groups {
 
   /** What the group that `cmds[ci]` closes reads, if `cmds[ci]` closes one. */
   input(ci: number): InputKind | undefined {
+    const first = this.#first(ci);
+    if (first === undefined) return undefined;
+    const reader = this.#nextReader[first]!;
+    return reader < ci ? this.reads[reader] : undefined;
+  }
+
+  /**
+   * When the group that `cmds[ci]` closes writes into a credentials file (`{ echo …; echo …; } > ~/.pgpass`), each of
+   * its commands (`read`) with that file's kind; a group inside it that writes elsewhere is passed over, once.
+   */
+  output(ci: number, read: (c: Command, kind: InputKind) => void): void {
+    const first = this.#first(ci);
+    if (first === undefined) return;
+    const c = this.cmds[ci]!;
+    let kind: InputKind | undefined;
+    for (let i = c.start; i + 1 < c.end && kind === undefined; i++) if (OUT_REDIRECT.test(this.line.words[i]!)) kind = credentialsFile(this.line.bare[i + 1]!);
+    // (every group's members are walked once: an inner group's are skipped by the outer one)
+    for (let k = first; k < ci; k = Math.max(k + 1, this.#after.get(k) ?? 0)) {
+      if (kind !== undefined && this.cmds[k]!.name !== undefined) read(this.cmds[k]!, kind);
+    }
+    this.#after.set(first, ci);
+  }
+
+  /** Groups already walked: their first command, and the command after them. */
+  readonly #after = new Map<number, number>();
+
+  /** The first command of the group that `cmds[ci]` closes, if it closes one. */
+  #first(ci: number): number | undefined {
     // (`}` is a reserved word, the first of the command after the group; `)` an operator, the last of the one before)
     const start = this.cmds[ci]!.start;
     const close = this.line.words[start] === '}' ? start : this.line.words[start - 1] === ')' ? start - 1 : -1;
     const open = this.#open.get(close);
     if (open === undefined) return undefined;
-    const reader = this.#nextReader[firstAt(this.cmds, open)]!;
-    return reader < ci ? this.reads[reader] : undefined;
+    // (`(` ends the command before it; `{` is a word of the command it starts, or of one that starts before it)
+    const after = firstAt(this.cmds, open + 1);
+    return this.line.words[open] === '(' ? after : after - 1;
   }
 }
 

@@ -362,6 +362,9 @@ export function inputKind(name: string, args: readonly string[]): InputKind | un
   if (name === 'gh' && sub('auth', 'login') && has(/^--with-token$/)) return 'secret';
   if (name === 'gh' && sub('secret', 'set') && !has(/^(?:-[bf]|--body|--env-file)(?:=|$)|^-[bf]./)) return 'secret';
   if (name === 'glab' && sub('auth', 'login') && has(/^--stdin$/)) return 'secret';
+  // `pulumi config set [--secret] KEY` with no value reads it on its input
+  const pulumi = positionals(args, PULUMI_VALUE).map((i) => args[i]!);
+  if (name === 'pulumi' && pulumi[0] === 'config' && pulumi[1] === 'set' && pulumi.length === 3 && (has(/^--secret$/) || secretName(pulumi[2]!))) return 'secret';
   if (/^(?:psql|mysql|mariadb|sqlcmd|sqlplus|sqlite3|clickhouse-client)$/.test(name)) return 'sql';
   // (a shell given neither -c nor a script, `su` without -c, `.`/`source` of the input: ssh-exec's readsInput)
   if (readsInput([name, ...args], 0)) return 'script';

@@ -95,6 +95,9 @@ describe('settings named for a secret', () => {
       ['pulumi config set-all --secret stripeKey=S3cret', 'pulumi config set-all --secret [redacted]'],
     ]);
     kept('pulumi config set aws:region eu-west-1');
+    // (given no value, it reads it on its input)
+    cases([['echo S3cret | pulumi config set --secret dbHost', 'echo [redacted] | pulumi config set --secret dbHost']]);
+    kept('echo eu-west-1 | pulumi config set aws:region');
   });
 });
 
@@ -162,6 +165,8 @@ describe('text written into .pgpass and .netrc', () => {
       ["sudo -u postgres sh -c 'cat > ~/.pgpass' <<EOF\nh:5432:*:u:S3cret\nEOF", "sudo -u postgres sh -c 'cat > ~/.pgpass' <<EOF\nh:5432:*:u:[redacted]\nEOF"],
       ["echo 'h:1:d:u:S3cret' >& ~/.pgpass", "echo 'h:1:d:u:[redacted]' >& ~/.pgpass"],
       ["cat > ~/ci.pgpass <<'EOF'\nh:1:d:u:S3cret\nsshpass -p S3cret2 ssh db true\nEOF", "cat > ~/ci.pgpass <<'EOF'\nh:1:d:u:[redacted]\nsshpass -p [redacted] ssh db true\nEOF"],
+      ["{ echo 'h:1:d:u:S3cret'; echo 'h:2:d:u:S3cret2'; } > ~/.pgpass", "{ echo 'h:1:d:u:[redacted]'; echo 'h:2:d:u:[redacted]'; } > ~/.pgpass"],
+      ["( echo 'machine h login u password S3cret' ) >> ~/.netrc", "( echo 'machine h login u password [redacted]' ) >> ~/.netrc"],
       // (a script named for pgpass is a script)
       ["sudo tee /usr/local/bin/refresh-pgpass <<'EOF'\nmysql -pS3cret db\nEOF", "sudo tee /usr/local/bin/refresh-pgpass <<'EOF'\nmysql -p[redacted] db\nEOF"],
     ]);
@@ -169,6 +174,7 @@ describe('text written into .pgpass and .netrc', () => {
 
   it('reads no other file that way, and finds the hidden texts for a reason that quotes the command', () => {
     kept('echo "12:30:00:05:done" > notes.txt');
+    kept('{ echo "12:30:00:05:done"; } > notes.txt');
     kept('echo "password manager" > todo.txt');
     expect(commandSecrets('echo "db:5432:shop:app:S3cret" >> ~/.pgpass')).toContain('S3cret');
   });
