@@ -170,17 +170,24 @@ const NPM_VALUE = /^--(?:location|userconfig|globalconfig|registry|scope|workspa
 const GIT_CONFIG_VALUE = /^-[fCc]$|^--(?:file|blob|type|default|comment|value|git-dir|work-tree|namespace)$/;
 
 /**
- * `aws configure set NAME VALUE`, `npm config set NAME VALUE`, `git config NAME VALUE`: the value (an index in `args`)
- * when the setting names a secret (`default.aws_session_token`, `//registry/:_authToken`: its last part after a dot,
+ * `aws configure set NAME VALUE`, `npm config set NAME VALUE…`, `git config NAME VALUE`: each value (an index in `args`)
+ * whose setting names a secret (`default.aws_session_token`, `//registry/:_authToken`: its last part after a dot,
  * colon or slash), or undefined when `args` are not that subcommand.
  */
 function settingValue(args: readonly string[], sub: readonly string[], takesValue: RegExp, exempt?: RegExp): number[] | undefined {
   const words = positionals(args, takesValue);
   const at = words.findIndex((_, k) => sub.every((w, j) => args[words[k + j]!] === w));
   if (at < 0) return undefined;
-  const [name, value] = words.slice(at + sub.length);
-  const setting = name === undefined ? '' : args[name]!.slice(Math.max(...[...'.:/'].map((c) => args[name]!.lastIndexOf(c))) + 1);
-  return value !== undefined && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) && !exempt?.test(args[name!]!) ? [value] : [];
+  // (npm takes several: `npm config set a 1 //r/:_authToken X`; a `name=value` word is an assignment, read as one)
+  const out: number[] = [];
+  const rest = words.slice(at + sub.length);
+  for (let k = 0; k < rest.length; k += args[rest[k]!]!.includes('=') ? 1 : 2) {
+    const name = args[rest[k]!]!;
+    const value = rest[k + 1];
+    const setting = name.slice(Math.max(...[...'.:/'].map((c) => name.lastIndexOf(c))) + 1);
+    if (value !== undefined && !name.includes('=') && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) && !exempt?.test(name)) out.push(value);
+  }
+  return out;
 }
 
 /** `pulumi config set [--secret] KEY VALUE` (`env set ENV KEY VALUE`): the value with --secret, or when the key names a secret. */

@@ -60,6 +60,8 @@ describe('settings named for a secret', () => {
       ['npm config set //registry.example/:_auth S3cret', 'npm config set //registry.example/:_auth [redacted]'],
       ['npm config set //registry.example/:_auth=S3cret', 'npm config set //registry.example/:_auth=[redacted]'],
       ['npm set --location user //r/:_password S3cret', 'npm set --location user //r/:_password [redacted]'],
+      ['npm config set registry https://r //r/:_authToken S3cret', 'npm config set registry https://r //r/:_authToken [redacted]'],
+      ['npm config set a=1 //r/:_auth S3cret', 'npm config set a=1 //r/:_auth [redacted]'],
       ['pnpm config set //r/:_authToken S3cret', 'pnpm config set //r/:_authToken [redacted]'],
       ['yarn config set npmAuthToken S3cret', 'yarn config set npmAuthToken [redacted]'],
       ['git config --global user.password S3cret', 'git config --global user.password [redacted]'],
