@@ -22,9 +22,9 @@ const PRINTF = /%%|(%[-+ #0]*(\*|\d*)(?:\.(\*|\d*))?([a-zA-Z]))|\\(?:x[0-9a-fA-F
 /**
  * A word, as written, that is only a variable or a command's output (`"$TOKEN"`, `"$(cat /run/pw)"`): its value is
  * not on the line. (`'$uperS3cret'`, single-quoted, is a literal; so is `"$PW"S3cret`'s tail; and what an echo or
- * printf in `$(…)` writes, `"$(echo S3cret)"`, is on the line.)
+ * printf in `$(…)` writes of literal text alone, `"$(echo S3cret)"`, is on the line.)
  */
-const REFERENCE = /^\s*"?\$(?:\w+|\{[^}]*\}|\((?!\s*(?:echo|printf)\s)[^)]*\))"?\s*$/;
+const REFERENCE = /^\s*"?\$(?:\w+|\{[^}]*\}|\((?!\s*(?:echo|printf)\s[^$`;|&()]*\))[^)]*\))"?\s*$/;
 /** printf's and `echo -e`'s escapes of one letter. */
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', a: '\x07', b: '\b', f: '\f', v: '\v', e: '\x1b' };
 
@@ -111,11 +111,19 @@ class Groups {
     const first = this.#first(ci);
     if (first === undefined) return;
     const c = this.cmds[ci]!;
+    let redirected = false;
     let kind: InputKind | undefined;
-    for (let i = c.start; i + 1 < c.end && kind === undefined; i++) if (OUT_REDIRECT.test(this.line.words[i]!)) kind = credentialsFile(this.line.bare[i + 1]!);
-    // (every group's members are walked once: an inner group's are skipped by the outer one)
-    for (let k = first; k < ci; k = Math.max(k + 1, this.#after.get(k) ?? 0)) {
+    for (let i = c.start; i + 1 < c.end && this.line.shell; i++) {
+      if (OUT_REDIRECT.test(this.line.words[i]!)) [redirected, kind] = [true, kind ?? credentialsFile(this.line.bare[i + 1]!)];
+    }
+    if (!redirected) return;
+    // (every group's members are read once: a group inside it that writes elsewhere is passed over; braces opened in
+    // one command share its first, `{ { … } > a; } > b`, so the walked ones are looked up before a command is read)
+    for (let k = first; k < ci;) {
+      const skip = this.#after.get(k);
+      if (skip !== undefined && skip > k) { k = skip; continue; }
       if (kind !== undefined && this.cmds[k]!.name !== undefined) read(this.cmds[k]!, kind);
+      k++;
     }
     this.#after.set(first, ci);
   }

@@ -18,7 +18,7 @@ export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|secret|token|api[_-]?key
  * program (`GIT_ASKPASS=/usr/bin/x`), a switch of authentication (`DISABLE_AUTH`, `require_auth`), and a secret's or
  * a token's identifier, name or ARN (`--secret-id prod/db`: which secret, not the secret).
  */
-const NOT_A_SECRET_WORD = /passive|bypass|compass|passage|pass-?through|passthru|askpass|tokeni[sz]\w*|credential[-_.]helper|(?:disable|skip|enable|no|use|require|set|with|without|allow)_auth|(?:secret|token|credential|api[_-]?key)s?[-_](?:ids?|names?|arns?|refs?|version(?:[-_]id)?|manager|type)(?![a-z])/gi;
+const NOT_A_SECRET_WORD = /passive|bypass|compass|passage|pass-?through|passthru|askpass|tokeni[sz]\w*|credential[-_.]helper|(?<![a-z0-9])(?:disable|skip|enable|no|use|require|set|with|without|allow)_auth|(?:secret|token|credential|api[_-]?key)s?[-_](?:ids?|names?|arns?|refs?|version(?:[-_]id)?|manager|type)(?![a-z])/gi;
 /** Whether `name` names a credential: SECRET_KEYWORD in it, outside words that name none. */
 export const namesSecret = (name: string) => SECRET_KEYWORD.test(name.replace(NOT_A_SECRET_WORD, ' '));
 /** A name made of word characters, dots and dashes (`PGPASSWORD`, `db.password`, `api-key`) that names a credential. */
@@ -41,7 +41,9 @@ const DOCKER_GLOBALS = /^(?:-[Hcln]|--(?:host|context|config|log-level|tlscacert
  * `docker run`'s (and `create`'s, podman's, nerdctl's, `compose run`'s) options that take a value: every one but
  * its switches, which are few (`-dit`, `--rm`, `--init` …), so that one it gained since is read as taking a value.
  */
-const DOCKER_RUN_VALUE = /^-[ditPqT]*[acehlmpuvw]$|^--(?!(?:rm|init|privileged|read-only|detach|interactive|tty|publish-all|no-healthcheck|oom-kill-disable|sig-proxy|disable-content-trust|quiet|help|use-api-socket|no-deps|service-ports|use-aliases|build|remove-orphans|quiet-pull|no-TTY|replace|rmi|env-host|http-proxy|read-only-tmpfs|tls-verify|no-hosts|no-hostname|unsetenv-all|passwd|rootfs|insecure-registry|privileged-without-host-devices)$)[^=]+$/;
+const DOCKER_RUN_VALUE = /^-[ditPqT]*[acehlmpuvw]$|^--(?!(?:rm|init|privileged|read-only|detach|interactive|tty|publish-all|no-healthcheck|oom-kill-disable|sig-proxy|disable-content-trust|quiet|help|use-api-socket|no-deps|service-ports|use-aliases|build|remove-orphans|quiet-pull|no-TTY|dry-run|replace|rmi|env-host|http-proxy|read-only-tmpfs|tls-verify|no-hosts|no-hostname|unsetenv-all|passwd|rootfs|insecure-registry|privileged-without-host-devices)$)[^=]+$/;
+/** A value that switches something and is no secret: yes/no, true/false, on/off, enabled/disabled, none. */
+export const SWITCH_VALUE = /^(?:yes|no|true|false|on|off|enabled|disabled|none)$/i;
 /** pulumi's options that take a value (`-s prod`). */
 const PULUMI_VALUE = /^-[sC]$|^--(?:stack|cwd|config-file)$/;
 /** kubectl's options that take a value, before its subcommand. */
@@ -176,16 +178,17 @@ const GIT_CONFIG_VALUE = /^-[fCc]$|^--(?:file|blob|type|default|comment|value|gi
  */
 function settingValue(args: readonly string[], sub: readonly string[], takesValue: RegExp, exempt?: RegExp): number[] | undefined {
   const words = positionals(args, takesValue);
-  const at = words.findIndex((_, k) => sub.every((w, j) => args[words[k + j]!] === w));
-  if (at < 0) return undefined;
+  // (its first words: `git add config x` is no setting; the option patterns pass over the program's own options)
+  if (!sub.every((w, j) => args[words[j]!] === w)) return undefined;
   // (npm takes several: `npm config set a 1 //r/:_authToken X`; a `name=value` word is an assignment, read as one)
   const out: number[] = [];
-  const rest = words.slice(at + sub.length);
+  const rest = words.slice(sub.length);
   for (let k = 0; k < rest.length; k += args[rest[k]!]!.includes('=') ? 1 : 2) {
     const name = args[rest[k]!]!;
     const value = rest[k + 1];
     const setting = name.slice(Math.max(...[...'.:/'].map((c) => name.lastIndexOf(c))) + 1);
-    if (value !== undefined && !name.includes('=') && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) && !exempt?.test(name)) out.push(value);
+    if (value !== undefined && !name.includes('=') && secretName(setting) && !NOT_A_SECRET_VALUE.test(setting) && !exempt?.test(name)
+      && !SWITCH_VALUE.test(args[value]!)) out.push(value);
   }
   return out;
 }

@@ -6,7 +6,7 @@
 import { inputSecrets } from './argv-input.js';
 import { argsBetween, assigningWords, commands, newLine, programName, programOf, programs, REDIRECT, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
-import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName } from './argv-programs.js';
+import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName, SWITCH_VALUE } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
 import { firstAtLeast } from '../sorted-index.js';
 import { redactedSpans, shellWords } from './shell-words.js';
@@ -193,7 +193,7 @@ function merged(spans: Array<[number, number]>): Array<[number, number]> {
  * script's reading, is left as it is (`[redacted]}` is no value).
  */
 function assignedSecret(name: string, value: string): boolean {
-  return namesSecret(name) && !NOT_A_SECRET_VALUE.test(name) && !/^(?:yes|no|true|false|on|off|enabled|disabled|none)$/i.test(value) && !/^['"]?\[redacted\]/.test(value);
+  return namesSecret(name) && !NOT_A_SECRET_VALUE.test(name) && !SWITCH_VALUE.test(value) && !/^['"]?\[redacted\]/.test(value);
 }
 
 /** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, `NAME=VALUE`. */

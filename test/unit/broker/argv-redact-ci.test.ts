@@ -85,6 +85,11 @@ describe('settings named for a secret', () => {
     kept('git config --global user.name ann');
     kept('git config --global credential.helper store');
     kept('NPM_AUTH_TYPE=legacy npm ci');
+    // (a setting is a subcommand's first words; a yes/no value is none)
+    kept('git add config db_password deploy.sh');
+    kept('npm exec -- tool set api_key visible-arg');
+    kept('git config --global http.sslKeyPasswordProtected true');
+    cases([['export NANO_AUTH=S3cret RESET_AUTH=S3cret2 DISABLE_AUTH=1', 'export NANO_AUTH=[redacted] RESET_AUTH=[redacted] DISABLE_AUTH=1']]);
   });
 
   it('pulumi config set --secret: the value whatever the key, and the key shown', () => {
@@ -177,6 +182,11 @@ describe('text written into .pgpass and .netrc', () => {
   it('reads no other file that way, and finds the hidden texts for a reason that quotes the command', () => {
     kept('echo "12:30:00:05:done" > notes.txt');
     kept('{ echo "12:30:00:05:done"; } > notes.txt');
+    kept('{ { echo h:1:d:u:shown; } > /dev/null; } > ~/.pgpass');
+    cases([
+      ['{ { echo a; echo h:1:d:u:S3cret; }; } > ~/.pgpass', '{ { echo a; echo h:1:d:u:[redacted]; }; } > ~/.pgpass'],
+      ['( ( echo a; echo h:1:d:u:S3cret ) ) > ~/.pgpass', '( ( echo a; echo h:1:d:u:[redacted] ) ) > ~/.pgpass'],
+    ]);
     kept('echo "password manager" > todo.txt');
     expect(commandSecrets('echo "db:5432:shop:app:S3cret" >> ~/.pgpass')).toContain('S3cret');
   });
