@@ -152,7 +152,8 @@ function scriptSpans(text: string): Span[] {
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
     // (a quoted word's value is read for what its text tells too: `-d "{\"password\":\"x\"}"`, `https://a:'p&ss'@h`,
     // which the text as typed hides behind its quotes and escapes)
-    const parts = nested ? merged([...scriptSpans(w.value).map((s): [number, number] => [s.start, s.end]), ...redactedSpans(w.value, secretText(w.value))])
+    const lead = nested ? commandOptionLead(w.value) : 0;
+    const parts = nested ? merged([...scriptSpans(w.value.slice(lead)).map((s): [number, number] => [lead + s.start, lead + s.end]), ...redactedSpans(w.value, secretText(w.value))])
       : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!);
     for (const [from, to] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
@@ -175,6 +176,13 @@ function scriptSpans(text: string): Span[] {
   }
   return spans.sort((a, b) => a.start - b.start);
 }
+
+/**
+ * An ssh option whose value is a command line (`-o 'ProxyCommand=sshpass -p X ssh bastion -W %h:%p'`): read as a
+ * shell would read the value, not the option's name as an assignment before it.
+ */
+const COMMAND_OPTION = /^\s*(?:ProxyCommand|LocalCommand|RemoteCommand|KnownHostsCommand)(?:\s*=\s*|\s+)/i;
+const commandOptionLead = (value: string) => COMMAND_OPTION.exec(value)?.[0].length ?? 0;
 
 /** `spans` sorted and overlapping ones joined. */
 function merged(spans: Array<[number, number]>): Array<[number, number]> {
@@ -345,7 +353,11 @@ export function redactSecretsIn(text: string, secrets: readonly string[], instea
  * read as a shell command line of its own too.
  */
 export function redactArgv(argv: readonly string[]): string[] {
-  return redactWords(argv, argv, false).words.map((a) => (/\s/.test(a) ? secretText(redactScript(a)) : secretText(a, false)));
+  return redactWords(argv, argv, false).words.map((a) => {
+    if (!/\s/.test(a)) return secretText(a, false);
+    const lead = commandOptionLead(a);
+    return secretText(a.slice(0, lead) + redactScript(a.slice(lead)));
+  });
 }
 
 /** A command line given as one string (an SSH exec request), its credentials redacted as {@link redactArgv}'s. */

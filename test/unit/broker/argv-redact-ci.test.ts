@@ -132,6 +132,18 @@ describe('GitHub\'s, GitLab\'s and Azure\'s CLIs', () => {
   });
 });
 
+describe('an ssh option whose value is a command line', () => {
+  it('reads ProxyCommand\'s, LocalCommand\'s and RemoteCommand\'s value as a command line, on a line and in argv', () => {
+    cases([
+      ['ssh -o "ProxyCommand=sshpass -p S3cret ssh bastion -W %h:%p" h', 'ssh -o "ProxyCommand=sshpass -p [redacted] ssh bastion -W %h:%p" h'],
+      ["ssh -o 'ProxyCommand sshpass -p S3cret ssh b -W %h:%p' h uptime", "ssh -o 'ProxyCommand sshpass -p [redacted] ssh b -W %h:%p' h uptime"],
+      ['ssh -o "LocalCommand=mysql -pS3cret" h', 'ssh -o "LocalCommand=mysql -p[redacted]" h'],
+    ]);
+    expect(redactArgv(['ssh', '-o', 'ProxyCommand=sshpass -p S3cret ssh b -W %h:%p', 'h'])).toEqual(['ssh', '-o', 'ProxyCommand=sshpass -p [redacted] ssh b -W %h:%p', 'h']);
+    kept('ssh -o "StrictHostKeyChecking=no" -o "ProxyCommand=ssh -W %h:%p bastion" h');
+  });
+});
+
 describe('an Authorization header with a quoted token', () => {
   it('redacts the scheme and the token, quotes and all', () => {
     cases([
