@@ -260,9 +260,35 @@ function inputMask(text: string, kind: InputKind, readScript: ScriptReader, refe
   } else {
     for (const [a, b] of redactedSpans(text, kind === 'sql' ? sqlRedacted(text) : readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
   }
-  // A credentials file is read as a script too (`tee ~/bin/rotate.pgpass <<EOF` may be one): its format only adds.
-  if (kind === 'pgpass' || kind === 'netrc') for (const [a, b] of redactedSpans(text, readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
+  if (kind === 'pgpass' || kind === 'netrc' || kind === 'lines') {
+    // A command the shell runs where the format has a password (`ann:$(openssl rand -hex 8)`) is shown: what it
+    // writes is not on the line (unless it echoes literal text). A credentials file is read as a script too (`tee
+    // ~/bin/rotate.pgpass <<EOF` may be one): its format only adds.
+    for (const [a, b] of substitutions(text)) if (!LITERAL_OUTPUT.test(text.slice(a + 2, b - 1))) mask.fill(false, a, b);
+    if (kind !== 'lines') for (const [a, b] of redactedSpans(text, readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
+  }
   return mask;
+}
+
+/** A command substitution's text that writes only literal text (`echo S3cret`): what it writes is on the line. */
+const LITERAL_OUTPUT = /^\s*(?:echo|printf)\s[^$`;|&()]*$/;
+
+/** Where `text`'s outermost command substitutions are, `$(…)` (nested parentheses counted) and `` `…` ``; one pass. */
+function substitutions(text: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < text.length; i++) {
+    const tick = text[i] === '`';
+    if (!tick && !(text[i] === '$' && text[i + 1] === '(')) continue;
+    let end = tick ? text.indexOf('`', i + 1) : -1;
+    for (let depth = 0, j = i + 1; !tick && j < text.length; j++) {
+      if (text[j] === '(') depth++;
+      else if (text[j] === ')' && --depth === 0) { end = j; break; }
+    }
+    if (end < 0) break;
+    out.push([i, end + 1]);
+    i = end;
+  }
+  return out;
 }
 
 /**

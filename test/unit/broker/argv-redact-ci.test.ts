@@ -191,6 +191,16 @@ describe('text written into .pgpass and .netrc', () => {
     ]);
   });
 
+  it('shows a command the shell runs in the password\'s place (its output is not on the line), not literal text', () => {
+    kept('echo "h:1:d:u:$(curl -s http://x/pw | sh)" > ~/.pgpass');
+    kept('echo "machine h password `cat /run/pw`" > ~/.netrc');
+    kept('echo "ann:$(openssl rand -hex 8)" | chpasswd');
+    cases([
+      ['echo "h:1:d:u:$(echo S3cret)" > ~/.pgpass', 'echo "h:1:d:u:[redacted]" > ~/.pgpass'],
+      ['echo "h:1:d:u:$(sshpass -p S3cret ssh h cat pw)" > ~/.pgpass', 'echo "h:1:d:u:$(sshpass -p [redacted] ssh h cat pw)" > ~/.pgpass'],
+    ]);
+  });
+
   it('reads no other file that way, and finds the hidden texts for a reason that quotes the command', () => {
     kept('echo "12:30:00:05:done" > notes.txt');
     kept('{ echo "12:30:00:05:done"; } > notes.txt');
