@@ -41,27 +41,18 @@ export function inputSecrets(line: Line, cmds: readonly Command[], readScript: S
   const reads = cmds.map((c) => commandInput(line, c, 0));
   const groups = new Groups(line, cmds, reads);
   cmds.forEach((c, ci) => {
-    groups.output(ci, (f, kind) => {
-      if (passesOn(line, f)) return givenInput(line, f, kind, readScript);
-      const written = new Written();
-      writes(line, f, written);
-      written.claim(line, inputMask(written.text(), kind, readScript));
-    });
+    // (what cat or tee pass on, or echo and printf write, into a file: its text)
+    const fileText = (f: Command, kind: InputKind) => (passesOn(line, f) ? givenInput(line, f, kind, readScript) : new Written(line, f).read(kind, readScript));
+    groups.output(ci, fileText);
     const file = writtenFile(line, c);
     const kind = reads[ci] ?? file ?? groups.input(ci);
     if (kind === undefined) return;
-    if (file !== undefined && !passesOn(line, c)) {
-      // (echo or printf into the file: what they write is its text)
-      const written = new Written();
-      writes(line, c, written);
-      written.claim(line, inputMask(written.text(), kind, readScript));
-      return;
-    }
+    if (file !== undefined && !passesOn(line, c)) return fileText(c, kind);
     givenInput(line, c, kind, readScript);
     const pipe = inputPipe(line.words, c.start);
     if (pipe < 0) return;
     const from = starts[pipe]!;
-    const written = new Written();
+    const written = new Written(line);
     let k = unread.get(from) ?? firstAt(cmds, from);
     for (; k < ci; k++) {
       const f = cmds[k]!;
@@ -70,7 +61,7 @@ export function inputSecrets(line: Line, cmds: readonly Command[], readScript: S
       else writes(line, f, written);
     }
     unread.set(from, ci + 1);
-    written.claim(line, inputMask(written.text(), kind, readScript));
+    written.read(kind, readScript);
   });
 }
 
@@ -110,13 +101,9 @@ class Groups {
   output(ci: number, read: (c: Command, kind: InputKind) => void): void {
     const first = this.#first(ci);
     if (first === undefined) return;
-    const c = this.cmds[ci]!;
-    let redirected = false;
-    let kind: InputKind | undefined;
-    for (let i = c.start; i + 1 < c.end && this.line.shell; i++) {
-      if (OUT_REDIRECT.test(this.line.words[i]!)) [redirected, kind] = [true, kind ?? credentialsFile(this.line.bare[i + 1]!)];
-    }
-    if (!redirected) return;
+    const files = outputFiles(this.line, this.cmds[ci]!);
+    if (files.length === 0) return;
+    const kind = credentialsFileOf(files);
     // (every group's members are read once: a group inside it that writes elsewhere is passed over; braces opened in
     // one command share its first, `{ { … } > a; } > b`, so the walked ones are looked up before a command is read)
     for (let k = first; k < ci;) {
@@ -147,7 +134,11 @@ class Groups {
 /** Command `c`'s here-strings and here-documents, claimed as a program reading this kind reads them. */
 function givenInput(line: Line, c: Command, kind: InputKind, readScript: ScriptReader): void {
   hereStrings(line, c, kind, readScript);
-  for (const h of line.heredocs) if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind, readScript));
+  for (const h of line.heredocs) {
+    // (a quoted delimiter, `<<'EOF'`: the body is literal text, `$(…)` in it too)
+    const delimiter = line.words[h.word]!.replace(/^\d*<<-?/, '') || (line.words[h.word + 1] ?? '');
+    if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind, readScript, h.text, /['"\\]/.test(delimiter)));
+  }
 }
 
 /** A standard output redirection: `>`, `>>`, `>|`, `1>`, `&>`, `&>>`, `>&` (not stderr's `2>`). */
@@ -162,9 +153,20 @@ function writtenFile(line: Line, c: Command): InputKind | undefined {
   if (c.name === undefined) return undefined;
   const name = programOf(line, c);
   if (!/^(?:echo|printf)$/.test(name) && !passesOn(line, c)) return undefined;
+  const files = outputFiles(line, c);
+  if (name === 'tee') files.push(...argIndexes(line, c).map((i) => line.bare[i]!).filter((a) => !a.startsWith('-')));
+  return credentialsFileOf(files);
+}
+
+/** The files command `c`'s standard output is redirected to (a shell line's). */
+function outputFiles(line: Line, c: Command): string[] {
   const files: string[] = [];
   if (line.shell) for (let i = c.start; i + 1 < c.end; i++) if (OUT_REDIRECT.test(line.words[i]!)) files.push(line.bare[i + 1]!);
-  if (name === 'tee') files.push(...argIndexes(line, c).map((i) => line.bare[i]!).filter((a) => !a.startsWith('-')));
+  return files;
+}
+
+/** The kind of the first of `files` that is a credentials file. */
+function credentialsFileOf(files: readonly string[]): InputKind | undefined {
   for (const f of files) {
     const kind = credentialsFile(f);
     if (kind !== undefined) return kind;
@@ -215,10 +217,10 @@ function scriptInput(script: string, depth: number): InputKind | undefined {
 }
 
 /** `text` (`raw` as written), read whole as a program's input of this kind, with its secrets redacted. */
-function redactInput(text: string, kind: InputKind, readScript: ScriptReader, raw = text): string {
+function redactInput(text: string, kind: InputKind, readScript: ScriptReader, raw = text, literal = false): string {
   if (kind === 'sql') return sqlRedacted(text);
   if (kind === 'script') return readScript(text);
-  return maskRuns(text, inputMask(text, kind, readScript, REFERENCE.test(raw)));
+  return maskRuns(text, inputMask(text, kind, readScript, REFERENCE.test(raw), () => literal));
 }
 
 /**
@@ -226,7 +228,7 @@ function redactInput(text: string, kind: InputKind, readScript: ScriptReader, ra
  * each line's first colon (chpasswd), all but the newlines (a secret read whole; none when it is only a variable),
  * a `.pgpass` line's password or a `.netrc` password token, or what reading it as SQL or a script redacts.
  */
-function inputMask(text: string, kind: InputKind, readScript: ScriptReader, reference = false): boolean[] {
+function inputMask(text: string, kind: InputKind, readScript: ScriptReader, reference = false, literal: (at: number) => boolean = () => false): boolean[] {
   const mask: boolean[] = [];
   if (kind === 'lines') {
     let password = false;
@@ -264,7 +266,8 @@ function inputMask(text: string, kind: InputKind, readScript: ScriptReader, refe
     // A command the shell runs where the format has a password (`ann:$(openssl rand -hex 8)`) is shown: what it
     // writes is not on the line (unless it echoes literal text). A credentials file is read as a script too (`tee
     // ~/bin/rotate.pgpass <<EOF` may be one): its format only adds.
-    for (const [a, b] of substitutions(text)) if (!LITERAL_OUTPUT.test(text.slice(a + 2, b - 1))) mask.fill(false, a, b);
+    // (not one written as literal text: in single quotes, or a here-document with a quoted delimiter)
+    for (const [a, b, inner] of substitutions(text)) if (!LITERAL_OUTPUT.test(inner) && !literal(a)) mask.fill(false, a, b);
     if (kind !== 'lines') for (const [a, b] of redactedSpans(text, readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
   }
   return mask;
@@ -273,9 +276,10 @@ function inputMask(text: string, kind: InputKind, readScript: ScriptReader, refe
 /** A command substitution's text that writes only literal text (`echo S3cret`): what it writes is on the line. */
 const LITERAL_OUTPUT = /^\s*(?:echo|printf)\s[^$`;|&()]*$/;
 
-/** Where `text`'s outermost command substitutions are, `$(…)` (nested parentheses counted) and `` `…` ``; one pass. */
-function substitutions(text: string): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
+/** Where `text`'s outermost command substitutions are, `$(…)` (nested parentheses counted) and `` `…` ``, and their
+ * commands; one pass. */
+function substitutions(text: string): Array<[number, number, string]> {
+  const out: Array<[number, number, string]> = [];
   for (let i = 0; i < text.length; i++) {
     const tick = text[i] === '`';
     if (!tick && !(text[i] === '$' && text[i + 1] === '(')) continue;
@@ -285,7 +289,7 @@ function substitutions(text: string): Array<[number, number]> {
       else if (text[j] === ')' && --depth === 0) { end = j; break; }
     }
     if (end < 0) break;
-    out.push([i, end + 1]);
+    out.push([i, end + 1, text.slice(i + (tick ? 1 : 2), end)]);
     i = end;
   }
   return out;
@@ -296,6 +300,11 @@ function substitutions(text: string): Array<[number, number]> {
  * span of its value it was written from, so that a redaction of the text is made in the words.
  */
 class Written {
+  /** (with `from`: what that command, echo or printf, writes) */
+  constructor(private readonly line: Line, from?: Command) {
+    if (from) writes(line, from, this);
+  }
+
   readonly #chars: string[] = [];
   readonly #from: Array<[word: number, from: number, to: number] | undefined> = [];
   /** Words whose text is only a variable or a command's output: never hidden. */
@@ -335,8 +344,20 @@ class Written {
     this.#whole.push(word);
   }
 
-  /** Claims in `line` each word with the characters `mask` (over text()) marks hidden. */
-  claim(line: Line, mask: readonly boolean[]): void {
+  /**
+   * The text read as a program reading this kind reads it, its secrets claimed in the words they were written from
+   * (a `$(…)` written in single quotes is literal text, no command).
+   */
+  read(kind: InputKind, readScript: ScriptReader): void {
+    this.#claim(inputMask(this.text(), kind, readScript, false, (k) => {
+      const at = this.#from[k];
+      return at !== undefined && /^\$?'/.test(this.line.words[at[0]]!);
+    }));
+  }
+
+  /** Claims in the line each word with the characters `mask` (over text()) marks hidden. */
+  #claim(mask: readonly boolean[]): void {
+    const line = this.line;
     const hidden = new Map<number, boolean[]>();
     mask.forEach((secret, k) => {
       const at = this.#from[k];
@@ -415,7 +436,7 @@ function hereStrings(line: Line, c: Command, kind: InputKind, readScript: Script
     if (!/^\d*<<<$/.test(line.words[i]!)) continue;
     const text = line.bare[i + 1]!;
     // (a single-quoted `'$x'` is a literal: whether it is a variable is read in the word as written)
-    const out = redactInput(text, kind, readScript, line.words[i + 1]!);
+    const out = redactInput(text, kind, readScript, line.words[i + 1]!, /^\$?'/.test(line.words[i + 1]!));
     if (out !== text) line.claimed.set(i + 1, out);
   }
 }

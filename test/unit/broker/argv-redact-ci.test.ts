@@ -198,7 +198,12 @@ describe('text written into .pgpass and .netrc', () => {
     cases([
       ['echo "h:1:d:u:$(echo S3cret)" > ~/.pgpass', 'echo "h:1:d:u:[redacted]" > ~/.pgpass'],
       ['echo "h:1:d:u:$(sshpass -p S3cret ssh h cat pw)" > ~/.pgpass', 'echo "h:1:d:u:$(sshpass -p [redacted] ssh h cat pw)" > ~/.pgpass'],
+      // (written as literal text, in single quotes or a here-document with a quoted delimiter, it is the password)
+      ["echo 'h:1:d:u:k9$(Xa)' > ~/.pgpass", "echo 'h:1:d:u:[redacted]' > ~/.pgpass"],
+      ["cat > ~/.pgpass <<'EOF'\nh:1:d:u:k9$(Xa)\nEOF", "cat > ~/.pgpass <<'EOF'\nh:1:d:u:[redacted]\nEOF"],
+      ["chpasswd <<< 'ann:a`b`c'", "chpasswd <<< 'ann:[redacted]'"],
     ]);
+    kept('cat > ~/.pgpass <<EOF\nh:1:d:u:$(vault read -field=pw secret/db)\nEOF');
   });
 
   it('reads no other file that way, and finds the hidden texts for a reason that quotes the command', () => {
