@@ -22,9 +22,10 @@ const PRINTF = /%%|(%[-+ #0]*(\*|\d*)(?:\.(\*|\d*))?([a-zA-Z]))|\\(?:x[0-9a-fA-F
 /**
  * A word, as written, that is only a variable or a command's output (`"$TOKEN"`, `"$(cat /run/pw)"`): its value is
  * not on the line. (`'$uperS3cret'`, single-quoted, is a literal; so is `"$PW"S3cret`'s tail; and what an echo or
- * printf in `$(…)` writes of literal text alone, `"$(echo S3cret)"`, is on the line.)
+ * printf in `$(…)` writes may be on the line, `"$(echo S3cret)"`, `"$(echo UzNj | base64 -d)"`: hidden, a variable
+ * it echoes too.)
  */
-const REFERENCE = /^\s*"?\$(?:\w+|\{[^}]*\}|\((?!\s*(?:echo|printf)\s[^$`;|&()]*\))[^)]*\))"?\s*$/;
+const REFERENCE = /^\s*"?\$(?:\w+|\{[^}]*\}|\((?!\s*(?:echo|printf)\s)[^)]*\))"?\s*$/;
 /** printf's and `echo -e`'s escapes of one letter. */
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', a: '\x07', b: '\b', f: '\f', v: '\v', e: '\x1b' };
 
@@ -134,11 +135,7 @@ class Groups {
 /** Command `c`'s here-strings and here-documents, claimed as a program reading this kind reads them. */
 function givenInput(line: Line, c: Command, kind: InputKind, readScript: ScriptReader): void {
   hereStrings(line, c, kind, readScript);
-  for (const h of line.heredocs) {
-    // (a quoted delimiter, `<<'EOF'`: the body is literal text, `$(…)` in it too)
-    const delimiter = line.words[h.word]!.replace(/^\d*<<-?/, '') || (line.words[h.word + 1] ?? '');
-    if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind, readScript, h.text, /['"\\]/.test(delimiter)));
-  }
+  for (const h of line.heredocs) if (h.word >= c.start && h.word < c.end) line.bodies.set(h, redactInput(h.text, kind, readScript));
 }
 
 /** A standard output redirection: `>`, `>>`, `>|`, `1>`, `&>`, `&>>`, `>&` (not stderr's `2>`). */
@@ -217,10 +214,10 @@ function scriptInput(script: string, depth: number): InputKind | undefined {
 }
 
 /** `text` (`raw` as written), read whole as a program's input of this kind, with its secrets redacted. */
-function redactInput(text: string, kind: InputKind, readScript: ScriptReader, raw = text, literal = false): string {
+function redactInput(text: string, kind: InputKind, readScript: ScriptReader, raw = text): string {
   if (kind === 'sql') return sqlRedacted(text);
   if (kind === 'script') return readScript(text);
-  return maskRuns(text, inputMask(text, kind, readScript, REFERENCE.test(raw), () => literal));
+  return maskRuns(text, inputMask(text, kind, readScript, REFERENCE.test(raw)));
 }
 
 /**
@@ -228,7 +225,7 @@ function redactInput(text: string, kind: InputKind, readScript: ScriptReader, ra
  * each line's first colon (chpasswd), all but the newlines (a secret read whole; none when it is only a variable),
  * a `.pgpass` line's password or a `.netrc` password token, or what reading it as SQL or a script redacts.
  */
-function inputMask(text: string, kind: InputKind, readScript: ScriptReader, reference = false, literal: (at: number) => boolean = () => false): boolean[] {
+function inputMask(text: string, kind: InputKind, readScript: ScriptReader, reference = false): boolean[] {
   const mask: boolean[] = [];
   if (kind === 'lines') {
     let password = false;
@@ -252,47 +249,22 @@ function inputMask(text: string, kind: InputKind, readScript: ScriptReader, refe
       else if (c === ':') colons++;
     }
   } else if (kind === 'netrc') {
-    // Tokens, blank-separated or double-quoted (`password "a b"`); each keyword takes the next token as its value:
-    // `password`'s and `account`'s (an ftp account's password) are secret (`login account password X` hides X).
+    // Tokens, blank-separated or double-quoted (`password "a b"`; a command substitution is one, `$(echo X | rev)`); each
+    // keyword takes the next token as its value: `password`'s and `account`'s (an ftp account's password) are secret
+    // (`login account password X` hides X).
     let key = '';
-    for (const m of text.matchAll(/"(?:[^"\\]|\\[\s\S])*"?|[^\s"]+/g)) {
+    for (const m of text.matchAll(/"(?:[^"\\]|\\[\s\S])*"?|(?:\$\([^)]*\)?|`[^`]*`?|[^\s"$`]+|[$`])+/g)) {
       if (key === 'password' || key === 'account') for (let i = m.index; i < m.index + m[0].length; i++) mask[i] = true;
       key = key === '' && /^(?:machine|login|password|account|macdef)$/.test(m[0]) ? m[0] : '';
     }
   } else {
     for (const [a, b] of redactedSpans(text, kind === 'sql' ? sqlRedacted(text) : readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
   }
-  if (kind === 'pgpass' || kind === 'netrc' || kind === 'lines') {
-    // A command the shell runs where the format has a password (`ann:$(openssl rand -hex 8)`) is shown: what it
-    // writes is not on the line (unless it echoes literal text). A credentials file is read as a script too (`tee
-    // ~/bin/rotate.pgpass <<EOF` may be one): its format only adds.
-    // (not one written as literal text: in single quotes, or a here-document with a quoted delimiter)
-    for (const [a, b, inner] of substitutions(text)) if (!LITERAL_OUTPUT.test(inner) && !literal(a)) mask.fill(false, a, b);
-    if (kind !== 'lines') for (const [a, b] of redactedSpans(text, readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
-  }
+  // A credentials file is read as a script too (`tee ~/bin/rotate.pgpass <<EOF` may be one): its format only adds.
+  // (A command substitution where the format has a password, `h:1:d:u:$(vault read …)`, is hidden with it: what is
+  // given to the command may be the secret, `$(mkpasswd S3cret)`, and in single quotes it is literal text.)
+  if (kind === 'pgpass' || kind === 'netrc') for (const [a, b] of redactedSpans(text, readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
   return mask;
-}
-
-/** A command substitution's text that writes only literal text (`echo S3cret`): what it writes is on the line. */
-const LITERAL_OUTPUT = /^\s*(?:echo|printf)\s[^$`;|&()]*$/;
-
-/** Where `text`'s outermost command substitutions are, `$(…)` (nested parentheses counted) and `` `…` ``, and their
- * commands; one pass. */
-function substitutions(text: string): Array<[number, number, string]> {
-  const out: Array<[number, number, string]> = [];
-  for (let i = 0; i < text.length; i++) {
-    const tick = text[i] === '`';
-    if (!tick && !(text[i] === '$' && text[i + 1] === '(')) continue;
-    let end = tick ? text.indexOf('`', i + 1) : -1;
-    for (let depth = 0, j = i + 1; !tick && j < text.length; j++) {
-      if (text[j] === '(') depth++;
-      else if (text[j] === ')' && --depth === 0) { end = j; break; }
-    }
-    if (end < 0) break;
-    out.push([i, end + 1, text.slice(i + (tick ? 1 : 2), end)]);
-    i = end;
-  }
-  return out;
 }
 
 /**
@@ -344,15 +316,9 @@ class Written {
     this.#whole.push(word);
   }
 
-  /**
-   * The text read as a program reading this kind reads it, its secrets claimed in the words they were written from
-   * (a `$(…)` written in single quotes is literal text, no command).
-   */
+  /** The text read as a program reading this kind reads it, its secrets claimed in the words they were written from. */
   read(kind: InputKind, readScript: ScriptReader): void {
-    this.#claim(inputMask(this.text(), kind, readScript, false, (k) => {
-      const at = this.#from[k];
-      return at !== undefined && /^\$?'/.test(this.line.words[at[0]]!);
-    }));
+    this.#claim(inputMask(this.text(), kind, readScript));
   }
 
   /** Claims in the line each word with the characters `mask` (over text()) marks hidden. */
@@ -436,7 +402,7 @@ function hereStrings(line: Line, c: Command, kind: InputKind, readScript: Script
     if (!/^\d*<<<$/.test(line.words[i]!)) continue;
     const text = line.bare[i + 1]!;
     // (a single-quoted `'$x'` is a literal: whether it is a variable is read in the word as written)
-    const out = redactInput(text, kind, readScript, line.words[i + 1]!, /^\$?'/.test(line.words[i + 1]!));
+    const out = redactInput(text, kind, readScript, line.words[i + 1]!);
     if (out !== text) line.claimed.set(i + 1, out);
   }
 }

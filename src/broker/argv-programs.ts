@@ -167,7 +167,7 @@ function opensslPasswd(args: readonly string[]): number[] {
 /** An aws option that takes a value (`--profile ci`): any `--name` but its switches (`--debug`, `--no-paginate` …). */
 const AWS_VALUE = /^--(?!debug$|no-|cli-auto-prompt$)[^=]+$/;
 /** npm's, pnpm's and yarn's options that take a value (`--location user`); `-g`, `--global`, `--json` take none. */
-const NPM_VALUE = /^--(?:location|userconfig|globalconfig|registry|scope|workspace|cwd|prefix)$|^-[LwC]$/;
+const NPM_VALUE = /^--(?:location|userconfig|globalconfig|registry|scope|workspace|cwd|prefix|cache|loglevel|dir|filter|otp|tag|reporter|store-dir|modules-dir|virtual-store-dir)$|^-[LwCF]$/;
 /** `git config`'s options that take a value (`-f FILE`, `--type bool`), and git's own before `config` (`-C dir`). */
 const GIT_CONFIG_VALUE = /^-[fCc]$|^--(?:file|blob|type|default|comment|value|git-dir|work-tree|namespace)$/;
 

@@ -153,7 +153,9 @@ function scriptSpans(text: string): Span[] {
     // (a quoted word's value is read for what its text tells too: `-d "{\"password\":\"x\"}"`, `https://a:'p&ss'@h`,
     // which the text as typed hides behind its quotes and escapes)
     const lead = nested ? commandOptionLead(w.value) : 0;
-    const parts = nested ? merged([...scriptSpans(w.value.slice(lead)).map((s): [number, number] => [lead + s.start, lead + s.end]), ...redactedSpans(w.value, secretText(w.value))])
+    // (a value that may be an ssh option's command line is read both ways: `ProxyCommand=x psql …` may be a shell's)
+    const asOption = lead > 0 ? scriptSpans(w.value.slice(lead)).map((s): [number, number] => [lead + s.start, lead + s.end]) : [];
+    const parts = nested ? merged([...scriptSpans(w.value).map((s): [number, number] => [s.start, s.end]), ...asOption, ...redactedSpans(w.value, secretText(w.value))])
       : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!);
     for (const [from, to] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
@@ -181,7 +183,7 @@ function scriptSpans(text: string): Span[] {
  * An ssh option whose value is a command line (`-o 'ProxyCommand=sshpass -p X ssh bastion -W %h:%p'`): read as a
  * shell would read the value, not the option's name as an assignment before it.
  */
-const COMMAND_OPTION = /^\s*(?:ProxyCommand|LocalCommand|RemoteCommand|KnownHostsCommand)(?:\s*=\s*|\s+)/i;
+const COMMAND_OPTION = /^\s*(?:-o\s*)?(?:ProxyCommand|LocalCommand|RemoteCommand|KnownHostsCommand)(?:\s*=\s*|\s+)/i;
 const commandOptionLead = (value: string) => COMMAND_OPTION.exec(value)?.[0].length ?? 0;
 
 /** `spans` sorted and overlapping ones joined. */
@@ -356,7 +358,8 @@ export function redactArgv(argv: readonly string[]): string[] {
   return redactWords(argv, argv, false).words.map((a) => {
     if (!/\s/.test(a)) return secretText(a, false);
     const lead = commandOptionLead(a);
-    return secretText(a.slice(0, lead) + redactScript(a.slice(lead)));
+    // (read both ways, as a shell line's word is: then as a command line of its own)
+    return secretText(redactScript(lead > 0 ? a.slice(0, lead) + redactScript(a.slice(lead)) : a));
   });
 }
 

@@ -62,6 +62,7 @@ describe('settings named for a secret', () => {
       ['npm set --location user //r/:_password S3cret', 'npm set --location user //r/:_password [redacted]'],
       ['npm config set registry https://r //r/:_authToken S3cret', 'npm config set registry https://r //r/:_authToken [redacted]'],
       ['npm config set a=1 //r/:_auth S3cret', 'npm config set a=1 //r/:_auth [redacted]'],
+      ['npm --cache /tmp/c --loglevel silent config set //r/:_authToken S3cret', 'npm --cache /tmp/c --loglevel silent config set //r/:_authToken [redacted]'],
       ['pnpm config set //r/:_authToken S3cret', 'pnpm config set //r/:_authToken [redacted]'],
       ['yarn config set npmAuthToken S3cret', 'yarn config set npmAuthToken [redacted]'],
       ['git config --global user.password S3cret', 'git config --global user.password [redacted]'],
@@ -140,6 +141,11 @@ describe('an ssh option whose value is a command line', () => {
       ['ssh -o "LocalCommand=mysql -pS3cret" h', 'ssh -o "LocalCommand=mysql -p[redacted]" h'],
     ]);
     expect(redactArgv(['ssh', '-o', 'ProxyCommand=sshpass -p S3cret ssh b -W %h:%p', 'h'])).toEqual(['ssh', '-o', 'ProxyCommand=sshpass -p [redacted] ssh b -W %h:%p', 'h']);
+    expect(redactArgv(['ssh', '-oProxyCommand=sshpass -p S3cret ssh b', 'h'])).toEqual(['ssh', '-oProxyCommand=sshpass -p [redacted] ssh b', 'h']);
+    cases([["ssh -oProxyCommand='sshpass -p S3cret ssh bastion -W %h:%p' host", "ssh -oProxyCommand='sshpass -p [redacted] ssh bastion -W %h:%p' host"]]);
+    // (read both ways: the same words may be a shell's assignment and command)
+    cases([["bash -c 'ProxyCommand=x sshpass -p S3cret ssh b'", "bash -c 'ProxyCommand=x sshpass -p [redacted] ssh b'"]]);
+    expect(redactArgv(['bash', '-c', 'ProxyCommand=x sshpass -p S3cret ssh b'])).toEqual(['bash', '-c', 'ProxyCommand=x sshpass -p [redacted] ssh b']);
     kept('ssh -o "StrictHostKeyChecking=no" -o "ProxyCommand=ssh -W %h:%p bastion" h');
   });
 });
@@ -191,19 +197,15 @@ describe('text written into .pgpass and .netrc', () => {
     ]);
   });
 
-  it('shows a command the shell runs in the password\'s place (its output is not on the line), not literal text', () => {
-    kept('echo "h:1:d:u:$(curl -s http://x/pw | sh)" > ~/.pgpass');
-    kept('echo "machine h password `cat /run/pw`" > ~/.netrc');
-    kept('echo "ann:$(openssl rand -hex 8)" | chpasswd');
+  it('hides a command substitution in the password\'s place: what it is given may be the secret, or it is literal text', () => {
     cases([
       ['echo "h:1:d:u:$(echo S3cret)" > ~/.pgpass', 'echo "h:1:d:u:[redacted]" > ~/.pgpass'],
-      ['echo "h:1:d:u:$(sshpass -p S3cret ssh h cat pw)" > ~/.pgpass', 'echo "h:1:d:u:$(sshpass -p [redacted] ssh h cat pw)" > ~/.pgpass'],
-      // (written as literal text, in single quotes or a here-document with a quoted delimiter, it is the password)
+      ['echo "ann:$(mkpasswd -m sha-512 S3cret)" | chpasswd -e', 'echo "ann:[redacted]" | chpasswd -e'],
+      ['echo "machine h login u password $(echo S3cret | rev)" > ~/.netrc', 'echo "machine h login u password [redacted]" > ~/.netrc'],
       ["echo 'h:1:d:u:k9$(Xa)' > ~/.pgpass", "echo 'h:1:d:u:[redacted]' > ~/.pgpass"],
       ["cat > ~/.pgpass <<'EOF'\nh:1:d:u:k9$(Xa)\nEOF", "cat > ~/.pgpass <<'EOF'\nh:1:d:u:[redacted]\nEOF"],
       ["chpasswd <<< 'ann:a`b`c'", "chpasswd <<< 'ann:[redacted]'"],
     ]);
-    kept('cat > ~/.pgpass <<EOF\nh:1:d:u:$(vault read -field=pw secret/db)\nEOF');
   });
 
   it('reads no other file that way, and finds the hidden texts for a reason that quotes the command', () => {

