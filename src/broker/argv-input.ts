@@ -253,9 +253,9 @@ function inputMask(text: string, kind: InputKind, readScript: ScriptReader, refe
     // keyword takes the next token as its value: `password`'s and `account`'s (an ftp account's password) are secret
     // (`login account password X` hides X).
     let key = '';
-    for (const m of text.matchAll(/"(?:[^"\\]|\\[\s\S])*"?|(?:\$\([^)]*\)?|`[^`]*`?|[^\s"$`]+|[$`])+/g)) {
-      if (key === 'password' || key === 'account') for (let i = m.index; i < m.index + m[0].length; i++) mask[i] = true;
-      key = key === '' && /^(?:machine|login|password|account|macdef)$/.test(m[0]) ? m[0] : '';
+    for (const [from, to] of netrcTokens(text)) {
+      if (key === 'password' || key === 'account') for (let i = from; i < to; i++) mask[i] = true;
+      key = key === '' && /^(?:machine|login|password|account|macdef)$/.test(text.slice(from, to)) ? text.slice(from, to) : '';
     }
   } else {
     for (const [a, b] of redactedSpans(text, kind === 'sql' ? sqlRedacted(text) : readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
@@ -265,6 +265,32 @@ function inputMask(text: string, kind: InputKind, readScript: ScriptReader, refe
   // given to the command may be the secret, `$(mkpasswd S3cret)`, and in single quotes it is literal text.)
   if (kind === 'pgpass' || kind === 'netrc') for (const [a, b] of redactedSpans(text, readScript(text))) for (let i = a; i < b; i++) mask[i] = true;
   return mask;
+}
+
+/**
+ * A .netrc text's tokens (where each starts and ends): blank-separated, or double-quoted; a command substitution
+ * (`$(…)` with the parentheses and quotes in it counted, `` `…` ``) is part of its token whatever it holds. One pass.
+ */
+function netrcTokens(text: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let i = 0;
+  const quoted = (q: string) => { for (i++; i < text.length && text[i] !== q; i++) if (q === '"' && text[i] === '\\') i++; };
+  while (i < text.length) {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+    if (i >= text.length) break;
+    const from = i;
+    let depth = 0;
+    for (; i < text.length && (depth > 0 || !/\s/.test(text[i]!)); i++) {
+      const c = text[i]!;
+      if (c === '"' || c === '`' || (c === "'" && depth > 0)) quoted(c);
+      else if (c === '\\') i++;
+      else if (c === '$' && text[i + 1] === '(') [depth, i] = [depth + 1, i + 1];
+      else if (c === '(' && depth > 0) depth++;
+      else if (c === ')' && depth > 0) depth--;
+    }
+    out.push([from, Math.min(i, text.length)]);
+  }
+  return out;
 }
 
 /**

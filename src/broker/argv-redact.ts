@@ -110,13 +110,17 @@ function assignedWord(word: string, assignment: boolean): string {
  * (`sh -c 'mysql -pX db'`, `ssh h "curl -u ann:X …"`) read as a command line of its own. A redacted span of a
  * word's value is written `[redacted]` in its place, keeping the quotes it crossed; the rest is kept as written.
  */
-function redactScript(text: string): string {
+function redactScript(text: string, lead = 0): string {
+  // (an ssh option's command line, after `lead`, is read as one too: `ProxyCommand=sshpass -p X …`)
+  const shifted = lead > 0 ? scriptSpans(text.slice(lead)).map((s) => ({ ...s, start: lead + s.start, end: lead + s.end })) : [];
   let out = '';
   let copied = 0;
-  for (const s of scriptSpans(text)) {
-    out += `${text.slice(copied, s.start)}[redacted]${s.quotes}`;
+  for (const s of [...scriptSpans(text), ...shifted].sort((a, b) => a.start - b.start)) {
+    // (spans of two readings may overlap: the part past what is hidden already is hidden with it)
+    if (s.end <= copied) continue;
+    out += s.start >= copied ? `${text.slice(copied, s.start)}[redacted]${s.quotes}` : '';
+    collected?.push(text.slice(Math.max(s.start, copied), s.end));
     copied = s.end;
-    collected?.push(text.slice(s.start, s.end));
   }
   return out + text.slice(copied);
 }
@@ -175,6 +179,11 @@ function scriptSpans(text: string): Span[] {
       spans.push({ start: t.at + from, end: t.at + to, quotes: '' });
       collected?.push(t.text.slice(from, to));
     }
+    // (an ssh config's command lines, `  ProxyCommand sshpass -p X ssh bastion`, written by a here-document)
+    for (const m of t.text.matchAll(COMMAND_OPTION_LINE)) {
+      const at = t.at + m.index + m[0].length - m[1]!.length;
+      for (const s of scriptSpans(m[1]!)) spans.push({ ...s, start: at + s.start, end: at + s.end });
+    }
   }
   return spans.sort((a, b) => a.start - b.start);
 }
@@ -185,6 +194,8 @@ function scriptSpans(text: string): Span[] {
  */
 const COMMAND_OPTION = /^\s*(?:-o\s*)?(?:ProxyCommand|LocalCommand|RemoteCommand|KnownHostsCommand)(?:\s*=\s*|\s+)/i;
 const commandOptionLead = (value: string) => COMMAND_OPTION.exec(value)?.[0].length ?? 0;
+/** Such an option on a line of an ssh config's text, and its command line. */
+const COMMAND_OPTION_LINE = /^[ \t]*(?:ProxyCommand|LocalCommand|RemoteCommand|KnownHostsCommand)(?:[ \t]*=[ \t]*|[ \t]+)(.*)$/gim;
 
 /** `spans` sorted and overlapping ones joined. */
 function merged(spans: Array<[number, number]>): Array<[number, number]> {
@@ -357,9 +368,7 @@ export function redactSecretsIn(text: string, secrets: readonly string[], instea
 export function redactArgv(argv: readonly string[]): string[] {
   return redactWords(argv, argv, false).words.map((a) => {
     if (!/\s/.test(a)) return secretText(a, false);
-    const lead = commandOptionLead(a);
-    // (read both ways, as a shell line's word is: then as a command line of its own)
-    return secretText(redactScript(lead > 0 ? a.slice(0, lead) + redactScript(a.slice(lead)) : a));
+    return secretText(redactScript(a, commandOptionLead(a)));
   });
 }
 

@@ -143,6 +143,12 @@ describe('an ssh option whose value is a command line', () => {
     expect(redactArgv(['ssh', '-o', 'ProxyCommand=sshpass -p S3cret ssh b -W %h:%p', 'h'])).toEqual(['ssh', '-o', 'ProxyCommand=sshpass -p [redacted] ssh b -W %h:%p', 'h']);
     expect(redactArgv(['ssh', '-oProxyCommand=sshpass -p S3cret ssh b', 'h'])).toEqual(['ssh', '-oProxyCommand=sshpass -p [redacted] ssh b', 'h']);
     cases([["ssh -oProxyCommand='sshpass -p S3cret ssh bastion -W %h:%p' host", "ssh -oProxyCommand='sshpass -p [redacted] ssh bastion -W %h:%p' host"]]);
+    // (an ssh config written by a here-document; both readings of a value, each on the text as written)
+    cases([
+      ['cat > /tmp/cfg <<EOF\nHost b\n  ProxyCommand sshpass -p S3cret ssh bastion -W %h:%p\n  LocalCommand curl -u ann:S3cret2 https://h\nEOF\nssh -F /tmp/cfg b',
+        'cat > /tmp/cfg <<EOF\nHost b\n  ProxyCommand sshpass -p [redacted] ssh bastion -W %h:%p\n  LocalCommand curl -u ann:[redacted] https://h\nEOF\nssh -F /tmp/cfg b'],
+    ]);
+    expect(redactArgv(['ssh', '-o', 'ProxyCommand=mysql -p--password S3cret', 'h'])).toEqual(['ssh', '-o', 'ProxyCommand=mysql -p[redacted] [redacted]', 'h']);
     // (read both ways: the same words may be a shell's assignment and command)
     cases([["bash -c 'ProxyCommand=x sshpass -p S3cret ssh b'", "bash -c 'ProxyCommand=x sshpass -p [redacted] ssh b'"]]);
     expect(redactArgv(['bash', '-c', 'ProxyCommand=x sshpass -p S3cret ssh b'])).toEqual(['bash', '-c', 'ProxyCommand=x sshpass -p [redacted] ssh b']);
@@ -202,6 +208,8 @@ describe('text written into .pgpass and .netrc', () => {
       ['echo "h:1:d:u:$(echo S3cret)" > ~/.pgpass', 'echo "h:1:d:u:[redacted]" > ~/.pgpass'],
       ['echo "ann:$(mkpasswd -m sha-512 S3cret)" | chpasswd -e', 'echo "ann:[redacted]" | chpasswd -e'],
       ['echo "machine h login u password $(echo S3cret | rev)" > ~/.netrc', 'echo "machine h login u password [redacted]" > ~/.netrc'],
+      ['echo "machine h login u password $(printf %s $(echo a) S3cret)" > ~/.netrc', 'echo "machine h login u password [redacted]" > ~/.netrc'],
+      ["echo \"machine h login u password $(echo '(a) S3cret' | rev)\" > ~/.netrc", 'echo "machine h login u password [redacted]" > ~/.netrc'],
       ["echo 'h:1:d:u:k9$(Xa)' > ~/.pgpass", "echo 'h:1:d:u:[redacted]' > ~/.pgpass"],
       ["cat > ~/.pgpass <<'EOF'\nh:1:d:u:k9$(Xa)\nEOF", "cat > ~/.pgpass <<'EOF'\nh:1:d:u:[redacted]\nEOF"],
       ["chpasswd <<< 'ann:a`b`c'", "chpasswd <<< 'ann:[redacted]'"],
