@@ -6,7 +6,7 @@
  */
 import { credentialsFile, inputKind, shellLineAt, sqlRedacted } from './argv-programs.js';
 import type { InputKind } from './argv-programs.js';
-import { argIndexes, argsBetween, commands, maskRuns, newLine, PIPE, programName, programOf, programs, SEPARATOR } from './argv-line.js';
+import { argIndexes, commands, maskRuns, newLine, PIPE, programOf, programsOf, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { redactedSpans, shellWords } from './shell-words.js';
 
@@ -182,10 +182,9 @@ function passesOn(line: Line, f: Command): boolean {
 function commandInput(line: Line, c: Command, depth: number): InputKind | undefined {
   // sshpass with none of -p, -f, -d, -e, and sudo -S, read the password on their input (before what they run reads
   // the rest).
-  const heads = programs(c);
-  for (const [k, at] of c.wrappers.entries()) {
-    const own = argsBetween(line, at, heads[k + 1] ?? c.end).map((i) => line.bare[i]!);
-    const wrapper = programName(line.bare[at]!);
+  for (const { at, name: wrapper, args } of programsOf(line, c)) {
+    if (at === c.name) break;
+    const own = args.map((i) => line.bare[i]!);
     if (wrapper === 'sshpass' && !own.some((a) => /^-[pfde]/.test(a))) return 'secret';
     if (wrapper === 'sudo' && own.some((a) => /^-[A-Za-z]*S[A-Za-z]*$|^--stdin$/.test(a))) return 'secret';
   }

@@ -56,16 +56,15 @@ const ASSIGNING_OPTION = /^(?:-e|--env|--set|--set-string|--build-arg|--extra-va
 export function assigningWords(line: Line, cmds: readonly Command[]): Set<number> {
   const out = new Set<number>(line.assigns);
   for (const c of cmds) {
-    const heads = programs(c);
-    heads.forEach((at, k) => {
-      const declares = at === c.name && DECLARES.test(programOf(line, c));
+    for (const p of programsOf(line, c)) {
+      const declares = p.at === c.name && DECLARES.test(p.name);
       let prev = '';
-      for (const i of argsBetween(line, at, Math.min(c.end, heads[k + 1] ?? c.end))) {
+      for (const i of p.args) {
         const bare = line.bare[i]!;
         if (declares || bare.startsWith('-') || ASSIGNING_OPTION.test(prev)) out.add(i);
         prev = bare;
       }
-    });
+    }
   }
   return out;
 }
@@ -174,18 +173,21 @@ function subcommandEnd(bare: readonly string[], at: number, wrapper: Wrapper): n
   return -1;
 }
 
-/**
- * The arguments (indexes) of command `c`'s program, or of the wrapper at `at` (`sshpass -p X ssh h`): after it, up
- * to the next wrapper, the command's name or its operator, without a shell line's redirections.
- */
-export function argIndexes(line: Line, c: Command, at = c.name!): number[] {
-  const heads = programs(c);
-  return argsBetween(line, at, Math.min(c.end, heads[heads.indexOf(at) + 1] ?? c.end));
+/** The arguments (indexes) of command `c`'s program: after its name, to its operator, without a shell line's redirections. */
+export function argIndexes(line: Line, c: Command): number[] {
+  return argsBetween(line, c.name!, c.end);
 }
 
-/** Command `c`'s wrappers' and its program's indexes, in order. */
-export function programs(c: Command): number[] {
-  return c.name === undefined ? c.wrappers : [...c.wrappers, c.name];
+/** A wrapper of a command, or its program: where it is, its name, and its arguments' indexes. */
+export interface Program { at: number; name: string; args: number[] }
+
+/**
+ * Command `c`'s wrappers and its program, in order, each with the arguments up to the next (`sshpass -p X ssh h`:
+ * sshpass's are `-p X`); the program's name is a container's entrypoint where it runs one.
+ */
+export function programsOf(line: Line, c: Command): Program[] {
+  const heads = c.name === undefined ? c.wrappers : [...c.wrappers, c.name];
+  return heads.map((at, k) => ({ at, name: at === c.name ? programOf(line, c) : programName(line.bare[at]!), args: argsBetween(line, at, heads[k + 1] ?? c.end) }));
 }
 
 /** The argument words between `at` and `end` (a separator ends them too), without a shell line's redirections. */

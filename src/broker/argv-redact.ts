@@ -4,7 +4,7 @@
  * runs as given.
  */
 import { inputSecrets } from './argv-input.js';
-import { argsBetween, assigningWords, commands, newLine, programName, programOf, programs, REDIRECT, SEPARATOR } from './argv-line.js';
+import { assigningWords, commands, newLine, programsOf, REDIRECT, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName, SWITCH_VALUE } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
@@ -42,14 +42,11 @@ function secretFlag(flag: string): boolean {
 
 /** Command `c`'s program's own password options and places (PROGRAM_SECRETS), claimed in `line`. */
 function programSecrets(line: Line, c: Command): void {
-  const heads = programs(c);
-  heads.forEach((at, k) => {
-    const args = argsBetween(line, at, heads[k + 1] ?? c.end);
+  for (const { name, args } of programsOf(line, c)) {
     const bare = args.map((i) => line.bare[i]!);
-    const name = at === c.name ? programOf(line, c) : programName(line.bare[at]!);
     const rules = PROGRAM_SECRETS.find((r) => r.program.test(name) && rulesHold(r, bare));
     if (rules) claimProgramSecrets(line, rules, args, bare);
-  });
+  }
 }
 
 /** The secrets `rules` find in a program's arguments `args` (indexes in `line`; `bare`, their values), claimed. */
