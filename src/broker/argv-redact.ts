@@ -107,12 +107,10 @@ function assignedWord(word: string, assignment: boolean): string {
  * (`sh -c 'mysql -pX db'`, `ssh h "curl -u ann:X …"`) read as a command line of its own. A redacted span of a
  * word's value is written `[redacted]` in its place, keeping the quotes it crossed; the rest is kept as written.
  */
-function redactScript(text: string, lead = 0): string {
-  // (an ssh option's command line, after `lead`, is read as one too: `ProxyCommand=sshpass -p X …`)
-  const shifted = lead > 0 ? scriptSpans(text.slice(lead)).map((s) => ({ ...s, start: lead + s.start, end: lead + s.end })) : [];
+function redactScript(text: string): string {
   let out = '';
   let copied = 0;
-  for (const s of [...scriptSpans(text), ...shifted].sort((a, b) => a.start - b.start)) {
+  for (const s of bothReadings(text)) {
     // (spans of two readings may overlap: the part past what is hidden already is hidden with it)
     if (s.end <= copied) continue;
     out += s.start >= copied ? `${text.slice(copied, s.start)}[redacted]${s.quotes}` : '';
@@ -120,6 +118,18 @@ function redactScript(text: string, lead = 0): string {
     copied = s.end;
   }
   return out + text.slice(copied);
+}
+
+/**
+ * A command line's parts to redact (scriptSpans), in order, and where it is an ssh option's value whose command line
+ * follows its name (`ProxyCommand=sshpass -p X …`), that command line's too: the same words may be a shell's
+ * assignment and command (`ProxyCommand=x psql …`), so both readings are kept; their spans may overlap.
+ */
+function bothReadings(text: string): Span[] {
+  const lead = commandOptionLead(text);
+  if (lead === 0) return scriptSpans(text);
+  const asOption = scriptSpans(text.slice(lead)).map((s) => ({ ...s, start: lead + s.start, end: lead + s.end }));
+  return [...scriptSpans(text), ...asOption].sort((a, b) => a.start - b.start);
 }
 
 /** Scripts read within scripts (`bash <<A` in `bash <<B`…): past a few, the body is hidden whole (each is read again). */
@@ -153,10 +163,7 @@ function scriptSpans(text: string): Span[] {
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
     // (a quoted word's value is read for what its text tells too: `-d "{\"password\":\"x\"}"`, `https://a:'p&ss'@h`,
     // which the text as typed hides behind its quotes and escapes)
-    const lead = nested ? commandOptionLead(w.value) : 0;
-    // (a value that may be an ssh option's command line is read both ways: `ProxyCommand=x psql …` may be a shell's)
-    const asOption = lead > 0 ? scriptSpans(w.value.slice(lead)).map((s): [number, number] => [lead + s.start, lead + s.end]) : [];
-    const parts = nested ? merged([...scriptSpans(w.value).map((s): [number, number] => [s.start, s.end]), ...asOption, ...redactedSpans(w.value, secretText(w.value))])
+    const parts = nested ? merged([...bothReadings(w.value).map((s): [number, number] => [s.start, s.end]), ...redactedSpans(w.value, secretText(w.value))])
       : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!);
     for (const [from, to] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
@@ -365,7 +372,7 @@ export function redactSecretsIn(text: string, secrets: readonly string[], instea
 export function redactArgv(argv: readonly string[]): string[] {
   return redactWords(argv, argv, false).words.map((a) => {
     if (!/\s/.test(a)) return secretText(a, false);
-    return secretText(redactScript(a, commandOptionLead(a)));
+    return secretText(redactScript(a));
   });
 }
 
