@@ -57,14 +57,29 @@ async function lockHolder(fs: Fs, file: string): Promise<number> {
 export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<LogLock> {
   const file = path.join(dir, '.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
+    // The lock appears with its pid in it: written to a file of this process's own first, then linked to the lock's
+    // name (link(2) fails with EEXIST as O_EXCL does). Made empty and written after, a second opener that read it in
+    // between saw no owner, took it over, and two processes appended the same seqs (a demo run in CI).
+    const own = `${file}.${pid}.${attempt}`;
+    let linked = false;
     try {
-      const fh = await fs.open(file, 'wx', 0o600);
+      // (made anew, O_EXCL: a link planted at its name is not followed)
+      await fs.rm(own, { force: true });
+      const fh = await fs.open(own, 'wx', 0o600);
       try {
         await fh.writeFile(`${pid}\n`);
         await fh.sync();
       } finally {
         await fh.close();
       }
+      await fs.link(own, file);
+      linked = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      await fs.rm(own, { force: true });
+    }
+    if (linked) {
       let released = false;
       return {
         file,
@@ -75,8 +90,6 @@ export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<
           await fs.rm(file, { force: true });
         },
       };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const holder = await lockHolder(fs, file);
     if (await isAlive(fs, holder)) {
