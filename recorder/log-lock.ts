@@ -3,6 +3,7 @@
  * whose pid no longer runs (checked through /proc, so this code needs no `process` global) is stale and is
  * taken over; where /proc does not exist every lock counts as live (fail closed).
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { AuditWriteError } from '../src/errors.js';
@@ -60,12 +61,14 @@ export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<
     // The lock appears with its pid in it: written to a file of this process's own first, then linked to the lock's
     // name (link(2) fails with EEXIST as O_EXCL does). Made empty and written after, a second opener that read it in
     // between saw no owner, took it over, and two processes appended the same seqs (a demo run in CI).
-    const own = `${file}.${pid}.${attempt}`;
+    // The name is this opener's alone: two openers in one process (the demo runs every person's command in its
+    // own) or with one pid (two pid namespaces, one disk) named theirs `.lock.PID.N` alike, and one removed the
+    // other's before it was linked (ENOENT, a demo run in CI).
+    const own = `${file}.${pid}.${randomBytes(8).toString('hex')}`;
     let linked = false;
+    // (O_EXCL: a link planted at its name is not followed, nor removed below)
+    const fh = await fs.open(own, 'wx', 0o600);
     try {
-      // (made anew, O_EXCL: a link planted at its name is not followed)
-      await fs.rm(own, { force: true });
-      const fh = await fs.open(own, 'wx', 0o600);
       try {
         await fh.writeFile(`${pid}\n`);
         await fh.sync();

@@ -152,7 +152,8 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
   }
   const r3 = await held;
   show(engineer, del, r3);
-  step('DELETE held and approved by a second person', Boolean(approvedId) && r3.code === 0 && /DELETE 4/.test(`${r3.stdout}${r3.stderr}`));
+  const deleted = Boolean(approvedId) && r3.code === 0 && /DELETE 4/.test(`${r3.stdout}${r3.stderr}`);
+  step('DELETE held and approved by a second person', deleted, deleted ? undefined : failedWhy(approvedId ? `approved ${approvedId}` : 'never approved', r3));
 
   say('5. The audit log verifies: hash chain, Merkle tree and signed checkpoints.');
   const ver = ['verify'];
@@ -200,6 +201,12 @@ export async function runTour(ctx: Ctx, env: DemoEnv, say: (line: string) => voi
   step('no PAN in the data home', r5.code === 0);
 
   return { ok: steps.every((s) => s.outcome !== 'failed'), steps };
+}
+
+/** Why a step failed, for --json output (which has no narration): the command's exit code and its last lines, masked. */
+function failedWhy(what: string, r: CliResult): string {
+  const tail = r.output.trim().split('\n').slice(-6).join(' | ');
+  return maskText(`${what}; exit ${r.code}${tail ? `: ${tail}` : ''}`);
 }
 
 /** Session ids from `sessions --json`, oldest first. */

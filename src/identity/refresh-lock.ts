@@ -6,8 +6,7 @@
  * and the time it was taken.
  *
  * recorder/log-lock.ts is the same idea for the audit log but does not fit here: its refusal is an
- * AuditWriteError about the log, it does not wait, and it takes an empty lock file (one being written this
- * instant) for a dead process's. This lock waits a bounded time for the holder (a refresh takes one round
+ * AuditWriteError about the log and it does not wait. This lock waits a bounded time for the holder (a refresh takes one round
  * trip), and breaks a lock only when its pid is gone or it is older than any refresh can take.
  */
 import path from 'node:path';

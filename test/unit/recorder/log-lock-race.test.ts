@@ -12,32 +12,53 @@ import { describe, expect, it } from 'vitest';
 import { acquireLogLock } from '../../../recorder/log-lock.js';
 import type { Fs } from '../../../src/cli/ctx.js';
 
+/**
+ * Opens a lock for `pid` in `dir` while a second opener, for `secondPid`, runs exactly in the first's window: after
+ * the first made its file and before it wrote its pid. Returns both outcomes (a LogLock or the error).
+ */
+async function openTwice(dir: string, pid: number, secondPid: number): Promise<unknown[]> {
+  let second: Promise<unknown> | undefined;
+  const racing = {
+    ...fsp,
+    open: async (...args: Parameters<typeof fsp.open>) => {
+      const fh = await fsp.open(...args);
+      if (second === undefined) {
+        const write = fh.writeFile.bind(fh);
+        fh.writeFile = async (data: Parameters<typeof fh.writeFile>[0]) => {
+          second = acquireLogLock(fsp, dir, secondPid).then((l) => l, (e: unknown) => e);
+          await second;
+          return write(data);
+        };
+      }
+      return fh;
+    },
+  } as unknown as Fs;
+  const first = await acquireLogLock(racing, dir, pid).then((l) => l, (e: unknown) => e);
+  return [first, await second];
+}
+
 describe('log/.lock taken by two openers at once', () => {
   it('gives it to exactly one; the other is told a live process holds it', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-race-'));
     // (the second opener claims this process's parent's pid: alive, and another than ours)
-    let second: Promise<unknown> | undefined;
-    const racing = {
-      ...fsp,
-      open: async (...args: Parameters<typeof fsp.open>) => {
-        const fh = await fsp.open(...args);
-        if (second === undefined) {
-          const write = fh.writeFile.bind(fh);
-          fh.writeFile = async (data: Parameters<typeof fh.writeFile>[0]) => {
-            second = acquireLogLock(fsp, dir, process.ppid).then((l) => l, (e: unknown) => e);
-            await second;
-            return write(data);
-          };
-        }
-        return fh;
-      },
-    } as unknown as Fs;
-    const first = await acquireLogLock(racing, dir, process.pid).then((l) => l, (e: unknown) => e);
-    const results = [first, await second];
+    const results = await openTwice(dir, process.pid, process.ppid);
     const held = results.filter((r) => !(r instanceof Error));
     expect(held).toHaveLength(1);
     expect(String(results.find((r) => r instanceof Error))).toMatch(/in use by process \d+/);
     expect((await fsp.readFile(path.join(dir, '.lock'), 'utf8')).trim()).toBe(String((held[0] as { pid: number }).pid));
+    expect((await fsp.readdir(dir)).sort()).toEqual(['.lock']);
+  });
+});
+
+describe('log/.lock taken by two openers in one process', () => {
+  it('gives it to one; the other is told the lock is held, not an internal error', async () => {
+    // `pcigate demo` runs every person's command in its own process: the engineer's held DELETE and the approver's
+    // `approvals` opened one log with one pid. Their files before the link were both named `.lock.PID.0`: the second
+    // removed the first's, and the first's link failed with ENOENT (a demo run in CI).
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-one-pid-'));
+    const results = await openTwice(dir, process.pid, process.pid);
+    expect(results.filter((r) => !(r instanceof Error))).toHaveLength(1);
+    expect(String(results.find((r) => r instanceof Error))).toMatch(new RegExp(`in use by process ${process.pid}`));
     expect((await fsp.readdir(dir)).sort()).toEqual(['.lock']);
   });
 });
