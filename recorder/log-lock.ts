@@ -1,7 +1,7 @@
 /**
  * One process owns a log at a time: `log/.lock`, created with O_EXCL and holding the owner's pid. A lock
  * whose pid no longer runs (checked through /proc, so this code needs no `process` global) is stale and is
- * taken over; where /proc does not exist every lock counts as live (fail closed).
+ * taken over (atomically: see breakStale); where /proc does not exist every lock counts as live (fail closed).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -95,12 +95,36 @@ export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<
       };
     }
     const holder = await lockHolder(fs, file);
-    if (await isAlive(fs, holder)) {
-      throw new AuditWriteError(`the audit log in ${path.dirname(dir)} is in use by process ${holder}`, {
-        hint: `stop that process first; if it is gone, remove ${file}`,
-      });
-    }
-    await fs.rm(file, { force: true });
+    if (await isAlive(fs, holder)) throw inUse(dir, file, holder);
+    await breakStale(fs, dir, file, pid);
   }
   throw new AuditWriteError(`could not take the audit log lock ${file}`);
+}
+
+function inUse(dir: string, file: string, holder: number): AuditWriteError {
+  return new AuditWriteError(`the audit log in ${path.dirname(dir)} is in use by process ${holder}`, {
+    hint: `stop that process first; if it is gone, remove ${file}`,
+  });
+}
+
+/**
+ * Removes a lock found stale. It is renamed aside first and read again there: of two openers that found it stale
+ * only one moves it, and a lock another opener took in between (removed by a plain rm, both went on to write) is
+ * moved back and its holder named.
+ */
+async function breakStale(fs: Fs, dir: string, file: string, pid: number): Promise<void> {
+  const aside = `${file}.${pid}.${randomBytes(8).toString('hex')}.stale`;
+  try {
+    await fs.rename(file, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // another opener moved it: try again
+    throw e;
+  }
+  const holder = await lockHolder(fs, aside);
+  if (await isAlive(fs, holder)) {
+    await fs.link(aside, file).catch(() => undefined); // (EEXIST: a third opener has it now; it stays theirs)
+    await fs.rm(aside, { force: true });
+    throw inUse(dir, file, holder);
+  }
+  await fs.rm(aside, { force: true });
 }

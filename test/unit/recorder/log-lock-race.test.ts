@@ -62,3 +62,32 @@ describe('log/.lock taken by two openers in one process', () => {
     expect((await fsp.readdir(dir)).sort()).toEqual(['.lock']);
   });
 });
+
+describe('a stale log/.lock taken over by two openers at once', () => {
+  it('goes to one of them; the other does not remove the fresh lock', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-stale-'));
+    const file = path.join(dir, '.lock');
+    // A lock whose owner is gone (no such pid): both openers find it stale.
+    await fsp.writeFile(file, '999999999\n');
+    // The second opener runs all the way through exactly when the first is about to remove the stale lock: it takes
+    // the lock over first. Removed by name, that fresh lock went, and both went on to write one log.
+    let second: Promise<unknown> | undefined;
+    const beforeRemoving = async () => {
+      if (second !== undefined) return;
+      second = acquireLogLock(fsp, dir, process.ppid).then((l) => l, (e: unknown) => e);
+      await second;
+    };
+    const racing = {
+      ...fsp,
+      rm: async (p: string, o?: Parameters<typeof fsp.rm>[1]) => { if (p === file) await beforeRemoving(); return fsp.rm(p, o); },
+      rename: async (a: string, b: string) => { if (a === file) await beforeRemoving(); return fsp.rename(a, b); },
+    } as unknown as Fs;
+    const first = await acquireLogLock(racing, dir, process.pid).then((l) => l, (e: unknown) => e);
+    const results = [first, await second];
+    const held = results.filter((r) => !(r instanceof Error)) as Array<{ pid: number }>;
+    expect(held).toHaveLength(1);
+    expect(String(results.find((r) => r instanceof Error))).toMatch(new RegExp(`in use by process ${held[0]!.pid}`));
+    expect((await fsp.readFile(file, 'utf8')).trim()).toBe(String(held[0]!.pid));
+    expect((await fsp.readdir(dir)).sort()).toEqual(['.lock']);
+  });
+});
