@@ -130,6 +130,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = `${'abcdef abc -e A=1 --rm img abc abcdef abc abcde x | abc -a abcdef abc hx1xdxuxp '.repeat(n)}mysql -px`; return () => redactCommandLine(t); },
   },
   {
+    // A `$(` in double quotes is matched as a substitution, its own quotes too: one never closed is tried once.
+    name: 'command substitutions in double quotes never closed (redactCommandLine)',
+    n: 4_000,
+    hostile: (n) => { const t = `echo "${'$(a "b'.repeat(n)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `echo "${'x a "b'.repeat(n)}`; return () => redactCommandLine(t); },
+  },
+  {
     // Each group's reader was looked for through everything inside it, and each group's writers were read again.
     name: 'nested groups, each given input and writing a .pgpass (redactCommandLine)',
     n: 2_000,

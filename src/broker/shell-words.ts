@@ -3,6 +3,27 @@
  * each character of its value is written in it, so that a span redacted in the value (argv-redact.ts) is redacted in
  * the raw text and everything else is kept byte for byte.
  */
+const BACKQUOTED_TEXT = String.raw`(?:[^\x60\\]|\\[\s\S])*`;
+const BACKQUOTED = `\\x60${BACKQUOTED_TEXT}\\x60`;
+/** Command substitutions within double quotes within command substitutions…: past this many, a `$(` is two characters. */
+const SUBSTITUTION_DEPTH = 3;
+let groups = 0;
+
+/**
+ * A double-quoted part, `$(…)` in it read as a command substitution: its own quoted parts and parentheses (one level
+ * inside it) are its, so a `"` in it does not end the part. Each substitution is matched atomically (a lookahead
+ * captured, then the capture; JavaScript has no atomic groups) and, should it not close, its `$` is a character:
+ * text full of unclosed `$(` is read in linear time, never by trying each `$(` both ways.
+ */
+function doubleQuoted(depth = SUBSTITUTION_DEPTH): string {
+  if (depth === 0) return String.raw`"(?:[^"\\]|\\[\s\S])*"`;
+  // (made anew for each place: every atomic group needs a name of its own)
+  const inner = () => String.raw`[^()'"\\\x60]|\\[\s\S]|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}`;
+  const substitution = String.raw`\$\((?:${inner()}|\((?:${inner()})*\))*\)`;
+  const name = `s${groups++}`;
+  return String.raw`"(?:[^"\\$]|\\[\s\S]|(?=(?<${name}>${substitution}))\k<${name}>|\$)*"`;
+}
+
 /**
  * A redirection operator (`>`, `2>>`, `<<<`, `<<-`, `>&`, `&>`: the word after it is its target), a comment (from a
  * `#` that starts a word to the end of the line), a shell word as written (quoted parts, `${…}` whole, escapes, other
@@ -10,11 +31,12 @@
  * end from each), or an operator. A line continued (`\` and a newline) between words is no
  * word (shellWords skips it). Blanks are spaces, tabs and newlines only (a no-break space is part of
  * a word, as to the shell). A quote left open is a character like another, so a malformed line is still cut at its
- * blanks.
+ * blanks. A double-quoted part holds the command substitutions in it whole, their own quotes too (`"a $(x -p "S3
+ * cret")"` is one word, as to the shell), nested up to SUBSTITUTION_DEPTH.
  */
-export const SHELL_WORD = /\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:\$'(?:[^'\\]|\\[\s\S])*'|'[^']*'|"(?:[^"\\]|\\[\s\S])*"|`(?:[^`\\]|\\[\s\S])*`|\$\{[^}\n]{0,256}\}|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]/g;
+export const SHELL_WORD = new RegExp(String.raw`\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:\$'(?:[^'\\]|\\[\s\S])*'|'[^']*'|${doubleQuoted()}|${BACKQUOTED}|\$\{[^}\n]{0,256}\}|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]`, 'g');
 /** A shell word's parts: single-quoted, double-quoted or backquoted (the text within captured), or an escape or character. */
-const WORD_PART = /\$'((?:[^'\\]|\\[\s\S])*)'|'([^']*)'|"((?:[^"\\]|\\[\s\S])*)"|`((?:[^`\\]|\\[\s\S])*)`|\\[\s\S]|[\s\S]/g;
+const WORD_PART = new RegExp(String.raw`\$'(?<ansi>(?:[^'\\]|\\[\s\S])*)'|'(?<single>[^']*)'|"(?<double>${doubleQuoted().slice(1, -1)})"|\x60(?<back>${BACKQUOTED_TEXT})\x60|\\[\s\S]|[\s\S]`, 'g');
 /** bash's `$'…'` escapes: a character by its code (`\x41`, `\101`) or one letter (`\n`, `\'`). */
 const ANSI_C_ESCAPE = /\\(?:x([0-9a-fA-F]{1,2})|([0-7]{1,3})|([\s\S]))|[\s\S]/g;
 const ANSI_C: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', v: '\v' };
@@ -39,10 +61,11 @@ export function shellWord(raw: string, at: number): ShellWord {
     }
   };
   for (const m of raw.matchAll(WORD_PART)) {
-    if (m[1] !== undefined) add(m[1], m.index + 2, ANSI_C_ESCAPE, ansiC);
-    else if (m[2] !== undefined) add(m[2], m.index + 1);
-    else if (m[3] !== undefined) add(m[3], m.index + 1, /\\([\\"$`\n])|[\s\S]/g);
-    else if (m[4] !== undefined) add(m[4], m.index + 1, /\\([\\$`\n])|[\s\S]/g);
+    const { ansi, single, double, back } = m.groups!;
+    if (ansi !== undefined) add(ansi, m.index + 2, ANSI_C_ESCAPE, ansiC);
+    else if (single !== undefined) add(single, m.index + 1);
+    else if (double !== undefined) add(double, m.index + 1, /\\([\\"$`\n])|[\s\S]/g);
+    else if (back !== undefined) add(back, m.index + 1, /\\([\\$`\n])|[\s\S]/g);
     else add(m[0], m.index, /\\([\s\S])|[\s\S]/g);
   }
   return w;

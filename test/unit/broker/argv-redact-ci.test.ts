@@ -228,3 +228,19 @@ describe('text written into .pgpass and .netrc', () => {
     expect(commandSecrets('echo "db:5432:shop:app:S3cret" >> ~/.pgpass')).toContain('S3cret');
   });
 });
+
+describe('a command substitution inside double quotes', () => {
+  it('is read whole, its own quotes too, as the shell reads it (a quote in it does not end the outer one)', () => {
+    // Read as closing the outer quotes, `"S3 cret"` was cut at its blank and `cret` was recorded.
+    cases([
+      ['echo "a $(sshpass -p "S3 cret" ssh h)"', 'echo "a $(sshpass -p "[redacted]" ssh h)"'],
+      ['sh -c "echo $(curl -u "admin:S3 cret" h)"', 'sh -c "echo $(curl -u "admin:[redacted]" h)"'],
+      ['x="$(mysql -p"S3 cret" -e "select 1")" && echo "$x"', 'x="$(mysql -p"[redacted]" -e "select 1")" && echo "$x"'],
+      // nested, with parentheses and quotes of every kind inside
+      ['echo "$(a "$(sshpass -p "S3 cret" x)")" ok', 'echo "$(a "$(sshpass -p "[redacted]" x)")" ok'],
+      ['echo "$( (cd /; mysql -p\'S3 cret\' db) )"', 'echo "$( (cd /; mysql -p\'[redacted]\' db) )"'],
+    ]);
+    kept('echo "$(date "+%F %T")" "$(( 1 + 2 ))" "a $ b" "$(printf "%s" "x y")"');
+    expect(commandSecrets('echo "a $(sshpass -p "S3 cret" ssh h)"')).toContain('S3 cret');
+  });
+});
