@@ -4,7 +4,7 @@
  * (argv-programs.ts inputKind): a secret whole, chpasswd's `user:password` lines, a statement's PASSWORD clauses, a
  * script's own credentials.
  */
-import { credentialsFile, inputKind, shellLineAt, sqlRedacted } from './argv-programs.js';
+import { credentialsFile, inputKind, namedCredentialsFiles, shellLineAt, sqlRedacted } from './argv-programs.js';
 import type { InputKind } from './argv-programs.js';
 import { argIndexes, commands, maskRuns, newLine, PIPE, programOf, programsOf, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
@@ -104,7 +104,7 @@ class Groups {
     if (first === undefined) return;
     const files = outputFiles(this.line, this.cmds[ci]!);
     if (files.length === 0) return;
-    const kind = credentialsFileOf(files);
+    const kind = credentialsFileOf(this.line, files);
     // (every group's members are read once: a group inside it that writes elsewhere is passed over; braces opened in
     // one command share its first, `{ { … } > a; } > b`, so the walked ones are looked up before a command is read)
     for (let k = first; k < ci;) {
@@ -152,7 +152,7 @@ function writtenFile(line: Line, c: Command): InputKind | undefined {
   if (!/^(?:echo|printf)$/.test(name) && !passesOn(line, c)) return undefined;
   const files = outputFiles(line, c);
   if (name === 'tee') files.push(...argIndexes(line, c).map((i) => line.bare[i]!).filter((a) => !a.startsWith('-')));
-  return credentialsFileOf(files);
+  return credentialsFileOf(line, files);
 }
 
 /** The files command `c`'s standard output is redirected to (a shell line's). */
@@ -162,13 +162,21 @@ function outputFiles(line: Line, c: Command): string[] {
   return files;
 }
 
-/** The kind of the first of `files` that is a credentials file. */
-function credentialsFileOf(files: readonly string[]): InputKind | undefined {
+/** The kind of the first of `files` that is a credentials file, by its name or as the line names it (`PGPASSFILE=`). */
+function credentialsFileOf(line: Line, files: readonly string[]): InputKind | undefined {
   for (const f of files) {
-    const kind = credentialsFile(f);
+    const kind = credentialsFile(f) ?? namedFiles(line).get(f);
     if (kind !== undefined) return kind;
   }
   return undefined;
+}
+
+/** Each line's named credentials files (argv-programs.ts namedCredentialsFiles), found once. */
+const NAMED = new WeakMap<Line, Map<string, InputKind>>();
+function namedFiles(line: Line): Map<string, InputKind> {
+  let named = NAMED.get(line);
+  if (named === undefined) NAMED.set(line, named = namedCredentialsFiles(line.bare));
+  return named;
 }
 
 /** Whether command `f` writes what it reads on its input into its pipe: `cat` (or `tee FILE`) with no file to read. */

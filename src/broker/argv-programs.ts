@@ -27,10 +27,11 @@ export const secretName = (name: string) => /^[\w.-]+$/.test(name) && namesSecre
 export const secretFlagName = (flag: string) => /^--?[\w.-]+$/.test(flag) && namesSecret(flag);
 /**
  * Flags (or settings) named for a secret whose value is not one: a switch (`--no-password`), or a flag whose value
- * names where a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`, `credential_process`).
+ * names where a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`, `credential_process`,
+ * libpq's `PGPASSFILE`).
  * Hidden, an approver would not see what a held command works on (`dropdb --no-password production`).
  */
-export const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd|command|process|source|length|len|min|max|policy)$/i;
+export const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd|command|process|source|length|len|min|max|policy)$|^PGPASSFILE$/i;
 
 /** A pattern nothing matches: no option of it takes a value. */
 const NONE = /(?!)/;
@@ -342,8 +343,34 @@ export function shellLineAt(names: readonly string[]): number {
  */
 export type InputKind = 'secret' | 'lines' | 'sql' | 'script' | 'pgpass' | 'netrc';
 
-/** The credentials file a file name is (libpq's `.pgpass`, `PGPASSFILE`'s often `*.pgpass`; ftp's and curl's `.netrc`). */
+/**
+ * Where a line names a credentials file by the variable or option that points a program at it: libpq's `PGPASSFILE`,
+ * the `NETRC` that Go, Python's netrc and others read, and curl's `--netrc-file`.
+ */
+const NAMES_CREDENTIALS_FILE: ReadonlyArray<[RegExp, InputKind]> = [
+  [/^PGPASSFILE=(.+)$/, 'pgpass'], [/^NETRC=(.+)$/, 'netrc'], [/^--netrc-file=(.+)$/, 'netrc'],
+];
+
+/** The credentials files `bare` (a line's words as their programs get them) names, by path, and their kinds. */
+export function namedCredentialsFiles(bare: readonly string[]): Map<string, InputKind> {
+  const named = new Map<string, InputKind>();
+  bare.forEach((w, i) => {
+    if (w === '--netrc-file' && i + 1 < bare.length) named.set(bare[i + 1]!, 'netrc');
+    for (const [re, kind] of NAMES_CREDENTIALS_FILE) {
+      const m = re.exec(w);
+      if (m) named.set(m[1]!, kind);
+    }
+  });
+  return named;
+}
+
+/**
+ * The credentials file a file name is: libpq's `.pgpass` (`PGPASSFILE`'s often `*.pgpass`), ftp's and curl's
+ * `.netrc`, and the file `$PGPASSFILE` or `$NETRC` names, whatever its name.
+ */
 export function credentialsFile(file: string): InputKind | undefined {
+  if (/^\$\{?PGPASSFILE\}?$/.test(file)) return 'pgpass';
+  if (/^\$\{?NETRC\}?$/.test(file)) return 'netrc';
   const name = file.slice(file.lastIndexOf('/') + 1);
   if (/^(?:\.?pgpass|.+\.pgpass)$/i.test(name)) return 'pgpass';
   if (/^[._]?netrc$/i.test(name)) return 'netrc';

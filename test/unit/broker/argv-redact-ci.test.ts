@@ -216,6 +216,19 @@ describe('text written into .pgpass and .netrc', () => {
     ]);
   });
 
+  it('reads a file of any name the line points PGPASSFILE, NETRC or curl\'s --netrc-file at, and $PGPASSFILE\'s', () => {
+    cases([
+      ['export PGPASSFILE=/run/ci/pw; echo "h:5432:db:u:S3cret" > /run/ci/pw; psql -h h', 'export PGPASSFILE=/run/ci/pw; echo "h:5432:db:u:[redacted]" > /run/ci/pw; psql -h h'],
+      ['echo "h:5432:*:u:S3cret" > "$PGPASSFILE" && chmod 600 "$PGPASSFILE"', 'echo "h:5432:*:u:[redacted]" > "$PGPASSFILE" && chmod 600 "$PGPASSFILE"'],
+      ['printf "machine h login u password S3cret\\n" > ${NETRC}', 'printf "machine h login u password [redacted]\\n" > ${NETRC}'],
+      ['NETRC=/tmp/n go get x; echo "machine h password S3cret" > /tmp/n', 'NETRC=/tmp/n go get x; echo "machine h password [redacted]" > /tmp/n'],
+      ['cat > /tmp/n <<EOF\nmachine h login u password S3cret\nEOF\ncurl --netrc-file /tmp/n https://h', 'cat > /tmp/n <<EOF\nmachine h login u password [redacted]\nEOF\ncurl --netrc-file /tmp/n https://h'],
+    ]);
+    // (PGPASSFILE's value is where the passwords are, not one: shown, as --password-file's is)
+    kept('PGPASSFILE=/run/ci/pw psql -h db -c "select 1"');
+    kept('export PGPASSFILE=/run/ci/pw; echo "12:30:00:05:done" > /run/ci/other');
+  });
+
   it('reads no other file that way, and finds the hidden texts for a reason that quotes the command', () => {
     kept('echo "12:30:00:05:done" > notes.txt');
     kept('{ echo "12:30:00:05:done"; } > notes.txt');
