@@ -54,51 +54,83 @@ async function lockHolder(fs: Fs, file: string): Promise<number> {
   }
 }
 
+/**
+ * The locks this process holds, by file: a lock naming this process's pid is live only if it is one of them. Another
+ * is a lock left by an earlier process that had this pid (a container's pid 1 restarted on the same volume), stale.
+ * (On globalThis: one set however many times this module is loaded in the process.)
+ */
+const HELD: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('pcigate.logLocksHeld')] ??= new Set<string>()) as Set<string>;
+
+/** Whether the process a lock names holds it: this process only if it took it, another while it runs. */
+async function holds(fs: Fs, file: string, holder: number, pid: number): Promise<boolean> {
+  return pid > 0 && holder === pid ? HELD.has(file) : isAlive(fs, holder);
+}
+
 /** Takes `dir/.lock` for `pid`, replacing a stale lock once; AuditWriteError when a live process holds it. */
 export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<LogLock> {
-  const file = path.join(dir, '.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    // The lock appears with its pid in it: written to a file of this process's own first, then linked to the lock's
-    // name (link(2) fails with EEXIST as O_EXCL does). Made empty and written after, a second opener that read it in
-    // between saw no owner, took it over, and two processes appended the same seqs (a demo run in CI).
-    // The name is this opener's alone: two openers in one process (the demo runs every person's command in its
-    // own) or with one pid (two pid namespaces, one disk) named theirs `.lock.PID.N` alike, and one removed the
-    // other's before it was linked (ENOENT, a demo run in CI).
-    const own = `${file}.${pid}.${randomBytes(8).toString('hex')}`;
-    let linked = false;
-    // (O_EXCL: a link planted at its name is not followed, nor removed below)
-    const fh = await fs.open(own, 'wx', 0o600);
-    try {
-      try {
-        await fh.writeFile(`${pid}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fs.link(own, file);
-      linked = true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    } finally {
-      await fs.rm(own, { force: true });
+  const file = path.resolve(dir, '.lock');
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const lock = await tryLink(fs, file, pid);
+      if (lock) return lock;
+      const holder = await lockHolder(fs, file);
+      if (await holds(fs, file, holder, pid)) throw inUse(dir, file, holder);
+      await breakStale(fs, dir, file, pid);
     }
-    if (linked) {
-      let released = false;
-      return {
-        file,
-        pid,
-        release: async () => {
-          if (released) return;
-          released = true;
-          await fs.rm(file, { force: true });
-        },
-      };
-    }
-    const holder = await lockHolder(fs, file);
-    if (await isAlive(fs, holder)) throw inUse(dir, file, holder);
-    await breakStale(fs, dir, file, pid);
+  } catch (e) {
+    if (e instanceof AuditWriteError) throw e;
+    throw new AuditWriteError(`could not take the audit log lock ${file}: ${(e as Error).message}`, { cause: e });
   }
   throw new AuditWriteError(`could not take the audit log lock ${file}`);
+}
+
+/**
+ * The lock, if `file` did not exist. It appears with its pid in it: written to a file of this opener's own first,
+ * then linked to the lock's name (link(2) fails with EEXIST as O_EXCL does). Made empty and written after, a second
+ * opener that read it in between saw no owner, took it over, and two processes appended the same seqs (a demo run in
+ * CI). The own file's name is this opener's alone: two openers in one process (the demo runs every person's command
+ * in its own) or with one pid (two pid namespaces, one disk) named theirs `.lock.PID.N` alike, and one removed the
+ * other's before it was linked (ENOENT, a demo run in CI).
+ */
+async function tryLink(fs: Fs, file: string, pid: number): Promise<LogLock | undefined> {
+  const own = `${file}.${pid}.${randomBytes(8).toString('hex')}`;
+  // (O_EXCL: a link planted at its name is not followed, nor removed below)
+  const fh = await fs.open(own, 'wx', 0o600);
+  let ino: number;
+  try {
+    try {
+      await fh.writeFile(`${pid}\n`);
+      await fh.sync();
+      ino = (await fh.stat()).ino;
+    } finally {
+      await fh.close();
+    }
+    await fs.link(own, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw e;
+  } finally {
+    await fs.rm(own, { force: true });
+  }
+  HELD.add(file);
+  let released = false;
+  return {
+    file,
+    pid,
+    release: async () => {
+      if (released) return;
+      released = true;
+      // Only this lock: one that is not (moved aside and replaced by a stale lock's breaker) stays its holder's. (Its
+      // pid too: a file system may give a new file the inode number of one just removed.)
+      try {
+        if ((await fs.lstat(file)).ino === ino && (await lockHolder(fs, file)) === pid) await fs.rm(file, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      } finally {
+        HELD.delete(file);
+      }
+    },
+  };
 }
 
 function inUse(dir: string, file: string, holder: number): AuditWriteError {
@@ -110,7 +142,9 @@ function inUse(dir: string, file: string, holder: number): AuditWriteError {
 /**
  * Removes a lock found stale. It is renamed aside first and read again there: of two openers that found it stale
  * only one moves it, and a lock another opener took in between (removed by a plain rm, both went on to write) is
- * moved back and its holder named.
+ * moved back and its holder named. Left open: a third opener taking the name in the instant it is aside (the link
+ * back fails; two hold it), or its holder releasing it then (it comes back, naming a process that holds none); each
+ * needs a dead owner's lock and three openers within microseconds.
  */
 async function breakStale(fs: Fs, dir: string, file: string, pid: number): Promise<void> {
   const aside = `${file}.${pid}.${randomBytes(8).toString('hex')}.stale`;
@@ -121,10 +155,11 @@ async function breakStale(fs: Fs, dir: string, file: string, pid: number): Promi
     throw e;
   }
   const holder = await lockHolder(fs, aside);
-  if (await isAlive(fs, holder)) {
+  if (await holds(fs, file, holder, pid)) {
     await fs.link(aside, file).catch(() => undefined); // (EEXIST: a third opener has it now; it stays theirs)
     await fs.rm(aside, { force: true });
     throw inUse(dir, file, holder);
   }
-  await fs.rm(aside, { force: true });
+  // (a directory planted at the name is removed too: it holds no pid)
+  await fs.rm(aside, { force: true, recursive: true });
 }

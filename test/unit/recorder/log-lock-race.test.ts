@@ -91,3 +91,38 @@ describe('a stale log/.lock taken over by two openers at once', () => {
     expect((await fsp.readdir(dir)).sort()).toEqual(['.lock']);
   });
 });
+
+describe('a log/.lock that names this process', () => {
+  it('is stale unless this process took it (a container restarted with the same pid)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-own-pid-'));
+    const file = path.join(dir, '.lock');
+    // Left by an earlier process with this pid: taken over, not "in use by process <ours>" for ever.
+    await fsp.writeFile(file, `${process.pid}\n`);
+    const lock = await acquireLogLock(fsp, dir, process.pid);
+    // Held by this process now: a second opener here is refused.
+    await expect(acquireLogLock(fsp, dir, process.pid)).rejects.toThrow(new RegExp(`in use by process ${process.pid}`));
+    await lock.release();
+    expect((await fsp.readdir(dir)).sort()).toEqual([]);
+  });
+
+  it('is released only while it is the one taken: a lock that replaced it stays', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-release-'));
+    const file = path.join(dir, '.lock');
+    const lock = await acquireLogLock(fsp, dir, process.pid);
+    await fsp.rm(file);
+    await fsp.writeFile(file, `${process.ppid}\n`);
+    await lock.release();
+    expect(await fsp.readFile(file, 'utf8')).toBe(`${process.ppid}\n`);
+  });
+
+  it('a directory planted at its name is taken over; other failures are audit-log errors naming the lock', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-dir-'));
+    await fsp.mkdir(path.join(dir, '.lock', 'x'), { recursive: true });
+    const lock = await acquireLogLock(fsp, dir, process.pid);
+    expect((await fsp.readFile(path.join(dir, '.lock'), 'utf8')).trim()).toBe(String(process.pid));
+    expect((await fsp.readdir(dir)).sort()).toEqual(['.lock']);
+    await lock.release();
+    const gone = path.join(dir, 'no-such-dir');
+    await expect(acquireLogLock(fsp, gone, process.pid)).rejects.toMatchObject({ code: 'ERR_AUDIT_WRITE', message: expect.stringContaining(path.join(gone, '.lock')) });
+  });
+});
