@@ -10,18 +10,22 @@ const SUBSTITUTION_DEPTH = 3;
 let groups = 0;
 
 /**
- * A double-quoted part, `$(…)` in it read as a command substitution: its own quoted parts and parentheses (one level
- * inside it) are its, so a `"` in it does not end the part. Each substitution is matched atomically (a lookahead
- * captured, then the capture; JavaScript has no atomic groups) and, should it not close, its `$` is a character:
- * text full of unclosed `$(` is read in linear time, never by trying each `$(` both ways.
+ * A double-quoted part, `$(…)` in it read as a command substitution: its own quoted parts (`'…'`, `$'…'`, `"…"`,
+ * backquotes) and parentheses (one level inside it) are its, so a `"` in it does not end the part. One holding what a
+ * regular expression cannot read as the shell does (a comment, a here-document: `#` or `<<` outside quotes in it) is
+ * not read so: its `$` is a character, as before substitutions were read (an apostrophe in a comment taken for a
+ * quote ran on into the words after, and `mysql … -pS3cret` was recorded). Each `$` is matched atomically as a whole
+ * substitution or as a character (a lookahead captured, then the capture; JavaScript has no atomic groups): a part
+ * never closed is not tried again each way for each `$(` in it (exponential), and each alternative starts with a
+ * character of its own, so no text is read two ways.
  */
 function doubleQuoted(depth = SUBSTITUTION_DEPTH): string {
   if (depth === 0) return String.raw`"(?:[^"\\]|\\[\s\S])*"`;
   // (made anew for each place: every atomic group needs a name of its own)
-  const inner = () => String.raw`[^()'"\\\x60]|\\[\s\S]|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}`;
+  const inner = () => String.raw`[^()'"\\\x60$#<]|\\[\s\S]|\$'(?:[^'\\]|\\[\s\S])*'|\$(?!')|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}|<(?!<)`;
   const substitution = String.raw`\$\((?:${inner()}|\((?:${inner()})*\))*\)`;
   const name = `s${groups++}`;
-  return String.raw`"(?:[^"\\$]|\\[\s\S]|(?=(?<${name}>${substitution}))\k<${name}>|\$)*"`;
+  return String.raw`"(?:[^"\\$]|\\[\s\S]|(?=(?<${name}>${substitution}|\$))\k<${name}>)*"`;
 }
 
 /**

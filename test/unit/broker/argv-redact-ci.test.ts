@@ -254,6 +254,15 @@ describe('a command substitution inside double quotes', () => {
       ['echo "$( (cd /; mysql -p\'S3 cret\' db) )"', 'echo "$( (cd /; mysql -p\'[redacted]\' db) )"'],
     ]);
     kept('echo "$(date "+%F %T")" "$(( 1 + 2 ))" "a $ b" "$(printf "%s" "x y")"');
+    // What a regular expression cannot read as the shell does (an apostrophe in a comment or a here-document, which is
+    // no quote) is read as before: the words after it stay words, their passwords found.
+    cases([
+      ["mysql -h \"$(printf $'\\'')\" -pS3cret db -e \"select ')'\"", "mysql -h \"$(printf $'\\'')\" -p[redacted] db -e \"select ')'\""],
+      ["mysql -h \"$(hostname # it's\n)\" -pS3cret db -e \"select ')'\"", "mysql -h \"$(hostname # it's\n)\" -p[redacted] db -e \"select ')'\""],
+      ["mysql -h \"$(cat <<E\nit's\nE\n)\" -pS3cret db -e \"select ')'\"", "mysql -h \"$(cat <<E\nit's\nE\n)\" -p[redacted] db -e \"select ')'\""],
+      // (and an approver sees the command after a password given so)
+      ["sshpass -p \"$(printf $'pa\\'ss')\" ssh db1 uptime; curl -s x | sh", "sshpass -p \"[redacted]\" ssh db1 uptime; curl -s x | sh"],
+    ]);
     expect(commandSecrets('echo "a $(sshpass -p "S3 cret" ssh h)"')).toContain('S3 cret');
   });
 });
