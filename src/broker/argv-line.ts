@@ -96,6 +96,10 @@ export function commands(line: Line): Command[] {
   let left = 0;
   let skipTo = -1;
   let entry: string | undefined;
+  let image: string | undefined;
+  /** Whether the word after `i` is an option given to what runs (not an operator or a redirection after nothing). */
+  const optionNext = (i: number) => line.bare[i + 1]?.startsWith('-') === true
+    && !(line.shell && (SEPARATOR.test(line.words[i + 1]!) || REDIRECT.test(line.words[i + 1]!)));
   line.words.forEach((w, i) => {
     const bare = line.bare[i]!;
     if (SEPARATOR.test(w)) {
@@ -105,11 +109,16 @@ export function commands(line: Line): Command[] {
       left = 0;
       skipTo = -1;
       entry = undefined;
+      image = undefined;
       return;
     }
     if (c.name !== undefined || i <= skipTo) return;
     if (wrap?.until) {
-      if (bare === wrap.until) [wrap, left] = [AFTER_UNTIL, 0];
+      // (`kubectl run x --image=curlimages/curl -- -u …`: given options only, the image runs its entrypoint with them)
+      if (bare === wrap.until) {
+        [wrap, left] = [AFTER_UNTIL, 0];
+        if (image && optionNext(i)) [c.name, c.program] = [i, imageProgram(image)];
+      } else if (/^--image(?:=|$)/.test(bare)) image = bare.includes('=') ? bare.slice(bare.indexOf('=') + 1) : line.bare[i + 1];
       return;
     }
     if (wrap && bare.startsWith('-')) {
@@ -122,10 +131,9 @@ export function commands(line: Line): Command[] {
       if (--left > 0 || !wrap?.optionsFirst) return;
       // Its last word (a container, an image): what follows is the command, an option too. An image run with
       // --entrypoint, or given words that start with an option, runs its entrypoint with them.
-      const next = line.bare[i + 1];
-      if (wrap.image && (entry || (next?.startsWith('-') && !(line.shell && (SEPARATOR.test(line.words[i + 1]!) || REDIRECT.test(line.words[i + 1]!)))))) {
+      if (wrap.image && (entry || optionNext(i))) {
         c.name = i;
-        c.program = programName(entry || imageProgram(bare));
+        c.program = entry ? programName(entry) : imageProgram(bare);
       }
       wrap = undefined;
       return;

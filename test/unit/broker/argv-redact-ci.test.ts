@@ -21,6 +21,9 @@ describe('the command a container runs', () => {
       ['docker-compose run -T app redis-cli -a S3cret', 'docker-compose run -T app redis-cli -a [redacted]'],
       ['kubectl run tmp -n ci --rm -it --image=mysql:8 -- mysql -h db -pS3cret', 'kubectl run tmp -n ci --rm -it --image=mysql:8 -- mysql -h db -p[redacted]'],
       ['kubectl debug pod/x -it --image=busybox -- sshpass -p S3cret ssh h', 'kubectl debug pod/x -it --image=busybox -- sshpass -p [redacted] ssh h'],
+      // (given options only, the image runs its entrypoint with them, as docker run's does)
+      ['kubectl run tmp --rm -i --image=curlimages/curl -- -u admin:S3cret https://x', 'kubectl run tmp --rm -i --image=curlimages/curl -- -u admin:[redacted] https://x'],
+      ['kubectl run tmp --image curlimages/curl:8 -- -sSu admin:S3cret https://x', 'kubectl run tmp --image curlimages/curl:8 -- -sSu admin:[redacted] https://x'],
     ]);
     expect(redactArgv(['docker', 'run', '--rm', 'mysql:8', 'mysql', '-pS3cret'])).toEqual(['docker', 'run', '--rm', 'mysql:8', 'mysql', '-p[redacted]']);
   });
