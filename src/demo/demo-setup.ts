@@ -102,6 +102,9 @@ ${ssh ? `  ${DEMO_SSH_CONNECTION}:
 masking:
   format: last4
   rules:
+    - name: pan                    # by column, not only by content: pan::text || 'x' and translate(pan, …) are masked too
+      columns: [public.cards.pan, pan]
+      format: last4
     - name: cvv
       columns: ["*cvv*"]
       format: full

@@ -148,6 +148,12 @@ describe('pcigate demo (interactive)', () => {
       expect(sel.status, sel.stderr).toBe(0);
       expect(sel.stdout).toContain('************1111');
       expect(sel.stdout).not.toContain('4111111111111111');
+      // Computed from pan, a value no card-number detector finds (digits run into a letter, digits made letters): the
+      // demo's rule for the pan column masks it (the demo had only content detection and a cvv rule: shown in full).
+      const computed = spawnSync('psql', [conninfo!, '-At', '-c', "SELECT pan::text || 'x', translate(pan, '0123456789', 'abcdefghij') FROM cards ORDER BY id"], { encoding: 'utf8', timeout: 30_000 });
+      expect(computed.status, computed.stderr).toBe(0);
+      expect(computed.stdout.split('\n')[0]).toMatch(/^\*+\|\*+$/);
+      expect(computed.stdout).not.toMatch(/4111111111111111|ebbbbbbbbbbbbbbb/);
       const drop = spawnSync('psql', [conninfo!, '-At', '-c', 'DROP TABLE transactions'], { encoding: 'utf8', timeout: 30_000 });
       expect(drop.status).not.toBe(0);
       expect(drop.stderr).toContain('denied by policy');
