@@ -103,7 +103,7 @@ export const spec: CommandSpec = {
           '  pcigate approvals            # the held DELETE',
           `  pcigate demo --as ${DEMO_PEOPLE.approver} -- approve ID   # approve it as the second person`,
           '  pcigate verify               # the audit log verifies',
-          `  pcigate policy explain ${DEMO_CONNECTION} 'DROP TABLE transactions'`,
+          `  pcigate policy explain ${DEMO_CONNECTION} --subject ${DEMO_PEOPLE.engineer} 'DROP TABLE transactions'   # why it is refused`,
           '',
           'Ctrl-C stops the demo and removes everything it started.',
           '',

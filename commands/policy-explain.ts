@@ -36,6 +36,13 @@ export const spec: CommandSpec = {
     const subject = typeof opts.subject === 'string' ? opts.subject : undefined;
     if (groups.length === 0 && subject === undefined) throw new UsageError('say who: --as GROUP (repeatable) or --subject SUB');
     const { config } = await loadConfig(ctx, { path: global.config });
+    // (`--as dana`, as `pcigate demo --as dana` spells a person: dana is a subject, and no role names such a group)
+    const bindings = Object.values(config.policy?.roles ?? {});
+    for (const g of groups) {
+      if (bindings.some((b) => b.groups.includes(g))) continue;
+      const person = bindings.some((b) => b.subjects.includes(g) || b.subjects.includes(`local:${g}`));
+      out.warn(`pcigate: no role names group ${g}${person ? `; ${g} is a subject: --subject ${g}` : ''}`);
+    }
     const ex = await explainPolicy(config, connection, sql, { groups, subject, mfa: opts.mfa !== false });
     if (out.json) out.printJson(ex);
     else out.data(formatExplanation(ex));

@@ -89,7 +89,7 @@ async function runCommand(entry: RegistryEntry, spec: CommandSpec, argv: string[
     for (const o of GLOBAL_OPTIONS) parent.addOption(toOption(o));
   }
   const cmd = parent.command(nameParts[nameParts.length - 1]!).description(entry.summary).exitOverride().configureOutput(writers);
-  if (spec.description) cmd.description(`${entry.summary}\n\n${spec.description}`);
+  if (spec.description) cmd.description(`${entry.summary}\n\n${reflowed(spec.description)}`);
   for (const a of spec.args ?? []) {
     const n = a.variadic ? `${a.name}...` : a.name;
     cmd.argument(a.required ? `<${n}>` : `[${n}]`, a.description);
@@ -209,4 +209,13 @@ function report(err: unknown, ctx: Ctx, out: ReturnType<typeof makeOutput>): num
   out.warn(`pcigate: internal error: ${e?.message ?? String(err)}`);
   if (ctx.env.PCIGATE_DEBUG && e?.stack) out.warn(e.stack);
   return EXIT.error;
+}
+
+/**
+ * A command's description as paragraphs: its source lines are cut at the code's width, and commander wraps each
+ * line again at the terminal's, so a line ending mid-sentence was shown as a short line of its own. A line that
+ * starts with a blank or a dash (a list, an example) and a blank line (a paragraph's end) stay as written.
+ */
+export function reflowed(description: string): string {
+  return description.replace(/([^\n])\n(?=[^\n\s-])/g, '$1 ');
 }

@@ -29,6 +29,19 @@ describe('pcigate CLI basics', () => {
     expect(r.stderr).toMatch(/--json/);
   });
 
+  it('wraps a command\'s description as paragraphs, not at its source lines\' ends', async () => {
+    // Commander wraps at 80 columns; the source's lines are longer, and each became a line of its own after the wrap
+    // ("…that need approval) with their" then a short line).
+    const r = await runCli(['approvals', '--help']);
+    expect(r.code).toBe(0);
+    const text = r.stdout.replace(/\s+/g, ' ');
+    expect(text).toContain('held by policy (and sessions that need approval) with their requester');
+    const lines = r.stdout.split('\n');
+    const description = lines.slice(lines.findIndex((l) => l.startsWith('Lists approval requests')), lines.indexOf('Options:'));
+    // (every line but a paragraph's last fills most of the width)
+    for (const [i, l] of description.entries()) if (description[i + 1]?.trim()) expect(l.length, l).toBeGreaterThan(60);
+  });
+
   it('shows examples in a command help', async () => {
     const r = await runCli(['verify', '--help']);
     expect(r.code).toBe(0);

@@ -24,7 +24,7 @@ function setup(opts: { allowLocal?: boolean } = {}) {
     'connections:',
     '  prod-db: { kind: postgres, host: 127.0.0.1, database: app, user: app, sslmode: disable }',
     'policy:',
-    '  roles: { support: { groups: [support] }, dba: { groups: [dba] } }',
+    '  roles: { support: { groups: [support], subjects: [ann] }, dba: { groups: [dba] } }',
     '  connections:',
     '    prod-db:',
     '      roles:',
@@ -57,6 +57,15 @@ describe('pcigate policy explain', () => {
     expect(r.stdout).toContain('rule:     policy.connections.prod-db.roles.support.classes');
     expect(r.stdout).toContain('[1] ALLOW  SELECT id FROM orders');
     expect(r.stdout).toContain('[2] DENY  DELETE FROM orders');
+  });
+
+  it('says when --as names no role\'s group, and --subject when it names a person', async () => {
+    const { cli } = setup();
+    const r = await cli(['policy', 'explain', 'prod-db', '--as', 'ann', 'SELECT id FROM orders']);
+    expect(r.stderr).toContain('no role names group ann; ann is a subject: --subject ann');
+    expect(r.stdout).toContain('decision: deny');
+    expect((await cli(['policy', 'explain', 'prod-db', '--as', 'nobody', 'SELECT 1'])).stderr).toContain('no role names group nobody\n');
+    expect((await cli(['policy', 'explain', 'prod-db', '--as', 'support', 'SELECT 1'])).stderr).not.toContain('no role names');
   });
 
   it('--json has stable fields; roles are unions', async () => {
