@@ -244,7 +244,9 @@ async function holdStatement(o: PolicyHooksOptions, store: ApprovalStore, ps: Po
     const refused = (message: string, E: typeof PolicyDenied | typeof ApprovalTimeout): StatementDecision => ({ action: 'deny', rule: d.rule, message, error: new E(message) });
     if (r.state === 'denied') return refused(`pcigate: approval ${r.id} was denied by ${r.denial?.email ?? r.denial?.sub ?? 'an approver'}: ${r.denial?.reason ?? ''}`, PolicyDenied);
     if (r.state === 'expired') return refused(`pcigate: approval request ${r.id} expired`, ApprovalTimeout);
-    return refused(`pcigate: no decision on approval request ${r.id} in time; the statement was not run`, ApprovalTimeout);
+    // (the request stays open: approved later, the same statement run again by the same person runs at once)
+    const open = new Date(r.expires_ms).toISOString().replace(/\.\d+Z$/, 'Z');
+    return refused(`pcigate: no decision on approval request ${r.id} in time; the statement was not run. The request stays open until ${open}: once it is approved, run the same statement again`, ApprovalTimeout);
   })().catch((): StatementDecision => ({ action: 'deny', rule: d.rule, message: `pcigate: approval ${req.id} could not be completed; the statement was not run` }));
   return {
     action: 'hold',

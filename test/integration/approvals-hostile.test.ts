@@ -66,7 +66,8 @@ describe('approval binding', () => {
     const sql = 'UPDATE items SET name = $1';
     await withClient(async (c) => {
       // Held; nobody decides within the 1 s wait, so this run fails. The approval comes afterwards.
-      await expect(c.query(sql, ['approved 4111111111111111'])).rejects.toThrow(/no decision on approval request/);
+      // (the requester is told the request stays open, and what to do once it is approved)
+      await expect(c.query(sql, ['approved 4111111111111111'])).rejects.toThrow(/no decision on approval request A-\w+ in time; the statement was not run\. The request stays open until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: once it is approved, run the same statement again/);
       const [req] = await requests();
       expect(req!.params).toHaveLength(1);
       expect(req!.params![0]).toMatch(/^approved .*1111$/);
