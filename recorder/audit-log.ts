@@ -85,5 +85,7 @@ export function auditLogOptionsFromConfig(
     ...(audit.durability ? { durability: audit.durability } : {}),
     ...(audit.sync_interval !== undefined ? { syncIntervalMs: audit.sync_interval } : {}),
     ...extra,
+    // (a data home made on first use takes the configured origin: the name its checkpoints and bundles carry)
+    ...(extra.createIfMissing === true && audit.origin !== undefined ? { createIfMissing: { origin: audit.origin } } : {}),
   };
 }

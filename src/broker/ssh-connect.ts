@@ -18,6 +18,7 @@ import { startOutboxDrain } from './outbox-drain.js';
 import { sessionActor } from './session-identity.js';
 import { runSshDirect, startSshBroker } from './ssh-broker.js';
 import { openAuditLogWaiting } from '../sessions/audit-access.js';
+import { auditLogOptionsFromConfig } from '../../recorder/index.js';
 
 export interface SshListenInfo {
   connection: string;
@@ -62,7 +63,7 @@ export async function connectSsh(ctx: Ctx, o: SshConnectOptions): Promise<number
   const home = resolveHome(ctx, o.home, o.config.audit.dir);
   const privateKey = await resolveSecret(ctx, o.conn.private_key);
   const passphrase = o.conn.passphrase ? await resolveSecret(ctx, o.conn.passphrase) : undefined;
-  const log = await openAuditLogWaiting(ctx, { home, createIfMissing: true });
+  const log = await openAuditLogWaiting(ctx, auditLogOptionsFromConfig(home, o.config.audit, { createIfMissing: true }));
   try {
     const actor = await sessionActor(ctx, { config: o.config, name: o.name, conn: o.conn, home, sink: log, ...(o.workload ? { workload: o.workload } : {}) });
     // Policy for SSH sessions: who approves held commands and how long they wait, and the session

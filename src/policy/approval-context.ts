@@ -4,6 +4,7 @@
  */
 import type { AuditLog } from '../../recorder/log-writer.js';
 import { openAuditLog } from '../../recorder/log-writer.js';
+import { auditLogOptionsFromConfig } from '../../recorder/audit-log.js';
 import type { AuditSink } from '../../recorder/types.js';
 import type { GlobalOptions } from '../cli/command.js';
 import type { Ctx } from '../cli/ctx.js';
@@ -34,7 +35,7 @@ export async function openApprovalContext(ctx: Ctx, global: Pick<GlobalOptions, 
   let log: AuditLog | undefined;
   let sink: AuditSink;
   try {
-    log = await openAuditLog(ctx, { home, createIfMissing: true });
+    log = await openAuditLog(ctx, auditLogOptionsFromConfig(home, config.audit, { createIfMissing: true }));
     sink = log;
   } catch (e) {
     if (!(e instanceof AuditWriteError)) throw e;

@@ -153,3 +153,24 @@ describe('pcigate approvals / approve / deny', () => {
     expect((await s.cli(['approve', req.id])).code).toBe(4);
   });
 });
+
+describe('a data home made on first use', () => {
+  it('takes the configured audit.origin (it was named after the machine whatever the config said)', async () => {
+    const dir = tempDir('pcigate-first-use-');
+    const config = path.join(dir, 'pcigate.yaml');
+    writeFileSync(config, [
+      'identity: { allow_local: true }',
+      'audit: { origin: payments.example/prod }',
+      'connections:',
+      '  prod-db: { kind: postgres, host: 127.0.0.1, database: app, user: app, sslmode: disable }',
+      '',
+    ].join('\n'));
+    const home = path.join(dir, 'home');
+    const r = await runCli(['approvals', '--home', home, '--config', config]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(path.join(home, 'origin'), 'utf8').trim()).toBe('payments.example/prod');
+    const v = await runCli(['verify', '--home', home, '--json']);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.stdout).toContain('payments.example/prod');
+  });
+});
