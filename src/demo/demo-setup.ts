@@ -123,11 +123,11 @@ policy:
       roles:
         engineer:
           classes: [read, write, transaction, utility]   # no ddl: DROP TABLE is refused
-          tables: { allow: ["public.*"] }
+          tables: { allow: ["public.*", "pg_catalog.*", "information_schema.*"] }   # the catalogs: psql's \\d
           require_approval: [write_without_where]        # a DELETE/UPDATE without WHERE waits for ${approver}
         approver:
           classes: [read, transaction, utility]
-          tables: { allow: ["public.*"] }
+          tables: { allow: ["public.*", "pg_catalog.*", "information_schema.*"] }
 `;
 }
 

@@ -178,12 +178,13 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
   const deny = (rule: string, reason: string) => { v = stricter(v, { action: 'deny', rule: `${base}.${rule}`, reason }); };
 
   for (const c of strictestFirst(classes)) {
-    const what = c === 'function' && fns.length > 0 && !target.classes.includes('function') ? `calls ${fns.join(', ')} (function)` : c;
+    // (a statement of another class that calls a function: said as a call, not as "calls f (function) statements")
+    const calls = c === 'function' && fns.length > 0 && !target.classes.includes('function') ? fns.join(', ') : undefined;
     if (c === 'unknown') {
       if (need.has('unclassifiable')) hold('unclassifiable', `unclassifiable statement (${target.node}) needs approval`);
       else deny('classes', `unclassifiable statement (${target.node}) is denied`);
-    } else if (need.has(c)) hold(c, `${what} needs approval`);
-    else if (!grant.classes.includes(c)) deny('classes', `role may not run ${what} statements`);
+    } else if (need.has(c)) hold(c, calls ? `a call to ${calls} (class function) needs approval` : `${c} needs approval`);
+    else if (!grant.classes.includes(c)) deny('classes', calls ? `role may not call ${calls} (class function)` : `role may not run ${c} statements`);
   }
   if (target.writeWithoutWhere && need.has('write_without_where')) hold('write_without_where', 'write without a WHERE clause needs approval');
   const role = roleSet(st.setsRole);
@@ -209,7 +210,9 @@ export function judgeStatement(grant: RoleGrant, base: string, st: StatementInfo
     if (denied !== undefined) deny('tables.deny', `table ${t} matches deny pattern ${denied}`);
     else if (!tableAllowed(t, grant.tables.allow, session.resolveIn ?? session.searchPath)) {
       const implicit = !t.includes('.') && t.startsWith('pg_') ? 'pg_catalog, then ' : '';
-      deny('tables.allow', `table ${t} is not in the allow list (looked up in ${implicit}${lookup()})`);
+      // (psql's \d and \l, and every client's schema browser, read the catalogs: say what allows them)
+      const catalog = /^(?:pg_catalog|information_schema)\./.test(t) || implicit ? `; catalog reads (psql's \\d) need ${t.startsWith('information_schema.') ? 'information_schema' : 'pg_catalog'}.* in tables.allow` : '';
+      deny('tables.allow', `table ${t} is not in the allow list (looked up in ${implicit}${lookup()})${catalog}`);
     }
     const held = tableMatchesAny(t, grant.approval_tables);
     if (held !== undefined) v = stricter(v, { action: 'hold', rule: `${base}.approval_tables`, reason: `access to ${t} (${held}) needs approval` });

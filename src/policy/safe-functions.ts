@@ -52,7 +52,8 @@ export const SAFE_FUNCTIONS: ReadonlySet<string> = new Set([
   'pg_ts_dict_is_visible', 'pg_ts_parser_is_visible', 'pg_ts_template_is_visible', 'pg_size_pretty',
   'pg_table_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_indexes_size', 'pg_database_size',
   'current_setting', 'has_table_privilege', 'has_column_privilege', 'has_schema_privilege', 'has_database_privilege',
-  'has_function_privilege', 'pg_has_role',
+  'has_function_privilege', 'pg_has_role', 'pg_partition_ancestors', 'pg_partition_root', 'pg_partition_tree',
+  'pg_get_statisticsobjdef',
   // pgjdbc's DatabaseMetaData (getPrimaryKeys, getIndexInfo, ResultSetMetaData): expands index key arrays
   'information_schema._pg_expandarray',
 ]);

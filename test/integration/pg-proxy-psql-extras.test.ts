@@ -130,7 +130,7 @@ describe('psql large objects (FunctionCall in a transaction)', () => {
     writeFileSync(src, data.subarray(0, 20_000));
     const before = server.psql('select count(*) from pg_largeobject_metadata').trim();
     const { r, recs } = await through(noFn, 'psql', ['-X', '-c', `\\lo_import '${src}'`, '-c', "select 'still here' as after_lo"]);
-    expect(r.stderr).toMatch(/ERROR: {2}pcigate: denied by policy rule policy\.connections\.test-db\.roles\.eng\.classes: role may not run calls lo_creat \(function\) statements/);
+    expect(r.stderr).toMatch(/ERROR: {2}pcigate: denied by policy rule policy\.connections\.test-db\.roles\.eng\.classes: role may not call lo_creat \(class function\)/);
     expect(r.stdout).not.toMatch(/lo_import \d+/);
     expect(r.stdout).toMatch(/still here/);
     expect(server.psql('select count(*) from pg_largeobject_metadata').trim()).toBe(before);

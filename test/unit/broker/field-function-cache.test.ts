@@ -100,7 +100,7 @@ describe('decideStatement through the cache', () => {
     expect(f.queries).toEqual([['n', 'x'], ['nextval']]);
     c.advance(FIELD_FUNCTIONS_TTL_MS);
     f.state.fail = true;
-    expect(await decideStatement(o, ps, 's1', stmt(keys))).toMatchObject({ action: 'deny', message: expect.stringContaining('(function)') });
+    expect(await decideStatement(o, ps, 's1', stmt(keys))).toMatchObject({ action: 'deny', message: expect.stringContaining('(class function)') });
     f.state.fail = false;
     expect(await decideStatement(o, ps, 's1', stmt(keys))).toEqual({ action: 'allow' });
     expect(f.queries).toHaveLength(4);

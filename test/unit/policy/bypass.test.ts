@@ -403,3 +403,18 @@ describe('cursors over tables that need approval', () => {
     expect(ps.decide('FETCH ALL FROM p', 0).action).toBe('hold');
   });
 });
+
+describe('what a refusal tells the person refused', () => {
+  it('a catalog read outside the allow list names what allows it (psql\'s \\d reads pg_catalog)', () => {
+    expect(decide('SELECT c.relname FROM pg_catalog.pg_class c')).toMatchObject({
+      action: 'deny', reason: expect.stringContaining("catalog reads (psql's \\d) need pg_catalog.* in tables.allow"),
+    });
+    expect(decide('SELECT table_name FROM information_schema.tables').reason).toContain('need information_schema.* in tables.allow');
+    expect(decide('SELECT * FROM other.items').reason).not.toContain('catalog');
+  });
+
+  it('a call to a function the role may not run is said as a call', () => {
+    expect(decide('SELECT pg_sleep(1)')).toMatchObject({ action: 'deny', reason: 'role may not call pg_sleep (class function)' });
+    expect(decide('SELECT pg_partition_ancestors(\'items\'::regclass)').action).toBe('allow');
+  });
+});

@@ -83,8 +83,8 @@ async function decide(sqls: string[], known: readonly string[] | false, who = 'r
 describe('decideStatement: names the catalog knows as functions are calls', () => {
   it('refuses (expr).name when name is a function, as a call of it', async () => {
     const { out, asked } = await decide(["select ('public.s'::regclass).nextval", "select x.pg_read_file from unnest(array['PG_VERSION']) x"], ['nextval', 'pg_read_file']);
-    expect(out[0]).toMatchObject({ action: 'deny', message: expect.stringContaining('calls nextval (function)') });
-    expect(out[1]).toMatchObject({ action: 'deny', message: expect.stringContaining('calls pg_read_file (function)') });
+    expect(out[0]).toMatchObject({ action: 'deny', message: expect.stringContaining('may not call nextval (class function)') });
+    expect(out[1]).toMatchObject({ action: 'deny', message: expect.stringContaining('may not call pg_read_file (class function)') });
     expect(asked).toEqual([['nextval'], ['pg_read_file']]);
   });
 
@@ -95,7 +95,7 @@ describe('decideStatement: names the catalog knows as functions are calls', () =
 
   it('counts every such name as a call when the catalog cannot be asked (fail closed)', async () => {
     const { out } = await decide(['select (p.home).city from public.people p'], false);
-    expect(out[0]).toMatchObject({ action: 'deny', message: expect.stringContaining('calls city (function)') });
+    expect(out[0]).toMatchObject({ action: 'deny', message: expect.stringContaining('may not call city (class function)') });
     const failing: PolicyHooksOptions = { engine, connection: 'db', clock, fieldFunctions: () => Promise.reject(new Error('down')) };
     const ps = engine.openSession({ sub: 'ro', via: 'local' }, 'db', clock.now());
     expect(await decideStatement(failing, ps, 's1', stmt('select (p.home).city from public.people p'))).toMatchObject({ action: 'deny' });
@@ -106,10 +106,10 @@ describe('decideStatement: names the catalog knows as functions are calls', () =
     const { out, ps } = await decide(["prepare p as select ('public.s'::regclass).nextval"], []);
     expect(out).toEqual([{ action: 'allow' }]);
     const o: PolicyHooksOptions = { engine, connection: 'db', clock, fieldFunctions: async (names) => names.filter((n) => n === 'nextval') };
-    expect(await decideStatement(o, ps, 's1', stmt('execute p'))).toMatchObject({ action: 'deny', message: expect.stringContaining('calls nextval (function)') });
+    expect(await decideStatement(o, ps, 's1', stmt('execute p'))).toMatchObject({ action: 'deny', message: expect.stringContaining('may not call nextval (class function)') });
     ps.transactionStatus('T');
     ps.portal('b', "select ('public.s'::regclass).nextval");
-    expect(await decideStatement(o, ps, 's1', stmt('fetch b'))).toMatchObject({ action: 'deny', message: expect.stringContaining('calls nextval (function)') });
+    expect(await decideStatement(o, ps, 's1', stmt('fetch b'))).toMatchObject({ action: 'deny', message: expect.stringContaining('may not call nextval (class function)') });
   });
 
   it('a PREPARE refused as a call leaves no prepared statement behind', async () => {
