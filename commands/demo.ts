@@ -112,6 +112,7 @@ export const spec: CommandSpec = {
     } finally {
       await env.stop(true);
     }
+    out.say(`pcigate demo: stopped; removed ${env.dir} with its PostgreSQL, data home and audit log (\`pcigate demo --script\` keeps them to check)`);
     return EXIT.ok;
   },
 };

@@ -184,6 +184,7 @@ describe('pcigate demo (interactive)', () => {
 
       child.kill('SIGINT');
       expect(await exited).toBe(0);
+      expect(stderr).toContain(`pcigate demo: stopped; removed ${dir}`);
       expect(await portOpen(port)).toBe(false);
       expect(existsSync(dir)).toBe(false);
       expect(readdirSync(parent).filter((n) => n.startsWith('pcigate-demo-'))).toEqual([]);
