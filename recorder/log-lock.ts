@@ -1,5 +1,5 @@
 /**
- * One process owns a log at a time: `log/.lock`, created with O_EXCL and holding the owner's pid. A lock
+ * One process owns a log at a time: `log/.lock`, created with O_EXCL and holding the owner's pid and host name. A lock
  * whose pid no longer runs (checked through /proc, so this code needs no `process` global) is stale and is
  * taken over (atomically: see breakStale); where /proc does not exist every lock counts as live (fail closed).
  */
@@ -40,48 +40,68 @@ async function isAlive(fs: Fs, pid: number): Promise<boolean> {
   }
 }
 
+/** Who a lock names: the pid, and the host name of the machine or container it ran on (none in an older lock). */
+interface Holder { pid: number; host?: string }
+
 /**
- * The pid a lock file holds, 0 when it holds none. Only a regular file is read: the lock is made O_EXCL as
+ * Who a lock file names; pid 0 when it names none. Only a regular file is read: the lock is made O_EXCL as
  * one, and a FIFO planted at its name would have every opener (the broker, `pcigate verify` recording its
  * run) wait for a writer forever, a link to /dev/zero read without end. Such a lock has no owner: taken over.
  */
-async function lockHolder(fs: Fs, file: string): Promise<number> {
+async function lockHolder(fs: Fs, file: string): Promise<Holder> {
   try {
-    const r = await useRegularFile(fs, file, { follow: false }, async (fh) => Number((await fh.readFile('utf8')).trim()));
-    return r.status === 'used' ? r.value : 0;
+    const r = await useRegularFile(fs, file, { follow: false }, async (fh) => (await fh.readFile('utf8')).trim());
+    if (r.status !== 'used') return { pid: 0 };
+    const [pid = '', host] = r.value.split(' ');
+    return { pid: Number(pid), ...(host ? { host } : {}) };
   } catch {
-    return 0;
+    return { pid: 0 };
   }
 }
 
+/** This machine's (or container's) host name, read through /proc as the pid is; '' where it cannot be read. */
+async function ownHost(fs: Fs): Promise<string> {
+  const host = await fs.readFile('/proc/sys/kernel/hostname', 'utf8').then((t) => t.trim(), () => '');
+  return /^[^\s]{1,253}$/.test(host) ? host : '';
+}
+
 /**
- * The locks this process holds, by file: a lock naming this process's pid is live only if it is one of them. Another
- * is a lock left by an earlier process that had this pid (a container's pid 1 restarted on the same volume), stale.
+ * The locks this process holds, by the lock's real path (a log reached through a symbolic link is one log).
  * (On globalThis: one set however many times this module is loaded in the process.)
  */
 const HELD: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('pcigate.logLocksHeld')] ??= new Set<string>()) as Set<string>;
 
-/** Whether the process a lock names holds it: this process only if it took it, another while it runs. */
-async function holds(fs: Fs, file: string, holder: number, pid: number): Promise<boolean> {
-  return pid > 0 && holder === pid ? HELD.has(file) : isAlive(fs, holder);
+/**
+ * Whether the process a lock names holds it. One that names this pid on this host is this process's only if it took
+ * it; any other is a lock left by an earlier process that had this pid here (a container's pid 1 restarted on the
+ * same volume keeps its host name), stale. One that names this pid on another host (a second container, also pid 1,
+ * sharing the volume) or on none (an older lock) is live: which it is cannot be read, so it stands (fail closed).
+ * Any other pid: live while it runs.
+ */
+async function holds(fs: Fs, file: string, holder: Holder, self: Holder): Promise<boolean> {
+  if (self.pid <= 0 || holder.pid !== self.pid) return isAlive(fs, holder.pid);
+  return self.host !== undefined && holder.host === self.host ? HELD.has(file) : true;
 }
 
 /** Takes `dir/.lock` for `pid`, replacing a stale lock once; AuditWriteError when a live process holds it. */
 export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<LogLock> {
-  const file = path.resolve(dir, '.lock');
+  const named = path.resolve(dir, '.lock');
   try {
+    const file = path.join(await fs.realpath(dir), '.lock');
+    const host = await ownHost(fs);
+    const self: Holder = { pid, ...(host ? { host } : {}) };
     for (let attempt = 0; attempt < 2; attempt++) {
-      const lock = await tryLink(fs, file, pid);
+      const lock = await tryLink(fs, file, self);
       if (lock) return lock;
       const holder = await lockHolder(fs, file);
-      if (await holds(fs, file, holder, pid)) throw inUse(dir, file, holder);
-      await breakStale(fs, dir, file, pid);
+      if (await holds(fs, file, holder, self)) throw inUse(dir, file, holder, self);
+      await breakStale(fs, dir, file, self);
     }
   } catch (e) {
     if (e instanceof AuditWriteError) throw e;
-    throw new AuditWriteError(`could not take the audit log lock ${file}: ${(e as Error).message}`, { cause: e });
+    throw new AuditWriteError(`could not take the audit log lock ${named}: ${(e as Error).message}`, { cause: e });
   }
-  throw new AuditWriteError(`could not take the audit log lock ${file}`);
+  throw new AuditWriteError(`could not take the audit log lock ${named}`);
 }
 
 /**
@@ -92,14 +112,15 @@ export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<
  * in its own) or with one pid (two pid namespaces, one disk) named theirs `.lock.PID.N` alike, and one removed the
  * other's before it was linked (ENOENT, a demo run in CI).
  */
-async function tryLink(fs: Fs, file: string, pid: number): Promise<LogLock | undefined> {
+async function tryLink(fs: Fs, file: string, self: Holder): Promise<LogLock | undefined> {
+  const { pid } = self;
   const own = `${file}.${pid}.${randomBytes(8).toString('hex')}`;
   // (O_EXCL: a link planted at its name is not followed, nor removed below)
   const fh = await fs.open(own, 'wx', 0o600);
   let ino: number;
   try {
     try {
-      await fh.writeFile(`${pid}\n`);
+      await fh.writeFile(`${pid}${self.host ? ` ${self.host}` : ''}\n`);
       await fh.sync();
       ino = (await fh.stat()).ino;
     } finally {
@@ -123,7 +144,7 @@ async function tryLink(fs: Fs, file: string, pid: number): Promise<LogLock | und
       // Only this lock: one that is not (moved aside and replaced by a stale lock's breaker) stays its holder's. (Its
       // pid too: a file system may give a new file the inode number of one just removed.)
       try {
-        if ((await fs.lstat(file)).ino === ino && (await lockHolder(fs, file)) === pid) await fs.rm(file, { force: true });
+        if ((await fs.lstat(file)).ino === ino && (await lockHolder(fs, file)).pid === pid) await fs.rm(file, { force: true });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       } finally {
@@ -133,8 +154,9 @@ async function tryLink(fs: Fs, file: string, pid: number): Promise<LogLock | und
   };
 }
 
-function inUse(dir: string, file: string, holder: number): AuditWriteError {
-  return new AuditWriteError(`the audit log in ${path.dirname(dir)} is in use by process ${holder}`, {
+function inUse(dir: string, file: string, holder: Holder, self: Holder): AuditWriteError {
+  const where = holder.host !== undefined && holder.host !== self.host ? ` on ${holder.host}` : '';
+  return new AuditWriteError(`the audit log in ${path.dirname(dir)} is in use by process ${holder.pid}${where}`, {
     hint: `stop that process first; if it is gone, remove ${file}`,
   });
 }
@@ -146,8 +168,8 @@ function inUse(dir: string, file: string, holder: number): AuditWriteError {
  * back fails; two hold it), or its holder releasing it then (it comes back, naming a process that holds none); each
  * needs a dead owner's lock and three openers within microseconds.
  */
-async function breakStale(fs: Fs, dir: string, file: string, pid: number): Promise<void> {
-  const aside = `${file}.${pid}.${randomBytes(8).toString('hex')}.stale`;
+async function breakStale(fs: Fs, dir: string, file: string, self: Holder): Promise<void> {
+  const aside = `${file}.${self.pid}.${randomBytes(8).toString('hex')}.stale`;
   try {
     await fs.rename(file, aside);
   } catch (e) {
@@ -155,10 +177,10 @@ async function breakStale(fs: Fs, dir: string, file: string, pid: number): Promi
     throw e;
   }
   const holder = await lockHolder(fs, aside);
-  if (await holds(fs, file, holder, pid)) {
+  if (await holds(fs, file, holder, self)) {
     await fs.link(aside, file).catch(() => undefined); // (EEXIST: a third opener has it now; it stays theirs)
     await fs.rm(aside, { force: true });
-    throw inUse(dir, file, holder);
+    throw inUse(dir, file, holder, self);
   }
   // (a directory planted at the name is removed too: it holds no pid)
   await fs.rm(aside, { force: true, recursive: true });

@@ -45,7 +45,7 @@ describe('log/.lock taken by two openers at once', () => {
     const held = results.filter((r) => !(r instanceof Error));
     expect(held).toHaveLength(1);
     expect(String(results.find((r) => r instanceof Error))).toMatch(/in use by process \d+/);
-    expect((await fsp.readFile(path.join(dir, '.lock'), 'utf8')).trim()).toBe(String((held[0] as { pid: number }).pid));
+    expect((await fsp.readFile(path.join(dir, '.lock'), 'utf8')).split(' ')[0]).toBe(String((held[0] as { pid: number }).pid));
     expect((await fsp.readdir(dir)).sort()).toEqual(['.lock']);
   });
 });
@@ -87,22 +87,42 @@ describe('a stale log/.lock taken over by two openers at once', () => {
     const held = results.filter((r) => !(r instanceof Error)) as Array<{ pid: number }>;
     expect(held).toHaveLength(1);
     expect(String(results.find((r) => r instanceof Error))).toMatch(new RegExp(`in use by process ${held[0]!.pid}`));
-    expect((await fsp.readFile(file, 'utf8')).trim()).toBe(String(held[0]!.pid));
+    expect((await fsp.readFile(file, 'utf8')).split(' ')[0]).toBe(String(held[0]!.pid));
     expect((await fsp.readdir(dir)).sort()).toEqual(['.lock']);
   });
 });
 
 describe('a log/.lock that names this process', () => {
-  it('is stale unless this process took it (a container restarted with the same pid)', async () => {
+  it('on this host is stale unless this process took it (a container restarted with the same pid)', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-own-pid-'));
     const file = path.join(dir, '.lock');
-    // Left by an earlier process with this pid: taken over, not "in use by process <ours>" for ever.
-    await fsp.writeFile(file, `${process.pid}\n`);
+    // Left by an earlier process with this pid here: taken over, not "in use by process <ours>" for ever.
+    await fsp.writeFile(file, `${process.pid} ${os.hostname()}\n`);
     const lock = await acquireLogLock(fsp, dir, process.pid);
+    expect(await fsp.readFile(file, 'utf8')).toBe(`${process.pid} ${os.hostname()}\n`);
     // Held by this process now: a second opener here is refused.
     await expect(acquireLogLock(fsp, dir, process.pid)).rejects.toThrow(new RegExp(`in use by process ${process.pid}`));
     await lock.release();
     expect((await fsp.readdir(dir)).sort()).toEqual([]);
+  });
+
+  it('on another host (a second container with this pid on the volume), or on none, stands', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-other-host-'));
+    const file = path.join(dir, '.lock');
+    await fsp.writeFile(file, `${process.pid} other-container\n`);
+    await expect(acquireLogLock(fsp, dir, process.pid)).rejects.toThrow(`in use by process ${process.pid} on other-container`);
+    await fsp.writeFile(file, `${process.pid}\n`);
+    await expect(acquireLogLock(fsp, dir, process.pid)).rejects.toThrow(`in use by process ${process.pid}`);
+    expect(await fsp.readFile(file, 'utf8')).toBe(`${process.pid}\n`);
+  });
+
+  it('reached through a symbolic link is the same lock', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-alias-'));
+    await fsp.mkdir(path.join(dir, 'home', 'log'), { recursive: true });
+    await fsp.symlink(path.join(dir, 'home'), path.join(dir, 'alias'));
+    const lock = await acquireLogLock(fsp, path.join(dir, 'home', 'log'), process.pid);
+    await expect(acquireLogLock(fsp, path.join(dir, 'alias', 'log'), process.pid)).rejects.toThrow(`in use by process ${process.pid}`);
+    await lock.release();
   });
 
   it('is released only while it is the one taken: a lock that replaced it stays', async () => {
@@ -119,7 +139,7 @@ describe('a log/.lock that names this process', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-dir-'));
     await fsp.mkdir(path.join(dir, '.lock', 'x'), { recursive: true });
     const lock = await acquireLogLock(fsp, dir, process.pid);
-    expect((await fsp.readFile(path.join(dir, '.lock'), 'utf8')).trim()).toBe(String(process.pid));
+    expect((await fsp.readFile(path.join(dir, '.lock'), 'utf8')).split(' ')[0]).toBe(String(process.pid));
     expect((await fsp.readdir(dir)).sort()).toEqual(['.lock']);
     await lock.release();
     const gone = path.join(dir, 'no-such-dir');
