@@ -27,11 +27,11 @@ export const secretName = (name: string) => /^[\w.-]+$/.test(name) && namesSecre
 export const secretFlagName = (flag: string) => /^--?[\w.-]+$/.test(flag) && namesSecret(flag);
 /**
  * Flags (or settings) named for a secret whose value is not one: a switch (`--no-password`), or a flag whose value
- * names where a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`, `credential_process`,
- * libpq's `PGPASSFILE`).
+ * names where a secret is (`--password-file PATH`, `--secret-dir DIR`, `--token-env NAME`, `credential_process`;
+ * libpq's `PGPASSFILE`: argv-redact.ts assignedSecret).
  * Hidden, an approver would not see what a held command works on (`dropdb --no-password production`).
  */
-export const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd|command|process|source|length|len|min|max|policy)$|^PGPASSFILE$/i;
+export const NOT_A_SECRET_VALUE = /^--?(?:no|skip|ask(?:-[a-z]+)?)-|[-_](?:file|dir|path|stdin|fd|env|prompt|cmd|command|process|source|length|len|min|max|policy)$/i;
 
 /** A pattern nothing matches: no option of it takes a value. */
 const NONE = /(?!)/;

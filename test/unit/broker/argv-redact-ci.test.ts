@@ -229,6 +229,13 @@ describe('text written into .pgpass and .netrc', () => {
     ]);
     // (PGPASSFILE's value is where the passwords are, not one: shown, as --password-file's is)
     kept('PGPASSFILE=/run/ci/pw psql -h db -c "select 1"');
+    kept('PGPASSFILE="$HOME/.config/pw" psql -h db');
+    // (a value the shell makes, or spelled otherwise than libpq reads it, is read as any name holding "pass" is;
+    // `PGPASSFILE=<(echo …)`, a process substitution, is not caught)
+    cases([
+      ['PGPASSFILE="$(echo h:5432:db:u:S3cret > /tmp/p; echo /tmp/p)" psql', 'PGPASSFILE="[redacted]" psql'],
+      ['pgpassfile=S3cret x', 'pgpassfile=[redacted] x'],
+    ]);
     kept('export PGPASSFILE=/run/ci/pw; echo "12:30:00:05:done" > /run/ci/other');
   });
 
