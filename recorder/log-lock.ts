@@ -85,23 +85,18 @@ async function holds(fs: Fs, file: string, holder: Holder, self: Holder): Promis
 
 /** Takes `dir/.lock` for `pid`, replacing a stale lock once; AuditWriteError when a live process holds it. */
 export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<LogLock> {
-  const named = path.resolve(dir, '.lock');
-  try {
-    const file = path.join(await fs.realpath(dir), '.lock');
-    const host = await ownHost(fs);
-    const self: Holder = { pid, ...(host ? { host } : {}) };
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const lock = await tryLink(fs, file, self);
-      if (lock) return lock;
-      const holder = await lockHolder(fs, file);
-      if (await holds(fs, file, holder, self)) throw inUse(dir, file, holder, self);
-      await breakStale(fs, dir, file, self);
-    }
-  } catch (e) {
-    if (e instanceof AuditWriteError) throw e;
-    throw new AuditWriteError(`could not take the audit log lock ${named}: ${(e as Error).message}`, { cause: e });
+  // (a file system's error, ENOSPC or EACCES, is thrown as it is: the CLI names its cause and what to do)
+  const file = path.join(await fs.realpath(dir), '.lock');
+  const host = await ownHost(fs);
+  const self: Holder = { pid, ...(host ? { host } : {}) };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const lock = await tryLink(fs, file, self);
+    if (lock) return lock;
+    const holder = await lockHolder(fs, file);
+    if (await holds(fs, file, holder, self)) throw inUse(dir, file, holder, self);
+    await breakStale(fs, dir, file, self);
   }
-  throw new AuditWriteError(`could not take the audit log lock ${named}`);
+  throw new AuditWriteError(`could not take the audit log lock ${file}`);
 }
 
 /**

@@ -36,7 +36,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const refusedAsCall = (fn: string) => ({ code: '42501', message: expect.stringContaining(`calls ${fn} (function)`) });
+const refusedAsCall = (fn: string) => ({ code: '42501', message: expect.stringContaining(`may not call ${fn} (class function)`) });
 
 async function withClient<T>(fn: (c: pg.Client) => Promise<T>, through: Gate = gate): Promise<T> {
   const c = await pgClient(through);
