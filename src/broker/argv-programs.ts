@@ -349,6 +349,8 @@ export type InputKind = 'secret' | 'lines' | 'sql' | 'script' | 'pgpass' | 'netr
  */
 const NAMES_CREDENTIALS_FILE: ReadonlyArray<[RegExp, InputKind]> = [
   [/^PGPASSFILE=(.+)$/, 'pgpass'], [/^NETRC=(.+)$/, 'netrc'], [/^--netrc-file=(.+)$/, 'netrc'],
+  // (libpq's own keyword in a connection string: `psql "host=db passfile=/run/pw"`)
+  [/(?:^|\s)passfile=([^\s'"]+)/, 'pgpass'],
 ];
 
 /** The credentials files `bare` (a line's words as their programs get them) names, by path, and their kinds. */
@@ -369,8 +371,9 @@ export function namedCredentialsFiles(bare: readonly string[]): Map<string, Inpu
  * `.netrc`, and the file `$PGPASSFILE` or `$NETRC` names, whatever its name.
  */
 export function credentialsFile(file: string): InputKind | undefined {
-  if (/^\$\{?PGPASSFILE\}?$/.test(file)) return 'pgpass';
-  if (/^\$\{?NETRC\}?$/.test(file)) return 'netrc';
+  // (`$PGPASSFILE`, `${PGPASSFILE}`, `${PGPASSFILE:?unset}`, `${NETRC:-~/.netrc}`)
+  if (/^\$(?:PGPASSFILE|\{PGPASSFILE(?:[:?=+-][^}]*)?\})$/.test(file)) return 'pgpass';
+  if (/^\$(?:NETRC|\{NETRC(?:[:?=+-][^}]*)?\})$/.test(file)) return 'netrc';
   const name = file.slice(file.lastIndexOf('/') + 1);
   if (/^(?:\.?pgpass|.+\.pgpass)$/i.test(name)) return 'pgpass';
   if (/^[._]?netrc$/i.test(name)) return 'netrc';

@@ -218,8 +218,8 @@ function merged(spans: Array<[number, number]>): Array<[number, number]> {
  * script's reading, is left as it is (`[redacted]}` is no value).
  */
 function assignedSecret(name: string, value: string): boolean {
-  // (libpq's PGPASSFILE names where passwords are: a path, shown, unless the shell makes it, `$(…)`, `<(…)`)
-  if (name === 'PGPASSFILE' && !/[`(]/.test(value)) return false;
+  // (libpq's PGPASSFILE and passfile name where passwords are: a path, shown, unless the shell makes it, `$(…)`)
+  if ((name === 'PGPASSFILE' || name === 'passfile') && !/[`(]/.test(value)) return false;
   return namesSecret(name) && !NOT_A_SECRET_VALUE.test(name) && !SWITCH_VALUE.test(value) && !/^['"]?\[redacted\]/.test(value);
 }
 

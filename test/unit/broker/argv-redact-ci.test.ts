@@ -226,6 +226,8 @@ describe('text written into .pgpass and .netrc', () => {
       ['printf "machine h login u password S3cret\\n" > ${NETRC}', 'printf "machine h login u password [redacted]\\n" > ${NETRC}'],
       ['NETRC=/tmp/n go get x; echo "machine h password S3cret" > /tmp/n', 'NETRC=/tmp/n go get x; echo "machine h password [redacted]" > /tmp/n'],
       ['cat > /tmp/n <<EOF\nmachine h login u password S3cret\nEOF\ncurl --netrc-file /tmp/n https://h', 'cat > /tmp/n <<EOF\nmachine h login u password [redacted]\nEOF\ncurl --netrc-file /tmp/n https://h'],
+      ['echo "h:5432:*:u:S3cret" > "${PGPASSFILE:?unset}"', 'echo "h:5432:*:u:[redacted]" > "${PGPASSFILE:?unset}"'],
+      ['echo "h:5432:*:u:S3cret" > /run/pw && psql "host=h passfile=/run/pw"', 'echo "h:5432:*:u:[redacted]" > /run/pw && psql "host=h passfile=/run/pw"'],
     ]);
     // (PGPASSFILE's value is where the passwords are, not one: shown, as --password-file's is)
     kept('PGPASSFILE=/run/ci/pw psql -h db -c "select 1"');
