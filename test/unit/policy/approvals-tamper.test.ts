@@ -31,7 +31,8 @@ async function brokerStore() {
   const file = (id: string) => path.join(home, 'approvals', `${id}.json`);
   const records = async (): Promise<AuditRecord[]> => {
     const dir = path.join(home, 'log');
-    const text = (await Promise.all((await fsp.readdir(dir)).sort().map((n) => fsp.readFile(path.join(dir, n), 'utf8')))).join('');
+    // (the segments: log/.lock is the owner's pid and host, no record)
+    const text = (await Promise.all((await fsp.readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort().map((n) => fsp.readFile(path.join(dir, n), 'utf8')))).join('');
     return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
   };
   return { home, store, log, file, records };
