@@ -372,8 +372,8 @@ export function namedCredentialsFiles(bare: readonly string[]): Map<string, Inpu
  */
 export function credentialsFile(file: string): InputKind | undefined {
   // (`$PGPASSFILE`, `${PGPASSFILE}`, `${PGPASSFILE:?unset}`, `${NETRC:-~/.netrc}`)
-  if (/^\$(?:PGPASSFILE|\{PGPASSFILE(?:[:?=+-][^}]*)?\})$/.test(file)) return 'pgpass';
-  if (/^\$(?:NETRC|\{NETRC(?:[:?=+-][^}]*)?\})$/.test(file)) return 'netrc';
+  const variable = /^\$(?:(PGPASSFILE|NETRC)|\{(PGPASSFILE|NETRC)(?:[:?=+-][^}]*)?\})$/.exec(file);
+  if (variable) return (variable[1] ?? variable[2]) === 'NETRC' ? 'netrc' : 'pgpass';
   const name = file.slice(file.lastIndexOf('/') + 1);
   if (/^(?:\.?pgpass|.+\.pgpass)$/i.test(name)) return 'pgpass';
   if (/^[._]?netrc$/i.test(name)) return 'netrc';
