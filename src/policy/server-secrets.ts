@@ -9,7 +9,8 @@
  *   pg_user_mappings and information_schema.user_mapping_options, views anyone may read that show the FDW
  *   options (passwords) of user mappings to the privileged (and information_schema._pg_user_mappings, which a
  *   role with no privileges may not read either), and pg_stat_activity, which shows such a role no other role's
- *   statement text (passwords in ALTER ROLE) but the privileged every session's. pg_statistic and pg_statistic_ext_data failed too but are not here: the statistics rule
+ *   statement text (passwords in ALTER ROLE) but the privileged every session's; pg_stat_statements too, in any
+ *   schema (EXTENSION_SECRETS). pg_statistic and pg_statistic_ext_data failed too but are not here: the statistics rule
  *   (evaluate.ts) already refuses them to any role short of every table, and masking hides their sampled
  *   values (mask/column-rules.ts).
  * - Settings PostgreSQL shows superusers only (superuser-settings.ts), read by SHOW, SHOW ALL,
@@ -67,6 +68,15 @@ const SECRET_COLUMNS: ReadonlyMap<string, string> = new Map([
 /** Secret relations by their unqualified name. */
 const BY_NAME = new Map([...SECRET_RELATIONS.keys()].map((q) => [q.slice(q.indexOf('.') + 1), q]));
 
+/**
+ * pg_stat_statements' view, in whatever schema its extension was created (public, usually): like pg_stat_activity,
+ * every role's statements to the privileged (pg_read_all_stats), and a utility statement's text as written (an
+ * ALTER ROLE … PASSWORD in clear before PostgreSQL 16 normalised them). Its exact pattern is the name as written.
+ */
+const EXTENSION_SECRETS: ReadonlyMap<string, string> = new Map([
+  ['pg_stat_statements', 'every role\'s statement text as the server kept it (a utility statement\'s, an ALTER ROLE … PASSWORD, in clear)'],
+]);
+
 /** The pattern that grants reading superuser-only settings. */
 export const SETTINGS_GRANT = 'pg_catalog.pg_settings';
 
@@ -91,6 +101,8 @@ export function secretReads(stmt: unknown, tables: readonly string[], columns: r
   const out = new Map<string, SecretRead>();
   const add = (relation: string, what: string) => { if (!out.has(what)) out.set(what, { relation, what }); };
   for (const t of tables) {
+    const extension = EXTENSION_SECRETS.get(t.slice(t.lastIndexOf('.') + 1));
+    if (extension !== undefined) add(t, `${t} holds ${extension}`);
     const rel = secretRelation(t);
     const column = rel === undefined ? undefined : SECRET_COLUMNS.get(rel);
     if (rel && (column === undefined || columnDenied(columns, [], [column]) !== undefined)) add(rel, `${rel} holds ${SECRET_RELATIONS.get(rel)}`);

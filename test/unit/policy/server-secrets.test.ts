@@ -20,7 +20,7 @@ const engine = new PolicyEngine(policySection.parse({
       roles: {
         reader: { classes: ['read', 'transaction', 'utility'], tables: { allow: ['public.*', 'pg_catalog.*'] } },
         all: { classes: ['read', 'write', 'ddl', 'dcl', 'transaction', 'utility'] }, // tables.allow defaults to ['*']
-        sec: { classes: ['read', 'utility'], tables: { allow: ['public.*', 'pg_catalog.*', 'pg_catalog.pg_authid', 'pg_settings'] } },
+        sec: { classes: ['read', 'utility'], tables: { allow: ['public.*', 'pg_catalog.*', 'pg_catalog.pg_authid', 'pg_settings', 'public.pg_stat_statements'] } },
         // ops names the settings but may not write; ro may write but names nothing.
         ops: { classes: ['read', 'utility'], tables: { allow: ['*', 'pg_catalog.pg_settings'] } },
         ro: { classes: ['read', 'write', 'utility'] },
@@ -54,6 +54,16 @@ describe('superuser-only catalogs', () => {
       }
     }
     expect(decide('SELECT * FROM pg_authid', 'all').reason).toContain('pg_catalog.pg_authid holds role password hashes');
+  });
+
+  it('pg_stat_statements, in any schema, is one: every role\'s statements, utility statements as written', () => {
+    for (const [sql, rel] of [['SELECT query FROM pg_stat_statements', 'pg_stat_statements'], ['SELECT query FROM public.pg_stat_statements', 'public.pg_stat_statements'],
+      ['SELECT s.query FROM ext.pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid', 'ext.pg_stat_statements']]) {
+      expect(decide(sql!, 'all'), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining(`naming ${rel} exactly`) });
+    }
+    expect(decide('SELECT query FROM public.pg_stat_statements', 'reader').reason).toContain('ALTER ROLE');
+    expect(decide('SELECT calls FROM pg_stat_statements_info', 'all').action).toBe('allow');
+    expect(decide('SELECT query FROM public.pg_stat_statements', 'sec').action).toBe('allow');
   });
 
   it('are allowed where an allow pattern names them exactly, qualified or not; other catalogs stay with the wildcard', () => {
