@@ -77,7 +77,8 @@ function cut(s: string): string {
 export function approvalDetail(r: ApprovalRequest): string {
   const lines = [
     `request:    ${r.id} (${r.kind}) on ${escape(r.connection)} by ${escape(r.requester.email ?? r.requester.sub)}${r.rule ? `, rule ${escape(r.rule)}` : ''}`,
-    ...(r.reason ? [`reason:     ${displayStatement(r.reason)}`] : []),
+    // (the requester's reason, labelled so: an approver giving their own --reason saw it as if it were theirs)
+    ...(r.reason ? [`requester's reason: ${displayStatement(r.reason)}`] : []),
     ...(r.search_path !== undefined ? [`search_path: ${displayStatement(r.search_path)}`] : []),
     'statement:',
     ...displayStatement(r.sql).split('\n').map((l) => `  ${l}`),

@@ -5,7 +5,8 @@
  * Braille and Hangul fillers) was printed as it came.
  */
 import { describe, expect, it } from 'vitest';
-import { displayStatement } from '../../../src/policy/approval-render.js';
+import { approvalDetail, displayStatement } from '../../../src/policy/approval-render.js';
+import type { ApprovalRequest } from '../../../src/policy/approvals.js';
 
 describe('displayStatement', () => {
   it.each([
@@ -21,5 +22,16 @@ describe('displayStatement', () => {
 
   it('leaves a short run, and single blanks, as they are', () => {
     expect(displayStatement('select\u00a01,\u3000 2')).toBe('select\u00a01,\u3000 2');
+  });
+});
+
+describe('approvalDetail', () => {
+  it('labels the requester\'s reason as theirs (an approver giving --reason read it as their own)', () => {
+    const r = {
+      v: 1, id: 'A-aaaaaaaaaa', kind: 'statement', state: 'pending', connection: 'payments', requester: { sub: 'dana', via: 'local' },
+      sql: 'DELETE FROM transactions', hmac: 'x', reason: 'clear test transactions', created_ms: 0, expires_ms: 1, min_approvals: 1,
+      approvals: [], approvers: { groups: [], subjects: [] }, window_ms: 0,
+    } as unknown as ApprovalRequest;
+    expect(approvalDetail(r)).toContain("requester's reason: clear test transactions");
   });
 });
