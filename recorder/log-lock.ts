@@ -74,11 +74,14 @@ const HELD: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('p
 /**
  * Whether the process a lock names holds it. One that names this pid on this host is this process's only if it took
  * it; any other is a lock left by an earlier process that had this pid here (a container's pid 1 restarted on the
- * same volume keeps its host name), stale. One that names this pid on another host (a second container, also pid 1,
- * sharing the volume) or on none (an older lock) is live: which it is cannot be read, so it stands (fail closed).
- * Any other pid: live while it runs.
+ * same volume keeps its host name), stale. One that names this pid on none (an older lock) is live: which it is
+ * cannot be read, so it stands (fail closed). One that names another host (a second container sharing the volume)
+ * stands whatever its pid: this host's /proc cannot see that host's processes; a container recreated under another
+ * host name finds its predecessor's lock so, and the hint names the file to remove. Any other: live while its pid runs.
  */
 async function holds(fs: Fs, file: string, holder: Holder, self: Holder): Promise<boolean> {
+  // (another host's process cannot be looked for in this one's /proc, whatever its pid: its lock stands)
+  if (holder.host !== undefined && holder.host !== self.host) return true;
   if (self.pid <= 0 || holder.pid !== self.pid) return isAlive(fs, holder.pid);
   return self.host !== undefined && holder.host === self.host ? HELD.has(file) : true;
 }

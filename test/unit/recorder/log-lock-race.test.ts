@@ -106,11 +106,14 @@ describe('a log/.lock that names this process', () => {
     expect((await fsp.readdir(dir)).sort()).toEqual([]);
   });
 
-  it('on another host (a second container with this pid on the volume), or on none, stands', async () => {
+  it('on another host (a second container on the volume), whatever its pid, or on none, stands', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-other-host-'));
     const file = path.join(dir, '.lock');
     await fsp.writeFile(file, `${process.pid} other-container\n`);
     await expect(acquireLogLock(fsp, dir, process.pid)).rejects.toThrow(`in use by process ${process.pid} on other-container`);
+    // (another pid there too: that host's processes are not in this one's /proc, so no pid there reads as gone)
+    await fsp.writeFile(file, '999999999 other-container\n');
+    await expect(acquireLogLock(fsp, dir, process.pid)).rejects.toThrow('in use by process 999999999 on other-container');
     await fsp.writeFile(file, `${process.pid}\n`);
     await expect(acquireLogLock(fsp, dir, process.pid)).rejects.toThrow(`in use by process ${process.pid}`);
     expect(await fsp.readFile(file, 'utf8')).toBe(`${process.pid}\n`);
