@@ -349,8 +349,9 @@ export type InputKind = 'secret' | 'lines' | 'sql' | 'script' | 'pgpass' | 'netr
  */
 const NAMES_CREDENTIALS_FILE: ReadonlyArray<[RegExp, InputKind]> = [
   [/^PGPASSFILE=(.+)$/, 'pgpass'], [/^NETRC=(.+)$/, 'netrc'], [/^--netrc-file=(.+)$/, 'netrc'],
-  // (libpq's own keyword in a connection string: `psql "host=db passfile=/run/pw"`)
-  [/(?:^|\s)passfile=([^\s'"]+)/, 'pgpass'],
+  // (libpq's own keyword in a connection string: `psql "host=db passfile=/run/pw"`, `passfile='/run/pw'`, a URI's
+  // `?passfile=/run/pw`)
+  [/(?:^|[\s?&])passfile=['"]?([^\s'"&]+)/, 'pgpass'],
 ];
 
 /** The credentials files `bare` (a line's words as their programs get them) names, by path, and their kinds. */
@@ -372,7 +373,8 @@ export function namedCredentialsFiles(bare: readonly string[]): Map<string, Inpu
  */
 export function credentialsFile(file: string): InputKind | undefined {
   // (`$PGPASSFILE`, `${PGPASSFILE}`, `${PGPASSFILE:?unset}`, `${NETRC:-~/.netrc}`)
-  const variable = /^\$(?:(PGPASSFILE|NETRC)|\{(PGPASSFILE|NETRC)(?:[:?=+-][^}]*)?\})$/.exec(file);
+  // (a default that names a variable itself, `${PGPASSFILE:-${HOME}/.pgpass}`, one level deep)
+  const variable = /^\$(?:(PGPASSFILE|NETRC)|\{(PGPASSFILE|NETRC)(?:[:?=+-](?:[^{}]|\{[^{}]*\})*)?\})$/.exec(file);
   if (variable) return (variable[1] ?? variable[2]) === 'NETRC' ? 'netrc' : 'pgpass';
   const name = file.slice(file.lastIndexOf('/') + 1);
   if (/^(?:\.?pgpass|.+\.pgpass)$/i.test(name)) return 'pgpass';

@@ -218,8 +218,10 @@ function merged(spans: Array<[number, number]>): Array<[number, number]> {
  * script's reading, is left as it is (`[redacted]}` is no value).
  */
 function assignedSecret(name: string, value: string): boolean {
-  // (libpq's PGPASSFILE and passfile name where passwords are: a path, shown, unless the shell makes it, `$(…)`)
-  if ((name === 'PGPASSFILE' || name === 'passfile') && !/[`(]/.test(value)) return false;
+  // (libpq's PGPASSFILE and passfile name where passwords are: a path, shown when it reads as one, `/…`, `~/…`, `./…`,
+  // `$HOME/…`, not when the shell makes it, `$(…)`; `passfile=S3cret` elsewhere than a connection string is hidden)
+  // (`${PGPASSFILE:?unset}` reads as a name and `?unset}`: an expansion's operator, no value)
+  if ((name === 'PGPASSFILE' || name === 'passfile') && /^['"]?(?:[~.]?\/|\$\{?[A-Za-z_]|[?=+-])/.test(value) && !/[`(]/.test(value)) return false;
   return namesSecret(name) && !NOT_A_SECRET_VALUE.test(name) && !SWITCH_VALUE.test(value) && !/^['"]?\[redacted\]/.test(value);
 }
 

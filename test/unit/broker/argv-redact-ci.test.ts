@@ -227,6 +227,10 @@ describe('text written into .pgpass and .netrc', () => {
       ['NETRC=/tmp/n go get x; echo "machine h password S3cret" > /tmp/n', 'NETRC=/tmp/n go get x; echo "machine h password [redacted]" > /tmp/n'],
       ['cat > /tmp/n <<EOF\nmachine h login u password S3cret\nEOF\ncurl --netrc-file /tmp/n https://h', 'cat > /tmp/n <<EOF\nmachine h login u password [redacted]\nEOF\ncurl --netrc-file /tmp/n https://h'],
       ['echo "h:5432:*:u:S3cret" > "${PGPASSFILE:?unset}"', 'echo "h:5432:*:u:[redacted]" > "${PGPASSFILE:?unset}"'],
+      ['echo "h:5432:*:u:S3cret" > "${PGPASSFILE:-${HOME}/.pw}"', 'echo "h:5432:*:u:[redacted]" > "${PGPASSFILE:-${HOME}/.pw}"'],
+      ['echo "machine h password S3cret" > "${NETRC:-${HOME}/n}"', 'echo "machine h password [redacted]" > "${NETRC:-${HOME}/n}"'],
+      ["echo 'h:1:d:u:S3cret' > /run/pw; psql 'postgresql://u@h/db?sslmode=require&passfile=/run/pw'", "echo 'h:1:d:u:[redacted]' > /run/pw; psql 'postgresql://u@h/db?sslmode=require&passfile=/run/pw'"],
+      ["echo 'h:1:d:u:S3cret' > /run/pw; psql \"host=h passfile='/run/pw'\"", "echo 'h:1:d:u:[redacted]' > /run/pw; psql \"host=h passfile='/run/pw'\""],
       ['echo "h:5432:*:u:S3cret" > /run/pw && psql "host=h passfile=/run/pw"', 'echo "h:5432:*:u:[redacted]" > /run/pw && psql "host=h passfile=/run/pw"'],
     ]);
     // (PGPASSFILE's value is where the passwords are, not one: shown, as --password-file's is)
@@ -237,6 +241,9 @@ describe('text written into .pgpass and .netrc', () => {
     cases([
       ['PGPASSFILE="$(echo h:5432:db:u:S3cret > /tmp/p; echo /tmp/p)" psql', 'PGPASSFILE="[redacted]" psql'],
       ['pgpassfile=S3cret x', 'pgpassfile=[redacted] x'],
+      // (shown only as a path: a password given there by mistake, or passfile= in a tool's own option, is hidden)
+      ['PGPASSFILE=S3cret psql', 'PGPASSFILE=[redacted] psql'],
+      ['curl -d "user=u&passfile=S3cret" https://x', 'curl -d "user=u&passfile=[redacted]" https://x'],
     ]);
     kept('export PGPASSFILE=/run/ci/pw; echo "12:30:00:05:done" > /run/ci/other');
   });
