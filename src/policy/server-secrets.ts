@@ -65,6 +65,24 @@ const SECRET_COLUMNS: ReadonlyMap<string, string> = new Map([
   ['pg_catalog.pg_user_mappings', 'umoptions'],
 ]);
 
+/**
+ * The functions behind those views, called directly: pg_stat_statements(showtext) in its extension's schema, and
+ * pg_catalog's pg_stat_get_activity(pid). Granted as their views are (the pattern naming the view exactly); their
+ * calls need the function class besides.
+ */
+function secretFunction(funcname: unknown): [relation: string, what: string] | undefined {
+  if (!Array.isArray(funcname)) return undefined;
+  const parts = funcname.map((x) => nodeOf(x)?.[1].sval);
+  if (parts.at(-1) === 'pg_stat_statements' && parts.every((p) => typeof p === 'string')) {
+    const relation = parts.join('.');
+    return [relation, `${relation}() returns ${EXTENSION_SECRETS.get('pg_stat_statements')}`];
+  }
+  if (catalogName(funcname) === 'pg_stat_get_activity') {
+    return ['pg_catalog.pg_stat_activity', `pg_stat_get_activity() returns ${SECRET_RELATIONS.get('pg_catalog.pg_stat_activity')}`];
+  }
+  return undefined;
+}
+
 /** Secret relations by their unqualified name. */
 const BY_NAME = new Map([...SECRET_RELATIONS.keys()].map((q) => [q.slice(q.indexOf('.') + 1), q]));
 
@@ -125,6 +143,9 @@ export function secretReads(stmt: unknown, tables: readonly string[], columns: r
         readsConstants = true;
         if (superuserOnly(name)) settings(`current_setting('${name.toLowerCase()}')`);
       }
+    } else if (type === 'FuncCall' && secretFunction(f.funcname)) {
+      const [relation, what] = secretFunction(f.funcname)!;
+      add(relation, what);
     } else if (type === 'SelectStmt' || type === 'UpdateStmt') {
       // Rows of named settings none of which is superuser-only hold no secret, nor does current_setting() of their names.
       const read = settingsRead(type, f);

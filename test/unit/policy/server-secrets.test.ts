@@ -14,7 +14,7 @@ import { parseConfigText } from '../../../src/config/parse-config.js';
 beforeAll(async () => { await loadParser(); });
 
 const engine = new PolicyEngine(policySection.parse({
-  roles: { reader: { subjects: ['reader'] }, all: { subjects: ['all'] }, sec: { subjects: ['sec'] }, ops: { subjects: ['ops', 'both'] }, ro: { subjects: ['both'] } },
+  roles: { reader: { subjects: ['reader'] }, all: { subjects: ['all'] }, sec: { subjects: ['sec'] }, ops: { subjects: ['ops', 'both'] }, ro: { subjects: ['both'] }, fn: { subjects: ['fn'] } },
   connections: {
     db: {
       roles: {
@@ -24,6 +24,7 @@ const engine = new PolicyEngine(policySection.parse({
         // ops names the settings but may not write; ro may write but names nothing.
         ops: { classes: ['read', 'utility'], tables: { allow: ['*', 'pg_catalog.pg_settings'] } },
         ro: { classes: ['read', 'write', 'utility'] },
+        fn: { classes: ['read', 'function', 'utility'] },
       },
     },
   },
@@ -64,6 +65,12 @@ describe('superuser-only catalogs', () => {
     expect(decide('SELECT query FROM public.pg_stat_statements', 'reader').reason).toContain('ALTER ROLE');
     expect(decide('SELECT calls FROM pg_stat_statements_info', 'all').action).toBe('allow');
     expect(decide('SELECT query FROM public.pg_stat_statements', 'sec').action).toBe('allow');
+    // Their functions, called directly by a role that may call functions, are the same reads.
+    for (const [sql, rel] of [['SELECT query FROM pg_stat_statements(true)', 'pg_stat_statements'], ['SELECT query FROM public.pg_stat_statements(true)', 'public.pg_stat_statements'],
+      ['SELECT query FROM pg_stat_get_activity(NULL)', 'pg_catalog.pg_stat_activity'], ['SELECT query FROM pg_catalog.pg_stat_get_activity(NULL)', 'pg_catalog.pg_stat_activity']]) {
+      expect(decide(sql!, 'fn'), sql).toMatchObject({ action: 'deny', reason: expect.stringContaining(`naming ${rel} exactly`) });
+    }
+    expect(decide("SELECT lower('x'), pg_sleep(0)", 'fn').action).toBe('allow');
   });
 
   it('are allowed where an allow pattern names them exactly, qualified or not; other catalogs stay with the wildcard', () => {
