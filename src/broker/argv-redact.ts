@@ -218,9 +218,9 @@ function merged(spans: Array<[number, number]>): Array<[number, number]> {
  * script's reading, is left as it is (`[redacted]}` is no value).
  */
 function assignedSecret(name: string, value: string): boolean {
-  // (libpq's PGPASSFILE and passfile name where passwords are: a path, shown when it reads as one, `/…`, `~/…`, `./…`,
-  // `$HOME/…`, not when the shell makes it, `$(…)`; `passfile=S3cret` elsewhere than a connection string is hidden)
-  // (`${PGPASSFILE:?unset}` reads as a name and `?unset}`: an expansion's operator, no value)
+  // (libpq's PGPASSFILE and passfile name where passwords are: shown when the value reads as a path, `/…`, `~/…`,
+  // `./…`, `$HOME/…`, or is an expansion's operator, `${PGPASSFILE:?unset}` read as the name and `?unset}`; not when
+  // the shell makes it, `$(…)`, nor `passfile=S3cret`)
   if ((name === 'PGPASSFILE' || name === 'passfile') && /^['"]?(?:[~.]?\/|\$\{?[A-Za-z_]|[?=+-])/.test(value) && !/[`(]/.test(value)) return false;
   return namesSecret(name) && !NOT_A_SECRET_VALUE.test(name) && !SWITCH_VALUE.test(value) && !/^['"]?\[redacted\]/.test(value);
 }

@@ -133,6 +133,7 @@ export function secretReads(stmt: unknown, tables: readonly string[], columns: r
     if (typeof v !== 'object' || v === null) return;
     const n = nodeOf(v);
     const [type, f] = n ?? ['', v as PgNode];
+    const fn = type === 'FuncCall' ? secretFunction(f.funcname) : undefined;
     if (type === 'VariableShowStmt' && typeof f.name === 'string') {
       if (f.name.toLowerCase() === 'all') settings('SHOW ALL');
       else if (superuserOnly(f.name)) settings(`SHOW ${f.name.toLowerCase()}`);
@@ -143,9 +144,8 @@ export function secretReads(stmt: unknown, tables: readonly string[], columns: r
         readsConstants = true;
         if (superuserOnly(name)) settings(`current_setting('${name.toLowerCase()}')`);
       }
-    } else if (type === 'FuncCall' && secretFunction(f.funcname)) {
-      const [relation, what] = secretFunction(f.funcname)!;
-      add(relation, what);
+    } else if (fn) {
+      add(...fn);
     } else if (type === 'SelectStmt' || type === 'UpdateStmt') {
       // Rows of named settings none of which is superuser-only hold no secret, nor does current_setting() of their names.
       const read = settingsRead(type, f);
