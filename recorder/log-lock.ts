@@ -4,6 +4,7 @@
  * taken over (atomically: see breakStale); where /proc does not exist every lock counts as live (fail closed).
  */
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { AuditWriteError } from '../src/errors.js';
@@ -59,9 +60,9 @@ async function lockHolder(fs: Fs, file: string): Promise<Holder> {
   }
 }
 
-/** This machine's (or container's) host name, read through /proc as the pid is; '' where it cannot be read. */
-async function ownHost(fs: Fs): Promise<string> {
-  const host = await fs.readFile('/proc/sys/kernel/hostname', 'utf8').then((t) => t.trim(), () => '');
+/** This machine's (or container's) host name, as log.start records it (log-writer.ts); '' if it has a blank. */
+function ownHost(): string {
+  const host = os.hostname();
   return /^[^\s]{1,253}$/.test(host) ? host : '';
 }
 
@@ -90,7 +91,7 @@ async function holds(fs: Fs, file: string, holder: Holder, self: Holder): Promis
 export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<LogLock> {
   // (a file system's error, ENOSPC or EACCES, is thrown as it is: the CLI names its cause and what to do)
   const file = path.join(await fs.realpath(dir), '.lock');
-  const host = await ownHost(fs);
+  const host = ownHost();
   const self: Holder = { pid, ...(host ? { host } : {}) };
   for (let attempt = 0; attempt < 2; attempt++) {
     const lock = await tryLink(fs, file, self);
