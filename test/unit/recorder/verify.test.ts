@@ -89,7 +89,11 @@ beforeAll(async () => {
       await fsp.writeFile(path.join(base, 'recordings', 's-1.cast'), '{"version":2,"width":80,"height":24}\n[0.5,"o","$ ls\\r\\n"]\n');
       const blob = await log.commitBlob('recordings/s-1.cast', 'asciicast');
       await log.append({ type: 'session.end', session: 's-1', outcome: 'success', blobs: [blob] });
-      await queries(log, ctx, 12);
+      // Queries up to a new segment, then a few that it and the closing records hold whatever the lengths of
+      // log.start's pid and host (segments end by size): cut to its first line, the last segment loses signed records.
+      const opened = (await segments(base)).length;
+      while ((await segments(base)).length === opened) await queries(log, ctx, 1);
+      await queries(log, ctx, 6);
     },
   ]);
 });
