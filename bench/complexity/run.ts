@@ -139,6 +139,14 @@ const CASES: Case[] = [
     benign: (n) => { const t = `echo "${'x a "b'.repeat(n)} x="${'x(a)'.repeat(n)}`; return () => redactCommandLine(t); },
   },
   {
+    name: 'unquoted command substitutions never closed, and nested (redactCommandLine)',
+    n: 4_000,
+    // (each `$(` outside quotes is read as a whole substitution or a `$`, atomically; each one read is read again
+    // as a script of its own, to the regular expression's depth)
+    hostile: (n) => { const t = `echo ${'$(a "b'.repeat(n)} x=${'$(a $(b $(c -p'.repeat(n / 4)}${')))'.repeat(n / 4)} y=${'$(a)'.repeat(n)} ${'$(a $(b -pX) "$(c)")'.repeat(n / 4)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `echo ${'x(a "b'.repeat(n)} x=${'x(a x(b x(c -p'.repeat(n / 4)}${')))'.repeat(n / 4)} y=${'x(a)'.repeat(n)} ${'x(a x(b -pX) "x(c)")'.repeat(n / 4)}`; return () => redactCommandLine(t); },
+  },
+  {
     // Each group's reader was looked for through everything inside it, and each group's writers were read again.
     name: 'nested groups, each given input and writing a .pgpass (redactCommandLine)',
     n: 2_000,

@@ -9,7 +9,7 @@ import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName, SWITCH_VALUE } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
 import { firstAtLeast } from '../sorted-index.js';
-import { redactedSpans, shellWords } from './shell-words.js';
+import { redactedSpans, shellWords, substitutions } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
 
 /**
@@ -163,8 +163,8 @@ function scriptSpans(text: string): Span[] {
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
     // (a quoted word's value is read for what its text tells too: `-d "{\"password\":\"x\"}"`, `https://a:'p&ss'@h`,
     // which the text as typed hides behind its quotes and escapes)
-    const parts = nested ? merged([...bothReadings(w.value).map((s): [number, number] => [s.start, s.end]), ...redactedSpans(w.value, secretText(w.value))])
-      : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!);
+    const parts = withSubstitutions(w.value, nested, nested ? merged([...bothReadings(w.value).map((s): [number, number] => [s.start, s.end]), ...redactedSpans(w.value, secretText(w.value))])
+      : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!));
     for (const [from, to] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
       const end = from < to ? w.at + w.to[to - 1]! : start;
@@ -200,6 +200,20 @@ const COMMAND_OPTION = /^\s*(?:-o\s*)?(?:ProxyCommand|LocalCommand|RemoteCommand
 const commandOptionLead = (value: string) => COMMAND_OPTION.exec(value)?.[0].length ?? 0;
 /** Such an option on a line of an ssh config's text, and its command line. */
 const COMMAND_OPTION_LINE = /^[ \t]*(?:ProxyCommand|LocalCommand|RemoteCommand|KnownHostsCommand)(?:[ \t]*=[ \t]*|[ \t]+)(.*)$/gim;
+
+/**
+ * `parts` (the spans of a word's value to redact) with the command substitutions in it: a span that ends within one
+ * it does not start in runs on to its end (what the shell puts there is the secret, `"password=$(vault read …)"`,
+ * `-p$(cat /run/pw)`), and unless the word was read as a script whole (`nested`, which reads them so), each one's
+ * script is read as a command line of its own (`echo $(mysql -pS3cret -e …)`).
+ */
+function withSubstitutions(value: string, nested: boolean, parts: Array<[number, number]>): Array<[number, number]> {
+  const subs = substitutions(value);
+  if (subs.length === 0) return parts;
+  const out = parts.map(([a, b]): [number, number] => [a, a < b ? subs.find(([x, y]) => a <= x && x < b && b < y)?.[1] ?? b : b]);
+  if (!nested) for (const [x, y] of subs) for (const s of bothReadings(value.slice(x + 2, y - 1))) out.push([x + 2 + s.start, x + 2 + s.end]);
+  return merged(out);
+}
 
 /** `spans` sorted and overlapping ones joined. */
 function merged(spans: Array<[number, number]>): Array<[number, number]> {

@@ -10,22 +10,28 @@ const SUBSTITUTION_DEPTH = 3;
 let groups = 0;
 
 /**
- * A double-quoted part, `$(…)` in it read as a command substitution: its own quoted parts (`'…'`, `$'…'`, `"…"`,
- * backquotes) and parentheses (one level inside it) are its, so a `"` in it does not end the part. One holding what a
- * regular expression cannot read as the shell does (a comment, a here-document: `#` or `<<` outside quotes in it) is
- * not read so: its `$` is a character, as before substitutions were read (an apostrophe in a comment taken for a
- * quote ran on into the words after, and `mysql … -pS3cret` was recorded). Each `$` is matched atomically as a whole
- * substitution or as a character (a lookahead captured, then the capture; JavaScript has no atomic groups): a part
- * never closed is not tried again each way for each `$(` in it (exponential), and each alternative starts with a
- * character of its own, so no text is read two ways.
+ * A command substitution `$(…)`, matched atomically: its own quoted parts (`'…'`, `$'…'`, `"…"`, backquotes) and
+ * parentheses (one level inside it) are its, so a `"` or `)` in them does not end it. One holding what a regular
+ * expression cannot read as the shell does (a comment, a here-document: `#` or `<<` outside quotes in it) is not
+ * read so: its `$` is a character, as before substitutions were read (an apostrophe in a comment taken for a quote
+ * ran on into the words after, and `mysql … -pS3cret` was recorded). Each `$` is matched atomically as a whole
+ * substitution or as the character (a lookahead captured, then the capture; JavaScript has no atomic groups): a
+ * substitution never closed is not tried again each way for each `$(` in it (exponential), and each alternative
+ * starts with a character of its own, so no text is read two ways. Past `depth` nested double quotes, none.
  */
-function doubleQuoted(depth = SUBSTITUTION_DEPTH): string {
-  if (depth === 0) return String.raw`"(?:[^"\\]|\\[\s\S])*"`;
+function substitutionOrDollar(depth: number): string {
+  if (depth === 0) return String.raw`\$`;
   // (made anew for each place: every atomic group needs a name of its own)
   const inner = () => String.raw`[^()'"\\\x60$#<]|\\[\s\S]|\$'(?:[^'\\]|\\[\s\S])*'|\$(?!')|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}|<(?!<)`;
   const substitution = String.raw`\$\((?:${inner()}|\((?:${inner()})*\))*\)`;
   const name = `s${groups++}`;
-  return String.raw`"(?:[^"\\$]|\\[\s\S]|(?=(?<${name}>${substitution}|\$))\k<${name}>)*"`;
+  return String.raw`(?=(?<${name}>${substitution}|\$))\k<${name}>`;
+}
+
+/** A double-quoted part, the command substitutions in it read whole (substitutionOrDollar), nested to `depth`. */
+function doubleQuoted(depth = SUBSTITUTION_DEPTH): string {
+  if (depth === 0) return String.raw`"(?:[^"\\]|\\[\s\S])*"`;
+  return String.raw`"(?:[^"\\$]|\\[\s\S]|${substitutionOrDollar(depth)})*"`;
 }
 
 /**
@@ -38,9 +44,27 @@ function doubleQuoted(depth = SUBSTITUTION_DEPTH): string {
  * blanks. A double-quoted part holds the command substitutions in it whole, their own quotes too (`"a $(x -p "S3
  * cret")"` is one word, as to the shell), nested up to SUBSTITUTION_DEPTH.
  */
-export const SHELL_WORD = new RegExp(String.raw`\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:\$'(?:[^'\\]|\\[\s\S])*'|'[^']*'|${doubleQuoted()}|${BACKQUOTED}|\$\{[^}\n]{0,256}\}|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]`, 'g');
+export const SHELL_WORD = new RegExp(String.raw`\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:\$'(?:[^'\\]|\\[\s\S])*'|'[^']*'|${doubleQuoted()}|${BACKQUOTED}|\$\{[^}\n]{0,256}\}|${substitutionOrDollar(SUBSTITUTION_DEPTH)}|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]`, 'g');
 /** A shell word's parts: single-quoted, double-quoted or backquoted (the text within captured), or an escape or character. */
-const WORD_PART = new RegExp(String.raw`\$'(?<ansi>(?:[^'\\]|\\[\s\S])*)'|'(?<single>[^']*)'|"(?<double>${doubleQuoted().slice(1, -1)})"|\x60(?<back>${BACKQUOTED_TEXT})\x60|\\[\s\S]|[\s\S]`, 'g');
+const WORD_PART = new RegExp(String.raw`\$'(?<ansi>(?:[^'\\]|\\[\s\S])*)'|'(?<single>[^']*)'|"(?<double>${doubleQuoted().slice(1, -1)})"|\x60(?<back>${BACKQUOTED_TEXT})\x60|(?<subst>${substitutionOrDollar(SUBSTITUTION_DEPTH)})|\\[\s\S]|[\s\S]`, 'g');
+/** A command substitution or a `$` (substitutionOrDollar), to find the substitutions in a word's value. */
+const SUBSTITUTION = new RegExp(substitutionOrDollar(SUBSTITUTION_DEPTH), 'g');
+
+/**
+ * The command substitutions in `text` (a word's value) that no other holds: where each starts (its `$`) and ends
+ * (after its `)`). One within what the shell read as single-quoted text is found too (the value no longer says).
+ */
+export function substitutions(text: string): Array<[number, number]> {
+  const found: Array<[number, number]> = [];
+  if (!text.includes('$(')) return found;
+  const re = new RegExp(SUBSTITUTION.source, 'g');
+  for (let at = text.indexOf('$'); at >= 0; at = text.indexOf('$', re.lastIndex)) {
+    re.lastIndex = at;
+    const m = re.exec(text)!;
+    if (m[0].length > 1) found.push([at, re.lastIndex]);
+  }
+  return found;
+}
 /** bash's `$'…'` escapes: a character by its code (`\x41`, `\101`) or one letter (`\n`, `\'`). */
 const ANSI_C_ESCAPE = /\\(?:x([0-9a-fA-F]{1,2})|([0-7]{1,3})|([\s\S]))|[\s\S]/g;
 const ANSI_C: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', v: '\v' };
@@ -65,11 +89,12 @@ export function shellWord(raw: string, at: number): ShellWord {
     }
   };
   for (const m of raw.matchAll(WORD_PART)) {
-    const { ansi, single, double, back } = m.groups!;
+    const { ansi, single, double, back, subst } = m.groups!;
     if (ansi !== undefined) add(ansi, m.index + 2, ANSI_C_ESCAPE, ansiC);
     else if (single !== undefined) add(single, m.index + 1);
     else if (double !== undefined) add(double, m.index + 1, /\\([\\"$`\n])|[\s\S]/g);
     else if (back !== undefined) add(back, m.index + 1, /\\([\\$`\n])|[\s\S]/g);
+    else if (subst !== undefined) add(subst, m.index); // (a command substitution's text is kept as the script it is)
     else add(m[0], m.index, /\\([\s\S])|[\s\S]/g);
   }
   return w;

@@ -285,3 +285,30 @@ describe('a command substitution inside double quotes', () => {
     expect(commandSecrets('echo "a $(sshpass -p "S3 cret" ssh h)"')).toContain('S3 cret');
   });
 });
+
+describe('a command substitution outside quotes', () => {
+  it('is one word with what is around it: a secret given by one is hidden whole, and its own command line is read', () => {
+    // Read as `$`, an operator and words, `PGPASSWORD=$(echo S3cret)` was recorded as `PGPASSWORD=[redacted](echo S3cret)`.
+    cases([
+      ['PGPASSWORD=$(echo S3cret) psql -h db', 'PGPASSWORD=[redacted] psql -h db'],
+      ['export PGPASSWORD=ab$(printf "%s" S3cret)cd && psql', 'export PGPASSWORD=[redacted] && psql'],
+      ['mysql -p$(echo S3cret) db', 'mysql -p[redacted] db'],
+      ['curl -u ann:$(cat /run/pw | rev) https://x', 'curl -u ann:[redacted] https://x'],
+      // its own script: a password in it is found (once each way it is nested)
+      ['echo $(mysql -pS3cret -e "select 1") done', 'echo $(mysql -p[redacted] -e "select 1") done'],
+      ['echo $(echo $(mysql -pS3cret db)) "$(sshpass -p S3cret ssh h)"', 'echo $(echo $(mysql -p[redacted] db)) "$(sshpass -p [redacted] ssh h)"'],
+    ]);
+    kept('x=$(( 1 + 2 )) ls $(date "+%F %T") a$(echo b)c');
+    expect(commandSecrets('PGPASSWORD=$(echo S3cret) psql')).toContain('$(echo S3cret)');
+  });
+
+  it('in a conninfo or URL inside double quotes: the secret runs to where the substitution ends, not to a blank in it', () => {
+    cases([
+      ['psql "password=$(echo S3cret)"', 'psql "password=[redacted]"'],
+      ['psql "host=x password=$(vault read -field=pw x) dbname=y"', 'psql "host=x password=[redacted] dbname=y"'],
+      ['curl -u "ann:$(cat /pw | rev)" https://x', 'curl -u "ann:[redacted]" https://x'],
+    ]);
+    // (a password inside the substitution's own command line is not run on past: the rest of that line is shown)
+    cases([['echo "$(mysql -pS3cret -e "select 1")" done', 'echo "$(mysql -p[redacted] -e "select 1")" done']]);
+  });
+});
