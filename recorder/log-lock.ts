@@ -73,7 +73,8 @@ function ownHost(): string {
 const HELD: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('pcigate.logLocksHeld')] ??= new Set<string>()) as Set<string>;
 
 /**
- * Whether the process a lock names holds it. One that names this pid on this host is this process's only if it took
+ * Whether the process a lock names holds it. One that names no pid but a host was written where /proc is not: it
+ * stands (fail closed). One that names this pid on this host is this process's only if it took
  * it; any other is a lock left by an earlier process that had this pid here (a container's pid 1 restarted on the
  * same volume keeps its host name), stale. One that names this pid on none (an older lock) is live: which it is
  * cannot be read, so it stands (fail closed). One that names another host (a second container sharing the volume)
@@ -83,6 +84,9 @@ const HELD: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('p
 async function holds(fs: Fs, file: string, holder: Holder, self: Holder): Promise<boolean> {
   // (another host's process cannot be looked for in this one's /proc, whatever its pid: its lock stands)
   if (holder.host !== undefined && holder.host !== self.host) return true;
+  // (one written where /proc gave no pid, as on macOS: whose it is cannot be told, not even whether this process's,
+  // so it stands; taken for stale, a second opener there took it and two processes appended to one log)
+  if (holder.pid <= 0 && holder.host !== undefined) return true;
   if (self.pid <= 0 || holder.pid !== self.pid) return isAlive(fs, holder.pid);
   return self.host !== undefined && holder.host === self.host ? HELD.has(file) : true;
 }
@@ -155,7 +159,8 @@ async function tryLink(fs: Fs, file: string, self: Holder): Promise<LogLock | un
 
 function inUse(dir: string, file: string, holder: Holder, self: Holder): AuditWriteError {
   const where = holder.host !== undefined && holder.host !== self.host ? ` on ${holder.host}` : '';
-  return new AuditWriteError(`the audit log in ${path.dirname(dir)} is in use by process ${holder.pid}${where}`, {
+  const who = holder.pid > 0 ? `process ${holder.pid}` : 'a process whose pid was not known (no /proc)';
+  return new AuditWriteError(`the audit log in ${path.dirname(dir)} is in use by ${who}${where}`, {
     hint: `stop that process first; if it is gone, remove ${file}`,
   });
 }

@@ -149,3 +149,18 @@ describe('a log/.lock that names this process', () => {
     await expect(acquireLogLock(fsp, gone, process.pid)).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringContaining(gone) });
   });
 });
+
+describe('log/.lock where /proc gives no pid (macOS)', () => {
+  it('stands against a second opener, which is told so: neither a process in this host nor this one can be told apart', async () => {
+    // ownPid() is 0 there. A lock naming pid 0 was taken for one with no live owner: the second opener took it over,
+    // and two processes appended to one log.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-no-proc-'));
+    const first = await acquireLogLock(fsp, dir, 0);
+    await expect(acquireLogLock(fsp, dir, 0)).rejects.toMatchObject({ message: expect.stringMatching(/in use by a process whose pid was not known \(no \/proc\)/) });
+    await expect(acquireLogLock(fsp, dir, process.pid)).rejects.toMatchObject({ hint: expect.stringContaining(path.join(dir, '.lock')) });
+    expect((await fsp.readFile(path.join(dir, '.lock'), 'utf8')).split(' ')[0]).toBe('0');
+    await first.release();
+    await (await acquireLogLock(fsp, dir, 0)).release();
+    expect(await fsp.readdir(dir)).toEqual([]);
+  });
+});
