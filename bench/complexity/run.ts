@@ -139,6 +139,14 @@ const CASES: Case[] = [
     benign: (n) => { const t = `echo "${'x a "b'.repeat(n)} x="${'x(a)'.repeat(n)}`; return () => redactCommandLine(t); },
   },
   {
+    name: 'substitutions and quotes nested, each an ssh command option read both ways (redactCommandLine)',
+    n: 40,
+    // (each level read afresh, and twice as an option's command line: 23 s at 9 levels, 321 bytes, before readings
+    // within readings were bounded)
+    hostile: (n) => { const t = `echo ${'$(ProxyCommand=a "ProxyCommand=b '.repeat(n)}x${'")'.repeat(n)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `echo ${'x(ProxyCommand=a "ProxyCommand=b '.repeat(n)}x${'")'.repeat(n)}`; return () => redactCommandLine(t); },
+  },
+  {
     name: 'unquoted command substitutions never closed, and nested (redactCommandLine)',
     n: 4_000,
     // (each `$(` outside quotes is read as a whole substitution or a `$`, atomically; each one read is read again

@@ -98,8 +98,19 @@ const WORD_ASSIGNMENT = /^(--?[\w.-]+=)?([\w.-]+)=([\s\S]+)$/;
  */
 function assignedWord(word: string, assignment: boolean): string {
   const m = WORD_ASSIGNMENT.exec(word);
-  if (!m || (!assignment && /\s/.test(m[3]!))) return word;
+  if (!m || (!assignment && /\s/.test(outsideSubstitutions(m[3]!)))) return word;
   return assignedSecret(m[2]!, m[3]!) ? `${m[1] ?? ''}${m[2]}=[redacted]` : word;
+}
+
+/** `text` without the command substitutions in it (a blank in one does not make `password=$(cat x)` a command line). */
+function outsideSubstitutions(text: string): string {
+  let out = '';
+  let at = 0;
+  for (const [x, y] of substitutions(text)) {
+    out += text.slice(at, x);
+    at = y;
+  }
+  return out + text.slice(at);
 }
 
 /**
@@ -163,7 +174,7 @@ function scriptSpans(text: string): Span[] {
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
     // (a quoted word's value is read for what its text tells too: `-d "{\"password\":\"x\"}"`, `https://a:'p&ss'@h`,
     // which the text as typed hides behind its quotes and escapes)
-    const parts = withSubstitutions(w.value, nested, nested ? merged([...bothReadings(w.value).map((s): [number, number] => [s.start, s.end]), ...redactedSpans(w.value, secretText(w.value))])
+    const parts = withSubstitutions(w.value, nested, nested ? merged([...innerReadings(w.value), ...redactedSpans(w.value, secretText(w.value))])
       : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!));
     for (const [from, to] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
@@ -211,8 +222,27 @@ function withSubstitutions(value: string, nested: boolean, parts: Array<[number,
   const subs = substitutions(value);
   if (subs.length === 0) return parts;
   const out = parts.map(([a, b]): [number, number] => [a, a < b ? subs.find(([x, y]) => a <= x && x < b && b < y)?.[1] ?? b : b]);
-  if (!nested) for (const [x, y] of subs) for (const s of bothReadings(value.slice(x + 2, y - 1))) out.push([x + 2 + s.start, x + 2 + s.end]);
+  if (!nested) for (const [x, y] of subs) for (const [a, b] of innerReadings(value.slice(x + 2, y - 1))) out.push([x + 2 + a, x + 2 + b]);
   return merged(out);
+}
+
+/** Command lines read within words within command lines (a quoted word, a substitution): past a few, hidden whole. */
+const INNER_DEPTH_MAX = 6;
+let innerDepth = 0;
+
+/**
+ * The spans of `text` (a word's value, or a substitution's script) to redact, read as a command line of its own
+ * (bothReadings). Each level is read afresh, and an ssh option's command line twice: nested past INNER_DEPTH_MAX
+ * (`$(ProxyCommand=a "ProxyCommand=b $(…`, which took minutes at 300 bytes), the text is hidden whole.
+ */
+function innerReadings(text: string): Array<[number, number]> {
+  if (innerDepth >= INNER_DEPTH_MAX) return /\S/.test(text) ? [[0, text.length]] : [];
+  innerDepth++;
+  try {
+    return bothReadings(text).map((s): [number, number] => [s.start, s.end]);
+  } finally {
+    innerDepth--;
+  }
 }
 
 /** `spans` sorted and overlapping ones joined. */

@@ -65,6 +65,8 @@ export function substitutions(text: string): Array<[number, number]> {
   }
   return found;
 }
+/** A double-quoted part's text: command substitutions (kept as written) and what lies between them. */
+const DOUBLE_PART = new RegExp(String.raw`(?<subst>${substitutionOrDollar(SUBSTITUTION_DEPTH)})|(?:[^$\\]|\\[\s\S])+`, 'g');
 /** bash's `$'…'` escapes: a character by its code (`\x41`, `\101`) or one letter (`\n`, `\'`). */
 const ANSI_C_ESCAPE = /\\(?:x([0-9a-fA-F]{1,2})|([0-7]{1,3})|([\s\S]))|[\s\S]/g;
 const ANSI_C: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', v: '\v' };
@@ -92,7 +94,13 @@ export function shellWord(raw: string, at: number): ShellWord {
     const { ansi, single, double, back, subst } = m.groups!;
     if (ansi !== undefined) add(ansi, m.index + 2, ANSI_C_ESCAPE, ansiC);
     else if (single !== undefined) add(single, m.index + 1);
-    else if (double !== undefined) add(double, m.index + 1, /\\([\\"$`\n])|[\s\S]/g);
+    else if (double !== undefined) {
+      // (a command substitution in it is kept as written: its escapes are its script's, not the quotes')
+      for (const d of double.matchAll(DOUBLE_PART)) {
+        if (d.groups!.subst !== undefined) add(d[0], m.index + 1 + d.index);
+        else add(d[0], m.index + 1 + d.index, /\\([\\"$`\n])|[\s\S]/g);
+      }
+    }
     else if (back !== undefined) add(back, m.index + 1, /\\([\\$`\n])|[\s\S]/g);
     else if (subst !== undefined) add(subst, m.index); // (a command substitution's text is kept as the script it is)
     else add(m[0], m.index, /\\([\s\S])|[\s\S]/g);

@@ -310,5 +310,23 @@ describe('a command substitution outside quotes', () => {
     ]);
     // (a password inside the substitution's own command line is not run on past: the rest of that line is shown)
     cases([['echo "$(mysql -pS3cret -e "select 1")" done', 'echo "$(mysql -p[redacted] -e "select 1")" done']]);
+    // Its text is its own script's, escapes and all: the shell does not unescape it as the double quotes' text
+    // (unescaped, its quotes no longer paired, it was not found, and `password=` ran to a blank in it).
+    cases([
+      ['psql "host=h password=$(echo S3cret \\\\) dbname=d"', 'psql "host=h password=[redacted] dbname=d"'],
+      ['psql "host=h password=$(printf "%s" "S3\\"cret x") dbname=d"', 'psql "host=h password=[redacted] dbname=d"'],
+    ]);
+    kept('echo "a \\"b\\" \\$x $(echo "c \\"d\\"") e"');
+  });
+
+  it('as the value of a secret-named setting given to a program: hidden whole, its blanks and all', () => {
+    // A word with a blank in its value was taken for a command line (`bash -lc "PGPASSWORD=x psql …"`), not a
+    // setting; a blank inside a substitution is not one.
+    cases([
+      ['vault kv put secret/x password=$(echo S3cret)', 'vault kv put secret/x password=[redacted]'],
+      ['curl -d password=$(echo S3cret) https://x', 'curl -d password=[redacted] https://x'],
+      ['psql password=$(printf %s S3cret)', 'psql password=[redacted]'],
+      ['bash -lc "PGPASSWORD=$(cat /pw) psql -c \\"select 1\\""', 'bash -lc "PGPASSWORD=[redacted] psql -c \\"select 1\\""'],
+    ]);
   });
 });
