@@ -26,11 +26,11 @@ const AUTH_HEADER = /(\b(?:proxy-)?authorization\\?["']?\s*:\s*\\?["']?)((?:(?:B
 /** A PEM or PGP private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
 const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
 /**
- * `postgres://user:secret@host`: the password part of a URL, to the last `@` before the host (`p@ss@host`). Up to
- * 1 KiB: bounded, as every place a match may start in a client's text is read on from there (`a://b:c` repeated was
+ * `postgres://user:secret@host`: the password part of a URL, to the last `@` before the host (`p@ss@host`), or one
+ * made by a command substitution, blanks and slashes and all (`https://u:$(cat /run/tok)@h`). Up to 1 KiB: bounded, as every place a match may start in a client's text is read on from there (`a://b:c` repeated was
  * quadratic).
  */
-const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"]{1,1024})(@)/gi;
+const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"$]{0,256}\$\([^()\n]{1,256}\)[^\s/'"@]{0,256}|[^\s/'"]{1,1024})(@)/gi;
 
 /**
  * Whether `flag` takes a secret as its next word. libpq's `--password` is a switch (it prompts; the next word is a

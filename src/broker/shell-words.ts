@@ -8,10 +8,12 @@ const BACKQUOTED = `\\x60${BACKQUOTED_TEXT}\\x60`;
 /** Command substitutions within double quotes within command substitutions…: past this many, a `$(` is two characters. */
 const SUBSTITUTION_DEPTH = 3;
 let groups = 0;
+/** Parentheses nested within a command substitution (`$(a $(b $(c)))` has two): past this many, its `$` is a character. */
+const PAREN_DEPTH = 2;
 
 /**
  * A command substitution `$(…)`, matched atomically: its own quoted parts (`'…'`, `$'…'`, `"…"`, backquotes) and
- * parentheses (one level inside it) are its, so a `"` or `)` in them does not end it. One holding what a regular
+ * parentheses (PAREN_DEPTH levels inside it) are its, so a `"` or `)` in them does not end it. One holding what a regular
  * expression cannot read as the shell does (a comment, a here-document: `#` or `<<` outside quotes in it) is not
  * read so: its `$` is a character, as before substitutions were read (an apostrophe in a comment taken for a quote
  * ran on into the words after, and `mysql … -pS3cret` was recorded). Each `$` is matched atomically as a whole
@@ -23,7 +25,9 @@ function substitutionOrDollar(depth: number): string {
   if (depth === 0) return String.raw`\$`;
   // (made anew for each place: every atomic group needs a name of its own)
   const inner = () => String.raw`[^()'"\\\x60$#<]|\\[\s\S]|\$'(?:[^'\\]|\\[\s\S])*'|\$(?!')|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}|<(?!<)`;
-  const substitution = String.raw`\$\((?:${inner()}|\((?:${inner()})*\))*\)`;
+  // (parentheses inside it, `$(a $(b $(c)))`, `$(echo $((1+2)))`, a subshell: nested up to PAREN_DEPTH)
+  const parens = (k: number): string => String.raw`\((?:${inner()}${k > 1 ? `|${parens(k - 1)}` : ''})*\)`;
+  const substitution = String.raw`\$\((?:${inner()}|${parens(PAREN_DEPTH)})*\)`;
   const name = `s${groups++}`;
   return String.raw`(?=(?<${name}>${substitution}|\$))\k<${name}>`;
 }
@@ -57,7 +61,7 @@ const SUBSTITUTION = new RegExp(substitutionOrDollar(SUBSTITUTION_DEPTH), 'g');
 export function substitutions(text: string): Array<[number, number]> {
   const found: Array<[number, number]> = [];
   if (!text.includes('$(')) return found;
-  const re = new RegExp(SUBSTITUTION.source, 'g');
+  const re = SUBSTITUTION; // (one object: a regular expression this size is compiled again for each copy)
   for (let at = text.indexOf('$'); at >= 0; at = text.indexOf('$', re.lastIndex)) {
     re.lastIndex = at;
     const m = re.exec(text)!;
@@ -90,13 +94,17 @@ export function shellWord(raw: string, at: number): ShellWord {
       w.to.push(offset + m.index + m[0].length);
     }
   };
-  for (const m of raw.matchAll(WORD_PART)) {
+  // (exec on the module's objects, not matchAll: matchAll copies the expression, and a copy of one this size is
+  // compiled again, which took most of the time of reading a long command line; neither matches empty text)
+  WORD_PART.lastIndex = 0;
+  for (let m = WORD_PART.exec(raw); m; m = WORD_PART.exec(raw)) {
     const { ansi, single, double, back, subst } = m.groups!;
     if (ansi !== undefined) add(ansi, m.index + 2, ANSI_C_ESCAPE, ansiC);
     else if (single !== undefined) add(single, m.index + 1);
     else if (double !== undefined) {
       // (a command substitution in it is kept as written: its escapes are its script's, not the quotes')
-      for (const d of double.matchAll(DOUBLE_PART)) {
+      DOUBLE_PART.lastIndex = 0;
+      for (let d = DOUBLE_PART.exec(double); d; d = DOUBLE_PART.exec(double)) {
         if (d.groups!.subst !== undefined) add(d[0], m.index + 1 + d.index);
         else add(d[0], m.index + 1 + d.index, /\\([\\"$`\n])|[\s\S]/g);
       }
@@ -128,7 +136,8 @@ export function shellWords(text: string): { words: ShellWord[]; heredocs: Heredo
   const comments: Comment[] = [];
   const pending: Array<{ word: number; delimiter: string; tabs: boolean }> = [];
   let delimiterNext: { word: number; tabs: boolean } | undefined;
-  const re = new RegExp(SHELL_WORD.source, 'g');
+  const re = SHELL_WORD;
+  re.lastIndex = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     if (m[0] === '\\\n') continue; // a line continued: no word
     if (m[0].startsWith('#')) {

@@ -319,6 +319,21 @@ describe('a command substitution outside quotes', () => {
     kept('echo "a \\"b\\" \\$x $(echo "c \\"d\\"") e"');
   });
 
+  it('nested in parentheses (substitutions, arithmetic, subshells) three deep, or as a URL\'s password: hidden whole', () => {
+    // Past one level of parentheses, a `$(` was a `$` and an operator: `PGPASSWORD=[redacted](echo $(echo …`.
+    cases([
+      ['PGPASSWORD=$(echo $(echo $(echo S3cret))) psql', 'PGPASSWORD=[redacted] psql'],
+      ['mysql -p$(echo $((1+2)) S3cret) db', 'mysql -p[redacted] db'],
+      ['PGPASSWORD=$(echo $( (echo S3cret) )) psql', 'PGPASSWORD=[redacted] psql'],
+      ['echo h:1:d:u:$(echo $(echo $(echo S3cret))) > ~/.pgpass', 'echo h:1:d:u:[redacted] > ~/.pgpass'],
+      ['echo $(a $(b $(mysql -pS3cret)))', 'echo $(a $(b $(mysql -p[redacted])))'],
+      // (a URL's password ended at a blank or slash, and one made by a substitution was not found at all)
+      ['git clone https://u:$(cat /run/tok)@github.com/x/y', 'git clone https://u:[redacted]@github.com/x/y'],
+      ['curl "https://u:ab$(echo S3cret)cd@h/x"', 'curl "https://u:[redacted]@h/x"'],
+    ]);
+    kept('curl https://h/$(date +%s)/x "https://h/a:$(id -u)/b"');
+  });
+
   it('as the value of a secret-named setting given to a program: hidden whole, its blanks and all', () => {
     // A word with a blank in its value was taken for a command line (`bash -lc "PGPASSWORD=x psql …"`), not a
     // setting; a blank inside a substitution is not one.
