@@ -142,9 +142,9 @@ const CASES: Case[] = [
     name: 'substitutions and quotes nested, each an ssh command option read both ways (redactCommandLine)',
     n: 40,
     // (each level read afresh, and twice as an option's command line: 23 s at 9 levels, 321 bytes, before readings
-    // within readings were bounded)
-    hostile: (n) => { const t = `echo ${'$(ProxyCommand=a "ProxyCommand=b '.repeat(n)}x${'")'.repeat(n)}`; return () => redactCommandLine(t); },
-    benign: (n) => { const t = `echo ${'x(ProxyCommand=a "ProxyCommand=b '.repeat(n)}x${'")'.repeat(n)}`; return () => redactCommandLine(t); },
+    // within readings were bounded; 19 s at 6 levels around a 100 KB body before each was read once a line)
+    hostile: (n) => { const t = `echo ${'$(ProxyCommand=a "ProxyCommand=b '.repeat(6)}${'a; '.repeat(n * 25)}${'$(ProxyCommand=a "ProxyCommand=b '.repeat(n)}x${'")'.repeat(n + 6)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `echo ${'x(ProxyCommand=a "ProxyCommand=b '.repeat(6)}${'a; '.repeat(n * 25)}${'x(ProxyCommand=a "ProxyCommand=b '.repeat(n)}x${'")'.repeat(n + 6)}`; return () => redactCommandLine(t); },
   },
   {
     name: 'unquoted command substitutions never closed, and nested (redactCommandLine)',

@@ -30,7 +30,7 @@ const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
  * made by a command substitution, blanks and slashes and all (`https://u:$(cat /run/tok)@h`). Up to 1 KiB: bounded, as every place a match may start in a client's text is read on from there (`a://b:c` repeated was
  * quadratic).
  */
-const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"$]{0,256}\$\([^()\n]{1,256}\)[^\s/'"@]{0,256}|[^\s/'"]{1,1024})(@)/gi;
+const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"$]{0,256}\$\([^()\n]{1,256}\)[^\s/'"]{0,256}|[^\s/'"]{1,1024})(@)/gi;
 
 /**
  * Whether `flag` takes a secret as its next word. libpq's `--password` is a switch (it prompts; the next word is a
@@ -226,20 +226,28 @@ function withSubstitutions(value: string, nested: boolean, parts: Array<[number,
   return merged(out);
 }
 
-/** Command lines read within words within command lines (a quoted word, a substitution): past a few, hidden whole. */
-const INNER_DEPTH_MAX = 6;
+/** Command lines read within words within command lines (a quoted word, a substitution): past this many, hidden whole. */
+const INNER_DEPTH_MAX = 12;
 let innerDepth = 0;
+/** The readings innerReadings made in the command line being redacted (redactCommandLine), by depth and text. */
+let innerMemo: Map<string, Array<[number, number]>> | undefined;
 
 /**
  * The spans of `text` (a word's value, or a substitution's script) to redact, read as a command line of its own
- * (bothReadings). Each level is read afresh, and an ssh option's command line twice: nested past INNER_DEPTH_MAX
- * (`$(ProxyCommand=a "ProxyCommand=b $(…`, which took minutes at 300 bytes), the text is hidden whole.
+ * (bothReadings). An ssh option's command line is read twice, as an option and as a command line, and so is every
+ * text within it: each reading is kept for the line, or `$(ProxyCommand=a "ProxyCommand=b $(…` took twice as long
+ * for each level (minutes at 300 bytes). Nested past INNER_DEPTH_MAX, the text is hidden whole.
  */
 function innerReadings(text: string): Array<[number, number]> {
   if (innerDepth >= INNER_DEPTH_MAX) return /\S/.test(text) ? [[0, text.length]] : [];
+  const key = `${innerDepth}\0${text}`;
+  const known = innerMemo?.get(key);
+  if (known) return known;
   innerDepth++;
   try {
-    return bothReadings(text).map((s): [number, number] => [s.start, s.end]);
+    const spans = bothReadings(text).map((s): [number, number] => [s.start, s.end]);
+    innerMemo?.set(key, spans);
+    return spans;
   } finally {
     innerDepth--;
   }
@@ -426,5 +434,11 @@ export function redactArgv(argv: readonly string[]): string[] {
 
 /** A command line given as one string (an SSH exec request), its credentials redacted as {@link redactArgv}'s. */
 export function redactCommandLine(command: string): string {
-  return secretText(redactScript(command));
+  const outermost = innerMemo === undefined;
+  if (outermost) innerMemo = new Map();
+  try {
+    return secretText(redactScript(command));
+  } finally {
+    if (outermost) innerMemo = undefined;
+  }
 }

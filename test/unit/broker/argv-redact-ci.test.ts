@@ -299,6 +299,16 @@ describe('a command substitution outside quotes', () => {
       ['echo $(echo $(mysql -pS3cret db)) "$(sshpass -p S3cret ssh h)"', 'echo $(echo $(mysql -p[redacted] db)) "$(sshpass -p [redacted] ssh h)"'],
     ]);
     kept('x=$(( 1 + 2 )) ls $(date "+%F %T") a$(echo b)c');
+    // A `case` in one is read as before substitutions were (its patterns' `)` would end it, and the command after one
+    // be an argument): its commands are found.
+    cases([
+      ['echo $(case a in a) mysql -pS3cret;; esac)', 'echo $(case a in a) mysql -p[redacted];; esac)'],
+      ['logger "$(case $E in prod) redis-cli -a S3cret info;; *) :;; esac)"', 'logger "$(case $E in prod) redis-cli -a [redacted] info;; *) :;; esac)"'],
+      ['PGPASSWORD=$(echo staircase) psql', 'PGPASSWORD=[redacted] psql'],
+    ]);
+    // Read within one another, quoted words and substitutions are read to twelve levels, each text once a line
+    // (an ssh option's command line is read twice, and so was everything within it, twice again at each level).
+    kept('echo "$(a "$(b "$(c "$(d "hello world")")")")"');
     expect(commandSecrets('PGPASSWORD=$(echo S3cret) psql')).toContain('$(echo S3cret)');
   });
 
@@ -330,6 +340,7 @@ describe('a command substitution outside quotes', () => {
       // (a URL's password ended at a blank or slash, and one made by a substitution was not found at all)
       ['git clone https://u:$(cat /run/tok)@github.com/x/y', 'git clone https://u:[redacted]@github.com/x/y'],
       ['curl "https://u:ab$(echo S3cret)cd@h/x"', 'curl "https://u:[redacted]@h/x"'],
+      ['curl https://u:p$(x)q@r@host/', 'curl https://u:[redacted]@host/'],
     ]);
     kept('curl https://h/$(date +%s)/x "https://h/a:$(id -u)/b"');
   });
