@@ -10,7 +10,7 @@
  *
  * Exits 1 when an input grows more than 8× (super-linear) or a hostile one costs more than 20× its benign twin.
  */
-import { redactCommandLine } from '../../src/broker/argv-redact.js';
+import { redactArgv, redactCommandLine } from '../../src/broker/argv-redact.js';
 import { decideEnv } from '../../src/broker/ssh-env.js';
 import { isPureRead } from '../../src/broker/sql-record.js';
 import { readAsShell, smuggledSyntax } from '../../src/broker/ssh-exec/index.js';
@@ -145,6 +145,20 @@ const CASES: Case[] = [
     // within readings were bounded; 19 s at 6 levels around a 100 KB body before each was read once a line)
     hostile: (n) => { const t = `echo ${'$(ProxyCommand=a "ProxyCommand=b '.repeat(6)}${'a; '.repeat(n * 25)}${'$(ProxyCommand=a "ProxyCommand=b '.repeat(n)}x${'")'.repeat(n + 6)}`; return () => redactCommandLine(t); },
     benign: (n) => { const t = `echo ${'x(ProxyCommand=a "ProxyCommand=b '.repeat(6)}${'a; '.repeat(n * 25)}${'x(ProxyCommand=a "ProxyCommand=b '.repeat(n)}x${'")'.repeat(n + 6)}`; return () => redactCommandLine(t); },
+  },
+  {
+    name: "substitutions never closed holding c after c, and case WORD in (redactCommandLine)",
+    n: 4_000,
+    // (a `c` after a word's character once matched two alternatives: 2^k tries for k of them, 6.6 s at 28)
+    hostile: (n) => { const t = `echo $(${'c'.repeat(n)} "$(${'ac'.repeat(n / 2)}" $(${'case x in '.repeat(n / 10)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `echo x(${'c'.repeat(n)} "x(${'ac'.repeat(n / 2)}" x(${'case x in '.repeat(n / 10)}`; return () => redactCommandLine(t); },
+  },
+  {
+    name: 'substitutions and quotes nested, each an ssh command option read both ways (redactArgv)',
+    n: 40,
+    // (redactArgv kept no readings across a line: 84 s for 6 levels around a 9 KB body)
+    hostile: (n) => { const a = ['sh', '-c', `echo ${'$(ProxyCommand=a "ProxyCommand=b '.repeat(6)}${'a; '.repeat(n * 25)}x${'")'.repeat(6)}`]; return () => redactArgv(a); },
+    benign: (n) => { const a = ['sh', '-c', `echo ${'x(ProxyCommand=a "ProxyCommand=b '.repeat(6)}${'a; '.repeat(n * 25)}x${'")'.repeat(6)}`]; return () => redactArgv(a); },
   },
   {
     name: 'unquoted command substitutions never closed, and nested (redactCommandLine)',

