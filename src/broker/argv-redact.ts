@@ -27,8 +27,9 @@ const AUTH_HEADER = /(\b(?:proxy-)?authorization\\?["']?\s*:\s*\\?["']?)((?:(?:B
 const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
 /**
  * `postgres://user:secret@host`: the password part of a URL, to the last `@` before the host (`p@ss@host`), or one
- * made by a command substitution, blanks and slashes and all (`https://u:$(cat /run/tok)@h`). Up to 1 KiB: bounded, as every place a match may start in a client's text is read on from there (`a://b:c` repeated was
- * quadratic).
+ * made by a command substitution, blanks and slashes and all (`https://u:$(cat /run/tok)@h`; to the last `@` before a
+ * `?`, `#` or `/` after it). Up to 1 KiB: bounded, as every place a match may start in a client's text is read on
+ * from there (`a://b:c` repeated was quadratic).
  */
 const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"$]{0,256}\$\([^()\n]{1,256}\)[^\s/'"?#]{0,256}|[^\s/'"]{1,1024})(@)/gi;
 

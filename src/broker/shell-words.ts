@@ -21,7 +21,8 @@ const PAREN_DEPTH = 2;
  * atomically as a whole substitution or as the character (a lookahead captured, then the capture; JavaScript has no
  * atomic groups): a substitution never closed is not tried again each way for each `$(` in it (exponential), and
  * each alternative starts with a character of its own (a `c` is read by the one alternative its place gives: after a
- * word's character or not; two that both matched one took 2^k tries for k of them), so no text is read two ways. Past `depth` nested double quotes, none.
+ * word's character or not; two that both matched one took 2^k tries for k of them), so no text is read two ways.
+ * Past `depth` nested double quotes, none.
  */
 function substitutionOrDollar(depth: number): string {
   if (depth === 0) return String.raw`\$`;
@@ -50,7 +51,7 @@ function doubleQuoted(depth = SUBSTITUTION_DEPTH): string {
  * blanks. A double-quoted part holds the command substitutions in it whole, their own quotes too (`"a $(x -p "S3
  * cret")"` is one word, as to the shell), nested up to SUBSTITUTION_DEPTH.
  */
-export const SHELL_WORD = new RegExp(String.raw`\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:\$'(?:[^'\\]|\\[\s\S])*'|'[^']*'|${doubleQuoted()}|${BACKQUOTED}|\$\{[^}\n]{0,256}\}|${substitutionOrDollar(SUBSTITUTION_DEPTH)}|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]`, 'g');
+const SHELL_WORD = new RegExp(String.raw`\d*(?:<<<|<<-?|<>|>>|>\||[<>]&?)|&>>?|#[^\n]*|(?:\$'(?:[^'\\]|\\[\s\S])*'|'[^']*'|${doubleQuoted()}|${BACKQUOTED}|\$\{[^}\n]{0,256}\}|${substitutionOrDollar(SUBSTITUTION_DEPTH)}|\\[\s\S]?|[^ \t\n;&|()<>])+|;;?&?|\|[|&]?|&&?|[()\n]`, 'g');
 /** A shell word's parts: single-quoted, double-quoted or backquoted (the text within captured), or an escape or character. */
 const WORD_PART = new RegExp(String.raw`\$'(?<ansi>(?:[^'\\]|\\[\s\S])*)'|'(?<single>[^']*)'|"(?<double>${doubleQuoted().slice(1, -1)})"|\x60(?<back>${BACKQUOTED_TEXT})\x60|(?<subst>${substitutionOrDollar(SUBSTITUTION_DEPTH)})|\\[\s\S]|[\s\S]`, 'g');
 /** A command substitution or a `$` (substitutionOrDollar), to find the substitutions in a word's value. */
@@ -71,6 +72,7 @@ export function substitutions(text: string): Array<[number, number]> {
   }
   return found;
 }
+
 /** A double-quoted part's text: command substitutions (kept as written) and what lies between them. */
 const DOUBLE_PART = new RegExp(String.raw`(?<subst>${substitutionOrDollar(SUBSTITUTION_DEPTH)})|(?:[^$\\]|\\[\s\S])+`, 'g');
 /** bash's `$'…'` escapes: a character by its code (`\x41`, `\101`) or one letter (`\n`, `\'`). */
