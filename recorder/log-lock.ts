@@ -73,13 +73,13 @@ function ownHost(): string {
 const HELD: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('pcigate.logLocksHeld')] ??= new Set<string>()) as Set<string>;
 
 /**
- * Whether the process a lock names holds it. One that names no pid but a host was written where /proc is not: it
- * stands (fail closed). One that names this pid on this host is this process's only if it took
- * it; any other is a lock left by an earlier process that had this pid here (a container's pid 1 restarted on the
- * same volume keeps its host name), stale. One that names this pid on none (an older lock) is live: which it is
- * cannot be read, so it stands (fail closed). One that names another host (a second container sharing the volume)
+ * Whether the process a lock names holds it. One that names another host (a second container sharing the volume)
  * stands whatever its pid: this host's /proc cannot see that host's processes; a container recreated under another
- * host name finds its predecessor's lock so, and the hint names the file to remove. Any other: live while its pid runs.
+ * host name finds its predecessor's lock so, and the hint names the file to remove. One that names no pid but a host
+ * was written where /proc is not: it stands (fail closed). One that names this pid on this host is this process's
+ * only if it took it; any other is a lock left by an earlier process that had this pid here (a container's pid 1
+ * restarted on the same volume keeps its host name), stale. One that names this pid on none (an older lock) is
+ * live: which it is cannot be read, so it stands (fail closed). Any other: live while its pid runs.
  */
 async function holds(fs: Fs, file: string, holder: Holder, self: Holder): Promise<boolean> {
   // (another host's process cannot be looked for in this one's /proc, whatever its pid: its lock stands)

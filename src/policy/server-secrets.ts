@@ -73,9 +73,10 @@ const SECRET_COLUMNS: ReadonlyMap<string, string> = new Map([
 function secretFunction(funcname: unknown): [relation: string, what: string] | undefined {
   if (!Array.isArray(funcname)) return undefined;
   const parts = funcname.map((x) => nodeOf(x)?.[1].sval);
-  if (parts.at(-1) === 'pg_stat_statements' && parts.every((p) => typeof p === 'string')) {
+  const extension = EXTENSION_SECRETS.get(String(parts.at(-1)));
+  if (extension !== undefined && parts.every((p) => typeof p === 'string')) {
     const relation = parts.join('.');
-    return [relation, `${relation}() returns ${EXTENSION_SECRETS.get('pg_stat_statements')}`];
+    return [relation, `${relation}() returns ${extension}`];
   }
   if (catalogName(funcname) === 'pg_stat_get_activity') {
     return ['pg_catalog.pg_stat_activity', `pg_stat_get_activity() returns ${SECRET_RELATIONS.get('pg_catalog.pg_stat_activity')}`];
