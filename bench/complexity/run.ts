@@ -169,6 +169,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = `echo ${'x(a "b'.repeat(n)} x=${'x(a x(b x(c -p'.repeat(n / 4)}${')))'.repeat(n / 4)} y=${'x(a)'.repeat(n)} ${'x(a x(b -pX) "x(c)")'.repeat(n / 4)}`; return () => redactCommandLine(t); },
   },
   {
+    name: 'secrets given by substitutions the words cannot read, and made program names (redactCommandLine)',
+    n: 4_000,
+    // (each read on to its `)` or the line's end: 16 in a line, then the rest hidden to the end without reading)
+    hostile: (n) => { const t = `${'PGPASSWORD=$(#\n'.repeat(n)} mysql -p$(a 'b "c (d <<e case f ${'$(a)'.repeat(n / 4)} ${'$MYSQL_CLI_BIN'.repeat(n / 4)} -pX`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `${'PGPASSWORD=x(#\n'.repeat(n)} mysql -px(a 'b "c (d <<e case f ${'x(a)'.repeat(n / 4)} ${'xMYSQL_CLI_BIN'.repeat(n / 4)} -pX`; return () => redactCommandLine(t); },
+  },
+  {
     // Each group's reader was looked for through everything inside it, and each group's writers were read again.
     name: 'nested groups, each given input and writing a .pgpass (redactCommandLine)',
     n: 2_000,

@@ -43,11 +43,37 @@ function secretFlag(flag: string): boolean {
 
 /** Command `c`'s program's own password options and places (PROGRAM_SECRETS), claimed in `line`. */
 function programSecrets(line: Line, c: Command): void {
-  for (const { name, args } of programsOf(line, c)) {
+  for (const { at, name, args } of programsOf(line, c)) {
     const bare = args.map((i) => line.bare[i]!);
-    const rules = PROGRAM_SECRETS.find((r) => r.program.test(name) && rulesHold(r, bare));
-    if (rules) claimProgramSecrets(line, rules, args, bare);
+    const word = line.words[at]!; // (as written: a backquoted part's value has lost its quotes)
+    for (const candidate of line.shell && /[$`]/.test(word) && at === c.name && c.program === undefined ? [name, ...madeNames(word)] : [name]) {
+      const rules = PROGRAM_SECRETS.find((r) => r.program.test(candidate) && rulesHold(r, bare));
+      if (rules) { claimProgramSecrets(line, rules, args, bare); break; }
+    }
   }
+}
+
+/** A name within a program's name the shell makes: `$MYSQL_BIN`, `${PSQL:-/usr/bin/psql}`, `$(which redis-cli)`. */
+const NAME_PART = /[A-Za-z][\w.+-]*/g;
+/** What such a name's words say after the program (`MYSQL_BIN`, `PSQL_CMD`): none of its name. */
+const NAME_SUFFIX = /[_-](?:bin|binary|cmd|command|exe|exec|path|prog|program|client|cli)$/;
+
+/**
+ * The programs a name the shell makes may be (`$MYSQL -pS3cret`, `$(which mysql) -pS3cret`, `` `command -v psql` ``):
+ * not known until it runs, so each word in it is tried as a program's name, lower-cased, with and without a suffix
+ * (`MYSQL_BIN` as `mysql_bin`, `mysql`; `REDIS_CLI` as `redis-cli`), after the name as written (`$HOME/bin/mysql`), and
+ * the first whose rules hold is applied, as that program's would be. A name that says nothing of its program (`$CMD -pS3cret`) is not read (docs/log-format.md).
+ */
+function madeNames(word: string): string[] {
+  const out = new Set<string>();
+  for (const m of word.match(NAME_PART) ?? []) {
+    const w = m.toLowerCase();
+    for (const v of [w, w.replace(NAME_SUFFIX, '')]) {
+      out.add(v);
+      out.add(v.replace(/_/g, '-'));
+    }
+  }
+  return [...out];
 }
 
 /** The secrets `rules` find in a program's arguments `args` (indexes in `line`; `bare`, their values), claimed. */
@@ -201,7 +227,48 @@ function scriptSpans(text: string): Span[] {
       for (const s of scriptSpans(m[1]!)) spans.push({ ...s, start: at + s.start, end: at + s.end });
     }
   }
+  // A secret made by a command substitution the words could not read whole (its `$` a character: one holding a
+  // comment, a here-document or a `case`, or never closed) is hidden to the substitution's end as well.
+  // (each read on to its end: past UNREAD_MAX of them in a line, the rest run to the line's end, so that a line of
+  // many such `$(` is not read once for each)
+  let unread = 0;
+  for (const s of spans) {
+    if (text[s.end - 1] !== '$' || text[s.end] !== '(') continue;
+    s.end = ++unread > UNREAD_MAX ? text.length : unreadSubstitutionEnd(text, s.end);
+  }
   return spans.sort((a, b) => a.start - b.start);
+}
+
+/** Substitutions read by unreadSubstitutionEnd in one command line: past this many, the rest are hidden to its end. */
+const UNREAD_MAX = 16;
+
+/**
+ * Where a command substitution whose `(` is at `open` ends, read roughly: parentheses counted outside quotes, escapes
+ * and comments. A here-document or a `case` in it (whose body and patterns this reading cannot tell from the rest),
+ * or no `)` to close it: the end of the text. Ending too late hides more than the secret; never less.
+ */
+function unreadSubstitutionEnd(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '\\') i++;
+    else if (ch === "'") i = closing(text, i, "'");
+    else if (ch === '"') i = closing(text, i, '"');
+    else if (ch === '#' && /[\s(;&|]/.test(text[i - 1] ?? ' ')) i = closing(text, i, '\n') - 1;
+    else if ((ch === '<' && text[i + 1] === '<') || (ch === 'c' && /^case\s/.test(text.slice(i, i + 5)) && !/[\w.-]/.test(text[i - 1] ?? ' '))) return text.length;
+    else if (ch === '(') depth++;
+    else if (ch === ')' && --depth === 0) return i + 1;
+  }
+  return text.length;
+}
+
+/** The index of the `quote` that closes the one at `at` (a backslash escapes within double quotes), or the text's end. */
+function closing(text: string, at: number, quote: string): number {
+  for (let i = at + 1; i < text.length; i++) {
+    if (quote === '"' && text[i] === '\\') i++;
+    else if (text[i] === quote) return i;
+  }
+  return text.length;
 }
 
 /**

@@ -361,4 +361,37 @@ describe('a command substitution outside quotes', () => {
       ['bash -lc "PGPASSWORD=$(cat /pw) psql -c \\"select 1\\""', 'bash -lc "PGPASSWORD=[redacted] psql -c \\"select 1\\""'],
     ]);
   });
+
+  it('one the words cannot read whole (a comment, a here-document or a case in it, or never closed), giving a secret: hidden to its end', () => {
+    // Its `$` was a character and the rest words: `PGPASSWORD=[redacted](echo S3cret # x⏎) psql` kept the secret.
+    cases([
+      ['PGPASSWORD=$(echo S3cret # the password\n) psql -c "select 1"', 'PGPASSWORD=[redacted] psql -c "select 1"'],
+      ['mysql -p$(echo S3cret # it\'s (here)\n) db', 'mysql -p[redacted] db'],
+      // (a here-document's body or a case's patterns cannot be told from the rest: to the end of the line)
+      ['mysql -p$(cat <<EOF\nS3cret\nEOF\n) db; echo done', 'mysql -p[redacted]'],
+      ['PGPASSWORD=$(case $E in prod) echo S3cret;; esac) psql', 'PGPASSWORD=[redacted]'],
+      // (never closed: a syntax error to the shell, recorded as sent)
+      ['PGPASSWORD=$(echo S3cret \\) psql', 'PGPASSWORD=[redacted]'],
+    ]);
+    // A substitution read so that gives no secret is shown, and so is what follows a closed one.
+    kept('echo $(ls # the files\n) done');
+    cases([['PGPASSWORD=$(echo S3cret # x\n) psql; mysql -pS3cret db', 'PGPASSWORD=[redacted] psql; mysql -p[redacted] db']]);
+  });
+});
+
+describe('a program whose name the shell makes', () => {
+  it('is each program its name\'s words may name: their password options are hidden', () => {
+    // `$MYSQL -pS3cret` was recorded as typed: `$MYSQL` named no program.
+    cases([
+      ['$MYSQL -pS3cret -e "select 1"', '$MYSQL -p[redacted] -e "select 1"'],
+      ['"${MYSQL_BIN:-/usr/bin/mysql}" -u root -pS3cret db', '"${MYSQL_BIN:-/usr/bin/mysql}" -u root -p[redacted] db'],
+      ['$(which mysql) -pS3cret db', '$(which mysql) -p[redacted] db'],
+      ['`command -v redis-cli` -a S3cret ping', '`command -v redis-cli` -a [redacted] ping'],
+      ['$REDIS_CLI -a S3cret ping', '$REDIS_CLI -a [redacted] ping'],
+      ['sudo $SSHPASS_CMD -p S3cret ssh h', 'sudo $SSHPASS_CMD -p [redacted] ssh h'],
+    ]);
+    // A name that says nothing of its program is not read as one (its options may mean anything).
+    kept('$CC -pthread -o x x.c');
+    kept('$(git rev-parse --show-toplevel)/scripts/deploy -p 22 -a prod');
+  });
 });
