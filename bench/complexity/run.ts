@@ -176,6 +176,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = `${'PGPASSWORD=x(#\n'.repeat(n)} mysql -px(a 'b "c (d <<e case f ${'x(a)'.repeat(n / 4)} ${'xMYSQL_CLI_BIN'.repeat(n / 4)} -pX`; return () => redactCommandLine(t); },
   },
   {
+    name: 'secrets given by substitutions, each shown as its commands\' names (redactCommandLine)',
+    n: 4_000,
+    // (each opened once by its word's reading and read again by the line's: commandSkeleton, openedSecret)
+    hostile: (n) => { const t = `${'PGPASSWORD=$(cat /a | b -c "d e") '.repeat(n / 4)} export DB_PASSWORD=${'$(f g)'.repeat(n / 4)} "password=${'$(h i)'.repeat(n / 4)}"`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `${'PGPASSWORD=x(cat /a | b -c "d e") '.repeat(n / 4)} export DB_PASSWORD=${'x(f g)'.repeat(n / 4)} "password=${'x(h i)'.repeat(n / 4)}"`; return () => redactCommandLine(t); },
+  },
+  {
     // Each group's reader was looked for through everything inside it, and each group's writers were read again.
     name: 'nested groups, each given input and writing a .pgpass (redactCommandLine)',
     n: 2_000,

