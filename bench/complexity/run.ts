@@ -183,6 +183,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = `${'PGPASSWORD=x(cat /a | b -c "d e") '.repeat(n / 4)} export DB_PASSWORD=${'x(f g)'.repeat(n / 4)} "password=${'x(h i)'.repeat(n / 4)}"`; return () => redactCommandLine(t); },
   },
   {
+    name: 'token prefixes run together and long token-like words (redactCommandLine)',
+    n: 4_000,
+    // (each alternative reads a run of token characters from its start only: the lookbehind; a JWT's parts end at a dot)
+    hostile: (n) => { const t = `echo ${'eyJ'.repeat(n)} ${' eyJaaaaaaaaaaa.'.repeat(n / 4)} ${'.eyJ'.repeat(n)}x ${'ghp_'.repeat(n)} ${'sk-proj-'.repeat(n / 4)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `echo ${'abc'.repeat(n)} ${' abcaaaaaaaaaaa.'.repeat(n / 4)} ${'.abc'.repeat(n)}x ${'abcd'.repeat(n)} ${'abcdefgh'.repeat(n / 4)}`; return () => redactCommandLine(t); },
+  },
+  {
     // Each group's reader was looked for through everything inside it, and each group's writers were read again.
     name: 'nested groups, each given input and writing a .pgpass (redactCommandLine)',
     n: 2_000,

@@ -400,6 +400,37 @@ describe('a command substitution outside quotes', () => {
   });
 });
 
+describe('a credential known by its form', () => {
+  const gh = `ghp_${'a1B2'.repeat(9)}`;
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg';
+  it('is hidden whatever names it, in a word, a header, a body or a script', () => {
+    // (named for nothing secret, these were recorded as typed)
+    cases([
+      [`export STRIPE=sk_live_${'4eC39HqLyjWDarjt'}`, 'export STRIPE=[redacted]'],
+      [`curl -H "X-Api: ${gh}" https://api.github.com`, 'curl -H "X-Api: [redacted]" https://api.github.com'],
+      [`curl -d '{"auth":"${jwt}"}' https://x`, `curl -d '{"auth":"[redacted]"}' https://x`],
+      [`bash -c 'git push https://x:${gh}@github.com/o/r'`, "bash -c 'git push https://x:[redacted]@github.com/o/r'"],
+      [`GL=glpat-${'x'.repeat(20)} SL=xoxb-${'1'.repeat(12)} NPM=npm_${'a'.repeat(36)} ./publish`, 'GL=[redacted] SL=[redacted] NPM=[redacted] ./publish'],
+      [`echo sk-proj-${'A1_b'.repeat(8)} hvs.${'z'.repeat(24)} AIza${'Q'.repeat(35)}`, 'echo [redacted] [redacted] [redacted]'],
+    ]);
+    expect(redactArgv(['curl', '-H', `X-Api: ${gh}`, `--data=t=${jwt}`])).toEqual(['curl', '-H', 'X-Api: [redacted]', '--data=t=[redacted]']);
+  });
+
+  it('is not a word that only starts like one: too short, or part of a longer word', () => {
+    kept('echo ghp_short sk_live_ npm_x glpat- eyJx.eyJy.z');
+    kept('git checkout sk-feature-branch-name-that-is-long-enough-for-a-key');
+    kept(`echo x${gh} ${gh}-suffix`);
+  });
+
+  it('DB_PW, plink\'s -pw: pw names a credential, not in another word', () => {
+    cases([
+      ['export DB_PW=S3cret MYSQL_PW=S3cret', 'export DB_PW=[redacted] MYSQL_PW=[redacted]'],
+      ['plink -pw S3cret admin@host', 'plink -pw [redacted] admin@host'],
+    ]);
+    kept('pwgen -s 12 && cd /srv/pwa && PWR=on ./run');
+  });
+});
+
 describe('a program whose name the shell makes', () => {
   it('is each program its name\'s words may name: their password options are hidden', () => {
     // `$MYSQL -pS3cret` was recorded as typed: `$MYSQL` named no program.
