@@ -9,6 +9,7 @@ import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName, SWITCH_VALUE } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
 import { firstAtLeast } from '../sorted-index.js';
+import { KNOWN_TOKEN } from '../policy/redact-content.js';
 import { redactedSpans, shellWords, substitutionEnd, substitutions } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
 
@@ -33,14 +34,6 @@ const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
  */
 const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"$]{0,256}\$\([^()\n]{1,256}\)[^\s/'"?#]{0,256}|[^\s/'"]{1,1024})(@)/gi;
 
-/**
- * A credential known by its form wherever it stands, whatever names it (`export STRIPE=sk_live_…`, `curl -H "X: ghp_…"`):
- * GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`), GitLab (`glpat-`), Slack (`xoxb-` …), Stripe
- * (`sk_live_`, `rk_test_` …), OpenAI and Anthropic (`sk-` and 48 letters and digits, `sk-proj-…`, `sk-ant-…`), npm (`npm_`), Google API
- * (`AIza…`), Vault (`hvs.`), PyPI (`pypi-`) tokens, and a JSON Web Token (`eyJ….eyJ….…`: a bearer token). Each
- * starts where no token character is before it, so every run of them is read from its start once (linear).
- */
-const KNOWN_TOKEN = /(?<![\w-])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_\w{22,255}|glpat-[\w-]{20,255}|xox[abposr]-[A-Za-z0-9-]{10,255}|[rs]k_(?:live|test)_[A-Za-z0-9]{16,255}|sk-[A-Za-z0-9]{48}|sk-(?:proj|ant|svcacct|admin)-[\w-]{32,255}|npm_[A-Za-z0-9]{36,255}|AIza[\w-]{35}|hvs\.[\w-]{24,255}|pypi-[\w-]{50,255}|eyJ[\w-]{10,4096}\.eyJ[\w-]{10,4096}\.[\w-]{10,4096})(?![\w-])/g;
 
 /**
  * Whether `flag` takes a secret as its next word. libpq's `--password` is a switch (it prompts; the next word is a

@@ -13,6 +13,7 @@ import { classify, type StatementInfo } from '../policy/classify.js';
 import { literalKey } from '../policy/literal-key.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import { insertTargetsWithoutColumns, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
+import { KNOWN_TOKEN, TOKEN_HINT } from '../policy/redact-content.js';
 import type { TableColumns } from '../policy/redact-by-tokens.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -97,8 +98,9 @@ function utf8HoldsPan(v: Uint8Array, masker: PanMasker): boolean {
   return masker.maskText(text) !== text;
 }
 
+/** A text parameter as recorded: a token known by its form (redact-content.ts KNOWN_TOKEN) redacted, PAN masked, capped. */
 function textParam(value: string, masker: PanMasker): string {
-  return maskCut(value, MAX_TEXT_PARAM, (n) => `[${n} chars]`, (t) => masker.maskText(t));
+  return maskCut(value, MAX_TEXT_PARAM, (n) => `[${n} chars]`, (t) => masker.maskText(TOKEN_HINT.test(t) ? t.replace(KNOWN_TOKEN, '[redacted]') : t));
 }
 
 const KINDS: Record<string, string> = {

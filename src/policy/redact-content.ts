@@ -16,6 +16,18 @@
  */
 export const NAMES_SECRET = /passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|secret(?![a-z])|(?:api|access|private|secret|encryption|encrypt|enc|crypt|crypto|cipher|master|aes|hmac|signing|pgp)_?key(?![a-z])|(?<![a-z])token(?![a-z])/i;
 /**
+ * A credential known by its form wherever it stands, whatever names it (on a command line, argv-redact.ts: `export
+ * STRIPE=sk_live_…`, `curl -H "X: ghp_…"`; in SQL, redact-statement-secrets.ts: `UPDATE settings SET v = 'sk_live_…'`):
+ * GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`), GitLab (`glpat-`), Slack (`xoxb-` …), Stripe
+ * (`sk_live_`, `rk_test_` …), OpenAI and Anthropic (`sk-` and 48 letters and digits, `sk-proj-…`, `sk-ant-…`), npm (`npm_`), Google API
+ * (`AIza…`), Vault (`hvs.`), PyPI (`pypi-`) tokens, and a JSON Web Token (`eyJ….eyJ….…`: a bearer token). Each
+ * starts where no token character is before it, so every run of them is read from its start once (linear).
+ */
+export const KNOWN_TOKEN = /(?<![\w-])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_\w{22,255}|glpat-[\w-]{20,255}|xox[abposr]-[A-Za-z0-9-]{10,255}|[rs]k_(?:live|test)_[A-Za-z0-9]{16,255}|sk-[A-Za-z0-9]{48}|sk-(?:proj|ant|svcacct|admin)-[\w-]{32,255}|npm_[A-Za-z0-9]{36,255}|AIza[\w-]{35}|hvs\.[\w-]{24,255}|pypi-[\w-]{50,255}|eyJ[\w-]{10,4096}\.eyJ[\w-]{10,4096}\.[\w-]{10,4096})(?![\w-])/g;
+/** Text that may hold a KNOWN_TOKEN (each form's start): the cheap test before it is looked for. */
+export const TOKEN_HINT = /gh[pousr]_|github_pat_|glpat-|xox[abposr]-|k_(?:live|test)_|sk-|npm_|AIza|hvs\.|pypi-|eyJ/;
+
+/**
  * Functions whose arguments at these positions (0-based) are a password or key whatever they are named: pgcrypto's
  * crypt(password, salt), hmac(data, key, type), encrypt/decrypt[_iv](data, key, …), pgp_sym_encrypt/decrypt[_bytea]
  * (data, password, …) and pgp_pub_decrypt[_bytea](message, secret key, password, …). A deployment that encrypts card

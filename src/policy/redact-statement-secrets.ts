@@ -22,7 +22,7 @@
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens, utf16Offset } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
-import { CALLS_SECRET, EXECUTES, IDENTIFIES, mayHoldSecret, NAMES_SECRET, redactContentSecrets } from './redact-content.js';
+import { CALLS_SECRET, EXECUTES, IDENTIFIES, KNOWN_TOKEN, mayHoldSecret, NAMES_SECRET, redactContentSecrets, TOKEN_HINT } from './redact-content.js';
 import { parseStatements, parserReady } from './pg-parser.js';
 
 /*
@@ -178,7 +178,17 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
     if (depth > 0 || 'error' in parseStatements(s)) pass((t, e) => { e?.push(0, t.length, mark.length); return mark; });
     else pass((t, e) => sqlLiteralsRedacted(t, mark, e));
   }
+  // A token known by its form, whatever names it (`UPDATE settings SET v = 'sk_live_…'`): in a literal, its text goes.
+  if (TOKEN_HINT.test(s)) pass((t, e) => redactKnownTokens(t, mark, e));
   return s;
+}
+
+/** `s` with each KNOWN_TOKEN replaced by `mark`; `edits` told each. */
+function redactKnownTokens(s: string, mark: string, edits?: number[]): string {
+  const ranges: Range[] = [];
+  KNOWN_TOKEN.lastIndex = 0;
+  for (let m = KNOWN_TOKEN.exec(s); m; m = KNOWN_TOKEN.exec(s)) ranges.push({ start: m.index, end: m.index + m[0].length, mark });
+  return replaceRanges(s, ranges, edits);
 }
 
 /**

@@ -27,6 +27,22 @@ describe('redactSql', () => {
   });
 });
 
+describe('a token known by its form in a statement', () => {
+  const stripe = `sk_live_${'4eC39HqLyjWDarjt'}`;
+  const gh = `ghp_${'a1B2'.repeat(9)}`;
+  it('is redacted in the SQL whatever names it, in any literal form, and in a text or declared-text bind parameter', () => {
+    // (named for nothing secret, `UPDATE settings SET v = 'sk_live_…'` was recorded as sent)
+    expect(redactSql(`UPDATE settings SET v = '${stripe}' WHERE k = 'stripe'`)).toBe("UPDATE settings SET v = '[redacted]' WHERE k = 'stripe'");
+    expect(redactSql(`insert into hooks values (E'${gh}', $$Bearer ${gh}$$)`)).toBe("insert into hooks values (E'[redacted]', $$Bearer [redacted]$$)");
+    const out = renderParams([{ format: 'text', value: `token ${gh}` }, { format: 'binary', value: Buffer.from(stripe) }], 'update settings set v = $1, w = $2', [0, 25]);
+    expect(out).toEqual(['token [redacted]', '[redacted]']);
+  });
+
+  it('is not a word that only starts like one', () => {
+    expect(redactSql("select 'sk-not-a-key', 'ghp_short', 'xsk_live_0123456789abcdef'")).toBe("select 'sk-not-a-key', 'ghp_short', 'xsk_live_0123456789abcdef'");
+  });
+});
+
 describe('renderParams', () => {
   it('renders text, binary and NULL, and masks PAN in values', () => {
     const out = renderParams([
