@@ -26,6 +26,15 @@ function wrapping(write: (fh: FileHandle, data: Buffer) => Promise<{ bytesWritte
 }
 
 describe('PgTranscript', () => {
+  it('samples a row with a token known by its form redacted, whatever its column is named', async () => {
+    const t = await PgTranscript.create(fsp as Fs, home(), 's-token');
+    const stripe = `sk_live_${'4eC39HqLyjWDarjt'}`;
+    t.row(1, [Buffer.from('stripe'), Buffer.from(`key ${stripe}`), Buffer.from('sk-not-a-key')]);
+    await t.close();
+    expect(lines(t.file)).toEqual([{ t: 'row', n: 1, values: ['stripe', 'key [redacted]', 'sk-not-a-key'] }]);
+    expect(readFileSync(t.file, 'utf8')).not.toContain(stripe);
+  });
+
   it('writes every line in order, batch by batch, with write(2) on the calling thread', async () => {
     const t = await PgTranscript.create(fsp as Fs, home(), 's1');
     const detail = { n: 1, protocol: 'simple', sql: 'select 1', kind: 'read' };
