@@ -154,7 +154,7 @@ function redactScript(text: string): string {
     // (spans of two readings may overlap: the part past what is hidden already is hidden with it)
     if (s.end <= copied) continue;
     out += s.start >= copied ? `${text.slice(copied, s.start)}[redacted]${s.quotes}` : '';
-    collected?.push(text.slice(Math.max(s.start, copied), s.end));
+    if (!s.skeleton) collected?.push(text.slice(Math.max(s.start, copied), s.end));
     copied = s.end;
   }
   return out + text.slice(copied);
@@ -188,7 +188,7 @@ function readScript(text: string): string {
 }
 
 /** A redacted part of a command line: where it is, and the quotes it crossed (written after `[redacted]`). */
-interface Span { start: number; end: number; quotes: string }
+interface Span { start: number; end: number; quotes: string; /** A word hidden in an opened substitution (not collected alone). */ skeleton?: true }
 
 /**
  * The parts of `text` (a shell command line) to redact, in order. A nested script's own parts are found in the
@@ -205,14 +205,14 @@ function scriptSpans(text: string): Span[] {
     // which the text as typed hides behind its quotes and escapes)
     const parts = withSubstitutions(w.value, w.subs, nested, nested ? merged([...innerReadings(w.value), ...redactedSpans(w.value, secretText(w.value))])
       : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!));
-    for (const [from, to] of parts) {
+    for (const [from, to, skeleton] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
       const end = from < to ? w.at + w.to[to - 1]! : start;
       let quotes = '';
       for (let k = from + 1; k < to; k++) quotes += w.raw.slice(w.to[k - 1], w.from[k]).replace(/[^'"`]/g, '');
-      spans.push({ start, end, quotes });
+      spans.push(skeleton ? { start, end, quotes, skeleton } : { start, end, quotes });
       // (as the shell reads it too: a reason quotes a reading, `-pS3"cret` for `-p"S3\"cret"`)
-      collected?.push(w.value.slice(from, to));
+      if (!skeleton) collected?.push(w.value.slice(from, to));
     }
   });
   // A here-document no rule reads otherwise is read as a script (`cat > deploy.sh <<EOF`, `ssh h <<EOF`), and so is
@@ -247,15 +247,22 @@ const UNREAD_MAX = 16;
 /**
  * Where a command substitution whose `(` is at `open` ends, read roughly: parentheses counted outside quotes, escapes
  * and comments. A here-document or a `case` in it (whose body and patterns this reading cannot tell from the rest),
- * or no `)` to close it: the end of the text. Ending too late hides more than the secret; never less.
+ * a backquote, `$'…'`, `${…}` or a substitution inside double quotes (whose quoting it does not follow), or no `)` to
+ * close it: the end of the text. Ending too late hides more than the secret; never less.
  */
 function unreadSubstitutionEnd(text: string, open: number): number {
   let depth = 0;
   for (let i = open; i < text.length; i++) {
     const ch = text[i]!;
     if (ch === '\\') i++;
+    // (a backquote, `$'…'`, `${…}` or a substitution in double quotes: quoting this reading does not follow)
+    else if (ch === '`' || (ch === '$' && (text[i + 1] === "'" || text[i + 1] === '{'))) return text.length;
     else if (ch === "'") i = closing(text, i, "'");
-    else if (ch === '"') i = closing(text, i, '"');
+    else if (ch === '"') {
+      const close = closing(text, i, '"');
+      if (/\$\(|`/.test(text.slice(i, close))) return text.length;
+      i = close;
+    }
     else if (ch === '#' && /[\s(;&|]/.test(text[i - 1] ?? ' ')) i = closing(text, i, '\n') - 1;
     else if ((ch === '<' && text[i + 1] === '<') || (ch === 'c' && /^case\s/.test(text.slice(i, i + 5)) && !/[\w.-]/.test(text[i - 1] ?? ' '))) return text.length;
     else if (ch === '(') depth++;
@@ -289,10 +296,14 @@ const COMMAND_OPTION_LINE = /^[ \t]*(?:ProxyCommand|LocalCommand|RemoteCommand|K
  * script is read as a command line of its own (`echo $(mysql -pS3cret -e …)`). One the shell runs (`run`: not in single
  * quotes) that a span holds whole is opened (opened()).
  */
-function withSubstitutions(value: string, run: ReadonlyArray<[number, number]>, nested: boolean, parts: Array<[number, number]>): Array<[number, number]> {
+function withSubstitutions(value: string, run: ReadonlyArray<[number, number]>, nested: boolean, parts: Array<[number, number]>): Array<[number, number, true?]> {
   const subs = substitutions(value);
   if (subs.length === 0) return parts;
-  const out = parts.map(([a, b]): [number, number] => [a, a < b ? subs.find(([x, y]) => a <= x && x < b && b < y)?.[1] ?? b : b]);
+  // (and on through the rest of its word: `Bearer $(cat /run/tok)S3cret`, cut at the blank, is one token)
+  const out = parts.map(([a, b]): [number, number] => {
+    const y = a < b ? subs.find(([x, z]) => a <= x && x < b && b < z)?.[1] : undefined;
+    return [a, y === undefined ? b : wordEnd(value, y)];
+  });
   if (!nested) for (const [x, y] of subs) for (const [a, b] of innerReadings(value.slice(x + 2, y - 1))) out.push([x + 2 + a, x + 2 + b]);
   return opened(merged(out), value, run);
 }
@@ -303,32 +314,53 @@ function withSubstitutions(value: string, run: ReadonlyArray<[number, number]>, 
  * `PGPASSWORD=$(curl [redacted] | sh)`, `-p$(cat [redacted])`, not as `[redacted]`, and what it was given (the
  * secret, `$(echo S3cret)`; a path, a URL) is not.
  */
-function opened(spans: Array<[number, number]>, value: string, run: ReadonlyArray<[number, number]>): Array<[number, number]> {
-  if (run.length === 0) return spans;
-  const out: Array<[number, number]> = [];
+function opened(spans: Array<[number, number]>, value: string, run: ReadonlyArray<[number, number]>): Array<[number, number, true?]> {
+  if (run.length === 0 || !openingHere()) return spans;
+  const out: Array<[number, number, true?]> = [];
+  let k = 0; // (both sorted, and the substitutions apart: each is looked at once)
   for (const [a, b] of spans) {
+    while (k < run.length && run[k]![0] < a) k++;
     let at = a;
-    for (const [x, y] of run) {
-      if (x < at || y > b) continue;
+    for (; k < run.length && run[k]![1] <= b; k++) {
+      const [x, y] = run[k]!;
       if (at < x) out.push([at, x]);
-      for (const [p, q] of commandSkeleton(value.slice(x + 2, y - 1))) out.push([x + 2 + p, x + 2 + q]);
+      // (its hidden words are not collected one by one: a reason quoting the command has the span's text hidden whole)
+      for (const [p, q] of commandSkeleton(value.slice(x + 2, y - 1))) out.push([x + 2 + p, x + 2 + q, true]);
       at = y;
     }
+    if (at === a) { out.push([a, b]); continue; }
+    collected?.push(value.slice(a, b));
     if (at < b) out.push([at, b]);
   }
   return out;
 }
 
-/** A command's name as shown in a substitution that gives a secret: a plain word (`cat`, `/usr/bin/vault`), unquoted. */
-const PLAIN_NAME = /^[\w./+-]+$/;
+/**
+ * Whether a substitution may be opened where the line is being read: only in a command line a shell runs as given
+ * (redactCommandLine's, not redactArgv's: an argument is no shell's, `password=Xk$(9q)Lm` is its text), and at its
+ * own level, not in a text read as a script within it (a single-quoted word, a comment, a here-document's body: what
+ * looks like a substitution there may be a secret's text). A double-quoted word's substitutions are its line's.
+ */
+const openingHere = () => shellLine && innerDepth === 0 && scriptDepth === 0;
+/** Set while redactCommandLine reads a line (opened). */
+let shellLine = false;
+
+/**
+ * A command's name as shown in a substitution that gives a secret: a program's name as programs are named, lower-case
+ * (`cat`, `vault`, `/usr/bin/op`, `./get-pw.sh`), unquoted. Another word there (`$(echo x; S3cret)`) may be the secret.
+ */
+const PLAIN_NAME = /^(?:[\w.~+-]*\/)*[a-z][a-z0-9._+-]{0,63}$/;
 
 /**
  * The spans of `script` (a command substitution's) to hide when what it prints is a secret: every word but its
  * commands' plain names (`cat`, `/usr/bin/vault`) where each is its command's first word, operators and lone
- * redirection operators; here-documents and comments whole. A run of hidden words is one span (how many there were
- * is not shown either). What it shows reads the same again (openedSecret).
+ * redirection operators; here-documents and comments whole; all of it when it holds a parenthesis. A run of hidden
+ * words is one span (how many there were is not shown either). What it shows reads the same again (openedSecret).
  */
 function commandSkeleton(script: string): Array<[number, number]> {
+  // (a parenthesis in it may make data of what follows read as a command: `a=(S3cret)`, `@(S3cret)`, `<(…) S3cret`,
+  // `$((…))`: hidden whole)
+  if (/[()]/.test(script)) return /\S/.test(script) ? [[0, script.length]] : [];
   const { words, heredocs, comments } = shellWords(script);
   const line = newLine(words.map((w) => w.raw), words.map((w) => w.value), true, heredocs);
   // (a name that is not its command's first word, after a wrapper or an assignment, goes with them: read again, as
@@ -373,6 +405,13 @@ function openedSecret(secret: string): string {
     at = y;
   }
   return out + between(secret.slice(at));
+}
+
+/** Where the run of characters but blanks from `at` ends. */
+function wordEnd(text: string, at: number): number {
+  let i = at;
+  while (i < text.length && !/\s/.test(text[i]!)) i++;
+  return i;
 }
 
 /** Command lines read within words within command lines (a quoted word, a substitution): past this many, hidden whole. */
@@ -433,9 +472,39 @@ function secretText(text: string, shell = true): string {
     if (shown !== secret) collected?.push(secret);
     return `${prefix}${shown}${suffix}`;
   };
-  return privateKeys(assignments(text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at))
-    .replace(AUTH_HEADER, (_: string, a: string, secret: string) => hidden(a, secret))
-    .replace(KNOWN_TOKEN, (token: string) => hidden('', token)), shell));
+  const urls = text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at));
+  return privateKeys(assignments(authHeaders(urls, hidden).replace(KNOWN_TOKEN, (token: string) => hidden('', token)), shell));
+}
+
+/**
+ * `text` with each Authorization header's credentials (AUTH_HEADER) given to `hidden`: a token cut at a blank inside a
+ * command substitution runs on to its end and the rest of its word (`Bearer $(cat /run/tok)S3cret` is one token).
+ */
+function authHeaders(text: string, hidden: (prefix: string, secret: string) => string): string {
+  let out = '';
+  let copied = 0;
+  AUTH_HEADER.lastIndex = 0;
+  for (let m = AUTH_HEADER.exec(text); m; m = AUTH_HEADER.exec(text)) {
+    const from = m.index + m[1]!.length;
+    const end = tokenEnd(text, from, m.index + m[0].length);
+    out += `${text.slice(copied, m.index)}${hidden(m[1]!, text.slice(from, end))}`;
+    copied = end;
+    AUTH_HEADER.lastIndex = end;
+  }
+  return out + text.slice(copied);
+}
+
+/** Where a token from `from`, read to `end`, ends: past each command substitution cut there, and the rest of its word (to a blank or quote). */
+function tokenEnd(text: string, from: number, end: number): number {
+  for (let p = text.indexOf('$(', from); p >= 0 && p < end; p = text.indexOf('$(', p + 2)) {
+    const closed = substitutionEnd(text, p) ?? unreadSubstitutionEnd(text, p + 1);
+    if (closed > end) {
+      end = closed;
+      while (end < text.length && !/[\s'"]/.test(text[end]!)) end++;
+    }
+    p = closed - 2;
+  }
+  return end;
 }
 
 /** `text` with each PEM private key's body redacted (to the end of the text when its END line is missing). */
@@ -480,12 +549,11 @@ function assignments(text: string, shell: boolean): string {
   return out + text.slice(copied);
 }
 
-/** Where an assignment's value starting at `at` ends (assignedValue), a command substitution in it read whole. */
+/** Where an assignment's value starting at `at` ends (assignedValue), a command substitution in it read whole (roughly where the words cannot: unreadSubstitutionEnd). */
 function valueEnd(text: string, at: number, quotes?: ShellQuotes): number {
   let end = assignedValue(text, at, quotes);
   for (let p = text.indexOf('$(', at); p >= 0 && p < end; p = text.indexOf('$(', p + 2)) {
-    const closed = substitutionEnd(text, p);
-    if (closed === undefined) continue;
+    const closed = substitutionEnd(text, p) ?? unreadSubstitutionEnd(text, p + 1);
     if (closed > end) end = Math.max(closed, assignedValue(text, closed, quotes));
     p = closed - 2; // (what is inside it is its own)
   }
@@ -598,7 +666,13 @@ export function redactArgv(argv: readonly string[]): string[] {
 
 /** A command line given as one string (an SSH exec request), its credentials redacted as {@link redactArgv}'s. */
 export function redactCommandLine(command: string): string {
-  return remembering(() => secretText(redactScript(command)));
+  if (scriptDepth > 0 || innerMemo !== undefined) return remembering(() => secretText(redactScript(command)));
+  shellLine = true;
+  try {
+    return remembering(() => secretText(redactScript(command)));
+  } finally {
+    shellLine = false;
+  }
 }
 
 /** `f()` with innerReadings' readings kept until the outermost such call returns (innerMemo). */

@@ -211,8 +211,8 @@ describe('text written into .pgpass and .netrc', () => {
       ['echo "h:1:d:u:$(echo S3cret)" > ~/.pgpass', 'echo "h:1:d:u:$(echo [redacted])" > ~/.pgpass'],
       ['echo "ann:$(mkpasswd -m sha-512 S3cret)" | chpasswd -e', 'echo "ann:$(mkpasswd [redacted])" | chpasswd -e'],
       ['echo "machine h login u password $(echo S3cret | rev)" > ~/.netrc', 'echo "machine h login u password $(echo [redacted] | rev)" > ~/.netrc'],
-      ['echo "machine h login u password $(printf %s $(echo a) S3cret)" > ~/.netrc', 'echo "machine h login u password $(printf [redacted])" > ~/.netrc'],
-      ["echo \"machine h login u password $(echo '(a) S3cret' | rev)\" > ~/.netrc", 'echo "machine h login u password $(echo [redacted] | rev)" > ~/.netrc'],
+      ['echo "machine h login u password $(printf %s $(echo a) S3cret)" > ~/.netrc', 'echo "machine h login u password $([redacted])" > ~/.netrc'],
+      ["echo \"machine h login u password $(echo '(a) S3cret' | rev)\" > ~/.netrc", 'echo "machine h login u password $([redacted])" > ~/.netrc'],
       ["echo 'h:1:d:u:k9$(Xa)' > ~/.pgpass", "echo 'h:1:d:u:[redacted]' > ~/.pgpass"],
       ["cat > ~/.pgpass <<'EOF'\nh:1:d:u:k9$(Xa)\nEOF", "cat > ~/.pgpass <<'EOF'\nh:1:d:u:[redacted]\nEOF"],
       ["chpasswd <<< 'ann:a`b`c'", "chpasswd <<< 'ann:[redacted]'"],
@@ -313,7 +313,7 @@ describe('a command substitution outside quotes', () => {
     // Read within one another, quoted words and substitutions are read to twelve levels, each text once a line
     // (an ssh option's command line is read twice, and so was everything within it, twice again at each level).
     kept('echo "$(a "$(b "$(c "$(d "hello world")")")")"');
-    expect(commandSecrets('PGPASSWORD=$(echo S3cret) psql')).toEqual(['S3cret']);
+    expect(commandSecrets('PGPASSWORD=$(echo S3cret) psql')).toEqual(['$(echo S3cret)']);
   });
 
   it('in a conninfo or URL inside double quotes: the secret runs to where the substitution ends, not to a blank in it', () => {
@@ -336,10 +336,10 @@ describe('a command substitution outside quotes', () => {
   it('nested in parentheses (substitutions, arithmetic, subshells) three deep, or as a URL\'s password: hidden', () => {
     // Past one level of parentheses, a `$(` was a `$` and an operator: `PGPASSWORD=[redacted](echo $(echo …`.
     cases([
-      ['PGPASSWORD=$(echo $(echo $(echo S3cret))) psql', 'PGPASSWORD=$(echo [redacted]) psql'],
-      ['mysql -p$(echo $((1+2)) S3cret) db', 'mysql -p$(echo [redacted]) db'],
-      ['PGPASSWORD=$(echo $( (echo S3cret) )) psql', 'PGPASSWORD=$(echo [redacted]) psql'],
-      ['echo h:1:d:u:$(echo $(echo $(echo S3cret))) > ~/.pgpass', 'echo h:1:d:u:$(echo [redacted]) > ~/.pgpass'],
+      ['PGPASSWORD=$(echo $(echo $(echo S3cret))) psql', 'PGPASSWORD=$([redacted]) psql'],
+      ['mysql -p$(echo $((1+2)) S3cret) db', 'mysql -p$([redacted]) db'],
+      ['PGPASSWORD=$(echo $( (echo S3cret) )) psql', 'PGPASSWORD=$([redacted]) psql'],
+      ['echo h:1:d:u:$(echo $(echo $(echo S3cret))) > ~/.pgpass', 'echo h:1:d:u:$([redacted]) > ~/.pgpass'],
       ['echo $(a $(b $(mysql -pS3cret)))', 'echo $(a $(b $(mysql -p[redacted])))'],
       // (a URL's password ended at a blank or slash, and one made by a substitution was not found at all)
       ['git clone https://u:$(cat /run/tok)@github.com/x/y', 'git clone https://u:[redacted]@github.com/x/y'],
@@ -372,7 +372,7 @@ describe('a command substitution outside quotes', () => {
       ['PGPASSWORD=$(FOO=S3cret bash -c "echo $FOO") psql', 'PGPASSWORD=$([redacted]) psql'],
       ['PGPASSWORD="$(cat /pw)" psql', 'PGPASSWORD="$(cat [redacted])" psql'],
       ['PGPASSWORD=$(< /run/pw tr -d x) psql', 'PGPASSWORD=$(< [redacted]) psql'],
-      ['PGPASSWORD=$( (cat /pw; echo) | head -1 ) psql', 'PGPASSWORD=$( (cat [redacted]; echo) | head [redacted] ) psql'],
+      ['PGPASSWORD=$( (cat /pw; echo) | head -1 ) psql', 'PGPASSWORD=$([redacted]) psql'],
     ]);
     // In single quotes it runs nothing: it is the secret's text, hidden whole.
     cases([
@@ -381,6 +381,35 @@ describe('a command substitution outside quotes', () => {
     ]);
     // `[redacted]` typed in one is no reason to show the rest of it.
     cases([['x=PGPASSWORD=$(echo [redacted] S3cret)', 'x=PGPASSWORD=$(echo [redacted])']]);
+  });
+
+  it('is opened only where a shell runs it, never past its word, and hidden whole where parentheses may make data a command (found by review)', () => {
+    // An argument of pcigate exec, or a single-quoted script, is text: `$(9q)` is part of the password.
+    expect(redactArgv(['psql', 'host=h password=Xk$(9q)Lm'])).toEqual(['psql', 'host=h password=[redacted]']);
+    expect(redactArgv(['curl', '-d', 'user=u&password=Xk$(9q)Lm x'])).toEqual(['curl', '-d', 'user=u&password=[redacted] x']);
+    cases([["echo 'password=Xk$(9q)Lm x'", "echo 'password=[redacted] x'"]]);
+    // A token cut at the blank in a substitution ran on to its `)` only: `S3cret` after it was shown.
+    cases([
+      ['curl -H "Authorization: Bearer $(cat /run/tok)S3cret" https://x', 'curl -H "Authorization: [redacted]$(cat [redacted])[redacted]" https://x'],
+      ['curl -H "Authorization: Bearer $(echo S3cret # c\n)" https://x', 'curl -H "Authorization: [redacted]" https://x'],
+    ]);
+    // An array, an extglob, a process substitution and arithmetic: `(` made the next word a command's name.
+    cases([
+      ['PGPASSWORD=$(a=(S3cret); echo $a) psql', 'PGPASSWORD=$([redacted]) psql'],
+      ['PGPASSWORD=$(echo @(S3cret)) psql', 'PGPASSWORD=$([redacted]) psql'],
+      ['PGPASSWORD=$(jq -r .pw <(curl -s https://x) S3cret) psql', 'PGPASSWORD=$([redacted]) psql'],
+      ['mysql -p$((123456)) db', 'mysql -p$([redacted]) db'],
+    ]);
+    // What the rough reading of one the words cannot read does not follow runs to the line's end.
+    cases([
+      ["PGPASSWORD=$(echo $'\\')' S3cret # c\n) psql", 'PGPASSWORD=[redacted]'],
+      ['PGPASSWORD=$(echo "$(printf ")")" S3cret # x\n) psql', 'PGPASSWORD=[redacted]'],
+      ['PGPASSWORD=$(echo `echo )` S3cret # c\n) psql', 'PGPASSWORD=[redacted]'],
+    ]);
+    // A name is shown only as programs are named (lower-case): another word there may be the secret.
+    cases([['PGPASSWORD=$(echo x; S3cret) psql', 'PGPASSWORD=$(echo [redacted]; [redacted]) psql']]);
+    // The hidden words are not each a secret of their own: a reason quoting the command has it hidden whole.
+    expect(commandSecrets('PGPASSWORD=$(curl -s https://x 2>&1 | sh) psql')).toEqual(['$(curl -s https://x 2>&1 | sh)']);
   });
 
   it('one the words cannot read whole (a comment, a here-document or a case in it, or never closed), giving a secret: hidden to its end', () => {
