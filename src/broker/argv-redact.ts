@@ -632,7 +632,8 @@ let collected: string[] | undefined;
 export function commandSecrets(command: string): string[] {
   collected = [];
   try {
-    redactCommandLine(command);
+    // (a line too deep to read is all secret: a reason quoting it falls back)
+    if (redactCommandLine(command) === UNREADABLE) return [command];
     const found = collected.flatMap((t) => [t, t.replace(/['"\\]/g, '')]).filter((t) => t !== '' && t !== '[redacted]');
     return [...new Set(found)].sort((a, b) => b.length - a.length);
   } finally {
@@ -658,10 +659,10 @@ export function redactSecretsIn(text: string, secrets: readonly string[], instea
  * read as a shell command line of its own too.
  */
 export function redactArgv(argv: readonly string[]): string[] {
-  return remembering(() => redactWords(argv, argv, false).words.map((a) => {
+  return readable(() => remembering(() => redactWords(argv, argv, false).words.map((a) => {
     if (!/\s/.test(a)) return secretText(a, false);
     return secretText(redactScript(a));
-  }));
+  })), () => argv.map(() => UNREADABLE));
 }
 
 /** A command line given as one string (an SSH exec request), its credentials redacted as {@link redactArgv}'s. */
@@ -669,9 +670,26 @@ export function redactCommandLine(command: string): string {
   if (scriptDepth > 0 || innerMemo !== undefined) return remembering(() => secretText(redactScript(command)));
   shellLine = true;
   try {
-    return remembering(() => secretText(redactScript(command)));
+    return readable(() => remembering(() => secretText(redactScript(command))), () => UNREADABLE);
   } finally {
     shellLine = false;
+  }
+}
+
+/** What a command line (or argument) too deep to read is recorded as: hidden whole. */
+const UNREADABLE = '[redacted]';
+
+/**
+ * `read()`, or `whole()` where the line is too deep for the readings' expressions: their backtracking stack runs out
+ * (a RangeError) on some lines of a few hundred KB (a quote never closed, 600 KB of it). Fail closed: nothing of it is
+ * shown. The readings' state is their own again (each depth and memo is reset as its reading unwinds).
+ */
+function readable<T>(read: () => T, whole: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof RangeError) return whole();
+    throw e;
   }
 }
 

@@ -4,7 +4,7 @@
  * (`-H 'Authorization: Bearer …'`) went to the audit log as given.
  */
 import { describe, expect, it } from 'vitest';
-import { redactArgv, redactCommandLine } from '../../../src/broker/argv-redact.js';
+import { commandSecrets, redactArgv, redactCommandLine } from '../../../src/broker/argv-redact.js';
 
 describe('redactArgv', () => {
   it('redacts a quoted JSON key\'s value', () => {
@@ -134,6 +134,17 @@ describe('a hostile SSH client\'s command line (found by review)', () => {
     expect(redactCommandLine('mysql -phunter2 db; ls')).toBe('mysql -p[redacted] db; ls');
     // A JSON body in a quoted word: its closing brace stays.
     expect(redactCommandLine(`echo '{"password": "x"}'`)).toBe(`echo '{"password": [redacted]}'`);
+  });
+
+  // Past what ssh2 and an argument carry (35,000 bytes; 128 KiB), but the readers take any text: one whose reading runs
+  // the expressions' backtracking stack out (a RangeError at some 600 KB of one quote, found by review) is hidden whole.
+  it('hides a line too deep to read whole, and says it is all secret', () => {
+    const deep = `PGPASSWORD=$(echo ${"'".repeat(700_000)}`;
+    expect(redactCommandLine(deep)).toBe('[redacted]');
+    expect(redactArgv(['sh', '-c', deep])).toEqual(['[redacted]', '[redacted]', '[redacted]']);
+    expect(commandSecrets(deep)).toEqual([deep]);
+    // (and the next line is read as any)
+    expect(redactCommandLine('mysql -pS3cret db')).toBe('mysql -p[redacted] db');
   });
 
   // As long as ssh2 lets an exec request be (its 35,000-byte packets). Before, names around a secret keyword were read
