@@ -191,6 +191,13 @@ const CASES: Case[] = [
     benign: (n) => { const t = `echo ${'abc'.repeat(n)} ${' abcaaaaaaaaaaa.'.repeat(n / 4)} ${'.abc'.repeat(n)}x ${'abcd'.repeat(n)} ${'abcdefgh'.repeat(n / 4)}`; return () => redactCommandLine(t); },
   },
   {
+    name: 'parameter expansions inside substitutions, closed and never closed (redactCommandLine)',
+    n: 4_000,
+    // (each `${` in one is read as a whole expansion up to 256 characters, or as a `$`: once)
+    hostile: (n) => { const t = `PGPASSWORD=$(a ${'${b'.repeat(n)} ${'${x:-)}'.repeat(n / 4)}) "$(c ${'${d '.repeat(n / 4)})"`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `PGPASSWORD=$(a ${'x{b'.repeat(n)} ${'x{x:-)}'.repeat(n / 4)}) "$(c ${'x{d '.repeat(n / 4)})"`; return () => redactCommandLine(t); },
+  },
+  {
     // Each group's reader was looked for through everything inside it, and each group's writers were read again.
     name: 'nested groups, each given input and writing a .pgpass (redactCommandLine)',
     n: 2_000,

@@ -12,7 +12,8 @@ let groups = 0;
 const PAREN_DEPTH = 2;
 
 /**
- * A command substitution `$(…)`, matched atomically: its own quoted parts (`'…'`, `$'…'`, `"…"`, backquotes) and
+ * A command substitution `$(…)`, matched atomically: its own quoted parts (`'…'`, `$'…'`, `"…"`, backquotes), `${…}`
+ * (a `)` in `${x:-)}` is the expansion's, up to 256 characters as outside one) and
  * parentheses (PAREN_DEPTH levels inside it) are its, so a `"` or `)` in them does not end it. One holding what a
  * regular expression cannot read as the shell does (a comment, a here-document, a `case` whose patterns end in `)`:
  * `#`, `<<` or `case WORD in` outside quotes in it) is not read so: its `$` is a character, as before substitutions
@@ -27,7 +28,7 @@ const PAREN_DEPTH = 2;
 function substitutionOrDollar(depth: number): string {
   if (depth === 0) return String.raw`\$`;
   // (made anew for each place: every atomic group needs a name of its own)
-  const inner = () => String.raw`[^()'"\\\x60$#<c]|(?<![\w.-])c(?!ase\s+[^\s;&|()<>]+\s+in\b)|(?<=[\w.-])c|\\[\s\S]|\$'(?:[^'\\]|\\[\s\S])*'|\$(?!')|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}|<(?!<)`;
+  const inner = () => String.raw`[^()'"\\\x60$#<c]|(?<![\w.-])c(?!ase\s+[^\s;&|()<>]+\s+in\b)|(?<=[\w.-])c|\\[\s\S]|\$'(?:[^'\\]|\\[\s\S])*'|\$\{[^}\n]{0,256}\}|\$(?!'|\{[^}\n]{0,256}\})|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}|<(?!<)`;
   // (parentheses inside it, `$(a $(b $(c)))`, `$(echo $((1+2)))`, a subshell: nested up to PAREN_DEPTH)
   const parens = (k: number): string => String.raw`\((?:${inner()}${k > 1 ? `|${parens(k - 1)}` : ''})*\)`;
   const substitution = String.raw`\$\((?:${inner()}|${parens(PAREN_DEPTH)})*\)`;

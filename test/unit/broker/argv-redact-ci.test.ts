@@ -406,6 +406,9 @@ describe('a command substitution outside quotes', () => {
       ['PGPASSWORD=$(echo "$(printf ")")" S3cret # x\n) psql', 'PGPASSWORD=[redacted]'],
       ['PGPASSWORD=$(echo `echo )` S3cret # c\n) psql', 'PGPASSWORD=[redacted]'],
     ]);
+    // A `)` in a `${…}` inside one ended it there: `S3cret` after it was a word of its own.
+    cases([['PGPASSWORD=$(echo ${x:-)} S3cret) psql', 'PGPASSWORD=$([redacted]) psql']]);
+    kept('echo $(echo ${HOME} ${x:-a}) ok');
     // A name is shown only as programs are named (lower-case): another word there may be the secret.
     cases([['PGPASSWORD=$(echo x; S3cret) psql', 'PGPASSWORD=$(echo [redacted]; [redacted]) psql']]);
     // The hidden words are not each a secret of their own: a reason quoting the command has it hidden whole.
