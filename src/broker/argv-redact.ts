@@ -48,9 +48,16 @@ function programSecrets(line: Line, c: Command): void {
   for (const { at, name, args } of programsOf(line, c)) {
     const bare = args.map((i) => line.bare[i]!);
     const word = line.words[at]!; // (as written: a backquoted part's value has lost its quotes)
-    for (const candidate of line.shell && /[$`]/.test(word) && at === c.name && c.program === undefined ? [name, ...madeNames(word)] : [name]) {
+    if (!(line.shell && /[$`]/.test(word) && at === c.name && c.program === undefined)) {
+      const rules = PROGRAM_SECRETS.find((r) => r.program.test(name) && rulesHold(r, bare));
+      if (rules) claimProgramSecrets(line, rules, args, bare);
+      continue;
+    }
+    // (each program it may be: `$(command -v psql || command -v mysql) -pS3cret` is mysql's -p as well as psql's port)
+    const applied = new Set<ProgramSecrets>();
+    for (const candidate of [name, ...madeNames(word)]) {
       const rules = PROGRAM_SECRETS.find((r) => r.program.test(candidate) && rulesHold(r, bare));
-      if (rules) { claimProgramSecrets(line, rules, args, bare); break; }
+      if (rules && !applied.has(rules)) { applied.add(rules); claimProgramSecrets(line, rules, args, bare); }
     }
   }
 }
@@ -64,7 +71,7 @@ const NAME_SUFFIX = /[_-](?:bin|binary|cmd|command|exe|exec|path|prog|program|cl
  * The programs a name the shell makes may be (`$MYSQL -pS3cret`, `$(which mysql) -pS3cret`, `` `command -v psql` ``):
  * not known until it runs, so each word in it is tried as a program's name, lower-cased, with and without a suffix
  * (`MYSQL_BIN` as `mysql_bin`, `mysql`; `REDIS_CLI` as `redis-cli`), after the name as written (`$HOME/bin/mysql`), and
- * the first whose rules hold is applied, as that program's would be. A name that says nothing of its program (`$CMD -pS3cret`) is not read (docs/log-format.md).
+ * each whose rules hold is applied, as that program's would be. A name that says nothing of its program (`$CMD -pS3cret`) is not read (docs/log-format.md).
  */
 function madeNames(word: string): string[] {
   const out = new Set<string>();

@@ -474,6 +474,9 @@ describe('a program whose name the shell makes', () => {
       ['$REDIS_CLI -a S3cret ping', '$REDIS_CLI -a [redacted] ping'],
       ['sudo $SSHPASS_CMD -p S3cret ssh h', 'sudo $SSHPASS_CMD -p [redacted] ssh h'],
     ]);
+    // Each program it may be (psql first read -p as its port, and mysql's was not tried; found by review).
+    cases([['$(command -v psql || command -v mysql) -pS3cret db', '$(command -v psql || command -v mysql) -p[redacted] db']]);
+    kept('$(which psql) -p 5432 -h db');
     // A name that says nothing of its program is not read as one (its options may mean anything).
     kept('$CC -pthread -o x x.c');
     kept('$(git rev-parse --show-toplevel)/scripts/deploy -p 22 -a prod');
