@@ -187,8 +187,9 @@ const CASES: Case[] = [
     name: 'token prefixes run together and long token-like words (redactCommandLine)',
     n: 4_000,
     // (each alternative reads a run of token characters from its start only: the lookbehind; a JWT's parts end at a dot)
-    hostile: (n) => { const t = `echo ${'eyJ'.repeat(n)} ${' eyJaaaaaaaaaaa.'.repeat(n / 4)} ${'.eyJ'.repeat(n)}x ${'ghp_'.repeat(n)} ${'sk-proj-'.repeat(n / 4)}`; return () => redactCommandLine(t); },
-    benign: (n) => { const t = `echo ${'abc'.repeat(n)} ${' abcaaaaaaaaaaa.'.repeat(n / 4)} ${'.abc'.repeat(n)}x ${'abcd'.repeat(n)} ${'abcdefgh'.repeat(n / 4)}`; return () => redactCommandLine(t); },
+    // (and starts after escapes and percent-encodings, each run's digit-and-capital lookaheads read from its start)
+    hostile: (n) => { const t = `echo ${'eyJ'.repeat(n)} ${' eyJaaaaaaaaaaa.'.repeat(n / 4)} ${'.eyJ'.repeat(n)}x ${'ghp_'.repeat(n)} ${'sk-proj-'.repeat(n / 4)} ${'%3DeyJ'.repeat(n / 2)} ${'\\neyJa.'.repeat(n / 2)} sk-proj-${'a'.repeat(n)} ${'%20hvs.'.repeat(n / 2)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `echo ${'abc'.repeat(n)} ${' abcaaaaaaaaaaa.'.repeat(n / 4)} ${'.abc'.repeat(n)}x ${'abcd'.repeat(n)} ${'abcdefgh'.repeat(n / 4)} ${'%3Dabc'.repeat(n / 2)} ${'\\nabca.'.repeat(n / 2)} abcdefgh${'a'.repeat(n)} ${'%20abc.'.repeat(n / 2)}`; return () => redactCommandLine(t); },
   },
   {
     name: 'parameter expansions inside substitutions, closed and never closed (redactCommandLine)',

@@ -7,12 +7,12 @@ import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import { givenLineAt, readsInput } from './ssh-exec/shell-programs.js';
 
 /**
- * What names a credential in a word: password, passwd, pwd, pw (`DB_PW`, plink's `-pw`; not `pwgen`), secret, token, api key, private key, credential, a name
+ * What names a credential in a word: password, passwd, pwd, pw at the end after `_`, `.` or `-` (`DB_PW`, plink's `-pw`; not `pwgen`, `PW_HOST`, `pw=rw`), secret, token, api key, private key, credential, a name
  * ending in `_auth` (npm's `_auth`, base64 of `user:password`; `BASIC_AUTH`; not `DISABLE_AUTH`) and yarn's
  * `npmAuthIdent` (`user:password`). Words are tested in two steps (their characters, then this, unanchored): a pattern of the word around the keyword backtracks
  * cubically, and an SSH client chooses the command line (`.pass` repeated over 5 KB stalled every session for 3 s).
  */
-export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|(?<![a-z])pw(?![a-z])|secret|token|api[_-]?key|private[_-]?key|credential|_auth(?!\w)|authident/i;
+export const SECRET_KEYWORD = /pass(?:word)?|passwd|pwd|[_.-]pw$|secret|token|api[_-]?key|private[_-]?key|credential|_auth(?!\w)|authident/i;
 /**
  * Words that hold a keyword and name no credential: `--passive-ftp`, `bypass`, `compass`, `tokenizer`, an askpass
  * program (`GIT_ASKPASS=/usr/bin/x`), a switch of authentication (`DISABLE_AUTH`, `require_auth`), and a secret's or

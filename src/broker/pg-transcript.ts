@@ -11,7 +11,7 @@ import { writeAllTo } from '../../recorder/durable-fs.js';
 import { defaultPanMasker, maskCut } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
 import { isPrintableAscii, structuredOrPan } from '../mask/pg-values.js';
-import { KNOWN_TOKEN, NAMES_SECRET, TOKEN_HINT } from '../policy/redact-content.js';
+import { NAMES_SECRET, withoutTokens } from '../policy/redact-content.js';
 
 export interface TranscriptLimits {
   /** Rows sampled per statement. */
@@ -95,7 +95,7 @@ export class PgTranscript {
       // its bytes would be half kept by the UTF-8 decoding.
       if (!isPrintableAscii(v) && holdsBinaryPan(v, masker)) return '[masked]';
       // (a token known by its form goes as on a command line, whatever the column: `select v from settings`)
-      return maskCut(v.toString('utf8'), max, undefined, (t) => masker.maskText(TOKEN_HINT.test(t) ? t.replace(KNOWN_TOKEN, '[redacted]') : t));
+      return maskCut(withoutTokens(v.toString('utf8')), max, undefined, (t) => masker.maskText(t));
     });
     this.add({ t: 'row', n, values: secretsWithheld(texts) });
   }

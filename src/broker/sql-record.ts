@@ -13,7 +13,7 @@ import { classify, type StatementInfo } from '../policy/classify.js';
 import { literalKey } from '../policy/literal-key.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import { insertTargetsWithoutColumns, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
-import { KNOWN_TOKEN, TOKEN_HINT } from '../policy/redact-content.js';
+import { withoutTokens } from '../policy/redact-content.js';
 import type { TableColumns } from '../policy/redact-by-tokens.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -57,6 +57,9 @@ export function renderParams(params: BindParam[], sql: string, types: readonly n
     const head = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM));
     const latin = head.toString('latin1');
     const hex = head.toString('hex');
+    // (a token sent as bytes, text bound in binary with no type declared, is as readable in hex)
+    const window = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM + CUT_MARGIN)).toString('latin1');
+    if (withoutTokens(window) !== window) return { binary: '[redacted]', bytes: p.value.length };
     return { binary: masker.maskText(latin) !== latin || utf8HoldsPan(p.value, masker) || binaryHoldsPan(p.value, masker) || bcdMayHoldPan(hex, masker) ? '[masked]' : hex, bytes: p.value.length };
   });
 }
@@ -98,9 +101,9 @@ function utf8HoldsPan(v: Uint8Array, masker: PanMasker): boolean {
   return masker.maskText(text) !== text;
 }
 
-/** A text parameter as recorded: a token known by its form (redact-content.ts KNOWN_TOKEN) redacted, PAN masked, capped. */
+/** A text parameter as recorded: each token known by its form (redact-content.ts KNOWN_TOKEN) redacted, then PAN masked and capped. */
 function textParam(value: string, masker: PanMasker): string {
-  return maskCut(value, MAX_TEXT_PARAM, (n) => `[${n} chars]`, (t) => masker.maskText(TOKEN_HINT.test(t) ? t.replace(KNOWN_TOKEN, '[redacted]') : t));
+  return maskCut(withoutTokens(value), MAX_TEXT_PARAM, (n) => `[${n} chars]`, (t) => masker.maskText(t));
 }
 
 const KINDS: Record<string, string> = {

@@ -17,15 +17,26 @@
 export const NAMES_SECRET = /passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|secret(?![a-z])|(?:api|access|private|secret|encryption|encrypt|enc|crypt|crypto|cipher|master|aes|hmac|signing|pgp)_?key(?![a-z])|(?<![a-z])token(?![a-z])/i;
 /**
  * A credential known by its form wherever it stands, whatever names it (on a command line, argv-redact.ts: `export
- * STRIPE=sk_live_…`, `curl -H "X: ghp_…"`; in SQL, redact-statement-secrets.ts: `UPDATE settings SET v = 'sk_live_…'`):
- * GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`), GitLab (`glpat-`), Slack (`xoxb-` …), Stripe
- * (`sk_live_`, `rk_test_` …), OpenAI and Anthropic (`sk-` and 48 letters and digits, `sk-proj-…`, `sk-ant-…`), npm (`npm_`), Google API
- * (`AIza…`), Vault (`hvs.`), PyPI (`pypi-`) tokens, and a JSON Web Token (`eyJ….eyJ….…`: a bearer token). Each
- * starts where no token character is before it, so every run of them is read from its start once (linear).
+ * STRIPE=sk_live_…`, `curl -H "X: ghp_…"`; in SQL, redact-statement-secrets.ts: `UPDATE settings SET v = 'sk_live_…'`;
+ * in a bind parameter or a transcript's sampled value): GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`),
+ * GitLab (`glpat-`, `gldt-`, `glrt-`, `glptt-`), Slack (`xoxb-1…`, `xapp-1-…`), Stripe (`sk_live_`, `rk_test_`,
+ * `whsec_` …), OpenAI and Anthropic (`sk-` and 48 letters and digits, `sk-proj-…`, `sk-ant-…`, `sk-None-…`), npm
+ * (`npm_`), Google API (`AIza…`), Vault (`hvs.`, `hvb.`), PyPI (`pypi-`) tokens, and a JSON Web Token
+ * (`eyJ….eyJ….…`, signed or not: a bearer token). One with a free form after its prefix holds a digit and a capital
+ * letter (`rk_test_ValidateUser`, `sk-admin-dashboard-refactor` and `hvs.production-backup.tar` are names). Each
+ * starts at the start of the text, after a character no token holds, or after an escape (`\n`, `\t`, `%3D`: a
+ * token in a JSON string or a URL's query), so every run of token characters is read from such a start once
+ * (linear), and ends where no letter or digit follows (`ghp_…-old`).
  */
-export const KNOWN_TOKEN = /(?<![\w-])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_\w{22,255}|glpat-[\w-]{20,255}|xox[abposr]-[A-Za-z0-9-]{10,255}|[rs]k_(?:live|test)_[A-Za-z0-9]{16,255}|sk-[A-Za-z0-9]{48}|sk-(?:proj|ant|svcacct|admin)-[\w-]{32,255}|npm_[A-Za-z0-9]{36,255}|AIza[\w-]{35}|hvs\.[\w-]{24,255}|pypi-[\w-]{50,255}|eyJ[\w-]{10,4096}\.eyJ[\w-]{10,4096}\.[\w-]{10,4096})(?![\w-])/g;
+const MIXED = String.raw`(?=[\w.-]*\d)(?=[\w.-]*[A-Z])`;
+export const KNOWN_TOKEN = new RegExp(String.raw`(?<=^|[^\w-]|\\[ntrfvb0]|%[0-9A-Fa-f]{2})(?:gh[pousr]_${MIXED}[A-Za-z0-9]{36,255}|github_pat_${MIXED}\w{22,255}|gl(?:pat|dt|rt|ptt)-${MIXED}[\w-]{20,255}|xox[abprse]-\d[\w-]{8,255}|xapp-\d-[\w-]{10,255}|(?:[rs]k_(?:live|test)|whsec)_${MIXED}[A-Za-z0-9]{16,255}|sk-[A-Za-z0-9]{48}|sk-(?:proj|ant|svcacct|admin|None)-${MIXED}[\w-]{32,255}|npm_${MIXED}[A-Za-z0-9]{36,255}|AIza[\w-]{35}|hv[sb]\.${MIXED}[\w-]{24,255}|pypi-${MIXED}[\w-]{50,255}|eyJ[\w-]{10,16384}\.eyJ[\w-]{10,16384}\.[\w-]{0,16384})(?![A-Za-z0-9])`, 'g');
 /** Text that may hold a KNOWN_TOKEN (each form's start): the cheap test before it is looked for. */
-export const TOKEN_HINT = /gh[pousr]_|github_pat_|glpat-|xox[abposr]-|k_(?:live|test)_|sk-|npm_|AIza|hvs\.|pypi-|eyJ/;
+export const TOKEN_HINT = /gh[pousr]_|github_pat_|gl(?:pat|dt|rt|ptt)-|xox[abprse]-|xapp-|k_(?:live|test)_|whsec_|sk-|npm_|AIza|hv[sb]\.|pypi-|eyJ/;
+
+/** `text` with each KNOWN_TOKEN in it replaced by `mark` (all of the text: a cut made after it leaves no part of one). */
+export function withoutTokens(text: string, mark = '[redacted]'): string {
+  return TOKEN_HINT.test(text) ? text.replace(KNOWN_TOKEN, mark) : text;
+}
 
 /**
  * Functions whose arguments at these positions (0-based) are a password or key whatever they are named: pgcrypto's

@@ -442,8 +442,12 @@ describe('a credential known by its form', () => {
       [`curl -H "X-Api: ${gh}" https://api.github.com`, 'curl -H "X-Api: [redacted]" https://api.github.com'],
       [`curl -d '{"auth":"${jwt}"}' https://x`, `curl -d '{"auth":"[redacted]"}' https://x`],
       [`bash -c 'git push https://x:${gh}@github.com/o/r'`, "bash -c 'git push https://x:[redacted]@github.com/o/r'"],
-      [`GL=glpat-${'x'.repeat(20)} SL=xoxb-${'1'.repeat(12)} NPM=npm_${'a'.repeat(36)} ./publish`, 'GL=[redacted] SL=[redacted] NPM=[redacted] ./publish'],
-      [`echo sk-proj-${'A1_b'.repeat(8)} hvs.${'z'.repeat(24)} AIza${'Q'.repeat(35)}`, 'echo [redacted] [redacted] [redacted]'],
+      [`GL=glpat-${'x1Y2'.repeat(5)} SL=xoxb-${'1'.repeat(12)}-Ab3 NPM=npm_${'a9Z8'.repeat(9)} ./publish`, 'GL=[redacted] SL=[redacted] NPM=[redacted] ./publish'],
+      // (after an escape or a percent-encoding, in a JSON string or a URL's query; and before a dash: found by review)
+      [`printf 'line\\n${gh}' && curl 'https://x/?q=%3D${gh}' && echo ${gh}-old`, "printf 'line\\n[redacted]' && curl 'https://x/?q=%3D[redacted]' && echo [redacted]-old"],
+      // (a JWT unsigned, and Slack's app-level tokens)
+      ['echo eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbm4ifQ. xapp-1-A0123-456-abcdef', 'echo [redacted] [redacted]'],
+      [`echo sk-proj-${'A1_b'.repeat(8)} hvs.${'CAES1z'.repeat(4)} AIza${'Q'.repeat(35)}`, 'echo [redacted] [redacted] [redacted]'],
     ]);
     expect(redactArgv(['curl', '-H', `X-Api: ${gh}`, `--data=t=${jwt}`])).toEqual(['curl', '-H', 'X-Api: [redacted]', '--data=t=[redacted]']);
   });
@@ -451,7 +455,10 @@ describe('a credential known by its form', () => {
   it('is not a word that only starts like one: too short, or part of a longer word', () => {
     kept('echo ghp_short sk_live_ npm_x glpat- eyJx.eyJy.z');
     kept('git checkout sk-feature-branch-name-that-is-long-enough-for-a-key');
-    kept(`echo x${gh} ${gh}-suffix`);
+    kept(`echo x${gh}`);
+    // Names that start like one: no digit and capital letter after a free-form prefix, no digit after Slack's (found by review).
+    kept('git checkout xoxo-gossip-girl-theme && git checkout -b sk-admin-dashboard-permissions-refactor-v2');
+    kept('tar xf hvs.production-configuration-backup.tar && echo rk_test_ValidateUserRegistration /opt/pypi-mirror-cache-directory-for-builds-and-more');
   });
 
   it('DB_PW, plink\'s -pw: pw names a credential, not in another word', () => {
@@ -460,6 +467,8 @@ describe('a credential known by its form', () => {
       ['plink -pw S3cret admin@host', 'plink -pw [redacted] admin@host'],
     ]);
     kept('pwgen -s 12 && cd /srv/pwa && PWR=on ./run');
+    // (only at a name's end after `_`, `.` or `-`: Playwright's PW_ settings, npm scripts, mount options are none; found by review)
+    kept('PW_HOST=x PW_WORKERS=4 npx playwright test && npm run pw:test && mount -o pw=rw /dev/x /mnt && export pw_rotation_days=30');
   });
 });
 

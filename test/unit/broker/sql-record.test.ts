@@ -38,6 +38,17 @@ describe('a token known by its form in a statement', () => {
     expect(out).toEqual(['token [redacted]', '[redacted]']);
   });
 
+  it('is redacted after an escape, in a parameter bound as bytes with no type, and wherever a cut falls (found by review)', () => {
+    expect(redactSql(`select E'cfg\\n${gh}', '{"k":"a\\n${gh}"}'`)).toBe(`select E'cfg\\n[redacted]', '{"k":"a\\n[redacted]"}'`);
+    // (text bound in binary with no declared type was recorded as hex, which reads back to the token)
+    expect(renderParams([{ format: 'binary', value: Buffer.from(gh) }], 'update s set v = $1', [0])).toEqual([{ binary: '[redacted]', bytes: gh.length }]);
+    // (a token the cut of a long value fell in was too short to be one, and most of it was kept)
+    for (let lead = 0; lead < 40; lead++) {
+      const value = `${'x '.repeat(lead)}${`${gh} `.repeat(30)}${' pad'.repeat(300)}`;
+      expect(JSON.stringify(renderParams([{ format: 'text', value }], 'select $1'))).not.toMatch(/ghp_a1B2/);
+    }
+  });
+
   it('is not a word that only starts like one', () => {
     expect(redactSql("select 'sk-not-a-key', 'ghp_short', 'xsk_live_0123456789abcdef'")).toBe("select 'sk-not-a-key', 'ghp_short', 'xsk_live_0123456789abcdef'");
   });
