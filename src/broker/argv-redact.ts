@@ -34,7 +34,6 @@ const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
  */
 const URL_PASSWORD = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:)([^\s/'"$]{0,256}\$\([^()\n]{1,256}\)[^\s/'"?#]{0,256}|[^\s/'"]{1,1024})(@)/gi;
 
-
 /**
  * Whether `flag` takes a secret as its next word. libpq's `--password` is a switch (it prompts; the next word is a
  * database), but a password typed after it by mistake would be kept in clear: the word is redacted all the same.
@@ -71,7 +70,8 @@ const NAME_SUFFIX = /[_-](?:bin|binary|cmd|command|exe|exec|path|prog|program|cl
  * The programs a name the shell makes may be (`$MYSQL -pS3cret`, `$(which mysql) -pS3cret`, `` `command -v psql` ``):
  * not known until it runs, so each word in it is tried as a program's name, lower-cased, with and without a suffix
  * (`MYSQL_BIN` as `mysql_bin`, `mysql`; `REDIS_CLI` as `redis-cli`), after the name as written (`$HOME/bin/mysql`), and
- * each whose rules hold is applied, as that program's would be. A name that says nothing of its program (`$CMD -pS3cret`) is not read (docs/log-format.md).
+ * each whose rules hold is applied, as that program's would be. A name that says nothing of its program (`$CMD
+ * -pS3cret`) is not read (docs/log-format.md).
  */
 function madeNames(word: string): string[] {
   const out = new Set<string>();
@@ -195,7 +195,11 @@ function readScript(text: string): string {
 }
 
 /** A redacted part of a command line: where it is, and the quotes it crossed (written after `[redacted]`). */
-interface Span { start: number; end: number; quotes: string; /** A word hidden in an opened substitution (not collected alone). */ skeleton?: true }
+interface Span {
+  start: number; end: number; quotes: string;
+  /** A word hidden in an opened substitution (withSubstitutions): not collected alone. */
+  skeleton?: true;
+}
 
 /**
  * The parts of `text` (a shell command line) to redact, in order. A nested script's own parts are found in the
@@ -278,7 +282,7 @@ function unreadSubstitutionEnd(text: string, open: number): number {
   return text.length;
 }
 
-/** The index of the `quote` that closes the one at `at` (a backslash escapes within double quotes), or the text's end. */
+/** Where the `quote` that closes the one at `at` is (a backslash escapes within double quotes), or the text's end. */
 function closing(text: string, at: number, quote: string): number {
   for (let i = at + 1; i < text.length; i++) {
     if (quote === '"' && text[i] === '\\') i++;
@@ -414,10 +418,10 @@ function openedSecret(secret: string): string {
   return out + between(secret.slice(at));
 }
 
-/** Where the run of characters but blanks from `at` ends. */
-function wordEnd(text: string, at: number): number {
+/** Where the run of characters from `at` that `stop` does not match (blanks, by default) ends. */
+function wordEnd(text: string, at: number, stop = /\s/): number {
   let i = at;
-  while (i < text.length && !/\s/.test(text[i]!)) i++;
+  while (i < text.length && !stop.test(text[i]!)) i++;
   return i;
 }
 
@@ -472,7 +476,10 @@ function assignedSecret(name: string, value: string): boolean {
   return namesSecret(name) && !NOT_A_SECRET_VALUE.test(name) && !SWITCH_VALUE.test(value) && !/^['"]?\[redacted\]/.test(value);
 }
 
-/** The credentials a word's text tells wherever it is: a URL's password, an Authorization header, a token known by its form, `NAME=VALUE`. */
+/**
+ * The credentials a word's text tells wherever it is: a URL's password, an Authorization header, a token known by its
+ * form, `NAME=VALUE`.
+ */
 function secretText(text: string, shell = true): string {
   const hidden = (prefix: string, secret: string, suffix = '') => {
     const shown = openedSecret(secret);
@@ -501,15 +508,21 @@ function authHeaders(text: string, hidden: (prefix: string, secret: string) => s
   return out + text.slice(copied);
 }
 
-/** Where a token from `from`, read to `end`, ends: past each command substitution cut there, and the rest of its word (to a blank or quote). */
+/** Where an Authorization token from `from`, read to `end`, ends (throughSubstitutions: on to a blank or quote). */
 function tokenEnd(text: string, from: number, end: number): number {
+  return throughSubstitutions(text, from, end, (at) => wordEnd(text, at, /[\s'"]/));
+}
+
+/**
+ * Where a secret read from `from` to `end` ends when a command substitution in it was cut there (at a blank in it):
+ * at the substitution's end (where the words cannot read it, roughly: unreadSubstitutionEnd), and on as `rest` reads
+ * from there (what follows it in its word is the secret's too).
+ */
+function throughSubstitutions(text: string, from: number, end: number, rest: (at: number) => number): number {
   for (let p = text.indexOf('$(', from); p >= 0 && p < end; p = text.indexOf('$(', p + 2)) {
     const closed = substitutionEnd(text, p) ?? unreadSubstitutionEnd(text, p + 1);
-    if (closed > end) {
-      end = closed;
-      while (end < text.length && !/[\s'"]/.test(text[end]!)) end++;
-    }
-    p = closed - 2;
+    if (closed > end) end = Math.max(closed, rest(closed));
+    p = closed - 2; // (what is inside it is its own)
   }
   return end;
 }
@@ -556,15 +569,9 @@ function assignments(text: string, shell: boolean): string {
   return out + text.slice(copied);
 }
 
-/** Where an assignment's value starting at `at` ends (assignedValue), a command substitution in it read whole (roughly where the words cannot: unreadSubstitutionEnd). */
+/** Where an assignment's value starting at `at` ends (assignedValue), through a command substitution in it. */
 function valueEnd(text: string, at: number, quotes?: ShellQuotes): number {
-  let end = assignedValue(text, at, quotes);
-  for (let p = text.indexOf('$(', at); p >= 0 && p < end; p = text.indexOf('$(', p + 2)) {
-    const closed = substitutionEnd(text, p) ?? unreadSubstitutionEnd(text, p + 1);
-    if (closed > end) end = Math.max(closed, assignedValue(text, closed, quotes));
-    p = closed - 2; // (what is inside it is its own)
-  }
-  return end;
+  return throughSubstitutions(text, at, assignedValue(text, at, quotes), (c) => assignedValue(text, c, quotes));
 }
 
 /**

@@ -54,12 +54,12 @@ export function renderParams(params: BindParam[], sql: string, types: readonly n
     if (p.format === 'text') return textParam(p.value, masker);
     const text = types[i] ? renderBinaryValue(types[i]!, Buffer.from(p.value.buffer, p.value.byteOffset, p.value.byteLength)) : undefined;
     if (text !== undefined) return textParam(text, masker);
-    const head = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM));
-    const latin = head.toString('latin1');
-    const hex = head.toString('hex');
-    // (a token sent as bytes, text bound in binary with no type declared, is as readable in hex)
+    // (a token sent as bytes, text bound in binary with no type declared, is as readable in hex: read past the bytes
+    // shown, so that one they cut is found whole)
     const window = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM + CUT_MARGIN)).toString('latin1');
     if (withoutTokens(window) !== window) return { binary: '[redacted]', bytes: p.value.length };
+    const latin = window.slice(0, MAX_BINARY_PARAM); // (latin1: a character per byte)
+    const hex = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM)).toString('hex');
     return { binary: masker.maskText(latin) !== latin || utf8HoldsPan(p.value, masker) || binaryHoldsPan(p.value, masker) || bcdMayHoldPan(hex, masker) ? '[masked]' : hex, bytes: p.value.length };
   });
 }
@@ -101,7 +101,7 @@ function utf8HoldsPan(v: Uint8Array, masker: PanMasker): boolean {
   return masker.maskText(text) !== text;
 }
 
-/** A text parameter as recorded: each token known by its form (redact-content.ts KNOWN_TOKEN) redacted, then PAN masked and capped. */
+/** A text parameter as recorded: each token known by its form (redact-content.ts) redacted, then PAN masked and capped. */
 function textParam(value: string, masker: PanMasker): string {
   return maskCut(withoutTokens(value), MAX_TEXT_PARAM, (n) => `[${n} chars]`, (t) => masker.maskText(t));
 }
