@@ -681,10 +681,12 @@ export function redactArgv(argv: readonly string[]): string[] {
 
 /** A command line given as one string (an SSH exec request), its credentials redacted as {@link redactArgv}'s. */
 export function redactCommandLine(command: string): string {
-  if (scriptDepth > 0 || innerMemo !== undefined) return remembering(() => secretText(redactScript(command)));
+  const read = () => remembering(() => secretText(redactScript(command)));
+  // (read within another reading: that one's level and its fallback are the line's)
+  if (scriptDepth > 0 || innerMemo !== undefined) return read();
   shellLine = true;
   try {
-    return readable(() => remembering(() => secretText(redactScript(command))), () => UNREADABLE);
+    return readable(read, () => UNREADABLE);
   } finally {
     shellLine = false;
   }

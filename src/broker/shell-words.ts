@@ -65,17 +65,17 @@ const SUBSTITUTION = new RegExp(substitutionOrDollar(SUBSTITUTION_DEPTH), 'g');
 export function substitutions(text: string): Array<[number, number]> {
   const found: Array<[number, number]> = [];
   if (!text.includes('$(')) return found;
-  const re = SUBSTITUTION; // (one object: a regular expression this size is compiled again for each copy)
-  for (let at = text.indexOf('$'); at >= 0; at = text.indexOf('$', re.lastIndex)) {
-    re.lastIndex = at;
-    const m = re.exec(text)!;
-    if (m[0].length > 1) found.push([at, re.lastIndex]);
+  for (let at = text.indexOf('$'); at >= 0;) {
+    const end = substitutionEnd(text, at);
+    if (end !== undefined) found.push([at, end]);
+    at = text.indexOf('$', end ?? at + 1);
   }
   return found;
 }
 
 /** Where the command substitution whose `$` is at `at` in `text` ends (after its `)`); undefined where none is read. */
 export function substitutionEnd(text: string, at: number): number | undefined {
+  // (one object: a regular expression this size is compiled again for each copy)
   SUBSTITUTION.lastIndex = at;
   const m = SUBSTITUTION.exec(text);
   return m && m.index === at && m[0].length > 1 ? at + m[0].length : undefined;
