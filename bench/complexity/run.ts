@@ -192,6 +192,14 @@ const CASES: Case[] = [
     benign: (n) => { const t = `echo ${'abc'.repeat(n)} ${' abcaaaaaaaaaaa.'.repeat(n / 4)} ${'.abc'.repeat(n)}x ${'abcd'.repeat(n)} ${'abcdefgh'.repeat(n / 4)} ${'%3Dabc'.repeat(n / 2)} ${'\\nabca.'.repeat(n / 2)} abcdefgh${'a'.repeat(n)} ${'%20abc.'.repeat(n / 2)}`; return () => redactCommandLine(t); },
   },
   {
+    name: 'Authorization headers and URL passwords made by substitutions, many on a line (redactCommandLine)',
+    n: 2_000,
+    // (each header's quote and line end are looked for once for the line, not once for each: NextOf; each URL's
+    // substituted password is read in a window of 1 KiB, never to the line's end)
+    hostile: (n) => { const t = `curl ${'-H "Authorization: Bot a b" '.repeat(n / 4)} ${'"Authorization: x '.repeat(n / 4)} ${'https://u:$(a `'.repeat(n / 4)} ${'https://u:$(echo "$(a)")@h '.repeat(n / 4)}`; return () => redactCommandLine(t); },
+    benign: (n) => { const t = `curl ${'-H "Content-Type: Bot a b" '.repeat(n / 4)} ${'"Content-Type: x '.repeat(n / 4)} ${'https://u@h/$(a `'.repeat(n / 4)} ${'https://u@h/$(echo "$(a)") '.repeat(n / 4)}`; return () => redactCommandLine(t); },
+  },
+  {
     name: 'parameter expansions inside substitutions, closed and never closed (redactCommandLine)',
     n: 4_000,
     // (each `${` in one is read as a whole expansion up to 256 characters, or as a `$`: once)

