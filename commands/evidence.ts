@@ -4,6 +4,7 @@ import type { CommandSpec } from '../src/cli/command.js';
 import type { Ctx } from '../src/cli/ctx.js';
 import { EXIT } from '../src/cli/exit-codes.js';
 import type { Output } from '../src/cli/output.js';
+import { placeOutput, refuseExisting, stagingName } from '../src/cli/output-file.js';
 import { VERSION } from '../src/cli/version.js';
 import { resolveAuditHome } from '../src/config/resolve-home.js';
 import { AuditWriteError, UsageError } from '../src/errors.js';
@@ -34,7 +35,8 @@ export const spec: CommandSpec = {
   ].join(' '),
   options: [
     { flags: '--req <requirement...>', description: 'requirement(s): 3, 7, 8, 10, all, or a sub-requirement like 10.2.2 (repeatable)' },
-    { flags: '--out <file>', description: 'the zip to write (required)' },
+    { flags: '--out <file>', description: 'the zip to write (required); an existing file is not replaced without --force' },
+    { flags: '--force', description: 'replace the --out file if it exists' },
     { flags: '--since <time>', description: 'start of the period: RFC 3339, YYYY-MM-DD, or a duration back from now (90d); default: the first record' },
     { flags: '--until <time>', description: 'end of the period (same forms); default: now' },
     { flags: '--sample <n>', description: 'sampled records per event type, each with an inclusion proof (default 3)' },
@@ -62,6 +64,8 @@ export const spec: CommandSpec = {
     const sample = parseSample(opts.sample);
     const maxExpanded = expandedLimitOption(opts.maxExpanded);
     const progress = (s: string) => { if (!out.json) out.say(`… ${s}`); };
+    const force = opts.force === true;
+    await refuseExisting(ctx, outFile, force);
 
     const { home, audit, identity } = await resolveAuditHome(ctx, global, out.warn);
     progress(`reading the configuration and the audit log in ${home}`);
@@ -86,7 +90,7 @@ export const spec: CommandSpec = {
 
     // Fail closed (PCI DSS 10.2.1.3): the bundle reaches its destination only once its export is recorded.
     const actor = await accessActor(ctx, { identity }, home, out.warn);
-    const tmp = `${outFile}.${process.pid}.tmp`;
+    const tmp = stagingName(outFile);
     let recorded: AccessRecorded;
     try {
       await ctx.fs.writeFile(tmp, bundle.zip, { mode: 0o600 }).catch((e: unknown) => {
@@ -96,7 +100,7 @@ export const spec: CommandSpec = {
       recorded = await recordAccessEvent(ctx, auditLogOptionsFromConfig(home, audit), exportEvent(ctx, actor, bundle, outFile)).catch((e: unknown) => {
         throw new AuditWriteError(`the bundle was not written: its export could not be recorded in the audit log (${(e as Error).message})`, { cause: e });
       });
-      await ctx.fs.rename(tmp, outFile);
+      await placeOutput(ctx, tmp, outFile, force);
     } catch (e) {
       await ctx.fs.rm(tmp, { force: true });
       throw e;

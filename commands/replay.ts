@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { CommandSpec } from '../src/cli/command.js';
 import { EXIT } from '../src/cli/exit-codes.js';
+import { refuseExisting, writeOutput } from '../src/cli/output-file.js';
 import { resolveAuditHome } from '../src/config/resolve-home.js';
 import { AuditWriteError, UsageError } from '../src/errors.js';
 import { auditLogOptionsFromConfig } from '../recorder/index.js';
@@ -36,7 +37,8 @@ export const spec: CommandSpec = {
     { flags: '--speed <x>', description: 'playback speed factor (default 1)' },
     { flags: '--idle-limit <seconds>', description: 'cap every pause at this many seconds' },
     { flags: '--strict', description: 'exit 3 without playing when a recording does not match the log' },
-    { flags: '--html <file>', description: 'write a self-contained HTML page instead of playing' },
+    { flags: '--html <file>', description: 'write a self-contained HTML page instead of playing; an existing file is not replaced without --force' },
+    { flags: '--force', description: 'replace the --html file if it exists' },
     { flags: '--raw', description: 'write the recorded bytes unfiltered, escape sequences and all (not to a terminal)' },
   ],
   examples: [
@@ -52,6 +54,8 @@ export const spec: CommandSpec = {
     const raw = opts.raw === true;
     if (raw && ctx.stdout.isTTY) throw new UsageError('--raw writes the recording unfiltered and would let it drive this terminal: redirect it to a file or a pipe');
     if (raw && htmlFile) throw new UsageError('--raw and --html cannot be combined');
+    const force = opts.force === true;
+    if (htmlFile) await refuseExisting(ctx, htmlFile, force);
     const { home, audit, identity } = await resolveAuditHome(ctx, global, out.warn);
     const p = await prepareReplay(ctx.fs, home, args[0]!);
     const s = p.session;
@@ -93,7 +97,7 @@ export const spec: CommandSpec = {
     }
 
     if (htmlFile && page) {
-      await ctx.fs.writeFile(htmlFile, page, { mode: 0o600 });
+      await writeOutput(ctx, htmlFile, page, force);
       out.say(`wrote ${htmlFile}`);
       return EXIT.ok;
     }

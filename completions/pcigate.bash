@@ -178,7 +178,7 @@ _pcigate() {
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;
       'replay')
-        flags='--speed --idle-limit --strict --html --raw --config --home --json -q --quiet -h --help'
+        flags='--speed --idle-limit --strict --html --force --raw --config --home --json -q --quiet -h --help'
         conn=0
         case "$prev" in
         --speed) COMPREPLY=(); return 0 ;;
@@ -210,7 +210,7 @@ _pcigate() {
         --home) COMPREPLY=( $(compgen -f -- "$cur") ); return 0 ;;
         esac ;;
       'evidence')
-        flags='--req --out --since --until --sample --oscal --root-key --max-expanded --config --home --json -q --quiet -h --help'
+        flags='--req --out --force --since --until --sample --oscal --root-key --max-expanded --config --home --json -q --quiet -h --help'
         conn=0
         case "$prev" in
         --req) COMPREPLY=(); return 0 ;;

@@ -238,6 +238,12 @@ export class EvidenceReportInvalid extends PcigateError {
   override code = EvidenceReportInvalid.code;
 }
 
+/** A file a command was told to write exists, and --force was not given (src/cli/output-file.ts). */
+export class OutputExists extends PcigateError {
+  static override code = 'ERR_OUTPUT_EXISTS';
+  override code = OutputExists.code;
+}
+
 /** An evidence bundle (zip) is malformed: truncated, a bad CRC-32, a duplicate, absolute or `..` entry name. Exit 3. */
 export class EvidenceFormatError extends PcigateError {
   static override code = 'ERR_EVIDENCE_FORMAT';

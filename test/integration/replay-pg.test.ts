@@ -101,6 +101,13 @@ describe('sessions and replay of a Postgres session', () => {
     // The export is announced with its absolute path and SHA-256, for the evidence bundle's 3.5.1 scan.
     const access = readLog(gate.home).filter((x) => x.type === 'audit.access' && x.session === end.session).at(-1)!;
     expect(access.detail).toMatchObject({ command: 'replay', html: true, path: file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') });
+    // The page attached to a finding is not replaced by running the command again; --force replaces it.
+    writeFileSync(file, 'attached to finding 12');
+    const again = await cli(['replay', end.session!, '--html', file]);
+    expect([again.code, again.stderr]).toEqual([1, expect.stringContaining(`${file} exists: pcigate does not replace it`)]);
+    expect(readFileSync(file, 'utf8')).toBe('attached to finding 12');
+    expect((await cli(['replay', end.session!, '--html', file, '--force'])).code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toContain(`verified against log record ${end.seq}`);
   });
 
   it('does not write the page when its export cannot be recorded (fail closed), and says why', async () => {
