@@ -23,6 +23,7 @@ import type { PcigateError } from '../errors.js';
 import { maskText, PanMasker } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
 import { StreamMasker } from '../mask/stream-masker.js';
+import { RecordedTokens } from './recorded-tokens.js';
 import { redactArgv } from './argv-redact.js';
 import { upstreamTarget } from './pg-connect.js';
 import { startPgBroker } from './pg-broker.js';
@@ -167,8 +168,13 @@ async function runRecorded(ctx: Ctx, o: RunOptions): Promise<number> {
   const cols = ctx.stdout.columns ?? 80;
   const rows = (ctx.stdout as { rows?: number }).rows ?? 24;
   const cast = await AsciicastWriter.create(ctx.fs, path.join(o.home, rel), ctx.clock, { width: cols, height: rows, title: `${o.name}: ${argvText}` });
-  const out = new StreamMasker((b) => { ctx.stdout.write(b); cast.output(b); }, { counts, anyLuhn: o.anyLuhn });
-  const err = new StreamMasker((b) => { ctx.stderr.write(b); cast.output(b); }, { counts, anyLuhn: o.anyLuhn });
+  // Tokens known by their form the child prints are hidden in the recording, not on this terminal (recorded-tokens.ts).
+  let recordingError: unknown;
+  const keep = (e: unknown) => { recordingError ??= e; };
+  const outTokens = new RecordedTokens((t) => cast.output(t), keep);
+  const errTokens = new RecordedTokens((t) => cast.output(t), keep);
+  const out = new StreamMasker((b) => { ctx.stdout.write(b); outTokens.write(b); }, { counts, anyLuhn: o.anyLuhn });
+  const err = new StreamMasker((b) => { ctx.stderr.write(b); errTokens.write(b); }, { counts, anyLuhn: o.anyLuhn });
   const started = ctx.clock.micros();
   let exit: { code: number; signal?: string };
   try {
@@ -176,8 +182,11 @@ async function runRecorded(ctx: Ctx, o: RunOptions): Promise<number> {
   } finally {
     out.flush();
     err.flush();
+    outTokens.flush();
+    errTokens.flush();
     await cast.close();
   }
+  if (recordingError !== undefined) throw recordingError;
   const blob = await o.sink.commitBlob(path.join(o.home, rel), 'asciicast');
   await o.sink.append({
     ...base, type: 'exec.end', outcome: exit.code === 0 ? 'success' : 'failure', blobs: [blob],

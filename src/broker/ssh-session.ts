@@ -20,6 +20,7 @@ import { mergeCounts, PanMasker } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
 import { StreamMasker } from '../mask/stream-masker.js';
 import type { StreamMaskerOptions } from '../mask/stream-masker.js';
+import { RecordedTokens } from './recorded-tokens.js';
 import type { PolicyIdentity } from '../policy/evaluate.js';
 import { identityOfActor } from '../policy/pg-policy-hooks.js';
 import { decideSsh } from '../policy/ssh-rules.js';
@@ -100,6 +101,8 @@ interface Recording {
    * connection running commands one after another held one open file per command until it ended).
    */
   closing?: Promise<void>;
+  /** Records what the token hold-backs keep (recorded-tokens.ts), before the recording's last marker. */
+  heldTokens?: () => void;
   /** Set when the session ended before the channel exited: what the upstream still sends goes nowhere. */
   cut?: boolean;
 }
@@ -453,8 +456,12 @@ export class SshSession {
     // With record_input, the end of what the user was last shown: a prompt for a secret there (`Password:`, sudo's,
     // `read -s`) has the keystrokes up to the next Enter recorded as stars (PromptWatch).
     const prompt = this.#o.conn.record_input ? new PromptWatch() : undefined;
-    const out = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stdout, () => cast.output(b)); }, termOpts);
-    const err = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stderr, () => cast.output(b)); }, termOpts);
+    // Tokens known by their form that the terminal shows (`cat .env`) are hidden in the recording; the user sees them.
+    const toRecording = (write: (b: Buffer) => void) => new RecordedTokens((t) => { if (!recording.cut && !recording.closing) write(t); }, fail);
+    const outTokens = toRecording((t) => cast.output(t));
+    const errTokens = toRecording((t) => cast.output(t));
+    const out = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stdout, () => outTokens.write(b)); }, termOpts);
+    const err = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stderr, () => errTokens.write(b)); }, termOpts);
     // The masker keeps an incomplete UTF-8 sequence at the end of a chunk even past its idle release, waiting
     // for the rest of the character. Binary protocols (sftp, scp, rsync) then wait for that byte forever: the
     // remote side sends nothing more until the client answers, and the client needs the byte first. A held
@@ -481,10 +488,22 @@ export class SshSession {
     };
     const writeOut = settle(out);
     const writeErr = settle(err);
-    const input = this.#o.conn.record_input ? new StreamMasker((b) => cast.input(b), { ...maskOpts, idleMs: Infinity }) : undefined;
+    const inTokens = this.#o.conn.record_input ? toRecording((t) => cast.input(t)) : undefined;
+    const input = inTokens ? new StreamMasker((b) => inTokens.write(b), { ...maskOpts, idleMs: Infinity }) : undefined;
+    recording.heldTokens = () => {
+      try {
+        outTokens.flush();
+        errTokens.flush();
+        inTokens?.flush();
+      } catch (e) {
+        fail(e);
+        throw e;
+      }
+    };
     recording.notice = (line) => {
       out.flush();
       err.flush();
+      recording.heldTokens?.();
       const text = Buffer.from(`\r\n${line}\r\n`);
       deliver(text, send.stderr, () => { cast.output(text); cast.marker(line); });
     };
@@ -540,12 +559,13 @@ export class SshSession {
         input?.write(prompt ? prompt.typed(b) : b);
       },
       resize: (cols, rows) => cast.resize(cols, rows),
-      flush: () => { sftpOut?.end(); out.flush(); err.flush(); input?.flush(); },
+      flush: () => { sftpOut?.end(); out.flush(); err.flush(); input?.flush(); recording.heldTokens?.(); },
       exit: (exit) => {
         // The upstream names the signal (RFC 4254 §6.10: any string): masked as any text it chooses, and bounded.
         const e = exit.signal === undefined ? exit : { signal: this.#text.maskText(exit.signal, this.#counts).slice(0, MAX_SIGNAL_NAME) };
         this.#lastExit = e;
         if (recording.cut) return; // the recording ended at its cut marker, and end() closes it
+        recording.heldTokens?.();
         cast.marker(e.signal !== undefined ? `exit-signal ${e.signal}` : `exit-status ${e.code ?? 0}`);
         recording.closing = cast.close();
         recording.closing.catch(() => undefined); // reported by end(), which awaits it
@@ -588,9 +608,13 @@ export class SshSession {
     const cut: string[] = [];
     for (const r of this.#recordings) {
       if (!r.closing) {
-        r.cut = true;
         cut.push(r.rel);
-        try { r.cast.marker(CUT_MARKER); } catch { /* a failed recording: recording_error says so */ }
+        try {
+          r.heldTokens?.();
+          r.cut = true;
+          r.cast.marker(CUT_MARKER);
+        } catch { /* a failed recording: recording_error says so */ }
+        r.cut = true;
       }
       try {
         await (r.closing ?? r.cast.close());

@@ -137,7 +137,8 @@ describe('pcigate exec -- CMD on a terminal', () => {
     const pty = await import('node-pty');
     const home = tempDir('pcigate-home-');
     const term = pty.spawn(process.execPath, [BIN, 'exec', '--config', config, '--home', home, 'test-db', '--', 'sh', '-c',
-      'if [ -t 1 ]; then echo "stdout-is-a-tty"; fi; printf "card 4111111111111111\\n"; exit 4'], {
+      // (the token is put together by printf: the command line holds no token, its output does)
+      'if [ -t 1 ]; then echo "stdout-is-a-tty"; fi; printf "card 4111111111111111\\n"; printf "GITHUB_TOKEN=%s%s\\n" ghp_A1bbbbbbbbbbbbbbbbb bbbbbbbbbbbbbbbbb; exit 4'], {
       cols: 100, rows: 30, cwd: home, env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm', NO_COLOR: '1', ...env },
     });
     let screen = '';
@@ -151,7 +152,13 @@ describe('pcigate exec -- CMD on a terminal', () => {
     expect(code).toBe(4);
     const end = readLog(home).find((r) => r.type === 'exec.end')!;
     expect(end.detail).toMatchObject({ exit_code: 4 });
-    expect(readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8')).toContain('stdout-is-a-tty');
+    const cast = readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8');
+    expect(cast).toContain('stdout-is-a-tty');
+    // A token the program prints is shown on the terminal and hidden in the recording, keeping its length.
+    const token = `ghp_A1${'b'.repeat(34)}`;
+    expect(screen).toContain(`GITHUB_TOKEN=${token}`);
+    expect(cast).not.toContain(token);
+    expect(cast).toContain(`GITHUB_TOKEN=[redacted]${'*'.repeat(token.length - 10)}`);
   });
 });
 

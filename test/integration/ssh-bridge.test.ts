@@ -141,6 +141,20 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     }
   });
 
+  it('hides a token the remote side prints in the recording, not on the terminal, also when it comes in pieces', async () => {
+    const token = `ghp_A1${'b'.repeat(34)}`;
+    const r = await ssh([`sh -c "printf 'GITHUB_TOKEN=${token.slice(0, 12)}'; sleep 0.05; printf '${token.slice(12)}\\n'"`]);
+    expect([r.code, r.stdout]).toEqual([0, `GITHUB_TOKEN=${token}\n`]);
+    // (its session: the one whose ssh.exec ran the printf; its recording is committed at session.end)
+    const exec = records().find((x) => x.type === 'ssh.exec' && JSON.stringify(x.detail).includes('GITHUB_TOKEN='))!;
+    await expect.poll(() => records().some((x) => x.type === 'session.end' && x.session === exec.session)).toBe(true);
+    const end = records().find((x) => x.type === 'session.end' && x.session === exec.session)!;
+    const cast = readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8');
+    expect(cast).not.toContain(token);
+    const shown = cast.split('\n').slice(1).filter(Boolean).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o').map((e) => e[2]);
+    expect(shown.join('')).toBe(`GITHUB_TOKEN=[redacted]${'*'.repeat(token.length - 10)}\n`);
+  });
+
   it('records every session with a committed recording', async () => {
     await ssh(['echo', 'recorded']);
     await expect.poll(() => records().some((x) => x.type === 'session.end' && (x.blobs ?? []).length > 0)).toBe(true);

@@ -1,0 +1,93 @@
+/**
+ * Tokens known by their form (KNOWN_TOKEN: GitHub, GitLab, Slack, Stripe, OpenAI/Anthropic, npm, Google, Vault, PyPI,
+ * JSON Web Tokens) shown in a terminal — `cat .env`, `vault kv get`, `kubectl get secret … | base64 -d`, a token
+ * pasted at a prompt — are hidden in the session's recording (asciicast), as they are on command lines, in SQL
+ * records and in transcripts. The user still sees them: the terminal is theirs, and only card numbers are masked on
+ * the way to it (by the masker before this). What goes to disk does not hold them.
+ *
+ * Streamed: the run of characters a token may be part of at the end of what came (letters, digits, `_-.=+/`, and `\`
+ * and `%`, which may start one: `\nghp_…`, `%3DeyJ…`) is held until a character that ends it follows, so a token cut
+ * across chunks is read whole. What is held goes to the recording when the stream has been idle IDLE_MS (a prompt
+ * waits for the user), at flush, and beyond HOLD_MAX characters (a base64 blob streaming) all of it but its last
+ * HOLD_KEEP. A token is hidden keeping its length (`[redacted]****…`), so the recording's screen is laid out as the
+ * user's was.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { KNOWN_TOKEN, TOKEN_HINT } from '../policy/redact-content.js';
+
+/** How long what is held waits for more before it is recorded as it is (a token printed in pieces, a slow link). */
+export const IDLE_MS = 250;
+/** Longest run held: a JSON Web Token's three parts are at most 16 KiB each (KNOWN_TOKEN). */
+export const HOLD_MAX = 64 * 1024;
+/** What is kept of a run held past HOLD_MAX. */
+const HOLD_KEEP = 50 * 1024;
+const MARK = '[redacted]';
+
+/** Whether the UTF-16 code unit `c` may be part of a token's run (see above). */
+function inRun(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x2d || c === 0x2e
+    || c === 0x3d || c === 0x2b || c === 0x2f || c === 0x5c || c === 0x25;
+}
+
+/** `text` with each known token replaced by a mark of its length. */
+export function recordedText(text: string): string {
+  if (!TOKEN_HINT.test(text)) return text;
+  return text.replace(KNOWN_TOKEN, (t: string) => (t.length > MARK.length ? MARK + '*'.repeat(t.length - MARK.length) : '*'.repeat(t.length)));
+}
+
+export class RecordedTokens {
+  readonly #decoder = new StringDecoder('utf8');
+  #held = '';
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @param sink writes to the recording (`cast.output`, `cast.input`).
+   * @param onError given what the sink threw from the idle timer (where nothing else would catch it).
+   */
+  constructor(private readonly sink: (b: Buffer) => void, private readonly onError: (e: unknown) => void, private readonly idleMs = IDLE_MS) {}
+
+  /** What is held, in characters (decoded). */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  write(b: Uint8Array): void {
+    this.#stopTimer();
+    const text = this.#held + this.#decoder.write(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    let cut = text.length;
+    while (cut > 0 && text.length - cut <= HOLD_MAX && inRun(text.charCodeAt(cut - 1))) cut--;
+    if (text.length - cut > HOLD_MAX) cut = text.length - HOLD_KEEP;
+    this.#held = text.slice(cut);
+    if (cut > 0) this.sink(Buffer.from(recordedText(text.slice(0, cut)), 'utf8'));
+    if (this.#held !== '') {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        try {
+          this.#release();
+        } catch (e) {
+          this.onError(e);
+        }
+      }, this.idleMs);
+      this.#timer.unref?.();
+    }
+  }
+
+  /** Records what is held, and the end of a character cut short (as the recording's own decoder would). */
+  flush(): void {
+    this.#stopTimer();
+    this.#held += this.#decoder.end();
+    this.#release();
+  }
+
+  /** Records what is held; a character cut short stays in the decoder for what follows. */
+  #release(): void {
+    const text = this.#held;
+    this.#held = '';
+    if (text !== '') this.sink(Buffer.from(recordedText(text), 'utf8'));
+  }
+
+  #stopTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * RecordedTokens: a token known by its form, shown in a terminal, is hidden in the recording (length kept), also
+ * when it comes in pieces; everything else is recorded byte for byte, a UTF-8 character cut across chunks too.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { HOLD_MAX, RecordedTokens, recordedText } from '../../../src/broker/recorded-tokens.js';
+
+const TOKEN = `ghp_A1${'b'.repeat(34)}`;
+const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+
+function recorder(idleMs = 250) {
+  const chunks: string[] = [];
+  const errors: unknown[] = [];
+  const r = new RecordedTokens((b) => chunks.push(b.toString('utf8')), (e) => errors.push(e), idleMs);
+  return { r, text: () => chunks.join(''), chunks, errors };
+}
+
+describe('RecordedTokens', () => {
+  it('hides a token keeping its length, wherever the chunks cut it', () => {
+    const line = `GITHUB_TOKEN=${TOKEN}\r\nAUTH=Bearer ${JWT}\r\n$ `;
+    for (let cut = 1; cut < line.length; cut++) {
+      const { r, text } = recorder();
+      r.write(Buffer.from(line.slice(0, cut)));
+      r.write(Buffer.from(line.slice(cut)));
+      r.flush();
+      expect(text(), `cut at ${cut}`).toBe(`GITHUB_TOKEN=[redacted]${'*'.repeat(TOKEN.length - 10)}\r\nAUTH=Bearer [redacted]${'*'.repeat(JWT.length - 10)}\r\n$ `);
+    }
+  });
+
+  it('reads a token after an escape or a percent-encoding cut from it ({"t":"\\nghp_…"}, %3DeyJ…)', () => {
+    const { r, text } = recorder();
+    r.write(Buffer.from('{"a":"x\\'));
+    r.write(Buffer.from(`n${TOKEN}"} q=%3`));
+    r.write(Buffer.from(`D${JWT} done`));
+    r.flush();
+    expect(text()).not.toContain(TOKEN.slice(4));
+    expect(text()).not.toContain(JWT.slice(3));
+    expect(text()).toContain('done');
+  });
+
+  it('records what is not a token byte for byte, a character cut across chunks too, and releases a held run when idle', async () => {
+    vi.useFakeTimers();
+    try {
+      const { r, text, chunks } = recorder();
+      const bytes = Buffer.from('héllo wörld 4111-xxxx ✓ sk-admin-dashboard-refactor $ ');
+      for (let i = 0; i < bytes.length; i++) r.write(bytes.subarray(i, i + 1));
+      expect(text()).toBe(bytes.toString('utf8'));
+      r.write(Buffer.from('user@host:~$ pwd'));
+      expect(text().endsWith('user@host:~$ ')).toBe(true); // `pwd` may begin a token: held
+      const before = chunks.length;
+      vi.advanceTimersByTime(249);
+      expect(chunks.length).toBe(before);
+      vi.advanceTimersByTime(1);
+      expect(text().endsWith('~$ pwd')).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('holds at most HOLD_MAX characters of a run (a base64 blob streaming), and hides a token at the end of one', () => {
+    const { r, chunks } = recorder();
+    r.write(Buffer.from('A'.repeat(HOLD_MAX + 10_000)));
+    expect(chunks.join('').length).toBeGreaterThan(0);
+    expect(r.held).toBeLessThanOrEqual(HOLD_MAX);
+    r.write(Buffer.from(` ${TOKEN}\n`));
+    r.flush();
+    expect(chunks.join('')).not.toContain(TOKEN);
+    expect(chunks.join('').length).toBe(HOLD_MAX + 10_000 + TOKEN.length + 2);
+  });
+
+  it('gives what the sink throws from its idle timer to onError', async () => {
+    const errors: unknown[] = [];
+    const r = new RecordedTokens(() => { throw new Error('disk full'); }, (e) => errors.push(e), 5);
+    r.write(Buffer.from('abc'));
+    await new Promise((res) => setTimeout(res, 30));
+    expect(errors).toEqual([new Error('disk full')]);
+  });
+
+  it('recordedText leaves a name that only looks like a token', () => {
+    expect(recordedText('sk-admin-dashboard-refactor xoxo-theme hvs.production-backup.tar')).toBe('sk-admin-dashboard-refactor xoxo-theme hvs.production-backup.tar');
+  });
+});
