@@ -11,6 +11,7 @@
  * Exits 1 when an input grows more than 8× (super-linear) or a hostile one costs more than 20× its benign twin.
  */
 import { redactArgv, redactCommandLine } from '../../src/broker/argv-redact.js';
+import { recordedText } from '../../src/broker/recorded-tokens.js';
 import { decideEnv } from '../../src/broker/ssh-env.js';
 import { isPureRead } from '../../src/broker/sql-record.js';
 import { readAsShell, smuggledSyntax } from '../../src/broker/ssh-exec/index.js';
@@ -190,6 +191,13 @@ const CASES: Case[] = [
     // (and starts after escapes and percent-encodings, each run's digit-and-capital lookaheads read from its start)
     hostile: (n) => { const t = `echo ${'eyJ'.repeat(n)} ${' eyJaaaaaaaaaaa.'.repeat(n / 4)} ${'.eyJ'.repeat(n)}x ${'ghp_'.repeat(n)} ${'sk-proj-'.repeat(n / 4)} ${'%3DeyJ'.repeat(n / 2)} ${'\\neyJa.'.repeat(n / 2)} sk-proj-${'a'.repeat(n)} ${'%20hvs.'.repeat(n / 2)}`; return () => redactCommandLine(t); },
     benign: (n) => { const t = `echo ${'abc'.repeat(n)} ${' abcaaaaaaaaaaa.'.repeat(n / 4)} ${'.abc'.repeat(n)}x ${'abcd'.repeat(n)} ${'abcdefgh'.repeat(n / 4)} ${'%3Dabc'.repeat(n / 2)} ${'\\nabca.'.repeat(n / 2)} abcdefgh${'a'.repeat(n)} ${'%20abc.'.repeat(n / 2)}`; return () => redactCommandLine(t); },
+  },
+  {
+    name: 'token prefixes between dots, as a terminal prints them (recordedText)',
+    n: 20_000,
+    // (a token's digit-and-capital lookahead read on through dots from each prefix to the run's end: quadratic)
+    hostile: (n) => { const t = `${'ghp_.'.repeat(n / 4)}${'hvs.'.repeat(n / 4)}${'sk-proj-.'.repeat(n / 4)}${'\x1b[32mpypi-.'.repeat(n / 4)}`; return () => recordedText(t); },
+    benign: (n) => { const t = `${'abcd.'.repeat(n / 4)}${'abc.'.repeat(n / 4)}${'abcdefgh.'.repeat(n / 4)}${'\x1b[32mabcde.'.repeat(n / 4)}`; return () => recordedText(t); },
   },
   {
     name: 'Authorization headers and URL passwords made by substitutions, many on a line (redactCommandLine)',

@@ -171,20 +171,22 @@ async function runRecorded(ctx: Ctx, o: RunOptions): Promise<number> {
   // Tokens known by their form the child prints are hidden in the recording, not on this terminal (recorded-tokens.ts).
   let recordingError: unknown;
   const keep = (e: unknown) => { recordingError ??= e; };
-  const outTokens = new RecordedTokens((t) => cast.output(t), keep);
-  const errTokens = new RecordedTokens((t) => cast.output(t), keep);
-  const out = new StreamMasker((b) => { ctx.stdout.write(b); outTokens.write(b); }, { counts, anyLuhn: o.anyLuhn });
-  const err = new StreamMasker((b) => { ctx.stderr.write(b); errTokens.write(b); }, { counts, anyLuhn: o.anyLuhn });
+  // (one hold-back for both: stdout and stderr are one stream of output events in the recording, kept in order)
+  const tokens = new RecordedTokens((t) => cast.output(t), keep);
+  const out = new StreamMasker((b) => { ctx.stdout.write(b); tokens.write(b); }, { counts, anyLuhn: o.anyLuhn });
+  const err = new StreamMasker((b) => { ctx.stderr.write(b); tokens.write(b); }, { counts, anyLuhn: o.anyLuhn });
   const started = ctx.clock.micros();
   let exit: { code: number; signal?: string };
   try {
     exit = tty ? await runPty(ctx, o, cols, rows, out) : await runPipes(ctx, o, out, err);
   } finally {
-    out.flush();
-    err.flush();
-    outTokens.flush();
-    errTokens.flush();
-    await cast.close();
+    try {
+      out.flush();
+      err.flush();
+      tokens.flush();
+    } finally {
+      await cast.close();
+    }
   }
   if (recordingError !== undefined) throw recordingError;
   const blob = await o.sink.commitBlob(path.join(o.home, rel), 'asciicast');

@@ -35,6 +35,27 @@ export function recordedText(text: string): string {
   return text.replace(KNOWN_TOKEN, (t: string) => (t.length > MARK.length ? MARK + '*'.repeat(t.length - MARK.length) : '*'.repeat(t.length)));
 }
 
+/**
+ * Where a run starting at `cut` is held from: before the terminal control sequence that stands right before it, whole
+ * or not yet whole (`ESC[01;31m`, `ESC[`: KNOWN_TOKEN reads a token after one), else at `cut`.
+ */
+function beforeRun(text: string, cut: number): number {
+  if (cut === text.length && text[cut - 1] === '\x1b') return cut - 1; // (a sequence's first byte, the rest to come)
+  let i = cut;
+  while (i > 0 && cut - i < 40 && text.charCodeAt(i - 1) >= 0x20 && text.charCodeAt(i - 1) <= 0x3f) i--;
+  return i >= 2 && text[i - 1] === '[' && text[i - 2] === '\x1b' ? i - 2 : cut;
+}
+
+/**
+ * Where a run held past HOLD_MAX is cut: at the last `/`, `=`, `+`, `%`, `\` or `.` before its last HOLD_KEEP
+ * characters (a base64 line's, a path's: no token holds one, so none is cut in two there), or there.
+ */
+function heldCut(text: string): number {
+  const at = text.length - HOLD_KEEP;
+  for (let i = at; i > at - 4096 && i > 0; i--) if ('/=+%\\.'.includes(text[i - 1]!)) return i;
+  return at;
+}
+
 export class RecordedTokens {
   readonly #decoder = new StringDecoder('utf8');
   #held = '';
@@ -53,10 +74,15 @@ export class RecordedTokens {
 
   write(b: Uint8Array): void {
     this.#stopTimer();
-    const text = this.#held + this.#decoder.write(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    const fresh = this.#decoder.write(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    const text = this.#held + fresh;
+    // (what is held is one run, with what may stand before a token: only the fresh text is read back, and where it is
+    // all run characters the run goes on from what was held)
     let cut = text.length;
-    while (cut > 0 && text.length - cut <= HOLD_MAX && inRun(text.charCodeAt(cut - 1))) cut--;
-    if (text.length - cut > HOLD_MAX) cut = text.length - HOLD_KEEP;
+    while (cut > this.#held.length && inRun(text.charCodeAt(cut - 1))) cut--;
+    if (cut === this.#held.length) cut = 0;
+    else cut = beforeRun(text, cut);
+    if (text.length - cut > HOLD_MAX) cut = heldCut(text);
     this.#held = text.slice(cut);
     if (cut > 0) this.sink(Buffer.from(recordedText(text.slice(0, cut)), 'utf8'));
     if (this.#held !== '') {
@@ -79,7 +105,12 @@ export class RecordedTokens {
     this.#release();
   }
 
-  /** Records what is held; a character cut short stays in the decoder for what follows. */
+  /** Records what is held (before an event of another kind: a resize); a character cut short waits for the rest. */
+  release(): void {
+    this.#stopTimer();
+    this.#release();
+  }
+
   #release(): void {
     const text = this.#held;
     this.#held = '';

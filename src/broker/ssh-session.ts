@@ -457,11 +457,11 @@ export class SshSession {
     // `read -s`) has the keystrokes up to the next Enter recorded as stars (PromptWatch).
     const prompt = this.#o.conn.record_input ? new PromptWatch() : undefined;
     // Tokens known by their form that the terminal shows (`cat .env`) are hidden in the recording; the user sees them.
+    // (one hold-back for stdout and stderr: they are one stream of output events in the recording, kept in order)
     const toRecording = (write: (b: Buffer) => void) => new RecordedTokens((t) => { if (!recording.cut && !recording.closing) write(t); }, fail);
     const outTokens = toRecording((t) => cast.output(t));
-    const errTokens = toRecording((t) => cast.output(t));
     const out = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stdout, () => outTokens.write(b)); }, termOpts);
-    const err = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stderr, () => errTokens.write(b)); }, termOpts);
+    const err = new TerminalMasker((b) => { this.#bytesOut += b.length; prompt?.shown(b); deliver(b, send.stderr, () => outTokens.write(b)); }, termOpts);
     // The masker keeps an incomplete UTF-8 sequence at the end of a chunk even past its idle release, waiting
     // for the rest of the character. Binary protocols (sftp, scp, rsync) then wait for that byte forever: the
     // remote side sends nothing more until the client answers, and the client needs the byte first. A held
@@ -493,7 +493,6 @@ export class SshSession {
     recording.heldTokens = () => {
       try {
         outTokens.flush();
-        errTokens.flush();
         inTokens?.flush();
       } catch (e) {
         fail(e);
@@ -558,7 +557,16 @@ export class SshSession {
         if (failure !== undefined) throw failure;
         input?.write(prompt ? prompt.typed(b) : b);
       },
-      resize: (cols, rows) => cast.resize(cols, rows),
+      resize: (cols, rows) => {
+        // (what was shown before it, held for a token, comes before it)
+        try {
+          outTokens.release();
+        } catch (e) {
+          fail(e);
+          throw e;
+        }
+        cast.resize(cols, rows);
+      },
       flush: () => { sftpOut?.end(); out.flush(); err.flush(); input?.flush(); recording.heldTokens?.(); },
       exit: (exit) => {
         // The upstream names the signal (RFC 4254 §6.10: any string): masked as any text it chooses, and bounded.
