@@ -4,7 +4,7 @@
  * runs as given.
  */
 import { inputSecrets } from './argv-input.js';
-import { assigningWords, commands, newLine, programsOf, REDIRECT, REDIRECT_ALONE, SEPARATOR } from './argv-line.js';
+import { assigningWords, commands, newLine, programName, programsOf, REDIRECT, REDIRECT_ALONE, SEPARATOR } from './argv-line.js';
 import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName, SWITCH_VALUE } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
@@ -60,8 +60,20 @@ function programSecrets(line: Line, c: Command): void {
       const rules = PROGRAM_SECRETS.find((r) => r.program.test(candidate) && rulesHold(r, bare));
       if (rules && !applied.has(rules)) { applied.add(rules); claimProgramSecrets(line, rules, args, bare); }
     }
+    // It may be a wrapper (`$SUDO mysql -pS3cret`, `${SUDO:-sudo} -u pg mysql …`, `$RUN psql …`): the first of its
+    // next words that names a program with password options is read as that program, with the words after it.
+    for (let k = 0; k < Math.min(args.length, MADE_WRAPPER_WORDS); k++) {
+      const after = bare.slice(k + 1);
+      const rules = PROGRAM_SECRETS.find((r) => r.program.test(programName(bare[k]!)) && rulesHold(r, after));
+      if (!rules) continue;
+      if (!applied.has(rules)) claimProgramSecrets(line, rules, args.slice(k + 1), after);
+      break;
+    }
   }
 }
+
+/** How many words after a program name the shell makes are looked at for the program it may wrap. */
+const MADE_WRAPPER_WORDS = 4;
 
 /** A name within a program's name the shell makes: `$MYSQL_BIN`, `${PSQL:-/usr/bin/psql}`, `$(which redis-cli)`. */
 const NAME_PART = /[A-Za-z][\w.+-]*/g;

@@ -559,4 +559,17 @@ describe('a program whose name the shell makes', () => {
     kept('$CC -pthread -o x x.c');
     kept('$(git rev-parse --show-toplevel)/scripts/deploy -p 22 -a prod');
   });
+
+  it('may be a wrapper: a program with password options among its next words is read with the words after it', () => {
+    // `$SUDO mysql -pS3cret` was recorded as typed: `$SUDO` names no program, and mysql was no command's name.
+    cases([
+      ['$SUDO mysql -pS3cret db', '$SUDO mysql -p[redacted] db'],
+      ['${SUDO:-sudo} -u pg mysql -uroot -pS3cret', '${SUDO:-sudo} -u pg mysql -uroot -p[redacted]'],
+      ['$DOCKER exec -it db mysql -pS3cret', '$DOCKER exec -it db mysql -p[redacted]'],
+      ['$RUN sshpass -p S3cret ssh h', '$RUN sshpass -p [redacted] ssh h'],
+    ]);
+    kept('$EDITOR mysql.conf');
+    kept('$PAGER psql -p 5432 -h db');
+    kept('$CMD -pS3cret'); // (names nothing: documented)
+  });
 });
