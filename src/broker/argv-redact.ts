@@ -663,7 +663,7 @@ function tokenEnd(text: string, from: number, end: number): number {
  */
 function throughSubstitutions(text: string, from: number, end: number, rest: (at: number) => number): number {
   for (let p = nextSubstitution(text, from, end); p >= 0; p = nextSubstitution(text, p, end)) {
-    const closed = text[p] === '`' ? backquotedEnd(text, p) : substitutionEnd(text, p) ?? unreadSubstitutionEnd(text, p + 1);
+    const closed = text[p] === '`' ? backquotedEnd(text, p) : text[p] !== '$' ? unreadSubstitutionEnd(text, p + 1) : substitutionEnd(text, p) ?? unreadSubstitutionEnd(text, p + 1);
     if (closed > end) end = Math.max(closed, rest(closed));
     p = closed; // (what is inside it is its own)
   }
@@ -671,14 +671,16 @@ function throughSubstitutions(text: string, from: number, end: number, rest: (at
 }
 
 /**
- * Where the first command substitution, `$(` or a backquote, at or after `from` and before `end` opens (-1: none).
+ * Where the first command substitution, `$(` or a backquote (or a process substitution, `<(`, `>(`), at or after `from`
+ * and before `end` opens (-1: none).
  * An escaped one is text (`\``, also when the escape is just before `from`), and so is a backquote that no other
  * closes on its line (backquotedEnd).
  */
 function nextSubstitution(text: string, from: number, end: number): number {
   for (let i = text[from - 1] === '\\' ? from + 1 : from; i < end; i++) {
     const c = text.charCodeAt(i);
-    if ((c === 0x60 && backquotedEnd(text, i) > i) || (c === 0x24 && text.charCodeAt(i + 1) === 0x28)) return i;
+    // (`<(…)`, `>(…)`: a process substitution, `PGPASSFILE=<(echo h:5432:db:u:S3cret)`)
+    if ((c === 0x60 && backquotedEnd(text, i) > i) || ((c === 0x24 || c === 0x3c || c === 0x3e) && text.charCodeAt(i + 1) === 0x28)) return i;
     if (c === 0x5c) i++;
   }
   return -1;

@@ -306,9 +306,10 @@ describe('text written into .pgpass and .netrc', () => {
     kept('PGPASSFILE=/run/ci/pw psql -h db -c "select 1"');
     kept('PGPASSFILE="$HOME/.config/pw" psql -h db');
     // (a value the shell makes, or spelled otherwise than libpq reads it, is read as any name holding "pass" is;
-    // `PGPASSFILE=<(echo …)`, a process substitution, is not caught)
+    // a process substitution too, to its `)`: `PGPASSFILE=<(echo …)` showed what followed its first blank)
     cases([
       ['PGPASSFILE="$(echo h:5432:db:u:S3cret > /tmp/p; echo /tmp/p)" psql', 'PGPASSFILE="$(echo [redacted] > [redacted]; echo [redacted])" psql'],
+      ['PGPASSFILE=<(echo h:5432:db:u:S3cret) psql -h h', 'PGPASSFILE=[redacted] psql -h h'],
       ['pgpassfile=S3cret x', 'pgpassfile=[redacted] x'],
       // (shown only as a path: a password given there by mistake, or passfile= in a tool's own option, is hidden)
       ['PGPASSFILE=S3cret psql', 'PGPASSFILE=[redacted] psql'],
