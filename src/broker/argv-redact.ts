@@ -10,7 +10,7 @@ import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redact
 import type { ProgramSecrets, Redact } from './argv-programs.js';
 import { firstAtLeast } from '../sorted-index.js';
 import { KNOWN_TOKEN } from '../policy/redact-content.js';
-import { redactedSpans, shellWords, substitutionEnd, substitutions } from './shell-words.js';
+import { processSubstitutionEnd, redactedSpans, shellWords, substitutionEnd, substitutions } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
 
 /**
@@ -663,7 +663,8 @@ function tokenEnd(text: string, from: number, end: number): number {
  */
 function throughSubstitutions(text: string, from: number, end: number, rest: (at: number) => number): number {
   for (let p = nextSubstitution(text, from, end); p >= 0; p = nextSubstitution(text, p, end)) {
-    const closed = text[p] === '`' ? backquotedEnd(text, p) : text[p] !== '$' ? unreadSubstitutionEnd(text, p + 1) : substitutionEnd(text, p) ?? unreadSubstitutionEnd(text, p + 1);
+    const closed = text[p] === '`' ? backquotedEnd(text, p)
+      : (text[p] === '$' ? substitutionEnd(text, p) : processSubstitutionEnd(text, p)) ?? unreadSubstitutionEnd(text, p + 1);
     if (closed > end) end = Math.max(closed, rest(closed));
     p = closed; // (what is inside it is its own)
   }

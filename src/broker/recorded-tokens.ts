@@ -37,13 +37,15 @@ export function recordedText(text: string): string {
 
 /**
  * Where a run starting at `cut` is held from: before the terminal control sequence that stands right before it, whole
- * or not yet whole (`ESC[01;31m`, `ESC[`: KNOWN_TOKEN reads a token after one), else at `cut`.
+ * or not yet whole (`ESC[01;31m`, `ESC[`, `ESC(B`: KNOWN_TOKEN reads a token after one), else at `cut`.
  */
 function beforeRun(text: string, cut: number): number {
   if (cut === text.length && text[cut - 1] === '\x1b') return cut - 1; // (a sequence's first byte, the rest to come)
   let i = cut;
   while (i > 0 && cut - i < 40 && text.charCodeAt(i - 1) >= 0x20 && text.charCodeAt(i - 1) <= 0x3f) i--;
-  return i >= 2 && text[i - 1] === '[' && text[i - 2] === '\x1b' ? i - 2 : cut;
+  if (i >= 2 && text[i - 1] === '[' && text[i - 2] === '\x1b') return i - 2;
+  // (a character set's, `ESC(B`, whose last byte is the run's first)
+  return i >= 1 && text[i - 1] === '\x1b' && '()*+'.includes(text[i] ?? '') ? i - 1 : cut;
 }
 
 /**

@@ -25,15 +25,15 @@ const PAREN_DEPTH = 2;
  * word's character or not; two that both matched one took 2^k tries for k of them), so no text is read two ways.
  * Past `depth` nested double quotes, none.
  */
-function substitutionOrDollar(depth: number): string {
-  if (depth === 0) return String.raw`\$`;
+function substitutionOrDollar(depth: number, opener = String.raw`\$`): string {
+  if (depth === 0) return opener;
   // (made anew for each place: every atomic group needs a name of its own)
   const inner = () => String.raw`[^()'"\\\x60$#<c]|(?<![\w.-])c(?!ase\s+[^\s;&|()<>]+\s+in\b)|(?<=[\w.-])c|\\[\s\S]|\$'(?:[^'\\]|\\[\s\S])*'|\$\{[^}\n]{0,256}\}|\$(?!'|\{[^}\n]{0,256}\})|'[^']*'|${BACKQUOTED}|${doubleQuoted(depth - 1)}|<(?!<)`;
   // (parentheses inside it, `$(a $(b $(c)))`, `$(echo $((1+2)))`, a subshell: nested up to PAREN_DEPTH)
   const parens = (k: number): string => String.raw`\((?:${inner()}${k > 1 ? `|${parens(k - 1)}` : ''})*\)`;
-  const substitution = String.raw`\$\((?:${inner()}|${parens(PAREN_DEPTH)})*\)`;
+  const substitution = String.raw`${opener}\((?:${inner()}|${parens(PAREN_DEPTH)})*\)`;
   const name = `s${groups++}`;
-  return String.raw`(?=(?<${name}>${substitution}|\$))\k<${name}>`;
+  return String.raw`(?=(?<${name}>${substitution}|${opener}))\k<${name}>`;
 }
 
 /** A double-quoted part, the command substitutions in it read whole (substitutionOrDollar), nested to `depth`. */
@@ -78,6 +78,16 @@ export function substitutionEnd(text: string, at: number): number | undefined {
   // (one object: a regular expression this size is compiled again for each copy)
   SUBSTITUTION.lastIndex = at;
   const m = SUBSTITUTION.exec(text);
+  return m && m.index === at && m[0].length > 1 ? at + m[0].length : undefined;
+}
+
+/** A process substitution, `<(…)` or `>(…)`, read as a command substitution is (or its first character). */
+const PROCESS_SUBSTITUTION = new RegExp(substitutionOrDollar(SUBSTITUTION_DEPTH, '[<>]'), 'g');
+
+/** Where the process substitution whose `<` or `>` is at `at` in `text` ends (after its `)`); undefined where none is read. */
+export function processSubstitutionEnd(text: string, at: number): number | undefined {
+  PROCESS_SUBSTITUTION.lastIndex = at;
+  const m = PROCESS_SUBSTITUTION.exec(text);
   return m && m.index === at && m[0].length > 1 ? at + m[0].length : undefined;
 }
 

@@ -310,6 +310,10 @@ describe('text written into .pgpass and .netrc', () => {
     cases([
       ['PGPASSFILE="$(echo h:5432:db:u:S3cret > /tmp/p; echo /tmp/p)" psql', 'PGPASSFILE="$(echo [redacted] > [redacted]; echo [redacted])" psql'],
       ['PGPASSFILE=<(echo h:5432:db:u:S3cret) psql -h h', 'PGPASSFILE=[redacted] psql -h h'],
+      // (read as a command substitution is: one holding quotes, a substitution or a backquote ends at its own `)`,
+      // not at the line's end, which hid the command after it; found by review)
+      ['PGPASSFILE=<(echo "h:5432:db:u:$(cat /run/pw)") psql -h db; rm -rf /srv', 'PGPASSFILE=[redacted] psql -h db; rm -rf /srv'],
+      ['PGPASSFILE=<(vault kv get -field=pgpass `echo secret/db`) psql -h db; rm -rf /srv', 'PGPASSFILE=[redacted] psql -h db; rm -rf /srv'],
       ['pgpassfile=S3cret x', 'pgpassfile=[redacted] x'],
       // (shown only as a path: a password given there by mistake, or passfile= in a tool's own option, is hidden)
       ['PGPASSFILE=S3cret psql', 'PGPASSFILE=[redacted] psql'],

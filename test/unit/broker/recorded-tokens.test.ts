@@ -76,7 +76,7 @@ describe('RecordedTokens', () => {
 
   it('reads a token right after a terminal control sequence (a colour, grep --color, a cursor move), the sequence cut anywhere', () => {
     // (found by review: `ESC[32m` ends in a letter, and KNOWN_TOKEN wanted a character no token holds before one)
-    for (const before of ['\x1b[32m', '\x1b[01;31m\x1b[K', '\x1b[40D', '\x1b[7m']) {
+    for (const before of ['\x1b[32m', '\x1b[01;31m\x1b[K', '\x1b[40D', '\x1b[7m', '\x1b(B']) {
       const line = `TOKEN=${before}${TOKEN}\x1b[m\r\n`;
       for (let cut = 1; cut < line.length; cut++) {
         const { r, text } = recorder();
@@ -109,6 +109,10 @@ describe('RecordedTokens', () => {
     r.write(Buffer.from('abc'));
     await new Promise((res) => setTimeout(res, 30));
     expect(errors).toEqual([new Error('disk full')]);
+  });
+
+  it('recordedText hides a GitLab routable token, whose digit may come after its dot', () => {
+    expect(recordedText('glpat-XyahovAelszbipwBfmt_cjqxCgn.01.1a2b3c4d5')).not.toContain('XyahovAelszbipwBfmt');
   });
 
   it('recordedText leaves a name that only looks like a token', () => {
