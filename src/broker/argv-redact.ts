@@ -599,7 +599,8 @@ function headerValueEnd(text: string, at: number, prefix: string, read: number, 
     if (opened !== undefined) end = opened < 0 ? lineEnd : Math.min(opened, lineEnd);
     else if (!q?.closes(qp)) {
       const close = next.of(needle, qp + 1);
-      if (close <= Math.min(lineEnd, q ? q.enclosing(qp) ?? lineEnd : lineEnd)) end = close;
+      const held = q?.enclosing(qp); // (-1: quotes never closed, which run to the line's end)
+      if (close <= (held === undefined || held < 0 ? lineEnd : Math.min(held, lineEnd))) end = close;
     }
   } else if (before === '"' || before === "'") {
     // (on a shell line, only a quote that opens there holds the header: `echo "a"Authorization:x b` is not held; in

@@ -6,8 +6,8 @@
  * the way to it (by the masker before this). What goes to disk does not hold them.
  *
  * Streamed: the run of characters a token may be part of at the end of what came (letters, digits, `_-.=+/`, and `\`
- * and `%`, which may start one: `\nghp_…`, `%3DeyJ…`) is held until a character that ends it follows, so a token cut
- * across chunks is read whole. What is held goes to the recording when the stream has been idle IDLE_MS (a prompt
+ * and `%`, which may start one: `\nghp_…`, `%3DeyJ…`), with a terminal control sequence right before it (beforeRun),
+ * is held until a character that ends it follows, so a token cut across chunks is read whole. What is held goes to the recording when the stream has been idle IDLE_MS (a prompt
  * waits for the user), at flush, and beyond HOLD_MAX characters (a base64 blob streaming) all of it but its last
  * HOLD_KEEP. A token is hidden keeping its length (`[redacted]****…`), so the recording's screen is laid out as the
  * user's was.

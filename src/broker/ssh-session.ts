@@ -617,12 +617,10 @@ export class SshSession {
     for (const r of this.#recordings) {
       if (!r.closing) {
         cut.push(r.rel);
-        try {
-          r.heldTokens?.();
-          r.cut = true;
-          r.cast.marker(CUT_MARKER);
-        } catch { /* a failed recording: recording_error says so */ }
+        // (what the token hold-back keeps is recorded first; from then on, what the upstream still sends goes nowhere)
+        try { r.heldTokens?.(); } catch { /* a failed recording: recording_error says so */ }
         r.cut = true;
+        try { r.cast.marker(CUT_MARKER); } catch { /* as above */ }
       }
       try {
         await (r.closing ?? r.cast.close());

@@ -181,6 +181,8 @@ describe('an Authorization header with a quoted token', () => {
       ['curl -d \'{"Authorization": "Bot S3cret"}\' https://x', 'curl -d \'{"Authorization": "[redacted]"}\' https://x'],
       ['curl -d "{\\"Authorization\\": \\"Bot S3cret\\"}" https://x', 'curl -d "{\\"Authorization\\": \\"[redacted]"}" https://x'],
       ['cat > r.http <<EOF\nGET / HTTP/1.1\nAuthorization: Bot S3cret\nHost: x\nEOF', 'cat > r.http <<EOF\nGET / HTTP/1.1\nAuthorization: [redacted]\nHost: x\nEOF'],
+      // (in shell quotes never closed, which run to the line's end)
+      ['curl -d \'{"Authorization": "Bot S3cret"} https://x', 'curl -d \'{"Authorization": "[redacted]"} https://x'],
     ]);
     expect(redactArgv(['curl', '-H', 'Authorization: Bot S3cret', 'https://x'])).toEqual(['curl', '-H', 'Authorization: [redacted]', 'https://x']);
     // (curl's -H glued to its header: no word boundary before the name, which went unread)
