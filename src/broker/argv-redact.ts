@@ -512,8 +512,7 @@ const SUBSTITUTED_PASSWORD_MAX = 1024;
 /**
  * `text` with each URL password that a command substitution makes given to `hidden`: whatever the substitutions hold
  * (nested ones, quotes, a comment, lines: `https://u:$(echo "$(cat /t)")@h`, `` https://u:`cat /t`@h ``,
- * `https://u:$(a)$(b)@h`), read as the shell reads them (substitutionEnd, or roughly, unreadSubstitutionEnd) to the `@`
- * after them. URL_PASSWORD's expression reads only a plain one, and reads first: what it hid is shown as it showed it.
+ * `https://u:$(a)$(b)@h`), read as the shell reads them (substitutionAt) to the `@` after them. URL_PASSWORD's expression reads only a plain one, and reads first: what it hid is shown as it showed it.
  */
 function substitutedUrlPasswords(text: string, hidden: (prefix: string, secret: string, suffix: string) => string): string {
   let out = '';
@@ -531,11 +530,9 @@ function substitutedUrlPasswords(text: string, hidden: (prefix: string, secret: 
         at = p;
         break;
       }
-      if (c === '$' && w[p + 1] === '(') {
-        p = substitutionEnd(w, p) ?? unreadSubstitutionEnd(w, p + 1);
-        substituted = true;
-      } else if (c === '`' && backquotedEnd(w, p) > p) {
-        p = backquotedEnd(w, p);
+      const closed = c === '$' || c === '`' ? substitutionAt(w, p) : undefined;
+      if (closed !== undefined) {
+        p = closed;
         substituted = true;
       } else if (c === '\\') p += 2;
       // (a quote ends what is read here: the shell's quoting is read by the words, whose values are read too;
@@ -663,38 +660,37 @@ function tokenEnd(text: string, from: number, end: number): number {
  * from there (what follows it in its word is the secret's too).
  */
 function throughSubstitutions(text: string, from: number, end: number, rest: (at: number) => number): number {
-  for (let p = nextSubstitution(text, from, end); p >= 0; p = nextSubstitution(text, p, end)) {
-    const closed = text[p] === '`' ? backquotedEnd(text, p)
-      : (text[p] === '$' ? substitutionEnd(text, p) : processSubstitutionEnd(text, p)) ?? unreadSubstitutionEnd(text, p + 1);
+  // (an escaped one is text: `\``, also when the escape is just before `from`)
+  for (let p = text[from - 1] === '\\' ? from + 1 : from; p < end; p++) {
+    if (text[p] === '\\') {
+      p++;
+      continue;
+    }
+    const closed = substitutionAt(text, p);
+    if (closed === undefined) continue;
     if (closed > end) end = Math.max(closed, rest(closed));
-    p = closed; // (what is inside it is its own)
+    p = closed - 1; // (what is inside it is its own)
   }
   return end;
 }
 
 /**
- * Where the first command substitution, `$(` or a backquote (or a process substitution, `<(`, `>(`), at or after `from`
- * and before `end` opens (-1: none).
- * An escaped one is text (`\``, also when the escape is just before `from`), and so is a backquote that no other
- * closes on its line (backquotedEnd).
+ * Where the substitution that opens at `at` ends (after its `)` or backquote), if one opens there: a command
+ * substitution, `$(…)`, or a process substitution, `<(…)` or `>(…)` (`PGPASSFILE=<(echo h:5432:db:u:S3cret)`), read as
+ * the words read one (substitutionEnd) or, where they cannot, roughly (unreadSubstitutionEnd); a backquoted one only
+ * when another backquote closes it on its line (one that none closes is text).
  */
-function nextSubstitution(text: string, from: number, end: number): number {
-  for (let i = text[from - 1] === '\\' ? from + 1 : from; i < end; i++) {
-    const c = text.charCodeAt(i);
-    // (`<(…)`, `>(…)`: a process substitution, `PGPASSFILE=<(echo h:5432:db:u:S3cret)`)
-    if ((c === 0x60 && backquotedEnd(text, i) > i) || ((c === 0x24 || c === 0x3c || c === 0x3e) && text.charCodeAt(i + 1) === 0x28)) return i;
-    if (c === 0x5c) i++;
+function substitutionAt(text: string, at: number): number | undefined {
+  const c = text[at];
+  if (c === '`') {
+    for (let i = at + 1; i < text.length && text[i] !== '\n'; i++) {
+      if (text[i] === '\\') i++;
+      else if (text[i] === '`') return i + 1;
+    }
+    return undefined;
   }
-  return -1;
-}
-
-/** Where the backquoted substitution opened at `at` ends: after the backquote that closes it on its line (`at`: none does). */
-function backquotedEnd(text: string, at: number): number {
-  for (let i = at + 1; i < text.length && text[i] !== '\n'; i++) {
-    if (text[i] === '\\') i++;
-    else if (text[i] === '`') return i + 1;
-  }
-  return at;
+  if ((c !== '$' && c !== '<' && c !== '>') || text[at + 1] !== '(') return undefined;
+  return (c === '$' ? substitutionEnd(text, at) : processSubstitutionEnd(text, at)) ?? unreadSubstitutionEnd(text, at + 1);
 }
 
 /** `text` with each PEM private key's body redacted (to the end of the text when its END line is missing). */

@@ -225,11 +225,12 @@ describe('an Authorization header with a quoted token', () => {
     kept('psql "postgresql://u@h/db" -c "select \'$(x)\'"');
   });
 
-  it('hides what a substitution fed to a password reader may write: an echo anywhere in it, a here-string', () => {
+  it('hides what a substitution fed to a password reader may write: an echo anywhere in it', () => {
     // Only one that started with echo or printf was taken to write its text; these were shown.
     cases([
       ['echo $(echo;echo S3cret) | docker login -u u --password-stdin r', 'echo $(echo;echo [redacted]) | docker login -u u --password-stdin r'],
       ['echo "$(eval echo S3cret)" | docker login --password-stdin r', 'echo "$([redacted])" | docker login --password-stdin r'],
+      // (a here-string in one: the words cannot read it, and it is hidden to the line's end, as before)
       ['echo $(cat <<<S3cret) | docker login --password-stdin r', 'echo [redacted]'],
     ]);
     kept('echo "$(cat /run/pw)" | docker login --password-stdin r');
