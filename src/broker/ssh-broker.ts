@@ -190,8 +190,11 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
         (session) => {
           entry = { session, conn };
           sessions.add(entry);
-          session.upstream.on('close', () => { conn.end(); finish(); });
-          session.upstream.on('error', () => { conn.end(); finish(); });
+          // The client's connection ends once what its channels were last sent has reached it (a time limit's
+          // notice, the exit the bridge passes on after it), within a bound.
+          const hangUp = () => { void session.delivered(2_000).then(() => setImmediate(() => { conn.end(); finish(); })); };
+          session.upstream.on('close', hangUp);
+          session.upstream.on('error', hangUp);
           if (closed) finish();
         },
         (err: unknown) => {

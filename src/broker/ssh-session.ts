@@ -105,6 +105,8 @@ interface Recording {
   heldTokens?: () => void;
   /** Set when the session ended before the channel exited: what the upstream still sends goes nowhere. */
   cut?: boolean;
+  /** Settles once what was recorded so far has been sent to the client (or could not be). */
+  delivered(): Promise<void>;
 }
 
 /**
@@ -412,7 +414,7 @@ export class SshSession {
       // The client chooses its terminal type as any text: masked (the remote side gets it as sent).
       env: { TERM: this.#text.maskText(info.pty?.term ?? 'dumb', this.#counts) },
     });
-    const recording: Recording = { cast, rel, notice: () => {} };
+    const recording: Recording = { cast, rel, notice: () => {}, delivered: () => delivery };
     this.#recordings.push(recording);
     cast.marker(info.kind === 'shell' ? 'shell: allowed' : this.#text.maskText(`${info.kind}: ${command ?? ''}: allowed`));
     const maskOpts = { ...this.#o.mask, counts: this.#counts };
@@ -692,6 +694,19 @@ export class SshSession {
         delay = Math.min(delay * 2, END_RETRY_MAX_MS);
       }
     }
+  }
+
+  /**
+   * Settles once what every channel recorded so far has been sent to the client, or after `withinMs` (a client that
+   * stopped reading holds it no longer). The broker ends the client's connection only then: the disconnect that
+   * follows the upstream's close cut off the notice a time limit had just written (the client read "Received
+   * disconnect" and nothing else).
+   */
+  delivered(withinMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, withinMs); timer.unref?.(); });
+    const all = Promise.allSettled(this.#recordings.map((r) => r.delivered())).then(() => undefined);
+    return Promise.race([all, bound]).finally(() => clearTimeout(timer));
   }
 
   get lastExit(): { code?: number; signal?: string } | undefined {

@@ -15,6 +15,7 @@ import type { AuditLog } from '../../recorder/index.js';
 import { startSshBroker } from '../../src/broker/ssh-broker.js';
 import type { SshBroker } from '../../src/broker/ssh-broker.js';
 import { systemClock } from '../../src/cli/ctx.js';
+import type { Fs } from '../../src/cli/ctx.js';
 import { sshConnection } from '../../src/config/sections/connections.js';
 import { ApprovalStore } from '../../src/policy/approvals.js';
 import { readLog } from '../harness/audit-records.js';
@@ -40,12 +41,12 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
 
   const records = () => readLog(home);
 
-  const broker = (limits: { idleTimeoutMs: number; maxDurationMs: number }, withApprovals = false) => startSshBroker({
+  const broker = (limits: { idleTimeoutMs: number; maxDurationMs: number }, withApprovals = false, fs: Fs = ctx.fs) => startSshBroker({
     name: 'prod-ssh',
     conn: sshConnection.parse(sshdConnectionFields(sshd, { shell: true, exec: { allow: ['sh -c *'], hold: ['echo *'] } })),
     credentials: { privateKey: sshd.clientKey }, sink: log,
     actor: async () => ({ sub: 'alice', via: 'oidc', groups: ['engineers'] }),
-    clock: ctx.clock, fs: ctx.fs, log: ctx.log, home, limits,
+    clock: ctx.clock, fs, log: ctx.log, home, limits,
     ...(withApprovals ? { approvals: { store, settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0, waitMs: 20_000 } } } : {}),
   });
 
@@ -160,6 +161,35 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
       await expect.poll(() => records().filter((x) => x.type === 'ssh.exec' && (x.detail as { approval?: string }).approval === id).map((x) => x.outcome)).toEqual(['success']);
       expect(records().some((x) => x.type === 'approval.use' && (x.detail as { id: string }).id === id)).toBe(true);
       expect(sessionRecords('session.idle_timeout')).toHaveLength(1);
+    } finally {
+      await b.close();
+    }
+  }, 40_000);
+
+  it('the idle notice reaches the client even when its recording is slow to write (the disconnect waits for it)', async () => {
+    // The notice is sent once the recording holds it; the session's end recorded and the upstream closed meanwhile,
+    // the client's connection was ended at once and the user read "Received disconnect" without the reason.
+    const slowNotice: Fs = {
+      ...fsp,
+      open: (async (...args: Parameters<Fs['open']>) => {
+        const fh = await fsp.open(...args);
+        if (!String(args[0]).endsWith('.cast')) return fh;
+        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>;
+        (fh as { write: unknown }).write = async (...a: unknown[]) => {
+          if (Buffer.isBuffer(a[0]) && a[0].includes('terminating the session')) await new Promise((r) => setTimeout(r, 600));
+          return write(...a);
+        };
+        return fh;
+      }) as Fs['open'],
+    };
+    const b = await broker({ idleTimeoutMs: 1000, maxDurationMs: 60_000 }, false, slowNotice);
+    const before = sessionRecords('session.end').length;
+    try {
+      const r = await ssh(b, [], { tty: true });
+      expect(r.killed).toBe(false);
+      expect(r.stdout + r.stderr).toContain('pcigate: terminating the session after 1 s idle');
+      await expect.poll(() => sessionRecords('session.end').length).toBe(before + 1);
+      expect(sessionRecords('session.end').at(-1)).toMatchObject({ detail: { reason: 'idle_timeout' } });
     } finally {
       await b.close();
     }

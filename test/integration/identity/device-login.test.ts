@@ -146,7 +146,9 @@ describe('device flow login against oidc-provider', () => {
 
 describe('device flow edge cases', () => {
   it('an expired device code ends with expired_token and a clear sentence', async () => {
-    const h = await startOidcProvider({ deviceCodeTtl: 2 });
+    // oidc-provider counts the code's life in whole seconds from its creation second: a ttl of 2 gave it as little as
+    // 1 s, which the first poll (after the 1 s interval) could miss on a loaded machine, seeing no authorization_pending.
+    const h = await startOidcProvider({ deviceCodeTtl: 4 });
     try {
       const env = setup(h);
       const { settled, events } = await loginVia(h, env, ACCOUNTS.engineer, { skipBrowser: true });
