@@ -190,9 +190,9 @@ export async function startSshBroker(o: SshBaseOptions & { bind?: string; port?:
         (session) => {
           entry = { session, conn };
           sessions.add(entry);
-          // The client's connection ends once what its channels were last sent has reached it (a time limit's
-          // notice, the exit the bridge passes on after it), within a bound.
-          const hangUp = () => { void session.delivered(2_000).then(() => setImmediate(() => { conn.end(); finish(); })); };
+          // The client's connection ends once the client has closed its channels (SshSession.clientsClosed): it
+          // writes out their last output (a time limit's notice) first.
+          const hangUp = () => { void session.clientsClosed(2_000).then(() => { conn.end(); finish(); }); };
           session.upstream.on('close', hangUp);
           session.upstream.on('error', hangUp);
           if (closed) finish();

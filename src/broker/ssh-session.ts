@@ -105,8 +105,8 @@ interface Recording {
   heldTokens?: () => void;
   /** Set when the session ended before the channel exited: what the upstream still sends goes nowhere. */
   cut?: boolean;
-  /** Settles once what was recorded so far has been sent to the client (or could not be). */
-  delivered(): Promise<void>;
+  /** Settles when the client has closed the channel (LocalSend.closed); undefined: not a client's channel. */
+  clientClosed?: Promise<void>;
 }
 
 /**
@@ -414,7 +414,7 @@ export class SshSession {
       // The client chooses its terminal type as any text: masked (the remote side gets it as sent).
       env: { TERM: this.#text.maskText(info.pty?.term ?? 'dumb', this.#counts) },
     });
-    const recording: Recording = { cast, rel, notice: () => {}, delivered: () => delivery };
+    const recording: Recording = { cast, rel, notice: () => {}, ...(send.closed ? { clientClosed: send.closed } : {}) };
     this.#recordings.push(recording);
     cast.marker(info.kind === 'shell' ? 'shell: allowed' : this.#text.maskText(`${info.kind}: ${command ?? ''}: allowed`));
     const maskOpts = { ...this.#o.mask, counts: this.#counts };
@@ -697,15 +697,16 @@ export class SshSession {
   }
 
   /**
-   * Settles once what every channel recorded so far has been sent to the client, or after `withinMs` (a client that
-   * stopped reading holds it no longer). The broker ends the client's connection only then: the disconnect that
-   * follows the upstream's close cut off the notice a time limit had just written (the client read "Received
-   * disconnect" and nothing else).
+   * Settles once the client has closed every channel of the session, or after `withinMs` (a client that stopped
+   * reading holds the connection no longer). The broker ends the client's connection only then: the upstream closed
+   * (a time limit ran out), the bridge sends each channel's last output and exit once recorded, and OpenSSH closes the
+   * channel after writing them out. The disconnect that followed the upstream's close at once, or once the output
+   * was sent, could reach OpenSSH first, and it exits on it: the user read "Received disconnect" without the notice.
    */
-  delivered(withinMs: number): Promise<void> {
+  clientsClosed(withinMs: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, withinMs); timer.unref?.(); });
-    const all = Promise.allSettled(this.#recordings.map((r) => r.delivered())).then(() => undefined);
+    const all = Promise.all(this.#recordings.map((r) => r.clientClosed)).then(() => undefined);
     return Promise.race([all, bound]).finally(() => clearTimeout(timer));
   }
 

@@ -93,6 +93,11 @@ export interface SessionBridgeHooks {
 export interface LocalSend {
   stdout(b: Buffer): void | Promise<void>;
   stderr(b: Buffer): void | Promise<void>;
+  /**
+   * Settles when the client has closed the channel. OpenSSH closes it once it has written out what it got; a
+   * disconnect before then loses that output (the client exits on it at once).
+   */
+  closed?: Promise<void>;
 }
 
 /** Env requests one channel may make, and their bytes in all (names and values); more are refused. */
@@ -212,7 +217,8 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     if (gone.signal.aborted) return;
     if (decision.action === 'deny') { refuse(`refused by policy: ${decision.reason}`); return; }
     const local = ch;
-    const send: LocalSend = { stdout: (b) => writeOrWait(local, b), stderr: (b) => writeOrWait(local.stderr as never, b) };
+    const closed = new Promise<void>((resolve) => { local.once('close', () => resolve()); });
+    const send: LocalSend = { stdout: (b) => writeOrWait(local, b), stderr: (b) => writeOrWait(local.stderr as never, b), closed };
     try {
       taps = await hooks.openChannel(info, send);
     } catch (err) {
