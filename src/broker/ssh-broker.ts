@@ -70,7 +70,10 @@ function refuseSession(conn: Connection, accept: () => Session, message: string,
     ch.stderr.write(`${message}\r\n`);
     ch.exit(status);
     ch.end();
-    setTimeout(() => conn.end(), 500).unref();
+    // Once the client closed the channel, having written out the message (a disconnect read first loses it).
+    const late = setTimeout(() => conn.end(), 5_000);
+    late.unref();
+    ch.once('close', () => { clearTimeout(late); conn.end(); });
   };
   s.on('shell', (a) => answer(a));
   s.on('exec', (a) => answer(a));
