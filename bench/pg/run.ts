@@ -16,7 +16,7 @@
  * (`--only=relay,unrecorded,os-nohooks,os`), the proxy's CPU per transaction is split layer by layer
  * (`cpu_us_per_tx_layers_*`: relay floor, proxy, recording, hooks).
  *
- *   npm run build && node dist/bench/pg/run.js [seconds=20] [rounds=2] [rows=5000000] [--only=direct,os,…]
+ *   npm run build && node dist/bench/pg/run.js [seconds=20] [rounds=2] [rows=5000000] [--only=direct,os,…] [--node-flags="…"]
  *
  * A quick round: `node dist/bench/pg/run.js 5 1 200000`. JSON on stdout, a table on stderr.
  */
@@ -28,6 +28,11 @@ import { startPgBouncer, type Bouncer } from './pgbouncer.js';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const only = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+/**
+ * `--node-flags="--max-semi-space-size=8"`: node options for pcigate's own proxy processes (not the relay's), as a
+ * user would set them in NODE_OPTIONS; a run with and one without show what they trade (docs/pg-proxy.md, Memory).
+ */
+const NODE_FLAGS = process.argv.slice(2).find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length).split(' ').filter(Boolean) ?? [];
 const SECONDS = Number(positional[0] ?? 20); // the issue's pgbench -T 20
 const ROUNDS = Number(positional[1] ?? 2);
 const ROWS = Number(positional[2] ?? 5_000_000); // the issue's 5M-row COPY and SELECT
@@ -86,7 +91,7 @@ const PARTIAL: ReadonlySet<string> = new Set(['os-nohooks', 'unrecorded']);
 
 async function startProxy(mode: 'relay' | 'fsync' | 'os' | 'os-nohooks' | 'unrecorded', pg: { host: string; port: number; database: string; superuser: string; password: string }): Promise<Proxy> {
   const serve = fileURLToPath(new URL('./serve.js', import.meta.url));
-  const child = spawn(process.execPath, [serve, mode, pg.host, String(pg.port), pg.database, pg.superuser, pg.password], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(mode === 'relay' ? [] : NODE_FLAGS), serve, mode, pg.host, String(pg.port), pg.database, pg.superuser, pg.password], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('\n')) resolve(buf.split('\n')[0]!); });
@@ -228,7 +233,7 @@ try {
     }
   }
   const goals = { vs_relay_c8: 0.95, vs_pgbouncer_c8: 0.75, added_latency_c1_us: 40, vs_direct_large: 0.95, large_result_rss_mb: 150 };
-  process.stdout.write(`${JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, rows: ROWS, clients: CLIENTS, summary, ratios, goals }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, rows: ROWS, clients: CLIENTS, node_flags: NODE_FLAGS, summary, ratios, goals }, null, 2)}\n`);
   const cols = Object.keys(summary);
   const keys = [...new Set(cols.flatMap((c) => Object.keys(summary[c]!)))];
   process.stderr.write(`\n${'metric'.padEnd(18)}${cols.map((c) => c.padStart(12)).join('')}\n`);
