@@ -70,10 +70,11 @@ function refuseSession(conn: Connection, accept: () => Session, message: string,
     ch.stderr.write(`${message}\r\n`);
     ch.exit(status);
     ch.end();
-    // Once the client closed the channel, having written out the message (a disconnect read first loses it).
+    // Once the client closed the channel, having written out the message (a disconnect read first loses it). The
+    // Session's 'close' is the client's: the channel's own waits for its unread side, which nothing reads here.
     const late = setTimeout(() => conn.end(), 5_000);
     late.unref();
-    ch.once('close', () => { clearTimeout(late); conn.end(); });
+    s.once('close', () => { clearTimeout(late); conn.end(); });
   };
   s.on('shell', (a) => answer(a));
   s.on('exec', (a) => answer(a));

@@ -217,7 +217,9 @@ export function bridgeSession(local: Session, upstream: Client, hooks: SessionBr
     if (gone.signal.aborted) return;
     if (decision.action === 'deny') { refuse(`refused by policy: ${decision.reason}`); return; }
     const local = ch;
-    const closed = new Promise<void>((resolve) => { local.once('close', () => resolve()); });
+    // The client's close as `gone` sees it: the Session's 'close' comes at once, the channel's only once its readable
+    // side was read to its end (never while it is paused: a full upstream window, a gate, a refusal after opening).
+    const closed = new Promise<void>((resolve) => { gone.signal.addEventListener('abort', () => resolve(), { once: true }); });
     const send: LocalSend = { stdout: (b) => writeOrWait(local, b), stderr: (b) => writeOrWait(local.stderr as never, b), closed };
     try {
       taps = await hooks.openChannel(info, send);

@@ -21,7 +21,7 @@ import { ApprovalStore } from '../../src/policy/approvals.js';
 import { readLog } from '../harness/audit-records.js';
 import { tempDir } from '../harness/cli.js';
 import { sshdConnectionFields } from '../harness/ssh-gate.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
 
@@ -190,6 +190,36 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
       expect(r.stdout + r.stderr).toContain('pcigate: terminating the session after 1 s idle');
       await expect.poll(() => sessionRecords('session.end').length).toBe(before + 1);
       expect(sessionRecords('session.end').at(-1)).toMatchObject({ detail: { reason: 'idle_timeout' } });
+    } finally {
+      await b.close();
+    }
+  }, 40_000);
+
+  it('a channel paused on a full upstream window does not hold the hang-up after a time limit (ssh2 client)', async () => {
+    // `sleep` reads nothing: the upstream channel's window fills, pcigate pauses the client's channel, and ssh2 emits
+    // no 'close' on a paused channel: the hang-up then waited its whole 2 s bound for the client's close.
+    const b = await broker({ idleTimeoutMs: 60_000, maxDurationMs: 1500 });
+    const before = sessionRecords('session.end').length;
+    try {
+      const c = await sshClient({ host: '127.0.0.1', port: b.port, secret: b.secret });
+      c.on('error', () => {});
+      const closedAt = new Promise<number>((resolve) => { c.once('close', () => resolve(Date.now())); });
+      let noticeAt = 0;
+      c.exec('sh -c "sleep 30"', (err, ch) => {
+        if (err) throw err;
+        ch.on('error', () => {});
+        ch.on('data', () => {});
+        ch.stderr.on('data', (d: Buffer) => { if (!noticeAt && d.toString().includes('maximum duration')) noticeAt = Date.now(); });
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        const pump = () => { while (!noticeAt && ch.writable && ch.write(chunk)) { /* until ssh2 holds what the window does not take */ } };
+        ch.on('drain', pump);
+        pump();
+      });
+      const end = await closedAt;
+      expect(noticeAt).toBeGreaterThan(0);
+      expect(end - noticeAt).toBeLessThan(1500);
+      await expect.poll(() => sessionRecords('session.end').length).toBe(before + 1);
+      expect(sessionRecords('session.end').at(-1)).toMatchObject({ detail: { reason: 'max_duration' } });
     } finally {
       await b.close();
     }

@@ -23,7 +23,7 @@ import { PolicyEngine } from '../../src/policy/policy-engine.js';
 import { readLog } from '../harness/audit-records.js';
 import { tempDir } from '../harness/cli.js';
 import { sshdConnectionFields } from '../harness/ssh-gate.js';
-import { startSshd, sshdAvailable } from '../harness/sshd.js';
+import { execOn, sshClient, startSshd, sshdAvailable } from '../harness/sshd.js';
 import type { Sshd } from '../harness/sshd.js';
 import { testCtx } from '../harness/test-ctx.js';
 
@@ -104,6 +104,24 @@ describe.skipIf(Boolean(skip))('SSH allowed_hours (real sshd, real OpenSSH clien
       const all = records();
       expect(all.some((x) => x.type === 'session.start' || x.type === 'ssh.exec')).toBe(false);
       expect(all.find((x) => x.type === 'session.denied')).toMatchObject({ outcome: 'denied', target: { conn: 'prod-ssh', kind: 'ssh' }, account: { kind: 'ssh' }, detail: { reason: 'allowed_hours' } });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a refused session ends the connection of a client that stays on once it closed the refused channel', async () => {
+    // ssh2's client keeps its connection after a channel closes (OpenSSH exits on its own): pcigate ends it once the
+    // client has closed the channel, not at the 5 s fallback (the refused channel, never read, emits no 'close').
+    const b = await broker(shifted(offsetBefore1100(-60_000)));
+    try {
+      const c = await sshClient({ host: '127.0.0.1', port: b.port, secret: b.secret });
+      c.on('error', () => {});
+      const closedAt = new Promise<number>((resolve) => { c.once('close', () => resolve(Date.now())); });
+      const r = await execOn(c, 'echo should-not-run');
+      const channelClosedAt = Date.now();
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain('may be used daily 10:00–11:00 UTC only');
+      expect((await closedAt) - channelClosedAt).toBeLessThan(3000);
     } finally {
       await b.close();
     }
