@@ -176,7 +176,7 @@ describe.skipIf(Boolean(skip))('SSH session limits and approvals (real sshd, rea
         if (!String(args[0]).endsWith('.cast')) return fh;
         const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>;
         (fh as { write: unknown }).write = async (...a: unknown[]) => {
-          if (Buffer.isBuffer(a[0]) && a[0].includes('terminating the session')) await new Promise((r) => setTimeout(r, 600));
+          if (Buffer.isBuffer(a[0]) && a[0].includes('terminating the session')) await new Promise((r) => setTimeout(r, 300));
           return write(...a);
         };
         return fh;
