@@ -11,7 +11,7 @@
  * Exits 1 when an input grows more than 8× (super-linear) or a hostile one costs more than 20× its benign twin.
  */
 import { redactArgv, redactCommandLine } from '../../src/broker/argv-redact.js';
-import { recordedText } from '../../src/broker/recorded-tokens.js';
+import { RecordedTokens, recordedText } from '../../src/broker/recorded-tokens.js';
 import { decideEnv } from '../../src/broker/ssh-env.js';
 import { isPureRead } from '../../src/broker/sql-record.js';
 import { readAsShell, smuggledSyntax } from '../../src/broker/ssh-exec/index.js';
@@ -38,6 +38,16 @@ const exec = { deny: ['rm *', '*reboot*'], hold: [] as string[] };
 const maskCtx = (): ValueContext => ({ content: { format: 'last4' }, detect: {}, hmacKey: undefined, counts: {} });
 
 /** A packet of about `n` bytes fed to a fresh audit 16 bytes at a time, then a remove (the op it reports). */
+/** `text` written to a RecordedTokens one byte at a time, then flushed. */
+function byteAtATime(text: string): () => unknown {
+  const bytes = Buffer.from(text);
+  return () => {
+    const r = new RecordedTokens(() => {}, (e) => { throw e; });
+    for (let i = 0; i < bytes.length; i++) r.write(bytes.subarray(i, i + 1));
+    r.flush();
+  };
+}
+
 function sftpChunks(n: number, chunk: number): () => unknown {
   const big = packet(200, u32(7), str('x'.repeat(n)));
   const tail = packet(13, u32(8), str('/tmp/x'));
@@ -198,6 +208,13 @@ const CASES: Case[] = [
     // (a token's digit-and-capital lookahead read on through dots from each prefix to the run's end: quadratic)
     hostile: (n) => { const t = `${'ghp_.'.repeat(n / 4)}${'hvs.'.repeat(n / 4)}${'sk-proj-.'.repeat(n / 4)}${'\x1b[32mpypi-.'.repeat(n / 4)}`; return () => recordedText(t); },
     benign: (n) => { const t = `${'abcd.'.repeat(n / 4)}${'abc.'.repeat(n / 4)}${'abcdefgh.'.repeat(n / 4)}${'\x1b[32mabcde.'.repeat(n / 4)}`; return () => recordedText(t); },
+  },
+  {
+    name: 'a run of token characters an SSH host prints a byte at a time (RecordedTokens)',
+    n: 16_000,
+    // (each byte of a run that goes on was appended to what is held after reading all of it: quadratic up to HOLD_MAX)
+    hostile: (n) => byteAtATime('A'.repeat(n)),
+    benign: (n) => byteAtATime('ab '.repeat(n / 3)),
   },
   {
     name: 'Authorization headers and URL passwords made by substitutions, many on a line (redactCommandLine)',

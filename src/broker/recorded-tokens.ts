@@ -77,16 +77,20 @@ export class RecordedTokens {
   write(b: Uint8Array): void {
     this.#stopTimer();
     const fresh = this.#decoder.write(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-    const text = this.#held + fresh;
     // (what is held is one run, with what may stand before a token: only the fresh text is read back, and where it is
-    // all run characters the run goes on from what was held)
-    let cut = text.length;
-    while (cut > this.#held.length && inRun(text.charCodeAt(cut - 1))) cut--;
-    if (cut === this.#held.length) cut = 0;
-    else cut = beforeRun(text, cut);
-    if (text.length - cut > HOLD_MAX) cut = heldCut(text);
-    this.#held = text.slice(cut);
-    if (cut > 0) this.sink(Buffer.from(recordedText(text.slice(0, cut)), 'utf8'));
+    // all run characters the run goes on from what was held, appended without reading what was held: a run sent a
+    // byte at a time read it all again for each byte)
+    let k = fresh.length;
+    while (k > 0 && inRun(fresh.charCodeAt(k - 1))) k--;
+    if (k === 0 && this.#held.length + fresh.length <= HOLD_MAX) {
+      this.#held += fresh;
+    } else {
+      const text = this.#held + fresh;
+      let cut = k === 0 ? 0 : beforeRun(text, this.#held.length + k);
+      if (text.length - cut > HOLD_MAX) cut = heldCut(text);
+      this.#held = text.slice(cut);
+      if (cut > 0) this.sink(Buffer.from(recordedText(text.slice(0, cut)), 'utf8'));
+    }
     if (this.#held !== '') {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
