@@ -6,6 +6,7 @@
  * reason allowed_hours). The broker's clock is shifted so the window closes two seconds in (timers are real).
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { chmodSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -66,7 +67,7 @@ describe.skipIf(Boolean(skip))('SSH allowed_hours (real sshd, real OpenSSH clien
     });
   };
 
-  const ssh = (b: SshBroker, args: string[]) =>
+  const ssh = (b: Pick<SshBroker, 'port' | 'secret'>, args: string[]) =>
     new Promise<Ran>((resolve) => {
       writeFileSync(askpass, `#!/bin/sh\necho '${b.secret}'\n`);
       chmodSync(askpass, 0o700);
@@ -108,6 +109,34 @@ describe.skipIf(Boolean(skip))('SSH allowed_hours (real sshd, real OpenSSH clien
       await b.close();
     }
   });
+
+  it('a refused session\'s message reaches OpenSSH over a link that delivers in bursts (the disconnect waits for its close)', async () => {
+    // OpenSSH exits on a disconnect without writing out what it read with it: a link that passes the listener's bytes
+    // on only after 800 ms without more (a stalled client, a coalescing link) delivered the message, the exit, the
+    // close and the disconnect sent 500 ms later in one read, and the user saw no reason.
+    const b = await broker(shifted(offsetBefore1100(-60_000)));
+    const sockets = new Set<net.Socket>();
+    const relay = net.createServer((client) => {
+      const up = net.connect(b.port, '127.0.0.1');
+      for (const x of [client, up]) { sockets.add(x); x.on('error', () => { client.destroy(); up.destroy(); }); }
+      client.pipe(up);
+      let held: Buffer[] = [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const release = () => { if (held.length > 0 && !client.destroyed) client.write(Buffer.concat(held)); held = []; };
+      up.on('data', (d: Buffer) => { held.push(d); clearTimeout(timer); timer = setTimeout(release, 800); });
+      up.on('end', () => { clearTimeout(timer); release(); client.end(); });
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    try {
+      const r = await ssh({ port: (relay.address() as net.AddressInfo).port, secret: b.secret }, ['echo', 'should-not-run']);
+      expect(r.stderr).toContain('may be used daily 10:00–11:00 UTC only');
+      expect(r.code).toBe(5);
+    } finally {
+      for (const x of sockets) x.destroy();
+      relay.close();
+      await b.close();
+    }
+  }, 40_000);
 
   it('a refused session ends the connection of a client that stays on once it closed the refused channel', async () => {
     // ssh2's client keeps its connection after a channel closes (OpenSSH exits on its own): pcigate ends it once the
