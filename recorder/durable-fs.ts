@@ -131,18 +131,18 @@ export async function exists(fs: Fs, file: string): Promise<boolean> {
 }
 
 /**
- * Writes all of `buf` at the end of `fh` (opened for append). A handle whose `write` is node's own is
- * written with write(2) on the calling thread: a small append to the page cache costs a few µs, where a
- * thread-pool round trip costs a handoff, a wakeup and a promise, and under load waits its turn (the audit
- * log's group commit writes once per batch, and a read's response waits for that write). A handle that
- * wraps `write` (a test's fault-injecting Fs) is written through it. Returns a promise only in that case;
- * the synchronous path throws synchronously.
+ * Writes all of `buf` to `fh`: at byte `position`, or at the end of a handle opened for append when there is none.
+ * A handle whose `write` is node's own is written with write(2) on the calling thread: a small write to the page
+ * cache costs a few µs, where a thread-pool round trip costs a handoff, a wakeup and a promise, and under load waits
+ * its turn (the audit log's group commit writes once per batch, and a read's response waits for that write). A
+ * handle that wraps `write` (a test's fault-injecting Fs) is written through it. Returns a promise only in that
+ * case; the synchronous path throws synchronously.
  */
-export function writeAllTo(fh: FileHandle, buf: Buffer): Promise<void> | undefined {
+export function writeAllTo(fh: FileHandle, buf: Buffer, position?: number): Promise<void> | undefined {
   if (fh.write === (Object.getPrototypeOf(fh) as FileHandle).write) {
     let off = 0;
     while (off < buf.length) {
-      const n = writeSync(fh.fd, buf, off, buf.length - off);
+      const n = writeSync(fh.fd, buf, off, buf.length - off, position === undefined ? null : position + off);
       if (n <= 0) throw new Error('short write');
       off += n;
     }
@@ -151,7 +151,7 @@ export function writeAllTo(fh: FileHandle, buf: Buffer): Promise<void> | undefin
   return (async () => {
     let off = 0;
     while (off < buf.length) {
-      const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+      const { bytesWritten } = await fh.write(buf, off, buf.length - off, position === undefined ? null : position + off);
       if (bytesWritten <= 0) throw new Error('short write');
       off += bytesWritten;
     }

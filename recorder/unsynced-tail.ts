@@ -8,6 +8,7 @@
  * bounded by what arrives in one `audit.sync_interval`.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { writeAllTo } from './durable-fs.js';
 
 export class UnsyncedTail {
   private chunks: Buffer[] = [];
@@ -46,18 +47,16 @@ export class UnsyncedTail {
   }
 
   /**
-   * After a failed fdatasync: truncate the segment to its durable length, write the pending bytes again
-   * and fdatasync them. Throws when the disk still fails (the caller keeps failing closed and retries).
+   * After a failed fdatasync: truncate the segment to its durable length (its reserved room goes with it), write
+   * the pending bytes again where they were and fdatasync them. Throws when the disk still fails (the caller keeps
+   * failing closed and retries).
    */
   async repair(fh: FileHandle): Promise<void> {
     await fh.truncate(this.durableBytes);
+    let at = this.durableBytes;
     for (const c of this.chunks) {
-      let off = 0;
-      while (off < c.length) {
-        const { bytesWritten } = await fh.write(c, off, c.length - off);
-        if (bytesWritten <= 0) throw new Error('short write');
-        off += bytesWritten;
-      }
+      await writeAllTo(fh, c, at);
+      at += c.length;
     }
     await fh.datasync();
     this.durableBytes += this.pendingBytes;

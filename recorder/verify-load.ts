@@ -15,7 +15,7 @@ import { parsePublicKeyFile } from './keys.js';
 import { readRecordingFile } from './recording-file.js';
 import { useRegularFile } from './regular-file.js';
 import type { RegularFileUse } from './regular-file.js';
-import { listSegments } from './segment-scan.js';
+import { listSegments, withoutReserve } from './segment-scan.js';
 import type { BlobContent, JsonlFile, SegmentSource, VerifyInput, VerifyState } from './verify-types.js';
 
 export interface LoadOptions {
@@ -152,7 +152,7 @@ export async function loadVerifyInput(fs: Fs, home: string, opts: LoadOptions): 
   // Listed again for that reason (a segment begun since the listing above may hold covered records), and
   // each read by verifyLog, later still, up to its size when opened (segmentSource).
   names = await listSegmentNames(fs, logDir);
-  const segments = names.map((name) => segmentSource(fs, path.join(logDir, name), name));
+  const segments = names.map((name, i) => segmentSource(fs, path.join(logDir, name), name, i === names.length - 1));
 
   // Hashed as streams, never held: a recording may be gigabytes, and a FIFO or device planted at its path
   // (or a symbolic link out of recordings/) is refused rather than read (recorder/recording-file.ts). Read
@@ -210,16 +210,18 @@ async function listSegmentNames(fs: Fs, logDir: string): Promise<string[]> {
  * A segment file read on each `read()` into one buffer, up to the size it had when first opened: a segment
  * a broker is still appending to reads the same bytes every time (verifyLog may read one again to re-parse a
  * line), and a line being written at that moment is at most an incomplete last line, which verify reports as
- * a write in flight. Nothing here keeps the bytes.
+ * a write in flight. The `newest` segment is read up to where its bytes end when first read, without the room the
+ * writer reserves past its records (segment-scan.ts withoutReserve): records the broker writes into that room
+ * meanwhile are not read either. Nothing here keeps the bytes.
  *
  * The writer makes every segment a regular file in log/. Anything else planted under a segment's name is
  * refused, not read (exit 3, like a segment that cannot be read): a FIFO would have verify wait for a writer
  * forever, a directory fail as an internal error, a symbolic link lead the verdict to any file; and a
  * segment larger than one buffer can hold (a sparse file costs nothing to make) is refused by its size.
  */
-function segmentSource(fs: Fs, file: string, name: string): SegmentSource {
+function segmentSource(fs: Fs, file: string, name: string, newest: boolean): SegmentSource {
   let size: number | undefined;
-  return {
+  const source: Extract<SegmentSource, { read(): Promise<Uint8Array> }> = {
     name,
     async read() {
       // Not waiting for a FIFO's writer, not following a link; what was opened is checked.
@@ -235,7 +237,12 @@ function segmentSource(fs: Fs, file: string, name: string): SegmentSource {
           if (bytesRead === 0) break; // cut while being read: what was there is what is verified
           got += bytesRead;
         }
-        return got === size ? buf : buf.subarray(0, got);
+        const read = got === size ? buf : buf.subarray(0, got);
+        if (!newest) return read;
+        const records = withoutReserve(read);
+        if (records.length < read.length) source.reserved = true;
+        size = records.length;
+        return records;
       });
       if (r.status === 'used') return r.value;
       if (r.status === 'not_file') throw new VerificationError(`the segment ${file} is ${r.kind}, not a regular file; it was not read`);
@@ -244,6 +251,7 @@ function segmentSource(fs: Fs, file: string, name: string): SegmentSource {
       throw new VerificationError(`cannot read the segment ${file} (${r.code ?? 'error'})`, { cause: r.cause });
     },
   };
+  return source;
 }
 
 function isState(v: unknown): v is VerifyState {

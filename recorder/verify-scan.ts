@@ -9,6 +9,7 @@ import { BLOBS_KEY, SPECIAL_TYPES, fastFields } from './verify-fields.js';
 import type { Fields } from './verify-fields.js';
 import type { AuditRecord } from './types.js';
 import type { SegmentSource } from './verify-types.js';
+import { recordsEnd, withoutReserve } from './segment-scan.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 export const ZERO_PREV = '0'.repeat(64);
@@ -174,13 +175,18 @@ export async function scanSegments(segments: ReadonlyArray<SegmentSource>): Prom
   // One segment's bytes at a time: they are handed straight to scanOne and referenced nowhere else, so the
   // previous segment is garbage once the next is read (test/unit/recorder/verify-memory.test.ts).
   const scanOne = (g: number, bytes: Uint8Array): void => {
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const newest = g === segments.length - 1;
+    // The newest segment may end in room the writer reserved (segment-scan.ts): its records end before it, and
+    // anything in it but reserved bytes is a batch a crash (or this read, racing the writer) saw part of.
+    const whole = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buf = newest ? withoutReserve(whole) : whole;
+    const stop = newest ? recordsEnd(buf) : buf.length;
     s.segFiles.push({ bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') });
     let pos = 0;
     let lineNo = 0;
     let blobAt = buf.indexOf(BLOBS_KEY);
     while (pos < buf.length) {
-      let end = buf.indexOf(10, pos);
+      let end = pos >= stop ? -1 : buf.indexOf(10, pos);
       const torn = end < 0;
       if (torn) end = buf.length;
       lineNo++;
@@ -204,9 +210,11 @@ export async function scanSegments(segments: ReadonlyArray<SegmentSource>): Prom
       pos = end + 1;
       if (end > start && buf[end - 1] === 13) s.cr.add(i);
       if (torn) {
-        if (g === segments.length - 1) {
+        if (newest) {
           s.torn = i;
-          s.unreadable.set(i, `incomplete last line (${end - start} bytes without a newline): a crash or a write in flight, recoverable — the writer cuts it on its next open and records log.recovered`);
+          s.unreadable.set(i, start >= stop
+            ? `${end - start} bytes after the last record, in the room the writer reserves: a write a crash cut short, or one in flight, recoverable — the writer cuts them on its next open and records log.recovered`
+            : `incomplete last line (${end - start} bytes without a newline): a crash or a write in flight, recoverable — the writer cuts it on its next open and records log.recovered`);
         } else {
           // The writer fdatasyncs a segment before it starts the next one: no crash leaves this.
           s.unreadable.set(i, `incomplete last line (${end - start} bytes without a newline) in a segment that is not the newest: not a crash (a segment is made durable before the next one starts) but damage or a cut`);
@@ -221,7 +229,13 @@ export async function scanSegments(segments: ReadonlyArray<SegmentSource>): Prom
         try {
           rec = JSON.parse(buf.toString('utf8', start, end)) as AuditRecord;
         } catch {
-          s.unreadable.set(i, `not JSON (${end - start} bytes)`);
+          if (newest && end + 1 === buf.length && (whole.length > buf.length || ('read' in segments[g]! && segments[g]!.reserved === true))) {
+            // Ended by the writer's reserved room, not by a newline of its own: a batch seen part-written.
+            s.torn = i;
+            s.unreadable.set(i, `last line is not a JSON record (${end - start} bytes, ended by the room the writer reserves): a write in flight or a crash, recoverable — the writer cuts it on its next open and records log.recovered`);
+          } else {
+            s.unreadable.set(i, `not JSON (${end - start} bytes)`);
+          }
           continue;
         }
         const why = recordShapeProblem(rec);

@@ -87,7 +87,11 @@ export type BlobContent = Uint8Array | { sha256: string; bytes: number } | { ref
  * the segments one at a time in name order, keeps none of them once scanned, and may call `read()` of a
  * segment again (to re-parse a line the chain says changed): it must give the same bytes.
  */
-export type SegmentSource = { name: string; bytes: Uint8Array } | { name: string; read(): Promise<Uint8Array> };
+/**
+ * A segment's bytes, or a reader of them. `reserved`: the reader found room the writer reserves past the records
+ * (only the newest segment has any) and left it out of the bytes (verify-load.ts segmentSource).
+ */
+export type SegmentSource = { name: string; bytes: Uint8Array } | { name: string; read(): Promise<Uint8Array>; reserved?: boolean };
 
 /**
  * A JSONL file of the data home (checkpoints.jsonl, keys/epochs.jsonl): its bytes, or `read(each)` that hands

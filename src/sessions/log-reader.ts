@@ -2,7 +2,7 @@
  * Reads audit log records (docs/log-format.md: segments `log/<first seq>.jsonl`, one RFC 8785 line per
  * record) from a byte position onwards, in 1 MiB reads, so the session index can catch up with a large log
  * without re-reading what it has already seen. Only complete (`\n`-terminated) lines are consumed: a line
- * being written right now is read next time.
+ * being written right now is read next time, and so is the room the writer reserves past its records.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -57,6 +57,9 @@ export async function readRecords(
       offset = start!.bytes;
     }
     const fh = await fs.open(path.join(home, 'log', f.file), 'r');
+    // Consumed up to the end of the last record read: the empty lines after it are room the writer reserves and
+    // will write its next records into (recorder/segment-scan.ts withoutReserve).
+    let done = offset;
     try {
       const buf = Buffer.allocUnsafe(1 << 20);
       let carry: Buffer = Buffer.alloc(0);
@@ -75,6 +78,7 @@ export async function readRecords(
           if (line.length === 0) continue;
           onRecord(JSON.parse(line.toString('utf8')) as AuditRecord, line);
           last = line;
+          done = offset;
         }
         // `buf` is reused by the next read: keep a copy of the newest line for its leaf hash.
         if (last) { lastLine = Buffer.from(last); last = undefined; }
@@ -83,7 +87,7 @@ export async function readRecords(
     } finally {
       await fh.close();
     }
-    consumed.push({ file: f.file, bytes: offset });
+    consumed.push({ file: f.file, bytes: done });
   }
   return { consumed, lastLeaf: lastLine ? leafOf(lastLine) : undefined };
 }

@@ -350,9 +350,9 @@ function failingFs(state: { failing: boolean }): Fs {
     return new Proxy(fh, {
       get(target, prop) {
         if (prop === 'write') {
-          return async (buf: Buffer, off = 0, len = buf.length - off) => {
+          return async (buf: Buffer, off = 0, len = buf.length - off, position: number | null = null) => {
             if (state.failing) throw Object.assign(new Error('injected write failure (evidence fixture)'), { code: 'EIO' });
-            return target.write(buf, off, len);
+            return target.write(buf, off, len, position);
           };
         }
         const v = Reflect.get(target, prop, target) as unknown;

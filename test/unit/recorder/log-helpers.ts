@@ -23,7 +23,8 @@ export interface FsProbe {
   tearWrites: boolean;
   /**
    * While > 0, each fdatasync of a segment fails with EIO and decrements it — and, like Linux after a
-   * writeback error, the unsynced bytes are gone: the file is cut back to its length at the last good sync.
+   * writeback error, the unsynced bytes are gone: the file is put back as it was at the last good sync (its
+   * length, and what the room the writer reserves held).
    */
   failDatasyncs: number;
   /** fdatasyncs that failed so far (counted when the failure is returned). */
@@ -38,19 +39,20 @@ export function probeFs(): FsProbe {
   const open = async (...args: Parameters<Fs['open']>) => {
     const fh = await fsp.open(...args);
     if (!String(args[0]).endsWith('.jsonl') || !String(args[0]).includes(`${path.sep}log${path.sep}`)) return fh;
-    let synced = (await fh.stat()).size;
+    const file = String(args[0]);
+    let synced = await fsp.readFile(file);
     return new Proxy(fh, {
       get(target, prop) {
         if (prop === 'write') {
-          return async (buf: Buffer, off = 0, len = buf.length - off) => {
+          return async (buf: Buffer, off = 0, len = buf.length - off, position: number | null = null) => {
             probe.writes++;
             probe.ops.push('write');
             if (probe.failWrites > 0) {
               probe.failWrites--;
-              if (probe.tearWrites) await target.write(buf, off, Math.floor(len / 2));
+              if (probe.tearWrites) await target.write(buf, off, Math.floor(len / 2), position);
               throw Object.assign(new Error('injected write failure'), { code: 'EIO' });
             }
-            return target.write(buf, off, len);
+            return target.write(buf, off, len, position);
           };
         }
         if (prop === 'datasync') {
@@ -58,14 +60,14 @@ export function probeFs(): FsProbe {
             probe.datasyncs++;
             if (probe.failDatasyncs > 0) {
               probe.failDatasyncs--;
-              await target.truncate(synced);
+              await fsp.writeFile(file, synced);
               probe.failedDatasyncs++;
               throw Object.assign(new Error('injected fdatasync failure'), { code: 'EIO' });
             }
-            const size = (await target.stat()).size;
+            const content = await fsp.readFile(file);
             await target.datasync();
             probe.ops.push('datasync');
-            synced = size;
+            synced = content;
           };
         }
         const v = Reflect.get(target, prop, target) as unknown;
