@@ -39,7 +39,7 @@ import { LeafLines, LineArena } from './merkle.js';
 import type { MerkleAccumulator } from './merkle.js';
 import { scanLog, segmentName } from './segment-scan.js';
 import type { PrevSegment, Recovered } from './segment-scan.js';
-import { formatCheckpoint, signNote } from './signed-note.js';
+import { formatCheckpoint, parseCheckpoint, parseNote, signNote } from './signed-note.js';
 import { formatTs } from './timestamp.js';
 import type { AuditLog, AuditLogOptions, CheckpointInfo } from './audit-log.js';
 import type { Actor, AuditEvent, BlobRef } from './types.js';
@@ -89,7 +89,7 @@ export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<Aud
   let writer: AuditLogWriter | undefined;
   try {
     const keys = await loadKeys(ctx, opts.home);
-    const scan = await scanLog(ctx.fs, logDir);
+    const scan = await scanLog(ctx.fs, logDir, await sealedSize(ctx.fs, path.join(opts.home, 'checkpoints.jsonl')));
     let seg: Segment;
     if (scan.last) {
       // scanLog cut any reserved room (and a torn tail): the file ends where its records do.
@@ -112,6 +112,40 @@ export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<Aud
     if (writer) await writer.abandon();
     else await lock.release();
     throw e;
+  }
+}
+
+/**
+ * The size of the newest checkpoint in checkpoints.jsonl (its last line that parses, read from the file's end), or 0
+ * when there is none: how many records recovery must not cut below (scanLog). Its signature is verify's to check;
+ * here it only keeps a damaged segment from being shortened.
+ */
+async function sealedSize(fs: Ctx['fs'], file: string): Promise<number> {
+  let fh: FileHandle;
+  try {
+    fh = await fs.open(file, 'r');
+  } catch {
+    return 0;
+  }
+  try {
+    const { size } = await fh.stat();
+    const n = Math.min(size, 64 * 1024);
+    const buf = Buffer.alloc(n);
+    await fh.read(buf, 0, n, size - n);
+    const lines = buf.toString('utf8').split('\n');
+    for (let i = lines.length - 1; i >= (n < size ? 1 : 0); i--) {
+      try {
+        const { note } = JSON.parse(lines[i]!) as { note?: unknown };
+        if (typeof note === 'string') return parseCheckpoint(parseNote(note).text).size;
+      } catch {
+        // a torn or foreign line: the one before
+      }
+    }
+    return 0;
+  } catch {
+    return 0;
+  } finally {
+    await fh.close().catch(() => undefined);
   }
 }
 

@@ -89,8 +89,13 @@ export async function listSegments(fs: Fs, logDir: string): Promise<Array<{ file
     .sort((a, b) => a.firstSeq - b.firstSeq);
 }
 
-/** Hashes every line of every segment; cuts a torn tail of the newest segment (the file is truncated). */
-export async function scanLog(fs: Fs, logDir: string): Promise<ScannedLog> {
+/**
+ * Hashes every line of every segment; cuts a torn tail of the newest segment (the file is truncated). `sealed`: the
+ * size of the newest signed checkpoint. A cut that would leave fewer records is refused (AuditWriteError): a
+ * checkpoint is signed only once every record it covers is durable, so no crash leaves that, but damage does (a NUL or
+ * an empty line amid the records, which recordsEnd would take for the room's start) and the log is not shortened.
+ */
+export async function scanLog(fs: Fs, logDir: string, sealed = 0): Promise<ScannedLog> {
   const segs = await listSegments(fs, logDir);
   const acc = new MerkleAccumulator();
   let lastLeaf: Buffer = Buffer.alloc(32);
@@ -104,6 +109,12 @@ export async function scanLog(fs: Fs, logDir: string): Promise<ScannedLog> {
     if (isLast) {
       const cut = tailCut(buf);
       if (cut) {
+        const kept = acc.size + countLines(buf.subarray(0, cut.offset));
+        if (kept < sealed) {
+          throw new AuditWriteError(`the newest segment ${seg.file} would be cut at byte ${cut.offset} (${cut.reason}), leaving ${kept} records, fewer than the newest signed checkpoint covers (${sealed}): that is damage, not what a crash leaves; refusing to open the log`, {
+            hint: 'run `pcigate verify` to locate the problem',
+          });
+        }
         if (cut.bytes > 0) recovered = { segment: seg.file, offset: cut.offset, bytes: cut.bytes, reason: cut.reason };
         const fh = await fs.open(full, 'r+');
         try {
@@ -156,6 +167,12 @@ function tailCut(buf: Buffer): { offset: number; bytes: number; reason: string }
   // Bytes past the records that are not reserved space: a batch a crash cut short after the writer had reserved room for it.
   const reason = torn?.reason ?? 'bytes after the last record, in the space the writer reserves (a write a crash cut short)';
   return { offset, bytes: Math.max(0, data - offset), reason };
+}
+
+function countLines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(NL); i >= 0; i = buf.indexOf(NL, i + 1)) n++;
+  return n;
 }
 
 /** Where the torn tail of a segment starts, if it has one. */

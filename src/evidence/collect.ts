@@ -29,6 +29,7 @@ import { formatTs } from '../../recorder/timestamp.js';
 import type { AuditRecord } from '../../recorder/types.js';
 import { verifyLog } from '../../recorder/verify.js';
 import { loadVerifyInput } from '../../recorder/verify-load.js';
+import { recordsEnd } from '../../recorder/segment-scan.js';
 import { segmentBytes } from '../../recorder/verify-scan.js';
 import type { VerifyInput, VerifyReport } from '../../recorder/verify-types.js';
 import { configOf } from './check-support.js';
@@ -165,7 +166,10 @@ export async function parseRecords(segments: VerifyInput['segments'], scanner?: 
   const shared = new SharedParts();
   for (let g = 0; g < sorted.length; g++) {
     const bytes = await segmentBytes(sorted[g]!);
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const whole = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // The newest segment's records end at its first empty line or line with a NUL, as verify reads it (bytes a
+    // crash left in the room the writer reserves are no records: recorder/segment-scan.ts recordsEnd).
+    const buf = g === sorted.length - 1 ? whole.subarray(0, recordsEnd(whole)) : whole;
     const first = out.length;
     let from = 0;
     for (let nl = buf.indexOf(10, from); nl >= 0; nl = buf.indexOf(10, from)) {

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { Fs } from '../cli/ctx.js';
-import { listSegments } from '../../recorder/segment-scan.js';
+import { listSegments, recordsEnd } from '../../recorder/segment-scan.js';
 import type { ApprovalState } from './approvals.js';
 
 /** How far each state is along the only ways a request moves: pending → approved → used, or to denied/expired. */
@@ -36,11 +36,22 @@ export async function loggedState(fs: Fs, home: string, id: string, fromSeq = 0)
   const needle = Buffer.from(`"id":${JSON.stringify(id)}`, 'utf8');
   let best: LoggedState | undefined;
   for (const seg of segments.slice(first)) {
-    const buf = await fs.readFile(path.join(dir, seg.file));
+    const newest = seg === segments.at(-1);
+    const whole = await fs.readFile(path.join(dir, seg.file));
+    // The newest segment's records end before the room the writer reserves (recordsEnd); its last line may be a
+    // batch being written, read whole next time.
+    const buf = newest ? whole.subarray(0, recordsEnd(whole)) : whole;
     for (let at = buf.indexOf(needle); at >= 0;) {
       const end = buf.indexOf(0x0a, at);
       if (end < 0) break;
-      const rec = JSON.parse(buf.subarray(buf.lastIndexOf(0x0a, at) + 1, end).toString('utf8')) as { seq: number; type: string; detail?: { id?: unknown; state?: unknown } };
+      const line = buf.subarray(buf.lastIndexOf(0x0a, at) + 1, end).toString('utf8');
+      let rec: { seq: number; type: string; detail?: { id?: unknown; state?: unknown } };
+      try {
+        rec = JSON.parse(line) as typeof rec;
+      } catch (e) {
+        if (newest && end + 1 === buf.length) break;
+        throw e;
+      }
       const state = rec.detail?.state as ApprovalState;
       if (rec.type.startsWith('approval.') && rec.detail?.id === id && Object.hasOwn(STATE_RANK, state)
         && (!best || STATE_RANK[state] > STATE_RANK[best.state])) best = { state, type: rec.type, seq: rec.seq };

@@ -57,26 +57,52 @@ export async function readRecords(
       offset = start!.bytes;
     }
     const fh = await fs.open(path.join(home, 'log', f.file), 'r');
-    // Consumed up to the end of the last record read: the empty lines after it are room the writer reserves and
-    // will write its next records into (recorder/segment-scan.ts withoutReserve).
+    // The newest segment's records end at its first empty line, or line with a NUL, and a line there that does not
+    // parse is a batch being written (or one a crash cut short): reading stops at either, and what was consumed
+    // ends with the last record read, where the writer will write its next records (recorder/segment-scan.ts
+    // recordsEnd, docs/log-format.md "Reserved room").
+    const newest = f === files.at(-1);
     let done = offset;
+    let stopped = false;
     try {
+      if (offset > 0) {
+        // A position another reader recorded (the session index) must be a line's start: resuming mid-line would
+        // take the line's end for a record in flight, not for a position that does not fit this log.
+        const before = Buffer.alloc(1);
+        await fh.read(before, 0, 1, offset - 1);
+        if (before[0] !== 10) throw new Error(`${f.file}: byte ${offset} is not where a line starts`);
+      }
       const buf = Buffer.allocUnsafe(1 << 20);
       let carry: Buffer = Buffer.alloc(0);
       let pos = offset;
-      for (;;) {
+      while (!stopped) {
         const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
         if (bytesRead === 0) break;
         pos += bytesRead;
         const chunk = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
         let from = 0;
         let last: Buffer | undefined;
+        const eof = bytesRead < buf.length;
         for (let nl = chunk.indexOf(10, from); nl >= 0; nl = chunk.indexOf(10, from)) {
           const line = chunk.subarray(from, nl);
+          if (newest && (line.length === 0 || line.includes(0))) { stopped = true; break; }
+          let record: AuditRecord | undefined;
+          if (line.length > 0) {
+            try {
+              record = JSON.parse(line.toString('utf8')) as AuditRecord;
+            } catch (e) {
+              // In flight only as the newest segment's last line before its records end (what follows it is room,
+              // or nothing); whether it is, the next read tells when the line ends this one.
+              if (!newest) throw e;
+              if (nl + 1 === chunk.length && !eof) break;
+              if (nl + 1 === chunk.length || chunk[nl + 1] === 10 || chunk[nl + 1] === 0) { stopped = true; break; }
+              throw e;
+            }
+          }
           from = nl + 1;
           offset += line.length + 1;
-          if (line.length === 0) continue;
-          onRecord(JSON.parse(line.toString('utf8')) as AuditRecord, line);
+          if (!record) continue;
+          onRecord(record, line);
           last = line;
           done = offset;
         }

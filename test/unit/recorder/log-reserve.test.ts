@@ -15,6 +15,8 @@ import type { AuditEvent } from '../../../recorder/types.js';
 import { verifyLog } from '../../../recorder/verify.js';
 import { loadVerifyInput } from '../../../recorder/verify-load.js';
 import type { VerifyReport } from '../../../recorder/verify-types.js';
+import { parseRecords } from '../../../src/evidence/collect.js';
+import { loggedState } from '../../../src/policy/approval-history.js';
 import { loadSessionIndex } from '../../../src/sessions/session-index.js';
 import { fill, mountTmpfs, unmountAll } from '../../harness/tmpfs.js';
 import { testCtx } from '../../harness/test-ctx.js';
@@ -106,11 +108,17 @@ describe('the room the writer reserves past its records', () => {
     const end = withoutReserve(readFileSync(segFile(partial))).length;
 
     // The first bytes of the next batch reached the disk, the newline after them is the room's.
-    const torn = Buffer.from('{"account":{"sub":"x"},"detail":{"i":3},"origin":"te');
+    const torn = Buffer.from('{"account":{"sub":"x"},"detail":{"id":"A-7","i":3},"origin":"te');
     writeAt(segFile(partial), torn, end);
     const warned = await verifyHome(partial);
     expect(warned.problems.map((p) => [p.kind, p.severity])).toEqual([['unreadable', 'warn']]);
     expect(warned.problems[0]!.detail).toContain('recoverable');
+    // The other readers take the part-written line for one still being written, as they take a line without its newline.
+    const before = warned.records;
+    expect(before).toBeGreaterThan(3);
+    expect((await loadSessionIndex(fsp, partial)).records).toBe(before);
+    await expect(loggedState(fsp, partial, 'A-7')).resolves.toBeUndefined();
+    expect((await parseRecords((await loadVerifyInput(fsp, partial, { nowMicros: NOW_US, maxUnsealedMicros: 3600e6 })).segments)).records).toHaveLength(before);
     const reopened = await openAuditLog(testCtx(), { home: partial });
     await reopened.close();
     const recovered = readLog(partial).filter((r) => r.rec.type === 'log.recovered');
@@ -124,6 +132,10 @@ describe('the room the writer reserves past its records', () => {
     const v = await verifyHome(holed);
     expect(v.problems.map((p) => [p.kind, p.severity])).toEqual([['unreadable', 'warn']]);
     expect(v.problems[0]!.detail).toContain('in the room the writer reserves');
+    // What evidence reads is what verify checked: not the record line after the hole.
+    const { records: parsed } = await parseRecords((await loadVerifyInput(fsp, holed, { nowMicros: NOW_US, maxUnsealedMicros: 3600e6 })).segments);
+    expect(parsed).toHaveLength(v.records);
+    expect((await loadSessionIndex(fsp, holed)).records).toBe(v.records);
     const again = await openAuditLog(testCtx(), { home: holed });
     await again.append(ev(3));
     await again.close();
@@ -132,6 +144,21 @@ describe('the room the writer reserves past its records', () => {
     expect(records.filter((r) => r.rec.type === 'log.recovered').map((r) => r.rec.detail)).toEqual([{
       segment: '000000000000.jsonl', offset: end, bytes: hole.length, reason: 'bytes after the last record, in the space the writer reserves (a write a crash cut short)',
     }]);
+  });
+
+  it('recovery never cuts below the newest signed checkpoint: a NUL amid the records is damage, and the log is refused, not shortened', async () => {
+    const home = tmpHome();
+    const log = await openAuditLog(testCtx(), { home, createIfMissing: true, ...quiet });
+    for (let i = 0; i < 20; i++) await log.append(ev(i));
+    await log.close(); // its last checkpoint covers every record
+    const file = segFile(home);
+    const bytes = readFileSync(file);
+    writeAt(file, Buffer.alloc(1), Math.floor(bytes.length / 3));
+    await expect(openAuditLog(testCtx(), { home })).rejects.toMatchObject({
+      code: 'ERR_AUDIT_WRITE', message: expect.stringContaining('fewer than the newest signed checkpoint covers'),
+    });
+    expect(readFileSync(file).length).toBe(bytes.length);
+    expect((await verifyHome(home)).problems.some((p) => p.severity === 'fail')).toBe(true);
   });
 
   it('the segments the writer left end with their last record: only the newest holds room, and the log verifies', async () => {
