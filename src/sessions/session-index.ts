@@ -73,6 +73,11 @@ export async function loadSessionIndex(fs: Fs, home: string): Promise<SessionInd
     if (from === 'same') return { sessions: idx.sessions, how: 'fresh', records: idx.next_seq };
     if (from) {
       const updated = await fold(fs, home, segments, from, idx);
+      // Nothing new: the log's newest segment only ends in room its writer reserved (a broker runs), which the
+      // file's size counts and the index's position does not. Not written again.
+      if (updated && updated.next_seq === idx.next_seq && updated.files.length === idx.files.length) {
+        return { sessions: idx.sessions, how: 'fresh', records: idx.next_seq };
+      }
       if (updated) {
         await writeIndex(fs, home, updated);
         return { sessions: updated.sessions, how: 'updated', records: updated.next_seq };

@@ -64,9 +64,11 @@ describe('the room the writer reserves past its records', () => {
     // The session index reads a live log up to its records: it resumes there once the writer has written more.
     const ctx = testCtx();
     expect((await loadSessionIndex(ctx.fs, home)).records).toBe(live.length);
+    // Nothing new since: fresh, though the file's size (its room) is not the position the index keeps.
+    expect(await loadSessionIndex(ctx.fs, home)).toMatchObject({ how: 'fresh', records: live.length });
     await log.append({ type: 'session.start', session: 's1', target: { kind: 'postgres', conn: 'db' }, outcome: 'success' });
     const after = await loadSessionIndex(ctx.fs, home);
-    expect(after.records).toBe(live.length + 1);
+    expect(after).toMatchObject({ how: 'updated', records: live.length + 1 });
     expect(after.sessions.map((s) => s.id)).toEqual(['s1']);
     await log.close();
     const closed = readFileSync(segFile(home));
