@@ -72,7 +72,10 @@ export function recordsEnd(buf: Buffer): number {
 
 const BLANK_LINE = Buffer.from([NL, NL]);
 
-/** The end of `buf` without its trailing run of reserved bytes, the last record's `\n` kept: what a reader reads of a segment being written. */
+/**
+ * The end of `buf` without its trailing run of reserved bytes, the last record's `\n` kept: what a reader reads of a
+ * segment being written.
+ */
 export function withoutReserve(buf: Buffer): Buffer {
   let k = buf.length;
   while (k > 0 && isPad(buf[k - 1]!)) k--;
@@ -164,7 +167,7 @@ function tailCut(buf: Buffer): { offset: number; bytes: number; reason: string }
   const offset = torn?.offset ?? end;
   if (offset === buf.length) return undefined;
   const data = withoutReserve(buf).length;
-  // Bytes past the records that are not reserved space: a batch a crash cut short after the writer had reserved room for it.
+  // Bytes past the records that are not reserved room: a batch a crash cut short, written into room reserved for it.
   const reason = torn?.reason ?? 'bytes after the last record, in the space the writer reserves (a write a crash cut short)';
   return { offset, bytes: Math.max(0, data - offset), reason };
 }
