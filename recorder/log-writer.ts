@@ -446,7 +446,9 @@ class AuditLogWriter implements AuditLog {
       if (!this.tail) await this.seg.fh.datasync();
     } catch (e) {
       this.seg.dirty = true;
-      await this.seg.fh.truncate(this.seg.bytes).then(() => { this.seg.dirty = false; this.seg.end = this.seg.bytes; }, () => undefined);
+      // The cut is made durable at once: after an OS crash the rejected records must not be back in the log. If it
+      // fails too (a failing disk), the next batch cuts again first and its own fdatasync covers the cut.
+      await this.seg.fh.truncate(this.seg.bytes).then(() => this.seg.fh.datasync()).then(() => { this.seg.dirty = false; this.seg.end = this.seg.bytes; }, () => undefined);
       this.failBatch(live, ts, e);
       return;
     }

@@ -156,6 +156,23 @@ describe('audit log writer', () => {
     await log.close();
   });
 
+  it('a failed fdatasync: the batch is cut back and the cut made durable at once (an OS crash then cannot bring the rejected records back)', async () => {
+    const home = tmpHome();
+    const probe = probeFs();
+    const log = await openAuditLog(testCtx({ fs: probe.fs }), { home, createIfMissing: true, checkpointRecords: 1e9, checkpointIntervalMs: 1e9, idleMs: 1e9 });
+    await log.append(ev(0));
+    const recordsBefore = withoutReserve(readFileSync(path.join(home, 'log', '000000000000.jsonl')));
+    probe.failDatasyncs = 1;
+    const opsBefore = probe.ops.length;
+    await expect(log.append(ev(1))).rejects.toMatchObject({ code: 'ERR_AUDIT_WRITE' });
+    // The batch's write, its fdatasync failed (not listed), then the fdatasync of the cut.
+    expect(probe.ops.slice(opsBefore)).toEqual(['write', 'datasync']);
+    expect(readFileSync(path.join(home, 'log', '000000000000.jsonl'))).toEqual(recordsBefore);
+    await log.append(ev(2));
+    await log.close();
+    expectChain(readLog(home));
+  });
+
   it('under concurrent appends with random write failures: resolved records are on disk at their seq, rejected ones nowhere', async () => {
     const home = tmpHome();
     const probe = probeFs();
