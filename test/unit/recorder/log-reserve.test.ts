@@ -212,9 +212,12 @@ describe('the room the writer reserves past its records', () => {
     const log = await openAuditLog(ctx, { home, createIfMissing: true, ...quiet });
     await log.append(ev(0));
     const filler = fill(mnt);
-    // The room reserved before the disk filled takes records: no block has to be found for them.
+    // The room reserved before the disk filled takes records: no block has to be found for them (the file does not grow).
+    const sizeFull = readFileSync(segFile(home)).length;
     const inRoom = await log.append(ev(1));
-    expect(inRoom.seq).toBeGreaterThan(0);
+    const afterRoom = readFileSync(segFile(home));
+    expect(afterRoom.length).toBe(sizeFull);
+    expect(readLog(home).find((r) => r.rec.seq === inRoom.seq)?.rec.detail).toEqual({ i: 1 });
     const big = 'y'.repeat(100_000);
     let failed: unknown;
     for (let i = 0; i < 40 && failed === undefined; i++) {
