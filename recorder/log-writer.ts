@@ -105,7 +105,7 @@ export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<Aud
     const checkpoints = path.join(opts.home, 'checkpoints.jsonl');
     const cut = await cutTornLine(ctx.fs, checkpoints);
     const checkpointsCut = cut > 0 ? { segment: 'checkpoints.jsonl', offset: (await ctx.fs.stat(checkpoints)).size, bytes: cut, reason: 'a last line without its newline: a checkpoint append cut short' } : undefined;
-    writer = new AuditLogWriter(ctx, opts, keys, lock, seg, scan.acc, scan.lastLeaf);
+    writer = new AuditLogWriter(ctx, opts, keys, lock, seg, scan.acc, scan.lastLeaf.toString('hex'));
     await writer.start(scan.recovered, pid, checkpointsCut);
     return writer;
   } catch (e) {
@@ -219,7 +219,8 @@ class AuditLogWriter implements AuditLog {
     private readonly lock: LogLock,
     private seg: Segment,
     private readonly acc: MerkleAccumulator,
-    private lastLeaf: Buffer,
+    /** The last record's leaf hash, lowercase hex (the next record's `prev`). */
+    private lastLeaf: string,
   ) {
     this.logDir = path.join(opts.home, 'log');
     this.checkpointsFile = path.join(opts.home, 'checkpoints.jsonl');
@@ -408,21 +409,19 @@ class AuditLogWriter implements AuditLog {
     if (this.seg.bytes === 0) internal.push({ type: 'segment.open', target: { kind: 'log' }, detail: { segment: this.seg.file, prev_segment: this.seg.prev } });
     if (this.gap) internal.push({ type: 'log.gap', target: { kind: 'log' }, outcome: 'failure', detail: { ...this.gap } });
     let seq = this.acc.size;
-    let prevHex = this.lastLeaf.toString('hex');
     let prev = this.lastLeaf;
     const origin = this.keys.origin;
-    const leaves: Buffer[] = [];
+    const leaves: string[] = [];
     const types: string[] = [];
     const done: Array<{ p: Pending; seq: number; leaf: string }> = [];
     const lines = new LeafLines(this.arena);
     const add = (ev: AuditEvent): string => {
-      const leaf = lines.add(recordLine(ev, origin, seq, ts, prevHex));
+      const leaf = lines.add(recordLine(ev, origin, seq, ts, prev));
       leaves.push(leaf);
       types.push(ev.type);
       prev = leaf;
-      prevHex = leaf.toString('hex');
       seq++;
-      return prevHex;
+      return leaf;
     };
     for (const ev of internal) add(ev);
     const live: Pending[] = [];
@@ -456,7 +455,7 @@ class AuditLogWriter implements AuditLog {
     this.written += buf.length;
     this.seg.hash.update(buf);
     if (this.tail) { this.tail.add(buf); this.armSync(); }
-    for (const leaf of leaves) this.acc.append(leaf);
+    for (const leaf of leaves) this.acc.appendHex(leaf);
     this.lastLeaf = prev;
     this.gap = undefined;
     for (const t of types) if (t !== 'checkpoint') this.sinceCheckpoint++;
@@ -587,7 +586,7 @@ class AuditLogWriter implements AuditLog {
     const old = this.seg;
     await this.trimReserve(old); // only the newest segment may hold reserved room (verify reads the others whole)
     const prev: PrevSegment = {
-      file: old.file, first_seq: old.firstSeq, last_seq: this.acc.size - 1, last_leaf: this.lastLeaf.toString('hex'),
+      file: old.file, first_seq: old.firstSeq, last_seq: this.acc.size - 1, last_leaf: this.lastLeaf,
       sha256: old.hash.copy().digest('hex'), bytes: old.bytes,
     };
     const file = segmentName(this.acc.size);
