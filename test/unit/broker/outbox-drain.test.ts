@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { openAuditLog } from '../../../recorder/index.js';
 import type { AuditEvent, AuditSink } from '../../../recorder/types.js';
 import { startOutboxDrain } from '../../../src/broker/outbox-drain.js';
-import { outboxSink } from '../../../src/policy/audit-outbox.js';
+import { drainOutbox, outboxDir, outboxSink } from '../../../src/policy/audit-outbox.js';
+import { readLog } from '../../harness/audit-records.js';
 import { tempDir } from '../../harness/cli.js';
+import { testCtx } from '../../harness/test-ctx.js';
 
 const clock = { now: () => Date.now(), micros: () => BigInt(Date.now()) * 1000n };
 
@@ -61,5 +65,83 @@ describe('startOutboxDrain', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(sink.events).toEqual([]);
     expect(await d.drainNow()).toBe(1);
+  });
+});
+
+/**
+ * A drainer renames a file to claim it, appends its record, then deletes it. One killed in between (kill -9 of a
+ * broker) leaves the claim: the next owner of the log takes it up, and appends its record only if it is not there.
+ */
+describe('drainOutbox after a drainer was killed holding a claim', () => {
+  const parked = async (home: string, n: number): Promise<{ name: string; event: AuditEvent }> => {
+    await outboxSink({ fs: fsp, clock, home }).append({ type: 'audit.access', target: { kind: 'log' }, outcome: 'success', detail: { n } });
+    const name = (await fsp.readdir(outboxDir(home))).find((f) => f.endsWith('.json') && JSON.parse(readFileSync(`${outboxDir(home)}/${f}`, 'utf8')).detail.n === n)!;
+    return { name, event: JSON.parse(readFileSync(`${outboxDir(home)}/${name}`, 'utf8')) as AuditEvent };
+  };
+  const withN = (home: string, n: number) => readLog(home).filter((r) => r.type === 'audit.access' && r.detail?.n === n);
+
+  it('a claim whose record never reached the log is appended, in name order with the files still waiting', async () => {
+    const home = tempDir('pcigate-drain-');
+    const ctx = testCtx();
+    await (await openAuditLog(ctx, { home, createIfMissing: true })).close();
+    const first = await parked(home, 1);
+    await parked(home, 2);
+    // killed after the rename, before the append (an older pcigate's claim name)
+    await fsp.rename(`${outboxDir(home)}/${first.name}`, `${outboxDir(home)}/${first.name}.draining-5b577c85`);
+    const log = await openAuditLog(ctx, { home });
+    try {
+      expect(await drainOutbox(fsp, home, log)).toBe(2);
+    } finally {
+      await log.close();
+    }
+    expect(withN(home, 1)).toHaveLength(1);
+    expect(withN(home, 1)[0]!.detail).toMatchObject({ via_outbox: true, outbox: first.name });
+    expect(withN(home, 1)[0]!.seq).toBeLessThan(withN(home, 2)[0]!.seq);
+    expect(await fsp.readdir(outboxDir(home))).toEqual([]);
+  });
+
+  it('a claim whose record is in the log already is deleted, not appended twice', async () => {
+    const home = tempDir('pcigate-drain-');
+    const ctx = testCtx();
+    const { name, event } = await parked(home, 7);
+    // The killed owner: claimed, appended (as drainOutbox appends it), killed before deleting the file.
+    const dead = await openAuditLog(ctx, { home, createIfMissing: true });
+    await fsp.rename(`${outboxDir(home)}/${name}`, `${outboxDir(home)}/${name}.draining-0badc0de-12345678`);
+    await dead.append({ ...event, detail: { ...event.detail, outbox: name } });
+    await dead.append({ type: 'session.start', target: { kind: 'postgres' }, outcome: 'success', detail: {} });
+    await dead.close();
+    const log = await openAuditLog(ctx, { home });
+    try {
+      expect(await drainOutbox(fsp, home, log)).toBe(0);
+    } finally {
+      await log.close();
+    }
+    expect(withN(home, 7)).toHaveLength(1);
+    expect(await fsp.readdir(outboxDir(home))).toEqual([]);
+  });
+
+  it('two drains at once in the owner move each record once (a claim of its own is not taken for a killed one)', async () => {
+    const home = tempDir('pcigate-drain-');
+    for (let n = 0; n < 6; n++) await parked(home, n);
+    const events: AuditEvent[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const slow: AuditSink = {
+      async append(e) {
+        if (events.length === 0) await held; // the first drain's first append waits, its claim on disk
+        events.push(e);
+        return { seq: events.length - 1, leaf: '' };
+      },
+      async commitBlob() { throw new Error('no blobs'); },
+    };
+    const first = drainOutbox(fsp, home, slow);
+    await expect.poll(async () => (await fsp.readdir(outboxDir(home))).filter((f) => f.includes('.draining-')).length).toBe(1);
+    const second = drainOutbox(fsp, home, slow); // sees the first's claim beside five files waiting
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    const moved = await Promise.all([first, second]);
+    expect(moved[0]! + moved[1]!).toBe(6);
+    expect(events.map((e) => e.detail!.n).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(await fsp.readdir(outboxDir(home))).toEqual([]);
   });
 });
