@@ -138,12 +138,12 @@ export async function initKeys(ctx: Ctx, home: string, opts: { origin?: string; 
     throw new KeyError(`invalid origin ${JSON.stringify(origin)}: it must not contain spaces or "+"`);
   }
   await ensurePrivateDir(ctx.fs, home);
-  if ((await exists(ctx.fs, p.rootPub)) || (await exists(ctx.fs, p.epochs)) || (await exists(ctx.fs, p.originFile))) {
-    throw new KeyError(`${home} is already initialised (keys/root.pub or origin exists); refusing to replace its keys`, {
+  if (await exists(ctx.fs, p.originFile)) {
+    throw new KeyError(`${home} is already initialised (its origin file exists); refusing to replace its keys`, {
       hint: 'use `pcigate keys rotate` for a new epoch key, or choose another --home',
     });
   }
-  await ensurePrivateDir(ctx.fs, p.dir);
+  await setAsideIncompleteKeys(ctx, home);
   const root = generateEd25519();
   const rootKeyOut = opts.rootKeyOut === undefined ? undefined : path.resolve(ctx.cwd, opts.rootKeyOut);
   if (rootKeyOut !== undefined) {
@@ -160,12 +160,62 @@ export async function initKeys(ctx: Ctx, home: string, opts: { origin?: string; 
   const cert = signEpochCert({
     type: 'pcigate.epoch', origin, epoch: 0, pub: first.publicRaw.toString('base64'), not_before: formatTs(ctx.clock.micros()),
   }, root.privateKey);
-  await writeFileExclusive(ctx.fs, p.epochKey, privateKeyToPem(first.privateKey), 0o600);
-  await writeFileExclusive(ctx.fs, p.rootPub, formatPublicKeyLine(root.publicRaw), 0o644);
-  await appendLineDurable(ctx.fs, p.epochs, canonicalize(cert));
+  // Written whole in a directory of its own, then renamed to keys/ in one step: a start killed part-way leaves no
+  // keys/ with half its files (an empty epoch.key that every later start tripped over), only a keys.init-* to clear.
+  const tmp = path.join(home, `keys.init-${randomBytes(4).toString('hex')}`);
+  const t = { epochKey: path.join(tmp, 'epoch.key'), rootPub: path.join(tmp, 'root.pub'), epochs: path.join(tmp, 'epochs.jsonl') };
+  await ensurePrivateDir(ctx.fs, tmp);
+  await writeFileExclusive(ctx.fs, t.epochKey, privateKeyToPem(first.privateKey), 0o600);
+  await writeFileExclusive(ctx.fs, t.rootPub, formatPublicKeyLine(root.publicRaw), 0o644);
+  await appendLineDurable(ctx.fs, t.epochs, canonicalize(cert));
+  await fsyncDir(ctx.fs, tmp);
+  await ctx.fs.rename(tmp, p.dir); // keys/ is absent or empty here (setAsideIncompleteKeys)
+  await fsyncDir(ctx.fs, home);
   // origin last: its presence marks a complete initialisation.
   await writeFileExclusive(ctx.fs, p.originFile, `${origin}\n`, 0o644);
   return { origin, rootPub: root.publicRaw, cert, ...(rootKeyOut !== undefined ? { rootKeyOut } : {}) };
+}
+
+/**
+ * Before a first initialisation (no origin file): what a start killed part-way left is cleared, so the home can be
+ * initialised. A `keys.init-*` directory (this version's, never renamed into place) is removed: its keys signed
+ * nothing. A `keys/` holding files without an origin (an older version wrote them one by one) is set aside as
+ * `keys.incomplete-<time>`, with a warning — unless the home has audit records or checkpoints: then its origin file
+ * was lost, not never written, and the keys are needed; refused.
+ */
+async function setAsideIncompleteKeys(ctx: Ctx, home: string): Promise<void> {
+  const p = keyPaths(home);
+  for (const name of await ctx.fs.readdir(home)) {
+    if (name.startsWith('keys.init-')) await ctx.fs.rm(path.join(home, name), { recursive: true, force: true });
+  }
+  let files: string[];
+  try {
+    files = await ctx.fs.readdir(p.dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (files.length === 0) return;
+  if (await holdsRecords(ctx, home)) {
+    throw new KeyError(`${home} has keys and audit records but no origin file; refusing to replace its keys`, {
+      hint: `restore ${p.originFile} (the log's records name their origin), or choose another --home`,
+    });
+  }
+  const aside = path.join(home, `keys.incomplete-${formatTs(ctx.clock.micros()).replace(/[:.]/g, '-')}`);
+  await ctx.fs.rename(p.dir, aside);
+  await fsyncDir(ctx.fs, home);
+  ctx.log.warn(`${p.dir} held keys of an initialisation that never finished (no origin file, no audit records): set aside as ${aside}; new keys are made`);
+}
+
+/** Whether the home's log or checkpoints file holds anything. */
+async function holdsRecords(ctx: Ctx, home: string): Promise<boolean> {
+  const sizeOf = async (f: string) => (await ctx.fs.stat(f).catch(() => undefined))?.size ?? 0;
+  if ((await sizeOf(path.join(home, 'checkpoints.jsonl'))) > 0) return true;
+  const logDir = path.join(home, 'log');
+  for (const name of await ctx.fs.readdir(logDir).catch(() => [] as string[])) {
+    if ((await sizeOf(path.join(logDir, name))) > 0) return true;
+  }
+  return false;
 }
 
 /** True when HOME has a key store (origin file present). */

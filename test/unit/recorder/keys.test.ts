@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +44,43 @@ describe('key store', () => {
     await initKeys(ctx, home, { origin: 'o' });
     await expect(initKeys(ctx, home, { origin: 'o' })).rejects.toMatchObject({ code: 'ERR_KEYS', message: expect.stringContaining('already initialised') });
     await expect(initKeys(ctx, tmp(), { origin: 'has space' })).rejects.toMatchObject({ code: 'ERR_KEYS' });
+  });
+
+  it('a first start killed part-way leaves a home that initialises (and one with records is refused)', async () => {
+    // This version: every key file is written in keys.init-*, renamed to keys/ once whole. Killed before the rename
+    // (here: the root.pub write fails), no keys/ exists; the next start removes the leftover and initialises.
+    const home = tmp();
+    const failing = new Proxy(fsp, {
+      get: (t, k) => (k === 'open' ? (f: string, ...rest: unknown[]) => (String(f).endsWith('root.pub') ? Promise.reject(Object.assign(new Error('killed'), { code: 'EIO' })) : (fsp.open as (...a: unknown[]) => unknown)(f, ...rest)) : Reflect.get(t, k)),
+    });
+    await expect(initKeys(testCtx({ fs: failing as typeof fsp }), home, { origin: 'o' })).rejects.toThrow('killed');
+    expect(existsSync(path.join(home, 'keys'))).toBe(false);
+    expect(readdirSync(home).filter((n) => n.startsWith('keys.init-'))).toHaveLength(1);
+    await initKeys(testCtx(), home, { origin: 'o' });
+    expect(readdirSync(home).filter((n) => n.startsWith('keys.'))).toEqual([]);
+    expect((await loadKeys(testCtx(), home)).epoch).toBe(0);
+
+    // An older version wrote keys/ file by file: killed after creating epoch.key, it left it empty. Set aside, warned.
+    const old = tmp();
+    mkdirSync(path.join(old, 'keys'), { mode: 0o700 });
+    writeFileSync(path.join(old, 'keys', 'epoch.key'), '');
+    const warnings: string[] = [];
+    await initKeys(testCtx({ log: { debug: () => {}, warn: (m: string) => { warnings.push(m); } } }), old, { origin: 'o' });
+    expect((await loadKeys(testCtx(), old)).epoch).toBe(0);
+    const aside = readdirSync(old).filter((n) => n.startsWith('keys.incomplete-'));
+    expect(aside).toHaveLength(1);
+    expect(readdirSync(path.join(old, aside[0]!))).toEqual(['epoch.key']);
+    expect(warnings.join('\n')).toContain('never finished');
+
+    // Keys without an origin beside audit records: the origin was lost, not never written. Nothing is replaced.
+    const lost = tmp();
+    await initKeys(testCtx(), lost, { origin: 'o' });
+    mkdirSync(path.join(lost, 'log'));
+    writeFileSync(path.join(lost, 'log', '000000000000.jsonl'), '{"seq":0}\n');
+    rmSync(path.join(lost, 'origin'));
+    const before = readFileSync(path.join(lost, 'keys', 'epoch.key'), 'utf8');
+    await expect(initKeys(testCtx(), lost, { origin: 'o' })).rejects.toMatchObject({ code: 'ERR_KEYS', message: expect.stringContaining('no origin file') });
+    expect(readFileSync(path.join(lost, 'keys', 'epoch.key'), 'utf8')).toBe(before);
   });
 
   it('unwritable home → HomeError', async () => {
