@@ -13,6 +13,7 @@ import { actorOf } from '../identity/audit.js';
 import { storedLoginIdentity } from '../identity/stored-login.js';
 import { drainOutbox, outboxSink } from '../policy/audit-outbox.js';
 import { openAuditLog } from '../../recorder/index.js';
+import { endInterruptedSessions } from './interrupted.js';
 import type { AuditEvent, AuditLog, AuditLogOptions } from '../../recorder/index.js';
 import type { Actor } from '../../recorder/types.js';
 
@@ -30,17 +31,28 @@ export function isLogInUse(e: unknown): e is AuditWriteError {
 /**
  * Opens the log for a process that will own it for long (a listener, a job). A short-lived command that
  * holds the lock for a moment (`approvals`, `verify`, `sessions` with nothing running) is waited for, up
- * to `waitMs`, instead of failing the job that happened to start at the same instant.
+ * to `waitMs`, instead of failing the job that happened to start at the same instant. Sessions a killed owner
+ * left open are ended first (interrupted.ts).
  */
 export async function openAuditLogWaiting(ctx: Ctx, options: AuditLogOptions, waitMs = 5_000): Promise<AuditLog> {
   const deadline = ctx.clock.now() + waitMs;
   for (;;) {
+    let log: AuditLog;
     try {
-      return await openAuditLog(ctx, options);
+      log = await openAuditLog(ctx, options);
     } catch (e) {
       if (!isLogInUse(e) || ctx.clock.now() >= deadline) throw e;
       await new Promise((r) => setTimeout(r, 100));
+      continue;
     }
+    // Sessions the log's previous owner left open (it was killed) end now, before this one starts any.
+    try {
+      await endInterruptedSessions(ctx, options.home, log);
+    } catch (e) {
+      await log.close().catch(() => undefined);
+      throw e;
+    }
+    return log;
   }
 }
 

@@ -54,7 +54,8 @@ function maskedCount(v: unknown): number {
   return n;
 }
 
-function micros(ts: string): number {
+/** A record's `ts` (RFC 3339, µs) as µs since the epoch. */
+export function micros(ts: string): number {
   return Date.parse(ts) * 1000 + Number(/\.\d{3}(\d{3})Z$/.exec(ts)?.[1] ?? 0);
 }
 

@@ -1,0 +1,75 @@
+/**
+ * Sessions a killed broker left open end when a broker next opens the log (src/sessions/interrupted.ts): their
+ * Postgres transcript committed (cut back to its last whole line), a session.end / exec.end with the start's actor
+ * and target, `interrupted: true`; a session that ended is left alone, and a second open ends nothing again.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openAuditLog } from '../../../recorder/index.js';
+import type { AuditEvent } from '../../../recorder/types.js';
+import { prepareReplay } from '../../../src/replay/prepare-replay.js';
+import { openAuditLogWaiting } from '../../../src/sessions/audit-access.js';
+import { loadSessionIndex } from '../../../src/sessions/session-index.js';
+import { readLog } from '../../harness/audit-records.js';
+import { tempDir } from '../../harness/cli.js';
+import { testCtx } from '../../harness/test-ctx.js';
+
+const ACTOR = { sub: 'dana', via: 'local' as const };
+const SRC = { ip: '127.0.0.1', port: 50123, client: 'psql' };
+const PG = { kind: 'postgres' as const, conn: 'prod-db', db: 'payments', user: 'app' };
+const ACCOUNT = { kind: 'postgres' as const, name: 'app' };
+
+describe('sessions a killed owner left open', () => {
+  it('end when a broker next opens the log, with the transcript committed', async () => {
+    const home = tempDir('pcigate-interrupted-');
+    const ctx = testCtx();
+    const pg = 'a0c1b3d4-0000-4000-8000-000000000001';
+    const done = 'a0c1b3d4-0000-4000-8000-000000000002';
+    const job = 'a0c1b3d4-0000-4000-8000-000000000003';
+    const base = { actor: ACTOR, src: SRC, target: PG, account: ACCOUNT };
+    const killed = await openAuditLog(ctx, { home, createIfMissing: true });
+    const append = (e: AuditEvent) => killed.append(e);
+    await append({ type: 'session.start', session: pg, ...base, outcome: 'success', detail: {} });
+    await append({ type: 'session.start', session: done, ...base, outcome: 'success', detail: {} });
+    await append({ type: 'pg.intent', session: pg, ...base, outcome: 'pending', detail: { n: 1, sql: 'select 1' } });
+    ctx.clock.advance(1_500);
+    await append({ type: 'pg.query', session: pg, ...base, outcome: 'success', detail: { n: 1, sql: 'select 1', result: 'success' } });
+    await append({ type: 'session.end', session: done, ...base, outcome: 'success', detail: { statements: 0 } });
+    await append({ type: 'exec.start', session: job, actor: ACTOR, target: { kind: 'postgres', conn: 'prod-db' }, src: { client: 'pcigate exec' }, outcome: 'success', detail: { argv: 'make migrate' } });
+    // What the killed broker had written of the transcript: two batches of lines, the last cut short.
+    mkdirSync(path.join(home, 'recordings'), { recursive: true });
+    const whole = '{"t":"query","n":1,"sql":"select 1"}\n{"t":"result","n":1,"result":"success"}\n';
+    writeFileSync(path.join(home, 'recordings', `${pg}.pg.jsonl`), `${whole}{"t":"row","n":1,"val`);
+    await killed.close(); // a kill leaves the same sessions open; close only releases the lock for the next owner
+
+    ctx.clock.advance(60_000);
+    await (await openAuditLogWaiting(ctx, { home })).close();
+    const records = readLog(home);
+    const ends = (id: string) => records.filter((r) => r.session === id && (r.type === 'session.end' || r.type === 'exec.end'));
+    expect(ends(done)).toHaveLength(1);
+    const [end] = ends(pg);
+    expect(ends(pg)).toHaveLength(1);
+    expect(end).toMatchObject({ type: 'session.end', outcome: 'failure', actor: ACTOR, src: SRC, target: PG, account: ACCOUNT });
+    expect(end!.detail).toMatchObject({ interrupted: true, statements: 1, duration_ms: 1500 });
+    expect(String(end!.detail!.reason)).toContain('interrupted');
+    // the transcript cut back to its whole lines, and committed as it is now
+    const transcript = readFileSync(path.join(home, 'recordings', `${pg}.pg.jsonl`), 'utf8');
+    expect(transcript).toBe(whole);
+    expect(end!.blobs).toEqual([expect.objectContaining({ kind: 'pg-transcript', sha256: createHash('sha256').update(whole).digest('hex') })]);
+    expect(ends(job)).toEqual([expect.objectContaining({ type: 'exec.end', outcome: 'failure', actor: ACTOR })]);
+    // the end comes after the new owner's log.start: it was written by the next process, not the killed one
+    const starts = records.filter((r) => r.type === 'log.start').map((r) => r.seq);
+    expect(end!.seq).toBeGreaterThan(starts.at(-1)!);
+
+    const { sessions } = await loadSessionIndex(ctx.fs, home);
+    expect(sessions.filter((s) => s.outcome === 'open')).toEqual([]);
+    const replay = await prepareReplay(ctx.fs, home, pg);
+    expect(replay.verified).toBe(true);
+
+    // nothing is open any more: a second broker start ends nothing
+    await (await openAuditLogWaiting(ctx, { home })).close();
+    expect(readLog(home).filter((r) => r.type === 'session.end' || r.type === 'exec.end')).toHaveLength(3);
+  });
+});
