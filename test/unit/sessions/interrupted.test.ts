@@ -4,7 +4,7 @@
  * and target, `interrupted: true`; a session that ended is left alone, and a second open ends nothing again.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../../recorder/index.js';
@@ -71,5 +71,25 @@ describe('sessions a killed owner left open', () => {
     // nothing is open any more: a second broker start ends nothing
     await (await openAuditLogWaiting(ctx, { home })).close();
     expect(readLog(home).filter((r) => r.type === 'session.end' || r.type === 'exec.end')).toHaveLength(3);
+  });
+
+  it('a log the index cannot read is a warning, and the broker still gets its log', async () => {
+    const home = tempDir('pcigate-interrupted-');
+    const ctx = testCtx();
+    const log = await openAuditLog(ctx, { home, createIfMissing: true, segmentMaxBytes: 2048 });
+    for (let i = 0; i < 12; i++) await log.append({ type: 'session.start', session: `s-${i}`, actor: ACTOR, target: PG, outcome: 'success', detail: { pad: 'x'.repeat(200) } });
+    await log.close();
+    // a line of the oldest segment damaged (verify reports it; the writer, which reads only the newest's tail, opens)
+    expect(readdirSync(path.join(home, 'log')).length).toBeGreaterThan(1);
+    const first = path.join(home, 'log', '000000000000.jsonl');
+    const lines = readFileSync(first, 'utf8').split('\n');
+    lines[2] = `${lines[2]!.slice(0, 40)}#`;
+    writeFileSync(first, lines.join('\n'));
+    const warnings: string[] = [];
+    const wctx = testCtx({ log: { debug: () => {}, warn: (m: string) => { warnings.push(m); } } });
+    const again = await openAuditLogWaiting(wctx, { home, segmentMaxBytes: 2048 });
+    await again.append({ type: 'session.start', session: 'after', actor: ACTOR, target: PG, outcome: 'success', detail: {} });
+    await again.close();
+    expect(warnings.join('\n')).toMatch(/could not end the sessions a stopped broker left open: .*pcigate verify/);
   });
 });
