@@ -16,6 +16,7 @@ import type { Ctx } from '../src/cli/ctx.js';
 import { KeyError } from '../src/errors.js';
 import { canonicalize } from './canonical-json.js';
 import { appendLineDurable, ensurePrivateDir, exists, fsyncDir, writeFileExclusive } from './durable-fs.js';
+import { acquireLogLock, ownPid } from './log-lock.js';
 import { ed25519Sign, ed25519Verify, generateEd25519, privateKeyFromPem, privateKeyToPem, rawPublicKey } from './ed25519.js';
 import { epochKeyName, isValidKeyName, noteKeyId } from './signed-note.js';
 import { formatTs, parseTs } from './timestamp.js';
@@ -138,63 +139,54 @@ export async function initKeys(ctx: Ctx, home: string, opts: { origin?: string; 
     throw new KeyError(`invalid origin ${JSON.stringify(origin)}: it must not contain spaces or "+"`);
   }
   await ensurePrivateDir(ctx.fs, home);
-  if (await exists(ctx.fs, p.originFile)) {
-    throw new KeyError(`${home} is already initialised (its origin file exists); refusing to replace its keys`, {
-      hint: 'use `pcigate keys rotate` for a new epoch key, or choose another --home',
-    });
-  }
-  await setAsideIncompleteKeys(ctx, home);
-  const root = generateEd25519();
-  const rootKeyOut = opts.rootKeyOut === undefined ? undefined : path.resolve(ctx.cwd, opts.rootKeyOut);
-  if (rootKeyOut !== undefined) {
-    try {
-      await writeFileExclusive(ctx.fs, rootKeyOut, privateKeyToPem(root.privateKey), 0o600);
-    } catch (e) {
-      throw new KeyError(`cannot write the root private key to ${rootKeyOut} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {
-        cause: e,
-        hint: 'the file must not exist yet and its directory must be writable',
-      });
+  const initialised = () => new KeyError(`${home} is already initialised (its origin file exists); refusing to replace its keys`, {
+    hint: 'use `pcigate keys rotate` for a new epoch key, or choose another --home',
+  });
+  if (await exists(ctx.fs, p.originFile)) throw initialised();
+  await ensurePrivateDir(ctx.fs, p.dir);
+  // One initialisation at a time (two first starts of one home at once): `keys/.lock`, as the log's, a dead holder's
+  // taken over. Under it, the origin is checked again and what a start killed part-way left is set aside.
+  const lock = await acquireLogLock(ctx.fs, p.dir, await ownPid(ctx.fs));
+  try {
+    if (await exists(ctx.fs, p.originFile)) throw initialised();
+    await setAsideIncompleteKeys(ctx, home);
+    const root = generateEd25519();
+    const rootKeyOut = opts.rootKeyOut === undefined ? undefined : path.resolve(ctx.cwd, opts.rootKeyOut);
+    if (rootKeyOut !== undefined) {
+      try {
+        await writeFileExclusive(ctx.fs, rootKeyOut, privateKeyToPem(root.privateKey), 0o600);
+      } catch (e) {
+        throw new KeyError(`cannot write the root private key to ${rootKeyOut} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {
+          cause: e,
+          hint: 'the file must not exist yet and its directory must be writable',
+        });
+      }
     }
+    const first = generateEd25519();
+    const cert = signEpochCert({
+      type: 'pcigate.epoch', origin, epoch: 0, pub: first.publicRaw.toString('base64'), not_before: formatTs(ctx.clock.micros()),
+    }, root.privateKey);
+    await writeFileExclusive(ctx.fs, p.epochKey, privateKeyToPem(first.privateKey), 0o600);
+    await writeFileExclusive(ctx.fs, p.rootPub, formatPublicKeyLine(root.publicRaw), 0o644);
+    await appendLineDurable(ctx.fs, p.epochs, canonicalize(cert));
+    // origin last: its presence marks a complete initialisation.
+    await writeFileExclusive(ctx.fs, p.originFile, `${origin}\n`, 0o644);
+    return { origin, rootPub: root.publicRaw, cert, ...(rootKeyOut !== undefined ? { rootKeyOut } : {}) };
+  } finally {
+    await lock.release();
   }
-  const first = generateEd25519();
-  const cert = signEpochCert({
-    type: 'pcigate.epoch', origin, epoch: 0, pub: first.publicRaw.toString('base64'), not_before: formatTs(ctx.clock.micros()),
-  }, root.privateKey);
-  // Written whole in a directory of its own, then renamed to keys/ in one step: a start killed part-way leaves no
-  // keys/ with half its files (an empty epoch.key that every later start tripped over), only a keys.init-* to clear.
-  const tmp = path.join(home, `keys.init-${randomBytes(4).toString('hex')}`);
-  const t = { epochKey: path.join(tmp, 'epoch.key'), rootPub: path.join(tmp, 'root.pub'), epochs: path.join(tmp, 'epochs.jsonl') };
-  await ensurePrivateDir(ctx.fs, tmp);
-  await writeFileExclusive(ctx.fs, t.epochKey, privateKeyToPem(first.privateKey), 0o600);
-  await writeFileExclusive(ctx.fs, t.rootPub, formatPublicKeyLine(root.publicRaw), 0o644);
-  await appendLineDurable(ctx.fs, t.epochs, canonicalize(cert));
-  await fsyncDir(ctx.fs, tmp);
-  await ctx.fs.rename(tmp, p.dir); // keys/ is absent or empty here (setAsideIncompleteKeys)
-  await fsyncDir(ctx.fs, home);
-  // origin last: its presence marks a complete initialisation.
-  await writeFileExclusive(ctx.fs, p.originFile, `${origin}\n`, 0o644);
-  return { origin, rootPub: root.publicRaw, cert, ...(rootKeyOut !== undefined ? { rootKeyOut } : {}) };
 }
 
 /**
- * Before a first initialisation (no origin file): what a start killed part-way left is cleared, so the home can be
- * initialised. A `keys.init-*` directory (this version's, never renamed into place) is removed: its keys signed
- * nothing. A `keys/` holding files without an origin (an older version wrote them one by one) is set aside as
- * `keys.incomplete-<time>`, with a warning — unless the home has audit records or checkpoints: then its origin file
- * was lost, not never written, and the keys are needed; refused.
+ * Before a first initialisation, under its lock, with no origin file: files in `keys/` are what a start killed
+ * part-way left (it writes them one by one, origin last; an empty epoch.key, a root.pub). They are moved to
+ * `keys.incomplete-<time>/`, with a warning — unless the home has audit records or checkpoints: then its origin file
+ * was lost, not never written, and the keys are needed; refused. Files are moved, not `keys/` itself, which may be a
+ * link or a mount point.
  */
 async function setAsideIncompleteKeys(ctx: Ctx, home: string): Promise<void> {
   const p = keyPaths(home);
-  for (const name of await ctx.fs.readdir(home)) {
-    if (name.startsWith('keys.init-')) await ctx.fs.rm(path.join(home, name), { recursive: true, force: true });
-  }
-  let files: string[];
-  try {
-    files = await ctx.fs.readdir(p.dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
+  const files = (await ctx.fs.readdir(p.dir)).filter((f) => !f.startsWith('.lock'));
   if (files.length === 0) return;
   if (await holdsRecords(ctx, home)) {
     throw new KeyError(`${home} has keys and audit records but no origin file; refusing to replace its keys`, {
@@ -202,9 +194,11 @@ async function setAsideIncompleteKeys(ctx: Ctx, home: string): Promise<void> {
     });
   }
   const aside = path.join(home, `keys.incomplete-${formatTs(ctx.clock.micros()).replace(/[:.]/g, '-')}`);
-  await ctx.fs.rename(p.dir, aside);
-  await fsyncDir(ctx.fs, home);
-  ctx.log.warn(`${p.dir} held keys of an initialisation that never finished (no origin file, no audit records): set aside as ${aside}; new keys are made`);
+  await ensurePrivateDir(ctx.fs, aside);
+  for (const f of files) await ctx.fs.rename(path.join(p.dir, f), path.join(aside, f));
+  await fsyncDir(ctx.fs, aside);
+  await fsyncDir(ctx.fs, p.dir);
+  ctx.log.warn(`${p.dir} held keys of an initialisation that never finished (no origin file, no audit records): moved to ${aside}; new keys are made`);
 }
 
 /** Whether the home's log or checkpoints file holds anything. */

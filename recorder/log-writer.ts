@@ -79,7 +79,12 @@ export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<Aud
     }
     await ensurePrivateDir(ctx.fs, opts.home);
     const origin = typeof opts.createIfMissing === 'object' ? opts.createIfMissing.origin : undefined;
-    await initKeys(ctx, opts.home, origin === undefined ? {} : { origin });
+    try {
+      await initKeys(ctx, opts.home, origin === undefined ? {} : { origin });
+    } catch (e) {
+      // Another first start of this home initialised it meanwhile: its keys are the home's.
+      if (!(await isInitialised(ctx, opts.home))) throw e;
+    }
   }
   const logDir = path.join(opts.home, 'log');
   await ensurePrivateDir(ctx.fs, logDir);

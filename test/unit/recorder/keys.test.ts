@@ -1,5 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,31 +46,52 @@ describe('key store', () => {
     await expect(initKeys(ctx, tmp(), { origin: 'has space' })).rejects.toMatchObject({ code: 'ERR_KEYS' });
   });
 
-  it('a first start killed part-way leaves a home that initialises (and one with records is refused)', async () => {
-    // This version: every key file is written in keys.init-*, renamed to keys/ once whole. Killed before the rename
-    // (here: the root.pub write fails), no keys/ exists; the next start removes the leftover and initialises.
+  it('a first start killed part-way leaves a home that initialises; two at once make one key store; one with records is refused', async () => {
+    // Killed after writing epoch.key (empty) and root.pub, before origin: set aside under the init lock, warned.
     const home = tmp();
-    const failing = new Proxy(fsp, {
-      get: (t, k) => (k === 'open' ? (f: string, ...rest: unknown[]) => (String(f).endsWith('root.pub') ? Promise.reject(Object.assign(new Error('killed'), { code: 'EIO' })) : (fsp.open as (...a: unknown[]) => unknown)(f, ...rest)) : Reflect.get(t, k)),
-    });
-    await expect(initKeys(testCtx({ fs: failing as typeof fsp }), home, { origin: 'o' })).rejects.toThrow('killed');
-    expect(existsSync(path.join(home, 'keys'))).toBe(false);
-    expect(readdirSync(home).filter((n) => n.startsWith('keys.init-'))).toHaveLength(1);
     await initKeys(testCtx(), home, { origin: 'o' });
-    expect(readdirSync(home).filter((n) => n.startsWith('keys.'))).toEqual([]);
-    expect((await loadKeys(testCtx(), home)).epoch).toBe(0);
-
-    // An older version wrote keys/ file by file: killed after creating epoch.key, it left it empty. Set aside, warned.
-    const old = tmp();
-    mkdirSync(path.join(old, 'keys'), { mode: 0o700 });
-    writeFileSync(path.join(old, 'keys', 'epoch.key'), '');
+    rmSync(path.join(home, 'origin'));
+    writeFileSync(path.join(home, 'keys', 'epoch.key'), '');
+    rmSync(path.join(home, 'keys', 'epochs.jsonl'));
     const warnings: string[] = [];
-    await initKeys(testCtx({ log: { debug: () => {}, warn: (m: string) => { warnings.push(m); } } }), old, { origin: 'o' });
-    expect((await loadKeys(testCtx(), old)).epoch).toBe(0);
-    const aside = readdirSync(old).filter((n) => n.startsWith('keys.incomplete-'));
+    await initKeys(testCtx({ log: { debug: () => {}, warn: (m: string) => { warnings.push(m); } } }), home, { origin: 'o' });
+    expect((await loadKeys(testCtx(), home)).epoch).toBe(0);
+    const aside = readdirSync(home).filter((n) => n.startsWith('keys.incomplete-'));
     expect(aside).toHaveLength(1);
-    expect(readdirSync(path.join(old, aside[0]!))).toEqual(['epoch.key']);
+    expect(readdirSync(path.join(home, aside[0]!)).sort()).toEqual(['epoch.key', 'root.pub']);
     expect(warnings.join('\n')).toContain('never finished');
+    expect(readdirSync(path.join(home, 'keys')).sort()).toEqual(['epoch.key', 'epochs.jsonl', 'root.pub']);
+
+    // keys/ a link to a directory elsewhere (keys on another volume): the files go there, the link stays.
+    const linked = tmp();
+    const elsewhere = tmp();
+    symlinkSync(elsewhere, path.join(linked, 'keys'));
+    writeFileSync(path.join(elsewhere, 'epoch.key'), '');
+    await initKeys(testCtx(), linked, { origin: 'o' });
+    expect(lstatSync(path.join(linked, 'keys')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(elsewhere).sort()).toEqual(['epoch.key', 'epochs.jsonl', 'root.pub']);
+    expect((await loadKeys(testCtx(), linked)).epoch).toBe(0);
+
+    // Two first initialisations of one home at once: A paused just before it writes origin, B runs meanwhile. B
+    // must not set A's keys aside as an unfinished initialisation: it finds the home's init lock held and fails.
+    const both = tmp();
+    let paused!: () => void;
+    let resume!: () => void;
+    const atOrigin = new Promise<void>((r) => { paused = r; });
+    const gate = new Promise<void>((r) => { resume = r; });
+    const fsA = new Proxy(fsp, {
+      get: (t, k) => (k === 'open'
+        ? async (f: string, ...rest: unknown[]) => { if (f.endsWith(`${path.sep}origin`)) { paused(); await gate; } return (fsp.open as (...a: unknown[]) => unknown)(f, ...rest); }
+        : Reflect.get(t, k)),
+    });
+    const a = initKeys(testCtx({ fs: fsA as typeof fsp }), both, { origin: 'site-a' });
+    await atOrigin;
+    await expect(initKeys(testCtx(), both, { origin: 'site-b' })).rejects.toThrow(/in use by process/);
+    resume();
+    const ra = await a;
+    expect(readFileSync(path.join(both, 'origin'), 'utf8')).toBe('site-a\n');
+    expect((await loadKeys(testCtx(), both)).rootPub.equals(ra.rootPub)).toBe(true);
+    expect(readdirSync(both).filter((n) => n.startsWith('keys.'))).toEqual([]);
 
     // Keys without an origin beside audit records: the origin was lost, not never written. Nothing is replaced.
     const lost = tmp();
