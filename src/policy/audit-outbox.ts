@@ -10,9 +10,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { listSegments, recordsEnd } from '../../recorder/segment-scan.js';
 import type { AuditEvent, AuditSink, BlobRef } from '../../recorder/types.js';
 import type { Clock, Fs } from '../cli/ctx.js';
+import { listSegments, readRecords } from '../sessions/log-reader.js';
 import { AuditWriteError } from '../errors.js';
 import { writeFileAtomic } from './file-lock.js';
 import { formatTs } from '../../recorder/timestamp.js';
@@ -44,49 +44,56 @@ export function outboxSink(deps: { fs: Fs; clock: Clock; home: string }): AuditS
 }
 
 /**
- * This process's mark in the names of the files it claims (`<name>.draining-<mark>-<random>`). Only the log's owner
- * drains, one process at a time (recorder/log-lock.ts), so a claim with another mark (or an older pcigate's
- * `.draining-<random>`) was left by a process that owned the log and stopped between claiming a file and deleting it:
- * killed, its record appended or not.
+ * This process's mark in the names of the files it claims (`<name>.draining-<mark>-s<log size>-<random>`). Only the
+ * log's owner drains, one process at a time (recorder/log-lock.ts), so a claim with another mark (or an older
+ * pcigate's `.draining-<random>`) was left by a process that owned the log and stopped between claiming a file and
+ * deleting it: killed, its record appended or not. One mark per process (on globalThis, as the log lock's
+ * registry), however many copies of this module it loaded.
  */
-const CLAIM_MARK = randomBytes(4).toString('hex');
-const CLAIM_RE = /^(.+\.json)\.draining-([0-9a-f-]+)$/;
+const MARKS = Symbol.for('pcigate.outbox.claimMark');
+const CLAIM_MARK: string = ((globalThis as Record<symbol, unknown>)[MARKS] ??= randomBytes(4).toString('hex')) as string;
+const CLAIM_RE = /^(.+\.json)\.draining-([0-9a-f]+)(?:-s(\d+))?(?:-[0-9a-f]+)?$/;
 
 /**
  * Moves every outboxed event into `sink` (the audit log, owned by the caller) in order, deleting each once appended;
- * returns how many were appended. Each record names its outbox file (`detail.outbox`), so a claim a killed owner
- * left behind is taken up again: appended, unless a record naming it is already in the log's newest two segments
- * (it was appended, the file not yet deleted).
+ * returns how many were appended. Each record names its outbox file (`detail.outbox`), and each claim the log's
+ * size when it was made, so a claim a killed owner left behind is taken up again: appended, unless the log from
+ * that size on holds its record (it was appended, the file not yet deleted). A file that is not an event is renamed
+ * `<name>.unreadable` and left there: it holds no record to move, and must not stop the ones after it.
  */
 export async function drainOutbox(fs: Fs, home: string, sink: AuditSink): Promise<number> {
   const dir = outboxDir(home);
   let entries: string[];
   try { entries = await fs.readdir(dir); } catch { return 0; }
-  const work: Array<{ name: string; left?: string }> = [];
+  const work: Array<{ name: string; left?: string; from?: number }> = [];
   for (const e of entries) {
     if (e.endsWith('.json')) {
       work.push({ name: e });
       continue;
     }
     const m = CLAIM_RE.exec(e);
-    if (m && !m[2]!.startsWith(`${CLAIM_MARK}-`)) work.push({ name: m[1]!, left: e });
+    if (m && m[2] !== CLAIM_MARK) work.push({ name: m[1]!, left: e, ...(m[3] !== undefined ? { from: Number(m[3]) } : {}) });
   }
   work.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  let inLog: Set<string> | undefined;
+  const size = (sink as { size?: unknown }).size;
   let moved = 0;
   for (const w of work) {
     const file = path.join(dir, w.name);
     // Claim the file by renaming it: two drainers never append the same event twice.
-    const claimed = `${file}.draining-${CLAIM_MARK}-${randomBytes(4).toString('hex')}`;
+    const claimed = `${file}.draining-${CLAIM_MARK}-${typeof size === 'number' ? `s${size}-` : ''}${randomBytes(4).toString('hex')}`;
     try { await fs.rename(w.left ? path.join(dir, w.left) : file, claimed); } catch { continue; }
-    if (w.left) {
-      inLog ??= await outboxNamesInLog(fs, home);
-      if (inLog.has(w.name)) {
-        await fs.rm(claimed, { force: true });
-        continue;
-      }
+    let event: AuditEvent;
+    try {
+      event = JSON.parse(await fs.readFile(claimed, 'utf8')) as AuditEvent;
+      if (typeof event?.type !== 'string') throw new Error('not an audit event');
+    } catch {
+      await fs.rename(claimed, `${file}.unreadable`).catch(() => undefined);
+      continue;
     }
-    const event = JSON.parse(await fs.readFile(claimed, 'utf8')) as AuditEvent;
+    if (w.left && (await inLog(fs, home, w.name, event, w.from))) {
+      await fs.rm(claimed, { force: true });
+      continue;
+    }
     try {
       await sink.append({ ...event, detail: { ...event.detail, outbox: w.name } });
     } catch (e) {
@@ -100,24 +107,18 @@ export async function drainOutbox(fs: Fs, home: string, sink: AuditSink): Promis
 }
 
 /**
- * The outbox files named by records in the log's newest two segments (the newest up to its records' end): where the
- * record of a claim its drainer was killed holding is, if it was appended — the drainer deletes the file as soon as
- * the append returns, so nothing but that process's last few records can follow it.
+ * Whether the log holds the record of outbox file `name`, from seq `from` on (the log's size when it was claimed;
+ * the whole log for a claim that does not say): one naming the file, or — drained by an older pcigate, which did not
+ * name it — the same type, session and `occurred`.
  */
-async function outboxNamesInLog(fs: Fs, home: string): Promise<Set<string>> {
-  const names = new Set<string>();
-  const logDir = path.join(home, 'log');
-  for (const seg of (await listSegments(fs, logDir)).slice(-2)) {
-    const buf = await fs.readFile(path.join(logDir, seg.file));
-    for (const line of buf.subarray(0, recordsEnd(buf)).toString('utf8').split('\n')) {
-      if (!line.includes('"outbox":')) continue;
-      try {
-        const name = (JSON.parse(line) as { detail?: { outbox?: unknown } }).detail?.outbox;
-        if (typeof name === 'string') names.add(name);
-      } catch {
-        // a line verify reports; it names no outbox file
-      }
-    }
-  }
-  return names;
+async function inLog(fs: Fs, home: string, name: string, event: AuditEvent, from: number | undefined): Promise<boolean> {
+  const segments = await listSegments(fs, home);
+  const start = from === undefined ? undefined : segments.filter((f) => Number(f.file.slice(0, 12)) <= from).at(-1);
+  const occurred = event.detail?.occurred;
+  let found = false;
+  await readRecords(fs, home, segments, start ? { file: start.file, bytes: 0 } : undefined, (r) => {
+    const d = r.detail as { outbox?: unknown; occurred?: unknown; via_outbox?: unknown } | undefined;
+    if (d?.outbox === name || (d?.outbox === undefined && d?.via_outbox === true && r.type === event.type && r.session === event.session && d.occurred === occurred)) found = true;
+  });
+  return found;
 }

@@ -120,6 +120,46 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     expect(await fsp.readdir(outboxDir(home))).toEqual([]);
   });
 
+  it('a claim is matched from the log size it names, however many segments since; an older pcigate claim by content', async () => {
+    const home = tempDir('pcigate-drain-');
+    const ctx = testCtx();
+    const opts = { home, segmentMaxBytes: 1024 };
+    const a = await parked(home, 11);
+    const b = await parked(home, 12);
+    const dead = await openAuditLog(ctx, { ...opts, createIfMissing: true });
+    // this version's claim: the log's size when claimed, and a record naming the file
+    await fsp.rename(`${outboxDir(home)}/${a.name}`, `${outboxDir(home)}/${a.name}.draining-0badc0de-s${dead.size}-12345678`);
+    await dead.append({ ...a.event, detail: { ...a.event.detail, outbox: a.name } });
+    // an older pcigate's claim: no size, and its record does not name the file
+    await fsp.rename(`${outboxDir(home)}/${b.name}`, `${outboxDir(home)}/${b.name}.draining-5b577c85`);
+    await dead.append(b.event);
+    // an owner that does not drain (pcigate exec) writes on, segment after segment
+    for (let i = 0; i < 40; i++) await dead.append({ type: 'pg.query', target: { kind: 'postgres' }, outcome: 'success', detail: { n: i, pad: 'x'.repeat(100) } });
+    await dead.close();
+    expect((await fsp.readdir(`${home}/log`)).length).toBeGreaterThan(3);
+    const log = await openAuditLog(ctx, opts);
+    try {
+      expect(await drainOutbox(fsp, home, log)).toBe(0);
+    } finally {
+      await log.close();
+    }
+    expect(withN(home, 11)).toHaveLength(1);
+    expect(withN(home, 12)).toHaveLength(1);
+    expect(await fsp.readdir(outboxDir(home))).toEqual([]);
+  });
+
+  it('a file that is not an event is set aside as .unreadable and the rest are moved', async () => {
+    const home = tempDir('pcigate-drain-');
+    await parked(home, 1);
+    await parked(home, 2);
+    await fsp.writeFile(`${outboxDir(home)}/000000000000000-000000-deadbeef.json`, '{"type":'); // sorts first
+    const sink = flakySink(0);
+    expect(await drainOutbox(fsp, home, sink)).toBe(2);
+    expect(await drainOutbox(fsp, home, sink)).toBe(0);
+    expect(sink.events.map((e) => e.detail!.n)).toEqual([1, 2]);
+    expect(await fsp.readdir(outboxDir(home))).toEqual(['000000000000000-000000-deadbeef.json.unreadable']);
+  });
+
   it('two drains at once in the owner move each record once (a claim of its own is not taken for a killed one)', async () => {
     const home = tempDir('pcigate-drain-');
     for (let n = 0; n < 6; n++) await parked(home, n);
