@@ -10,6 +10,7 @@
  * `failure`, `interrupted: true`, the actor, source, target and account of its start, and the time of its last record
  * as its end (`duration_ms`). An SSH session keeps the recordings it committed while it ran.
  */
+import { constants } from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../cli/ctx.js';
 import type { AuditLog } from '../../recorder/audit-log.js';
@@ -17,6 +18,11 @@ import type { AuditEvent, AuditRecord, BlobRef } from '../../recorder/types.js';
 import { loadSessionIndex } from './session-index.js';
 import { micros } from './session-summary.js';
 import { listSegments, readRecords } from './log-reader.js';
+
+/** Records that name a session but are written by whoever reads it later (`pcigate replay`, `sessions`, evidence). */
+const READERS: ReadonlySet<string> = new Set(['audit.access', 'evidence.export', 'verify.run']);
+/** What a session id looks like (a UUID, or a test's plain name): it becomes part of a file name. */
+const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 const REASON = 'interrupted: the process that ran the session stopped before ending it (ended when the audit log was next opened)';
 
@@ -28,64 +34,84 @@ export async function endInterruptedSessions(ctx: Ctx, home: string, log: AuditL
   // from the segment that holds the oldest start.
   const want = new Map(open.map((s) => [s.id, s]));
   const first = new Map<string, AuditRecord>();
-  const lastTs = new Map<string, string>();
+  /** Each session's own last record: before the next process's log.start, and not a reader's (audit.access …). */
+  const last = new Map<string, AuditRecord>();
+  let startsSeen = 0;
+  const startsBefore = new Map<string, number>();
   const segments = await listSegments(ctx.fs, home);
   const from = Math.min(...open.map((s) => s.start_seq));
   const startAt = segments.filter((f) => Number(f.file.slice(0, 12)) <= from).at(-1);
   await readRecords(ctx.fs, home, segments, startAt ? { file: startAt.file, bytes: 0 } : undefined, (r) => {
+    if (r.type === 'log.start') startsSeen++;
     const s = r.session === undefined ? undefined : want.get(r.session);
-    if (!s) return;
-    if (r.seq === s.start_seq) first.set(s.id, r);
-    if (r.seq === s.last_seq) lastTs.set(s.id, r.ts);
+    if (!s || r.seq < s.start_seq) return;
+    if (r.seq === s.start_seq) { first.set(s.id, r); startsBefore.set(s.id, startsSeen); }
+    if (startsBefore.get(s.id) === startsSeen && !READERS.has(r.type)) last.set(s.id, r);
   });
+  let ended = 0;
   for (const s of open) {
     const start = first.get(s.id);
+    // Not found where the index put it (the index is a cache): nothing to end it with.
+    if (!start || !SESSION_ID.test(s.id)) continue;
     const blobs: BlobRef[] = [];
     if (s.kind === 'postgres') {
       const file = path.join(home, 'recordings', `${s.id}.pg.jsonl`);
-      if (await cutToLastLine(ctx, file)) {
-        try {
-          blobs.push(await log.commitBlob(file, 'pg-transcript'));
-        } catch (e) {
-          ctx.log.warn(`the transcript of interrupted session ${s.id} could not be committed: ${(e as Error).message}`);
-        }
+      try {
+        if (await cutToLastLine(ctx, file)) blobs.push(await log.commitBlob(file, 'pg-transcript'));
+      } catch (e) {
+        ctx.log.warn(`the transcript of interrupted session ${s.id} could not be committed: ${(e as Error).message}`);
       }
     }
-    const ended = lastTs.get(s.id);
+    const lastOwn = last.get(s.id);
     const event: AuditEvent = {
       type: s.kind === 'exec' ? 'exec.end' : 'session.end',
       session: s.id,
-      ...(start?.actor ? { actor: start.actor } : {}),
-      ...(start?.account ? { account: start.account } : {}),
-      ...(start?.src ? { src: start.src } : {}),
-      ...(start?.target ? { target: start.target } : {}),
+      ...(start.actor ? { actor: start.actor } : {}),
+      ...(start.account ? { account: start.account } : {}),
+      ...(start.src ? { src: start.src } : {}),
+      ...(start.target ? { target: start.target } : {}),
       outcome: 'failure',
       detail: {
         interrupted: true,
         reason: REASON,
         statements: s.statements,
         denied: s.denials,
-        ...(ended ? { duration_ms: (micros(ended) - micros(s.start)) / 1000, last_seq: s.last_seq } : {}),
+        ...(lastOwn ? { duration_ms: (micros(lastOwn.ts) - micros(start.ts)) / 1000, last_seq: lastOwn.seq } : {}),
       },
       ...(blobs.length ? { blobs } : {}),
     };
     await log.append(event);
+    ended++;
   }
-  return open.length;
+  return ended;
 }
 
 /**
- * Whether `file` exists; a last line a kill cut short (no `\n`) is cut first: a transcript is written in batches
- * of whole lines, so what precedes it reads as it was written.
+ * Whether `file` is there as a regular file (opened without following a link or waiting on a FIFO: its name comes
+ * from the log); a last line a kill cut short (no `\n`) is cut first, through the handle opened: a transcript is
+ * written in batches of whole lines, so what precedes it reads as it was written. Only its last 64 KiB are read.
  */
 async function cutToLastLine(ctx: Ctx, file: string): Promise<boolean> {
-  let text: Buffer;
+  let fh;
   try {
-    text = await ctx.fs.readFile(file);
+    fh = await ctx.fs.open(file, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
-  if (text.length > 0 && text[text.length - 1] !== 0x0a) await ctx.fs.truncate(file, text.lastIndexOf(0x0a) + 1);
-  return true;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+    if (st.size === 0) return true;
+    const tail = Buffer.alloc(Math.min(st.size, 64 * 1024));
+    const { bytesRead } = await fh.read(tail, 0, tail.length, st.size - tail.length);
+    if (tail[bytesRead - 1] === 0x0a) return true;
+    const nl = tail.subarray(0, bytesRead).lastIndexOf(0x0a);
+    // no line end in the last 64 KiB: a line that long is not a transcript line (values are capped); kept whole
+    if (nl < 0 && st.size > tail.length) return true;
+    await fh.truncate(st.size - tail.length + nl + 1);
+    return true;
+  } finally {
+    await fh.close();
+  }
 }

@@ -4,7 +4,7 @@
  * and target, `interrupted: true`; a session that ended is left alone, and a second open ends nothing again.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../../recorder/index.js';
@@ -43,6 +43,12 @@ describe('sessions a killed owner left open', () => {
     const whole = '{"t":"query","n":1,"sql":"select 1"}\n{"t":"result","n":1,"result":"success"}\n';
     writeFileSync(path.join(home, 'recordings', `${pg}.pg.jsonl`), `${whole}{"t":"row","n":1,"val`);
     await killed.close(); // a kill leaves the same sessions open; close only releases the lock for the next owner
+    const lastOwn = readLog(home).filter((r) => r.session === pg).at(-1)!;
+    // a day later someone replays it (a reader's record names the session; it is not the session's own)
+    ctx.clock.advance(86_400_000);
+    const reader = await openAuditLog(ctx, { home });
+    await reader.append({ type: 'audit.access', session: pg, actor: ACTOR, target: { kind: 'log' }, outcome: 'success', detail: { command: 'replay' } });
+    await reader.close();
 
     ctx.clock.advance(60_000);
     await (await openAuditLogWaiting(ctx, { home })).close();
@@ -52,7 +58,7 @@ describe('sessions a killed owner left open', () => {
     const [end] = ends(pg);
     expect(ends(pg)).toHaveLength(1);
     expect(end).toMatchObject({ type: 'session.end', outcome: 'failure', actor: ACTOR, src: SRC, target: PG, account: ACCOUNT });
-    expect(end!.detail).toMatchObject({ interrupted: true, statements: 1, duration_ms: 1500 });
+    expect(end!.detail).toMatchObject({ interrupted: true, statements: 1, duration_ms: 1500, last_seq: lastOwn.seq });
     expect(String(end!.detail!.reason)).toContain('interrupted');
     // the transcript cut back to its whole lines, and committed as it is now
     const transcript = readFileSync(path.join(home, 'recordings', `${pg}.pg.jsonl`), 'utf8');
@@ -91,5 +97,24 @@ describe('sessions a killed owner left open', () => {
     await again.append({ type: 'session.start', session: 'after', actor: ACTOR, target: PG, outcome: 'success', detail: {} });
     await again.close();
     expect(warnings.join('\n')).toMatch(/could not end the sessions a stopped broker left open: .*pcigate verify/);
+  });
+
+  it('a transcript name that is a link is not followed: the session ends without it', async () => {
+    const home = tempDir('pcigate-interrupted-');
+    const ctx = testCtx();
+    const id = 'a0c1b3d4-0000-4000-8000-000000000009';
+    const killed = await openAuditLog(ctx, { home, createIfMissing: true });
+    await killed.append({ type: 'session.start', session: id, actor: ACTOR, target: PG, outcome: 'success', detail: {} });
+    await killed.close();
+    const outside = path.join(tempDir('pcigate-outside-'), 'file');
+    writeFileSync(outside, 'not a transcript, no newline');
+    symlinkSync(outside, path.join(home, 'recordings', `${id}.pg.jsonl`));
+    const warnings: string[] = [];
+    await (await openAuditLogWaiting(testCtx({ log: { debug: () => {}, warn: (m: string) => { warnings.push(m); } } }), { home })).close();
+    const end = readLog(home).find((r) => r.session === id && r.type === 'session.end');
+    expect(end?.detail).toMatchObject({ interrupted: true });
+    expect(end?.blobs).toBeUndefined();
+    expect(readFileSync(outside, 'utf8')).toBe('not a transcript, no newline');
+    expect(warnings.join('\n')).toContain(`transcript of interrupted session ${id}`);
   });
 });
