@@ -61,7 +61,20 @@ const CLAIM_RE = /^(.+\.json)\.draining-([0-9a-f]+)(?:-s(\d+))?(?:-[0-9a-f]+)?$/
  * that size on holds its record (it was appended, the file not yet deleted). A file that is not an event is renamed
  * `<name>.unreadable` and left there: it holds no record to move, and must not stop the ones after it.
  */
-export async function drainOutbox(fs: Fs, home: string, sink: AuditSink): Promise<number> {
+export function drainOutbox(fs: Fs, home: string, sink: AuditSink): Promise<number> {
+  // One drain at a time in a process: a caller that drains before it appends (an approval's transition) must find
+  // every file moved, not skip one another drain has claimed and is still appending (approval.use before its
+  // approval.approve).
+  const g = globalThis as Record<symbol, unknown>;
+  const before = (g[DRAINING] as Promise<unknown> | undefined) ?? Promise.resolve();
+  const run = before.then(() => drainOnce(fs, home, sink));
+  g[DRAINING] = run.catch(() => undefined);
+  return run;
+}
+
+const DRAINING = Symbol.for('pcigate.outbox.draining');
+
+async function drainOnce(fs: Fs, home: string, sink: AuditSink): Promise<number> {
   const dir = outboxDir(home);
   let entries: string[];
   try { entries = await fs.readdir(dir); } catch { return 0; }

@@ -184,4 +184,28 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     expect(events.map((e) => e.detail!.n).sort()).toEqual([0, 1, 2, 3, 4, 5]);
     expect(await fsp.readdir(outboxDir(home))).toEqual([]);
   });
+
+  it('a drain called while another runs waits for it: what it appends next follows every outboxed record', async () => {
+    const home = tempDir('pcigate-drain-');
+    await parked(home, 1);
+    const events: AuditEvent[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const sink: AuditSink = {
+      async append(e) {
+        if (events.length === 0 && e.detail?.n === 1) await held;
+        events.push(e);
+        return { seq: events.length - 1, leaf: '' };
+      },
+      async commitBlob() { throw new Error('no blobs'); },
+    };
+    const periodic = drainOutbox(fsp, home, sink); // the broker's timer: its append of n=1 is slow
+    await expect.poll(async () => (await fsp.readdir(outboxDir(home))).some((f) => f.includes('.draining-'))).toBe(true);
+    // an approval's transition: drain first, then its own record
+    const transition = drainOutbox(fsp, home, sink).then(() => sink.append({ type: 'approval.use', outcome: 'success', detail: { n: 2 } }));
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    await Promise.all([periodic, transition]);
+    expect(events.map((e) => e.detail!.n)).toEqual([1, 2]);
+  });
 });
