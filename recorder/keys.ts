@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Ctx } from '../src/cli/ctx.js';
 import { KeyError } from '../src/errors.js';
 import { canonicalize } from './canonical-json.js';
-import { appendLineDurable, ensurePrivateDir, exists, fsyncDir, writeFileExclusive } from './durable-fs.js';
+import { appendLineDurable, ensurePrivateDir, exists, fsyncDir, writeFileAtomic, writeFileExclusive } from './durable-fs.js';
 import { acquireLogLock, ownPid } from './log-lock.js';
 import { ed25519Sign, ed25519Verify, generateEd25519, privateKeyFromPem, privateKeyToPem, rawPublicKey } from './ed25519.js';
 import { epochKeyName, isValidKeyName, noteKeyId } from './signed-note.js';
@@ -142,13 +142,13 @@ export async function initKeys(ctx: Ctx, home: string, opts: { origin?: string; 
   const initialised = () => new KeyError(`${home} is already initialised (its origin file exists); refusing to replace its keys`, {
     hint: 'use `pcigate keys rotate` for a new epoch key, or choose another --home',
   });
-  if (await exists(ctx.fs, p.originFile)) throw initialised();
+  if (await hasOrigin(ctx, home)) throw initialised();
   await ensurePrivateDir(ctx.fs, p.dir);
   // One initialisation at a time (two first starts of one home at once): `keys/.lock`, as the log's, a dead holder's
   // taken over. Under it, the origin is checked again and what a start killed part-way left is set aside.
   const lock = await acquireLogLock(ctx.fs, p.dir, await ownPid(ctx.fs));
   try {
-    if (await exists(ctx.fs, p.originFile)) throw initialised();
+    if (await hasOrigin(ctx, home)) throw initialised();
     await setAsideIncompleteKeys(ctx, home);
     const root = generateEd25519();
     const rootKeyOut = opts.rootKeyOut === undefined ? undefined : path.resolve(ctx.cwd, opts.rootKeyOut);
@@ -169,8 +169,9 @@ export async function initKeys(ctx: Ctx, home: string, opts: { origin?: string; 
     await writeFileExclusive(ctx.fs, p.epochKey, privateKeyToPem(first.privateKey), 0o600);
     await writeFileExclusive(ctx.fs, p.rootPub, formatPublicKeyLine(root.publicRaw), 0o644);
     await appendLineDurable(ctx.fs, p.epochs, canonicalize(cert));
-    // origin last: its presence marks a complete initialisation.
-    await writeFileExclusive(ctx.fs, p.originFile, `${origin}\n`, 0o644);
+    // origin last, whole or not at all (written aside, renamed: a kill between creating and filling it left an empty
+    // one): its presence marks a complete initialisation. No other initialisation runs (the lock) to race the rename.
+    await writeFileAtomic(ctx.fs, p.originFile, `${origin}\n`, 0o644);
     return { origin, rootPub: root.publicRaw, cert, ...(rootKeyOut !== undefined ? { rootKeyOut } : {}) };
   } finally {
     await lock.release();
@@ -178,7 +179,7 @@ export async function initKeys(ctx: Ctx, home: string, opts: { origin?: string; 
 }
 
 /**
- * Before a first initialisation, under its lock, with no origin file: files in `keys/` are what a start killed
+ * Before a first initialisation, under its lock, with no origin file (or an empty one): files in `keys/` are what a start killed
  * part-way left (it writes them one by one, origin last; an empty epoch.key, a root.pub). They are moved to
  * `keys.incomplete-<time>/`, with a warning — unless the home has audit records or checkpoints: then its origin file
  * was lost, not never written, and the keys are needed; refused. Files are moved, not `keys/` itself, which may be a
@@ -187,7 +188,9 @@ export async function initKeys(ctx: Ctx, home: string, opts: { origin?: string; 
 async function setAsideIncompleteKeys(ctx: Ctx, home: string): Promise<void> {
   const p = keyPaths(home);
   const files = (await ctx.fs.readdir(p.dir)).filter((f) => !f.startsWith('.lock'));
-  if (files.length === 0) return;
+  // an empty origin (an older pcigate, killed between creating it and writing it) is part of what is left
+  const emptyOrigin = await exists(ctx.fs, p.originFile);
+  if (files.length === 0 && !emptyOrigin) return;
   if (await holdsRecords(ctx, home)) {
     throw new KeyError(`${home} has keys and audit records but no origin file; refusing to replace its keys`, {
       hint: `restore ${p.originFile} (the log's records name their origin), or choose another --home`,
@@ -196,6 +199,7 @@ async function setAsideIncompleteKeys(ctx: Ctx, home: string): Promise<void> {
   const aside = path.join(home, `keys.incomplete-${formatTs(ctx.clock.micros()).replace(/[:.]/g, '-')}`);
   await ensurePrivateDir(ctx.fs, aside);
   for (const f of files) await ctx.fs.rename(path.join(p.dir, f), path.join(aside, f));
+  if (emptyOrigin) await ctx.fs.rename(p.originFile, path.join(aside, 'origin'));
   await fsyncDir(ctx.fs, aside);
   await fsyncDir(ctx.fs, p.dir);
   ctx.log.warn(`${p.dir} held keys of an initialisation that never finished (no origin file, no audit records): moved to ${aside}; new keys are made`);
@@ -212,9 +216,15 @@ async function holdsRecords(ctx: Ctx, home: string): Promise<boolean> {
   return false;
 }
 
-/** True when HOME has a key store (origin file present). */
+/** True when HOME has a key store (an origin file that names one). */
 export async function isInitialised(ctx: Ctx, home: string): Promise<boolean> {
-  return exists(ctx.fs, keyPaths(home).originFile);
+  return hasOrigin(ctx, home);
+}
+
+/** Whether the origin file exists and is not empty (an older pcigate killed while creating it left it empty). */
+async function hasOrigin(ctx: Ctx, home: string): Promise<boolean> {
+  const st = await ctx.fs.stat(keyPaths(home).originFile).catch(() => undefined);
+  return st !== undefined && st.size > 0;
 }
 
 async function readText(ctx: Ctx, file: string, what: string): Promise<string> {

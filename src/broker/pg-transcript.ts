@@ -22,6 +22,9 @@ export interface TranscriptLimits {
   valueChars: number;
 }
 
+/** How long a line may wait in memory for its batch. */
+const FLUSH_MS = 1000;
+
 export const DEFAULT_TRANSCRIPT_LIMITS: TranscriptLimits = { rowsPerStatement: 20, rowsPerSession: 1000, valueChars: 200 };
 
 /** Whether the result masker's own reading (pg-values.ts structuredOrPan) finds a card number in the bytes. */
@@ -45,6 +48,8 @@ export class PgTranscript {
   private pending: Promise<void> | null = null;
   private rowsTotal = 0;
   private failed: unknown = null;
+  /** Flushes lines waiting fewer than 64 after FLUSH_MS. */
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(private readonly fh: FileHandle, readonly file: string, private readonly limits: TranscriptLimits) {}
 
@@ -62,7 +67,7 @@ export class PgTranscript {
     return rowsSoFar < this.limits.rowsPerStatement && this.rowsTotal < this.limits.rowsPerSession;
   }
 
-  /** Adds a line; values are written in batches of 64 lines. */
+  /** Adds a line; values are written in batches of 64 lines, or of what came within FLUSH_MS. */
   add(entry: Record<string, unknown>): void {
     this.push(JSON.stringify(entry));
   }
@@ -76,6 +81,9 @@ export class PgTranscript {
   private push(line: string): void {
     this.lines.push(line);
     if (this.lines.length >= 64) this.flush();
+    // A quiet session's lines reach the file within a second too: a broker killed meanwhile loses no more (what a
+    // killed broker's session has on disk is committed when the log is next opened: src/sessions/interrupted.ts).
+    else if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; this.flush(); }, FLUSH_MS).unref();
   }
 
   /**
@@ -106,6 +114,7 @@ export class PgTranscript {
    * Fs) writes asynchronously: while one of its writes runs, later batches wait for it, in order.
    */
   private flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
     if (this.lines.length === 0) return;
     const data = Buffer.from(`${this.lines.join('\n')}\n`, 'utf8');
     this.lines = [];

@@ -50,6 +50,10 @@ export function replayFields(p: PreparedReplay): Array<[string, string]> {
   ];
   if (s.command) f.push(['command', s.command]);
   f.push(['start', s.start], ['end', s.end ?? '(still open)'], ['outcome', s.outcome]);
+  const end = p.records.find((r) => (r.type === 'session.end' || r.type === 'exec.end') && r.detail?.interrupted === true);
+  if (end) {
+    f.push(['interrupted', 'its process stopped before ending it: the recording holds what was written until then (the log\'s records list every statement)']);
+  }
   for (const c of p.checks) {
     f.push(['recording', `${c.path} (${c.kind})`], ['log record', String(c.seq)], ['sha256', c.expected.sha256], ['verification', describeCheck(c)]);
   }

@@ -52,6 +52,16 @@ describe('PgTranscript', () => {
     expect(out[151]).toEqual({ t: 'end' });
   });
 
+  it('lines fewer than a batch reach the file within a second (a killed broker loses no more)', async () => {
+    const t = await PgTranscript.create(fsp as Fs, home(), 's-quiet');
+    t.addTagged('query', { n: 1, protocol: 'simple', sql: 'select 1', kind: 'read' });
+    t.add({ t: 'result', n: 1, result: 'success' });
+    expect(readFileSync(t.file, 'utf8')).toBe('');
+    await expect.poll(() => readFileSync(t.file, 'utf8').split('\n').filter(Boolean).length, { timeout: 3000 }).toBe(2);
+    await t.close();
+    expect(lines(t.file)).toHaveLength(2);
+  });
+
   it('through a wrapping handle: batches stay in order even when a write is slow', async () => {
     let calls = 0;
     const fs = wrapping(async (fh, data) => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../../recorder/canonical-json.js';
 import { ed25519Verify, privateKeyFromPem, rawPublicKey } from '../../../recorder/ed25519.js';
+import { openAuditLog } from '../../../recorder/index.js';
 import { initKeys, loadKeys, loadPublicKeys, parsePublicKeyFile, rotateKeys } from '../../../recorder/keys.js';
 import { testCtx } from '../../harness/test-ctx.js';
 
@@ -62,6 +63,16 @@ describe('key store', () => {
     expect(warnings.join('\n')).toContain('never finished');
     expect(readdirSync(path.join(home, 'keys')).sort()).toEqual(['epoch.key', 'epochs.jsonl', 'root.pub']);
 
+    // An older pcigate killed between creating origin and writing it: an empty origin. Not a key store: set aside too.
+    const empty = tmp();
+    await initKeys(testCtx(), empty, { origin: 'o' });
+    writeFileSync(path.join(empty, 'origin'), '');
+    const opened = await openAuditLog(testCtx(), { home: empty, createIfMissing: true });
+    await opened.close();
+    expect(readFileSync(path.join(empty, 'origin'), 'utf8')).not.toBe('');
+    const emptyAside = readdirSync(empty).filter((n) => n.startsWith('keys.incomplete-'));
+    expect(readdirSync(path.join(empty, emptyAside[0]!)).sort()).toEqual(['epoch.key', 'epochs.jsonl', 'origin', 'root.pub']);
+
     // keys/ a link to a directory elsewhere (keys on another volume): the files go there, the link stays.
     const linked = tmp();
     const elsewhere = tmp();
@@ -72,7 +83,7 @@ describe('key store', () => {
     expect(readdirSync(elsewhere).sort()).toEqual(['epoch.key', 'epochs.jsonl', 'root.pub']);
     expect((await loadKeys(testCtx(), linked)).epoch).toBe(0);
 
-    // Two first initialisations of one home at once: A paused just before it writes origin, B runs meanwhile. B
+    // Two first initialisations of one home at once: A paused as it writes origin, B runs meanwhile. B
     // must not set A's keys aside as an unfinished initialisation: it finds the home's init lock held and fails.
     const both = tmp();
     let paused!: () => void;
@@ -81,7 +92,7 @@ describe('key store', () => {
     const gate = new Promise<void>((r) => { resume = r; });
     const fsA = new Proxy(fsp, {
       get: (t, k) => (k === 'open'
-        ? async (f: string, ...rest: unknown[]) => { if (f.endsWith(`${path.sep}origin`)) { paused(); await gate; } return (fsp.open as (...a: unknown[]) => unknown)(f, ...rest); }
+        ? async (f: string, ...rest: unknown[]) => { if (f.endsWith(`${path.sep}origin.tmp`)) { paused(); await gate; } return (fsp.open as (...a: unknown[]) => unknown)(f, ...rest); }
         : Reflect.get(t, k)),
     });
     const a = initKeys(testCtx({ fs: fsA as typeof fsp }), both, { origin: 'site-a' });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../../recorder/index.js';
 import type { AuditEvent } from '../../../recorder/types.js';
-import { prepareReplay } from '../../../src/replay/prepare-replay.js';
+import { prepareReplay, replayFields } from '../../../src/replay/prepare-replay.js';
 import { openAuditLogWaiting } from '../../../src/sessions/audit-access.js';
 import { loadSessionIndex } from '../../../src/sessions/session-index.js';
 import { readLog } from '../../harness/audit-records.js';
@@ -73,6 +73,7 @@ describe('sessions a killed owner left open', () => {
     expect(sessions.filter((s) => s.outcome === 'open')).toEqual([]);
     const replay = await prepareReplay(ctx.fs, home, pg);
     expect(replay.verified).toBe(true);
+    expect(replayFields(replay).find(([k]) => k === 'interrupted')?.[1]).toContain('stopped before ending it');
 
     // nothing is open any more: a second broker start ends nothing
     await (await openAuditLogWaiting(ctx, { home })).close();
