@@ -92,8 +92,10 @@ async function drainOnce(fs: Fs, home: string, sink: AuditSink): Promise<number>
   let moved = 0;
   for (const w of work) {
     const file = path.join(dir, w.name);
-    // Claim the file by renaming it: two drainers never append the same event twice.
-    const claimed = `${file}.draining-${CLAIM_MARK}-${typeof size === 'number' ? `s${size}-` : ''}${randomBytes(4).toString('hex')}`;
+    // Claim the file by renaming it: two drainers never append the same event twice. A left claim keeps the size it
+    // named (none: none), where its record may be from: this owner may be killed holding it too.
+    const from = w.left ? w.from : typeof size === 'number' ? size : undefined;
+    const claimed = `${file}.draining-${CLAIM_MARK}-${from !== undefined ? `s${from}-` : ''}${randomBytes(4).toString('hex')}`;
     try { await fs.rename(w.left ? path.join(dir, w.left) : file, claimed); } catch { continue; }
     let event: AuditEvent;
     try {
@@ -103,9 +105,17 @@ async function drainOnce(fs: Fs, home: string, sink: AuditSink): Promise<number>
       await fs.rename(claimed, `${file}.unreadable`).catch(() => undefined);
       continue;
     }
-    if (w.left && (await inLog(fs, home, w.name, event, w.from))) {
-      await fs.rm(claimed, { force: true });
-      continue;
+    if (w.left) {
+      let found: boolean;
+      try {
+        found = await inLog(fs, home, w.name, event, w.from);
+      } catch {
+        continue; // a log that cannot be read through (verify says why): the claim waits for the next owner
+      }
+      if (found) {
+        await fs.rm(claimed, { force: true });
+        continue;
+      }
     }
     try {
       await sink.append({ ...event, detail: { ...event.detail, outbox: w.name } });

@@ -208,4 +208,19 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     await Promise.all([periodic, transition]);
     expect(events.map((e) => e.detail!.n)).toEqual([1, 2]);
   });
+
+  it('an owner that takes a left claim over keeps the log size it names (killed too, the next looks there)', async () => {
+    const home = tempDir('pcigate-drain-');
+    const { name } = await parked(home, 21);
+    await fsp.rename(`${outboxDir(home)}/${name}`, `${outboxDir(home)}/${name}.draining-0badc0de-s7-12345678`);
+    // The log is read (to see whether the record is there) once the claim is taken over: held there, as if killed there.
+    let fail!: (e: Error) => void;
+    const held = new Promise<never>((_, reject) => { fail = reject; });
+    const fs = new Proxy(fsp, { get: (t, k) => (k === 'readdir' ? (d: string, ...rest: unknown[]) => (String(d).endsWith('/log') ? held : (fsp.readdir as (...a: unknown[]) => unknown)(d, ...rest)) : Reflect.get(t, k)) });
+    const log = { ...flakySink(0), size: 900 };
+    const draining = drainOutbox(fs as typeof fsp, home, log);
+    await expect.poll(async () => (await fsp.readdir(outboxDir(home))).find((f) => !f.includes('0badc0de'))).toMatch(/\.draining-[0-9a-f]+-s7-[0-9a-f]+$/);
+    fail(new Error('gone'));
+    await draining;
+  });
 });
