@@ -17,6 +17,7 @@ import { KeyError } from '../src/errors.js';
 import { canonicalize } from './canonical-json.js';
 import { appendLineDurable, ensurePrivateDir, exists, fsyncDir, writeFileAtomic, writeFileExclusive } from './durable-fs.js';
 import { acquireLogLock, ownPid } from './log-lock.js';
+import { SEGMENT_RE } from './segment-scan.js';
 import { ed25519Sign, ed25519Verify, generateEd25519, privateKeyFromPem, privateKeyToPem, rawPublicKey } from './ed25519.js';
 import { epochKeyName, isValidKeyName, noteKeyId } from './signed-note.js';
 import { formatTs, parseTs } from './timestamp.js';
@@ -205,13 +206,13 @@ async function setAsideIncompleteKeys(ctx: Ctx, home: string): Promise<void> {
   ctx.log.warn(`${p.dir} held keys of an initialisation that never finished (no origin file, no audit records): moved to ${aside}; new keys are made`);
 }
 
-/** Whether the home's log or checkpoints file holds anything. */
+/** Whether the home's checkpoints file or a segment of its log holds anything (a lock file does not count). */
 async function holdsRecords(ctx: Ctx, home: string): Promise<boolean> {
   const sizeOf = async (f: string) => (await ctx.fs.stat(f).catch(() => undefined))?.size ?? 0;
   if ((await sizeOf(path.join(home, 'checkpoints.jsonl'))) > 0) return true;
   const logDir = path.join(home, 'log');
   for (const name of await ctx.fs.readdir(logDir).catch(() => [] as string[])) {
-    if ((await sizeOf(path.join(logDir, name))) > 0) return true;
+    if (SEGMENT_RE.test(name) && (await sizeOf(path.join(logDir, name))) > 0) return true;
   }
   return false;
 }

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { AuditEvent, AuditSink, BlobRef } from '../../recorder/types.js';
 import type { Clock, Fs } from '../cli/ctx.js';
-import { listSegments, readRecords } from '../sessions/log-reader.js';
+import { listSegments, readRecords, segmentHolding } from '../sessions/log-reader.js';
 import { AuditWriteError } from '../errors.js';
 import { writeFileAtomic } from './file-lock.js';
 import { formatTs } from '../../recorder/timestamp.js';
@@ -136,7 +136,7 @@ async function drainOnce(fs: Fs, home: string, sink: AuditSink): Promise<number>
  */
 async function inLog(fs: Fs, home: string, name: string, event: AuditEvent, from: number | undefined): Promise<boolean> {
   const segments = await listSegments(fs, home);
-  const start = from === undefined ? undefined : segments.filter((f) => Number(f.file.slice(0, 12)) <= from).at(-1);
+  const start = from === undefined ? undefined : segmentHolding(segments, from);
   const occurred = event.detail?.occurred;
   let found = false;
   await readRecords(fs, home, segments, start ? { file: start.file, bytes: 0 } : undefined, (r) => {

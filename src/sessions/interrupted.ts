@@ -7,8 +7,8 @@
  *
  * Each gets its end when a broker next opens the log (openAuditLogWaiting): its Postgres transcript, cut back to its
  * last complete line, is committed (`pg-transcript`), and a `session.end` (`exec.end`) follows with outcome
- * `failure`, `interrupted: true`, the actor, source, target and account of its start, and the time of its last record
- * as its end (`duration_ms`). An SSH session keeps the recordings it committed while it ran.
+ * `failure`, `interrupted: true`, the actor, source, target and account of its start, and the time of its own last
+ * record as its end (`duration_ms`). An SSH session keeps the recordings it committed while it ran.
  */
 import { constants } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import type { AuditLog } from '../../recorder/audit-log.js';
 import type { AuditEvent, AuditRecord, BlobRef } from '../../recorder/types.js';
 import { loadSessionIndex } from './session-index.js';
 import { micros } from './session-summary.js';
-import { listSegments, readRecords } from './log-reader.js';
+import { listSegments, readRecords, segmentHolding } from './log-reader.js';
 
 /** Records that name a session but are written by whoever reads it later (`pcigate replay`, `sessions`, evidence). */
 const READERS: ReadonlySet<string> = new Set(['audit.access', 'evidence.export', 'verify.run']);
@@ -36,11 +36,12 @@ export async function endInterruptedSessions(ctx: Ctx, home: string, log: AuditL
   const first = new Map<string, AuditRecord>();
   /** Each session's own last record: before the next process's log.start, and not a reader's (audit.access …). */
   const last = new Map<string, AuditRecord>();
+  /** log.start records read so far, and that count at each session's start: records after the next one are not its. */
   let startsSeen = 0;
   const startsBefore = new Map<string, number>();
   const segments = await listSegments(ctx.fs, home);
   const from = Math.min(...open.map((s) => s.start_seq));
-  const startAt = segments.filter((f) => Number(f.file.slice(0, 12)) <= from).at(-1);
+  const startAt = segmentHolding(segments, from);
   await readRecords(ctx.fs, home, segments, startAt ? { file: startAt.file, bytes: 0 } : undefined, (r) => {
     if (r.type === 'log.start') startsSeen++;
     const s = r.session === undefined ? undefined : want.get(r.session);

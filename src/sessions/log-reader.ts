@@ -32,6 +32,11 @@ export async function listSegments(fs: Fs, home: string): Promise<LogPosition[]>
   return out;
 }
 
+/** The segment that holds record `seq` (the last whose first seq is not above it), if any: where reading for it starts. */
+export function segmentHolding(files: LogPosition[], seq: number): LogPosition | undefined {
+  return files.filter((f) => Number(f.file.slice(0, 12)) <= seq).at(-1);
+}
+
 /** RFC 6962 leaf hash of a record line (without its `\n`): SHA-256(0x00 ‖ line). */
 export function leafOf(line: Buffer): string {
   return createHash('sha256').update(Buffer.of(0)).update(line).digest('hex');
