@@ -5,10 +5,10 @@
  * to a process that is gone: none of them will ever end on its own, and a Postgres transcript of one was never
  * committed, so `replay` could not show what it ran, nor prove the file unchanged since.
  *
- * Each gets its end when a broker next opens the log (openAuditLogWaiting): its Postgres transcript, cut back to its
- * last complete line, is committed (`pg-transcript`), and a `session.end` (`exec.end`) follows with outcome
- * `failure`, `interrupted: true`, the actor, source, target and account of its start, and the time of its own last
- * record as its end (`duration_ms`). An SSH session keeps the recordings it committed while it ran.
+ * Each gets its end when a broker next opens the log (openAuditLogWaiting): its recordings (a Postgres transcript,
+ * `pcigate exec`'s or an SSH channel's asciicast), each cut back to its last complete line, are committed, and a
+ * `session.end` (`exec.end`) follows with outcome `failure`, `interrupted: true`, the actor, source, target and
+ * account of its start, and the time of its own last record as its end (`duration_ms`).
  */
 import { constants } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import type { AuditLog } from '../../recorder/audit-log.js';
 import type { AuditEvent, AuditRecord, BlobRef } from '../../recorder/types.js';
 import { loadSessionIndex } from './session-index.js';
 import { micros } from './session-summary.js';
+import type { SessionKind } from './session-summary.js';
 import { listSegments, readRecords, segmentHolding } from './log-reader.js';
 
 /** Records that name a session but are written by whoever reads it later (`pcigate replay`, `sessions`, evidence). */
@@ -55,12 +56,12 @@ export async function endInterruptedSessions(ctx: Ctx, home: string, log: AuditL
     // Not found where the index put it (the index is a cache): nothing to end it with.
     if (!start || !SESSION_ID.test(s.id)) continue;
     const blobs: BlobRef[] = [];
-    if (s.kind === 'postgres') {
-      const file = path.join(home, 'recordings', `${s.id}.pg.jsonl`);
+    for (const { name, kind } of await recordingsOf(ctx, home, s.id, s.kind)) {
+      const file = path.join(home, 'recordings', name);
       try {
-        if (await cutToLastLine(ctx, file)) blobs.push(await log.commitBlob(file, 'pg-transcript'));
+        if (await cutToLastLine(ctx, file)) blobs.push(await log.commitBlob(file, kind));
       } catch (e) {
-        ctx.log.warn(`the transcript of interrupted session ${s.id} could not be committed: ${(e as Error).message}`);
+        ctx.log.warn(`the recording ${name} of interrupted session ${s.id} could not be committed: ${(e as Error).message}`);
       }
     }
     const lastOwn = last.get(s.id);
@@ -85,6 +86,18 @@ export async function endInterruptedSessions(ctx: Ctx, home: string, log: AuditL
     ended++;
   }
   return ended;
+}
+
+/**
+ * The recordings a session of `kind` writes under recordings/, by the names its broker gives them: a Postgres
+ * transcript `<id>.pg.jsonl`; `pcigate exec`'s terminal `<id>.cast`; an SSH session's channels `<id>-<n>.cast`.
+ */
+async function recordingsOf(ctx: Ctx, home: string, id: string, kind: SessionKind): Promise<Array<{ name: string; kind: string }>> {
+  if (kind === 'postgres') return [{ name: `${id}.pg.jsonl`, kind: 'pg-transcript' }];
+  if (kind === 'exec') return [{ name: `${id}.cast`, kind: 'asciicast' }];
+  const channel = new RegExp(`^${id.replace(/[.]/g, '\\.')}-(\\d+)\\.cast$`);
+  const names = (await ctx.fs.readdir(path.join(home, 'recordings')).catch(() => [] as string[])).filter((n) => channel.test(n));
+  return names.sort((a, b) => Number(channel.exec(a)![1]) - Number(channel.exec(b)![1])).map((name) => ({ name, kind: 'asciicast' }));
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Sessions a killed broker left open end when a broker next opens the log (src/sessions/interrupted.ts): their
- * Postgres transcript committed (cut back to its last whole line), a session.end / exec.end with the start's actor
+ * recordings committed (a Postgres transcript, exec's and SSH channels' asciicasts, cut back to their last whole line), a session.end / exec.end with the start's actor
  * and target, `interrupted: true`; a session that ended is left alone, and a second open ends nothing again.
  */
 import { createHash } from 'node:crypto';
@@ -22,12 +22,13 @@ const PG = { kind: 'postgres' as const, conn: 'prod-db', db: 'payments', user: '
 const ACCOUNT = { kind: 'postgres' as const, name: 'app' };
 
 describe('sessions a killed owner left open', () => {
-  it('end when a broker next opens the log, with the transcript committed', async () => {
+  it('end when a broker next opens the log, with their recordings committed', async () => {
     const home = tempDir('pcigate-interrupted-');
     const ctx = testCtx();
     const pg = 'a0c1b3d4-0000-4000-8000-000000000001';
     const done = 'a0c1b3d4-0000-4000-8000-000000000002';
     const job = 'a0c1b3d4-0000-4000-8000-000000000003';
+    const ssh = 'a0c1b3d4-0000-4000-8000-000000000004';
     const base = { actor: ACTOR, src: SRC, target: PG, account: ACCOUNT };
     const killed = await openAuditLog(ctx, { home, createIfMissing: true });
     const append = (e: AuditEvent) => killed.append(e);
@@ -37,11 +38,17 @@ describe('sessions a killed owner left open', () => {
     ctx.clock.advance(1_500);
     await append({ type: 'pg.query', session: pg, ...base, outcome: 'success', detail: { n: 1, sql: 'select 1', result: 'success' } });
     await append({ type: 'session.end', session: done, ...base, outcome: 'success', detail: { statements: 0 } });
+    await append({ type: 'session.start', session: ssh, actor: ACTOR, src: SRC, target: { kind: 'ssh', conn: 'bastion' }, outcome: 'success', detail: {} });
     await append({ type: 'exec.start', session: job, actor: ACTOR, target: { kind: 'postgres', conn: 'prod-db' }, src: { client: 'pcigate exec' }, outcome: 'success', detail: { argv: 'make migrate' } });
     // What the killed broker had written of the transcript: two batches of lines, the last cut short.
     mkdirSync(path.join(home, 'recordings'), { recursive: true });
     const whole = '{"t":"query","n":1,"sql":"select 1"}\n{"t":"result","n":1,"result":"success"}\n';
     writeFileSync(path.join(home, 'recordings', `${pg}.pg.jsonl`), `${whole}{"t":"row","n":1,"val`);
+    // exec's terminal and an SSH session's two channels, as asciicast, the last event of one cut short
+    const cast = '{"version":2,"width":80,"height":24}\n[0.1,"o","hello\\r\\n"]\n';
+    writeFileSync(path.join(home, 'recordings', `${job}.cast`), `${cast}[0.2,"o","wor`);
+    writeFileSync(path.join(home, 'recordings', `${ssh}-1.cast`), cast);
+    writeFileSync(path.join(home, 'recordings', `${ssh}-2.cast`), `${cast}[0.3,`);
     await killed.close(); // a kill leaves the same sessions open; close only releases the lock for the next owner
     const lastOwn = readLog(home).filter((r) => r.session === pg).at(-1)!;
     // a day later someone replays it (a reader's record names the session; it is not the session's own)
@@ -64,7 +71,11 @@ describe('sessions a killed owner left open', () => {
     const transcript = readFileSync(path.join(home, 'recordings', `${pg}.pg.jsonl`), 'utf8');
     expect(transcript).toBe(whole);
     expect(end!.blobs).toEqual([expect.objectContaining({ kind: 'pg-transcript', sha256: createHash('sha256').update(whole).digest('hex') })]);
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
     expect(ends(job)).toEqual([expect.objectContaining({ type: 'exec.end', outcome: 'failure', actor: ACTOR })]);
+    expect(ends(job)[0]!.blobs).toEqual([{ kind: 'asciicast', path: `recordings/${job}.cast`, sha256: sha(cast), bytes: cast.length }]);
+    expect(ends(ssh)[0]!.blobs).toEqual([1, 2].map((n) => ({ kind: 'asciicast', path: `recordings/${ssh}-${n}.cast`, sha256: sha(cast), bytes: cast.length })));
+    expect((await prepareReplay(ctx.fs, home, job)).verified).toBe(true);
     // the end comes after the new owner's log.start: it was written by the next process, not the killed one
     const starts = records.filter((r) => r.type === 'log.start').map((r) => r.seq);
     expect(end!.seq).toBeGreaterThan(starts.at(-1)!);
@@ -77,7 +88,7 @@ describe('sessions a killed owner left open', () => {
 
     // nothing is open any more: a second broker start ends nothing
     await (await openAuditLogWaiting(ctx, { home })).close();
-    expect(readLog(home).filter((r) => r.type === 'session.end' || r.type === 'exec.end')).toHaveLength(3);
+    expect(readLog(home).filter((r) => r.type === 'session.end' || r.type === 'exec.end')).toHaveLength(4);
   });
 
   it('a log the index cannot read is a warning, and the broker still gets its log', async () => {
@@ -116,6 +127,6 @@ describe('sessions a killed owner left open', () => {
     expect(end?.detail).toMatchObject({ interrupted: true });
     expect(end?.blobs).toBeUndefined();
     expect(readFileSync(outside, 'utf8')).toBe('not a transcript, no newline');
-    expect(warnings.join('\n')).toContain(`transcript of interrupted session ${id}`);
+    expect(warnings.join('\n')).toContain(`${id}.pg.jsonl of interrupted session ${id}`);
   });
 });
