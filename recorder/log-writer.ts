@@ -110,7 +110,7 @@ export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<Aud
     const checkpoints = path.join(opts.home, 'checkpoints.jsonl');
     const cut = await cutTornLine(ctx.fs, checkpoints);
     const checkpointsCut = cut > 0 ? { segment: 'checkpoints.jsonl', offset: (await ctx.fs.stat(checkpoints)).size, bytes: cut, reason: 'a last line without its newline: a checkpoint append cut short' } : undefined;
-    writer = new AuditLogWriter(ctx, opts, keys, lock, seg, scan.acc, scan.lastLeaf.toString('hex'));
+    writer = new AuditLogWriter(ctx, opts, keys, lock, seg, scan.acc, scan.lastLeaf);
     await writer.start(scan.recovered, pid, checkpointsCut);
     return writer;
   } catch (e) {

@@ -30,6 +30,26 @@ export function leafHash(data: Uint8Array): Buffer {
 }
 
 /**
+ * Hex RFC 6962 leaf of buf[start, end) (a line without its `\n`): SHA-256(0x00 ‖ line) in one crypto.hash call, as
+ * hex (see LeafLines.add). The byte before a line is the previous line's `\n`; it is set to 0x00 for the call and put
+ * back at once, so the caller's bytes are unchanged when this returns (nothing else runs in between: this is
+ * synchronous). The first line of a buffer has no byte before it and goes through a copy.
+ */
+export function leafHex(buf: Buffer, start: number, end: number): string {
+  if (start === 0) {
+    const b = Buffer.concat([LEAF_PREFIX, buf.subarray(0, end)]);
+    return hash('sha256', b, 'hex');
+  }
+  const saved = buf[start - 1]!;
+  buf[start - 1] = 0;
+  try {
+    return hash('sha256', buf.subarray(start - 1, end), 'hex');
+  } finally {
+    buf[start - 1] = saved;
+  }
+}
+
+/**
  * Where a writer's batches are encoded one after another (LeafLines): a batch takes the free end of the current
  * slab and keeps the bytes it wrote (the unsynced tail holds them until an fdatasync covers them), so a batch of
  * a few records costs no buffer of its own (allocating 16 KiB per batch was ~5% of the append path's CPU). A

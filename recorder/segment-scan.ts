@@ -9,7 +9,7 @@ import type { Hash } from 'node:crypto';
 import path from 'node:path';
 import type { Fs } from '../src/cli/ctx.js';
 import { AuditWriteError } from '../src/errors.js';
-import { MerkleAccumulator, leafHash } from './merkle.js';
+import { MerkleAccumulator, leafHex } from './merkle.js';
 
 /** Segment files are named by the seq of their first record: 12 digits, zero-padded. */
 export const SEGMENT_RE = /^(\d{12})\.jsonl$/;
@@ -39,7 +39,8 @@ export interface ScannedLog {
   /** Leaves over all lines, in order. */
   acc: MerkleAccumulator;
   /** Leaf of the last line (64 zero hex digits' bytes when the log is empty). */
-  lastLeaf: Buffer;
+  /** The last record's leaf hash, lowercase hex (64 zeros for an empty log: the first record's `prev`). */
+  lastLeaf: string;
   /** The newest segment, or undefined for an empty log directory. */
   last?: { file: string; firstSeq: number; bytes: number; hash: Hash; prev: PrevSegment | null };
   recovered?: Recovered;
@@ -101,7 +102,7 @@ export async function listSegments(fs: Fs, logDir: string): Promise<Array<{ file
 export async function scanLog(fs: Fs, logDir: string, sealed = 0): Promise<ScannedLog> {
   const segs = await listSegments(fs, logDir);
   const acc = new MerkleAccumulator();
-  let lastLeaf: Buffer = Buffer.alloc(32);
+  let lastLeaf = '0'.repeat(64);
   let prev: PrevSegment | null = null;
   let recovered: Recovered | undefined;
   let last: ScannedLog['last'];
@@ -138,9 +139,8 @@ export async function scanLog(fs: Fs, logDir: string, sealed = 0): Promise<Scann
     let start = 0;
     while (start < buf.length) {
       const end = buf.indexOf(NL, start);
-      const line = buf.subarray(start, end);
-      lastLeaf = leafHash(line);
-      acc.append(lastLeaf);
+      lastLeaf = leafHex(buf, start, end);
+      acc.appendHex(lastLeaf);
       start = end + 1;
     }
     const hash = createHash('sha256').update(buf);
@@ -149,7 +149,7 @@ export async function scanLog(fs: Fs, logDir: string, sealed = 0): Promise<Scann
       last = { file: seg.file, firstSeq: seg.firstSeq, bytes: buf.length, hash, prev };
     } else if (buf.length > 0) {
       prev = {
-        file: seg.file, first_seq: firstSeq, last_seq: acc.size - 1, last_leaf: lastLeaf.toString('hex'),
+        file: seg.file, first_seq: firstSeq, last_seq: acc.size - 1, last_leaf: lastLeaf,
         sha256: hash.digest('hex'), bytes: buf.length,
       };
     }

@@ -4,12 +4,13 @@
  * key.rotate, blobs). Per-line facts go into typed arrays indexed by file position so that a 1M-record log
  * costs tens of MB, not a million objects.
  */
-import { createHash, hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { BLOBS_KEY, SPECIAL_TYPES, fastFields } from './verify-fields.js';
 import type { Fields } from './verify-fields.js';
 import type { AuditRecord } from './types.js';
 import type { SegmentSource } from './verify-types.js';
 import { recordsEnd, withoutReserve } from './segment-scan.js';
+import { leafHex } from './merkle.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 export const ZERO_PREV = '0'.repeat(64);
@@ -107,29 +108,6 @@ export function tsMicros(ts: string): number {
 let lastHead = '';
 let lastMs = NaN;
 
-const scratch = Buffer.alloc(1);
-
-/**
- * Hex RFC 6962 leaf of buf[start, end): SHA-256(0x00 ‖ line) in one crypto.hash call. The byte before a
- * line is the previous line's `\n`; it is set to 0x00 for the call and put back at once, so the caller's
- * bytes are unchanged when this returns (nothing else runs in between: this is synchronous). The first
- * line of a segment has no byte before it and goes through a copy.
- */
-function leafHexOf(buf: Buffer, start: number, end: number): string {
-  if (start === 0) {
-    const b = Buffer.concat([scratch, buf.subarray(0, end)]);
-    b[0] = 0;
-    return hash('sha256', b, 'hex');
-  }
-  const saved = buf[start - 1]!;
-  buf[start - 1] = 0;
-  try {
-    return hash('sha256', buf.subarray(start - 1, end), 'hex');
-  } finally {
-    buf[start - 1] = saved;
-  }
-}
-
 /**
  * Scans segments (already sorted by name) into ScannedLines.
  *
@@ -204,8 +182,8 @@ export async function scanSegments(segments: ReadonlyArray<SegmentSource>): Prom
       s.seq[i] = NaN;
       s.ts[i] = NaN;
       s.prevIdx[i] = lastIdx;
-      const leafHex = leafHexOf(buf, pos, end);
-      leafView.write(leafHex, i * 32, 32, 'hex');
+      const leaf = leafHex(buf, pos, end);
+      leafView.write(leaf, i * 32, 32, 'hex');
       const start = pos;
       pos = end + 1;
       if (end > start && buf[end - 1] === 13) s.cr.add(i);
@@ -269,7 +247,7 @@ export async function scanSegments(segments: ReadonlyArray<SegmentSource>): Prom
       if (fields.prev === '') s.prevOk[i] = 1;
       else s.prevHex.set(i, fields.prev);
       if (fields.special) s.special.set(i, keptSpecial(rec!));
-      lastLeafHex = leafHex;
+      lastLeafHex = leaf;
       lastIdx = i;
     }
   };
