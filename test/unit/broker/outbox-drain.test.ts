@@ -79,6 +79,15 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     return { name, event: JSON.parse(readFileSync(`${outboxDir(home)}/${name}`, 'utf8')) as AuditEvent };
   };
   const withN = (home: string, n: number) => readLog(home).filter((r) => r.type === 'audit.access' && r.detail?.n === n);
+  /** The next owner of the log: opens it, drains the outbox, closes it; how many records it moved. */
+  const drainAsNextOwner = async (opts: { home: string; segmentMaxBytes?: number }): Promise<number> => {
+    const log = await openAuditLog(testCtx(), opts);
+    try {
+      return await drainOutbox(fsp, opts.home, log);
+    } finally {
+      await log.close();
+    }
+  };
 
   it('a claim whose record never reached the log is appended, in name order with the files still waiting', async () => {
     const home = tempDir('pcigate-drain-');
@@ -88,12 +97,7 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     await parked(home, 2);
     // killed after the rename, before the append (an older pcigate's claim name)
     await fsp.rename(`${outboxDir(home)}/${first.name}`, `${outboxDir(home)}/${first.name}.draining-5b577c85`);
-    const log = await openAuditLog(ctx, { home });
-    try {
-      expect(await drainOutbox(fsp, home, log)).toBe(2);
-    } finally {
-      await log.close();
-    }
+    expect(await drainAsNextOwner({ home })).toBe(2);
     expect(withN(home, 1)).toHaveLength(1);
     expect(withN(home, 1)[0]!.detail).toMatchObject({ via_outbox: true, outbox: first.name });
     expect(withN(home, 1)[0]!.seq).toBeLessThan(withN(home, 2)[0]!.seq);
@@ -110,12 +114,7 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     await dead.append({ ...event, detail: { ...event.detail, outbox: name } });
     await dead.append({ type: 'session.start', target: { kind: 'postgres' }, outcome: 'success', detail: {} });
     await dead.close();
-    const log = await openAuditLog(ctx, { home });
-    try {
-      expect(await drainOutbox(fsp, home, log)).toBe(0);
-    } finally {
-      await log.close();
-    }
+    expect(await drainAsNextOwner({ home })).toBe(0);
     expect(withN(home, 7)).toHaveLength(1);
     expect(await fsp.readdir(outboxDir(home))).toEqual([]);
   });
@@ -137,12 +136,7 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     for (let i = 0; i < 40; i++) await dead.append({ type: 'pg.query', target: { kind: 'postgres' }, outcome: 'success', detail: { n: i, pad: 'x'.repeat(100) } });
     await dead.close();
     expect((await fsp.readdir(`${home}/log`)).length).toBeGreaterThan(3);
-    const log = await openAuditLog(ctx, opts);
-    try {
-      expect(await drainOutbox(fsp, home, log)).toBe(0);
-    } finally {
-      await log.close();
-    }
+    expect(await drainAsNextOwner(opts)).toBe(0);
     expect(withN(home, 11)).toHaveLength(1);
     expect(withN(home, 12)).toHaveLength(1);
     expect(await fsp.readdir(outboxDir(home))).toEqual([]);
