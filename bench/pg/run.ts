@@ -9,7 +9,8 @@
  * RSS (VmHWM) and CPU time are theirs alone (`cpu_us_per_tx_simple`/`_prepared`: the proxy's CPU per pgbench
  * transaction at c=8, steadier than TPS when something else shares the cores): `peak_rss_mb` over the whole run, and `large_result_rss_mb` while the large
  * results stream (VmHWM reset before each: what the issue's "RSS under 150 MB whatever the size" is about;
- * pgbench's eight busy sessions before it grow V8's young generation to its 16 MB semi-spaces). PgBouncer (session mode) is included when the `pgbouncer` binary is
+ * pgbench's eight busy sessions before it grow V8's heap; pcigate caps the young generation at 8 MB semi-spaces:
+ * src/cli/young-generation.ts). PgBouncer (session mode) is included when the `pgbouncer` binary is
  * installed. `os-nohooks` (recording without policy and masking) and `unrecorded` (the proxy without recording
  * or hooks), which no pcigate command runs, are only measured when named in --only, to see what each layer
  * costs; they are never in the goals' ratios. Named together with relay and os

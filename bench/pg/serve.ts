@@ -28,6 +28,7 @@ import { localIdentity } from '../../src/broker/identity-provider.js';
 import { startPgBroker } from '../../src/broker/pg-broker.js';
 import { connectPg } from '../../src/broker/pg-connect.js';
 import { systemClock, type Ctx } from '../../src/cli/ctx.js';
+import { capYoungGeneration } from '../../src/cli/young-generation.js';
 import { configSchema, type PcigateConfig, type PostgresConnection } from '../../src/config/index.js';
 
 const MODES = ['relay', 'fsync', 'os', 'os-nohooks', 'unrecorded'] as const;
@@ -38,6 +39,8 @@ if (!MODES.includes(modeArg as Mode) || !host || !portText || !database || !user
   process.exit(2);
 }
 const mode = modeArg as Mode;
+// As bin/pcigate.js does, before anything else: pcigate's proxies run with it, the bare relay does not.
+if (mode !== 'relay') capYoungGeneration();
 const port = Number(portText);
 const clock = systemClock();
 const logger = { debug: () => {}, warn: (m: string) => { process.stderr.write(`warning: ${m}\n`); } };
