@@ -99,7 +99,10 @@ export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<
   const self: Holder = { pid, ...(host ? { host } : {}) };
   for (let attempt = 0; attempt < 2; attempt++) {
     const lock = await tryLink(fs, file, self);
-    if (lock) return lock;
+    if (lock) {
+      await sweepLeftovers(fs, file);
+      return lock;
+    }
     const holder = await lockHolder(fs, file);
     if (await holds(fs, file, holder, self)) throw inUse(dir, file, holder, self);
     await breakStale(fs, dir, file, self);
@@ -155,6 +158,39 @@ async function tryLink(fs: Fs, file: string, self: Holder): Promise<LogLock | un
       }
     },
   };
+}
+
+/** How old an opener's own file or an aside lock must be to count as left behind: each lives for milliseconds. */
+const LEFTOVER_AGE_MS = 60_000;
+const LEFTOVER_RE = /^\.lock\.\d+\.[0-9a-f]{16}(?:\.stale)?$/;
+
+/**
+ * Removes what openers killed mid-way left beside the lock: an own file (`.lock.PID.HEX`, killed between creating it
+ * and removing it after the link) or a stale lock moved aside (`….stale`, killed in breakStale). Each lives for
+ * milliseconds, on any host sharing the directory, so one a minute older than the lock just taken is no opener's any
+ * more (the file system's clock on both sides: the lock's own modification time is "now"). Only by the lock's holder,
+ * just after taking it; best effort (one that cannot be removed now is tried at the next open).
+ */
+async function sweepLeftovers(fs: Fs, file: string): Promise<void> {
+  const dir = path.dirname(file);
+  let names: string[];
+  let now: number;
+  try {
+    names = (await fs.readdir(dir)).filter((n) => LEFTOVER_RE.test(n));
+    if (names.length === 0) return;
+    now = (await fs.lstat(file)).mtimeMs;
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const leftover = path.join(dir, name);
+    try {
+      const st = await fs.lstat(leftover);
+      if (now - st.mtimeMs >= LEFTOVER_AGE_MS) await fs.rm(leftover, { force: true, recursive: st.isDirectory() });
+    } catch {
+      // (gone meanwhile, or not removable: left for the next open)
+    }
+  }
 }
 
 function inUse(dir: string, file: string, holder: Holder, self: Holder): AuditWriteError {

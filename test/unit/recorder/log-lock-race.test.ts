@@ -164,3 +164,36 @@ describe('log/.lock where /proc gives no pid (macOS)', () => {
     expect(await fsp.readdir(dir)).toEqual([]);
   });
 });
+
+describe('files openers killed mid-way left beside log/.lock', () => {
+  it('are removed by the next holder once a minute old; a fresh one (an opener at work) and other files stay', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-leftovers-'));
+    const old = new Date(Date.now() - 5 * 60_000);
+    // Killed between creating its own file and removing it (seen in kill -9 runs), and in breakStale.
+    const leftovers = ['.lock.4242.0123456789abcdef', '.lock.4243.fedcba9876543210.stale'];
+    for (const name of leftovers) {
+      await fsp.writeFile(path.join(dir, name), '4242 somewhere\n');
+      await fsp.utimes(path.join(dir, name), old, old);
+    }
+    const fresh = '.lock.4244.00112233445566ff';
+    await fsp.writeFile(path.join(dir, fresh), '4244\n');
+    // Not an opener's: a name outside the pattern, old or not.
+    await fsp.writeFile(path.join(dir, '.lock.notes'), 'x');
+    await fsp.utimes(path.join(dir, '.lock.notes'), old, old);
+    const lock = await acquireLogLock(fsp, dir, process.pid);
+    expect((await fsp.readdir(dir)).sort()).toEqual(['.lock', fresh, '.lock.notes'].sort());
+    await lock.release();
+    expect((await fsp.readdir(dir)).sort()).toEqual([fresh, '.lock.notes'].sort());
+  });
+
+  it('are left alone by an opener refused the lock', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pcigate-lock-leftovers-held-'));
+    const old = new Date(Date.now() - 5 * 60_000);
+    const held = await acquireLogLock(fsp, dir, process.pid);
+    await fsp.writeFile(path.join(dir, '.lock.4242.0123456789abcdef'), '4242\n');
+    await fsp.utimes(path.join(dir, '.lock.4242.0123456789abcdef'), old, old);
+    await expect(acquireLogLock(fsp, dir, process.pid)).rejects.toThrow('in use');
+    expect(await fsp.readdir(dir)).toContain('.lock.4242.0123456789abcdef');
+    await held.release();
+  });
+});
