@@ -10,7 +10,7 @@ import { MAX_PAN_DIGITS, MIN_PAN_DIGITS } from '../mask/pan-detector.js';
 import { digitsArePan, structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { classify, type StatementInfo } from '../policy/classify.js';
-import { literalKey } from '../policy/literal-key.js';
+import { literalKey, withoutStringTexts } from '../policy/literal-key.js';
 import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
 import { insertTargetsWithoutColumns, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
 import { withoutTokens } from '../policy/redact-content.js';
@@ -151,7 +151,7 @@ const PURE_FUNCTIONS = new Set([
  */
 export function isPureRead(sql: string, command = statementKind(sql).command, text = sql): boolean {
   if (!['select', 'show', 'table', 'values'].includes(command)) return false;
-  const s = sql.includes("'") ? sql.replace(/'(?:[^']|'')*'/g, "''") : sql;
+  const s = withoutStringTexts(sql);
   if (/\b(into|for\s+(update|share|no\s+key\s+update|key\s+share)|nextval|setval|pg_\w+|dblink\w*|lo_\w+)\b/i.test(s)) return false;
   if (s.includes(';') && s.trim().replace(/;\s*$/, '').includes(';')) return false;
   if (s.includes('(')) {

@@ -7,6 +7,7 @@
  */
 import type { PcigateConfig } from '../config/schema.js';
 import type { AuditRecord } from '../../recorder/types.js';
+import { withoutStringTexts } from '../policy/literal-key.js';
 
 export const CATEGORY_IDS = ['10.2.1.1', '10.2.1.2', '10.2.1.3', '10.2.1.4', '10.2.1.5', '10.2.1.6', '10.2.1.7'] as const;
 export type CategoryId = (typeof CATEGORY_IDS)[number];
@@ -78,7 +79,7 @@ export function objectVerb(sql: string): { verb: string; object: string } | unde
 
 /** Identifiers (`name`, `schema.name`, quoted parts unquoted) a statement mentions, lowercased. */
 function identifiers(sql: string): string[] {
-  const noStrings = sql.replace(/'(?:[^']|'')*'/g, "''");
+  const noStrings = withoutStringTexts(sql);
   return [...noStrings.matchAll(/(?:"[^"]+"|[A-Za-z_][\w$]*)(?:\.(?:"[^"]+"|[A-Za-z_][\w$]*))?/g)].map((m) => m[0].replace(/"/g, '').toLowerCase());
 }
 

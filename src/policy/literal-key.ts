@@ -133,3 +133,32 @@ function scan(sql: string): string | undefined {
   }
   return from === 0 ? sql : out + sql.slice(from);
 }
+
+/**
+ * `sql` with the text of each `'…'` string (`''` is a quote inside it) left out: `''` in its place. Exactly what
+ * `sql.replace(/'(?:[^']|'')*'/g, "''")` gives, without the regular expression: V8 runs that alternation with a
+ * stack frame a character and overflowed its stack on a 10 MB string (a SELECT of one long literal was refused as
+ * an internal error). Where a string is not closed, its longest prefix that ends in a quote counts (the first
+ * quote of its last `''`), as the expression's backtracking does; the rest is kept as written.
+ */
+export function withoutStringTexts(sql: string): string {
+  let i = sql.indexOf("'");
+  if (i < 0) return sql;
+  let out = '';
+  let from = 0;
+  while (i >= 0) {
+    // The quote that closes the string opened at i, skipping each `''`; or where a string not closed ends.
+    let j = sql.indexOf("'", i + 1);
+    let lastPair = -1;
+    while (j >= 0 && sql.charCodeAt(j + 1) === 0x27) {
+      lastPair = j;
+      j = sql.indexOf("'", j + 2);
+    }
+    if (j < 0) j = lastPair;
+    if (j < 0) break; // not closed, and no `''` in it: kept as written
+    out += `${sql.slice(from, i)}''`;
+    from = j + 1;
+    i = sql.indexOf("'", from);
+  }
+  return out + sql.slice(from);
+}

@@ -166,6 +166,13 @@ describe('isPureRead', () => {
     expect(isPureRead(`SELECT ${'a'.repeat(262_144)}, (1)`)).toBe(true);
     expect(isPureRead(`SELECT ${'a.'.repeat(131_072)}, my_writing_function(1)`)).toBe(false);
   });
+
+  it('reads a SELECT of one 10 MB string (the regular expression it used overflowed V8\'s stack)', () => {
+    const big = 'x'.repeat(10_000_000);
+    expect(isPureRead(`select length('${big}')`)).toBe(true);
+    expect(statementFacts(`select length('${big}')`).kind).toBe('read');
+    expect(isPureRead(`select my_writing_function('${big}')`)).toBe(false);
+  });
 });
 
 describe('statementFacts', () => {
