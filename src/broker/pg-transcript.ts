@@ -8,7 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Fs } from '../cli/ctx.js';
 import { writeAllTo } from '../../recorder/durable-fs.js';
-import { defaultPanMasker, maskCut } from '../mask/pan-masker.js';
+import { CUT_MARGIN, defaultPanMasker, maskCut } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
 import { isPrintableAscii, structuredOrPan } from '../mask/pg-values.js';
 import { NAMES_SECRET, withoutTokens } from '../policy/redact-content.js';
@@ -40,6 +40,20 @@ function holdsBinaryPan(v: Uint8Array, masker: PanMasker): boolean {
  */
 function secretsWithheld(texts: Array<string | null>): Array<string | null> {
   return texts.some((t) => t !== null && NAMES_SECRET.test(t)) ? texts.map((t) => (t === null ? null : '[redacted]')) : texts;
+}
+
+/** Bytes past a sample's cut still read for tokens (withoutTokens reads a token whole, one that runs past the cut too). */
+const TOKEN_ROOM = 64 * 1024;
+
+/**
+ * The text of a value's first bytes, as many as `max` characters and the masking margin can take (4 bytes a
+ * character at most in UTF-8) and TOKEN_ROOM more: a sample shows `max` characters, and decoding all of a large value
+ * only to cut it cost its size again in memory, and past 512 MiB (V8's longest string) threw, which closed the
+ * session (`select repeat('a', 600000000)`). A character cut in two at the end decodes as U+FFFD, far past the cut.
+ */
+function sampleHead(v: Buffer, max: number): string {
+  const bytes = (max + CUT_MARGIN) * 4 + TOKEN_ROOM;
+  return (v.length > bytes ? v.subarray(0, bytes) : v).toString('utf8');
 }
 
 export class PgTranscript {
@@ -103,7 +117,7 @@ export class PgTranscript {
       // its bytes would be half kept by the UTF-8 decoding.
       if (!isPrintableAscii(v) && holdsBinaryPan(v, masker)) return '[masked]';
       // (a token known by its form goes as on a command line, whatever the column: `select v from settings`)
-      return maskCut(withoutTokens(v.toString('utf8')), max, undefined, (t) => masker.maskText(t));
+      return maskCut(withoutTokens(sampleHead(v, max)), max, undefined, (t) => masker.maskText(t));
     });
     this.add({ t: 'row', n, values: secretsWithheld(texts) });
   }

@@ -35,6 +35,24 @@ describe('PgTranscript', () => {
     expect(readFileSync(t.file, 'utf8')).not.toContain(stripe);
   });
 
+  it('samples a value past V8\'s longest string (512 MiB) by its head, and still masks and redacts across the cut', async () => {
+    // Decoded whole, it threw and the session closed (`select repeat('a', 600000000)` through psql).
+    const t = await PgTranscript.create(fsp as Fs, home(), 's-huge');
+    const huge = Buffer.alloc(0x1fffffe8 + 1, 0x61);
+    t.row(1, [huge]);
+    // A card number and a token that start before the 200-character cut and end after it.
+    const stripe = `sk_live_${'4eC39HqLyjWDarjt'.repeat(4)}`;
+    const tail = Buffer.alloc(1_000_000, 0x62);
+    t.row(2, [Buffer.concat([Buffer.from(`${'x'.repeat(190)} 4111111111111111 `), tail])]);
+    t.row(3, [Buffer.concat([Buffer.from(`${'x'.repeat(180)} ${stripe} `), tail])]);
+    await t.close();
+    const [one, two, three] = lines(t.file) as Array<{ values: string[] }>;
+    expect(one!.values[0]).toBe(`${'a'.repeat(200)}…`);
+    expect(two!.values[0]).toBe(`${'x'.repeat(190)} ${'*'.repeat(9)}…`);
+    expect(three!.values[0]).toBe(`${'x'.repeat(180)} [redacted] ${'b'.repeat(8)}…`);
+    expect(readFileSync(t.file, 'utf8')).not.toContain('4111111111111111');
+  });
+
   it('writes every line in order, batch by batch, with write(2) on the calling thread', async () => {
     const t = await PgTranscript.create(fsp as Fs, home(), 's1');
     const detail = { n: 1, protocol: 'simple', sql: 'select 1', kind: 'read' };
