@@ -244,9 +244,48 @@ export function floatTextIsPan(v: Uint8Array, detect: DetectOptions): boolean {
   return v.length <= 32 && floatTokenIsPan(v, detect.anyLuhn === true);
 }
 
-/** Number types a masked card number would not fit in text form (int8, numeric, float4/8, money): it is withheld there. */
+/**
+ * Arrays, ranges and multiranges of those number types, by their element type: `{4111111111111111}`,
+ * `[4111111111111111,4111111111111112)`. Masked in place, their text is no literal of the type any more (a
+ * client's parser, or a restore of a dump, fails on `{************1111}`), so a card number in one withholds the
+ * whole value, as for a single number.
+ */
+const NUMBER_CONTAINERS: ReadonlyMap<number, number> = new Map([
+  [1016, INT8_OID], [1231, NUMERIC_OID], [1022, FLOAT8_OID], [1021, FLOAT4_OID], [791, MONEY_OID], // arrays
+  [3926, INT8_OID], [3906, NUMERIC_OID], [4536, INT8_OID], [4532, NUMERIC_OID], // int8range, numrange, multiranges
+]);
+
+/**
+ * Number types a masked card number would not fit in text form (int8, numeric, float4/8, money, and arrays and
+ * ranges of them): it is withheld there.
+ */
 export function isNumberType(typeOid: number): boolean {
-  return typeOid === INT8_OID || typeOid === NUMERIC_OID || typeOid === FLOAT8_OID || typeOid === FLOAT4_OID || typeOid === MONEY_OID;
+  return typeOid === INT8_OID || typeOid === NUMERIC_OID || typeOid === FLOAT8_OID || typeOid === FLOAT4_OID || typeOid === MONEY_OID || NUMBER_CONTAINERS.has(typeOid);
+}
+
+/**
+ * The elements of an array's, range's or multirange's text (`{1,"$4,111.00",NULL}`, `{[1,5),[7,9)}`): what lies
+ * between the punctuation `{}[](),` outside double quotes, a quoted one unquoted (its backslash escapes taken).
+ */
+function containerElements(v: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let i = 0;
+  while (i < v.length) {
+    const c = v[i]!;
+    if (c === 0x22) {
+      const el: number[] = [];
+      for (i++; i < v.length && v[i] !== 0x22; i++) el.push(v[i] === 0x5c && i + 1 < v.length ? v[++i]! : v[i]!);
+      out.push(Uint8Array.from(el));
+      i++;
+    } else if (c === 0x7b || c === 0x7d || c === 0x5b || c === 0x5d || c === 0x28 || c === 0x29 || c === 0x2c || c === 0x20) {
+      i++;
+    } else {
+      const start = i;
+      while (i < v.length && ![0x7b, 0x7d, 0x5b, 0x5d, 0x28, 0x29, 0x2c, 0x22].includes(v[i]!)) i++;
+      out.push(v.subarray(start, i));
+    }
+  }
+  return out;
 }
 
 /**
@@ -265,6 +304,8 @@ export function moneyDigitsArePan(digits: string, detect: DetectOptions): boolea
  * any more (a client's parser, or a restore of a dump, would fail on it), so it is withheld.
  */
 export function numberTextIsPan(typeOid: number, v: Uint8Array, detect: DetectOptions): boolean {
+  const element = NUMBER_CONTAINERS.get(typeOid);
+  if (element !== undefined) return v.length >= MIN_PAN_DIGITS && containerElements(v).some((el) => numberTextIsPan(element, el, detect));
   if (typeOid === MONEY_OID) {
     let digits = '';
     for (const b of v) if (b >= 48 && b <= 57) digits += String.fromCharCode(b);

@@ -123,3 +123,27 @@ describe('a card number kept as double precision inside a geometric value in bin
     expect(out).toEqual([null, null, null, ok.toString('latin1')]);
   });
 });
+
+// Arrays, ranges and multiranges of number types: masked in place their text is no literal of the type
+// (`{************1111}`: psycopg's int() and a restore of the dump failed on it), so the whole value is withheld.
+describe('card numbers inside arrays and ranges of numbers', () => {
+  it('text results: an int8[], numeric[], float8[], money[], int8range, numrange or int8multirange holding a PAN is NULL; others stay', () => {
+    const m = new PgMasker({ config: config() });
+    const types = [1016, 1231, 1022, 791, 3926, 3906, 4536, 1016, 3926];
+    m.onBackendMessage(bytes.rowDescription(types.map((typeOid, i) => ({ name: `c${i}`, typeOid }))));
+    const values = [
+      '{5,4111111111111111}', '{{1.5},{4111111111111111.00}}', '{4.111111111111111e+15}', '{"$4,111,111,111,111,111.00"}',
+      '[4111111111111111,4111111111111112)', '(,4111111111111111.5]', '{[1,3),[4111111111111111,4111111111111112)}',
+      '{1,2,NULL,1234567890123}', '[5,10)',
+    ];
+    expect(rows(m.onBackendMessage(bytes.dataRow(values)))).toEqual([null, null, null, null, null, null, null, '{1,2,NULL,1234567890123}', '[5,10)']);
+  });
+
+  it('text COPY: an int8[] field holding a PAN is written as NULL, so the dump restores', () => {
+    const m = new PgMasker({ config: config() });
+    const stmt = { n: 1 };
+    m.expectCopy(stmt, [{ name: 'id', typeOid: 23 }, { name: 'a', typeOid: 1016 }]);
+    expect(m.onBackendMessage(bytes.copyData('1\t{4111111111111111,5}\n'), stmt)!.subarray(5).toString()).toBe('1\t\\N\n');
+    expect(m.onBackendMessage(bytes.copyData('2\t{5,6}\n'), stmt)).toBeNull();
+  });
+});
