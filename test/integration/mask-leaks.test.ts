@@ -77,7 +77,7 @@ describe('leaks and breakage found by the hunt', () => {
     expect(raw.readInt32BE(19 + 2 + 4 + 4)).toBe(-1); // id, then pan_m's length: NULL
   });
 
-  it('a range or multirange with a card number as a bound is NULL in binary results and binary COPY; the text form is masked', async () => {
+  it('a range or multirange with a card number as a bound is NULL in binary results and binary COPY, and in text results too', async () => {
     const int8 = Buffer.alloc(8);
     int8.writeBigInt64BE(BigInt(PAN));
     const numeric = Buffer.from('100f045704570457', 'hex');
@@ -86,8 +86,9 @@ describe('leaks and breakage found by the hunt', () => {
     expect(ok).not.toBeNull();
     const c = await pgClient(gate);
     try {
+      // Masked in place (`[************1111,)`, as it once was) it is no range literal: psycopg's parser failed on it.
       const r = await c.query(`select int8range(pan_b, null) as r from leak`);
-      expect(r.rows[0]).toEqual({ r: '[************1111,)' });
+      expect(r.rows[0]).toEqual({ r: null });
     } finally { await c.end(); }
     const file = path.join(tempDir('mask-leaks-'), 'ranges.bin');
     const bin = await run('psql', ['-X', '-c', `\\copy (select int8range(pan_b, null), numrange(pan_b, null), id from leak) to '${file}' with (format binary)`], gate.env);
