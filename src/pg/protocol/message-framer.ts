@@ -58,6 +58,14 @@ export interface FramerOptions {
   maxStartupLength?: number;
   /** Start in the startup phase (the first client message is untyped). Default false. */
   startup?: boolean;
+  /**
+   * Give a frame its announced length at once, rather than growing towards it. Only for a peer pcigate has logged
+   * in to (the server): growing, a 300 MB DataRow was copied into ever larger buffers (through `pcigate connect`,
+   * `select repeat('a', 300000000)` peaked at ~1.0 GB; ~0.7 GB with this). The pages of a large allocation become
+   * resident only as its bytes arrive, but V8 counts all of it at once, which is why a client (anyone who logged
+   * in to the listener) still has to send what it announces before it is held.
+   */
+  allocateAnnounced?: boolean;
   /** Names the peer in error messages ("client", "server"). */
   peer?: string;
 }
@@ -79,8 +87,10 @@ export class MessageFramer {
   private readonly maxByCode: Readonly<Record<number, number>>;
   private readonly maxStartup: number;
   private readonly peer: string;
+  private readonly allocateAnnounced: boolean;
 
   constructor(opts: FramerOptions = {}) {
+    this.allocateAnnounced = opts.allocateAnnounced ?? false;
     this.maxLength = opts.maxLength ?? Limits.frontend;
     this.maxByCode = opts.maxLengthByCode ?? {};
     this.maxStartup = opts.maxStartupLength ?? Limits.startup;
@@ -170,7 +180,7 @@ export class MessageFramer {
     // before we hold it (memory stays proportional to bytes received; at most ~2x copying overall).
     const size = frameLen === undefined
       ? Math.max(need * 2, MIN_ALLOC)
-      : Math.max(need, MIN_ALLOC, Math.min(frameLen, Math.max(need * 2, GROW_STEP)));
+      : Math.max(need, MIN_ALLOC, this.allocateAnnounced ? frameLen : Math.min(frameLen, Math.max(need * 2, GROW_STEP)));
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, this.start, this.end);
     chunk.copy(next, pending);

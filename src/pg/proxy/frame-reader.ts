@@ -10,9 +10,12 @@ import { MessageFramer } from '../protocol/message-framer.js';
 export class FrameReader {
   private readonly framer: MessageFramer;
 
-  /** `maxFrame`: largest typed frame accepted (Limits.frontend for a client, Limits.backend for a server). */
-  constructor(maxFrame: number, peer = 'peer') {
-    this.framer = new MessageFramer({ maxLength: maxFrame, maxStartupLength: Limits.startup, peer });
+  /**
+   * `maxFrame`: largest typed frame accepted (Limits.frontend for a client, Limits.backend for a server);
+   * `allocateAnnounced`: for the server pcigate logged in to (FramerOptions.allocateAnnounced).
+   */
+  constructor(maxFrame: number, peer = 'peer', allocateAnnounced = false) {
+    this.framer = new MessageFramer({ maxLength: maxFrame, maxStartupLength: Limits.startup, peer, allocateAnnounced });
   }
 
   /** Appends bytes read from the socket. The chunk must not be modified afterwards. */

@@ -35,7 +35,8 @@ export interface UpstreamConnection {
 export async function connectUpstream(t: UpstreamTarget, params: Record<string, string>): Promise<UpstreamConnection> {
   const { forward } = partitionStartupParams(params);
   const c = await connectProtocol({ ...t, params: { ...forward, ...t.params } });
-  const reader = new FrameReader(Limits.backend, 'server');
+  // (logged in: the server's large frames get their announced length at once, not grown towards it)
+  const reader = new FrameReader(Limits.backend, 'server', true);
   const rest = c.framer.drain();
   if (rest.length > 0) reader.push(rest);
   let superuser: boolean | undefined;

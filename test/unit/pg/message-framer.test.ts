@@ -1,5 +1,5 @@
 /** MessageFramer: identical frames however TCP splits the bytes; limits; startup phase; direct TLS. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { hasCode } from '../../../src/errors.js';
 import { MessageFramer, coalesceFrames } from '../../../src/pg/protocol/message-framer.js';
 import type { Frame } from '../../../src/pg/protocol/message-framer.js';
@@ -236,5 +236,25 @@ describe('MessageFramer', () => {
     }
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
     expect(framer.buffered).toBe(0);
+  });
+
+  it('from the server it logged in to (allocateAnnounced), a large frame gets one buffer of its length, not a growing series', () => {
+    const payload = Buffer.alloc(32 * 1024 * 1024 - 4, 0x61);
+    const frame = Buffer.concat([Buffer.from([0x44, 0x02, 0x00, 0x00, 0x00]), payload, Buffer.from([0x5a, 0, 0, 0, 5, 0x49])]);
+    for (const allocateAnnounced of [false, true]) {
+      const f = new MessageFramer({ maxLength: 1024 * 1024 * 1024, allocateAnnounced });
+      const spy = vi.spyOn(Buffer, 'allocUnsafe');
+      try {
+        for (let at = 0; at < frame.length; at += 65_536) f.push(frame.subarray(at, at + 65_536));
+        const big = spy.mock.calls.filter(([n]) => n >= 1024 * 1024).map(([n]) => n);
+        if (allocateAnnounced) expect(big).toEqual([32 * 1024 * 1024 + 1]);
+        else expect(big.length).toBeGreaterThan(3); // 1, 2, 4, … MiB up to 32: each a copy of what came before
+      } finally {
+        spy.mockRestore();
+      }
+      const got = f.next()!;
+      expect(got.bytes.equals(frame.subarray(0, 32 * 1024 * 1024 + 1))).toBe(true);
+      expect(f.next()!.bytes[0]).toBe(0x5a);
+    }
   });
 });
