@@ -178,10 +178,7 @@ export class PgSessionRecorder {
    * its record is written), so the proxy's hot path takes no promise round trip; a promise otherwise.
    */
   private onStatement(stmt: Statement): StatementDecision | Promise<StatementDecision> {
-    // One the server will ignore (Statement.serverSkips) is not judged: policy, masking and limits have nothing to
-    // decide, and a refusal recorded for it was one the client never saw (counted as denied, with 42501 and, for an
-    // Execute whose Bind the server refused, no text). Forwarded, it is recorded as the server answers it.
-    const decision = this.c.inner.onStatement && !stmt.serverSkips ? this.c.inner.onStatement(stmt) : ALLOW;
+    const decision = this.c.inner.onStatement ? this.c.inner.onStatement(stmt) : ALLOW;
     if (!(decision instanceof Promise)) return this.decideAndRecord(stmt, decision);
     // A decision still being made (a catalog lookup) when the session ends is waited for (settle), so its intent,
     // if any, is written before session.end and gets its closing pg.query there.

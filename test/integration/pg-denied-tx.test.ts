@@ -417,30 +417,3 @@ describe('a refused FunctionCall', () => {
     c.sock.end(bytes.terminate());
   });
 });
-
-describe('a statement the server skips to its Sync', () => {
-  it('is recorded as the server answered it, not as a refusal the client never saw', async () => {
-    const c = await RawPgClient.login(gate.broker);
-    // The Bind gives one value where the statement takes two: the server refuses it (08P01) and skips the Execute.
-    // The Execute waits for the named Parse's answer; judged once the Bind's error was in, it was recorded as
-    // denied (unknown_statement, 42501, no text) and counted in the session's denials.
-    c.sock.write(Buffer.concat([
-      bytes.parse('bw', 'select id from items where id = $1 or id = $2'), bytes.bind('', 'bw', ['1']), bytes.execute(), bytes.sync(),
-    ]));
-    const answer = await c.untilReady();
-    expect(kinds(answer)).toBe('1EZ');
-    expect(answer[1]!.toString('latin1')).toContain('08P01');
-    expect(answer[1]!.toString('latin1')).not.toContain('pcigate');
-    c.sock.end(bytes.terminate());
-    const mine = () => readLog(gate.home).find((r) => r.type === 'pg.intent' && String((r.detail as { sql: string }).sql).includes('id = $2'))?.session;
-    await until(() => mine() !== undefined);
-    const session = mine();
-    await until(() => readLog(gate.home).some((r) => r.type === 'session.end' && r.session === session));
-    const log = readLog(gate.home).filter((r) => r.session === session);
-    const queries = log.filter((r) => r.type === 'pg.query');
-    expect(queries).toHaveLength(1);
-    expect(queries[0]!.outcome).toBe('failure');
-    expect(queries[0]!.detail).toMatchObject({ sqlstate: '08P01', sql: 'select id from items where id = $1 or id = $2' });
-    expect((log.find((r) => r.type === 'session.end')!.detail as { denied: number }).denied).toBe(0);
-  });
-});

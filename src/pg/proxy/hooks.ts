@@ -24,12 +24,6 @@ export interface Statement {
    * under the name (26000), unless it holds a statement prepared by SQL PREPARE there, which this is not.
    */
   textRefused?: true;
-  /**
-   * The server is skipping to a Sync (an error earlier in its extended batch) and will ignore this statement: it
-   * runs nothing, whatever policy would say (postgres.c ignore_till_sync). Its record says what the server did
-   * (skipped, or failed when its own Parse or Bind got the error), not a refusal the client never saw.
-   */
-  serverSkips?: true;
   /** A FunctionCall's first argument (null: NULL), when it has one: lo_read's large-object descriptor (lo-read.ts). */
   firstArg?: Buffer | null;
   /** Bind parameters of an extended-protocol Execute (empty otherwise). */

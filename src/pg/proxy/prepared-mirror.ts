@@ -72,8 +72,6 @@ export interface Portal {
   pendingBatch?: number;
   /** Made when an Execute waits for the Bind's answer (pendingBatch); settled by bindAnswered or unbind. */
   bindUnsure?: Unsure;
-  /** The batch the Bind was sent in (MirrorChange.batch), for unbind. */
-  batch?: number;
 }
 
 /**
@@ -144,7 +142,7 @@ export class PreparedMirror {
       const c = this.pending.get(statement);
       if (c && c.set === ps && c.batch !== this.batch) ps.unsure = newUnsure();
     }
-    const p: Portal = { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, bound: ps, pendingBatch: portal === '' ? -1 : this.batch, batch: this.batch, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
+    const p: Portal = { sql: ps?.sql ?? '', params, types: ps?.types ?? [], statement, resultFormats, bound: ps, pendingBatch: portal === '' ? -1 : this.batch, ...textFlags(ps), ...(ps?.unsure ? { from: ps } : {}) };
     this.portals.set(portal, p);
     if (portal !== '') this.portalBound(portal, p, ps);
     return p;
@@ -254,10 +252,6 @@ export class PreparedMirror {
    * (a SQL FETCH of the name reads the cursor, not the Bind's text).
    */
   unbind(name: string, portal: Portal): void {
-    // An Execute of it before the Sync the server skips to is recorded with what the client bound (it failed with
-    // the Bind, or was skipped with it): kept as a skipped portal until that Sync. Not once the Sync has gone: behind
-    // it the name may run something else (a cursor WITH HOLD the Bind collided with).
-    if (portal.batch === this.batch && !this.skippedPortals.has(name)) this.skippedPortals.set(name, { ...portal, bound: undefined, from: undefined, pendingBatch: -1, bindUnsure: undefined });
     Object.assign(portal, { sql: '', params: [], types: [], unknown: true, refused: undefined, otherwise: undefined, bound: undefined, from: undefined });
     if (portal.bindUnsure) { portal.bindUnsure.rejected = true; portal.bindUnsure.settle(); }
     if (name !== '' && !this.ended && this.portals.get(name) === portal) this.hooks.onPortal?.(name, null);

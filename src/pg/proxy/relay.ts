@@ -594,7 +594,6 @@ export class Relay {
       s = { ...s, unsettled: true };
     }
     const stmt: Statement = { n: ++this.statementCount, ...s };
-    if (this.serverSkipping) stmt.serverSkips = true;
     if (describe) this.descriptions.set(stmt, describe);
     const status = this.statusAhead();
     if (status) stmt.txStatus = status;
