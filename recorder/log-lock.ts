@@ -169,7 +169,9 @@ const LEFTOVER_RE = /^\.lock\.\d+\.[0-9a-f]{16}(?:\.stale)?$/;
  * and removing it after the link) or a stale lock moved aside (`….stale`, killed in breakStale). Each lives for
  * milliseconds, on any host sharing the directory, so one a minute older than the lock just taken is no opener's any
  * more (the file system's clock on both sides: the lock's own modification time is "now"). Only by the lock's holder,
- * just after taking it; best effort (one that cannot be removed now is tried at the next open).
+ * just after taking it; best effort (one that cannot be removed now is tried at the next open). An aside keeps the
+ * modification time of the lock it was (rename does not change it), so one a breakStale is still reading may go
+ * too: only a lock over a minute old, which it found stale, and a holder it cannot read then is none (still stale).
  */
 async function sweepLeftovers(fs: Fs, file: string): Promise<void> {
   const dir = path.dirname(file);
