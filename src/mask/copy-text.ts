@@ -14,7 +14,7 @@ import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
 import { hasUnicodeEscape } from './json-escapes.js';
 import { findPans } from './pan-detector.js';
-import { contentText, numberTextIsPan, ruleText, withheldPan } from './pg-values.js';
+import { contentText, isNumberContainer, numberTextIsPan, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext } from './pg-values.js';
 
 export interface CopyTextFormat {
@@ -216,8 +216,10 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
       addCount(ctx.counts, rule.name, 1);
       masked = ruleText(value, rule.format, ctx.hmacKey);
     } else {
-      // A number field is its digits, with no escapes to undo.
-      if (!numberTextIsPan(numberType, value, ctx.detect)) return;
+      // A number field is its digits, with no escapes to undo; an array's or range's may have quotes (money[]'s
+      // `{"$4,111.00"}`), escaped or CSV-quoted in the field.
+      const text = !isNumberContainer(numberType) ? value : !f.csv ? unescapeText(value) : fld.quoted ? unquoteCsv(value, f) : value;
+      if (!numberTextIsPan(numberType, text, ctx.detect)) return;
       masked = withheldPan(ctx);
     }
     const from = fld.quoted ? fld.start - 1 : fld.start;

@@ -46,7 +46,7 @@ import { hasHighByte, legacyEncoding } from './legacy-text.js';
 import { findPans, lastFindSawHighByte } from './pan-detector.js';
 import type { PanSpan } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, BYTEA_OID, contentText, FLOAT4_OID, FLOAT8_OID, isNumberType, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
+import { binaryValue, BYTEA_OID, contentText, FLOAT4_OID, FLOAT8_OID, isNumberContainer, isNumberType, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -81,7 +81,7 @@ interface PlannedColumn {
   typeOid: number;
   /**
    * Decided once per plan, not per value (#dataRow's hot path): a text value without a rule whose type is read as
-   * plain text (not JSON, a json array, a float, money), so it is scanned in place; a numeric only when short
+   * plain text (not JSON, a json array, a float, money, an array or range of numbers), so it is scanned in place; a numeric only when short
    * (`inPlaceBelow`: a numeric from a float8 may round a PAN's check digit away, numberTextIsPan reads it).
    */
   inPlaceBelow: number;
@@ -92,7 +92,7 @@ interface PlannedColumn {
 /** A plan's column and what the hot path needs to know of it (PlannedColumn). */
 function planned(rule: ColumnRule | undefined, binary: boolean, typeOid: number): PlannedColumn {
   const special = rule !== undefined || binary || typeOid === JSON_OID || typeOid === JSONB_OID || typeOid === JSON_ARRAY_OID ||
-    typeOid === JSONB_ARRAY_OID || isFloat(typeOid) || typeOid === MONEY_OID;
+    typeOid === JSONB_ARRAY_OID || isFloat(typeOid) || typeOid === MONEY_OID || isNumberContainer(typeOid);
   return { rule, binary, typeOid, inPlaceBelow: special ? 0 : typeOid === NUMERIC_OID ? 16 : 0x7fffffff, exponents: mayPrintExponent(typeOid) };
 }
 

@@ -255,6 +255,11 @@ const NUMBER_CONTAINERS: ReadonlyMap<number, number> = new Map([
   [3926, INT8_OID], [3906, NUMERIC_OID], [4536, INT8_OID], [4532, NUMERIC_OID], // int8range, numrange, multiranges
 ]);
 
+/** An array, range or multirange of number types (NUMBER_CONTAINERS). */
+export function isNumberContainer(typeOid: number): boolean {
+  return NUMBER_CONTAINERS.has(typeOid);
+}
+
 /**
  * Number types a masked card number would not fit in text form (int8, numeric, float4/8, money, and arrays and
  * ranges of them): it is withheld there.

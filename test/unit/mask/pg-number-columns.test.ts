@@ -139,11 +139,25 @@ describe('card numbers inside arrays and ranges of numbers', () => {
     expect(rows(m.onBackendMessage(bytes.dataRow(values)))).toEqual([null, null, null, null, null, null, null, '{1,2,NULL,1234567890123}', '[5,10)']);
   });
 
+  it('text results: a numeric[] or numrange holding a card number that went through double precision (check digit rounded to 0) is NULL', () => {
+    // No Luhn-valid run for the detector: only numberTextIsPan's reading of a rounded numeric finds it.
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 1231 }, { name: 'r', typeOid: 3906 }, { name: 'n', typeOid: 1700 }]));
+    expect(rows(m.onBackendMessage(bytes.dataRow(['{4111111111111110}', '[4111111111111110,)', '4111111111111110'])))).toEqual([null, null, null]);
+  });
+
   it('text COPY: an int8[] field holding a PAN is written as NULL, so the dump restores', () => {
     const m = new PgMasker({ config: config() });
     const stmt = { n: 1 };
     m.expectCopy(stmt, [{ name: 'id', typeOid: 23 }, { name: 'a', typeOid: 1016 }]);
     expect(m.onBackendMessage(bytes.copyData('1\t{4111111111111111,5}\n'), stmt)!.subarray(5).toString()).toBe('1\t\\N\n');
     expect(m.onBackendMessage(bytes.copyData('2\t{5,6}\n'), stmt)).toBeNull();
+  });
+
+  it('CSV COPY: a money[] field holding a PAN (CSV-quoted, its quotes doubled) is written as NULL', () => {
+    const m = new PgMasker({ config: config() });
+    const stmt = { n: 1 };
+    m.expectCopy(stmt, [{ name: 'id', typeOid: 23 }, { name: 'm', typeOid: 791 }], { csv: true });
+    expect(m.onBackendMessage(bytes.copyData('1,"{""$4,111,111,111,111,111.00"",""$5.00""}"\n'), stmt)!.subarray(5).toString()).toBe('1,\n');
   });
 });
