@@ -28,9 +28,9 @@ let installed: PerformanceObserver | undefined;
  * (V8 sizes the heap before any code runs; set later, it does nothing), and pcigate's bin cannot carry it
  * portably (`#!/usr/bin/env -S` is missing from BusyBox; a /bin/sh wrapper breaks npm's Windows shims).
  * What V8 does read at each growth is `--semi-space-growth-factor`, so after every young-generation GC this
- * sets it from the new space's size: 2 below the cap, 1 at it. The observer runs between event-loop turns, so
- * a long synchronous stretch can still double the semi-spaces once or twice before it is heard. V8 may also shrink the new space when
- * allocation slows; below the cap it may then grow again. Idempotent; a NODE_OPTIONS
+ * sets it from the new space's size: 2 below the cap, 1 at it. The observer runs between event-loop turns, so a
+ * long synchronous stretch can still double the semi-spaces once or twice before it is heard. V8 may also shrink
+ * the new space when allocation slows; below the cap it may then grow again. Idempotent; a NODE_OPTIONS
  * `--max-semi-space-size` below the cap still wins.
  */
 export function capYoungGeneration(): void {

@@ -7,7 +7,7 @@
  * element still parses. Masked in place as plain text, `{"{\"p\": ************1111}"}` held a document no client
  * could parse (node-postgres threw on the whole row).
  */
-import { contentText } from './pg-values.js';
+import { contentText, quotedElement } from './pg-values.js';
 import type { ValueContext } from './pg-values.js';
 
 const LBRACE = 0x7b;
@@ -41,18 +41,9 @@ export function maskJsonArrayText(value: Uint8Array, ctx: ValueContext): Uint8Ar
     const start = at;
     let doc: Buffer;
     if (b === DQUOTE) {
-      const bytes: number[] = [];
-      at++;
-      for (;;) {
-        if (at >= v.length) throw new Error('unterminated array element');
-        const c = v[at]!;
-        if (c === DQUOTE) break;
-        if (c === BACKSLASH) at++;
-        bytes.push(v[at]!);
-        at++;
-      }
-      at++;
-      doc = Buffer.from(bytes);
+      const q = quotedElement(v, at);
+      doc = q.bytes;
+      at = q.end;
     } else {
       while (at < v.length && v[at] !== COMMA && v[at] !== RBRACE) at++;
       doc = v.subarray(start, at);

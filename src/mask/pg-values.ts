@@ -269,8 +269,27 @@ export function isNumberType(typeOid: number): boolean {
 }
 
 /**
+ * A double-quoted element of an array's or range's text (array_out, range_out: `"` and `\` escaped with a
+ * backslash), `at` on its opening quote: its bytes unescaped, and where its closing quote ends. Throws on one that is
+ * not closed (the caller's fail-closed path).
+ */
+export function quotedElement(v: Uint8Array, at: number): { bytes: Buffer; end: number } {
+  const bytes: number[] = [];
+  for (let i = at + 1; i < v.length; i++) {
+    const c = v[i]!;
+    if (c === 0x22) return { bytes: Buffer.from(bytes), end: i + 1 };
+    if (c === 0x5c) i++;
+    if (i < v.length) bytes.push(v[i]!);
+  }
+  throw new Error('unterminated array element');
+}
+
+/** What separates elements in an array's, range's or multirange's text: braces, brackets, parentheses, commas. */
+const CONTAINER_PUNCTUATION = new Set([0x7b, 0x7d, 0x5b, 0x5d, 0x28, 0x29, 0x2c]);
+
+/**
  * The elements of an array's, range's or multirange's text (`{1,"$4,111.00",NULL}`, `{[1,5),[7,9)}`): what lies
- * between the punctuation `{}[](),` outside double quotes, a quoted one unquoted (its backslash escapes taken).
+ * between its punctuation outside double quotes, a quoted one unquoted (quotedElement).
  */
 function containerElements(v: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -278,15 +297,14 @@ function containerElements(v: Uint8Array): Uint8Array[] {
   while (i < v.length) {
     const c = v[i]!;
     if (c === 0x22) {
-      const el: number[] = [];
-      for (i++; i < v.length && v[i] !== 0x22; i++) el.push(v[i] === 0x5c && i + 1 < v.length ? v[++i]! : v[i]!);
-      out.push(Uint8Array.from(el));
-      i++;
-    } else if (c === 0x7b || c === 0x7d || c === 0x5b || c === 0x5d || c === 0x28 || c === 0x29 || c === 0x2c || c === 0x20) {
+      const q = quotedElement(v, i);
+      out.push(q.bytes);
+      i = q.end;
+    } else if (CONTAINER_PUNCTUATION.has(c) || c === 0x20) {
       i++;
     } else {
       const start = i;
-      while (i < v.length && ![0x7b, 0x7d, 0x5b, 0x5d, 0x28, 0x29, 0x2c, 0x22].includes(v[i]!)) i++;
+      while (i < v.length && !CONTAINER_PUNCTUATION.has(v[i]!) && v[i] !== 0x22) i++;
       out.push(v.subarray(start, i));
     }
   }
