@@ -253,6 +253,7 @@ export function floatTextIsPan(v: Uint8Array, detect: DetectOptions): boolean {
 const NUMBER_CONTAINERS: ReadonlyMap<number, number> = new Map([
   [1016, INT8_OID], [1231, NUMERIC_OID], [1022, FLOAT8_OID], [1021, FLOAT4_OID], [791, MONEY_OID], // arrays
   [3926, INT8_OID], [3906, NUMERIC_OID], [4536, INT8_OID], [4532, NUMERIC_OID], // int8range, numrange, multiranges
+  [3927, 3926], [3907, 3906], [6157, 4536], [6151, 4532], // arrays of those: each element read as its range
 ]);
 
 /** An array, range or multirange of number types (NUMBER_CONTAINERS). */

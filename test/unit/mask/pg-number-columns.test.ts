@@ -139,6 +139,13 @@ describe('card numbers inside arrays and ranges of numbers', () => {
     expect(rows(m.onBackendMessage(bytes.dataRow(values)))).toEqual([null, null, null, null, null, null, null, '{1,2,NULL,1234567890123}', '[5,10)']);
   });
 
+  it('text results: an int8range[], numrange[] or int8multirange[] holding a PAN is NULL; one without stays', () => {
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([3927, 3907, 6157, 3927].map((typeOid, i) => ({ name: `c${i}`, typeOid }))));
+    const values = ['{"[4111111111111111,4111111111111112)",empty}', '{"(,4111111111111110]"}', '{"{[1,2),[4111111111111111,)}"}', '{"[1,10)","[20,30)"}'];
+    expect(rows(m.onBackendMessage(bytes.dataRow(values)))).toEqual([null, null, null, '{"[1,10)","[20,30)"}']);
+  });
+
   it('text results: a numeric[] or numrange holding a card number that went through double precision (check digit rounded to 0) is NULL', () => {
     // No Luhn-valid run for the detector: only numberTextIsPan's reading of a rounded numeric finds it.
     const m = new PgMasker({ config: config() });
