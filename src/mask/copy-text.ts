@@ -137,6 +137,11 @@ export function copyOptionsHidePans(o: { binary: boolean; csv: boolean; delimite
   return check('DELIMITER', o.delimiter, 'would be escaped with a backslash inside a field and so split the digit groups of a card number');
 }
 
+/** A field's value as the column holds it: its text-format escapes or its CSV quoting undone. */
+function fieldValue(value: Uint8Array, quoted: boolean, f: CopyTextFormat): Buffer {
+  return !f.csv ? unescapeText(value) : quoted ? unquoteCsv(value, f) : Buffer.from(value);
+}
+
 /** Field boundaries [start, end) of one row (without its line end); for CSV, `quoted` marks "…" fields. */
 function splitRow(row: Uint8Array, end: number, f: CopyTextFormat): Array<{ start: number; end: number; quoted: boolean }> {
   const out: Array<{ start: number; end: number; quoted: boolean }> = [];
@@ -198,7 +203,7 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
       // number quoted), escaped or quoted again. Most documents hold no card number: only those the detector finds
       // one in are unescaped (the dump's hot path).
       if (findPans(value, ctx.detect).length === 0 && !hasHexRun(value) && !hasUnicodeEscape(value)) return;
-      const doc = !f.csv ? unescapeText(value) : fld.quoted ? unquoteCsv(value, f) : Buffer.from(value);
+      const doc = fieldValue(value, fld.quoted, f);
       const out = numberType === JSON_ARRAY_OID || numberType === JSONB_ARRAY_OID ? maskJsonArrayText(doc, ctx) : contentText(doc, ctx, true);
       if (out === doc) return;
       if (f.csv) {
@@ -218,7 +223,7 @@ export function maskCopyTextRow(row: Uint8Array, rules: ReadonlyArray<ColumnRule
     } else {
       // A number field is its digits, with no escapes to undo; an array's or range's may have quotes (money[]'s
       // `{"$4,111.00"}`), escaped or CSV-quoted in the field.
-      const text = !isNumberContainer(numberType) ? value : !f.csv ? unescapeText(value) : fld.quoted ? unquoteCsv(value, f) : value;
+      const text = isNumberContainer(numberType) ? fieldValue(value, fld.quoted, f) : value;
       if (!numberTextIsPan(numberType, text, ctx.detect)) return;
       masked = withheldPan(ctx);
     }

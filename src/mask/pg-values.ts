@@ -266,7 +266,7 @@ export function isNumberContainer(typeOid: number): boolean {
  * ranges of them): it is withheld there.
  */
 export function isNumberType(typeOid: number): boolean {
-  return typeOid === INT8_OID || typeOid === NUMERIC_OID || typeOid === FLOAT8_OID || typeOid === FLOAT4_OID || typeOid === MONEY_OID || NUMBER_CONTAINERS.has(typeOid);
+  return typeOid === INT8_OID || typeOid === NUMERIC_OID || typeOid === FLOAT8_OID || typeOid === FLOAT4_OID || typeOid === MONEY_OID || isNumberContainer(typeOid);
 }
 
 /**

@@ -127,44 +127,46 @@ describe('a card number kept as double precision inside a geometric value in bin
 // Arrays, ranges and multiranges of number types: masked in place their text is no literal of the type
 // (`{************1111}`: psycopg's int() and a restore of the dump failed on it), so the whole value is withheld.
 describe('card numbers inside arrays and ranges of numbers', () => {
-  it('text results: an int8[], numeric[], float8[], money[], int8range, numrange or int8multirange holding a PAN is NULL; others stay', () => {
+  /** One text-format row of `values` in columns of `types`, as the masker passes it on. */
+  const textRow = (types: number[], values: string[]) => {
     const m = new PgMasker({ config: config() });
-    const types = [1016, 1231, 1022, 791, 3926, 3906, 4536, 1016, 3926];
     m.onBackendMessage(bytes.rowDescription(types.map((typeOid, i) => ({ name: `c${i}`, typeOid }))));
+    return rows(m.onBackendMessage(bytes.dataRow(values)));
+  };
+  /** What a COPY TO of columns `types` passes on for `line` (null: unchanged). */
+  const copied = (types: number[], line: string, csv = false) => {
+    const m = new PgMasker({ config: config() });
+    const stmt = { n: 1 };
+    m.expectCopy(stmt, types.map((typeOid, i) => ({ name: `c${i}`, typeOid })), csv ? { csv: true } : undefined);
+    return m.onBackendMessage(bytes.copyData(line), stmt)?.subarray(5).toString() ?? null;
+  };
+
+  it('text results: an int8[], numeric[], float8[], money[], int8range, numrange or int8multirange holding a PAN is NULL; others stay', () => {
     const values = [
       '{5,4111111111111111}', '{{1.5},{4111111111111111.00}}', '{4.111111111111111e+15}', '{"$4,111,111,111,111,111.00"}',
       '[4111111111111111,4111111111111112)', '(,4111111111111111.5]', '{[1,3),[4111111111111111,4111111111111112)}',
       '{1,2,NULL,1234567890123}', '[5,10)',
     ];
-    expect(rows(m.onBackendMessage(bytes.dataRow(values)))).toEqual([null, null, null, null, null, null, null, '{1,2,NULL,1234567890123}', '[5,10)']);
+    expect(textRow([1016, 1231, 1022, 791, 3926, 3906, 4536, 1016, 3926], values))
+      .toEqual([null, null, null, null, null, null, null, '{1,2,NULL,1234567890123}', '[5,10)']);
   });
 
   it('text results: an int8range[], numrange[] or int8multirange[] holding a PAN is NULL; one without stays', () => {
-    const m = new PgMasker({ config: config() });
-    m.onBackendMessage(bytes.rowDescription([3927, 3907, 6157, 3927].map((typeOid, i) => ({ name: `c${i}`, typeOid }))));
     const values = ['{"[4111111111111111,4111111111111112)",empty}', '{"(,4111111111111110]"}', '{"{[1,2),[4111111111111111,)}"}', '{"[1,10)","[20,30)"}'];
-    expect(rows(m.onBackendMessage(bytes.dataRow(values)))).toEqual([null, null, null, '{"[1,10)","[20,30)"}']);
+    expect(textRow([3927, 3907, 6157, 3927], values)).toEqual([null, null, null, '{"[1,10)","[20,30)"}']);
   });
 
   it('text results: a numeric[] or numrange holding a card number that went through double precision (check digit rounded to 0) is NULL', () => {
     // No Luhn-valid run for the detector: only numberTextIsPan's reading of a rounded numeric finds it.
-    const m = new PgMasker({ config: config() });
-    m.onBackendMessage(bytes.rowDescription([{ name: 'a', typeOid: 1231 }, { name: 'r', typeOid: 3906 }, { name: 'n', typeOid: 1700 }]));
-    expect(rows(m.onBackendMessage(bytes.dataRow(['{4111111111111110}', '[4111111111111110,)', '4111111111111110'])))).toEqual([null, null, null]);
+    expect(textRow([1231, 3906, 1700], ['{4111111111111110}', '[4111111111111110,)', '4111111111111110'])).toEqual([null, null, null]);
   });
 
   it('text COPY: an int8[] field holding a PAN is written as NULL, so the dump restores', () => {
-    const m = new PgMasker({ config: config() });
-    const stmt = { n: 1 };
-    m.expectCopy(stmt, [{ name: 'id', typeOid: 23 }, { name: 'a', typeOid: 1016 }]);
-    expect(m.onBackendMessage(bytes.copyData('1\t{4111111111111111,5}\n'), stmt)!.subarray(5).toString()).toBe('1\t\\N\n');
-    expect(m.onBackendMessage(bytes.copyData('2\t{5,6}\n'), stmt)).toBeNull();
+    expect(copied([23, 1016], '1\t{4111111111111111,5}\n')).toBe('1\t\\N\n');
+    expect(copied([23, 1016], '2\t{5,6}\n')).toBeNull();
   });
 
   it('CSV COPY: a money[] field holding a PAN (CSV-quoted, its quotes doubled) is written as NULL', () => {
-    const m = new PgMasker({ config: config() });
-    const stmt = { n: 1 };
-    m.expectCopy(stmt, [{ name: 'id', typeOid: 23 }, { name: 'm', typeOid: 791 }], { csv: true });
-    expect(m.onBackendMessage(bytes.copyData('1,"{""$4,111,111,111,111,111.00"",""$5.00""}"\n'), stmt)!.subarray(5).toString()).toBe('1,\n');
+    expect(copied([23, 791], '1,"{""$4,111,111,111,111,111.00"",""$5.00""}"\n', true)).toBe('1,\n');
   });
 });
