@@ -41,32 +41,33 @@ const glues = (b: number | undefined): boolean => isDigit(b) || b === DOT || isL
 /** Appends to `out` the exponent-form PANs in buf[from, to); with `openEnd`, a token reaching `to` is undecided. */
 export function findExponentPans(buf: Uint8Array, from: number, to: number, openEnd: boolean, out: PanSpan[]): void {
   const first = out.length;
-  // The shortest token is `5e+15`: its `+` is at least two bytes in and is followed by a digit.
-  for (let p = nextPlus(buf, from + 2, to - 1); p >= 0; p = nextPlus(buf, p + 1, to - 1)) {
-    const s = exponentSpan(buf, p - 1, p + 1, from, to, openEnd, false);
-    if (s) out.push(s);
-  }
-  // Without a sign the `e` is a letter like any other, frequent in text: such a token counts only from
-  // MIN_UNSIGNED bytes on, so, like the digit runs in pan-detector.ts, probing every MIN_UNSIGNED-th byte
-  // for one of the bytes a token is made of finds them all at little cost.
-  let p = from + MIN_UNSIGNED - 1;
+  // Every token taken is MIN_TOKEN bytes or more of IN_TOKEN: so, like the digit runs in pan-detector.ts, only every
+  // MIN_TOKEN-th byte is looked at until one is such a byte, and then the run of them around it is searched for a
+  // `+` after an `e` (exponentSpan decides) or, without a sign, an `e` between digits. The `e` of a token without a
+  // sign is a letter like any other, frequent in text: such a token counts only from MIN_UNSIGNED bytes on.
+  let p = from + MIN_TOKEN - 1;
   while (p < to) {
-    if (!inToken(buf[p])) {
-      p += MIN_UNSIGNED;
+    if (IN_TOKEN[buf[p]!] === 0) {
+      p += MIN_TOKEN;
       continue;
     }
     let a = p;
-    while (a > from && inToken(buf[a - 1])) a--;
+    while (a > from && IN_TOKEN[buf[a - 1]!] === 1) a--;
     let z = p + 1;
-    while (z < to && inToken(buf[z])) z++;
-    if (z - a >= MIN_UNSIGNED) {
-      for (let e = a + 1; e < z - 1; e++) {
-        if ((buf[e]! | 0x20) !== 0x65 || !isDigit(buf[e + 1]) || !isDigit(buf[e - 1])) continue;
-        const s = exponentSpan(buf, e, e + 1, from, to, openEnd, false);
-        if (s && s.end - s.start >= MIN_UNSIGNED) out.push(s);
+    while (z < to && IN_TOKEN[buf[z]!] === 1) z++;
+    if (z - a >= MIN_TOKEN) {
+      for (let i = a + 1; i < z - 1; i++) {
+        const b = buf[i]!;
+        if (b === PLUS) {
+          const s = exponentSpan(buf, i - 1, i + 1, from, to, openEnd, false);
+          if (s) out.push(s);
+        } else if ((b | 0x20) === 0x65 && isDigit(buf[i + 1]) && isDigit(buf[i - 1])) {
+          const s = exponentSpan(buf, i, i + 1, from, to, openEnd, false);
+          if (s && s.end - s.start >= MIN_UNSIGNED) out.push(s);
+        }
       }
     }
-    p = z + MIN_UNSIGNED;
+    p = z + MIN_TOKEN;
   }
   if (out.length > first + 1) {
     const mine = out.splice(first).sort((x, y) => x.start - y.start);
@@ -74,14 +75,19 @@ export function findExponentPans(buf: Uint8Array, from: number, to: number, open
   }
 }
 
-/** Bytes of a token without an exponent sign (`4.111111111111111E15`), and the fewest it must have. */
-const inToken = (b: number | undefined): boolean => isDigit(b) || b === DOT || b === 0x65 || b === 0x45;
+/**
+ * The bytes of a token (digits, point, `e`, `E`, `+`), and the fewest a token taken has: 8 significant digits
+ * (MIN_SHOWN), its `e` and `+` and an exponent digit (`41111111e+5`).
+ */
+const IN_TOKEN = new Uint8Array(256);
+for (const c of '0123456789.eE+') IN_TOKEN[c.charCodeAt(0)] = 1;
+const MIN_TOKEN = 11;
+
+/** The fewest bytes of a token without an exponent sign (`4.111111111111111E15`). */
 const MIN_UNSIGNED = 13;
 /** Exponent digits (`e+015`), and the longest token taken (what a stream may hold of one, exponentTail). */
 const MAX_EXP_DIGITS = 3;
 const MAX_TOKEN = 41;
-
-const indexOf = Buffer.prototype.indexOf;
 
 /**
  * Built-in types whose text output never has an exponent (integers, numeric, bool, dates and times, uuid,
@@ -93,16 +99,6 @@ const NO_EXPONENT: ReadonlySet<number> = new Set([16, 17, 20, 21, 23, 26, 650, 7
 /** Whether a text value of type `oid` may contain a float print. */
 export function mayPrintExponent(oid: number): boolean {
   return !NO_EXPONENT.has(oid);
-}
-
-/** The first `+` in buf[i, to), or −1: a loop over a short range, a native search over a long one. */
-function nextPlus(buf: Uint8Array, i: number, to: number): number {
-  if (to - i <= 48) {
-    for (; i < to; i++) if (buf[i] === PLUS) return i;
-    return -1;
-  }
-  const k = indexOf.call(buf, PLUS, i) as number;
-  return k < to ? k : -1;
 }
 
 /** The PAN span of the token whose `e` is at `e` and whose exponent digits start at `x`, if it is one. */

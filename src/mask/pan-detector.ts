@@ -80,6 +80,8 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   let wide = false;
   // A byte of 0x80 or more seen at a probe or next to a run (lastFindSawHighByte).
   let high = false;
+  // A run of 13 or more digits ended by `=` or `^` seen (lastFindSawTrackMark).
+  let track = false;
   while (p < to) {
     const b = buf[p]!;
     if (p >= groupedEnd && GROUP_CLASS[b] !== 0) groupedEnd = groupedAt(buf, p, from, to, openEnd, grouped);
@@ -123,6 +125,7 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
     // Digits, not bytes, must reach 13: a date like `2026-11-22 12` is 13 bytes but 10 digits.
     const digits = e - s - seps;
     if (digits >= MIN_PAN_DIGITS) {
+      if (e < to && (buf[e] === 0x3d || buf[e] === 0x5e)) track = true;
       if (seps > 0) checkRun(buf, s, e, from, to, openEnd, anyLuhn, out);
       else if (digits <= MAX_PAN_DIGITS) checkPlain(buf, s, e, from, to, openEnd, anyLuhn, out);
     }
@@ -133,9 +136,11 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
     grouped.length = 0;
     const spans = wideSpans(buf, opts, from, to, openEnd, exponents);
     sawHigh = true;
+    sawTrack ||= track;
     return spans;
   }
   sawHigh = high;
+  sawTrack = track;
   const found = out.length;
   if (exponents) findExponentPans(buf, from, to, openEnd, out);
   if (grouped.length > 0) {
@@ -159,6 +164,16 @@ let sawHigh = false;
  */
 export function lastFindSawHighByte(): boolean {
   return sawHigh;
+}
+
+let sawTrack = false;
+
+/**
+ * Whether the last findPans call met a run of 13 or more digits ended by `=` or `^`: where magnetic-stripe track
+ * data has its PAN (`;<PAN>=…`, `%B<PAN>^…`: maskTrackData in pg-values.ts). A value without one holds no track data.
+ */
+export function lastFindSawTrackMark(): boolean {
+  return sawTrack;
 }
 
 /** Whether a byte of 0x80 or more is where wideNextTo looks beside the run [s, e). */

@@ -25,7 +25,6 @@
  * queries, each the first of its table, came back with their OIDs masked). Without a catalog, qualified rules
  * apply to every column of every table.
  */
-import { isUtf8 } from 'node:buffer';
 import { decodeCopyResponse, decodeRowDescription } from '../pg/protocol/backend.js';
 import type { FieldDescription } from '../pg/protocol/backend.js';
 import type { MaskingConfig } from '../config/sections/masking.js';
@@ -38,15 +37,13 @@ import { maskCopyBinary } from './copy-binary.js';
 import { maskCopyTextRow } from './copy-text.js';
 import type { CopyTextFormat } from './copy-text.js';
 import { mayPrintExponent } from './float-text.js';
-import { hasHexRun } from './hex-text.js';
 import { maskJsonArrayText } from './json-array-text.js';
-import { readableEscape } from './json-escapes.js';
 import { byteaBytes, byteaText, descriptorKey, LOREAD_OID, LoReadStream } from './lo-read.js';
-import { hasHighByte, legacyEncoding } from './legacy-text.js';
-import { findPans, lastFindSawHighByte } from './pan-detector.js';
+import { legacyEncoding } from './legacy-text.js';
+import { findPans } from './pan-detector.js';
 import type { PanSpan } from './pan-detector.js';
 import type { MaskCounts } from './pan-masker.js';
-import { binaryValue, BYTEA_OID, contentText, FLOAT4_OID, FLOAT8_OID, isNumberContainer, isNumberType, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
+import { binaryValue, BYTEA_OID, contentText, FLOAT4_OID, FLOAT8_OID, isNumberContainer, isNumberType, leftAsIs, MONEY_OID, NUMERIC_OID, numberTextIsPan, JSON_OID, JSONB_OID, ruleText, withheldPan } from './pg-values.js';
 import type { ValueContext, ValueResult } from './pg-values.js';
 
 export type { ColumnLookup } from './column-catalog.js';
@@ -374,7 +371,7 @@ export class PgMasker {
       if (len < -1 || at + Math.max(len, 0) > body.length) throw new Error('malformed DataRow');
       if (len === -1) continue;
       const col = plan?.[i];
-      if (backslash !== -1 && backslash < at) backslash = body.indexOf(0x5c, at);
+      if (backslash !== -1 && backslash < at) backslash = U8_INDEX_OF.call(body, 0x5c, at);
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
       // check digit away (4111111111111110): numberTextIsPan reads those. json[] and jsonb[] are read element by element
@@ -385,11 +382,7 @@ export class PgMasker {
       let found: PanSpan[] | undefined;
       if (col && len < col.inPlaceBelow && content) {
         found = findPans(body, this.#ctx.detect, at, at + len, false, col.exponents);
-        // In a UTF-8 session a byte of 0x80 or more findPans saw by a digit leaves too unless the value is UTF-8 (a
-        // client_encoding changed but not reported yet: otherReadings).
-        if (found.length === 0 && !hasHexRun(body, at, at + len) &&
-          (this.#ctx.legacy === undefined ? !lastFindSawHighByte() || isUtf8(body.subarray(at, at + len)) : !hasHighByte(body, at, at + len)) &&
-          (backslash === -1 || backslash >= at + len || !readableEscape(body, backslash, at + len))) {
+        if (found.length === 0 && leftAsIs(body, at, at + len, this.#ctx, backslash)) {
           at += len;
           continue;
         }
@@ -627,6 +620,8 @@ export class PgMasker {
  * start is then read on its own, its end still starred).
  */
 const LO_STREAMS_MAX = 64;
+/** TypedArray's own indexOf: a Buffer's goes through its argument handling first (json-escapes.ts measured it). */
+const U8_INDEX_OF = Uint8Array.prototype.indexOf;
 
 /** Types a text COPY masks by their type (copy-text.ts): numbers (withheld), json, jsonb and their arrays (kept JSON). */
 const copyTyped = (oid: number): boolean => isNumberType(oid) || oid === JSON_OID || oid === JSONB_OID || oid === JSON_ARRAY_OID || oid === JSONB_ARRAY_OID;

@@ -8,11 +8,11 @@ import { isUtf8 } from 'node:buffer';
 import { applyMask, hmacToken, keptDigits, mergeSpans } from './mask-format.js';
 import type { MaskFormat, MaskStyle } from './mask-format.js';
 import { floatTokenIsPan } from './float-text.js';
-import { maskHexPans } from './hex-text.js';
-import { maskJsonEscapes } from './json-escapes.js';
+import { hasHexRun, maskHexPans } from './hex-text.js';
+import { maskJsonEscapes, readableEscape } from './json-escapes.js';
 import { hasHighByte, legacyEncoding, maskLegacyText } from './legacy-text.js';
 import type { LegacyEncoding } from './legacy-text.js';
-import { findPans, lastFindSawHighByte, MAX_PAN_DIGITS, MIN_PAN_DIGITS } from './pan-detector.js';
+import { findPans, lastFindSawHighByte, lastFindSawTrackMark, MAX_PAN_DIGITS, MIN_PAN_DIGITS } from './pan-detector.js';
 import type { DetectOptions, PanSpan } from './pan-detector.js';
 import { cardNetwork, luhnValid } from './card-networks.js';
 import { addCount, SAD_RULE, TRACK1_RE, TRACK2_RE } from './pan-masker.js';
@@ -87,11 +87,16 @@ export function ruleText(value: Uint8Array, format: MaskFormat, key: Uint8Array 
 export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean, rule = 'pan', found?: PanSpan[]): Uint8Array {
   const content = ctx.content;
   if (!content) return value;
+  let high: boolean;
+  if (found === undefined) {
+    found = findPans(value, ctx.detect);
+    high = lastFindSawHighByte();
+    if (found.length === 0 && leftAsIs(value, 0, value.length, ctx)) return value;
+  } else high = hasHighByte(value);
   // Track data is starred whole (SAD); the rest of the value is read on like any other, a card number after it too.
   const tracked = maskTrackData(value, ctx);
-  const handed = found !== undefined && tracked === value;
-  const spans = handed ? found : findPans(tracked, ctx.detect);
-  const high = handed ? hasHighByte(tracked) : lastFindSawHighByte();
+  const spans = tracked === value ? found : findPans(tracked, ctx.detect);
+  if (tracked !== value) high = lastFindSawHighByte();
   let out = tracked;
   if (spans.length > 0) {
     addCount(ctx.counts, rule, mergeSpans(spans).length);
@@ -99,6 +104,20 @@ export function contentText(value: Uint8Array, ctx: ValueContext, json: boolean,
     out = json ? quoteBareNumbers(tracked, spans, masked, content) : masked;
   }
   return otherReadings(out, content, ctx, rule, { sameLength: false, encoded: true, high });
+}
+
+/**
+ * Whether contentText leaves buf[from, to) as it is, asked right after a findPans over exactly that range (float
+ * prints included, unless the value's type prints none: mayPrintExponent) found nothing in it: no track data
+ * (lastFindSawTrackMark), no hex-encoded digits (hasHexRun), no escape spelling a card number's character
+ * (readableEscape) and no byte of 0x80 or more another encoding reads as one (otherReadings). Most values hold no
+ * card number: a DataRow's values and COPY's rows leave here, read in place, without a copy or a second pass.
+ * `backslash`: the first `\` at or after `from`, −1 for none (a DataRow looks for it once for the row).
+ */
+export function leftAsIs(buf: Uint8Array, from: number, to: number, ctx: ValueContext, backslash = U8_INDEX_OF.call(buf, 0x5c, from)): boolean {
+  if (lastFindSawTrackMark() || hasHexRun(buf, from, to)) return false;
+  if (ctx.legacy === undefined ? lastFindSawHighByte() && !isUtf8(buf.subarray(from, to)) : hasHighByte(buf, from, to)) return false;
+  return backslash === -1 || backslash >= to || !readableEscape(Buffer.from(buf.buffer, buf.byteOffset, buf.length), backslash, to);
 }
 
 /**

@@ -95,6 +95,18 @@ describe('exponent-form PANs in text', () => {
     expect(mask('x 4.111000008E15')).toBe('x *.*******08E15');
   });
 
+  it('the shortest prints taken (11 bytes signed, 13 without a sign) are found at every offset, among bytes a token is made of', () => {
+    // 4111111800000 (8 significant digits, 5 zeros) and 4111111800000 again without the sign: the search looks at every
+    // 11th byte only, so a longer stride would miss these at some offsets.
+    for (const t of ['41111118e+5', '4.1111118e+12', '4.11111180E12', '41111118.0E05']) {
+      for (let at = 0; at < 30; at++) {
+        const text = `${'e.'.repeat(at).slice(0, at)} ${t} ${'+e'.repeat(15)}`;
+        const spans = findPans(Buffer.from(text, 'latin1'));
+        expect(spans.map((s) => text.slice(s.start, s.end)), `${t} at ${at}`).toEqual([t]);
+      }
+    }
+  });
+
   it('a float column (text format) withholds both prints; anyLuhn widens only there', () => {
     const b = (s: string) => Buffer.from(s);
     expect(floatTextIsPan(b(exact(VISA)), {})).toBe(true);

@@ -367,6 +367,18 @@ describe('PgMasker and track data', () => {
     expect(m.onBackendMessage(bytes.dataRow(['x=1234567812345678=2512', 'y']))).toBeNull();
   });
 
+  it('masks track data whole also where the detector alone finds no card number (its format code glued to a word)', () => {
+    // `9ZB4111…`: the PAN reads as the tail of an identifier, so findPans finds nothing; track 1 still matches from the B.
+    const t1 = `B${PAN}^DOE/JOHN^2512101123456789?`;
+    const m = new PgMasker({ config: config() });
+    m.onBackendMessage(bytes.rowDescription([{ name: 'raw' }]));
+    expect(rows(m.onBackendMessage(bytes.dataRow([`9Z${t1}`])))).toEqual([`9Z${'*'.repeat(t1.length)}`]);
+    expect(m.takeCounts()).toEqual({ sad: 1 });
+    m.onBackendMessage(bytes.copyOutResponse(0, [0]));
+    const out = m.onBackendMessage(bytes.copyData(`9Z${t1}\n`));
+    expect(out!.subarray(5).toString('latin1')).toBe(`9Z${'*'.repeat(t1.length)}\n`);
+  });
+
   it('masks track data whole in text COPY rows too, and forwards clean rows untouched', () => {
     const m = new PgMasker({ config: config() });
     m.onBackendMessage(bytes.copyOutResponse(0, [0, 0]));
