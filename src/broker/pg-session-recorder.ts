@@ -282,14 +282,22 @@ export class PgSessionRecorder {
     return this.event('pg.query', r.outcome === 'success' ? 'success' : 'failure', detail);
   }
 
+  /** The statement whose rows are sampled as far as the transcript takes them (none: -1). */
+  private sampledAll = -1;
+
   private onBackendMessage(frame: Buffer, stmt: Statement | null): Buffer | null {
     const replaced = this.c.inner.onBackendMessage ? this.c.inner.onBackendMessage(frame, stmt) : null;
     const t = this.c.transcript;
     if (!t || !stmt) return replaced;
     const f = replaced ?? frame;
     if (f[0] === BE.DataRow) {
+      // Past its sample a large result's rows leave at once (wantsRow stays false for the statement once it is).
+      if (stmt.n === this.sampledAll) return replaced;
       const sampled = this.rowsSampled.get(stmt.n);
-      if (!t.wantsRow(sampled?.rows ?? 0)) return replaced;
+      if (!t.wantsRow(sampled?.rows ?? 0)) {
+        this.sampledAll = stmt.n;
+        return replaced;
+      }
       const s = sampled ?? { rows: 0, whole: this.sampleWithheld(stmt) };
       s.rows++;
       this.rowsSampled.set(stmt.n, s);

@@ -205,16 +205,16 @@ export class PgMasker {
     this.#stmt = stmt;
     try {
       if (frame.length < 5) throw new Error('short frame');
-      const body = frame.subarray(5);
       switch (frame[0]) {
-        case C.T: this.#onRowDescription(body); return this.#fieldNames(body);
-        case C.H: this.#onCopyOut(body); return null;
-        case C.D: return this.#dataRow(body);
-        case C.d: return this.#copyData(body);
-        case C.E: case C.N: return this.#notice(frame[0], body);
-        case C.A: return this.#notification(body);
-        case C.V: return this.#functionResult(body);
-        case C.S: return this.#parameterStatus(body);
+        case C.T: { const body = frame.subarray(5); this.#onRowDescription(body); return this.#fieldNames(body); }
+        case C.H: this.#onCopyOut(frame.subarray(5)); return null;
+        // Read in the frame itself: a large result is a DataRow per row, and a view of each body cost as much as its hot path.
+        case C.D: return this.#dataRow(frame);
+        case C.d: return this.#copyData(frame.subarray(5));
+        case C.E: case C.N: return this.#notice(frame[0], frame.subarray(5));
+        case C.A: return this.#notification(frame.subarray(5));
+        case C.V: return this.#functionResult(frame.subarray(5));
+        case C.S: return this.#parameterStatus(frame.subarray(5));
         case 0x63: case 0x43: case 0x5a: this.#copy = undefined; return null; // CopyDone, CommandComplete, ReadyForQuery
         default: return null;
       }
@@ -344,17 +344,17 @@ export class PgMasker {
    * (MaskError, fail closed); without, content detection alone masks them. `stmt` undefined (no proxy, as in
    * unit tests): the last plan.
    */
-  #dataRow(body: Buffer): Buffer | null {
-    const n = body.readInt16BE(0);
+  #dataRow(frame: Buffer): Buffer | null {
+    const n = frame.readInt16BE(5);
     const own = this.#stmt === undefined || (this.#stmt !== null && this.#planStmt === this.#stmt);
     if (!own && this.#rules.hasColumnRules) throw new MaskError('rows with no description of their own while column rules are configured: not forwarded');
     const plan = own && this.#plan && this.#plan.length === n ? this.#plan : undefined;
     const lo = this.#ctx.content ? this.#loStream(false) : undefined;
     if (lo && n === 1) {
-      const row = this.#loreadRow(body, lo, plan?.[0]);
+      const row = this.#loreadRow(frame.subarray(5), lo, plan?.[0]);
       if (row !== undefined) return row;
     }
-    let at = 2;
+    let at = 7;
     // The values masking changed: where each was in the row (its length word's offset, the end of its bytes) and what replaces it.
     let out: Array<{ from: number; to: number; value: ValueResult }> | undefined;
     const content = this.#ctx.content !== undefined;
@@ -365,13 +365,13 @@ export class PgMasker {
     let backslash = -2;
     for (let i = 0; i < n; i++) {
       // Read by hand (readInt32BE's argument checks cost more than the rest of a short value's hot path).
-      if (at + 4 > body.length) throw new Error('malformed DataRow');
-      const len = (body[at]! << 24) | (body[at + 1]! << 16) | (body[at + 2]! << 8) | body[at + 3]!;
+      if (at + 4 > frame.length) throw new Error('malformed DataRow');
+      const len = (frame[at]! << 24) | (frame[at + 1]! << 16) | (frame[at + 2]! << 8) | frame[at + 3]!;
       at += 4;
-      if (len < -1 || at + Math.max(len, 0) > body.length) throw new Error('malformed DataRow');
+      if (len < -1 || at + Math.max(len, 0) > frame.length) throw new Error('malformed DataRow');
       if (len === -1) continue;
       const col = plan?.[i];
-      if (backslash !== -1 && backslash < at) backslash = U8_INDEX_OF.call(body, 0x5c, at);
+      if (backslash !== -1 && backslash < at) backslash = U8_INDEX_OF.call(frame, 0x5c, at);
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
       // check digit away (4111111111111110): numberTextIsPan reads those. json[] and jsonb[] are read element by element
@@ -381,8 +381,8 @@ export class PgMasker {
       // The card numbers found in it on the way are handed on (relative to the value), not searched for again.
       let found: PanSpan[] | undefined;
       if (col && len < col.inPlaceBelow && content) {
-        found = findPans(body, this.#ctx.detect, at, at + len, false, col.exponents);
-        if (found.length === 0 && leftAsIs(body, at, at + len, this.#ctx, backslash)) {
+        found = findPans(frame, this.#ctx.detect, at, at + len, false, col.exponents);
+        if (found.length === 0 && leftAsIs(frame, at, at + len, this.#ctx, backslash)) {
           at += len;
           continue;
         }
@@ -390,13 +390,13 @@ export class PgMasker {
         if (!col.exponents) found = undefined;
         else if (found.length > 0) found = found.map((x) => ({ start: x.start - at, end: x.end - at, digits: x.digits }));
       }
-      const v = body.subarray(at, at + len);
+      const v = frame.subarray(at, at + len);
       at += len;
       const masked = this.#value(v, col, found);
       if (masked !== v) (out ??= []).push({ from: at - len - 4, to: at, value: masked });
     }
-    if (at !== body.length) throw new Error('DataRow length mismatch');
-    return out ? spliceDataRow(body, out) : null;
+    if (at !== frame.length) throw new Error('DataRow length mismatch');
+    return out ? spliceDataRow(frame, out, 5) : null;
   }
 
   /** One value; without a plan (a row whose shape does not match the last RowDescription) content only. */
@@ -659,15 +659,16 @@ function frame(code: number, parts: Uint8Array[]): Buffer {
 /**
  * The DataRow `body` with the values in `changed` (in row order) replaced: the bytes between them, length words
  * included, are copied as they came, so a row with one masked value costs two copies, not one view per value.
+ * `base`: where the body starts in `body` (5 in a whole message); `changed` counts from the same origin.
  */
-function spliceDataRow(body: Buffer, changed: ReadonlyArray<{ from: number; to: number; value: ValueResult }>): Buffer {
-  let size = body.length;
+function spliceDataRow(body: Buffer, changed: ReadonlyArray<{ from: number; to: number; value: ValueResult }>, base = 0): Buffer {
+  let size = body.length - base;
   for (const c of changed) size += (c.value === null ? 0 : c.value.length) - (c.to - c.from - 4);
   const out = Buffer.allocUnsafe(5 + size);
   out[0] = 0x44;
   out.writeInt32BE(4 + size, 1);
   let at = 5;
-  let from = 0;
+  let from = base;
   for (const c of changed) {
     at += body.copy(out, at, from, c.from);
     out.writeInt32BE(c.value === null ? -1 : c.value.length, at);

@@ -196,10 +196,34 @@ export class MessageFramer {
    * where a startup packet was expected.
    */
   next(): Frame | undefined {
+    return this.take() ? new Frame(this.tookCode, this.took, this.tookAt, this.tookTo, this.tookPayload) : undefined;
+  }
+
+  /**
+   * next()'s message as its bytes (type byte, length, payload) and nothing more: the proxy forwards and inspects
+   * those, and a large result is a message per row (the Frame cost as much again as the view).
+   */
+  nextBytes(): Buffer | undefined {
+    return this.take() ? this.took.subarray(this.tookAt, this.tookTo) : undefined;
+  }
+
+  /** The message take() found: bytes [tookAt, tookTo) of `took`, its payload from tookPayload, its type byte (0: a startup packet). */
+  private took: Buffer = Buffer.alloc(0);
+  private tookAt = 0;
+  private tookTo = 0;
+  private tookPayload = 0;
+  private tookCode = 0;
+
+  /**
+   * Frames the next whole message (see took), or returns false when more bytes are needed.
+   * @throws ProtocolError for a length below 4 or above the limit; DirectTlsRefused for a TLS ClientHello
+   * where a startup packet was expected.
+   */
+  private take(): boolean {
     const carried = this.carried;
     if (carried !== undefined) {
       this.carried = undefined;
-      return this.frameAt(carried, 0, carried.length);
+      return this.taken(carried, 0, carried.length, this.startupNext ? 4 : 5);
     }
     const avail = this.end - this.start;
     const buf = this.buf;
@@ -208,36 +232,38 @@ export class MessageFramer {
       if (avail >= 1 && buf[s] === TLS_HANDSHAKE_BYTE) {
         throw new DirectTlsRefused(`${this.peer} started TLS directly (sslnegotiation=direct); use sslmode with the standard SSLRequest negotiation`);
       }
-      if (avail < 4) return undefined;
+      if (avail < 4) return false;
       const length = buf.readInt32BE(s);
       if (length < 8 || length > this.maxStartup) {
         throw new ProtocolError(`invalid startup packet length ${length} from ${this.peer} (allowed 8..${this.maxStartup})`);
       }
-      if (avail < length) return undefined;
+      if (avail < length) return false;
       this.start = s + length;
-      this.startupNext = false;
-      return new Frame(0, buf, s, s + length, s + 4);
+      return this.taken(buf, s, length, 4);
     }
-    if (avail < 5) return undefined;
+    if (avail < 5) return false;
     const code = buf[s]!;
-    const length = buf.readInt32BE(s + 1);
+    // By hand: readInt32BE's argument checks cost more than the rest of a short message's framing.
+    const length = ((buf[s + 1]! << 24) | (buf[s + 2]! << 16) | (buf[s + 3]! << 8) | buf[s + 4]!);
     const max = this.maxByCode[code] ?? this.maxLength;
     if (length < 4 || length > max) {
       throw new ProtocolError(`invalid length ${length} for message '${String.fromCharCode(code)}' from ${this.peer} (allowed 4..${max})`);
     }
     const total = length + 1;
-    if (avail < total) return undefined;
+    if (avail < total) return false;
     this.start = s + total;
-    return new Frame(code, buf, s, s + total, s + 5);
+    return this.taken(buf, s, total, 5);
   }
 
-  /** Frame the whole buffer `whole` (already checked against the limits when its header arrived). */
-  private frameAt(whole: Buffer, s: number, total: number): Frame {
-    if (this.startupNext) {
-      this.startupNext = false;
-      return new Frame(0, whole, s, s + total, s + 4);
-    }
-    return new Frame(whole[s]!, whole, s, s + total, s + 5);
+  /** Notes the message at buf[s, s + total) (whole, already checked against the limits), its payload `head` bytes in. */
+  private taken(buf: Buffer, s: number, total: number, head: number): true {
+    if (head === 4) this.startupNext = false;
+    this.tookCode = head === 4 ? 0 : buf[s]!;
+    this.took = buf;
+    this.tookAt = s;
+    this.tookTo = s + total;
+    this.tookPayload = s + head;
+    return true;
   }
 
   /** Total size of the frame at `start` when its header is complete, for sizing the next buffer. */

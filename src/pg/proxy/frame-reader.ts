@@ -40,6 +40,6 @@ export class FrameReader {
    */
   next(startup = false): Buffer | null {
     if (startup && !this.framer.inStartup) this.framer.expectStartup();
-    return this.framer.next()?.bytes ?? null;
+    return this.framer.nextBytes() ?? null;
   }
 }
