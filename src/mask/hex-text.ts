@@ -36,19 +36,35 @@ const HEX_DIGIT = Buffer.from('0123456789abcdef', 'latin1');
 export function hasHexRun(buf: Uint8Array, from = 0, to = buf.length): boolean {
   let p = from + MIN_HEX - 1;
   while (p < to) {
-    if (HEX[buf[p]!] === 0) {
+    let c = RUN_HEX[buf[p]!]!;
+    if (c === 0) {
       p += MIN_HEX;
       continue;
     }
+    // Counted on the way: a digit is the pair `3<digit>` or a full-width one `efbc9<digit>` (its lead pair `ef`), so
+    // 13 digits in a row need 13 hex digits `3`, `e` or `E` in the run (an md5 has 4 on average): only then are the
+    // pairs read (digitPairs).
+    let leads = c >> 1;
     let a = p;
-    while (a > from && HEX[buf[a - 1]!] === 1) a--;
+    while (a > from && (c = RUN_HEX[buf[a - 1]!]!) !== 0) {
+      a--;
+      leads += c >> 1;
+    }
     let z = p + 1;
-    while (z < to && HEX[buf[z]!] === 1) z++;
-    if (z - a >= MIN_HEX && (digitPairs(buf, a, (z - a) >> 1) || digitPairs(buf, a + 1, (z - a - 1) >> 1))) return true;
+    while (z < to && (c = RUN_HEX[buf[z]!]!) !== 0) {
+      z++;
+      leads += c >> 1;
+    }
+    if (z - a >= MIN_HEX && leads >= 13 && (digitPairs(buf, a, (z - a) >> 1) || digitPairs(buf, a + 1, (z - a - 1) >> 1))) return true;
     p = z + MIN_HEX;
   }
   return false;
 }
+
+/** 1 for a hex digit, 3 for one that begins a digit's pair (`3`, `e`, `E`: hasHexRun counts them), 0 otherwise. */
+const RUN_HEX = new Uint8Array(256);
+for (let b = 0; b < 256; b++) RUN_HEX[b] = HEX[b]!;
+for (const c of '3eE') RUN_HEX[c.charCodeAt(0)] = 3;
 
 /**
  * Whether the `n` hex pairs from `start` hold 13 digits in a row (pairs `30`–`39`, a space `20` or a dash

@@ -142,6 +142,30 @@ describe('card numbers written in hex (bytea output, encode(…, \'hex\'))', () 
     expect(digitPairs(Buffer.from(`ff${'31'.repeat(12)}ff`), 0, 14)).toBe(false);
   });
 
+  it('hasHexRun answers as reading every run of 26 hex digits or more pair by pair does (its count of 3s and es skips only runs with no card number)', () => {
+    const piece = fc.oneof(
+      { arbitrary: fc.integer({ min: 0, max: 9 }).map((d) => `3${d}`), weight: 10 },
+      { arbitrary: fc.constantFrom('efbc90', 'EFBC94', 'efbc99', 'Efbc97'), weight: 3 },
+      { arbitrary: fc.constantFrom('20', '2d', 'c2a0', 'e28093', 'e38080', 'efbc8d', 'efbfbd'), weight: 3 },
+      { arbitrary: fc.integer({ min: 0, max: 255 }).map((b) => b.toString(16).padStart(2, '0')), weight: 3 },
+      { arbitrary: fc.constantFrom('3', 'e', 'x', ' ', '\\x'), weight: 1 },
+    );
+    const exact = (v: Buffer): boolean => {
+      for (const m of v.toString('latin1').matchAll(/[0-9a-f]{26,}/gi)) {
+        for (const align of [0, 1]) if (digitRun(v, m.index + align, (m[0].length - align) >> 1)) return true;
+      }
+      return false;
+    };
+    let found = 0;
+    fc.assert(fc.property(fc.array(piece, { minLength: 5, maxLength: 60, size: 'max' }), (pieces) => {
+      const v = Buffer.from(pieces.join(''), 'latin1');
+      const e = exact(v);
+      expect(hasHexRun(v)).toBe(e);
+      if (e) found++;
+    }), { numRuns: 20_000 });
+    expect(found).toBeGreaterThan(2_000);
+  });
+
   it('through PgMasker: a bytea column in text format, encode() hex in a text column and a text COPY row are masked', () => {
     const m = new PgMasker({ config: { format: 'last4', networks: 'major', rules: [], sad_columns: [] } });
     m.onBackendMessage(bytes.rowDescription([{ name: 'b', typeOid: 17 }, { name: 'h', typeOid: 25 }, { name: 'id', typeOid: 23 }]));
