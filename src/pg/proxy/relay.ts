@@ -51,16 +51,20 @@ type Expect =
    * read: its description is kept for the statement's later Executes.
    */
   | { kind: 'describe'; after: Buffer[]; target: Target; portal?: string; prep?: Prepared | undefined }
-  /** `copyEnded`: the client sent CopyDone or CopyFail behind it before any CopyInResponse arrived. */
-  | { kind: 'execute'; run: Running; after: Buffer[]; copyEnded?: true }
+  /**
+   * `copyEnded`: the client sent CopyDone or CopyFail behind it before any CopyInResponse arrived. `firstCopy`: the
+   * clientSeq of the first CopyData, CopyDone or CopyFail sent for it (behind it, or in the COPY it began).
+   */
+  | { kind: 'execute'; run: Running; after: Buffer[]; copyEnded?: true; firstCopy?: number }
   /**
    * `rolledBack`: an error ended the Query's implicit transaction, undoing what of it had completed: statements of
    * an unsynced batch before the Query, the Query itself (`ns`, `more`: as implicitDone).
    */
-  | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: true; rolledBack?: { ns: number[]; more: number } }
+  | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: true; firstCopy?: number; rolledBack?: { ns: number[]; more: number } }
   /** `beforeCopyEnd`: sent after a statement and before the CopyDone/CopyFail the client sent behind it. */
   /** `endsBatch`: extended messages were sent before it since the last Sync (relay.unsynced). */
-  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true; endsBatch?: true }
+  /** `seq`: the client's Sync, the clientSeq-th message it sent. */
+  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true; endsBatch?: true; seq?: number }
   /**
    * pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is.
    * `batch`: ABORT_BATCH instead, answered by the error alone (the client's Sync behind it answers the rest).
@@ -455,9 +459,19 @@ export class Relay {
       this.endSkipping();
       return null;
     }
+    this.clientSeq++;
+    if (code === FE.CopyData || code === FE.CopyDone || code === FE.CopyFail) {
+      const copying = this.copyActive ? this.copyStmt : this.lastRun;
+      if (copying && copying.firstCopy === undefined) copying.firstCopy = this.clientSeq;
+    }
     if (this.copyIn) {
-      // In COPY FROM STDIN the server ignores Sync and Flush (§55.2.6): they are answered by nothing.
-      if (code === FE.Sync || code === FE.Flush) { this.forward(f); return null; }
+      // In COPY FROM STDIN the server ignores Sync and Flush (§55.2.6): they are answered by nothing, unless the COPY
+      // fails before the server reads the Sync (copyFailed).
+      if (code === FE.Sync || code === FE.Flush) {
+        this.forward(f);
+        if (code === FE.Sync) this.copySyncs.push(this.clientSeq);
+        return null;
+      }
       if (code === FE.CopyDone || code === FE.CopyFail) this.copyIn = false;
     } else if (code === FE.CopyDone || code === FE.CopyFail) {
       this.copyEndAhead();
@@ -549,7 +563,7 @@ export class Relay {
       }
       case FE.Sync:
         this.forward(f);
-        this.pushExpect({ kind: 'sync', inject: null, errored: this.serverSkipping !== null, after: [] });
+        this.pushExpect({ kind: 'sync', inject: null, errored: this.serverSkipping !== null, after: [], seq: this.clientSeq });
         this.unflushed = 0;
         this.endSkipping();
         return null;
@@ -610,8 +624,7 @@ export class Relay {
     // no promise round trip, and the client is not paused (the hot path of a busy session).
     if (d instanceof Promise || d.action === 'hold') return this.decide(f, stmt, d);
     this.deciding = null;
-    this.apply(f, stmt, d);
-    return null;
+    return this.apply(f, stmt, d) ?? null;
   }
 
   /**
@@ -638,23 +651,47 @@ export class Relay {
     } finally {
       this.deciding = null;
     }
-    this.apply(f, stmt, d);
+    return this.apply(f, stmt, d);
   }
 
-  private apply(f: Buffer, stmt: Statement, d: Exclude<StatementDecision, { action: 'hold' }>): void {
-    if (this.ended || this.vanished) return;
-    if (d.action === 'allow') { this.admit(f, stmt, d.durable); return; }
+  private apply(f: Buffer, stmt: Statement, d: Exclude<StatementDecision, { action: 'hold' }>): Promise<void> | undefined {
+    if (this.ended || this.vanished) return undefined;
+    if (d.action === 'allow') { this.admit(f, stmt, d.durable); return undefined; }
     const err = errorMessage({ severity: 'ERROR', code: d.sqlstate ?? '42501', message: d.message, detail: d.detail ?? `rule: ${d.rule}` });
     if (stmt.protocol === 'extended') {
       // Like a server error mid-batch: the error, then nothing until Sync, then ReadyForQuery.
       this.discarding = err;
+    } else if (this.batchOwed()) {
+      // A Query or FunctionCall behind a batch without its Sync: if the server failed in that batch it skips to the
+      // client's Sync, this statement included, and pcigate's abort would end that skip early (ABORT_BATCH_SYNC's
+      // Sync: the client's next messages would run where the server skips them). The batch's answers are asked for
+      // and waited for, so serverSkipping says which it is.
+      this.forward(FLUSH);
+      // Sent now: a decision that took a promise comes after the client's reader flushed what was forwarded.
+      this.flushUpstream();
+      this.unflushed = 0;
+      return new Promise<void>((resolve) => { this.answerWaiters.push(resolve); }).then(() => this.apply(f, stmt, d));
     } else {
       this.replyInOrder([err], false);
       // While the server skips an errored batch to its Sync it would ignore this Query, and it ignores the
       // abort too (no ReadyForQuery answers it); that error fails the transaction already.
       if (!this.serverSkipping) this.abortUpstreamTx(d.sqlstate ?? '42501', stmt.protocol === 'function');
     }
+    return undefined;
   }
+
+  /** Parse, Bind, Describe, Execute or Close answers owed after the last Sync sent: a batch the server may fail in. */
+  private batchOwed(): boolean {
+    for (let i = this.expect.length - 1; i >= 0; i--) {
+      const k = this.expect.at(i)!.kind;
+      if (k === 'sync') return false;
+      if (k === 'parse' || k === 'bind' || k === 'describe' || k === 'execute' || k === 'close') return true;
+    }
+    return false;
+  }
+
+  /** Statements waiting for batchOwed() to turn false (resolved then, or when the session ends). */
+  private answerWaiters: Array<() => void> = [];
 
   /**
    * Fails the server's transaction after a refused statement (see ABORT_TX); its ReadyForQuery answers. After
@@ -765,6 +802,7 @@ export class Relay {
     if (e && e.after.length > 0) this.released.push(...e.after);
     // The server may answer unflushed messages early (its buffer filled, or an error).
     if (this.unflushed > this.expect.length) this.unflushed = this.expect.length;
+    if (this.answerWaiters.length > 0 && !this.batchOwed()) for (const w of this.answerWaiters.splice(0)) w();
     return e;
   }
 
@@ -859,11 +897,12 @@ export class Relay {
     if (this.ended) return;
     this.o.onInternalError(e);
     if (!this.clientGone) {
-      this.writeClient([errorMessage({ severity: 'FATAL', code: '08P01', message: `pcigate: the upstream server sent an invalid message (${e.message}); the session was closed` })]);
+      const message = e instanceof LostTrack ? `pcigate: ${e.message}; the session was closed` : `pcigate: the upstream server sent an invalid message (${e.message}); the session was closed`;
+      this.writeClient([errorMessage({ severity: 'FATAL', code: '08P01', message })]);
       this.o.client.end();
     }
     this.o.upstream.destroy();
-    this.finish('upstream protocol violation', false, '08P01');
+    this.finish(e instanceof LostTrack ? 'lost track of the server' : 'upstream protocol violation', false, '08P01');
   }
 
   /** Statements whose response is complete, reported to the hooks once the response went out. */
@@ -985,6 +1024,8 @@ export class Relay {
         if (run) run.result.dataRows++;
         break;
       case BE.CommandComplete:
+        // A COPY FROM STDIN that succeeded read every Sync sent in its data in copy mode, and ignored them.
+        if (this.copyActive) this.copyEnded(false);
         if (run) {
           const tag = readCString(f, 5)[0];
           run.result.commands.push(tag);
@@ -1014,6 +1055,7 @@ export class Relay {
       case BE.ErrorResponse:
         // An error ends COPY FROM STDIN; the server drops the client's remaining copy messages (§55.2.6).
         this.copyIn = false;
+        if (this.copyActive) this.copyEnded(true);
         if (h?.kind === 'abort') {
           // The client already has pcigate's own error (or gets it at the Sync, ABORT_BATCH). That abort fails the
           // implicit transaction of the batch it ends or joins (a refused Query behind a batch answered by a
@@ -1139,15 +1181,22 @@ export class Relay {
    */
   private onCopyIn(): void {
     const h = this.head();
+    this.copyActive = true;
+    this.copySyncs = [];
+    this.copyStmt = h?.kind === 'execute' || h?.kind === 'query' ? h : undefined;
     // A client that sent its data and CopyDone/CopyFail without waiting for CopyInResponse has ended the COPY
-    // already: what it sends next is not copy data.
-    this.copyIn = !((h?.kind === 'execute' || h?.kind === 'query') && h.copyEnded);
+    // already: what it sends next is not copy data. The mark is this COPY's: a Query's next COPY waits for its own.
+    const ended = (h?.kind === 'execute' || h?.kind === 'query') && h.copyEnded === true;
+    this.copyIn = !ended;
     if (h?.kind !== 'execute' && h?.kind !== 'query') return;
+    delete h.copyEnded;
     while (this.expect.length > 1) {
       const next = this.expect.at(1)!;
       // A Sync the client sent after its CopyDone/CopyFail reaches the server after the COPY: it is answered.
-      if (next.kind !== 'sync' || next.inject || (h.copyEnded && !next.beforeCopyEnd)) break;
+      if (next.kind !== 'sync' || next.inject || (ended && !next.beforeCopyEnd)) break;
       this.expect.removeAt(1);
+      // Read in copy mode, unless the COPY fails before it (copyFailed).
+      this.copySyncs.push(next.seq ?? Infinity);
       h.after.push(...next.after);
       // The batch it would have ended goes on (a COPY's Execute's, or one a Query joined).
       if (next.endsBatch) this.unsynced = true;
@@ -1155,6 +1204,44 @@ export class Relay {
     let i = this.expect.length;
     while (i > 0 && this.expect.at(i - 1)!.kind !== 'sync' && this.expect.at(i - 1)!.kind !== 'query' && this.expect.at(i - 1)!.kind !== 'abort') i--;
     this.unflushed = this.expect.length - i;
+  }
+
+  /**
+   * A COPY FROM STDIN has begun (CopyInResponse) and not ended (CommandComplete, ErrorResponse): `copyStmt`, the
+   * statement that began it. `copySyncs`: the client's Syncs the server reads in its data (sent in it, or between
+   * its statement and CopyInResponse), by clientSeq, which counts the client's messages.
+   */
+  private copyActive = false;
+  private copyStmt: Extract<Expect, { kind: 'execute' | 'query' }> | undefined;
+  private copySyncs: number[] = [];
+  private clientSeq = 0;
+
+  /** The COPY FROM STDIN under way ended; `failed`: with an error. */
+  private copyEnded(failed: boolean): void {
+    const syncs = this.copySyncs;
+    const first = this.copyStmt?.firstCopy ?? 0;
+    // A Query's next COPY counts from its own data.
+    if (this.copyStmt) delete this.copyStmt.firstCopy;
+    this.copyActive = false;
+    this.copySyncs = [];
+    this.copyStmt = undefined;
+    if (failed && syncs.length > 0) this.copyFailed(syncs, first);
+  }
+
+  /**
+   * The COPY failed, and the client had sent Sync where the server reads copy data (which ignores it, §55.2.6). One
+   * read after the failure ends the skip to a Sync the failure began (a COPY run by Execute), or is a Sync like any
+   * other (a Query's COPY): either way ReadyForQuery answers it. A COPY fails at one of its messages (bad data, a
+   * CopyDone whose checks fail, a CopyFail; any other message there ends the connection), so a Sync sent before the
+   * first of them was read before the failure; one that is the last message the client sent was read after it. Any
+   * other could be either, and what the server's next answers belong to cannot be told: the session ends
+   * (LostTrack) rather than guess.
+   */
+  private copyFailed(syncs: readonly number[], firstCopyMsg: number): void {
+    const after = syncs.filter((n) => firstCopyMsg !== 0 && n > firstCopyMsg);
+    if (after.length === 0) return;
+    if (after.length > 1 || after[0] !== this.clientSeq) throw new LostTrack('a COPY failed after the client sent Sync inside its data, and which of those the server answers cannot be told');
+    this.pushExpect({ kind: 'sync', inject: null, errored: false, after: [] });
   }
 
   /**
@@ -1175,6 +1262,12 @@ export class Relay {
   }
 
   private onReady(f: Buffer, emit: (b: Buffer) => void): void {
+    const head = this.head();
+    // Only a Query's (or FunctionCall's), a Sync's or pcigate's abort's answer is a ReadyForQuery. Any other means a
+    // Sync reached the server that pcigate did not count, and the answers after it would be taken for others'.
+    if (!this.vanished && (this.serverSkipping !== null || (head?.kind !== 'sync' && head?.kind !== 'query' && head?.kind !== 'abort'))) {
+      throw new LostTrack(`the server answered a Sync pcigate did not expect (${head?.kind ?? 'nothing'} was owed)`);
+    }
     this.txStatus = f[5]!;
     this.copyIn = false;
     const h = this.shift();
@@ -1412,6 +1505,7 @@ export class Relay {
     if (rolledBack) this.commitFailed(endSqlstate);
     if (blockClaim && onlyPrep) this.commitFailed(blockClaim.sqlstate, blockClaim, true);
     this.settle();
+    for (const w of this.answerWaiters.splice(0)) w();
     this.o.onEnd({ reason, clean });
   }
 
@@ -1448,6 +1542,12 @@ class MisreadingSetting extends Error {}
 
 /** A message from the server that it cannot send (backendMessageProblem) or a frame length out of range. */
 class UpstreamViolation extends ProtocolError {}
+
+/**
+ * pcigate can no longer tell which of the client's messages the server's answers belong to: it cannot judge,
+ * record or mask what follows, so the session ends as for a server that broke the protocol (fail closed).
+ */
+class LostTrack extends UpstreamViolation {}
 
 /** Whether an ErrorResponse's fields end the session (FATAL or PANIC). */
 function isFatal(fields: Map<string, string>): boolean {
