@@ -514,3 +514,41 @@ describe('a FunctionCall refused behind a batch the server failed in', () => {
     expect(result(queryRecords('insert into items values (400)')[0]!)).toBe('skipped');
   });
 });
+
+describe('COPY bookkeeping the Sync counting relies on', () => {
+  it('a Query of two COPYs with all their data sent ahead, then a Sync: both answered, in step', async () => {
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.query('copy items from stdin; copy items from stdin'), bytes.copyData('501\n'), bytes.copyDone(), bytes.copyData('502\n'), bytes.copyDone(), bytes.sync()]));
+    expect(kinds(await c.untilReady())).toBe('GCGCZ');
+    // The Sync, read after the Query: answered too (the second COPY's early CopyDone ended that COPY, not the first's).
+    expect(kinds(await c.untilReady())).toBe('Z');
+    c.sock.write(bytes.query('select 1'));
+    expect(kinds(await c.untilReady())).toBe('TDCZ');
+    c.sock.end(bytes.terminate());
+    expect(ids().split(',')).toEqual(expect.arrayContaining(['501', '502']));
+  });
+
+  it('a FunctionCall refused behind a COPY\'s Execute is not held for the COPY\'s answer: the server ends the session, as for any message in copy data', async () => {
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.parse('', 'copy items from stdin'), bytes.bind('', '', []), bytes.execute(), bytes.functionCall(2943, [])]));
+    const closed = new Promise<void>((resolve) => c.sock.once('close', () => resolve()));
+    await closed; // before: the client was paused waiting for an answer only its own copy data could bring
+    await until(() => readLog(gate.home).some((r) => r.type === 'pg.query' && (r.detail as { sql?: string }).sql === 'function 2943' && r.outcome === 'denied'));
+  });
+
+  it('a COPY ended by the server\'s FATAL after a Sync in its data is the server\'s end, not pcigate losing track', async () => {
+    const ends = () => readLog(gate.home).filter((r) => r.type === 'session.end');
+    const before = ends().length;
+    const c = await RawPgClient.login(gate.broker);
+    c.sock.write(Buffer.concat([bytes.parse('', 'copy items from stdin'), bytes.bind('', '', []), bytes.execute(), bytes.sync()]));
+    expect(kinds(await c.until('G'))).toBe('12G');
+    c.sock.write(Buffer.concat([bytes.copyData('601\n'), bytes.sync(), bytes.copyData('602\n')]));
+    let pid = '';
+    await until(() => (pid = server.psql("select pid from pg_stat_activity where query = 'copy items from stdin'").trim()) !== '');
+    server.psql(`select pg_terminate_backend(${pid})`);
+    const fatal = await c.error();
+    expect(fatal.C).toBe('57P01');
+    await until(() => ends().length > before);
+    expect((ends().at(-1)!.detail as { reason?: string }).reason).not.toBe('lost track of the server');
+  });
+});

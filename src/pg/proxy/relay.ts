@@ -52,19 +52,20 @@ type Expect =
    */
   | { kind: 'describe'; after: Buffer[]; target: Target; portal?: string; prep?: Prepared | undefined }
   /**
-   * `copyEnded`: the client sent CopyDone or CopyFail behind it before any CopyInResponse arrived. `firstCopy`: the
+   * `copyEnded`: how many CopyDone or CopyFail the client sent behind it, in its COPYs' data or ahead of their
+   * CopyInResponse (a Query may run several COPYs); `copies`: the CopyInResponses it had so far. `firstCopy`: the
    * clientSeq of the first CopyData, CopyDone or CopyFail sent for it (behind it, or in the COPY it began).
    */
-  | { kind: 'execute'; run: Running; after: Buffer[]; copyEnded?: true; firstCopy?: number }
+  | { kind: 'execute'; run: Running; after: Buffer[]; copyEnded?: number; copies?: number; firstCopy?: number }
   /**
    * `rolledBack`: an error ended the Query's implicit transaction, undoing what of it had completed: statements of
    * an unsynced batch before the Query, the Query itself (`ns`, `more`: as implicitDone).
    */
-  | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: true; firstCopy?: number; rolledBack?: { ns: number[]; more: number } }
-  /** `beforeCopyEnd`: sent after a statement and before the CopyDone/CopyFail the client sent behind it. */
+  | { kind: 'query'; run: Running; after: Buffer[]; copyEnded?: number; copies?: number; firstCopy?: number; rolledBack?: { ns: number[]; more: number } }
+  /** `beforeCopyEnd`: sent after a statement and before the k-th CopyDone/CopyFail the client sent behind it ahead. */
   /** `endsBatch`: extended messages were sent before it since the last Sync (relay.unsynced). */
   /** `seq`: the client's Sync, the clientSeq-th message it sent. */
-  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: true; endsBatch?: true; seq?: number }
+  | { kind: 'sync'; inject: Buffer | null; errored: boolean; after: Buffer[]; beforeCopyEnd?: number; endsBatch?: true; seq?: number }
   /**
    * pcigate's ABORT_TX: the server's error is not shown (the client got pcigate's), its ReadyForQuery is.
    * `batch`: ABORT_BATCH instead, answered by the error alone (the client's Sync behind it answers the rest).
@@ -460,7 +461,8 @@ export class Relay {
       return null;
     }
     this.clientSeq++;
-    if (code === FE.CopyData || code === FE.CopyDone || code === FE.CopyFail) {
+    // A COPY fails at its data, CopyDone or CopyFail, or at another message sent in its data (FATAL in PostgreSQL 15).
+    if (code === FE.CopyData || code === FE.CopyDone || code === FE.CopyFail || (this.copyIn && code !== FE.Sync && code !== FE.Flush)) {
       const copying = this.copyActive ? this.copyStmt : this.lastRun;
       if (copying && copying.firstCopy === undefined) copying.firstCopy = this.clientSeq;
     }
@@ -472,7 +474,11 @@ export class Relay {
         if (code === FE.Sync) this.copySyncs.push(this.clientSeq);
         return null;
       }
-      if (code === FE.CopyDone || code === FE.CopyFail) this.copyIn = false;
+      if (code === FE.CopyDone || code === FE.CopyFail) {
+        this.copyIn = false;
+        // Counted with those sent ahead (copyEndAhead): the statement's next COPY is ended by the next one.
+        if (this.copyStmt) this.copyStmt.copyEnded = (this.copyStmt.copyEnded ?? 0) + 1;
+      }
     } else if (code === FE.CopyDone || code === FE.CopyFail) {
       this.copyEndAhead();
     }
@@ -680,8 +686,12 @@ export class Relay {
     return undefined;
   }
 
-  /** Parse, Bind, Describe, Execute or Close answers owed after the last Sync sent: a batch the server may fail in. */
+  /**
+   * Parse, Bind, Describe, Execute or Close answers owed after the last Sync sent: a batch the server may fail in. Not
+   * while a COPY FROM STDIN runs: the server answers nothing more until the client's data, so none is waited for.
+   */
   private batchOwed(): boolean {
+    if (this.copyActive) return false;
     for (let i = this.expect.length - 1; i >= 0; i--) {
       const k = this.expect.at(i)!.kind;
       if (k === 'sync') return false;
@@ -1055,7 +1065,8 @@ export class Relay {
       case BE.ErrorResponse:
         // An error ends COPY FROM STDIN; the server drops the client's remaining copy messages (§55.2.6).
         this.copyIn = false;
-        if (this.copyActive) this.copyEnded(true);
+        // Not the COPY's own failure: the server ends the session (FATAL), or pcigate failed the COPY itself (drain).
+        if (this.copyActive) this.copyEnded(!this.vanished && !this.o.upstream.writableEnded && !isFatal(parseErrorFields(f.subarray(5))));
         if (h?.kind === 'abort') {
           // The client already has pcigate's own error (or gets it at the Sync, ABORT_BATCH). That abort fails the
           // implicit transaction of the batch it ends or joins (a refused Query behind a batch answered by a
@@ -1184,16 +1195,24 @@ export class Relay {
     this.copyActive = true;
     this.copySyncs = [];
     this.copyStmt = h?.kind === 'execute' || h?.kind === 'query' ? h : undefined;
+    // A statement refused behind the COPY waits no longer (batchOwed): the client paused for it would never send the data.
+    for (const w of this.answerWaiters.splice(0)) w();
+    if (h?.kind !== 'execute' && h?.kind !== 'query') {
+      this.copyIn = true;
+      return;
+    }
     // A client that sent its data and CopyDone/CopyFail without waiting for CopyInResponse has ended the COPY
-    // already: what it sends next is not copy data. The mark is this COPY's: a Query's next COPY waits for its own.
-    const ended = (h?.kind === 'execute' || h?.kind === 'query') && h.copyEnded === true;
+    // already: what it sends next is not copy data. The k-th COPY of a Query is ended by the k-th such message.
+    const k = (h.copies ?? 0) + 1;
+    h.copies = k;
+    const ended = (h.copyEnded ?? 0) >= k;
     this.copyIn = !ended;
-    if (h?.kind !== 'execute' && h?.kind !== 'query') return;
-    delete h.copyEnded;
     while (this.expect.length > 1) {
       const next = this.expect.at(1)!;
-      // A Sync the client sent after its CopyDone/CopyFail reaches the server after the COPY: it is answered.
-      if (next.kind !== 'sync' || next.inject || (ended && !next.beforeCopyEnd)) break;
+      // The Syncs the server reads in this COPY's data: those sent before its CopyDone/CopyFail (and after the one
+      // before), or, not ended yet, those sent so far. One sent after its CopyDone/CopyFail is read after the COPY:
+      // it is answered.
+      if (next.kind !== 'sync' || next.inject || (ended ? next.beforeCopyEnd !== k : next.beforeCopyEnd !== undefined)) break;
       this.expect.removeAt(1);
       // Read in copy mode, unless the COPY fails before it (copyFailed).
       this.copySyncs.push(next.seq ?? Infinity);
@@ -1252,12 +1271,16 @@ export class Relay {
    */
   private copyEndAhead(): void {
     const e = this.lastRun;
-    if (!e || e.copyEnded) return;
-    e.copyEnded = true;
+    if (!e) return;
+    const k = (e.copyEnded ?? 0) + 1;
+    e.copyEnded = k;
     for (let j = this.expect.length - 1; j >= 0; j--) {
       const s = this.expect.at(j)!;
       if (s === e) break;
-      if (s.kind === 'sync') s.beforeCopyEnd = true;
+      if (s.kind === 'sync') {
+        if (s.beforeCopyEnd !== undefined) break;
+        s.beforeCopyEnd = k;
+      }
     }
   }
 
