@@ -371,7 +371,7 @@ export class PgMasker {
       if (len < -1 || at + Math.max(len, 0) > frame.length) throw new Error('malformed DataRow');
       if (len === -1) continue;
       const col = plan?.[i];
-      if (backslash !== -1 && backslash < at) backslash = U8_INDEX_OF.call(frame, 0x5c, at);
+      if (backslash !== -1 && backslash < at) backslash = frame.indexOf(0x5c, at);
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
       // check digit away (4111111111111110): numberTextIsPan reads those. json[] and jsonb[] are read element by element
@@ -620,8 +620,6 @@ export class PgMasker {
  * start is then read on its own, its end still starred).
  */
 const LO_STREAMS_MAX = 64;
-/** TypedArray's own indexOf: a Buffer's goes through its argument handling first (json-escapes.ts measured it). */
-const U8_INDEX_OF = Uint8Array.prototype.indexOf;
 
 /** Types a text COPY masks by their type (copy-text.ts): numbers (withheld), json, jsonb and their arrays (kept JSON). */
 const copyTyped = (oid: number): boolean => isNumberType(oid) || oid === JSON_OID || oid === JSONB_OID || oid === JSON_ARRAY_OID || oid === JSONB_ARRAY_OID;

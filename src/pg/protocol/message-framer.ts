@@ -71,6 +71,7 @@ export interface FramerOptions {
 }
 
 const MIN_ALLOC = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
 /** Frames up to this size get their whole buffer at once; larger ones grow geometrically. */
 const GROW_STEP = 1024 * 1024;
 
@@ -196,7 +197,10 @@ export class MessageFramer {
    * where a startup packet was expected.
    */
   next(): Frame | undefined {
-    return this.take() ? new Frame(this.tookCode, this.took, this.tookAt, this.tookTo, this.tookPayload) : undefined;
+    if (!this.take()) return undefined;
+    const f = new Frame(this.tookCode, this.took, this.tookAt, this.tookTo, this.tookPayload);
+    this.took = EMPTY;
+    return f;
   }
 
   /**
@@ -204,11 +208,17 @@ export class MessageFramer {
    * those, and a large result is a message per row (the Frame cost as much again as the view).
    */
   nextBytes(): Buffer | undefined {
-    return this.take() ? this.took.subarray(this.tookAt, this.tookTo) : undefined;
+    if (!this.take()) return undefined;
+    const bytes = this.took.subarray(this.tookAt, this.tookTo);
+    this.took = EMPTY;
+    return bytes;
   }
 
-  /** The message take() found: bytes [tookAt, tookTo) of `took`, its payload from tookPayload, its type byte (0: a startup packet). */
-  private took: Buffer = Buffer.alloc(0);
+  /**
+   * The message take() found: bytes [tookAt, tookTo) of `took`, its payload from tookPayload, its type byte (0: a
+   * startup packet). Let go once handed on: a carried frame may be hundreds of MB, held by nothing else afterwards.
+   */
+  private took: Buffer = EMPTY;
   private tookAt = 0;
   private tookTo = 0;
   private tookPayload = 0;
