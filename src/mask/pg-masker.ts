@@ -342,7 +342,7 @@ export class PgMasker {
    * masked by another statement's plan (of the same column count, its column rules were applied to the wrong
    * columns and a rule-masked account_no came back whole): with column rules configured they are refused
    * (MaskError, fail closed); without, content detection alone masks them. `stmt` undefined (no proxy, as in
-   * unit tests): the last plan.
+   * unit tests): the last plan. `frame` is the whole message, read in place: its value count at 5, its values from 7.
    */
   #dataRow(frame: Buffer): Buffer | null {
     const n = frame.readInt16BE(5);

@@ -1035,7 +1035,7 @@ export class Relay {
         break;
       case BE.CommandComplete:
         // A COPY FROM STDIN that succeeded read every Sync sent in its data in copy mode, and ignored them.
-        if (this.copyActive) this.copyEnded(false);
+        if (this.copyActive) this.endCopy(false);
         if (run) {
           const tag = readCString(f, 5)[0];
           run.result.commands.push(tag);
@@ -1066,7 +1066,7 @@ export class Relay {
         // An error ends COPY FROM STDIN; the server drops the client's remaining copy messages (§55.2.6).
         this.copyIn = false;
         // Not the COPY's own failure: the server ends the session (FATAL), or pcigate failed the COPY itself (drain).
-        if (this.copyActive) this.copyEnded(!this.vanished && !this.o.upstream.writableEnded && !isFatal(parseErrorFields(f.subarray(5))));
+        if (this.copyActive) this.endCopy(!this.vanished && !this.o.upstream.writableEnded && !isFatal(parseErrorFields(f.subarray(5))));
         if (h?.kind === 'abort') {
           // The client already has pcigate's own error (or gets it at the Sync, ABORT_BATCH). That abort fails the
           // implicit transaction of the batch it ends or joins (a refused Query behind a batch answered by a
@@ -1236,7 +1236,7 @@ export class Relay {
   private clientSeq = 0;
 
   /** The COPY FROM STDIN under way ended; `failed`: with an error. */
-  private copyEnded(failed: boolean): void {
+  private endCopy(failed: boolean): void {
     const syncs = this.copySyncs;
     const first = this.copyStmt?.firstCopy ?? 0;
     // A Query's next COPY counts from its own data.
@@ -1257,7 +1257,8 @@ export class Relay {
    * (LostTrack) rather than guess.
    */
   private copyFailed(syncs: readonly number[], firstCopyMsg: number): void {
-    const after = syncs.filter((n) => firstCopyMsg !== 0 && n > firstCopyMsg);
+    if (firstCopyMsg === 0) return;
+    const after = syncs.filter((n) => n > firstCopyMsg);
     if (after.length === 0) return;
     if (after.length > 1 || after[0] !== this.clientSeq) throw new LostTrack('a COPY failed after the client sent Sync inside its data, and which of those the server answers cannot be told');
     this.pushExpect({ kind: 'sync', inject: null, errored: false, after: [] });
