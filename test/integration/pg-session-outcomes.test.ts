@@ -3,6 +3,8 @@
  * reset, no Terminate) while one of its statements is held for approval has not ended the session as it
  * chose. Its `session.end` said outcome success, reason `client disconnected`, as for a client that closed
  * between statements; it is `failure`, `client disconnected mid-statement`, as when a statement is running.
+ * A client that sent more behind its held statement before going was not seen going (its socket was paused while
+ * the statement was decided): an approval given later ran the statement.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -61,6 +63,30 @@ describe('session.end when the client vanishes', () => {
       const mine = readLog(g.home).filter((r) => (r.type === 'pg.intent' || r.type === 'pg.query') && (r.detail as { sql?: string }).sql === 'delete from hcards');
       expect(mine.map((r) => [r.type, r.outcome, (r.detail as { rule?: string }).rule])).toEqual([['pg.query', 'denied', 'session_end']]);
       expect(server.psql('select count(*) from hcards').trim()).toBe('1');
+    } finally { await g.close(); }
+  }, 60_000);
+
+  it('held, then the client sends more and vanishes: its going is seen, so an approval given later runs nothing', async () => {
+    server.psql('create table vcards (id int); insert into vcards values (1);');
+    const { gate: g, store } = await heldGate(server);
+    try {
+      const c = await RawPgClient.login(g.broker);
+      c.sock.write(bytes.query('delete from vcards'));
+      let id = '';
+      await until(async () => { id = (await store.list()).find((r) => r.sql === 'delete from vcards' && r.state === 'pending')?.id ?? ''; return id !== ''; });
+      // Bytes behind the held statement, then the end of the connection: a socket paused while the statement is
+      // decided would keep them unread, and its end unseen, until the approval.
+      await new Promise<void>((r) => c.sock.write(bytes.query('select 1'), () => r()));
+      c.sock.destroy();
+      const refused = (r: { type: string; detail?: unknown }) => r.type === 'pg.query' && (r.detail as { sql?: string }).sql === 'delete from vcards' && (r.detail as { rule?: string }).rule === 'session_end';
+      await until(() => readLog(g.home).some(refused));
+      await store.approve(id, APPROVER).catch(() => undefined);
+      await until(() => readLog(g.home).some((r) => r.type === 'session.end'));
+      const log = readLog(g.home);
+      const mine = log.filter((r) => (r.type === 'pg.intent' || r.type === 'pg.query') && /vcards|select 1/.test((r.detail as { sql?: string }).sql ?? ''));
+      expect(mine.map((r) => [r.type, r.outcome, (r.detail as { rule?: string }).rule])).toEqual([['pg.query', 'denied', 'session_end']]);
+      expect(log.find((r) => r.type === 'session.end')).toMatchObject({ outcome: 'failure', detail: { reason: 'client disconnected mid-statement' } });
+      expect(server.psql('select count(*) from vcards').trim()).toBe('1');
     } finally { await g.close(); }
   }, 60_000);
 

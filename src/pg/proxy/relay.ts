@@ -168,6 +168,13 @@ const VANISHED_DRAIN_MS = 10_000;
 /** Bytes of a gated response (its record not yet durable) held before the server is paused. */
 const GATE_BUFFER_MAX = 256 * 1024;
 
+/**
+ * Bytes a client may send behind a statement being decided (held for approval, say) before its socket is paused.
+ * Below it the socket is read on, so a client that goes meanwhile is seen going: a paused socket reports no end
+ * while bytes it has read wait in it, and the held statement would run on an approval given after the client left.
+ */
+const DECIDING_INPUT_MAX = 1024 * 1024;
+
 const GENERIC: ErrorFields = { severity: 'FATAL', code: 'XX000', message: 'pcigate: internal error; the session was closed (details are in the audit log)' };
 const UNRECORDED: ErrorFields = { severity: 'FATAL', code: '58030', message: 'pcigate could not record the statement in the audit log; its result is withheld and the session was closed' };
 
@@ -235,7 +242,14 @@ export class Relay {
   start(): void {
     const { client, upstream } = this.o;
     const activity = this.o.hooks.onClientActivity;
-    client.on('data', (b: Buffer) => { this.bytesIn += b.length; activity?.(); this.o.clientReader.push(b); void this.pumpClient(); });
+    client.on('data', (b: Buffer) => {
+      this.bytesIn += b.length;
+      activity?.();
+      this.o.clientReader.push(b);
+      // Only while a hook decides is the pump busy when data comes (the frame loop is synchronous): see DECIDING_INPUT_MAX.
+      if (this.pumping && this.o.clientReader.buffered > DECIDING_INPUT_MAX) client.pause();
+      void this.pumpClient();
+    });
     upstream.on('data', (b: Buffer) => this.onUpstreamData(b));
     client.on('close', () => this.onClientClose());
     upstream.on('close', () => this.onUpstreamClose());
@@ -361,9 +375,9 @@ export class Relay {
         if (!f) break;
         const pending = this.onClientFrame(f);
         if (pending) {
-          // A hook is deciding: send what came before, and stop reading the client meanwhile.
+          // A hook is deciding: send what came before. The client is read on (its going is seen), what it sends
+          // waits in the reader, up to DECIDING_INPUT_MAX.
           this.flushUpstream();
-          this.o.client.pause();
           await pending;
           if (!this.ended && !this.clientGone) this.o.client.resume();
         }
