@@ -9,7 +9,7 @@
  */
 import { deepFreeze } from '../../recorder/record-line.js';
 import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
-import type { SessionHooks, Statement, StatementDecision, StatementResult } from '../pg/proxy/hooks.js';
+import { forEachMessage, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from '../pg/proxy/hooks.js';
 import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
 import { defaultPanMasker } from '../mask/pan-masker.js';
@@ -142,6 +142,7 @@ export class PgSessionRecorder {
     return {
       onStatement: (stmt) => this.onStatement(stmt),
       onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
+      onDataRows: (buf, from, to, stmt) => this.onDataRows(buf, from, to, stmt),
       onStatementEnd: (stmt, result) => this.onStatementEnd(stmt, result),
       onCommitFailed: (ns, sqlstate, more, block) => this.onCommitFailed(ns, sqlstate, more, block),
       onClientGone: () => this.refuseHeld(),
@@ -317,6 +318,29 @@ export class PgSessionRecorder {
       t.add({ t: 'columns', n: stmt.n, names: this.lastColumns.names });
     }
     return replaced;
+  }
+
+  /**
+   * Rows as one run (SessionHooks.onDataRows): those the statement's sample still takes go a row at a time, as
+   * onBackendMessage takes them, the rest as one run to the inner hooks. Declined when the inner hooks read rows one
+   * at a time only.
+   */
+  private onDataRows(buf: Buffer, from: number, to: number, stmt: Statement): Buffer[] | null | undefined {
+    const inner = this.c.inner;
+    if (!inner.onDataRows) return inner.onBackendMessage ? undefined : null;
+    if (!this.c.transcript || stmt.n === this.sampledAll) return inner.onDataRows(buf, from, to, stmt);
+    const out: Buffer[] = [];
+    let s = from;
+    for (; s < to && stmt.n !== this.sampledAll; s += 1 + buf.readInt32BE(s + 1)) {
+      const f = buf.subarray(s, s + 1 + buf.readInt32BE(s + 1));
+      out.push(this.onBackendMessage(f, stmt) ?? f);
+    }
+    if (s === to) return out;
+    const rest = inner.onDataRows(buf, s, to, stmt);
+    if (rest === null) out.push(buf.subarray(s, to));
+    else if (rest) for (const b of rest) out.push(b);
+    else forEachMessage(buf, s, to, (f) => out.push(inner.onBackendMessage?.(f, stmt) ?? f));
+    return out;
   }
 
   /**

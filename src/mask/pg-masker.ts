@@ -203,13 +203,14 @@ export class PgMasker {
    */
   onBackendMessage(frame: Buffer, stmt?: object | null): Buffer | null {
     this.#stmt = stmt;
+    this.#bs = -2;
     try {
       if (frame.length < 5) throw new Error('short frame');
       switch (frame[0]) {
         case C.T: { const body = frame.subarray(5); this.#onRowDescription(body); return this.#fieldNames(body); }
         case C.H: this.#onCopyOut(frame.subarray(5)); return null;
         // Read in the frame itself: a large result is a DataRow per row, and a view of each body cost as much as its hot path.
-        case C.D: return this.#dataRow(frame);
+        case C.D: return this.#dataRow(frame, 0, frame.length, frame.length);
         case C.d: return this.#copyData(frame.subarray(5));
         case C.E: case C.N: return this.#notice(frame[0], frame.subarray(5));
         case C.A: return this.#notification(frame.subarray(5));
@@ -222,6 +223,52 @@ export class PgMasker {
       throw e instanceof MaskError ? e : new MaskError('masking a backend message failed; it was not forwarded', { cause: e });
     }
   }
+
+  /**
+   * SessionHooks.onDataRows: the whole DataRows at buf[from, to) (checked by the proxy), of `stmt`, masked as
+   * onBackendMessage masks each. Null when none changed, else the run's bytes with the changed rows replaced.
+   */
+  onDataRows(buf: Buffer, from: number, to: number, stmt?: object | null): Buffer[] | null {
+    this.#stmt = stmt;
+    this.#bs = -2;
+    try {
+      let out: Buffer[] | undefined;
+      // Where the rows not yet handed on start.
+      let kept = from;
+      for (let s = from; s < to;) {
+        const e = s + 1 + ((buf[s + 1]! << 24) | (buf[s + 2]! << 16) | (buf[s + 3]! << 8) | buf[s + 4]!);
+        const masked = this.#dataRow(buf, s, e, to);
+        if (masked) {
+          out ??= [];
+          if (kept < s) out.push(buf.subarray(kept, s));
+          out.push(masked);
+          kept = e;
+        }
+        s = e;
+      }
+      if (out && kept < to) out.push(buf.subarray(kept, to));
+      return out ?? null;
+    } catch (e) {
+      throw e instanceof MaskError ? e : new MaskError('masking a backend message failed; it was not forwarded', { cause: e });
+    }
+  }
+
+  /**
+   * The first backslash in `buf` at or after `at` and before `limit` (-1: none), remembered (#bs, from #bsFrom) for
+   * the rest of the call: the rows of a run (onDataRows) share one search, not one each to the run's end.
+   */
+  #backslash(buf: Buffer, at: number, limit: number): number {
+    const known = this.#bs;
+    if (known !== -2 && this.#bsFrom <= at && (known === -1 || known >= at)) return known;
+    let i = buf.indexOf(0x5c, at);
+    if (i >= limit) i = -1;
+    this.#bs = i;
+    this.#bsFrom = at;
+    return i;
+  }
+
+  #bs = -2;
+  #bsFrom = 0;
 
   /**
    * Announces the columns of a COPY … TO STDOUT before it runs (COPY sends no RowDescription): the broker
@@ -342,19 +389,20 @@ export class PgMasker {
    * masked by another statement's plan (of the same column count, its column rules were applied to the wrong
    * columns and a rule-masked account_no came back whole): with column rules configured they are refused
    * (MaskError, fail closed); without, content detection alone masks them. `stmt` undefined (no proxy, as in
-   * unit tests): the last plan. `frame` is the whole message, read in place: its value count at 5, its values from 7.
+   * unit tests): the last plan. The message is frame[s, e), read in place: its value count at s + 5, its values from
+   * s + 7; `limit`: where the run it is part of ends (onDataRows), else e.
    */
-  #dataRow(frame: Buffer): Buffer | null {
-    const n = frame.readInt16BE(5);
+  #dataRow(frame: Buffer, s: number, e: number, limit: number): Buffer | null {
+    const n = frame.readInt16BE(s + 5);
     const own = this.#stmt === undefined || (this.#stmt !== null && this.#planStmt === this.#stmt);
     if (!own && this.#rules.hasColumnRules) throw new MaskError('rows with no description of their own while column rules are configured: not forwarded');
     const plan = own && this.#plan && this.#plan.length === n ? this.#plan : undefined;
     const lo = this.#ctx.content ? this.#loStream(false) : undefined;
     if (lo && n === 1) {
-      const row = this.#loreadRow(frame.subarray(5), lo, plan?.[0]);
+      const row = this.#loreadRow(frame.subarray(s + 5, e), lo, plan?.[0]);
       if (row !== undefined) return row;
     }
-    let at = 7;
+    let at = s + 7;
     // The values masking changed: where each was in the row (its length word's offset, the end of its bytes) and what replaces it.
     let out: Array<{ from: number; to: number; value: ValueResult }> | undefined;
     const content = this.#ctx.content !== undefined;
@@ -365,13 +413,13 @@ export class PgMasker {
     let backslash = -2;
     for (let i = 0; i < n; i++) {
       // Read by hand (readInt32BE's argument checks cost more than the rest of a short value's hot path).
-      if (at + 4 > frame.length) throw new Error('malformed DataRow');
+      if (at + 4 > e) throw new Error('malformed DataRow');
       const len = (frame[at]! << 24) | (frame[at + 1]! << 16) | (frame[at + 2]! << 8) | frame[at + 3]!;
       at += 4;
-      if (len < -1 || at + Math.max(len, 0) > frame.length) throw new Error('malformed DataRow');
+      if (len < -1 || at + Math.max(len, 0) > e) throw new Error('malformed DataRow');
       if (len === -1) continue;
       const col = plan?.[i];
-      if (backslash !== -1 && backslash < at) backslash = frame.indexOf(0x5c, at);
+      if (backslash !== -1 && backslash < at) backslash = this.#backslash(frame, at, limit);
       // Hot path: a plain text value without a rule is scanned in place; no view is made unless needed.
       // money prints its digits in groups (`$4,111,111,111,111,111.00`), and a numeric from a float8 rounds a PAN's
       // check digit away (4111111111111110): numberTextIsPan reads those. json[] and jsonb[] are read element by element
@@ -395,8 +443,8 @@ export class PgMasker {
       const masked = this.#value(v, col, found);
       if (masked !== v) (out ??= []).push({ from: at - len - 4, to: at, value: masked });
     }
-    if (at !== frame.length) throw new Error('DataRow length mismatch');
-    return out ? spliceDataRow(frame, out, 5) : null;
+    if (at !== e) throw new Error('DataRow length mismatch');
+    return out ? spliceDataRow(frame, out, s + 5, e) : null;
   }
 
   /** One value; without a plan (a row whose shape does not match the last RowDescription) content only. */
@@ -659,8 +707,8 @@ function frame(code: number, parts: Uint8Array[]): Buffer {
  * included, are copied as they came, so a row with one masked value costs two copies, not one view per value.
  * `base`: where the body starts in `body` (5 in a whole message); `changed` counts from the same origin.
  */
-function spliceDataRow(body: Buffer, changed: ReadonlyArray<{ from: number; to: number; value: ValueResult }>, base = 0): Buffer {
-  let size = body.length - base;
+function spliceDataRow(body: Buffer, changed: ReadonlyArray<{ from: number; to: number; value: ValueResult }>, base = 0, end = body.length): Buffer {
+  let size = end - base;
   for (const c of changed) size += (c.value === null ? 0 : c.value.length) - (c.to - c.from - 4);
   const out = Buffer.allocUnsafe(5 + size);
   out[0] = 0x44;
@@ -677,7 +725,7 @@ function spliceDataRow(body: Buffer, changed: ReadonlyArray<{ from: number; to: 
     }
     from = c.to;
   }
-  body.copy(out, at, from);
+  body.copy(out, at, from, end);
   return out;
 }
 

@@ -53,15 +53,39 @@ function rowDescriptionProblem(f: Buffer): string | null {
 function dataRowProblem(f: Buffer): string | null {
   const n = count16(f, 5);
   if (n < 0) return 'a missing or negative column count';
-  let at = 7;
+  const end = dataRowEnd(f, 0, f.length);
+  if (end >= 0) return end === f.length ? null : `${f.length - end} bytes after its ${n} values`;
+  const i = -end;
+  return badLength === undefined ? `value ${i} of ${n} missing` : `value ${i} of ${n} has length ${badLength} with ${f.length - badAt} bytes left`;
+}
+
+/** Set by dataRowEnd when a value does not fit: its length (undefined: no length word) and where its bytes start. */
+let badLength: number | undefined;
+let badAt = 0;
+
+/**
+ * Where the values of the DataRow at b[s, e) end (its Int16 count at s + 5, values from s + 7), or, when one does not
+ * fit, minus its number (1-based; badLength and badAt say how), or 0 when the count is missing or negative.
+ * Read by hand: it runs once per row of a large result.
+ */
+function dataRowEnd(b: Buffer, s: number, e: number): number {
+  if (s + 7 > e) return 0;
+  const n = (b[s + 5]! << 8) | b[s + 6]!;
+  if (n & 0x8000) return 0;
+  let at = s + 7;
   for (let i = 0; i < n; i++) {
-    if (at + 4 > f.length) return `value ${i + 1} of ${n} missing`;
-    const len = f.readInt32BE(at);
+    if (at + 4 > e) { badLength = undefined; return -(i + 1); }
+    const len = (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
     at += 4;
-    if (len < -1 || at + Math.max(len, 0) > f.length) return `value ${i + 1} of ${n} has length ${len} with ${f.length - at} bytes left`;
+    if (len < -1 || at + Math.max(len, 0) > e) { badLength = len; badAt = at; return -(i + 1); }
     if (len > 0) at += len;
   }
-  return at === f.length ? null : `${f.length - at} bytes after its ${n} values`;
+  return at;
+}
+
+/** Whether the DataRow at b[s, e) (a whole frame) is one the server can send (backendMessageProblem's check, in place). */
+export function dataRowFits(b: Buffer, s: number, e: number): boolean {
+  return dataRowEnd(b, s, e) === e;
 }
 
 /** Strings one after the other filling the body exactly (CommandComplete: 1; ParameterStatus: 2). */

@@ -215,6 +215,31 @@ export class MessageFramer {
   }
 
   /**
+   * The whole messages of type `code` next in the buffer, one after the other, that `accept` takes: bytes [from, to)
+   * of `buf` (a view valid while held, as nextBytes'), `count` of them, or undefined when the next message is not one
+   * (or is cut short, carried over from an earlier chunk, or has a length take() refuses: it throws there). A large
+   * result's rows are read in one pass and handed on as one run (the proxy's DataRows).
+   */
+  runOf(code: number, accept: (buf: Buffer, at: number, to: number) => boolean): { buf: Buffer; from: number; to: number; count: number } | undefined {
+    if (this.carried !== undefined || this.startupNext) return undefined;
+    const buf = this.buf;
+    const end = this.end;
+    const max = this.maxByCode[code] ?? this.maxLength;
+    const from = this.start;
+    let s = from;
+    let count = 0;
+    while (end - s >= 5 && buf[s] === code) {
+      const length = ((buf[s + 1]! << 24) | (buf[s + 2]! << 16) | (buf[s + 3]! << 8) | buf[s + 4]!);
+      if (length < 4 || length > max || end - s < length + 1 || !accept(buf, s, s + length + 1)) break;
+      s += length + 1;
+      count++;
+    }
+    if (count === 0) return undefined;
+    this.start = s;
+    return { buf, from, to: s, count };
+  }
+
+  /**
    * The message take() found: bytes [tookAt, tookTo) of `took`, its payload from tookPayload, its type byte (0: a
    * startup packet). Let go once handed on: a carried frame may be hundreds of MB, held by nothing else afterwards.
    */

@@ -33,6 +33,11 @@ export class FrameReader {
     return this.framer.buffered;
   }
 
+  /** MessageFramer.runOf: the whole frames of type `code` next, as one run. */
+  runOf(code: number, accept: (buf: Buffer, at: number, to: number) => boolean): { buf: Buffer; from: number; to: number; count: number } | undefined {
+    return this.framer.runOf(code, accept);
+  }
+
   /**
    * The next complete frame, or null. `startup` selects the untyped layout (Int32 length first) of
    * StartupMessage, SSLRequest, GSSENCRequest and CancelRequest. Throws ProtocolError for a bad length and

@@ -15,7 +15,7 @@
  */
 import type net from 'node:net';
 import { ProtocolError } from '../../errors.js';
-import { backendMessageProblem } from '../protocol/backend-check.js';
+import { backendMessageProblem, dataRowFits } from '../protocol/backend-check.js';
 import { TERMINATE, encodeCopyFail, encodeParse, encodeQuery } from '../protocol/frontend.js';
 import { misreadingParameter } from '../protocol/startup-params.js';
 import { Fifo } from './fifo.js';
@@ -23,7 +23,7 @@ import type { FrameReader } from './frame-reader.js';
 import {
   ClientViolation, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
 } from './frontend-decode.js';
-import { HOOKED_BACKEND, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
+import { forEachMessage, HOOKED_BACKEND, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
 import { PreparedMirror, type MirrorChange, type Portal, type Prepared } from './prepared-mirror.js';
 import { TxBlock } from './tx-block.js';
 import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, type ErrorFields } from './wire.js';
@@ -875,6 +875,7 @@ export class Relay {
         }
         this.preparedFrame = null;
         this.onUpstreamFrame(f, emit);
+        if (f[0] === BE.DataRow && this.o.hooks.onDataRows && this.o.hooks.onBackendMessage) this.dataRun(emit);
       }
     } catch (e) {
       failed = { e };
@@ -896,6 +897,30 @@ export class Relay {
   }
 
   private inUpstreamData = false;
+
+  /**
+   * The DataRows already read right behind the one just handled, when they are the running statement's plain rows
+   * (not an exchange's, their description shown), go to the hooks as one run (SessionHooks.onDataRows): a large
+   * result is a message per row, and handling each in the loop above cost as much as masking it. Each is checked
+   * as nextUpstreamFrame checks one; the run stops before one that fails, which the loop then meets.
+   */
+  private dataRun(emit: (b: Buffer) => void): void {
+    const h = this.head();
+    if (!h || (h.kind !== 'query' && h.kind !== 'execute') || this.endedRuns.length > 0) return;
+    const { run } = h;
+    if (run.describe !== undefined || run.describeFrom !== undefined) return;
+    const r = this.o.upstreamReader.runOf(BE.DataRow, dataRowFits);
+    if (!r) return;
+    run.result.dataRows += r.count;
+    const out = this.o.hooks.onDataRows!(r.buf, r.from, r.to, run.stmt);
+    if (out === null) {
+      emit(r.buf.subarray(r.from, r.to));
+    } else if (out) {
+      for (const b of out) emit(b);
+    } else {
+      forEachMessage(r.buf, r.from, r.to, (f) => emit(this.o.hooks.onBackendMessage!(f, run.stmt) ?? f));
+    }
+  }
 
   /**
    * The next server message, checked before anything reads or forwards it (backend-check.ts): one the server

@@ -24,6 +24,37 @@ describe('PgMasker', () => {
     expect(rows(m.onBackendMessage(bytes.dataRow(['card 4111111111111111 as float 4.111111111111111e+15'])))).toEqual(['card ************1111 as float *.*************11e+15']);
   });
 
+  it('masks a run of rows (onDataRows) as it masks each row alone, and hands unchanged rows on as the run\'s own bytes', () => {
+    const rd = bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 't' }, { name: 'f', typeOid: 701 }, { name: 'b', typeOid: 20 }]);
+    // Values whose reading depends on what is around them in the run: a backslash that spells nothing before one that
+    // spells a card number (`\u0034…`, found from the row's first backslash), a row after a masked one, NULLs.
+    const values = [
+      ['1', 'plain', '1.5', '7'], ['2', 'a\\"b', '2.5', '8'], ['3', '{"p": "\\u0034111111111111111"}', '3.5', '9'],
+      ['4', `card ${PAN}`, null, null], ['5', 'md5 0cc175b9c0f1b6a831c399e269772661', '4.111111111111111e+15', '10'],
+      ['6', 'x', '6.5', PAN], ['7', 'a\\"b', '7.5', '11'], ['8', '4111 1111 1111 1111', '8.5', '12'], ['9', 'tail', '9.5', '13'],
+    ];
+    const frames = values.map((v) => bytes.dataRow(v));
+    const one = new PgMasker({ config: config() });
+    one.onBackendMessage(rd);
+    const alone = frames.map((f) => one.onBackendMessage(f) ?? f);
+    const run = new PgMasker({ config: config() });
+    run.onBackendMessage(rd);
+    // The run sits in a larger buffer, as the framer's: bytes before it and after it are not its rows'.
+    const buf = Buffer.concat([bytes.commandComplete('x'), ...frames, bytes.dataRow(['\\u0034'])]);
+    const from = bytes.commandComplete('x').length;
+    const out = run.onDataRows(buf, from, buf.length - bytes.dataRow(['\\u0034']).length)!;
+    expect(Buffer.concat(out).equals(Buffer.concat(alone))).toBe(true);
+    expect(run.takeCounts()).toEqual(one.takeCounts());
+    expect(alone.filter((f, i) => f !== frames[i]).length).toBe(5);
+    // The unchanged rows between two changed ones go on as one view of the run's buffer.
+    expect(out.some((b) => b.buffer === buf.buffer && b.length === frames[0]!.length + frames[1]!.length)).toBe(true);
+    const clean = Buffer.concat([frames[0]!, frames[1]!, frames[8]!]);
+    expect(run.onDataRows(clean, 0, clean.length)).toBeNull();
+    // Nothing of an earlier run's search is taken for this one's: it starts past where the last search ended.
+    const later = Buffer.concat([Buffer.alloc(2000, 0x20), frames[2]!]);
+    expect(run.onDataRows(later, 2000, later.length)?.[0]?.equals(alone[2]!)).toBe(true);
+  });
+
   it('masks a PAN in a text DataRow by content, whatever the column is called', () => {
     const m = new PgMasker({ config: config() });
     m.onBackendMessage(bytes.rowDescription([{ name: 'x' }, { name: 'y' }]));

@@ -75,6 +75,49 @@ describe('MessageFramer', () => {
     }
   });
 
+  it('hands the DataRows next as runs (runOf) that, with the frames between them, are the stream at every split point', () => {
+    const rows = [bytes.dataRow(['a']), bytes.dataRow([null, '4111111111111111']), bytes.dataRow([Buffer.alloc(300, 0x62)])];
+    const list = [bytes.rowDescription([{ name: 'v' }]), ...rows, bytes.commandComplete('SELECT 3'), ...rows, bytes.readyForQuery('I')];
+    const stream = Buffer.concat(list);
+    // Runs stop before a row `accept` refuses: the second of each three.
+    const notTheNull = (b: Buffer, at: number, to: number) => !b.subarray(at, to).equals(rows[1]!);
+    for (const [a, b] of splitsAtEveryOffset(stream)) {
+      const f = new MessageFramer({ maxLength: 1 << 20 });
+      const got: string[] = [];
+      let runs = 0;
+      for (const chunk of [a, b]) {
+        f.push(chunk);
+        for (;;) {
+          const run = f.runOf(0x44, notTheNull);
+          if (run) {
+            runs++;
+            let at = run.from;
+            for (let i = 0; i < run.count; i++) {
+              const len = run.buf.readInt32BE(at + 1) + 1;
+              got.push(run.buf.subarray(at, at + len).toString('hex'));
+              at += len;
+            }
+            expect(at).toBe(run.to);
+            continue;
+          }
+          const next = f.nextBytes();
+          if (!next) break;
+          got.push(next.toString('hex'));
+        }
+      }
+      expect(got).toEqual(list.map((m) => m.toString('hex')));
+      expect(runs).toBeGreaterThan(0);
+    }
+  });
+
+  it('leaves a frame over the limit to next(), which refuses it', () => {
+    const f = new MessageFramer({ maxLength: 64 });
+    f.push(Buffer.concat([bytes.dataRow(['a']), bytes.dataRow([Buffer.alloc(100, 0x61)])]));
+    expect(f.runOf(0x44, () => true)?.count).toBe(1);
+    expect(f.runOf(0x44, () => true)).toBeUndefined();
+    expect(() => f.nextBytes()).toThrow(/invalid length/);
+  });
+
   it('frames a stream cut into random chunk sizes identically', () => {
     const list = Array.from({ length: 300 }, (_, i) => backendMessages[i % backendMessages.length]!);
     const stream = Buffer.concat(list);

@@ -1,0 +1,78 @@
+/**
+ * A large result's rows go to the masking hooks as runs (SessionHooks.onDataRows: the DataRows read together, one
+ * call), once the transcript's sample of the statement is taken. Through `pcigate connect`'s hooks (policy, masking,
+ * recording) against a real PostgreSQL: card numbers sprinkled through 3,000 rows, in the forms whose masking reads
+ * past a value's own bytes (a JSON `\u` escape, found from the row's first backslash; a float's exponent print; an
+ * int8), over the simple protocol, the extended one, and a named statement executed again (its rows described by
+ * the statement's Describe, not by one of their own): every row with one is masked, every other comes back
+ * exactly as the server sent it, in order.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { gateConfig, pgClient, startConfiguredGate, type Gate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+let direct: pg.Client;
+let through: pg.Client;
+
+const ROWS = 3000;
+const panRow = (id: number) => id % 97 === 0 || id % 89 === 0 || id % 83 === 0 || id % 79 === 0;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  // Each card number alone in its row, in one column (97: spaced text, 89: text holding JSON with a `\u` escape,
+  // 83: float8, 79: int8); the JSON column of every row and the text of some hold a backslash that spells nothing.
+  server.psql(`create table runs (id int primary key, t text, j json, f float8, b bigint);
+    insert into runs select g,
+      case when g % 97 = 0 then 'card 4111 1111 1111 1111 ' || g when g % 89 = 0 then '{"pan": "\\u0034111111111111111"}'
+        when g % 5 = 0 then 'a\\"b ' || g else md5(g::text) end,
+      ('{"q": "a\\"b ' || g || '"}')::json,
+      case when g % 83 = 0 then 4111111111111111 else g * 1.5 end,
+      case when g % 79 = 0 then 4111111111111111 else g end
+    from generate_series(1, ${ROWS}) g;`);
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read'] }));
+  direct = new pg.Client({ host: server.host, port: server.port, user: server.superuser, password: server.password, database: server.database });
+  await direct.connect();
+  through = await pgClient(gate);
+}, 120_000);
+
+afterAll(async () => {
+  await through?.end().catch(() => undefined);
+  await direct?.end().catch(() => undefined);
+  await gate?.close();
+  await server?.stop();
+});
+
+/** The rows through the gate against the server's own: the card-number rows all masked, the rest unchanged. */
+function expectMasked(got: pg.QueryResult, want: pg.QueryResult): void {
+  expect(got.rows.length).toBe(ROWS);
+  const masked: number[] = [];
+  got.rows.forEach((row: { id: number }, i) => {
+    expect(row.id).toBe(i + 1);
+    const seen = JSON.stringify(row);
+    expect(seen).not.toMatch(/4111 1111 1111 1111|4111111111111111|4\.111111111111111e\+15|u0034111/);
+    if (seen !== JSON.stringify(want.rows[i])) masked.push(row.id);
+  });
+  expect(masked).toEqual(want.rows.map((r: { id: number }) => r.id).filter(panRow));
+}
+
+describe('rows read together go to the masking hooks as runs', () => {
+  it('the simple protocol', async () => {
+    const sql = 'select * from runs order by id';
+    expectMasked(await through.query(sql), await direct.query(sql));
+  });
+
+  it('the extended protocol', async () => {
+    const sql = 'select * from runs where id > $1 order by id';
+    expectMasked(await through.query(sql, [0]), await direct.query(sql, [0]));
+  });
+
+  it('a named statement executed again', async () => {
+    const q = { name: 'runs_by_id', text: 'select * from runs where id >= $1 order by id', values: [1] };
+    const want = await direct.query(q);
+    expectMasked(await through.query(q), want);
+    expectMasked(await through.query(q), want);
+  });
+});
