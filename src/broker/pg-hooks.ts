@@ -300,7 +300,7 @@ export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFo
         if (frame[0] === BE.ParameterStatus) { const [name, at] = readCString(frame, 5); ps.reported(name, readCString(frame, at)[0]); }
         return masker.onBackendMessage(frame, stmt);
       },
-      onDataRows: (buf, from, to, stmt) => masker.onDataRows(buf, from, to, stmt),
+      onRows: (buf, from, to, stmt) => masker.onRows(buf, from, to, stmt),
       prepareRows: (frame) => masker.prepareRows(frame),
       onPortal: (name, sql) => ps.portal(name, sql),
       // A statement refused after policy allowed it (below, or by the audit log) does not leave its cursors and

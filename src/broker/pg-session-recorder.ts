@@ -142,7 +142,7 @@ export class PgSessionRecorder {
     return {
       onStatement: (stmt) => this.onStatement(stmt),
       onBackendMessage: (frame, stmt) => this.onBackendMessage(frame, stmt),
-      onDataRows: (buf, from, to, stmt) => this.onDataRows(buf, from, to, stmt),
+      onRows: (buf, from, to, stmt) => this.onRows(buf, from, to, stmt),
       onStatementEnd: (stmt, result) => this.onStatementEnd(stmt, result),
       onCommitFailed: (ns, sqlstate, more, block) => this.onCommitFailed(ns, sqlstate, more, block),
       onClientGone: () => this.refuseHeld(),
@@ -321,14 +321,14 @@ export class PgSessionRecorder {
   }
 
   /**
-   * Rows as one run (SessionHooks.onDataRows): those the statement's sample still takes go a row at a time, as
+   * Rows as one run (SessionHooks.onRows): the DataRows the statement's sample still takes go a row at a time, as
    * onBackendMessage takes them, the rest as one run to the inner hooks. Declined when the inner hooks read rows one
    * at a time only.
    */
-  private onDataRows(buf: Buffer, from: number, to: number, stmt: Statement): Buffer[] | null | undefined {
+  private onRows(buf: Buffer, from: number, to: number, stmt: Statement): Buffer[] | null | undefined {
     const inner = this.c.inner;
-    if (!inner.onDataRows) return inner.onBackendMessage ? undefined : null;
-    if (!this.c.transcript || stmt.n === this.sampledAll) return inner.onDataRows(buf, from, to, stmt);
+    if (!inner.onRows) return inner.onBackendMessage ? undefined : null;
+    if (!this.c.transcript || stmt.n === this.sampledAll || buf[from] !== BE.DataRow) return inner.onRows(buf, from, to, stmt);
     const out: Buffer[] = [];
     let s = from;
     for (; s < to && stmt.n !== this.sampledAll; s += 1 + buf.readInt32BE(s + 1)) {
@@ -336,7 +336,7 @@ export class PgSessionRecorder {
       out.push(this.onBackendMessage(f, stmt) ?? f);
     }
     if (s === to) return out;
-    const rest = inner.onDataRows(buf, s, to, stmt);
+    const rest = inner.onRows(buf, s, to, stmt);
     if (rest === null) out.push(buf.subarray(s, to));
     else if (rest) for (const b of rest) out.push(b);
     else forEachMessage(buf, s, to, (f) => out.push(inner.onBackendMessage?.(f, stmt) ?? f));

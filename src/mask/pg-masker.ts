@@ -225,19 +225,21 @@ export class PgMasker {
   }
 
   /**
-   * SessionHooks.onDataRows: the whole DataRows at buf[from, to) (checked by the proxy), of `stmt`, masked as
-   * onBackendMessage masks each. Null when none changed, else the run's bytes with the changed rows replaced.
+   * SessionHooks.onRows: the whole DataRows, or CopyData of a COPY TO, at buf[from, to) (checked by the proxy), of
+   * `stmt`, masked as onBackendMessage masks each. Null when none changed, else the run's bytes with the changed
+   * rows replaced.
    */
-  onDataRows(buf: Buffer, from: number, to: number, stmt?: object | null): Buffer[] | null {
+  onRows(buf: Buffer, from: number, to: number, stmt?: object | null): Buffer[] | null {
     this.#stmt = stmt;
     this.#bs = -2;
+    const copy = buf[from] === C.d;
     try {
       let out: Buffer[] | undefined;
       // Where the rows not yet handed on start.
       let kept = from;
       for (let s = from; s < to;) {
         const e = s + 1 + ((buf[s + 1]! << 24) | (buf[s + 2]! << 16) | (buf[s + 3]! << 8) | buf[s + 4]!);
-        const masked = this.#dataRow(buf, s, e, to);
+        const masked = copy ? this.#copyData(buf.subarray(s + 5, e)) : this.#dataRow(buf, s, e, to);
         if (masked) {
           out ??= [];
           if (kept < s) out.push(buf.subarray(kept, s));
@@ -255,7 +257,7 @@ export class PgMasker {
 
   /**
    * The first backslash in `buf` at or after `at` and before `limit` (-1: none), remembered (#bs, from #bsFrom) for
-   * the rest of the call: the rows of a run (onDataRows) share one search, not one each to the run's end.
+   * the rest of the call: the rows of a run (onRows) share one search, not one each to the run's end.
    */
   #backslash(buf: Buffer, at: number, limit: number): number {
     const known = this.#bs;
@@ -390,7 +392,7 @@ export class PgMasker {
    * columns and a rule-masked account_no came back whole): with column rules configured they are refused
    * (MaskError, fail closed); without, content detection alone masks them. `stmt` undefined (no proxy, as in
    * unit tests): the last plan. The message is frame[s, e), read in place: its value count at s + 5, its values from
-   * s + 7; `limit`: where the run it is part of ends (onDataRows), else e.
+   * s + 7; `limit`: where the run it is part of ends (onRows), else e.
    */
   #dataRow(frame: Buffer, s: number, e: number, limit: number): Buffer | null {
     const n = frame.readInt16BE(s + 5);

@@ -134,7 +134,7 @@ function maskingGate(srv: PostgresServer): Promise<Gate> {
   return startGate(srv, {
     hooksFor: () => {
       const masker = new PgMasker({ config: masking });
-      return { onBackendMessage: (f, stmt) => masker.onBackendMessage(f, stmt), onDataRows: (b, from, to, stmt) => masker.onDataRows(b, from, to, stmt) };
+      return { onBackendMessage: (f, stmt) => masker.onBackendMessage(f, stmt), onRows: (b, from, to, stmt) => masker.onRows(b, from, to, stmt) };
     },
   });
 }
@@ -150,7 +150,7 @@ const MALFORMED: Record<string, Buffer> = {
   'BackendKeyData mid-session': bytes.backendKeyData(1, 2),
   'ReadyForQuery without its status': msg('Z'),
   'DataRow with fewer columns than its values': Buffer.concat([ROWS, msg('D', i16(1), i32(2), 'ab', i32(16), PAN)]),
-  // Read with the rows before it, it is not handed to the masking hooks in their run (onDataRows), where it would be
+  // Read with the rows before it, it is not handed to the masking hooks in their run (onRows), where it would be
   // masking's failure (XX000), not the server's.
   'DataRow with fewer columns than its values, behind rows read with it': Buffer.concat([ROWS, bytes.dataRow(['a']), bytes.dataRow(['b']), bytes.dataRow(['c']), msg('D', i16(1), i32(2), 'ab', i32(16), PAN)]),
   'NotificationResponse cut short': msg('A', i32(1)),

@@ -1,16 +1,16 @@
 /**
- * A large result's rows go to the masking hooks as runs (SessionHooks.onDataRows: the DataRows read together, one
- * call), once the transcript's sample of the statement is taken. Through `pcigate connect`'s hooks (policy, masking,
+ * A large result's rows go to the masking hooks as runs (SessionHooks.onRows: the DataRows, or a COPY TO's CopyData,
+ * read together, one call), once the transcript's sample of the statement is taken. Through `pcigate connect`'s hooks (policy, masking,
  * recording) against a real PostgreSQL: card numbers sprinkled through 3,000 rows, in the forms whose masking reads
  * past a value's own bytes (a JSON `\u` escape, found from the row's first backslash; a float's exponent print; an
  * int8), over the simple protocol, the extended one, and a named statement executed again (its rows described by
- * the statement's Describe, not by one of their own): every row with one is masked, every other comes back
- * exactly as the server sent it, in order.
+ * the statement's Describe, not by one of their own), and COPY TO STDOUT in text and csv: every row with one is
+ * masked, every other comes back exactly as the server sent it, in order.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { gateConfig, pgClient, startConfiguredGate, type Gate } from './pg-proxy-setup.js';
+import { gateConfig, pgClient, run, startConfiguredGate, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -32,7 +32,7 @@ beforeAll(async () => {
       case when g % 83 = 0 then 4111111111111111 else g * 1.5 end,
       case when g % 79 = 0 then 4111111111111111 else g end
     from generate_series(1, ${ROWS}) g;`);
-  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read'] }));
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'copy_out'] }));
   direct = new pg.Client({ host: server.host, port: server.port, user: server.superuser, password: server.password, database: server.database });
   await direct.connect();
   through = await pgClient(gate);
@@ -75,4 +75,18 @@ describe('rows read together go to the masking hooks as runs', () => {
     expectMasked(await through.query(q), want);
     expectMasked(await through.query(q), want);
   });
+
+  for (const format of ['text', 'csv']) {
+    it(`COPY TO STDOUT, ${format}`, async () => {
+      const sql = `copy (select * from runs order by id) to stdout (format ${format})`;
+      const got = await run('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-c', sql], gate.env);
+      expect(got.code, got.stderr).toBe(0);
+      const want = server.psql(sql).split('\n').filter(Boolean);
+      const lines = got.stdout.split('\n').filter(Boolean);
+      expect(lines.length).toBe(ROWS);
+      expect(got.stdout).not.toMatch(/4111 1111 1111 1111|4111111111111111|4\.111111111111111e\+15|u0034111/);
+      const masked = lines.map((l, i) => [Number(/^\d+/.exec(l)?.[0]), l !== want[i]] as const).filter(([, m]) => m).map(([id]) => id);
+      expect(masked).toEqual(Array.from({ length: ROWS }, (_, i) => i + 1).filter(panRow));
+    });
+  }
 });

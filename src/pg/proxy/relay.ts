@@ -165,6 +165,9 @@ export interface RelayOptions {
 /** The default RelayOptions.vanishedDrainMs. */
 const VANISHED_DRAIN_MS = 10_000;
 
+/** backendMessageProblem takes any CopyData body. */
+const anyCopyData = (): boolean => true;
+
 /** Bytes of a gated response (its record not yet durable) held before the server is paused. */
 const GATE_BUFFER_MAX = 256 * 1024;
 
@@ -875,7 +878,7 @@ export class Relay {
         }
         this.preparedFrame = null;
         this.onUpstreamFrame(f, emit);
-        if (f[0] === BE.DataRow && this.o.hooks.onDataRows && this.o.hooks.onBackendMessage) this.dataRun(emit);
+        if ((f[0] === BE.DataRow || f[0] === BE.CopyData) && this.o.hooks.onRows && this.o.hooks.onBackendMessage) this.rowRun(f[0], emit);
       }
     } catch (e) {
       failed = { e };
@@ -899,20 +902,20 @@ export class Relay {
   private inUpstreamData = false;
 
   /**
-   * The DataRows already read right behind the one just handled, when they are the running statement's plain rows
-   * (not an exchange's, their description shown), go to the hooks as one run (SessionHooks.onDataRows): a large
-   * result is a message per row, and handling each in the loop above cost as much as masking it. Each is checked
-   * as nextUpstreamFrame checks one; the run stops before one that fails, which the loop then meets.
+   * The rows (DataRows or CopyData: `code`) already read right behind the one just handled, when they are the running
+   * statement's (not an exchange's, their description shown), go to the hooks as one run (SessionHooks.onRows): a
+   * large result is a message per row, and handling each in the loop above cost as much as masking it. Each is
+   * checked as nextUpstreamFrame checks one; the run stops before one that fails, which the loop then meets.
    */
-  private dataRun(emit: (b: Buffer) => void): void {
+  private rowRun(code: number, emit: (b: Buffer) => void): void {
     const h = this.head();
     if (!h || (h.kind !== 'query' && h.kind !== 'execute') || this.endedRuns.length > 0) return;
     const { run } = h;
     if (run.describe !== undefined || run.describeFrom !== undefined) return;
-    const r = this.o.upstreamReader.runOf(BE.DataRow, dataRowFits);
+    const r = this.o.upstreamReader.runOf(code, code === BE.DataRow ? dataRowFits : anyCopyData);
     if (!r) return;
-    run.result.dataRows += r.count;
-    const out = this.o.hooks.onDataRows!(r.buf, r.from, r.to, run.stmt);
+    if (code === BE.DataRow) run.result.dataRows += r.count;
+    const out = this.o.hooks.onRows!(r.buf, r.from, r.to, run.stmt);
     if (out === null) {
       emit(r.buf.subarray(r.from, r.to));
     } else if (out) {

@@ -24,7 +24,7 @@ describe('PgMasker', () => {
     expect(rows(m.onBackendMessage(bytes.dataRow(['card 4111111111111111 as float 4.111111111111111e+15'])))).toEqual(['card ************1111 as float *.*************11e+15']);
   });
 
-  it('masks a run of rows (onDataRows) as it masks each row alone, and hands unchanged rows on as the run\'s own bytes', () => {
+  it('masks a run of rows (onRows) as it masks each row alone, and hands unchanged rows on as the run\'s own bytes', () => {
     const rd = bytes.rowDescription([{ name: 'id', typeOid: 23 }, { name: 't' }, { name: 'f', typeOid: 701 }, { name: 'b', typeOid: 20 }]);
     // Values whose reading depends on what is around them in the run: a backslash that spells nothing before one that
     // spells a card number (`\u0034…`, found from the row's first backslash), a row after a masked one, NULLs.
@@ -42,17 +42,17 @@ describe('PgMasker', () => {
     // The run sits in a larger buffer, as the framer's: bytes before it and after it are not its rows'.
     const buf = Buffer.concat([bytes.commandComplete('x'), ...frames, bytes.dataRow(['\\u0034'])]);
     const from = bytes.commandComplete('x').length;
-    const out = run.onDataRows(buf, from, buf.length - bytes.dataRow(['\\u0034']).length)!;
+    const out = run.onRows(buf, from, buf.length - bytes.dataRow(['\\u0034']).length)!;
     expect(Buffer.concat(out).equals(Buffer.concat(alone))).toBe(true);
     expect(run.takeCounts()).toEqual(one.takeCounts());
     expect(alone.filter((f, i) => f !== frames[i]).length).toBe(5);
     // The unchanged rows between two changed ones go on as one view of the run's buffer.
     expect(out.some((b) => b.buffer === buf.buffer && b.length === frames[0]!.length + frames[1]!.length)).toBe(true);
     const clean = Buffer.concat([frames[0]!, frames[1]!, frames[8]!]);
-    expect(run.onDataRows(clean, 0, clean.length)).toBeNull();
+    expect(run.onRows(clean, 0, clean.length)).toBeNull();
     // Nothing of an earlier run's search is taken for this one's: it starts past where the last search ended.
     const later = Buffer.concat([Buffer.alloc(2000, 0x20), frames[2]!]);
-    expect(run.onDataRows(later, 2000, later.length)?.[0]?.equals(alone[2]!)).toBe(true);
+    expect(run.onRows(later, 2000, later.length)?.[0]?.equals(alone[2]!)).toBe(true);
   });
 
   it('masks a PAN in a text DataRow by content, whatever the column is called', () => {
