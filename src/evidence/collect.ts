@@ -110,7 +110,7 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
     log,
     ...(logScan ? { logScan: logScan.result } : {}),
     // Chosen now, while the log can be read: its lines are not kept (the checks are pure and synchronous).
-    samples: await sampleRecords({ records, inPeriod, checkpoints, sample, log }),
+    samples: await sampleRecords({ records, inPeriod, checkpoints, sample, log, anyLuhn }),
     inPeriod,
     verify,
     checkpoints,

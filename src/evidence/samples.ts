@@ -41,11 +41,13 @@ const SAFE_TYPE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const REPLACE_TRIES = 32;
 
 /**
- * True when a log line holds what `pcigate scan` reports: a PAN or SAD. Any Luhn-valid 13–19 digit number
- * counts, whatever `masking.networks` says: the bundle leaves the data home, so it fails closed.
+ * True when a log line holds what `pcigate scan` reports: a PAN or SAD, by the detector the bundle's own scan of the
+ * log uses (req3/pan-sad-scan.csv; `masking.networks`), so a record left out for card data is one that scan lists.
+ * Any Luhn-valid 13–19 digit number, whatever the networks, used to count here: one record in ten carrying a
+ * timestamp in milliseconds (an approval's expires_ms) was left out for a card number the scan did not find.
  */
-function holdsAccountData(line: Buffer): boolean {
-  return scanBytes(line, 'sample', { anyLuhn: true }).length > 0;
+function holdsAccountData(line: Buffer, anyLuhn: boolean): boolean {
+  return scanBytes(line, 'sample', { anyLuhn }).length > 0;
 }
 
 /** Up to n indices of 0…count−1, evenly spaced, first and last included, ascending and distinct. */
@@ -100,7 +102,11 @@ export class ProofBuilder {
 }
 
 /** What sampleRecords reads: the records of the log and of the period, the checkpoints, and the log's lines. */
-export type SampleInput = Pick<EvidenceInput, 'records' | 'inPeriod' | 'checkpoints' | 'sample'> & { log: Pick<LogLines, 'length' | 'at' | 'read'> };
+export type SampleInput = Pick<EvidenceInput, 'records' | 'inPeriod' | 'checkpoints' | 'sample'> & {
+  log: Pick<LogLines, 'length' | 'at' | 'read'>;
+  /** `masking.networks: any_luhn`: any Luhn-valid 13–19 digit number is a card number (holdsAccountData). */
+  anyLuhn: boolean;
+};
 
 /**
  * Up to `points.length` clean records of `provable` (indices into it), evenly spaced: a record holding card data
@@ -176,7 +182,7 @@ export async function sampleRecords(input: SampleInput): Promise<SampleSet> {
   const holding = new Map<number, boolean>();
   const holds = (index: number, line: Buffer): boolean => {
     let h = holding.get(index);
-    if (h === undefined) { h = holdsAccountData(line); holding.set(index, h); }
+    if (h === undefined) { h = holdsAccountData(line, input.anyLuhn); holding.set(index, h); }
     return h;
   };
   const picks = new Map<string, { picked: LoadedRecord[]; dirty: number }>();

@@ -29,8 +29,11 @@ export function outboxSink(deps: { fs: Fs; clock: Clock; home: string }): AuditS
     async append(event: AuditEvent) {
       try {
         await deps.fs.mkdir(dir, { recursive: true, mode: 0o700 });
-        // Names sort in append order: time, then a per-process counter, then randomness for uniqueness.
-        const name = `${String(deps.clock.now()).padStart(15, '0')}-${String(n++).padStart(6, '0')}-${randomBytes(4).toString('hex')}.json`;
+        // Names sort in append order: time, then a per-process counter, then randomness for uniqueness. In base 36,
+        // apart by `_`: the name is copied into the record (detail.outbox), and the decimal milliseconds of the names
+        // before (`001796662956012-000000-…`) read as a Luhn-valid 13-digit number one time in ten, for which `pcigate
+        // evidence` left the record out of its samples (it was often the only approval.approve). Those still sort first.
+        const name = `t${deps.clock.now().toString(36).padStart(9, '0')}_${(n++).toString(36).padStart(6, '0')}_${randomBytes(4).toString('hex')}.json`;
         await writeFileAtomic(deps.fs, path.join(dir, name), `${JSON.stringify({ ...event, detail: { ...event.detail, via_outbox: true, occurred: formatTs(deps.clock.micros()) } })}\n`);
         return { seq: -1, leaf: '' };
       } catch (e) {

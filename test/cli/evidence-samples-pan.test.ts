@@ -2,7 +2,9 @@
  * No card number reaches an evidence bundle through its samples. A sample is a log line byte for byte (so it
  * can be proven), so a line that holds a clear PAN — written by an older pcigate or let through by a masking
  * gap — would be copied out of the data home as it is. `pcigate evidence` leaves such a line out, samples the
- * next clean record of the type in its place, and 10.2.2 says how many were withheld; the bundle verifies.
+ * next clean record of the type in its place, and 10.2.2 says how many were withheld; the bundle verifies. What counts
+ * as a card number there is what the bundle's scan of the log reports: a millisecond timestamp that is a Luhn-valid
+ * 13-digit number in no major network's range left the only record of its type out (approval.approve, 1 run in 10).
  */
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -22,6 +24,9 @@ beforeAll(async () => {
   const log = await openAuditLog(testCtx(), { home, createIfMissing: { origin: 'ev.example/pcigate' }, idleMs: 60_000 });
   const actor = { sub: 'alice@example.com', idp: 'https://idp.example.com', via: 'oidc' as const, amr: ['pwd'] };
   const target = { conn: 'prod-db', kind: 'postgres' as const, host: 'db:5432', db: 'payments', user: 'app' };
+  // The only record of its type, with a timestamp in milliseconds that is a Luhn-valid 13-digit number in no major
+  // network's range: no card number by the detector the bundle scans the log with (masking.networks: major).
+  await log.append({ type: 'approval.request', actor, target, outcome: 'pending', detail: { id: 'A-1', expires_ms: 1796662956012 } });
   for (let k = 0; k < 5; k++) {
     await log.append({
       type: 'pg.query', session: 's-1', actor, src: { ip: '127.0.0.1', port: 50000, client: 'psql' }, target, outcome: 'success',
@@ -50,5 +55,14 @@ describe('pcigate evidence: samples never carry a card number', () => {
     expect(report).toContain('1 record(s) that would have been sampled hold what looks like a card number');
     const v = await runCli(['evidence', 'verify', zip, '--root-key', path.join(home, 'keys', 'root.pub')], { home: tmp, timeoutMs: 60_000 });
     expect(v.code).toBe(0);
+  });
+
+  it('samples a record whose only long number is one the log scan does not take for a card number (a millisecond timestamp)', async () => {
+    const zip = path.join(tmp, 'req10-ms.zip');
+    const r = await runCli(['evidence', '--req', '10', '--home', home, '--out', zip], { home: tmp, timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    const entries = readZip(await fsp.readFile(zip));
+    const sample = entries.find((e) => e.path === 'samples/approval.request.jsonl');
+    expect(sample?.bytes.toString('utf8')).toContain('"expires_ms":1796662956012');
   });
 });

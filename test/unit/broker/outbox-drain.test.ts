@@ -7,6 +7,7 @@ import { startOutboxDrain } from '../../../src/broker/outbox-drain.js';
 import { drainOutbox, outboxDir, outboxSink } from '../../../src/policy/audit-outbox.js';
 import { readLog } from '../../harness/audit-records.js';
 import { tempDir } from '../../harness/cli.js';
+import { scanBytes } from '../../../src/mask/scan-files.js';
 import { testCtx } from '../../harness/test-ctx.js';
 
 const clock = { now: () => Date.now(), micros: () => BigInt(Date.now()) * 1000n };
@@ -140,6 +141,21 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     expect(withN(home, 11)).toHaveLength(1);
     expect(withN(home, 12)).toHaveLength(1);
     expect(await fsp.readdir(outboxDir(home))).toEqual([]);
+  });
+
+  it('names hold no run of digits a card number scan reads (the name goes into the record), and sort after the older names', async () => {
+    const home = tempDir('pcigate-drain-');
+    // 1796662956012 ms is Luhn-valid: written in decimal, the name read as a 13-digit card number under any_luhn.
+    const at = (ms: number) => ({ now: () => ms, micros: () => BigInt(ms) * 1000n });
+    for (const ms of [1796662956012, 1796662956013, 9999999999999]) await outboxSink({ fs: fsp, clock: at(ms), home }).append({ type: 'approval.approve', outcome: 'success', detail: { ms } });
+    const older = '001796662956012-000000-12345678.json';
+    await fsp.writeFile(`${outboxDir(home)}/${older}`, JSON.stringify({ type: 'approval.approve', outcome: 'success', detail: { ms: 0 } }));
+    const names = await fsp.readdir(outboxDir(home));
+    for (const n of names.filter((x) => x !== older)) expect(scanBytes(Buffer.from(n), 'name', { anyLuhn: true }), n).toEqual([]);
+    expect(scanBytes(Buffer.from(older), 'name', { anyLuhn: true })).toHaveLength(1);
+    const sink = flakySink(0);
+    expect(await drainOutbox(fsp, home, sink)).toBe(4);
+    expect(sink.events.map((e) => e.detail!.ms)).toEqual([0, 1796662956012, 1796662956013, 9999999999999]);
   });
 
   it('a file that is not an event is set aside as .unreadable and the rest are moved', async () => {
