@@ -323,12 +323,13 @@ export class PgSessionRecorder {
   /**
    * Rows as one run (SessionHooks.onRows): the DataRows the statement's sample still takes go a row at a time, as
    * onBackendMessage takes them, the rest as one run to the inner hooks. Declined when the inner hooks read rows one
-   * at a time only.
+   * at a time only (and the sample is taken); with no inner hooks, the rest go as they are.
    */
   private onRows(buf: Buffer, from: number, to: number, stmt: Statement): Buffer[] | null | undefined {
     const inner = this.c.inner;
-    if (!inner.onRows) return inner.onBackendMessage ? undefined : null;
-    if (!this.c.transcript || stmt.n === this.sampledAll || buf[from] !== BE.DataRow) return inner.onRows(buf, from, to, stmt);
+    // What the inner hooks make of rows buf[s, to): a run, or (undefined) row by row; null when they read none.
+    const rest = (s: number) => (inner.onRows ? inner.onRows(buf, s, to, stmt) : inner.onBackendMessage ? undefined : null);
+    if (!this.c.transcript || stmt.n === this.sampledAll || buf[from] !== BE.DataRow) return rest(from);
     const out: Buffer[] = [];
     let s = from;
     for (; s < to && stmt.n !== this.sampledAll; s += 1 + buf.readInt32BE(s + 1)) {
@@ -336,10 +337,10 @@ export class PgSessionRecorder {
       out.push(this.onBackendMessage(f, stmt) ?? f);
     }
     if (s === to) return out;
-    const rest = inner.onRows(buf, s, to, stmt);
-    if (rest === null) out.push(buf.subarray(s, to));
-    else if (rest) for (const b of rest) out.push(b);
-    else forEachMessage(buf, s, to, (f) => out.push(inner.onBackendMessage?.(f, stmt) ?? f));
+    const more = rest(s);
+    if (more === null) out.push(buf.subarray(s, to));
+    else if (more) for (const b of more) out.push(b);
+    else forEachMessage(buf, s, to, (f) => out.push(inner.onBackendMessage!(f, stmt) ?? f));
     return out;
   }
 

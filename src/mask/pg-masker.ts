@@ -262,8 +262,9 @@ export class PgMasker {
   #backslash(buf: Buffer, at: number, limit: number): number {
     const known = this.#bs;
     if (known !== -2 && this.#bsFrom <= at && (known === -1 || known >= at)) return known;
-    let i = buf.indexOf(0x5c, at);
-    if (i >= limit) i = -1;
+    // Bounded: past the run the framer's buffer holds the next read's bytes, or none yet (a large frame's room).
+    let i = buf.subarray(at, limit).indexOf(0x5c);
+    if (i >= 0) i += at;
     this.#bs = i;
     this.#bsFrom = at;
     return i;

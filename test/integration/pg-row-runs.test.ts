@@ -7,10 +7,12 @@
  * the statement's Describe, not by one of their own), and COPY TO STDOUT in text and csv: every row with one is
  * masked, every other comes back exactly as the server sent it, in order.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { gateConfig, pgClient, run, startConfiguredGate, type Gate } from './pg-proxy-setup.js';
+import { gateConfig, pgClient, readLog, run, startConfiguredGate, startGate, until, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -89,4 +91,17 @@ describe('rows read together go to the masking hooks as runs', () => {
       expect(masked).toEqual(Array.from({ length: ROWS }, (_, i) => i + 1).filter(panRow));
     });
   }
+
+  it('a session with no masking hooks still has its sample of a statement\'s rows taken, as many as before', async () => {
+    const bare = await startGate(server);
+    try {
+      const c = await pgClient(bare);
+      expect((await c.query('select * from runs order by id')).rows.length).toBe(ROWS);
+      await c.end();
+      await until(() => readLog(bare.home).some((r) => r.type === 'session.end'));
+      const dir = path.join(bare.home, 'recordings');
+      const lines = readdirSync(dir).flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: string }));
+      expect(lines.filter((l) => l.t === 'row').length).toBe(20);
+    } finally { await bare.close(); }
+  });
 });
