@@ -226,10 +226,13 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     // The log is read (to see whether the record is there) once the claim is taken over: held there, as if killed there.
     let fail!: (e: Error) => void;
     const held = new Promise<never>((_, reject) => { fail = reject; });
-    const fs = new Proxy(fsp, { get: (t, k) => (k === 'readdir' ? (d: string, ...rest: unknown[]) => (String(d).endsWith('/log') ? held : (fsp.readdir as (...a: unknown[]) => unknown)(d, ...rest)) : Reflect.get(t, k)) });
+    let reading = false;
+    const fs = new Proxy(fsp, { get: (t, k) => (k === 'readdir' ? (d: string, ...rest: unknown[]) => (String(d).endsWith('/log') ? (reading = true, held) : (fsp.readdir as (...a: unknown[]) => unknown)(d, ...rest)) : Reflect.get(t, k)) });
     const log = { ...flakySink(0), size: 900 };
     const draining = drainOutbox(fs as typeof fsp, home, log);
     await expect.poll(async () => (await fsp.readdir(outboxDir(home))).find((f) => !f.includes('0badc0de'))).toMatch(/\.draining-[0-9a-f]+-s7-[0-9a-f]+$/);
+    // Killed while it reads the log, not before it got there (held failed with no reader yet was an unhandled rejection).
+    await expect.poll(() => reading).toBe(true);
     fail(new Error('gone'));
     await draining;
   });
