@@ -1,11 +1,12 @@
 /**
- * A large result's rows go to the masking hooks as runs (SessionHooks.onRows: the DataRows, or a COPY TO's CopyData,
- * read together, one call), once the transcript's sample of the statement is taken. Through `pcigate connect`'s hooks (policy, masking,
- * recording) against a real PostgreSQL: card numbers sprinkled through 3,000 rows, in the forms whose masking reads
- * past a value's own bytes (a JSON `\u` escape, found from the row's first backslash; a float's exponent print; an
- * int8), over the simple protocol, the extended one, and a named statement executed again (its rows described by
- * the statement's Describe, not by one of their own), and COPY TO STDOUT in text and csv: every row with one is
- * masked, every other comes back exactly as the server sent it, in order.
+ * A large result's rows go to the masking hooks as runs (SessionHooks.onRows: the DataRows, or a COPY TO's
+ * CopyData, read together, one call), once the transcript's sample of the statement is taken. Through `pcigate
+ * connect`'s hooks (policy, masking, recording) against a real PostgreSQL: card numbers sprinkled through 3,000
+ * rows, in the forms whose masking reads past a value's own bytes (a JSON `\u` escape, found from the row's first
+ * backslash; a float's exponent print; an int8), over the simple protocol, the extended one, a named statement
+ * executed again (its rows described by the statement's Describe, not by one of their own), and COPY TO STDOUT in
+ * text and csv: every row with one is masked, every other comes back exactly as the server sent it, in order. A
+ * session without masking hooks still has its sample of a statement's rows taken.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
