@@ -6,7 +6,8 @@
  * backslash; a float's exponent print; an int8), over the simple protocol, the extended one, a named statement
  * executed again (its rows described by the statement's Describe, not by one of their own), and COPY TO STDOUT in
  * text and csv: every row with one is masked, every other comes back exactly as the server sent it, in order. A
- * session without masking hooks still has its sample of a statement's rows taken.
+ * session without masking hooks still has its sample of a statement's rows taken; and the rows do reach the hooks
+ * in runs (without them, every test above would pass on the one-at-a-time path alone).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -104,5 +105,23 @@ describe('rows read together go to the masking hooks as runs', () => {
       const lines = readdirSync(dir).flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: string }));
       expect(lines.filter((l) => l.t === 'row').length).toBe(20);
     } finally { await bare.close(); }
+  });
+
+  it('the rows read together reach the hooks as runs: each row once, most of them in a run', async () => {
+    let single = 0;
+    let inRuns = 0;
+    const counting = await startGate(server, {
+      hooksFor: () => ({
+        onBackendMessage: (f) => { if (f[0] === 0x44) single++; return null; },
+        onRows: (buf, from, to) => { for (let s = from; s < to; s += 1 + buf.readInt32BE(s + 1)) inRuns++; return null; },
+      }),
+    });
+    try {
+      const c = await pgClient(counting);
+      expect((await c.query('select * from runs order by id')).rows.length).toBe(ROWS);
+      await c.end();
+    } finally { await counting.close(); }
+    expect(single + inRuns).toBe(ROWS);
+    expect(inRuns).toBeGreaterThan(ROWS / 2);
   });
 });
