@@ -4,7 +4,8 @@
  * chose. Its `session.end` said outcome success, reason `client disconnected`, as for a client that closed
  * between statements; it is `failure`, `client disconnected mid-statement`, as when a statement is running.
  * A client that sent more behind its held statement before going was not seen going (its socket was paused while
- * the statement was decided): an approval given later ran the statement.
+ * the statement was decided): an approval given later ran the statement. So it did for one that ended the session
+ * with a Terminate before closing (pg's end() on a query timeout): the client never sees it run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -87,6 +88,26 @@ describe('session.end when the client vanishes', () => {
       expect(mine.map((r) => [r.type, r.outcome, (r.detail as { rule?: string }).rule])).toEqual([['pg.query', 'denied', 'session_end']]);
       expect(log.find((r) => r.type === 'session.end')).toMatchObject({ outcome: 'failure', detail: { reason: 'client disconnected mid-statement' } });
       expect(server.psql('select count(*) from vcards').trim()).toBe('1');
+    } finally { await g.close(); }
+  }, 60_000);
+
+  it('held, then the client ends the session (Terminate) and closes: refused, so an approval given later runs nothing', async () => {
+    server.psql('create table tcards (id int); insert into tcards values (1);');
+    const { gate: g, store } = await heldGate(server);
+    try {
+      const c = await RawPgClient.login(g.broker);
+      c.sock.write(bytes.query('delete from tcards'));
+      let id = '';
+      await until(async () => { id = (await store.list()).find((r) => r.sql === 'delete from tcards' && r.state === 'pending')?.id ?? ''; return id !== ''; });
+      // As pg's end() does on a query timeout: Terminate and close, the query still unanswered.
+      c.sock.end(bytes.terminate());
+      const refused = (r: { type: string; detail?: unknown }) => r.type === 'pg.query' && (r.detail as { sql?: string }).sql === 'delete from tcards' && (r.detail as { rule?: string }).rule === 'session_end';
+      await until(() => readLog(g.home).some(refused));
+      await store.approve(id, APPROVER).catch(() => undefined);
+      await until(() => readLog(g.home).some((r) => r.type === 'session.end'));
+      const mine = readLog(g.home).filter((r) => (r.type === 'pg.intent' || r.type === 'pg.query') && (r.detail as { sql?: string }).sql === 'delete from tcards');
+      expect(mine.map((r) => [r.type, r.outcome, (r.detail as { rule?: string }).rule])).toEqual([['pg.query', 'denied', 'session_end']]);
+      expect(server.psql('select count(*) from tcards').trim()).toBe('1');
     } finally { await g.close(); }
   }, 60_000);
 

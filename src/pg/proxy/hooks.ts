@@ -188,8 +188,9 @@ export interface SessionHooks {
    */
   parseReadsOtherwise?(sql: string): boolean;
   /**
-   * The client vanished while the server still owed it answers (the session ends once they are read): a statement
-   * held for an approval is refused now, as at the session's end, so an approval given meanwhile runs nothing.
+   * The client vanished while the server still owed it answers (the session ends once they are read), or closed
+   * after a Terminate while a statement was being decided: a statement held for an approval is refused now, as at
+   * the session's end, so an approval given meanwhile runs nothing.
    */
   onClientGone?(): void;
   /** The session is ready: the control that session timers (idle timeout, maximum duration) act through. */

@@ -1465,7 +1465,12 @@ export class Relay {
       } catch (e) {
         this.o.onInternalError(e);
       }
-      if (this.backlog.some((f) => f[0] === FE.Terminate)) return;
+      if (this.backlog.some((f) => f[0] === FE.Terminate)) {
+        // Except a statement held for an approval: the client ended the session before it ran and will never see it
+        // run (pg's end() on a timeout), so it is refused now, not run on an approval given later.
+        this.clientGoneHooks();
+        return;
+      }
     }
     // The client vanished (no Terminate). A statement still being decided (or held for approval: pumping) was
     // cut off with it, so the end is not clean; nothing more of the client's is forwarded.
@@ -1476,6 +1481,15 @@ export class Relay {
       return;
     }
     this.drain(reason, '08006', COPY_FAIL_VANISHED);
+  }
+
+  /** SessionHooks.onClientGone: a statement held for an approval is refused. */
+  private clientGoneHooks(): void {
+    try {
+      this.o.hooks.onClientGone?.();
+    } catch (e) {
+      this.o.onInternalError(e);
+    }
   }
 
   /**
@@ -1489,11 +1503,7 @@ export class Relay {
    */
   private drain(reason: string, sqlstate: string, copyFail: Buffer): void {
     this.vanished = { reason, sqlstate };
-    try {
-      this.o.hooks.onClientGone?.();
-    } catch (e) {
-      this.o.onInternalError(e);
-    }
+    this.clientGoneHooks();
     // The server may be paused for the client (writeClient's backpressure): no 'drain' comes from a gone client.
     if (!this.gatePaused) this.o.upstream.resume();
     this.endUpstream(copyFail);
