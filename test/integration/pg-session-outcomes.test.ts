@@ -46,69 +46,28 @@ describe('session.end when the client vanishes', () => {
   });
 
   it('held behind a statement the server still runs: refused as the client goes, so an approval given later runs nothing', async () => {
-    server.psql(`create table hcards (id int); insert into hcards values (1); ${STUBBORN_FUNCTION};`);
-    const { gate: g, store } = await heldGate(server, { role: { classes: ['read', 'write', 'transaction', 'utility', 'function'] } });
-    try {
-      const c = await RawPgClient.login(g.broker);
-      // The server runs the first (it ignores the cancel for 2 s) while the second waits for an approver.
-      c.sock.write(Buffer.concat([bytes.query('select stubborn(2)'), bytes.query('delete from hcards')]));
-      let id = '';
-      await until(async () => { id = (await store.list()).find((r) => r.sql === 'delete from hcards' && r.state === 'pending')?.id ?? ''; return id !== ''; });
-      c.sock.destroy();
-      // Approved once the proxy has refused it for the client's going (not after a fixed wait: under load the
-      // proxy may see the close later, and the approval would then come first and rightly run it).
-      const refused = (r: { type: string; detail?: unknown }) => r.type === 'pg.query' && (r.detail as { sql?: string; rule?: string }).sql === 'delete from hcards' && (r.detail as { rule?: string }).rule === 'session_end';
-      await until(() => readLog(g.home).some(refused));
-      await store.approve(id, APPROVER).catch(() => undefined);
-      await until(() => readLog(g.home).some((r) => r.type === 'session.end'));
-      const mine = readLog(g.home).filter((r) => (r.type === 'pg.intent' || r.type === 'pg.query') && (r.detail as { sql?: string }).sql === 'delete from hcards');
-      expect(mine.map((r) => [r.type, r.outcome, (r.detail as { rule?: string }).rule])).toEqual([['pg.query', 'denied', 'session_end']]);
-      expect(server.psql('select count(*) from hcards').trim()).toBe('1');
-    } finally { await g.close(); }
+    server.psql(STUBBORN_FUNCTION);
+    // The server runs the first (it ignores the cancel for 2 s) while the second waits for an approver.
+    const r = await approvedAfterGoing('hcards', { ahead: bytes.query('select stubborn(2)'), role: { classes: ['read', 'write', 'transaction', 'utility', 'function'] }, go: (c) => { c.sock.destroy(); } });
+    expect(r.mine).toEqual([['pg.query', 'denied', 'session_end']]);
+    expect(r.rows).toBe('1');
   }, 60_000);
 
   it('held, then the client sends more and vanishes: its going is seen, so an approval given later runs nothing', async () => {
-    server.psql('create table vcards (id int); insert into vcards values (1);');
-    const { gate: g, store } = await heldGate(server);
-    try {
-      const c = await RawPgClient.login(g.broker);
-      c.sock.write(bytes.query('delete from vcards'));
-      let id = '';
-      await until(async () => { id = (await store.list()).find((r) => r.sql === 'delete from vcards' && r.state === 'pending')?.id ?? ''; return id !== ''; });
-      // Bytes behind the held statement, then the end of the connection: a socket paused while the statement is
-      // decided would keep them unread, and its end unseen, until the approval.
-      await new Promise<void>((r) => c.sock.write(bytes.query('select 1'), () => r()));
-      c.sock.destroy();
-      const refused = (r: { type: string; detail?: unknown }) => r.type === 'pg.query' && (r.detail as { sql?: string }).sql === 'delete from vcards' && (r.detail as { rule?: string }).rule === 'session_end';
-      await until(() => readLog(g.home).some(refused));
-      await store.approve(id, APPROVER).catch(() => undefined);
-      await until(() => readLog(g.home).some((r) => r.type === 'session.end'));
-      const log = readLog(g.home);
-      const mine = log.filter((r) => (r.type === 'pg.intent' || r.type === 'pg.query') && /vcards|select 1/.test((r.detail as { sql?: string }).sql ?? ''));
-      expect(mine.map((r) => [r.type, r.outcome, (r.detail as { rule?: string }).rule])).toEqual([['pg.query', 'denied', 'session_end']]);
-      expect(log.find((r) => r.type === 'session.end')).toMatchObject({ outcome: 'failure', detail: { reason: 'client disconnected mid-statement' } });
-      expect(server.psql('select count(*) from vcards').trim()).toBe('1');
-    } finally { await g.close(); }
+    // Bytes behind the held statement, then the end of the connection: a socket paused while the statement is
+    // decided would keep them unread, and its end unseen, until the approval.
+    const r = await approvedAfterGoing('vcards', { go: async (c) => { await new Promise<void>((done) => c.sock.write(bytes.query('select 1'), () => done())); c.sock.destroy(); } });
+    expect(r.mine).toEqual([['pg.query', 'denied', 'session_end']]);
+    expect(r.log.some((x) => (x.detail as { sql?: string } | undefined)?.sql === 'select 1')).toBe(false);
+    expect(r.log.find((x) => x.type === 'session.end')).toMatchObject({ outcome: 'failure', detail: { reason: 'client disconnected mid-statement' } });
+    expect(r.rows).toBe('1');
   }, 60_000);
 
   it('held, then the client ends the session (Terminate) and closes: refused, so an approval given later runs nothing', async () => {
-    server.psql('create table tcards (id int); insert into tcards values (1);');
-    const { gate: g, store } = await heldGate(server);
-    try {
-      const c = await RawPgClient.login(g.broker);
-      c.sock.write(bytes.query('delete from tcards'));
-      let id = '';
-      await until(async () => { id = (await store.list()).find((r) => r.sql === 'delete from tcards' && r.state === 'pending')?.id ?? ''; return id !== ''; });
-      // As pg's end() does on a query timeout: Terminate and close, the query still unanswered.
-      c.sock.end(bytes.terminate());
-      const refused = (r: { type: string; detail?: unknown }) => r.type === 'pg.query' && (r.detail as { sql?: string }).sql === 'delete from tcards' && (r.detail as { rule?: string }).rule === 'session_end';
-      await until(() => readLog(g.home).some(refused));
-      await store.approve(id, APPROVER).catch(() => undefined);
-      await until(() => readLog(g.home).some((r) => r.type === 'session.end'));
-      const mine = readLog(g.home).filter((r) => (r.type === 'pg.intent' || r.type === 'pg.query') && (r.detail as { sql?: string }).sql === 'delete from tcards');
-      expect(mine.map((r) => [r.type, r.outcome, (r.detail as { rule?: string }).rule])).toEqual([['pg.query', 'denied', 'session_end']]);
-      expect(server.psql('select count(*) from tcards').trim()).toBe('1');
-    } finally { await g.close(); }
+    // As pg's end() does on a query timeout: Terminate and close, the query still unanswered.
+    const r = await approvedAfterGoing('tcards', { go: (c) => { c.sock.end(bytes.terminate()); } });
+    expect(r.mine).toEqual([['pg.query', 'denied', 'session_end']]);
+    expect(r.rows).toBe('1');
   }, 60_000);
 
   it('between statements: success, client disconnected', async () => {
@@ -121,6 +80,32 @@ describe('session.end when the client vanishes', () => {
     expect((end.detail as { reason?: string }).reason).toBe('client disconnected');
   });
 });
+
+/**
+ * `delete from <table>` (a table of one row, made here) held for an approval on a gate of its own, `ahead` sent
+ * before it; `go` ends the client's side. Approved once the proxy has refused it for the client's going (not after a
+ * fixed wait: under load the proxy may see the close later, and the approval would then come first and rightly run
+ * it). Its records as [type, outcome, rule], the gate's log once session.end is in it, and the table's row count.
+ */
+async function approvedAfterGoing(table: string, o: { ahead?: Buffer; role?: Record<string, unknown>; go: (c: RawPgClient) => void | Promise<void> }): Promise<{ mine: unknown[][]; log: ReturnType<typeof readLog>; rows: string }> {
+  server.psql(`create table ${table} (id int); insert into ${table} values (1);`);
+  const sql = `delete from ${table}`;
+  const { gate: g, store } = await heldGate(server, o.role ? { role: o.role } : {});
+  try {
+    const c = await RawPgClient.login(g.broker);
+    c.sock.write(Buffer.concat([o.ahead ?? Buffer.alloc(0), bytes.query(sql)]));
+    let id = '';
+    await until(async () => { id = (await store.list()).find((r) => r.sql === sql && r.state === 'pending')?.id ?? ''; return id !== ''; });
+    await o.go(c);
+    const refused = (r: { type: string; detail?: unknown }) => r.type === 'pg.query' && (r.detail as { sql?: string }).sql === sql && (r.detail as { rule?: string }).rule === 'session_end';
+    await until(() => readLog(g.home).some(refused));
+    await store.approve(id, APPROVER).catch(() => undefined);
+    await until(() => readLog(g.home).some((r) => r.type === 'session.end'));
+    const log = readLog(g.home);
+    const mine = log.filter((r) => (r.type === 'pg.intent' || r.type === 'pg.query') && (r.detail as { sql?: string }).sql === sql);
+    return { mine: mine.map((r) => [r.type, r.outcome, (r.detail as { rule?: string }).rule]), log, rows: server.psql(`select count(*) from ${table}`).trim() };
+  } finally { await g.close(); }
+}
 
 /** The session that ran (or was sent) `sql`, once its session.end is in the log. */
 async function sessionEnded(sql: string): Promise<string> {
