@@ -21,19 +21,22 @@ export function outboxDir(home: string): string {
   return path.join(home, 'approvals', 'outbox');
 }
 
+/** Events this process has parked: the counter in their names, shared by every outboxSink of the process. */
+let parked = 0;
+
 /** An AuditSink that parks events in the outbox; `seq` is unknown until drained (reported as -1). */
 export function outboxSink(deps: { fs: Fs; clock: Clock; home: string }): AuditSink {
   const dir = outboxDir(deps.home);
-  let n = 0;
   return {
     async append(event: AuditEvent) {
       try {
         await deps.fs.mkdir(dir, { recursive: true, mode: 0o700 });
-        // Names sort in append order: time, then a per-process counter, then randomness for uniqueness. In base 36,
+        // Names sort in append order: time, then a per-process counter (not per sink: two sinks of one process
+        // appending in the same millisecond sorted by their random part), then randomness for uniqueness. In base 36,
         // apart by `_`: the name is copied into the record (detail.outbox), and the decimal milliseconds of the names
         // before (`001796662956012-000000-…`) read as a Luhn-valid 13-digit number one time in ten, for which `pcigate
         // evidence` left the record out of its samples (it was often the only approval.approve). Those still sort first.
-        const name = `t${deps.clock.now().toString(36).padStart(9, '0')}_${(n++).toString(36).padStart(6, '0')}_${randomBytes(4).toString('hex')}.json`;
+        const name = `t${deps.clock.now().toString(36).padStart(9, '0')}_${(parked++).toString(36).padStart(6, '0')}_${randomBytes(4).toString('hex')}.json`;
         await writeFileAtomic(deps.fs, path.join(dir, name), `${JSON.stringify({ ...event, detail: { ...event.detail, via_outbox: true, occurred: formatTs(deps.clock.micros()) } })}\n`);
         return { seq: -1, leaf: '' };
       } catch (e) {

@@ -158,6 +158,15 @@ describe('drainOutbox after a drainer was killed holding a claim', () => {
     expect(sink.events.map((e) => e.detail!.ms)).toEqual([0, 1796662956012, 1796662956013, 9999999999999]);
   });
 
+  it('events parked in one millisecond by several sinks of a process drain in the order they were parked', async () => {
+    const home = tempDir('pcigate-drain-');
+    const still = { now: () => 1796662956012, micros: () => 1796662956012000n };
+    for (let n = 0; n < 20; n++) await outboxSink({ fs: fsp, clock: still, home }).append({ type: 'audit.access', outcome: 'success', detail: { n } });
+    const sink = flakySink(0);
+    expect(await drainOutbox(fsp, home, sink)).toBe(20);
+    expect(sink.events.map((e) => e.detail!.n)).toEqual([...Array(20).keys()]);
+  });
+
   it('a file that is not an event is set aside as .unreadable and the rest are moved', async () => {
     const home = tempDir('pcigate-drain-');
     await parked(home, 1);
