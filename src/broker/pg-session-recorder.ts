@@ -9,7 +9,7 @@
  */
 import { deepFreeze } from '../../recorder/record-line.js';
 import type { Actor, AuditEvent, AuditSink, Source, Target } from '../../recorder/types.js';
-import { forEachMessage, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from '../pg/proxy/hooks.js';
+import type { SessionHooks, Statement, StatementDecision, StatementResult } from '../pg/proxy/hooks.js';
 import { BE, readCString } from '../pg/proxy/wire.js';
 import type { PgTranscript } from './pg-transcript.js';
 import { defaultPanMasker } from '../mask/pan-masker.js';
@@ -322,25 +322,30 @@ export class PgSessionRecorder {
 
   /**
    * Rows as one run (SessionHooks.onRows): the DataRows the statement's sample still takes go a row at a time, as
-   * onBackendMessage takes them, the rest as one run to the inner hooks. Declined when the inner hooks read rows one
-   * at a time only (and the sample is taken); with no inner hooks, the rest go as they are.
+   * onBackendMessage takes them; the rest as one run to the inner hooks, or a row at a time to inner hooks that read
+   * rows one at a time only.
    */
-  private onRows(buf: Buffer, from: number, to: number, stmt: Statement): Buffer[] | null | undefined {
+  private onRows(buf: Buffer, from: number, to: number, stmt: Statement): Buffer[] | null {
     const inner = this.c.inner;
-    // What the inner hooks make of rows buf[s, to): a run, or (undefined) row by row; null when they read none.
-    const rest = (s: number) => (inner.onRows ? inner.onRows(buf, s, to, stmt) : inner.onBackendMessage ? undefined : null);
-    if (!this.c.transcript || stmt.n === this.sampledAll || buf[from] !== BE.DataRow) return rest(from);
-    const out: Buffer[] = [];
-    let s = from;
-    for (; s < to && stmt.n !== this.sampledAll; s += 1 + buf.readInt32BE(s + 1)) {
-      const f = buf.subarray(s, s + 1 + buf.readInt32BE(s + 1));
-      out.push(this.onBackendMessage(f, stmt) ?? f);
+    const sampling = () => this.c.transcript !== undefined && buf[from] === BE.DataRow && stmt.n !== this.sampledAll;
+    if (!sampling()) {
+      if (inner.onRows) return inner.onRows(buf, from, to, stmt);
+      if (!inner.onBackendMessage) return null;
     }
-    if (s === to) return out;
-    const more = rest(s);
-    if (more === null) out.push(buf.subarray(s, to));
-    else if (more) for (const b of more) out.push(b);
-    else forEachMessage(buf, s, to, (f) => out.push(inner.onBackendMessage!(f, stmt) ?? f));
+    const out: Buffer[] = [];
+    for (let s = from; s < to;) {
+      const sample = sampling();
+      if (!sample && inner.onRows) {
+        const rest = inner.onRows(buf, s, to, stmt);
+        if (rest) for (const b of rest) out.push(b);
+        else out.push(buf.subarray(s, to));
+        break;
+      }
+      const e = s + 1 + buf.readInt32BE(s + 1);
+      const f = buf.subarray(s, e);
+      out.push((sample ? this.onBackendMessage(f, stmt) : inner.onBackendMessage?.(f, stmt)) ?? f);
+      s = e;
+    }
     return out;
   }
 

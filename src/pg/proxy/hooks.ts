@@ -129,15 +129,6 @@ export const HOOKED_BACKEND = new Set<number>([
   0x53, // 'S' ParameterStatus (application_name and other settings the client set come back in it)
 ]);
 
-/** Calls `each` with every message of buf[from, to), whole messages one after the other (SessionHooks.onRows). */
-export function forEachMessage(buf: Buffer, from: number, to: number, each: (frame: Buffer) => void): void {
-  for (let s = from; s < to;) {
-    const e = s + 1 + buf.readInt32BE(s + 1);
-    each(buf.subarray(s, e));
-    s = e;
-  }
-}
-
 /**
  * What the broker plugs into a session. Every hook is optional.
  * - onStatement runs before a statement is forwarded; the proxy waits for it (record durably here).
@@ -153,11 +144,11 @@ export interface SessionHooks {
    * With onBackendMessage: rows of `stmt` that came one after the other, whole and checked, at buf[from, to), all
    * DataRows or all CopyData (buf[from] says which; a COPY TO sends a row per CopyData), each the frame
    * onBackendMessage would be given, so a large result costs one call per read, not one per row. Null: forwarded as
-   * they are; an array: the bytes that replace them, in order; undefined: declined, and each goes to
-   * onBackendMessage. Offered rows only after the first of the statement's rows in a read has gone to
-   * onBackendMessage (with its description before it, when the server sent none). A throw is onBackendMessage's.
+   * they are; an array: the bytes that replace them, in order. Offered rows only after the first of the statement's
+   * rows in a read has gone to onBackendMessage (with its description before it, when the server sent none). A throw
+   * is onBackendMessage's.
    */
-  onRows?(buf: Buffer, from: number, to: number, stmt: Statement): Buffer[] | null | undefined;
+  onRows?(buf: Buffer, from: number, to: number, stmt: Statement): Buffer[] | null;
   /**
    * Offered each row description before onBackendMessage sees it (a RowDescription, or the description an
    * Execute's rows have when the server sends none): a promise holds it and every server frame behind it

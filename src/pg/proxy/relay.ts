@@ -23,7 +23,7 @@ import type { FrameReader } from './frame-reader.js';
 import {
   ClientViolation, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, tagRows,
 } from './frontend-decode.js';
-import { forEachMessage, HOOKED_BACKEND, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
+import { HOOKED_BACKEND, type SessionHooks, type Statement, type StatementDecision, type StatementResult } from './hooks.js';
 import { PreparedMirror, type MirrorChange, type Portal, type Prepared } from './prepared-mirror.js';
 import { TxBlock } from './tx-block.js';
 import { BE, FE, errorMessage, parseErrorFields, readCString, readyForQuery, type ErrorFields } from './wire.js';
@@ -916,13 +916,8 @@ export class Relay {
     if (!r) return;
     if (code === BE.DataRow) run.result.dataRows += r.count;
     const out = this.o.hooks.onRows!(r.buf, r.from, r.to, run.stmt);
-    if (out === null) {
-      emit(r.buf.subarray(r.from, r.to));
-    } else if (out) {
-      for (const b of out) emit(b);
-    } else {
-      forEachMessage(r.buf, r.from, r.to, (f) => emit(this.o.hooks.onBackendMessage!(f, run.stmt) ?? f));
-    }
+    if (out === null) emit(r.buf.subarray(r.from, r.to));
+    else for (const b of out) emit(b);
   }
 
   /**
