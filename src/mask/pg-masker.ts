@@ -135,6 +135,8 @@ export class PgMasker {
     computed: boolean[] | undefined;
     /** Text formats: each number column's type (isNumberType), 0 for the others; undefined when there is none. */
     numbers: number[] | undefined; format: CopyTextFormat; header: boolean; rows: number;
+    /** Known once its computed columns have their rules (the first row): no rule and no number to withhold (#plainCopyRow). */
+    plain?: boolean;
   } | undefined;
   /** client_encoding and server_encoding as the server reported them (ParameterStatus): text arrives in the first. */
   #encodings = { client: 'UTF8', server: 'UTF8' };
@@ -239,7 +241,7 @@ export class PgMasker {
       let kept = from;
       for (let s = from; s < to;) {
         const e = s + 1 + ((buf[s + 1]! << 24) | (buf[s + 2]! << 16) | (buf[s + 3]! << 8) | buf[s + 4]!);
-        const masked = copy ? this.#copyData(buf.subarray(s + 5, e)) : this.#dataRow(buf, s, e, to);
+        const masked = !copy ? this.#dataRow(buf, s, e, to) : this.#plainCopyRow(buf, s, e, to) ? null : this.#copyData(buf.subarray(s + 5, e));
         if (masked) {
           out ??= [];
           if (kept < s) out.push(buf.subarray(kept, s));
@@ -471,6 +473,24 @@ export class PgMasker {
     return contentText(v, this.#ctx, col.typeOid === JSON_OID || col.typeOid === JSONB_OID, 'pan', found);
   }
 
+  /**
+   * Whether the text COPY row in the CopyData at buf[s, e) (part of a run that ends at `limit`) is one #copyData
+   * would leave as it is, read in place: no column rule or number column applies (the plan's `plain`, known from
+   * its first row on) and content detection finds nothing, asked as contentText asks (findPans, then leftAsIs),
+   * over the row's bytes where they lie. Most rows of a large COPY are: they cost no copy, no new Buffer and no
+   * second pass. Anything else (a binary COPY, the first row, a row to mask) is #copyData's.
+   */
+  #plainCopyRow(buf: Buffer, s: number, e: number, limit: number): boolean {
+    const copy = this.#copy;
+    // A text row that starts as binary COPY's signature would does: #copyData decides.
+    if (!copy || copy.binary || buf[s + 5] === PGCOPY_SIGNATURE[0]) return false;
+    const plan = this.#copyPlan && (this.#stmt === undefined || this.#copyPlan.stmt === this.#stmt) ? this.#copyPlan : undefined;
+    if (plan && plan.plain !== true) return false;
+    if (this.#ctx.content && (findPans(buf, this.#ctx.detect, s + 5, e).length > 0 || !leftAsIs(buf, s + 5, e, this.#ctx, this.#backslash(buf, s + 5, limit)))) return false;
+    if (plan) plan.rows++;
+    return true;
+  }
+
   /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */
   #copyData(body: Buffer): Buffer | null {
     if (!this.#copy || (!this.#copy.binary && startsBinaryCopy(body))) {
@@ -485,6 +505,7 @@ export class PgMasker {
       plan.rules = plan.rules.map((r, i) => (plan.computed![i] ? leastRevealing(r, this.#derivedRule(plan.stmt, i, n)) : r));
       plan.computed = undefined;
     }
+    if (plan) plan.plain = (plan.numbers === undefined || this.#ctx.content === undefined) && !plan.rules.some((r) => r !== undefined);
     if (this.#copy.binary) {
       const r = maskCopyBinary(body, this.#copy.headerDone, this.#ctx, plan?.rules, plan?.types);
       // After the trailer the next CopyData belongs to another COPY (CopyDone is not hooked).
