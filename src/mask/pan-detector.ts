@@ -84,7 +84,7 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   let track = false;
   while (p < to) {
     const b = buf[p]!;
-    if (p >= groupedEnd && GROUP_CLASS[b] !== 0) groupedEnd = groupedAt(buf, p, from, to, openEnd, grouped);
+    if (p >= groupedEnd && GROUP_CLASS[b] !== 0 && (GROUP_CLASS[b] === 2 || separatorNear(buf, p, from, to))) groupedEnd = groupedAt(buf, p, from, to, openEnd, grouped);
     const cls = BYTE_CLASS[b]!;
     let q: number;
     if (cls === 1) q = p;
@@ -150,6 +150,17 @@ export function findPans(buf: Uint8Array, opts: DetectOptions = {}, from = 0, to
   if (out.length > 1 && out.length > found) out.sort((x, y) => x.start - y.start);
   // Most values hold no PAN: one shared, frozen empty array for them.
   return out.length === 0 ? NO_SPANS : out;
+}
+
+/**
+ * Whether a thousands separator (`,` `.`) lies within 3 bytes of the digit at p: a grouped print holding p has one
+ * there (groupedAt's first test, made here, small enough to be inlined: most probes that meet a digit meet no such
+ * print, and the call cost as much as the rest of the probe).
+ */
+function separatorNear(buf: Uint8Array, p: number, from: number, to: number): boolean {
+  const z = p + 4 > to ? to : p + 4;
+  for (let k = p - 3 < from ? from : p - 3; k < z; k++) if (GROUP_CLASS[buf[k]!] === 2) return true;
+  return false;
 }
 
 /** Whether the last findPans saw a byte of 0x80 or more where a card number's character could be (lastFindSawHighByte). */
