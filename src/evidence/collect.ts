@@ -33,6 +33,7 @@ import { recordsEnd } from '../../recorder/segment-scan.js';
 import { segmentBytes } from '../../recorder/verify-scan.js';
 import type { VerifyInput, VerifyReport } from '../../recorder/verify-types.js';
 import { configOf } from './check-support.js';
+import { isClockReading } from './clock-readings.js';
 import { readExportFiles } from './export-files.js';
 import { recordedExports, shownPath } from './exports.js';
 import { readCertifiedEpochs, readCheckpoints } from './home-checkpoints.js';
@@ -100,7 +101,8 @@ export async function collectEvidence(ctx: Ctx, opts: CollectOptions): Promise<E
   const inPeriod = records.filter((r) => r.record.ts >= period.since && r.record.ts <= period.until);
   const sample = opts.sample ?? DEFAULT_SAMPLE;
   const maxExpanded = opts.maxExpanded ?? ARCHIVE_LIMITS.maxExpandedBytes;
-  const scan: ScanOptions = { anyLuhn, limits: archiveLimits(maxExpanded, 'pcigate evidence') };
+  // Recordings and exports: a sample of an earlier bundle holds record lines, pcigate's clock readings too.
+  const scan: ScanOptions = { anyLuhn, limits: archiveLimits(maxExpanded, 'pcigate evidence'), notAccountData: isClockReading };
   return {
     home: opts.home,
     origin,

@@ -8,6 +8,7 @@
 import { nodeHash, splitPoint, verifyInclusion } from '../../recorder/merkle.js';
 import type { Leaves } from '../../recorder/merkle.js';
 import { scanBytes } from '../mask/scan-files.js';
+import { isClockReading } from './clock-readings.js';
 import type { LogLines } from './log-lines.js';
 import type { CheckpointEntry, EvidenceInput, LoadedRecord, ProofFile } from './types.js';
 
@@ -44,10 +45,11 @@ const REPLACE_TRIES = 32;
  * True when a log line holds what `pcigate scan` reports: a PAN or SAD, by the detector the bundle's own scan of the
  * log uses (req3/pan-sad-scan.csv; `masking.networks`), so a record left out for card data is one that scan lists.
  * Any Luhn-valid 13–19 digit number, whatever the networks, used to count here: one record in ten carrying a
- * timestamp in milliseconds (an approval's expires_ms) was left out for a card number the scan did not find.
+ * timestamp in milliseconds (an approval's expires_ms) was left out for a card number the scan did not find. Such a
+ * reading of pcigate's clock is not one under any_luhn either (clock-readings.ts), in the scan or here.
  */
 function holdsAccountData(line: Buffer, anyLuhn: boolean): boolean {
-  return scanBytes(line, 'sample', { anyLuhn }).length > 0;
+  return scanBytes(line, 'sample', { anyLuhn, notAccountData: isClockReading }).length > 0;
 }
 
 /** Up to n indices of 0…count−1, evenly spaced, first and last included, ascending and distinct. */

@@ -26,7 +26,7 @@ import { gunzipSync } from 'node:zlib';
 import type { LazyEntry } from '../archive/zip.js';
 import { zipEntries } from '../archive/zip.js';
 import { UsageError } from '../errors.js';
-import type { DetectOptions } from './pan-detector.js';
+import type { ScanDetectOptions } from './scan-detect.js';
 import { maskText } from './pan-masker.js';
 import { scanPlainBytes } from './scan-detect.js';
 import type { ScanError, ScanFinding } from './scan-detect.js';
@@ -145,7 +145,7 @@ export function archiveKind(head: Uint8Array): 'zip' | 'gzip' | undefined {
  * `depth`: the archive level of `file` (1 for a file on disk); `budget`: the bytes still allowed to expand
  * for the file on disk this is part of.
  */
-export function scanArchiveBytes(bytes: Buffer, file: string, opts: DetectOptions, limits: ArchiveLimits = ARCHIVE_LIMITS, depth = 1, budget = { left: limits.maxExpandedBytes }): ArchiveScan {
+export function scanArchiveBytes(bytes: Buffer, file: string, opts: ScanDetectOptions, limits: ArchiveLimits = ARCHIVE_LIMITS, depth = 1, budget = { left: limits.maxExpandedBytes }): ArchiveScan {
   const out: ArchiveScan = { findings: [], errors: [], bytes: 0 };
   const kind = archiveKind(bytes);
   if (kind === 'zip') scanZipInto(bytes, file, opts, limits, depth, budget, out);
@@ -154,13 +154,13 @@ export function scanArchiveBytes(bytes: Buffer, file: string, opts: DetectOption
   return out;
 }
 
-function plain(bytes: Buffer, file: string, opts: DetectOptions, out: ArchiveScan): void {
+function plain(bytes: Buffer, file: string, opts: ScanDetectOptions, out: ArchiveScan): void {
   out.findings.push(...scanPlainBytes(bytes, file, opts));
   out.bytes += bytes.length;
 }
 
 /** Content found inside an archive of level `depth`: scanned, or opened when it is itself an archive. */
-function scanContent(bytes: Buffer, name: string, opts: DetectOptions, limits: ArchiveLimits, depth: number, budget: { left: number }, out: ArchiveScan): void {
+function scanContent(bytes: Buffer, name: string, opts: ScanDetectOptions, limits: ArchiveLimits, depth: number, budget: { left: number }, out: ArchiveScan): void {
   const kind = archiveKind(bytes);
   if (kind === undefined) return plain(bytes, name, opts, out);
   if (depth >= MAX_ARCHIVE_DEPTH) {
@@ -173,7 +173,7 @@ function scanContent(bytes: Buffer, name: string, opts: DetectOptions, limits: A
   out.bytes += inner.bytes;
 }
 
-function scanZipInto(bytes: Buffer, file: string, opts: DetectOptions, limits: ArchiveLimits, depth: number, budget: { left: number }, out: ArchiveScan): void {
+function scanZipInto(bytes: Buffer, file: string, opts: ScanDetectOptions, limits: ArchiveLimits, depth: number, budget: { left: number }, out: ArchiveScan): void {
   let entries: LazyEntry[];
   try {
     // Infinity: the budget is checked below, where the message can name the option that raises it.
@@ -206,7 +206,7 @@ function scanZipInto(bytes: Buffer, file: string, opts: DetectOptions, limits: A
   }
 }
 
-function scanGzipInto(bytes: Buffer, file: string, opts: DetectOptions, limits: ArchiveLimits, depth: number, budget: { left: number }, out: ArchiveScan): void {
+function scanGzipInto(bytes: Buffer, file: string, opts: ScanDetectOptions, limits: ArchiveLimits, depth: number, budget: { left: number }, out: ArchiveScan): void {
   const cap = Math.min(limits.maxEntryBytes, budget.left);
   // Held in memory whole: even without a limit, no more than one Buffer can hold.
   const held = Math.min(cap, bufferConstants.MAX_LENGTH);

@@ -38,14 +38,24 @@ const SAD_PATTERNS: Array<{ kind: ScanFinding['kind']; re: RegExp }> = [
 
 export type Found = { at: number; f: Omit<ScanFinding, 'file' | 'line' | 'column'> };
 
+export interface ScanDetectOptions extends DetectOptions {
+  /**
+   * A caller that knows a number in its own files is no account data says so (the evidence bundle: pcigate's clock
+   * readings in its audit records, src/evidence/clock-readings.ts): given the whole line a PAN was found in and the
+   * PAN's byte offset in it. Asked only when the whole line is in view; otherwise the finding stands.
+   */
+  notAccountData?: (line: Buffer, at: number) => boolean;
+}
+
 /**
  * PANs and SAD in `data` starting in [skipBefore, cut), in offset order. With `!last` the data continues
- * (a chunk): a PAN touching its end is undecided and left for the next round.
+ * (a chunk): a PAN touching its end is undecided and left for the next round. `lineStart`: data[0] begins a line.
  */
-export function detect(data: Buffer, cut: number, skipBefore: number, last: boolean, opts: DetectOptions): Found[] {
+export function detect(data: Buffer, cut: number, skipBefore: number, last: boolean, opts: ScanDetectOptions, lineStart = true): Found[] {
   const found: Found[] = [];
   for (const s of findPans(data, opts, 0, data.length, !last)) {
     if (s.start >= cut || s.start < skipBefore) continue;
+    if (opts.notAccountData && ownNumber(data, s.start, last, lineStart, opts.notAccountData)) continue;
     // UTF-8: full-width digits and Unicode separators (wide-text.ts) are more than a byte; NFKC reads them as ASCII.
     const masked = Buffer.from(applyMask(data.subarray(s.start, s.end), [{ start: 0, end: s.end - s.start, digits: s.digits }], { format: 'last4' })).toString('utf8');
     found.push({ at: s.start, f: { kind: 'pan', network: networkOf(data.subarray(s.start, s.end).toString('utf8').normalize('NFKC'), s.digits), masked } });
@@ -59,6 +69,15 @@ export function detect(data: Buffer, cut: number, skipBefore: number, last: bool
     }
   }
   return found.sort((a, b) => a.at - b.at);
+}
+
+/** notAccountData asked about the PAN at data[at] with its whole line, when that line is all in `data`. */
+function ownNumber(data: Buffer, at: number, last: boolean, lineStart: boolean, ask: (line: Buffer, at: number) => boolean): boolean {
+  const a = at === 0 ? 0 : data.lastIndexOf(10, at - 1) + 1;
+  if (a === 0 && !lineStart) return false;
+  const z = data.indexOf(10, at);
+  if (z === -1 && !last) return false;
+  return ask(data.subarray(a, z === -1 ? data.length : z), at - a);
 }
 
 /**
@@ -78,7 +97,7 @@ function networkOf(text: string, digits: number): string {
 }
 
 /** The findings in `data` as it is (no decompression), named `file`. */
-export function scanPlainBytes(data: Buffer, file: string, opts: DetectOptions = {}): ScanFinding[] {
+export function scanPlainBytes(data: Buffer, file: string, opts: ScanDetectOptions = {}): ScanFinding[] {
   const pos = new LineCounter();
   return detect(data, data.length, 0, true, opts).map(({ at, f }) => ({ file, ...pos.at(data, 0, at), ...f }));
 }

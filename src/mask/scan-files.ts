@@ -13,10 +13,10 @@ import type { Ctx } from '../cli/ctx.js';
 import { sha256OfHandle } from '../../recorder/blob.js';
 import { useRegularFile } from '../../recorder/regular-file.js';
 import type { FileHandle } from '../../recorder/blob.js';
-import type { DetectOptions } from './pan-detector.js';
 import { ARCHIVE_LIMITS, archiveKind, formatBytes, raiseAdvice, scanArchiveBytes } from './scan-archive.js';
 import type { ArchiveLimits } from './scan-archive.js';
 import { detect, LineCounter, sadCut, scanPlainBytes } from './scan-detect.js';
+import type { ScanDetectOptions } from './scan-detect.js';
 import type { ScanError, ScanFinding } from './scan-detect.js';
 import { contextFrom, holdFrom } from './stream-masker.js';
 
@@ -33,7 +33,7 @@ export interface ScanReport {
 /** Bytes read (or decompressed) at a time, unless {@link ScanOptions.chunkBytes} says otherwise. */
 export const SCAN_CHUNK_BYTES = 4 << 20;
 
-export interface ScanOptions extends DetectOptions {
+export interface ScanOptions extends ScanDetectOptions {
   /** Chunk size for reading, default {@link SCAN_CHUNK_BYTES} (tests use small ones to cross boundaries). */
   chunkBytes?: number;
   /** Archive limits, default {@link ARCHIVE_LIMITS}; `--max-expanded` (of pcigate scan or evidence) sets them with archiveLimits(). */
@@ -123,7 +123,7 @@ async function scanOpen(fh: FileHandle, shown: string, report: ScanReport, opts:
 }
 
 /** The detector over a file's chunks, carrying the undecided tail of each into the next. */
-async function scanChunks(source: AsyncIterable<Buffer>, shown: string, report: ScanReport, opts: DetectOptions): Promise<void> {
+async function scanChunks(source: AsyncIterable<Buffer>, shown: string, report: ScanReport, opts: ScanDetectOptions): Promise<void> {
   let carry: Buffer = Buffer.alloc(0);
   let carryAbs = 0; // absolute offset of carry[0]
   let reportedUpTo = 0; // absolute offset: findings starting before this were reported
@@ -136,7 +136,8 @@ async function scanChunks(source: AsyncIterable<Buffer>, shown: string, report: 
     report.bytes += chunk.length;
     const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
     const cut = last ? data.length : Math.min(holdFrom(data), sadCut(data));
-    const found = detect(data, cut, reportedUpTo - carryAbs, last, opts);
+    // A chunk's data begins a line at the file's start only (what the carry keeps may start mid-line).
+    const found = detect(data, cut, reportedUpTo - carryAbs, last, opts, carryAbs === 0);
     for (const { at, f } of found) {
       const { line, column } = pos.at(data, carryAbs, at);
       report.findings.push({ file: shown, line, column, ...f });
@@ -155,7 +156,7 @@ async function scanChunks(source: AsyncIterable<Buffer>, shown: string, report: 
  * without touching the file system); a gzip member (RFC 1952) is decompressed first. Line and column
  * are as {@link scanPaths} reports them for a file with these bytes.
  */
-export function scanBytes(bytes: Buffer, file: string, opts: DetectOptions = {}): ScanFinding[] {
+export function scanBytes(bytes: Buffer, file: string, opts: ScanDetectOptions = {}): ScanFinding[] {
   return scanPlainBytes(archiveKind(bytes) === 'gzip' ? gunzipSync(bytes) : bytes, file, opts);
 }
 

@@ -5,6 +5,8 @@
  * next clean record of the type in its place, and 10.2.2 says how many were withheld; the bundle verifies. What counts
  * as a card number there is what the bundle's scan of the log reports: a millisecond timestamp that is a Luhn-valid
  * 13-digit number in no major network's range left the only record of its type out (approval.approve, 1 run in 10).
+ * Under `masking.networks: any_luhn` too, where any Luhn-valid number counts: pcigate's own clock reading is none
+ * (neither sampled out nor in the log scan), the same digits in a statement's text are.
  */
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +17,8 @@ import { testCtx } from '../harness/test-ctx.js';
 import { runCli, tempDir } from '../harness/cli.js';
 
 const PAN = '4111111111111111';
+/** Luhn-valid, 13 digits, in no major network's range: a card number only under any_luhn. */
+const MS = 1796662956012;
 let tmp: string;
 let home: string;
 
@@ -26,7 +30,9 @@ beforeAll(async () => {
   const target = { conn: 'prod-db', kind: 'postgres' as const, host: 'db:5432', db: 'payments', user: 'app' };
   // The only record of its type, with a timestamp in milliseconds that is a Luhn-valid 13-digit number in no major
   // network's range: no card number by the detector the bundle scans the log with (masking.networks: major).
-  await log.append({ type: 'approval.request', actor, target, outcome: 'pending', detail: { id: 'A-1', expires_ms: 1796662956012 } });
+  await log.append({ type: 'approval.request', actor, target, outcome: 'pending', detail: { id: 'A-1', expires_ms: MS } });
+  // The same digits in a statement's text: a card number under any_luhn.
+  await log.append({ type: 'pg.intent', session: 's-1', actor, target, outcome: 'pending', detail: { sql: `select ${MS}` } });
   for (let k = 0; k < 5; k++) {
     await log.append({
       type: 'pg.query', session: 's-1', actor, src: { ip: '127.0.0.1', port: 50000, client: 'psql' }, target, outcome: 'success',
@@ -63,6 +69,36 @@ describe('pcigate evidence: samples never carry a card number', () => {
     expect(r.code).toBe(0);
     const entries = readZip(await fsp.readFile(zip));
     const sample = entries.find((e) => e.path === 'samples/approval.request.jsonl');
-    expect(sample?.bytes.toString('utf8')).toContain('"expires_ms":1796662956012');
+    expect(sample?.bytes.toString('utf8')).toContain(`"expires_ms":${MS}`);
+  });
+
+  it('under masking.networks any_luhn: the clock reading is sampled and not in the log scan, the same digits in a statement are both', async () => {
+    const config = path.join(tmp, 'any-luhn.yaml');
+    await fsp.writeFile(config, 'masking:\n  networks: any_luhn\n', { mode: 0o600 });
+    const samples = path.join(tmp, 'req10-any.zip');
+    const r = await runCli(['evidence', '--req', '10', '--home', home, '--config', config, '--out', samples], { home: tmp, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const entries = readZip(await fsp.readFile(samples));
+    expect(entries.find((e) => e.path === 'samples/approval.request.jsonl')?.bytes.toString('utf8')).toContain(`"expires_ms":${MS}`);
+    expect(entries.some((e) => e.path === 'samples/pg.intent.jsonl' && e.bytes.toString('utf8').includes(String(MS)))).toBe(false);
+    expect(entries.find((e) => e.path === 'report.json')!.bytes.toString('utf8')).toContain('"withheld_records": 2');
+    const scan = path.join(tmp, 'req3-any.zip');
+    const s = await runCli(['evidence', '--req', '3', '--home', home, '--config', config, '--out', scan], { home: tmp, timeoutMs: 60_000 });
+    expect(s.code, s.stderr).toBe(0);
+    const rows = readZip(await fsp.readFile(scan)).find((e) => e.path === 'req3/pan-sad-scan.csv')!.bytes.toString('utf8').trimEnd().split('\n').slice(1).map((l) => l.split(','));
+    // The log's findings by their records' types; an earlier bundle's (an export) by the sample file they are in.
+    const logDir = path.join(home, 'log');
+    const types = new Map<string, string>();
+    for (const f of await fsp.readdir(logDir)) {
+      for (const l of (await fsp.readFile(path.join(logDir, f), 'utf8')).split('\n').filter(Boolean)) {
+        const r = JSON.parse(l) as { seq: number; type: string };
+        types.set(String(r.seq), r.type);
+      }
+    }
+    const inLog = rows.filter((r) => r[0] === 'log').map((r) => types.get(r[2]!));
+    expect(inLog.sort()).toEqual(['pg.intent', 'pg.query']);
+    const inExports = rows.filter((r) => r[0] === 'export').map((r) => /samples\/([a-z.]+)\.jsonl$/.exec(r[1]!)?.[1]);
+    expect(inExports).toContain('pg.intent');
+    expect(inExports).not.toContain('approval.request');
   });
 });
