@@ -9,8 +9,17 @@
  */
 const CLOCK_MEMBERS: Readonly<Record<string, readonly string[]>> = { 'approval.request': ['expires_ms'] };
 
-/** Whether the number at line[at] of the record line `line` is a clock reading of pcigate's (see above). */
+/** Every member name CLOCK_MEMBERS lists, as it precedes its value in a canonical line (`"expires_ms":`). */
+const KEYS = [...new Set(Object.values(CLOCK_MEMBERS).flat())].map((name) => ({ name, key: Buffer.from(`"${name}":`) }));
+
+/**
+ * Whether the number at line[at] of the record line `line` is a clock reading of pcigate's (see above). The line is
+ * parsed only when such a member's name is right before the number: a finding elsewhere (a long line of many card
+ * numbers, an exported page) costs no parse.
+ */
 export function isClockReading(line: Buffer, at: number): boolean {
+  const named = KEYS.find(({ key }) => at >= key.length && line.compare(key, 0, key.length, at - key.length, at) === 0);
+  if (!named) return false;
   let end = at;
   while (end < line.length && line[end]! >= 0x30 && line[end]! <= 0x39) end++;
   if (end === at) return false;
@@ -21,9 +30,6 @@ export function isClockReading(line: Buffer, at: number): boolean {
     return false;
   }
   const members = typeof record.type === 'string' ? CLOCK_MEMBERS[record.type] : undefined;
-  const value = line.toString('latin1', at, end);
-  return members?.some((name) => {
-    const key = `"${name}":`;
-    return typeof record.detail?.[name] === 'number' && String(record.detail[name]) === value && at >= key.length && line.toString('latin1', at - key.length, at) === key;
-  }) ?? false;
+  const value = record.detail?.[named.name];
+  return members?.includes(named.name) === true && typeof value === 'number' && String(value) === line.toString('latin1', at, end);
 }
