@@ -135,7 +135,7 @@ export class PgMasker {
     computed: boolean[] | undefined;
     /** Text formats: each number column's type (isNumberType), 0 for the others; undefined when there is none. */
     numbers: number[] | undefined; format: CopyTextFormat; header: boolean; rows: number;
-    /** Known once its computed columns have their rules (the first row): no rule and no number to withhold (#plainCopyRow). */
+    /** Set with the computed columns' rules (at the first row): no rule and no number to withhold (#plainCopyRow). */
     plain?: boolean;
   } | undefined;
   /** client_encoding and server_encoding as the server reported them (ParameterStatus): text arrives in the first. */
@@ -504,8 +504,8 @@ export class PgMasker {
       const n = plan.rules.length;
       plan.rules = plan.rules.map((r, i) => (plan.computed![i] ? leastRevealing(r, this.#derivedRule(plan.stmt, i, n)) : r));
       plan.computed = undefined;
+      plan.plain = (plan.numbers === undefined || this.#ctx.content === undefined) && !plan.rules.some((r) => r !== undefined);
     }
-    if (plan) plan.plain = (plan.numbers === undefined || this.#ctx.content === undefined) && !plan.rules.some((r) => r !== undefined);
     if (this.#copy.binary) {
       const r = maskCopyBinary(body, this.#copy.headerDone, this.#ctx, plan?.rules, plan?.types);
       // After the trailer the next CopyData belongs to another COPY (CopyDone is not hooked).
