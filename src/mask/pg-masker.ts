@@ -99,6 +99,17 @@ const JSONB_ARRAY_OID = 3807;
 
 const C = { T: 0x54, D: 0x44, d: 0x64, E: 0x45, N: 0x4e, A: 0x41, V: 0x56, H: 0x48, S: 0x53 } as const;
 
+/** The columns of a COPY the broker announced (PgMasker.expectCopy). */
+interface CopyPlan {
+  stmt: object | null | undefined; rules: Array<ColumnRule | undefined>; types: number[] | undefined;
+  /** Columns that are no table's (a query's computed ones): they take the statement's derived rule at the first row. */
+  computed: boolean[] | undefined;
+  /** Text formats: each number column's type (isNumberType), 0 for the others; undefined when there is none. */
+  numbers: number[] | undefined; format: CopyTextFormat; header: boolean; rows: number;
+  /** Set with the computed columns' rules (at the first row): no rule and no number to withhold (#plainCopyRow). */
+  plain?: boolean;
+}
+
 /** Masks backend messages of one session; keep one instance per proxied session. */
 export class PgMasker {
   readonly #rules: ColumnRules;
@@ -129,15 +140,7 @@ export class PgMasker {
   /** COPY out: undefined = not in COPY or format not yet known. */
   #copy: { binary: boolean; headerDone: boolean } | undefined;
   /** Columns of the COPY the broker announced (expectCopy), applied to the rows of that statement. */
-  #copyPlan: {
-    stmt: object | null | undefined; rules: Array<ColumnRule | undefined>; types: number[] | undefined;
-    /** Columns that are no table's (a query's computed ones): they take the statement's derived rule at the first row. */
-    computed: boolean[] | undefined;
-    /** Text formats: each number column's type (isNumberType), 0 for the others; undefined when there is none. */
-    numbers: number[] | undefined; format: CopyTextFormat; header: boolean; rows: number;
-    /** Set with the computed columns' rules (at the first row): no rule and no number to withhold (#plainCopyRow). */
-    plain?: boolean;
-  } | undefined;
+  #copyPlan: CopyPlan | undefined;
   /** client_encoding and server_encoding as the server reported them (ParameterStatus): text arrives in the first. */
   #encodings = { client: 'UTF8', server: 'UTF8' };
   /** Counts since the last takeCounts(), for the statement's log record. */
@@ -484,11 +487,17 @@ export class PgMasker {
     const copy = this.#copy;
     // A text row that starts as binary COPY's signature would does: #copyData decides.
     if (!copy || copy.binary || buf[s + 5] === PGCOPY_SIGNATURE[0]) return false;
-    const plan = this.#copyPlan && (this.#stmt === undefined || this.#copyPlan.stmt === this.#stmt) ? this.#copyPlan : undefined;
+    const plan = this.#ownCopyPlan();
     if (plan && plan.plain !== true) return false;
     if (this.#ctx.content && (findPans(buf, this.#ctx.detect, s + 5, e).length > 0 || !leftAsIs(buf, s + 5, e, this.#ctx, this.#backslash(buf, s + 5, limit)))) return false;
     if (plan) plan.rows++;
     return true;
+  }
+
+  /** The announced COPY columns (expectCopy) when they are the current statement's. */
+  #ownCopyPlan(): CopyPlan | undefined {
+    const plan = this.#copyPlan;
+    return plan && (this.#stmt === undefined || plan.stmt === this.#stmt) ? plan : undefined;
   }
 
   /** CopyData of COPY TO: the backend sends one row per message, so each is masked on its own. */
@@ -498,7 +507,7 @@ export class PgMasker {
       this.#copy = { binary: startsBinaryCopy(body), headerDone: false };
     }
     let out: Uint8Array;
-    const plan = this.#copyPlan && (this.#stmt === undefined || this.#copyPlan.stmt === this.#stmt) ? this.#copyPlan : undefined;
+    const plan = this.#ownCopyPlan();
     if (plan?.computed) {
       // Asked at the first row, once the statement is decided (a cursor or prepared statement it names is known).
       const n = plan.rules.length;
