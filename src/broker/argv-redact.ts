@@ -9,7 +9,7 @@ import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName, SWITCH_VALUE } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
 import { firstAtLeast } from '../sorted-index.js';
-import { KNOWN_TOKEN } from '../policy/redact-content.js';
+import { AUTH_SCHEMES, KNOWN_TOKEN } from '../policy/redact-content.js';
 import { processSubstitutionEnd, redactedSpans, shellWords, substitutionEnd, substitutions } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
 
@@ -25,7 +25,7 @@ const ASSIGNMENT_NAME = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)/g;
  * https://evil/x; rm -rf /srv` hid all of it from an approver). Where the value is known to be the header's
  * (headerValueEnd), all of it.
  */
-const AUTH_HEADER = /((?:(?<!\w)|(?<=-H))(?:proxy-)?authorization\\?["']?\s*:\s*\\?["']?)((?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk)[ \t]+)?(?:\\?"[^\s"]+"|'[^\s']+'|[^\s'"]+))/gi;
+const AUTH_HEADER = new RegExp(String.raw`((?:(?<!\w)|(?<=-H))(?:proxy-)?authorization\\?["']?\s*:\s*\\?["']?)((?:(?:${AUTH_SCHEMES})[ \t]+)?(?:\\?"[^\s"]+"|'[^\s']+'|[^\s'"]+))`, 'gi');
 /** A PEM or PGP private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
 const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
 /**

@@ -8,13 +8,13 @@
 
 /**
  * A name that says it holds a secret: password, passwd, passphrase, pwd, secret, a token, an API, access, private,
- * secret or encryption key (`db_password`, `client_secret`, `auth_token`, `api_key`, `app.encryption_key`, `aes_key`:
+ * secret or encryption key (`db_password`, `client_secret`, `auth_token`, `api_key`, `X-Api-Key`, `app.encryption_key`, `aes_key`:
  * what `SET` or set_config gives a later pgp_sym_decrypt(pan, current_setting('app.encryption_key')); not `secretary`
  * nor a `tokens` table, nor a `sort_key`).
  * One list for every reader of names (redact-by-tokens.ts, the gate in redact-statement-secrets.ts, the bind
  * parameters a record withholds in sql-record.ts).
  */
-export const NAMES_SECRET = /passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|secret(?![a-z])|(?:api|access|private|secret|encryption|encrypt|enc|crypt|crypto|cipher|master|aes|hmac|signing|pgp)_?key(?![a-z])|(?<![a-z])token(?![a-z])/i;
+export const NAMES_SECRET = /passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|secret(?![a-z])|(?:api|access|private|secret|encryption|encrypt|enc|crypt|crypto|cipher|master|aes|hmac|signing|pgp)[_-]?key(?![a-z])|(?<![a-z])token(?![a-z])/i;
 /**
  * A credential known by its form wherever it stands, whatever names it (on a command line, argv-redact.ts: `export
  * STRIPE=sk_live_…`, `curl -H "X: ghp_…"`; in SQL, redact-statement-secrets.ts: `UPDATE settings SET v = 'sk_live_…'`;
@@ -37,9 +37,54 @@ export const KNOWN_TOKEN = new RegExp(String.raw`(?<=^|[^\w-]|\\[ntrfvb0]|%[0-9A
 /** Text that may hold a KNOWN_TOKEN (each form's start): the cheap test before it is looked for. */
 export const TOKEN_HINT = /gh[pousr]_|github_pat_|gl(?:pat|dt|rt|ptt)-|xox[abprse]-|xapp-|k_(?:live|test)_|whsec_|sk-|npm_|AIza|hv[sb]\.|pypi-|eyJ/;
 
-/** `text` with each KNOWN_TOKEN in it replaced by `mark` (all of the text: a cut made after it leaves no part of one). */
+/** The HTTP authentication schemes a credential is known to follow (`Authorization: <scheme> <credential>`). */
+export const AUTH_SCHEMES = 'Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk';
+/**
+ * An HTTP credential in a value's text (a SQL literal, a bind parameter, a sampled result value; command lines have
+ * their own reading of headers, argv-redact.ts, which knows the shell's quoting):
+ * - an Authorization or Proxy-Authorization header's, as a header line, a JSON member or a form field writes it
+ *   (`Authorization: Basic dXNl…`, `{"authorization": "Bearer …"}`, `authorization=…`): its credential, after a
+ *   known scheme or standing alone (groups 1 and 2: what stays, what goes);
+ * - a Bearer or Basic credential with no header name before it, as pgsql-http's `http_header('Authorization',
+ *   'Bearer …')` or a bind parameter gives it (groups 3 and 4). It must read as one: a Bearer token (RFC 6750's
+ *   token68) of 8 characters and more with a digit or a symbol in it, or of 16 letters and more; a Basic credential
+ *   in base64 with a digit, `+`, `/` or `=`. `bearer bonds`, `Basic plan` and `Basic model-X1000 kit` stay.
+ */
+export const HTTP_CREDENTIAL = new RegExp(String.raw`(?<![\w-])((?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:${AUTH_SCHEMES})[ \t]{1,8})?)([^\s'"\\,;&})\]$]+)`
+  + String.raw`|(?<![\w-])(bearer[ \t]{1,8})((?=[\w.~+/-]{0,16383}[\d.~+/=_-])[\w.~+/-]{8,16384}=*|[A-Za-z]{16,16384})(?![\w.~+/=-])`
+  + String.raw`|(?<![\w-])(basic[ \t]{1,8})((?=[A-Za-z0-9+/]{0,16383}[\d+/=])[A-Za-z0-9+/]{8,16384}={0,2})(?![\w.~+/=-])`, 'gi');
+/** Text that may hold an HTTP_CREDENTIAL: the cheap test before it is looked for. */
+export const HTTP_HINT = /authorization|bearer|basic/i;
+
+/**
+ * Where each HTTP_CREDENTIAL's credential is in `text`: [start, end) pairs, flat, in order.
+ */
+export function httpCredentials(text: string): number[] {
+  const at: number[] = [];
+  if (!HTTP_HINT.test(text)) return at;
+  HTTP_CREDENTIAL.lastIndex = 0;
+  for (let m = HTTP_CREDENTIAL.exec(text); m; m = HTTP_CREDENTIAL.exec(text)) {
+    const kept = (m[1] ?? m[3] ?? m[5]!).length;
+    at.push(m.index + kept, m.index + m[0].length);
+  }
+  return at;
+}
+
+/**
+ * `text` with each KNOWN_TOKEN and each HTTP_CREDENTIAL's credential in it replaced by `mark` (all of the text: a cut
+ * made after it leaves no part of one).
+ */
 export function withoutTokens(text: string, mark = '[redacted]'): string {
-  return TOKEN_HINT.test(text) ? text.replace(KNOWN_TOKEN, mark) : text;
+  const t = TOKEN_HINT.test(text) ? text.replace(KNOWN_TOKEN, mark) : text;
+  const at = httpCredentials(t);
+  if (at.length === 0) return t;
+  let out = '';
+  let done = 0;
+  for (let k = 0; k < at.length; k += 2) {
+    out += `${t.slice(done, at[k])}${mark}`;
+    done = at[k + 1]!;
+  }
+  return out + t.slice(done);
 }
 
 /**

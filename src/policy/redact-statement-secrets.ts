@@ -22,7 +22,7 @@
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens, utf16Offset } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
-import { CALLS_SECRET, EXECUTES, IDENTIFIES, KNOWN_TOKEN, mayHoldSecret, NAMES_SECRET, redactContentSecrets, TOKEN_HINT } from './redact-content.js';
+import { CALLS_SECRET, EXECUTES, HTTP_HINT, httpCredentials, IDENTIFIES, KNOWN_TOKEN, mayHoldSecret, NAMES_SECRET, redactContentSecrets, TOKEN_HINT } from './redact-content.js';
 import { parseStatements, parserReady } from './pg-parser.js';
 
 /*
@@ -180,7 +180,17 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   }
   // A token known by its form, whatever names it (`UPDATE settings SET v = 'sk_live_…'`): in a literal, its text goes.
   if (TOKEN_HINT.test(s)) pass((t, e) => redactKnownTokens(t, mark, e));
+  // An HTTP credential (`'Authorization: Basic …'`, http_header('Authorization', 'Bearer …')), in a literal or not.
+  if (HTTP_HINT.test(s)) pass((t, e) => redactHttpCredentials(t, mark, e));
   return s;
+}
+
+/** `s` with each HTTP_CREDENTIAL's credential replaced by `mark`; `edits` told each. */
+function redactHttpCredentials(s: string, mark: string, edits?: number[]): string {
+  const at = httpCredentials(s);
+  const ranges: Range[] = [];
+  for (let k = 0; k < at.length; k += 2) ranges.push({ start: at[k]!, end: at[k + 1]!, mark });
+  return replaceRanges(s, ranges, edits);
 }
 
 /** `s` with each KNOWN_TOKEN replaced by `mark`; `edits` told each. */

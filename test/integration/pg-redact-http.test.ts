@@ -1,0 +1,72 @@
+/**
+ * HTTP credentials through `pcigate connect`'s hooks, against a real server: an Authorization header's credential and
+ * a Bearer token standing alone (pgsql-http's `http_header('Authorization', 'Bearer …')`), in a statement's literal,
+ * in a bind parameter and in a sampled result row, and an `X-Api-Key:` header. The client gets what it sent and what
+ * the server returned; nothing pcigate writes holds the credentials (redact-content.ts HTTP_CREDENTIAL).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { gateConfig, homeFiles, pgClient, readLog, run, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+
+let server: PostgresServer;
+let gate: Gate;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  server.psql('CREATE TABLE hooks (id int, url text, headers text)');
+  gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'write', 'transaction', 'utility'] }));
+});
+afterAll(async () => {
+  await gate?.close();
+  await server?.stop();
+});
+
+const BEARER = 'tok-Ab3xY9qZ7w';
+const BASIC = Buffer.from('svc:hunter2-pw').toString('base64');
+const API_KEY = 'key-987zyxwv';
+const sqlOf = (r: { detail?: unknown }) => String((r.detail as { sql?: string } | undefined)?.sql ?? '');
+
+describe('HTTP credentials in statements, parameters and results', () => {
+  it('records none of them; the statements run and the client reads them back as stored', async () => {
+    const ends = () => readLog(gate.home).filter((x) => x.type === 'session.end').length;
+    let before = ends();
+    const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', sqlScript([
+      `INSERT INTO hooks VALUES (1, 'https://api.example/x', 'Authorization: Bearer ${BEARER}');`,
+      `INSERT INTO hooks VALUES (2, 'https://api.example/y', '{"Authorization": "Basic ${BASIC}"}');`,
+      `SELECT 'X-Api-Key: ${API_KEY}';`,
+      "SELECT 'Basic plan', 'bearer bonds';",
+    ])], gate.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(['INSERT 0 1', 'INSERT 0 1', `X-Api-Key: ${API_KEY}`, 'Basic plan|bearer bonds']);
+    await until(() => ends() > before);
+
+    before = ends();
+    const client = await pgClient(gate);
+    try {
+      await client.query('INSERT INTO hooks (id, url, headers) VALUES ($1, $2, $3)', [3, 'https://api.example/z', `Bearer ${BEARER}`]);
+      const rows = (await client.query('SELECT headers FROM hooks ORDER BY id')).rows.map((x: { headers: string }) => x.headers);
+      expect(rows).toEqual([`Authorization: Bearer ${BEARER}`, `{"Authorization": "Basic ${BASIC}"}`, `Bearer ${BEARER}`]);
+    } finally {
+      await client.end();
+    }
+    await until(() => ends() > before);
+
+    const queries = readLog(gate.home).filter((x) => x.type === 'pg.query');
+    const sqls = queries.map(sqlOf);
+    expect(sqls).toContain("INSERT INTO hooks VALUES (1, 'https://api.example/x', 'Authorization: Bearer [redacted]');");
+    expect(sqls).toContain("INSERT INTO hooks VALUES (2, 'https://api.example/y', '{\"Authorization\": \"Basic [redacted]\"}');");
+    expect(sqls).toContain("SELECT 'X-Api-Key: [redacted]';");
+    // (text that only looks like a scheme keeps its words)
+    expect(sqls).toContain("SELECT 'Basic plan', 'bearer bonds';");
+    const insert = queries.find((x) => sqlOf(x) === 'INSERT INTO hooks (id, url, headers) VALUES ($1, $2, $3)');
+    expect((insert?.detail as { params?: unknown[] }).params).toEqual(['3', 'https://api.example/z', 'Bearer [redacted]']);
+    // The transcript sampled the SELECT's rows, and the log and recordings hold no credential.
+    const transcripts = homeFiles(gate.home).filter(({ file }) => file.endsWith('.pg.jsonl'));
+    expect(transcripts.some(({ text }) => text.includes('Authorization: Bearer [redacted]'))).toBe(true);
+    for (const { file, text } of homeFiles(gate.home)) {
+      expect(text, file).not.toContain(BEARER);
+      expect(text, file).not.toContain(BASIC);
+      expect(text, file).not.toContain(API_KEY);
+    }
+  });
+});
