@@ -9,7 +9,7 @@ import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName, SWITCH_VALUE } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
 import { firstAtLeast } from '../sorted-index.js';
-import { AUTH_SCHEMES, KNOWN_TOKEN } from '../policy/redact-content.js';
+import { AUTH_SCHEMES, KNOWN_TOKEN, PEM_BEGIN } from '../policy/redact-content.js';
 import { processSubstitutionEnd, redactedSpans, shellWords, substitutionEnd, substitutions } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
 
@@ -26,8 +26,6 @@ const ASSIGNMENT_NAME = /(?<![\w.-])([\w.-]+)(["']?\s*[=:]\s*)/g;
  * (headerValueEnd), all of it.
  */
 const AUTH_HEADER = new RegExp(String.raw`((?:(?<!\w)|(?<=-H))(?:proxy-)?authorization\\?["']?\s*:\s*\\?["']?)((?:(?:${AUTH_SCHEMES})[ \t]+)?(?:\\?"[^\s"]+"|'[^\s']+'|[^\s'"]+))`, 'gi');
-/** A PEM or PGP private key (`-----BEGIN OPENSSH PRIVATE KEY-----`, written by a here-document): its body, to its END line. */
-const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
 /**
  * `postgres://user:secret@host`: the password part of a URL, to the last `@` before the host (`p@ss@host`), or one
  * made by a command substitution, blanks and slashes and all (`https://u:$(cat /run/tok)@h`; to the last `@` before a
@@ -693,7 +691,10 @@ function substitutionAt(text: string, at: number): number | undefined {
   return (c === '$' ? substitutionEnd(text, at) : processSubstitutionEnd(text, at)) ?? unreadSubstitutionEnd(text, at + 1);
 }
 
-/** `text` with each PEM private key's body redacted (to the end of the text when its END line is missing). */
+/**
+ * `text` with each PEM or PGP private key's body (PEM_BEGIN: `-----BEGIN OPENSSH PRIVATE KEY-----`, written by a
+ * here-document) redacted, to its END line (to the end of the text when its END line is missing).
+ */
 function privateKeys(text: string): string {
   let out = '';
   let copied = 0;

@@ -11,7 +11,8 @@ import { writeAllTo } from '../../recorder/durable-fs.js';
 import { CUT_MARGIN, defaultPanMasker, maskCut } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
 import { isPrintableAscii, structuredOrPan } from '../mask/pg-values.js';
-import { NAMES_SECRET, withoutTokens } from '../policy/redact-content.js';
+import { NAMES_SECRET } from '../policy/redact-content.js';
+import { valueSecretsRedacted } from '../policy/redact-statement-secrets.js';
 
 export interface TranscriptLimits {
   /** Rows sampled per statement. */
@@ -42,7 +43,7 @@ function secretsWithheld(texts: Array<string | null>): Array<string | null> {
   return texts.some((t) => t !== null && NAMES_SECRET.test(t)) ? texts.map((t) => (t === null ? null : '[redacted]')) : texts;
 }
 
-/** Bytes past a sample's cut still read for tokens (withoutTokens reads a token whole, one that runs past the cut too). */
+/** Bytes past a sample's cut still read for tokens (valueSecretsRedacted reads a token whole, one that runs past the cut too). */
 const TOKEN_ROOM = 64 * 1024;
 
 /**
@@ -116,8 +117,9 @@ export class PgTranscript {
       // number in a numeric layout (int8, float8, numeric, money, or inside an array or record) is not sampled,
       // its bytes would be half kept by the UTF-8 decoding.
       if (!isPrintableAscii(v) && holdsBinaryPan(v, masker)) return '[masked]';
-      // (a token known by its form goes as on a command line, whatever the column: `select v from settings`)
-      return maskCut(withoutTokens(sampleHead(v, max)), max, undefined, (t) => masker.maskText(t));
+      // (a token known by its form goes as on a command line, whatever the column: `select v from settings`; so does a
+      // URL's password, an HTTP credential, a private key: the value is read as a literal's text is)
+      return maskCut(valueSecretsRedacted(sampleHead(v, max)), max, undefined, (t) => masker.maskText(t));
     });
     this.add({ t: 'row', n, values: secretsWithheld(texts) });
   }

@@ -11,9 +11,9 @@ import { digitsArePan, structuredOrPan } from '../mask/pg-values.js';
 import { renderBinaryValue } from '../pg/protocol/binary-values.js';
 import { classify, type StatementInfo } from '../policy/classify.js';
 import { literalKey, withoutStringTexts } from '../policy/literal-key.js';
-import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
+import { redactStatementSecrets, valueSecretsRedacted } from '../policy/redact-statement-secrets.js';
 import { insertTargetsWithoutColumns, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
-import { withoutTokens } from '../policy/redact-content.js';
+import { NAMES_SECRET, withoutTokens } from '../policy/redact-content.js';
 import type { TableColumns } from '../policy/redact-by-tokens.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -47,7 +47,9 @@ export function statementMayHoldSecret(sql: string): boolean {
  * read an int8 PAN back out of it, so those are '[masked]'. NULL as null.
  */
 export function renderParams(params: BindParam[], sql: string, types: readonly number[] = [], masker: PanMasker = defaultPanMasker()): RenderedParam[] {
-  const withhold = params.length > 0 && statementMayHoldSecret(sql);
+  // (a parameter that names a secret, `db_password` in a key/value table, withholds them all, as a literal would: its
+  // value may be any other)
+  const withhold = params.length > 0 && (statementMayHoldSecret(sql) || params.some((p) => p?.format === 'text' && NAMES_SECRET.test(p.value)));
   return params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';
@@ -101,9 +103,12 @@ function utf8HoldsPan(v: Uint8Array, masker: PanMasker): boolean {
   return masker.maskText(text) !== text;
 }
 
-/** A text parameter as recorded: each token known by its form (redact-content.ts) redacted, then PAN masked and capped. */
+/**
+ * A text parameter as recorded: read as a literal's text is (valueSecretsRedacted: a URL's password, a token or an
+ * HTTP credential known by its form, a private key …), then PAN masked and capped.
+ */
 function textParam(value: string, masker: PanMasker): string {
-  return maskCut(withoutTokens(value), MAX_TEXT_PARAM, (n) => `[${n} chars]`, (t) => masker.maskText(t));
+  return maskCut(valueSecretsRedacted(value), MAX_TEXT_PARAM, (n) => `[${n} chars]`, (t) => masker.maskText(t));
 }
 
 const KINDS: Record<string, string> = {

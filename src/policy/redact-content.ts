@@ -70,21 +70,54 @@ export function httpCredentials(text: string): number[] {
   return at;
 }
 
+/** A PEM or PGP private key's first line (`-----BEGIN OPENSSH PRIVATE KEY-----`); group 1 is its label. */
+export const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----/g;
+
 /**
- * `text` with each KNOWN_TOKEN and each HTTP_CREDENTIAL's credential in it replaced by `mark` (all of the text: a cut
- * made after it leaves no part of one).
+ * Where each PEM or PGP private key's body is in `text`, its BEGIN and END lines and the blanks around it left out:
+ * [start, end) pairs, flat, in order. A key whose END line is not in the text runs to the text's end.
+ */
+export function privateKeyBodies(text: string): number[] {
+  const at: number[] = [];
+  if (!text.includes('PRIVATE KEY')) return at;
+  const begins = new RegExp(PEM_BEGIN.source, 'g');
+  for (let m = begins.exec(text); m; m = begins.exec(text)) {
+    let from = m.index + m[0].length;
+    const end = text.indexOf(`-----END ${m[1]}-----`, from);
+    let to = end < 0 ? text.length : end;
+    begins.lastIndex = to;
+    while (from < to && /\s/.test(text[from]!)) from++;
+    while (to > from && /\s/.test(text[to - 1]!)) to--;
+    if (to > from) at.push(from, to);
+  }
+  return at;
+}
+
+/**
+ * `text` with each KNOWN_TOKEN, each HTTP_CREDENTIAL's credential and each private key's body in it replaced by `mark`
+ * (all of the text: a cut made after it leaves no part of one).
  */
 export function withoutTokens(text: string, mark = '[redacted]'): string {
   const t = TOKEN_HINT.test(text) ? text.replace(KNOWN_TOKEN, mark) : text;
-  const at = httpCredentials(t);
+  const at = [...httpCredentials(t), ...privateKeyBodies(t)];
   if (at.length === 0) return t;
+  if (at.length > 2) sortPairs(at);
   let out = '';
   let done = 0;
   for (let k = 0; k < at.length; k += 2) {
-    out += `${t.slice(done, at[k])}${mark}`;
+    if (at[k + 1]! <= done) continue; // (inside one replaced already)
+    out += `${t.slice(done, Math.max(done, at[k]!))}${mark}`;
     done = at[k + 1]!;
   }
   return out + t.slice(done);
+}
+
+/** Flat [start, end) pairs sorted by start, in place. */
+function sortPairs(at: number[]): void {
+  const pairs: Array<[number, number]> = [];
+  for (let k = 0; k < at.length; k += 2) pairs.push([at[k]!, at[k + 1]!]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  pairs.forEach(([a, b], k) => { at[2 * k] = a; at[2 * k + 1] = b; });
 }
 
 /**

@@ -22,7 +22,7 @@
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens, utf16Offset } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
-import { CALLS_SECRET, EXECUTES, HTTP_HINT, httpCredentials, IDENTIFIES, KNOWN_TOKEN, mayHoldSecret, NAMES_SECRET, redactContentSecrets, TOKEN_HINT } from './redact-content.js';
+import { CALLS_SECRET, EXECUTES, HTTP_HINT, httpCredentials, IDENTIFIES, KNOWN_TOKEN, mayHoldSecret, NAMES_SECRET, privateKeyBodies, redactContentSecrets, TOKEN_HINT } from './redact-content.js';
 import { parseStatements, parserReady } from './pg-parser.js';
 
 /*
@@ -180,14 +180,23 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   }
   // A token known by its form, whatever names it (`UPDATE settings SET v = 'sk_live_…'`): in a literal, its text goes.
   if (TOKEN_HINT.test(s)) pass((t, e) => redactKnownTokens(t, mark, e));
-  // An HTTP credential (`'Authorization: Basic …'`, http_header('Authorization', 'Bearer …')), in a literal or not.
-  if (HTTP_HINT.test(s)) pass((t, e) => redactHttpCredentials(t, mark, e));
+  // An HTTP credential (`'Authorization: Basic …'`, http_header('Authorization', 'Bearer …')) and a private key's body,
+  // in a literal or not.
+  if (HTTP_HINT.test(s) || s.includes('PRIVATE KEY')) pass((t, e) => redactSpans(t, [...httpCredentials(t), ...privateKeyBodies(t)], mark, e));
   return s;
 }
 
-/** `s` with each HTTP_CREDENTIAL's credential replaced by `mark`; `edits` told each. */
-function redactHttpCredentials(s: string, mark: string, edits?: number[]): string {
-  const at = httpCredentials(s);
+/**
+ * A value's text as pcigate keeps it (a bind parameter, a sampled result value): read as a literal's text is (a
+ * password's key and value, a connection string's, a URL's password, a token or an HTTP credential known by its form,
+ * a private key).
+ */
+export function valueSecretsRedacted(text: string, mark = '[redacted]'): string {
+  return redactAt(text, mark, 1);
+}
+
+/** `s` with each of the [start, end) pairs of `at` (flat) replaced by `mark`; `edits` told each. */
+function redactSpans(s: string, at: readonly number[], mark: string, edits?: number[]): string {
   const ranges: Range[] = [];
   for (let k = 0; k < at.length; k += 2) ranges.push({ start: at[k]!, end: at[k + 1]!, mark });
   return replaceRanges(s, ranges, edits);

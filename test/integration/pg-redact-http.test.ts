@@ -1,8 +1,9 @@
 /**
  * HTTP credentials through `pcigate connect`'s hooks, against a real server: an Authorization header's credential and
  * a Bearer token standing alone (pgsql-http's `http_header('Authorization', 'Bearer …')`), in a statement's literal,
- * in a bind parameter and in a sampled result row, and an `X-Api-Key:` header. The client gets what it sent and what
- * the server returned; nothing pcigate writes holds the credentials (redact-content.ts HTTP_CREDENTIAL).
+ * in a bind parameter and in a sampled result row, and an `X-Api-Key:` header; and a bind parameter or sampled value
+ * read as a literal's text is (a URL's password, a private key, a secret's name beside its value). The client gets what
+ * it sent and what the server returned; nothing pcigate writes holds the credentials (redact-content.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -67,6 +68,36 @@ describe('HTTP credentials in statements, parameters and results', () => {
       expect(text, file).not.toContain(BEARER);
       expect(text, file).not.toContain(BASIC);
       expect(text, file).not.toContain(API_KEY);
+    }
+  });
+});
+
+describe('bind parameters and sampled values', () => {
+  it("are read as a literal's text is: a URL's password and a private key are not recorded; a name's pair is withheld", async () => {
+    const URL_PW = 'pw-Url93x';
+    const KEY_BODY = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmU';
+    const key = `-----BEGIN OPENSSH PRIVATE KEY-----\n${KEY_BODY}\n-----END OPENSSH PRIVATE KEY-----`;
+    const ends = () => readLog(gate.home).filter((x) => x.type === 'session.end').length;
+    const before = ends();
+    const client = await pgClient(gate);
+    try {
+      await client.query('INSERT INTO hooks (id, url, headers) VALUES ($1, $2, $3)', [10, `postgres://app:${URL_PW}@db/x`, key]);
+      await client.query('INSERT INTO hooks (id, url, headers) VALUES ($1, $2, $3)', [11, 'db_password', 'pw-Pair77']);
+      const rows = (await client.query('SELECT url, headers FROM hooks WHERE id >= 10 ORDER BY id')).rows as Array<{ url: string; headers: string }>;
+      expect(rows).toEqual([{ url: `postgres://app:${URL_PW}@db/x`, headers: key }, { url: 'db_password', headers: 'pw-Pair77' }]);
+    } finally {
+      await client.end();
+    }
+    await until(() => ends() > before);
+    const params = readLog(gate.home).filter((x) => x.type === 'pg.query' && sqlOf(x).startsWith('INSERT INTO hooks (id')).map((x) => (x.detail as { params?: unknown[] }).params);
+    expect(params).toContainEqual(['10', 'postgres://app:[redacted]@db/x', '-----BEGIN OPENSSH PRIVATE KEY-----\n[redacted]\n-----END OPENSSH PRIVATE KEY-----']);
+    expect(params).toContainEqual(['[redacted]', '[redacted]', '[redacted]']);
+    const transcripts = homeFiles(gate.home).filter(({ file }) => file.endsWith('.pg.jsonl'));
+    expect(transcripts.some(({ text }) => text.includes('postgres://app:[redacted]@db/x'))).toBe(true);
+    for (const { file, text } of homeFiles(gate.home)) {
+      expect(text, file).not.toContain(URL_PW);
+      expect(text, file).not.toContain(KEY_BODY);
+      expect(text, file).not.toContain('pw-Pair77');
     }
   });
 });

@@ -35,6 +35,16 @@ describe('PgTranscript', () => {
     expect(readFileSync(t.file, 'utf8')).not.toContain(stripe);
   });
 
+  it('samples a row with a URL\'s password, an HTTP credential and a private key redacted, as in a literal', async () => {
+    const t = await PgTranscript.create(fsp as Fs, home(), 's-creds');
+    const key = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----';
+    t.row(1, [Buffer.from('postgres://app:pw-9x7@db/x'), Buffer.from('Authorization: Basic c3ZjOmh1bnRlcjI='), Buffer.from(key), Buffer.from('Basic plan')]);
+    await t.close();
+    expect(lines(t.file)).toEqual([{ t: 'row', n: 1, values: [
+      'postgres://app:[redacted]@db/x', 'Authorization: Basic [redacted]', '-----BEGIN RSA PRIVATE KEY-----\n[redacted]\n-----END RSA PRIVATE KEY-----', 'Basic plan',
+    ] }]);
+  });
+
   it('samples a value past V8\'s longest string (512 MiB) by its head, and still masks and redacts across the cut', async () => {
     // Decoded whole, it threw and the session closed (`select repeat('a', 600000000)` through psql).
     const t = await PgTranscript.create(fsp as Fs, home(), 's-huge');

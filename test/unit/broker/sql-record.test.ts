@@ -34,8 +34,19 @@ describe('a token known by its form in a statement', () => {
     // (named for nothing secret, `UPDATE settings SET v = 'sk_live_…'` was recorded as sent)
     expect(redactSql(`UPDATE settings SET v = '${stripe}' WHERE k = 'stripe'`)).toBe("UPDATE settings SET v = '[redacted]' WHERE k = 'stripe'");
     expect(redactSql(`insert into hooks values (E'${gh}', $$Bearer ${gh}$$)`)).toBe("insert into hooks values (E'[redacted]', $$Bearer [redacted]$$)");
-    const out = renderParams([{ format: 'text', value: `token ${gh}` }, { format: 'binary', value: Buffer.from(stripe) }], 'update settings set v = $1, w = $2', [0, 25]);
-    expect(out).toEqual(['token [redacted]', '[redacted]']);
+    const out = renderParams([{ format: 'text', value: `hook ${gh}` }, { format: 'binary', value: Buffer.from(stripe) }], 'update settings set v = $1, w = $2', [0, 25]);
+    expect(out).toEqual(['hook [redacted]', '[redacted]']);
+  });
+
+  it('is redacted in a bind parameter with what else a literal\'s text is read for; one that names a secret withholds them all', () => {
+    const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----';
+    const params = ['postgres://app:pw-9x7@db/x', 'Bearer tok-Ab3xY9', key, 'plain'].map((value) => ({ format: 'text' as const, value }));
+    expect(renderParams(params, 'insert into t (a, b, c, d) values ($1, $2, $3, $4)')).toEqual([
+      'postgres://app:[redacted]@db/x', 'Bearer [redacted]', '-----BEGIN OPENSSH PRIVATE KEY-----\n[redacted]\n-----END OPENSSH PRIVATE KEY-----', 'plain',
+    ]);
+    // (a key/value table: the name in one parameter, the secret in the next)
+    const pair = ['db_password', 'pw-9x7'].map((value) => ({ format: 'text' as const, value }));
+    expect(renderParams(pair, 'insert into settings (k, v) values ($1, $2)')).toEqual(['[redacted]', '[redacted]']);
   });
 
   it('is redacted after an escape, in a parameter bound as bytes with no type, and wherever a cut falls (found by review)', () => {
