@@ -10,10 +10,11 @@
  * is held until a character that ends it follows, so a token cut across chunks is read whole. What is held goes to the recording when the stream has been idle IDLE_MS (a prompt
  * waits for the user), at flush, and beyond HOLD_MAX characters (a base64 blob streaming) all of it but its last
  * HOLD_KEEP. A token is hidden keeping its length (`[redacted]****…`), so the recording's screen is laid out as the
- * user's was.
+ * user's was. A private key's body is hidden as well (recorded-keys.ts).
  */
 import { StringDecoder } from 'node:string_decoder';
 import { KNOWN_TOKEN, TOKEN_HINT } from '../policy/redact-content.js';
+import { RecordedKeys } from './recorded-keys.js';
 
 /** How long what is held waits for more before it is recorded as it is (a token printed in pieces, a slow link). */
 export const IDLE_MS = 250;
@@ -60,6 +61,8 @@ function heldCut(text: string): number {
 
 export class RecordedTokens {
   readonly #decoder = new StringDecoder('utf8');
+  /** Private keys shown are hidden too (recorded-keys.ts), in what this releases, in order. */
+  readonly #keys = new RecordedKeys();
   #held = '';
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -89,7 +92,7 @@ export class RecordedTokens {
       let cut = k === 0 ? 0 : beforeRun(text, this.#held.length + k);
       if (text.length - cut > HOLD_MAX) cut = heldCut(text);
       this.#held = text.slice(cut);
-      if (cut > 0) this.sink(Buffer.from(recordedText(text.slice(0, cut)), 'utf8'));
+      if (cut > 0) this.sink(Buffer.from(this.#keys.text(recordedText(text.slice(0, cut))), 'utf8'));
     }
     if (this.#held !== '') {
       this.#timer = setTimeout(() => {
@@ -120,7 +123,7 @@ export class RecordedTokens {
   #release(): void {
     const text = this.#held;
     this.#held = '';
-    if (text !== '') this.sink(Buffer.from(recordedText(text), 'utf8'));
+    if (text !== '') this.sink(Buffer.from(this.#keys.text(recordedText(text)), 'utf8'));
   }
 
   #stopTimer(): void {

@@ -155,6 +155,22 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     expect(shown.join('')).toBe(`GITHUB_TOKEN=[redacted]${'*'.repeat(token.length - 10)}\n`);
   });
 
+  it('hides a private key the remote side prints in the recording, not on the terminal', async () => {
+    const body = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ';
+    const key = ['-----BEGIN OPENSSH PRIVATE KEY-----', body, '-----END OPENSSH PRIVATE KEY-----'];
+    const r = await ssh([`sh -c "printf '%s\\n' ${key.map((l) => `'${l}'`).join(' ')}"`]);
+    expect([r.code, r.stdout]).toEqual([0, `${key.join('\n')}\n`]);
+    // (the newest exec: its command line, key and all, is recorded `sh -c "[redacted]"`)
+    const exec = records().filter((x) => x.type === 'ssh.exec').at(-1)!;
+    expect(JSON.stringify(exec.detail)).not.toContain(body);
+    await expect.poll(() => records().some((x) => x.type === 'session.end' && x.session === exec.session)).toBe(true);
+    const end = records().find((x) => x.type === 'session.end' && x.session === exec.session)!;
+    const cast = readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8');
+    expect(cast).not.toContain(body);
+    const shown = cast.split('\n').slice(1).filter(Boolean).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o').map((e) => e[2]);
+    expect(shown.join('')).toBe(`${key[0]}\n${'*'.repeat(body.length)}\n${key[2]}\n`);
+  });
+
   it('records every session with a committed recording', async () => {
     await ssh(['echo', 'recorded']);
     await expect.poll(() => records().some((x) => x.type === 'session.end' && (x.blobs ?? []).length > 0)).toBe(true);
