@@ -5,15 +5,19 @@
  * records and in transcripts. The user still sees them: the terminal is theirs, and only card numbers are masked on
  * the way to it (by the masker before this). What goes to disk does not hold them.
  *
+ * An HTTP credential (redact-content.ts HTTP_CREDENTIAL: the `Authorization:` header `curl -v` prints, a Bearer token)
+ * is hidden the same way.
+ *
  * Streamed: the run of characters a token may be part of at the end of what came (letters, digits, `_-.=+/`, and `\`
- * and `%`, which may start one: `\nghp_…`, `%3DeyJ…`), with a terminal control sequence right before it (beforeRun),
- * is held until a character that ends it follows, so a token cut across chunks is read whole. What is held goes to the recording when the stream has been idle IDLE_MS (a prompt
- * waits for the user), at flush, and beyond HOLD_MAX characters (a base64 blob streaming) all of it but its last
+ * and `%`, which may start one: `\nghp_…`, `%3DeyJ…`), with a terminal control sequence right before it (beforeRun)
+ * or what a credential follows (`Authorization: Bearer `: beforeCredential), is held until a character that ends it
+ * follows, so a token cut across chunks is read whole. What is held goes to the recording when the stream has been
+ * idle IDLE_MS (a prompt waits for the user), at flush, and beyond HOLD_MAX characters (a base64 blob streaming) all of it but its last
  * HOLD_KEEP. A token is hidden keeping its length (`[redacted]****…`), so the recording's screen is laid out as the
  * user's was. A private key's body is hidden as well (recorded-keys.ts).
  */
 import { StringDecoder } from 'node:string_decoder';
-import { KNOWN_TOKEN, TOKEN_HINT } from '../policy/redact-content.js';
+import { AUTH_SCHEMES, HTTP_HINT, httpCredentials, KNOWN_TOKEN, TOKEN_HINT } from '../policy/redact-content.js';
 import { RecordedKeys } from './recorded-keys.js';
 
 /** How long what is held waits for more before it is recorded as it is (a token printed in pieces, a slow link). */
@@ -30,10 +34,37 @@ function inRun(c: number): boolean {
     || c === 0x3d || c === 0x2b || c === 0x2f || c === 0x5c || c === 0x25;
 }
 
-/** `text` with each known token replaced by a mark of its length. */
+/** A mark as long as `t`. */
+function sameLength(t: string): string {
+  return t.length > MARK.length ? MARK + '*'.repeat(t.length - MARK.length) : '*'.repeat(t.length);
+}
+
+/** `text` with each known token and HTTP credential (`> Authorization: Bearer …` of `curl -v`) replaced by a mark of its length. */
 export function recordedText(text: string): string {
-  if (!TOKEN_HINT.test(text)) return text;
-  return text.replace(KNOWN_TOKEN, (t: string) => (t.length > MARK.length ? MARK + '*'.repeat(t.length - MARK.length) : '*'.repeat(t.length)));
+  const t = TOKEN_HINT.test(text) ? text.replace(KNOWN_TOKEN, sameLength) : text;
+  const at = httpCredentials(t);
+  if (at.length === 0) return t;
+  let out = '';
+  let done = 0;
+  for (let k = 0; k < at.length; k += 2) {
+    out += t.slice(done, at[k]) + sameLength(t.slice(at[k], at[k + 1]));
+    done = at[k + 1]!;
+  }
+  return out + t.slice(done);
+}
+
+/** What an HTTP credential follows (HTTP_CREDENTIAL's header name and scheme, or a Bearer or Basic), at the end of a text. */
+const CREDENTIAL_PREFIX = new RegExp(String.raw`(?:(?<![\w-])(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:${AUTH_SCHEMES})[ \t]{1,8})?|(?<![\w-])(?:bearer|basic)[ \t]{1,8})$`, 'i');
+
+/**
+ * Where a run starting at `cut` is held from when what stands right before it may be an HTTP credential's prefix
+ * (`Authorization: Bearer `, a credential cut from it across chunks is read with it), else `cut`.
+ */
+function beforeCredential(text: string, cut: number): number {
+  const w = text.slice(Math.max(0, cut - 80), cut);
+  if (!HTTP_HINT.test(w)) return cut;
+  const m = CREDENTIAL_PREFIX.exec(w);
+  return m ? cut - w.length + m.index : cut;
 }
 
 /**
@@ -89,7 +120,7 @@ export class RecordedTokens {
       this.#held += fresh;
     } else {
       const text = this.#held + fresh;
-      let cut = k === 0 ? 0 : beforeRun(text, this.#held.length + k);
+      let cut = k === 0 ? 0 : beforeCredential(text, beforeRun(text, this.#held.length + k));
       if (text.length - cut > HOLD_MAX) cut = heldCut(text);
       this.#held = text.slice(cut);
       if (cut > 0) this.sink(Buffer.from(this.#keys.text(recordedText(text.slice(0, cut))), 'utf8'));

@@ -155,9 +155,9 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     expect(shown.join('')).toBe(`GITHUB_TOKEN=[redacted]${'*'.repeat(token.length - 10)}\n`);
   });
 
-  it('hides a private key the remote side prints in the recording, not on the terminal', async () => {
+  it('hides a private key and an HTTP credential the remote side prints in the recording, not on the terminal', async () => {
     const body = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ';
-    const key = ['-----BEGIN OPENSSH PRIVATE KEY-----', body, '-----END OPENSSH PRIVATE KEY-----'];
+    const key = ['> Authorization: Bearer tok-Ab3xY9q2', '-----BEGIN OPENSSH PRIVATE KEY-----', body, '-----END OPENSSH PRIVATE KEY-----'];
     const r = await ssh([`sh -c "printf '%s\\n' ${key.map((l) => `'${l}'`).join(' ')}"`]);
     expect([r.code, r.stdout]).toEqual([0, `${key.join('\n')}\n`]);
     // (the newest exec: its command line, key and all, is recorded `sh -c "[redacted]"`)
@@ -167,8 +167,9 @@ describe.skipIf(Boolean(skip))('SSH through pcigate (real sshd, real OpenSSH cli
     const end = records().find((x) => x.type === 'session.end' && x.session === exec.session)!;
     const cast = readFileSync(path.join(home, end.blobs![0]!.path!), 'utf8');
     expect(cast).not.toContain(body);
+    expect(cast).not.toContain('tok-Ab3xY9q2');
     const shown = cast.split('\n').slice(1).filter(Boolean).map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o').map((e) => e[2]);
-    expect(shown.join('')).toBe(`${key[0]}\n${'*'.repeat(body.length)}\n${key[2]}\n`);
+    expect(shown.join('')).toBe(`> Authorization: Bearer [redacted]**\n${key[1]}\n${'*'.repeat(body.length)}\n${key[3]}\n`);
   });
 
   it('records every session with a committed recording', async () => {

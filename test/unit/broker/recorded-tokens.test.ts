@@ -27,6 +27,19 @@ describe('RecordedTokens', () => {
     }
   });
 
+  it('hides an HTTP credential (curl -v\'s request headers, a Bearer token) keeping its length, wherever the chunks cut it', () => {
+    const basic = Buffer.from('svc:hunter2-pw').toString('base64');
+    const line = `> GET /v1 HTTP/1.1\r\n> Authorization: Bearer tok-Ab3xY9q2\r\n> Proxy-Authorization: Basic ${basic}\r\nexport T="Bearer tok-Zq8"\r\n$ `;
+    const want = `> GET /v1 HTTP/1.1\r\n> Authorization: Bearer [redacted]**\r\n> Proxy-Authorization: Basic [redacted]${'*'.repeat(basic.length - 10)}\r\nexport T="Bearer tok-Zq8"\r\n$ `;
+    for (let cut = 1; cut < line.length; cut++) {
+      const { r, text } = recorder();
+      r.write(Buffer.from(line.slice(0, cut)));
+      r.write(Buffer.from(line.slice(cut)));
+      r.flush();
+      expect(text(), `cut at ${cut}`).toBe(want);
+    }
+  });
+
   it('reads a token after an escape or a percent-encoding cut from it ({"t":"\\nghp_…"}, %3DeyJ…)', () => {
     const { r, text } = recorder();
     r.write(Buffer.from('{"a":"x\\'));
