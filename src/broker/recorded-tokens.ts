@@ -17,7 +17,7 @@
  * user's was. A private key's body is hidden as well (recorded-keys.ts).
  */
 import { StringDecoder } from 'node:string_decoder';
-import { AUTH_SCHEMES, HTTP_HINT, httpCredentials, KNOWN_TOKEN, TOKEN_HINT } from '../policy/redact-content.js';
+import { AUTH_SCHEMES, HTTP_HINT, httpCredentials, KNOWN_TOKEN, replaceSpans, TOKEN_HINT } from '../policy/redact-content.js';
 import { RecordedKeys } from './recorded-keys.js';
 
 /** How long what is held waits for more before it is recorded as it is (a token printed in pieces, a slow link). */
@@ -42,15 +42,7 @@ function sameLength(t: string): string {
 /** `text` with each known token and HTTP credential (`> Authorization: Bearer …` of `curl -v`) replaced by a mark of its length. */
 export function recordedText(text: string): string {
   const t = TOKEN_HINT.test(text) ? text.replace(KNOWN_TOKEN, sameLength) : text;
-  const at = httpCredentials(t);
-  if (at.length === 0) return t;
-  let out = '';
-  let done = 0;
-  for (let k = 0; k < at.length; k += 2) {
-    out += t.slice(done, at[k]) + sameLength(t.slice(at[k], at[k + 1]));
-    done = at[k + 1]!;
-  }
-  return out + t.slice(done);
+  return replaceSpans(t, httpCredentials(t), sameLength);
 }
 
 /** What an HTTP credential follows (HTTP_CREDENTIAL's header name and scheme, or a Bearer or Basic), at the end of a text. */

@@ -99,25 +99,28 @@ export function privateKeyBodies(text: string): number[] {
  */
 export function withoutTokens(text: string, mark = '[redacted]'): string {
   const t = TOKEN_HINT.test(text) ? text.replace(KNOWN_TOKEN, mark) : text;
-  const at = [...httpCredentials(t), ...privateKeyBodies(t)];
-  if (at.length === 0) return t;
-  if (at.length > 2) sortPairs(at);
-  let out = '';
-  let done = 0;
-  for (let k = 0; k < at.length; k += 2) {
-    if (at[k + 1]! <= done) continue; // (inside one replaced already)
-    out += `${t.slice(done, Math.max(done, at[k]!))}${mark}`;
-    done = at[k + 1]!;
-  }
-  return out + t.slice(done);
+  return replaceSpans(t, [...httpCredentials(t), ...privateKeyBodies(t)], () => mark);
 }
 
-/** Flat [start, end) pairs sorted by start, in place. */
-function sortPairs(at: number[]): void {
-  const pairs: Array<[number, number]> = [];
-  for (let k = 0; k < at.length; k += 2) pairs.push([at[k]!, at[k + 1]!]);
-  pairs.sort((a, b) => a[0] - b[0]);
-  pairs.forEach(([a, b], k) => { at[2 * k] = a; at[2 * k + 1] = b; });
+/**
+ * `text` with each [start, end) span of `at` (flat pairs, in any order; spans that overlap are one) replaced by what
+ * `mark` gives for its text.
+ */
+export function replaceSpans(text: string, at: readonly number[], mark: (span: string) => string): string {
+  if (at.length === 0) return text;
+  const spans: Array<[number, number]> = [];
+  for (let k = 0; k < at.length; k += 2) spans.push([at[k]!, at[k + 1]!]);
+  if (spans.length > 1) spans.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let done = 0;
+  for (let i = 0; i < spans.length;) {
+    const start = spans[i]![0];
+    let end = spans[i]![1];
+    for (i++; i < spans.length && spans[i]![0] < end; i++) end = Math.max(end, spans[i]![1]);
+    out += text.slice(done, start) + mark(text.slice(start, end));
+    done = end;
+  }
+  return out + text.slice(done);
 }
 
 /**
