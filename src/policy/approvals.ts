@@ -476,6 +476,11 @@ export class ApprovalStore {
   async get(id: string): Promise<ApprovalRequest> {
     if (this.deps.drainOutbox) await drainOutbox(this.deps.fs, this.deps.home, this.deps.sink);
     const req = await this.read(id);
+    // A decision made meanwhile by another process (`approvals deny` while this one held the log) put its record in the
+    // outbox before it replaced the file: drained again once the file shows it, so that the decision is in the log
+    // before what the caller records of it (a refused command's ssh.exec, and then the log's close, which drains
+    // nothing: the deny was left in the outbox when the first drain ran just before it arrived).
+    if (this.deps.drainOutbox && req.state !== 'pending') await drainOutbox(this.deps.fs, this.deps.home, this.deps.sink);
     if (this.pastDue(req)) return this.expire(id);
     return req;
   }

@@ -236,4 +236,30 @@ describe('ApprovalStore: records another process parked in the outbox', () => {
     await broker.consume(r.id, requester, 'prod-db', SQL); // no get() in between
     expect(log.events.map((e) => e.type)).toEqual(['approval.request', 'approval.approve', 'approval.use']);
   });
+
+  it("a denial read by the broker's poll is in the log when the poll returns, though it was parked right after the poll's drain", async () => {
+    const { home, clock } = setup();
+    const log = memorySink();
+    const approver = new ApprovalStore({ fs: fsp, clock, home, sink: outboxSink({ fs: fsp, clock, home }) });
+    let denyFirst: (() => Promise<unknown>) | undefined;
+    // The broker's file system: the deny lands between its drain and its read of the request's file.
+    const fs = {
+      ...fsp,
+      readFile: (async (...args: Parameters<typeof fsp.readFile>) => {
+        const then = denyFirst;
+        denyFirst = undefined;
+        if (then && String(args[0]).endsWith('.json')) await then();
+        return fsp.readFile(...args);
+      }) as typeof fsp.readFile,
+    };
+    const broker = new ApprovalStore({ fs, clock, home, sink: log, drainOutbox: true });
+    const r = await broker.request({
+      connection: 'prod-db', requester, sql: SQL, reason: 'INC-7', rule: 'r',
+      settings: { groups: ['security'], subjects: [], minApprovals: 1, expiresMs: 60_000, windowMs: 0 },
+    });
+    denyFirst = () => approver.deny(r.id, approver1, 'not during the freeze');
+    expect((await broker.get(r.id)).state).toBe('denied');
+    // (the broker then records the refused statement and closes the log, which drains nothing)
+    expect(log.events.map((e) => e.type)).toEqual(['approval.request', 'approval.deny']);
+  });
 });
