@@ -12,7 +12,7 @@ import type { MaskFormat } from './mask-format.js';
 import { SAD_RULE } from './pan-masker.js';
 
 /** Column names treated as SAD (sensitive authentication data), compared case-insensitively. */
-export const SAD_COLUMN_NAMES = ['cvv', 'cvc', 'cvv2', 'cvc2', 'cid', 'cav2', 'pin', 'pin_block', 'pinblock', 'track1', 'track2', 'track_1', 'track_2', 'track_data', 'magstripe', 'mag_stripe'] as const;
+export const SAD_COLUMN_NAMES = ['cvv', 'cvc', 'cvv2', 'cvc2', 'cid', 'cav2', 'cvn', 'security_code', 'pin', 'pin_block', 'pinblock', 'track1', 'track2', 'track_1', 'track_2', 'track_data', 'magstripe', 'mag_stripe'] as const;
 
 /**
  * Columns of PostgreSQL's planner statistics that hold values ANALYZE sampled from any table column (most common

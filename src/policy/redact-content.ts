@@ -5,16 +5,21 @@
  * URI's query (`postgresql://h/db?password=x&…`) write them. The connection-string form is read only in text that starts as one (`key=`): in a function body,
  * `password = crypt(p, password)` is SQL, read by the scanner, not a value to cut at its first blank.
  */
+import { SAD_COLUMN_NAMES } from '../mask/column-rules.js';
 
 /**
- * A name that says it holds a secret: password, passwd, passphrase, pwd, secret, a token, an API, access, private,
- * secret or encryption key (`db_password`, `client_secret`, `auth_token`, `api_key`, `X-Api-Key`, `app.encryption_key`, `aes_key`:
- * what `SET` or set_config gives a later pgp_sym_decrypt(pan, current_setting('app.encryption_key')); not `secretary`
- * nor a `tokens` table, nor a `sort_key`).
+ * A name that says it holds a secret: password, passwd, passphrase, pass, passcode, pwd, credentials, secret, a token,
+ * an API, access, private, secret or encryption key (`db_password`, `client_secret`, `auth_token`, `api_key`,
+ * `X-Api-Key`, `app.encryption_key`, `aes_key`: what `SET` or set_config gives a later pgp_sym_decrypt(pan,
+ * current_setting('app.encryption_key')); not `secretary`, `bypass` nor a `tokens` table, nor a `sort_key`), and
+ * sensitive authentication data (PCI DSS 3.3.1: `cvv2`, `pin_block`, `track2`, the result masker's SAD_COLUMN_NAMES,
+ * as a name or a part of one).
  * One list for every reader of names (redact-by-tokens.ts, the gate in redact-statement-secrets.ts, the bind
  * parameters a record withholds in sql-record.ts).
  */
-export const NAMES_SECRET = /passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|secret(?![a-z])|(?:api|access|private|secret|encryption|encrypt|enc|crypt|crypto|cipher|master|aes|hmac|signing|pgp)[_-]?key(?![a-z])|(?<![a-z])token(?![a-z])/i;
+export const NAMES_SECRET = new RegExp(String.raw`passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|(?<![a-z])pass(?:code)?(?![a-z])|(?<![a-z])credentials?(?![a-z])|secret(?![a-z])|(?:api|access|private|secret|encryption|encrypt|enc|crypt|crypto|cipher|master|aes|hmac|signing|pgp)[_-]?key(?![a-z])|(?<![a-z])token(?![a-z])`
+  // (sensitive authentication data by the names the result masker masks in full: a name or a part of one, `card_cvv`)
+  + String.raw`|(?<![a-z0-9])(?:${[...SAD_COLUMN_NAMES].sort((a, b) => b.length - a.length).join('|')})(?![a-z0-9])`, 'i');
 /**
  * A credential known by its form wherever it stands, whatever names it (on a command line, argv-redact.ts: `export
  * STRIPE=sk_live_…`, `curl -H "X: ghp_…"`; in SQL, redact-statement-secrets.ts: `UPDATE settings SET v = 'sk_live_…'`;

@@ -210,7 +210,8 @@ describe('computed columns of ruled columns', () => {
   it('counts the masked computed values in the statement record', async () => {
     const sql = `select cvv || '', account_no || '' from cards`;
     await rows(sql);
-    const mine = (r: AuditRecord) => r.type === 'pg.query' && (r.detail as { sql?: string }).sql === sql;
+    // (a statement that names a SAD column keeps none of its literals in the record)
+    const mine = (r: AuditRecord) => r.type === 'pg.query' && (r.detail as { sql?: string }).sql === "select cvv || '[redacted]', account_no || '[redacted]' from cards";
     await until(() => readLog(gate.home).some(mine));
     const rec = readLog(gate.home).find(mine)!;
     expect((rec.detail as { masked?: Record<string, number> }).masked).toEqual({ sad: 1, account: 1 });
