@@ -7,7 +7,8 @@
  * characters (a key cut short, and the prompt after it, are not hidden for ever).
  *
  * Fed the recording's text in order, cut anywhere: what a BEGIN line needs of earlier text is kept (the current
- * line's last LINE_KEEP characters). Text that holds no `PRIVATE KEY` passes as it is, without a character-by-character read.
+ * line's last LINE_KEEP characters). Text that holds no `PRIVATE KEY` passes as it is, without a read character by
+ * character.
  */
 
 /** What is kept of the current line: a BEGIN line and some text before it on the same line. */

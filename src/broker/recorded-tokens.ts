@@ -12,9 +12,9 @@
  * and `%`, which may start one: `\nghp_…`, `%3DeyJ…`), with a terminal control sequence right before it (beforeRun)
  * or what a credential follows (`Authorization: Bearer `: beforeCredential), is held until a character that ends it
  * follows, so a token cut across chunks is read whole. What is held goes to the recording when the stream has been
- * idle IDLE_MS (a prompt waits for the user), at flush, and beyond HOLD_MAX characters (a base64 blob streaming) all of it but its last
- * HOLD_KEEP. A token is hidden keeping its length (`[redacted]****…`), so the recording's screen is laid out as the
- * user's was. A private key's body is hidden as well (recorded-keys.ts).
+ * idle IDLE_MS (a prompt waits for the user), at flush, and beyond HOLD_MAX characters (a base64 blob streaming) all
+ * of it but its last HOLD_KEEP. A token is hidden keeping its length (`[redacted]****…`), so the recording's screen is
+ * laid out as the user's was. A private key's body is hidden as well (recorded-keys.ts).
  */
 import { StringDecoder } from 'node:string_decoder';
 import { AUTH_SCHEMES, HTTP_HINT, httpCredentials, KNOWN_TOKEN, replaceSpans, TOKEN_HINT } from '../policy/redact-content.js';

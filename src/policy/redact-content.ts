@@ -51,7 +51,7 @@ export const AUTH_SCHEMES = 'Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey
  *   (`Authorization: Basic dXNl…`, `{"authorization": "Bearer …"}`, `authorization=…`): its credential, after a
  *   known scheme or standing alone (groups 1 and 2: what stays, what goes);
  * - a Bearer or Basic credential with no header name before it, as pgsql-http's `http_header('Authorization',
- *   'Bearer …')` or a bind parameter gives it (groups 3 and 4). It must read as one: a Bearer token (RFC 6750's
+ *   'Bearer …')` or a bind parameter gives it (groups 3 and 4, 5 and 6). It must read as one: a Bearer token (RFC 6750's
  *   token68) of 8 characters and more with a digit or a symbol in it, or of 16 letters and more; a Basic credential
  *   in base64 with a digit, `+`, `/` or `=`. `bearer bonds`, `Basic plan` and `Basic model-X1000 kit` stay.
  */
