@@ -13,7 +13,7 @@ import { classify, type StatementInfo } from '../policy/classify.js';
 import { literalKey, withoutStringTexts } from '../policy/literal-key.js';
 import { redactStatementSecrets, valueSecretsRedacted } from '../policy/redact-statement-secrets.js';
 import { insertTargetsWithoutColumns, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
-import { NAMES_SECRET, withoutTokens } from '../policy/redact-content.js';
+import { paramNamesSecret, withoutTokens } from '../policy/redact-content.js';
 import type { TableColumns } from '../policy/redact-by-tokens.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -47,9 +47,7 @@ export function statementMayHoldSecret(sql: string): boolean {
  * read an int8 PAN back out of it, so those are '[masked]'. NULL as null.
  */
 export function renderParams(params: BindParam[], sql: string, types: readonly number[] = [], masker: PanMasker = defaultPanMasker()): RenderedParam[] {
-  // (a parameter that names a secret, `db_password` in a key/value table, withholds them all, as a literal would: its
-  // value may be any other)
-  const withhold = params.length > 0 && (statementMayHoldSecret(sql) || params.some((p) => p?.format === 'text' && NAMES_SECRET.test(p.value)));
+  const withhold = params.length > 0 && (statementMayHoldSecret(sql) || paramNamesSecret(params));
   return params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';

@@ -25,7 +25,8 @@ import { UNCERTAIN_PATH } from './name-match.js';
 import { drainOutbox } from './audit-outbox.js';
 import { STATE_RANK, loggedState, type LoggedState } from './approval-history.js';
 import { samePerson, separationRefusal, type ApprovalPerson, type OsAccount } from './approval-separation.js';
-import { redactStatementSecrets } from './redact-statement-secrets.js';
+import { redactStatementSecrets, valueSecretsRedacted } from './redact-statement-secrets.js';
+import { paramNamesSecret } from './redact-content.js';
 import { paramsMayBeSecret } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
 import { withFileLock, writeFileAtomic } from './file-lock.js';
@@ -175,13 +176,14 @@ const MAX_SHOWN_PARAM = 1024;
  * column list, an EXECUTE).
  */
 export function shownParams(sql: string, bound: BoundParams, mask: (text: string) => string = maskText): Array<string | null> {
-  const withhold = paramsMayBeSecret(sql);
+  const withhold = paramsMayBeSecret(sql) || paramNamesSecret(bound.params);
   return bound.params.map((p, i) => {
     if (p === null) return null;
     if (withhold) return '[redacted]';
     const text = p.format === 'text' ? p.value : bound.types?.[i] ? renderBinaryValue(bound.types[i]!, Buffer.from(p.value)) : undefined;
     if (text === undefined) return `[binary, ${p.format === 'binary' ? p.value.length : 0} bytes]`;
-    const masked = mask(text.slice(0, MAX_SHOWN_PARAM + 128)).slice(0, MAX_SHOWN_PARAM);
+    // (read as the record reads it, sql-record.ts textParam: a URL's password, a token or HTTP credential, a private key)
+    const masked = mask(valueSecretsRedacted(text).slice(0, MAX_SHOWN_PARAM + 128)).slice(0, MAX_SHOWN_PARAM);
     return text.length > MAX_SHOWN_PARAM ? `${masked}…[${text.length} chars]` : masked;
   });
 }

@@ -21,6 +21,14 @@ export const NAMES_SECRET = new RegExp(String.raw`passw(?:or)?d|passphrase|(?<![
   // (sensitive authentication data by the names the result masker masks in full: a name or a part of one, `card_cvv`)
   + String.raw`|(?<![a-z0-9])(?:${[...SAD_COLUMN_NAMES].sort((a, b) => b.length - a.length).join('|')})(?![a-z0-9])`, 'i');
 /**
+ * Whether a text bind parameter names a secret (a key/value table's `('db_password', $2)`): its statement's parameters
+ * are all withheld then, in the record and from an approver, as such a pair in literals is.
+ */
+export function paramNamesSecret(params: ReadonlyArray<{ format: string; value: unknown } | null>): boolean {
+  return params.some((p) => p?.format === 'text' && typeof p.value === 'string' && NAMES_SECRET.test(p.value));
+}
+
+/**
  * A credential known by its form wherever it stands, whatever names it (on a command line, argv-redact.ts: `export
  * STRIPE=sk_live_…`, `curl -H "X: ghp_…"`; in SQL, redact-statement-secrets.ts: `UPDATE settings SET v = 'sk_live_…'`;
  * in a bind parameter or a transcript's sampled value): GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`),

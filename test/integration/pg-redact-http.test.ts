@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { gateConfig, homeFiles, pgClient, readLog, run, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+import type { ApprovalRequest } from '../../src/policy/approvals.js';
+import { APPROVER, gateConfig, heldGate, homeFiles, pgClient, readLog, run, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -98,6 +99,30 @@ describe('bind parameters and sampled values', () => {
       expect(text, file).not.toContain(URL_PW);
       expect(text, file).not.toContain(KEY_BODY);
       expect(text, file).not.toContain('pw-Pair77');
+    }
+  });
+});
+
+describe('a held statement with credentials bound as parameters', () => {
+  it('shows the approver the parameters as the record keeps them; the approved statement runs with them', async () => {
+    const { gate: held, store } = await heldGate(server, { role: { approval_tables: ['hooks'] } });
+    const client = await pgClient(held);
+    try {
+      const update = client.query('UPDATE hooks SET url = $1, headers = $2 WHERE id = 1', ['postgres://app:pw-Held42@db/x', 'Bearer tok-Held9q2x']);
+      let req: ApprovalRequest | undefined;
+      await until(async () => { req = (await store.list()).find((x) => x.state === 'pending'); return req !== undefined; }, 15_000);
+      expect(req!.params).toEqual(['postgres://app:[redacted]@db/x', 'Bearer [redacted]']);
+      await store.approve(req!.id, APPROVER);
+      expect((await update).rowCount).toBe(1);
+      expect(server.psql('SELECT url, headers FROM hooks WHERE id = 1').trim()).toBe('postgres://app:pw-Held42@db/x|Bearer tok-Held9q2x');
+    } finally {
+      await client.end();
+      await held.close();
+    }
+    await until(() => readLog(held.home).some((x) => x.type === 'session.end'));
+    for (const { file, text } of homeFiles(held.home)) {
+      expect(text, file).not.toContain('pw-Held42');
+      expect(text, file).not.toContain('tok-Held9q2x');
     }
   });
 });

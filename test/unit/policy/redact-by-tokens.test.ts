@@ -198,6 +198,12 @@ describe('redactStatementSecrets, read by the scanner', () => {
     expect(shownParams('SELECT pgp_sym_decrypt(pan, $1) FROM cards', { params })).toEqual(['[redacted]']);
     expect(shownParams('INSERT INTO users VALUES (1, $1)', { params })).toEqual(['[redacted]']);
     expect(shownParams('SELECT name FROM users WHERE id = $1', { params })).toEqual(['hunter2']);
+    // An approver is shown a parameter as the record keeps it: read as a literal's text is, and every one withheld when
+    // one names a secret.
+    const creds = ['postgres://app:pw-9x7@db/x', 'Bearer tok-Ab3xY9'].map((value) => ({ format: 'text' as const, value }));
+    expect(shownParams('UPDATE hooks SET url = $1, auth = $2 WHERE id = 1', { params: creds })).toEqual(['postgres://app:[redacted]@db/x', 'Bearer [redacted]']);
+    const pair = ['db_password', 'pw-9x7'].map((value) => ({ format: 'text' as const, value }));
+    expect(shownParams('INSERT INTO settings (k, v) VALUES ($1, $2)', { params: pair })).toEqual(['[redacted]', '[redacted]']);
   });
 
   it('finds keys and password columns where a review found them missed: set operations, parenthesized and WITH sources, IN lists, reversed rows, brackets, SQL in literals', () => {
