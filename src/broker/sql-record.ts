@@ -13,7 +13,7 @@ import { classify, type StatementInfo } from '../policy/classify.js';
 import { literalKey, withoutStringTexts } from '../policy/literal-key.js';
 import { redactStatementSecrets, valueSecretsRedacted } from '../policy/redact-statement-secrets.js';
 import { insertTargetsWithoutColumns, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
-import { paramNamesSecret, withoutTokens } from '../policy/redact-content.js';
+import { paramNamesSecret } from '../policy/redact-content.js';
 import type { TableColumns } from '../policy/redact-by-tokens.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -57,7 +57,7 @@ export function renderParams(params: BindParam[], sql: string, types: readonly n
     // (a token sent as bytes, text bound in binary with no type declared, is as readable in hex: read past the bytes
     // shown, so that one they cut is found whole)
     const window = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM + CUT_MARGIN)).toString('latin1');
-    if (withoutTokens(window) !== window) return { binary: '[redacted]', bytes: p.value.length };
+    if (valueSecretsRedacted(window) !== window) return { binary: '[redacted]', bytes: p.value.length };
     const latin = window.slice(0, MAX_BINARY_PARAM); // (latin1: a character per byte)
     const hex = Buffer.from(p.value.subarray(0, MAX_BINARY_PARAM)).toString('hex');
     return { binary: masker.maskText(latin) !== latin || utf8HoldsPan(p.value, masker) || binaryHoldsPan(p.value, masker) || bcdMayHoldPan(hex, masker) ? '[masked]' : hex, bytes: p.value.length };

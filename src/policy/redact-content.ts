@@ -107,15 +107,6 @@ export function privateKeyBodies(text: string): number[] {
 }
 
 /**
- * `text` with each KNOWN_TOKEN, each HTTP_CREDENTIAL's credential and each private key's body in it replaced by `mark`
- * (all of the text: a cut made after it leaves no part of one).
- */
-export function withoutTokens(text: string, mark = '[redacted]'): string {
-  const t = TOKEN_HINT.test(text) ? text.replace(KNOWN_TOKEN, mark) : text;
-  return replaceSpans(t, [...httpCredentials(t), ...privateKeyBodies(t)], () => mark);
-}
-
-/**
  * `text` with each [start, end) span of `at` (flat pairs, in any order; spans that overlap are one) replaced by what
  * `mark` gives for its text.
  */

@@ -1,17 +1,16 @@
 /**
  * HTTP credentials known by their form (redact-content.ts HTTP_CREDENTIAL): an Authorization header's credential and a
- * Bearer or Basic credential standing alone are redacted in a value's text (withoutTokens: bind parameters, sampled
- * rows) and in a statement's text (redactStatementSecrets, with the spans parseErrorRedacted uses); words that only
+ * Bearer or Basic credential standing alone are redacted in a value's text (valueSecretsRedacted: bind parameters,
+ * sampled rows) and in a statement's text (redactStatementSecrets, with the spans parseErrorRedacted uses); words that only
  * follow a scheme's name are kept.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadParser } from '../../../src/policy/pg-parser.js';
-import { withoutTokens } from '../../../src/policy/redact-content.js';
-import { redactStatementSecrets, statementSecretSpans } from '../../../src/policy/redact-statement-secrets.js';
+import { redactStatementSecrets, statementSecretSpans, valueSecretsRedacted } from '../../../src/policy/redact-statement-secrets.js';
 
 const BASIC = Buffer.from('svc:hunter2-pw').toString('base64');
 
-describe('withoutTokens and HTTP credentials', () => {
+describe('valueSecretsRedacted and HTTP credentials', () => {
   it.each([
     ['Authorization: Bearer tok-Ab3xY9', 'Authorization: Bearer [redacted]'],
     [`authorization: basic ${BASIC}`, 'authorization: basic [redacted]'],
@@ -25,13 +24,13 @@ describe('withoutTokens and HTTP credentials', () => {
     [`Basic ${BASIC}`, 'Basic [redacted]'],
     ['x Bearer tok-Ab3xY9 y', 'x Bearer [redacted] y'],
   ])('redacts %j', (text, want) => {
-    expect(withoutTokens(text)).toBe(want);
+    expect(valueSecretsRedacted(text)).toBe(want);
   });
 
   it.each(['bearer bonds are old', 'the Bearer of bad news', 'Basic plan', 'Basic model-X1000 kit', 'Basic Authentication is weak', 'Bearer short1', 'no credential here'])(
     'keeps %j',
     (text) => {
-      expect(withoutTokens(text)).toBe(text);
+      expect(valueSecretsRedacted(text)).toBe(text);
     },
   );
 });
