@@ -4,6 +4,10 @@
  * libpq connection string (`host=h password=x`, its value quoted with backslash escapes or bare to a blank) and a
  * URI's query (`postgresql://h/db?password=x&…`) write them. The connection-string form is read only in text that starts as one (`key=`): in a function body,
  * `password = crypt(p, password)` is SQL, read by the scanner, not a value to cut at its first blank.
+ *
+ * And the credentials known by their form wherever they stand: tokens (KNOWN_TOKEN), HTTP credentials
+ * (HTTP_CREDENTIAL) and private keys (PEM_BEGIN), for the statement's reading, a value's, a command line's and a
+ * recording's.
  */
 import { SAD_COLUMN_NAMES } from '../mask/column-rules.js';
 
@@ -59,9 +63,9 @@ export const AUTH_SCHEMES = 'Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey
  *   (`Authorization: Basic dXNl…`, `{"authorization": "Bearer …"}`, `authorization=…`): its credential, after a
  *   known scheme or standing alone (groups 1 and 2: what stays, what goes);
  * - a Bearer or Basic credential with no header name before it, as pgsql-http's `http_header('Authorization',
- *   'Bearer …')` or a bind parameter gives it (groups 3 and 4, 5 and 6). It must read as one: a Bearer token (RFC 6750's
- *   token68) of 8 characters and more with a digit or a symbol in it, or of 16 letters and more; a Basic credential
- *   in base64 with a digit, `+`, `/` or `=`. `bearer bonds`, `Basic plan` and `Basic model-X1000 kit` stay.
+ *   'Bearer …')` or a bind parameter gives it (groups 3 and 4, 5 and 6). It must read as one: a Bearer token (RFC
+ *   6750's token68) of 8 characters and more with a digit or a symbol in it, or of 16 letters and more; a Basic
+ *   credential in base64 with a digit, `+`, `/` or `=`. `bearer bonds`, `Basic plan` and `Basic model-X1000 kit` stay.
  */
 export const HTTP_CREDENTIAL = new RegExp(String.raw`(?<![\w-])((?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:${AUTH_SCHEMES})[ \t]{1,8})?)([^\s'"\\,;&})\]$]+)`
   + String.raw`|(?<![\w-])(bearer[ \t]{1,8})((?=[\w.~+/-]{0,16383}[\d.~+/=_-])[\w.~+/-]{8,16384}=*|[A-Za-z]{16,16384})(?![\w.~+/=-])`
