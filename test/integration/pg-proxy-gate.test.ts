@@ -68,7 +68,11 @@ describe('a cancel while a statement waits for its record, behind a statement th
         bytes.parse('', 'select count(*) from generate_series(1, 2000000000)'), bytes.bind('', '', []), bytes.execute(),
         bytes.parse('', 'insert into ran select 1'), bytes.bind('', '', []), bytes.execute(), bytes.sync(),
       ]));
-      await new Promise((r) => setTimeout(r, 500));
+      // Once the server runs the read (a cancel that reaches a backend between messages, before its Execute, is dropped
+      // by PostgreSQL, as it would be without pcigate: under CI load a fixed half second was not always enough).
+      const running = "select count(*) from pg_stat_activity where state = 'active' and query like 'select count(*) from generate_series%'"
+        + " and clock_timestamp() - query_start > interval '300 milliseconds'";
+      await until(() => Number(server.psql(running).trim()) >= 1, 20_000);
       const cancel = await RawPgClient.connect(gate.broker);
       cancel.sock.write(bytes.cancelRequest(key.readInt32BE(5), key.subarray(9, 13)));
       await new Promise((r) => setTimeout(r, 300));
