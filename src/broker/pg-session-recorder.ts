@@ -16,7 +16,7 @@ import { defaultPanMasker } from '../mask/pan-masker.js';
 import type { PanMasker } from '../mask/pan-masker.js';
 import { renderParams, statementFacts as sqlFacts, statementMayHoldSecret } from './sql-record.js';
 import { namesSecret } from '../policy/redact-by-tokens.js';
-import { NAMES_SECRET } from '../policy/redact-content.js';
+import { NAMES_SECRET, paramNamesSecret } from '../policy/redact-content.js';
 import { Pending } from './pending.js';
 
 /**
@@ -357,7 +357,7 @@ export class PgSessionRecorder {
    */
   private sampleWithheld(stmt: Statement): boolean {
     return statementMayHoldSecret(stmt.sql) || CATALOG_OR_CURSOR.test(stmt.sql)
-      || stmt.params.some((p) => p !== null && p.format === 'text' && NAMES_SECRET.test(p.value))
+      || paramNamesSecret(stmt.params)
       || this.c.inner.rowsMayHoldAnyColumn?.(stmt) === true;
   }
 

@@ -17,7 +17,7 @@
  * laid out as the user's was. A private key's body is hidden as well (recorded-keys.ts).
  */
 import { StringDecoder } from 'node:string_decoder';
-import { AUTH_SCHEMES, HTTP_HINT, httpCredentials, KNOWN_TOKEN, replaceSpans, TOKEN_HINT } from '../policy/redact-content.js';
+import { HTTP_CREDENTIAL_PREFIX, HTTP_HINT, httpCredentials, KNOWN_TOKEN, replaceSpans, TOKEN_HINT } from '../policy/redact-content.js';
 import { RecordedKeys } from './recorded-keys.js';
 
 /** How long what is held waits for more before it is recorded as it is (a token printed in pieces, a slow link). */
@@ -45,9 +45,6 @@ export function recordedText(text: string): string {
   return replaceSpans(t, httpCredentials(t), sameLength);
 }
 
-/** What an HTTP credential follows (HTTP_CREDENTIAL's header name and scheme, or a Bearer or Basic), at the end of a text. */
-const CREDENTIAL_PREFIX = new RegExp(String.raw`(?:(?<![\w-])(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:${AUTH_SCHEMES})[ \t]{1,8})?|(?<![\w-])(?:bearer|basic)[ \t]{1,8})$`, 'i');
-
 /**
  * Where a run starting at `cut` is held from when what stands right before it may be an HTTP credential's prefix
  * (`Authorization: Bearer `, a credential cut from it across chunks is read with it), else `cut`.
@@ -55,7 +52,7 @@ const CREDENTIAL_PREFIX = new RegExp(String.raw`(?:(?<![\w-])(?:proxy-)?authoriz
 function beforeCredential(text: string, cut: number): number {
   const w = text.slice(Math.max(0, cut - 80), cut);
   if (!HTTP_HINT.test(w)) return cut;
-  const m = CREDENTIAL_PREFIX.exec(w);
+  const m = HTTP_CREDENTIAL_PREFIX.exec(w);
   return m ? cut - w.length + m.index : cut;
 }
 

@@ -26,7 +26,7 @@ export const NAMES_SECRET = new RegExp(String.raw`passw(?:or)?d|passphrase|(?<![
   + String.raw`|(?<![a-z0-9])(?:${[...SAD_COLUMN_NAMES].sort((a, b) => b.length - a.length).join('|')})(?![a-z0-9])`, 'i');
 /**
  * Whether a text bind parameter names a secret (a key/value table's `('db_password', $2)`): its statement's parameters
- * are all withheld then, in the record and from an approver, as such a pair in literals is.
+ * are all withheld then, in the record and from an approver, as such a pair in literals is, and so are its sampled rows.
  */
 export function paramNamesSecret(params: ReadonlyArray<{ format: string; value: unknown } | null>): boolean {
   return params.some((p) => p?.format === 'text' && typeof p.value === 'string' && NAMES_SECRET.test(p.value));
@@ -56,6 +56,8 @@ export const TOKEN_HINT = /gh[pousr]_|github_pat_|gl(?:pat|dt|rt|ptt)-|xox[abprs
 
 /** The HTTP authentication schemes a credential is known to follow (`Authorization: <scheme> <credential>`). */
 export const AUTH_SCHEMES = 'Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey|SSWS|OAuth|Hawk|MAC|AWS4-HMAC-SHA256|GoogleLogin|Splunk';
+/** An Authorization or Proxy-Authorization header's name, its `:` or `=`, and a known scheme (HTTP_CREDENTIAL's group 1). */
+const HEADER_PREFIX = String.raw`(?<![\w-])(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:${AUTH_SCHEMES})[ \t]{1,8})?`;
 /**
  * An HTTP credential in a value's text (a SQL literal, a bind parameter, a sampled result value; command lines have
  * their own reading of headers, argv-redact.ts, which knows the shell's quoting):
@@ -67,9 +69,14 @@ export const AUTH_SCHEMES = 'Basic|Bearer|Digest|Negotiate|NTLM|Token|Key|ApiKey
  *   6750's token68) of 8 characters and more with a digit or a symbol in it, or of 16 letters and more; a Basic
  *   credential in base64 with a digit, `+`, `/` or `=`. `bearer bonds`, `Basic plan` and `Basic model-X1000 kit` stay.
  */
-export const HTTP_CREDENTIAL = new RegExp(String.raw`(?<![\w-])((?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:${AUTH_SCHEMES})[ \t]{1,8})?)([^\s'"\\,;&})\]$]+)`
+export const HTTP_CREDENTIAL = new RegExp(String.raw`(${HEADER_PREFIX})([^\s'"\\,;&})\]$]+)`
   + String.raw`|(?<![\w-])(bearer[ \t]{1,8})((?=[\w.~+/-]{0,16383}[\d.~+/=_-])[\w.~+/-]{8,16384}=*|[A-Za-z]{16,16384})(?![\w.~+/=-])`
   + String.raw`|(?<![\w-])(basic[ \t]{1,8})((?=[A-Za-z0-9+/]{0,16383}[\d+/=])[A-Za-z0-9+/]{8,16384}={0,2})(?![\w.~+/=-])`, 'gi');
+/**
+ * What an HTTP credential follows, at the end of a text: a header's name and scheme, or a Bearer or Basic (for a
+ * reader of a stream, recorded-tokens.ts, which holds it with the credential that may come in the next piece).
+ */
+export const HTTP_CREDENTIAL_PREFIX = new RegExp(String.raw`(?:${HEADER_PREFIX}|(?<![\w-])(?:bearer|basic)[ \t]{1,8})$`, 'i');
 /** Text that may hold an HTTP_CREDENTIAL: the cheap test before it is looked for. */
 export const HTTP_HINT = /authorization|bearer|basic/i;
 
