@@ -10,7 +10,7 @@
  *
  * Exits 1 when an input grows more than 8× (super-linear) or a hostile one costs more than 20× its benign twin.
  */
-import { redactArgv, redactCommandLine } from '../../src/broker/argv-redact.js';
+import { redactArgv, redactCommandLine } from '../../src/policy/argv/argv-redact.js';
 import { RecordedTokens, recordedText } from '../../src/broker/recorded-tokens.js';
 import { decideEnv } from '../../src/broker/ssh-env.js';
 import { isPureRead } from '../../src/broker/sql-record.js';

@@ -24,7 +24,7 @@ import { maskText, PanMasker } from '../mask/pan-masker.js';
 import type { MaskCounts } from '../mask/pan-masker.js';
 import { StreamMasker } from '../mask/stream-masker.js';
 import { RecordedTokens } from './recorded-tokens.js';
-import { redactArgv } from './argv-redact.js';
+import { redactArgv } from '../policy/argv/argv-redact.js';
 import { upstreamTarget } from './pg-connect.js';
 import { startPgBroker } from './pg-broker.js';
 import { pgHooksFor } from './pg-hooks.js';

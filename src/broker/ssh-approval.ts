@@ -12,7 +12,7 @@ import { maskText } from '../mask/pan-masker.js';
 import type { ApprovalStore } from '../policy/approvals.js';
 import type { PolicyIdentity } from '../policy/evaluate.js';
 import type { ApprovalSettings } from '../policy/policy-engine.js';
-import { redactCommandLine } from './argv-redact.js';
+import { redactCommandLine } from '../policy/argv/argv-redact.js';
 
 export interface SshApprovals {
   store: ApprovalStore;

@@ -27,7 +27,7 @@ import { decideSsh } from '../policy/ssh-rules.js';
 import type { SshPolicyDecision } from '../policy/ssh-rules.js';
 import type { ChannelInfo, ChannelTaps, LocalSend, SessionBridgeHooks, SshDecision, SshRequest } from '../ssh/session-bridge.js';
 import { connectSshUpstream } from '../ssh/upstream.js';
-import { commandSecrets, redactCommandLine, redactSecretsIn } from './argv-redact.js';
+import { commandSecrets, redactCommandLine, redactSecretsIn } from '../policy/argv/argv-redact.js';
 import { holdSshCommand } from './ssh-approval.js';
 import { SftpAudit, SftpLimitError, SftpProtocolError } from '../ssh/sftp-audit.js';
 import type { SftpOp } from '../ssh/sftp-audit.js';

@@ -5,7 +5,7 @@
  * parallel to append one (`xargs env`). Policy met a placeholder there, never the command. For readAsShell
  * (read-as-shell.ts), which refuses such a command as unreadable.
  */
-import { commandPlaces, givenLineAt, NESTED, RUNNERS } from './shell-programs.js';
+import { commandPlaces, givenLineAt, NESTED, RUNNERS } from '../../policy/argv/shell-programs.js';
 import { shellCommands } from './shell-words.js';
 
 /**

@@ -6,7 +6,7 @@
 import { globMatches } from '../../policy/ssh-rules.js';
 import { commandNames, globName, mayName, patternForms } from './command-names.js';
 import { commandFromInput, DATA_COMMANDS } from './input-commands.js';
-import { ASSIGNMENT, givenLineAt, INPUT_READERS, inCommandPlace, NESTED, OPAQUE, readsInput, RESERVED, RUNNERS } from './shell-programs.js';
+import { ASSIGNMENT, givenLineAt, INPUT_READERS, inCommandPlace, NESTED, OPAQUE, readsInput, RESERVED, RUNNERS } from '../../policy/argv/shell-programs.js';
 import { shellCommands } from './shell-words.js';
 import type { ShellWord } from './shell-words.js';
 

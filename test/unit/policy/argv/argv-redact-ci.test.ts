@@ -4,7 +4,7 @@
  * pulumi's secrets, and the text written into `.pgpass` and `.netrc` files. What names no secret stays shown.
  */
 import { describe, expect, it } from 'vitest';
-import { commandSecrets, redactArgv, redactCommandLine } from '../../../src/broker/argv-redact.js';
+import { commandSecrets, redactArgv, redactCommandLine } from '../../../../src/policy/argv/argv-redact.js';
 
 const kept = (line: string) => expect(redactCommandLine(line)).toBe(line);
 const cases = (list: Array<[string, string]>) => { for (const [line, want] of list) expect(redactCommandLine(line), line).toBe(want); };

@@ -4,7 +4,7 @@
  * (`docker login --password-stdin`, `passwd --stdin`, chpasswd, a SQL client, a shell). Each was recorded in clear.
  */
 import { describe, expect, it } from 'vitest';
-import { commandSecrets, redactArgv, redactCommandLine, redactSecretsIn } from '../../../src/broker/argv-redact.js';
+import { commandSecrets, redactArgv, redactCommandLine, redactSecretsIn } from '../../../../src/policy/argv/argv-redact.js';
 
 const kept = (line: string) => expect(redactCommandLine(line)).toBe(line);
 

@@ -4,7 +4,7 @@
  * lines piped from an earlier echo or printf. Each was recorded in clear; what is not a secret stays shown.
  */
 import { describe, expect, it } from 'vitest';
-import { redactArgv, redactCommandLine } from '../../../src/broker/argv-redact.js';
+import { redactArgv, redactCommandLine } from '../../../../src/policy/argv/argv-redact.js';
 
 const kept = (line: string) => expect(redactCommandLine(line)).toBe(line);
 

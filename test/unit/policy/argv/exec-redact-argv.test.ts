@@ -4,7 +4,7 @@
  * (`-H 'Authorization: Bearer …'`) went to the audit log as given.
  */
 import { describe, expect, it } from 'vitest';
-import { commandSecrets, redactArgv, redactCommandLine } from '../../../src/broker/argv-redact.js';
+import { commandSecrets, redactArgv, redactCommandLine } from '../../../../src/policy/argv/argv-redact.js';
 
 describe('redactArgv', () => {
   it('redacts a quoted JSON key\'s value', () => {

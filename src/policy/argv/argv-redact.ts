@@ -8,8 +8,8 @@ import { assigningWords, commands, newLine, programName, programsOf, REDIRECT, R
 import type { Command, Line } from './argv-line.js';
 import { namesSecret, NOT_A_SECRET_VALUE, PROGRAM_SECRETS, programSecret, redacted, rulesHold, secretFlagName, SWITCH_VALUE } from './argv-programs.js';
 import type { ProgramSecrets, Redact } from './argv-programs.js';
-import { firstAtLeast } from '../sorted-index.js';
-import { AUTH_SCHEMES, KNOWN_TOKEN, PEM_BEGIN } from '../policy/redact-content.js';
+import { firstAtLeast } from '../../sorted-index.js';
+import { AUTH_SCHEMES, KNOWN_TOKEN, PEM_BEGIN } from '../redact-content.js';
 import { processSubstitutionEnd, redactedSpans, shellWords, substitutionEnd, substitutions } from './shell-words.js';
 import type { Heredoc } from './shell-words.js';
 

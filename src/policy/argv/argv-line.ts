@@ -6,7 +6,7 @@
 import { WRAPPERS } from './argv-programs.js';
 import type { Wrapper } from './argv-programs.js';
 import type { Heredoc } from './shell-words.js';
-import { ASSIGNMENT, RESERVED } from './ssh-exec/shell-programs.js';
+import { ASSIGNMENT, RESERVED } from './shell-programs.js';
 
 /** A control operator (`;`, `&&`, `|`, `(`, a newline): it ends a command, and the next word starts one. */
 export const SEPARATOR = /^(?:[;&|\n]+|[()])$/;

@@ -3,8 +3,8 @@
  * secret, the password options and places of common programs, the wrappers a command runs behind (`sudo`,
  * `timeout 10`, `docker exec c`, `ssh host`), and which programs read a secret, SQL or a script on their input.
  */
-import { redactStatementSecrets } from '../policy/redact-statement-secrets.js';
-import { givenLineAt, readsInput } from './ssh-exec/shell-programs.js';
+import { redactStatementSecrets } from '../redact-statement-secrets.js';
+import { givenLineAt, readsInput } from './shell-programs.js';
 
 /**
  * What names a credential in a word: password, passwd, pwd, pw at the end after `_`, `.` or `-` (`DB_PW`, plink's `-pw`; not `pwgen`, `PW_HOST`, `pw=rw`), secret, token, api key, private key, credential, a name
@@ -295,7 +295,7 @@ export interface Wrapper {
   image?: boolean;
 }
 /**
- * The wrappers known. The shell's reserved words (`if mysql …`, `! psql …`, `{ …`: ssh-exec's RESERVED) precede a
+ * The wrappers known. The shell's reserved words (`if mysql …`, `! psql …`, `{ …`: shell-programs.ts's RESERVED) precede a
  * command too, as do assignments (`PGPASSWORD=… psql`), which the reader skips by their form.
  */
 const WRAPPER_LIST: Array<[string, Wrapper | Wrapper[]]> = [
@@ -329,7 +329,7 @@ export const WRAPPERS = new Map<string, readonly Wrapper[]>(WRAPPER_LIST.map(([n
 
 /**
  * Where a shell's `-c` line is among `names` (a program's file name, then its arguments), or -1: `sh -c '…'`, `bash
- * -o pipefail -lc '…'` (`-o`/`-O` take a word), ssh-exec's givenLineAt read past their values.
+ * -o pipefail -lc '…'` (`-o`/`-O` take a word), shell-programs.ts's givenLineAt read past their values.
  */
 export function shellLineAt(names: readonly string[]): number {
   const kept = names.filter((a, i) => !(i > 1 && /^[-+][oO]$/.test(names[i - 1]!)) && !/^[-+][oO]$/.test(a));
@@ -408,7 +408,7 @@ export function inputKind(name: string, args: readonly string[]): InputKind | un
   const pulumi = positionals(args, PULUMI_VALUE).map((i) => args[i]!);
   if (name === 'pulumi' && pulumi[0] === 'config' && pulumi[1] === 'set' && pulumi.length === 3 && (has(/^--secret$/) || secretName(pulumi[2]!))) return 'secret';
   if (/^(?:psql|mysql|mariadb|sqlcmd|sqlplus|sqlite3|clickhouse-client)$/.test(name)) return 'sql';
-  // (a shell given neither -c nor a script, `su` without -c, `.`/`source` of the input: ssh-exec's readsInput)
+  // (a shell given neither -c nor a script, `su` without -c, `.`/`source` of the input: shell-programs.ts's readsInput)
   if (readsInput([name, ...args], 0)) return 'script';
   return undefined;
 }
