@@ -52,6 +52,9 @@
  * Text the scanner does not read to its end (a NUL, which ends the text for it; past about 3.5 million tokens
  * it answers with none) is left to the spelling scanners, as text it cannot read at all.
  */
+// (A command line holds SQL too, psql -c '…', which argv-programs.ts reads with redactStatementSecrets: these modules
+// import each other, and each calls the other only inside functions.)
+import { redactCommandLine } from './argv/argv-redact.js';
 import { parseStatements, scanTokens } from './pg-parser.js';
 import { CALLS_SECRET, EXECUTES, keyedCallText, mayHoldSecret, NAMES_SECRET, SECRET_ARGUMENTS } from './redact-content.js';
 import type { SqlToken } from './pg-parser.js';
@@ -134,6 +137,8 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     for (; k < list.length && list[k]!.start === list[k - 1]!.end && GLUED.has(list[k]!.kind); k++) one(k, false);
     return k;
   };
+  /** Per COPY statement (by its first token): its TO or FROM (copyTarget). */
+  const copyTargets = new Map<number, number>();
   /** Per statement (by its first token): where the server's parser stops in it (an offset in `text`; -1: it parses). */
   const stops = new Map<number, number>();
   const stopOf = (start: number): number => {
@@ -211,6 +216,17 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       }
     } else if (t.kind === 'string') {
       const content = literalContent(t.text, /^uescape$/i.test(list[i + 1]?.text ?? '') && list[i + 2]?.kind === 'string' ? literalContent(list[i + 2]!.text) : undefined);
+      // A command line the server runs (COPY … PROGRAM 'curl -u user:pw …', ALTER SYSTEM SET archive_command = '…'):
+      // its credentials, read as the shell reads them (argv-redact.ts, which knows the forms the rules below read
+      // too, in a command's words). Where it finds one, the rules below do not read its text again (they would take
+      // `pass:[redacted]`'s mark for a value); where it finds none, they read it as any literal.
+      if (runsCommand(toks, i, copyTargets)) {
+        const command = redactCommandLine(content);
+        if (command !== content) {
+          redact.set(i, reencode(t.text, mark === REDACTED ? command : command.split(REDACTED).join(mark)) ?? `'${mark}'`);
+          continue;
+        }
+      }
       const named = NAMES_SECRET.test(content);
       // SQL in a literal that calls a function taking a key (a function body, dynamic SQL): read as a statement.
       const calls = CALLS_SECRET.test(content);
@@ -277,7 +293,6 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     // (A U&'…' literal with a UESCAPE clause keeps its prefix, so that the clause still reads.)
     redact.set(at, /^uescape$/i.test(list[at + 1]?.text ?? '') ? `U&'${mark}'` : `'${mark}'`);
   };
-  const copyTargets = new Map<number, number>();
   for (const start of secretStatements) {
     for (let at = start, to = toks.statementEnd[start]!; at < to; at++) {
       const k = list[at]!.kind;
@@ -848,6 +863,21 @@ function copyTarget(toks: Tokens, i: number, copyTargets: Map<number, number>): 
     copyTargets.set(start, at);
   }
   return at >= 0 && (i === at + 1 || (i === at + 2 && /^program$/i.test(list[at + 1]!.text)));
+}
+
+/** What the command-line reader puts in a credential's place (argv-redact.ts). */
+const REDACTED = '[redacted]';
+
+/**
+ * Whether literal `i` is a command line the server runs: a COPY's program, or the value a SET or ALTER SYSTEM gives a
+ * setting that holds one (archive_command, restore_command, archive_cleanup_command, recovery_end_command,
+ * ssl_passphrase_command: `… = '…'`, `… TO '…'`).
+ */
+function runsCommand(toks: Tokens, i: number, copyTargets: Map<number, number>): boolean {
+  const { list } = toks;
+  const before = list[i - 1]?.text ?? '';
+  if (/^program$/i.test(before)) return copyTarget(toks, i, copyTargets);
+  return (before === '=' || /^to$/i.test(before)) && list[i - 2]?.kind === 'name' && unquoted(list[i - 2]!.text).endsWith('_command');
 }
 
 /**

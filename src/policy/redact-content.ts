@@ -89,6 +89,8 @@ export function httpCredentials(text: string): number[] {
   HTTP_CREDENTIAL.lastIndex = 0;
   for (let m = HTTP_CREDENTIAL.exec(text); m; m = HTTP_CREDENTIAL.exec(text)) {
     const kept = (m[1] ?? m[3] ?? m[5]!).length;
+    // (A mark another reader put there, `[redacted]`, is no credential: read as one, its `]` stayed after it.)
+    if (text.charCodeAt(m.index + kept) === 0x5b /* [ */) continue;
     at.push(m.index + kept, m.index + m[0].length);
   }
   return at;

@@ -70,6 +70,8 @@ const URL_USER = /[^\s:/@'"]*:/y;
 /** What ends a URL's password: the `@` after it, or what stops it being one. */
 const URL_PASSWORD_END = /[\s@'"]/g;
 
+/** Text that may give the server a command line to run: COPY … PROGRAM, a `*_command` setting (redact-by-tokens.ts runsCommand). */
+const RUNS_COMMAND = /program|_command/i;
 const PASSWORD_WORD = /password/i;
 const PASSWORD_ALL = /password/gi;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */
@@ -155,7 +157,8 @@ function redactAt(text: string, mark: string, depth: number, tables?: TableColum
   // (An INSERT's values may be a password's by the table's columns alone: read when the caller can ask the catalog,
   // in a function or DO body too; an EXECUTE's arguments always.)
   // (Another server's password syntax names no secret: IDENTIFIED BY 'x'.)
-  const scanned = (mayHoldSecret(s) || IDENTIFIES.test(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTES.test(s))) && parserReady();
+  // (A command line the server runs, COPY … PROGRAM, archive_command: read by the scanner, which knows where it is.)
+  const scanned = (mayHoldSecret(s) || IDENTIFIES.test(s) || (tables?.columnsOf !== undefined && /insert/i.test(s)) || (depth === 0 && EXECUTES.test(s)) || RUNS_COMMAND.test(s)) && parserReady();
   const read = scanned ? redactByTokens(s, mark, (inner, d) => redactAt(inner, mark, d, tables), depth, tables, edits) : undefined;
   if (read !== undefined) pass(() => read);
   if (read === undefined && PASSWORD_WORD.test(s)) {

@@ -8,6 +8,9 @@
  * Sensitive authentication data (PCI DSS 3.3.1: card verification codes, PINs and PIN blocks, track data) named by its
  * column, in literals, bind parameters and sampled rows: the statements run as sent (the client reads the values
  * masked in full, as before); the log and the transcript hold none of them (redact-content.ts NAMES_SECRET).
+ *
+ * A command line a statement gives the server to run (COPY … PROGRAM, archive_command) is recorded with its credentials
+ * redacted as the shell reads them (src/policy/argv/argv-redact.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
@@ -168,6 +171,28 @@ describe('sensitive authentication data named by its column', () => {
     expect(transcripts.some(({ text }) => text.includes('"t":"row"'))).toBe(true);
     for (const { file, text } of homeFiles(gate.home)) {
       for (const v of ['CV-8271', 'CV-9363', 'PB-0412AC89', 'PB-77FE01AB', 'TR-5521-disc']) expect(text, file).not.toContain(v);
+    }
+  });
+});
+
+describe('a command line the server is given to run', () => {
+  it('is recorded with its credentials redacted, read as the shell reads it (COPY … PROGRAM, archive_command)', async () => {
+    const ends = () => readLog(gate.home).filter((x) => x.type === 'session.end').length;
+    const before = ends();
+    const r = await run('psql', ['-X', '-At', '-f', sqlScript([
+      // (both refused by this role's policy, as a program run as the server and as dcl; recorded all the same)
+      "COPY hooks TO PROGRAM 'curl -s -u ops:Prog-Pw-4417 -T - https://backup.example/hooks';",
+      "ALTER SYSTEM SET archive_command = 'gzip < %p | sshpass -p Arch-Pw-9902 scp - backup@h:%f';",
+    ])], gate.env);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.match(/ERROR: {2}pcigate: denied by policy/g)).toHaveLength(2);
+    await until(() => ends() > before);
+
+    const sqls = readLog(gate.home).filter((x) => x.type === 'pg.query').map(sqlOf);
+    expect(sqls).toContain("COPY hooks TO PROGRAM 'curl -s -u ops:[redacted] -T - https://backup.example/hooks';");
+    expect(sqls).toContain("ALTER SYSTEM SET archive_command = 'gzip < %p | sshpass -p [redacted] scp - backup@h:%f';");
+    for (const { file, text } of homeFiles(gate.home)) {
+      for (const v of ['Prog-Pw-4417', 'Arch-Pw-9902']) expect(text, file).not.toContain(v);
     }
   });
 });
