@@ -23,6 +23,7 @@ import { BE, readCString } from '../pg/proxy/wire.js';
 import { approvalStoreFor } from '../policy/approvals.js';
 import { classify } from '../policy/classify.js';
 import { loadParser } from '../policy/pg-parser.js';
+import { nameSadColumns } from '../policy/redact-content.js';
 import { decideStatement, inFailedTransaction, openPolicySession } from '../policy/pg-policy-hooks.js';
 import { ServerPath } from '../policy/server-path.js';
 import { unionPath } from '../policy/name-match.js';
@@ -186,6 +187,8 @@ export type PgHooksFor = ((info: PgSessionInfo) => BrokerHooks) & {
  */
 export async function pgHooksFor(ctx: Ctx, o: PgHooksOptions): Promise<PgHooksFor> {
   await loadParser();
+  // (what the result masker masks in full as sensitive authentication data, the record does not keep either)
+  nameSadColumns(o.config.masking.sad_columns);
   const engine = new PolicyEngine(o.config.policy, o.config.connections);
   const store = approvalStoreFor(ctx, { home: o.home, sink: o.sink, drainOutbox: true, networks: o.config.masking.networks });
   const hmacKey = o.config.masking.hmac_key ? Buffer.from(await resolveSecret(ctx, o.config.masking.hmac_key)) : undefined;

@@ -15,6 +15,7 @@ import { safeStatementText } from './approvals.js';
 import type { Action } from './evaluate.js';
 import { loadParser } from './pg-parser.js';
 import { PolicyEngine } from './policy-engine.js';
+import { nameSadColumns } from './redact-content.js';
 import type { PolicySession } from './policy-engine.js';
 
 /**
@@ -70,6 +71,7 @@ function storedPastMasking(ps: PolicySession, rules: ColumnRules, sql: string): 
 /** Decides `sql` on `connection` for an identity with `groups` / `subject`, as a fresh session would. */
 export async function explainPolicy(config: PcigateConfig, connection: string, sql: string, who: { groups: string[]; subject?: string | undefined; mfa: boolean }): Promise<Explanation> {
   await loadParser();
+  nameSadColumns(config.masking.sad_columns);
   const engine = new PolicyEngine(config.policy, config.connections);
   const sub = who.subject ?? `explain:${who.groups.join('+')}`;
   const identity = { sub, ...(who.subject?.includes('@') ? { email: who.subject } : {}), groups: who.groups, mfa: who.mfa, via: 'oidc' };

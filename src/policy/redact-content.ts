@@ -16,14 +16,38 @@ import { SAD_COLUMN_NAMES } from '../mask/column-rules.js';
  * an API, access, private, secret or encryption key (`db_password`, `client_secret`, `auth_token`, `api_key`,
  * `X-Api-Key`, `app.encryption_key`, `aes_key`: what `SET` or set_config gives a later pgp_sym_decrypt(pan,
  * current_setting('app.encryption_key')); not `secretary`, `bypass` nor a `tokens` table, nor a `sort_key`), and
- * sensitive authentication data (PCI DSS 3.3.1: `cvv2`, `pin_block`, `track2`, the result masker's SAD_COLUMN_NAMES,
- * as a name or a part of one).
+ * sensitive authentication data (PCI DSS 3.3.1: `cvv2`, `pin_block`, `track2`, the result masker's SAD_COLUMN_NAMES
+ * and a configuration's `masking.sad_columns`, nameSadColumns; as a name or a part of one).
  * One list for every reader of names (redact-by-tokens.ts, the gate in redact-statement-secrets.ts, the bind
  * parameters a record withholds in sql-record.ts).
  */
-export const NAMES_SECRET = new RegExp(String.raw`passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|(?<![a-z])pass(?:code)?(?![a-z])|(?<![a-z])credentials?(?![a-z])|secret(?![a-z])|(?:api|access|private|secret|encryption|encrypt|enc|crypt|crypto|cipher|master|aes|hmac|signing|pgp)[_-]?key(?![a-z])|(?<![a-z])token(?![a-z])`
-  // (sensitive authentication data by the names the result masker masks in full: a name or a part of one, `card_cvv`)
-  + String.raw`|(?<![a-z0-9])(?:${[...SAD_COLUMN_NAMES].sort((a, b) => b.length - a.length).join('|')})(?![a-z0-9])`, 'i');
+export let NAMES_SECRET = namesSecretRegExp(SAD_COLUMN_NAMES);
+/** A key that names a secret: where each starts (NAMES_SECRET's, global). */
+let PASSWORD_AT = new RegExp(NAMES_SECRET.source, 'gi');
+
+function namesSecretRegExp(sad: readonly string[]): RegExp {
+  const names = [...sad].sort((a, b) => b.length - a.length).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(String.raw`passw(?:or)?d|passphrase|(?<![a-z])pwd(?![a-z])|(?<![a-z])pass(?:code)?(?![a-z])|(?<![a-z])credentials?(?![a-z])|secret(?![a-z])|(?:api|access|private|secret|encryption|encrypt|enc|crypt|crypto|cipher|master|aes|hmac|signing|pgp)[_-]?key(?![a-z])|(?<![a-z])token(?![a-z])`
+    // (sensitive authentication data by the names the result masker masks in full: a name or a part of one, `card_cvv`)
+    + String.raw`|(?<![a-z0-9])(?:${names.join('|')})(?![a-z0-9])`, 'i');
+}
+
+/** The configured SAD column names NAMES_SECRET holds besides the built-in ones. */
+const configuredSad = new Set<string>();
+
+/**
+ * A configuration's `masking.sad_columns` named secrets from now on, in this process, as the built-in SAD names are: a
+ * statement that names one keeps none of its literals in the record, its parameters and sampled rows are withheld
+ * (pgHooksFor and explainPolicy call it with their configuration's). Names are only added: a process that serves two
+ * configurations reads the names of both (more is redacted, never less).
+ */
+export function nameSadColumns(names: readonly string[]): void {
+  const added = names.map((n) => n.toLowerCase()).filter((n) => !(SAD_COLUMN_NAMES as readonly string[]).includes(n) && !configuredSad.has(n));
+  if (added.length === 0) return;
+  for (const n of added) configuredSad.add(n);
+  NAMES_SECRET = namesSecretRegExp([...SAD_COLUMN_NAMES, ...configuredSad]);
+  PASSWORD_AT = new RegExp(NAMES_SECRET.source, 'gi');
+}
 /**
  * Whether a text bind parameter names a secret (a key/value table's `('db_password', $2)`): its statement's parameters
  * are all withheld then, in the record and from an approver, as such a pair in literals is, and so are its sampled rows.
@@ -196,8 +220,6 @@ export const IDENTIFIES = /identified/i;
 /** Text with the word EXECUTE: an EXECUTE's arguments are another statement's parameters (redact-by-tokens.ts). */
 export const EXECUTES = /\bexecute\b/i;
 const E_STRING = /(?<![\w$])[Ee]'/;
-/** A key that names a secret: where each starts. */
-const PASSWORD_AT = new RegExp(NAMES_SECRET.source, 'gi');
 /** The rest of the key's word (read once: `passwordpassword…` is one word, not one per `password`). */
 const KEY_REST = /[\w.-]*/y;
 /** After the key: a closing quote, blanks, `:` (not `::` nor `:=`), blanks. */

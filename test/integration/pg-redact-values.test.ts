@@ -196,3 +196,39 @@ describe('a command line the server is given to run', () => {
     }
   });
 });
+
+describe("a configuration's sad_columns", () => {
+  it('are not recorded from literals, parameters or result rows, as the built-in names are not', async () => {
+    server.psql('CREATE TABLE checks (id int, card_check_value text)');
+    const own = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'write'], masking: { sad_columns: ['card_check_value'] } }));
+    try {
+      const ends = () => readLog(own.home).filter((x) => x.type === 'session.end').length;
+      const before = ends();
+      const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-c', "INSERT INTO checks VALUES (1, 'CCV-5521-a')"], own.env);
+      expect([r.stderr, r.stdout.trim()]).toEqual(['', 'INSERT 0 1']);
+      const client = await pgClient(own);
+      try {
+        await client.query('INSERT INTO checks (id, card_check_value) VALUES ($1, $2)', [2, 'CCV-7730-b']);
+        // (the client reads them masked in full: the result masker's rule for the configured name)
+        expect((await client.query('SELECT card_check_value FROM checks ORDER BY id')).rows).toEqual([{ card_check_value: '***-****-*' }, { card_check_value: '***-****-*' }]);
+      } finally {
+        await client.end();
+      }
+      expect(server.psql('SELECT card_check_value FROM checks ORDER BY id').trim().split('\n')).toEqual(['CCV-5521-a', 'CCV-7730-b']);
+      await until(() => ends() >= before + 2);
+
+      const queries = readLog(own.home).filter((x) => x.type === 'pg.query');
+      // (an INSERT without a column list: its value is the column's by the table's columns, asked of the server)
+      expect(queries.map(sqlOf)).toContain("INSERT INTO checks VALUES (1, '[redacted]')");
+      const insert = queries.find((x) => sqlOf(x).includes('VALUES ($1, $2)'));
+      expect((insert?.detail as { params?: unknown[] }).params).toEqual(['[redacted]', '[redacted]']);
+      const transcripts = homeFiles(own.home).filter(({ file }) => file.endsWith('.pg.jsonl'));
+      expect(transcripts.some(({ text }) => text.includes('"t":"row"'))).toBe(true);
+      for (const { file, text } of homeFiles(own.home)) {
+        for (const v of ['CCV-5521-a', 'CCV-7730-b']) expect(text, file).not.toContain(v);
+      }
+    } finally {
+      await own.close();
+    }
+  });
+});

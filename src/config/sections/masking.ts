@@ -7,7 +7,7 @@
  *   networks: major                  # major (issuer ranges of the major networks) | any_luhn (any Luhn-valid
  *                                    # number too, but a decimal fraction after `<digit>.` only in a major range)
  *   hmac_key: env:PCIGATE_MASK_KEY   # secret reference; needed when any format is hmac (PCI DSS 3.5.1.1)
- *   sad_columns: [card_check_value]  # more column names always fully masked (cvv, pin, track1, … are built in)
+ *   sad_columns: [card_check_value]  # more column names always fully masked (cvv, pin, track1, … are built in), and never recorded
  *   rules:
  *     - name: card-number            # the name counted in `masked: {rule: count}` (default: the first pattern)
  *       columns: ["*card_number*", "pan"]  # column-name globs …
