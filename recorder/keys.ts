@@ -147,7 +147,7 @@ export async function initKeys(ctx: Ctx, home: string, opts: { origin?: string; 
   await ensurePrivateDir(ctx.fs, p.dir);
   // One initialisation at a time (two first starts of one home at once): `keys/.lock`, as the log's, a dead holder's
   // taken over. Under it, the origin is checked again and what a start killed part-way left is set aside.
-  const lock = await acquireLogLock(ctx.fs, p.dir, await ownPid(ctx.fs));
+  const lock = await acquireLogLock(ctx.fs, p.dir, await ownPid(ctx.fs, ctx.processes), ctx.processes);
   try {
     if (await hasOrigin(ctx, home)) throw initialised();
     await setAsideIncompleteKeys(ctx, home);

@@ -1,12 +1,13 @@
 /**
  * One process owns a log at a time: `log/.lock`, created with O_EXCL and holding the owner's pid and host name. A lock
- * whose pid no longer runs (checked through /proc, so this code needs no `process` global) is stale and is
- * taken over (atomically: see breakStale); where /proc does not exist every lock counts as live (fail closed).
+ * whose pid no longer runs is stale and is taken over (atomically: see breakStale). Whether it runs is asked of the
+ * caller's ProcessTable (the CLI's: process.pid and kill(pid, 0), on every system), so this code needs no `process`
+ * global, or else of /proc; with neither (macOS without a table) every lock counts as live (fail closed).
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import type { Fs } from '../src/cli/ctx.js';
+import type { Fs, ProcessTable } from '../src/cli/ctx.js';
 import { AuditWriteError } from '../src/errors.js';
 import { useRegularFile } from './regular-file.js';
 
@@ -16,8 +17,9 @@ export interface LogLock {
   release(): Promise<void>;
 }
 
-/** The pid of this process from /proc/self, or 0 where /proc is not available. */
-export async function ownPid(fs: Fs): Promise<number> {
+/** The pid of this process: the table's, else from /proc/self, or 0 where neither is available. */
+export async function ownPid(fs: Fs, table?: ProcessTable): Promise<number> {
+  if (table) return table.pid;
   try {
     const n = Number(await fs.readlink('/proc/self'));
     return Number.isSafeInteger(n) ? n : 0;
@@ -26,8 +28,10 @@ export async function ownPid(fs: Fs): Promise<number> {
   }
 }
 
-async function isAlive(fs: Fs, pid: number): Promise<boolean> {
+/** Whether `pid` runs on this host: the table's answer, else /proc's; true where neither can tell. */
+export async function isAlive(fs: Fs, pid: number, table?: ProcessTable): Promise<boolean> {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (table) return table.alive(pid);
   try {
     await fs.access('/proc/self');
   } catch {
@@ -81,18 +85,21 @@ const HELD: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('p
  * restarted on the same volume keeps its host name), stale. One that names this pid on none (an older lock) is
  * live: which it is cannot be read, so it stands (fail closed). Any other: live while its pid runs.
  */
-async function holds(fs: Fs, file: string, holder: Holder, self: Holder): Promise<boolean> {
+async function holds(fs: Fs, file: string, holder: Holder, self: Holder, table?: ProcessTable): Promise<boolean> {
   // (another host's process cannot be looked for in this one's /proc, whatever its pid: its lock stands)
   if (holder.host !== undefined && holder.host !== self.host) return true;
   // (one written where /proc gave no pid, as on macOS: whose it is cannot be told, not even whether this process's,
   // so it stands; taken for stale, a second opener there took it and two processes appended to one log)
   if (holder.pid <= 0 && holder.host !== undefined) return true;
-  if (self.pid <= 0 || holder.pid !== self.pid) return isAlive(fs, holder.pid);
+  if (self.pid <= 0 || holder.pid !== self.pid) return isAlive(fs, holder.pid, table);
   return self.host !== undefined && holder.host === self.host ? HELD.has(file) : true;
 }
 
-/** Takes `dir/.lock` for `pid`, replacing a stale lock once; AuditWriteError when a live process holds it. */
-export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<LogLock> {
+/**
+ * Takes `dir/.lock` for `pid`, replacing a stale lock once; AuditWriteError when a live process holds it. `table`:
+ * where whether a holder runs is asked (else /proc).
+ */
+export async function acquireLogLock(fs: Fs, dir: string, pid: number, table?: ProcessTable): Promise<LogLock> {
   // (a file system's error, ENOSPC or EACCES, is thrown as it is: the CLI names its cause and what to do)
   const file = path.join(await fs.realpath(dir), '.lock');
   const host = ownHost();
@@ -104,8 +111,8 @@ export async function acquireLogLock(fs: Fs, dir: string, pid: number): Promise<
       return lock;
     }
     const holder = await lockHolder(fs, file);
-    if (await holds(fs, file, holder, self)) throw inUse(dir, file, holder, self);
-    await breakStale(fs, dir, file, self);
+    if (await holds(fs, file, holder, self, table)) throw inUse(dir, file, holder, self);
+    await breakStale(fs, dir, file, self, table);
   }
   throw new AuditWriteError(`could not take the audit log lock ${file}`);
 }
@@ -210,7 +217,7 @@ function inUse(dir: string, file: string, holder: Holder, self: Holder): AuditWr
  * back fails; two hold it), or its holder releasing it then (it comes back, naming a process that holds none); each
  * needs a dead owner's lock and three openers within microseconds.
  */
-async function breakStale(fs: Fs, dir: string, file: string, self: Holder): Promise<void> {
+async function breakStale(fs: Fs, dir: string, file: string, self: Holder, table?: ProcessTable): Promise<void> {
   const aside = `${file}.${self.pid}.${randomBytes(8).toString('hex')}.stale`;
   try {
     await fs.rename(file, aside);
@@ -219,7 +226,7 @@ async function breakStale(fs: Fs, dir: string, file: string, self: Holder): Prom
     throw e;
   }
   const holder = await lockHolder(fs, aside);
-  if (await holds(fs, file, holder, self)) {
+  if (await holds(fs, file, holder, self, table)) {
     await fs.link(aside, file).catch(() => undefined); // (EEXIST: a third opener has it now; it stays theirs)
     await fs.rm(aside, { force: true });
     throw inUse(dir, file, holder, self);

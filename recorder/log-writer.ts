@@ -89,8 +89,8 @@ export async function openAuditLog(ctx: Ctx, opts: AuditLogOptions): Promise<Aud
   const logDir = path.join(opts.home, 'log');
   await ensurePrivateDir(ctx.fs, logDir);
   await ensurePrivateDir(ctx.fs, path.join(opts.home, 'recordings')); // where commitBlob's files live
-  const pid = opts.pid ?? (await ownPid(ctx.fs));
-  const lock = await acquireLogLock(ctx.fs, logDir, pid);
+  const pid = opts.pid ?? (await ownPid(ctx.fs, ctx.processes));
+  const lock = await acquireLogLock(ctx.fs, logDir, pid, ctx.processes);
   let writer: AuditLogWriter | undefined;
   try {
     const keys = await loadKeys(ctx, opts.home);

@@ -42,7 +42,34 @@ export interface Ctx {
   user: { name: string; uid: number };
   /** Aborted on Ctrl-C / SIGTERM. The first read installs the handlers (long-running commands only). */
   readonly interrupt: AbortSignal;
+  /**
+   * This process's pid and whether another runs, for the locks a dead process leaves (log/.lock, keys/.lock, the
+   * login lock). Without it they read /proc, which macOS has not: there a dead holder's lock stood for ever.
+   */
+  processes?: ProcessTable;
 }
+
+/**
+ * The process table as the caller sees it: this process's pid, and whether a pid runs on this host (kill(pid, 0)
+ * answers where /proc is not, as on macOS).
+ */
+export interface ProcessTable {
+  readonly pid: number;
+  alive(pid: number): boolean;
+}
+
+/** The real process table: kill(pid, 0) finds a pid that runs (EPERM: it runs as another user), ESRCH one that does not. */
+export const PROCESS_TABLE: ProcessTable = {
+  pid: process.pid,
+  alive(pid) {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  },
+};
 
 /** A wall clock that keeps microsecond resolution from the monotonic clock, anchored once to Date. */
 export function systemClock(): Clock {
@@ -73,6 +100,7 @@ export function processCtx(): Ctx {
       warn: (msg) => { process.stderr.write(`warning: ${msg}\n`); },
     },
     user: { name: info.username, uid: info.uid },
+    processes: PROCESS_TABLE,
     get interrupt() {
       if (!controller) {
         const c = new AbortController();
@@ -100,7 +128,7 @@ export function processCtx(): Ctx {
 export function withDeadline(ctx: Ctx, deadline: AbortSignal, opts: { postsRunOn?: boolean } = {}): Ctx {
   return {
     stdout: ctx.stdout, stderr: ctx.stderr, stdin: ctx.stdin, env: ctx.env, cwd: ctx.cwd, clock: ctx.clock, fs: ctx.fs,
-    log: ctx.log, user: ctx.user,
+    log: ctx.log, user: ctx.user, ...(ctx.processes ? { processes: ctx.processes } : {}),
     get interrupt() { return ctx.interrupt; },
     fetch: (input, init) => {
       if (opts.postsRunOn && (init?.method ?? '').toUpperCase() === 'POST') {

@@ -31,6 +31,7 @@ export async function serveDemo(base: Ctx, env: DemoEnv, signal: AbortSignal, re
   const ctx: Ctx = {
     stdout: base.stdout, stderr: base.stderr, stdin: base.stdin, env: env.env, cwd: base.cwd, clock: base.clock,
     fs: base.fs, fetch: base.fetch, log: base.log, user: { name: DEMO_PEOPLE.engineer, uid: base.user.uid }, interrupt: signal,
+    ...(base.processes ? { processes: base.processes } : {}),
   };
   const { config } = await loadConfig(ctx, { path: env.configPath });
   const conn = config.connections[DEMO_CONNECTION];

@@ -42,6 +42,7 @@ export function personCtx(base: Ctx, env: Record<string, string | undefined>, pe
     },
     user: { name: person, uid: base.user.uid },
     interrupt: signal,
+    ...(base.processes ? { processes: base.processes } : {}),
     out: () => ({ code: -1, stdout: stdout.text(), stderr: stderr.text(), output: both.join('') }),
   };
 }

@@ -12,7 +12,7 @@
 import path from 'node:path';
 import type { Ctx } from '../cli/ctx.js';
 import { TokenStoreError } from '../errors.js';
-import { ownPid } from '../../recorder/log-lock.js';
+import { isAlive, ownPid } from '../../recorder/log-lock.js';
 
 export const REFRESH_LOCK_FILE = 'login.lock';
 /** How long a process waits for another one's refresh before giving up. */
@@ -47,7 +47,7 @@ export async function withRefreshLock<T>(ctx: Ctx, home: string, f: () => Promis
 async function acquire(ctx: Ctx, home: string, opts: RefreshLockOptions): Promise<() => Promise<void>> {
   const file = path.join(home, REFRESH_LOCK_FILE);
   const waitMs = opts.waitMs ?? REFRESH_LOCK_WAIT_MS;
-  const pid = await ownPid(ctx.fs);
+  const pid = await ownPid(ctx.fs, ctx.processes);
   // Counted in polls, not read off ctx.clock: a test's fixed clock must not make the wait endless.
   let polls = Math.ceil(waitMs / POLL_MS);
   await ctx.fs.mkdir(home, { recursive: true, mode: 0o700 });
@@ -127,19 +127,9 @@ async function breakIfStale(ctx: Ctx, file: string): Promise<string> {
   return '';
 }
 
-/** True when /proc shows the pid is not running; false when it runs or /proc cannot tell (fail towards waiting). */
+/** True when the pid is not running (ctx's process table, else /proc); false when it runs or nothing can tell (fail towards waiting). */
 async function pidGone(ctx: Ctx, pid: number): Promise<boolean> {
-  try {
-    await ctx.fs.access('/proc/self');
-  } catch {
-    return false;
-  }
-  try {
-    await ctx.fs.access(`/proc/${pid}`);
-    return false;
-  } catch {
-    return true;
-  }
+  return !(await isAlive(ctx.fs, pid, ctx.processes));
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REFRESH_LOCK_FILE, withRefreshLock } from '../../../src/identity/refresh-lock.js';
-import { systemClock } from '../../../src/cli/ctx.js';
+import { PROCESS_TABLE, systemClock } from '../../../src/cli/ctx.js';
 import { testCtx } from '../../harness/test-ctx.js';
 
 const ctx = () => testCtx({ clock: systemClock() as never });
@@ -85,6 +85,22 @@ describe.skipIf(!existsSync('/proc/self'))('login lock', () => {
   it('breaks a lock whose process is gone', async () => {
     const { home: h, file } = home(`${deadPid()} ${Date.now()} x\n`);
     await expect(withRefreshLock(ctx(), h, async () => 'ran', { waitMs: 200 })).resolves.toBe('ran');
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('breaks a lock whose process is gone where /proc is not, by the process table (macOS)', async () => {
+    const { home: h, file } = home(`${deadPid()} ${Date.now()} x\n`);
+    const base = ctx();
+    const hidden = (p: unknown) => String(p).startsWith('/proc');
+    const enoent = () => Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+    const noProc = {
+      ...base.fs,
+      access: async (p: string, m?: number) => { if (hidden(p)) throw enoent(); return base.fs.access(p, m); },
+      readlink: async (p: string) => { if (hidden(p)) throw enoent(); return base.fs.readlink(p); },
+    } as typeof base.fs;
+    // (without the table nothing tells the holder is gone: it is waited for)
+    await expect(withRefreshLock({ ...base, fs: noProc }, h, async () => 'ran', { waitMs: 200 })).rejects.toThrow(/is renewing the login/);
+    await expect(withRefreshLock({ ...base, fs: noProc, processes: PROCESS_TABLE }, h, async () => 'ran', { waitMs: 200 })).resolves.toBe('ran');
     expect(existsSync(file)).toBe(false);
   });
 
