@@ -26,8 +26,8 @@
  *   parenthesized, after a WITH): every literal of that column's values; in a column list given rows (`SET (a,
  *   password) = ('x', 'y')`, `= ROW(…)`, `= (SELECT …)`, `(a, password) IN (…, …)`, compared either way round):
  *   every literal of each row's item in its place (brackets group as parentheses do: ARRAY[a, b] is one item);
- * - the arguments of pgcrypto's functions that are keys or passwords (SECRET_ARGUMENTS: pgp_sym_decrypt(pan, 'k'),
- *   crypt('x', salt)), whatever the statement names, in literals holding SQL too, and what dynamic SQL puts there
+ * - the arguments of functions that are keys or passwords (SECRET_ARGUMENTS, pgcrypto's, pgsodium's and aws_s3's:
+ *   pgp_sym_decrypt(pan, 'k'), crypt('x', salt), crypto_secretbox(m, n, 'k')), whatever the statement names, in literals holding SQL too, and what dynamic SQL puts there
  *   (`'… pgp_sym_decrypt(pan, ' || …`, `format('… pgp_sym_decrypt(pan, %L)', …)`); every literal and number of its
  *   statement, and of those of the text that set a setting (SET, set_config), when such an argument is not written
  *   in its place (a column, a subquery), of the whole text when it is a setting's (current_setting, here or in a
@@ -184,10 +184,11 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       if (i === toks.statementStart[i] && /^set$/i.test(t.text) && list[i + 1]?.kind === 'name' && namesSecret(list[i + 1]!.text) && /^for$/i.test(list[i + 2]?.text ?? '')) {
         setValueRedacted(list, i, toks.statementEnd[i]!, mark, (v, to) => redact.set(v, to));
       }
-      // pgcrypto's keys and passwords, by their place in the call: pgp_sym_decrypt(pan, 'key').
-      const secretArgs = list[i + 1]?.kind === 'open' ? SECRET_ARGUMENTS.get(unquoted(t.text)) : undefined;
-      if (secretArgs) {
+      // pgcrypto's (and others') keys and passwords, by their place in the call: pgp_sym_decrypt(pan, 'key').
+      const positions = list[i + 1]?.kind === 'open' ? SECRET_ARGUMENTS.get(unquoted(t.text)) : undefined;
+      if (positions) {
         const args = items(toks, i + 1);
+        const secretArgs = typeof positions === 'function' ? positions(args.length) : positions;
         for (const a of secretArgs) {
           const arg = args[a];
           if (!arg) continue;

@@ -165,18 +165,36 @@ export function replaceSpans(text: string, at: readonly number[], mark: (span: s
 }
 
 /**
- * Functions whose arguments at these positions (0-based) are a password or key whatever they are named: pgcrypto's
- * crypt(password, salt), hmac(data, key, type), encrypt/decrypt[_iv](data, key, …), pgp_sym_encrypt/decrypt[_bytea]
- * (data, password, …) and pgp_pub_decrypt[_bytea](message, secret key, password, …). A deployment that encrypts card
- * data in the database passes its key there (`SELECT pgp_sym_decrypt(pan, 'k') FROM cards`).
+ * Functions whose arguments at these positions (0-based; by the call's argument count where overloads differ) are a
+ * password or key whatever they are named. A deployment that encrypts card data in the database passes its key there
+ * (`SELECT pgp_sym_decrypt(pan, 'k') FROM cards`):
+ * - pgcrypto's crypt(password, salt), hmac(data, key, type), encrypt/decrypt[_iv](data, key, …),
+ *   pgp_sym_encrypt/decrypt[_bytea](data, password, …) and pgp_pub_decrypt[_bytea](message, secret key, password, …);
+ * - pgsodium's keys, secret keys and passwords: crypto_secretbox[_open](message, nonce, key),
+ *   crypto_auth[_verify], crypto_auth_hmacsha256/512[_verify], crypto_generichash and crypto_shorthash(message, key),
+ *   crypto_box[_open](message, nonce, public, secret), crypto_box_seal_open(ciphertext, public, secret),
+ *   crypto_sign[_detached](message, secret key), crypto_aead_ietf_*(message, additional, nonce, key),
+ *   crypto_aead_det_*(message, additional, key, …), crypto_stream_xchacha20_xor(message, nonce, key),
+ *   crypto_kdf_derive_from_key(size, id, context, primary key), crypto_pwhash(password, salt), crypto_pwhash_str(password),
+ *   crypto_pwhash_str_verify(hash, password);
+ * - the RDS and Aurora aws_s3 extension's AWS credentials: aws_commons.create_aws_credentials(access key id, secret key,
+ *   session token), and aws_s3.table_import_from_s3's credentials argument (5 arguments) or its secret key and session
+ *   token (9 arguments). The access key id stays: it names the credentials, as a user name does.
  */
-export const SECRET_ARGUMENTS: ReadonlyMap<string, readonly number[]> = new Map([
+export const SECRET_ARGUMENTS: ReadonlyMap<string, readonly number[] | ((argc: number) => readonly number[])> = new Map<string, readonly number[] | ((argc: number) => readonly number[])>([
   ['crypt', [0]], ['hmac', [1]], ['encrypt', [1]], ['decrypt', [1]], ['encrypt_iv', [1]], ['decrypt_iv', [1]],
   ['pgp_sym_encrypt', [1]], ['pgp_sym_encrypt_bytea', [1]], ['pgp_sym_decrypt', [1]], ['pgp_sym_decrypt_bytea', [1]],
   ['pgp_pub_decrypt', [1, 2]], ['pgp_pub_decrypt_bytea', [1, 2]],
+  ['crypto_secretbox', [2]], ['crypto_secretbox_open', [2]], ['crypto_auth', [1]], ['crypto_auth_verify', [2]],
+  ['crypto_auth_hmacsha256', [1]], ['crypto_auth_hmacsha256_verify', [2]], ['crypto_auth_hmacsha512', [1]], ['crypto_auth_hmacsha512_verify', [2]],
+  ['crypto_generichash', [1]], ['crypto_shorthash', [1]], ['crypto_box', [3]], ['crypto_box_open', [3]], ['crypto_box_seal_open', [2]],
+  ['crypto_sign', [1]], ['crypto_sign_detached', [1]], ['crypto_aead_ietf_encrypt', [3]], ['crypto_aead_ietf_decrypt', [3]],
+  ['crypto_aead_det_encrypt', [2]], ['crypto_aead_det_decrypt', [2]], ['crypto_stream_xchacha20_xor', [2]],
+  ['crypto_kdf_derive_from_key', [3]], ['crypto_pwhash', [0]], ['crypto_pwhash_str', [0]], ['crypto_pwhash_str_verify', [1]],
+  ['create_aws_credentials', [1, 2]], ['table_import_from_s3', (argc) => (argc === 5 ? [4] : argc === 9 ? [7, 8] : [])],
 ]);
-/** The end of a name of SECRET_ARGUMENTS, maybe quoted (a RegExp's source). */
-const KEYED_NAME = '(?:crypt|hmac)(?:_iv|_bytea)?"?';
+/** The end of a name of SECRET_ARGUMENTS, maybe quoted (a RegExp's source): pgcrypto's by their ends, the others whole. */
+const KEYED_NAME = `(?:(?:crypt|hmac)(?:_iv|_bytea)?|(?<![\\w$])(?:${[...SECRET_ARGUMENTS.keys()].filter((n) => !/(?:crypt|hmac)(?:_iv|_bytea)?$/.test(n)).sort((a, b) => b.length - a.length).join('|')}))"?`;
 /** Text that may call one of SECRET_ARGUMENTS (its name, then a `(` or a comment): a cheap gate. */
 export const CALLS_SECRET = new RegExp(`${KEYED_NAME}\\s*(?:\\(|\\/\\*|--)`, 'i');
 const KEYED_CALL = new RegExp(`${KEYED_NAME}\\s*\\(`, 'gi');
