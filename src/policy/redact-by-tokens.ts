@@ -27,7 +27,8 @@
  *   password) = ('x', 'y')`, `= ROW(…)`, `= (SELECT …)`, `(a, password) IN (…, …)`, compared either way round):
  *   every literal of each row's item in its place (brackets group as parentheses do: ARRAY[a, b] is one item);
  * - the arguments of functions that are keys or passwords (SECRET_ARGUMENTS, pgcrypto's, pgsodium's and aws_s3's:
- *   pgp_sym_decrypt(pan, 'k'), crypt('x', salt), crypto_secretbox(m, n, 'k')), whatever the statement names, in literals holding SQL too, and what dynamic SQL puts there
+ *   pgp_sym_decrypt(pan, 'k'), crypt('x', salt), crypto_secretbox(m, n, 'k')), whatever the statement names, in
+ *   literals holding SQL too, and what dynamic SQL puts there
  *   (`'… pgp_sym_decrypt(pan, ' || …`, `format('… pgp_sym_decrypt(pan, %L)', …)`); every literal and number of its
  *   statement, and of those of the text that set a setting (SET, set_config), when such an argument is not written
  *   in its place (a column, a subquery), of the whole text when it is a setting's (current_setting, here or in a
@@ -44,7 +45,9 @@
  *   `SET PASSWORD FOR user = value` (a literal, a call, a word);
  * - inside a literal, comment or quoted name that mentions password (dynamic SQL, a function body, a connection
  *   string, JSON, `password: x`): its text redacted in turn (redact-statement-secrets.ts), three levels deep;
- *   deeper, the whole.
+ *   deeper, the whole;
+ * - in a command line the server runs (a COPY's PROGRAM, a `*_command` setting's value: runsCommand), what the
+ *   command-line reader finds (argv-redact.ts: `curl -u user:x`, `mysql -px`, `sshpass -p x`, `PGPASSWORD=x`).
  * More than the secret may be redacted (a literal after `'reset password' AS a,`); never less than these. A plain
  * literal with a backslash is redacted to where `standard_conforming_strings = off` would end it too, if later, but
  * not past its statement's end as the scanner reads it (pcigate runs nothing with it off; what follows is shown).
