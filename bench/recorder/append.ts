@@ -99,9 +99,15 @@ async function main(): Promise<void> {
   const seconds = Number(arg('--seconds') ?? 3);
   // writers×inflight: 1×1 and 32×1 as the issue asks; 32×64 models a broker with ~2000 busy sessions.
   const counts = (arg('--runs') ?? '1x1,32x1,32x64').split(',').map((r) => r.split('x').map(Number) as [number, number]);
-  const base = arg('--dir') ?? mkdtempSync(path.join(os.tmpdir(), 'pcigate-bench-'));
+  const given = arg('--dir');
+  const base = given ?? mkdtempSync(path.join(os.tmpdir(), 'pcigate-bench-'));
   const rows: Row[] = [];
-  for (const [w, k] of counts) rows.push(await run(base, w, k ?? 1, seconds));
+  try {
+    for (const [w, k] of counts) rows.push(await run(base, w, k ?? 1, seconds));
+  } finally {
+    // (each run removes its own home; the directory made for them goes too)
+    if (given === undefined) rmSync(base, { recursive: true, force: true });
+  }
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify({ bench: 'recorder/append', dir: base, node: process.version, loadavg: os.loadavg()[0], cpus: os.cpus().length, rows }, null, 2)}\n`);
     return;
