@@ -90,7 +90,7 @@ try {
       };
     }
     const b = await startPgBroker({ conn: 'bench', sink, identity: localIdentity({ name: 'bench', uid: 0 }, true), clock, fs: fsp, log, home, transcripts: false, target, hooksFor });
-    closers.push(async () => { await b.close(); await sink.close(); });
+    closers.push(async () => { await b.close(); await sink.close(); await fsp.rm(home, { recursive: true, force: true }); });
     return pgEnv(b.host, b.port, b.user, b.secret, b.database);
   };
   const paths = { without: await gate(false), with: await gate(true) } as const;

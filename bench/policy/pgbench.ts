@@ -72,7 +72,7 @@ try {
       target: { host: server.host, port: server.port, database: server.database, user: server.superuser, password: server.password, sslmode: 'disable' },
       ...(withPolicy ? { hooksFor: policyHooksFor({ engine, connection: 'bench', clock }) } : {}),
     });
-    closers.push(async () => { await b.close(); await sink.close(); });
+    closers.push(async () => { await b.close(); await sink.close(); await fsp.rm(home, { recursive: true, force: true }); });
     return pgEnv(b.host, b.port, b.user, b.secret, b.database);
   };
   const off = await gate(false);
