@@ -64,8 +64,12 @@ import type { SqlToken } from './pg-parser.js';
 
 /** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
 const BARE_NAME = /^\s*(?:[\w.$-]+|\{[\w.$,\s"-]*\})\s*$/;
-/** Names that say password (or secret, token) but hold none: settings (how passwords are stored), dates, counts, ids. */
-const NOT_A_SECRET = /^"?(?:password_encryption|password_required)"?$|(?:_at|_on|_date|_time|_changed|_expires?|_expiry|_length|_count|_attempts?|_id|_name|_type|_kind|_version)"?$/i;
+/**
+ * Names that say password (or secret, token, a SAD name) but hold none: settings (how passwords are stored), dates,
+ * counts, ids, and a check's outcome or a flag (`cvc_check`, `cvv_result`, `pin_verified`, `password_set`,
+ * `token_status`: a card verification's result is no card verification code).
+ */
+const NOT_A_SECRET = /^"?(?:password_encryption|password_required)"?$|(?:_at|_on|_date|_time|_changed|_expires?|_expiry|_length|_count|_attempts?|_id|_name|_type|_kind|_version|_checks?|_checked|_results?|_verified|_verification|_status|_match(?:ed)?|_present|_provided|_required|_enabled|_set|_flag|_method|_indicator)"?$/i;
 /** Whether a name (a column's, a setting's) says it holds a secret, and is not one of those that hold none. */
 export function namesSecret(name: string): boolean {
   return NAMES_SECRET.test(name) && !NOT_A_SECRET.test(name);

@@ -8,6 +8,7 @@ import { SAD_COLUMN_NAMES } from '../../../src/mask/column-rules.js';
 import { loadParser } from '../../../src/policy/pg-parser.js';
 import { nameSadColumns, NAMES_SECRET, paramNamesSecret } from '../../../src/policy/redact-content.js';
 import { redactStatementSecrets } from '../../../src/policy/redact-statement-secrets.js';
+import { namesSecret } from '../../../src/policy/redact-by-tokens.js';
 
 describe('NAMES_SECRET', () => {
   it.each(['db_password', 'pass', 'users.pass', 'passcode', 'credentials', 'X-Api-Key', 'cvv', 'CVV2', 'card_cvv', 'cvc2_enc', 'pin', 'pin_block', 'pinblock', 'track2', 'track_data', 'security_code', 'cvn', 'mag_stripe'])(
@@ -50,5 +51,25 @@ describe("a configuration's sad_columns (nameSadColumns)", () => {
     nameSadColumns([]);
     nameSadColumns(['pan_verifier']);
     for (const name of ['card_check_value', 'pan_verifier', 'cvv2', 'db_password']) expect(NAMES_SECRET.test(name), name).toBe(true);
+  });
+});
+
+describe('a check, result or flag named after a secret (redact-by-tokens.ts namesSecret)', () => {
+  beforeAll(loadParser);
+
+  it.each(['cvc_check', 'cvv_result', 'cvv2_results', 'pin_verified', 'password_set', 'token_status', 'cvv_match', 'pin_provided', 'secret_enabled'])('holds none: %s', (name) => {
+    expect(NAMES_SECRET.test(name)).toBe(true);
+    expect(namesSecret(name)).toBe(false);
+  });
+
+  it.each(['cvv', 'card_cvv', 'pin_block', 'password', 'password_hash', 'api_token', 'cvc2'])('holds one: %s', (name) => {
+    expect(namesSecret(name)).toBe(true);
+  });
+
+  it("keeps a statement's literals when it names only such a column, as it does not when it names the secret", () => {
+    for (const sql of ["SELECT id, cvc_check FROM charges WHERE id = 'ch_1'", "UPDATE charges SET cvv_result = 'M' WHERE id = 5", "SELECT id FROM auths WHERE pin_verified AND merchant = 'acme'"]) {
+      expect(redactStatementSecrets(sql)).toBe(sql);
+    }
+    expect(redactStatementSecrets("SELECT cvv FROM cards WHERE id = 'c1'")).toBe("SELECT cvv FROM cards WHERE id = '[redacted]'");
   });
 });
