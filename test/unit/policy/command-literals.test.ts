@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadParser } from '../../../src/policy/pg-parser.js';
+import { redactArgv, redactCommandLine } from '../../../src/policy/argv/argv-redact.js';
 import { redactStatementSecrets, statementSecretSpans } from '../../../src/policy/redact-statement-secrets.js';
 
 beforeAll(async () => {
@@ -40,6 +41,11 @@ describe('a command line in a statement', () => {
     const spans = statementSecretSpans(sql);
     expect(spans.length).toBeGreaterThan(0);
     expect(spans.some(([a, b]) => sql.slice(a, b).includes('Hunter2Prog'))).toBe(true);
+  });
+
+  it("is read inside a command line's SQL too (psql -c over SSH exec, pcigate exec's argv)", () => {
+    expect(redactCommandLine(`psql -h db -c "COPY t TO PROGRAM 'curl -u ops:Hunter2Prog https://h'"`)).toBe(`psql -h db -c "COPY t TO PROGRAM 'curl -u ops:[redacted] https://h'"`);
+    expect(redactArgv(['psql', '-c', "ALTER SYSTEM SET archive_command = 'sshpass -p Hunter2Prog scp %p h:'"])).toEqual(['psql', '-c', "ALTER SYSTEM SET archive_command = 'sshpass -p [redacted] scp %p h:'"]);
   });
 
   it.each([
