@@ -164,6 +164,9 @@ export function replaceSpans(text: string, at: readonly number[], mark: (span: s
   return out + text.slice(done);
 }
 
+/** Where a function's secret arguments are: the same for any call, or by its argument count. */
+type ArgPositions = readonly number[] | ((argc: number) => readonly number[]);
+
 /**
  * Functions whose arguments at these positions (0-based; by the call's argument count where overloads differ) are a
  * password or key whatever they are named. A deployment that encrypts card data in the database passes its key there
@@ -181,13 +184,14 @@ export function replaceSpans(text: string, at: readonly number[], mark: (span: s
  *   session token), and aws_s3.table_import_from_s3's credentials argument (5 arguments) or its secret key and session
  *   token (9 arguments). The access key id stays: it names the credentials, as a user name does.
  */
-export const SECRET_ARGUMENTS: ReadonlyMap<string, readonly number[] | ((argc: number) => readonly number[])> = new Map<string, readonly number[] | ((argc: number) => readonly number[])>([
+export const SECRET_ARGUMENTS: ReadonlyMap<string, ArgPositions> = new Map<string, ArgPositions>([
   ['crypt', [0]], ['hmac', [1]], ['encrypt', [1]], ['decrypt', [1]], ['encrypt_iv', [1]], ['decrypt_iv', [1]],
   ['pgp_sym_encrypt', [1]], ['pgp_sym_encrypt_bytea', [1]], ['pgp_sym_decrypt', [1]], ['pgp_sym_decrypt_bytea', [1]],
   ['pgp_pub_decrypt', [1, 2]], ['pgp_pub_decrypt_bytea', [1, 2]],
   ['crypto_secretbox', [2]], ['crypto_secretbox_open', [2]], ['crypto_auth', [1]], ['crypto_auth_verify', [2]],
-  ['crypto_auth_hmacsha256', [1]], ['crypto_auth_hmacsha256_verify', [2]], ['crypto_auth_hmacsha512', [1]], ['crypto_auth_hmacsha512_verify', [2]],
-  ['crypto_generichash', [1]], ['crypto_shorthash', [1]], ['crypto_box', [3]], ['crypto_box_open', [3]], ['crypto_box_seal_open', [2]],
+  ['crypto_auth_hmacsha256', [1]], ['crypto_auth_hmacsha256_verify', [2]],
+  ['crypto_auth_hmacsha512', [1]], ['crypto_auth_hmacsha512_verify', [2]], ['crypto_generichash', [1]], ['crypto_shorthash', [1]],
+  ['crypto_box', [3]], ['crypto_box_open', [3]], ['crypto_box_seal_open', [2]],
   ['crypto_sign', [1]], ['crypto_sign_detached', [1]], ['crypto_aead_ietf_encrypt', [3]], ['crypto_aead_ietf_decrypt', [3]],
   ['crypto_aead_det_encrypt', [2]], ['crypto_aead_det_decrypt', [2]], ['crypto_stream_xchacha20_xor', [2]],
   ['crypto_kdf_derive_from_key', [3]], ['crypto_pwhash', [0]], ['crypto_pwhash_str', [0]], ['crypto_pwhash_str_verify', [1]],
