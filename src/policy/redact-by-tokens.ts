@@ -59,7 +59,7 @@
 // import each other, and each calls the other only inside functions.)
 import { redactCommandLine } from './argv/argv-redact.js';
 import { parseStatements, scanTokens } from './pg-parser.js';
-import { CALLS_SECRET, EXECUTES, keyedCallText, mayHoldSecret, NAMES_SECRET, SECRET_ARGUMENTS } from './redact-content.js';
+import { CALLS_SECRET, EXECUTES, keyedCallText, mayHoldSecret, NAMES_SECRET, RUNS_COMMAND, SECRET_ARGUMENTS } from './redact-content.js';
 import type { SqlToken } from './pg-parser.js';
 
 /** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
@@ -240,7 +240,8 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       const calls = CALLS_SECRET.test(content);
       // An INSERT in a body may write a table whose columns say which value is a password's (read as a statement).
       const inserts = tables?.columnsOf !== undefined && /insert/i.test(content);
-      if (!named && !calls && !inserts) continue;
+      // A body or dynamic SQL may give the server a command line (EXECUTE 'COPY t TO PROGRAM ''curl -u …''').
+      if (!named && !calls && !inserts && !RUNS_COMMAND.test(content)) continue;
       // Dynamic SQL: whether the literal is joined to what follows or is format's string (textBuilt), and the
       // parameters a plpgsql EXECUTE … USING gives it (casts passed over; to its statement's end).
       let k = i;

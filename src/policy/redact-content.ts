@@ -239,6 +239,11 @@ const UNICODE_ESCAPED = /[Uu]&['"]/;
  * redactUnreadPasswords). A cheap gate, as NAMES_SECRET is.
  */
 export const IDENTIFIES = /identified/i;
+/**
+ * Text that may give the server a command line to run: COPY … PROGRAM, a `*_command` setting (redact-by-tokens.ts
+ * runsCommand reads where), in a statement or in a body or dynamic SQL inside one. A cheap gate.
+ */
+export const RUNS_COMMAND = /program|_command/i;
 /** Text with the word EXECUTE: an EXECUTE's arguments are another statement's parameters (redact-by-tokens.ts). */
 export const EXECUTES = /\bexecute\b/i;
 const E_STRING = /(?<![\w$])[Ee]'/;

@@ -22,7 +22,7 @@
 import { firstAtLeast } from '../sorted-index.js';
 import { redactByTokens, utf16Offset } from './redact-by-tokens.js';
 import type { TableColumns } from './redact-by-tokens.js';
-import { CALLS_SECRET, EXECUTES, HTTP_HINT, httpCredentials, IDENTIFIES, KNOWN_TOKEN, mayHoldSecret, NAMES_SECRET, privateKeyBodies, redactContentSecrets, TOKEN_HINT } from './redact-content.js';
+import { CALLS_SECRET, EXECUTES, HTTP_HINT, httpCredentials, IDENTIFIES, KNOWN_TOKEN, mayHoldSecret, NAMES_SECRET, privateKeyBodies, redactContentSecrets, RUNS_COMMAND, TOKEN_HINT } from './redact-content.js';
 import { parseStatements, parserReady } from './pg-parser.js';
 
 /*
@@ -70,8 +70,6 @@ const URL_USER = /[^\s:/@'"]*:/y;
 /** What ends a URL's password: the `@` after it, or what stops it being one. */
 const URL_PASSWORD_END = /[\s@'"]/g;
 
-/** Text that may give the server a command line to run: COPY … PROGRAM, a `*_command` setting (redact-by-tokens.ts runsCommand). */
-const RUNS_COMMAND = /program|_command/i;
 const PASSWORD_WORD = /password/i;
 const PASSWORD_ALL = /password/gi;
 /** A backslash before a line terminator: what the RegExps' `\\.` stopped at. */

@@ -24,6 +24,13 @@ describe('a command line in a statement', () => {
     expect(redactStatementSecrets(sql)).toBe(want);
   });
 
+  it('is read in a body and in dynamic SQL too', () => {
+    expect(redactStatementSecrets("DO $$ BEGIN EXECUTE 'COPY t TO PROGRAM ''curl -u ops:Hunter2Prog https://h'''; END $$"))
+      .toBe("DO $$ BEGIN EXECUTE 'COPY t TO PROGRAM ''curl -u ops:[redacted] https://h'''; END $$");
+    expect(redactStatementSecrets("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $f$ COPY t TO PROGRAM 'mysql -pHunter2Prog db' $f$"))
+      .toBe("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $f$ COPY t TO PROGRAM 'mysql -p[redacted] db' $f$");
+  });
+
   it('puts the caller\'s mark in the credential\'s place', () => {
     expect(redactStatementSecrets("COPY t TO PROGRAM 'curl -u ops:Hunter2Prog https://h'", '***')).toBe("COPY t TO PROGRAM 'curl -u ops:*** https://h'");
   });
