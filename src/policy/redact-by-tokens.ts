@@ -226,8 +226,9 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
       const content = literalContent(t.text, /^uescape$/i.test(list[i + 1]?.text ?? '') && list[i + 2]?.kind === 'string' ? literalContent(list[i + 2]!.text) : undefined);
       // A command line the server runs (COPY … PROGRAM 'curl -u user:pw …', ALTER SYSTEM SET archive_command = '…'):
       // its credentials, read as the shell reads them (argv-redact.ts, which knows the forms the rules below read
-      // too, in a command's words). Where it finds one, the rules below do not read its text again (they would take
-      // `pass:[redacted]`'s mark for a value); where it finds none, they read it as any literal.
+      // too, in a command's words, and reads psql -c's SQL as SQL). Where it finds one, the rules below do not read
+      // the text again: as SQL, `PGPASSWORD=[redacted] psql -c '…'` names a password and they took psql's statement
+      // for its value. Where it finds none, they read it as any literal.
       if (runsCommand(toks, i, copyTargets)) {
         const command = redactCommandLine(content);
         if (command !== content) {

@@ -32,8 +32,8 @@ function namesSecretRegExp(sad: readonly string[]): RegExp {
     + String.raw`|(?<![a-z0-9])(?:${names.join('|')})(?![a-z0-9])`, 'i');
 }
 
-/** The configured SAD column names NAMES_SECRET holds besides the built-in ones. */
-const configuredSad = new Set<string>();
+/** The SAD column names NAMES_SECRET holds: the built-in ones and those configured (nameSadColumns). */
+const sadNames = new Set<string>(SAD_COLUMN_NAMES);
 
 /**
  * A configuration's `masking.sad_columns` named secrets from now on, in this process, as the built-in SAD names are: a
@@ -42,10 +42,10 @@ const configuredSad = new Set<string>();
  * configurations reads the names of both (more is redacted, never less).
  */
 export function nameSadColumns(names: readonly string[]): void {
-  const added = names.map((n) => n.toLowerCase()).filter((n) => !(SAD_COLUMN_NAMES as readonly string[]).includes(n) && !configuredSad.has(n));
-  if (added.length === 0) return;
-  for (const n of added) configuredSad.add(n);
-  NAMES_SECRET = namesSecretRegExp([...SAD_COLUMN_NAMES, ...configuredSad]);
+  const known = sadNames.size;
+  for (const n of names) sadNames.add(n.toLowerCase());
+  if (sadNames.size === known) return;
+  NAMES_SECRET = namesSecretRegExp([...sadNames]);
   PASSWORD_AT = new RegExp(NAMES_SECRET.source, 'gi');
 }
 /**
@@ -253,6 +253,8 @@ const KEY_REST = /[\w.-]*/y;
 const COLON_AFTER_KEY = /["']?[ \t]*:(?![:=])[ \t]*/y;
 /** After the key: blanks, `=`, blanks. */
 const EQUALS_AFTER_KEY = /[ \t\n\r\f\v]*=[ \t\n\r\f\v]*/y;
+/** What may follow a value: a blank, a separator of JSON, YAML, a URI's query, or a quote. */
+const VALUE_END = /[\s,}\]&#'"]/;
 /** Text that starts as a connection string: a keyword and `=`. */
 const CONNINFO = /^[ \t\n\r\f\v]*[A-Za-z_]\w*[ \t\n\r\f\v]*=/;
 
@@ -278,6 +280,12 @@ export function redactContentSecrets(text: string, mark: string): string {
       if (eq) { at = key + eq[0].length; form = 'conninfo'; }
     }
     if (at < 0 || at >= text.length) continue;
+    // (A value another reader already replaced, `pass:[redacted]`, stays as it is: read as a bare value it stopped at
+    // the mark's `]`, and `[redacted]]` was left. Only the mark whole: `***x` under the mark `***` is a value.)
+    if (text.startsWith(mark, at) && (at + mark.length === text.length || VALUE_END.test(text[at + mark.length]!))) {
+      PASSWORD_AT.lastIndex = at + mark.length;
+      continue;
+    }
     const [from, to, quote] = valueSpan(text, at, inQuery ? 'query' : form);
     if (to <= from) continue;
     out += text.slice(done, from) + (quote ? `${quote}${mark}${quote}` : mark);

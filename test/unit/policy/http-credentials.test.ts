@@ -37,6 +37,18 @@ describe('valueSecretsRedacted and HTTP credentials', () => {
   );
 });
 
+describe('a value another reader already redacted', () => {
+  beforeAll(loadParser);
+
+  it.each(['{"password":[redacted]}', 'pass:[redacted] next', 'X-Api-Key: [redacted]', 'Authorization: [redacted]'])('stays as it is: %j', (text) => {
+    expect(valueSecretsRedacted(text)).toBe(text);
+  });
+
+  it('is only the mark whole: a value that starts with it is still one', () => {
+    expect(redactStatementSecrets("SELECT 'password: ***x'", '***')).toBe("SELECT 'password: ***'");
+  });
+});
+
 describe('redactStatementSecrets and HTTP credentials', () => {
   // (as wherever statements are recorded: the broker loads the parser)
   beforeAll(loadParser);
