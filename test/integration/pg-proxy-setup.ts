@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { expect } from 'vitest';
 import { openAuditLog, type AuditLog, type AuditLogOptions } from '../../recorder/index.js';
 import type { AuditRecord, AuditSink } from '../../recorder/types.js';
 import { systemClock, type Fs } from '../../src/cli/ctx.js';
@@ -15,7 +16,7 @@ import { startPgBroker, type PgBroker, type PgBrokerOptions } from '../../src/br
 import { pgHooksFor } from '../../src/broker/pg-hooks.js';
 import { configSchema, type PcigateConfig } from '../../src/config/index.js';
 import { AuditWriteError } from '../../src/errors.js';
-import { ApprovalStore } from '../../src/policy/approvals.js';
+import { ApprovalStore, type ApprovalRequest } from '../../src/policy/approvals.js';
 import type { PolicyIdentity } from '../../src/policy/evaluate.js';
 import type { UpstreamTarget } from '../../src/pg/proxy/upstream.js';
 import { readLog } from '../harness/audit-records.js';
@@ -256,6 +257,28 @@ export function dataHome(home: string): Buffer {
 export function homeFiles(home: string): Array<{ file: string; text: string }> {
   return readdirSync(home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
     .map((e) => ({ file: path.join(e.parentPath, e.name), text: readFileSync(path.join(e.parentPath, e.name), 'latin1') }));
+}
+
+/** How many sessions have ended in the log under `home` (a client's work is all recorded once its session.end is). */
+export function sessionEnds(home: string): number {
+  return readLog(home).filter((x) => x.type === 'session.end').length;
+}
+
+/** The first pending request of `store`, once a held statement has made one. */
+export async function pendingRequest(store: ApprovalStore): Promise<ApprovalRequest> {
+  let req: ApprovalRequest | undefined;
+  await until(async () => { req = (await store.list()).find((x) => x.state === 'pending'); return req !== undefined; }, 15_000);
+  return req!;
+}
+
+/** That no file under `home` (the log, transcripts, recordings, approval requests) holds any of `secrets`. */
+export function expectNowhere(home: string, secrets: ReadonlyArray<string | RegExp>): void {
+  for (const { file, text } of homeFiles(home)) {
+    for (const secret of secrets) {
+      if (typeof secret === 'string') expect(text, file).not.toContain(secret);
+      else expect(text, file).not.toMatch(secret);
+    }
+  }
 }
 
 /** A psql script (for `psql -f`) of `lines`, one statement each, in a fresh temporary directory: its path. */

@@ -5,8 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import type { ApprovalRequest } from '../../src/policy/approvals.js';
-import { APPROVER, gateConfig, heldGate, homeFiles, readLog, run, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+import { APPROVER, expectNowhere, gateConfig, heldGate, homeFiles, pendingRequest, readLog, run, sessionEnds, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -55,7 +54,7 @@ describe('an INSERT without a column list', () => {
     const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', script], gate.env);
     expect(r.stderr).toBe('');
     expect(r.stdout.trim().split('\n').at(-1)).toBe('4');
-    await until(() => readLog(gate.home).filter((x) => x.type === 'session.end').length === 2);
+    await until(() => sessionEnds(gate.home) === 2);
     const inserts = readLog(gate.home).filter((x) => x.type === 'pg.query' && sqlOf(x).startsWith('INSERT INTO users')).map(sqlOf);
     expect(inserts).toEqual([
       "INSERT INTO users VALUES (1, 'bob', '[redacted]', '2026-01-01'), (2, 'al', '[redacted]', NULL)",
@@ -72,7 +71,7 @@ describe('an INSERT without a column list', () => {
     expect(sampled.filter((v) => v?.length === 1 && v[0] === '[redacted]').length).toBeGreaterThanOrEqual(4);
     expect(sampled).toContainEqual(['[redacted]', '[redacted]']);
     expect(rows.filter((x) => x.t === 'columns').map((x) => (x as { names?: string[] }).names)).toContainEqual(['[redacted]']);
-    for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/hunter2-[abcde]|k3y-(?:[cd]|conf)/);
+    expectNowhere(gate.home, [/hunter2-[abcde]|k3y-(?:[cd]|conf)/]);
   });
 });
 
@@ -81,14 +80,13 @@ describe('a held INSERT without a column list', () => {
     const { gate: held, store } = await heldGate(server, { role: { approval_tables: ['users'] } });
     try {
       const insert = run('psql', ['-X', '-At', '-c', "INSERT INTO users VALUES (9, 'dee', 'hunter2-held', NULL)"], held.env);
-      let req: ApprovalRequest | undefined;
-      await until(async () => { req = (await store.list()).find((r) => r.state === 'pending'); return req !== undefined; }, 15_000);
-      expect(req!.sql).toBe("INSERT INTO users VALUES (9, 'dee', '***', NULL)");
-      await store.approve(req!.id, APPROVER);
+      const req = await pendingRequest(store);
+      expect(req.sql).toBe("INSERT INTO users VALUES (9, 'dee', '***', NULL)");
+      await store.approve(req.id, APPROVER);
       expect((await insert).stderr).not.toMatch(/ERROR/);
       expect(server.psql("SELECT password FROM users WHERE id = 9").trim()).toBe('hunter2-held');
-      await until(() => readLog(held.home).some((x) => x.type === 'session.end'));
-      for (const { file, text } of homeFiles(held.home)) expect(text, file).not.toContain('hunter2-held');
+      await until(() => sessionEnds(held.home) > 0);
+      expectNowhere(held.home, ['hunter2-held']);
     } finally { await held.close(); }
   });
 });

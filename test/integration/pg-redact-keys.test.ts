@@ -7,8 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import type { ApprovalRequest } from '../../src/policy/approvals.js';
-import { APPROVER, gateConfig, heldGate, homeFiles, pgClient, readLog, run, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+import { APPROVER, expectNowhere, gateConfig, heldGate, pendingRequest, pgClient, readLog, run, sessionEnds, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -28,7 +27,7 @@ const sqlOf = (r: { detail?: unknown }) => String((r.detail as { sql?: string } 
 
 /** Runs `lines` as one psql script through the gate (no error); its output lines and, once its session ended, the SQL of every pg.query so far. */
 async function psqlThrough(lines: string[]): Promise<{ out: string[]; queries: string[] }> {
-  const ends = () => readLog(gate.home).filter((x) => x.type === 'session.end').length;
+  const ends = () => sessionEnds(gate.home);
   const before = ends();
   const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', sqlScript(lines)], gate.env);
   expect(r.stderr).toBe('');
@@ -51,7 +50,7 @@ describe('a pgcrypto key not written in its place', () => {
     expect(queries).toContain("EXECUTE add('[redacted]');");
     expect(queries).toContain("SELECT pgp_sym_decrypt(c.pan, k.v) FROM cards c, (SELECT '[redacted]' || '[redacted]' AS v) k WHERE c.id = '[redacted]';");
     expect(queries).toContain("SET app.k = '[redacted]' ; SELECT pgp_sym_decrypt(pan, current_setting('[redacted]')) FROM cards WHERE id = '[redacted]';");
-    for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/k3y-main|'k3y-'/);
+    expectNowhere(gate.home, [/k3y-main|'k3y-'/]);
   });
 });
 
@@ -71,7 +70,7 @@ describe('a statement that names a password column', () => {
     expect(queries).toContain("UPDATE logins SET name = '[redacted]' WHERE coalesce(password, '[redacted]') = '[redacted]';");
     // A statement that names no secret keeps its values.
     expect(queries).toContain("SELECT id FROM logins WHERE name = 'bob';");
-    for (const { file, text } of homeFiles(gate.home)) expect(text, file).not.toMatch(/pw-bob|pw-none/);
+    expectNowhere(gate.home, [/pw-bob|pw-none/]);
   });
 });
 
@@ -81,17 +80,16 @@ describe('a held statement with a key bound as a parameter', () => {
     const client = await pgClient(held);
     try {
       const update = client.query('UPDATE cards SET pan = pgp_sym_encrypt($1, $2)', ['card-two', 'k3y-held']);
-      let req: ApprovalRequest | undefined;
-      await until(async () => { req = (await store.list()).find((x) => x.state === 'pending'); return req !== undefined; }, 15_000);
-      expect(req!.params).toEqual(['[redacted]', '[redacted]']);
-      await store.approve(req!.id, APPROVER);
+      const req = await pendingRequest(store);
+      expect(req.params).toEqual(['[redacted]', '[redacted]']);
+      await store.approve(req.id, APPROVER);
       expect((await update).rowCount).toBe(1);
       expect(server.psql("SELECT pgp_sym_decrypt(pan, 'k3y-held') FROM cards").trim()).toBe('card-two');
     } finally {
       await client.end();
       await held.close();
     }
-    await until(() => readLog(held.home).some((x) => x.type === 'session.end'));
-    for (const { file, text } of homeFiles(held.home)) expect(text, file).not.toContain('k3y-held');
+    await until(() => sessionEnds(held.home) > 0);
+    expectNowhere(held.home, ['k3y-held']);
   });
 });

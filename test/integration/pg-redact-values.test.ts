@@ -14,8 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import type { ApprovalRequest } from '../../src/policy/approvals.js';
-import { APPROVER, gateConfig, heldGate, homeFiles, pgClient, readLog, run, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
+import { APPROVER, expectNowhere, gateConfig, heldGate, homeFiles, pendingRequest, pgClient, readLog, run, sessionEnds, sqlScript, startConfiguredGate, until, type Gate } from './pg-proxy-setup.js';
 
 let server: PostgresServer;
 let gate: Gate;
@@ -37,7 +36,7 @@ const sqlOf = (r: { detail?: unknown }) => String((r.detail as { sql?: string } 
 
 describe('HTTP credentials in statements, parameters and results', () => {
   it('records none of them; the statements run and the client reads them back as stored', async () => {
-    const ends = () => readLog(gate.home).filter((x) => x.type === 'session.end').length;
+    const ends = () => sessionEnds(gate.home);
     let before = ends();
     const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', sqlScript([
       `INSERT INTO hooks VALUES (1, 'https://api.example/x', 'Authorization: Bearer ${BEARER}');`,
@@ -72,11 +71,7 @@ describe('HTTP credentials in statements, parameters and results', () => {
     // The transcript sampled the SELECT's rows, and the log and recordings hold no credential.
     const transcripts = homeFiles(gate.home).filter(({ file }) => file.endsWith('.pg.jsonl'));
     expect(transcripts.some(({ text }) => text.includes('Authorization: Bearer [redacted]'))).toBe(true);
-    for (const { file, text } of homeFiles(gate.home)) {
-      expect(text, file).not.toContain(BEARER);
-      expect(text, file).not.toContain(BASIC);
-      expect(text, file).not.toContain(API_KEY);
-    }
+    expectNowhere(gate.home, [BEARER, BASIC, API_KEY]);
   });
 });
 
@@ -85,7 +80,7 @@ describe('bind parameters and sampled values', () => {
     const URL_PW = 'pw-Url93x';
     const KEY_BODY = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmU';
     const key = `-----BEGIN OPENSSH PRIVATE KEY-----\n${KEY_BODY}\n-----END OPENSSH PRIVATE KEY-----`;
-    const ends = () => readLog(gate.home).filter((x) => x.type === 'session.end').length;
+    const ends = () => sessionEnds(gate.home);
     const before = ends();
     const client = await pgClient(gate);
     try {
@@ -102,11 +97,7 @@ describe('bind parameters and sampled values', () => {
     expect(params).toContainEqual(['[redacted]', '[redacted]', '[redacted]']);
     const transcripts = homeFiles(gate.home).filter(({ file }) => file.endsWith('.pg.jsonl'));
     expect(transcripts.some(({ text }) => text.includes('postgres://app:[redacted]@db/x'))).toBe(true);
-    for (const { file, text } of homeFiles(gate.home)) {
-      expect(text, file).not.toContain(URL_PW);
-      expect(text, file).not.toContain(KEY_BODY);
-      expect(text, file).not.toContain('pw-Pair77');
-    }
+    expectNowhere(gate.home, [URL_PW, KEY_BODY, 'pw-Pair77']);
   });
 });
 
@@ -116,27 +107,23 @@ describe('a held statement with credentials bound as parameters', () => {
     const client = await pgClient(held);
     try {
       const update = client.query('UPDATE hooks SET url = $1, headers = $2 WHERE id = 1', ['postgres://app:pw-Held42@db/x', 'Bearer tok-Held9q2x']);
-      let req: ApprovalRequest | undefined;
-      await until(async () => { req = (await store.list()).find((x) => x.state === 'pending'); return req !== undefined; }, 15_000);
-      expect(req!.params).toEqual(['postgres://app:[redacted]@db/x', 'Bearer [redacted]']);
-      await store.approve(req!.id, APPROVER);
+      const req = await pendingRequest(store);
+      expect(req.params).toEqual(['postgres://app:[redacted]@db/x', 'Bearer [redacted]']);
+      await store.approve(req.id, APPROVER);
       expect((await update).rowCount).toBe(1);
       expect(server.psql('SELECT url, headers FROM hooks WHERE id = 1').trim()).toBe('postgres://app:pw-Held42@db/x|Bearer tok-Held9q2x');
     } finally {
       await client.end();
       await held.close();
     }
-    await until(() => readLog(held.home).some((x) => x.type === 'session.end'));
-    for (const { file, text } of homeFiles(held.home)) {
-      expect(text, file).not.toContain('pw-Held42');
-      expect(text, file).not.toContain('tok-Held9q2x');
-    }
+    await until(() => sessionEnds(held.home) > 0);
+    expectNowhere(held.home, ['pw-Held42', 'tok-Held9q2x']);
   });
 });
 
 describe('sensitive authentication data named by its column', () => {
   it('is not recorded from literals, parameters or result rows; the statements run as sent', async () => {
-    const ends = () => readLog(gate.home).filter((x) => x.type === 'session.end').length;
+    const ends = () => sessionEnds(gate.home);
     let before = ends();
     const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-f', sqlScript([
       "INSERT INTO auths (id, pan, cvv2, pin_block) VALUES (1, 'ref-1', 'CV-8271', 'PB-0412AC89');",
@@ -169,15 +156,13 @@ describe('sensitive authentication data named by its column', () => {
     // The SELECT ran and its rows were sampled (their values withheld).
     const transcripts = homeFiles(gate.home).filter(({ file }) => file.endsWith('.pg.jsonl'));
     expect(transcripts.some(({ text }) => text.includes('"t":"row"'))).toBe(true);
-    for (const { file, text } of homeFiles(gate.home)) {
-      for (const v of ['CV-8271', 'CV-9363', 'PB-0412AC89', 'PB-77FE01AB', 'TR-5521-disc']) expect(text, file).not.toContain(v);
-    }
+    expectNowhere(gate.home, ['CV-8271', 'CV-9363', 'PB-0412AC89', 'PB-77FE01AB', 'TR-5521-disc']);
   });
 });
 
 describe('a command line the server is given to run', () => {
   it('is recorded with its credentials redacted, read as the shell reads it (COPY … PROGRAM, archive_command)', async () => {
-    const ends = () => readLog(gate.home).filter((x) => x.type === 'session.end').length;
+    const ends = () => sessionEnds(gate.home);
     const before = ends();
     const r = await run('psql', ['-X', '-At', '-f', sqlScript([
       // (both refused by this role's policy, as a program run as the server and as dcl; recorded all the same)
@@ -191,9 +176,7 @@ describe('a command line the server is given to run', () => {
     const sqls = readLog(gate.home).filter((x) => x.type === 'pg.query').map(sqlOf);
     expect(sqls).toContain("COPY hooks TO PROGRAM 'curl -s -u ops:[redacted] -T - https://backup.example/hooks';");
     expect(sqls).toContain("ALTER SYSTEM SET archive_command = 'gzip < %p | sshpass -p [redacted] scp - backup@h:%f';");
-    for (const { file, text } of homeFiles(gate.home)) {
-      for (const v of ['Prog-Pw-4417', 'Arch-Pw-9902']) expect(text, file).not.toContain(v);
-    }
+    expectNowhere(gate.home, ['Prog-Pw-4417', 'Arch-Pw-9902']);
   });
 });
 
@@ -202,7 +185,7 @@ describe("a configuration's sad_columns", () => {
     server.psql('CREATE TABLE checks (id int, card_check_value text)');
     const own = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'write'], masking: { sad_columns: ['card_check_value'] } }));
     try {
-      const ends = () => readLog(own.home).filter((x) => x.type === 'session.end').length;
+      const ends = () => sessionEnds(own.home);
       const before = ends();
       const r = await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-c', "INSERT INTO checks VALUES (1, 'CCV-5521-a')"], own.env);
       expect([r.stderr, r.stdout.trim()]).toEqual(['', 'INSERT 0 1']);
@@ -224,9 +207,7 @@ describe("a configuration's sad_columns", () => {
       expect((insert?.detail as { params?: unknown[] }).params).toEqual(['[redacted]', '[redacted]']);
       const transcripts = homeFiles(own.home).filter(({ file }) => file.endsWith('.pg.jsonl'));
       expect(transcripts.some(({ text }) => text.includes('"t":"row"'))).toBe(true);
-      for (const { file, text } of homeFiles(own.home)) {
-        for (const v of ['CCV-5521-a', 'CCV-7730-b']) expect(text, file).not.toContain(v);
-      }
+      expectNowhere(own.home, ['CCV-5521-a', 'CCV-7730-b']);
     } finally {
       await own.close();
     }
