@@ -11,6 +11,13 @@ import type { MaskingConfig } from '../config/sections/masking.js';
 import type { MaskFormat } from './mask-format.js';
 import { SAD_RULE } from './pan-masker.js';
 
+/**
+ * Names that say password (or secret, token, a SAD name) but hold none: settings (how passwords are stored), dates,
+ * counts, ids, and a check's outcome or a flag (`cvc_check`, `cvv_result`, `pin_verified`, `password_set`,
+ * `token_status`: a card verification's result is no card verification code). The recorder keeps their values
+ * (redact-by-tokens.ts namesSecret) and the result masker does not take them for SAD (ColumnRules.isSad).
+ */
+export const NOT_A_SECRET = /^"?(?:password_encryption|password_required)"?$|(?:_at|_on|_date|_time|_changed|_expires?|_expiry|_length|_count|_attempts?|_id|_name|_type|_kind|_version|_checks?|_checked|_results?|_verified|_verification|_status|_match(?:ed)?|_present|_provided|_required|_enabled|_set|_flag|_method|_indicator)"?$/i;
 /** Column names treated as SAD (sensitive authentication data), compared case-insensitively. */
 export const SAD_COLUMN_NAMES = ['cvv', 'cvc', 'cvv2', 'cvc2', 'cid', 'cav2', 'cvn', 'security_code', 'pin', 'pin_block', 'pinblock', 'track1', 'track2', 'track_1', 'track_2', 'track_data', 'magstripe', 'mag_stripe'] as const;
 
@@ -107,7 +114,8 @@ export class ColumnRules {
   isSad(name: string): boolean {
     const n = name.toLowerCase();
     if (this.#sad.has(n)) return true;
-    // cvv_code, card_cvv, pin_block_enc …: any `_`-separated part naming SAD.
+    // cvv_code, card_cvv, pin_block_enc …: any `_`-separated part naming SAD; not cvv_result, pin_verified (NOT_A_SECRET).
+    if (NOT_A_SECRET.test(n)) return false;
     return n.split(/[_\s-]+/).some((part) => this.#sad.has(part));
   }
 

@@ -58,18 +58,13 @@
 // (A command line holds SQL too, psql -c '…', which argv-programs.ts reads with redactStatementSecrets: these modules
 // import each other, and each calls the other only inside functions.)
 import { redactCommandLine } from './argv/argv-redact.js';
+import { NOT_A_SECRET } from '../mask/column-rules.js';
 import { parseStatements, scanTokens } from './pg-parser.js';
-import { CALLS_SECRET, EXECUTES, keyedCallText, mayHoldSecret, NAMES_SECRET, RUNS_COMMAND, SECRET_ARGUMENTS } from './redact-content.js';
+import { CALLS_SECRET, EXECUTES, keyedCallText, mayHideSecret, mayHoldSecret, NAMES_SECRET, RUNS_COMMAND, SECRET_ARGUMENTS } from './redact-content.js';
 import type { SqlToken } from './pg-parser.js';
 
 /** A literal that is only a name, as a key ('db_password', 'app.password'), or a JSON path ('{auth,password}'). */
 const BARE_NAME = /^\s*(?:[\w.$-]+|\{[\w.$,\s"-]*\})\s*$/;
-/**
- * Names that say password (or secret, token, a SAD name) but hold none: settings (how passwords are stored), dates,
- * counts, ids, and a check's outcome or a flag (`cvc_check`, `cvv_result`, `pin_verified`, `password_set`,
- * `token_status`: a card verification's result is no card verification code).
- */
-const NOT_A_SECRET = /^"?(?:password_encryption|password_required)"?$|(?:_at|_on|_date|_time|_changed|_expires?|_expiry|_length|_count|_attempts?|_id|_name|_type|_kind|_version|_checks?|_checked|_results?|_verified|_verification|_status|_match(?:ed)?|_present|_provided|_required|_enabled|_set|_flag|_method|_indicator)"?$/i;
 /** Whether a name (a column's, a setting's) says it holds a secret, and is not one of those that hold none. */
 export function namesSecret(name: string): boolean {
   return NAMES_SECRET.test(name) && !NOT_A_SECRET.test(name);
@@ -1195,7 +1190,21 @@ export function insertTargetsWithoutColumns(text: string): string[] {
  * `insertTargets`: insertTargetsWithoutColumns(sql), when the caller has it already.
  */
 export function paramsMayBeSecret(sql: string, insertTargets?: readonly string[]): boolean {
-  return mayHoldSecret(sql) || EXECUTES.test(sql) || (insertTargets ?? insertTargetsWithoutColumns(sql)).length > 0;
+  return namesSecretIn(sql) || mayHideSecret(sql) || EXECUTES.test(sql) || (insertTargets ?? insertTargetsWithoutColumns(sql)).length > 0;
+}
+
+/**
+ * Whether `sql` names a secret as the literal rules read one: a name (a column, function, option or keyword) by
+ * namesSecret, so that a flag's or a check's (`password_set`, `cvc_check`) does not withhold the parameters its
+ * statement's literals keep; a literal or a comment that mentions one by NAMES_SECRET (set_config('app.api_key', $1,
+ * false)); and any text the scanner cannot read where NAMES_SECRET finds one.
+ */
+function namesSecretIn(sql: string): boolean {
+  if (!NAMES_SECRET.test(sql)) return false;
+  const comments: Tok[] = [];
+  const tokens = readTokens(sql, comments);
+  if (tokens === undefined || comments.length > 0) return true;
+  return tokens.some((t) => (t.kind === 'name' ? namesSecret(t.text) : NAMES_SECRET.test(t.text)));
 }
 
 /** Whether the group at `j` (after an INSERT's table) is its column list, not a parenthesized query. */

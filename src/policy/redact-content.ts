@@ -230,7 +230,11 @@ export function keyedCallText(text: string): { openAtEnd: boolean; placeholder: 
  * name spelled with escapes, which may spell either (E'…\…', U&'…', U&"…").
  */
 export function mayHoldSecret(text: string): boolean {
-  return NAMES_SECRET.test(text) || CALLS_SECRET.test(text) || UNICODE_ESCAPED.test(text) || (E_STRING.test(text) && text.includes('\\'));
+  return NAMES_SECRET.test(text) || mayHideSecret(text);
+}
+/** mayHoldSecret but for the name: a call that takes a secret, or text spelled with escapes. */
+export function mayHideSecret(text: string): boolean {
+  return CALLS_SECRET.test(text) || UNICODE_ESCAPED.test(text) || (E_STRING.test(text) && text.includes('\\'));
 }
 const UNICODE_ESCAPED = /[Uu]&['"]/;
 /**

@@ -8,6 +8,7 @@
  * Sensitive authentication data (PCI DSS 3.3.1: card verification codes, PINs and PIN blocks, track data) named by its
  * column, in literals, bind parameters and sampled rows: the statements run as sent (the client reads the values
  * masked in full, as before); the log and the transcript hold none of them (redact-content.ts NAMES_SECRET).
+ * A check's outcome named after one (`cvv_result`) is none: its parameters are recorded, its rows sampled and shown.
  *
  * A command line a statement gives the server to run (COPY … PROGRAM, archive_command) is recorded with its credentials
  * redacted as the shell reads them (src/policy/argv/argv-redact.ts).
@@ -21,7 +22,7 @@ let gate: Gate;
 
 beforeAll(async () => {
   server = await startPostgres();
-  server.psql('CREATE TABLE hooks (id int, url text, headers text); CREATE TABLE auths (id int, pan text, cvv2 text, pin_block text, track2 text)');
+  server.psql('CREATE TABLE hooks (id int, url text, headers text); CREATE TABLE auths (id int, pan text, cvv2 text, pin_block text, track2 text, cvv_result text)');
   gate = await startConfiguredGate(server, gateConfig(server, { classes: ['read', 'write', 'transaction', 'utility'] }));
 });
 afterAll(async () => {
@@ -157,6 +158,25 @@ describe('sensitive authentication data named by its column', () => {
     const transcripts = homeFiles(gate.home).filter(({ file }) => file.endsWith('.pg.jsonl'));
     expect(transcripts.some(({ text }) => text.includes('"t":"row"'))).toBe(true);
     expectNowhere(gate.home, ['CV-8271', 'CV-9363', 'PB-0412AC89', 'PB-77FE01AB', 'TR-5521-disc']);
+  });
+
+  it("keeps the parameters and sampled values of a statement naming only a check's outcome (cvv_result)", async () => {
+    const before = sessionEnds(gate.home);
+    const client = await pgClient(gate);
+    try {
+      await client.query('INSERT INTO auths (id, pan) VALUES ($1, $2)', [7, 'ref-7']);
+      await client.query('UPDATE auths SET cvv_result = $1 WHERE id = $2', ['M-match', 7]);
+      expect((await client.query('SELECT id, cvv_result FROM auths WHERE cvv_result = $1', ['M-match'])).rows).toEqual([{ id: 7, cvv_result: 'M-match' }]);
+    } finally {
+      await client.end();
+    }
+    await until(() => sessionEnds(gate.home) > before);
+    const queries = readLog(gate.home).filter((x) => x.type === 'pg.query');
+    const paramsOf = (sql: string) => (queries.find((x) => sqlOf(x) === sql)?.detail as { params?: unknown[] } | undefined)?.params;
+    expect(paramsOf('UPDATE auths SET cvv_result = $1 WHERE id = $2')).toEqual(['M-match', '7']);
+    expect(paramsOf('SELECT id, cvv_result FROM auths WHERE cvv_result = $1')).toEqual(['M-match']);
+    const rows = homeFiles(gate.home).filter(({ file }) => file.endsWith('.pg.jsonl')).flatMap(({ text }) => text.split('\n')).filter((l) => l.includes('"t":"row"'));
+    expect(rows).toContainEqual(expect.stringContaining('"values":["7","M-match"]'));
   });
 });
 

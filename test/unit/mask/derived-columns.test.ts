@@ -70,6 +70,19 @@ describe('classify: what each result column is made of (outputs)', () => {
 });
 
 describe('ColumnRules', () => {
+  it("takes a SAD name, or a part of a name, for SAD; not a check's outcome or a flag named after one", () => {
+    const sad = { name: 'sad', format: 'full' };
+    for (const name of ['cvv', 'CVV2', 'card_cvv', 'cvv_code', 'pin_block_enc', 'track2']) expect(rules.forColumn(name, undefined), name).toEqual(sad);
+    for (const name of ['cvv_result', 'cvc_check', 'pin_verified', 'cvv2_match', 'pin_status']) expect(rules.forColumn(name, undefined), name).toBeUndefined();
+    // The source column still says so (SELECT cvv AS cvv_result), and so does what a computed one is made of.
+    expect(rules.forColumn('cvv_result', 'public.cards.cvv')).toEqual(sad);
+    expect(rules.forDerived(reach(['cvv']))).toEqual(sad);
+    expect(rules.forDerived(reach(['cvv_result']))).toBeUndefined();
+    // A name configured as SAD is SAD, whatever it ends with.
+    const configured = new ColumnRules({ format: 'last4', sad_columns: ['cvv_check'], rules: [] });
+    expect(configured.forColumn('cvv_check', undefined)).toEqual(sad);
+  });
+
   it('a name rule matches the source column under an alias', () => {
     expect(rules.forColumn('x', 'public.cards.account_no')).toEqual({ name: 'account', format: 'last4' });
     expect(rules.forColumn('x', 'public.cards.note')).toBeUndefined();

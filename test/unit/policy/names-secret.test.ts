@@ -8,7 +8,8 @@ import { SAD_COLUMN_NAMES } from '../../../src/mask/column-rules.js';
 import { loadParser } from '../../../src/policy/pg-parser.js';
 import { nameSadColumns, NAMES_SECRET, paramNamesSecret } from '../../../src/policy/redact-content.js';
 import { redactStatementSecrets } from '../../../src/policy/redact-statement-secrets.js';
-import { namesSecret } from '../../../src/policy/redact-by-tokens.js';
+import { namesSecret, paramsMayBeSecret } from '../../../src/policy/redact-by-tokens.js';
+import { renderParams } from '../../../src/broker/sql-record.js';
 
 describe('NAMES_SECRET', () => {
   it.each(['db_password', 'pass', 'users.pass', 'passcode', 'credentials', 'X-Api-Key', 'cvv', 'CVV2', 'card_cvv', 'cvc2_enc', 'pin', 'pin_block', 'pinblock', 'track2', 'track_data', 'security_code', 'cvn', 'mag_stripe'])(
@@ -71,5 +72,35 @@ describe('a check, result or flag named after a secret (redact-by-tokens.ts name
       expect(redactStatementSecrets(sql)).toBe(sql);
     }
     expect(redactStatementSecrets("SELECT cvv FROM cards WHERE id = 'c1'")).toBe("SELECT cvv FROM cards WHERE id = '[redacted]'");
+  });
+});
+
+describe("a statement's bind parameters beside such a name (paramsMayBeSecret)", () => {
+  beforeAll(loadParser);
+
+  it('are kept where only a check or a flag is named, as its literals are', () => {
+    for (const sql of ['UPDATE users SET password_set = $1 WHERE id = $2', 'SELECT id FROM charges WHERE cvc_check = $1 AND "token_status" = $2', 'SELECT count(*) FROM auths WHERE pin_verified = $1']) {
+      expect(paramsMayBeSecret(sql), sql).toBe(false);
+    }
+  });
+
+  it('are withheld where a secret is named beside it, in a name, a literal or a comment, or the text cannot be read', () => {
+    for (const sql of [
+      'UPDATE users SET password_set = true, password = $1 WHERE id = $2',
+      'UPDATE users SET "Password" = $1',
+      'SELECT u.password_hash FROM users u WHERE id = $1',
+      "INSERT INTO settings (key, value) VALUES ('smtp_password', $1)",
+      "SELECT set_config('app.api_key', $1, false)",
+      'UPDATE t SET v = $1 -- the new password',
+      "SELECT 'unclosed password_set = $1",
+    ]) {
+      expect(paramsMayBeSecret(sql), sql).toBe(true);
+    }
+  });
+
+  it('sends them to the record as values', () => {
+    const params = [{ format: 'text' as const, value: 'true' }, { format: 'text' as const, value: '42' }];
+    expect(renderParams(params, 'UPDATE users SET password_set = $1 WHERE id = $2')).toEqual(['true', '42']);
+    expect(renderParams(params, 'UPDATE users SET password = $1 WHERE id = $2')).toEqual(['[redacted]', '[redacted]']);
   });
 });
