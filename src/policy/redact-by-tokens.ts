@@ -164,7 +164,9 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     if (t.kind === 'name') {
       if ((i === toks.statementStart[i] && /^set$/i.test(t.text)) || (list[i + 1]?.kind === 'open' && unquoted(t.text) === 'set_config')) settingStatements.add(toks.statementStart[i]!);
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges, tables);
-      else if (namesSecret(t.text)) {
+      // (A call whose keys' places are known, aws_commons.create_aws_credentials(…), is read by them below: its access key
+      // id and the rest of its statement stay.)
+      else if (namesSecret(t.text) && !(list[i + 1]?.kind === 'open' && SECRET_ARGUMENTS.has(unquoted(t.text)))) {
         secretStatements.add(toks.statementStart[i]!);
         valueOfName(toks, i, ranges, one);
         columnOfRow(toks, i, ranges, rowsRead);
@@ -193,7 +195,7 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
         const secretArgs = typeof positions === 'function' ? positions(args.length) : positions;
         for (const a of secretArgs) {
           const arg = args[a];
-          if (!arg) continue;
+          if (!arg || keyedCall(toks, arg)) continue;
           ranges.push(arg);
           // A key not written in its place (a column, a subquery, a setting: pgp_sym_decrypt(pan, k.v) FROM cards,
           // (SELECT 'k' AS v) k) may be any literal of its statement or of a statement of the text that sets a setting;
@@ -711,6 +713,17 @@ function updateSets(toks: Tokens, start: number): Array<[number, number]> {
  * Whether the argument [from, to) is written in its place: literals, parameters and operators, parenthesized or cast
  * (`'k'`, `$1`, `'k' || $2`, `'\\x…'::bytea`), no name but a cast's type.
  */
+/**
+ * Whether the argument [from, to) is one call, its schema named or not, of a function whose keys' places are known
+ * (table_import_from_s3(…, aws_commons.create_aws_credentials('AKIA…', 'secret', ''))): its own are read by those.
+ */
+function keyedCall(toks: Tokens, [from, to]: [number, number]): boolean {
+  const { list } = toks;
+  let j = from;
+  while (j + 2 < to && list[j]!.kind === 'name' && list[j + 1]!.text === '.') j += 2;
+  return list[j]?.kind === 'name' && list[j + 1]?.kind === 'open' && toks.afterClose[j + 1] === to && SECRET_ARGUMENTS.has(unquoted(list[j]!.text));
+}
+
 function writtenInPlace(list: readonly Tok[], [from, to]: [number, number]): boolean {
   for (let j = from; j < to; j++) {
     if (list[j]!.text === '::') {

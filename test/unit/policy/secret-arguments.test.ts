@@ -24,6 +24,17 @@ describe('SECRET_ARGUMENTS beyond pgcrypto', () => {
     expect(redactStatementSecrets(sql)).toBe(want);
   });
 
+  it("keeps what a call of aws credentials gives besides them, as its own or as another's argument (its name says credentials)", () => {
+    expect(redactStatementSecrets("SELECT aws_commons.create_aws_credentials('AKIAEXAMPLE', 'wJalr-Secret', 'tok-9')"))
+      .toBe("SELECT aws_commons.create_aws_credentials('AKIAEXAMPLE', '[redacted]', '[redacted]')");
+    expect(redactStatementSecrets("SELECT aws_s3.table_import_from_s3('t', '', '(format csv)', aws_commons.create_s3_uri('b', 'p', 'r'), aws_commons.create_aws_credentials('AKIAEXAMPLE', 'wJalr-Secret', ''))"))
+      .toBe("SELECT aws_s3.table_import_from_s3('t', '', '(format csv)', aws_commons.create_s3_uri('b', 'p', 'r'), aws_commons.create_aws_credentials('AKIAEXAMPLE', '[redacted]', '[redacted]'))");
+    // Its keys not written in place, or a column so named: the statement's literals go.
+    expect(redactStatementSecrets("SELECT aws_commons.create_aws_credentials(k.id, k.secret, '') FROM keys k WHERE k.name = 'prod'")).toContain("k.name = '[redacted]'");
+    expect(redactStatementSecrets("SELECT create_aws_credentials FROM t WHERE x = 'y'")).toBe("SELECT create_aws_credentials FROM t WHERE x = '[redacted]'");
+    expect(paramsMayBeSecret('SELECT aws_commons.create_aws_credentials($1, $2, $3)')).toBe(true);
+  });
+
   it("redacts aws credentials however they are given (a key not in its place takes the statement's literals)", () => {
     for (const sql of [
       "SELECT aws_s3.table_import_from_s3('t', '', '(format csv)', aws_commons.create_s3_uri('b', 'p', 'r'), aws_commons.create_aws_credentials('AKIAEXAMPLE', 'wJalr-Secret', ''))",
