@@ -1,9 +1,9 @@
 /** SCRAM-SHA-256 both sides against RFC 7677 §3's test vector, against each other, and md5 hashing. */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   formatScramSecret, md5PasswordHash, parseScramSecret, saslprep, scramClientFinal, scramClientStart, scramClientVerify,
-  scramSecret, scramServerFinal, scramServerFirst,
+  scramKeys, scramSecret, scramServerFinal, scramServerFirst,
 } from '../../../src/pg/protocol/scram.js';
 
 // RFC 7677 §3: user "user", password "pencil".
@@ -102,5 +102,33 @@ describe('saslprep and md5', () => {
     const expected = `md5${createHash('md5').update(Buffer.concat([Buffer.from(inner), salt])).digest('hex')}`;
     expect(md5PasswordHash('bob', 'secret', salt)).toBe(expected);
     expect(md5PasswordHash('bob', 'secret', salt)).toMatch(/^md5[0-9a-f]{32}$/);
+  });
+});
+
+describe('scramKeys: keys derived once per password, salt and iteration count', () => {
+  const salt = Buffer.from('W22ZaJ0SNY7soEsUEjb6gQ==', 'base64');
+  const pbkdf2 = (password: string, s: Buffer, i: number) => {
+    const salted = pbkdf2Sync(password, s, i, 32, 'sha256');
+    return createHmac('sha256', salted).update('Client Key').digest('base64');
+  };
+
+  it('gives each triple its own keys, however often asked and in whatever order', () => {
+    const cases: Array<[string, Buffer, number]> = [
+      ['pencil', salt, 4096], ['pencil', salt, 4097], ['pencil2', salt, 4096], ['pencil', Buffer.from('other-salt'), 4096],
+      // The same bytes split otherwise between salt and password are another triple.
+      ['b', Buffer.from('a'), 4096], ['', Buffer.from('ab'), 4096],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [password, s, i] of round === 0 ? cases : [...cases].reverse()) {
+        expect(scramKeys(password, s, i).clientKey.toString('base64'), `${password}/${s.toString()}/${i}`).toBe(pbkdf2(password, s, i));
+      }
+    }
+  });
+
+  it('keeps the RFC 7677 exchange valid when the keys come from the cache', () => {
+    for (let n = 0; n < 2; n++) {
+      const start = scramClientStart('pencil', { nonce: 'rOprNGfwEbeRWgbNEkqO', user: 'user' });
+      expect(scramClientFinal(start.state, V.serverFirst).message).toBe(V.clientFinal);
+    }
   });
 });
