@@ -3,7 +3,8 @@
  * "Benchmark"), all in one run so the ratios compare like with like on a shared machine. Interleaved
  * rounds: every test runs once through every path before the next test (path order rotated per round):
  * `pgbench -S -c 8 -j 2` (simple and -M prepared), `-c 1` average latency, and a large `COPY … TO STDOUT`
- * and `SELECT` through psql, in MB/s. pcigate runs twice as `pcigate connect` runs it (recording,
+ * and `SELECT` through psql, in MB/s, and sessions a second with a new connection for each transaction (`pgbench -C
+ * -c 1`, `connect_per_s`: a session's set-up). pcigate runs twice as `pcigate connect` runs it (recording,
  * transcripts, policy classification and decision, PAN masking, session limits: bench/pg/serve.ts), with
  * audit.durability `fsync` and `os`; it, and the bare relay, each run in their own process so their peak
  * RSS (VmHWM) and CPU time are theirs alone (`cpu_us_per_tx_simple`/`_prepared`: the proxy's CPU per pgbench
@@ -164,6 +165,9 @@ try {
     ['latency_c1_ms', async (e) => (await pgbench(e, ['-c', '1'])).latencyMs],
     ['copy_mb_s', (e) => mbPerS(e, copySql)],
     ['select_mb_s', (e) => mbPerS(e, selectSql)],
+    // A new connection for every transaction (pgbench -C, one client): what a session's set-up costs (the listener's
+    // SCRAM, the server's login and backend, pcigate's session records and transcript), in sessions a second.
+    ['connect_per_s', async (e) => (await pgbench(e, ['-c', '1', '-C', '-T', String(Math.max(3, Math.round(SECONDS / 2)))])).tps],
   ];
   const names = Object.keys(paths);
   // Warm-up, not measured: each path's first seconds are JIT compilation, libpg-query's WebAssembly
@@ -214,6 +218,7 @@ try {
       added_latency_c1_us: summary.direct ? Math.round((summary[mode]!.latency_c1_ms! - summary.direct.latency_c1_ms!) * 1000) : null,
       vs_direct_copy: ratio(mode, 'direct', 'copy_mb_s'),
       vs_direct_select: ratio(mode, 'direct', 'select_mb_s'),
+      vs_relay_connect: ratio(mode, 'relay', 'connect_per_s'),
       peak_rss_mb: summary[mode]!.peak_rss_mb ?? null,
       large_result_rss_mb: summary[mode]!.large_result_rss_mb ?? null,
     };
