@@ -218,27 +218,40 @@ export async function startPgBroker(o: PgBrokerOptions): Promise<PgBroker> {
         if (e instanceof AuditWriteError) throw new PgSessionRefused('pcigate could not record the session in the audit log; it was not opened', '58030', { cause: e });
         throw e;
       }
-      const transcript = o.transcripts === false ? null : await PgTranscript.create(o.fs, o.home, id).catch((e: unknown) => {
+      // The transcript's file is created while the server is reached and logs the user in (a file's creation took ~1 ms
+      // on this project's machine, the server's login ~4): both are waited for before anything is forwarded.
+      const creating = o.transcripts === false ? null : PgTranscript.create(o.fs, o.home, id).catch((e: unknown) => {
         o.log.warn(`transcript for session ${id} could not be created: ${errText(e)}`);
         return null;
       });
-      const state: Live = {
-        id, actor, src, startedUs: o.clock.micros(), startedMs: now(), transcript, problems: 0,
-        recorder: null as unknown as PgSessionRecorder, // set just below; the recorder needs the problem callback
-      };
-      state.recorder = new PgSessionRecorder({
-        sink: o.sink, session: id, actor, src, target, transcript,
-        inner: o.hooksFor?.({ session: id, actor, startup, src, target }) ?? {},
-        onProblem: (e) => { state.problems++; o.log.warn(`session ${id}: ${errText(e)}`); },
-      });
-      live.set(session, state);
-      transcript?.add({ t: 'start', session: id, actor: actor.sub, target: o.conn, db: o.target.database, user: o.target.user });
-      const upstream = await connectUpstream(o.target, startup.params).catch((e: unknown) => {
+      const connecting = connectUpstream(o.target, startup.params).catch((e: unknown) => {
         // The server's refusal goes to the client as it is (session.ts), and it may quote what the client sent
         // (a startup setting's value): PAN-masked like every other server message.
         if (e instanceof PgUpstreamError && e.fields) e.fields = Object.fromEntries(Object.entries(e.fields).map(([k, v]) => [k, maskText(v)]));
         throw e;
       });
+      connecting.catch(() => undefined); // (its refusal is taken below, after the transcript)
+      let state: Live;
+      try {
+        const transcript = await creating;
+        const st: Live = {
+          id, actor, src, startedUs: o.clock.micros(), startedMs: now(), transcript, problems: 0,
+          recorder: null as unknown as PgSessionRecorder, // set just below; the recorder needs the problem callback
+        };
+        st.recorder = new PgSessionRecorder({
+          sink: o.sink, session: id, actor, src, target, transcript,
+          inner: o.hooksFor?.({ session: id, actor, startup, src, target }) ?? {},
+          onProblem: (e) => { st.problems++; o.log.warn(`session ${id}: ${errText(e)}`); },
+        });
+        state = st;
+      } catch (e) {
+        // (the server's connection, made meanwhile, goes with the session)
+        void connecting.then((u) => u.end(), () => undefined);
+        throw e;
+      }
+      live.set(session, state);
+      state.transcript?.add({ t: 'start', session: id, actor: actor.sub, target: o.conn, db: o.target.database, user: o.target.user });
+      const upstream = await connecting;
       if (upstream.superuser !== undefined) state.upstreamSuperuser = upstream.superuser;
       if (upstream.superuser !== false) {
         if (upstream.superuser || o.upstreamSuperuser === 'refuse') refuseOrWarnSuperuser(upstream, upstream.superuser === true);
