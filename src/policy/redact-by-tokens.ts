@@ -710,10 +710,6 @@ function updateSets(toks: Tokens, start: number): Array<[number, number]> {
 }
 
 /**
- * Whether the argument [from, to) is written in its place: literals, parameters and operators, parenthesized or cast
- * (`'k'`, `$1`, `'k' || $2`, `'\\x…'::bytea`), no name but a cast's type.
- */
-/**
  * Whether the argument [from, to) is one call, its schema named or not, of a function whose keys' places are known
  * (table_import_from_s3(…, aws_commons.create_aws_credentials('AKIA…', 'secret', ''))): its own are read by those.
  */
@@ -724,6 +720,10 @@ function keyedCall(toks: Tokens, [from, to]: [number, number]): boolean {
   return list[j]?.kind === 'name' && list[j + 1]?.kind === 'open' && toks.afterClose[j + 1] === to && SECRET_ARGUMENTS.has(unquoted(list[j]!.text));
 }
 
+/**
+ * Whether the argument [from, to) is written in its place: literals, parameters and operators, parenthesized or cast
+ * (`'k'`, `$1`, `'k' || $2`, `'\\x…'::bytea`), no name but a cast's type.
+ */
 function writtenInPlace(list: readonly Tok[], [from, to]: [number, number]): boolean {
   for (let j = from; j < to; j++) {
     if (list[j]!.text === '::') {
