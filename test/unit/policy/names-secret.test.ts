@@ -98,6 +98,13 @@ describe("a statement's bind parameters beside such a name (paramsMayBeSecret)",
     }
   });
 
+  it("are read again for a text asked before once a configuration's SAD names are added", () => {
+    const sql = 'UPDATE auths SET pin_status = $1, vault_code9 = $2 WHERE id = $3';
+    expect(paramsMayBeSecret(sql)).toBe(false);
+    nameSadColumns(['vault_code9']);
+    expect(paramsMayBeSecret(sql)).toBe(true);
+  });
+
   it('sends them to the record as values', () => {
     const params = [{ format: 'text' as const, value: 'true' }, { format: 'text' as const, value: '42' }];
     expect(renderParams(params, 'UPDATE users SET password_set = $1 WHERE id = $2')).toEqual(['true', '42']);
