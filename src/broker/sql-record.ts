@@ -13,7 +13,7 @@ import { classify, type StatementInfo } from '../policy/classify.js';
 import { literalKey, withoutStringTexts } from '../policy/literal-key.js';
 import { redactStatementSecrets, valueSecretsRedacted } from '../policy/redact-statement-secrets.js';
 import { insertTargetsWithoutColumns, paramsMayBeSecret } from '../policy/redact-by-tokens.js';
-import { paramNamesSecret } from '../policy/redact-content.js';
+import { NAMES_SECRET, paramNamesSecret } from '../policy/redact-content.js';
 import type { TableColumns } from '../policy/redact-by-tokens.js';
 import type { BindParam } from '../pg/proxy/hooks.js';
 
@@ -36,7 +36,15 @@ export type RenderedParam = string | { binary: string; bytes: number } | null;
  * record, and its sampled result rows from the transcript.
  */
 export function statementMayHoldSecret(sql: string): boolean {
-  return paramsMayBeSecret(sql, /insert/i.test(sql) ? statementShape(sql).insertTargets : []);
+  const known = withNames().mayHold;
+  let may = known.get(sql);
+  if (may === undefined) {
+    // (Asked at every Execute of a prepared statement and for its rows; a text naming a secret is read with the
+    // scanner, ~20–45 µs: answered once per text.)
+    may = paramsMayBeSecret(sql, /insert/i.test(sql) ? statementShape(sql).insertTargets : []);
+    remember(known, sql, may);
+  }
+  return may;
 }
 
 /**
@@ -217,8 +225,16 @@ interface Shape {
   insertTargets: readonly string[];
 }
 
-const FACTS = new WeakMap<PanMasker, Map<string, StatementFacts>>();
 const SHAPES = new Map<string, Shape>();
+/**
+ * What is cached per text and read with NAMES_SECRET (redacted texts per masker, statementMayHoldSecret's answers), for
+ * the NAMES_SECRET it was read with: a configuration's SAD names make a new one (nameSadColumns), and these start over.
+ */
+let byNames: { names: RegExp; facts: WeakMap<PanMasker, Map<string, StatementFacts>>; mayHold: Map<string, boolean> } | undefined;
+function withNames(): NonNullable<typeof byNames> {
+  if (byNames?.names !== NAMES_SECRET) byNames = { names: NAMES_SECRET, facts: new WeakMap(), mayHold: new Map() };
+  return byNames;
+}
 const FACTS_MAX = 1024;
 const FACTS_MAX_TEXT = 4096;
 
@@ -238,8 +254,9 @@ function remember<V>(m: Map<string, V>, k: string, v: V): void {
 export function statementFacts(sql: string, masker: PanMasker = defaultPanMasker(), columnsOf?: TableColumns['columnsOf']): StatementFacts {
   // Redacted texts are cached per masker (a deployment's masking.networks decides what is masked), but for one
   // whose redaction asked the catalog (an INSERT without a column list, `columnsOf`): its table may change.
-  let facts = FACTS.get(masker);
-  if (facts === undefined) FACTS.set(masker, facts = new Map());
+  const cached = withNames().facts;
+  let facts = cached.get(masker);
+  if (facts === undefined) cached.set(masker, facts = new Map());
   let f = facts.get(sql);
   if (f !== undefined) return f;
   const shape = statementShape(sql);

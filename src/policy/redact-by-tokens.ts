@@ -1210,28 +1210,15 @@ export function paramsMayBeSecret(sql: string, insertTargets?: readonly string[]
  * Whether `sql` names a secret as the literal rules read one: a name (a column, function, option or keyword) by
  * namesSecret, so that a flag's or a check's (`password_set`, `cvc_check`) does not withhold the parameters its
  * statement's literals keep; a literal or a comment that mentions one by NAMES_SECRET (set_config('app.api_key', $1,
- * false)); and any text the scanner cannot read where NAMES_SECRET finds one.
+ * false)); and any text the scanner cannot read where NAMES_SECRET finds one. Read by the scanner (~20–45 µs): the
+ * proxy asks once per text (sql-record.ts statementMayHoldSecret).
  */
 function namesSecretIn(sql: string): boolean {
   if (!NAMES_SECRET.test(sql)) return false;
-  // Read by the scanner once per text (~20–45 µs; a prepared statement's every Execute asks again), for the names it
-  // was read with: a configuration's SAD names make a new NAMES_SECRET (nameSadColumns), and the answers start over.
-  if (namedIn?.names !== NAMES_SECRET) namedIn = { names: NAMES_SECRET, texts: new Map() };
-  let named = namedIn.texts.get(sql);
-  if (named === undefined) {
-    const comments: Tok[] = [];
-    const tokens = readTokens(sql, comments);
-    named = tokens === undefined || comments.length > 0 || tokens.some((t) => (t.kind === 'name' ? namesSecret(t.text) : NAMES_SECRET.test(t.text)));
-    if (sql.length <= NAMED_IN_MAX_TEXT) {
-      if (namedIn.texts.size >= NAMED_IN_MAX) namedIn.texts.clear();
-      namedIn.texts.set(sql, named);
-    }
-  }
-  return named;
+  const comments: Tok[] = [];
+  const tokens = readTokens(sql, comments);
+  return tokens === undefined || comments.length > 0 || tokens.some((t) => (t.kind === 'name' ? namesSecret(t.text) : NAMES_SECRET.test(t.text)));
 }
-let namedIn: { names: RegExp; texts: Map<string, boolean> } | undefined;
-const NAMED_IN_MAX = 1024;
-const NAMED_IN_MAX_TEXT = 4096;
 
 /** Whether the group at `j` (after an INSERT's table) is its column list, not a parenthesized query. */
 function columnListAt(toks: Tokens, j: number): boolean {
