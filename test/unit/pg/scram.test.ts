@@ -125,6 +125,12 @@ describe('scramKeys: keys derived once per password, salt and iteration count', 
     }
   });
 
+  it('derives them once: asked again, the same keys come back', () => {
+    const first = scramKeys('derive-once', salt, 4096);
+    expect(scramKeys('derive-once', salt, 4096)).toBe(first);
+    expect(scramKeys('derive-once', salt, 4097)).not.toBe(first);
+  });
+
   it('keeps the RFC 7677 exchange valid when the keys come from the cache', () => {
     for (let n = 0; n < 2; n++) {
       const start = scramClientStart('pencil', { nonce: 'rOprNGfwEbeRWgbNEkqO', user: 'user' });
