@@ -163,10 +163,12 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
     const t = list[i]!;
     if (t.kind === 'name') {
       if ((i === toks.statementStart[i] && /^set$/i.test(t.text)) || (list[i + 1]?.kind === 'open' && unquoted(t.text) === 'set_config')) settingStatements.add(toks.statementStart[i]!);
+      // A call of a function taking keys or passwords (SECRET_ARGUMENTS): where they are in it.
+      const positions = list[i + 1]?.kind === 'open' ? SECRET_ARGUMENTS.get(unquoted(t.text)) : undefined;
       if (/^insert$/i.test(t.text) && i >= insertsReadTo) insertsReadTo = insertValues(toks, i, ranges, tables);
-      // (A call whose keys' places are known, aws_commons.create_aws_credentials(…), is read by them below: its access key
-      // id and the rest of its statement stay.)
-      else if (namesSecret(t.text) && !(list[i + 1]?.kind === 'open' && SECRET_ARGUMENTS.has(unquoted(t.text)))) {
+      // (Such a call is read by its keys' places below, whatever its name says: aws_commons.create_aws_credentials(…) keeps
+      // its access key id and the rest of its statement.)
+      else if (namesSecret(t.text) && !positions) {
         secretStatements.add(toks.statementStart[i]!);
         valueOfName(toks, i, ranges, one);
         columnOfRow(toks, i, ranges, rowsRead);
@@ -189,7 +191,6 @@ export function redactByTokens(text: string, mark: string, redactText: (inner: s
         setValueRedacted(list, i, toks.statementEnd[i]!, mark, (v, to) => redact.set(v, to));
       }
       // pgcrypto's (and others') keys and passwords, by their place in the call: pgp_sym_decrypt(pan, 'key').
-      const positions = list[i + 1]?.kind === 'open' ? SECRET_ARGUMENTS.get(unquoted(t.text)) : undefined;
       if (positions) {
         const args = items(toks, i + 1);
         const secretArgs = typeof positions === 'function' ? positions(args.length) : positions;
